@@ -1,0 +1,44 @@
+# walletim: `make demo` and `make test` work on a fresh machine (Python >= 3.11, node, npm).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint format bench clean
+
+setup: $(STAMPS)/venv $(STAMPS)/npm
+
+$(STAMPS)/venv: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat -e '.[dev]'
+	@mkdir -p $(STAMPS) && touch $@
+
+# The npm pieces (Anvil, cast, solc, OpenZeppelin, Uniswap V2 artifacts). Their platform
+# packages carry the binaries; install scripts are not needed and not run.
+$(STAMPS)/npm: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMPS) && touch $@
+
+demo: setup
+	$(VENV)/bin/walletim demo
+
+test: setup lint
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check walletim tests bench cli.py
+	$(VENV)/bin/ruff format --check walletim tests bench cli.py
+	$(VENV)/bin/mypy --strict walletim
+	$(VENV)/bin/lint-imports
+
+format: setup
+	$(VENV)/bin/ruff format walletim tests bench cli.py
+	$(VENV)/bin/ruff check --fix walletim tests bench cli.py
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache

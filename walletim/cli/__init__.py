@@ -1,0 +1,96 @@
+"""The ``walletim`` command line: a thin shell over the Python API in walletim.app.
+
+Start-up is kept fast by importing nothing heavy here: each command imports what it
+needs when it runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from walletim import __version__
+from walletim.cli.base import CliPassword, Ctx, run
+from walletim.config import DEFAULT_NETWORK, DEFAULT_RELAY_URL
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="walletim")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar="WALLETIM_HOME",
+    help="Wallet home directory [env WALLETIM_HOME; default: the user data dir].",
+)
+@click.option(
+    "--network",
+    default=DEFAULT_NETWORK,
+    envvar="WALLETIM_NETWORK",
+    show_default=True,
+    help="Network profile [env WALLETIM_NETWORK].",
+)
+@click.option("--rpc-url", help="Override the RPC URL of the network profile (not its chain id).")
+@click.option(
+    "--relay",
+    "relay_url",
+    default=DEFAULT_RELAY_URL,
+    envvar="WALLETIM_RELAY",
+    show_default=True,
+    help="Chat relay URL [env WALLETIM_RELAY].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document on stdout.")
+@click.option("--yes", "-y", is_flag=True, help="Answer yes to confirmations.")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False),
+    help="Read the home password from FILE [or env WALLETIM_PASSWORD].",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    home: str | None,
+    network: str,
+    rpc_url: str | None,
+    relay_url: str,
+    as_json: bool,
+    yes: bool,
+    password_file: str | None,
+) -> None:
+    """walletim: a command-line Ethereum wallet whose keys also carry encrypted chat."""
+    if home:
+        home_path = Path(home).expanduser()
+    else:
+        from walletim.config import default_home
+
+        home_path = default_home()
+    ctx.obj = Ctx(
+        home=home_path.absolute(),
+        json=as_json,
+        yes=yes,
+        network=network,
+        rpc_url=rpc_url,
+        relay_url=relay_url,
+        password=CliPassword(password_file),
+    )
+
+
+def _register() -> None:
+    from walletim.cli import demo, sign, wallet
+
+    cli.add_command(wallet.wallet)
+    cli.add_command(sign.sign)
+    cli.add_command(sign.verify)
+    cli.add_command(demo.demo)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    run(cli, argv)

@@ -1,0 +1,209 @@
+"""CLI plumbing: the context object, output rendering, secret input, and the one place
+where errors become a clean line on stderr and an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from walletim.errors import (
+    Aborted,
+    InputError,
+    PasswordRequired,
+    UsageError,
+    WalletimError,
+)
+
+PASSWORD_ENV = "WALLETIM_PASSWORD"  # noqa: S105 - the variable's name, not a password
+MAX_SECRET_FILE = 64 * 1024
+
+
+def read_secret_file(path: str, what: str) -> str:
+    """First line of a secret file, without its line ending. Raises InputError."""
+    from walletim import fsio
+    from walletim.errors import ConfigError
+
+    try:
+        data = fsio.read_bytes(Path(path).expanduser(), limit=MAX_SECRET_FILE, what=what)
+    except ConfigError as exc:
+        raise InputError(str(exc)) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} {path} is not UTF-8 text") from exc
+    line = text.splitlines()[0] if text else ""
+    if not line:
+        raise InputError(f"{what} {path} is empty")
+    return line
+
+
+def prompt_secret(label: str, *, confirm: bool = False) -> str:
+    """Hidden prompt. Raises PasswordRequired when there is no input to read from."""
+    try:
+        value = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
+    except click.Abort as exc:
+        raise PasswordRequired(
+            f"{label.lower()} needed and none given (no terminal to prompt: use "
+            f"--password-file or {PASSWORD_ENV})"
+        ) from exc
+    return str(value)
+
+
+@dataclass
+class CliPassword:
+    """The home password: --password-file, then WALLETIM_PASSWORD, then a hidden prompt."""
+
+    password_file: str | None = None
+    _cache: str | None = field(default=None, repr=False)
+
+    @property
+    def scripted(self) -> bool:
+        return bool(self.password_file) or PASSWORD_ENV in os.environ
+
+    def _scripted_value(self) -> str | None:
+        if self.password_file:
+            return read_secret_file(self.password_file, "password file")
+        env = os.environ.get(PASSWORD_ENV)
+        if env is not None:
+            if not env:
+                raise InputError(f"{PASSWORD_ENV} is set but empty")
+            return env
+        return None
+
+    def current(self) -> str:
+        if self._cache is None:
+            self._cache = self._scripted_value() or prompt_secret("Home password")
+        return self._cache
+
+    def new(self) -> str:
+        if self._cache is None:
+            scripted = self._scripted_value()
+            if scripted is None:
+                click.echo(
+                    "This home has no password yet. Choose one: it encrypts every wallet here "
+                    "(at least 8 characters).",
+                    err=True,
+                )
+                scripted = prompt_secret("New home password", confirm=True)
+            self._cache = scripted
+        return self._cache
+
+
+@dataclass
+class Ctx:
+    home: Path
+    json: bool
+    yes: bool
+    network: str
+    rpc_url: str | None
+    relay_url: str
+    password: CliPassword
+
+    def wallets(self) -> Any:
+        from walletim.app.wallets import Wallets
+        from walletim.config import unsafe_fast_kdf
+
+        return Wallets(self.home, self.password, fast_kdf=unsafe_fast_kdf())
+
+    def emit(self, data: dict[str, Any], human: str | Callable[[], None] | None = None) -> None:
+        """Print one JSON document (``--json``) or the human rendering."""
+        if self.json:
+            click.echo(json.dumps(data, indent=2, sort_keys=False))
+        elif callable(human):
+            human()
+        elif human is not None:
+            click.echo(human)
+
+    def confirm(self, question: str) -> None:
+        """Ask yes/no unless --yes. Raises Aborted on no, or when nobody can answer."""
+        if self.yes:
+            return
+        try:
+            ok = click.confirm(question, default=False, err=True)
+        except click.Abort as exc:
+            raise Aborted(
+                "not confirmed (no terminal to ask; pass --yes): nothing was changed"
+            ) from exc
+        if not ok:
+            raise Aborted()
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def password_file_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--password-file`` on a command, overriding the global one."""
+
+    def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value:
+            obj = ctx.find_object(Ctx)
+            if obj is not None:
+                obj.password = CliPassword(value)
+
+    return click.option(
+        "--password-file",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=callback,
+        is_eager=False,
+        help="Read the home password from the first line of FILE.",
+    )(f)
+
+
+def read_stdin_line(what: str) -> str:
+    """One line from stdin (for --mnemonic-stdin / --private-key-stdin). Raises InputError."""
+    line = sys.stdin.readline(MAX_SECRET_FILE)
+    if not line.strip():
+        raise InputError(f"expected the {what} on standard input, got nothing")
+    return line.strip()
+
+
+def fail(err: WalletimError, as_json: bool) -> NoReturn:
+    """Print ``err`` as one line on stderr (or a JSON object with --json) and exit."""
+    if as_json:
+        click.echo(json.dumps({"error": {"type": err.kind, "message": str(err)}}), err=True)
+    else:
+        click.echo(f"error: {err}", err=True)
+    sys.exit(err.exit_code)
+
+
+def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
+    """Run the CLI: the single place where exceptions become exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in args[: args.index("--") if "--" in args else len(args)]
+    try:
+        group.main(args=args, prog_name="walletim", standalone_mode=False)
+    except WalletimError as err:
+        fail(err, as_json)
+    except click.UsageError as exc:
+        if as_json:
+            fail(UsageError(exc.format_message()), True)
+        exc.show()
+        sys.exit(2)
+    except click.ClickException as exc:
+        fail(InputError(exc.format_message()), as_json)
+    except click.Abort:
+        fail(Aborted(), as_json)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        if os.environ.get("WALLETIM_DEBUG") == "1":
+            raise
+        # A bug: say so without echoing the exception text, which may hold data.
+        click.echo(
+            f"error: internal error ({type(exc).__name__}); rerun with WALLETIM_DEBUG=1 for "
+            "details and report it",
+            err=True,
+        )
+        sys.exit(70)
+    sys.exit(0)

@@ -1,0 +1,122 @@
+"""``walletim sign message|typed-data`` and ``walletim verify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.errors import InputError
+
+MAX_TYPED_DATA_FILE = 256 * 1024
+
+
+def _read_typed_data(path: str) -> dict[str, Any]:
+    from walletim import fsio
+    from walletim.errors import ConfigError
+    from walletim.keys.signing import parse_typed_data
+
+    try:
+        text = fsio.read_bytes(Path(path), limit=MAX_TYPED_DATA_FILE, what="typed data file")
+    except ConfigError as exc:
+        raise InputError(str(exc)) from exc
+    return parse_typed_data(text)
+
+
+@click.group()
+def sign() -> None:
+    """Sign messages (EIP-191) and typed data (EIP-712)."""
+
+
+@sign.command()
+@click.option("--from", "account", required=True, help="NAME or NAME:INDEX.")
+@click.option("--hex", "hex_input", is_flag=True, help="MESSAGE is hex bytes, not text.")
+@click.argument("message")
+@password_file_option
+@pass_ctx
+def message(ctx: Ctx, account: str, hex_input: bool, message: str) -> None:
+    """EIP-191 personal_sign MESSAGE (what MetaMask and `cast wallet sign` produce)."""
+    from walletim.keys.signing import message_bytes
+
+    data = message_bytes(message, hex_input=hex_input)
+    wallets = ctx.wallets()
+    acct = wallets.account(account)
+    sig = wallets.sign_message(account, data)
+    ctx.emit({"address": acct.address, "message": message, "signature": sig.hex}, sig.hex)
+
+
+@sign.command(name="typed-data")
+@click.option("--from", "account", required=True, help="NAME or NAME:INDEX.")
+@click.argument("file", type=click.Path(dir_okay=False))
+@password_file_option
+@pass_ctx
+def typed_data(ctx: Ctx, account: str, file: str) -> None:
+    """EIP-712 sign FILE (JSON as eth_signTypedData_v4 takes it)."""
+    from walletim.keys.signing import typed_data_digest
+
+    doc = _read_typed_data(file)
+    digest = typed_data_digest(doc)
+    wallets = ctx.wallets()
+    acct = wallets.account(account)
+    ctx.confirm(
+        f"Sign {doc['primaryType']} typed data (digest 0x{digest.hex()}) as {acct.address}?"
+    )
+    sig = wallets.sign_typed_data(account, doc)
+    ctx.emit(
+        {
+            "address": acct.address,
+            "primaryType": doc["primaryType"],
+            "digest": "0x" + digest.hex(),
+            "signature": sig.hex,
+        },
+        sig.hex,
+    )
+
+
+@click.command()
+@click.argument("address")
+@click.argument("message")
+@click.argument("signature")
+@click.option(
+    "--typed-data",
+    "typed_file",
+    type=click.Path(dir_okay=False),
+    help="Verify an EIP-712 signature of this JSON file (MESSAGE is then ignored; pass '-').",
+)
+@click.option("--hex", "hex_input", is_flag=True, help="MESSAGE is hex bytes, not text.")
+@pass_ctx
+def verify(
+    ctx: Ctx, address: str, message: str, signature: str, typed_file: str | None, hex_input: bool
+) -> None:
+    """Check that SIGNATURE over MESSAGE was made by ADDRESS; exit 1 if not."""
+    from walletim.errors import KeysError
+    from walletim.keys.hd import to_checksum_address
+    from walletim.keys.signing import (
+        message_bytes,
+        parse_signature,
+        personal_digest,
+        recover_digest,
+        typed_data_digest,
+    )
+
+    try:
+        expected = to_checksum_address(address)
+    except KeysError as exc:
+        raise InputError(f"not an address: {address[:60]!r}") from exc
+    sig = parse_signature(signature)
+    if typed_file:
+        digest = typed_data_digest(_read_typed_data(typed_file))
+    else:
+        digest = personal_digest(message_bytes(message, hex_input=hex_input))
+    recovered = recover_digest(digest, sig)
+    valid = recovered == expected
+    ctx.emit(
+        {"address": expected, "valid": valid, "recovered": recovered},
+        f"valid: signed by {expected}"
+        if valid
+        else f"INVALID: signed by {recovered}, not {expected}",
+    )
+    if not valid:
+        raise SystemExit(1)

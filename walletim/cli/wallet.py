@@ -1,0 +1,349 @@
+"""``walletim wallet ...``: create, import, list, derive, export, reveal, remove."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from walletim.cli.base import (
+    Ctx,
+    pass_ctx,
+    password_file_option,
+    prompt_secret,
+    read_secret_file,
+    read_stdin_line,
+)
+from walletim.errors import InputError
+
+
+def _info_json(info: Any) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "kind": info.kind,
+        "address": info.address,
+        "path": None if info.template is None else info.template.replace("{i}", "0"),
+        "template": info.template,
+        "created": info.created,
+        "source": info.source,
+    }
+
+
+def _passphrase(enabled: bool, passphrase_file: str | None, *, confirm: bool) -> str:
+    if passphrase_file:
+        return read_secret_file(passphrase_file, "passphrase file")
+    if not enabled:
+        return ""
+    value = prompt_secret("BIP-39 passphrase", confirm=confirm)
+    if not value:
+        raise InputError("the BIP-39 passphrase is empty; omit --mnemonic-passphrase instead")
+    return value
+
+
+@click.group()
+def wallet() -> None:
+    """Create, import and manage HD wallets (keys are encrypted in the home's vault)."""
+
+
+@wallet.command()
+@click.argument("name")
+@click.option(
+    "--words",
+    type=click.Choice(["12", "15", "18", "21", "24"]),
+    default="12",
+    show_default=True,
+    help="Mnemonic length.",
+)
+@click.option(
+    "--mnemonic-passphrase",
+    is_flag=True,
+    help="Also protect the seed with a BIP-39 passphrase (prompted).",
+)
+@click.option(
+    "--mnemonic-passphrase-file",
+    type=click.Path(dir_okay=False),
+    help="Read the BIP-39 passphrase from FILE (for scripts).",
+)
+@click.option(
+    "--path", "template", help="Account path template, e.g. \"m/44'/60'/0'/0/{i}\" or ledger-live."
+)
+@password_file_option
+@pass_ctx
+def create(
+    ctx: Ctx,
+    name: str,
+    words: str,
+    mnemonic_passphrase: bool,
+    mnemonic_passphrase_file: str | None,
+    template: str | None,
+) -> None:
+    """Create a new HD wallet NAME; its mnemonic is shown once."""
+    from walletim.keys.vault import check_name
+
+    wallets = ctx.wallets()
+    check_name(name)
+    if wallets.exists(name):
+        from walletim.errors import WalletExists
+
+        raise WalletExists(name)
+    passphrase = _passphrase(mnemonic_passphrase, mnemonic_passphrase_file, confirm=True)
+    created = wallets.create(name, words=int(words), passphrase=passphrase, template=template)
+    data = _info_json(created.info)
+    data["mnemonic"] = created.mnemonic
+
+    def human() -> None:
+        words_list = created.mnemonic.split()
+        click.echo(f"Created wallet {name}: account 0 is {created.info.address}")
+        click.echo("")
+        click.echo("Your recovery phrase. Write it down and keep it offline; it restores your")
+        click.echo(
+            "funds and your chat identity. It will not be shown again (see `wallet reveal`)."
+        )
+        click.echo("")
+        for row in range(0, len(words_list), 4):
+            click.echo(
+                "   "
+                + "  ".join(
+                    f"{n + 1:2d}. {w:<9}" for n, w in enumerate(words_list[row : row + 4], row)
+                )
+            )
+        click.echo("")
+        if passphrase:
+            click.echo("You also need the BIP-39 passphrase to restore this wallet.")
+
+    ctx.emit(data, human)
+
+
+@wallet.command(name="import")
+@click.argument("name")
+@click.option(
+    "--mnemonic-stdin", is_flag=True, help="Read the mnemonic from the first line of stdin."
+)
+@click.option("--private-key-stdin", is_flag=True, help="Read a hex private key from stdin.")
+@click.option(
+    "--keystore",
+    "keystore_file",
+    type=click.Path(dir_okay=False),
+    help="Import a Web3 Secret Storage v3 keystore file (geth, cast, MetaMask, MEW).",
+)
+@click.option(
+    "--keystore-password-file",
+    type=click.Path(dir_okay=False),
+    help="Read the keystore's own password from FILE.",
+)
+@click.option(
+    "--mnemonic-passphrase", is_flag=True, help="The seed has a BIP-39 passphrase (prompted)."
+)
+@click.option(
+    "--mnemonic-passphrase-file",
+    type=click.Path(dir_okay=False),
+    help="Read the BIP-39 passphrase from FILE.",
+)
+@click.option("--path", "template", help="Account path template (default m/44'/60'/0'/0/{i}).")
+@password_file_option
+@pass_ctx
+def import_(
+    ctx: Ctx,
+    name: str,
+    mnemonic_stdin: bool,
+    private_key_stdin: bool,
+    keystore_file: str | None,
+    keystore_password_file: str | None,
+    mnemonic_passphrase: bool,
+    mnemonic_passphrase_file: str | None,
+    template: str | None,
+) -> None:
+    """Import a wallet: a mnemonic (prompt or --mnemonic-stdin), a private key, or a keystore."""
+    from walletim.keys.vault import check_name
+
+    if sum([mnemonic_stdin, private_key_stdin, keystore_file is not None]) > 1:
+        raise click.UsageError("choose one of --mnemonic-stdin, --private-key-stdin, --keystore")
+    wallets = ctx.wallets()
+    check_name(name)
+    if wallets.exists(name):
+        from walletim.errors import WalletExists
+
+        raise WalletExists(name)
+    if (private_key_stdin or keystore_file) and (
+        template or mnemonic_passphrase or mnemonic_passphrase_file
+    ):
+        raise click.UsageError("--path and --mnemonic-passphrase apply to mnemonic imports only")
+    if keystore_file:
+        from walletim import fsio
+        from walletim.errors import ConfigError
+        from walletim.keys.keystore import MAX_FILE_BYTES
+
+        try:
+            text = fsio.read_bytes(Path(keystore_file), limit=MAX_FILE_BYTES, what="keystore")
+        except ConfigError as exc:
+            raise InputError(str(exc)) from exc
+        if keystore_password_file:
+            ks_password = read_secret_file(keystore_password_file, "keystore password file")
+        elif ctx.password.scripted:
+            ks_password = ctx.password.current()
+        else:
+            ks_password = prompt_secret("Keystore password")
+        info = wallets.import_keystore(name, text, ks_password)
+    elif private_key_stdin:
+        info = wallets.import_private_key(name, read_stdin_line("private key"))
+    else:
+        phrase = read_stdin_line("mnemonic") if mnemonic_stdin else prompt_secret("Mnemonic")
+        from walletim.keys import mnemonic as bip39
+
+        bip39.validate(phrase)  # fail before asking for more secrets
+        passphrase = _passphrase(mnemonic_passphrase, mnemonic_passphrase_file, confirm=False)
+        info = wallets.import_mnemonic(name, phrase, passphrase=passphrase, template=template)
+    ctx.emit(_info_json(info), f"Imported wallet {name}: account 0 is {info.address}")
+
+
+@wallet.command(name="list")
+@pass_ctx
+def list_(ctx: Ctx) -> None:
+    """List the wallets of this home (no password needed)."""
+    infos = ctx.wallets().list()
+    data = {"home": str(ctx.home), "wallets": [_info_json(i) for i in infos]}
+
+    def human() -> None:
+        if not infos:
+            click.echo(f"No wallets in {ctx.home} (create one with `walletim wallet create NAME`).")
+            return
+        width = max(len(i.name) for i in infos)
+        for i in infos:
+            click.echo(
+                f"{i.name:<{width}}  {i.address}  {i.kind:<11}  {i.template or '(single key)'}"
+            )
+
+    ctx.emit(data, human)
+
+
+@wallet.command()
+@click.argument("name")
+@click.option("--count", type=click.IntRange(0, 100_000), default=5, show_default=True)
+@click.option("--start", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True)
+@click.option(
+    "--path",
+    "template",
+    help="Template with {i}, or a preset: default, ledger-live, ledger-legacy.",
+)
+@password_file_option
+@pass_ctx
+def addresses(ctx: Ctx, name: str, count: int, start: int, template: str | None) -> None:
+    """Derive account addresses of wallet NAME (no password on the default path)."""
+    accounts = ctx.wallets().addresses(name, count=count, start=start, template=template)
+    data = {
+        "wallet": name,
+        "addresses": [{"index": a.index, "path": a.path, "address": a.address} for a in accounts],
+    }
+
+    def human() -> None:
+        for a in accounts:
+            click.echo(f"{a.index:>6}  {a.address}  {a.path or ''}")
+
+    ctx.emit(data, human)
+
+
+@wallet.command()
+@click.argument("account")
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False), help="Keystore file to write."
+)
+@click.option(
+    "--keystore-password-file",
+    type=click.Path(dir_okay=False),
+    help="Read the new keystore's password from FILE.",
+)
+@password_file_option
+@pass_ctx
+def export(ctx: Ctx, account: str, out: str, keystore_password_file: str | None) -> None:
+    """Export ACCOUNT (NAME or NAME:INDEX) as a v3 keystore that geth and cast read."""
+    wallets = ctx.wallets()
+    target = wallets.account(account)  # fail fast on a bad account, before prompting
+    if Path(out).expanduser().exists():
+        raise InputError(f"{out} exists; not overwritten")
+    if keystore_password_file:
+        ks_password = read_secret_file(keystore_password_file, "keystore password file")
+    elif ctx.password.scripted:
+        ks_password = ctx.password.current()
+    else:
+        ks_password = prompt_secret("New keystore password", confirm=True)
+    if not ks_password:
+        raise InputError("the keystore password is empty")
+    wallets.export_keystore(account, out, ks_password)
+    ctx.emit(
+        {
+            "address": target.address,
+            "account": target.spec,
+            "path": target.path,
+            "file": str(Path(out).absolute()),
+        },
+        f"Wrote a v3 keystore of {target.address} to {out}",
+    )
+
+
+@wallet.command()
+@click.argument("name")
+@password_file_option
+@pass_ctx
+def reveal(ctx: Ctx, name: str) -> None:
+    """Show the mnemonic of NAME after re-entering the home password."""
+    wallets = ctx.wallets()
+    wallets.info(name)
+    secret = wallets.reveal(name)
+    field = "mnemonic" if secret.kind == "mnemonic" else "private_key"
+    data: dict[str, Any] = {
+        "name": name,
+        field: secret.secret,
+        "has_passphrase": secret.has_passphrase,
+    }
+
+    def human() -> None:
+        click.echo(secret.secret)
+        if secret.has_passphrase:
+            click.echo("(this wallet also needs its BIP-39 passphrase to restore)", err=True)
+
+    ctx.emit(data, human)
+
+
+@wallet.command(name="change-password")
+@click.argument("name", required=False)
+@click.option(
+    "--new-password-file",
+    type=click.Path(dir_okay=False),
+    help="Read the new password from FILE (for scripts).",
+)
+@password_file_option
+@pass_ctx
+def change_password(ctx: Ctx, name: str | None, new_password_file: str | None) -> None:
+    """Change the home password (it protects every wallet of this home; NAME is optional)."""
+    from walletim.keys.vault import check_new_password
+
+    wallets = ctx.wallets()
+    if name is not None:
+        wallets.info(name)
+    wallets.unlock()  # check the current password before asking for a new one
+    if new_password_file:
+        new = read_secret_file(new_password_file, "new password file")
+    else:
+        new = prompt_secret("New home password", confirm=True)
+    check_new_password(new)
+    wallets.change_password(new)
+    ctx.emit(
+        {"home": str(ctx.home), "changed": True},
+        "Home password changed; the old one no longer opens this home.",
+    )
+
+
+@wallet.command()
+@click.argument("name")
+@pass_ctx
+def remove(ctx: Ctx, name: str) -> None:
+    """Delete wallet NAME from this home (asks first unless --yes)."""
+    wallets = ctx.wallets()
+    info = wallets.info(name)
+    ctx.confirm(
+        f"Remove wallet {name} ({info.address})? Without its mnemonic or key backed up, "
+        "its funds are lost"
+    )
+    wallets.remove(name)
+    ctx.emit({"name": name, "address": info.address, "removed": True}, f"Removed wallet {name}.")

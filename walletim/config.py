@@ -1,0 +1,39 @@
+"""Frozen settings: where the home is, which network and relay to use.
+
+The CLI fills :class:`Settings` from options and environment variables
+(``WALLETIM_HOME``, ``WALLETIM_NETWORK``, ``WALLETIM_RELAY``); scripts build it directly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_NETWORK = "anvil"
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+DEFAULT_CHAIN_ID = 31337
+DEFAULT_RELAY_URL = "ws://127.0.0.1:8765"
+
+#: Set only by tests and throwaway demo homes: new vaults and exported keystores use the
+#: minimum KDF cost. A vault created this way stays weak; never set it for real funds.
+UNSAFE_FAST_KDF_ENV = "WALLETIM_UNSAFE_FAST_KDF"
+
+
+def default_home() -> Path:
+    """The platform's user data dir for walletim (e.g. ``~/.local/share/walletim``)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("walletim", appauthor=False))
+
+
+def unsafe_fast_kdf() -> bool:
+    return os.environ.get(UNSAFE_FAST_KDF_ENV, "") == "1"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path
+    network: str = DEFAULT_NETWORK
+    rpc_url: str | None = None
+    relay_url: str = DEFAULT_RELAY_URL

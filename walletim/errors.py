@@ -1,0 +1,204 @@
+"""Every error walletim raises on purpose.
+
+::
+
+    WalletimError                      base; carries ``message`` and ``exit_code``
+    ├── UsageError                     a command was called wrongly (exit 2)
+    ├── InputError                     bad user input: an amount, an address, a file (exit 1)
+    │   └── Aborted                    the user said no at a confirmation prompt
+    ├── ConfigError                    the home or its settings are unusable (exit 1)
+    ├── KeysError                      keys, vault, keystores, signing (exit 1)
+    │   ├── InvalidMnemonic            ``reason`` says which check failed; ``position`` (1-based)
+    │   ├── InvalidDerivationPath      ``path``
+    │   ├── InvalidPrivateKey
+    │   ├── WrongPassword              the vault / keystore password did not decrypt
+    │   ├── PasswordRequired           no password source in non-interactive use
+    │   ├── VaultCorrupt               a vault or wallet file that does not parse / authenticate
+    │   ├── KeystoreError              a v3 keystore file that is malformed or hostile
+    │   │   └── KeystoreAddressMismatch  decrypted key does not match the file's ``address``
+    │   ├── WalletNotFound / WalletExists   ``name``
+    │   └── SigningError               refused to sign (e.g. no chain id)
+    ├── ChainError                     talking to a chain (exit 3)
+    │   ├── RpcError                   ``response`` keeps the raw JSON-RPC error object
+    │   ├── ChainIdMismatch            ``expected`` / ``actual``
+    │   └── ContractReverted           ``reason`` is the decoded revert reason
+    ├── MessagingError                 chat and relay (exit 4)
+    └── StoreError                     the local encrypted database (exit 1)
+
+Messages never contain secrets: no passwords, mnemonics, private keys or
+plaintext derived from them. Construct errors with the facts a user needs to act.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "Aborted",
+    "ChainError",
+    "ChainIdMismatch",
+    "ConfigError",
+    "ContractReverted",
+    "InputError",
+    "InvalidDerivationPath",
+    "InvalidMnemonic",
+    "InvalidPrivateKey",
+    "KeysError",
+    "KeystoreAddressMismatch",
+    "KeystoreError",
+    "MessagingError",
+    "PasswordRequired",
+    "RpcError",
+    "SigningError",
+    "StoreError",
+    "UsageError",
+    "VaultCorrupt",
+    "WalletExists",
+    "WalletNotFound",
+    "WalletimError",
+    "WrongPassword",
+]
+
+
+class WalletimError(Exception):
+    """Base of every walletim error; ``str(err)`` is one line fit for a user."""
+
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def kind(self) -> str:
+        """The class name, used as ``error.type`` in ``--json`` output."""
+        return type(self).__name__
+
+
+class UsageError(WalletimError):
+    exit_code = 2
+
+
+class InputError(WalletimError):
+    exit_code = 1
+
+
+class Aborted(InputError):
+    def __init__(self, message: str = "aborted: nothing was changed") -> None:
+        super().__init__(message)
+
+
+class ConfigError(WalletimError):
+    exit_code = 1
+
+
+class KeysError(WalletimError):
+    exit_code = 1
+
+
+class InvalidMnemonic(KeysError):
+    """``reason`` is one of: length, word, checksum, passphrase.
+
+    ``position`` is the 1-based index of the offending word when ``reason == "word"``.
+    """
+
+    def __init__(self, message: str, *, reason: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.position = position
+
+
+class InvalidDerivationPath(KeysError):
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"invalid derivation path {path!r}: {why}")
+        self.path = path
+        self.why = why
+
+
+class InvalidPrivateKey(KeysError):
+    pass
+
+
+class WrongPassword(KeysError):
+    def __init__(self, what: str = "the walletim home") -> None:
+        super().__init__(f"wrong password for {what}")
+        self.what = what
+
+
+class PasswordRequired(KeysError):
+    pass
+
+
+class VaultCorrupt(KeysError):
+    pass
+
+
+class KeystoreError(KeysError):
+    pass
+
+
+class KeystoreAddressMismatch(KeystoreError):
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(
+            f"keystore says its address is {expected} but its key belongs to {actual}; not imported"
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class WalletNotFound(KeysError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no wallet named {name!r} in this home (see `walletim wallet list`)")
+        self.name = name
+
+
+class WalletExists(KeysError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a wallet named {name!r} already exists in this home")
+        self.name = name
+
+
+class SigningError(KeysError):
+    pass
+
+
+class ChainError(WalletimError):
+    exit_code = 3
+
+
+class RpcError(ChainError):
+    """A JSON-RPC call failed; ``response`` is the node's raw error object (or None)."""
+
+    def __init__(self, message: str, *, method: str = "", response: Any = None) -> None:
+        super().__init__(message)
+        self.method = method
+        self.response = response
+
+
+class ChainIdMismatch(ChainError):
+    def __init__(self, expected: int, actual: int, url: str = "") -> None:
+        where = f" at {url}" if url else ""
+        super().__init__(
+            f"the node{where} reports chain id {actual}, but this network is pinned to "
+            f"{expected}; nothing was signed"
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class ContractReverted(ChainError):
+    def __init__(self, reason: str, *, data: str | None = None) -> None:
+        super().__init__(f"execution reverted: {reason}")
+        self.reason = reason
+        self.data = data
+
+
+class MessagingError(WalletimError):
+    exit_code = 4
+
+
+class StoreError(WalletimError):
+    exit_code = 1

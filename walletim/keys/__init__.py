@@ -1,0 +1,1 @@
+"""walletim.keys"""
