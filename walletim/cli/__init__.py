@@ -79,9 +79,14 @@ def cli(
 
 
 def _register() -> None:
-    from walletim.cli import demo, sign, wallet
+    from walletim.cli import chain, demo, devnet, sign, wallet
 
     cli.add_command(wallet.wallet)
+    cli.add_command(chain.balance)
+    cli.add_command(chain.send)
+    cli.add_command(chain.tx)
+    cli.add_command(chain.network)
+    cli.add_command(devnet.devnet)
     cli.add_command(sign.sign)
     cli.add_command(sign.verify)
     cli.add_command(demo.demo)

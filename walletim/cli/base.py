@@ -174,9 +174,22 @@ def fail(err: WalletimError, as_json: bool) -> NoReturn:
     sys.exit(err.exit_code)
 
 
+HOISTED_FLAGS = ("--json", "--yes")
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Accept ``--json`` / ``--yes`` anywhere before ``--`` (they are global options)."""
+    end = args.index("--") if "--" in args else len(args)
+    found = [a for a in args[:end] if a in HOISTED_FLAGS]
+    if not found:
+        return args
+    rest = [a for a in args[:end] if a not in HOISTED_FLAGS]
+    return [*dict.fromkeys(found), *rest, *args[end:]]
+
+
 def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     """Run the CLI: the single place where exceptions become exit codes."""
-    args = sys.argv[1:] if argv is None else argv
+    args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
     as_json = "--json" in args[: args.index("--") if "--" in args else len(args)]
     try:
         group.main(args=args, prog_name="walletim", standalone_mode=False)

@@ -1,0 +1,327 @@
+"""The local devnet: Anvil from the npm package, started on loopback (adapter: processes).
+
+:class:`Anvil` starts one process and waits until it answers JSON-RPC; tests use it
+directly on a free port. :class:`Devnet` is ``walletim devnet up|status|down``: it records
+the process in the home (``devnet.json``) and stops exactly that process, checked by pid
+*and* start time so a recycled pid is never killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from walletim import fsio
+from walletim.chain.rpc import RpcClient
+from walletim.config import DEFAULT_CHAIN_ID
+from walletim.errors import ConfigError, RpcError
+
+ANVIL_ENV = "WALLETIM_ANVIL"
+START_TIMEOUT = 20.0
+ANVIL_DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+def _search_roots() -> list[Path]:
+    here = Path(__file__).resolve()
+    roots = [here.parents[2], Path.cwd()]
+    return [r for n, r in enumerate(roots) if r not in roots[:n]]
+
+
+def find_binary(name: str) -> str:
+    """Locate ``anvil`` / ``cast``: $WALLETIM_ANVIL (anvil only), the npm package in
+    node_modules (the checkout's, then the current directory's), then PATH.
+
+    Raises:
+        ConfigError: if none is found (run ``make setup``).
+    """
+    if name == "anvil" and os.environ.get(ANVIL_ENV):
+        return os.environ[ANVIL_ENV]
+    for root in _search_roots():
+        for candidate in sorted(root.glob(f"node_modules/@foundry-rs/{name}-*/bin/{name}")):
+            if os.access(candidate, os.X_OK):
+                return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise ConfigError(
+        f"{name} not found: run `make setup` (installs @foundry-rs/{name} from npm) "
+        "or put it on PATH"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _proc_start_time(pid: int) -> int | None:
+    """Kernel start time of ``pid`` (clock ticks since boot), or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22, counted after the parenthesised command name (which may hold spaces).
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19])
+
+
+@dataclass
+class Anvil:
+    """A running Anvil process on loopback."""
+
+    process: subprocess.Popen[bytes] | None
+    pid: int
+    port: int
+    chain_id: int
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        port: int = 0,
+        chain_id: int = DEFAULT_CHAIN_ID,
+        args: list[str] | tuple[str, ...] = (),
+        log_path: Path | None = None,
+        detach: bool = False,
+        timeout: float = START_TIMEOUT,
+    ) -> Anvil:
+        """Start Anvil on 127.0.0.1 (``port=0``: a free port) and wait until it answers.
+
+        ``args`` are extra Anvil flags (e.g. ``--no-mining``). With ``detach`` the process
+        runs in its own session and outlives this one.
+
+        Raises:
+            ConfigError: anvil missing, the port taken, or no answer within ``timeout``.
+        """
+        binary = find_binary("anvil")
+        attempts = 3 if port == 0 else 1
+        last_error = ""
+        for _ in range(attempts):
+            chosen = port or free_port()
+            if port and not _port_free(chosen):
+                raise ConfigError(f"port {chosen} on 127.0.0.1 is already in use")
+            cmd = [
+                binary,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(chosen),
+                "--chain-id",
+                str(chain_id),
+                *args,
+            ]
+            out: Any = subprocess.DEVNULL
+            if log_path is not None:
+                out = log_path.open("ab")
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=detach,
+                    close_fds=True,
+                )
+            except OSError as exc:
+                raise ConfigError(f"cannot start anvil ({binary}): {exc.strerror}") from exc
+            finally:
+                if log_path is not None:
+                    out.close()
+            anvil = cls(proc, proc.pid, chosen, chain_id)
+            try:
+                anvil._wait_ready(timeout)
+                return anvil
+            except ConfigError as exc:
+                last_error = str(exc)
+                anvil.stop()
+        raise ConfigError(last_error or "anvil did not start")
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        client = RpcClient(self.url, timeout=2.0)
+        try:
+            while time.monotonic() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    raise ConfigError(
+                        f"anvil exited with code {self.process.returncode} before answering on "
+                        f"port {self.port}"
+                    )
+                try:
+                    if client.chain_id() == self.chain_id:
+                        return
+                except RpcError:
+                    pass
+                time.sleep(0.02)
+        finally:
+            client.close()
+        raise ConfigError(f"anvil did not answer on {self.url} within {timeout:g} s")
+
+    def rpc(self) -> RpcClient:
+        return RpcClient(self.url)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the process (SIGTERM, then SIGKILL) and reap it."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(timeout)
+            return
+        _kill_pid(self.pid, timeout)
+
+    def __enter__(self) -> Anvil:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _kill_pid(pid: int, timeout: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _proc_start_time(pid) is None:
+            return
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class DevnetStatus:
+    running: bool
+    url: str | None
+    pid: int | None
+    port: int | None
+    chain_id: int | None
+    block_number: int | None
+    note: str = ""
+
+
+class Devnet:
+    """The home's devnet record (``HOME/devnet.json``) and the process it names."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.record_path = home / "devnet.json"
+        self.log_path = home / "devnet.log"
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            doc = json.loads(self.record_path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def _alive(self, doc: dict[str, Any]) -> bool:
+        pid, started = doc.get("pid"), doc.get("start_time")
+        return isinstance(pid, int) and _proc_start_time(pid) == started
+
+    def up(
+        self, port: int = 8545, *, chain_id: int = DEFAULT_CHAIN_ID, args: tuple[str, ...] = ()
+    ) -> Anvil:
+        """Start a detached Anvil for this home and record it.
+
+        Raises:
+            ConfigError: one is already running for this home, the port is taken, or
+                Anvil did not come up.
+        """
+        fsio.ensure_private_dir(self.home)
+        with fsio.locked(self.home / ".devnet.lock"):
+            doc = self._read()
+            if doc and self._alive(doc):
+                raise ConfigError(
+                    f"a devnet is already running for this home at {doc.get('url')} "
+                    f"(pid {doc['pid']})"
+                )
+            anvil = Anvil.start(
+                port=port, chain_id=chain_id, args=list(args), log_path=self.log_path, detach=True
+            )
+            record = {
+                "pid": anvil.pid,
+                "start_time": _proc_start_time(anvil.pid),
+                "port": anvil.port,
+                "url": anvil.url,
+                "chain_id": chain_id,
+                "started": int(time.time()),
+            }
+            fsio.write_private(self.record_path, json.dumps(record, indent=2).encode())
+            # The child is detached; do not let this Popen object reap or signal it later.
+            anvil.process = None
+            return anvil
+
+    def status(self) -> DevnetStatus:
+        doc = self._read()
+        if not doc:
+            return DevnetStatus(
+                False, None, None, None, None, None, "no devnet recorded in this home"
+            )
+        if not self._alive(doc):
+            return DevnetStatus(
+                False,
+                doc.get("url"),
+                doc.get("pid"),
+                doc.get("port"),
+                doc.get("chain_id"),
+                None,
+                "the recorded devnet is not running",
+            )
+        block: int | None = None
+        client = RpcClient(str(doc["url"]), timeout=2.0)
+        try:
+            block = client.block_number()
+        except RpcError:
+            block = None
+        finally:
+            client.close()
+        return DevnetStatus(True, doc["url"], doc["pid"], doc["port"], doc.get("chain_id"), block)
+
+    def down(self) -> DevnetStatus:
+        """Stop exactly the recorded process (pid and start time must match) and forget it."""
+        with (
+            fsio.locked(self.home / ".devnet.lock")
+            if self.home.exists()
+            else contextlib.nullcontext()
+        ):
+            doc = self._read()
+            if not doc:
+                raise ConfigError("no devnet is recorded in this home")
+            status = self.status()
+            if self._alive(doc):
+                _kill_pid(int(doc["pid"]), 5.0)
+            with contextlib.suppress(FileNotFoundError):
+                self.record_path.unlink()
+            return status

@@ -1,0 +1,107 @@
+"""Network profiles: the built-in ``anvil`` plus user-defined ones in ``HOME/networks.json``.
+
+A profile pins its chain id: before anything is signed the node is asked ``eth_chainId``
+and a node reporting another chain gets nothing signed. ``--rpc-url`` overrides the URL of
+the chosen profile, never its chain id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from walletim import fsio
+from walletim.chain.fees import DEFAULT_FEE_CAP_WEI
+from walletim.config import DEFAULT_CHAIN_ID, DEFAULT_NETWORK, DEFAULT_RPC_URL
+from walletim.errors import ConfigError, InputError
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+MAX_FILE = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    name: str
+    rpc_url: str
+    chain_id: int
+    currency: str = "ETH"
+    fee_cap_wei: int = DEFAULT_FEE_CAP_WEI  # refuse a tx whose max fee exceeds this (0: no cap)
+
+    def with_url(self, url: str | None) -> Network:
+        if not url:
+            return self
+        return Network(self.name, url, self.chain_id, self.currency, self.fee_cap_wei)
+
+
+BUILTIN = {DEFAULT_NETWORK: Network(DEFAULT_NETWORK, DEFAULT_RPC_URL, DEFAULT_CHAIN_ID, "ETH")}
+
+
+class Networks:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.path = home / "networks.json"
+
+    def _load(self) -> dict[str, Network]:
+        if not self.path.exists():
+            return {}
+        try:
+            doc = json.loads(fsio.read_bytes(self.path, limit=MAX_FILE, what="networks file"))
+            return {
+                name: Network(
+                    name,
+                    str(v["rpc_url"]),
+                    int(v["chain_id"]),
+                    str(v.get("currency", "ETH")),
+                    int(v.get("fee_cap_wei", DEFAULT_FEE_CAP_WEI)),
+                )
+                for name, v in doc["networks"].items()
+            }
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"{self.path} is malformed") from exc
+
+    def all(self) -> dict[str, Network]:
+        return {**BUILTIN, **self._load()}
+
+    def get(self, name: str) -> Network:
+        """Raises ConfigError for an unknown profile."""
+        found = self.all().get(name)
+        if found is None:
+            known = ", ".join(sorted(self.all()))
+            raise ConfigError(
+                f"unknown network {name!r} (known: {known}; add one with `walletim network add`)"
+            )
+        return found
+
+    def add(self, network: Network) -> None:
+        """Add or replace a user profile. Raises InputError on a bad name/URL/chain id."""
+        if not NAME_RE.match(network.name):
+            raise InputError("network names are 1-40 of a-z 0-9 _ . - (lower case)")
+        if not network.rpc_url.startswith(("http://", "https://")):
+            raise InputError("the RPC URL must start with http:// or https://")
+        if not 0 < network.chain_id < 2**64:
+            raise InputError("the chain id must be a positive integer")
+        if network.fee_cap_wei < 0:
+            raise InputError("the fee cap must not be negative")
+        fsio.ensure_private_dir(self.home)
+        with fsio.locked(self.home / ".lock"):
+            current = self._load()
+            current[network.name] = network
+            self._write(current)
+
+    def remove(self, name: str) -> None:
+        with fsio.locked(self.home / ".lock"):
+            current = self._load()
+            if name not in current:
+                raise InputError(f"no user-defined network named {name!r}")
+            del current[name]
+            self._write(current)
+
+    def _write(self, networks: dict[str, Network]) -> None:
+        doc = {
+            "networks": {
+                n: {k: v for k, v in asdict(p).items() if k != "name"} for n, p in networks.items()
+            }
+        }
+        fsio.write_private(self.path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())

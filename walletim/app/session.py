@@ -1,0 +1,130 @@
+"""One home, one network: wires the wallets, the network profile, the RPC client and the
+encrypted store together for the CLI and for scripts.
+
+    from walletim.app.session import Session
+    s = Session("~/.walletim", password="...", network="anvil")
+    result = s.send("alice", "0x...", parse_amount("0.1eth"))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from walletim.app.chain import ChainService, SendRequest, SendResult
+from walletim.app.networks import Network, Networks
+from walletim.app.wallets import PasswordSource, Wallets
+from walletim.chain.rpc import RpcClient
+from walletim.errors import InputError, KeysError
+from walletim.store.db import DB_NAME, Store
+
+ACCOUNT_SCAN = 20  # indexes per wallet searched when finding which account holds an address
+
+
+class Session:
+    def __init__(
+        self,
+        home: str | Path,
+        password: str | PasswordSource | None = None,
+        *,
+        network: str = "anvil",
+        rpc_url: str | None = None,
+        fast_kdf: bool = False,
+    ) -> None:
+        self.home = Path(home).expanduser()
+        self.wallets = Wallets(self.home, password, fast_kdf=fast_kdf)
+        self.networks = Networks(self.home)
+        self._network_name = network
+        self._rpc_url = rpc_url
+        self._network: Network | None = None
+        self._rpc: RpcClient | None = None
+        self._store: Store | None = None
+        self._chain: ChainService | None = None
+
+    @property
+    def network(self) -> Network:
+        if self._network is None:
+            self._network = self.networks.get(self._network_name).with_url(self._rpc_url)
+        return self._network
+
+    @property
+    def rpc(self) -> RpcClient:
+        if self._rpc is None:
+            self._rpc = RpcClient(self.network.rpc_url)
+        return self._rpc
+
+    def open_store(self) -> Store:
+        """Unlock the home and open its encrypted store (once per session)."""
+        if self._store is None:
+            key = self.wallets.unlock().subkey("store")
+            self._store = Store.open(self.home / DB_NAME, key)
+        return self._store
+
+    @property
+    def chain(self) -> ChainService:
+        if self._chain is None:
+            self._chain = ChainService(
+                self.network, self.rpc, signer_for=self.wallets.signer, store=self.open_store
+            )
+        return self._chain
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        if self._rpc is not None:
+            self._rpc.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- names -> addresses --------------------------------------------------------------
+
+    def resolve_address(self, text: str) -> str:
+        """A 0x address, or a wallet account (NAME / NAME:INDEX), as a checksummed address.
+
+        Raises:
+            InputError: neither.
+        """
+        from walletim.keys.hd import to_checksum_address
+
+        candidate = text.strip()
+        if candidate[:2].lower() == "0x":
+            try:
+                return to_checksum_address(candidate)
+            except KeysError as exc:
+                raise InputError(f"not an address: {candidate[:60]!r}") from exc
+        try:
+            return self.wallets.account(candidate).address
+        except KeysError as exc:
+            raise InputError(
+                f"{candidate[:60]!r} is neither an address nor a wallet account ({exc})"
+            ) from exc
+
+    def account_for(self, address: str) -> str:
+        """The NAME:INDEX of this home's account holding ``address``. Raises InputError."""
+        from walletim.keys.hd import to_checksum_address
+
+        target = to_checksum_address(address)
+        for info in self.wallets.list():
+            count = 1 if info.kind == "private-key" else ACCOUNT_SCAN
+            for acct in self.wallets.addresses(info.name, count=count):
+                if acct.address == target:
+                    return acct.spec
+        raise InputError(f"{target} is not an account of this home")
+
+    # -- shortcuts for scripts --------------------------------------------------------------
+
+    def balance(self, who: str) -> int:
+        """Balance in wei of an address or wallet account."""
+        return self.chain.balance(self.resolve_address(who))
+
+    def send(self, account: str, to: str, value: int, **kwargs: Any) -> SendResult:
+        """Send ``value`` wei from ``account`` (NAME[:INDEX]) to an address or account."""
+        sender = self.wallets.account(account).address
+        wait = kwargs.pop("wait", True)
+        confirmations = kwargs.pop("confirmations", 1)
+        req = SendRequest(to=self.resolve_address(to), value=value, **kwargs)
+        return self.chain.send(account, sender, req, wait=wait, confirmations=confirmations)

@@ -1,0 +1,84 @@
+"""Fee suggestions (pure) from ``eth_feeHistory``.
+
+Three levels as wallets show them: low / normal / high, from the 10th / 50th / 90th
+percentile priority fees of recent blocks. The max fee leaves room for the base fee to
+rise for several full blocks (x2 covers six consecutive +12.5% blocks), so a transaction
+stays valid while it waits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from walletim.errors import ChainError, RpcError
+
+PERCENTILES = (10, 50, 90)
+LEVELS = ("low", "normal", "high")
+HISTORY_BLOCKS = 10
+MIN_PRIORITY_FEE = 1  # wei; a devnet with empty blocks reports 0 rewards
+#: Default cap on a transaction's maximum total fee (gas limit x max fee), as geth's rpc.txfeecap.
+DEFAULT_FEE_CAP_WEI = 10**18
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSuggestion:
+    """EIP-1559 fees in wei per gas."""
+
+    level: str
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+    base_fee: int
+
+
+def _q(value: Any, what: str) -> int:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise RpcError(
+            f"eth_feeHistory returned a malformed {what}", method="eth_feeHistory", response=value
+        )
+    return int(value, 16)
+
+
+def suggest(history: dict[str, Any]) -> dict[str, FeeSuggestion]:
+    """Suggestions per level from an ``eth_feeHistory(N, "latest", [10, 50, 90])`` result.
+
+    Raises:
+        RpcError: if the history is malformed.
+        ChainError: if the node has no EIP-1559 base fee (use ``--legacy``).
+    """
+    base_fees = history.get("baseFeePerGas")
+    if not isinstance(base_fees, list) or not base_fees:
+        raise ChainError("the node reports no EIP-1559 base fee; use --legacy")
+    next_base = _q(base_fees[-1], "baseFeePerGas")
+    rewards = history.get("reward") or []
+    columns: list[list[int]] = [[] for _ in PERCENTILES]
+    for row in rewards:
+        if isinstance(row, list) and len(row) == len(PERCENTILES):
+            for n, value in enumerate(row):
+                columns[n].append(_q(value, "reward"))
+    out: dict[str, FeeSuggestion] = {}
+    for n, level in enumerate(LEVELS):
+        samples = sorted(columns[n])
+        tip = samples[len(samples) // 2] if samples else 0
+        tip = max(tip, MIN_PRIORITY_FEE)
+        out[level] = FeeSuggestion(level, 2 * next_base + tip, tip, next_base)
+    return out
+
+
+def bump(old: int, percent: float, node_minimum_percent: float = 10.0) -> int:
+    """``old`` raised by ``percent`` (at least the node's replacement minimum), rounded up."""
+    pct = max(percent, node_minimum_percent)
+    scaled = old * round(pct * 1000) + 100_000 - 1
+    return old + max(1, scaled // 100_000)
+
+
+def check_fee_cap(gas_limit: int, max_fee_per_gas: int, cap_wei: int) -> None:
+    """Raises ChainError if the transaction's maximum fee exceeds the cap (wei)."""
+    total = gas_limit * max_fee_per_gas
+    if cap_wei > 0 and total > cap_wei:
+        from walletim.chain.units import format_amount
+
+        raise ChainError(
+            f"the maximum fee {format_amount(total)} ETH exceeds the fee cap "
+            f"{format_amount(cap_wei)} ETH; nothing was signed (raise the cap with --fee-cap)"
+        )

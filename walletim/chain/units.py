@@ -1,0 +1,68 @@
+"""Amounts at the CLI edge (pure): decimal text <-> integer base units.
+
+Inside walletim every amount is an int in wei (or a token's smallest unit).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from walletim.errors import InputError
+
+ETHER_UNITS = {"wei": 0, "gwei": 9, "eth": 18, "ether": 18}
+_AMOUNT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z][A-Za-z0-9]*)?\s*$")
+MAX_UINT256 = 2**256 - 1
+
+
+def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = None) -> int:
+    """Parse ``1.5``, ``1.5eth``, ``20 gwei``, ``1000 wei`` into base units.
+
+    Without a unit the number is in whole units of the asset (``decimals``), or in
+    ``default_unit`` if given. A unit is only accepted for ether amounts (decimals 18).
+
+    Raises:
+        InputError: malformed, negative, more decimal places than the unit allows, or
+            larger than uint256.
+    """
+    m = _AMOUNT.match(text)
+    if not m:
+        raise InputError(f"not an amount: {text[:60]!r} (e.g. 1.5, 1.5eth, 20gwei)")
+    number, unit = m.group(1).replace("_", ""), (m.group(2) or default_unit)
+    if unit is not None:
+        u = unit.lower()
+        if u not in ETHER_UNITS or decimals != 18:
+            raise InputError(f"unknown unit {unit!r} (use wei, gwei or eth)")
+        places = ETHER_UNITS[u]
+    else:
+        places = decimals
+    try:
+        value = Decimal(number).scaleb(places)
+    except InvalidOperation as exc:
+        raise InputError(f"not an amount: {text[:60]!r}") from exc
+    if value != value.to_integral_value():
+        raise InputError(
+            f"{text.strip()!r} has more decimal places than the unit allows ({places})"
+        )
+    result = int(value)
+    if result > MAX_UINT256:
+        raise InputError(f"{text.strip()!r} is too large")
+    return result
+
+
+def format_amount(value: int, decimals: int = 18, *, max_places: int | None = None) -> str:
+    """``1500000000000000000`` -> ``"1.5"``. Exact: never rounds unless ``max_places``."""
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 10**decimals)
+    if decimals == 0:
+        return f"{sign}{whole}"
+    frac_text = str(frac).rjust(decimals, "0").rstrip("0")
+    if max_places is not None and len(frac_text) > max_places:
+        frac_text = frac_text[:max_places].rstrip("0")
+    return f"{sign}{whole}.{frac_text}" if frac_text else f"{sign}{whole}"
+
+
+def format_gwei(value: int) -> str:
+    if 0 < value < 100_000:
+        return f"{value} wei"
+    return format_amount(value, 9, max_places=4) + " gwei"

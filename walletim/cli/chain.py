@@ -1,0 +1,542 @@
+"""``walletim balance``, ``send``, ``tx ...``, ``network ...``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.errors import InputError
+
+
+def _session(ctx: Ctx) -> Any:
+    from walletim.app.session import Session
+    from walletim.config import unsafe_fast_kdf
+
+    return Session(
+        ctx.home, ctx.password, network=ctx.network, rpc_url=ctx.rpc_url, fast_kdf=unsafe_fast_kdf()
+    )
+
+
+def _fee(text: str | None) -> int | None:
+    """Fees are in gwei unless a unit is given (``20``, ``20gwei``, ``1000000000wei``)."""
+    if text is None:
+        return None
+    from walletim.chain.units import parse_amount
+
+    return parse_amount(text, default_unit="gwei")
+
+
+def _eth(value: int) -> str:
+    from walletim.chain.units import format_amount
+
+    return format_amount(value)
+
+
+def _tx_json(rec: Any) -> dict[str, Any]:
+    return {
+        "hash": rec.hash,
+        "state": rec.status,
+        "status": rec.status,
+        "from": rec.sender,
+        "address": rec.sender,
+        "to": rec.recipient,
+        "nonce": rec.nonce,
+        "raw": str(rec.value),
+        "amount": _eth(rec.value),
+        "type": rec.tx_type,
+        "gas_limit": rec.gas_limit,
+        "max_fee": None if rec.max_fee is None else str(rec.max_fee),
+        "priority_fee": None if rec.priority_fee is None else str(rec.priority_fee),
+        "gas_price": None if rec.gas_price is None else str(rec.gas_price),
+        "kind": rec.kind,
+        "note": rec.note,
+        "replaced_by": rec.replaced_by,
+        "block_number": rec.block_number,
+        "block_hash": rec.block_hash,
+        "created": rec.created_at,
+    }
+
+
+def _plan_text(plan: Any) -> str:
+    from walletim.chain.units import format_gwei
+
+    lines = [
+        f"  network   {plan.network} (chain id {plan.chain_id})",
+        f"  from      {plan.sender}",
+        f"  to        {plan.to or '(contract creation)'}",
+        f"  amount    {_eth(plan.value)} ETH",
+    ]
+    if plan.data:
+        lines.append(f"  data      0x{plan.data[:4].hex()}... ({len(plan.data)} bytes)")
+    if plan.nonce is not None:
+        lines.append(f"  nonce     {plan.nonce}")
+    if plan.tx_type == 2:
+        lines.append(
+            f"  fees      max {format_gwei(plan.max_fee)}, "
+            f"priority {format_gwei(plan.priority_fee)} (EIP-1559)"
+        )
+    else:
+        lines.append(f"  gas price {format_gwei(plan.gas_price)} (legacy)")
+    lines.append(f"  gas limit {plan.gas_limit}; max fee {_eth(plan.max_total_fee)} ETH")
+    return "\n".join(lines)
+
+
+def _confirmer(ctx: Ctx, title: str) -> Any:
+    def confirm(plan: Any) -> None:
+        if not ctx.json or not ctx.yes:
+            click.echo(f"{title}:\n{_plan_text(plan)}", err=True)
+        ctx.confirm("Sign and send?")
+
+    return confirm
+
+
+def _progress(ctx: Ctx) -> Any:
+    if ctx.json or not sys.stderr.isatty():
+        return None
+    frames = "|/-\\"
+    state = {"n": 0}
+
+    def show(text: str) -> None:
+        state["n"] += 1
+        click.echo(f"\r{frames[state['n'] % 4]} {text}\x1b[K", err=True, nl=False)
+
+    return show
+
+
+@click.command()
+@click.argument("who", required=False)
+@pass_ctx
+def balance(ctx: Ctx, who: str | None) -> None:
+    """Balance of an ACCOUNT (NAME[:INDEX]) or ADDRESS (default: every wallet's account 0)."""
+    with _session(ctx) as s:
+        s.chain.check_chain()
+        if who:
+            targets = [(who, s.resolve_address(who))]
+        else:
+            targets = [(i.name, i.address) for i in s.wallets.list()]
+            if not targets:
+                raise InputError("no wallets in this home; give an address")
+        rows = [(name, addr, s.chain.balance(addr)) for name, addr in targets]
+    data: dict[str, Any] = {
+        "network": ctx.network,
+        "balances": [
+            {"account": n, "address": a, "raw": str(v), "amount": _eth(v), "unit": "ETH"}
+            for n, a, v in rows
+        ],
+    }
+    if len(rows) == 1:
+        data.update(data["balances"][0])
+
+    def human() -> None:
+        for n, a, v in rows:
+            label = f"{n}  " if n != a else ""
+            click.echo(f"{label}{a}  {_eth(v)} ETH")
+
+    ctx.emit(data, human)
+
+
+@click.command()
+@click.option("--from", "account", required=True, help="Sending account, NAME or NAME:INDEX.")
+@click.argument("to", required=False)
+@click.argument("amount", required=False)
+@click.option(
+    "--batch", "batch_file", type=click.Path(dir_okay=False), help="CSV of to,amount[,token] rows."
+)
+@click.option("--token", help="ERC-20 token address (amounts in its decimals).")
+@click.option(
+    "--nonce", type=click.IntRange(0), help="Use this nonce (replaces a pending tx at it)."
+)
+@click.option("--gas-limit", type=click.IntRange(21_000), help="Gas limit (default: estimated).")
+@click.option("--max-fee", help="Max fee per gas, gwei unless a unit is given.")
+@click.option("--priority-fee", help="Priority fee per gas, gwei unless a unit is given.")
+@click.option(
+    "--fee-level", type=click.Choice(["low", "normal", "high"]), default="normal", show_default=True
+)
+@click.option(
+    "--legacy", is_flag=True, help="Send a type-0 (EIP-155) transaction with a gas price."
+)
+@click.option("--no-wait", is_flag=True, help="Return once broadcast.")
+@click.option("--confirmations", type=click.IntRange(1, 1000), default=1, show_default=True)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for mining before returning it as pending.",
+)
+@password_file_option
+@pass_ctx
+def send(
+    ctx: Ctx,
+    account: str,
+    to: str | None,
+    amount: str | None,
+    batch_file: str | None,
+    token: str | None,
+    nonce: int | None,
+    gas_limit: int | None,
+    max_fee: str | None,
+    priority_fee: str | None,
+    fee_level: str,
+    legacy: bool,
+    no_wait: bool,
+    confirmations: int,
+    timeout: float,
+) -> None:
+    """Send AMOUNT (e.g. 0.5, 0.5eth, 1000gwei) from --from to TO (address or account)."""
+    if batch_file:
+        if to or amount:
+            raise click.UsageError("--batch takes no TO or AMOUNT")
+        _send_batch(ctx, account, Path(batch_file), no_wait)
+        return
+    if not to or not amount:
+        raise click.UsageError("give TO and AMOUNT (or --batch FILE)")
+    from walletim.app.chain import SendRequest
+    from walletim.chain.units import parse_amount
+
+    with _session(ctx) as s:
+        sender = s.wallets.account(account).address
+        recipient = s.resolve_address(to)
+        if token:
+            from walletim.app.chain import token_transfer_data
+
+            token_addr = s.resolve_address(token)
+            value = parse_amount(amount, decimals=_token_decimals(s, token_addr))
+            req = SendRequest(
+                to=token_addr,
+                value=0,
+                data=token_transfer_data(recipient, value),
+                nonce=nonce,
+                gas_limit=gas_limit,
+                max_fee=_fee(max_fee),
+                priority_fee=_fee(priority_fee),
+                legacy=legacy,
+                fee_level=fee_level,
+                kind="token-transfer",
+            )
+        else:
+            value = parse_amount(amount)
+            req = SendRequest(
+                to=recipient,
+                value=value,
+                nonce=nonce,
+                gas_limit=gas_limit,
+                max_fee=_fee(max_fee),
+                priority_fee=_fee(priority_fee),
+                legacy=legacy,
+                fee_level=fee_level,
+            )
+        result = s.chain.send(
+            account,
+            sender,
+            req,
+            confirm=_confirmer(ctx, "Send"),
+            wait=not no_wait,
+            confirmations=confirmations,
+            timeout=timeout,
+            progress=_progress(ctx),
+        )
+    if _progress(ctx):
+        click.echo("\r\x1b[K", err=True, nl=False)
+    receipt = result.receipt
+    data = {
+        "hash": result.hash,
+        "state": result.status,
+        "status": result.status,
+        "address": sender,
+        "from": sender,
+        "to": recipient,
+        "nonce": result.nonce,
+        "raw": str(value),
+        "amount": amount,
+        "token": token,
+        "block_number": receipt.block_number if receipt else None,
+        "gas_used": str(receipt.gas_used) if receipt else None,
+        "confirmations": result.confirmations,
+    }
+    human = f"{result.status}: {result.hash}"
+    if receipt:
+        human += f" (block {receipt.block_number}, gas used {receipt.gas_used})"
+    ctx.emit(data, human)
+    if result.status in ("failed", "dropped"):
+        sys.exit(3)
+
+
+def _token_decimals(s: Any, token: str) -> int:
+    from walletim.app.chain import token_decimals
+
+    return token_decimals(s.rpc, token)
+
+
+def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
+    from walletim import fsio
+    from walletim.app.chain import batch_id_for, parse_batch_csv
+    from walletim.chain.units import parse_amount
+    from walletim.errors import ConfigError
+
+    try:
+        content = fsio.read_bytes(path, limit=16 * 1024 * 1024, what="batch file")
+    except ConfigError as exc:
+        raise InputError(str(exc)) from exc
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"batch file {path} is not UTF-8 text") from exc
+    with _session(ctx) as s:
+        s.chain.check_chain()
+        sender = s.wallets.account(account).address
+        decimals_cache: dict[str, int] = {}
+
+        def parse_value(amount: str, token: str | None) -> int:
+            if token is None:
+                return parse_amount(amount)
+            addr = s.resolve_address(token)
+            if addr not in decimals_cache:
+                decimals_cache[addr] = _token_decimals(s, addr)
+            return parse_amount(amount, decimals=decimals_cache[addr])
+
+        rows = parse_batch_csv(text, parse_value=parse_value, resolve=s.resolve_address)
+        rows = [
+            r if r.token is None else type(r)(r.row, r.to, r.value, s.resolve_address(r.token))
+            for r in rows
+        ]
+        batch_id = batch_id_for(s.network.chain_id, sender, content)
+        total = sum(r.value for r in rows if r.token is None)
+        if not ctx.json:
+            click.echo(
+                f"Batch of {len(rows)} transfers from {sender}, {_eth(total)} ETH in all.", err=True
+            )
+        ctx.confirm(f"Sign and send {len(rows)} transactions?")
+        results = s.chain.send_batch(account, sender, rows, batch_id=batch_id, wait=not no_wait)
+    data = {
+        "batch_id": batch_id,
+        "address": sender,
+        "results": [
+            {
+                "row": r.row,
+                "to": r.to,
+                "raw": str(r.value),
+                "token": r.token,
+                "hash": r.hash,
+                "state": r.status,
+                "already_sent": r.already_sent,
+                "error": r.error,
+            }
+            for r in results
+        ],
+    }
+
+    def human() -> None:
+        for r in results:
+            extra = " (sent before)" if r.already_sent else ""
+            extra += f" {r.error}" if r.error else ""
+            click.echo(f"{r.row:>5}  {r.to}  {r.status:<8} {r.hash or '-'}{extra}")
+
+    ctx.emit(data, human)
+    if any(r.status in ("rejected", "dropped", "failed") for r in results):
+        sys.exit(3)
+
+
+@click.group()
+def tx() -> None:
+    """Transactions this home signed: status, receipts, history, speed-up, cancel."""
+
+
+@tx.command()
+@click.argument("tx_hash", metavar="HASH")
+@password_file_option
+@pass_ctx
+def status(ctx: Ctx, tx_hash: str) -> None:
+    """Re-check one transaction against the chain and show its state."""
+    with _session(ctx) as s:
+        rec = s.chain.refresh(_hash(tx_hash))
+    ctx.emit(
+        _tx_json(rec),
+        f"{rec.status}: {rec.hash} (nonce {rec.nonce})"
+        + (f", block {rec.block_number}" if rec.block_number is not None else "")
+        + (f", replaced by {rec.replaced_by}" if rec.replaced_by else ""),
+    )
+
+
+@tx.command()
+@click.argument("tx_hash", metavar="HASH")
+@password_file_option
+@pass_ctx
+def receipt(ctx: Ctx, tx_hash: str) -> None:
+    """The stored receipt of a mined transaction (fetched and stored if missing)."""
+    with _session(ctx) as s:
+        rec = s.chain.refresh(_hash(tx_hash))
+        stored = s.chain.repo.receipt(rec.hash)
+    if stored is None:
+        raise InputError(f"{rec.hash} has no receipt: it is {rec.status}")
+    data = {
+        "hash": stored.hash,
+        "state": rec.status,
+        "block_number": stored.block_number,
+        "block_hash": stored.block_hash,
+        "status": stored.status,
+        "gas_used": str(stored.gas_used),
+        "effective_gas_price": None
+        if stored.effective_gas_price is None
+        else str(stored.effective_gas_price),
+        "contract_address": stored.contract_address,
+        "logs": stored.logs,
+    }
+    ctx.emit(
+        data,
+        "\n".join(f"{k:<20} {v}" for k, v in data.items() if k != "logs")
+        + f"\nlogs                 {len(stored.logs)}",
+    )
+
+
+@tx.command()
+@click.option("--from", "account", help="Only this account (NAME[:INDEX] or address).")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--no-refresh", is_flag=True, help="Show what is stored without asking the node.")
+@password_file_option
+@pass_ctx
+def history(ctx: Ctx, account: str | None, limit: int, no_refresh: bool) -> None:
+    """Transactions this home signed on the network, newest first."""
+    with _session(ctx) as s:
+        sender = s.resolve_address(account) if account else None
+        if not no_refresh:
+            s.chain.reconcile(sender)
+        rows = s.chain.history(sender, limit)
+    data = {"network": ctx.network, "transactions": [_tx_json(r) for r in rows]}
+
+    def human() -> None:
+        if not rows:
+            click.echo("No transactions.")
+        for r in rows:
+            click.echo(
+                f"{r.nonce:>5}  {r.status:<8}  {r.hash}  {r.sender} -> {r.recipient}  "
+                f"{_eth(r.value)} ETH  {r.kind}"
+            )
+
+    ctx.emit(data, human)
+
+
+def _hash(text: str) -> str:
+    t = text.strip().lower()
+    if not (t.startswith("0x") and len(t) == 66 and all(c in "0123456789abcdef" for c in t[2:])):
+        raise InputError(f"not a transaction hash: {text[:70]!r}")
+    return t
+
+
+@tx.command()
+@click.argument("tx_hash", metavar="HASH")
+@click.option(
+    "--bump",
+    type=click.FloatRange(10, 1000),
+    default=12.5,
+    show_default=True,
+    help="Raise both fees by this percent (at least the node's 10% minimum).",
+)
+@password_file_option
+@pass_ctx
+def speedup(ctx: Ctx, tx_hash: str, bump: float) -> None:
+    """Replace a pending transaction with the same one at higher fees."""
+    with _session(ctx) as s:
+        new = s.chain.speedup(
+            _hash(tx_hash), s.account_for, bump_percent=bump, confirm=_confirmer(ctx, "Speed up")
+        )
+    ctx.emit(
+        _tx_json(new) | {"replaces": _hash(tx_hash)},
+        f"sent replacement {new.hash} (nonce {new.nonce})",
+    )
+
+
+@tx.command()
+@click.argument("tx_hash", metavar="HASH", required=False)
+@click.option("--from", "account", help="With --nonce: the sending account.")
+@click.option("--nonce", type=click.IntRange(0))
+@click.option("--bump", type=click.FloatRange(10, 1000), default=12.5, show_default=True)
+@password_file_option
+@pass_ctx
+def cancel(
+    ctx: Ctx, tx_hash: str | None, account: str | None, nonce: int | None, bump: float
+) -> None:
+    """Cancel a pending transaction with a zero-value self-transfer at its nonce."""
+    if tx_hash is None and (account is None or nonce is None):
+        raise click.UsageError("give HASH, or --from ACCOUNT --nonce N")
+    with _session(ctx) as s:
+        sender = s.resolve_address(account) if account else None
+        new = s.chain.cancel(
+            _hash(tx_hash) if tx_hash else None,
+            s.account_for,
+            sender=sender,
+            nonce=nonce,
+            bump_percent=bump,
+            confirm=_confirmer(ctx, "Cancel"),
+        )
+    ctx.emit(_tx_json(new), f"sent cancellation {new.hash} (nonce {new.nonce})")
+
+
+@click.group()
+def network() -> None:
+    """Network profiles (the chain id is pinned per profile)."""
+
+
+@network.command(name="list")
+@pass_ctx
+def network_list(ctx: Ctx) -> None:
+    from walletim.app.networks import Networks
+
+    nets = Networks(ctx.home).all()
+    ctx.emit(
+        {
+            "networks": [
+                {
+                    "name": n.name,
+                    "rpc_url": n.rpc_url,
+                    "chain_id": n.chain_id,
+                    "currency": n.currency,
+                    "fee_cap": str(n.fee_cap_wei),
+                }
+                for n in nets.values()
+            ]
+        },
+        "\n".join(
+            f"{n.name:<12} chain {n.chain_id:<8} {n.rpc_url}  ({n.currency})" for n in nets.values()
+        ),
+    )
+
+
+@network.command(name="add")
+@click.argument("name")
+@click.option("--rpc-url", required=True)
+@click.option("--chain-id", type=click.IntRange(1), required=True)
+@click.option("--currency", default="ETH", show_default=True)
+@click.option(
+    "--fee-cap",
+    default="1eth",
+    show_default=True,
+    help="Refuse transactions whose max fee exceeds this (0 for no cap).",
+)
+@pass_ctx
+def network_add(
+    ctx: Ctx, name: str, rpc_url: str, chain_id: int, currency: str, fee_cap: str
+) -> None:
+    from walletim.app.networks import Network, Networks
+    from walletim.chain.units import parse_amount
+
+    net = Network(name, rpc_url, chain_id, currency, parse_amount(fee_cap))
+    Networks(ctx.home).add(net)
+    ctx.emit(
+        {"name": name, "rpc_url": rpc_url, "chain_id": chain_id, "currency": currency},
+        f"Added network {name} (chain id {chain_id}).",
+    )
+
+
+@network.command(name="remove")
+@click.argument("name")
+@pass_ctx
+def network_remove(ctx: Ctx, name: str) -> None:
+    from walletim.app.networks import Networks
+
+    Networks(ctx.home).remove(name)
+    ctx.emit({"name": name, "removed": True}, f"Removed network {name}.")

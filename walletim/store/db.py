@@ -1,0 +1,182 @@
+"""The home's encrypted database (adapter: sqlcipher3).
+
+One SQLCipher 4 file per walletim home, opened with a raw 32-byte key derived from the
+vault's master key (no second PBKDF2 on top of the vault's argon2id). WAL journal,
+``temp_store=MEMORY`` (SQLCipher does not encrypt temp files otherwise), ``synchronous=FULL``
+so a commit that records money moving survives a power cut, and a busy timeout so several
+walletim processes can share a home. Every sqlcipher3 error becomes a StoreError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from walletim.errors import StoreError
+from walletim.store.schema import MIGRATIONS, Migration
+
+DB_NAME = "walletim.db"
+KEY_BYTES = 32
+BUSY_TIMEOUT_MS = 30_000
+CACHE_KIB = 32 * 1024  # a page cache that holds the working set: reads at ~plain SQLite speed
+
+
+class Store:
+    """An open SQLCipher database. Use :meth:`open`; close with :meth:`close` or ``with``."""
+
+    def __init__(self, conn: Any, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    # -- opening ----------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, path: str | Path, key: bytes, *, migrations: Sequence[Migration] = MIGRATIONS
+    ) -> Store:
+        """Open (creating if missing) and migrate the database at ``path``.
+
+        Raises:
+            StoreError: wrong key, not a walletim database, newer schema than this
+                walletim knows, or an I/O error. Nothing is changed in those cases.
+        """
+        import sqlcipher3
+
+        if len(key) != KEY_BYTES:
+            raise StoreError("the store key must be 32 bytes")
+        db_path = Path(path)
+        existed = db_path.exists()
+        if not existed:
+            # Create the file 0600 before SQLite does (it would use the umask).
+            try:
+                fd = os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.close(fd)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise StoreError(f"cannot create {db_path}: {os.strerror(exc.errno or 0)}") from exc
+        try:
+            conn = sqlcipher3.connect(
+                str(db_path),
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlcipher3.Error as exc:
+            raise StoreError(f"cannot open {db_path}: {exc}") from exc
+        store = cls(conn, db_path)
+        try:
+            store._configure(key)
+            store._migrate(migrations)
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _configure(self, key: bytes) -> None:
+        import sqlcipher3
+
+        c = self._conn
+        try:
+            c.execute("PRAGMA cipher_log_level = NONE")  # else a wrong key logs to stderr
+            c.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            c.execute("PRAGMA cipher_memory_security = ON")
+            c.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} does not open with this home's key (wrong password, or not a "
+                "walletim database)"
+            ) from exc
+        try:
+            c.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            c.execute("PRAGMA temp_store = MEMORY")
+            mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: could not switch to WAL (got {mode})")
+            c.execute("PRAGMA synchronous = FULL")
+            c.execute("PRAGMA foreign_keys = ON")
+            c.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        except sqlcipher3.Error as exc:
+            raise StoreError(f"cannot configure {self.path}: {exc}") from exc
+
+    def _migrate(self, migrations: Sequence[Migration]) -> None:
+        known = len(migrations)
+        current = self.schema_version
+        if current > known:
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this walletim "
+                f"understands ({known}); upgrade walletim"
+            )
+        for migration in migrations[current:]:
+            with self.transaction() as tx:
+                # Re-check under the write lock: another process may have migrated.
+                if int(tx.execute("PRAGMA user_version").fetchone()[0]) >= migration.version:
+                    continue
+                migration.apply(tx)
+                tx.execute(f"PRAGMA user_version = {int(migration.version)}")
+
+    # -- use ------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.execute("PRAGMA user_version").fetchone()[0])
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        """Run one statement outside an explicit transaction (autocommit)."""
+        import sqlcipher3
+
+        try:
+            return self._conn.execute(sql, params)
+        except sqlcipher3.Error as exc:
+            raise StoreError(f"database error: {exc}") from exc
+
+    @contextlib.contextmanager
+    def transaction(self, *, immediate: bool = True) -> Iterator[Any]:
+        """A write transaction (``BEGIN IMMEDIATE``: takes the write lock up front, so two
+        processes never interleave read-modify-write). Commits on success, rolls back on error.
+
+        Raises:
+            StoreError: on any database error (the transaction is rolled back).
+        """
+        import sqlcipher3
+
+        try:
+            self._conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        except sqlcipher3.Error as exc:
+            raise StoreError(f"cannot start a transaction: {exc}") from exc
+        try:
+            yield self._conn
+        except sqlcipher3.Error as exc:
+            with contextlib.suppress(sqlcipher3.Error):
+                self._conn.execute("ROLLBACK")
+            raise StoreError(f"database error: {exc}") from exc
+        except BaseException:
+            with contextlib.suppress(sqlcipher3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
+        try:
+            self._conn.execute("COMMIT")
+        except sqlcipher3.Error as exc:
+            with contextlib.suppress(sqlcipher3.Error):
+                self._conn.execute("ROLLBACK")
+            raise StoreError(f"commit failed: {exc}") from exc
+
+    def integrity_check(self) -> list[str]:
+        """Problems found by ``integrity_check`` and ``cipher_integrity_check`` (empty: clean)."""
+        problems = [str(r[0]) for r in self.execute("PRAGMA integrity_check").fetchall()]
+        problems = [p for p in problems if p != "ok"]
+        problems += [str(r[0]) for r in self.execute("PRAGMA cipher_integrity_check").fetchall()]
+        return problems
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

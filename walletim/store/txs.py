@@ -1,0 +1,286 @@
+"""Repository of transactions, receipts, nonces and batch rows (adapter: the store).
+
+Amounts are ints here and decimal strings in SQLite (wei exceeds int64).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from walletim.store.db import Store
+
+STATUSES = ("signed", "pending", "mined", "failed", "dropped", "replaced")
+OPEN_STATUSES = ("signed", "pending")
+
+
+@dataclass(frozen=True, slots=True)
+class TxRecord:
+    hash: str
+    chain_id: int
+    sender: str
+    nonce: int
+    recipient: str | None
+    value: int  # wei
+    tx_type: int
+    gas_limit: int
+    max_fee: int | None
+    priority_fee: int | None
+    gas_price: int | None
+    data: bytes
+    raw: bytes
+    status: str
+    kind: str = "send"
+    note: str | None = None
+    replaced_by: str | None = None
+    block_number: int | None = None
+    block_hash: str | None = None
+    created_at: int = 0
+    updated_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptRecord:
+    hash: str
+    chain_id: int
+    block_number: int
+    block_hash: str
+    status: int  # 1 success, 0 reverted
+    gas_used: int
+    effective_gas_price: int | None
+    contract_address: str | None
+    logs: list[Any]
+
+
+_TX_COLUMNS = (
+    "hash, chain_id, sender, nonce, recipient, value, tx_type, gas_limit, max_fee, priority_fee, "
+    "gas_price, data, raw, status, kind, note, replaced_by, block_number, block_hash, created_at, "
+    "updated_at"
+)
+
+
+def _opt_int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def _opt_str(v: int | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def _row_to_tx(row: Any) -> TxRecord:
+    return TxRecord(
+        hash=row[0],
+        chain_id=row[1],
+        sender=row[2],
+        nonce=row[3],
+        recipient=row[4],
+        value=int(row[5]),
+        tx_type=row[6],
+        gas_limit=row[7],
+        max_fee=_opt_int(row[8]),
+        priority_fee=_opt_int(row[9]),
+        gas_price=_opt_int(row[10]),
+        data=bytes(row[11]),
+        raw=bytes(row[12]),
+        status=row[13],
+        kind=row[14],
+        note=row[15],
+        replaced_by=row[16],
+        block_number=row[17],
+        block_hash=row[18],
+        created_at=row[19],
+        updated_at=row[20],
+    )
+
+
+class TxRepo:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- writes (call inside store.transaction(); ``conn`` is what it yields) ---------------
+
+    @staticmethod
+    def insert(conn: Any, tx: TxRecord) -> None:
+        now = int(time.time())
+        conn.execute(
+            f"INSERT INTO transactions ({_TX_COLUMNS}) VALUES "
+            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                tx.hash,
+                tx.chain_id,
+                tx.sender,
+                tx.nonce,
+                tx.recipient,
+                str(tx.value),
+                tx.tx_type,
+                tx.gas_limit,
+                _opt_str(tx.max_fee),
+                _opt_str(tx.priority_fee),
+                _opt_str(tx.gas_price),
+                tx.data,
+                tx.raw,
+                tx.status,
+                tx.kind,
+                tx.note,
+                tx.replaced_by,
+                tx.block_number,
+                tx.block_hash,
+                tx.created_at or now,
+                now,
+            ),
+        )
+
+    @staticmethod
+    def set_status(
+        conn: Any,
+        tx_hash: str,
+        status: str,
+        *,
+        block_number: int | None = None,
+        block_hash: str | None = None,
+        replaced_by: str | None = None,
+    ) -> None:
+        if status not in STATUSES:
+            raise ValueError(status)
+        conn.execute(
+            "UPDATE transactions SET status = ?, block_number = ?, block_hash = ?, "
+            "replaced_by = COALESCE(?, replaced_by), updated_at = ? WHERE hash = ?",
+            (status, block_number, block_hash, replaced_by, int(time.time()), tx_hash),
+        )
+
+    @staticmethod
+    def save_receipt(conn: Any, r: ReceiptRecord) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO receipts (hash, chain_id, block_number, block_hash, status, "
+            "gas_used, effective_gas_price, contract_address, logs, fetched_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                r.hash,
+                r.chain_id,
+                r.block_number,
+                r.block_hash,
+                r.status,
+                str(r.gas_used),
+                _opt_str(r.effective_gas_price),
+                r.contract_address,
+                json.dumps(r.logs),
+                int(time.time()),
+            ),
+        )
+
+    @staticmethod
+    def delete_receipt(conn: Any, tx_hash: str) -> None:
+        conn.execute("DELETE FROM receipts WHERE hash = ?", (tx_hash,))
+
+    @staticmethod
+    def next_nonce(conn: Any, chain_id: int, address: str) -> int | None:
+        row = conn.execute(
+            "SELECT next_nonce FROM nonces WHERE chain_id = ? AND address = ?", (chain_id, address)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    @staticmethod
+    def set_next_nonce(conn: Any, chain_id: int, address: str, value: int) -> None:
+        conn.execute(
+            "INSERT INTO nonces (chain_id, address, next_nonce, updated_at) VALUES (?,?,?,?) "
+            "ON CONFLICT (chain_id, address) DO UPDATE SET next_nonce = excluded.next_nonce, "
+            "updated_at = excluded.updated_at",
+            (chain_id, address, value, int(time.time())),
+        )
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, tx_hash: str) -> TxRecord | None:
+        row = self.store.execute(
+            f"SELECT {_TX_COLUMNS} FROM transactions WHERE hash = ?", (tx_hash.lower(),)
+        ).fetchone()
+        return None if row is None else _row_to_tx(row)
+
+    def open_transactions(self, chain_id: int, sender: str | None = None) -> list[TxRecord]:
+        sql = (
+            f"SELECT {_TX_COLUMNS} FROM transactions "
+            "WHERE chain_id = ? AND status IN ('signed','pending')"
+        )
+        params: list[Any] = [chain_id]
+        if sender:
+            sql += " AND sender = ?"
+            params.append(sender)
+        rows = self.store.execute(sql + " ORDER BY sender, nonce, created_at", params).fetchall()
+        return [_row_to_tx(r) for r in rows]
+
+    def mined_since(self, chain_id: int, block_number: int) -> list[TxRecord]:
+        rows = self.store.execute(
+            f"SELECT {_TX_COLUMNS} FROM transactions "
+            "WHERE chain_id = ? AND status IN ('mined','failed') "
+            "AND block_number >= ? ORDER BY block_number",
+            (chain_id, block_number),
+        ).fetchall()
+        return [_row_to_tx(r) for r in rows]
+
+    def at_nonce(self, chain_id: int, sender: str, nonce: int) -> list[TxRecord]:
+        rows = self.store.execute(
+            f"SELECT {_TX_COLUMNS} FROM transactions "
+            "WHERE chain_id = ? AND sender = ? AND nonce = ? "
+            "ORDER BY created_at",
+            (chain_id, sender, nonce),
+        ).fetchall()
+        return [_row_to_tx(r) for r in rows]
+
+    def history(self, chain_id: int, sender: str | None = None, limit: int = 100) -> list[TxRecord]:
+        sql = f"SELECT {_TX_COLUMNS} FROM transactions WHERE chain_id = ?"
+        params: list[Any] = [chain_id]
+        if sender:
+            sql += " AND sender = ?"
+            params.append(sender)
+        sql += " ORDER BY created_at DESC, nonce DESC LIMIT ?"
+        params.append(limit)
+        return [_row_to_tx(r) for r in self.store.execute(sql, params).fetchall()]
+
+    def receipt(self, tx_hash: str) -> ReceiptRecord | None:
+        row = self.store.execute(
+            "SELECT hash, chain_id, block_number, block_hash, status, gas_used, "
+            "effective_gas_price, "
+            "contract_address, logs FROM receipts WHERE hash = ?",
+            (tx_hash.lower(),),
+        ).fetchone()
+        if row is None:
+            return None
+        return ReceiptRecord(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            int(row[5]),
+            _opt_int(row[6]),
+            row[7],
+            json.loads(row[8]),
+        )
+
+    # -- batch rows ------------------------------------------------------------------------
+
+    def batch_rows(self, batch_id: str) -> dict[int, str | None]:
+        rows = self.store.execute(
+            "SELECT row_number, tx_hash FROM batches WHERE batch_id = ?", (batch_id,)
+        ).fetchall()
+        return {int(r[0]): r[1] for r in rows}
+
+    @staticmethod
+    def insert_batch_row(
+        conn: Any,
+        batch_id: str,
+        row: int,
+        chain_id: int,
+        sender: str,
+        recipient: str,
+        value: int,
+        token: str | None,
+        tx_hash: str,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO batches (batch_id, row_number, chain_id, sender, recipient, value, token, "
+            "tx_hash) VALUES (?,?,?,?,?,?,?,?)",
+            (batch_id, row, chain_id, sender, recipient, str(value), token, tx_hash),
+        )
