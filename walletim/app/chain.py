@@ -62,6 +62,7 @@ class SendRequest:
     fee_level: str = "normal"
     kind: str = "send"
     note: str | None = None
+    fee_cap: int | None = None  # wei; None: the network profile's cap (geth's default 1 ether)
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,9 +329,8 @@ class ChainService:
                 req.kind,
                 req.note,
             )
-        feepolicy.check_fee_cap(
-            plan.gas_limit, plan.max_fee or plan.gas_price or 0, self.network.fee_cap_wei
-        )
+        cap = self.network.fee_cap_wei if req.fee_cap is None else req.fee_cap
+        feepolicy.check_fee_cap(plan.gas_limit, plan.max_fee or plan.gas_price or 0, cap)
         balance = self.rpc.get_balance(sender, "pending")
         if balance < plan.value + plan.max_total_fee:
             from walletim.chain.units import format_amount

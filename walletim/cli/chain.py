@@ -159,6 +159,7 @@ def balance(ctx: Ctx, who: str | None) -> None:
 @click.option(
     "--legacy", is_flag=True, help="Send a type-0 (EIP-155) transaction with a gas price."
 )
+@click.option("--fee-cap", help="Refuse if the max total fee exceeds this (default: 1 ETH).")
 @click.option("--no-wait", is_flag=True, help="Return once broadcast.")
 @click.option("--confirmations", type=click.IntRange(1, 1000), default=1, show_default=True)
 @click.option(
@@ -183,6 +184,7 @@ def send(
     priority_fee: str | None,
     fee_level: str,
     legacy: bool,
+    fee_cap: str | None,
     no_wait: bool,
     confirmations: int,
     timeout: float,
@@ -198,6 +200,7 @@ def send(
     from walletim.app.chain import SendRequest
     from walletim.chain.units import parse_amount
 
+    cap = None if fee_cap is None else parse_amount(fee_cap)
     with _session(ctx) as s:
         sender = s.wallets.account(account).address
         recipient = s.resolve_address(to)
@@ -217,6 +220,7 @@ def send(
                 legacy=legacy,
                 fee_level=fee_level,
                 kind="token-transfer",
+                fee_cap=cap,
             )
         else:
             value = parse_amount(amount)
@@ -229,6 +233,7 @@ def send(
                 priority_fee=_fee(priority_fee),
                 legacy=legacy,
                 fee_level=fee_level,
+                fee_cap=cap,
             )
         result = s.chain.send(
             account,
