@@ -504,16 +504,26 @@ class ChainService:
         )
 
     def _record_mined(self, rec: TxRecord, receipt: ReceiptRecord) -> str:
-        status = "mined" if receipt.status == 1 else "failed"
         with self.store.transaction() as conn:
-            TxRepo.save_receipt(conn, receipt)
-            TxRepo.set_status(
-                conn,
-                rec.hash,
-                status,
-                block_number=receipt.block_number,
-                block_hash=receipt.block_hash,
-            )
+            return self._record_mined_in(conn, rec, receipt)
+
+    def _record_mined_in(
+        self, conn: Any, rec: TxRecord, receipt: ReceiptRecord, *, settle: bool = True
+    ) -> str:
+        """Store a receipt and the statuses it implies (inside the caller's transaction).
+
+        With ``settle=False`` the caller marks replaced transactions itself afterwards
+        (``TxRepo.settle_replaced``), once for many receipts."""
+        status = "mined" if receipt.status == 1 else "failed"
+        TxRepo.save_receipt(conn, receipt)
+        TxRepo.set_status(
+            conn,
+            rec.hash,
+            status,
+            block_number=receipt.block_number,
+            block_hash=receipt.block_hash,
+        )
+        if settle:
             for other in self.repo.at_nonce(self.chain_id, rec.sender, rec.nonce):
                 if other.hash != rec.hash and other.status in ("signed", "pending", "dropped"):
                     TxRepo.set_status(conn, other.hash, "replaced", replaced_by=rec.hash)
@@ -819,6 +829,7 @@ class ChainService:
         if len(rows) > MAX_BATCH_ROWS:
             raise InputError(f"a batch has at most {MAX_BATCH_ROWS} rows")
         done = self.repo.batch_rows(batch_id)
+        known: dict[str, TxRecord] = {}
         todo = [r for r in rows if r.row not in done]
         results: dict[int, BatchResult] = {}
         for r in rows:
@@ -911,6 +922,7 @@ class ChainService:
             sent = self.rpc.batch(
                 [("eth_sendRawTransaction", ["0x" + rec.raw.hex()]) for _r, rec in records]
             )
+            accepted: list[str] = []
             with self.store.transaction() as conn:
                 for (r, rec), outcome in zip(records, sent, strict=True):
                     if (
@@ -927,12 +939,14 @@ class ChainService:
                             r.row, r.to, r.value, r.token, rec.hash, "dropped", str(outcome)
                         )
                     else:
-                        TxRepo.set_status(conn, rec.hash, "pending")
+                        accepted.append(rec.hash)
                         results[r.row] = BatchResult(
                             r.row, r.to, r.value, r.token, rec.hash, "pending"
                         )
+                TxRepo.mark_pending(conn, accepted)
+            known.update({rec.hash: rec for _r, rec in records})
         if wait:
-            self._wait_many([res for res in results.values() if res.hash], timeout)
+            self._wait_many([res for res in results.values() if res.hash], timeout, known)
         else:
             for res in results.values():
                 if res.hash and res.already_sent:
@@ -943,12 +957,12 @@ class ChainService:
         to = to_checksum_address(r.to)
         if r.token is None:
             return to, b"", r.value
-        from eth_abi.abi import encode
+        return to_checksum_address(r.token), token_transfer_data(to, r.value), 0
 
-        token = to_checksum_address(r.token)
-        return token, TRANSFER_SELECTOR + encode(["address", "uint256"], [to, r.value]), 0
-
-    def _wait_many(self, results: list[BatchResult], timeout: float) -> None:
+    def _wait_many(
+        self, results: list[BatchResult], timeout: float, known: dict[str, TxRecord] | None = None
+    ) -> None:
+        known = known or {}
         deadline = self._clock() + timeout
         delay = 0.025
         open_results = [r for r in results if r.status not in ("rejected", "dropped")]
@@ -956,13 +970,25 @@ class ChainService:
             hashes = [r.hash for r in open_results if r.hash]
             receipts = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
             still: list[BatchResult] = []
+            mined: list[tuple[BatchResult, dict[str, Any]]] = []
             for res, receipt in zip(open_results, receipts, strict=True):
-                assert res.hash is not None
                 if isinstance(receipt, dict) and receipt.get("blockNumber"):
-                    rec = self._get(res.hash)
-                    res.status = self._record_mined(rec, self._receipt_record(rec.hash, receipt))
+                    mined.append((res, receipt))
                 else:
                     still.append(res)
+            if mined:
+                # One durable commit for every receipt of this poll, not one per transaction.
+                with self.store.transaction() as conn:
+                    senders = set()
+                    for res, receipt in mined:
+                        assert res.hash is not None
+                        rec = known.get(res.hash) or self._get(res.hash)
+                        senders.add(rec.sender)
+                        res.status = self._record_mined_in(
+                            conn, rec, self._receipt_record(rec.hash, receipt), settle=False
+                        )
+                    for sender in senders:
+                        TxRepo.settle_replaced(conn, self.chain_id, sender)
             open_results = still
             if not open_results:
                 return

@@ -255,26 +255,26 @@ class LocalSigner:
         Raises:
             SigningError: without a positive integer ``chainId``, or with inconsistent fees.
         """
+        from walletim.keys import txcodec
+
         tx_type = _check_transaction(tx)
-        fields = dict(tx)
-        fields.pop("from", None)
-        if tx_type == 2:
-            fields["type"] = 2
-        elif tx_type == 1:
-            fields["type"] = 1
-        else:
-            fields.pop("type", None)
-        if "to" in fields and fields["to"] not in (None, b"", ""):
-            fields["to"] = to_checksum_address(fields["to"])
+        fields = {k: v for k, v in tx.items() if k not in ("from", "type")}
+        if "value" not in fields:
+            fields["value"] = 0
+
+        def sign_hash(digest: bytes) -> tuple[int, int, int]:
+            sig = self.unsafe_sign_hash(digest)
+            return sig.v - 27, sig.r, sig.s
+
         try:
-            signed = self._eth_account().sign_transaction(fields)
+            raw, tx_hash = txcodec.sign(fields, tx_type, sign_hash)
         except SigningError:
             raise
-        except Exception as exc:
-            raise SigningError(f"the transaction could not be signed: {str(exc)[:200]}") from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SigningError(f"the transaction could not be encoded: {str(exc)[:200]}") from exc
         return SignedTransaction(
-            raw=bytes(signed.raw_transaction),
-            hash="0x" + bytes(signed.hash).hex(),
+            raw=raw,
+            hash="0x" + tx_hash.hex(),
             sender=self.address,
             nonce=int(tx["nonce"]),
             tx_type=tx_type,

@@ -151,6 +151,31 @@ class TxRepo:
         )
 
     @staticmethod
+    def mark_pending(conn: Any, hashes: list[str]) -> None:
+        """Move freshly broadcast transactions from 'signed' to 'pending'."""
+        now = int(time.time())
+        conn.executemany(
+            "UPDATE transactions SET status = 'pending', updated_at = ? "
+            "WHERE hash = ? AND status = 'signed'",
+            [(now, h) for h in hashes],
+        )
+
+    @staticmethod
+    def settle_replaced(conn: Any, chain_id: int, sender: str) -> None:
+        """Mark open or dropped transactions whose nonce another one of ours used on chain
+        as 'replaced' (by that one). One statement for a whole batch."""
+        winner = (
+            "SELECT w.hash FROM transactions w WHERE w.chain_id = t.chain_id AND "
+            "w.sender = t.sender AND w.nonce = t.nonce AND w.status IN ('mined', 'failed') LIMIT 1"
+        )
+        conn.execute(
+            f"UPDATE transactions AS t SET status = 'replaced', replaced_by = ({winner}), "
+            "updated_at = ? WHERE t.chain_id = ? AND t.sender = ? "
+            f"AND t.status IN ('signed', 'pending', 'dropped') AND EXISTS ({winner})",
+            (int(time.time()), chain_id, sender),
+        )
+
+    @staticmethod
     def save_receipt(conn: Any, r: ReceiptRecord) -> None:
         conn.execute(
             "INSERT OR REPLACE INTO receipts (hash, chain_id, block_number, block_hash, status, "
