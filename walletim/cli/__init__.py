@@ -84,6 +84,7 @@ def _register() -> None:
     cli.add_command(wallet.wallet)
     cli.add_command(chain.balance)
     cli.add_command(chain.send)
+    cli.add_command(chain.fees)
     cli.add_command(chain.tx)
     cli.add_command(chain.network)
     cli.add_command(devnet.devnet)

@@ -346,6 +346,39 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
         sys.exit(3)
 
 
+@click.command()
+@pass_ctx
+def fees(ctx: Ctx) -> None:
+    """Suggested EIP-1559 fees (low / normal / high) from the node's recent blocks."""
+    from walletim.chain.units import format_gwei
+
+    with _session(ctx) as s:
+        s.chain.check_chain()
+        suggestions = s.chain.suggest_fees()
+    data = {
+        "network": ctx.network,
+        "base_fee": str(next(iter(suggestions.values())).base_fee),
+        "levels": {
+            level: {
+                "max_fee": str(f.max_fee_per_gas),
+                "priority_fee": str(f.max_priority_fee_per_gas),
+            }
+            for level, f in suggestions.items()
+        },
+    }
+
+    def human() -> None:
+        base = next(iter(suggestions.values())).base_fee
+        click.echo(f"base fee {format_gwei(base)}")
+        for level, f in suggestions.items():
+            click.echo(
+                f"{level:<7} max {format_gwei(f.max_fee_per_gas)}, "
+                f"priority {format_gwei(f.max_priority_fee_per_gas)}"
+            )
+
+    ctx.emit(data, human)
+
+
 @click.group()
 def tx() -> None:
     """Transactions this home signed: status, receipts, history, speed-up, cancel."""
