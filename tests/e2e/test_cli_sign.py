@@ -1,0 +1,86 @@
+"""``walletim sign message|typed-data`` and ``walletim verify``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.messages import encode_defunct, encode_typed_data
+
+from tests.conftest import ANVIL_MNEMONIC, Cli
+from tests.unit.test_key_vectors import MAIL
+
+ANVIL0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+ANVIL0_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def _setup(scripted: Cli) -> None:
+    assert scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC).code == 0
+
+
+def test_sign_message_matches_eth_account_and_verifies(scripted: Cli) -> None:
+    _setup(scripted)
+    out = scripted("--json", "sign", "message", "--from", "dev", "gm walletim")
+    assert out.code == 0, out.err
+    doc = out.json()
+    expected = Account.sign_message(encode_defunct(text="gm walletim"), ANVIL0_KEY).signature.hex()
+    assert doc["signature"].removeprefix("0x") == expected.removeprefix("0x")
+    assert doc["address"] == ANVIL0
+    ok = scripted("--json", "verify", ANVIL0, "gm walletim", doc["signature"])
+    assert ok.code == 0 and ok.json()["valid"] is True
+    bad = scripted("--json", "verify", ANVIL0, "gm walletim!", doc["signature"])
+    assert bad.code == 1 and bad.json()["valid"] is False
+    other = scripted(
+        "verify", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "gm walletim", doc["signature"]
+    )
+    assert other.code == 1 and "INVALID" in other.out
+
+
+def test_sign_hex_message(scripted: Cli) -> None:
+    _setup(scripted)
+    out = scripted("--json", "sign", "message", "--from", "dev:0", "--hex", "0xdeadbeef")
+    expected = Account.sign_message(encode_defunct(primitive=bytes.fromhex("deadbeef")), ANVIL0_KEY)
+    assert out.json()["signature"].removeprefix("0x") == expected.signature.hex().removeprefix("0x")
+    assert scripted("verify", "--hex", ANVIL0, "deadbeef", out.json()["signature"]).code == 0
+
+
+def test_sign_typed_data(scripted: Cli, tmp_path: Path) -> None:
+    _setup(scripted)
+    f = tmp_path / "mail.json"
+    f.write_text(json.dumps(MAIL))
+    unconfirmed = scripted("sign", "typed-data", "--from", "dev", str(f))
+    assert unconfirmed.code == 1  # no terminal to confirm, no --yes
+    out = scripted("--json", "--yes", "sign", "typed-data", "--from", "dev", str(f))
+    assert out.code == 0, out.err
+    doc = out.json()
+    expected = Account.sign_message(encode_typed_data(full_message=MAIL), ANVIL0_KEY)
+    assert doc["signature"].removeprefix("0x") == expected.signature.hex().removeprefix("0x")
+    assert doc["digest"] == "0xbe609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2"
+    ok = scripted("--json", "verify", "--typed-data", str(f), ANVIL0, "-", doc["signature"])
+    assert ok.code == 0 and ok.json()["valid"]
+
+
+def test_bad_sign_inputs(scripted: Cli, tmp_path: Path) -> None:
+    _setup(scripted)
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{nope")
+    incomplete = tmp_path / "incomplete.json"
+    incomplete.write_text(json.dumps({"types": {}, "message": {}}))
+    cases = [
+        ("--yes", "sign", "typed-data", "--from", "dev", str(bad_json)),
+        ("--yes", "sign", "typed-data", "--from", "dev", str(incomplete)),
+        ("--yes", "sign", "typed-data", "--from", "dev", str(tmp_path / "missing.json")),
+        ("sign", "message", "--from", "ghost", "x"),
+        ("sign", "message", "--from", "dev:abc", "x"),
+        ("sign", "message", "--from", "dev", "--hex", "0xzz"),
+        ("verify", "0x1234", "x", "0x" + "00" * 65),
+        ("verify", ANVIL0, "x", "0x1234"),
+        ("verify", ANVIL0, "x", "0x" + "00" * 65),
+    ]
+    for args in cases:
+        out = scripted(*args)
+        assert out.code == 1, (args, out.err)
+        assert len(out.err_lines) == 1 and out.err.startswith("error:"), (args, out.err)
+    usage = scripted("sign", "message", "x")
+    assert usage.code == 2

@@ -1,0 +1,383 @@
+"""``walletim wallet ...`` end to end: good paths, prompts, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli
+
+ANVIL0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+ANVIL1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+KEY = "0x" + "46" * 32
+KEY_ADDRESS = Account.from_key(KEY).address
+
+
+def _no_temp_files(home: Path) -> None:
+    if home.exists():
+        leftovers = [p for p in home.rglob("*") if p.name.endswith(".walletim-tmp")]
+        assert not leftovers
+
+
+def _one_clean_line(result: object, code: int = 1, *secrets: str) -> None:
+    assert result.code == code, (result.code, result.out, result.err)  # type: ignore[attr-defined]
+    # Prompts also go to stderr; the error itself is exactly one line, and the last.
+    lines = result.err_lines  # type: ignore[attr-defined]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.err  # type: ignore[attr-defined]
+    assert "Traceback" not in result.err  # type: ignore[attr-defined]
+    for secret in secrets:
+        assert secret not in result.err and secret not in result.out  # type: ignore[attr-defined]
+
+
+def test_create_shows_mnemonic_once_and_list_needs_no_password(cli: Cli, home: Path) -> None:
+    created = cli(
+        "--json", "wallet", "create", "alice", input=f"{HOME_PASSWORD}\n{HOME_PASSWORD}\n"
+    )
+    assert created.code == 0, created.err
+    doc = created.json()
+    words = doc["mnemonic"].split()
+    assert len(words) == 12 and doc["name"] == "alice"
+    Account.enable_unaudited_hdwallet_features()
+    assert doc["address"] == Account.from_mnemonic(doc["mnemonic"]).address
+    listed = cli("--json", "wallet", "list")
+    assert listed.code == 0
+    assert [w["address"] for w in listed.json()["wallets"]] == [doc["address"]]
+    assert doc["mnemonic"] not in listed.out
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert doc["mnemonic"].encode() not in path.read_bytes()
+    revealed = cli("--json", "wallet", "reveal", "alice", input=f"{HOME_PASSWORD}\n")
+    assert revealed.code == 0 and revealed.json()["mnemonic"] == doc["mnemonic"]
+
+
+def test_create_24_words_with_passphrase(scripted: Cli, tmp_path: Path) -> None:
+    pf = tmp_path / "pp"
+    pf.write_text("my 25th word\n")
+    out = scripted(
+        "--json", "wallet", "create", "bob", "--words", "24", "--mnemonic-passphrase-file", str(pf)
+    )
+    assert out.code == 0, out.err
+    doc = out.json()
+    Account.enable_unaudited_hdwallet_features()
+    assert len(doc["mnemonic"].split()) == 24
+    assert (
+        doc["address"] == Account.from_mnemonic(doc["mnemonic"], passphrase="my 25th word").address
+    )
+    assert scripted("--json", "wallet", "reveal", "bob").json()["has_passphrase"] is True
+
+
+def test_new_home_password_too_short(cli: Cli, home: Path) -> None:
+    out = cli("wallet", "create", "alice", input="short\nshort\n")
+    _one_clean_line(out, 1, "short")
+    assert not (home / "vault.json").exists()
+
+
+def test_import_mnemonic_stdin_and_prompt(cli: Cli, scripted: Cli) -> None:
+    out = scripted(
+        "--json", "wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC + "\n"
+    )
+    assert out.code == 0, out.err
+    assert out.json()["address"] == ANVIL0
+    prompted = cli("wallet", "import", "dev2", input=f"{ANVIL_MNEMONIC}\n{HOME_PASSWORD}\n")
+    assert prompted.code == 0, prompted.err
+    assert ANVIL_MNEMONIC not in prompted.out + prompted.err
+    addrs = scripted("--json", "wallet", "addresses", "dev", "--count", "2").json()["addresses"]
+    assert [a["address"] for a in addrs] == [ANVIL0, ANVIL1]
+    assert addrs[1]["path"] == "m/44'/60'/0'/0/1"
+
+
+@pytest.mark.parametrize(
+    ("phrase", "needle"),
+    [
+        ("test " * 11, "has 11"),
+        (ANVIL_MNEMONIC.replace("junk", "junq"), "word 12"),
+        ("test " * 12, "checksum"),
+    ],
+)
+def test_import_bad_mnemonic(scripted: Cli, home: Path, phrase: str, needle: str) -> None:
+    out = scripted("wallet", "import", "x", "--mnemonic-stdin", input=phrase + "\n")
+    _one_clean_line(out, 1, "junq")
+    assert needle in out.err
+    assert not (home / "wallets" / "x.json").exists()
+    _no_temp_files(home)
+
+
+def test_import_private_key_and_single_account(scripted: Cli) -> None:
+    out = scripted("--json", "wallet", "import", "k", "--private-key-stdin", input=KEY + "\n")
+    assert out.code == 0 and out.json()["address"] == KEY_ADDRESS
+    assert ("46" * 32) not in out.out
+    bad = scripted("wallet", "addresses", "k", "--start", "1", "--count", "1")
+    _one_clean_line(bad)
+    bad = scripted("sign", "message", "--from", "k:1", "hi")
+    _one_clean_line(bad)
+    bad = scripted("wallet", "import", "k2", "--private-key-stdin", input="0x1234\n")
+    _one_clean_line(bad, 1, "0x1234")
+    bad = scripted("wallet", "import", "k3", "--private-key-stdin", input="0x" + "00" * 32 + "\n")
+    _one_clean_line(bad)
+
+
+def test_ledger_live_and_custom_paths(scripted: Cli) -> None:
+    Account.enable_unaudited_hdwallet_features()
+    assert (
+        scripted(
+            "wallet",
+            "import",
+            "l",
+            "--mnemonic-stdin",
+            "--path",
+            "ledger-live",
+            input=ANVIL_MNEMONIC,
+        ).code
+        == 0
+    )
+    got = scripted("--json", "wallet", "addresses", "l", "--count", "3").json()["addresses"]
+    want = [
+        Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/{i}'/0/0").address
+        for i in range(3)
+    ]
+    assert [a["address"] for a in got] == want
+    custom = scripted(
+        "--json", "wallet", "addresses", "l", "--path", "m/44'/60'/0'/1/{i}", "--count", "2"
+    )
+    assert custom.code == 0
+    assert (
+        custom.json()["addresses"][1]["address"]
+        == Account.from_mnemonic(ANVIL_MNEMONIC, account_path="m/44'/60'/0'/1/1").address
+    )
+    bad = scripted("wallet", "addresses", "l", "--path", "m/44'/60'/x/{i}")
+    _one_clean_line(bad)
+
+
+def test_addresses_beyond_cache_need_password(cli: Cli, scripted: Cli) -> None:
+    scripted(
+        "wallet", "import", "l", "--mnemonic-stdin", "--path", "ledger-live", input=ANVIL_MNEMONIC
+    )
+    assert cli("wallet", "addresses", "l", "--count", "10").code == 0
+    needs = cli("wallet", "addresses", "l", "--count", "11")
+    _one_clean_line(needs)
+    assert "password" in needs.err
+    assert cli("wallet", "addresses", "l", "--count", "11", input=HOME_PASSWORD + "\n").code == 0
+    many = cli("--json", "wallet", "addresses", "l", "--path", "default", "--count", "2000")
+    assert many.code == 0 and len(many.json()["addresses"]) == 2000
+
+
+def test_export_import_keystore_round_trip(scripted: Cli, tmp_path: Path) -> None:
+    scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC)
+    ks_pw = tmp_path / "kspw"
+    ks_pw.write_text("keystore pass\n")
+    out_file = tmp_path / "dev1.json"
+    out = scripted(
+        "--json",
+        "wallet",
+        "export",
+        "dev:1",
+        "--out",
+        str(out_file),
+        "--keystore-password-file",
+        str(ks_pw),
+    )
+    assert out.code == 0, out.err
+    assert out.json()["address"] == ANVIL1
+    assert stat.S_IMODE(out_file.stat().st_mode) == 0o600
+    doc = json.loads(out_file.read_text())
+    assert doc["version"] == 3 and doc["crypto"]["kdf"] == "scrypt"
+    assert Account.from_key(Account.decrypt(doc, "keystore pass")).address == ANVIL1
+    again = scripted(
+        "wallet", "export", "dev:1", "--out", str(out_file), "--keystore-password-file", str(ks_pw)
+    )
+    _one_clean_line(again)
+    imported = scripted(
+        "--json",
+        "wallet",
+        "import",
+        "back",
+        "--keystore",
+        str(out_file),
+        "--keystore-password-file",
+        str(ks_pw),
+    )
+    assert imported.code == 0 and imported.json()["address"] == ANVIL1
+    wrong = tmp_path / "wrong"
+    wrong.write_text("nope\n")
+    bad = scripted(
+        "wallet",
+        "import",
+        "back2",
+        "--keystore",
+        str(out_file),
+        "--keystore-password-file",
+        str(wrong),
+    )
+    _one_clean_line(bad, 1, "keystore pass")
+    assert "wrong password" in bad.err
+
+
+def test_keystore_without_password_file_uses_home_password(scripted: Cli, tmp_path: Path) -> None:
+    scripted("wallet", "import", "k", "--private-key-stdin", input=KEY)
+    out_file = tmp_path / "k.json"
+    assert scripted("wallet", "export", "k", "--out", str(out_file)).code == 0
+    assert (
+        Account.from_key(Account.decrypt(json.loads(out_file.read_text()), HOME_PASSWORD)).address
+        == KEY_ADDRESS
+    )
+
+
+def test_bad_keystores(scripted: Cli, tmp_path: Path, home: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text("x\n")
+    cases = {
+        "notjson.json": "{not json",
+        "hostile.json": json.dumps(
+            {
+                "version": 3,
+                "crypto": {
+                    "cipher": "aes-128-ctr",
+                    "cipherparams": {"iv": "00" * 16},
+                    "ciphertext": "00" * 32,
+                    "mac": "00" * 32,
+                    "kdf": "scrypt",
+                    "kdfparams": {"n": 2**30, "r": 8, "p": 1, "dklen": 32, "salt": "00" * 32},
+                },
+            }
+        ),
+    }
+    for name, text in cases.items():
+        f = tmp_path / name
+        f.write_text(text)
+        out = scripted(
+            "wallet",
+            "import",
+            name.split(".")[0],
+            "--keystore",
+            str(f),
+            "--keystore-password-file",
+            str(pw),
+        )
+        _one_clean_line(out)
+    missing = scripted(
+        "wallet",
+        "import",
+        "m",
+        "--keystore",
+        str(tmp_path / "nope.json"),
+        "--keystore-password-file",
+        str(pw),
+    )
+    _one_clean_line(missing)
+    assert scripted("--json", "wallet", "list").json()["wallets"] == []
+    _no_temp_files(home)
+
+
+def test_wrong_password_changes_nothing(scripted: Cli, home: Path) -> None:
+    scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC)
+    before = {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+    for args in (
+        ["wallet", "reveal", "dev"],
+        ["sign", "message", "--from", "dev", "x"],
+        ["wallet", "import", "k", "--private-key-stdin"],
+    ):
+        out = scripted(*args, input=KEY + "\n", env={"WALLETIM_PASSWORD": "not the password"})
+        _one_clean_line(out, 1, "not the password", ANVIL_MNEMONIC)
+        assert "wrong password" in out.err
+    assert {p: p.read_bytes() for p in home.rglob("*") if p.is_file()} == before
+
+
+def test_json_errors(scripted: Cli) -> None:
+    out = scripted("--json", "wallet", "reveal", "ghost")
+    assert out.code == 1
+    err = json.loads(out.err)
+    assert err["error"]["type"] == "WalletNotFound" and "ghost" in err["error"]["message"]
+    usage = scripted("--json", "wallet", "create")
+    assert usage.code == 2
+    assert json.loads(usage.err)["error"]["type"] == "UsageError"
+
+
+def test_change_password(cli: Cli, scripted: Cli, tmp_path: Path) -> None:
+    scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC)
+    scripted("wallet", "import", "k", "--private-key-stdin", input=KEY)
+    new = tmp_path / "new"
+    new.write_text("brand new password\n")
+    short = tmp_path / "short"
+    short.write_text("x\n")
+    _one_clean_line(scripted("wallet", "change-password", "--new-password-file", str(short)))
+    assert scripted("wallet", "change-password", "dev", "--new-password-file", str(new)).code == 0
+    _one_clean_line(scripted("wallet", "reveal", "dev"))  # old password no longer works
+    for name in ("dev", "k"):
+        assert cli("wallet", "reveal", name, input="brand new password\n").code == 0
+    # interactive: current, then new twice
+    again = cli(
+        "wallet", "change-password", input="brand new password\nthird password!\nthird password!\n"
+    )
+    assert again.code == 0, again.err
+    assert cli("wallet", "reveal", "k", input="third password!\n").out.strip() == KEY
+
+
+def test_failed_password_change_keeps_old(
+    scripted: Cli, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rewrite is one atomic rename: if it fails, the old password still opens the home."""
+    scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC)
+    new = tmp_path / "new"
+    new.write_text("brand new password\n")
+
+    def no_rename(*_a: object) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    _one_clean_line(scripted("wallet", "change-password", "--new-password-file", str(new)))
+    monkeypatch.undo()
+    assert scripted("wallet", "reveal", "dev").code == 0
+    _no_temp_files(home)
+
+
+def test_unwritable_home(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the home's parent should be")
+    cli = Cli(
+        blocker / "home",
+        {
+            "WALLETIM_HOME": str(blocker / "home"),
+            "WALLETIM_UNSAFE_FAST_KDF": "1",
+            "WALLETIM_PASSWORD": HOME_PASSWORD,
+        },
+    )
+    out = cli("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC)
+    _one_clean_line(out, 1, ANVIL_MNEMONIC)
+
+
+def test_names_and_duplicates(scripted: Cli) -> None:
+    assert scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC).code == 0
+    _one_clean_line(scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC))
+    for bad in ("../evil", "a:b", "", "-x", "x" * 65):
+        out = (
+            scripted("wallet", "create", "--", bad)
+            if bad.startswith("-")
+            else scripted("wallet", "create", bad)
+        )
+        assert out.code in (1, 2)
+        assert "Traceback" not in out.err
+
+
+def test_remove(cli: Cli, scripted: Cli, home: Path) -> None:
+    scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC)
+    declined = cli("wallet", "remove", "dev", input="n\n")
+    assert declined.code == 1 and (home / "wallets" / "dev.json").exists()
+    no_tty = cli("wallet", "remove", "dev")
+    assert no_tty.code == 1 and (home / "wallets" / "dev.json").exists()
+    assert cli("wallet", "remove", "dev", input="y\n").code == 0
+    assert not (home / "wallets" / "dev.json").exists()
+    _one_clean_line(cli("--yes", "wallet", "remove", "dev"))
+
+
+def test_subprocess_no_stdin_no_prompt_hang(scripted: Cli, home: Path) -> None:
+    scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC)
+    out = scripted.subprocess("wallet", "reveal", "dev", env={"WALLETIM_PASSWORD": ""})
+    assert out.code == 1 and "Traceback" not in out.err
+    listed = scripted.subprocess("--json", "wallet", "list", env={})
+    assert listed.code == 0 and json.loads(listed.out)["wallets"][0]["address"] == ANVIL0

@@ -1,0 +1,17 @@
+"""The main job (`walletim demo`, what `make demo` runs) completes and checks itself."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Cli
+
+
+def test_demo_runs_end_to_end(scripted: Cli) -> None:
+    out = scripted.subprocess("--json", "demo", timeout=300)
+    assert out.code == 0, out.err
+    summary = json.loads(out.out)
+    assert summary["keystore_roundtrip"] and summary["message_signature_valid"]
+    assert summary["typed_data_signature_valid"] and summary["cross_check_rejected"]
+    assert summary["chain_sends_mined"] and summary["batch_mined"] == 20
+    assert summary["batch_rerun_skipped"] == 20
