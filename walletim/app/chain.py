@@ -596,10 +596,13 @@ class ChainService:
     def reconcile(self, sender: str | None = None) -> list[TxRecord]:
         """Re-check every open transaction and the receipts of recent blocks (reorgs).
 
-        Returns the transactions whose status changed.
+        Returns the transactions whose status or block changed.
         """
         self.check_chain()
-        before = {r.hash: r.status for r in self.repo.open_transactions(self.chain_id, sender)}
+        before = {
+            r.hash: (r.status, r.block_hash)
+            for r in self.repo.open_transactions(self.chain_id, sender)
+        }
         head = self.rpc.block_number()
         recent = self.repo.mined_since(self.chain_id, max(0, head - REORG_DEPTH))
         for rec in recent:
@@ -609,14 +612,14 @@ class ChainService:
                 self.rpc.get_block(rec.block_number or 0) if rec.block_number is not None else None
             )
             if block is None or block.get("hash") != rec.block_hash:
-                before.setdefault(rec.hash, rec.status)
+                before.setdefault(rec.hash, (rec.status, rec.block_hash))
                 self._refresh(rec)
         for rec in self.repo.open_transactions(self.chain_id, sender):
             self._refresh(rec)
         changed = []
         for tx_hash, old in before.items():
             now = self.repo.get(tx_hash)
-            if now is not None and now.status != old:
+            if now is not None and (now.status, now.block_hash) != old:
                 changed.append(now)
         return changed
 

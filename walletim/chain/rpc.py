@@ -51,6 +51,18 @@ class RpcClient:
             self._conn.close()
             self._conn = None
 
+    def __enter__(self) -> RpcClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A client dropped without close() must not leak its kept-alive socket.
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
+
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
             cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection

@@ -6,7 +6,6 @@ Inside walletim every amount is an int in wei (or a token's smallest unit).
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 from walletim.errors import InputError
 
@@ -36,18 +35,19 @@ def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = No
         places = ETHER_UNITS[u]
     else:
         places = decimals
-    try:
-        value = Decimal(number).scaleb(places)
-    except InvalidOperation as exc:
-        raise InputError(f"not an amount: {text[:60]!r}") from exc
-    if value != value.to_integral_value():
+    whole, _, frac = number.partition(".")
+    frac = frac.rstrip("0")
+    if len(whole.lstrip("0")) > 78:  # 2**256 has 78 digits; also keeps int() cheap
+        raise InputError(f"{text.strip()[:60]!r} is too large")
+    if len(frac) > places:
         raise InputError(
             f"{text.strip()!r} has more decimal places than the unit allows ({places})"
         )
-    result = int(value)
-    if result > MAX_UINT256:
-        raise InputError(f"{text.strip()!r} is too large")
-    return result
+    # Exact integer arithmetic: Decimal's default 28-digit context would round large amounts.
+    value: int = int(whole or "0") * 10**places + int(frac.ljust(places, "0") or "0")
+    if value > MAX_UINT256:
+        raise InputError(f"{text.strip()[:60]!r} is too large")
+    return value
 
 
 def format_amount(value: int, decimals: int = 18, *, max_places: int | None = None) -> str:

@@ -1,0 +1,372 @@
+"""The chain core against a real Anvil: send, receipts, history, nonces, replacement,
+drops, reorgs, a lying chain id, a node going down, pre-flight refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, ROOT, Cli
+from walletim.app.chain import SendRequest
+from walletim.app.devnet import Anvil
+from walletim.app.session import Session
+from walletim.errors import ChainError, ChainIdMismatch, ContractReverted, InputError, RpcError
+
+ANVIL0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+ANVIL9 = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
+
+
+def make_session(home: Path, url: str) -> Session:
+    s = Session(home, HOME_PASSWORD, rpc_url=url, fast_kdf=True)
+    if not s.wallets.exists("dev"):
+        s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+    return s
+
+
+@pytest.fixture
+def session(tmp_path: Path, anvil: Anvil) -> Iterator[Session]:
+    s = make_session(tmp_path / "home", anvil.url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def manual() -> Iterator[Anvil]:
+    with Anvil.start(args=["--no-mining"]) as node:
+        yield node
+
+
+@pytest.fixture
+def msession(tmp_path: Path, manual: Anvil) -> Iterator[Session]:
+    s = make_session(tmp_path / "home", manual.url)
+    yield s
+    s.close()
+
+
+def tx_count(s: Session) -> int:
+    return int(s.open_store().execute("SELECT count(*) FROM transactions").fetchone()[0])
+
+
+def test_send_receipt_history(session: Session) -> None:
+    before = session.balance("dev:1")
+    result = session.send("dev", "dev:1", 10**18)
+    assert result.status == "mined" and result.receipt is not None
+    assert result.receipt.status == 1 and result.receipt.gas_used == 21000
+    assert session.balance("dev:1") == before + 10**18
+    chain_tx = session.rpc.get_transaction(result.hash)
+    assert chain_tx is not None and int(chain_tx["type"], 16) == 2
+    legacy = session.send("dev", "dev:2", 1, legacy=True)
+    assert int(session.rpc.get_transaction(legacy.hash)["type"], 16) == 0  # type: ignore[index]
+    history = session.chain.history()
+    assert [h.hash for h in history] == [legacy.hash, result.hash]
+    assert [h.nonce for h in history] == [1, 0]
+    assert all(h.status == "mined" for h in history)
+    stored = session.chain.repo.receipt(result.hash)
+    assert (
+        stored is not None
+        and stored.block_hash == session.rpc.get_transaction_receipt(result.hash)["blockHash"]
+    )  # type: ignore[index]
+
+
+def test_manual_mining(msession: Session, manual: Anvil) -> None:
+    result = msession.send("dev", "dev:1", 5, wait=False)
+    assert msession.chain.refresh(result.hash).status == "pending"
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(result.hash).status == "mined"
+    status, receipt, confs = msession.chain.wait(result.hash, confirmations=1, timeout=5)
+    assert status == "mined" and receipt is not None and confs == 1
+    manual.rpc().call("anvil_mine", ["0x2"])
+    assert msession.chain.wait(result.hash, confirmations=3, timeout=5)[2] == 3
+
+
+def test_dropped_transaction_detected_and_nonce_reused(msession: Session, manual: Anvil) -> None:
+    first = msession.send("dev", "dev:1", 7, wait=False)
+    assert first.nonce == 0
+    manual.rpc().call("anvil_dropTransaction", [first.hash])
+    second = msession.send("dev", "dev:1", 8, wait=False)
+    assert second.nonce == 0  # the gap was found and its nonce reused
+    assert msession.chain.repo.get(first.hash).status == "dropped"  # type: ignore[union-attr]
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(second.hash).status == "mined"
+    third = msession.send("dev", "dev:1", 9, wait=False)
+    assert third.nonce == 1
+
+
+def test_speedup_replaces_pending(msession: Session, manual: Anvil) -> None:
+    original = msession.send("dev", "dev:1", 11, wait=False)
+    new = msession.chain.speedup(original.hash, msession.account_for, bump_percent=12.5)
+    assert new.nonce == original.nonce and new.hash != original.hash
+    old = msession.chain.repo.get(original.hash)
+    assert old is not None and new.max_fee is not None and old.max_fee is not None
+    assert new.max_fee * 100 >= old.max_fee * 110
+    assert new.priority_fee * 100 >= old.priority_fee * 110  # type: ignore[operator]
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(new.hash).status == "mined"
+    replaced = msession.chain.refresh(original.hash)
+    assert replaced.status == "replaced" and replaced.replaced_by == new.hash
+    with pytest.raises(ChainError, match="already"):
+        msession.chain.speedup(new.hash, msession.account_for)
+
+
+def test_cancel_by_nonce(msession: Session, manual: Anvil) -> None:
+    original = msession.send("dev", "dev:3", 10**18, wait=False)
+    before = msession.balance("dev:3")
+    cancel = msession.chain.cancel(None, msession.account_for, sender=ANVIL0, nonce=original.nonce)
+    assert cancel.recipient == ANVIL0 and cancel.value == 0
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(cancel.hash).status == "mined"
+    assert msession.chain.refresh(original.hash).status == "replaced"
+    assert msession.balance("dev:3") == before
+
+
+def test_reorg_corrects_stored_receipt(session: Session, anvil: Anvil) -> None:
+    result = session.send("dev", "dev:1", 3)
+    old_hash = result.receipt.block_hash  # type: ignore[union-attr]
+    rpc = anvil.rpc()
+    rpc.call("anvil_mine", ["0x2"])
+    rpc.call("anvil_reorg", [3, []])  # replace the last three blocks: our tx is gone
+    changed = session.chain.reconcile()
+    assert result.hash in [c.hash for c in changed]
+    rec = session.chain.repo.get(result.hash)
+    assert rec is not None
+    receipt = session.rpc.get_transaction_receipt(result.hash)
+    if receipt is None:
+        assert rec.status in ("pending", "dropped")
+    else:  # re-broadcast and mined again (automine): the store follows the new block
+        assert rec.status == "mined" and rec.block_hash == receipt["blockHash"] != old_hash
+        stored = session.chain.repo.receipt(result.hash)
+        assert stored is not None and stored.block_hash == receipt["blockHash"]
+
+
+def test_rollback_corrects_stored_receipt(session: Session, anvil: Anvil) -> None:
+    result = session.send("dev", "dev:1", 3)
+    block = result.receipt.block_number  # type: ignore[union-attr]
+    anvil.rpc().call("anvil_rollback", [1])
+    assert session.rpc.block_number() == block - 1
+    session.chain.reconcile()
+    rec = session.chain.repo.get(result.hash)
+    receipt = session.rpc.get_transaction_receipt(result.hash)
+    assert rec is not None
+    if receipt is not None:
+        assert rec.block_hash == receipt["blockHash"]
+    else:
+        assert rec.status in ("pending", "dropped")
+
+
+def test_lying_chain_id_gets_no_signature(tmp_path: Path) -> None:
+    with Anvil.start(chain_id=999) as liar:
+        s = make_session(tmp_path / "home", liar.url)
+        with pytest.raises(ChainIdMismatch) as err:
+            s.send("dev", "dev:1", 1)
+        assert err.value.expected == 31337 and err.value.actual == 999
+        assert liar.rpc().get_transaction_count(ANVIL0) == 0
+        assert tx_count(s) == 0
+        s.close()
+
+
+def test_preflight_refusals_spend_no_nonce(session: Session) -> None:
+    with pytest.raises(ChainError, match="fee cap"):
+        session.send("dev", "dev:1", 1, max_fee=10**15, priority_fee=1)  # 21000 * 1e15 = 21 ETH
+    ok = session.send("dev", "dev:1", 1, max_fee=10**12, priority_fee=1, fee_cap=10**20)
+    assert ok.status == "mined"
+    poor = session.wallets.account("dev:15").address
+    assert session.balance(poor) == 0
+    session.wallets.import_private_key("poor", session.wallets.private_key("dev:15"))
+    with pytest.raises(ChainError, match="insufficient funds"):
+        session.send("poor", "dev:1", 10**18)
+    assert session.rpc.get_transaction_count(poor) == 0
+    assert tx_count(session) == 1
+
+
+REVERT_RUNTIME = bytes.fromhex("6064600c60003960646000fd") + bytes.fromhex(
+    "08c379a0" + "20".rjust(64, "0") + "04".rjust(64, "0") + "6e6f7065".ljust(64, "0")
+)
+REVERT_INIT = bytes.fromhex("6070600c6000396070" + "6000f3") + REVERT_RUNTIME
+
+
+def test_dry_run_revert_reason(session: Session, anvil: Anvil) -> None:
+    rpc = anvil.rpc()
+    tx_hash = rpc.call("eth_sendTransaction", [{"from": ANVIL9, "data": "0x" + REVERT_INIT.hex()}])
+    contract = rpc.get_transaction_receipt(tx_hash)["contractAddress"]  # type: ignore[index]
+    with pytest.raises(ContractReverted) as err:
+        session.chain.send(
+            "dev", ANVIL0, SendRequest(to=contract, value=0, data=b"\x12\x34\x56\x78")
+        )
+    assert err.value.reason == "nope"
+    assert tx_count(session) == 0
+
+
+def test_concurrent_processes_never_share_a_nonce(tmp_path: Path, anvil: Anvil) -> None:
+    home = tmp_path / "home"
+    make_session(home, anvil.url).close()
+    env = {
+        "WALLETIM_HOME": str(home),
+        "WALLETIM_PASSWORD": HOME_PASSWORD,
+        "WALLETIM_UNSAFE_FAST_KDF": "1",
+        "PATH": "/usr/bin:/bin",
+    }
+    script = (
+        "import sys\n"
+        "from walletim.app.session import Session\n"
+        f"s = Session({str(home)!r}, {HOME_PASSWORD!r}, rpc_url={anvil.url!r})\n"
+        "for _ in range(6):\n"
+        "    s.send('dev', 'dev:' + sys.argv[1], 1, wait=False)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [str(ROOT / ".venv/bin/python"), "-c", script, str(n)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in (1, 2, 3)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    s = make_session(home, anvil.url)
+    rows = (
+        s.open_store()
+        .execute("SELECT nonce, status, hash FROM transactions ORDER BY nonce")
+        .fetchall()
+    )
+    assert [r[0] for r in rows] == list(range(18))
+    s.chain.reconcile()
+    assert {s.chain.repo.get(r[2]).status for r in rows} == {"mined"}  # type: ignore[union-attr]
+    assert s.rpc.get_transaction_count(ANVIL0, "latest") == 18
+    s.close()
+
+
+def test_rpc_down_is_a_clean_error_and_store_survives(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    node = Anvil.start(args=["--no-mining"])
+    port = node.port
+    s = make_session(home, node.url)
+    pending = s.send("dev", "dev:1", 5, wait=False)
+    node.stop()
+    with pytest.raises(RpcError):
+        s.chain.refresh(pending.hash)
+    with pytest.raises(RpcError):
+        s.send("dev", "dev:1", 6)
+    assert s.open_store().integrity_check() == []
+    s.close()
+    # The node comes back (empty, as a restarted devnet is): the next command picks up and
+    # re-broadcasts what was signed and recorded.
+    with Anvil.start(port=port) as again:
+        s2 = make_session(home, again.url)
+        assert s2.rpc.get_transaction(pending.hash) is None  # the fresh node never saw it
+        s2.chain.reconcile()
+        assert s2.rpc.get_transaction(pending.hash) is not None  # re-broadcast from the store
+        assert s2.chain.refresh(pending.hash).status == "mined"
+        assert s2.send("dev", "dev:1", 7).nonce == 1
+        s2.close()
+
+
+def test_unknown_hash_and_bad_input(session: Session) -> None:
+    with pytest.raises(InputError):
+        session.chain.refresh("0x" + "00" * 32)
+    with pytest.raises(InputError):
+        session.resolve_address("0x1234")
+    with pytest.raises(InputError):
+        session.resolve_address("nobody")
+
+
+def _cli(home: Path, url: str) -> Cli:
+    return Cli(
+        home,
+        {
+            "WALLETIM_HOME": str(home),
+            "WALLETIM_UNSAFE_FAST_KDF": "1",
+            "WALLETIM_PASSWORD": HOME_PASSWORD,
+        },
+    )
+
+
+def test_cli_send_status_history_batch(tmp_path: Path, anvil: Anvil) -> None:
+    home = tmp_path / "home"
+    make_session(home, anvil.url).close()
+    cli = _cli(home, anvil.url)
+    base = ["--rpc-url", anvil.url]
+    unconfirmed = cli(*base, "send", "--from", "dev", "dev:1", "1eth")
+    assert unconfirmed.code == 1  # nobody to confirm and no --yes: nothing signed
+    sent = cli(*base, "--json", "--yes", "send", "--from", "dev", "dev:1", "1.5eth")
+    assert sent.code == 0, sent.err
+    doc = sent.json()
+    assert doc["state"] == "mined" and doc["raw"] == str(15 * 10**17) and doc["address"] == ANVIL0
+    status = cli(*base, "--json", "tx", "status", doc["hash"])
+    assert status.json()["state"] == "mined"
+    receipt = cli(*base, "--json", "tx", "receipt", doc["hash"]).json()
+    assert receipt["status"] == 1 and receipt["gas_used"] == "21000"
+    csv = tmp_path / "pay.csv"
+    csv.write_text(
+        "to,amount\ndev:2,0.1\n0x90F79bf6EB2c4f870365E785982E1f101E93b906,0.2eth\ndev:4,1gwei\n"
+    )
+    batch = cli(*base, "--json", "--yes", "send", "--from", "dev", "--batch", str(csv))
+    assert batch.code == 0, batch.err
+    assert [r["state"] for r in batch.json()["results"]] == ["mined"] * 3
+    again = cli(*base, "--json", "--yes", "send", "--from", "dev", "--batch", str(csv))
+    assert all(r["already_sent"] for r in again.json()["results"])
+    history = cli(*base, "--json", "tx", "history").json()["transactions"]
+    assert len(history) == 4
+    bad = tmp_path / "bad.csv"
+    bad.write_text("dev:1,1\nnot-an-address,1\n")
+    out = cli(*base, "--yes", "send", "--from", "dev", "--batch", str(bad))
+    assert out.code == 1 and "line 2" in out.err and len(out.err_lines) == 1
+    for args, code in [
+        (["send", "--from", "dev", "dev:1", "abc"], 1),
+        (["send", "--from", "dev", "0x12", "1"], 1),
+        (["send", "--from", "dev", "dev:1", "1", "--max-fee", "100000gwei"], 3),
+        (["tx", "status", "0xnothash"], 1),
+        (["tx", "status", "0x" + "ab" * 32], 1),
+        (["send", "--from", "dev"], 2),
+    ]:
+        r = cli(*base, "--yes", *args)
+        assert r.code == code, (args, r.err)
+        assert (
+            "Traceback" not in r.err
+            and r.err_lines
+            and r.err_lines[-1].startswith(("error:", "Error:", "Try"))
+        ) or r.code == 2
+
+
+def test_cli_chain_errors_exit_3(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Anvil.start(chain_id=5) as liar:
+        make_session(home, liar.url).close()
+        cli = _cli(home, liar.url)
+        out = cli("--rpc-url", liar.url, "--yes", "send", "--from", "dev", "dev:1", "1")
+        assert out.code == 3 and "chain id 5" in out.err and len(out.err_lines) == 1
+        err = cli("--json", "--rpc-url", liar.url, "--yes", "send", "--from", "dev", "dev:1", "1")
+        assert json.loads(err.err)["error"]["type"] == "ChainIdMismatch"
+    dead = cli("--rpc-url", liar.url, "balance", "dev")
+    assert dead.code == 3 and len(dead.err_lines) == 1
+
+
+def test_devnet_up_status_down(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    cli = _cli(home, "")
+    up = cli.subprocess("--json", "devnet", "up", "--port", "0")
+    assert up.code == 0, up.err
+    info = json.loads(up.out)
+    try:
+        status = json.loads(cli.subprocess("--json", "devnet", "status").out)
+        assert status["running"] and status["pid"] == info["pid"]
+        twice = cli.subprocess("devnet", "up", "--port", "0")
+        assert twice.code == 1 and "already running" in twice.err
+    finally:
+        down = cli.subprocess("--json", "devnet", "down")
+    assert down.code == 0 and json.loads(down.out)["stopped"]
+    assert not json.loads(cli.subprocess("--json", "devnet", "status").out)["running"]
+    assert (
+        not Path(f"/proc/{info['pid']}").exists()
+        or "anvil" not in Path(f"/proc/{info['pid']}/cmdline").read_text()
+    )
+
+
+def _unused(*_a: Any) -> None:  # keep imports honest for type checkers
+    return None

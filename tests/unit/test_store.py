@@ -1,0 +1,114 @@
+"""The SQLCipher store: keys, migrations, privacy of the file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from walletim.errors import StoreError
+from walletim.store.db import Store
+from walletim.store.schema import MIGRATIONS
+from walletim.store.txs import TxRecord, TxRepo
+
+KEY = bytes(range(32))
+
+
+def _tx(n: int) -> TxRecord:
+    return TxRecord(
+        hash=f"0x{n:064x}",
+        chain_id=31337,
+        sender="0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        nonce=n,
+        recipient="0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        value=10**30 + n,
+        tx_type=2,
+        gas_limit=21000,
+        max_fee=2,
+        priority_fee=1,
+        gas_price=None,
+        data=b"",
+        raw=b"MARKER-RAW-TX",
+        status="signed",
+        note="PLAINTEXT-NOTE-MARKER",
+    )
+
+
+def test_round_trip_and_big_amounts(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        with store.transaction() as conn:
+            TxRepo.insert(conn, _tx(1))
+        got = TxRepo(store).get(_tx(1).hash)
+        assert got is not None and got.value == 10**30 + 1 and got.raw == b"MARKER-RAW-TX"
+        assert store.integrity_check() == []
+
+
+def test_wrong_key_is_clean_and_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    with Store.open(path, KEY) as store, store.transaction() as conn:
+        TxRepo.insert(conn, _tx(1))
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="does not open"):
+        Store.open(path, bytes(32))
+    assert path.read_bytes() == before
+    with Store.open(path, KEY) as store:
+        assert TxRepo(store).get(_tx(1).hash) is not None
+
+
+def test_file_is_encrypted_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    with Store.open(path, KEY) as store, store.transaction() as conn:
+        for n in range(50):
+            TxRepo.insert(conn, _tx(n))
+    data = path.read_bytes()
+    assert not data.startswith(b"SQLite format 3")
+    assert b"MARKER" not in data and b"transactions" not in data
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with pytest.raises(sqlite3.DatabaseError):
+        sqlite3.connect(path).execute("SELECT count(*) FROM sqlite_master").fetchone()
+    leftovers = [p for p in tmp_path.iterdir() if p.name != "w.db"]
+    for p in leftovers:  # WAL/SHM, if any, are encrypted too
+        assert b"MARKER" not in p.read_bytes()
+
+
+def test_migrations_from_empty_and_from_v1(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    with Store.open(path, KEY, migrations=MIGRATIONS[:1]) as old:
+        assert old.schema_version == 1
+        with old.transaction() as conn:
+            TxRepo.insert(conn, _tx(7))
+        tables = {r[0] for r in old.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "batches" not in tables
+    with Store.open(path, KEY) as new:
+        assert new.schema_version == len(MIGRATIONS)
+        tables = {r[0] for r in new.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"transactions", "receipts", "nonces", "batches"} <= tables
+        assert TxRepo(new).get(_tx(7).hash) is not None
+
+
+def test_newer_schema_refused(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    with Store.open(path, KEY) as store:
+        store.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    with pytest.raises(StoreError, match="newer"):
+        Store.open(path, KEY)
+
+
+def test_failed_transaction_rolls_back(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        with pytest.raises(StoreError), store.transaction() as conn:
+            TxRepo.insert(conn, _tx(1))
+            TxRepo.insert(conn, _tx(1))  # duplicate hash
+        assert TxRepo(store).get(_tx(1).hash) is None
+
+
+def test_pragmas(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        assert store.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+        assert store.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert os.path.exists(tmp_path / "w.db")

@@ -1,0 +1,95 @@
+"""Amounts at the CLI edge and fee policy (pure)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from walletim.chain import fees
+from walletim.chain.units import format_amount, parse_amount
+from walletim.errors import ChainError, InputError
+
+
+@pytest.mark.parametrize(
+    ("text", "wei"),
+    [
+        ("1", 10**18),
+        ("1.5", 15 * 10**17),
+        ("1.5eth", 15 * 10**17),
+        ("20gwei", 20 * 10**9),
+        ("20 GWEI", 20 * 10**9),
+        ("1000 wei", 1000),
+        (".5", 5 * 10**17),
+        ("0", 0),
+        ("1_000", 1000 * 10**18),
+        ("0.000000000000000001", 1),
+    ],
+)
+def test_parse_amount(text: str, wei: int) -> None:
+    assert parse_amount(text) == wei
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "-1",
+        "1.2.3",
+        "abc",
+        "1e18",
+        "0.0000000000000000001",
+        "1 usd",
+        "1.5wei",
+        "1" * 90,
+        "9" * 5000,
+        "0." + "0" * 5000 + "1",
+    ],
+)
+def test_bad_amounts(bad: str) -> None:
+    with pytest.raises(InputError):
+        parse_amount(bad)
+
+
+def test_token_decimals() -> None:
+    assert parse_amount("1.25", decimals=6) == 1_250_000
+    with pytest.raises(InputError):
+        parse_amount("1.0000001", decimals=6)
+    with pytest.raises(InputError):
+        parse_amount("1eth", decimals=6)
+    assert parse_amount("2", default_unit="gwei") == 2 * 10**9
+
+
+@given(st.integers(0, 2**256 - 1), st.sampled_from([0, 6, 8, 18]))
+def test_format_parse_round_trip(value: int, decimals: int) -> None:
+    assert parse_amount(format_amount(value, decimals), decimals=decimals) == value
+
+
+def test_suggestions_from_fee_history() -> None:
+    history = {
+        "baseFeePerGas": ["0x3b9aca00", "0x3b9aca00", "0x77359400"],
+        "reward": [["0x1", "0x5f5e100", "0x3b9aca00"], ["0x2", "0x5f5e100", "0x77359400"]],
+    }
+    s = fees.suggest(history)
+    assert s["normal"].base_fee == 2 * 10**9
+    assert s["normal"].max_priority_fee_per_gas == 10**8
+    assert s["normal"].max_fee_per_gas == 2 * 2 * 10**9 + 10**8
+    assert (
+        s["low"].max_priority_fee_per_gas
+        <= s["normal"].max_priority_fee_per_gas
+        <= s["high"].max_priority_fee_per_gas
+    )
+    empty = fees.suggest({"baseFeePerGas": ["0x7"], "reward": []})
+    assert empty["low"].max_priority_fee_per_gas == fees.MIN_PRIORITY_FEE
+    with pytest.raises(ChainError):
+        fees.suggest({"baseFeePerGas": []})
+
+
+def test_bump_and_cap() -> None:
+    assert fees.bump(100, 12.5) == 113  # rounds up
+    assert fees.bump(100, 5) == 110  # never below the node's 10%
+    assert fees.bump(1, 12.5) == 2
+    fees.check_fee_cap(21000, 10**9, 10**18)
+    with pytest.raises(ChainError, match="fee cap"):
+        fees.check_fee_cap(21000, 10**15, 10**18)
+    fees.check_fee_cap(21000, 10**15, 0)  # 0: no cap
