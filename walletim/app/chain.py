@@ -983,13 +983,15 @@ class ChainService:
                 # One durable commit for every receipt of this poll, not one per transaction.
                 with self.store.transaction() as conn:
                     senders = set()
+                    records: list[ReceiptRecord] = []
                     for res, receipt in mined:
                         assert res.hash is not None
                         rec = known.get(res.hash) or self._get(res.hash)
                         senders.add(rec.sender)
-                        res.status = self._record_mined_in(
-                            conn, rec, self._receipt_record(rec.hash, receipt), settle=False
-                        )
+                        record = self._receipt_record(rec.hash, receipt)
+                        records.append(record)
+                        res.status = "mined" if record.status == 1 else "failed"
+                    TxRepo.save_receipts(conn, records)
                     for sender in senders:
                         TxRepo.settle_replaced(conn, self.chain_id, sender)
             open_results = still

@@ -196,6 +196,39 @@ class TxRepo:
         )
 
     @staticmethod
+    def save_receipts(conn: Any, receipts: list[ReceiptRecord]) -> None:
+        """Store many receipts and mark their transactions mined/failed (two statements)."""
+        now = int(time.time())
+        conn.executemany(
+            "INSERT OR REPLACE INTO receipts (hash, chain_id, block_number, block_hash, status, "
+            "gas_used, effective_gas_price, contract_address, logs, fetched_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    r.hash,
+                    r.chain_id,
+                    r.block_number,
+                    r.block_hash,
+                    r.status,
+                    str(r.gas_used),
+                    _opt_str(r.effective_gas_price),
+                    r.contract_address,
+                    json.dumps(r.logs),
+                    now,
+                )
+                for r in receipts
+            ],
+        )
+        conn.executemany(
+            "UPDATE transactions SET status = ?, block_number = ?, block_hash = ?, updated_at = ? "
+            "WHERE hash = ?",
+            [
+                ("mined" if r.status == 1 else "failed", r.block_number, r.block_hash, now, r.hash)
+                for r in receipts
+            ],
+        )
+
+    @staticmethod
     def delete_receipt(conn: Any, tx_hash: str) -> None:
         conn.execute("DELETE FROM receipts WHERE hash = ?", (tx_hash,))
 
