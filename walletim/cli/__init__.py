@@ -17,8 +17,42 @@ from walletim.config import DEFAULT_NETWORK, DEFAULT_RELAY_URL
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+#: name -> (module, attribute, one-line help). Modules load only when their command runs,
+#: which keeps `walletim --help` and `walletim wallet list` fast.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "wallet": ("walletim.cli.wallet", "wallet", "Create, import and manage HD wallets."),
+    "sign": ("walletim.cli.sign", "sign", "Sign messages (EIP-191) and typed data (EIP-712)."),
+    "verify": ("walletim.cli.sign", "verify", "Check a signature against an address."),
+    "balance": ("walletim.cli.chain", "balance", "Balance of an account or address."),
+    "send": ("walletim.cli.chain", "send", "Send ETH or a token; --batch for many."),
+    "fees": ("walletim.cli.chain", "fees", "Suggested EIP-1559 fees (low / normal / high)."),
+    "tx": ("walletim.cli.chain", "tx", "Status, receipts, history, speed-up, cancel."),
+    "network": ("walletim.cli.chain", "network", "Network profiles (chain id pinned)."),
+    "devnet": ("walletim.cli.devnet", "devnet", "A local Anvil devnet for this home."),
+    "demo": ("walletim.cli.demo", "demo", "Run the demo in a throwaway home."),
+}
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        import importlib
+
+        command = getattr(importlib.import_module(entry[0]), entry[1])
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][2]) for name in self.list_commands(ctx)])
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="walletim")
 @click.option(
     "--home",
@@ -76,24 +110,6 @@ def cli(
         relay_url=relay_url,
         password=CliPassword(password_file),
     )
-
-
-def _register() -> None:
-    from walletim.cli import chain, demo, devnet, sign, wallet
-
-    cli.add_command(wallet.wallet)
-    cli.add_command(chain.balance)
-    cli.add_command(chain.send)
-    cli.add_command(chain.fees)
-    cli.add_command(chain.tx)
-    cli.add_command(chain.network)
-    cli.add_command(devnet.devnet)
-    cli.add_command(sign.sign)
-    cli.add_command(sign.verify)
-    cli.add_command(demo.demo)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:
