@@ -393,6 +393,10 @@ class ChainService:
         self, conn: Any, account: str, signer: Any, plan: TxPlan
     ) -> tuple[TxRecord, Any]:
         nonce = self._allocate_nonce(conn, plan.sender, plan.nonce)
+        return self._sign_into(conn, signer, plan, nonce)
+
+    def _sign_into(self, conn: Any, signer: Any, plan: TxPlan, nonce: int) -> tuple[TxRecord, Any]:
+        """Sign ``plan`` at ``nonce`` and record it as 'signed' (inside ``conn``'s transaction)."""
         signed = signer.sign_transaction(plan.tx_dict(nonce))
         record = TxRecord(
             hash=signed.hash.lower(),
@@ -731,26 +735,7 @@ class ChainService:
             confirm(plan)
         signer = self._signer(account, rec.sender)
         with self.store.transaction() as conn:
-            signed = signer.sign_transaction(plan.tx_dict(rec.nonce))
-            new = TxRecord(
-                hash=signed.hash.lower(),
-                chain_id=self.chain_id,
-                sender=rec.sender,
-                nonce=rec.nonce,
-                recipient=plan.to,
-                value=plan.value,
-                tx_type=plan.tx_type,
-                gas_limit=plan.gas_limit,
-                max_fee=plan.max_fee,
-                priority_fee=plan.priority_fee,
-                gas_price=plan.gas_price,
-                data=plan.data,
-                raw=signed.raw,
-                status="signed",
-                kind=plan.kind,
-                note=plan.note,
-            )
-            TxRepo.insert(conn, new)
+            new, _signed = self._sign_into(conn, signer, plan, rec.nonce)
         self._broadcast(new)
         return new
 

@@ -21,32 +21,26 @@ from pathlib import Path
 from walletim.app.wallets import Wallets
 from walletim.keys import signing
 
-MAIL_TYPED_DATA = {
+#: A small EIP-712 document of the demo's own (the EIP's "Mail" example lives in the tests).
+DEMO_TYPED_DATA = {
     "types": {
         "EIP712Domain": [
             {"name": "name", "type": "string"},
             {"name": "version", "type": "string"},
             {"name": "chainId", "type": "uint256"},
-            {"name": "verifyingContract", "type": "address"},
         ],
-        "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
-        "Mail": [
-            {"name": "from", "type": "Person"},
-            {"name": "to", "type": "Person"},
-            {"name": "contents", "type": "string"},
+        "Greeting": [
+            {"name": "to", "type": "address"},
+            {"name": "text", "type": "string"},
+            {"name": "round", "type": "uint256"},
         ],
     },
-    "primaryType": "Mail",
-    "domain": {
-        "name": "Ether Mail",
-        "version": "1",
-        "chainId": 1,
-        "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC",
-    },
+    "primaryType": "Greeting",
+    "domain": {"name": "walletim demo", "version": "1", "chainId": 31337},
     "message": {
-        "from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
-        "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
-        "contents": "Hello, Bob!",
+        "to": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "text": "gm from the demo",
+        "round": 1,
     },
 }
 
@@ -82,9 +76,9 @@ def run_demo(say: Callable[[str], None] = print, *, fast_kdf: bool = False) -> d
         sig = wallets.sign_message("alice", text.encode())
         ok = signing.verify_message(alice.info.address, text.encode(), sig.bytes)
         say(f"5. alice signed {text!r} (EIP-191): {sig.hex[:20]}...  verified: {ok}")
-        typed = wallets.sign_typed_data("bob", MAIL_TYPED_DATA)
-        ok712 = signing.verify_typed_data(bob.info.address, MAIL_TYPED_DATA, typed.bytes)
-        say(f"6. bob signed the EIP-712 'Mail' example: {typed.hex[:20]}...  verified: {ok712}")
+        typed = wallets.sign_typed_data("bob", DEMO_TYPED_DATA)
+        ok712 = signing.verify_typed_data(bob.info.address, DEMO_TYPED_DATA, typed.bytes)
+        say(f"6. bob signed an EIP-712 Greeting: {typed.hex[:20]}...  verified: {ok712}")
         forged = signing.verify_message(bob.info.address, text.encode(), sig.bytes)
         say(f"7. alice's signature checked as bob's: verified: {forged} (as it should be)")
         summary.update(

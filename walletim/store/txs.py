@@ -95,6 +95,28 @@ def _row_to_tx(row: Any) -> TxRecord:
     )
 
 
+_RECEIPT_INSERT = (
+    "INSERT OR REPLACE INTO receipts (hash, chain_id, block_number, block_hash, status, "
+    "gas_used, effective_gas_price, contract_address, logs, fetched_at) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def _receipt_row(r: ReceiptRecord, now: int) -> tuple[Any, ...]:
+    return (
+        r.hash,
+        r.chain_id,
+        r.block_number,
+        r.block_hash,
+        r.status,
+        str(r.gas_used),
+        _opt_str(r.effective_gas_price),
+        r.contract_address,
+        json.dumps(r.logs),
+        now,
+    )
+
+
 class TxRepo:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -177,48 +199,13 @@ class TxRepo:
 
     @staticmethod
     def save_receipt(conn: Any, r: ReceiptRecord) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO receipts (hash, chain_id, block_number, block_hash, status, "
-            "gas_used, effective_gas_price, contract_address, logs, fetched_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                r.hash,
-                r.chain_id,
-                r.block_number,
-                r.block_hash,
-                r.status,
-                str(r.gas_used),
-                _opt_str(r.effective_gas_price),
-                r.contract_address,
-                json.dumps(r.logs),
-                int(time.time()),
-            ),
-        )
+        conn.execute(_RECEIPT_INSERT, _receipt_row(r, int(time.time())))
 
     @staticmethod
     def save_receipts(conn: Any, receipts: list[ReceiptRecord]) -> None:
         """Store many receipts and mark their transactions mined/failed (two statements)."""
         now = int(time.time())
-        conn.executemany(
-            "INSERT OR REPLACE INTO receipts (hash, chain_id, block_number, block_hash, status, "
-            "gas_used, effective_gas_price, contract_address, logs, fetched_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    r.hash,
-                    r.chain_id,
-                    r.block_number,
-                    r.block_hash,
-                    r.status,
-                    str(r.gas_used),
-                    _opt_str(r.effective_gas_price),
-                    r.contract_address,
-                    json.dumps(r.logs),
-                    now,
-                )
-                for r in receipts
-            ],
-        )
+        conn.executemany(_RECEIPT_INSERT, [_receipt_row(r, now) for r in receipts])
         conn.executemany(
             "UPDATE transactions SET status = ?, block_number = ?, block_hash = ?, updated_at = ? "
             "WHERE hash = ?",
