@@ -122,3 +122,16 @@ def anvil() -> Iterator[Any]:
 
     with Anvil.start() as node:
         yield node
+
+
+def wait_receipt(rpc: Any, tx_hash: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Poll for a receipt (Anvil's automine answers eth_sendTransaction before mining)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        receipt = rpc.get_transaction_receipt(tx_hash)
+        if receipt is not None:
+            return dict(receipt)
+        time.sleep(0.02)
+    raise AssertionError(f"no receipt for {tx_hash}")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, ROOT, Cli
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, ROOT, Cli, wait_receipt
 from walletim.app.chain import SendRequest
 from walletim.app.devnet import Anvil
 from walletim.app.session import Session
@@ -192,7 +192,7 @@ REVERT_INIT = bytes.fromhex("6070600c6000396070" + "6000f3") + REVERT_RUNTIME
 def test_dry_run_revert_reason(session: Session, anvil: Anvil) -> None:
     rpc = anvil.rpc()
     tx_hash = rpc.call("eth_sendTransaction", [{"from": ANVIL9, "data": "0x" + REVERT_INIT.hex()}])
-    contract = rpc.get_transaction_receipt(tx_hash)["contractAddress"]  # type: ignore[index]
+    contract = wait_receipt(rpc, tx_hash)["contractAddress"]
     with pytest.raises(ContractReverted) as err:
         session.chain.send(
             "dev", ANVIL0, SendRequest(to=contract, value=0, data=b"\x12\x34\x56\x78")

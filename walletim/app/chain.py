@@ -1012,6 +1012,36 @@ def token_decimals(rpc: RpcClient, token: str) -> int:
     return decimals
 
 
+def token_balance(rpc: RpcClient, token: str, holder: str) -> int:
+    """ERC-20 ``balanceOf(holder)`` in the token's base units. Raises InputError."""
+    from eth_abi.abi import encode
+
+    data = "0x70a08231" + encode(["address"], [to_checksum_address(holder)]).hex()
+    try:
+        return quantity(
+            rpc.call("eth_call", [{"to": to_checksum_address(token), "data": data}, "latest"]),
+            "balanceOf()",
+        )
+    except (RpcError, ValueError) as exc:
+        raise InputError(f"{token} does not answer balanceOf(): is it an ERC-20 token?") from exc
+
+
+def token_symbol(rpc: RpcClient, token: str) -> str:
+    """``symbol()`` of a token (string or bytes32 ABI), or "" if it has none."""
+    from eth_abi.abi import decode
+
+    try:
+        raw = rpc.call(
+            "eth_call", [{"to": to_checksum_address(token), "data": "0x95d89b41"}, "latest"]
+        )
+        data = bytes.fromhex(str(raw)[2:])
+        if len(data) == 32:
+            return data.rstrip(b"\0").decode("utf-8", "replace")[:32]
+        return str(decode(["string"], data)[0])[:32]
+    except Exception:  # a token without a sane symbol() is still a token
+        return ""
+
+
 def parse_batch_csv(
     text: str, *, parse_value: Callable[[str, str | None], int], resolve: Callable[[str], str]
 ) -> list[BatchRow]:

@@ -109,9 +109,13 @@ def _progress(ctx: Ctx) -> Any:
 
 @click.command()
 @click.argument("who", required=False)
+@click.option("--token", "tokens", multiple=True, help="Also show this ERC-20 token (address).")
 @pass_ctx
-def balance(ctx: Ctx, who: str | None) -> None:
+def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     """Balance of an ACCOUNT (NAME[:INDEX]) or ADDRESS (default: every wallet's account 0)."""
+    from walletim.app.chain import token_balance, token_decimals, token_symbol
+    from walletim.chain.units import format_amount
+
     with _session(ctx) as s:
         s.chain.check_chain()
         if who:
@@ -120,21 +124,45 @@ def balance(ctx: Ctx, who: str | None) -> None:
             targets = [(i.name, i.address) for i in s.wallets.list()]
             if not targets:
                 raise InputError("no wallets in this home; give an address")
-        rows = [(name, addr, s.chain.balance(addr)) for name, addr in targets]
+        assets = [(None, "ETH", 18)]
+        for token in tokens:
+            addr = s.resolve_address(token)
+            assets.append(
+                (addr, token_symbol(s.rpc, addr) or addr[:10], token_decimals(s.rpc, addr))
+            )
+        rows = [
+            (
+                name,
+                addr,
+                token,
+                symbol,
+                decimals,
+                s.chain.balance(addr) if token is None else token_balance(s.rpc, token, addr),
+            )
+            for name, addr in targets
+            for token, symbol, decimals in assets
+        ]
     data: dict[str, Any] = {
         "network": ctx.network,
         "balances": [
-            {"account": n, "address": a, "raw": str(v), "amount": _eth(v), "unit": "ETH"}
-            for n, a, v in rows
+            {
+                "account": n,
+                "address": a,
+                "token": t,
+                "unit": sym,
+                "raw": str(v),
+                "amount": format_amount(v, dec),
+            }
+            for n, a, t, sym, dec, v in rows
         ],
     }
     if len(rows) == 1:
         data.update(data["balances"][0])
 
     def human() -> None:
-        for n, a, v in rows:
+        for n, a, _t, sym, dec, v in rows:
             label = f"{n}  " if n != a else ""
-            click.echo(f"{label}{a}  {_eth(v)} ETH")
+            click.echo(f"{label}{a}  {format_amount(v, dec)} {sym}")
 
     ctx.emit(data, human)
 

@@ -1,0 +1,63 @@
+"""ERC-20 transfers through `send --token` and batch token rows, on the real WETH9 build."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, ROOT, Cli, wait_receipt
+from walletim.app.devnet import Anvil
+from walletim.app.session import Session
+
+ANVIL0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+ANVIL1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+def deploy_weth(anvil: Anvil) -> str:
+    build = json.loads((ROOT / "node_modules/@uniswap/v2-periphery/build/WETH9.json").read_text())
+    code = build["bytecode"] if build["bytecode"].startswith("0x") else "0x" + build["bytecode"]
+    with anvil.rpc() as rpc:
+        deploy = rpc.call(
+            "eth_sendTransaction", [{"from": ANVIL0, "data": code, "gas": hex(3_000_000)}]
+        )
+        weth = str(wait_receipt(rpc, deploy)["contractAddress"])
+        # deposit() with explicit gas (the node's estimate for WETH9's fallback is too low)
+        deposit = {"from": ANVIL0, "to": weth, "value": hex(5 * 10**18), "data": "0xd0e30db0"}
+        deposit["gas"] = hex(100_000)
+        wait_receipt(rpc, rpc.call("eth_sendTransaction", [deposit]))
+    return weth
+
+
+def test_token_balance_send_and_batch(tmp_path: Path, anvil: Anvil) -> None:
+    home = tmp_path / "home"
+    s = Session(home, HOME_PASSWORD, rpc_url=anvil.url, fast_kdf=True)
+    s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+    s.close()
+    weth = deploy_weth(anvil)
+    cli = Cli(
+        home,
+        {
+            "WALLETIM_HOME": str(home),
+            "WALLETIM_UNSAFE_FAST_KDF": "1",
+            "WALLETIM_PASSWORD": HOME_PASSWORD,
+        },
+    )
+    base = ["--rpc-url", anvil.url, "--json"]
+    bal = cli(*base, "balance", "dev", "--token", weth)
+    assert bal.code == 0, bal.err
+    rows = bal.json()["balances"]
+    assert [r["unit"] for r in rows] == ["ETH", "WETH"]
+    assert rows[1]["raw"] == str(5 * 10**18) and rows[1]["amount"] == "5"
+    sent = cli(*base, "--yes", "send", "--from", "dev", "dev:1", "1.5", "--token", weth)
+    assert sent.code == 0, sent.err
+    assert sent.json()["raw"] == str(15 * 10**17) and sent.json()["state"] == "mined"
+    csv = tmp_path / "t.csv"
+    csv.write_text(f"dev:1,0.25,{weth}\ndev:2,0.1\n")
+    batch = cli(*base, "--yes", "send", "--from", "dev", "--batch", str(csv))
+    assert batch.code == 0, batch.err
+    after = cli(*base, "balance", "dev:1", "--token", weth).json()["balances"]
+    assert after[1]["raw"] == str(175 * 10**16)
+    too_much = cli(*base, "--yes", "send", "--from", "dev", "dev:1", "100", "--token", weth)
+    assert too_much.code == 3 and json.loads(too_much.err)["error"]["type"] == "ContractReverted"
+    not_token = cli(*base, "balance", "dev", "--token", ANVIL1)
+    assert not_token.code == 1
