@@ -1,0 +1,75 @@
+"""CLI: tx speedup / cancel on a node that does not mine by itself; network profiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli
+from walletim.app.devnet import Anvil
+
+
+def _cli(home: Path) -> Cli:
+    return Cli(
+        home,
+        {
+            "WALLETIM_HOME": str(home),
+            "WALLETIM_UNSAFE_FAST_KDF": "1",
+            "WALLETIM_PASSWORD": HOME_PASSWORD,
+            "WALLETIM_NETWORK": None,
+        },
+    )  # type: ignore[dict-item]
+
+
+def test_cli_speedup_and_cancel(tmp_path: Path) -> None:
+    cli = _cli(tmp_path / "home")
+    assert cli("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC).code == 0
+    with Anvil.start(args=["--no-mining"]) as node:
+        base = ["--rpc-url", node.url, "--json", "--yes"]
+        first = cli(*base, "send", "--from", "dev", "dev:1", "1", "--no-wait")
+        assert first.code == 0 and first.json()["state"] == "pending"
+        fast = cli(*base, "tx", "speedup", first.json()["hash"], "--bump", "20")
+        assert fast.code == 0, fast.err
+        assert (
+            fast.json()["nonce"] == first.json()["nonce"]
+            and fast.json()["replaces"] == first.json()["hash"]
+        )
+        second = cli(*base, "send", "--from", "dev", "dev:2", "1", "--no-wait")
+        cancelled = cli(
+            *base, "tx", "cancel", "--from", "dev", "--nonce", str(second.json()["nonce"])
+        )
+        assert cancelled.code == 0, cancelled.err
+        assert cancelled.json()["to"] == cancelled.json()["from"] and cancelled.json()["raw"] == "0"
+        low = cli(*base, "tx", "speedup", fast.json()["hash"], "--bump", "5")
+        assert low.code == 2  # below the node's 10% replacement minimum
+        with node.rpc() as rpc:
+            rpc.call("anvil_mine", ["0x1"])
+        history = {
+            t["hash"]: t["state"] for t in cli(*base, "tx", "history").json()["transactions"]
+        }
+        assert history[first.json()["hash"]] == "replaced"
+        assert history[fast.json()["hash"]] == "mined"
+        assert history[second.json()["hash"]] == "replaced"
+        assert history[cancelled.json()["hash"]] == "mined"
+        late = cli(*base, "tx", "cancel", fast.json()["hash"])
+        assert late.code == 3 and "already mined" in late.err
+
+
+def test_network_profiles_pin_chain_id(tmp_path: Path) -> None:
+    cli = _cli(tmp_path / "home")
+    assert cli("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC).code == 0
+    with Anvil.start(chain_id=777) as node:
+        added = cli("--json", "network", "add", "side", "--rpc-url", node.url, "--chain-id", "777")
+        assert added.code == 0, added.err
+        names = [n["name"] for n in cli("--json", "network", "list").json()["networks"]]
+        assert names == ["anvil", "side"]
+        sent = cli("--json", "--yes", "--network", "side", "send", "--from", "dev", "dev:1", "1")
+        assert sent.code == 0, sent.err
+        # --rpc-url overrides the URL, never the pinned chain id: the default anvil profile
+        # pointed at this node is refused.
+        wrong = cli("--yes", "--rpc-url", node.url, "send", "--from", "dev", "dev:1", "1")
+        assert wrong.code == 3 and "31337" in wrong.err
+        assert cli("network", "add", "BAD NAME", "--rpc-url", node.url, "--chain-id", "1").code == 1
+        assert cli("network", "add", "x", "--rpc-url", "ftp://x", "--chain-id", "1").code == 1
+        assert cli("--network", "nope", "balance", "dev").code == 1
+        assert cli("network", "remove", "side").code == 0
+        assert cli("--network", "side", "balance", "dev").code == 1
