@@ -57,7 +57,20 @@ __all__ = [
     "WalletNotFound",
     "WalletimError",
     "WrongPassword",
+    "shown",
 ]
+
+
+def shown(text: object, limit: int = 44) -> str:
+    """How user input appears in an error message: quoted if short, else only its length.
+
+    Long input is never echoed: a private key or mnemonic pasted into the wrong field must
+    not end up in a terminal's scrollback or a log.
+    """
+    value = str(text)
+    if len(value) > limit or len(value.split()) > 3:
+        return f"<{len(value)} characters, not shown>"
+    return repr(value)
 
 
 class WalletimError(Exception):

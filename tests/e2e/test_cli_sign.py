@@ -84,3 +84,18 @@ def test_bad_sign_inputs(scripted: Cli, tmp_path: Path) -> None:
         assert len(out.err_lines) == 1 and out.err.startswith("error:"), (args, out.err)
     usage = scripted("sign", "message", "x")
     assert usage.code == 2
+
+
+def test_secrets_pasted_into_the_wrong_field_are_not_echoed(scripted: Cli) -> None:
+    _setup(scripted)
+    key = "0x" + "5c" * 32
+    for args in (
+        ["verify", key, "x", "0x" + "00" * 65],
+        ["--yes", "send", "--from", "dev", key, "1"],
+        ["--yes", "send", "--from", "dev", "dev:1", ANVIL_MNEMONIC],
+        ["wallet", "addresses", key],
+        ["sign", "message", "--from", ANVIL_MNEMONIC, "x"],
+    ):
+        out = scripted(*args)
+        assert out.code in (1, 2), (args, out.err)
+        assert "5c5c5c5c" not in out.err and "test test test" not in out.err, out.err

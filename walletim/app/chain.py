@@ -236,7 +236,7 @@ class ChainService:
             return
         actual = self.rpc.chain_id()
         if actual != self.chain_id:
-            raise ChainIdMismatch(self.chain_id, actual, self.rpc.url)
+            raise ChainIdMismatch(self.chain_id, actual, self.rpc.shown_url)
         self._chain_checked = True
 
     # -- reads ----------------------------------------------------------------------------

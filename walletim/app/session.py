@@ -15,7 +15,7 @@ from walletim.app.chain import ChainService, SendRequest, SendResult
 from walletim.app.networks import Network, Networks
 from walletim.app.wallets import PasswordSource, Wallets
 from walletim.chain.rpc import RpcClient
-from walletim.errors import InputError, KeysError
+from walletim.errors import InputError, KeysError, shown
 from walletim.store.db import DB_NAME, Store
 
 ACCOUNT_SCAN = 20  # indexes per wallet searched when finding which account holds an address
@@ -95,12 +95,12 @@ class Session:
             try:
                 return to_checksum_address(candidate)
             except KeysError as exc:
-                raise InputError(f"not an address: {candidate[:60]!r}") from exc
+                raise InputError(f"not an address: {shown(candidate)}") from exc
         try:
             return self.wallets.account(candidate).address
         except KeysError as exc:
             raise InputError(
-                f"{candidate[:60]!r} is neither an address nor a wallet account ({exc})"
+                f"{shown(candidate)} is neither an address nor a wallet account ({exc})"
             ) from exc
 
     def account_for(self, address: str) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from walletim.errors import InputError, KeysError, PasswordRequired, WalletExists
+from walletim.errors import InputError, KeysError, PasswordRequired, WalletExists, shown
 from walletim.keys import hd, mnemonic, paths
 from walletim.keys.vault import (
     KIND_MNEMONIC,
@@ -122,7 +122,7 @@ def parse_account_spec(spec: str) -> tuple[str, int]:
     if not sep:
         return check_name(name), 0
     if not index_text.isdigit() or not index_text.isascii() or int(index_text) >= paths.HARDENED:
-        raise InputError(f"invalid account {spec[:80]!r}: use NAME or NAME:INDEX (0 .. 2**31-1)")
+        raise InputError(f"invalid account {shown(spec)}: use NAME or NAME:INDEX (0 .. 2**31-1)")
     return check_name(name), int(index_text)
 
 

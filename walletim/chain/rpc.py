@@ -32,8 +32,12 @@ class RpcClient:
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"unsupported RPC URL {url[:100]!r}: use http:// or https://")
+            raise ConfigError("unsupported RPC URL: use http://HOST[:PORT] or https://...")
         self.url = url
+        # What errors show: scheme, host and port only (paths often carry API keys).
+        self.shown_url = f"{parts.scheme}://{parts.hostname}" + (
+            f":{parts.port}" if parts.port else ""
+        )
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
@@ -44,7 +48,7 @@ class RpcClient:
         self.calls = 0  # requests sent, for tests and benchmarks
 
     def __repr__(self) -> str:
-        return f"RpcClient({self.url!r})"
+        return f"RpcClient({self.shown_url!r})"
 
     def close(self) -> None:
         if self._conn is not None:
@@ -86,34 +90,39 @@ class RpcClient:
                 if attempt == 1:
                     continue
                 raise RpcError(
-                    f"{self.url} closed the connection ({method})", method=method
+                    f"{self.shown_url} closed the connection ({method})", method=method
                 ) from exc
             except TimeoutError as exc:
                 self.close()
                 raise RpcError(
-                    f"{self.url} did not answer {method} within {self._timeout:g} s", method=method
+                    f"{self.shown_url} did not answer {method} within {self._timeout:g} s",
+                    method=method,
                 ) from exc
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 why = getattr(exc, "strerror", None) or type(exc).__name__
                 state = "while waiting for an answer" if sent else "cannot reach the node"
                 raise RpcError(
-                    f"{self.url}: {state} ({why}) calling {method}", method=method
+                    f"{self.shown_url}: {state} ({why}) calling {method}", method=method
                 ) from exc
             self.calls += 1
             if len(payload) > MAX_RESPONSE_BYTES:
                 self.close()
-                raise RpcError(f"{self.url} sent an oversized response to {method}", method=method)
+                raise RpcError(
+                    f"{self.shown_url} sent an oversized response to {method}", method=method
+                )
             if response.status != 200:
                 raise RpcError(
-                    f"{self.url} answered HTTP {response.status} to {method}",
+                    f"{self.shown_url} answered HTTP {response.status} to {method}",
                     method=method,
                     response=payload[:2000].decode("utf-8", "replace"),
                 )
             try:
                 return json.loads(payload)
             except ValueError as exc:
-                raise RpcError(f"{self.url} sent invalid JSON for {method}", method=method) from exc
+                raise RpcError(
+                    f"{self.shown_url} sent invalid JSON for {method}", method=method
+                ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def call(self, method: str, params: Sequence[Any] = ()) -> Any:

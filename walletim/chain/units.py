@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from walletim.errors import InputError
+from walletim.errors import InputError, shown
 
 ETHER_UNITS = {"wei": 0, "gwei": 9, "eth": 18, "ether": 18}
 _AMOUNT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z][A-Za-z0-9]*)?\s*$")
@@ -26,7 +26,7 @@ def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = No
     """
     m = _AMOUNT.match(text)
     if not m:
-        raise InputError(f"not an amount: {text[:60]!r} (e.g. 1.5, 1.5eth, 20gwei)")
+        raise InputError(f"not an amount: {shown(text)} (e.g. 1.5, 1.5eth, 20gwei)")
     number, unit = m.group(1).replace("_", ""), (m.group(2) or default_unit)
     if unit is not None:
         u = unit.lower()
@@ -38,15 +38,15 @@ def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = No
     whole, _, frac = number.partition(".")
     frac = frac.rstrip("0")
     if len(whole.lstrip("0")) > 78:  # 2**256 has 78 digits; also keeps int() cheap
-        raise InputError(f"{text.strip()[:60]!r} is too large")
+        raise InputError(f"{shown(text.strip())} is too large")
     if len(frac) > places:
         raise InputError(
-            f"{text.strip()!r} has more decimal places than the unit allows ({places})"
+            f"{shown(text.strip())} has more decimal places than the unit allows ({places})"
         )
     # Exact integer arithmetic: Decimal's default 28-digit context would round large amounts.
     value: int = int(whole or "0") * 10**places + int(frac.ljust(places, "0") or "0")
     if value > MAX_UINT256:
-        raise InputError(f"{text.strip()[:60]!r} is too large")
+        raise InputError(f"{shown(text.strip())} is too large")
     return value
 
 

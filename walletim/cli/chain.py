@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from walletim.cli.base import Ctx, pass_ctx, password_file_option
-from walletim.errors import InputError
+from walletim.errors import InputError, shown
 
 
 def _session(ctx: Ctx) -> Any:
@@ -489,7 +489,7 @@ def history(ctx: Ctx, account: str | None, limit: int, no_refresh: bool) -> None
 def _hash(text: str) -> str:
     t = text.strip().lower()
     if not (t.startswith("0x") and len(t) == 66 and all(c in "0123456789abcdef" for c in t[2:])):
-        raise InputError(f"not a transaction hash: {text[:70]!r}")
+        raise InputError(f"not a transaction hash: {shown(text)}")
     return t
 
 

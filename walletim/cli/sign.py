@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from walletim.cli.base import Ctx, pass_ctx, password_file_option
-from walletim.errors import InputError
+from walletim.errors import InputError, shown
 
 MAX_TYPED_DATA_FILE = 256 * 1024
 
@@ -104,7 +104,7 @@ def verify(
     try:
         expected = to_checksum_address(address)
     except KeysError as exc:
-        raise InputError(f"not an address: {address[:60]!r}") from exc
+        raise InputError(f"not an address: {shown(address)}") from exc
     sig = parse_signature(signature)
     if typed_file:
         digest = typed_data_digest(_read_typed_data(typed_file))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from walletim.errors import InvalidDerivationPath, InvalidPrivateKey, KeysError
+from walletim.errors import InvalidDerivationPath, InvalidPrivateKey, KeysError, shown
 from walletim.keys.paths import HARDENED, format_path
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -35,7 +35,7 @@ def to_checksum_address(address: str | bytes) -> str:
         raw = address[2:] if address[:2] in ("0x", "0X") else address
         raw = raw.lower()
     if len(raw) != 40 or any(c not in "0123456789abcdef" for c in raw):
-        raise KeysError(f"not a 20-byte hex address: {str(address)[:50]!r}")
+        raise KeysError(f"not a 20-byte hex address: {shown(address)}")
     digest = keccak256(raw.encode("ascii")).hex()
     return "0x" + "".join(
         c.upper() if int(d, 16) >= 8 else c for c, d in zip(raw, digest[:40], strict=True)

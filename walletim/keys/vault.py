@@ -30,6 +30,7 @@ from walletim.errors import (
     WalletExists,
     WalletNotFound,
     WrongPassword,
+    shown,
 )
 from walletim.keys import crypto
 
@@ -48,7 +49,7 @@ def check_name(name: str) -> str:
     """Raises InputError unless ``name`` is 1-64 of [A-Za-z0-9_.-], starting alphanumeric."""
     if not NAME_RE.match(name):
         raise InputError(
-            f"invalid wallet name {name[:70]!r}: use 1-64 letters, digits, '.', '_' or '-', "
+            f"invalid wallet name {shown(name)}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
     return name
