@@ -96,6 +96,9 @@ def test_wrong_password_and_address_checks() -> None:
     assert right.hex() == V3_KEY
     with pytest.raises(KeystoreAddressMismatch):
         keystore.decrypt(_mutate("address", "00" * 20), V3_PASSWORD)
+    # A UTF-8 BOM, as some Windows tools write it.
+    bom = b"\xef\xbb\xbf" + json.dumps(V3_SCRYPT).encode()
+    assert keystore.decrypt(bom, V3_PASSWORD).hex() == V3_KEY
     # MyEtherWallet-style capitalised "Crypto"
     doc = copy.deepcopy(V3_SCRYPT)
     doc["Crypto"] = doc.pop("crypto")

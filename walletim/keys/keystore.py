@@ -61,6 +61,10 @@ def parse(text: str | bytes) -> dict[str, Any]:
     """
     if len(text) > MAX_FILE_BYTES:
         raise KeystoreError(f"keystore file is larger than {MAX_FILE_BYTES} bytes")
+    if isinstance(text, bytes):
+        text = text.removeprefix(b"\xef\xbb\xbf")  # a BOM, as some Windows tools write
+    else:
+        text = text.removeprefix("\ufeff")
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as exc:
