@@ -385,6 +385,46 @@ class Wallets:
 
         return LocalSigner(self.private_key(spec))
 
+    def chat_identity(self, spec: str) -> Any:
+        """The chat identity key (:class:`walletim.keys.chat.ChatIdentityKey`) of an account.
+
+        Mnemonic wallets derive it from the seed (``m/13'/60'/i'``, SLIP-0010 ed25519), so
+        the mnemonic restores it. A wallet imported from a single private key has no seed:
+        its identity is random, made on first use and sealed in the vault beside the key.
+        Unlocks the home.
+        """
+        from walletim.keys import chat
+
+        name, index = parse_account_spec(spec)
+        record = self.vault.load(name)
+        if record.kind == KIND_MNEMONIC:
+            secret = self.unlock().open(record)
+            seed = mnemonic.to_seed(secret["mnemonic"], secret.get("passphrase", ""))
+            return chat.derive_chat_identity(seed, index)
+        if index != 0:
+            raise InputError(f"wallet {name!r} holds a single private key: only account 0 exists")
+        with self.vault.lock():
+            record = self.vault.load(name)
+            unlocked = self.unlock()
+            secret = unlocked.open(record)
+            if "chat_seed" not in secret:
+                secret["chat_seed"] = self._randbytes(32).hex()
+                unlocked.seal(record, secret)
+                self.vault.save(record)
+        import nacl.signing
+
+        seed_bytes = bytes.fromhex(secret["chat_seed"])
+        public = bytes(nacl.signing.SigningKey(seed_bytes).verify_key)
+        return chat.ChatIdentityKey(seed_bytes, public)
+
+    def bind_chat_identity(self, spec: str, created: int) -> Any:
+        """An :class:`~walletim.messaging.identity.IdentityBinding`: the account key's EIP-712
+        signature over {address, chat identity key, created}. Unlocks the home."""
+        from walletim.messaging.identity import sign_binding
+
+        identity = self.chat_identity(spec)
+        return sign_binding(self.signer(spec), identity.public_key, created)
+
     def sign_message(self, spec: str, message: bytes) -> Any:
         """EIP-191 personal_sign. Returns a Signature (``.hex``)."""
         return self.signer(spec).sign_message(message)

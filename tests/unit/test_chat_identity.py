@@ -1,0 +1,112 @@
+"""Chat identity keys (own derivation path) and the EIP-712 address binding."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from walletim.app.wallets import Wallets
+from walletim.errors import MessagingError
+from walletim.keys import chat, hd, mnemonic, paths
+from walletim.messaging import identity
+
+ANVIL = "test test test test test test test test test test test junk"
+ANVIL0_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def test_chat_key_is_not_the_spending_key_and_restores_from_mnemonic(tmp_path: Path) -> None:
+    seed = mnemonic.to_seed(ANVIL)
+    ident0 = chat.derive_chat_identity(seed, 0)
+    ident1 = chat.derive_chat_identity(seed, 1)
+    spending = (
+        hd.HDNode.from_seed(seed).derive(paths.parse_template("default").steps(0)).private_key()
+    )
+    assert ident0.seed != spending and ident0.public_key != ident1.public_key
+    assert chat.derive_chat_identity(seed, 0) == ident0
+    first = Wallets(tmp_path / "a", "password123", fast_kdf=True)
+    first.import_mnemonic("dev", ANVIL)
+    second = Wallets(tmp_path / "b", "password456", fast_kdf=True)
+    second.import_mnemonic("restored", ANVIL)
+    assert first.chat_identity("dev:1").public_key == second.chat_identity("restored:1").public_key
+    assert "seed=<secret>" in repr(ident0) and ident0.seed.hex() not in repr(ident0)
+
+
+def test_ed25519_signatures() -> None:
+    ident = chat.derive_chat_identity(mnemonic.to_seed(ANVIL), 0)
+    sig = ident.sign(b"challenge")
+    assert chat.verify_ed25519(ident.public_key, b"challenge", sig)
+    assert not chat.verify_ed25519(ident.public_key, b"challengf", sig)
+    assert not chat.verify_ed25519(ident.public_key[:31], b"challenge", sig)
+    assert len(ident.x25519_private_key()) == 32
+
+
+def test_private_key_wallet_gets_a_stable_random_identity(tmp_path: Path) -> None:
+    w = Wallets(tmp_path, "password123", fast_kdf=True)
+    w.import_private_key("k", "0x" + "46" * 32)
+    a = w.chat_identity("k")
+    assert Wallets(tmp_path, "password123").chat_identity("k") == a
+    raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*.json"))
+    assert a.seed.hex().encode() not in raw
+
+
+def test_binding_verifies_with_ecrecover_and_matches_eth_account(tmp_path: Path) -> None:
+    w = Wallets(tmp_path, "password123", fast_kdf=True)
+    w.import_mnemonic("dev", ANVIL)
+    binding = w.bind_chat_identity("dev", created=1_795_000_000)
+    assert binding.verify()
+    assert binding.wallet == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    assert binding.identity_key == w.chat_identity("dev").public_key
+    reference = Account.sign_message(
+        encode_typed_data(full_message=binding.typed_data()), ANVIL0_KEY
+    )
+    assert bytes(reference.signature) == binding.signature
+    parsed = identity.IdentityBinding.from_json(json.loads(json.dumps(binding.to_json())))
+    assert parsed == binding and parsed.verify()
+
+
+def test_forged_bindings_do_not_verify(tmp_path: Path) -> None:
+    w = Wallets(tmp_path, "password123", fast_kdf=True)
+    w.import_mnemonic("dev", ANVIL)
+    good = w.bind_chat_identity("dev", created=100)
+    other = w.bind_chat_identity("dev:1", created=100)
+    forgeries = [
+        dataclasses.replace(good, identity_key=other.identity_key),  # someone else's key
+        dataclasses.replace(good, wallet=other.wallet),  # claims another address
+        dataclasses.replace(good, created=101),
+        dataclasses.replace(good, signature=other.signature),
+        dataclasses.replace(good, signature=b"\x00" * 65),
+    ]
+    assert not any(f.verify() for f in forgeries)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["wallet", "identity_key", "created", "signature"]),
+        st.one_of(st.text(max_size=140), st.integers(), st.none()),
+        max_size=4,
+    )
+)
+def test_malformed_bindings_are_messaging_errors(doc: dict[str, object]) -> None:
+    with contextlib.suppress(MessagingError):
+        identity.IdentityBinding.from_json(doc).verify()
+
+
+def test_safety_number_is_symmetric_and_key_sensitive() -> None:
+    seed = mnemonic.to_seed(ANVIL)
+    a, b = chat.derive_chat_identity(seed, 0), chat.derive_chat_identity(seed, 1)
+    alice = (a.public_key, "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
+    bob = (b.public_key, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
+    number = identity.safety_number(alice, bob)
+    assert number == identity.safety_number(bob, alice)
+    groups = number.split()
+    assert len(groups) == 12 and all(len(g) == 5 and g.isdigit() for g in groups)
+    mallory = (chat.derive_chat_identity(seed, 2).public_key, bob[1])
+    assert identity.safety_number(alice, mallory) != number

@@ -1,0 +1,80 @@
+"""Chat identity keys from the wallet's BIP-39 seed (pure).
+
+Each account ``NAME:i`` has an Ed25519 chat identity derived with SLIP-0010 (ed25519) at
+``m/13'/60'/i'``: purpose 13 (SLIP-0013, identities), coin 60 (Ethereum), the account's
+index. SLIP-0010's ed25519 master key uses its own HMAC key ("ed25519 seed"), so this tree
+shares nothing with the secp256k1 spending keys: the chat key is never the spending key
+(MetaMask deprecated eth_decrypt for reusing it), yet restoring the mnemonic restores it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from walletim.errors import InvalidDerivationPath, KeysError
+from walletim.keys.paths import HARDENED
+
+CHAT_PATH_TEMPLATE = "m/13'/60'/{i}'"
+
+
+def chat_path(index: int) -> str:
+    if not 0 <= index < HARDENED:
+        raise InvalidDerivationPath(CHAT_PATH_TEMPLATE, f"account index {index} is out of range")
+    return CHAT_PATH_TEMPLATE.replace("{i}", str(index))
+
+
+@dataclass(frozen=True, slots=True)
+class ChatIdentityKey:
+    """An Ed25519 identity key pair. ``seed`` is secret: never log or print it."""
+
+    seed: bytes  # 32-byte Ed25519 private seed
+    public_key: bytes  # 32-byte Ed25519 public key
+
+    def __repr__(self) -> str:
+        return f"ChatIdentityKey(public_key={self.public_key.hex()}, seed=<secret>)"
+
+    def sign(self, message: bytes) -> bytes:
+        """Ed25519 signature (64 bytes) of ``message``."""
+        import nacl.signing
+
+        return bytes(nacl.signing.SigningKey(self.seed).sign(message).signature)
+
+    def x25519_private_key(self) -> bytes:
+        """The same key as X25519 (for Diffie-Hellman in X3DH)."""
+        import nacl.bindings
+
+        return bytes(
+            nacl.bindings.crypto_sign_ed25519_sk_to_curve25519(self.seed + self.public_key)
+        )
+
+
+def derive_chat_identity(seed: bytes, index: int) -> ChatIdentityKey:
+    """The chat identity of account ``index`` of a BIP-39 seed.
+
+    Raises:
+        InvalidDerivationPath: bad index; KeysError: an unusable seed.
+    """
+    from bip_utils import Bip32Slip10Ed25519
+
+    path = chat_path(index)
+    try:
+        node = Bip32Slip10Ed25519.FromSeed(seed).DerivePath(path)
+    except Exception as exc:  # bip-utils raises several unrelated types
+        raise KeysError("cannot derive the chat identity from this seed") from exc
+    private = bytes(node.PrivateKey().Raw().ToBytes())
+    public = bytes(node.PublicKey().RawCompressed().ToBytes())[-32:]
+    return ChatIdentityKey(private, public)
+
+
+def verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """True if ``signature`` is ``public_key``'s Ed25519 signature of ``message``."""
+    import nacl.exceptions
+    import nacl.signing
+
+    if len(public_key) != 32 or len(signature) != 64:
+        return False
+    try:
+        nacl.signing.VerifyKey(public_key).verify(message, signature)
+    except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
+        return False
+    return True
