@@ -1,0 +1,176 @@
+"""Chat envelopes (pure): the plaintext payload, its padding, and the wire frame.
+
+Inside the encryption (authenticated by the session's AEAD)::
+
+    payload = JSON {"v": 1, "n": counter, "t": sent_ms, "k": kind, "b": body}
+    padded  = payload || 0x80 || 0x00 ... up to the next size bucket (ISO/IEC 7816-4)
+
+so the relay learns only the bucket, never the length. Outside, what the relay stores::
+
+    frame = b"WIM" || version (1) || kind (1) || header length (2, BE) || header || ciphertext
+
+Every parser here is bounded and raises only :class:`MessagingError`.
+
+The per-conversation counter ``n`` starts at 1 and rises by one per message a sender sends in
+that conversation; :class:`CounterTracker` turns the counters a receiver sees into
+``ok`` / ``duplicate`` / ``gap`` verdicts, so a relay that drops, replays or reorders is
+detected and shown, not trusted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from walletim.errors import MessagingError
+
+MAGIC = b"WIM"
+VERSION = 1
+BUCKETS = (256, 1024, 4096, 16384, 65536)
+MAX_PAYLOAD = BUCKETS[-1] - 1
+MAX_HEADER = 4096
+MAX_FRAME = 4 + 2 + MAX_HEADER + BUCKETS[-1] + 1024  # + AEAD overhead allowance
+KINDS = {1: "initial", 2: "message"}
+PAYLOAD_KINDS = ("text", "payment", "request", "receipt", "system")
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    counter: int
+    sent_ms: int
+    kind: str
+    body: Any
+
+    def encode(self) -> bytes:
+        """Serialized and padded to a bucket. Raises MessagingError if too large."""
+        if self.kind not in PAYLOAD_KINDS:
+            raise MessagingError(f"unknown payload kind {self.kind[:20]!r}")
+        raw = json.dumps(
+            {"v": VERSION, "n": self.counter, "t": self.sent_ms, "k": self.kind, "b": self.body},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+        return pad(raw)
+
+    @classmethod
+    def decode(cls, padded: bytes) -> Payload:
+        """Raises MessagingError on bad padding, JSON, version or fields."""
+        raw = unpad(padded)
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise MessagingError("malformed message payload") from exc
+        if not isinstance(doc, dict) or doc.get("v") != VERSION:
+            raise MessagingError("unsupported message payload version")
+        counter, sent, kind = doc.get("n"), doc.get("t"), doc.get("k")
+        if type(counter) is not int or not 1 <= counter < 2**63:
+            raise MessagingError("malformed message counter")
+        if type(sent) is not int or sent < 0:
+            raise MessagingError("malformed message time")
+        if kind not in PAYLOAD_KINDS:
+            raise MessagingError("unknown message kind")
+        return cls(counter, sent, str(kind), doc.get("b"))
+
+
+def bucket_for(length: int) -> int:
+    """The smallest bucket that holds ``length`` bytes plus the padding marker."""
+    for size in BUCKETS:
+        if length + 1 <= size:
+            return size
+    raise MessagingError(f"message too large ({length} bytes; at most {MAX_PAYLOAD})")
+
+
+def pad(data: bytes) -> bytes:
+    size = bucket_for(len(data))
+    return data + b"\x80" + b"\x00" * (size - len(data) - 1)
+
+
+def unpad(padded: bytes) -> bytes:
+    if len(padded) not in BUCKETS:
+        raise MessagingError("padded payload is not a bucket size")
+    end = padded.rstrip(b"\x00")
+    if not end.endswith(b"\x80"):
+        raise MessagingError("bad payload padding")
+    return end[:-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    kind: str  # "initial" (carries X3DH header) or "message"
+    header: bytes
+    ciphertext: bytes
+
+    def encode(self) -> bytes:
+        code = {v: k for k, v in KINDS.items()}.get(self.kind)
+        if code is None:
+            raise MessagingError(f"unknown frame kind {self.kind[:20]!r}")
+        if len(self.header) > MAX_HEADER:
+            raise MessagingError("frame header too large")
+        out = MAGIC + bytes([VERSION, code]) + len(self.header).to_bytes(2, "big") + self.header
+        out += self.ciphertext
+        if len(out) > MAX_FRAME:
+            raise MessagingError("frame too large")
+        return out
+
+    @classmethod
+    def decode(cls, data: bytes) -> Frame:
+        """Raises MessagingError on anything that is not a well-formed v1 frame."""
+        if len(data) > MAX_FRAME:
+            raise MessagingError("frame too large")
+        if len(data) < 7 or data[:3] != MAGIC:
+            raise MessagingError("not a walletim frame")
+        if data[3] != VERSION:
+            raise MessagingError(f"unsupported frame version {data[3]}")
+        kind = KINDS.get(data[4])
+        if kind is None:
+            raise MessagingError("unknown frame kind")
+        header_len = int.from_bytes(data[5:7], "big")
+        if header_len > MAX_HEADER or 7 + header_len > len(data):
+            raise MessagingError("bad frame header length")
+        ciphertext = data[7 + header_len :]
+        if not ciphertext:
+            raise MessagingError("frame has no ciphertext")
+        return cls(kind, data[7 : 7 + header_len], ciphertext)
+
+
+@dataclass
+class CounterTracker:
+    """What a receiver has seen of one sender's counters in one conversation.
+
+    ``observe(n)`` returns ``("ok", [])``, ``("duplicate", [])`` or ``("gap", missing)``
+    where ``missing`` lists counters skipped so far (a late arrival later fills them in
+    and returns ``"ok"``). Memory is bounded: counters more than ``window`` behind the
+    highest seen are forgotten and reported as duplicates if they ever come back.
+    """
+
+    highest: int = 0
+    missing: set[int] = field(default_factory=set)
+    window: int = 2000
+
+    def observe(self, counter: int) -> tuple[str, list[int]]:
+        if counter <= 0:
+            raise MessagingError("message counters start at 1")
+        if counter <= self.highest:
+            if counter in self.missing:
+                self.missing.discard(counter)
+                return "ok", []
+            return "duplicate", []
+        skipped = list(range(self.highest + 1, counter))
+        if len(skipped) > self.window:
+            skipped = skipped[-self.window :]
+        self.missing.update(skipped)
+        self.highest = counter
+        floor = self.highest - self.window
+        self.missing = {m for m in self.missing if m > floor}
+        return ("gap", sorted(self.missing)) if skipped else ("ok", [])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"highest": self.highest, "missing": sorted(self.missing), "window": self.window}
+
+    @classmethod
+    def from_json(cls, data: Any) -> CounterTracker:
+        try:
+            return cls(int(data["highest"]), {int(m) for m in data["missing"]}, int(data["window"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MessagingError("malformed counter state") from exc
