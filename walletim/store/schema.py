@@ -99,7 +99,60 @@ V2 = _script(
     "CREATE INDEX transactions_status ON transactions (chain_id, status)",
 )
 
+V3 = _script(
+    # Chat: contacts (verified = their EIP-712 binding checked), conversations, messages with
+    # an FTS5 index kept in sync by triggers, and versioned ratchet session state.
+    """CREATE TABLE contacts (
+        address TEXT PRIMARY KEY,
+        name TEXT UNIQUE,
+        identity_key BLOB,
+        binding TEXT,
+        verified INTEGER NOT NULL DEFAULT 0,
+        added_at INTEGER NOT NULL
+    )""",
+    """CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (account, peer)
+    )""",
+    """CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations (id),
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        counter INTEGER NOT NULL,
+        sent_ms INTEGER NOT NULL,
+        stored_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'ok',
+        relay_id TEXT UNIQUE,
+        UNIQUE (conversation_id, direction, counter)
+    )""",
+    "CREATE INDEX messages_conversation ON messages (conversation_id, id)",
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='id')",
+    """CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END""",
+    """CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END""",
+    """CREATE TRIGGER messages_au AFTER UPDATE OF text ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END""",
+    """CREATE TABLE sessions (
+        conversation_id TEXT PRIMARY KEY REFERENCES conversations (id),
+        version INTEGER NOT NULL,
+        state BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
+    Migration(3, "chat: contacts, conversations, messages (+FTS5), sessions", V3),
 )
