@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import py_ecc  # noqa: F401  (it raises sys.setrecursionlimit on import: do it before any test)
 import pytest
 from click.testing import CliRunner
 
@@ -135,3 +136,118 @@ def wait_receipt(rpc: Any, tx_hash: str, timeout: float = 10.0) -> dict[str, Any
             return dict(receipt)
         time.sleep(0.02)
     raise AssertionError(f"no receipt for {tx_hash}")
+
+
+# -- the chat relay, as a real process ----------------------------------------------------------
+
+
+class RelayProcess:
+    """``walletim relay serve`` as a subprocess on a free port, with its own database.
+
+    ``url`` is where it listens, ``db`` its mailbox database, ``log`` the file capturing its
+    stderr. ``kill()`` sends SIGKILL, ``stop()`` SIGTERM (and checks it exits 0), ``restart()``
+    starts it again on the same database (same port unless ``same_port=False``).
+    """
+
+    def __init__(self, db: Path, log: Path, *extra: str) -> None:
+        self.db = db
+        self.log = log
+        self.extra = extra
+        self.url = ""
+        self.port = 0
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, port: int = 0, timeout: float = 10.0) -> RelayProcess:
+        import re
+        import select
+
+        err = self.log.open("a")
+        try:
+            self.proc = subprocess.Popen(
+                [
+                    str(ROOT / ".venv/bin/walletim"),
+                    "relay",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--db",
+                    str(self.db),
+                    *self.extra,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                env={**os.environ, "WALLETIM_HOME": str(self.db.parent / "home")},
+            )
+        finally:
+            err.close()
+        assert self.proc.stdout is not None
+        # The relay prints exactly one line once listening.
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        match = re.fullmatch(r"relay listening on (ws://\S+) \(mailboxes in .+\)\n", line)
+        if match is None:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"relay did not start: {line!r}\n{self.log.read_text()}")
+        self.url = match.group(1)
+        self.port = int(self.url.rsplit(":", 1)[1])
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+        self._close_pipe()
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        assert self.proc is not None
+        self.proc.terminate()
+        code = self.proc.wait(timeout)
+        self._close_pipe()
+        return code
+
+    def restart(self, *, same_port: bool = True) -> RelayProcess:
+        if self.alive:
+            self.stop()
+        return self.start(self.port if same_port else 0)
+
+    def _close_pipe(self) -> None:
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def close(self) -> None:
+        if self.alive:
+            assert self.proc is not None
+            self.proc.kill()
+            self.proc.wait(10)
+        self._close_pipe()
+
+
+@pytest.fixture
+def relay_factory(tmp_path: Path) -> Iterator[Any]:
+    """Start relays with extra ``relay serve`` options: ``relay_factory("--ttl", "1")``."""
+    started: list[RelayProcess] = []
+
+    def start(*extra: str, name: str = "relay") -> RelayProcess:
+        proc = RelayProcess(tmp_path / f"{name}.db", tmp_path / f"{name}.log", *extra)
+        started.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in started:
+        proc.close()
+
+
+@pytest.fixture
+def relay(relay_factory: Any) -> RelayProcess:
+    """A relay on a free port with a fresh database (``relay.url``, ``relay.db``, ``relay.log``)."""
+    proc: RelayProcess = relay_factory()
+    return proc

@@ -23,6 +23,11 @@
     │   ├── ChainIdMismatch            ``expected`` / ``actual``
     │   └── ContractReverted           ``reason`` is the decoded revert reason
     ├── MessagingError                 chat and relay (exit 4)
+    │   ├── RelayUnavailable           cannot reach the relay, or the connection was lost (``url``)
+    │   ├── RelayRefused               the relay answered a request with an error (``code``)
+    │   ├── PeerNotFound               no published chat keys for an address (``address``)
+    │   └── MessageRejected            an envelope that failed authentication, a replay, or
+    │                                  one not meant for us (``reason``); never shown as a message
     └── StoreError                     the local encrypted database (exit 1)
 
 Messages never contain secrets: no passwords, mnemonics, private keys or
@@ -46,8 +51,12 @@ __all__ = [
     "KeysError",
     "KeystoreAddressMismatch",
     "KeystoreError",
+    "MessageRejected",
     "MessagingError",
     "PasswordRequired",
+    "PeerNotFound",
+    "RelayRefused",
+    "RelayUnavailable",
     "RpcError",
     "SigningError",
     "StoreError",
@@ -211,6 +220,39 @@ class ContractReverted(ChainError):
 
 class MessagingError(WalletimError):
     exit_code = 4
+
+
+class RelayUnavailable(MessagingError):
+    """The relay cannot be reached, or it went away mid-request. ``url`` carries no secrets."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot reach the chat relay at {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class RelayRefused(MessagingError):
+    """The relay answered with an error; ``code`` is the protocol's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"the relay refused: {message} ({code})" if message else code)
+        self.code = code
+
+
+class PeerNotFound(MessagingError):
+    def __init__(self, address: str) -> None:
+        super().__init__(f"{address} has not published chat keys to this relay yet")
+        self.address = address
+
+
+class MessageRejected(MessagingError):
+    """An incoming envelope that is not accepted. ``reason`` is one of: sealed (not for us or
+    damaged), malformed, unknown-sender, binding, authentication, replay, expired-prekey."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"message rejected ({reason}){': ' + detail if detail else ''}")
+        self.reason = reason
+        self.detail = detail
 
 
 class StoreError(WalletimError):

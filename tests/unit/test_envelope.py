@@ -18,38 +18,43 @@ json_body = st.recursive(
 )
 
 
+EPOCH = "0123456789abcdef"
+SENDER = bytes(range(32))
+
+
 @given(
     st.integers(1, 2**62), st.integers(0, 2**50), st.sampled_from(["text", "payment"]), json_body
 )
-def test_payload_round_trip_and_bucketed_length(
-    counter: int, sent: int, kind: str, body: object
-) -> None:
-    encoded = Payload(counter, sent, kind, body).encode()
-    assert len(encoded) in BUCKETS
-    assert Payload.decode(encoded) == Payload(counter, sent, kind, body)
+def test_payload_round_trip(counter: int, sent: int, kind: str, body: object) -> None:
+    encoded = Payload(EPOCH, counter, sent, kind, body).encode()
+    assert Payload.decode(encoded) == Payload(EPOCH, counter, sent, kind, body)
 
 
-def test_sizes_reveal_only_the_bucket() -> None:
-    short = Payload(1, 0, "text", "hi").encode()
-    longer = Payload(1, 0, "text", "hello there, how are you doing today?").encode()
-    assert len(short) == len(longer) == 256
-    with pytest.raises(MessagingError, match="too large"):
-        Payload(1, 0, "text", "x" * 70000).encode()
+@given(st.binary(max_size=70000))
+def test_padding_hides_the_length_within_a_bucket(data: bytes) -> None:
+    if len(data) >= BUCKETS[-1]:
+        with pytest.raises(MessagingError, match="too large"):
+            pad(data)
+        return
+    padded = pad(data)
+    assert len(padded) in BUCKETS
+    assert len(padded) == min(b for b in BUCKETS if b > len(data))
+    assert unpad(padded) == data
 
 
 @pytest.mark.parametrize(
     "bad",
     [
         b"",
-        b"\x00" * 256,
-        b"abc" + b"\x00" * 253,
-        b"x" * 300,
-        pad(b"[]"),
-        pad(b'{"v":2}'),
-        pad(b"{nope"),
-        pad(b'{"v":1,"n":0,"t":1,"k":"text","b":1}'),
-        pad(b'{"v":1,"n":1,"t":-1,"k":"text","b":1}'),
-        pad(b'{"v":1,"n":1,"t":1,"k":"shell","b":1}'),
+        b"[]",
+        b'{"v":2}',
+        b"{nope",
+        b'{"v":1,"e":"0123456789abcdef","n":0,"t":1,"k":"text","b":1}',
+        b'{"v":1,"e":"0123456789abcdef","n":1,"t":-1,"k":"text","b":1}',
+        b'{"v":1,"e":"0123456789abcdef","n":1,"t":1,"k":"shell","b":1}',
+        b'{"v":1,"e":"XYZ","n":1,"t":1,"k":"text","b":1}',
+        b'{"v":1,"n":1,"t":1,"k":"text","b":1}',
+        b"[" * 100000,
     ],
 )
 def test_bad_payloads(bad: bytes) -> None:
@@ -57,20 +62,31 @@ def test_bad_payloads(bad: bytes) -> None:
         Payload.decode(bad)
 
 
+def test_bad_padding() -> None:
+    for bad in (b"", b"\x00" * 256, b"abc" + b"\x00" * 253, b"x" * 300, b"x" * 256):
+        with pytest.raises(MessagingError):
+            unpad(bad)
+
+
 def test_frame_round_trip_and_bounds() -> None:
-    frame = Frame("initial", b"header", b"\x01" * 272)
+    frame = Frame("initial", SENDER, b"header", b"\x01" * 272)
     assert Frame.decode(frame.encode()) == frame
     with pytest.raises(MessagingError):
-        Frame("bogus", b"", b"x").encode()
+        Frame("bogus", SENDER, b"", b"x").encode()
+    with pytest.raises(MessagingError):
+        Frame("message", b"short", b"", b"x").encode()
+    with pytest.raises(MessagingError, match="too large"):
+        Frame("message", SENDER, b"", b"x" * BUCKETS[-1]).encode()
+    head = b"WIM\x01\x02" + SENDER
     for bad in (
         b"",
         b"WIM",
-        b"XYZ\x01\x02\x00\x00x",
-        b"WIM\x02\x02\x00\x00x",
-        b"WIM\x01\x09\x00\x00x",
-        b"WIM\x01\x02\xff\xffx",
-        b"WIM\x01\x02\x00\x00",
-        b"WIM\x01\x02\x00\x00" + b"x" * 80000,
+        b"XYZ\x01\x02" + SENDER + b"\x00\x00x",
+        b"WIM\x02\x02" + SENDER + b"\x00\x00x",
+        b"WIM\x01\x09" + SENDER + b"\x00\x00x",
+        head + b"\xff\xffx",
+        head + b"\x00\x00",
+        head + b"\x00\x00" + b"x" * 80000,
     ):
         with pytest.raises(MessagingError):
             Frame.decode(bad)

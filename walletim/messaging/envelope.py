@@ -1,20 +1,26 @@
-"""Chat envelopes (pure): the plaintext payload, its padding, and the wire frame.
+"""Chat envelopes (pure): the plaintext payload, the inner frame, padding, counters.
 
-Inside the encryption (authenticated by the session's AEAD)::
+Inside the Double Ratchet encryption (so authenticated)::
 
-    payload = JSON {"v": 1, "n": counter, "t": sent_ms, "k": kind, "b": body}
-    padded  = payload || 0x80 || 0x00 ... up to the next size bucket (ISO/IEC 7816-4)
+    payload = JSON {"v": 1, "e": epoch, "n": counter, "t": sent_ms, "k": kind, "b": body}
 
-so the relay learns only the bucket, never the length. Outside, what the relay stores::
+The inner frame names the sender's chat identity key and carries the ratchet (and, for a
+session's first messages, X3DH) header; the whole frame is padded to a size bucket and then
+sealed to the recipient (see :mod:`walletim.messaging.session`)::
 
-    frame = b"WIM" || version (1) || kind (1) || header length (2, BE) || header || ciphertext
+    frame  = b"WIM" || version (1) || kind (1) || sender identity key (32)
+             || header length (2, BE) || header || ciphertext
+    padded = frame || 0x80 || 0x00 ... up to the next bucket (ISO/IEC 7816-4)
 
+so the relay learns only the bucket, never the length, the sender or the headers.
 Every parser here is bounded and raises only :class:`MessagingError`.
 
 The per-conversation counter ``n`` starts at 1 and rises by one per message a sender sends in
-that conversation; :class:`CounterTracker` turns the counters a receiver sees into
-``ok`` / ``duplicate`` / ``gap`` verdicts, so a relay that drops, replays or reorders is
-detected and shown, not trusted.
+that conversation; ``e`` is a random id the sender picks when it starts its side of the
+conversation (a restored wallet starts a new epoch, and its counters start again at 1).
+:class:`CounterTracker` turns the counters a receiver sees within one epoch into ``ok`` /
+``duplicate`` / ``gap`` verdicts, so a relay that drops, replays or reorders is detected and
+shown, not trusted.
 """
 
 from __future__ import annotations
@@ -27,50 +33,65 @@ from walletim.errors import MessagingError
 
 MAGIC = b"WIM"
 VERSION = 1
-BUCKETS = (256, 1024, 4096, 16384, 65536)
+BUCKETS = (256, 512, 1024, 4096, 16384, 65536)
 MAX_PAYLOAD = BUCKETS[-1] - 1
 MAX_HEADER = 4096
-MAX_FRAME = 4 + 2 + MAX_HEADER + BUCKETS[-1] + 1024  # + AEAD overhead allowance
+MAX_FRAME = MAX_PAYLOAD  # a frame must fit the largest bucket with its padding marker
+FRAME_FIXED = 3 + 1 + 1 + 32 + 2
 KINDS = {1: "initial", 2: "message"}
+EPOCH_HEX = 16
 PAYLOAD_KINDS = ("text", "payment", "request", "receipt", "system")
 
 
 @dataclass(frozen=True, slots=True)
 class Payload:
+    epoch: str  # 16 hex digits, the sender's conversation epoch
     counter: int
     sent_ms: int
     kind: str
     body: Any
 
     def encode(self) -> bytes:
-        """Serialized and padded to a bucket. Raises MessagingError if too large."""
+        """Compact JSON (UTF-8). Raises MessagingError on an unknown kind or a bad epoch."""
         if self.kind not in PAYLOAD_KINDS:
             raise MessagingError(f"unknown payload kind {self.kind[:20]!r}")
-        raw = json.dumps(
-            {"v": VERSION, "n": self.counter, "t": self.sent_ms, "k": self.kind, "b": self.body},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        ).encode()
-        return pad(raw)
+        if not _is_epoch(self.epoch):
+            raise MessagingError("a payload epoch is 16 hex digits")
+        doc = {
+            "v": VERSION,
+            "e": self.epoch,
+            "n": self.counter,
+            "t": self.sent_ms,
+            "k": self.kind,
+            "b": self.body,
+        }
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
-    def decode(cls, padded: bytes) -> Payload:
-        """Raises MessagingError on bad padding, JSON, version or fields."""
-        raw = unpad(padded)
+    def decode(cls, raw: bytes) -> Payload:
+        """Raises MessagingError on bad JSON, version or fields."""
+        if len(raw) > MAX_PAYLOAD:
+            raise MessagingError("message payload too large")
         try:
             doc = json.loads(raw)
         except (ValueError, RecursionError) as exc:
             raise MessagingError("malformed message payload") from exc
         if not isinstance(doc, dict) or doc.get("v") != VERSION:
             raise MessagingError("unsupported message payload version")
-        counter, sent, kind = doc.get("n"), doc.get("t"), doc.get("k")
+        epoch, counter, sent, kind = doc.get("e"), doc.get("n"), doc.get("t"), doc.get("k")
+        if not isinstance(epoch, str) or not _is_epoch(epoch):
+            raise MessagingError("malformed message epoch")
         if type(counter) is not int or not 1 <= counter < 2**63:
             raise MessagingError("malformed message counter")
-        if type(sent) is not int or sent < 0:
+        if type(sent) is not int or not 0 <= sent < 2**63:
             raise MessagingError("malformed message time")
         if kind not in PAYLOAD_KINDS:
             raise MessagingError("unknown message kind")
-        return cls(counter, sent, str(kind), doc.get("b"))
+        return cls(epoch, counter, sent, str(kind), doc.get("b"))
+
+
+def _is_epoch(value: str) -> bool:
+    return len(value) == EPOCH_HEX and all(c in "0123456789abcdef" for c in value)
 
 
 def bucket_for(length: int) -> int:
@@ -97,20 +118,35 @@ def unpad(padded: bytes) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    kind: str  # "initial" (carries X3DH header) or "message"
+    """The inner frame: ``kind`` "initial" (carries the X3DH header and the sender's binding)
+    or "message"; ``sender`` is the sender's 32-byte chat identity key."""
+
+    kind: str
+    sender: bytes
     header: bytes
     ciphertext: bytes
 
     def encode(self) -> bytes:
+        """Serialized, unpadded. Raises MessagingError if a field is bad or it is too large."""
         code = {v: k for k, v in KINDS.items()}.get(self.kind)
         if code is None:
             raise MessagingError(f"unknown frame kind {self.kind[:20]!r}")
+        if len(self.sender) != 32:
+            raise MessagingError("a sender identity key is 32 bytes")
         if len(self.header) > MAX_HEADER:
             raise MessagingError("frame header too large")
-        out = MAGIC + bytes([VERSION, code]) + len(self.header).to_bytes(2, "big") + self.header
-        out += self.ciphertext
+        out = b"".join(
+            (
+                MAGIC,
+                bytes([VERSION, code]),
+                self.sender,
+                len(self.header).to_bytes(2, "big"),
+                self.header,
+                self.ciphertext,
+            )
+        )
         if len(out) > MAX_FRAME:
-            raise MessagingError("frame too large")
+            raise MessagingError("message too large")
         return out
 
     @classmethod
@@ -118,20 +154,21 @@ class Frame:
         """Raises MessagingError on anything that is not a well-formed v1 frame."""
         if len(data) > MAX_FRAME:
             raise MessagingError("frame too large")
-        if len(data) < 7 or data[:3] != MAGIC:
+        if len(data) < FRAME_FIXED or data[:3] != MAGIC:
             raise MessagingError("not a walletim frame")
         if data[3] != VERSION:
             raise MessagingError(f"unsupported frame version {data[3]}")
         kind = KINDS.get(data[4])
         if kind is None:
             raise MessagingError("unknown frame kind")
-        header_len = int.from_bytes(data[5:7], "big")
-        if header_len > MAX_HEADER or 7 + header_len > len(data):
+        sender = data[5:37]
+        header_len = int.from_bytes(data[37:39], "big")
+        if header_len > MAX_HEADER or FRAME_FIXED + header_len > len(data):
             raise MessagingError("bad frame header length")
-        ciphertext = data[7 + header_len :]
+        ciphertext = data[FRAME_FIXED + header_len :]
         if not ciphertext:
             raise MessagingError("frame has no ciphertext")
-        return cls(kind, data[7 : 7 + header_len], ciphertext)
+        return cls(kind, sender, data[FRAME_FIXED : FRAME_FIXED + header_len], ciphertext)
 
 
 @dataclass

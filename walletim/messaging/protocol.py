@@ -1,0 +1,524 @@
+"""The relay wire protocol (pure): ids, the auth statement, and every frame, both ways.
+
+A client and a relay talk over one websocket; each websocket message is one JSON object
+(UTF-8 text) with an ``op``. Binary blobs are standard base64; ids are lowercase hex.
+
+What the relay learns per message is ``to`` (a mailbox id), ``mid`` (a random id the sender
+picks, for idempotent sends and acks), the envelope's size (a padding bucket + 48) and
+times. The envelope is sealed to the recipient (see :mod:`walletim.messaging.session`), so the
+sender's identity, the ratchet headers and the text are inside it.
+
+Ids:
+
+- ``mailbox_id(identity_key)`` = BLAKE2b-128(chat identity key, person "wim-mailbox-v1"):
+  where mail for that chat key waits. A client proves it owns a mailbox by signing the
+  relay's challenge with that key (Ed25519).
+- ``directory_id(address)`` = BLAKE2b-128(20-byte address, person "wim-dir-v1"): where a
+  wallet's prekey bundle is listed. The relay lists a bundle only if its EIP-712 binding
+  verifies for that address and names the authenticated chat key.
+
+Frames, client to relay (``rid`` is an optional request id echoed in the reply)::
+
+    auth     {key, sig}                       -> ok {mailbox, queued, prekeys}
+    publish  {binding, spk, opks, replace}    -> ok {prekeys}             (authenticated)
+    bundle   {dir}                            -> bundle {bundle} | error not_found
+    send     {to, mid, env}                   -> sent {mid}  (after it is durably stored)
+    fetch    {limit}                          -> deliver {msgs, more}     (authenticated)
+    ack      {mids}                           -> ok {}  (if rid given)    (authenticated)
+    listen   {}                               -> ok {}, then deliver pushes (authenticated)
+    watch    {dirs}                           -> ok {}, then published pushes
+
+relay to client: ``challenge {v, relay, nonce, limits}`` first, then replies and pushes
+(``deliver`` without rid, ``published {dir}``), or ``error {code, message}``.
+
+Close codes: 1009 frame too large, 4400 malformed frame, 4401 authentication failed,
+4429 rate limit exceeded, 1001 relay shutting down.
+
+Every decoder here is bounded and raises only :class:`~walletim.errors.MessagingError`
+(:class:`FrameError` for a frame that must close the connection).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from walletim.errors import MessagingError
+from walletim.messaging.envelope import BUCKETS
+
+PROTOCOL_VERSION = 1
+SEAL_OVERHEAD = 48  # crypto_box_seal: ephemeral public key (32) + Poly1305 tag (16)
+ENVELOPE_SIZES = frozenset(b + SEAL_OVERHEAD for b in BUCKETS)
+MAX_ENVELOPE = max(ENVELOPE_SIZES)
+MAX_FRAME_BYTES = 128 * 1024  # base64 of the largest envelope + JSON fields fits
+MAX_BATCH = 256  # mids per ack, messages per deliver, dirs per watch
+MAX_OPKS = 200  # one-time prekeys a client may keep listed on the relay
+ID_HEX = 32  # mailbox, directory and message ids: 16 bytes as hex
+
+AUTH_CONTEXT = b"walletim relay auth v1\x00"
+SPK_CONTEXT = b"\x05"  # how a signed prekey's public key is encoded under its signature
+
+CLOSE_TOO_LARGE = 1009
+CLOSE_GOING_AWAY = 1001
+CLOSE_MALFORMED = 4400
+CLOSE_AUTH_FAILED = 4401
+CLOSE_RATE_LIMITED = 4429
+
+ERROR_CODES = frozenset(
+    {
+        "bad_request",
+        "auth_required",
+        "not_found",
+        "rate_limited",
+        "mailbox_full",
+        "unknown_mailbox",
+        "bad_bundle",
+        "unavailable",
+    }
+)
+
+
+class FrameError(MessagingError):
+    """A frame that is not valid protocol: the relay closes that connection (4400)."""
+
+
+# -- ids and signed statements ---------------------------------------------------------------
+
+
+def mailbox_id(identity_key: bytes) -> str:
+    """The mailbox of a chat identity key (32-byte Ed25519 public key), as 32 hex digits."""
+    if len(identity_key) != 32:
+        raise MessagingError("a chat identity key is 32 bytes")
+    return hashlib.blake2b(identity_key, digest_size=16, person=b"wim-mailbox-v1").hexdigest()
+
+
+def directory_id(address: str | bytes) -> str:
+    """Where ``address``'s prekey bundle is listed, as 32 hex digits (not the raw address)."""
+    raw = address if isinstance(address, bytes) else _address_bytes(address)
+    if len(raw) != 20:
+        raise MessagingError("an address is 20 bytes")
+    return hashlib.blake2b(raw, digest_size=16, person=b"wim-dir-v1").hexdigest()
+
+
+def _address_bytes(address: str) -> bytes:
+    text = address[2:] if address[:2].lower() == "0x" else address
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError as exc:
+        raise MessagingError("not an address") from exc
+    return raw
+
+
+def auth_message(relay_id: str, nonce: bytes) -> bytes:
+    """What a client signs with its chat key to open its mailbox on ``relay_id``."""
+    return AUTH_CONTEXT + relay_id.encode("ascii", "replace") + b"\x00" + nonce
+
+
+def spk_signed_bytes(spk_public: bytes) -> bytes:
+    """The bytes a signed prekey's signature covers (X3DH's Encode(SPK))."""
+    return SPK_CONTEXT + spk_public
+
+
+def valid_envelope_length(length: int) -> bool:
+    return length in ENVELOPE_SIZES
+
+
+# -- field helpers -------------------------------------------------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(value: Any, what: str, *, size: int | None = None, max_size: int = MAX_ENVELOPE) -> bytes:
+    """Decode a base64 field. Raises FrameError on a non-string, bad base64 or wrong size."""
+    if not isinstance(value, str) or len(value) > (max_size * 4) // 3 + 4:
+        raise FrameError(f"{what}: expected base64 text")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise FrameError(f"{what}: bad base64") from exc
+    if size is not None and len(raw) != size:
+        raise FrameError(f"{what}: expected {size} bytes")
+    return raw
+
+
+def hex_id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or len(value) != ID_HEX:
+        raise FrameError(f"{what}: expected {ID_HEX} hex digits")
+    try:
+        bytes.fromhex(value)
+    except ValueError as exc:
+        raise FrameError(f"{what}: expected {ID_HEX} hex digits") from exc
+    return value.lower()
+
+
+def _rid(doc: dict[str, Any]) -> int | None:
+    rid = doc.get("rid")
+    if rid is None:
+        return None
+    if type(rid) is not int or not 0 <= rid < 2**53:
+        raise FrameError("rid: expected a non-negative integer")
+    return rid
+
+
+def _int(doc: dict[str, Any], key: str, lo: int, hi: int, default: int | None = None) -> int:
+    value = doc.get(key, default)
+    if type(value) is not int or not lo <= value <= hi:
+        raise FrameError(f"{key}: expected an integer {lo} .. {hi}")
+    return value
+
+
+def _list(doc: dict[str, Any], key: str, limit: int) -> list[Any]:
+    value = doc.get(key)
+    if not isinstance(value, list) or len(value) > limit:
+        raise FrameError(f"{key}: expected a list of at most {limit}")
+    return value
+
+
+# -- bundles ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPrekey:
+    key: bytes  # X25519 public key
+    sig: bytes  # Ed25519 signature by the identity key over spk_signed_bytes(key)
+    created: int  # unix seconds
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": b64(self.key), "sig": b64(self.sig), "created": self.created}
+
+    @classmethod
+    def from_json(cls, value: Any) -> SignedPrekey:
+        if not isinstance(value, dict):
+            raise FrameError("spk: expected an object")
+        return cls(
+            unb64(value.get("key"), "spk.key", size=32),
+            unb64(value.get("sig"), "spk.sig", size=64),
+            _int(value, "created", 0, 2**63 - 1),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """A peer's published keys, as the relay serves them (one one-time prekey, or none).
+
+    ``binding`` is the raw JSON of the EIP-712 identity binding: parse and *verify* it with
+    :class:`walletim.messaging.identity.IdentityBinding` before trusting anything here.
+    """
+
+    binding: dict[str, Any]
+    spk: SignedPrekey
+    opk: bytes | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "binding": self.binding,
+            "spk": self.spk.to_json(),
+            "opk": None if self.opk is None else b64(self.opk),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Bundle:
+        if not isinstance(value, dict) or not isinstance(value.get("binding"), dict):
+            raise FrameError("bundle: expected an object with a binding")
+        opk = value.get("opk")
+        return cls(
+            _bounded_binding(value["binding"]),
+            SignedPrekey.from_json(value.get("spk")),
+            None if opk is None else unb64(opk, "bundle.opk", size=32),
+        )
+
+
+def _bounded_binding(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) > 8 or not all(isinstance(k, str) and len(k) < 32 for k in value):
+        raise FrameError("binding: unexpected fields")
+    for v in value.values():
+        if not isinstance(v, str | int) or (isinstance(v, str) and len(v) > 200):
+            raise FrameError("binding: unexpected field values")
+    return dict(value)
+
+
+# -- client -> relay -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    key: bytes
+    sig: bytes
+    rid: int | None = None
+    op: str = field(default="auth", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    binding: dict[str, Any]
+    spk: SignedPrekey
+    opks: tuple[bytes, ...]
+    replace: bool
+    rid: int | None = None
+    op: str = field(default="publish", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRequest:
+    dir: str
+    rid: int | None = None
+    op: str = field(default="bundle", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    to: str
+    mid: str
+    env: bytes
+    rid: int | None = None
+    op: str = field(default="send", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    limit: int = MAX_BATCH
+    rid: int | None = None
+    op: str = field(default="fetch", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    mids: tuple[str, ...]
+    rid: int | None = None
+    op: str = field(default="ack", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    rid: int | None = None
+    op: str = field(default="listen", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    dirs: tuple[str, ...]
+    rid: int | None = None
+    op: str = field(default="watch", init=False)
+
+
+ClientFrame = Auth | Publish | BundleRequest | Send | Fetch | Ack | Listen | Watch
+
+
+def _load(text: str | bytes) -> dict[str, Any]:
+    if len(text) > MAX_FRAME_BYTES:
+        raise FrameError("frame too large")
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise FrameError("frame is not JSON") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("op"), str):
+        raise FrameError("frame is not an object with an op")
+    return doc
+
+
+def decode_client_frame(text: str | bytes) -> ClientFrame:
+    """Parse one frame a client sent. Raises FrameError on anything malformed."""
+    doc = _load(text)
+    op, rid = doc["op"], _rid(doc)
+    if op == "auth":
+        return Auth(
+            unb64(doc.get("key"), "key", size=32), unb64(doc.get("sig"), "sig", size=64), rid
+        )
+    if op == "publish":
+        binding = doc.get("binding")
+        if not isinstance(binding, dict):
+            raise FrameError("binding: expected an object")
+        opks = tuple(unb64(k, "opks[]", size=32) for k in _list(doc, "opks", MAX_OPKS))
+        replace = doc.get("replace", False)
+        if not isinstance(replace, bool):
+            raise FrameError("replace: expected true or false")
+        spk = SignedPrekey.from_json(doc.get("spk"))
+        return Publish(_bounded_binding(binding), spk, opks, replace, rid)
+    if op == "bundle":
+        return BundleRequest(hex_id(doc.get("dir"), "dir"), rid)
+    if op == "send":
+        env = unb64(doc.get("env"), "env")
+        if not valid_envelope_length(len(env)):
+            raise FrameError("env: not a walletim envelope size")
+        return Send(hex_id(doc.get("to"), "to"), hex_id(doc.get("mid"), "mid"), env, rid)
+    if op == "fetch":
+        return Fetch(_int(doc, "limit", 1, MAX_BATCH, MAX_BATCH), rid)
+    if op == "ack":
+        return Ack(tuple(hex_id(m, "mids[]") for m in _list(doc, "mids", MAX_BATCH)), rid)
+    if op == "listen":
+        return Listen(rid)
+    if op == "watch":
+        return Watch(tuple(hex_id(d, "dirs[]") for d in _list(doc, "dirs", MAX_BATCH)), rid)
+    raise FrameError(f"unknown op {op[:20]!r}")
+
+
+def encode_client_frame(frame: ClientFrame) -> str:
+    """Serialize a client frame (the inverse of :func:`decode_client_frame`)."""
+    doc: dict[str, Any] = {"op": frame.op}
+    if frame.rid is not None:
+        doc["rid"] = frame.rid
+    if isinstance(frame, Auth):
+        doc.update(key=b64(frame.key), sig=b64(frame.sig))
+    elif isinstance(frame, Publish):
+        doc.update(
+            binding=frame.binding,
+            spk=frame.spk.to_json(),
+            opks=[b64(k) for k in frame.opks],
+            replace=frame.replace,
+        )
+    elif isinstance(frame, BundleRequest):
+        doc["dir"] = frame.dir
+    elif isinstance(frame, Send):
+        doc.update(to=frame.to, mid=frame.mid, env=b64(frame.env))
+    elif isinstance(frame, Fetch):
+        doc["limit"] = frame.limit
+    elif isinstance(frame, Ack):
+        doc["mids"] = list(frame.mids)
+    elif isinstance(frame, Watch):
+        doc["dirs"] = list(frame.dirs)
+    return json.dumps(doc, separators=(",", ":"))
+
+
+# -- relay -> client -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    relay: str
+    nonce: bytes
+    limits: dict[str, int]
+    v: int = PROTOCOL_VERSION
+    op: str = field(default="challenge", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Ok:
+    rid: int | None
+    fields: dict[str, Any]
+    op: str = field(default="ok", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    rid: int | None
+    code: str
+    message: str
+    op: str = field(default="error", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BundleReply:
+    rid: int | None
+    bundle: Bundle
+    op: str = field(default="bundle", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    rid: int | None
+    mid: str
+    op: str = field(default="sent", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """One stored message: ``t`` is when the relay stored it (unix ms)."""
+
+    mid: str
+    env: bytes
+    t: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    rid: int | None
+    msgs: tuple[Delivered, ...]
+    more: bool = False
+    op: str = field(default="deliver", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    dir: str
+    op: str = field(default="published", init=False)
+
+
+ServerFrame = Challenge | Ok | Error | BundleReply | Sent | Deliver | Published
+
+
+def encode_server_frame(frame: ServerFrame) -> str:
+    doc: dict[str, Any] = {"op": frame.op}
+    if isinstance(frame, Challenge):
+        doc.update(v=frame.v, relay=frame.relay, nonce=b64(frame.nonce), limits=frame.limits)
+    elif isinstance(frame, Published):
+        doc["dir"] = frame.dir
+    else:
+        if frame.rid is not None:
+            doc["rid"] = frame.rid
+        if isinstance(frame, Ok):
+            doc.update(frame.fields)
+        elif isinstance(frame, Error):
+            doc.update(code=frame.code, message=frame.message)
+        elif isinstance(frame, BundleReply):
+            doc["bundle"] = frame.bundle.to_json()
+        elif isinstance(frame, Sent):
+            doc["mid"] = frame.mid
+        elif isinstance(frame, Deliver):
+            doc["msgs"] = [{"mid": m.mid, "env": b64(m.env), "t": m.t} for m in frame.msgs]
+            doc["more"] = frame.more
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def decode_server_frame(text: str | bytes) -> ServerFrame:
+    """Parse one frame a relay sent. Raises FrameError: a client never trusts a relay's shape."""
+    doc = _load(text)
+    op = doc["op"]
+    if op == "challenge":
+        relay = doc.get("relay")
+        if not isinstance(relay, str) or not 0 < len(relay) <= 64:
+            raise FrameError("challenge: bad relay id")
+        limits = doc.get("limits", {})
+        if not isinstance(limits, dict) or len(limits) > 16:
+            raise FrameError("challenge: bad limits")
+        clean = {str(k)[:32]: v for k, v in limits.items() if type(v) is int}
+        return Challenge(
+            relay, unb64(doc.get("nonce"), "nonce", size=32), clean, _int(doc, "v", 0, 255)
+        )
+    if op == "published":
+        return Published(hex_id(doc.get("dir"), "dir"))
+    rid = _rid(doc)
+    if op == "ok":
+        rest = {k: v for k, v in doc.items() if k not in ("op", "rid")}
+        if len(rest) > 16:
+            raise FrameError("ok: too many fields")
+        return Ok(rid, rest)
+    if op == "error":
+        code, message = doc.get("code"), doc.get("message", "")
+        if not isinstance(code, str) or not isinstance(message, str):
+            raise FrameError("error: bad code or message")
+        return Error(rid, code[:32], message[:300])
+    if op == "bundle":
+        return BundleReply(rid, Bundle.from_json(doc.get("bundle")))
+    if op == "sent":
+        return Sent(rid, hex_id(doc.get("mid"), "mid"))
+    if op == "deliver":
+        msgs = []
+        for item in _list(doc, "msgs", MAX_BATCH):
+            if not isinstance(item, dict):
+                raise FrameError("deliver: bad message")
+            env = unb64(item.get("env"), "env")
+            t = item.get("t")
+            if type(t) is not int or t < 0:
+                raise FrameError("deliver: bad time")
+            msgs.append(Delivered(hex_id(item.get("mid"), "mid"), env, t))
+        more = doc.get("more", False)
+        if not isinstance(more, bool):
+            raise FrameError("deliver: bad more flag")
+        return Deliver(rid, tuple(msgs), more)
+    raise FrameError(f"unknown op {op[:20]!r}")
