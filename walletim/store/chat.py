@@ -1,108 +1,479 @@
-"""Repository of chat history (adapter: the store): conversations, messages, search.
+"""Repository of chat state (adapter: the store): contacts, conversations, messages, ratchet
+sessions, prekeys, security events, and full-text search.
+
+Everything that changes ratchet state runs inside one write transaction (:meth:`ChatRepo.tx`):
+load the conversation, encrypt or decrypt, store the new state with the message. Two
+walletim processes on one home (``chat listen`` and a ``chat send``) therefore never
+interleave ratchet updates.
 
 A message is stored (durably) before it is acknowledged to the relay; storing the same
-message twice (same relay id, or same conversation/direction/counter) is a no-op, which is
-how at-least-once delivery becomes exactly-once display.
+message twice (same relay id, or same conversation/direction/epoch/counter) is a no-op, which
+is how at-least-once delivery becomes exactly-once display.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from walletim.errors import InputError
+from walletim.errors import InputError, StoreError
 from walletim.store.db import Store
 
 MAX_SEARCH_RESULTS = 1000
+MAX_HISTORY = 10_000
+
+
+def conversation_id(account: str, peer: str) -> str:
+    """The id of ``account``'s conversation with ``peer`` (directional: each side has its own)."""
+    text = f"walletim-conversation-v4:{account.lower()}:{peer.lower()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
     id: int
     conversation_id: str
+    account: str
+    peer: str
     direction: str  # "in" | "out"
-    counter: int
+    epoch: str
+    counter: int | None  # None while queued (not yet encrypted)
     sent_ms: int
+    stored_ms: int
     kind: str
     body: Any
     text: str
-    state: str
+    state: str  # in: received; out: queued | sending | sent
+    relay_id: str | None
+    unread: bool
 
 
-def conversation_id(account: str, peer: str) -> str:
-    """A stable id for the conversation between two addresses (order does not matter)."""
-    a, b = sorted([account.lower(), peer.lower()])
-    return hashlib.sha256(f"walletim-conversation:{a}:{b}".encode()).hexdigest()[:32]
+_MSG_COLUMNS = (
+    "m.id, m.conversation_id, c.account, c.peer, m.direction, m.epoch, m.counter, m.sent_ms, "
+    "m.stored_ms, m.kind, m.body, m.text, m.state, m.relay_id, m.unread"
+)
+_MSG_FROM = "messages m JOIN conversations c ON c.id = m.conversation_id"
 
 
-def _row(r: Any) -> StoredMessage:
-    return StoredMessage(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8])
+def _message(r: Any) -> StoredMessage:
+    return StoredMessage(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], json.loads(r[10]),
+        r[11], r[12], r[13], bool(r[14]),
+    )  # fmt: skip
 
 
-_COLUMNS = "id, conversation_id, direction, counter, sent_ms, kind, body, text, state"
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    message: StoredMessage
+    mailbox: str | None
+    envelope: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    address: str
+    name: str | None
+    identity_key: bytes | None
+    binding: dict[str, Any] | None
+    binding_created: int | None
+    verified: bool  # the binding's EIP-712 signature checked against the address
+    confirmed: bool  # the user compared safety numbers out of band
+    key_changed: bool  # the identity key changed since the user last confirmed / looked
+    added_at: int
+
+
+_CONTACT_COLUMNS = (
+    "address, name, identity_key, binding, binding_created, verified, confirmed, key_changed, "
+    "added_at"
+)
+
+
+def _contact(r: Any) -> Contact:
+    return Contact(
+        r[0],
+        r[1],
+        None if r[2] is None else bytes(r[2]),
+        None if r[3] is None else json.loads(r[3]),
+        r[4],
+        bool(r[5]),
+        bool(r[6]),
+        bool(r[7]),
+        r[8],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PrekeyRow:
+    account: str
+    identity_key: bytes
+    binding: dict[str, Any]
+    version: int
+    state: dict[str, Any]
+    relay_id: str | None
+    published_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationInfo:
+    id: str
+    account: str
+    peer: str
+    name: str | None
+    unread: int
+    last: StoredMessage | None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    account: str
+    peer: str | None
+    kind: str
+    detail: str
+    at_ms: int
+
+
+class ChatTx:
+    """Operations inside one write transaction (see :meth:`ChatRepo.tx`)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def conversation(self, account: str, peer: str) -> str:
+        """The conversation id of (account, peer), created if new."""
+        cid = conversation_id(account, peer)
+        self.conn.execute(
+            "INSERT OR IGNORE INTO conversations (id, account, peer, created_at) VALUES (?,?,?,?)",
+            (cid, account, peer, int(time.time())),
+        )
+        return cid
+
+    def load_session(self, cid: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT state FROM sessions WHERE conversation_id = ?", (cid,))
+        found = row.fetchone()
+        return None if found is None else dict(json.loads(found[0]))
+
+    def save_session(self, cid: str, version: int, state: dict[str, Any]) -> None:
+        self.conn.execute(
+            "INSERT INTO sessions (conversation_id, version, state, updated_at) VALUES (?,?,?,?) "
+            "ON CONFLICT (conversation_id) DO UPDATE SET version = excluded.version, "
+            "state = excluded.state, updated_at = excluded.updated_at",
+            (cid, version, json.dumps(state, separators=(",", ":")), int(time.time())),
+        )
+
+    def add_message(
+        self,
+        cid: str,
+        direction: str,
+        kind: str,
+        body: Any,
+        text: str,
+        *,
+        sent_ms: int,
+        state: str,
+        epoch: str = "",
+        counter: int | None = None,
+        relay_id: str | None = None,
+        mailbox: str | None = None,
+        envelope: bytes | None = None,
+        unread: bool = False,
+    ) -> int | None:
+        """Store one message. Returns its id, or None if it was already stored."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO messages (conversation_id, direction, epoch, counter, sent_ms, "
+            "stored_ms, kind, body, text, state, relay_id, mailbox, envelope, unread) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                cid,
+                direction,
+                epoch,
+                counter,
+                sent_ms,
+                _now_ms(),
+                kind,
+                json.dumps(body, ensure_ascii=False),
+                text,
+                state,
+                relay_id,
+                mailbox,
+                envelope,
+                int(unread),
+            ),
+        )
+        return int(cur.lastrowid) if cur.rowcount else None
+
+    def seal_queued(
+        self, message_id: int, epoch: str, counter: int, relay_id: str, mailbox: str, env: bytes
+    ) -> None:
+        """A queued message got encrypted: it is now 'sending' with its envelope."""
+        self.conn.execute(
+            "UPDATE messages SET state = 'sending', epoch = ?, counter = ?, relay_id = ?, "
+            "mailbox = ?, envelope = ? WHERE id = ? AND state = 'queued'",
+            (epoch, counter, relay_id, mailbox, env, message_id),
+        )
+
+    def mark_sent(self, relay_id: str) -> None:
+        """The relay confirmed it stored the message: drop the envelope."""
+        self.conn.execute(
+            "UPDATE messages SET state = 'sent', envelope = NULL WHERE relay_id = ? "
+            "AND direction = 'out'",
+            (relay_id,),
+        )
+
+    def has_relay_id(self, relay_id: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM messages WHERE relay_id = ?", (relay_id,))
+        return row.fetchone() is not None
+
+    def queued(self, account: str, peer: str) -> list[StoredMessage]:
+        rows = self.conn.execute(
+            f"SELECT {_MSG_COLUMNS} FROM {_MSG_FROM} WHERE c.account = ? AND c.peer = ? "
+            "AND m.state = 'queued' ORDER BY m.id",
+            (account, peer),
+        ).fetchall()
+        return [_message(r) for r in rows]
+
+    def prekeys(self, account: str) -> PrekeyRow | None:
+        row = self.conn.execute(
+            "SELECT account, identity_key, binding, version, state, relay_id, published_at "
+            "FROM prekeys WHERE account = ?",
+            (account,),
+        ).fetchone()
+        if row is None:
+            return None
+        return PrekeyRow(
+            row[0], bytes(row[1]), json.loads(row[2]), row[3], json.loads(row[4]), row[5], row[6]
+        )
+
+    def reset_prekeys(self, account: str) -> None:
+        """Forget an account's prekeys (its chat identity changed): publish afresh."""
+        self.conn.execute("DELETE FROM prekeys WHERE account = ?", (account,))
+
+    def save_prekeys(
+        self,
+        account: str,
+        identity_key: bytes,
+        binding: dict[str, Any],
+        version: int,
+        state: dict[str, Any],
+        *,
+        relay_id: str | None = None,
+        published_at: int | None = None,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO prekeys (account, identity_key, binding, version, state, relay_id, "
+            "published_at, updated_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (account) DO UPDATE "
+            "SET identity_key = excluded.identity_key, binding = excluded.binding, "
+            "version = excluded.version, state = excluded.state, "
+            "relay_id = COALESCE(excluded.relay_id, prekeys.relay_id), "
+            "published_at = COALESCE(excluded.published_at, prekeys.published_at), "
+            "updated_at = excluded.updated_at",
+            (
+                account,
+                identity_key,
+                json.dumps(binding),
+                version,
+                json.dumps(state, separators=(",", ":")),
+                relay_id,
+                published_at,
+                int(time.time()),
+            ),
+        )
+
+    def contact(self, address: str) -> Contact | None:
+        row = self.conn.execute(
+            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE address = ?", (address,)
+        ).fetchone()
+        return None if row is None else _contact(row)
+
+    def contact_by_key(self, identity_key: bytes) -> Contact | None:
+        row = self.conn.execute(
+            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE identity_key = ?", (identity_key,)
+        ).fetchone()
+        return None if row is None else _contact(row)
+
+    def learn_identity(
+        self, address: str, identity_key: bytes, binding: dict[str, Any], created: int
+    ) -> str:
+        """Record a *verified* binding of ``address``. Returns "new", "same" or "changed".
+
+        A changed key resets the safety-number confirmation and sets ``key_changed``. Another
+        address that held this key (it moved) is cleared, so one key names one address.
+        """
+        existing = self.contact(address)
+        now = int(time.time())
+        self.conn.execute(
+            "UPDATE contacts SET identity_key = NULL, binding = NULL, verified = 0 "
+            "WHERE identity_key = ? AND address != ?",
+            (identity_key, address),
+        )
+        if existing is None:
+            self.conn.execute(
+                "INSERT INTO contacts (address, identity_key, binding, binding_created, verified, "
+                "added_at, updated_at) VALUES (?,?,?,?,1,?,?)",
+                (address, identity_key, json.dumps(binding), created, now, now),
+            )
+            return "new"
+        if existing.identity_key == identity_key:
+            if (existing.binding_created or 0) < created:
+                self.conn.execute(
+                    "UPDATE contacts SET binding = ?, binding_created = ?, verified = 1, "
+                    "updated_at = ? WHERE address = ?",
+                    (json.dumps(binding), created, now, address),
+                )
+            return "same"
+        first = existing.identity_key is None
+        self.conn.execute(
+            "UPDATE contacts SET identity_key = ?, binding = ?, binding_created = ?, verified = 1, "
+            "confirmed = 0, key_changed = ?, updated_at = ? WHERE address = ?",
+            (identity_key, json.dumps(binding), created, 0 if first else 1, now, address),
+        )
+        return "new" if first else "changed"
+
+    def add_event(self, account: str, peer: str | None, kind: str, detail: str = "") -> None:
+        self.conn.execute(
+            "INSERT INTO chat_events (account, peer, kind, detail, at_ms) VALUES (?,?,?,?,?)",
+            (account, peer, kind, detail[:500], _now_ms()),
+        )
 
 
 class ChatRepo:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def conversation(self, account: str, peer: str) -> str:
-        """The conversation id of (account, peer), created if new."""
-        cid = conversation_id(account, peer)
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[ChatTx]:
+        """One write transaction (BEGIN IMMEDIATE). Raises StoreError; rolls back on error."""
         with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO conversations (id, account, peer, created_at) "
-                "VALUES (?,?,?,?)",
-                (cid, account, peer, int(time.time())),
-            )
-        return cid
+            yield ChatTx(conn)
 
-    def add_message(
-        self,
-        cid: str,
-        direction: str,
-        counter: int,
-        sent_ms: int,
-        kind: str,
-        body: Any,
-        text: str = "",
-        *,
-        state: str = "ok",
-        relay_id: str | None = None,
-    ) -> bool:
-        """Store one message durably. Returns False if it was already stored (a duplicate)."""
-        with self.store.transaction() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO messages (conversation_id, direction, counter, sent_ms, "
-                "stored_ms, kind, body, text, state, relay_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    cid,
-                    direction,
-                    counter,
-                    sent_ms,
-                    int(time.time() * 1000),
-                    kind,
-                    json.dumps(body),
-                    text,
-                    state,
-                    relay_id,
-                ),
-            )
-            return bool(cur.rowcount)
+    # -- reads (no transaction needed) ----------------------------------------------------------
 
-    def history(self, cid: str, limit: int = 50) -> list[StoredMessage]:
-        """The newest ``limit`` messages of a conversation, oldest first."""
+    def prekeys(self, account: str) -> PrekeyRow | None:
+        return ChatTx(self.store).prekeys(account)
+
+    def contact(self, address: str) -> Contact | None:
+        return ChatTx(self.store).contact(address)
+
+    def message(self, message_id: int) -> StoredMessage:
+        """One message by id. Raises StoreError if there is none."""
+        row = self.store.execute(
+            f"SELECT {_MSG_COLUMNS} FROM {_MSG_FROM} WHERE m.id = ?", (message_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no message {message_id}")
+        return _message(row)
+
+    def contact_named(self, name: str) -> Contact | None:
+        row = self.store.execute(
+            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE name = ? COLLATE NOCASE", (name,)
+        ).fetchone()
+        return None if row is None else _contact(row)
+
+    def contacts(self) -> list[Contact]:
         rows = self.store.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?",
-            (cid, limit),
+            f"SELECT {_CONTACT_COLUMNS} FROM contacts ORDER BY name IS NULL, name, address"
         ).fetchall()
-        return [_row(r) for r in reversed(rows)]
+        return [_contact(r) for r in rows]
 
-    def search(self, query: str, limit: int = 50, cid: str | None = None) -> list[StoredMessage]:
-        """Full-text search (FTS5), newest hits first. The query is matched as plain words.
+    def history(self, account: str, peer: str, limit: int = 50) -> list[StoredMessage]:
+        """The newest ``limit`` messages of a conversation, oldest first. Raises InputError."""
+        if not 1 <= limit <= MAX_HISTORY:
+            raise InputError(f"limit must be 1 .. {MAX_HISTORY}")
+        rows = self.store.execute(
+            f"SELECT {_MSG_COLUMNS} FROM {_MSG_FROM} WHERE m.conversation_id = ? "
+            "ORDER BY m.id DESC LIMIT ?",
+            (conversation_id(account, peer), limit),
+        ).fetchall()
+        return [_message(r) for r in reversed(rows)]
+
+    def mark_read(self, account: str, peer: str) -> int:
+        cur = self.store.execute(
+            "UPDATE messages SET unread = 0 WHERE conversation_id = ? AND unread = 1",
+            (conversation_id(account, peer),),
+        )
+        return int(cur.rowcount)
+
+    def conversations(self, account: str) -> list[ConversationInfo]:
+        """The account's conversations, most recent first, with unread counts."""
+        rows = self.store.execute(
+            "SELECT c.id, c.account, c.peer, k.name, "
+            "(SELECT count(*) FROM messages u WHERE u.conversation_id = c.id AND u.unread = 1), "
+            "(SELECT max(id) FROM messages l WHERE l.conversation_id = c.id) AS last_id "
+            "FROM conversations c LEFT JOIN contacts k ON k.address = c.peer "
+            "WHERE c.account = ? ORDER BY last_id DESC",
+            (account,),
+        ).fetchall()
+        out = []
+        for cid, acct, peer, name, unread, last_id in rows:
+            last = None
+            if last_id is not None:
+                row = self.store.execute(
+                    f"SELECT {_MSG_COLUMNS} FROM {_MSG_FROM} WHERE m.id = ?", (last_id,)
+                ).fetchone()
+                last = None if row is None else _message(row)
+            out.append(ConversationInfo(cid, acct, peer, name, int(unread), last))
+        return out
+
+    def outbox(self, account: str) -> list[OutboxItem]:
+        """Outgoing messages not yet confirmed by the relay (queued or sending), oldest first."""
+        rows = self.store.execute(
+            f"SELECT {_MSG_COLUMNS}, m.mailbox, m.envelope FROM {_MSG_FROM} "
+            "WHERE c.account = ? AND m.state IN ('queued', 'sending') ORDER BY m.id",
+            (account,),
+        ).fetchall()
+        return [
+            OutboxItem(_message(r[:15]), r[15], None if r[16] is None else bytes(r[16]))
+            for r in rows
+        ]
+
+    def events(self, account: str, *, unseen: bool = True) -> list[Event]:
+        rows = self.store.execute(
+            "SELECT id, account, peer, kind, detail, at_ms FROM chat_events WHERE account = ? "
+            + ("AND seen = 0 " if unseen else "")
+            + "ORDER BY id",
+            (account,),
+        ).fetchall()
+        return [Event(*r) for r in rows]
+
+    def mark_events_seen(self, account: str) -> None:
+        self.store.execute("UPDATE chat_events SET seen = 1 WHERE account = ?", (account,))
+
+    def set_contact_name(self, address: str, name: str) -> None:
+        """Name a contact (creating it if new). Raises InputError if the name is taken."""
+        taken = self.contact_named(name)
+        if taken is not None and taken.address != address:
+            raise InputError(f"the contact name {name!r} is already used for {taken.address}")
+        now = int(time.time())
+        try:
+            with self.store.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO contacts (address, name, added_at, updated_at) VALUES (?,?,?,?) "
+                    "ON CONFLICT (address) DO UPDATE SET name = excluded.name, "
+                    "updated_at = excluded.updated_at",
+                    (address, name, now, now),
+                )
+        except StoreError as exc:
+            raise InputError(f"cannot name the contact {name!r}: {exc}") from exc
+
+    def confirm_contact(self, address: str) -> None:
+        """The user compared safety numbers: mark confirmed, clear the key-change flag."""
+        self.store.execute(
+            "UPDATE contacts SET confirmed = 1, key_changed = 0, updated_at = ? WHERE address = ?",
+            (int(time.time()), address),
+        )
+
+    def search(self, account: str, query: str, limit: int = 50) -> list[StoredMessage]:
+        """Full-text search (FTS5) over one account's messages, newest hits first. The query
+        is matched as plain words (all must appear; prefixes are not expanded).
 
         Raises:
             InputError: an empty query or a bad limit.
@@ -114,15 +485,9 @@ class ChatRepo:
             raise InputError(f"limit must be 1 .. {MAX_SEARCH_RESULTS}")
         # Quote each word: user text is never FTS5 syntax.
         match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
-        columns = ", ".join("m." + c.strip() for c in _COLUMNS.split(","))
         sql = (
-            f"SELECT {columns} FROM messages_fts f "
-            "JOIN messages m ON m.id = f.rowid WHERE messages_fts MATCH ?"
+            f"SELECT {_MSG_COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid "
+            "JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE messages_fts MATCH ? AND c.account = ? ORDER BY f.rowid DESC LIMIT ?"
         )
-        params: list[Any] = [match]
-        if cid is not None:
-            sql += " AND m.conversation_id = ?"
-            params.append(cid)
-        sql += " ORDER BY f.rowid DESC LIMIT ?"
-        params.append(limit)
-        return [_row(r) for r in self.store.execute(sql, params).fetchall()]
+        return [_message(r) for r in self.store.execute(sql, (match, account, limit)).fetchall()]

@@ -151,8 +151,163 @@ V3 = _script(
     )""",
 )
 
+_V4_MESSAGES = """CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations (id),
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        epoch TEXT NOT NULL DEFAULT '',
+        counter INTEGER,
+        sent_ms INTEGER NOT NULL,
+        stored_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'received'
+            CHECK (state IN ('received', 'queued', 'sending', 'sent')),
+        relay_id TEXT UNIQUE,
+        mailbox TEXT,
+        envelope BLOB,
+        unread INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (conversation_id, direction, epoch, counter)
+    )"""
+
+
+def _v4(conn: Any) -> None:
+    """Chat, take two (before any release wrote chat data, but migrated faithfully anyway):
+
+    - conversation ids are per (account, peer) in that order: two accounts of one home
+      chatting with each other are two conversations, each with its own ratchet state;
+    - messages are unique per (conversation, direction, sender epoch, counter), so a peer who
+      restores their wallet (a new epoch, counters from 1) is not mistaken for a replay;
+      outgoing messages keep their sealed envelope until the relay confirms it (state
+      queued -> sending -> sent), and incoming ones an unread flag;
+    - prekeys: each account's X3DH state (without the identity secret) and its binding;
+    - chat_events: what the user must be shown that is not a message (rejected envelopes,
+      key changes).
+    """
+    import hashlib
+
+    def conversation_id(account: str, peer: str) -> str:  # frozen here: v4's ids
+        text = f"walletim-conversation-v4:{account.lower()}:{peer.lower()}"
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    conn.execute("ALTER TABLE conversations RENAME TO conversations_v3")
+    conn.execute(
+        """CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (account, peer)
+    )"""
+    )
+    remap: dict[str, str] = {}
+    for cid, account, peer, created in conn.execute(
+        "SELECT id, account, peer, created_at FROM conversations_v3"
+    ).fetchall():
+        new_id = conversation_id(account, peer)
+        remap[cid] = new_id
+        conn.execute(
+            "INSERT INTO conversations (id, account, peer, created_at) VALUES (?,?,?,?)",
+            (new_id, account, peer, created),
+        )
+    for trigger in ("messages_ai", "messages_ad", "messages_au"):
+        conn.execute(f"DROP TRIGGER {trigger}")
+    conn.execute("DROP INDEX messages_conversation")
+    conn.execute("ALTER TABLE messages RENAME TO messages_v3")
+    conn.execute(_V4_MESSAGES)
+    for row in conn.execute(
+        "SELECT id, conversation_id, direction, counter, sent_ms, stored_ms, kind, body, text, "
+        "relay_id FROM messages_v3"
+    ).fetchall():
+        conn.execute(
+            "INSERT INTO messages (id, conversation_id, direction, counter, sent_ms, stored_ms, "
+            "kind, body, text, state, relay_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                row[0],
+                remap.get(row[1], row[1]),
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                "received" if row[2] == "in" else "sent",
+                row[9],
+            ),
+        )
+    conn.execute("DROP TABLE messages_v3")
+    # Ratchet states of v3 were keyed by the old, symmetric ids: no release wrote any, and
+    # one that could belong to either of two accounts cannot be kept safely.
+    conn.execute("DROP TABLE sessions")
+    conn.execute("DROP TABLE conversations_v3")
+    conn.execute(
+        """CREATE TABLE sessions (
+        conversation_id TEXT PRIMARY KEY REFERENCES conversations (id),
+        version INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    )"""
+    )
+    conn.execute("CREATE INDEX messages_conversation ON messages (conversation_id, id)")
+    conn.execute(
+        "CREATE INDEX messages_outbox ON messages (state) WHERE state IN ('queued', 'sending')"
+    )
+    conn.execute(
+        "CREATE INDEX messages_unread ON messages (conversation_id) WHERE unread = 1"
+    )
+    conn.execute(
+        """CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END"""
+    )
+    conn.execute(
+        """CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END"""
+    )
+    conn.execute(
+        """CREATE TRIGGER messages_au AFTER UPDATE OF text ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END"""
+    )
+    conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+    conn.execute("ALTER TABLE contacts ADD COLUMN binding_created INTEGER")
+    conn.execute("ALTER TABLE contacts ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE contacts ADD COLUMN key_changed INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE contacts ADD COLUMN updated_at INTEGER")
+    conn.execute("CREATE UNIQUE INDEX contacts_identity ON contacts (identity_key)")
+    conn.execute(
+        """CREATE TABLE prekeys (
+        account TEXT PRIMARY KEY,
+        identity_key BLOB NOT NULL,
+        binding TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        relay_id TEXT,
+        published_at INTEGER,
+        updated_at INTEGER NOT NULL
+    )"""
+    )
+    conn.execute(
+        """CREATE TABLE chat_events (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        peer TEXT,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        at_ms INTEGER NOT NULL,
+        seen INTEGER NOT NULL DEFAULT 0
+    )"""
+    )
+    conn.execute("CREATE INDEX chat_events_account ON chat_events (account, id)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
     Migration(3, "chat: contacts, conversations, messages (+FTS5), sessions", V3),
+    Migration(4, "chat: per-account conversations, epochs, outbox, prekeys, events", _v4),
 )
