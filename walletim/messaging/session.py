@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 import doubleratchet
 import x3dh
+import xeddsa
 from doubleratchet.recommended import (
     HashFunction,
     aead_aes_hmac,
@@ -133,6 +134,8 @@ _RATCHET_FAILURES = (
     doubleratchet.DoSProtectionException,
     doubleratchet.DuplicateMessageException,
 )
+#: What the libraries raise for keys from outside that are not valid curve points.
+_BAD_KEY = (xeddsa.XEdDSAException, ValueError)
 
 
 def _ratchet_header(header: doubleratchet.Header) -> bytes:
@@ -275,6 +278,8 @@ class Prekeys:
             raise MessageRejected(
                 "expired-prekey", "the sender used a prekey this account no longer has"
             ) from exc
+        except _BAD_KEY as exc:
+            raise MessageRejected("malformed", "a key in the session header is invalid") from exc
         if header.pre_key is not None:
             self._state.delete_pre_key(header.pre_key)
         return secret, ad, spk.priv
@@ -570,13 +575,15 @@ def _start(
         secret, ad, header = _run(
             state.get_shared_secret_active(peer_bundle, require_pre_key=False)
         )
+        ratchet, encrypted = _run(
+            _Ratchet.encrypt_initial_message(*_DR, secret, bundle.spk, payload, ad)
+        )
     except x3dh.KeyAgreementException as exc:
         raise MessagingError(
             "the peer's signed prekey does not verify: not starting a session"
         ) from exc
-    ratchet, encrypted = _run(
-        _Ratchet.encrypt_initial_message(*_DR, secret, bundle.spk, payload, ad)
-    )
+    except _BAD_KEY as exc:
+        raise MessagingError("the peer's published keys are not valid curve points") from exc
     opk = b"\x00" if header.pre_key is None else b"\x01" + header.pre_key
     init = header.ephemeral_key + header.signed_pre_key + opk
     session = Session(bundle.identity_key, header.ephemeral_key, ad, dict(ratchet.json), init)
@@ -665,7 +672,7 @@ def decrypt(
                     ratchet, plaintext = _run(
                         _Ratchet.decrypt_initial_message(*_DR, secret, spk_priv, encrypted, ad)
                     )
-                except _RATCHET_FAILURES as exc:
+                except (*_RATCHET_FAILURES, *_BAD_KEY) as exc:
                     raise MessageRejected(
                         "authentication", "the first message of a session"
                     ) from exc
@@ -720,7 +727,7 @@ def _try_session(
         plaintext = _run(ratchet.decrypt_message(encrypted, session.ad))
     except doubleratchet.DuplicateMessageException:
         return None, None, True
-    except _RATCHET_FAILURES:
+    except (*_RATCHET_FAILURES, *_BAD_KEY):
         return None, None, False
     return plaintext, replace(session, ratchet=dict(ratchet.json)), False
 
