@@ -162,6 +162,9 @@ def test_search_per_account_newest_first_and_safe_queries(tmp_path: Path) -> Non
         assert [h.counter for h in hits] == [200, 190, 180, 170, 160]
         assert all(h.peer == CAROL and h.account == ALICE for h in hits)
         assert [h.account for h in repo.search(BOB, "pizza")] == [BOB]
+        # Words match the text only, never the account column of the index.
+        assert repo.search(ALICE, ALICE) == [] and repo.search(ALICE, ALICE[2:]) == []
+        store.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
         for hostile in ('"', "NEAR(", "a OR", "*", "-x", 'pizza"; DROP TABLE messages; --'):
             repo.search(ALICE, hostile)  # never an FTS5 syntax error
         with pytest.raises(InputError):
@@ -190,6 +193,7 @@ def test_migrations_v2_to_v3_to_v4_keep_messages(tmp_path: Path) -> None:
     with Store.open(path, KEY) as new:
         assert new.schema_version == len(MIGRATIONS) == 4
         assert new.integrity_check() == []
+        new.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
         repo = ChatRepo(new)
         [message] = repo.history(ALICE, BOB)
         assert (message.text, message.state, message.relay_id) == (

@@ -202,6 +202,9 @@ class CounterTracker:
         self.missing = {m for m in self.missing if m > floor}
         return ("gap", sorted(self.missing)) if skipped else ("ok", [])
 
+    def copy(self) -> CounterTracker:
+        return CounterTracker(self.highest, set(self.missing), self.window)
+
     def to_json(self) -> dict[str, Any]:
         return {"highest": self.highest, "missing": sorted(self.missing), "window": self.window}
 

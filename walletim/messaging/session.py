@@ -26,7 +26,7 @@ when it accepts the message.
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 import os
 import time
@@ -228,10 +228,14 @@ class Prekeys:
         from walletim.keys.chat import verify_ed25519
         from walletim.messaging.protocol import spk_signed_bytes
 
-        bundle = state.bundle
-        if not verify_ed25519(
-            identity.public_key, spk_signed_bytes(bundle.signed_pre_key), bundle.signed_pre_key_sig
-        ):
+        # Check the signed prekey's signature against this identity (from the model: the
+        # bundle property would derive every one-time prekey's public key, ~3 ms).
+        try:
+            spk = state.model.signed_pre_key
+            spk_public = xeddsa.priv_to_curve25519_pub(spk.priv)
+        except _BAD_KEY as exc:
+            raise MessagingError("malformed prekey state") from exc
+        if not verify_ed25519(identity.public_key, spk_signed_bytes(spk_public), spk.sig):
             raise MessagingError("prekey state belongs to another chat identity")
         return cls(state, identity)
 
@@ -416,27 +420,34 @@ def migrate_conversation(doc: Any) -> dict[str, Any]:
 # -- sealing ------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _curve_public(identity_key: bytes) -> bytes:
+    """An Ed25519 identity key as X25519 (public data; cached: ~50 us per conversion)."""
+    import nacl.bindings
+    import nacl.exceptions
+
+    try:
+        return bytes(nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(identity_key))
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise MessagingError("the recipient's identity key is not a valid Ed25519 key") from exc
+
+
 def seal(recipient_identity: bytes, frame: bytes) -> bytes:
     """Pad ``frame`` to a bucket and seal it to the recipient's identity key (as X25519)."""
     import nacl.bindings
-    import nacl.exceptions
-    import nacl.public
 
-    try:
-        curve = nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(recipient_identity)
-    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
-        raise MessagingError("the recipient's identity key is not a valid Ed25519 key") from exc
-    return bytes(nacl.public.SealedBox(nacl.public.PublicKey(curve)).encrypt(pad(frame)))
+    return bytes(nacl.bindings.crypto_box_seal(pad(frame), _curve_public(recipient_identity)))
 
 
 def unseal(identity: ChatIdentityKey, envelope: bytes) -> Frame:
     """Open a sealed envelope addressed to ``identity``. Raises MessageRejected."""
+    import nacl.bindings
     import nacl.exceptions
-    import nacl.public
 
-    box = nacl.public.SealedBox(nacl.public.PrivateKey(identity.x25519_private_key()))
     try:
-        padded = box.decrypt(envelope)
+        padded = nacl.bindings.crypto_box_seal_open(
+            envelope, _curve_public(identity.public_key), identity.x25519_private_key()
+        )
     except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
         raise MessageRejected("sealed", "not addressed to this chat key, or damaged") from exc
     try:
@@ -629,11 +640,16 @@ class Incoming:
 
 
 def decrypt(
-    me: ChatIdentityKey, prekeys: Prekeys, opened: Opened, conversation: Conversation
+    me: ChatIdentityKey,
+    prekeys: Prekeys | Callable[[], Prekeys],
+    opened: Opened,
+    conversation: Conversation,
 ) -> Incoming:
     """Decrypt an opened envelope in ``conversation`` (the sender's, as the caller resolved it).
 
-    Nothing passed in is modified; on success the new states are returned.
+    ``prekeys`` (or a function loading them: only a session's first message needs them) is
+    the account's X3DH state. Nothing passed in is modified; on success the new states are
+    returned.
 
     Raises:
         MessageRejected: authentication (tampered, or no session to decrypt it), replay
@@ -663,7 +679,7 @@ def decrypt(
             if existing is not None:
                 plaintext, chosen, replay = _try_session(existing, encrypted)
             else:
-                used_prekeys = prekeys.copy()
+                used_prekeys = (prekeys if isinstance(prekeys, Prekeys) else prekeys()).copy()
                 x3dh_header = x3dh.Header(
                     sender, opened.initial.ephemeral, opened.initial.spk, opened.initial.opk
                 )
@@ -697,7 +713,7 @@ def decrypt(
     except MessagingError as exc:
         raise MessageRejected("malformed", str(exc)) from exc
     tracker = conversation.tracker(payload.epoch)
-    tracker = CounterTracker() if tracker is None else copy.deepcopy(tracker)
+    tracker = CounterTracker() if tracker is None else tracker.copy()
     verdict, _ = tracker.observe(payload.counter)
     if verdict == "duplicate":
         raise MessageRejected("replay", f"message {payload.counter} was already received")

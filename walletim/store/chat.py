@@ -52,7 +52,7 @@ class StoredMessage:
     kind: str
     body: Any
     text: str
-    state: str  # in: received; out: queued | sending | sent
+    state: str  # in: received; out: queued | sending | sent | failed
     relay_id: str | None
     unread: bool
 
@@ -189,10 +189,11 @@ class ChatTx:
     ) -> int | None:
         """Store one message. Returns its id, or None if it was already stored."""
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO messages (conversation_id, direction, epoch, counter, sent_ms, "
-            "stored_ms, kind, body, text, state, relay_id, mailbox, envelope, unread) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO messages (conversation_id, account, direction, epoch, counter, "
+            "sent_ms, stored_ms, kind, body, text, state, relay_id, mailbox, envelope, unread) "
+            "VALUES (?,(SELECT account FROM conversations WHERE id = ?),?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
+                cid,
                 cid,
                 direction,
                 epoch,
@@ -225,6 +226,14 @@ class ChatTx:
         """The relay confirmed it stored the message: drop the envelope."""
         self.conn.execute(
             "UPDATE messages SET state = 'sent', envelope = NULL WHERE relay_id = ? "
+            "AND direction = 'out'",
+            (relay_id,),
+        )
+
+    def mark_failed(self, relay_id: str) -> None:
+        """The relay refused the envelope for good (e.g. the mailbox is gone)."""
+        self.conn.execute(
+            "UPDATE messages SET state = 'failed', envelope = NULL WHERE relay_id = ? "
             "AND direction = 'out'",
             (relay_id,),
         )
@@ -483,11 +492,14 @@ class ChatRepo:
             raise InputError("the search query is empty")
         if not 1 <= limit <= MAX_SEARCH_RESULTS:
             raise InputError(f"limit must be 1 .. {MAX_SEARCH_RESULTS}")
-        # Quote each word: user text is never FTS5 syntax.
-        match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+        # Quote each word: user text is never FTS5 syntax. The account is a column of the
+        # index, so FTS5 intersects it with the words and walks newest first.
+        words_expr = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+        quoted_account = '"' + account.replace('"', '""') + '"'
+        match = f"account : {quoted_account} AND text : ({words_expr})"
         sql = (
             f"SELECT {_MSG_COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid "
             "JOIN conversations c ON c.id = m.conversation_id "
-            "WHERE messages_fts MATCH ? AND c.account = ? ORDER BY f.rowid DESC LIMIT ?"
+            "WHERE messages_fts MATCH ? AND m.account = ? ORDER BY f.rowid DESC LIMIT ?"
         )
         return [_message(r) for r in self.store.execute(sql, (match, account, limit)).fetchall()]

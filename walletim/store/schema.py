@@ -154,6 +154,7 @@ V3 = _script(
 _V4_MESSAGES = """CREATE TABLE messages (
         id INTEGER PRIMARY KEY,
         conversation_id TEXT NOT NULL REFERENCES conversations (id),
+        account TEXT NOT NULL,
         direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
         epoch TEXT NOT NULL DEFAULT '',
         counter INTEGER,
@@ -163,7 +164,7 @@ _V4_MESSAGES = """CREATE TABLE messages (
         body TEXT NOT NULL,
         text TEXT NOT NULL DEFAULT '',
         state TEXT NOT NULL DEFAULT 'received'
-            CHECK (state IN ('received', 'queued', 'sending', 'sent')),
+            CHECK (state IN ('received', 'queued', 'sending', 'sent', 'failed')),
         relay_id TEXT UNIQUE,
         mailbox TEXT,
         envelope BLOB,
@@ -180,7 +181,8 @@ def _v4(conn: Any) -> None:
     - messages are unique per (conversation, direction, sender epoch, counter), so a peer who
       restores their wallet (a new epoch, counters from 1) is not mistaken for a replay;
       outgoing messages keep their sealed envelope until the relay confirms it (state
-      queued -> sending -> sent), and incoming ones an unread flag;
+      queued -> sending -> sent, or failed if the relay refuses it for good), and incoming
+      ones an unread flag;
     - prekeys: each account's X3DH state (without the identity secret) and its binding;
     - chat_events: what the user must be shown that is not a message (rejected envelopes,
       key changes).
@@ -221,10 +223,12 @@ def _v4(conn: Any) -> None:
         "relay_id FROM messages_v3"
     ).fetchall():
         conn.execute(
-            "INSERT INTO messages (id, conversation_id, direction, counter, sent_ms, stored_ms, "
-            "kind, body, text, state, relay_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO messages (id, conversation_id, account, direction, counter, sent_ms, "
+            "stored_ms, kind, body, text, state, relay_id) "
+            "VALUES (?,?,(SELECT account FROM conversations WHERE id = ?),?,?,?,?,?,?,?,?,?)",
             (
                 row[0],
+                remap.get(row[1], row[1]),
                 remap.get(row[1], row[1]),
                 row[2],
                 row[3],
@@ -254,23 +258,30 @@ def _v4(conn: Any) -> None:
     conn.execute(
         "CREATE INDEX messages_outbox ON messages (state) WHERE state IN ('queued', 'sending')"
     )
+    conn.execute("CREATE INDEX messages_unread ON messages (conversation_id) WHERE unread = 1")
+    # The full-text index also holds the account, so a search filters by account inside
+    # FTS5 (posting lists intersected) instead of fetching every other account's hits.
+    conn.execute("DROP TABLE messages_fts")
     conn.execute(
-        "CREATE INDEX messages_unread ON messages (conversation_id) WHERE unread = 1"
+        "CREATE VIRTUAL TABLE messages_fts USING fts5(text, account, content='messages', "
+        "content_rowid='id')"
     )
     conn.execute(
         """CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+        INSERT INTO messages_fts (rowid, text, account) VALUES (new.id, new.text, new.account);
     END"""
     )
     conn.execute(
         """CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO messages_fts (messages_fts, rowid, text, account)
+            VALUES ('delete', old.id, old.text, old.account);
     END"""
     )
     conn.execute(
-        """CREATE TRIGGER messages_au AFTER UPDATE OF text ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
-        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+        """CREATE TRIGGER messages_au AFTER UPDATE OF text, account ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text, account)
+            VALUES ('delete', old.id, old.text, old.account);
+        INSERT INTO messages_fts (rowid, text, account) VALUES (new.id, new.text, new.account);
     END"""
     )
     conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
