@@ -44,6 +44,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,13 +148,13 @@ def unb64(value: Any, what: str, *, size: int | None = None, max_size: int = MAX
     return raw
 
 
+_HEX_ID = re.compile(f"[0-9a-fA-F]{{{ID_HEX}}}")
+
+
 def hex_id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or len(value) != ID_HEX:
+    # Exactly ID_HEX hex digits: bytes.fromhex would also let whitespace through.
+    if not isinstance(value, str) or _HEX_ID.fullmatch(value) is None:
         raise FrameError(f"{what}: expected {ID_HEX} hex digits")
-    try:
-        bytes.fromhex(value)
-    except ValueError as exc:
-        raise FrameError(f"{what}: expected {ID_HEX} hex digits") from exc
     return value.lower()
 
 

@@ -1,0 +1,179 @@
+"""The relay protocol's decoders raise only MessagingError, and a running relay survives
+random, malformed and mutated frames: afterwards it is alive and well-behaved clients work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from typing import Any
+
+# eth-account raises the recursion limit when first imported; do it before hypothesis runs.
+import eth_account.messages  # noqa: F401
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.exceptions import ConnectionClosed, InvalidMessage
+from websockets.sync.client import connect as sync_connect
+
+from tests.conftest import RelayProcess
+from tests.integration.test_relay import envelope, make_person, new_mid
+from walletim.errors import MessagingError
+from walletim.keys.chat import derive_chat_identity
+from walletim.messaging import protocol as p
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
+    | st.sampled_from(["AAAA", "00" * 16, p.b64(bytes(32)), p.b64(bytes(64)), p.b64(bytes(304))]),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+OPS = ["auth", "publish", "bundle", "send", "fetch", "ack", "listen", "watch", "challenge",
+       "ok", "error", "sent", "deliver", "published", "x"]  # fmt: skip
+FIELDS = ["rid", "key", "sig", "binding", "spk", "opks", "replace", "dir", "to", "mid", "env",
+          "limit", "mids", "dirs", "msgs", "more", "relay", "nonce", "limits", "v", "bundle",
+          "code", "message"]  # fmt: skip
+frames = st.builds(
+    lambda op, extra: json.dumps({"op": op, **extra}),
+    st.sampled_from(OPS),
+    st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=6),
+)
+
+
+def valid_frames() -> list[str]:
+    """One well-formed frame of each kind, both ways, to mutate."""
+    spk = p.SignedPrekey(bytes(32), bytes(64), 1)
+    client: list[p.ClientFrame] = [
+        p.Auth(bytes(32), bytes(64), 1),
+        p.Publish({"wallet": "0x" + "11" * 20}, spk, (bytes(32),), False, 2),
+        p.BundleRequest("ab" * 16, 3),
+        p.Send("ab" * 16, "cd" * 16, bytes(304), 4),
+        p.Fetch(10, 5),
+        p.Ack(("cd" * 16,), 6),
+        p.Listen(7),
+        p.Watch(("ab" * 16,), 8),
+    ]
+    server: list[p.ServerFrame] = [
+        p.Challenge("relay", bytes(32), {"rate": 1}),
+        p.Ok(1, {"mailbox": "ab" * 16}),
+        p.Error(2, "not_found", "no"),
+        p.BundleReply(3, p.Bundle({"wallet": "w"}, spk, bytes(32))),
+        p.Sent(4, "cd" * 16),
+        p.Deliver(5, (p.Delivered("cd" * 16, bytes(304), 7),), True),
+        p.Published("ab" * 16),
+    ]
+    return [p.encode_client_frame(f) for f in client] + [p.encode_server_frame(f) for f in server]
+
+
+VALID = valid_frames()
+
+
+@st.composite
+def mutated(draw: Any) -> str | bytes:
+    base = draw(st.sampled_from(VALID)).encode()
+    data = bytearray(base)
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.integers(0, 2))
+        pos = draw(st.integers(0, len(data)))
+        if kind == 0 and pos < len(data):
+            data[pos] = draw(st.integers(0, 255))
+        elif kind == 1:
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
+        else:
+            del data[pos : pos + draw(st.integers(1, 8))]
+    raw = bytes(data)
+    if draw(st.booleans()):
+        return raw
+    return raw.decode("utf-8", "replace")
+
+
+anything = frames | mutated() | st.binary(max_size=200) | st.text(max_size=200)
+
+
+def test_valid_frames_round_trip() -> None:
+    for text in VALID[:8]:
+        assert p.encode_client_frame(p.decode_client_frame(text)) == text
+    for text in VALID[8:]:
+        assert p.encode_server_frame(p.decode_server_frame(text)) == text
+
+
+def test_ids_are_exactly_32_hex_digits() -> None:
+    # Whitespace (which bytes.fromhex skips) would otherwise reach JSON built from ids.
+    for bad in ["00" * 15 + "  ", " " + "0" * 30 + " ", "0" * 30 + "\t\n", "0" * 31 + "\n"]:
+        frame = json.dumps({"op": "send", "to": "ab" * 16, "mid": bad, "env": p.b64(bytes(304))})
+        with pytest.raises(p.FrameError):
+            p.decode_client_frame(frame)
+        with pytest.raises(p.FrameError):
+            p.decode_server_frame(json.dumps({"op": "sent", "mid": bad}))
+    assert p.hex_id("AB" * 16, "id") == "ab" * 16
+
+
+@settings(max_examples=400, deadline=None)
+@given(anything)
+def test_decoders_raise_only_messaging_errors(data: str | bytes) -> None:
+    for decode in (p.decode_client_frame, p.decode_server_frame):
+        with contextlib.suppress(MessagingError):
+            decode(data)
+
+
+FUZZER = derive_chat_identity(bytes(range(64)), 0)
+
+
+def _throw(url: str, batch: list[str | bytes], authenticate: bool = False) -> None:
+    """Send a batch of frames on one raw connection, then read until it closes or goes quiet."""
+    try:
+        with sync_connect(url, compression=None, open_timeout=5, close_timeout=1) as ws:
+            challenge = p.decode_server_frame(ws.recv(timeout=5))
+            assert isinstance(challenge, p.Challenge)
+            if authenticate:
+                sig = FUZZER.sign(p.auth_message(challenge.relay, challenge.nonce))
+                ws.send(p.encode_client_frame(p.Auth(FUZZER.public_key, sig, 0)))
+                assert isinstance(p.decode_server_frame(ws.recv(timeout=5)), p.Ok)
+            for frame in batch:
+                ws.send(frame)
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    reply = ws.recv(timeout=0.05)
+                    p.decode_server_frame(reply)  # whatever the relay says is well-formed
+    except (ConnectionClosed, InvalidMessage, OSError):
+        pass
+
+
+def test_a_relay_survives_fuzzed_connections(relay: RelayProcess) -> None:
+    @settings(
+        max_examples=120,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(st.lists(anything, min_size=1, max_size=6), st.booleans())
+    def throw(batch: list[str | bytes], authenticate: bool) -> None:
+        _throw(relay.url, batch, authenticate)
+
+    throw()
+    # Plus a burst of huge and deeply nested frames.
+    _throw(relay.url, ["[" * 100_000, '{"op":"send","env":"' + "A" * 120_000 + '"}'])
+    assert relay.alive
+
+    alice, bob = make_person(), make_person()
+
+    async def still_works() -> None:
+        b = await bob.connect(relay.url)
+        a = await alice.connect(relay.url)
+        mid, env = new_mid(), envelope()
+        await a.send(bob.mailbox, mid, env)
+        msgs, _ = await b.fetch()
+        assert [(m.mid, m.env) for m in msgs] == [(mid, env)]
+        await a.close()
+        await b.close()
+
+    asyncio.run(still_works())
+    log = relay.log.read_text()
+    assert "Traceback" not in log and "internal error" not in log
+    assert os.path.exists(relay.db)

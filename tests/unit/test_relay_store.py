@@ -1,0 +1,299 @@
+"""SqliteMailboxStore: the relay's storage semantics, on real SQLite files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from walletim.errors import StoreError
+from walletim.messaging.protocol import MAX_OPKS
+from walletim.messaging.relay_store import BundleConflict, Enqueued, SqliteMailboxStore
+
+T = TypeVar("T")
+BOX = "aa" * 16
+OTHER = "bb" * 16
+DIR = "cc" * 16
+KEY = b"\x01" * 32
+
+
+def mid(i: int) -> str:
+    return f"{i:032x}"
+
+
+def run(db: Path, body: Callable[[SqliteMailboxStore], Awaitable[T]], **kw: Any) -> T:
+    async def main() -> T:
+        store = await SqliteMailboxStore.open(db, **kw)
+        try:
+            return await body(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+async def publish(
+    store: SqliteMailboxStore, box: str = BOX, directory: str = DIR, **kw: Any
+) -> int:
+    args: dict[str, Any] = {
+        "identity_key": KEY,
+        "created": 100,
+        "opks": [],
+        "replace": False,
+    }
+    args.update(kw)
+    return await store.put_bundle(
+        directory,
+        box,
+        args["identity_key"],
+        args["created"],
+        json.dumps({"wallet": "w"}),
+        json.dumps({"key": "k"}),
+        args["opks"],
+        replace=args["replace"],
+    )
+
+
+def test_relay_id_is_created_once_and_the_file_is_private(tmp_path: Path) -> None:
+    db = tmp_path / "sub" / "relay.db"
+    first = run(db, lambda s: s.relay_id())
+    assert len(first) == 32 and int(first, 16) >= 0
+    assert run(db, lambda s: s.relay_id()) == first
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+
+
+def test_a_second_relay_cannot_open_the_same_file(tmp_path: Path) -> None:
+    db = tmp_path / "relay.db"
+
+    async def body(store: SqliteMailboxStore) -> None:
+        with pytest.raises(StoreError, match="in use by another relay"):
+            await SqliteMailboxStore.open(db)
+
+    run(db, body)
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    db = tmp_path / "relay.db"
+    db.write_bytes(os.urandom(4096))
+    with pytest.raises(StoreError, match="relay database"):
+        run(db, lambda s: s.relay_id())
+
+
+def test_enqueue_is_idempotent_and_refuses_unknown_and_full(tmp_path: Path) -> None:
+    async def body(store: SqliteMailboxStore) -> None:
+        assert await store.enqueue(BOX, mid(1), b"x", 1) == (Enqueued.UNKNOWN, 0)
+        assert not await store.mailbox_known(BOX)
+        await publish(store)
+        assert await store.mailbox_known(BOX)
+        outcome, seq = await store.enqueue(BOX, mid(1), b"one", 10)
+        assert outcome is Enqueued.STORED and seq > 0
+        assert await store.enqueue(BOX, mid(1), b"other", 11) == (Enqueued.DUPLICATE, seq)
+        assert (await store.enqueue(BOX, mid(2), b"two", 12))[0] is Enqueued.STORED
+        assert (await store.enqueue(BOX, mid(3), b"three", 13))[0] is Enqueued.FULL
+        # A duplicate of a stored message is still a success when the mailbox is full.
+        assert (await store.enqueue(BOX, mid(2), b"two", 14))[0] is Enqueued.DUPLICATE
+        assert await store.queued(BOX) == 2
+        msgs, more = await store.pending(BOX, 10)
+        assert [(m.mid, m.env, m.t) for m in msgs] == [(mid(1), b"one", 10), (mid(2), b"two", 12)]
+        assert not more
+        # Acknowledging makes room; an acknowledged id stays a duplicate (no second copy).
+        assert await store.ack(BOX, [mid(1)]) == 1
+        assert (await store.enqueue(BOX, mid(3), b"three", 15))[0] is Enqueued.STORED
+        assert (await store.enqueue(BOX, mid(1), b"one", 16))[0] is Enqueued.DUPLICATE
+        assert [m.mid for m in (await store.pending(BOX, 10))[0]] == [mid(2), mid(3)]
+
+    run(tmp_path / "r.db", body, max_mailbox=2)
+
+
+def test_duplicates_within_one_group_commit(tmp_path: Path) -> None:
+    async def body(store: SqliteMailboxStore) -> None:
+        await publish(store)
+        await store.enqueue(BOX, mid(0), b"old", 1)
+        # Queued together, so they share one transaction (and one multi-row INSERT).
+        results = await asyncio.gather(
+            store.enqueue(BOX, mid(1), b"a", 2),
+            store.enqueue(BOX, mid(1), b"b", 3),
+            store.enqueue(BOX, mid(0), b"c", 4),
+            store.enqueue(OTHER, mid(1), b"d", 5),
+            store.enqueue(BOX, mid(2), b"e", 6),
+        )
+        (s1, q1), (s2, q2), (s3, _), (s4, _), (s5, q5) = results
+        assert (s1, s2, s3, s4, s5) == (
+            Enqueued.STORED,
+            Enqueued.DUPLICATE,
+            Enqueued.DUPLICATE,
+            Enqueued.UNKNOWN,
+            Enqueued.STORED,
+        )
+        assert q1 == q2 and q5 > q1
+        assert await store.queued(BOX) == 3
+        msgs, _ = await store.pending(BOX, 10)
+        assert [(m.mid, m.env) for m in msgs] == [(mid(0), b"old"), (mid(1), b"a"), (mid(2), b"e")]
+
+    run(tmp_path / "r.db", body)
+
+
+def test_pending_pages_oldest_first_with_a_more_flag(tmp_path: Path) -> None:
+    async def body(store: SqliteMailboxStore) -> None:
+        await publish(store)
+        await asyncio.gather(*(store.enqueue(BOX, mid(i), bytes([i]), i) for i in range(10)))
+        first, more = await store.pending(BOX, 4)
+        assert [m.mid for m in first] == [mid(i) for i in range(4)] and more
+        rest, more = await store.pending(BOX, 10, after=first[-1].seq)
+        assert [m.mid for m in rest] == [mid(i) for i in range(4, 10)] and not more
+        assert (await store.pending(BOX, 6))[1] is True
+        assert (await store.pending(BOX, 256))[1] is False
+
+    run(tmp_path / "r.db", body)
+
+
+def test_ack_deletes_only_that_mailboxs_messages(tmp_path: Path) -> None:
+    async def body(store: SqliteMailboxStore) -> None:
+        await publish(store, BOX)
+        await publish(store, OTHER, "dd" * 16, identity_key=b"\x02" * 32)
+        await store.enqueue(BOX, mid(1), b"a", 1)
+        await store.enqueue(OTHER, mid(2), b"b", 1)
+        assert await store.ack(OTHER, [mid(1)]) == 0  # not OTHER's message
+        assert await store.ack(BOX, [mid(2), mid(9)]) == 0
+        assert await store.queued(BOX) == 1 and await store.queued(OTHER) == 1
+        assert await store.ack(BOX, [mid(1), mid(1)]) == 1
+        assert await store.ack(BOX, [mid(1)]) == 0
+        assert await store.pending(BOX, 10) == ([], False)
+        assert len((await store.pending(OTHER, 10))[0]) == 1
+
+    run(tmp_path / "r.db", body)
+
+
+def test_expire_deletes_old_mail_and_forgets_old_ids(tmp_path: Path) -> None:
+    async def body(store: SqliteMailboxStore) -> None:
+        await publish(store)
+        await store.enqueue(BOX, mid(1), b"old", 1_000)
+        await store.enqueue(BOX, mid(2), b"new", 5_000)
+        await store.enqueue(BOX, mid(3), b"acked", 1_000)
+        await store.ack(BOX, [mid(3)])
+        assert await store.expire(2_000, acked_older_than_ms=0) == 1
+        assert [m.mid for m in (await store.pending(BOX, 10))[0]] == [mid(2)]
+        assert await store.queued(BOX) == 1
+        assert (await store.enqueue(BOX, mid(3), b"x", 6_000))[0] is Enqueued.DUPLICATE
+        later = int(time.time() * 1000) + 1_000
+        await store.expire(2_000, acked_older_than_ms=later)  # now the acked id is forgotten
+        assert (await store.enqueue(BOX, mid(3), b"x", 6_000))[0] is Enqueued.STORED
+
+    run(tmp_path / "r.db", body)
+
+
+def test_acks_are_durable_deletions(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+
+    async def first(store: SqliteMailboxStore) -> None:
+        await publish(store)
+        await asyncio.gather(*(store.enqueue(BOX, mid(i), b"e", i) for i in range(5)))
+        assert await store.ack(BOX, [mid(1), mid(3), mid(7)]) == 2
+
+    run(db, first)
+    msgs, _ = run(db, lambda s: s.pending(BOX, 10))
+    assert [m.mid for m in msgs] == [mid(0), mid(2), mid(4)]
+    assert run(db, lambda s: s.queued(BOX)) == 3
+    # Ids are remembered in memory only: after a restart a retry is stored again.
+    assert run(db, lambda s: s.enqueue(BOX, mid(1), b"e", 9))[0] is Enqueued.STORED
+
+
+def test_expire_works_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("walletim.messaging.relay_store.EXPIRE_ROWS", 7)
+
+    async def body(store: SqliteMailboxStore) -> None:
+        await publish(store)
+        await asyncio.gather(*(store.enqueue(BOX, mid(i), b"e", i) for i in range(30)))
+        assert await store.expire(25) == 25
+        assert [m.mid for m in (await store.pending(BOX, 10))[0]] == [mid(i) for i in range(25, 30)]
+
+    run(tmp_path / "r.db", body)
+
+
+def test_each_one_time_prekey_is_handed_out_once_ever(tmp_path: Path) -> None:
+    keys = [bytes([i]) * 32 for i in range(1, 4)]
+
+    async def body(store: SqliteMailboxStore) -> None:
+        assert await store.take_bundle(DIR) is None
+        assert await publish(store, opks=keys) == 3
+        assert await store.prekey_count(BOX) == 3
+        taken = [await store.take_bundle(DIR) for _ in range(4)]
+        assert [b.opk for b in taken if b is not None] == [*keys, None]
+        first = taken[0]
+        assert first is not None and first.binding == {"wallet": "w"} and first.identity_key == KEY
+        assert await store.prekey_count(BOX) == 0
+        # Re-publishing keys that were handed out does not list them again.
+        fresh = b"\x09" * 32
+        assert await publish(store, opks=[*keys, fresh, fresh]) == 1
+        bundle = await store.take_bundle(DIR)
+        assert bundle is not None and bundle.opk == fresh
+
+    run(tmp_path / "r.db", body)
+
+
+def test_append_replace_and_the_cap(tmp_path: Path) -> None:
+    async def body(store: SqliteMailboxStore) -> None:
+        batch = [os.urandom(32) for _ in range(MAX_OPKS)]
+        assert await publish(store, opks=batch[:150]) == 150
+        assert await publish(store, opks=batch[150:] + [os.urandom(32) for _ in range(60)]) == (
+            MAX_OPKS
+        )
+        assert await publish(store, opks=[b"\x05" * 32], replace=True) == 1
+        # A new identity key for the directory drops the old key's prekeys even when appending.
+        assert await publish(store, identity_key=b"\x03" * 32, created=200, opks=[]) == 0
+        # ...and an older binding from another key cannot take the directory back.
+        with pytest.raises(BundleConflict):
+            await publish(store, identity_key=KEY, created=100)
+        bundle = await store.take_bundle(DIR)
+        assert bundle is not None and bundle.identity_key == b"\x03" * 32
+
+    run(tmp_path / "r.db", body)
+
+
+def test_many_concurrent_writes_share_commits_and_survive_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+
+    async def body(store: SqliteMailboxStore) -> int:
+        await publish(store)
+        results = await asyncio.gather(*(store.enqueue(BOX, mid(i), b"e", i) for i in range(2000)))
+        assert all(r[0] is Enqueued.STORED for r in results)
+        return len({r[1] for r in results})
+
+    assert run(db, body) == 2000
+    assert run(db, lambda s: s.queued(BOX)) == 2000
+
+
+def test_sqlite_errors_become_store_errors_and_fail_only_their_caller(tmp_path: Path) -> None:
+    async def body(store: SqliteMailboxStore) -> None:
+        await publish(store)
+
+        def broken(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO no_such_table VALUES (1)")
+
+        bad = store.submit_nowait(broken)
+        good = store.enqueue(BOX, mid(1), b"e", 1)
+        with pytest.raises(StoreError, match="no such table"):
+            await bad
+        assert (await good)[0] is Enqueued.STORED
+        assert await store.queued(BOX) == 1
+
+    run(tmp_path / "r.db", body)
+
+
+def test_closed_store_refuses(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = await SqliteMailboxStore.open(tmp_path / "r.db")
+        await store.close()
+        with pytest.raises(StoreError, match="closed"):
+            store.queued(BOX)
+
+    asyncio.run(main())

@@ -1,0 +1,112 @@
+"""``walletim relay serve``: run a chat relay (it stores only ciphertext and public keys)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from walletim.cli.base import Ctx, pass_ctx
+
+DEFAULT_TTL_S = 30 * 24 * 3600
+
+
+@click.group()
+def relay() -> None:
+    """Run a walletim chat relay."""
+
+
+@relay.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port (0: any free port; the URL line says which).",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="Mailbox database [default: HOME/relay/mailboxes.db].",
+)
+@click.option(
+    "--ttl",
+    type=click.IntRange(1),
+    default=DEFAULT_TTL_S,
+    show_default=True,
+    help="Seconds undelivered mail is kept.",
+)
+@click.option(
+    "--max-mailbox",
+    type=click.IntRange(1),
+    default=10_000,
+    show_default=True,
+    help="Messages one mailbox may hold; senders get mailbox_full beyond.",
+)
+@click.option(
+    "--rate",
+    type=click.IntRange(1),
+    default=2000,
+    show_default=True,
+    help="Frames per second per connection (burst: twice that); over it: closed (4429).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="Logging on stderr (never message content).",
+)
+@pass_ctx
+def serve(
+    ctx: Ctx,
+    host: str,
+    port: int,
+    db: str | None,
+    ttl: int,
+    max_mailbox: int,
+    rate: int,
+    log_level: str,
+) -> None:
+    """Serve mailboxes and prekey bundles until SIGTERM or Ctrl-C.
+
+    Prints one line once listening: `relay listening on ws://HOST:PORT (mailboxes in PATH)`
+    (with --json: {"url": ..., "db": ...}).
+    """
+    from walletim import fsio
+    from walletim.messaging.relay_server import RelayLimits, RelayServer, run_relay
+
+    if db:
+        path = Path(db).expanduser().absolute()
+    else:
+        fsio.ensure_private_dir(ctx.home)
+        path = fsio.ensure_private_dir(ctx.home / "relay") / "mailboxes.db"
+    logging.basicConfig(
+        level=log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+
+    def on_listening(server: RelayServer) -> None:
+        doc: dict[str, Any] = {"url": server.url, "db": str(path)}
+        if ctx.json:
+            click.echo(json.dumps(doc))
+        else:
+            click.echo(f"relay listening on {server.url} (mailboxes in {path})")
+        sys.stdout.flush()
+
+    limits = RelayLimits(ttl_s=ttl, rate=float(rate), burst=2 * rate)
+    run_relay(
+        path,
+        host=host,
+        port=port,
+        max_mailbox=max_mailbox,
+        limits=limits,
+        on_listening=on_listening,
+    )

@@ -1,0 +1,450 @@
+"""The relay client (adapter: websockets): what the app layer uses to reach a chat relay.
+
+One :class:`RelayClient` is one websocket to one relay. Requests carry a request id
+(``rid``); a background reader routes each reply to the request waiting for it and queues
+pushes (``deliver`` without rid, ``published``) for :meth:`RelayClient.next_push`. Many
+requests may be in flight at once on one client (``send`` pipelines). Every frame from the
+relay is parsed with :func:`~walletim.messaging.protocol.decode_server_frame`: a client never
+trusts a relay's shape.
+
+Errors: :class:`~walletim.errors.RelayUnavailable` when the relay cannot be reached, the
+connection is lost, a request times out or the relay breaks the protocol (the URL shown has
+no path, query or user info); :class:`~walletim.errors.RelayRefused` when the relay answers a
+request with an error (``code`` is the protocol's error code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.protocol import State
+
+from walletim.errors import MessagingError, RelayRefused, RelayUnavailable
+from walletim.messaging import protocol as p
+
+F = TypeVar("F")
+
+CLOSE_REASONS = {
+    1000: "the connection was closed",
+    1001: "the relay is shutting down",
+    1006: "connection lost",
+    1009: "a frame was too large for the relay",
+    p.CLOSE_MALFORMED: "the relay rejected a malformed frame",
+    p.CLOSE_AUTH_FAILED: "authentication failed",
+    p.CLOSE_RATE_LIMITED: "rate limit exceeded",
+}
+
+
+def display_url(url: str) -> str:
+    """``url`` without user info, path, query or fragment (safe to show and log)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid relay URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}" if parts.scheme and host else "<invalid relay URL>"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthInfo:
+    """What the relay says about our mailbox when we authenticate."""
+
+    mailbox: str  # our mailbox id
+    queued: int  # messages waiting in it
+    prekeys: int  # our one-time prekeys still listed
+
+
+class _Gone:
+    """Queued after the last push when the connection ends."""
+
+
+_GONE = _Gone()
+
+
+class RelayClient:
+    """A connection to one relay. Create with :meth:`connect`; close with :meth:`close`
+    (or ``async with``). ``url`` is the URL as given; errors show only :func:`display_url`.
+    """
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        url: str,
+        challenge: p.Challenge,
+        request_timeout: float,
+    ) -> None:
+        self.url = url
+        self.shown_url = display_url(url)
+        self.relay_id: str = challenge.relay
+        self.limits: dict[str, int] = dict(challenge.limits)
+        self.request_timeout = request_timeout
+        self._ws = ws
+        self._nonce = challenge.nonce
+        self._rids = itertools.count(1)
+        self._waiters: dict[int, asyncio.Future[p.ServerFrame]] = {}
+        self._pushes: asyncio.Queue[p.Deliver | p.Published | p.Error | _Gone] = asyncio.Queue()
+        self._gone: str | None = None  # why the connection ended
+        self._deadlines: dict[int, float] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._out: list[str] = []  # request frames waiting for the writer
+        self._out_ready = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+        self._writer = asyncio.create_task(self._write())
+
+    # -- connecting -------------------------------------------------------------------------
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, open_timeout: float = 5.0, request_timeout: float = 10.0
+    ) -> RelayClient:
+        """Open a websocket to the relay at ``url`` (ws:// or wss://) and read its challenge.
+
+        Raises:
+            RelayUnavailable: bad URL, connection refused, timeout, or not a walletim relay.
+        """
+        shown = display_url(url)
+        if not url.startswith(("ws://", "wss://")):
+            raise RelayUnavailable(shown, "the relay URL must start with ws:// or wss://")
+        try:
+            ws = await ws_connect(
+                url,
+                compression=None,
+                max_size=p.MAX_FRAME_BYTES,
+                open_timeout=open_timeout,
+                max_queue=64,
+            )
+        except ConnectionRefusedError as exc:
+            raise RelayUnavailable(shown, "connection refused") from exc
+        except TimeoutError as exc:
+            raise RelayUnavailable(shown, "timed out") from exc
+        except InvalidURI as exc:
+            raise RelayUnavailable(shown, "invalid URL") from exc
+        except InvalidHandshake as exc:
+            raise RelayUnavailable(shown, "not a websocket relay (handshake failed)") from exc
+        except OSError as exc:
+            reason = (exc.strerror or type(exc).__name__).lower()
+            raise RelayUnavailable(shown, reason) from exc
+        try:
+            async with asyncio.timeout(open_timeout):
+                raw = await ws.recv()
+            challenge = p.decode_server_frame(raw)
+            if not isinstance(challenge, p.Challenge):
+                raise MessagingError("no challenge")
+            if challenge.v != p.PROTOCOL_VERSION:
+                raise MessagingError(f"protocol version {challenge.v}")
+        except TimeoutError as exc:
+            await ws.close()
+            raise RelayUnavailable(shown, "timed out waiting for the relay's challenge") from exc
+        except ConnectionClosed as exc:
+            raise RelayUnavailable(shown, _close_reason(ws)) from exc
+        except MessagingError as exc:
+            await ws.close()
+            raise RelayUnavailable(
+                shown, f"not a walletim relay this version speaks ({exc})"
+            ) from exc
+        return cls(ws, url, challenge, request_timeout)
+
+    async def close(self) -> None:
+        """Close the connection; requests still waiting fail with RelayUnavailable."""
+        if self._gone is None:
+            self._gone = "the connection was closed"
+        await self._ws.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+        if self._sweeper is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    async def __aenter__(self) -> RelayClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def connected(self) -> bool:
+        """False once the connection is gone (every call then raises RelayUnavailable)."""
+        return self._gone is None
+
+    # -- the reader -------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        reason = "connection lost"
+        try:
+            async for raw in self._ws:
+                try:
+                    frame = p.decode_server_frame(raw)
+                except MessagingError:
+                    reason = "the relay sent a malformed frame"
+                    await self._ws.close(p.CLOSE_MALFORMED, "malformed frame")
+                    break
+                rid = getattr(frame, "rid", None)
+                if rid is not None:
+                    waiter = self._waiters.get(rid)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(frame)
+                    continue
+                if isinstance(frame, p.Deliver | p.Published | p.Error):
+                    self._pushes.put_nowait(frame)
+                # anything else without a rid (a second challenge, a stray ok) is ignored
+            else:
+                reason = _close_reason(self._ws)
+        except ConnectionClosed:
+            reason = _close_reason(self._ws)
+        finally:
+            if self._gone is None:
+                self._gone = reason
+            for waiter in self._waiters.values():
+                if not waiter.done():
+                    waiter.set_exception(self._unavailable())
+            self._pushes.put_nowait(_GONE)
+            self._writer.cancel()
+            if self._sweeper is not None:
+                self._sweeper.cancel()
+
+    def _unavailable(self) -> RelayUnavailable:
+        return RelayUnavailable(self.shown_url, self._gone or "connection lost")
+
+    def _bad_reply(self, what: str) -> RelayUnavailable:
+        return RelayUnavailable(self.shown_url, f"the relay answered {what} with a bad reply")
+
+    async def _request(self, make: Callable[[int], p.ClientFrame], expect: type[F]) -> F:
+        return await self._request_text(lambda rid: p.encode_client_frame(make(rid)), expect)
+
+    async def _request_text(self, text: Callable[[int], str], expect: type[F]) -> F:
+        if self._gone is not None:
+            raise self._unavailable()
+        rid = next(self._rids)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[p.ServerFrame] = loop.create_future()
+        self._waiters[rid] = future
+        self._deadlines[rid] = loop.time() + self.request_timeout
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep())
+        try:
+            self._out.append(text(rid))
+            self._out_ready.set()
+            reply = await future
+        finally:
+            del self._waiters[rid]
+            self._deadlines.pop(rid, None)
+        if isinstance(reply, p.Error):
+            raise RelayRefused(reply.code, reply.message)
+        if not isinstance(reply, expect):
+            raise self._bad_reply(type(reply).__name__.lower())
+        return reply
+
+    async def _write(self) -> None:
+        """Send queued requests: all those queued meanwhile leave in one socket write."""
+        ws = self._ws
+        try:
+            while True:
+                await self._out_ready.wait()
+                self._out_ready.clear()
+                frames, self._out = self._out, []
+                if len(frames) <= 1 or ws.protocol.state is not State.OPEN:
+                    for frame in frames:  # send() raises ConnectionClosed when not open
+                        await ws.send(frame)
+                    continue
+                # Framed by the websockets protocol object, written at once, then flow
+                # control as send() does it (wait while the relay reads too slowly).
+                protocol = ws.protocol
+                for frame in frames:
+                    protocol.send_text(frame.encode())
+                ws.transport.write(b"".join(protocol.data_to_send()))
+                await ws.drain()
+        except ConnectionClosed:
+            pass  # the reader sees the same closure and fails every waiting request
+
+    async def _sweep(self) -> None:
+        """Fail requests older than request_timeout (one task, not a timer per request)."""
+        loop = asyncio.get_running_loop()
+        every = max(0.01, min(1.0, self.request_timeout / 8))
+        while self._gone is None:
+            await asyncio.sleep(every)
+            now = loop.time()
+            late = [rid for rid, deadline in self._deadlines.items() if deadline <= now]
+            for rid in late:
+                del self._deadlines[rid]
+                waiter = self._waiters.get(rid)
+                if waiter is not None and not waiter.done():
+                    waiter.set_exception(RelayUnavailable(self.shown_url, "timed out"))
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def authenticate(self, identity_key: bytes, sign: Callable[[bytes], bytes]) -> AuthInfo:
+        """Open our mailbox: ``sign`` signs the relay's challenge with the chat identity key
+        (the client never sees the private key).
+
+        Raises:
+            RelayUnavailable: bad signature (the relay closes with 4401) or connection lost.
+            RelayRefused: already authenticated on this connection.
+        """
+        mailbox = p.mailbox_id(identity_key)
+        sig = sign(p.auth_message(self.relay_id, self._nonce))
+        ok = await self._request(lambda rid: p.Auth(identity_key, sig, rid), p.Ok)
+        queued, prekeys = ok.fields.get("queued"), ok.fields.get("prekeys")
+        if (
+            ok.fields.get("mailbox") != mailbox
+            or type(queued) is not int
+            or type(prekeys) is not int
+        ):
+            raise self._bad_reply("auth")
+        return AuthInfo(mailbox, queued, prekeys)
+
+    async def publish(
+        self,
+        binding: dict[str, Any],
+        spk: p.SignedPrekey,
+        opks: Sequence[bytes],
+        *,
+        replace: bool,
+    ) -> int:
+        """List our bundle (identity binding JSON, signed prekey, one-time prekeys; with
+        ``replace`` the listed one-time prekeys are replaced, else appended). Returns how many
+        one-time prekeys are listed now (at most MAX_OPKS).
+
+        Raises:
+            MessagingError: more than MAX_OPKS one-time prekeys given.
+            RelayRefused: ``bad_bundle`` (binding or signature does not verify),
+                ``auth_required``, ``unavailable``.
+            RelayUnavailable: connection lost or timed out.
+        """
+        if len(opks) > p.MAX_OPKS:
+            raise MessagingError(f"at most {p.MAX_OPKS} one-time prekeys per publish")
+        frame_opks = tuple(bytes(k) for k in opks)
+        ok = await self._request(
+            lambda rid: p.Publish(dict(binding), spk, frame_opks, replace, rid), p.Ok
+        )
+        listed = ok.fields.get("prekeys")
+        if type(listed) is not int or listed < 0:
+            raise self._bad_reply("publish")
+        return listed
+
+    async def fetch_bundle(self, directory: str) -> p.Bundle | None:
+        """The bundle listed at ``directory`` (see protocol.directory_id), carrying one fresh
+        one-time prekey if any is left; None if nothing is listed there. Verify its binding
+        before trusting it.
+
+        Raises:
+            MessagingError: ``directory`` is not 32 hex digits.
+            RelayRefused: ``rate_limited``, ``unavailable``. RelayUnavailable: connection lost.
+        """
+        try:
+            reply = await self._request(
+                lambda rid: p.BundleRequest(p.hex_id(directory, "directory"), rid), p.BundleReply
+            )
+        except RelayRefused as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        return reply.bundle
+
+    async def send(self, to: str, mid: str, env: bytes) -> None:
+        """Hand ``env`` for mailbox ``to`` to the relay; returns once it is durably stored.
+        Safe to call concurrently (requests pipeline). Resending the same ``mid`` is a
+        success and is not delivered twice.
+
+        Raises:
+            MessagingError: ``to`` or ``mid`` is not 32 hex digits, or ``env`` is not an
+                envelope size.
+            RelayRefused: ``unknown_mailbox``, ``mailbox_full``, ``unavailable``.
+            RelayUnavailable: connection lost or timed out (the message may or may not be
+                stored: resend it with the same ``mid``).
+        """
+        if not p.valid_envelope_length(len(env)):
+            raise MessagingError("not a walletim envelope size")
+        to, mid = p.hex_id(to, "to"), p.hex_id(mid, "mid")
+        env_text = p.b64(env)
+        # The same text encode_client_frame(Send(...)) makes: checked hex ids and base64
+        # need no escaping.
+        reply = await self._request_text(
+            lambda rid: f'{{"op":"send","rid":{rid},"to":"{to}","mid":"{mid}","env":"{env_text}"}}',
+            p.Sent,
+        )
+        if reply.mid != mid:
+            raise self._bad_reply("send")
+
+    async def fetch(self, limit: int = p.MAX_BATCH) -> tuple[list[p.Delivered], bool]:
+        """Up to ``limit`` queued messages, oldest first, and whether more are waiting.
+        Messages stay queued until acknowledged with :meth:`ack`.
+
+        Raises:
+            RelayRefused: ``auth_required``, ``unavailable``. RelayUnavailable: connection lost.
+        """
+        limit = max(1, min(limit, p.MAX_BATCH))
+        reply = await self._request(lambda rid: p.Fetch(limit, rid), p.Deliver)
+        return list(reply.msgs), reply.more
+
+    async def ack(self, mids: Sequence[str]) -> None:
+        """Delete these messages from our mailbox (after they are safely stored locally).
+
+        Raises:
+            RelayRefused: ``auth_required``, ``unavailable``. RelayUnavailable: connection lost.
+        """
+        mids = list(mids)
+        for i in range(0, len(mids), p.MAX_BATCH):
+            chunk = tuple(mids[i : i + p.MAX_BATCH])
+            await self._request(functools.partial(p.Ack, chunk), p.Ok)
+
+    async def listen(self) -> None:
+        """Ask the relay to push our queued mail, then new mail as it arrives (read them with
+        :meth:`next_push`). A message is pushed once per connection until acknowledged.
+
+        Raises:
+            RelayRefused: ``auth_required``. RelayUnavailable: connection lost.
+        """
+        await self._request(lambda rid: p.Listen(rid), p.Ok)
+
+    async def watch(self, dirs: Sequence[str]) -> None:
+        """Be told (a ``Published`` push) when any of these directories publishes a bundle.
+
+        Raises:
+            RelayRefused: ``bad_request`` (watching too many). RelayUnavailable: connection lost.
+        """
+        dirs = [p.hex_id(d, "directory") for d in dirs]
+        for i in range(0, len(dirs), p.MAX_BATCH):
+            chunk = tuple(dirs[i : i + p.MAX_BATCH])
+            await self._request(functools.partial(p.Watch, chunk), p.Ok)
+
+    async def next_push(self, timeout: float | None = None) -> p.Deliver | p.Published | None:
+        """The next pushed frame, or None after ``timeout`` seconds without one.
+
+        Raises:
+            RelayUnavailable: the connection is gone (after every push received before).
+            RelayRefused: the relay reported an error not tied to a request (e.g. it could not
+                read our backlog: listen again).
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                item = await self._pushes.get()
+        except TimeoutError:
+            return None
+        if isinstance(item, _Gone):
+            self._pushes.put_nowait(item)  # every later call fails the same way
+            raise self._unavailable()
+        if isinstance(item, p.Error):
+            raise RelayRefused(item.code, item.message)
+        return item
+
+
+def _close_reason(ws: ClientConnection) -> str:
+    code = ws.close_code
+    if code is None:
+        return "connection lost"
+    return CLOSE_REASONS.get(code, f"connection closed by the relay (code {code})")

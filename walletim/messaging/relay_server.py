@@ -1,0 +1,738 @@
+"""The chat relay (adapter: websockets): store-and-forward of sealed envelopes.
+
+The relay sees ciphertext, public keys and ids, never keys or plaintext. Each connection gets
+a challenge; signing it with a chat identity key opens that key's mailbox. Every operation of
+:mod:`walletim.messaging.protocol` is served here:
+
+- ``send`` is answered ``sent`` only once the envelope is durably committed (group commit on
+  the store's writer thread), then pushed to every connection listening on that mailbox;
+- a listening connection gets its backlog, then live mail, and never the same message twice
+  until it is acknowledged or the connection reconnects;
+- malformed frames close only their own connection (4400); rate limits close with 4429
+  (every frame) or answer ``rate_limited`` (bundle requests, so nobody drains a peer's
+  one-time prekeys); a storage failure answers ``unavailable``, never crashes the relay.
+
+Logs (stdlib logging) carry counts and error kinds, never envelopes or message content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import signal
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from walletim.errors import MessagingError, StoreError
+from walletim.keys.chat import verify_ed25519
+from walletim.messaging import protocol as p
+from walletim.messaging.identity import IdentityBinding
+from walletim.messaging.relay_store import (
+    DEFAULT_DEDUPE_MS,
+    DEFAULT_MAX_MAILBOX,
+    BundleConflict,
+    Enqueued,
+    MailboxStore,
+    SqliteMailboxStore,
+    StoredMessage,
+)
+
+log = logging.getLogger("walletim.relay")
+
+DEFAULT_TTL_S = 30 * 24 * 3600
+DEFAULT_RATE = 2000.0  # frames per second per connection
+DEFAULT_BURST = 4000
+DEFAULT_BUNDLE_RATE = 1.0  # bundle requests per second per connection
+DEFAULT_BUNDLE_BURST = 30
+MAX_WATCH = 1024  # directories one connection may watch
+#: One-time prekeys handed out per directory, across all connections: beyond this budget
+#: bundles are served without one (X3DH still works; the prekeys are not drained).
+DEFAULT_OPK_RATE = 100 / 3600  # per second: 100 an hour
+DEFAULT_OPK_BURST = 100
+MAX_OPK_BUCKETS = 100_000  # directories whose budget is tracked (least recently used dropped)
+MAX_INFLIGHT = 2048  # requests of one connection waiting for the store or the socket
+CLOSE_TIMEOUT = 2.0  # seconds a closing handshake may take (e.g. at shutdown)
+LIVE_BUFFER = 4096  # live pushes held for a slow listener before it re-reads from the store
+FRAME_SLACK = 100  # a deliver frame's own JSON around its messages
+MESSAGE_SLACK = 80  # JSON around one message's base64 envelope
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` saved up."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class RelayLimits:
+    """The relay's tunables (all per connection unless said otherwise)."""
+
+    ttl_s: int = DEFAULT_TTL_S  # undelivered mail older than this is deleted
+    rate: float = DEFAULT_RATE  # frames/s; over the limit the connection is closed (4429)
+    burst: int = DEFAULT_BURST
+    bundle_rate: float = DEFAULT_BUNDLE_RATE  # bundle requests/s; over: error rate_limited
+    bundle_burst: int = DEFAULT_BUNDLE_BURST
+    max_watch: int = MAX_WATCH
+    opk_rate: float = DEFAULT_OPK_RATE  # one-time prekeys handed out per directory per second
+    opk_burst: int = DEFAULT_OPK_BURST
+    dedupe_ms: int = DEFAULT_DEDUPE_MS  # how long acknowledged ids are remembered
+
+    def advertised(self, max_mailbox: int) -> dict[str, int]:
+        return {
+            "max_frame": p.MAX_FRAME_BYTES,
+            "max_batch": p.MAX_BATCH,
+            "max_opks": p.MAX_OPKS,
+            "rate": int(self.rate),
+            "burst": self.burst,
+            "bundle_burst": self.bundle_burst,
+            "max_watch": self.max_watch,
+            "max_mailbox": max_mailbox,
+            "ttl": self.ttl_s,
+        }
+
+
+def _sent_frame(rid: int | None, mid: str) -> str:
+    # The hot path: the same text encode_server_frame(Sent(...)) makes, without a dict.
+    if rid is None:
+        return f'{{"op":"sent","mid":"{mid}"}}'
+    return f'{{"op":"sent","rid":{rid},"mid":"{mid}"}}'
+
+
+def _fits(msgs: list[StoredMessage]) -> int:
+    """How many of ``msgs`` (at least one) fit in one deliver frame of MAX_FRAME_BYTES."""
+    room = p.MAX_FRAME_BYTES - FRAME_SLACK
+    for n, m in enumerate(msgs):
+        room -= 4 * ((len(m.env) + 2) // 3) + MESSAGE_SLACK
+        if room < 0:
+            return max(n, 1)
+    return len(msgs)
+
+
+def _deliver_frame(rid: int | None, msgs: Iterable[StoredMessage], more: bool) -> str:
+    # The hot path: the same text encode_server_frame(Deliver(...)) makes (mids are checked
+    # hex, base64 needs no escaping), without building dicts.
+    items = ",".join(f'{{"mid":"{m.mid}","env":"{p.b64(m.env)}","t":{m.t}}}' for m in msgs)
+    head = '{"op":"deliver",' if rid is None else f'{{"op":"deliver","rid":{rid},'
+    return f'{head}"msgs":[{items}],"more":{"true" if more else "false"}}}'
+
+
+class _Conn:
+    """One client connection: its identity, limits, outgoing queue and push state."""
+
+    def __init__(self, relay: RelayServer, ws: ServerConnection) -> None:
+        self.relay = relay
+        self.ws = ws
+        self.key: bytes | None = None
+        self.mailbox: str | None = None
+        self.nonce = secrets.token_bytes(32)
+        self.frames = TokenBucket(relay.limits.rate, relay.limits.burst)
+        self.bundles = TokenBucket(relay.limits.bundle_rate, relay.limits.bundle_burst)
+        self.watching: set[str] = set()
+        self.outbox: deque[str] = deque()
+        self.wake = asyncio.Event()
+        self.room = asyncio.Event()
+        self.room.set()
+        self.inflight = 0
+        self.closed = False
+        # Push state (listening connections only).
+        self.listening = False
+        self.pushed: set[str] = set()  # mids pushed and not yet acknowledged
+        self.live: list[StoredMessage] = []
+        self.catchup = False
+        self.cursor = 0
+
+    # -- output --------------------------------------------------------------------------
+
+    def reply(self, frame: str) -> None:
+        if not self.closed:
+            self.outbox.append(frame)
+            self.wake.set()
+
+    def error(self, rid: int | None, code: str, message: str) -> None:
+        self.reply(p.encode_server_frame(p.Error(rid, code, message)))
+
+    def push_live(self, msg: StoredMessage) -> None:
+        if self.closed or not self.listening:
+            return
+        if len(self.live) >= LIVE_BUFFER:  # a slow reader: read it from the store later
+            self.live.clear()
+            self.catchup = True
+        else:
+            self.live.append(msg)
+        self.wake.set()
+
+    def begin(self) -> None:
+        self.inflight += 1
+        if self.inflight + len(self.outbox) >= MAX_INFLIGHT:
+            self.room.clear()
+
+    def end(self) -> None:
+        self.inflight -= 1
+        self._check_room()
+
+    def _check_room(self) -> None:
+        if not self.room.is_set() and self.inflight + len(self.outbox) < MAX_INFLIGHT // 2:
+            self.room.set()
+
+    async def writer(self) -> None:
+        """Send queued replies, then pushes; one task per connection."""
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.outbox or self.live or self.catchup:
+                    frames = list(self.outbox)
+                    self.outbox.clear()
+                    self._check_room()
+                    if self.catchup:
+                        await self._send_all(frames)
+                        frames = await self._catch_up()
+                    elif self.live:
+                        live, self.live = self.live, []
+                        frames += self._deliver_frames(live)
+                    await self._send_all(frames)
+        except ConnectionClosed:
+            pass
+        except Exception:  # a bug: drop this connection, keep the relay up
+            log.exception("connection writer failed")
+            with contextlib.suppress(Exception):
+                await self.ws.close(1011, "internal error")
+        finally:
+            # Nothing more will be sent: never leave the reader waiting for room.
+            self.closed = True
+            self.room.set()
+
+    async def _send_all(self, frames: list[str]) -> None:
+        """Send ``frames`` in order, framed by the websockets protocol object and written to
+        the socket in ONE write (one syscall, not one per frame), then wait while the peer
+        reads too slowly (flow control, as ``send`` does)."""
+        ws = self.ws
+        if len(frames) <= 1 or ws.protocol.state is not State.OPEN:
+            for frame in frames:  # send() raises ConnectionClosed when it is not open
+                await ws.send(frame)
+            return
+        protocol = ws.protocol
+        for frame in frames:
+            protocol.send_text(frame.encode())
+        ws.transport.write(b"".join(protocol.data_to_send()))
+        await ws.drain()
+
+    def _deliver_frames(self, msgs: list[StoredMessage]) -> list[str]:
+        """Push frames for the messages not pushed yet (each within MAX_BATCH messages and
+        MAX_FRAME_BYTES, which a client enforces)."""
+        fresh = []
+        for m in msgs:
+            if m.mid not in self.pushed:
+                self.pushed.add(m.mid)
+                fresh.append(m)
+        frames = []
+        while fresh:
+            n = _fits(fresh[: p.MAX_BATCH])
+            frames.append(_deliver_frame(None, fresh[:n], False))
+            fresh = fresh[n:]
+        return frames
+
+    async def _catch_up(self) -> list[str]:
+        assert self.mailbox is not None
+        try:
+            msgs, more = await self.relay.store.pending(self.mailbox, p.MAX_BATCH, self.cursor)
+        except StoreError:
+            log.error("listen: reading a mailbox backlog failed")
+            self.catchup = False
+            self.error(None, "unavailable", "the relay cannot read the mailbox now; listen again")
+            return []
+        if msgs:
+            self.cursor = msgs[-1].seq
+        if not more:
+            self.catchup = False
+        return self._deliver_frames(msgs)
+
+
+class RelayServer:
+    """A running relay. Start with :meth:`start`; stop with :meth:`close` (or ``async with``).
+
+    ``url`` is where clients connect (``ws://host:port``; with port 0 the port the system
+    picked).
+    """
+
+    def __init__(
+        self, store: MailboxStore, relay_id: str, limits: RelayLimits, max_mailbox: int
+    ) -> None:
+        self.store = store
+        self.relay_id = relay_id
+        self.limits = limits
+        self.max_mailbox = max_mailbox
+        self.db_path: Path | None = getattr(store, "path", None)
+        self._server: Server | None = None
+        self._conns: set[_Conn] = set()
+        self._listeners: dict[str, set[_Conn]] = {}
+        self._watchers: dict[str, set[_Conn]] = {}
+        self._opk_budgets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._expiry: asyncio.Task[None] | None = None
+        self._closing = False
+        self._closed = asyncio.Event()
+        self.host = ""
+        self.port = 0
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    @classmethod
+    async def start(
+        cls,
+        db: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_mailbox: int = DEFAULT_MAX_MAILBOX,
+        limits: RelayLimits | None = None,
+        store: MailboxStore | None = None,
+    ) -> RelayServer:
+        """Open the store at ``db`` (unless ``store`` is given) and listen on ``host:port``.
+
+        Raises:
+            StoreError: the database cannot be opened (unwritable, in use by another relay).
+            MessagingError: cannot listen on ``host:port`` (e.g. the port is in use).
+        """
+        if store is None:
+            store = await SqliteMailboxStore.open(db, max_mailbox=max_mailbox)
+        try:
+            relay = cls(store, await store.relay_id(), limits or RelayLimits(), max_mailbox)
+            await relay._listen(host, port)
+        except BaseException:
+            await store.close()
+            raise
+        return relay
+
+    async def _listen(self, host: str, port: int) -> None:
+        try:
+            self._server = await serve(
+                self._handle,
+                host,
+                port,
+                compression=None,
+                max_size=p.MAX_FRAME_BYTES,
+                max_queue=64,
+                close_timeout=CLOSE_TIMEOUT,
+                server_header=None,
+            )
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise MessagingError(f"cannot listen on {host}:{port}: {reason.lower()}") from exc
+        sock = next(iter(self._server.sockets))
+        self.host, self.port = sock.getsockname()[:2]
+        self._expiry = asyncio.create_task(self._expire_loop())
+        log.info("relay %s listening on %s", self.relay_id[:8], self.url)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}"
+
+    @property
+    def connections(self) -> int:
+        return len(self._conns)
+
+    async def close(self) -> None:
+        """Stop accepting, close every connection with 1001, flush and close the store."""
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        log.info("relay stopping (%d connections)", len(self._conns))
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+        await self.store.close()
+        log.info("relay stopped")
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def __aenter__(self) -> RelayServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _expire_loop(self) -> None:
+        ttl_ms = self.limits.ttl_s * 1000
+        every = min(60.0, max(0.1, self.limits.ttl_s / 4))
+        while True:
+            await asyncio.sleep(every)
+            now = int(time.time() * 1000)
+            try:
+                n = await self.store.expire(now - ttl_ms, now - min(ttl_ms, self.limits.dedupe_ms))
+            except StoreError:
+                log.error("expiring old mail failed; will retry")
+                continue
+            if n:
+                log.info("expired %d undelivered messages older than %d s", n, self.limits.ttl_s)
+
+    # -- connections -------------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        conn = _Conn(self, ws)
+        self._conns.add(conn)
+        log.debug("connection opened (%d open)", len(self._conns))
+        writer = asyncio.create_task(conn.writer())
+        try:
+            challenge = p.Challenge(
+                self.relay_id, conn.nonce, self.limits.advertised(self.max_mailbox)
+            )
+            await ws.send(p.encode_server_frame(challenge))
+            await self._serve(conn)
+        except ConnectionClosed:
+            pass
+        except Exception:  # a bug: close this connection, keep the relay up
+            log.exception("connection handler failed")
+            with contextlib.suppress(Exception):
+                await ws.close(1011, "internal error")
+        finally:
+            conn.closed = True
+            self._forget(conn)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            log.debug("connection closed (%d open)", len(self._conns))
+
+    def _forget(self, conn: _Conn) -> None:
+        self._conns.discard(conn)
+        if conn.mailbox is not None:
+            group = self._listeners.get(conn.mailbox)
+            if group is not None:
+                group.discard(conn)
+                if not group:
+                    del self._listeners[conn.mailbox]
+        for d in conn.watching:
+            watchers = self._watchers.get(d)
+            if watchers is not None:
+                watchers.discard(conn)
+                if not watchers:
+                    del self._watchers[d]
+
+    async def _serve(self, conn: _Conn) -> None:
+        ws = conn.ws
+        async for raw in ws:
+            if not isinstance(raw, str):
+                await self._drop(conn, p.CLOSE_MALFORMED, "binary frames are not protocol")
+                return
+            if not conn.frames.take():
+                await self._drop(conn, p.CLOSE_RATE_LIMITED, "rate limit exceeded")
+                return
+            try:
+                frame = p.decode_client_frame(raw)
+            except MessagingError as exc:
+                await self._drop(conn, p.CLOSE_MALFORMED, str(exc)[:100])
+                return
+            if isinstance(frame, p.Send):
+                self._send(conn, frame)
+            elif isinstance(frame, p.Ack):
+                self._ack(conn, frame)
+            elif isinstance(frame, p.Fetch):
+                self._fetch(conn, frame)
+            elif isinstance(frame, p.BundleRequest):
+                self._bundle(conn, frame)
+            elif isinstance(frame, p.Auth):
+                if not await self._auth(conn, frame):
+                    return
+            elif isinstance(frame, p.Publish):
+                await self._publish(conn, frame)
+            elif isinstance(frame, p.Listen):
+                self._listen_op(conn, frame)
+            elif isinstance(frame, p.Watch):
+                self._watch(conn, frame)
+            if not conn.room.is_set():
+                await conn.room.wait()
+                if conn.closed:
+                    return
+
+    async def _drop(self, conn: _Conn, code: int, reason: str) -> None:
+        log.info(
+            "closing a connection (%d: %s)", code, "malformed frame" if code == 4400 else reason
+        )
+        conn.closed = True
+        await conn.ws.close(code, reason)
+
+    def _store_failed(self, conn: _Conn, rid: int | None, exc: BaseException, what: str) -> None:
+        if isinstance(exc, StoreError):
+            log.error("%s: storage failed", what)
+        else:
+            log.error("%s failed: %s", what, type(exc).__name__, exc_info=exc)
+        conn.error(rid, "unavailable", "the relay cannot store or read mail right now")
+
+    def _need_auth(self, conn: _Conn, rid: int | None) -> str | None:
+        if conn.mailbox is None:
+            conn.error(rid, "auth_required", "authenticate first")
+        return conn.mailbox
+
+    # -- operations ----------------------------------------------------------------------------
+
+    async def _auth(self, conn: _Conn, frame: p.Auth) -> bool:
+        if conn.key is not None:
+            conn.error(frame.rid, "bad_request", "this connection is already authenticated")
+            return True
+        message = p.auth_message(self.relay_id, conn.nonce)
+        if not verify_ed25519(frame.key, message, frame.sig):
+            log.info("authentication failed")
+            await self._drop(conn, p.CLOSE_AUTH_FAILED, "authentication failed")
+            return False
+        mailbox = p.mailbox_id(frame.key)
+        conn.key, conn.mailbox = frame.key, mailbox
+        try:
+            queued = await self.store.queued(mailbox)
+            prekeys = await self.store.prekey_count(mailbox)
+        except Exception as exc:
+            self._store_failed(conn, frame.rid, exc, "auth")
+            return True
+        log.debug("authenticated mailbox %s..", mailbox[:6])
+        conn.reply(
+            p.encode_server_frame(
+                p.Ok(frame.rid, {"mailbox": mailbox, "queued": queued, "prekeys": prekeys})
+            )
+        )
+        return True
+
+    async def _publish(self, conn: _Conn, frame: p.Publish) -> None:
+        mailbox = self._need_auth(conn, frame.rid)
+        if mailbox is None or conn.key is None:
+            return
+        try:
+            binding = IdentityBinding.from_json(frame.binding)
+        except MessagingError:
+            conn.error(frame.rid, "bad_bundle", "malformed identity binding")
+            return
+        if binding.identity_key != conn.key:
+            conn.error(frame.rid, "bad_bundle", "the binding names another identity key")
+            return
+        if not binding.verify():
+            conn.error(frame.rid, "bad_bundle", "the binding's wallet signature does not verify")
+            return
+        if not verify_ed25519(conn.key, p.spk_signed_bytes(frame.spk.key), frame.spk.sig):
+            conn.error(frame.rid, "bad_bundle", "the signed prekey's signature does not verify")
+            return
+        directory = p.directory_id(binding.wallet)
+        try:
+            listed = await self.store.put_bundle(
+                directory,
+                mailbox,
+                conn.key,
+                binding.created,
+                json.dumps(frame.binding, separators=(",", ":")),
+                json.dumps(frame.spk.to_json(), separators=(",", ":")),
+                frame.opks,
+                replace=frame.replace,
+            )
+        except BundleConflict as exc:
+            conn.error(frame.rid, "bad_bundle", str(exc))
+            return
+        except Exception as exc:
+            self._store_failed(conn, frame.rid, exc, "publish")
+            return
+        conn.reply(p.encode_server_frame(p.Ok(frame.rid, {"prekeys": listed})))
+        published = p.encode_server_frame(p.Published(directory))
+        for watcher in self._watchers.get(directory, ()):
+            watcher.reply(published)
+
+    def _bundle(self, conn: _Conn, frame: p.BundleRequest) -> None:
+        if not conn.bundles.take():
+            conn.error(frame.rid, "rate_limited", "too many bundle requests; slow down")
+            return
+        conn.begin()
+        future = asyncio.ensure_future(
+            self.store.take_bundle(frame.dir, with_opk=self._opk_budget(frame.dir))
+        )
+
+        def done(f: asyncio.Future[Any]) -> None:
+            conn.end()
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if exc is not None:
+                self._store_failed(conn, frame.rid, exc, "bundle")
+                return
+            stored = f.result()
+            if stored is None:
+                conn.error(frame.rid, "not_found", "no bundle is listed for this directory")
+                return
+            try:
+                bundle = p.Bundle(stored.binding, p.SignedPrekey.from_json(stored.spk), stored.opk)
+            except MessagingError as err:
+                self._store_failed(conn, frame.rid, err, "bundle")
+                return
+            conn.reply(p.encode_server_frame(p.BundleReply(frame.rid, bundle)))
+
+        future.add_done_callback(done)
+
+    def _opk_budget(self, directory: str) -> bool:
+        """Whether a one-time prekey of ``directory`` may be handed out now."""
+        bucket = self._opk_budgets.pop(directory, None)
+        if bucket is None:
+            bucket = TokenBucket(self.limits.opk_rate, self.limits.opk_burst)
+        self._opk_budgets[directory] = bucket
+        while len(self._opk_budgets) > MAX_OPK_BUCKETS:
+            self._opk_budgets.popitem(last=False)
+        return bucket.take()
+
+    def _send(self, conn: _Conn, frame: p.Send) -> None:
+        conn.begin()
+        now = int(time.time() * 1000)
+        future = asyncio.ensure_future(self.store.enqueue(frame.to, frame.mid, frame.env, now))
+
+        def done(f: asyncio.Future[tuple[Enqueued, int]]) -> None:
+            conn.end()
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if exc is not None:
+                self._store_failed(conn, frame.rid, exc, "send")
+                return
+            outcome, seq = f.result()
+            if outcome is Enqueued.STORED:
+                conn.reply(_sent_frame(frame.rid, frame.mid))
+                msg = StoredMessage(seq, frame.mid, frame.env, now)
+                for listener in self._listeners.get(frame.to, ()):
+                    listener.push_live(msg)
+            elif outcome is Enqueued.DUPLICATE:
+                conn.reply(_sent_frame(frame.rid, frame.mid))
+            elif outcome is Enqueued.FULL:
+                conn.error(frame.rid, "mailbox_full", "the recipient's mailbox is full")
+            else:
+                conn.error(frame.rid, "unknown_mailbox", "nobody has published this mailbox")
+
+        future.add_done_callback(done)
+
+    def _fetch(self, conn: _Conn, frame: p.Fetch) -> None:
+        mailbox = self._need_auth(conn, frame.rid)
+        if mailbox is None:
+            return
+        conn.begin()
+        future = asyncio.ensure_future(self.store.pending(mailbox, frame.limit))
+
+        def done(f: asyncio.Future[tuple[list[StoredMessage], bool]]) -> None:
+            conn.end()
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if exc is not None:
+                self._store_failed(conn, frame.rid, exc, "fetch")
+                return
+            msgs, more = f.result()
+            n = _fits(msgs)
+            conn.reply(_deliver_frame(frame.rid, msgs[:n], more or n < len(msgs)))
+
+        future.add_done_callback(done)
+
+    def _ack(self, conn: _Conn, frame: p.Ack) -> None:
+        mailbox = self._need_auth(conn, frame.rid)
+        if mailbox is None:
+            return
+        conn.begin()
+        future = asyncio.ensure_future(self.store.ack(mailbox, frame.mids))
+
+        def done(f: asyncio.Future[int]) -> None:
+            conn.end()
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if exc is not None:
+                self._store_failed(conn, frame.rid, exc, "ack")
+                return
+            for listener in self._listeners.get(mailbox, ()):
+                listener.pushed.difference_update(frame.mids)
+            if frame.rid is not None:
+                conn.reply(p.encode_server_frame(p.Ok(frame.rid, {})))
+
+        future.add_done_callback(done)
+
+    def _listen_op(self, conn: _Conn, frame: p.Listen) -> None:
+        mailbox = self._need_auth(conn, frame.rid)
+        if mailbox is None:
+            return
+        conn.reply(p.encode_server_frame(p.Ok(frame.rid, {})))
+        if not conn.listening:
+            conn.listening = True
+            conn.catchup = True
+            conn.cursor = 0
+            self._listeners.setdefault(mailbox, set()).add(conn)
+            conn.wake.set()
+
+    def _watch(self, conn: _Conn, frame: p.Watch) -> None:
+        new = set(frame.dirs) - conn.watching
+        if len(conn.watching) + len(new) > self.limits.max_watch:
+            conn.error(
+                frame.rid, "bad_request", f"a connection may watch at most {self.limits.max_watch}"
+            )
+            return
+        for d in new:
+            self._watchers.setdefault(d, set()).add(conn)
+        conn.watching |= new
+        conn.reply(p.encode_server_frame(p.Ok(frame.rid, {})))
+
+
+def run_relay(
+    db: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    max_mailbox: int = DEFAULT_MAX_MAILBOX,
+    limits: RelayLimits | None = None,
+    on_listening: Callable[[RelayServer], None] | None = None,
+) -> None:
+    """Run a relay until SIGTERM or SIGINT, then shut down cleanly and return.
+
+    ``on_listening`` is called once the relay accepts connections.
+
+    Raises:
+        StoreError: the database cannot be opened.
+        MessagingError: cannot listen on ``host:port``.
+    """
+
+    async def main() -> None:
+        relay = await RelayServer.start(
+            db, host=host, port=port, max_mailbox=max_mailbox, limits=limits
+        )
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            if on_listening is not None:
+                on_listening(relay)
+            await stop.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await relay.close()
+
+    asyncio.run(main())

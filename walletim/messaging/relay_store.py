@@ -1,0 +1,731 @@
+"""The relay's storage (adapter: stdlib sqlite3): mailboxes, prekey bundles, the relay id.
+
+The relay holds only ciphertext envelopes and public keys, so this is plain SQLite: one file
+created 0600, WAL with ``synchronous=FULL`` (a commit is on disk before a sender hears
+``sent``: a restart, even SIGKILL, loses nothing that was acknowledged), and
+``locking_mode=EXCLUSIVE`` so two relays never share one file.
+
+All SQLite work happens on ONE writer thread fed by a queue, with group commit: the thread
+takes everything queued, runs it in one transaction (consecutive enqueues as multi-row
+INSERTs), commits once, then resolves the callers' asyncio futures with one
+``call_soon_threadsafe`` per batch. Durability costs one fsync per batch, not per message.
+Every sqlite3 error becomes a :class:`~walletim.errors.StoreError` (one failing operation
+fails only its own caller: the batch is retried one operation at a time).
+
+Acknowledging deletes a message at once (id and envelope); its id is also remembered in
+memory for a while, so a sender's late retry is answered ``sent`` without a second delivery
+(after a relay restart such a retry is delivered again: the session's counters drop it).
+
+The server codes against :class:`MailboxStore` (a ``typing.Protocol``), so another backend
+(Redis, for scale-out) can replace :class:`SqliteMailboxStore` without touching it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+import json
+import logging
+import os
+import queue
+import secrets
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from walletim.errors import MessagingError, StoreError
+from walletim.messaging.protocol import MAX_BATCH, MAX_OPKS
+
+log = logging.getLogger("walletim.relay.store")
+
+T = TypeVar("T")
+
+DEFAULT_MAX_MAILBOX = 10_000
+#: How long (at most) an acknowledged message's id is remembered, so a sender retrying an
+#: already delivered message is told ``sent`` and nothing is delivered twice. Kept in memory
+#: only (at most MAX_ACKED_REMEMBERED ids): on disk, acknowledging deletes the message.
+DEFAULT_DEDUPE_MS = 24 * 3600 * 1000
+MAX_ACKED_REMEMBERED = 200_000
+MAX_GROUP = 4096  # operations per group commit
+INSERT_ROWS = 200  # messages per multi-row INSERT (5 variables each)
+EXPIRE_ROWS = 5000  # messages deleted per transaction when expiring
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+@functools.lru_cache(maxsize=INSERT_ROWS)
+def _insert_sql(rows: int) -> str:
+    # Only placeholders are interpolated; every value is bound.
+    values = ",".join(["(?, ?, ?, ?, ?)"] * rows)
+    return (
+        f"INSERT INTO messages (seq, mailbox, mid, env, t) VALUES {values} "  # noqa: S608
+        "ON CONFLICT (mailbox, mid) DO NOTHING"
+    )
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS mailboxes (
+    mailbox TEXT PRIMARY KEY,
+    identity_key BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bundles (
+    directory TEXT PRIMARY KEY,
+    mailbox TEXT NOT NULL,
+    identity_key BLOB NOT NULL,
+    created INTEGER NOT NULL,
+    binding TEXT NOT NULL,
+    spk TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS opks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    directory TEXT NOT NULL,
+    mailbox TEXT NOT NULL,
+    key BLOB NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS opks_directory ON opks (directory, seq);
+CREATE INDEX IF NOT EXISTS opks_mailbox ON opks (mailbox);
+CREATE TABLE IF NOT EXISTS used_opks (key BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    mailbox TEXT NOT NULL,
+    mid TEXT NOT NULL,
+    env BLOB NOT NULL,
+    t INTEGER NOT NULL,
+    UNIQUE (mailbox, mid)
+);
+CREATE INDEX IF NOT EXISTS messages_mailbox ON messages (mailbox, seq);
+CREATE INDEX IF NOT EXISTS messages_t ON messages (t);
+"""
+SCHEMA_VERSION = "1"
+
+
+class Enqueued(enum.Enum):
+    """What :meth:`MailboxStore.enqueue` did."""
+
+    STORED = "stored"  # new, durably committed
+    DUPLICATE = "duplicate"  # this (mailbox, mid) was already stored: a success, no second copy
+    FULL = "full"  # the mailbox holds its maximum of messages: refused
+    UNKNOWN = "unknown"  # nobody published this mailbox: refused
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A queued envelope. ``seq`` orders a mailbox (oldest first); ``t`` is unix ms."""
+
+    seq: int
+    mid: str
+    env: bytes
+    t: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBundle:
+    """A listed bundle as stored: the binding and signed prekey are the JSON the owner sent."""
+
+    identity_key: bytes
+    binding: dict[str, Any]
+    spk: dict[str, Any]
+    opk: bytes | None
+
+
+class BundleConflict(MessagingError):
+    """A bundle for this directory from another identity key with a newer binding is listed."""
+
+
+class MailboxStore(Protocol):
+    """What the relay server needs from storage.
+
+    Each method returns an awaitable that raises StoreError when storage fails. The work is
+    queued when the method is *called*, not when it is awaited, so operations called in
+    order are applied in order (a server may await them later, or attach callbacks).
+    """
+
+    def relay_id(self) -> Awaitable[str]:
+        """This relay's random id (created on first open, then persisted)."""
+        ...
+
+    def put_bundle(
+        self,
+        directory: str,
+        mailbox: str,
+        identity_key: bytes,
+        created: int,
+        binding_json: str,
+        spk_json: str,
+        opks: Sequence[bytes],
+        *,
+        replace: bool,
+    ) -> Awaitable[int]:
+        """List a bundle; append ``opks`` (or replace them all); return how many are listed.
+
+        At most MAX_OPKS stay listed (extra keys are ignored), and a one-time prekey that was
+        ever handed out is never listed again. Raises BundleConflict if a binding with a later
+        ``created`` for another identity key holds the directory.
+        """
+        ...
+
+    def take_bundle(
+        self, directory: str, *, with_opk: bool = True
+    ) -> Awaitable[StoredBundle | None]:
+        """The directory's bundle with ONE one-time prekey popped (each handed out once
+        ever; ``opk`` is None when none are left, or when ``with_opk`` is False), or None if
+        nothing is listed."""
+        ...
+
+    def prekey_count(self, mailbox: str) -> Awaitable[int]:
+        """How many one-time prekeys of this mailbox's owner are listed."""
+        ...
+
+    def mailbox_known(self, mailbox: str) -> Awaitable[bool]:
+        """True once the mailbox's owner has published a bundle."""
+        ...
+
+    def enqueue(
+        self, mailbox: str, mid: str, env: bytes, now_ms: int
+    ) -> Awaitable[tuple[Enqueued, int]]:
+        """Store an envelope; returns what happened and the message's ``seq`` (0 if refused).
+        Resolves only after the commit is durable."""
+        ...
+
+    def queued(self, mailbox: str) -> Awaitable[int]:
+        """How many unacknowledged messages wait in the mailbox."""
+        ...
+
+    def pending(
+        self, mailbox: str, limit: int, after: int = 0
+    ) -> Awaitable[tuple[list[StoredMessage], bool]]:
+        """Up to ``limit`` queued messages with ``seq > after``, oldest first, and whether
+        there are more."""
+        ...
+
+    def ack(self, mailbox: str, mids: Sequence[str]) -> Awaitable[int]:
+        """Delete these messages of this mailbox (only this mailbox's); returns how many."""
+        ...
+
+    def expire(self, older_than_ms: int, acked_older_than_ms: int | None = None) -> Awaitable[int]:
+        """Delete messages stored before ``older_than_ms`` (the TTL) and forget the ids of
+        messages acknowledged before ``acked_older_than_ms``; returns how many expired."""
+        ...
+
+    def close(self) -> Awaitable[None]:
+        """Finish everything queued, commit, and close."""
+        ...
+
+
+@dataclass(slots=True)
+class _Op:
+    fn: Callable[[sqlite3.Connection], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
+class _Enqueue:
+    """An enqueue: runs of these are written with one multi-row INSERT."""
+
+    mailbox: str
+    mid: str
+    env: bytes
+    t: int
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+_Result = tuple[asyncio.Future[Any], bool, Any]
+
+
+_STOP = object()
+
+
+def _resolve(done: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in done:
+        if future.done():  # the caller was cancelled
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+def _store_error(exc: BaseException, path: Path) -> StoreError:
+    if isinstance(exc, StoreError):
+        return exc
+    text = str(exc).split("\n")[0][:120]
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+        return StoreError(f"the relay database {path} is in use by another relay ({text})")
+    return StoreError(f"relay database {path}: {text or type(exc).__name__}")
+
+
+class SqliteMailboxStore:
+    """:class:`MailboxStore` on one SQLite file. Open with :meth:`open`; close with :meth:`close`.
+
+    Not shareable between event loops at the same time; safe to call from many tasks.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        *,
+        max_mailbox: int,
+        relay_id: str,
+    ) -> None:
+        self.path = path
+        self.max_mailbox = max_mailbox
+        self._relay_id = relay_id
+        self._conn = conn
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()  # lists of ops, or _STOP
+        self._pending: list[_Op | _Enqueue] = []
+        self._flush_scheduled = False
+        self._closed = False
+        # Caches owned by the writer thread (the only one touching the database).
+        self._known: set[str] = set()
+        self._counts: dict[str, int] = {}
+        # Acknowledged (mailbox, mid) -> when (unix ms), oldest first: in memory only.
+        self._acked: OrderedDict[tuple[str, str], int] = OrderedDict()
+        # Message seqs are handed out here (this thread is the database's only writer).
+        row = conn.execute(
+            "SELECT max(coalesce((SELECT max(seq) FROM messages), 0), "
+            "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0))"
+        ).fetchone()
+        self._next_seq = int(row[0]) + 1
+        self._thread = threading.Thread(target=self._run, name="relay-store-writer", daemon=True)
+        self._thread.start()
+
+    # -- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, *, max_mailbox: int = DEFAULT_MAX_MAILBOX
+    ) -> SqliteMailboxStore:
+        """Open (creating it 0600, with its directory 0700) the relay database at ``path``.
+
+        Raises:
+            StoreError: unwritable location, not a relay database, or in use by another relay.
+        """
+        if max_mailbox < 1:
+            raise StoreError("max_mailbox must be at least 1")
+        db_path = Path(path).expanduser().absolute()
+        conn, relay_id = await asyncio.to_thread(cls._open_sync, db_path)
+        return cls(db_path, conn, max_mailbox=max_mailbox, relay_id=relay_id)
+
+    @staticmethod
+    def _open_sync(path: Path) -> tuple[sqlite3.Connection, str]:
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            os.close(fd)
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise StoreError(f"cannot open the relay database {path}: {reason}") from exc
+        try:
+            conn = sqlite3.connect(
+                str(path),
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=0.0,
+                cached_statements=512,
+            )
+        except sqlite3.Error as exc:
+            raise _store_error(exc, path) from exc
+        try:
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise StoreError(f"relay database {path}: cannot enable WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = OFF")
+            conn.execute("PRAGMA cache_size = -32768")
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif row[0] != SCHEMA_VERSION:
+                raise StoreError(f"{path} has relay schema {row[0]!r}; this relay knows 1")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'relay_id'").fetchone()
+            if row is None:
+                relay_id = secrets.token_hex(16)
+                conn.execute("INSERT INTO meta VALUES ('relay_id', ?)", (relay_id,))
+            else:
+                relay_id = str(row[0])
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise _store_error(exc, path) from exc
+            raise
+        return conn, relay_id
+
+    # -- the writer thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        conn = self._conn
+        stopping = False
+        while not stopping:
+            batch: list[_Op | _Enqueue] = []
+            item = self._queue.get()
+            while True:
+                if item is _STOP:
+                    stopping = True
+                else:
+                    batch += item
+                if len(batch) >= MAX_GROUP:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._run_batch(conn, batch)
+        try:
+            conn.close()
+        except sqlite3.Error:  # pragma: no cover - nothing left to do about it
+            log.exception("closing the relay database failed")
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Op | _Enqueue]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            done = self._apply(conn, batch)
+            conn.execute("COMMIT")
+        except Exception:
+            # Something failed: undo the whole group and run each operation on its own,
+            # so one bad operation (or a full disk) fails only the callers it concerns.
+            self._rollback(conn)
+            done = [self._run_alone(conn, op) for op in batch]
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Result]] = {}
+        for op, result in zip(batch, done, strict=True):
+            by_loop.setdefault(op.loop, []).append(result)
+        for loop, results in by_loop.items():
+            # RuntimeError: the loop is closed, nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, results)
+
+    def _apply(self, conn: sqlite3.Connection, batch: list[_Op | _Enqueue]) -> list[_Result]:
+        """Run ``batch`` in order inside the open transaction; consecutive enqueues share
+        multi-row INSERTs. Raises sqlite3 errors (the caller rolls back)."""
+        done: list[_Result] = []
+        run: list[_Enqueue] = []
+        for op in batch:
+            if isinstance(op, _Enqueue):
+                run.append(op)
+                continue
+            if run:
+                done += self._enqueue_run(conn, run)
+                run = []
+            try:
+                done.append((op.future, True, op.fn(conn)))
+            except MessagingError as refusal:  # raised before the operation wrote anything
+                done.append((op.future, False, refusal))
+        if run:
+            done += self._enqueue_run(conn, run)
+        return done
+
+    def _enqueue_run(self, conn: sqlite3.Connection, run: list[_Enqueue]) -> list[_Result]:
+        outcome: list[tuple[Enqueued, int]] = [(Enqueued.UNKNOWN, 0)] * len(run)
+        rows: list[tuple[int, _Enqueue]] = []  # (index in run, message) to insert
+        for i, e in enumerate(run):
+            if not self._is_known(conn, e.mailbox):
+                continue
+            if (e.mailbox, e.mid) in self._acked:  # a late retry of a delivered message
+                outcome[i] = (Enqueued.DUPLICATE, 0)
+                continue
+            count = self._count(conn, e.mailbox)
+            if count >= self.max_mailbox:
+                seq = self._existing_seq(conn, e.mailbox, e.mid)
+                outcome[i] = (Enqueued.FULL, 0) if seq is None else (Enqueued.DUPLICATE, seq)
+                continue
+            self._counts[e.mailbox] = count + 1
+            outcome[i] = (Enqueued.STORED, self._next_seq)
+            self._next_seq += 1
+            rows.append((i, e))
+        for start in range(0, len(rows), INSERT_ROWS):
+            chunk = rows[start : start + INSERT_ROWS]
+            values: list[Any] = []
+            for i, e in chunk:
+                values += (outcome[i][1], e.mailbox, e.mid, e.env, e.t)
+            if conn.execute(_insert_sql(len(chunk)), values).rowcount == len(chunk):
+                continue
+            # Some were stored before (a resend): find which, and report their seq instead.
+            seqs = [outcome[i][1] for i, _ in chunk]
+            sql = f"SELECT seq FROM messages WHERE seq IN ({_marks(len(seqs))})"  # noqa: S608
+            stored = {int(r[0]) for r in conn.execute(sql, seqs)}
+            for i, e in chunk:
+                if outcome[i][1] not in stored:
+                    self._counts[e.mailbox] -= 1
+                    seq = self._existing_seq(conn, e.mailbox, e.mid)
+                    outcome[i] = (Enqueued.DUPLICATE, seq or 0)
+        return [(e.future, True, result) for e, result in zip(run, outcome, strict=True)]
+
+    @staticmethod
+    def _existing_seq(conn: sqlite3.Connection, mailbox: str, mid: str) -> int | None:
+        row = conn.execute(
+            "SELECT seq FROM messages WHERE mailbox = ? AND mid = ?", (mailbox, mid)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _run_alone(self, conn: sqlite3.Connection, op: _Op | _Enqueue) -> _Result:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            (result,) = self._apply(conn, [op])
+            conn.execute("COMMIT")
+        except Exception as exc:
+            self._rollback(conn)
+            log.error("relay database operation failed: %s", type(exc).__name__)
+            err = _store_error(exc, self.path)
+            if err is not exc:
+                err.__cause__ = exc
+            return (op.future, False, err)
+        return result
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        self._known.clear()
+        self._counts.clear()
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.error("relay database rollback failed")
+
+    def submit_nowait(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue ``fn`` for the writer thread; the future resolves after its commit.
+
+        Raises:
+            StoreError: the store is closed.
+        """
+        if self._closed:
+            raise StoreError("the relay database is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._put(_Op(fn, loop, future))
+        return future
+
+    def _put(self, op: _Op | _Enqueue) -> None:
+        # Operations called during one event-loop iteration go to the writer thread together
+        # (one wake-up instead of one per operation), in the order they were called.
+        self._pending.append(op)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            op.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        ops, self._pending = self._pending, []
+        if ops:
+            self._queue.put(ops)
+
+    # -- MailboxStore -------------------------------------------------------------------------
+
+    async def relay_id(self) -> str:
+        return self._relay_id
+
+    def put_bundle(
+        self,
+        directory: str,
+        mailbox: str,
+        identity_key: bytes,
+        created: int,
+        binding_json: str,
+        spk_json: str,
+        opks: Sequence[bytes],
+        *,
+        replace: bool,
+    ) -> asyncio.Future[int]:
+        keys = [bytes(k) for k in opks[:MAX_OPKS]]
+
+        def op(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT identity_key, created FROM bundles WHERE directory = ?", (directory,)
+            ).fetchone()
+            if row is not None and bytes(row[0]) != identity_key and int(row[1]) > created:
+                raise BundleConflict("a newer identity binding for this address is already listed")
+            same_key = row is not None and bytes(row[0]) == identity_key
+            if replace or not same_key:
+                conn.execute("DELETE FROM opks WHERE directory = ?", (directory,))
+            conn.execute(
+                "INSERT INTO mailboxes (mailbox, identity_key) VALUES (?, ?) "
+                "ON CONFLICT (mailbox) DO NOTHING",
+                (mailbox, identity_key),
+            )
+            conn.execute(
+                "INSERT INTO bundles (directory, mailbox, identity_key, created, binding, spk) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (directory) DO UPDATE SET "
+                "mailbox = excluded.mailbox, identity_key = excluded.identity_key, "
+                "created = excluded.created, binding = excluded.binding, spk = excluded.spk",
+                (directory, mailbox, identity_key, created, binding_json, spk_json),
+            )
+            listed = int(
+                conn.execute(
+                    "SELECT count(*) FROM opks WHERE directory = ?", (directory,)
+                ).fetchone()[0]
+            )
+            for key in keys:
+                if listed >= MAX_OPKS:
+                    break
+                if conn.execute("SELECT 1 FROM used_opks WHERE key = ?", (key,)).fetchone():
+                    continue
+                cur = conn.execute(
+                    "INSERT INTO opks (directory, mailbox, key) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (directory, mailbox, key),
+                )
+                listed += cur.rowcount
+            self._known.add(mailbox)
+            return listed
+
+        return self.submit_nowait(op)
+
+    def take_bundle(
+        self, directory: str, *, with_opk: bool = True
+    ) -> asyncio.Future[StoredBundle | None]:
+        def op(conn: sqlite3.Connection) -> StoredBundle | None:
+            row = conn.execute(
+                "SELECT identity_key, binding, spk FROM bundles WHERE directory = ?", (directory,)
+            ).fetchone()
+            if row is None:
+                return None
+            if not with_opk:
+                return StoredBundle(bytes(row[0]), json.loads(row[1]), json.loads(row[2]), None)
+            popped = conn.execute(
+                "DELETE FROM opks WHERE seq = (SELECT seq FROM opks WHERE directory = ? "
+                "ORDER BY seq LIMIT 1) RETURNING key",
+                (directory,),
+            ).fetchone()
+            opk = None
+            if popped is not None:
+                opk = bytes(popped[0])
+                conn.execute("INSERT OR IGNORE INTO used_opks (key) VALUES (?)", (opk,))
+            return StoredBundle(bytes(row[0]), json.loads(row[1]), json.loads(row[2]), opk)
+
+        return self.submit_nowait(op)
+
+    def prekey_count(self, mailbox: str) -> asyncio.Future[int]:
+        def op(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT count(*) FROM opks WHERE mailbox = ?", (mailbox,))
+            return int(row.fetchone()[0])
+
+        return self.submit_nowait(op)
+
+    def _is_known(self, conn: sqlite3.Connection, mailbox: str) -> bool:
+        if mailbox in self._known:
+            return True
+        row = conn.execute("SELECT 1 FROM mailboxes WHERE mailbox = ?", (mailbox,)).fetchone()
+        if row is not None:
+            if len(self._known) > 1_000_000:
+                self._known.clear()
+            self._known.add(mailbox)
+            return True
+        return False
+
+    def _count(self, conn: sqlite3.Connection, mailbox: str) -> int:
+        count = self._counts.get(mailbox)
+        if count is None:
+            row = conn.execute(
+                "SELECT count(*) FROM messages WHERE mailbox = ?", (mailbox,)
+            ).fetchone()
+            count = int(row[0])
+            if len(self._counts) > 1_000_000:
+                self._counts.clear()
+            self._counts[mailbox] = count
+        return count
+
+    def mailbox_known(self, mailbox: str) -> asyncio.Future[bool]:
+        return self.submit_nowait(lambda conn: self._is_known(conn, mailbox))
+
+    def enqueue(
+        self, mailbox: str, mid: str, env: bytes, now_ms: int
+    ) -> asyncio.Future[tuple[Enqueued, int]]:
+        if self._closed:
+            raise StoreError("the relay database is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[Enqueued, int]] = loop.create_future()
+        self._put(_Enqueue(mailbox, mid, env, now_ms, loop, future))
+        return future
+
+    def queued(self, mailbox: str) -> asyncio.Future[int]:
+        return self.submit_nowait(lambda conn: self._count(conn, mailbox))
+
+    def pending(
+        self, mailbox: str, limit: int, after: int = 0
+    ) -> asyncio.Future[tuple[list[StoredMessage], bool]]:
+        limit = max(1, min(limit, MAX_BATCH))
+
+        def op(conn: sqlite3.Connection) -> tuple[list[StoredMessage], bool]:
+            rows = conn.execute(
+                "SELECT seq, mid, env, t FROM messages WHERE mailbox = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (mailbox, after, limit + 1),
+            ).fetchall()
+            msgs = [StoredMessage(int(s), str(m), bytes(e), int(t)) for s, m, e, t in rows]
+            return msgs[:limit], len(msgs) > limit
+
+        return self.submit_nowait(op)
+
+    def _ack_op(self, mailbox: str, mids: Sequence[str]) -> Callable[[sqlite3.Connection], int]:
+        unique = list(dict.fromkeys(mids))[:MAX_BATCH]
+        sql = (
+            f"DELETE FROM messages WHERE mailbox = ? AND mid IN ({_marks(len(unique))}) "  # noqa: S608
+            "RETURNING mid"
+        )
+
+        def op(conn: sqlite3.Connection) -> int:
+            if not unique:
+                return 0
+            removed = [str(row[0]) for row in conn.execute(sql, (mailbox, *unique))]
+            if removed and mailbox in self._counts:
+                self._counts[mailbox] = max(0, self._counts[mailbox] - len(removed))
+            now = int(time.time() * 1000)
+            for mid in removed:
+                self._acked[(mailbox, mid)] = now
+            while len(self._acked) > MAX_ACKED_REMEMBERED:
+                self._acked.popitem(last=False)
+            return len(removed)
+
+        return op
+
+    def ack(self, mailbox: str, mids: Sequence[str]) -> asyncio.Future[int]:
+        return self.submit_nowait(self._ack_op(mailbox, mids))
+
+    async def expire(self, older_than_ms: int, acked_older_than_ms: int | None = None) -> int:
+        forget = older_than_ms if acked_older_than_ms is None else acked_older_than_ms
+
+        def op(conn: sqlite3.Connection) -> tuple[int, bool]:
+            # At most EXPIRE_ROWS rows per transaction, so mail keeps flowing meanwhile.
+            expired = conn.execute(
+                "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE t < ? LIMIT ?)",
+                (older_than_ms, EXPIRE_ROWS),
+            ).rowcount
+            if expired:
+                self._counts.clear()
+            acked = self._acked
+            while acked and next(iter(acked.values())) < forget:
+                acked.popitem(last=False)
+            return max(expired, 0), expired >= EXPIRE_ROWS
+
+        total = 0
+        more = True
+        while more:
+            expired, more = await self.submit_nowait(op)
+            total += expired
+        return total
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._flush()
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
