@@ -15,3 +15,5 @@ def test_demo_runs_end_to_end(scripted: Cli) -> None:
     assert summary["typed_data_signature_valid"] and summary["cross_check_rejected"]
     assert summary["chain_sends_mined"] and summary["batch_mined"] == 20
     assert summary["batch_rerun_skipped"] == 20
+    assert summary["chat_restored_identity"] and summary["chat_messages"] == 3
+    assert summary["chat_safety_numbers_match"] and not summary["relay_plaintext_leaked"]

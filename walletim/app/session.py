@@ -4,19 +4,24 @@ encrypted store together for the CLI and for scripts.
     from walletim.app.session import Session
     s = Session("~/.walletim", password="...", network="anvil")
     result = s.send("alice", "0x...", parse_amount("0.1eth"))
+    s.chat.send("alice", "bob", "paid you")          # chat over the relay (relay_url=...)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from walletim.app.chain import ChainService, SendRequest, SendResult
 from walletim.app.networks import Network, Networks
 from walletim.app.wallets import PasswordSource, Wallets
 from walletim.chain.rpc import RpcClient
+from walletim.config import DEFAULT_RELAY_URL
 from walletim.errors import InputError, KeysError, shown
 from walletim.store.db import DB_NAME, Store
+
+if TYPE_CHECKING:
+    from walletim.app.chat import ChatService
 
 ACCOUNT_SCAN = 20  # indexes per wallet searched when finding which account holds an address
 
@@ -29,9 +34,11 @@ class Session:
         *,
         network: str = "anvil",
         rpc_url: str | None = None,
+        relay_url: str = DEFAULT_RELAY_URL,
         fast_kdf: bool = False,
     ) -> None:
         self.home = Path(home).expanduser()
+        self.relay_url = relay_url
         self.wallets = Wallets(self.home, password, fast_kdf=fast_kdf)
         self.networks = Networks(self.home)
         self._network_name = network
@@ -40,6 +47,7 @@ class Session:
         self._rpc: RpcClient | None = None
         self._store: Store | None = None
         self._chain: ChainService | None = None
+        self._chat: ChatService | None = None
 
     @property
     def network(self) -> Network:
@@ -67,6 +75,15 @@ class Session:
                 self.network, self.rpc, signer_for=self.wallets.signer, store=self.open_store
             )
         return self._chain
+
+    @property
+    def chat(self) -> ChatService:
+        """End-to-end encrypted chat over the relay at ``relay_url``."""
+        if self._chat is None:
+            from walletim.app.chat import ChatService
+
+            self._chat = ChatService(self.wallets, self.open_store, self.relay_url)
+        return self._chat
 
     def close(self) -> None:
         if self._store is not None:

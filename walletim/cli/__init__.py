@@ -28,7 +28,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "fees": ("walletim.cli.chain", "fees", "Suggested EIP-1559 fees (low / normal / high)."),
     "tx": ("walletim.cli.chain", "tx", "Status, receipts, history, speed-up, cancel."),
     "network": ("walletim.cli.chain", "network", "Network profiles (chain id pinned)."),
+    "chat": ("walletim.cli.chat", "chat", "End-to-end encrypted chat between wallet addresses."),
     "devnet": ("walletim.cli.devnet", "devnet", "A local Anvil devnet for this home."),
+    "relay": ("walletim.cli.relay", "relay", "Run a chat relay (stores only ciphertext)."),
     "demo": ("walletim.cli.demo", "demo", "Run the demo in a throwaway home."),
 }
 

@@ -1,0 +1,346 @@
+"""ChatService (walletim.app.chat) between real homes (vaults, SQLCipher stores) over the
+in-memory relay: first contact, verification, queued delivery, key changes, crash points."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.memrelay import MemoryRelay
+from walletim.app.chat import ChatService, ListenEvent
+from walletim.app.wallets import Wallets
+from walletim.errors import InputError, MessagingError, RelayRefused, RelayUnavailable
+from walletim.messaging import protocol
+from walletim.store.db import DB_NAME, Store
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Person:
+    name: str
+    home: Path
+    wallets: Wallets
+    relay: MemoryRelay
+    stores: list[Store]
+
+    @property
+    def address(self) -> str:
+        return self.wallets.account(self.name).address
+
+    def service(self) -> ChatService:
+        """A fresh service, as a new walletim process would build it."""
+
+        def open_store() -> Store:
+            if not self.stores or self.stores[-1] is None:
+                key = self.wallets.unlock().subkey("store")
+                self.stores.append(Store.open(self.home / DB_NAME, key))
+            return self.stores[-1]
+
+        return ChatService(self.wallets, open_store, "memory://relay", connector=self.relay.connect)
+
+    def restart(self) -> ChatService:
+        for s in self.stores:
+            s.close()
+        self.stores.clear()
+        self.wallets = Wallets(self.home, PASSWORD, fast_kdf=True)
+        return self.service()
+
+
+@pytest.fixture
+def memrelay() -> MemoryRelay:
+    return MemoryRelay()
+
+
+def make_person(tmp_path: Path, relay: MemoryRelay, name: str) -> Person:
+    home = tmp_path / name
+    wallets = Wallets(home, PASSWORD, fast_kdf=True)
+    wallets.create(name)
+    return Person(name, home, wallets, relay, [])
+
+
+@pytest.fixture
+def people(tmp_path: Path, memrelay: MemoryRelay) -> Iterator[tuple[Person, Person]]:
+    alice, bob = make_person(tmp_path, memrelay, "alice"), make_person(tmp_path, memrelay, "bob")
+    yield alice, bob
+    for p in (alice, bob):
+        for s in p.stores:
+            s.close()
+
+
+def texts(result: Any) -> list[str]:
+    return [r.message.text for r in result.received]
+
+
+def test_first_contact_verified_both_ways(people: tuple[Person, Person]) -> None:
+    alice, bob = people
+    a, b = alice.service(), bob.service()
+    init = b.init("bob")
+    assert init.published and init.prekeys == 100 and init.address == bob.address
+    assert init.mailbox == protocol.mailbox_id(init.identity_key)
+    assert not b.init("bob").published  # idempotent: nothing new to publish
+    sent = a.send("alice", bob.address, "gm bob")
+    assert sent.message.state == "sent" and sent.message.counter == 1
+    inbox = b.inbox("bob")
+    assert texts(inbox) == ["gm bob"] and inbox.received[0].message.peer == alice.address
+    # bob learned alice's key from her binding (verified), without fetching anything.
+    contact = b.repo.contact(alice.address)
+    assert contact is not None and contact.verified and not contact.confirmed
+    b.send("bob", alice.address, "gm alice")
+    assert texts(a.inbox("alice")) == ["gm alice"]
+    # Both see the same 60-digit safety number.
+    va = a.contacts_verify("alice", bob.address)
+    vb = b.contacts_verify("bob", alice.address, confirm=True)
+    assert va.safety_number == vb.safety_number and len(va.safety_number.replace(" ", "")) == 60
+    assert vb.binding_verified and vb.contact.confirmed
+    history = a.read("alice", bob.address)
+    assert [(m.direction, m.text) for m in history.messages] == [
+        ("out", "gm bob"),
+        ("in", "gm alice"),
+    ]
+    assert history.missing == ()
+    assert b.inbox("bob").received == []  # acknowledged: nothing delivered twice
+
+
+def test_contacts_names_and_peer_resolution(people: tuple[Person, Person]) -> None:
+    alice, bob = people
+    a = alice.service()
+    bob.service().init("bob")
+    a.contacts_add("bobby", bob.address)
+    assert a.resolve_peer("BOBBY") == bob.address
+    assert a.resolve_peer("alice") == alice.address  # a wallet account of this home
+    a.send("alice", "bobby", "via contact name")
+    assert [c.name for c in a.contacts_list()] == ["bobby"]
+    for bad in ("nobody", "0x1234", "bob:1"):
+        with pytest.raises(InputError):
+            a.resolve_peer(bad)
+    with pytest.raises(InputError, match="own address"):
+        a.send("alice", "alice", "me")
+    with pytest.raises(InputError, match="empty"):
+        a.send("alice", "bobby", "   ")
+    with pytest.raises(InputError, match="too long"):
+        a.send("alice", "bobby", "x" * 40000)
+    with pytest.raises(InputError):
+        a.contacts_add("0xbad", bob.address)
+
+
+def test_messages_to_someone_never_online_queue_until_they_publish(
+    people: tuple[Person, Person],
+) -> None:
+    alice, bob = people
+    a = alice.service()
+    first = a.send("alice", bob.address, "are you there?")
+    second = a.send("alice", bob.address, "hello?")
+    assert first.message.state == second.message.state == "queued"
+    assert [i.message.text for i in a.repo.outbox(alice.address)] == ["are you there?", "hello?"]
+    b = bob.service()
+    b.init("bob")
+    flushed = a.inbox("alice")
+    assert flushed.sent == 2 and flushed.queued == 0
+    assert texts(b.inbox("bob")) == ["are you there?", "hello?"]
+
+
+def test_listen_delivers_live_and_flushes_queued_when_peer_publishes(
+    people: tuple[Person, Person],
+) -> None:
+    alice, bob = people
+    a, b = alice.service(), bob.service()
+    a.init("alice")
+    b.send("bob", alice.address, "one")
+    b.send("bob", alice.address, "two")
+    events: list[ListenEvent] = []
+    got = a.listen("alice", events.append, count=2, timeout=5)
+    assert got == 2
+    assert [e.item.message.text for e in events if e.kind == "message"] == ["one", "two"]
+    assert any(e.kind == "connected" for e in events)
+
+
+def test_relay_down_is_a_clean_error_and_stores_nothing(people: tuple[Person, Person]) -> None:
+    alice, bob = people
+    a = alice.service()
+    bob.service().init("bob")
+    alice.relay.down = True
+    with pytest.raises(RelayUnavailable):
+        a.send("alice", bob.address, "not stored")
+    with pytest.raises(RelayUnavailable):
+        a.inbox("alice")
+    alice.relay.down = False
+    assert a.repo.outbox(alice.address) == []
+    assert a.read("alice", bob.address).messages == []
+
+
+def test_crash_after_encrypting_before_relay_confirms_resends_same_envelope(
+    people: tuple[Person, Person],
+) -> None:
+    """A message encrypted and stored as 'sending' whose relay confirmation never came is
+    resent byte-for-byte (same mid: the relay dedupes) by the next command, and shown once."""
+    alice, bob = people
+    a, b = alice.service(), bob.service()
+    b.init("bob")
+    original = alice.relay.connect
+
+    async def failing_send(url: str) -> Any:
+        conn = await original(url)
+
+        async def send(to: str, mid: str, env: bytes) -> None:
+            alice.relay.store(to, mid, env)  # the relay stored it ...
+            raise RelayUnavailable(url, "connection lost")  # ... but the answer was lost
+
+        conn.send = send  # type: ignore[method-assign]
+        return conn
+
+    a._connector = failing_send
+    with pytest.raises(RelayUnavailable, match="saved and will be sent"):
+        a.send("alice", bob.address, "exactly once")
+    [pending] = a.repo.outbox(alice.address)
+    assert pending.message.state == "sending"
+    a2 = alice.restart()
+    assert a2.inbox("alice").sent == 1
+    assert a2.repo.outbox(alice.address) == []
+    assert texts(b.inbox("bob")) == ["exactly once"]
+
+
+def test_crash_after_storing_before_ack_shows_once(people: tuple[Person, Person]) -> None:
+    alice, bob = people
+    a, b = alice.service(), bob.service()
+    b.init("bob")
+    a.send("alice", bob.address, "stored then crash")
+    original = bob.relay.connect
+
+    async def no_ack(url: str) -> Any:
+        conn = await original(url)
+
+        async def ack(mids: Any) -> None:
+            raise RelayUnavailable(url, "connection lost")
+
+        conn.ack = ack  # type: ignore[method-assign]
+        return conn
+
+    b._connector = no_ack
+    with pytest.raises(RelayUnavailable):
+        b.inbox("bob")
+    b2 = bob.restart()
+    assert b2.inbox("bob").received == []  # redelivered, recognised, acknowledged
+    assert [m.text for m in b2.read("bob", alice.address).messages] == ["stored then crash"]
+
+
+def test_key_change_is_flagged_and_rollback_refused(
+    tmp_path: Path, people: tuple[Person, Person]
+) -> None:
+    alice, bob = people
+    a, b = alice.service(), bob.service()
+    b.init("bob")
+    a.send("alice", bob.address, "hi")
+    b.inbox("bob")
+    a.contacts_verify("alice", bob.address, confirm=True)
+    old_binding = bob.relay.directory[protocol.directory_id(bob.address)].binding
+    # bob re-keys: a wallet from the same key but a new home (a private-key wallet gets a
+    # random chat identity), publishing a newer binding.
+    bob2_home = tmp_path / "bob-new"
+    w = Wallets(bob2_home, PASSWORD, fast_kdf=True)
+    w.import_private_key("bob", bob.wallets.private_key("bob"))
+    bob2 = Person("bob", bob2_home, w, bob.relay, [])
+    b2 = bob2.service()
+    b2._clock = lambda: 4_000_000_000.0
+    b2.init("bob")
+    b2.send("bob", alice.address, "new key, same address")
+    inbox = a.inbox("alice")
+    assert texts(inbox) == ["new key, same address"] and inbox.key_changes == [bob.address]
+    contact = a.repo.contact(bob.address)
+    assert contact is not None and contact.key_changed and not contact.confirmed
+    # A relay serving bob's old binding again (a rollback) is refused, not believed.
+    entry = bob.relay.directory[protocol.directory_id(bob.address)]
+    entry.binding = old_binding
+    a3 = alice.restart()
+    with a3.repo.tx() as tx:  # forget the session so a bundle must be fetched
+        tx.conn.execute("DELETE FROM sessions")
+    with pytest.raises(MessagingError, match="older chat key"):
+        a3.send("alice", bob.address, "to which key?")
+    for s in bob2.stores:
+        s.close()
+
+
+def test_forged_bundle_from_relay_is_refused(people: tuple[Person, Person]) -> None:
+    alice, bob = people
+    a, b = alice.service(), bob.service()
+    b.init("bob")
+    entry = bob.relay.directory[protocol.directory_id(bob.address)]
+    entry.binding = {**entry.binding, "created": entry.binding["created"] + 1}
+    with pytest.raises(MessagingError, match="does not verify"):
+        a.send("alice", bob.address, "to a forged key")
+    assert a.read("alice", bob.address).messages[0].state == "queued"
+
+
+def test_a_refused_message_fails_alone_and_blocks_nothing(
+    tmp_path: Path, people: tuple[Person, Person]
+) -> None:
+    alice, bob = people
+    carol = make_person(tmp_path, alice.relay, "carol")
+    a, b, c = alice.service(), bob.service(), carol.service()
+    b.init("bob")
+    c.init("carol")
+    a.send("alice", bob.address, "first")
+    # The relay forgets bob's mailbox (his keys expired there): alice's session still
+    # encrypts, but the relay refuses the envelope for good.
+    del alice.relay.directory[protocol.directory_id(bob.address)]
+    with pytest.raises(RelayRefused) as refused:
+        a.send("alice", bob.address, "second")
+    assert refused.value.code == "unknown_mailbox"
+    [failed] = [m for m in a.read("alice", bob.address).messages if m.text == "second"]
+    assert failed.state == "failed" and a.repo.outbox(alice.address) == []
+    assert a.send("alice", carol.address, "hi carol").message.state == "sent"
+    assert [e.kind for e in a.events("alice")] == ["send-failed"]
+    for s in carol.stores:
+        s.close()
+
+
+def test_a_poison_envelope_does_not_jam_the_inbox(
+    people: tuple[Person, Person], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a hostile envelope makes the crypto raise, it is recorded and acknowledged
+    (not redelivered forever), and the messages after it arrive."""
+    import walletim.app.chat as chat_module
+
+    alice, bob = people
+    a, b = alice.service(), bob.service()
+    b.init("bob")
+    a.send("alice", bob.address, "poison")
+    a.send("alice", bob.address, "fine")
+    real = chat_module.decrypt
+    calls = {"n": 0}
+
+    def flaky(*args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug in some library")
+        return real(*args)
+
+    monkeypatch.setattr(chat_module, "decrypt", flaky)
+    inbox = b.inbox("bob")
+    assert [(r.reason, r.detail) for r in inbox.rejected] == [("undecryptable", "RuntimeError")]
+    assert texts(inbox) == ["fine"] and inbox.received[0].missing == (1,)
+    bob_mailbox = protocol.mailbox_id(b._me("bob").identity.public_key)
+    assert not bob.relay.mailboxes[bob_mailbox]  # both acknowledged: nothing left to jam
+
+
+def test_a_forged_bundle_for_one_peer_does_not_block_the_inbox(
+    tmp_path: Path, people: tuple[Person, Person]
+) -> None:
+    alice, bob = people
+    carol = make_person(tmp_path, alice.relay, "carol")
+    a, b, c = alice.service(), bob.service(), carol.service()
+    a.init("alice")
+    assert a.send("alice", bob.address, "queued for bob").message.state == "queued"
+    b.init("bob")
+    entry = alice.relay.directory[protocol.directory_id(bob.address)]
+    entry.binding = {**entry.binding, "created": entry.binding["created"] + 1}  # forged
+    c.send("carol", alice.address, "hi alice")
+    inbox = a.inbox("alice")
+    assert texts(inbox) == ["hi alice"] and inbox.queued == 1
+    assert len(inbox.warnings) == 1 and "does not verify" in inbox.warnings[0]
+    for s in carol.stores:
+        s.close()

@@ -1,0 +1,905 @@
+"""End-to-end encrypted chat between wallet addresses: the Python API behind ``walletim chat``.
+
+Example (a script)::
+
+    from walletim.app.session import Session
+    with Session("~/.walletim", password="...", relay_url="ws://127.0.0.1:8765") as s:
+        s.chat.init("alice")                         # publish binding + prekeys
+        s.chat.send("alice", "0xBob...", "gm")       # or a contact name, or a wallet account
+        for m in s.chat.inbox("alice").messages:     # fetch, decrypt, store, acknowledge
+            print(m.peer, m.text)
+
+Every message is stored in the home's SQLCipher database before the relay is told it was
+received, and every ratchet state change is stored in the same transaction as the message it
+belongs to. The relay is reached through a :class:`RelayConnection` (the websocket client
+by default; tests pass in-memory ones).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from walletim.errors import (
+    InputError,
+    KeysError,
+    MessageRejected,
+    MessagingError,
+    RelayRefused,
+    RelayUnavailable,
+    StoreError,
+    shown,
+)
+from walletim.keys.chat import ChatIdentityKey
+from walletim.messaging import protocol
+from walletim.messaging.identity import IdentityBinding, safety_number
+from walletim.messaging.session import (
+    STATE_VERSION,
+    Conversation,
+    Opened,
+    PeerBundle,
+    Prekeys,
+    decrypt,
+    encrypt,
+    open_envelope,
+)
+from walletim.store.chat import ChatRepo, ChatTx, Contact, Event, StoredMessage
+from walletim.store.db import Store
+
+MAX_TEXT_BYTES = 32 * 1024
+OPK_TARGET = 100  # one-time prekeys kept listed on the relay
+OPK_REFILL_BELOW = 25
+MAX_LOCAL_OPKS = 400  # unused one-time prekeys kept locally before starting a fresh set
+LISTEN_BACKOFF_MAX = 30.0
+#: Relay refusals that retrying the same envelope cannot fix: the message is marked failed.
+PERMANENT_REFUSALS = frozenset({"unknown_mailbox", "bad_request"})
+
+T = TypeVar("T")
+
+
+# -- the transport the app needs (the websocket RelayClient satisfies it) ---------------------
+
+
+class AuthInfo(Protocol):
+    @property
+    def mailbox(self) -> str: ...
+
+    @property
+    def queued(self) -> int: ...
+
+    @property
+    def prekeys(self) -> int: ...
+
+
+class RelayConnection(Protocol):
+    relay_id: str
+
+    async def authenticate(
+        self, identity_key: bytes, sign: Callable[[bytes], bytes]
+    ) -> AuthInfo: ...
+
+    async def publish(
+        self,
+        binding: dict[str, Any],
+        spk: protocol.SignedPrekey,
+        opks: Sequence[bytes],
+        *,
+        replace: bool,
+    ) -> int: ...
+
+    async def fetch_bundle(self, directory: str) -> protocol.Bundle | None: ...
+
+    async def send(self, to: str, mid: str, env: bytes) -> None: ...
+
+    async def fetch(self, limit: int = ...) -> tuple[list[protocol.Delivered], bool]: ...
+
+    async def ack(self, mids: Sequence[str]) -> None: ...
+
+    async def listen(self) -> None: ...
+
+    async def watch(self, dirs: Sequence[str]) -> None: ...
+
+    async def next_push(
+        self, timeout: float | None = None
+    ) -> protocol.Deliver | protocol.Published | None: ...
+
+    async def close(self) -> None: ...
+
+
+Connector = Callable[[str], Awaitable[RelayConnection]]
+
+
+async def websocket_connector(url: str) -> RelayConnection:
+    from walletim.messaging.relay_client import RelayClient
+
+    return await RelayClient.connect(url)
+
+
+# -- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    address: str
+    identity_key: bytes
+    mailbox: str
+    prekeys: int  # one-time prekeys listed on the relay
+    relay: str
+    published: bool  # False if the relay already had everything
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    peer: str
+    message: StoredMessage  # state "sent", or "queued" when the peer has no published keys
+    key_changed: bool  # the peer's chat key changed since we last saw it
+    flushed: int  # earlier queued / unconfirmed messages sent along with this one
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A message accepted into a conversation; ``missing`` are the peer's counters (this
+    epoch) that have not arrived: dropped by the relay, or still in flight."""
+
+    message: StoredMessage
+    verdict: str  # "ok" | "gap"
+    missing: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    peer: str | None
+    reason: str
+    detail: str
+
+
+@dataclass
+class InboxResult:
+    address: str
+    received: list[Received] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    sent: int = 0  # outbox messages delivered to the relay during this call
+    queued: int = 0  # messages still waiting for a peer to publish keys
+    key_changes: list[str] = field(default_factory=list)
+    failed: list[tuple[StoredMessage, str]] = field(default_factory=list)  # (message, why)
+    warnings: list[str] = field(default_factory=list)  # e.g. a peer's keys failed to verify
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    account: str
+    peer: str
+    contact: Contact | None
+    messages: list[StoredMessage]
+    missing: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    account: str
+    contact: Contact
+    safety_number: str
+    binding_verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListenEvent:
+    """What ``listen`` reports: kind is connected | disconnected | message | rejected |
+    sent | key-changed; ``item`` is a Received, a Rejection, or a short text."""
+
+    kind: str
+    item: Any = None
+
+
+@dataclass
+class _Me:
+    spec: str
+    address: str
+    identity: ChatIdentityKey
+    binding: dict[str, Any]
+
+
+def _text_of(kind: str, body: Any) -> str | None:
+    """The searchable text of a payload, or None if the body is malformed for its kind."""
+    if kind == "text":
+        if isinstance(body, dict) and isinstance(body.get("text"), str):
+            return str(body["text"])
+        return None
+    return ""
+
+
+class ChatService:
+    """Chat for the accounts of one home. Construct once per process (or per script)."""
+
+    def __init__(
+        self,
+        wallets: Any,
+        store: Callable[[], Store],
+        relay_url: str,
+        *,
+        connector: Connector | None = None,
+        clock: Callable[[], float] = time.time,
+        randbytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self.wallets = wallets
+        self._open_store = store
+        self.relay_url = relay_url
+        self._connector = connector or websocket_connector
+        self._clock = clock
+        self._randbytes = randbytes
+        self._me_cache: dict[str, _Me] = {}
+
+    @property
+    def repo(self) -> ChatRepo:
+        return ChatRepo(self._open_store())
+
+    # -- names ------------------------------------------------------------------------------
+
+    def resolve_peer(self, text: str) -> str:
+        """A contact name, a wallet account of this home (NAME / NAME:INDEX) or a 0x address,
+        as a checksummed address. Raises InputError."""
+        from walletim.keys.hd import to_checksum_address
+
+        candidate = text.strip()
+        if candidate[:2].lower() == "0x":
+            try:
+                return to_checksum_address(candidate)
+            except KeysError as exc:
+                raise InputError(f"not an address: {shown(candidate)}") from exc
+        contact = self.repo.contact_named(candidate)
+        if contact is not None:
+            return contact.address
+        with contextlib.suppress(KeysError, InputError):
+            return str(self.wallets.account(candidate).address)
+        raise InputError(
+            f"unknown peer {shown(candidate)}: not a contact name, a wallet account of this "
+            "home, or a 0x address"
+        )
+
+    def _me(self, account: str) -> _Me:
+        """The account's address, chat identity and binding (made and stored on first use)."""
+        acct = self.wallets.account(account)
+        spec = acct.spec
+        if spec in self._me_cache:
+            return self._me_cache[spec]
+        identity: ChatIdentityKey = self.wallets.chat_identity(spec)
+        row = self.repo.prekeys(acct.address)
+        if row is not None and row.identity_key == identity.public_key:
+            binding = row.binding
+        else:
+            binding = self.wallets.bind_chat_identity(spec, int(self._clock())).to_json()
+            with self.repo.tx() as tx:
+                prekeys = Prekeys.create(identity, OPK_TARGET)
+                tx.reset_prekeys(acct.address)
+                tx.save_prekeys(acct.address, identity.public_key, binding, 1, prekeys.to_json())
+        me = _Me(spec, acct.address, identity, binding)
+        self._me_cache[spec] = me
+        return me
+
+    # -- connecting and publishing -----------------------------------------------------------
+
+    async def _connect(self, me: _Me) -> tuple[RelayConnection, AuthInfo]:
+        conn = await self._connector(self.relay_url)
+        try:
+            info = await conn.authenticate(me.identity.public_key, me.identity.sign)
+        except BaseException:
+            await conn.close()
+            raise
+        return conn, info
+
+    async def _publish(self, conn: RelayConnection, info: AuthInfo, me: _Me) -> int | None:
+        """Publish the binding and prekeys if this relay lacks them, refill one-time prekeys,
+        rotate the signed prekey when due. Local state is stored before anything is
+        published, so every published key has its private half. Returns the one-time
+        prekeys now listed on the relay, or None if nothing needed publishing."""
+        repo = self.repo
+        with repo.tx() as tx:
+            row = tx.prekeys(me.address)
+            if row is None:
+                raise MessagingError("chat keys are missing for this account")
+            prekeys = Prekeys.from_json(row.state, me.identity)
+            fresh = row.published_at is None or row.relay_id != conn.relay_id
+            rotated = prekeys.rotate_if_due(int(self._clock()))
+            new_opks: tuple[bytes, ...] = ()
+            if prekeys.opk_count > MAX_LOCAL_OPKS:
+                prekeys = Prekeys.create(me.identity, OPK_TARGET)
+                fresh = True
+            elif not fresh and info.prekeys < OPK_REFILL_BELOW:
+                new_opks = prekeys.add_opks(OPK_TARGET - info.prekeys)
+            if not (fresh or rotated or new_opks):
+                return None
+            tx.save_prekeys(me.address, me.identity.public_key, me.binding, 1, prekeys.to_json())
+        published = prekeys.published
+        spk = protocol.SignedPrekey(published.spk, published.spk_sig, published.spk_created)
+        opks = published.opks if fresh else new_opks
+        listed = await conn.publish(me.binding, spk, opks[: protocol.MAX_OPKS], replace=fresh)
+        with repo.tx() as tx:
+            tx.save_prekeys(
+                me.address,
+                me.identity.public_key,
+                me.binding,
+                1,
+                prekeys.to_json(),
+                relay_id=conn.relay_id,
+                published_at=int(self._clock()),
+            )
+        return listed
+
+    def init(self, account: str) -> InitResult:
+        """Publish ``account``'s identity binding and prekeys to the relay.
+
+        Raises:
+            RelayUnavailable, RelayRefused, KeysError (password), InputError (account).
+        """
+        me = self._me(account)
+
+        async def go() -> InitResult:
+            conn, info = await self._connect(me)
+            try:
+                listed = await self._publish(conn, info, me)
+            finally:
+                await conn.close()
+            return InitResult(
+                me.address,
+                me.identity.public_key,
+                info.mailbox,
+                info.prekeys if listed is None else listed,
+                self.relay_url,
+                listed is not None,
+            )
+
+        return _run(go())
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send(self, account: str, peer: str, text: str) -> SendResult:
+        """Send ``text`` to ``peer`` (address, contact name or wallet account).
+
+        The message is stored first. If the peer has never published chat keys it stays
+        queued (``message.state == "queued"``) and goes out with a later chat command once
+        they have.
+
+        Raises:
+            InputError: unknown peer, empty or too long text. RelayUnavailable: the relay
+                cannot be reached (nothing stored), or it went away after the message was
+                encrypted (stored; retried by the next chat command). MessagingError: the
+                relay served keys whose binding does not verify.
+        """
+        if not text.strip():
+            raise InputError("the message is empty")
+        if len(text.encode()) > MAX_TEXT_BYTES:
+            raise InputError(
+                f"message too long: {len(text.encode())} bytes (at most {MAX_TEXT_BYTES})"
+            )
+        me = self._me(account)
+        address = self.resolve_peer(peer)
+        if address == me.address:
+            raise InputError("that is this account's own address: pick another peer")
+
+        async def go() -> SendResult:
+            conn, info = await self._connect(me)
+            try:
+                await self._publish(conn, info, me)
+                with self.repo.tx() as tx:
+                    cid = tx.conversation(me.address, address)
+                    message_id = tx.add_message(
+                        cid,
+                        "out",
+                        "text",
+                        {"text": text},
+                        text,
+                        sent_ms=int(self._clock() * 1000),
+                        state="queued",
+                    )
+                changed = await self._seal_queued(conn, me, address)
+                queued_or_sealed = self.repo.message(message_id) if message_id else None
+                must = None if queued_or_sealed is None else queued_or_sealed.relay_id
+                sent, _ = await self._flush_sending(conn, me, must=must)
+            finally:
+                await conn.close()
+            assert message_id is not None
+            stored = self.repo.message(message_id)
+            return SendResult(address, stored, changed, sent - (stored.state == "sent"))
+
+        return _run(go())
+
+    async def _peer_bundle(
+        self, conn: RelayConnection, tx_contact: Contact | None, address: str
+    ) -> tuple[PeerBundle, IdentityBinding] | None:
+        """Fetch and verify a peer's bundle. None if they never published.
+
+        Raises MessagingError if the binding does not verify for ``address`` or is older than
+        the one we already hold (a relay rolling a key back)."""
+        bundle = await conn.fetch_bundle(protocol.directory_id(address))
+        if bundle is None:
+            return None
+        try:
+            binding = IdentityBinding.from_json(bundle.binding)
+        except MessagingError as exc:
+            raise MessagingError(
+                f"the relay served malformed chat keys for {address}; not sending"
+            ) from exc
+        if not binding.verify() or binding.wallet != address:
+            raise MessagingError(
+                f"the relay served chat keys for {address} whose binding does not verify; "
+                "not sending"
+            )
+        if (
+            tx_contact is not None
+            and tx_contact.identity_key is not None
+            and tx_contact.identity_key != binding.identity_key
+            and (tx_contact.binding_created or 0) > binding.created
+        ):
+            raise MessagingError(
+                f"the relay served an older chat key for {address} than the one already known; "
+                "refusing it (possible rollback)"
+            )
+        peer = PeerBundle(binding.identity_key, bundle.spk.key, bundle.spk.sig, bundle.opk)
+        return peer, binding
+
+    async def _seal_queued(self, conn: RelayConnection, me: _Me, address: str) -> bool:
+        """Encrypt ``address``'s queued messages, oldest first, if we can reach them now.
+        Returns True if the peer's key changed."""
+        repo = self.repo
+        with repo.tx() as tx:
+            if not tx.queued(me.address, address):
+                return False
+            contact = tx.contact(address)
+            cid = tx.conversation(me.address, address)
+            state = tx.load_session(cid)
+        conv = Conversation.from_json(state) if state else Conversation.new(self._randbytes)
+        need_bundle = (
+            contact is None
+            or contact.identity_key is None
+            or conv.active_for(contact.identity_key) is None
+        )
+        fetched = await self._peer_bundle(conn, contact, address) if need_bundle else None
+        if need_bundle and fetched is None:
+            return False
+        changed = False
+        with repo.tx() as tx:
+            if fetched is not None:
+                _, binding = fetched
+                learned = tx.learn_identity(
+                    address, binding.identity_key, binding.to_json(), binding.created
+                )
+                if learned == "changed":
+                    changed = True
+                    tx.add_event(me.address, address, "key-changed", "their chat key changed")
+            contact = tx.contact(address)
+            if contact is None or contact.identity_key is None:
+                return False
+            state = tx.load_session(cid)
+            conv = Conversation.from_json(state) if state else Conversation.new(self._randbytes)
+            peer_key = contact.identity_key
+            mailbox = protocol.mailbox_id(peer_key)
+            for message in tx.queued(me.address, address):
+                bundle_arg = fetched[0] if fetched and conv.active_for(peer_key) is None else None
+                out = encrypt(
+                    me.identity,
+                    me.binding,
+                    conv,
+                    peer_key,
+                    message.kind,
+                    message.body,
+                    bundle=bundle_arg,
+                    now_ms=message.sent_ms,
+                )
+                conv = out.conversation
+                mid = secrets.token_hex(16)
+                tx.seal_queued(message.id, conv.epoch, out.counter, mid, mailbox, out.envelope)
+            tx.save_session(cid, STATE_VERSION, conv.to_json())
+        return changed
+
+    async def _flush_sending(
+        self, conn: RelayConnection, me: _Me, *, must: str | None = None
+    ) -> tuple[int, list[tuple[StoredMessage, str]]]:
+        """Send every encrypted, unconfirmed message of the account (pipelined) and mark each
+        sent once the relay confirms it stored it. A refusal that retrying cannot fix (the
+        relay no longer knows the mailbox, or calls the envelope malformed) marks the message
+        failed; others stay 'sending' for the next command.
+
+        Returns (sent, failures). Raises only for the message whose relay id is ``must``
+        (the one the current command is about), or when the relay goes away."""
+        items = [i for i in self.repo.outbox(me.address) if i.message.state == "sending"]
+        if not items:
+            return 0, []
+
+        async def one(item: Any) -> str:
+            assert item.mailbox is not None and item.envelope is not None
+            await conn.send(item.mailbox, item.message.relay_id, item.envelope)
+            return str(item.message.relay_id)
+
+        results = await asyncio.gather(*(one(i) for i in items), return_exceptions=True)
+        done = [r for r in results if isinstance(r, str)]
+        failures: list[tuple[StoredMessage, str]] = []
+        permanent: list[str] = []
+        raise_for: BaseException | None = None
+        for item, r in zip(items, results, strict=True):
+            if isinstance(r, str):
+                continue
+            if isinstance(r, RelayUnavailable):
+                raise RelayUnavailable(
+                    r.url,
+                    f"{r.reason}; unsent messages are saved and will be sent by the next chat "
+                    "command",
+                ) from r
+            if not isinstance(r, Exception):
+                raise r
+            if isinstance(r, RelayRefused) and r.code in PERMANENT_REFUSALS:
+                permanent.append(str(item.message.relay_id))
+            failures.append((item.message, str(r)))
+            if item.message.relay_id == must:
+                raise_for = r
+        if done or permanent:
+            with self.repo.tx() as tx:
+                for mid in done:
+                    tx.mark_sent(mid)
+                for mid in permanent:
+                    tx.mark_failed(mid)
+                    tx.add_event(me.address, None, "send-failed", mid)
+        if raise_for is not None:
+            raise raise_for
+        return len(done), failures
+
+    async def _flush_outbox(self, conn: RelayConnection, me: _Me, result: InboxResult) -> None:
+        peers = sorted(
+            {i.message.peer for i in self.repo.outbox(me.address) if i.message.state == "queued"}
+        )
+        for peer in peers:
+            try:
+                if await self._seal_queued(conn, me, peer):
+                    result.key_changes.append(peer)
+            except RelayUnavailable:
+                raise
+            except MessagingError as exc:  # e.g. keys whose binding does not verify
+                result.warnings.append(f"{peer}: {exc}")  # theirs stay queued; go on
+        sent, failures = await self._flush_sending(conn, me)
+        result.sent += sent
+        result.failed.extend(failures)
+        result.queued = sum(1 for i in self.repo.outbox(me.address) if i.message.state == "queued")
+
+    # -- receiving --------------------------------------------------------------------------
+
+    def _receive_one(
+        self, me: _Me, mid: str, env: bytes, key_changes: list[str]
+    ) -> Received | Rejection | None:
+        """Decrypt and store one delivered envelope (None: already stored earlier)."""
+        with self.repo.tx() as tx:
+            if tx.has_relay_id(mid):
+                return None
+            try:
+                opened = open_envelope(me.identity, env)
+                peer = self._sender_of(tx, me, opened, key_changes)
+            except StoreError:
+                raise  # transient: not acknowledged, delivered again later
+            except MessageRejected as rej:
+                tx.add_event(me.address, None, "rejected", rej.reason)
+                return Rejection(None, rej.reason, rej.detail)
+            except Exception as exc:  # a poison envelope must not jam the inbox forever
+                tx.add_event(me.address, None, "rejected", f"undecryptable:{type(exc).__name__}")
+                return Rejection(None, "undecryptable", type(exc).__name__)
+            cid = tx.conversation(me.address, peer)
+            state = tx.load_session(cid)
+            conv = Conversation.from_json(state) if state else Conversation.new(self._randbytes)
+
+            def prekeys() -> Prekeys:  # only a session's first message needs them
+                row = tx.prekeys(me.address)
+                if row is None:
+                    raise MessagingError("chat keys are missing for this account")
+                return Prekeys.from_json(row.state, me.identity)
+
+            try:
+                incoming = decrypt(me.identity, prekeys, opened, conv)
+                text = _text_of(incoming.payload.kind, incoming.payload.body)
+                if text is None:
+                    raise MessageRejected("malformed", "a text message without text")
+            except MessageRejected as rej:
+                tx.add_event(me.address, peer, "rejected", rej.reason)
+                return Rejection(peer, rej.reason, rej.detail)
+            except Exception as exc:  # as above: record, acknowledge, go on
+                tx.add_event(me.address, peer, "rejected", f"undecryptable:{type(exc).__name__}")
+                return Rejection(peer, "undecryptable", type(exc).__name__)
+            payload = incoming.payload
+            message_id = tx.add_message(
+                cid,
+                "in",
+                payload.kind,
+                payload.body,
+                text,
+                sent_ms=payload.sent_ms,
+                state="received",
+                epoch=payload.epoch,
+                counter=payload.counter,
+                relay_id=mid,
+                unread=True,
+            )
+            if message_id is None:  # same epoch and counter stored under another relay id
+                tx.add_event(me.address, peer, "rejected", "replay")
+                return Rejection(peer, "replay", f"message {payload.counter} again")
+            tx.save_session(cid, STATE_VERSION, incoming.conversation.to_json())
+            if incoming.prekeys is not None:
+                tx.save_prekeys(
+                    me.address, me.identity.public_key, me.binding, 1, incoming.prekeys.to_json()
+                )
+            if incoming.verdict == "gap":
+                tx.add_event(
+                    me.address,
+                    peer,
+                    "gap",
+                    "missing: " + ", ".join(str(n) for n in incoming.missing[:20]),
+                )
+        return Received(self.repo.message(message_id), incoming.verdict, incoming.missing)
+
+    def _sender_of(self, tx: ChatTx, me: _Me, opened: Opened, key_changes: list[str]) -> str:
+        """The verified address of an envelope's sender. Raises MessageRejected."""
+        if opened.binding is None:
+            contact = tx.contact_by_key(opened.sender)
+            if contact is None:
+                raise MessageRejected("unknown-sender", "no session with this chat key")
+            return contact.address
+        try:
+            binding = IdentityBinding.from_json(opened.binding)
+        except MessagingError as exc:
+            raise MessageRejected("binding", "malformed identity binding") from exc
+        if not binding.verify() or binding.identity_key != opened.sender:
+            raise MessageRejected("binding", "the sender's identity binding does not verify")
+        known = tx.contact(binding.wallet)
+        if (
+            known is not None
+            and known.identity_key not in (None, opened.sender)
+            and (known.binding_created or 0) > binding.created
+        ):
+            raise MessageRejected("binding", "an older chat key than the one known")
+        learned = tx.learn_identity(
+            binding.wallet, opened.sender, binding.to_json(), binding.created
+        )
+        if learned == "changed":
+            tx.add_event(me.address, binding.wallet, "key-changed", "their chat key changed")
+            key_changes.append(binding.wallet)
+        return binding.wallet
+
+    async def _drain(
+        self,
+        conn: RelayConnection,
+        me: _Me,
+        batch: Sequence[protocol.Delivered],
+        result: InboxResult,
+        on_item: Callable[[Received | Rejection], None] | None = None,
+    ) -> None:
+        """Process delivered envelopes in order, then acknowledge them all (stored first)."""
+        acks = []
+        for item in batch:
+            outcome = self._receive_one(me, item.mid, item.env, result.key_changes)
+            acks.append(item.mid)
+            if isinstance(outcome, Received):
+                result.received.append(outcome)
+            elif isinstance(outcome, Rejection):
+                result.rejected.append(outcome)
+            if outcome is not None and on_item is not None:
+                on_item(outcome)
+        if acks:
+            await conn.ack(acks)
+
+    def inbox(self, account: str) -> InboxResult:
+        """Send what is waiting in the outbox, then fetch, decrypt, store and acknowledge every
+        message the relay holds for ``account``.
+
+        Raises:
+            RelayUnavailable, RelayRefused, StoreError.
+        """
+        me = self._me(account)
+
+        async def go() -> InboxResult:
+            result = InboxResult(me.address)
+            conn, info = await self._connect(me)
+            try:
+                await self._publish(conn, info, me)
+                await self._flush_outbox(conn, me, result)
+                while True:
+                    batch, more = await conn.fetch()
+                    await self._drain(conn, me, batch, result)
+                    if not more or not batch:
+                        break
+            finally:
+                await conn.close()
+            return result
+
+        return _run(go())
+
+    def listen(
+        self,
+        account: str,
+        on_event: Callable[[ListenEvent], None],
+        *,
+        count: int | None = None,
+        timeout: float | None = None,
+    ) -> int:
+        """Stay connected and report messages as they arrive (decrypted, stored, acknowledged)
+        until ``count`` messages arrived, ``timeout`` seconds passed, or KeyboardInterrupt.
+        Reconnects with exponential backoff (with jitter, up to 30 s) and resumes without
+        loss: the relay keeps whatever was not acknowledged. Returns the messages received."""
+        me = self._me(account)
+        return _run(self._listen(me, on_event, count, timeout))
+
+    async def _listen(
+        self,
+        me: _Me,
+        on_event: Callable[[ListenEvent], None],
+        count: int | None,
+        timeout: float | None,
+    ) -> int:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        received = 0
+        backoff = 0.25
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.0, deadline - loop.time())
+
+        def report(item: Received | Rejection) -> None:
+            nonlocal received
+            if isinstance(item, Received):
+                received += 1
+                on_event(ListenEvent("message", item))
+            else:
+                on_event(ListenEvent("rejected", item))
+
+        while True:
+            if (count is not None and received >= count) or remaining() == 0.0:
+                return received
+            try:
+                conn, info = await self._connect(me)
+            except RelayUnavailable as exc:
+                on_event(ListenEvent("disconnected", exc.reason))
+                left = remaining()
+                wait = backoff if left is None else min(backoff, left)
+                await asyncio.sleep(wait * (0.5 + secrets.randbelow(1000) / 1000))
+                backoff = min(backoff * 2, LISTEN_BACKOFF_MAX)
+                continue
+            try:
+                await self._publish(conn, info, me)
+                result = InboxResult(me.address)
+                await self._flush_outbox(conn, me, result)
+                if result.sent:
+                    on_event(ListenEvent("sent", result.sent))
+                queued_peers = sorted(
+                    {
+                        i.message.peer
+                        for i in self.repo.outbox(me.address)
+                        if i.message.state == "queued"
+                    }
+                )
+                if queued_peers:
+                    await conn.watch([protocol.directory_id(p) for p in queued_peers])
+                await conn.listen()
+                on_event(ListenEvent("connected", self.relay_url))
+                backoff = 0.25
+                while (count is None or received < count) and remaining() != 0.0:
+                    push = await conn.next_push(timeout=remaining())
+                    if push is None:
+                        continue
+                    if isinstance(push, protocol.Deliver):
+                        await self._drain(conn, me, push.msgs, InboxResult(me.address), report)
+                    elif isinstance(push, protocol.Published):
+                        result = InboxResult(me.address)
+                        await self._flush_outbox(conn, me, result)
+                        if result.sent:
+                            on_event(ListenEvent("sent", result.sent))
+                return received
+            except RelayUnavailable as exc:
+                on_event(ListenEvent("disconnected", exc.reason))
+                await asyncio.sleep(backoff * (0.5 + secrets.randbelow(1000) / 1000))
+                backoff = min(backoff * 2, LISTEN_BACKOFF_MAX)
+            finally:
+                await conn.close()
+
+    # -- local history -------------------------------------------------------------------------
+
+    def read(
+        self, account: str, peer: str, limit: int = 50, *, mark_read: bool = True
+    ) -> ReadResult:
+        """The conversation with ``peer`` from the local store (no network). Raises InputError."""
+        address = self.wallets.account(account).address
+        peer_address = self.resolve_peer(peer)
+        repo = self.repo
+        messages = repo.history(address, peer_address, limit)
+        if mark_read:
+            repo.mark_read(address, peer_address)
+        with repo.tx() as tx:
+            cid = tx.conversation(address, peer_address)
+            state = tx.load_session(cid)
+        missing = tuple(Conversation.from_json(state).missing) if state else ()
+        return ReadResult(address, peer_address, repo.contact(peer_address), messages, missing)
+
+    def search(self, account: str, query: str, limit: int = 50) -> list[StoredMessage]:
+        """Full-text search of ``account``'s local history, newest first. Raises InputError."""
+        address = self.wallets.account(account).address
+        return self.repo.search(address, query, limit)
+
+    def events(self, account: str, *, mark_seen: bool = True) -> list[Event]:
+        address = self.wallets.account(account).address
+        events = self.repo.events(address)
+        if mark_seen:
+            self.repo.mark_events_seen(address)
+        return events
+
+    # -- contacts ------------------------------------------------------------------------------
+
+    def contacts_add(self, name: str, peer: str) -> Contact:
+        """Name a peer (an address or a wallet account of this home). Raises InputError."""
+        from walletim.keys.vault import check_name
+
+        check_name(name)
+        if name.lower().startswith("0x"):
+            raise InputError("a contact name cannot start with 0x")
+        address = self.resolve_peer(peer)
+        self.repo.set_contact_name(address, name)
+        contact = self.repo.contact(address)
+        assert contact is not None
+        return contact
+
+    def contacts_list(self) -> list[Contact]:
+        return self.repo.contacts()
+
+    def contacts_verify(self, account: str, peer: str, *, confirm: bool = False) -> VerifyResult:
+        """The safety number of ``account`` and ``peer`` (60 digits to compare out of band).
+        Learns the peer's binding from the relay if it is not known yet. ``confirm`` records
+        that the two people compared it. Raises InputError, MessagingError."""
+        me = self._me(account)
+        address = self.resolve_peer(peer)
+        contact = self.repo.contact(address)
+        if contact is None or contact.identity_key is None:
+
+            async def learn() -> None:
+                conn = await self._connector(self.relay_url)
+                try:
+                    fetched = await self._peer_bundle(conn, contact, address)
+                finally:
+                    await conn.close()
+                if fetched is None:
+                    raise MessagingError(
+                        f"{address} has not published chat keys to this relay yet: nothing to "
+                        "verify"
+                    )
+                _, binding = fetched
+                with self.repo.tx() as tx:
+                    tx.learn_identity(
+                        address, binding.identity_key, binding.to_json(), binding.created
+                    )
+
+            _run(learn())
+            contact = self.repo.contact(address)
+        assert contact is not None and contact.identity_key is not None
+        verified = False
+        if contact.binding is not None:
+            with contextlib.suppress(MessagingError):
+                binding = IdentityBinding.from_json(contact.binding)
+                verified = (
+                    binding.verify()
+                    and binding.wallet == address
+                    and binding.identity_key == contact.identity_key
+                )
+        number = safety_number(
+            (me.identity.public_key, me.address), (contact.identity_key, address)
+        )
+        if confirm:
+            if not verified:
+                raise MessagingError(
+                    f"{address}'s chat key binding does not verify: not marking it confirmed"
+                )
+            self.repo.confirm_contact(address)
+            contact = self.repo.contact(address)
+            assert contact is not None
+        return VerifyResult(me.address, contact, number, verified)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one chat operation in its own event loop (the API is synchronous for scripts)."""
+    return asyncio.run(coro)

@@ -1,0 +1,409 @@
+"""``walletim chat ...``: end-to-end encrypted chat between wallet addresses."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from walletim.cli.base import Ctx, pass_ctx, password_file_option
+
+ACCOUNT_HELP = "Your account, NAME or NAME:INDEX."
+
+
+def _session(ctx: Ctx) -> Any:
+    from walletim.app.session import Session
+    from walletim.config import unsafe_fast_kdf
+
+    return Session(
+        ctx.home,
+        ctx.password,
+        network=ctx.network,
+        rpc_url=ctx.rpc_url,
+        relay_url=ctx.relay_url,
+        fast_kdf=unsafe_fast_kdf(),
+    )
+
+
+def _when(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
+
+
+def _names(s: Any) -> dict[str, str]:
+    return {c.address: c.name for c in s.chat.contacts_list() if c.name}
+
+
+def _label(address: str, names: dict[str, str]) -> str:
+    name = names.get(address)
+    short = f"{address[:6]}…{address[-4:]}"
+    return f"{name} ({short})" if name else short
+
+
+def message_json(m: Any) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "account": m.account,
+        "address": m.peer,
+        "direction": m.direction,
+        "kind": m.kind,
+        "text": m.text,
+        "state": m.state,
+        "counter": m.counter,
+        "sent_ms": m.sent_ms,
+        "stored_ms": m.stored_ms,
+        "unread": m.unread,
+    }
+
+
+def _message_line(m: Any, names: dict[str, str]) -> str:
+    arrow = "→" if m.direction == "out" else "←"
+    pending = "" if m.state in ("sent", "received") else f"  [{m.state}]"
+    return f"{_when(m.sent_ms)}  {arrow} {_label(m.peer, names)}: {m.text}{pending}"
+
+
+def contact_json(c: Any) -> dict[str, Any]:
+    return {
+        "address": c.address,
+        "name": c.name,
+        "identity_key": None if c.identity_key is None else c.identity_key.hex(),
+        "verified": c.verified,
+        "confirmed": c.confirmed,
+        "key_changed": c.key_changed,
+    }
+
+
+def _warn_gaps(peer: str, missing: Any, names: dict[str, str]) -> None:
+    if missing:
+        shown = ", ".join(str(n) for n in list(missing)[:10]) + (" …" if len(missing) > 10 else "")
+        click.echo(
+            f"warning: from {_label(peer, names)}, message(s) {shown} have not arrived "
+            "(dropped by the relay, or still on the way)",
+            err=True,
+        )
+
+
+@click.group()
+def chat() -> None:
+    """End-to-end encrypted chat between wallet addresses, over a relay."""
+
+
+@chat.command()
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@password_file_option
+@pass_ctx
+def init(ctx: Ctx, account: str) -> None:
+    """Publish your chat identity (bound to your address) and prekeys to the relay."""
+    with _session(ctx) as s:
+        r = s.chat.init(account)
+    data = {
+        "address": r.address,
+        "identity_key": r.identity_key.hex(),
+        "mailbox": r.mailbox,
+        "prekeys": r.prekeys,
+        "relay": r.relay,
+        "published": r.published,
+    }
+    ctx.emit(
+        data,
+        f"{r.address}: chat identity {r.identity_key.hex()[:16]}… "
+        f"{'published to' if r.published else 'already on'} {r.relay} ({r.prekeys} one-time "
+        "prekeys listed)",
+    )
+
+
+@chat.command()
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("peer")
+@click.argument("text")
+@password_file_option
+@pass_ctx
+def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
+    """Send TEXT to PEER (a 0x address, a contact name, or a wallet account of this home)."""
+    with _session(ctx) as s:
+        r = s.chat.send(account, peer, text)
+        names = _names(s)
+    data = {
+        **message_json(r.message),
+        "key_changed": r.key_changed,
+        "flushed": r.flushed,
+    }
+
+    def human() -> None:
+        who = _label(r.peer, names)
+        if r.message.state == "queued":
+            click.echo(
+                f"queued for {who}: they have not published chat keys to this relay yet; it "
+                "will be sent by a later `walletim chat send/inbox/listen` once they have",
+                err=True,
+            )
+        else:
+            click.echo(f"sent to {who} (message {r.message.counter})")
+        if r.flushed:
+            click.echo(f"also sent {r.flushed} earlier message(s) waiting in the outbox", err=True)
+
+    if r.key_changed:
+        click.echo(
+            f"warning: {r.peer}'s chat key changed; compare safety numbers again "
+            f"(walletim chat contacts verify --from {account} {r.peer})",
+            err=True,
+        )
+    ctx.emit(data, human)
+
+
+@chat.command()
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@password_file_option
+@pass_ctx
+def inbox(ctx: Ctx, account: str) -> None:
+    """Fetch, decrypt and store new messages (then acknowledge them); list conversations."""
+    with _session(ctx) as s:
+        r = s.chat.inbox(account)
+        conversations = s.chat.repo.conversations(r.address)
+        names = _names(s)
+    data = {
+        "address": r.address,
+        "messages": [{**message_json(x.message), "missing": list(x.missing)} for x in r.received],
+        "rejected": [{"address": x.peer, "reason": x.reason} for x in r.rejected],
+        "sent": r.sent,
+        "queued": r.queued,
+        "failed": [{**message_json(m), "reason": why} for m, why in r.failed],
+        "key_changes": r.key_changes,
+        "warnings": r.warnings,
+        "conversations": [
+            {
+                "address": c.peer,
+                "name": c.name,
+                "unread": c.unread,
+                "last": None if c.last is None else message_json(c.last),
+            }
+            for c in conversations
+        ],
+    }
+
+    def human() -> None:
+        for x in r.received:
+            click.echo(_message_line(x.message, names))
+        last_missing: dict[str, Any] = {x.message.peer: x.missing for x in r.received}
+        for peer, missing in last_missing.items():
+            _warn_gaps(peer, missing, names)
+        if r.rejected:
+            reasons = sorted({x.reason for x in r.rejected})
+            click.echo(
+                f"warning: {len(r.rejected)} envelope(s) rejected ({', '.join(reasons)}): "
+                "tampered, replayed or not for you; nothing from them is shown",
+                err=True,
+            )
+        for peer in r.key_changes:
+            click.echo(
+                f"warning: {_label(peer, names)}'s chat key changed; compare safety numbers "
+                f"again (walletim chat contacts verify --from {account} {peer})",
+                err=True,
+            )
+        if r.sent:
+            click.echo(f"sent {r.sent} message(s) from the outbox", err=True)
+        for warning in r.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        for m, why in r.failed:
+            click.echo(
+                f"warning: not delivered to {_label(m.peer, names)}: {m.text[:40]!r} ({why})",
+                err=True,
+            )
+        if r.queued:
+            click.echo(f"{r.queued} message(s) still queued for peers without chat keys", err=True)
+        if not r.received:
+            click.echo("no new messages")
+        if conversations:
+            click.echo("conversations:")
+            for c in conversations:
+                unread = f"{c.unread} unread" if c.unread else "read"
+                last = "" if c.last is None else f"  {_when(c.last.sent_ms)}  {c.last.text[:40]}"
+                click.echo(f"  {_label(c.peer, names):<28} {unread:<10}{last}")
+
+    ctx.emit(data, human)
+
+
+@chat.command()
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("peer")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@password_file_option
+@pass_ctx
+def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
+    """Show the conversation with PEER from the local history (no network)."""
+    with _session(ctx) as s:
+        r = s.chat.read(account, peer, limit)
+        names = _names(s)
+    c = r.contact
+    data = {
+        "account": r.account,
+        "address": r.peer,
+        "contact": None if c is None else contact_json(c),
+        "messages": [message_json(m) for m in r.messages],
+        "missing": list(r.missing),
+    }
+
+    def human() -> None:
+        status = "not verified yet (no message exchanged)"
+        if c is not None and c.identity_key is not None:
+            status = "verified binding" + (
+                ", safety number confirmed" if c.confirmed else ", safety number not compared"
+            )
+            if c.key_changed:
+                status += "; KEY CHANGED since last confirmed"
+        click.echo(f"conversation with {_label(r.peer, names)}: {status}")
+        for m in r.messages:
+            click.echo(_message_line(m, names))
+        if not r.messages:
+            click.echo("(no messages)")
+        _warn_gaps(r.peer, r.missing, names)
+
+    ctx.emit(data, human)
+
+
+@chat.command()
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.option("--count", type=click.IntRange(1), help="Stop after this many messages.")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS.")
+@password_file_option
+@pass_ctx
+def listen(ctx: Ctx, account: str, count: int | None, timeout: float | None) -> None:
+    """Stay connected and print messages as they arrive (Ctrl-C to stop).
+
+    Reconnects with backoff and resumes without loss. With --json, prints one JSON object
+    per line (JSON Lines), one per event."""
+    from walletim.app.chat import ListenEvent, Received, Rejection
+
+    with _session(ctx) as s:
+        names = _names(s)
+
+        def on_event(event: ListenEvent) -> None:
+            item = event.item
+            if ctx.json:
+                doc: dict[str, Any] = {"event": event.kind}
+                if isinstance(item, Received):
+                    doc.update(message_json(item.message), missing=list(item.missing))
+                elif isinstance(item, Rejection):
+                    doc.update(address=item.peer, reason=item.reason)
+                elif item is not None:
+                    doc["detail"] = item
+                click.echo(json.dumps(doc))
+                return
+            if isinstance(item, Received):
+                click.echo(_message_line(item.message, names))
+                if item.verdict == "gap":
+                    _warn_gaps(item.message.peer, item.missing, names)
+            elif isinstance(item, Rejection):
+                click.echo(f"warning: an envelope was rejected ({item.reason})", err=True)
+            elif event.kind == "connected":
+                click.echo(f"listening on {item} (Ctrl-C to stop)", err=True)
+            elif event.kind == "disconnected":
+                click.echo(f"relay connection lost ({item}); reconnecting…", err=True)
+            elif event.kind == "sent":
+                click.echo(f"sent {item} queued message(s)", err=True)
+
+        try:
+            s.chat.listen(account, on_event, count=count, timeout=timeout)
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)
+
+
+@chat.command()
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@password_file_option
+@pass_ctx
+def search(ctx: Ctx, account: str, query: str, limit: int) -> None:
+    """Full-text search of your local history (newest first); QUERY words must all appear."""
+    with _session(ctx) as s:
+        hits = s.chat.search(account, query, limit)
+        names = _names(s)
+    data = {"query": query, "messages": [message_json(m) for m in hits]}
+
+    def human() -> None:
+        for m in hits:
+            click.echo(_message_line(m, names))
+        if not hits:
+            click.echo("no matches")
+
+    ctx.emit(data, human)
+
+
+@chat.group()
+def contacts() -> None:
+    """Name peers and verify their chat keys (safety numbers)."""
+
+
+@contacts.command("add")
+@click.argument("name")
+@click.argument("peer")
+@password_file_option
+@pass_ctx
+def contacts_add(ctx: Ctx, name: str, peer: str) -> None:
+    """Save PEER (a 0x address or a wallet account of this home) as NAME."""
+    with _session(ctx) as s:
+        c = s.chat.contacts_add(name, peer)
+    ctx.emit(contact_json(c), f"saved {c.name}: {c.address}")
+
+
+@contacts.command("list")
+@password_file_option
+@pass_ctx
+def contacts_list(ctx: Ctx) -> None:
+    """Contacts and what is known of their chat keys."""
+    with _session(ctx) as s:
+        rows = s.chat.contacts_list()
+    data = {"contacts": [contact_json(c) for c in rows]}
+
+    def human() -> None:
+        for c in rows:
+            if c.identity_key is None:
+                status = "no chat key known yet"
+            else:
+                status = "verified binding" + (
+                    ", safety number confirmed" if c.confirmed else ", safety number not compared"
+                )
+                if c.key_changed:
+                    status += ", KEY CHANGED"
+            click.echo(f"{(c.name or '-'):<16} {c.address}  {status}")
+        if not rows:
+            click.echo("no contacts yet")
+
+    ctx.emit(data, human)
+
+
+@contacts.command("verify")
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("peer")
+@click.option(
+    "--confirm", is_flag=True, help="Record that you compared the safety number out of band."
+)
+@password_file_option
+@pass_ctx
+def contacts_verify(ctx: Ctx, account: str, peer: str, confirm: bool) -> None:
+    """Show the safety number you and PEER can compare (in person, or on a call)."""
+    with _session(ctx) as s:
+        r = s.chat.contacts_verify(account, peer, confirm=confirm)
+    c = r.contact
+    data = {
+        **contact_json(c),
+        "account": r.account,
+        "safety_number": r.safety_number,
+        "binding_verified": r.binding_verified,
+    }
+
+    def human() -> None:
+        groups = r.safety_number.split()
+        click.echo(f"safety number for {r.account} and {c.address}:")
+        for i in range(0, len(groups), 4):
+            click.echo("    " + "  ".join(groups[i : i + 4]))
+        binding = "checks" if r.binding_verified else "DOES NOT CHECK"
+        click.echo(f"their chat key's EIP-712 binding to {c.address} {binding} (ecrecover)")
+        if c.confirmed:
+            click.echo("marked as compared and confirmed")
+        else:
+            click.echo("compare these digits with them; if they match, run again with --confirm")
+
+    ctx.emit(data, human)
