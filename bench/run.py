@@ -364,10 +364,16 @@ def main() -> None:
         f"same run. Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
     ]
+    import chat  # bench/chat.py and bench/relay.py (bench/ is on sys.path when run as a script)
+    import relay
+
     sections += bench_startup()
     sections += bench_derivation()
     sections += bench_rpc_reads()
     sections += bench_batch()
+    sections += chat.bench_chat_crypto()
+    sections += chat.bench_chat_search()
+    sections += relay.bench_relay()
     text = "\n".join(sections) + "\n"
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(text)
