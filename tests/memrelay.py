@@ -167,13 +167,15 @@ class MemoryConnection:
             conn.pushes.put_nowait(protocol.Published(directory))
         return len(listed.opks)
 
-    async def fetch_bundle(self, directory: str) -> protocol.Bundle | None:
+    async def fetch_bundle(
+        self, directory: str, *, with_opk: bool = True
+    ) -> protocol.Bundle | None:
         self._check()
         self.relay.bundle_fetches += 1
         entry = self.relay.directory.get(directory)
         if entry is None:
             return None
-        opk = entry.opks.pop(0) if entry.opks else None
+        opk = entry.opks.pop(0) if entry.opks and with_opk else None
         return protocol.Bundle(entry.binding, entry.spk, opk)
 
     async def send(self, to: str, mid: str, env: bytes) -> None:

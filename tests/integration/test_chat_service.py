@@ -112,6 +112,9 @@ def test_contacts_names_and_peer_resolution(people: tuple[Person, Person]) -> No
     bob.service().init("bob")
     a.contacts_add("bobby", bob.address)
     assert a.resolve_peer("BOBBY") == bob.address
+    listed = len(bob.relay.directory[protocol.directory_id(bob.address)].opks)
+    a.contacts_verify("alice", "bobby")  # learns bob's key without taking a one-time prekey
+    assert len(bob.relay.directory[protocol.directory_id(bob.address)].opks) == listed
     assert a.resolve_peer("alice") == alice.address  # a wallet account of this home
     a.send("alice", "bobby", "via contact name")
     assert [c.name for c in a.contacts_list()] == ["bobby"]

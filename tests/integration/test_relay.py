@@ -151,6 +151,8 @@ def test_publish_and_bundles_hand_out_each_one_time_prekey_once(relay: RelayProc
         binding = IdentityBinding.from_json(last.binding)
         assert binding.verify() and binding.identity_key == alice.key
         assert await b.fetch_bundle(p.directory_id(os.urandom(20))) is None
+        keys_only = await b.fetch_bundle(alice.directory, with_opk=False)
+        assert keys_only is not None and keys_only.opk is None and keys_only.spk == alice.spk
         # The owner sees none left, replenishes; handed-out keys are never listed again.
         again = await RelayClient.connect(relay.url)
         info = await again.authenticate(alice.key, alice.identity.sign)

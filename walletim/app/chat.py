@@ -93,7 +93,9 @@ class RelayConnection(Protocol):
         replace: bool,
     ) -> int: ...
 
-    async def fetch_bundle(self, directory: str) -> protocol.Bundle | None: ...
+    async def fetch_bundle(
+        self, directory: str, *, with_opk: bool = True
+    ) -> protocol.Bundle | None: ...
 
     async def send(self, to: str, mid: str, env: bytes) -> None: ...
 
@@ -410,13 +412,19 @@ class ChatService:
         return _run(go())
 
     async def _peer_bundle(
-        self, conn: RelayConnection, tx_contact: Contact | None, address: str
+        self,
+        conn: RelayConnection,
+        tx_contact: Contact | None,
+        address: str,
+        *,
+        with_opk: bool = True,
     ) -> tuple[PeerBundle, IdentityBinding] | None:
-        """Fetch and verify a peer's bundle. None if they never published.
+        """Fetch and verify a peer's bundle (``with_opk=False``: without taking one of their
+        one-time prekeys). None if they never published.
 
         Raises MessagingError if the binding does not verify for ``address`` or is older than
         the one we already hold (a relay rolling a key back)."""
-        bundle = await conn.fetch_bundle(protocol.directory_id(address))
+        bundle = await conn.fetch_bundle(protocol.directory_id(address), with_opk=with_opk)
         if bundle is None:
             return None
         try:
@@ -860,7 +868,7 @@ class ChatService:
             async def learn() -> None:
                 conn = await self._connector(self.relay_url)
                 try:
-                    fetched = await self._peer_bundle(conn, contact, address)
+                    fetched = await self._peer_bundle(conn, contact, address, with_opk=False)
                 finally:
                     await conn.close()
                 if fetched is None:

@@ -21,7 +21,7 @@ Frames, client to relay (``rid`` is an optional request id echoed in the reply):
 
     auth     {key, sig}                       -> ok {mailbox, queued, prekeys}
     publish  {binding, spk, opks, replace}    -> ok {prekeys}             (authenticated)
-    bundle   {dir}                            -> bundle {bundle} | error not_found
+    bundle   {dir, opk?}                      -> bundle {bundle} | error not_found
     send     {to, mid, env}                   -> sent {mid}  (after it is durably stored)
     fetch    {limit}                          -> deliver {msgs, more}     (authenticated)
     ack      {mids}                           -> ok {}  (if rid given)    (authenticated)
@@ -269,6 +269,7 @@ class Publish:
 class BundleRequest:
     dir: str
     rid: int | None = None
+    opk: bool = True  # False: only the keys, leave the one-time prekeys for first contacts
     op: str = field(default="bundle", init=False)
 
 
@@ -342,7 +343,10 @@ def decode_client_frame(text: str | bytes) -> ClientFrame:
         spk = SignedPrekey.from_json(doc.get("spk"))
         return Publish(_bounded_binding(binding), spk, opks, replace, rid)
     if op == "bundle":
-        return BundleRequest(hex_id(doc.get("dir"), "dir"), rid)
+        opk = doc.get("opk", True)
+        if not isinstance(opk, bool):
+            raise FrameError("opk: expected true or false")
+        return BundleRequest(hex_id(doc.get("dir"), "dir"), rid, opk)
     if op == "send":
         env = unb64(doc.get("env"), "env")
         if not valid_envelope_length(len(env)):
@@ -375,6 +379,8 @@ def encode_client_frame(frame: ClientFrame) -> str:
         )
     elif isinstance(frame, BundleRequest):
         doc["dir"] = frame.dir
+        if not frame.opk:
+            doc["opk"] = False
     elif isinstance(frame, Send):
         doc.update(to=frame.to, mid=frame.mid, env=b64(frame.env))
     elif isinstance(frame, Fetch):

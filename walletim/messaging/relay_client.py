@@ -336,9 +336,10 @@ class RelayClient:
             raise self._bad_reply("publish")
         return listed
 
-    async def fetch_bundle(self, directory: str) -> p.Bundle | None:
+    async def fetch_bundle(self, directory: str, *, with_opk: bool = True) -> p.Bundle | None:
         """The bundle listed at ``directory`` (see protocol.directory_id), carrying one fresh
-        one-time prekey if any is left; None if nothing is listed there. Verify its binding
+        one-time prekey if any is left (and ``with_opk``: pass False to only learn the keys,
+        e.g. to show a safety number); None if nothing is listed there. Verify its binding
         before trusting it.
 
         Raises:
@@ -347,7 +348,8 @@ class RelayClient:
         """
         try:
             reply = await self._request(
-                lambda rid: p.BundleRequest(p.hex_id(directory, "directory"), rid), p.BundleReply
+                lambda rid: p.BundleRequest(p.hex_id(directory, "directory"), rid, with_opk),
+                p.BundleReply,
             )
         except RelayRefused as exc:
             if exc.code == "not_found":

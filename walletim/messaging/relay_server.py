@@ -570,7 +570,7 @@ class RelayServer:
             return
         conn.begin()
         future = asyncio.ensure_future(
-            self.store.take_bundle(frame.dir, with_opk=self._opk_budget(frame.dir))
+            self.store.take_bundle(frame.dir, with_opk=frame.opk and self._opk_budget(frame.dir))
         )
 
         def done(f: asyncio.Future[Any]) -> None:
