@@ -129,6 +129,16 @@ def test_contacts_names_and_peer_resolution(people: tuple[Person, Person]) -> No
         a.send("alice", "bobby", "x" * 40000)
     with pytest.raises(InputError):
         a.contacts_add("0xbad", bob.address)
+    with pytest.raises(InputError, match="is a wallet of this home"):
+        a.contacts_add("Alice", bob.address)  # a name means one thing, everywhere
+    # Anywhere an address is expected (send, balance, ...), a contact name works too.
+    from walletim.app.session import Session
+
+    with Session(alice.home, PASSWORD, fast_kdf=True) as session:
+        assert session.resolve_address("bobby") == bob.address
+        assert session.resolve_address("alice") == alice.address
+        with pytest.raises(InputError, match="neither an address, a wallet account nor"):
+            session.resolve_address("nobody")
 
 
 def test_messages_to_someone_never_online_queue_until_they_publish(

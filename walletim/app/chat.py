@@ -244,21 +244,18 @@ class ChatService:
     # -- names ------------------------------------------------------------------------------
 
     def resolve_peer(self, text: str) -> str:
-        """A contact name, a wallet account of this home (NAME / NAME:INDEX) or a 0x address,
+        """A 0x address, a wallet account of this home (NAME / NAME:INDEX) or a contact name,
         as a checksummed address. Raises InputError."""
-        from walletim.keys.hd import to_checksum_address
+        from walletim.app.wallets import parse_address
 
         candidate = text.strip()
         if candidate[:2].lower() == "0x":
-            try:
-                return to_checksum_address(candidate)
-            except KeysError as exc:
-                raise InputError(f"not an address: {shown(candidate)}") from exc
+            return parse_address(candidate)
+        with contextlib.suppress(KeysError, InputError):
+            return str(self.wallets.account(candidate).address)
         contact = self.repo.contact_named(candidate)
         if contact is not None:
             return contact.address
-        with contextlib.suppress(KeysError, InputError):
-            return str(self.wallets.account(candidate).address)
         raise InputError(
             f"unknown peer {shown(candidate)}: not a contact name, a wallet account of this "
             "home, or a 0x address"
@@ -847,6 +844,8 @@ class ChatService:
         check_name(name)
         if name.lower().startswith("0x"):
             raise InputError("a contact name cannot start with 0x")
+        if any(w.name.lower() == name.lower() for w in self.wallets.list()):
+            raise InputError(f"{name!r} is a wallet of this home: pick another contact name")
         address = self.resolve_peer(peer)
         self.repo.set_contact_name(address, name)
         contact = self.repo.contact(address)

@@ -206,8 +206,7 @@ def run_chat_demo(
                 "    Both publish a chat key bound to their address by an EIP-712 signature, "
                 f"with {b_init.prekeys} one-time prekeys each."
             )
-            alice_s.chat.contacts_add("bob", b_init.address)
-            bob_s.chat.contacts_add("alice", a_init.address)
+            bob_s.chat.contacts_add("alice", a_init.address)  # in alice's home, bob is a wallet
             alice_s.chat.send("alice", "bob", texts[0])
             got = bob_s.chat.inbox("bob").received
             say(f"15. alice -> bob: {texts[0]!r}; bob's inbox decrypts {len(got)} message:")

@@ -100,25 +100,30 @@ class Session:
     # -- names -> addresses --------------------------------------------------------------
 
     def resolve_address(self, text: str) -> str:
-        """A 0x address, or a wallet account (NAME / NAME:INDEX), as a checksummed address.
+        """A 0x address, a wallet account (NAME / NAME:INDEX) or a chat contact's name, as a
+        checksummed address. Contacts live in the encrypted store: naming one unlocks it.
 
         Raises:
-            InputError: neither.
+            InputError: none of these.
         """
-        from walletim.keys.hd import to_checksum_address
+        from walletim.app.wallets import parse_address
 
         candidate = text.strip()
         if candidate[:2].lower() == "0x":
-            try:
-                return to_checksum_address(candidate)
-            except KeysError as exc:
-                raise InputError(f"not an address: {shown(candidate)}") from exc
+            return parse_address(candidate)
         try:
             return self.wallets.account(candidate).address
-        except KeysError as exc:
-            raise InputError(
-                f"{shown(candidate)} is neither an address nor a wallet account ({exc})"
-            ) from exc
+        except (KeysError, InputError) as exc:
+            reason = str(exc)
+        if (self.home / DB_NAME).exists():
+            from walletim.store.chat import ChatRepo
+
+            contact = ChatRepo(self.open_store()).contact_named(candidate)
+            if contact is not None:
+                return contact.address
+        raise InputError(
+            f"{shown(candidate)} is neither an address, a wallet account nor a contact ({reason})"
+        )
 
     def account_for(self, address: str) -> str:
         """The NAME:INDEX of this home's account holding ``address``. Raises InputError."""

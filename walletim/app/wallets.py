@@ -116,6 +116,15 @@ class RevealedSecret:
         return f"RevealedSecret(kind={self.kind!r}, secret=<secret>)"
 
 
+def parse_address(text: str) -> str:
+    """A 0x address as EIP-55 checksummed. Raises InputError (the input shown only if short)."""
+    candidate = text.strip()
+    try:
+        return hd.to_checksum_address(candidate)
+    except KeysError as exc:
+        raise InputError(f"not an address: {shown(candidate)}") from exc
+
+
 def parse_account_spec(spec: str) -> tuple[str, int]:
     """``NAME`` -> (NAME, 0); ``NAME:INDEX`` -> (NAME, INDEX). Raises InputError."""
     name, sep, index_text = spec.partition(":")
