@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test lint format bench fixtures clean
 
 setup: $(STAMPS)/venv $(STAMPS)/npm
 
@@ -39,6 +39,11 @@ format: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+# Rebuild anvil-fixtures/artifacts/ from anvil-fixtures/contracts/ with the npm solc
+# (deterministic: tests/integration/test_fixtures.py checks the committed ones match).
+fixtures: setup
+	node anvil-fixtures/build.mjs
 
 clean:
 	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache

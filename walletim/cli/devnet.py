@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from walletim.cli.base import Ctx, pass_ctx
@@ -24,7 +26,9 @@ def devnet() -> None:
 @click.option("--no-mining", is_flag=True, help="Do not mine automatically (mine with anvil_mine).")
 @click.option("--block-time", type=click.IntRange(1), help="Mine a block every N seconds.")
 @click.option(
-    "--no-world", is_flag=True, help="Start a bare chain (the contract world comes later)."
+    "--no-world",
+    is_flag=True,
+    help="Start a bare chain: no WETH, tokens, Uniswap V2, vault or NFTs.",
 )
 @pass_ctx
 def up(
@@ -39,16 +43,75 @@ def up(
     if block_time:
         args += ["--block-time", str(block_time)]
     anvil = Devnet(ctx.home).up(port, chain_id=chain_id, args=tuple(args))
-    ctx.emit(
-        {
-            "url": anvil.url,
-            "pid": anvil.pid,
-            "port": anvil.port,
-            "chain_id": chain_id,
-            "running": True,
-        },
+    world = None if no_world else _deploy(ctx, anvil.url)
+    data: dict[str, Any] = {
+        "url": anvil.url,
+        "pid": anvil.pid,
+        "port": anvil.port,
+        "chain_id": chain_id,
+        "running": True,
+        "world": None if world is None else world.contracts,
+    }
+    text = (
         f"Anvil is up at {anvil.url} (chain id {chain_id}, pid {anvil.pid}). "
-        "Its accounts use the public test mnemonic: never send real funds to them.",
+        "Its accounts use the public test mnemonic: never send real funds to them."
+    )
+    if world is not None:
+        text += "\n" + _world_text(world)
+    ctx.emit(data, text)
+
+
+def _deploy(ctx: Ctx, url: str) -> Any:
+    """Deploy the world on the devnet at ``url`` and record its manifest in the home."""
+    from walletim.app.world import deploy_world, save_world
+    from walletim.chain.rpc import RpcClient
+    from walletim.errors import ChainError
+
+    with RpcClient(url) as rpc:
+        try:
+            manifest = deploy_world(rpc)
+        except ChainError as exc:
+            raise ChainError(
+                f"{exc}; Anvil is still running at {url}: retry with `walletim devnet world`"
+            ) from exc
+    save_world(ctx.home, manifest)
+    return manifest
+
+
+def _world_text(world: Any) -> str:
+    names = ("WETH", "USDC", "DAI", "UniswapV2Router02", "UniswapV2Factory", "wvDAI", "WIMC")
+    lines = [
+        f"Deployed the DeFi world in {world.seconds:.2f} s ({world.transactions} transactions); "
+        "USDC, DAI and WETH now resolve by symbol on this network:"
+    ]
+    lines += [f"  {n:<18} {world.contracts[n]}" for n in names if n in world.contracts]
+    pools = [k for k in world.contracts if "/" in k]
+    lines += [f"  pool {p:<13} {world.contracts[p]}" for p in pools]
+    lines.append(
+        "  Anvil's 10 accounts hold 10,000 USDC and 10,000 DAI each; accounts 0 and 1 "
+        "hold WIMC NFTs."
+    )
+    return "\n".join(lines)
+
+
+@devnet.command()
+@pass_ctx
+def world(ctx: Ctx) -> None:
+    """Deploy the DeFi world onto this home's running devnet (if it has none)."""
+    from walletim.app.devnet import Devnet
+    from walletim.app.world import load_world
+    from walletim.chain.rpc import RpcClient
+    from walletim.errors import ConfigError
+
+    st = Devnet(ctx.home).status()
+    if not st.running or st.url is None:
+        raise ConfigError(f"no devnet is running for this home ({st.note}): walletim devnet up")
+    with RpcClient(st.url) as rpc:
+        existing = load_world(ctx.home, rpc)
+    deployed = existing or _deploy(ctx, st.url)
+    ctx.emit(
+        {"url": st.url, "deployed": existing is None, "world": deployed.contracts},
+        ("The world is already deployed:\n" if existing else "") + _world_text(deployed),
     )
 
 
@@ -59,6 +122,13 @@ def status(ctx: Ctx) -> None:
     from walletim.app.devnet import Devnet
 
     st = Devnet(ctx.home).status()
+    world = None
+    if st.running and st.url:
+        from walletim.app.world import load_world
+        from walletim.chain.rpc import RpcClient
+
+        with RpcClient(st.url) as rpc:
+            world = load_world(ctx.home, rpc)
     ctx.emit(
         {
             "running": st.running,
@@ -68,8 +138,14 @@ def status(ctx: Ctx) -> None:
             "chain_id": st.chain_id,
             "block_number": st.block_number,
             "note": st.note,
+            "world": None if world is None else world.contracts,
         },
-        f"running at {st.url} (pid {st.pid}), block {st.block_number}" if st.running else st.note,
+        (
+            f"running at {st.url} (pid {st.pid}), block {st.block_number}; "
+            + ("DeFi world deployed" if world else "no DeFi world (walletim devnet world)")
+        )
+        if st.running
+        else st.note,
     )
 
 
