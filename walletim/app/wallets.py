@@ -120,8 +120,10 @@ def parse_address(text: str) -> str:
     """A 0x address as EIP-55 checksummed. Raises InputError (the input shown only if short)."""
     candidate = text.strip()
     try:
-        return hd.to_checksum_address(candidate)
+        return hd.parse_checksummed(candidate)
     except KeysError as exc:
+        if "checksum" in str(exc):
+            raise InputError(str(exc)) from exc
         raise InputError(f"not an address: {shown(candidate)}") from exc
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from walletim.cli.base import Ctx, pass_ctx, password_file_option
-from walletim.errors import InputError, shown
+from walletim.errors import InputError
 
 MAX_TYPED_DATA_FILE = 256 * 1024
 
@@ -60,6 +60,15 @@ def typed_data(ctx: Ctx, account: str, file: str) -> None:
     digest = typed_data_digest(doc)
     wallets = ctx.wallets()
     acct = wallets.account(account)
+    described = _recognize(ctx, doc)
+    if described is not None and not (ctx.json and ctx.yes):
+        click.echo(f"This is a {described.kind} payload. If you sign it:", err=True)
+        for line in described.lines:
+            click.echo(f"  {line}", err=True)
+        if "unlimited" in described.flags:
+            click.echo("  WARNING: it grants an UNLIMITED amount.", err=True)
+        if "expired" in described.flags:
+            click.echo("  Note: its deadline has already passed.", err=True)
     ctx.confirm(
         f"Sign {doc['primaryType']} typed data (digest 0x{digest.hex()}) as {acct.address}?"
     )
@@ -70,9 +79,44 @@ def typed_data(ctx: Ctx, account: str, file: str) -> None:
             "primaryType": doc["primaryType"],
             "digest": "0x" + digest.hex(),
             "signature": sig.hex,
+            "recognized": None
+            if described is None
+            else {
+                "kind": described.kind,
+                "spender": described.spender,
+                "flags": sorted(described.flags),
+                "summary": described.summary,
+                "lines": list(described.lines),
+                "grants": [
+                    {
+                        "token": g.token,
+                        "raw": None if g.amount is None else str(g.amount),
+                        "amount": g.text,
+                        "unlimited": g.unlimited,
+                    }
+                    for g in described.grants
+                ],
+            },
         },
         sig.hex,
     )
+
+
+def _recognize(ctx: Ctx, doc: dict[str, Any]) -> Any:
+    """Permit / Permit2 recognition, with token symbols from the network when it answers
+    (offline signing still works: amounts are then shown in base units)."""
+    import time
+
+    from walletim.app.contracts import TokenLookup
+    from walletim.contracts.typed_data import describe_typed_data
+
+    domain = doc.get("domain")
+    chain_id = domain.get("chainId") if isinstance(domain, dict) else None
+    lookup = TokenLookup(ctx.home, ctx.network, ctx.rpc_url, chain_id)
+    try:
+        return describe_typed_data(doc, token=lookup, now=int(time.time()))
+    finally:
+        lookup.close()
 
 
 @click.command()
@@ -91,8 +135,7 @@ def verify(
     ctx: Ctx, address: str, message: str, signature: str, typed_file: str | None, hex_input: bool
 ) -> None:
     """Check that SIGNATURE over MESSAGE was made by ADDRESS; exit 1 if not."""
-    from walletim.errors import KeysError
-    from walletim.keys.hd import to_checksum_address
+    from walletim.app.wallets import parse_address
     from walletim.keys.signing import (
         message_bytes,
         parse_signature,
@@ -101,10 +144,7 @@ def verify(
         typed_data_digest,
     )
 
-    try:
-        expected = to_checksum_address(address)
-    except KeysError as exc:
-        raise InputError(f"not an address: {shown(address)}") from exc
+    expected = parse_address(address)
     sig = parse_signature(signature)
     if typed_file:
         digest = typed_data_digest(_read_typed_data(typed_file))

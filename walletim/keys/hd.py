@@ -42,6 +42,20 @@ def to_checksum_address(address: str | bytes) -> str:
     )
 
 
+def parse_checksummed(text: str) -> str:
+    """A user-typed address: all-lowercase or all-uppercase hex is taken as is (it carries no
+    checksum); mixed case must be a valid EIP-55 checksum (a typo otherwise).
+
+    Raises:
+        KeysError: not 20 bytes of hex, or a mixed-case address with a wrong checksum.
+    """
+    checksummed = to_checksum_address(text)
+    body = text.strip()[2:] if text.strip()[:2] in ("0x", "0X") else text.strip()
+    if body != body.lower() and body != body.upper() and "0x" + body != checksummed:
+        raise KeysError(f"{shown(text)} has a wrong EIP-55 checksum (a typo?)")
+    return checksummed
+
+
 def address_from_public_key(public_key: bytes) -> str:
     """Checksummed address of a secp256k1 public key (33 or 65 bytes, or 64 raw)."""
     import coincurve
