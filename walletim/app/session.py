@@ -22,6 +22,8 @@ from walletim.store.db import DB_NAME, Store
 
 if TYPE_CHECKING:
     from walletim.app.chat import ChatService
+    from walletim.app.contracts import ContractService
+    from walletim.app.defi import DefiService
 
 ACCOUNT_SCAN = 20  # indexes per wallet searched when finding which account holds an address
 
@@ -48,6 +50,8 @@ class Session:
         self._store: Store | None = None
         self._chain: ChainService | None = None
         self._chat: ChatService | None = None
+        self._contracts: ContractService | None = None
+        self._defi: DefiService | None = None
 
     @property
     def network(self) -> Network:
@@ -75,6 +79,53 @@ class Session:
                 self.network, self.rpc, signer_for=self.wallets.signer, store=self.open_store
             )
         return self._chain
+
+    @property
+    def contracts(self) -> ContractService:
+        """Read calls and checked, simulated plans of transactions (walletim.app.contracts)."""
+        if self._contracts is None:
+            from walletim.app.contracts import ContractService
+
+            self._contracts = ContractService(self.chain, self.rpc, name_of=self.name_of)
+        return self._contracts
+
+    @property
+    def defi(self) -> DefiService:
+        """Tokens, WETH, Uniswap V2, ERC-4626 vaults, ERC-721, approvals (walletim.app.defi)."""
+        if self._defi is None:
+            from walletim.app.defi import DefiService
+
+            self._defi = DefiService(
+                self.contracts,
+                self.home,
+                resolve_address=self.resolve_address,
+                account_address=lambda spec: self.wallets.account(spec).address,
+            )
+        return self._defi
+
+    def name_of(self, address: str) -> str | None:
+        """A name for an address, for confirmations: a devnet-world contract, a wallet of this
+        home (account 0), or a contact (only if the store is already open: naming an address
+        never asks for the password)."""
+        from walletim.keys.hd import to_checksum_address
+
+        target = to_checksum_address(address)
+        if self._defi is not None:
+            world = self._defi.world()
+            if world is not None:
+                for name, addr in world.contracts.items():
+                    if to_checksum_address(addr) == target:
+                        return str(name)
+        for info in self.wallets.list():
+            if info.address == target:
+                return info.name
+        if self._store is not None:
+            from walletim.store.chat import ChatRepo
+
+            contact = ChatRepo(self._store).contact(target)
+            if contact is not None and contact.name:
+                return contact.name
+        return None
 
     @property
     def chat(self) -> ChatService:

@@ -437,8 +437,12 @@ def receipt(ctx: Ctx, tx_hash: str) -> None:
     with _session(ctx) as s:
         rec = s.chain.refresh(_hash(tx_hash))
         stored = s.chain.repo.receipt(rec.hash)
-    if stored is None:
-        raise InputError(f"{rec.hash} has no receipt: it is {rec.status}")
+        if stored is None:
+            raise InputError(f"{rec.hash} has no receipt: it is {rec.status}")
+        events = s.contracts.decode_events(stored.logs)
+        lines = [_event_line(s, e) for e in events]
+    from walletim.cli.defi import event_json
+
     data = {
         "hash": stored.hash,
         "state": rec.status,
@@ -451,12 +455,32 @@ def receipt(ctx: Ctx, tx_hash: str) -> None:
         else str(stored.effective_gas_price),
         "contract_address": stored.contract_address,
         "logs": stored.logs,
+        "events": [event_json(e) for e in events],
     }
     ctx.emit(
         data,
-        "\n".join(f"{k:<20} {v}" for k, v in data.items() if k != "logs")
-        + f"\nlogs                 {len(stored.logs)}",
+        "\n".join(f"{k:<20} {v}" for k, v in data.items() if k not in ("logs", "events"))
+        + f"\nlogs                 {len(stored.logs)} ({len(events)} decoded)"
+        + "".join(f"\n  {line}" for line in lines),
     )
+
+
+def _event_line(s: Any, event: Any) -> str:
+    """``Transfer 1.5 USDC alice -> 0x70997970…`` style, amounts in the token's decimals."""
+    from walletim.chain.units import format_amount
+
+    args = dict(event.args)
+    meta = s.contracts.token_meta(event.address) if "value" in args else None
+    parts = []
+    for key, value in args.items():
+        if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+            shown_value = s.contracts.label(value)
+        elif key in ("value", "wad") and meta is not None and isinstance(value, int):
+            shown_value = f"{format_amount(value, meta.decimals)} {meta.symbol}"
+        else:
+            shown_value = str(value)
+        parts.append(f"{key}={shown_value}")
+    return f"{event.name} @ {s.contracts.label(event.address)}: " + ", ".join(parts)
 
 
 @tx.command()

@@ -1,0 +1,348 @@
+"""DeFi against real protocol code on Anvil (the devnet world): swaps, liquidity, WETH, the
+ERC-4626 vault, NFTs, approvals, permits, generic calls; and the safety rules: exact
+approvals, simulation before signing, nothing signed when something would fail."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, World
+from walletim.app.contracts import MAX_UINT256
+from walletim.errors import ContractReverted, InputError
+
+USDC6 = 10**6
+E18 = 10**18
+
+
+def reserves(w: World, pair: str, token_in: str) -> tuple[int, int]:
+    return w.session.defi.reserves(w.manifest.contracts[pair], token_in)
+
+
+def nonce(w: World, spec: str) -> int:
+    return int(w.anvil.rpc().get_transaction_count(w.address(spec), "latest"))
+
+
+def amount_out(amount_in: int, r_in: int, r_out: int) -> int:
+    """Uniswap V2's getAmountOut (0.3 % fee)."""
+    return amount_in * 997 * r_out // (r_in * 1000 + amount_in * 997)
+
+
+def test_swap_both_directions_pays_the_constant_product_amount(world: World) -> None:
+    d, me = world.session.defi, world.address("dev:1")
+    usdc = d.asset("USDC")
+    r_weth, r_usdc = reserves(world, "WETH/USDC", world.manifest.weth)
+    before = d.balance(usdc, me)
+    plan = d.swap("dev:1", "1", "ETH", "USDC", slippage_bps=50)
+    expected = amount_out(E18, r_weth, r_usdc)
+    assert plan.figures["raw_quote"] == str(expected)
+    assert plan.figures["raw_min_out"] == str(expected * 9950 // 10_000)
+    assert [s.label for s in plan.steps] == ["swap"]  # ETH in: no approval
+    assert "sends-eth" in plan.steps[0].flags and "ETH" in plan.steps[0].summary
+    outcome = d.execute(plan)
+    assert outcome.ok and d.received(outcome) == expected
+    assert d.balance(usdc, me) - before == expected
+    # And back: USDC -> ETH needs an exact approval of the router first.
+    back = d.swap("dev:1", "500", "USDC", "ETH")
+    assert [s.label for s in back.steps] == ["approve", "swap"]
+    assert "exactly 500 USDC" in back.steps[0].summary
+    assert "unlimited-approval" not in back.flags
+    eth_before = d.balance(d.asset("ETH"), me)
+    out = d.execute(back)
+    assert out.ok and d.received(out) == int(back.figures["raw_quote"])
+    assert d.allowance(usdc, me, world.manifest.router) == 0  # the exact approval is used up
+    assert d.balance(d.asset("ETH"), me) > eth_before  # minus gas, still more ETH
+
+
+def test_two_hops_explicitly_and_when_the_direct_pool_is_worse(world: World) -> None:
+    d = world.session.defi
+    via = d.swap("dev:1", "100", "USDC", "DAI", via="WETH")
+    assert via.figures["route"] == "USDC -> WETH -> DAI"
+    assert d.execute(via).ok
+    assert d.quote_swap(100 * USDC6, "USDC", "DAI").symbols == ("USDC", "DAI")
+    # Dump USDC into the direct USDC/DAI pool: DAI gets dear there, the route via WETH wins.
+    assert d.execute(d.swap("dev:2", "9000", "USDC", "DAI", via=None)).ok
+    quote = d.quote_swap(1000 * USDC6, "USDC", "DAI")
+    direct = d.c.read(
+        world.manifest.router,
+        "getAmountsOut(uint256,address[])",
+        1000 * USDC6,
+        [world.manifest.contracts["USDC"], world.manifest.contracts["DAI"]],
+        returns=["uint256[]"],
+    )[0][-1]
+    assert quote.symbols == ("USDC", "WETH", "DAI") and quote.amount_out > direct
+
+
+def test_slippage_beyond_the_limit_stops_before_any_nonce(world: World) -> None:
+    d = world.session.defi
+    plan = d.swap("dev:1", "600", "USDC", "ETH", slippage_bps=10)  # approve + swap
+    assert d.execute(d.swap("dev:2", "9000", "USDC", "ETH")).ok  # someone sells first
+    before = nonce(world, "dev:1")
+    with pytest.raises(ContractReverted, match=r"INSUFFICIENT_OUTPUT_AMOUNT.*step 2 of 2"):
+        d.execute(plan)
+    assert nonce(world, "dev:1") == before  # not even the approval was sent
+    assert world.session.chain.history(world.address("dev:1")) == []
+
+
+def test_an_expired_deadline_stops_before_any_nonce(world: World) -> None:
+    d = world.session.defi
+    plan = d.swap("dev:1", "1", "ETH", "DAI", deadline_s=60)
+    rpc = world.anvil.rpc()
+    rpc.call("evm_increaseTime", [3600])
+    rpc.call("evm_mine")
+    before = nonce(world, "dev:1")
+    with pytest.raises(ContractReverted, match="EXPIRED"):
+        d.execute(plan)
+    assert nonce(world, "dev:1") == before
+
+
+def test_add_and_remove_liquidity(world: World) -> None:
+    d, me = world.session.defi, world.address("dev:1")
+    usdc = d.asset("USDC")
+    plan = d.add_liquidity("dev:1", "ETH", "USDC", "2")
+    assert [s.label for s in plan.steps] == ["approve", "add liquidity"]
+    raw_usdc = int(plan.figures["raw_b"])
+    r_weth, r_usdc = reserves(world, "WETH/USDC", world.manifest.weth)
+    assert raw_usdc == 2 * E18 * r_usdc // r_weth  # the pool's price
+    usdc_before = d.balance(usdc, me)
+    assert d.execute(plan).ok
+    pos = d.position("ETH", "USDC", me)
+    assert pos.liquidity > 0 and abs(pos.amount_a - 2 * E18) < 10**9
+    assert usdc_before - d.balance(usdc, me) == raw_usdc
+    half = d.remove_liquidity("dev:1", "ETH", "USDC", percent=50)
+    assert [s.label for s in half.steps] == ["approve", "remove liquidity"]
+    assert d.execute(half).ok
+    assert abs(d.position("ETH", "USDC", me).liquidity - pos.liquidity // 2) <= 1
+    assert d.execute(d.remove_liquidity("dev:1", "USDC", "ETH")).ok  # the rest, either order
+    assert d.position("ETH", "USDC", me).liquidity == 0
+    assert abs(d.balance(usdc, me) - usdc_before) <= 2  # all USDC back (rounding)
+    with pytest.raises(InputError, match="LP tokens"):
+        d.remove_liquidity("dev:1", "ETH", "USDC")
+
+
+def test_wrap_and_unwrap(world: World) -> None:
+    d, me = world.session.defi, world.address("dev:3")
+    weth = d.asset("WETH")
+    assert d.execute(d.wrap("dev:3", "1.5")).ok
+    assert d.balance(weth, me) == 15 * E18 // 10
+    assert d.execute(d.unwrap("dev:3", "0.5")).ok
+    assert d.balance(weth, me) == E18
+    with pytest.raises(InputError, match="insufficient WETH"):
+        d.unwrap("dev:3", "2")
+
+
+def test_vault_deposit_and_withdraw_with_share_math(world: World) -> None:
+    d, me = world.session.defi, world.address("dev:1")
+    dai, vault = d.asset("DAI"), world.manifest.vault
+    plan = d.vault_deposit("dev:1", "1000")
+    assert [s.label for s in plan.steps] == ["approve", "deposit"]
+    assert d.execute(plan).ok
+    pos = d.vault_position(me)
+    assert pos.shares == int(plan.figures["raw_shares"]) and pos.assets == 1000 * E18
+    # Yield: 100 DAI sent straight to the vault raise every share's value.
+    assert d.execute(d.transfer("dev:2", "DAI", vault, "100")).ok
+    worth = d.vault_position(me).assets
+    assert 1100 * E18 - 10**6 < worth <= 1100 * E18
+    (expected_burn,) = d.c.read(vault, "previewWithdraw(uint256)", 500 * E18, returns=["uint256"])
+    dai_before = d.balance(dai, me)
+    plan = d.vault_withdraw("dev:1", "500")
+    assert plan.figures["raw_shares"] == str(expected_burn)
+    assert d.execute(plan).ok
+    assert d.balance(dai, me) - dai_before == 500 * E18
+    assert d.vault_position(me).shares == pos.shares - expected_burn
+    assert d.execute(d.vault_withdraw("dev:1", everything=True)).ok
+    assert d.vault_position(me).shares == 0
+    assert d.balance(dai, me) - dai_before > 599 * E18
+    with pytest.raises(InputError, match="at most"):
+        d.vault_withdraw("dev:1", "1")
+
+
+def test_nfts_list_and_safe_transfer(world: World) -> None:
+    d = world.session.defi
+    mine = d.nfts(world.address("dev"))
+    assert [n.token_id for n in mine] == [1, 2, 3] and {n.symbol for n in mine} == {"WIMC"}
+    assert [n.token_id for n in d.nfts(world.address("dev:1"), ["WIMC"])] == [4, 5]
+    plan = d.nft_transfer("dev", "WIMC", 2, "dev:1")
+    assert "safeTransferFrom" in plan.steps[0].summary
+    assert d.execute(plan).ok
+    assert [n.token_id for n in d.nfts(world.address("dev:1"))] == [2, 4, 5]
+    with pytest.raises(InputError, match="belongs to"):
+        d.nft_transfer("dev", "WIMC", 4, "dev:2")
+    # safeTransferFrom to a contract that cannot hold NFTs: caught in the simulation.
+    before = nonce(world, "dev")
+    with pytest.raises(ContractReverted):
+        d.nft_transfer("dev", "WIMC", 1, world.manifest.contracts["USDC"])
+    assert nonce(world, "dev") == before
+
+
+def test_approve_list_and_revoke(world: World) -> None:
+    d, me = world.session.defi, world.address("dev:1")
+    spender = world.address("dev:2")
+    exact = d.approve("dev:1", "USDC", "dev:2", "25")
+    assert exact.steps[0].flags == {"approval"} and "exactly 25 USDC" in exact.steps[0].summary
+    assert d.execute(exact).ok
+    with pytest.raises(InputError, match="--unlimited"):
+        d.approve("dev:1", "DAI", "dev:2", None)
+    unlimited = d.approve("dev:1", "DAI", "dev:2", None, unlimited=True)
+    assert "unlimited-approval" in unlimited.flags and "UNLIMITED" in unlimited.notes[0]
+    assert d.execute(unlimited).ok
+    op = d.contract_send("dev:1", "WIMC", "setApprovalForAll(address,bool)", [spender, "true"])
+    assert "operator-approval" in op.flags
+    assert d.execute(op).ok
+    found = {(a.kind, a.symbol, a.unlimited, a.amount) for a in d.approvals(me)}
+    assert found == {
+        ("erc20", "USDC", False, 25 * USDC6),
+        ("erc20", "DAI", True, MAX_UINT256),
+        ("erc721-operator", "WIMC", True, None),
+    }
+    for token in ("DAI", "WIMC"):
+        plan = d.revoke("dev:1", token, "dev:2")
+        assert "revoke" in plan.flags
+        assert d.execute(plan).ok
+    assert [(a.kind, a.symbol) for a in d.approvals(me)] == [("erc20", "USDC")]
+    with pytest.raises(InputError, match="nothing to revoke"):
+        d.revoke("dev:1", "DAI", "dev:2")
+
+
+def test_an_eip2612_permit_is_recognised_and_works_on_chain(world: World) -> None:
+    """walletim signs an OpenZeppelin ERC20Permit permit: recognised before signing, and
+    the signature is accepted by the token (EIP-712 interop)."""
+    from walletim.app.contracts import TokenLookup
+    from walletim.contracts.typed_data import describe_typed_data
+
+    d = world.session.defi
+    usdc = world.manifest.contracts["USDC"]
+    owner, spender = world.address("dev:1"), world.address("dev:2")
+    (permit_nonce,) = d.c.read(usdc, "nonces(address)", owner, returns=["uint256"])
+    deadline = d.c.latest_timestamp() + 3600
+    doc: dict[str, Any] = {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Permit": [
+                {"name": "owner", "type": "address"},
+                {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": "USD Coin", "version": "1", "chainId": 31337, "verifyingContract": usdc},
+        "message": {
+            "owner": owner,
+            "spender": spender,
+            "value": 50 * USDC6,
+            "nonce": permit_nonce,
+            "deadline": deadline,
+        },
+    }
+    lookup = TokenLookup(world.home, "anvil", world.url, 31337)
+    described = describe_typed_data(doc, token=lookup, now=int(time.time()))
+    lookup.close()
+    assert described is not None and described.kind == "eip2612-permit"
+    assert described.spender == spender and described.grants[0].text == "50 USDC"
+    assert "does not expire" in " ".join(described.lines)
+    sig = world.session.wallets.sign_typed_data("dev:1", doc).bytes
+    args = [
+        owner,
+        spender,
+        str(50 * USDC6),
+        str(deadline),
+        str(sig[64]),
+        "0x" + sig[:32].hex(),
+        "0x" + sig[32:64].hex(),
+    ]
+    plan = d.contract_send(
+        "dev:2", "USDC", "permit(address,address,uint256,uint256,uint8,bytes32,bytes32)", args
+    )
+    assert "permit" in plan.flags
+    assert d.execute(plan).ok
+    assert d.allowance(d.asset("USDC"), owner, spender) == 50 * USDC6
+
+
+def test_generic_call_and_send_on_an_arbitrary_contract(world: World) -> None:
+    d = world.session.defi
+    dev1 = world.address("dev:1")
+    r = d.call("USDC", "balanceOf(address)(uint256)", [dev1])
+    assert r.values == [str(10_000 * USDC6)] and r.signature == "balanceOf(address)"
+    multi = d.call(
+        world.manifest.router,
+        "getAmountsOut(uint256,address[])(uint256[])",
+        [str(E18), f"[{world.manifest.weth},{world.manifest.contracts['USDC']}]"],
+    )
+    assert len(multi.values[0]) == 2 and multi.values[0][0] == str(E18)
+    # A function from an ABI file (our own artifact), by name; events decoded.
+    abi = ROOT / "anvil-fixtures/artifacts/WalletimToken.json"
+    plan = d.contract_send("dev", "USDC", "mint", [dev1, "5000000"], abi_file=str(abi))
+    assert (
+        "unknown-function" in plan.flags and "unknown function 0x40c10f19" in plan.steps[0].summary
+    )
+    outcome = d.execute(plan)
+    [event] = outcome.steps[0].events
+    assert event.name == "Transfer" and event.args == {
+        "from": "0x" + "0" * 40,
+        "to": dev1,
+        "value": 5 * USDC6,
+    }
+    # A function the contract does not have (this WETH9 build has no fallback either):
+    # the simulation reverts and nothing is signed.
+    before = nonce(world, "dev:1")
+    with pytest.raises(ContractReverted, match="nothing was signed"):
+        d.contract_send("dev:1", "WETH", "frobnicate()", [], value_text="0.25")
+    assert nonce(world, "dev:1") == before
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda d: d.swap("dev:1", "1", "ETH", "SHIB"), "unknown token 'SHIB'"),
+        (lambda d: d.swap("dev:1", "1", "ETH", "ETH"), "not a swap"),
+        (lambda d: d.swap("dev:1", "100000", "ETH", "USDC"), "insufficient ETH"),
+        (lambda d: d.swap("dev:1", "0", "ETH", "USDC"), "zero"),
+        (lambda d: d.swap("dev:1", "1.0000001", "USDC", "DAI"), "decimal places"),
+        (lambda d: d.call("USDC", "balanceOf(address", []), "unbalanced"),
+        (lambda d: d.call("USDC", "balanceOf(address)(uint256)", ["0x1234"]), "not a 0x address"),
+        (lambda d: d.call("USDC", "balanceOf(address)(uint256)", []), "expected 1 argument"),
+        (lambda d: d.call("USDC", "foo(uint8)", ["300"]), "does not fit uint8"),
+        (lambda d: d.call("Uniswap", "factory()(address)", []), "unknown contract"),
+        (lambda d: d.approve("dev:1", "ETH", "dev:2", "1"), "ETH is not an ERC-20"),
+        (lambda d: d.transfer("dev:1", "USDC", "nobody", "1"), "neither an address"),
+        (lambda d: d.vault_withdraw("dev:1"), "--all"),
+        (lambda d: d.nft_transfer("dev", "WIMC", 99, "dev:1"), "does not exist"),
+    ],
+)
+def test_bad_input_is_a_clean_error_before_anything_is_signed(
+    world: World, call: Any, message: str
+) -> None:
+    before = nonce(world, "dev:1")
+    with pytest.raises(InputError, match=message):
+        call(world.session.defi)
+    assert nonce(world, "dev:1") == before
+
+
+def test_the_manifest_is_found_by_genesis_and_ignored_on_another_devnet(
+    world: World, tmp_path: Path
+) -> None:
+    from walletim.app.devnet import Anvil
+    from walletim.app.world import WorldManifest, load_world, manifest_path
+
+    loaded = load_world(world.home, world.anvil.rpc())
+    assert loaded == world.manifest
+    assert (
+        WorldManifest.from_json(json.loads(json.dumps(world.manifest.to_json()))) == world.manifest
+    )
+    path = manifest_path(world.home, 31337, world.manifest.genesis_hash)
+    assert path.stat().st_mode & 0o777 == 0o600
+    with Anvil.start() as other:
+        assert load_world(world.home, other.rpc()) is None  # same chain id, another chain
+    for name, address in world.manifest.contracts.items():
+        assert world.session.contracts.has_code(address), name
