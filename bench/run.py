@@ -364,8 +364,9 @@ def main() -> None:
         f"same run. Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
     ]
-    import chat  # bench/chat.py and bench/relay.py (bench/ is on sys.path when run as a script)
+    import chat  # bench/chat.py, relay.py, world.py (bench/ is on sys.path as a script)
     import relay
+    import world
 
     sections += bench_startup()
     sections += bench_derivation()
@@ -374,6 +375,7 @@ def main() -> None:
     sections += chat.bench_chat_crypto()
     sections += chat.bench_chat_search()
     sections += relay.bench_relay()
+    sections += world.bench_world()
     text = "\n".join(sections) + "\n"
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(text)

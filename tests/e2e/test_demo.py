@@ -17,3 +17,6 @@ def test_demo_runs_end_to_end(scripted: Cli) -> None:
     assert summary["batch_rerun_skipped"] == 20
     assert summary["chat_restored_identity"] and summary["chat_messages"] == 3
     assert summary["chat_safety_numbers_match"] and not summary["relay_plaintext_leaked"]
+    assert int(summary["defi_swap_received"]) > 2900 * 10**6  # USDC for 1 ETH
+    assert summary["defi_vault_assets"] == str(1000 * 10**18)
+    assert summary["defi_approvals_left"] == 0

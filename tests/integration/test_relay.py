@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -568,7 +569,9 @@ def test_undelivered_mail_expires_after_the_ttl(relay_factory: Callable[..., Rel
         await b.close()
 
     run(main())
-    assert "expired 2 undelivered messages" in relay.log.read_text()
+    # The sweeper may catch them in one pass or two, depending on timing: count them all.
+    expired = re.findall(r"expired (\d+) undelivered messages", relay.log.read_text())
+    assert sum(int(n) for n in expired) == 2
 
 
 def test_logs_never_hold_envelopes_or_full_ids(relay_factory: Callable[..., RelayProcess]) -> None:

@@ -2,9 +2,10 @@
 
 Keys: create two wallets, derive addresses on two standard paths, export a v3 keystore and
 import it back, sign a message and EIP-712 typed data, and verify both.
-Chain: start a local Anvil devnet, import Anvil's public test mnemonic (a TEST key, funded
-by Anvil; never use it for real funds), send ETH (EIP-1559 and legacy), a pipelined batch,
-show the history from the encrypted store, stop the devnet.
+Chain: start a local Anvil devnet with its DeFi world, import Anvil's public test mnemonic
+(a TEST key, funded by Anvil; never use it for real funds), send ETH (EIP-1559 and legacy),
+a pipelined batch, show the history from the encrypted store; swap ETH for USDC on Uniswap V2,
+stake DAI in the ERC-4626 vault, list approvals (and approve and revoke one); stop the devnet.
 Chat: start a relay, give bob his own home (his wallet restored from its mnemonic, which
 restores his chat identity too), publish both identities, chat both ways end to end
 encrypted, compare safety numbers, and check the relay's database holds no plaintext.
@@ -21,6 +22,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from walletim.app.session import Session
 from walletim.app.wallets import Wallets
 from walletim.keys import signing
 
@@ -108,10 +110,17 @@ def run_chain_demo(
     from walletim.app.chain import BatchRow
     from walletim.app.devnet import ANVIL_DEFAULT_MNEMONIC, Anvil
     from walletim.app.session import Session
+    from walletim.app.world import deploy_world, save_world
     from walletim.chain.units import format_amount
 
     with Anvil.start() as anvil:
         say(f"8. Started a local Anvil devnet at {anvil.url} (chain id {anvil.chain_id}).")
+        world = deploy_world(anvil.rpc())
+        save_world(home / "home", world)
+        say(
+            f"   Deployed its DeFi world in {world.seconds:.2f} s: WETH9 and Uniswap V2 (the "
+            "published builds), USDC, DAI, pools, an ERC-4626 vault, NFTs."
+        )
         session = Session(home / "home", password, rpc_url=anvil.url, fast_kdf=fast_kdf)
         try:
             session.wallets.import_mnemonic("devtest", ANVIL_DEFAULT_MNEMONIC)
@@ -158,14 +167,61 @@ def run_chain_demo(
             )
             if not ok:
                 raise RuntimeError("the chain demo's own checks failed")
+            defi = run_defi_demo(session, say)
         finally:
             session.close()
-    say("12. Stopped the devnet.")
+    say("13. Stopped the devnet.")
     return {
         "chain_sends_mined": first.status == "mined" and legacy.status == "mined",
         "batch_mined": mined,
         "batch_rerun_skipped": again,
         "history_length": len(history),
+        **defi,
+    }
+
+
+def run_defi_demo(session: Session, say: Callable[[str], None]) -> dict[str, object]:
+    """Part two and a half: a swap, a vault deposit, approvals listed and revoked."""
+    d = session.defi
+    me = session.wallets.account("devtest").address
+    plan = d.swap("devtest", "1", "ETH", "USDC", slippage_bps=50)
+    say(f"12. Swap on Uniswap V2, checked and simulated before signing: {plan.steps[0].summary}")
+    swapped = d.execute(plan)
+    got = d.received(swapped) or 0
+    say(f"    Received {d.asset('USDC').fmt(got)} (quote {plan.figures['quote']}).")
+    stake = d.vault_deposit("devtest", "1000")
+    for n, step in enumerate(stake.steps, 1):
+        say(f"    Stake DAI, step {n}: {step.summary}")
+    staked = d.execute(stake)
+    position = d.vault_position(me)
+    shares = f"{position.shares / 10**18:g} {position.symbol}"
+    say(f"    Vault position: {position.asset.fmt(position.assets)} as {shares}.")
+    left = d.approvals(me)
+    say(f"    Approvals in force after both: {len(left)} (each was exact and is used up).")
+    bob = session.wallets.account("bob").address
+    d.execute(d.approve("devtest", "USDC", bob, "5"))
+    usdc = d.asset("USDC")
+    listed = [
+        f"{usdc.fmt(a.amount or 0)} for {a.spender_name or a.spender}" for a in d.approvals(me)
+    ]
+    say(f"    Approved bob for exactly 5 USDC; approvals list now shows: {', '.join(listed)}")
+    d.execute(d.revoke("devtest", "USDC", bob))
+    after = d.approvals(me)
+    say(f"    Revoked it; approvals in force: {len(after)}.")
+    ok = (
+        swapped.ok
+        and got >= int(plan.figures["raw_min_out"])
+        and staked.ok
+        and not left
+        and not after
+    )
+    ok = ok and position.assets == 1000 * 10**18 and len(listed) == 1
+    if not ok:
+        raise RuntimeError("the DeFi demo's own checks failed")
+    return {
+        "defi_swap_received": str(got),
+        "defi_vault_assets": str(position.assets),
+        "defi_approvals_left": len(after),
     }
 
 
@@ -185,7 +241,7 @@ def run_chat_demo(
     relay_db.parent.mkdir()
     texts = ["gm bob! lunch at noon?", "gm alice, noon works. the usual place?", "see you there"]
     with EmbeddedRelay(relay_db) as relay:
-        say(f"13. Started a chat relay at {relay.url}: it stores sealed envelopes only.")
+        say(f"14. Started a chat relay at {relay.url}: it stores sealed envelopes only.")
         alice_s = Session(home / "home", password, relay_url=relay.url, fast_kdf=fast_kdf)
         bob_s = Session(
             home / "bob-home", secrets.token_urlsafe(18), relay_url=relay.url, fast_kdf=fast_kdf
@@ -197,7 +253,7 @@ def run_chat_demo(
                 == alice_s.wallets.chat_identity("bob").public_key
             )
             say(
-                "14. bob gets a home of his own, restored from his mnemonic: the same chat "
+                "15. bob gets a home of his own, restored from his mnemonic: the same chat "
                 f"identity comes back with it ({same_identity})."
             )
             a_init = alice_s.chat.init("alice")
@@ -209,7 +265,7 @@ def run_chat_demo(
             bob_s.chat.contacts_add("alice", a_init.address)  # in alice's home, bob is a wallet
             alice_s.chat.send("alice", "bob", texts[0])
             got = bob_s.chat.inbox("bob").received
-            say(f"15. alice -> bob: {texts[0]!r}; bob's inbox decrypts {len(got)} message:")
+            say(f"16. alice -> bob: {texts[0]!r}; bob's inbox decrypts {len(got)} message:")
             for r in got:
                 say(f"      from {r.message.peer}: {r.message.text!r}")
             bob_s.chat.send("bob", "alice", texts[1])
@@ -219,13 +275,13 @@ def run_chat_demo(
             va = alice_s.chat.contacts_verify("alice", "bob")
             vb = bob_s.chat.contacts_verify("bob", "alice")
             match = va.safety_number == vb.safety_number
-            say(f"16. Safety numbers, compared out of band: match = {match}")
+            say(f"17. Safety numbers, compared out of band: match = {match}")
             say(f"      {va.safety_number}")
             if match and va.binding_verified and vb.binding_verified:
                 alice_s.chat.contacts_verify("alice", "bob", confirm=True)
                 bob_s.chat.contacts_verify("bob", "alice", confirm=True)
             history = alice_s.chat.read("alice", "bob").messages
-            say("17. alice's conversation with bob, from her encrypted store:")
+            say("18. alice's conversation with bob, from her encrypted store:")
             for m in history:
                 arrow = "->" if m.direction == "out" else "<-"
                 say(f"      {arrow} {m.text}")
@@ -237,7 +293,7 @@ def run_chat_demo(
     )
     leaked = [t for t in texts if t.encode() in relay_bytes]
     say(
-        f"18. The relay's database ({len(relay_bytes)} bytes) contains none of the texts: "
+        f"19. The relay's database ({len(relay_bytes)} bytes) contains none of the texts: "
         f"{not leaked}."
     )
     ok = (

@@ -222,14 +222,19 @@ def genesis_hash(rpc: RpcClient) -> str:
     return str(block["hash"]).lower()
 
 
-def deploy_world(rpc: RpcClient, *, deployer: str = ANVIL_ACCOUNT_0) -> WorldManifest:
-    """Deploy the world (see the module docstring) with ``deployer``'s unlocked account.
+@dataclass(frozen=True, slots=True)
+class WorldPlan:
+    """The world's transactions in order (``to`` absent: a deployment) and the addresses
+    they create, for ``deployer`` starting at ``nonce``."""
 
-    Raises:
-        ConfigError: artifacts missing (run ``make setup``). ChainError: a transaction failed
-        or the node is not an Anvil with that account unlocked.
-    """
-    started = time.perf_counter()
+    deployer: str
+    nonce: int
+    txs: tuple[dict[str, Any], ...]
+    addresses: dict[str, str]
+
+
+def plan_world(deployer: str, nonce: int) -> WorldPlan:
+    """Build the deployment (no I/O but reading the artifacts). Raises ConfigError."""
     deployer = to_checksum_address(deployer)
     weth_code = artifact_bytecode(UNISWAP_PERIPHERY + "WETH9.json")
     factory_code = artifact_bytecode(UNISWAP_CORE + "UniswapV2Factory.json")
@@ -238,7 +243,6 @@ def deploy_world(rpc: RpcClient, *, deployer: str = ANVIL_ACCOUNT_0) -> WorldMan
     vault_code = artifact_bytecode(FIXTURES + "WalletimVault.json")
     nft_code = artifact_bytecode(FIXTURES + "WalletimCollectibles.json")
 
-    nonce = rpc.get_transaction_count(deployer, "pending")
     txs: list[dict[str, Any]] = []
 
     def deploy(code: bytes) -> str:
@@ -311,9 +315,28 @@ def deploy_world(rpc: RpcClient, *, deployer: str = ANVIL_ACCOUNT_0) -> WorldMan
         for _ in range(count):
             call(nft, _selector_call("mint(address)", ANVIL_ACCOUNTS[index]))
 
+    addresses = {"WETH": weth, "USDC": usdc, "DAI": dai, "UniswapV2Factory": factory}
+    addresses.update({"UniswapV2Router02": router, "wvDAI": vault, "WIMC": nft})
+    return WorldPlan(deployer, nonce, tuple(txs), addresses)
+
+
+def deploy_world(rpc: RpcClient, *, deployer: str = ANVIL_ACCOUNT_0) -> WorldManifest:
+    """Deploy the world (see the module docstring) with ``deployer``'s unlocked account.
+
+    Raises:
+        ConfigError: artifacts missing (run ``make setup``). ChainError: a transaction failed
+        or the node is not an Anvil with that account unlocked.
+    """
+    started = time.perf_counter()
+    deployer = to_checksum_address(deployer)
+    plan = plan_world(deployer, rpc.get_transaction_count(deployer, "pending"))
+    txs = list(plan.txs)
+    weth, usdc, dai = (plan.addresses[k] for k in ("WETH", "USDC", "DAI"))
+    factory, router = plan.addresses["UniswapV2Factory"], plan.addresses["UniswapV2Router02"]
+    vault, nft = plan.addresses["wvDAI"], plan.addresses["WIMC"]
     automine = _automine(rpc)
     try:
-        hashes = _send_all(rpc, deployer, nonce, txs)
+        hashes = _send_all(rpc, deployer, plan.nonce, txs)
         receipts = _receipts(rpc, hashes, mine=not automine)
     finally:
         if automine is False:
