@@ -226,3 +226,29 @@ def test_devnet_up_deploys_the_world_and_tokens_resolve_by_symbol(tmp_path: Path
         assert r.code == 1 and "unknown token 'USDC'" in r.err and "no devnet world" in r.err
     finally:
         cli.subprocess("devnet", "down")
+
+
+def test_balance_and_send_take_token_symbols(world: World, tmp_path: Path) -> None:
+    bal = ok(world, "balance", "dev:1", "--token", "USDC", "--token", "dai")
+    assert [(b["unit"], b["amount"]) for b in bal["balances"]] == [  # type: ignore[index]
+        ("ETH", "10000"), ("USDC", "10000"), ("DAI", "10000"),
+    ]  # fmt: skip
+    sent = ok(world, "--yes", "send", "--from", "dev:1", "dev:4", "1.25", "--token", "USDC")
+    assert sent["state"] == "mined"
+    batch = tmp_path / "pay.csv"
+    batch.write_text("to,amount,token\n0x90F79bf6EB2c4f870365E785982E1f101E93b906,2,DAI\n")
+    assert ok(world, "--yes", "send", "--from", "dev:1", "--batch", str(batch))["results"]
+    assert ok(world, "token", "balance", "USDC", "dev:4")["amount"] == "10001.25"
+    assert ok(world, "token", "balance", "DAI", "dev:3")["amount"] == "10002"
+    r = world.cli()("--rpc-url", world.url, "balance", "dev:1", "--token", "ETH")
+    assert r.code == 1 and "not an ERC-20" in r.err
+
+
+def test_contract_send_of_an_unknown_function_says_what_was_asked(world: World) -> None:
+    abi = "anvil-fixtures/artifacts/WalletimToken.json"
+    r = world.cli()(
+        "--rpc-url", world.url, "contract", "send", "--from", "dev", "USDC", "mint", "dev:5", "7",
+        "--abi", abi, input="n\n",
+    )  # fmt: skip
+    assert r.code == 1 and "UNKNOWN FUNCTION" in r.err
+    assert f"you asked for mint(address,uint256) with ({world.address('dev:5')}, 7)" in r.err

@@ -1167,11 +1167,16 @@ class DefiService:
             raise InputError(f"{to} has no contract code on this network; nothing was signed")
         data = encode_call(fn, list(args))
         value = 0 if value_text is None else parse_amount(value_text)
+        shown_args = ", ".join(args)
+        note = (
+            f"you asked for {fn.signature} with ({shown_args if len(shown_args) < 300 else '...'})"
+        )
         step = self.c.step("call", SendRequest(to, value, data, kind="contract"), sender=sender)
         return self._plan(
             f"{fn.signature} on {self.c.label(to)}",
             account,
             sender,
             [step],
+            [] if "unknown-function" not in step.flags else [note],
             figures={"to": to, "function": fn.signature, "value": str(value)},
         )

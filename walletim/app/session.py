@@ -176,6 +176,18 @@ class Session:
             f"{shown(candidate)} is neither an address, a wallet account nor a contact ({reason})"
         )
 
+    def resolve_token(self, text: str) -> str:
+        """An ERC-20's address: a 0x address, or a symbol of the network's devnet world (USDC,
+        DAI, WETH, ...). Raises InputError (unknown symbol; ETH, which is not a token)."""
+        candidate = text.strip()
+        if candidate[:2].lower() == "0x":
+            from walletim.app.wallets import parse_address
+
+            return parse_address(candidate)
+        asset = self.defi.token(candidate)
+        assert asset.address is not None
+        return asset.address
+
     def account_for(self, address: str) -> str:
         """The NAME:INDEX of this home's account holding ``address``. Raises InputError."""
         from walletim.keys.hd import to_checksum_address

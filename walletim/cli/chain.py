@@ -109,7 +109,12 @@ def _progress(ctx: Ctx) -> Any:
 
 @click.command()
 @click.argument("who", required=False)
-@click.option("--token", "tokens", multiple=True, help="Also show this ERC-20 token (address).")
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    help="Also show this ERC-20 token (a symbol on the devnet world, or an address).",
+)
 @pass_ctx
 def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     """Balance of an ACCOUNT (NAME[:INDEX]) or ADDRESS (default: every wallet's account 0)."""
@@ -126,7 +131,7 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
                 raise InputError("no wallets in this home; give an address")
         assets = [(None, "ETH", 18)]
         for token in tokens:
-            addr = s.resolve_address(token)
+            addr = s.resolve_token(token)
             assets.append(
                 (addr, token_symbol(s.rpc, addr) or addr[:10], token_decimals(s.rpc, addr))
             )
@@ -174,7 +179,9 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
 @click.option(
     "--batch", "batch_file", type=click.Path(dir_okay=False), help="CSV of to,amount[,token] rows."
 )
-@click.option("--token", help="ERC-20 token address (amounts in its decimals).")
+@click.option(
+    "--token", help="ERC-20 token: a symbol on the devnet world, or an address (its decimals)."
+)
 @click.option(
     "--nonce", type=click.IntRange(0), help="Use this nonce (replaces a pending tx at it)."
 )
@@ -235,7 +242,7 @@ def send(
         if token:
             from walletim.app.chain import token_transfer_data
 
-            token_addr = s.resolve_address(token)
+            token_addr = s.resolve_token(token)
             value = parse_amount(amount, decimals=_token_decimals(s, token_addr))
             req = SendRequest(
                 to=token_addr,
@@ -327,14 +334,14 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
         def parse_value(amount: str, token: str | None) -> int:
             if token is None:
                 return parse_amount(amount)
-            addr = s.resolve_address(token)
+            addr = s.resolve_token(token)
             if addr not in decimals_cache:
                 decimals_cache[addr] = _token_decimals(s, addr)
             return parse_amount(amount, decimals=decimals_cache[addr])
 
         rows = parse_batch_csv(text, parse_value=parse_value, resolve=s.resolve_address)
         rows = [
-            r if r.token is None else type(r)(r.row, r.to, r.value, s.resolve_address(r.token))
+            r if r.token is None else type(r)(r.row, r.to, r.value, s.resolve_token(r.token))
             for r in rows
         ]
         batch_id = batch_id_for(s.network.chain_id, sender, content)
