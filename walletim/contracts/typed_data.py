@@ -6,16 +6,27 @@ Recognised (anything else is plain typed data, described as None):
   ``verifyingContract``. The allowance it sets does not expire; ``deadline`` only limits
   when the signature can be submitted.
 - DAI-style ``Permit{holder, spender, nonce, expiry, allowed}``: ``allowed`` true sets an
-  UNLIMITED allowance.
-- Uniswap Permit2 (domain name "Permit2"), AllowanceTransfer ``PermitSingle`` /
-  ``PermitBatch`` (``details{token, amount, expiration, nonce}``, ``spender``,
-  ``sigDeadline``): an allowance through Permit2 that lasts until ``expiration``; and
-  SignatureTransfer ``PermitTransferFrom`` / ``PermitBatchTransferFrom`` /
-  ``PermitWitnessTransferFrom`` (``permitted{token, amount}``, ``spender``, ``nonce``,
+  UNLIMITED allowance, false revokes it.
+- Uniswap Permit2 (domain name "Permit2", canonical address :data:`PERMIT2_ADDRESS`),
+  AllowanceTransfer ``PermitSingle`` / ``PermitBatch`` (``details{token, amount (uint160),
+  expiration (uint48), nonce}``, ``spender``, ``sigDeadline``): an allowance through Permit2
+  that lasts until ``expiration``; and SignatureTransfer ``PermitTransferFrom`` /
+  ``PermitBatchTransferFrom`` / ``PermitWitnessTransferFrom`` /
+  ``PermitBatchWitnessTransferFrom`` (``permitted{token, amount}``, ``spender``, ``nonce``,
   ``deadline``): one transfer of up to ``amount``.
+- Any other primary type named like a permit (EIP-4494 NFT permits, a token's own variant):
+  ``unknown-permit``, so it is never shown as harmless plain data.
 
-Flags: permit, permit2, unlimited, long-lived (more than 30 days), expired (its deadline is
-in the past, when ``now`` is given), malformed.
+Values are read the way eth-account encodes them for signing (``"0x10"`` and ``"16"`` are
+both 16; a bool is false only for false, 0, "", "0", "false", "False"), so the description
+is of what is signed. A value the signer would refuse (out of range, not an address) makes
+the payload "malformed". Amounts are base units, shown in the token's decimals when the
+``token`` callback knows them.
+
+Flags: permit, permit2, unlimited, long-lived (usable for more than 30 days, or forever),
+expired (the deadline is before ``now``), revoke, nonstandard-types (the ``types`` are not
+the standard ones: the signature may mean something else to the contract), noncanonical-permit2
+(a "Permit2" domain at another address), malformed.
 """
 
 from __future__ import annotations
@@ -25,63 +36,143 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from walletim.contracts.describe import UNLIMITED_FROM, TokenMetaLike
+from walletim.contracts.describe import UNLIMITED_FROM, TokenMetaLike, clean_text
 
 PERMIT2_ADDRESS = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
 MAX_UINT160 = 2**160 - 1
 MAX_UINT48 = 2**48 - 1
 LONG_LIVED = 30 * 24 * 3600
+NEVER_FROM = 2**40  # a timestamp this far out (year 36812) means "never"
+FLAGS = frozenset(
+    {
+        "permit",
+        "permit2",
+        "unlimited",
+        "long-lived",
+        "expired",
+        "revoke",
+        "nonstandard-types",
+        "noncanonical-permit2",
+        "malformed",
+    }
+)
+"""Every flag a :class:`TypedDataDescription` may carry (see the module docstring)."""
+
+_ADDR, _U256 = "address", "uint256"
+_STANDARD_TYPES: dict[str, list[tuple[str, str]]] = {
+    "eip2612": [
+        ("owner", _ADDR),
+        ("spender", _ADDR),
+        ("value", _U256),
+        ("nonce", _U256),
+        ("deadline", _U256),
+    ],
+    "dai": [
+        ("holder", _ADDR),
+        ("spender", _ADDR),
+        ("nonce", _U256),
+        ("expiry", _U256),
+        ("allowed", "bool"),
+    ],
+    "PermitSingle": [("details", "PermitDetails"), ("spender", _ADDR), ("sigDeadline", _U256)],
+    "PermitBatch": [("details", "PermitDetails[]"), ("spender", _ADDR), ("sigDeadline", _U256)],
+    "PermitDetails": [
+        ("token", _ADDR),
+        ("amount", "uint160"),
+        ("expiration", "uint48"),
+        ("nonce", "uint48"),
+    ],
+    "PermitTransferFrom": [
+        ("permitted", "TokenPermissions"),
+        ("spender", _ADDR),
+        ("nonce", _U256),
+        ("deadline", _U256),
+    ],
+    "PermitBatchTransferFrom": [
+        ("permitted", "TokenPermissions[]"),
+        ("spender", _ADDR),
+        ("nonce", _U256),
+        ("deadline", _U256),
+    ],
+    "TokenPermissions": [("token", _ADDR), ("amount", _U256)],
+}
+_STANDARD_TYPES["PermitWitnessTransferFrom"] = _STANDARD_TYPES["PermitTransferFrom"]
+_STANDARD_TYPES["PermitBatchWitnessTransferFrom"] = _STANDARD_TYPES["PermitBatchTransferFrom"]
+_SIGNATURE_TRANSFER = (
+    "PermitTransferFrom",
+    "PermitBatchTransferFrom",
+    "PermitWitnessTransferFrom",
+    "PermitBatchWitnessTransferFrom",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    token: str
-    amount: int | None  # base units; None: everything (DAI's allowed=true)
+    token: str  # checksummed
+    amount: int | None  # base units; None: everything (DAI's allowed = true)
     unlimited: bool
-    text: str  # e.g. "UNLIMITED USDC", "100 USDC"
+    text: str  # e.g. "UNLIMITED USDC", "100 USDC", "5 base units of 0x..."
+    expires: int | None = None  # Permit2 allowances: this token's expiration (unix time)
 
 
 @dataclass(frozen=True, slots=True)
 class TypedDataDescription:
-    kind: str  # eip2612-permit | dai-permit | permit2-allowance | permit2-transfer
-    owner: str | None
+    kind: str  # eip2612-permit | dai-permit | permit2-allowance | permit2-transfer |
+    # permit2-unknown | unknown-permit
+    owner: str | None  # who grants (None when the payload does not say: Permit2 = the signer)
     spender: str | None
     grants: tuple[Grant, ...]
     expires: int | None  # when the permission (or the one-time transfer) ends; None: never
-    signature_deadline: int | None
+    signature_deadline: int | None  # until when the signature can be submitted
     flags: frozenset[str]
-    lines: tuple[str, ...]  # plain sentences for the user
+    lines: tuple[str, ...]  # plain sentences for the user; the first is the summary
+    chain_id: int | None = None
+    verifying_contract: str | None = None
 
     @property
     def summary(self) -> str:
         return self.lines[0] if self.lines else self.kind
 
 
-def _int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("bool is not an integer here")
-    if isinstance(value, int):
-        return value
+class _Malformed(Exception):
+    pass
+
+
+def _uint(value: Any, bits: int = 256) -> int:
+    """As eth-account encodes a uintN: an int, a 0x-hex string, or a decimal string (Python
+    ``int()`` rules); out of range or anything else: malformed (it would not sign)."""
     if isinstance(value, str):
-        text = value.strip()
-        return int(text, 16) if text.lower().startswith("0x") else int(text)
-    raise ValueError("not an integer")
+        try:
+            value = int(value, 16) if value.startswith("0x") else int(value)
+        except ValueError as exc:
+            raise _Malformed("not an integer") from exc
+    if type(value) is not int or not 0 <= value < 2**bits:
+        raise _Malformed(f"not a uint{bits}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    """As eth-account encodes a bool: false only for falsy values and "False"/"false"/"0"."""
+    if value is None or isinstance(value, dict | list):
+        raise _Malformed("not a bool")
+    return not (not value or value in ("False", "false", "0"))
 
 
 def _addr(value: Any) -> str:
-    from walletim.errors import KeysError
+    """A 20-byte address as eth_abi accepts it (0x optional; the checksum is not checked by
+    the signer, so not here either): checksummed."""
     from walletim.keys.hd import to_checksum_address
 
     if not isinstance(value, str):
-        raise ValueError("not an address")
-    try:
-        return to_checksum_address(value)
-    except KeysError as exc:
-        raise ValueError("not an address") from exc
+        raise _Malformed("not an address")
+    body = value[2:] if value.startswith("0x") else value
+    if len(body) != 40 or any(c not in "0123456789abcdefABCDEF" for c in body):
+        raise _Malformed("not an address")
+    return to_checksum_address(body)
 
 
 def _when(ts: int) -> str:
-    if ts >= MAX_UINT48 or ts >= 2**40:
+    if ts >= NEVER_FROM:
         return "never"
     try:
         return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -90,36 +181,82 @@ def _when(ts: int) -> str:
 
 
 class _Describer:
-    def __init__(self, token: Callable[[str], TokenMetaLike | None], now: int | None) -> None:
+    def __init__(
+        self, doc: dict[str, Any], token: Callable[[str], TokenMetaLike | None], now: int | None
+    ) -> None:
+        self.types = doc.get("types")
         self._token = token
         self.now = now
         self.flags: set[str] = set()
+        self.notes: list[str] = []
 
-    def meta(self, address: str) -> TokenMetaLike | None:
+    def meta(self, address: str) -> tuple[str, int] | None:
         try:
-            return self._token(address)
+            meta = self._token(address)
+            if meta is None:
+                return None
+            symbol, decimals = meta.symbol, meta.decimals
         except Exception:
             return None
+        if type(decimals) is not int or not 0 <= decimals <= 77 or not isinstance(symbol, str):
+            return None
+        return clean_text(symbol, 20) or "?", decimals
 
-    def grant(self, token: str, amount: int | None, unlimited_from: int) -> Grant:
+    def grant(
+        self, token: str, amount: int | None, unlimited_from: int, expires: int | None = None
+    ) -> Grant:
         meta = self.meta(token)
-        symbol = meta.symbol if meta else token
+        symbol = meta[0] if meta else f"tokens of {token}"
         if amount is None or amount >= unlimited_from:
             self.flags.add("unlimited")
-            return Grant(token, amount, True, f"UNLIMITED {symbol}")
+            return Grant(token, amount, True, f"UNLIMITED {symbol}", expires)
         if meta is None:
-            return Grant(token, amount, False, f"{amount} base units of {token}")
+            return Grant(token, amount, False, f"{amount} base units of {token}", expires)
         from walletim.chain.units import format_amount
 
-        return Grant(token, amount, False, f"{format_amount(amount, meta.decimals)} {symbol}")
+        return Grant(token, amount, False, f"{format_amount(amount, meta[1])} {symbol}", expires)
 
-    def timing(self, expires: int | None) -> None:
-        if expires is None or self.now is None:
-            return
-        if expires < self.now:
-            self.flags.add("expired")
-        elif expires - self.now > LONG_LIVED:
+    def until(self, ts: int | None, *, zero: str = "", never: str = "at any time") -> str:
+        """A deadline in words: "until <date>" (with "already expired" when before ``now``),
+        or ``never`` + "(it never expires)"."""
+        if ts is None or ts >= NEVER_FROM:
+            return f"{never} (it never expires)"
+        if ts == 0 and zero:
+            return zero
+        text = f"until {_when(ts)}"
+        if self.now is not None and ts < self.now:
+            text += " (already expired)"
+        return text
+
+    def timing(self, ts: int | None) -> None:
+        """Flags for how long something stays usable: None or far out is forever."""
+        if ts is None or ts >= NEVER_FROM:
             self.flags.add("long-lived")
+        elif self.now is not None:
+            if ts < self.now:
+                self.flags.add("expired")
+            elif ts - self.now > LONG_LIVED:
+                self.flags.add("long-lived")
+
+    def check_types(self, name: str, key: str | None = None, *, witness: bool = False) -> None:
+        """Compare ``types[name]`` with the standard definition ``key`` (default ``name``)."""
+        expected = _STANDARD_TYPES[key or name]
+        fields = self.types.get(name) if isinstance(self.types, dict) else None
+        try:
+            actual = [(f["name"], f["type"]) for f in fields] if fields is not None else None
+        except (TypeError, KeyError):
+            actual = None
+        ok = actual is not None and (
+            actual[: len(expected)] == expected and len(actual) == len(expected) + 1
+            if witness
+            else actual == expected
+        )
+        if not ok and "nonstandard-types" not in self.flags:
+            self.flags.add("nonstandard-types")
+            self.notes.append(
+                f"Its type definition of {clean_text(name, 40)} is not the standard one: "
+                "the contract may read this signature differently."
+            )
 
 
 def describe_typed_data(
@@ -128,120 +265,181 @@ def describe_typed_data(
     token: Callable[[str], TokenMetaLike | None] = lambda _a: None,
     now: int | None = None,
 ) -> TypedDataDescription | None:
-    """Recognise a permit-like payload (see the module docstring); None for anything else.
-    Never raises: a payload of a known shape with bad fields is described as malformed."""
+    """Recognise a permit-like EIP-712 payload (eth_signTypedData_v4 JSON as a dict; see the
+    module docstring). ``token(address)`` gives symbol and decimals (it may raise: then the
+    amount is shown in base units); ``now`` (unix seconds) enables expired / long-lived.
+
+    Returns None for plain typed data. Never raises: a payload of a known shape with bad
+    fields is described as malformed.
+    """
     if not isinstance(doc, dict):
         return None
     primary, domain, message = doc.get("primaryType"), doc.get("domain"), doc.get("message")
-    if (
-        not isinstance(primary, str)
-        or not isinstance(domain, dict)
-        or not isinstance(message, dict)
-    ):
+    if not isinstance(primary, str) or not isinstance(domain, dict):
         return None
-    d = _Describer(token, now)
-    is_permit2 = str(domain.get("name", "")) == "Permit2"
+    d = _Describer(doc, token, now)
+    is_permit2 = domain.get("name") == "Permit2"
     try:
-        if is_permit2 and primary in ("PermitSingle", "PermitBatch"):
-            return _permit2_allowance(d, primary, message)
-        if is_permit2 and "permitted" in message:
-            return _permit2_transfer(d, primary, message)
-        if primary == "Permit" and {"owner", "spender", "value", "deadline"} <= set(message):
-            return _eip2612(d, domain, message)
-        if primary == "Permit" and {"holder", "spender", "allowed"} <= set(message):
-            return _dai(d, domain, message)
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        if not isinstance(message, dict):
+            if is_permit2 or "permit" in primary.lower():
+                raise _Malformed("the message is not an object")
+            return None
+        found = _recognise(d, primary, domain, message, is_permit2)
+    except (_Malformed, ValueError, TypeError, KeyError, AttributeError, OverflowError):
         kind = "permit2" if is_permit2 else "permit"
         return TypedDataDescription(
-            kind,
+            f"{kind}-malformed",
             None,
             None,
             (),
             None,
             None,
-            frozenset({kind, "malformed"}),
-            (f"a MALFORMED {primary} payload: its fields do not parse; do not sign it",),
+            frozenset({kind, "permit", "malformed"}),
+            (
+                f"a MALFORMED {clean_text(primary, 40)} payload: its fields do not parse as "
+                "the standard says; do not sign it",
+            ),
         )
+    if found is None:
+        return None
+    chain_id = domain.get("chainId")
+    try:
+        chain = _uint(chain_id) if chain_id is not None else None
+    except _Malformed:
+        chain = None
+    lines = found.lines + tuple(d.notes)
+    return TypedDataDescription(
+        found.kind,
+        found.owner,
+        found.spender,
+        found.grants,
+        found.expires,
+        found.signature_deadline,
+        frozenset(d.flags),
+        lines,
+        chain,
+        found.verifying_contract,
+    )
+
+
+def _recognise(
+    d: _Describer, primary: str, domain: dict[str, Any], m: dict[str, Any], is_permit2: bool
+) -> TypedDataDescription | None:
     if is_permit2:
-        d.flags.add("permit2")
-        return TypedDataDescription(
-            "permit2-unknown",
-            None,
-            None,
-            (),
-            None,
-            None,
-            frozenset(d.flags),
-            (f"a Permit2 payload of an unknown kind ({primary[:40]}): it may grant token access",),
-        )
+        d.flags.update({"permit", "permit2"})
+        verifier = _addr(domain["verifyingContract"]) if "verifyingContract" in domain else None
+        if verifier != PERMIT2_ADDRESS:
+            d.flags.add("noncanonical-permit2")
+            d.notes.append(
+                f"Its domain says Permit2 but the contract is {verifier or 'not given'}, "
+                f"not the canonical Permit2 ({PERMIT2_ADDRESS})."
+            )
+        if primary in ("PermitSingle", "PermitBatch"):
+            return _permit2_allowance(d, primary, m, verifier)
+        if primary in _SIGNATURE_TRANSFER:
+            return _permit2_transfer(d, primary, m, verifier)
+        return _unknown(d, "permit2-unknown", primary, verifier)
+    if primary == "Permit" and "owner" in m and "value" in m:
+        return _eip2612(d, domain, m)
+    if primary == "Permit" and "holder" in m and "allowed" in m:
+        return _dai(d, domain, m)
+    if "permit" in primary.lower():
+        d.flags.add("permit")
+        verifier = domain.get("verifyingContract")
+        return _unknown(d, "unknown-permit", primary, _addr(verifier) if verifier else None)
     return None
 
 
+def _unknown(d: _Describer, kind: str, primary: str, verifier: str | None) -> TypedDataDescription:
+    what = "a Permit2 payload" if kind == "permit2-unknown" else "a permit-like payload"
+    line = (
+        f"{what} of a kind walletim does not recognise ({clean_text(primary, 40)}): "
+        "it may grant someone access to your tokens; check every field before signing."
+    )
+    return TypedDataDescription(
+        kind, None, None, (), None, None, frozenset(), (line,), None, verifier
+    )
+
+
 def _eip2612(d: _Describer, domain: dict[str, Any], m: dict[str, Any]) -> TypedDataDescription:
+    d.check_types("Permit", "eip2612")
     token = _addr(domain["verifyingContract"])
     owner, spender = _addr(m["owner"]), _addr(m["spender"])
-    value, deadline = _int(m["value"]), _int(m["deadline"])
+    value, deadline = _uint(m["value"]), _uint(m["deadline"])
+    _uint(m.get("nonce", 0))
     d.flags.add("permit")
     grant = d.grant(token, value, UNLIMITED_FROM)
     d.timing(deadline)
     lines = (
         f"EIP-2612 permit: {spender} may spend {grant.text} of {owner}.",
         "The allowance it sets does not expire: it lasts until used up or revoked.",
-        f"Anyone holding this signature can submit it until {_when(deadline)}.",
+        f"Anyone holding this signature can submit it {d.until(deadline)}.",
     )
     return TypedDataDescription(
-        "eip2612-permit", owner, spender, (grant,), None, deadline, frozenset(d.flags), lines
+        "eip2612-permit", owner, spender, (grant,), None, deadline, frozenset(), lines, None, token
     )
 
 
 def _dai(d: _Describer, domain: dict[str, Any], m: dict[str, Any]) -> TypedDataDescription:
+    d.check_types("Permit", "dai")
     token = _addr(domain["verifyingContract"])
     owner, spender = _addr(m["holder"]), _addr(m["spender"])
-    allowed = m["allowed"]
-    if not isinstance(allowed, bool):
-        raise ValueError("allowed must be a bool")
-    expiry = _int(m.get("expiry", 0))
+    allowed = _bool(m["allowed"])
+    expiry = _uint(m.get("expiry", 0))
+    _uint(m.get("nonce", 0))
     d.flags.add("permit")
+    deadline = expiry or None  # DAI: expiry 0 means the signature never expires
+    submit = f"The signature can be submitted {d.until(deadline)}."
     if not allowed:
         d.flags.add("revoke")
-        revoked = (f"DAI-style permit: REVOKES {spender}'s allowance on {owner}'s tokens.",)
+        revoke = (
+            f"DAI-style permit: REVOKES {spender}'s allowance on {owner}'s tokens ({token}).",
+            submit,
+        )
         return TypedDataDescription(
-            "dai-permit", owner, spender, (), None, expiry or None, frozenset(d.flags), revoked
+            "dai-permit", owner, spender, (), None, deadline, frozenset(), revoke, None, token
         )
     grant = d.grant(token, None, UNLIMITED_FROM)
-    d.timing(expiry or None)
-    submit_until = _when(expiry) if expiry else "forever (expiry 0)"
+    d.timing(deadline)
     lines = (
         f"DAI-style permit: {spender} may spend {grant.text} of {owner} (allowed = true).",
         "The allowance does not expire: it lasts until revoked.",
-        f"The signature can be submitted until {submit_until}.",
+        submit,
     )
     return TypedDataDescription(
-        "dai-permit", owner, spender, (grant,), None, expiry or None, frozenset(d.flags), lines
+        "dai-permit", owner, spender, (grant,), None, deadline, frozenset(), lines, None, token
     )
 
 
-def _permit2_allowance(d: _Describer, primary: str, m: dict[str, Any]) -> TypedDataDescription:
+def _permit2_allowance(
+    d: _Describer, primary: str, m: dict[str, Any], verifier: str | None
+) -> TypedDataDescription:
+    d.check_types(primary)
+    d.check_types("PermitDetails")
     details = m["details"]
     items = details if primary == "PermitBatch" else [details]
-    if not isinstance(items, list) or not items:
-        raise ValueError("no details")
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise _Malformed("no details")
     spender = _addr(m["spender"])
-    deadline = _int(m["sigDeadline"])
-    grants, expiries = [], []
+    deadline = _uint(m["sigDeadline"])
+    grants = []
     for item in items:
-        grants.append(d.grant(_addr(item["token"]), _int(item["amount"]), MAX_UINT160))
-        expiries.append(_int(item["expiration"]))
-    expires = max(expiries)
-    d.flags.update({"permit2", "permit"})
-    d.timing(expires if expires else None)
-    what = ", ".join(g.text for g in grants)
-    until = "the block it is used in (expiration 0)" if expires == 0 else _when(expires)
+        expiration = _uint(item["expiration"], 48)
+        _uint(item["nonce"], 48)
+        grants.append(
+            d.grant(_addr(item["token"]), _uint(item["amount"], 160), MAX_UINT160, expiration)
+        )
+        # Permit2 stores expiration 0 as "now": usable only in the block it is submitted in.
+        d.timing(expiration if expiration else deadline)
+    expires = max(g.expires or 0 for g in grants)
+    parts = [
+        f"{g.text} {d.until(g.expires, zero='only in the block it is used in', never='forever')}"
+        for g in grants
+    ]
     lines = (
-        f"Permit2 allowance: {spender} may spend {what} of yours through Permit2 "
-        f"({PERMIT2_ADDRESS}).",
-        f"It lasts until {until}.",
-        f"The signature can be submitted until {_when(deadline)}.",
+        f"Permit2 allowance: {spender} may spend, through Permit2, {' and '.join(parts)}.",
+        "Permit2 can move only tokens you have approved Permit2 itself to spend.",
+        f"Anyone holding the signature can submit it {d.until(deadline)}.",
     )
     return TypedDataDescription(
         "permit2-allowance",
@@ -250,31 +448,36 @@ def _permit2_allowance(d: _Describer, primary: str, m: dict[str, Any]) -> TypedD
         tuple(grants),
         expires,
         deadline,
-        frozenset(d.flags),
+        frozenset(),
         lines,
+        None,
+        verifier,
     )
 
 
-def _permit2_transfer(d: _Describer, primary: str, m: dict[str, Any]) -> TypedDataDescription:
+def _permit2_transfer(
+    d: _Describer, primary: str, m: dict[str, Any], verifier: str | None
+) -> TypedDataDescription:
+    witness = "Witness" in primary
+    d.check_types(primary, witness=witness)
+    d.check_types("TokenPermissions")
     permitted = m["permitted"]
-    items = permitted if isinstance(permitted, list) else [permitted]
-    if not items:
-        raise ValueError("nothing permitted")
+    batch = "Batch" in primary
+    items = permitted if batch else [permitted]
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise _Malformed("nothing permitted")
     spender = _addr(m["spender"])
-    deadline = _int(m["deadline"])
-    grants = [d.grant(_addr(i["token"]), _int(i["amount"]), UNLIMITED_FROM) for i in items]
-    d.flags.update({"permit2", "permit"})
+    deadline = _uint(m["deadline"])
+    _uint(m["nonce"])
+    grants = [d.grant(_addr(i["token"]), _uint(i["amount"]), UNLIMITED_FROM) for i in items]
     d.timing(deadline)
-    what = ", ".join(g.text for g in grants)
-    lines = (
-        f"Permit2 transfer: {spender} may take up to {what} from you, once.",
-        f"Valid until {_when(deadline)}"
-        + (
-            "; it carries extra data (a witness) the spender's contract checks."
-            if "Witness" in primary
-            else "."
-        ),
-    )
+    lines = [
+        f"Permit2 transfer: {spender} may take up to {', '.join(g.text for g in grants)} "
+        "from you, once.",
+        f"The signature can be used {d.until(deadline)}.",
+    ]
+    if witness:
+        lines.append("It carries extra data (a witness) that the spender's contract checks.")
     return TypedDataDescription(
         "permit2-transfer",
         None,
@@ -282,6 +485,8 @@ def _permit2_transfer(d: _Describer, primary: str, m: dict[str, Any]) -> TypedDa
         tuple(grants),
         deadline,
         deadline,
-        frozenset(d.flags),
-        lines,
+        frozenset(),
+        tuple(lines),
+        None,
+        verifier,
     )
