@@ -4,6 +4,7 @@ decoding, ABI files, events, calldata descriptions and permit recognition."""
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -368,3 +369,27 @@ def test_permit_kinds_are_recognised_and_said_plainly() -> None:
     broken["message"]["spender"] = "not an address"
     b = describe_typed_data(broken)
     assert b is not None and "malformed" in b.flags
+
+
+def test_hostile_return_data_cannot_make_decoding_explode() -> None:
+    """Overlapping offsets make nested dynamic arrays expand N**depth: refuse to try."""
+    from walletim.contracts.abi import dynamic_depth
+
+    assert [
+        dynamic_depth(t) for t in ("uint256", "uint256[3][]", "(uint256[])[]", "bytes[][][]")
+    ] == [0, 1, 2, 3]
+
+    def word(n: int) -> bytes:
+        return n.to_bytes(32, "big")
+
+    n = 40
+    bomb = word(0x20) + word(n) + b"".join(word(0x20 * n) for _ in range(n)) + bytes(2000)
+    started = time.monotonic()
+    with pytest.raises(InputError, match="expand without bound"):
+        decode_output(["uint256[][][][]"], bomb)
+    assert time.monotonic() - started < 1
+    with pytest.raises(InputError, match="at most"):
+        decode_output(["bytes"], bytes(2 * 1024 * 1024))
+    assert decode_output(
+        ["uint256[][]"], word(0x20) + word(1) + word(0x20) + word(2) + word(7) + word(8)
+    ) == [[[7, 8]]]

@@ -21,12 +21,12 @@ asset's own decimals (``"1.5"``).
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from walletim import safejson
 from walletim.app.chain import SendRequest
 from walletim.app.contracts import (
     MAX_UINT256,
@@ -1117,7 +1117,7 @@ class DefiService:
         except ConfigError as exc:
             raise InputError(str(exc)) from exc
         try:
-            doc = json.loads(text)
+            doc = safejson.loads(text)
         except ValueError as exc:
             raise InputError(f"ABI file {abi_file} is not JSON") from exc
         return find_function(load_abi(doc), signature)

@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from walletim import fsio
+from walletim import fsio, safejson
 from walletim.chain.fees import DEFAULT_FEE_CAP_WEI
 from walletim.config import DEFAULT_CHAIN_ID, DEFAULT_NETWORK, DEFAULT_RPC_URL
 from walletim.errors import ConfigError, InputError
@@ -47,7 +47,7 @@ class Networks:
         if not self.path.exists():
             return {}
         try:
-            doc = json.loads(fsio.read_bytes(self.path, limit=MAX_FILE, what="networks file"))
+            doc = safejson.loads(fsio.read_bytes(self.path, limit=MAX_FILE, what="networks file"))
             return {
                 name: Network(
                     name,

@@ -10,7 +10,8 @@
 - pools WETH/USDC and WETH/DAI at 1 ETH = 3,000 and USDC/DAI at 1:1, deep enough that a
   swap of a few ETH moves the price by a fraction of a percent;
 - 10,000 USDC and 10,000 DAI for each of Anvil's 10 default accounts, and NFTs #1-#3 for
-  account 0 and #4-#5 for account 1.
+  account 0 and #4-#5 for account 1;
+- ``RedPacket`` (anvil-fixtures): red packets escrowed for recipients holding a voucher.
 
 Addresses are computed before sending (CREATE: deployer + nonce), so the whole deployment
 goes to the node as one pipelined batch; on a fresh Anvil they are the same every time.
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from walletim import fsio
+from walletim import fsio, safejson
 from walletim.chain.rpc import RpcClient, quantity
 from walletim.errors import ChainError, ConfigError, RpcError
 from walletim.keys.hd import to_checksum_address
@@ -164,7 +165,7 @@ def _artifact(relative: str) -> dict[str, Any]:
         path = root / relative
         if path.exists():
             try:
-                doc = json.loads(path.read_text())
+                doc = safejson.loads(path.read_text())
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"cannot read {path}: {exc}") from exc
             if not isinstance(doc, dict):
@@ -314,9 +315,11 @@ def plan_world(deployer: str, nonce: int) -> WorldPlan:
     for index, count in NFTS:
         for _ in range(count):
             call(nft, _selector_call("mint(address)", ANVIL_ACCOUNTS[index]))
+    redpacket = deploy(artifact_bytecode(FIXTURES + "RedPacket.json"))  # last: keeps addresses
 
     addresses = {"WETH": weth, "USDC": usdc, "DAI": dai, "UniswapV2Factory": factory}
     addresses.update({"UniswapV2Router02": router, "wvDAI": vault, "WIMC": nft})
+    addresses["RedPacket"] = redpacket
     return WorldPlan(deployer, nonce, tuple(txs), addresses)
 
 
@@ -365,6 +368,7 @@ def deploy_world(rpc: RpcClient, *, deployer: str = ANVIL_ACCOUNT_0) -> WorldMan
         "UniswapV2Router02": router,
         "wvDAI": vault,
         "WIMC": nft,
+        "RedPacket": plan.addresses["RedPacket"],
         **pairs,
     }
     tokens = {
@@ -471,7 +475,7 @@ def load_world(home: Path, rpc: RpcClient) -> WorldManifest | None:
         home, quantity(chain_id, "eth_chainId"), str(block.get("hash", "")).lower()
     )
     try:
-        doc = json.loads(path.read_text())
+        doc = safejson.loads(path.read_text())
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from walletim import safejson
 from walletim.errors import ConfigError, RpcError
 
 DEFAULT_TIMEOUT = 30.0
@@ -118,7 +119,7 @@ class RpcClient:
                     response=payload[:2000].decode("utf-8", "replace"),
                 )
             try:
-                return json.loads(payload)
+                return safejson.loads(payload)
             except ValueError as exc:
                 raise RpcError(
                     f"{self.shown_url} sent invalid JSON for {method}", method=method

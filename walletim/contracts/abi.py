@@ -454,6 +454,20 @@ def decode_values(types: Sequence[str], data: bytes, *, strict: bool = True) -> 
     ]
 
 
+MAX_RETURN_DATA = 1024 * 1024
+MAX_DEEP_DATA = 1024
+
+
+def dynamic_depth(t: str) -> int:
+    """How many dynamic-array levels a canonical type nests (``(uint256[])[]`` -> 2)."""
+    m = _ARRAY.match(t)
+    if m and not (t.startswith("(") and t.endswith(")")):
+        return (0 if m.group(2) else 1) + dynamic_depth(m.group(1))
+    if t.startswith("(") and t.endswith(")") and t != "()":
+        return max(dynamic_depth(c) for c in _split(t[1:-1]))
+    return 0
+
+
 def decode_output(types: Sequence[str], data: bytes) -> list[Any]:
     """Decode a call's return data as canonical ``types``: ints, checksummed addresses,
     bytes, str, bools; lists for arrays, tuples for tuples.
@@ -467,6 +481,16 @@ def decode_output(types: Sequence[str], data: bytes) -> list[Any]:
         raise InputError(
             "the call returned no data: the address is not a contract, "
             "or the contract has no such function"
+        )
+    if len(data) > MAX_RETURN_DATA:
+        raise InputError(f"the return data is {len(data)} bytes; at most {MAX_RETURN_DATA}")
+    deep = [t for t in types if dynamic_depth(t) > 2]
+    if deep and len(data) > MAX_DEEP_DATA:
+        # Overlapping offsets make each level of dynamic arrays multiply the work: a few KB
+        # declared as uint256[][][][] would take minutes and unbounded memory to decode.
+        raise InputError(
+            f"refusing to decode {len(data)} bytes as {deep[0]}: more than two levels of "
+            f"dynamic arrays can expand without bound (at most {MAX_DEEP_DATA} bytes)"
         )
     try:
         return decode_values(types, bytes(data), strict=False)

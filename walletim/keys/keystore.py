@@ -8,10 +8,10 @@ The decrypted key is checked against the file's ``address`` when the file has on
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
+from walletim import safejson
 from walletim.errors import KeystoreAddressMismatch, KeystoreError, WrongPassword
 from walletim.keys.hd import address_from_private_key, check_private_key, to_checksum_address
 
@@ -66,7 +66,7 @@ def parse(text: str | bytes) -> dict[str, Any]:
     else:
         text = text.removeprefix("\ufeff")
     try:
-        doc = json.loads(text)
+        doc = safejson.loads(text)
     except (ValueError, RecursionError) as exc:
         raise KeystoreError("keystore file is not valid JSON") from exc
     if not isinstance(doc, dict):

@@ -7,10 +7,10 @@ transaction without a chain id (EIP-155 replay protection). The raw-hash signer 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from walletim import safejson
 from walletim.errors import InputError, SigningError
 from walletim.keys.hd import address_from_private_key, check_private_key, to_checksum_address
 
@@ -70,7 +70,7 @@ def parse_typed_data(text: str | bytes) -> dict[str, Any]:
     if len(text) > MAX_TYPED_DATA_BYTES:
         raise InputError(f"typed data is larger than {MAX_TYPED_DATA_BYTES} bytes")
     try:
-        doc = json.loads(text)
+        doc = safejson.loads(text)
     except (ValueError, RecursionError) as exc:
         raise InputError("typed data is not valid JSON") from exc
     if not isinstance(doc, dict):

@@ -29,6 +29,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from walletim import safejson
 from walletim.errors import MessagingError
 
 MAGIC = b"WIM"
@@ -73,7 +74,7 @@ class Payload:
         if len(raw) > MAX_PAYLOAD:
             raise MessagingError("message payload too large")
         try:
-            doc = json.loads(raw)
+            doc = safejson.loads(raw)
         except (ValueError, RecursionError) as exc:
             raise MessagingError("malformed message payload") from exc
         if not isinstance(doc, dict) or doc.get("v") != VERSION:

@@ -48,6 +48,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from walletim import safejson
 from walletim.errors import MessagingError
 from walletim.messaging.envelope import BUCKETS
 
@@ -316,7 +317,7 @@ def _load(text: str | bytes) -> dict[str, Any]:
     if len(text) > MAX_FRAME_BYTES:
         raise FrameError("frame too large")
     try:
-        doc = json.loads(text)
+        doc = safejson.loads(text)
     except (ValueError, RecursionError) as exc:
         raise FrameError("frame is not JSON") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("op"), str):

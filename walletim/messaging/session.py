@@ -47,6 +47,7 @@ from doubleratchet.recommended import (
 )
 from x3dh.identity_key_pair import IdentityKeyPairSeed
 
+from walletim import safejson
 from walletim.errors import MessageRejected, MessagingError
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging.envelope import CounterTracker, Frame, Payload, pad, unpad
@@ -498,7 +499,7 @@ class InitialHeader:
             raw = data[pos + 2 : pos + 2 + size]
             if len(ratchet) != RATCHET_HEADER or len(raw) != size or pos + 2 + size != len(data):
                 raise ValueError("bad lengths")
-            binding = json.loads(raw)
+            binding = safejson.loads(raw)
             if not isinstance(binding, dict):
                 raise ValueError("binding is not an object")
         except (ValueError, IndexError, RecursionError) as exc:

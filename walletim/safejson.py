@@ -1,0 +1,58 @@
+"""JSON from outside, parsed with a bound on nesting depth (pure).
+
+Importing eth-account raises Python's recursion limit to 100,000 (py_ecc does it), and
+then ``json.loads("[" * 100000)`` overflows the C stack and kills the process with a
+segfault instead of raising RecursionError. Every parser of untrusted JSON in walletim
+(relay frames both ways, chat payloads, identity bindings, typed data, keystores, ABI
+files) goes through :func:`loads`, which refuses anything nested deeper than
+:data:`MAX_DEPTH` before the C parser sees it.
+
+The check is cheap: counting brackets runs at C speed, and only text with more brackets
+than the depth bound is scanned (strings removed by one regex, then the bracket tokens
+walked).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 64
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than allowed (a ValueError, as json.JSONDecodeError is)."""
+
+
+def check_depth(text: str, max_depth: int = MAX_DEPTH) -> None:
+    """Raise TooDeep if ``text`` nests arrays/objects deeper than ``max_depth``."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return
+    depth = 0
+    for bracket in _BRACKET.findall(_STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise TooDeep(f"JSON nested deeper than {max_depth} levels")
+        else:
+            depth -= 1
+
+
+def loads(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> Any:
+    """``json.loads`` that raises ValueError (never crashes) on hostile nesting.
+
+    Raises:
+        ValueError: malformed JSON (json.JSONDecodeError), bad UTF-8, or TooDeep.
+    """
+    if isinstance(data, bytes | bytearray):
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError("JSON is not UTF-8") from exc
+    else:
+        text = data
+    check_depth(text, max_depth)
+    return json.loads(text)
