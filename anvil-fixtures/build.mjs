@@ -18,7 +18,7 @@ const SETTINGS = {
   optimizer: { enabled: true, runs: 200 },
   evmVersion: "cancun",
   metadata: { bytecodeHash: "ipfs" },
-  outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } },
+  outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "metadata"] } },
 };
 
 const sha256 = (text) => createHash("sha256").update(text).digest("hex");
@@ -68,10 +68,10 @@ for (const [path, contracts] of Object.entries(output.contracts)) {
   for (const [name, compiled] of Object.entries(contracts)) {
     const bytecode = compiled.evm.bytecode.object;
     if (!bytecode) continue; // interfaces and abstract contracts
-    // Every source of the build (ours and the OpenZeppelin files they import), hashed.
-    const used = Object.fromEntries(
-      Object.keys(output.sources).sort().map((p) => [p, allSources[p]]),
-    );
+    // Exactly the sources this contract is built from (its file and what it imports),
+    // as solc's metadata lists them: adding another contract leaves this artifact alone.
+    const deps = Object.keys(JSON.parse(compiled.metadata).sources).sort();
+    const used = Object.fromEntries(deps.map((p) => [p, allSources[p]]));
     const sourceHash = sha256(Object.entries(used).map(([p, h]) => `${p}:${h}\n`).join(""));
     const artifact = sortKeys({
       contractName: name,

@@ -23,7 +23,12 @@ def test_committed_artifacts_equal_a_fresh_rebuild(tmp_path: Path) -> None:
     )
     committed = sorted(p.name for p in (FIXTURES / "artifacts").glob("*.json"))
     assert committed == sorted(p.name for p in out.glob("*.json"))
-    assert committed == ["WalletimCollectibles.json", "WalletimToken.json", "WalletimVault.json"]
+    assert committed == [
+        "RedPacket.json",
+        "WalletimCollectibles.json",
+        "WalletimToken.json",
+        "WalletimVault.json",
+    ]
     for name in committed:
         assert (out / name).read_bytes() == (FIXTURES / "artifacts" / name).read_bytes(), name
 

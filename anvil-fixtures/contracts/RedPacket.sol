@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+
+/// @title Red packets (红包): ETH or an ERC-20 escrowed into shares for chosen recipients.
+/// @notice The creator escrows `total` into `shares` shares, equal or random. A share is
+///         claimed by presenting a voucher: the creator's EIP-712 signature over
+///         Claim{packetId, claimer}, which walletim delivers inside the encrypted chat. Each
+///         address claims at most once; after `expiry` the creator takes back what is left.
+///         Random shares use block.prevrandao: fun, not fair against block producers.
+contract RedPacket is EIP712, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    struct Packet {
+        address creator;
+        address token; // address(0): ETH
+        uint256 total;
+        uint256 remaining;
+        uint32 shares;
+        uint32 sharesLeft;
+        bool random;
+        uint64 expiry;
+    }
+
+    bytes32 public constant CLAIM_TYPEHASH = keccak256("Claim(bytes32 packetId,address claimer)");
+    uint32 public constant MAX_SHARES = 1000;
+
+    mapping(bytes32 => Packet) public packets;
+    mapping(bytes32 => mapping(address => uint256)) public claimedAmount;
+    mapping(bytes32 => mapping(address => bool)) public claimed;
+
+    event Created(
+        bytes32 indexed id,
+        address indexed creator,
+        address token,
+        uint256 total,
+        uint32 shares,
+        bool random,
+        uint64 expiry
+    );
+    event Claimed(bytes32 indexed id, address indexed claimer, uint256 amount);
+    event Refunded(bytes32 indexed id, address indexed creator, uint256 amount);
+
+    constructor() EIP712("walletim RedPacket", "1") {}
+
+    /// @notice The id a packet of `creator` made with `salt` gets.
+    function packetId(address creator, bytes32 salt) public pure returns (bytes32) {
+        return keccak256(abi.encode(creator, salt));
+    }
+
+    /// @notice Escrow `total` (ETH as msg.value, or an approved ERC-20) into `shares` shares.
+    function create(bytes32 salt, address token, uint256 total, uint32 shares, bool random, uint64 expiry)
+        external
+        payable
+        nonReentrant
+        returns (bytes32 id)
+    {
+        id = packetId(msg.sender, salt);
+        require(packets[id].creator == address(0), "RedPacket: id in use");
+        require(shares > 0 && shares <= MAX_SHARES, "RedPacket: 1 to 1000 shares");
+        require(total >= shares, "RedPacket: less than one unit per share");
+        require(expiry > block.timestamp, "RedPacket: expiry in the past");
+        if (token == address(0)) {
+            require(msg.value == total, "RedPacket: value must equal total");
+        } else {
+            require(msg.value == 0, "RedPacket: ETH sent with a token packet");
+            uint256 before = IERC20(token).balanceOf(address(this));
+            IERC20(token).safeTransferFrom(msg.sender, address(this), total);
+            require(IERC20(token).balanceOf(address(this)) - before == total, "RedPacket: token took a fee");
+        }
+        packets[id] = Packet(msg.sender, token, total, total, shares, shares, random, expiry);
+        emit Created(id, msg.sender, token, total, shares, random, expiry);
+    }
+
+    /// @notice Claim one share with the creator's voucher for msg.sender.
+    function claim(bytes32 id, bytes calldata voucher) external nonReentrant returns (uint256 amount) {
+        Packet storage p = packets[id];
+        require(p.creator != address(0), "RedPacket: no such packet");
+        require(block.timestamp <= p.expiry, "RedPacket: expired");
+        require(!claimed[id][msg.sender], "RedPacket: already claimed");
+        require(p.sharesLeft > 0, "RedPacket: all shares are claimed");
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(CLAIM_TYPEHASH, id, msg.sender)));
+        require(ECDSA.recover(digest, voucher) == p.creator, "RedPacket: not authorised");
+        amount = _share(p, id);
+        p.sharesLeft -= 1;
+        p.remaining -= amount;
+        claimed[id][msg.sender] = true;
+        claimedAmount[id][msg.sender] = amount;
+        _pay(p.token, msg.sender, amount);
+        emit Claimed(id, msg.sender, amount);
+    }
+
+    /// @notice After expiry, the creator takes back whatever was not claimed.
+    function refund(bytes32 id) external nonReentrant returns (uint256 amount) {
+        Packet storage p = packets[id];
+        require(p.creator != address(0), "RedPacket: no such packet");
+        require(msg.sender == p.creator, "RedPacket: not the creator");
+        require(block.timestamp > p.expiry, "RedPacket: not expired yet");
+        amount = p.remaining;
+        require(amount > 0, "RedPacket: nothing left to refund");
+        p.remaining = 0;
+        p.sharesLeft = 0;
+        _pay(p.token, p.creator, amount);
+        emit Refunded(id, p.creator, amount);
+    }
+
+    /// @notice The EIP-712 digest a voucher for `claimer` signs.
+    function voucherDigest(bytes32 id, address claimer) external view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(CLAIM_TYPEHASH, id, claimer)));
+    }
+
+    function _share(Packet storage p, bytes32 id) private view returns (uint256) {
+        if (p.sharesLeft == 1) return p.remaining;
+        if (!p.random) return p.remaining / p.sharesLeft;
+        // "Double average": 1 .. 2x the average of what is left, leaving 1 unit per other share.
+        uint256 average = p.remaining / p.sharesLeft;
+        uint256 pick = uint256(keccak256(abi.encode(block.prevrandao, id, msg.sender, p.sharesLeft)));
+        uint256 amount = pick % (2 * average) + 1;
+        uint256 cap = p.remaining - (p.sharesLeft - 1);
+        return amount > cap ? cap : amount;
+    }
+
+    function _pay(address token, address to, uint256 amount) private {
+        if (token == address(0)) {
+            (bool ok,) = to.call{value: amount}("");
+            require(ok, "RedPacket: ETH transfer failed");
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
+    }
+}
