@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from eth_abi.abi import encode
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from walletim.contracts.abi import (
@@ -349,6 +349,9 @@ def test_generated_calldata_agrees_with_cast(
     cast: str, case: tuple[list[str], list[Any], list[str]]
 ) -> None:
     types, _, texts = case
+    # cast trims Unicode whitespace (e.g. U+0085) around string arguments; walletim keeps a
+    # string exactly as given, on purpose. Compare only where the two agree by design.
+    assume(all(t.strip() == t for t, ty in zip(texts, types, strict=True) if ty == "string"))
     sig = f"f({','.join(types)})"
     ours = "0x" + encode_call(sig, texts).hex()
     assert ours == cast_out(cast, "calldata", sig, "--", *texts)
@@ -561,6 +564,7 @@ def test_registry_and_known_events() -> None:
         "uniswap-v2-pair",
         "uniswap-v2-factory",
         "uniswap-v2-router02",
+        "walletim-redpacket",
     }
     names = sorted((e.name, e.indexed) for e in KNOWN_ABIS)
     assert names == [
@@ -568,10 +572,13 @@ def test_registry_and_known_events() -> None:
         ("Approval", 3),
         ("ApprovalForAll", 2),
         ("Burn", 2),
+        ("Claimed", 2),
+        ("Created", 2),
         ("Deposit", 1),
         ("Deposit", 2),
         ("Mint", 1),
         ("PairCreated", 2),
+        ("Refunded", 2),
         ("Swap", 2),
         ("Sync", 0),
         ("Transfer", 2),

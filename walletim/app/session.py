@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from walletim.app.chat import ChatService
     from walletim.app.contracts import ContractService
     from walletim.app.defi import DefiService
+    from walletim.app.redpacket import RedPackets
 
 ACCOUNT_SCAN = 20  # indexes per wallet searched when finding which account holds an address
 
@@ -102,6 +103,13 @@ class Session:
                 account_address=lambda spec: self.wallets.account(spec).address,
             )
         return self._defi
+
+    @property
+    def redpackets(self) -> RedPackets:
+        """Red packets on chain (walletim.app.redpacket); the chat carries their vouchers."""
+        from walletim.app.redpacket import RedPackets
+
+        return RedPackets(self.defi, self.wallets.sign_typed_data)
 
     def name_of(self, address: str) -> str | None:
         """A name for an address, for confirmations: a devnet-world contract, a wallet of this

@@ -1058,6 +1058,22 @@ UNISWAP_V2_ROUTER02_ABI = human_abi(
     ]
 )
 
+REDPACKET_ABI = human_abi(
+    [
+        "function create(bytes32 salt, address token, uint256 total, uint32 shares, bool random, "
+        "uint64 expiry) payable returns (bytes32 id)",
+        "function claim(bytes32 id, bytes voucher) returns (uint256 amount)",
+        "function refund(bytes32 id) returns (uint256 amount)",
+        "function packetId(address creator, bytes32 salt) pure returns (bytes32)",
+        "function claimed(bytes32 id, address claimer) view returns (bool)",
+        "event Created(bytes32 indexed id, address indexed creator, address token, uint256 total, "
+        "uint32 shares, bool random, uint64 expiry)",
+        "event Claimed(bytes32 indexed id, address indexed claimer, uint256 amount)",
+        "event Refunded(bytes32 indexed id, address indexed creator, uint256 amount)",
+    ]
+)
+"""walletim's red-packet contract (anvil-fixtures/contracts/RedPacket.sol)."""
+
 WELL_KNOWN_ABIS: dict[str, list[dict[str, Any]]] = {
     "erc20": ERC20_ABI,
     "erc2612": ERC2612_ABI,
@@ -1067,6 +1083,7 @@ WELL_KNOWN_ABIS: dict[str, list[dict[str, Any]]] = {
     "uniswap-v2-pair": UNISWAP_V2_PAIR_ABI,
     "uniswap-v2-factory": UNISWAP_V2_FACTORY_ABI,
     "uniswap-v2-router02": UNISWAP_V2_ROUTER02_ABI,
+    "walletim-redpacket": REDPACKET_ABI,
 }
 """The registry, by name: minimal hand-written ABIs (JSON ABI form) of what walletim uses."""
 

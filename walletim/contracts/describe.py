@@ -141,6 +141,7 @@ def _build_known() -> dict[bytes, tuple[FunctionSig, str]]:
         "uniswap-v2-router02",
         "uniswap-v2-pair",
         "uniswap-v2-factory",
+        "walletim-redpacket",
     ):
         abi = WELL_KNOWN_ABIS[name]
         for entry, fn in zip(
@@ -442,6 +443,18 @@ def _summarize(
         return _liquidity(n, a, value, ctx)
     if n in ("deposit", "mint", "withdraw", "redeem"):
         return _vault(n, a, ctx)
+    if n == "create" and "salt" in a:
+        kind = "random" if a["random"] else "equal"
+        token = a["token"]
+        escrow = _eth(a["total"]) if int(token, 16) == 0 else amt(token, a["total"])
+        return (
+            f"create a red packet: escrow {escrow} in {a['shares']} {kind} share(s), claimable "
+            f"with your vouchers until {_when(a['expiry'])}, then refundable to you"
+        )
+    if n == "claim" and "voucher" in a:
+        return f"claim a share of red packet 0x{bytes(a['id']).hex()[:12]}… with a voucher"
+    if n == "refund" and "id" in a:
+        return f"take back what is left of red packet 0x{bytes(a['id']).hex()[:12]}…"
     shown_args = ", ".join(
         _render(k, t, v, {}, ctx) for (k, v), t in zip(a.items(), fn.inputs, strict=True)
     )

@@ -1,0 +1,336 @@
+"""Red packets (红包) on chain: the Python API behind ``walletim redpacket``.
+
+The contract (anvil-fixtures/contracts/RedPacket.sol) escrows ETH or an ERC-20 into shares;
+a share is claimed with a voucher, the creator's EIP-712 signature over
+``Claim{packetId, claimer}`` in the domain {name "walletim RedPacket", version "1", chain
+id, the contract}. walletim delivers each recipient's voucher inside the encrypted chat
+(:mod:`walletim.app.wim`): the chain decides who gets what, the chat carries the packet.
+
+Amounts are base units inside; ``*_text`` arguments are decimals of the asset.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from walletim.app.chain import SendRequest
+from walletim.app.contracts import Plan, calldata
+from walletim.app.defi import Asset, DefiService
+from walletim.chain.units import format_amount
+from walletim.errors import InputError
+from walletim.keys.hd import to_checksum_address
+
+DEFAULT_EXPIRY_S = 24 * 3600
+MAX_SHARES = 1000
+DOMAIN_NAME = "walletim RedPacket"
+CREATED_TOPIC = "Created(bytes32,address,address,uint256,uint32,bool,uint64)"
+CLAIMED_TOPIC = "Claimed(bytes32,address,uint256)"
+
+
+def voucher_typed_data(
+    chain_id: int, contract: str, packet_id: str, claimer: str
+) -> dict[str, Any]:
+    """The EIP-712 document a creator signs so that ``claimer`` may claim one share."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Claim": [
+                {"name": "packetId", "type": "bytes32"},
+                {"name": "claimer", "type": "address"},
+            ],
+        },
+        "primaryType": "Claim",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": "1",
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(contract),
+        },
+        "message": {"packetId": packet_id, "claimer": to_checksum_address(claimer)},
+    }
+
+
+def voucher_signer(
+    chain_id: int, contract: str, packet_id: str, claimer: str, voucher: bytes
+) -> str | None:
+    """Who signed ``voucher`` for ``claimer`` (None if it does not parse)."""
+    from walletim.keys.signing import recover_digest, typed_data_digest
+
+    try:
+        digest = typed_data_digest(voucher_typed_data(chain_id, contract, packet_id, claimer))
+        return str(recover_digest(digest, voucher))
+    except Exception:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPacket:
+    plan: Plan
+    packet_id: str  # 0x + 64 hex
+    contract: str
+    chain_id: int
+    asset: Asset
+    total: int
+    shares: int
+    random: bool
+    expiry: int  # unix seconds (chain time)
+    vouchers: dict[str, str]  # recipient address -> 0x voucher
+
+
+@dataclass(frozen=True, slots=True)
+class PacketStatus:
+    packet_id: str
+    creator: str
+    asset: Asset
+    total: int
+    remaining: int
+    shares: int
+    shares_left: int
+    random: bool
+    expiry: int
+    expired: bool
+    claims: tuple[tuple[str, int], ...]  # (claimer, amount) in order
+
+    @property
+    def state(self) -> str:
+        if self.shares_left == 0 and self.remaining == 0:
+            return "refunded" if len(self.claims) < self.shares else "empty"
+        return "expired" if self.expired else "open"
+
+
+class RedPackets:
+    def __init__(
+        self, defi: DefiService, sign_typed_data: Callable[[str, dict[str, Any]], Any]
+    ) -> None:
+        self.defi = defi
+        self.c = defi.c
+        self._sign = sign_typed_data
+
+    @property
+    def contract(self) -> str:
+        return self.defi._contract("RedPacket", "red-packet contract")
+
+    def create(
+        self,
+        account: str,
+        total_text: str,
+        shares: int,
+        recipients: Sequence[str],
+        *,
+        token_text: str | None = None,
+        random: bool = False,
+        expiry_s: int = DEFAULT_EXPIRY_S,
+    ) -> NewPacket:
+        """Plan a packet and sign a voucher for each recipient (addresses).
+
+        Raises InputError (shares, amounts, balance), ContractReverted (simulation).
+        """
+        if not 1 <= shares <= MAX_SHARES:
+            raise InputError(f"a red packet has 1 .. {MAX_SHARES} shares")
+        if not recipients:
+            raise InputError("a red packet needs at least one recipient")
+        if not 60 <= expiry_s <= 30 * 24 * 3600:
+            raise InputError("a red packet expires 1 minute .. 30 days after it is made")
+        defi = self.defi
+        sender = defi._sender(account)
+        asset = defi.asset(token_text or "ETH")
+        total = defi.amount(asset, total_text)
+        if total < shares:
+            raise InputError(f"{asset.fmt(total)} cannot be split into {shares} shares")
+        defi._need(asset, sender, total, account)
+        contract = self.contract
+        salt = os.urandom(32)
+        (packet_id_raw,) = self.c.read(
+            contract, "packetId(address,bytes32)", sender, salt, returns=["bytes32"]
+        )
+        packet_id = "0x" + bytes(packet_id_raw).hex()
+        expiry = self.c.latest_timestamp() + expiry_s
+        token = "0x" + "00" * 20 if asset.is_eth else str(asset.address)
+        data = calldata(
+            "create(bytes32,address,uint256,uint32,bool,uint64)",
+            salt,
+            token,
+            total,
+            shares,
+            random,
+            expiry,
+        )
+        steps = [] if asset.is_eth else defi._approval_steps(asset, sender, contract, total)
+        steps.append(
+            self.c.step(
+                "create",
+                SendRequest(contract, total if asset.is_eth else 0, data, kind="redpacket"),
+                sender=sender,
+            )
+        )
+        kind = "random" if random else "equal"
+        notes = [
+            f"escrow {asset.fmt(total)} in {shares} {kind} share(s) for {len(recipients)} "
+            f"recipient(s); what is unclaimed after {expiry_s // 3600 or 1} h can be taken back "
+            "(redpacket refund)"
+        ]
+        plan = defi._plan(
+            f"red packet of {asset.fmt(total)}",
+            account,
+            sender,
+            steps,
+            notes,
+            {
+                "packet_id": packet_id,
+                "raw": str(total),
+                "amount": format_amount(total, asset.decimals),
+                "shares": shares,
+            },
+        )
+        chain_id = self.c.chain.chain_id
+        vouchers = {}
+        for r in recipients:
+            addr = to_checksum_address(r)
+            sig = self._sign(account, voucher_typed_data(chain_id, contract, packet_id, addr))
+            vouchers[addr] = "0x" + bytes(sig.bytes).hex()
+        return NewPacket(
+            plan, packet_id, contract, chain_id, asset, total, shares, random, expiry, vouchers
+        )
+
+    def status(self, packet_id: str) -> PacketStatus:
+        """What the contract says of a packet. Raises InputError if there is none."""
+        pid = _packet_id(packet_id)
+        contract = self.contract
+        fields = self.c.read(
+            contract,
+            "packets(bytes32)",
+            bytes.fromhex(pid[2:]),
+            returns=[
+                "address",
+                "address",
+                "uint256",
+                "uint256",
+                "uint32",
+                "uint32",
+                "bool",
+                "uint64",
+            ],
+        )
+        creator, token, total, remaining, shares, shares_left, random, expiry = fields
+        if int(creator, 16) == 0:
+            raise InputError(f"no red packet {pid[:18]}… on this network")
+        asset = (
+            self.defi.asset("ETH")
+            if int(token, 16) == 0
+            else self.defi.asset(to_checksum_address(token))
+        )
+        claims = self._claims(contract, pid)
+        expired = self.c.latest_timestamp() > int(expiry)
+        return PacketStatus(
+            pid, to_checksum_address(creator), asset, int(total), int(remaining), int(shares),
+            int(shares_left), bool(random), int(expiry), expired, claims,
+        )  # fmt: skip
+
+    def _claims(self, contract: str, packet_id: str) -> tuple[tuple[str, int], ...]:
+        from walletim.contracts.abi import keccak
+
+        topic0 = "0x" + keccak(CLAIMED_TOPIC.encode()).hex()
+        out = []
+        for log in self.defi._logs([topic0, packet_id], contract):
+            topics = log.get("topics") or []
+            if len(topics) == 3:
+                out.append(
+                    (
+                        to_checksum_address("0x" + str(topics[2])[-40:]),
+                        int(str(log.get("data", "0x0")), 16),
+                    )
+                )
+        return tuple(out)
+
+    def claim(self, account: str, packet_id: str, voucher: str) -> Plan:
+        """Plan a claim with ``voucher`` (0x hex). Refused before signing when it would fail:
+        already claimed, expired, nothing left, or a voucher not made for this account."""
+        pid = _packet_id(packet_id)
+        sender = self.defi._sender(account)
+        st = self.status(pid)
+        (already,) = self.c.read(
+            self.contract,
+            "claimed(bytes32,address)",
+            bytes.fromhex(pid[2:]),
+            sender,
+            returns=["bool"],
+        )
+        if already:
+            raise InputError(f"{account} already claimed this red packet; nothing was signed")
+        if st.expired:
+            raise InputError("this red packet has expired; nothing was signed")
+        if st.shares_left == 0:
+            raise InputError("every share of this red packet is claimed; nothing was signed")
+        try:
+            sig = bytes.fromhex(voucher[2:] if voucher.startswith("0x") else voucher)
+        except ValueError as exc:
+            raise InputError("the voucher is not hex") from exc
+        signer = voucher_signer(self.c.chain.chain_id, self.contract, pid, sender, sig)
+        if signer != st.creator:
+            raise InputError(
+                f"this voucher does not authorise {account} to claim (it is not the creator's "
+                "signature for this address); nothing was signed"
+            )
+        data = calldata("claim(bytes32,bytes)", bytes.fromhex(pid[2:]), sig)
+        step = self.c.step(
+            "claim", SendRequest(self.contract, 0, data, kind="redpacket-claim"), sender=sender
+        )
+        notes = [f"claim one of {st.shares_left} share(s) left of {st.asset.fmt(st.remaining)}"]
+        return self.defi._plan(
+            "claim a red packet", account, sender, [step], notes, {"packet_id": pid}
+        )
+
+    def refund(self, account: str, packet_id: str) -> Plan:
+        pid = _packet_id(packet_id)
+        sender = self.defi._sender(account)
+        st = self.status(pid)
+        if st.creator != sender:
+            raise InputError(f"only the creator ({st.creator}) can take back this red packet")
+        if not st.expired:
+            raise InputError("this red packet has not expired yet; nothing was signed")
+        if st.remaining == 0:
+            raise InputError("nothing is left in this red packet")
+        data = calldata("refund(bytes32)", bytes.fromhex(pid[2:]))
+        step = self.c.step(
+            "refund", SendRequest(self.contract, 0, data, kind="redpacket-refund"), sender=sender
+        )
+        return self.defi._plan(
+            f"take back {st.asset.fmt(st.remaining)}",
+            account,
+            sender,
+            [step],
+            figures={"packet_id": pid},
+        )
+
+    def claimed_amount(self, outcome: Any) -> int | None:
+        """The amount a claim paid, from its Claimed event."""
+        from walletim.contracts.abi import keccak
+
+        topic0 = "0x" + keccak(CLAIMED_TOPIC.encode()).hex()
+        for step in outcome.steps:
+            receipt = self.c.chain.repo.receipt(step.hash)
+            for log in receipt.logs if receipt else []:
+                topics = log.get("topics") or []
+                if topics and str(topics[0]).lower() == topic0:
+                    return int(str(log.get("data", "0x0")), 16)
+        return None
+
+
+def _packet_id(text: str) -> str:
+    t = text.strip().lower()
+    if not t.startswith("0x"):
+        t = "0x" + t
+    if len(t) != 66 or any(c not in "0123456789abcdef" for c in t[2:]):
+        raise InputError("a red packet id is 32 bytes of hex (0x + 64 digits)")
+    return t
+
+
+__all__ = ["NewPacket", "PacketStatus", "RedPackets", "voucher_signer", "voucher_typed_data"]
