@@ -357,3 +357,63 @@ def test_a_forged_bundle_for_one_peer_does_not_block_the_inbox(
     assert len(inbox.warnings) == 1 and "does not verify" in inbox.warnings[0]
     for s in carol.stores:
         s.close()
+
+
+def test_a_group_of_three_with_signed_membership(
+    tmp_path: Path, people: tuple[Person, Person]
+) -> None:
+    from walletim.messaging.kinds import group_peer
+
+    alice, bob = people
+    carol = make_person(tmp_path, alice.relay, "carol")
+    dave = make_person(tmp_path, alice.relay, "dave")
+    a, b, c, d = alice.service(), bob.service(), carol.service(), dave.service()
+    for svc, who in ((b, "bob"), (c, "carol"), (d, "dave")):
+        svc.init(who)
+    group, sent = a.group_create("alice", "family", [bob.address, carol.address])
+    assert len(sent) == 2 and all(r.message.state == "sent" for r in sent)
+    assert set(group.members) == {alice.address, bob.address, carol.address} and group.version == 1
+    for svc, who in ((b, "bob"), (c, "carol")):
+        svc.inbox(who)
+        [g] = svc.groups(who)
+        assert (g.name, g.verified, set(g.members)) == ("family", True, set(group.members))
+    a.group_send("alice", "family", "text", {"text": "dinner at 8"}, "dinner at 8")
+    b.inbox("bob")
+    c.inbox("carol")
+    gid = group.group_id
+    for svc, who, person in ((b, "bob", bob), (c, "carol", carol)):
+        history = svc.read(who, group_peer(gid)).messages
+        texts = [(m.sender, m.text) for m in history]
+        assert (alice.address, "dinner at 8") in texts
+        assert svc.read(who, alice.address).messages == [] or all(
+            m.kind not in ("group", "membership") for m in svc.read(who, alice.address).messages
+        )
+    b.group_send("bob", gid, "text", {"text": "ok!"}, "ok!")
+    a.inbox("alice")
+    c.inbox("carol")
+    assert [m.text for m in c.read("carol", group_peer(gid)).messages][-1] == "ok!"
+    assert [m.sender for m in a.read("alice", group_peer(gid)).messages][-1] == bob.address
+    # dave is not a member: his message to the group is refused by everyone.
+    with d.repo.tx() as tx:  # dave pretends to know the group
+        from walletim.store.chat import GroupRow
+
+        tx.save_group(
+            GroupRow(
+                dave.address, gid, "family", (dave.address, alice.address), 1, dave.address, False
+            )
+        )
+    d.group_send("dave", gid, "text", {"text": "let me in"}, "let me in")
+    rejected = a.inbox("alice").rejected
+    assert [r.reason for r in rejected] == ["not-a-member"]
+    # carol adds dave: signed by carol, shown to everyone, dave gets the roster.
+    updated, _ = c.group_add("carol", "family", dave.address)
+    assert updated.version == 2 and dave.address in updated.members
+    for svc, who in ((a, "alice"), (b, "bob"), (d, "dave")):
+        svc.inbox(who)
+        g = svc.repo.group(svc.wallets.account(who).address, gid)
+        assert g is not None and g.version == 2 and dave.address in g.members and g.verified
+    shown = [m.text for m in a.read("alice", group_peer(gid)).messages if m.kind == "membership"]
+    assert shown[-1] == f"{carol.address} added {dave.address}"
+    for p in (carol, dave):
+        for s in p.stores:
+            s.close()

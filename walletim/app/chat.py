@@ -39,6 +39,14 @@ from walletim.errors import (
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging import protocol
 from walletim.messaging.identity import IdentityBinding, safety_number
+from walletim.messaging.kinds import (
+    Membership,
+    group_peer,
+    is_group_peer,
+    parse_group,
+    parse_membership,
+    text_of,
+)
 from walletim.messaging.session import (
     STATE_VERSION,
     Conversation,
@@ -49,7 +57,7 @@ from walletim.messaging.session import (
     encrypt,
     open_envelope,
 )
-from walletim.store.chat import ChatRepo, ChatTx, Contact, Event, StoredMessage
+from walletim.store.chat import ChatRepo, ChatTx, Contact, Event, GroupRow, StoredMessage
 from walletim.store.db import Store
 
 MAX_TEXT_BYTES = 32 * 1024
@@ -207,15 +215,6 @@ class _Me:
     binding: dict[str, Any]
 
 
-def _text_of(kind: str, body: Any) -> str | None:
-    """The searchable text of a payload, or None if the body is malformed for its kind."""
-    if kind == "text":
-        if isinstance(body, dict) and isinstance(body.get("text"), str):
-            return str(body["text"])
-        return None
-    return ""
-
-
 class ChatService:
     """Chat for the accounts of one home. Construct once per process (or per script)."""
 
@@ -236,6 +235,7 @@ class ChatService:
         self._clock = clock
         self._randbytes = randbytes
         self._me_cache: dict[str, _Me] = {}
+        self._hooks: list[Callable[[str, StoredMessage], None]] = []
 
     @property
     def repo(self) -> ChatRepo:
@@ -368,45 +368,105 @@ class ChatService:
             InputError: unknown peer, empty or too long text. RelayUnavailable: the relay
                 cannot be reached (nothing stored), or it went away after the message was
                 encrypted (stored; retried by the next chat command). MessagingError: the
-                relay served keys whose binding does not verify.
+                relay served keys whose binding does not verify. RelayRefused: the relay
+                refused this message for good (it is marked failed).
         """
         if not text.strip():
             raise InputError("the message is empty")
-        if len(text.encode()) > MAX_TEXT_BYTES:
-            raise InputError(
-                f"message too long: {len(text.encode())} bytes (at most {MAX_TEXT_BYTES})"
-            )
-        me = self._me(account)
-        address = self.resolve_peer(peer)
-        if address == me.address:
-            raise InputError("that is this account's own address: pick another peer")
+        return self.send_payload(account, peer, "text", {"text": text}, text)
 
-        async def go() -> SendResult:
+    def send_payload(self, account: str, peer: str, kind: str, body: Any, text: str) -> SendResult:
+        """Send one message of ``kind`` (see walletim.messaging.kinds); as :meth:`send`."""
+        [result] = self.send_many(account, [(peer, kind, body, text)], strict=True)
+        return result
+
+    def send_many(
+        self,
+        account: str,
+        items: Sequence[tuple[str, str, Any, str]],
+        *,
+        strict: bool = False,
+    ) -> list[SendResult]:
+        """Send several messages (peer, kind, body, text) over one relay connection, each
+        stored first, in order per peer. With ``strict`` a message the relay refuses for
+        good raises; otherwise it is reported by its state ("failed").
+
+        Raises: InputError (a peer, a too long message), RelayUnavailable, MessagingError.
+        """
+        me = self._me(account)
+        resolved = []
+        for peer, kind, body, text in items:
+            if len(text.encode()) > MAX_TEXT_BYTES:
+                raise InputError(
+                    f"message too long: {len(text.encode())} bytes (at most {MAX_TEXT_BYTES})"
+                )
+            address = self.resolve_peer(peer)
+            if address == me.address:
+                raise InputError("that is this account's own address: pick another peer")
+            resolved.append((address, kind, body, text))
+
+        async def go() -> list[SendResult]:
             conn, info = await self._connect(me)
             try:
                 await self._publish(conn, info, me)
+                ids: list[int] = []
                 with self.repo.tx() as tx:
-                    cid = tx.conversation(me.address, address)
-                    message_id = tx.add_message(
-                        cid,
-                        "out",
-                        "text",
-                        {"text": text},
-                        text,
-                        sent_ms=int(self._clock() * 1000),
-                        state="queued",
-                    )
-                changed = await self._seal_queued(conn, me, address)
-                queued_or_sealed = self.repo.message(message_id) if message_id else None
-                must = None if queued_or_sealed is None else queued_or_sealed.relay_id
+                    for address, kind, body, text in resolved:
+                        cid = tx.conversation(me.address, address)
+                        message_id = tx.add_message(
+                            cid, "out", kind, body, text,
+                            sent_ms=int(self._clock() * 1000), state="queued",
+                        )  # fmt: skip
+                        assert message_id is not None
+                        ids.append(message_id)
+                changed: dict[str, bool] = {}
+                for address in dict.fromkeys(a for a, _, _, _ in resolved):
+                    changed[address] = await self._seal_queued(conn, me, address)
+                must = None
+                if strict and len(ids) == 1:
+                    must = self.repo.message(ids[0]).relay_id
                 sent, _ = await self._flush_sending(conn, me, must=must)
             finally:
                 await conn.close()
-            assert message_id is not None
-            stored = self.repo.message(message_id)
-            return SendResult(address, stored, changed, sent - (stored.state == "sent"))
+            out = []
+            for (address, _, _, _), message_id in zip(resolved, ids, strict=True):
+                stored = self.repo.message(message_id)
+                out.append(SendResult(address, stored, changed[address], 0))
+            if out:  # the count of earlier outbox messages sent along, on the first result
+                ours = sum(1 for r in out if r.message.state == "sent")
+                out[0] = SendResult(
+                    out[0].peer, out[0].message, out[0].key_changed, max(0, sent - ours)
+                )
+            return out
 
         return _run(go())
+
+    def record(
+        self,
+        account: str,
+        peer: str,
+        kind: str,
+        body: Any,
+        text: str,
+        *,
+        direction: str = "in",
+        sender: str | None = None,
+        unread: bool = True,
+    ) -> StoredMessage:
+        """Store a message in a conversation without sending anything: an alert in the
+        conversation with yourself, your own copy of a group message. ``peer`` is an address
+        or a group's conversation peer."""
+        address = self.wallets.account(account).address
+        with self.repo.tx() as tx:
+            cid = tx.conversation(address, peer)
+            message_id = tx.add_message(
+                cid, direction, kind, body, text, sent_ms=int(self._clock() * 1000),
+                state="received" if direction == "in" else "sent", unread=unread,
+            )  # fmt: skip
+            assert message_id is not None
+            if sender is not None:
+                tx.set_sender(message_id, sender)
+        return self.repo.message(message_id)
 
     async def _peer_bundle(
         self,
@@ -602,9 +662,6 @@ class ChatService:
 
             try:
                 incoming = decrypt(me.identity, prekeys, opened, conv)
-                text = _text_of(incoming.payload.kind, incoming.payload.body)
-                if text is None:
-                    raise MessageRejected("malformed", "a text message without text")
             except MessageRejected as rej:
                 tx.add_event(me.address, peer, "rejected", rej.reason)
                 return Rejection(peer, rej.reason, rej.detail)
@@ -612,11 +669,27 @@ class ChatService:
                 tx.add_event(me.address, peer, "rejected", f"undecryptable:{type(exc).__name__}")
                 return Rejection(peer, "undecryptable", type(exc).__name__)
             payload = incoming.payload
+            # From here the message is authentic: its ratchet step and counter are kept even
+            # if its content is refused (else it would later show as a gap).
+            tx.save_session(cid, STATE_VERSION, incoming.conversation.to_json())
+            if incoming.prekeys is not None:
+                tx.save_prekeys(
+                    me.address, me.identity.public_key, me.binding, 1, incoming.prekeys.to_json()
+                )
+            try:
+                target, kind, body, sender = self._route(tx, me, peer, payload.kind, payload.body)
+                text = text_of(kind, body)
+            except MessageRejected as rej:
+                tx.add_event(me.address, peer, "rejected", rej.reason)
+                return Rejection(peer, rej.reason, rej.detail)
+            except MessagingError as exc:
+                tx.add_event(me.address, peer, "rejected", "malformed")
+                return Rejection(peer, "malformed", str(exc))
             message_id = tx.add_message(
-                cid,
+                target,
                 "in",
-                payload.kind,
-                payload.body,
+                kind,
+                body,
                 text,
                 sent_ms=payload.sent_ms,
                 state="received",
@@ -628,11 +701,8 @@ class ChatService:
             if message_id is None:  # same epoch and counter stored under another relay id
                 tx.add_event(me.address, peer, "rejected", "replay")
                 return Rejection(peer, "replay", f"message {payload.counter} again")
-            tx.save_session(cid, STATE_VERSION, incoming.conversation.to_json())
-            if incoming.prekeys is not None:
-                tx.save_prekeys(
-                    me.address, me.identity.public_key, me.binding, 1, incoming.prekeys.to_json()
-                )
+            if sender is not None:
+                tx.set_sender(message_id, sender)
             if incoming.verdict == "gap":
                 tx.add_event(
                     me.address,
@@ -640,7 +710,85 @@ class ChatService:
                     "gap",
                     "missing: " + ", ".join(str(n) for n in incoming.missing[:20]),
                 )
-        return Received(self.repo.message(message_id), incoming.verdict, incoming.missing)
+        received = Received(self.repo.message(message_id), incoming.verdict, incoming.missing)
+        for hook in self._hooks:
+            hook(me.address, received.message)
+        return received
+
+    def on_message(self, hook: Callable[[str, StoredMessage], None]) -> None:
+        """Call ``hook(account address, message)`` after each incoming message is stored
+        (the wallet-IM layer verifies payments and records requests and packets this way)."""
+        self._hooks.append(hook)
+
+    def _route(
+        self, tx: ChatTx, me: _Me, peer: str, kind: str, body: Any
+    ) -> tuple[str, str, Any, str | None]:
+        """Where an authentic message belongs: (conversation id, kind, body, sender). Group
+        messages go to their group's conversation; membership changes are verified and
+        applied. Raises MessageRejected / MessagingError."""
+        if kind == "group":
+            g = parse_group(body)
+            group = tx.group(me.address, g.group_id)
+            if group is None:
+                # Its membership change may still be on the way: keep the message in the
+                # group's conversation, the roster unverified until a signed change arrives.
+                group = GroupRow(
+                    me.address,
+                    g.group_id,
+                    "(unverified group)",
+                    tuple(sorted({me.address, peer})),
+                    0,
+                    peer,
+                    False,
+                )
+                tx.save_group(group)
+            elif peer not in group.members:
+                raise MessageRejected("not-a-member", f"{peer} is not in group {group.name!r}")
+            return tx.conversation(me.address, group_peer(g.group_id)), g.kind, g.body, peer
+        if kind == "membership":
+            m = parse_membership(body)
+            self._apply_membership(tx, me, peer, m)
+            return tx.conversation(me.address, group_peer(m.group_id)), kind, body, peer
+        return tx.conversation(me.address, peer), kind, body, None
+
+    def _apply_membership(self, tx: ChatTx, me: _Me, peer: str, m: Membership) -> None:
+        """Check a membership change (signed by the member who made it, who must be the one
+        sending it, and a member before it) and apply it. Raises MessageRejected."""
+        from walletim.keys.signing import verify_message
+
+        if m.by != peer:
+            raise MessageRejected("membership", "a change relayed for someone else")
+        try:
+            signed = verify_message(m.by, m.statement(), bytes.fromhex(m.signature[2:]))
+        except Exception:
+            signed = False
+        if not signed:
+            raise MessageRejected("membership", "the membership change is not signed by its author")
+        current = tx.group(me.address, m.group_id)
+        known = current is not None and current.verified
+        if known:
+            assert current is not None
+            if m.version <= current.version:
+                raise MessageRejected("replay", f"an old membership change (version {m.version})")
+            before = set(current.members)
+            if m.by not in before and m.action != "create":
+                raise MessageRejected("membership", f"{m.by} is not a member")
+            expected = {
+                "add": before | {m.subject},
+                "remove": before - {m.subject},
+                "leave": before - {m.by},
+                "create": set(m.members),
+            }[m.action]
+            if m.version == current.version + 1 and set(m.members) != expected:
+                raise MessageRejected(
+                    "membership", "the new member list does not follow from the change"
+                )
+        elif m.by not in m.members and m.action not in ("leave", "remove"):
+            raise MessageRejected("membership", "the author is not in the group")
+        if me.address not in m.members and m.subject != me.address:
+            raise MessageRejected("membership", "a group this account is not in")
+        creator = current.creator if known and current is not None else m.by
+        tx.save_group(GroupRow(me.address, m.group_id, m.name, m.members, m.version, creator, True))
 
     def _sender_of(self, tx: ChatTx, me: _Me, opened: Opened, key_changes: list[str]) -> str:
         """The verified address of an envelope's sender. Raises MessageRejected."""
@@ -810,9 +958,10 @@ class ChatService:
     def read(
         self, account: str, peer: str, limit: int = 50, *, mark_read: bool = True
     ) -> ReadResult:
-        """The conversation with ``peer`` from the local store (no network). Raises InputError."""
+        """The conversation with ``peer`` (or a group: ``group:ID``, its name or id) from the
+        local store (no network). Raises InputError."""
         address = self.wallets.account(account).address
-        peer_address = self.resolve_peer(peer)
+        peer_address = self.conversation_peer(account, peer)
         repo = self.repo
         messages = repo.history(address, peer_address, limit)
         if mark_read:
@@ -834,6 +983,140 @@ class ChatService:
         if mark_seen:
             self.repo.mark_events_seen(address)
         return events
+
+    # -- groups ------------------------------------------------------------------------------
+
+    def conversation_peer(self, account: str, text: str) -> str:
+        """A peer's address, or a group's conversation peer (``group:ID``, a group's name or
+        id). Raises InputError."""
+        candidate = text.strip()
+        if is_group_peer(candidate):
+            return group_peer(self.resolve_group(account, candidate).group_id)
+        try:
+            return self.resolve_peer(candidate)
+        except InputError:
+            try:
+                return group_peer(self.resolve_group(account, candidate).group_id)
+            except InputError:
+                pass
+            raise
+
+    def groups(self, account: str) -> list[GroupRow]:
+        return self.repo.groups(self.wallets.account(account).address)
+
+    def resolve_group(self, account: str, text: str) -> GroupRow:
+        """A group of ``account`` by name (case-insensitive) or id. Raises InputError."""
+        wanted = text.strip().lower().removeprefix("group:")
+        matches = [
+            g for g in self.groups(account) if g.group_id == wanted or g.name.lower() == wanted
+        ]
+        if len(matches) != 1:
+            known = ", ".join(sorted(g.name for g in self.groups(account))) or "none"
+            why = "several groups have that name: use its id" if matches else f"known: {known}"
+            raise InputError(f"no single group {shown(text)} ({why})")
+        return matches[0]
+
+    def _membership(
+        self, account: str, group_id: str, name: str, version: int, action: str,
+        subject: str | None, members: tuple[str, ...],
+    ) -> Membership:  # fmt: skip
+        from walletim.messaging.kinds import membership_statement
+
+        me = self._me(account)
+        roster = tuple(sorted(members))
+        statement = membership_statement(group_id, name, version, action, subject, roster)
+        sig = self.wallets.sign_message(me.spec, statement)
+        return Membership(
+            group_id,
+            name,
+            version,
+            action,
+            subject,
+            roster,
+            me.address,
+            "0x" + bytes(sig.bytes).hex(),
+        )
+
+    def _announce(self, account: str, m: Membership, to: Sequence[str]) -> list[SendResult]:
+        me = self._me(account)
+        with self.repo.tx() as tx:
+            tx.save_group(
+                GroupRow(me.address, m.group_id, m.name, m.members, m.version, m.by, True)
+            )
+        self.record(
+            account,
+            group_peer(m.group_id),
+            "membership",
+            m.to_json(),
+            m.text,
+            direction="out",
+            sender=me.address,
+            unread=False,
+        )
+        items = [(member, "membership", m.to_json(), "") for member in to if member != me.address]
+        return self.send_many(account, items) if items else []
+
+    def group_create(
+        self, account: str, name: str, peers: Sequence[str]
+    ) -> tuple[GroupRow, list[SendResult]]:
+        """Create a group of ``account`` and ``peers`` (addresses, contacts, wallet accounts),
+        announced to each with a membership change signed by ``account``'s key."""
+        if not name.strip() or len(name) > 64:
+            raise InputError("a group name is 1 .. 64 characters")
+        me = self._me(account)
+        members = tuple(sorted({me.address, *(self.resolve_peer(p) for p in peers)}))
+        if len(members) < 2:
+            raise InputError("a group needs at least one other member")
+        if len(members) > 50:
+            raise InputError("a group has at most 50 members")
+        group_id = self._randbytes(16).hex()
+        m = self._membership(account, group_id, name.strip(), 1, "create", None, members)
+        sent = self._announce(account, m, members)
+        group = self.repo.group(me.address, group_id)
+        assert group is not None
+        return group, sent
+
+    def group_add(self, account: str, group: str, peer: str) -> tuple[GroupRow, list[SendResult]]:
+        """Add ``peer``: a change signed by ``account``, sent to every member and the new one."""
+        g = self.resolve_group(account, group)
+        me = self._me(account)
+        if not g.verified or me.address not in g.members:
+            raise InputError(
+                f"{account} is not a member of {g.name!r} (or its roster is not verified)"
+            )
+        new = self.resolve_peer(peer)
+        if new in g.members:
+            raise InputError(f"{new} is already in {g.name!r}")
+        members = (*g.members, new)
+        m = self._membership(account, g.group_id, g.name, g.version + 1, "add", new, members)
+        sent = self._announce(account, m, members)
+        updated = self.repo.group(me.address, g.group_id)
+        assert updated is not None
+        return updated, sent
+
+    def group_send(
+        self, account: str, group: str, kind: str, body: Any, text: str
+    ) -> tuple[StoredMessage, list[SendResult]]:
+        """Send to every member over their own end-to-end encrypted session (same guarantees
+        as one-to-one); your copy goes to the group's conversation."""
+        g = self.resolve_group(account, group)
+        me = self._me(account)
+        if me.address not in g.members:
+            raise InputError(f"{account} is not a member of {g.name!r}")
+        wrapped = {"group": g.group_id, "k": kind, "b": body}
+        items = [(m, "group", wrapped, "") for m in g.members if m != me.address]
+        sent = self.send_many(account, items)
+        copy = self.record(
+            account,
+            group_peer(g.group_id),
+            kind,
+            body,
+            text,
+            direction="out",
+            sender=me.address,
+            unread=False,
+        )
+        return copy, sent
 
     # -- contacts ------------------------------------------------------------------------------
 

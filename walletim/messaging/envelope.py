@@ -41,7 +41,17 @@ MAX_FRAME = MAX_PAYLOAD  # a frame must fit the largest bucket with its padding 
 FRAME_FIXED = 3 + 1 + 1 + 32 + 2
 KINDS = {1: "initial", 2: "message"}
 EPOCH_HEX = 16
-PAYLOAD_KINDS = ("text", "payment", "request", "receipt", "system")
+PAYLOAD_KINDS = (
+    "text",
+    "payment",
+    "request",
+    "receipt",
+    "system",
+    "redpacket",
+    "action",
+    "group",
+    "membership",
+)
 
 
 @dataclass(frozen=True, slots=True)

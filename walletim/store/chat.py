@@ -55,19 +55,23 @@ class StoredMessage:
     state: str  # in: received; out: queued | sending | sent | failed
     relay_id: str | None
     unread: bool
+    sender: str | None = None  # who wrote it, in a group conversation
 
 
 _MSG_COLUMNS = (
     "m.id, m.conversation_id, c.account, c.peer, m.direction, m.epoch, m.counter, m.sent_ms, "
-    "m.stored_ms, m.kind, m.body, m.text, m.state, m.relay_id, m.unread"
+    "m.stored_ms, m.kind, m.body, m.text, m.state, m.relay_id, m.unread, m.sender"
 )
+#: Transport copies of group messages live in the 1:1 conversations they travelled in; the
+#: group conversation shows them. 1:1 history and search leave them out.
+_NOT_TRANSPORT = "(c.peer LIKE 'group:%' OR m.kind NOT IN ('group', 'membership'))"
 _MSG_FROM = "messages m JOIN conversations c ON c.id = m.conversation_id"
 
 
 def _message(r: Any) -> StoredMessage:
     return StoredMessage(
         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], json.loads(r[10]),
-        r[11], r[12], r[13], bool(r[14]),
+        r[11], r[12], r[13], bool(r[14]), r[15],
     )  # fmt: skip
 
 
@@ -140,6 +144,24 @@ class Event:
     kind: str
     detail: str
     at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    account: str
+    group_id: str
+    name: str
+    members: tuple[str, ...]
+    version: int
+    creator: str
+    verified: bool  # the roster comes from signed membership changes
+
+
+_GROUP_COLUMNS = "account, group_id, name, members, version, creator, verified"
+
+
+def _group(r: Any) -> GroupRow:
+    return GroupRow(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5], bool(r[6]))
 
 
 class ChatTx:
@@ -347,6 +369,35 @@ class ChatTx:
         )
         return "new" if first else "changed"
 
+    def group(self, account: str, group_id: str) -> GroupRow | None:
+        row = self.conn.execute(
+            f"SELECT {_GROUP_COLUMNS} FROM groups WHERE account = ? AND group_id = ?",
+            (account, group_id),
+        ).fetchone()
+        return None if row is None else _group(row)
+
+    def save_group(self, g: GroupRow) -> None:
+        self.conn.execute(
+            f"INSERT INTO groups ({_GROUP_COLUMNS}, updated_ms) VALUES (?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (account, group_id) DO UPDATE SET name = excluded.name, "
+            "members = excluded.members, version = excluded.version, "
+            "creator = excluded.creator, verified = excluded.verified, "
+            "updated_ms = excluded.updated_ms",
+            (
+                g.account,
+                g.group_id,
+                g.name,
+                json.dumps(sorted(g.members)),
+                g.version,
+                g.creator,
+                int(g.verified),
+                _now_ms(),
+            ),
+        )
+
+    def set_sender(self, message_id: int, sender: str) -> None:
+        self.conn.execute("UPDATE messages SET sender = ? WHERE id = ?", (sender, message_id))
+
     def add_event(self, account: str, peer: str | None, kind: str, detail: str = "") -> None:
         self.conn.execute(
             "INSERT INTO chat_events (account, peer, kind, detail, at_ms) VALUES (?,?,?,?,?)",
@@ -381,6 +432,16 @@ class ChatRepo:
             raise StoreError(f"no message {message_id}")
         return _message(row)
 
+    def groups(self, account: str) -> list[GroupRow]:
+        rows = self.store.execute(
+            f"SELECT {_GROUP_COLUMNS} FROM groups WHERE account = ? ORDER BY name, group_id",
+            (account,),
+        ).fetchall()
+        return [_group(r) for r in rows]
+
+    def group(self, account: str, group_id: str) -> GroupRow | None:
+        return ChatTx(self.store).group(account, group_id)
+
     def contact_named(self, name: str) -> Contact | None:
         row = self.store.execute(
             f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE name = ? COLLATE NOCASE", (name,)
@@ -399,7 +460,7 @@ class ChatRepo:
             raise InputError(f"limit must be 1 .. {MAX_HISTORY}")
         rows = self.store.execute(
             f"SELECT {_MSG_COLUMNS} FROM {_MSG_FROM} WHERE m.conversation_id = ? "
-            "ORDER BY m.id DESC LIMIT ?",
+            f"AND {_NOT_TRANSPORT} ORDER BY m.id DESC LIMIT ?",
             (conversation_id(account, peer), limit),
         ).fetchall()
         return [_message(r) for r in reversed(rows)]
@@ -416,7 +477,8 @@ class ChatRepo:
         rows = self.store.execute(
             "SELECT c.id, c.account, c.peer, k.name, "
             "(SELECT count(*) FROM messages u WHERE u.conversation_id = c.id AND u.unread = 1), "
-            "(SELECT max(id) FROM messages l WHERE l.conversation_id = c.id) AS last_id "
+            "(SELECT max(id) FROM messages l WHERE l.conversation_id = c.id "
+            "AND (c.peer LIKE 'group:%' OR l.kind NOT IN ('group', 'membership'))) AS last_id "
             "FROM conversations c LEFT JOIN contacts k ON k.address = c.peer "
             "WHERE c.account = ? ORDER BY last_id DESC",
             (account,),
@@ -440,7 +502,7 @@ class ChatRepo:
             (account,),
         ).fetchall()
         return [
-            OutboxItem(_message(r[:15]), r[15], None if r[16] is None else bytes(r[16]))
+            OutboxItem(_message(r[:16]), r[16], None if r[17] is None else bytes(r[17]))
             for r in rows
         ]
 

@@ -316,9 +316,118 @@ def _v4(conn: Any) -> None:
     conn.execute("CREATE INDEX chat_events_account ON chat_events (account, id)")
 
 
+V5 = _script(
+    # Wallet IM: who wrote a group message; payments verified against the chain; payment
+    # requests and split bills; red packets; groups; security alerts (each once per event)
+    # and how far the watcher has looked.
+    "ALTER TABLE messages ADD COLUMN sender TEXT",
+    """CREATE TABLE payments (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        message_id INTEGER UNIQUE REFERENCES messages (id),
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        peer TEXT NOT NULL,
+        chain_id INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        asset TEXT,
+        symbol TEXT NOT NULL,
+        decimals INTEGER NOT NULL,
+        amount TEXT NOT NULL,
+        payer TEXT NOT NULL,
+        payee TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        request_id TEXT,
+        state TEXT NOT NULL
+            CHECK (state IN ('pending', 'verified', 'failed', 'mismatch')),
+        reason TEXT NOT NULL DEFAULT '',
+        confirmations INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL,
+        checked_ms INTEGER
+    )""",
+    "CREATE INDEX payments_state ON payments (account, state)",
+    "CREATE INDEX payments_request ON payments (account, request_id)",
+    """CREATE TABLE requests (
+        account TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        peer TEXT NOT NULL,
+        chain_id INTEGER NOT NULL,
+        asset TEXT,
+        symbol TEXT NOT NULL,
+        decimals INTEGER NOT NULL,
+        amount TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        uri TEXT NOT NULL,
+        split_id TEXT,
+        state TEXT NOT NULL CHECK (state IN ('open', 'settled')),
+        paid_tx TEXT,
+        message_id INTEGER REFERENCES messages (id),
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (account, direction, peer, request_id)
+    )""",
+    "CREATE INDEX requests_split ON requests (account, split_id)",
+    """CREATE TABLE splits (
+        account TEXT NOT NULL,
+        split_id TEXT NOT NULL,
+        asset TEXT,
+        symbol TEXT NOT NULL,
+        decimals INTEGER NOT NULL,
+        total TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (account, split_id)
+    )""",
+    """CREATE TABLE packets (
+        account TEXT NOT NULL,
+        packet_id TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        peer TEXT NOT NULL,
+        chain_id INTEGER NOT NULL,
+        contract TEXT NOT NULL,
+        asset TEXT,
+        symbol TEXT NOT NULL,
+        decimals INTEGER NOT NULL,
+        total TEXT NOT NULL,
+        shares INTEGER NOT NULL,
+        random INTEGER NOT NULL,
+        expiry INTEGER NOT NULL,
+        voucher TEXT,
+        claimed_amount TEXT,
+        message_id INTEGER REFERENCES messages (id),
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (account, packet_id, direction)
+    )""",
+    """CREATE TABLE groups (
+        account TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        members TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        creator TEXT NOT NULL,
+        verified INTEGER NOT NULL DEFAULT 1,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (account, group_id)
+    )""",
+    """CREATE TABLE alerts (
+        account TEXT NOT NULL,
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        message_id INTEGER REFERENCES messages (id),
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (account, key)
+    )""",
+    """CREATE TABLE watch_cursor (
+        account TEXT NOT NULL,
+        chain_id INTEGER NOT NULL,
+        block INTEGER NOT NULL,
+        PRIMARY KEY (account, chain_id)
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
     Migration(3, "chat: contacts, conversations, messages (+FTS5), sessions", V3),
     Migration(4, "chat: per-account conversations, epochs, outbox, prekeys, events", _v4),
+    Migration(5, "wallet IM: payments, requests, splits, red packets, groups, alerts", V5),
 )
