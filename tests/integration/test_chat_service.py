@@ -381,7 +381,7 @@ def test_a_group_of_three_with_signed_membership(
     b.inbox("bob")
     c.inbox("carol")
     gid = group.group_id
-    for svc, who, person in ((b, "bob", bob), (c, "carol", carol)):
+    for svc, who in ((b, "bob"), (c, "carol")):
         history = svc.read(who, group_peer(gid)).messages
         texts = [(m.sender, m.text) for m in history]
         assert (alice.address, "dinner at 8") in texts

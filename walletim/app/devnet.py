@@ -279,7 +279,10 @@ class Devnet:
                 "started": int(time.time()),
             }
             fsio.write_private(self.record_path, json.dumps(record, indent=2).encode())
-            # The child is detached; do not let this Popen object reap or signal it later.
+            # The child is detached: this process never waits for it (``devnet down`` stops it
+            # by pid). Marking the Popen finished keeps it from warning when it is collected.
+            if anvil.process is not None:
+                anvil.process.returncode = 0
             anvil.process = None
             return anvil
 

@@ -7,14 +7,16 @@
 - USDC (6 decimals) and DAI (18 decimals): ``WalletimToken`` (OpenZeppelin ERC-20 with
   EIP-2612 permit), the vault ``wvDAI`` (OpenZeppelin ERC-4626 over DAI) and the collection
   ``WIMC`` (OpenZeppelin ERC-721), compiled from ``anvil-fixtures/`` (``make fixtures``);
-- pools WETH/USDC and WETH/DAI at 1 ETH = 3,000 and USDC/DAI at 1:1, deep enough that a
-  swap of a few ETH moves the price by a fraction of a percent;
+- pools WETH/USDC and WETH/DAI at 1 ETH = 3,000 (1,000 ETH against 3,000,000 USDC or DAI)
+  and USDC/DAI at 1:1 (1,000,000 each): a 1 ETH swap moves the pool's price by ~0.2 %;
 - 10,000 USDC and 10,000 DAI for each of Anvil's 10 default accounts, and NFTs #1-#3 for
   account 0 and #4-#5 for account 1;
 - ``RedPacket`` (anvil-fixtures): red packets escrowed for recipients holding a voucher.
 
 Addresses are computed before sending (CREATE: deployer + nonce), so the whole deployment
-goes to the node as one pipelined batch; on a fresh Anvil they are the same every time.
+goes to the node as one pipelined batch with explicit nonces and is mined in one block; on a
+fresh Anvil the addresses are the same every time (see ``plan_world``) and the world is block 1.
+The node's mining mode (automine, ``--no-mining``, ``--block-time``) is left as it was.
 
 The manifest is written under the home (``HOME/worlds/<chain id>-<genesis hash>.json``) and
 found again by the node's genesis block hash and the presence of its contracts' code (two
@@ -37,21 +39,21 @@ from walletim.keys.hd import to_checksum_address
 
 MANIFEST_VERSION = 1
 ANVIL_ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
-ANVIL_ACCOUNTS = (
+ANVIL_ACCOUNTS = (  # m/44'/60'/0'/0/{0..9} of the test mnemonic: eth_accounts
     "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
     "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
     "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
     "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
     "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
     "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
-    "0x976EA74026E726554dB657fA54763abd0C3a0aa6",
+    "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
     "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
-    "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8F",
-    "0xa0Ee7A142d267C1f36714E5f2F2F2e15AA8c3BE0",
+    "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
+    "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
 )
 FAUCET = {"USDC": 10_000 * 10**6, "DAI": 10_000 * 10**18}
 ETH_PRICE = 3_000  # USDC and DAI per ETH in the seeded pools
-POOL_ETH = 100 * 10**18
+POOL_ETH = 1_000 * 10**18  # in each of WETH/USDC and WETH/DAI (account 0 holds 10,000 ETH)
 STABLE_POOL = 1_000_000  # USDC and DAI (whole units) in the USDC/DAI pool
 NFTS = ((0, 3), (1, 2))  # (account index, how many)
 DEPLOY_GAS = 6_000_000
@@ -323,27 +325,33 @@ def plan_world(deployer: str, nonce: int) -> WorldPlan:
     return WorldPlan(deployer, nonce, tuple(txs), addresses)
 
 
-def deploy_world(rpc: RpcClient, *, deployer: str = ANVIL_ACCOUNT_0) -> WorldManifest:
-    """Deploy the world (see the module docstring) with ``deployer``'s unlocked account.
+def deploy_world(rpc: RpcClient, *, deployer: str | None = None) -> WorldManifest:
+    """Deploy the world (see the module docstring) from ``deployer``, an account the node
+    has unlocked (default: Anvil's account 0), and return its manifest (not yet saved:
+    :func:`save_world`).
 
     Raises:
         ConfigError: artifacts missing (run ``make setup``). ChainError: a transaction failed
         or the node is not an Anvil with that account unlocked.
     """
     started = time.perf_counter()
-    deployer = to_checksum_address(deployer)
+    deployer = to_checksum_address(deployer or ANVIL_ACCOUNT_0)
     plan = plan_world(deployer, rpc.get_transaction_count(deployer, "pending"))
     txs = list(plan.txs)
     weth, usdc, dai = (plan.addresses[k] for k in ("WETH", "USDC", "DAI"))
     factory, router = plan.addresses["UniswapV2Factory"], plan.addresses["UniswapV2Router02"]
     vault, nft = plan.addresses["wvDAI"], plan.addresses["WIMC"]
+    # Automine would give each transaction its own block (and then mine empty blocks, one
+    # per queued transaction): hold it while sending, then mine the batch in one block.
     automine = _automine(rpc)
+    if automine:
+        rpc.call("evm_setAutomine", [False])
     try:
         hashes = _send_all(rpc, deployer, plan.nonce, txs)
-        receipts = _receipts(rpc, hashes, mine=not automine)
+        receipts = _receipts(rpc, hashes, mine=automine is not None)
     finally:
-        if automine is False:
-            rpc.call("evm_setAutomine", [False])
+        if automine:
+            rpc.call("evm_setAutomine", [True])
     for n, receipt in enumerate(receipts):
         if receipt.get("status") != "0x1":
             raise ChainError(f"deploying the world failed at transaction {n + 1} of {len(txs)}")
@@ -391,14 +399,13 @@ def deploy_world(rpc: RpcClient, *, deployer: str = ANVIL_ACCOUNT_0) -> WorldMan
 
 
 def _automine(rpc: RpcClient) -> bool | None:
-    """Turn automine on for the deployment; returns its previous state (None: unknown)."""
+    """Whether the node mines each transaction as it arrives; None: not an Anvil (it mines on
+    its own). A node without automine is never switched: on Anvil, switching automine on and
+    off again would also end ``--block-time`` interval mining."""
     try:
-        before = rpc.call("anvil_getAutomine")
+        return bool(rpc.call("anvil_getAutomine"))
     except RpcError:
         return None
-    if before is False:
-        rpc.call("evm_setAutomine", [True])
-    return bool(before)
 
 
 def _send_all(rpc: RpcClient, sender: str, nonce: int, txs: list[dict[str, Any]]) -> list[str]:
