@@ -264,3 +264,190 @@ def test_canary_plaintext_never_reaches_relay_storage_or_logs(
         for path in home.rglob("*"):
             if path.is_file():
                 assert CANARY[:16].encode() not in path.read_bytes(), path
+
+
+# -- groups -------------------------------------------------------------------------------------
+
+
+def fake_membership(cli: Cli, relay_url: str, group_id: str, members: list[str]) -> None:
+    """Make ``cli``'s home believe it is in a group it was never added to (an unverified
+    roster with itself in it), as a non-member trying to post would."""
+    from walletim.app.session import Session
+    from walletim.store.chat import GroupRow
+
+    with Session(cli.home, HOME_PASSWORD, relay_url=relay_url, fast_kdf=True) as s:
+        me = s.wallets.account(cli.home.name.removesuffix("-home")).address
+        with s.chat.repo.tx() as tx:
+            tx.save_group(GroupRow(me, group_id, "family", tuple(sorted(members)), 1, me, False))
+
+
+def group_texts(cli: Cli, who: str, group: str) -> list[tuple[str, str]]:
+    read = cli("--json", "chat", "read", "--from", who, group)
+    assert read.code == 0, read.err
+    return [(m["sender"], m["text"]) for m in read.json()["messages"] if m["kind"] == "text"]
+
+
+def test_a_group_of_three(tmp_path: Path, relay: RelayProcess) -> None:
+    names = ("alice", "bob", "carol", "dave", "eve")
+    alice, bob, carol, dave, eve = (person(tmp_path, n, relay.url) for n in names)
+    homes = (alice, bob, carol, dave, eve)
+    a, b, c, d, e = (address_of(cli, n) for cli, n in zip(homes, names, strict=True))
+    for cli, who in ((bob, "bob"), (carol, "carol"), (dave, "dave")):
+        assert cli("chat", "init", "--from", who).code == 0
+    assert alice("chat", "contacts", "add", "bob", b).code == 0
+
+    # alice creates {alice, bob, carol}: peers by contact name and by 0x address.
+    created = alice("--json", "chat", "group", "create", "--from", "alice", "family", "bob", c)
+    assert created.code == 0, created.err
+    doc = created.json()
+    gid = doc["group_id"]
+    assert len(gid) == 32 and doc["name"] == "family" and doc["address"] == a
+    assert doc["members"] == sorted([a, b, c]) and (doc["version"], doc["verified"]) == (1, True)
+    assert sorted((x["address"], x["state"]) for x in doc["deliveries"]) == sorted(
+        [(b, "sent"), (c, "sent")]
+    )
+    listed = alice("chat", "group", "list", "--from", "alice")
+    assert listed.code == 0 and f"family  (id {gid})  version 1, verified" in listed.out
+    assert f"{a}  you" in listed.out and f"{b}  bob" in listed.out
+
+    # bob and carol see the group, verified, with the same members, after inbox.
+    human = bob("chat", "inbox", "--from", "bob")
+    assert human.code == 0, human.err
+    assert "created the group 'family' with 3 members (signature checked, version 1)" in human.out
+    assert "1 signed membership change(s) checked and applied to family" in human.out
+    inbox = carol("--json", "chat", "inbox", "--from", "carol")
+    assert inbox.code == 0, inbox.err
+    [change] = inbox.json()["messages"]
+    assert (change["kind"], change["sender"], change["group_id"]) == ("membership", a, gid)
+    for cli, who in ((bob, "bob"), (carol, "carol")):
+        [g] = cli("--json", "chat", "group", "list", "--from", who).json()["groups"]
+        assert (g["group_id"], g["name"], g["verified"], g["version"]) == (gid, "family", True, 1)
+        assert g["members"] == doc["members"] and g["creator"] == a
+
+    # Each sends one message (by name or by id); the other two read it with the right sender.
+    said = {a: "dinner at 8?", b: "I'll bring wine", c: "count me in"}
+    sent = alice("--json", "chat", "group", "send", "--from", "alice", "family", said[a])
+    assert sent.code == 0, sent.err
+    mine = sent.json()
+    assert (mine["group_id"], mine["sender"], mine["text"]) == (gid, a, said[a])
+    assert [x["state"] for x in mine["deliveries"]] == ["sent", "sent"]
+    out = bob("chat", "group", "send", "--from", "bob", gid, said[b])
+    assert out.code == 0 and "reached the relay for 2 of 2 other member(s)" in out.out, out.err
+    assert carol("chat", "group", "send", "--from", "carol", "FAMILY", said[c]).code == 0
+    for cli, who in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+        assert cli("chat", "inbox", "--from", who).code == 0
+        assert sorted(group_texts(cli, who, "family")) == sorted(said.items())
+    read = carol("chat", "read", "--from", "carol", "family")
+    assert read.code == 0 and f"group family [{gid[:8]}]: 3 members" in read.out
+    assert f"{b[:6]}…{b[-4:]}: {said[b]}" in read.out and f"you: {said[c]}" in read.out
+    # Group traffic stays out of the one-to-one conversations it travelled in.
+    assert carol("--json", "chat", "read", "--from", "carol", a).json()["messages"] == []
+
+    # eve is not a member: her message to the group is rejected by everyone, never shown.
+    fake_membership(eve, relay.url, gid, [e, a, b, c])
+    assert eve("chat", "group", "send", "--from", "eve", gid, "let me in").code == 0
+    for cli, who in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+        got = cli("--json", "chat", "inbox", "--from", who).json()
+        assert got["messages"] == [] and got["rejected"] == [
+            {"address": e, "reason": "not-a-member"}
+        ]
+        assert "let me in" not in [t for _, t in group_texts(cli, who, "family")]
+    bad_add = eve("chat", "group", "add", "--from", "eve", gid, e)
+    assert bad_add.code == 1 and "not a member" in bad_add.err
+
+    # alice adds dave: signed by alice, shown to everyone, dave included.
+    added = alice("--json", "chat", "group", "add", "--from", "alice", "family", d)
+    assert added.code == 0, added.err
+    assert (added.json()["added"], added.json()["version"]) == (d, 2)
+    assert added.json()["members"] == sorted([a, b, c, d])
+    assert len(added.json()["deliveries"]) == 3  # bob, carol and dave
+    human = dave("chat", "inbox", "--from", "dave")
+    assert human.code == 0, human.err
+    assert "added you (signature checked, version 2)" in human.out
+    for cli, who in ((bob, "bob"), (carol, "carol")):
+        got = cli("--json", "chat", "inbox", "--from", who).json()
+        [change] = got["messages"]
+        assert (change["kind"], change["sender"], change["text"]) == (
+            "membership",
+            a,
+            f"{a} added {d}",
+        )
+    for cli, who in ((alice, "alice"), (bob, "bob"), (carol, "carol"), (dave, "dave")):
+        [g] = cli("--json", "chat", "group", "list", "--from", who).json()["groups"]
+        assert (g["group_id"], g["version"], g["verified"]) == (gid, 2, True), who
+        assert g["members"] == sorted([a, b, c, d]) and g["creator"] == a, who
+        changes = [
+            (m["sender"], m["text"])
+            for m in cli("--json", "chat", "read", "--from", who, "family").json()["messages"]
+            if m["kind"] == "membership"
+        ]
+        assert changes[-1] == (a, f"{a} added {d}"), who
+
+    # dave is a full member now: what he says reaches the others.
+    thanks = dave("chat", "group", "send", "--from", "dave", "family", "thanks for adding me")
+    assert thanks.code == 0, thanks.err
+    for cli, who in ((bob, "bob"), (carol, "carol")):
+        [m] = cli("--json", "chat", "inbox", "--from", who).json()["messages"]
+        assert (m["group_id"], m["sender"], m["text"]) == (gid, d, "thanks for adding me")
+
+
+def test_group_bad_input_is_one_clean_line(pair: tuple[Cli, Cli, str, str]) -> None:
+    alice, bob, _a_addr, b_addr = pair
+    assert bob("chat", "init", "--from", "bob").code == 0
+    created = alice("--json", "chat", "group", "create", "--from", "alice", "club", b_addr)
+    assert created.code == 0, created.err
+    gid = created.json()["group_id"]
+    cases = [
+        (("chat", "group", "create", "--from", "alice", "club2", "nobody"), 1, "unknown peer"),
+        (("chat", "group", "create", "--from", "alice", "solo", "alice"), 1, "at least one"),
+        (("chat", "group", "create", "--from", "alice", "  ", b_addr), 1, "group name"),
+        (("chat", "group", "create", "--from", "ghost", "club3", b_addr), 1, "ghost"),
+        (("chat", "group", "create", "--from", "alice", "club4"), 2, ""),
+        (("chat", "group", "send", "--from", "alice", "nosuch", "hi"), 1, "no single group"),
+        (("chat", "group", "send", "--from", "alice", "club", "   "), 1, "empty"),
+        (("chat", "group", "send", "--from", "alice", "0" * 32, "hi"), 1, "no single group"),
+        (("chat", "group", "add", "--from", "alice", "nosuch", b_addr), 1, "no single group"),
+        (("chat", "group", "add", "--from", "alice", "club", b_addr), 1, "already in"),
+        (("chat", "group", "add", "--from", "alice", "club", "nobody"), 1, "unknown peer"),
+        (("chat", "group", "list", "--from", "ghost"), 1, "ghost"),
+        (("chat", "read", "--from", "alice", "nosuch"), 1, "unknown peer"),
+        (("chat", "group", "send", "--from", "alice:1", "club", "hi"), 1, "no single group"),
+    ]
+    for args, code, text in cases:
+        result = alice(*args)
+        assert result.code == code, (args, result.out, result.err)
+        if code != 2:
+            assert len(result.err_lines) == 1 and text in result.err_lines[0], (args, result.err)
+            assert "Traceback" not in result.err
+    as_json = alice("--json", "chat", "group", "send", "--from", "alice", "nosuch", "hi")
+    assert as_json.code == 1 and json.loads(as_json.err)["error"]["type"] == "InputError"
+    # Two groups with one name: asked for its id, and the id works.
+    again = alice("--json", "chat", "group", "create", "--from", "alice", "club", b_addr)
+    assert again.code == 0, again.err
+    ambiguous = alice("chat", "group", "send", "--from", "alice", "club", "hi")
+    assert ambiguous.code == 1 and "several groups have that name" in ambiguous.err
+    assert alice("chat", "group", "send", "--from", "alice", gid, "hi").code == 0
+
+    # The relay is down: exit 4, one line, and nothing changed (no phantom group or member).
+    before = alice("--json", "chat", "group", "list", "--from", "alice").json()
+    down = f"ws://127.0.0.1:{free_port()}"
+    carol = "0x" + "c0" * 20
+    for args in (
+        ("chat", "group", "create", "--from", "alice", "offline", b_addr),
+        ("chat", "group", "add", "--from", "alice", gid, carol),
+        ("chat", "group", "send", "--from", "alice", gid, "lost?"),
+    ):
+        result = alice("--relay", down, *args)
+        assert result.code == 4, (args, result.err)
+        assert len(result.err_lines) == 1 and "cannot reach the chat relay" in result.err
+    assert alice("--json", "chat", "group", "list", "--from", "alice").json() == before
+    texts = [t for _, t in group_texts(alice, "alice", gid)]
+    assert texts == ["hi"]
+    # Once the relay is back the same change goes through.
+    retried = alice("--json", "chat", "group", "add", "--from", "alice", gid, carol)
+    assert retried.code == 0 and retried.json()["version"] == 2, retried.err
+    assert retried.json()["deliveries"][-1] == {
+        "address": retried.json()["added"],
+        "state": "queued",
+        "key_changed": False,
+    }

@@ -441,6 +441,52 @@ class ChatService:
 
         return _run(go())
 
+    def post(
+        self, account: str, items: Sequence[tuple[str, str, Any, str]]
+    ) -> tuple[list[StoredMessage], bool]:
+        """Store messages (peer, kind, body, text) first, then try to deliver them: for
+        messages that must not be lost once money moved (a payment claim, a red packet).
+        Returns the stored messages and whether the relay could be reached; if it could not,
+        they wait in the outbox and go out with the next chat command (``chat inbox``).
+
+        Raises: InputError (a peer, a too long message).
+        """
+        me = self._me(account)
+        resolved = []
+        for peer, kind, body, text in items:
+            if len(text.encode()) > MAX_TEXT_BYTES:
+                raise InputError(
+                    f"message too long: {len(text.encode())} bytes (at most {MAX_TEXT_BYTES})"
+                )
+            address = self.resolve_peer(peer)
+            if address == me.address:
+                raise InputError("that is this account's own address: pick another peer")
+            resolved.append((address, kind, body, text))
+        ids: list[int] = []
+        with self.repo.tx() as tx:
+            for address, kind, body, text in resolved:
+                message_id = tx.add_message(
+                    tx.conversation(me.address, address), "out", kind, body, text,
+                    sent_ms=int(self._clock() * 1000), state="queued",
+                )  # fmt: skip
+                assert message_id is not None
+                ids.append(message_id)
+
+        async def go() -> None:
+            conn, info = await self._connect(me)
+            try:
+                await self._publish(conn, info, me)
+                await self._flush_outbox(conn, me, InboxResult(me.address))
+            finally:
+                await conn.close()
+
+        delivered = True
+        try:
+            _run(go())
+        except RelayUnavailable:
+            delivered = False
+        return [self.repo.message(i) for i in ids], delivered
+
     def record(
         self,
         account: str,
@@ -873,13 +919,20 @@ class ChatService:
         *,
         count: int | None = None,
         timeout: float | None = None,
+        tick: Callable[[], None] | None = None,
+        tick_every: float = 5.0,
     ) -> int:
         """Stay connected and report messages as they arrive (decrypted, stored, acknowledged)
         until ``count`` messages arrived, ``timeout`` seconds passed, or KeyboardInterrupt.
         Reconnects with exponential backoff (with jitter, up to 30 s) and resumes without
-        loss: the relay keeps whatever was not acknowledged. Returns the messages received."""
+        loss: the relay keeps whatever was not acknowledged. Returns the messages received.
+
+        ``tick`` (e.g. the security watcher's scan) is called at the start and then every
+        ``tick_every`` seconds, on this thread (it may use the home's store), also while the
+        relay is unreachable (then at least every 30 s). A WalletimError it raises is
+        reported as a ``tick-error`` event and listening goes on."""
         me = self._me(account)
-        return _run(self._listen(me, on_event, count, timeout))
+        return _run(self._listen(me, on_event, count, timeout, tick, tick_every))
 
     async def _listen(
         self,
@@ -887,14 +940,37 @@ class ChatService:
         on_event: Callable[[ListenEvent], None],
         count: int | None,
         timeout: float | None,
+        tick: Callable[[], None] | None = None,
+        tick_every: float = 5.0,
     ) -> int:
+        from walletim.errors import WalletimError
+
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         received = 0
         backoff = 0.25
+        next_tick = loop.time()
 
         def remaining() -> float | None:
             return None if deadline is None else max(0.0, deadline - loop.time())
+
+        def maybe_tick() -> None:
+            nonlocal next_tick
+            if tick is None or loop.time() < next_tick:
+                return
+            try:
+                tick()
+            except WalletimError as exc:
+                on_event(ListenEvent("tick-error", str(exc)))
+            next_tick = loop.time() + max(0.05, tick_every)
+
+        def wait_limit() -> float | None:
+            """How long to wait for a push: until the deadline or the next tick."""
+            left = remaining()
+            if tick is None:
+                return left
+            until = max(0.0, next_tick - loop.time())
+            return until if left is None else min(left, until)
 
         def report(item: Received | Rejection) -> None:
             nonlocal received
@@ -905,13 +981,14 @@ class ChatService:
                 on_event(ListenEvent("rejected", item))
 
         while True:
+            maybe_tick()
             if (count is not None and received >= count) or remaining() == 0.0:
                 return received
             try:
                 conn, info = await self._connect(me)
             except RelayUnavailable as exc:
                 on_event(ListenEvent("disconnected", exc.reason))
-                left = remaining()
+                left = wait_limit()
                 wait = backoff if left is None else min(backoff, left)
                 await asyncio.sleep(wait * (0.5 + secrets.randbelow(1000) / 1000))
                 backoff = min(backoff * 2, LISTEN_BACKOFF_MAX)
@@ -935,7 +1012,8 @@ class ChatService:
                 on_event(ListenEvent("connected", self.relay_url))
                 backoff = 0.25
                 while (count is None or received < count) and remaining() != 0.0:
-                    push = await conn.next_push(timeout=remaining())
+                    maybe_tick()
+                    push = await conn.next_push(timeout=wait_limit())
                     if push is None:
                         continue
                     if isinstance(push, protocol.Deliver):
@@ -1038,10 +1116,29 @@ class ChatService:
         )
 
     def _announce(self, account: str, m: Membership, to: Sequence[str]) -> list[SendResult]:
+        """Send the signed change to ``to``, then apply it locally. A relay that cannot be
+        reached changes nothing (RelayUnavailable); one lost after the change was stored
+        (it goes out with the next chat command) still applies it here, then raises."""
         me = self._me(account)
+        items = [(member, "membership", m.to_json(), "") for member in to if member != me.address]
+        try:
+            sent = self.send_many(account, items) if items else []
+        except RelayUnavailable:
+            if any(
+                i.message.kind == "membership" and i.message.body == m.to_json()
+                for i in self.repo.outbox(me.address)
+            ):
+                self._apply_own(account, me, m)
+            raise
+        self._apply_own(account, me, m)
+        return sent
+
+    def _apply_own(self, account: str, me: _Me, m: Membership) -> None:
         with self.repo.tx() as tx:
+            current = tx.group(me.address, m.group_id)
+            creator = m.by if current is None or not current.verified else current.creator
             tx.save_group(
-                GroupRow(me.address, m.group_id, m.name, m.members, m.version, m.by, True)
+                GroupRow(me.address, m.group_id, m.name, m.members, m.version, creator, True)
             )
         self.record(
             account,
@@ -1053,8 +1150,6 @@ class ChatService:
             sender=me.address,
             unread=False,
         )
-        items = [(member, "membership", m.to_json(), "") for member in to if member != me.address]
-        return self.send_many(account, items) if items else []
 
     def group_create(
         self, account: str, name: str, peers: Sequence[str]
@@ -1095,17 +1190,29 @@ class ChatService:
         return updated, sent
 
     def group_send(
-        self, account: str, group: str, kind: str, body: Any, text: str
+        self, account: str, group: str, kind: str, body: Any, text: str, *, keep: bool = False
     ) -> tuple[StoredMessage, list[SendResult]]:
         """Send to every member over their own end-to-end encrypted session (same guarantees
-        as one-to-one); your copy goes to the group's conversation."""
+        as one-to-one); your copy goes to the group's conversation. With ``keep`` the
+        messages are stored before the relay is reached (as :meth:`post`): a relay that is
+        down then leaves them queued instead of raising RelayUnavailable."""
         g = self.resolve_group(account, group)
         me = self._me(account)
         if me.address not in g.members:
             raise InputError(f"{account} is not a member of {g.name!r}")
+        if kind == "text" and not text.strip():
+            raise InputError("the message is empty")
+        if len(text.encode()) > MAX_TEXT_BYTES:
+            raise InputError(
+                f"message too long: {len(text.encode())} bytes (at most {MAX_TEXT_BYTES})"
+            )
         wrapped = {"group": g.group_id, "k": kind, "b": body}
         items = [(m, "group", wrapped, "") for m in g.members if m != me.address]
-        sent = self.send_many(account, items)
+        if keep:
+            stored, _ = self.post(account, items)
+            sent = [SendResult(m.peer, m, False, 0) for m in stored]
+        else:
+            sent = self.send_many(account, items)
         copy = self.record(
             account,
             group_peer(g.group_id),

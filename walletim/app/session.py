@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from walletim.app.contracts import ContractService
     from walletim.app.defi import DefiService
     from walletim.app.redpacket import RedPackets
+    from walletim.app.wim import WalletIM
 
 ACCOUNT_SCAN = 20  # indexes per wallet searched when finding which account holds an address
 
@@ -53,6 +54,7 @@ class Session:
         self._chat: ChatService | None = None
         self._contracts: ContractService | None = None
         self._defi: DefiService | None = None
+        self._wim: WalletIM | None = None
 
     @property
     def network(self) -> Network:
@@ -142,7 +144,19 @@ class Session:
             from walletim.app.chat import ChatService
 
             self._chat = ChatService(self.wallets, self.open_store, self.relay_url)
+            # Money in chats is recorded and checked whichever command fetches the messages.
+            self._chat.on_message(lambda me, message: self.wim.record_incoming(me, message))
         return self._chat
+
+    @property
+    def wim(self) -> WalletIM:
+        """Payments, requests, split bills, red packets and shared actions in chats
+        (walletim.app.wim)."""
+        if self._wim is None:
+            from walletim.app.wim import WalletIM
+
+            self._wim = WalletIM(self)
+        return self._wim
 
     def close(self) -> None:
         if self._store is not None:

@@ -42,9 +42,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "liquidity": ("walletim.cli.defi", "liquidity", "Uniswap V2 liquidity: add, remove, show."),
     "vault": ("walletim.cli.defi", "vault", "ERC-4626 vaults: deposit, withdraw, balance."),
     "nft": ("walletim.cli.defi", "nft", "ERC-721 tokens: list, transfer."),
+    "pay": ("walletim.cli.wim", "pay", "Pay someone and say so in your chat (checked on chain)."),
+    "request": ("walletim.cli.wim", "request", "Ask someone in a chat for a payment (EIP-681)."),
+    "split": ("walletim.cli.wim", "split", "Split a bill: a request for each person's share."),
+    "splits": ("walletim.cli.wim", "splits", "Who has paid their share of your split bills."),
+    "payments": ("walletim.cli.wim", "payments", "Payments and requests in your chats."),
+    "redpacket": ("walletim.cli.wim", "redpacket", "Red packets: shares your chats can claim."),
     "devnet": ("walletim.cli.devnet", "devnet", "A local Anvil devnet for this home."),
     "relay": ("walletim.cli.relay", "relay", "Run a chat relay (stores only ciphertext)."),
     "demo": ("walletim.cli.demo", "demo", "Run the demo in a throwaway home."),
+    "watch": ("walletim.cli.watch", "watch", "Security alerts about an account, to yourself."),
 }
 
 

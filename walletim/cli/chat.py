@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.messaging.kinds import GROUP_PREFIX, group_peer, is_group_peer
 
 ACCOUNT_HELP = "Your account, NAME or NAME:INDEX."
 
@@ -31,12 +32,18 @@ def _when(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
 
 
-def _names(s: Any) -> dict[str, str]:
-    return {c.address: c.name for c in s.chat.contacts_list() if c.name}
+def _names(s: Any, account: str | None = None) -> dict[str, str]:
+    """Contact names by address; with ``account``, its groups' names by ``group:ID`` too."""
+    names = {c.address: c.name for c in s.chat.contacts_list() if c.name}
+    if account is not None:
+        names.update({group_peer(g.group_id): g.name for g in s.chat.groups(account)})
+    return names
 
 
 def _label(address: str, names: dict[str, str]) -> str:
     name = names.get(address)
+    if is_group_peer(address):
+        return f"{name or 'group'} [{address[len(GROUP_PREFIX) :][:8]}]"
     short = f"{address[:6]}…{address[-4:]}"
     return f"{name} ({short})" if name else short
 
@@ -54,13 +61,62 @@ def message_json(m: Any) -> dict[str, Any]:
         "sent_ms": m.sent_ms,
         "stored_ms": m.stored_ms,
         "unread": m.unread,
+        "sender": m.sender,  # who wrote it, in a group conversation (else null)
+        "group_id": m.peer[len(GROUP_PREFIX) :] if is_group_peer(m.peer) else None,
     }
+
+
+def _membership_text(m: Any, names: dict[str, str]) -> str:
+    """A membership change as people read it (its signature was checked when it arrived)."""
+    from walletim.errors import MessagingError
+    from walletim.messaging.kinds import parse_membership
+
+    try:
+        c = parse_membership(m.body)
+    except MessagingError:
+        return str(m.text)
+
+    def who(address: str | None) -> str:
+        if address is None:
+            return "?"
+        return "you" if address == m.account else _label(address, names)
+
+    did = {
+        "create": f"created the group {c.name!r} with {len(c.members)} members",
+        "add": f"added {who(c.subject)}",
+        "remove": f"removed {who(c.subject)}",
+        "leave": "left the group",
+    }.get(c.action, c.action)
+    signed = "signed by you" if c.by == m.account else "signature checked"
+    return f"membership: {who(c.by)} {did} ({signed}, version {c.version})"
 
 
 def _message_line(m: Any, names: dict[str, str]) -> str:
     arrow = "→" if m.direction == "out" else "←"
     pending = "" if m.state in ("sent", "received") else f"  [{m.state}]"
-    return f"{_when(m.sent_ms)}  {arrow} {_label(m.peer, names)}: {m.text}{pending}"
+    if m.sender is None:
+        return f"{_when(m.sent_ms)}  {arrow} {_label(m.peer, names)}: {m.text}{pending}"
+    if m.kind == "membership":
+        return f"{_when(m.sent_ms)}  * {_label(m.peer, names)} {_membership_text(m, names)}"
+    who = "you" if m.sender == m.account else _label(m.sender, names)
+    return f"{_when(m.sent_ms)}  {arrow} {_label(m.peer, names)} {who}: {m.text}{pending}"
+
+
+def _verdict_json(v: Any) -> dict[str, Any]:
+    """A payment's / shared action's check against the chain, for ``chat read --json``."""
+    if v is None:
+        return {}
+    return {
+        "verification": {"state": v.state, "reason": v.reason, "confirmations": v.confirmations}
+    }
+
+
+def _verdict_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if v.state == "verified":
+        return "  [verified on chain]"
+    return f"  [{v.state.upper()}: {v.reason}]" if v.reason else f"  [{v.state.upper()}]"
 
 
 def contact_json(c: Any) -> dict[str, Any]:
@@ -161,7 +217,7 @@ def inbox(ctx: Ctx, account: str) -> None:
     with _session(ctx) as s:
         r = s.chat.inbox(account)
         conversations = s.chat.repo.conversations(r.address)
-        names = _names(s)
+        names = _names(s, account)
     data = {
         "address": r.address,
         "messages": [{**message_json(x.message), "missing": list(x.missing)} for x in r.received],
@@ -185,7 +241,10 @@ def inbox(ctx: Ctx, account: str) -> None:
     def human() -> None:
         for x in r.received:
             click.echo(_message_line(x.message, names))
-        last_missing: dict[str, Any] = {x.message.peer: x.missing for x in r.received}
+        # Gaps are counted per sender (a group message travels in its sender's session).
+        last_missing: dict[str, Any] = {
+            (x.message.sender or x.message.peer): x.missing for x in r.received
+        }
         for peer, missing in last_missing.items():
             _warn_gaps(peer, missing, names)
         if r.rejected:
@@ -212,13 +271,27 @@ def inbox(ctx: Ctx, account: str) -> None:
             )
         if r.queued:
             click.echo(f"{r.queued} message(s) still queued for peers without chat keys", err=True)
+        changes = [x.message for x in r.received if x.message.kind == "membership"]
+        if changes:
+            groups = sorted({_label(m.peer, names) for m in changes})
+            click.echo(
+                f"{len(changes)} signed membership change(s) checked and applied to "
+                f"{', '.join(groups)} (walletim chat group list --from {account})"
+            )
         if not r.received:
             click.echo("no new messages")
-        if conversations:
+        # Conversations that only carried group traffic have nothing of their own to show.
+        shown = [c for c in conversations if c.last is not None or c.unread]
+        if shown:
             click.echo("conversations:")
-            for c in conversations:
+            for c in shown:
                 unread = f"{c.unread} unread" if c.unread else "read"
-                last = "" if c.last is None else f"  {_when(c.last.sent_ms)}  {c.last.text[:40]}"
+                last = ""
+                if c.last is not None:
+                    text = c.last.text
+                    if c.last.kind == "membership":
+                        text = _membership_text(c.last, names).removeprefix("membership: ")
+                    last = f"  {_when(c.last.sent_ms)}  {text[:40]}"
                 click.echo(f"  {_label(c.peer, names):<28} {unread:<10}{last}")
 
     ctx.emit(data, human)
@@ -234,17 +307,34 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
     """Show the conversation with PEER from the local history (no network)."""
     with _session(ctx) as s:
         r = s.chat.read(account, peer, limit)
-        names = _names(s)
+        names = _names(s, account)
+        checked = s.wim.verdicts(
+            r.account, [m.id for m in r.messages if m.kind in ("payment", "action")]
+        )
+        g = (
+            s.chat.repo.group(r.account, r.peer[len(GROUP_PREFIX) :])
+            if is_group_peer(r.peer)
+            else None
+        )
     c = r.contact
     data = {
         "account": r.account,
         "address": r.peer,
         "contact": None if c is None else contact_json(c),
-        "messages": [message_json(m) for m in r.messages],
+        "messages": [{**message_json(m), **_verdict_json(checked.get(m.id))} for m in r.messages],
         "missing": list(r.missing),
+        "group_id": None if g is None else g.group_id,
+        "group": None if g is None else group_json(g),
     }
 
     def human() -> None:
+        if g is not None:
+            click.echo(f"group {_label(r.peer, names)}: {_roster(g, r.account, names)}")
+            for m in r.messages:
+                click.echo(_message_line(m, names) + _verdict_text(checked.get(m.id)))
+            if not r.messages:
+                click.echo("(no messages)")
+            return
         status = "not verified yet (no message exchanged)"
         if c is not None and c.identity_key is not None:
             status = "verified binding" + (
@@ -254,7 +344,7 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
                 status += "; KEY CHANGED since last confirmed"
         click.echo(f"conversation with {_label(r.peer, names)}: {status}")
         for m in r.messages:
-            click.echo(_message_line(m, names))
+            click.echo(_message_line(m, names) + _verdict_text(checked.get(m.id)))
         if not r.messages:
             click.echo("(no messages)")
         _warn_gaps(r.peer, r.missing, names)
@@ -266,17 +356,70 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
 @click.option("--count", type=click.IntRange(1), help="Stop after this many messages.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS.")
+@click.option(
+    "--watch",
+    "watch_chain",
+    is_flag=True,
+    help="Also watch the chain: security alerts to yourself.",
+)
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    help="With --watch: alert on an outflow above AMOUNT[ TOKEN] (1eth, '500 USDC').",
+)
+@click.option(
+    "--watch-interval",
+    type=click.FloatRange(0.1),
+    default=5.0,
+    show_default=True,
+    help="With --watch: seconds between chain scans.",
+)
 @password_file_option
 @pass_ctx
-def listen(ctx: Ctx, account: str, count: int | None, timeout: float | None) -> None:
+def listen(
+    ctx: Ctx,
+    account: str,
+    count: int | None,
+    timeout: float | None,
+    watch_chain: bool,
+    thresholds: tuple[str, ...],
+    watch_interval: float,
+) -> None:
     """Stay connected and print messages as they arrive (Ctrl-C to stop).
 
-    Reconnects with backoff and resumes without loss. With --json, prints one JSON object
-    per line (JSON Lines), one per event."""
+    Reconnects with backoff and resumes without loss. With --watch, also scans the chain
+    and posts security alerts (as `walletim watch`) into your conversation with yourself,
+    printing each one. With --json, prints one JSON object per line (JSON Lines), one per
+    event."""
+    from collections.abc import Callable
+
     from walletim.app.chat import ListenEvent, Received, Rejection
 
+    if thresholds and not watch_chain:
+        from walletim.errors import UsageError
+
+        raise UsageError("--threshold needs --watch")
     with _session(ctx) as s:
         names = _names(s)
+        tick: Callable[[], None] | None = None
+        if watch_chain:
+            from walletim.app.watch import watcher_for
+            from walletim.cli.watch import alert_json, alert_line
+
+            watcher = watcher_for(s)
+            limits = [watcher.parse_threshold(t) for t in thresholds]
+            watcher.address(account)
+            s.chain.check_chain()  # an unreachable node or another chain: fail before listening
+
+            def scan() -> None:
+                for a in watcher.scan(account, limits):
+                    if ctx.json:
+                        click.echo(json.dumps({"event": "alert", **alert_json(a)}))
+                    else:
+                        click.echo(alert_line(a))
+
+            tick = scan
 
         def on_event(event: ListenEvent) -> None:
             item = event.item
@@ -302,9 +445,18 @@ def listen(ctx: Ctx, account: str, count: int | None, timeout: float | None) -> 
                 click.echo(f"relay connection lost ({item}); reconnecting…", err=True)
             elif event.kind == "sent":
                 click.echo(f"sent {item} queued message(s)", err=True)
+            elif event.kind == "tick-error":
+                click.echo(f"warning: chain watch: {item}; retrying", err=True)
 
         try:
-            s.chat.listen(account, on_event, count=count, timeout=timeout)
+            s.chat.listen(
+                account,
+                on_event,
+                count=count,
+                timeout=timeout,
+                tick=tick,
+                tick_every=watch_interval,
+            )
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
 
@@ -319,7 +471,7 @@ def search(ctx: Ctx, account: str, query: str, limit: int) -> None:
     """Full-text search of your local history (newest first); QUERY words must all appear."""
     with _session(ctx) as s:
         hits = s.chat.search(account, query, limit)
-        names = _names(s)
+        names = _names(s, account)
     data = {"query": query, "messages": [message_json(m) for m in hits]}
 
     def human() -> None:
@@ -405,5 +557,168 @@ def contacts_verify(ctx: Ctx, account: str, peer: str, confirm: bool) -> None:
             click.echo("marked as compared and confirmed")
         else:
             click.echo("compare these digits with them; if they match, run again with --confirm")
+
+    ctx.emit(data, human)
+
+
+# -- groups -------------------------------------------------------------------------------------
+
+
+def group_json(g: Any) -> dict[str, Any]:
+    return {
+        "group_id": g.group_id,
+        "name": g.name,
+        "members": list(g.members),
+        "version": g.version,
+        "verified": g.verified,
+        "creator": g.creator,
+    }
+
+
+def _verified(g: Any) -> str:
+    if g.verified:
+        return "verified (every change signed by the member who made it)"
+    return "NOT verified: no signed membership change received yet"
+
+
+def _roster(g: Any, me: str, names: dict[str, str]) -> str:
+    members = ", ".join("you" if a == me else _label(a, names) for a in g.members)
+    return f"{len(g.members)} members ({members}); version {g.version}, {_verified(g)}"
+
+
+def _deliveries_json(sent: Any) -> list[dict[str, Any]]:
+    return [
+        {"address": r.peer, "state": r.message.state, "key_changed": r.key_changed} for r in sent
+    ]
+
+
+def _warn_deliveries(ctx: Ctx, account: str, sent: Any, names: dict[str, str]) -> None:
+    """On stderr: key changes always; with human output also who it did not reach yet."""
+    for r in sent:
+        if r.key_changed:
+            click.echo(
+                f"warning: {r.peer}'s chat key changed; compare safety numbers again "
+                f"(walletim chat contacts verify --from {account} {r.peer})",
+                err=True,
+            )
+    if ctx.json:
+        return
+    waiting = {
+        "queued": "they have not published chat keys to this relay yet; it goes out with a "
+        "later chat command once they have",
+        "sending": "not confirmed by the relay yet; retried by the next chat command",
+        "failed": "the relay refused it",
+    }
+    for state, why in waiting.items():
+        peers = [_label(r.peer, names) for r in sent if r.message.state == state]
+        if peers:
+            click.echo(f"{state} for {', '.join(peers)}: {why}", err=True)
+
+
+def _reached(sent: Any) -> str:
+    n = sum(1 for r in sent if r.message.state == "sent")
+    return f"{n} of {len(sent)} other member(s)"
+
+
+@chat.group("group")
+def group_cmd() -> None:
+    """Small groups with the same end-to-end encryption as one-to-one chat.
+
+    Each message goes to every member over their own encrypted session. Membership changes
+    are signed by the member who makes them (EIP-191) and checked by everyone on arrival;
+    `chat inbox` applies them and `chat read --from ACCOUNT GROUP` shows the conversation."""
+
+
+@group_cmd.command("create")
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("name")
+@click.argument("peers", metavar="PEER...", nargs=-1, required=True)
+@password_file_option
+@pass_ctx
+def group_create(ctx: Ctx, account: str, name: str, peers: tuple[str, ...]) -> None:
+    """Create group NAME of you and each PEER (a 0x address, contact name or wallet account)."""
+    with _session(ctx) as s:
+        g, sent = s.chat.group_create(account, name, list(peers))
+        names = _names(s, account)
+        me = s.wallets.account(account).address
+    data = {**group_json(g), "address": me, "deliveries": _deliveries_json(sent)}
+
+    def human() -> None:
+        click.echo(f"created group {_label(group_peer(g.group_id), names)} (id {g.group_id})")
+        click.echo(f"  {_roster(g, me, names)}")
+        click.echo(f"  the signed membership change reached the relay for {_reached(sent)}")
+
+    _warn_deliveries(ctx, account, sent, names)
+    ctx.emit(data, human)
+
+
+@group_cmd.command("add")
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("group")
+@click.argument("peer")
+@password_file_option
+@pass_ctx
+def group_add(ctx: Ctx, account: str, group: str, peer: str) -> None:
+    """Add PEER to GROUP (its name or id); the change is signed by you and sent to everyone."""
+    with _session(ctx) as s:
+        g, sent = s.chat.group_add(account, group, peer)
+        added = s.chat.resolve_peer(peer)
+        names = _names(s, account)
+        me = s.wallets.account(account).address
+    data = {**group_json(g), "added": added, "deliveries": _deliveries_json(sent)}
+
+    def human() -> None:
+        click.echo(
+            f"added {_label(added, names)} to {_label(group_peer(g.group_id), names)}: "
+            f"signed by you, version {g.version}"
+        )
+        click.echo(f"  {_roster(g, me, names)}")
+        click.echo(f"  the signed membership change reached the relay for {_reached(sent)}")
+
+    _warn_deliveries(ctx, account, sent, names)
+    ctx.emit(data, human)
+
+
+@group_cmd.command("send")
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("group")
+@click.argument("text")
+@password_file_option
+@pass_ctx
+def group_send(ctx: Ctx, account: str, group: str, text: str) -> None:
+    """Send TEXT to every member of GROUP (its name or id), each end-to-end encrypted."""
+    with _session(ctx) as s:
+        copy, sent = s.chat.group_send(account, group, "text", {"text": text}, text)
+        names = _names(s, account)
+    data = {**message_json(copy), "deliveries": _deliveries_json(sent)}
+
+    def human() -> None:
+        click.echo(f"sent to {_label(copy.peer, names)}: reached the relay for {_reached(sent)}")
+
+    _warn_deliveries(ctx, account, sent, names)
+    ctx.emit(data, human)
+
+
+@group_cmd.command("list")
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@password_file_option
+@pass_ctx
+def group_list(ctx: Ctx, account: str) -> None:
+    """Your groups: members, roster version, whether the roster is verified (run `chat inbox`
+    first to apply changes that arrived)."""
+    with _session(ctx) as s:
+        rows = s.chat.groups(account)
+        names = _names(s, account)
+        me = s.wallets.account(account).address
+    data = {"address": me, "groups": [group_json(g) for g in rows]}
+
+    def human() -> None:
+        for g in rows:
+            click.echo(f"{g.name}  (id {g.group_id})  version {g.version}, {_verified(g)}")
+            for a in g.members:
+                who = "you" if a == me else names.get(a, "")
+                click.echo(f"    {a}  {who}".rstrip())
+        if not rows:
+            click.echo(f"no groups yet (walletim chat group create --from {account} NAME PEER...)")
 
     ctx.emit(data, human)

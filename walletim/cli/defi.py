@@ -531,6 +531,12 @@ def weth_unwrap(ctx: Ctx, account: str, amount: str) -> None:
 )
 @click.option("--via", help="Route through this token (two hops).")
 @click.option("--quote", "quote_only", is_flag=True, help="Only show the quote; sign nothing.")
+@click.option(
+    "--share",
+    "share_with",
+    metavar="PEER|GROUP",
+    help="Tell PEER (or a chat group) about it in the chat; their client checks the logs.",
+)
 @password_file_option
 @pass_ctx
 def swap(
@@ -543,6 +549,7 @@ def swap(
     deadline: int,
     via: str | None,
     quote_only: bool,
+    share_with: str | None,
 ) -> None:
     """Swap AMOUNT of TOKEN_IN for TOKEN_OUT on Uniswap V2 (ETH, WETH, USDC, DAI, 0x...)."""
     from walletim.app.contracts import parse_percent
@@ -581,11 +588,13 @@ def swap(
         outcome = _run_plan(ctx, s, plan)
         received = s.defi.received(outcome)
         a_out = s.defi.asset(token_out)
+        shared = _share(s, account, share_with, outcome)
     extra = (
         {}
         if received is None
         else {"received": format_amount(received, a_out.decimals), "raw_received": str(received)}
     )
+    extra.update(shared)
     _done(ctx, outcome, extra, None if received is None else f"received {a_out.fmt(received)}")
 
 
@@ -715,13 +724,37 @@ def vault() -> None:
 @click.option("--from", "account", required=True, help=ACCOUNT)
 @click.argument("amount")
 @click.option("--vault", "vault_addr", help="Vault address (default: the devnet world's).")
+@click.option(
+    "--share",
+    "share_with",
+    metavar="PEER|GROUP",
+    help="Tell PEER (or a chat group) about it in the chat; their client checks the logs.",
+)
 @password_file_option
 @pass_ctx
-def vault_deposit(ctx: Ctx, account: str, amount: str, vault_addr: str | None) -> None:
+def vault_deposit(
+    ctx: Ctx, account: str, amount: str, vault_addr: str | None, share_with: str | None
+) -> None:
     """Deposit AMOUNT of the vault's asset; shows the shares you get (previewDeposit)."""
     with _session(ctx) as s:
         outcome = _run_plan(ctx, s, s.defi.vault_deposit(account, amount, vault_addr))
-    _done(ctx, outcome)
+        shared = _share(s, account, share_with, outcome)
+    _done(ctx, outcome, shared)
+
+
+def _share(s: Any, account: str, peer: str | None, outcome: Any) -> dict[str, Any]:
+    """Share a mined swap / deposit in a chat (``--share``); the JSON fields it adds."""
+    if peer is None or not outcome.ok:
+        return {}
+    message = s.wim.share(account, peer, outcome)
+    row = s.wim.action_state(account, message.id)
+    if message.state == "queued":
+        click.echo(
+            "warning: the chat message waits in your outbox (relay unreachable or the peer has "
+            "no chat keys yet); it goes out with your next chat command",
+            err=True,
+        )
+    return {"shared": {"text": message.text, "state": None if row is None else row.state}}
 
 
 @vault.command("withdraw")

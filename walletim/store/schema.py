@@ -424,10 +424,32 @@ V5 = _script(
     )""",
 )
 
+V6 = _script(
+    # DeFi actions shared in a chat (a swap, a vault deposit), checked against their logs.
+    """CREATE TABLE actions (
+        account TEXT NOT NULL,
+        message_id INTEGER NOT NULL REFERENCES messages (id),
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        peer TEXT NOT NULL,
+        chain_id INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        action TEXT NOT NULL,
+        state TEXT NOT NULL
+            CHECK (state IN ('pending', 'verified', 'failed', 'mismatch')),
+        reason TEXT NOT NULL DEFAULT '',
+        confirmations INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL,
+        checked_ms INTEGER,
+        PRIMARY KEY (account, message_id)
+    )""",
+    "CREATE INDEX actions_state ON actions (account, state)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
     Migration(3, "chat: contacts, conversations, messages (+FTS5), sessions", V3),
     Migration(4, "chat: per-account conversations, epochs, outbox, prekeys, events", _v4),
     Migration(5, "wallet IM: payments, requests, splits, red packets, groups, alerts", V5),
+    Migration(6, "wallet IM: DeFi actions shared in chats", V6),
 )

@@ -1,0 +1,175 @@
+"""pay, request, split, splits, payments, redpacket and --share through the CLI, against Anvil
+with the world and a real relay process. alice is the world's home (account dev:0); bob and
+carol have their own homes (dev:1, dev:2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli, RelayProcess, World
+
+E18 = 10**18
+
+
+class User:
+    def __init__(self, cli: Cli, spec: str, world: World, relay: RelayProcess) -> None:
+        self.cli, self.spec, self.world, self.relay = cli, spec, world, relay
+        self.address = world.address(spec)
+
+    def run(self, *args: str, input: str | None = None) -> Any:
+        return self.cli("--rpc-url", self.world.url, "--relay", self.relay.url, *args, input=input)
+
+    def ok(self, *args: str) -> Any:
+        r = self.run("--json", "--yes", *args)
+        assert r.code == 0, (args, r.err)
+        return r.json()
+
+
+@pytest.fixture
+def users(world: World, relay: RelayProcess, tmp_path: Path) -> dict[str, User]:
+    from walletim.app.session import Session
+    from walletim.app.world import save_world
+
+    out = {"alice": User(world.cli(), "dev", world, relay)}
+    for n, name in ((1, "bob"), (2, "carol")):
+        home = tmp_path / name
+        with Session(home, HOME_PASSWORD, fast_kdf=True) as s:
+            s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        save_world(home, world.manifest)
+        env = {**world.cli().env, "WALLETIM_HOME": str(home)}
+        out[name] = User(Cli(home, env), f"dev:{n}", world, relay)
+    for u in out.values():
+        u.ok("chat", "init", "--from", u.spec)
+    return out
+
+
+def test_pay_request_split_and_payments(users: dict[str, User]) -> None:
+    alice, bob, carol = users["alice"], users["bob"], users["carol"]
+    # pay: asks once, then tells bob in the chat; bob's client checks it on chain.
+    refused = alice.run("pay", "--from", "dev", bob.address, "0.25", input="n\n")
+    assert refused.code == 1 and "transfer 0.25 ETH" in refused.err
+    paid = alice.ok("pay", "--from", "dev", bob.address, "0.25", "--note", "lunch")
+    assert (paid["state"], paid["raw"], paid["amount"], paid["symbol"]) == (
+        "verified",
+        str(E18 // 4),
+        "0.25",
+        "ETH",
+    )
+    assert paid["address"] == bob.address and paid["hash"].startswith("0x")
+    assert paid["text"] == "paid 0.25 ETH: lunch" and paid["delivered"] is True
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    seen = bob.ok("payments", "--from", bob.spec)["payments"]
+    assert [(p["state"], p["direction"], p["from"], p["hash"]) for p in seen] == [
+        ("verified", "in", alice.address, paid["hash"])
+    ]
+    human = bob.run("payments", "--from", bob.spec)
+    assert human.code == 0 and "0.25 ETH (lunch)  [verified]" in human.out
+    [msg] = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
+    assert (msg["kind"], msg["text"], msg["verification"]["state"]) == (
+        "payment",
+        "paid 0.25 ETH: lunch",
+        "verified",
+    )
+    line = bob.run("chat", "read", "--from", bob.spec, alice.address).out
+    assert "paid 0.25 ETH: lunch  [verified on chain]" in line
+
+    # request -> pay --request -> settled on both sides.
+    asked = bob.ok("request", "--from", bob.spec, alice.address, "12.5", "--token", "USDC")
+    rid = asked["request_id"]
+    assert asked["uri"] == (
+        f"ethereum:{alice.world.manifest.contracts['USDC']}@31337/transfer?address="
+        f"{bob.address}&uint256=12500000"
+    )
+    text = bob.run("request", "--from", bob.spec, alice.address, "1", "--note", "again")
+    assert text.code == 0 and "EIP-681: ethereum:" in text.out and "█" in text.out  # a QR code
+    alice.ok("chat", "inbox", "--from", "dev")
+    settled = alice.ok("pay", "--from", "dev", "--request", rid)
+    assert settled["request_id"] == rid and settled["request_state"] == "settled"
+    assert settled["symbol"] == "USDC" and settled["raw"] == "12500000"
+    again = alice.run("pay", "--from", "dev", "--request", rid, "--yes")
+    assert again.code == 1 and "already paid" in again.err
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    reqs = {r["request_id"]: r for r in bob.ok("payments", "--from", bob.spec)["requests"]}
+    assert reqs[rid]["state"] == "settled" and reqs[rid]["hash"] == settled["hash"]
+
+    # split: 3 ways with alice; carol never pays.
+    made = alice.ok("split", "--from", "dev", "--total", "0.3", bob.address, carol.address)
+    sid = made["split_id"]
+    assert [r["raw"] for r in made["requests"]] == [str(E18 // 10)] * 2
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    bob_req = [
+        r for r in bob.ok("payments", "--from", bob.spec)["requests"] if r["split_id"] == sid
+    ]
+    bob.ok("pay", "--from", bob.spec, "--request", bob_req[0]["request_id"])
+    alice.ok("chat", "inbox", "--from", "dev")
+    status = alice.ok("splits", "--from", "dev", sid)["splits"][0]
+    assert (status["settled"], status["open"], status["collected"]) == (1, 1, "0.1")
+    human = alice.run("splits", "--from", "dev", sid)
+    assert "1 of 2 paid" in human.out and "not paid yet" in human.out
+
+
+def test_bad_input_is_one_clean_line(users: dict[str, User]) -> None:
+    alice, bob = users["alice"], users["bob"]
+    cases = [
+        (("pay", "--from", "dev", "nobody", "1"), "unknown peer"),
+        (("pay", "--from", "dev", bob.address, "1", "--token", "FOO"), "unknown token"),
+        (("pay", "--from", "dev", bob.address, "1.2.3"), "not an amount"),
+        (("pay", "--from", "dev", bob.address, "99999999"), "insufficient ETH"),
+        (("pay", "--from", "dev", "--request", "0x12"), "16 bytes of hex"),
+        (("request", "--from", "dev", "dev", "1"), "yourself"),
+        (("split", "--from", "dev", "--total", "1", "dev"), "not yourself"),
+        (("splits", "--from", "dev", "0x" + "00" * 16), "no split"),
+        (("redpacket", "claim", "--from", "dev", "0x" + "00" * 32), "no red packet"),
+        (("redpacket", "status", "0x" + "00" * 32), "no red packet"),
+        (("redpacket", "status", "xyz"), "32 bytes of hex"),
+    ]
+    for args, needle in cases:
+        r = alice.run("--yes", *args)
+        assert r.code != 0 and needle in r.err, (args, r.err)
+        assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err, r.err
+    usage = alice.run("pay", "--from", "dev")
+    assert usage.code == 2 and "PEER and AMOUNT" in usage.err
+    usage = alice.run("redpacket", "create", "--from", "dev", "--total", "1", "--shares", "2")
+    assert usage.code == 2 and "--to PEER" in usage.err
+
+
+def test_red_packet_and_shared_swap_through_the_cli(users: dict[str, User], world: World) -> None:
+    alice, bob, carol = users["alice"], users["bob"], users["carol"]
+    made = alice.ok(
+        "redpacket", "create", "--from", "dev", "--total", "0.2", "--shares", "2",
+        "--to", bob.address, carol.address, "--expiry", "600",
+    )  # fmt: skip
+    pid = made["packet_id"]
+    assert made["recipients"] == sorted([bob.address, carol.address]) and made["delivered"]
+    for u in (bob, carol):
+        u.ok("chat", "inbox", "--from", u.spec)
+        listed = u.ok("redpacket", "list", "--from", u.spec)["packets"]
+        assert [(p["packet_id"], p["direction"]) for p in listed] == [(pid, "in")]
+    got = bob.ok("redpacket", "claim", "--from", bob.spec, pid)
+    assert (got["state"], got["raw"]) == ("claimed", str(E18 // 10))
+    twice = bob.run("--yes", "redpacket", "claim", "--from", bob.spec, pid)
+    assert twice.code == 1 and "already claimed" in twice.err
+    status = carol.ok("redpacket", "status", pid)
+    assert (status["state"], status["shares_left"], status["claims"][0]["address"]) == (
+        "open",
+        1,
+        bob.address,
+    )
+    early = alice.run("--yes", "redpacket", "refund", "--from", "dev", pid)
+    assert early.code == 1 and "not expired" in early.err
+    rpc = world.anvil.rpc()
+    rpc.call("evm_increaseTime", [601])
+    rpc.call("evm_mine")
+    back = alice.ok("redpacket", "refund", "--from", "dev", pid)
+    assert back["state"] == "mined"
+    assert carol.ok("redpacket", "status", pid)["state"] == "refunded"
+
+    swapped = alice.ok("swap", "--from", "dev", "0.05", "ETH", "DAI", "--share", bob.address)
+    assert swapped["shared"]["state"] == "verified"
+    assert swapped["shared"]["text"].startswith("swapped 0.05 ETH for ")
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    history = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
+    assert history[-1]["kind"] == "action" and history[-1]["text"] == swapped["shared"]["text"]

@@ -1,0 +1,322 @@
+"""Money in chats against real processes: a fresh Anvil with the devnet world and a real relay.
+
+alice, bob and carol are three homes (three people) holding Anvil's accounts 0, 1 and 2. Every
+payment shown in a chat is checked against the chain; forged claims show as mismatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, RelayProcess, World, wait_receipt
+from walletim.errors import InputError
+from walletim.messaging.kinds import Asset, PaymentClaim, payment_typed_data
+
+E18 = 10**18
+
+
+@dataclass
+class Person:
+    name: str
+    spec: str
+    session: Any
+
+    @property
+    def address(self) -> str:
+        return str(self.session.wallets.account(self.spec).address)
+
+    def inbox(self) -> Any:
+        return self.session.chat.inbox(self.spec)
+
+    def payments(self) -> list[Any]:
+        return list(self.session.wim.payments(self.spec))
+
+    def last_payment(self) -> Any:
+        return self.payments()[0]
+
+
+@pytest.fixture
+def people(world: World, relay: RelayProcess, tmp_path: Path) -> Iterator[dict[str, Person]]:
+    from walletim.app.session import Session
+    from walletim.app.world import save_world
+
+    out: dict[str, Person] = {}
+    sessions = []
+    for n, name in enumerate(("alice", "bob", "carol", "dave")):
+        home = tmp_path / name
+        s = Session(home, HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url, fast_kdf=True)
+        s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        save_world(home, world.manifest)
+        sessions.append(s)
+        out[name] = Person(name, f"dev:{n}", s)
+        s.chat.init(f"dev:{n}")
+    try:
+        yield out
+    finally:
+        for s in sessions:
+            s.close()
+
+
+def _claim(p: Person, tx: str, payee: str, amount: int, *, asset: Asset | None = None) -> Any:
+    """A payment claim signed by ``p`` (true or not: the chain decides)."""
+    a = asset or Asset(None, "ETH", 18)
+    doc = payment_typed_data(31337, tx, p.address, payee, a.address, amount, None, "")
+    sig = p.session.wallets.sign_typed_data(p.spec, doc)
+    claim = PaymentClaim(31337, tx, p.address, payee, a, amount, "", None, "0x" + sig.bytes.hex())
+    return claim.to_json()
+
+
+def test_pay_eth_and_a_token_and_see_them_verified(people: dict[str, Person]) -> None:
+    alice, bob = people["alice"], people["bob"]
+    before = bob.session.chain.balance(bob.address)
+    paid = alice.session.wim.pay(alice.spec, bob.address, "0.5", note="pizza 🍕")
+    assert paid.outcome.ok and paid.delivered and paid.message.state == "sent"
+    assert (paid.payment.state, paid.payment.direction, paid.payment.amount) == (
+        "verified",
+        "out",
+        E18 // 2,
+    )
+    got = bob.inbox()
+    [message] = [r.message for r in got.received]
+    assert (message.kind, message.text) == ("payment", "paid 0.5 ETH: pizza 🍕")
+    p = bob.last_payment()
+    assert (p.state, p.direction, p.payer, p.payee, p.amount, p.note, p.asset) == (
+        "verified",
+        "in",
+        alice.address,
+        bob.address,
+        E18 // 2,
+        "pizza 🍕",
+        None,
+    )
+    assert p.confirmations >= 1 and p.tx_hash == paid.outcome.hash.lower()
+    assert bob.session.chain.balance(bob.address) == before + E18 // 2
+
+    usdc = alice.session.wim.pay(alice.spec, "dev:1", "25.5", token="usdc")
+    assert usdc.payment.state == "verified" and usdc.payment.symbol == "USDC"
+    bob.inbox()
+    p = bob.last_payment()
+    assert (p.state, p.symbol, p.decimals, p.amount) == ("verified", "USDC", 6, 25_500_000)
+
+
+def test_forged_payment_messages_show_as_mismatch(world: World, people: dict[str, Person]) -> None:
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    chat = alice.session.chat
+    rpc = world.anvil.rpc()
+
+    # 1. Another transaction's hash: dev:3 really paid bob, alice claims it as hers.
+    theirs = rpc.call(
+        "eth_sendTransaction",
+        [{"from": world.address("dev:3"), "to": bob.address, "value": hex(E18)}],
+    )
+    wait_receipt(rpc, theirs)
+    chat.send_payload(
+        alice.spec, bob.address, "payment", _claim(alice, theirs, bob.address, E18), "x"
+    )
+    # 2. A wrong amount: alice pays 0.1 ETH and claims 1 ETH.
+    real = alice.session.send(alice.spec, bob.address, E18 // 10)
+    chat.send_payload(
+        alice.spec, bob.address, "payment", _claim(alice, real.hash, bob.address, E18), "y"
+    )
+    # 3. An unrelated sender: carol forwards alice's true claim of that payment.
+    true_claim = _claim(alice, real.hash, bob.address, E18 // 10)
+    carol.session.chat.send_payload(carol.spec, bob.address, "payment", true_claim, "z")
+    # 4. A claim whose signature does not cover what it says (note changed).
+    tampered = {**true_claim, "note": "changed after signing"}
+    chat.send_payload(alice.spec, bob.address, "payment", tampered, "t")
+    # 5. The true claim, then the same transaction claimed a second time.
+    chat.send_payload(alice.spec, bob.address, "payment", true_claim, "ok")
+    chat.send_payload(alice.spec, bob.address, "payment", true_claim, "again")
+    # 6. A token claim whose Transfer log shows another amount.
+    usdc = alice.session.defi.asset("USDC")
+    sent = alice.session.defi.execute(
+        alice.session.defi.transfer(alice.spec, "USDC", bob.address, "1")
+    )
+    chat.send_payload(
+        alice.spec,
+        bob.address,
+        "payment",
+        _claim(
+            alice,
+            sent.hash,
+            bob.address,
+            2_000_000,
+            asset=Asset(usdc.address, "USDC", 6),
+        ),
+        "u",
+    )
+    # 7. A claim of a transaction that never happened.
+    chat.send_payload(
+        alice.spec, bob.address, "payment", _claim(alice, "0x" + "ab" * 32, bob.address, 1), "n"
+    )
+
+    bob.inbox()
+    keys = ("x", "y", "z", "t", "ok", "again", "u", "n")  # in the order they were sent
+    got = dict(zip(keys, reversed(bob.payments()), strict=True))
+    assert got["x"].state == "mismatch" and "someone else" in got["x"].reason
+    assert got["y"].state == "mismatch" and "moves 0.1 ETH" in got["y"].reason
+    assert got["z"].state == "mismatch" and "sent it" in got["z"].reason
+    assert got["t"].state == "mismatch" and "signature" in got["t"].reason
+    assert got["ok"].state == "verified"
+    assert got["again"].state == "mismatch" and "already claimed" in got["again"].reason
+    assert got["u"].state == "mismatch" and "moves 1 USDC" in got["u"].reason
+    assert got["n"].state == "pending"
+    bob.session.wim.grace_s = 0  # long after: the node has still never seen it
+    assert bob.session.wim.check(bob.spec) == 1
+    assert {p.state for p in bob.payments() if p.tx_hash == "0x" + "ab" * 32} == {"mismatch"}
+
+
+def test_a_reverted_transfer_shows_as_failed(world: World, people: dict[str, Person]) -> None:
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    from walletim.app.contracts import calldata
+
+    usdc = alice.session.defi.asset("USDC")
+    data = calldata("transfer(address,uint256)", bob.address, 10**15)  # more than alice has
+    tx = rpc.call(
+        "eth_sendTransaction",
+        [
+            {
+                "from": alice.address,
+                "to": usdc.address,
+                "data": "0x" + data.hex(),
+                "gas": hex(100_000),
+            }
+        ],
+    )
+    assert wait_receipt(rpc, tx)["status"] == "0x0"
+    claim = _claim(alice, tx, bob.address, 10**15, asset=Asset(usdc.address, "USDC", 6))
+    alice.session.chat.send_payload(alice.spec, bob.address, "payment", claim, "f")
+    bob.inbox()
+    p = bob.last_payment()
+    assert (p.state, p.reason) == ("failed", "the transaction reverted")
+
+
+def test_request_pay_settled_on_both_sides(people: dict[str, Person]) -> None:
+    alice, bob = people["alice"], people["bob"]
+    asked = bob.session.wim.request(bob.spec, alice.address, "0.2", note="tickets")
+    rid = asked.request.request_id
+    assert asked.request.state == "open" and asked.request.uri == (
+        f"ethereum:{bob.address}@31337?value={2 * 10**17}"
+    )
+    alice.inbox()
+    [incoming] = alice.session.wim.requests(alice.spec)
+    assert (incoming.request_id, incoming.direction, incoming.peer, incoming.amount) == (
+        rid,
+        "in",
+        bob.address,
+        2 * 10**17,
+    )
+    with pytest.raises(InputError, match="no request"):
+        alice.session.wim.pay(alice.spec, None, None, request_id="0x" + "00" * 16)
+    paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+    assert paid.payment.request_id == rid and paid.payment.amount == 2 * 10**17
+    assert paid.request is not None and paid.request.state == "settled"
+    assert paid.payment.note == "tickets"
+    with pytest.raises(InputError, match="already paid"):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+    bob.inbox()
+    [mine] = bob.session.wim.requests(bob.spec)
+    assert (mine.state, mine.paid_tx) == ("settled", paid.outcome.hash.lower())
+
+
+def test_split_with_one_payer_missing(people: dict[str, Person]) -> None:
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    made = alice.session.wim.split(alice.spec, "100", [bob.address, carol.address], token="DAI")
+    status = made.status
+    assert status.split.total == 100 * E18 and len(status.requests) == 2
+    share = 100 * E18 // 3
+    assert [r.amount for r in status.requests] == [share, share]
+    assert status.own_share == 100 * E18 - 2 * share  # the payer of the bill keeps the rest
+    bob.inbox()
+    carol.inbox()
+    [to_pay] = bob.session.wim.requests(bob.spec)
+    assert to_pay.split_id == status.split.split_id and to_pay.symbol == "DAI"
+    bob.session.wim.pay(bob.spec, None, None, request_id=to_pay.request_id)
+    alice.inbox()
+    after = alice.session.wim.split_status(alice.spec, status.split.split_id)
+    assert [r.peer for r in after.settled] == [bob.address]
+    assert [r.peer for r in after.open] == [carol.address]
+    assert after.collected == share
+
+
+def test_red_packet_in_a_chat_and_to_a_group(world: World, people: dict[str, Person]) -> None:
+    alice, bob, carol, dave = (people[n] for n in ("alice", "bob", "carol", "dave"))
+    made = alice.session.wim.packet_create(
+        alice.spec, "1", 2, to=[bob.address, carol.address], expiry_s=3600, note="新年快乐"
+    )
+    assert made.outcome.ok and made.delivered and len(made.messages) == 2
+    pid = made.packet.packet_id
+    bob.inbox()
+    carol.inbox()
+    dave.inbox()
+    got = bob.session.wim.packet_claim(bob.spec, pid)
+    assert got.outcome.ok and got.amount == E18 // 2
+    with pytest.raises(InputError, match="already claimed"):
+        bob.session.wim.packet_claim(bob.spec, pid)
+    with pytest.raises(InputError, match="no red packet"):  # dave was not offered one
+        dave.session.wim.packet_claim(dave.spec, pid)
+    st = alice.session.wim.packet_status(pid)
+    assert (st.shares_left, st.claims) == (1, ((bob.address, E18 // 2),))
+    # carol never claims; after expiry alice takes the rest back.
+    rpc = world.anvil.rpc()
+    rpc.call("evm_increaseTime", [3601])
+    rpc.call("evm_mine")
+    with pytest.raises(InputError, match="expired"):
+        carol.session.wim.packet_claim(carol.spec, pid)
+    refund = alice.session.defi.execute(alice.session.redpackets.refund(alice.spec, pid))
+    assert refund.ok and alice.session.wim.packet_status(pid).remaining == 0
+
+    # To a group: one message holding each member's voucher.
+    alice.session.chat.group_create(alice.spec, "family", [bob.address, carol.address])
+    made = alice.session.wim.packet_create(alice.spec, "30", 2, group="family", token="USDC")
+    bob.inbox()
+    carol.inbox()
+    amounts = [
+        p.session.wim.packet_claim(p.spec, made.packet.packet_id).amount for p in (bob, carol)
+    ]
+    assert amounts == [15_000_000, 15_000_000]
+    [row] = [
+        r for r in carol.session.wim.packets(carol.spec) if r.packet_id == made.packet.packet_id
+    ]
+    assert row.claimed_amount == 15_000_000 and row.symbol == "USDC"
+
+
+def test_shared_swap_and_vault_deposit_are_checked_from_their_logs(
+    people: dict[str, Person],
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    d = alice.session.defi
+    swap = d.execute(d.swap(alice.spec, "0.1", "ETH", "USDC"))
+    alice.session.wim.share(alice.spec, bob.address, swap, note="nice price")
+    deposit = d.execute(d.vault_deposit(alice.spec, "10"))
+    alice.session.wim.share(alice.spec, bob.address, deposit)
+    # A forged one: the same swap, claiming twice the USDC it returned.
+    forged = {
+        "chain_id": 31337,
+        "tx": swap.hash,
+        "action": "swap",
+        "claim": {
+            "token_in": "ETH",
+            "token_out": d.asset("USDC").address,
+            "raw_in": str(10**17),
+            "raw_out": str(2 * (d.received(swap) or 0)),
+        },
+        "note": "",
+    }
+    alice.session.chat.send_payload(alice.spec, bob.address, "action", forged, "forged")
+    got = bob.inbox()
+    rows = [bob.session.wim.action_state(bob.spec, r.message.id) for r in got.received]
+    texts = [r.message.text for r in got.received]
+    assert texts[0].startswith("swapped 0.1 ETH for ") and texts[0].endswith(" USDC")
+    assert texts[1] == "deposited 10 DAI into a vault"
+    assert [(r.state, r.action) for r in rows] == [
+        ("verified", "swap"),
+        ("verified", "vault-deposit"),
+        ("mismatch", "swap"),
+    ]

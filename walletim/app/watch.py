@@ -1,0 +1,627 @@
+"""Security alerts to yourself: the Python API behind ``walletim watch`` and
+``walletim chat listen --watch``.
+
+Example (a script)::
+
+    from walletim.app.session import Session
+    from walletim.app.watch import watcher_for
+
+    with Session("~/.walletim", password="...") as s:
+        w = watcher_for(s)
+        limits = [w.parse_threshold("1eth"), w.parse_threshold("500 USDC")]
+        w.scan("alice", limits)            # first run: starts at the head, no alerts
+        for alert in w.scan("alice", limits):
+            print(alert.kind, alert.text)
+
+A scan looks at the blocks after the account's cursor (the first scan of an account on a
+chain only records the head) and posts an alert into the account's conversation with
+itself for each of:
+
+- ``incoming``: ETH sent to the account (a successful transaction's value; ETH moved by a
+  contract's internal call is not seen), an ERC-20 or ERC-721 Transfer to it;
+- ``unsigned``: a transaction from the account that this home did not sign (it is not in
+  the home's transactions table): the key may be compromised;
+- ``approval``: an ERC-20 Approval with a non-zero amount (flagged unlimited from 2**255),
+  an ERC-721 single-token approval, or ApprovalForAll(approved=true), granted by the account;
+- ``outflow``: ETH or an ERC-20 leaving the account above a threshold set for that asset
+  (also when this home signed it).
+
+Each alert has a dedupe key (kind, chain id, block hash, transaction hash, log index): it is
+claimed in the same database transaction that stores its message and moves the cursor, so
+re-scanning blocks (two watchers, a crash before the cursor moved, ``from_block``) never
+posts it twice, and a crash cannot lose one. Amounts are ints in base units (wei for ETH).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from walletim.app.contracts import UNLIMITED_FROM
+from walletim.app.defi import T_APPROVAL, T_APPROVAL_FOR_ALL, T_TRANSFER, DefiService
+from walletim.chain.rpc import quantity
+from walletim.chain.units import ETHER_UNITS, format_amount, parse_amount
+from walletim.errors import InputError, RpcError, shown
+from walletim.keys.hd import to_checksum_address
+from walletim.store.alerts import AlertRepo
+from walletim.store.chat import ChatTx
+from walletim.store.db import Store
+from walletim.store.txs import TxRepo
+
+if TYPE_CHECKING:
+    from walletim.app.chain import ChainService
+    from walletim.app.session import Session
+
+KINDS = ("incoming", "unsigned", "approval", "outflow")
+LOG_CHUNK = 500  # blocks per scanned chunk (one eth_getLogs pair, one cursor update)
+BLOCK_BATCH = 50  # full blocks fetched per batched request
+REORG_RESCAN = 12  # blocks looked at again when the chain is shorter than the cursor
+
+_ZERO = "0x" + "0" * 40
+_THRESHOLD = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]*)?|\.[0-9]+)\s*(\S+)?\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """Outflows of one asset strictly above ``amount`` (base units) raise an alert."""
+
+    asset: str | None  # the token's address; None: ETH
+    symbol: str
+    decimals: int
+    amount: int
+
+    @property
+    def text(self) -> str:
+        return f"{format_amount(self.amount, self.decimals)} {self.symbol}"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One posted alert. ``amount`` is in the asset's base units (None for an NFT or an
+    ApprovalForAll); ``counterparty`` is the sender (incoming), the recipient (outflow,
+    unsigned) or the spender (approval)."""
+
+    kind: str  # one of KINDS
+    key: str  # dedupe key: the same event always has the same key
+    text: str  # the human line posted in the conversation with yourself
+    account: str  # the watched address
+    chain_id: int
+    block: int
+    hash: str  # the transaction's hash
+    log_index: int | None
+    asset: str | None  # token or collection address; None: ETH
+    symbol: str
+    decimals: int
+    amount: int | None
+    token_id: int | None
+    counterparty: str | None
+    unlimited: bool = False
+    threshold: int | None = None  # outflow: the threshold it exceeded (base units)
+    message_id: int | None = None  # the chat message showing it (set once posted)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-friendly: amounts as decimal strings of base units (and ``amount_text``)."""
+        return {
+            "kind": self.kind,
+            "text": self.text,
+            "hash": self.hash,
+            "block": self.block,
+            "log_index": self.log_index,
+            "account": self.account,
+            "chain_id": self.chain_id,
+            "asset": self.asset,
+            "symbol": self.symbol,
+            "decimals": self.decimals,
+            "amount": None if self.amount is None else str(self.amount),
+            "amount_text": (
+                None if self.amount is None else format_amount(self.amount, self.decimals)
+            ),
+            "token_id": None if self.token_id is None else str(self.token_id),
+            "counterparty": self.counterparty,
+            "unlimited": self.unlimited,
+            "threshold": None if self.threshold is None else str(self.threshold),
+            "key": self.key,
+            "message_id": self.message_id,
+        }
+
+
+def _clean(text: str, limit: int = 32) -> str:
+    """A token's self-declared symbol, safe to print: no control or format characters."""
+    out = "".join(c for c in text if unicodedata.category(c)[0] not in ("C", "Z") or c == " ")
+    return out.strip()[:limit] or "?"
+
+
+def _short(address: str) -> str:
+    return f"{address[:6]}…{address[-4:]}"
+
+
+def _topic_address(topic: Any) -> str:
+    return to_checksum_address("0x" + str(topic)[-40:])
+
+
+def _word(data: Any) -> int:
+    """The first 32-byte word of a log's data (0 if there is none)."""
+    text = str(data or "0x")[2:66]
+    return int(text, 16) if text else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """Where an event happened; ``key`` identifies it (the alert's key adds its kind)."""
+
+    account: str
+    chain_id: int
+    block: int
+    hash: str
+    log_index: int | None
+    key: str
+
+    def alert(
+        self,
+        kind: str,
+        text: str,
+        *,
+        amount: int | None,
+        counterparty: str | None,
+        asset: str | None = None,
+        symbol: str = "ETH",
+        decimals: int = 18,
+        token_id: int | None = None,
+        unlimited: bool = False,
+        threshold: int | None = None,
+    ) -> Alert:
+        return Alert(
+            kind, f"{kind}:{self.key}", text, self.account, self.chain_id, self.block, self.hash,
+            self.log_index, asset, symbol, decimals, amount, token_id, counterparty, unlimited,
+            threshold,
+        )  # fmt: skip
+
+
+class Watcher:
+    """Scans the chain for one home's accounts and posts alerts to their own conversation.
+
+    Not thread-safe: use it on the thread that owns the session's store.
+    """
+
+    def __init__(
+        self,
+        *,
+        wallets: Any,
+        chain: ChainService,
+        store: Callable[[], Store],
+        defi: DefiService,
+        clock: Callable[[], float] = time.time,
+        chunk: int = LOG_CHUNK,
+    ) -> None:
+        self.wallets = wallets
+        self.chain = chain
+        self.rpc = chain.rpc
+        self._store = store
+        self.defi = defi
+        self._clock = clock
+        self._chunk = max(1, chunk)
+        self._symbols: dict[str, str] = {}
+        self._world_contracts: set[str] | None = None
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def address(self, account: str) -> str:
+        """The checksummed address of a wallet account (NAME / NAME:INDEX) of this home.
+
+        Raises:
+            InputError, WalletNotFound: not an account of this home.
+        """
+        return str(self.wallets.account(account).address)
+
+    def parse_threshold(self, text: str) -> Threshold:
+        """``1eth``, ``0.5``, ``20 gwei`` (ETH), ``500 USDC``, ``500USDC`` or ``100 0xTOKEN``.
+
+        Raises:
+            InputError: a malformed amount or an unknown token.
+        """
+        m = _THRESHOLD.match(text)
+        if m is None:
+            raise InputError(
+                f"not a threshold: {shown(text)} (e.g. 1eth, 0.5, 500 USDC, 100 0xTOKEN)"
+            )
+        number, unit = m.group(1), m.group(2)
+        if unit is None or unit.lower() in ETHER_UNITS:
+            return Threshold(None, "ETH", 18, parse_amount(number, default_unit=unit or "eth"))
+        asset = self.defi.asset(unit)
+        if asset.is_eth:
+            return Threshold(None, "ETH", 18, parse_amount(number))
+        assert asset.address is not None
+        return Threshold(
+            asset.address,
+            asset.symbol,
+            asset.decimals,
+            parse_amount(number, decimals=asset.decimals),
+        )
+
+    def cursor(self, account: str) -> int | None:
+        """The last block scanned for ``account`` on this network (None: never watched)."""
+        repo = AlertRepo(self._store())
+        return repo.cursor(self.address(account), self.chain.chain_id)
+
+    # -- scanning ----------------------------------------------------------------------------
+
+    def scan(
+        self,
+        account: str,
+        thresholds: Sequence[Threshold] = (),
+        *,
+        from_block: int | None = None,
+    ) -> list[Alert]:
+        """Scan the blocks after the cursor up to the head and post what they hold. Returns
+        the alerts posted now (an event alerted before is not returned again).
+
+        The first scan of an account on a chain only records the head (no alerts for
+        history); ``from_block`` rescans from that block (already posted alerts stay
+        single). Blocks are read in chunks of at most ``chunk`` blocks; each chunk's alerts
+        and the cursor are stored in one transaction.
+
+        Raises:
+            InputError: an unknown account, a ``from_block`` beyond the head, two thresholds
+                for one asset.
+            ChainError: the node is unreachable or on another chain (ChainIdMismatch).
+            StoreError.
+        """
+        address = self.address(account)
+        limits: dict[str | None, Threshold] = {}
+        for t in thresholds:
+            if t.asset in limits:
+                raise InputError(f"two thresholds for {t.symbol}: give one per asset")
+            limits[t.asset] = t
+        self.chain.check_chain()
+        chain_id = self.chain.chain_id
+        repo = AlertRepo(self._store())
+        head = self.rpc.block_number()
+        cursor = repo.cursor(address, chain_id)
+        if from_block is not None:
+            if not 0 <= from_block <= head:
+                raise InputError(f"--from-block must be 0 .. {head} (the head)")
+            start = from_block
+        elif cursor is None:
+            repo.set_cursor(address, chain_id, head)
+            return []
+        elif cursor > head:  # the chain is shorter than what we saw: a reorg or a rollback
+            start = max(0, head - REORG_RESCAN + 1)
+            cursor = None
+        else:
+            start = cursor + 1
+        self.defi.world()  # loading the world names its tokens without RPC calls
+        posted: list[Alert] = []
+        for first in range(start, head + 1, self._chunk):
+            last = min(head, first + self._chunk - 1)
+            found = self._scan_range(address, chain_id, first, last, limits)
+            mark = last if cursor is None else max(last, cursor)
+            posted += self._post(address, chain_id, found, mark)
+        return posted
+
+    def _batch(self, calls: list[tuple[str, Sequence[Any]]]) -> list[Any]:
+        results = self.rpc.batch(calls)
+        for r in results:
+            if isinstance(r, RpcError):
+                raise r
+        return results
+
+    def _scan_range(
+        self,
+        address: str,
+        chain_id: int,
+        first: int,
+        last: int,
+        limits: dict[str | None, Threshold],
+    ) -> list[Alert]:
+        me = address.lower()
+        topic = "0x" + "0" * 24 + me[2:]
+        span = {"fromBlock": hex(first), "toBlock": hex(last)}
+        logs_in, logs_out = self._batch(
+            [
+                ("eth_getLogs", [{**span, "topics": [T_TRANSFER, None, topic]}]),
+                (
+                    "eth_getLogs",
+                    [{**span, "topics": [[T_TRANSFER, T_APPROVAL, T_APPROVAL_FOR_ALL], topic]}],
+                ),
+            ]
+        )
+        blocks: list[dict[str, Any]] = []
+        for n in range(first, last + 1, BLOCK_BATCH):
+            numbers = range(n, min(last, n + BLOCK_BATCH - 1) + 1)
+            got = self._batch([("eth_getBlockByNumber", [hex(b), True]) for b in numbers])
+            blocks += [b for b in got if isinstance(b, dict)]
+        # Transactions from or to the account; receipts only for those whose value matters.
+        ours: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        for block in blocks:
+            for tx in block.get("transactions") or []:
+                if not isinstance(tx, dict):
+                    continue
+                sender = str(tx.get("from") or "").lower()
+                to = str(tx.get("to") or "").lower()
+                if sender == me or (to == me and quantity(tx.get("value", "0x0"), "value") > 0):
+                    ours.append((block, tx))
+        need = [tx["hash"] for _b, tx in ours if quantity(tx.get("value", "0x0"), "value") > 0]
+        receipts = dict(
+            zip(need, self._batch([("eth_getTransactionReceipt", [h]) for h in need]), strict=True)
+        )
+        found: list[tuple[tuple[int, int, int, int], Alert]] = []
+        for block, tx in ours:
+            for alert in self._tx_alerts(address, chain_id, block, tx, receipts, limits):
+                order = (alert.block, quantity(tx.get("transactionIndex", "0x0"), "index"), -1)
+                found.append(((*order, KINDS.index(alert.kind)), alert))
+        seen_logs: set[tuple[str, int]] = set()
+        for log in [*(logs_in or []), *(logs_out or [])]:
+            if not isinstance(log, dict) or log.get("removed"):
+                continue
+            ident = (str(log.get("transactionHash")), quantity(log.get("logIndex"), "logIndex"))
+            if ident in seen_logs:
+                continue
+            seen_logs.add(ident)
+            log_alert = self._log_alert(address, chain_id, log, limits)
+            if log_alert is not None:
+                order = (
+                    log_alert.block,
+                    quantity(log.get("transactionIndex", "0x0"), "index"),
+                    ident[1],
+                )
+                found.append(((*order, KINDS.index(log_alert.kind)), log_alert))
+        found.sort(key=lambda item: item[0])
+        return [a for _o, a in found]
+
+    def _tx_alerts(
+        self,
+        address: str,
+        chain_id: int,
+        block: dict[str, Any],
+        tx: dict[str, Any],
+        receipts: dict[str, Any],
+        limits: dict[str | None, Threshold],
+    ) -> list[Alert]:
+        me = address.lower()
+        tx_hash = str(tx["hash"]).lower()
+        number = quantity(block.get("number"), "number")
+        event = _Event(
+            address,
+            chain_id,
+            number,
+            tx_hash,
+            None,
+            f"{chain_id}:{str(block.get('hash')).lower()}:{tx_hash}",
+        )
+        sender = to_checksum_address(tx["from"])
+        to = None if not tx.get("to") else to_checksum_address(tx["to"])
+        value = quantity(tx.get("value", "0x0"), "value")
+        receipt = receipts.get(tx["hash"])
+        ok = isinstance(receipt, dict) and receipt.get("status") == "0x1"
+        out: list[Alert] = []
+        if sender.lower() == me:
+            if TxRepo(self._store()).get(tx_hash) is None:
+                what = f"{format_amount(value)} ETH to " if value else "a call to "
+                dest = "(a contract creation)" if to is None else self._label(to)
+                text = (
+                    f"SECURITY: a transaction from {address} that this home did not sign was "
+                    f"mined in block {number} ({what}{dest}, tx {tx_hash}). Your key may be "
+                    "compromised: move your funds to a new wallet now."
+                )
+                out.append(event.alert("unsigned", text, amount=value, counterparty=to))
+            limit = limits.get(None)
+            if ok and limit is not None and value > limit.amount and (to or "").lower() != me:
+                dest = "a new contract" if to is None else self._label(to)
+                text = (
+                    f"outflow above your threshold: {format_amount(value)} ETH to {dest} "
+                    f"(threshold {limit.text}; tx {tx_hash})"
+                )
+                out.append(
+                    event.alert(
+                        "outflow", text, amount=value, counterparty=to, threshold=limit.amount
+                    )
+                )
+        elif ok and value > 0:
+            text = f"incoming: {format_amount(value)} ETH from {self._label(sender)} (tx {tx_hash})"
+            out.append(event.alert("incoming", text, amount=value, counterparty=sender))
+        return out
+
+    def _log_alert(
+        self, address: str, chain_id: int, log: dict[str, Any], limits: dict[str | None, Threshold]
+    ) -> Alert | None:
+        topics = [str(t).lower() for t in log.get("topics") or []]
+        if len(topics) < 3:
+            return None
+        me = address.lower()
+        try:
+            contract = to_checksum_address(log["address"])
+            first, second = _topic_address(topics[1]), _topic_address(topics[2])
+            amount = _word(log.get("data"))
+            token_id = int(topics[3], 16) if len(topics) == 4 else None
+        except (KeyError, ValueError, TypeError):
+            return None  # not a standard event after all
+        tx_hash = str(log.get("transactionHash")).lower()
+        index = quantity(log.get("logIndex"), "logIndex")
+        event = _Event(
+            address,
+            chain_id,
+            quantity(log.get("blockNumber"), "blockNumber"),
+            tx_hash,
+            index,
+            f"{chain_id}:{str(log.get('blockHash')).lower()}:{tx_hash}:{index}",
+        )
+        if topics[0] == T_TRANSFER:
+            if first.lower() == second.lower():
+                return None  # to oneself: neither in nor out
+            if second.lower() == me:
+                origin = "minted" if first == _ZERO else f"from {self._label(first)}"
+                if token_id is not None:
+                    symbol = self._nft_symbol(contract)
+                    return event.alert(
+                        "incoming",
+                        f"incoming: {symbol} #{token_id} {origin} (tx {tx_hash})",
+                        asset=contract,
+                        symbol=symbol,
+                        decimals=0,
+                        amount=None,
+                        token_id=token_id,
+                        counterparty=first,
+                    )
+                if amount == 0:
+                    return None  # zero-value transfers are address-poisoning spam
+                symbol, decimals = self._token(contract)
+                return event.alert(
+                    "incoming",
+                    f"incoming: {format_amount(amount, decimals)} {symbol} {origin} (tx {tx_hash})",
+                    asset=contract,
+                    symbol=symbol,
+                    decimals=decimals,
+                    amount=amount,
+                    counterparty=first,
+                )
+            if first.lower() != me or token_id is not None:
+                return None
+            limit = limits.get(contract)
+            if limit is None or amount <= limit.amount:
+                return None
+            symbol, decimals = self._token(contract)
+            return event.alert(
+                "outflow",
+                f"outflow above your threshold: {format_amount(amount, decimals)} {symbol} to "
+                f"{self._label(second)} (threshold {limit.text}; tx {tx_hash})",
+                asset=contract,
+                symbol=symbol,
+                decimals=decimals,
+                amount=amount,
+                counterparty=second,
+                threshold=limit.amount,
+            )
+        if first.lower() != me:
+            return None
+        spender = self._label(second)
+        revoke = "If you did not mean this, revoke it (walletim approvals --help)."
+        if topics[0] == T_APPROVAL_FOR_ALL:
+            if amount == 0:
+                return None  # a revocation
+            symbol = self._nft_symbol(contract)
+            return event.alert(
+                "approval",
+                f"approval: {spender} may now transfer ALL your {symbol} tokens "
+                f"(setApprovalForAll; tx {tx_hash}). {revoke}",
+                asset=contract,
+                symbol=symbol,
+                decimals=0,
+                amount=None,
+                counterparty=second,
+                unlimited=True,
+            )
+        if topics[0] != T_APPROVAL:
+            return None
+        if token_id is not None:  # ERC-721: one token
+            if second == _ZERO:
+                return None  # cleared
+            symbol = self._nft_symbol(contract)
+            return event.alert(
+                "approval",
+                f"approval: {spender} may now transfer your {symbol} #{token_id} (tx {tx_hash})",
+                asset=contract,
+                symbol=symbol,
+                decimals=0,
+                amount=None,
+                token_id=token_id,
+                counterparty=second,
+            )
+        if amount == 0:
+            return None  # a revocation
+        symbol, decimals = self._token(contract)
+        unlimited = amount >= UNLIMITED_FROM
+        if unlimited:
+            text = f"approval: {spender} may now spend UNLIMITED {symbol} (tx {tx_hash}). {revoke}"
+        else:
+            text = (
+                f"approval: {spender} may now spend up to {format_amount(amount, decimals)} "
+                f"{symbol} (tx {tx_hash})"
+            )
+        return event.alert(
+            "approval",
+            text,
+            asset=contract,
+            symbol=symbol,
+            decimals=decimals,
+            amount=amount,
+            counterparty=second,
+            unlimited=unlimited,
+        )
+
+    # -- names -------------------------------------------------------------------------------
+
+    def _label(self, address: str) -> str:
+        return str(self.defi.c.label(address))
+
+    def _known(self, contract: str) -> bool:
+        """Whether ``contract`` is one of the devnet world's (its symbol can be trusted)."""
+        if self._world_contracts is None:
+            world = self.defi.world()
+            self._world_contracts = (
+                set()
+                if world is None
+                else {to_checksum_address(a) for a in world.contracts.values()}
+            )
+        return contract in self._world_contracts
+
+    def _token(self, contract: str) -> tuple[str, int]:
+        """(symbol, decimals) of an ERC-20; a symbol the devnet world does not vouch for
+        carries the contract's short address (anyone can deploy a token called USDC)."""
+        meta = self.defi.c.token_meta(contract)
+        if meta is None:
+            return f"tokens of {_short(contract)}", 0
+        symbol = _clean(meta.symbol)
+        if not self._known(contract):
+            symbol = f"{symbol} ({_short(contract)})"
+        return symbol, int(meta.decimals)
+
+    def _nft_symbol(self, contract: str) -> str:
+        if contract not in self._symbols:
+            from walletim.app.chain import token_symbol
+
+            symbol = _clean(token_symbol(self.rpc, contract))
+            if symbol in ("", "?"):
+                symbol = _short(contract)
+            elif not self._known(contract):
+                symbol = f"{symbol} ({_short(contract)})"
+            self._symbols[contract] = symbol
+        return self._symbols[contract]
+
+    # -- posting -----------------------------------------------------------------------------
+
+    def _post(self, address: str, chain_id: int, alerts: list[Alert], cursor: int) -> list[Alert]:
+        """Claim each alert's key, store its message in the conversation with yourself, and
+        move the cursor: one transaction, so a crash neither loses nor repeats an alert."""
+        posted: list[Alert] = []
+        store = self._store()
+        now_ms = int(self._clock() * 1000)
+        with store.transaction() as conn:
+            chat = ChatTx(conn)
+            cid = None
+            for alert in alerts:
+                if not AlertRepo.claim(conn, address, alert.key, alert.kind, now_ms):
+                    continue
+                if cid is None:
+                    cid = chat.conversation(address, address)
+                body = alert.to_json()
+                del body["message_id"]
+                message_id = chat.add_message(
+                    cid, "in", "alert", body, alert.text, sent_ms=now_ms, state="received",
+                    unread=True,
+                )  # fmt: skip
+                if message_id is not None:
+                    AlertRepo.link(conn, address, alert.key, message_id)
+                posted.append(replace(alert, message_id=message_id))
+            AlertRepo.set_cursor_in(conn, address, chain_id, cursor)
+        return posted
+
+
+def watcher_for(session: Session) -> Watcher:
+    """A Watcher over a Session's wallets, chain, store and DeFi names."""
+    return Watcher(
+        wallets=session.wallets, chain=session.chain, store=session.open_store, defi=session.defi
+    )

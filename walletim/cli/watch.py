@@ -1,0 +1,136 @@
+"""``walletim watch``: security alerts posted into the conversation with yourself."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from walletim.cli.base import Ctx, pass_ctx, password_file_option
+
+THRESHOLD_HELP = (
+    "Alert on an outflow above AMOUNT[ TOKEN]: 1eth, 0.5, '500 USDC', '100 0xTOKEN' "
+    "(once per asset; repeatable)."
+)
+
+
+def _session(ctx: Ctx) -> Any:
+    from walletim.app.session import Session
+    from walletim.config import unsafe_fast_kdf
+
+    return Session(
+        ctx.home,
+        ctx.password,
+        network=ctx.network,
+        rpc_url=ctx.rpc_url,
+        relay_url=ctx.relay_url,
+        fast_kdf=unsafe_fast_kdf(),
+    )
+
+
+def alert_line(alert: Any) -> str:
+    """One human line for an alert (also used by ``chat listen --watch``)."""
+    return f"alert [{alert.kind}] {alert.text}"
+
+
+def alert_json(alert: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = alert.to_json()
+    doc["address"] = alert.account
+    return doc
+
+
+@click.command()
+@click.option("--from", "account", required=True, help="Account to watch, NAME or NAME:INDEX.")
+@click.option("--threshold", "thresholds", multiple=True, help=THRESHOLD_HELP)
+@click.option("--once", is_flag=True, help="Scan the new blocks once and exit.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds between scans.",
+)
+@click.option(
+    "--from-block",
+    type=click.IntRange(0),
+    help="Rescan from block N (alerts already posted are not posted again).",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS (not --once)."
+)
+@password_file_option
+@pass_ctx
+def watch(
+    ctx: Ctx,
+    account: str,
+    thresholds: tuple[str, ...],
+    once: bool,
+    interval: float,
+    from_block: int | None,
+    timeout: float | None,
+) -> None:
+    """Watch an account and post security alerts to your conversation with yourself:
+    incoming transfers, a transaction this home did not sign (the key may be compromised),
+    new or unlimited approvals, outflows above a --threshold.
+
+    The first run starts at the current block (no alerts for history). With --json, --once
+    prints one JSON document; the continuous mode prints one JSON object per alert (JSON
+    Lines). Read the alerts later with `walletim chat read --from ACCOUNT ACCOUNT`."""
+    from walletim.app.watch import watcher_for
+    from walletim.errors import ChainError
+
+    with _session(ctx) as s:
+        w = watcher_for(s)
+        address = w.address(account)
+        limits = [w.parse_threshold(t) for t in thresholds]
+        first_run = from_block is None and w.cursor(account) is None
+        alerts = w.scan(account, limits, from_block=from_block)
+        block = w.cursor(account)
+        if once:
+            data = {
+                "address": address,
+                "chain_id": s.chain.chain_id,
+                "block": block,
+                "first_run": first_run,
+                "alerts": [alert_json(a) for a in alerts],
+            }
+
+            def human() -> None:
+                if first_run:
+                    click.echo(
+                        f"watching {address} from block {block}: alerts start with the next block",
+                        err=True,
+                    )
+                for a in alerts:
+                    click.echo(alert_line(a))
+                if not alerts and not first_run:
+                    click.echo(f"no new alerts up to block {block}", err=True)
+
+            ctx.emit(data, human)
+            return
+
+        def show(found: list[Any]) -> None:
+            for a in found:
+                if ctx.json:
+                    click.echo(json.dumps({"event": "alert", **alert_json(a)}))
+                else:
+                    click.echo(alert_line(a))
+
+        if not ctx.json:
+            click.echo(f"watching {address} from block {block} (Ctrl-C to stop)", err=True)
+        show(alerts)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                time.sleep(interval if left is None else min(interval, left))
+                try:
+                    show(w.scan(account, limits))
+                except ChainError as exc:  # the node went away: keep trying
+                    click.echo(f"warning: {exc}; retrying in {interval:g} s", err=True)
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)

@@ -1,0 +1,90 @@
+"""Repository of security alerts and the watcher's cursor (adapter: the store).
+
+``alerts`` holds one row per (account, dedupe key): claiming a key inside the same write
+transaction that stores the alert's message is what makes each alert appear once, however
+often the same blocks are scanned (two watchers, a crash before the cursor moved, a rescan).
+``watch_cursor`` is the last block scanned per (account, chain id).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from walletim.store.db import Store
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    account: str
+    key: str
+    kind: str
+    message_id: int | None
+    at_ms: int
+
+
+class AlertRepo:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- writes (call inside store.transaction(); ``conn`` is what it yields) ---------------
+
+    @staticmethod
+    def claim(conn: Any, account: str, key: str, kind: str, at_ms: int | None = None) -> bool:
+        """Record the alert ``key`` of ``account``. Returns True if it is new, False if it was
+        already recorded (then post nothing)."""
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO alerts (account, key, kind, message_id, at_ms) "
+            "VALUES (?,?,?,NULL,?)",
+            (account, key, kind, int(time.time() * 1000) if at_ms is None else at_ms),
+        )
+        return bool(cur.rowcount)
+
+    @staticmethod
+    def link(conn: Any, account: str, key: str, message_id: int) -> None:
+        """Attach the chat message that shows the alert."""
+        conn.execute(
+            "UPDATE alerts SET message_id = ? WHERE account = ? AND key = ?",
+            (message_id, account, key),
+        )
+
+    @staticmethod
+    def set_cursor_in(conn: Any, account: str, chain_id: int, block: int) -> None:
+        conn.execute(
+            "INSERT INTO watch_cursor (account, chain_id, block) VALUES (?,?,?) "
+            "ON CONFLICT (account, chain_id) DO UPDATE SET block = excluded.block",
+            (account, chain_id, block),
+        )
+
+    def set_cursor(self, account: str, chain_id: int, block: int) -> None:
+        """The last block scanned for ``account`` on ``chain_id`` (its own transaction)."""
+        with self.store.transaction() as conn:
+            self.set_cursor_in(conn, account, chain_id, block)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def cursor(self, account: str, chain_id: int) -> int | None:
+        """The last block scanned, or None if the account was never watched on this chain."""
+        row = self.store.execute(
+            "SELECT block FROM watch_cursor WHERE account = ? AND chain_id = ?",
+            (account, chain_id),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def get(self, account: str, key: str) -> AlertRow | None:
+        row = self.store.execute(
+            "SELECT account, key, kind, message_id, at_ms FROM alerts "
+            "WHERE account = ? AND key = ?",
+            (account, key),
+        ).fetchone()
+        return None if row is None else AlertRow(row[0], row[1], row[2], row[3], row[4])
+
+    def recent(self, account: str, limit: int = 100) -> list[AlertRow]:
+        """The newest ``limit`` alerts of ``account``, newest first."""
+        rows = self.store.execute(
+            "SELECT account, key, kind, message_id, at_ms FROM alerts WHERE account = ? "
+            "ORDER BY at_ms DESC, rowid DESC LIMIT ?",
+            (account, limit),
+        ).fetchall()
+        return [AlertRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]

@@ -1,0 +1,437 @@
+"""Repository of the wallet-IM records (adapter: the store): payments claimed in chats and
+what the chain said of them, payment requests, split bills, red packets and shared DeFi
+actions. Each row belongs to one account of the home and, where it came from a chat, to the
+message that carried it.
+
+Amounts are decimal strings of base units (wei; a token's smallest unit) in the database and
+``int`` here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from walletim.store.db import Store
+
+STATES = ("pending", "verified", "failed", "mismatch")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    id: int
+    account: str
+    message_id: int | None
+    direction: str  # in | out
+    peer: str
+    chain_id: int
+    tx_hash: str
+    asset: str | None  # None: ETH
+    symbol: str
+    decimals: int
+    amount: int
+    payer: str
+    payee: str
+    note: str
+    request_id: str | None
+    state: str  # pending | verified | failed | mismatch
+    reason: str
+    confirmations: int
+    created_ms: int
+    checked_ms: int | None
+
+
+_PAYMENT = (
+    "id, account, message_id, direction, peer, chain_id, tx_hash, asset, symbol, decimals, "
+    "amount, payer, payee, note, request_id, state, reason, confirmations, created_ms, checked_ms"
+)
+
+
+def _payment(r: Any) -> PaymentRow:
+    args = list(r)
+    args[10] = int(args[10])
+    return PaymentRow(*args)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    account: str
+    request_id: str
+    direction: str  # out: we asked peer; in: peer asked us
+    peer: str
+    chain_id: int
+    asset: str | None
+    symbol: str
+    decimals: int
+    amount: int
+    note: str
+    uri: str
+    split_id: str | None
+    state: str  # open | settled
+    paid_tx: str | None
+    message_id: int | None
+    created_ms: int
+
+
+_REQUEST = (
+    "account, request_id, direction, peer, chain_id, asset, symbol, decimals, amount, note, "
+    "uri, split_id, state, paid_tx, message_id, created_ms"
+)
+
+
+def _request(r: Any) -> RequestRow:
+    args = list(r)
+    args[8] = int(args[8])
+    return RequestRow(*args)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRow:
+    account: str
+    split_id: str
+    asset: str | None
+    symbol: str
+    decimals: int
+    total: int
+    note: str
+    created_ms: int
+
+
+_SPLIT = "account, split_id, asset, symbol, decimals, total, note, created_ms"
+
+
+def _split(r: Any) -> SplitRow:
+    args = list(r)
+    args[5] = int(args[5])
+    return SplitRow(*args)
+
+
+@dataclass(frozen=True, slots=True)
+class PacketRow:
+    account: str
+    packet_id: str
+    direction: str  # out: we made it; in: offered to us
+    peer: str  # in: the creator; out: a recipient, or a group's conversation peer
+    chain_id: int
+    contract: str
+    asset: str | None
+    symbol: str
+    decimals: int
+    total: int
+    shares: int
+    random: bool
+    expiry: int  # unix seconds
+    voucher: str | None  # in: our voucher (0x hex)
+    claimed_amount: int | None
+    message_id: int | None
+    created_ms: int
+
+
+_PACKET = (
+    "account, packet_id, direction, peer, chain_id, contract, asset, symbol, decimals, total, "
+    "shares, random, expiry, voucher, claimed_amount, message_id, created_ms"
+)
+
+
+def _packet(r: Any) -> PacketRow:
+    args = list(r)
+    args[9] = int(args[9])
+    args[11] = bool(args[11])
+    args[14] = None if args[14] is None else int(args[14])
+    return PacketRow(*args)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRow:
+    account: str
+    message_id: int
+    direction: str
+    peer: str
+    chain_id: int
+    tx_hash: str
+    action: str  # swap | vault-deposit
+    state: str
+    reason: str
+    confirmations: int
+    created_ms: int
+    checked_ms: int | None
+
+
+_ACTION = (
+    "account, message_id, direction, peer, chain_id, tx_hash, action, state, reason, "
+    "confirmations, created_ms, checked_ms"
+)
+
+
+class WimRepo:
+    """Reads and writes of the wallet-IM tables; each write is its own transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- payments ---------------------------------------------------------------------------
+
+    def add_payment(
+        self,
+        *,
+        account: str,
+        message_id: int | None,
+        direction: str,
+        peer: str,
+        chain_id: int,
+        tx_hash: str,
+        asset: str | None,
+        symbol: str,
+        decimals: int,
+        amount: int,
+        payer: str,
+        payee: str,
+        note: str,
+        request_id: str | None,
+        state: str = "pending",
+        reason: str = "",
+    ) -> PaymentRow:
+        """Insert a payment (once per message; a second call for the same message returns
+        the stored row)."""
+        with self.store.transaction() as conn:
+            if message_id is not None:
+                row = conn.execute(
+                    f"SELECT {_PAYMENT} FROM payments WHERE message_id = ?", (message_id,)
+                ).fetchone()
+                if row is not None:
+                    return _payment(row)
+            cur = conn.execute(
+                "INSERT INTO payments (account, message_id, direction, peer, chain_id, tx_hash, "
+                "asset, symbol, decimals, amount, payer, payee, note, request_id, state, reason, "
+                "created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    account, message_id, direction, peer, chain_id, tx_hash.lower(), asset,
+                    symbol, decimals, str(amount), payer, payee, note, request_id, state, reason,
+                    _now_ms(),
+                ),
+            )  # fmt: skip
+            payment_id = int(cur.lastrowid)
+        found = self.payment(payment_id)
+        assert found is not None
+        return found
+
+    def payment(self, payment_id: int) -> PaymentRow | None:
+        row = self.store.execute(
+            f"SELECT {_PAYMENT} FROM payments WHERE id = ?", (payment_id,)
+        ).fetchone()
+        return None if row is None else _payment(row)
+
+    def payment_for_message(self, message_id: int) -> PaymentRow | None:
+        row = self.store.execute(
+            f"SELECT {_PAYMENT} FROM payments WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return None if row is None else _payment(row)
+
+    def payments(
+        self, account: str, *, states: tuple[str, ...] = STATES, limit: int = 1000
+    ) -> list[PaymentRow]:
+        marks = ",".join("?" * len(states))
+        rows = self.store.execute(
+            f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND state IN ({marks}) "
+            "ORDER BY id DESC LIMIT ?",
+            (account, *states, limit),
+        ).fetchall()
+        return [_payment(r) for r in rows]
+
+    def first_claim(
+        self, account: str, direction: str, tx_hash: str, before: int
+    ) -> PaymentRow | None:
+        """The earliest payment of ``account`` before id ``before`` citing ``tx_hash`` that
+        is verified or still pending (one transaction pays once; claims found false do not
+        count)."""
+        row = self.store.execute(
+            f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND direction = ? "
+            "AND tx_hash = ? AND id < ? AND state IN ('pending', 'verified') ORDER BY id LIMIT 1",
+            (account, direction, tx_hash.lower(), before),
+        ).fetchone()
+        return None if row is None else _payment(row)
+
+    def set_payment_state(
+        self, payment_id: int, state: str, reason: str, confirmations: int
+    ) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE payments SET state = ?, reason = ?, confirmations = ?, checked_ms = ? "
+                "WHERE id = ?",
+                (state, reason, confirmations, _now_ms(), payment_id),
+            )
+
+    def link_payment(self, payment_id: int, message_id: int) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE payments SET message_id = ? WHERE id = ?", (message_id, payment_id)
+            )
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def save_request(self, r: RequestRow) -> RequestRow:
+        """Insert a request unless it is already there (same account, direction, peer, id);
+        returns the stored row."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                f"INSERT OR IGNORE INTO requests ({_REQUEST}) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    r.account, r.request_id, r.direction, r.peer, r.chain_id, r.asset, r.symbol,
+                    r.decimals, str(r.amount), r.note, r.uri, r.split_id, r.state, r.paid_tx,
+                    r.message_id, r.created_ms,
+                ),
+            )  # fmt: skip
+        found = self.request(r.account, r.request_id, r.direction, r.peer)
+        assert found is not None
+        return found
+
+    def request(
+        self, account: str, request_id: str, direction: str, peer: str | None = None
+    ) -> RequestRow | None:
+        sql = (
+            f"SELECT {_REQUEST} FROM requests WHERE account = ? AND request_id = ? "
+            "AND direction = ?"
+        )
+        params: tuple[Any, ...] = (account, request_id.lower(), direction)
+        if peer is not None:
+            sql += " AND peer = ?"
+            params += (peer,)
+        row = self.store.execute(sql + " ORDER BY created_ms LIMIT 1", params).fetchone()
+        return None if row is None else _request(row)
+
+    def requests(
+        self, account: str, *, split_id: str | None = None, limit: int = 1000
+    ) -> list[RequestRow]:
+        if split_id is None:
+            rows = self.store.execute(
+                f"SELECT {_REQUEST} FROM requests WHERE account = ? ORDER BY created_ms DESC "
+                "LIMIT ?",
+                (account, limit),
+            ).fetchall()
+        else:
+            rows = self.store.execute(
+                f"SELECT {_REQUEST} FROM requests WHERE account = ? AND split_id = ? "
+                "ORDER BY created_ms, peer",
+                (account, split_id),
+            ).fetchall()
+        return [_request(r) for r in rows]
+
+    def settle_request(
+        self, account: str, request_id: str, direction: str, peer: str, tx_hash: str
+    ) -> bool:
+        """Mark an open request settled by ``tx_hash``; False if it was not open."""
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE requests SET state = 'settled', paid_tx = ? WHERE account = ? AND "
+                "request_id = ? AND direction = ? AND peer = ? AND state = 'open'",
+                (tx_hash.lower(), account, request_id.lower(), direction, peer),
+            )
+            return bool(cur.rowcount)
+
+    # -- splits -------------------------------------------------------------------------------
+
+    def save_split(self, s: SplitRow) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO splits ({_SPLIT}) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    s.account, s.split_id, s.asset, s.symbol, s.decimals, str(s.total), s.note,
+                    s.created_ms,
+                ),
+            )  # fmt: skip
+
+    def split(self, account: str, split_id: str) -> SplitRow | None:
+        row = self.store.execute(
+            f"SELECT {_SPLIT} FROM splits WHERE account = ? AND split_id = ?",
+            (account, split_id.lower()),
+        ).fetchone()
+        return None if row is None else _split(row)
+
+    def splits(self, account: str) -> list[SplitRow]:
+        rows = self.store.execute(
+            f"SELECT {_SPLIT} FROM splits WHERE account = ? ORDER BY created_ms DESC", (account,)
+        ).fetchall()
+        return [_split(r) for r in rows]
+
+    # -- red packets ----------------------------------------------------------------------------
+
+    def save_packet(self, p: PacketRow) -> None:
+        """Insert a packet (or, for one offered again, keep the first voucher)."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                f"INSERT OR IGNORE INTO packets ({_PACKET}) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    p.account, p.packet_id, p.direction, p.peer, p.chain_id, p.contract, p.asset,
+                    p.symbol, p.decimals, str(p.total), p.shares, int(p.random), p.expiry,
+                    p.voucher, None if p.claimed_amount is None else str(p.claimed_amount),
+                    p.message_id, p.created_ms,
+                ),
+            )  # fmt: skip
+
+    def packet(self, account: str, packet_id: str, direction: str) -> PacketRow | None:
+        row = self.store.execute(
+            f"SELECT {_PACKET} FROM packets WHERE account = ? AND packet_id = ? AND direction = ?",
+            (account, packet_id.lower(), direction),
+        ).fetchone()
+        return None if row is None else _packet(row)
+
+    def packets(self, account: str) -> list[PacketRow]:
+        rows = self.store.execute(
+            f"SELECT {_PACKET} FROM packets WHERE account = ? ORDER BY created_ms DESC",
+            (account,),
+        ).fetchall()
+        return [_packet(r) for r in rows]
+
+    def set_claimed(self, account: str, packet_id: str, amount: int) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE packets SET claimed_amount = ? WHERE account = ? AND packet_id = ? "
+                "AND direction = 'in'",
+                (str(amount), account, packet_id.lower()),
+            )
+
+    # -- shared actions -------------------------------------------------------------------------
+
+    def save_action(
+        self,
+        *,
+        account: str,
+        message_id: int,
+        direction: str,
+        peer: str,
+        chain_id: int,
+        tx_hash: str,
+        action: str,
+    ) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                f"INSERT OR IGNORE INTO actions ({_ACTION}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    account, message_id, direction, peer, chain_id, tx_hash.lower(), action,
+                    "pending", "", 0, _now_ms(), None,
+                ),
+            )  # fmt: skip
+
+    def action(self, account: str, message_id: int) -> ActionRow | None:
+        row = self.store.execute(
+            f"SELECT {_ACTION} FROM actions WHERE account = ? AND message_id = ?",
+            (account, message_id),
+        ).fetchone()
+        return None if row is None else ActionRow(*row)
+
+    def set_action_state(
+        self, account: str, message_id: int, state: str, reason: str, confirmations: int
+    ) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE actions SET state = ?, reason = ?, confirmations = ?, checked_ms = ? "
+                "WHERE account = ? AND message_id = ?",
+                (state, reason, confirmations, _now_ms(), account, message_id),
+            )
