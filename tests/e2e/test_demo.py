@@ -20,3 +20,8 @@ def test_demo_runs_end_to_end(scripted: Cli) -> None:
     assert int(summary["defi_swap_received"]) > 2900 * 10**6  # USDC for 1 ETH
     assert summary["defi_vault_assets"] == str(1000 * 10**18)
     assert summary["defi_approvals_left"] == 0
+    assert summary["wim_payment_state"] == "verified" and summary["wim_request_settled"]
+    assert summary["wim_split_settled"] == 1 and summary["wim_packet_claimed"] == str(2 * 10**17)
+    assert summary["wim_verified_payments"] == 3
+    assert {"incoming", "unsigned", "outflow"} <= set(summary["alerts"])
+    assert summary["alerts_repeated"] == 0
