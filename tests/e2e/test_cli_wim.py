@@ -173,3 +173,24 @@ def test_red_packet_and_shared_swap_through_the_cli(users: dict[str, User], worl
     bob.ok("chat", "inbox", "--from", bob.spec)
     history = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
     assert history[-1]["kind"] == "action" and history[-1]["text"] == swapped["shared"]["text"]
+
+
+def test_listen_shows_each_payment_with_what_the_chain_says(users: dict[str, User]) -> None:
+    import json
+
+    alice, bob = users["alice"], users["bob"]
+    paid = alice.ok("pay", "--from", "dev", bob.address, "0.01", "--note", "coffee")
+    listened = bob.run(
+        "--json", "chat", "listen", "--from", bob.spec, "--count", "1", "--timeout", "20"
+    )
+    assert listened.code == 0, listened.err
+    [event] = [json.loads(line) for line in listened.out.splitlines() if '"message"' in line]
+    assert (event["kind"], event["text"], event["verification"]["state"]) == (
+        "payment",
+        "paid 0.01 ETH: coffee",
+        "verified",
+    )
+    alice.ok("pay", "--from", "dev", bob.address, "0.02")
+    human = bob.run("chat", "listen", "--from", bob.spec, "--count", "1", "--timeout", "20")
+    assert "paid 0.02 ETH  [verified on chain]" in human.out, human.out
+    assert paid["hash"] != ""

@@ -401,6 +401,13 @@ def listen(
 
         raise UsageError("--threshold needs --watch")
     with _session(ctx) as s:
+
+        def checked(m: Any) -> Any:
+            """A payment's / shared action's verdict, recorded as the message was stored."""
+            if m.kind not in ("payment", "action"):
+                return None
+            return s.wim.verdicts(m.account, [m.id]).get(m.id)
+
         names = _names(s)
         tick: Callable[[], None] | None = None
         if watch_chain:
@@ -427,6 +434,7 @@ def listen(
                 doc: dict[str, Any] = {"event": event.kind}
                 if isinstance(item, Received):
                     doc.update(message_json(item.message), missing=list(item.missing))
+                    doc.update(_verdict_json(checked(item.message)))
                 elif isinstance(item, Rejection):
                     doc.update(address=item.peer, reason=item.reason)
                 elif item is not None:
@@ -434,7 +442,9 @@ def listen(
                 click.echo(json.dumps(doc))
                 return
             if isinstance(item, Received):
-                click.echo(_message_line(item.message, names))
+                click.echo(
+                    _message_line(item.message, names) + _verdict_text(checked(item.message))
+                )
                 if item.verdict == "gap":
                     _warn_gaps(item.message.peer, item.missing, names)
             elif isinstance(item, Rejection):
