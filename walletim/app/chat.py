@@ -394,16 +394,7 @@ class ChatService:
         Raises: InputError (a peer, a too long message), RelayUnavailable, MessagingError.
         """
         me = self._me(account)
-        resolved = []
-        for peer, kind, body, text in items:
-            if len(text.encode()) > MAX_TEXT_BYTES:
-                raise InputError(
-                    f"message too long: {len(text.encode())} bytes (at most {MAX_TEXT_BYTES})"
-                )
-            address = self.resolve_peer(peer)
-            if address == me.address:
-                raise InputError("that is this account's own address: pick another peer")
-            resolved.append((address, kind, body, text))
+        resolved = self._resolve_items(me, items)
 
         async def go() -> list[SendResult]:
             conn, info = await self._connect(me)
@@ -441,6 +432,22 @@ class ChatService:
 
         return _run(go())
 
+    def _resolve_items(
+        self, me: _Me, items: Sequence[tuple[str, str, Any, str]]
+    ) -> list[tuple[str, str, Any, str]]:
+        """Items with each peer as an address. Raises InputError (a peer, a too long text)."""
+        resolved = []
+        for peer, kind, body, text in items:
+            if len(text.encode()) > MAX_TEXT_BYTES:
+                raise InputError(
+                    f"message too long: {len(text.encode())} bytes (at most {MAX_TEXT_BYTES})"
+                )
+            address = self.resolve_peer(peer)
+            if address == me.address:
+                raise InputError("that is this account's own address: pick another peer")
+            resolved.append((address, kind, body, text))
+        return resolved
+
     def post(
         self, account: str, items: Sequence[tuple[str, str, Any, str]]
     ) -> tuple[list[StoredMessage], bool]:
@@ -452,16 +459,7 @@ class ChatService:
         Raises: InputError (a peer, a too long message).
         """
         me = self._me(account)
-        resolved = []
-        for peer, kind, body, text in items:
-            if len(text.encode()) > MAX_TEXT_BYTES:
-                raise InputError(
-                    f"message too long: {len(text.encode())} bytes (at most {MAX_TEXT_BYTES})"
-                )
-            address = self.resolve_peer(peer)
-            if address == me.address:
-                raise InputError("that is this account's own address: pick another peer")
-            resolved.append((address, kind, body, text))
+        resolved = self._resolve_items(me, items)
         ids: list[int] = []
         with self.repo.tx() as tx:
             for address, kind, body, text in resolved:

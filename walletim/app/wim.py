@@ -514,25 +514,13 @@ class WalletIM:
             return Verdict(
                 "pending", f"on chain {claim.chain_id}; this network is chain {chain_id}", 0
             )
-        tx, receipt, head = self.s.rpc.batch(
-            [
-                ("eth_getTransactionByHash", [claim.tx]),
-                ("eth_getTransactionReceipt", [claim.tx]),
-                ("eth_blockNumber", []),
-            ]
-        )
-        if not isinstance(tx, dict):
-            age_s = self._clock() - message.stored_ms / 1000
-            if age_s > self.grace_s:
-                return Verdict("mismatch", "no such transaction on this chain", 0)
-            return Verdict("pending", "the transaction is not on chain (yet)", 0)
-        if str(tx.get("from", "")).lower() != claim.payer.lower():
-            return Verdict("mismatch", "the transaction was sent by someone else", 0)
-        if not isinstance(receipt, dict) or receipt.get("blockNumber") is None:
-            return Verdict("pending", "not mined yet", 0)
-        confirmations = max(0, _int(head) - _int(receipt["blockNumber"]) + 1)
-        if receipt.get("status") != "0x1":
-            return Verdict("failed", "the transaction reverted", confirmations)
+        unknown = Verdict("pending", "the transaction is not on chain (yet)", 0)
+        if self._clock() - message.stored_ms / 1000 > self.grace_s:
+            unknown = Verdict("mismatch", "no such transaction on this chain", 0)
+        found = self._mined(claim.tx, claim.payer, unknown)
+        if isinstance(found, Verdict):
+            return found
+        tx, receipt, confirmations = found
         problem = self._moves(claim, tx, receipt)
         if problem:
             return Verdict("mismatch", problem, confirmations)
@@ -542,6 +530,31 @@ class WalletIM:
                 confirmations,
             )  # fmt: skip
         return Verdict("verified", "", confirmations)
+
+    def _mined(
+        self, tx_hash: str, sender: str, unknown: Verdict
+    ) -> Verdict | tuple[dict[str, Any], dict[str, Any], int]:
+        """(transaction, successful receipt, confirmations) of ``tx_hash`` sent by ``sender``,
+        or the verdict when it is not that: ``unknown`` if the node has never seen it, a
+        mismatch for another sender, pending before it is mined, failed if it reverted.
+        Raises RpcError (one batched round trip)."""
+        tx, receipt, head = self.s.rpc.batch(
+            [
+                ("eth_getTransactionByHash", [tx_hash]),
+                ("eth_getTransactionReceipt", [tx_hash]),
+                ("eth_blockNumber", []),
+            ]
+        )
+        if not isinstance(tx, dict):
+            return unknown
+        if str(tx.get("from", "")).lower() != sender.lower():
+            return Verdict("mismatch", "the transaction was sent by someone else", 0)
+        if not isinstance(receipt, dict) or receipt.get("blockNumber") is None:
+            return Verdict("pending", "not mined yet", 0)
+        confirmations = max(0, _int(head) - _int(receipt["blockNumber"]) + 1)
+        if receipt.get("status") != "0x1":
+            return Verdict("failed", "the transaction reverted", confirmations)
+        return tx, receipt, confirmations
 
     def _moves(self, claim: PaymentClaim, tx: dict[str, Any], receipt: dict[str, Any]) -> str:
         """Why the transaction does not move what the claim says ("" if it does)."""
@@ -779,22 +792,12 @@ class WalletIM:
         Raises RpcError when the node cannot be asked."""
         if action.chain_id != self.s.chain.chain_id:
             return Verdict("pending", f"on chain {action.chain_id}", 0)
-        tx, receipt, head = self.s.rpc.batch(
-            [
-                ("eth_getTransactionByHash", [action.tx]),
-                ("eth_getTransactionReceipt", [action.tx]),
-                ("eth_blockNumber", []),
-            ]
+        found = self._mined(
+            action.tx, actor, Verdict("pending", "the transaction is not on chain (yet)", 0)
         )
-        if not isinstance(tx, dict):
-            return Verdict("pending", "the transaction is not on chain (yet)", 0)
-        if str(tx.get("from", "")).lower() != actor.lower():
-            return Verdict("mismatch", "the transaction was sent by someone else", 0)
-        if not isinstance(receipt, dict) or receipt.get("blockNumber") is None:
-            return Verdict("pending", "not mined yet", 0)
-        confirmations = max(0, _int(head) - _int(receipt["blockNumber"]) + 1)
-        if receipt.get("status") != "0x1":
-            return Verdict("failed", "the transaction reverted", confirmations)
+        if isinstance(found, Verdict):
+            return found
+        tx, receipt, confirmations = found
         logs = receipt.get("logs") or []
         c = action.claim
         me = actor.lower()

@@ -87,7 +87,9 @@ def plan_text(s: Any, plan: Any) -> str:
     return "\n".join(lines)
 
 
-def _run_plan(ctx: Ctx, s: Any, plan: Any) -> Any:
+def confirmer(ctx: Ctx, s: Any) -> Any:
+    """The confirmation step of a plan: show it (unless --json --yes), then ask once."""
+
     def confirm(p: Any) -> None:
         if not (ctx.json and ctx.yes):
             click.echo(plan_text(s, p), err=True)
@@ -96,6 +98,11 @@ def _run_plan(ctx: Ctx, s: Any, plan: Any) -> Any:
             "Sign and send?" if count == 1 else f"Sign and send these {count} transactions?"
         )
 
+    return confirm
+
+
+def _run_plan(ctx: Ctx, s: Any, plan: Any) -> Any:
+    confirm = confirmer(ctx, s)
     progress = None
     if not ctx.json and sys.stderr.isatty():
         progress = lambda text: click.echo(f"\r  {text}\x1b[K", err=True, nl=False)  # noqa: E731

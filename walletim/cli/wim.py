@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from walletim.cli.base import Ctx, pass_ctx, password_file_option
-from walletim.cli.defi import _run_plan, _session, outcome_json, plan_text
+from walletim.cli.defi import _run_plan, _session, confirmer, outcome_json
 
 ACCOUNT = "Your account, NAME or NAME:INDEX."
 NOTE = click.option("--note", default="", help="A note for the other side (at most 280 chars).")
@@ -90,18 +90,6 @@ def _undelivered(delivered: bool) -> None:
         )
 
 
-def _confirm(ctx: Ctx, s: Any) -> Any:
-    def confirm(plan: Any) -> None:
-        if not (ctx.json and ctx.yes):
-            click.echo(plan_text(s, plan), err=True)
-        count = len(plan.steps)
-        ctx.confirm(
-            "Sign and send?" if count == 1 else f"Sign and send these {count} transactions?"
-        )
-
-    return confirm
-
-
 # -- pay --------------------------------------------------------------------------------------
 
 
@@ -138,7 +126,7 @@ def pay(
         s.chain.check_chain()
         r = s.wim.pay(
             account, peer, amount, token=token, note=note, request_id=request_id,
-            confirm=_confirm(ctx, s),
+            confirm=confirmer(ctx, s),
         )  # fmt: skip
         p = r.payment
         who = _who(s, p.payee)
@@ -407,7 +395,7 @@ def redpacket_create(
         s.chain.check_chain()
         r = s.wim.packet_create(
             account, total, shares, to=list(peers), group=group, token=token, random=random_,
-            expiry_s=expiry, note=note, confirm=_confirm(ctx, s),
+            expiry_s=expiry, note=note, confirm=confirmer(ctx, s),
         )  # fmt: skip
         p = r.packet
     from walletim.chain.units import format_amount
@@ -452,7 +440,7 @@ def redpacket_claim(ctx: Ctx, account: str, packet_id: str) -> None:
 
     with _session(ctx) as s:
         s.chain.check_chain()
-        r = s.wim.packet_claim(account, packet_id, confirm=_confirm(ctx, s))
+        r = s.wim.packet_claim(account, packet_id, confirm=confirmer(ctx, s))
     amount = r.amount
     data = {
         "packet_id": r.packet_id,
