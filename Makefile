@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format bench fixtures clean
+.PHONY: setup demo test lint format bench fixtures clean reliability
 
 setup: $(STAMPS)/venv $(STAMPS)/npm
 
@@ -26,6 +26,13 @@ demo: setup
 
 test: setup lint
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# The reliability suite's long tier (issue 8), then RELIABILITY.md from both tiers' counts.
+reliability: setup
+	rm -rf .reliability
+	$(VENV)/bin/pytest -q tests/reliability tests/fuzz
+	WALLETIM_LONG=1 $(VENV)/bin/pytest -q tests/reliability tests/fuzz
+	$(PY) tests/reliability/report.py
 
 lint: setup
 	$(VENV)/bin/ruff check walletim tests bench cli.py
