@@ -8,7 +8,19 @@ PYTEST_ARGS ?=
 
 .PHONY: setup demo test lint format bench fixtures clean reliability
 
-setup: $(STAMPS)/venv $(STAMPS)/npm
+setup: $(STAMPS)/venv $(STAMPS)/npm $(STAMPS)/redis
+
+# redis-server (Debian package) for the scale-out relay's tests and benchmark.
+$(STAMPS)/redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+		else \
+			echo "redis-server is missing: run 'sudo apt-get install -y redis-server' (needed by the relay's Redis tests)" >&2; \
+			exit 1; \
+		fi; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/venv: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

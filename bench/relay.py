@@ -124,14 +124,16 @@ class _Peer:
 
 
 class RelayUnderTest:
-    """``walletim relay serve`` on a fresh database in a temp dir, as its own process."""
+    """``walletim relay serve`` on a fresh database in a temp dir (or on Redis with a fresh key
+    prefix), as its own process."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, redis: list[str] | None = None) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         self.db = tmp / "relay.db"
         self.log = (tmp / "relay.log").open("w")
+        store = ["--db", str(self.db)] if redis is None else redis
         self.proc = subprocess.Popen(
-            [WALLETIM, "relay", "serve", "--port", "0", "--db", str(self.db)],
+            [WALLETIM, "relay", "serve", "--port", "0", *store],
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
@@ -173,12 +175,16 @@ def _people(n: int) -> list[tuple[Any, Any, Any]]:
     return out
 
 
-async def _connect_all(url: str, people: list[tuple[Any, Any, Any]]) -> list[_Peer]:
+async def _connect_all(url: str | list[str], people: list[tuple[Any, Any, Any]]) -> list[_Peer]:
     from walletim.messaging import protocol as p
     from walletim.messaging.relay_client import RelayClient
 
+    urls = [url] if isinstance(url, str) else url
+    spread = iter(range(len(people)))
+
     async def one(identity: Any, binding: Any, spk: Any) -> _Peer:
-        client = await RelayClient.connect(url, request_timeout=30)
+        # Clients are spread over the nodes (round robin), as a load balancer would.
+        client = await RelayClient.connect(urls[next(spread) % len(urls)], request_timeout=30)
         info = await client.authenticate(identity.public_key, identity.sign)
         await client.publish(binding.to_json(), spk, [], replace=False)
         await client.listen()
@@ -205,7 +211,7 @@ async def _receive(peer: _Peer, on_message: Any) -> None:
         return
 
 
-async def _throughput(url: str, people: list[tuple[Any, Any, Any]]) -> float:
+async def _throughput(url: str | list[str], people: list[tuple[Any, Any, Any]]) -> float:
     peers = await _connect_all(url, people)
     env = os.urandom(ENV_SIZE)
     counting = False
@@ -295,6 +301,96 @@ def _relay_run(tmp: Path, people: list[tuple[Any, Any, Any]], what: Any) -> Any:
         relay.close()
 
 
+# -- (d, e) scale-out: the relay on Redis ---------------------------------------------------------
+
+
+class RedisUnderTest:
+    """A real redis-server on a free port, AOF on with ``appendfsync always`` (as the tests)."""
+
+    def __init__(self, tmp: Path) -> None:
+        import shutil
+        import socket
+
+        tmp.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.url = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def _redis_run(
+    tmp: Path, redis: RedisUnderTest, nodes: int, people: list[tuple[Any, Any, Any]]
+) -> float:
+    prefix = ["--redis", redis.url, "--redis-prefix", f"b{os.urandom(4).hex()}:"]
+    relays = [RelayUnderTest(tmp / f"n{i}", prefix) for i in range(nodes)]
+    try:
+        return asyncio.run(_throughput([r.url for r in relays], people))
+    finally:
+        for r in relays:
+            r.close()
+
+
+def bench_relay_redis(rounds: int = ROUNDS) -> list[str]:
+    """Markdown lines for the scale-out section: one SQLite node vs one and two Redis nodes,
+    alternating, ``rounds`` times each (medians)."""
+    people = _people(CLIENTS)
+    sqlite: list[float] = []
+    one: list[float] = []
+    two: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = RedisUnderTest(Path(tmp) / "redis")
+        try:
+            for i in range(rounds):
+                sqlite.append(_relay_run(Path(tmp) / f"s{i}", people, _throughput))
+                one.append(_redis_run(Path(tmp) / f"r1-{i}", redis, 1, people))
+                two.append(_redis_run(Path(tmp) / f"r2-{i}", redis, 2, people))
+        finally:
+            redis.close()
+    s, r1, r2 = (statistics.median(xs) for xs in (sqlite, one, two))
+    spread = lambda xs: f"{min(xs):,.0f} .. {max(xs):,.0f}"  # noqa: E731
+    per_node = r1 / s
+    gain = r2 / r1
+    return [
+        "## Relay scale-out on Redis (issue 7)",
+        "",
+        f"Same load as above ({CLIENTS} listening clients, {WINDOW} sends in flight each, "
+        f"{ENV_SIZE}-byte envelopes; every message stored, confirmed, pushed and acked), "
+        "one load-generator process; Redis 7 on loopback with `appendonly yes`, "
+        "`appendfsync always`. With two nodes the clients are spread over both (round robin), "
+        "so most messages cross nodes (stored via one, pushed by the other through pub/sub). "
+        f"Medians of {rounds} alternating runs; the range in brackets. All processes share "
+        "the machine's 2 cores.",
+        "",
+        "| measurement | messages/s | ratio | goal |",
+        "|---|---|---|---|",
+        f"| one relay node, SQLite store (reference) | {s:,.0f} ({spread(sqlite)}) | 1.0x | |",
+        f"| one relay node, Redis store | {r1:,.0f} ({spread(one)}) | {per_node:.2f}x | "
+        f">= 0.5x: {'met' if per_node >= 0.5 else 'NOT met'} |",
+        f"| two relay nodes, one Redis (total) | {r2:,.0f} ({spread(two)}) | {gain:.2f}x of one "
+        f"Redis node | > 1.0x: {'met' if gain > 1.0 else 'NOT met'} |",
+        "",
+    ]
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -341,4 +437,7 @@ def bench_relay(rounds: int = ROUNDS) -> list[str]:
 
 
 if __name__ == "__main__":
-    print("\n".join(bench_relay()))
+    if sys.argv[1:] == ["redis"]:
+        print("\n".join(bench_relay_redis()))
+    else:
+        print("\n".join(bench_relay() + bench_relay_redis()))

@@ -375,6 +375,7 @@ def main() -> None:
     sections += chat.bench_chat_crypto()
     sections += chat.bench_chat_search()
     sections += relay.bench_relay()
+    sections += relay.bench_relay_redis()
     sections += world.bench_world()
     text = "\n".join(sections) + "\n"
     (ROOT / "BENCHMARKS.md").write_text(text)

@@ -220,8 +220,7 @@ class RelayProcess:
                     "serve",
                     "--port",
                     str(port),
-                    "--db",
-                    str(self.db),
+                    *([] if "--redis" in self.extra else ["--db", str(self.db)]),
                     *self.extra,
                 ],
                 stdout=subprocess.PIPE,
@@ -301,3 +300,80 @@ def relay(relay_factory: Any) -> RelayProcess:
     """A relay on a free port with a fresh database (``relay.url``, ``relay.db``, ``relay.log``)."""
     proc: RelayProcess = relay_factory()
     return proc
+
+
+# -- Redis (the scale-out relay store), as a real process ----------------------------------------
+
+
+@dataclass
+class RedisServer:
+    """A real ``redis-server`` on a free loopback port (AOF on, fsync on every write)."""
+
+    url: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    dir: Path
+
+    def prefix(self) -> str:
+        """A fresh key prefix: tests sharing this server never see each other's keys."""
+        return f"t{os.urandom(6).hex()}:"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_redis(data: Path) -> RedisServer:
+    import shutil
+    import time
+
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    assert os.path.exists(binary), (
+        "redis-server is missing: run `make setup` (it installs the Debian package redis-server)"
+    )
+    data.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--dir", str(data),
+            "--appendonly", "yes",
+            "--appendfsync", "always",
+            "--save", "",
+            "--daemonize", "no",
+            "--logfile", str(data / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    import socket
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"redis-server did not start:\n{(data / 'redis.log').read_text()}")
+        time.sleep(0.02)
+    return RedisServer(f"redis://127.0.0.1:{port}/0", port, proc, data)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session; each test uses its own key prefix (``prefix()``)."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.proc.terminate()
+    server.proc.wait(10)

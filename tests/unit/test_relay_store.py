@@ -1,4 +1,5 @@
-"""SqliteMailboxStore: the relay's storage semantics, on real SQLite files."""
+"""The relay's storage semantics: ONE suite run against both stores (SqliteMailboxStore on
+real SQLite files, RedisMailboxStore on a real redis-server), plus what is SQLite-only."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ import pytest
 
 from walletim.errors import StoreError
 from walletim.messaging.protocol import MAX_OPKS
-from walletim.messaging.relay_store import BundleConflict, Enqueued, SqliteMailboxStore
+from walletim.messaging.relay_store import (
+    BundleConflict,
+    Enqueued,
+    MailboxStore,
+    SqliteMailboxStore,
+)
 
 T = TypeVar("T")
 BOX = "aa" * 16
@@ -29,9 +35,38 @@ def mid(i: int) -> str:
     return f"{i:032x}"
 
 
-def run(db: Path, body: Callable[[SqliteMailboxStore], Awaitable[T]], **kw: Any) -> T:
+Opener = Callable[..., Awaitable[MailboxStore]]
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Opens the store under test (the same database / key prefix each time)."""
+    if request.param == "sqlite":
+        db = tmp_path / "r.db"
+
+        async def sqlite(**kw: Any) -> MailboxStore:
+            return await SqliteMailboxStore.open(db, **kw)
+
+        return sqlite
+    from walletim.messaging.relay_redis import RedisMailboxStore
+
+    server = request.getfixturevalue("redis_server")
+    prefix = server.prefix()
+
+    async def redis(**kw: Any) -> MailboxStore:
+        return await RedisMailboxStore.open(server.url, prefix=prefix, **kw)
+
+    return redis
+
+
+def run(where: Path | Opener, body: Callable[[Any], Awaitable[T]], **kw: Any) -> T:
+    """Open the store (a SQLite path, or an opener), run ``body`` on it, close it."""
+
     async def main() -> T:
-        store = await SqliteMailboxStore.open(db, **kw)
+        if isinstance(where, Path):
+            store: MailboxStore = await SqliteMailboxStore.open(where, **kw)
+        else:
+            store = await where(**kw)
         try:
             return await body(store)
         finally:
@@ -40,9 +75,7 @@ def run(db: Path, body: Callable[[SqliteMailboxStore], Awaitable[T]], **kw: Any)
     return asyncio.run(main())
 
 
-async def publish(
-    store: SqliteMailboxStore, box: str = BOX, directory: str = DIR, **kw: Any
-) -> int:
+async def publish(store: MailboxStore, box: str = BOX, directory: str = DIR, **kw: Any) -> int:
     args: dict[str, Any] = {
         "identity_key": KEY,
         "created": 100,
@@ -88,8 +121,8 @@ def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
         run(db, lambda s: s.relay_id())
 
 
-def test_enqueue_is_idempotent_and_refuses_unknown_and_full(tmp_path: Path) -> None:
-    async def body(store: SqliteMailboxStore) -> None:
+def test_enqueue_is_idempotent_and_refuses_unknown_and_full(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
         assert await store.enqueue(BOX, mid(1), b"x", 1) == (Enqueued.UNKNOWN, 0)
         assert not await store.mailbox_known(BOX)
         await publish(store)
@@ -111,11 +144,11 @@ def test_enqueue_is_idempotent_and_refuses_unknown_and_full(tmp_path: Path) -> N
         assert (await store.enqueue(BOX, mid(1), b"one", 16))[0] is Enqueued.DUPLICATE
         assert [m.mid for m in (await store.pending(BOX, 10))[0]] == [mid(2), mid(3)]
 
-    run(tmp_path / "r.db", body, max_mailbox=2)
+    run(opener, body, max_mailbox=2)
 
 
-def test_duplicates_within_one_group_commit(tmp_path: Path) -> None:
-    async def body(store: SqliteMailboxStore) -> None:
+def test_duplicates_within_one_group_commit(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
         await publish(store)
         await store.enqueue(BOX, mid(0), b"old", 1)
         # Queued together, so they share one transaction (and one multi-row INSERT).
@@ -139,11 +172,11 @@ def test_duplicates_within_one_group_commit(tmp_path: Path) -> None:
         msgs, _ = await store.pending(BOX, 10)
         assert [(m.mid, m.env) for m in msgs] == [(mid(0), b"old"), (mid(1), b"a"), (mid(2), b"e")]
 
-    run(tmp_path / "r.db", body)
+    run(opener, body)
 
 
-def test_pending_pages_oldest_first_with_a_more_flag(tmp_path: Path) -> None:
-    async def body(store: SqliteMailboxStore) -> None:
+def test_pending_pages_oldest_first_with_a_more_flag(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
         await publish(store)
         await asyncio.gather(*(store.enqueue(BOX, mid(i), bytes([i]), i) for i in range(10)))
         first, more = await store.pending(BOX, 4)
@@ -153,11 +186,11 @@ def test_pending_pages_oldest_first_with_a_more_flag(tmp_path: Path) -> None:
         assert (await store.pending(BOX, 6))[1] is True
         assert (await store.pending(BOX, 256))[1] is False
 
-    run(tmp_path / "r.db", body)
+    run(opener, body)
 
 
-def test_ack_deletes_only_that_mailboxs_messages(tmp_path: Path) -> None:
-    async def body(store: SqliteMailboxStore) -> None:
+def test_ack_deletes_only_that_mailboxs_messages(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
         await publish(store, BOX)
         await publish(store, OTHER, "dd" * 16, identity_key=b"\x02" * 32)
         await store.enqueue(BOX, mid(1), b"a", 1)
@@ -170,11 +203,11 @@ def test_ack_deletes_only_that_mailboxs_messages(tmp_path: Path) -> None:
         assert await store.pending(BOX, 10) == ([], False)
         assert len((await store.pending(OTHER, 10))[0]) == 1
 
-    run(tmp_path / "r.db", body)
+    run(opener, body)
 
 
-def test_expire_deletes_old_mail_and_forgets_old_ids(tmp_path: Path) -> None:
-    async def body(store: SqliteMailboxStore) -> None:
+def test_expire_deletes_old_mail_and_forgets_old_ids(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
         await publish(store)
         await store.enqueue(BOX, mid(1), b"old", 1_000)
         await store.enqueue(BOX, mid(2), b"new", 5_000)
@@ -188,13 +221,13 @@ def test_expire_deletes_old_mail_and_forgets_old_ids(tmp_path: Path) -> None:
         await store.expire(2_000, acked_older_than_ms=later)  # now the acked id is forgotten
         assert (await store.enqueue(BOX, mid(3), b"x", 6_000))[0] is Enqueued.STORED
 
-    run(tmp_path / "r.db", body)
+    run(opener, body)
 
 
-def test_acks_are_durable_deletions(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+def test_acks_are_durable_deletions(opener: Opener) -> None:
+    db = opener
 
-    async def first(store: SqliteMailboxStore) -> None:
+    async def first(store: MailboxStore) -> None:
         await publish(store)
         await asyncio.gather(*(store.enqueue(BOX, mid(i), b"e", i) for i in range(5)))
         assert await store.ack(BOX, [mid(1), mid(3), mid(7)]) == 2
@@ -203,26 +236,34 @@ def test_acks_are_durable_deletions(tmp_path: Path) -> None:
     msgs, _ = run(db, lambda s: s.pending(BOX, 10))
     assert [m.mid for m in msgs] == [mid(0), mid(2), mid(4)]
     assert run(db, lambda s: s.queued(BOX)) == 3
-    # Ids are remembered in memory only: after a restart a retry is stored again.
-    assert run(db, lambda s: s.enqueue(BOX, mid(1), b"e", 9))[0] is Enqueued.STORED
+    # SQLite remembers acknowledged ids in memory only: after a restart a retry is stored
+    # again (the session's counters drop it). Redis keeps them for the dedupe window, on
+    # every node alike: the retry stays a duplicate.
+    again = run(db, lambda s: s.enqueue(BOX, mid(1), b"e", 9))[0]
+    shared = "Redis" in type(run(db, _same)).__name__
+    assert again is (Enqueued.DUPLICATE if shared else Enqueued.STORED)
 
 
-def test_expire_works_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def _same(store: MailboxStore) -> MailboxStore:
+    return store
+
+
+def test_expire_works_in_chunks(opener: Opener, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("walletim.messaging.relay_store.EXPIRE_ROWS", 7)
 
-    async def body(store: SqliteMailboxStore) -> None:
+    async def body(store: MailboxStore) -> None:
         await publish(store)
         await asyncio.gather(*(store.enqueue(BOX, mid(i), b"e", i) for i in range(30)))
         assert await store.expire(25) == 25
         assert [m.mid for m in (await store.pending(BOX, 10))[0]] == [mid(i) for i in range(25, 30)]
 
-    run(tmp_path / "r.db", body)
+    run(opener, body)
 
 
-def test_each_one_time_prekey_is_handed_out_once_ever(tmp_path: Path) -> None:
+def test_each_one_time_prekey_is_handed_out_once_ever(opener: Opener) -> None:
     keys = [bytes([i]) * 32 for i in range(1, 4)]
 
-    async def body(store: SqliteMailboxStore) -> None:
+    async def body(store: MailboxStore) -> None:
         assert await store.take_bundle(DIR) is None
         assert await publish(store, opks=keys) == 3
         assert await store.prekey_count(BOX) == 3
@@ -237,11 +278,11 @@ def test_each_one_time_prekey_is_handed_out_once_ever(tmp_path: Path) -> None:
         bundle = await store.take_bundle(DIR)
         assert bundle is not None and bundle.opk == fresh
 
-    run(tmp_path / "r.db", body)
+    run(opener, body)
 
 
-def test_append_replace_and_the_cap(tmp_path: Path) -> None:
-    async def body(store: SqliteMailboxStore) -> None:
+def test_append_replace_and_the_cap(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
         batch = [os.urandom(32) for _ in range(MAX_OPKS)]
         assert await publish(store, opks=batch[:150]) == 150
         assert await publish(store, opks=batch[150:] + [os.urandom(32) for _ in range(60)]) == (
@@ -256,13 +297,13 @@ def test_append_replace_and_the_cap(tmp_path: Path) -> None:
         bundle = await store.take_bundle(DIR)
         assert bundle is not None and bundle.identity_key == b"\x03" * 32
 
-    run(tmp_path / "r.db", body)
+    run(opener, body)
 
 
-def test_many_concurrent_writes_share_commits_and_survive_reopen(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+def test_many_concurrent_writes_share_commits_and_survive_reopen(opener: Opener) -> None:
+    db = opener
 
-    async def body(store: SqliteMailboxStore) -> int:
+    async def body(store: MailboxStore) -> int:
         await publish(store)
         results = await asyncio.gather(*(store.enqueue(BOX, mid(i), b"e", i) for i in range(2000)))
         assert all(r[0] is Enqueued.STORED for r in results)
@@ -289,11 +330,44 @@ def test_sqlite_errors_become_store_errors_and_fail_only_their_caller(tmp_path: 
     run(tmp_path / "r.db", body)
 
 
-def test_closed_store_refuses(tmp_path: Path) -> None:
+def test_closed_store_refuses(opener: Opener) -> None:
     async def main() -> None:
-        store = await SqliteMailboxStore.open(tmp_path / "r.db")
+        store = await opener()
         await store.close()
         with pytest.raises(StoreError, match="closed"):
             store.queued(BOX)
+            store.enqueue(BOX, mid(1), b"e", 1)
 
     asyncio.run(main())
+
+
+def test_relay_id_is_stable_across_opens(opener: Opener) -> None:
+    first = run(opener, lambda s: s.relay_id())
+    assert len(first) == 32 and int(first, 16) >= 0
+    assert run(opener, lambda s: s.relay_id()) == first
+
+
+def test_rate_limit_buckets(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
+        taken = [await store.take_token("opk:x", 0.0001, 3) for _ in range(5)]
+        assert taken == [True, True, True, False, False]
+        assert await store.take_token("opk:y", 0.0001, 1)  # another key: its own bucket
+        assert await store.take_token("fast", 1000.0, 1)
+        await asyncio.sleep(0.01)
+        assert await store.take_token("fast", 1000.0, 1)  # refilled
+
+    run(opener, body)
+
+
+def test_follow_is_harmless_and_prekey_count_follows_the_mailbox(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
+        store.set_remote_handler(lambda topic, msg: None)
+        await store.follow("m:" + BOX)
+        await store.follow("d:" + DIR)
+        assert await store.prekey_count(BOX) == 0
+        await publish(store, opks=[b"\x07" * 32, b"\x08" * 32])
+        assert await store.prekey_count(BOX) == 2 and await store.prekey_count(OTHER) == 0
+        await store.unfollow("m:" + BOX)
+        await store.unfollow("d:" + DIR)
+
+    run(opener, body)

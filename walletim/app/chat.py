@@ -126,9 +126,19 @@ Connector = Callable[[str], Awaitable[RelayConnection]]
 
 
 async def websocket_connector(url: str) -> RelayConnection:
+    """Connect to the relay at ``url``, or to the first that answers of a comma-separated
+    list (relay nodes sharing one store: failover when a node is down). Raises the last
+    node's RelayUnavailable when none answers."""
     from walletim.messaging.relay_client import RelayClient
 
-    return await RelayClient.connect(url)
+    urls = [u.strip() for u in url.split(",") if u.strip()] or [url]
+    for i, one in enumerate(urls):
+        try:
+            return await RelayClient.connect(one)
+        except RelayUnavailable:
+            if i == len(urls) - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # -- results --------------------------------------------------------------------------------

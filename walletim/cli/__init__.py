@@ -96,7 +96,8 @@ class LazyGroup(click.Group):
     default=DEFAULT_RELAY_URL,
     envvar="WALLETIM_RELAY",
     show_default=True,
-    help="Chat relay URL [env WALLETIM_RELAY].",
+    help="Chat relay URL, or a comma-separated list of relay nodes sharing one store, tried "
+    "in order [env WALLETIM_RELAY].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document on stdout.")
 @click.option("--yes", "-y", is_flag=True, help="Answer yes to confirmations.")

@@ -35,6 +35,21 @@ def relay() -> None:
     help="Mailbox database [default: HOME/relay/mailboxes.db].",
 )
 @click.option(
+    "--redis",
+    "redis_url",
+    metavar="URL",
+    help="Keep mailboxes in Redis (redis://[:PASSWORD@]HOST:PORT/DB, rediss://, unix://) "
+    "instead of --db: any number of relays sharing it serve the same mailboxes "
+    "[env WALLETIM_RELAY_REDIS].",
+    envvar="WALLETIM_RELAY_REDIS",
+)
+@click.option(
+    "--redis-prefix",
+    default="walletim:",
+    show_default=True,
+    help="Prefix of every Redis key (several relay deployments may share one Redis).",
+)
+@click.option(
     "--ttl",
     type=click.IntRange(1),
     default=DEFAULT_TTL_S,
@@ -56,6 +71,14 @@ def relay() -> None:
     help="Frames per second per connection (burst: twice that); over it: closed (4429).",
 )
 @click.option(
+    "--prekey-budget",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="One-time prekeys handed out per address per hour, across all connections (and "
+    "all nodes with --redis); beyond it bundles come without one.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -68,21 +91,30 @@ def serve(
     host: str,
     port: int,
     db: str | None,
+    redis_url: str | None,
+    redis_prefix: str,
     ttl: int,
     max_mailbox: int,
     rate: int,
+    prekey_budget: int,
     log_level: str,
 ) -> None:
     """Serve mailboxes and prekey bundles until SIGTERM or Ctrl-C.
 
     Prints one line once listening: `relay listening on ws://HOST:PORT (mailboxes in PATH)`
-    (with --json: {"url": ..., "db": ...}).
+    (with --json: {"url": ..., "db": ...}). With --redis URL the mailboxes, prekey bundles and
+    rate limits live in Redis: run as many relays as needed behind a load balancer (see the
+    README); the line names the Redis URL (without its password) instead of PATH.
     """
     from walletim import fsio
     from walletim.messaging.relay_server import RelayLimits, RelayServer, run_relay
 
+    if db and redis_url:
+        raise click.UsageError("--db and --redis exclude each other")
     if db:
         path = Path(db).expanduser().absolute()
+    elif redis_url:
+        path = Path("unused")
     else:
         fsio.ensure_private_dir(ctx.home)
         path = fsio.ensure_private_dir(ctx.home / "relay") / "mailboxes.db"
@@ -93,15 +125,29 @@ def serve(
     )
     logging.getLogger("websockets").setLevel(logging.WARNING)
 
+    where = str(path)
+    if redis_url:
+        from walletim.messaging.relay_redis import shown_url
+
+        where = shown_url(redis_url)
+
     def on_listening(server: RelayServer) -> None:
-        doc: dict[str, Any] = {"url": server.url, "db": str(path)}
+        doc: dict[str, Any] = {"url": server.url, "db": None if redis_url else where}
+        if redis_url:
+            doc["redis"] = where
         if ctx.json:
             click.echo(json.dumps(doc))
         else:
-            click.echo(f"relay listening on {server.url} (mailboxes in {path})")
+            click.echo(f"relay listening on {server.url} (mailboxes in {where})")
         sys.stdout.flush()
 
-    limits = RelayLimits(ttl_s=ttl, rate=float(rate), burst=2 * rate)
+    limits = RelayLimits(
+        ttl_s=ttl,
+        rate=float(rate),
+        burst=2 * rate,
+        opk_rate=prekey_budget / 3600,
+        opk_burst=prekey_budget,
+    )
     run_relay(
         path,
         host=host,
@@ -109,4 +155,6 @@ def serve(
         max_mailbox=max_mailbox,
         limits=limits,
         on_listening=on_listening,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
     )

@@ -24,8 +24,8 @@ import logging
 import secrets
 import signal
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from walletim.messaging.relay_store import (
     MailboxStore,
     SqliteMailboxStore,
     StoredMessage,
+    TokenBucket,
 )
 
 log = logging.getLogger("walletim.relay")
@@ -60,33 +61,11 @@ MAX_WATCH = 1024  # directories one connection may watch
 #: bundles are served without one (X3DH still works; the prekeys are not drained).
 DEFAULT_OPK_RATE = 100 / 3600  # per second: 100 an hour
 DEFAULT_OPK_BURST = 100
-MAX_OPK_BUCKETS = 100_000  # directories whose budget is tracked (least recently used dropped)
 MAX_INFLIGHT = 2048  # requests of one connection waiting for the store or the socket
 CLOSE_TIMEOUT = 2.0  # seconds a closing handshake may take (e.g. at shutdown)
 LIVE_BUFFER = 4096  # live pushes held for a slow listener before it re-reads from the store
 FRAME_SLACK = 100  # a deliver frame's own JSON around its messages
 MESSAGE_SLACK = 80  # JSON around one message's base64 envelope
-
-
-class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved up."""
-
-    __slots__ = ("burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,12 +272,13 @@ class RelayServer:
         self._conns: set[_Conn] = set()
         self._listeners: dict[str, set[_Conn]] = {}
         self._watchers: dict[str, set[_Conn]] = {}
-        self._opk_budgets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._expiry: asyncio.Task[None] | None = None
         self._closing = False
         self._closed = asyncio.Event()
         self.host = ""
         self.port = 0
+        self._follows: set[asyncio.Task[None]] = set()
+        store.set_remote_handler(self._remote)
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -428,10 +408,11 @@ class RelayServer:
 
     def _forget(self, conn: _Conn) -> None:
         self._conns.discard(conn)
-        if conn.mailbox is not None:
+        if conn.mailbox is not None and conn.listening:
             group = self._listeners.get(conn.mailbox)
-            if group is not None:
+            if group is not None and conn in group:
                 group.discard(conn)
+                self._spawn(self.store.unfollow("m:" + conn.mailbox))
                 if not group:
                     del self._listeners[conn.mailbox]
         for d in conn.watching:
@@ -440,6 +421,38 @@ class RelayServer:
                 watchers.discard(conn)
                 if not watchers:
                     del self._watchers[d]
+                    self._spawn(self.store.unfollow("d:" + d))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        """Run a follow/unfollow in the background (failures are logged, not raised)."""
+
+        async def run() -> None:
+            try:
+                await work
+            except Exception as exc:
+                log.error("updating shared-store subscriptions failed: %s", type(exc).__name__)
+
+        task = asyncio.ensure_future(run())
+        self._follows.add(task)
+        task.add_done_callback(self._follows.discard)
+
+    def _remote(self, topic: str | None, msg: StoredMessage | None) -> None:
+        """Another node sharing the store stored mail for, or a bundle of, a local client."""
+        if topic is None:  # notifications may have been lost: re-read from the store
+            for group in self._listeners.values():
+                for conn in group:
+                    conn.catchup = True
+                    conn.cursor = 0
+                    conn.wake.set()
+            return
+        kind, _, key = topic.partition(":")
+        if kind == "m" and msg is not None:
+            for listener in self._listeners.get(key, ()):
+                listener.push_live(msg)
+        elif kind == "d":
+            published = p.encode_server_frame(p.Published(key))
+            for watcher in self._watchers.get(key, ()):
+                watcher.reply(published)
 
     async def _serve(self, conn: _Conn) -> None:
         ws = conn.ws
@@ -469,7 +482,7 @@ class RelayServer:
             elif isinstance(frame, p.Publish):
                 await self._publish(conn, frame)
             elif isinstance(frame, p.Listen):
-                self._listen_op(conn, frame)
+                await self._listen_op(conn, frame)
             elif isinstance(frame, p.Watch):
                 self._watch(conn, frame)
             if not conn.room.is_set():
@@ -569,9 +582,7 @@ class RelayServer:
             conn.error(frame.rid, "rate_limited", "too many bundle requests; slow down")
             return
         conn.begin()
-        future = asyncio.ensure_future(
-            self.store.take_bundle(frame.dir, with_opk=frame.opk and self._opk_budget(frame.dir))
-        )
+        future = asyncio.ensure_future(self._take_bundle(frame.dir, frame.opk))
 
         def done(f: asyncio.Future[Any]) -> None:
             conn.end()
@@ -594,15 +605,14 @@ class RelayServer:
 
         future.add_done_callback(done)
 
-    def _opk_budget(self, directory: str) -> bool:
-        """Whether a one-time prekey of ``directory`` may be handed out now."""
-        bucket = self._opk_budgets.pop(directory, None)
-        if bucket is None:
-            bucket = TokenBucket(self.limits.opk_rate, self.limits.opk_burst)
-        self._opk_budgets[directory] = bucket
-        while len(self._opk_budgets) > MAX_OPK_BUCKETS:
-            self._opk_budgets.popitem(last=False)
-        return bucket.take()
+    async def _take_bundle(self, directory: str, opk: bool) -> Any:
+        """The bundle, with a one-time prekey if asked for and the directory's budget (shared
+        by every node of the store) allows one now."""
+        if opk:
+            opk = await self.store.take_token(
+                f"opk:{directory}", self.limits.opk_rate, self.limits.opk_burst
+            )
+        return await self.store.take_bundle(directory, with_opk=opk)
 
     def _send(self, conn: _Conn, frame: p.Send) -> None:
         conn.begin()
@@ -675,17 +685,22 @@ class RelayServer:
 
         future.add_done_callback(done)
 
-    def _listen_op(self, conn: _Conn, frame: p.Listen) -> None:
+    async def _listen_op(self, conn: _Conn, frame: p.Listen) -> None:
         mailbox = self._need_auth(conn, frame.rid)
         if mailbox is None:
             return
-        conn.reply(p.encode_server_frame(p.Ok(frame.rid, {})))
         if not conn.listening:
             conn.listening = True
-            conn.catchup = True
-            conn.cursor = 0
             self._listeners.setdefault(mailbox, set()).add(conn)
-            conn.wake.set()
+            # Follow other nodes' mail first, then read the backlog: nothing falls between.
+            try:
+                await self.store.follow("m:" + mailbox)
+            except StoreError:
+                log.error("listen: following the mailbox on the shared store failed")
+        conn.reply(p.encode_server_frame(p.Ok(frame.rid, {})))
+        conn.catchup = True
+        conn.cursor = 0
+        conn.wake.set()
 
     def _watch(self, conn: _Conn, frame: p.Watch) -> None:
         new = set(frame.dirs) - conn.watching
@@ -695,7 +710,10 @@ class RelayServer:
             )
             return
         for d in new:
-            self._watchers.setdefault(d, set()).add(conn)
+            watchers = self._watchers.setdefault(d, set())
+            if not watchers:
+                self._spawn(self.store.follow("d:" + d))
+            watchers.add(conn)
         conn.watching |= new
         conn.reply(p.encode_server_frame(p.Ok(frame.rid, {})))
 
@@ -708,19 +726,29 @@ def run_relay(
     max_mailbox: int = DEFAULT_MAX_MAILBOX,
     limits: RelayLimits | None = None,
     on_listening: Callable[[RelayServer], None] | None = None,
+    redis_url: str | None = None,
+    redis_prefix: str | None = None,
 ) -> None:
     """Run a relay until SIGTERM or SIGINT, then shut down cleanly and return.
 
-    ``on_listening`` is called once the relay accepts connections.
+    ``on_listening`` is called once the relay accepts connections. With ``redis_url`` the
+    mailboxes live in Redis (shared with every other relay node using it) instead of ``db``.
 
     Raises:
-        StoreError: the database cannot be opened.
+        StoreError: the database cannot be opened (or Redis cannot be used).
         MessagingError: cannot listen on ``host:port``.
     """
 
     async def main() -> None:
+        store: MailboxStore | None = None
+        if redis_url is not None:
+            from walletim.messaging.relay_redis import DEFAULT_PREFIX, RedisMailboxStore
+
+            store = await RedisMailboxStore.open(
+                redis_url, max_mailbox=max_mailbox, prefix=redis_prefix or DEFAULT_PREFIX
+            )
         relay = await RelayServer.start(
-            db, host=host, port=port, max_mailbox=max_mailbox, limits=limits
+            db, host=host, port=port, max_mailbox=max_mailbox, limits=limits, store=store
         )
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()

@@ -138,6 +138,37 @@ class StoredBundle:
     opk: bytes | None
 
 
+#: Called by a store shared between relay nodes when another node stored something a local
+#: client follows: ``("m:MAILBOX", message)`` (already stored: push it), ``("d:DIRECTORY",
+#: None)`` (that directory published), or ``(None, None)``: notifications may have been lost
+#: (re-read every followed mailbox from the store).
+RemoteHandler = Callable[[str | None, "StoredMessage | None"], None]
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` saved up."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+MAX_BUCKETS = 100_000  # rate-limit keys tracked in memory (least recently used dropped)
+
+
 class BundleConflict(MessagingError):
     """A bundle for this directory from another identity key with a newer binding is listed."""
 
@@ -217,6 +248,24 @@ class MailboxStore(Protocol):
         messages acknowledged before ``acked_older_than_ms``; returns how many expired."""
         ...
 
+    def take_token(self, key: str, rate: float, burst: int) -> Awaitable[bool]:
+        """Take one token from the rate-limit bucket ``key`` (``rate`` per second, at most
+        ``burst`` saved); False when it is empty. Shared by every relay node of the store."""
+        ...
+
+    def set_remote_handler(self, handler: RemoteHandler | None) -> None:
+        """Where notifications from other relay nodes sharing this store go."""
+        ...
+
+    def follow(self, topic: str) -> Awaitable[None]:
+        """Ask for notifications on ``topic`` (``m:MAILBOX``, ``d:DIRECTORY``) from other nodes
+        (counted: each call needs one :meth:`unfollow`). A no-op for a single-node store."""
+        ...
+
+    def unfollow(self, topic: str) -> Awaitable[None]:
+        """Undo one :meth:`follow`."""
+        ...
+
     def close(self) -> Awaitable[None]:
         """Finish everything queued, commit, and close."""
         ...
@@ -293,6 +342,7 @@ class SqliteMailboxStore:
         self._counts: dict[str, int] = {}
         # Acknowledged (mailbox, mid) -> when (unix ms), oldest first: in memory only.
         self._acked: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()  # event loop's own
         # Message seqs are handed out here (this thread is the database's only writer).
         row = conn.execute(
             "SELECT max(coalesce((SELECT max(seq) FROM messages), 0), "
@@ -721,6 +771,25 @@ class SqliteMailboxStore:
             expired, more = await self.submit_nowait(op)
             total += expired
         return total
+
+    async def take_token(self, key: str, rate: float, burst: int) -> bool:
+        # One process owns the file: the buckets live in memory.
+        bucket = self._buckets.pop(key, None)
+        if bucket is None:
+            bucket = TokenBucket(rate, burst)
+        self._buckets[key] = bucket
+        while len(self._buckets) > MAX_BUCKETS:
+            self._buckets.popitem(last=False)
+        return bucket.take()
+
+    def set_remote_handler(self, handler: RemoteHandler | None) -> None:
+        """No other node shares a SQLite file: nothing to notify."""
+
+    async def follow(self, topic: str) -> None:
+        return None
+
+    async def unfollow(self, topic: str) -> None:
+        return None
 
     async def close(self) -> None:
         if self._closed:

@@ -1,0 +1,318 @@
+"""Scale-out: several ``walletim relay serve --redis URL`` processes sharing a real
+redis-server (AOF on, fsync always). A client may use any node; live push crosses nodes; a
+node killed with SIGKILL loses nothing acknowledged; clients fail over and see nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import HOME_PASSWORD, ROOT, Cli, RedisServer, RelayProcess
+from tests.integration.test_relay import (
+    envelope,
+    fetch_all,
+    make_person,
+    new_mid,
+    opks,
+    raw_connection,
+    run,
+    send_all,
+)
+from walletim.errors import RelayUnavailable
+from walletim.messaging import protocol as p
+from walletim.messaging.relay_client import RelayClient
+
+Factory = Callable[..., RelayProcess]
+
+
+@pytest.fixture
+def nodes(relay_factory: Factory, redis_server: RedisServer) -> Callable[[int], list[RelayProcess]]:
+    """Start N relay nodes on one Redis, with a key prefix of this test's own."""
+    prefix = redis_server.prefix()
+
+    def start(n: int, *extra: str) -> list[RelayProcess]:
+        return [
+            relay_factory(
+                "--redis", redis_server.url, "--redis-prefix", prefix, *extra, name=f"node{i}"
+            )
+            for i in range(n)
+        ]
+
+    return start
+
+
+def test_nodes_share_one_relay_and_live_push_crosses_nodes(
+    nodes: Callable[..., list[RelayProcess]],
+) -> None:
+    n1, n2, n3 = nodes(3)
+    alice, bob = make_person(), make_person()
+
+    async def main() -> None:
+        b = await bob.connect(n2.url)
+        assert b.relay_id  # the same relay id on every node: one relay to the client
+        a = await alice.connect(n1.url)
+        assert a.relay_id == b.relay_id
+        watcher = await RelayClient.connect(n3.url)
+        await watcher.watch([alice.directory])
+        await b.listen()
+        sent = await send_all(a, bob.mailbox, 50)  # stored via node 1
+        got: dict[str, bytes] = {}
+        while len(got) < 50:
+            push = await b.next_push(10)  # pushed by node 2
+            assert isinstance(push, p.Deliver)
+            for m in push.msgs:
+                assert m.mid not in got  # never twice
+                got[m.mid] = m.env
+            await b.ack([m.mid for m in push.msgs])
+        assert got == sent
+        # A bundle published on node 1 is announced to a watcher on node 3.
+        await (await alice.connect(n1.url, publish=True)).close()
+        push = await watcher.next_push(10)
+        assert push == p.Published(alice.directory)
+        # Acknowledged on node 2: gone on every node.
+        c = await bob.connect(n3.url, publish=False)
+        assert await c.fetch() == ([], False)
+        for client in (a, b, c, watcher):
+            await client.close()
+
+    run(main())
+
+
+def test_offline_delivery_through_another_node_and_idempotent_resends(
+    nodes: Callable[..., list[RelayProcess]],
+) -> None:
+    n1, n2 = nodes(2)
+    alice, bob = make_person(), make_person()
+
+    async def main() -> None:
+        await (await bob.connect(n1.url)).close()
+        a1 = await alice.connect(n1.url)
+        sent = await send_all(a1, bob.mailbox, 20)
+        a2 = await alice.connect(n2.url, publish=False)
+        for mid, env in list(sent.items())[:5]:  # a retry through the other node
+            await a2.send(bob.mailbox, mid, env)
+        b = await bob.connect(n2.url, publish=False)
+        got = await fetch_all(b)
+        assert {m.mid: m.env for m in got} == sent and len(got) == 20
+        await b.ack([m.mid for m in got])
+        for mid, env in list(sent.items())[:5]:  # a late retry after delivery: no second copy
+            await a1.send(bob.mailbox, mid, env)
+        assert await b.fetch() == ([], False)
+        for client in (a1, a2, b):
+            await client.close()
+
+    run(main())
+
+
+def test_sigkill_of_nodes_loses_nothing_acknowledged_and_delivers_nothing_twice(
+    nodes: Callable[..., list[RelayProcess]],
+) -> None:
+    n1, n2, n3 = nodes(3)
+    alice, bob = make_person(), make_person()
+
+    async def phase1() -> dict[str, bytes]:
+        await (await bob.connect(n2.url)).close()
+        a = await alice.connect(n1.url)
+        sent = await send_all(a, bob.mailbox, 300)  # every one confirmed `sent` by node 1
+        n1.kill()
+        with pytest.raises(RelayUnavailable):
+            await a.send(bob.mailbox, new_mid(), envelope())
+        await a.close()
+        return sent
+
+    async def fetch_and_ack(url: str, count: int) -> list[p.Delivered]:
+        b = await bob.connect(url, publish=False)
+        msgs, _ = await b.fetch(limit=count)
+        await b.ack([m.mid for m in msgs])
+        await b.close()
+        return msgs
+
+    async def rest(url: str) -> list[p.Delivered]:
+        b = await bob.connect(url, publish=False)
+        got = await fetch_all(b)
+        await b.close()
+        return got
+
+    sent = run(phase1())
+    first = run(fetch_and_ack(n2.url, 120))
+    n2.kill()  # right after the acks were confirmed
+    remaining = run(rest(n3.url))
+    mids = [m.mid for m in first + remaining]
+    assert len(mids) == len(set(mids)) == 300
+    assert {m.mid: m.env for m in first + remaining} == sent
+
+
+def test_a_listener_fails_over_to_another_node_and_resumes(
+    nodes: Callable[..., list[RelayProcess]],
+) -> None:
+    n1, n2 = nodes(2)
+    alice, bob = make_person(), make_person()
+
+    async def main() -> None:
+        b = await bob.connect(n1.url)
+        await b.listen()
+        a = await alice.connect(n2.url)
+        first = await send_all(a, bob.mailbox, 10)
+        seen: list[str] = []
+        while len(seen) < 10:
+            push = await b.next_push(10)
+            assert isinstance(push, p.Deliver)
+            seen += [m.mid for m in push.msgs]
+        await b.ack(seen[:6])  # four pushed but not acknowledged when the node dies
+        n1.kill()
+        with pytest.raises(RelayUnavailable):
+            while True:
+                await b.next_push(10)
+        later = await send_all(a, bob.mailbox, 10)
+        b2 = await bob.connect(n2.url, publish=False)  # failover
+        await b2.listen()
+        got: list[str] = []
+        while len(got) < 14:
+            push = await b2.next_push(10)
+            assert isinstance(push, p.Deliver)
+            got += [m.mid for m in push.msgs]
+        # The unacknowledged four come again (the client's ids drop them), the acked never.
+        assert sorted(got) == sorted(seen[6:] + list(later))
+        assert set(got).isdisjoint(seen[:6]) and set(first) == set(seen)
+        for client in (a, b2):
+            await client.close()
+
+    run(main())
+
+
+def test_one_time_prekeys_are_handed_out_once_across_nodes(
+    nodes: Callable[..., list[RelayProcess]],
+) -> None:
+    n1, n2, n3 = nodes(3, "--prekey-budget", "1000")
+    alice = make_person()
+    keys = opks(60)
+
+    async def main() -> None:
+        owner = await alice.connect(n1.url, opks=keys)
+        clients = [await RelayClient.connect(n.url) for n in (n1, n2, n3) for _ in range(2)]
+
+        async def drain(c: RelayClient) -> list[bytes | None]:
+            out = []
+            for _ in range(12):
+                bundle = await c.fetch_bundle(alice.directory)
+                assert bundle is not None
+                out.append(bundle.opk)
+            return out
+
+        handed = [k for got in await asyncio.gather(*map(drain, clients)) for k in got]
+        given = [k for k in handed if k is not None]
+        assert len(given) == len(set(given)) == 60 and set(given) == set(keys)
+        for c in [owner, *clients]:
+            await c.close()
+
+    run(main())
+
+
+def test_the_prekey_budget_is_shared_by_all_nodes(
+    nodes: Callable[..., list[RelayProcess]],
+) -> None:
+    n1, n2 = nodes(2, "--prekey-budget", "3")
+    alice = make_person()
+
+    async def main() -> None:
+        owner = await alice.connect(n1.url, opks=opks(10))
+        handed = []
+        for node in (n1, n2, n1, n2, n1, n2):
+            c = await RelayClient.connect(node.url)
+            bundle = await c.fetch_bundle(alice.directory)
+            assert bundle is not None
+            handed.append(bundle.opk is not None)
+            await c.close()
+        assert handed == [True] * 3 + [False] * 3
+        await owner.close()
+
+    run(main())
+
+
+def test_malformed_frames_close_only_that_connection(
+    nodes: Callable[..., list[RelayProcess]],
+) -> None:
+    (n1,) = nodes(1)
+    alice = make_person()
+
+    async def main() -> None:
+        good = await alice.connect(n1.url)
+        for junk in ["{", '{"op":"send"}', "x" * 100, '{"op":"auth","key":1}']:
+            ws = await raw_connection(n1.url)
+            await ws.send(junk)
+            with pytest.raises(Exception):  # noqa: B017 - closed with 4400
+                await asyncio.wait_for(ws.recv(), 5)
+            assert ws.close_code == p.CLOSE_MALFORMED
+        await good.send(alice.mailbox, new_mid(), envelope())
+        assert len((await good.fetch())[0]) == 1
+        await good.close()
+
+    run(main())
+    assert n1.alive
+
+
+def test_redis_down_or_bad_url_is_one_clean_line(tmp_path: Path) -> None:
+    for url in ("redis://127.0.0.1:1/0", "nonsense://x", "redis://:hunter2@127.0.0.1:1/0"):
+        result = subprocess.run(
+            [str(ROOT / ".venv/bin/walletim"), "relay", "serve", "--port", "0", "--redis", url],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "WALLETIM_HOME": str(tmp_path)},
+        )
+        assert result.returncode != 0
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+        assert "Redis" in lines[0] and "hunter2" not in result.stderr
+
+
+def test_chat_cli_fails_over_between_nodes_and_shows_nothing_twice(
+    tmp_path: Path, nodes: Callable[..., list[RelayProcess]]
+) -> None:
+    n1, n2 = nodes(2)
+    relays = f"{n1.url},{n2.url}"
+
+    def person(name: str) -> tuple[Cli, str]:
+        home = tmp_path / f"{name}-home"
+        cli = Cli(
+            home,
+            {
+                "WALLETIM_HOME": str(home),
+                "WALLETIM_UNSAFE_FAST_KDF": "1",
+                "WALLETIM_PASSWORD": HOME_PASSWORD,
+                "WALLETIM_RELAY": relays,
+                "WALLETIM_NETWORK": None,  # type: ignore[dict-item]
+            },
+        )
+        assert cli("--json", "wallet", "create", name).code == 0
+        doc = cli("--json", "wallet", "addresses", name, "--count", "1").json()
+        return cli, str(doc["addresses"][0]["address"])
+
+    alice, _ = person("alice")
+    bob, b_addr = person("bob")
+    assert bob("chat", "init", "--from", "bob").code == 0
+    for n in range(3):
+        sent = alice("chat", "send", "--from", "alice", b_addr, f"before the crash {n}")
+        assert sent.code == 0, sent.err
+    n1.kill()  # the first node in everyone's list dies: they use the second
+    assert alice("chat", "send", "--from", "alice", b_addr, "after the crash").code == 0
+    first = bob("--json", "chat", "inbox", "--from", "bob")
+    assert first.code == 0, first.err
+    texts = [m["text"] for m in first.json()["messages"]]
+    assert texts == [f"before the crash {n}" for n in range(3)] + ["after the crash"]
+    n1.start()  # back, on a new port: not in the list, the others still serve
+    assert bob("--json", "chat", "inbox", "--from", "bob").json()["messages"] == []
+    assert (
+        len(bob("--json", "chat", "read", "--from", "bob", alice_addr(alice)).json()["messages"])
+        == 4
+    )
+
+
+def alice_addr(cli: Cli) -> str:
+    doc = cli("--json", "wallet", "addresses", "alice", "--count", "1").json()
+    return str(doc["addresses"][0]["address"])

@@ -1,0 +1,662 @@
+"""The relay's storage on Redis (adapter: redis-py asyncio), for many relay nodes at once.
+
+Any number of ``walletim relay serve --redis URL`` processes share one Redis: mailboxes,
+prekey bundles, acknowledged ids and rate-limit state live there, so a client may connect to
+any node. It implements :class:`~walletim.messaging.relay_store.MailboxStore` with the same
+semantics as the SQLite store (one shared test suite checks both).
+
+Layout (``P`` is the key prefix, ``walletim:`` by default; ``{id}`` is a hash tag):
+
+- ``P{mailbox}:m`` hash: ``ik`` (the owner's identity key: the mailbox is known), ``dir``
+  (its directory), ``ms``/``n`` (the last stream id handed out);
+- ``P{mailbox}:q`` a Redis Stream, one entry per queued envelope (fields ``m`` mid, ``e``
+  envelope, ``t`` unix ms), ids ``<ms>-<n>`` with ``ms`` >= the message's ``t`` (so expiry is
+  a range of the stream) and strictly increasing (so a stream id is the message's ``seq``);
+- ``P{mailbox}:i`` hash mid -> stream id (idempotent enqueue, ack by mid);
+- ``P{mailbox}:a`` sorted set of acknowledged mids by ack time (a late retry is ``sent``
+  without a second delivery; forgotten after the dedupe window, on every node alike);
+- ``P{directory}:b`` hash (the bundle), ``P{directory}:o`` list of one-time prekeys,
+  ``Pused`` set of one-time prekeys ever handed out, ``Pactive`` set of mailboxes with mail,
+  ``Prl:KEY`` token buckets (shared rate limits), ``Prelay_id``.
+
+Every operation is one Lua script (atomic: a one-time prekey is handed out once even when two
+nodes ask at the same instant). Calls made while a batch is in flight are sent together as
+one pipeline (one round trip for many operations, in call order).
+
+Live push across nodes: the enqueue script also PUBLISHes the stored message on the mailbox's
+channel ``Pn:MAILBOX`` (and publish on ``Pd:DIRECTORY``); a node subscribes to the channels of
+the mailboxes and directories its clients listen to / watch (:meth:`follow`), so only what is
+already stored is ever pushed. After a lost subscription the node re-reads from the store.
+
+Durability: a sender hears ``sent`` only after Redis answered the enqueue. Run Redis with
+``appendonly yes`` and ``appendfsync always`` (or ``everysec``, losing at most a second on a
+Redis host crash); then SIGKILL of any relay node loses nothing acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError, RedisError
+
+from walletim.errors import StoreError
+from walletim.messaging.protocol import MAX_BATCH, MAX_OPKS
+from walletim.messaging.relay_store import (
+    DEFAULT_MAX_MAILBOX,
+    BundleConflict,
+    Enqueued,
+    RemoteHandler,
+    StoredBundle,
+    StoredMessage,
+)
+
+log = logging.getLogger("walletim.relay.redis")
+
+DEFAULT_PREFIX = "walletim:"
+MAX_PIPELINE = 2048  # operations per pipeline
+SEQ_SHIFT = 20  # seq = ms << 20 | n (n < 2**20 per ms: the script moves to the next ms)
+CONNECT_TIMEOUT = 5.0
+
+_ENQUEUE = """
+local m, q, i, a, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local mid, env, t, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('HEXISTS', m, 'ik') == 0 then return {'unknown', '0'} end
+local old = redis.call('HGET', i, mid)
+if old then return {'duplicate', old} end
+if redis.call('ZSCORE', a, mid) then return {'duplicate', '0'} end
+if redis.call('XLEN', q) >= max then return {'full', '0'} end
+local last = redis.call('HMGET', m, 'ms', 'n')
+local ms, n = tonumber(last[1] or '0'), tonumber(last[2] or '0')
+if t > ms then ms, n = t, 0 else n = n + 1 end
+if n >= 1048576 then ms, n = ms + 1, 0 end
+local id = ms .. '-' .. n
+redis.call('XADD', q, id, 'm', mid, 'e', env, 't', ARGV[3])
+redis.call('HSET', m, 'ms', ms, 'n', n)
+redis.call('HSET', i, mid, id)
+redis.call('SADD', active, ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[7] .. id .. ' ' .. ARGV[3] .. ' ' .. mid .. ' ' .. env)
+return {'stored', id}
+"""
+
+_ACK = """
+local q, i, a = KEYS[1], KEYS[2], KEYS[3]
+local now, n = ARGV[1], 0
+for k = 2, #ARGV do
+  local id = redis.call('HGET', i, ARGV[k])
+  if id then
+    n = n + redis.call('XDEL', q, id)
+    redis.call('HDEL', i, ARGV[k])
+    redis.call('ZADD', a, now, ARGV[k])
+  end
+end
+return n
+"""
+
+_PENDING = """
+local rows = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
+return rows
+"""
+
+_EXPIRE = """
+local m, q, i, a, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local rows = redis.call('XRANGE', q, '-', '(' .. ARGV[1] .. '-0', 'COUNT', ARGV[3])
+for _, row in ipairs(rows) do
+  redis.call('XDEL', q, row[1])
+  local f = row[2]
+  for k = 1, #f, 2 do
+    if f[k] == 'm' then redis.call('HDEL', i, f[k + 1]) end
+  end
+end
+redis.call('ZREMRANGEBYSCORE', a, '-inf', '(' .. ARGV[2])
+if redis.call('XLEN', q) == 0 and redis.call('ZCARD', a) == 0 then
+  redis.call('SREM', active, ARGV[4])
+end
+return #rows
+"""
+
+_PUT_BUNDLE = """
+local b, o, used, m = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local dir, mailbox, ik, created = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local replace, cap = ARGV[7] == '1', tonumber(ARGV[8])
+local cur = redis.call('HMGET', b, 'ik', 'created')
+if cur[1] and cur[1] ~= ik and tonumber(cur[2]) > created then return -1 end
+if replace or cur[1] ~= ik then redis.call('DEL', o) end
+redis.call('HSETNX', m, 'ik', ik)
+redis.call('HSET', m, 'dir', dir)
+redis.call('HSET', b, 'mailbox', mailbox, 'ik', ik, 'created', ARGV[4], 'binding', ARGV[5],
+  'spk', ARGV[6])
+local listed = redis.call('LLEN', o)
+for k = 11, #ARGV do
+  if listed >= cap then break end
+  local key = ARGV[k]
+  if redis.call('SISMEMBER', used, key) == 0 and not redis.call('LPOS', o, key) then
+    redis.call('RPUSH', o, key)
+    listed = listed + 1
+  end
+end
+redis.call('PUBLISH', ARGV[9], ARGV[10])
+return listed
+"""
+
+_TAKE_BUNDLE = """
+local b, o, used = KEYS[1], KEYS[2], KEYS[3]
+local row = redis.call('HMGET', b, 'ik', 'binding', 'spk')
+if not row[1] then return false end
+if ARGV[1] == '1' then
+  local opk = redis.call('LPOP', o)
+  if opk then
+    redis.call('SADD', used, opk)
+    row[4] = opk
+  end
+end
+return row
+"""
+
+_PREKEY_COUNT = """
+local dir = redis.call('HGET', KEYS[1], 'dir')
+if not dir then return 0 end
+local b = ARGV[1] .. '{' .. dir .. '}:b'
+if redis.call('HGET', b, 'mailbox') ~= ARGV[2] then return 0 end
+return redis.call('LLEN', ARGV[1] .. '{' .. dir .. '}:o')
+"""
+
+_RATE_BUCKET = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local row = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens, stamp = tonumber(row[1] or burst), tonumber(row[2] or t)
+tokens = math.min(burst, tokens + math.max(0, t - stamp) * rate)
+local ok = 0
+if tokens >= 1 then tokens, ok = tokens - 1, 1 end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(t))
+local ttl = 1000
+if rate > 0 then ttl = math.ceil(burst / rate * 1000) + 1000 else ttl = 86400000 end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return ok
+"""
+
+_SCRIPTS = {
+    "enqueue": _ENQUEUE,
+    "ack": _ACK,
+    "pending": _PENDING,
+    "expire": _EXPIRE,
+    "put_bundle": _PUT_BUNDLE,
+    "take_bundle": _TAKE_BUNDLE,
+    "prekey_count": _PREKEY_COUNT,
+    "take_token": _RATE_BUCKET,
+}
+
+_OUTCOMES = {
+    b"stored": Enqueued.STORED,
+    b"duplicate": Enqueued.DUPLICATE,
+    b"full": Enqueued.FULL,
+    b"unknown": Enqueued.UNKNOWN,
+}
+
+
+def seq_of(stream_id: bytes | str) -> int:
+    """A stream id ``ms-n`` as the integer ``seq`` (order preserved)."""
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    ms, _, n = text.partition("-")
+    return (int(ms) << SEQ_SHIFT) | int(n or 0)
+
+
+def stream_id(seq: int) -> str:
+    return f"{seq >> SEQ_SHIFT}-{seq & ((1 << SEQ_SHIFT) - 1)}"
+
+
+def shown_url(url: str) -> str:
+    """A Redis URL without its password (safe to show and log)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        path = parts.path
+    except ValueError:
+        return "<invalid Redis URL>"
+    if parts.scheme == "unix":
+        return f"unix://{path}"
+    return f"{parts.scheme}://{host}{port}{path}" if parts.scheme else "<invalid Redis URL>"
+
+
+@dataclass(slots=True)
+class _Call:
+    script: str
+    keys: list[str]
+    args: list[Any]
+    future: asyncio.Future[Any]
+    convert: Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class RedisMailboxStore:
+    """:class:`~walletim.messaging.relay_store.MailboxStore` on Redis; see the module doc.
+
+    Open with :meth:`open` (inside the event loop that will use it); close with :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        url: str,
+        *,
+        prefix: str,
+        max_mailbox: int,
+        relay_id: str,
+        shas: dict[str, str],
+    ) -> None:
+        self.url = shown_url(url)
+        self.prefix = prefix
+        self.max_mailbox = max_mailbox
+        self.node = secrets.token_hex(16)  # this process: its own publications are skipped
+        self._redis = client
+        self._relay_id = relay_id
+        self._shas = shas
+        self._calls: list[_Call] = []
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._flusher = asyncio.create_task(self._flush_loop())
+        self._handler: RemoteHandler | None = None
+        self._topics: dict[str, int] = {}  # channel -> local followers
+        self._pubsub: Any = None
+        self._subscribing: dict[str, asyncio.Future[None]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    # -- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        max_mailbox: int = DEFAULT_MAX_MAILBOX,
+        prefix: str = DEFAULT_PREFIX,
+    ) -> RedisMailboxStore:
+        """Connect to Redis at ``url`` (redis://, rediss:// or unix://), load the scripts.
+
+        Raises:
+            StoreError: a bad URL, Redis unreachable or refusing (auth, read-only replica).
+        """
+        if max_mailbox < 1:
+            raise StoreError("max_mailbox must be at least 1")
+        shown = shown_url(url)
+        try:
+            client = aioredis.Redis.from_url(
+                url,
+                socket_connect_timeout=CONNECT_TIMEOUT,
+                health_check_interval=30,
+                decode_responses=False,
+            )
+        except (ValueError, RedisError) as exc:
+            raise StoreError(f"bad Redis URL {shown}: {str(exc).split(chr(10))[0][:120]}") from exc
+        try:
+            await client.ping()
+            shas = {name: await client.script_load(text) for name, text in _SCRIPTS.items()}
+            await client.set(prefix + "relay_id", secrets.token_hex(16), nx=True)
+            raw_id: Any = await client.get(prefix + "relay_id")
+            relay_id = bytes(raw_id or b"").decode()
+            await cls._check_durability(client, shown)
+        except (RedisError, OSError) as exc:
+            await client.aclose()
+            reason = str(exc).split("\n")[0][:160] or type(exc).__name__
+            raise StoreError(f"cannot use Redis at {shown}: {reason}") from exc
+        return cls(
+            client, url, prefix=prefix, max_mailbox=max_mailbox, relay_id=relay_id, shas=shas
+        )
+
+    @staticmethod
+    async def _check_durability(client: aioredis.Redis, shown: str) -> None:
+        try:
+            conf: dict[Any, Any] = dict(await client.config_get("appendonly"))
+        except RedisError:  # managed Redis often forbids CONFIG: trust its documented setup
+            return
+        value = conf.get(b"appendonly", conf.get("appendonly", b""))
+        if value not in (b"yes", "yes"):
+            log.warning(
+                "Redis at %s runs without appendonly: a Redis crash can lose acknowledged mail",
+                shown,
+            )
+
+    # -- batching ---------------------------------------------------------------------------
+
+    def _call(
+        self,
+        script: str,
+        keys: list[str],
+        args: list[Any],
+        convert: Callable[[Any], Any] = _identity,
+    ) -> asyncio.Future[Any]:
+        if self._closed:
+            raise StoreError("the relay's Redis store is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._calls.append(_Call(script, keys, args, future, convert))
+        self._wake.set()
+        return future
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._calls:
+                batch = self._calls[:MAX_PIPELINE]
+                del self._calls[:MAX_PIPELINE]
+                await self._run(batch)
+            if self._closed:
+                return
+
+    async def _run(self, batch: list[_Call]) -> None:
+        for attempt in range(2):
+            pipe = self._redis.pipeline(transaction=False)
+            for c in batch:
+                pipe.evalsha(self._shas[c.script], len(c.keys), *c.keys, *c.args)
+            try:
+                results = await pipe.execute(raise_on_error=False)
+            except (RedisError, OSError) as exc:
+                self._fail(batch, exc)
+                return
+            if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
+                # Redis restarted (or SCRIPT FLUSH): load the scripts again and retry. The
+                # scripts that did run are idempotent on retry (enqueue: duplicate).
+                try:
+                    for name, text in _SCRIPTS.items():
+                        self._shas[name] = await self._redis.script_load(text)
+                except (RedisError, OSError) as exc:
+                    self._fail(batch, exc)
+                    return
+                continue
+            for c, result in zip(batch, results, strict=True):
+                if c.future.done():
+                    continue
+                if isinstance(result, Exception):
+                    c.future.set_exception(self._error(result))
+                    continue
+                try:
+                    c.future.set_result(c.convert(result))
+                except Exception as exc:  # a refusal decided from the result
+                    c.future.set_exception(exc)
+            return
+
+    def _error(self, exc: BaseException) -> StoreError:
+        text = str(exc).split("\n")[0][:160] or type(exc).__name__
+        err = StoreError(f"Redis at {self.url}: {text}")
+        err.__cause__ = exc
+        return err
+
+    def _fail(self, batch: list[_Call], exc: BaseException) -> None:
+        log.error("Redis request failed: %s", type(exc).__name__)
+        for c in batch:
+            if not c.future.done():
+                c.future.set_exception(self._error(exc))
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def _mb(self, mailbox: str) -> list[str]:
+        base = f"{self.prefix}{{{mailbox}}}"
+        return [f"{base}:m", f"{base}:q", f"{base}:i", f"{base}:a", f"{self.prefix}active"]
+
+    def _dir(self, directory: str) -> tuple[str, str]:
+        base = f"{self.prefix}{{{directory}}}"
+        return f"{base}:b", f"{base}:o"
+
+    def mail_channel(self, mailbox: str) -> str:
+        return f"{self.prefix}n:{mailbox}"
+
+    def publish_channel(self, directory: str) -> str:
+        return f"{self.prefix}d:{directory}"
+
+    # -- MailboxStore -------------------------------------------------------------------------
+
+    async def relay_id(self) -> str:
+        return self._relay_id
+
+    def put_bundle(
+        self,
+        directory: str,
+        mailbox: str,
+        identity_key: bytes,
+        created: int,
+        binding_json: str,
+        spk_json: str,
+        opks: Sequence[bytes],
+        *,
+        replace: bool,
+    ) -> asyncio.Future[int]:
+        b, o = self._dir(directory)
+
+        def convert(listed: Any) -> int:
+            if int(listed) < 0:
+                raise BundleConflict("a newer identity binding for this address is already listed")
+            return int(listed)
+
+        args: list[Any] = [
+            directory,
+            mailbox,
+            identity_key,
+            created,
+            binding_json,
+            spk_json,
+            "1" if replace else "0",
+            MAX_OPKS,
+            self.publish_channel(directory),
+            self.node,
+            *(bytes(k) for k in opks[:MAX_OPKS]),
+        ]
+        return self._call(
+            "put_bundle", [b, o, f"{self.prefix}used", self._mb(mailbox)[0]], args, convert
+        )
+
+    def take_bundle(
+        self, directory: str, *, with_opk: bool = True
+    ) -> asyncio.Future[StoredBundle | None]:
+        b, o = self._dir(directory)
+
+        def convert(row: Any) -> StoredBundle | None:
+            if not row:
+                return None
+            opk = bytes(row[3]) if len(row) > 3 else None
+            return StoredBundle(bytes(row[0]), json.loads(row[1]), json.loads(row[2]), opk)
+
+        keys = [b, o, f"{self.prefix}used"]
+        return self._call("take_bundle", keys, ["1" if with_opk else "0"], convert)
+
+    def prekey_count(self, mailbox: str) -> asyncio.Future[int]:
+        return self._call("prekey_count", [self._mb(mailbox)[0]], [self.prefix, mailbox], int)
+
+    def mailbox_known(self, mailbox: str) -> Awaitable[bool]:
+        async def known() -> bool:
+            try:
+                return bool(await self._redis.hexists(self._mb(mailbox)[0], "ik"))
+            except (RedisError, OSError) as exc:
+                raise self._error(exc) from exc
+
+        return asyncio.ensure_future(known())
+
+    def enqueue(
+        self, mailbox: str, mid: str, env: bytes, now_ms: int
+    ) -> asyncio.Future[tuple[Enqueued, int]]:
+        def convert(row: Any) -> tuple[Enqueued, int]:
+            outcome = _OUTCOMES[bytes(row[0])]
+            raw = bytes(row[1])
+            return outcome, 0 if raw == b"0" else seq_of(raw)
+
+        args: list[Any] = [
+            mid,
+            env,
+            now_ms,
+            self.max_mailbox,
+            mailbox,
+            self.mail_channel(mailbox),
+            self.node,
+        ]
+        return self._call("enqueue", self._mb(mailbox), args, convert)
+
+    def queued(self, mailbox: str) -> Awaitable[int]:
+        async def count() -> int:
+            try:
+                return int(await self._redis.xlen(self._mb(mailbox)[1]))
+            except (RedisError, OSError) as exc:
+                raise self._error(exc) from exc
+
+        return asyncio.ensure_future(count())
+
+    def pending(
+        self, mailbox: str, limit: int, after: int = 0
+    ) -> asyncio.Future[tuple[list[StoredMessage], bool]]:
+        limit = max(1, min(limit, MAX_BATCH))
+        start = "-" if after <= 0 else "(" + stream_id(after)
+
+        def convert(rows: Any) -> tuple[list[StoredMessage], bool]:
+            msgs = [_message(sid, fields) for sid, fields in rows]
+            return msgs[:limit], len(msgs) > limit
+
+        return self._call("pending", [self._mb(mailbox)[1]], [start, limit + 1], convert)
+
+    def ack(self, mailbox: str, mids: Sequence[str]) -> asyncio.Future[int]:
+        unique = list(dict.fromkeys(mids))[:MAX_BATCH]
+        if not unique:
+            future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            future.set_result(0)
+            return future
+        keys = self._mb(mailbox)[1:4]
+        return self._call("ack", keys, [int(time.time() * 1000), *unique], int)
+
+    async def expire(self, older_than_ms: int, acked_older_than_ms: int | None = None) -> int:
+        from walletim.messaging import relay_store
+
+        rows = relay_store.EXPIRE_ROWS
+        forget = older_than_ms if acked_older_than_ms is None else acked_older_than_ms
+        total = 0
+        try:
+            mailboxes = [
+                bytes(m).decode()
+                async for m in self._redis.sscan_iter(self.prefix + "active", count=1000)
+            ]
+        except (RedisError, OSError) as exc:
+            raise self._error(exc) from exc
+        for mailbox in mailboxes:
+            while True:
+                args = [older_than_ms, forget, rows, mailbox]
+                n = int(await self._call("expire", self._mb(mailbox), args))
+                total += n
+                if n < rows:
+                    break
+        return total
+
+    def take_token(self, key: str, rate: float, burst: int) -> asyncio.Future[bool]:
+        return self._call("take_token", [f"{self.prefix}rl:{key}"], [repr(rate), burst], bool)
+
+    # -- live push across nodes ---------------------------------------------------------------
+
+    def set_remote_handler(self, handler: RemoteHandler | None) -> None:
+        self._handler = handler
+
+    async def follow(self, topic: str) -> None:
+        channel = self._channel(topic)
+        self._topics[channel] = self._topics.get(channel, 0) + 1
+        pending = self._subscribing.get(channel)
+        if pending is None:
+            if self._topics[channel] > 1:
+                return
+            pending = asyncio.ensure_future(self._subscribe(channel))
+            self._subscribing[channel] = pending
+            pending.add_done_callback(lambda _: self._subscribing.pop(channel, None))
+        try:
+            await asyncio.shield(pending)  # a second follower waits for the same subscription
+        except (RedisError, OSError) as exc:
+            self._topics.pop(channel, None)
+            raise self._error(exc) from exc
+
+    async def _subscribe(self, channel: str) -> None:
+        if self._pubsub is None:
+            self._pubsub = self._redis.pubsub()
+            await self._pubsub.subscribe(channel)
+            self._reader = asyncio.create_task(self._read_pubsub())
+        else:
+            await self._pubsub.subscribe(channel)
+
+    async def unfollow(self, topic: str) -> None:
+        channel = self._channel(topic)
+        left = self._topics.get(channel, 0) - 1
+        if left > 0:
+            self._topics[channel] = left
+            return
+        self._topics.pop(channel, None)
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(channel)
+
+    def _channel(self, topic: str) -> str:
+        kind, _, key = topic.partition(":")
+        return self.mail_channel(key) if kind == "m" else self.publish_channel(key)
+
+    async def _read_pubsub(self) -> None:
+        node = self.node.encode()
+        mail, pub = (self.prefix + "n:").encode(), (self.prefix + "d:").encode()
+        while not self._closed:
+            try:
+                item = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection lost: resubscribe, then re-read the store
+                log.warning("Redis subscription lost (%s); resubscribing", type(exc).__name__)
+                await asyncio.sleep(0.5)
+                with contextlib.suppress(Exception):
+                    if self._topics:
+                        await self._pubsub.subscribe(*self._topics)
+                if self._handler is not None:
+                    self._handler(None, None)
+                continue
+            if item is None or item.get("type") != "message" or self._handler is None:
+                continue
+            channel, data = bytes(item["channel"]), bytes(item["data"])
+            if data[: len(node)] == node:
+                continue  # published by this node: already pushed locally
+            body = data[len(node) :]
+            try:
+                if channel.startswith(mail):
+                    sid, t, mid, env = body.split(b" ", 3)
+                    msg = StoredMessage(seq_of(sid), mid.decode(), env, int(t))
+                    self._handler("m:" + channel[len(mail) :].decode(), msg)
+                elif channel.startswith(pub):
+                    self._handler("d:" + channel[len(pub) :].decode(), None)
+            except (ValueError, UnicodeDecodeError):
+                log.error("ignoring a malformed notification from Redis")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        with contextlib.suppress(Exception):
+            await self._flusher  # finishes everything queued
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+        with contextlib.suppress(Exception):
+            await self._redis.aclose()
+
+
+def _message(sid: Any, fields: Any) -> StoredMessage:
+    values = {bytes(fields[k]): fields[k + 1] for k in range(0, len(fields), 2)}
+    return StoredMessage(
+        seq_of(bytes(sid)), bytes(values[b"m"]).decode(), bytes(values[b"e"]), int(values[b"t"])
+    )
