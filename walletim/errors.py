@@ -21,7 +21,15 @@
     ├── ChainError                     talking to a chain (exit 3)
     │   ├── RpcError                   ``response`` keeps the raw JSON-RPC error object
     │   ├── ChainIdMismatch            ``expected`` / ``actual``
-    │   └── ContractReverted           ``reason`` is the decoded revert reason
+    │   ├── ContractReverted           ``reason`` is the decoded revert reason
+    │   ├── InconsistentAnswer         a node's answer that does not check out (``method``,
+    │   │                              ``why``): a transaction that does not hash to its hash,
+    │   │                              a block header that does not hash to its hash, a log not
+    │   │                              in its block's bloom; nothing is signed or verified on it
+    │   ├── SuspiciousNonce            the node's nonce contradicts this home's own records
+    │   │                              (``node``, ``known``); nothing was signed
+    │   └── SuggestedFeeTooHigh        the node suggests a fee per gas above walletim's limit
+    │                                  for a suggestion (``fee``, ``limit``); nothing was signed
     ├── MessagingError                 chat and relay (exit 4)
     │   ├── RelayUnavailable           cannot reach the relay, or the connection was lost (``url``)
     │   ├── RelayRefused               the relay answered a request with an error (``code``)
@@ -44,6 +52,7 @@ __all__ = [
     "ChainIdMismatch",
     "ConfigError",
     "ContractReverted",
+    "InconsistentAnswer",
     "InputError",
     "InvalidDerivationPath",
     "InvalidMnemonic",
@@ -60,6 +69,8 @@ __all__ = [
     "RpcError",
     "SigningError",
     "StoreError",
+    "SuggestedFeeTooHigh",
+    "SuspiciousNonce",
     "UsageError",
     "VaultCorrupt",
     "WalletExists",
@@ -216,6 +227,47 @@ class ContractReverted(ChainError):
         super().__init__(f"execution reverted: {reason}")
         self.reason = reason
         self.data = data
+
+
+class InconsistentAnswer(ChainError):
+    """A node's answer that does not check out against what it commits to (a transaction that
+    does not hash to the hash asked for, a header that does not hash to its block hash, ...).
+    Nothing is signed or shown as verified on such an answer."""
+
+    def __init__(self, why: str, *, method: str = "") -> None:
+        where = f" to {method}" if method else ""
+        super().__init__(f"the node's answer{where} does not check out: {why}")
+        self.method = method
+        self.why = why
+
+
+class SuspiciousNonce(ChainError):
+    """The node's next nonce for ``address`` contradicts this home's records: lower than a
+    nonce this home saw mined, or far above anything it can account for."""
+
+    def __init__(self, address: str, node: int, known: int, why: str) -> None:
+        super().__init__(
+            f"the node says the next nonce of {address} is {node}, but {why}; the node may be "
+            "lying or out of sync: nothing was signed (check with another --rpc-url, run "
+            "`walletim tx history` to re-check this home's transactions, or give --nonce)"
+        )
+        self.address = address
+        self.node = node
+        self.known = known
+
+
+class SuggestedFeeTooHigh(ChainError):
+    """The node suggests a fee per gas (wei) above the limit walletim signs on a suggestion."""
+
+    def __init__(self, what: str, fee: int, limit: int) -> None:
+        super().__init__(
+            f"the node suggests a {what} of {fee / 10**9:,.9g} gwei per gas, above the "
+            f"{limit / 10**9:,.9g} gwei walletim accepts from a suggestion; nothing was signed "
+            "(give --max-fee / --priority-fee to pay more on purpose)"
+        )
+        self.what = what
+        self.fee = fee
+        self.limit = limit
 
 
 class MessagingError(WalletimError):

@@ -134,7 +134,10 @@ def locked(path: Path) -> Iterator[None]:
                 raise ConfigError(f"cannot lock {path}: {os.strerror(exc.errno or 0)}") from exc
         yield
     finally:
-        os.close(fd)
+        # Closing releases the lock even when close() reports an error (EIO, on some file
+        # systems): that says nothing about the lock and must not fail a finished write.
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def read_bytes(path: Path, *, limit: int, what: str) -> bytes:

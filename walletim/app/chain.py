@@ -9,8 +9,12 @@ Guarantees:
 - Nonces come from a per-(chain, sender) counter in the store, taken under SQLite's write
   lock, so concurrent walletim processes on one home never reuse or skip one. When the
   node has forgotten transactions (dropped), the gap is found and its nonce reused.
+  A node's nonce that contradicts this home's records (below a nonce it saw mined, or far
+  beyond what it can account for) is refused, never signed at (``_node_nonce``).
 - A pre-flight (balance, gas estimate, ``eth_call`` dry run with the revert reason
-  decoded, fee cap) stops what would fail before a nonce is spent.
+  decoded, fee cap) stops what would fail before a nonce is spent. A fee per gas the node
+  suggests is signed only up to ``fees.MAX_SUGGESTED_FEE_PER_GAS``; above it only when the
+  user gives the fee explicitly.
 
 Amounts are ints in wei; fees are wei per gas.
 """
@@ -35,6 +39,7 @@ from walletim.errors import (
     InputError,
     RpcError,
     StoreError,
+    SuspiciousNonce,
 )
 from walletim.keys.hd import to_checksum_address
 from walletim.store.db import Store
@@ -45,6 +50,10 @@ DEFAULT_BUMP_PERCENT = 12.5
 NODE_MIN_BUMP_PERCENT = 10.0
 TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")
 MAX_BATCH_ROWS = 10_000
+#: While waiting for many transactions, how often to check that the node still holds them.
+LOST_CHECK_SECONDS = 3.0
+#: How far a node's nonce may run ahead of what this home can account for (see _node_nonce).
+NONCE_SLACK = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,11 +291,10 @@ class ChainService:
                 raise
             gas_limit = estimate if not req.data else estimate * 6 // 5  # headroom for contracts
         if req.legacy:
-            gas_price = (
-                req.max_fee
-                if req.max_fee is not None
-                else quantity(self.rpc.call("eth_gasPrice"), "eth_gasPrice")
-            )
+            gas_price = req.max_fee
+            if gas_price is None:
+                gas_price = quantity(self.rpc.call("eth_gasPrice"), "eth_gasPrice")
+                feepolicy.check_suggested("gas price", gas_price)
             plan = TxPlan(
                 self.network.name,
                 self.chain_id,
@@ -309,8 +317,10 @@ class ChainService:
                 suggestion = self.suggest_fees()[req.fee_level]
                 if tip is None:
                     tip = suggestion.max_priority_fee_per_gas
+                    feepolicy.check_suggested("priority fee", tip)
                 if max_fee is None:
                     max_fee = max(suggestion.max_fee_per_gas, 2 * suggestion.base_fee + tip)
+                    feepolicy.check_suggested("max fee", max_fee)
             if tip > max_fee:
                 raise InputError("the priority fee is higher than the max fee")
             plan = TxPlan(
@@ -368,7 +378,7 @@ class ChainService:
         if explicit is not None:
             TxRepo.set_next_nonce(conn, self.chain_id, sender, max(local or 0, explicit + 1))
             return explicit
-        chain_pending = self.rpc.get_transaction_count(sender, "pending")
+        chain_pending = self._node_nonce(sender)
         nonce = max(chain_pending, local or 0)
         if local is not None and local > chain_pending:
             ours = self.repo.at_nonce(self.chain_id, sender, chain_pending)
@@ -386,6 +396,77 @@ class ChainService:
                     nonce = chain_pending
         TxRepo.set_next_nonce(conn, self.chain_id, sender, max(local or 0, nonce + 1))
         return nonce
+
+    def _node_nonce(self, sender: str) -> int:
+        """The node's pending nonce for ``sender``, unless it contradicts this home's records.
+
+        A node can lie about nonces. Signed at a nonce already used, a transaction can never be
+        mined; signed at a nonce far ahead, it waits unseen until the account catches up, then
+        moves money long after the user forgot it. So this refuses (SuspiciousNonce) a pending
+        nonce that is
+        - below the node's own ``latest`` count, or more than NONCE_SLACK above it beyond this
+          home's open transactions in between (no node keeps that many unknown pending
+          transactions of one account), or
+        - lower than one past the highest nonce this home saw mined or failed, or with a
+          ``latest`` count more than NONCE_SLACK above that (beyond this home's open
+          transactions in between: that many sent elsewhere is not believable unless the user
+          says so with --nonce), while the node still has the receipt of that transaction.
+          A node that no longer knows it is on a chain that forgot it (a devnet started
+          afresh, a reorg deeper than it); its count is then the truth of that chain.
+        A small lie upwards within these bounds, or a liar that also hides this home's
+        receipts, is not detectable from one node; such a transaction waits (``walletim tx
+        cancel``, or a later send finds the gap and reuses its nonce)."""
+        pending, latest = self.rpc.batch(
+            [
+                ("eth_getTransactionCount", [sender, "pending"]),
+                ("eth_getTransactionCount", [sender, "latest"]),
+            ]
+        )
+        for answer in (pending, latest):
+            if isinstance(answer, RpcError):
+                raise answer
+        node = quantity(pending, "eth_getTransactionCount")
+        mined = quantity(latest, "eth_getTransactionCount")
+        if node < mined:
+            raise SuspiciousNonce(
+                sender, node, mined, f"the same node counts {mined} mined transactions"
+            )
+        ours = 0
+        if node - mined > NONCE_SLACK:
+            ours = len(self.repo.open_nonces(self.chain_id, sender, mined, node))
+        if node - mined - ours > NONCE_SLACK:
+            raise SuspiciousNonce(
+                sender, node, mined + ours,
+                f"it has mined only {mined} and this home knows of {ours} pending in between",
+            )  # fmt: skip
+        highest = self.repo.highest_settled(self.chain_id, sender)
+        if highest is None:
+            return node
+        settled, settled_hash = highest
+        far = mined - (settled + 1) > NONCE_SLACK
+        if far:
+            ours = len(self.repo.open_nonces(self.chain_id, sender, settled + 1, mined))
+            far = mined - (settled + 1) - ours > NONCE_SLACK
+        if (node <= settled or far) and self._still_mined(settled_hash):
+            # Only a contradiction while the node still holds that transaction: a devnet
+            # started afresh (or a reorg deeper than it) has forgotten it, and then its count
+            # is the truth of the new chain (the gap logic of _allocate_nonce takes over).
+            if node <= settled:
+                raise SuspiciousNonce(
+                    sender, node, settled + 1,
+                    f"this home saw its transaction at nonce {settled} mined, and the node "
+                    "still has its receipt",
+                )  # fmt: skip
+            raise SuspiciousNonce(
+                sender, mined, settled + 1 + ours,
+                f"it counts {mined} mined transactions while this home saw its own mined up "
+                f"to nonce {settled} (and knows of {ours} pending after it)",
+            )  # fmt: skip
+        return node
+
+    def _still_mined(self, tx_hash: str) -> bool:
+        receipt = self.rpc.get_transaction_receipt(tx_hash)
+        return receipt is not None and receipt.get("blockNumber") is not None
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -473,6 +554,10 @@ class ChainService:
                 # Transport failure: the node may or may not have it. Keep it 'signed'; the
                 # next command re-checks and re-broadcasts.
                 raise
+            elif self._node_holds([record.hash]):
+                # An earlier attempt got through and its answer was lost (the client retried
+                # across a node restart): "nonce too low" here is this very transaction.
+                pass
             else:
                 with self.store.transaction() as conn:
                     TxRepo.set_status(conn, record.hash, "dropped")
@@ -684,6 +769,9 @@ class ChainService:
             max_fee = feepolicy.bump(rec.max_fee, bump_percent, NODE_MIN_BUMP_PERCENT)
             try:
                 current = self.suggest_fees()["normal"]
+                # An absurd suggestion is ignored here (SuggestedFeeTooHigh is a ChainError):
+                # the replacement then pays the bump over its own fees, nothing more.
+                feepolicy.check_suggested("max fee", current.max_fee_per_gas)
                 tip = max(tip, current.max_priority_fee_per_gas)
                 max_fee = max(max_fee, current.max_fee_per_gas, tip)
             except ChainError:
@@ -825,9 +913,12 @@ class ChainService:
                 results[r.row] = BatchResult(
                     r.row, r.to, r.value, r.token, done[r.row], "pending", already_sent=True
                 )
+        self._recheck_sent([res for res in results.values() if res.hash])
         if todo:
             signer = self._signer(account, sender)
             suggestion = self.suggest_fees()[fee_level]
+            feepolicy.check_suggested("priority fee", suggestion.max_priority_fee_per_gas)
+            feepolicy.check_suggested("max fee", suggestion.max_fee_per_gas)
             calls: list[tuple[str, Sequence[Any]]] = []
             payloads: list[tuple[str, bytes, int]] = []
             for r in todo:
@@ -910,12 +1001,21 @@ class ChainService:
             sent = self.rpc.batch(
                 [("eth_sendRawTransaction", ["0x" + rec.raw.hex()]) for _r, rec in records]
             )
+            # A transaction the node refuses but holds is ours from an earlier attempt whose
+            # answer was lost ("nonce too low" once mined, e.g. a retry across a node restart).
+            refused = [
+                rec.hash
+                for (_r, rec), outcome in zip(records, sent, strict=True)
+                if isinstance(outcome, RpcError) and outcome.response is not None
+            ]
+            held = self._node_holds(refused)
             accepted: list[str] = []
             with self.store.transaction() as conn:
                 for (r, rec), outcome in zip(records, sent, strict=True):
                     if (
                         isinstance(outcome, RpcError)
                         and "already known" not in str(outcome).lower()
+                        and rec.hash not in held
                     ):
                         if outcome.response is None:
                             results[r.row] = BatchResult(
@@ -935,11 +1035,34 @@ class ChainService:
             known.update({rec.hash: rec for _r, rec in records})
         if wait:
             self._wait_many([res for res in results.values() if res.hash], timeout, known)
-        else:
-            for res in results.values():
-                if res.hash and res.already_sent:
-                    res.status = self.refresh(res.hash).status
         return [results[r.row] for r in rows]
+
+    def _recheck_sent(self, results: list[BatchResult]) -> None:
+        """Bring the transactions of rows an earlier run recorded up to date before anything
+        waits for them: one the node never got (the run was killed between recording and
+        broadcasting, or the node restarted and forgot it) is broadcast again, as signed, at
+        its nonce, so it is never paid twice and waiting for it cannot hang."""
+        if not results:
+            return
+        receipts = self.rpc.batch([("eth_getTransactionReceipt", [res.hash]) for res in results])
+        mined: list[BatchResult] = []
+        for res, receipt in zip(results, receipts, strict=True):
+            if isinstance(receipt, RpcError):
+                raise receipt
+            if isinstance(receipt, dict) and receipt.get("blockNumber"):
+                mined.append(res)
+            else:
+                assert res.hash is not None
+                res.status = self.refresh(res.hash).status
+        self._wait_many(mined, 0.0)  # records their receipts, in one commit
+
+    def _node_holds(self, hashes: list[str]) -> set[str]:
+        """Which of ``hashes`` the node has, pending or mined. Raises RpcError."""
+        found = self.rpc.batch([("eth_getTransactionByHash", [h]) for h in hashes])
+        for answer in found:
+            if isinstance(answer, RpcError):
+                raise answer
+        return {h for h, answer in zip(hashes, found, strict=True) if answer is not None}
 
     def _row_call(self, r: BatchRow) -> tuple[str, bytes, int]:
         to = to_checksum_address(r.to)
@@ -952,8 +1075,9 @@ class ChainService:
     ) -> None:
         known = known or {}
         deadline = self._clock() + timeout
+        next_check = self._clock() + LOST_CHECK_SECONDS
         delay = 0.025
-        open_results = [r for r in results if r.status not in ("rejected", "dropped")]
+        open_results = [r for r in results if r.status not in ("rejected", "dropped", "replaced")]
         while open_results:
             hashes = [r.hash for r in open_results if r.hash]
             receipts = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
@@ -987,8 +1111,27 @@ class ChainService:
                     assert res.hash is not None
                     res.status = self.refresh(res.hash).status
                 return
+            if self._clock() >= next_check:
+                open_results = self._recover_lost(open_results)
+                next_check = self._clock() + LOST_CHECK_SECONDS
             self._sleep(delay)
             delay = min(delay * 1.5, 1.0)
+
+    def _recover_lost(self, results: list[BatchResult]) -> list[BatchResult]:
+        """While waiting: transactions the node no longer holds (it restarted, or dropped
+        them) are re-checked (``_refresh``: broadcast again as signed, at their nonce, or
+        found replaced) instead of being waited for until the timeout. Returns those still
+        to wait for."""
+        held = self._node_holds([r.hash for r in results if r.hash])
+        still: list[BatchResult] = []
+        for res in results:
+            assert res.hash is not None
+            if res.hash not in held:
+                self._refresh(self._get(res.hash))
+                res.status = self._get(res.hash).status
+            if res.status in ("signed", "pending"):
+                still.append(res)
+        return still
 
 
 def token_transfer_data(to: str, value: int) -> bytes:
@@ -1054,8 +1197,15 @@ def parse_batch_csv(
         InputError: naming the line of the first malformed row.
     """
     rows: list[BatchRow] = []
-    reader = csv.reader(io.StringIO(text))
-    for line_no, fields in enumerate(reader, start=1):
+    reader = csv.reader(io.StringIO(text, newline=""))  # "" as csv wants: \r, \r\n, \n
+    records = enumerate(reader, start=1)
+    while True:
+        try:
+            line_no, fields = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a NUL byte, a field over the csv module's limit
+            raise InputError(f"batch line {reader.line_num}: not CSV ({exc})") from exc
         cells = [c.strip() for c in fields]
         if not cells or not any(cells) or cells[0].startswith("#"):
             continue

@@ -146,6 +146,7 @@ class ContractService:
         self.rpc = rpc
         self._name_of = name_of
         self._tokens: dict[str, TokenMeta | None] = {}
+        self._pinned: set[str] = set()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -209,7 +210,15 @@ class ContractService:
         return self._tokens[key]
 
     def remember_token(self, meta: TokenMeta) -> None:
-        self._tokens[to_checksum_address(meta.address)] = meta
+        """Pin a token's symbol and decimals (from a source this home trusts, such as its
+        devnet world manifest): :meth:`token_meta` answers them without asking the node."""
+        key = to_checksum_address(meta.address)
+        self._tokens[key] = meta
+        self._pinned.add(key)
+
+    def pinned(self, address: str) -> bool:
+        """Whether the token's metadata is pinned by this home (else it is the node's word)."""
+        return to_checksum_address(address) in self._pinned
 
     def name_of(self, address: str) -> str | None:
         return self._name_of(to_checksum_address(address))

@@ -204,6 +204,7 @@ class DefiService:
             from walletim.app.wallets import parse_address
 
             address = parse_address(candidate)
+            self.world()  # a token the world pins gets its pinned decimals, not the node's word
             meta = self.c.token_meta(address)
             if meta is None:
                 raise InputError(f"{address} does not answer like an ERC-20 token (decimals())")
@@ -219,6 +220,22 @@ class DefiService:
             )
         symbol, info = found
         return Asset(to_checksum_address(info.address), symbol, int(info.decimals))
+
+    def decimals_note(self, asset: Asset, amount: int) -> str:
+        """One line for a confirmation: the amount in base units and where the decimals that
+        scaled it come from (a node can lie about an unpinned token's ``decimals()``)."""
+        if asset.is_eth:
+            return f"amount: {asset.fmt(amount)} = {amount} wei"
+        assert asset.address is not None
+        source = (
+            "pinned by this home's devnet world manifest"
+            if self.c.pinned(asset.address)
+            else "as the token reports through this node: not checked against a token list"
+        )
+        return (
+            f"amount: {asset.fmt(amount)} = {amount} base units of {asset.address} "
+            f"({asset.decimals} decimals, {source})"
+        )
 
     def token(self, text: str) -> Asset:
         """Like :meth:`asset`, but ether is refused (it is not an ERC-20: use WETH)."""
@@ -341,12 +358,15 @@ class DefiService:
             account,
             sender,
             [step],
+            [self.decimals_note(asset, amount)],
             figures={
                 "token": asset.address,
                 "symbol": asset.symbol,
                 "to": to,
                 "raw": str(amount),
                 "amount": format_amount(amount, asset.decimals),
+                "decimals": asset.decimals,
+                "decimals_pinned": asset.is_eth or self.c.pinned(str(asset.address)),
             },
         )
 

@@ -9,6 +9,14 @@ the transaction's sender, its receipt status, the recipient and amount (the valu
 the token's Transfer log otherwise), the token's own symbol and decimals, and the number of
 confirmations. One transaction pays one claim: citing it again is a mismatch.
 
+Nor is the node taken at its word: the transaction's sender, recipient, value and calldata
+come from its signed bytes (which must hash to the cited hash), and its receipt's block must
+hash to its hash and list it (:mod:`walletim.app.evidence`); a token's symbol and decimals
+pinned by this home win over the node's answer. An answer that does not check out keeps the
+payment pending ("cannot check now"). What one lying node can still fake (a receipt's status
+or a log's amount until receipts roots are checked; a whole consistent chain) is written
+down in :mod:`walletim.chain.evidence`.
+
 States: ``pending`` (not mined yet, not enough confirmations, or on another network),
 ``verified``, ``failed`` (the transaction reverted) and ``mismatch`` (the claim does not
 match the chain: another sender's transaction, a wrong amount or recipient, a forged
@@ -20,6 +28,7 @@ decimals of the asset, parsed at this edge.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -210,18 +219,35 @@ class WalletIM:
         request_id: str | None = None,
         confirm: Callable[[Plan], None] | None = None,
         progress: Callable[[str], None] | None = None,
+        uri: str | None = None,
     ) -> PayResult:
-        """Pay ``peer`` (or the request ``request_id`` received in a chat) and tell them in
-        the chat with a signed payment claim. The transfer is planned and checked before
-        anything is signed; the claim is stored before the relay is reached.
+        """Pay ``peer`` (or the request ``request_id`` received in a chat, or the EIP-681
+        payment ``uri``) and tell them in the chat with a signed payment claim. The transfer
+        is planned and checked before anything is signed; the claim is stored before the
+        relay is reached.
 
         Raises:
-            InputError: unknown peer or request, an already paid request, amounts, balance.
+            InputError: unknown peer or request, an already paid request, amounts, balance,
+                a malformed URI or one for another chain.
             ChainError: the transfer failed on chain (nothing is said in the chat).
         """
         me = self._address(account)
         request = None
-        if request_id is not None:
+        if uri is not None:
+            from walletim.chain.eip681 import parse_eip681
+
+            asked = parse_eip681(uri)
+            here = self.s.chain.chain_id
+            if asked.chain_id is not None and asked.chain_id != here:
+                raise InputError(
+                    f"the URI asks for payment on chain {asked.chain_id}; this network is "
+                    f"chain {here} (--network)"
+                )
+            if not asked.amount:
+                raise InputError("the URI names no amount to pay")
+            payee, asset_text = asked.recipient, asked.token or "ETH"
+            amount_text = format_amount(asked.amount, self.s.defi.asset(asset_text).decimals)
+        elif request_id is not None:
             request = self._request_to_pay(me, request_id)
             if peer is not None and self.s.chat.resolve_peer(peer) != request.peer:
                 raise InputError("that request came from someone else; leave PEER out")
@@ -536,25 +562,29 @@ class WalletIM:
     ) -> Verdict | tuple[dict[str, Any], dict[str, Any], int]:
         """(transaction, successful receipt, confirmations) of ``tx_hash`` sent by ``sender``,
         or the verdict when it is not that: ``unknown`` if the node has never seen it, a
-        mismatch for another sender, pending before it is mined, failed if it reverted.
-        Raises RpcError (one batched round trip)."""
-        tx, receipt, head = self.s.rpc.batch(
-            [
-                ("eth_getTransactionByHash", [tx_hash]),
-                ("eth_getTransactionReceipt", [tx_hash]),
-                ("eth_blockNumber", []),
-            ]
-        )
-        if not isinstance(tx, dict):
+        mismatch for another sender or another chain, pending before it is mined, failed if it
+        reverted.
+
+        The node is not taken at its word (:mod:`walletim.app.evidence`): the transaction's
+        fields come from signed bytes that hash to ``tx_hash``; its block must hash to the
+        receipt's block hash and list it; the receipt's logs must be in that block's bloom.
+        Raises InconsistentAnswer (a ChainError: the payment stays pending) for an answer
+        that does not check out, and RpcError."""
+        from walletim.app.evidence import mined
+
+        chain_id = self.s.chain.chain_id
+        tx, where = mined(self.s.rpc, tx_hash, confirmations=self.min_confirmations)
+        if tx is None:
             return unknown
-        if str(tx.get("from", "")).lower() != sender.lower():
+        if tx.chain_id is not None and tx.chain_id != chain_id:
+            return Verdict("mismatch", f"the transaction is signed for chain {tx.chain_id}", 0)
+        if tx.sender.lower() != sender.lower():
             return Verdict("mismatch", "the transaction was sent by someone else", 0)
-        if not isinstance(receipt, dict) or receipt.get("blockNumber") is None:
+        if where is None:
             return Verdict("pending", "not mined yet", 0)
-        confirmations = max(0, _int(head) - _int(receipt["blockNumber"]) + 1)
-        if receipt.get("status") != "0x1":
-            return Verdict("failed", "the transaction reverted", confirmations)
-        return tx, receipt, confirmations
+        if not where.succeeded:
+            return Verdict("failed", "the transaction reverted", where.confirmations)
+        return tx.as_json(), where.receipt, where.confirmations
 
     def _moves(self, claim: PaymentClaim, tx: dict[str, Any], receipt: dict[str, Any]) -> str:
         """Why the transaction does not move what the claim says ("" if it does)."""
@@ -569,6 +599,12 @@ class WalletIM:
                     f"{format_amount(claim.amount)} ETH"
                 )
             return ""
+        # Symbol and decimals pinned by this home (the devnet world's manifest) win over what
+        # the node answers for decimals()/symbol(): load them before asking. For a token this
+        # home has not pinned, the node's answer is all there is (it could agree with a lying
+        # claim about what the token calls itself; the amount in base units is still checked).
+        with contextlib.suppress(WalletimError):
+            self.s.defi.world()
         meta = self.s.contracts.token_meta(asset.address)
         if meta is None:
             return f"{asset.address} is not an ERC-20 token"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from walletim.errors import ChainError, RpcError
+from walletim.errors import ChainError, RpcError, SuggestedFeeTooHigh
 
 PERCENTILES = (10, 50, 90)
 LEVELS = ("low", "normal", "high")
@@ -19,6 +19,11 @@ HISTORY_BLOCKS = 10
 MIN_PRIORITY_FEE = 1  # wei; a devnet with empty blocks reports 0 rewards
 #: Default cap on a transaction's maximum total fee (gas limit x max fee), as geth's rpc.txfeecap.
 DEFAULT_FEE_CAP_WEI = 10**18
+#: The highest fee per gas (max fee, priority fee or legacy gas price) walletim signs on a
+#: node's suggestion alone: 1,000 gwei, a base fee of ~500 gwei (mainnet's rare worst). The
+#: total-fee cap above does not stop a node that lies about the base fee (10,000 gwei x 21,000
+#: gas is 0.21 ETH); this does. Above it the user must give the fee explicitly.
+MAX_SUGGESTED_FEE_PER_GAS = 1_000 * 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +87,9 @@ def check_fee_cap(gas_limit: int, max_fee_per_gas: int, cap_wei: int) -> None:
             f"the maximum fee {format_amount(total)} ETH exceeds the fee cap "
             f"{format_amount(cap_wei)} ETH; nothing was signed (raise the cap with --fee-cap)"
         )
+
+
+def check_suggested(what: str, fee_per_gas: int, limit: int = MAX_SUGGESTED_FEE_PER_GAS) -> None:
+    """Raises SuggestedFeeTooHigh if a fee per gas the node suggested exceeds ``limit``."""
+    if fee_per_gas > limit:
+        raise SuggestedFeeTooHigh(what, fee_per_gas, limit)

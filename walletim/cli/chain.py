@@ -85,10 +85,11 @@ def _plan_text(plan: Any) -> str:
     return "\n".join(lines)
 
 
-def _confirmer(ctx: Ctx, title: str) -> Any:
+def _confirmer(ctx: Ctx, title: str, extra: str | None = None) -> Any:
     def confirm(plan: Any) -> None:
         if not ctx.json or not ctx.yes:
-            click.echo(f"{title}:\n{_plan_text(plan)}", err=True)
+            text = _plan_text(plan) + (f"\n  {extra}" if extra else "")
+            click.echo(f"{title}:\n{text}", err=True)
         ctx.confirm("Sign and send?")
 
     return confirm
@@ -239,11 +240,17 @@ def send(
     with _session(ctx) as s:
         sender = s.wallets.account(account).address
         recipient = s.resolve_address(to)
+        extra = None
         if token:
             from walletim.app.chain import token_transfer_data
 
-            token_addr = s.resolve_token(token)
-            value = parse_amount(amount, decimals=_token_decimals(s, token_addr))
+            # Decimals pinned by this home's world manifest where it knows the token, else the
+            # token's own answer through the node: either way the confirmation says which, and
+            # the base units that will be signed.
+            asset = s.defi.token(token)
+            token_addr = str(asset.address)
+            value = parse_amount(amount, decimals=asset.decimals)
+            extra = s.defi.decimals_note(asset, value)
             req = SendRequest(
                 to=token_addr,
                 value=0,
@@ -274,7 +281,7 @@ def send(
             account,
             sender,
             req,
-            confirm=_confirmer(ctx, "Send"),
+            confirm=_confirmer(ctx, "Send", extra),
             wait=not no_wait,
             confirmations=confirmations,
             timeout=timeout,
@@ -294,6 +301,7 @@ def send(
         "raw": str(value),
         "amount": amount,
         "token": token,
+        "decimals": asset.decimals if token else 18,
         "block_number": receipt.block_number if receipt else None,
         "gas_used": str(receipt.gas_used) if receipt else None,
         "confirmations": result.confirmations,
@@ -304,12 +312,6 @@ def send(
     ctx.emit(data, human)
     if result.status in ("failed", "dropped"):
         sys.exit(3)
-
-
-def _token_decimals(s: Any, token: str) -> int:
-    from walletim.app.chain import token_decimals
-
-    return token_decimals(s.rpc, token)
 
 
 def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
@@ -329,15 +331,14 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
     with _session(ctx) as s:
         s.chain.check_chain()
         sender = s.wallets.account(account).address
-        decimals_cache: dict[str, int] = {}
+        assets: dict[str, Any] = {}  # token address -> Asset (pinned decimals where known)
 
         def parse_value(amount: str, token: str | None) -> int:
             if token is None:
                 return parse_amount(amount)
-            addr = s.resolve_token(token)
-            if addr not in decimals_cache:
-                decimals_cache[addr] = _token_decimals(s, addr)
-            return parse_amount(amount, decimals=decimals_cache[addr])
+            asset = s.defi.token(token)
+            assets[str(asset.address)] = asset
+            return parse_amount(amount, decimals=asset.decimals)
 
         rows = parse_batch_csv(text, parse_value=parse_value, resolve=s.resolve_address)
         rows = [
@@ -350,6 +351,9 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
             click.echo(
                 f"Batch of {len(rows)} transfers from {sender}, {_eth(total)} ETH in all.", err=True
             )
+            for addr, asset in assets.items():
+                units = sum(r.value for r in rows if r.token == addr)
+                click.echo(f"  and {s.defi.decimals_note(asset, units)}", err=True)
         ctx.confirm(f"Sign and send {len(rows)} transactions?")
         results = s.chain.send_batch(account, sender, rows, batch_id=batch_id, wait=not no_wait)
     data = {

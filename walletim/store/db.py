@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ class Store:
         try:
             c.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             c.execute("PRAGMA temp_store = MEMORY")
-            mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = self._switch_to_wal()
             if str(mode).lower() != "wal":
                 raise StoreError(f"{self.path}: could not switch to WAL (got {mode})")
             c.execute("PRAGMA synchronous = FULL")
@@ -104,6 +105,25 @@ class Store:
             c.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         except sqlcipher3.Error as exc:
             raise StoreError(f"cannot configure {self.path}: {exc}") from exc
+
+    def _switch_to_wal(self) -> str:
+        """``PRAGMA journal_mode = WAL``, retried while the database is locked. Two processes
+        opening a new database at once both read it, then both need the write lock to switch
+        it to WAL: SQLite answers one of them "database is locked" at once instead of calling
+        the busy handler (waiting could deadlock), so wait here, up to the busy timeout.
+        (Once the file is in WAL mode, the switch changes nothing.)"""
+        import sqlcipher3
+
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.005
+        while True:
+            try:
+                return str(self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlcipher3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
         known = len(migrations)

@@ -273,6 +273,25 @@ class TxRepo:
         ).fetchall()
         return [_row_to_tx(r) for r in rows]
 
+    def highest_settled(self, chain_id: int, sender: str) -> tuple[int, str] | None:
+        """(nonce, hash) of ``sender``'s transaction with the highest nonce this home saw
+        mined (or failed: a reverted transaction uses its nonce too), or None."""
+        row = self.store.execute(  # walks the (chain_id, sender, nonce) index from the top
+            "SELECT nonce, hash FROM transactions WHERE chain_id = ? AND sender = ? "
+            "AND status IN ('mined', 'failed') ORDER BY nonce DESC LIMIT 1",
+            (chain_id, sender),
+        ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def open_nonces(self, chain_id: int, sender: str, start: int, stop: int) -> set[int]:
+        """Nonces in [start, stop) at which ``sender`` has an open (signed/pending) transaction."""
+        rows = self.store.execute(
+            "SELECT DISTINCT nonce FROM transactions WHERE chain_id = ? AND sender = ? "
+            "AND status IN ('signed', 'pending') AND nonce >= ? AND nonce < ?",
+            (chain_id, sender, start, stop),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
     def history(self, chain_id: int, sender: str | None = None, limit: int = 100) -> list[TxRecord]:
         sql = f"SELECT {_TX_COLUMNS} FROM transactions WHERE chain_id = ?"
         params: list[Any] = [chain_id]
