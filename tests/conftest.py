@@ -35,6 +35,18 @@ class Result:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
+def no_secrets(args: tuple[str, ...], result: Result, reveals: bool) -> Result:
+    """Secrets hygiene (issue 8), checked on every CLI command of the suite: the home password
+    never appears in a command's stdout/stderr, and Anvil's mnemonic only where the command's
+    job is to show it (``wallet reveal``, or a test passing ``reveals=True``)."""
+    for name, text in (("stdout", result.out), ("stderr", result.err)):
+        flat = " ".join(text.split())
+        assert HOME_PASSWORD not in flat, f"the home password is in the {name} of {args}"
+        if not reveals and "reveal" not in args:
+            assert ANVIL_MNEMONIC not in flat, f"the mnemonic is in the {name} of {args}"
+    return result
+
+
 class Cli:
     """Runs ``walletim`` in-process with its own env, like a user's shell would."""
 
@@ -43,7 +55,11 @@ class Cli:
         self.env = env
 
     def __call__(
-        self, *args: str, input: str | None = None, env: dict[str, str | None] | None = None
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str | None] | None = None,
+        reveals: bool = False,
     ) -> Result:
         from walletim.cli import cli
         from walletim.cli.base import run
@@ -56,7 +72,9 @@ class Cli:
                 code = 0
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        return Result(code, out.getvalue().decode(), err.getvalue().decode())
+        return no_secrets(
+            args, Result(code, out.getvalue().decode(), err.getvalue().decode()), reveals
+        )
 
     def subprocess(
         self,
@@ -64,6 +82,7 @@ class Cli:
         input: str | None = None,
         env: dict[str, str] | None = None,
         timeout: float = 60,
+        reveals: bool = False,
     ) -> Result:
         full_env = {**os.environ, **self.env, **(env or {})}
         proc = subprocess.run(
@@ -74,7 +93,7 @@ class Cli:
             env=full_env,
             timeout=timeout,
         )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return no_secrets(args, Result(proc.returncode, proc.stdout, proc.stderr), reveals)
 
 
 @pytest.fixture

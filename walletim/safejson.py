@@ -9,7 +9,10 @@ files) goes through :func:`loads`, which refuses anything nested deeper than
 
 The check is cheap: counting brackets runs at C speed, and only text with more brackets
 than the depth bound is scanned (strings removed by one regex, then the bracket tokens
-walked).
+walked). The string pattern is linear on any input: it never fails once it has started
+(an unterminated string runs to the end of the text: JSON's parser stops there too, so
+no bracket after it can nest), so hostile text (a quote, then thousands of escaped quotes)
+cannot make the scan quadratic.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import re
 from typing import Any
 
 MAX_DEPTH = 64
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
 
 

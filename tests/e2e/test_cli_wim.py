@@ -194,3 +194,67 @@ def test_listen_shows_each_payment_with_what_the_chain_says(users: dict[str, Use
     human = bob.run("chat", "listen", "--from", bob.spec, "--count", "1", "--timeout", "20")
     assert "paid 0.02 ETH  [verified on chain]" in human.out, human.out
     assert paid["hash"] != ""
+
+
+def test_pay_an_eip681_uri(users: dict[str, User], world: World) -> None:
+    """`pay --uri`: the URI names the payee, the asset and the amount; its chain must be ours."""
+    alice, bob = users["alice"], users["bob"]
+    usdc = world.manifest.contracts["USDC"]
+    eth = alice.ok("pay", "--from", "dev", "--uri", f"ethereum:{bob.address}@31337?value=2.5e17")
+    assert (eth["state"], eth["raw"], eth["symbol"], eth["to"]) == (
+        "verified",
+        str(E18 // 4),
+        "ETH",
+        bob.address,
+    )
+    # A request's own URI, paid as any wallet would (lowercase hex carries no checksum).
+    uri = bob.ok("request", "--from", bob.spec, alice.address, "1.25", "--token", "USDC")["uri"]
+    assert uri == f"ethereum:{usdc}@31337/transfer?address={bob.address}&uint256=1250000"
+    token = alice.ok("pay", "--from", "dev", "--uri", uri.lower(), "--note", "by URI")
+    assert (token["symbol"], token["raw"], token["token"], token["to"]) == (
+        "USDC",
+        "1250000",
+        usdc,
+        bob.address,
+    )
+    assert token["state"] == "verified" and token["text"] == "paid 1.25 USDC: by URI"
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    seen = {p["hash"]: p for p in bob.ok("payments", "--from", bob.spec)["payments"]}
+    assert seen[token["hash"]]["state"] == "verified" and seen[eth["hash"]]["raw"] == str(E18 // 4)
+    # Refused, with nothing signed: another chain, ENS, a bad checksum, a fraction of a unit...
+    wrong_case = bob.address[:2] + bob.address[2:].swapcase()
+    for bad, needle in [
+        (f"ethereum:{bob.address}@1?value=1", "chain 1; this network is chain 31337"),
+        ("ethereum:bob.eth?value=1", "ENS"),
+        (f"ethereum:{wrong_case[:-1]}{bob.address[-1]}?value=1", "checksum"),
+        (f"ethereum:{bob.address}?value=0.5", "whole number"),
+        (f"ethereum:{bob.address}", "no amount"),
+        (f"ethereum:{usdc}/approve?address={bob.address}&uint256=1", "transfer"),
+        ("bitcoin:1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "ethereum:"),
+    ]:
+        r = alice.run("--yes", "pay", "--from", "dev", "--uri", bad)
+        assert r.code == 1 and needle in r.err, (bad, r.err)
+        assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+    both = alice.run("pay", "--from", "dev", bob.address, "1", "--uri", uri)
+    assert both.code == 2 and "--uri names the payee" in both.err
+    after = {p["hash"] for p in alice.ok("payments", "--from", "dev")["payments"]}
+    assert after == {eth["hash"], token["hash"]}
+
+
+def test_a_peer_cannot_rewrite_the_screen(users: dict[str, User]) -> None:
+    """Escape sequences, carriage returns and bidi overrides from a peer are not printed raw,
+    so a text cannot fake a line or a "[verified on chain]" mark."""
+    alice, bob = users["alice"], users["bob"]
+    forged = (
+        "paid 100 ETH\r\x1b[2K2026-01-01 00:00  ← alice: paid 100 ETH  [verified on chain]\u202e"
+    )
+    alice.ok("chat", "send", "--from", "dev", bob.address, forged)
+    alice.ok("chat", "send", "--from", "dev", bob.address, "two\nlines")
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    shown = bob.run("chat", "read", "--from", bob.spec, alice.address).out
+    assert "\x1b" not in shown and "\r" not in shown and "\u202e" not in shown
+    lines = shown.splitlines()
+    assert sum("[verified on chain]" in line for line in lines) == 1  # inside the text only
+    assert any(line.strip().startswith("│ lines") for line in lines)
+    raw = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
+    assert raw[0]["text"] == forged  # --json keeps the text exactly (JSON escapes it)

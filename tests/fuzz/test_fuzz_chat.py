@@ -8,9 +8,10 @@ import json
 import os
 
 import nacl.signing
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fuzz.harness import fuzz
 from walletim.errors import MessageRejected, MessagingError
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging import session as S
@@ -50,13 +51,13 @@ def attempt(envelope: bytes) -> None:
         S.decrypt(BOB, BOB_PREKEYS, opened, S.Conversation.new())
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz chat: random envelopes", 300, 3000)
 @given(st.binary(max_size=2000))
 def test_random_envelopes(data: bytes) -> None:
     attempt(data)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz chat: random frames sealed to us", 300, 3000)
 @given(st.binary(max_size=3000))
 def test_random_frames_sealed_to_us(data: bytes) -> None:
     """Anyone can seal to bob: the frame inside is attacker-chosen bytes."""
@@ -64,7 +65,7 @@ def test_random_frames_sealed_to_us(data: bytes) -> None:
         attempt(S.seal(BOB.public_key, data))
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz chat: structured frames sealed to us", 300, 3000)
 @given(
     st.sampled_from(["initial", "message"]),
     st.binary(min_size=32, max_size=32),
@@ -77,7 +78,7 @@ def test_structured_frames_sealed_to_us(
     attempt(S.seal(BOB.public_key, Frame(kind, sender, header, ciphertext).encode()))
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz chat: single bit flips of a real first message", 300, 3000)
 @given(st.integers(0, 10_000), st.integers(0, 7))
 def test_single_bit_flips_of_a_real_first_message(position: int, bit: int) -> None:
     frame = bytearray(
@@ -97,7 +98,7 @@ def test_single_bit_flips_of_a_real_first_message(position: int, bit: int) -> No
     assert incoming.payload.body == {"text": "hi"}
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz chat: stored states raise only messaging errors", 300, 3000)
 @given(json_values)
 def test_stored_states_raise_only_messaging_errors(doc: object) -> None:
     for parse in (

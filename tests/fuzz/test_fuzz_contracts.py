@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fuzz.harness import fuzz
 from walletim.contracts.abi import (
     KNOWN_ABIS,
     decode_log,
@@ -30,14 +31,14 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@fuzz("fuzz contracts: signatures", 500, 5000)
 @given(sig_chars)
 def test_signatures(text: str) -> None:
     with contextlib.suppress(InputError):
         parse_signature(text)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz contracts: arguments", 300, 3000)
 @given(
     st.lists(
         st.sampled_from(
@@ -63,14 +64,14 @@ def test_arguments(types: list[str], args: list[str]) -> None:
         encode_args(types, args)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz contracts: abi files", 300, 3000)
 @given(json_values, st.text(max_size=30))
 def test_abi_files(doc: Any, name: str) -> None:
     with contextlib.suppress(InputError):
         find_function(load_abi(doc), name or "x")
 
 
-@settings(max_examples=500, deadline=None)
+@fuzz("fuzz contracts: calldata of known selectors never breaks the description", 500, 5000)
 @given(st.sampled_from(sorted(_KNOWN)), st.binary(max_size=300), st.integers(0, 2**256 - 1))
 def test_calldata_of_known_selectors_never_breaks_the_description(
     selector: bytes, rest: bytes, value: int
@@ -79,13 +80,13 @@ def test_calldata_of_known_selectors_never_breaks_the_description(
     assert d.summary
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz contracts: any calldata", 300, 3000)
 @given(st.binary(max_size=200))
 def test_any_calldata(data: bytes) -> None:
     assert describe_call(TO, data, 0).summary
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz contracts: typed data", 300, 3000)
 @given(
     st.sampled_from(["Permit", "PermitSingle", "PermitBatch", "PermitTransferFrom", "Other"]),
     st.sampled_from([{"name": "Permit2"}, {"verifyingContract": TO}, {}]),
@@ -95,7 +96,7 @@ def test_typed_data(primary: str, domain: dict[str, Any], message: Any) -> None:
     describe_typed_data({"primaryType": primary, "domain": domain, "message": message})
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz contracts: logs", 300, 3000)
 @given(json_values)
 def test_logs(log: Any) -> None:
     if isinstance(log, dict):

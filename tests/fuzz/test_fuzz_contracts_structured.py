@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fuzz.harness import fuzz
 from tests.unit.test_contracts_typed_data import (
     dai,
     eip2612,
@@ -46,7 +47,6 @@ ARTIFACTS = [
 ]
 A = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
 B = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_values = st.recursive(
     st.none()
@@ -71,7 +71,7 @@ _TOKENS = st.sampled_from(
 )
 
 
-@FUZZ
+@fuzz("fuzz contracts (structured): signatures from real tokens", 300, 3000)
 @given(st.lists(_TOKENS, max_size=25).map("".join))
 def test_signatures_from_real_tokens(text: str) -> None:
     try:
@@ -99,7 +99,7 @@ _ARG_PARTS = st.sampled_from(
 )
 
 
-@FUZZ
+@fuzz("fuzz contracts (structured): arguments from real tokens", 300, 3000)
 @given(
     st.lists(_TYPES, max_size=3),
     st.lists(st.lists(_ARG_PARTS, max_size=8).map("".join), max_size=3),
@@ -114,7 +114,7 @@ def test_arguments_from_real_tokens(types: list[str], args: list[str]) -> None:
     assert len(values) == len(types)
 
 
-@FUZZ
+@fuzz("fuzz contracts (structured): decode output of any bytes", 300, 3000)
 @given(st.lists(_TYPES, min_size=1, max_size=3), st.binary(max_size=200))
 def test_decode_output_of_any_bytes(types: list[str], data: bytes) -> None:
     with contextlib.suppress(InputError):
@@ -124,7 +124,7 @@ def test_decode_output_of_any_bytes(types: list[str], data: bytes) -> None:
 # -- ABI files -------------------------------------------------------------------------------
 
 
-@FUZZ
+@fuzz("fuzz contracts (structured): real abi files cut and spliced", 300, 3000)
 @given(
     st.sampled_from(ARTIFACTS),
     st.integers(0, 100),
@@ -149,7 +149,7 @@ def test_real_abi_files_cut_and_spliced(
             find_function(abi, name or "swap")
 
 
-@FUZZ
+@fuzz("fuzz contracts (structured): any json as an abi", 300, 3000)
 @given(json_values, st.text(max_size=30))
 def test_any_json_as_an_abi(doc: Any, name: str) -> None:
     for candidate in (doc, json.dumps(doc), {"abi": doc}, [doc]):
@@ -196,7 +196,7 @@ def _check(d: Any, flags: frozenset[str]) -> None:
     assert set(d.flags) <= flags, set(d.flags) - flags
 
 
-@FUZZ
+@fuzz("fuzz contracts (structured): valid calls with bytes changed", 300, 3000)
 @given(
     st.sampled_from(VALID_CALLS),
     st.lists(st.tuples(st.integers(0, 10**4), st.integers(0, 255)), max_size=4),
@@ -218,7 +218,7 @@ def test_valid_calls_with_bytes_changed(
     _check(d, describe_module.FLAGS)
 
 
-@FUZZ
+@fuzz("fuzz contracts (structured): any calldata", 300, 3000)
 @given(st.binary(max_size=300), st.integers(0, 2**256 - 1))
 def test_any_calldata(data: bytes, value: int) -> None:
     _check(describe_call(A, data, value), describe_module.FLAGS)
@@ -246,7 +246,7 @@ def _leaves(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return [path]
 
 
-@FUZZ
+@fuzz("fuzz contracts (structured): permits with fields changed", 300, 3000)
 @given(
     st.sampled_from(range(6)),
     st.lists(st.tuples(st.integers(0, 10**4), json_values), min_size=1, max_size=3),
@@ -268,7 +268,7 @@ def test_permits_with_fields_changed(which: int, changes: list[tuple[int, Any]],
             assert set(d.flags) <= typed_data_module.FLAGS
 
 
-@FUZZ
+@fuzz("fuzz contracts (structured): any typed data", 300, 3000)
 @given(
     st.sampled_from(["Permit", "PermitSingle", "PermitBatch", "PermitTransferFrom", "Other"]),
     st.sampled_from([{"name": "Permit2", "verifyingContract": PERMIT2_ADDRESS}, {}, {"name": 5}]),
@@ -300,7 +300,7 @@ def _valid_logs() -> list[dict[str, Any]]:
     return out
 
 
-@FUZZ
+@fuzz("fuzz contracts (structured): logs with a field changed", 300, 3000)
 @given(
     st.sampled_from(_valid_logs()),
     st.sampled_from(["address", "topics", "data"]),

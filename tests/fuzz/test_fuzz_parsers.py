@@ -7,9 +7,10 @@ import json
 
 # eth-account raises the recursion limit when first imported; do it before hypothesis runs.
 import eth_account.messages  # noqa: F401
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fuzz.harness import fuzz
 from walletim.errors import WalletimError
 from walletim.keys import hd, keystore, mnemonic, paths, signing
 
@@ -27,7 +28,7 @@ def _only_documented(fn, *args: object) -> None:  # type: ignore[no-untyped-def]
         fn(*args)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz keys: keystore parse raw", 300, 3000)
 @given(st.binary(max_size=300) | st.text(max_size=300))
 def test_keystore_parse_raw(data: bytes | str) -> None:
     _only_documented(keystore.parse, data)
@@ -63,20 +64,20 @@ keystore_like = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz keys: keystore decrypt structured", 300, 3000)
 @given(keystore_like)
 def test_keystore_decrypt_structured(doc: dict[str, object]) -> None:
     _only_documented(keystore.decrypt, json.dumps(doc), "pw")
 
 
-@settings(max_examples=500, deadline=None)
+@fuzz("fuzz keys: paths", 500, 5000)
 @given(st.text(max_size=60))
 def test_paths(text: str) -> None:
     _only_documented(paths.parse_path, text)
     _only_documented(paths.parse_template, text)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz keys: path shaped", 300, 3000)
 @given(
     st.lists(
         st.sampled_from(["m", "/", "'", "h", "{i}", "0", "44", "2147483648", "01", "x"]),
@@ -89,7 +90,7 @@ def test_path_shaped(parts: list[str]) -> None:
     _only_documented(paths.parse_template, text)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz keys: typed data", 300, 3000)
 @given(json_values)
 def test_typed_data(doc: object) -> None:
     text = json.dumps(doc)
@@ -100,7 +101,7 @@ def test_typed_data(doc: object) -> None:
         pass
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz keys: typed data shaped", 300, 3000)
 @given(
     st.fixed_dictionaries(
         {
@@ -140,7 +141,7 @@ def test_typed_data_shaped(doc: dict[str, object]) -> None:
         signing.typed_data_digest(signing.parse_typed_data(json.dumps(doc)))
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz("fuzz keys: mnemonic and keys", 300, 3000)
 @given(st.text(max_size=200))
 def test_mnemonic_and_keys(text: str) -> None:
     _only_documented(mnemonic.validate, text)
@@ -149,7 +150,7 @@ def test_mnemonic_and_keys(text: str) -> None:
     _only_documented(hd.to_checksum_address, text)
 
 
-@settings(max_examples=200, deadline=None)
+@fuzz("fuzz keys: signature recovery", 200, 2000)
 @given(st.binary(max_size=70), st.binary(min_size=32, max_size=32))
 def test_signature_recovery(sig: bytes, digest: bytes) -> None:
     _only_documented(signing.recover_digest, digest, sig)

@@ -12,12 +12,13 @@ from typing import Any
 # eth-account raises the recursion limit when first imported; do it before hypothesis runs.
 import eth_account.messages  # noqa: F401
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed, InvalidMessage
 from websockets.sync.client import connect as sync_connect
 
 from tests.conftest import RelayProcess
+from tests.fuzz.harness import fuzz
 from tests.integration.test_relay import envelope, make_person, new_mid
 from walletim.errors import MessagingError
 from walletim.keys.chat import derive_chat_identity
@@ -115,7 +116,7 @@ def test_ids_are_exactly_32_hex_digits() -> None:
     assert p.hex_id("AB" * 16, "id") == "ab" * 16
 
 
-@settings(max_examples=400, deadline=None)
+@fuzz("fuzz relay: decoders raise only messaging errors", 400, 4000)
 @given(anything)
 def test_decoders_raise_only_messaging_errors(data: str | bytes) -> None:
     for decode in (p.decode_client_frame, p.decode_server_frame):
@@ -147,10 +148,11 @@ def _throw(url: str, batch: list[str | bytes], authenticate: bool = False) -> No
 
 
 def test_a_relay_survives_fuzzed_connections(relay: RelayProcess) -> None:
-    @settings(
-        max_examples=120,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    @fuzz(
+        "fuzz relay: a relay process survives fuzzed connections",
+        120,
+        1200,
+        health=(HealthCheck.function_scoped_fixture,),
     )
     @given(st.lists(anything, min_size=1, max_size=6), st.booleans())
     def throw(batch: list[str | bytes], authenticate: bool) -> None:

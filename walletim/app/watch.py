@@ -223,7 +223,7 @@ class Watcher:
         Raises:
             InputError: a malformed amount or an unknown token.
         """
-        m = _THRESHOLD.match(text)
+        m = _THRESHOLD.match(text) if len(text) <= 256 else None  # bounded backtracking
         if m is None:
             raise InputError(
                 f"not a threshold: {shown(text)} (e.g. 1eth, 0.5, 500 USDC, 100 0xTOKEN)"

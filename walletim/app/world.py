@@ -69,6 +69,16 @@ class TokenInfo:
     name: str
 
 
+REQUIRED_CONTRACTS = ("UniswapV2Router02", "UniswapV2Factory", "WETH", "USDC", "wvDAI", "WIMC")
+
+
+def _decimals(value: Any) -> int:
+    """A token's decimals from a manifest: an ERC-20's uint8 (10**decimals must stay cheap)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+        raise ConfigError("malformed world manifest: token decimals")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class WorldManifest:
     """What the world holds on one devnet. ``contracts`` maps names (WETH, USDC, DAI,
@@ -129,19 +139,23 @@ class WorldManifest:
         """Raises ConfigError on a malformed or newer manifest."""
         try:
             if doc["version"] != MANIFEST_VERSION:
-                raise ConfigError(f"world manifest version {doc['version']!r} is not supported")
+                raise ConfigError(f"world manifest version {doc['version']!r:.40} is not supported")
             tokens = {
                 str(s): TokenInfo(
-                    to_checksum_address(t["address"]), int(t["decimals"]), str(t["name"])
+                    to_checksum_address(t["address"]), _decimals(t["decimals"]), str(t["name"])
                 )
                 for s, t in doc["tokens"].items()
             }
+            contracts = {str(k): to_checksum_address(v) for k, v in doc["contracts"].items()}
+            missing = [n for n in REQUIRED_CONTRACTS if n not in contracts]
+            if missing:  # the properties above (and load_world's probes) need them
+                raise ConfigError(f"the world manifest names no {', '.join(missing)}")
             return cls(
                 int(doc["chain_id"]),
                 str(doc["genesis_hash"]),
                 to_checksum_address(doc["deployer"]),
                 int(doc["block"]),
-                {str(k): to_checksum_address(v) for k, v in doc["contracts"].items()},
+                contracts,
                 tokens,
                 int(doc.get("deployed_at", 0)),
                 float(doc.get("seconds", 0.0)),

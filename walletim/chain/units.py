@@ -12,6 +12,10 @@ from walletim.errors import InputError, shown
 ETHER_UNITS = {"wei": 0, "gwei": 9, "eth": 18, "ether": 18}
 _AMOUNT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z][A-Za-z0-9]*)?\s*$")
 MAX_UINT256 = 2**256 - 1
+# Longer text is no amount (78 digits, a point, up to 77 places, a unit, some spaces); the
+# cap also keeps the regex linear: on "1" + a long run of spaces + "x!" it backtracks
+# quadratically (a 16 MiB batch file would hang `send --batch`).
+MAX_AMOUNT_TEXT = 256
 
 
 def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = None) -> int:
@@ -24,7 +28,7 @@ def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = No
         InputError: malformed, negative, more decimal places than the unit allows, or
             larger than uint256.
     """
-    m = _AMOUNT.match(text)
+    m = _AMOUNT.match(text) if len(text) <= MAX_AMOUNT_TEXT else None
     if not m:
         raise InputError(f"not an amount: {shown(text)} (e.g. 1.5, 1.5eth, 20gwei)")
     number, unit = m.group(1).replace("_", ""), (m.group(2) or default_unit)

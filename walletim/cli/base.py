@@ -187,6 +187,27 @@ def hoist_global_flags(args: list[str]) -> list[str]:
     return [*dict.fromkeys(found), *rest, *args[end:]]
 
 
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: str, *, newline: str = "\n") -> str:
+    """``text`` from someone else (a chat message, a note, a token symbol, a group name) made
+    safe to print on a terminal: control characters (escape sequences, carriage returns,
+    backspaces) and bidirectional overrides become U+FFFD, so a peer cannot rewrite what the
+    screen shows (e.g. fake a "[verified on chain]" mark); newlines become ``newline``."""
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append(newline)
+        elif ch == "\t":
+            out.append(" ")
+        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in _BIDI:
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     """Run the CLI: the single place where exceptions become exit codes."""
     args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))

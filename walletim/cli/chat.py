@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, pass_ctx, password_file_option, printable
 from walletim.messaging.kinds import GROUP_PREFIX, group_peer, is_group_peer
 
 ACCOUNT_HELP = "Your account, NAME or NAME:INDEX."
@@ -42,6 +42,7 @@ def _names(s: Any, account: str | None = None) -> dict[str, str]:
 
 def _label(address: str, names: dict[str, str]) -> str:
     name = names.get(address)
+    name = None if name is None else printable(name, newline=" ")
     if is_group_peer(address):
         return f"{name or 'group'} [{address[len(GROUP_PREFIX) :][:8]}]"
     short = f"{address[:6]}…{address[-4:]}"
@@ -92,14 +93,18 @@ def _membership_text(m: Any, names: dict[str, str]) -> str:
 
 
 def _message_line(m: Any, names: dict[str, str]) -> str:
+    """One message as a line (continuation lines of a multi-line text indented, and nothing
+    from the sender able to move the cursor: see :func:`printable`)."""
     arrow = "→" if m.direction == "out" else "←"
     pending = "" if m.state in ("sent", "received") else f"  [{m.state}]"
+    text = printable(str(m.text), newline="\n" + " " * 20 + "│ ")
     if m.sender is None:
-        return f"{_when(m.sent_ms)}  {arrow} {_label(m.peer, names)}: {m.text}{pending}"
+        return f"{_when(m.sent_ms)}  {arrow} {_label(m.peer, names)}: {text}{pending}"
     if m.kind == "membership":
-        return f"{_when(m.sent_ms)}  * {_label(m.peer, names)} {_membership_text(m, names)}"
+        changed = printable(_membership_text(m, names), newline=" ")
+        return f"{_when(m.sent_ms)}  * {_label(m.peer, names)} {changed}"
     who = "you" if m.sender == m.account else _label(m.sender, names)
-    return f"{_when(m.sent_ms)}  {arrow} {_label(m.peer, names)} {who}: {m.text}{pending}"
+    return f"{_when(m.sent_ms)}  {arrow} {_label(m.peer, names)} {who}: {text}{pending}"
 
 
 def _verdict_json(v: Any) -> dict[str, Any]:

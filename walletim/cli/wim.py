@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, pass_ctx, password_file_option, printable
 from walletim.cli.defi import _run_plan, _session, confirmer, outcome_json
 
 ACCOUNT = "Your account, NAME or NAME:INDEX."
@@ -22,7 +22,7 @@ TOKEN = click.option("--token", help="An ERC-20 (symbol of the devnet world or 0
 def _fmt(raw: int, decimals: int, symbol: str) -> str:
     from walletim.chain.units import format_amount
 
-    return f"{format_amount(raw, decimals)} {symbol}"
+    return f"{format_amount(raw, decimals)} {printable(symbol, newline=' ')}"
 
 
 def _short(address: str) -> str:
@@ -31,7 +31,7 @@ def _short(address: str) -> str:
 
 def _who(s: Any, address: str) -> str:
     name = s.name_of(address)
-    return f"{name} ({_short(address)})" if name else address
+    return f"{printable(name, newline=' ')} ({_short(address)})" if name else address
 
 
 def payment_json(p: Any) -> dict[str, Any]:
@@ -100,6 +100,7 @@ def _undelivered(delivered: bool) -> None:
 @TOKEN
 @NOTE
 @click.option("--request", "request_id", help="Pay a request received in a chat (its id).")
+@click.option("--uri", help="Pay an EIP-681 payment URI (ethereum:0x...).")
 @password_file_option
 @pass_ctx
 def pay(
@@ -110,14 +111,22 @@ def pay(
     token: str | None,
     note: str,
     request_id: str | None,
+    uri: str | None,
 ) -> None:
     """Pay PEER AMOUNT (ETH, or --token) and say so in your chat with them.
 
     The chat message cites the transaction and is signed by your address; their client
-    checks it against the chain. With --request ID, PEER and AMOUNT come from the request.
+    checks it against the chain. With --request ID, PEER and AMOUNT come from the request;
+    with --uri URI (EIP-681), the payee, the asset and the amount come from the URI, whose
+    chain id must be this network's.
     """
-    if request_id is None and (peer is None or amount is None):
-        raise click.UsageError("give PEER and AMOUNT, or --request ID")
+    if uri is not None and (peer, amount, token, request_id) != (None, None, None, None):
+        raise click.UsageError(
+            "--uri names the payee, the asset and the amount: leave PEER, AMOUNT, --token "
+            "and --request out"
+        )
+    if uri is None and request_id is None and (peer is None or amount is None):
+        raise click.UsageError("give PEER and AMOUNT, --request ID, or --uri URI")
     if request_id is not None and (amount is not None or token is not None):
         raise click.UsageError(
             "--request takes the amount and asset from the request: leave AMOUNT and --token out"
@@ -126,7 +135,7 @@ def pay(
         s.chain.check_chain()
         r = s.wim.pay(
             account, peer, amount, token=token, note=note, request_id=request_id,
-            confirm=confirmer(ctx, s),
+            confirm=confirmer(ctx, s), uri=uri,
         )  # fmt: skip
         p = r.payment
         who = _who(s, p.payee)
@@ -222,7 +231,7 @@ def split_json(st: Any) -> dict[str, Any]:
 def _split_lines(s: Any, st: Any) -> None:
     sp = st.split
     head = f"split {sp.split_id}: {_fmt(sp.total, sp.decimals, sp.symbol)}"
-    click.echo(head + (f" ({sp.note})" if sp.note else ""))
+    click.echo(head + (f" ({printable(sp.note, newline=' ')})" if sp.note else ""))
     if st.own_share:
         click.echo(f"  your share: {_fmt(st.own_share, sp.decimals, sp.symbol)}")
     for r in st.requests:
@@ -305,10 +314,10 @@ def payments(ctx: Ctx, account: str, no_check: bool) -> None:
         def human() -> None:
             for p in rows:
                 arrow = "→" if p.direction == "out" else "←"
-                note = f" ({p.note})" if p.note else ""
+                note = f" ({printable(p.note, newline=' ')})" if p.note else ""
                 click.echo(
                     f"{arrow} {_who(s, p.peer)}: {_fmt(p.amount, p.decimals, p.symbol)}{note}  "
-                    f"[{_state_line(p.state, p.reason)}]  {p.tx_hash}"
+                    f"[{_state_line(p.state, printable(p.reason, newline=' '))}]  {p.tx_hash}"
                 )
             for r in reqs:
                 side = "you asked" if r.direction == "out" else "asks you"

@@ -572,7 +572,9 @@ def _check_entry(entry: Any, n: int) -> None:
                 raise InputError(f"{label}: a parameter name is not a string")
 
 
-_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
+# Linear on any input (as walletim.safejson's): an unterminated string runs to the end, so the
+# pattern never fails after a quote and hostile text cannot make the scan quadratic.
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 MAX_JSON_DEPTH = 100
 
 
