@@ -34,6 +34,11 @@ from walletim.messaging import protocol as p
 
 F = TypeVar("F")
 
+#: Seconds :meth:`RelayClient.close` waits for the relay to answer the closing handshake
+#: before dropping the connection (websockets' default, 10 s, would come on top of the
+#: request timeout each time a connection went half-open).
+CLOSE_TIMEOUT = 2.0
+
 CLOSE_REASONS = {
     1000: "the connection was closed",
     1001: "the relay is shutting down",
@@ -124,6 +129,7 @@ class RelayClient:
                 compression=None,
                 max_size=p.MAX_FRAME_BYTES,
                 open_timeout=open_timeout,
+                close_timeout=CLOSE_TIMEOUT,
                 max_queue=64,
             )
         except ConnectionRefusedError as exc:

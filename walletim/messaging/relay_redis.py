@@ -57,6 +57,7 @@ from walletim.messaging.relay_store import (
     RemoteHandler,
     StoredBundle,
     StoredMessage,
+    take_page,
 )
 
 log = logging.getLogger("walletim.relay.redis")
@@ -101,9 +102,23 @@ end
 return n
 """
 
+# With a byte budget (ARGV[3] > 0) the rows stop at the first one past it (kept as the
+# sign that there is more; take_page leaves it out), so a page never carries much more.
 _PENDING = """
 local rows = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
-return rows
+local budget = tonumber(ARGV[3])
+if budget <= 0 then return rows end
+local out, used = {}, 0
+for _, row in ipairs(rows) do
+  local f, size = row[2], 0
+  for k = 1, #f, 2 do
+    if f[k] == 'e' then size = #f[k + 1] end
+  end
+  out[#out + 1] = row
+  if #out > 1 and used + size > budget then break end
+  used = used + size
+end
+return out
 """
 
 _EXPIRE = """
@@ -515,16 +530,16 @@ class RedisMailboxStore:
         return asyncio.ensure_future(count())
 
     def pending(
-        self, mailbox: str, limit: int, after: int = 0
+        self, mailbox: str, limit: int, after: int = 0, max_bytes: int | None = None
     ) -> asyncio.Future[tuple[list[StoredMessage], bool]]:
         limit = max(1, min(limit, MAX_BATCH))
         start = "-" if after <= 0 else "(" + stream_id(after)
 
         def convert(rows: Any) -> tuple[list[StoredMessage], bool]:
-            msgs = [_message(sid, fields) for sid, fields in rows]
-            return msgs[:limit], len(msgs) > limit
+            return take_page((_message(sid, fields) for sid, fields in rows), limit, max_bytes)
 
-        return self._call("pending", [self._mb(mailbox)[1]], [start, limit + 1], convert)
+        args = [start, limit + 1, max(0, max_bytes or 0)]
+        return self._call("pending", [self._mb(mailbox)[1]], args, convert)
 
     def ack(self, mailbox: str, mids: Sequence[str]) -> asyncio.Future[int]:
         unique = list(dict.fromkeys(mids))[:MAX_BATCH]

@@ -10,7 +10,16 @@ a challenge; signing it with a chat identity key opens that key's mailbox. Every
   until it is acknowledged or the connection reconnects;
 - malformed frames close only their own connection (4400); rate limits close with 4429
   (every frame) or answer ``rate_limited`` (bundle requests, so nobody drains a peer's
-  one-time prekeys); a storage failure answers ``unavailable``, never crashes the relay.
+  one-time prekeys); a storage failure answers ``unavailable``, never crashes the relay;
+- memory per connection is bounded even when its peer stops reading: once about
+  ``OUT_BUDGET`` bytes wait for it (queued replies, plus what its requests in flight may
+  still produce) its requests are not read until it reads; pages of mail are read from the
+  store ``PAGE_BYTES`` at a time; live pushes held for a slow listener are bounded in count
+  and bytes (beyond, it re-reads from the store); a watcher gets at most one queued
+  ``published`` per directory. A peer that answers no ping is closed by websockets'
+  keepalive (ping every 20 s, 20 s to answer); one that reads nothing of what waits for it
+  for ``SEND_TIMEOUT`` s (half-open, or never reading: its ping waits behind that data) is
+  dropped.
 
 Logs (stdlib logging) carry counts and error kinds, never envelopes or message content.
 """
@@ -23,6 +32,7 @@ import json
 import logging
 import secrets
 import signal
+import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -51,6 +61,14 @@ from walletim.messaging.relay_store import (
 
 log = logging.getLogger("walletim.relay")
 
+try:  # a TCP socket's unacknowledged bytes (Linux); elsewhere only the transport's buffer
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ
+except (ImportError, AttributeError):  # pragma: no cover
+    _OUTQ = None
+
 DEFAULT_TTL_S = 30 * 24 * 3600
 DEFAULT_RATE = 2000.0  # frames per second per connection
 DEFAULT_BURST = 4000
@@ -64,8 +82,22 @@ DEFAULT_OPK_BURST = 100
 MAX_INFLIGHT = 2048  # requests of one connection waiting for the store or the socket
 CLOSE_TIMEOUT = 2.0  # seconds a closing handshake may take (e.g. at shutdown)
 LIVE_BUFFER = 4096  # live pushes held for a slow listener before it re-reads from the store
+LIVE_BYTES = 1 << 20  # ... or that many envelope bytes of them
 FRAME_SLACK = 100  # a deliver frame's own JSON around its messages
 MESSAGE_SLACK = 80  # JSON around one message's base64 envelope
+#: Bytes one connection may have waiting: replies queued for it, plus what its requests in
+#: flight may still produce (a fetch: a frame; a send: its envelope). At the budget the relay
+#: stops reading that connection's requests until its peer reads, so a peer that never reads
+#: cannot make the relay buffer more than about this much (plus the socket's buffer).
+OUT_BUDGET = 1 << 20
+#: Seconds a peer may read nothing of what waits for it before it is dropped (checked every
+#: DRAIN_CHECK s). Such a peer (half-open, or never reading) is invisible to websockets'
+#: keepalive: its ping waits behind the same unread data, so its timeout never starts.
+SEND_TIMEOUT = 40.0
+DRAIN_CHECK = 5.0
+#: Envelope bytes read from the store per page of a backlog or a fetch: one deliver frame's
+#: worth (a page of the largest envelopes is ONE message, not MAX_BATCH of them).
+PAGE_BYTES = 3 * (p.MAX_FRAME_BYTES - FRAME_SLACK - p.MAX_BATCH * MESSAGE_SLACK) // 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +126,19 @@ class RelayLimits:
             "max_mailbox": max_mailbox,
             "ttl": self.ttl_s,
         }
+
+
+def _unsent(transport: asyncio.Transport) -> int:
+    """Bytes written to ``transport`` that its peer has not received yet: the transport's
+    buffer plus, where the system tells (Linux: TIOCOUTQ), the socket's send queue. (The
+    transport's buffer alone moves only when the kernel frees a third of a send buffer that
+    can be megabytes: a slowly reading peer would look idle for long.)"""
+    size = transport.get_write_buffer_size()
+    sock = transport.get_extra_info("socket")
+    if _OUTQ is not None and sock is not None:
+        with contextlib.suppress(OSError, ValueError):
+            size += int(struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0" * 4))[0])
+    return size
 
 
 def _sent_frame(rid: int | None, mid: str) -> str:
@@ -138,11 +183,15 @@ class _Conn:
         self.room = asyncio.Event()
         self.room.set()
         self.inflight = 0
+        self.queued = 0  # characters of the frames in the outbox
+        self.reserved = 0  # bytes the requests in flight may still produce
+        self.notified: set[str] = set()  # directories with a `published` in the outbox
         self.closed = False
         # Push state (listening connections only).
         self.listening = False
         self.pushed: set[str] = set()  # mids pushed and not yet acknowledged
         self.live: list[StoredMessage] = []
+        self.live_bytes = 0
         self.catchup = False
         self.cursor = 0
 
@@ -151,7 +200,17 @@ class _Conn:
     def reply(self, frame: str) -> None:
         if not self.closed:
             self.outbox.append(frame)
+            self.queued += len(frame)
+            if self.queued + self.reserved >= OUT_BUDGET:
+                self.room.clear()
             self.wake.set()
+
+    def notify(self, directory: str, frame: str) -> None:
+        """Queue a ``published`` push, once: while one for ``directory`` waits to be sent, a
+        second says nothing new (a watcher that does not read cannot pile them up)."""
+        if directory not in self.notified:
+            self.notified.add(directory)
+            self.reply(frame)
 
     def error(self, rid: int | None, code: str, message: str) -> None:
         self.reply(p.encode_server_frame(p.Error(rid, code, message)))
@@ -159,24 +218,37 @@ class _Conn:
     def push_live(self, msg: StoredMessage) -> None:
         if self.closed or not self.listening:
             return
-        if len(self.live) >= LIVE_BUFFER:  # a slow reader: read it from the store later
+        if len(self.live) >= LIVE_BUFFER or self.live_bytes >= LIVE_BYTES:
+            # A slow reader: read it from the store later.
             self.live.clear()
+            self.live_bytes = 0
             self.catchup = True
         else:
             self.live.append(msg)
+            self.live_bytes += len(msg.env)
         self.wake.set()
 
-    def begin(self) -> None:
+    def begin(self, cost: int = 0) -> None:
+        """A request goes to the store; its answer may take ``cost`` bytes."""
         self.inflight += 1
-        if self.inflight + len(self.outbox) >= MAX_INFLIGHT:
+        self.reserved += cost
+        if (
+            self.inflight + len(self.outbox) >= MAX_INFLIGHT
+            or self.queued + self.reserved >= OUT_BUDGET
+        ):
             self.room.clear()
 
-    def end(self) -> None:
+    def end(self, cost: int = 0) -> None:
         self.inflight -= 1
+        self.reserved -= cost
         self._check_room()
 
     def _check_room(self) -> None:
-        if not self.room.is_set() and self.inflight + len(self.outbox) < MAX_INFLIGHT // 2:
+        if (
+            not self.room.is_set()
+            and self.inflight + len(self.outbox) < MAX_INFLIGHT // 2
+            and self.queued + self.reserved < OUT_BUDGET // 2
+        ):
             self.room.set()
 
     async def writer(self) -> None:
@@ -188,12 +260,15 @@ class _Conn:
                 while self.outbox or self.live or self.catchup:
                     frames = list(self.outbox)
                     self.outbox.clear()
+                    self.queued = 0
+                    self.notified.clear()
                     self._check_room()
                     if self.catchup:
                         await self._send_all(frames)
                         frames = await self._catch_up()
                     elif self.live:
                         live, self.live = self.live, []
+                        self.live_bytes = 0
                         frames += self._deliver_frames(live)
                     await self._send_all(frames)
         except ConnectionClosed:
@@ -210,17 +285,39 @@ class _Conn:
     async def _send_all(self, frames: list[str]) -> None:
         """Send ``frames`` in order, framed by the websockets protocol object and written to
         the socket in ONE write (one syscall, not one per frame), then wait while the peer
-        reads too slowly (flow control, as ``send`` does)."""
+        reads too slowly (flow control, as ``send`` does: see :meth:`_drain`)."""
         ws = self.ws
-        if len(frames) <= 1 or ws.protocol.state is not State.OPEN:
+        if ws.protocol.state is not State.OPEN:
             for frame in frames:  # send() raises ConnectionClosed when it is not open
                 await ws.send(frame)
+            return
+        if not frames:
             return
         protocol = ws.protocol
         for frame in frames:
             protocol.send_text(frame.encode())
         ws.transport.write(b"".join(protocol.data_to_send()))
-        await ws.drain()
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """Wait until the socket's buffer is low again; drop the connection if its peer
+        reads nothing at all for SEND_TIMEOUT seconds meanwhile."""
+        ws = self.ws
+        left: int | None = None  # unsent bytes at the last check (none on the hot path)
+        idle = 0.0
+        while True:
+            try:
+                async with asyncio.timeout(DRAIN_CHECK):
+                    await ws.drain()
+                return
+            except TimeoutError:
+                now = _unsent(ws.transport)
+                idle = idle + DRAIN_CHECK if left is not None and now >= left else 0.0
+                left = now
+                if idle >= SEND_TIMEOUT:
+                    log.info("dropping a connection that read nothing for %.0f s", idle)
+                    ws.transport.abort()
+                    return
 
     def _deliver_frames(self, msgs: list[StoredMessage]) -> list[str]:
         """Push frames for the messages not pushed yet (each within MAX_BATCH messages and
@@ -240,7 +337,9 @@ class _Conn:
     async def _catch_up(self) -> list[str]:
         assert self.mailbox is not None
         try:
-            msgs, more = await self.relay.store.pending(self.mailbox, p.MAX_BATCH, self.cursor)
+            msgs, more = await self.relay.store.pending(
+                self.mailbox, p.MAX_BATCH, self.cursor, PAGE_BYTES
+            )
         except StoreError:
             log.error("listen: reading a mailbox backlog failed")
             self.catchup = False
@@ -452,7 +551,7 @@ class RelayServer:
         elif kind == "d":
             published = p.encode_server_frame(p.Published(key))
             for watcher in self._watchers.get(key, ()):
-                watcher.reply(published)
+                watcher.notify(key, published)
 
     async def _serve(self, conn: _Conn) -> None:
         ws = conn.ws
@@ -575,7 +674,7 @@ class RelayServer:
         conn.reply(p.encode_server_frame(p.Ok(frame.rid, {"prekeys": listed})))
         published = p.encode_server_frame(p.Published(directory))
         for watcher in self._watchers.get(directory, ()):
-            watcher.reply(published)
+            watcher.notify(directory, published)
 
     def _bundle(self, conn: _Conn, frame: p.BundleRequest) -> None:
         if not conn.bundles.take():
@@ -615,12 +714,13 @@ class RelayServer:
         return await self.store.take_bundle(directory, with_opk=opk)
 
     def _send(self, conn: _Conn, frame: p.Send) -> None:
-        conn.begin()
+        cost = len(frame.env)
+        conn.begin(cost)
         now = int(time.time() * 1000)
         future = asyncio.ensure_future(self.store.enqueue(frame.to, frame.mid, frame.env, now))
 
         def done(f: asyncio.Future[tuple[Enqueued, int]]) -> None:
-            conn.end()
+            conn.end(cost)
             if f.cancelled():
                 return
             exc = f.exception()
@@ -646,11 +746,13 @@ class RelayServer:
         mailbox = self._need_auth(conn, frame.rid)
         if mailbox is None:
             return
-        conn.begin()
-        future = asyncio.ensure_future(self.store.pending(mailbox, frame.limit))
+        conn.begin(p.MAX_FRAME_BYTES)
+        future = asyncio.ensure_future(
+            self.store.pending(mailbox, frame.limit, max_bytes=PAGE_BYTES)
+        )
 
         def done(f: asyncio.Future[tuple[list[StoredMessage], bool]]) -> None:
-            conn.end()
+            conn.end(p.MAX_FRAME_BYTES)
             if f.cancelled():
                 return
             exc = f.exception()

@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -169,6 +169,22 @@ class TokenBucket:
 MAX_BUCKETS = 100_000  # rate-limit keys tracked in memory (least recently used dropped)
 
 
+def take_page(
+    msgs: Iterable[StoredMessage], limit: int, max_bytes: int | None
+) -> tuple[list[StoredMessage], bool]:
+    """The first of ``msgs`` (oldest first) within ``limit`` messages and ``max_bytes`` of
+    envelopes (the first one always), and whether any was left out. Stops consuming
+    ``msgs`` at the first one left out."""
+    page: list[StoredMessage] = []
+    used = 0
+    for m in msgs:
+        if len(page) >= limit or (page and max_bytes is not None and used + len(m.env) > max_bytes):
+            return page, True
+        page.append(m)
+        used += len(m.env)
+    return page, False
+
+
 class BundleConflict(MessagingError):
     """A bundle for this directory from another identity key with a newer binding is listed."""
 
@@ -233,10 +249,12 @@ class MailboxStore(Protocol):
         ...
 
     def pending(
-        self, mailbox: str, limit: int, after: int = 0
+        self, mailbox: str, limit: int, after: int = 0, max_bytes: int | None = None
     ) -> Awaitable[tuple[list[StoredMessage], bool]]:
         """Up to ``limit`` queued messages with ``seq > after``, oldest first, and whether
-        there are more."""
+        there are more. With ``max_bytes``, no more messages than have that many envelope
+        bytes together (always at least one): what is read per page stays bounded however
+        large the envelopes (see :func:`take_page`)."""
         ...
 
     def ack(self, mailbox: str, mids: Sequence[str]) -> Awaitable[int]:
@@ -709,18 +727,25 @@ class SqliteMailboxStore:
         return self.submit_nowait(lambda conn: self._count(conn, mailbox))
 
     def pending(
-        self, mailbox: str, limit: int, after: int = 0
+        self, mailbox: str, limit: int, after: int = 0, max_bytes: int | None = None
     ) -> asyncio.Future[tuple[list[StoredMessage], bool]]:
         limit = max(1, min(limit, MAX_BATCH))
 
         def op(conn: sqlite3.Connection) -> tuple[list[StoredMessage], bool]:
-            rows = conn.execute(
+            # Row by row: past the page's limits nothing more is read.
+            cursor = conn.execute(
                 "SELECT seq, mid, env, t FROM messages WHERE mailbox = ? AND seq > ? "
                 "ORDER BY seq LIMIT ?",
                 (mailbox, after, limit + 1),
-            ).fetchall()
-            msgs = [StoredMessage(int(s), str(m), bytes(e), int(t)) for s, m, e, t in rows]
-            return msgs[:limit], len(msgs) > limit
+            )
+            try:
+                return take_page(
+                    (StoredMessage(int(s), str(m), bytes(e), int(t)) for s, m, e, t in cursor),
+                    limit,
+                    max_bytes,
+                )
+            finally:
+                cursor.close()
 
         return self.submit_nowait(op)
 
