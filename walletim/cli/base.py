@@ -187,6 +187,21 @@ def hoist_global_flags(args: list[str]) -> list[str]:
     return [*dict.fromkeys(found), *rest, *args[end:]]
 
 
+def open_session(ctx: Ctx) -> Any:
+    """The Session (walletim.app.session) for this command's home, network and relay."""
+    from walletim.app.session import Session
+    from walletim.config import unsafe_fast_kdf
+
+    return Session(
+        ctx.home,
+        ctx.password,
+        network=ctx.network,
+        rpc_url=ctx.rpc_url,
+        relay_url=ctx.relay_url,
+        fast_kdf=unsafe_fast_kdf(),
+    )
+
+
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 

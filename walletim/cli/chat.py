@@ -8,24 +8,13 @@ from typing import Any
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option, printable
+from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option, printable
 from walletim.messaging.kinds import GROUP_PREFIX, group_peer, is_group_peer
 
 ACCOUNT_HELP = "Your account, NAME or NAME:INDEX."
 
 
-def _session(ctx: Ctx) -> Any:
-    from walletim.app.session import Session
-    from walletim.config import unsafe_fast_kdf
-
-    return Session(
-        ctx.home,
-        ctx.password,
-        network=ctx.network,
-        rpc_url=ctx.rpc_url,
-        relay_url=ctx.relay_url,
-        fast_kdf=unsafe_fast_kdf(),
-    )
+_session = open_session
 
 
 def _when(ms: int) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
 
 ACCOUNT = "Your account, NAME or NAME:INDEX."
 FLAG_TEXT = {
@@ -25,18 +25,7 @@ FLAG_TEXT = {
 }
 
 
-def _session(ctx: Ctx) -> Any:
-    from walletim.app.session import Session
-    from walletim.config import unsafe_fast_kdf
-
-    return Session(
-        ctx.home,
-        ctx.password,
-        network=ctx.network,
-        rpc_url=ctx.rpc_url,
-        relay_url=ctx.relay_url,
-        fast_kdf=unsafe_fast_kdf(),
-    )
+_session = open_session
 
 
 def _flags(flags: Any) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
 
 THRESHOLD_HELP = (
     "Alert on an outflow above AMOUNT[ TOKEN]: 1eth, 0.5, '500 USDC', '100 0xTOKEN' "
@@ -16,18 +16,7 @@ THRESHOLD_HELP = (
 )
 
 
-def _session(ctx: Ctx) -> Any:
-    from walletim.app.session import Session
-    from walletim.config import unsafe_fast_kdf
-
-    return Session(
-        ctx.home,
-        ctx.password,
-        network=ctx.network,
-        rpc_url=ctx.rpc_url,
-        relay_url=ctx.relay_url,
-        fast_kdf=unsafe_fast_kdf(),
-    )
+_session = open_session
 
 
 def alert_line(alert: Any) -> str:
