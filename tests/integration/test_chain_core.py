@@ -267,6 +267,89 @@ def test_rpc_down_is_a_clean_error_and_store_survives(tmp_path: Path) -> None:
         s2.close()
 
 
+def _orphan(s: Session, monkeypatch: pytest.MonkeyPatch, value: int) -> str:
+    """Sign and record a transfer whose broadcast never reaches the node (as when the
+    command is killed between the two, or the node is unreachable then)."""
+
+    def unreachable(raw: bytes) -> str:
+        raise RpcError("connection refused", method="eth_sendRawTransaction")
+
+    with monkeypatch.context() as m:
+        m.setattr(s.rpc, "send_raw_transaction", unreachable)
+        with pytest.raises(RpcError, match="is signed and kept: the next send"):
+            s.send("dev", "dev:1", value)
+    (row,) = s.open_store().execute("SELECT hash, status FROM transactions").fetchall()
+    assert row[1] == "signed" and s.rpc.get_transaction(row[0]) is None
+    return str(row[0])
+
+
+def test_next_send_broadcasts_what_an_interrupted_send_signed(
+    tmp_path: Path, anvil: Anvil, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    s = make_session(home, anvil.url)
+    first = _orphan(s, monkeypatch, 1)
+    s.close()
+    told: list[str] = []
+    s2 = Session(home, HOME_PASSWORD, rpc_url=anvil.url, fast_kdf=True, notify=told.append)
+    second = s2.send("dev", "dev:1", 2)  # before: nonce 1, waiting for ever behind nonce 0
+    assert second.status == "mined" and second.nonce == 1
+    assert second.recovered == (first,) and first in told[0]
+    assert s2.chain.refresh(first).status == "mined"
+    assert s2.rpc.get_transaction_count(ANVIL0, "latest") == 2
+    s2.close()
+
+
+def test_a_transaction_being_broadcast_elsewhere_is_not_an_orphan(
+    tmp_path: Path, manual: Anvil, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from walletim.app.chain import InFlight
+
+    s = make_session(tmp_path / "home", manual.url)
+    first = _orphan(s, monkeypatch, 1)
+    other = InFlight(s.chain.inflight._path)  # another process between signing and sending
+    with other.held():
+        second = s.send("dev", "dev:1", 2, wait=False)
+    assert second.recovered == () and second.nonce == 1
+    assert s.rpc.get_transaction(first) is None  # left to the process sending it
+    other.close()
+    third = s.send("dev", "dev:1", 3, wait=False)  # that process is gone: an orphan now
+    assert third.recovered == (first,) and third.nonce == 2
+    s.rpc.call("evm_mine", [])
+    assert [s.chain.refresh(h).status for h in (first, second.hash, third.hash)] == ["mined"] * 3
+    s.close()
+
+
+def test_an_orphan_the_node_refuses_is_dropped_and_its_nonce_reused(
+    tmp_path: Path, anvil: Anvil, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = make_session(tmp_path / "home", anvil.url)
+    first = _orphan(s, monkeypatch, 5 * 10**18)
+    s.rpc.call("anvil_setBalance", [ANVIL0, hex(10**18)])  # it can no longer pay 5 ETH
+    told: list[str] = []
+    s.chain._notify = told.append
+    second = s.send("dev", "dev:1", 10**17)
+    assert second.status == "mined" and second.nonce == 0 and second.recovered == ()
+    assert s.chain.repo.get(first).status in ("dropped", "replaced")  # type: ignore[union-attr]
+    assert "refused now and marked dropped" in told[0]
+    s.close()
+
+
+def test_cli_send_reports_what_it_broadcast_for_an_interrupted_send(
+    tmp_path: Path, anvil: Anvil, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    s = make_session(home, anvil.url)
+    first = _orphan(s, monkeypatch, 1)
+    s.close()
+    cli = _cli(home, anvil.url)
+    sent = cli("--rpc-url", anvil.url, "--yes", "send", "--from", "dev", "dev:1", "1wei")
+    assert sent.code == 0, sent.err
+    assert f"note: broadcast {first} (nonce 0) first" in sent.err
+    again = cli("--rpc-url", anvil.url, "--json", "--yes", "send", "--from", "dev", "dev:1", "1wei")
+    assert again.json()["recovered"] == [] and again.json()["nonce"] == 2
+
+
 def test_unknown_hash_and_bad_input(session: Session) -> None:
     with pytest.raises(InputError):
         session.chain.refresh("0x" + "00" * 32)

@@ -21,12 +21,16 @@ Amounts are ints in wei; fees are wei per gas.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import hashlib
 import io
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from walletim.app.networks import Network
@@ -124,6 +128,10 @@ class SendResult:
     plan: TxPlan
     receipt: ReceiptRecord | None = None
     confirmations: int = 0
+    #: Transactions an earlier command signed and recorded but never got to the node (it
+    #: was killed, or the node was unreachable), broadcast first so this one is not stuck
+    #: behind their nonces.
+    recovered: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +203,66 @@ def _revert_from(exc: RpcError) -> ContractReverted | None:
     )
 
 
+class InFlight:
+    """Which processes are between recording transactions as 'signed' and settling their
+    broadcast, through a lock file beside the store.
+
+    Each holds a shared ``flock`` from inside the store transaction that records its
+    transactions until their broadcast is settled; the kernel drops it when the process
+    dies. A process that takes the lock exclusively, while it holds the store's write lock
+    (so nobody can record more), knows that every 'signed' record is an orphan: its command
+    stopped between signing and broadcasting.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._held = 0
+
+    def _open(self) -> int:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot open {self._path}: {os.strerror(exc.errno or 0)}"
+                ) from exc
+        return self._fd
+
+    def alone(self) -> bool:
+        """True if no other process is between recording and broadcasting (call under the
+        store's write lock; False while this one holds the lock itself)."""
+        if self._held:
+            return False
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the shared lock (re-entrant within this object)."""
+        fd = self._open()
+        if not self._held:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._held = 0
+
+
 class ChainService:
     """Transactions on one network for the accounts of one home."""
 
@@ -207,9 +275,11 @@ class ChainService:
         store: Store | Callable[[], Store] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         """``signer_for(account_spec)`` returns a LocalSigner; ``store`` may be a factory so the
-        home is only unlocked when a command needs it."""
+        home is only unlocked when a command needs it; ``notify(text)`` hears of transactions
+        broadcast on the user's behalf that an interrupted command had signed."""
         self.network = network
         self.rpc = rpc
         self._signer_for = signer_for
@@ -218,6 +288,9 @@ class ChainService:
         self._chain_checked = False
         self._clock = clock
         self._sleep = sleep
+        self._notify = notify
+        self._inflight: InFlight | None = None
+        self._recovered: list[str] = []
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -238,6 +311,17 @@ class ChainService:
     @property
     def repo(self) -> TxRepo:
         return TxRepo(self.store)
+
+    @property
+    def inflight(self) -> InFlight:
+        if self._inflight is None:
+            self._inflight = InFlight(self.store.path.with_name(self.store.path.name + ".inflight"))
+        return self._inflight
+
+    def close(self) -> None:
+        """Release the lock file (the store and the RPC client belong to the caller)."""
+        if self._inflight is not None:
+            self._inflight.close()
 
     def check_chain(self) -> None:
         """Raises ChainIdMismatch if the node is not on the profile's chain."""
@@ -379,6 +463,13 @@ class ChainService:
             TxRepo.set_next_nonce(conn, self.chain_id, sender, max(local or 0, explicit + 1))
             return explicit
         chain_pending = self._node_nonce(sender)
+        if (
+            local is not None
+            and local > chain_pending
+            and self.inflight.alone()
+            and self._send_orphans(conn, sender, chain_pending)
+        ):
+            chain_pending = self._node_nonce(sender)
         nonce = max(chain_pending, local or 0)
         if local is not None and local > chain_pending:
             ours = self.repo.at_nonce(self.chain_id, sender, chain_pending)
@@ -396,6 +487,59 @@ class ChainService:
                     nonce = chain_pending
         TxRepo.set_next_nonce(conn, self.chain_id, sender, max(local or 0, nonce + 1))
         return nonce
+
+    def _send_orphans(self, conn: Any, sender: str, start: int) -> bool:
+        """Broadcast what earlier commands recorded as 'signed' at nonces from ``start`` but
+        never got to the node (killed between the two, or the node was unreachable, which
+        the user was told would be retried), so the nonce about to be handed out does not
+        wait behind them for ever. Only call when no other process is between recording and
+        broadcasting (``InFlight.alone``). One the node now refuses is marked dropped, and
+        its nonce is handed out again. Returns whether any was accepted.
+
+        Raises:
+            RpcError: the node is unreachable (the records stay 'signed').
+        """
+        rows = conn.execute(
+            "SELECT hash FROM transactions WHERE chain_id = ? AND sender = ? "
+            "AND status = 'signed' AND nonce >= ? ORDER BY nonce, created_at",
+            (self.chain_id, sender, start),
+        ).fetchall()
+        records = [r for (h,) in rows if (r := self.repo.get(h)) is not None]
+        if not records:
+            return False
+        answers = self.rpc.batch(
+            [("eth_sendRawTransaction", ["0x" + rec.raw.hex()]) for rec in records]
+        )
+        refused = [
+            rec.hash
+            for rec, answer in zip(records, answers, strict=True)
+            if isinstance(answer, RpcError) and "already known" not in str(answer).lower()
+        ]
+        for answer in answers:
+            if isinstance(answer, RpcError) and answer.response is None:
+                raise answer
+        held = self._node_holds(refused) if refused else set()
+        accepted = [r.hash for r in records if r.hash not in refused or r.hash in held]
+        for rec, answer in zip(records, answers, strict=True):
+            if rec.hash in refused and rec.hash not in held:
+                TxRepo.set_status(conn, rec.hash, "dropped")
+                self._tell(
+                    f"{rec.hash} (nonce {rec.nonce}), signed earlier by a command that did not "
+                    f"get it to the node, is refused now and marked dropped: {answer}"
+                )
+        TxRepo.mark_pending(conn, accepted)
+        for rec in records:
+            if rec.hash in accepted:
+                self._tell(
+                    f"broadcast {rec.hash} (nonce {rec.nonce}) first: an earlier command signed "
+                    "it and stopped before the node had it"
+                )
+        self._recovered.extend(accepted)
+        return bool(accepted)
+
+    def _tell(self, text: str) -> None:
+        if self._notify is not None:
+            self._notify(text)
 
     def _node_nonce(self, sender: str) -> int:
         """The node's pending nonce for ``sender``, unless it contradicts this home's records.
@@ -532,15 +676,19 @@ class ChainService:
             confirm(plan)
         signer = self._signer(account, plan.sender)
         self.check_chain()
-        with self.store.transaction() as conn:
-            record, _signed = self._sign_and_record(conn, account, signer, plan)
-        self._broadcast(record)
+        self._recovered = []
+        with contextlib.ExitStack() as broadcasting:
+            with self.store.transaction() as conn:
+                record, _signed = self._sign_and_record(conn, account, signer, plan)
+                broadcasting.enter_context(self.inflight.held())
+            self._broadcast(record)
+        recovered = tuple(self._recovered)
         if not wait:
-            return SendResult(record.hash, record.nonce, "pending", plan)
+            return SendResult(record.hash, record.nonce, "pending", plan, recovered=recovered)
         status, receipt, confs = self.wait(
             record.hash, confirmations=confirmations, timeout=timeout, progress=progress
         )
-        return SendResult(record.hash, record.nonce, status, plan, receipt, confs)
+        return SendResult(record.hash, record.nonce, status, plan, receipt, confs, recovered)
 
     def _broadcast(self, record: TxRecord) -> None:
         """Send the raw transaction; record the outcome. Raises ChainError/RpcError."""
@@ -552,8 +700,13 @@ class ChainService:
                 pass
             elif exc.response is None:
                 # Transport failure: the node may or may not have it. Keep it 'signed'; the
-                # next command re-checks and re-broadcasts.
-                raise
+                # next command re-checks and re-broadcasts (_send_orphans, reconcile).
+                raise RpcError(
+                    f"{exc}; transaction {record.hash} (nonce {record.nonce}) is signed and "
+                    "kept: the next send from this account, or `walletim tx history`, "
+                    "broadcasts it (`walletim tx cancel` replaces it)",
+                    method=exc.method,
+                ) from exc
             elif self._node_holds([record.hash]):
                 # An earlier attempt got through and its answer was lost (the client retried
                 # across a node restart): "nonce too low" here is this very transaction.
@@ -822,9 +975,11 @@ class ChainService:
         if confirm is not None:
             confirm(plan)
         signer = self._signer(account, rec.sender)
-        with self.store.transaction() as conn:
-            new, _signed = self._sign_into(conn, signer, plan, rec.nonce)
-        self._broadcast(new)
+        with contextlib.ExitStack() as broadcasting:
+            with self.store.transaction() as conn:
+                new, _signed = self._sign_into(conn, signer, plan, rec.nonce)
+                broadcasting.enter_context(self.inflight.held())
+            self._broadcast(new)
         return new
 
     def speedup(
@@ -977,61 +1132,63 @@ class ChainService:
                     f"{sender} has {format_amount(balance)} ETH; nothing was signed"
                 )
             records: list[tuple[BatchRow, TxRecord]] = []
-            with self.store.transaction() as conn:
-                first: int | None = None
-                for n, (r, plan) in enumerate(plans):
-                    if first is None:
-                        first = self._allocate_nonce(conn, sender, None)
-                        TxRepo.set_next_nonce(conn, self.chain_id, sender, first)
-                    record, _ = self._sign_and_record(
-                        conn, account, signer, replace(plan, nonce=first + n)
-                    )
-                    TxRepo.insert_batch_row(
-                        conn,
-                        batch_id,
-                        r.row,
-                        self.chain_id,
-                        sender,
-                        r.to,
-                        r.value,
-                        r.token,
-                        record.hash,
-                    )
-                    records.append((r, record))
-            sent = self.rpc.batch(
-                [("eth_sendRawTransaction", ["0x" + rec.raw.hex()]) for _r, rec in records]
-            )
-            # A transaction the node refuses but holds is ours from an earlier attempt whose
-            # answer was lost ("nonce too low" once mined, e.g. a retry across a node restart).
-            refused = [
-                rec.hash
-                for (_r, rec), outcome in zip(records, sent, strict=True)
-                if isinstance(outcome, RpcError) and outcome.response is not None
-            ]
-            held = self._node_holds(refused)
-            accepted: list[str] = []
-            with self.store.transaction() as conn:
-                for (r, rec), outcome in zip(records, sent, strict=True):
-                    if (
-                        isinstance(outcome, RpcError)
-                        and "already known" not in str(outcome).lower()
-                        and rec.hash not in held
-                    ):
-                        if outcome.response is None:
+            with contextlib.ExitStack() as broadcasting:
+                with self.store.transaction() as conn:
+                    first: int | None = None
+                    for n, (r, plan) in enumerate(plans):
+                        if first is None:
+                            first = self._allocate_nonce(conn, sender, None)
+                            TxRepo.set_next_nonce(conn, self.chain_id, sender, first)
+                        record, _ = self._sign_and_record(
+                            conn, account, signer, replace(plan, nonce=first + n)
+                        )
+                        TxRepo.insert_batch_row(
+                            conn,
+                            batch_id,
+                            r.row,
+                            self.chain_id,
+                            sender,
+                            r.to,
+                            r.value,
+                            r.token,
+                            record.hash,
+                        )
+                        records.append((r, record))
+                    broadcasting.enter_context(self.inflight.held())
+                sent = self.rpc.batch(
+                    [("eth_sendRawTransaction", ["0x" + rec.raw.hex()]) for _r, rec in records]
+                )
+                # A transaction the node refuses but holds is ours from an earlier attempt whose
+                # answer was lost ("nonce too low" once mined, e.g. a retry across a node restart).
+                refused = [
+                    rec.hash
+                    for (_r, rec), outcome in zip(records, sent, strict=True)
+                    if isinstance(outcome, RpcError) and outcome.response is not None
+                ]
+                held = self._node_holds(refused)
+                accepted: list[str] = []
+                with self.store.transaction() as conn:
+                    for (r, rec), outcome in zip(records, sent, strict=True):
+                        if (
+                            isinstance(outcome, RpcError)
+                            and "already known" not in str(outcome).lower()
+                            and rec.hash not in held
+                        ):
+                            if outcome.response is None:
+                                results[r.row] = BatchResult(
+                                    r.row, r.to, r.value, r.token, rec.hash, "signed", str(outcome)
+                                )
+                                continue
+                            TxRepo.set_status(conn, rec.hash, "dropped")
                             results[r.row] = BatchResult(
-                                r.row, r.to, r.value, r.token, rec.hash, "signed", str(outcome)
+                                r.row, r.to, r.value, r.token, rec.hash, "dropped", str(outcome)
                             )
-                            continue
-                        TxRepo.set_status(conn, rec.hash, "dropped")
-                        results[r.row] = BatchResult(
-                            r.row, r.to, r.value, r.token, rec.hash, "dropped", str(outcome)
-                        )
-                    else:
-                        accepted.append(rec.hash)
-                        results[r.row] = BatchResult(
-                            r.row, r.to, r.value, r.token, rec.hash, "pending"
-                        )
-                TxRepo.mark_pending(conn, accepted)
+                        else:
+                            accepted.append(rec.hash)
+                            results[r.row] = BatchResult(
+                                r.row, r.to, r.value, r.token, rec.hash, "pending"
+                            )
+                    TxRepo.mark_pending(conn, accepted)
             known.update({rec.hash: rec for _r, rec in records})
         if wait:
             self._wait_many([res for res in results.values() if res.hash], timeout, known)

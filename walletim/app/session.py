@@ -9,6 +9,7 @@ encrypted store together for the CLI and for scripts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +41,12 @@ class Session:
         rpc_url: str | None = None,
         relay_url: str = DEFAULT_RELAY_URL,
         fast_kdf: bool = False,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
+        """``notify(text)`` is told of things done on the user's behalf that they did not ask
+        for in this call (e.g. broadcasting a transaction an interrupted command signed)."""
         self.home = Path(home).expanduser()
+        self._notify = notify
         self.relay_url = relay_url
         self.wallets = Wallets(self.home, password, fast_kdf=fast_kdf)
         self.networks = Networks(self.home)
@@ -79,7 +84,11 @@ class Session:
     def chain(self) -> ChainService:
         if self._chain is None:
             self._chain = ChainService(
-                self.network, self.rpc, signer_for=self.wallets.signer, store=self.open_store
+                self.network,
+                self.rpc,
+                signer_for=self.wallets.signer,
+                store=self.open_store,
+                notify=self._notify,
             )
         return self._chain
 
@@ -159,6 +168,8 @@ class Session:
         return self._wim
 
     def close(self) -> None:
+        if self._chain is not None:
+            self._chain.close()
         if self._store is not None:
             self._store.close()
         if self._rpc is not None:

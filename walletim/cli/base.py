@@ -199,7 +199,12 @@ def open_session(ctx: Ctx) -> Any:
         rpc_url=ctx.rpc_url,
         relay_url=ctx.relay_url,
         fast_kdf=unsafe_fast_kdf(),
+        notify=None if ctx.json else _note,
     )
+
+
+def _note(text: str) -> None:
+    click.echo(f"note: {printable(text)}", err=True)
 
 
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

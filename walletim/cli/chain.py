@@ -298,6 +298,7 @@ def send(
         "block_number": receipt.block_number if receipt else None,
         "gas_used": str(receipt.gas_used) if receipt else None,
         "confirmations": result.confirmations,
+        "recovered": list(result.recovered),
     }
     human = f"{result.status}: {result.hash}"
     if receipt:
