@@ -98,11 +98,13 @@ def _unlink_quietly(path: Path) -> None:
         path.unlink()
 
 
-def remove_stale_temps(directory: Path) -> None:
-    """Remove temp files a crashed writer left in ``directory`` (call under the lock)."""
+def remove_stale_temps(directory: Path, *, of: str | None = None) -> None:
+    """Remove temp files a crashed writer left in ``directory`` (all of them, or only those
+    of the file named ``of``). Call under the lock every writer of those files holds."""
+    prefix = f".{of}." if of is not None else "."
     with contextlib.suppress(OSError):
         for entry in directory.iterdir():
-            if entry.name.startswith(".") and entry.name.endswith(TMP_SUFFIX):
+            if entry.name.startswith(prefix) and entry.name.endswith(TMP_SUFFIX):
                 _unlink_quietly(entry)
 
 

@@ -168,6 +168,19 @@ def test_change_password(wallets: Wallets) -> None:
     assert fresh.reveal("key").secret == "0x" + "46" * 32
 
 
+def test_change_password_removes_copies_a_killed_change_left(wallets: Wallets) -> None:
+    home = wallets.home
+    # What a change killed before its rename leaves: the vault sealed under the old
+    # password, beside the real one. Another file's temp belongs to a writer of that file.
+    stale = home / ".vault.json.0123456789ab.walletim-tmp"
+    stale.write_bytes((home / "vault.json").read_bytes())
+    other = home / ".networks.json.0123456789ab.walletim-tmp"
+    other.write_bytes(b"{}")
+    wallets.change_password("the new password")
+    assert not stale.exists() and other.exists()
+    assert Wallets(home, "the new password").reveal("anvil").secret == ANVIL
+
+
 def test_tampered_wallet_file_is_detected(wallets: Wallets) -> None:
     path = wallets.home / "wallets" / "anvil.json"
     doc = json.loads(path.read_text())

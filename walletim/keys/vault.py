@@ -222,6 +222,7 @@ class Vault:
         fsio.ensure_private_dir(self.home)
         fsio.ensure_private_dir(self.wallets_dir)
         master = self._randbytes(crypto.KEY_BYTES)
+        fsio.remove_stale_temps(self.home, of=self.vault_path.name)
         try:
             fsio.write_private(self.vault_path, self._wrap(master, password), exclusive=True)
         except FileExistsError as exc:
@@ -284,6 +285,8 @@ class Vault:
         check_new_password(new)
         with self.lock():
             unlocked = self.unlock(old)
+            # Copies a killed change left behind (sealed, but under an old password).
+            fsio.remove_stale_temps(self.home, of=self.vault_path.name)
             fsio.write_private(self.vault_path, self._wrap(unlocked._master, new))
 
     # -- wallet files ------------------------------------------------------------------
