@@ -390,6 +390,37 @@ def test_a_group_of_three(tmp_path: Path, relay: RelayProcess) -> None:
         [m] = cli("--json", "chat", "inbox", "--from", who).json()["messages"]
         assert (m["group_id"], m["sender"], m["text"]) == (gid, d, "thanks for adding me")
 
+    # bob removes carol: signed by bob, shown to everyone, carol included.
+    removed = bob("--json", "chat", "group", "remove", "--from", "bob", gid, c)
+    assert removed.code == 0, removed.err
+    doc = removed.json()
+    assert (doc["removed"], doc["version"], doc["members"]) == (c, 3, sorted([a, b, d]))
+    assert len(doc["deliveries"]) == 3  # alice, dave and carol
+    human = carol("chat", "inbox", "--from", "carol")
+    assert human.code == 0 and "removed you (signature checked, version 3)" in human.out
+    out = carol("chat", "group", "send", "--from", "carol", "family", "still here?")
+    assert out.code == 1 and "not a member" in out.err
+    # dave leaves; then only alice and bob remain, and alice's message reaches bob alone.
+    left = dave("--json", "chat", "group", "leave", "--from", "dave", "family")
+    assert left.code == 0, left.err
+    assert (left.json()["version"], left.json()["members"]) == (4, sorted([a, b]))
+    assert len(left.json()["deliveries"]) == 2  # alice and bob
+    for cli, who in ((alice, "alice"), (bob, "bob")):
+        got = cli("--json", "chat", "inbox", "--from", who).json()["messages"]
+        assert [(m["sender"], m["text"]) for m in got if m["kind"] == "membership"][-1] == (
+            d,
+            f"{d} left the group",
+        ), who
+        [g] = cli("--json", "chat", "group", "list", "--from", who).json()["groups"]
+        assert (g["version"], g["members"]) == (4, sorted([a, b])), who
+    last = alice("--json", "chat", "group", "send", "--from", "alice", "family", "just us")
+    assert [x["address"] for x in last.json()["deliveries"]] == [b]
+    # A removed member cannot slip a message back in with the group's id.
+    fake_membership(carol, relay.url, gid, [a, b, c])
+    assert carol("chat", "group", "send", "--from", "carol", gid, "let me back").code == 0
+    got = bob("--json", "chat", "inbox", "--from", "bob").json()["messages"]
+    assert [m["text"] for m in got] == ["just us"]
+
 
 def test_group_bad_input_is_one_clean_line(pair: tuple[Cli, Cli, str, str]) -> None:
     alice, bob, _a_addr, b_addr = pair
@@ -410,6 +441,11 @@ def test_group_bad_input_is_one_clean_line(pair: tuple[Cli, Cli, str, str]) -> N
         (("chat", "group", "add", "--from", "alice", "club", b_addr), 1, "already in"),
         (("chat", "group", "add", "--from", "alice", "club", "nobody"), 1, "unknown peer"),
         (("chat", "group", "list", "--from", "ghost"), 1, "ghost"),
+        (("chat", "group", "remove", "--from", "alice", "club", "alice"), 1, "group leave"),
+        (("chat", "group", "remove", "--from", "alice", "club", "alice:1"), 1, "is not in"),
+        (("chat", "group", "remove", "--from", "alice", "nosuch", b_addr), 1, "no single group"),
+        (("chat", "group", "leave", "--from", "alice", "nosuch"), 1, "no single group"),
+        (("chat", "group", "leave", "--from", "alice"), 2, ""),
         (("chat", "read", "--from", "alice", "nosuch"), 1, "unknown peer"),
         (("chat", "group", "send", "--from", "alice:1", "club", "hi"), 1, "no single group"),
     ]

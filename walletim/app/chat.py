@@ -1180,13 +1180,10 @@ class ChatService:
         return group, sent
 
     def group_add(self, account: str, group: str, peer: str) -> tuple[GroupRow, list[SendResult]]:
-        """Add ``peer``: a change signed by ``account``, sent to every member and the new one."""
-        g = self.resolve_group(account, group)
+        """Add ``peer``: a change signed by ``account``, sent to every member and the new one.
+        The inbox is fetched first (see :meth:`_synced_group`)."""
+        g = self._synced_group(account, group)
         me = self._me(account)
-        if not g.verified or me.address not in g.members:
-            raise InputError(
-                f"{account} is not a member of {g.name!r} (or its roster is not verified)"
-            )
         new = self.resolve_peer(peer)
         if new in g.members:
             raise InputError(f"{new} is already in {g.name!r}")
@@ -1196,6 +1193,59 @@ class ChatService:
         updated = self.repo.group(me.address, g.group_id)
         assert updated is not None
         return updated, sent
+
+    def group_remove(
+        self, account: str, group: str, peer: str
+    ) -> tuple[GroupRow, list[SendResult]]:
+        """Remove ``peer`` (any member may, as any member may add): a change signed by
+        ``account``, sent to every member and to the one removed, who then gets no more of
+        the group's messages and whose messages to it are refused. The inbox is fetched
+        first (see :meth:`_synced_group`). Raises InputError, RelayUnavailable."""
+        g = self._synced_group(account, group)
+        gone = self.resolve_peer(peer)
+        me = self._me(account)
+        if gone == me.address:
+            raise InputError("to remove yourself, use `chat group leave`")
+        if gone not in g.members:
+            raise InputError(f"{gone} is not in {g.name!r}")
+        members = tuple(x for x in g.members if x != gone)
+        m = self._membership(account, g.group_id, g.name, g.version + 1, "remove", gone, members)
+        sent = self._announce(account, m, g.members)
+        updated = self.repo.group(me.address, g.group_id)
+        assert updated is not None
+        return updated, sent
+
+    def group_leave(self, account: str, group: str) -> tuple[GroupRow, list[SendResult]]:
+        """Leave: a change signed by ``account`` sent to every other member; the group's
+        history stays in this home, and nothing more from it is accepted. The inbox is fetched
+        first (see :meth:`_synced_group`). Raises InputError, RelayUnavailable."""
+        g = self._synced_group(account, group)
+        me = self._me(account)
+        members = tuple(x for x in g.members if x != me.address)
+        if not members:
+            raise InputError(f"you are the only member of {g.name!r}: there is nobody to tell")
+        m = self._membership(account, g.group_id, g.name, g.version + 1, "leave", None, members)
+        sent = self._announce(account, m, g.members)
+        updated = self.repo.group(me.address, g.group_id)
+        assert updated is not None
+        return updated, sent
+
+    def _synced_group(self, account: str, group: str) -> GroupRow:
+        """The group after fetching the inbox (messages fetched are stored unread, as by
+        ``chat inbox``): a change is numbered after the latest one this account can know,
+        since members reject a change numbered at or below one they applied. Raises
+        InputError (not a member), RelayUnavailable."""
+        self.resolve_group(account, group)  # a bad name fails before reaching the relay
+        self.inbox(account)
+        return self._own_group(account, group)
+
+    def _own_group(self, account: str, group: str) -> GroupRow:
+        g = self.resolve_group(account, group)
+        if not g.verified or self._me(account).address not in g.members:
+            raise InputError(
+                f"{account} is not a member of {g.name!r} (or its roster is not verified)"
+            )
+        return g
 
     def group_send(
         self, account: str, group: str, kind: str, body: Any, text: str, *, keep: bool = False

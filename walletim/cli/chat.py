@@ -683,6 +683,57 @@ def group_add(ctx: Ctx, account: str, group: str, peer: str) -> None:
     ctx.emit(data, human)
 
 
+@group_cmd.command("remove")
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("group")
+@click.argument("peer")
+@password_file_option
+@pass_ctx
+def group_remove(ctx: Ctx, account: str, group: str, peer: str) -> None:
+    """Remove PEER from GROUP; the change is signed by you and sent to everyone, PEER too."""
+    with _session(ctx) as s:
+        g, sent = s.chat.group_remove(account, group, peer)
+        removed = s.chat.resolve_peer(peer)
+        names = _names(s, account)
+        me = s.wallets.account(account).address
+    data = {**group_json(g), "removed": removed, "deliveries": _deliveries_json(sent)}
+
+    def human() -> None:
+        click.echo(
+            f"removed {_label(removed, names)} from {_label(group_peer(g.group_id), names)}: "
+            f"signed by you, version {g.version}"
+        )
+        click.echo(f"  {_roster(g, me, names)}")
+        click.echo(f"  the signed membership change reached the relay for {_reached(sent)}")
+
+    _warn_deliveries(ctx, account, sent, names)
+    ctx.emit(data, human)
+
+
+@group_cmd.command("leave")
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("group")
+@password_file_option
+@pass_ctx
+def group_leave(ctx: Ctx, account: str, group: str) -> None:
+    """Leave GROUP; the change is signed by you and sent to the other members. Its history
+    stays here; nothing more from the group is accepted."""
+    with _session(ctx) as s:
+        g, sent = s.chat.group_leave(account, group)
+        names = _names(s, account)
+        me = s.wallets.account(account).address
+    data = {**group_json(g), "left": me, "deliveries": _deliveries_json(sent)}
+
+    def human() -> None:
+        click.echo(
+            f"left {_label(group_peer(g.group_id), names)}: signed by you, version {g.version}"
+        )
+        click.echo(f"  the signed membership change reached the relay for {_reached(sent)}")
+
+    _warn_deliveries(ctx, account, sent, names)
+    ctx.emit(data, human)
+
+
 @group_cmd.command("send")
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
 @click.argument("group")
