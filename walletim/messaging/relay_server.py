@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import secrets
@@ -856,6 +857,10 @@ def run_relay(
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        # The first identity binding a client publishes needs eth-account's EIP-712 encoder
+        # (~1 s to import): load it now, in a thread, not on the first client's request
+        # with every connection waiting.
+        warm = loop.run_in_executor(None, importlib.import_module, "eth_account.messages")
         try:
             if on_listening is not None:
                 on_listening(relay)
@@ -864,5 +869,7 @@ def run_relay(
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             await relay.close()
+            with contextlib.suppress(Exception):
+                await warm
 
     asyncio.run(main())
