@@ -316,3 +316,75 @@ def test_chat_cli_fails_over_between_nodes_and_shows_nothing_twice(
 def alice_addr(cli: Cli) -> str:
     doc = cli("--json", "wallet", "addresses", "alice", "--count", "1").json()
     return str(doc["addresses"][0]["address"])
+
+
+def test_mail_is_pushed_only_to_following_nodes_and_followers_heal(
+    relay_factory: Factory, redis_server: RedisServer
+) -> None:
+    """Each node hears only the mailboxes its clients listen to, never its own traffic; a
+    killed node leaves the follower set at the next publish; a node whose subscription was
+    cut rejoins and pushes again."""
+    import time
+
+    import redis
+
+    prefix = redis_server.prefix()
+    n1, n2, n3 = (
+        relay_factory("--redis", redis_server.url, "--redis-prefix", prefix, name=f"f{i}")
+        for i in range(3)
+    )
+    alice, bob, carol = make_person(), make_person(), make_person()
+    r = redis.Redis.from_url(redis_server.url)
+    followers = lambda who: r.smembers(f"{prefix}{{{who.mailbox}}}:f")  # noqa: E731
+
+    def until(check: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 10
+        while not check():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+    async def main() -> None:
+        b = await bob.connect(n2.url)
+        await b.listen()
+        c = await carol.connect(n3.url)
+        await c.listen()
+        assert len(followers(bob)) == 1 and len(followers(carol)) == 1
+        assert followers(bob) != followers(carol)  # one node each
+        a = await alice.connect(n1.url)
+        await send_all(a, bob.mailbox, 3)
+        got = []
+        while len(got) < 3:
+            push = await b.next_push(10)
+            assert isinstance(push, p.Deliver)
+            got += push.msgs
+        await b.ack([m.mid for m in got])
+        assert await c.next_push(0.5) is None  # node 3 heard nothing of bob's mail
+        # Cut every subscription: the nodes rejoin their follower sets and push again.
+        r.client_kill_filter(_type="pubsub")
+        await send_all(a, bob.mailbox, 1)  # heard by nobody: node 2 leaves the set
+        until(lambda: len(followers(bob)) == 1)  # and rejoins once subscribed again
+        await send_all(a, bob.mailbox, 1)
+        got = []
+        while len(got) < 2:  # the first from re-reading the store, the second pushed
+            push = await b.next_push(10)
+            assert isinstance(push, p.Deliver)
+            got += push.msgs
+        await b.ack([m.mid for m in got])
+        # Node 3 dies: the next publish to carol's mailbox finds no listener and drops it.
+        n3.kill()  # no chance to leave the set
+        await c.close()
+        await b.close()
+        c2 = await carol.connect(n2.url)
+        await c2.listen()
+        assert len(followers(carol)) == 2  # node 2 now, and the dead node 3
+        await send_all(a, carol.mailbox, 1)
+        push = await c2.next_push(10)
+        assert isinstance(push, p.Deliver) and len(push.msgs) == 1
+        assert len(followers(carol)) == 1
+        for client in (a, c2):
+            await client.close()
+
+    try:
+        run(main())
+    finally:
+        r.close()

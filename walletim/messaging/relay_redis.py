@@ -15,6 +15,7 @@ Layout (``P`` is the key prefix, ``walletim:`` by default; ``{id}`` is a hash ta
 - ``P{mailbox}:i`` hash mid -> stream id (idempotent enqueue, ack by mid);
 - ``P{mailbox}:a`` sorted set of acknowledged mids by ack time (a late retry is ``sent``
   without a second delivery; forgotten after the dedupe window, on every node alike);
+- ``P{mailbox}:f`` set of the nodes following the mailbox (a client of theirs listens);
 - ``P{directory}:b`` hash (the bundle), ``P{directory}:o`` list of one-time prekeys,
   ``Pused`` set of one-time prekeys ever handed out, ``Pactive`` set of mailboxes with mail,
   ``Prl:KEY`` token buckets (shared rate limits), ``Prelay_id``.
@@ -23,10 +24,13 @@ Every operation is one Lua script (atomic: a one-time prekey is handed out once 
 nodes ask at the same instant). Calls made while a batch is in flight are sent together as
 one pipeline (one round trip for many operations, in call order).
 
-Live push across nodes: the enqueue script also PUBLISHes the stored message on the mailbox's
-channel ``Pn:MAILBOX`` (and publish on ``Pd:DIRECTORY``); a node subscribes to the channels of
-the mailboxes and directories its clients listen to / watch (:meth:`follow`), so only what is
-already stored is ever pushed. After a lost subscription the node re-reads from the store.
+Live push across nodes: each node listens on its own channel ``Px:NODE``; the enqueue script
+PUBLISHes the stored message to the channel of each node in the mailbox's follower set except
+the storing node, which pushes to its own clients itself (so a node never parses its own
+traffic: with one node, nothing is published at all); a publish nobody hears removes that
+node from the set (it died). Bundle changes are published on ``Pd:DIRECTORY`` to the nodes
+subscribed to it (:meth:`follow`). Only what is already stored is ever pushed. After a lost
+subscription the node rejoins its follower sets and re-reads from the store.
 
 Durability: a sender hears ``sent`` only after Redis answered the enqueue. Run Redis with
 ``appendonly yes`` and ``appendfsync always`` (or ``everysec``, losing at most a second on a
@@ -68,7 +72,7 @@ SEQ_SHIFT = 20  # seq = ms << 20 | n (n < 2**20 per ms: the script moves to the 
 CONNECT_TIMEOUT = 5.0
 
 _ENQUEUE = """
-local m, q, i, a, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local m, q, i, a, active, f = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local mid, env, t, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('HEXISTS', m, 'ik') == 0 then return {'unknown', '0'} end
 local old = redis.call('HGET', i, mid)
@@ -84,8 +88,18 @@ redis.call('XADD', q, id, 'm', mid, 'e', env, 't', ARGV[3])
 redis.call('HSET', m, 'ms', ms, 'n', n)
 redis.call('HSET', i, mid, id)
 redis.call('SADD', active, ARGV[5])
-redis.call('PUBLISH', ARGV[6], ARGV[7] .. id .. ' ' .. ARGV[3] .. ' ' .. mid .. ' ' .. env)
+local note = ARGV[5] .. ' ' .. id .. ' ' .. ARGV[3] .. ' ' .. mid .. ' ' .. env
+for _, node in ipairs(redis.call('SMEMBERS', f)) do
+  if node ~= ARGV[7] and redis.call('PUBLISH', ARGV[6] .. node, note) == 0 then
+    redis.call('SREM', f, node)
+  end
+end
 return {'stored', id}
+"""
+
+_FOLLOW = """
+if ARGV[2] == '1' then return redis.call('SADD', KEYS[1], ARGV[1]) end
+return redis.call('SREM', KEYS[1], ARGV[1])
 """
 
 _ACK = """
@@ -209,6 +223,7 @@ _SCRIPTS = {
     "take_bundle": _TAKE_BUNDLE,
     "prekey_count": _PREKEY_COUNT,
     "take_token": _RATE_BUCKET,
+    "follow": _FOLLOW,
 }
 
 _OUTCOMES = {
@@ -288,6 +303,7 @@ class RedisMailboxStore:
         self._flusher = asyncio.create_task(self._flush_loop())
         self._handler: RemoteHandler | None = None
         self._topics: dict[str, int] = {}  # channel -> local followers
+        self._mailboxes: dict[str, int] = {}  # mailbox -> local followers
         self._pubsub: Any = None
         self._subscribing: dict[str, asyncio.Future[None]] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -428,8 +444,10 @@ class RedisMailboxStore:
         base = f"{self.prefix}{{{directory}}}"
         return f"{base}:b", f"{base}:o"
 
-    def mail_channel(self, mailbox: str) -> str:
-        return f"{self.prefix}n:{mailbox}"
+    def node_channel(self, node: str | None = None) -> str:
+        """The channel a node (this one by default) hears new mail on, for the mailboxes it
+        follows."""
+        return f"{self.prefix}x:{self.node if node is None else node}"
 
     def publish_channel(self, directory: str) -> str:
         return f"{self.prefix}d:{directory}"
@@ -515,10 +533,14 @@ class RedisMailboxStore:
             now_ms,
             self.max_mailbox,
             mailbox,
-            self.mail_channel(mailbox),
+            self.node_channel(""),
             self.node,
         ]
-        return self._call("enqueue", self._mb(mailbox), args, convert)
+        keys = [*self._mb(mailbox), self._followers(mailbox)]
+        return self._call("enqueue", keys, args, convert)
+
+    def _followers(self, mailbox: str) -> str:
+        return f"{self.prefix}{{{mailbox}}}:f"
 
     def queued(self, mailbox: str) -> Awaitable[int]:
         async def count() -> int:
@@ -581,7 +603,31 @@ class RedisMailboxStore:
         self._handler = handler
 
     async def follow(self, topic: str) -> None:
-        channel = self._channel(topic)
+        """Hear of what other nodes store for ``m:MAILBOX`` / publish for ``d:DIRECTORY``.
+
+        Mail: the node listens on its own channel and joins the mailbox's follower set, so
+        an enqueue on another node publishes to it (and to no node that does not follow the
+        mailbox; the storing node pushes to its own clients itself). A node that stops
+        listening (killed) is dropped from the set by the next publish nobody hears.
+
+        Raises:
+            StoreError: Redis cannot be reached.
+        """
+        kind, _, key = topic.partition(":")
+        if kind != "m":
+            await self._follow_channel(self.publish_channel(key))
+            return
+        self._mailboxes[key] = self._mailboxes.get(key, 0) + 1
+        try:
+            await self._follow_channel(self.node_channel(), keep=True)
+            await self._call("follow", [self._followers(key)], [self.node, "1"])
+        except StoreError:
+            await self.unfollow(topic)
+            raise
+
+    async def _follow_channel(self, channel: str, *, keep: bool = False) -> None:
+        if keep and self._topics.get(channel):
+            return  # subscribed for good (this node's own channel)
         self._topics[channel] = self._topics.get(channel, 0) + 1
         pending = self._subscribing.get(channel)
         if pending is None:
@@ -605,7 +651,17 @@ class RedisMailboxStore:
             await self._pubsub.subscribe(channel)
 
     async def unfollow(self, topic: str) -> None:
-        channel = self._channel(topic)
+        kind, _, key = topic.partition(":")
+        if kind == "m":
+            left = self._mailboxes.get(key, 0) - 1
+            if left > 0:
+                self._mailboxes[key] = left
+                return
+            self._mailboxes.pop(key, None)
+            with contextlib.suppress(StoreError):
+                await self._call("follow", [self._followers(key)], [self.node, "0"])
+            return
+        channel = self.publish_channel(key)
         left = self._topics.get(channel, 0) - 1
         if left > 0:
             self._topics[channel] = left
@@ -615,13 +671,9 @@ class RedisMailboxStore:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.unsubscribe(channel)
 
-    def _channel(self, topic: str) -> str:
-        kind, _, key = topic.partition(":")
-        return self.mail_channel(key) if kind == "m" else self.publish_channel(key)
-
     async def _read_pubsub(self) -> None:
         node = self.node.encode()
-        mail, pub = (self.prefix + "n:").encode(), (self.prefix + "d:").encode()
+        mail, pub = self.node_channel().encode(), (self.prefix + "d:").encode()
         while not self._closed:
             try:
                 item = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
@@ -630,27 +682,35 @@ class RedisMailboxStore:
             except Exception as exc:  # connection lost: resubscribe, then re-read the store
                 log.warning("Redis subscription lost (%s); resubscribing", type(exc).__name__)
                 await asyncio.sleep(0.5)
-                with contextlib.suppress(Exception):
-                    if self._topics:
-                        await self._pubsub.subscribe(*self._topics)
+                await self._resubscribe()
                 if self._handler is not None:
                     self._handler(None, None)
                 continue
             if item is None or item.get("type") != "message" or self._handler is None:
                 continue
             channel, data = bytes(item["channel"]), bytes(item["data"])
-            if data[: len(node)] == node:
-                continue  # published by this node: already pushed locally
-            body = data[len(node) :]
             try:
-                if channel.startswith(mail):
-                    sid, t, mid, env = body.split(b" ", 3)
+                if channel == mail:
+                    mailbox, sid, t, mid, env = data.split(b" ", 4)
                     msg = StoredMessage(seq_of(sid), mid.decode(), env, int(t))
-                    self._handler("m:" + channel[len(mail) :].decode(), msg)
-                elif channel.startswith(pub):
+                    self._handler("m:" + mailbox.decode(), msg)
+                elif channel.startswith(pub) and data[: len(node)] != node:
+                    # (one this node published was pushed locally already)
                     self._handler("d:" + channel[len(pub) :].decode(), None)
             except (ValueError, UnicodeDecodeError):
                 log.error("ignoring a malformed notification from Redis")
+
+    async def _resubscribe(self) -> None:
+        """After a lost subscription: listen again, and rejoin the follower sets (a publish
+        nobody heard meanwhile dropped this node from them)."""
+        with contextlib.suppress(Exception):
+            if self._topics:
+                await self._pubsub.subscribe(*self._topics)
+            joins = [
+                self._call("follow", [self._followers(mb)], [self.node, "1"])
+                for mb in self._mailboxes
+            ]
+            await asyncio.gather(*joins, return_exceptions=True)
 
     async def close(self) -> None:
         if self._closed:
