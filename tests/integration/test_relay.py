@@ -782,3 +782,33 @@ def test_one_time_prekeys_cannot_be_drained_through_many_connections(tmp_path: P
             await again.close()
 
     run(main())
+
+
+def test_connections_per_ip_address_are_limited(tmp_path: Path) -> None:
+    """One address cannot hold more than max_per_ip connections (a client that opens them
+    without end would exhaust the relay); the one over is closed with 1013 and a clean
+    error; a freed slot can be used again."""
+    from walletim.messaging.relay_server import RelayLimits
+
+    async def main() -> None:
+        limits = RelayLimits(max_per_ip=3)
+        async with await RelayServer.start(tmp_path / "r.db", limits=limits) as relay:
+            held = [await RelayClient.connect(relay.url) for _ in range(3)]
+            with pytest.raises(RelayUnavailable, match="too many from this address"):
+                await RelayClient.connect(relay.url)
+            assert relay.connections == 3
+            await held.pop().close()
+            for _ in range(50):
+                if relay.connections < 3:
+                    break
+                await asyncio.sleep(0.02)
+            held.append(await RelayClient.connect(relay.url))
+            for c in held:
+                await c.close()
+        async with await RelayServer.start(tmp_path / "r2.db") as relay:  # the default: 1,000
+            many = await asyncio.gather(*(RelayClient.connect(relay.url) for _ in range(20)))
+            assert relay.connections == 20
+            for c in many:
+                await c.close()
+
+    run(main())

@@ -71,6 +71,15 @@ def relay() -> None:
     help="Frames per second per connection (burst: twice that); over it: closed (4429).",
 )
 @click.option(
+    "--max-connections-per-ip",
+    "max_per_ip",
+    type=click.IntRange(0),
+    default=1000,
+    show_default=True,
+    help="Connections open at once from one IP address; beyond it: closed (1013). 0: no "
+    "limit (behind a load balancer every client has its address: limit there instead).",
+)
+@click.option(
     "--prekey-budget",
     type=click.IntRange(1),
     default=100,
@@ -96,6 +105,7 @@ def serve(
     ttl: int,
     max_mailbox: int,
     rate: int,
+    max_per_ip: int,
     prekey_budget: int,
     log_level: str,
 ) -> None:
@@ -147,6 +157,7 @@ def serve(
         burst=2 * rate,
         opk_rate=prekey_budget / 3600,
         opk_burst=prekey_budget,
+        max_per_ip=max_per_ip,
     )
     run_relay(
         path,

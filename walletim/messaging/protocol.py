@@ -66,6 +66,7 @@ SPK_CONTEXT = b"\x05"  # how a signed prekey's public key is encoded under its s
 
 CLOSE_TOO_LARGE = 1009
 CLOSE_GOING_AWAY = 1001
+CLOSE_TRY_LATER = 1013  # e.g. too many connections from one address
 CLOSE_MALFORMED = 4400
 CLOSE_AUTH_FAILED = 4401
 CLOSE_RATE_LIMITED = 4429

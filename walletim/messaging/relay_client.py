@@ -44,6 +44,7 @@ CLOSE_REASONS = {
     1001: "the relay is shutting down",
     1006: "connection lost",
     1009: "a frame was too large for the relay",
+    p.CLOSE_TRY_LATER: "the relay refused the connection: too many from this address",
     p.CLOSE_MALFORMED: "the relay rejected a malformed frame",
     p.CLOSE_AUTH_FAILED: "authentication failed",
     p.CLOSE_RATE_LIMITED: "rate limit exceeded",

@@ -76,6 +76,8 @@ DEFAULT_BURST = 4000
 DEFAULT_BUNDLE_RATE = 1.0  # bundle requests per second per connection
 DEFAULT_BUNDLE_BURST = 30
 MAX_WATCH = 1024  # directories one connection may watch
+#: Connections open at once from one IP address (a NAT may hide many users behind one).
+MAX_PER_IP = 1000
 #: One-time prekeys handed out per directory, across all connections: beyond this budget
 #: bundles are served without one (X3DH still works; the prekeys are not drained).
 DEFAULT_OPK_RATE = 100 / 3600  # per second: 100 an hour
@@ -114,6 +116,7 @@ class RelayLimits:
     opk_rate: float = DEFAULT_OPK_RATE  # one-time prekeys handed out per directory per second
     opk_burst: int = DEFAULT_OPK_BURST
     dedupe_ms: int = DEFAULT_DEDUPE_MS  # how long acknowledged ids are remembered
+    max_per_ip: int = MAX_PER_IP  # connections from one address (0: any); beyond: closed (1013)
 
     def advertised(self, max_mailbox: int) -> dict[str, int]:
         return {
@@ -370,6 +373,7 @@ class RelayServer:
         self.db_path: Path | None = getattr(store, "path", None)
         self._server: Server | None = None
         self._conns: set[_Conn] = set()
+        self._per_address: dict[str, int] = {}  # open connections by peer IP address
         self._listeners: dict[str, set[_Conn]] = {}
         self._watchers: dict[str, set[_Conn]] = {}
         self._expiry: asyncio.Task[None] | None = None
@@ -482,6 +486,22 @@ class RelayServer:
     # -- connections -------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
+        address = _peer_address(ws)
+        open_now = self._per_address.get(address, 0)
+        if 0 < self.limits.max_per_ip <= open_now:
+            log.info("refusing a connection: %d already open from one address", open_now)
+            with contextlib.suppress(Exception):
+                await ws.close(p.CLOSE_TRY_LATER, "too many connections from this address")
+            return
+        self._per_address[address] = open_now + 1
+        try:
+            await self._handle_conn(ws)
+        finally:
+            left = self._per_address.pop(address, 1) - 1
+            if left > 0:
+                self._per_address[address] = left
+
+    async def _handle_conn(self, ws: ServerConnection) -> None:
         conn = _Conn(self, ws)
         self._conns.add(conn)
         log.debug("connection opened (%d open)", len(self._conns))
@@ -819,6 +839,17 @@ class RelayServer:
             watchers.add(conn)
         conn.watching |= new
         conn.reply(p.encode_server_frame(p.Ok(frame.rid, {})))
+
+
+def _peer_address(ws: ServerConnection) -> str:
+    """The peer's IP address ("" if unknown, e.g. a Unix socket)."""
+    try:
+        peer = ws.remote_address
+    except Exception:  # the transport is already gone
+        return ""
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return ""
 
 
 def run_relay(
