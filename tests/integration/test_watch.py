@@ -326,6 +326,31 @@ def test_a_chain_shorter_than_the_cursor_is_looked_at_again(world: World) -> Non
     assert w.cursor("dev:1") == head(world)
 
 
+def test_a_reorg_to_a_chain_as_long_is_looked_at_again(world: World) -> None:
+    """The cursor keeps its block's hash: when the block it names is replaced by another at
+    the same height (the chain no shorter), what the new branch holds is scanned."""
+    world.anvil.rpc().call("anvil_mine", [hex(20)])
+    w = watcher_for(world.session)
+    w.scan("dev:1")
+    me = world.address("dev:1")
+    node_send(world, "dev:2", me, 1)
+    assert [a.amount for a in w.scan("dev:1")] == [1]
+    height = head(world)
+    world.anvil.rpc().call("anvil_rollback", [1])  # the block at the cursor is gone ...
+    world.anvil.rpc().call("anvil_mine", ["0x1"])  # ... and an empty one takes its height
+    assert head(world) == height == w.cursor("dev:1")
+    world.anvil.rpc().call("anvil_rollback", [1])
+    replaced = node_send(world, "dev:3", me, 7)  # the same height again, another transfer
+    assert head(world) == height
+    alerts = w.scan("dev:1")
+    assert [(a.hash, a.amount) for a in alerts] == [(replaced, 7)]
+    assert w.scan("dev:1") == []  # the cursor names the new block now
+    assert AlertRepo(world.session.open_store()).cursor_at(me, world.session.chain.chain_id) == (
+        height,
+        world.anvil.rpc().get_block(height)["hash"].lower(),  # type: ignore[index]
+    )
+
+
 def test_alert_keys_are_claimed_once_and_the_cursor_is_per_account_and_chain(
     tmp_path: Any,
 ) -> None:

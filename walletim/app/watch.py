@@ -280,16 +280,22 @@ class Watcher:
         chain_id = self.chain.chain_id
         repo = AlertRepo(self._store())
         head = self.rpc.block_number()
-        cursor = repo.cursor(address, chain_id)
+        at = repo.cursor_at(address, chain_id)
+        cursor, cursor_hash = (None, None) if at is None else at
         if from_block is not None:
             if not 0 <= from_block <= head:
                 raise InputError(f"--from-block must be 0 .. {head} (the head)")
             start = from_block
         elif cursor is None:
-            repo.set_cursor(address, chain_id, head)
+            repo.set_cursor(address, chain_id, head, self._hash_of(head))
             return []
         elif cursor > head:  # the chain is shorter than what we saw: a reorg or a rollback
             start = max(0, head - REORG_RESCAN + 1)
+            cursor = None
+        elif cursor_hash is not None and self._hash_of(cursor) != cursor_hash:
+            # The block we stopped at was replaced (a reorg, the chain no shorter): what the
+            # new branch holds is scanned (alerts already posted stay single).
+            start = max(0, cursor - REORG_RESCAN + 1)
             cursor = None
         else:
             start = cursor + 1
@@ -297,10 +303,16 @@ class Watcher:
         posted: list[Alert] = []
         for first in range(start, head + 1, self._chunk):
             last = min(head, first + self._chunk - 1)
-            found = self._scan_range(address, chain_id, first, last, limits)
-            mark = last if cursor is None else max(last, cursor)
-            posted += self._post(address, chain_id, found, mark)
+            found, last_hash = self._scan_range(address, chain_id, first, last, limits)
+            if cursor is not None and cursor > last:  # a --from-block rescan behind the cursor
+                last, last_hash = cursor, cursor_hash
+            posted += self._post(address, chain_id, found, last, last_hash)
         return posted
+
+    def _hash_of(self, number: int) -> str | None:
+        block = self.rpc.get_block(number)
+        value = None if block is None else block.get("hash")
+        return value.lower() if isinstance(value, str) else None
 
     def _batch(self, calls: list[tuple[str, Sequence[Any]]]) -> list[Any]:
         results = self.rpc.batch(calls)
@@ -316,7 +328,8 @@ class Watcher:
         first: int,
         last: int,
         limits: dict[str | None, Threshold],
-    ) -> list[Alert]:
+    ) -> tuple[list[Alert], str | None]:
+        """The alerts of blocks ``first`` .. ``last``, and the hash of block ``last``."""
         me = address.lower()
         topic = "0x" + "0" * 24 + me[2:]
         span = {"fromBlock": hex(first), "toBlock": hex(last)}
@@ -370,7 +383,15 @@ class Watcher:
                 )
                 found.append(((*order, KINDS.index(log_alert.kind)), log_alert))
         found.sort(key=lambda item: item[0])
-        return [a for _o, a in found]
+        last_hash = next(
+            (
+                str(b["hash"]).lower()
+                for b in blocks
+                if isinstance(b.get("hash"), str) and quantity(b.get("number"), "number") == last
+            ),
+            None,
+        )
+        return [a for _o, a in found], last_hash
 
     def _tx_alerts(
         self,
@@ -593,7 +614,14 @@ class Watcher:
 
     # -- posting -----------------------------------------------------------------------------
 
-    def _post(self, address: str, chain_id: int, alerts: list[Alert], cursor: int) -> list[Alert]:
+    def _post(
+        self,
+        address: str,
+        chain_id: int,
+        alerts: list[Alert],
+        cursor: int,
+        cursor_hash: str | None,
+    ) -> list[Alert]:
         """Claim each alert's key, store its message in the conversation with yourself, and
         move the cursor: one transaction, so a crash neither loses nor repeats an alert."""
         posted: list[Alert] = []
@@ -616,7 +644,7 @@ class Watcher:
                 if message_id is not None:
                     AlertRepo.link(conn, address, alert.key, message_id)
                 posted.append(replace(alert, message_id=message_id))
-            AlertRepo.set_cursor_in(conn, address, chain_id, cursor)
+            AlertRepo.set_cursor_in(conn, address, chain_id, cursor, cursor_hash)
         return posted
 
 

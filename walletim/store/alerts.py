@@ -3,7 +3,7 @@
 ``alerts`` holds one row per (account, dedupe key): claiming a key inside the same write
 transaction that stores the alert's message is what makes each alert appear once, however
 often the same blocks are scanned (two watchers, a crash before the cursor moved, a rescan).
-``watch_cursor`` is the last block scanned per (account, chain id).
+``watch_cursor`` is the last block scanned per (account, chain id), with its hash.
 """
 
 from __future__ import annotations
@@ -50,27 +50,37 @@ class AlertRepo:
         )
 
     @staticmethod
-    def set_cursor_in(conn: Any, account: str, chain_id: int, block: int) -> None:
+    def set_cursor_in(
+        conn: Any, account: str, chain_id: int, block: int, block_hash: str | None = None
+    ) -> None:
         conn.execute(
-            "INSERT INTO watch_cursor (account, chain_id, block) VALUES (?,?,?) "
-            "ON CONFLICT (account, chain_id) DO UPDATE SET block = excluded.block",
-            (account, chain_id, block),
+            "INSERT INTO watch_cursor (account, chain_id, block, block_hash) VALUES (?,?,?,?) "
+            "ON CONFLICT (account, chain_id) DO UPDATE SET block = excluded.block, "
+            "block_hash = excluded.block_hash",
+            (account, chain_id, block, block_hash),
         )
 
-    def set_cursor(self, account: str, chain_id: int, block: int) -> None:
+    def set_cursor(
+        self, account: str, chain_id: int, block: int, block_hash: str | None = None
+    ) -> None:
         """The last block scanned for ``account`` on ``chain_id`` (its own transaction)."""
         with self.store.transaction() as conn:
-            self.set_cursor_in(conn, account, chain_id, block)
+            self.set_cursor_in(conn, account, chain_id, block, block_hash)
 
     # -- reads -----------------------------------------------------------------------------
 
     def cursor(self, account: str, chain_id: int) -> int | None:
         """The last block scanned, or None if the account was never watched on this chain."""
+        at = self.cursor_at(account, chain_id)
+        return None if at is None else at[0]
+
+    def cursor_at(self, account: str, chain_id: int) -> tuple[int, str | None] | None:
+        """The last block scanned and its hash (None if not recorded), or None if never."""
         row = self.store.execute(
-            "SELECT block FROM watch_cursor WHERE account = ? AND chain_id = ?",
+            "SELECT block, block_hash FROM watch_cursor WHERE account = ? AND chain_id = ?",
             (account, chain_id),
         ).fetchone()
-        return None if row is None else int(row[0])
+        return None if row is None else (int(row[0]), None if row[1] is None else str(row[1]))
 
     def get(self, account: str, key: str) -> AlertRow | None:
         row = self.store.execute(

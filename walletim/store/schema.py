@@ -445,6 +445,12 @@ V6 = _script(
     "CREATE INDEX actions_state ON actions (account, state)",
 )
 
+V7 = _script(
+    # The hash of the watcher's last scanned block: a reorg that replaces it with a block of
+    # the same height (the chain no shorter) is seen, and its blocks are scanned again.
+    "ALTER TABLE watch_cursor ADD COLUMN block_hash TEXT",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
@@ -452,4 +458,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "chat: per-account conversations, epochs, outbox, prekeys, events", _v4),
     Migration(5, "wallet IM: payments, requests, splits, red packets, groups, alerts", V5),
     Migration(6, "wallet IM: DeFi actions shared in chats", V6),
+    Migration(7, "the watcher's cursor keeps its block's hash", V7),
 )
