@@ -17,7 +17,8 @@ except where a switch in ``proxy.lies`` makes it lie:
 - ``tx_edits`` / ``receipt_edits``: per hash, fields laid over the node's true answer;
 - ``block_inserts``: per block hash, transaction hashes added to its ``transactions`` list
   (in ``eth_getBlockByHash`` and ``eth_getBlockByNumber`` answers);
-- ``swallow_sends``: ``eth_sendRawTransaction`` answers the hash without forwarding.
+- ``swallow_sends``: ``eth_sendRawTransaction`` answers the hash without forwarding;
+- ``unsupported``: methods answered -32601 "method not found" (an older or trimmed node).
 
 Every ``eth_sendRawTransaction`` is recorded in ``proxy.sent`` (raw bytes), whether forwarded
 or swallowed: that is every signature walletim released. ``proxy.calls`` counts methods.
@@ -58,6 +59,7 @@ class Lies:
     receipt_edits: dict[str, dict[str, Any]] = field(default_factory=dict)
     block_inserts: dict[str, list[str]] = field(default_factory=dict)
     swallow_sends: bool = False
+    unsupported: set[str] = field(default_factory=set)
 
 
 def _abi_uint(value: int) -> str:
@@ -223,6 +225,8 @@ class LyingRpc:
 
     def _answer_directly(self, lies: Lies, method: str, params: list[Any]) -> dict[str, Any] | None:
         """A made-up answer ({"result": ...} or {"error": ...}), or None to forward."""
+        if method in lies.unsupported:
+            return {"error": {"code": -32601, "message": f"the method {method} does not exist"}}
         if method == "eth_sendRawTransaction":
             raw = bytes.fromhex(str(params[0])[2:])
             with self._lock:

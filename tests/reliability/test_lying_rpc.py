@@ -702,6 +702,35 @@ def test_altered_log_amount_is_caught_by_the_receipts_root(
     )
 
 
+def test_a_node_without_block_receipts_still_verifies_and_still_catches_lies(
+    world: World, proxy: LyingRpc, pair: tuple[Person, Person, Person]
+) -> None:
+    """No eth_getBlockReceipts (an older or trimmed node): the receipts are fetched one by
+    one and checked against the same receiptsRoot, so an honest payment verifies and an
+    altered Transfer amount is still caught."""
+    from walletim.messaging.kinds import Asset
+
+    alice, bob, _carol = pair
+    usdc = Asset(world.manifest.tokens["USDC"].address, "USDC", 6)
+    proxy.lies.unsupported = {"eth_getBlockReceipts"}
+    paid = alice.session.defi.execute(
+        alice.session.defi.transfer(alice.spec, "USDC", bob.address, "2")
+    )
+    row = _deliver(alice, bob, _claim(alice, paid.hash, bob.address, 2 * 10**6, usdc))
+    assert row.state == "verified", row.reason
+    assert proxy.calls["eth_getBlockReceipts"] >= 1
+    lied = alice.session.defi.execute(
+        alice.session.defi.transfer(alice.spec, "USDC", bob.address, "1")
+    )
+    receipt = world.anvil.rpc().get_transaction_receipt(lied.hash)
+    assert receipt is not None
+    logs = [dict(log) for log in receipt["logs"]]
+    logs[0]["data"] = "0x" + (500 * 10**6).to_bytes(32, "big").hex()
+    proxy.lies.receipt_edits[lied.hash] = {"logs": logs}
+    row = _deliver(alice, bob, _claim(alice, lied.hash, bob.address, 500 * 10**6, usdc))
+    assert row.state != "verified"
+
+
 def test_chain_error_types_are_one_line(world: World, proxy: LyingRpc, tmp_path: Path) -> None:
     """The refusals above are ChainErrors (exit 3) whose message is one line."""
     s = home_via(tmp_path / "h", proxy.url, world)

@@ -15,8 +15,9 @@ round trips, and trusts only what checks out:
    before by ``parentHash``.
 
 4. the block's transactions (each hashing to its hash) and its receipts
-   (``eth_getBlockReceipts``) must rebuild the header's ``transactionsRoot`` and
-   ``receiptsRoot``, and the receipt must be the one at its index: status and logs included.
+   (``eth_getBlockReceipts``, or one by one where a node lacks it) must rebuild the
+   header's ``transactionsRoot`` and ``receiptsRoot``, and the receipt must be the one at
+   its index: status and logs included.
 
 What a lying node can still do after these checks (see :mod:`walletim.chain.evidence`): if
 it is fully consistent, serve a whole chain of its own. A second, independent RPC (or a
@@ -54,9 +55,13 @@ class Mined:
 
 
 def _unsupported(exc: RpcError) -> bool:
+    """Whether the node answered that it lacks the method (an older or trimmed node)."""
     err = exc.response if isinstance(exc.response, dict) else {}
     message = str(err.get("message", "")).lower()
-    return err.get("code") == -32601 or "not found" in message or "not supported" in message
+    return err.get("code") == -32601 or any(
+        words in message
+        for words in ("not found", "does not exist", "not available", "not supported")
+    )
 
 
 def transaction(
@@ -144,10 +149,12 @@ def _check_receipt(
             *[("eth_getBlockByNumber", [hex(number + n), False]) for n in range(1, linked)],
         ]
     )
-    for answer in answers:
-        if isinstance(answer, RpcError):
+    for n, answer in enumerate(answers):
+        if isinstance(answer, RpcError) and not (n == 1 and _unsupported(answer)):
             raise answer
     block, receipts, canonical, *after = answers
+    if isinstance(receipts, RpcError) and isinstance(block, dict):
+        receipts = _receipts_one_by_one(rpc, block)
     if not isinstance(block, dict):
         raise InconsistentAnswer(f"the node has no block {block_hash}", method=method)
     method = "eth_getBlockByHash"
@@ -192,6 +199,20 @@ def _logs(receipt: dict[str, Any]) -> list[tuple[str, tuple[str, ...], str]]:
         for log in receipt.get("logs") or []
         if isinstance(log, dict)
     ]
+
+
+def _receipts_one_by_one(rpc: RpcClient, block: dict[str, Any]) -> list[Any]:
+    """Every receipt of ``block`` (fetched with full transactions) by its transaction hash,
+    for a node without ``eth_getBlockReceipts``; checked against ``receiptsRoot`` like any.
+    Raises RpcError, InconsistentAnswer."""
+    txs = block.get("transactions")
+    if not isinstance(txs, list) or any(not isinstance(t, dict) for t in txs):
+        raise InconsistentAnswer("the block's transactions are malformed")
+    answers = rpc.batch([("eth_getTransactionReceipt", [t.get("hash")]) for t in txs])
+    for answer in answers:
+        if isinstance(answer, RpcError):
+            raise answer
+    return list(answers)
 
 
 def _block_transactions(rpc: RpcClient, block: dict[str, Any]) -> list[bytes]:
