@@ -645,11 +645,29 @@ def group_create(ctx: Ctx, account: str, name: str, peers: tuple[str, ...]) -> N
         g, sent = s.chat.group_create(account, name, list(peers))
         names = _names(s, account)
         me = s.wallets.account(account).address
-    data = {**group_json(g), "address": me, "deliveries": _deliveries_json(sent)}
+    headline = f"created group {_label(group_peer(g.group_id), names)} (id {g.group_id})"
+    _emit_change(ctx, account, g, sent, names, me, {"address": me}, headline)
+
+
+def _emit_change(
+    ctx: Ctx,
+    account: str,
+    g: Any,
+    sent: Any,
+    names: dict[str, str],
+    me: str,
+    extra: dict[str, Any],
+    headline: str,
+    *,
+    roster: bool = True,
+) -> None:
+    """Show the outcome of a signed membership change (``extra`` goes into --json)."""
+    data = {**group_json(g), **extra, "deliveries": _deliveries_json(sent)}
 
     def human() -> None:
-        click.echo(f"created group {_label(group_peer(g.group_id), names)} (id {g.group_id})")
-        click.echo(f"  {_roster(g, me, names)}")
+        click.echo(headline)
+        if roster:
+            click.echo(f"  {_roster(g, me, names)}")
         click.echo(f"  the signed membership change reached the relay for {_reached(sent)}")
 
     _warn_deliveries(ctx, account, sent, names)
@@ -669,18 +687,11 @@ def group_add(ctx: Ctx, account: str, group: str, peer: str) -> None:
         added = s.chat.resolve_peer(peer)
         names = _names(s, account)
         me = s.wallets.account(account).address
-    data = {**group_json(g), "added": added, "deliveries": _deliveries_json(sent)}
-
-    def human() -> None:
-        click.echo(
-            f"added {_label(added, names)} to {_label(group_peer(g.group_id), names)}: "
-            f"signed by you, version {g.version}"
-        )
-        click.echo(f"  {_roster(g, me, names)}")
-        click.echo(f"  the signed membership change reached the relay for {_reached(sent)}")
-
-    _warn_deliveries(ctx, account, sent, names)
-    ctx.emit(data, human)
+    headline = (
+        f"added {_label(added, names)} to {_label(group_peer(g.group_id), names)}: "
+        f"signed by you, version {g.version}"
+    )
+    _emit_change(ctx, account, g, sent, names, me, {"added": added}, headline)
 
 
 @group_cmd.command("remove")
@@ -696,18 +707,11 @@ def group_remove(ctx: Ctx, account: str, group: str, peer: str) -> None:
         removed = s.chat.resolve_peer(peer)
         names = _names(s, account)
         me = s.wallets.account(account).address
-    data = {**group_json(g), "removed": removed, "deliveries": _deliveries_json(sent)}
-
-    def human() -> None:
-        click.echo(
-            f"removed {_label(removed, names)} from {_label(group_peer(g.group_id), names)}: "
-            f"signed by you, version {g.version}"
-        )
-        click.echo(f"  {_roster(g, me, names)}")
-        click.echo(f"  the signed membership change reached the relay for {_reached(sent)}")
-
-    _warn_deliveries(ctx, account, sent, names)
-    ctx.emit(data, human)
+    headline = (
+        f"removed {_label(removed, names)} from {_label(group_peer(g.group_id), names)}: "
+        f"signed by you, version {g.version}"
+    )
+    _emit_change(ctx, account, g, sent, names, me, {"removed": removed}, headline)
 
 
 @group_cmd.command("leave")
@@ -722,16 +726,8 @@ def group_leave(ctx: Ctx, account: str, group: str) -> None:
         g, sent = s.chat.group_leave(account, group)
         names = _names(s, account)
         me = s.wallets.account(account).address
-    data = {**group_json(g), "left": me, "deliveries": _deliveries_json(sent)}
-
-    def human() -> None:
-        click.echo(
-            f"left {_label(group_peer(g.group_id), names)}: signed by you, version {g.version}"
-        )
-        click.echo(f"  the signed membership change reached the relay for {_reached(sent)}")
-
-    _warn_deliveries(ctx, account, sent, names)
-    ctx.emit(data, human)
+    headline = f"left {_label(group_peer(g.group_id), names)}: signed by you, version {g.version}"
+    _emit_change(ctx, account, g, sent, names, me, {"left": me}, headline, roster=False)
 
 
 @group_cmd.command("send")
