@@ -71,5 +71,12 @@ def test_network_profiles_pin_chain_id(tmp_path: Path) -> None:
         assert cli("network", "add", "BAD NAME", "--rpc-url", node.url, "--chain-id", "1").code == 1
         assert cli("network", "add", "x", "--rpc-url", "ftp://x", "--chain-id", "1").code == 1
         assert cli("--network", "nope", "balance", "dev").code == 1
+        base = ("network", "add", "careful", "--rpc-url", node.url, "--chain-id", "777")
+        assert cli(*base, "--confirmations", "0").code == 2
+        assert cli(*base, "--confirmations", "65").code == 2
+        assert cli(*base, "--confirmations", "12").code == 0
+        listed = {n["name"]: n for n in cli("--json", "network", "list").json()["networks"]}
+        assert (listed["careful"]["confirmations"], listed["side"]["confirmations"]) == (12, 1)
+        assert "payments verified after 12 blocks" in cli("network", "list").out
         assert cli("network", "remove", "side").code == 0
         assert cli("--network", "side", "balance", "dev").code == 1

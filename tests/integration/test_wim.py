@@ -320,3 +320,28 @@ def test_shared_swap_and_vault_deposit_are_checked_from_their_logs(
         ("verified", "vault-deposit"),
         ("mismatch", "swap"),
     ]
+
+
+def test_a_network_asking_more_confirmations_keeps_payments_pending_until_then(
+    world: World, people: dict[str, Person]
+) -> None:
+    from walletim.app.networks import Network, Networks
+    from walletim.app.session import Session
+
+    alice, bob = people["alice"], people["bob"]
+    home = bob.session.home
+    Networks(home).add(Network("slow", world.url, 31337, confirmations=3))
+    with Session(
+        home, HOME_PASSWORD, network="slow", relay_url=bob.session.relay_url, fast_kdf=True
+    ) as slow:
+        paid = alice.session.wim.pay(alice.spec, bob.address, "0.25")
+        assert paid.payment.state == "verified"  # alice's profile: 1 confirmation
+        slow.chat.inbox(bob.spec)
+        [p] = slow.wim.payments(bob.spec)
+        assert (p.state, p.reason) == ("pending", "1 of 3 confirmations"), p.reason
+        world.anvil.rpc().call("anvil_mine", ["0x2"])
+        [p] = slow.wim.payments(bob.spec)
+        assert p.state == "verified" and p.confirmations >= 3
+    bad = Network("worse", world.url, 31337, confirmations=65)
+    with pytest.raises(InputError, match=r"confirmations must be 1 \.\. 64"):
+        Networks(home).add(bad)

@@ -32,12 +32,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from walletim.app.networks import MAX_CONFIRMATIONS
 from walletim.chain import evidence
 from walletim.chain.evidence import ChainTx
 from walletim.chain.rpc import RpcClient, quantity
 from walletim.errors import InconsistentAnswer, RpcError
 
-MAX_LINKED_HEADERS = 64  # confirmations checked header by header (more are not needed)
+MAX_LINKED_HEADERS = MAX_CONFIRMATIONS  # confirmations checked header by header
 
 
 @dataclass(frozen=True, slots=True)

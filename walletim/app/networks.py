@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from walletim import fsio, safejson
@@ -19,6 +19,9 @@ from walletim.errors import ConfigError, InputError
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 MAX_FILE = 256 * 1024
+#: The most confirmations a payment check may ask for: each is a header checked one by one
+#: (walletim.app.evidence.MAX_LINKED_HEADERS).
+MAX_CONFIRMATIONS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +31,13 @@ class Network:
     chain_id: int
     currency: str = "ETH"
     fee_cap_wei: int = DEFAULT_FEE_CAP_WEI  # refuse a tx whose max fee exceeds this (0: no cap)
+    #: Blocks (its own included) before a payment in a chat shows as verified, 1 .. 64.
+    confirmations: int = 1
 
     def with_url(self, url: str | None) -> Network:
         if not url:
             return self
-        return Network(self.name, url, self.chain_id, self.currency, self.fee_cap_wei)
+        return replace(self, rpc_url=url)
 
 
 BUILTIN = {DEFAULT_NETWORK: Network(DEFAULT_NETWORK, DEFAULT_RPC_URL, DEFAULT_CHAIN_ID, "ETH")}
@@ -55,6 +60,7 @@ class Networks:
                     int(v["chain_id"]),
                     str(v.get("currency", "ETH")),
                     int(v.get("fee_cap_wei", DEFAULT_FEE_CAP_WEI)),
+                    int(v.get("confirmations", 1)),
                 )
                 for name, v in doc["networks"].items()
             }
@@ -84,6 +90,8 @@ class Networks:
             raise InputError("the chain id must be a positive integer")
         if network.fee_cap_wei < 0:
             raise InputError("the fee cap must not be negative")
+        if not 1 <= network.confirmations <= MAX_CONFIRMATIONS:
+            raise InputError(f"confirmations must be 1 .. {MAX_CONFIRMATIONS}")
         fsio.ensure_private_dir(self.home)
         with fsio.locked(self.home / ".lock"):
             current = self._load()

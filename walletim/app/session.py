@@ -164,7 +164,7 @@ class Session:
         if self._wim is None:
             from walletim.app.wim import WalletIM
 
-            self._wim = WalletIM(self)
+            self._wim = WalletIM(self, min_confirmations=self.network.confirmations)
         return self._wim
 
     def close(self) -> None:

@@ -591,12 +591,19 @@ def network_list(ctx: Ctx) -> None:
                     "chain_id": n.chain_id,
                     "currency": n.currency,
                     "fee_cap": str(n.fee_cap_wei),
+                    "confirmations": n.confirmations,
                 }
                 for n in nets.values()
             ]
         },
         "\n".join(
-            f"{n.name:<12} chain {n.chain_id:<8} {n.rpc_url}  ({n.currency})" for n in nets.values()
+            f"{n.name:<12} chain {n.chain_id:<8} {n.rpc_url}  ({n.currency}"
+            + (
+                f", payments verified after {n.confirmations} blocks)"
+                if n.confirmations > 1
+                else ")"
+            )
+            for n in nets.values()
         ),
     )
 
@@ -612,17 +619,36 @@ def network_list(ctx: Ctx) -> None:
     show_default=True,
     help="Refuse transactions whose max fee exceeds this (0 for no cap).",
 )
+@click.option(
+    "--confirmations",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Blocks (its own included) before a payment in a chat shows as verified.",
+)
 @pass_ctx
 def network_add(
-    ctx: Ctx, name: str, rpc_url: str, chain_id: int, currency: str, fee_cap: str
+    ctx: Ctx,
+    name: str,
+    rpc_url: str,
+    chain_id: int,
+    currency: str,
+    fee_cap: str,
+    confirmations: int,
 ) -> None:
     from walletim.app.networks import Network, Networks
     from walletim.chain.units import parse_amount
 
-    net = Network(name, rpc_url, chain_id, currency, parse_amount(fee_cap))
+    net = Network(name, rpc_url, chain_id, currency, parse_amount(fee_cap), confirmations)
     Networks(ctx.home).add(net)
     ctx.emit(
-        {"name": name, "rpc_url": rpc_url, "chain_id": chain_id, "currency": currency},
+        {
+            "name": name,
+            "rpc_url": rpc_url,
+            "chain_id": chain_id,
+            "currency": currency,
+            "confirmations": confirmations,
+        },
         f"Added network {name} (chain id {chain_id}).",
     )
 
