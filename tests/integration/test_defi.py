@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, World
+from tests.conftest import HOME_PASSWORD, ROOT, World
 from walletim.app.contracts import MAX_UINT256
-from walletim.errors import ContractReverted, InputError
+from walletim.errors import ContractReverted, InputError, RpcError
 
 USDC6 = 10**6
 E18 = 10**18
@@ -206,6 +206,34 @@ def test_approve_list_and_revoke(world: World) -> None:
     assert [(a.kind, a.symbol) for a in d.approvals(me)] == [("erc20", "USDC")]
     with pytest.raises(InputError, match="nothing to revoke"):
         d.revoke("dev:1", "DAI", "dev:2")
+
+
+def test_approvals_and_nfts_are_found_through_a_node_that_limits_log_ranges(
+    world: World, tmp_path: Path
+) -> None:
+    """Public RPCs refuse eth_getLogs over too many blocks: the scan asks again in halves
+    and finds the same approvals and NFTs as a node without the limit."""
+    from tests.reliability.lying_rpc import LyingRpc
+    from walletim.app.session import Session
+    from walletim.app.world import save_world
+
+    d, me = world.session.defi, world.address("dev:1")
+    assert d.execute(d.approve("dev:1", "USDC", "dev:2", "25")).ok
+    world.anvil.rpc().call("anvil_mine", [hex(40)])
+    assert d.execute(d.approve("dev:1", "DAI", "dev:3", "7")).ok
+    direct = {(a.symbol, a.spender, a.amount) for a in d.approvals(me)}
+    assert len(direct) == 2
+    with LyingRpc(world.url) as proxy:
+        proxy.lies.max_log_range = 5
+        home = tmp_path / "limited"
+        with Session(home, HOME_PASSWORD, rpc_url=proxy.url, fast_kdf=True) as s:
+            save_world(home, world.manifest)
+            assert {(a.symbol, a.spender, a.amount) for a in s.defi.approvals(me)} == direct
+            assert s.defi.nfts(me) == world.session.defi.nfts(me) != []
+            proxy.lies.max_log_range = 0  # refuses even one block: a clean error
+            with pytest.raises(RpcError, match="max block range"):
+                s.defi.approvals(me)
+        assert proxy.calls["eth_getLogs"] > world.anvil.rpc().block_number() // 5  # in pieces
 
 
 def test_an_eip2612_permit_is_recognised_and_works_on_chain(world: World) -> None:

@@ -18,7 +18,8 @@ except where a switch in ``proxy.lies`` makes it lie:
 - ``block_inserts``: per block hash, transaction hashes added to its ``transactions`` list
   (in ``eth_getBlockByHash`` and ``eth_getBlockByNumber`` answers);
 - ``swallow_sends``: ``eth_sendRawTransaction`` answers the hash without forwarding;
-- ``unsupported``: methods answered -32601 "method not found" (an older or trimmed node).
+- ``unsupported``: methods answered -32601 "method not found" (an older or trimmed node);
+- ``max_log_range``: ``eth_getLogs`` over more blocks than this is refused, as public RPCs do.
 
 Every ``eth_sendRawTransaction`` is recorded in ``proxy.sent`` (raw bytes), whether forwarded
 or swallowed: that is every signature walletim released. ``proxy.calls`` counts methods.
@@ -60,6 +61,7 @@ class Lies:
     block_inserts: dict[str, list[str]] = field(default_factory=dict)
     swallow_sends: bool = False
     unsupported: set[str] = field(default_factory=set)
+    max_log_range: int | None = None
 
 
 def _abi_uint(value: int) -> str:
@@ -227,6 +229,12 @@ class LyingRpc:
         """A made-up answer ({"result": ...} or {"error": ...}), or None to forward."""
         if method in lies.unsupported:
             return {"error": {"code": -32601, "message": f"the method {method} does not exist"}}
+        if method == "eth_getLogs" and lies.max_log_range is not None and params:
+            span = params[0] if isinstance(params[0], dict) else {}
+            first, last = int(span.get("fromBlock", "0x0"), 16), int(span.get("toBlock", "0x0"), 16)
+            if last - first + 1 > lies.max_log_range:
+                text = f"query exceeds max block range {lies.max_log_range}"
+                return {"error": {"code": -32005, "message": text}}
         if method == "eth_sendRawTransaction":
             raw = bytes.fromhex(str(params[0])[2:])
             with self._lock:

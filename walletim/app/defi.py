@@ -39,7 +39,7 @@ from walletim.app.contracts import (
     calldata,
 )
 from walletim.chain.units import format_amount, parse_amount
-from walletim.errors import ChainError, InputError, shown
+from walletim.errors import ChainError, InputError, RpcError, shown
 from walletim.keys.hd import to_checksum_address
 
 DEFAULT_SLIPPAGE_BPS = 50  # 0.5 %
@@ -928,18 +928,34 @@ class DefiService:
     # -- ERC-721 ---------------------------------------------------------------------------------
 
     def _logs(self, topics: list[Any], address: str | None = None) -> list[dict[str, Any]]:
+        """Logs matching ``topics`` (and ``address``) from block 0 to the head, in chunks of
+        up to LOG_CHUNK blocks. A range the node refuses (public RPCs limit the blocks or the
+        results of one query) is asked again in halves, down to one block; later chunks stay
+        below the smallest refused size, and grow back towards it.
+
+        Raises:
+            RpcError: the node is unreachable, or refuses even a single block.
+        """
         head = self.c.rpc.block_number()
         out: list[dict[str, Any]] = []
-        start = 0
+        start, size, refused = 0, LOG_CHUNK, LOG_CHUNK + 1
         while start <= head:
-            end = min(head, start + LOG_CHUNK - 1)
+            end = min(head, start + size - 1)
             query: dict[str, Any] = {"fromBlock": hex(start), "toBlock": hex(end), "topics": topics}
             if address is not None:
                 query["address"] = address
-            result = self.c.rpc.call("eth_getLogs", [query])
+            try:
+                result = self.c.rpc.call("eth_getLogs", [query])
+            except RpcError as exc:
+                if exc.response is None or end == start:
+                    raise
+                refused = min(refused, end - start + 1)
+                size = max(1, (end - start + 1) // 2)
+                continue
             if isinstance(result, list):
                 out.extend(r for r in result if isinstance(r, dict))
             start = end + 1
+            size = max(1, min(size * 2, refused - 1, LOG_CHUNK))
         return out
 
     def nfts(self, holder: str, collections: Sequence[str] | None = None) -> list[Nft]:
