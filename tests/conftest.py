@@ -346,7 +346,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_redis(data: Path) -> RedisServer:
+def start_redis(data: Path, port: int | None = None) -> RedisServer:
+    """A redis-server keeping its AOF in ``data`` (on ``port``, default a free one: pass the
+    old port and directory to restart it as it was)."""
     import shutil
     import time
 
@@ -355,7 +357,7 @@ def start_redis(data: Path) -> RedisServer:
         "redis-server is missing: run `make setup` (it installs the Debian package redis-server)"
     )
     data.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = port or _free_port()
     proc = subprocess.Popen(
         [
             binary,

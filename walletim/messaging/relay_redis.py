@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from walletim.errors import StoreError
@@ -307,6 +308,7 @@ class RedisMailboxStore:
         self._pubsub: Any = None
         self._subscribing: dict[str, asyncio.Future[None]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._rejoining: set[asyncio.Future[None]] = set()
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -391,18 +393,29 @@ class RedisMailboxStore:
                 return
 
     async def _run(self, batch: list[_Call]) -> None:
-        for attempt in range(2):
+        reconnected = reloaded = False
+        while True:
             pipe = self._redis.pipeline(transaction=False)
             for c in batch:
                 pipe.evalsha(self._shas[c.script], len(c.keys), *c.keys, *c.args)
             try:
                 results = await pipe.execute(raise_on_error=False)
+            except RedisConnectionError as exc:
+                if not reconnected:
+                    # A pooled connection died (Redis restarted, a network blip): once more
+                    # on a fresh one. Scripts that did run are safe to run again (enqueue and
+                    # ack are idempotent; a bundle fetch may hand out one more prekey).
+                    reconnected = True
+                    continue
+                self._fail(batch, exc)
+                return
             except (RedisError, OSError) as exc:
                 self._fail(batch, exc)
                 return
-            if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
+            if not reloaded and any(isinstance(r, NoScriptError) for r in results):
                 # Redis restarted (or SCRIPT FLUSH): load the scripts again and retry. The
                 # scripts that did run are idempotent on retry (enqueue: duplicate).
+                reloaded = True
                 try:
                     for name, text in _SCRIPTS.items():
                         self._shas[name] = await self._redis.script_load(text)
@@ -646,9 +659,28 @@ class RedisMailboxStore:
         if self._pubsub is None:
             self._pubsub = self._redis.pubsub()
             await self._pubsub.subscribe(channel)
+            # redis-py subscribes again by itself whenever it reconnects (e.g. after Redis
+            # restarted); this node must then also rejoin its follower sets and re-read.
+            self._pubsub.connection.register_connect_callback(self._reconnected)
             self._reader = asyncio.create_task(self._read_pubsub())
         else:
             await self._pubsub.subscribe(channel)
+
+    async def _reconnected(self, _connection: Any) -> None:
+        if not self._closed:
+            task = asyncio.ensure_future(self._rejoin())
+            self._rejoining.add(task)
+            task.add_done_callback(self._rejoining.discard)
+
+    async def _rejoin(self) -> None:
+        """Rejoin every follower set (a publish nobody heard while this node was away
+        dropped it from them), then have the server re-read what may have been missed."""
+        joins = [
+            self._call("follow", [self._followers(mb)], [self.node, "1"]) for mb in self._mailboxes
+        ]
+        await asyncio.gather(*joins, return_exceptions=True)
+        if self._handler is not None:
+            self._handler(None, None)
 
     async def unfollow(self, topic: str) -> None:
         kind, _, key = topic.partition(":")
@@ -682,9 +714,9 @@ class RedisMailboxStore:
             except Exception as exc:  # connection lost: resubscribe, then re-read the store
                 log.warning("Redis subscription lost (%s); resubscribing", type(exc).__name__)
                 await asyncio.sleep(0.5)
-                await self._resubscribe()
-                if self._handler is not None:
-                    self._handler(None, None)
+                with contextlib.suppress(Exception):
+                    if self._topics:  # reconnects; _reconnected then rejoins and re-reads
+                        await self._pubsub.subscribe(*self._topics)
                 continue
             if item is None or item.get("type") != "message" or self._handler is None:
                 continue
@@ -699,18 +731,6 @@ class RedisMailboxStore:
                     self._handler("d:" + channel[len(pub) :].decode(), None)
             except (ValueError, UnicodeDecodeError):
                 log.error("ignoring a malformed notification from Redis")
-
-    async def _resubscribe(self) -> None:
-        """After a lost subscription: listen again, and rejoin the follower sets (a publish
-        nobody heard meanwhile dropped this node from them)."""
-        with contextlib.suppress(Exception):
-            if self._topics:
-                await self._pubsub.subscribe(*self._topics)
-            joins = [
-                self._call("follow", [self._followers(mb)], [self.node, "1"])
-                for mb in self._mailboxes
-            ]
-            await asyncio.gather(*joins, return_exceptions=True)
 
     async def close(self) -> None:
         if self._closed:
