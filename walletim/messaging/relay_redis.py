@@ -49,9 +49,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import hiredis
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from walletim.errors import StoreError
 from walletim.messaging.protocol import MAX_BATCH, MAX_OPKS
@@ -395,11 +396,8 @@ class RedisMailboxStore:
     async def _run(self, batch: list[_Call]) -> None:
         reconnected = reloaded = False
         while True:
-            pipe = self._redis.pipeline(transaction=False)
-            for c in batch:
-                pipe.evalsha(self._shas[c.script], len(c.keys), *c.keys, *c.args)
             try:
-                results = await pipe.execute(raise_on_error=False)
+                results = await self._pipeline(batch)
             except RedisConnectionError as exc:
                 if not reconnected:
                     # A pooled connection died (Redis restarted, a network blip): once more
@@ -434,6 +432,39 @@ class RedisMailboxStore:
                 except Exception as exc:  # a refusal decided from the result
                     c.future.set_exception(exc)
             return
+
+    async def _pipeline(self, batch: list[_Call]) -> list[Any]:
+        """EVALSHA every call in one write on one pooled connection; the replies in order
+        (an error reply as its exception). redis-py's Pipeline does the same, but packs each
+        command in Python: hiredis packs them in C, a tenth of this node's time per message.
+
+        Raises:
+            RedisConnectionError, RedisError, OSError: the connection failed (it is closed).
+        """
+        pool = self._redis.connection_pool
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await conn.send_packed_command(
+                b"".join(
+                    hiredis.pack_command(
+                        ("EVALSHA", self._shas[c.script], len(c.keys), *c.keys, *c.args)
+                    )
+                    for c in batch
+                ),
+                check_health=False,
+            )
+            results: list[Any] = []
+            for _ in batch:
+                try:
+                    results.append(await conn.read_response(disable_decoding=True))
+                except ResponseError as exc:
+                    results.append(exc)
+            return results
+        except BaseException:
+            await conn.disconnect()  # replies may be left unread on it
+            raise
+        finally:
+            await pool.release(conn)
 
     def _error(self, exc: BaseException) -> StoreError:
         text = str(exc).split("\n")[0][:160] or type(exc).__name__
