@@ -371,3 +371,23 @@ def test_follow_is_harmless_and_prekey_count_follows_the_mailbox(opener: Opener)
         await store.unfollow("d:" + DIR)
 
     run(opener, body)
+
+
+def test_redis_notifications_carry_many_binary_envelopes_and_refuse_truncation() -> None:
+    """The cross-node notification format (relay_redis._notes): records of
+    ``MAILBOX SEQ T MID LEN `` + LEN envelope bytes, any bytes in the envelope (spaces too)."""
+    from walletim.messaging.relay_redis import _notes, stream_id
+
+    envs = [b"a b c", b"", bytes(range(256)) * 3, b" " * 7]
+    data = b"".join(
+        b"%s %s %d %s %d " % (b"ab" * 16, stream_id(1000 + n).encode(), 5, b"%032x" % n, len(e)) + e
+        for n, e in enumerate(envs)
+    )
+    got = _notes(data)
+    assert [m.env for _mb, m in got] == envs
+    assert [m.mid for _mb, m in got] == [f"{n:032x}" for n in range(4)]
+    assert {mb for mb, _m in got} == {"ab" * 16}
+    assert [m.seq for _mb, m in got] == sorted(m.seq for _mb, m in got)
+    for cut in (1, 10, len(data) - 1):
+        with pytest.raises(ValueError):
+            _notes(data[:cut])

@@ -25,11 +25,13 @@ nodes ask at the same instant). Calls made while a batch is in flight are sent t
 one pipeline (one round trip for many operations, in call order).
 
 Live push across nodes: each node listens on its own channel ``Px:NODE``; the enqueue script
-PUBLISHes the stored message to the channel of each node in the mailbox's follower set except
-the storing node, which pushes to its own clients itself (so a node never parses its own
-traffic: with one node, nothing is published at all); a publish nobody hears removes that
-node from the set (it died). Bundle changes are published on ``Pd:DIRECTORY`` to the nodes
-subscribed to it (:meth:`follow`). Only what is already stored is ever pushed. After a lost
+answers which other nodes are in the mailbox's follower set (the storing node pushes to its
+own clients itself, so a node never parses its own traffic: with one node, nothing is
+published at all). Once a batch is stored, the node PUBLISHes to each of those nodes one
+notification carrying every message of the batch for it (``MAILBOX SEQ T MID LEN`` + the
+envelope, repeated); a publish nobody hears removes that node from the sets (it died).
+Bundle changes are published on ``Pd:DIRECTORY`` to the nodes subscribed to it
+(:meth:`follow`). Only what is already stored is ever pushed. After a lost
 subscription the node rejoins its follower sets and re-reads from the store.
 
 Durability: a sender hears ``sent`` only after Redis answered the enqueue. Run Redis with
@@ -90,13 +92,20 @@ redis.call('XADD', q, id, 'm', mid, 'e', env, 't', ARGV[3])
 redis.call('HSET', m, 'ms', ms, 'n', n)
 redis.call('HSET', i, mid, id)
 redis.call('SADD', active, ARGV[5])
-local note = ARGV[5] .. ' ' .. id .. ' ' .. ARGV[3] .. ' ' .. mid .. ' ' .. env
+local out = {'stored', id}
 for _, node in ipairs(redis.call('SMEMBERS', f)) do
-  if node ~= ARGV[7] and redis.call('PUBLISH', ARGV[6] .. node, note) == 0 then
-    redis.call('SREM', f, node)
-  end
+  if node ~= ARGV[7] then out[#out + 1] = node end
 end
-return {'stored', id}
+return out
+"""
+
+# One PUBLISH of many stored messages to one node; a node that hears nothing (dead) leaves
+# the follower sets named in KEYS.
+_NOTIFY = """
+if redis.call('PUBLISH', ARGV[1], ARGV[2]) == 0 then
+  for _, k in ipairs(KEYS) do redis.call('SREM', k, ARGV[3]) end
+end
+return 0
 """
 
 _FOLLOW = """
@@ -226,6 +235,7 @@ _SCRIPTS = {
     "prekey_count": _PREKEY_COUNT,
     "take_token": _RATE_BUCKET,
     "follow": _FOLLOW,
+    "notify": _NOTIFY,
 }
 
 _OUTCOMES = {
@@ -276,6 +286,12 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _quiet(future: asyncio.Future[Any]) -> None:
+    """Done callback of a call nobody awaits: its failure is logged by _fail already."""
+    if not future.cancelled():
+        future.exception()
+
+
 class RedisMailboxStore:
     """:class:`~walletim.messaging.relay_store.MailboxStore` on Redis; see the module doc.
 
@@ -310,6 +326,8 @@ class RedisMailboxStore:
         self._subscribing: dict[str, asyncio.Future[None]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._rejoining: set[asyncio.Future[None]] = set()
+        #: node -> (follower set keys, records) of stored messages to tell it about
+        self._notes: dict[str, tuple[dict[str, None], list[bytes]]] = {}
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -421,17 +439,24 @@ class RedisMailboxStore:
                     self._fail(batch, exc)
                     return
                 continue
-            for c, result in zip(batch, results, strict=True):
-                if c.future.done():
-                    continue
-                if isinstance(result, Exception):
-                    c.future.set_exception(self._error(result))
-                    continue
-                try:
-                    c.future.set_result(c.convert(result))
-                except Exception as exc:  # a refusal decided from the result
-                    c.future.set_exception(exc)
+            self._deliver(batch, results)
             return
+
+    def _deliver(self, batch: list[_Call], results: list[Any]) -> None:
+        """Settle each call's future with its reply, then queue the notes for other nodes
+        of what was stored (after the senders' confirmations: only stored mail is pushed)."""
+        for c, result in zip(batch, results, strict=True):
+            if c.future.done():
+                continue
+            if isinstance(result, Exception):
+                c.future.set_exception(self._error(result))
+                continue
+            try:
+                c.future.set_result(c.convert(result))
+            except Exception as exc:  # a refusal decided from the result
+                c.future.set_exception(exc)
+        if self._notes and not self._closed:
+            self._send_notes()
 
     async def _pipeline(self, batch: list[_Call]) -> list[Any]:
         """EVALSHA every call in one write on one pooled connection; the replies in order
@@ -569,19 +594,32 @@ class RedisMailboxStore:
         def convert(row: Any) -> tuple[Enqueued, int]:
             outcome = _OUTCOMES[bytes(row[0])]
             raw = bytes(row[1])
+            if outcome is Enqueued.STORED and len(row) > 2:
+                record = b"%s %s %d %s %d " % (
+                    mailbox.encode(),
+                    raw,
+                    now_ms,
+                    mid.encode(),
+                    len(env),
+                )
+                for node in row[2:]:
+                    keys, records = self._notes.setdefault(bytes(node).decode(), ({}, []))
+                    keys[self._followers(mailbox)] = None
+                    records.append(record + env)
             return outcome, 0 if raw == b"0" else seq_of(raw)
 
-        args: list[Any] = [
-            mid,
-            env,
-            now_ms,
-            self.max_mailbox,
-            mailbox,
-            self.node_channel(""),
-            self.node,
-        ]
+        args: list[Any] = [mid, env, now_ms, self.max_mailbox, mailbox, "", self.node]
         keys = [*self._mb(mailbox), self._followers(mailbox)]
         return self._call("enqueue", keys, args, convert)
+
+    def _send_notes(self) -> None:
+        """Tell each node following a mailbox what a batch stored for it: one PUBLISH per
+        node, however many messages (sent with the next batch)."""
+        notes, self._notes = self._notes, {}
+        for node, (keys, records) in notes.items():
+            args = [self.node_channel(node), b"".join(records), node]
+            future = self._call("notify", list(keys), args)
+            future.add_done_callback(_quiet)
 
     def _followers(self, mailbox: str) -> str:
         return f"{self.prefix}{{{mailbox}}}:f"
@@ -754,9 +792,8 @@ class RedisMailboxStore:
             channel, data = bytes(item["channel"]), bytes(item["data"])
             try:
                 if channel == mail:
-                    mailbox, sid, t, mid, env = data.split(b" ", 4)
-                    msg = StoredMessage(seq_of(sid), mid.decode(), env, int(t))
-                    self._handler("m:" + mailbox.decode(), msg)
+                    for mailbox, msg in _notes(data):
+                        self._handler("m:" + mailbox, msg)
                 elif channel.startswith(pub) and data[: len(node)] != node:
                     # (one this node published was pushed locally already)
                     self._handler("d:" + channel[len(pub) :].decode(), None)
@@ -779,6 +816,28 @@ class RedisMailboxStore:
                 await self._pubsub.aclose()
         with contextlib.suppress(Exception):
             await self._redis.aclose()
+
+
+def _notes(data: bytes) -> list[tuple[str, StoredMessage]]:
+    """The records of one notification: ``MAILBOX SEQ T MID LEN `` then LEN envelope bytes,
+    repeated. Raises ValueError, UnicodeDecodeError (malformed)."""
+    out: list[tuple[str, StoredMessage]] = []
+    view = memoryview(data)
+    at = 0
+    while at < len(data):
+        fields = []
+        for _ in range(5):
+            end = data.index(b" ", at)
+            fields.append(bytes(view[at:end]))
+            at = end + 1
+        mailbox, sid, t, mid, size = fields
+        n = int(size)
+        if n < 0 or at + n > len(data):
+            raise ValueError("a truncated notification")
+        env = bytes(view[at : at + n])
+        at += n
+        out.append((mailbox.decode(), StoredMessage(seq_of(sid), mid.decode(), env, int(t))))
+    return out
 
 
 def _message(sid: Any, fields: Any) -> StoredMessage:
