@@ -812,3 +812,35 @@ def test_connections_per_ip_address_are_limited(tmp_path: Path) -> None:
                 await c.close()
 
     run(main())
+
+
+def test_a_late_notification_never_pushes_an_acknowledged_message_again(tmp_path: Path) -> None:
+    """Another node's notification of a message can arrive after the listener already got
+    it (from the backlog, or pushed) and its acknowledgement was stored: the relay does not
+    push it again. Pushed but not yet acknowledged: not pushed twice either."""
+    from walletim.messaging.relay_store import StoredMessage
+
+    alice, bob = make_person(), make_person()
+
+    async def main() -> None:
+        async with await RelayServer.start(tmp_path / "r.db") as relay:
+            b = await bob.connect(relay.url)
+            await b.listen()
+            a = await alice.connect(relay.url)
+            sent = await send_all(a, bob.mailbox, 2)
+            got: list[p.Delivered] = []
+            while len(got) < 2:
+                push = await b.next_push(5)
+                assert isinstance(push, p.Deliver)
+                got += push.msgs
+            first, second = got
+            await b.ack([first.mid])  # confirmed: stored
+            for m in got:  # as a late notification from another node would bring them
+                relay._remote("m:" + bob.mailbox, StoredMessage(1, m.mid, m.env, 0))
+            assert await b.next_push(0.5) is None
+            await b.ack([second.mid])
+            assert {m.mid for m in got} == set(sent)
+            for c in (a, b):
+                await c.close()
+
+    run(main())

@@ -35,7 +35,7 @@ import secrets
 import signal
 import struct
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +86,7 @@ MAX_INFLIGHT = 2048  # requests of one connection waiting for the store or the s
 CLOSE_TIMEOUT = 2.0  # seconds a closing handshake may take (e.g. at shutdown)
 LIVE_BUFFER = 4096  # live pushes held for a slow listener before it re-reads from the store
 LIVE_BYTES = 1 << 20  # ... or that many envelope bytes of them
+RECENTLY_ACKED = 2 * p.MAX_BATCH  # acknowledged mids a listener remembers (see _Conn.acked)
 FRAME_SLACK = 100  # a deliver frame's own JSON around its messages
 MESSAGE_SLACK = 80  # JSON around one message's base64 envelope
 #: Bytes one connection may have waiting: replies queued for it, plus what its requests in
@@ -194,6 +195,9 @@ class _Conn:
         # Push state (listening connections only).
         self.listening = False
         self.pushed: set[str] = set()  # mids pushed and not yet acknowledged
+        # The last acknowledged mids: a notification from another node can arrive after the
+        # client read the message from the backlog and acknowledged it; it is not pushed again.
+        self.acked: OrderedDict[str, None] = OrderedDict()
         self.live: list[StoredMessage] = []
         self.live_bytes = 0
         self.catchup = False
@@ -323,12 +327,20 @@ class _Conn:
                     ws.transport.abort()
                     return
 
+    def acknowledged(self, mids: Iterable[str]) -> None:
+        """The client's acknowledgement of ``mids`` is stored: never push them again."""
+        for mid in mids:
+            self.pushed.discard(mid)
+            self.acked[mid] = None
+        while len(self.acked) > RECENTLY_ACKED:
+            self.acked.popitem(last=False)
+
     def _deliver_frames(self, msgs: list[StoredMessage]) -> list[str]:
         """Push frames for the messages not pushed yet (each within MAX_BATCH messages and
         MAX_FRAME_BYTES, which a client enforces)."""
         fresh = []
         for m in msgs:
-            if m.mid not in self.pushed:
+            if m.mid not in self.pushed and m.mid not in self.acked:
                 self.pushed.add(m.mid)
                 fresh.append(m)
         frames = []
@@ -802,7 +814,7 @@ class RelayServer:
                 self._store_failed(conn, frame.rid, exc, "ack")
                 return
             for listener in self._listeners.get(mailbox, ()):
-                listener.pushed.difference_update(frame.mids)
+                listener.acknowledged(frame.mids)
             if frame.rid is not None:
                 conn.reply(p.encode_server_frame(p.Ok(frame.rid, {})))
 
