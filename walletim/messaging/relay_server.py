@@ -86,7 +86,7 @@ MAX_INFLIGHT = 2048  # requests of one connection waiting for the store or the s
 CLOSE_TIMEOUT = 2.0  # seconds a closing handshake may take (e.g. at shutdown)
 LIVE_BUFFER = 4096  # live pushes held for a slow listener before it re-reads from the store
 LIVE_BYTES = 1 << 20  # ... or that many envelope bytes of them
-RECENTLY_ACKED = 2 * p.MAX_BATCH  # acknowledged mids a listener remembers (see _Conn.acked)
+RECENTLY_ACKED = p.MAX_BATCH  # acknowledged mids a listener remembers: one ack frame (_Conn.acked)
 FRAME_SLACK = 100  # a deliver frame's own JSON around its messages
 MESSAGE_SLACK = 80  # JSON around one message's base64 envelope
 #: Bytes one connection may have waiting: replies queued for it, plus what its requests in
