@@ -499,43 +499,56 @@ class ChainService:
         Raises:
             RpcError: the node is unreachable (the records stay 'signed').
         """
-        rows = conn.execute(
-            "SELECT hash FROM transactions WHERE chain_id = ? AND sender = ? "
-            "AND status = 'signed' AND nonce >= ? ORDER BY nonce, created_at",
-            (self.chain_id, sender, start),
-        ).fetchall()
-        records = [r for (h,) in rows if (r := self.repo.get(h)) is not None]
+        records = [
+            r
+            for r in self.repo.open_transactions(self.chain_id, sender)
+            if r.status == "signed" and r.nonce >= start
+        ]
         if not records:
             return False
-        answers = self.rpc.batch(
-            [("eth_sendRawTransaction", ["0x" + rec.raw.hex()]) for rec in records]
-        )
-        refused = [
-            rec.hash
-            for rec, answer in zip(records, answers, strict=True)
-            if isinstance(answer, RpcError) and "already known" not in str(answer).lower()
-        ]
-        for answer in answers:
-            if isinstance(answer, RpcError) and answer.response is None:
-                raise answer
-        held = self._node_holds(refused) if refused else set()
-        accepted = [r.hash for r in records if r.hash not in refused or r.hash in held]
-        for rec, answer in zip(records, answers, strict=True):
-            if rec.hash in refused and rec.hash not in held:
+        outcomes = self._broadcast_all(records)
+        for outcome in outcomes:
+            if outcome is not None and outcome.response is None:
+                raise outcome
+        accepted = [r.hash for r, outcome in zip(records, outcomes, strict=True) if outcome is None]
+        for rec, outcome in zip(records, outcomes, strict=True):
+            if outcome is not None:
                 TxRepo.set_status(conn, rec.hash, "dropped")
                 self._tell(
                     f"{rec.hash} (nonce {rec.nonce}), signed earlier by a command that did not "
-                    f"get it to the node, is refused now and marked dropped: {answer}"
+                    f"get it to the node, is refused now and marked dropped: {outcome}"
                 )
-        TxRepo.mark_pending(conn, accepted)
-        for rec in records:
-            if rec.hash in accepted:
+            else:
                 self._tell(
                     f"broadcast {rec.hash} (nonce {rec.nonce}) first: an earlier command signed "
                     "it and stopped before the node had it"
                 )
+        TxRepo.mark_pending(conn, accepted)
         self._recovered.extend(accepted)
         return bool(accepted)
+
+    def _broadcast_all(self, records: Sequence[TxRecord]) -> list[RpcError | None]:
+        """Send every raw transaction in one batch. For each: None if the node has it now
+        (accepted, already known, or refused as ours from an earlier attempt whose answer
+        was lost: "nonce too low" once mined), else the error (``response`` None: a transport
+        failure, the outcome unknown). Raises RpcError (checking what the node holds)."""
+        sent = self.rpc.batch(
+            [("eth_sendRawTransaction", ["0x" + rec.raw.hex()]) for rec in records]
+        )
+        outcomes: list[RpcError | None] = [
+            a if isinstance(a, RpcError) and "already known" not in str(a).lower() else None
+            for a in sent
+        ]
+        refused = [
+            rec.hash
+            for rec, outcome in zip(records, outcomes, strict=True)
+            if outcome is not None and outcome.response is not None
+        ]
+        held = self._node_holds(refused) if refused else set()
+        return [
+            None if rec.hash in held else outcome
+            for rec, outcome in zip(records, outcomes, strict=True)
+        ]
 
     def _tell(self, text: str) -> None:
         if self._notify is not None:
@@ -1155,25 +1168,11 @@ class ChainService:
                         )
                         records.append((r, record))
                     broadcasting.enter_context(self.inflight.held())
-                sent = self.rpc.batch(
-                    [("eth_sendRawTransaction", ["0x" + rec.raw.hex()]) for _r, rec in records]
-                )
-                # A transaction the node refuses but holds is ours from an earlier attempt whose
-                # answer was lost ("nonce too low" once mined, e.g. a retry across a node restart).
-                refused = [
-                    rec.hash
-                    for (_r, rec), outcome in zip(records, sent, strict=True)
-                    if isinstance(outcome, RpcError) and outcome.response is not None
-                ]
-                held = self._node_holds(refused)
+                outcomes = self._broadcast_all([rec for _r, rec in records])
                 accepted: list[str] = []
                 with self.store.transaction() as conn:
-                    for (r, rec), outcome in zip(records, sent, strict=True):
-                        if (
-                            isinstance(outcome, RpcError)
-                            and "already known" not in str(outcome).lower()
-                            and rec.hash not in held
-                        ):
+                    for (r, rec), outcome in zip(records, outcomes, strict=True):
+                        if outcome is not None:
                             if outcome.response is None:
                                 results[r.row] = BatchResult(
                                     r.row, r.to, r.value, r.token, rec.hash, "signed", str(outcome)
