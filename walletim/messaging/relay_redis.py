@@ -94,7 +94,7 @@ redis.call('HSET', i, mid, id)
 redis.call('SADD', active, ARGV[5])
 local out = {'stored', id}
 for _, node in ipairs(redis.call('SMEMBERS', f)) do
-  if node ~= ARGV[7] then out[#out + 1] = node end
+  if node ~= ARGV[6] then out[#out + 1] = node end
 end
 return out
 """
@@ -608,7 +608,7 @@ class RedisMailboxStore:
                     records.append(record + env)
             return outcome, 0 if raw == b"0" else seq_of(raw)
 
-        args: list[Any] = [mid, env, now_ms, self.max_mailbox, mailbox, "", self.node]
+        args: list[Any] = [mid, env, now_ms, self.max_mailbox, mailbox, self.node]
         keys = [*self._mb(mailbox), self._followers(mailbox)]
         return self._call("enqueue", keys, args, convert)
 
@@ -702,7 +702,7 @@ class RedisMailboxStore:
         self._mailboxes[key] = self._mailboxes.get(key, 0) + 1
         try:
             await self._follow_channel(self.node_channel(), keep=True)
-            await self._call("follow", [self._followers(key)], [self.node, "1"])
+            await self._join(key, True)
         except StoreError:
             await self.unfollow(topic)
             raise
@@ -744,12 +744,15 @@ class RedisMailboxStore:
     async def _rejoin(self) -> None:
         """Rejoin every follower set (a publish nobody heard while this node was away
         dropped it from them), then have the server re-read what may have been missed."""
-        joins = [
-            self._call("follow", [self._followers(mb)], [self.node, "1"]) for mb in self._mailboxes
-        ]
-        await asyncio.gather(*joins, return_exceptions=True)
+        await asyncio.gather(
+            *(self._join(mb, True) for mb in self._mailboxes), return_exceptions=True
+        )
         if self._handler is not None:
             self._handler(None, None)
+
+    def _join(self, mailbox: str, member: bool) -> asyncio.Future[Any]:
+        """Add this node to (or take it out of) ``mailbox``'s follower set."""
+        return self._call("follow", [self._followers(mailbox)], [self.node, "1" if member else "0"])
 
     async def unfollow(self, topic: str) -> None:
         kind, _, key = topic.partition(":")
@@ -760,7 +763,7 @@ class RedisMailboxStore:
                 return
             self._mailboxes.pop(key, None)
             with contextlib.suppress(StoreError):
-                await self._call("follow", [self._followers(key)], [self.node, "0"])
+                await self._join(key, False)
             return
         channel = self.publish_channel(key)
         left = self._topics.get(channel, 0) - 1
