@@ -1183,16 +1183,11 @@ class ChatService:
         """Add ``peer``: a change signed by ``account``, sent to every member and the new one.
         The inbox is fetched first (see :meth:`_synced_group`)."""
         g = self._synced_group(account, group)
-        me = self._me(account)
         new = self.resolve_peer(peer)
         if new in g.members:
             raise InputError(f"{new} is already in {g.name!r}")
         members = (*g.members, new)
-        m = self._membership(account, g.group_id, g.name, g.version + 1, "add", new, members)
-        sent = self._announce(account, m, members)
-        updated = self.repo.group(me.address, g.group_id)
-        assert updated is not None
-        return updated, sent
+        return self._change(account, g, "add", new, members, members)
 
     def group_remove(
         self, account: str, group: str, peer: str
@@ -1209,11 +1204,7 @@ class ChatService:
         if gone not in g.members:
             raise InputError(f"{gone} is not in {g.name!r}")
         members = tuple(x for x in g.members if x != gone)
-        m = self._membership(account, g.group_id, g.name, g.version + 1, "remove", gone, members)
-        sent = self._announce(account, m, g.members)
-        updated = self.repo.group(me.address, g.group_id)
-        assert updated is not None
-        return updated, sent
+        return self._change(account, g, "remove", gone, members, g.members)
 
     def group_leave(self, account: str, group: str) -> tuple[GroupRow, list[SendResult]]:
         """Leave: a change signed by ``account`` sent to every other member; the group's
@@ -1224,9 +1215,16 @@ class ChatService:
         members = tuple(x for x in g.members if x != me.address)
         if not members:
             raise InputError(f"you are the only member of {g.name!r}: there is nobody to tell")
-        m = self._membership(account, g.group_id, g.name, g.version + 1, "leave", None, members)
-        sent = self._announce(account, m, g.members)
-        updated = self.repo.group(me.address, g.group_id)
+        return self._change(account, g, "leave", None, members, g.members)
+
+    def _change(
+        self, account: str, g: GroupRow, action: str, subject: str | None,
+        members: tuple[str, ...], to: Sequence[str],
+    ) -> tuple[GroupRow, list[SendResult]]:  # fmt: skip
+        """Sign the next membership change of ``g``, send it to ``to``, apply it here."""
+        m = self._membership(account, g.group_id, g.name, g.version + 1, action, subject, members)
+        sent = self._announce(account, m, to)
+        updated = self.repo.group(self._me(account).address, g.group_id)
         assert updated is not None
         return updated, sent
 
