@@ -279,20 +279,20 @@ class Watcher:
         self.chain.check_chain()
         chain_id = self.chain.chain_id
         repo = AlertRepo(self._store())
-        head = self.rpc.block_number()
         at = repo.cursor_at(address, chain_id)
         cursor, cursor_hash = (None, None) if at is None else at
+        head, seen_hash = self._head(cursor if from_block is None else None)
         if from_block is not None:
             if not 0 <= from_block <= head:
                 raise InputError(f"--from-block must be 0 .. {head} (the head)")
             start = from_block
         elif cursor is None:
-            repo.set_cursor(address, chain_id, head, self._hash_of(head))
+            repo.set_cursor(address, chain_id, head, seen_hash)
             return []
         elif cursor > head:  # the chain is shorter than what we saw: a reorg or a rollback
             start = max(0, head - REORG_RESCAN + 1)
             cursor = None
-        elif cursor_hash is not None and self._hash_of(cursor) != cursor_hash:
+        elif cursor_hash is not None and seen_hash != cursor_hash:
             # The block we stopped at was replaced (a reorg, the chain no shorter): what the
             # new branch holds is scanned (alerts already posted stay single).
             start = max(0, cursor - REORG_RESCAN + 1)
@@ -309,10 +309,16 @@ class Watcher:
             posted += self._post(address, chain_id, found, last, last_hash)
         return posted
 
-    def _hash_of(self, number: int) -> str | None:
-        block = self.rpc.get_block(number)
-        value = None if block is None else block.get("hash")
-        return value.lower() if isinstance(value, str) else None
+    def _head(self, cursor: int | None) -> tuple[int, str | None]:
+        """The head's number and the hash of block ``cursor`` (of the head if None), in one
+        round trip. Raises RpcError."""
+        calls: list[tuple[str, Sequence[Any]]] = [("eth_getBlockByNumber", ["latest", False])]
+        if cursor is not None:
+            calls.append(("eth_getBlockByNumber", [hex(cursor), False]))
+        blocks = self._batch(calls)
+        head = quantity((blocks[0] or {}).get("number"), "eth_getBlockByNumber")
+        value = (blocks[-1] or {}).get("hash")
+        return head, value.lower() if isinstance(value, str) else None
 
     def _batch(self, calls: list[tuple[str, Sequence[Any]]]) -> list[Any]:
         results = self.rpc.batch(calls)
