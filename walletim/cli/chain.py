@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from walletim.app.networks import MAX_CONFIRMATIONS
 from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
 from walletim.errors import InputError, shown
 
@@ -621,7 +622,7 @@ def network_list(ctx: Ctx) -> None:
 )
 @click.option(
     "--confirmations",
-    type=click.IntRange(1, 64),
+    type=click.IntRange(1, MAX_CONFIRMATIONS),
     default=1,
     show_default=True,
     help="Blocks (its own included) before a payment in a chat shows as verified.",
