@@ -784,7 +784,7 @@ def test_one_time_prekeys_cannot_be_drained_through_many_connections(tmp_path: P
     run(main())
 
 
-def test_connections_per_ip_address_are_limited(tmp_path: Path) -> None:
+def test_connections_per_ip_address_are_limited(tmp_path: Path, relay_factory: Any) -> None:
     """One address cannot hold more than max_per_ip connections (a client that opens them
     without end would exhaust the relay); the one over is closed with 1013 and a clean
     error; a freed slot can be used again."""
@@ -810,6 +810,11 @@ def test_connections_per_ip_address_are_limited(tmp_path: Path) -> None:
             assert relay.connections == 20
             for c in many:
                 await c.close()
+        served = relay_factory("--max-connections-per-ip", "1")  # the CLI flag
+        first = await RelayClient.connect(served.url)
+        with pytest.raises(RelayUnavailable, match="too many from this address"):
+            await RelayClient.connect(served.url)
+        await first.close()
 
     run(main())
 
