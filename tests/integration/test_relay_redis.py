@@ -9,6 +9,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,6 +106,54 @@ def test_offline_delivery_through_another_node_and_idempotent_resends(
         assert await b.fetch() == ([], False)
         for client in (a1, a2, b):
             await client.close()
+
+    run(main())
+
+
+def test_a_late_notice_of_mail_acknowledged_meanwhile_is_not_pushed_again(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Node 1 tells node 2 of Bob's mail late (a busy publisher): Bob, listening on node 2,
+    reads it from the backlog, acknowledges it, reconnects, and then the notice arrives. It
+    must not push the acknowledged message again on the new connection (the network-fault
+    test caught this in CI: "delivered after its ack was confirmed")."""
+    from walletim.messaging.relay_redis import RedisMailboxStore
+    from walletim.messaging.relay_server import RelayServer
+
+    alice, bob = make_person(), make_person()
+    prefix = redis_server.prefix()
+
+    async def node(name: str) -> RelayServer:
+        store = await RedisMailboxStore.open(redis_server.url, prefix=prefix)
+        return await RelayServer.start(tmp_path / name, store=store)
+
+    async def main() -> None:
+        n1, n2 = await node("n1"), await node("n2")
+        store1: Any = n1.store
+        async with n1, n2:
+            b = await bob.connect(n2.url)
+            await b.listen()  # node 2 follows Bob's mailbox
+            store1._send_notes = lambda: None  # node 1 holds its notices for now
+            a = await alice.connect(n1.url)
+            late, env = new_mid(), envelope()
+            await a.send(bob.mailbox, late, env)
+            assert await b.next_push(0.3) is None  # the notice is held
+            await b.listen()  # Bob asks again: read from the backlog
+            push = await b.next_push(5)
+            assert isinstance(push, p.Deliver) and [m.mid for m in push.msgs] == [late]
+            await b.ack([late])
+            await b.close()
+            b = await bob.connect(n2.url, publish=False)
+            await b.listen()
+            del store1._send_notes
+            store1._send_notes()  # the late notice reaches node 2 now...
+            fresh = new_mid()
+            await a.send(bob.mailbox, fresh, envelope())  # ... before this one's
+            push = await b.next_push(5)
+            assert isinstance(push, p.Deliver) and [m.mid for m in push.msgs] == [fresh]
+            assert await b.next_push(0.3) is None
+            for client in (a, b):
+                await client.close()
 
     run(main())
 

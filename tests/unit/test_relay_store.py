@@ -189,6 +189,24 @@ def test_pending_pages_oldest_first_with_a_more_flag(opener: Opener) -> None:
     run(opener, body)
 
 
+def test_high_water_covers_every_message_stored_and_never_goes_down(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
+        await publish(store)
+        assert await store.high_water(BOX) == 0  # nothing stored yet
+        seqs = [(await store.enqueue(BOX, mid(i), b"e", 5_000 - i))[1] for i in range(3)]
+        water = await store.high_water(BOX)
+        assert water >= max(seqs)
+        # Acknowledging (even the newest) or expiring mail does not lower it...
+        assert await store.ack(BOX, [mid(2), mid(1)]) == 2
+        await store.expire(10_000)
+        assert await store.high_water(BOX) == water
+        # ... and what is stored later is above it, even with an older timestamp.
+        later = (await store.enqueue(BOX, mid(3), b"e", 1))[1]
+        assert later > water and await store.high_water(BOX) >= later
+
+    run(opener, body)
+
+
 def test_ack_deletes_only_that_mailboxs_messages(opener: Opener) -> None:
     async def body(store: MailboxStore) -> None:
         await publish(store, BOX)

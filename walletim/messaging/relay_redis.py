@@ -146,6 +146,13 @@ end
 return out
 """
 
+# The last stream id handed out in the mailbox (kept in its hash: entries may be gone).
+_HIGH_WATER = """
+local last = redis.call('HMGET', KEYS[1], 'ms', 'n')
+if not last[1] then return '0-0' end
+return last[1] .. '-' .. last[2]
+"""
+
 _EXPIRE = """
 local m, q, i, a, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local rows = redis.call('XRANGE', q, '-', '(' .. ARGV[1] .. '-0', 'COUNT', ARGV[3])
@@ -229,6 +236,7 @@ _SCRIPTS = {
     "enqueue": _ENQUEUE,
     "ack": _ACK,
     "pending": _PENDING,
+    "high_water": _HIGH_WATER,
     "expire": _EXPIRE,
     "put_bundle": _PUT_BUNDLE,
     "take_bundle": _TAKE_BUNDLE,
@@ -644,6 +652,9 @@ class RedisMailboxStore:
 
         args = [start, limit + 1, max(0, max_bytes or 0)]
         return self._call("pending", [self._mb(mailbox)[1]], args, convert)
+
+    def high_water(self, mailbox: str) -> asyncio.Future[int]:
+        return self._call("high_water", [self._mb(mailbox)[0]], [], seq_of)
 
     def ack(self, mailbox: str, mids: Sequence[str]) -> asyncio.Future[int]:
         unique = list(dict.fromkeys(mids))[:MAX_BATCH]

@@ -7,7 +7,9 @@ a challenge; signing it with a chat identity key opens that key's mailbox. Every
 - ``send`` is answered ``sent`` only once the envelope is durably committed (group commit on
   the store's writer thread), then pushed to every connection listening on that mailbox;
 - a listening connection gets its backlog, then live mail, and never the same message twice
-  until it is acknowledged or the connection reconnects;
+  until it is acknowledged or the connection reconnects; a connection that starts listening
+  after an acknowledgement was confirmed never gets that message (a late notice from another
+  node of mail its backlog read covered is dropped: see :meth:`MailboxStore.high_water`);
 - malformed frames close only their own connection (4400); rate limits close with 4429
   (every frame) or answer ``rate_limited`` (bundle requests, so nobody drains a peer's
   one-time prekeys); a storage failure answers ``unavailable``, never crashes the relay;
@@ -202,6 +204,12 @@ class _Conn:
         self.live_bytes = 0
         self.catchup = False
         self.cursor = 0
+        # Every message with a seq up to ``through`` that was still queued has been read from
+        # the backlog (so pushed, or acknowledged since): a live push of one of them that is
+        # not in ``pushed`` is a late notification from another node of a message acknowledged
+        # meanwhile, maybe through another connection or node, and is not pushed again.
+        self.through = 0
+        self._water: int | None = None  # the store's high water as this backlog read began
 
     # -- output --------------------------------------------------------------------------
 
@@ -277,7 +285,7 @@ class _Conn:
                     elif self.live:
                         live, self.live = self.live, []
                         self.live_bytes = 0
-                        frames += self._deliver_frames(live)
+                        frames += self._deliver_frames(live, live=True)
                     await self._send_all(frames)
         except ConnectionClosed:
             pass
@@ -335,12 +343,14 @@ class _Conn:
         while len(self.acked) > RECENTLY_ACKED:
             self.acked.popitem(last=False)
 
-    def _deliver_frames(self, msgs: list[StoredMessage]) -> list[str]:
+    def _deliver_frames(self, msgs: list[StoredMessage], live: bool = False) -> list[str]:
         """Push frames for the messages not pushed yet (each within MAX_BATCH messages and
-        MAX_FRAME_BYTES, which a client enforces)."""
+        MAX_FRAME_BYTES, which a client enforces). ``live``: notifications, not read from
+        the store now (those the backlog was read through are stale)."""
         fresh = []
+        least = self.through if live else 0
         for m in msgs:
-            if m.mid not in self.pushed and m.mid not in self.acked:
+            if m.mid not in self.pushed and m.mid not in self.acked and m.seq > least:
                 self.pushed.add(m.mid)
                 fresh.append(m)
         frames = []
@@ -351,21 +361,36 @@ class _Conn:
         return frames
 
     async def _catch_up(self) -> list[str]:
+        """Push the next page of the backlog (from its start when ``cursor`` is 0)."""
         assert self.mailbox is not None
-        try:
-            msgs, more = await self.relay.store.pending(
-                self.mailbox, p.MAX_BATCH, self.cursor, PAGE_BYTES
-            )
-        except StoreError:
+        store = self.relay.store
+        calls: list[Awaitable[Any]] = []
+        if self.cursor == 0:
+            # Asked before the first page: what was queued up to it is in the pages that follow.
+            calls.append(store.high_water(self.mailbox))
+        calls.append(store.pending(self.mailbox, p.MAX_BATCH, self.cursor, PAGE_BYTES))
+        results: list[Any] = await asyncio.gather(*calls, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            if not isinstance(failed[0], StoreError):
+                raise failed[0]
             log.error("listen: reading a mailbox backlog failed")
             self.catchup = False
-            self.error(None, "unavailable", "the relay cannot read the mailbox now; listen again")
+            self._water = None
+            self.error(None, "unavailable", "cannot read the mailbox now; listen again")
             return []
+        if len(results) == 2:
+            self._water = int(results[0])
+        msgs, more = results[-1]
         if msgs:
             self.cursor = msgs[-1].seq
+        frames = self._deliver_frames(msgs)
         if not more:
             self.catchup = False
-        return self._deliver_frames(msgs)
+            if self._water is not None:
+                self.through = max(self.through, self._water)
+                self._water = None
+        return frames
 
 
 class RelayServer:

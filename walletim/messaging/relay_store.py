@@ -257,6 +257,14 @@ class MailboxStore(Protocol):
         large the envelopes (see :func:`take_page`)."""
         ...
 
+    def high_water(self, mailbox: str) -> Awaitable[int]:
+        """A ``seq`` at least that of every message stored in ``mailbox`` so far (0: none),
+        never decreasing: a message still queued with a ``seq`` up to it is returned by
+        :meth:`pending` calls made after this one, and any message stored later gets a larger
+        ``seq``. (The relay uses it to tell a late notification of a message that was
+        acknowledged since from new mail.)"""
+        ...
+
     def ack(self, mailbox: str, mids: Sequence[str]) -> Awaitable[int]:
         """Delete these messages of this mailbox (only this mailbox's); returns how many."""
         ...
@@ -746,6 +754,15 @@ class SqliteMailboxStore:
                 )
             finally:
                 cursor.close()
+
+        return self.submit_nowait(op)
+
+    def high_water(self, mailbox: str) -> asyncio.Future[int]:
+        # Sequence numbers are one AUTOINCREMENT across mailboxes: never reused, never lower.
+        def op(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'")
+            found = row.fetchone()
+            return int(found[0]) if found else 0
 
         return self.submit_nowait(op)
 
