@@ -93,3 +93,13 @@ def test_bump_and_cap() -> None:
     with pytest.raises(ChainError, match="fee cap"):
         fees.check_fee_cap(21000, 10**15, 10**18)
     fees.check_fee_cap(21000, 10**15, 0)  # 0: no cap
+
+
+def test_contract_gas_limit_is_metamasks_buffer_under_the_block_limit() -> None:
+    assert fees.contract_gas_limit(100_000) == 150_000
+    assert fees.contract_gas_limit(100_001) == 150_001  # rounds down, never below 1.5x - 1
+    assert fees.contract_gas_limit(100_000, 30_000_000) == 150_000
+    # Held at 90% of the block gas limit ...
+    assert fees.contract_gas_limit(20_000_000, 30_000_000) == 27_000_000
+    # ... but never below the estimate itself.
+    assert fees.contract_gas_limit(28_000_000, 30_000_000) == 28_000_000

@@ -346,6 +346,18 @@ class ChainService:
             raise RpcError("eth_feeHistory returned a malformed result", method="eth_feeHistory")
         return feepolicy.suggest(history)
 
+    def _contract_gas(self, estimate: int) -> int:
+        """The gas limit for a contract call estimated at ``estimate`` (see
+        :func:`~walletim.chain.fees.contract_gas_limit`); a large one is held under the
+        latest block's gas limit (a transaction above it is never mined)."""
+        limit = feepolicy.contract_gas_limit(estimate)
+        if limit <= feepolicy.CHECK_BLOCK_ABOVE:
+            return limit
+        block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
+        if not isinstance(block, dict):
+            raise RpcError("eth_getBlockByNumber returned no block", method="eth_getBlockByNumber")
+        return feepolicy.contract_gas_limit(estimate, quantity(block.get("gasLimit"), "gasLimit"))
+
     # -- planning -------------------------------------------------------------------------
 
     def plan(self, sender: str, req: SendRequest) -> TxPlan:
@@ -373,7 +385,7 @@ class ChainService:
                 if reverted is not None:
                     raise reverted from exc
                 raise
-            gas_limit = estimate if not req.data else estimate * 6 // 5  # headroom for contracts
+            gas_limit = self._contract_gas(estimate) if req.data else estimate
         if req.legacy:
             gas_price = req.max_fee
             if gas_price is None:
@@ -1123,7 +1135,7 @@ class ChainService:
                     value,
                     data,
                     None,
-                    gas if not data else gas * 6 // 5,
+                    self._contract_gas(gas) if data else gas,
                     2,
                     suggestion.max_fee_per_gas,
                     suggestion.max_priority_fee_per_gas,

@@ -402,7 +402,7 @@ class ContractService:
             )
             if sent.status != "mined":
                 raise ChainError(
-                    f"{step.label} transaction {sent.hash} is {sent.status}"
+                    f"{step.label} transaction {sent.hash} is {sent.status}{_why(sent)}"
                     + ("; later steps were not sent" if index + 1 < len(plan.steps) else "")
                 )
         return Outcome(plan, tuple(results))
@@ -501,3 +501,14 @@ def parse_percent(text: str, *, what: str = "slippage", maximum: float = 50.0) -
 
 def now() -> int:
     return int(time.time())
+
+
+def _why(sent: SendResult) -> str:
+    """What a receipt tells of a failure: out of gas, or reverted (the reason is not kept)."""
+    receipt = sent.receipt
+    if receipt is None or receipt.status != 0:
+        return ""
+    used, limit = receipt.gas_used, sent.plan.gas_limit
+    if used >= limit:
+        return f" (out of gas in block {receipt.block_number}: all {limit:,} of its limit used)"
+    return f" (reverted in block {receipt.block_number} after {used:,} of {limit:,} gas)"

@@ -26,6 +26,14 @@ DEFAULT_FEE_CAP_WEI = 10**18
 MAX_SUGGESTED_FEE_PER_GAS = 1_000 * 10**9
 
 
+#: A contract call's gas limit is its estimate x 3/2 (MetaMask's buffer), at most this share
+#: of the block gas limit (unless the estimate itself is above it).
+GAS_BUFFER = (3, 2)
+BLOCK_SHARE = (9, 10)
+#: Above this buffered limit the block gas limit is looked up (below, every chain's is higher).
+CHECK_BLOCK_ABOVE = 1_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class FeeSuggestion:
     """EIP-1559 fees in wei per gas."""
@@ -75,6 +83,23 @@ def bump(old: int, percent: float, node_minimum_percent: float = 10.0) -> int:
     pct = max(percent, node_minimum_percent)
     scaled = old * round(pct * 1000) + 100_000 - 1
     return old + max(1, scaled // 100_000)
+
+
+def contract_gas_limit(estimate: int, block_gas_limit: int | None = None) -> int:
+    """The gas limit to sign for a contract call whose ``eth_estimateGas`` was ``estimate``.
+
+    The gas a call needs can change between the estimate and the block that includes it:
+    storage first written, a branch on the block's timestamp (Uniswap V2's price oracle
+    needs ~45,000 gas more on a pair's first trade in a new second, ~1.4x a one-pool swap),
+    someone else's transaction first. So 1.5x, as MetaMask does, but no more than 90% of
+    ``block_gas_limit`` (when known) and never less than the estimate. Gas not used is not
+    charged; the higher limit only raises the maximum fee shown and reserved.
+    """
+    buffered = estimate * GAS_BUFFER[0] // GAS_BUFFER[1]
+    if block_gas_limit is None:
+        return buffered
+    upper = block_gas_limit * BLOCK_SHARE[0] // BLOCK_SHARE[1]
+    return max(estimate, min(buffered, upper))
 
 
 def check_fee_cap(gas_limit: int, max_fee_per_gas: int, cap_wei: int) -> None:

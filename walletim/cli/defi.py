@@ -48,6 +48,7 @@ def _flags(flags: Any) -> str:
 
 
 def plan_text(s: Any, plan: Any) -> str:
+    from walletim.chain.fees import contract_gas_limit
     from walletim.chain.units import format_amount
 
     lines = [
@@ -62,8 +63,9 @@ def plan_text(s: Any, plan: Any) -> str:
     if gas:
         try:
             fee = s.chain.suggest_fees()["normal"].max_fee_per_gas
+            most = sum(contract_gas_limit(sim.gas_used or 0) for sim in plan.simulation) * fee
             lines.append(
-                f"  network fee: at most about {format_amount(gas * 6 // 5 * fee, max_places=6)} "
+                f"  network fee: at most about {format_amount(most, max_places=6)} "
                 f"ETH (simulated gas {gas:,})"
             )
         except Exception:  # noqa: S110 - fees are informative here; ChainService re-plans each step
