@@ -765,10 +765,11 @@ def test_any_altered_header_or_transaction_never_checks_out(world: World) -> Non
             "eth_sendTransaction",
             [{"from": world.address("dev:2"), "to": world.address("dev:3"), "value": hex(n + 1)}],
         )
-    rpc.call(
+    legacy = rpc.call(
         "eth_sendTransaction",
         [{"from": world.address("dev:2"), "to": world.address("dev:3"), "gasPrice": hex(3 * GWEI)}],
     )
+    wait_receipt(rpc, legacy)  # automine answers before it mines
     head = rpc.block_number()
     blocks = [b for b in (rpc.get_block(k) for k in range(head + 1)) if b is not None]
     txs = [

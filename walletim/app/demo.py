@@ -19,12 +19,18 @@ import json
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from walletim.app.session import Session
 from walletim.app.wallets import Wallets
+from walletim.errors import ChainError
 from walletim.keys import signing
+
+if TYPE_CHECKING:
+    from walletim.chain.rpc import RpcClient
 
 #: A small EIP-712 document of the demo's own (the EIP's "Mail" example lives in the tests).
 DEMO_TYPED_DATA = {
@@ -403,8 +409,9 @@ def _wim_story(
     # A stolen key: someone signs for bob outside his home (Anvil impersonation stands in).
     rpc = bob_s.rpc
     rpc.call("anvil_impersonateAccount", [bob])
-    rpc.call("eth_sendTransaction", [{"from": bob, "to": alice, "value": hex(2 * 10**18)}])
+    stolen = rpc.call("eth_sendTransaction", [{"from": bob, "to": alice, "value": hex(2 * 10**18)}])
     rpc.call("anvil_stopImpersonatingAccount", [bob])
+    _wait_mined(rpc, str(stolen))  # automine returns the hash before the block is mined
     limit = watcher.parse_threshold("1eth")
     alerts = watcher.scan("bob", [limit])
     again = watcher.scan("bob", [limit])
@@ -415,19 +422,21 @@ def _wim_story(
         say(f"      [{al.kind}] {al.text}")
     say(f"    Scanning again posts {len(again)}: each alert fires once for its event.")
     verified = [p for p in b.payments("bob") if p.direction == "in" and p.state == "verified"]
-    ok = (
-        state == "verified"
-        and settled.request is not None
-        and settled.request.state == "settled"
-        and bob_view.state == "settled"
-        and len(status.settled) == 1
-        and claim.amount == 2 * 10**17
-        and len(verified) == 3
-        and {"incoming", "unsigned", "outflow"} <= set(kinds)
-        and not again
-    )
-    if not ok:
-        raise RuntimeError("the wallet-IM demo's own checks failed")
+    checks = {
+        f"payment {state}": state == "verified",
+        "request unsettled for alice": (
+            settled.request is not None and settled.request.state == "settled"
+        ),
+        f"request {bob_view.state} for bob": bob_view.state == "settled",
+        f"{len(status.settled)} split shares settled": len(status.settled) == 1,
+        f"packet claim {claim.amount}": claim.amount == 2 * 10**17,
+        f"{len(verified)} payments verified": len(verified) == 3,
+        f"alerts {listed}": {"incoming", "unsigned", "outflow"} <= set(kinds),
+        f"{len(again)} alerts repeated": not again,
+    }
+    failed = [what for what, ok in checks.items() if not ok]
+    if failed:
+        raise RuntimeError(f"the wallet-IM demo's own checks failed: {'; '.join(failed)}")
     return {
         "wim_payment_state": state,
         "wim_request_settled": bob_view.state == "settled",
@@ -437,3 +446,12 @@ def _wim_story(
         "alerts": kinds,
         "alerts_repeated": len(again),
     }
+
+
+def _wait_mined(rpc: RpcClient, tx_hash: str, timeout: float = 60.0) -> None:
+    """Poll for ``tx_hash``'s receipt. Raises ChainError when none comes within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while rpc.call("eth_getTransactionReceipt", [tx_hash]) is None:
+        if time.monotonic() > deadline:
+            raise ChainError(f"transaction {tx_hash} was not mined within {timeout:.0f} s")
+        time.sleep(0.02)
