@@ -110,13 +110,15 @@ def test_offline_delivery_through_another_node_and_idempotent_resends(
     run(main())
 
 
+@pytest.mark.parametrize("arrives", ["after the new listen", "during the new listen"])
 def test_a_late_notice_of_mail_acknowledged_meanwhile_is_not_pushed_again(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: RedisServer, tmp_path: Path, arrives: str
 ) -> None:
     """Node 1 tells node 2 of Bob's mail late (a busy publisher): Bob, listening on node 2,
-    reads it from the backlog, acknowledges it, reconnects, and then the notice arrives. It
-    must not push the acknowledged message again on the new connection (the network-fault
-    test caught this in CI: "delivered after its ack was confirmed")."""
+    reads it from the backlog, acknowledges it, reconnects, and then the notice arrives:
+    after his new connection's backlog read, or while its ``listen`` still waits for Redis
+    (following the mailbox). It must not push the acknowledged message again (the
+    network-fault test caught this in CI: "delivered after its ack was confirmed")."""
     from walletim.messaging.relay_redis import RedisMailboxStore
     from walletim.messaging.relay_server import RelayServer
 
@@ -130,6 +132,12 @@ def test_a_late_notice_of_mail_acknowledged_meanwhile_is_not_pushed_again(
     async def main() -> None:
         n1, n2 = await node("n1"), await node("n2")
         store1: Any = n1.store
+        store2: Any = n2.store
+
+        def release() -> None:
+            del store1._send_notes
+            store1._send_notes()
+
         async with n1, n2:
             b = await bob.connect(n2.url)
             await b.listen()  # node 2 follows Bob's mailbox
@@ -144,11 +152,21 @@ def test_a_late_notice_of_mail_acknowledged_meanwhile_is_not_pushed_again(
             await b.ack([late])
             await b.close()
             b = await bob.connect(n2.url, publish=False)
-            await b.listen()
-            del store1._send_notes
-            store1._send_notes()  # the late notice reaches node 2 now...
+            if arrives == "during the new listen":
+                follow = store2.follow
+
+                async def late_follow(topic: str) -> None:
+                    await follow(topic)
+                    release()
+                    await asyncio.sleep(0.3)  # node 2 hears the notice meanwhile
+
+                store2.follow = late_follow
+                await b.listen()
+            else:
+                await b.listen()
+                release()
             fresh = new_mid()
-            await a.send(bob.mailbox, fresh, envelope())  # ... before this one's
+            await a.send(bob.mailbox, fresh, envelope())  # its notice comes after the late one
             push = await b.next_push(5)
             assert isinstance(push, p.Deliver) and [m.mid for m in push.msgs] == [fresh]
             assert await b.next_push(0.3) is None

@@ -196,6 +196,9 @@ class _Conn:
         self.closed = False
         # Push state (listening connections only).
         self.listening = False
+        # Set once the mailbox is followed and its backlog read is about to begin: mail
+        # announced before then (stored before it) is in that read, so it is not pushed live.
+        self.reading = False
         self.pushed: set[str] = set()  # mids pushed and not yet acknowledged
         # The last acknowledged mids: a notification from another node can arrive after the
         # client read the message from the backlog and acknowledged it; it is not pushed again.
@@ -232,7 +235,7 @@ class _Conn:
         self.reply(p.encode_server_frame(p.Error(rid, code, message)))
 
     def push_live(self, msg: StoredMessage) -> None:
-        if self.closed or not self.listening:
+        if self.closed or not self.reading:
             return
         if len(self.live) >= LIVE_BUFFER or self.live_bytes >= LIVE_BYTES:
             # A slow reader: read it from the store later.
@@ -858,6 +861,7 @@ class RelayServer:
             except StoreError:
                 log.error("listen: following the mailbox on the shared store failed")
         conn.reply(p.encode_server_frame(p.Ok(frame.rid, {})))
+        conn.reading = True
         conn.catchup = True
         conn.cursor = 0
         conn.wake.set()
