@@ -380,7 +380,7 @@ class _Conn:
             log.error("listen: reading a mailbox backlog failed")
             self.catchup = False
             self._water = None
-            self.error(None, "unavailable", "cannot read the mailbox now; listen again")
+            self.error(None, "unavailable", "the relay cannot read the mailbox now; listen again")
             return []
         if len(results) == 2:
             self._water = int(results[0])
