@@ -849,3 +849,40 @@ def test_a_late_notification_never_pushes_an_acknowledged_message_again(tmp_path
                 await c.close()
 
     run(main())
+
+
+def test_a_peer_resetting_while_the_relay_waits_to_send_is_no_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A peer that asks for pages of mail and reads none fills its socket and its budget: the
+    relay's writer waits for the socket to drain and its reader stops taking requests. When
+    the peer then resets the connection, that wait ends with ConnectionResetError (not
+    websockets' ConnectionClosed): a closed connection, not a bug. It was logged as
+    "connection writer failed" with a traceback (the slow-consumer soak caught it under load)."""
+    from tests.reliability.relaykit import RawWs, client_frame
+
+    alice, bob = make_person(), make_person()
+
+    async def main() -> None:
+        async with await RelayServer.start(tmp_path / "r.db") as relay:
+            await (await bob.connect(relay.url)).close()  # Bob's mailbox exists
+            a = await alice.connect(relay.url)
+            await asyncio.gather(
+                *(a.send(bob.mailbox, new_mid(), os.urandom(65_584)) for _ in range(40))
+            )
+            raw = await RawWs.connect(relay.port)
+            await raw.authenticate(bob)
+            for rid in range(200):  # ~2.6 MB each, none read
+                raw.send(client_frame(1, p.encode_client_frame(p.Fetch(256, rid)).encode()))
+            await asyncio.sleep(1.0)  # the relay fills the socket, then waits on it
+            raw.abort()  # unread data in the socket: the kernel answers with a reset
+            await asyncio.sleep(0.5)
+            b = await bob.connect(relay.url, publish=False)  # the relay serves on
+            assert len((await b.fetch())[0]) > 0
+            assert relay.connections == 2  # the reset one is gone
+            for client in (a, b):
+                await client.close()
+
+    with caplog.at_level("INFO", logger="walletim"):
+        run(main())
+    assert not [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]

@@ -275,8 +275,10 @@ class RelayClient:
                     protocol.send_text(frame.encode())
                 ws.transport.write(b"".join(protocol.data_to_send()))
                 await ws.drain()
-        except ConnectionClosed:
-            pass  # the reader sees the same closure and fails every waiting request
+        except (ConnectionClosed, ConnectionError):
+            # (ConnectionError: reset while waiting to send; websockets hands drain the
+            # socket's own error.) The reader sees the same closure and fails every request.
+            pass
 
     async def _sweep(self) -> None:
         """Fail requests older than request_timeout (one task, not a timer per request)."""

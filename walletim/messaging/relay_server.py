@@ -290,7 +290,9 @@ class _Conn:
                         self.live_bytes = 0
                         frames += self._deliver_frames(live, live=True)
                     await self._send_all(frames)
-        except ConnectionClosed:
+        except (ConnectionClosed, ConnectionError):
+            # ConnectionError: reset by the peer while the writer waited for the socket
+            # (websockets hands a drain waiter the socket's own error, not ConnectionClosed).
             pass
         except Exception:  # a bug: drop this connection, keep the relay up
             log.exception("connection writer failed")
@@ -552,7 +554,7 @@ class RelayServer:
             )
             await ws.send(p.encode_server_frame(challenge))
             await self._serve(conn)
-        except ConnectionClosed:
+        except (ConnectionClosed, ConnectionError):  # closed, or reset while sending
             pass
         except Exception:  # a bug: close this connection, keep the relay up
             log.exception("connection handler failed")
