@@ -19,18 +19,12 @@ import json
 import secrets
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from walletim.app.session import Session
 from walletim.app.wallets import Wallets
-from walletim.errors import ChainError
 from walletim.keys import signing
-
-if TYPE_CHECKING:
-    from walletim.chain.rpc import RpcClient
 
 #: A small EIP-712 document of the demo's own (the EIP's "Mail" example lives in the tests).
 DEMO_TYPED_DATA = {
@@ -358,6 +352,7 @@ def _wim_story(
     alice_s: Session, bob_s: Session, anvil: object, say: Callable[[str], None]
 ) -> dict[str, object]:
     from walletim.app.watch import watcher_for
+    from walletim.app.world import wait_receipts
 
     a, b = alice_s.wim, bob_s.wim
     alice = alice_s.wallets.account("alice").address
@@ -411,7 +406,7 @@ def _wim_story(
     rpc.call("anvil_impersonateAccount", [bob])
     stolen = rpc.call("eth_sendTransaction", [{"from": bob, "to": alice, "value": hex(2 * 10**18)}])
     rpc.call("anvil_stopImpersonatingAccount", [bob])
-    _wait_mined(rpc, str(stolen))  # automine returns the hash before the block is mined
+    wait_receipts(rpc, [str(stolen)])  # automine answers before the block is mined
     limit = watcher.parse_threshold("1eth")
     alerts = watcher.scan("bob", [limit])
     again = watcher.scan("bob", [limit])
@@ -446,12 +441,3 @@ def _wim_story(
         "alerts": kinds,
         "alerts_repeated": len(again),
     }
-
-
-def _wait_mined(rpc: RpcClient, tx_hash: str, timeout: float = 60.0) -> None:
-    """Poll for ``tx_hash``'s receipt. Raises ChainError when none comes within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while rpc.call("eth_getTransactionReceipt", [tx_hash]) is None:
-        if time.monotonic() > deadline:
-            raise ChainError(f"transaction {tx_hash} was not mined within {timeout:.0f} s")
-        time.sleep(0.02)

@@ -362,7 +362,7 @@ def deploy_world(rpc: RpcClient, *, deployer: str | None = None) -> WorldManifes
         rpc.call("evm_setAutomine", [False])
     try:
         hashes = _send_all(rpc, deployer, plan.nonce, txs)
-        receipts = _receipts(rpc, hashes, mine=automine is not None)
+        receipts = wait_receipts(rpc, hashes, mine=automine is not None)
     finally:
         if automine:
             rpc.call("evm_setAutomine", [True])
@@ -447,7 +447,13 @@ def _send_all(rpc: RpcClient, sender: str, nonce: int, txs: list[dict[str, Any]]
     return hashes
 
 
-def _receipts(rpc: RpcClient, hashes: list[str], *, mine: bool) -> list[dict[str, Any]]:
+def wait_receipts(rpc: RpcClient, hashes: list[str], *, mine: bool = False) -> list[dict[str, Any]]:
+    """The receipts of ``hashes``, polled until all are there (Anvil's automine answers
+    ``eth_sendTransaction`` before it mines); with ``mine``, ``evm_mine`` before each poll.
+
+    Raises:
+        ChainError: not all mined within RECEIPT_TIMEOUT seconds. RpcError.
+    """
     deadline = time.monotonic() + RECEIPT_TIMEOUT
     found: dict[str, dict[str, Any]] = {}
     delay = 0.005
@@ -463,7 +469,7 @@ def _receipts(rpc: RpcClient, hashes: list[str], *, mine: bool) -> list[dict[str
             if isinstance(r, dict):
                 found[h] = r
         if time.monotonic() > deadline:
-            raise ChainError(f"{len(missing)} world transactions were not mined in time")
+            raise ChainError(f"{len(missing)} transaction(s) were not mined in time")
         if len(found) < len(hashes):
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
