@@ -314,7 +314,7 @@ def test_a_group_of_three(tmp_path: Path, relay: RelayProcess) -> None:
     human = bob("chat", "inbox", "--from", "bob")
     assert human.code == 0, human.err
     assert "created the group 'family' with 3 members (signature checked, version 1)" in human.out
-    assert "1 signed membership change(s) checked and applied to family" in human.out
+    assert "1 signed membership change(s) checked and applied to group “family”" in human.out
     inbox = carol("--json", "chat", "inbox", "--from", "carol")
     assert inbox.code == 0, inbox.err
     [change] = inbox.json()["messages"]
@@ -338,7 +338,7 @@ def test_a_group_of_three(tmp_path: Path, relay: RelayProcess) -> None:
         assert cli("chat", "inbox", "--from", who).code == 0
         assert sorted(group_texts(cli, who, "family")) == sorted(said.items())
     read = carol("chat", "read", "--from", "carol", "family")
-    assert read.code == 0 and f"group family [{gid[:8]}]: 3 members" in read.out
+    assert read.code == 0 and f"group “family” [{gid[:8]}]: 3 members" in read.out
     assert f"{b[:6]}…{b[-4:]}: {said[b]}" in read.out and f"you: {said[c]}" in read.out
     # Group traffic stays out of the one-to-one conversations it travelled in.
     assert carol("--json", "chat", "read", "--from", "carol", a).json()["messages"] == []

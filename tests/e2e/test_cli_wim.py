@@ -66,7 +66,10 @@ def test_pay_request_split_and_payments(users: dict[str, User]) -> None:
         ("verified", "in", alice.address, paid["hash"])
     ]
     human = bob.run("payments", "--from", bob.spec)
-    assert human.code == 0 and "0.25 ETH (lunch)  [verified]" in human.out
+    # The verdict first, then the amount, who paid whom, and the payer's note last, quoted.
+    [line] = human.out.splitlines()
+    assert human.code == 0 and line.startswith("[verified, 1 conf., not final] 0.25 ETH from ")
+    assert "to you" in line and line.endswith("note “lunch”")
     [msg] = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
     assert (msg["kind"], msg["text"], msg["verification"]["state"]) == (
         "payment",
@@ -74,7 +77,8 @@ def test_pay_request_split_and_payments(users: dict[str, User]) -> None:
         "verified",
     )
     line = bob.run("chat", "read", "--from", bob.spec, alice.address).out
-    assert "paid 0.25 ETH: lunch  [verified on chain]" in line
+    assert "← [✓ PAID, 1 confirmation(s), not final] 0xf39F…2266: 0.25 ETH from " in line
+    assert line.rstrip().endswith(" to you · note “lunch”")
 
     # request -> pay --request -> settled on both sides.
     asked = bob.ok("request", "--from", bob.spec, alice.address, "12.5", "--token", "USDC")
@@ -192,7 +196,8 @@ def test_listen_shows_each_payment_with_what_the_chain_says(users: dict[str, Use
     )
     alice.ok("pay", "--from", "dev", bob.address, "0.02")
     human = bob.run("chat", "listen", "--from", bob.spec, "--count", "1", "--timeout", "20")
-    assert "paid 0.02 ETH  [verified on chain]" in human.out, human.out
+    assert "← [✓ PAID, 1 confirmation(s), not final] " in human.out, human.out
+    assert ": 0.02 ETH from " in human.out and " to you" in human.out
     assert paid["hash"] != ""
 
 

@@ -247,4 +247,20 @@ def _block_transactions(rpc: RpcClient, block: dict[str, Any]) -> list[bytes]:
     return [raw for raw in out if raw is not None]
 
 
-__all__ = ["Mined", "mined", "transaction"]
+def finalized_height(rpc: RpcClient) -> int | None:
+    """The height of the node's ``finalized`` block (the consensus layer's finality on a
+    proof-of-stake chain), or None for a node that has no such tag. Raises RpcError."""
+    try:
+        block = rpc.call("eth_getBlockByNumber", ["finalized", False])
+    except RpcError as exc:
+        err = exc.response if isinstance(exc.response, dict) else {}
+        message = str(err.get("message", exc)).lower()
+        if _unsupported(exc) or "finalized" in message or "tag" in message:
+            return None
+        raise
+    if not isinstance(block, dict):
+        return None
+    return quantity(block.get("number"), "the finalized block's number")
+
+
+__all__ = ["Mined", "finalized_height", "mined", "transaction"]

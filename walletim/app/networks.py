@@ -22,6 +22,12 @@ MAX_FILE = 256 * 1024
 #: The most confirmations a payment check may ask for: each is a header checked one by one
 #: (walletim.app.evidence.MAX_LINKED_HEADERS).
 MAX_CONFIRMATIONS = 64
+#: Finality on the devnet: a block this deep (its own included) is treated as final. Anvil has
+#: no consensus; its own `finalized` tag trails the head by 64 blocks, which on a devnet that
+#: mines one block per transaction would keep payments "not final" for a long time.
+DEVNET_FINALITY = 3
+#: ``Network.finality`` value meaning "ask the node for its ``finalized`` block".
+FINALIZED_TAG = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,15 @@ class Network:
     fee_cap_wei: int = DEFAULT_FEE_CAP_WEI  # refuse a tx whose max fee exceeds this (0: no cap)
     #: Blocks (its own included) before a payment in a chat shows as verified, 1 .. 64.
     confirmations: int = 1
+    #: When a verified payment is final (no longer checked for reorgs): FINALIZED_TAG (0) to
+    #: follow the node's ``finalized`` block (a depth of 64 where the node has no such tag),
+    #: or a depth in blocks, ``confirmations`` .. 64.
+    finality: int = FINALIZED_TAG
+
+    def finality_text(self) -> str:
+        if self.finality == FINALIZED_TAG:
+            return "the node's finalized block"
+        return f"{self.finality} blocks deep"
 
     def with_url(self, url: str | None) -> Network:
         if not url:
@@ -40,7 +55,11 @@ class Network:
         return replace(self, rpc_url=url)
 
 
-BUILTIN = {DEFAULT_NETWORK: Network(DEFAULT_NETWORK, DEFAULT_RPC_URL, DEFAULT_CHAIN_ID, "ETH")}
+BUILTIN = {
+    DEFAULT_NETWORK: Network(
+        DEFAULT_NETWORK, DEFAULT_RPC_URL, DEFAULT_CHAIN_ID, "ETH", finality=DEVNET_FINALITY
+    )
+}
 
 
 class Networks:
@@ -61,6 +80,7 @@ class Networks:
                     str(v.get("currency", "ETH")),
                     int(v.get("fee_cap_wei", DEFAULT_FEE_CAP_WEI)),
                     int(v.get("confirmations", 1)),
+                    int(v.get("finality", FINALIZED_TAG)),
                 )
                 for name, v in doc["networks"].items()
             }
@@ -92,6 +112,13 @@ class Networks:
             raise InputError("the fee cap must not be negative")
         if not 1 <= network.confirmations <= MAX_CONFIRMATIONS:
             raise InputError(f"confirmations must be 1 .. {MAX_CONFIRMATIONS}")
+        if network.finality != FINALIZED_TAG and not (
+            network.confirmations <= network.finality <= MAX_CONFIRMATIONS
+        ):
+            raise InputError(
+                f"finality is 'finalized' or a depth of {network.confirmations} .. "
+                f"{MAX_CONFIRMATIONS} blocks (at least the confirmations)"
+            )
         fsio.ensure_private_dir(self.home)
         with fsio.locked(self.home / ".lock"):
             current = self._load()

@@ -164,7 +164,11 @@ class Session:
         if self._wim is None:
             from walletim.app.wim import WalletIM
 
-            self._wim = WalletIM(self, min_confirmations=self.network.confirmations)
+            self._wim = WalletIM(
+                self,
+                min_confirmations=self.network.confirmations,
+                finality=self.network.finality,
+            )
         return self._wim
 
     def close(self) -> None:

@@ -39,9 +39,7 @@ from walletim.chain.units import format_amount
 from walletim.errors import ChainError, InputError, MessagingError, RpcError, WalletimError
 from walletim.keys.hd import to_checksum_address
 from walletim.messaging.kinds import (
-    Asset as ClaimAsset,
-)
-from walletim.messaging.kinds import (
+    GROUP_PREFIX,
     PacketOffer,
     PaymentClaim,
     PaymentRequest,
@@ -54,6 +52,9 @@ from walletim.messaging.kinds import (
     parse_payment,
     parse_request,
     payment_typed_data,
+)
+from walletim.messaging.kinds import (
+    Asset as ClaimAsset,
 )
 from walletim.store.chat import StoredMessage
 from walletim.store.wim import (
@@ -68,10 +69,12 @@ from walletim.store.wim import (
 if TYPE_CHECKING:
     from walletim.app.contracts import Outcome, Plan
     from walletim.app.defi import Asset
+    from walletim.app.evidence import Mined
     from walletim.app.redpacket import NewPacket, PacketStatus
     from walletim.app.session import Session
 
 GRACE_S = 600  # a cited transaction the node has never seen is a mismatch after this long
+MAX_FINALITY_DEPTH = 64  # final at this depth on a node without a `finalized` block
 MAX_SPLIT = 20
 TRANSFER = "Transfer(address,address,uint256)"
 WITHDRAWAL = "Withdrawal(address,uint256)"  # WETH9
@@ -100,6 +103,33 @@ class Verdict:
     state: str  # pending | verified | failed | mismatch
     reason: str
     confirmations: int
+    final: bool = False  # verified, and its block is final on this network
+    block: tuple[int, str] | None = None  # (number, hash) where it was mined
+
+    @property
+    def shown(self) -> str:
+        """The state as people read it: verified says whether it is final yet."""
+        if self.state == "verified":
+            if self.final:
+                return "verified, final"
+            return f"verified, {self.confirmations} confirmation(s), not final"
+        return self.state
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyView:
+    """What a money message shows, from this home's own checked records (what the chain said,
+    the request this account made), never from the sender's words, except ``note``: a front
+    end prints the verdict first, then the rest, then the note quoted."""
+
+    kind: str  # payment | request | redpacket | action
+    verdict: Verdict | None  # payments and shared actions: what the chain said
+    amount: str  # "1 ETH", "25 USDC": the amount and asset as recorded and checked
+    payer: str | None  # who pays (payments: the transaction's sender once verified)
+    payee: str | None  # who receives: always shown
+    note: str  # the sender's own words
+    ref: str | None = None  # the request id, the red packet's id, or the transaction hash
+    open: bool | None = None  # a request: not settled yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +219,13 @@ class WalletIM:
         *,
         clock: Callable[[], float] = time.time,
         min_confirmations: int = 1,
+        finality: int = 0,
         grace_s: int = GRACE_S,
     ) -> None:
         self.s = session
         self._clock = clock
         self.min_confirmations = min_confirmations
+        self.finality = finality  # a depth in blocks, or 0: the node's `finalized` block
         self.grace_s = grace_s
 
     @property
@@ -460,11 +492,13 @@ class WalletIM:
         return self.repo.payments(self._address(account))
 
     def check(self, account: str) -> int:
-        """Check pending payments and shared actions against the chain again; returns how
-        many changed state. A node that cannot be reached leaves them pending."""
+        """Check again, against the chain, the payments and shared actions that are not
+        settled yet: pending ones, and verified ones whose block is not final (a reorg that
+        removed one reverts it, reopens its request and says so in the conversation).
+        Returns how many changed state. A node that cannot be reached changes nothing."""
         me = self._address(account)
         changed = 0
-        for row in self.repo.payments(me, states=("pending",)):
+        for row in self.repo.unsettled_payments(me):
             if row.message_id is None:
                 continue
             message = self.s.chat.repo.message(row.message_id)
@@ -472,7 +506,16 @@ class WalletIM:
                 claim = parse_payment(message.body)
             except MessagingError:
                 continue
-            if self._check_payment(row, claim, message).state != "pending":
+            if self._check_payment(row, claim, message).state != row.state:
+                changed += 1
+        for action_row in self.repo.unsettled_actions(me):
+            message = self.s.chat.repo.message(action_row.message_id)
+            try:
+                action = parse_action(message.body)
+            except MessagingError:
+                continue
+            actor = me if action_row.direction == "out" else message.sender or message.peer
+            if self._check_action(me, action_row.message_id, action, actor) != action_row.state:
                 changed += 1
         return changed
 
@@ -481,26 +524,95 @@ class WalletIM:
     def _check_payment(
         self, row: PaymentRow, claim: PaymentClaim, message: StoredMessage
     ) -> PaymentRow:
+        """Verify ``row`` again, store the verdict and settle (or, after a reorg, reopen) the
+        request it pays."""
         try:
             verdict = self.verify_payment(claim, message, row)
         except (RpcError, ChainError) as exc:
+            if row.state != "pending":
+                return row  # keep what was known; checked again later
             verdict = Verdict("pending", f"cannot check now: {exc}", row.confirmations)
-        self.repo.set_payment_state(row.id, verdict.state, verdict.reason, verdict.confirmations)
-        if verdict.state == "verified" and row.request_id is not None:
-            direction = "out" if row.direction == "in" else "in"
-            request = self.repo.request(row.account, row.request_id, direction, row.peer)
-            if (
-                request is not None
-                and request.asset == row.asset
-                and request.chain_id == row.chain_id
-                and row.amount >= request.amount
-            ):
-                self.repo.settle_request(
-                    row.account, row.request_id, direction, row.peer, row.tx_hash
-                )
+        if row.state == "verified" and verdict.state != "verified":
+            verdict = self._reverted(row, verdict)
+        self.repo.set_payment_state(
+            row.id, verdict.state, verdict.reason, verdict.confirmations,
+            final=verdict.final, block=verdict.block,
+        )  # fmt: skip
         updated = self.repo.payment(row.id)
         assert updated is not None
+        if verdict.state == "verified":
+            self._settle(updated)
         return updated
+
+    def _reverted(self, row: PaymentRow, verdict: Verdict) -> Verdict:
+        """A payment shown verified is not any more (a reorg removed or replaced its block):
+        reopen the request it settled and say so in its conversation."""
+        was = f"block {row.block_number}" if row.block_number is not None else "its block"
+        verdict = Verdict(
+            verdict.state,
+            f"removed from the chain by a reorganisation (was in {was}); {verdict.reason}",
+            verdict.confirmations,
+        )
+        reopened = ""
+        if row.request_id is not None:
+            direction = "out" if row.direction == "in" else "in"
+            if self.repo.reopen_request(
+                row.account, row.request_id, direction, row.peer, row.tx_hash
+            ):
+                reopened = f"; request {row.request_id} is open again"
+        amount = format_amount(row.amount, row.decimals)
+        self._notice(
+            row.account,
+            row.peer,
+            f"the payment of {amount} {row.symbol} ({row.tx_hash[:10]}…) is no longer on the "
+            f"chain: a reorganisation removed it{reopened}",
+        )
+        return verdict
+
+    def _notice(self, me: str, peer: str, text: str) -> None:
+        """A local notice (kind ``system``) in the conversation with ``peer``."""
+        now = self._now_ms()
+        with self.s.chat.repo.tx() as tx:
+            cid = tx.conversation(me, peer)
+            tx.add_message(cid, "in", "system", {"text": text}, text, sent_ms=now, state="received")
+
+    def _settle(self, row: PaymentRow) -> None:
+        """Settle the request ``row`` pays, if it really pays it: to the requester, from the
+        person asked, in the asked asset and chain, at least the asked amount."""
+        if row.request_id is None:
+            return
+        if row.direction == "in":  # a payment to us citing a request we made
+            request = self.repo.request(row.account, row.request_id, "out", row.peer)
+            to_requester = row.payee == row.account
+            from_asked = request is not None and row.payer == request.peer
+        else:  # our payment of a request we received
+            request = self.repo.request(row.account, row.request_id, "in", row.payee)
+            to_requester = request is not None and row.payee == request.peer
+            from_asked = row.payer == row.account
+        if (
+            request is not None
+            and to_requester
+            and from_asked
+            and request.asset == row.asset
+            and request.chain_id == row.chain_id
+            and row.amount >= request.amount
+        ):
+            self.repo.settle_request(
+                row.account, row.request_id, request.direction, request.peer, row.tx_hash
+            )
+
+    def _group_gate(self, message: StoredMessage, sender: str) -> Verdict | None:
+        """Money said in a group counts only if the group's roster is verified (it comes from
+        signed membership changes) and the sender is in it; else why not (pending while the
+        roster may still arrive, a mismatch after the grace period)."""
+        if not is_group_peer(message.peer):
+            return None
+        group = self.s.chat.repo.group(message.account, message.peer[len(GROUP_PREFIX) :])
+        if group is not None and group.verified and sender in group.members:
+            return None
+        if self._clock() - message.stored_ms / 1000 > self.grace_s:
+            return Verdict("mismatch", "said in a group whose roster is not verified", 0)
+        return Verdict("pending", "said in a group whose roster is not verified (yet)", 0)
 
     def verify_payment(
         self, claim: PaymentClaim, message: StoredMessage, row: PaymentRow
@@ -522,6 +634,9 @@ class WalletIM:
             and message.direction == "in"
         ):
             return Verdict("mismatch", f"the claim pays {claim.payee}, not you", 0)
+        gate = self._group_gate(message, sender)
+        if gate is not None:
+            return gate
         try:
             good = verify_typed_data(
                 claim.payer, claim.typed_data(), bytes.fromhex(claim.signature[2:])
@@ -530,15 +645,12 @@ class WalletIM:
             good = False
         if not good:
             return Verdict("mismatch", "the payer's signature on the claim does not verify", 0)
-        earlier = self.repo.first_claim(row.account, row.direction, claim.tx, row.id)
-        if earlier is not None:
-            return Verdict(
-                "mismatch", "this transaction was already claimed by an earlier message", 0
-            )
         chain_id = self.s.chain.chain_id
         if claim.chain_id != chain_id:
             return Verdict(
-                "pending", f"on chain {claim.chain_id}; this network is chain {chain_id}", 0
+                "mismatch",
+                f"the claim is for chain {claim.chain_id}; this network is chain {chain_id}",
+                0,
             )
         unknown = Verdict("pending", "the transaction is not on chain (yet)", 0)
         if self._clock() - message.stored_ms / 1000 > self.grace_s:
@@ -546,24 +658,52 @@ class WalletIM:
         found = self._mined(claim.tx, claim.payer, unknown)
         if isinstance(found, Verdict):
             return found
-        tx, receipt, confirmations = found
+        tx, receipt, where = found
+        # One transaction pays once: only its own sender's earlier claims count, so nobody
+        # can squat an honest payment by claiming it first.
+        earlier = self.repo.first_claim(row.account, row.direction, claim.tx, claim.payer, row.id)
+        if earlier is not None:
+            return Verdict(
+                "mismatch", "this transaction was already claimed by an earlier message", 0
+            )
         problem = self._moves(claim, tx, receipt)
         if problem:
-            return Verdict("mismatch", problem, confirmations)
-        if confirmations < self.min_confirmations:
-            return Verdict(
-                "pending", f"{confirmations} of {self.min_confirmations} confirmations",
-                confirmations,
-            )  # fmt: skip
-        return Verdict("verified", "", confirmations)
+            return Verdict("mismatch", problem, where.confirmations)
+        return self._confirmed(where)
+
+    def _confirmed(self, where: Mined) -> Verdict:
+        """Verified (final or not) or pending, by how deep ``where`` is."""
+        n = where.confirmations
+        block = (where.block_number, where.block_hash)
+        if n < self.min_confirmations:
+            return Verdict("pending", f"{n} of {self.min_confirmations} confirmations", n, False,
+                           block)  # fmt: skip
+        return Verdict("verified", "", n, self._is_final(where), block)
+
+    def _is_final(self, where: Mined) -> bool:
+        """Whether the block of ``where`` is final: deep enough on a network with a finality
+        depth; at or below the node's ``finalized`` block otherwise (a depth of 64 on a node
+        without that tag). Raises RpcError."""
+        from walletim.app.evidence import finalized_height
+
+        if self.finality > 0:
+            return where.confirmations >= self.finality
+        height = finalized_height(self.s.rpc)
+        if height is None:
+            return where.confirmations >= MAX_FINALITY_DEPTH
+        return where.block_number <= height
+
+    def _depth(self) -> int:
+        """How many headers after a block a check links and hash-checks."""
+        return max(self.min_confirmations, self.finality)
 
     def _mined(
         self, tx_hash: str, sender: str, unknown: Verdict
-    ) -> Verdict | tuple[dict[str, Any], dict[str, Any], int]:
-        """(transaction, successful receipt, confirmations) of ``tx_hash`` sent by ``sender``,
-        or the verdict when it is not that: ``unknown`` if the node has never seen it, a
-        mismatch for another sender or another chain, pending before it is mined, failed if it
-        reverted.
+    ) -> Verdict | tuple[dict[str, Any], dict[str, Any], Mined]:
+        """(transaction, successful receipt, where it was mined) of ``tx_hash`` sent by
+        ``sender``, or the verdict when it is not that: ``unknown`` if the node has never seen
+        it, a mismatch for another sender or another chain, pending before it is mined,
+        failed if it reverted.
 
         The node is not taken at its word (:mod:`walletim.app.evidence`): the transaction's
         fields come from signed bytes that hash to ``tx_hash``; its block must hash to the
@@ -573,7 +713,7 @@ class WalletIM:
         from walletim.app.evidence import mined
 
         chain_id = self.s.chain.chain_id
-        tx, where = mined(self.s.rpc, tx_hash, confirmations=self.min_confirmations)
+        tx, where = mined(self.s.rpc, tx_hash, confirmations=self._depth())
         if tx is None:
             return unknown
         if tx.chain_id is not None and tx.chain_id != chain_id:
@@ -584,7 +724,7 @@ class WalletIM:
             return Verdict("pending", "not mined yet", 0)
         if not where.succeeded:
             return Verdict("failed", "the transaction reverted", where.confirmations)
-        return tx.as_json(), where.receipt, where.confirmations
+        return tx.as_json(), where.receipt, where
 
     def _moves(self, claim: PaymentClaim, tx: dict[str, Any], receipt: dict[str, Any]) -> str:
         """Why the transaction does not move what the claim says ("" if it does)."""
@@ -804,36 +944,106 @@ class WalletIM:
         for mid in message_ids:
             payment = self.repo.payment_for_message(mid)
             if payment is not None:
-                out[mid] = Verdict(payment.state, payment.reason, payment.confirmations)
+                out[mid] = Verdict(
+                    payment.state, payment.reason, payment.confirmations, payment.final
+                )
                 continue
             action = self.repo.action(address, mid)
             if action is not None:
-                out[mid] = Verdict(action.state, action.reason, action.confirmations)
+                out[mid] = Verdict(action.state, action.reason, action.confirmations, action.final)
         return out
+
+    def views(self, address: str, messages: Sequence[StoredMessage]) -> dict[int, MoneyView]:
+        """How each money message among ``messages`` of the account at ``address`` shows
+        (:class:`MoneyView`); no network: what the chain said when last asked."""
+        out: dict[int, MoneyView] = {}
+        for m in messages:
+            view = self._view(address, m)
+            if view is not None:
+                out[m.id] = view
+        return out
+
+    def _view(self, me: str, m: StoredMessage) -> MoneyView | None:
+        if m.kind == "payment":
+            p = self.repo.payment_for_message(m.id)
+            if p is None:
+                return None
+            verdict = Verdict(p.state, p.reason, p.confirmations, p.final)
+            amount = f"{format_amount(p.amount, p.decimals)} {p.symbol}"
+            return MoneyView("payment", verdict, amount, p.payer, p.payee, p.note, p.tx_hash)
+        if m.kind == "request":
+            r = self.repo.request_for_message(me, m.id)
+            if r is None:
+                return None
+            payee = me if r.direction == "out" else r.peer
+            payer = r.peer if r.direction == "out" else me
+            amount = f"{format_amount(r.amount, r.decimals)} {r.symbol}"
+            return MoneyView(
+                "request", None, amount, payer, payee, r.note, r.request_id, r.state == "open"
+            )
+        if m.kind == "redpacket":
+            k = self.repo.packet_for_message(me, m.id)
+            if k is None:
+                return None
+            amount = f"{format_amount(k.total, k.decimals)} {k.symbol} in {k.shares} share(s)"
+            creator = me if k.direction == "out" else k.peer
+            return MoneyView("redpacket", None, amount, creator, None, "", k.packet_id)
+        if m.kind == "action":
+            a = self.repo.action(me, m.id)
+            if a is None:
+                return None
+            verdict = Verdict(a.state, a.reason, a.confirmations, a.final)
+            actor = me if a.direction == "out" else m.sender or m.peer
+            try:
+                summary = parse_action(m.body).text
+            except MessagingError:
+                return None
+            return MoneyView("action", verdict, summary, actor, None, "", a.tx_hash)
+        return None
 
     def action_state(self, account: str, message_id: int) -> ActionRow | None:
         return self.repo.action(self._address(account), message_id)
 
-    def _check_action(self, me: str, message_id: int, action: SharedAction, actor: str) -> None:
+    def _check_action(self, me: str, message_id: int, action: SharedAction, actor: str) -> str:
+        """Verify a shared action again and store the verdict; returns its state."""
+        before = self.repo.action(me, message_id)
         try:
             verdict = self.verify_action(action, actor)
+            if before is not None and before.message_id is not None:
+                message = self.s.chat.repo.message(before.message_id)
+                verdict = self._group_gate(message, actor) or verdict
         except (RpcError, ChainError) as exc:
+            if before is not None and before.state != "pending":
+                return before.state
             verdict = Verdict("pending", f"cannot check now: {exc}", 0)
+        if before is not None and before.state == "verified" and verdict.state != "verified":
+            verdict = Verdict(
+                verdict.state,
+                f"removed from the chain by a reorganisation; {verdict.reason}",
+                verdict.confirmations,
+            )
+            self._notice(me, before.peer, f"the shared {before.action} ({before.tx_hash[:10]}…) "
+                         "is no longer on the chain: a reorganisation removed it")  # fmt: skip
         self.repo.set_action_state(
-            me, message_id, verdict.state, verdict.reason, verdict.confirmations
-        )
+            me, message_id, verdict.state, verdict.reason, verdict.confirmations,
+            final=verdict.final, block=verdict.block,
+        )  # fmt: skip
+        return verdict.state
 
     def verify_action(self, action: SharedAction, actor: str) -> Verdict:
         """Check a shared swap or vault deposit made by ``actor`` against its receipt's logs.
         Raises RpcError when the node cannot be asked."""
-        if action.chain_id != self.s.chain.chain_id:
-            return Verdict("pending", f"on chain {action.chain_id}", 0)
+        chain_id = self.s.chain.chain_id
+        if action.chain_id != chain_id:
+            return Verdict(
+                "mismatch", f"the action is on chain {action.chain_id}; this is chain {chain_id}", 0
+            )
         found = self._mined(
             action.tx, actor, Verdict("pending", "the transaction is not on chain (yet)", 0)
         )
         if isinstance(found, Verdict):
             return found
-        tx, receipt, confirmations = found
+        tx, receipt, where = found
         logs = receipt.get("logs") or []
         c = action.claim
         me = actor.lower()
@@ -865,7 +1075,11 @@ class WalletIM:
             else:
                 ok_in = logged(TRANSFER, c.get("token_in"), (1, me), c.get("raw_in", ""))
             if c.get("token_out") == "ETH":
-                ok_out = logged(WITHDRAWAL, None, None, c.get("raw_out", ""))
+                # ETH out of a Uniswap V2 swap is WETH unwrapped by the router: only the real
+                # WETH's Withdrawal counts (any contract can emit an event of that shape).
+                world = self.s.defi.world()
+                weth = world.weth if world is not None else None
+                ok_out = weth is not None and logged(WITHDRAWAL, weth, None, c.get("raw_out", ""))
             else:
                 ok_out = logged(TRANSFER, c.get("token_out"), (2, me), c.get("raw_out", ""))
             if not (ok_in and ok_out):
@@ -876,9 +1090,7 @@ class WalletIM:
                 and logged(DEPOSIT, c.get("vault"), (2, me), c.get("raw_shares", ""))
             ):
                 return Verdict("mismatch", "the vault's Deposit log does not show this", 0)
-        if confirmations < self.min_confirmations:
-            return Verdict("pending", "not enough confirmations", confirmations)
-        return Verdict("verified", "", confirmations)
+        return self._confirmed(where)
 
     # -- red packets ---------------------------------------------------------------------------
 

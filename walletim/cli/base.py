@@ -207,25 +207,15 @@ def _note(text: str) -> None:
     click.echo(f"note: {printable(text)}", err=True)
 
 
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def printable(text: str, *, newline: str = "\n") -> str:
     """``text`` from someone else (a chat message, a note, a token symbol, a group name) made
-    safe to print on a terminal: control characters (escape sequences, carriage returns,
-    backspaces) and bidirectional overrides become U+FFFD, so a peer cannot rewrite what the
-    screen shows (e.g. fake a "[verified on chain]" mark); newlines become ``newline``."""
-    out = []
-    for ch in text:
-        if ch == "\n":
-            out.append(newline)
-        elif ch == "\t":
-            out.append(" ")
-        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in _BIDI:
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    return "".join(out)
+    safe to print on a terminal (:func:`walletim.display.clean`): control characters, bidi
+    overrides and invisible format characters become U+FFFD, so a peer cannot rewrite what
+    the screen shows; newlines become ``newline``; in one-line fields (``newline`` a space)
+    runs of spaces become one, elsewhere runs longer than four."""
+    from walletim.display import clean
+
+    return clean(text, newline=newline, max_spaces=1 if newline == " " else 4)
 
 
 def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:

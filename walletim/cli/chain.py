@@ -593,17 +593,15 @@ def network_list(ctx: Ctx) -> None:
                     "currency": n.currency,
                     "fee_cap": str(n.fee_cap_wei),
                     "confirmations": n.confirmations,
+                    "finality": "finalized" if n.finality == 0 else n.finality,
                 }
                 for n in nets.values()
             ]
         },
         "\n".join(
             f"{n.name:<12} chain {n.chain_id:<8} {n.rpc_url}  ({n.currency}"
-            + (
-                f", payments verified after {n.confirmations} blocks)"
-                if n.confirmations > 1
-                else ")"
-            )
+            + (f", payments verified after {n.confirmations} blocks" if n.confirmations > 1 else "")
+            + f", final when {n.finality_text()})"
             for n in nets.values()
         ),
     )
@@ -627,6 +625,13 @@ def network_list(ctx: Ctx) -> None:
     show_default=True,
     help="Blocks (its own included) before a payment in a chat shows as verified.",
 )
+@click.option(
+    "--finality",
+    default="finalized",
+    show_default=True,
+    help="When a verified payment is final: 'finalized' (the node's finalized block) or a "
+    "depth in blocks (at least --confirmations, at most 64).",
+)
 @pass_ctx
 def network_add(
     ctx: Ctx,
@@ -636,11 +641,19 @@ def network_add(
     currency: str,
     fee_cap: str,
     confirmations: int,
+    finality: str,
 ) -> None:
-    from walletim.app.networks import Network, Networks
+    from walletim.app.networks import FINALIZED_TAG, Network, Networks
     from walletim.chain.units import parse_amount
+    from walletim.errors import InputError
 
-    net = Network(name, rpc_url, chain_id, currency, parse_amount(fee_cap), confirmations)
+    if finality.strip().lower() == "finalized":
+        depth = FINALIZED_TAG
+    elif finality.strip().isdigit() and int(finality) > 0:
+        depth = int(finality)
+    else:
+        raise InputError("--finality is 'finalized' or a depth in blocks")
+    net = Network(name, rpc_url, chain_id, currency, parse_amount(fee_cap), confirmations, depth)
     Networks(ctx.home).add(net)
     ctx.emit(
         {
@@ -649,6 +662,7 @@ def network_add(
             "chain_id": chain_id,
             "currency": currency,
             "confirmations": confirmations,
+            "finality": "finalized" if depth == FINALIZED_TAG else depth,
         },
         f"Added network {name} (chain id {chain_id}).",
     )

@@ -30,16 +30,21 @@ def _names(s: Any, account: str | None = None) -> dict[str, str]:
 
 
 def _label(address: str, names: dict[str, str]) -> str:
+    from walletim.display import one_line, quoted
+
     name = names.get(address)
-    name = None if name is None else printable(name, newline=" ")
     if is_group_peer(address):
-        return f"{name or 'group'} [{address[len(GROUP_PREFIX) :][:8]}]"
+        # A group's name is chosen by whoever created it: quoted, so it reads as a name.
+        shown = "group" if name is None else f"group {quoted(name, 40)}"
+        return f"{shown} [{address[len(GROUP_PREFIX) :][:8]}]"
     short = f"{address[:6]}…{address[-4:]}"
-    return f"{name} ({short})" if name else short
+    return f"{one_line(name, 40)} ({short})" if name else short
 
 
-def message_json(m: Any) -> dict[str, Any]:
-    return {
+def message_json(m: Any, view: Any = None) -> dict[str, Any]:
+    """A message for --json; with its money ``view``: the chain's verdict under
+    ``verification`` and the request's or red packet's id."""
+    doc = {
         "id": m.id,
         "account": m.account,
         "address": m.peer,
@@ -54,6 +59,15 @@ def message_json(m: Any) -> dict[str, Any]:
         "sender": m.sender,  # who wrote it, in a group conversation (else null)
         "group_id": m.peer[len(GROUP_PREFIX) :] if is_group_peer(m.peer) else None,
     }
+    if view is not None:
+        doc.update(_verdict_json(view.verdict))
+        if view.kind == "request":
+            doc.update(request_id=view.ref, open=view.open)
+        elif view.kind == "redpacket":
+            doc["packet_id"] = view.ref
+        if view.payee is not None:
+            doc["to"] = view.payee
+    return doc
 
 
 def _membership_text(m: Any, names: dict[str, str]) -> str:
@@ -81,19 +95,82 @@ def _membership_text(m: Any, names: dict[str, str]) -> str:
     return f"membership: {who(c.by)} {did} ({signed}, version {c.version})"
 
 
-def _message_line(m: Any, names: dict[str, str]) -> str:
-    """One message as a line (continuation lines of a multi-line text indented, and nothing
-    from the sender able to move the cursor: see :func:`printable`)."""
+NOTE_LIMIT = 120  # characters of a sender's note shown on a money line
+
+
+def _badge(view: Any) -> str:
+    """walletim's own verdict on a money message, styled (colour only on a terminal)."""
+    v = view.verdict
+    if view.kind in ("payment", "action"):
+        what = "PAID" if view.kind == "payment" else "SHARED " + "ACTION"
+        reason = printable(v.reason, newline=" ")[:160] if v.reason else ""
+        if v.state == "verified":
+            text = (
+                f"✓ {what}"
+                if v.final
+                else (f"✓ {what}, {v.confirmations} confirmation(s), not final")
+            )
+            return click.style(f"[{text}]", fg="green", bold=True)
+        if v.state == "pending":
+            text = f"… PENDING {what}" + (f": {reason}" if reason else "")
+            return click.style(f"[{text}]", fg="yellow", bold=True)
+        text = f"✗ {v.state.upper()}" + (f": {reason}" if reason else "")
+        return click.style(f"[{text}]", fg="red", bold=True)
+    if view.kind == "request":
+        text = "REQUEST" if view.open else "REQUEST, settled"
+        return click.style(f"[{text}]", fg="cyan", bold=True)
+    return click.style("[RED PACKET]", fg="magenta", bold=True)
+
+
+def _money_text(m: Any, view: Any, names: dict[str, str], account: str | None) -> str:
+    """What a money message says, from the checked record; the sender's note last, quoted."""
+    from walletim.display import quoted
+
+    def who(address: str | None) -> str:
+        if address is None:
+            return "?"
+        return "you" if address == m.account else _label(address, names)
+
+    if view.kind == "payment":
+        text = f"{view.amount} from {who(view.payer)} to {who(view.payee)}"
+    elif view.kind == "request":
+        text = f"{who(view.payee)} asks {who(view.payer)} for {view.amount}"
+        if view.open and view.payer == m.account and account is not None:
+            text += f" (pay: walletim pay --from {account} --request {view.ref})"
+    elif view.kind == "redpacket":
+        text = f"{view.amount} from {who(view.payer)}"
+        if m.direction == "in" and account is not None:
+            text += f" (claim: walletim redpacket claim --from {account} {view.ref})"
+    else:
+        text = f"{who(view.payer)}: {printable(view.amount, newline=' ')}"
+    if view.note:
+        text += f" · note {quoted(view.note, NOTE_LIMIT)}"
+    return text
+
+
+def _message_line(
+    m: Any, names: dict[str, str], view: Any = None, account: str | None = None
+) -> str:
+    """One message as a line. walletim's own words come first: the time, the direction, a
+    money message's verdict (``view``, from :meth:`WalletIM.views`), the conversation; the
+    sender's words come last, made unable to move the cursor or hide characters
+    (:func:`printable`), so no text can pass for a verdict. Plain text carries no badge."""
     arrow = "→" if m.direction == "out" else "←"
-    pending = "" if m.state in ("sent", "received") else f"  [{m.state}]"
-    text = printable(str(m.text), newline="\n" + " " * 20 + "│ ")
-    if m.sender is None:
-        return f"{_when(m.sent_ms)}  {arrow} {_label(m.peer, names)}: {text}{pending}"
+    pending = "" if m.state in ("sent", "received") else f"[{m.state}] "
+    head = f"{_when(m.sent_ms)}  {arrow} {pending}"
     if m.kind == "membership":
         changed = printable(_membership_text(m, names), newline=" ")
         return f"{_when(m.sent_ms)}  * {_label(m.peer, names)} {changed}"
-    who = "you" if m.sender == m.account else _label(m.sender, names)
-    return f"{_when(m.sent_ms)}  {arrow} {_label(m.peer, names)} {who}: {text}{pending}"
+    if m.kind in ("system", "alert"):
+        tag = click.style("[walletim]", fg="cyan", bold=True)
+        return f"{head}{tag} {printable(str(m.text), newline=' ')}"
+    where = _label(m.peer, names)
+    if m.sender is not None:
+        where += " " + ("you" if m.sender == m.account else _label(m.sender, names))
+    if view is not None:
+        return f"{head}{_badge(view)} {where}: {_money_text(m, view, names, account)}"
+    text = printable(str(m.text), newline="\n" + " " * 20 + "│ ")
+    return f"{head}{where}: {text}"
 
 
 def _verdict_json(v: Any) -> dict[str, Any]:
@@ -101,16 +178,13 @@ def _verdict_json(v: Any) -> dict[str, Any]:
     if v is None:
         return {}
     return {
-        "verification": {"state": v.state, "reason": v.reason, "confirmations": v.confirmations}
+        "verification": {
+            "state": v.state,
+            "reason": v.reason,
+            "confirmations": v.confirmations,
+            "final": v.final,
+        }
     }
-
-
-def _verdict_text(v: Any) -> str:
-    if v is None:
-        return ""
-    if v.state == "verified":
-        return "  [verified on chain]"
-    return f"  [{v.state.upper()}: {v.reason}]" if v.reason else f"  [{v.state.upper()}]"
 
 
 def contact_json(c: Any) -> dict[str, Any]:
@@ -210,11 +284,16 @@ def inbox(ctx: Ctx, account: str) -> None:
     """Fetch, decrypt and store new messages (then acknowledge them); list conversations."""
     with _session(ctx) as s:
         r = s.chat.inbox(account)
+        s.wim.check(account)  # payments not final yet: a reorg reverts them and says so
+        views = s.wim.views(r.address, [x.message for x in r.received])
         conversations = s.chat.repo.conversations(r.address)
         names = _names(s, account)
     data = {
         "address": r.address,
-        "messages": [{**message_json(x.message), "missing": list(x.missing)} for x in r.received],
+        "messages": [
+            {**message_json(x.message, views.get(x.message.id)), "missing": list(x.missing)}
+            for x in r.received
+        ],
         "rejected": [{"address": x.peer, "reason": x.reason} for x in r.rejected],
         "sent": r.sent,
         "queued": r.queued,
@@ -234,7 +313,7 @@ def inbox(ctx: Ctx, account: str) -> None:
 
     def human() -> None:
         for x in r.received:
-            click.echo(_message_line(x.message, names))
+            click.echo(_message_line(x.message, names, views.get(x.message.id), account))
         # Gaps are counted per sender (a group message travels in its sender's session).
         last_missing: dict[str, Any] = {
             (x.message.sender or x.message.peer): x.missing for x in r.received
@@ -285,7 +364,7 @@ def inbox(ctx: Ctx, account: str) -> None:
                     text = c.last.text
                     if c.last.kind == "membership":
                         text = _membership_text(c.last, names).removeprefix("membership: ")
-                    last = f"  {_when(c.last.sent_ms)}  {text[:40]}"
+                    last = f"  {_when(c.last.sent_ms)}  {printable(text, newline=' ')[:40]}"
                 click.echo(f"  {_label(c.peer, names):<28} {unread:<10}{last}")
 
     ctx.emit(data, human)
@@ -302,9 +381,7 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
     with _session(ctx) as s:
         r = s.chat.read(account, peer, limit)
         names = _names(s, account)
-        checked = s.wim.verdicts(
-            r.account, [m.id for m in r.messages if m.kind in ("payment", "action")]
-        )
+        views = s.wim.views(r.account, r.messages)
         g = (
             s.chat.repo.group(r.account, r.peer[len(GROUP_PREFIX) :])
             if is_group_peer(r.peer)
@@ -315,7 +392,7 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
         "account": r.account,
         "address": r.peer,
         "contact": None if c is None else contact_json(c),
-        "messages": [{**message_json(m), **_verdict_json(checked.get(m.id))} for m in r.messages],
+        "messages": [message_json(m, views.get(m.id)) for m in r.messages],
         "missing": list(r.missing),
         "group_id": None if g is None else g.group_id,
         "group": None if g is None else group_json(g),
@@ -323,9 +400,9 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
 
     def human() -> None:
         if g is not None:
-            click.echo(f"group {_label(r.peer, names)}: {_roster(g, r.account, names)}")
+            click.echo(f"{_label(r.peer, names)}: {_roster(g, r.account, names)}")
             for m in r.messages:
-                click.echo(_message_line(m, names) + _verdict_text(checked.get(m.id)))
+                click.echo(_message_line(m, names, views.get(m.id), account))
             if not r.messages:
                 click.echo("(no messages)")
             return
@@ -338,7 +415,7 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
                 status += "; KEY CHANGED since last confirmed"
         click.echo(f"conversation with {_label(r.peer, names)}: {status}")
         for m in r.messages:
-            click.echo(_message_line(m, names) + _verdict_text(checked.get(m.id)))
+            click.echo(_message_line(m, names, views.get(m.id), account))
         if not r.messages:
             click.echo("(no messages)")
         _warn_gaps(r.peer, r.missing, names)
@@ -396,11 +473,9 @@ def listen(
         raise UsageError("--threshold needs --watch")
     with _session(ctx) as s:
 
-        def checked(m: Any) -> Any:
-            """A payment's / shared action's verdict, recorded as the message was stored."""
-            if m.kind not in ("payment", "action"):
-                return None
-            return s.wim.verdicts(m.account, [m.id]).get(m.id)
+        def view(m: Any) -> Any:
+            """A money message's view, recorded (and checked) as the message was stored."""
+            return s.wim.views(m.account, [m]).get(m.id)
 
         names = _names(s)
         tick: Callable[[], None] | None = None
@@ -427,8 +502,8 @@ def listen(
             if ctx.json:
                 doc: dict[str, Any] = {"event": event.kind}
                 if isinstance(item, Received):
-                    doc.update(message_json(item.message), missing=list(item.missing))
-                    doc.update(_verdict_json(checked(item.message)))
+                    doc.update(message_json(item.message, view(item.message)))
+                    doc.update(missing=list(item.missing))
                 elif isinstance(item, Rejection):
                     doc.update(address=item.peer, reason=item.reason)
                 elif item is not None:
@@ -436,9 +511,7 @@ def listen(
                 click.echo(json.dumps(doc))
                 return
             if isinstance(item, Received):
-                click.echo(
-                    _message_line(item.message, names) + _verdict_text(checked(item.message))
-                )
+                click.echo(_message_line(item.message, names, view(item.message), account))
                 if item.verdict == "gap":
                     _warn_gaps(item.message.peer, item.missing, names)
             elif isinstance(item, Rejection):
@@ -476,11 +549,12 @@ def search(ctx: Ctx, account: str, query: str, limit: int) -> None:
     with _session(ctx) as s:
         hits = s.chat.search(account, query, limit)
         names = _names(s, account)
-    data = {"query": query, "messages": [message_json(m) for m in hits]}
+        views = s.wim.views(hits[0].account, hits) if hits else {}
+    data = {"query": query, "messages": [message_json(m, views.get(m.id)) for m in hits]}
 
     def human() -> None:
         for m in hits:
-            click.echo(_message_line(m, names))
+            click.echo(_message_line(m, names, views.get(m.id), account))
         if not hits:
             click.echo("no matches")
 

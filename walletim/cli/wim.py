@@ -30,8 +30,21 @@ def _short(address: str) -> str:
 
 
 def _who(s: Any, address: str) -> str:
+    from walletim.display import one_line
+
     name = s.name_of(address)
-    return f"{printable(name, newline=' ')} ({_short(address)})" if name else address
+    return f"{one_line(name, 40)} ({_short(address)})" if name else address
+
+
+def _shown(p: Any) -> str:
+    """A payment's state as people read it: verified says whether it is final yet."""
+    if p.state != "verified":
+        return str(p.state)
+    return "verified, final" if p.final else f"verified, {p.confirmations} conf., not final"
+
+
+def _party(s: Any, me: str, address: str) -> str:
+    return "you" if address == me else _who(s, address)
 
 
 def payment_json(p: Any) -> dict[str, Any]:
@@ -52,6 +65,7 @@ def payment_json(p: Any) -> dict[str, Any]:
         "note": p.note,
         "request_id": p.request_id,
         "confirmations": p.confirmations,
+        "final": p.final,
         "chain_id": p.chain_id,
         "message_id": p.message_id,
     }
@@ -154,7 +168,7 @@ def pay(
             if r.message.state != "queued"
             else "the chat message is queued until they publish chat keys"
         )
-        click.echo(f"payment {_state_line(p.state, p.reason)}; {told}")
+        click.echo(f"payment {_state_line(_shown(p), p.reason)}; {told}")
         if r.request is not None:
             click.echo(f"request {r.request.request_id}: {r.request.state}")
 
@@ -312,12 +326,16 @@ def payments(ctx: Ctx, account: str, no_check: bool) -> None:
         }
 
         def human() -> None:
+            from walletim.display import quoted
+
             for p in rows:
-                arrow = "→" if p.direction == "out" else "←"
-                note = f" ({printable(p.note, newline=' ')})" if p.note else ""
+                # The verdict first: nothing the payer wrote comes before it.
+                state = _state_line(_shown(p), printable(p.reason, newline=" ")[:160])
+                note = f" · note {quoted(p.note, 120)}" if p.note else ""
                 click.echo(
-                    f"{arrow} {_who(s, p.peer)}: {_fmt(p.amount, p.decimals, p.symbol)}{note}  "
-                    f"[{_state_line(p.state, printable(p.reason, newline=' '))}]  {p.tx_hash}"
+                    f"[{state}] {_fmt(p.amount, p.decimals, p.symbol)} from "
+                    f"{_party(s, p.account, p.payer)} to {_party(s, p.account, p.payee)}  "
+                    f"{p.tx_hash}{note}"
                 )
             for r in reqs:
                 side = "you asked" if r.direction == "out" else "asks you"

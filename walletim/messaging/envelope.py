@@ -41,12 +41,12 @@ MAX_FRAME = MAX_PAYLOAD  # a frame must fit the largest bucket with its padding 
 FRAME_FIXED = 3 + 1 + 1 + 32 + 2
 KINDS = {1: "initial", 2: "message"}
 EPOCH_HEX = 16
+#: What a peer may send. Local kinds ("system" notices, "alert"s from the watcher) are never
+#: accepted from the wire, so no peer can make its words look like walletim's own.
 PAYLOAD_KINDS = (
     "text",
     "payment",
     "request",
-    "receipt",
-    "system",
     "redpacket",
     "action",
     "group",

@@ -451,6 +451,18 @@ V7 = _script(
     "ALTER TABLE watch_cursor ADD COLUMN block_hash TEXT",
 )
 
+V8 = _script(
+    # Verified is not final: where a payment or a shared action was mined (so a reorg that
+    # replaces that block is seen) and whether that block is final on its network; rows are
+    # checked again until it is.
+    "ALTER TABLE payments ADD COLUMN final INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE payments ADD COLUMN block_number INTEGER",
+    "ALTER TABLE payments ADD COLUMN block_hash TEXT",
+    "ALTER TABLE actions ADD COLUMN final INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE actions ADD COLUMN block_number INTEGER",
+    "ALTER TABLE actions ADD COLUMN block_hash TEXT",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
@@ -459,4 +471,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "wallet IM: payments, requests, splits, red packets, groups, alerts", V5),
     Migration(6, "wallet IM: DeFi actions shared in chats", V6),
     Migration(7, "the watcher's cursor keeps its block's hash", V7),
+    Migration(8, "payments and shared actions: block, hash and finality", V8),
 )

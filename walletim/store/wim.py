@@ -44,17 +44,22 @@ class PaymentRow:
     confirmations: int
     created_ms: int
     checked_ms: int | None
+    final: bool = False  # its block is final on its network: never checked again
+    block_number: int | None = None  # where it was mined when last checked
+    block_hash: str | None = None
 
 
 _PAYMENT = (
     "id, account, message_id, direction, peer, chain_id, tx_hash, asset, symbol, decimals, "
-    "amount, payer, payee, note, request_id, state, reason, confirmations, created_ms, checked_ms"
+    "amount, payer, payee, note, request_id, state, reason, confirmations, created_ms, "
+    "checked_ms, final, block_number, block_hash"
 )
 
 
 def _payment(r: Any) -> PaymentRow:
     args = list(r)
     args[10] = int(args[10])
+    args[20] = bool(args[20])
     return PaymentRow(*args)
 
 
@@ -160,12 +165,21 @@ class ActionRow:
     confirmations: int
     created_ms: int
     checked_ms: int | None
+    final: bool = False
+    block_number: int | None = None
+    block_hash: str | None = None
 
 
 _ACTION = (
     "account, message_id, direction, peer, chain_id, tx_hash, action, state, reason, "
-    "confirmations, created_ms, checked_ms"
+    "confirmations, created_ms, checked_ms, final, block_number, block_hash"
 )
+
+
+def _action(r: Any) -> ActionRow:
+    args = list(r)
+    args[12] = bool(args[12])
+    return ActionRow(*args)
 
 
 class WimRepo:
@@ -244,27 +258,50 @@ class WimRepo:
         return [_payment(r) for r in rows]
 
     def first_claim(
-        self, account: str, direction: str, tx_hash: str, before: int
+        self, account: str, direction: str, tx_hash: str, payer: str, before: int
     ) -> PaymentRow | None:
-        """The earliest payment of ``account`` before id ``before`` citing ``tx_hash`` that
-        is verified or still pending (one transaction pays once; claims found false do not
-        count)."""
+        """The earliest payment of ``account`` before id ``before`` citing ``tx_hash`` as paid
+        by ``payer`` (the transaction's own sender) that is verified or still pending: one
+        transaction pays once. Claims by anyone else, and claims found false, do not count,
+        so nobody can squat an honest payment by claiming it first."""
         row = self.store.execute(
             f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND direction = ? "
-            "AND tx_hash = ? AND id < ? AND state IN ('pending', 'verified') ORDER BY id LIMIT 1",
-            (account, direction, tx_hash.lower(), before),
+            "AND tx_hash = ? AND payer = ? AND id < ? AND state IN ('pending', 'verified') "
+            "ORDER BY id LIMIT 1",
+            (account, direction, tx_hash.lower(), payer, before),
         ).fetchone()
         return None if row is None else _payment(row)
 
     def set_payment_state(
-        self, payment_id: int, state: str, reason: str, confirmations: int
+        self,
+        payment_id: int,
+        state: str,
+        reason: str,
+        confirmations: int,
+        *,
+        final: bool = False,
+        block: tuple[int, str] | None = None,
     ) -> None:
+        """Record what the chain said; ``block`` is (number, hash) where it was mined."""
+        number, block_hash = block if block is not None else (None, None)
         with self.store.transaction() as conn:
             conn.execute(
-                "UPDATE payments SET state = ?, reason = ?, confirmations = ?, checked_ms = ? "
-                "WHERE id = ?",
-                (state, reason, confirmations, _now_ms(), payment_id),
-            )
+                "UPDATE payments SET state = ?, reason = ?, confirmations = ?, checked_ms = ?, "
+                "final = ?, block_number = ?, block_hash = ? WHERE id = ?",
+                (
+                    state, reason, confirmations, _now_ms(), int(final), number, block_hash,
+                    payment_id,
+                ),
+            )  # fmt: skip
+
+    def unsettled_payments(self, account: str, limit: int = 1000) -> list[PaymentRow]:
+        """Payments still to check: pending ones, and verified ones whose block is not final."""
+        rows = self.store.execute(
+            f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND (state = 'pending' OR "
+            "(state = 'verified' AND final = 0)) ORDER BY id LIMIT ?",
+            (account, limit),
+        ).fetchall()
+        return [_payment(r) for r in rows]
 
     def link_payment(self, payment_id: int, message_id: int) -> None:
         with self.store.transaction() as conn:
@@ -305,6 +342,13 @@ class WimRepo:
         row = self.store.execute(sql + " ORDER BY created_ms LIMIT 1", params).fetchone()
         return None if row is None else _request(row)
 
+    def request_for_message(self, account: str, message_id: int) -> RequestRow | None:
+        row = self.store.execute(
+            f"SELECT {_REQUEST} FROM requests WHERE account = ? AND message_id = ? LIMIT 1",
+            (account, message_id),
+        ).fetchone()
+        return None if row is None else _request(row)
+
     def requests(
         self, account: str, *, split_id: str | None = None, limit: int = 1000
     ) -> list[RequestRow]:
@@ -331,6 +375,20 @@ class WimRepo:
                 "UPDATE requests SET state = 'settled', paid_tx = ? WHERE account = ? AND "
                 "request_id = ? AND direction = ? AND peer = ? AND state = 'open'",
                 (tx_hash.lower(), account, request_id.lower(), direction, peer),
+            )
+            return bool(cur.rowcount)
+
+    def reopen_request(
+        self, account: str, request_id: str, direction: str, peer: str, tx_hash: str
+    ) -> bool:
+        """Open again a request settled by ``tx_hash`` (that payment left the chain in a
+        reorg); False if it was not settled by it."""
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE requests SET state = 'open', paid_tx = NULL WHERE account = ? AND "
+                "request_id = ? AND direction = ? AND peer = ? AND state = 'settled' "
+                "AND paid_tx = ?",
+                (account, request_id.lower(), direction, peer, tx_hash.lower()),
             )
             return bool(cur.rowcount)
 
@@ -382,6 +440,13 @@ class WimRepo:
         ).fetchone()
         return None if row is None else _packet(row)
 
+    def packet_for_message(self, account: str, message_id: int) -> PacketRow | None:
+        row = self.store.execute(
+            f"SELECT {_PACKET} FROM packets WHERE account = ? AND message_id = ? LIMIT 1",
+            (account, message_id),
+        ).fetchone()
+        return None if row is None else _packet(row)
+
     def packets(self, account: str) -> list[PacketRow]:
         rows = self.store.execute(
             f"SELECT {_PACKET} FROM packets WHERE account = ? ORDER BY created_ms DESC",
@@ -412,10 +477,10 @@ class WimRepo:
     ) -> None:
         with self.store.transaction() as conn:
             conn.execute(
-                f"INSERT OR IGNORE INTO actions ({_ACTION}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR IGNORE INTO actions ({_ACTION}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     account, message_id, direction, peer, chain_id, tx_hash.lower(), action,
-                    "pending", "", 0, _now_ms(), None,
+                    "pending", "", 0, _now_ms(), None, 0, None, None,
                 ),
             )  # fmt: skip
 
@@ -424,14 +489,35 @@ class WimRepo:
             f"SELECT {_ACTION} FROM actions WHERE account = ? AND message_id = ?",
             (account, message_id),
         ).fetchone()
-        return None if row is None else ActionRow(*row)
+        return None if row is None else _action(row)
 
     def set_action_state(
-        self, account: str, message_id: int, state: str, reason: str, confirmations: int
+        self,
+        account: str,
+        message_id: int,
+        state: str,
+        reason: str,
+        confirmations: int,
+        *,
+        final: bool = False,
+        block: tuple[int, str] | None = None,
     ) -> None:
+        number, block_hash = block if block is not None else (None, None)
         with self.store.transaction() as conn:
             conn.execute(
-                "UPDATE actions SET state = ?, reason = ?, confirmations = ?, checked_ms = ? "
-                "WHERE account = ? AND message_id = ?",
-                (state, reason, confirmations, _now_ms(), account, message_id),
-            )
+                "UPDATE actions SET state = ?, reason = ?, confirmations = ?, checked_ms = ?, "
+                "final = ?, block_number = ?, block_hash = ? WHERE account = ? AND message_id = ?",
+                (
+                    state, reason, confirmations, _now_ms(), int(final), number, block_hash,
+                    account, message_id,
+                ),
+            )  # fmt: skip
+
+    def unsettled_actions(self, account: str, limit: int = 1000) -> list[ActionRow]:
+        """Shared actions still to check: pending, or verified and not final."""
+        rows = self.store.execute(
+            f"SELECT {_ACTION} FROM actions WHERE account = ? AND (state = 'pending' OR "
+            "(state = 'verified' AND final = 0)) ORDER BY created_ms LIMIT ?",
+            (account, limit),
+        ).fetchall()
+        return [_action(r) for r in rows]
