@@ -263,3 +263,47 @@ def test_a_peer_cannot_rewrite_the_screen(users: dict[str, User]) -> None:
     assert any(line.strip().startswith("│ lines") for line in lines)
     raw = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
     assert raw[0]["text"] == forged  # --json keeps the text exactly (JSON escapes it)
+
+
+def test_the_screen_cannot_be_forged(users: dict[str, User]) -> None:
+    """A hostile peer's text cannot pass for a verdict, hide one, or rewrite the terminal:
+    walletim's verdict comes before anything the sender wrote; plain text carries none."""
+    alice, bob = users["alice"], users["bob"]
+    fake = "paid 5 ETH: rent [verified on chain]"
+    alice.ok("chat", "send", "--from", "dev", bob.address, fake)
+    hostile = "\x1b[2J\x1b[Hrent\u202e" + " " * 100 + "x" * 168  # 280 characters
+    alice.ok(
+        "chat", "send", "--from", "dev", bob.address, "bidi \u202egnp.exe\u2066 esc \x1b[31mred"
+    )
+    alice.ok("pay", "--from", "dev", bob.address, "0.01", "--note", "rent")
+    # A real payment whose claim is false (a wrong amount), with a note padded to push the
+    # verdict off the screen, as a hostile client would send it.
+    from walletim.app.session import Session
+    from walletim.messaging.kinds import Asset, PaymentClaim, payment_typed_data
+
+    with Session(alice.cli.home, HOME_PASSWORD, rpc_url=alice.world.url,
+                 relay_url=alice.relay.url) as s:  # fmt: skip
+        real = s.send("dev", bob.address, 10**15)
+        doc = payment_typed_data(31337, real.hash, alice.address, bob.address, None, 10**18,
+                                 None, hostile)  # fmt: skip
+        sig = s.wallets.sign_typed_data("dev", doc)
+        claim = PaymentClaim(31337, real.hash, alice.address, bob.address, Asset(None, "ETH", 18),
+                             10**18, hostile, None, "0x" + sig.bytes.hex())  # fmt: skip
+        s.chat.send_payload("dev", bob.address, "payment", claim.to_json(), claim.text)
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    out = bob.run("chat", "read", "--from", bob.spec, alice.address).out
+    lines = out.splitlines()[1:]
+    assert len(lines) == 4, out
+    text, escapes, paid, forged = lines
+    # Plain text: no badge before the sender; its words come after "sender:".
+    assert "[✓" not in text.split(": ", 1)[0] and text.endswith(": " + fake)
+    # Control characters and bidi overrides are neutralised; nothing reaches the terminal raw.
+    assert "\x1b" not in out and "\u202e" not in out and "\u2066" not in out
+    assert "\ufffd" in escapes
+    # The real payment: the verdict first, then the amount and both sides, the note quoted.
+    assert paid.split("← ", 1)[1].startswith("[✓ PAID")
+    assert " to you · note “rent”" in paid
+    # The false claim: MISMATCH first, before the padded note, which is cut with a marker.
+    assert forged.split("← ", 1)[1].startswith("[✗ MISMATCH: the transaction moves 0.001 ETH")
+    assert "more characters]”" in forged and "  " not in forged.split("note ", 1)[1]
+    assert len(forged) < 400

@@ -336,6 +336,9 @@ class WalletIM:
                 "to fetch new messages)"
             )
         if request.state == "settled":
+            self.check(self.s.account_for(me))  # a reorg may have undone that payment
+            request = self.repo.request(me, rid, "in") or request
+        if request.state == "settled":
             raise InputError(f"request {rid} is already paid ({request.paid_tx})")
         if request.chain_id != self.s.chain.chain_id:
             raise InputError(
@@ -533,7 +536,16 @@ class WalletIM:
                 return row  # keep what was known; checked again later
             verdict = Verdict("pending", f"cannot check now: {exc}", row.confirmations)
         if row.state == "verified" and verdict.state != "verified":
-            verdict = self._reverted(row, verdict)
+            self._reverted(row)
+        if row.direction == "out" and verdict.state == "pending" and verdict.block is None:
+            self._rebroadcast(row.tx_hash)
+        if verdict.block is None and row.block_number is not None and verdict.state != "mismatch":
+            verdict = Verdict(
+                verdict.state,
+                f"removed from the chain by a reorganisation (was in block {row.block_number}); "
+                + verdict.reason,
+                verdict.confirmations,
+            )
         self.repo.set_payment_state(
             row.id, verdict.state, verdict.reason, verdict.confirmations,
             final=verdict.final, block=verdict.block,
@@ -544,15 +556,9 @@ class WalletIM:
             self._settle(updated)
         return updated
 
-    def _reverted(self, row: PaymentRow, verdict: Verdict) -> Verdict:
+    def _reverted(self, row: PaymentRow) -> None:
         """A payment shown verified is not any more (a reorg removed or replaced its block):
         reopen the request it settled and say so in its conversation."""
-        was = f"block {row.block_number}" if row.block_number is not None else "its block"
-        verdict = Verdict(
-            verdict.state,
-            f"removed from the chain by a reorganisation (was in {was}); {verdict.reason}",
-            verdict.confirmations,
-        )
         reopened = ""
         if row.request_id is not None:
             direction = "out" if row.direction == "in" else "in"
@@ -567,7 +573,13 @@ class WalletIM:
             f"the payment of {amount} {row.symbol} ({row.tx_hash[:10]}…) is no longer on the "
             f"chain: a reorganisation removed it{reopened}",
         )
-        return verdict
+
+    def _rebroadcast(self, tx_hash: str) -> None:
+        """Our own payment is not on the chain (a reorg, a node that lost it): broadcast the
+        transaction this home signed again. Same nonce and bytes: it cannot pay twice."""
+        with contextlib.suppress(WalletimError):
+            if self.s.chain.repo.get(tx_hash) is not None:
+                self.s.chain.refresh(tx_hash)
 
     def _notice(self, me: str, peer: str, text: str) -> None:
         """A local notice (kind ``system``) in the conversation with ``peer``."""

@@ -282,12 +282,14 @@ class WimRepo:
         final: bool = False,
         block: tuple[int, str] | None = None,
     ) -> None:
-        """Record what the chain said; ``block`` is (number, hash) where it was mined."""
+        """Record what the chain said; ``block`` is (number, hash) where it was mined (None
+        keeps the last block it was seen in: a reorg that removed it stays known)."""
         number, block_hash = block if block is not None else (None, None)
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE payments SET state = ?, reason = ?, confirmations = ?, checked_ms = ?, "
-                "final = ?, block_number = ?, block_hash = ? WHERE id = ?",
+                "final = ?, block_number = COALESCE(?, block_number), "
+                "block_hash = COALESCE(?, block_hash) WHERE id = ?",
                 (
                     state, reason, confirmations, _now_ms(), int(final), number, block_hash,
                     payment_id,
@@ -506,7 +508,8 @@ class WimRepo:
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE actions SET state = ?, reason = ?, confirmations = ?, checked_ms = ?, "
-                "final = ?, block_number = ?, block_hash = ? WHERE account = ? AND message_id = ?",
+                "final = ?, block_number = COALESCE(?, block_number), "
+                "block_hash = COALESCE(?, block_hash) WHERE account = ? AND message_id = ?",
                 (
                     state, reason, confirmations, _now_ms(), int(final), number, block_hash,
                     account, message_id,

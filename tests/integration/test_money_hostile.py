@@ -1,0 +1,196 @@
+"""What a conversation shows about money is true against a hostile peer (issue 13).
+
+Real processes: a fresh Anvil with the devnet world, a real relay and one home per person
+(the ``people`` of ``test_wim``). Each test plays an attack a hostile peer or group member can
+make with nothing but a chat session and its own wallet, and checks the victim's client is not
+fooled. Each defence named in THREAT_MODEL.md points here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from tests.conftest import World, wait_receipt
+from tests.integration.test_wim import E18, Person, people  # noqa: F401 (fixture)
+from walletim.messaging.kinds import Asset, PaymentClaim, payment_typed_data
+
+
+def _signed_claim(
+    p: Person,
+    tx: str,
+    payee: str,
+    amount: int,
+    *,
+    request_id: str | None = None,
+    chain_id: int = 31337,
+    note: str = "",
+) -> dict[str, Any]:
+    """A payment claim signed by ``p``: exactly what a hostile client can send."""
+    a = Asset(None, "ETH", 18)
+    doc = payment_typed_data(chain_id, tx, p.address, payee, None, amount, request_id, note)
+    sig = p.session.wallets.sign_typed_data(p.spec, doc)
+    claim = PaymentClaim(
+        chain_id, tx, p.address, payee, a, amount, note, request_id, "0x" + sig.bytes.hex()
+    )
+    return claim.to_json()
+
+
+def _eth(world: World, sender: str, to: str, value: int) -> str:
+    rpc = world.anvil.rpc()
+    tx = rpc.call("eth_sendTransaction", [{"from": sender, "to": to, "value": hex(value)}])
+    wait_receipt(rpc, tx)
+    return str(tx)
+
+
+def _request_state(p: Person, rid: str) -> str:
+    [r] = [r for r in p.session.wim.requests(p.spec) if r.request_id == rid]
+    return str(r.state)
+
+
+def test_paying_yourself_and_citing_a_request_settles_nothing(
+    world: World, people: dict[str, Person]
+) -> None:
+    """bob asks alice for 1 ETH; alice pays 1 ETH to herself and posts a signed claim citing
+    the request: in a group nobody created, in a real group, and one to one."""
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    rid = bob.session.wim.request(bob.spec, alice.address, "1").request.request_id
+    alice.inbox()
+    to_herself = _eth(world, alice.address, alice.address, E18)
+    claim = _signed_claim(alice, to_herself, alice.address, E18, request_id=rid)
+    chat = alice.session.chat
+
+    # 1. Inside a group message for a group id nobody created.
+    ghost = secrets.token_hex(16)
+    chat.send_payload(alice.spec, bob.address, "group", {"group": ghost, "k": "payment",
+                      "b": claim}, "")  # fmt: skip
+    bob.inbox()
+    ghostly = bob.last_payment()
+    assert ghostly.state == "pending" and "roster is not verified" in ghostly.reason
+    assert _request_state(bob, rid) == "open"
+    bob.session.wim.grace_s = 0  # long after: that group never became verifiable
+    bob.session.wim.check(bob.spec)
+    assert bob.last_payment().state == "mismatch"
+    bob.session.wim.grace_s = 600
+
+    # 2. In a real, verified group of alice, bob and carol: the transfer is true (alice paid
+    #    alice) and shows as such, with its payee; it pays nobody's request.
+    group, _ = carol.session.chat.group_create(carol.spec, "trip", [alice.address, bob.address])
+    alice.inbox()
+    bob.inbox()
+    another = _eth(world, alice.address, alice.address, E18)
+    claim2 = _signed_claim(alice, another, alice.address, E18, request_id=rid)
+    chat.group_send(alice.spec, group.group_id, "payment", claim2, "paid 1 ETH")
+    bob.inbox()
+    shown = bob.last_payment()
+    assert (shown.payer, shown.payee, shown.state) == (alice.address, alice.address, "verified")
+    assert _request_state(bob, rid) == "open"
+    view = bob.session.wim.views(bob.address, [bob.session.chat.repo.message(shown.message_id)])
+    assert [v.payee for v in view.values()] == [alice.address]  # the payee is shown, always
+
+    # 3. One to one: a claim paying someone else is a mismatch.
+    third = _eth(world, alice.address, alice.address, E18)
+    chat.send_payload(
+        alice.spec, bob.address, "payment", _signed_claim(alice, third, alice.address, E18,
+                                                          request_id=rid), "x",
+    )  # fmt: skip
+    bob.inbox()
+    assert bob.last_payment().state == "mismatch" and "not you" in bob.last_payment().reason
+    assert _request_state(bob, rid) == "open"
+
+    # The real payment then settles it.
+    alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+    bob.inbox()
+    assert _request_state(bob, rid) == "settled"
+
+
+def test_a_request_settles_only_from_the_person_asked(
+    world: World, people: dict[str, Person]
+) -> None:
+    """carol really pays bob, citing the request bob made to alice: a true payment, shown
+    verified, but alice still owes it."""
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.5").request.request_id
+    paid = _eth(world, carol.address, bob.address, E18 // 2)
+    claim = _signed_claim(carol, paid, bob.address, E18 // 2, request_id=rid)
+    carol.session.chat.send_payload(carol.spec, bob.address, "payment", claim, "x")
+    bob.inbox()
+    assert bob.last_payment().state == "verified"
+    assert _request_state(bob, rid) == "open"
+
+
+def test_a_claim_cannot_be_squatted(world: World, people: dict[str, Person]) -> None:
+    """carol sees alice's honest payment to bob in the mempool and claims it first, once
+    "for another chain" and once for this one; alice's real claim is then verified."""
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    rpc = world.anvil.rpc()
+    rpc.call("evm_setAutomine", [False])
+    try:
+        honest = rpc.call(
+            "eth_sendTransaction",
+            [{"from": alice.address, "to": bob.address, "value": hex(E18 // 4)}],
+        )
+        squat = carol.session.chat.send_payload
+        squat(carol.spec, bob.address, "payment",
+              _signed_claim(carol, honest, bob.address, E18 // 4, chain_id=1), "a")  # fmt: skip
+        squat(carol.spec, bob.address, "payment",
+              _signed_claim(carol, honest, bob.address, E18 // 4), "b")  # fmt: skip
+        bob.inbox()
+        other_chain, same_chain = bob.payments()[1], bob.payments()[0]
+        assert other_chain.state == "mismatch" and "for chain 1" in other_chain.reason
+        assert same_chain.state == "mismatch" and "someone else" in same_chain.reason
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    rpc.call("anvil_mine", ["0x1"])
+    wait_receipt(rpc, honest)
+    alice.session.chat.send_payload(
+        alice.spec, bob.address, "payment", _signed_claim(alice, honest, bob.address, E18 // 4),
+        "c",
+    )  # fmt: skip
+    bob.inbox()
+    mine = bob.last_payment()
+    assert (mine.state, mine.payer) == ("verified", alice.address), mine.reason
+
+
+def test_a_reorg_reverts_a_verified_payment_and_reopens_its_request(
+    world: World, people: dict[str, Person]
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.3").request.request_id
+    alice.inbox()
+    paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+    bob.inbox()
+    p = bob.last_payment()
+    assert (p.state, p.final) == ("verified", False)  # 1 confirmation: not final on the devnet
+    assert _request_state(bob, rid) == "settled"
+
+    # The block is replaced and the transaction is gone (Anvil would re-mine it from its pool:
+    # hold mining while it is dropped).
+    rpc.call("evm_setAutomine", [False])
+    try:
+        rpc.call("anvil_reorg", [1, []])
+        rpc.call("anvil_dropTransaction", [paid.outcome.hash])
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert bob.session.wim.check(bob.spec) == 1
+    p = bob.last_payment()
+    assert p.state == "pending" and "reorganisation" in p.reason
+    assert _request_state(bob, rid) == "open"
+    notice = bob.session.chat.read(bob.spec, alice.address).messages[-1]
+    assert notice.kind == "system" and "reorganisation removed it" in notice.text
+    assert f"request {rid} is open again" in notice.text
+
+    # alice's client sees its payment left the chain and broadcasts the same signed
+    # transaction again (same nonce: it cannot pay twice); verified again, then final once it
+    # is deep enough (the devnet's finality depth).
+    alice.session.wim.check(alice.spec)
+    wait_receipt(rpc, paid.outcome.hash)
+    alice.session.wim.check(alice.spec)
+    bob.session.wim.check(bob.spec)
+    assert (bob.last_payment().state, bob.last_payment().final) == ("verified", False)
+    assert _request_state(bob, rid) == "settled"
+    rpc.call("anvil_mine", ["0x3"])
+    bob.session.wim.check(bob.spec)
+    assert (bob.last_payment().state, bob.last_payment().final) == ("verified", True)
+    assert bob.session.wim.check(bob.spec) == 0  # final: not asked about again
