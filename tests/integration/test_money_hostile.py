@@ -12,7 +12,8 @@ import secrets
 from typing import Any
 
 from tests.conftest import World, wait_receipt
-from tests.integration.test_wim import E18, Person, people  # noqa: F401 (fixture)
+from tests.integration.conftest import Person
+from tests.integration.test_wim import E18
 from walletim.messaging.kinds import Asset, PaymentClaim, payment_typed_data
 
 

@@ -6,60 +6,16 @@ payment shown in a chat is checked against the chain; forged claims show as mism
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, RelayProcess, World, wait_receipt
+from tests.conftest import HOME_PASSWORD, World, wait_receipt
+from tests.integration.conftest import Person
 from walletim.errors import InputError
 from walletim.messaging.kinds import Asset, PaymentClaim, payment_typed_data
 
 E18 = 10**18
-
-
-@dataclass
-class Person:
-    name: str
-    spec: str
-    session: Any
-
-    @property
-    def address(self) -> str:
-        return str(self.session.wallets.account(self.spec).address)
-
-    def inbox(self) -> Any:
-        return self.session.chat.inbox(self.spec)
-
-    def payments(self) -> list[Any]:
-        return list(self.session.wim.payments(self.spec))
-
-    def last_payment(self) -> Any:
-        return self.payments()[0]
-
-
-@pytest.fixture
-def people(world: World, relay: RelayProcess, tmp_path: Path) -> Iterator[dict[str, Person]]:
-    from walletim.app.session import Session
-    from walletim.app.world import save_world
-
-    out: dict[str, Person] = {}
-    sessions = []
-    for n, name in enumerate(("alice", "bob", "carol", "dave")):
-        home = tmp_path / name
-        s = Session(home, HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url, fast_kdf=True)
-        s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
-        save_world(home, world.manifest)
-        sessions.append(s)
-        out[name] = Person(name, f"dev:{n}", s)
-        s.chat.init(f"dev:{n}")
-    try:
-        yield out
-    finally:
-        for s in sessions:
-            s.close()
 
 
 def _claim(p: Person, tx: str, payee: str, amount: int, *, asset: Asset | None = None) -> Any:
