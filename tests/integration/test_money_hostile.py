@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from tests.conftest import ANVIL_MNEMONIC as ANVIL_MNEMONIC_FOR_TESTS
 from tests.conftest import World, wait_receipt
 from tests.integration.conftest import Person
 from tests.integration.test_wim import E18
@@ -195,3 +196,43 @@ def test_a_reorg_reverts_a_verified_payment_and_reopens_its_request(
     bob.session.wim.check(bob.spec)
     assert (bob.last_payment().state, bob.last_payment().final) == ("verified", True)
     assert bob.session.wim.check(bob.spec) == 0  # final: not asked about again
+
+
+def test_a_claim_made_before_the_node_sees_the_transaction_does_not_block_the_payer(
+    world: World, people: dict[str, Person]
+) -> None:
+    """carol learns the hash of alice's signed transfer before bob's node has it and claims
+    it as hers: her claim waits (the node has never seen it); alice's own claim is verified
+    once it is mined, and carol's then shows as a mismatch."""
+    from eth_account import Account
+
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    rpc = world.anvil.rpc()
+    Account.enable_unaudited_hdwallet_features()
+    key = Account.from_mnemonic(ANVIL_MNEMONIC_FOR_TESTS)  # account 0: alice's
+    signed = key.sign_transaction(
+        {
+            "chainId": 31337,
+            "nonce": int(rpc.call("eth_getTransactionCount", [alice.address, "pending"]), 16),
+            "to": bob.address,
+            "value": E18 // 5,
+            "gas": 21_000,
+            "maxFeePerGas": 10**11,
+            "maxPriorityFeePerGas": 10**9,
+        }
+    )
+    tx = "0x" + signed.hash.hex().removeprefix("0x")
+    carol.session.chat.send_payload(
+        carol.spec, bob.address, "payment", _signed_claim(carol, tx, bob.address, E18 // 5), "a"
+    )
+    bob.inbox()
+    assert bob.last_payment().state == "pending"  # nothing on chain yet: cannot tell
+    rpc.call("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex().removeprefix("0x")])
+    wait_receipt(rpc, tx)
+    alice.session.chat.send_payload(
+        alice.spec, bob.address, "payment", _signed_claim(alice, tx, bob.address, E18 // 5), "b"
+    )
+    bob.inbox()
+    honest, squatter = bob.payments()[0], bob.payments()[1]
+    assert (honest.state, honest.payer) == ("verified", alice.address), honest.reason
+    assert squatter.state == "mismatch" and "someone else" in squatter.reason
