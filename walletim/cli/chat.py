@@ -97,12 +97,31 @@ def _message_line(m: Any, names: dict[str, str]) -> str:
 
 
 def _verdict_json(v: Any) -> dict[str, Any]:
-    """A payment's / shared action's check against the chain, for ``chat read --json``."""
+    """A payment's / shared action's / red packet's check against the chain, for
+    ``chat read --json`` (a red packet adds ``packet_id`` and ``shown``: its line as the
+    red-packet contract bears it out, or null)."""
     if v is None:
         return {}
-    return {
+    doc: dict[str, Any] = {
         "verification": {"state": v.state, "reason": v.reason, "confirmations": v.confirmations}
     }
+    if hasattr(v, "packet_id"):
+        doc["packet_id"] = v.packet_id
+        doc["verification"]["shown"] = v.text
+    return doc
+
+
+def _shown(m: Any, checked: dict[int, Any]) -> Any:
+    """``m`` with the text to show: a red packet's line is built from what the red-packet
+    contract holds, never from the offer's own figures (those stay in ``--json``'s text)."""
+    import dataclasses
+
+    v = checked.get(m.id)
+    if m.kind != "redpacket" or v is None:
+        return m
+    if v.text is None:  # not borne out by the chain: its figures are only its sender's words
+        return dataclasses.replace(m, text=f"unverified red-packet offer (its own words: {m.text})")
+    return dataclasses.replace(m, text=v.text)
 
 
 def _verdict_text(v: Any) -> str:
@@ -302,9 +321,10 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
     with _session(ctx) as s:
         r = s.chat.read(account, peer, limit)
         names = _names(s, account)
-        checked = s.wim.verdicts(
-            r.account, [m.id for m in r.messages if m.kind in ("payment", "action")]
+        checked: dict[int, Any] = dict(
+            s.wim.verdicts(r.account, [m.id for m in r.messages if m.kind in ("payment", "action")])
         )
+        checked.update(s.wim.packet_checks(r.account, r.messages))
         g = (
             s.chat.repo.group(r.account, r.peer[len(GROUP_PREFIX) :])
             if is_group_peer(r.peer)
@@ -325,7 +345,9 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
         if g is not None:
             click.echo(f"group {_label(r.peer, names)}: {_roster(g, r.account, names)}")
             for m in r.messages:
-                click.echo(_message_line(m, names) + _verdict_text(checked.get(m.id)))
+                click.echo(
+                    _message_line(_shown(m, checked), names) + _verdict_text(checked.get(m.id))
+                )
             if not r.messages:
                 click.echo("(no messages)")
             return
@@ -338,7 +360,7 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
                 status += "; KEY CHANGED since last confirmed"
         click.echo(f"conversation with {_label(r.peer, names)}: {status}")
         for m in r.messages:
-            click.echo(_message_line(m, names) + _verdict_text(checked.get(m.id)))
+            click.echo(_message_line(_shown(m, checked), names) + _verdict_text(checked.get(m.id)))
         if not r.messages:
             click.echo("(no messages)")
         _warn_gaps(r.peer, r.missing, names)
@@ -397,7 +419,10 @@ def listen(
     with _session(ctx) as s:
 
         def checked(m: Any) -> Any:
-            """A payment's / shared action's verdict, recorded as the message was stored."""
+            """A payment's / shared action's verdict, recorded as the message was stored; a
+            red packet's check against the red-packet contract."""
+            if m.kind == "redpacket":
+                return s.wim.packet_checks(m.account, [m]).get(m.id)
             if m.kind not in ("payment", "action"):
                 return None
             return s.wim.verdicts(m.account, [m.id]).get(m.id)
@@ -436,9 +461,9 @@ def listen(
                 click.echo(json.dumps(doc))
                 return
             if isinstance(item, Received):
-                click.echo(
-                    _message_line(item.message, names) + _verdict_text(checked(item.message))
-                )
+                v = checked(item.message)
+                shown = _shown(item.message, {item.message.id: v})
+                click.echo(_message_line(shown, names) + _verdict_text(v))
                 if item.verdict == "gap":
                     _warn_gaps(item.message.peer, item.missing, names)
             elif isinstance(item, Rejection):

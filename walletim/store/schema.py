@@ -451,6 +451,16 @@ V7 = _script(
     "ALTER TABLE watch_cursor ADD COLUMN block_hash TEXT",
 )
 
+V11 = _script(
+    # Red packets are read from the chain: what a row holds about a packet (asset, total,
+    # shares, expiry, creator) is the red-packet contract's answer once ``state`` is 'ok';
+    # 'pending' rows (not read yet: another network, the node unreachable, not mined) are read
+    # again, 'forged' ones (the contract names another creator) are never claimable.
+    "ALTER TABLE packets ADD COLUMN state TEXT NOT NULL DEFAULT 'pending' "
+    "CHECK (state IN ('pending', 'ok', 'forged'))",
+    "ALTER TABLE packets ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
@@ -459,4 +469,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "wallet IM: payments, requests, splits, red packets, groups, alerts", V5),
     Migration(6, "wallet IM: DeFi actions shared in chats", V6),
     Migration(7, "the watcher's cursor keeps its block's hash", V7),
+    Migration(11, "red packets: what the chain says of them (state, reason)", V11),
 )
