@@ -265,9 +265,20 @@ def test_the_manifest_round_trips_and_is_written_privately(world: World) -> None
         WorldManifest.from_json({"version": 1})
 
 
-def test_devnet_tokens_are_never_recognised_on_another_chain_but_the_red_packet_is() -> None:
+def test_devnet_tokens_are_never_recognised_on_another_chain_but_the_red_packet_is(
+    world: World,
+) -> None:
     from walletim.app.devnet import Anvil
 
+    devnet = world.anvil.rpc()
+    with Anvil.start(chain_id=5) as node:
+        rpc = node.rpc()
+        # Even a chain serving the devnet's exact runtime code at the world's addresses (here
+        # put there by anvil_setCode; a lying node could answer so too) is not the devnet.
+        for address in ADDRESSES.values():
+            rpc.call("anvil_setCode", [address, devnet.call("eth_getCode", [address, "latest"])])
+        assert load_world(None, rpc) is None and load_world(None, rpc, chain_id=5) is None
+        assert find_redpacket(rpc) == ADDRESSES["RedPacket"]
     with Anvil.start(chain_id=5) as node:
         rpc = node.rpc()
         with pytest.raises(ConfigError, match="not chain 5"):

@@ -519,23 +519,33 @@ def redpacket_list(ctx: Ctx, account: str) -> None:
         views = s.wim.packet_views(account)
         names = {v.row.packet_id: _who(s, v.row.peer) for v in views if v.row.direction == "in"}
 
-    def entry(v: Any) -> dict[str, Any]:
+    def figures(v: Any) -> tuple[str | None, str, int, int, int, int] | None:
+        """(token, symbol, decimals, total, shares, expiry) as the contract holds them: read
+        now, else as read when the packet was last checked; None if never read."""
         r, st = v.row, v.status
-        checked = r.state == "ok"
+        if st is not None:
+            a = st.asset
+            return a.address, a.symbol, a.decimals, st.total, st.shares, st.expiry
+        if r.state == "ok":
+            return r.asset, r.symbol, r.decimals, r.total, r.shares, r.expiry
+        return None
+
+    def entry(v: Any) -> dict[str, Any]:
+        r, st, f = v.row, v.status, figures(v)
         doc: dict[str, Any] = {
             "packet_id": r.packet_id,
             "direction": r.direction,
             "address": r.peer,
             "contract": r.contract,
-            "checked": checked,  # the figures below are the red-packet contract's
-            "state": st.state if st is not None else ("unread" if checked else r.state),
+            "checked": f is not None,  # the figures below are the red-packet contract's
+            "state": st.state if st is not None else ("unread" if f is not None else r.state),
             "reason": v.note,
-            "token": r.asset if checked else None,
-            "symbol": r.symbol if checked else None,
-            "raw": str(r.total) if checked else None,
-            "amount": format_amount(r.total, r.decimals) if checked else None,
-            "shares": r.shares if checked else None,
-            "expiry": r.expiry if checked else None,
+            "token": None if f is None else f[0],
+            "symbol": None if f is None else f[1],
+            "raw": None if f is None else str(f[3]),
+            "amount": None if f is None else format_amount(f[3], f[2]),
+            "shares": None if f is None else f[4],
+            "expiry": None if f is None else f[5],
             "claimed": None if v.claimed is None else str(v.claimed),
         }
         if st is not None:
@@ -554,14 +564,14 @@ def redpacket_list(ctx: Ctx, account: str) -> None:
 
     def human() -> None:
         for v in views:
-            r, st = v.row, v.status
+            r, st, f = v.row, v.status, figures(v)
             who = "you made it" if r.direction == "out" else f"from {names[r.packet_id]}"
-            if r.state != "ok":
+            if f is None:
                 flag = "FORGED" if r.state == "forged" else "not checked on chain"
                 click.echo(f"{r.packet_id}: {who}; {flag}: {printable(v.note, newline=' ')}")
                 continue
-            what = _fmt(r.total, r.decimals, r.symbol)
-            line = f"{r.packet_id}: {who}, {what} in {r.shares} share(s) (on chain)"
+            what = _fmt(f[3], f[2], f[1])
+            line = f"{r.packet_id}: {who}, {what} in {f[4]} share(s) (on chain)"
             if st is not None:
                 line += f", {st.state}, {st.shares_left} left"
             else:
@@ -570,7 +580,7 @@ def redpacket_list(ctx: Ctx, account: str) -> None:
                 line += (
                     "; not claimed yet (walletim redpacket claim)"
                     if v.claimed is None
-                    else f"; you claimed {_fmt(v.claimed, r.decimals, r.symbol)}"
+                    else f"; you claimed {_fmt(v.claimed, f[2], f[1])}"
                 )
             click.echo(line)
         if not views:
