@@ -30,7 +30,6 @@ from walletim.app.world import (
     manifest_path,
     pins_text,
     plan_world,
-    save_world,
 )
 from walletim.chain.rpc import RpcClient
 from walletim.errors import ChainError, ConfigError
@@ -228,7 +227,11 @@ def test_any_home_finds_the_world_on_the_chain_without_a_file(world: World, tmp_
     stranger = tmp_path / "stranger"  # a home that never saw a manifest
     found = load_world(stranger, rpc)
     assert found is not None and found.contracts == ADDRESSES and found.tokens == m.tokens
-    assert (found.chain_id, found.genesis_hash, found.deployer) == (31337, m.genesis_hash, m.deployer)
+    assert (found.chain_id, found.genesis_hash, found.deployer) == (
+        31337,
+        m.genesis_hash,
+        m.deployer,
+    )
     assert not (stranger / "worlds").exists()
     assert load_world(None, rpc) == found
     assert load_world(world.home, rpc) == m  # the deploying home's record adds its figures

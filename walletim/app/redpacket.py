@@ -6,6 +6,12 @@ a share is claimed with a voucher, the creator's EIP-712 signature over
 id, the contract}. walletim delivers each recipient's voucher inside the encrypted chat
 (:mod:`walletim.app.wim`): the chain decides who gets what, the chat carries the packet.
 
+The contract is walletim's own, found on any chain at one address by its runtime code hash
+(:func:`walletim.app.world.find_redpacket`). Everything said of a packet (creator, asset,
+total, shares, expiry, what is left) is read from its ``packets(id)`` view, and a claim
+counts only from its own ``Claimed`` log for that packet and claimer (:func:`claim_of`): a
+log with the same signature from any other address, e.g. a token's transfer(), is ignored.
+
 Amounts are base units inside; ``*_text`` arguments are decimals of the asset.
 """
 

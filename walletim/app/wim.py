@@ -1129,11 +1129,16 @@ class WalletIM:
             return replace(row, state="pending", reason=f"on chain {row.chain_id} (--network)")
         try:
             contract = self.s.redpackets.contract
-            p = self.s.redpackets.on_chain(row.packet_id)
         except InputError:
             return replace(
                 row, state="pending", reason="no red-packet contract is known on this network"
             )
+        except (RpcError, ChainError) as exc:
+            return replace(row, state="pending", reason=f"cannot check now: {exc}")
+        try:
+            p = self.s.redpackets.on_chain(row.packet_id)
+        except InputError as exc:  # e.g. its token does not answer like an ERC-20
+            return replace(row, state="pending", reason=f"cannot read it: {exc}")
         except (RpcError, ChainError) as exc:
             return replace(row, state="pending", reason=f"cannot check now: {exc}")
         if p is None:
