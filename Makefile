@@ -60,9 +60,12 @@ bench: setup
 	$(PY) bench/run.py
 
 # Rebuild anvil-fixtures/artifacts/ from anvil-fixtures/contracts/ with the npm solc
-# (deterministic: tests/integration/test_fixtures.py checks the committed ones match).
+# (deterministic: tests/integration/test_fixtures.py checks the committed ones match), then
+# the world's pinned addresses and code hashes (walletim/app/world_pins.py, checked by
+# tests/integration/test_world.py).
 fixtures: setup
 	node anvil-fixtures/build.mjs
+	$(PY) anvil-fixtures/pin_world.py
 
 clean:
 	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache

@@ -3,8 +3,8 @@ pragma solidity ^0.8.20;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 /// @title Red packets (红包): ETH or an ERC-20 escrowed into shares for chosen recipients.
@@ -13,7 +13,12 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 ///         Claim{packetId, claimer}, which walletim delivers inside the encrypted chat. Each
 ///         address claims at most once; after `expiry` the creator takes back what is left.
 ///         Random shares use block.prevrandao: fun, not fair against block producers.
-contract RedPacket is EIP712, ReentrancyGuard {
+/// @dev    Ownerless, with no constructor arguments and no immutables: deployed through the
+///         deterministic deployment proxy (CREATE2) it has the same address and the same
+///         runtime code on every chain, so a wallet recognises it by address and code hash.
+///         That is why the EIP-712 domain separator is computed on each use (OpenZeppelin's
+///         EIP712 caches it, with the chain id, in immutables).
+contract RedPacket is ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     struct Packet {
@@ -28,6 +33,10 @@ contract RedPacket is EIP712, ReentrancyGuard {
     }
 
     bytes32 public constant CLAIM_TYPEHASH = keccak256("Claim(bytes32 packetId,address claimer)");
+    bytes32 private constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    string private constant NAME = "walletim RedPacket";
+    string private constant VERSION = "1";
     uint32 public constant MAX_SHARES = 1000;
 
     mapping(bytes32 => Packet) public packets;
@@ -46,7 +55,29 @@ contract RedPacket is EIP712, ReentrancyGuard {
     event Claimed(bytes32 indexed id, address indexed claimer, uint256 amount);
     event Refunded(bytes32 indexed id, address indexed creator, uint256 amount);
 
-    constructor() EIP712("walletim RedPacket", "1") {}
+    /// @notice The EIP-712 domain separator of vouchers on this chain.
+    function DOMAIN_SEPARATOR() public view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256(bytes(NAME)), keccak256(bytes(VERSION)), block.chainid, address(this))
+        );
+    }
+
+    /// @notice ERC-5267: the voucher domain's fields (name, version, chain id, this contract).
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        return (hex"0f", NAME, VERSION, block.chainid, address(this), bytes32(0), new uint256[](0));
+    }
 
     /// @notice The id a packet of `creator` made with `salt` gets.
     function packetId(address creator, bytes32 salt) public pure returns (bytes32) {
@@ -112,6 +143,10 @@ contract RedPacket is EIP712, ReentrancyGuard {
     /// @notice The EIP-712 digest a voucher for `claimer` signs.
     function voucherDigest(bytes32 id, address claimer) external view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(CLAIM_TYPEHASH, id, claimer)));
+    }
+
+    function _hashTypedDataV4(bytes32 structHash) private view returns (bytes32) {
+        return MessageHashUtils.toTypedDataHash(DOMAIN_SEPARATOR(), structHash);
     }
 
     function _share(Packet storage p, bytes32 id) private view returns (uint256) {

@@ -31,14 +31,13 @@ class User:
 @pytest.fixture
 def users(world: World, relay: RelayProcess, tmp_path: Path) -> dict[str, User]:
     from walletim.app.session import Session
-    from walletim.app.world import save_world
 
     out = {"alice": User(world.cli(), "dev", world, relay)}
     for n, name in ((1, "bob"), (2, "carol")):
         home = tmp_path / name
         with Session(home, HOME_PASSWORD, fast_kdf=True) as s:
             s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
-        save_world(home, world.manifest)
+        # No world manifest copied in: bob's and carol's homes find the world on the chain.
         env = {**world.cli().env, "WALLETIM_HOME": str(home)}
         out[name] = User(Cli(home, env), f"dev:{n}", world, relay)
     for u in out.values():

@@ -36,7 +36,6 @@ class Person:
 @pytest.fixture
 def people(world: World, relay: RelayProcess, tmp_path: Path) -> Iterator[dict[str, Person]]:
     from walletim.app.session import Session
-    from walletim.app.world import save_world
 
     out: dict[str, Person] = {}
     sessions = []
@@ -44,8 +43,7 @@ def people(world: World, relay: RelayProcess, tmp_path: Path) -> Iterator[dict[s
         home = tmp_path / name
         s = Session(home, HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url, fast_kdf=True)
         s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
-        save_world(home, world.manifest)
-        sessions.append(s)
+        sessions.append(s)  # no world manifest: each home finds the world on the chain
         out[name] = Person(name, f"dev:{n}", s)
         s.chat.init(f"dev:{n}")
     try:

@@ -29,7 +29,7 @@ def test_random_eth_packet_claims_double_claim_unauthorised_and_refund(world: Wo
     for i in (1, 2):
         who = f"dev:{i}"
         outcome = d.execute(rp.claim(who, packet.packet_id, packet.vouchers[world.address(who)]))
-        got[who] = rp.claimed_amount(outcome)
+        got[who] = rp.claimed_amount(outcome, packet.packet_id, world.address(who))
         assert got[who] is not None and 0 < got[who] < E18
     with pytest.raises(InputError, match="already claimed"):
         rp.claim("dev:1", packet.packet_id, packet.vouchers[world.address("dev:1")])

@@ -1,6 +1,7 @@
-"""The devnet DeFi world (walletim.app.world) on real Anvil processes: what it deploys, the
-seeded pools (and that the router's pairs are the factory's), the funded accounts, the
-manifest in the home, symbol resolution, and ``walletim devnet up|status|world``.
+"""The devnet DeFi world (walletim.app.world) on real Anvil processes: what it deploys (through
+the CREATE2 proxy), the seeded pools (and that the router's pairs are the factory's), the
+funded accounts, how any home recognises the world by address and code hash (the pins), the
+manifest in the home, and ``walletim devnet up|status|world``.
 
 Contract reads go through eth_abi here (not walletim's DeFi layer), so these tests check
 the world itself."""
@@ -16,35 +17,39 @@ from eth_abi.abi import decode, encode
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.crypto import keccak
 
-from tests.conftest import ROOT, Cli, World
+from tests.conftest import ROOT, Cli, World, wait_receipt
 from walletim.app.world import (
     ANVIL_ACCOUNT_0,
     ANVIL_ACCOUNTS,
+    PROXY,
     WorldManifest,
-    create_address,
+    create2_address,
     deploy_world,
+    find_redpacket,
     load_world,
     manifest_path,
-    save_world,
+    pins_text,
+    plan_world,
 )
 from walletim.chain.rpc import RpcClient
 from walletim.errors import ChainError, ConfigError
 
 E18 = 10**18
 E6 = 10**6
-# Deterministic: the same on every fresh Anvil (deployer = account 0, nonces 0..).
+# Deterministic: CREATE2 through the deployment proxy, the same on every devnet (and
+# RedPacket on every chain), whatever the node did before.
 ADDRESSES = {
-    "WETH": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-    "USDC": "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
-    "DAI": "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0",
-    "UniswapV2Factory": "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9",
-    "UniswapV2Router02": "0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9",
-    "wvDAI": "0x5FC8d32690cc91D4c39d9d3abcBD16989F875707",
-    "WIMC": "0x0165878A594ca255338adfa4d48449f69242Eb8F",
-    "RedPacket": "0x4826533B4897376654Bb4d4AD88B7faFD0C98528",
-    "WETH/USDC": "0xFa803697c45c71b3f0a249DB2a17D9bF2507eEEA",
-    "WETH/DAI": "0x7852f1234c7540cB33D2a5117a5794ACEB204b96",
-    "USDC/DAI": "0xa17A7058165761492E206CF798c12B0E7cc482F7",
+    "WETH": "0x29F9484Dd5B678b8d44BA88ea6BDD86895a1586f",
+    "USDC": "0xF8D3aD5A739E7BC847bfDEC39A9d58498Fd3Bc41",
+    "DAI": "0xAfeC54e0d65E81F72a6E01Ed541f1a2B71e31C70",
+    "UniswapV2Factory": "0x6FCa436015694eEfC73b0C298d0Be77293CE7488",
+    "UniswapV2Router02": "0x8C9EC9F5F2A308f1473631fb2A51E6cCBBbFDD95",
+    "wvDAI": "0xfb3608262CB1E766E1E292f12edB6f48B9E5c48f",
+    "WIMC": "0x85d4D916D9E0249d1037a46e9017376012981c6e",
+    "RedPacket": "0x0dc6e3CD1fADE36c3cf54A56dbE4b0a7433b7203",
+    "WETH/USDC": "0x62D6E87C8eBd1561341FF5D48864B8Db34232265",
+    "WETH/DAI": "0x32b5a8413cebd644833aEd153B9385c1D10EbC1c",
+    "USDC/DAI": "0x73351E56b70e3Fea2e415aef296c5885D39032De",
 }
 # (token, amount) on each side of each pool: 1 ETH = 3,000 USDC = 3,000 DAI; USDC:DAI 1:1.
 POOLS = {
@@ -204,58 +209,122 @@ def test_accounts_are_funded_the_vault_is_over_dai_and_nfts_are_minted(world: Wo
     send(rpc, ANVIL_ACCOUNTS[9], usdc, "mint(address,uint256)", ANVIL_ACCOUNTS[9], 1, ok=False)
 
 
-def test_the_manifest_round_trips_and_applies_only_to_its_own_chain(world: World) -> None:
-    from walletim.app.devnet import Anvil
+def test_the_committed_pins_are_what_a_fresh_deployment_has(world: World) -> None:
+    """walletim/app/world_pins.py (addresses and runtime code hashes every home checks) is
+    exactly what anvil-fixtures/pin_world.py writes from a new deployment."""
+    committed = (ROOT / "walletim" / "app" / "world_pins.py").read_text()
+    assert pins_text(world.anvil.rpc()) == committed
+    plan = plan_world()
+    assert plan.addresses == ADDRESSES
+    for name, n in plan.deployments.items():  # each address follows from its init code alone
+        data = plan.txs[n]["data"]
+        assert plan.txs[n]["to"] == PROXY
+        assert create2_address(PROXY, data[:32], keccak(data[32:])) == ADDRESSES[name]
 
+
+def test_any_home_finds_the_world_on_the_chain_without_a_file(world: World, tmp_path: Any) -> None:
+    m, rpc = world.manifest, world.anvil.rpc()
+    stranger = tmp_path / "stranger"  # a home that never saw a manifest
+    found = load_world(stranger, rpc)
+    assert found is not None and found.contracts == ADDRESSES and found.tokens == m.tokens
+    assert (found.chain_id, found.genesis_hash, found.deployer) == (
+        31337,
+        m.genesis_hash,
+        m.deployer,
+    )
+    assert not (stranger / "worlds").exists()
+    assert load_world(None, rpc) == found
+    assert load_world(world.home, rpc) == m  # the deploying home's record adds its figures
+    assert load_world(stranger, rpc, chain_id=1) is None  # the network profile says chain 1
+    # The record is never the source of an address: a home file naming another USDC is ignored.
+    path = manifest_path(world.home, m.chain_id, m.genesis_hash)
+    doc = m.to_json()
+    doc["tokens"]["USDC"]["address"] = ANVIL_ACCOUNTS[9]
+    doc["contracts"]["USDC"] = ANVIL_ACCOUNTS[9]
+    path.write_text(json.dumps(doc))
+    assert load_world(world.home, rpc) == found
+    path.write_text("{not json")
+    assert load_world(world.home, rpc) == found
+    # Other code at one of the world's addresses: not the world (one contract is enough).
+    rpc.call("anvil_setCode", [m.contracts["USDC"], rpc.call("eth_getCode", [m.weth, "latest"])])
+    assert load_world(stranger, rpc) is None
+    rpc.call("anvil_setCode", [m.router, "0x"])
+    assert load_world(stranger, rpc) is None
+    assert find_redpacket(rpc) == ADDRESSES["RedPacket"]  # still itself
+    rpc.call("anvil_setCode", [ADDRESSES["RedPacket"], "0x00"])
+    assert find_redpacket(rpc) is None
+
+
+def test_the_manifest_round_trips_and_is_written_privately(world: World) -> None:
     m = world.manifest
     assert WorldManifest.from_json(json.loads(json.dumps(m.to_json()))) == m
     path = manifest_path(world.home, m.chain_id, m.genesis_hash)
     assert path == world.home / "worlds" / f"31337-{m.genesis_hash[2:18]}.json"
     assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
-    assert load_world(world.home, world.anvil.rpc()) == m
-    # Another Anvil whose genesis differs, even with the very same world on it: not ours.
-    with Anvil.start(args=["--timestamp", "1700000000"]) as other:
-        rpc = other.rpc()
-        assert load_world(world.home, rpc) is None
-        theirs = deploy_world(rpc)
-        assert theirs.contracts == m.contracts and theirs.genesis_hash != m.genesis_hash
-        assert load_world(world.home, rpc) is None
-        save_world(world.home, theirs)
-        assert load_world(world.home, rpc) == theirs
-    assert load_world(world.home, world.anvil.rpc()) == m  # each chain finds its own
-    # A manifest whose contracts are gone (e.g. a chain reverted below the world): ignored.
-    rpc = world.anvil.rpc()
-    rpc.call("anvil_setCode", [m.router, "0x"])
-    assert load_world(world.home, rpc) is None
-    path.write_text("{not json")
-    with pytest.raises(ConfigError, match="cannot read the world manifest"):
-        load_world(world.home, rpc)
     path.write_text(json.dumps({**m.to_json(), "version": 99}))
     with pytest.raises(ConfigError, match="version 99"):
-        load_world(world.home, rpc)
+        WorldManifest.from_json(json.loads(path.read_text()))
     with pytest.raises(ConfigError, match="malformed"):
         WorldManifest.from_json({"version": 1})
 
 
-def test_deploy_keeps_the_nodes_mining_mode_and_any_deployer_works() -> None:
+def test_devnet_tokens_are_never_recognised_on_another_chain_but_the_red_packet_is(
+    world: World,
+) -> None:
+    from walletim.app.devnet import Anvil
+
+    devnet = world.anvil.rpc()
+    with Anvil.start(chain_id=5) as node:
+        rpc = node.rpc()
+        # Even a chain serving the devnet's exact runtime code at the world's addresses (here
+        # put there by anvil_setCode; a lying node could answer so too) is not the devnet.
+        for address in ADDRESSES.values():
+            rpc.call("anvil_setCode", [address, devnet.call("eth_getCode", [address, "latest"])])
+        assert load_world(None, rpc) is None and load_world(None, rpc, chain_id=5) is None
+        assert find_redpacket(rpc) == ADDRESSES["RedPacket"]
+    with Anvil.start(chain_id=5) as node:
+        rpc = node.rpc()
+        with pytest.raises(ConfigError, match="not chain 5"):
+            deploy_world(rpc)
+        # Someone sends the very same transactions on chain 5 (anyone could: the tokens'
+        # owner is a public test key): the same addresses, yet no home takes them for the
+        # devnet's USDC or DAI there.
+        plan = plan_world()
+        hashes = [
+            rpc.call("eth_sendTransaction", [{
+                "from": plan.sender, "to": tx["to"], "data": "0x" + tx["data"].hex(),
+                "gas": hex(tx["gas"]), "value": hex(tx.get("value", 0)),
+            }])
+            for tx in plan.txs
+        ]  # fmt: skip
+        for h in hashes:
+            assert wait_receipt(rpc, h)["status"] == "0x1"
+        assert rpc.call("eth_getCode", [ADDRESSES["USDC"], "latest"]) != "0x"
+        assert load_world(None, rpc) is None
+        assert load_world(None, rpc, chain_id=5) is None
+        # walletim's own ownerless red-packet contract: same address, same code, on any chain.
+        assert find_redpacket(rpc) == ADDRESSES["RedPacket"]
+
+
+def test_deploy_keeps_the_nodes_mining_mode_and_finds_a_world_already_there() -> None:
     from walletim.app.devnet import Anvil
 
     with Anvil.start(args=["--no-mining"]) as node:
         rpc = node.rpc()
-        # A deployer that already sent transactions: addresses follow its nonce.
-        deployer = ANVIL_ACCOUNTS[2]
-        rpc.call("eth_sendTransaction", [{"from": deployer, "to": deployer, "value": "0x1"}])
+        # Account 0 already sent transactions: CREATE2 addresses do not follow its nonce.
+        sender = ANVIL_ACCOUNT_0
+        rpc.call("eth_sendTransaction", [{"from": sender, "to": sender, "value": "0x1"}])
         rpc.call("evm_mine")
-        m = deploy_world(rpc, deployer=deployer)
-        assert m.deployer == deployer and m.block == 2
-        assert m.contracts["WETH"] == create_address(deployer, 1)
-        assert read(rpc, m.contracts["USDC"], "owner()(address)")[0].lower() == deployer.lower()
+        m = deploy_world(rpc)
+        assert m.contracts == ADDRESSES and m.block == 2 and m.transactions == 42
+        assert read(rpc, m.contracts["USDC"], "owner()(address)")[0].lower() == sender.lower()
         # Still not mining: a transaction waits in the pool.
         assert rpc.call("anvil_getAutomine") is False
-        rpc.call("eth_sendTransaction", [{"from": deployer, "to": deployer, "value": "0x1"}])
+        rpc.call("eth_sendTransaction", [{"from": sender, "to": sender, "value": "0x1"}])
         assert rpc.block_number() == 2
-        with pytest.raises(ChainError, match="refused world transaction 1 of 42"):
-            deploy_world(rpc, deployer="0x000000000000000000000000000000000000dEaD")
+        # Deploying again sends nothing: the world is there.
+        again = deploy_world(rpc)
+        assert again.contracts == ADDRESSES and again.transactions == 0
     with Anvil.start(args=["--block-time", "1"]) as node:
         rpc = node.rpc()
         deploy_world(rpc)
@@ -264,6 +333,31 @@ def test_deploy_keeps_the_nodes_mining_mode_and_any_deployer_works() -> None:
         while rpc.block_number() == start:  # interval mining goes on
             assert time.monotonic() < deadline, "the node stopped mining blocks"
             time.sleep(0.05)
+
+
+def test_deploy_refuses_a_node_where_world_addresses_hold_other_code() -> None:
+    from walletim.app.devnet import Anvil
+
+    with Anvil.start() as node:
+        rpc = node.rpc()
+        rpc.call("anvil_setCode", [ADDRESSES["DAI"], "0x00"])
+        with pytest.raises(ChainError, match="the world's DAI\\) holds other code"):
+            deploy_world(rpc)
+    with Anvil.start() as node:  # someone deployed walletim's RedPacket first: reused
+        rpc = node.rpc()
+        plan = plan_world()
+        tx = plan.txs[plan.deployments["RedPacket"]]
+        h = rpc.call("eth_sendTransaction", [{
+            "from": plan.sender, "to": PROXY, "data": "0x" + tx["data"].hex(),
+            "gas": hex(tx["gas"]),
+        }])  # fmt: skip
+        wait_receipt(rpc, h)
+        m = deploy_world(rpc)
+        assert m.contracts == ADDRESSES and m.transactions == 41
+    with Anvil.start() as node:  # a node without the proxy gets it (anvil_setCode)
+        rpc = node.rpc()
+        rpc.call("anvil_setCode", [PROXY, "0x"])
+        assert deploy_world(rpc).contracts == ADDRESSES
 
 
 # `devnet up` in-process (tests/e2e/test_cli_defi.py runs it as a subprocess).
@@ -295,6 +389,9 @@ def test_devnet_up_status_world_and_down_through_the_cli(cli: Cli) -> None:
             assert load_world(cli.home, rpc).tokens["USDC"].address == ADDRESSES["USDC"]  # type: ignore[union-attr]
     finally:
         assert cli("devnet", "down").code == 0
+    other_chain = cli("devnet", "up", "--port", "0", "--chain-id", "1337")
+    assert other_chain.code == 1 and "only recognised on chain id 31337" in other_chain.err
+    assert "add --no-world" in other_chain.err
     text = cli("devnet", "up", "--port", "0")
     assert text.code == 0, text.err
     try:

@@ -50,8 +50,8 @@ def proxy(world: World) -> Iterator[LyingRpc]:
 
 
 def home_via(home: Path, url: str, world: World | None) -> Any:
-    """A home holding Anvil's dev wallet whose node is ``url``; with ``world`` it pins the
-    devnet world's manifest (token symbols and decimals), without it knows no token."""
+    """A home holding Anvil's dev wallet whose node is ``url``; with ``world`` it also keeps
+    the world's manifest (a record: every home recognises the world's tokens on the chain)."""
     from walletim.app.session import Session
     from walletim.app.world import save_world
 
@@ -374,26 +374,63 @@ def test_absurd_fee_suggestions_are_refused(world: World, proxy: LyingRpc, tmp_p
 # -- 4. fake token decimals and symbol when paying ------------------------------------------------
 
 
+def _unpinned_copies(world: World) -> dict[str, Any]:
+    """USDC and DAI deployed again by an ordinary CREATE (the same code, other addresses: no
+    world pins them), with 10,000 of each for dev:1 .. dev:3."""
+    from eth_abi.abi import encode
+
+    from walletim.app.world import (
+        ANVIL_ACCOUNT_0,
+        ANVIL_ACCOUNTS,
+        FIXTURES,
+        TokenInfo,
+        _selector_call,
+        artifact_bytecode,
+    )
+
+    rpc = world.anvil.rpc()
+    code = artifact_bytecode(FIXTURES + "WalletimToken.json")
+    out = {}
+    for symbol, decimals, name in (("USDC", 6, "USD Coin"), ("DAI", 18, "Dai Stablecoin")):
+        args = encode(
+            ["string", "string", "uint8", "address"], [name, symbol, decimals, ANVIL_ACCOUNT_0]
+        )
+        h = rpc.call(
+            "eth_sendTransaction", [{"from": ANVIL_ACCOUNT_0, "data": "0x" + (code + args).hex()}]
+        )
+        address = wait_receipt(rpc, h)["contractAddress"]
+        for account in ANVIL_ACCOUNTS[1:4]:
+            mint = _selector_call("mint(address,uint256)", account, 10_000 * 10**decimals)
+            tx = {"from": ANVIL_ACCOUNT_0, "to": address, "data": "0x" + mint.hex()}
+            wait_receipt(rpc, rpc.call("eth_sendTransaction", [tx]))
+        out[symbol] = TokenInfo(address, decimals, name)
+    return out
+
+
 def test_fake_token_metadata_never_scales_what_is_signed_unseen(
     world: World, proxy: LyingRpc, tmp_path: Path
 ) -> None:
     rng = random.Random(8104)
     pinned_home, bare_home = tmp_path / "pinned", tmp_path / "bare"
     home_via(pinned_home, proxy.url, world).close()
-    home_via(bare_home, proxy.url, None).close()  # knows no token: the node's word is all
+    home_via(bare_home, proxy.url, None).close()
     cli_pinned, cli_bare = cli_for(pinned_home, proxy.url), cli_for(bare_home, proxy.url)
+    # Every home on the devnet pins the world's own USDC and DAI (recognised by code hash):
+    # the unpinned case uses copies of them that the world does not vouch for, at addresses
+    # of their own, where the node's word is all there is.
     tokens = world.manifest.tokens
+    unpinned = _unpinned_copies(world)
     tally = Tally()
     for n in range(budget(12, 120)):
         proxy.honest()
         symbol = rng.choice(["USDC", "DAI"])
-        info = tokens[symbol]
+        use_pinned = n % 2 == 0
+        info = tokens[symbol] if use_pinned else unpinned[symbol]
         lie = rng.choice([d for d in (0, 2, 6, 8, 12, 18, 24, 30) if d != info.decimals])
         fake_symbol = rng.choice(["DAI", "USDC", "ETH", "WETH", "USD₮"])
         proxy.lies.decimals[info.address.lower()] = lie
         proxy.lies.symbol[info.address.lower()] = fake_symbol
         text = amount_text(rng)
-        use_pinned = n % 2 == 0
         via = rng.choice(["api", "cli"])
         expected = units(text, info.decimals if use_pinned else lie)
         spec = f"dev:{1 + n % 3}"

@@ -163,7 +163,9 @@ class DefiService:
         if not self._world_loaded:
             from walletim.app.world import load_world
 
-            self._world = load_world(self.home, self.c.rpc)
+            # Recognised on the node by address and code hash, on a devnet chain id only (and
+            # only if the network profile says so too): no file of another home is needed.
+            self._world = load_world(self.home, self.c.rpc, chain_id=self.c.chain.chain_id)
             self._world_loaded = True
             if self._world is not None:
                 for symbol, info in self._world.tokens.items():
@@ -228,7 +230,7 @@ class DefiService:
             return f"amount: {asset.fmt(amount)} = {amount} wei"
         assert asset.address is not None
         source = (
-            "pinned by this home's devnet world manifest"
+            "pinned by the devnet world, recognised by its code hash"
             if self.c.pinned(asset.address)
             else "as the token reports through this node: not checked against a token list"
         )

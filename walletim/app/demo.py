@@ -114,13 +114,12 @@ def run_chain_demo(
     from walletim.app.chain import BatchRow
     from walletim.app.devnet import ANVIL_DEFAULT_MNEMONIC, Anvil
     from walletim.app.session import Session
-    from walletim.app.world import deploy_world, save_world
+    from walletim.app.world import deploy_world
     from walletim.chain.units import format_amount
 
     with Anvil.start() as anvil:
         say(f"8. Started a local Anvil devnet at {anvil.url} (chain id {anvil.chain_id}).")
-        world = deploy_world(anvil.rpc())
-        save_world(home / "home", world)
+        world = deploy_world(anvil.rpc())  # found on the chain by any home: no file to copy
         say(
             f"   Deployed its DeFi world in {world.seconds:.2f} s: WETH9 and Uniswap V2 (the "
             "published builds), USDC, DAI, pools, an ERC-4626 vault, NFTs."
@@ -328,12 +327,11 @@ def run_wim_demo(
     a request, a split bill, a group with a red packet, and security alerts."""
     from walletim.app.devnet import Anvil
     from walletim.app.relay import EmbeddedRelay
-    from walletim.app.world import deploy_world, save_world
+    from walletim.app.world import deploy_world
 
     with Anvil.start() as anvil, EmbeddedRelay(home / "relay" / "mailboxes.db") as relay:
-        world = deploy_world(anvil.rpc())
-        for h in ("home", "bob-home"):
-            save_world(home / h, world)
+        # Neither home gets a file: each finds the world on the chain (addresses, code hashes).
+        deploy_world(anvil.rpc())
         alice_s = Session(
             home / "home", password, rpc_url=anvil.url, relay_url=relay.url, fast_kdf=fast_kdf
         )

@@ -6,6 +6,12 @@ a share is claimed with a voucher, the creator's EIP-712 signature over
 id, the contract}. walletim delivers each recipient's voucher inside the encrypted chat
 (:mod:`walletim.app.wim`): the chain decides who gets what, the chat carries the packet.
 
+The contract is walletim's own, found on any chain at one address by its runtime code hash
+(:func:`walletim.app.world.find_redpacket`). Everything said of a packet (creator, asset,
+total, shares, expiry, what is left) is read from its ``packets(id)`` view, and a claim
+counts only from its own ``Claimed`` log for that packet and claimer (:func:`claim_of`): a
+log with the same signature from any other address, e.g. a token's transfer(), is ignored.
+
 Amounts are base units inside; ``*_text`` arguments are decimals of the asset.
 """
 
@@ -14,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from walletim.app.chain import SendRequest
 from walletim.app.contracts import Plan, calldata
@@ -22,6 +28,10 @@ from walletim.app.defi import Asset, DefiService
 from walletim.chain.units import format_amount
 from walletim.errors import InputError
 from walletim.keys.hd import to_checksum_address
+
+if TYPE_CHECKING:
+    from walletim.messaging.kinds import PacketOffer
+    from walletim.store.wim import PacketRow
 
 DEFAULT_EXPIRY_S = 24 * 3600
 MAX_SHARES = 1000
@@ -86,6 +96,21 @@ class NewPacket:
 
 
 @dataclass(frozen=True, slots=True)
+class OnChainPacket:
+    """A packet as the red-packet contract's ``packets(id)`` returns it."""
+
+    packet_id: str
+    creator: str
+    asset: Asset
+    total: int
+    remaining: int
+    shares: int
+    shares_left: int
+    random: bool
+    expiry: int
+
+
+@dataclass(frozen=True, slots=True)
 class PacketStatus:
     packet_id: str
     creator: str
@@ -113,10 +138,63 @@ class RedPackets:
         self.defi = defi
         self.c = defi.c
         self._sign = sign_typed_data
+        self._contract: str | None = None
 
     @property
     def contract(self) -> str:
-        return self.defi._contract("RedPacket", "red-packet contract")
+        """walletim's red-packet contract on this network: the same address on every chain,
+        recognised by its runtime code hash (:func:`walletim.app.world.find_redpacket`).
+
+        Raises:
+            InputError: the code at that address is not walletim's RedPacket (or there is none).
+            RpcError: the node cannot be asked.
+        """
+        if self._contract is None:
+            from walletim.app.world import find_redpacket
+            from walletim.app.world_pins import REDPACKET
+
+            found = find_redpacket(self.c.rpc)
+            if found is None:
+                raise InputError(
+                    f"no red-packet contract is known on this network (walletim's is at "
+                    f"{REDPACKET[0]} on every chain; here that address holds no such code: "
+                    "`walletim devnet up` deploys it on a devnet); nothing was signed"
+                )
+            self._contract = found
+        return self._contract
+
+    def on_chain(self, packet_id: str) -> OnChainPacket | None:
+        """The packet as the red-packet contract holds it (no claims: see :meth:`status`);
+        None if the contract has no such packet. Raises InputError (no contract here),
+        RpcError, ChainError."""
+        pid = _packet_id(packet_id)
+        fields = self.c.read(
+            self.contract,
+            "packets(bytes32)",
+            bytes.fromhex(pid[2:]),
+            returns=[
+                "address",
+                "address",
+                "uint256",
+                "uint256",
+                "uint32",
+                "uint32",
+                "bool",
+                "uint64",
+            ],
+        )
+        creator, token, total, remaining, shares, shares_left, random, expiry = fields
+        if int(creator, 16) == 0:
+            return None
+        asset = (
+            self.defi.asset("ETH")
+            if int(token, 16) == 0
+            else self.defi.asset(to_checksum_address(token))
+        )
+        return OnChainPacket(
+            pid, to_checksum_address(creator), asset, int(total), int(remaining), int(shares),
+            int(shares_left), bool(random), int(expiry),
+        )  # fmt: skip
 
     def create(
         self,
@@ -201,53 +279,25 @@ class RedPackets:
         )
 
     def status(self, packet_id: str) -> PacketStatus:
-        """What the contract says of a packet. Raises InputError if there is none."""
+        """What the contract says of a packet, with every claim from its own ``Claimed`` logs.
+        Raises InputError if there is none (or no red-packet contract on this network)."""
         pid = _packet_id(packet_id)
-        contract = self.contract
-        fields = self.c.read(
-            contract,
-            "packets(bytes32)",
-            bytes.fromhex(pid[2:]),
-            returns=[
-                "address",
-                "address",
-                "uint256",
-                "uint256",
-                "uint32",
-                "uint32",
-                "bool",
-                "uint64",
-            ],
-        )
-        creator, token, total, remaining, shares, shares_left, random, expiry = fields
-        if int(creator, 16) == 0:
+        p = self.on_chain(pid)
+        if p is None:
             raise InputError(f"no red packet {pid[:18]}… on this network")
-        asset = (
-            self.defi.asset("ETH")
-            if int(token, 16) == 0
-            else self.defi.asset(to_checksum_address(token))
-        )
-        claims = self._claims(contract, pid)
-        expired = self.c.latest_timestamp() > int(expiry)
+        claims = self._claims(self.contract, pid)
+        expired = self.c.latest_timestamp() > p.expiry
         return PacketStatus(
-            pid, to_checksum_address(creator), asset, int(total), int(remaining), int(shares),
-            int(shares_left), bool(random), int(expiry), expired, claims,
+            pid, p.creator, p.asset, p.total, p.remaining, p.shares, p.shares_left, p.random,
+            p.expiry, expired, claims,
         )  # fmt: skip
 
     def _claims(self, contract: str, packet_id: str) -> tuple[tuple[str, int], ...]:
-        from walletim.contracts.abi import keccak
-
-        topic0 = "0x" + keccak(CLAIMED_TOPIC.encode()).hex()
         out = []
-        for log in self.defi._logs([topic0, packet_id], contract):
-            topics = log.get("topics") or []
-            if len(topics) == 3:
-                out.append(
-                    (
-                        to_checksum_address("0x" + str(topics[2])[-40:]),
-                        int(str(log.get("data", "0x0")), 16),
-                    )
-                )
+        for log in self.defi._logs([claimed_topic(), packet_id], contract):
+            claim = claim_of(log, contract, packet_id)
+            if claim is not None:
+                out.append(claim)
         return tuple(out)
 
     def claim(self, account: str, packet_id: str, voucher: str) -> Plan:
@@ -310,18 +360,103 @@ class RedPackets:
             figures={"packet_id": pid},
         )
 
-    def claimed_amount(self, outcome: Any) -> int | None:
-        """The amount a claim paid, from its Claimed event."""
-        from walletim.contracts.abi import keccak
-
-        topic0 = "0x" + keccak(CLAIMED_TOPIC.encode()).hex()
+    def claimed_amount(self, outcome: Any, packet_id: str, claimer: str) -> int | None:
+        """What a claim paid ``claimer`` from packet ``packet_id``: the amount in the red-packet
+        contract's own ``Claimed`` log in the claim's receipt. A log with the same signature
+        from any other address (a token's transfer() can emit one) is ignored; None: no such
+        log (nothing is recorded)."""
+        contract = self.contract
+        pid = _packet_id(packet_id)
         for step in outcome.steps:
             receipt = self.c.chain.repo.receipt(step.hash)
             for log in receipt.logs if receipt else []:
-                topics = log.get("topics") or []
-                if topics and str(topics[0]).lower() == topic0:
-                    return int(str(log.get("data", "0x0")), 16)
+                claim = claim_of(log, contract, pid)
+                if claim is not None and claim[0] == to_checksum_address(claimer):
+                    return claim[1]
         return None
+
+
+def claimed_topic() -> str:
+    from walletim.contracts.abi import keccak
+
+    return "0x" + keccak(CLAIMED_TOPIC.encode()).hex()
+
+
+def claim_of(log: Any, contract: str, packet_id: str) -> tuple[str, int] | None:
+    """(claimer, amount) if ``log`` is ``contract``'s own ``Claimed`` log for ``packet_id``
+    (a removed log, another emitter, another packet or a malformed one: None)."""
+    if not isinstance(log, dict) or log.get("removed") is True:
+        return None
+    topics = log.get("topics") or []
+    if (
+        str(log.get("address", "")).lower() != contract.lower()
+        or len(topics) != 3
+        or str(topics[0]).lower() != claimed_topic()
+        or str(topics[1]).lower() != packet_id.lower()
+    ):
+        return None
+    data = str(log.get("data", ""))
+    if not data.startswith("0x") or len(data) != 66:
+        return None
+    try:
+        return to_checksum_address("0x" + str(topics[2])[-40:]), int(data, 16)
+    except ValueError:
+        return None
+
+
+def _amount(raw: int, decimals: int, symbol: str) -> str:
+    return f"{format_amount(raw, decimals)} {symbol}"
+
+
+def packet_line(row: PacketRow, note: str = "") -> str:
+    """A packet as the chat shows it, from ``row``'s figures (the contract's, once read)."""
+    kind = "random" if row.random else "equal"
+    amount = _amount(row.total, row.decimals, row.symbol)
+    return f"red packet of {amount} in {row.shares} {kind} share(s)" + (f": {note}" if note else "")
+
+
+def offer_disagreement(offer: PacketOffer, row: PacketRow) -> str:
+    """How a chat offer differs from the packet the contract holds (``row``, read from the
+    chain); "" when it agrees in asset, total, shares, kind and expiry."""
+    import time
+
+    chain_asset = (row.asset or "").lower()
+    offer_asset = (offer.asset.address or "").lower()
+    same_asset = chain_asset == offer_asset and (offer.asset.symbol, offer.asset.decimals) == (
+        row.symbol,
+        row.decimals,
+    )
+    if (
+        same_asset
+        and offer.total == row.total
+        and offer.shares == row.shares
+        and offer.random == row.random
+        and offer.expiry == row.expiry
+    ):
+        return ""
+
+    expiry_differs = offer.expiry != row.expiry
+
+    def describe(
+        asset: str, total: int, decimals: int, symbol: str, shares: int, random: bool, expiry: int
+    ) -> str:
+        what = _amount(total, decimals, symbol)
+        if not same_asset and asset:
+            what += f" (token {to_checksum_address(asset)})"
+        text = f"{what} in {shares} {'random' if random else 'equal'} share(s)"
+        if expiry_differs:
+            stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(min(expiry, 2**37)))
+            text += f", expiring {stamp}"
+        return text
+
+    chain = describe(
+        chain_asset, row.total, row.decimals, row.symbol, row.shares, row.random, row.expiry
+    )
+    said = describe(
+        offer_asset, offer.total, offer.asset.decimals, offer.asset.symbol, offer.shares,
+        offer.random, offer.expiry,
+    )  # fmt: skip
+    return f"the red-packet contract holds {chain}; the message says {said}"
 
 
 def _packet_id(text: str) -> str:
@@ -333,4 +468,14 @@ def _packet_id(text: str) -> str:
     return t
 
 
-__all__ = ["NewPacket", "PacketStatus", "RedPackets", "voucher_signer", "voucher_typed_data"]
+__all__ = [
+    "NewPacket",
+    "OnChainPacket",
+    "PacketStatus",
+    "RedPackets",
+    "claim_of",
+    "offer_disagreement",
+    "packet_line",
+    "voucher_signer",
+    "voucher_typed_data",
+]

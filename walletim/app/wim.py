@@ -130,6 +130,7 @@ class MoneyView:
     note: str  # the sender's own words
     ref: str | None = None  # the request id, the red packet's id, or the transaction hash
     open: bool | None = None  # a request: not settled yet
+    line: str | None = None  # a red packet: its line from the contract's figures, or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +189,30 @@ class ClaimResult:
     packet_id: str
     amount: int | None  # what the claim paid (base units), from its Claimed event
     asset: Asset
+
+
+@dataclass(frozen=True, slots=True)
+class PacketCheck:
+    """A red-packet message against the red-packet contract (like :class:`Verdict`): state
+    verified | mismatch | pending; ``text`` the line to show, built from the chain's figures
+    (None until the chain bears the packet out)."""
+
+    state: str
+    reason: str
+    confirmations: int
+    text: str | None
+    packet_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PacketView:
+    """A stored packet and what the contract says of it now (``status`` None: ``note`` says
+    why it could not be read); ``claimed`` this account's claim, from the contract's log."""
+
+    row: PacketRow
+    status: PacketStatus | None
+    claimed: int | None
+    note: str
 
 
 def split_shares(total: int, people: int, *, include_self: bool) -> tuple[int, list[int]]:
@@ -841,39 +866,30 @@ class WalletIM:
         )
 
     def _incoming_packet(self, me: str, message: StoredMessage) -> None:
+        """Record a red-packet offer as the red-packet contract holds it. Not recorded (and
+        shown as a mismatch by :meth:`packet_checks`): an offer naming a creator other than
+        its sender, or a contract other than walletim's. A voucher not signed by the creator
+        for ``me`` is dropped."""
         from walletim.app.redpacket import voucher_signer
+        from walletim.app.world_pins import REDPACKET
 
         offer: PacketOffer = parse_packet(message.body)
         sender = message.sender or message.peer
+        if offer.creator != sender or offer.contract.lower() != REDPACKET[0].lower():
+            return
         voucher = offer.vouchers.get(to_checksum_address(me))
-        if offer.creator != sender or voucher is None:
-            return
-        signer = voucher_signer(
-            offer.chain_id, offer.contract, offer.packet_id, me, bytes.fromhex(voucher[2:])
-        )
-        if signer != offer.creator:
-            return
-        self.repo.save_packet(
-            PacketRow(
-                me,
-                offer.packet_id.lower(),
-                "in",
-                sender,
-                offer.chain_id,
-                offer.contract,
-                offer.asset.address,
-                offer.asset.symbol,
-                offer.asset.decimals,
-                offer.total,
-                offer.shares,
-                offer.random,
-                offer.expiry,
-                voucher,
-                None,
-                message.id,
-                self._now_ms(),
+        if voucher is not None:
+            signer = voucher_signer(
+                offer.chain_id, offer.contract, offer.packet_id, me, bytes.fromhex(voucher[2:])
             )
-        )
+            if signer != offer.creator:
+                voucher = None
+        row = PacketRow(
+            me, offer.packet_id.lower(), "in", sender, offer.chain_id, offer.contract,
+            offer.asset.address, offer.asset.symbol, offer.asset.decimals, offer.total,
+            offer.shares, offer.random, offer.expiry, voucher, None, message.id, self._now_ms(),
+        )  # fmt: skip
+        self.repo.save_packet(self._read_packet(row))
 
     def _incoming_action(self, me: str, message: StoredMessage) -> None:
         action = parse_action(message.body)
@@ -994,12 +1010,30 @@ class WalletIM:
                 "request", None, amount, payer, payee, r.note, r.request_id, r.state == "open"
             )
         if m.kind == "redpacket":
-            k = self.repo.packet_for_message(me, m.id)
-            if k is None:
-                return None
-            amount = f"{format_amount(k.total, k.decimals)} {k.symbol} in {k.shares} share(s)"
-            creator = me if k.direction == "out" else k.peer
-            return MoneyView("redpacket", None, amount, creator, None, "", k.packet_id)
+            check = self._packet_check(me, m)
+            row = (
+                self.repo.packet(me, check.packet_id, m.direction)
+                if check.packet_id is not None
+                else None
+            )
+            try:
+                note = parse_packet(m.body).note
+            except MessagingError:
+                note = ""
+            creator = me if m.direction == "out" else m.sender or m.peer
+            verdict = Verdict(check.state, check.reason, 0, check.state == "verified")
+            if check.text is None or row is None:
+                amount = "an offer the red-packet contract does not bear out"
+            else:
+                kind = "random" if row.random else "equal"
+                amount = (
+                    f"{format_amount(row.total, row.decimals)} {row.symbol} in {row.shares} "
+                    f"{kind} share(s)"
+                )
+            return MoneyView(
+                "redpacket", verdict, amount, creator, None, note, check.packet_id, None,
+                check.text,
+            )  # fmt: skip
         if m.kind == "action":
             a = self.repo.action(me, m.id)
             if a is None:
@@ -1193,6 +1227,7 @@ class WalletIM:
                 None,
                 messages[0].id,
                 self._now_ms(),
+                "ok",  # the escrow just mined with exactly these figures
             )
         )
         return PacketResult(new, outcome, messages, delivered)
@@ -1207,7 +1242,8 @@ class WalletIM:
     ) -> ClaimResult:
         """Claim a share of a red packet whose voucher reached this account in a chat.
 
-        Raises InputError (no voucher, already claimed, expired, empty, another contract)."""
+        Raises InputError (no voucher, already claimed, expired, empty, another contract, an
+        offer the red-packet contract does not bear out)."""
         from walletim.app.redpacket import _packet_id
 
         me = self._address(account)
@@ -1225,19 +1261,151 @@ class WalletIM:
                 "this red packet names a contract that is not this network's red-packet "
                 "contract; nothing was signed"
             )
-        plan = self.s.redpackets.claim(account, pid, row.voucher)
+        voucher = row.voucher
+        if row.state != "ok":
+            row = self._recheck_packet(row)
+            if row.state != "ok":
+                raise InputError(f"this red packet cannot be claimed: {row.reason}")
+        plan = self.s.redpackets.claim(account, pid, voucher)
         outcome = self.s.defi.execute(plan, confirm=confirm, progress=progress)
-        amount = self.s.redpackets.claimed_amount(outcome) if outcome.ok else None
+        amount = self.s.redpackets.claimed_amount(outcome, pid, me) if outcome.ok else None
         if amount is not None:
             self.repo.set_claimed(me, pid, amount)
         asset = self.s.defi.asset(row.asset or "ETH")
         return ClaimResult(outcome, pid, amount, asset)
 
     def packet_status(self, packet_id: str) -> PacketStatus:
+        """What the red-packet contract says of a packet now (claims from its own logs)."""
         return self.s.redpackets.status(packet_id)
 
     def packets(self, account: str) -> list[PacketRow]:
-        return self.repo.packets(self._address(account))
+        """The red packets this account made or was offered; those not yet read from the
+        chain are read again first (no error if the node cannot be asked)."""
+        me = self._address(account)
+        rows = self.repo.packets(me)
+        return [r if r.state == "ok" else self._recheck_packet(r) for r in rows]
+
+    def packet_views(self, account: str) -> list[PacketView]:
+        """Each packet of :meth:`packets` with what the contract says of it now (remaining,
+        claims, this account's claim), or why that cannot be read."""
+        me = self._address(account)
+        out = []
+        for row in self.packets(account):
+            if row.state != "ok":
+                out.append(PacketView(row, None, None, row.reason))
+                continue
+            if row.chain_id != self.s.chain.chain_id:
+                out.append(PacketView(row, None, None, f"on chain {row.chain_id} (--network)"))
+                continue
+            try:
+                st = self.s.redpackets.status(row.packet_id)
+            except (InputError, RpcError, ChainError) as exc:
+                out.append(PacketView(row, None, None, f"cannot read it now: {exc}"))
+                continue
+            mine = next((v for a, v in st.claims if a == me), None)
+            if mine is not None and row.direction == "in" and row.claimed_amount != mine:
+                self.repo.set_claimed(me, row.packet_id, mine)
+            out.append(PacketView(row, st, mine, ""))
+        return out
+
+    def packet_checks(
+        self, address: str, messages: Sequence[StoredMessage]
+    ) -> dict[int, PacketCheck]:
+        """For each red-packet message among ``messages`` of the account at ``address``: what
+        the red-packet contract said of it when last read, and the line to show (from the
+        chain, with the sender's note), or None when the chain has not borne it out. No
+        network."""
+        out = {}
+        for m in messages:
+            if m.kind == "redpacket":
+                out[m.id] = self._packet_check(address, m)
+        return out
+
+    def _packet_check(self, me: str, m: StoredMessage) -> PacketCheck:
+        from walletim.app.redpacket import offer_disagreement, packet_line
+        from walletim.app.world_pins import REDPACKET
+
+        try:
+            offer = parse_packet(m.body)
+        except (MessagingError, ValueError, TypeError, KeyError):
+            return PacketCheck("mismatch", "not a well-formed red packet", 0, None, None)
+        pid = offer.packet_id.lower()
+        out = m.direction == "out"
+        sender = me if out else (m.sender or m.peer)
+        if offer.contract.lower() != REDPACKET[0].lower():
+            return PacketCheck(
+                "mismatch",
+                f"it names the contract {offer.contract}, not walletim's red-packet contract: "
+                "not a red packet you can claim",
+                0, None, pid,
+            )  # fmt: skip
+        if offer.creator != sender:
+            return PacketCheck(
+                "mismatch", f"it says {offer.creator} made it, but {sender} sent it", 0, None, pid
+            )
+        row = self.repo.packet(me, pid, "out" if out else "in")
+        if row is None:
+            return PacketCheck("pending", "not read from the chain yet", 0, None, pid)
+        if row.state == "pending":
+            return PacketCheck("pending", row.reason, 0, None, pid)
+        if row.state == "forged":
+            return PacketCheck("mismatch", row.reason, 0, None, pid)
+        if not out and row.peer != sender:
+            return PacketCheck(
+                "mismatch",
+                f"the red-packet contract says {row.peer} made it, not {sender}",
+                0, None, pid,
+            )  # fmt: skip
+        shown = packet_line(row, offer.note)
+        differs = offer_disagreement(offer, row)
+        if differs:
+            return PacketCheck("mismatch", differs, 0, shown, pid)
+        return PacketCheck("verified", "", 0, shown, pid)
+
+    def _read_packet(self, row: PacketRow) -> PacketRow:
+        """``row`` as the red-packet contract holds it now: 'ok' with the contract's figures,
+        'forged' if the contract names another creator, 'pending' (with why) if it cannot be
+        read (another network, no contract here, the node unreachable, no such packet yet)."""
+        from dataclasses import replace
+
+        if row.chain_id != self.s.chain.chain_id:
+            return replace(row, state="pending", reason=f"on chain {row.chain_id} (--network)")
+        try:
+            contract = self.s.redpackets.contract
+        except InputError:
+            return replace(
+                row, state="pending", reason="no red-packet contract is known on this network"
+            )
+        except (RpcError, ChainError) as exc:
+            return replace(row, state="pending", reason=f"cannot check now: {exc}")
+        try:
+            p = self.s.redpackets.on_chain(row.packet_id)
+        except InputError as exc:  # e.g. its token does not answer like an ERC-20
+            return replace(row, state="pending", reason=f"cannot read it: {exc}")
+        except (RpcError, ChainError) as exc:
+            return replace(row, state="pending", reason=f"cannot check now: {exc}")
+        if p is None:
+            return replace(
+                row, state="pending", reason="the red-packet contract has no such packet (yet)"
+            )
+        creator = row.peer if row.direction == "in" else row.account
+        if p.creator != creator:
+            return replace(
+                row,
+                state="forged",
+                reason=f"the red-packet contract says {p.creator} made it, not {creator}",
+            )
+        return replace(
+            row, contract=contract, asset=p.asset.address, symbol=p.asset.symbol,
+            decimals=p.asset.decimals, total=p.total, shares=p.shares, random=p.random,
+            expiry=p.expiry, state="ok", reason="",
+        )  # fmt: skip
+
+    def _recheck_packet(self, row: PacketRow) -> PacketRow:
+        checked = self._read_packet(row)
+        if checked != row:
+            self.repo.set_packet_state(checked)
+        return checked
 
 
 def _request_id(text: str, what: str = "request id") -> str:
@@ -1251,7 +1419,9 @@ def _request_id(text: str, what: str = "request id") -> str:
 
 __all__ = [
     "ClaimResult",
+    "PacketCheck",
     "PacketResult",
+    "PacketView",
     "PayResult",
     "RequestResult",
     "SplitResult",

@@ -1,4 +1,4 @@
-"""The devnet's DeFi world: real protocol code deployed on a local Anvil, and its manifest.
+"""The devnet's DeFi world: real protocol code deployed on a local Anvil, found again by any home.
 
 ``deploy_world`` deploys, from Anvil's unlocked test account 0 (the public test mnemonic):
 
@@ -13,15 +13,23 @@
   account 0 and #4-#5 for account 1;
 - ``RedPacket`` (anvil-fixtures): red packets escrowed for recipients holding a voucher.
 
-Addresses are computed before sending (CREATE: deployer + nonce), so the whole deployment
-goes to the node as one pipelined batch with explicit nonces and is mined in one block; on a
-fresh Anvil the addresses are the same every time (see ``plan_world``) and the world is block 1.
-The node's mining mode (automine, ``--no-mining``, ``--block-time``) is left as it was.
+Every contract goes through the deterministic deployment proxy (``PROXY``: the CREATE2
+deployer Anvil preinstalls and public chains carry) with a fixed salt, so its address depends
+only on its init code: the world is at the same addresses on every fresh devnet, whatever
+happened on it before, and the pools are the factory's own CREATE2 pairs. Constructor
+arguments that name an owner (the token faucets, the NFT minter, the factory's fee setter)
+are Anvil's public account 0: this world is test money on a devnet only. The whole
+deployment goes to the node as one pipelined batch and is mined in one block; the node's
+mining mode (automine, ``--no-mining``, ``--block-time``) is left as it was.
 
-The manifest is written under the home (``HOME/worlds/<chain id>-<genesis hash>.json``) and
-found again by the node's genesis block hash and the presence of its contracts' code (two
-Anvils started in the same second share a genesis hash), so a manifest of an earlier devnet
-is never applied to a new one. That is how USDC, DAI and WETH resolve by symbol.
+Finding the world needs no file: :func:`load_world` asks the node for the code at the
+world's addresses and compares each contract's runtime code hash with the hashes pinned in
+:mod:`walletim.app.world_pins` (generated from a real deployment, checked by a test). The
+devnet tokens are recognised only on devnet chain ids (``DEVNET_CHAIN_IDS``): their owner
+is a public key, so on a public chain anyone could deploy the very same code. ``RedPacket``
+is walletim's own ownerless contract without immutables: :func:`find_redpacket` recognises it
+by address and code hash on any chain. The manifest a home writes (``HOME/worlds/``) is a
+record of its own deployment, never the source of an address.
 """
 
 from __future__ import annotations
@@ -207,14 +215,54 @@ FIXTURES = "anvil-fixtures/artifacts/"
 
 # -- deploying ---------------------------------------------------------------------------------
 
+# The deterministic deployment proxy (github.com/Arachnid/deterministic-deployment-proxy):
+# calldata salt (32 bytes) ++ init code; it CREATE2s the contract and returns its address.
+PROXY = "0x4e59b44847b379578588920cA78FbF26c0B4956C"
+PROXY_CODE = bytes.fromhex(
+    "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035"
+    "828234f58015156039578182fd5b8082525050506014600cf3"
+)
+SALT = bytes(32)  # one fixed salt: each contract's address follows from its init code alone
+DEVNET_CHAIN_IDS = frozenset({31337})  # Anvil's (and Hardhat's) default chain id
+PROXY_DEPLOY_GAS = 8_000_000  # a CREATE2 through the proxy: the init code's calldata + 1/64
+TOKENS = {  # symbol: (contract name, decimals, name)
+    "WETH": ("WETH", 18, "Wrapped Ether"),
+    "USDC": ("USDC", 6, "USD Coin"),
+    "DAI": ("DAI", 18, "Dai Stablecoin"),
+    "wvDAI": ("wvDAI", 18, "walletim DAI Vault"),
+}
+POOLS = (("WETH/USDC", "WETH", "USDC"), ("WETH/DAI", "WETH", "DAI"), ("USDC/DAI", "USDC", "DAI"))
+
 
 def create_address(sender: str, nonce: int) -> str:
     """The address a CREATE from ``sender`` at ``nonce`` deploys to."""
     import rlp
-    from eth_utils.crypto import keccak
+
+    from walletim.keys.hd import keccak256
 
     raw = bytes.fromhex(to_checksum_address(sender)[2:])
-    return to_checksum_address("0x" + keccak(rlp.encode([raw, nonce]))[12:].hex())
+    return to_checksum_address("0x" + keccak256(rlp.encode([raw, nonce]))[12:].hex())
+
+
+def create2_address(deployer: str, salt: bytes, init_code_hash: bytes) -> str:
+    """The address a CREATE2 from ``deployer`` with ``salt`` and that init code hash deploys to
+    (EIP-1014)."""
+    from walletim.keys.hd import keccak256
+
+    raw = b"\xff" + bytes.fromhex(to_checksum_address(deployer)[2:]) + salt + init_code_hash
+    return to_checksum_address("0x" + keccak256(raw)[12:].hex())
+
+
+def code_hash(code: Any) -> str | None:
+    """keccak-256 of an ``eth_getCode`` answer (0x hex); None for no code or a malformed one."""
+    from walletim.keys.hd import keccak256
+
+    if not isinstance(code, str) or not code.startswith("0x") or len(code) <= 2:
+        return None
+    try:
+        return "0x" + keccak256(bytes.fromhex(code[2:])).hex()
+    except ValueError:
+        return None
 
 
 def _selector_call(signature: str, *args: Any) -> bytes:
@@ -241,77 +289,87 @@ def genesis_hash(rpc: RpcClient) -> str:
 
 @dataclass(frozen=True, slots=True)
 class WorldPlan:
-    """The world's transactions in order (``to`` absent: a deployment) and the addresses
-    they create, for ``deployer`` starting at ``nonce``."""
+    """The world's transactions in order, all from ``sender`` (Anvil's account 0); a
+    deployment is a call to ``PROXY``. ``addresses`` holds every contract of the world, the
+    pools included; ``deployments`` which transaction deploys which contract."""
 
-    deployer: str
-    nonce: int
+    sender: str
     txs: tuple[dict[str, Any], ...]
     addresses: dict[str, str]
+    deployments: dict[str, int]
 
 
-def plan_world(deployer: str, nonce: int) -> WorldPlan:
+def pair_address(factory: str, token_a: str, token_b: str, pair_init_code_hash: bytes) -> str:
+    """UniswapV2Factory's CREATE2 address of the pair of two tokens (UniswapV2Library.pairFor)."""
+    from walletim.keys.hd import keccak256
+
+    t0, t1 = sorted((token_a, token_b), key=lambda x: int(x, 16))
+    salt = keccak256(bytes.fromhex(t0[2:]) + bytes.fromhex(t1[2:]))
+    return create2_address(factory, salt, pair_init_code_hash)
+
+
+def plan_world() -> WorldPlan:
     """Build the deployment (no I/O but reading the artifacts). Raises ConfigError."""
-    deployer = to_checksum_address(deployer)
+    from walletim.keys.hd import keccak256
+
+    owner = ANVIL_ACCOUNT_0
     weth_code = artifact_bytecode(UNISWAP_PERIPHERY + "WETH9.json")
     factory_code = artifact_bytecode(UNISWAP_CORE + "UniswapV2Factory.json")
+    pair_code = artifact_bytecode(UNISWAP_CORE + "UniswapV2Pair.json")
     router_code = artifact_bytecode(UNISWAP_PERIPHERY + "UniswapV2Router02.json")
     token_code = artifact_bytecode(FIXTURES + "WalletimToken.json")
     vault_code = artifact_bytecode(FIXTURES + "WalletimVault.json")
     nft_code = artifact_bytecode(FIXTURES + "WalletimCollectibles.json")
 
     txs: list[dict[str, Any]] = []
+    deployments: dict[str, int] = {}
 
-    def deploy(code: bytes) -> str:
-        address = create_address(deployer, nonce + len(txs))
-        txs.append({"data": code, "gas": DEPLOY_GAS})
-        return address
+    def deploy(name: str, init_code: bytes) -> str:
+        deployments[name] = len(txs)
+        txs.append({"to": PROXY, "data": SALT + init_code, "gas": PROXY_DEPLOY_GAS})
+        return create2_address(PROXY, SALT, keccak256(init_code))
 
     def call(to: str, data: bytes, value: int = 0, gas: int = CALL_GAS) -> None:
         txs.append({"to": to, "data": data, "gas": gas, "value": value})
 
-    weth = deploy(weth_code)
-    usdc = deploy(
-        _ctor(
-            token_code, ["string", "string", "uint8", "address"], ["USD Coin", "USDC", 6, deployer]
-        )
+    token_args = ["string", "string", "uint8", "address"]
+    weth = deploy("WETH", weth_code)
+    usdc = deploy("USDC", _ctor(token_code, token_args, ["USD Coin", "USDC", 6, owner]))
+    dai = deploy("DAI", _ctor(token_code, token_args, ["Dai Stablecoin", "DAI", 18, owner]))
+    factory = deploy("UniswapV2Factory", _ctor(factory_code, ["address"], [owner]))
+    router = deploy(
+        "UniswapV2Router02", _ctor(router_code, ["address", "address"], [factory, weth])
     )
-    dai = deploy(
-        _ctor(
-            token_code,
-            ["string", "string", "uint8", "address"],
-            ["Dai Stablecoin", "DAI", 18, deployer],
-        )
-    )
-    factory = deploy(_ctor(factory_code, ["address"], [deployer]))
-    router = deploy(_ctor(router_code, ["address", "address"], [factory, weth]))
     vault = deploy(
-        _ctor(vault_code, ["address", "string", "string"], [dai, "walletim DAI Vault", "wvDAI"])
+        "wvDAI",
+        _ctor(vault_code, ["address", "string", "string"], [dai, "walletim DAI Vault", "wvDAI"]),
     )
     nft = deploy(
+        "WIMC",
         _ctor(
             nft_code,
             ["string", "string", "string", "address"],
-            ["walletim Collectibles", "WIMC", "https://walletim.invalid/wimc/", deployer],
-        )
+            ["walletim Collectibles", "WIMC", "https://walletim.invalid/wimc/", owner],
+        ),
     )
+    redpacket = deploy("RedPacket", artifact_bytecode(FIXTURES + "RedPacket.json"))
     usdc_pool = ETH_PRICE * POOL_ETH // 10**18 * 10**6
     dai_pool = ETH_PRICE * POOL_ETH
-    call(usdc, _selector_call("mint(address,uint256)", deployer, usdc_pool + STABLE_POOL * 10**6))
-    call(dai, _selector_call("mint(address,uint256)", deployer, dai_pool + STABLE_POOL * 10**18))
+    call(usdc, _selector_call("mint(address,uint256)", owner, usdc_pool + STABLE_POOL * 10**6))
+    call(dai, _selector_call("mint(address,uint256)", owner, dai_pool + STABLE_POOL * 10**18))
     for token in (usdc, dai):
         call(token, _selector_call("approve(address,uint256)", router, 2**256 - 1))
     add_eth = "addLiquidityETH(address,uint256,uint256,uint256,address,uint256)"
     # Each first deposit creates its pair (CREATE2 of the pair contract): deployment gas.
     call(
         router,
-        _selector_call(add_eth, usdc, usdc_pool, 0, 0, deployer, FAR_DEADLINE),
+        _selector_call(add_eth, usdc, usdc_pool, 0, 0, owner, FAR_DEADLINE),
         POOL_ETH,
         DEPLOY_GAS,
     )
     call(
         router,
-        _selector_call(add_eth, dai, dai_pool, 0, 0, deployer, FAR_DEADLINE),
+        _selector_call(add_eth, dai, dai_pool, 0, 0, owner, FAR_DEADLINE),
         POOL_ETH,
         DEPLOY_GAS,
     )
@@ -319,7 +377,7 @@ def plan_world(deployer: str, nonce: int) -> WorldPlan:
     call(
         router,
         _selector_call(
-            add, usdc, dai, STABLE_POOL * 10**6, STABLE_POOL * 10**18, 0, 0, deployer, FAR_DEADLINE
+            add, usdc, dai, STABLE_POOL * 10**6, STABLE_POOL * 10**18, 0, 0, owner, FAR_DEADLINE
         ),
         gas=DEPLOY_GAS,
     )
@@ -331,37 +389,112 @@ def plan_world(deployer: str, nonce: int) -> WorldPlan:
     for index, count in NFTS:
         for _ in range(count):
             call(nft, _selector_call("mint(address)", ANVIL_ACCOUNTS[index]))
-    redpacket = deploy(artifact_bytecode(FIXTURES + "RedPacket.json"))  # last: keeps addresses
 
     addresses = {"WETH": weth, "USDC": usdc, "DAI": dai, "UniswapV2Factory": factory}
     addresses.update({"UniswapV2Router02": router, "wvDAI": vault, "WIMC": nft})
     addresses["RedPacket"] = redpacket
-    return WorldPlan(deployer, nonce, tuple(txs), addresses)
+    pair_hash = keccak256(pair_code)
+    for name, a, b in POOLS:
+        addresses[name] = pair_address(factory, addresses[a], addresses[b], pair_hash)
+    return WorldPlan(owner, tuple(txs), addresses, deployments)
 
 
-def deploy_world(rpc: RpcClient, *, deployer: str | None = None) -> WorldManifest:
-    """Deploy the world (see the module docstring) from ``deployer``, an account the node
-    has unlocked (default: Anvil's account 0), and return its manifest (not yet saved:
-    :func:`save_world`).
+def _manifest(
+    chain_id: int,
+    genesis: str,
+    contracts: dict[str, str],
+    block: int = 0,
+    deployed_at: int = 0,
+    seconds: float = 0.0,
+    transactions: int = 0,
+) -> WorldManifest:
+    tokens = {
+        symbol: TokenInfo(contracts[name], decimals, full)
+        for symbol, (name, decimals, full) in TOKENS.items()
+    }
+    return WorldManifest(
+        chain_id,
+        genesis,
+        ANVIL_ACCOUNT_0,
+        block,
+        dict(contracts),
+        tokens,
+        deployed_at,
+        seconds,
+        transactions,
+    )
+
+
+def ensure_proxy(rpc: RpcClient) -> None:
+    """Make sure the deterministic deployment proxy is on the node: Anvil preinstalls it; a
+    devnet without it gets it through ``anvil_setCode``.
 
     Raises:
-        ConfigError: artifacts missing (run ``make setup``). ChainError: a transaction failed
-        or the node is not an Anvil with that account unlocked.
+        ChainError: other code sits at its address, or it is missing and cannot be set.
     """
+    expected = code_hash("0x" + PROXY_CODE.hex())
+    found = code_hash(rpc.call("eth_getCode", [PROXY, "latest"]))
+    if found is None:
+        try:
+            rpc.call("anvil_setCode", [PROXY, "0x" + PROXY_CODE.hex()])
+        except RpcError as exc:
+            raise ChainError(
+                f"the node has no deterministic deployment proxy at {PROXY} and cannot be "
+                "given one (is it an Anvil devnet?)"
+            ) from exc
+        found = code_hash(rpc.call("eth_getCode", [PROXY, "latest"]))
+    if found != expected:
+        raise ChainError(f"the code at {PROXY} is not the deterministic deployment proxy")
+
+
+def deploy_world(rpc: RpcClient) -> WorldManifest:
+    """Deploy the world (see the module docstring) from Anvil's account 0 and return its
+    manifest (not yet saved: :func:`save_world`). On a node that already holds the world,
+    nothing is sent and the world found there is returned (``transactions`` 0).
+
+    Raises:
+        ConfigError: artifacts missing (run ``make setup``), or the chain id is not a devnet's.
+        ChainError: a transaction failed, the node is not an Anvil with account 0 unlocked, or
+        part of the world's addresses hold other code.
+    """
+    from walletim.app.world_pins import REDPACKET, WORLD
+
     started = time.perf_counter()
-    deployer = to_checksum_address(deployer or ANVIL_ACCOUNT_0)
-    plan = plan_world(deployer, rpc.get_transaction_count(deployer, "pending"))
-    txs = list(plan.txs)
-    weth, usdc, dai = (plan.addresses[k] for k in ("WETH", "USDC", "DAI"))
-    factory, router = plan.addresses["UniswapV2Factory"], plan.addresses["UniswapV2Router02"]
-    vault, nft = plan.addresses["wvDAI"], plan.addresses["WIMC"]
+    chain_id = rpc.chain_id()
+    if chain_id not in DEVNET_CHAIN_IDS:
+        raise ConfigError(
+            f"the devnet world is for a devnet (chain id {', '.join(map(str, DEVNET_CHAIN_IDS))}), "
+            f"not chain {chain_id}: its tokens' owner is a public test key"
+        )
+    ensure_proxy(rpc)
+    plan = plan_world()
+    names = list(plan.addresses)
+    codes = rpc.batch([("eth_getCode", [plan.addresses[n], "latest"]) for n in names])
+    found = {n: code_hash(c) for n, c in zip(names, codes, strict=True)}
+    present = {n: h for n, h in found.items() if h is not None}
+    pins = {**WORLD, "RedPacket": REDPACKET}
+    for name, got in present.items():
+        if name not in pins or pins[name] != (plan.addresses[name], got):
+            raise ChainError(
+                f"{plan.addresses[name]} (the world's {name}) holds other code on this node"
+            )
+    genesis = genesis_hash(rpc)
+    if len(present) == len(names):
+        return _manifest(chain_id, genesis, plan.addresses)
+    if set(present) - {"RedPacket"}:
+        raise ChainError(
+            f"part of the devnet world is already on this node ({', '.join(sorted(present))}) "
+            "but not all of it: start a fresh devnet"
+        )
+    skip = {plan.deployments[n] for n in present}  # RedPacket, deployed by someone before
+    txs = [tx for n, tx in enumerate(plan.txs) if n not in skip]
     # Automine would give each transaction its own block (and then mine empty blocks, one
     # per queued transaction): hold it while sending, then mine the batch in one block.
     automine = _automine(rpc)
     if automine:
         rpc.call("evm_setAutomine", [False])
     try:
-        hashes = _send_all(rpc, deployer, plan.nonce, txs)
+        hashes = _send_all(rpc, plan.sender, txs)
         receipts = wait_receipts(rpc, hashes, mine=automine is not None)
     finally:
         if automine:
@@ -369,43 +502,11 @@ def deploy_world(rpc: RpcClient, *, deployer: str | None = None) -> WorldManifes
     for n, receipt in enumerate(receipts):
         if receipt.get("status") != "0x1":
             raise ChainError(f"deploying the world failed at transaction {n + 1} of {len(txs)}")
-    pairs = {}
-    for name, a, b in (("WETH/USDC", weth, usdc), ("WETH/DAI", weth, dai), ("USDC/DAI", usdc, dai)):
-        raw = rpc.call(
-            "eth_call",
-            [
-                {
-                    "to": factory,
-                    "data": "0x" + _selector_call("getPair(address,address)", a, b).hex(),
-                },
-                "latest",
-            ],
-        )
-        pairs[name] = to_checksum_address("0x" + str(raw)[-40:])
-    contracts = {
-        "WETH": weth,
-        "USDC": usdc,
-        "DAI": dai,
-        "UniswapV2Factory": factory,
-        "UniswapV2Router02": router,
-        "wvDAI": vault,
-        "WIMC": nft,
-        "RedPacket": plan.addresses["RedPacket"],
-        **pairs,
-    }
-    tokens = {
-        "WETH": TokenInfo(weth, 18, "Wrapped Ether"),
-        "USDC": TokenInfo(usdc, 6, "USD Coin"),
-        "DAI": TokenInfo(dai, 18, "Dai Stablecoin"),
-        "wvDAI": TokenInfo(vault, 18, "walletim DAI Vault"),
-    }
-    return WorldManifest(
-        rpc.chain_id(),
-        genesis_hash(rpc),
-        deployer,
+    return _manifest(
+        chain_id,
+        genesis,
+        plan.addresses,
         quantity(receipts[-1].get("blockNumber"), "blockNumber"),
-        contracts,
-        tokens,
         int(time.time()),
         time.perf_counter() - started,
         len(txs),
@@ -422,7 +523,8 @@ def _automine(rpc: RpcClient) -> bool | None:
         return None
 
 
-def _send_all(rpc: RpcClient, sender: str, nonce: int, txs: list[dict[str, Any]]) -> list[str]:
+def _send_all(rpc: RpcClient, sender: str, txs: list[dict[str, Any]]) -> list[str]:
+    nonce = rpc.get_transaction_count(sender, "pending")
     calls = []
     for n, tx in enumerate(txs):
         params: dict[str, Any] = {
@@ -490,28 +592,112 @@ def save_world(home: Path, manifest: WorldManifest) -> Path:
     return path
 
 
-def load_world(home: Path, rpc: RpcClient) -> WorldManifest | None:
-    """The manifest of the world on the node behind ``rpc``, if this home deployed one."""
+def load_world(
+    home: Path | None, rpc: RpcClient, *, chain_id: int | None = None
+) -> WorldManifest | None:
+    """The devnet world on the node behind ``rpc``, recognised by its addresses and the code
+    hashes pinned in :mod:`walletim.app.world_pins`; None when the node is not on a devnet
+    chain id (or not on ``chain_id``, the network profile's, when given) or the world is not
+    all there. No file is needed; this home's own manifest of the same world, if it has one,
+    adds when and how fast it was deployed. Raises nothing for an unreachable node (None).
+    """
+    from walletim.app.world_pins import REDPACKET, WORLD
+
     try:
-        chain_id, block = rpc.batch([("eth_chainId", []), ("eth_getBlockByNumber", ["0x0", False])])
+        node_chain, block = rpc.batch(
+            [("eth_chainId", []), ("eth_getBlockByNumber", ["0x0", False])]
+        )
     except RpcError:
         return None
-    if isinstance(chain_id, Exception) or not isinstance(block, dict):
+    if isinstance(node_chain, Exception) or not isinstance(block, dict):
         return None
-    path = manifest_path(
-        home, quantity(chain_id, "eth_chainId"), str(block.get("hash", "")).lower()
-    )
     try:
-        doc = safejson.loads(path.read_text())
-    except FileNotFoundError:
+        node_chain_id = quantity(node_chain, "eth_chainId")
+    except (RpcError, ValueError):
         return None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the world manifest {path}: {exc}") from exc
-    manifest = WorldManifest.from_json(doc)
-    # Two Anvils started in the same second share a genesis hash: the manifest only applies
-    # if its contracts are really there.
-    probes = [manifest.router, manifest.contracts["USDC"], manifest.nft]
-    codes = rpc.batch([("eth_getCode", [a, "latest"]) for a in probes])
-    if any(not isinstance(c, str) or len(c) <= 2 for c in codes):
+    if node_chain_id not in DEVNET_CHAIN_IDS or chain_id not in (None, node_chain_id):
         return None
-    return manifest
+    pins = {**WORLD, "RedPacket": REDPACKET}
+    try:
+        codes = rpc.batch([("eth_getCode", [address, "latest"]) for address, _ in pins.values()])
+    except RpcError:
+        return None
+    for (_, expected), code in zip(pins.values(), codes, strict=True):
+        if code_hash(code) != expected:
+            return None
+    genesis = str(block.get("hash", "")).lower()
+    found = _manifest(node_chain_id, genesis, {n: a for n, (a, _) in pins.items()})
+    return _own_record(home, found) or found
+
+
+def _own_record(home: Path | None, found: WorldManifest) -> WorldManifest | None:
+    """This home's manifest of ``found`` (same chain, genesis and contracts), if it wrote one:
+    only its deployment figures are used. A missing, unreadable or different file: None."""
+    if home is None:
+        return None
+    path = manifest_path(home, found.chain_id, found.genesis_hash)
+    try:
+        mine = WorldManifest.from_json(safejson.loads(path.read_text()))
+    except (OSError, ValueError, ConfigError):
+        return None
+    if (mine.chain_id, mine.genesis_hash, mine.contracts, mine.tokens) != (
+        found.chain_id,
+        found.genesis_hash,
+        found.contracts,
+        found.tokens,
+    ):
+        return None
+    return mine
+
+
+def find_redpacket(rpc: RpcClient) -> str | None:
+    """walletim's red-packet contract on the node behind ``rpc`` (any chain: it is ownerless
+    and has the same address and runtime code everywhere), or None when the code at its
+    address is not the pinned one. Raises RpcError when the node cannot be asked."""
+    from walletim.app.world_pins import REDPACKET
+
+    address, expected = REDPACKET
+    if code_hash(rpc.call("eth_getCode", [address, "latest"])) != expected:
+        return None
+    return address
+
+
+def pins_text(rpc: RpcClient) -> str:
+    """The source of :mod:`walletim.app.world_pins` for the world on the node behind ``rpc``
+    (a fresh devnet where :func:`deploy_world` just ran): every address from the plan, every
+    runtime code hash as the node answers it. Raises ConfigError, RpcError."""
+    plan = plan_world()
+    names = list(plan.addresses)
+    codes = rpc.batch([("eth_getCode", [plan.addresses[n], "latest"]) for n in names])
+    hashes = dict(zip(names, (code_hash(c) for c in codes), strict=True))
+    missing = [n for n, h in hashes.items() if h is None]
+    if missing:
+        raise ConfigError(f"the world is not deployed on this node ({', '.join(missing)})")
+    lines = [
+        '"""The devnet world\'s addresses and runtime code hashes (keccak-256 of ``eth_getCode``).',
+        "",
+        "GENERATED by ``anvil-fixtures/pin_world.py`` from a deployment on a fresh Anvil: do not",
+        "edit (tests/integration/test_world.py checks it against a new deployment). The world is",
+        "deployed through the CREATE2 proxy, so each address follows from its init code; the",
+        "runtime code of USDC, DAI, the router and the vault holds immutables (its own address,",
+        "the chain id, constructor arguments), so these hashes hold on the devnet chain ids only,",
+        'except RedPacket\'s: it has no immutables and is the same on every chain."""',
+        "",
+        "# name: (address, runtime code hash), on devnet chain ids only",
+        "WORLD: dict[str, tuple[str, str]] = {",
+    ]
+    for n in names:
+        if n != "RedPacket":
+            lines += [f'    "{n}": (', f'        "{plan.addresses[n]}",', f'        "{hashes[n]}",']
+            lines.append("    ),")
+    lines += [
+        "}",
+        "",
+        "# walletim's red-packet contract, on every chain",
+        "REDPACKET = (",
+        f'    "{plan.addresses["RedPacket"]}",',
+        f'    "{hashes["RedPacket"]}",',
+        ")",
+        "",
+    ]
+    return "\n".join(lines)

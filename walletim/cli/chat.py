@@ -60,7 +60,7 @@ def message_json(m: Any, view: Any = None) -> dict[str, Any]:
         "group_id": m.peer[len(GROUP_PREFIX) :] if is_group_peer(m.peer) else None,
     }
     if view is not None:
-        doc.update(_verdict_json(view.verdict))
+        doc.update(_verdict_json(view))
         if view.kind == "request":
             doc.update(request_id=view.ref, open=view.open)
         elif view.kind == "redpacket":
@@ -119,7 +119,13 @@ def _badge(view: Any) -> str:
     if view.kind == "request":
         text = "REQUEST" if view.open else "REQUEST, settled"
         return click.style(f"[{text}]", fg="cyan", bold=True)
-    return click.style("[RED PACKET]", fg="magenta", bold=True)
+    reason = printable(v.reason, newline=" ")[:200] if v is not None and v.reason else ""
+    if v is None or v.state == "verified":
+        return click.style("[RED PACKET]", fg="magenta", bold=True)
+    if v.state == "pending":
+        text = "… RED PACKET, not read from the chain yet" + (f": {reason}" if reason else "")
+        return click.style(f"[{text}]", fg="yellow", bold=True)
+    return click.style(f"[✗ RED PACKET MISMATCH: {reason}]", fg="red", bold=True)
 
 
 def _money_text(m: Any, view: Any, names: dict[str, str], account: str | None) -> str:
@@ -139,7 +145,8 @@ def _money_text(m: Any, view: Any, names: dict[str, str], account: str | None) -
             text += f" (pay: walletim pay --from {account} --request {view.ref})"
     elif view.kind == "redpacket":
         text = f"{view.amount} from {who(view.payer)}"
-        if m.direction == "in" and account is not None:
+        claimable = view.verdict is None or view.verdict.state == "verified"
+        if m.direction == "in" and account is not None and claimable:
             text += f" (claim: walletim redpacket claim --from {account} {view.ref})"
     else:
         text = f"{who(view.payer)}: {printable(view.amount, newline=' ')}"
@@ -173,18 +180,21 @@ def _message_line(
     return f"{head}{where}: {text}"
 
 
-def _verdict_json(v: Any) -> dict[str, Any]:
-    """A payment's / shared action's check against the chain, for ``chat read --json``."""
+def _verdict_json(view: Any) -> dict[str, Any]:
+    """A money message's check against the chain, for ``--json`` (a red packet's adds
+    ``shown``: its line as the red-packet contract bears it out, or null)."""
+    v = view.verdict
     if v is None:
         return {}
-    return {
-        "verification": {
-            "state": v.state,
-            "reason": v.reason,
-            "confirmations": v.confirmations,
-            "final": v.final,
-        }
+    doc: dict[str, Any] = {
+        "state": v.state,
+        "reason": v.reason,
+        "confirmations": v.confirmations,
+        "final": v.final,
     }
+    if view.kind == "redpacket":
+        doc["shown"] = view.line
+    return {"verification": doc}
 
 
 def contact_json(c: Any) -> dict[str, Any]:

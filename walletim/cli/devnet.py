@@ -36,7 +36,15 @@ def up(
 ) -> None:
     """Start Anvil, wait until it answers, and record it in this home."""
     from walletim.app.devnet import Devnet
+    from walletim.app.world import DEVNET_CHAIN_IDS
+    from walletim.errors import ConfigError
 
+    if not no_world and chain_id not in DEVNET_CHAIN_IDS:
+        allowed = ", ".join(str(c) for c in sorted(DEVNET_CHAIN_IDS))
+        raise ConfigError(
+            f"the devnet world is only recognised on chain id {allowed} (its tokens' owner is a "
+            "public test key): use that chain id, or add --no-world"
+        )
     args: list[str] = []
     if no_mining:
         args.append("--no-mining")
@@ -62,7 +70,8 @@ def up(
 
 
 def _deploy(ctx: Ctx, url: str) -> Any:
-    """Deploy the world on the devnet at ``url`` and record its manifest in the home."""
+    """Deploy the world on the devnet at ``url`` and record its manifest in the home (a
+    record only: every home finds the world on the chain)."""
     from walletim.app.world import deploy_world, save_world
     from walletim.chain.rpc import RpcClient
     from walletim.errors import ChainError
@@ -82,7 +91,8 @@ def _world_text(world: Any) -> str:
     names = ("WETH", "USDC", "DAI", "UniswapV2Router02", "UniswapV2Factory", "wvDAI", "WIMC")
     lines = [
         f"Deployed the DeFi world in {world.seconds:.2f} s ({world.transactions} transactions); "
-        "USDC, DAI and WETH now resolve by symbol on this network:"
+        "USDC, DAI and WETH now resolve by symbol on this network, for any home (each finds "
+        "the world by its addresses and code hashes):"
     ]
     lines += [f"  {n:<18} {world.contracts[n]}" for n in names if n in world.contracts]
     pools = [k for k in world.contracts if "/" in k]

@@ -365,7 +365,7 @@ def status_json(st: Any) -> dict[str, Any]:
     return {
         "packet_id": st.packet_id,
         "state": st.state,
-        "address": st.creator,
+        "address": st.creator,  # the creator, as the red-packet contract says
         "token": st.asset.address,
         "symbol": st.asset.symbol,
         "raw": str(st.total),
@@ -530,42 +530,78 @@ def redpacket_refund(ctx: Ctx, account: str, packet_id: str) -> None:
 @password_file_option
 @pass_ctx
 def redpacket_list(ctx: Ctx, account: str) -> None:
-    """Red packets you made or were offered in chats."""
+    """Red packets you made or were offered in chats, as the red-packet contract holds them."""
     from walletim.chain.units import format_amount
 
     with _session(ctx) as s:
-        rows = s.wim.packets(account)
-        names = {r.packet_id: _who(s, r.peer) for r in rows if r.direction == "in"}
-    data = {
-        "packets": [
-            {
-                "packet_id": r.packet_id,
-                "direction": r.direction,
-                "address": r.peer,
-                "symbol": r.symbol,
-                "raw": str(r.total),
-                "amount": format_amount(r.total, r.decimals),
-                "shares": r.shares,
-                "expiry": r.expiry,
-                "claimed": None if r.claimed_amount is None else str(r.claimed_amount),
-            }
-            for r in rows
-        ]
-    }
+        views = s.wim.packet_views(account)
+        names = {v.row.packet_id: _who(s, v.row.peer) for v in views if v.row.direction == "in"}
+
+    def figures(v: Any) -> tuple[str | None, str, int, int, int, int] | None:
+        """(token, symbol, decimals, total, shares, expiry) as the contract holds them: read
+        now, else as read when the packet was last checked; None if never read."""
+        r, st = v.row, v.status
+        if st is not None:
+            a = st.asset
+            return a.address, a.symbol, a.decimals, st.total, st.shares, st.expiry
+        if r.state == "ok":
+            return r.asset, r.symbol, r.decimals, r.total, r.shares, r.expiry
+        return None
+
+    def entry(v: Any) -> dict[str, Any]:
+        r, st, f = v.row, v.status, figures(v)
+        doc: dict[str, Any] = {
+            "packet_id": r.packet_id,
+            "direction": r.direction,
+            "address": r.peer,
+            "contract": r.contract,
+            "checked": f is not None,  # the figures below are the red-packet contract's
+            "state": st.state if st is not None else ("unread" if f is not None else r.state),
+            "reason": v.note,
+            "token": None if f is None else f[0],
+            "symbol": None if f is None else f[1],
+            "raw": None if f is None else str(f[3]),
+            "amount": None if f is None else format_amount(f[3], f[2]),
+            "shares": None if f is None else f[4],
+            "expiry": None if f is None else f[5],
+            "claimed": None if v.claimed is None else str(v.claimed),
+        }
+        if st is not None:
+            doc.update(
+                raw_remaining=str(st.remaining),
+                remaining=format_amount(st.remaining, st.asset.decimals),
+                shares_left=st.shares_left,
+                claims=[
+                    {"address": a, "raw": str(x), "amount": format_amount(x, st.asset.decimals)}
+                    for a, x in st.claims
+                ],
+            )
+        return doc
+
+    data = {"packets": [entry(v) for v in views]}
 
     def human() -> None:
-        for r in rows:
-            what = _fmt(r.total, r.decimals, r.symbol)
-            if r.direction == "out":
-                click.echo(f"{r.packet_id}: you made it, {what} in {r.shares} share(s)")
+        for v in views:
+            r, st, f = v.row, v.status, figures(v)
+            who = "you made it" if r.direction == "out" else f"from {names[r.packet_id]}"
+            if f is None:
+                flag = "FORGED" if r.state == "forged" else "not checked on chain"
+                click.echo(f"{r.packet_id}: {who}; {flag}: {printable(v.note, newline=' ')}")
+                continue
+            what = _fmt(f[3], f[2], f[1])
+            line = f"{r.packet_id}: {who}, {what} in {f[4]} share(s) (on chain)"
+            if st is not None:
+                line += f", {st.state}, {st.shares_left} left"
             else:
-                took = (
-                    "not claimed yet (walletim redpacket claim)"
-                    if r.claimed_amount is None
-                    else f"you claimed {_fmt(r.claimed_amount, r.decimals, r.symbol)}"
+                line += f"; now: {printable(v.note, newline=' ')}"
+            if r.direction == "in":
+                line += (
+                    "; not claimed yet (walletim redpacket claim)"
+                    if v.claimed is None
+                    else f"; you claimed {_fmt(v.claimed, f[2], f[1])}"
                 )
-                click.echo(f"{r.packet_id}: from {names[r.packet_id]}, {what}; {took}")
-        if not rows:
+            click.echo(line)
+        if not views:
             click.echo("no red packets")
 
     ctx.emit(data, human)

@@ -463,6 +463,16 @@ V8 = _script(
     "ALTER TABLE actions ADD COLUMN block_hash TEXT",
 )
 
+V9 = _script(
+    # Red packets are read from the chain: what a row holds about a packet (asset, total,
+    # shares, expiry, creator) is the red-packet contract's answer once ``state`` is 'ok';
+    # 'pending' rows (not read yet: another network, the node unreachable, not mined) are read
+    # again, 'forged' ones (the contract names another creator) are never claimable.
+    "ALTER TABLE packets ADD COLUMN state TEXT NOT NULL DEFAULT 'pending' "
+    "CHECK (state IN ('pending', 'ok', 'forged'))",
+    "ALTER TABLE packets ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
@@ -472,4 +482,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "wallet IM: DeFi actions shared in chats", V6),
     Migration(7, "the watcher's cursor keeps its block's hash", V7),
     Migration(8, "payments and shared actions: block, hash and finality", V8),
+    Migration(9, "red packets: what the chain says of them (state, reason)", V9),
 )

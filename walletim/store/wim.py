@@ -135,11 +135,16 @@ class PacketRow:
     claimed_amount: int | None
     message_id: int | None
     created_ms: int
+    # ok: the figures above and ``peer`` (the creator, for 'in') are the red-packet contract's;
+    # pending: not read from the chain yet (``reason``), the figures are the offer's and are
+    # never shown; forged: the contract says another address made it (never claimable).
+    state: str = "pending"
+    reason: str = ""
 
 
 _PACKET = (
     "account, packet_id, direction, peer, chain_id, contract, asset, symbol, decimals, total, "
-    "shares, random, expiry, voucher, claimed_amount, message_id, created_ms"
+    "shares, random, expiry, voucher, claimed_amount, message_id, created_ms, state, reason"
 )
 
 
@@ -422,16 +427,39 @@ class WimRepo:
     # -- red packets ----------------------------------------------------------------------------
 
     def save_packet(self, p: PacketRow) -> None:
-        """Insert a packet (or, for one offered again, keep the first voucher)."""
+        """Insert a packet. A packet offered again replaces the row only while that row is
+        not 'ok' (read from the chain), or to add a voucher to an 'ok' row that had none: a
+        checked packet and its first valid voucher are never overwritten by a later offer."""
+        cols = _PACKET.split(", ")
+        update = ", ".join(
+            f"{c} = excluded.{c}" for c in cols if c not in ("account", "packet_id", "direction")
+        )
         with self.store.transaction() as conn:
             conn.execute(
-                f"INSERT OR IGNORE INTO packets ({_PACKET}) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO packets ({_PACKET}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                f"ON CONFLICT (account, packet_id, direction) DO UPDATE SET {update} "
+                "WHERE packets.state != 'ok' OR (packets.voucher IS NULL AND excluded.state = "
+                "'ok' AND excluded.voucher IS NOT NULL AND excluded.peer = packets.peer)",
                 (
                     p.account, p.packet_id, p.direction, p.peer, p.chain_id, p.contract, p.asset,
                     p.symbol, p.decimals, str(p.total), p.shares, int(p.random), p.expiry,
                     p.voucher, None if p.claimed_amount is None else str(p.claimed_amount),
-                    p.message_id, p.created_ms,
+                    p.message_id, p.created_ms, p.state, p.reason,
+                ),
+            )  # fmt: skip
+
+    def set_packet_state(self, p: PacketRow) -> None:
+        """Record what the chain said of a packet already stored: its figures, creator (for
+        'in'), state and reason (the voucher, message and claim are kept)."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE packets SET peer = ?, chain_id = ?, contract = ?, asset = ?, symbol = ?, "
+                "decimals = ?, total = ?, shares = ?, random = ?, expiry = ?, state = ?, "
+                "reason = ? WHERE account = ? AND packet_id = ? AND direction = ?",
+                (
+                    p.peer, p.chain_id, p.contract, p.asset, p.symbol, p.decimals, str(p.total),
+                    p.shares, int(p.random), p.expiry, p.state, p.reason, p.account,
+                    p.packet_id.lower(), p.direction,
                 ),
             )  # fmt: skip
 
