@@ -236,3 +236,37 @@ def test_a_claim_made_before_the_node_sees_the_transaction_does_not_block_the_pa
     honest, squatter = bob.payments()[0], bob.payments()[1]
     assert (honest.state, honest.payer) == ("verified", alice.address), honest.reason
     assert squatter.state == "mismatch" and "someone else" in squatter.reason
+
+
+def test_a_red_packet_claim_is_final_only_deep_enough_and_a_reorg_undoes_it(
+    world: World, people: dict[str, Person]
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    made = alice.session.wim.packet_create(alice.spec, "0.2", 1, to=[bob.address])
+    bob.inbox()
+    got = bob.session.wim.packet_claim(bob.spec, made.packet.packet_id)
+    assert got.outcome.ok and got.amount == E18 // 5
+    [view] = bob.session.wim.packet_views(bob.spec)
+    assert (view.claimed, view.claim_final) == (E18 // 5, False)
+    rpc.call("anvil_mine", ["0x3"])
+    [view] = bob.session.wim.packet_views(bob.spec)
+    assert (view.claimed, view.claim_final) == (E18 // 5, True)
+
+    again = alice.session.wim.packet_create(alice.spec, "0.1", 1, to=[bob.address])
+    bob.inbox()
+    claim = bob.session.wim.packet_claim(bob.spec, again.packet.packet_id)
+    rpc.call("evm_setAutomine", [False])
+    try:
+        rpc.call("anvil_reorg", [1, []])
+        rpc.call("anvil_dropTransaction", [claim.outcome.hash])
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    views = {v.row.packet_id: v for v in bob.session.wim.packet_views(bob.spec)}
+    assert views[again.packet.packet_id].claimed is None
+    assert (
+        bob.session.wim.repo.packet(bob.address, again.packet.packet_id, "in").claimed_amount
+        is None
+    )
+    notice = bob.session.chat.read(bob.spec, alice.address).messages[-1]
+    assert notice.kind == "system" and "no longer on the chain" in notice.text

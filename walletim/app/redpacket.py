@@ -123,6 +123,7 @@ class PacketStatus:
     expiry: int
     expired: bool
     claims: tuple[tuple[str, int], ...]  # (claimer, amount) in order
+    claimed_in: tuple[int, ...] = ()  # the block of each claim's log, in the same order
 
     @property
     def state(self) -> str:
@@ -285,20 +286,27 @@ class RedPackets:
         p = self.on_chain(pid)
         if p is None:
             raise InputError(f"no red packet {pid[:18]}… on this network")
-        claims = self._claims(self.contract, pid)
+        claims, blocks = self._claims(self.contract, pid)
         expired = self.c.latest_timestamp() > p.expiry
         return PacketStatus(
             pid, p.creator, p.asset, p.total, p.remaining, p.shares, p.shares_left, p.random,
-            p.expiry, expired, claims,
+            p.expiry, expired, claims, blocks,
         )  # fmt: skip
 
-    def _claims(self, contract: str, packet_id: str) -> tuple[tuple[str, int], ...]:
-        out = []
+    def _claims(
+        self, contract: str, packet_id: str
+    ) -> tuple[tuple[tuple[str, int], ...], tuple[int, ...]]:
+        """Every claim of the packet from the contract's own logs, and the block of each."""
+        out, blocks = [], []
         for log in self.defi._logs([claimed_topic(), packet_id], contract):
             claim = claim_of(log, contract, packet_id)
             if claim is not None:
                 out.append(claim)
-        return tuple(out)
+                try:
+                    blocks.append(int(str(log.get("blockNumber")), 16))
+                except ValueError:
+                    blocks.append(0)
+        return tuple(out), tuple(blocks)
 
     def claim(self, account: str, packet_id: str, voucher: str) -> Plan:
         """Plan a claim with ``voucher`` (0x hex). Refused before signing when it would fail:

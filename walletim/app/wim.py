@@ -213,6 +213,8 @@ class PacketView:
     status: PacketStatus | None
     claimed: int | None
     note: str
+    claim_confirmations: int = 0  # of this account's claim, from its log's block
+    claim_final: bool = False  # that block is final on this network
 
 
 def split_shares(total: int, people: int, *, include_self: bool) -> tuple[int, list[int]]:
@@ -1302,11 +1304,32 @@ class WalletIM:
             except (InputError, RpcError, ChainError) as exc:
                 out.append(PacketView(row, None, None, f"cannot read it now: {exc}"))
                 continue
+            claims = dict(zip((a for a, _ in st.claims), st.claimed_in, strict=False))
             mine = next((v for a, v in st.claims if a == me), None)
-            if mine is not None and row.direction == "in" and row.claimed_amount != mine:
+            depth, final = 0, False
+            if mine is not None and me in claims:
+                depth, final = self._depth_of(claims[me])
+            if row.direction == "in" and row.claimed_amount != mine:
                 self.repo.set_claimed(me, row.packet_id, mine)
-            out.append(PacketView(row, st, mine, ""))
+                if mine is None:  # recorded once, gone from the chain now: a reorg
+                    self._notice(
+                        me, row.peer, f"your claim of red packet {row.packet_id[:18]}… is no "
+                        "longer on the chain: a reorganisation removed it; claim it again",
+                    )  # fmt: skip
+            out.append(PacketView(row, st, mine, "", depth, final))
         return out
+
+    def _depth_of(self, block: int) -> tuple[int, bool]:
+        """(confirmations, final) of a block at height ``block`` of the node's chain (a log's
+        block, read from the node's current chain). Raises RpcError."""
+        from walletim.app.evidence import finalized_height
+
+        head = self.s.rpc.block_number()
+        depth = max(0, head - block + 1)
+        if self.finality > 0:
+            return depth, depth >= self.finality
+        height = finalized_height(self.s.rpc)
+        return depth, (block <= height if height is not None else depth >= MAX_FINALITY_DEPTH)
 
     def packet_checks(
         self, address: str, messages: Sequence[StoredMessage]

@@ -565,6 +565,8 @@ def redpacket_list(ctx: Ctx, account: str) -> None:
             "shares": None if f is None else f[4],
             "expiry": None if f is None else f[5],
             "claimed": None if v.claimed is None else str(v.claimed),
+            "claim_confirmations": v.claim_confirmations if v.claimed is not None else None,
+            "claim_final": v.claim_final if v.claimed is not None else None,
         }
         if st is not None:
             doc.update(
@@ -599,6 +601,11 @@ def redpacket_list(ctx: Ctx, account: str) -> None:
                     "; not claimed yet (walletim redpacket claim)"
                     if v.claimed is None
                     else f"; you claimed {_fmt(v.claimed, f[2], f[1])}"
+                    + (
+                        " (final)"
+                        if v.claim_final
+                        else f" ({v.claim_confirmations} confirmation(s), not final)"
+                    )
                 )
             click.echo(line)
         if not views:

@@ -484,12 +484,13 @@ class WimRepo:
         ).fetchall()
         return [_packet(r) for r in rows]
 
-    def set_claimed(self, account: str, packet_id: str, amount: int) -> None:
+    def set_claimed(self, account: str, packet_id: str, amount: int | None) -> None:
+        """Record this account's claim of a packet offered to it (None: no claim on chain)."""
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE packets SET claimed_amount = ? WHERE account = ? AND packet_id = ? "
                 "AND direction = 'in'",
-                (str(amount), account, packet_id.lower()),
+                (None if amount is None else str(amount), account, packet_id.lower()),
             )
 
     # -- shared actions -------------------------------------------------------------------------
