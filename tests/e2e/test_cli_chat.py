@@ -390,20 +390,33 @@ def test_a_group_of_three(tmp_path: Path, relay: RelayProcess) -> None:
         [m] = cli("--json", "chat", "inbox", "--from", who).json()["messages"]
         assert (m["group_id"], m["sender"], m["text"]) == (gid, d, "thanks for adding me")
 
+    # bob is not an admin: he may not remove anyone, until alice (the creator) makes him one.
+    refused = bob("chat", "group", "remove", "--from", "bob", gid, c)
+    assert refused.code == 1 and "not an admin" in refused.err, refused.err
+    promoted = alice("--json", "chat", "group", "promote", "--from", "alice", "family", b)
+    assert promoted.code == 0, promoted.err
+    doc = promoted.json()
+    assert (doc["promoted"], doc["version"], doc["admins"]) == (b, 3, [a, b])
+    listed = alice("chat", "group", "list", "--from", "alice")
+    assert f"{a}  you (creator, admin)" in listed.out and f"{b}  bob (admin)" in listed.out
     # bob removes carol: signed by bob, shown to everyone, carol included.
     removed = bob("--json", "chat", "group", "remove", "--from", "bob", gid, c)
     assert removed.code == 0, removed.err
     doc = removed.json()
-    assert (doc["removed"], doc["version"], doc["members"]) == (c, 3, sorted([a, b, d]))
+    assert (doc["removed"], doc["version"], doc["members"]) == (c, 4, sorted([a, b, d]))
     assert len(doc["deliveries"]) == 3  # alice, dave and carol
     human = carol("chat", "inbox", "--from", "carol")
-    assert human.code == 0 and "removed you (signature checked, version 3)" in human.out
+    assert human.code == 0 and "removed you (signature checked, version 4)" in human.out
+    # bob may not remove the creator (nor demote her): refused before anything is signed.
+    for args in (("remove", "--from", "bob", gid, a), ("demote", "--from", "bob", gid, a)):
+        out = bob("chat", "group", *args)
+        assert out.code == 1 and "creator cannot be" in out.err, out.err
     out = carol("chat", "group", "send", "--from", "carol", "family", "still here?")
     assert out.code == 1 and "not a member" in out.err
     # dave leaves; then only alice and bob remain, and alice's message reaches bob alone.
     left = dave("--json", "chat", "group", "leave", "--from", "dave", "family")
     assert left.code == 0, left.err
-    assert (left.json()["version"], left.json()["members"]) == (4, sorted([a, b]))
+    assert (left.json()["version"], left.json()["members"]) == (5, sorted([a, b]))
     assert len(left.json()["deliveries"]) == 2  # alice and bob
     for cli, who in ((alice, "alice"), (bob, "bob")):
         got = cli("--json", "chat", "inbox", "--from", who).json()["messages"]
@@ -412,7 +425,7 @@ def test_a_group_of_three(tmp_path: Path, relay: RelayProcess) -> None:
             f"{d} left the group",
         ), who
         [g] = cli("--json", "chat", "group", "list", "--from", who).json()["groups"]
-        assert (g["version"], g["members"]) == (4, sorted([a, b])), who
+        assert (g["version"], g["members"]) == (5, sorted([a, b])), who
     last = alice("--json", "chat", "group", "send", "--from", "alice", "family", "just us")
     assert [x["address"] for x in last.json()["deliveries"]] == [b]
     # A removed member cannot slip a message back in with the group's id.
