@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from walletim.app.grouplog import GroupNotice, HeadMeta, applied_chain, current_state, ingest
 from walletim.errors import (
     InputError,
     KeysError,
@@ -38,8 +39,6 @@ from walletim.errors import (
 )
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging import protocol
-from walletim.messaging.identity import IdentityBinding, safety_number
-from walletim.app.grouplog import GroupNotice, HeadMeta, applied_chain, current_state, ingest
 from walletim.messaging.groups import (
     ChangeRefused,
     GroupChange,
@@ -49,6 +48,7 @@ from walletim.messaging.groups import (
     parse_bundle,
     propose,
 )
+from walletim.messaging.identity import IdentityBinding, safety_number
 from walletim.messaging.kinds import group_peer, is_group_peer, parse_group, text_of
 from walletim.messaging.session import (
     STATE_VERSION,
@@ -851,9 +851,7 @@ class ChatService:
         head, context = parse_bundle(body)
         if head.by != peer:
             raise MessageRejected("membership", "a change relayed for someone else")
-        outcome = ingest(
-            tx, me.address, head, context, now_ms=int(self._clock() * 1000), meta=meta
-        )
+        outcome = ingest(tx, me.address, head, context, now_ms=int(self._clock() * 1000), meta=meta)
         notices.extend(outcome.notices)
         if outcome.state == "refused":
             raise MessageRejected("membership", outcome.reason)
@@ -1174,9 +1172,7 @@ class ChatService:
         if len(members) > 50:
             raise InputError("a group has at most 50 members")
         group_id = self._randbytes(16).hex()
-        change = self._sign_change(
-            account, new_group(group_id, name.strip(), members, me.address)
-        )
+        change = self._sign_change(account, new_group(group_id, name.strip(), members, me.address))
         sent = self._announce(account, change, [], members)
         group = self.repo.group(me.address, group_id)
         assert group is not None

@@ -23,6 +23,7 @@ from typing import Any
 from walletim.messaging.groups import (
     GroupChange,
     GroupState,
+    Resolution,
     check,
     check_create,
     legacy_state,
@@ -34,7 +35,7 @@ from walletim.store.chat import ChangeRow, ChatTx, GroupRow
 
 HOLD_MS = 7 * 24 * 3600 * 1000  # a change held (or on a losing branch) is dropped after this
 MAX_HELD = 64  # changes held per group that are not on the applied chain
-MAX_HELD_PER_AUTHOR = 8
+MAX_HELD_PER_AUTHOR = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +94,6 @@ def _anchor(tx: ChatTx, me: str, row: GroupRow) -> GroupState:
     return GroupState.from_json(doc)
 
 
-def _held_state(tx: ChatTx, me: str, row: GroupRow, h: str) -> GroupState | None:
-    """The state made by the held change ``h`` (or the anchor), if held."""
-    anchor = _anchor(tx, me, row)
-    if h == anchor.head:
-        return anchor
-    for r in tx.group_changes(me, row.group_id):
-        if r.hash == h:
-            return parse_change(r.body).state()
-    return None
-
-
 def _row(me: str, s: GroupState, verified: bool = True) -> GroupRow:
     return GroupRow(
         me, s.group_id, s.name, s.members, s.version, s.creator, verified, s.admins, s.head
@@ -156,7 +146,8 @@ def _who(address: str, me: str) -> str:
 def _said(c: GroupChange, me: str) -> str:
     """'<author>'s change (<what>, version N)'."""
     what = c.text.removeprefix(f"{c.by} ")
-    return f"{_who(c.by, me)}'s change ({what}, version {c.version})"
+    whose = "your" if c.by == me else f"{c.by}'s"
+    return f"{whose} change ({what}, version {c.version})"
 
 
 def ingest(
@@ -188,8 +179,7 @@ def ingest(
         out.reason = "a create for a group that already exists"
         return out
     assert row is not None or not known
-    out_of_it = known and row is not None and me not in row.members
-    if not known or (out_of_it and head.action == "add" and head.subject == me):
+    if not known:
         return _join(tx, me, row, head, context, own=own, now_ms=now_ms, meta=meta, out=out)
     assert row is not None
     return _extend(tx, me, row, head, context, own=own, now_ms=now_ms, meta=meta, out=out)
@@ -207,9 +197,11 @@ def _join(
     meta: HeadMeta | None,
     out: Outcome,
 ) -> Outcome:
-    """A group this account does not know (or has left) and is being brought into: by a
-    create naming it or an add of it, with the history that came along, checked as far
-    back as it goes (the oldest change reached is taken on its signer's word)."""
+    """A group this account does not know and is being brought into: by a create naming it
+    or an add of it, with the history that came along, checked as far back as it goes (the
+    oldest change reached is taken on its signer's word; from a create, on nobody's).
+    Added back to a group it left, an account takes the add like any change: it applies
+    only if it connects to the history the account holds."""
     earlier = {c.hash: c for c in context}
     chain = [head]
     while chain[-1].prev in earlier and len(chain) <= len(context):
@@ -221,29 +213,10 @@ def _join(
     if me not in head.members:
         out.reason = "a change of a group this account is not in"
         return out
-    if not any(
-        c.action == "create" or (c.action == "add" and c.subject == me) for c in chain
-    ):
+    if not any(c.action == "create" or (c.action == "add" and c.subject == me) for c in chain):
         out.reason = "a change of a group this account was never added to"
         return out
     first = chain[0]
-    if row is not None and row.verified:
-        # Added back to a group this account left: the history must connect to what it
-        # holds (else anyone who knew the group's id could hand it a roster of their own).
-        known = {r.hash for r in tx.group_changes(me, row.group_id)}
-        known.add(_anchor(tx, me, row).head)
-        if first.hash not in known and first.prev not in known:
-            out.reason = (
-                "added back to a group this account left, but the history since then did not "
-                "come along"
-            )
-            return out
-        if first.hash not in known:
-            parent = _held_state(tx, me, row, first.prev)
-            why = None if parent is None else check(parent, first)
-            if why is not None:
-                out.reason = f"the history that came with it does not check: {why}"
-                return out
     if first.action == "create":
         why = check_create(first)
         if why is not None:
@@ -272,6 +245,44 @@ def _join(
             f"{_who(head.by, me)} sent it (the changes before it did not come along)",
         )
     return out
+
+
+def _over_bounds(
+    anchor: GroupState, changes: dict[str, GroupChange], res: Resolution, inserted: list[str]
+) -> set[str]:
+    """Changes just inserted that would keep more than :data:`MAX_HELD` changes off the
+    applied chain for the group (or :data:`MAX_HELD_PER_AUTHOR` for one author): the
+    first held are kept, so a flood cannot push out what was held before it."""
+    on_chain = {c.hash for c in res.chain}
+    fresh = set(inserted)
+    off = [
+        c for h, c in changes.items()
+        if h not in on_chain and h not in res.refused and c.version > anchor.version
+    ]  # fmt: skip
+    per_author: dict[str, int] = {}
+    total = 0
+    over: set[str] = set()
+    for c in sorted(
+        off, key=lambda c: (c.hash in fresh, inserted.index(c.hash) if c.hash in fresh else 0)
+    ):
+        full = total >= MAX_HELD or per_author.get(c.by, 0) >= MAX_HELD_PER_AUTHOR
+        if full and c.hash in fresh:
+            over.add(c.hash)
+            continue
+        per_author[c.by] = per_author.get(c.by, 0) + 1
+        total += 1
+    return over
+
+
+def _descends(changes: dict[str, GroupChange], h: str, ancestors: set[str]) -> bool:
+    """True if the held change ``h`` builds (at any depth) on one of ``ancestors``."""
+    seen = 0
+    while h in changes and seen <= len(changes):
+        h = changes[h].prev
+        if h in ancestors:
+            return True
+        seen += 1
+    return False
 
 
 def _change_row(c: GroupChange, *, canonical: bool, now_ms: int) -> ChangeRow:
@@ -310,10 +321,6 @@ def _extend(
             "of this group's history",
         )
     tx.drop_group_changes(me, gid, stale)
-    waiting = [r for r in held.values() if not r.canonical]
-    by_author: dict[str, int] = {}
-    for r in waiting:
-        by_author[r.author] = by_author.get(r.author, 0) + 1
     inserted: list[str] = []
     for c in (*sorted(context, key=lambda x: x.version), head):
         if c.hash in held or c.hash in inserted or c.version <= anchor.version:
@@ -322,22 +329,21 @@ def _extend(
             continue  # a create in the context of a known group: nothing to add
         if c is not head and not own and not c.signed():
             continue  # a forged earlier change is simply not taken along
-        if c.prev != current.head and (
-            len(waiting) + len(inserted) >= MAX_HELD or by_author.get(c.by, 0) >= MAX_HELD_PER_AUTHOR
-        ):
-            if c is head:
-                out.reason = "too many membership changes are held for this group already"
-                return out
-            continue
-        by_author[c.by] = by_author.get(c.by, 0) + (c.prev != current.head)
         tx.add_group_change(me, gid, _change_row(c, canonical=False, now_ms=now_ms))
         inserted.append(c.hash)
-    rows = tx.group_changes(me, gid)
-    changes = {r.hash: parse_change(r.body) for r in rows}
+    changes = {r.hash: parse_change(r.body) for r in tx.group_changes(me, gid)}
     res = resolve(anchor, changes.values())
+    over = _over_bounds(anchor, changes, res, inserted)
+    if over:
+        tx.drop_group_changes(me, gid, over)
+        for h in over:
+            del changes[h]
+        res = resolve(anchor, changes.values())
     chain = [c.hash for c in res.chain]
     tx.drop_group_changes(me, gid, set(res.refused))
-    tx.set_canonical(me, gid, set(chain) | {c.hash for c in changes.values() if c.version <= anchor.version})
+    tx.set_canonical(
+        me, gid, set(chain) | {c.hash for c in changes.values() if c.version <= anchor.version}
+    )
     tx.save_group(_row(me, res.state))
     new = set(inserted)
     # Refused changes that just arrived (the head's refusal is the caller's to report).
@@ -350,16 +356,18 @@ def _extend(
         involved = {fork.kept.hash, *(o.hash for o in fork.others)}
         if not involved & (new | set(undone)):
             continue
-        lost = [o for o in fork.others]
         parts = []
-        for o in lost:
+        for o in fork.others:
             verb = "undone" if o.hash in undone else "not applied"
             tail = ""
             if o.by == me and o.hash in undone:
                 tail = " (make it again if it is still wanted)"
             parts.append(f"{verb}: {_said(o, me)}{tail}")
+        losers = {o.hash for o in fork.others}
         later = [
-            changes[h] for h in undone if h in changes and changes[h].version > fork.version
+            changes[h]
+            for h in undone
+            if h in changes and h not in losers and _descends(changes, h, losers)
         ]
         if later:
             parts.append(
@@ -382,7 +390,10 @@ def _extend(
         rec.change(c, None)
         how = "it came along with a later change" if c.hash in new else "held until now"
         rec.notice("applied", f"applied {_said(c, me)} ({how})")
-    if head.hash in res.refused:
+    if head.hash in over:
+        out.state = "refused"
+        out.reason = "too many membership changes are held for this group already"
+    elif head.hash in res.refused:
         out.state, out.reason = "refused", res.refused[head.hash]
     elif head.hash in set(chain):
         out.state = "applied"
@@ -396,4 +407,3 @@ def _extend(
     else:
         out.state = "lost"
     return out
-

@@ -129,9 +129,10 @@ def legacy_state(
     roster = tuple(sorted(members))
     doc = {"group": group_id, "name": name, "version": version, "members": list(roster)}
     doc["creator"] = creator
-    text = b"walletim group v1 state\n" + json.dumps(
-        doc, sort_keys=True, separators=(",", ":")
-    ).encode()
+    text = (
+        b"walletim group v1 state\n"
+        + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    )
     admins = (creator,) if creator in roster else tuple(sorted(roster, key=str.lower))
     return GroupState(
         group_id, name, version, "0x" + hashlib.sha256(text).hexdigest(), roster, admins, creator

@@ -455,13 +455,9 @@ class ChatTx:
             "group_changes WHERE account = ? AND group_id = ? ORDER BY version, hash",
             (account, group_id),
         ).fetchall()
-        return [
-            ChangeRow(r[0], r[1], r[2], r[3], json.loads(r[4]), bool(r[5]), r[6]) for r in rows
-        ]
+        return [ChangeRow(r[0], r[1], r[2], r[3], json.loads(r[4]), bool(r[5]), r[6]) for r in rows]
 
-    def add_group_change(
-        self, account: str, group_id: str, row: ChangeRow
-    ) -> bool:
+    def add_group_change(self, account: str, group_id: str, row: ChangeRow) -> bool:
         """Hold one change. Returns False if it was already held."""
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO group_changes (account, group_id, hash, prev, version, "
