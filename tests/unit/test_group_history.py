@@ -41,7 +41,9 @@ def create(*members: str, by: str = ALICE) -> G.GroupChange:
     return sign(G.new_group(GID, "family", members, by))
 
 
-def step(parent: G.GroupChange | G.GroupState, action: str, subject: str | None, by: str) -> G.GroupChange:
+def step(
+    parent: G.GroupChange | G.GroupState, action: str, subject: str | None, by: str
+) -> G.GroupChange:
     state = parent if isinstance(parent, G.GroupState) else parent.state()
     return sign(G.propose(state, action, subject, by))
 
@@ -74,7 +76,9 @@ def test_malformed_changes_and_the_old_format_are_refused() -> None:
     c = create(BOB).to_json()
     cases = [
         {**c, "v": 1},
-        Membership(GID, "family", 3, "remove", ALICE, (BOB, MALLORY), MALLORY, "0x" + "00" * 65).to_json(),
+        Membership(
+            GID, "family", 3, "remove", ALICE, (BOB, MALLORY), MALLORY, "0x" + "00" * 65
+        ).to_json(),
         {**c, "version": 2},  # a create must be version 1 on the zero hash
         {**c, "action": "add", "prev": G.ZERO_HASH},
         {**c, "members": [ALICE, ALICE]},
@@ -142,7 +146,9 @@ def test_a_gap_is_held_then_applied_in_order() -> None:
     held = G.resolve(anchor, [c3])
     assert held.state == anchor and held.pending == {c3.hash} and held.chain == ()
     done = G.resolve(anchor, [c3, c2])
-    assert done.chain == (c2, c3) and done.state.members == tuple(sorted((ALICE, BOB, CAROL, DAVE, ERIN)))
+    assert done.chain == (c2, c3) and done.state.members == tuple(
+        sorted((ALICE, BOB, CAROL, DAVE, ERIN))
+    )
     # A change built on a refused one is refused with it, not held for ever.
     bad = forge(anchor, action="remove", subject=ALICE, members=(BOB, CAROL), by=BOB)
     child = forge(bad.state(), action="leave", members=(BOB,), by=CAROL)
@@ -260,7 +266,9 @@ def test_any_delivery_order_of_a_history_converges(data: st.DataObject) -> None:
         assert deliver(anchor, order) == want
 
 
-def _view(store: Store, me: str, first: G.GroupChange, order: list[G.GroupChange]) -> tuple[object, ...]:
+def _view(
+    store: Store, me: str, first: G.GroupChange, order: list[G.GroupChange]
+) -> tuple[object, ...]:
     repo = ChatRepo(store)
     with repo.tx() as tx:
         grouplog.ingest(tx, me, first, now_ms=1)

@@ -308,9 +308,10 @@ def _extend(
     held = {r.hash: r for r in tx.group_changes(me, gid)}
     before = [r.hash for r in sorted(held.values(), key=lambda r: r.version) if r.canonical]
     rec = _Recorder(tx, me, gid, now_ms, out)
-    if head.hash in held or head.version <= anchor.version:
+    if head.version <= anchor.version or (head.hash in held and held[head.hash].canonical):
         out.state = "duplicate"
         return out
+    again = head.hash in held  # held before: what came along may let it apply now
     # Drop what has waited too long (held changes, losing branches).
     stale = {h for h, r in held.items() if not r.canonical and now_ms - r.received_ms > HOLD_MS}
     for h in sorted(stale):
@@ -397,6 +398,8 @@ def _extend(
         out.state, out.reason = "refused", res.refused[head.hash]
     elif head.hash in set(chain):
         out.state = "applied"
+    elif again:
+        out.state = "duplicate"
     elif head.hash in res.pending:
         out.state = "held"
         rec.notice(
