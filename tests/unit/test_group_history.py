@@ -291,3 +291,31 @@ def test_members_converge_through_the_store_whatever_the_order(data: st.DataObje
         one = _view(store, BOB, first, data.draw(st.permutations(changes)))
         two = _view(store, CAROL, first, data.draw(st.permutations(changes)))
     assert one == two == (want.version, want.head, want.members, want.admins)
+
+
+def test_a_group_from_before_the_migration_continues_with_chained_changes(tmp_path: Path) -> None:
+    """A roster stored from v1 changes (schema before migration 9) keeps working: it gets
+    the legacy head every member computes alike, its creator as admin, and v2 changes on it
+    apply, while a change numbered ahead of it is held."""
+    from walletim.store.schema import MIGRATIONS
+
+    path = tmp_path / "w.db"
+    old = [m for m in MIGRATIONS if m.version < 9]
+    with Store.open(path, KEY, migrations=old) as store, store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO groups (account, group_id, name, members, version, creator, verified, "
+            "updated_ms) VALUES (?,?,?,?,?,?,1,1)",
+            (BOB, GID, "family", json.dumps(sorted([ALICE, BOB, CAROL])), 4, ALICE),
+        )
+    with Store.open(path, KEY) as store:
+        repo = ChatRepo(store)
+        legacy = G.legacy_state(GID, "family", 4, [ALICE, BOB, CAROL], ALICE)
+        ahead = step(step(legacy, "add", DAVE, ALICE), "add", ERIN, ALICE)
+        with repo.tx() as tx:
+            assert grouplog.ingest(tx, BOB, ahead, now_ms=1).state == "held"
+        nxt = step(legacy, "add", DAVE, ALICE)
+        with repo.tx() as tx:
+            assert grouplog.ingest(tx, BOB, nxt, now_ms=2).state == "applied"
+        g = repo.group(BOB, GID)
+        assert g is not None and (g.version, g.head, g.admins) == (6, ahead.hash, (ALICE,))
+        assert g.checked_from == 0 and g.verified  # signed changes, but from before chaining
