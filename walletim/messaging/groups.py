@@ -63,7 +63,7 @@ MAX_MEMBERS = 50
 MAX_NAME = 64
 #: Earlier changes carried along with a change (so a member who missed one, or who has just
 #: been added, can check the chain): at most this many, and at most this many bytes of JSON.
-MAX_CONTEXT = 24
+MAX_CONTEXT = 64
 MAX_CONTEXT_BYTES = 40_000
 
 
