@@ -313,3 +313,19 @@ def test_a_change_the_relay_dropped_comes_along_with_the_next_one(crew: dict[str
     # Once applied, the same change again is a replay.
     alice.post([bob], G.bundle(c3, [c2]))
     assert rejected(bob.inbox()) == [("replay", "an old membership change (version 3)")]
+
+
+def test_chat_listen_reports_a_held_change(crew: dict[str, Person]) -> None:
+    alice, bob, erin, mallory = (crew[n] for n in ("alice", "bob", "erin", "mallory"))
+    gid = family(crew, "bob", "mallory")
+    s1 = mallory.state(gid)
+    ahead = G.GroupChange(
+        gid, "family", 3, "0x" + "5a" * 32, "add", erin.address,
+        tuple(sorted((*s1.members, erin.address))), s1.admins, alice.address, mallory.address, "",
+    )  # fmt: skip
+    mallory.post([bob], G.bundle(mallory.sign(ahead), []))
+    events: list[Any] = []
+    bob.s.chat.listen("bob", events.append, timeout=4)
+    notices = [e.item for e in events if e.kind == "group"]
+    assert [(n.group_id, n.kind) for n in notices] == [(gid, "held")]
+    assert bob.group(gid).version == 1
