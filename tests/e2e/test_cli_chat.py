@@ -390,20 +390,33 @@ def test_a_group_of_three(tmp_path: Path, relay: RelayProcess) -> None:
         [m] = cli("--json", "chat", "inbox", "--from", who).json()["messages"]
         assert (m["group_id"], m["sender"], m["text"]) == (gid, d, "thanks for adding me")
 
+    # bob is not an admin: he may not remove anyone, until alice (the creator) makes him one.
+    refused = bob("chat", "group", "remove", "--from", "bob", gid, c)
+    assert refused.code == 1 and "not an admin" in refused.err, refused.err
+    promoted = alice("--json", "chat", "group", "promote", "--from", "alice", "family", b)
+    assert promoted.code == 0, promoted.err
+    doc = promoted.json()
+    assert (doc["promoted"], doc["version"], doc["admins"]) == (b, 3, [a, b])
+    listed = alice("chat", "group", "list", "--from", "alice")
+    assert f"{a}  you (creator, admin)" in listed.out and f"{b}  bob (admin)" in listed.out
     # bob removes carol: signed by bob, shown to everyone, carol included.
     removed = bob("--json", "chat", "group", "remove", "--from", "bob", gid, c)
     assert removed.code == 0, removed.err
     doc = removed.json()
-    assert (doc["removed"], doc["version"], doc["members"]) == (c, 3, sorted([a, b, d]))
+    assert (doc["removed"], doc["version"], doc["members"]) == (c, 4, sorted([a, b, d]))
     assert len(doc["deliveries"]) == 3  # alice, dave and carol
     human = carol("chat", "inbox", "--from", "carol")
-    assert human.code == 0 and "removed you (signature checked, version 3)" in human.out
+    assert human.code == 0 and "removed you (signature checked, version 4)" in human.out
+    # bob may not remove the creator (nor demote her): refused before anything is signed.
+    for args in (("remove", "--from", "bob", gid, a), ("demote", "--from", "bob", gid, a)):
+        out = bob("chat", "group", *args)
+        assert out.code == 1 and "creator cannot be" in out.err, out.err
     out = carol("chat", "group", "send", "--from", "carol", "family", "still here?")
     assert out.code == 1 and "not a member" in out.err
     # dave leaves; then only alice and bob remain, and alice's message reaches bob alone.
     left = dave("--json", "chat", "group", "leave", "--from", "dave", "family")
     assert left.code == 0, left.err
-    assert (left.json()["version"], left.json()["members"]) == (4, sorted([a, b]))
+    assert (left.json()["version"], left.json()["members"]) == (5, sorted([a, b]))
     assert len(left.json()["deliveries"]) == 2  # alice and bob
     for cli, who in ((alice, "alice"), (bob, "bob")):
         got = cli("--json", "chat", "inbox", "--from", who).json()["messages"]
@@ -412,14 +425,72 @@ def test_a_group_of_three(tmp_path: Path, relay: RelayProcess) -> None:
             f"{d} left the group",
         ), who
         [g] = cli("--json", "chat", "group", "list", "--from", who).json()["groups"]
-        assert (g["version"], g["members"]) == (4, sorted([a, b])), who
+        assert (g["version"], g["members"]) == (5, sorted([a, b])), who
     last = alice("--json", "chat", "group", "send", "--from", "alice", "family", "just us")
     assert [x["address"] for x in last.json()["deliveries"]] == [b]
+    # bob may not demote alice (she is the creator); alice demotes bob.
+    demoted = alice("--json", "chat", "group", "demote", "--from", "alice", "family", b)
+    assert demoted.code == 0, demoted.err
+    assert (demoted.json()["demoted"], demoted.json()["admins"]) == (b, [a])
+    assert demoted.json()["version"] == 6 and demoted.json()["checked_from"] == 1
     # A removed member cannot slip a message back in with the group's id.
     fake_membership(carol, relay.url, gid, [a, b, c])
     assert carol("chat", "group", "send", "--from", "carol", gid, "let me back").code == 0
     got = bob("--json", "chat", "inbox", "--from", "bob").json()["messages"]
-    assert [m["text"] for m in got] == ["just us"]
+    assert [m["text"] for m in got] == ["just us", f"{a} removed {b} as admin"]
+    assert bob("--json", "chat", "group", "list", "--from", "bob").json()["groups"][0][
+        "admins"
+    ] == [a]
+
+
+def test_a_membership_change_numbered_ahead_is_shown_held(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A member's signed change that skips a version: `chat inbox` says it is held, the
+    roster (`group list`) is unchanged, `chat read` shows the notice in the group."""
+    from dataclasses import replace
+
+    from walletim.app.session import Session
+    from walletim.messaging import groups as G
+
+    alice, bob, mallory = (person(tmp_path, n, relay.url) for n in ("alice", "bob", "mallory"))
+    a, b, m = (
+        address_of(cli, n) for cli, n in ((alice, "alice"), (bob, "bob"), (mallory, "mallory"))
+    )
+    for cli, who in ((bob, "bob"), (mallory, "mallory")):
+        assert cli("chat", "init", "--from", who).code == 0
+    gid = alice("--json", "chat", "group", "create", "--from", "alice", "family", b, m).json()[
+        "group_id"
+    ]
+    for cli, who in ((bob, "bob"), (mallory, "mallory")):
+        assert cli("chat", "inbox", "--from", who).code == 0
+    with Session(mallory.home, HOME_PASSWORD, relay_url=relay.url, fast_kdf=True) as s:
+        g = s.chat.repo.group(m, gid)
+        assert g is not None
+        ahead = G.GroupChange(
+            gid, "family", 3, "0x" + "5a" * 32, "remove", a, (b, m), (m,), a, m, ""
+        )
+        sig = s.wallets.sign_message("mallory", ahead.statement())
+        signed = replace(ahead, signature="0x" + bytes(sig.bytes).hex())
+        s.chat.send_many("mallory", [(b, "membership", G.bundle(signed, []), "")])
+    human = bob("chat", "inbox", "--from", "bob")
+    assert human.code == 0, human.err
+    assert f"group “family” [{gid[:8]}]: held {m}'s change (removed {a}, version 3)" in human.out
+    assert "it applies only once it does" in human.out
+    [g] = bob("--json", "chat", "group", "list", "--from", "bob").json()["groups"]
+    assert (g["version"], g["creator"], g["admins"], g["checked_from"]) == (1, a, [a], 1)
+    assert a in g["members"] and g["verified"]
+    read = bob("chat", "read", "--from", "bob", "family")
+    assert read.code == 0 and f"* group “family” [{gid[:8]}] held {m}'s change" in read.out
+    # The same again, as JSON: the notice has its own field; nothing is rejected.
+    with Session(mallory.home, HOME_PASSWORD, relay_url=relay.url, fast_kdf=True) as s:
+        again = replace(signed, prev="0x" + "5b" * 32)
+        sig = s.wallets.sign_message("mallory", again.statement())
+        again = replace(again, signature="0x" + bytes(sig.bytes).hex())
+        s.chat.send_many("mallory", [(b, "membership", G.bundle(again, []), "")])
+    doc = bob("--json", "chat", "inbox", "--from", "bob").json()
+    assert doc["rejected"] == [] and doc["messages"] == []
+    assert [(n["group_id"], n["kind"]) for n in doc["group_notices"]] == [(gid, "held")]
 
 
 def test_group_bad_input_is_one_clean_line(pair: tuple[Cli, Cli, str, str]) -> None:

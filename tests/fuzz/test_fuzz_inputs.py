@@ -31,6 +31,7 @@ from walletim.contracts.abi import parse_event
 from walletim.errors import ConfigError, InputError, MessagingError, VaultCorrupt
 from walletim.keys.crypto import KdfParams
 from walletim.keys.hd import to_checksum_address
+from walletim.messaging import groups as GR
 from walletim.messaging import kinds as K
 from walletim.messaging.envelope import Payload
 from walletim.messaging.identity import IdentityBinding
@@ -425,6 +426,14 @@ BODIES: dict[str, list[Any]] = {
     "text": [{"text": "hi"}],
     "system": [{"text": "note"}],
 }
+_CREATE = GR.GroupChange(
+    GROUP, "friends", 1, GR.ZERO_HASH, "create", None, (A, B, C), (A,), A, A, SIG
+)
+_PROMOTE = GR.GroupChange(
+    GROUP, "friends", 2, _CREATE.hash, "promote", B, (A, B, C), (A, B), A, A, SIG
+)
+BODIES["change"] = [_CREATE.to_json(), _PROMOTE.to_json()]
+BODIES["bundle"] = [GR.bundle(_PROMOTE, [_CREATE])]
 BODIES["group"] = [{"group": GROUP, "k": k, "b": b} for k in ("text", "payment") for b in BODIES[k]]
 PARSERS = {
     "payment": K.parse_payment,
@@ -433,6 +442,8 @@ PARSERS = {
     "action": K.parse_action,
     "membership": K.parse_membership,
     "group": K.parse_group,
+    "change": GR.parse_change,
+    "bundle": GR.parse_bundle,
 }
 ALL_BODIES = [b for bodies in BODIES.values() for b in bodies]
 
@@ -468,7 +479,7 @@ def test_real_bodies_parse() -> None:
         for body in BODIES[kind]:
             parse(body)
             if kind != "group":
-                assert K.text_of(kind, body)
+                assert K.text_of("membership" if kind in ("change", "bundle") else kind, body)
 
 
 # -- identity bindings, chat payloads, KDF parameters, events, percentages -----------------------

@@ -405,13 +405,19 @@ def test_a_group_of_three_with_signed_membership(
     d.group_send("dave", gid, "text", {"text": "let me in"}, "let me in")
     rejected = a.inbox("alice").rejected
     assert [r.reason for r in rejected] == ["not-a-member"]
-    # carol adds dave: signed by carol, shown to everyone, dave gets the roster.
+    # carol is not an admin: she may not add. alice (the creator) makes her one; then carol
+    # adds dave: signed by carol, shown to everyone, dave gets the roster.
+    with pytest.raises(InputError, match="not an admin"):
+        c.group_add("carol", "family", dave.address)
+    promoted, _ = a.group_promote("alice", "family", carol.address)
+    assert promoted.admins == (alice.address, carol.address) and promoted.version == 2
     updated, _ = c.group_add("carol", "family", dave.address)
-    assert updated.version == 2 and dave.address in updated.members
+    assert updated.version == 3 and dave.address in updated.members
     for svc, who in ((a, "alice"), (b, "bob"), (d, "dave")):
         svc.inbox(who)
         g = svc.repo.group(svc.wallets.account(who).address, gid)
-        assert g is not None and g.version == 2 and dave.address in g.members and g.verified
+        assert g is not None and g.version == 3 and dave.address in g.members and g.verified
+        assert g.admins == (alice.address, carol.address) and g.checked_from == 1
     shown = [m.text for m in a.read("alice", group_peer(gid)).messages if m.kind == "membership"]
     assert shown[-1] == f"{carol.address} added {dave.address}"
     for p in (carol, dave):

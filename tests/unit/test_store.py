@@ -93,7 +93,7 @@ def test_migrations_from_empty_and_from_v1(tmp_path: Path) -> None:
 def test_newer_schema_refused(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     with Store.open(path, KEY) as store:
-        store.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+        store.execute(f"PRAGMA user_version = {MIGRATIONS[-1].version + 5}")
     with pytest.raises(StoreError, match="newer"):
         Store.open(path, KEY)
 

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from walletim.app.grouplog import GroupNotice, HeadMeta, applied_chain, current_state, ingest
 from walletim.errors import (
     InputError,
     KeysError,
@@ -38,15 +39,17 @@ from walletim.errors import (
 )
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging import protocol
-from walletim.messaging.identity import IdentityBinding, safety_number
-from walletim.messaging.kinds import (
-    Membership,
-    group_peer,
-    is_group_peer,
-    parse_group,
-    parse_membership,
-    text_of,
+from walletim.messaging.groups import (
+    ChangeRefused,
+    GroupChange,
+    bundle,
+    is_change,
+    new_group,
+    parse_bundle,
+    propose,
 )
+from walletim.messaging.identity import IdentityBinding, safety_number
+from walletim.messaging.kinds import group_peer, is_group_peer, parse_group, text_of
 from walletim.messaging.session import (
     STATE_VERSION,
     Conversation,
@@ -189,6 +192,8 @@ class InboxResult:
     key_changes: list[str] = field(default_factory=list)
     failed: list[tuple[StoredMessage, str]] = field(default_factory=list)  # (message, why)
     warnings: list[str] = field(default_factory=list)  # e.g. a peer's keys failed to verify
+    #: Held, refused or conflicting membership changes (also in the groups' conversations).
+    group_notices: list[GroupNotice] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +216,8 @@ class VerifyResult:
 @dataclass(frozen=True, slots=True)
 class ListenEvent:
     """What ``listen`` reports: kind is connected | disconnected | message | rejected |
-    sent | key-changed; ``item`` is a Received, a Rejection, or a short text."""
+    sent | key-changed | group; ``item`` is a Received, a Rejection, a GroupNotice (group),
+    or a short text."""
 
     kind: str
     item: Any = None
@@ -687,9 +693,15 @@ class ChatService:
     # -- receiving --------------------------------------------------------------------------
 
     def _receive_one(
-        self, me: _Me, mid: str, env: bytes, key_changes: list[str]
+        self,
+        me: _Me,
+        mid: str,
+        env: bytes,
+        key_changes: list[str],
+        notices: list[GroupNotice] | None = None,
     ) -> Received | Rejection | None:
-        """Decrypt and store one delivered envelope (None: already stored earlier)."""
+        """Decrypt and store one delivered envelope (None: already stored earlier, or a
+        membership change held or outvoted: see ``notices``)."""
         with self.repo.tx() as tx:
             if tx.has_relay_id(mid):
                 return None
@@ -731,32 +743,45 @@ class ChatService:
                     me.address, me.identity.public_key, me.binding, 1, incoming.prekeys.to_json()
                 )
             try:
-                target, kind, body, sender = self._route(tx, me, peer, payload.kind, payload.body)
-                text = text_of(kind, body)
+                if payload.kind == "membership":
+                    meta = HeadMeta(payload.epoch, payload.counter, mid, payload.sent_ms)
+                    stored = self._receive_membership(
+                        tx, me, peer, payload.body, meta, [] if notices is None else notices
+                    )
+                    if stored.message_id is None:
+                        return None  # held, or lost a conflict: said in the notices
+                    message_id: int | None = stored.message_id
+                else:
+                    target, kind, body, sender = self._route(
+                        tx, me, peer, payload.kind, payload.body
+                    )
+                    text = text_of(kind, body)
             except MessageRejected as rej:
                 tx.add_event(me.address, peer, "rejected", rej.reason)
                 return Rejection(peer, rej.reason, rej.detail)
             except MessagingError as exc:
                 tx.add_event(me.address, peer, "rejected", "malformed")
                 return Rejection(peer, "malformed", str(exc))
-            message_id = tx.add_message(
-                target,
-                "in",
-                kind,
-                body,
-                text,
-                sent_ms=payload.sent_ms,
-                state="received",
-                epoch=payload.epoch,
-                counter=payload.counter,
-                relay_id=mid,
-                unread=True,
-            )
-            if message_id is None:  # same epoch and counter stored under another relay id
-                tx.add_event(me.address, peer, "rejected", "replay")
-                return Rejection(peer, "replay", f"message {payload.counter} again")
-            if sender is not None:
-                tx.set_sender(message_id, sender)
+            if payload.kind != "membership":
+                message_id = tx.add_message(
+                    target,
+                    "in",
+                    kind,
+                    body,
+                    text,
+                    sent_ms=payload.sent_ms,
+                    state="received",
+                    epoch=payload.epoch,
+                    counter=payload.counter,
+                    relay_id=mid,
+                    unread=True,
+                )
+                if message_id is None:  # same epoch and counter stored under another relay id
+                    tx.add_event(me.address, peer, "rejected", "replay")
+                    return Rejection(peer, "replay", f"message {payload.counter} again")
+                if sender is not None:
+                    tx.set_sender(message_id, sender)
+            assert message_id is not None
             if incoming.verdict == "gap":
                 tx.add_event(
                     me.address,
@@ -778,8 +803,9 @@ class ChatService:
         self, tx: ChatTx, me: _Me, peer: str, kind: str, body: Any
     ) -> tuple[str, str, Any, str | None]:
         """Where an authentic message belongs: (conversation id, kind, body, sender). Group
-        messages go to their group's conversation; membership changes are verified and
-        applied. Raises MessageRejected / MessagingError."""
+        messages go to their group's conversation, from its members only; a group nobody
+        has shown this account a signed change of is kept with an *unverified* roster
+        (``GroupRow.verified`` False). Raises MessageRejected / MessagingError."""
         if kind == "group":
             g = parse_group(body)
             group = tx.group(me.address, g.group_id)
@@ -798,51 +824,40 @@ class ChatService:
                 tx.save_group(group)
             elif peer not in group.members:
                 raise MessageRejected("not-a-member", f"{peer} is not in group {group.name!r}")
+            elif group.verified and me.address not in group.members:
+                raise MessageRejected("not-a-member", f"this account left {group.name!r}")
             return tx.conversation(me.address, group_peer(g.group_id)), g.kind, g.body, peer
-        if kind == "membership":
-            m = parse_membership(body)
-            self._apply_membership(tx, me, peer, m)
-            return tx.conversation(me.address, group_peer(m.group_id)), kind, body, peer
         return tx.conversation(me.address, peer), kind, body, None
 
-    def _apply_membership(self, tx: ChatTx, me: _Me, peer: str, m: Membership) -> None:
-        """Check a membership change (signed by the member who made it, who must be the one
-        sending it, and a member before it) and apply it. Raises MessageRejected."""
-        from walletim.keys.signing import verify_message
-
-        if m.by != peer:
+    def _receive_membership(
+        self,
+        tx: ChatTx,
+        me: _Me,
+        peer: str,
+        body: Any,
+        meta: HeadMeta,
+        notices: list[GroupNotice],
+    ) -> Any:
+        """Check a membership change (signed v2, sent by its author) and take it into the
+        group's history (see :mod:`walletim.app.grouplog`). Returns the grouplog Outcome of
+        a change applied, held or outvoted. Raises MessageRejected (refused, replayed) or
+        MessagingError (malformed)."""
+        if not is_change(body):
+            raise MessageRejected(
+                "membership",
+                "a membership change in the old format (walletim group v1, with no history "
+                "hash): the sender must update walletim",
+            )
+        head, context = parse_bundle(body)
+        if head.by != peer:
             raise MessageRejected("membership", "a change relayed for someone else")
-        try:
-            signed = verify_message(m.by, m.statement(), bytes.fromhex(m.signature[2:]))
-        except Exception:
-            signed = False
-        if not signed:
-            raise MessageRejected("membership", "the membership change is not signed by its author")
-        current = tx.group(me.address, m.group_id)
-        known = current is not None and current.verified
-        if known:
-            assert current is not None
-            if m.version <= current.version:
-                raise MessageRejected("replay", f"an old membership change (version {m.version})")
-            before = set(current.members)
-            if m.by not in before and m.action != "create":
-                raise MessageRejected("membership", f"{m.by} is not a member")
-            expected = {
-                "add": before | {m.subject},
-                "remove": before - {m.subject},
-                "leave": before - {m.by},
-                "create": set(m.members),
-            }[m.action]
-            if m.version == current.version + 1 and set(m.members) != expected:
-                raise MessageRejected(
-                    "membership", "the new member list does not follow from the change"
-                )
-        elif m.by not in m.members and m.action not in ("leave", "remove"):
-            raise MessageRejected("membership", "the author is not in the group")
-        if me.address not in m.members and m.subject != me.address:
-            raise MessageRejected("membership", "a group this account is not in")
-        creator = current.creator if known and current is not None else m.by
-        tx.save_group(GroupRow(me.address, m.group_id, m.name, m.members, m.version, creator, True))
+        outcome = ingest(tx, me.address, head, context, now_ms=int(self._clock() * 1000), meta=meta)
+        notices.extend(outcome.notices)
+        if outcome.state == "refused":
+            raise MessageRejected("membership", outcome.reason)
+        if outcome.state == "duplicate":
+            raise MessageRejected("replay", f"an old membership change (version {head.version})")
+        return outcome
 
     def _sender_of(self, tx: ChatTx, me: _Me, opened: Opened, key_changes: list[str]) -> str:
         """The verified address of an envelope's sender. Raises MessageRejected."""
@@ -883,7 +898,9 @@ class ChatService:
         """Process delivered envelopes in order, then acknowledge them all (stored first)."""
         acks = []
         for item in batch:
-            outcome = self._receive_one(me, item.mid, item.env, result.key_changes)
+            outcome = self._receive_one(
+                me, item.mid, item.env, result.key_changes, result.group_notices
+            )
             acks.append(item.mid)
             if isinstance(outcome, Received):
                 result.received.append(outcome)
@@ -1025,7 +1042,10 @@ class ChatService:
                     if push is None:
                         continue
                     if isinstance(push, protocol.Deliver):
-                        await self._drain(conn, me, push.msgs, InboxResult(me.address), report)
+                        drained = InboxResult(me.address)
+                        await self._drain(conn, me, push.msgs, drained, report)
+                        for notice in drained.group_notices:
+                            on_event(ListenEvent("group", notice))
                     elif isinstance(push, protocol.Published):
                         result = InboxResult(me.address)
                         await self._flush_outbox(conn, me, result)
@@ -1102,68 +1122,47 @@ class ChatService:
             raise InputError(f"no single group {shown(text)} ({why})")
         return matches[0]
 
-    def _membership(
-        self, account: str, group_id: str, name: str, version: int, action: str,
-        subject: str | None, members: tuple[str, ...],
-    ) -> Membership:  # fmt: skip
-        from walletim.messaging.kinds import membership_statement
+    def _sign_change(self, account: str, unsigned: GroupChange) -> GroupChange:
+        """``unsigned`` with ``account``'s EIP-191 signature of its statement."""
+        from dataclasses import replace
 
         me = self._me(account)
-        roster = tuple(sorted(members))
-        statement = membership_statement(group_id, name, version, action, subject, roster)
-        sig = self.wallets.sign_message(me.spec, statement)
-        return Membership(
-            group_id,
-            name,
-            version,
-            action,
-            subject,
-            roster,
-            me.address,
-            "0x" + bytes(sig.bytes).hex(),
-        )
+        sig = self.wallets.sign_message(me.spec, unsigned.statement())
+        return replace(unsigned, signature="0x" + bytes(sig.bytes).hex())
 
-    def _announce(self, account: str, m: Membership, to: Sequence[str]) -> list[SendResult]:
-        """Send the signed change to ``to``, then apply it locally. A relay that cannot be
-        reached changes nothing (RelayUnavailable); one lost after the change was stored
-        (it goes out with the next chat command) still applies it here, then raises."""
+    def _announce(
+        self, account: str, change: GroupChange, earlier: Sequence[GroupChange], to: Sequence[str]
+    ) -> list[SendResult]:
+        """Send the signed change (with the applied changes before it, newest first, as far
+        as they fit) to ``to``, then apply it locally. A relay that cannot be reached changes
+        nothing (RelayUnavailable); one lost after the change was stored (it goes out with
+        the next chat command) still applies it here, then raises."""
         me = self._me(account)
-        items = [(member, "membership", m.to_json(), "") for member in to if member != me.address]
+        body = bundle(change, earlier)
+        items = [(member, "membership", body, "") for member in to if member != me.address]
         try:
             sent = self.send_many(account, items) if items else []
         except RelayUnavailable:
             if any(
-                i.message.kind == "membership" and i.message.body == m.to_json()
+                i.message.kind == "membership" and i.message.body == body
                 for i in self.repo.outbox(me.address)
             ):
-                self._apply_own(account, me, m)
+                self._apply_own(me, change)
             raise
-        self._apply_own(account, me, m)
+        self._apply_own(me, change)
         return sent
 
-    def _apply_own(self, account: str, me: _Me, m: Membership) -> None:
+    def _apply_own(self, me: _Me, change: GroupChange) -> list[GroupNotice]:
         with self.repo.tx() as tx:
-            current = tx.group(me.address, m.group_id)
-            creator = m.by if current is None or not current.verified else current.creator
-            tx.save_group(
-                GroupRow(me.address, m.group_id, m.name, m.members, m.version, creator, True)
-            )
-        self.record(
-            account,
-            group_peer(m.group_id),
-            "membership",
-            m.to_json(),
-            m.text,
-            direction="out",
-            sender=me.address,
-            unread=False,
-        )
+            outcome = ingest(tx, me.address, change, own=True, now_ms=int(self._clock() * 1000))
+        return outcome.notices
 
     def group_create(
         self, account: str, name: str, peers: Sequence[str]
     ) -> tuple[GroupRow, list[SendResult]]:
         """Create a group of ``account`` and ``peers`` (addresses, contacts, wallet accounts),
-        announced to each with a membership change signed by ``account``'s key."""
+        announced to each with a membership change signed by ``account``'s key. ``account``
+        is its creator and first admin."""
         if not name.strip() or len(name) > 64:
             raise InputError("a group name is 1 .. 64 characters")
         me = self._me(account)
@@ -1173,68 +1172,112 @@ class ChatService:
         if len(members) > 50:
             raise InputError("a group has at most 50 members")
         group_id = self._randbytes(16).hex()
-        m = self._membership(account, group_id, name.strip(), 1, "create", None, members)
-        sent = self._announce(account, m, members)
+        change = self._sign_change(account, new_group(group_id, name.strip(), members, me.address))
+        sent = self._announce(account, change, [], members)
         group = self.repo.group(me.address, group_id)
         assert group is not None
         return group, sent
 
-    def group_add(self, account: str, group: str, peer: str) -> tuple[GroupRow, list[SendResult]]:
-        """Add ``peer``: a change signed by ``account``, sent to every member and the new one.
-        The inbox is fetched first (see :meth:`_synced_group`)."""
-        g = self._synced_group(account, group)
+    def group_add(
+        self, account: str, group: str, peer: str, *, sync: bool = True
+    ) -> tuple[GroupRow, list[SendResult]]:
+        """Add ``peer`` (admins only): a change signed by ``account``, sent to every member
+        and the new one (with the group's recent history, so they can check it). The inbox
+        is fetched first (see :meth:`_synced_group`) unless ``sync`` is False (the change is
+        then made on the roster this home holds, and may meet a concurrent one: see
+        :mod:`walletim.messaging.groups` for how that resolves). Raises InputError,
+        RelayUnavailable."""
+        g = self._synced_group(account, group, sync=sync)
         new = self.resolve_peer(peer)
         if new in g.members:
             raise InputError(f"{new} is already in {g.name!r}")
-        members = (*g.members, new)
-        return self._change(account, g, "add", new, members, members)
+        return self._change(account, g, "add", new, (*g.members, new))
 
     def group_remove(
-        self, account: str, group: str, peer: str
+        self, account: str, group: str, peer: str, *, sync: bool = True
     ) -> tuple[GroupRow, list[SendResult]]:
-        """Remove ``peer`` (any member may, as any member may add): a change signed by
-        ``account``, sent to every member and to the one removed, who then gets no more of
-        the group's messages and whose messages to it are refused. The inbox is fetched
-        first (see :meth:`_synced_group`). Raises InputError, RelayUnavailable."""
-        g = self._synced_group(account, group)
+        """Remove ``peer`` (admins only; an admin only by a more senior one; never the
+        creator): a change signed by ``account``, sent to every member and to the one
+        removed, who then gets no more of the group's messages and whose messages to it are
+        refused. ``sync`` as for :meth:`group_add`. Raises InputError, RelayUnavailable."""
+        g = self._synced_group(account, group, sync=sync)
         gone = self.resolve_peer(peer)
         me = self._me(account)
         if gone == me.address:
             raise InputError("to remove yourself, use `chat group leave`")
         if gone not in g.members:
             raise InputError(f"{gone} is not in {g.name!r}")
-        members = tuple(x for x in g.members if x != gone)
-        return self._change(account, g, "remove", gone, members, g.members)
+        return self._change(account, g, "remove", gone, g.members)
 
-    def group_leave(self, account: str, group: str) -> tuple[GroupRow, list[SendResult]]:
+    def group_leave(
+        self, account: str, group: str, *, sync: bool = True
+    ) -> tuple[GroupRow, list[SendResult]]:
         """Leave: a change signed by ``account`` sent to every other member; the group's
-        history stays in this home, and nothing more from it is accepted. The inbox is fetched
-        first (see :meth:`_synced_group`). Raises InputError, RelayUnavailable."""
-        g = self._synced_group(account, group)
+        history stays in this home, and nothing more from it is accepted. The last admin
+        must make another member admin first. ``sync`` as for :meth:`group_add`. Raises
+        InputError, RelayUnavailable."""
+        g = self._synced_group(account, group, sync=sync)
         me = self._me(account)
-        members = tuple(x for x in g.members if x != me.address)
-        if not members:
+        if not [x for x in g.members if x != me.address]:
             raise InputError(f"you are the only member of {g.name!r}: there is nobody to tell")
-        return self._change(account, g, "leave", None, members, g.members)
+        return self._change(account, g, "leave", None, g.members)
+
+    def group_promote(
+        self, account: str, group: str, peer: str, *, sync: bool = True
+    ) -> tuple[GroupRow, list[SendResult]]:
+        """Make member ``peer`` an admin (admins only; the new admin ranks after every
+        current one). ``sync`` as for :meth:`group_add`. Raises InputError,
+        RelayUnavailable."""
+        g = self._synced_group(account, group, sync=sync)
+        who = self.resolve_peer(peer)
+        if who not in g.members:
+            raise InputError(f"{who} is not in {g.name!r}")
+        if who in g.admins:
+            raise InputError(f"{who} is already an admin of {g.name!r}")
+        return self._change(account, g, "promote", who, g.members)
+
+    def group_demote(
+        self, account: str, group: str, peer: str, *, sync: bool = True
+    ) -> tuple[GroupRow, list[SendResult]]:
+        """Make admin ``peer`` a plain member again (a more senior admin only; never the
+        creator). ``sync`` as for :meth:`group_add`. Raises InputError, RelayUnavailable."""
+        g = self._synced_group(account, group, sync=sync)
+        who = self.resolve_peer(peer)
+        if who not in g.admins:
+            raise InputError(f"{who} is not an admin of {g.name!r}")
+        return self._change(account, g, "demote", who, g.members)
 
     def _change(
-        self, account: str, g: GroupRow, action: str, subject: str | None,
-        members: tuple[str, ...], to: Sequence[str],
-    ) -> tuple[GroupRow, list[SendResult]]:  # fmt: skip
-        """Sign the next membership change of ``g``, send it to ``to``, apply it here."""
-        m = self._membership(account, g.group_id, g.name, g.version + 1, action, subject, members)
-        sent = self._announce(account, m, to)
-        updated = self.repo.group(self._me(account).address, g.group_id)
+        self, account: str, g: GroupRow, action: str, subject: str | None, to: Sequence[str]
+    ) -> tuple[GroupRow, list[SendResult]]:
+        """Sign the next membership change of ``g``, send it to ``to``, apply it here.
+        Raises InputError when the rules do not allow it."""
+        me = self._me(account)
+        with self.repo.tx() as tx:
+            state = current_state(tx, me.address, g)
+            earlier = applied_chain(tx, me.address, g.group_id)
+        assert state is not None  # _own_group checked it is verified
+        try:
+            unsigned = propose(state, action, subject, me.address)
+        except ChangeRefused as exc:
+            hint = ""
+            if "not an admin" in exc.reason:
+                hint = " (ask an admin to make the change, or to make you an admin)"
+            raise InputError(f"cannot {action} in {g.name!r}: {exc.reason}{hint}") from exc
+        change = self._sign_change(account, unsigned)
+        sent = self._announce(account, change, earlier, to)
+        updated = self.repo.group(me.address, g.group_id)
         assert updated is not None
         return updated, sent
 
-    def _synced_group(self, account: str, group: str) -> GroupRow:
+    def _synced_group(self, account: str, group: str, *, sync: bool = True) -> GroupRow:
         """The group after fetching the inbox (messages fetched are stored unread, as by
-        ``chat inbox``): a change is numbered after the latest one this account can know,
-        since members reject a change numbered at or below one they applied. Raises
+        ``chat inbox``): a change is made on the latest roster this account can know, since
+        members hold a change that does not build on the roster they have. Raises
         InputError (not a member), RelayUnavailable."""
         self.resolve_group(account, group)  # a bad name fails before reaching the relay
-        self.inbox(account)
+        if sync:
+            self.inbox(account)
         return self._own_group(account, group)
 
     def _own_group(self, account: str, group: str) -> GroupRow:

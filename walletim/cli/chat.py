@@ -71,12 +71,14 @@ def message_json(m: Any, view: Any = None) -> dict[str, Any]:
 
 
 def _membership_text(m: Any, names: dict[str, str]) -> str:
-    """A membership change as people read it (its signature was checked when it arrived)."""
+    """A membership change as people read it (its signature and its place in the group's
+    history were checked when it arrived)."""
     from walletim.errors import MessagingError
+    from walletim.messaging.groups import is_change, parse_change
     from walletim.messaging.kinds import parse_membership
 
     try:
-        c = parse_membership(m.body)
+        c: Any = parse_change(m.body) if is_change(m.body) else parse_membership(m.body)
     except MessagingError:
         return str(m.text)
 
@@ -90,6 +92,8 @@ def _membership_text(m: Any, names: dict[str, str]) -> str:
         "add": f"added {who(c.subject)}",
         "remove": f"removed {who(c.subject)}",
         "leave": "left the group",
+        "promote": f"made {who(c.subject)} an admin",
+        "demote": f"removed {who(c.subject)} as admin",
     }.get(c.action, c.action)
     signed = "signed by you" if c.by == m.account else "signature checked"
     return f"membership: {who(c.by)} {did} ({signed}, version {c.version})"
@@ -165,6 +169,9 @@ def _message_line(
     arrow = "→" if m.direction == "out" else "←"
     pending = "" if m.state in ("sent", "received") else f"[{m.state}] "
     head = f"{_when(m.sent_ms)}  {arrow} {pending}"
+    if m.kind == "group-notice":  # written by this home, never by a peer
+        notice = printable(str(m.text), newline=" ")
+        return f"{_when(m.sent_ms)}  * {_label(m.peer, names)} {notice}"
     if m.kind == "membership":
         changed = printable(_membership_text(m, names), newline=" ")
         return f"{_when(m.sent_ms)}  * {_label(m.peer, names)} {changed}"
@@ -206,6 +213,15 @@ def contact_json(c: Any) -> dict[str, Any]:
         "confirmed": c.confirmed,
         "key_changed": c.key_changed,
     }
+
+
+def notice_json(n: Any) -> dict[str, Any]:
+    return {"group_id": n.group_id, "kind": n.kind, "text": n.text}
+
+
+def _notice_line(n: Any, names: dict[str, str]) -> str:
+    """A held, refused or conflicting membership change, as one line."""
+    return f"{_label(group_peer(n.group_id), names)}: {printable(n.text, newline=' ')}"
 
 
 def _warn_gaps(peer: str, missing: Any, names: dict[str, str]) -> None:
@@ -310,6 +326,7 @@ def inbox(ctx: Ctx, account: str) -> None:
         "failed": [{**message_json(m), "reason": why} for m, why in r.failed],
         "key_changes": r.key_changes,
         "warnings": r.warnings,
+        "group_notices": [notice_json(n) for n in r.group_notices],
         "conversations": [
             {
                 "address": c.peer,
@@ -354,6 +371,8 @@ def inbox(ctx: Ctx, account: str) -> None:
             )
         if r.queued:
             click.echo(f"{r.queued} message(s) still queued for peers without chat keys", err=True)
+        for n in r.group_notices:
+            click.echo(_notice_line(n, names))
         changes = [x.message for x in r.received if x.message.kind == "membership"]
         if changes:
             groups = sorted({_label(m.peer, names) for m in changes})
@@ -476,6 +495,7 @@ def listen(
     from collections.abc import Callable
 
     from walletim.app.chat import ListenEvent, Received, Rejection
+    from walletim.app.grouplog import GroupNotice
 
     if thresholds and not watch_chain:
         from walletim.errors import UsageError
@@ -516,6 +536,8 @@ def listen(
                     doc.update(missing=list(item.missing))
                 elif isinstance(item, Rejection):
                     doc.update(address=item.peer, reason=item.reason)
+                elif isinstance(item, GroupNotice):
+                    doc.update(notice_json(item))
                 elif item is not None:
                     doc["detail"] = item
                 click.echo(json.dumps(doc))
@@ -526,6 +548,8 @@ def listen(
                     _warn_gaps(item.message.peer, item.missing, names)
             elif isinstance(item, Rejection):
                 click.echo(f"warning: an envelope was rejected ({item.reason})", err=True)
+            elif isinstance(item, GroupNotice):
+                click.echo(_notice_line(item, _names(s, account)))
             elif event.kind == "connected":
                 click.echo(f"listening on {item} (Ctrl-C to stop)", err=True)
             elif event.kind == "disconnected":
@@ -660,13 +684,23 @@ def group_json(g: Any) -> dict[str, Any]:
         "version": g.version,
         "verified": g.verified,
         "creator": g.creator,
+        "admins": list(g.admins),  # by seniority: the creator first while an admin
+        "head": g.head or None,  # hash of the change that made this roster
+        "checked_from": g.checked_from,  # 1: the history is checked from the signed create
     }
 
 
 def _verified(g: Any) -> str:
-    if g.verified:
-        return "verified (every change signed by the member who made it)"
-    return "NOT verified: no signed membership change received yet"
+    if not g.verified:
+        return "NOT verified: no signed membership change received yet"
+    if g.checked_from == 1:
+        return "verified (a signed history, checked from the creator's create)"
+    if g.checked_from:
+        return (
+            f"verified (a signed history, checked from version {g.checked_from}, as the "
+            "member who added you sent it)"
+        )
+    return "verified (signed changes from before histories were chained)"
 
 
 def _roster(g: Any, me: str, names: dict[str, str]) -> str:
@@ -713,8 +747,11 @@ def group_cmd() -> None:
     """Small groups with the same end-to-end encryption as one-to-one chat.
 
     Each message goes to every member over their own encrypted session. Membership changes
-    are signed by the member who makes them (EIP-191) and checked by everyone on arrival;
-    `chat inbox` applies them and `chat read --from ACCOUNT GROUP` shows the conversation."""
+    are signed by the member who makes them (EIP-191), chained to the one before by its
+    hash, and checked by everyone on arrival: only admins (the creator first) add, remove
+    and promote; a change that skips ahead is held until what it builds on arrives;
+    concurrent changes resolve the same way on every device. `chat inbox` applies them and
+    `chat read --from ACCOUNT GROUP` shows the conversation."""
 
 
 @group_cmd.command("create")
@@ -765,7 +802,7 @@ def _emit_change(
 @password_file_option
 @pass_ctx
 def group_add(ctx: Ctx, account: str, group: str, peer: str) -> None:
-    """Add PEER to GROUP (its name or id); the change is signed by you and sent to everyone."""
+    """Add PEER to GROUP (its name or id; admins only); signed by you, sent to everyone."""
     with _session(ctx) as s:
         g, sent = s.chat.group_add(account, group, peer)
         added = s.chat.resolve_peer(peer)
@@ -785,7 +822,8 @@ def group_add(ctx: Ctx, account: str, group: str, peer: str) -> None:
 @password_file_option
 @pass_ctx
 def group_remove(ctx: Ctx, account: str, group: str, peer: str) -> None:
-    """Remove PEER from GROUP; the change is signed by you and sent to everyone, PEER too."""
+    """Remove PEER from GROUP (admins only; an admin only by a more senior one; never the
+    creator); signed by you, sent to everyone, PEER too."""
     with _session(ctx) as s:
         g, sent = s.chat.group_remove(account, group, peer)
         removed = s.chat.resolve_peer(peer)
@@ -812,6 +850,46 @@ def group_leave(ctx: Ctx, account: str, group: str) -> None:
         me = s.wallets.account(account).address
     headline = f"left {_label(group_peer(g.group_id), names)}: signed by you, version {g.version}"
     _emit_change(ctx, account, g, sent, names, me, {"left": me}, headline, roster=False)
+
+
+@group_cmd.command("promote")
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("group")
+@click.argument("peer")
+@password_file_option
+@pass_ctx
+def group_promote(ctx: Ctx, account: str, group: str, peer: str) -> None:
+    """Make member PEER an admin of GROUP (admins only); signed by you, sent to everyone."""
+    with _session(ctx) as s:
+        g, sent = s.chat.group_promote(account, group, peer)
+        who = s.chat.resolve_peer(peer)
+        names = _names(s, account)
+        me = s.wallets.account(account).address
+    headline = (
+        f"made {_label(who, names)} an admin of {_label(group_peer(g.group_id), names)}: "
+        f"signed by you, version {g.version}"
+    )
+    _emit_change(ctx, account, g, sent, names, me, {"promoted": who}, headline)
+
+
+@group_cmd.command("demote")
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("group")
+@click.argument("peer")
+@password_file_option
+@pass_ctx
+def group_demote(ctx: Ctx, account: str, group: str, peer: str) -> None:
+    """Make admin PEER a plain member of GROUP again (a more senior admin only)."""
+    with _session(ctx) as s:
+        g, sent = s.chat.group_demote(account, group, peer)
+        who = s.chat.resolve_peer(peer)
+        names = _names(s, account)
+        me = s.wallets.account(account).address
+    headline = (
+        f"{_label(who, names)} is no longer an admin of {_label(group_peer(g.group_id), names)}"
+        f": signed by you, version {g.version}"
+    )
+    _emit_change(ctx, account, g, sent, names, me, {"demoted": who}, headline)
 
 
 @group_cmd.command("send")
@@ -852,7 +930,9 @@ def group_list(ctx: Ctx, account: str) -> None:
             click.echo(f"{g.name}  (id {g.group_id})  version {g.version}, {_verified(g)}")
             for a in g.members:
                 who = "you" if a == me else names.get(a, "")
-                click.echo(f"    {a}  {who}".rstrip())
+                role = "creator, admin" if a == g.creator and a in g.admins else ""
+                role = role or ("admin" if a in g.admins else "")
+                click.echo(f"    {a}  {who}{f' ({role})' if role else ''}".rstrip())
         if not rows:
             click.echo(f"no groups yet (walletim chat group create --from {account} NAME PEER...)")
 

@@ -13,8 +13,10 @@ Signed statements:
   ``Payment{chainId, tx, from, to, asset, amount, requestId, note}`` (domain walletim/1), so
   a claim is bound to the payer's address even outside the chat;
 - a membership change is the acting member's EIP-191 signature over
-  ``walletim group v1`` + the canonical JSON of ``{group, version, action, subject,
-  members}``.
+  ``walletim group v2`` + the canonical JSON of the change, chained to the one before it by
+  its hash (see :mod:`walletim.messaging.groups`, which holds the rules). Changes in the
+  old ``walletim group v1`` form (:class:`Membership`) carry no chain: they are still shown
+  in old histories, and refused when they arrive.
 """
 
 from __future__ import annotations
@@ -411,6 +413,8 @@ def parse_group(body: Any) -> GroupMessage:
 
 @dataclass(frozen=True, slots=True)
 class Membership:
+    """A ``walletim group v1`` change (kept to show old histories; no longer accepted)."""
+
     group_id: str
     name: str
     version: int
@@ -504,7 +508,9 @@ def text_of(kind: str, body: Any) -> str:
     if kind == "action":
         return parse_action(body).text
     if kind == "membership":
-        return parse_membership(body).text
-    if kind in ("system", "alert"):
+        from walletim.messaging.groups import is_change, parse_change
+
+        return parse_change(body).text if is_change(body) else parse_membership(body).text
+    if kind in ("system", "alert", "group-notice"):
         return _text(_dict(body, kind).get("text"), "text", 4096)
     raise MessagingError(f"unsupported message kind {kind[:20]!r}")

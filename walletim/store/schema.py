@@ -473,6 +473,29 @@ V9 = _script(
     "ALTER TABLE packets ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
 )
 
+V10 = _script(
+    # Group rosters follow a signed, hash-chained history (walletim.messaging.groups): the
+    # head's hash and the admins (by seniority) beside the roster, the state the history is
+    # checked from (JSON; NULL for a roster from v1 changes or from no signed change), and
+    # every change held: the applied chain (canonical = 1), changes that lost a conflict
+    # or build on one, and changes held until the ones before them arrive.
+    "ALTER TABLE groups ADD COLUMN admins TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE groups ADD COLUMN head TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE groups ADD COLUMN anchor TEXT",
+    """CREATE TABLE group_changes (
+        account TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        prev TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        body TEXT NOT NULL,
+        canonical INTEGER NOT NULL DEFAULT 0,
+        received_ms INTEGER NOT NULL,
+        PRIMARY KEY (account, group_id, hash)
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
@@ -483,4 +506,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "the watcher's cursor keeps its block's hash", V7),
     Migration(8, "payments and shared actions: block, hash and finality", V8),
     Migration(9, "red packets: what the chain says of them (state, reason)", V9),
+    Migration(10, "groups: signed, hash-chained membership history", V10),
 )
