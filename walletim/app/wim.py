@@ -1024,6 +1024,8 @@ class WalletIM:
                 note = ""
             creator = me if m.direction == "out" else m.sender or m.peer
             verdict = Verdict(check.state, check.reason, 0, check.state == "verified")
+            if m.direction == "in":
+                verdict = self._group_gate(m, creator) or verdict
             if check.text is None or row is None:
                 amount = "an offer the red-packet contract does not bear out"
             else:
