@@ -22,6 +22,8 @@ FLAG_TEXT = {
     "unknown-function": "UNKNOWN FUNCTION",
     "malformed": "MALFORMED CALLDATA",
     "revoke": "revoke",
+    "impostor-token": "IMPOSTOR TOKEN",
+    "unlisted-token": "unlisted token",
 }
 
 
@@ -32,6 +34,7 @@ def _flags(flags: Any) -> str:
     shown = [
         FLAG_TEXT[f]
         for f in (
+            "impostor-token",
             "unlimited-approval",
             "operator-approval",
             "unknown-function",
@@ -39,6 +42,7 @@ def _flags(flags: Any) -> str:
             "permit",
             "approval",
             "revoke",
+            "unlisted-token",
         )
         if f in flags
     ]
@@ -70,6 +74,10 @@ def plan_text(s: Any, plan: Any) -> str:
             )
         except Exception:  # noqa: S110 - fees are informative here; ChainService re-plans each step
             pass
+    if "impostor-token" in plan.flags:
+        lines.append(
+            "  WARNING: a token here imitates a listed token's symbol: it is NOT that token."
+        )
     if "unlimited-approval" in plan.flags:
         lines.append(
             "  WARNING: an unlimited approval lets the spender move all of that token, now and "
