@@ -24,6 +24,7 @@ def test_committed_artifacts_equal_a_fresh_rebuild(tmp_path: Path) -> None:
     committed = sorted(p.name for p in (FIXTURES / "artifacts").glob("*.json"))
     assert committed == sorted(p.name for p in out.glob("*.json"))
     assert committed == [
+        "HostileToken.json",
         "RedPacket.json",
         "WalletimCollectibles.json",
         "WalletimToken.json",

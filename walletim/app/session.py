@@ -132,16 +132,26 @@ class Session:
             )
         return self._tokens
 
+    def world_token_list(self) -> Any | None:
+        """The devnet world's token list (a TokenList derived from its manifest), or None
+        when the node runs no world of this network's chain."""
+        from walletim.app.tokens import world_list
+
+        world = self.defi.world()
+        if world is None or int(world.chain_id) != self.network.chain_id:
+            return None
+        return world_list(world)
+
     def _token_sources(self) -> list[tuple[str, Any]]:
         """The token lists of this network, in precedence order: the devnet world's (derived
         from its manifest), then those added to this home, oldest first."""
-        from walletim.app.tokens import WORLD_LIST, TokenLists, world_list
+        from walletim.app.tokens import TokenLists
 
         chain_id = self.network.chain_id
         out: list[tuple[str, Any]] = []
-        world = self.defi.world()
-        if world is not None and int(world.chain_id) == chain_id:
-            out.append((WORLD_LIST, world_list(world).for_chain(chain_id)))
+        world = self.world_token_list()
+        if world is not None:
+            out.append((world.name, world.for_chain(chain_id)))
         out += TokenLists(self.home).for_chain(chain_id)
         return out
 

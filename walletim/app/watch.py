@@ -847,9 +847,9 @@ class Watcher:
                 show(alert)
             for source, example in held.items():
                 last = AlertRepo.last_summary(conn, address, source)
-                if last is not None and last >= window_start:
+                if last is not None and last[0] >= window_start:
                     continue  # one summary per source and window: the next one counts these
-                count = AlertRepo.held_from(conn, address, source, last or 0)
+                count = AlertRepo.held_after(conn, address, source, -1 if last is None else last[1])
                 label = self._token_label(source)
                 until = time.strftime("%H:%M", time.localtime(now_ms / 1000 + RATE_WINDOW_S))
                 summary = Alert(

@@ -85,21 +85,23 @@ class AlertRepo:
         return int(row[0])
 
     @staticmethod
-    def last_summary(conn: Any, account: str, source: str) -> int | None:
-        """When the last summary of alerts held back from ``source`` was posted (ms)."""
+    def last_summary(conn: Any, account: str, source: str) -> tuple[int, int] | None:
+        """(when in ms, row) of the last summary of alerts held back from ``source``."""
         row = conn.execute(
-            "SELECT MAX(a.at_ms) FROM alerts a JOIN messages m ON m.id = a.message_id "
-            "WHERE a.account = ? AND a.kind = 'summary' AND json_extract(m.body, '$.source') = ?",
+            "SELECT a.at_ms, a.rowid FROM alerts a JOIN messages m ON m.id = a.message_id "
+            "WHERE a.account = ? AND a.kind = 'summary' AND json_extract(m.body, '$.source') = ? "
+            "ORDER BY a.rowid DESC LIMIT 1",
             (account, source),
         ).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+        return None if row is None else (int(row[0]), int(row[1]))
 
     @staticmethod
-    def held_from(conn: Any, account: str, source: str, since_ms: int) -> int:
-        """How many alerts from ``source`` were held back (claimed, not posted) since then."""
+    def held_after(conn: Any, account: str, source: str, after_row: int) -> int:
+        """How many alerts from ``source`` were held back (claimed, not posted) after the
+        row ``after_row`` (of the last summary; -1: ever)."""
         row = conn.execute(
-            "SELECT COUNT(*) FROM alerts WHERE account = ? AND kind = ? AND at_ms >= ?",
-            (account, f"held:{source}", since_ms),
+            "SELECT COUNT(*) FROM alerts WHERE account = ? AND kind = ? AND rowid > ?",
+            (account, f"held:{source}", after_row),
         ).fetchone()
         return int(row[0])
 
