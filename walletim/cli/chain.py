@@ -125,10 +125,11 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
             targets = [(i.name, i.address) for i in s.wallets.list()]
             if not targets:
                 raise InputError("no wallets in this home; give an address")
-        assets: list[tuple[str | None, str, int]] = [(None, "ETH", 18)]
-        for token in tokens:
-            asset = s.defi.token(token)
-            assets.append((asset.address, asset.display, asset.decimals))
+        from walletim.app.defi import ETH
+
+        named = [ETH, *(s.defi.token(token) for token in tokens)]
+        assets = [(a.address, a.display, a.decimals) for a in named]
+        listed = {a.address: (a.symbol, a.listed) for a in named}
         rows = [
             (
                 name,
@@ -148,7 +149,9 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
                 "account": n,
                 "address": a,
                 "token": t,
-                "unit": sym,
+                "unit": listed[t][0],  # the list's symbol; an unlisted token's short address
+                "listed": listed[t][1],
+                "display": sym,
                 "raw": str(v),
                 "amount": format_amount(v, dec),
             }
