@@ -289,6 +289,14 @@ def test_an_approval_by_a_permit_you_signed_is_an_approval(world: World) -> None
     tx_obj = world.anvil.rpc().call("eth_getTransactionByHash", [tx])
     assert w._permit_signed(usdc, owner, spender, MAX_UINT256, alert.block, tx_obj)
     assert not w._permit_signed(usdc, owner, spender, MAX_UINT256 - 1, alert.block, tx_obj)
+    # The same permit call signed by someone else's key explains nothing.
+    forged = s.wallets.sign_typed_data("dev:2", doc).bytes
+    forged_data = calldata(
+        "permit(address,address,uint256,uint256,uint8,bytes32,bytes32)",
+        owner, spender, MAX_UINT256, deadline, forged[64], forged[:32], forged[32:64],
+    )  # fmt: skip
+    fake_tx = {**tx_obj, "input": "0x" + forged_data.hex()}
+    assert not w._permit_signed(usdc, owner, spender, MAX_UINT256, alert.block, fake_tx)
 
 
 def test_one_contract_cannot_bury_the_other_alerts(world: World) -> None:
@@ -323,3 +331,34 @@ def test_one_contract_cannot_bury_the_other_alerts(world: World) -> None:
     assert w.scan("dev:1", from_block=start) == []
     assert len(list(s.chat.read("dev:1", "dev:1", 1000, mark_read=False).messages)) == len(messages)
     assert len(messages) == len(alerts) + len(later)
+
+
+def test_a_request_that_lies_about_decimals_is_paid_in_the_real_ones(
+    world: World,
+    people: dict[str, Person],  # noqa: F811
+) -> None:
+    """The raw amount asked is what counts, in the token list's decimals: a request saying
+    "100 USDC" with 2 decimals (10,000 base units) asks for 0.01 USDC, and is paid so."""
+    import secrets
+
+    from walletim.messaging.kinds import PaymentRequest, eip681
+
+    alice, bob = people["alice"], people["bob"]
+    usdc = world.manifest.contracts["USDC"]
+    rid = "0x" + secrets.token_hex(16)
+    req = PaymentRequest(
+        rid,
+        31337,
+        bob.address,
+        ClaimAsset(usdc, "USDC", 2),
+        10_000,
+        "",
+        eip681(31337, bob.address, usdc, 10_000),
+        None,
+    )
+    bob.session.chat.send_payload(bob.spec, alice.address, "request", req.to_json(), req.text)
+    alice.inbox()
+    [row] = alice.session.wim.requests(alice.spec)
+    assert (row.symbol, row.decimals, row.amount) == ("USDC", 6, 10_000)
+    paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+    assert paid.payment.amount == 10_000 and paid.outcome.plan.figures["amount"] == "0.01"
