@@ -179,8 +179,9 @@ def test_a_transfer_only_fake_usdc_payment_is_an_impostor_mismatch(
     )  # fmt: skip
     assert read.code == 0, read.err
     lines = [line for line in read.out.splitlines() if "25000" in line]
-    assert lines and all("[verified on chain]" not in line for line in lines)
+    assert lines and all("[verified on chain" not in line for line in lines)
     assert any("MISMATCH: impostor" in line for line in lines)
+    assert "[verified on chain; unlisted token: " in read.out  # the FOO payment, marked
 
 
 # -- alerts ------------------------------------------------------------------------------------

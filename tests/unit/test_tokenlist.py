@@ -337,3 +337,13 @@ def test_stored_lists_add_update_refuse_and_remove(tmp_path: Path) -> None:
     stored.write_text("{")
     with pytest.raises(ConfigError, match="damaged"):
         lists.stored()
+
+
+def test_the_ascii_shortcut_equals_the_full_table() -> None:
+    from walletim.contracts.tokenlist import full_skeleton
+
+    chars = [chr(c) for c in range(128) if chr(c) != "%"]
+    for c in chars:
+        assert skeleton(c) == full_skeleton(c), repr(c)
+    for text in ("USDC", "DAl", "rnUSD", "W\tETH", "a`b\"c|1I0m", "x\x00y\x7fz", "1%"):
+        assert skeleton(text) == full_skeleton(text[:64]), repr(text)

@@ -109,7 +109,8 @@ def _verdict_text(v: Any) -> str:
     if v is None:
         return ""
     if v.state == "verified":
-        return "  [verified on chain]"
+        # A verified payment of an unlisted token says so (its reason names the token).
+        return f"  [verified on chain; {v.reason}]" if v.reason else "  [verified on chain]"
     return f"  [{v.state.upper()}: {v.reason}]" if v.reason else f"  [{v.state.upper()}]"
 
 
