@@ -363,3 +363,32 @@ def test_a_request_that_lies_about_decimals_is_paid_in_the_real_ones(
     assert (row.symbol, row.decimals, row.amount) == ("USDC", 6, 10_000)
     paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid)
     assert paid.payment.amount == 10_000 and paid.outcome.plan.figures["amount"] == "0.01"
+
+
+def test_a_red_packet_offer_naming_an_impostor_is_recorded_as_one(
+    world: World,
+    people: dict[str, Person],  # noqa: F811
+) -> None:
+    """An offer saying "1000 USDC" of a token that only calls itself USDC is recorded (and
+    listed) under the token list's name for that address: the impostor's."""
+    import secrets
+
+    from walletim.app.redpacket import voucher_typed_data
+    from walletim.messaging.kinds import PacketOffer
+
+    alice, bob = people["alice"], people["bob"]
+    fake = deploy_hostile(world, "USDC", 6, sender="dev:0")
+    contract = alice.session.redpackets.contract
+    pid = "0x" + secrets.token_hex(32)
+    doc = voucher_typed_data(31337, contract, pid, bob.address)
+    voucher = "0x" + alice.session.wallets.sign_typed_data(alice.spec, doc).bytes.hex()
+    offer = PacketOffer(
+        pid, 31337, contract, alice.address, ClaimAsset(fake, "USDC", 6), 1000 * USDC6, 2,
+        False, 2**40, {bob.address: voucher}, "",
+    )  # fmt: skip
+    alice.session.chat.send_payload(
+        alice.spec, bob.address, "redpacket", offer.to_json(), offer.text
+    )
+    bob.inbox()
+    [row] = [r for r in bob.session.wim.packets(bob.spec) if r.packet_id == pid]
+    assert "IMPOSTOR" in row.symbol and row.symbol != "USDC" and row.decimals == 6
