@@ -108,3 +108,41 @@ def test_confusability_is_symmetric_and_skeletons_bounded(a: str, b: str) -> Non
     if shown is not None:
         assert len(shown) <= 20 and '"' not in shown
         assert not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in shown)
+
+
+class _Reader:
+    def __init__(self, symbol: str) -> None:
+        self.declared = symbol
+
+    def decimals(self, address: str) -> int | None:
+        return 18
+
+    def symbol(self, address: str) -> str:
+        return self.declared
+
+
+@fuzz("fuzz token book: declared symbols and typed symbols", 300, 5000)
+@given(st.text(max_size=200), st.text(max_size=60))
+def test_declared_symbols_never_forge_a_label_and_resolve_only_says_input_errors(
+    declared: str, typed: str
+) -> None:
+    from walletim.app.tokens import TokenBook
+    from walletim.contracts.tokenlist import ListedToken
+    from walletim.errors import InputError
+
+    usdc = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+    other = "0x000000000000000000000000000000000000dEaD"
+    book = TokenBook(
+        1, lambda: [("L", [ListedToken(1, usdc, "USDC", 6, "USD Coin")])], _Reader(declared)
+    )
+    label = book.label(other)
+    assert label.status in ("unlisted", "impostor") and label.symbol == "0x0000…dEaD"
+    assert label.display.startswith("0x0000…dEaD (") and len(label.display) < 120
+    assert not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in label.display)
+    assert (label.status == "impostor") == (
+        confusable(declared, "USDC") or confusable(declared, "ETH")
+    )
+    try:
+        assert book.resolve(typed) == usdc
+    except InputError as exc:
+        assert "\n" not in str(exc)
