@@ -599,7 +599,7 @@ class Watcher:
                     if topics[0] == T_APPROVAL_FOR_ALL
                     else f"your #{token_id}"
                     if token_id is not None
-                    else "UNLIMITED"
+                    else "UNLIMITED amounts"
                     if amount >= UNLIMITED_FROM
                     else f"up to {self._amount(amount, label.decimals, label.decimals_known)}"
                 )
