@@ -25,6 +25,7 @@ def test_committed_artifacts_equal_a_fresh_rebuild(tmp_path: Path) -> None:
     assert committed == sorted(p.name for p in out.glob("*.json"))
     assert committed == [
         "FakeClaimToken.json",  # hostile: for the red-packet adversarial tests only
+        "HostileToken.json",
         "RedPacket.json",
         "WalletimCollectibles.json",
         "WalletimToken.json",

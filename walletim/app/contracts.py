@@ -20,6 +20,7 @@ Amounts are integers in base units.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -66,10 +67,14 @@ def _split_types(types: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class TokenMeta:
+    """An ERC-20's symbol and decimals as shown: with a TokenBook, ``symbol`` is the
+    book's ``display`` (unlisted and impostor tokens marked) and ``label`` its TokenLabel."""
+
     address: str
     symbol: str
     decimals: int
     name: str = ""
+    label: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +146,14 @@ class ContractService:
         rpc: RpcClient,
         *,
         name_of: Callable[[str], str | None] = lambda _a: None,
+        tokens: Callable[[], Any] | None = None,
     ) -> None:
+        """``tokens()``: the network's TokenBook (walletim.app.tokens); every token this
+        service names goes through it. Without one, tokens are named by what they answer."""
         self.chain = chain
         self.rpc = rpc
         self._name_of = name_of
+        self._book = tokens
         self._tokens: dict[str, TokenMeta | None] = {}
         self._pinned: set[str] = set()
 
@@ -189,15 +198,46 @@ class ContractService:
                 f"{to} answered {signature.split('(')[0]}() with data that does not decode"
             ) from exc
 
+    def read_at(
+        self, to: str, signature: str, *args: Any, returns: Sequence[str], block: str
+    ) -> tuple[Any, ...]:
+        """:meth:`read` at ``block`` (a hex number or a tag). Raises as :meth:`read`."""
+        from eth_abi.abi import decode
+
+        raw = self.eth_call(to, calldata(signature, *args), block=block)
+        if not raw and returns:
+            raise ChainError(f"{to} returned nothing for {signature.split('(')[0]}()")
+        try:
+            return tuple(decode(list(returns), raw))
+        except Exception as exc:
+            raise ChainError(
+                f"{to} answered {signature.split('(')[0]}() with data that does not decode"
+            ) from exc
+
     def has_code(self, address: str) -> bool:
         code = self.rpc.call("eth_getCode", [to_checksum_address(address), "latest"])
         return isinstance(code, str) and len(code) > 2
 
+    def token_label(self, address: str) -> Any | None:
+        """The TokenBook's TokenLabel of ``address`` (None without a book)."""
+        return None if self._book is None else self._book().label(address)
+
     def token_meta(self, address: str) -> TokenMeta | None:
-        """Symbol and decimals of an ERC-20 (None if it does not answer like one). Cached."""
+        """Symbol (as shown) and decimals of an ERC-20, None if it does not answer like one.
+        With a TokenBook: the list's symbol and decimals for a listed token, else the
+        token's address marked unlisted/impostor and its own decimals. Cached.
+
+        Raises:
+            RpcError: the node could not be asked (with a TokenBook).
+        """
         from walletim.app.chain import token_decimals, token_symbol
 
         key = to_checksum_address(address)
+        if self._book is not None:
+            label = self._book().label(key)
+            if not label.decimals_known or "erc721" in label.tags:
+                return None
+            return TokenMeta(key, label.display, label.decimals, label.name, label)
         if key not in self._tokens:
             try:
                 decimals = token_decimals(self.rpc, key)
@@ -217,7 +257,10 @@ class ContractService:
         self._pinned.add(key)
 
     def pinned(self, address: str) -> bool:
-        """Whether the token's metadata is pinned by this home (else it is the node's word)."""
+        """Whether the token's metadata is pinned by this home (a token list lists it; else
+        it is the node's word)."""
+        if self._book is not None:
+            return bool(self._book().label(address).listed)
         return to_checksum_address(address) in self._pinned
 
     def name_of(self, address: str) -> str | None:
@@ -247,12 +290,22 @@ class ContractService:
             request.to,
             request.data,
             request.value,
-            token=self.token_meta,
+            token=self._describe_token,
             name=self.name_of,
             asset_of=self.vault_asset,
             sender=sender,
         )
         return Step(label, request, described.summary, frozenset(described.flags))
+
+    def _describe_token(self, address: str) -> Any | None:
+        """For describe_call: the TokenLabel (symbol, decimals, display, status) of an
+        ERC-20, None for anything else."""
+        if self._book is None:
+            return self.token_meta(address)
+        label = self._book().label(address)
+        if not label.decimals_known or "erc721" in label.tags:
+            return None
+        return label
 
     def vault_asset(self, vault: str) -> str | None:
         """An ERC-4626 vault's asset() (None if it is not one)."""
@@ -420,14 +473,16 @@ class ContractService:
 
 
 class TokenLookup:
-    """Token symbol/decimals from a network, for describing payloads that may be signed
-    offline: every failure (no node, another chain, not a token) is just "unknown"."""
+    """Token names for describing payloads that may be signed offline (typed data): through
+    the token lists of the payload's chain (the home's lists, the devnet world's when the
+    node is that devnet), so a listed token is named without a node; an unlisted one is asked
+    of this network's node only when it is on that chain. Every failure is just "unknown"."""
 
     def __init__(self, home: Any, network: str, rpc_url: str | None, chain_id: Any = None) -> None:
         self._args = (home, network, rpc_url, chain_id)
         self._rpc: RpcClient | None = None
         self._dead = False
-        self._cache: dict[str, TokenMeta | None] = {}
+        self._book: Any = None
 
     def _client(self) -> RpcClient | None:
         if self._rpc is None and not self._dead:
@@ -446,22 +501,55 @@ class TokenLookup:
                 self.close()
         return self._rpc
 
-    def __call__(self, address: str) -> TokenMeta | None:
-        from walletim.app.chain import token_decimals, token_symbol
+    def _tokens(self) -> Any:
+        if self._book is None:
+            from pathlib import Path
 
-        if address not in self._cache:
+            from walletim.app.networks import Networks
+            from walletim.app.tokens import (
+                WORLD_LIST,
+                RpcTokenReader,
+                TokenBook,
+                TokenLists,
+                world_list,
+            )
+
+            home, network, _rpc_url, chain_id = self._args
+            try:
+                chain = (
+                    int(chain_id) if chain_id is not None else Networks(home).get(network).chain_id
+                )
+            except Exception:
+                chain = 0
             rpc = self._client()
-            meta = None
-            if rpc is not None:
-                try:
-                    key = to_checksum_address(address)
-                    meta = TokenMeta(
-                        key, token_symbol(rpc, key) or key[:10], token_decimals(rpc, key)
-                    )
-                except Exception:
-                    meta = None
-            self._cache[address] = meta
-        return self._cache[address]
+
+            def sources() -> list[tuple[str, Any]]:
+                out: list[tuple[str, Any]] = []
+                if rpc is not None:
+                    from walletim.app.world import load_world
+
+                    try:
+                        world = load_world(Path(home), rpc)
+                    except Exception:
+                        world = None
+                    if world is not None and int(world.chain_id) == chain:
+                        out.append((WORLD_LIST, world_list(world).for_chain(chain)))
+                with contextlib.suppress(Exception):  # a damaged list: tokens named unknown
+                    out += TokenLists(Path(home)).for_chain(chain)
+                return out
+
+            self._book = TokenBook(chain, sources, None if rpc is None else RpcTokenReader(rpc))
+        return self._book
+
+    def __call__(self, address: str) -> Any | None:
+        """The TokenLabel of an ERC-20 (symbol, decimals, display, status), or None."""
+        try:
+            label = self._tokens().label(address)
+        except Exception:
+            return None
+        if not label.decimals_known or "erc721" in label.tags:
+            return None
+        return label
 
     def close(self) -> None:
         if self._rpc is not None:

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from walletim import safejson
 from walletim.app.chain import SendRequest
@@ -42,6 +42,9 @@ from walletim.chain.units import format_amount, parse_amount
 from walletim.errors import ChainError, InputError, RpcError, shown
 from walletim.keys.hd import to_checksum_address
 
+if TYPE_CHECKING:
+    from walletim.app.tokens import TokenBook
+
 DEFAULT_SLIPPAGE_BPS = 50  # 0.5 %
 DEFAULT_DEADLINE_S = 20 * 60
 HIGH_PRICE_IMPACT_BPS = 500  # warn above 5 %
@@ -56,18 +59,31 @@ T_APPROVAL_FOR_ALL = "0x17307eab39ab6107e8899845ad3d59bd9653f200f220920489ca2b59
 
 @dataclass(frozen=True, slots=True)
 class Asset:
-    """Native ether (``address`` None) or an ERC-20 token."""
+    """Native ether (``address`` None) or an ERC-20 token. ``symbol`` is the token list's
+    symbol (an unlisted token's short address, never what it declares); ``label`` says how
+    the token lists name it (walletim.app.tokens.TokenLabel), ``display`` what to print."""
 
     address: str | None
     symbol: str
     decimals: int
+    label: Any = field(default=None, compare=False)
 
     @property
     def is_eth(self) -> bool:
         return self.address is None
 
+    @property
+    def display(self) -> str:
+        """``USDC``, or an unlisted / impostor token marked as such (TokenLabel.display)."""
+        return str(self.label.display) if self.label is not None else self.symbol
+
+    @property
+    def listed(self) -> bool:
+        """ETH, or a token some token list of this network lists at this address."""
+        return self.label is None or bool(self.label.listed)
+
     def fmt(self, amount: int) -> str:
-        return f"{format_amount(amount, self.decimals)} {self.symbol}"
+        return f"{format_amount(amount, self.decimals)} {self.display}"
 
 
 ETH = Asset(None, "ETH", 18)
@@ -148,13 +164,33 @@ class DefiService:
         *,
         resolve_address: Callable[[str], str],
         account_address: Callable[[str], str],
+        tokens: Callable[[], TokenBook] | None = None,
     ) -> None:
+        """``tokens()``: the network's TokenBook (every token is named through it); without
+        one, a book of the devnet world's list alone."""
         self.c = contracts
         self.home = home
         self._resolve = resolve_address
         self._account = account_address
         self._world: Any = None
         self._world_loaded = False
+        self._tokens_fn = tokens
+        self._own_book: TokenBook | None = None
+
+    @property
+    def tokens(self) -> TokenBook:
+        """The TokenBook that names tokens on this network (walletim.app.tokens)."""
+        if self._tokens_fn is not None:
+            return self._tokens_fn()
+        if self._own_book is None:
+            from walletim.app.tokens import WORLD_LIST, RpcTokenReader, TokenBook, world_list
+
+            def sources() -> list[tuple[str, Any]]:
+                world = self.world()
+                return [] if world is None else [(WORLD_LIST, world_list(world).tokens)]
+
+            self._own_book = TokenBook(self.c.chain.chain_id, sources, RpcTokenReader(self.c.rpc))
+        return self._own_book
 
     # -- names -------------------------------------------------------------------------------
 
@@ -194,45 +230,56 @@ class DefiService:
         return self._contract("WETH", "WETH contract")
 
     def asset(self, text: str) -> Asset:
-        """``ETH``, a token symbol of the devnet world, or a token's 0x address.
+        """``ETH``, a symbol a token list of this network lists (once), or a token's 0x
+        address; named through the TokenBook (an unlisted token by its address).
 
         Raises:
-            InputError: unknown symbol, or an address that does not answer like an ERC-20.
+            InputError: unknown, ambiguous or look-alike symbol; an address that does not
+                answer like an ERC-20; an ERC-721 collection.
         """
         candidate = text.strip()
         if candidate.upper() == "ETH":
             return ETH
-        if candidate[:2].lower() == "0x":
-            from walletim.app.wallets import parse_address
+        book = self.tokens
+        address = book.resolve(candidate)
+        return self.asset_at(address)
 
-            address = parse_address(candidate)
-            self.world()  # a token the world pins gets its pinned decimals, not the node's word
-            meta = self.c.token_meta(address)
-            if meta is None:
-                raise InputError(f"{address} does not answer like an ERC-20 token (decimals())")
-            return Asset(meta.address, meta.symbol, meta.decimals)
-        world = self.world()
-        tokens = {} if world is None else {s.upper(): (s, i) for s, i in world.tokens.items()}
-        found = tokens.get(candidate.upper())
-        if found is None:
-            known = ", ".join(sorted(s for s, _ in tokens.values())) or "none (no devnet world)"
-            raise InputError(
-                f"unknown token {shown(candidate)} on this network: use a 0x address, or one "
-                f"of: {known}"
-            )
-        symbol, info = found
-        return Asset(to_checksum_address(info.address), symbol, int(info.decimals))
+    def asset_at(self, address: str) -> Asset:
+        """The ERC-20 at ``address`` as the TokenBook names it. Raises InputError."""
+        label = self.tokens.label(address)
+        if "erc721" in label.tags:
+            raise InputError(f"{label.display} is an ERC-721 collection (walletim nft ...)")
+        if not label.decimals_known:
+            raise InputError(f"{label.address} does not answer like an ERC-20 token (decimals())")
+        return Asset(label.address, label.symbol, label.decimals, label)
+
+    def token_warnings(self, asset: Asset) -> list[str]:
+        """Loud lines for a plan that moves or approves an unlisted or impostor token."""
+        label = asset.label
+        if label is None or label.listed:
+            return []
+        if label.status == "impostor":
+            listed = ", ".join(self.tokens.listed_with(str(label.imitates))) or "another address"
+            return [
+                f"WARNING: {label.address} is NOT {label.imitates}: it calls itself "
+                f'"{label.declared}", but the listed {label.imitates} is at {listed}'
+            ]
+        return [
+            f"note: {label.address} is on no token list of this network (unlisted); its "
+            "name and decimals are only what it says about itself"
+        ]
 
     def decimals_note(self, asset: Asset, amount: int) -> str:
         """One line for a confirmation: the amount in base units and where the decimals that
-        scaled it come from (a node can lie about an unpinned token's ``decimals()``)."""
+        scaled it come from (a node can lie about an unlisted token's ``decimals()``)."""
         if asset.is_eth:
             return f"amount: {asset.fmt(amount)} = {amount} wei"
         assert asset.address is not None
+        label = asset.label if asset.label is not None else self.tokens.label(asset.address)
         source = (
-            "pinned by the devnet world, recognised by its code hash"
-            if self.c.pinned(asset.address)
-            else "as the token reports through this node: not checked against a token list"
+            f"pinned by the token list {label.lists[0]!r}"
+            if label.listed and label.lists
+            else "as the token reports through this node: it is on no token list of this network"
         )
         return (
             f"amount: {asset.fmt(amount)} = {amount} base units of {asset.address} "
@@ -360,7 +407,7 @@ class DefiService:
             account,
             sender,
             [step],
-            [self.decimals_note(asset, amount)],
+            [*self.token_warnings(asset), self.decimals_note(asset, amount)],
             figures={
                 "token": asset.address,
                 "symbol": asset.symbol,
@@ -368,7 +415,8 @@ class DefiService:
                 "raw": str(amount),
                 "amount": format_amount(amount, asset.decimals),
                 "decimals": asset.decimals,
-                "decimals_pinned": asset.is_eth or self.c.pinned(str(asset.address)),
+                "decimals_pinned": asset.listed,
+                "listed": asset.listed,
             },
         )
 
@@ -393,10 +441,10 @@ class DefiService:
         step = self.c.step(
             "approve", SendRequest(token.address, 0, data, kind="approve"), sender=sender
         )
-        notes = []
+        notes = self.token_warnings(token)
         if unlimited:
             notes.append(
-                f"UNLIMITED: {self.c.label(spender)} may move all of your {token.symbol}, now "
+                f"UNLIMITED: {self.c.label(spender)} may move all of your {token.display}, now "
                 "and later, until you revoke it (walletim approvals revoke)"
             )
         return self._plan(
@@ -618,7 +666,12 @@ class DefiService:
             "deadline": deadline,
         }
         return self._plan(
-            f"swap {a_in.fmt(amount_in)} for {a_out.symbol}", account, sender, steps, notes, figures
+            f"swap {a_in.fmt(amount_in)} for {a_out.display}",
+            account,
+            sender,
+            steps,
+            [*self.token_warnings(a_in), *self.token_warnings(a_out), *notes],
+            figures,
         )
 
     def received(self, outcome: Outcome) -> int | None:
@@ -722,6 +775,7 @@ class DefiService:
             "amount_b": format_amount(amount_b, b.decimals), "raw_b": str(amount_b),
             "pair": pair,
         }  # fmt: skip
+        notes = [*self.token_warnings(a), *self.token_warnings(b), *notes]
         return self._plan(
             f"add {a.symbol}/{b.symbol} liquidity", account, sender, steps, notes, figures
         )
@@ -815,7 +869,9 @@ class DefiService:
         return address, meta.symbol if meta else "shares", asset
 
     def _resolve_contract(self, text: str) -> str:
-        """A 0x address, or a name of the devnet world (USDC, WIMC, UniswapV2Router02, ...)."""
+        """A 0x address, a token symbol the token lists name (once), or a contract name of
+        the devnet world (WIMC, UniswapV2Router02, ...). A symbol goes through the token
+        lists only: an ambiguous or look-alike one is refused, never guessed."""
         candidate = text.strip()
         if candidate[:2].lower() == "0x":
             from walletim.app.wallets import parse_address
@@ -823,16 +879,20 @@ class DefiService:
             return parse_address(candidate)
         if candidate.upper() == "ETH":
             raise InputError("ETH is not a contract (WETH is)")
+        book = self.tokens
+        if book.has_symbol(candidate):
+            return book.resolve(candidate)
         world = self.world()
-        names = {} if world is None else {k.upper(): v for k, v in world.contracts.items()}
+        contracts = {} if world is None else dict(world.contracts)
+        names = {k.upper(): v for k, v in contracts.items()}
         if candidate.upper() in names:
             return to_checksum_address(names[candidate.upper()])
-        known = (
-            ", ".join(sorted(world.contracts)) if world is not None else "none (no devnet world)"
-        )
+        if book.listed_with(candidate):
+            return book.resolve(candidate)  # raises: a look-alike of a listed symbol
+        known = sorted({t.symbol for t in book.listed() if t.symbol} | set(contracts))
         raise InputError(
             f"unknown contract {shown(candidate)} on this network: use a 0x address, or one of: "
-            f"{known}"
+            f"{', '.join(known) or 'none (no devnet world, no token list)'}"
         )
 
     def vault_position(self, holder: str, vault_text: str | None = None) -> VaultPosition:
@@ -854,8 +914,9 @@ class DefiService:
             self.c.step("deposit", SendRequest(vault, 0, data, kind="vault-deposit"), sender=sender)
         )
         notes = [
+            *self.token_warnings(asset),
             f"deposit {asset.fmt(amount)}, receive {format_amount(int(shares), 18)} {symbol} "
-            "(previewDeposit)"
+            "(previewDeposit)",
         ]
         figures = {
             "vault": vault,
@@ -981,21 +1042,12 @@ class DefiService:
             except ChainError:
                 continue
             if to_checksum_address(owner) == holder:
-                meta = self.c.token_meta(collection)
-                owned.append(
-                    Nft(
-                        collection,
-                        self._nft_symbol(collection) if meta is None else meta.symbol,
-                        token_id,
-                    )
-                )
+                owned.append(Nft(collection, self._nft_symbol(collection), token_id))
         return sorted(owned, key=lambda n: (n.collection, n.token_id))
 
     def _nft_symbol(self, collection: str) -> str:
-        (symbol,) = self._try_read(
-            collection, "symbol()", returns=["string"], default=(collection[:10],)
-        )
-        return str(symbol)
+        """A collection as the token lists name it (an unlisted one by its address)."""
+        return str(self.tokens.label(collection).display)
 
     def nft_transfer(self, account: str, collection_text: str, token_id: int, to_text: str) -> Plan:
         sender = self._sender(account)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from walletim.app.contracts import ContractService
     from walletim.app.defi import DefiService
     from walletim.app.redpacket import RedPackets
+    from walletim.app.tokens import TokenBook
     from walletim.app.wim import WalletIM
 
 ACCOUNT_SCAN = 20  # indexes per wallet searched when finding which account holds an address
@@ -60,6 +61,7 @@ class Session:
         self._contracts: ContractService | None = None
         self._defi: DefiService | None = None
         self._wim: WalletIM | None = None
+        self._tokens: TokenBook | None = None
 
     @property
     def network(self) -> Network:
@@ -98,7 +100,9 @@ class Session:
         if self._contracts is None:
             from walletim.app.contracts import ContractService
 
-            self._contracts = ContractService(self.chain, self.rpc, name_of=self.name_of)
+            self._contracts = ContractService(
+                self.chain, self.rpc, name_of=self.name_of, tokens=lambda: self.tokens
+            )
         return self._contracts
 
     @property
@@ -112,8 +116,44 @@ class Session:
                 self.home,
                 resolve_address=self.resolve_address,
                 account_address=lambda spec: self.wallets.account(spec).address,
+                tokens=lambda: self.tokens,
             )
         return self._defi
+
+    @property
+    def tokens(self) -> TokenBook:
+        """Names tokens through this network's token lists: the devnet world's and those added
+        to this home (walletim.app.tokens). ``label(address)``, ``resolve(text)``."""
+        if self._tokens is None:
+            from walletim.app.tokens import RpcTokenReader, TokenBook
+
+            self._tokens = TokenBook(
+                self.network.chain_id, self._token_sources, RpcTokenReader(self.rpc)
+            )
+        return self._tokens
+
+    def world_token_list(self) -> Any | None:
+        """The devnet world's token list (a TokenList derived from its manifest), or None
+        when the node runs no world of this network's chain."""
+        from walletim.app.tokens import world_list
+
+        world = self.defi.world()
+        if world is None or int(world.chain_id) != self.network.chain_id:
+            return None
+        return world_list(world)
+
+    def _token_sources(self) -> list[tuple[str, Any]]:
+        """The token lists of this network, in precedence order: the devnet world's (derived
+        from its manifest), then those added to this home, oldest first."""
+        from walletim.app.tokens import TokenLists
+
+        chain_id = self.network.chain_id
+        out: list[tuple[str, Any]] = []
+        world = self.world_token_list()
+        if world is not None:
+            out.append((world.name, world.for_chain(chain_id)))
+        out += TokenLists(self.home).for_chain(chain_id)
+        return out
 
     @property
     def redpackets(self) -> RedPackets:
@@ -214,8 +254,9 @@ class Session:
         )
 
     def resolve_token(self, text: str) -> str:
-        """An ERC-20's address: a 0x address, or a symbol of the network's devnet world (USDC,
-        DAI, WETH, ...). Raises InputError (unknown symbol; ETH, which is not a token)."""
+        """An ERC-20's address: a 0x address, or a symbol a token list of this network lists
+        once (the devnet world's USDC, DAI, WETH, ...). Raises InputError (unknown, ambiguous
+        or look-alike symbol; ETH, which is not a token)."""
         candidate = text.strip()
         if candidate[:2].lower() == "0x":
             from walletim.app.wallets import parse_address

@@ -24,7 +24,21 @@ itself for each of:
 - ``approval``: an ERC-20 Approval with a non-zero amount (flagged unlimited from 2**255),
   an ERC-721 single-token approval, or ApprovalForAll(approved=true), granted by the account;
 - ``outflow``: ETH or an ERC-20 leaving the account above a threshold set for that asset
-  (also when this home signed it).
+  (also when this home signed it);
+- ``spoofing``: an event that pretends something happened to the account: an Approval
+  naming it as owner in a transaction it did not send that no permit it signed explains
+  (checked: the permit's signature must recover to the account; for a listed token the
+  allowance must really be there), or a transfer of an impostor token;
+- ``summary``: alerts held back by the rate limit, counted in one line.
+
+Tokens are named only through the token lists (walletim.app.tokens): an unlisted token by its
+address, marked unlisted (or IMPOSTOR), and on an event from an unlisted contract no
+address is given a contact's or wallet's name (the contract chose those addresses). Alerts
+from one contract are rate-limited per account: at most RATE_LIMIT per RATE_WINDOW_S for an
+unlisted contract (and for incoming transfers of a listed one), the rest claimed (never
+posted later) and counted in one summary line per contract per window, so a hostile contract
+cannot bury the other alerts. Alerts that are not from a contract (ETH, transactions this
+home did not sign) and approvals and outflows of listed tokens are never held back.
 
 Each alert has a dedupe key (kind, chain id, block hash, transaction hash, log index): it is
 claimed in the same database transaction that stores its message and moves the cursor, so
@@ -36,7 +50,6 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -45,7 +58,7 @@ from walletim.app.contracts import UNLIMITED_FROM
 from walletim.app.defi import T_APPROVAL, T_APPROVAL_FOR_ALL, T_TRANSFER, DefiService
 from walletim.chain.rpc import quantity
 from walletim.chain.units import ETHER_UNITS, format_amount, parse_amount
-from walletim.errors import InputError, RpcError, shown
+from walletim.errors import ChainError, InputError, RpcError, shown
 from walletim.keys.hd import to_checksum_address
 from walletim.store.alerts import AlertRepo
 from walletim.store.chat import ChatTx
@@ -56,7 +69,13 @@ if TYPE_CHECKING:
     from walletim.app.chain import ChainService
     from walletim.app.session import Session
 
-KINDS = ("incoming", "unsigned", "approval", "outflow")
+KINDS = ("incoming", "unsigned", "approval", "outflow", "spoofing", "summary")
+RATE_LIMIT = 3  # alerts per contract per account per window (see the module docstring)
+RATE_WINDOW_S = 3600
+PERMIT = "0xd505accf"  # permit(address,address,uint256,uint256,uint8,bytes32,bytes32)
+PERMIT_TYPEHASH = bytes.fromhex(
+    "6e71edae12b1b97f4d1f60370fef10105fa2faae0126114a169c64845d6126c9"
+)  # keccak("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)")
 LOG_CHUNK = 500  # blocks per scanned chunk (one eth_getLogs pair, one cursor update)
 BLOCK_BATCH = 50  # full blocks fetched per batched request
 REORG_RESCAN = 12  # blocks looked at again when the chain is shorter than the cursor
@@ -102,6 +121,8 @@ class Alert:
     unlimited: bool = False
     threshold: int | None = None  # outflow: the threshold it exceeded (base units)
     message_id: int | None = None  # the chat message showing it (set once posted)
+    source: str | None = None  # the contract whose event it is (None: not from an event)
+    limited: bool = False  # counted against the source's rate limit
 
     def to_json(self) -> dict[str, Any]:
         """JSON-friendly: amounts as decimal strings of base units (and ``amount_text``)."""
@@ -126,13 +147,8 @@ class Alert:
             "threshold": None if self.threshold is None else str(self.threshold),
             "key": self.key,
             "message_id": self.message_id,
+            "source": self.source,
         }
-
-
-def _clean(text: str, limit: int = 32) -> str:
-    """A token's self-declared symbol, safe to print: no control or format characters."""
-    out = "".join(c for c in text if unicodedata.category(c)[0] not in ("C", "Z") or c == " ")
-    return out.strip()[:limit] or "?"
 
 
 def _short(address: str) -> str:
@@ -173,11 +189,13 @@ class _Event:
         token_id: int | None = None,
         unlimited: bool = False,
         threshold: int | None = None,
+        source: str | None = None,
+        limited: bool = False,
     ) -> Alert:
         return Alert(
             kind, f"{kind}:{self.key}", text, self.account, self.chain_id, self.block, self.hash,
             self.log_index, asset, symbol, decimals, amount, token_id, counterparty, unlimited,
-            threshold,
+            threshold, None, source, limited,
         )  # fmt: skip
 
 
@@ -204,8 +222,6 @@ class Watcher:
         self.defi = defi
         self._clock = clock
         self._chunk = max(1, chunk)
-        self._symbols: dict[str, str] = {}
-        self._world_contracts: set[str] | None = None
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -372,6 +388,12 @@ class Watcher:
             for alert in self._tx_alerts(address, chain_id, block, tx, receipts, limits):
                 order = (alert.block, quantity(tx.get("transactionIndex", "0x0"), "index"), -1)
                 found.append(((*order, KINDS.index(alert.kind)), alert))
+        txs = {
+            str(tx.get("hash")).lower(): tx
+            for block in blocks
+            for tx in block.get("transactions") or []
+            if isinstance(tx, dict)
+        }
         seen_logs: set[tuple[str, int]] = set()
         for log in [*(logs_in or []), *(logs_out or [])]:
             if not isinstance(log, dict) or log.get("removed"):
@@ -380,7 +402,7 @@ class Watcher:
             if ident in seen_logs:
                 continue
             seen_logs.add(ident)
-            log_alert = self._log_alert(address, chain_id, log, limits)
+            log_alert = self._log_alert(address, chain_id, log, limits, txs)
             if log_alert is not None:
                 order = (
                     log_alert.block,
@@ -453,7 +475,12 @@ class Watcher:
         return out
 
     def _log_alert(
-        self, address: str, chain_id: int, log: dict[str, Any], limits: dict[str | None, Threshold]
+        self,
+        address: str,
+        chain_id: int,
+        log: dict[str, Any],
+        limits: dict[str | None, Threshold],
+        txs: dict[str, dict[str, Any]] | None = None,
     ) -> Alert | None:
         topics = [str(t).lower() for t in log.get("topics") or []]
         if len(topics) < 3:
@@ -468,155 +495,303 @@ class Watcher:
             return None  # not a standard event after all
         tx_hash = str(log.get("transactionHash")).lower()
         index = quantity(log.get("logIndex"), "logIndex")
+        block = quantity(log.get("blockNumber"), "blockNumber")
         event = _Event(
             address,
             chain_id,
-            quantity(log.get("blockNumber"), "blockNumber"),
+            block,
             tx_hash,
             index,
             f"{chain_id}:{str(log.get('blockHash')).lower()}:{tx_hash}:{index}",
         )
+        label = self._token_label(contract)
+        listed = label.listed
+        # An unlisted contract chose every address in its events: none gets a name.
+        who = self._label if listed else (lambda a: a)
+        unlisted_note = "" if listed else " (unlisted token: the sender is only its own word)"
+        common: dict[str, Any] = {
+            "asset": contract,
+            "symbol": label.symbol,
+            "source": contract,
+            "limited": not listed,
+        }
         if topics[0] == T_TRANSFER:
             if first.lower() == second.lower():
                 return None  # to oneself: neither in nor out
             if second.lower() == me:
-                origin = "minted" if first == _ZERO else f"from {self._label(first)}"
+                if token_id is None and amount == 0:
+                    return None  # zero-value transfers are address-poisoning spam
+                origin = "minted" if first == _ZERO else f"from {who(first)}"
+                what = (
+                    f"#{token_id}"
+                    if token_id is not None
+                    else self._amount(amount, label.decimals, label.decimals_known)
+                )
+                if label.status == "impostor":
+                    return event.alert(
+                        "spoofing",
+                        f"SPOOFING ATTEMPT: {label.display} logged {what} sent to you "
+                        f"{'minted' if first == _ZERO else f'from {first}'} (tx {tx_hash}). It is "
+                        f"not {label.imitates}: nothing of {label.imitates} arrived; do not "
+                        "interact with that contract.",
+                        decimals=label.decimals if token_id is None else 0,
+                        amount=amount if token_id is None else None,
+                        token_id=token_id,
+                        counterparty=first,
+                        **common,
+                    )
+                common["limited"] = True  # incoming transfers are rate-limited, listed or not
                 if token_id is not None:
-                    symbol = self._nft_symbol(contract)
                     return event.alert(
                         "incoming",
-                        f"incoming: {symbol} #{token_id} {origin} (tx {tx_hash})",
-                        asset=contract,
-                        symbol=symbol,
+                        f"incoming: {label.display} #{token_id} {origin}{unlisted_note} "
+                        f"(tx {tx_hash})",
                         decimals=0,
                         amount=None,
                         token_id=token_id,
                         counterparty=first,
+                        **common,
                     )
-                if amount == 0:
-                    return None  # zero-value transfers are address-poisoning spam
-                symbol, decimals = self._token(contract)
                 return event.alert(
                     "incoming",
-                    f"incoming: {format_amount(amount, decimals)} {symbol} {origin} (tx {tx_hash})",
-                    asset=contract,
-                    symbol=symbol,
-                    decimals=decimals,
+                    f"incoming: {what} {label.display} {origin}{unlisted_note} (tx {tx_hash})",
+                    decimals=label.decimals,
                     amount=amount,
                     counterparty=first,
+                    **common,
                 )
             if first.lower() != me or token_id is not None:
                 return None
             limit = limits.get(contract)
             if limit is None or amount <= limit.amount:
                 return None
-            symbol, decimals = self._token(contract)
             return event.alert(
                 "outflow",
-                f"outflow above your threshold: {format_amount(amount, decimals)} {symbol} to "
-                f"{self._label(second)} (threshold {limit.text}; tx {tx_hash})",
-                asset=contract,
-                symbol=symbol,
-                decimals=decimals,
+                f"outflow above your threshold: {self._amount(amount, label.decimals, True)} "
+                f"{label.display} to {who(second)} (threshold {limit.text}; tx {tx_hash})",
+                decimals=label.decimals,
                 amount=amount,
                 counterparty=second,
                 threshold=limit.amount,
+                **common,
             )
         if first.lower() != me:
             return None
-        spender = self._label(second)
-        revoke = "If you did not mean this, revoke it (walletim approvals --help)."
         if topics[0] == T_APPROVAL_FOR_ALL:
             if amount == 0:
                 return None  # a revocation
-            symbol = self._nft_symbol(contract)
+        elif topics[0] != T_APPROVAL:
+            return None
+        elif token_id is not None:
+            if second == _ZERO:
+                return None  # an ERC-721 approval cleared
+        elif amount == 0:
+            return None  # an ERC-20 revocation
+        sender = self._tx_sender(tx_hash, txs)
+        if sender is not None and sender.lower() != me:
+            real = self._granted_without_sending(
+                contract, label, address, second, amount, token_id, topics[0], block,
+                (txs or {}).get(tx_hash),
+            )  # fmt: skip
+            if not real:
+                what = (
+                    "ALL your tokens (setApprovalForAll)"
+                    if topics[0] == T_APPROVAL_FOR_ALL
+                    else f"your #{token_id}"
+                    if token_id is not None
+                    else "UNLIMITED amounts"
+                    if amount >= UNLIMITED_FROM
+                    else f"up to {self._amount(amount, label.decimals, label.decimals_known)}"
+                )
+                return event.alert(
+                    "spoofing",
+                    f"SPOOFING ATTEMPT: {label.display} logged an approval of {what} of your "
+                    f"tokens to {second} in a transaction sent by {sender}, not by you, that no "
+                    f"permit you signed explains (tx {tx_hash}). You approved nothing; do not "
+                    "interact with that contract.",
+                    decimals=label.decimals,
+                    amount=None if token_id is not None else amount,
+                    token_id=token_id,
+                    counterparty=second,
+                    **{**common, "limited": True},
+                )
+        spender = who(second)
+        revoke = "If you did not mean this, revoke it (walletim approvals --help)."
+        by = "" if sender is None or sender.lower() == me else f", by a permit sent by {sender}"
+        if topics[0] == T_APPROVAL_FOR_ALL:
             return event.alert(
                 "approval",
-                f"approval: {spender} may now transfer ALL your {symbol} tokens "
-                f"(setApprovalForAll; tx {tx_hash}). {revoke}",
-                asset=contract,
-                symbol=symbol,
+                f"approval: {spender} may now transfer ALL your {label.display} tokens "
+                f"(setApprovalForAll{by}; tx {tx_hash}). {revoke}",
                 decimals=0,
                 amount=None,
                 counterparty=second,
                 unlimited=True,
+                **common,
             )
-        if topics[0] != T_APPROVAL:
-            return None
         if token_id is not None:  # ERC-721: one token
-            if second == _ZERO:
-                return None  # cleared
-            symbol = self._nft_symbol(contract)
             return event.alert(
                 "approval",
-                f"approval: {spender} may now transfer your {symbol} #{token_id} (tx {tx_hash})",
-                asset=contract,
-                symbol=symbol,
+                f"approval: {spender} may now transfer your {label.display} #{token_id}"
+                f"{by} (tx {tx_hash})",
                 decimals=0,
                 amount=None,
                 token_id=token_id,
                 counterparty=second,
+                **common,
             )
-        if amount == 0:
-            return None  # a revocation
-        symbol, decimals = self._token(contract)
         unlimited = amount >= UNLIMITED_FROM
         if unlimited:
-            text = f"approval: {spender} may now spend UNLIMITED {symbol} (tx {tx_hash}). {revoke}"
+            text = (
+                f"approval: {spender} may now spend UNLIMITED {label.display}{by} "
+                f"(tx {tx_hash}). {revoke}"
+            )
         else:
             text = (
-                f"approval: {spender} may now spend up to {format_amount(amount, decimals)} "
-                f"{symbol} (tx {tx_hash})"
+                f"approval: {spender} may now spend up to "
+                f"{self._amount(amount, label.decimals, label.decimals_known)} {label.display}"
+                f"{by} (tx {tx_hash})"
             )
         return event.alert(
             "approval",
             text,
-            asset=contract,
-            symbol=symbol,
-            decimals=decimals,
+            decimals=label.decimals,
             amount=amount,
             counterparty=second,
             unlimited=unlimited,
+            **common,
         )
+
+    @staticmethod
+    def _amount(amount: int, decimals: int, known: bool) -> str:
+        return format_amount(amount, decimals) if known else f"{amount} base units of"
+
+    def _tx_sender(self, tx_hash: str, txs: dict[str, dict[str, Any]] | None) -> str | None:
+        """Who sent the transaction (from the scanned blocks, else asked of the node)."""
+        tx = (txs or {}).get(tx_hash)
+        if tx is None:
+            try:
+                tx = self.rpc.call("eth_getTransactionByHash", [tx_hash])
+            except RpcError:
+                return None
+            if isinstance(tx, dict) and txs is not None:
+                txs[tx_hash] = tx
+        if not isinstance(tx, dict) or not tx.get("from"):
+            return None
+        return to_checksum_address(str(tx["from"]))
+
+    def _granted_without_sending(
+        self,
+        contract: str,
+        label: Any,
+        owner: str,
+        spender: str,
+        amount: int,
+        token_id: int | None,
+        topic: str,
+        block: int,
+        tx: dict[str, Any] | None,
+    ) -> bool:
+        """Whether an approval logged in a transaction the owner did not send is real: the
+        transaction calls the contract's EIP-2612 ``permit`` with a signature that recovers
+        to the owner for exactly this spender and amount, or (a listed token only: its word
+        can be trusted) the allowance or operator approval is really in force after it."""
+        if (
+            topic == T_APPROVAL
+            and token_id is None
+            and self._permit_signed(contract, owner, spender, amount, block, tx)
+        ):
+            return True
+        if not label.listed:
+            return False
+        at = hex(block)
+        try:
+            if topic == T_APPROVAL_FOR_ALL:
+                (ok,) = self.defi.c.read_at(
+                    contract, "isApprovedForAll(address,address)", owner, spender,
+                    returns=["bool"], block=at,
+                )  # fmt: skip
+                return bool(ok)
+            if token_id is not None:
+                (current,) = self.defi.c.read_at(
+                    contract, "getApproved(uint256)", token_id, returns=["address"], block=at
+                )
+                return to_checksum_address(current) == to_checksum_address(spender)
+            (allowance,) = self.defi.c.read_at(
+                contract, "allowance(address,address)", owner, spender,
+                returns=["uint256"], block=at,
+            )  # fmt: skip
+            return int(allowance) > 0
+        except (ChainError, RpcError):
+            return False
+
+    def _permit_signed(
+        self,
+        contract: str,
+        owner: str,
+        spender: str,
+        amount: int,
+        block: int,
+        tx: dict[str, Any] | None,
+    ) -> bool:
+        """The transaction is ``contract.permit(owner, spender, amount, ...)`` signed by
+        ``owner`` (EIP-2612 digest over the contract's DOMAIN_SEPARATOR at that block)."""
+        if not isinstance(tx, dict) or str(tx.get("to") or "").lower() != contract.lower():
+            return False
+        data = str(tx.get("input") or tx.get("data") or "")
+        if not data.lower().startswith(PERMIT) or len(data) != 10 + 7 * 64:
+            return False
+        from eth_abi.abi import decode, encode
+
+        from walletim.contracts.abi import keccak
+        from walletim.keys.signing import recover_digest
+
+        try:
+            p_owner, p_spender, value, deadline, v, r, sig_s = decode(
+                ["address", "address", "uint256", "uint256", "uint8", "bytes32", "bytes32"],
+                bytes.fromhex(data[10:]),
+            )
+        except Exception:
+            return False
+        if (to_checksum_address(p_owner), to_checksum_address(p_spender), int(value)) != (
+            to_checksum_address(owner),
+            to_checksum_address(spender),
+            amount,
+        ):
+            return False
+        try:
+            (domain,) = self.defi.c.read_at(
+                contract, "DOMAIN_SEPARATOR()", returns=["bytes32"], block=hex(block)
+            )
+            (nonce,) = self.defi.c.read_at(
+                contract, "nonces(address)", owner, returns=["uint256"], block=hex(block - 1)
+            )
+        except (ChainError, RpcError):
+            return False
+        signature = bytes(r) + bytes(sig_s) + bytes([int(v)])
+        for n in range(int(nonce), int(nonce) + 4):  # other permits in the same block
+            inner = keccak(
+                encode(
+                    ["bytes32", "address", "address", "uint256", "uint256", "uint256"],
+                    [PERMIT_TYPEHASH, p_owner, p_spender, int(value), n, int(deadline)],
+                )
+            )
+            digest = keccak(b"\x19\x01" + bytes(domain) + inner)
+            try:
+                if recover_digest(digest, signature).lower() == owner.lower():
+                    return True
+            except Exception:
+                return False
+        return False
 
     # -- names -------------------------------------------------------------------------------
 
     def _label(self, address: str) -> str:
         return str(self.defi.c.label(address))
 
-    def _known(self, contract: str) -> bool:
-        """Whether ``contract`` is one of the devnet world's (its symbol can be trusted)."""
-        if self._world_contracts is None:
-            world = self.defi.world()
-            self._world_contracts = (
-                set()
-                if world is None
-                else {to_checksum_address(a) for a in world.contracts.values()}
-            )
-        return contract in self._world_contracts
-
-    def _token(self, contract: str) -> tuple[str, int]:
-        """(symbol, decimals) of an ERC-20; a symbol the devnet world does not vouch for
-        carries the contract's short address (anyone can deploy a token called USDC)."""
-        meta = self.defi.c.token_meta(contract)
-        if meta is None:
-            return f"tokens of {_short(contract)}", 0
-        symbol = _clean(meta.symbol)
-        if not self._known(contract):
-            symbol = f"{symbol} ({_short(contract)})"
-        return symbol, int(meta.decimals)
-
-    def _nft_symbol(self, contract: str) -> str:
-        if contract not in self._symbols:
-            from walletim.app.chain import token_symbol
-
-            symbol = _clean(token_symbol(self.rpc, contract))
-            if symbol in ("", "?"):
-                symbol = _short(contract)
-            elif not self._known(contract):
-                symbol = f"{symbol} ({_short(contract)})"
-            self._symbols[contract] = symbol
-        return self._symbols[contract]
+    def _token_label(self, contract: str) -> Any:
+        """How the token lists name ``contract`` (walletim.app.tokens.TokenLabel)."""
+        return self.defi.tokens.label(contract)
 
     # -- posting -----------------------------------------------------------------------------
 
@@ -629,16 +804,22 @@ class Watcher:
         cursor_hash: str | None,
     ) -> list[Alert]:
         """Claim each alert's key, store its message in the conversation with yourself, and
-        move the cursor: one transaction, so a crash neither loses nor repeats an alert."""
+        move the cursor: one transaction, so a crash neither loses nor repeats an alert.
+
+        An alert counted against its source's rate limit beyond RATE_LIMIT in the last
+        RATE_WINDOW_S is claimed without a message (so it is never posted later either); one
+        summary line per source and window says how many were held back."""
         posted: list[Alert] = []
         store = self._store()
         now_ms = int(self._clock() * 1000)
+        window_start = now_ms - RATE_WINDOW_S * 1000
+        held: dict[str, Alert] = {}  # source -> one of its held alerts (for the summary)
         with store.transaction() as conn:
             chat = ChatTx(conn)
             cid = None
-            for alert in alerts:
-                if not AlertRepo.claim(conn, address, alert.key, alert.kind, now_ms):
-                    continue
+
+            def show(alert: Alert) -> None:
+                nonlocal cid
                 if cid is None:
                     cid = chat.conversation(address, address)
                 body = alert.to_json()
@@ -650,6 +831,39 @@ class Watcher:
                 if message_id is not None:
                     AlertRepo.link(conn, address, alert.key, message_id)
                 posted.append(replace(alert, message_id=message_id))
+
+            for alert in alerts:
+                source = alert.source
+                if (
+                    alert.limited
+                    and source is not None
+                    and AlertRepo.shown_from(conn, address, source, window_start) >= RATE_LIMIT
+                ):
+                    if AlertRepo.claim(conn, address, alert.key, f"held:{source}", now_ms):
+                        held.setdefault(source, alert)
+                    continue
+                if not AlertRepo.claim(conn, address, alert.key, alert.kind, now_ms):
+                    continue
+                show(alert)
+            for source, example in held.items():
+                last = AlertRepo.last_summary(conn, address, source)
+                if last is not None and last[0] >= window_start:
+                    continue  # one summary per source and window: the next one counts these
+                count = AlertRepo.held_after(conn, address, source, -1 if last is None else last[1])
+                label = self._token_label(source)
+                until = time.strftime("%H:%M", time.localtime(now_ms / 1000 + RATE_WINDOW_S))
+                summary = Alert(
+                    "summary",
+                    f"summary:{chain_id}:{source}:{now_ms}",
+                    f"rate limit: {count} more alert(s) from {label.display} ({source}) were "
+                    f"not shown one by one: at most {RATE_LIMIT} per contract per "
+                    f"{RATE_WINDOW_S // 60} minutes, so one contract cannot bury the others; "
+                    f"any more from it until {until} are counted in its next summary.",
+                    address, chain_id, example.block, example.hash, None, source,
+                    label.symbol, label.decimals, count, None, source, source=source,
+                )  # fmt: skip
+                if AlertRepo.claim(conn, address, summary.key, "summary", now_ms):
+                    show(summary)
             AlertRepo.set_cursor_in(conn, address, chain_id, cursor, cursor_hash)
         return posted
 

@@ -312,7 +312,11 @@ class WalletIM:
                 raise InputError("that request came from someone else; leave PEER out")
             payee = request.peer
             asset_text = request.asset or "ETH"
-            amount_text = format_amount(request.amount, request.decimals)
+            # The raw amount asked is what counts, in the token's real decimals (the book's),
+            # never the decimals the request claimed.
+            amount_text = format_amount(
+                request.amount, self.s.defi.asset(request.asset or "ETH").decimals
+            )
             note = note or request.note
         else:
             if peer is None or amount_text is None:
@@ -345,7 +349,7 @@ class WalletIM:
         )
         row = self.repo.add_payment(
             account=me, message_id=message.id, direction="out", peer=payee,
-            chain_id=chain_id, tx_hash=outcome.hash, asset=asset.address, symbol=asset.symbol,
+            chain_id=chain_id, tx_hash=outcome.hash, asset=asset.address, symbol=asset.display,
             decimals=asset.decimals, amount=amount, payer=me, payee=payee, note=note,
             request_id=rid,
         )  # fmt: skip
@@ -436,7 +440,7 @@ class WalletIM:
                     payee,
                     chain_id,
                     asset.address,
-                    asset.symbol,
+                    asset.display,
                     asset.decimals,
                     req.amount,
                     note,
@@ -480,7 +484,7 @@ class WalletIM:
                 me,
                 split_id,
                 asset.address,
-                asset.symbol,
+                asset.display,
                 asset.decimals,
                 total,
                 note,
@@ -708,7 +712,13 @@ class WalletIM:
         problem = self._moves(claim, tx, receipt)
         if problem:
             return Verdict("mismatch", problem, where.confirmations)
-        return self._confirmed(where)
+        verdict = self._confirmed(where)
+        if verdict.state == "verified" and claim.asset.address is not None:
+            label = self.s.tokens.label(claim.asset.address)
+            if not label.listed:  # verified, but say that no token list vouches for the token
+                verdict = Verdict("verified", f"unlisted token: {label.display}",
+                                  verdict.confirmations, verdict.final, verdict.block)  # fmt: skip
+        return verdict
 
     def _confirmed(self, where: Mined) -> Verdict:
         """Verified (final or not) or pending, by how deep ``where`` is."""
@@ -778,20 +788,26 @@ class WalletIM:
                     f"{format_amount(claim.amount)} ETH"
                 )
             return ""
-        # Symbol and decimals pinned by this home (the devnet world's manifest) win over what
-        # the node answers for decimals()/symbol(): load them before asking. For a token this
-        # home has not pinned, the node's answer is all there is (it could agree with a lying
-        # claim about what the token calls itself; the amount in base units is still checked).
-        with contextlib.suppress(WalletimError):
-            self.s.defi.world()
-        meta = self.s.contracts.token_meta(asset.address)
-        if meta is None:
+        # The token is named by this network's token lists (the TokenBook), never by the claim
+        # or, for a listed token, the node: a claim naming a listed symbol for a token at
+        # another address, or a token imitating a listed symbol, is an impostor.
+        label = self.s.tokens.label(asset.address)
+        if not label.decimals_known:
             return f"{asset.address} is not an ERC-20 token"
-        if meta.symbol != asset.symbol or meta.decimals != asset.decimals:
+        if label.status == "impostor":
+            return f"impostor: {label.display}"
+        alike = self.s.tokens.listed_with(asset.symbol)
+        if alike and label.address not in alike:
             return (
-                f"the claim calls the token {asset.symbol} ({asset.decimals} decimals); it calls "
-                f"itself {meta.symbol} ({meta.decimals} decimals)"
+                f'impostor: the claim calls {label.address} "{asset.symbol}", but the listed '
+                f"{asset.symbol} is at {alike[0]}"
             )
+        if asset.decimals != label.decimals:
+            return (
+                f"the claim says {label.display} has {asset.decimals} decimals; it has "
+                f"{label.decimals}"
+            )
+        shown_as, decimals = label.display, label.decimals
         topic = _topic(TRANSFER)
         moved = 0
         for log in receipt.get("logs") or []:
@@ -805,13 +821,28 @@ class WalletIM:
             ):
                 moved += _int(log.get("data", "0x0"))
         if moved == 0:
-            return f"the transaction moves no {meta.symbol} from the payer to the payee"
+            return f"the transaction moves no {shown_as} from the payer to the payee"
         if moved != claim.amount:
             return (
-                f"the transaction moves {format_amount(moved, meta.decimals)} {meta.symbol}, "
-                f"the claim says {format_amount(claim.amount, meta.decimals)}"
+                f"the transaction moves {format_amount(moved, decimals)} {shown_as}, "
+                f"the claim says {format_amount(claim.amount, decimals)}"
             )
         return ""
+
+    def _named(
+        self, chain_id: int, address: str | None, symbol: str, decimals: int
+    ) -> tuple[str, int]:
+        """(symbol, decimals) to record for an asset a message names: as this network's
+        token lists name it (an unlisted token marked), never as the message says."""
+        if address is None:
+            return "ETH", 18
+        if chain_id != self.s.network.chain_id:
+            return f"{address[:6]}…{address[-4:]} (chain {chain_id}, not checked)", decimals
+        try:
+            label = self.s.tokens.label(address)
+        except WalletimError:
+            return f"{address[:6]}…{address[-4:]} (not checked)", decimals
+        return label.display, label.decimals if label.decimals_known else decimals
 
     # -- incoming messages ------------------------------------------------------------------------
 
@@ -833,10 +864,13 @@ class WalletIM:
     def _incoming_payment(self, me: str, message: StoredMessage) -> None:
         claim = parse_payment(message.body)
         sender = message.sender or message.peer
+        symbol, decimals = self._named(
+            claim.chain_id, claim.asset.address, claim.asset.symbol, claim.asset.decimals
+        )
         row = self.repo.add_payment(
             account=me, message_id=message.id, direction="in", peer=sender,
             chain_id=claim.chain_id, tx_hash=claim.tx, asset=claim.asset.address,
-            symbol=claim.asset.symbol, decimals=claim.asset.decimals, amount=claim.amount,
+            symbol=symbol, decimals=decimals, amount=claim.amount,
             payer=claim.payer, payee=claim.payee, note=claim.note, request_id=claim.request_id,
         )  # fmt: skip
         self._check_payment(row, claim, message)
@@ -846,6 +880,9 @@ class WalletIM:
         sender = message.sender or message.peer
         if req.payee != sender or is_group_peer(message.peer):
             return  # a request to pay someone other than its sender: not recorded
+        symbol, decimals = self._named(
+            req.chain_id, req.asset.address, req.asset.symbol, req.asset.decimals
+        )
         self.repo.save_request(
             RequestRow(
                 me,
@@ -854,8 +891,8 @@ class WalletIM:
                 sender,
                 req.chain_id,
                 req.asset.address,
-                req.asset.symbol,
-                req.asset.decimals,
+                symbol,
+                decimals,
                 req.amount,
                 req.note,
                 req.uri,
@@ -886,9 +923,12 @@ class WalletIM:
             )
             if signer != offer.creator:
                 voucher = None
+        symbol, decimals = self._named(
+            offer.chain_id, offer.asset.address, offer.asset.symbol, offer.asset.decimals
+        )
         row = PacketRow(
             me, offer.packet_id.lower(), "in", sender, offer.chain_id, offer.contract,
-            offer.asset.address, offer.asset.symbol, offer.asset.decimals, offer.total,
+            offer.asset.address, symbol, decimals, offer.total,
             offer.shares, offer.random, offer.expiry, voucher, None, message.id, self._now_ms(),
         )  # fmt: skip
         self.repo.save_packet(self._read_packet(row))
@@ -1221,7 +1261,7 @@ class WalletIM:
                 new.chain_id,
                 new.contract,
                 new.asset.address,
-                new.asset.symbol,
+                new.asset.display,
                 new.asset.decimals,
                 new.total,
                 new.shares,

@@ -108,12 +108,13 @@ def _progress(ctx: Ctx) -> Any:
     "--token",
     "tokens",
     multiple=True,
-    help="Also show this ERC-20 token (a symbol on the devnet world, or an address).",
+    help="Also show this ERC-20 token (a symbol a token list names, or an address).",
 )
 @pass_ctx
 def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
-    """Balance of an ACCOUNT (NAME[:INDEX]) or ADDRESS (default: every wallet's account 0)."""
-    from walletim.app.chain import token_balance, token_decimals, token_symbol
+    """Balance of an ACCOUNT (NAME[:INDEX]) or ADDRESS (default: every wallet's account 0).
+    Tokens are named by the token lists: one on no list shows by its address, marked."""
+    from walletim.app.chain import token_balance
     from walletim.chain.units import format_amount
 
     with _session(ctx) as s:
@@ -124,12 +125,11 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
             targets = [(i.name, i.address) for i in s.wallets.list()]
             if not targets:
                 raise InputError("no wallets in this home; give an address")
-        assets = [(None, "ETH", 18)]
-        for token in tokens:
-            addr = s.resolve_token(token)
-            assets.append(
-                (addr, token_symbol(s.rpc, addr) or addr[:10], token_decimals(s.rpc, addr))
-            )
+        from walletim.app.defi import ETH
+
+        named = [ETH, *(s.defi.token(token) for token in tokens)]
+        assets = [(a.address, a.display, a.decimals) for a in named]
+        listed = {a.address: (a.symbol, a.listed) for a in named}
         rows = [
             (
                 name,
@@ -149,7 +149,9 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
                 "account": n,
                 "address": a,
                 "token": t,
-                "unit": sym,
+                "unit": listed[t][0],  # the list's symbol; an unlisted token's short address
+                "listed": listed[t][1],
+                "display": sym,
                 "raw": str(v),
                 "amount": format_amount(v, dec),
             }
@@ -477,16 +479,23 @@ def _event_line(s: Any, event: Any) -> str:
 
     args = dict(event.args)
     meta = s.contracts.token_meta(event.address) if "value" in args else None
+    s.defi.world()  # so that the devnet world's contracts have their names
+    known = s.name_of(event.address) is not None  # a devnet world contract, a wallet, a contact
+    label = None if known else s.tokens.label(event.address)
+    # The event of a contract no token list names: its addresses are its word, not names.
+    trusted = label is None or label.listed
+    name = s.contracts.label if trusted else (lambda a: a)
     parts = []
     for key, value in args.items():
         if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-            shown_value = s.contracts.label(value)
+            shown_value = name(value)
         elif key in ("value", "wad") and meta is not None and isinstance(value, int):
             shown_value = f"{format_amount(value, meta.decimals)} {meta.symbol}"
         else:
             shown_value = str(value)
         parts.append(f"{key}={shown_value}")
-    return f"{event.name} @ {s.contracts.label(event.address)}: " + ", ".join(parts)
+    where = s.contracts.label(event.address) if label is None or trusted else label.display
+    return f"{event.name} @ {where}: " + ", ".join(parts)
 
 
 @tx.command()

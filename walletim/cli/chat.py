@@ -114,6 +114,8 @@ def _badge(view: Any) -> str:
                 if v.final
                 else (f"✓ {what}, {v.confirmations} confirmation(s), not final")
             )
+            if reason:  # e.g. a token no list of this network vouches for
+                return click.style(f"[{text}; {reason}]", fg="yellow", bold=True)
             return click.style(f"[{text}]", fg="green", bold=True)
         if v.state == "pending":
             text = f"… PENDING {what}" + (f": {reason}" if reason else "")

@@ -22,6 +22,8 @@ FLAG_TEXT = {
     "unknown-function": "UNKNOWN FUNCTION",
     "malformed": "MALFORMED CALLDATA",
     "revoke": "revoke",
+    "impostor-token": "IMPOSTOR TOKEN",
+    "unlisted-token": "unlisted token",
 }
 
 
@@ -32,6 +34,7 @@ def _flags(flags: Any) -> str:
     shown = [
         FLAG_TEXT[f]
         for f in (
+            "impostor-token",
             "unlimited-approval",
             "operator-approval",
             "unknown-function",
@@ -39,6 +42,7 @@ def _flags(flags: Any) -> str:
             "permit",
             "approval",
             "revoke",
+            "unlisted-token",
         )
         if f in flags
     ]
@@ -70,6 +74,10 @@ def plan_text(s: Any, plan: Any) -> str:
             )
         except Exception:  # noqa: S110 - fees are informative here; ChainService re-plans each step
             pass
+    if "impostor-token" in plan.flags:
+        lines.append(
+            "  WARNING: a token here imitates a listed token's symbol: it is NOT that token."
+        )
     if "unlimited-approval" in plan.flags:
         lines.append(
             "  WARNING: an unlimited approval lets the spender move all of that token, now and "
@@ -273,11 +281,14 @@ def token() -> None:
 @pass_ctx
 def token_info(ctx: Ctx, token_name: str) -> None:
     """Name, symbol, decimals and total supply."""
+    from walletim.app.tokens import clean_declared
     from walletim.chain.units import format_amount
 
     with _session(ctx) as s:
         s.chain.check_chain()
         i = s.defi.token_info(token_name)
+        label = s.tokens.label(i.address)
+    name = (label.name if label.listed and label.name else clean_declared(i.name)) or ""
     ctx.emit(
         {
             "address": i.address,
@@ -287,9 +298,15 @@ def token_info(ctx: Ctx, token_name: str) -> None:
             "raw": str(i.total_supply),
             "amount": format_amount(i.total_supply, i.decimals),
             "total_supply": format_amount(i.total_supply, i.decimals),
+            "status": label.status,
+            "display": label.display,
+            "declared": label.declared,
+            "imitates": label.imitates,
+            "lists": list(label.lists),
         },
-        f"{i.symbol} ({i.name}) at {i.address}: {i.decimals} decimals, total supply "
-        f"{format_amount(i.total_supply, i.decimals)}",
+        f"{label.display} ({name if label.listed else 'name: ' + repr(name)}) at {i.address}: "
+        f"{i.decimals} decimals, total supply {format_amount(i.total_supply, i.decimals)}"
+        + ("" if label.listed else "; on no token list of this network"),
     )
 
 
@@ -328,7 +345,7 @@ def token_balance(ctx: Ctx, token_name: str, who: str | None) -> None:
     def human() -> None:
         for n, a, v in rows:
             label = f"{n}  " if n != a else ""
-            click.echo(f"{label}{a}  {format_amount(v, asset.decimals)} {asset.symbol}")
+            click.echo(f"{label}{a}  {format_amount(v, asset.decimals)} {asset.display}")
 
     ctx.emit(data, human)
 
@@ -382,7 +399,8 @@ def token_allowance(ctx: Ctx, token_name: str, owner: str, spender: str) -> None
         o, sp = s.resolve_address(owner), s.resolve_address(spender)
         value = s.defi.allowance(asset, o, sp)
     unlimited = value >= UNLIMITED_FROM
-    shown = "UNLIMITED" if unlimited else f"{format_amount(value, asset.decimals)} {asset.symbol}"
+    amount = "UNLIMITED" if unlimited else format_amount(value, asset.decimals)
+    shown = f"{amount} {asset.display}"
     ctx.emit(
         {
             "token": asset.address,
@@ -881,3 +899,151 @@ def nft_transfer(ctx: Ctx, account: str, collection: str, token_id: int, to: str
     with _session(ctx) as s:
         outcome = _run_plan(ctx, s, s.defi.nft_transfer(account, collection, token_id, to))
     _done(ctx, outcome)
+
+
+# -- token lists -------------------------------------------------------------------------------
+
+
+@token.group("list")
+def token_list() -> None:
+    """Token lists (the Uniswap token-list JSON format): only they name tokens by symbol.
+
+    A token on no list is shown by its address, marked unlisted; one using a listed symbol
+    (or a look-alike of one) at another address is flagged as an IMPOSTOR. The devnet
+    world's list comes with the world; others are added to this home per network chain id.
+    """
+
+
+def _list_json(s: Any, stored: Any) -> dict[str, Any]:
+    tl = stored.token_list
+    return {
+        "name": tl.name,
+        "version": tl.version_text,
+        "timestamp": tl.timestamp,
+        "source": stored.source,
+        "builtin": stored.builtin,
+        "chain_id": s.network.chain_id,
+        "tokens": len(tl.for_chain(s.network.chain_id)),
+        "chains": list(tl.chains),
+    }
+
+
+@token_list.command("add")
+@click.argument("source", metavar="FILE|URL")
+@pass_ctx
+def token_list_add(ctx: Ctx, source: str) -> None:
+    """Add (or update to a newer version) the token list in FILE or at URL (https; plain
+    http only from this machine). It names tokens on the chains it lists, nowhere else."""
+    from pathlib import Path
+
+    from walletim.app.tokens import TokenLists, read_source
+
+    with _session(ctx) as s:
+        data = read_source(source)
+        where = source if "://" in source else str(Path(source).expanduser().resolve())
+        chain_id = s.network.chain_id
+        try:
+            world = s.world_token_list()
+        except Exception:  # the node is down: nothing listed by the world to contradict
+            world = None
+        before = [] if world is None else [(world.name, world.for_chain(chain_id))]
+        added = TokenLists(s.home).add(data, where, chain_id=chain_id, before=before)
+        data_out = {
+            **_list_json(s, added.stored),
+            "replaced": added.replaced if not added.unchanged else None,
+            "unchanged": added.unchanged,
+            "ambiguous": added.ambiguous,
+        }
+    tl = added.stored.token_list
+
+    def human() -> None:
+        n = data_out["tokens"]
+        others = [c for c in tl.chains if c != chain_id]
+        also = f"; also chain(s) {', '.join(map(str, others[:8]))}" if others else ""
+        if added.unchanged:
+            click.echo(
+                f"token list {tl.name!r} {tl.version_text} is already stored; nothing changed"
+            )
+            return
+        verb = f"updated from {added.replaced} to" if added.replaced else "added"
+        click.echo(
+            f"{verb} token list {tl.name!r} {tl.version_text}: {n} token(s) on this network "
+            f"(chain {chain_id}){also}"
+        )
+        for symbol, addresses in added.ambiguous.items():
+            click.echo(
+                f"note: {symbol} is now claimed by {len(addresses)} tokens on this network "
+                f"({', '.join(addresses)}): give it by address",
+                err=True,
+            )
+
+    ctx.emit(data_out, human)
+
+
+@token_list.command("show")
+@pass_ctx
+def token_list_show(ctx: Ctx) -> None:
+    """The token lists of this network and the tokens they name."""
+    from walletim.app.tokens import StoredList, TokenLists
+
+    with _session(ctx) as s:
+        chain_id = s.network.chain_id
+        lists = []
+        world_note = None
+        try:
+            world = s.world_token_list()
+        except Exception as exc:  # an unreachable node: the stored lists still show
+            world, world_note = None, f"devnet world not checked: {str(exc)[:80]}"
+        if world is not None:
+            lists.append(StoredList(world, "the devnet world's manifest", 0, None))
+        lists += TokenLists(s.home).stored()
+        if world_note is None:
+            book = s.tokens
+        else:
+            from walletim.app.tokens import TokenBook
+
+            book = TokenBook(chain_id, lambda: TokenLists(s.home).for_chain(chain_id))
+        tokens = book.listed()
+        data = {
+            "chain_id": chain_id,
+            "network": s.network.name,
+            "lists": [_list_json(s, x) for x in lists],
+            "tokens": [{**t.to_json(), "name": t.name} for t in tokens],
+            "ambiguous": book.ambiguous_symbols(),
+            "conflicts": book.conflicts,
+        }
+
+    def human() -> None:
+        click.echo(f"token lists of {s.network.name} (chain {chain_id}):")
+        if not lists:
+            click.echo("  none: tokens show by address (walletim token list add FILE|URL)")
+        for x in data["lists"]:
+            kind = "built in" if x["builtin"] else x["source"]
+            click.echo(f"  {x['name']} {x['version']}: {x['tokens']} token(s) here  [{kind}]")
+        if world_note:
+            click.echo(f"  ({world_note})")
+        for t in tokens:
+            click.echo(
+                f"  {t.display:<24} {t.address}  {t.decimals} decimals  ({', '.join(t.lists)})"
+            )
+        for symbol, addresses in data["ambiguous"].items():
+            click.echo(f"  {symbol} is ambiguous here ({len(addresses)} tokens): give an address")
+        for line in data["conflicts"]:
+            click.echo(f"  conflict: {line}")
+
+    ctx.emit(data, human)
+
+
+@token_list.command("remove")
+@click.argument("name")
+@pass_ctx
+def token_list_remove(ctx: Ctx, name: str) -> None:
+    """Remove the token list called NAME from this home."""
+    from walletim.app.tokens import TokenLists
+
+    with _session(ctx) as s:
+        gone = TokenLists(s.home).remove(name)
+    ctx.emit(
+        {"name": gone.name, "version": gone.token_list.version_text, "source": gone.source},
+        f"removed token list {gone.name!r} {gone.token_list.version_text}",
+    )

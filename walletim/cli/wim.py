@@ -446,7 +446,7 @@ def redpacket_create(
     }
 
     def human() -> None:
-        click.echo(f"red packet {p.packet_id}: {_fmt(p.total, p.asset.decimals, p.asset.symbol)}")
+        click.echo(f"red packet {p.packet_id}: {_fmt(p.total, p.asset.decimals, p.asset.display)}")
         click.echo(
             f"  {p.shares} {'random' if p.random else 'equal'} share(s) for "
             f"{len(p.vouchers)} recipient(s); tx {r.outcome.hash}"
@@ -479,7 +479,7 @@ def redpacket_claim(ctx: Ctx, account: str, packet_id: str) -> None:
         "amount": None if amount is None else format_amount(amount, r.asset.decimals),
         "transaction": outcome_json(r.outcome),
     }
-    got = "?" if amount is None else _fmt(amount, r.asset.decimals, r.asset.symbol)
+    got = "?" if amount is None else _fmt(amount, r.asset.decimals, r.asset.display)
     ctx.emit(data, f"claimed {got} from red packet {r.packet_id[:18]}…: {r.outcome.hash}")
 
 
@@ -499,14 +499,14 @@ def redpacket_status(ctx: Ctx, packet_id: str) -> None:
         a = st.asset
         click.echo(f"red packet {st.packet_id}: {st.state}")
         click.echo(
-            f"  {_fmt(st.total, a.decimals, a.symbol)} in {st.shares} "
+            f"  {_fmt(st.total, a.decimals, a.display)} in {st.shares} "
             f"{'random' if st.random else 'equal'} share(s); {st.shares_left} left "
-            f"({_fmt(st.remaining, a.decimals, a.symbol)})"
+            f"({_fmt(st.remaining, a.decimals, a.display)})"
         )
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.expiry))
         click.echo(f"  expires {when}" + (" (expired)" if st.expired else ""))
         for who, v in claims:
-            click.echo(f"  claimed by {who}: {_fmt(v, a.decimals, a.symbol)}")
+            click.echo(f"  claimed by {who}: {_fmt(v, a.decimals, a.display)}")
 
     ctx.emit(status_json(st), human)
 

@@ -23,7 +23,9 @@ Flags: approval, unlimited-approval (>= 2**255), operator-approval (setApprovalF
 revoke (to zero / false), permit, sends-eth, unexpected-eth (value sent to a non-payable
 function: it would revert), third-party-recipient (proceeds go to an address other than
 ``sender``), read-only, unknown-function, malformed (does not decode), trailing-data (bytes
-after the arguments), nonstandard-encoding (decodes, but not as a standard encoder writes it).
+after the arguments), nonstandard-encoding (decodes, but not as a standard encoder writes it),
+unlisted-token / impostor-token (a token the ``token`` callback names as on no token list, or
+as imitating a listed symbol: its ``status``; its ``display`` is then shown in full).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ FLAGS = frozenset(
         "malformed",
         "trailing-data",
         "nonstandard-encoding",
+        "unlisted-token",
+        "impostor-token",
     }
 )
 """Every flag a :class:`CallDescription` may carry (see the module docstring)."""
@@ -179,16 +183,24 @@ class _Ctx:
         self.flags: set[str] = set()
 
     def token(self, address: str) -> TokenMetaLike | None:
-        """The callback's answer if it is usable; a lookup must never break a description."""
+        """The callback's answer if it is usable; a lookup must never break a description.
+        An answer with a ``display`` (a TokenBook label) is shown by it, and its ``status``
+        (unlisted / impostor) flags the description."""
         try:
             meta = self._token(address)
             if meta is None:
                 return None
             symbol, decimals = meta.symbol, meta.decimals
+            display = getattr(meta, "display", None)
+            status = getattr(meta, "status", None)
         except Exception:
             return None
         if type(decimals) is not int or not 0 <= decimals <= 77 or not isinstance(symbol, str):
             return None
+        if status in ("unlisted", "impostor"):
+            self.flags.add(f"{status}-token")
+        if isinstance(display, str) and display:
+            return TokenMeta(clean_text(display, 120) or "?", decimals)
         return TokenMeta(clean_text(symbol, 20) or "?", decimals)
 
     def label(self, address: str) -> str:

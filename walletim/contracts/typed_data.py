@@ -196,10 +196,13 @@ class _Describer:
             if meta is None:
                 return None
             symbol, decimals = meta.symbol, meta.decimals
+            display = getattr(meta, "display", None)  # a TokenBook label: unlisted marked
         except Exception:
             return None
         if type(decimals) is not int or not 0 <= decimals <= 77 or not isinstance(symbol, str):
             return None
+        if isinstance(display, str) and display:
+            return clean_text(display, 120) or "?", decimals
         return clean_text(symbol, 20) or "?", decimals
 
     def grant(

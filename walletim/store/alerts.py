@@ -4,6 +4,11 @@
 transaction that stores the alert's message is what makes each alert appear once, however
 often the same blocks are scanned (two watchers, a crash before the cursor moved, a rescan).
 ``watch_cursor`` is the last block scanned per (account, chain id), with its hash.
+
+Rate limiting alerts per source contract needs no column of its own: a posted alert's
+message body names its ``source``; an alert held back by the limit is claimed (so it is
+never posted later) with the kind ``held:<source>`` and no message; a summary is an alert
+of kind ``summary`` whose message body names its ``source``.
 """
 
 from __future__ import annotations
@@ -66,6 +71,39 @@ class AlertRepo:
         """The last block scanned for ``account`` on ``chain_id`` (its own transaction)."""
         with self.store.transaction() as conn:
             self.set_cursor_in(conn, account, chain_id, block, block_hash)
+
+    @staticmethod
+    def shown_from(conn: Any, account: str, source: str, since_ms: int) -> int:
+        """How many alerts (not summaries) from contract ``source`` were posted to
+        ``account`` at or after ``since_ms``."""
+        row = conn.execute(
+            "SELECT COUNT(*) FROM alerts a JOIN messages m ON m.id = a.message_id "
+            "WHERE a.account = ? AND a.at_ms >= ? AND a.kind != 'summary' "
+            "AND json_extract(m.body, '$.source') = ?",
+            (account, since_ms, source),
+        ).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def last_summary(conn: Any, account: str, source: str) -> tuple[int, int] | None:
+        """(when in ms, row) of the last summary of alerts held back from ``source``."""
+        row = conn.execute(
+            "SELECT a.at_ms, a.rowid FROM alerts a JOIN messages m ON m.id = a.message_id "
+            "WHERE a.account = ? AND a.kind = 'summary' AND json_extract(m.body, '$.source') = ? "
+            "ORDER BY a.rowid DESC LIMIT 1",
+            (account, source),
+        ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    @staticmethod
+    def held_after(conn: Any, account: str, source: str, after_row: int) -> int:
+        """How many alerts from ``source`` were held back (claimed, not posted) after the
+        row ``after_row`` (of the last summary; -1: ever)."""
+        row = conn.execute(
+            "SELECT COUNT(*) FROM alerts WHERE account = ? AND kind = ? AND rowid > ?",
+            (account, f"held:{source}", after_row),
+        ).fetchone()
+        return int(row[0])
 
     # -- reads -----------------------------------------------------------------------------
 
