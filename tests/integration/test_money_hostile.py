@@ -270,3 +270,38 @@ def test_a_red_packet_claim_is_final_only_deep_enough_and_a_reorg_undoes_it(
     )
     notice = bob.session.chat.read(bob.spec, alice.address).messages[-1]
     assert notice.kind == "system" and "no longer on the chain" in notice.text
+
+
+def test_a_shared_swap_is_named_by_the_token_lists_not_by_its_message(
+    people: dict[str, Person],
+) -> None:
+    """alice shares her real ETH -> USDC swap with bob, her message calling the USDC "DAI"
+    and saying 3000 of it: bob's line names the token the lists give that address and the
+    amount the logs were checked for."""
+    alice, bob = people["alice"], people["bob"]
+    d = alice.session.defi
+    swap = d.execute(d.swap(alice.spec, "0.1", "ETH", "USDC"))
+    got = d.received(swap)
+    lying = {
+        "chain_id": 31337,
+        "tx": swap.hash,
+        "action": "swap",
+        "claim": {
+            "token_in": "ETH",
+            "token_out": d.asset("USDC").address,
+            "raw_in": str(10**17),
+            "raw_out": str(got),
+            "symbol_in": "ETH",
+            "symbol_out": "DAI",
+            "amount_in": "0.1",
+            "amount_out": "3000",
+        },
+        "note": "",
+    }
+    alice.session.chat.send_payload(alice.spec, bob.address, "action", lying, "swapped")
+    [received] = bob.inbox().received
+    [view] = bob.session.wim.views(bob.address, [received.message]).values()
+    assert view.verdict is not None and view.verdict.state == "verified"
+    from walletim.chain.units import format_amount
+
+    assert view.amount == f"swapped 0.1 ETH for {format_amount(got or 0, 6)} USDC"

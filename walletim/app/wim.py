@@ -1085,11 +1085,42 @@ class WalletIM:
             verdict = Verdict(a.state, a.reason, a.confirmations, a.final)
             actor = me if a.direction == "out" else m.sender or m.peer
             try:
-                summary = parse_action(m.body).text
+                summary = self._action_summary(parse_action(m.body))
             except MessagingError:
                 return None
             return MoneyView("action", verdict, summary, actor, None, "", a.tx_hash)
         return None
+
+    def _action_summary(self, action: SharedAction) -> str:
+        """A shared action in words, its assets named by this network's token lists (never by
+        the symbols the message carries); amounts are the raw ones its logs were checked for."""
+        c = action.claim
+
+        def amount(raw: str, token: str | None) -> str:
+            if not raw.isdigit():
+                return "?"
+            if token in (None, "ETH"):
+                return f"{format_amount(int(raw))} ETH"
+            try:
+                address = to_checksum_address(str(token))
+                symbol, decimals = self._named(action.chain_id, address, "", 0)
+            except WalletimError:
+                return f"{raw} base units of {str(token)[:42]}"
+            return f"{format_amount(int(raw), decimals)} {symbol}"
+
+        if action.action == "swap":
+            gave = amount(c.get("raw_in", ""), c.get("token_in"))
+            got = amount(c.get("raw_out", ""), c.get("token_out"))
+            return f"swapped {gave} for {got}"
+        vault = c.get("vault", "")
+        try:
+            address, _symbol, asset = self.s.defi.vault(vault)
+            raw = c.get("raw_assets", "")
+            assets = amount(raw, asset.address) if asset.address else amount(raw, "ETH")
+            label = self._named(action.chain_id, address, "", 0)[0]
+        except WalletimError:
+            return f"deposited {c.get('raw_assets', '?')} base units into the vault {vault[:42]}"
+        return f"deposited {assets} into the vault {label}"
 
     def action_state(self, account: str, message_id: int) -> ActionRow | None:
         return self.repo.action(self._address(account), message_id)
