@@ -18,7 +18,14 @@ from walletim.app.networks import Network, Networks
 from walletim.app.wallets import PasswordSource, Wallets
 from walletim.chain.rpc import RpcClient
 from walletim.config import DEFAULT_RELAY_URL
-from walletim.errors import InputError, KeysError, shown
+from walletim.errors import (
+    InputError,
+    KeysError,
+    PasswordRequired,
+    VaultCorrupt,
+    WrongPassword,
+    shown,
+)
 from walletim.store.db import DB_NAME, Store
 
 if TYPE_CHECKING:
@@ -124,8 +131,8 @@ class Session:
 
     def name_of(self, address: str) -> str | None:
         """A name for an address, for confirmations: a devnet-world contract, a wallet of this
-        home (account 0), or a contact (only if the store is already open: naming an address
-        never asks for the password)."""
+        home (account 0, from its checked file, only once the home is unlocked), or a contact
+        (only if the store is already open: naming an address never asks for the password)."""
         from walletim.keys.hd import to_checksum_address
 
         target = to_checksum_address(address)
@@ -135,9 +142,10 @@ class Session:
                 for name, addr in world.contracts.items():
                     if to_checksum_address(addr) == target:
                         return str(name)
-        for info in self.wallets.list():
-            if info.address == target:
-                return info.name
+        if self.wallets.is_unlocked:
+            for info in self.wallets.list():
+                if info.address == target:
+                    return info.name
         if self._store is not None:
             from walletim.store.chat import ChatRepo
 
@@ -197,6 +205,8 @@ class Session:
             return parse_address(candidate)
         try:
             return self.wallets.account(candidate).address
+        except (VaultCorrupt, WrongPassword, PasswordRequired):
+            raise  # a wallet file changed outside walletim is an error, not "maybe a contact"
         except (KeysError, InputError) as exc:
             reason = str(exc)
         if (self.home / DB_NAME).exists():
