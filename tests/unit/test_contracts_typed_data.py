@@ -466,3 +466,111 @@ def test_bool_fields_read_like_eth_account(value: Any) -> None:
     except _Malformed:
         ours = None
     assert ours == expected
+
+
+# -- the domain: where a signature is valid (issue 13) ------------------------------------------
+
+
+def _with_domain(**domain: Any) -> dict[str, Any]:
+    doc = eip2612(5_000_000_000, NOW + DAY)
+    doc["domain"] = domain
+    order = ["name", "version", "chainId", "verifyingContract", "salt"]
+    types = {"name": "string", "version": "string", "chainId": "uint256"}
+    types |= {"verifyingContract": "address", "salt": "bytes32"}
+    doc["types"]["EIP712Domain"] = [{"name": k, "type": types[k]} for k in order if k in domain]
+    return doc
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    chain=st.integers(0, 2**256 - 1),
+    form=st.sampled_from(["int", "hex", "HEX0", "dec", "padded"]),
+)
+def test_the_domain_chain_is_read_as_the_signer_hashes_it(chain: int, form: str) -> None:
+    """Whatever way the chain id is written, typed_domain reads the value that is signed:
+    the digest of the document equals the digest of the same document with that int."""
+    from walletim.contracts.typed_data import typed_domain
+
+    written: Any = {
+        "int": chain,
+        "hex": hex(chain),
+        "HEX0": "0x" + format(chain, "064x"),
+        "dec": str(chain),
+        "padded": str(chain).rjust(5, "0") if chain else "0",
+    }[form]
+    doc = _with_domain(name="USD Coin", version="2", chainId=written, verifyingContract=USDC)
+    try:
+        digest = typed_data_digest(doc)
+    except Exception:
+        return  # the signer refuses it: nothing to describe
+    domain = typed_domain(doc)
+    assert domain.chain_id == chain
+    assert digest == typed_data_digest(
+        _with_domain(name="USD Coin", version="2", chainId=chain, verifyingContract=USDC)
+    )
+
+
+def test_the_domain_is_described_with_its_chain_and_contract() -> None:
+    from walletim.contracts.typed_data import describe_domain, typed_domain
+
+    mainnet = typed_domain(
+        _with_domain(name="USD Coin", version="2", chainId=1, verifyingContract=USDC.lower())
+    )
+    assert (mainnet.chain_id, mainnet.verifying_contract) == (1, USDC)
+    lines = describe_domain(
+        mainnet, home_chain=31337, network="anvil", contract_name=lambda a: "USDC (listed)"
+    )
+    assert lines[0] == "Valid on chain 1 (Ethereum mainnet): NOT this network (anvil, chain 31337)."
+    assert lines[1] == f"For contract {USDC} (USDC (listed))."
+    assert lines[2] == "Its domain (as the payload names itself): name 'USD Coin', version '2'."
+    home = typed_domain(_with_domain(name="x", chainId=31337, verifyingContract=PERMIT2_ADDRESS))
+    lines = describe_domain(home, home_chain=31337, network="anvil", contract_name=lambda a: 1 / 0)
+    assert lines[0] == "Valid on chain 31337 (this network: anvil)."
+    assert lines[1] == f"For contract {PERMIT2_ADDRESS} (Uniswap Permit2)."
+    profile = typed_domain(_with_domain(chainId=8453))
+    lines = describe_domain(profile, home_chain=1, network="mainnet", profiles={8453: "base"})
+    assert lines[0].startswith("Valid on chain 8453 (Base; your network profile base): NOT")
+    assert "binds no contract" in lines[1]
+    unknown = describe_domain(
+        typed_domain(_with_domain(chainId=77777777)), home_chain=1, network="m"
+    )
+    assert "chain 77777777 (unknown to walletim)" in unknown[0]
+    anywhere = describe_domain(
+        typed_domain(_with_domain(name="\u202eevil\nline")), home_chain=1, network="m"
+    )
+    assert anywhere[0].startswith("Valid on EVERY chain") and "\n" not in "".join(anywhere)
+    assert "\u202e" not in "".join(anywhere)
+
+
+def test_a_domain_for_another_chain_or_none_is_refused_unless_allowed() -> None:
+    from walletim.contracts.typed_data import check_domain_chain, typed_domain
+    from walletim.errors import TypedDataAnyChainRefused, TypedDataChainRefused
+
+    mainnet = typed_domain(_with_domain(chainId="0x1", verifyingContract=USDC))
+    with pytest.raises(TypedDataChainRefused, match=r"chain 1 \(Ethereum mainnet\)") as caught:
+        check_domain_chain(mainnet, 31337, network="anvil")
+    assert (caught.value.chain_id, caught.value.expected) == (1, 31337)
+    assert "--allow-chain 1" in str(caught.value)
+    with pytest.raises(TypedDataChainRefused):
+        check_domain_chain(mainnet, 31337, allow_chains=[10, 31337], allow_any_chain=True)
+    check_domain_chain(mainnet, 31337, allow_chains=[1])
+    check_domain_chain(mainnet, 1)
+    none = typed_domain(_with_domain(name="x", verifyingContract=USDC))
+    with pytest.raises(TypedDataAnyChainRefused, match="EVERY chain"):
+        check_domain_chain(none, 31337, allow_chains=[1, 31337])
+    check_domain_chain(none, 31337, allow_any_chain=True)
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [{"chainId": None}, {"chainId": True}, {"chainId": -1}, {"chainId": "one"}, {"foo": 1},
+     {"verifyingContract": "0x1234"}],
+)  # fmt: skip
+def test_a_domain_that_does_not_encode_is_an_input_error(domain: dict[str, Any]) -> None:
+    from walletim.contracts.typed_data import typed_domain
+    from walletim.errors import InputError
+
+    doc = eip2612(1, NOW)
+    doc["domain"] = domain
+    with pytest.raises(InputError):
+        typed_domain(doc)

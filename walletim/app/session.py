@@ -55,7 +55,7 @@ class Session:
         self.home = Path(home).expanduser()
         self._notify = notify
         self.relay_url = relay_url
-        self.wallets = Wallets(self.home, password, fast_kdf=fast_kdf)
+        self.wallets = Wallets(self.home, password, network=network, fast_kdf=fast_kdf)
         self.networks = Networks(self.home)
         self._network_name = network
         self._rpc_url = rpc_url
@@ -248,6 +248,21 @@ class Session:
     def balance(self, who: str) -> int:
         """Balance in wei of an address or wallet account."""
         return self.chain.balance(self.resolve_address(who))
+
+    def sign_typed_data(
+        self,
+        account: str,
+        doc: dict[str, Any],
+        *,
+        allow_chains: tuple[int, ...] = (),
+        allow_any_chain: bool = False,
+    ) -> Any:
+        """EIP-712 sign ``doc`` as ``account`` for this session's network: a domain for
+        another chain, or without chainId, is refused unless allowed
+        (:meth:`walletim.app.wallets.Wallets.sign_typed_data`)."""
+        return self.wallets.sign_typed_data(
+            account, doc, allow_chains=allow_chains, allow_any_chain=allow_any_chain
+        )
 
     def send(self, account: str, to: str, value: int, **kwargs: Any) -> SendResult:
         """Send ``value`` wei from ``account`` (NAME[:INDEX]) to an address or account."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -174,13 +174,18 @@ class Wallets:
         home: str | Path,
         password: str | PasswordSource | None = None,
         *,
+        network: str | None = None,
         fast_kdf: bool = False,
         randbytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
-        """``fast_kdf`` makes a *new* vault use the minimum argon2id cost: tests only."""
+        """``network``: the profile this home signs for (default ``anvil``): EIP-712 data
+        for another chain is refused unless allowed (:meth:`sign_typed_data`). ``fast_kdf``
+        makes a *new* vault use the minimum argon2id cost: tests only."""
+        from walletim.config import DEFAULT_NETWORK
         from walletim.keys import crypto
 
         self.home = Path(home).expanduser()
+        self.network_name = network or DEFAULT_NETWORK
         if password is None:
             self._password: PasswordSource = NoPassword()
         elif isinstance(password, str):
@@ -584,9 +589,53 @@ class Wallets:
         """EIP-191 personal_sign. Returns a Signature (``.hex``)."""
         return self.signer(spec).sign_message(message)
 
-    def sign_typed_data(self, spec: str, doc: dict[str, Any]) -> Any:
-        """EIP-712 (eth_signTypedData_v4 document). Returns a Signature (``.hex``)."""
+    def sign_typed_data(
+        self,
+        spec: str,
+        doc: dict[str, Any],
+        *,
+        allow_chains: Collection[int] = (),
+        allow_any_chain: bool = False,
+    ) -> Any:
+        """EIP-712 (eth_signTypedData_v4 document). Returns a Signature (``.hex``).
+
+        The signature is valid where the domain says: a domain ``chainId`` other than this
+        home's network's (``network`` of the constructor) is refused unless it is in
+        ``allow_chains``; a domain without ``chainId`` (valid on every chain) unless
+        ``allow_any_chain``. Checked before the home is unlocked.
+
+        Raises:
+            TypedDataChainRefused, TypedDataAnyChainRefused; InputError (does not encode).
+        """
+        from walletim.contracts.typed_data import check_domain_chain, typed_domain
+        from walletim.keys.signing import typed_data_digest
+
+        typed_data_digest(doc)  # InputError first if it does not encode at all
+        network = self.network()
+        check_domain_chain(
+            typed_domain(doc),
+            network.chain_id,
+            network=network.name,
+            allow_chains=allow_chains,
+            allow_any_chain=allow_any_chain,
+            profiles=self.network_names(),
+        )
         return self.signer(spec).sign_typed_data(doc)
+
+    def network(self) -> Any:
+        """The :class:`walletim.app.networks.Network` profile this home signs for."""
+        from walletim.app.networks import Networks
+
+        return Networks(self.home).get(self.network_name)
+
+    def network_names(self) -> dict[int, str]:
+        """This home's network profiles by chain id (the first name for each id)."""
+        from walletim.app.networks import Networks
+
+        names: dict[int, str] = {}
+        for name, net in sorted(Networks(self.home).all().items()):
+            names.setdefault(net.chain_id, name)
+        return names
 
     def export_keystore(
         self, spec: str, out: str | Path, keystore_password: str, *, scrypt_n: int | None = None

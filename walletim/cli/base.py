@@ -110,7 +110,7 @@ class Ctx:
         from walletim.app.wallets import Wallets
         from walletim.config import unsafe_fast_kdf
 
-        return Wallets(self.home, self.password, fast_kdf=unsafe_fast_kdf())
+        return Wallets(self.home, self.password, network=self.network, fast_kdf=unsafe_fast_kdf())
 
     def emit(self, data: dict[str, Any], human: str | Callable[[], None] | None = None) -> None:
         """Print one JSON document (``--json``) or the human rendering."""
