@@ -170,3 +170,163 @@ def test_the_python_api_refuses_the_same(world: World) -> None:
     with pytest.raises(TypedDataAnyChainRefused):
         world.session.sign_typed_data("dev", doc, allow_chains=(1, 31337))
     assert world.session.sign_typed_data("dev", doc, allow_any_chain=True).bytes
+
+
+# -- approvals carried inside other calls, in transaction plans ------------------------------------
+
+PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
+MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
+ROUTER = "0x3fC91A3afd70395Cd496C647d5a6CC9D4B2b7FAD"
+MULTICALL_DAPP = "0x00000000000000000000000000000000000b0b00"
+
+
+def _calldata(signature: str, *args: Any) -> str:
+    from eth_abi.abi import encode
+
+    from walletim.contracts.abi import parse_signature
+
+    fn = parse_signature(signature)
+    return "0x" + (fn.selector + encode(list(fn.inputs), list(args))).hex()
+
+
+def test_approvals_inside_multicalls_and_permit2_show_in_the_plan(world: World) -> None:
+    """What a dapp hands `contract send` (or a script hands Session.defi): calls that carry
+    an unlimited approval inside a multicall, a Multicall3 aggregate, a Universal Router
+    Permit2 permit, or a Permit2 approve. The plan shown before signing names each as an
+    APPROVAL. The contracts are stand-ins (code 0x00 accepts any call): what is shown is
+    read from the calldata alone, as it must be."""
+    from eth_abi.abi import encode
+
+    rpc = world.anvil.rpc()
+    for address in (PERMIT2, MULTICALL3, ROUTER, MULTICALL_DAPP):
+        rpc.call("anvil_setCode", [address, "0x00"])
+    usdc = world.manifest.contracts["USDC"]
+    approve = _calldata("approve(address,uint256)", ATTACKER, 2**256 - 1)
+    permit_input = encode(
+        ["((address,uint160,uint48,uint48),address,uint256)", "bytes"],
+        [((usdc, 2**160 - 1, 2**48 - 1, 0), ATTACKER, 2**40), b"\x01" * 65],
+    )
+    transfer = _calldata("transfer(address,uint256)", ATTACKER, 1)
+    max160 = str(2**160 - 1)
+    cases = [
+        (MULTICALL_DAPP, "multicall(bytes[])", [f"[{transfer},{approve}]"]),
+        (MULTICALL3, "aggregate3((address,bool,bytes)[])", [f"[({usdc},false,{approve})]"]),
+        (ROUTER, "execute(bytes,bytes[],uint256)", ["0x0a", f"[0x{permit_input.hex()}]", "9"]),
+        (PERMIT2, "approve(address,address,uint160,uint48)", [usdc, ATTACKER, max160, "0"]),
+    ]
+    for to, signature, args in cases:
+        r = world.cli()(
+            "--rpc-url", world.url, "contract", "send", "--from", "dev:1", to, signature, *args,
+            input="n\n",
+        )  # fmt: skip
+        assert r.code == 1 and "aborted" in r.err, (signature, r.err)
+        assert "network anvil (chain id 31337" in r.err and "valid on this chain only" in r.err
+        assert "UNLIMITED APPROVAL" in r.err, (signature, r.err)
+        if to != PERMIT2:
+            assert "APPROVAL INSIDE" in r.err and "WARNING: an approval is carried inside" in r.err
+        assert ATTACKER in r.err, (signature, r.err)
+        assert to == MULTICALL_DAPP or "UNLIMITED USDC" in r.err, (signature, r.err)
+    # Through the Python API, the plan's step carries the same flags and lines.
+    plan = world.session.defi.contract_send(
+        "dev:1", MULTICALL3, "aggregate3((address,bool,bytes)[])", [f"[({usdc},false,{approve})]"]
+    )
+    [step] = plan.steps
+    assert {"approval", "unlimited-approval", "nested-approval"} <= step.flags
+    assert any("UNLIMITED USDC" in line for line in step.details)
+
+
+def test_every_transaction_plan_says_its_chain(world: World, tmp_path: Path) -> None:
+    base = ("--rpc-url", world.url)
+    chain = "anvil (chain id 31337, a local development chain (Anvil / Hardhat))"
+    sent = world.cli()(*base, "send", "--from", "dev", "dev:1", "0.1", input="n\n")
+    assert sent.code == 1 and f"network   {chain}: valid on this chain only" in sent.err
+    token = world.cli()(
+        *base, "send", "--from", "dev", "dev:1", "1", "--token", "USDC", input="n\n"
+    )
+    assert token.code == 1 and "call      transfer 1 USDC to" in token.err and chain in token.err
+    approve = world.cli()(
+        *base, "token", "approve", "--from", "dev", "USDC", ATTACKER, "5", input="n\n"
+    )
+    assert approve.code == 1 and f"network {chain}" in approve.err
+    batch = tmp_path / "batch.csv"
+    batch.write_text(f"{ATTACKER},0.01\n")
+    rows = world.cli()(*base, "send", "--from", "dev", "--batch", str(batch), input="n\n")
+    assert rows.code == 1 and f"on network {chain}" in rows.err
+
+
+# -- approvals carried inside typed data -----------------------------------------------------------
+
+
+def _typed(primary: str, fields: str, domain: dict[str, Any], message: dict[str, Any]) -> Any:
+    domain_types = [
+        {"name": k, "type": {"chainId": "uint256", "verifyingContract": "address"}.get(k, "string")}
+        for k in domain
+    ]
+    types = {
+        "EIP712Domain": domain_types,
+        primary: [{"name": n, "type": t} for n, t in (f.split(":") for f in fields.split())],
+    }
+    return {"types": types, "primaryType": primary, "domain": domain, "message": message}
+
+
+def test_approvals_inside_typed_data_are_shown_as_approvals(world: World, tmp_path: Path) -> None:
+    usdc = world.manifest.contracts["USDC"]
+    forwarder = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    approve = _calldata("approve(address,uint256)", ATTACKER, 2**256 - 1)
+    wrapped = _calldata("multicall(bytes[])", [bytes.fromhex(approve[2:])])
+    request = _typed(
+        "ForwardRequest",
+        "from:address to:address value:uint256 gas:uint256 nonce:uint256 data:bytes",
+        {"name": "MinimalForwarder", "version": "0.0.1", "chainId": 31337,
+         "verifyingContract": forwarder},
+        {"from": DEV, "to": usdc, "value": 0, "gas": 100_000, "nonce": 0, "data": wrapped},
+    )  # fmt: skip
+    shown = sign(world, _file(tmp_path, request, "forward.json"), input="n\n")
+    assert shown.code == 1 and "aborted" in shown.err
+    assert "Valid on chain 31337 (this network: anvil)." in shown.err
+    assert "It carries a call (ForwardRequest)" in shown.err
+    assert f"it APPROVES: call 1: approve {ATTACKER} to spend UNLIMITED USDC" in shown.err
+    assert "WARNING: it carries an APPROVAL inside a call" in shown.err
+    assert "WARNING: it grants an UNLIMITED amount." in shown.err
+    done = world.cli()(
+        "--rpc-url", world.url, "--json", "--yes", "sign", "typed-data", "--from", "dev",
+        _file(tmp_path, request, "forward.json"),
+    )  # fmt: skip
+    rec = done.json()["recognized"]
+    assert {"carries-call", "approval", "nested-approval", "unlimited"} <= set(rec["flags"])
+    assert rec["calls"][0]["approvals"] and "unlimited-approval" in rec["calls"][0]["flags"]
+    # Permit2's own typed data: an allowance, loud when unlimited (Permit2 on this chain).
+    single = _typed(
+        "PermitSingle",
+        "details:PermitDetails spender:address sigDeadline:uint256",
+        {"name": "Permit2", "chainId": 31337, "verifyingContract": PERMIT2},
+        {
+            "details": {"token": usdc, "amount": str(2**160 - 1), "expiration": str(2**48 - 1),
+                        "nonce": 0},
+            "spender": ATTACKER,
+            "sigDeadline": 4_000_000_000,
+        },
+    )  # fmt: skip
+    single["types"]["PermitDetails"] = [
+        {"name": "token", "type": "address"},
+        {"name": "amount", "type": "uint160"},
+        {"name": "expiration", "type": "uint48"},
+        {"name": "nonce", "type": "uint48"},
+    ]
+    permit2 = sign(world, _file(tmp_path, single, "permit2.json"), input="n\n")
+    assert permit2.code == 1 and f"For contract {PERMIT2} (Uniswap Permit2)." in permit2.err
+    assert "Permit2 allowance" in permit2.err and "UNLIMITED USDC" in permit2.err
+    assert "WARNING: it grants an UNLIMITED amount." in permit2.err
+    # A Safe transaction that DELEGATECALLs: said loudly.
+    safe_tx = _typed(
+        "SafeTx",
+        "to:address value:uint256 data:bytes operation:uint8 safeTxGas:uint256 baseGas:uint256 "
+        "gasPrice:uint256 gasToken:address refundReceiver:address nonce:uint256",
+        {"chainId": 31337, "verifyingContract": forwarder},
+        {"to": MULTICALL3, "value": 0, "data": _calldata(
+            "aggregate3((address,bool,bytes)[])", [(usdc, False, bytes.fromhex(approve[2:]))]),
+         "operation": 1, "safeTxGas": 0, "baseGas": 0, "gasPrice": 0,
+         "gasToken": "0x" + "00" * 20, "refundReceiver": "0x" + "00" * 20, "nonce": 0},
+    )  # fmt: skip
+    safe = sign(world, _file(tmp_path, safe_tx, "safe.json"), input="n\n")
+    assert safe.code == 1 and "DELEGATECALL" in safe.err and "UNLIMITED USDC" in safe.err

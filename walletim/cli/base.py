@@ -187,6 +187,15 @@ def hoist_global_flags(args: list[str]) -> list[str]:
     return [*dict.fromkeys(found), *rest, *args[end:]]
 
 
+def chain_text(network: str, chain_id: int) -> str:
+    """Which chain a transaction is valid on, for every plan shown before signing:
+    ``anvil (chain id 31337, a local development chain (Anvil / Hardhat))``."""
+    from walletim.chain.chains import KNOWN_CHAINS
+
+    known = KNOWN_CHAINS.get(chain_id)
+    return f"{network} (chain id {chain_id}{', ' + known if known else ''})"
+
+
 def open_session(ctx: Ctx) -> Any:
     """The Session (walletim.app.session) for this command's home, network and relay."""
     from walletim.app.session import Session

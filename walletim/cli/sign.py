@@ -95,6 +95,17 @@ def typed_data(
                 click.echo(f"  {line}", err=True)
             if "unlimited" in described.flags:
                 click.echo("  WARNING: it grants an UNLIMITED amount.", err=True)
+            if "nested-approval" in described.flags:
+                click.echo(
+                    "  WARNING: it carries an APPROVAL inside a call the contract will make.",
+                    err=True,
+                )
+            if described.flags & {"unknown-call", "too-complex", "delegatecall"}:
+                click.echo(
+                    "  WARNING: part of what it makes a contract do is not described "
+                    "(an unknown call, too deep, or a DELEGATECALL).",
+                    err=True,
+                )
             if "expired" in described.flags:
                 click.echo("  Note: its deadline has already passed.", err=True)
     # Refused here, before the password is asked for: --yes does not change this.
@@ -158,6 +169,14 @@ def typed_data(
                         "unlimited": g.unlimited,
                     }
                     for g in described.grants
+                ],
+                "calls": [
+                    {
+                        "summary": c.summary,
+                        "flags": sorted(c.flags),
+                        "approvals": list(c.approvals),
+                    }
+                    for c in described.calls
                 ],
             },
         },
