@@ -43,6 +43,12 @@ def message(ctx: Ctx, account: str, hex_input: bool, message: str) -> None:
     data = message_bytes(message, hex_input=hex_input)
     wallets = ctx.wallets()
     acct = wallets.account(account)
+    if not ctx.json:
+        click.echo(
+            "Note: an EIP-191 message signature is bound to no chain and no contract: it is "
+            "valid wherever this text is accepted.",
+            err=True,
+        )
     sig = wallets.sign_message(account, data)
     ctx.emit({"address": acct.address, "message": message, "signature": sig.hex}, sig.hex)
 
