@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import walletim.contracts.describe as describe_module
-from tests.fuzz.harness import fuzz
+from tests.fuzz.harness import fuzz, time_limit
 from walletim.contracts.abi import parse_signature
 from walletim.contracts.describe import (
     MAX_INNER_CALLS,
@@ -60,13 +60,16 @@ def overlapping_multicall(inner: bytes, n: int) -> bytes:
 
 
 def timed(data: bytes, to: str = TOKEN) -> tuple[Any, float, int]:
+    """Describe with a time limit (a hang fails, not blocks the suite); time and peak memory."""
     tracemalloc.start()
     started = time.perf_counter()
-    d = describe_call(to, data, 0, sender=ME)
-    elapsed = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return d, elapsed, peak
+    try:
+        with time_limit(10.0, "describe hostile nested calldata"):
+            d = describe_call(to, data, 0, sender=ME)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return d, time.perf_counter() - started, peak
 
 
 def count_inner(d: Any) -> int:

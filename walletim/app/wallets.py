@@ -677,7 +677,8 @@ class Wallets:
 
         Raises WrongPassword (current password wrong; nothing changes), InputError.
         """
-        self.unlock()  # a home made before wallet MACs is upgraded first
+        if self.vault.is_initialized() and self.vault.needs_upgrade():
+            self.unlock()  # a home made before wallet MACs is upgraded first
         self.vault.change_password(self._password.current(), new_password)
         self._password = StaticPassword(new_password)
         self._unlocked = None
