@@ -14,10 +14,16 @@
     │   ├── WrongPassword              the vault / keystore password did not decrypt
     │   ├── PasswordRequired           no password source in non-interactive use
     │   ├── VaultCorrupt               a vault or wallet file that does not parse / authenticate
+    │   │   └── WalletFileTampered     a wallet file whose contents fail their MAC under the
+    │   │                              home's key: changed outside walletim (``path``)
     │   ├── KeystoreError              a v3 keystore file that is malformed or hostile
     │   │   └── KeystoreAddressMismatch  decrypted key does not match the file's ``address``
     │   ├── WalletNotFound / WalletExists   ``name``
     │   └── SigningError               refused to sign (e.g. no chain id)
+    │       ├── TypedDataChainRefused  EIP-712 domain for another chain than the network's
+    │       │                          (``chain_id``, ``expected``), not explicitly allowed
+    │       └── TypedDataAnyChainRefused  EIP-712 domain without chainId (valid on every
+    │                                  chain), not explicitly allowed
     ├── ChainError                     talking to a chain (exit 3)
     │   ├── RpcError                   ``response`` keeps the raw JSON-RPC error object
     │   ├── ChainIdMismatch            ``expected`` / ``actual``
@@ -71,9 +77,12 @@ __all__ = [
     "StoreError",
     "SuggestedFeeTooHigh",
     "SuspiciousNonce",
+    "TypedDataAnyChainRefused",
+    "TypedDataChainRefused",
     "UsageError",
     "VaultCorrupt",
     "WalletExists",
+    "WalletFileTampered",
     "WalletNotFound",
     "WalletimError",
     "WrongPassword",
@@ -169,6 +178,20 @@ class VaultCorrupt(KeysError):
     pass
 
 
+class WalletFileTampered(VaultCorrupt):
+    """A wallet file whose contents (addresses, public nodes, path template, name: everything
+    but the MAC) do not match its MAC under the home's key, or that lost its MAC. ``path``."""
+
+    def __init__(self, path: object, why: str) -> None:
+        super().__init__(
+            f"wallet file {path} was modified outside walletim ({why}); it is not used: "
+            "nothing is shown or signed from it (remove it with `walletim wallet remove` and "
+            "import the wallet again from its mnemonic or key)"
+        )
+        self.path = str(path)
+        self.why = why
+
+
 class KeystoreError(KeysError):
     pass
 
@@ -196,6 +219,29 @@ class WalletExists(KeysError):
 
 class SigningError(KeysError):
     pass
+
+
+class TypedDataChainRefused(SigningError):
+    """EIP-712 data whose domain ``chainId`` is not the network's and was not allowed."""
+
+    def __init__(self, chain_id: int, expected: int, chain: str, network: str) -> None:
+        super().__init__(
+            f"refused: this typed data is valid on {chain}, not on this network "
+            f"({network}, chain {expected}); nothing was signed (to sign it for chain "
+            f"{chain_id} on purpose, allow that chain: --allow-chain {chain_id})"
+        )
+        self.chain_id = chain_id
+        self.expected = expected
+
+
+class TypedDataAnyChainRefused(SigningError):
+    """EIP-712 data whose domain has no ``chainId``: its signature is valid on every chain."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "refused: this typed data's domain has no chainId, so its signature is valid on "
+            "EVERY chain; nothing was signed (to sign it anyway: --allow-any-chain)"
+        )
 
 
 class ChainError(WalletimError):

@@ -49,10 +49,16 @@ def test_sign_typed_data(scripted: Cli, tmp_path: Path) -> None:
     _setup(scripted)
     f = tmp_path / "mail.json"
     f.write_text(json.dumps(MAIL))
-    unconfirmed = scripted("sign", "typed-data", "--from", "dev", str(f))
+    # The EIP-712 "Mail" vector is for chain 1: on this home's network (anvil, 31337) it is
+    # refused unless chain 1 is allowed by name (issue 13 made this explicit).
+    refused = scripted("--json", "--yes", "sign", "typed-data", "--from", "dev", str(f))
+    assert refused.code == 1 and "TypedDataChainRefused" in refused.err
+    allow = ("--allow-chain", "1")
+    unconfirmed = scripted("sign", "typed-data", "--from", "dev", *allow, str(f))
     assert unconfirmed.code == 1  # no terminal to confirm, no --yes
-    out = scripted("--json", "--yes", "sign", "typed-data", "--from", "dev", str(f))
+    out = scripted("--json", "--yes", "sign", "typed-data", "--from", "dev", *allow, str(f))
     assert out.code == 0, out.err
+    assert out.json()["domain"]["chain_id"] == 1 and out.json()["domain"]["this_network"] is False
     doc = out.json()
     expected = Account.sign_message(encode_typed_data(full_message=MAIL), ANVIL0_KEY)
     assert doc["signature"].removeprefix("0x") == expected.signature.hex().removeprefix("0x")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli, RelayProcess, World
 
 ANVIL0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 ANVIL1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -35,7 +35,9 @@ def _one_clean_line(result: object, code: int = 1, *secrets: str) -> None:
         assert secret not in result.err and secret not in result.out  # type: ignore[attr-defined]
 
 
-def test_create_shows_mnemonic_once_and_list_needs_no_password(cli: Cli, home: Path) -> None:
+def test_create_shows_mnemonic_once_and_list_shows_addresses_only_when_checked(
+    cli: Cli, home: Path
+) -> None:
     created = cli(
         "--json", "wallet", "create", "alice", input=f"{HOME_PASSWORD}\n{HOME_PASSWORD}\n"
     )
@@ -45,9 +47,19 @@ def test_create_shows_mnemonic_once_and_list_needs_no_password(cli: Cli, home: P
     assert len(words) == 12 and doc["name"] == "alice"
     Account.enable_unaudited_hdwallet_features()
     assert doc["address"] == Account.from_mnemonic(doc["mnemonic"]).address
-    listed = cli("--json", "wallet", "list")
+    # Issue 13: an address is shown only from a file whose MAC the home password checked.
+    # Without a password the list still works, with names and no addresses.
+    unchecked = cli("--json", "wallet", "list")
+    assert unchecked.code == 0
+    assert [(w["name"], w["address"], w["verified"]) for w in unchecked.json()["wallets"]] == [
+        ("alice", None, False)
+    ]
+    human = cli("wallet", "list", "--names-only")
+    assert human.code == 0 and "alice" in human.out and doc["address"] not in human.out
+    listed = cli("--json", "wallet", "list", input=f"{HOME_PASSWORD}\n")
     assert listed.code == 0
     assert [w["address"] for w in listed.json()["wallets"]] == [doc["address"]]
+    assert listed.json()["wallets"][0]["verified"] is True
     assert doc["mnemonic"] not in listed.out
     for path in home.rglob("*"):
         if path.is_file():
@@ -154,16 +166,18 @@ def test_ledger_live_and_custom_paths(scripted: Cli) -> None:
     _one_clean_line(bad)
 
 
-def test_addresses_beyond_cache_need_password(cli: Cli, scripted: Cli) -> None:
+def test_addresses_need_the_password(cli: Cli, scripted: Cli) -> None:
+    """Issue 13 changed this: even cached or default-path addresses are shown only after the
+    home password checks the wallet file's MAC."""
     scripted(
         "wallet", "import", "l", "--mnemonic-stdin", "--path", "ledger-live", input=ANVIL_MNEMONIC
     )
-    assert cli("wallet", "addresses", "l", "--count", "10").code == 0
-    needs = cli("wallet", "addresses", "l", "--count", "11")
-    _one_clean_line(needs)
-    assert "password" in needs.err
+    for count in ("10", "11"):
+        needs = cli("wallet", "addresses", "l", "--count", count)
+        _one_clean_line(needs)
+        assert "password" in needs.err
     assert cli("wallet", "addresses", "l", "--count", "11", input=HOME_PASSWORD + "\n").code == 0
-    many = cli("--json", "wallet", "addresses", "l", "--path", "default", "--count", "2000")
+    many = scripted("--json", "wallet", "addresses", "l", "--path", "default", "--count", "2000")
     assert many.code == 0 and len(many.json()["addresses"]) == 2000
 
 
@@ -381,3 +395,47 @@ def test_subprocess_no_stdin_no_prompt_hang(scripted: Cli, home: Path) -> None:
     assert out.code == 1 and "Traceback" not in out.err
     listed = scripted.subprocess("--json", "wallet", "list", env={})
     assert listed.code == 0 and json.loads(listed.out)["wallets"][0]["address"] == ANVIL0
+
+
+def test_a_swapped_wallet_file_is_refused_before_any_address_is_shown(
+    world: World, relay: RelayProcess
+) -> None:
+    """Issue 13: whoever can write the home swaps the public part of wallet "mine" (its
+    address and xpub) for another wallet's. `wallet addresses`, `wallet list`, a payment
+    request's EIP-681 URI, a payment *to* "mine" and signing as "mine" all stop with one
+    clear error naming the file, in real processes against Anvil and a relay."""
+    cli = world.cli()
+    cli = Cli(world.home, {k: v for k, v in cli.env.items() if v is not None})
+    base = ("--network", "anvil", "--rpc-url", world.url, "--relay", relay.url)
+    assert cli("wallet", "create", "mine").code == 0
+    path = world.home / "wallets" / "mine.json"
+    dev = json.loads((world.home / "wallets" / "dev.json").read_text())
+    doc = json.loads(path.read_text())
+    real = cli("--json", "wallet", "addresses", "mine", "--count", "1").json()["addresses"][0]
+    doc["public"] = dev["public"]  # Anvil's well-known account 0: anyone has its key
+    path.write_text(json.dumps(doc, indent=2))
+    from tests.unit.test_key_vectors import MAIL
+
+    typed = world.home.parent / "mail.json"
+    typed.write_text(json.dumps({**MAIL, "domain": {**MAIL["domain"], "chainId": 31337}}))
+    for args in (
+        ("wallet", "addresses", "mine"),
+        ("wallet", "list"),
+        ("request", "--from", "mine", "dev", "1"),
+        ("--yes", "send", "--from", "dev", "mine", "0.5"),
+        ("balance", "mine"),
+        ("sign", "message", "--from", "mine", "gm"),
+        ("--yes", "sign", "typed-data", "--from", "mine", str(typed)),
+    ):
+        out = cli.subprocess(*base, *args)
+        assert out.code == 1, (args, out.out, out.err)
+        assert out.err_lines[-1].startswith("error: wallet file ") and str(path) in out.err, args
+        assert "modified outside walletim" in out.err and "Traceback" not in out.err
+        # the swapped-in address is never shown as mine's (dev's own row may show it)
+        assert not [line for line in out.out.splitlines() if ANVIL0 in line and "dev" not in line]
+    listed = cli.subprocess(*base, "--json", "wallet", "list")
+    rows = {w["name"]: w for w in json.loads(listed.out)["wallets"]}
+    assert rows["dev"]["address"] == ANVIL0 and rows["dev"]["verified"] is True
+    assert rows["mine"]["address"] is None and rows["mine"]["refused"]
+    assert json.loads(listed.err)["error"]["type"] == "WalletFileTampered"
+    assert real["address"] != ANVIL0

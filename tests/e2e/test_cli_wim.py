@@ -285,7 +285,7 @@ def test_the_screen_cannot_be_forged(users: dict[str, User]) -> None:
         real = s.send("dev", bob.address, 10**15)
         doc = payment_typed_data(31337, real.hash, alice.address, bob.address, None, 10**18,
                                  None, hostile)  # fmt: skip
-        sig = s.wallets.sign_typed_data("dev", doc)
+        sig = s.wallets.sign_typed_data("dev", doc, allow_any_chain=True)
         claim = PaymentClaim(31337, real.hash, alice.address, bob.address, Asset(None, "ETH", 18),
                              10**18, hostile, None, "0x" + sig.bytes.hex())  # fmt: skip
         s.chat.send_payload("dev", bob.address, "payment", claim.to_json(), claim.text)

@@ -169,11 +169,21 @@ def _sample_args(t: str) -> str:
         "address": B,
         "address[]": f"[{A},{B}]",
         "bool": "true",
-        "bytes": "0xabcd",
+        "bytes": "0x" + APPROVE_CALL.hex(),  # calls carried inside calls (issue 13)
         "bytes32": "0x" + "11" * 32,
         "uint8": "27",
+        "uint48": "1000000",
     }
+    if t.endswith("[]"):
+        return f"[{_sample_args(t[:-2])},{_sample_args(t[:-2])}]"
+    if t.startswith("(") and t.endswith(")"):
+        from walletim.contracts.abi import _tuple_types
+
+        return "(" + ",".join(_sample_args(x) for x in _tuple_types(t)) + ")"
     return samples.get(t, "1000000")
+
+
+APPROVE_CALL = bytes.fromhex("095ea7b3") + bytes(12) + bytes.fromhex(B[2:]) + b"\xff" * 32
 
 
 VALID_CALLS = [

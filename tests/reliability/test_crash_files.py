@@ -247,9 +247,11 @@ def _ops(master: Callable[[], bytes]) -> list[Op]:
 
     def save(home: Path) -> None:
         vault = Vault(home)
+        unlocked = vault.unlock(P1)
         rec = vault.load("k")
-        rec.public = {**rec.public, "cache": {"m/44'/60'/0'/0/{i}": ["0x" + "11" * 20] * 40}}
-        vault.save(rec)
+        rec.meta = {**rec.meta, "note": "x" * 400}  # a rewrite (the file's MAC is redone)
+        with vault.lock():
+            vault.save(rec, unlocked)
 
     def export(home: Path) -> None:
         _wallets(home).export_keystore("k", home / "out" / "k.json", KS_PASSWORD)

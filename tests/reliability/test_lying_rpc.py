@@ -518,7 +518,7 @@ def _claim(p: Person, tx: str, payee: str, amount: int, asset: Any = None) -> di
 
     a = asset or Asset(None, "ETH", 18)
     doc = payment_typed_data(CHAIN_ID, tx, p.address, payee, a.address, amount, None, "")
-    sig = p.session.wallets.sign_typed_data(p.spec, doc)
+    sig = p.session.wallets.sign_typed_data(p.spec, doc, allow_any_chain=True)  # chain in message
     claim = PaymentClaim(
         CHAIN_ID, tx, p.address, payee, a, amount, "", None, "0x" + bytes(sig.bytes).hex()
     )

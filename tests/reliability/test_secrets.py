@@ -294,7 +294,8 @@ def test_a_whole_cli_session_leaks_no_canary(
         )
         mistyped, short = _mistyped(c.mnemonic), " ".join(c.mnemonic.split()[:11])
         run(alice, *a_pw, "wallet", "import", "alice", "--mnemonic-stdin", input=c.mnemonic + "\n")
-        listed = run(alice, "--json", "wallet", "addresses", "alice", "--count", "2").json()
+        # (issue 13: addresses are shown only after the password checks the wallet file)
+        listed = run(alice, *a_pw, "--json", "wallet", "addresses", "alice", "--count", "2").json()
         assert listed["addresses"][0]["address"] == c.address
         run(alice, "wallet", "list")
         run(alice, "--json", "sign", "message", "--from", "alice", "hello", env=a_env)
@@ -303,7 +304,7 @@ def test_a_whole_cli_session_leaks_no_canary(
         anvil.rpc().call("anvil_setBalance", [c.address, hex(10**20)])
         run(alice, *net, *a_pw, "--yes", "send", "--from", "alice", PAYEE, "0.5")
         run(bob, *b_pw, "wallet", "import", "bob", "--mnemonic-stdin", input=_mnemonic() + "\n")
-        bob_listed = run(bob, "--json", "wallet", "addresses", "bob", "--count", "1").json()
+        bob_listed = run(bob, *b_pw, "--json", "wallet", "addresses", "bob", "--count", "1").json()
         bob_address = bob_listed["addresses"][0]["address"]
         run(alice, *net, *a_pw, "chat", "init", "--from", "alice")
         run(bob, *net, *b_pw, "chat", "init", "--from", "bob")

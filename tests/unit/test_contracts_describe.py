@@ -377,7 +377,7 @@ def test_vault_calls_use_the_vaults_asset() -> None:
     assert "5 base units of the asset" in blind.summary
 
 
-# -- plain, unknown, malformed -----------------------------------------------------------------
+# -- plain, unknown, malformed ---------------------------------------------------------------------
 
 
 def test_plain_transfers_and_unknown_functions() -> None:
@@ -423,7 +423,7 @@ def test_value_sent_to_a_non_payable_function() -> None:
     assert d.flags == {"approval", "sends-eth", "unexpected-eth"}
 
 
-# -- hostile or broken metadata ------------------------------------------------------------------
+# -- hostile or broken metadata --------------------------------------------------------------------
 
 
 def test_token_symbols_and_names_cannot_forge_lines() -> None:
@@ -463,3 +463,107 @@ def test_broken_lookups_count_as_unknown(token: Any) -> None:
         asset_of=boom,
     )
     assert d.flags == {"approval", "unlimited-approval"} and BOB in d.summary
+
+
+# -- permits and Permit2 as calls, calls inside calls (issue 13) -----------------------------------
+
+PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
+EVIL = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+
+
+def _raw(sig: str, *args: Any) -> bytes:
+    fn = parse_signature(sig)
+    return fn.selector + encode(list(fn.inputs), list(args))
+
+
+def test_permits_made_by_calls_are_approvals() -> None:
+    dai = describe_call(
+        DAI,
+        _raw(
+            "permit(address,address,uint256,uint256,bool,uint8,bytes32,bytes32)",
+            ME, EVIL, 0, 0, True, 27, b"\x01" * 32, b"\x02" * 32,
+        ),
+        0, token=TOKENS.get, sender=ME,
+    )  # fmt: skip
+    assert {"permit", "approval", "unlimited-approval"} <= dai.flags
+    assert dai.summary.startswith(
+        f"DAI-style permit (allowed = true): let {EVIL} spend UNLIMITED DAI"
+    )
+    revoke = describe_call(
+        DAI,
+        _raw("permit(address,address,uint256,uint256,bool,uint8,bytes32,bytes32)",
+             ME, EVIL, 0, 0, False, 27, b"\x01" * 32, b"\x02" * 32),
+        0,
+    )  # fmt: skip
+    assert "revoke" in revoke.flags and "approval" not in revoke.flags
+    self_permit = describe_call(
+        ROUTER,
+        _raw("selfPermitAllowed(address,uint256,uint256,uint8,bytes32,bytes32)",
+             DAI, 0, 0, 27, b"\x01" * 32, b"\x02" * 32),
+        0, token=TOKENS.get, name=NAMES.get, sender=ME,
+    )  # fmt: skip
+    assert {"permit", "approval", "unlimited-approval"} <= self_permit.flags
+    assert "let UniswapV2Router02" in self_permit.summary and "UNLIMITED DAI" in self_permit.summary
+    exact = describe_call(
+        ROUTER,
+        _raw("selfPermit(address,uint256,uint256,uint8,bytes32,bytes32)",
+             USDC, 5_000_000, DEADLINE, 27, b"\x01" * 32, b"\x02" * 32),
+        0, token=TOKENS.get, sender=ME,
+    )  # fmt: skip
+    assert "5 USDC" in exact.summary and "unlimited-approval" not in exact.flags
+
+
+def test_permit2_calls() -> None:
+    batch = _raw(
+        "permit(address,((address,uint160,uint48,uint48)[],address,uint256),bytes)",
+        ME, ([(USDC, 10**6, 2**40 + 5, 0), (DAI, 2**160 - 1, 1_900_000_000, 0)], EVIL, 2**40),
+        b"sig",
+    )  # fmt: skip
+    d = describe_call(PERMIT2, batch, 0, token=TOKENS.get, sender=ME)
+    assert {"approval", "unlimited-approval", "permit", "permit2"} <= d.flags
+    assert "1 USDC with no expiry and UNLIMITED DAI until 2030-03-17" in d.summary
+    assert d.summary.startswith("Permit2 allowance from you:")
+    elsewhere = describe_call(
+        UNKNOWN, _raw("approve(address,address,uint160,uint48)", USDC, EVIL, 1, 0), 0
+    )
+    assert f"NOT the canonical Permit2 {PERMIT2}" in elsewhere.summary
+    lockdown = describe_call(
+        PERMIT2, _raw("lockdown((address,address)[])", [(USDC, EVIL)]), 0, token=TOKENS.get
+    )
+    assert {"revoke", "permit2"} <= lockdown.flags and "approval" not in lockdown.flags
+    moved = describe_call(
+        PERMIT2,
+        _raw("transferFrom(address,address,uint160,address)", ME, EVIL, 10**6, USDC),
+        0, token=TOKENS.get, sender=ME,
+    )  # fmt: skip
+    assert "Permit2 transfer of 1 USDC" in moved.summary
+    assert "third-party-recipient" in moved.flags
+
+
+def test_wrappers_say_who_runs_the_calls_and_bad_shapes_are_malformed() -> None:
+    approve = _raw("approve(address,uint256)", EVIL, MAX)
+    safe = describe_call(
+        VAULT,
+        _raw(
+            "execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,"
+            "bytes)",
+            USDC, 0, approve, 1, 0, 0, 0, "0x" + "00" * 20, "0x" + "00" * 20, b"",
+        ),
+        0, token=TOKENS.get, sender=ME,
+    )  # fmt: skip
+    assert {"delegatecall", "approval", "nested-approval"} <= safe.flags
+    assert any("AS THE SAFE" in line for line in safe.details)
+    mismatch = describe_call(
+        VAULT, _raw("executeBatch(address[],uint256[],bytes[])", [USDC], [0, 1], [approve]), 0
+    )
+    assert "malformed" in mismatch.flags
+    unknown = describe_call(
+        ROUTER, _raw("execute(bytes,bytes[])", b"\x3f", [b""]), 0, token=TOKENS.get
+    )
+    assert "unknown-function" in unknown.flags and "command 0x3f" in unknown.summary
+    uneven = describe_call(ROUTER, _raw("execute(bytes,bytes[])", b"\x00\x01", [b""]), 0)
+    assert "malformed" in uneven.flags
+    plain = describe_call(
+        USDC, _raw("multicall(bytes[])", [_raw("transfer(address,uint256)", BOB, 1)]), 0
+    )
+    assert not plain.approvals and "nested-approval" not in plain.flags

@@ -194,7 +194,7 @@ def described(doc: dict[str, Any], now: int | None = NOW) -> TypedDataDescriptio
     return d
 
 
-# -- EIP-2612 ---------------------------------------------------------------------------------
+# -- EIP-2612 --------------------------------------------------------------------------------------
 
 
 def test_eip2612_unlimited_permit() -> None:
@@ -229,7 +229,7 @@ def test_eip2612_exact_expired_and_never() -> None:
     assert unknown_token is not None and unknown_token.grants[0].text == f"7 base units of {USDC}"
 
 
-# -- DAI ----------------------------------------------------------------------------------------
+# -- DAI -------------------------------------------------------------------------------------------
 
 
 def test_dai_permit_allows_everything_or_revokes() -> None:
@@ -257,7 +257,7 @@ def test_dai_allowed_is_read_as_eth_account_signs_it(allowed: Any, revokes: bool
     assert ("revoke" in d.flags) == revokes and ("unlimited" in d.flags) == (not revokes)
 
 
-# -- Permit2 ------------------------------------------------------------------------------------
+# -- Permit2 ---------------------------------------------------------------------------------------
 
 
 def test_permit2_single_unlimited_and_long_lived() -> None:
@@ -319,7 +319,7 @@ def test_permit2_at_another_address_and_unknown_kinds() -> None:
     assert u.kind == "permit2-unknown" and u.flags == {"permit", "permit2"}
 
 
-# -- the types must be the standard ones ---------------------------------------------------------
+# -- the types must be the standard ones -----------------------------------------------------------
 
 
 def test_nonstandard_types_are_flagged() -> None:
@@ -364,7 +364,7 @@ def test_other_permits_and_plain_typed_data() -> None:
         assert describe_typed_data(junk) is None
 
 
-# -- malformed ----------------------------------------------------------------------------------
+# -- malformed -------------------------------------------------------------------------------------
 
 
 def _set(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -408,7 +408,7 @@ def test_malformed_payloads_are_described_as_malformed(
     assert d.kind in ("permit-malformed", "permit2-malformed")
 
 
-# -- values are read as eth-account encodes them -----------------------------------------------
+# -- values are read as eth-account encodes them ---------------------------------------------------
 
 
 def _signed_uint(value: Any, bits: int) -> int | None:
@@ -466,3 +466,203 @@ def test_bool_fields_read_like_eth_account(value: Any) -> None:
     except _Malformed:
         ours = None
     assert ours == expected
+
+
+# -- the domain: where a signature is valid (issue 13) ---------------------------------------------
+
+
+def _with_domain(**domain: Any) -> dict[str, Any]:
+    doc = eip2612(5_000_000_000, NOW + DAY)
+    doc["domain"] = domain
+    order = ["name", "version", "chainId", "verifyingContract", "salt"]
+    types = {"name": "string", "version": "string", "chainId": "uint256"}
+    types |= {"verifyingContract": "address", "salt": "bytes32"}
+    doc["types"]["EIP712Domain"] = [{"name": k, "type": types[k]} for k in order if k in domain]
+    return doc
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    chain=st.integers(0, 2**256 - 1),
+    form=st.sampled_from(["int", "hex", "HEX0", "dec", "padded"]),
+)
+def test_the_domain_chain_is_read_as_the_signer_hashes_it(chain: int, form: str) -> None:
+    """Whatever way the chain id is written, typed_domain reads the value that is signed:
+    the digest of the document equals the digest of the same document with that int."""
+    from walletim.contracts.typed_data import typed_domain
+
+    written: Any = {
+        "int": chain,
+        "hex": hex(chain),
+        "HEX0": "0x" + format(chain, "064x"),
+        "dec": str(chain),
+        "padded": str(chain).rjust(5, "0") if chain else "0",
+    }[form]
+    doc = _with_domain(name="USD Coin", version="2", chainId=written, verifyingContract=USDC)
+    try:
+        digest = typed_data_digest(doc)
+    except Exception:
+        return  # the signer refuses it: nothing to describe
+    domain = typed_domain(doc)
+    assert domain.chain_id == chain
+    assert digest == typed_data_digest(
+        _with_domain(name="USD Coin", version="2", chainId=chain, verifyingContract=USDC)
+    )
+
+
+def test_the_domain_is_described_with_its_chain_and_contract() -> None:
+    from walletim.contracts.typed_data import describe_domain, typed_domain
+
+    mainnet = typed_domain(
+        _with_domain(name="USD Coin", version="2", chainId=1, verifyingContract=USDC.lower())
+    )
+    assert (mainnet.chain_id, mainnet.verifying_contract) == (1, USDC)
+    lines = describe_domain(
+        mainnet, home_chain=31337, network="anvil", contract_name=lambda a: "USDC (listed)"
+    )
+    assert lines[0] == "Valid on chain 1 (Ethereum mainnet): NOT this network (anvil, chain 31337)."
+    assert lines[1] == f"For contract {USDC} (USDC (listed))."
+    assert lines[2] == "Its domain (as the payload names itself): name 'USD Coin', version '2'."
+    home = typed_domain(_with_domain(name="x", chainId=31337, verifyingContract=PERMIT2_ADDRESS))
+    lines = describe_domain(home, home_chain=31337, network="anvil", contract_name=lambda a: 1 / 0)
+    assert lines[0] == "Valid on chain 31337 (this network: anvil)."
+    assert lines[1] == f"For contract {PERMIT2_ADDRESS} (Uniswap Permit2)."
+    profile = typed_domain(_with_domain(chainId=8453))
+    lines = describe_domain(profile, home_chain=1, network="mainnet", profiles={8453: "base"})
+    assert lines[0].startswith("Valid on chain 8453 (Base; your network profile base): NOT")
+    assert "binds no contract" in lines[1]
+    unknown = describe_domain(
+        typed_domain(_with_domain(chainId=77777777)), home_chain=1, network="m"
+    )
+    assert "chain 77777777 (unknown to walletim)" in unknown[0]
+    anywhere = describe_domain(
+        typed_domain(_with_domain(name="\u202eevil\nline")), home_chain=1, network="m"
+    )
+    assert anywhere[0].startswith("Valid on EVERY chain") and "\n" not in "".join(anywhere)
+    assert "\u202e" not in "".join(anywhere)
+
+
+def test_a_domain_for_another_chain_or_none_is_refused_unless_allowed() -> None:
+    from walletim.contracts.typed_data import check_domain_chain, typed_domain
+    from walletim.errors import TypedDataAnyChainRefused, TypedDataChainRefused
+
+    mainnet = typed_domain(_with_domain(chainId="0x1", verifyingContract=USDC))
+    with pytest.raises(TypedDataChainRefused, match=r"chain 1 \(Ethereum mainnet\)") as caught:
+        check_domain_chain(mainnet, 31337, network="anvil")
+    assert (caught.value.chain_id, caught.value.expected) == (1, 31337)
+    assert "--allow-chain 1" in str(caught.value)
+    with pytest.raises(TypedDataChainRefused):
+        check_domain_chain(mainnet, 31337, allow_chains=[10, 31337], allow_any_chain=True)
+    check_domain_chain(mainnet, 31337, allow_chains=[1])
+    check_domain_chain(mainnet, 1)
+    none = typed_domain(_with_domain(name="x", verifyingContract=USDC))
+    with pytest.raises(TypedDataAnyChainRefused, match="EVERY chain"):
+        check_domain_chain(none, 31337, allow_chains=[1, 31337])
+    check_domain_chain(none, 31337, allow_any_chain=True)
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [{"chainId": None}, {"chainId": True}, {"chainId": -1}, {"chainId": "one"}, {"foo": 1},
+     {"verifyingContract": "0x1234"}],
+)  # fmt: skip
+def test_a_domain_that_does_not_encode_is_an_input_error(domain: dict[str, Any]) -> None:
+    from walletim.contracts.typed_data import typed_domain
+    from walletim.errors import InputError
+
+    doc = eip2612(1, NOW)
+    doc["domain"] = domain
+    with pytest.raises(InputError):
+        typed_domain(doc)
+
+
+# -- calls carried inside typed data (issue 13) ----------------------------------------------------
+
+EVIL = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+APPROVE_MAX = bytes.fromhex("095ea7b3") + bytes(12) + bytes.fromhex(EVIL[2:]) + b"\xff" * 32
+
+
+def _carrying(primary: str, types: dict[str, list[dict[str, str]]], message: Any) -> Any:
+    return {
+        "types": {"EIP712Domain": DOMAIN_TYPE, **types},
+        "primaryType": primary,
+        "domain": {"name": "x", "version": "1", "chainId": 1, "verifyingContract": WETH},
+        "message": message,
+    }
+
+
+def test_calls_carried_by_meta_transactions_user_ops_and_batches() -> None:
+    from walletim.contracts.typed_data import carried_calls
+
+    meta = _carrying(
+        "MetaTransaction",
+        {"MetaTransaction": fields("nonce:uint256", "from:address", "functionSignature:bytes")},
+        {"nonce": 0, "from": OWNER, "functionSignature": "0x" + APPROVE_MAX.hex()},
+    )
+    [call] = carried_calls(meta)
+    assert (call.target, call.executor, call.data) == (WETH, OWNER, APPROVE_MAX)
+    d = described(meta)
+    assert d is not None and d.kind == "carries-call"
+    assert {"carries-call", "approval", "nested-approval", "unlimited"} <= d.flags
+    assert f"approve {EVIL} to spend UNLIMITED WETH" in " ".join(d.lines)
+    typed_data_digest(meta)  # it is signable as written
+    user_op = _carrying(
+        "PackedUserOperation",
+        {"PackedUserOperation": fields("sender:address", "nonce:uint256", "initCode:bytes",
+                                       "callData:bytes")},
+        {"sender": SPENDER, "nonce": 1, "initCode": "0x", "callData": "0x" + APPROVE_MAX.hex()},
+    )  # fmt: skip
+    [op] = carried_calls(user_op)
+    assert (op.target, op.executor) == (SPENDER, SPENDER)
+    batch = _carrying(
+        "Batch",
+        {
+            "Batch": fields("calls:Call[]", "nonce:uint256"),
+            "Call": fields("to:address", "value:uint256", "data:bytes"),
+        },
+        {
+            "calls": [
+                {"to": USDC, "value": 0, "data": "0x"},
+                {"to": DAI, "value": 5, "data": "0x" + APPROVE_MAX.hex()},
+            ],
+            "nonce": 0,
+        },
+    )
+    calls = carried_calls(batch)
+    assert [(c.where, c.target, c.value) for c in calls] == [
+        ("Batch.calls[0]", USDC, 0),
+        ("Batch.calls[1]", DAI, 5),
+    ]
+    d = described(batch)
+    assert d is not None and "UNLIMITED DAI" in " ".join(d.lines)
+    # A bytes field written as plain text is signed as its UTF-8 bytes: described as such.
+    text = _carrying(
+        "Req", {"Req": fields("to:address", "data:bytes")}, {"to": USDC, "data": "hello"}
+    )
+    [as_text] = carried_calls(text)
+    assert as_text.data == b"hello"
+    shown = described(text)
+    assert shown is not None and "unknown-call" in shown.flags
+
+
+def test_a_permit_that_also_carries_a_call_says_both() -> None:
+    doc = eip2612(1, NOW + DAY)
+    doc["types"]["Permit"].append({"name": "data", "type": "bytes"})
+    doc["types"]["Permit"].append({"name": "to", "type": "address"})
+    doc["message"].update(data="0x" + APPROVE_MAX.hex(), to=DAI)
+    d = described(doc)
+    assert d is not None and d.kind == "eip2612-permit" and "nonstandard-types" in d.flags
+    assert {"carries-call", "nested-approval"} <= d.flags and len(d.calls) == 1
+
+
+def test_carried_calls_are_bounded() -> None:
+    from walletim.contracts.typed_data import MAX_TYPED_CALLS, carried_calls
+
+    many = _carrying(
+        "Batch",
+        {"Batch": fields("calls:Call[]"), "Call": fields("to:address", "data:bytes")},
+        {"calls": [{"to": USDC, "data": "0x" + APPROVE_MAX.hex()}] * 500},
+    )
+    assert len(carried_calls(many)) == MAX_TYPED_CALLS + 1
+    d = described(many)
+    assert d is not None and "too-complex" in d.flags and len(d.calls) == MAX_TYPED_CALLS

@@ -7,6 +7,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,16 +210,240 @@ def test_duplicate_names_and_unwritable_home(wallets: Wallets, tmp_path: Path) -
     assert not any(p.name.endswith(".walletim-tmp") for p in wallets.home.rglob("*"))
 
 
-def test_ledger_live_addresses_need_no_password_within_the_cache(tmp_path: Path) -> None:
-    Wallets(tmp_path, PASSWORD, fast_kdf=True).import_mnemonic("l", ANVIL, template="ledger-live")
-    no_password = Wallets(tmp_path)
-    cached = no_password.addresses("l", count=10)
-    assert cached[0].address == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+def test_addresses_need_the_password_that_checks_the_file(tmp_path: Path) -> None:
+    """Issue 13 changed this: a wallet's addresses, even cached ones, are shown only from a
+    file whose MAC was checked, so listing them needs the home password."""
     from walletim.errors import PasswordRequired
 
+    Wallets(tmp_path, PASSWORD, fast_kdf=True).import_mnemonic("l", ANVIL, template="ledger-live")
+    no_password = Wallets(tmp_path)
     with pytest.raises(PasswordRequired):
-        no_password.addresses("l", count=11)
-    assert Wallets(tmp_path, PASSWORD).addresses("l", count=11)[:10] == cached
+        no_password.addresses("l", count=1)
+    with pytest.raises(PasswordRequired):
+        no_password.list()
+    assert [(e.name, e.kind, e.template) for e in no_password.entries()] == [
+        ("l", "mnemonic", "m/44'/60'/{i}'/0/0")
+    ]
+    cached = Wallets(tmp_path, PASSWORD).addresses("l", count=11)
+    assert cached[0].address == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+
+
+ANVIL1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+ATTACKER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"  # Anvil's account 3
+
+
+def _swap(path: Path, change: Any) -> None:
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc, indent=2))
+
+
+def _mine_and_other(tmp_path: Path) -> tuple[Wallets, Path, dict[str, Any]]:
+    """A home with "mine" (a fresh seed) and "other" (Anvil's); returns other's file."""
+    w = Wallets(tmp_path / "home", PASSWORD, fast_kdf=True)
+    w.create("mine")
+    w.import_mnemonic("other", ANVIL)
+    other = json.loads((w.home / "wallets" / "other.json").read_text())
+    return w, w.home / "wallets" / "mine.json", other
+
+
+@pytest.mark.parametrize(
+    "swap",
+    [
+        "address",  # account 0 as listed
+        "nodes",  # the xpub every default-path address is derived from
+        "public",  # the whole public part of another wallet
+        "template",
+        "cache",
+    ],
+)
+def test_a_swapped_public_part_is_refused_everywhere(tmp_path: Path, swap: str) -> None:
+    """Whoever can write the home replaces the public part of wallet "mine" (addresses, xpub)
+    by another wallet's: nothing shows those addresses as mine, and nothing signs."""
+    from walletim.errors import WalletFileTampered
+
+    w, path, other = _mine_and_other(tmp_path)
+
+    def change(doc: dict[str, Any]) -> None:
+        if swap == "template":
+            doc["template"] = "m/44'/60'/1'/0/{i}"
+        elif swap == "cache":
+            doc["public"]["cache"] = {"m/44'/60'/{i}'/0/0": [ATTACKER] * 10}
+        elif swap == "public":
+            doc["public"] = other["public"]
+        else:
+            doc["public"][swap] = other["public"][swap]
+
+    _swap(path, change)
+    fresh = Wallets(w.home, PASSWORD)
+    for call in (
+        lambda: fresh.addresses("mine", count=3),
+        lambda: fresh.account("mine:1"),
+        lambda: fresh.info("mine"),
+        fresh.list,
+        lambda: fresh.sign_message("mine", b"gm"),
+        lambda: fresh.private_key("mine"),
+        lambda: fresh.chat_identity("mine"),
+        lambda: fresh.reveal("mine"),
+    ):
+        with pytest.raises(WalletFileTampered) as caught:
+            call()
+        assert str(path) in str(caught.value) and "modified outside walletim" in str(caught.value)
+    assert (
+        fresh.addresses("other", count=1)[0].address == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    )
+    fresh.remove("mine")  # a refused file can still be removed (it needs no password)
+    assert [e.name for e in fresh.entries()] == ["other"]
+
+
+@pytest.mark.parametrize(
+    "field", ["name", "created", "kind", "meta", "mac-removed", "mac-alg", "mac-garbage"]
+)
+def test_the_mac_covers_the_whole_file(tmp_path: Path, field: str) -> None:
+    from walletim.errors import WalletFileTampered
+
+    w, path, _ = _mine_and_other(tmp_path)
+
+    def change(doc: dict[str, Any]) -> None:
+        if field == "name":  # another wallet's file renamed to this one
+            doc["name"] = "mine2"
+        elif field == "created":
+            doc["created"] += 1
+        elif field == "kind":
+            doc["kind"] = "private-key"
+        elif field == "meta":
+            doc["meta"]["has_passphrase"] = True
+        elif field == "mac-removed":
+            del doc["mac"]
+        elif field == "mac-alg":
+            doc["mac"]["alg"] = "none"
+        else:
+            doc["mac"] = "00" * 32
+
+    if field == "name":
+        path = path.with_name("mine2.json")
+        (w.home / "wallets" / "mine.json").rename(path)
+    _swap(path, change)
+    with pytest.raises(WalletFileTampered):
+        Wallets(w.home, PASSWORD).addresses(path.stem, count=1)
+
+
+def test_wallet_files_carry_a_mac_from_their_first_write(wallets: Wallets) -> None:
+    for name in ("anvil", "key"):
+        doc = json.loads((wallets.home / "wallets" / f"{name}.json").read_text())
+        assert doc["mac"]["alg"] == "hmac-sha256" and len(doc["mac"]["tag"]) == 64
+    assert json.loads((wallets.home / "vault.json").read_text())["version"] == 2
+
+
+LEGACY = Path(__file__).resolve().parent.parent / "data" / "legacy-home-v1"
+LEGACY_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def legacy_home(tmp_path: Path) -> Path:
+    """A home written by walletim before wallet files had MACs (vault format 1): made with
+    the code of commit 57a416e (git archive), wallets dev (Anvil's mnemonic), led (the same
+    mnemonic on Ledger Live's path, with cached addresses) and key (a private key with a
+    chat seed), fast KDF, password "correct horse battery staple"."""
+    import shutil
+
+    home = tmp_path / "legacy"
+    shutil.copytree(LEGACY, home)
+    (home / ".lock").touch(0o600)
+    home.chmod(0o700)
+    (home / "wallets").chmod(0o700)
+    for p in home.rglob("*.json"):
+        p.chmod(0o600)
+    return home
+
+
+def test_a_legacy_home_gets_its_macs_on_the_next_unlock(legacy_home: Path) -> None:
+    before = {p.name: json.loads(p.read_text()) for p in (legacy_home / "wallets").glob("*.json")}
+    assert all("mac" not in doc for doc in before.values())
+    assert json.loads((legacy_home / "vault.json").read_text())["version"] == 1
+    # Listing names needs no password and changes nothing.
+    assert [e.name for e in Wallets(legacy_home).entries()] == ["dev", "key", "led"]
+    w = Wallets(legacy_home, LEGACY_PASSWORD)
+    assert [a.address for a in w.addresses("dev", count=2)] == [
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        ANVIL1,
+    ]
+    assert json.loads((legacy_home / "vault.json").read_text())["version"] == 2
+    for name, old in before.items():
+        doc = json.loads((legacy_home / "wallets" / name).read_text())
+        assert doc["mac"]["alg"] == "hmac-sha256"
+        assert {k: v for k, v in doc.items() if k != "mac"} == old  # nothing else changed
+    again = Wallets(legacy_home, LEGACY_PASSWORD)
+    assert (
+        again.addresses("led", count=10)[9].address
+        == before["led.json"]["public"]["cache"]["m/44'/60'/{i}'/0/0"][9]
+    )
+    assert again.reveal("key").secret == "0x" + "46" * 32
+    assert again.chat_identity("key").public_key  # the chat seed sealed before is kept
+    # From now on a file without a MAC is refused.
+    from walletim.errors import WalletFileTampered
+
+    _swap(legacy_home / "wallets" / "dev.json", lambda d: d.pop("mac"))
+    with pytest.raises(WalletFileTampered):
+        Wallets(legacy_home, LEGACY_PASSWORD).addresses("dev", count=1)
+
+
+@pytest.mark.parametrize("attack", ["address", "nodes", "cache", "copied-secret", "extra"])
+def test_a_legacy_file_is_macd_only_if_it_is_its_own_keys(legacy_home: Path, attack: str) -> None:
+    """The upgrade must not bless a public part swapped before it ran: each legacy file's
+    addresses are re-derived from its own sealed secret, and a secret copied from another
+    wallet of the home (with its id, so that it decrypts) is refused. Nothing is written."""
+    from walletim.errors import WalletFileTampered
+
+    wallets_dir = legacy_home / "wallets"
+    key_doc = json.loads((wallets_dir / "key.json").read_text())
+
+    def change(doc: dict[str, Any]) -> None:
+        if attack == "address":
+            doc["public"]["address"] = ATTACKER
+        elif attack == "nodes":
+            doc["public"]["nodes"]["m/44'/60'/0'/0"] = {
+                "public_key": "02" + "11" * 32,
+                "chain_code": "22" * 32,
+            }
+        elif attack == "cache":
+            doc["public"]["cache"]["m/44'/60'/{i}'/0/0"][3] = ATTACKER
+        elif attack == "extra":
+            doc["public"]["cache"]["m/44'/60'/{i}'/1/{i}"] = [ATTACKER]
+        else:  # the key wallet's secret and id, under led's name and its own address
+            doc.update(kind="private-key", id=key_doc["id"], secret=key_doc["secret"])
+            doc["template"] = None
+            doc["public"] = {"address": key_doc["public"]["address"]}
+
+    _swap(wallets_dir / "led.json", change)
+    before = _tree_bytes(legacy_home)
+    with pytest.raises(WalletFileTampered) as caught:
+        Wallets(legacy_home, LEGACY_PASSWORD).addresses("dev", count=1)
+    assert "led.json" in str(caught.value)
+    assert _tree_bytes(legacy_home) == before
+
+
+def test_a_lowered_vault_version_does_not_skip_the_macs(wallets: Wallets) -> None:
+    path = wallets.home / "vault.json"
+    _swap(path, lambda d: d.update(version=1))
+    with pytest.raises(VaultCorrupt, match="modified outside walletim"):
+        Wallets(wallets.home, PASSWORD).addresses("anvil", count=1)
+    with pytest.raises(WrongPassword):  # a wrong password is still just that
+        Wallets(wallets.home, "not the password").addresses("anvil", count=1)
+
+
+def test_changing_the_password_keeps_the_macs_valid(wallets: Wallets) -> None:
+    wallets.change_password("the new password")
+    assert Wallets(wallets.home, "the new password").addresses("anvil", count=1)[0].address == (
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    )
+
+
+def test_a_legacy_home_changes_password_after_its_upgrade(legacy_home: Path) -> None:
+    Wallets(legacy_home, LEGACY_PASSWORD).change_password("the new password")
+    fresh = Wallets(legacy_home, "the new password")
+    assert fresh.reveal("dev").secret == ANVIL
+    assert json.loads((legacy_home / "vault.json").read_text())["version"] == 2
 
 
 def test_atomic_write_leaves_old_file_on_failure(

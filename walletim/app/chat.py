@@ -32,9 +32,12 @@ from walletim.errors import (
     KeysError,
     MessageRejected,
     MessagingError,
+    PasswordRequired,
     RelayRefused,
     RelayUnavailable,
     StoreError,
+    VaultCorrupt,
+    WrongPassword,
     shown,
 )
 from walletim.keys.chat import ChatIdentityKey
@@ -267,8 +270,12 @@ class ChatService:
         candidate = text.strip()
         if candidate[:2].lower() == "0x":
             return parse_address(candidate)
-        with contextlib.suppress(KeysError, InputError):
+        try:
             return str(self.wallets.account(candidate).address)
+        except (VaultCorrupt, WrongPassword, PasswordRequired):
+            raise  # a wallet file changed outside walletim is an error, not "maybe a contact"
+        except (KeysError, InputError):
+            pass
         contact = self.repo.contact_named(candidate)
         if contact is not None:
             return contact.address

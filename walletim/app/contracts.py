@@ -5,7 +5,9 @@ A :class:`Plan` is one user action as the transactions it takes (an exact approv
 the action). Before a nonce is spent:
 
 1. every step's calldata is decoded into a human-readable line with risk flags (approvals,
-   unlimited approvals, operator approvals, unknown functions): :mod:`walletim.contracts.describe`;
+   unlimited approvals, operator approvals, unknown functions), and the calls it carries
+   (multicalls, permits, Permit2) each on a line of their own, approvals among them flagged:
+   :mod:`walletim.contracts.describe`;
 2. the caller's pre-flight checks run (balances, allowances, quotes, slippage);
 3. all steps are simulated together with ``eth_simulateV1`` (an approval and the swap that
    needs it, in one go), so a revert is reported with its reason before signing; nodes
@@ -85,6 +87,9 @@ class Step:
     request: SendRequest
     summary: str  # one line, from the calldata (never from what we meant it to be)
     flags: frozenset[str] = frozenset()
+    #: Lines under the summary: the calls it carries (multicalls, permits, Permit2), each
+    #: with its approvals flagged (see walletim.contracts.describe).
+    details: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +300,9 @@ class ContractService:
             asset_of=self.vault_asset,
             sender=sender,
         )
-        return Step(label, request, described.summary, frozenset(described.flags))
+        return Step(
+            label, request, described.summary, frozenset(described.flags), described.details
+        )
 
     def _describe_token(self, address: str) -> Any | None:
         """For describe_call: the TokenLabel (symbol, decimals, display, status) of an

@@ -63,7 +63,7 @@ def run_demo(say: Callable[[str], None] = print, *, fast_kdf: bool = False) -> d
         say(f"2. Created wallet alice (12 words): {alice.info.address}")
         say(f"   Created wallet bob   (24 words): {bob.info.address}")
         accounts = wallets.addresses("alice", count=3)
-        say("3. alice's first accounts on MetaMask's path (derived without the password):")
+        say("3. alice's first accounts on MetaMask's path (from her wallet file, its MAC checked):")
         for a in accounts:
             say(f"     {a.path:<22} {a.address}")
         ledger = wallets.addresses("alice", count=2, template="ledger-live")

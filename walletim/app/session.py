@@ -18,7 +18,14 @@ from walletim.app.networks import Network, Networks
 from walletim.app.wallets import PasswordSource, Wallets
 from walletim.chain.rpc import RpcClient
 from walletim.config import DEFAULT_RELAY_URL
-from walletim.errors import InputError, KeysError, shown
+from walletim.errors import (
+    InputError,
+    KeysError,
+    PasswordRequired,
+    VaultCorrupt,
+    WrongPassword,
+    shown,
+)
 from walletim.store.db import DB_NAME, Store
 
 if TYPE_CHECKING:
@@ -49,7 +56,7 @@ class Session:
         self.home = Path(home).expanduser()
         self._notify = notify
         self.relay_url = relay_url
-        self.wallets = Wallets(self.home, password, fast_kdf=fast_kdf)
+        self.wallets = Wallets(self.home, password, network=network, fast_kdf=fast_kdf)
         self.networks = Networks(self.home)
         self._network_name = network
         self._rpc_url = rpc_url
@@ -164,8 +171,8 @@ class Session:
 
     def name_of(self, address: str) -> str | None:
         """A name for an address, for confirmations: a devnet-world contract, a wallet of this
-        home (account 0), or a contact (only if the store is already open: naming an address
-        never asks for the password)."""
+        home (account 0, from its checked file, only once the home is unlocked), or a contact
+        (only if the store is already open: naming an address never asks for the password)."""
         from walletim.keys.hd import to_checksum_address
 
         target = to_checksum_address(address)
@@ -175,9 +182,10 @@ class Session:
                 for name, addr in world.contracts.items():
                     if to_checksum_address(addr) == target:
                         return str(name)
-        for info in self.wallets.list():
-            if info.address == target:
-                return info.name
+        if self.wallets.is_unlocked:
+            for info in self.wallets.list():
+                if info.address == target:
+                    return info.name
         if self._store is not None:
             from walletim.store.chat import ChatRepo
 
@@ -241,6 +249,8 @@ class Session:
             return parse_address(candidate)
         try:
             return self.wallets.account(candidate).address
+        except (VaultCorrupt, WrongPassword, PasswordRequired):
+            raise  # a wallet file changed outside walletim is an error, not "maybe a contact"
         except (KeysError, InputError) as exc:
             reason = str(exc)
         if (self.home / DB_NAME).exists():
@@ -283,6 +293,21 @@ class Session:
     def balance(self, who: str) -> int:
         """Balance in wei of an address or wallet account."""
         return self.chain.balance(self.resolve_address(who))
+
+    def sign_typed_data(
+        self,
+        account: str,
+        doc: dict[str, Any],
+        *,
+        allow_chains: tuple[int, ...] = (),
+        allow_any_chain: bool = False,
+    ) -> Any:
+        """EIP-712 sign ``doc`` as ``account`` for this session's network: a domain for
+        another chain, or without chainId, is refused unless allowed
+        (:meth:`walletim.app.wallets.Wallets.sign_typed_data`)."""
+        return self.wallets.sign_typed_data(
+            account, doc, allow_chains=allow_chains, allow_any_chain=allow_any_chain
+        )
 
     def send(self, account: str, to: str, value: int, **kwargs: Any) -> SendResult:
         """Send ``value`` wei from ``account`` (NAME[:INDEX]) to an address or account."""

@@ -9,18 +9,31 @@ Example (a script)::
     sig = wallets.sign_message("alice:0", b"hello")
 
 Amounts do not appear here. Addresses returned are EIP-55 checksummed.
+
+Every address this module returns comes from a wallet file whose MAC was checked under the
+home's key (:meth:`walletim.keys.vault.UnlockedVault.check`), so showing or using one needs
+the home password: someone who can write the home cannot make it show another address as
+yours. :meth:`Wallets.entries` lists names and kinds without the password (no addresses).
 """
 
 from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from walletim.errors import InputError, KeysError, PasswordRequired, WalletExists, shown
+from walletim.errors import (
+    InputError,
+    KeysError,
+    PasswordRequired,
+    WalletExists,
+    WalletFileTampered,
+    WalletNotFound,
+    shown,
+)
 from walletim.keys import hd, mnemonic, paths
 from walletim.keys.vault import (
     KIND_MNEMONIC,
@@ -35,6 +48,9 @@ from walletim.keys.vault import (
 #: (Ledger Live), so listing them needs no password.
 CACHED_ADDRESSES = 10
 MAX_ADDRESS_COUNT = 100_000
+#: At most this many cached addresses are re-derived when a legacy wallet file (without a
+#: MAC) is checked against its seed during the upgrade; walletim writes 10.
+MAX_LEGACY_CACHE = 1_000
 
 
 class PasswordSource(Protocol):
@@ -98,6 +114,19 @@ class WalletInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class WalletEntry:
+    """A wallet as listed without the home password: no address (an address is shown only
+    after its file's MAC is checked, which needs the password). These fields come from the
+    file unchecked: they name and describe, they never say where to send funds."""
+
+    name: str
+    kind: str
+    template: str | None
+    created: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class CreatedWallet:
     info: WalletInfo
     mnemonic: str  # show once to the user; never store or log it elsewhere
@@ -145,13 +174,18 @@ class Wallets:
         home: str | Path,
         password: str | PasswordSource | None = None,
         *,
+        network: str | None = None,
         fast_kdf: bool = False,
         randbytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
-        """``fast_kdf`` makes a *new* vault use the minimum argon2id cost: tests only."""
+        """``network``: the profile this home signs for (default ``anvil``): EIP-712 data
+        for another chain is refused unless allowed (:meth:`sign_typed_data`). ``fast_kdf``
+        makes a *new* vault use the minimum argon2id cost: tests only."""
+        from walletim.config import DEFAULT_NETWORK
         from walletim.keys import crypto
 
         self.home = Path(home).expanduser()
+        self.network_name = network or DEFAULT_NETWORK
         if password is None:
             self._password: PasswordSource = NoPassword()
         elif isinstance(password, str):
@@ -171,18 +205,115 @@ class Wallets:
     # -- unlocking ----------------------------------------------------------------------
 
     def unlock(self) -> UnlockedVault:
-        """Unlock the home (asks the password source once per Wallets object)."""
+        """Unlock the home (asks the password source once per Wallets object). A home made
+        before wallet files had MACs is upgraded here, once (:meth:`_upgrade`).
+
+        Raises:
+            WrongPassword, PasswordRequired, VaultCorrupt; WalletFileTampered when upgrading
+            finds a wallet file whose public part does not match its own secret.
+        """
         if self._unlocked is None:
-            self._unlocked = self.vault.unlock(self._password.current())
+            unlocked = self.vault.unlock(self._password.current())
+            if unlocked.needs_upgrade:
+                self._upgrade(unlocked)
+            self._unlocked = unlocked
         return self._unlocked
+
+    @property
+    def is_unlocked(self) -> bool:
+        """Whether the home is already unlocked (naming addresses then needs no prompt)."""
+        return self._unlocked is not None
 
     def _unlock_or_initialize(self) -> UnlockedVault:
         if self._unlocked is None:
             if self.vault.is_initialized():
-                self._unlocked = self.vault.unlock(self._password.current())
+                self.unlock()
             else:
                 self._unlocked = self.vault.initialize(self._password.new())
+        assert self._unlocked is not None
         return self._unlocked
+
+    def _upgrade(self, unlocked: UnlockedVault) -> None:
+        """Give every wallet file of a version-1 home its MAC, then mark the home version 2.
+
+        A file without a MAC is accepted only if its public part is exactly what its own
+        sealed secret derives (addresses, public nodes, cached addresses) and no other file
+        shares its id (a secret copied from another wallet of the home): what the MAC then
+        covers is the wallet's own. All files are checked before any is written.
+        """
+        with self.vault.lock():
+            if not self.vault.needs_upgrade():
+                self.vault.finish_upgrade(unlocked)
+                return
+            seen: dict[str, str] = {}
+            legacy: list[WalletRecord] = []
+            for name in self.vault.names():
+                record = self.vault.load(name)
+                path = self.vault.wallet_path(name)
+                if record.wallet_id in seen:
+                    raise WalletFileTampered(
+                        path, f"it shares its id with wallet {seen[record.wallet_id]!r}"
+                    )
+                seen[record.wallet_id] = name
+                if record.mac is not None:  # written by an upgrade that was interrupted
+                    unlocked.check(record, path)
+                else:
+                    self._check_public(record, unlocked, path)
+                    legacy.append(record)
+            for record in legacy:
+                self.vault.save(record, unlocked)
+            self.vault.finish_upgrade(unlocked)
+
+    def _check_public(self, record: WalletRecord, unlocked: UnlockedVault, path: Path) -> None:
+        """Raise WalletFileTampered unless the public part is what the secret derives."""
+        public = record.public
+        secret = unlocked.open(record)
+        try:
+            if record.kind == KIND_PRIVATE_KEY:
+                key = bytes.fromhex(secret["private_key"])
+                ok = set(public) <= {"address"} and public.get(
+                    "address"
+                ) == hd.address_from_private_key(key)
+            else:
+                ok = self._public_matches_seed(record, secret)
+        except (KeysError, KeyError, TypeError, ValueError, AttributeError):
+            ok = False
+        if not ok:
+            raise WalletFileTampered(path, "its addresses are not the ones its own keys derive")
+
+    def _public_matches_seed(self, record: WalletRecord, secret: dict[str, Any]) -> bool:
+        public = record.public
+        if not set(public) <= {"address", "nodes", "cache"}:
+            return False
+        master = hd.HDNode.from_seed(
+            mnemonic.to_seed(secret["mnemonic"], secret.get("passphrase", ""))
+        )
+        tmpl = paths.parse_template(record.template or paths.DEFAULT_TEMPLATE)
+        if public.get("address") != master.derive(tmpl.steps(0)).address():
+            return False
+        for path_text, node in dict(public.get("nodes", {})).items():
+            stored = hd.PublicNode.from_json(node)
+            if stored != master.derive(paths.parse_path(path_text)).public_node():
+                return False
+        cache = dict(public.get("cache", {}))
+        if sum(len(v) for v in cache.values()) > MAX_LEGACY_CACHE:
+            return False
+        for template_text, addresses in cache.items():
+            cached = paths.parse_template(template_text)
+            for index, address in enumerate(addresses):
+                if address != master.derive(cached.steps(index)).address():
+                    return False
+        return True
+
+    def _load(self, name: str) -> WalletRecord:
+        """A wallet file whose MAC checks (unlocks the home). Raises WalletNotFound,
+        WalletFileTampered, VaultCorrupt, PasswordRequired, WrongPassword."""
+        if not self.vault.wallet_path(name).exists():
+            raise WalletNotFound(name)  # before asking for a password
+        unlocked = self.unlock()  # then: it may upgrade (rewrite) the file
+        record = self.vault.load(name)
+        unlocked.check(record, self.vault.wallet_path(name))
+        return record
 
     # -- reading public data -------------------------------------------------------------
 
@@ -190,8 +321,24 @@ class Wallets:
         return self.vault.wallet_path(name).exists()
 
     def info(self, name: str) -> WalletInfo:
+        """A wallet with its account-0 address, from its checked file. Unlocks the home."""
+        return self._info(self._load(name))
+
+    def entry(self, name: str) -> WalletEntry:
+        """A wallet's name, kind and path, without the password (see :class:`WalletEntry`).
+        Raises WalletNotFound, VaultCorrupt."""
         record = self.vault.load(name)
-        return self._info(record)
+        return WalletEntry(
+            record.name,
+            record.kind,
+            record.template,
+            record.created,
+            str(record.meta.get("source", "")),
+        )
+
+    def entries(self) -> builtins.list[WalletEntry]:
+        """Every wallet's :meth:`entry`, by name. Needs no password; shows no address."""
+        return [self.entry(name) for name in self.vault.names()]
 
     def _info(self, record: WalletRecord) -> WalletInfo:
         return WalletInfo(
@@ -204,7 +351,7 @@ class Wallets:
         )
 
     def list(self) -> builtins.list[WalletInfo]:
-        """All wallets of the home, by name. Needs no password."""
+        """All wallets of the home, by name, from checked files. Unlocks the home."""
         return [self.info(name) for name in self.vault.names()]
 
     def addresses(
@@ -212,19 +359,18 @@ class Wallets:
     ) -> builtins.list[Account]:
         """Accounts ``start .. start+count-1`` of a wallet on its template or ``template``.
 
-        Needs no password when the template's account step is the last, non-hardened one
-        (the default path) or the addresses were cached at creation; otherwise the home is
-        unlocked to derive from the seed.
+        Unlocks the home: the wallet file's MAC is checked before any address is derived
+        from it (from its public node or cache, or from the seed for other paths).
 
         Raises:
             InputError: bad range; InvalidDerivationPath: bad template;
-            WalletNotFound; PasswordRequired when a password is needed but none is given.
+            WalletNotFound; WalletFileTampered; PasswordRequired when no password is given.
         """
         if count < 0 or start < 0 or count > MAX_ADDRESS_COUNT:
             raise InputError(f"count must be 0 .. {MAX_ADDRESS_COUNT} and start >= 0")
         if start + count > paths.HARDENED:
             raise InputError("account indexes end at 2**31-1")
-        record = self.vault.load(name)
+        record = self._load(name)
         if record.kind == KIND_PRIVATE_KEY:
             if template is not None:
                 raise InputError(
@@ -329,7 +475,7 @@ class Wallets:
             record.public = {"address": address, "nodes": nodes, "cache": cache}
             record.meta = {"source": source, "has_passphrase": bool(passphrase)}
             unlocked.seal(record, {"mnemonic": phrase, "passphrase": passphrase})
-            self.vault.add(record)
+            self.vault.add(record, unlocked)
         return self._info(record)
 
     def import_private_key(
@@ -351,7 +497,7 @@ class Wallets:
             record.public = {"address": address}
             record.meta = {"source": source}
             unlocked.seal(record, {"private_key": raw.hex()})
-            self.vault.add(record)
+            self.vault.add(record, unlocked)
         return self._info(record)
 
     def import_keystore(
@@ -376,13 +522,16 @@ class Wallets:
     def private_key(self, spec: str) -> bytes:
         """The private key of an account. Unlocks the home. Handle with care."""
         name, index = parse_account_spec(spec)
-        record = self.vault.load(name)
+        record = self._load(name)
         if record.kind == KIND_PRIVATE_KEY:
             if index != 0:
                 raise InputError(
                     f"wallet {name!r} holds a single private key: only account 0 exists"
                 )
-            return bytes.fromhex(self.unlock().open(record)["private_key"])
+            key = bytes.fromhex(self.unlock().open(record)["private_key"])
+            if hd.address_from_private_key(key) != record.public.get("address"):
+                raise KeysError(f"wallet {name!r}: the stored public data does not match its key")
+            return key
         tmpl = paths.parse_template(record.template or paths.DEFAULT_TEMPLATE)
         node = self._master_node(record).derive(tmpl.steps(index))
         key = node.private_key()
@@ -407,7 +556,7 @@ class Wallets:
         from walletim.keys import chat
 
         name, index = parse_account_spec(spec)
-        record = self.vault.load(name)
+        record = self._load(name)
         if record.kind == KIND_MNEMONIC:
             secret = self.unlock().open(record)
             seed = mnemonic.to_seed(secret["mnemonic"], secret.get("passphrase", ""))
@@ -415,13 +564,13 @@ class Wallets:
         if index != 0:
             raise InputError(f"wallet {name!r} holds a single private key: only account 0 exists")
         with self.vault.lock():
-            record = self.vault.load(name)
+            record = self._load(name)
             unlocked = self.unlock()
             secret = unlocked.open(record)
             if "chat_seed" not in secret:
                 secret["chat_seed"] = self._randbytes(32).hex()
                 unlocked.seal(record, secret)
-                self.vault.save(record)
+                self.vault.save(record, unlocked)
         import nacl.signing
 
         seed_bytes = bytes.fromhex(secret["chat_seed"])
@@ -440,9 +589,53 @@ class Wallets:
         """EIP-191 personal_sign. Returns a Signature (``.hex``)."""
         return self.signer(spec).sign_message(message)
 
-    def sign_typed_data(self, spec: str, doc: dict[str, Any]) -> Any:
-        """EIP-712 (eth_signTypedData_v4 document). Returns a Signature (``.hex``)."""
+    def sign_typed_data(
+        self,
+        spec: str,
+        doc: dict[str, Any],
+        *,
+        allow_chains: Collection[int] = (),
+        allow_any_chain: bool = False,
+    ) -> Any:
+        """EIP-712 (eth_signTypedData_v4 document). Returns a Signature (``.hex``).
+
+        The signature is valid where the domain says: a domain ``chainId`` other than this
+        home's network's (``network`` of the constructor) is refused unless it is in
+        ``allow_chains``; a domain without ``chainId`` (valid on every chain) unless
+        ``allow_any_chain``. Checked before the home is unlocked.
+
+        Raises:
+            TypedDataChainRefused, TypedDataAnyChainRefused; InputError (does not encode).
+        """
+        from walletim.contracts.typed_data import check_domain_chain, typed_domain
+        from walletim.keys.signing import typed_data_digest
+
+        typed_data_digest(doc)  # InputError first if it does not encode at all
+        network = self.network()
+        check_domain_chain(
+            typed_domain(doc),
+            network.chain_id,
+            network=network.name,
+            allow_chains=allow_chains,
+            allow_any_chain=allow_any_chain,
+            profiles=self.network_names(),
+        )
         return self.signer(spec).sign_typed_data(doc)
+
+    def network(self) -> Any:
+        """The :class:`walletim.app.networks.Network` profile this home signs for."""
+        from walletim.app.networks import Networks
+
+        return Networks(self.home).get(self.network_name)
+
+    def network_names(self) -> dict[int, str]:
+        """This home's network profiles by chain id (the first name for each id)."""
+        from walletim.app.networks import Networks
+
+        names: dict[int, str] = {}
+        for name, net in sorted(Networks(self.home).all().items()):
+            names.setdefault(net.chain_id, name)
+        return names
 
     def export_keystore(
         self, spec: str, out: str | Path, keystore_password: str, *, scrypt_n: int | None = None
@@ -473,7 +666,7 @@ class Wallets:
 
     def reveal(self, name: str) -> RevealedSecret:
         """The wallet's mnemonic (or private key). Unlocks the home."""
-        record = self.vault.load(name)
+        record = self._load(name)
         secret = self.unlock().open(record)
         if record.kind == KIND_PRIVATE_KEY:
             return RevealedSecret(record.kind, "0x" + secret["private_key"], False)
@@ -484,12 +677,15 @@ class Wallets:
 
         Raises WrongPassword (current password wrong; nothing changes), InputError.
         """
+        if self.vault.is_initialized() and self.vault.needs_upgrade():
+            self.unlock()  # a home made before wallet MACs is upgraded first
         self.vault.change_password(self._password.current(), new_password)
         self._password = StaticPassword(new_password)
         self._unlocked = None
 
     def remove(self, name: str) -> None:
-        """Delete a wallet from the home. Raises WalletNotFound."""
+        """Delete a wallet from the home (needs no password: a file that fails its MAC can
+        be removed). Raises WalletNotFound."""
         with self.vault.lock():
-            self.vault.load(name)
+            self.vault.wallet_path(name)
             self.vault.remove(name)

@@ -339,7 +339,8 @@ class WalletIM:
         doc = payment_typed_data(
             chain_id, outcome.hash, me, payee, asset.address, amount, rid, note
         )
-        signature = self.s.wallets.sign_typed_data(account, doc)
+        # walletim's own claim: its domain has no chainId, the chain id is in the message.
+        signature = self.s.wallets.sign_typed_data(account, doc, allow_any_chain=True)
         claim = PaymentClaim(
             chain_id, outcome.hash, me, payee, ClaimAsset(asset.address, asset.symbol,
             asset.decimals), amount, note, rid, "0x" + bytes(signature.bytes).hex(),

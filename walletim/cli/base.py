@@ -110,7 +110,7 @@ class Ctx:
         from walletim.app.wallets import Wallets
         from walletim.config import unsafe_fast_kdf
 
-        return Wallets(self.home, self.password, fast_kdf=unsafe_fast_kdf())
+        return Wallets(self.home, self.password, network=self.network, fast_kdf=unsafe_fast_kdf())
 
     def emit(self, data: dict[str, Any], human: str | Callable[[], None] | None = None) -> None:
         """Print one JSON document (``--json``) or the human rendering."""
@@ -185,6 +185,15 @@ def hoist_global_flags(args: list[str]) -> list[str]:
         return args
     rest = [a for a in args[:end] if a not in HOISTED_FLAGS]
     return [*dict.fromkeys(found), *rest, *args[end:]]
+
+
+def chain_text(network: str, chain_id: int) -> str:
+    """Which chain a transaction is valid on, for every plan shown before signing:
+    ``anvil (chain id 31337, a local development chain (Anvil / Hardhat))``."""
+    from walletim.chain.chains import KNOWN_CHAINS
+
+    known = KNOWN_CHAINS.get(chain_id)
+    return f"{network} (chain id {chain_id}{', ' + known if known else ''})"
 
 
 def open_session(ctx: Ctx) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from walletim.app.networks import MAX_CONFIRMATIONS
-from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, chain_text, open_session, pass_ctx, password_file_option
 from walletim.errors import InputError, shown
 
 _session = open_session
@@ -55,17 +55,19 @@ def _tx_json(rec: Any) -> dict[str, Any]:
     }
 
 
-def _plan_text(plan: Any) -> str:
+def _plan_text(plan: Any, s: Any = None) -> str:
     from walletim.chain.units import format_gwei
 
     lines = [
-        f"  network   {plan.network} (chain id {plan.chain_id})",
+        f"  network   {chain_text(plan.network, plan.chain_id)}: valid on this chain only",
         f"  from      {plan.sender}",
         f"  to        {plan.to or '(contract creation)'}",
         f"  amount    {_eth(plan.value)} ETH",
     ]
     if plan.data:
         lines.append(f"  data      0x{plan.data[:4].hex()}... ({len(plan.data)} bytes)")
+        if plan.to is not None and s is not None:
+            lines.extend(_call_lines(s, plan))
     if plan.nonce is not None:
         lines.append(f"  nonce     {plan.nonce}")
     if plan.tx_type == 2:
@@ -79,10 +81,28 @@ def _plan_text(plan: Any) -> str:
     return "\n".join(lines)
 
 
-def _confirmer(ctx: Ctx, title: str, extra: str | None = None) -> Any:
+def _call_lines(s: Any, plan: Any) -> list[str]:
+    """The calldata decoded (function, approvals, calls carried inside), never guessed."""
+    from walletim.cli.defi import flags_text
+    from walletim.contracts.describe import describe_call
+
+    described = describe_call(
+        plan.to,
+        plan.data,
+        plan.value,
+        token=s.contracts.token_meta,
+        name=s.name_of,
+        sender=plan.sender,
+    )
+    lines = [f"  call      {described.summary}{flags_text(described.flags)}"]
+    lines.extend(f"            {line}" for line in described.details)
+    return lines
+
+
+def _confirmer(ctx: Ctx, title: str, extra: str | None = None, s: Any = None) -> Any:
     def confirm(plan: Any) -> None:
         if not ctx.json or not ctx.yes:
-            text = _plan_text(plan) + (f"\n  {extra}" if extra else "")
+            text = _plan_text(plan, s) + (f"\n  {extra}" if extra else "")
             click.echo(f"{title}:\n{text}", err=True)
         ctx.confirm("Sign and send?")
 
@@ -277,7 +297,7 @@ def send(
             account,
             sender,
             req,
-            confirm=_confirmer(ctx, "Send", extra),
+            confirm=_confirmer(ctx, "Send", extra, s),
             wait=not no_wait,
             confirmations=confirmations,
             timeout=timeout,
@@ -346,7 +366,9 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
         total = sum(r.value for r in rows if r.token is None)
         if not ctx.json:
             click.echo(
-                f"Batch of {len(rows)} transfers from {sender}, {_eth(total)} ETH in all.", err=True
+                f"Batch of {len(rows)} transfers from {sender}, {_eth(total)} ETH in all, on "
+                f"network {chain_text(s.network.name, s.network.chain_id)}.",
+                err=True,
             )
             for addr, asset in assets.items():
                 units = sum(r.value for r in rows if r.token == addr)
@@ -547,7 +569,10 @@ def speedup(ctx: Ctx, tx_hash: str, bump: float) -> None:
     """Replace a pending transaction with the same one at higher fees."""
     with _session(ctx) as s:
         new = s.chain.speedup(
-            _hash(tx_hash), s.account_for, bump_percent=bump, confirm=_confirmer(ctx, "Speed up")
+            _hash(tx_hash),
+            s.account_for,
+            bump_percent=bump,
+            confirm=_confirmer(ctx, "Speed up", None, s),
         )
     ctx.emit(
         _tx_json(new) | {"replaces": _hash(tx_hash)},
@@ -576,7 +601,7 @@ def cancel(
             sender=sender,
             nonce=nonce,
             bump_percent=bump,
-            confirm=_confirmer(ctx, "Cancel"),
+            confirm=_confirmer(ctx, "Cancel", None, s),
         )
     ctx.emit(_tx_json(new), f"sent cancellation {new.hash} (nonce {new.nonce})")
 

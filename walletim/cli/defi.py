@@ -11,12 +11,15 @@ from typing import Any
 
 import click
 
-from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, chain_text, open_session, pass_ctx, password_file_option
 
 ACCOUNT = "Your account, NAME or NAME:INDEX."
 FLAG_TEXT = {
     "unlimited-approval": "UNLIMITED APPROVAL",
     "approval": "approval",
+    "nested-approval": "APPROVAL INSIDE",
+    "too-complex": "TOO DEEP TO DESCRIBE FULLY",
+    "delegatecall": "DELEGATECALL",
     "operator-approval": "OPERATOR APPROVAL: every token of the collection",
     "permit": "permit",
     "unknown-function": "UNKNOWN FUNCTION",
@@ -37,6 +40,9 @@ def _flags(flags: Any) -> str:
             "impostor-token",
             "unlimited-approval",
             "operator-approval",
+            "nested-approval",
+            "delegatecall",
+            "too-complex",
             "unknown-function",
             "malformed",
             "permit",
@@ -57,10 +63,12 @@ def plan_text(s: Any, plan: Any) -> str:
 
     lines = [
         f"{plan.title}",
-        f"  network {s.network.name} (chain id {s.network.chain_id}), from {plan.sender}",
+        f"  network {chain_text(s.network.name, s.network.chain_id)}, from {plan.sender}: "
+        "valid on this chain only",
     ]
     for n, step in enumerate(plan.steps, 1):
         lines.append(f"  {n}. {step.summary}{_flags(step.flags)}")
+        lines.extend(f"       {detail}" for detail in step.details)
     for note in plan.notes:
         lines.append(f"     {note}")
     gas = sum((sim.gas_used or 0) for sim in plan.simulation)
@@ -83,7 +91,17 @@ def plan_text(s: Any, plan: Any) -> str:
             "  WARNING: an unlimited approval lets the spender move all of that token, now and "
             "later."
         )
+    if "nested-approval" in plan.flags:
+        lines.append(
+            "  WARNING: an approval is carried inside another call (a multicall, a permit or a "
+            "Permit2 payload): it takes effect when this is sent."
+        )
     return "\n".join(lines)
+
+
+def flags_text(flags: Any) -> str:
+    """The flags of a described call, as the plan shows them (``  [UNLIMITED APPROVAL]``)."""
+    return _flags(flags)
 
 
 def confirmer(ctx: Ctx, s: Any) -> Any:

@@ -43,42 +43,122 @@ def message(ctx: Ctx, account: str, hex_input: bool, message: str) -> None:
     data = message_bytes(message, hex_input=hex_input)
     wallets = ctx.wallets()
     acct = wallets.account(account)
+    if not ctx.json:
+        click.echo(
+            "Note: an EIP-191 message signature is bound to no chain and no contract: it is "
+            "valid wherever this text is accepted.",
+            err=True,
+        )
     sig = wallets.sign_message(account, data)
     ctx.emit({"address": acct.address, "message": message, "signature": sig.hex}, sig.hex)
 
 
 @sign.command(name="typed-data")
 @click.option("--from", "account", required=True, help="NAME or NAME:INDEX.")
+@click.option(
+    "--allow-chain",
+    "allow_chains",
+    type=click.IntRange(1, 2**256 - 1),
+    multiple=True,
+    help="Sign even though the domain's chainId is this chain, not this network's (repeatable).",
+)
+@click.option(
+    "--allow-any-chain",
+    is_flag=True,
+    help="Sign a domain without chainId (its signature is valid on EVERY chain).",
+)
 @click.argument("file", type=click.Path(dir_okay=False))
 @password_file_option
 @pass_ctx
-def typed_data(ctx: Ctx, account: str, file: str) -> None:
-    """EIP-712 sign FILE (JSON as eth_signTypedData_v4 takes it)."""
+def typed_data(
+    ctx: Ctx, account: str, allow_chains: tuple[int, ...], allow_any_chain: bool, file: str
+) -> None:
+    """EIP-712 sign FILE (JSON as eth_signTypedData_v4 takes it).
+
+    Before anything is signed it says where the signature is valid: the domain's chain (by
+    name, and whether it is this network), the contract it binds, and what a permit, a
+    Permit2 payload or a call carried inside would allow. A domain for another chain than
+    this network's is refused unless named with --allow-chain ID; a domain without chainId
+    (valid on every chain) unless --allow-any-chain. --yes alone never signs either.
+    """
+    from walletim.contracts.typed_data import check_domain_chain, typed_domain
     from walletim.keys.signing import typed_data_digest
 
     doc = _read_typed_data(file)
     digest = typed_data_digest(doc)
+    domain = typed_domain(doc)
     wallets = ctx.wallets()
-    acct = wallets.account(account)
-    described = _recognize(ctx, doc)
-    if described is not None and not (ctx.json and ctx.yes):
-        click.echo(f"This is a {described.kind} payload. If you sign it:", err=True)
-        for line in described.lines:
+    network = wallets.network()
+    profiles = wallets.network_names()
+    described, where = _recognize(ctx, doc, domain, network, profiles)
+    if not (ctx.json and ctx.yes):
+        click.echo(f"Typed data {doc['primaryType']!r} (EIP-712):", err=True)
+        for line in where:
             click.echo(f"  {line}", err=True)
-        if "unlimited" in described.flags:
-            click.echo("  WARNING: it grants an UNLIMITED amount.", err=True)
-        if "expired" in described.flags:
-            click.echo("  Note: its deadline has already passed.", err=True)
+        if described is not None:
+            click.echo(f"This is a {described.kind} payload. If you sign it:", err=True)
+            for line in described.lines:
+                click.echo(f"  {line}", err=True)
+            if "unlimited" in described.flags:
+                click.echo("  WARNING: it grants an UNLIMITED amount.", err=True)
+            if "nested-approval" in described.flags:
+                click.echo(
+                    "  WARNING: it carries an APPROVAL inside a call the contract will make.",
+                    err=True,
+                )
+            if described.flags & {"unknown-call", "too-complex", "delegatecall"}:
+                click.echo(
+                    "  WARNING: part of what it makes a contract do is not described "
+                    "(an unknown call, too deep, or a DELEGATECALL).",
+                    err=True,
+                )
+            if "expired" in described.flags:
+                click.echo("  Note: its deadline has already passed.", err=True)
+    # Refused here, before the password is asked for: --yes does not change this.
+    check_domain_chain(
+        domain,
+        network.chain_id,
+        network=network.name,
+        allow_chains=allow_chains,
+        allow_any_chain=allow_any_chain,
+        profiles=profiles,
+    )
+    if not (ctx.json and ctx.yes):
+        if domain.chain_id is None:
+            click.echo(
+                "  WARNING: signing for EVERY chain (--allow-any-chain): the signature can be "
+                "replayed on any network.",
+                err=True,
+            )
+        elif domain.chain_id != network.chain_id:
+            click.echo(
+                f"  WARNING: signing for chain {domain.chain_id} (--allow-chain), not this "
+                "network: the signature is usable there.",
+                err=True,
+            )
+    acct = wallets.account(account)
     ctx.confirm(
         f"Sign {doc['primaryType']} typed data (digest 0x{digest.hex()}) as {acct.address}?"
     )
-    sig = wallets.sign_typed_data(account, doc)
+    sig = wallets.sign_typed_data(
+        account, doc, allow_chains=allow_chains, allow_any_chain=allow_any_chain
+    )
     ctx.emit(
         {
             "address": acct.address,
             "primaryType": doc["primaryType"],
             "digest": "0x" + digest.hex(),
             "signature": sig.hex,
+            "domain": {
+                "chain_id": domain.chain_id,
+                "this_network": domain.chain_id == network.chain_id,
+                "network": network.name,
+                "verifying_contract": domain.verifying_contract,
+                "name": domain.name,
+                "version": domain.version,
+                "salt": domain.salt,
+                "lines": list(where),
+            },
             "recognized": None
             if described is None
             else {
@@ -96,27 +176,49 @@ def typed_data(ctx: Ctx, account: str, file: str) -> None:
                     }
                     for g in described.grants
                 ],
+                "calls": [
+                    {
+                        "summary": c.summary,
+                        "flags": sorted(c.flags),
+                        "approvals": list(c.approvals),
+                    }
+                    for c in described.calls
+                ],
             },
         },
         sig.hex,
     )
 
 
-def _recognize(ctx: Ctx, doc: dict[str, Any]) -> Any:
-    """Permit / Permit2 recognition, with token symbols from the network when it answers
-    (offline signing still works: amounts are then shown in base units)."""
+def _recognize(
+    ctx: Ctx, doc: dict[str, Any], domain: Any, network: Any, profiles: dict[int, str]
+) -> tuple[Any, tuple[str, ...]]:
+    """What the payload allows (permits, Permit2, calls carried inside) and where it is valid,
+    with token symbols from the network when it answers and the domain is for it (offline
+    signing still works: amounts are then shown in base units)."""
     import time
 
     from walletim.app.contracts import TokenLookup
-    from walletim.contracts.typed_data import describe_typed_data
+    from walletim.contracts.typed_data import describe_domain, describe_typed_data
 
-    domain = doc.get("domain")
-    chain_id = domain.get("chainId") if isinstance(domain, dict) else None
-    lookup = TokenLookup(ctx.home, ctx.network, ctx.rpc_url, chain_id)
+    lookup = TokenLookup(ctx.home, ctx.network, ctx.rpc_url, domain.chain_id)
+
+    def contract_name(address: str) -> str | None:
+        meta = lookup(address)
+        return None if meta is None else f"a token calling itself {meta.symbol!r}"
+
     try:
-        return describe_typed_data(doc, token=lookup, now=int(time.time()))
+        described = describe_typed_data(doc, token=lookup, now=int(time.time()))
+        where = describe_domain(
+            domain,
+            home_chain=network.chain_id,
+            network=network.name,
+            profiles=profiles,
+            contract_name=contract_name,
+        )
     finally:
         lookup.close()
+    return described, where
 
 
 @click.command()

@@ -198,23 +198,79 @@ def import_(
 
 
 @wallet.command(name="list")
+@click.option(
+    "--names-only",
+    is_flag=True,
+    help="List names, kinds and paths without the password (no addresses).",
+)
+@password_file_option
 @pass_ctx
-def list_(ctx: Ctx) -> None:
-    """List the wallets of this home (no password needed)."""
-    infos = ctx.wallets().list()
-    data = {"home": str(ctx.home), "wallets": [_info_json(i) for i in infos]}
+def list_(ctx: Ctx, names_only: bool) -> None:
+    """List the wallets of this home; addresses only after the home password checks them.
+
+    An address is shown only from a wallet file whose MAC was checked with the home's key:
+    without the password (--names-only, or none can be asked) names, kinds and paths are
+    listed, and addresses are not.
+    """
+    from walletim.errors import PasswordRequired, WalletFileTampered
+
+    wallets = ctx.wallets()
+    entries = wallets.entries()
+    checked = False
+    refused: list[WalletFileTampered] = []
+    rows: list[dict[str, Any]] = []
+    if entries and not names_only:
+        try:
+            wallets.unlock()
+            checked = True
+        except PasswordRequired:
+            checked = False
+    for e in entries:
+        row: dict[str, Any] = {
+            "name": e.name,
+            "kind": e.kind,
+            "address": None,
+            "path": None if e.template is None else e.template.replace("{i}", "0"),
+            "template": e.template,
+            "created": e.created,
+            "source": e.source,
+            "verified": False,
+        }
+        if checked:
+            try:
+                row = {**_info_json(wallets.info(e.name)), "verified": True}
+            except WalletFileTampered as exc:
+                refused.append(exc)
+                row["refused"] = "modified outside walletim"
+        rows.append(row)
+    infos = rows if checked else None
+    data = {"home": str(ctx.home), "wallets": rows, "addresses_shown": infos is not None}
 
     def human() -> None:
-        if not infos:
+        if not rows:
             click.echo(f"No wallets in {ctx.home} (create one with `walletim wallet create NAME`).")
             return
-        width = max(len(i.name) for i in infos)
-        for i in infos:
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            shown = r["address"] or (
+                "REFUSED: file modified outside walletim"
+                if r.get("refused")
+                else "(address: needs the password)"
+            )
             click.echo(
-                f"{i.name:<{width}}  {i.address}  {i.kind:<11}  {i.template or '(single key)'}"
+                f"{r['name']:<{width}}  {shown:<42}  {r['kind']:<11}  "
+                f"{r['template'] or '(single key)'}"
+            )
+        if infos is None:
+            click.echo(
+                "Addresses are shown only after the home password checks the wallet files "
+                "(give it, or --password-file / WALLETIM_PASSWORD).",
+                err=True,
             )
 
     ctx.emit(data, human)
+    if refused:
+        raise refused[0]
 
 
 @wallet.command()
@@ -229,7 +285,8 @@ def list_(ctx: Ctx) -> None:
 @password_file_option
 @pass_ctx
 def addresses(ctx: Ctx, name: str, count: int, start: int, template: str | None) -> None:
-    """Derive account addresses of wallet NAME (no password on the default path)."""
+    """Derive account addresses of wallet NAME (needs the home password: the wallet file is
+    checked against its MAC before any address is shown)."""
     accounts = ctx.wallets().addresses(name, count=count, start=start, template=template)
     data = {
         "wallet": name,
@@ -339,11 +396,19 @@ def change_password(ctx: Ctx, name: str | None, new_password_file: str | None) -
 @pass_ctx
 def remove(ctx: Ctx, name: str) -> None:
     """Delete wallet NAME from this home (asks first unless --yes)."""
+    from walletim.errors import KeysError
+
     wallets = ctx.wallets()
-    info = wallets.info(name)
+    entry = wallets.entry(name)
+    address = None  # shown only from a checked file: with a scripted password
+    if ctx.password.scripted:
+        try:
+            address = wallets.info(name).address
+        except KeysError:  # a file that fails its MAC can still be removed
+            address = None
     ctx.confirm(
-        f"Remove wallet {name} ({info.address})? Without its mnemonic or key backed up, "
-        "its funds are lost"
+        f"Remove wallet {name} ({entry.kind}, {entry.template or 'single key'})? Without its "
+        "mnemonic or key backed up, its funds are lost"
     )
     wallets.remove(name)
-    ctx.emit({"name": name, "address": info.address, "removed": True}, f"Removed wallet {name}.")
+    ctx.emit({"name": name, "address": address, "removed": True}, f"Removed wallet {name}.")

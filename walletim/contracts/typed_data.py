@@ -23,22 +23,50 @@ is of what is signed. A value the signer would refuse (out of range, not an addr
 the payload "malformed". Amounts are base units, shown in the token's decimals when the
 ``token`` callback knows them.
 
+Calls carried inside typed data are described as calls (:func:`carried_calls`): a struct with
+a ``bytes`` field named ``data`` / ``callData`` / ``calldata`` / ``func`` / ``functionSignature``
+is a call the verifying contract will make: to its ``to`` / ``target`` / ``dest`` address (an
+ERC-4337 user operation: its ``sender`` account; a meta-transaction without one: the verifying
+contract), as its ``from`` (EIP-2771 forwarders, meta-transactions), as the Safe (``SafeTx``;
+``operation`` 1 is a DELEGATECALL) or as the account (ERC-4337). Each is described by
+:func:`walletim.contracts.describe.describe_call`, multicalls and Permit2 inside included, and
+its approvals are the payload's approvals.
+
 Flags: permit, permit2, unlimited, long-lived (usable for more than 30 days, or forever),
 expired (the deadline is before ``now``), revoke, nonstandard-types (the ``types`` are not
 the standard ones: the signature may mean something else to the contract), noncanonical-permit2
-(a "Permit2" domain at another address), malformed.
+(a "Permit2" domain at another address), malformed; and for carried calls: carries-call,
+approval, operator-approval, nested-approval, delegatecall, unknown-call, too-complex.
+
+Whatever the payload, its **domain** says where the signature is valid: :func:`typed_domain`
+reads it exactly as the signer hashes it (chainId, verifyingContract, name, version, salt),
+:func:`describe_domain` says it in words (the chain by name, "this network" or not, the
+contract), and :func:`check_domain_chain` refuses a domain for another chain than the
+network's, or one without chainId (valid on every chain), unless explicitly allowed.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from walletim.contracts.describe import UNLIMITED_FROM, TokenMetaLike, clean_text
+from walletim.contracts.describe import (
+    MULTICALL3_ADDRESS,
+    PERMIT2_ADDRESS,
+    UNLIMITED_FROM,
+    TokenMetaLike,
+    clean_text,
+)
+from walletim.errors import InputError, TypedDataAnyChainRefused, TypedDataChainRefused
 
-PERMIT2_ADDRESS = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
+#: Contracts deployed at the same address on every chain (CREATE2 through the same deployer),
+#: so their name holds whatever the chain.
+SAME_ON_EVERY_CHAIN: Mapping[str, str] = {
+    PERMIT2_ADDRESS: "Uniswap Permit2",
+    MULTICALL3_ADDRESS: "Multicall3",
+}
 MAX_UINT160 = 2**160 - 1
 MAX_UINT48 = 2**48 - 1
 LONG_LIVED = 30 * 24 * 3600
@@ -54,6 +82,13 @@ FLAGS = frozenset(
         "nonstandard-types",
         "noncanonical-permit2",
         "malformed",
+        "carries-call",
+        "approval",
+        "operator-approval",
+        "nested-approval",
+        "delegatecall",
+        "unknown-call",
+        "too-complex",
     }
 )
 """Every flag a :class:`TypedDataDescription` may carry (see the module docstring)."""
@@ -128,6 +163,7 @@ class TypedDataDescription:
     lines: tuple[str, ...]  # plain sentences for the user; the first is the summary
     chain_id: int | None = None
     verifying_contract: str | None = None
+    calls: tuple[Any, ...] = ()  # CallDescription of each call it carries
 
     @property
     def summary(self) -> str:
@@ -267,14 +303,29 @@ def describe_typed_data(
     *,
     token: Callable[[str], TokenMetaLike | None] = lambda _a: None,
     now: int | None = None,
+    name: Callable[[str], str | None] = lambda _a: None,
 ) -> TypedDataDescription | None:
     """Recognise a permit-like EIP-712 payload (eth_signTypedData_v4 JSON as a dict; see the
-    module docstring). ``token(address)`` gives symbol and decimals (it may raise: then the
-    amount is shown in base units); ``now`` (unix seconds) enables expired / long-lived.
+    module docstring), and the calls it carries. ``token(address)`` gives symbol and decimals
+    (it may raise: then the amount is shown in base units); ``name(address)`` labels
+    addresses; ``now`` (unix seconds) enables expired / long-lived.
 
     Returns None for plain typed data. Never raises: a payload of a known shape with bad
     fields is described as malformed.
     """
+    found = _describe_permit(doc, token, now)
+    try:
+        calls = carried_calls(doc)
+    except Exception:
+        calls = []
+    if not calls:
+        return found
+    return _with_calls(found, calls, token, name)
+
+
+def _describe_permit(
+    doc: Any, token: Callable[[str], TokenMetaLike | None], now: int | None
+) -> TypedDataDescription | None:
     if not isinstance(doc, dict):
         return None
     primary, domain, message = doc.get("primaryType"), doc.get("domain"), doc.get("message")
@@ -493,3 +544,322 @@ def _permit2_transfer(
         None,
         verifier,
     )
+
+
+# -- the domain: where a signature is valid ---------------------------------------------------
+
+_DOMAIN_TYPES = (
+    ("name", "string"),
+    ("version", "string"),
+    ("chainId", "uint256"),
+    ("verifyingContract", "address"),
+    ("salt", "bytes32"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TypedDomain:
+    """An EIP-712 domain as it is signed. None: the field is not in the domain."""
+
+    name: str | None
+    version: str | None
+    chain_id: int | None  # None: the signature is valid on every chain
+    verifying_contract: str | None  # checksummed; None: it binds no contract
+    salt: str | None  # 0x + 64 hex
+
+
+def typed_domain(doc: dict[str, Any]) -> TypedDomain:
+    """The domain of an eth_signTypedData_v4 document, each field read exactly as the signer
+    encodes it (eth-account: the five standard fields at their standard types, whatever
+    ``types.EIP712Domain`` says; ``"0x01"``, ``"1"`` and ``1`` are all chain 1).
+
+    Raises:
+        InputError: the domain would not encode (then nothing can be signed either).
+    """
+    from eth_abi.abi import encode
+    from eth_account._utils.encode_typed_data.encoding_and_hashing import encode_field
+
+    from walletim.keys.hd import to_checksum_address
+
+    domain = doc.get("domain") if isinstance(doc, dict) else None
+    if not isinstance(domain, dict):
+        raise InputError("typed data has no domain object")
+    unknown = [k for k in domain if k not in dict(_DOMAIN_TYPES)]
+    if unknown:
+        raise InputError(f"typed data domain has a field EIP-712 does not define: {unknown[0]!r}")
+    words: dict[str, bytes] = {}
+    raw: dict[str, Any] = {}
+    for key, typ in _DOMAIN_TYPES:
+        if key not in domain:
+            continue
+        raw[key] = domain[key]
+        try:
+            enc_type, value = encode_field({}, key, typ, domain[key])
+            words[key] = bytes(encode([enc_type], [value]))
+        except Exception as exc:  # eth-account / eth-abi raise many types
+            raise InputError(f"typed data domain field {key!r} does not encode") from exc
+
+    def text(key: str) -> str | None:
+        if key not in raw:
+            return None
+        value = raw[key]
+        return clean_text(value if isinstance(value, str) else repr(value), 60)
+
+    return TypedDomain(
+        name=text("name"),
+        version=text("version"),
+        chain_id=int.from_bytes(words["chainId"], "big") if "chainId" in words else None,
+        verifying_contract=to_checksum_address(words["verifyingContract"][12:].hex())
+        if "verifyingContract" in words
+        else None,
+        salt="0x" + words["salt"].hex() if "salt" in words else None,
+    )
+
+
+def describe_domain(
+    domain: TypedDomain,
+    *,
+    home_chain: int,
+    network: str,
+    profiles: Mapping[int, str] | None = None,
+    contract_name: Callable[[str], str | None] = lambda _a: None,
+) -> tuple[str, ...]:
+    """Where the signature is valid, in words: the chain (by name, and whether it is this
+    network), the contract it binds (with any name walletim knows), and the domain's own
+    name and version (the payload's word, so quoted). ``contract_name(address)`` may raise."""
+    from walletim.chain.chains import chain_label
+
+    lines = []
+    if domain.chain_id is None:
+        lines.append(
+            "Valid on EVERY chain: its domain has no chainId, so the same signature can be "
+            "used on any network where the contract exists."
+        )
+    else:
+        where = chain_label(
+            domain.chain_id, home_chain=home_chain, network=network, profiles=profiles
+        )
+        if domain.chain_id == home_chain:
+            lines.append(f"Valid on {where}.")
+        else:
+            lines.append(f"Valid on {where}: NOT this network ({network}, chain {home_chain}).")
+    contract = domain.verifying_contract
+    if contract is None:
+        lines.append(
+            "It binds no contract (no verifyingContract): any contract that accepts this "
+            "message may use the signature."
+        )
+    else:
+        name = SAME_ON_EVERY_CHAIN.get(contract)
+        if name is None:
+            try:
+                found = contract_name(contract)
+            except Exception:
+                found = None
+            name = clean_text(found, 40) if isinstance(found, str) and found else None
+        lines.append(f"For contract {contract}" + (f" ({name})." if name else "."))
+    app = [f"name {domain.name!r}"] if domain.name is not None else []
+    if domain.version is not None:
+        app.append(f"version {domain.version!r}")
+    if domain.salt is not None:
+        app.append(f"salt {domain.salt}")
+    if app:
+        lines.append("Its domain (as the payload names itself): " + ", ".join(app) + ".")
+    return tuple(lines)
+
+
+def check_domain_chain(
+    domain: TypedDomain,
+    home_chain: int,
+    *,
+    network: str = "",
+    allow_chains: Collection[int] = (),
+    allow_any_chain: bool = False,
+    profiles: Mapping[int, str] | None = None,
+) -> None:
+    """Refuse to sign for another chain than ``home_chain`` unless that chain is in
+    ``allow_chains``, and a domain without chainId unless ``allow_any_chain``.
+
+    Raises:
+        TypedDataChainRefused: the domain's chainId is another chain, not allowed.
+        TypedDataAnyChainRefused: the domain has no chainId, and that was not allowed.
+    """
+    from walletim.chain.chains import chain_label
+
+    if domain.chain_id is None:
+        if not allow_any_chain:
+            raise TypedDataAnyChainRefused()
+        return
+    if domain.chain_id != home_chain and domain.chain_id not in set(allow_chains):
+        raise TypedDataChainRefused(
+            domain.chain_id,
+            home_chain,
+            chain_label(domain.chain_id, profiles=profiles),
+            network or "the network in use",
+        )
+
+
+# -- calls carried inside typed data ----------------------------------------------------------
+
+_CALLDATA_FIELDS = ("data", "callData", "calldata", "func", "functionSignature")
+_TARGET_FIELDS = ("to", "target", "dest")
+MAX_TYPED_STRUCTS = 512
+"""Struct values of one payload looked into for carried calls (a bound against hostile nesting)."""
+MAX_TYPED_CALLS = 16
+"""Calls carried by one payload that are described (more is flagged too-complex)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CarriedCall:
+    """A call a typed-data payload asks its verifying contract to make."""
+
+    where: str  # the struct it is in, e.g. "ForwardRequest" or "Batch.calls[1]"
+    target: str
+    data: bytes
+    value: int
+    executor: str | None  # who the call runs as (None: not said by the payload)
+    delegatecall: bool
+
+
+def _bytes_value(value: Any) -> bytes:
+    """A ``bytes`` field as eth-account encodes it (0x-hex, else UTF-8 text, else an int)."""
+    from eth_utils.conversions import to_bytes
+    from eth_utils.hexadecimal import is_hexstr
+
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str) and is_hexstr(value) and value.startswith("0x"):
+        return bytes(to_bytes(hexstr=value))
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return bytes(to_bytes(max(value, 0)))
+    raise _Malformed("not bytes")
+
+
+def carried_calls(doc: dict[str, Any]) -> list[CarriedCall]:
+    """The calls an eth_signTypedData_v4 payload carries (see the module docstring), in the
+    order they appear; at most :data:`MAX_TYPED_CALLS` + 1 (the extra one says "more").
+    Raises _Malformed / ValueError / TypeError on fields that do not parse."""
+    types = doc.get("types")
+    raw_domain = doc.get("domain")
+    domain: dict[str, Any] = raw_domain if isinstance(raw_domain, dict) else {}
+    verifier = domain.get("verifyingContract")
+    verifier = _addr(verifier) if isinstance(verifier, str) else None
+    if not isinstance(types, dict):
+        return []
+    out: list[CarriedCall] = []
+    budget = [MAX_TYPED_STRUCTS]
+
+    def visit(type_name: str, value: Any, where: str, depth: int) -> None:
+        fields = types.get(type_name)
+        if depth > 16 or budget[0] <= 0 or len(out) > MAX_TYPED_CALLS:
+            return
+        if not isinstance(fields, list) or not isinstance(value, dict):
+            return
+        budget[0] -= 1
+        ftypes = {
+            f["name"]: f["type"]
+            for f in fields
+            if isinstance(f, dict)
+            and isinstance(f.get("name"), str)
+            and isinstance(f.get("type"), str)
+        }
+        field = next((f for f in _CALLDATA_FIELDS if ftypes.get(f) == "bytes"), None)
+        if field is not None and value.get(field) is not None:
+            target_field = next((f for f in _TARGET_FIELDS if ftypes.get(f) == "address"), None)
+            account = _addr(value["sender"]) if ftypes.get("sender") == "address" else None
+            if target_field is not None:
+                target: str | None = _addr(value[target_field])
+            else:
+                target = account or verifier
+            if ftypes.get("from") == "address":
+                executor: str | None = _addr(value["from"])
+            elif "operation" in ftypes and "safeTxGas" in ftypes:
+                executor = verifier  # SafeTx: the Safe makes the call
+            else:
+                executor = account
+            amount = (
+                _uint(value.get("value", 0)) if ftypes.get("value", "").startswith("uint") else 0
+            )
+            delegate = "operation" in ftypes and _uint(value.get("operation", 0), 256) == 1
+            if target is not None:
+                out.append(
+                    CarriedCall(
+                        where, target, _bytes_value(value[field]), amount, executor, delegate
+                    )
+                )
+        for fname, ftype in ftypes.items():
+            base = ftype.split("[", 1)[0]
+            if base not in types or fname not in value:
+                continue
+            items = value[fname] if ftype.endswith("]") else [value[fname]]
+            if not isinstance(items, list):
+                continue
+            for n, item in enumerate(items):
+                label = f"{where}.{fname}" + (f"[{n}]" if ftype.endswith("]") else "")
+                visit(base, item, label, depth + 1)
+
+    primary = doc.get("primaryType")
+    if isinstance(primary, str):
+        visit(primary, doc.get("message"), clean_text(primary, 40), 0)
+    return out
+
+
+def _with_calls(
+    found: TypedDataDescription | None,
+    calls: list[CarriedCall],
+    token: Callable[[str], TokenMetaLike | None],
+    name: Callable[[str], str | None],
+) -> TypedDataDescription:
+    from walletim.contracts.describe import APPROVING, describe_call, flag_marker
+
+    flags = set(found.flags) if found else set()
+    flags.add("carries-call")
+    lines: list[str] = []
+    described = []
+    for call in calls[:MAX_TYPED_CALLS]:
+        d = describe_call(call.target, call.data, call.value, token=token, name=name,
+                          sender=call.executor)  # fmt: skip
+        described.append(d)
+        who = f" as {call.executor}" if call.executor else ""
+        lines.append(
+            f"It carries a call ({call.where}) that {call.target} will receive{who}: "
+            f"{d.summary}{flag_marker(d.flags)}"
+        )
+        lines.extend(f"    {line}" for line in d.details)
+        if call.delegatecall:
+            flags.add("delegatecall")
+            lines.append(
+                f"    DELEGATECALL: the code of {call.target} runs as the signing account or "
+                "Safe itself: it can change anything there"
+            )
+        if d.flags & APPROVING:
+            flags.update({"approval", "nested-approval"})
+            lines.extend(f"    it APPROVES: {a}" for a in d.approvals)
+        if "unlimited-approval" in d.flags:
+            flags.add("unlimited")
+        if "operator-approval" in d.flags:
+            flags.add("operator-approval")
+        if d.flags & {"unknown-function", "malformed"}:
+            flags.add("unknown-call")
+        if "too-complex" in d.flags:
+            flags.add("too-complex")
+    if len(calls) > MAX_TYPED_CALLS:
+        flags.add("too-complex")
+        lines.append(f"It carries more than {MAX_TYPED_CALLS} calls: the rest is NOT DESCRIBED.")
+    if found is None:
+        head = (
+            "Typed data carrying call(s) that a contract will execute on your signature"
+            + ("; it carries APPROVALS" if "approval" in flags else "")
+            + "."
+        )
+        return TypedDataDescription(
+            "carries-call", None, None, (), None, None, frozenset(flags), (head, *lines),
+            calls=tuple(described),
+        )  # fmt: skip
+    return TypedDataDescription(
+        found.kind, found.owner, found.spender, found.grants, found.expires,
+        found.signature_deadline, frozenset(flags), found.lines + tuple(lines), found.chain_id,
+        found.verifying_contract, tuple(described),
+    )  # fmt: skip

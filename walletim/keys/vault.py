@@ -3,21 +3,37 @@
 Layout (directory 0700, files 0600, all written atomically)::
 
     HOME/vault.json          argon2id parameters + the 32-byte master key, wrapped
-    HOME/wallets/NAME.json   one wallet: public data in clear, secrets sealed under the master key
+    HOME/wallets/NAME.json   one wallet: public data in clear, secrets sealed under the master
+                             key, and a MAC over the whole file under a subkey of the master key
 
 One password per home protects every wallet in it (the MetaMask model). Changing it
 rewraps only the master key: a single atomic rename, so an interruption leaves either
 the old password or the new one working, never neither. The master key also derives the
 key of the home's SQLCipher store (:meth:`UnlockedVault.subkey`).
+
+Wallet files are authenticated as a whole: the public part (addresses, public nodes, path
+template, name, ...) is in clear so that it can be read quickly, but it is used only after
+its MAC (HMAC-SHA-256 under the ``wallet-file-mac/v1`` subkey of the master key, written in
+the same atomic replacement as the file) checks (:meth:`UnlockedVault.check`). Someone who
+can write the home cannot make walletim show another address as a wallet's.
+
+Vault format 2 marks a home whose wallet files all carry MACs; its master key is sealed with
+the version in the associated data, so lowering the version to skip the checks makes the
+vault not open. A version-1 home is upgraded on its first unlock (the caller checks each
+legacy file's public part against its sealed secret first: :meth:`Vault.finish_upgrade`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import json
 import os
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +44,7 @@ from walletim.errors import (
     InputError,
     VaultCorrupt,
     WalletExists,
+    WalletFileTampered,
     WalletNotFound,
     WrongPassword,
     shown,
@@ -36,7 +53,11 @@ from walletim.keys import crypto
 
 VAULT_FORMAT = "walletim-vault"
 WALLET_FORMAT = "walletim-wallet"
-VERSION = 1
+VERSION = 1  # of wallet files (it is in their secrets' associated data: never changes)
+VAULT_VERSION = 2  # of vault.json: 2 = every wallet file carries a MAC
+LEGACY_VAULT_VERSION = 1  # wallet files without MACs; upgraded on the first unlock
+MAC_ALG = "hmac-sha256"
+MAC_KEY_LABEL = "wallet-file-mac/v1"
 MAX_FILE_BYTES = 1024 * 1024
 MIN_PASSWORD_LENGTH = 8
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -88,11 +109,19 @@ class WalletRecord:
     public: dict[str, Any]
     sealed: dict[str, str]
     meta: dict[str, Any] = field(default_factory=dict)
+    mac: Any = None  # {"alg": MAC_ALG, "tag": hex} as read from the file (unchecked), or None
 
     def aad(self) -> bytes:
         return f"{WALLET_FORMAT}/v{VERSION}/{self.wallet_id}/{self.kind}".encode()
 
     def to_json(self) -> dict[str, Any]:
+        doc = self.authenticated_json()
+        if self.mac is not None:
+            doc["mac"] = self.mac
+        return doc
+
+    def authenticated_json(self) -> dict[str, Any]:
+        """Everything the MAC covers: the whole file but the MAC itself."""
         return {
             "format": WALLET_FORMAT,
             "version": VERSION,
@@ -105,6 +134,13 @@ class WalletRecord:
             "secret": self.sealed,
             "meta": self.meta,
         }
+
+    def authenticated_bytes(self) -> bytes:
+        """The canonical bytes the MAC is computed over (sorted keys, no spaces, ASCII)."""
+        body = json.dumps(
+            self.authenticated_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        )
+        return f"{WALLET_FORMAT}-mac/v1\n".encode() + body.encode()
 
     @classmethod
     def from_json(cls, doc: dict[str, Any], path: Path) -> WalletRecord:
@@ -123,6 +159,7 @@ class WalletRecord:
                     "ciphertext": str(doc["secret"]["ciphertext"]),
                 },
                 meta=dict(doc.get("meta") or {}),
+                mac=doc.get("mac"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise VaultCorrupt(f"wallet file {path} is malformed") from exc
@@ -134,11 +171,45 @@ class WalletRecord:
 class UnlockedVault:
     """The master key in memory. Seals and opens wallet secrets."""
 
-    __slots__ = ("_master", "_randbytes")
+    __slots__ = ("_master", "_randbytes", "_upgrade")
 
-    def __init__(self, master: bytes, randbytes: Callable[[int], bytes] = os.urandom) -> None:
+    def __init__(
+        self,
+        master: bytes,
+        randbytes: Callable[[int], bytes] = os.urandom,
+        upgrade: tuple[bytes, crypto.KdfParams, Any] | None = None,
+    ) -> None:
         self._master = master
         self._randbytes = randbytes
+        # A version-1 vault: the key-encryption key and its parameters, kept only until
+        # Vault.finish_upgrade rewrites vault.json as version 2 (no second argon2id run).
+        self._upgrade = upgrade
+
+    @property
+    def needs_upgrade(self) -> bool:
+        """True for a version-1 home: its wallet files have no MACs yet."""
+        return self._upgrade is not None
+
+    def _mac_tag(self, record: WalletRecord) -> str:
+        key = crypto.subkey(self._master, MAC_KEY_LABEL)
+        return hmac.new(key, record.authenticated_bytes(), hashlib.sha256).hexdigest()
+
+    def authenticate(self, record: WalletRecord) -> None:
+        """Set ``record.mac`` for its current contents (call right before writing it)."""
+        record.mac = {"alg": MAC_ALG, "tag": self._mac_tag(record)}
+
+    def check(self, record: WalletRecord, path: Path) -> None:
+        """Raise WalletFileTampered unless ``record`` carries a valid MAC for its contents."""
+        mac = record.mac
+        if mac is None:
+            raise WalletFileTampered(path, "its authentication code (MAC) was removed")
+        tag = mac.get("tag") if isinstance(mac, dict) else None
+        if not isinstance(mac, dict) or mac.get("alg") != MAC_ALG or not isinstance(tag, str):
+            raise WalletFileTampered(path, "its authentication code (MAC) is malformed")
+        if not hmac.compare_digest(tag.lower().encode(), self._mac_tag(record).encode()):
+            raise WalletFileTampered(
+                path, "its contents do not match their authentication code (MAC)"
+            )
 
     def __repr__(self) -> str:
         return "UnlockedVault(<secret>)"
@@ -189,6 +260,8 @@ class Vault:
         self._ops = kdf_opslimit
         self._mem = kdf_memlimit
         self._randbytes = randbytes
+        self._thread_lock = threading.RLock()
+        self._lock_depth = 0
 
     @property
     def vault_path(self) -> Path:
@@ -204,10 +277,25 @@ class Vault:
     def is_initialized(self) -> bool:
         return self.vault_path.exists()
 
-    def lock(self) -> Any:
-        """Context manager serializing writers to this home across processes."""
-        fsio.ensure_private_dir(self.home)
-        return fsio.locked(self.home / ".lock")
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Context manager serializing writers to this home across processes (re-entrant
+        within one Vault object: unlocking may upgrade the home under a caller's lock)."""
+        with self._thread_lock:
+            if self._lock_depth:
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
+                return
+            fsio.ensure_private_dir(self.home)
+            with fsio.locked(self.home / ".lock"):
+                self._lock_depth = 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth = 0
 
     # -- the master key -------------------------------------------------------------
 
@@ -231,21 +319,37 @@ class Vault:
 
     def _wrap(self, master: bytes, password: str) -> bytes:
         params = crypto.KdfParams.new(self._ops, self._mem, self._randbytes)
-        kek = crypto.derive_key(password, params)
+        return self._seal_master(master, crypto.derive_key(password, params), params)
+
+    def _seal_master(self, master: bytes, kek: bytes, params: crypto.KdfParams) -> bytes:
         nonce = self._randbytes(crypto.NONCE_BYTES)
-        ct = crypto.seal(kek, master, self._aad(), nonce)
+        ct = crypto.seal(kek, master, self._aad(VAULT_VERSION), nonce)
         return _json_bytes(
             {
                 "format": VAULT_FORMAT,
-                "version": VERSION,
+                "version": VAULT_VERSION,
                 "kdf": params.to_json(),
                 "cipher": "xchacha20poly1305-ietf",
                 "master_key": {"nonce": nonce.hex(), "ciphertext": ct.hex()},
             }
         )
 
-    def _aad(self) -> bytes:
-        return f"{VAULT_FORMAT}/v{VERSION}".encode()
+    @staticmethod
+    def _aad(version: int) -> bytes:
+        return f"{VAULT_FORMAT}/v{version}".encode()
+
+    def _read_vault(self) -> dict[str, Any]:
+        doc = _load_json(self.vault_path, "vault")
+        version = doc.get("version")
+        if doc.get("format") != VAULT_FORMAT or (
+            type(version) is not int or version not in (LEGACY_VAULT_VERSION, VAULT_VERSION)
+        ):
+            raise VaultCorrupt(f"{self.vault_path} is not a walletim vault this version reads")
+        return doc
+
+    def needs_upgrade(self) -> bool:
+        """Whether vault.json is still version 1 (wallet files without MACs)."""
+        return self._read_vault().get("version") == LEGACY_VAULT_VERSION
 
     def unlock(self, password: str) -> UnlockedVault:
         """Unwrap the master key (~0.5 s of argon2id on purpose).
@@ -259,9 +363,8 @@ class Vault:
             raise ConfigError(
                 f"{self.home} has no wallets yet (create one with `walletim wallet create`)"
             )
-        doc = _load_json(self.vault_path, "vault")
-        if doc.get("format") != VAULT_FORMAT or doc.get("version") != VERSION:
-            raise VaultCorrupt(f"{self.vault_path} is not a walletim v{VERSION} vault")
+        doc = self._read_vault()
+        version = doc["version"]
         params = crypto.KdfParams.from_json(doc.get("kdf"))
         try:
             wrapped = doc["master_key"]
@@ -270,10 +373,37 @@ class Vault:
         except (KeyError, TypeError, ValueError) as exc:
             raise VaultCorrupt(f"{self.vault_path} is malformed") from exc
         kek = crypto.derive_key(password, params)
-        master = crypto.unseal(kek, ct, self._aad(), nonce, what="this walletim home")
+        try:
+            master = crypto.unseal(kek, ct, self._aad(version), nonce, what="this walletim home")
+        except WrongPassword:
+            if version == LEGACY_VAULT_VERSION:
+                # A version-2 vault relabelled as version 1 would skip the wallet MACs.
+                with contextlib.suppress(WrongPassword):
+                    crypto.unseal(kek, ct, self._aad(VAULT_VERSION), nonce, what="")
+                    raise VaultCorrupt(
+                        f"{self.vault_path} was modified outside walletim (its format version "
+                        "was lowered); the home is not opened"
+                    ) from None
+            raise
         if len(master) != crypto.KEY_BYTES:
             raise VaultCorrupt(f"{self.vault_path} holds a malformed key")
-        return UnlockedVault(master, self._randbytes)
+        upgrade = (kek, params, wrapped) if version == LEGACY_VAULT_VERSION else None
+        return UnlockedVault(master, self._randbytes, upgrade)
+
+    def finish_upgrade(self, unlocked: UnlockedVault) -> None:
+        """Rewrite a version-1 vault.json as version 2 (same password, same KDF parameters,
+        one atomic replacement). Call under :meth:`lock`, after every wallet file carries a
+        MAC: from then on a wallet file without one is refused."""
+        upgrade = unlocked._upgrade
+        if upgrade is None:
+            return
+        kek, params, wrapped = upgrade
+        doc = self._read_vault()
+        # Rewrite only the vault that was unlocked (not one another process has rewritten since).
+        if doc.get("version") == LEGACY_VAULT_VERSION and doc.get("master_key") == wrapped:
+            fsio.remove_stale_temps(self.home, of=self.vault_path.name)
+            fsio.write_private(self.vault_path, self._seal_master(unlocked._master, kek, params))
+        unlocked._upgrade = None
 
     def change_password(self, old: str, new: str) -> None:
         """Rewrap the master key under ``new``; one atomic file replacement.
@@ -285,6 +415,11 @@ class Vault:
         check_new_password(new)
         with self.lock():
             unlocked = self.unlock(old)
+            if unlocked.needs_upgrade:
+                raise ConfigError(
+                    f"{self.home} must be upgraded first (its wallet files get MACs on unlock: "
+                    "open it with walletim once); the password was not changed"
+                )
             # Copies a killed change left behind (sealed, but under an old password).
             fsio.remove_stale_temps(self.home, of=self.vault_path.name)
             fsio.write_private(self.vault_path, self._wrap(unlocked._master, new))
@@ -301,7 +436,8 @@ class Vault:
         )
 
     def load(self, name: str) -> WalletRecord:
-        """Raises WalletNotFound, VaultCorrupt."""
+        """The file as it is: NOT authenticated (check it with :meth:`UnlockedVault.check`
+        before using anything in it). Raises WalletNotFound, VaultCorrupt."""
         path = self.wallet_path(name)
         if not path.exists():
             raise WalletNotFound(name)
@@ -324,8 +460,9 @@ class Vault:
             sealed={},
         )
 
-    def add(self, record: WalletRecord) -> None:
-        """Write a new wallet file. Call under :meth:`lock`. Raises WalletExists."""
+    def add(self, record: WalletRecord, unlocked: UnlockedVault) -> None:
+        """Write a new wallet file with its MAC. Call under :meth:`lock`. Raises WalletExists."""
+        unlocked.authenticate(record)
         fsio.ensure_private_dir(self.wallets_dir)
         fsio.remove_stale_temps(self.wallets_dir)
         try:
@@ -335,8 +472,9 @@ class Vault:
         except FileExistsError as exc:
             raise WalletExists(record.name) from exc
 
-    def save(self, record: WalletRecord) -> None:
-        """Atomically rewrite an existing wallet file (e.g. to grow its address cache)."""
+    def save(self, record: WalletRecord, unlocked: UnlockedVault) -> None:
+        """Atomically rewrite an existing wallet file with a fresh MAC. Call under :meth:`lock`."""
+        unlocked.authenticate(record)
         fsio.write_private(self.wallet_path(record.name), _json_bytes(record.to_json()))
 
     def remove(self, name: str) -> None:
