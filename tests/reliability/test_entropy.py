@@ -31,7 +31,7 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
     ("walletim/keys/crypto.py", "KdfParams.new", "randbytes (injected)"): (1, "argon2id salt"),
     ("walletim/keys/vault.py", "Vault.__init__", "os.urandom"): (1, "default of randbytes"),
     ("walletim/keys/vault.py", "Vault.initialize", "randbytes (injected)"): (1, "vault master key"),
-    ("walletim/keys/vault.py", "Vault._wrap", "randbytes (injected)"): (1, "key-wrap nonce"),
+    ("walletim/keys/vault.py", "Vault._seal_master", "randbytes (injected)"): (1, "key-wrap nonce"),
     ("walletim/keys/vault.py", "Vault.new_record", "randbytes (injected)"): (1, "wallet id"),
     ("walletim/keys/vault.py", "UnlockedVault.__init__", "os.urandom"): (1, "default"),
     ("walletim/keys/vault.py", "UnlockedVault.seal", "randbytes (injected)"): (1, "seal nonce"),
