@@ -199,7 +199,7 @@ def test_crash_after_encrypting_before_relay_confirms_resends_same_envelope(
     async def failing_send(url: str) -> Any:
         conn = await original(url)
 
-        async def send(to: str, mid: str, env: bytes) -> None:
+        async def send(to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
             alice.relay.store(to, mid, env)  # the relay stored it ...
             raise RelayUnavailable(url, "connection lost")  # ... but the answer was lost
 

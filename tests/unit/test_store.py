@@ -39,7 +39,7 @@ def _tx(n: int) -> TxRecord:
 
 def test_round_trip_and_big_amounts(tmp_path: Path) -> None:
     with Store.open(tmp_path / "w.db", KEY) as store:
-        assert store.schema_version == len(MIGRATIONS)
+        assert store.schema_version == MIGRATIONS[-1].version
         with store.transaction() as conn:
             TxRepo.insert(conn, _tx(1))
         got = TxRepo(store).get(_tx(1).hash)
@@ -84,7 +84,7 @@ def test_migrations_from_empty_and_from_v1(tmp_path: Path) -> None:
         tables = {r[0] for r in old.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert "batches" not in tables
     with Store.open(path, KEY) as new:
-        assert new.schema_version == len(MIGRATIONS)
+        assert new.schema_version == MIGRATIONS[-1].version
         tables = {r[0] for r in new.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"transactions", "receipts", "nonces", "batches"} <= tables
         assert TxRepo(new).get(_tx(7).hash) is not None
@@ -93,7 +93,7 @@ def test_migrations_from_empty_and_from_v1(tmp_path: Path) -> None:
 def test_newer_schema_refused(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     with Store.open(path, KEY) as store:
-        store.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+        store.execute(f"PRAGMA user_version = {MIGRATIONS[-1].version + 5}")
     with pytest.raises(StoreError, match="newer"):
         Store.open(path, KEY)
 

@@ -81,11 +81,35 @@ def _membership_text(m: Any, names: dict[str, str]) -> str:
     return f"membership: {who(c.by)} {did} ({signed}, version {c.version})"
 
 
-def _message_line(m: Any, names: dict[str, str]) -> str:
+WAIT_TEXT = {
+    "mailbox_full": "the recipient's mailbox on the relay is full",
+    "rate_limited": "the relay limits messages to this recipient from you for now",
+}
+
+
+def wait_json(w: Any) -> dict[str, Any] | None:
+    """A message the relay refused for now (it stays in the outbox and is retried)."""
+    if w is None:
+        return None
+    return {
+        "reason": w.reason,
+        "detail": WAIT_TEXT.get(w.reason, w.reason),
+        "attempts": w.attempts,
+        "retry_at_ms": w.retry_at_ms,
+    }
+
+
+def _wait_text(w: Any) -> str:
+    return f"waiting: {WAIT_TEXT.get(w.reason, w.reason)}; retried later"
+
+
+def _message_line(m: Any, names: dict[str, str], waiting: Any = None) -> str:
     """One message as a line (continuation lines of a multi-line text indented, and nothing
     from the sender able to move the cursor: see :func:`printable`)."""
     arrow = "→" if m.direction == "out" else "←"
     pending = "" if m.state in ("sent", "received") else f"  [{m.state}]"
+    if waiting is not None:
+        pending = f"  [{_wait_text(waiting)}]"
     text = printable(str(m.text), newline="\n" + " " * 20 + "│ ")
     if m.sender is None:
         return f"{_when(m.sent_ms)}  {arrow} {_label(m.peer, names)}: {text}{pending}"
@@ -178,11 +202,19 @@ def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
         **message_json(r.message),
         "key_changed": r.key_changed,
         "flushed": r.flushed,
+        "waiting": wait_json(r.waiting),
     }
 
     def human() -> None:
         who = _label(r.peer, names)
-        if r.message.state == "queued":
+        if r.waiting is not None:
+            click.echo(
+                f"waiting: {WAIT_TEXT.get(r.waiting.reason, r.waiting.reason)} ({who}); the "
+                "message stays in the outbox and is retried by later `walletim chat` commands "
+                "and while `walletim chat listen` runs",
+                err=True,
+            )
+        elif r.message.state == "queued":
             click.echo(
                 f"queued for {who}: they have not published chat keys to this relay yet; it "
                 "will be sent by a later `walletim chat send/inbox/listen` once they have",
@@ -219,6 +251,7 @@ def inbox(ctx: Ctx, account: str) -> None:
         "sent": r.sent,
         "queued": r.queued,
         "failed": [{**message_json(m), "reason": why} for m, why in r.failed],
+        "waiting": [{**message_json(m), "waiting": wait_json(w)} for m, w in r.waiting],
         "key_changes": r.key_changes,
         "warnings": r.warnings,
         "conversations": [
@@ -263,6 +296,12 @@ def inbox(ctx: Ctx, account: str) -> None:
                 f"warning: not delivered to {_label(m.peer, names)}: {m.text[:40]!r} ({why})",
                 err=True,
             )
+        for m, w in r.waiting:
+            click.echo(
+                f"waiting for {_label(m.peer, names)}: {printable(m.text[:40], newline=' ')!r} "
+                f"({_wait_text(w)})",
+                err=True,
+            )
         if r.queued:
             click.echo(f"{r.queued} message(s) still queued for peers without chat keys", err=True)
         changes = [x.message for x in r.received if x.message.kind == "membership"]
@@ -305,6 +344,7 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
         checked = s.wim.verdicts(
             r.account, [m.id for m in r.messages if m.kind in ("payment", "action")]
         )
+        waits = s.chat.waiting(account)
         g = (
             s.chat.repo.group(r.account, r.peer[len(GROUP_PREFIX) :])
             if is_group_peer(r.peer)
@@ -315,7 +355,14 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
         "account": r.account,
         "address": r.peer,
         "contact": None if c is None else contact_json(c),
-        "messages": [{**message_json(m), **_verdict_json(checked.get(m.id))} for m in r.messages],
+        "messages": [
+            {
+                **message_json(m),
+                **_verdict_json(checked.get(m.id)),
+                "waiting": wait_json(waits.get(m.id)),
+            }
+            for m in r.messages
+        ],
         "missing": list(r.missing),
         "group_id": None if g is None else g.group_id,
         "group": None if g is None else group_json(g),
@@ -325,7 +372,8 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
         if g is not None:
             click.echo(f"group {_label(r.peer, names)}: {_roster(g, r.account, names)}")
             for m in r.messages:
-                click.echo(_message_line(m, names) + _verdict_text(checked.get(m.id)))
+                line = _message_line(m, names, waits.get(m.id))
+                click.echo(line + _verdict_text(checked.get(m.id)))
             if not r.messages:
                 click.echo("(no messages)")
             return
@@ -338,7 +386,8 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
                 status += "; KEY CHANGED since last confirmed"
         click.echo(f"conversation with {_label(r.peer, names)}: {status}")
         for m in r.messages:
-            click.echo(_message_line(m, names) + _verdict_text(checked.get(m.id)))
+            line = _message_line(m, names, waits.get(m.id))
+            click.echo(line + _verdict_text(checked.get(m.id)))
         if not r.messages:
             click.echo("(no messages)")
         _warn_gaps(r.peer, r.missing, names)
@@ -431,6 +480,10 @@ def listen(
                     doc.update(_verdict_json(checked(item.message)))
                 elif isinstance(item, Rejection):
                     doc.update(address=item.peer, reason=item.reason)
+                elif event.kind == "waiting":
+                    doc["messages"] = [
+                        {**message_json(m), "waiting": wait_json(w)} for m, w in item
+                    ]
                 elif item is not None:
                     doc["detail"] = item
                 click.echo(json.dumps(doc))
@@ -449,6 +502,9 @@ def listen(
                 click.echo(f"relay connection lost ({item}); reconnecting…", err=True)
             elif event.kind == "sent":
                 click.echo(f"sent {item} queued message(s)", err=True)
+            elif event.kind == "waiting":
+                for m, w in item:
+                    click.echo(f"waiting for {_label(m.peer, names)}: {_wait_text(w)}", err=True)
             elif event.kind == "tick-error":
                 click.echo(f"warning: chain watch: {item}; retrying", err=True)
 
@@ -592,7 +648,13 @@ def _roster(g: Any, me: str, names: dict[str, str]) -> str:
 
 def _deliveries_json(sent: Any) -> list[dict[str, Any]]:
     return [
-        {"address": r.peer, "state": r.message.state, "key_changed": r.key_changed} for r in sent
+        {
+            "address": r.peer,
+            "state": r.message.state,
+            "key_changed": r.key_changed,
+            "waiting": wait_json(r.waiting),
+        }
+        for r in sent
     ]
 
 

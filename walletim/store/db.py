@@ -126,14 +126,14 @@ class Store:
             delay = min(delay * 2, 0.1)
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
-        known = len(migrations)
+        known = max((m.version for m in migrations), default=0)
         current = self.schema_version
         if current > known:
             raise StoreError(
                 f"{self.path} has schema version {current}, newer than this walletim "
                 f"understands ({known}); upgrade walletim"
             )
-        for migration in migrations[current:]:
+        for migration in (m for m in migrations if m.version > current):
             with self.transaction() as tx:
                 # Re-check under the write lock: another process may have migrated.
                 if int(tx.execute("PRAGMA user_version").fetchone()[0]) >= migration.version:
