@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.test_relay import Person
+from tests.integration.test_relay import ContactClient, Person
 from tests.reliability.netfault import frame_payload, split_frame
 from walletim.errors import RelayRefused, RelayUnavailable
 from walletim.messaging import protocol as p
@@ -152,9 +152,10 @@ class Ledger:
         return out
 
 
-class QuickClient(RelayClient):
+class QuickClient(ContactClient):
     """A RelayClient whose ``close`` gives the closing handshake 0.5 s (a half-open link
-    never answers it), so a test through many stalled links does not wait on each."""
+    never answers it), so a test through many stalled links does not wait on each. Its sends
+    present a test person's delivery key (test people are each other's contacts)."""
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -172,7 +173,9 @@ async def quick_connector(url: str) -> RelayClient:
 async def open_client(url: str, person: Person, timeout: float) -> RelayClient:
     client = await QuickClient.connect(url, open_timeout=timeout, request_timeout=timeout)
     try:
-        await client.authenticate(person.key, person.identity.sign)
+        info = await client.authenticate(person.key, person.identity.sign)
+        if info.dkey != client.delivery_hash(person.dk):
+            await client.register_delivery_key(person.dk)
     except BaseException:
         await client.close()
         raise

@@ -801,11 +801,11 @@ class RelayServer:
         if frame.url not in self._public:
             # Signed for a URL this relay does not serve: another relay passed our challenge
             # on (or a proxy in front of this one is missing from --public-url).
-            log.info("authentication failed: the login names a URL that is not this relay's")
+            log.info("login refused: it names a URL that is not one of this relay's")
             await self._drop(
                 conn,
                 p.CLOSE_AUTH_FAILED,
-                "authentication failed: the login is signed for another relay URL",
+                "authentication failed (the login is signed for another relay URL)",
             )
             return False
         message = p.auth_message(frame.url, self.key, conn.nonce)
