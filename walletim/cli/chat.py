@@ -647,15 +647,13 @@ def _roster(g: Any, me: str, names: dict[str, str]) -> str:
 
 
 def _deliveries_json(sent: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "address": r.peer,
-            "state": r.message.state,
-            "key_changed": r.key_changed,
-            "waiting": wait_json(r.waiting),
-        }
-        for r in sent
-    ]
+    out = []
+    for r in sent:
+        doc = {"address": r.peer, "state": r.message.state, "key_changed": r.key_changed}
+        if r.waiting is not None:  # refused for now by the relay: retried later
+            doc["waiting"] = wait_json(r.waiting)
+        out.append(doc)
+    return out
 
 
 def _warn_deliveries(ctx: Ctx, account: str, sent: Any, names: dict[str, str]) -> None:

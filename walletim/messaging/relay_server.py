@@ -836,21 +836,18 @@ class RelayServer:
         return True
 
     def stranger_buckets(self, conn: _Conn) -> tuple[tuple[str, float, int], ...]:
-        """The quota buckets a stranger's send on ``conn`` takes a token from (per recipient
-        mailbox): the connection's; the sender's (its mailbox once logged in, else its IP
-        address); the IP address's (logged-in connections, if that quota is on)."""
+        """The quota buckets a stranger's send on ``conn`` takes a token from (each per
+        recipient mailbox): the connection's; the sender's (its mailbox once logged in, else
+        its IP address); and its IP address's, whoever is logged in (if that quota is on)."""
         limits = self.limits
         window = max(1, limits.stranger_window_s)
         quota = max(0, limits.stranger_quota)
         rate = quota / window
-        buckets = [("c:" + conn.cid, rate, quota)]
-        if conn.mailbox is not None:
-            buckets.append(("a:" + conn.mailbox, rate, quota))
-            if limits.stranger_ip_quota > 0:
-                ip_quota = limits.stranger_ip_quota
-                buckets.append(("i:" + conn.address, ip_quota / window, ip_quota))
-        else:
-            buckets.append(("i:" + conn.address, rate, quota))
+        sender = "a:" + conn.mailbox if conn.mailbox is not None else "s:" + conn.address
+        buckets = [("c:" + conn.cid, rate, quota), (sender, rate, quota)]
+        if limits.stranger_ip_quota > 0:
+            ip_quota = limits.stranger_ip_quota
+            buckets.append(("i:" + conn.address, ip_quota / window, ip_quota))
         return tuple(buckets)
 
     def _dkey(self, conn: _Conn, frame: p.DeliveryKey) -> None:
