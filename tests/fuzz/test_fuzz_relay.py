@@ -185,3 +185,37 @@ def test_a_relay_survives_fuzzed_connections(relay: RelayProcess) -> None:
     log = relay.log.read_text()
     assert "Traceback" not in log and "internal error" not in log
     assert os.path.exists(relay.db)
+
+
+urls = st.text(max_size=60) | st.builds(
+    lambda scheme, host, port, path: f"{scheme}://{host}{port}{path}",
+    st.sampled_from(["ws", "wss", "WS", "Wss", "http", ""]),
+    st.sampled_from(["relay.example", "RELAY.example", "127.0.0.1", "[::1]", "[::1", "a@b", ""])
+    | st.text(max_size=12),
+    st.sampled_from(["", ":80", ":443", ":8765", ":0", ":99999", ":x"]),
+    st.sampled_from(["", "/", "/relay/", "/a?b#c", "?q"]) | st.text(max_size=8),
+)
+
+
+@fuzz("fuzz relay: relay URLs normalise to a fixed point or raise MessagingError", 400, 4000)
+@given(urls)
+def test_relay_urls_normalise_or_raise(url: str) -> None:
+    try:
+        once = p.normalize_relay_url(url)
+    except MessagingError:
+        return
+    assert p.normalize_relay_url(once) == once
+    assert once.startswith(("ws://", "wss://")) and "@" not in once.split("/")[2]
+
+
+@fuzz("fuzz relay: payloads with a delivery key decode or raise MessagingError", 300, 3000)
+@given(json_values)
+def test_payload_delivery_keys_decode_or_raise(dk: Any) -> None:
+    from walletim.messaging.envelope import Payload
+
+    doc = {"v": 1, "e": "ab" * 8, "n": 1, "t": 1, "k": "text", "b": {"text": "x"}, "dk": dk}
+    try:
+        payload = Payload.decode(json.dumps(doc).encode())
+    except MessagingError:
+        return
+    assert payload.delivery_key is None or len(payload.delivery_key) == 16
