@@ -197,13 +197,10 @@ class MemoryConnection:
         opk = entry.opks.pop(0) if entry.opks and with_opk else None
         return protocol.Bundle(entry.binding, entry.spk, opk)
 
-    async def send(
-        self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None
-    ) -> None:
+    async def send(self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
         self._check()
-        if (
-            delivery_key is not None
-            and self.relay.delivery_hashes.get(to) == self.delivery_hash(delivery_key)
+        if delivery_key is not None and self.relay.delivery_hashes.get(to) == self.delivery_hash(
+            delivery_key
         ):
             self.relay.keyed_sends.append((to, mid))
         if not protocol.valid_envelope_length(len(env)):

@@ -69,13 +69,14 @@ def test_a_changed_relay_key_is_refused_until_pinned_again(
 def test_serving_on_every_address_needs_public_urls(
     tmp_path: Path, relay_factory: Factory, cli: Cli
 ) -> None:
-    wildcard = cli("relay", "serve", "--host", "0.0.0.0", "--port", "0", "--db", "x.db")
+    every = "0.0.0.0"  # noqa: S104 - the point: a relay on every address needs public URLs
+    wildcard = cli("relay", "serve", "--host", every, "--port", "0", "--db", "x.db")
     assert wildcard.code == 2 and "--public-url" in wildcard.err
     bad = cli("relay", "serve", "--public-url", "http://relay.example.com", "--db", "x.db")
     assert bad.code == 2 and "ws://" in bad.err
     # Behind a TLS terminator: logins are accepted for its URL only, not for the address
     # the relay listens on.
-    relay = relay_factory("--host", "0.0.0.0", "--public-url", "wss://relay.example.com:443/")
+    relay = relay_factory("--host", every, "--public-url", "wss://relay.example.com:443/")
     assert "logins accepted for wss://relay.example.com" in relay.log.read_text()
     direct: Cli = person(tmp_path, "alice", relay.url)
     refused = direct("chat", "init", "--from", "alice")

@@ -467,7 +467,7 @@ def test_a_relay_presenting_another_key_is_refused_before_any_login(
     a = alice.service()
     a.init("alice")
     memrelay.relay_key = bytes(32)  # another relay now answers at the same URL
-    with pytest.raises(RelayKeyChanged, match="walletim relay pin ws://memory.relay.invalid"):
+    with pytest.raises(RelayKeyChanged, match=r"walletim relay pin ws://memory\.relay\.invalid"):
         a.inbox("alice")
     [(pin, before)] = a.pin_relays(["ws://memory.relay.invalid"])
     assert pin.key == bytes(32) and before is not None and before.key == bytes(range(32))

@@ -56,9 +56,7 @@ class ContactClient(RelayClient):
     """A RelayClient whose sends present the recipient's delivery key when it is a test
     person (as a contact's would)."""
 
-    async def send(
-        self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None
-    ) -> None:
+    async def send(self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
         key = delivery_key if delivery_key is not None else DELIVERY_KEYS.get(to.lower())
         await super().send(to, mid, env, key)
 

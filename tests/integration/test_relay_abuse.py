@@ -122,6 +122,7 @@ class ForwardingRelay:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
+
         async def start() -> Any:
             return await serve(self._handle, "127.0.0.1", 0, compression=None)
 

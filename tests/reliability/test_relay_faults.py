@@ -589,7 +589,7 @@ def test_a_half_open_connection_fails_fast_and_closes_fast(relay_factory: Factor
     """A request on a connection that went half-open fails after the request timeout, and
     closing it then takes at most the client's close timeout (2 s), not websockets' default
     10 s on top (what ``chat send`` waited on such a link before)."""
-    relay, proxy = proxied(relay_factory)
+    _, proxy = proxied(relay_factory)
     person = make_person()
 
     async def main() -> tuple[float, float, bool]:

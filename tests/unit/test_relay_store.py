@@ -539,7 +539,8 @@ def test_a_schema_1_database_is_upgraded(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     conn.executescript(
         SCHEMA.replace("    stranger INTEGER NOT NULL DEFAULT 0,\n", "").replace(
-            "CREATE TABLE IF NOT EXISTS delivery_keys (mailbox TEXT PRIMARY KEY, hash BLOB NOT NULL);",
+            "CREATE TABLE IF NOT EXISTS delivery_keys "
+            "(mailbox TEXT PRIMARY KEY, hash BLOB NOT NULL);",
             "",
         )
     )

@@ -178,11 +178,14 @@ def serve(
     logged on stderr.
     """
     from walletim import fsio
-    from walletim.messaging.relay_server import RelayLimits, RelayServer, run_relay
-
     from walletim.errors import MessagingError, UsageError
     from walletim.messaging.protocol import normalize_relay_url
-    from walletim.messaging.relay_server import default_public_urls
+    from walletim.messaging.relay_server import (
+        RelayLimits,
+        RelayServer,
+        default_public_urls,
+        run_relay,
+    )
 
     if db and redis_url:
         raise click.UsageError("--db and --redis exclude each other")
@@ -270,8 +273,7 @@ def _pin_json(pin: Any, before: Any = None) -> dict[str, Any]:
     "--key",
     "expect",
     metavar="HEX",
-    help="The relay key its operator published (64 hex digits): refuse a relay presenting "
-    "another.",
+    help="The relay key its operator published (64 hex digits): refuse a relay presenting another.",
 )
 @password_file_option
 @pass_ctx

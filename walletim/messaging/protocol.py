@@ -204,9 +204,7 @@ def delivery_token(delivery_key: bytes, relay_key: bytes) -> bytes:
 def delivery_token_hash(token: bytes) -> bytes:
     """What the mailbox owner registers with the relay (``dkey``) and the relay compares a
     presented token's hash with (a leaked relay database reveals no token)."""
-    return hashlib.blake2b(
-        token, digest_size=DELIVERY_HASH_BYTES, person=b"wim-dkhash-v1"
-    ).digest()
+    return hashlib.blake2b(token, digest_size=DELIVERY_HASH_BYTES, person=b"wim-dkhash-v1").digest()
 
 
 def spk_signed_bytes(spk_public: bytes) -> bytes:

@@ -409,9 +409,7 @@ class RelayClient:
             raise
         return reply.bundle
 
-    async def send(
-        self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None
-    ) -> None:
+    async def send(self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
         """Hand ``env`` for mailbox ``to`` to the relay; returns once it is durably stored.
         Safe to call concurrently (requests pipeline). Resending the same ``mid`` is a
         success and is not delivered twice. ``delivery_key``: the recipient's (as they gave

@@ -415,7 +415,9 @@ class RedisMailboxStore:
             raw_key: Any = await client.get(prefix + "relay_key")
             relay_key = bytes(raw_key or b"")
             if len(relay_key) != 32:
-                raise StoreError(f"Redis at {shown}: the relay key under {prefix}relay_key is damaged")
+                raise StoreError(
+                    f"Redis at {shown}: the relay key under {prefix}relay_key is damaged"
+                )
             await cls._check_durability(client, shown)
         except (RedisError, OSError, StoreError) as exc:
             await client.aclose()

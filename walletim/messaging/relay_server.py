@@ -181,7 +181,7 @@ class RelayLimits:
 
 
 _LOOPBACK_NAMES = ("localhost",)
-_WILDCARDS = ("", "0.0.0.0", "::", "*")
+_WILDCARDS = ("", "0.0.0.0", "::", "*")  # noqa: S104 - recognised, to refuse them
 
 
 def default_public_urls(host: str, port: int) -> list[str]:

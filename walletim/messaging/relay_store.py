@@ -504,9 +504,7 @@ class SqliteMailboxStore:
                     conn.execute(UPGRADE_1_TO_2)
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{path} has relay schema {row[0]!r}; this relay knows 1 and 2"
-                )
+                raise StoreError(f"{path} has relay schema {row[0]!r}; this relay knows 1 and 2")
             row = conn.execute("SELECT value FROM meta WHERE key = 'relay_id'").fetchone()
             if row is None:
                 relay_id = secrets.token_hex(16)
