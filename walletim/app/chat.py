@@ -717,6 +717,7 @@ class ChatService:
         """Encrypt ``address``'s queued messages, oldest first, if we can reach them now.
         Returns True if the peer's key changed."""
         repo = self.repo
+        own_key = self._delivery_key(me)  # (made outside the transaction below)
         with repo.tx() as tx:
             if not tx.queued(me.address, address):
                 return False
@@ -749,7 +750,6 @@ class ChatService:
             conv = Conversation.from_json(state) if state else Conversation.new(self._randbytes)
             peer_key = contact.identity_key
             mailbox = protocol.mailbox_id(peer_key)
-            own_key = self._delivery_key(me)
             for message in tx.queued(me.address, address):
                 bundle_arg = fetched[0] if fetched and conv.active_for(peer_key) is None else None
                 out = encrypt(
