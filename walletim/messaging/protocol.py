@@ -109,8 +109,6 @@ ERROR_CODES = frozenset(
         "unavailable",
     }
 )
-#: Refusals of a send that are temporary: the sender keeps the message and retries later.
-TEMPORARY_CODES = frozenset({"mailbox_full", "rate_limited", "unavailable"})
 
 
 class FrameError(MessagingError):

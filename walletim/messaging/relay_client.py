@@ -116,6 +116,7 @@ class RelayClient:
         self._deadlines: dict[int, float] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._out: list[str] = []  # request frames waiting for the writer
+        self._tokens: dict[bytes, str] = {}  # delivery key -> its token's part of a send frame
         self._out_ready = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
         self._writer = asyncio.create_task(self._write())
@@ -430,7 +431,12 @@ class RelayClient:
         env_text = p.b64(env)
         dk = ""
         if delivery_key is not None:
-            dk = f',"dk":"{p.b64(p.delivery_token(delivery_key, self.relay_key))}"'
+            dk = self._tokens.get(delivery_key, "")
+            if not dk:
+                token = p.b64(p.delivery_token(delivery_key, self.relay_key))
+                dk = f',"dk":"{token}"'
+                if len(self._tokens) < 4096:
+                    self._tokens[delivery_key] = dk
         # The same text encode_client_frame(Send(...)) makes: checked hex ids and base64
         # need no escaping.
         reply = await self._request_text(
