@@ -25,6 +25,7 @@ class Auth:
     mailbox: str
     queued: int
     prekeys: int
+    dkey: bytes | None = None
 
 
 @dataclass
@@ -55,6 +56,8 @@ class _Listed:
 
 class MemoryRelay:
     relay_id = "memory-relay-1"
+    relay_key = bytes(range(32))
+    url = "ws://memory.relay.invalid"
 
     def __init__(self, adversary: Adversary | None = None) -> None:
         self.adversary = adversary
@@ -66,6 +69,8 @@ class MemoryRelay:
         self.sent_by_sender: list[tuple[str, str, bytes]] = []  # (to, mid, env) as sent
         self.delivered_intact: set[bytes] = set()
         self.bundle_fetches = 0
+        self.delivery_hashes: dict[str, bytes] = {}  # mailbox -> registered token hash
+        self.keyed_sends: list[tuple[str, str]] = []  # (to, mid) sent with a valid token
 
     async def connect(self, url: str) -> MemoryConnection:
         if self.down:
@@ -123,6 +128,8 @@ class MemoryConnection:
     def __init__(self, relay: MemoryRelay) -> None:
         self.relay = relay
         self.relay_id = relay.relay_id
+        self.relay_key = relay.relay_key
+        self.dialled = relay.url
         self.mailbox: str | None = None
         self.pushes: asyncio.Queue[protocol.Deliver | protocol.Published] = asyncio.Queue()
         self.pushed: set[str] = set()
@@ -134,13 +141,25 @@ class MemoryConnection:
 
     async def authenticate(self, identity_key: bytes, sign: Callable[[bytes], bytes]) -> Auth:
         self._check()
-        statement = protocol.auth_message(self.relay_id, secrets.token_bytes(32))
+        statement = protocol.auth_message(self.dialled, self.relay_key, secrets.token_bytes(32))
         if not verify_ed25519(identity_key, statement, sign(statement)):
             raise RelayRefused("auth_failed", "bad signature")
         self.mailbox = protocol.mailbox_id(identity_key)
         opks = sum(len(e.opks) for e in self.relay.directory.values() if e.mailbox == self.mailbox)
         queued = len(self.relay.mailboxes.get(self.mailbox, {}))
-        return Auth(self.mailbox, queued, opks)
+        return Auth(self.mailbox, queued, opks, self.relay.delivery_hashes.get(self.mailbox))
+
+    def delivery_hash(self, delivery_key: bytes) -> bytes:
+        return protocol.delivery_token_hash(protocol.delivery_token(delivery_key, self.relay_key))
+
+    async def register_delivery_key(self, delivery_key: bytes | None) -> None:
+        self._check()
+        if self.mailbox is None:
+            raise RelayRefused("auth_required", "authenticate first")
+        if delivery_key is None:
+            self.relay.delivery_hashes.pop(self.mailbox, None)
+        else:
+            self.relay.delivery_hashes[self.mailbox] = self.delivery_hash(delivery_key)
 
     async def publish(
         self,
@@ -178,8 +197,12 @@ class MemoryConnection:
         opk = entry.opks.pop(0) if entry.opks and with_opk else None
         return protocol.Bundle(entry.binding, entry.spk, opk)
 
-    async def send(self, to: str, mid: str, env: bytes) -> None:
+    async def send(self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
         self._check()
+        if delivery_key is not None and self.relay.delivery_hashes.get(to) == self.delivery_hash(
+            delivery_key
+        ):
+            self.relay.keyed_sends.append((to, mid))
         if not protocol.valid_envelope_length(len(env)):
             raise RelayRefused("bad_request", "not an envelope size")
         if not self.relay.known(to):

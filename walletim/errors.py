@@ -38,7 +38,10 @@
     │                                  for a suggestion (``fee``, ``limit``); nothing was signed
     ├── MessagingError                 chat and relay (exit 4)
     │   ├── RelayUnavailable           cannot reach the relay, or the connection was lost (``url``)
-    │   ├── RelayRefused               the relay answered a request with an error (``code``)
+    │   ├── RelayRefused               the relay answered a request with an error (``code``;
+    │   │                              ``retry_after`` seconds when it is temporary)
+    │   ├── RelayKeyChanged            the relay at a pinned URL presented another key (``url``,
+    │   │                              ``pinned``, ``presented``); nothing was signed for it
     │   ├── PeerNotFound               no published chat keys for an address (``address``)
     │   └── MessageRejected            an envelope that failed authentication, a replay, or
     │                                  one not meant for us (``reason``); never shown as a message
@@ -70,6 +73,7 @@ __all__ = [
     "MessagingError",
     "PasswordRequired",
     "PeerNotFound",
+    "RelayKeyChanged",
     "RelayRefused",
     "RelayUnavailable",
     "RpcError",
@@ -330,11 +334,29 @@ class RelayUnavailable(MessagingError):
 
 
 class RelayRefused(MessagingError):
-    """The relay answered with an error; ``code`` is the protocol's error code."""
+    """The relay answered with an error; ``code`` is the protocol's error code.
+    ``retry_after`` (seconds) is set when the refusal is temporary (e.g. ``mailbox_full``)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
         super().__init__(f"the relay refused: {message} ({code})" if message else code)
         self.code = code
+        self.retry_after = retry_after
+
+
+class RelayKeyChanged(MessagingError):
+    """The relay at ``url`` presented a key other than the one this home pinned for that URL
+    (hex fingerprints ``pinned`` and ``presented``). Nothing was signed for it."""
+
+    def __init__(self, url: str, pinned: str, presented: str) -> None:
+        super().__init__(
+            f"the relay at {url} presented key {presented[:16]}…, not the key this home pinned "
+            f"for that URL ({pinned[:16]}…): it may be an impostor or a forwarding relay; if "
+            f"its operator replaced the key on purpose, trust the new one with "
+            f"`walletim relay pin {url}`"
+        )
+        self.url = url
+        self.pinned = pinned
+        self.presented = presented
 
 
 class PeerNotFound(MessagingError):

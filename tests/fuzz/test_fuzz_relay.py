@@ -36,11 +36,11 @@ json_values = st.recursive(
     ),
     max_leaves=20,
 )
-OPS = ["auth", "publish", "bundle", "send", "fetch", "ack", "listen", "watch", "challenge",
-       "ok", "error", "sent", "deliver", "published", "x"]  # fmt: skip
-FIELDS = ["rid", "key", "sig", "binding", "spk", "opks", "replace", "dir", "to", "mid", "env",
-          "limit", "mids", "dirs", "msgs", "more", "relay", "nonce", "limits", "v", "bundle",
-          "code", "message"]  # fmt: skip
+OPS = ["auth", "dkey", "publish", "bundle", "send", "fetch", "ack", "listen", "watch",
+       "challenge", "ok", "error", "sent", "deliver", "published", "x"]  # fmt: skip
+FIELDS = ["rid", "key", "sig", "url", "hash", "binding", "spk", "opks", "replace", "dir", "to",
+          "mid", "env", "dk", "limit", "mids", "dirs", "msgs", "more", "relay", "nonce",
+          "limits", "v", "bundle", "code", "message", "retry"]  # fmt: skip
 frames = st.builds(
     lambda op, extra: json.dumps({"op": op, **extra}),
     st.sampled_from(OPS),
@@ -52,19 +52,23 @@ def valid_frames() -> list[str]:
     """One well-formed frame of each kind, both ways, to mutate."""
     spk = p.SignedPrekey(bytes(32), bytes(64), 1)
     client: list[p.ClientFrame] = [
-        p.Auth(bytes(32), bytes(64), 1),
+        p.Auth(bytes(32), bytes(64), "ws://127.0.0.1:8765", 1),
+        p.DeliveryKey(bytes(32), 9),
+        p.DeliveryKey(None, 10),
         p.Publish({"wallet": "0x" + "11" * 20}, spk, (bytes(32),), False, 2),
         p.BundleRequest("ab" * 16, 3),
         p.Send("ab" * 16, "cd" * 16, bytes(304), 4),
+        p.Send("ab" * 16, "cd" * 16, bytes(304), 11, bytes(16)),
         p.Fetch(10, 5),
         p.Ack(("cd" * 16,), 6),
         p.Listen(7),
         p.Watch(("ab" * 16,), 8),
     ]
     server: list[p.ServerFrame] = [
-        p.Challenge("relay", bytes(32), {"rate": 1}),
+        p.Challenge("relay", bytes(32), {"rate": 1}, bytes(range(32)), bytes(64)),
         p.Ok(1, {"mailbox": "ab" * 16}),
         p.Error(2, "not_found", "no"),
+        p.Error(3, "mailbox_full", "later", 60),
         p.BundleReply(3, p.Bundle({"wallet": "w"}, spk, bytes(32))),
         p.Sent(4, "cd" * 16),
         p.Deliver(5, (p.Delivered("cd" * 16, bytes(304), 7),), True),
@@ -74,6 +78,7 @@ def valid_frames() -> list[str]:
 
 
 VALID = valid_frames()
+N_CLIENT = 11  # client frames first in VALID
 
 
 @st.composite
@@ -99,9 +104,9 @@ anything = frames | mutated() | st.binary(max_size=200) | st.text(max_size=200)
 
 
 def test_valid_frames_round_trip() -> None:
-    for text in VALID[:8]:
+    for text in VALID[:N_CLIENT]:
         assert p.encode_client_frame(p.decode_client_frame(text)) == text
-    for text in VALID[8:]:
+    for text in VALID[N_CLIENT:]:
         assert p.encode_server_frame(p.decode_server_frame(text)) == text
 
 
@@ -134,8 +139,9 @@ def _throw(url: str, batch: list[str | bytes], authenticate: bool = False) -> No
             challenge = p.decode_server_frame(ws.recv(timeout=5))
             assert isinstance(challenge, p.Challenge)
             if authenticate:
-                sig = FUZZER.sign(p.auth_message(challenge.relay, challenge.nonce))
-                ws.send(p.encode_client_frame(p.Auth(FUZZER.public_key, sig, 0)))
+                dialled = p.normalize_relay_url(url)
+                sig = FUZZER.sign(p.auth_message(dialled, challenge.key, challenge.nonce))
+                ws.send(p.encode_client_frame(p.Auth(FUZZER.public_key, sig, dialled, 0)))
                 assert isinstance(p.decode_server_frame(ws.recv(timeout=5)), p.Ok)
             for frame in batch:
                 ws.send(frame)
@@ -179,3 +185,37 @@ def test_a_relay_survives_fuzzed_connections(relay: RelayProcess) -> None:
     log = relay.log.read_text()
     assert "Traceback" not in log and "internal error" not in log
     assert os.path.exists(relay.db)
+
+
+urls = st.text(max_size=60) | st.builds(
+    lambda scheme, host, port, path: f"{scheme}://{host}{port}{path}",
+    st.sampled_from(["ws", "wss", "WS", "Wss", "http", ""]),
+    st.sampled_from(["relay.example", "RELAY.example", "127.0.0.1", "[::1]", "[::1", "a@b", ""])
+    | st.text(max_size=12),
+    st.sampled_from(["", ":80", ":443", ":8765", ":0", ":99999", ":x"]),
+    st.sampled_from(["", "/", "/relay/", "/a?b#c", "?q"]) | st.text(max_size=8),
+)
+
+
+@fuzz("fuzz relay: relay URLs normalise to a fixed point or raise MessagingError", 400, 4000)
+@given(urls)
+def test_relay_urls_normalise_or_raise(url: str) -> None:
+    try:
+        once = p.normalize_relay_url(url)
+    except MessagingError:
+        return
+    assert p.normalize_relay_url(once) == once
+    assert once.startswith(("ws://", "wss://")) and "@" not in once.split("/")[2]
+
+
+@fuzz("fuzz relay: payloads with a delivery key decode or raise MessagingError", 300, 3000)
+@given(json_values)
+def test_payload_delivery_keys_decode_or_raise(dk: Any) -> None:
+    from walletim.messaging.envelope import Payload
+
+    doc = {"v": 1, "e": "ab" * 8, "n": 1, "t": 1, "k": "text", "b": {"text": "x"}, "dk": dk}
+    try:
+        payload = Payload.decode(json.dumps(doc).encode())
+    except MessagingError:
+        return
+    assert payload.delivery_key is None or len(payload.delivery_key) == 16

@@ -199,7 +199,7 @@ def test_crash_after_encrypting_before_relay_confirms_resends_same_envelope(
     async def failing_send(url: str) -> Any:
         conn = await original(url)
 
-        async def send(to: str, mid: str, env: bytes) -> None:
+        async def send(to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
             alice.relay.store(to, mid, env)  # the relay stored it ...
             raise RelayUnavailable(url, "connection lost")  # ... but the answer was lost
 
@@ -423,3 +423,58 @@ def test_a_group_of_three_with_signed_membership(
     for p in (carol, dave):
         for s in p.stores:
             s.close()
+
+
+def test_delivery_keys_travel_inside_the_encryption_and_rotate(
+    people: tuple[Person, Person], memrelay: MemoryRelay
+) -> None:
+    """Writing to a peer gives them our delivery key (inside the encrypted payload, never
+    to the relay); their sends to us then present it. Rotating it (e.g. after blocking
+    someone) makes the old one worthless until we write to them again."""
+    alice, bob = people
+    a, b = alice.service(), bob.service()
+    a.init("alice")
+    b.init("bob")
+    a_box = protocol.mailbox_id(alice.wallets.chat_identity("alice").public_key)
+    key = a.delivery_key("alice")
+    assert memrelay.delivery_hashes[a_box] == protocol.delivery_token_hash(
+        protocol.delivery_token(key, memrelay.relay_key)
+    )
+    # The relay only ever sees sealed envelopes: the key is not in any of them in clear.
+    b.send("bob", alice.address, "hello")  # bob does not have alice's key yet
+    to_alice = lambda: [mid for box, mid in memrelay.keyed_sends if box == a_box]  # noqa: E731
+    assert to_alice() == []
+    a.inbox("alice")
+    a.send("alice", bob.address, "hi bob")
+    assert all(
+        key not in env and key.hex().encode() not in env for _, _, env in memrelay.sent_by_sender
+    )
+    b.inbox("bob")
+    sent = b.send("bob", alice.address, "now as a contact")
+    assert to_alice() == [sent.message.relay_id]
+    # Rotation: the relay drops the old key's hash; bob's old key is no key.
+    assert a.rotate_delivery_key("alice") is True
+    assert a.delivery_key("alice") != key
+    later = b.send("bob", alice.address, "still a contact?")
+    assert later.message.relay_id not in to_alice()
+    a.inbox("alice")
+    a.send("alice", bob.address, "yes, here is my new key (inside)")
+    b.inbox("bob")
+    again = b.send("bob", alice.address, "thanks")
+    assert again.message.relay_id in to_alice()
+
+
+def test_a_relay_presenting_another_key_is_refused_before_any_login(
+    people: tuple[Person, Person], memrelay: MemoryRelay
+) -> None:
+    from walletim.errors import RelayKeyChanged
+
+    alice, _ = people
+    a = alice.service()
+    a.init("alice")
+    memrelay.relay_key = bytes(32)  # another relay now answers at the same URL
+    with pytest.raises(RelayKeyChanged, match=r"walletim relay pin ws://memory\.relay\.invalid"):
+        a.inbox("alice")
+    [(pin, before)] = a.pin_relays(["ws://memory.relay.invalid"])
+    assert pin.key == bytes(32) and before is not None and before.key == bytes(range(32))
+    assert a.inbox("alice").received == []

@@ -46,14 +46,31 @@ def new_mid() -> str:
     return os.urandom(16).hex()
 
 
+#: Every test person's delivery key, by mailbox: test people are each other's contacts (the
+#: chat gives its delivery key to the peers it writes to), so their sends present the
+#: recipient's key and use the whole mailbox. Strangers' sends are tested on their own.
+DELIVERY_KEYS: dict[str, bytes] = {}
+
+
+class ContactClient(RelayClient):
+    """A RelayClient whose sends present the recipient's delivery key when it is a test
+    person (as a contact's would)."""
+
+    async def send(self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
+        key = delivery_key if delivery_key is not None else DELIVERY_KEYS.get(to.lower())
+        await super().send(to, mid, env, key)
+
+
 @dataclass
 class Person:
-    """A test identity: chat key, wallet, EIP-712 binding, a signed prekey."""
+    """A test identity: chat key, wallet, EIP-712 binding, a signed prekey, a delivery key
+    (registered by :meth:`connect`)."""
 
     identity: ChatIdentityKey
     signer: LocalSigner
     binding: IdentityBinding
     spk: p.SignedPrekey
+    dk: bytes = b""
 
     @property
     def key(self) -> bytes:
@@ -70,8 +87,10 @@ class Person:
     async def connect(
         self, url: str, *, publish: bool = True, opks: list[bytes] | None = None
     ) -> RelayClient:
-        client = await RelayClient.connect(url)
-        await client.authenticate(self.key, self.identity.sign)
+        client = await ContactClient.connect(url)
+        info = await client.authenticate(self.key, self.identity.sign)
+        if info.dkey != client.delivery_hash(self.dk):
+            await client.register_delivery_key(self.dk)
         if publish:
             await client.publish(self.binding.to_json(), self.spk, opks or [], replace=False)
         return client
@@ -86,7 +105,19 @@ def make_person() -> Person:
     identity = derive_chat_identity(os.urandom(64), 0)
     signer = LocalSigner(os.urandom(32))
     binding = sign_binding(signer, identity.public_key, int(time.time()))
-    return Person(identity, signer, binding, signed_prekey(identity))
+    person = Person(identity, signer, binding, signed_prekey(identity), os.urandom(16))
+    DELIVERY_KEYS[person.mailbox] = person.dk
+    return person
+
+
+def signed_challenge(relay_id: str, key_seed: bytes | None = None) -> p.Challenge:
+    """A well-formed challenge, signed by a relay key (for fake relays in tests)."""
+    import nacl.signing
+
+    signing = nacl.signing.SigningKey(key_seed or os.urandom(32))
+    key, nonce = bytes(signing.verify_key), os.urandom(32)
+    sig = signing.sign(p.challenge_message(relay_id, key, nonce)).signature
+    return p.Challenge(relay_id, nonce, {}, key, sig)
 
 
 def opks(n: int) -> list[bytes]:
@@ -451,7 +482,16 @@ def test_a_wrong_auth_signature_closes_with_4401(relay: RelayProcess) -> None:
         assert not c.connected
         await c.close()
         ws = await raw_connection(relay.url)
-        await ws.send(json.dumps({"op": "auth", "key": p.b64(alice.key), "sig": p.b64(bytes(64))}))
+        await ws.send(
+            json.dumps(
+                {
+                    "op": "auth",
+                    "key": p.b64(alice.key),
+                    "sig": p.b64(bytes(64)),
+                    "url": p.normalize_relay_url(relay.url),
+                }
+            )
+        )
         assert await close_code(ws) == p.CLOSE_AUTH_FAILED
 
     run(main())
@@ -649,8 +689,7 @@ def test_a_relay_that_never_answers_times_out(tmp_path: Path) -> None:
         from websockets.asyncio.server import serve
 
         async def mute(ws: Any) -> None:
-            challenge = p.Challenge("mute", os.urandom(32), {})
-            await ws.send(p.encode_server_frame(challenge))
+            await ws.send(p.encode_server_frame(signed_challenge("mute")))
             async for _ in ws:  # reads everything, answers nothing
                 pass
 

@@ -121,14 +121,21 @@ class _Link:
 
 
 class NetFault:
-    """``NetFault(relay_url, faults, seed)``: clients connect to :attr:`url` instead."""
+    """``NetFault(relay_url, faults, seed)``: clients connect to :attr:`url` instead. A relay
+    accepts logins through it only if it was started with that URL as a public URL (see
+    ``proxied`` in test_relay_faults: as a relay behind a load balancer is)."""
 
     def __init__(
-        self, upstream_url: str, faults: Faults = NONE, *, seed: int = 0, capture: bool = False
+        self,
+        upstream_url: str,
+        faults: Faults = NONE,
+        *,
+        seed: int = 0,
+        capture: bool = False,
     ) -> None:
-        hostport = upstream_url.split("://", 1)[1].rstrip("/")
-        host, _, port = hostport.rpartition(":")
-        self.upstream = (host.strip("[]"), int(port))
+        self.upstream = ("", 0)
+        if upstream_url:
+            self.set_upstream(upstream_url)
         self.faults = faults
         self.rng = random.Random(seed)
         self.capture = capture
@@ -146,6 +153,12 @@ class NetFault:
         self.url = f"ws://127.0.0.1:{self.port}"
 
     # -- controls (any thread) -------------------------------------------------------------
+
+    def set_upstream(self, upstream_url: str) -> None:
+        """Where new connections go (a proxy made before its relay: see ``proxied``)."""
+        hostport = upstream_url.split("://", 1)[1].rstrip("/")
+        host, _, port = hostport.rpartition(":")
+        self.upstream = (host.strip("[]"), int(port))
 
     def set_faults(self, faults: Faults) -> None:
         """The fates of connections accepted from now on."""

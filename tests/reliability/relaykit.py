@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.test_relay import Person
+from tests.integration.test_relay import ContactClient, Person
 from tests.reliability.netfault import frame_payload, split_frame
 from walletim.errors import RelayRefused, RelayUnavailable
 from walletim.messaging import protocol as p
@@ -152,9 +152,10 @@ class Ledger:
         return out
 
 
-class QuickClient(RelayClient):
+class QuickClient(ContactClient):
     """A RelayClient whose ``close`` gives the closing handshake 0.5 s (a half-open link
-    never answers it), so a test through many stalled links does not wait on each."""
+    never answers it), so a test through many stalled links does not wait on each. Its sends
+    present a test person's delivery key (test people are each other's contacts)."""
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -172,7 +173,9 @@ async def quick_connector(url: str) -> RelayClient:
 async def open_client(url: str, person: Person, timeout: float) -> RelayClient:
     client = await QuickClient.connect(url, open_timeout=timeout, request_timeout=timeout)
     try:
-        await client.authenticate(person.key, person.identity.sign)
+        info = await client.authenticate(person.key, person.identity.sign)
+        if info.dkey != client.delivery_hash(person.dk):
+            await client.register_delivery_key(person.dk)
     except BaseException:
         await client.close()
         raise
@@ -330,10 +333,13 @@ def client_frame(
 class RawWs:
     """A hand-made websocket connection to the relay: the upgrade, then raw bytes."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, url: str = ""
+    ) -> None:
         self.reader = reader
         self.writer = writer
         self.buf = bytearray()
+        self.url = url  # the relay URL dialled: what a login here is signed for
 
     @classmethod
     async def connect(cls, port: int, timeout: float = 5.0) -> RawWs:
@@ -349,7 +355,7 @@ class RawWs:
         async with asyncio.timeout(timeout):
             head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101"), head[:40]
-        return cls(reader, writer)
+        return cls(reader, writer, f"ws://127.0.0.1:{port}")
 
     async def frame(self, timeout: float = 5.0) -> tuple[int, bytes] | None:
         """The next frame from the relay (opcode, payload), None at EOF."""
@@ -370,8 +376,9 @@ class RawWs:
 
     async def authenticate(self, person: Person) -> None:
         challenge = await self.challenge()
-        sig = person.identity.sign(p.auth_message(challenge.relay, challenge.nonce))
-        self.send(client_frame(1, p.encode_client_frame(p.Auth(person.key, sig, 1)).encode()))
+        sig = person.identity.sign(p.auth_message(self.url, challenge.key, challenge.nonce))
+        frame = p.Auth(person.key, sig, self.url, 1)
+        self.send(client_frame(1, p.encode_client_frame(frame).encode()))
         got = await self.frame()
         assert got is not None and isinstance(p.decode_server_frame(got[1]), p.Ok)
 

@@ -45,6 +45,14 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
     ("walletim/app/chat.py", "ChatService.group_create", "randbytes (injected)"): (1, "group id"),
     ("walletim/app/chat.py", "ChatService._seal_queued", "secrets.token_hex"): (1, "message id"),
     ("walletim/app/chat.py", "ChatService._listen", "secrets.randbelow"): (2, "reconnect jitter"),
+    ("walletim/app/chat.py", "ChatService._delivery_key", "randbytes (injected)"): (
+        1,
+        "an account's delivery key (mailbox quotas)",
+    ),
+    ("walletim/app/chat.py", "ChatService.rotate_delivery_key", "randbytes (injected)"): (
+        1,
+        "a rotated delivery key",
+    ),
     ("walletim/app/wim.py", "WalletIM._requests", "secrets.token_hex"): (1, "request id"),
     ("walletim/app/wim.py", "WalletIM.split", "secrets.token_hex"): (1, "split id"),
     ("walletim/app/redpacket.py", "RedPackets.create", "os.urandom"): (1, "red packet salt"),
@@ -70,6 +78,22 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
     ("walletim/messaging/relay_redis.py", "RedisMailboxStore.open", "secrets.token_hex"): (
         1,
         "relay id",
+    ),
+    ("walletim/messaging/relay_redis.py", "RedisMailboxStore.open", "secrets.token_bytes"): (
+        1,
+        "the relay's signing key seed (shared by the nodes)",
+    ),
+    ("walletim/messaging/relay_store.py", "SqliteMailboxStore._open_sync", "secrets.token_bytes"): (
+        1,
+        "the relay's signing key seed",
+    ),
+    ("walletim/messaging/relay_server.py", "RelayServer.__init__", "secrets.token_bytes"): (
+        1,
+        "a signing key seed for a relay built without a store's key",
+    ),
+    ("walletim/messaging/relay_server.py", "_Conn.__init__", "secrets.token_hex"): (
+        1,
+        "a connection's quota bucket id",
     ),
 }
 

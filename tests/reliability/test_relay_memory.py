@@ -44,7 +44,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RelayProcess
-from tests.integration.test_relay import Person, make_person
+from tests.integration.test_relay import ContactClient, Person, make_person
 from tests.reliability import LONG, budget, record
 from tests.reliability.relaykit import (
     RawWs,
@@ -310,8 +310,10 @@ def test_soak_many_clients_sustained_rate_flat_memory_nothing_lost(
     async def main() -> tuple[float, int]:
         clients = []
         for person in people:
-            client = await RelayClient.connect(relay.url, request_timeout=30)
-            await client.authenticate(person.key, person.identity.sign)
+            client = await ContactClient.connect(relay.url, request_timeout=30)
+            info = await client.authenticate(person.key, person.identity.sign)
+            if info.dkey != client.delivery_hash(person.dk):
+                await client.register_delivery_key(person.dk)
             await client.publish(person.binding.to_json(), person.spk, [], replace=False)
             await client.listen()
             clients.append(client)

@@ -18,6 +18,8 @@ import pytest
 from walletim.errors import StoreError
 from walletim.messaging.protocol import MAX_OPKS
 from walletim.messaging.relay_store import (
+    SCHEMA,
+    Access,
     BundleConflict,
     Enqueued,
     MailboxStore,
@@ -409,3 +411,157 @@ def test_redis_notifications_carry_many_binary_envelopes_and_refuse_truncation()
     for cut in (1, 10, len(data) - 1):
         with pytest.raises(ValueError):
             _notes(data[:cut])
+
+
+# -- mailbox quotas (issue 13): the same rules on both stores ------------------------------------
+
+TOKEN = b"\x07" * 32  # a registered delivery-token hash
+BUCKET = ("s:10.0.0.1", 0.0, 3)  # a stranger quota bucket: 3 tokens, never refilled
+
+
+def stranger(*buckets: tuple[str, float, int], share: int = 100) -> Access:
+    return Access(None, share, buckets)
+
+
+def contact(share: int = 100) -> Access:
+    return Access(TOKEN, share, (BUCKET,))
+
+
+def test_contacts_use_the_whole_mailbox_strangers_only_their_share(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
+        await publish(store)
+        assert await store.delivery_hash(BOX) is None
+        await store.set_delivery_hash(BOX, TOKEN)
+        assert await store.delivery_hash(BOX) == TOKEN
+        share = 2
+        got = [
+            (await store.enqueue(BOX, mid(i), b"s", i, stranger(share=share)))[0] for i in range(4)
+        ]
+        assert got == [Enqueued.STORED] * 2 + [Enqueued.SHARE_FULL] * 2
+        # Contacts keep the rest of the room, up to the whole mailbox.
+        got = [
+            (await store.enqueue(BOX, mid(10 + i), b"c", i, contact(share)))[0] for i in range(4)
+        ]
+        assert got == [Enqueued.STORED] * 3 + [Enqueued.FULL]
+        # A wrong token is no token: a stranger's.
+        wrong = Access(b"\x08" * 32, share, ())
+        assert (await store.enqueue(BOX, mid(20), b"w", 1, wrong))[0] is Enqueued.FULL
+        # A stranger's envelope acknowledged frees its share (and its room).
+        assert await store.ack(BOX, [mid(0), mid(10)]) == 2
+        assert (await store.enqueue(BOX, mid(21), b"s", 2, stranger(share=share)))[0] is (
+            Enqueued.STORED
+        )
+        assert (await store.enqueue(BOX, mid(22), b"s", 3, stranger(share=share)))[0] is (
+            Enqueued.SHARE_FULL
+        )
+        assert (await store.enqueue(BOX, mid(23), b"c", 3, contact(share)))[0] is Enqueued.STORED
+        assert await store.ack(BOX, [mid(23)]) == 1
+        # Removing the registered hash makes every sender a stranger.
+        await store.set_delivery_hash(BOX, None)
+        await store.ack(BOX, [mid(11), mid(12)])
+        assert (await store.enqueue(BOX, mid(24), b"c", 4, contact(share)))[0] is (
+            Enqueued.SHARE_FULL
+        )
+
+    run(opener, body, max_mailbox=5)
+
+
+def test_stranger_quota_buckets_are_all_or_nothing_and_per_mailbox(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
+        await publish(store)
+        await publish(store, OTHER, "dd" * 16, identity_key=b"\x02" * 32)
+        big = ("i:10.0.0.1", 0.0, 10)
+        got = [
+            (await store.enqueue(BOX, mid(i), b"s", i, stranger(BUCKET, big)))[0] for i in range(5)
+        ]
+        assert got == [Enqueued.STORED] * 3 + [Enqueued.LIMITED] * 2
+        # The refused ones took nothing: the IP bucket still has 7 for another sender.
+        other = ("a:" + "ee" * 16, 0.0, 100)
+        got = [
+            (await store.enqueue(BOX, mid(10 + i), b"s", i, stranger(other, big)))[0]
+            for i in range(9)
+        ]
+        assert got == [Enqueued.STORED] * 7 + [Enqueued.LIMITED] * 2
+        # Buckets are per recipient mailbox.
+        assert (await store.enqueue(OTHER, mid(1), b"s", 1, stranger(BUCKET, big)))[0] is (
+            Enqueued.STORED
+        )
+        # A resend of a stored message is a duplicate and takes no token.
+        assert (await store.enqueue(BOX, mid(0), b"s", 9, stranger(BUCKET)))[0] is (
+            Enqueued.DUPLICATE
+        )
+        # Contacts are not limited by the strangers' buckets.
+        await store.set_delivery_hash(BOX, TOKEN)
+        assert (await store.enqueue(BOX, mid(30), b"c", 1, contact()))[0] is Enqueued.STORED
+
+    run(opener, body)
+
+
+def test_buckets_refill_with_time(opener: Opener) -> None:
+    async def body(store: MailboxStore) -> None:
+        await publish(store)
+        fast = ("c:x", 20.0, 1)  # one token, back after 50 ms
+        assert (await store.enqueue(BOX, mid(1), b"s", 1, stranger(fast)))[0] is Enqueued.STORED
+        assert (await store.enqueue(BOX, mid(2), b"s", 2, stranger(fast)))[0] is Enqueued.LIMITED
+        await asyncio.sleep(0.15)
+        assert (await store.enqueue(BOX, mid(3), b"s", 3, stranger(fast)))[0] is Enqueued.STORED
+
+    run(opener, body)
+
+
+def test_the_stranger_share_survives_reopen_and_expiry(opener: Opener) -> None:
+    async def fill(store: MailboxStore) -> None:
+        await publish(store)
+        for i in range(3):
+            await store.enqueue(BOX, mid(i), b"s", 1_000 + i, stranger(share=3))
+
+    async def check(store: MailboxStore) -> None:
+        assert (await store.enqueue(BOX, mid(9), b"s", 5_000, stranger(share=3)))[0] is (
+            Enqueued.SHARE_FULL
+        )
+        assert await store.expire(2_000) == 3
+        assert (await store.enqueue(BOX, mid(10), b"s", 5_001, stranger(share=3)))[0] is (
+            Enqueued.STORED
+        )
+
+    run(opener, fill)
+    run(opener, check)
+
+
+def test_the_relay_key_is_created_once_and_kept(opener: Opener) -> None:
+    first = run(opener, lambda s: s.relay_key())
+    assert isinstance(first, bytes) and len(first) == 32
+    assert run(opener, lambda s: s.relay_key()) == first
+
+
+def test_a_schema_1_database_is_upgraded(tmp_path: Path) -> None:
+    db = tmp_path / "relay.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        SCHEMA.replace("    stranger INTEGER NOT NULL DEFAULT 0,\n", "").replace(
+            "CREATE TABLE IF NOT EXISTS delivery_keys "
+            "(mailbox TEXT PRIMARY KEY, hash BLOB NOT NULL);",
+            "",
+        )
+    )
+    conn.execute("INSERT INTO meta VALUES ('schema', '1'), ('relay_id', ?)", ("ab" * 16,))
+    conn.execute("INSERT INTO mailboxes VALUES (?, ?)", (BOX, KEY))
+    conn.execute(
+        "INSERT INTO messages (mailbox, mid, env, t) VALUES (?, ?, ?, ?)", (BOX, mid(1), b"x", 1)
+    )
+    conn.commit()
+    conn.close()
+
+    async def body(store: MailboxStore) -> None:
+        assert await store.relay_id() == "ab" * 16
+        assert len(await store.relay_key()) == 32
+        assert [m.mid for m in (await store.pending(BOX, 10))[0]] == [mid(1)]
+        assert (await store.enqueue(BOX, mid(2), b"s", 2, stranger(share=1)))[0] is Enqueued.STORED
+        assert (await store.enqueue(BOX, mid(3), b"s", 3, stranger(share=1)))[0] is (
+            Enqueued.SHARE_FULL
+        )
+
+    run(db, body)
+    check = sqlite3.connect(db)
+    assert check.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "2"
+    check.close()

@@ -13,6 +13,14 @@ Every message is stored in the home's SQLCipher database before the relay is tol
 received, and every ratchet state change is stored in the same transaction as the message it
 belongs to. The relay is reached through a :class:`RelayConnection` (the websocket client
 by default; tests pass in-memory ones).
+
+The relay: the key each relay URL presents is pinned on first use (a different key at a
+pinned URL is refused before anything is signed: :class:`~walletim.errors.RelayKeyChanged`),
+and the login is signed for that URL and key. Each account has a delivery key, given to the
+peers it writes to inside the encryption; presenting a peer's key lets our envelopes use
+their whole mailbox instead of the strangers' share. A send the relay refuses for now
+(``mailbox_full``, ``rate_limited``) stays in the outbox, shown as waiting, and is retried by
+later chat commands and, with backoff, while listening: it is never marked failed for that.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from walletim.errors import (
     MessageRejected,
     MessagingError,
     PasswordRequired,
+    RelayKeyChanged,
     RelayRefused,
     RelayUnavailable,
     StoreError,
@@ -65,6 +74,15 @@ from walletim.messaging.session import (
 )
 from walletim.store.chat import ChatRepo, ChatTx, Contact, Event, GroupRow, StoredMessage
 from walletim.store.db import Store
+from walletim.store.relay import (
+    OutboxWait,
+    RelayPin,
+    RelayRepo,
+    clear_wait,
+    record_wait,
+    save_peer_delivery_key,
+    wait_attempts,
+)
 
 MAX_TEXT_BYTES = 32 * 1024
 OPK_TARGET = 100  # one-time prekeys kept listed on the relay
@@ -73,6 +91,11 @@ MAX_LOCAL_OPKS = 400  # unused one-time prekeys kept locally before starting a f
 LISTEN_BACKOFF_MAX = 30.0
 #: Relay refusals that retrying the same envelope cannot fix: the message is marked failed.
 PERMANENT_REFUSALS = frozenset({"unknown_mailbox", "bad_request"})
+#: Relay refusals that say "not now": the message waits in the outbox and is retried.
+WAIT_REFUSALS = frozenset({"mailbox_full", "rate_limited"})
+WAIT_BACKOFF_BASE = 5.0  # seconds before the first retry of a waiting message (at least)
+WAIT_BACKOFF_MAX = 900.0  # ... and at most, whatever the relay's hint
+WAIT_MIN_INTERVAL = 2.0  # seconds between retries of waiting messages while listening
 
 T = TypeVar("T")
 
@@ -90,13 +113,22 @@ class AuthInfo(Protocol):
     @property
     def prekeys(self) -> int: ...
 
+    @property
+    def dkey(self) -> bytes | None: ...
+
 
 class RelayConnection(Protocol):
     relay_id: str
+    relay_key: bytes  # the relay's long-term key, as its challenge proved
+    dialled: str  # the normalised URL connected to (what a login is signed for)
 
     async def authenticate(
         self, identity_key: bytes, sign: Callable[[bytes], bytes]
     ) -> AuthInfo: ...
+
+    def delivery_hash(self, delivery_key: bytes) -> bytes: ...
+
+    async def register_delivery_key(self, delivery_key: bytes | None) -> None: ...
 
     async def publish(
         self,
@@ -111,7 +143,9 @@ class RelayConnection(Protocol):
         self, directory: str, *, with_opk: bool = True
     ) -> protocol.Bundle | None: ...
 
-    async def send(self, to: str, mid: str, env: bytes) -> None: ...
+    async def send(
+        self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None
+    ) -> None: ...
 
     async def fetch(self, limit: int = ...) -> tuple[list[protocol.Delivered], bool]: ...
 
@@ -166,6 +200,8 @@ class SendResult:
     message: StoredMessage  # state "sent", or "queued" when the peer has no published keys
     key_changed: bool  # the peer's chat key changed since we last saw it
     flushed: int  # earlier queued / unconfirmed messages sent along with this one
+    #: Set when the relay refused it for now (state "sending"): it is retried later.
+    waiting: OutboxWait | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +233,8 @@ class InboxResult:
     warnings: list[str] = field(default_factory=list)  # e.g. a peer's keys failed to verify
     #: Held, refused or conflicting membership changes (also in the groups' conversations).
     group_notices: list[GroupNotice] = field(default_factory=list)
+    #: Outgoing messages the relay refused for now (a full mailbox): kept and retried.
+    waiting: list[tuple[StoredMessage, OutboxWait]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +257,8 @@ class VerifyResult:
 @dataclass(frozen=True, slots=True)
 class ListenEvent:
     """What ``listen`` reports: kind is connected | disconnected | message | rejected |
-    sent | key-changed | group; ``item`` is a Received, a Rejection, a GroupNotice (group),
-    or a short text."""
+    sent | key-changed | group | waiting; ``item`` is a Received, a Rejection, a GroupNotice
+    (group), a count, a short text, or (waiting) a list of (StoredMessage, OutboxWait)."""
 
     kind: str
     item: Any = None
@@ -259,6 +297,10 @@ class ChatService:
     @property
     def repo(self) -> ChatRepo:
         return ChatRepo(self._open_store())
+
+    @property
+    def relays(self) -> RelayRepo:
+        return RelayRepo(self._open_store())
 
     # -- names ------------------------------------------------------------------------------
 
@@ -306,10 +348,112 @@ class ChatService:
 
     # -- connecting and publishing -----------------------------------------------------------
 
-    async def _connect(self, me: _Me) -> tuple[RelayConnection, AuthInfo]:
+    async def _dial(self) -> RelayConnection:
+        """Connect to the relay and check its key against this home's pin for the URL
+        (pinning it on first use). Raises RelayUnavailable, RelayKeyChanged."""
         conn = await self._connector(self.relay_url)
         try:
+            self._check_pin(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    def _check_pin(self, conn: RelayConnection) -> None:
+        relays = self.relays
+        pin = relays.pin(conn.dialled)
+        if pin is None:
+            pin = relays.pin_first(conn.dialled, conn.relay_key, conn.relay_id)
+        if pin.key != conn.relay_key:
+            raise RelayKeyChanged(conn.dialled, pin.key.hex(), conn.relay_key.hex())
+
+    def pin_relays(
+        self, urls: Sequence[str] | None = None, *, expect_key: bytes | None = None
+    ) -> list[tuple[RelayPin, RelayPin | None]]:
+        """Trust the key each relay URL presents now (default: every URL of this home's
+        relay setting), replacing any earlier pin: how a user accepts a relay key that
+        changed on purpose. With ``expect_key`` (the key its operator published) a URL whose
+        relay presents another key is refused. Returns (new pin, the pin it replaced).
+
+        Raises:
+            InputError: a URL that is not ws:// or wss://. RelayUnavailable: a relay cannot
+                be reached (nothing is pinned). MessagingError: ``expect_key`` does not match.
+        """
+        wanted = list(urls) if urls else [u.strip() for u in self.relay_url.split(",")]
+        wanted = [u for u in wanted if u]
+        for url in wanted:
+            try:
+                protocol.normalize_relay_url(url)
+            except MessagingError as exc:
+                raise InputError(f"{shown(url)} is not a relay URL (ws:// or wss://)") from exc
+
+        async def go() -> list[RelayConnection]:
+            conns: list[RelayConnection] = []
+            try:
+                for url in wanted:
+                    conns.append(await self._connector(url))
+            finally:
+                for conn in conns:
+                    await conn.close()
+            return conns
+
+        conns = _run(go())
+        for conn in conns:
+            if expect_key is not None and conn.relay_key != expect_key:
+                raise MessagingError(
+                    f"the relay at {conn.dialled} presents key {conn.relay_key.hex()[:16]}…, not "
+                    f"the expected {expect_key.hex()[:16]}…: nothing was pinned"
+                )
+        relays = self.relays
+        out = []
+        for conn in conns:
+            before = relays.pin(conn.dialled)
+            out.append((relays.repin(conn.dialled, conn.relay_key, conn.relay_id), before))
+        return out
+
+    def delivery_key(self, account: str) -> bytes:
+        """``account``'s delivery key (made on first use): given to the peers it writes to,
+        inside the encryption, so their messages may use its whole mailbox on the relay."""
+        return self._delivery_key(self._me(account))
+
+    def _delivery_key(self, me: _Me) -> bytes:
+        relays = self.relays
+        key = relays.own_delivery_key(me.address)
+        if key is None:
+            key = relays.set_own_delivery_key(
+                me.address, self._randbytes(protocol.DELIVERY_KEY_BYTES), replace=False
+            )
+        return key
+
+    def rotate_delivery_key(self, account: str) -> bool:
+        """Give ``account`` a new delivery key: peers holding the old one count as strangers
+        on the relay (the strangers' share and quotas) until they get a message carrying the
+        new one. Registers it with the relay now if it can be reached (else on the next
+        connection); returns whether it could. Raises InputError, RelayKeyChanged."""
+        me = self._me(account)
+        self.relays.set_own_delivery_key(
+            me.address, self._randbytes(protocol.DELIVERY_KEY_BYTES), replace=True
+        )
+
+        async def go() -> None:
+            conn, _ = await self._connect(me)
+            await conn.close()
+
+        try:
+            _run(go())
+        except RelayUnavailable:
+            return False
+        return True
+
+    async def _connect(self, me: _Me) -> tuple[RelayConnection, AuthInfo]:
+        """Dial (pin checked), log in, and register our delivery key's hash if this relay
+        does not have it."""
+        conn = await self._dial()
+        try:
             info = await conn.authenticate(me.identity.public_key, me.identity.sign)
+            key = self._delivery_key(me)
+            if info.dkey != conn.delivery_hash(key):
+                await conn.register_delivery_key(key)
         except BaseException:
             await conn.close()
             raise
@@ -443,13 +587,19 @@ class ChatService:
             finally:
                 await conn.close()
             out = []
+            waits = self.relays.waits(me.address)
             for (address, _, _, _), message_id in zip(resolved, ids, strict=True):
                 stored = self.repo.message(message_id)
-                out.append(SendResult(address, stored, changed[address], 0))
+                wait = waits.get(stored.relay_id or "") if stored.state == "sending" else None
+                out.append(SendResult(address, stored, changed[address], 0, wait))
             if out:  # the count of earlier outbox messages sent along, on the first result
                 ours = sum(1 for r in out if r.message.state == "sent")
                 out[0] = SendResult(
-                    out[0].peer, out[0].message, out[0].key_changed, max(0, sent - ours)
+                    out[0].peer,
+                    out[0].message,
+                    out[0].key_changed,
+                    max(0, sent - ours),
+                    out[0].waiting,
                 )
             return out
 
@@ -579,6 +729,7 @@ class ChatService:
         """Encrypt ``address``'s queued messages, oldest first, if we can reach them now.
         Returns True if the peer's key changed."""
         repo = self.repo
+        own_key = self._delivery_key(me)  # (made outside the transaction below)
         with repo.tx() as tx:
             if not tx.queued(me.address, address):
                 return False
@@ -622,6 +773,7 @@ class ChatService:
                     message.body,
                     bundle=bundle_arg,
                     now_ms=message.sent_ms,
+                    delivery_key=own_key,
                 )
                 conv = out.conversation
                 mid = secrets.token_hex(16)
@@ -632,26 +784,35 @@ class ChatService:
     async def _flush_sending(
         self, conn: RelayConnection, me: _Me, *, must: str | None = None
     ) -> tuple[int, list[tuple[StoredMessage, str]]]:
-        """Send every encrypted, unconfirmed message of the account (pipelined) and mark each
-        sent once the relay confirms it stored it. A refusal that retrying cannot fix (the
-        relay no longer knows the mailbox, or calls the envelope malformed) marks the message
-        failed; others stay 'sending' for the next command.
+        """Send every encrypted, unconfirmed message of the account (pipelined), each with
+        the recipient's delivery key if they gave us one, and mark each sent once the relay
+        confirms it stored it. A refusal that retrying cannot fix (the relay no longer knows
+        the mailbox, or calls the envelope malformed) marks the message failed; a refusal
+        for now (a full mailbox, a quota) records it as waiting, with the next try after a
+        backoff; others stay 'sending' for the next command.
 
-        Returns (sent, failures). Raises only for the message whose relay id is ``must``
-        (the one the current command is about), or when the relay goes away."""
+        Returns (sent, failures); waiting messages are not failures. Raises only for the
+        message whose relay id is ``must`` (the one the current command is about) when it is
+        refused other than for now, or when the relay goes away."""
         items = [i for i in self.repo.outbox(me.address) if i.message.state == "sending"]
         if not items:
             return 0, []
+        keys = {
+            protocol.mailbox_id(identity): key
+            for identity, key in self.relays.peer_delivery_keys().values()
+        }
 
         async def one(item: Any) -> str:
             assert item.mailbox is not None and item.envelope is not None
-            await conn.send(item.mailbox, item.message.relay_id, item.envelope)
+            key = keys.get(item.mailbox)
+            await conn.send(item.mailbox, item.message.relay_id, item.envelope, key)
             return str(item.message.relay_id)
 
         results = await asyncio.gather(*(one(i) for i in items), return_exceptions=True)
         done = [r for r in results if isinstance(r, str)]
         failures: list[tuple[StoredMessage, str]] = []
         permanent: list[str] = []
+        waiting: list[tuple[str, RelayRefused]] = []
         raise_for: BaseException | None = None
         for item, r in zip(items, results, strict=True):
             if isinstance(r, str):
@@ -664,18 +825,30 @@ class ChatService:
                 ) from r
             if not isinstance(r, Exception):
                 raise r
+            if isinstance(r, RelayRefused) and r.code in WAIT_REFUSALS:
+                waiting.append((str(item.message.relay_id), r))
+                continue
             if isinstance(r, RelayRefused) and r.code in PERMANENT_REFUSALS:
                 permanent.append(str(item.message.relay_id))
             failures.append((item.message, str(r)))
             if item.message.relay_id == must:
                 raise_for = r
-        if done or permanent:
+        if done or permanent or waiting:
             with self.repo.tx() as tx:
                 for mid in done:
                     tx.mark_sent(mid)
+                    clear_wait(tx.conn, mid)
                 for mid in permanent:
                     tx.mark_failed(mid)
+                    clear_wait(tx.conn, mid)
                     tx.add_event(me.address, None, "send-failed", mid)
+                for mid, refusal in waiting:
+                    attempts = wait_attempts(tx.conn, mid)
+                    backoff = WAIT_BACKOFF_BASE * 2 ** min(attempts, 16)
+                    delay = min(max(float(refusal.retry_after or 0), backoff), WAIT_BACKOFF_MAX)
+                    record_wait(
+                        tx.conn, mid, me.address, refusal.code, str(refusal), int(delay * 1000)
+                    )
         if raise_for is not None:
             raise raise_for
         return len(done), failures
@@ -695,7 +868,25 @@ class ChatService:
         sent, failures = await self._flush_sending(conn, me)
         result.sent += sent
         result.failed.extend(failures)
-        result.queued = sum(1 for i in self.repo.outbox(me.address) if i.message.state == "queued")
+        outbox = self.repo.outbox(me.address)
+        result.queued = sum(1 for i in outbox if i.message.state == "queued")
+        waits = self.relays.waits(me.address)
+        result.waiting = [
+            (i.message, waits[i.message.relay_id])
+            for i in outbox
+            if i.message.state == "sending" and i.message.relay_id in waits
+        ]
+
+    def waiting(self, account: str) -> dict[int, OutboxWait]:
+        """Outgoing messages of ``account`` the relay refused for now, by message id (they
+        are retried by later chat commands and while listening). No network."""
+        address = self.wallets.account(account).address
+        waits = self.relays.waits(address)
+        return {
+            i.message.id: waits[i.message.relay_id]
+            for i in self.repo.outbox(address)
+            if i.message.relay_id in waits
+        }
 
     # -- receiving --------------------------------------------------------------------------
 
@@ -745,6 +936,8 @@ class ChatService:
             # From here the message is authentic: its ratchet step and counter are kept even
             # if its content is refused (else it would later show as a gap).
             tx.save_session(cid, STATE_VERSION, incoming.conversation.to_json())
+            if payload.delivery_key is not None:  # theirs: we may use their whole mailbox
+                save_peer_delivery_key(tx.conn, peer, opened.sender, payload.delivery_key)
             if incoming.prekeys is not None:
                 tx.save_prekeys(
                     me.address, me.identity.public_key, me.binding, 1, incoming.prekeys.to_json()
@@ -962,7 +1155,11 @@ class ChatService:
         ``tick`` (e.g. the security watcher's scan) is called at the start and then every
         ``tick_every`` seconds, on this thread (it may use the home's store), also while the
         relay is unreachable (then at least every 30 s). A WalletimError it raises is
-        reported as a ``tick-error`` event and listening goes on."""
+        reported as a ``tick-error`` event and listening goes on.
+
+        Outgoing messages the relay refused for now (a full mailbox) are retried while
+        listening, each when its backoff is over (``sent`` once they go through; ``waiting``
+        is reported when a message starts waiting)."""
         me = self._me(account)
         return _run(self._listen(me, on_event, count, timeout, tick, tick_every))
 
@@ -1012,6 +1209,22 @@ class ChatService:
             else:
                 on_event(ListenEvent("rejected", item))
 
+        retry_floor = 0.0  # loop time before which waiting messages are not retried again
+
+        def retry_due() -> float | None:
+            """Seconds until a waiting message may be retried (None: nothing waits)."""
+            at = self.relays.next_retry_ms(me.address)
+            if at is None:
+                return None
+            return max(0.0, at / 1000 - time.time(), retry_floor - loop.time())
+
+        def flushed(result: InboxResult) -> None:
+            if result.sent:
+                on_event(ListenEvent("sent", result.sent))
+            fresh = [(m, w) for m, w in result.waiting if w.attempts == 1]
+            if fresh:
+                on_event(ListenEvent("waiting", fresh))
+
         while True:
             maybe_tick()
             if (count is not None and received >= count) or remaining() == 0.0:
@@ -1029,8 +1242,8 @@ class ChatService:
                 await self._publish(conn, info, me)
                 result = InboxResult(me.address)
                 await self._flush_outbox(conn, me, result)
-                if result.sent:
-                    on_event(ListenEvent("sent", result.sent))
+                retry_floor = loop.time() + WAIT_MIN_INTERVAL
+                flushed(result)
                 queued_peers = sorted(
                     {
                         i.message.peer
@@ -1045,8 +1258,17 @@ class ChatService:
                 backoff = 0.25
                 while (count is None or received < count) and remaining() != 0.0:
                     maybe_tick()
-                    push = await conn.next_push(timeout=wait_limit())
+                    limit, due = wait_limit(), retry_due()
+                    if due is not None:
+                        limit = due if limit is None else min(limit, due)
+                    push = await conn.next_push(timeout=limit)
                     if push is None:
+                        due = retry_due()
+                        if due is not None and due <= 0.0:  # a waiting message's turn
+                            result = InboxResult(me.address)
+                            await self._flush_outbox(conn, me, result)
+                            retry_floor = loop.time() + WAIT_MIN_INTERVAL
+                            flushed(result)
                         continue
                     if isinstance(push, protocol.Deliver):
                         drained = InboxResult(me.address)
@@ -1056,8 +1278,7 @@ class ChatService:
                     elif isinstance(push, protocol.Published):
                         result = InboxResult(me.address)
                         await self._flush_outbox(conn, me, result)
-                        if result.sent:
-                            on_event(ListenEvent("sent", result.sent))
+                        flushed(result)
                 return received
             except RelayUnavailable as exc:
                 on_event(ListenEvent("disconnected", exc.reason))
@@ -1361,7 +1582,7 @@ class ChatService:
         if contact is None or contact.identity_key is None:
 
             async def learn() -> None:
-                conn = await self._connector(self.relay_url)
+                conn = await self._dial()
                 try:
                     fetched = await self._peer_bundle(conn, contact, address, with_opk=False)
                 finally:

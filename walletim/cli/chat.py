@@ -99,6 +99,28 @@ def _membership_text(m: Any, names: dict[str, str]) -> str:
     return f"membership: {who(c.by)} {did} ({signed}, version {c.version})"
 
 
+WAIT_TEXT = {
+    "mailbox_full": "the recipient's mailbox on the relay is full",
+    "rate_limited": "the relay limits messages to this recipient from you for now",
+}
+
+
+def wait_json(w: Any) -> dict[str, Any] | None:
+    """A message the relay refused for now (it stays in the outbox and is retried)."""
+    if w is None:
+        return None
+    return {
+        "reason": w.reason,
+        "detail": WAIT_TEXT.get(w.reason, w.reason),
+        "attempts": w.attempts,
+        "retry_at_ms": w.retry_at_ms,
+    }
+
+
+def _wait_text(w: Any) -> str:
+    return f"waiting: {WAIT_TEXT.get(w.reason, w.reason)}; retried later"
+
+
 NOTE_LIMIT = 120  # characters of a sender's note shown on a money line
 
 
@@ -162,7 +184,11 @@ def _money_text(m: Any, view: Any, names: dict[str, str], account: str | None) -
 
 
 def _message_line(
-    m: Any, names: dict[str, str], view: Any = None, account: str | None = None
+    m: Any,
+    names: dict[str, str],
+    view: Any = None,
+    account: str | None = None,
+    waiting: Any = None,
 ) -> str:
     """One message as a line. walletim's own words come first: the time, the direction, a
     money message's verdict (``view``, from :meth:`WalletIM.views`), the conversation; the
@@ -170,6 +196,8 @@ def _message_line(
     (:func:`printable`), so no text can pass for a verdict. Plain text carries no badge."""
     arrow = "→" if m.direction == "out" else "←"
     pending = "" if m.state in ("sent", "received") else f"[{m.state}] "
+    if waiting is not None:  # our own message, refused for now by the relay
+        pending = f"[{_wait_text(waiting)}] "
     head = f"{_when(m.sent_ms)}  {arrow} {pending}"
     if m.kind == "group-notice":  # written by this home, never by a peer
         notice = printable(str(m.text), newline=" ")
@@ -280,11 +308,19 @@ def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
         **message_json(r.message),
         "key_changed": r.key_changed,
         "flushed": r.flushed,
+        "waiting": wait_json(r.waiting),
     }
 
     def human() -> None:
         who = _label(r.peer, names)
-        if r.message.state == "queued":
+        if r.waiting is not None:
+            click.echo(
+                f"waiting: {WAIT_TEXT.get(r.waiting.reason, r.waiting.reason)} ({who}); the "
+                "message stays in the outbox and is retried by later `walletim chat` commands "
+                "and while `walletim chat listen` runs",
+                err=True,
+            )
+        elif r.message.state == "queued":
             click.echo(
                 f"queued for {who}: they have not published chat keys to this relay yet; it "
                 "will be sent by a later `walletim chat send/inbox/listen` once they have",
@@ -326,6 +362,7 @@ def inbox(ctx: Ctx, account: str) -> None:
         "sent": r.sent,
         "queued": r.queued,
         "failed": [{**message_json(m), "reason": why} for m, why in r.failed],
+        "waiting": [{**message_json(m), "waiting": wait_json(w)} for m, w in r.waiting],
         "key_changes": r.key_changes,
         "warnings": r.warnings,
         "group_notices": [notice_json(n) for n in r.group_notices],
@@ -371,6 +408,12 @@ def inbox(ctx: Ctx, account: str) -> None:
                 f"warning: not delivered to {_label(m.peer, names)}: {m.text[:40]!r} ({why})",
                 err=True,
             )
+        for m, w in r.waiting:
+            click.echo(
+                f"waiting for {_label(m.peer, names)}: {printable(m.text[:40], newline=' ')!r} "
+                f"({_wait_text(w)})",
+                err=True,
+            )
         if r.queued:
             click.echo(f"{r.queued} message(s) still queued for peers without chat keys", err=True)
         for n in r.group_notices:
@@ -413,6 +456,7 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
         r = s.chat.read(account, peer, limit)
         names = _names(s, account)
         views = s.wim.views(r.account, r.messages)
+        waits = s.chat.waiting(account)
         g = (
             s.chat.repo.group(r.account, r.peer[len(GROUP_PREFIX) :])
             if is_group_peer(r.peer)
@@ -423,7 +467,10 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
         "account": r.account,
         "address": r.peer,
         "contact": None if c is None else contact_json(c),
-        "messages": [message_json(m, views.get(m.id)) for m in r.messages],
+        "messages": [
+            {**message_json(m, views.get(m.id)), "waiting": wait_json(waits.get(m.id))}
+            for m in r.messages
+        ],
         "missing": list(r.missing),
         "group_id": None if g is None else g.group_id,
         "group": None if g is None else group_json(g),
@@ -433,7 +480,7 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
         if g is not None:
             click.echo(f"{_label(r.peer, names)}: {_roster(g, r.account, names)}")
             for m in r.messages:
-                click.echo(_message_line(m, names, views.get(m.id), account))
+                click.echo(_message_line(m, names, views.get(m.id), account, waits.get(m.id)))
             if not r.messages:
                 click.echo("(no messages)")
             return
@@ -446,7 +493,7 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
                 status += "; KEY CHANGED since last confirmed"
         click.echo(f"conversation with {_label(r.peer, names)}: {status}")
         for m in r.messages:
-            click.echo(_message_line(m, names, views.get(m.id), account))
+            click.echo(_message_line(m, names, views.get(m.id), account, waits.get(m.id)))
         if not r.messages:
             click.echo("(no messages)")
         _warn_gaps(r.peer, r.missing, names)
@@ -558,6 +605,9 @@ def listen(
                 click.echo(f"relay connection lost ({item}); reconnecting…", err=True)
             elif event.kind == "sent":
                 click.echo(f"sent {item} queued message(s)", err=True)
+            elif event.kind == "waiting":
+                for m, w in item:
+                    click.echo(f"waiting for {_label(m.peer, names)}: {_wait_text(w)}", err=True)
             elif event.kind == "tick-error":
                 click.echo(f"warning: chain watch: {item}; retrying", err=True)
 
@@ -711,9 +761,13 @@ def _roster(g: Any, me: str, names: dict[str, str]) -> str:
 
 
 def _deliveries_json(sent: Any) -> list[dict[str, Any]]:
-    return [
-        {"address": r.peer, "state": r.message.state, "key_changed": r.key_changed} for r in sent
-    ]
+    out = []
+    for r in sent:
+        doc = {"address": r.peer, "state": r.message.state, "key_changed": r.key_changed}
+        if r.waiting is not None:  # refused for now by the relay: retried later
+            doc["waiting"] = wait_json(r.waiting)
+        out.append(doc)
+    return out
 
 
 def _warn_deliveries(ctx: Ctx, account: str, sent: Any, names: dict[str, str]) -> None:

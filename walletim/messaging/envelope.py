@@ -2,7 +2,12 @@
 
 Inside the Double Ratchet encryption (so authenticated)::
 
-    payload = JSON {"v": 1, "e": epoch, "n": counter, "t": sent_ms, "k": kind, "b": body}
+    payload = JSON {"v": 1, "e": epoch, "n": counter, "t": sent_ms, "k": kind, "b": body,
+                    "dk": the sender's delivery key, hex (optional)}
+
+``dk`` is how a mailbox owner gives its delivery key to the peers it writes to (the relay
+lets senders who present it use the whole mailbox, not only the strangers' share): it only
+ever travels inside the encryption. Older readers ignore it.
 
 The inner frame names the sender's chat identity key and carries the ratchet (and, for a
 session's first messages, X3DH) header; the whole frame is padded to a size bucket and then
@@ -41,6 +46,7 @@ MAX_FRAME = MAX_PAYLOAD  # a frame must fit the largest bucket with its padding 
 FRAME_FIXED = 3 + 1 + 1 + 32 + 2
 KINDS = {1: "initial", 2: "message"}
 EPOCH_HEX = 16
+DELIVERY_KEY_HEX = 32  # a 16-byte delivery key
 #: What a peer may send. Local kinds ("system" notices, "alert"s from the watcher) are never
 #: accepted from the wire, so no peer can make its words look like walletim's own.
 PAYLOAD_KINDS = (
@@ -61,9 +67,11 @@ class Payload:
     sent_ms: int
     kind: str
     body: Any
+    delivery_key: bytes | None = None  # the sender's, for the recipient to present
 
     def encode(self) -> bytes:
-        """Compact JSON (UTF-8). Raises MessagingError on an unknown kind or a bad epoch."""
+        """Compact JSON (UTF-8). Raises MessagingError on an unknown kind, a bad epoch or a
+        delivery key that is not 16 bytes."""
         if self.kind not in PAYLOAD_KINDS:
             raise MessagingError(f"unknown payload kind {self.kind[:20]!r}")
         if not _is_epoch(self.epoch):
@@ -76,6 +84,10 @@ class Payload:
             "k": self.kind,
             "b": self.body,
         }
+        if self.delivery_key is not None:
+            if len(self.delivery_key) * 2 != DELIVERY_KEY_HEX:
+                raise MessagingError("a delivery key is 16 bytes")
+            doc["dk"] = self.delivery_key.hex()
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
@@ -98,11 +110,21 @@ class Payload:
             raise MessagingError("malformed message time")
         if kind not in PAYLOAD_KINDS:
             raise MessagingError("unknown message kind")
-        return cls(epoch, counter, sent, str(kind), doc.get("b"))
+        dk = doc.get("dk")
+        key = None
+        if dk is not None:
+            if not isinstance(dk, str) or len(dk) != DELIVERY_KEY_HEX or not _is_hex(dk):
+                raise MessagingError("malformed delivery key")
+            key = bytes.fromhex(dk)
+        return cls(epoch, counter, sent, str(kind), doc.get("b"), key)
 
 
 def _is_epoch(value: str) -> bool:
-    return len(value) == EPOCH_HEX and all(c in "0123456789abcdef" for c in value)
+    return len(value) == EPOCH_HEX and _is_hex(value)
+
+
+def _is_hex(value: str) -> bool:
+    return all(c in "0123456789abcdef" for c in value)
 
 
 def bucket_for(length: int) -> int:

@@ -19,17 +19,37 @@ Ids:
 
 Frames, client to relay (``rid`` is an optional request id echoed in the reply)::
 
-    auth     {key, sig}                       -> ok {mailbox, queued, prekeys}
+    auth     {key, sig, url}                  -> ok {mailbox, queued, prekeys, dkey}
+    dkey     {hash}                           -> ok {}                    (authenticated)
     publish  {binding, spk, opks, replace}    -> ok {prekeys}             (authenticated)
     bundle   {dir, opk?}                      -> bundle {bundle} | error not_found
-    send     {to, mid, env}                   -> sent {mid}  (after it is durably stored)
+    send     {to, mid, env, dk?}              -> sent {mid}  (after it is durably stored)
     fetch    {limit}                          -> deliver {msgs, more}     (authenticated)
     ack      {mids}                           -> ok {}  (if rid given)    (authenticated)
     listen   {}                               -> ok {}, then deliver pushes (authenticated)
     watch    {dirs}                           -> ok {}, then published pushes
 
-relay to client: ``challenge {v, relay, nonce, limits}`` first, then replies and pushes
-(``deliver`` without rid, ``published {dir}``), or ``error {code, message}``.
+relay to client: ``challenge {v, relay, key, nonce, sig, limits}`` first, then replies and
+pushes (``deliver`` without rid, ``published {dir}``), or ``error {code, message, retry?}``.
+
+Login is bound to one relay (protocol v2). The challenge carries the relay's long-term
+Ed25519 key and the relay's signature over the nonce (:func:`challenge_message`); the client
+pins that key per relay URL on first use. The client signs :func:`auth_message`: the
+normalised URL it dialled (:func:`normalize_relay_url`), the relay's key and the nonce. A
+relay accepts the login only for one of its own public URLs and its own key, so a relay that
+passes another relay's challenge to a user and forwards her answer gets a signature the
+other relay refuses. (A man in the middle at the SAME URL is a transparent proxy: only TLS,
+``wss://``, keeps it out.)
+
+Mailbox quotas (in the spirit of Signal's sealed-sender "unidentified access" keys): each
+mailbox owner keeps a random *delivery key* and gives it to the peers it talks to, inside
+the end-to-end encryption. For one relay the key becomes a *delivery token*
+(:func:`delivery_token`: a keyed hash of the relay's key, so one relay cannot use it at
+another); the owner registers only the token's hash (``dkey``). A ``send`` that presents
+the recipient's token (``dk``) may use the whole mailbox; without it (a stranger) the
+envelope counts against a bounded stranger share of the mailbox and per-connection,
+per-sender and per-IP quotas. ``mailbox_full`` and ``rate_limited`` are temporary: the error
+carries ``retry`` (seconds) and the sender keeps the message and tries again later.
 
 Close codes: 1009 frame too large, 4400 malformed frame, 4401 authentication failed,
 4429 rate limit exceeded, 1001 relay shutting down.
@@ -52,7 +72,7 @@ from walletim import safejson
 from walletim.errors import MessagingError
 from walletim.messaging.envelope import BUCKETS
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 SEAL_OVERHEAD = 48  # crypto_box_seal: ephemeral public key (32) + Poly1305 tag (16)
 ENVELOPE_SIZES = frozenset(b + SEAL_OVERHEAD for b in BUCKETS)
 MAX_ENVELOPE = max(ENVELOPE_SIZES)
@@ -61,7 +81,13 @@ MAX_BATCH = 256  # mids per ack, messages per deliver, dirs per watch
 MAX_OPKS = 200  # one-time prekeys a client may keep listed on the relay
 ID_HEX = 32  # mailbox, directory and message ids: 16 bytes as hex
 
-AUTH_CONTEXT = b"walletim relay auth v1\x00"
+AUTH_CONTEXT = b"walletim relay auth v2\x00"
+CHALLENGE_CONTEXT = b"walletim relay challenge v2\x00"
+DELIVERY_KEY_BYTES = 16  # a mailbox owner's delivery key (given to peers, end-to-end)
+DELIVERY_TOKEN_BYTES = 16  # the key as presented to one relay
+DELIVERY_HASH_BYTES = 32  # what the owner registers with the relay
+MAX_URL = 512  # characters of a relay URL in an auth frame
+MAX_RETRY_S = 86_400  # the largest retry hint a relay may give
 SPK_CONTEXT = b"\x05"  # how a signed prekey's public key is encoded under its signature
 
 CLOSE_TOO_LARGE = 1009
@@ -116,9 +142,67 @@ def _address_bytes(address: str) -> bytes:
     return raw
 
 
-def auth_message(relay_id: str, nonce: bytes) -> bytes:
-    """What a client signs with its chat key to open its mailbox on ``relay_id``."""
-    return AUTH_CONTEXT + relay_id.encode("ascii", "replace") + b"\x00" + nonce
+_DEFAULT_PORTS = {"ws": 80, "wss": 443}
+
+
+def normalize_relay_url(url: str) -> str:
+    """``url`` as a login names it: scheme and host lower case, the default port left out,
+    no user info, query or fragment, no trailing slash (``ws://Relay.example:80/`` ->
+    ``ws://relay.example``). Two spellings of one relay URL normalise alike.
+
+    Raises:
+        MessagingError: not a ws:// or wss:// URL with a host.
+    """
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str) or len(url) > MAX_URL:
+        raise MessagingError("a relay URL is ws:// or wss:// text")
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError as exc:
+        raise MessagingError("not a valid relay URL") from exc
+    if scheme not in _DEFAULT_PORTS or not host:
+        raise MessagingError("a relay URL is ws://HOST[:PORT] or wss://HOST[:PORT]")
+    if any(c.isspace() or c in "/?#@" for c in host):
+        raise MessagingError("not a valid relay URL")
+    if ":" in host:
+        host = f"[{host}]"
+    shown_port = "" if port is None or port == _DEFAULT_PORTS[scheme] else f":{port}"
+    path = parts.path.rstrip("/")
+    return f"{scheme}://{host}{shown_port}{path}"
+
+
+def auth_message(url: str, relay_key: bytes, nonce: bytes) -> bytes:
+    """What a client signs with its chat key to open its mailbox: the normalised relay URL
+    it dialled, the relay's key (as the challenge gave it and the client pinned) and the
+    challenge's nonce. A relay accepts it only for its own URL and key."""
+    raw = url.encode("utf-8")
+    return AUTH_CONTEXT + len(raw).to_bytes(2, "big") + raw + relay_key + nonce
+
+
+def challenge_message(relay_id: str, relay_key: bytes, nonce: bytes) -> bytes:
+    """What the relay signs with its own key in each challenge (proof it holds the key)."""
+    return CHALLENGE_CONTEXT + relay_key + nonce + relay_id.encode("ascii", "replace")
+
+
+def delivery_token(delivery_key: bytes, relay_key: bytes) -> bytes:
+    """The token a sender presents to the relay whose key is ``relay_key`` for a mailbox
+    whose owner's delivery key is ``delivery_key`` (a keyed hash: it proves knowing the key
+    and is worth nothing at another relay)."""
+    if len(delivery_key) != DELIVERY_KEY_BYTES:
+        raise MessagingError(f"a delivery key is {DELIVERY_KEY_BYTES} bytes")
+    return hashlib.blake2b(
+        relay_key, key=delivery_key, digest_size=DELIVERY_TOKEN_BYTES, person=b"wim-dtoken-v1"
+    ).digest()
+
+
+def delivery_token_hash(token: bytes) -> bytes:
+    """What the mailbox owner registers with the relay (``dkey``) and the relay compares a
+    presented token's hash with (a leaked relay database reveals no token)."""
+    return hashlib.blake2b(token, digest_size=DELIVERY_HASH_BYTES, person=b"wim-dkhash-v1").digest()
 
 
 def spk_signed_bytes(spk_public: bytes) -> bytes:
@@ -253,8 +337,19 @@ def _bounded_binding(value: dict[str, Any]) -> dict[str, Any]:
 class Auth:
     key: bytes
     sig: bytes
+    url: str  # the normalised relay URL the signature covers
     rid: int | None = None
     op: str = field(default="auth", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryKey:
+    """Register the hash of this mailbox's delivery token (None: none; every sender is
+    then a stranger)."""
+
+    hash: bytes | None
+    rid: int | None = None
+    op: str = field(default="dkey", init=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +376,7 @@ class Send:
     mid: str
     env: bytes
     rid: int | None = None
+    dk: bytes | None = None  # the recipient's delivery token, if the sender has it
     op: str = field(default="send", init=False)
 
 
@@ -311,7 +407,7 @@ class Watch:
     op: str = field(default="watch", init=False)
 
 
-ClientFrame = Auth | Publish | BundleRequest | Send | Fetch | Ack | Listen | Watch
+ClientFrame = Auth | DeliveryKey | Publish | BundleRequest | Send | Fetch | Ack | Listen | Watch
 
 
 def _load(text: str | bytes) -> dict[str, Any]:
@@ -331,9 +427,19 @@ def decode_client_frame(text: str | bytes) -> ClientFrame:
     doc = _load(text)
     op, rid = doc["op"], _rid(doc)
     if op == "auth":
+        url = doc.get("url")
+        if not isinstance(url, str) or not 0 < len(url) <= MAX_URL:
+            raise FrameError("url: expected the relay URL the login is signed for")
         return Auth(
-            unb64(doc.get("key"), "key", size=32), unb64(doc.get("sig"), "sig", size=64), rid
+            unb64(doc.get("key"), "key", size=32),
+            unb64(doc.get("sig"), "sig", size=64),
+            url,
+            rid,
         )
+    if op == "dkey":
+        value = doc.get("hash")
+        digest = None if value is None else unb64(value, "hash", size=DELIVERY_HASH_BYTES)
+        return DeliveryKey(digest, rid)
     if op == "publish":
         binding = doc.get("binding")
         if not isinstance(binding, dict):
@@ -353,7 +459,9 @@ def decode_client_frame(text: str | bytes) -> ClientFrame:
         env = unb64(doc.get("env"), "env")
         if not valid_envelope_length(len(env)):
             raise FrameError("env: not a walletim envelope size")
-        return Send(hex_id(doc.get("to"), "to"), hex_id(doc.get("mid"), "mid"), env, rid)
+        dk = doc.get("dk")
+        token = None if dk is None else unb64(dk, "dk", size=DELIVERY_TOKEN_BYTES)
+        return Send(hex_id(doc.get("to"), "to"), hex_id(doc.get("mid"), "mid"), env, rid, token)
     if op == "fetch":
         return Fetch(_int(doc, "limit", 1, MAX_BATCH, MAX_BATCH), rid)
     if op == "ack":
@@ -371,7 +479,9 @@ def encode_client_frame(frame: ClientFrame) -> str:
     if frame.rid is not None:
         doc["rid"] = frame.rid
     if isinstance(frame, Auth):
-        doc.update(key=b64(frame.key), sig=b64(frame.sig))
+        doc.update(key=b64(frame.key), sig=b64(frame.sig), url=frame.url)
+    elif isinstance(frame, DeliveryKey):
+        doc["hash"] = None if frame.hash is None else b64(frame.hash)
     elif isinstance(frame, Publish):
         doc.update(
             binding=frame.binding,
@@ -385,6 +495,8 @@ def encode_client_frame(frame: ClientFrame) -> str:
             doc["opk"] = False
     elif isinstance(frame, Send):
         doc.update(to=frame.to, mid=frame.mid, env=b64(frame.env))
+        if frame.dk is not None:
+            doc["dk"] = b64(frame.dk)
     elif isinstance(frame, Fetch):
         doc["limit"] = frame.limit
     elif isinstance(frame, Ack):
@@ -399,9 +511,14 @@ def encode_client_frame(frame: ClientFrame) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Challenge:
+    """``key`` is the relay's long-term Ed25519 key, ``sig`` its signature over
+    :func:`challenge_message` (check it, then pin ``key`` for the URL dialled)."""
+
     relay: str
     nonce: bytes
     limits: dict[str, int]
+    key: bytes = bytes(32)
+    sig: bytes = bytes(64)
     v: int = PROTOCOL_VERSION
     op: str = field(default="challenge", init=False)
 
@@ -415,9 +532,12 @@ class Ok:
 
 @dataclass(frozen=True, slots=True)
 class Error:
+    """``retry``: for a temporary refusal, seconds after which trying again may succeed."""
+
     rid: int | None
     code: str
     message: str
+    retry: int | None = None
     op: str = field(default="error", init=False)
 
 
@@ -464,7 +584,14 @@ ServerFrame = Challenge | Ok | Error | BundleReply | Sent | Deliver | Published
 def encode_server_frame(frame: ServerFrame) -> str:
     doc: dict[str, Any] = {"op": frame.op}
     if isinstance(frame, Challenge):
-        doc.update(v=frame.v, relay=frame.relay, nonce=b64(frame.nonce), limits=frame.limits)
+        doc.update(
+            v=frame.v,
+            relay=frame.relay,
+            key=b64(frame.key),
+            nonce=b64(frame.nonce),
+            sig=b64(frame.sig),
+            limits=frame.limits,
+        )
     elif isinstance(frame, Published):
         doc["dir"] = frame.dir
     else:
@@ -474,6 +601,8 @@ def encode_server_frame(frame: ServerFrame) -> str:
             doc.update(frame.fields)
         elif isinstance(frame, Error):
             doc.update(code=frame.code, message=frame.message)
+            if frame.retry is not None:
+                doc["retry"] = frame.retry
         elif isinstance(frame, BundleReply):
             doc["bundle"] = frame.bundle.to_json()
         elif isinstance(frame, Sent):
@@ -496,8 +625,17 @@ def decode_server_frame(text: str | bytes) -> ServerFrame:
         if not isinstance(limits, dict) or len(limits) > 16:
             raise FrameError("challenge: bad limits")
         clean = {str(k)[:32]: v for k, v in limits.items() if type(v) is int}
+        version = _int(doc, "v", 0, 255)
+        nonce = unb64(doc.get("nonce"), "nonce", size=32)
+        if version < 2:  # a relay of protocol 1 sends no key: the client says so
+            return Challenge(relay, nonce, clean, v=version)
         return Challenge(
-            relay, unb64(doc.get("nonce"), "nonce", size=32), clean, _int(doc, "v", 0, 255)
+            relay,
+            nonce,
+            clean,
+            unb64(doc.get("key"), "key", size=32),
+            unb64(doc.get("sig"), "sig", size=64),
+            version,
         )
     if op == "published":
         return Published(hex_id(doc.get("dir"), "dir"))
@@ -511,7 +649,10 @@ def decode_server_frame(text: str | bytes) -> ServerFrame:
         code, message = doc.get("code"), doc.get("message", "")
         if not isinstance(code, str) or not isinstance(message, str):
             raise FrameError("error: bad code or message")
-        return Error(rid, code[:32], message[:300])
+        retry = doc.get("retry")
+        if retry is not None and (type(retry) is not int or not 0 <= retry <= MAX_RETRY_S):
+            raise FrameError("error: bad retry hint")
+        return Error(rid, code[:32], message[:300], retry)
     if op == "bundle":
         return BundleReply(rid, Bundle.from_json(doc.get("bundle")))
     if op == "sent":

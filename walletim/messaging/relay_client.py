@@ -7,6 +7,10 @@ requests may be in flight at once on one client (``send`` pipelines). Every fram
 relay is parsed with :func:`~walletim.messaging.protocol.decode_server_frame`: a client never
 trusts a relay's shape.
 
+Login is bound to the relay: :meth:`RelayClient.connect` checks the challenge's signature by
+the relay's key (``relay_key``; the caller pins it per URL), and :meth:`authenticate` signs
+the normalised URL dialled (``dialled``), that key and the nonce.
+
 Errors: :class:`~walletim.errors.RelayUnavailable` when the relay cannot be reached, the
 connection is lost, a request times out or the relay breaks the protocol (the URL shown has
 no path, query or user info); :class:`~walletim.errors.RelayRefused` when the relay answers a
@@ -30,6 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.protocol import State
 
 from walletim.errors import MessagingError, RelayRefused, RelayUnavailable
+from walletim.keys.chat import verify_ed25519
 from walletim.messaging import protocol as p
 
 F = TypeVar("F")
@@ -71,6 +76,7 @@ class AuthInfo:
     mailbox: str  # our mailbox id
     queued: int  # messages waiting in it
     prekeys: int  # our one-time prekeys still listed
+    dkey: bytes | None = None  # the delivery-token hash registered for our mailbox
 
 
 class _Gone:
@@ -94,7 +100,11 @@ class RelayClient:
     ) -> None:
         self.url = url
         self.shown_url = display_url(url)
+        #: The URL dialled, normalised: what a login here is signed for.
+        self.dialled = p.normalize_relay_url(url)
         self.relay_id: str = challenge.relay
+        #: The relay's long-term Ed25519 key (its signature on the challenge checked).
+        self.relay_key: bytes = challenge.key
         self.limits: dict[str, int] = dict(challenge.limits)
         self.request_timeout = request_timeout
         self._ws = ws
@@ -106,6 +116,7 @@ class RelayClient:
         self._deadlines: dict[int, float] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._out: list[str] = []  # request frames waiting for the writer
+        self._tokens: dict[bytes, str] = {}  # delivery key -> its token's part of a send frame
         self._out_ready = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
         self._writer = asyncio.create_task(self._write())
@@ -124,6 +135,10 @@ class RelayClient:
         shown = display_url(url)
         if not url.startswith(("ws://", "wss://")):
             raise RelayUnavailable(shown, "the relay URL must start with ws:// or wss://")
+        try:
+            p.normalize_relay_url(url)
+        except MessagingError as exc:
+            raise RelayUnavailable(shown, "invalid URL") from exc
         try:
             ws = await ws_connect(
                 url,
@@ -151,7 +166,12 @@ class RelayClient:
             if not isinstance(challenge, p.Challenge):
                 raise MessagingError("no challenge")
             if challenge.v != p.PROTOCOL_VERSION:
-                raise MessagingError(f"protocol version {challenge.v}")
+                raise MessagingError(
+                    f"it speaks protocol {challenge.v}, this walletim {p.PROTOCOL_VERSION}"
+                )
+            signed = p.challenge_message(challenge.relay, challenge.key, challenge.nonce)
+            if not verify_ed25519(challenge.key, signed, challenge.sig):
+                raise MessagingError("its challenge is not signed by the key it presents")
         except TimeoutError as exc:
             await ws.close()
             raise RelayUnavailable(shown, "timed out waiting for the relay's challenge") from exc
@@ -251,7 +271,7 @@ class RelayClient:
             del self._waiters[rid]
             self._deadlines.pop(rid, None)
         if isinstance(reply, p.Error):
-            raise RelayRefused(reply.code, reply.message)
+            raise RelayRefused(reply.code, reply.message, reply.retry)
         if not isinstance(reply, expect):
             raise self._bad_reply(type(reply).__name__.lower())
         return reply
@@ -305,16 +325,40 @@ class RelayClient:
             RelayRefused: already authenticated on this connection.
         """
         mailbox = p.mailbox_id(identity_key)
-        sig = sign(p.auth_message(self.relay_id, self._nonce))
-        ok = await self._request(lambda rid: p.Auth(identity_key, sig, rid), p.Ok)
+        url = self.dialled
+        sig = sign(p.auth_message(url, self.relay_key, self._nonce))
+        ok = await self._request(lambda rid: p.Auth(identity_key, sig, url, rid), p.Ok)
         queued, prekeys = ok.fields.get("queued"), ok.fields.get("prekeys")
+        dkey = ok.fields.get("dkey")
         if (
             ok.fields.get("mailbox") != mailbox
             or type(queued) is not int
             or type(prekeys) is not int
+            or not (dkey is None or isinstance(dkey, str))
         ):
             raise self._bad_reply("auth")
-        return AuthInfo(mailbox, queued, prekeys)
+        try:
+            registered = None if dkey is None else p.unb64(dkey, "dkey", size=p.DELIVERY_HASH_BYTES)
+        except MessagingError as exc:
+            raise self._bad_reply("auth") from exc
+        return AuthInfo(mailbox, queued, prekeys, registered)
+
+    def delivery_hash(self, delivery_key: bytes) -> bytes:
+        """What our mailbox registers on this relay for ``delivery_key`` (see
+        :meth:`register_delivery_key`), to compare with :attr:`AuthInfo.dkey`."""
+        return p.delivery_token_hash(p.delivery_token(delivery_key, self.relay_key))
+
+    async def register_delivery_key(self, delivery_key: bytes | None) -> None:
+        """Let senders who present ``delivery_key``'s token for this relay use the whole of
+        our mailbox (None: nobody; every sender counts as a stranger). Only the hash of this
+        relay's token is sent.
+
+        Raises:
+            MessagingError: not a delivery key. RelayRefused: ``auth_required``,
+                ``unavailable``. RelayUnavailable: connection lost.
+        """
+        digest = None if delivery_key is None else self.delivery_hash(delivery_key)
+        await self._request(lambda rid: p.DeliveryKey(digest, rid), p.Ok)
 
     async def publish(
         self,
@@ -366,15 +410,18 @@ class RelayClient:
             raise
         return reply.bundle
 
-    async def send(self, to: str, mid: str, env: bytes) -> None:
+    async def send(self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
         """Hand ``env`` for mailbox ``to`` to the relay; returns once it is durably stored.
         Safe to call concurrently (requests pipeline). Resending the same ``mid`` is a
-        success and is not delivered twice.
+        success and is not delivered twice. ``delivery_key``: the recipient's (as they gave
+        it to us); its token for this relay lets the envelope use their whole mailbox,
+        without it the relay counts it as a stranger's.
 
         Raises:
             MessagingError: ``to`` or ``mid`` is not 32 hex digits, or ``env`` is not an
-                envelope size.
-            RelayRefused: ``unknown_mailbox``, ``mailbox_full``, ``unavailable``.
+                envelope size, or ``delivery_key`` not a delivery key.
+            RelayRefused: ``unknown_mailbox``; temporary (``retry_after`` set):
+                ``mailbox_full``, ``rate_limited``; ``unavailable``.
             RelayUnavailable: connection lost or timed out (the message may or may not be
                 stored: resend it with the same ``mid``).
         """
@@ -382,10 +429,20 @@ class RelayClient:
             raise MessagingError("not a walletim envelope size")
         to, mid = p.hex_id(to, "to"), p.hex_id(mid, "mid")
         env_text = p.b64(env)
+        dk = ""
+        if delivery_key is not None:
+            dk = self._tokens.get(delivery_key, "")
+            if not dk:
+                token = p.b64(p.delivery_token(delivery_key, self.relay_key))
+                dk = f',"dk":"{token}"'
+                if len(self._tokens) < 4096:
+                    self._tokens[delivery_key] = dk
         # The same text encode_client_frame(Send(...)) makes: checked hex ids and base64
         # need no escaping.
         reply = await self._request_text(
-            lambda rid: f'{{"op":"send","rid":{rid},"to":"{to}","mid":"{mid}","env":"{env_text}"}}',
+            lambda rid: (
+                f'{{"op":"send","rid":{rid},"to":"{to}","mid":"{mid}","env":"{env_text}"{dk}}}'
+            ),
             p.Sent,
         )
         if reply.mid != mid:
@@ -450,7 +507,7 @@ class RelayClient:
             self._pushes.put_nowait(item)  # every later call fails the same way
             raise self._unavailable()
         if isinstance(item, p.Error):
-            raise RelayRefused(item.code, item.message)
+            raise RelayRefused(item.code, item.message, item.retry)
         return item
 
 
@@ -458,4 +515,9 @@ def _close_reason(ws: ClientConnection) -> str:
     code = ws.close_code
     if code is None:
         return "connection lost"
+    if code == p.CLOSE_AUTH_FAILED:
+        # The relay says why (e.g. the login names another relay's URL): printable only.
+        said = "".join(c for c in (ws.close_reason or "")[:120] if c.isprintable())
+        if said.startswith("authentication failed"):
+            return said
     return CLOSE_REASONS.get(code, f"connection closed by the relay (code {code})")

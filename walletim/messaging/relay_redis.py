@@ -16,9 +16,14 @@ Layout (``P`` is the key prefix, ``walletim:`` by default; ``{id}`` is a hash ta
 - ``P{mailbox}:a`` sorted set of acknowledged mids by ack time (a late retry is ``sent``
   without a second delivery; forgotten after the dedupe window, on every node alike);
 - ``P{mailbox}:f`` set of the nodes following the mailbox (a client of theirs listens);
+- ``P{mailbox}:x`` set of the mids of strangers' envelopes queued (the stranger share);
+  ``P{mailbox}:r:KEY`` the stranger quota buckets (per connection, sender, IP), each
+  expiring once full again; the ``:m`` hash's ``dk`` is the registered delivery-token hash;
 - ``P{directory}:b`` hash (the bundle), ``P{directory}:o`` list of one-time prekeys,
   ``Pused`` set of one-time prekeys ever handed out, ``Pactive`` set of mailboxes with mail,
-  ``Prl:KEY`` token buckets (shared rate limits), ``Prelay_id``.
+  ``Prl:KEY`` token buckets (shared rate limits), ``Prelay_id``, ``Prelay_key`` (the seed
+  of the relay's Ed25519 key, created once and shared by every node: anyone who can read
+  this Redis can also read every mailbox, so it is kept with them).
 
 Every operation is one Lua script (atomic: a one-time prekey is handed out once even when two
 nodes ask at the same instant). Calls made while a batch is in flight are sent together as
@@ -60,6 +65,7 @@ from walletim.errors import StoreError
 from walletim.messaging.protocol import MAX_BATCH, MAX_OPKS
 from walletim.messaging.relay_store import (
     DEFAULT_MAX_MAILBOX,
+    Access,
     BundleConflict,
     Enqueued,
     RemoteHandler,
@@ -75,14 +81,40 @@ MAX_PIPELINE = 2048  # operations per pipeline
 SEQ_SHIFT = 20  # seq = ms << 20 | n (n < 2**20 per ms: the script moves to the next ms)
 CONNECT_TIMEOUT = 5.0
 
+# The stranger rules (ARGV[7] == '1'): without the registered delivery-token hash (ARGV[8])
+# an envelope is stored only while the mailbox holds fewer than ARGV[9] strangers' envelopes
+# and each bucket KEYS[8..] (rate, burst in ARGV[10..]) has a token; one of each is taken.
 _ENQUEUE = """
-local m, q, i, a, active, f = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local m, q, i, a, active, f, x = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local mid, env, t, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('HEXISTS', m, 'ik') == 0 then return {'unknown', '0'} end
 local old = redis.call('HGET', i, mid)
 if old then return {'duplicate', old} end
 if redis.call('ZSCORE', a, mid) then return {'duplicate', '0'} end
 if redis.call('XLEN', q) >= max then return {'full', '0'} end
+local stranger = false
+if ARGV[7] == '1' and redis.call('HGET', m, 'dk') ~= ARGV[8] then
+  stranger = true
+  if redis.call('SCARD', x) >= tonumber(ARGV[9]) then return {'share_full', '0'} end
+  local now = redis.call('TIME')
+  local clock = tonumber(now[1]) + tonumber(now[2]) / 1000000
+  local left = {}
+  for k = 8, #KEYS do
+    local rate, burst = tonumber(ARGV[2 * k - 6]), tonumber(ARGV[2 * k - 5])
+    local row = redis.call('HMGET', KEYS[k], 'tokens', 'stamp')
+    local tokens, stamp = tonumber(row[1] or burst), tonumber(row[2] or clock)
+    tokens = math.min(burst, tokens + math.max(0, clock - stamp) * rate)
+    if tokens < 1 then return {'limited', '0'} end
+    left[k] = tokens - 1
+  end
+  for k = 8, #KEYS do
+    local rate, burst = tonumber(ARGV[2 * k - 6]), tonumber(ARGV[2 * k - 5])
+    redis.call('HSET', KEYS[k], 'tokens', tostring(left[k]), 'stamp', tostring(clock))
+    local ttl = 86400000
+    if rate > 0 then ttl = math.ceil(burst / rate * 1000) + 1000 end
+    redis.call('PEXPIRE', KEYS[k], ttl)
+  end
+end
 local last = redis.call('HMGET', m, 'ms', 'n')
 local ms, n = tonumber(last[1] or '0'), tonumber(last[2] or '0')
 if t > ms then ms, n = t, 0 else n = n + 1 end
@@ -92,6 +124,7 @@ redis.call('XADD', q, id, 'm', mid, 'e', env, 't', ARGV[3])
 redis.call('HSET', m, 'ms', ms, 'n', n)
 redis.call('HSET', i, mid, id)
 redis.call('SADD', active, ARGV[5])
+if stranger then redis.call('SADD', x, mid) end
 local out = {'stored', id}
 for _, node in ipairs(redis.call('SMEMBERS', f)) do
   if node ~= ARGV[6] then out[#out + 1] = node end
@@ -114,13 +147,14 @@ return redis.call('SREM', KEYS[1], ARGV[1])
 """
 
 _ACK = """
-local q, i, a = KEYS[1], KEYS[2], KEYS[3]
+local q, i, a, x = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, n = ARGV[1], 0
 for k = 2, #ARGV do
   local id = redis.call('HGET', i, ARGV[k])
   if id then
     n = n + redis.call('XDEL', q, id)
     redis.call('HDEL', i, ARGV[k])
+    redis.call('SREM', x, ARGV[k])
     redis.call('ZADD', a, now, ARGV[k])
   end
 end
@@ -154,13 +188,16 @@ return last[1] .. '-' .. last[2]
 """
 
 _EXPIRE = """
-local m, q, i, a, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local m, q, i, a, active, x = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local rows = redis.call('XRANGE', q, '-', '(' .. ARGV[1] .. '-0', 'COUNT', ARGV[3])
 for _, row in ipairs(rows) do
   redis.call('XDEL', q, row[1])
   local f = row[2]
   for k = 1, #f, 2 do
-    if f[k] == 'm' then redis.call('HDEL', i, f[k + 1]) end
+    if f[k] == 'm' then
+      redis.call('HDEL', i, f[k + 1])
+      redis.call('SREM', x, f[k + 1])
+    end
   end
 end
 redis.call('ZREMRANGEBYSCORE', a, '-inf', '(' .. ARGV[2])
@@ -250,6 +287,8 @@ _OUTCOMES = {
     b"stored": Enqueued.STORED,
     b"duplicate": Enqueued.DUPLICATE,
     b"full": Enqueued.FULL,
+    b"share_full": Enqueued.SHARE_FULL,
+    b"limited": Enqueued.LIMITED,
     b"unknown": Enqueued.UNKNOWN,
 }
 
@@ -314,6 +353,7 @@ class RedisMailboxStore:
         prefix: str,
         max_mailbox: int,
         relay_id: str,
+        relay_key: bytes,
         shas: dict[str, str],
     ) -> None:
         self.url = shown_url(url)
@@ -322,6 +362,7 @@ class RedisMailboxStore:
         self.node = secrets.token_hex(16)  # this process: its own publications are skipped
         self._redis = client
         self._relay_id = relay_id
+        self._relay_key = relay_key
         self._shas = shas
         self._calls: list[_Call] = []
         self._wake = asyncio.Event()
@@ -370,13 +411,28 @@ class RedisMailboxStore:
             await client.set(prefix + "relay_id", secrets.token_hex(16), nx=True)
             raw_id: Any = await client.get(prefix + "relay_id")
             relay_id = bytes(raw_id or b"").decode()
+            await client.set(prefix + "relay_key", secrets.token_bytes(32), nx=True)
+            raw_key: Any = await client.get(prefix + "relay_key")
+            relay_key = bytes(raw_key or b"")
+            if len(relay_key) != 32:
+                raise StoreError(
+                    f"Redis at {shown}: the relay key under {prefix}relay_key is damaged"
+                )
             await cls._check_durability(client, shown)
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, StoreError) as exc:
             await client.aclose()
+            if isinstance(exc, StoreError):
+                raise
             reason = str(exc).split("\n")[0][:160] or type(exc).__name__
             raise StoreError(f"cannot use Redis at {shown}: {reason}") from exc
         return cls(
-            client, url, prefix=prefix, max_mailbox=max_mailbox, relay_id=relay_id, shas=shas
+            client,
+            url,
+            prefix=prefix,
+            max_mailbox=max_mailbox,
+            relay_id=relay_id,
+            relay_key=relay_key,
+            shas=shas,
         )
 
     @staticmethod
@@ -534,6 +590,31 @@ class RedisMailboxStore:
     async def relay_id(self) -> str:
         return self._relay_id
 
+    async def relay_key(self) -> bytes:
+        return self._relay_key
+
+    def set_delivery_hash(self, mailbox: str, token_hash: bytes | None) -> Awaitable[None]:
+        async def put() -> None:
+            try:
+                if token_hash is None:
+                    await self._redis.hdel(self._mb(mailbox)[0], "dk")
+                else:
+                    await self._redis.hset(self._mb(mailbox)[0], "dk", bytes(token_hash))
+            except (RedisError, OSError) as exc:
+                raise self._error(exc) from exc
+
+        return asyncio.ensure_future(put())
+
+    def delivery_hash(self, mailbox: str) -> Awaitable[bytes | None]:
+        async def get() -> bytes | None:
+            try:
+                raw: Any = await self._redis.hget(self._mb(mailbox)[0], "dk")
+            except (RedisError, OSError) as exc:
+                raise self._error(exc) from exc
+            return None if raw is None else bytes(raw)
+
+        return asyncio.ensure_future(get())
+
     def put_bundle(
         self,
         directory: str,
@@ -597,7 +678,7 @@ class RedisMailboxStore:
         return asyncio.ensure_future(known())
 
     def enqueue(
-        self, mailbox: str, mid: str, env: bytes, now_ms: int
+        self, mailbox: str, mid: str, env: bytes, now_ms: int, access: Access | None = None
     ) -> asyncio.Future[tuple[Enqueued, int]]:
         def convert(row: Any) -> tuple[Enqueued, int]:
             outcome = _OUTCOMES[bytes(row[0])]
@@ -617,8 +698,16 @@ class RedisMailboxStore:
             return outcome, 0 if raw == b"0" else seq_of(raw)
 
         args: list[Any] = [mid, env, now_ms, self.max_mailbox, mailbox, self.node]
-        keys = [*self._mb(mailbox), self._followers(mailbox)]
+        keys = [*self._mb(mailbox), self._followers(mailbox), self._strangers(mailbox)]
+        if access is not None:
+            args += ["1", access.token_hash or b"", access.share]
+            for key, rate, burst in access.buckets:
+                keys.append(f"{self.prefix}{{{mailbox}}}:r:{key}")
+                args += [repr(rate), burst]
         return self._call("enqueue", keys, args, convert)
+
+    def _strangers(self, mailbox: str) -> str:
+        return f"{self.prefix}{{{mailbox}}}:x"
 
     def _send_notes(self) -> None:
         """Tell each node following a mailbox what a batch stored for it: one PUBLISH per
@@ -662,7 +751,7 @@ class RedisMailboxStore:
             future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             future.set_result(0)
             return future
-        keys = self._mb(mailbox)[1:4]
+        keys = [*self._mb(mailbox)[1:4], self._strangers(mailbox)]
         return self._call("ack", keys, [int(time.time() * 1000), *unique], int)
 
     async def expire(self, older_than_ms: int, acked_older_than_ms: int | None = None) -> int:
@@ -681,7 +770,8 @@ class RedisMailboxStore:
         for mailbox in mailboxes:
             while True:
                 args = [older_than_ms, forget, rows, mailbox]
-                n = int(await self._call("expire", self._mb(mailbox), args))
+                keys = [*self._mb(mailbox), self._strangers(mailbox)]
+                n = int(await self._call("expire", keys, args))
                 total += n
                 if n < rows:
                     break

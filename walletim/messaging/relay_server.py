@@ -23,6 +23,18 @@ a challenge; signing it with a chat identity key opens that key's mailbox. Every
   for ``SEND_TIMEOUT`` s (half-open, or never reading: its ping waits behind that data) is
   dropped.
 
+Login is bound to this relay (see :mod:`walletim.messaging.protocol`): the challenge carries
+the relay's Ed25519 key and its signature; a login is accepted only if the URL it is signed
+for is one of the relay's public URLs (``public_urls``: by default the ws:// URLs of the
+address it listens on, loopback aliases included; never the Host header a forwarder sets)
+and it names the relay's own key.
+
+Mailbox quotas: a ``send`` with the recipient's delivery token may use the whole mailbox;
+one without (a stranger's) is held to the stranger share of the mailbox and to per
+connection, per sender (the logged-in mailbox, else the IP address) and per IP quotas per
+recipient mailbox over a window (:class:`RelayLimits`). Refusals for a full mailbox or a
+quota are temporary: the error carries a ``retry`` hint in seconds.
+
 Logs (stdlib logging) carry counts and error kinds, never envelopes or message content.
 """
 
@@ -31,8 +43,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import ipaddress
 import json
 import logging
+import math
 import secrets
 import signal
 import struct
@@ -43,6 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nacl.signing import SigningKey
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
@@ -54,6 +69,8 @@ from walletim.messaging.identity import IdentityBinding
 from walletim.messaging.relay_store import (
     DEFAULT_DEDUPE_MS,
     DEFAULT_MAX_MAILBOX,
+    DEFAULT_STRANGER_SHARE_DIVISOR,
+    Access,
     BundleConflict,
     Enqueued,
     MailboxStore,
@@ -84,6 +101,13 @@ MAX_PER_IP = 1000
 #: bundles are served without one (X3DH still works; the prekeys are not drained).
 DEFAULT_OPK_RATE = 100 / 3600  # per second: 100 an hour
 DEFAULT_OPK_BURST = 100
+#: Envelopes one stranger (a sender without the recipient's delivery token) may leave in one
+#: mailbox per window: per sender (the logged-in mailbox, else the IP address) and per
+#: connection; and from one IP address, whoever is logged in on its connections.
+DEFAULT_STRANGER_QUOTA = 30
+DEFAULT_STRANGER_IP_QUOTA = 120
+DEFAULT_STRANGER_WINDOW_S = 3600
+DEFAULT_FULL_RETRY_S = 60  # the retry hint for a full mailbox (seconds)
 MAX_INFLIGHT = 2048  # requests of one connection waiting for the store or the socket
 CLOSE_TIMEOUT = 2.0  # seconds a closing handshake may take (e.g. at shutdown)
 LIVE_BUFFER = 4096  # live pushes held for a slow listener before it re-reads from the store
@@ -120,6 +144,23 @@ class RelayLimits:
     opk_burst: int = DEFAULT_OPK_BURST
     dedupe_ms: int = DEFAULT_DEDUPE_MS  # how long acknowledged ids are remembered
     max_per_ip: int = MAX_PER_IP  # connections from one address (0: any); beyond: closed (1013)
+    #: Envelopes without the recipient's delivery token one mailbox may hold at most (None:
+    #: a tenth of the mailbox); the rest of the mailbox is kept for the owner's contacts.
+    stranger_share: int | None = None
+    stranger_quota: int = DEFAULT_STRANGER_QUOTA  # per sender and per connection, per mailbox
+    stranger_ip_quota: int = DEFAULT_STRANGER_IP_QUOTA  # per IP address per mailbox (0: off)
+    stranger_window_s: int = DEFAULT_STRANGER_WINDOW_S  # the quotas' window (seconds)
+    full_retry_s: int = DEFAULT_FULL_RETRY_S  # retry hint when a mailbox is full
+
+    def share(self, max_mailbox: int) -> int:
+        """Strangers' envelopes a mailbox may hold."""
+        if self.stranger_share is not None:
+            return max(0, min(self.stranger_share, max_mailbox))
+        return max(1, max_mailbox // DEFAULT_STRANGER_SHARE_DIVISOR)
+
+    def quota_retry_s(self) -> int:
+        """Seconds until a stranger's empty quota bucket has a token again."""
+        return max(1, math.ceil(self.stranger_window_s / max(1, self.stranger_quota)))
 
     def advertised(self, max_mailbox: int) -> dict[str, int]:
         return {
@@ -132,7 +173,41 @@ class RelayLimits:
             "max_watch": self.max_watch,
             "max_mailbox": max_mailbox,
             "ttl": self.ttl_s,
+            "stranger_share": self.share(max_mailbox),
+            "stranger_quota": self.stranger_quota,
+            "stranger_ip_quota": self.stranger_ip_quota,
+            "stranger_window": self.stranger_window_s,
         }
+
+
+_LOOPBACK_NAMES = ("localhost",)
+_WILDCARDS = ("", "0.0.0.0", "::", "*")  # noqa: S104 - recognised, to refuse them
+
+
+def default_public_urls(host: str, port: int) -> list[str]:
+    """The URLs a login may name when no public URL is configured: ``ws://HOST:PORT`` of the
+    address the relay listens on, plus ``localhost`` for a loopback address.
+
+    Raises:
+        MessagingError: ``host`` is a wildcard (every address): the relay cannot know which
+            URL its clients dial; it needs public URLs.
+    """
+    if host in _WILDCARDS:
+        raise MessagingError(
+            f"listening on all addresses ({host or '*'}) needs --public-url URL (each URL "
+            "clients dial, e.g. wss://relay.example.com): logins are signed for the relay's URL"
+        )
+    names = [host]
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_loopback:
+            names.append("localhost")
+    if host in _LOOPBACK_NAMES:
+        names += ["127.0.0.1", "::1"]
+    urls = []
+    for name in names:
+        shown = f"[{name}]" if ":" in name else name
+        urls.append(p.normalize_relay_url(f"ws://{shown}:{port}"))
+    return list(dict.fromkeys(urls))
 
 
 def _unsent(transport: asyncio.Transport) -> int:
@@ -176,12 +251,15 @@ def _deliver_frame(rid: int | None, msgs: Iterable[StoredMessage], more: bool) -
 class _Conn:
     """One client connection: its identity, limits, outgoing queue and push state."""
 
-    def __init__(self, relay: RelayServer, ws: ServerConnection) -> None:
+    def __init__(self, relay: RelayServer, ws: ServerConnection, address: str = "") -> None:
         self.relay = relay
         self.ws = ws
+        self.address = address
+        self.cid = secrets.token_hex(8)  # this connection's own quota buckets
         self.key: bytes | None = None
         self.mailbox: str | None = None
         self.nonce = secrets.token_bytes(32)
+        self.buckets = relay.stranger_buckets(self)
         self.frames = TokenBucket(relay.limits.rate, relay.limits.burst)
         self.bundles = TokenBucket(relay.limits.bundle_rate, relay.limits.bundle_burst)
         self.watching: set[str] = set()
@@ -406,12 +484,26 @@ class RelayServer:
     """
 
     def __init__(
-        self, store: MailboxStore, relay_id: str, limits: RelayLimits, max_mailbox: int
+        self,
+        store: MailboxStore,
+        relay_id: str,
+        limits: RelayLimits,
+        max_mailbox: int,
+        relay_key: bytes | None = None,
+        public_urls: Iterable[str] = (),
     ) -> None:
         self.store = store
         self.relay_id = relay_id
         self.limits = limits
         self.max_mailbox = max_mailbox
+        self._signing = SigningKey(relay_key or secrets.token_bytes(32))
+        #: The relay's long-term public key (what clients pin).
+        self.key = bytes(self._signing.verify_key)
+        #: The normalised URLs a login may be signed for (set when listening, if empty).
+        self.public_urls: tuple[str, ...] = tuple(
+            dict.fromkeys(p.normalize_relay_url(u) for u in public_urls)
+        )
+        self._share = limits.share(max_mailbox)
         self.db_path: Path | None = getattr(store, "path", None)
         self._server: Server | None = None
         self._conns: set[_Conn] = set()
@@ -438,17 +530,33 @@ class RelayServer:
         max_mailbox: int = DEFAULT_MAX_MAILBOX,
         limits: RelayLimits | None = None,
         store: MailboxStore | None = None,
+        public_urls: Iterable[str] = (),
     ) -> RelayServer:
         """Open the store at ``db`` (unless ``store`` is given) and listen on ``host:port``.
+        Logins are accepted for ``public_urls`` (ws:// or wss://; by default the URLs of the
+        address listened on: see :func:`default_public_urls`).
 
         Raises:
             StoreError: the database cannot be opened (unwritable, in use by another relay).
-            MessagingError: cannot listen on ``host:port`` (e.g. the port is in use).
+            MessagingError: cannot listen on ``host:port`` (e.g. the port is in use), a bad
+                public URL, or a wildcard ``host`` without public URLs.
         """
+        urls = list(public_urls)
+        for url in urls:
+            p.normalize_relay_url(url)  # a bad one fails before anything is opened
+        if not urls:
+            default_public_urls(host, 1)  # a wildcard host fails here
         if store is None:
             store = await SqliteMailboxStore.open(db, max_mailbox=max_mailbox)
         try:
-            relay = cls(store, await store.relay_id(), limits or RelayLimits(), max_mailbox)
+            relay = cls(
+                store,
+                await store.relay_id(),
+                limits or RelayLimits(),
+                max_mailbox,
+                await store.relay_key(),
+                urls,
+            )
             await relay._listen(host, port)
         except BaseException:
             await store.close()
@@ -472,8 +580,14 @@ class RelayServer:
             raise MessagingError(f"cannot listen on {host}:{port}: {reason.lower()}") from exc
         sock = next(iter(self._server.sockets))
         self.host, self.port = sock.getsockname()[:2]
+        if not self.public_urls:
+            self.public_urls = tuple(default_public_urls(host, self.port))
+        self._public = frozenset(self.public_urls)
         self._expiry = asyncio.create_task(self._expire_loop())
         log.info("relay %s listening on %s", self.relay_id[:8], self.url)
+        log.info(
+            "relay key %s; logins accepted for %s", self.key.hex(), ", ".join(self.public_urls)
+        )
 
     @property
     def url(self) -> str:
@@ -537,20 +651,25 @@ class RelayServer:
             return
         self._per_address[address] = open_now + 1
         try:
-            await self._handle_conn(ws)
+            await self._handle_conn(ws, address)
         finally:
             left = self._per_address.pop(address, 1) - 1
             if left > 0:
                 self._per_address[address] = left
 
-    async def _handle_conn(self, ws: ServerConnection) -> None:
-        conn = _Conn(self, ws)
+    async def _handle_conn(self, ws: ServerConnection, address: str = "") -> None:
+        conn = _Conn(self, ws, address)
         self._conns.add(conn)
         log.debug("connection opened (%d open)", len(self._conns))
         writer = asyncio.create_task(conn.writer())
         try:
+            signed = p.challenge_message(self.relay_id, self.key, conn.nonce)
             challenge = p.Challenge(
-                self.relay_id, conn.nonce, self.limits.advertised(self.max_mailbox)
+                self.relay_id,
+                conn.nonce,
+                self.limits.advertised(self.max_mailbox),
+                self.key,
+                self._signing.sign(signed).signature,
             )
             await ws.send(p.encode_server_frame(challenge))
             await self._serve(conn)
@@ -641,6 +760,8 @@ class RelayServer:
             elif isinstance(frame, p.Auth):
                 if not await self._auth(conn, frame):
                     return
+            elif isinstance(frame, p.DeliveryKey):
+                self._dkey(conn, frame)
             elif isinstance(frame, p.Publish):
                 await self._publish(conn, frame)
             elif isinstance(frame, p.Listen):
@@ -677,26 +798,76 @@ class RelayServer:
         if conn.key is not None:
             conn.error(frame.rid, "bad_request", "this connection is already authenticated")
             return True
-        message = p.auth_message(self.relay_id, conn.nonce)
+        if frame.url not in self._public:
+            # Signed for a URL this relay does not serve: another relay passed our challenge
+            # on (or a proxy in front of this one is missing from --public-url).
+            log.info("login refused: it names a URL that is not one of this relay's")
+            await self._drop(
+                conn,
+                p.CLOSE_AUTH_FAILED,
+                "authentication failed (the login is signed for another relay URL)",
+            )
+            return False
+        message = p.auth_message(frame.url, self.key, conn.nonce)
         if not verify_ed25519(frame.key, message, frame.sig):
             log.info("authentication failed")
             await self._drop(conn, p.CLOSE_AUTH_FAILED, "authentication failed")
             return False
         mailbox = p.mailbox_id(frame.key)
         conn.key, conn.mailbox = frame.key, mailbox
+        conn.buckets = self.stranger_buckets(conn)
         try:
-            queued = await self.store.queued(mailbox)
-            prekeys = await self.store.prekey_count(mailbox)
+            queued, prekeys, dkey = await asyncio.gather(
+                self.store.queued(mailbox),
+                self.store.prekey_count(mailbox),
+                self.store.delivery_hash(mailbox),
+            )
         except Exception as exc:
             self._store_failed(conn, frame.rid, exc, "auth")
             return True
         log.debug("authenticated mailbox %s..", mailbox[:6])
-        conn.reply(
-            p.encode_server_frame(
-                p.Ok(frame.rid, {"mailbox": mailbox, "queued": queued, "prekeys": prekeys})
-            )
-        )
+        fields = {
+            "mailbox": mailbox,
+            "queued": queued,
+            "prekeys": prekeys,
+            "dkey": None if dkey is None else p.b64(dkey),
+        }
+        conn.reply(p.encode_server_frame(p.Ok(frame.rid, fields)))
         return True
+
+    def stranger_buckets(self, conn: _Conn) -> tuple[tuple[str, float, int], ...]:
+        """The quota buckets a stranger's send on ``conn`` takes a token from (each per
+        recipient mailbox): the connection's; the sender's (its mailbox once logged in, else
+        its IP address); and its IP address's, whoever is logged in (if that quota is on)."""
+        limits = self.limits
+        window = max(1, limits.stranger_window_s)
+        quota = max(0, limits.stranger_quota)
+        rate = quota / window
+        sender = "a:" + conn.mailbox if conn.mailbox is not None else "s:" + conn.address
+        buckets = [("c:" + conn.cid, rate, quota), (sender, rate, quota)]
+        if limits.stranger_ip_quota > 0:
+            ip_quota = limits.stranger_ip_quota
+            buckets.append(("i:" + conn.address, ip_quota / window, ip_quota))
+        return tuple(buckets)
+
+    def _dkey(self, conn: _Conn, frame: p.DeliveryKey) -> None:
+        mailbox = self._need_auth(conn, frame.rid)
+        if mailbox is None:
+            return
+        conn.begin()
+        future = asyncio.ensure_future(self.store.set_delivery_hash(mailbox, frame.hash))
+
+        def done(f: asyncio.Future[None]) -> None:
+            conn.end()
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if exc is not None:
+                self._store_failed(conn, frame.rid, exc, "dkey")
+                return
+            conn.reply(p.encode_server_frame(p.Ok(frame.rid, {})))
+
+        future.add_done_callback(done)
 
     async def _publish(self, conn: _Conn, frame: p.Publish) -> None:
         mailbox = self._need_auth(conn, frame.rid)
@@ -780,7 +951,11 @@ class RelayServer:
         cost = len(frame.env)
         conn.begin(cost)
         now = int(time.time() * 1000)
-        future = asyncio.ensure_future(self.store.enqueue(frame.to, frame.mid, frame.env, now))
+        token = None if frame.dk is None else p.delivery_token_hash(frame.dk)
+        access = Access(token, self._share, conn.buckets)
+        future = asyncio.ensure_future(
+            self.store.enqueue(frame.to, frame.mid, frame.env, now, access)
+        )
 
         def done(f: asyncio.Future[tuple[Enqueued, int]]) -> None:
             conn.end(cost)
@@ -799,7 +974,40 @@ class RelayServer:
             elif outcome is Enqueued.DUPLICATE:
                 conn.reply(_sent_frame(frame.rid, frame.mid))
             elif outcome is Enqueued.FULL:
-                conn.error(frame.rid, "mailbox_full", "the recipient's mailbox is full")
+                conn.reply(
+                    p.encode_server_frame(
+                        p.Error(
+                            frame.rid,
+                            "mailbox_full",
+                            "the recipient's mailbox is full; try again later",
+                            self.limits.full_retry_s,
+                        )
+                    )
+                )
+            elif outcome is Enqueued.SHARE_FULL:
+                conn.reply(
+                    p.encode_server_frame(
+                        p.Error(
+                            frame.rid,
+                            "mailbox_full",
+                            "the recipient's mailbox has no room for messages from senders it "
+                            "has not written to; try again later",
+                            self.limits.full_retry_s,
+                        )
+                    )
+                )
+            elif outcome is Enqueued.LIMITED:
+                conn.reply(
+                    p.encode_server_frame(
+                        p.Error(
+                            frame.rid,
+                            "rate_limited",
+                            "too many messages to this mailbox from a sender it has not "
+                            "written to; try again later",
+                            self.limits.quota_retry_s(),
+                        )
+                    )
+                )
             else:
                 conn.error(frame.rid, "unknown_mailbox", "nobody has published this mailbox")
 
@@ -905,6 +1113,7 @@ def run_relay(
     on_listening: Callable[[RelayServer], None] | None = None,
     redis_url: str | None = None,
     redis_prefix: str | None = None,
+    public_urls: Iterable[str] = (),
 ) -> None:
     """Run a relay until SIGTERM or SIGINT, then shut down cleanly and return.
 
@@ -924,9 +1133,20 @@ def run_relay(
             store = await RedisMailboxStore.open(
                 redis_url, max_mailbox=max_mailbox, prefix=redis_prefix or DEFAULT_PREFIX
             )
-        relay = await RelayServer.start(
-            db, host=host, port=port, max_mailbox=max_mailbox, limits=limits, store=store
-        )
+        try:
+            relay = await RelayServer.start(
+                db,
+                host=host,
+                port=port,
+                max_mailbox=max_mailbox,
+                limits=limits,
+                store=store,
+                public_urls=public_urls,
+            )
+        except BaseException:
+            if store is not None:
+                await store.close()
+            raise
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

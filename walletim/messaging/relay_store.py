@@ -1,4 +1,5 @@
-"""The relay's storage (adapter: stdlib sqlite3): mailboxes, prekey bundles, the relay id.
+"""The relay's storage (adapter: stdlib sqlite3): mailboxes, prekey bundles, the relay's id
+and key, and the mailbox quotas.
 
 The relay holds only ciphertext envelopes and public keys, so this is plain SQLite: one file
 created 0600, WAL with ``synchronous=FULL`` (a commit is on disk before a sender hears
@@ -16,6 +17,13 @@ Acknowledging deletes a message at once (id and envelope); its id is also rememb
 memory for a while, so a sender's late retry is answered ``sent`` without a second delivery
 (after a relay restart such a retry is delivered again: the session's counters drop it).
 
+Quotas (see :class:`Access`): an envelope sent with the recipient's delivery token (its
+hash registered by the mailbox owner) may use the whole mailbox; one without it (a
+stranger's) is stored only while the mailbox holds fewer than ``share`` strangers' envelopes
+and only if every one of its quota buckets (per connection, per sender, per IP; each per
+mailbox) has a token. The decision and the write are one step of the writer thread (one Lua
+script on Redis), so concurrent senders cannot overshoot.
+
 The server codes against :class:`MailboxStore` (a ``typing.Protocol``), so another backend
 (Redis, for scale-out) can replace :class:`SqliteMailboxStore` without touching it.
 """
@@ -26,6 +34,7 @@ import asyncio
 import contextlib
 import enum
 import functools
+import hmac
 import json
 import logging
 import os
@@ -48,14 +57,26 @@ log = logging.getLogger("walletim.relay.store")
 T = TypeVar("T")
 
 DEFAULT_MAX_MAILBOX = 10_000
+#: Of a mailbox's room, how much envelopes from strangers (senders without the owner's
+#: delivery token) may take at most, by default: a tenth. The rest is kept for contacts.
+DEFAULT_STRANGER_SHARE_DIVISOR = 10
 #: How long (at most) an acknowledged message's id is remembered, so a sender retrying an
 #: already delivered message is told ``sent`` and nothing is delivered twice. Kept in memory
 #: only (at most MAX_ACKED_REMEMBERED ids): on disk, acknowledging deletes the message.
 DEFAULT_DEDUPE_MS = 24 * 3600 * 1000
 MAX_ACKED_REMEMBERED = 200_000
 MAX_GROUP = 4096  # operations per group commit
-INSERT_ROWS = 200  # messages per multi-row INSERT (5 variables each)
+INSERT_ROWS = 160  # messages per multi-row INSERT (6 variables each)
 EXPIRE_ROWS = 5000  # messages deleted per transaction when expiring
+
+
+def token_matches(registered: bytes | None, presented: bytes | None) -> bool:
+    """Whether a presented delivery-token hash is the one registered (constant time)."""
+    return (
+        registered is not None
+        and presented is not None
+        and hmac.compare_digest(registered, presented)
+    )
 
 
 def _marks(n: int) -> str:
@@ -65,9 +86,9 @@ def _marks(n: int) -> str:
 @functools.lru_cache(maxsize=INSERT_ROWS)
 def _insert_sql(rows: int) -> str:
     # Only placeholders are interpolated; every value is bound.
-    values = ",".join(["(?, ?, ?, ?, ?)"] * rows)
+    values = ",".join(["(?, ?, ?, ?, ?, ?)"] * rows)
     return (
-        f"INSERT INTO messages (seq, mailbox, mid, env, t) VALUES {values} "  # noqa: S608
+        f"INSERT INTO messages (seq, mailbox, mid, env, t, stranger) VALUES {values} "  # noqa: S608
         "ON CONFLICT (mailbox, mid) DO NOTHING"
     )
 
@@ -101,12 +122,17 @@ CREATE TABLE IF NOT EXISTS messages (
     mid TEXT NOT NULL,
     env BLOB NOT NULL,
     t INTEGER NOT NULL,
+    stranger INTEGER NOT NULL DEFAULT 0,
     UNIQUE (mailbox, mid)
 );
 CREATE INDEX IF NOT EXISTS messages_mailbox ON messages (mailbox, seq);
 CREATE INDEX IF NOT EXISTS messages_t ON messages (t);
+CREATE TABLE IF NOT EXISTS delivery_keys (mailbox TEXT PRIMARY KEY, hash BLOB NOT NULL);
 """
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+#: Schema 1 -> 2: strangers' envelopes are marked (the stranger share), owners register
+#: delivery-token hashes (the CREATE above), the relay has a signing key (in meta).
+UPGRADE_1_TO_2 = "ALTER TABLE messages ADD COLUMN stranger INTEGER NOT NULL DEFAULT 0"
 
 
 class Enqueued(enum.Enum):
@@ -114,8 +140,26 @@ class Enqueued(enum.Enum):
 
     STORED = "stored"  # new, durably committed
     DUPLICATE = "duplicate"  # this (mailbox, mid) was already stored: a success, no second copy
-    FULL = "full"  # the mailbox holds its maximum of messages: refused
+    FULL = "full"  # the mailbox holds its maximum of messages: refused (for now)
+    SHARE_FULL = "share_full"  # a stranger's, and the strangers' share is used up (for now)
+    LIMITED = "limited"  # a stranger's, and one of its quota buckets is empty (for now)
     UNKNOWN = "unknown"  # nobody published this mailbox: refused
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """How a send is counted against the recipient's mailbox.
+
+    ``token_hash``: the hash of the delivery token the sender presented (None: none). If it
+    matches the hash the owner registered, the envelope may use the whole mailbox. Otherwise
+    it is a stranger's: stored only while fewer than ``share`` strangers' envelopes wait in
+    the mailbox and if each bucket of ``buckets`` (key, rate per second, burst) has a token;
+    one token of each is then taken. Bucket keys are per mailbox (the store prefixes them).
+    """
+
+    token_hash: bytes | None
+    share: int
+    buckets: tuple[tuple[str, float, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +201,17 @@ class TokenBucket:
         self.stamp = time.monotonic()
 
     def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
+        if self.available():
             self.tokens -= 1.0
             return True
         return False
+
+    def available(self) -> bool:
+        """Refill for the time passed; True if a token can be taken."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return self.tokens >= 1.0
 
 
 MAX_BUCKETS = 100_000  # rate-limit keys tracked in memory (least recently used dropped)
@@ -199,6 +247,19 @@ class MailboxStore(Protocol):
 
     def relay_id(self) -> Awaitable[str]:
         """This relay's random id (created on first open, then persisted)."""
+        ...
+
+    def relay_key(self) -> Awaitable[bytes]:
+        """The 32-byte seed of this relay's Ed25519 signing key (created once, then
+        persisted; shared by every node of a shared store)."""
+        ...
+
+    def set_delivery_hash(self, mailbox: str, token_hash: bytes | None) -> Awaitable[None]:
+        """Register (or with None, remove) the hash of ``mailbox``'s delivery token."""
+        ...
+
+    def delivery_hash(self, mailbox: str) -> Awaitable[bytes | None]:
+        """The delivery-token hash registered for ``mailbox`` (None: none)."""
         ...
 
     def put_bundle(
@@ -238,10 +299,11 @@ class MailboxStore(Protocol):
         ...
 
     def enqueue(
-        self, mailbox: str, mid: str, env: bytes, now_ms: int
+        self, mailbox: str, mid: str, env: bytes, now_ms: int, access: Access | None = None
     ) -> Awaitable[tuple[Enqueued, int]]:
         """Store an envelope; returns what happened and the message's ``seq`` (0 if refused).
-        Resolves only after the commit is durable."""
+        Resolves only after the commit is durable. With ``access`` the stranger rules apply
+        (see :class:`Access`); without, the envelope may use the whole mailbox."""
         ...
 
     def queued(self, mailbox: str) -> Awaitable[int]:
@@ -314,6 +376,7 @@ class _Enqueue:
     t: int
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    access: Access | None = None
 
 
 _Result = tuple[asyncio.Future[Any], bool, Any]
@@ -354,10 +417,12 @@ class SqliteMailboxStore:
         *,
         max_mailbox: int,
         relay_id: str,
+        relay_key: bytes,
     ) -> None:
         self.path = path
         self.max_mailbox = max_mailbox
         self._relay_id = relay_id
+        self._relay_key = relay_key
         self._conn = conn
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()  # lists of ops, or _STOP
         self._pending: list[_Op | _Enqueue] = []
@@ -366,6 +431,9 @@ class SqliteMailboxStore:
         # Caches owned by the writer thread (the only one touching the database).
         self._known: set[str] = set()
         self._counts: dict[str, int] = {}
+        self._strangers: dict[str, int] = {}  # strangers' envelopes queued per mailbox
+        self._dkeys: dict[str, bytes | None] = {}  # registered delivery-token hashes
+        self._quota: OrderedDict[str, TokenBucket] = OrderedDict()  # stranger buckets
         # Acknowledged (mailbox, mid) -> when (unix ms), oldest first: in memory only.
         self._acked: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()  # event loop's own
@@ -392,11 +460,11 @@ class SqliteMailboxStore:
         if max_mailbox < 1:
             raise StoreError("max_mailbox must be at least 1")
         db_path = Path(path).expanduser().absolute()
-        conn, relay_id = await asyncio.to_thread(cls._open_sync, db_path)
-        return cls(db_path, conn, max_mailbox=max_mailbox, relay_id=relay_id)
+        conn, relay_id, relay_key = await asyncio.to_thread(cls._open_sync, db_path)
+        return cls(db_path, conn, max_mailbox=max_mailbox, relay_id=relay_id, relay_key=relay_key)
 
     @staticmethod
-    def _open_sync(path: Path) -> tuple[sqlite3.Connection, str]:
+    def _open_sync(path: Path) -> tuple[sqlite3.Connection, str, bytes]:
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
@@ -428,23 +496,38 @@ class SqliteMailboxStore:
                 if statement.strip():
                     conn.execute(statement)
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(messages)")}
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif row[0] == "1":
+                if "stranger" not in columns:
+                    conn.execute(UPGRADE_1_TO_2)
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
-                raise StoreError(f"{path} has relay schema {row[0]!r}; this relay knows 1")
+                raise StoreError(f"{path} has relay schema {row[0]!r}; this relay knows 1 and 2")
             row = conn.execute("SELECT value FROM meta WHERE key = 'relay_id'").fetchone()
             if row is None:
                 relay_id = secrets.token_hex(16)
                 conn.execute("INSERT INTO meta VALUES ('relay_id', ?)", (relay_id,))
             else:
                 relay_id = str(row[0])
+            row = conn.execute("SELECT value FROM meta WHERE key = 'relay_key'").fetchone()
+            if row is None:
+                relay_key = secrets.token_bytes(32)
+                conn.execute("INSERT INTO meta VALUES ('relay_key', ?)", (relay_key.hex(),))
+            else:
+                relay_key = bytes.fromhex(str(row[0]))
+                if len(relay_key) != 32:
+                    raise StoreError(f"relay database {path}: the relay key is damaged")
             conn.execute("COMMIT")
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise _store_error(exc, path) from exc
+            if isinstance(exc, ValueError):
+                raise StoreError(f"relay database {path}: the relay key is damaged") from exc
             raise
-        return conn, relay_id
+        return conn, relay_id, relay_key
 
     # -- the writer thread ------------------------------------------------------------------
 
@@ -513,6 +596,7 @@ class SqliteMailboxStore:
     def _enqueue_run(self, conn: sqlite3.Connection, run: list[_Enqueue]) -> list[_Result]:
         outcome: list[tuple[Enqueued, int]] = [(Enqueued.UNKNOWN, 0)] * len(run)
         rows: list[tuple[int, _Enqueue]] = []  # (index in run, message) to insert
+        strangers: set[int] = set()  # indexes in run stored as a stranger's
         for i, e in enumerate(run):
             if not self._is_known(conn, e.mailbox):
                 continue
@@ -524,6 +608,16 @@ class SqliteMailboxStore:
                 seq = self._existing_seq(conn, e.mailbox, e.mid)
                 outcome[i] = (Enqueued.FULL, 0) if seq is None else (Enqueued.DUPLICATE, seq)
                 continue
+            access = e.access
+            if access is not None and not token_matches(
+                self._dkey(conn, e.mailbox), access.token_hash
+            ):
+                refused = self._stranger_refusal(conn, e, access)
+                if refused is not None:
+                    outcome[i] = refused
+                    continue
+                strangers.add(i)
+                self._strangers[e.mailbox] = self._stranger_count(conn, e.mailbox) + 1
             self._counts[e.mailbox] = count + 1
             outcome[i] = (Enqueued.STORED, self._next_seq)
             self._next_seq += 1
@@ -532,7 +626,7 @@ class SqliteMailboxStore:
             chunk = rows[start : start + INSERT_ROWS]
             values: list[Any] = []
             for i, e in chunk:
-                values += (outcome[i][1], e.mailbox, e.mid, e.env, e.t)
+                values += (outcome[i][1], e.mailbox, e.mid, e.env, e.t, int(i in strangers))
             if conn.execute(_insert_sql(len(chunk)), values).rowcount == len(chunk):
                 continue
             # Some were stored before (a resend): find which, and report their seq instead.
@@ -542,9 +636,60 @@ class SqliteMailboxStore:
             for i, e in chunk:
                 if outcome[i][1] not in stored:
                     self._counts[e.mailbox] -= 1
+                    if i in strangers:
+                        self._strangers[e.mailbox] -= 1
                     seq = self._existing_seq(conn, e.mailbox, e.mid)
                     outcome[i] = (Enqueued.DUPLICATE, seq or 0)
         return [(e.future, True, result) for e, result in zip(run, outcome, strict=True)]
+
+    def _stranger_refusal(
+        self, conn: sqlite3.Connection, e: _Enqueue, access: Access
+    ) -> tuple[Enqueued, int] | None:
+        """Why a stranger's envelope is refused now (None: it may be stored, and one token
+        of each of its buckets was taken). A resend of one already stored is a duplicate
+        and takes nothing."""
+        seq = self._existing_seq(conn, e.mailbox, e.mid)
+        if seq is not None:
+            return (Enqueued.DUPLICATE, seq)
+        if self._stranger_count(conn, e.mailbox) >= access.share:
+            return (Enqueued.SHARE_FULL, 0)
+        buckets = []
+        for key, rate, burst in access.buckets:
+            full_key = f"{e.mailbox}|{key}"
+            bucket = self._quota.pop(full_key, None) or TokenBucket(rate, burst)
+            self._quota[full_key] = bucket
+            buckets.append(bucket)
+        while len(self._quota) > MAX_BUCKETS:
+            self._quota.popitem(last=False)
+        if not all(b.available() for b in buckets):
+            return (Enqueued.LIMITED, 0)
+        for b in buckets:
+            b.tokens -= 1.0
+        return None
+
+    def _stranger_count(self, conn: sqlite3.Connection, mailbox: str) -> int:
+        count = self._strangers.get(mailbox)
+        if count is None:
+            row = conn.execute(
+                "SELECT count(*) FROM messages WHERE mailbox = ? AND stranger = 1", (mailbox,)
+            ).fetchone()
+            count = int(row[0])
+            if len(self._strangers) > 1_000_000:
+                self._strangers.clear()
+            self._strangers[mailbox] = count
+        return count
+
+    def _dkey(self, conn: sqlite3.Connection, mailbox: str) -> bytes | None:
+        if mailbox in self._dkeys:
+            return self._dkeys[mailbox]
+        row = conn.execute(
+            "SELECT hash FROM delivery_keys WHERE mailbox = ?", (mailbox,)
+        ).fetchone()
+        value = None if row is None else bytes(row[0])
+        if len(self._dkeys) > 1_000_000:
+            self._dkeys.clear()
+        self._dkeys[mailbox] = value
+        return value
 
     @staticmethod
     def _existing_seq(conn: sqlite3.Connection, mailbox: str, mid: str) -> int | None:
@@ -570,6 +715,8 @@ class SqliteMailboxStore:
     def _rollback(self, conn: sqlite3.Connection) -> None:
         self._known.clear()
         self._counts.clear()
+        self._strangers.clear()
+        self._dkeys.clear()
         try:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -607,6 +754,26 @@ class SqliteMailboxStore:
 
     async def relay_id(self) -> str:
         return self._relay_id
+
+    async def relay_key(self) -> bytes:
+        return self._relay_key
+
+    def set_delivery_hash(self, mailbox: str, token_hash: bytes | None) -> asyncio.Future[None]:
+        def op(conn: sqlite3.Connection) -> None:
+            if token_hash is None:
+                conn.execute("DELETE FROM delivery_keys WHERE mailbox = ?", (mailbox,))
+            else:
+                conn.execute(
+                    "INSERT INTO delivery_keys (mailbox, hash) VALUES (?, ?) "
+                    "ON CONFLICT (mailbox) DO UPDATE SET hash = excluded.hash",
+                    (mailbox, bytes(token_hash)),
+                )
+            self._dkeys[mailbox] = None if token_hash is None else bytes(token_hash)
+
+        return self.submit_nowait(op)
+
+    def delivery_hash(self, mailbox: str) -> asyncio.Future[bytes | None]:
+        return self.submit_nowait(lambda conn: self._dkey(conn, mailbox))
 
     def put_bundle(
         self,
@@ -722,13 +889,13 @@ class SqliteMailboxStore:
         return self.submit_nowait(lambda conn: self._is_known(conn, mailbox))
 
     def enqueue(
-        self, mailbox: str, mid: str, env: bytes, now_ms: int
+        self, mailbox: str, mid: str, env: bytes, now_ms: int, access: Access | None = None
     ) -> asyncio.Future[tuple[Enqueued, int]]:
         if self._closed:
             raise StoreError("the relay database is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[Enqueued, int]] = loop.create_future()
-        self._put(_Enqueue(mailbox, mid, env, now_ms, loop, future))
+        self._put(_Enqueue(mailbox, mid, env, now_ms, loop, future, access))
         return future
 
     def queued(self, mailbox: str) -> asyncio.Future[int]:
@@ -770,15 +937,19 @@ class SqliteMailboxStore:
         unique = list(dict.fromkeys(mids))[:MAX_BATCH]
         sql = (
             f"DELETE FROM messages WHERE mailbox = ? AND mid IN ({_marks(len(unique))}) "  # noqa: S608
-            "RETURNING mid"
+            "RETURNING mid, stranger"
         )
 
         def op(conn: sqlite3.Connection) -> int:
             if not unique:
                 return 0
-            removed = [str(row[0]) for row in conn.execute(sql, (mailbox, *unique))]
+            rows = conn.execute(sql, (mailbox, *unique)).fetchall()
+            removed = [str(row[0]) for row in rows]
             if removed and mailbox in self._counts:
                 self._counts[mailbox] = max(0, self._counts[mailbox] - len(removed))
+            gone = sum(1 for row in rows if row[1])
+            if gone and mailbox in self._strangers:
+                self._strangers[mailbox] = max(0, self._strangers[mailbox] - gone)
             now = int(time.time() * 1000)
             for mid in removed:
                 self._acked[(mailbox, mid)] = now
@@ -802,6 +973,7 @@ class SqliteMailboxStore:
             ).rowcount
             if expired:
                 self._counts.clear()
+                self._strangers.clear()
             acked = self._acked
             while acked and next(iter(acked.values())) < forget:
                 acked.popitem(last=False)

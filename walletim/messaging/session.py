@@ -527,18 +527,22 @@ def encrypt(
     *,
     bundle: PeerBundle | None = None,
     now_ms: int | None = None,
+    delivery_key: bytes | None = None,
 ) -> Outgoing:
     """Encrypt one message to ``peer`` (their identity key) and seal it.
 
     Uses the newest session with that key; without one, ``bundle`` (the peer's verified
-    prekey bundle) starts a new session with X3DH.
+    prekey bundle) starts a new session with X3DH. ``delivery_key`` (ours) travels inside
+    the encryption, so the peer can present it to the relay when writing to us.
 
     Raises:
         MessagingError: no session and no bundle, a bundle whose signed prekey does not
             verify, or a message too large.
     """
     sent = int(time.time() * 1000) if now_ms is None else now_ms
-    payload = Payload(conversation.epoch, conversation.next_counter, sent, kind, body).encode()
+    payload = Payload(
+        conversation.epoch, conversation.next_counter, sent, kind, body, delivery_key
+    ).encode()
     session = conversation.active_for(peer)
     if session is None:
         if bundle is None:

@@ -496,6 +496,42 @@ V10 = _script(
     )""",
 )
 
+V11 = _script(
+    # Relay login bound to the relay: the key each relay URL presented first (pinned).
+    """CREATE TABLE relay_pins (
+        url TEXT PRIMARY KEY,
+        key BLOB NOT NULL,
+        relay_id TEXT NOT NULL DEFAULT '',
+        pinned_ms INTEGER NOT NULL
+    )""",
+    # Mailbox quotas: each account's delivery key (given to the peers it writes to, inside
+    # the end-to-end encryption; the relay holds only a hash of its per-relay token) ...
+    """CREATE TABLE delivery_keys (
+        account TEXT PRIMARY KEY,
+        key BLOB NOT NULL,
+        created_ms INTEGER NOT NULL
+    )""",
+    # ... the delivery keys peers gave us (for the chat key they were given with) ...
+    """CREATE TABLE peer_delivery_keys (
+        address TEXT PRIMARY KEY,
+        identity_key BLOB NOT NULL,
+        key BLOB NOT NULL,
+        updated_ms INTEGER NOT NULL
+    )""",
+    # ... and outgoing messages the relay refused for now (a full mailbox, a quota): they
+    # stay in the outbox and are retried (not before retry_at_ms while listening).
+    """CREATE TABLE outbox_waits (
+        relay_id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL,
+        retry_at_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    )""",
+    "CREATE INDEX outbox_waits_account ON outbox_waits (account, retry_at_ms)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
@@ -507,4 +543,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "payments and shared actions: block, hash and finality", V8),
     Migration(9, "red packets: what the chain says of them (state, reason)", V9),
     Migration(10, "groups: signed, hash-chained membership history", V10),
+    Migration(11, "relay pins, delivery keys, outbox waits (mailbox quotas)", V11),
 )

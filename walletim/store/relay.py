@@ -1,0 +1,183 @@
+"""Repository of what this home knows about chat relays (adapter: the store): the key each
+relay URL presented first (pinned), the delivery keys of the mailbox quotas (our accounts'
+own, and those peers gave us), and outgoing messages a relay refused for now.
+
+Every function taking ``conn`` works on a connection or inside a transaction (for example a
+:class:`walletim.store.chat.ChatTx`'s ``conn``), so a peer's delivery key is stored in the
+same transaction as the message that carried it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from walletim.store.db import Store
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class RelayPin:
+    url: str  # normalised relay URL
+    key: bytes  # the relay's Ed25519 public key
+    relay_id: str
+    pinned_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxWait:
+    """An outgoing message the relay refused for now. ``reason`` is the relay's error code
+    (``mailbox_full``, ``rate_limited``, ``unavailable``), ``detail`` its words."""
+
+    relay_id: str
+    account: str
+    reason: str
+    detail: str
+    attempts: int
+    retry_at_ms: int
+
+
+class RelayRepo:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- pins ---------------------------------------------------------------------------------
+
+    def pin(self, url: str) -> RelayPin | None:
+        row = self.store.execute(
+            "SELECT url, key, relay_id, pinned_ms FROM relay_pins WHERE url = ?", (url,)
+        ).fetchone()
+        return None if row is None else RelayPin(row[0], bytes(row[1]), row[2], row[3])
+
+    def pins(self) -> list[RelayPin]:
+        rows = self.store.execute(
+            "SELECT url, key, relay_id, pinned_ms FROM relay_pins ORDER BY url"
+        ).fetchall()
+        return [RelayPin(r[0], bytes(r[1]), r[2], r[3]) for r in rows]
+
+    def pin_first(self, url: str, key: bytes, relay_id: str) -> RelayPin:
+        """Pin ``key`` for ``url`` unless a key is pinned already; returns the pin in force
+        (two processes pinning at once agree on the first one written)."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO relay_pins (url, key, relay_id, pinned_ms) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (url) DO NOTHING",
+                (url, key, relay_id, _now_ms()),
+            )
+        pin = self.pin(url)
+        assert pin is not None
+        return pin
+
+    def repin(self, url: str, key: bytes, relay_id: str) -> RelayPin:
+        """Pin ``key`` for ``url``, replacing any earlier pin (the user's deliberate choice)."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO relay_pins (url, key, relay_id, pinned_ms) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET key = excluded.key, "
+                "relay_id = excluded.relay_id, pinned_ms = excluded.pinned_ms",
+                (url, key, relay_id, _now_ms()),
+            )
+        pin = self.pin(url)
+        assert pin is not None
+        return pin
+
+    def unpin(self, url: str) -> bool:
+        with self.store.transaction() as conn:
+            cur = conn.execute("DELETE FROM relay_pins WHERE url = ?", (url,))
+        return bool(cur.rowcount)
+
+    # -- delivery keys ------------------------------------------------------------------------
+
+    def own_delivery_key(self, account: str) -> bytes | None:
+        row = self.store.execute(
+            "SELECT key FROM delivery_keys WHERE account = ?", (account,)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_own_delivery_key(self, account: str, key: bytes, *, replace: bool) -> bytes:
+        """Store ``key`` as ``account``'s delivery key (if it has none, or with ``replace``);
+        returns the key in force."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO delivery_keys (account, key, created_ms) VALUES (?, ?, ?) "
+                + (
+                    "ON CONFLICT (account) DO UPDATE SET key = excluded.key, "
+                    "created_ms = excluded.created_ms"
+                    if replace
+                    else "ON CONFLICT (account) DO NOTHING"
+                ),
+                (account, key, _now_ms()),
+            )
+        found = self.own_delivery_key(account)
+        assert found is not None
+        return found
+
+    def peer_delivery_keys(self) -> dict[str, tuple[bytes, bytes]]:
+        """address -> (the peer's chat identity key, the delivery key they gave with it)."""
+        rows = self.store.execute(
+            "SELECT address, identity_key, key FROM peer_delivery_keys"
+        ).fetchall()
+        return {r[0]: (bytes(r[1]), bytes(r[2])) for r in rows}
+
+    # -- waits --------------------------------------------------------------------------------
+
+    def waits(self, account: str) -> dict[str, OutboxWait]:
+        """relay id -> why a relay refused that outgoing message of ``account`` for now."""
+        rows = self.store.execute(
+            "SELECT relay_id, account, reason, detail, attempts, retry_at_ms FROM outbox_waits "
+            "WHERE account = ?",
+            (account,),
+        ).fetchall()
+        return {r[0]: OutboxWait(*r) for r in rows}
+
+    def next_retry_ms(self, account: str) -> int | None:
+        row = self.store.execute(
+            "SELECT min(retry_at_ms) FROM outbox_waits WHERE account = ?", (account,)
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+
+def save_peer_delivery_key(conn: Any, address: str, identity_key: bytes, key: bytes) -> None:
+    """Remember the delivery key ``address`` gave us with its chat key ``identity_key``."""
+    conn.execute(
+        "INSERT INTO peer_delivery_keys (address, identity_key, key, updated_ms) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET "
+        "identity_key = excluded.identity_key, key = excluded.key, "
+        "updated_ms = excluded.updated_ms",
+        (address, identity_key, key, _now_ms()),
+    )
+
+
+def record_wait(
+    conn: Any, relay_id: str, account: str, reason: str, detail: str, delay_ms: int
+) -> OutboxWait:
+    """Record (or count again) a temporary refusal; the next try is ``delay_ms`` from now,
+    scaled by the attempts so far by the caller."""
+    row = conn.execute(
+        "SELECT attempts FROM outbox_waits WHERE relay_id = ?", (relay_id,)
+    ).fetchone()
+    attempts = 1 if row is None else int(row[0]) + 1
+    now = _now_ms()
+    conn.execute(
+        "INSERT INTO outbox_waits (relay_id, account, reason, detail, attempts, retry_at_ms, "
+        "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (relay_id) DO UPDATE SET "
+        "reason = excluded.reason, detail = excluded.detail, attempts = excluded.attempts, "
+        "retry_at_ms = excluded.retry_at_ms, updated_ms = excluded.updated_ms",
+        (relay_id, account, reason, detail[:200], attempts, now + delay_ms, now),
+    )
+    return OutboxWait(relay_id, account, reason, detail[:200], attempts, now + delay_ms)
+
+
+def wait_attempts(conn: Any, relay_id: str) -> int:
+    row = conn.execute(
+        "SELECT attempts FROM outbox_waits WHERE relay_id = ?", (relay_id,)
+    ).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def clear_wait(conn: Any, relay_id: str) -> None:
+    conn.execute("DELETE FROM outbox_waits WHERE relay_id = ?", (relay_id,))
