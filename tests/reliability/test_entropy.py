@@ -45,6 +45,7 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
     ("walletim/app/chat.py", "ChatService.group_create", "randbytes (injected)"): (1, "group id"),
     ("walletim/app/chat.py", "ChatService._seal_queued", "secrets.token_hex"): (1, "message id"),
     ("walletim/app/chat.py", "ChatService._listen", "secrets.randbelow"): (2, "reconnect jitter"),
+    ("walletim/retry.py", "Backoff.delay", "secrets.randbelow"): (1, "backoff jitter"),
     ("walletim/app/chat.py", "ChatService._delivery_key", "randbytes (injected)"): (
         1,
         "an account's delivery key (mailbox quotas)",

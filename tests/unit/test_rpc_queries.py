@@ -1,0 +1,65 @@
+"""The typed queries of walletim.chain.rpc against an in-memory node (tests/fakes/rpc.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.rpc import FakeNode, NodeError
+from walletim.chain.rpc import Q, Receipt
+from walletim.errors import RpcError
+
+RECEIPT = {
+    "transactionHash": "0x" + "AB" * 32,
+    "status": "0x1",
+    "blockNumber": "0x10",
+    "blockHash": "0x" + "cd" * 32,
+    "transactionIndex": "0x0",
+    "gasUsed": "0x5208",
+    "effectiveGasPrice": "0x3b9aca00",
+    "contractAddress": None,
+    "logs": [
+        {
+            "address": "0x" + "EE" * 20,
+            "topics": ["0x" + "11" * 32],
+            "data": "0x" + "00" * 31 + "05",
+            "blockNumber": "0x10",
+            "transactionHash": "0x" + "ab" * 32,
+            "logIndex": "0x0",
+        }
+    ],
+}
+
+
+def test_one_query_and_a_gather_in_one_round_trip() -> None:
+    node = FakeNode().on("eth_chainId", "0x7a69").on("eth_blockNumber", "0x10")
+    node.on("eth_getTransactionReceipt", lambda params: RECEIPT)
+    rpc = node.client()
+    assert rpc.get(Q.chain_id()) == 31337 and node.round_trips == 1
+    head, receipt, missing = rpc.gather(Q.head(), Q.receipt("0xab"), Q.code("0x" + "00" * 20))
+    assert node.round_trips == 2 and rpc.calls == 2
+    assert head == 16
+    assert isinstance(receipt, Receipt) and receipt.succeeded and receipt.block_number == 16
+    assert receipt.tx_hash == "0x" + "ab" * 32  # lower case, whatever the node sent
+    assert receipt.logs[0].address == "0x" + "ee" * 20 and receipt.logs[0].data[-1] == 5
+    assert isinstance(missing, RpcError)  # not registered: the node lacks the method
+
+
+def test_errors_and_malformed_answers_are_rpc_errors() -> None:
+    node = FakeNode().on("eth_call", NodeError("execution reverted", 3, "0x08c379a0"))
+    node.on("eth_blockNumber", "12")  # not a quantity
+    rpc = node.client()
+    with pytest.raises(RpcError, match="execution reverted") as err:
+        rpc.get(Q.call("0x" + "00" * 20, b"\x01"))
+    assert isinstance(err.value.response, dict) and err.value.response["data"] == "0x08c379a0"
+    with pytest.raises(RpcError, match="malformed"):
+        rpc.get(Q.head())
+    [bad] = rpc.gather_all([Q.head()])
+    assert isinstance(bad, RpcError)
+    node.down = True
+    with pytest.raises(RpcError, match="cannot reach"):
+        rpc.get(Q.chain_id())
+
+
+def test_a_receipt_without_a_block_is_not_mined() -> None:
+    node = FakeNode().on("eth_getTransactionReceipt", {**RECEIPT, "blockNumber": None})
+    assert node.client().get(Q.receipt("0xab")) is None
