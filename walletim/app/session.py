@@ -250,11 +250,23 @@ class Session:
     ) -> Watcher:
         """Security alerts to yourself (walletim.app.watch), wired to this session's
         services; ``clock`` and ``chunk`` (blocks per scanned chunk) for tests."""
-        from walletim.app.watch import Watcher
-        from walletim.app.watch.adapters import wire
+        import time
 
-        return Watcher(**wire(self), **({} if clock is None else {"clock": clock}),
-                       **({} if chunk is None else {"chunk": chunk}))  # fmt: skip
+        from walletim.app.watch import LOG_CHUNK, Watcher
+        from walletim.app.watch.adapters import DefiNames, HomeTxs
+
+        return Watcher(
+            rpc=self.rpc,
+            chain_id=self.network.chain_id,
+            check_chain=self.chain.check_chain,
+            address_of=lambda spec: str(self.wallets.account(spec).address),
+            store=self.open_store,
+            names=DefiNames(lambda: self.defi),
+            reads=self.contracts,
+            own=HomeTxs(self.open_store),
+            clock=time.time if clock is None else clock,
+            chunk=LOG_CHUNK if chunk is None else chunk,
+        )
 
     def close(self) -> None:
         if self._chain is not None:

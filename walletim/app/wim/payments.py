@@ -166,7 +166,9 @@ class Payments:
         Raises ChainError when it failed on chain."""
         defi = self._defi()
         plan = defi.transfer(account, asset.address or "ETH", payee, amount_text)
-        outcome = defi.execute(plan, confirm=confirm, progress=progress)
+        # One simulation: the plan's; the chain dry-runs the transfer again right before
+        # signing it (its gas estimate, in the same round trip as the fees and the balance).
+        outcome = defi.execute(plan, confirm=confirm, progress=progress, recheck=False)
         status = outcome.steps[-1].status
         if status not in ("mined", "pending"):
             raise ChainError(

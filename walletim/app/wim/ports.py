@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from walletim.app.contracts import Outcome, Plan
@@ -87,7 +87,7 @@ class ChatRecords(Protocol):
 
 class TypedDataSigner(Protocol):
     def __call__(
-        self, account: str, doc: dict[str, object], *, allow_any_chain: bool = ...
+        self, account: str, doc: dict[str, Any], /, *, allow_any_chain: bool = ...
     ) -> Signature: ...
 
 
@@ -106,6 +106,7 @@ class Defi(Protocol):
         *,
         confirm: Callable[[Plan], None] | None = ...,
         progress: Callable[[str], None] | None = ...,
+        recheck: bool = ...,
     ) -> Outcome: ...
 
     def received(self, outcome: Outcome) -> int | None: ...
