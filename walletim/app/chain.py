@@ -358,16 +358,22 @@ class ChainService:
         return self.rpc.get_balance(to_checksum_address(address), block)
 
     def suggest_fees(self) -> dict[str, feepolicy.FeeSuggestion]:
-        suggestion = _suggestion(self.rpc.call("eth_feeHistory", _FEE_HISTORY_PARAMS))
+        """The node's fee suggestion, as a confirmation shows it (the next plan within
+        FEES_FRESH_S signs with it rather than asking again)."""
+        suggestion = self._suggest()
         self._fees = (self._clock(), suggestion)
         return suggestion
 
-    def _fresh_fees(self) -> dict[str, feepolicy.FeeSuggestion] | None:
-        """The suggestion of the last FEES_FRESH_S seconds (the one a confirmation just
-        showed is the one signed), else None."""
-        if self._fees is None or self._clock() - self._fees[0] > FEES_FRESH_S:
+    def _suggest(self) -> dict[str, feepolicy.FeeSuggestion]:
+        return _suggestion(self.rpc.call("eth_feeHistory", _FEE_HISTORY_PARAMS))
+
+    def _shown_fees(self) -> dict[str, feepolicy.FeeSuggestion] | None:
+        """The suggestion :meth:`suggest_fees` gave in the last FEES_FRESH_S seconds (a
+        confirmation showing it), used once: the fee shown is the fee signed."""
+        shown, self._fees = self._fees, None
+        if shown is None or self._clock() - shown[0] > FEES_FRESH_S:
             return None
-        return self._fees[1]
+        return shown[1]
 
     def _preflight(self, sender: str, req: SendRequest, call: dict[str, Any]) -> dict[str, Any]:
         """What :meth:`plan` asks the node, in one round trip: the gas estimate, the fee
@@ -378,8 +384,8 @@ class ChainService:
             calls.append(("eth_estimateGas", [call]))
         if req.legacy and req.max_fee is None:
             calls.append(("eth_gasPrice", []))
-        fees = self._fresh_fees()
         wants_fees = not req.legacy and (req.max_fee is None or req.priority_fee is None)
+        fees = self._shown_fees() if wants_fees else None
         if wants_fees and fees is None:
             calls.append(("eth_feeHistory", _FEE_HISTORY_PARAMS))
         calls.append(("eth_getBalance", [sender, "pending"]))
@@ -389,7 +395,6 @@ class ChainService:
         if "eth_feeHistory" in out:
             try:
                 fees = _suggestion(_answer(out["eth_feeHistory"]))
-                self._fees = (self._clock(), fees)
             except RpcError as exc:
                 out["fees"] = exc
         out.setdefault("fees", fees)
@@ -1011,7 +1016,7 @@ class ChainService:
             tip = feepolicy.bump(rec.priority_fee, bump_percent, NODE_MIN_BUMP_PERCENT)
             max_fee = feepolicy.bump(rec.max_fee, bump_percent, NODE_MIN_BUMP_PERCENT)
             try:
-                current = self.suggest_fees()["normal"]
+                current = self._suggest()["normal"]
                 # An absurd suggestion is ignored here (SuggestedFeeTooHigh is a ChainError):
                 # the replacement then pays the bump over its own fees, nothing more.
                 feepolicy.check_suggested("max fee", current.max_fee_per_gas)
@@ -1161,7 +1166,7 @@ class ChainService:
         self._recheck_sent([res for res in results.values() if res.hash])
         if todo:
             signer = self._signer(account, sender)
-            suggestion = self.suggest_fees()[fee_level]
+            suggestion = self._suggest()[fee_level]
             feepolicy.check_suggested("priority fee", suggestion.max_priority_fee_per_gas)
             feepolicy.check_suggested("max fee", suggestion.max_fee_per_gas)
             calls: list[tuple[str, Sequence[Any]]] = []

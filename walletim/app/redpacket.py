@@ -212,12 +212,7 @@ class RedPackets:
 
         Raises InputError (shares, amounts, balance), ContractReverted (simulation).
         """
-        if not 1 <= shares <= MAX_SHARES:
-            raise InputError(f"a red packet has 1 .. {MAX_SHARES} shares")
-        if not recipients:
-            raise InputError("a red packet needs at least one recipient")
-        if not 60 <= expiry_s <= 30 * 24 * 3600:
-            raise InputError("a red packet expires 1 minute .. 30 days after it is made")
+        _check_shape(shares, recipients, expiry_s)
         defi = self.defi
         sender = defi._sender(account)
         asset = defi.asset(token_text or "ETH")
@@ -375,6 +370,15 @@ class RedPackets:
                 if claim is not None and claim[0] == to_checksum_address(claimer):
                     return claim[1]
         return None
+
+
+def _check_shape(shares: int, recipients: Sequence[str], expiry_s: int) -> None:
+    if not 1 <= shares <= MAX_SHARES:
+        raise InputError(f"a red packet has 1 .. {MAX_SHARES} shares")
+    if not recipients:
+        raise InputError("a red packet needs at least one recipient")
+    if not 60 <= expiry_s <= 30 * 24 * 3600:
+        raise InputError("a red packet expires 1 minute .. 30 days after it is made")
 
 
 def _amount(raw: int, decimals: int, symbol: str) -> str:
