@@ -219,7 +219,7 @@ def sign_tx(key: bytes, *, to: str, value: int = 0, data: bytes = b"", nonce: in
             "gas": 60_000,
             "maxFeePerGas": 10**9,
             "maxPriorityFeePerGas": 10**9,
-        }  # fmt: skip
+        }
     )
     return verified_transaction(signed.hash, signed.raw)
 
