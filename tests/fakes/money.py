@@ -21,6 +21,8 @@ from walletim.app.defi import ETH, Asset
 from walletim.app.evidence import Mined
 from walletim.app.tokens import TokenLabel
 from walletim.app.wim import WalletIM
+from walletim.app.wim.ports import MoneyPorts
+from walletim.app.wim.verify import Rules
 from walletim.chain.evidence import ChainTx, verified_transaction
 from walletim.keys.signing import LocalSigner, Signature
 from walletim.store.chat import ChatRepo, GroupRow, StoredMessage
@@ -239,13 +241,14 @@ class MoneyHome:
         self.defi = FakeDefi(self._mine_own)
         self.tokens = FakeTokens()
         self.weth: str | None = None
-        self.wim = WalletIM(
+        ports = MoneyPorts(
             chain_id=CHAIN_ID, chain=self.chain, own=self.own,
             address_of=lambda _spec: self.me, sign=self._sign, chat=lambda: self.chat,
             chats=self.chats, repo=self.repo, defi=lambda: self.defi,
             tokens=lambda: self.tokens, packets=self._no_packets, weth=lambda: self.weth,
-            clock=lambda: self.now[0], min_confirmations=min_confirmations, finality=finality,
+            clock=lambda: self.now[0],
         )  # fmt: skip
+        self.wim = WalletIM(ports, Rules(min_confirmations, finality))
 
     def chats(self) -> ChatRepo:
         return ChatRepo(self.store)

@@ -111,16 +111,9 @@ class OnChainPacket:
 
 
 @dataclass(frozen=True, slots=True)
-class PacketStatus:
-    packet_id: str
-    creator: str
-    asset: Asset
-    total: int
-    remaining: int
-    shares: int
-    shares_left: int
-    random: bool
-    expiry: int
+class PacketStatus(OnChainPacket):
+    """A packet as the contract holds it, with every claim from its own ``Claimed`` logs."""
+
     expired: bool
     claims: tuple[tuple[str, int], ...]  # (claimer, amount) in order
     claimed_in: tuple[int, ...] = ()  # the block of each claim's log, in the same order

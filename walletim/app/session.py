@@ -220,6 +220,8 @@ class Session:
         if self._wim is None:
             from walletim.app.wim import WalletIM
             from walletim.app.wim.adapters import HomeTxs, NodeEvidence
+            from walletim.app.wim.ports import MoneyPorts
+            from walletim.app.wim.verify import Rules
             from walletim.store.chat import ChatRepo
             from walletim.store.wim import WimRepo
 
@@ -227,7 +229,7 @@ class Session:
                 world = self.defi.world()
                 return None if world is None else str(world.weth)
 
-            self._wim = WalletIM(
+            ports = MoneyPorts(
                 chain_id=self.network.chain_id,
                 chain=NodeEvidence(self.rpc),
                 own=HomeTxs(self.chain),
@@ -240,9 +242,9 @@ class Session:
                 tokens=lambda: self.tokens,
                 packets=lambda: self.redpackets,
                 weth=weth,
-                min_confirmations=self.network.confirmations,
-                finality=self.network.finality,
             )
+            rules = Rules(self.network.confirmations, self.network.finality)
+            self._wim = WalletIM(ports, rules)
         return self._wim
 
     def watcher(

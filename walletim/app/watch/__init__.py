@@ -54,16 +54,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from walletim.app.watch.model import (
-    BLOCK_BATCH,
-    KINDS,
-    LOG_CHUNK,
-    RATE_LIMIT,
-    RATE_WINDOW_S,
-    REORG_RESCAN,
-    Alert,
-    Threshold,
-)
+from walletim.app.watch.model import KINDS, LOG_CHUNK, RATE_LIMIT, Alert, Threshold
 from walletim.app.watch.ports import Clock
 from walletim.app.watch.scan import Watcher
 
@@ -78,15 +69,4 @@ def watcher_for(
     return session.watcher(clock=clock, chunk=chunk)
 
 
-__all__ = [
-    "BLOCK_BATCH",
-    "KINDS",
-    "LOG_CHUNK",
-    "RATE_LIMIT",
-    "RATE_WINDOW_S",
-    "REORG_RESCAN",
-    "Alert",
-    "Threshold",
-    "Watcher",
-    "watcher_for",
-]
+__all__ = ["KINDS", "LOG_CHUNK", "RATE_LIMIT", "Alert", "Threshold", "Watcher", "watcher_for"]

@@ -6,11 +6,10 @@ transaction broadcast again)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from walletim.app.wim.model import Verdict, sender_of
-from walletim.app.wim.ports import ChatRecords, Clock, OwnTxs
+from walletim.app.wim.ports import MoneyPorts
 from walletim.app.wim.verify import Verifier
 from walletim.chain.units import format_amount
 from walletim.errors import ChainError, MessagingError, RpcError, WalletimError
@@ -20,31 +19,20 @@ if TYPE_CHECKING:
     from walletim.chain.evidence import ChainTx
     from walletim.store.chat import StoredMessage
     from walletim.store.txs import ReceiptRecord
-    from walletim.store.wim import PaymentRow, WimRepo
+    from walletim.store.wim import PaymentRow
 
 
 class Ledger:
-    def __init__(
-        self,
-        verifier: Verifier,
-        *,
-        repo: Callable[[], WimRepo],
-        chats: Callable[[], ChatRecords],
-        own: OwnTxs,
-        clock: Clock,
-    ) -> None:
+    def __init__(self, ports: MoneyPorts, verifier: Verifier) -> None:
+        self.p = ports
         self.verifier = verifier
-        self._repo = repo
-        self._chats = chats
-        self._own = own
-        self._clock = clock
 
     def check(self, me: str) -> int:
         """Check again, against the chain, the payments and shared actions of the account at
         ``me`` that are not settled yet: pending ones, and verified ones whose block is not
         final. Returns how many changed state. A node that cannot be reached changes
         nothing."""
-        repo, chats = self._repo(), self._chats()
+        repo, chats = self.p.repo(), self.p.chats()
         changed = 0
         for row in repo.unsettled_payments(me):
             if row.message_id is None:
@@ -99,7 +87,7 @@ class Ledger:
                 + verdict.reason,
                 verdict.confirmations,
             )
-        repo = self._repo()
+        repo = self.p.repo()
         repo.set_payment_state(
             row.id, verdict.state, verdict.reason, verdict.confirmations,
             final=verdict.final, block=verdict.block,
@@ -116,7 +104,7 @@ class Ledger:
         reopened = ""
         if row.request_id is not None:
             direction = "out" if row.direction == "in" else "in"
-            if self._repo().reopen_request(
+            if self.p.repo().reopen_request(
                 row.account, row.request_id, direction, row.peer, row.tx_hash
             ):
                 reopened = f"; request {row.request_id} is open again"
@@ -132,14 +120,14 @@ class Ledger:
         """Our own payment is not on the chain (a reorg, a node that lost it): broadcast the
         transaction this home signed again. Same nonce and bytes: it cannot pay twice."""
         with contextlib.suppress(WalletimError):
-            self._own.rebroadcast(tx_hash)
+            self.p.own.rebroadcast(tx_hash)
 
     def _settle(self, row: PaymentRow) -> None:
         """Settle the request ``row`` pays, if it really pays it: to the requester, from the
         person asked, in the asked asset and chain, at least the asked amount."""
         if row.request_id is None:
             return
-        repo = self._repo()
+        repo = self.p.repo()
         if row.direction == "in":  # a payment to us citing a request we made
             request = repo.request(row.account, row.request_id, "out", row.peer)
             to_requester = row.payee == row.account
@@ -164,12 +152,12 @@ class Ledger:
 
     def check_action(self, me: str, message_id: int, action: SharedAction, actor: str) -> str:
         """Verify a shared action again and store the verdict; returns its state."""
-        repo = self._repo()
+        repo = self.p.repo()
         before = repo.action(me, message_id)
         try:
             verdict = self.verifier.verify_action(action, actor)
             if before is not None and before.message_id is not None:
-                message = self._chats().message(before.message_id)
+                message = self.p.chats().message(before.message_id)
                 verdict = self.verifier.group_gate(message, actor) or verdict
         except (RpcError, ChainError) as exc:
             if before is not None and before.state != "pending":
@@ -193,8 +181,8 @@ class Ledger:
 
     def notice(self, me: str, peer: str, text: str) -> None:
         """A local notice (kind ``system``) in the conversation with ``peer``."""
-        now = int(self._clock() * 1000)
-        with self._chats().tx() as tx:
+        now = int(self.p.clock() * 1000)
+        with self.p.chats().tx() as tx:
             cid = tx.conversation(me, peer)
             tx.add_message(cid, "in", "system", {"text": text}, text, sent_ms=now, state="received")
 

@@ -18,13 +18,13 @@ from walletim.app.wim.model import (
     named,
     sender_of,
 )
-from walletim.app.wim.ports import AddressOf, Chat, Clock, Defi, Item, PacketContract, TokenNames
+from walletim.app.wim.ports import Item, MoneyPorts
 from walletim.app.wim.verify import Verifier
 from walletim.errors import ChainError, InputError, MessagingError, RpcError
 from walletim.keys.hd import to_checksum_address
 from walletim.messaging.kinds import Asset as ClaimAsset
 from walletim.messaging.kinds import PacketOffer, group_peer, parse_packet
-from walletim.store.wim import PacketRow, WimRepo
+from walletim.store.wim import PacketRow
 
 if TYPE_CHECKING:
     from walletim.app.contracts import Plan
@@ -33,33 +33,10 @@ if TYPE_CHECKING:
 
 
 class Packets:
-    def __init__(
-        self,
-        *,
-        chain_id: int,
-        address_of: AddressOf,
-        chat: Callable[[], Chat],
-        defi: Callable[[], Defi],
-        contract: Callable[[], PacketContract],
-        tokens: Callable[[], TokenNames],
-        repo: Callable[[], WimRepo],
-        verifier: Verifier,
-        ledger: Ledger,
-        clock: Clock,
-    ) -> None:
-        self.chain_id = chain_id
-        self._address_of = address_of
-        self._chat = chat
-        self._defi = defi
-        self._contract = contract
-        self._tokens = tokens
-        self._repo = repo
+    def __init__(self, ports: MoneyPorts, verifier: Verifier, ledger: Ledger) -> None:
+        self.p = ports
         self.verifier = verifier
         self.ledger = ledger
-        self._clock = clock
-
-    def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
 
     # -- making and claiming ------------------------------------------------------------------
 
@@ -86,24 +63,24 @@ class Packets:
         if bool(to) == (group is not None):
             raise InputError("name the recipients with --to PEER... or --group GROUP (one)")
         check_note(note)
-        me = self._address_of(account)
+        me = self.p.address_of(account)
         group_id, recipients = self._recipients(account, me, to, group)
-        new = self._contract().create(
+        new = self.p.packets().create(
             account, total_text, shares, recipients, token_text=token, random=random,
             expiry_s=expiry_s or DEFAULT_EXPIRY_S,
         )  # fmt: skip
-        outcome = self._defi().execute(new.plan, confirm=confirm, progress=progress)
+        outcome = self.p.defi().execute(new.plan, confirm=confirm, progress=progress)
         if not outcome.ok:
             raise ChainError(
                 f"creating the red packet failed ({outcome.hash}: {outcome.steps[-1].status}); "
                 "nothing was sent in the chat"
             )
         messages, delivered, peer = self._deliver(account, me, new, group_id, recipients, note)
-        self._repo().save_packet(
+        self.p.repo().save_packet(
             PacketRow(
                 me, new.packet_id, "out", peer[:2000], new.chain_id, new.contract,
                 new.asset.address, new.asset.display, new.asset.decimals, new.total, new.shares,
-                new.random, new.expiry, None, None, messages[0].id, self._now_ms(),
+                new.random, new.expiry, None, None, messages[0].id, self.p.now_ms(),
                 "ok",  # the escrow just mined with exactly these figures
             )
         )  # fmt: skip
@@ -113,7 +90,7 @@ class Packets:
         self, account: str, me: str, to: Sequence[str], group: str | None
     ) -> tuple[str | None, list[str]]:
         """(the group's id or None, the recipients' addresses). Raises InputError."""
-        chat = self._chat()
+        chat = self.p.chat()
         if group is not None:
             g = chat.resolve_group(account, group)
             if me not in g.members:
@@ -142,7 +119,7 @@ class Packets:
                 new.shares, new.random, new.expiry, vouchers, note,
             )  # fmt: skip
 
-        chat = self._chat()
+        chat = self.p.chat()
         if group_id is not None:
             o = offer(new.vouchers)
             copy, sent = chat.group_send(
@@ -171,18 +148,18 @@ class Packets:
         offer the red-packet contract does not bear out)."""
         from walletim.app.redpacket import _packet_id
 
-        me = self._address_of(account)
+        me = self.p.address_of(account)
         pid = _packet_id(packet_id)
-        repo = self._repo()
+        repo = self.p.repo()
         row = repo.packet(me, pid, "in")
         if row is None or row.voucher is None:
             raise InputError(
                 f"no red packet {pid[:18]}… was offered to {account} in a chat (run `walletim "
                 "chat inbox` to fetch new messages); nothing was signed"
             )
-        if row.chain_id != self.chain_id:
+        if row.chain_id != self.p.chain_id:
             raise InputError(f"this red packet is on chain {row.chain_id} (--network)")
-        contract = self._contract()
+        contract = self.p.packets()
         if row.contract != contract.contract:
             raise InputError(
                 "this red packet names a contract that is not this network's red-packet "
@@ -194,7 +171,7 @@ class Packets:
             if row.state != "ok":
                 raise InputError(f"this red packet cannot be claimed: {row.reason}")
         plan = contract.claim(account, pid, voucher)
-        defi = self._defi()
+        defi = self.p.defi()
         outcome = defi.execute(plan, confirm=confirm, progress=progress)
         amount = contract.claimed_amount(outcome, pid, me) if outcome.ok else None
         if amount is not None:
@@ -203,30 +180,30 @@ class Packets:
 
     def status(self, packet_id: str) -> PacketStatus:
         """What the red-packet contract says of a packet now (claims from its own logs)."""
-        return self._contract().status(packet_id)
+        return self.p.packets().status(packet_id)
 
     # -- reading ------------------------------------------------------------------------------
 
     def packets(self, account: str) -> list[PacketRow]:
         """The red packets this account made or was offered; those not yet read from the
         chain are read again first (no error if the node cannot be asked)."""
-        me = self._address_of(account)
-        rows = self._repo().packets(me)
+        me = self.p.address_of(account)
+        rows = self.p.repo().packets(me)
         return [r if r.state == "ok" else self._recheck(r) for r in rows]
 
     def views(self, account: str) -> list[PacketView]:
         """Each packet of :meth:`packets` with what the contract says of it now (remaining,
         claims, this account's claim), or why that cannot be read."""
-        me = self._address_of(account)
+        me = self.p.address_of(account)
         return [self._view(me, row) for row in self.packets(account)]
 
     def _view(self, me: str, row: PacketRow) -> PacketView:
         if row.state != "ok":
             return PacketView(row, None, None, row.reason)
-        if row.chain_id != self.chain_id:
+        if row.chain_id != self.p.chain_id:
             return PacketView(row, None, None, f"on chain {row.chain_id} (--network)")
         try:
-            st = self._contract().status(row.packet_id)
+            st = self.p.packets().status(row.packet_id)
         except (InputError, RpcError, ChainError) as exc:
             return PacketView(row, None, None, f"cannot read it now: {exc}")
         claims = dict(zip((a for a, _ in st.claims), st.claimed_in, strict=False))
@@ -235,7 +212,7 @@ class Packets:
         if mine is not None and me in claims:
             depth, final = self.verifier.depth_of(claims[me])
         if row.direction == "in" and row.claimed_amount != mine:
-            self._repo().set_claimed(me, row.packet_id, mine)
+            self.p.repo().set_claimed(me, row.packet_id, mine)
             if mine is None:  # recorded once, gone from the chain now: a reorg
                 self.ledger.notice(
                     me, row.peer, f"your claim of red packet {row.packet_id[:18]}… is no "
@@ -263,7 +240,7 @@ class Packets:
         problem = _offer_problem(offer, sender)
         if problem:
             return PacketCheck("mismatch", problem, 0, None, pid)
-        row = self._repo().packet(me, pid, m.direction)
+        row = self.p.repo().packet(me, pid, m.direction)
         if row is None:
             return PacketCheck("pending", "not read from the chain yet", 0, None, pid)
         if row.state in ("pending", "forged"):
@@ -301,23 +278,27 @@ class Packets:
     def _save_offer(self, me: str, message: StoredMessage, offer: PacketOffer, sender: str,
                     voucher: str | None) -> None:  # fmt: skip
         symbol, decimals = named(
-            self._tokens, self.chain_id, offer.chain_id, offer.asset.address, offer.asset.decimals
+            self.p.tokens,
+            self.p.chain_id,
+            offer.chain_id,
+            offer.asset.address,
+            offer.asset.decimals,
         )
         row = PacketRow(
             me, offer.packet_id.lower(), "in", sender, offer.chain_id, offer.contract,
             offer.asset.address, symbol, decimals, offer.total,
-            offer.shares, offer.random, offer.expiry, voucher, None, message.id, self._now_ms(),
+            offer.shares, offer.random, offer.expiry, voucher, None, message.id, self.p.now_ms(),
         )  # fmt: skip
-        self._repo().save_packet(self._read(row))
+        self.p.repo().save_packet(self._read(row))
 
     def _read(self, row: PacketRow) -> PacketRow:
         """``row`` as the red-packet contract holds it now: 'ok' with the contract's figures,
         'forged' if the contract names another creator, 'pending' (with why) if it cannot be
         read (another network, no contract here, the node unreachable, no such packet yet)."""
-        if row.chain_id != self.chain_id:
+        if row.chain_id != self.p.chain_id:
             return replace(row, state="pending", reason=f"on chain {row.chain_id} (--network)")
         try:
-            reader = self._contract()
+            reader = self.p.packets()
             contract = reader.contract
         except InputError:
             why = "no red-packet contract is known on this network"
@@ -346,7 +327,7 @@ class Packets:
     def _recheck(self, row: PacketRow) -> PacketRow:
         checked = self._read(row)
         if checked != row:
-            self._repo().set_packet_state(checked)
+            self.p.repo().set_packet_state(checked)
         return checked
 
 

@@ -23,7 +23,7 @@ from walletim.app.wim.model import (
     request_id,
     split_shares,
 )
-from walletim.app.wim.ports import AddressOf, Chat, Clock, Defi, Item, OwnTxs, TypedDataSigner
+from walletim.app.wim.ports import Item, MoneyPorts
 from walletim.chain.units import format_amount
 from walletim.errors import ChainError, InputError
 from walletim.messaging.kinds import (
@@ -38,7 +38,7 @@ from walletim.messaging.kinds import (
     is_group_peer,
     payment_typed_data,
 )
-from walletim.store.wim import PaymentRow, RequestRow, SplitRow, WimRepo
+from walletim.store.wim import PaymentRow, RequestRow, SplitRow
 
 if TYPE_CHECKING:
     from walletim.app.contracts import Outcome, Plan
@@ -49,31 +49,9 @@ if TYPE_CHECKING:
 
 
 class Payments:
-    def __init__(
-        self,
-        *,
-        chain_id: int,
-        address_of: AddressOf,
-        chat: Callable[[], Chat],
-        defi: Callable[[], Defi],
-        sign: TypedDataSigner,
-        own: OwnTxs,
-        repo: Callable[[], WimRepo],
-        ledger: Ledger,
-        clock: Clock,
-    ) -> None:
-        self.chain_id = chain_id
-        self._address_of = address_of
-        self._chat = chat
-        self._defi = defi
-        self._sign = sign
-        self._own = own
-        self._repo = repo
+    def __init__(self, ports: MoneyPorts, ledger: Ledger) -> None:
+        self.p = ports
         self.ledger = ledger
-        self._clock = clock
-
-    def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
 
     # -- paying -----------------------------------------------------------------------------
 
@@ -100,15 +78,15 @@ class Payments:
                 a malformed URI or one for another chain.
             ChainError: the transfer failed on chain (nothing is said in the chat).
         """
-        me = self._address_of(account)
+        me = self.p.address_of(account)
         request: RequestRow | None = None
         if uri is not None:
             payee, asset, amount_text = self._from_uri(uri)
         elif request_id is not None:
             request = self._request_to_pay(me, request_id)
-            if peer is not None and self._chat().resolve_peer(peer) != request.peer:
+            if peer is not None and self.p.chat().resolve_peer(peer) != request.peer:
                 raise InputError("that request came from someone else; leave PEER out")
-            payee, asset = request.peer, self._defi().asset(request.asset or "ETH")
+            payee, asset = request.peer, self.p.defi().asset(request.asset or "ETH")
             # The raw amount asked is what counts, in the token's real decimals (the book's),
             # never the decimals the request claimed.
             amount_text = format_amount(request.amount, asset.decimals)
@@ -116,20 +94,20 @@ class Payments:
         else:
             if peer is None or amount_text is None:
                 raise InputError("pay needs PEER and AMOUNT (or --request ID)")
-            payee = self._chat().resolve_peer(peer)
+            payee = self.p.chat().resolve_peer(peer)
             check_note(note)
-            asset = self._defi().asset(token or "ETH")
+            asset = self.p.defi().asset(token or "ETH")
         check_note(note)
         outcome, amount = self._transfer(account, asset, payee, amount_text, confirm, progress)
         rid = request.request_id if request is not None else None
         claim = self._claim(account, me, payee, asset, amount, outcome.hash, rid, note)
-        [message], delivered = self._chat().post(
+        [message], delivered = self.p.chat().post(
             account, [(payee, "payment", claim.to_json(), claim.text)]
         )
-        repo = self._repo()
+        repo = self.p.repo()
         row = repo.add_payment(
             account=me, message_id=message.id, direction="out", peer=payee,
-            chain_id=self.chain_id, tx_hash=outcome.hash, asset=asset.address,
+            chain_id=self.p.chain_id, tx_hash=outcome.hash, asset=asset.address,
             symbol=asset.display, decimals=asset.decimals, amount=amount, payer=me,
             payee=payee, note=note, request_id=rid,
         )  # fmt: skip
@@ -143,14 +121,14 @@ class Payments:
         from walletim.chain.eip681 import parse_eip681
 
         asked = parse_eip681(uri)
-        if asked.chain_id is not None and asked.chain_id != self.chain_id:
+        if asked.chain_id is not None and asked.chain_id != self.p.chain_id:
             raise InputError(
                 f"the URI asks for payment on chain {asked.chain_id}; this network is "
-                f"chain {self.chain_id} (--network)"
+                f"chain {self.p.chain_id} (--network)"
             )
         if not asked.amount:
             raise InputError("the URI names no amount to pay")
-        asset = self._defi().asset(asked.token or "ETH")
+        asset = self.p.defi().asset(asked.token or "ETH")
         return asked.recipient, asset, format_amount(asked.amount, asset.decimals)
 
     def _transfer(
@@ -164,7 +142,7 @@ class Payments:
     ) -> tuple[Outcome, int]:
         """Plan (simulated once), confirm, send and wait: (outcome, amount in base units).
         Raises ChainError when it failed on chain."""
-        defi = self._defi()
+        defi = self.p.defi()
         plan = defi.transfer(account, asset.address or "ETH", payee, amount_text)
         # One simulation: the plan's; the chain dry-runs the transfer again right before
         # signing it (its gas estimate, in the same round trip as the fees and the balance).
@@ -179,11 +157,11 @@ class Payments:
     def _claim(self, account: str, me: str, payee: str, asset: Asset, amount: int, tx: str,
                rid: str | None, note: str) -> PaymentClaim:  # fmt: skip
         """The payment claim, signed by ``account``."""
-        doc = payment_typed_data(self.chain_id, tx, me, payee, asset.address, amount, rid, note)
+        doc = payment_typed_data(self.p.chain_id, tx, me, payee, asset.address, amount, rid, note)
         # walletim's own claim: its domain has no chainId, the chain id is in the message.
-        signature = self._sign(account, doc, allow_any_chain=True)
+        signature = self.p.sign(account, doc, allow_any_chain=True)
         return PaymentClaim(
-            self.chain_id, tx, me, payee, ClaimAsset(asset.address, asset.symbol,
+            self.p.chain_id, tx, me, payee, ClaimAsset(asset.address, asset.symbol,
             asset.decimals), amount, note, rid, "0x" + bytes(signature.bytes).hex(),
         )  # fmt: skip
 
@@ -191,14 +169,14 @@ class Payments:
         """Our signed transaction and the receipt we waited for (None: not mined yet)."""
         if outcome.steps[-1].status != "mined":
             return None
-        signed, receipt = self._own.signed(outcome.hash), self._own.receipt(outcome.hash)
+        signed, receipt = self.p.own.signed(outcome.hash), self.p.own.receipt(outcome.hash)
         if signed is None or receipt is None:
             return None
         return signed, receipt
 
     def _request_to_pay(self, me: str, text: str) -> RequestRow:
         rid = request_id(text)
-        repo = self._repo()
+        repo = self.p.repo()
         request = repo.request(me, rid, "in")
         if request is None:
             raise InputError(
@@ -210,10 +188,10 @@ class Payments:
             request = repo.request(me, rid, "in") or request
         if request.state == "settled":
             raise InputError(f"request {rid} is already paid ({request.paid_tx})")
-        if request.chain_id != self.chain_id:
+        if request.chain_id != self.p.chain_id:
             raise InputError(
                 f"request {rid} asks for payment on chain {request.chain_id}; this network is "
-                f"chain {self.chain_id} (--network)"
+                f"chain {self.p.chain_id} (--network)"
             )
         paid = [
             p
@@ -239,7 +217,7 @@ class Payments:
         """Ask ``peer`` to pay ``amount_text`` of ``token`` (default ETH) to this account.
         The request (with its EIP-681 URI) goes into the chat; it is settled when a payment
         citing its id is verified. Raises InputError."""
-        defi = self._defi()
+        defi = self.p.defi()
         asset = defi.asset(token or "ETH")
         amount = defi.amount(asset, amount_text)
         [r] = self._requests(account, [(peer, amount)], asset, note, split_id)
@@ -254,8 +232,8 @@ class Payments:
         split_id: str | None,
     ) -> list[RequestResult]:
         check_note(note)
-        me = self._address_of(account)
-        chat = self._chat()
+        me = self.p.address_of(account)
+        chat = self.p.chat()
         made: list[tuple[str, PaymentRequest]] = []
         items: list[Item] = []
         for peer, amount in asks:
@@ -264,20 +242,20 @@ class Payments:
                 raise InputError("you cannot ask yourself for money")
             rid = "0x" + secrets.token_hex(16)
             req = PaymentRequest(
-                rid, self.chain_id, me, ClaimAsset(asset.address, asset.symbol, asset.decimals),
-                amount, note, eip681(self.chain_id, me, asset.address, amount), split_id,
+                rid, self.p.chain_id, me, ClaimAsset(asset.address, asset.symbol, asset.decimals),
+                amount, note, eip681(self.p.chain_id, me, asset.address, amount), split_id,
             )  # fmt: skip
             made.append((payee, req))
             items.append((payee, "request", req.to_json(), req.text))
         messages, delivered = chat.post(account, items)
-        repo = self._repo()
+        repo = self.p.repo()
         out = []
         for (payee, req), message in zip(made, messages, strict=True):
             row = repo.save_request(
                 RequestRow(
-                    me, req.request_id, "out", payee, self.chain_id, asset.address,
+                    me, req.request_id, "out", payee, self.p.chain_id, asset.address,
                     asset.display, asset.decimals, req.amount, note, req.uri, split_id, "open",
-                    None, message.id, self._now_ms(),
+                    None, message.id, self.p.now_ms(),
                 )
             )  # fmt: skip
             out.append(RequestResult(row, message, delivered))
@@ -297,19 +275,19 @@ class Payments:
         ``include_self`` is off): one request per peer, tracked together. Raises InputError."""
         if not peers:
             raise InputError("split needs at least one PEER")
-        chat = self._chat()
+        chat = self.p.chat()
         resolved = [chat.resolve_peer(p) for p in peers]
-        me = self._address_of(account)
+        me = self.p.address_of(account)
         if len(set(resolved)) != len(resolved) or me in resolved:
             raise InputError("each PEER once, and not yourself (you are included by default)")
         if len(resolved) > MAX_SPLIT:
             raise InputError(f"a split has at most {MAX_SPLIT} peers")
-        defi = self._defi()
+        defi = self.p.defi()
         asset = defi.asset(token or "ETH")
         total = defi.amount(asset, total_text)
         _own, shares = split_shares(total, len(resolved), include_self=include_self)
         split_id = "0x" + secrets.token_hex(16)
-        self._repo().save_split(
+        self.p.repo().save_split(
             SplitRow(
                 me,
                 split_id,
@@ -318,7 +296,7 @@ class Payments:
                 asset.decimals,
                 total,
                 note,
-                self._now_ms(),
+                self.p.now_ms(),
             )
         )
         results = self._requests(
@@ -332,9 +310,9 @@ class Payments:
 
     def split_status(self, account: str, split_id: str) -> SplitStatus:
         """Who has paid their share of a split. Raises InputError for an unknown split."""
-        me = self._address_of(account)
+        me = self.p.address_of(account)
         sid = request_id(split_id, "split id")
-        repo = self._repo()
+        repo = self.p.repo()
         split = repo.split(me, sid)
         if split is None:
             raise InputError(f"no split {sid} was made by this account")
@@ -344,18 +322,18 @@ class Payments:
         return SplitStatus(split, own, requests)
 
     def splits(self, account: str) -> list[SplitStatus]:
-        me = self._address_of(account)
-        return [self.split_status(account, s.split_id) for s in self._repo().splits(me)]
+        me = self.p.address_of(account)
+        return [self.split_status(account, s.split_id) for s in self.p.repo().splits(me)]
 
     def requests(self, account: str) -> list[RequestRow]:
-        return self._repo().requests(self._address_of(account))
+        return self.p.repo().requests(self.p.address_of(account))
 
     def payments(self, account: str, *, check: bool = True) -> list[PaymentRow]:
         """This account's payments (newest first), pending ones checked again first."""
-        me = self._address_of(account)
+        me = self.p.address_of(account)
         if check:
             self.ledger.check(me)
-        return self._repo().payments(me)
+        return self.p.repo().payments(me)
 
     # -- shared DeFi actions -------------------------------------------------------------------
 
@@ -364,10 +342,10 @@ class Payments:
         about a swap or vault deposit just made; their client checks it from its logs.
         Raises InputError for an outcome that is neither."""
         kind, claim = self._action_claim(outcome)
-        action = SharedAction(self.chain_id, outcome.hash, kind, claim, note)
-        me = self._address_of(account)
+        action = SharedAction(self.p.chain_id, outcome.hash, kind, claim, note)
+        me = self.p.address_of(account)
         target = self._target(account, peer)
-        chat = self._chat()
+        chat = self.p.chat()
         if is_group_peer(target):
             message, _ = chat.group_send(
                 account, target[len("group:") :], "action", action.to_json(), action.text,
@@ -375,7 +353,7 @@ class Payments:
             )  # fmt: skip
         else:
             [message], _ = chat.post(account, [(target, "action", action.to_json(), action.text)])
-        self._repo().save_action(
+        self.p.repo().save_action(
             account=me, message_id=message.id, direction="out", peer=target,
             chain_id=action.chain_id, tx_hash=action.tx, action=kind,
         )  # fmt: skip
@@ -386,7 +364,7 @@ class Payments:
         """(kind, claim) of a swap or vault deposit outcome. Raises InputError."""
         f = outcome.plan.figures
         label = outcome.steps[-1].label
-        defi = self._defi()
+        defi = self.p.defi()
         if label == "swap":
             received = defi.received(outcome)
             path = f.get("path") or []
@@ -417,7 +395,7 @@ class Payments:
 
     def _target(self, account: str, peer: str) -> str:
         """A peer's address, or a group's conversation peer for a group name or id."""
-        chat = self._chat()
+        chat = self.p.chat()
         try:
             return chat.resolve_peer(peer)
         except InputError:

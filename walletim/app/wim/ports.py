@@ -9,8 +9,10 @@ transactions, the chat (resolving, posting) and its records, the signer, the DeF
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from walletim.keys.signing import Signature
     from walletim.store.chat import ChatTx, GroupRow, StoredMessage
     from walletim.store.txs import ReceiptRecord
+    from walletim.store.wim import WimRepo
 
 #: Seconds since the epoch (time.time).
 Clock = Callable[[], float]
@@ -149,6 +152,30 @@ class PacketContract(Protocol):
     def claimed_amount(self, outcome: Outcome, packet_id: str, claimer: str) -> int | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class MoneyPorts:
+    """Every collaborator of money in chats, given once: each part of
+    :class:`~walletim.app.wim.service.WalletIM` reads the ones it uses. Services that need
+    the home unlocked (the chat, the store, the DeFi layer) come as factories, asked on use."""
+
+    chain_id: int  # this network's
+    chain: ChainReads
+    own: OwnTxs
+    address_of: AddressOf
+    sign: TypedDataSigner
+    chat: Callable[[], Chat]
+    chats: Callable[[], ChatRecords]
+    repo: Callable[[], WimRepo]
+    defi: Callable[[], Defi]
+    tokens: Callable[[], TokenNames]
+    packets: Callable[[], PacketContract]
+    weth: Callable[[], str | None] = lambda: None  # the devnet world's WETH, if any
+    clock: Clock = time.time
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+
 __all__ = [
     "AddressOf",
     "ChainReads",
@@ -158,6 +185,7 @@ __all__ = [
     "Defi",
     "Delivery",
     "Item",
+    "MoneyPorts",
     "OwnTxs",
     "PacketContract",
     "TokenNames",

@@ -11,49 +11,20 @@ real services, unit tests pass fakes.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from walletim.app.wim.ledger import Ledger
-from walletim.app.wim.model import (
-    GRACE_S,
-    ClaimResult,
-    MoneyView,
-    PacketCheck,
-    PacketResult,
-    PacketView,
-    PayResult,
-    RequestResult,
-    SplitResult,
-    SplitStatus,
-    Verdict,
-    named,
-    sender_of,
-)
+from walletim.app.wim.model import named, sender_of
 from walletim.app.wim.packets import Packets
 from walletim.app.wim.payments import Payments
-from walletim.app.wim.ports import (
-    AddressOf,
-    ChainReads,
-    Chat,
-    ChatRecords,
-    Clock,
-    Defi,
-    OwnTxs,
-    PacketContract,
-    TokenNames,
-    TypedDataSigner,
-)
-from walletim.app.wim.verify import Verifier
+from walletim.app.wim.ports import MoneyPorts
+from walletim.app.wim.verify import Rules, Verifier
 from walletim.app.wim.views import Views
 from walletim.errors import WalletimError
 from walletim.messaging.kinds import is_group_peer, parse_action, parse_payment, parse_request
-from walletim.store.wim import ActionRow, PacketRow, PaymentRow, RequestRow, WimRepo
+from walletim.store.wim import ActionRow, RequestRow, WimRepo
 
 if TYPE_CHECKING:
-    from walletim.app.contracts import Outcome, Plan
-    from walletim.app.redpacket import PacketStatus
     from walletim.store.chat import StoredMessage
 
 
@@ -63,205 +34,47 @@ class WalletIM:
     Use ``Session.wim``: the session's ChatService hands it every incoming message
     (:meth:`record_incoming`), so each payment, request, red packet and shared action is
     recorded and checked against the chain as it is stored, whichever command fetched it.
+
+    Its methods are its parts' (see the module docstring): ``pay``, ``request``, ``split``,
+    ``split_status``, ``splits``, ``requests``, ``payments``, ``share``;
+    ``packet_create | claim | status | views | checks``, ``packets``; ``verdicts``,
+    ``views``; ``check`` (the ledger, by account).
     """
 
-    def __init__(
-        self,
-        *,
-        chain_id: int,
-        chain: ChainReads,
-        own: OwnTxs,
-        address_of: AddressOf,
-        sign: TypedDataSigner,
-        chat: Callable[[], Chat],
-        chats: Callable[[], ChatRecords],
-        repo: Callable[[], WimRepo],
-        defi: Callable[[], Defi],
-        tokens: Callable[[], TokenNames],
-        packets: Callable[[], PacketContract],
-        weth: Callable[[], str | None] = lambda: None,
-        clock: Clock = time.time,
-        min_confirmations: int = 1,
-        finality: int = 0,
-        grace_s: int = GRACE_S,
-    ) -> None:
-        self.chain_id = chain_id
-        self._repo = repo
-        self._address_of = address_of
-        self._tokens = tokens
-        self._clock = clock
-        self.verifier = Verifier(
-            chain, chain_id=chain_id, tokens=tokens, chats=chats, repo=repo, weth=weth,
-            clock=clock, min_confirmations=min_confirmations, finality=finality,
-            grace_s=grace_s,
-        )  # fmt: skip
-        self.ledger = Ledger(self.verifier, repo=repo, chats=chats, own=own, clock=clock)
-        self.payments_ = Payments(
-            chain_id=chain_id, address_of=address_of, chat=chat, defi=defi, sign=sign, own=own,
-            repo=repo, ledger=self.ledger, clock=clock,
-        )  # fmt: skip
-        self.packets_ = Packets(
-            chain_id=chain_id, address_of=address_of, chat=chat, defi=defi, contract=packets,
-            tokens=tokens, repo=repo, verifier=self.verifier, ledger=self.ledger, clock=clock,
-        )  # fmt: skip
-        self.views_ = Views(
-            chain_id=chain_id, repo=repo, tokens=tokens, defi=defi, verifier=self.verifier,
-            packets=self.packets_,
-        )  # fmt: skip
-
-    # -- settings the verifier keeps ----------------------------------------------------------
+    def __init__(self, ports: MoneyPorts, rules: Rules | None = None) -> None:
+        self.p = ports
+        self.verifier = Verifier(ports, rules)
+        self.ledger = Ledger(ports, self.verifier)
+        self.money = Payments(ports, self.ledger)
+        self.red = Packets(ports, self.verifier, self.ledger)
+        self.shown = Views(ports, self.verifier, self.red)
+        m, r, v = self.money, self.red, self.shown
+        self.pay, self.request, self.split, self.share = m.pay, m.request, m.split, m.share
+        self.split_status, self.splits, self.requests = m.split_status, m.splits, m.requests
+        self.payments = m.payments
+        self.packet_create, self.packet_claim, self.packet_status = r.create, r.claim, r.status
+        self.packets, self.packet_views, self.packet_checks = r.packets, r.views, r.checks
+        self.verdicts, self.views = v.verdicts, v.views
 
     @property
     def repo(self) -> WimRepo:
-        return self._repo()
+        return self.p.repo()
 
     @property
     def grace_s(self) -> int:
-        return self.verifier.grace_s
+        return self.verifier.rules.grace_s
 
     @grace_s.setter
     def grace_s(self, value: int) -> None:
-        self.verifier.grace_s = value
-
-    @property
-    def min_confirmations(self) -> int:
-        return self.verifier.min_confirmations
-
-    @property
-    def finality(self) -> int:
-        return self.verifier.finality
-
-    # -- paying, asking, splitting --------------------------------------------------------------
-
-    def pay(
-        self,
-        account: str,
-        peer: str | None,
-        amount_text: str | None,
-        *,
-        token: str | None = None,
-        note: str = "",
-        request_id: str | None = None,
-        confirm: Callable[[Plan], None] | None = None,
-        progress: Callable[[str], None] | None = None,
-        uri: str | None = None,
-    ) -> PayResult:
-        """See :meth:`walletim.app.wim.payments.Payments.pay`."""
-        return self.payments_.pay(
-            account, peer, amount_text, token=token, note=note, request_id=request_id,
-            confirm=confirm, progress=progress, uri=uri,
-        )  # fmt: skip
-
-    def request(
-        self,
-        account: str,
-        peer: str,
-        amount_text: str,
-        *,
-        token: str | None = None,
-        note: str = "",
-        split_id: str | None = None,
-    ) -> RequestResult:
-        """See :meth:`walletim.app.wim.payments.Payments.request`."""
-        return self.payments_.request(
-            account, peer, amount_text, token=token, note=note, split_id=split_id
-        )
-
-    def split(
-        self,
-        account: str,
-        total_text: str,
-        peers: Sequence[str],
-        *,
-        token: str | None = None,
-        note: str = "",
-        include_self: bool = True,
-    ) -> SplitResult:
-        """See :meth:`walletim.app.wim.payments.Payments.split`."""
-        return self.payments_.split(
-            account, total_text, peers, token=token, note=note, include_self=include_self
-        )
-
-    def split_status(self, account: str, split_id: str) -> SplitStatus:
-        return self.payments_.split_status(account, split_id)
-
-    def splits(self, account: str) -> list[SplitStatus]:
-        return self.payments_.splits(account)
-
-    def requests(self, account: str) -> list[RequestRow]:
-        return self.payments_.requests(account)
-
-    def payments(self, account: str, *, check: bool = True) -> list[PaymentRow]:
-        """This account's payments (newest first), pending ones checked again first."""
-        return self.payments_.payments(account, check=check)
+        self.verifier.rules.grace_s = value
 
     def check(self, account: str) -> int:
         """Check again the payments and shared actions not settled yet (see
         :meth:`walletim.app.wim.ledger.Ledger.check`); returns how many changed state."""
-        return self.ledger.check(self._address_of(account))
-
-    def share(self, account: str, peer: str, outcome: Outcome, note: str = "") -> StoredMessage:
-        """See :meth:`walletim.app.wim.payments.Payments.share`."""
-        return self.payments_.share(account, peer, outcome, note)
+        return self.ledger.check(self.p.address_of(account))
 
     def action_state(self, account: str, message_id: int) -> ActionRow | None:
-        return self._repo().action(self._address_of(account), message_id)
-
-    # -- red packets ----------------------------------------------------------------------------
-
-    def packet_create(
-        self,
-        account: str,
-        total_text: str,
-        shares: int,
-        *,
-        to: Sequence[str] = (),
-        group: str | None = None,
-        token: str | None = None,
-        random: bool = False,
-        expiry_s: int | None = None,
-        note: str = "",
-        confirm: Callable[[Plan], None] | None = None,
-        progress: Callable[[str], None] | None = None,
-    ) -> PacketResult:
-        """See :meth:`walletim.app.wim.packets.Packets.create`."""
-        return self.packets_.create(
-            account, total_text, shares, to=to, group=group, token=token, random=random,
-            expiry_s=expiry_s, note=note, confirm=confirm, progress=progress,
-        )  # fmt: skip
-
-    def packet_claim(
-        self,
-        account: str,
-        packet_id: str,
-        *,
-        confirm: Callable[[Plan], None] | None = None,
-        progress: Callable[[str], None] | None = None,
-    ) -> ClaimResult:
-        """See :meth:`walletim.app.wim.packets.Packets.claim`."""
-        return self.packets_.claim(account, packet_id, confirm=confirm, progress=progress)
-
-    def packet_status(self, packet_id: str) -> PacketStatus:
-        return self.packets_.status(packet_id)
-
-    def packets(self, account: str) -> list[PacketRow]:
-        return self.packets_.packets(account)
-
-    def packet_views(self, account: str) -> list[PacketView]:
-        return self.packets_.views(account)
-
-    def packet_checks(
-        self, address: str, messages: Sequence[StoredMessage]
-    ) -> dict[int, PacketCheck]:
-        return self.packets_.checks(address, messages)
-
-    # -- showing --------------------------------------------------------------------------------
-
-    def verdicts(self, address: str, message_ids: Sequence[int]) -> dict[int, Verdict]:
-        return self.views_.verdicts(address, message_ids)
-
-    def views(self, address: str, messages: Sequence[StoredMessage]) -> dict[int, MoneyView]:
-        return self.views_.views(address, messages)
+        return self.p.repo().action(self.p.address_of(account), message_id)
 
     # -- incoming messages ------------------------------------------------------------------------
 
@@ -274,19 +87,19 @@ class WalletIM:
             elif message.kind == "request":
                 self._incoming_request(me, message)
             elif message.kind == "redpacket":
-                self.packets_.record_offer(me, message)
+                self.red.record_offer(me, message)
             elif message.kind == "action":
                 self._incoming_action(me, message)
         except (WalletimError, ValueError, KeyError, TypeError):
             return
 
     def _named(self, chain_id: int, address: str | None, decimals: int) -> tuple[str, int]:
-        return named(self._tokens, self.chain_id, chain_id, address, decimals)
+        return named(self.p.tokens, self.p.chain_id, chain_id, address, decimals)
 
     def _incoming_payment(self, me: str, message: StoredMessage) -> None:
         claim = parse_payment(message.body)
         symbol, decimals = self._named(claim.chain_id, claim.asset.address, claim.asset.decimals)
-        row = self._repo().add_payment(
+        row = self.p.repo().add_payment(
             account=me, message_id=message.id, direction="in", peer=sender_of(message),
             chain_id=claim.chain_id, tx_hash=claim.tx, asset=claim.asset.address,
             symbol=symbol, decimals=decimals, amount=claim.amount,
@@ -300,18 +113,18 @@ class WalletIM:
         if req.payee != sender or is_group_peer(message.peer):
             return  # a request to pay someone other than its sender: not recorded
         symbol, decimals = self._named(req.chain_id, req.asset.address, req.asset.decimals)
-        self._repo().save_request(
+        self.p.repo().save_request(
             RequestRow(
                 me, req.request_id.lower(), "in", sender, req.chain_id, req.asset.address,
                 symbol, decimals, req.amount, req.note, req.uri, req.split_id, "open", None,
-                message.id, int(self._clock() * 1000),
+                message.id, self.p.now_ms(),
             )
         )  # fmt: skip
 
     def _incoming_action(self, me: str, message: StoredMessage) -> None:
         action = parse_action(message.body)
         sender = sender_of(message)
-        self._repo().save_action(
+        self.p.repo().save_action(
             account=me, message_id=message.id, direction="in", peer=sender,
             chain_id=action.chain_id, tx_hash=action.tx, action=action.action,
         )  # fmt: skip

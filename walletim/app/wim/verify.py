@@ -20,12 +20,13 @@ the chain). Raises RpcError / ChainError when the node cannot be asked.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from walletim.app.wim import logs
 from walletim.app.wim.model import GRACE_S, MAX_FINALITY_DEPTH, Verdict, sender_of
-from walletim.app.wim.ports import ChainReads, ChatRecords, Clock, TokenNames
+from walletim.app.wim.ports import MoneyPorts
 from walletim.chain.units import format_amount
 from walletim.messaging.kinds import GROUP_PREFIX, PaymentClaim, SharedAction, is_group_peer
 
@@ -34,42 +35,30 @@ if TYPE_CHECKING:
     from walletim.chain.evidence import ChainTx
     from walletim.store.chat import StoredMessage
     from walletim.store.txs import ReceiptRecord
-    from walletim.store.wim import PaymentRow, WimRepo
+    from walletim.store.wim import PaymentRow
 
 NOT_ON_CHAIN = "the transaction is not on chain (yet)"
 
 
+@dataclass(slots=True)
+class Rules:
+    """When a payment counts: ``min_confirmations`` make it verified; it is final
+    ``finality`` blocks deep (0: at or below the node's ``finalized`` block); a cited
+    transaction the node has never seen is a mismatch ``grace_s`` seconds after its message
+    arrived."""
+
+    min_confirmations: int = 1
+    finality: int = 0
+    grace_s: int = GRACE_S
+
+
 class Verifier:
-    """Judges payment claims and shared actions against the chain (see the module docstring).
+    """Judges payment claims and shared actions against the chain (see the module docstring)
+    by its :class:`Rules`."""
 
-    ``min_confirmations`` make a payment verified; it is final ``finality`` blocks deep, or
-    at the node's ``finalized`` block when ``finality`` is 0. A cited transaction the node has
-    never seen is a mismatch ``grace_s`` seconds after its message arrived."""
-
-    def __init__(
-        self,
-        chain: ChainReads,
-        *,
-        chain_id: int,
-        tokens: Callable[[], TokenNames],
-        chats: Callable[[], ChatRecords],
-        repo: Callable[[], WimRepo],
-        weth: Callable[[], str | None],
-        clock: Clock,
-        min_confirmations: int = 1,
-        finality: int = 0,
-        grace_s: int = GRACE_S,
-    ) -> None:
-        self.chain = chain
-        self.chain_id = chain_id
-        self._tokens = tokens
-        self._chats = chats
-        self._repo = repo
-        self._weth = weth
-        self._clock = clock
-        self.min_confirmations = min_confirmations
-        self.finality = finality  # a depth in blocks, or 0: the node's `finalized` block
-        self.grace_s = grace_s
+    def __init__(self, ports: MoneyPorts, rules: Rules | None = None) -> None:
+        self.p = ports
+        self.rules = rules or Rules()
 
     # -- payments ---------------------------------------------------------------------------
 
@@ -136,10 +125,10 @@ class Verifier:
             good = False
         if not good:
             return Verdict("mismatch", "the payer's signature on the claim does not verify", 0)
-        if claim.chain_id != self.chain_id:
+        if claim.chain_id != self.p.chain_id:
             return Verdict(
                 "mismatch",
-                f"the claim is for chain {claim.chain_id}; this network is chain {self.chain_id}",
+                f"the claim is for chain {claim.chain_id}; this network is chain {self.p.chain_id}",
                 0,
             )
         return None
@@ -154,7 +143,7 @@ class Verifier:
     ) -> Verdict:
         # One transaction pays once: only its own sender's earlier claims count, so nobody
         # can squat an honest payment by claiming it first.
-        earlier = self._repo().first_claim(row.account, row.direction, claim.tx, claim.payer,
+        earlier = self.p.repo().first_claim(row.account, row.direction, claim.tx, claim.payer,
                                            row.id)  # fmt: skip
         if earlier is not None:
             return Verdict(
@@ -165,7 +154,7 @@ class Verifier:
             return Verdict("mismatch", problem, where.confirmations)
         verdict = self._confirmed(where)
         if verdict.state == "verified" and claim.asset.address is not None:
-            label = self._tokens().label(claim.asset.address)
+            label = self.p.tokens().label(claim.asset.address)
             if not label.listed:  # verified, but say that no token list vouches for the token
                 verdict = Verdict("verified", f"unlisted token: {label.display}",
                                   verdict.confirmations, verdict.final, verdict.block)  # fmt: skip
@@ -186,7 +175,7 @@ class Verifier:
         # The token is named by this network's token lists (the TokenBook), never by the claim
         # or, for a listed token, the node: a claim naming a listed symbol for a token at
         # another address, or a token imitating a listed symbol, is an impostor.
-        book = self._tokens()
+        book = self.p.tokens()
         label = book.label(asset.address)
         if not label.decimals_known:
             return f"{asset.address} is not an ERC-20 token"
@@ -218,10 +207,10 @@ class Verifier:
     def verify_action(self, action: SharedAction, actor: str) -> Verdict:
         """Check a shared swap or vault deposit made by ``actor`` against its receipt's logs.
         Raises RpcError when the node cannot be asked."""
-        if action.chain_id != self.chain_id:
+        if action.chain_id != self.p.chain_id:
             return Verdict(
                 "mismatch",
-                f"the action is on chain {action.chain_id}; this is chain {self.chain_id}",
+                f"the action is on chain {action.chain_id}; this is chain {self.p.chain_id}",
                 0,
             )
         found = self._mined(action.tx, actor, Verdict("pending", NOT_ON_CHAIN, 0))
@@ -251,7 +240,7 @@ class Verifier:
         if got == "ETH":
             # ETH out of a Uniswap V2 swap is WETH unwrapped by the router: only the real
             # WETH's Withdrawal counts (any contract can emit an event of that shape).
-            weth = self._weth()
+            weth = self.p.weth()
             ok_out = weth is not None and logs.withdrawn(receipt_logs, weth, raw_out)
         else:
             ok_out = got is not None and logs.transferred(
@@ -268,7 +257,7 @@ class Verifier:
         or the verdict when it is not that: ``unknown`` if the node has never seen it, a
         mismatch for another sender or another chain, pending before it is mined, failed if
         it reverted. Raises InconsistentAnswer (a ChainError: stays pending), RpcError."""
-        tx, where = self.chain.mined(tx_hash, confirmations=self.depth)
+        tx, where = self.p.chain.mined(tx_hash, confirmations=self.depth)
         if tx is None:
             return unknown
         problem = self._tx_problem(tx, sender)
@@ -281,7 +270,7 @@ class Verifier:
         return tx, where
 
     def _tx_problem(self, tx: ChainTx, sender: str) -> Verdict | None:
-        if tx.chain_id is not None and tx.chain_id != self.chain_id:
+        if tx.chain_id is not None and tx.chain_id != self.p.chain_id:
             return Verdict("mismatch", f"the transaction is signed for chain {tx.chain_id}", 0)
         if tx.sender.lower() != sender.lower():
             return Verdict("mismatch", "the transaction was sent by someone else", 0)
@@ -290,23 +279,23 @@ class Verifier:
     @property
     def depth(self) -> int:
         """How many headers after a block a check links and hash-checks."""
-        return max(self.min_confirmations, self.finality)
+        return max(self.rules.min_confirmations, self.rules.finality)
 
     def _confirmed(self, where: _Seen | Mined) -> Verdict:
         """Verified (final or not) or pending, by how deep ``where`` is."""
         n = where.confirmations
         block = (where.block_number, where.block_hash)
-        if n < self.min_confirmations:
-            return Verdict("pending", f"{n} of {self.min_confirmations} confirmations", n, False,
-                           block)  # fmt: skip
+        wanted = self.rules.min_confirmations
+        if n < wanted:
+            return Verdict("pending", f"{n} of {wanted} confirmations", n, False, block)
         return Verdict("verified", "", n, self._is_final(where.block_number, n), block)
 
     def _is_final(self, block: int, confirmations: int) -> bool:
         """Deep enough on a network with a finality depth; at or below the node's
         ``finalized`` block otherwise (a depth of 64 on a node without that tag)."""
-        if self.finality > 0:
-            return confirmations >= self.finality
-        height = self.chain.finalized_height()
+        if self.rules.finality > 0:
+            return confirmations >= self.rules.finality
+        height = self.p.chain.finalized_height()
         if height is None:
             return confirmations >= MAX_FINALITY_DEPTH
         return block <= height
@@ -314,13 +303,13 @@ class Verifier:
     def depth_of(self, block: int) -> tuple[int, bool]:
         """(confirmations, final) of a block at height ``block`` of the node's chain (a log's
         block, read from the node's current chain). Raises RpcError."""
-        depth = max(0, self.chain.head() - block + 1)
+        depth = max(0, self.p.chain.head() - block + 1)
         return depth, self._is_final(block, depth)
 
     # -- groups -------------------------------------------------------------------------------
 
     def _late(self, message: StoredMessage) -> bool:
-        return self._clock() - message.stored_ms / 1000 > self.grace_s
+        return self.p.clock() - message.stored_ms / 1000 > self.rules.grace_s
 
     def group_gate(self, message: StoredMessage, sender: str) -> Verdict | None:
         """Money said in a group counts only if the group's roster is verified (it comes from
@@ -328,7 +317,7 @@ class Verifier:
         roster may still arrive, a mismatch after the grace period)."""
         if not is_group_peer(message.peer):
             return None
-        group = self._chats().group(message.account, message.peer[len(GROUP_PREFIX) :])
+        group = self.p.chats().group(message.account, message.peer[len(GROUP_PREFIX) :])
         if group is not None and group.verified and sender in group.members:
             return None
         if self._late(message):
@@ -359,4 +348,4 @@ def _deposit_logged(c: Mapping[str, str], actor: str, receipt_logs: Sequence[obj
     )
 
 
-__all__ = ["NOT_ON_CHAIN", "Verifier"]
+__all__ = ["NOT_ON_CHAIN", "Rules", "Verifier"]

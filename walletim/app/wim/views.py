@@ -4,45 +4,33 @@ their note. No network here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from walletim.app.wim.model import MoneyView, Verdict, named, sender_of
 from walletim.app.wim.packets import Packets
-from walletim.app.wim.ports import Defi, TokenNames
+from walletim.app.wim.ports import MoneyPorts
 from walletim.app.wim.verify import Verifier
 from walletim.chain.units import format_amount
 from walletim.errors import MessagingError, WalletimError
 from walletim.keys.hd import to_checksum_address
 from walletim.messaging.kinds import SharedAction, parse_action, parse_packet
-from walletim.store.wim import ActionRow, WimRepo
+from walletim.store.wim import ActionRow
 
 if TYPE_CHECKING:
     from walletim.store.chat import StoredMessage
 
 
 class Views:
-    def __init__(
-        self,
-        *,
-        chain_id: int,
-        repo: Callable[[], WimRepo],
-        tokens: Callable[[], TokenNames],
-        defi: Callable[[], Defi],
-        verifier: Verifier,
-        packets: Packets,
-    ) -> None:
-        self.chain_id = chain_id
-        self._repo = repo
-        self._tokens = tokens
-        self._defi = defi
+    def __init__(self, ports: MoneyPorts, verifier: Verifier, packets: Packets) -> None:
+        self.p = ports
         self.verifier = verifier
         self.packets = packets
 
     def verdicts(self, address: str, message_ids: Sequence[int]) -> dict[int, Verdict]:
         """What the chain said (when last asked) of the payments and shared actions carried by
         these messages of the account at ``address``."""
-        repo = self._repo()
+        repo = self.p.repo()
         out = {}
         for mid in message_ids:
             payment = repo.payment_for_message(mid)
@@ -77,7 +65,7 @@ class Views:
         return None
 
     def _payment(self, m: StoredMessage) -> MoneyView | None:
-        p = self._repo().payment_for_message(m.id)
+        p = self.p.repo().payment_for_message(m.id)
         if p is None:
             return None
         verdict = Verdict(p.state, p.reason, p.confirmations, p.final)
@@ -85,7 +73,7 @@ class Views:
         return MoneyView("payment", verdict, amount, p.payer, p.payee, p.note, p.tx_hash)
 
     def _request(self, me: str, m: StoredMessage) -> MoneyView | None:
-        r = self._repo().request_for_message(me, m.id)
+        r = self.p.repo().request_for_message(me, m.id)
         if r is None:
             return None
         payee = me if r.direction == "out" else r.peer
@@ -98,7 +86,7 @@ class Views:
     def _packet(self, me: str, m: StoredMessage) -> MoneyView:
         check = self.packets.check(me, m)
         row = (
-            self._repo().packet(me, check.packet_id, m.direction)
+            self.p.repo().packet(me, check.packet_id, m.direction)
             if check.packet_id is not None
             else None
         )
@@ -123,7 +111,7 @@ class Views:
         )
 
     def _action(self, me: str, m: StoredMessage) -> MoneyView | None:
-        a: ActionRow | None = self._repo().action(me, m.id)
+        a: ActionRow | None = self.p.repo().action(me, m.id)
         if a is None:
             return None
         verdict = Verdict(a.state, a.reason, a.confirmations, a.final)
@@ -144,10 +132,10 @@ class Views:
             return f"swapped {gave} for {got}"
         vault = c.get("vault", "")
         try:
-            address, _symbol, asset = self._defi().vault(vault)
+            address, _symbol, asset = self.p.defi().vault(vault)
             raw = c.get("raw_assets", "")
             assets = self._amount(action.chain_id, raw, asset.address or "ETH")
-            label = named(self._tokens, self.chain_id, action.chain_id, address, 0)[0]
+            label = named(self.p.tokens, self.p.chain_id, action.chain_id, address, 0)[0]
         except WalletimError:
             return f"deposited {c.get('raw_assets', '?')} base units into the vault {vault[:42]}"
         return f"deposited {assets} into the vault {label}"
@@ -159,7 +147,7 @@ class Views:
             return f"{format_amount(int(raw))} ETH"
         try:
             address = to_checksum_address(str(token))
-            symbol, decimals = named(self._tokens, self.chain_id, chain_id, address, 0)
+            symbol, decimals = named(self.p.tokens, self.p.chain_id, chain_id, address, 0)
         except WalletimError:
             return f"{raw} base units of {str(token)[:42]}"
         return f"{format_amount(int(raw), decimals)} {symbol}"
