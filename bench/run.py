@@ -364,8 +364,9 @@ def main() -> None:
         f"same run. Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
     ]
-    import chat  # bench/chat.py, relay.py, world.py (bench/ is on sys.path as a script)
+    import chat  # bench/chat.py, relay.py, roundtrips.py, world.py (bench/ is on sys.path)
     import relay
+    import roundtrips
     import world
 
     sections += bench_startup()
@@ -377,6 +378,7 @@ def main() -> None:
     sections += relay.bench_relay()
     sections += relay.bench_relay_redis()
     sections += world.bench_world()
+    sections += roundtrips.bench_roundtrips()
     text = "\n".join(sections) + "\n"
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(text)

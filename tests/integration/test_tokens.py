@@ -20,7 +20,8 @@ from tests.conftest import HOME_PASSWORD, RelayProcess, World, wait_receipt
 from tests.integration.conftest import Person
 from tests.integration.test_wim import _claim
 from walletim.app.contracts import MAX_UINT256, calldata
-from walletim.app.watch import RATE_LIMIT, Watcher, watcher_for
+from walletim.app.watch import RATE_LIMIT, watcher_for
+from walletim.app.watch.permits import permit_signed
 from walletim.errors import InputError
 from walletim.messaging.kinds import Asset as ClaimAsset
 
@@ -290,8 +291,10 @@ def test_an_approval_by_a_permit_you_signed_is_an_approval(world: World) -> None
     assert "may now spend UNLIMITED USDC, by a permit sent by" in alert.text
     assert "revoke it" in alert.text
     tx_obj = world.anvil.rpc().call("eth_getTransactionByHash", [tx])
-    assert w._permit_signed(usdc, owner, spender, MAX_UINT256, alert.block, tx_obj)
-    assert not w._permit_signed(usdc, owner, spender, MAX_UINT256 - 1, alert.block, tx_obj)
+    assert permit_signed(s.contracts, usdc, owner, spender, MAX_UINT256, alert.block, tx_obj)
+    assert not permit_signed(
+        s.contracts, usdc, owner, spender, MAX_UINT256 - 1, alert.block, tx_obj
+    )
     # The same permit call signed by someone else's key explains nothing.
     forged = s.wallets.sign_typed_data("dev:2", doc).bytes
     forged_data = calldata(
@@ -299,15 +302,13 @@ def test_an_approval_by_a_permit_you_signed_is_an_approval(world: World) -> None
         owner, spender, MAX_UINT256, deadline, forged[64], forged[:32], forged[32:64],
     )  # fmt: skip
     fake_tx = {**tx_obj, "input": "0x" + forged_data.hex()}
-    assert not w._permit_signed(usdc, owner, spender, MAX_UINT256, alert.block, fake_tx)
+    assert not permit_signed(s.contracts, usdc, owner, spender, MAX_UINT256, alert.block, fake_tx)
 
 
 def test_one_contract_cannot_bury_the_other_alerts(world: World) -> None:
     now = [1_800_000_000.0]
     s = world.session
-    w = Watcher(
-        wallets=s.wallets, chain=s.chain, store=s.open_store, defi=s.defi, clock=lambda: now[0]
-    )
+    w = s.watcher(clock=lambda: now[0])
     victim = world.address("dev:1")
     w.scan("dev:1")
     start = int(world.anvil.rpc().block_number()) + 1

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import RelayProcess, World, wait_receipt
 from walletim.app.contracts import MAX_UINT256, calldata
-from walletim.app.watch import Alert, Threshold, Watcher, watcher_for
+from walletim.app.watch import Alert, Threshold, watcher_for
 from walletim.errors import InputError
 from walletim.store.alerts import AlertRepo
 
@@ -57,13 +57,7 @@ def test_first_scan_starts_at_the_head_without_history(world: World) -> None:
 
 def test_incoming_eth_token_and_nft_each_alert_once(world: World) -> None:
     me = world.address("dev:1")
-    w = Watcher(
-        wallets=world.session.wallets,
-        chain=world.session.chain,
-        store=world.session.open_store,
-        defi=world.session.defi,
-        chunk=1,  # one block per chunk: the cursor moves block by block
-    )
+    w = world.session.watcher(chunk=1)  # one block per chunk: the cursor moves block by block
     w.scan("dev:1")
     start = head(world) + 1
     usdc, nft = world.manifest.contracts["USDC"], world.manifest.nft

@@ -58,6 +58,8 @@ MAX_BATCH_ROWS = 10_000
 LOST_CHECK_SECONDS = 3.0
 #: How far a node's nonce may run ahead of what this home can account for (see _node_nonce).
 NONCE_SLACK = 64
+#: A fee suggestion this young is used again rather than asked anew (seconds).
+FEES_FRESH_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,22 @@ def decode_revert(data: Any) -> str:
     return f"custom error 0x{raw[:4].hex()}"
 
 
+_FEE_HISTORY_PARAMS = [hex(feepolicy.HISTORY_BLOCKS), "latest", list(feepolicy.PERCENTILES)]
+
+
+def _answer(value: Any) -> Any:
+    """A batched answer, or its RpcError raised."""
+    if isinstance(value, RpcError):
+        raise value
+    return value
+
+
+def _suggestion(history: Any) -> dict[str, feepolicy.FeeSuggestion]:
+    if not isinstance(history, dict):
+        raise RpcError("eth_feeHistory returned a malformed result", method="eth_feeHistory")
+    return feepolicy.suggest(history)
+
+
 def _revert_from(exc: RpcError) -> ContractReverted | None:
     err = exc.response if isinstance(exc.response, dict) else {}
     message = str(err.get("message", ""))
@@ -290,6 +308,7 @@ class ChainService:
         self._sleep = sleep
         self._notify = notify
         self._inflight: InFlight | None = None
+        self._fees: tuple[float, dict[str, feepolicy.FeeSuggestion]] | None = None
         self._recovered: list[str] = []
 
     # -- plumbing -----------------------------------------------------------------------
@@ -339,12 +358,47 @@ class ChainService:
         return self.rpc.get_balance(to_checksum_address(address), block)
 
     def suggest_fees(self) -> dict[str, feepolicy.FeeSuggestion]:
-        history = self.rpc.call(
-            "eth_feeHistory", [hex(feepolicy.HISTORY_BLOCKS), "latest", list(feepolicy.PERCENTILES)]
-        )
-        if not isinstance(history, dict):
-            raise RpcError("eth_feeHistory returned a malformed result", method="eth_feeHistory")
-        return feepolicy.suggest(history)
+        """The node's fee suggestion, as a confirmation shows it (the next plan within
+        FEES_FRESH_S signs with it rather than asking again)."""
+        suggestion = self._suggest()
+        self._fees = (self._clock(), suggestion)
+        return suggestion
+
+    def _suggest(self) -> dict[str, feepolicy.FeeSuggestion]:
+        return _suggestion(self.rpc.call("eth_feeHistory", _FEE_HISTORY_PARAMS))
+
+    def _shown_fees(self) -> dict[str, feepolicy.FeeSuggestion] | None:
+        """The suggestion :meth:`suggest_fees` gave in the last FEES_FRESH_S seconds (a
+        confirmation showing it), used once: the fee shown is the fee signed."""
+        shown, self._fees = self._fees, None
+        if shown is None or self._clock() - shown[0] > FEES_FRESH_S:
+            return None
+        return shown[1]
+
+    def _preflight(self, sender: str, req: SendRequest, call: dict[str, Any]) -> dict[str, Any]:
+        """What :meth:`plan` asks the node, in one round trip: the gas estimate, the fee
+        history (or gas price), the sender's pending balance and the dry run, each as
+        :meth:`plan` needs it. Answers by method; an error is kept, not raised."""
+        calls: list[tuple[str, Sequence[Any]]] = []
+        if req.gas_limit is None:
+            calls.append(("eth_estimateGas", [call]))
+        if req.legacy and req.max_fee is None:
+            calls.append(("eth_gasPrice", []))
+        wants_fees = not req.legacy and (req.max_fee is None or req.priority_fee is None)
+        fees = self._shown_fees() if wants_fees else None
+        if wants_fees and fees is None:
+            calls.append(("eth_feeHistory", _FEE_HISTORY_PARAMS))
+        calls.append(("eth_getBalance", [sender, "pending"]))
+        if req.data or req.gas_limit is not None:
+            calls.append(("eth_call", [call, "pending"]))
+        out = dict(zip((m for m, _ in calls), self.rpc.batch(calls), strict=True))
+        if "eth_feeHistory" in out:
+            try:
+                fees = _suggestion(_answer(out["eth_feeHistory"]))
+            except RpcError as exc:
+                out["fees"] = exc
+        out.setdefault("fees", fees)
+        return out
 
     def _contract_gas(self, estimate: int) -> int:
         """The gas limit for a contract call estimated at ``estimate`` (see
@@ -376,10 +430,11 @@ class ChainService:
         }
         if to is not None:
             call["to"] = to
+        pre = self._preflight(sender, req, call)
         gas_limit = req.gas_limit
         if gas_limit is None:
             try:
-                estimate = quantity(self.rpc.call("eth_estimateGas", [call]), "eth_estimateGas")
+                estimate = quantity(_answer(pre["eth_estimateGas"]), "eth_estimateGas")
             except RpcError as exc:
                 reverted = _revert_from(exc)
                 if reverted is not None:
@@ -389,7 +444,7 @@ class ChainService:
         if req.legacy:
             gas_price = req.max_fee
             if gas_price is None:
-                gas_price = quantity(self.rpc.call("eth_gasPrice"), "eth_gasPrice")
+                gas_price = quantity(_answer(pre["eth_gasPrice"]), "eth_gasPrice")
                 feepolicy.check_suggested("gas price", gas_price)
             plan = TxPlan(
                 self.network.name,
@@ -410,7 +465,7 @@ class ChainService:
         else:
             max_fee, tip = req.max_fee, req.priority_fee
             if max_fee is None or tip is None:
-                suggestion = self.suggest_fees()[req.fee_level]
+                suggestion = _answer(pre["fees"])[req.fee_level]
                 if tip is None:
                     tip = suggestion.max_priority_fee_per_gas
                     feepolicy.check_suggested("priority fee", tip)
@@ -437,7 +492,7 @@ class ChainService:
             )
         cap = self.network.fee_cap_wei if req.fee_cap is None else req.fee_cap
         feepolicy.check_fee_cap(plan.gas_limit, plan.max_fee or plan.gas_price or 0, cap)
-        balance = self.rpc.get_balance(sender, "pending")
+        balance = quantity(_answer(pre["eth_getBalance"]), "eth_getBalance")
         if balance < plan.value + plan.max_total_fee:
             from walletim.chain.units import format_amount
 
@@ -450,7 +505,7 @@ class ChainService:
             # The estimate already ran the call for plain sends; with explicit gas or calldata
             # do an explicit dry run so a revert is reported before signing.
             try:
-                self.rpc.call("eth_call", [call, "pending"])
+                _answer(pre["eth_call"])
             except RpcError as exc:
                 reverted = _revert_from(exc)
                 if reverted is not None:
@@ -807,8 +862,24 @@ class ChainService:
         assert updated is not None
         return updated
 
-    def _refresh(self, rec: TxRecord) -> None:
-        receipt = self.rpc.get_transaction_receipt(rec.hash)
+    def _poll(self, tx_hash: str) -> tuple[TxRecord, int]:
+        """:meth:`refresh` and the node's head, asked in one round trip."""
+        rec = self.repo.get(tx_hash)
+        if rec is None:
+            raise InputError(f"transaction {tx_hash[:70]} is not in this home's history")
+        self.check_chain()
+        receipt, head = self.rpc.batch(
+            [("eth_getTransactionReceipt", [rec.hash]), ("eth_blockNumber", [])]
+        )
+        self._refresh(rec, _answer(receipt))
+        updated = self.repo.get(rec.hash)
+        assert updated is not None
+        return updated, quantity(_answer(head), "eth_blockNumber")
+
+    def _refresh(self, rec: TxRecord, receipt: Any = False) -> None:
+        """``receipt``: the node's answer when already asked (False: ask now)."""
+        if receipt is False:
+            receipt = self.rpc.get_transaction_receipt(rec.hash)
         if receipt is not None and receipt.get("blockNumber"):
             stored = self.repo.receipt(rec.hash)
             record = self._receipt_record(rec.hash, receipt)
@@ -906,10 +977,9 @@ class ChainService:
         deadline = self._clock() + timeout
         delay = 0.025
         while True:
-            rec = self.refresh(tx_hash)
+            rec, head = self._poll(tx_hash)
             if rec.status in ("mined", "failed"):
                 receipt = self.repo.receipt(rec.hash)
-                head = self.rpc.block_number()
                 seen = head - (rec.block_number or head) + 1
                 if seen >= confirmations:
                     return rec.status, receipt, seen
@@ -946,7 +1016,7 @@ class ChainService:
             tip = feepolicy.bump(rec.priority_fee, bump_percent, NODE_MIN_BUMP_PERCENT)
             max_fee = feepolicy.bump(rec.max_fee, bump_percent, NODE_MIN_BUMP_PERCENT)
             try:
-                current = self.suggest_fees()["normal"]
+                current = self._suggest()["normal"]
                 # An absurd suggestion is ignored here (SuggestedFeeTooHigh is a ChainError):
                 # the replacement then pays the bump over its own fees, nothing more.
                 feepolicy.check_suggested("max fee", current.max_fee_per_gas)
@@ -1096,7 +1166,7 @@ class ChainService:
         self._recheck_sent([res for res in results.values() if res.hash])
         if todo:
             signer = self._signer(account, sender)
-            suggestion = self.suggest_fees()[fee_level]
+            suggestion = self._suggest()[fee_level]
             feepolicy.check_suggested("priority fee", suggestion.max_priority_fee_per_gas)
             feepolicy.check_suggested("max fee", suggestion.max_fee_per_gas)
             calls: list[tuple[str, Sequence[Any]]] = []

@@ -421,8 +421,13 @@ class ContractService:
         confirm: Callable[[Plan], None] | None = None,
         progress: Callable[[str], None] | None = None,
         timeout: float = 120.0,
+        recheck: bool = True,
     ) -> Outcome:
         """Confirm (``confirm`` raises to stop), then send each step and wait for it.
+
+        ``recheck=False`` trusts the plan's own simulation for a plan of one step: the chain
+        dry-runs that step again right before signing it (its gas estimate), so a second
+        simulation would only repeat that.
 
         Raises:
             ChainError: a step failed on chain (later steps are not sent);
@@ -433,7 +438,8 @@ class ContractService:
             confirm(plan)
         # State may have moved since the plan was made (a price, a deadline, a balance):
         # simulate every step again now, so nothing is signed if any of them would fail.
-        self.check(plan)
+        if recheck or len(plan.steps) != 1 or not plan.simulation:
+            self.check(plan)
         results: list[StepResult] = []
         for index, step in enumerate(plan.steps):
             try:

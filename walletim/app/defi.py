@@ -380,9 +380,10 @@ class DefiService:
         *,
         confirm: Callable[[Plan], None] | None = None,
         progress: Callable[[str], None] | None = None,
+        recheck: bool = True,
     ) -> Outcome:
         """Confirm and send a plan's transactions in order (see ContractService.execute)."""
-        return self.c.execute(plan, confirm=confirm, progress=progress)
+        return self.c.execute(plan, confirm=confirm, progress=progress, recheck=recheck)
 
     # -- tokens --------------------------------------------------------------------------------
 

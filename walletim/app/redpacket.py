@@ -23,26 +23,26 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from walletim.app.chain import SendRequest
-from walletim.app.contracts import Plan, calldata
+from walletim.app.contracts import Outcome, Plan, calldata
 from walletim.app.defi import Asset, DefiService
+from walletim.app.wim.logs import CLAIMED, claim_of
 from walletim.chain.units import format_amount
 from walletim.errors import InputError
 from walletim.keys.hd import to_checksum_address
 
 if TYPE_CHECKING:
+    from walletim.keys.signing import Signature
     from walletim.messaging.kinds import PacketOffer
     from walletim.store.wim import PacketRow
 
+#: An EIP-712 document (eth_signTypedData_v4 JSON).
+TypedDoc = dict[str, Any]
 DEFAULT_EXPIRY_S = 24 * 3600
 MAX_SHARES = 1000
 DOMAIN_NAME = "walletim RedPacket"
-CREATED_TOPIC = "Created(bytes32,address,address,uint256,uint32,bool,uint64)"
-CLAIMED_TOPIC = "Claimed(bytes32,address,uint256)"
 
 
-def voucher_typed_data(
-    chain_id: int, contract: str, packet_id: str, claimer: str
-) -> dict[str, Any]:
+def voucher_typed_data(chain_id: int, contract: str, packet_id: str, claimer: str) -> TypedDoc:
     """The EIP-712 document a creator signs so that ``claimer`` may claim one share."""
     return {
         "types": {
@@ -111,16 +111,9 @@ class OnChainPacket:
 
 
 @dataclass(frozen=True, slots=True)
-class PacketStatus:
-    packet_id: str
-    creator: str
-    asset: Asset
-    total: int
-    remaining: int
-    shares: int
-    shares_left: int
-    random: bool
-    expiry: int
+class PacketStatus(OnChainPacket):
+    """A packet as the contract holds it, with every claim from its own ``Claimed`` logs."""
+
     expired: bool
     claims: tuple[tuple[str, int], ...]  # (claimer, amount) in order
     claimed_in: tuple[int, ...] = ()  # the block of each claim's log, in the same order
@@ -134,7 +127,7 @@ class PacketStatus:
 
 class RedPackets:
     def __init__(
-        self, defi: DefiService, sign_typed_data: Callable[[str, dict[str, Any]], Any]
+        self, defi: DefiService, sign_typed_data: Callable[[str, TypedDoc], Signature]
     ) -> None:
         self.defi = defi
         self.c = defi.c
@@ -212,12 +205,7 @@ class RedPackets:
 
         Raises InputError (shares, amounts, balance), ContractReverted (simulation).
         """
-        if not 1 <= shares <= MAX_SHARES:
-            raise InputError(f"a red packet has 1 .. {MAX_SHARES} shares")
-        if not recipients:
-            raise InputError("a red packet needs at least one recipient")
-        if not 60 <= expiry_s <= 30 * 24 * 3600:
-            raise InputError("a red packet expires 1 minute .. 30 days after it is made")
+        _check_shape(shares, recipients, expiry_s)
         defi = self.defi
         sender = defi._sender(account)
         asset = defi.asset(token_text or "ETH")
@@ -232,52 +220,45 @@ class RedPackets:
         )
         packet_id = "0x" + bytes(packet_id_raw).hex()
         expiry = self.c.latest_timestamp() + expiry_s
-        token = "0x" + "00" * 20 if asset.is_eth else str(asset.address)
         data = calldata(
             "create(bytes32,address,uint256,uint32,bool,uint64)",
-            salt,
-            token,
-            total,
-            shares,
-            random,
-            expiry,
-        )
+            salt, "0x" + "00" * 20 if asset.is_eth else str(asset.address), total, shares,
+            random, expiry,
+        )  # fmt: skip
         steps = [] if asset.is_eth else defi._approval_steps(asset, sender, contract, total)
-        steps.append(
-            self.c.step(
-                "create",
-                SendRequest(contract, total if asset.is_eth else 0, data, kind="redpacket"),
-                sender=sender,
-            )
-        )
+        request = SendRequest(contract, total if asset.is_eth else 0, data, kind="redpacket")
+        steps.append(self.c.step("create", request, sender=sender))
         kind = "random" if random else "equal"
         notes = [
             f"escrow {asset.fmt(total)} in {shares} {kind} share(s) for {len(recipients)} "
             f"recipient(s); what is unclaimed after {expiry_s // 3600 or 1} h can be taken back "
             "(redpacket refund)"
         ]
+        figures = {
+            "packet_id": packet_id,
+            "raw": str(total),
+            "amount": format_amount(total, asset.decimals),
+            "shares": shares,
+        }
         plan = defi._plan(
-            f"red packet of {asset.fmt(total)}",
-            account,
-            sender,
-            steps,
-            notes,
-            {
-                "packet_id": packet_id,
-                "raw": str(total),
-                "amount": format_amount(total, asset.decimals),
-                "shares": shares,
-            },
+            f"red packet of {asset.fmt(total)}", account, sender, steps, notes, figures
         )
         chain_id = self.c.chain.chain_id
+        vouchers = self._vouchers(account, chain_id, contract, packet_id, recipients)
+        return NewPacket(
+            plan, packet_id, contract, chain_id, asset, total, shares, random, expiry, vouchers
+        )
+
+    def _vouchers(
+        self, account: str, chain_id: int, contract: str, packet_id: str, recipients: Sequence[str]
+    ) -> dict[str, str]:
+        """Each recipient's voucher (0x hex), signed by ``account``."""
         vouchers = {}
         for r in recipients:
             addr = to_checksum_address(r)
             sig = self._sign(account, voucher_typed_data(chain_id, contract, packet_id, addr))
             vouchers[addr] = "0x" + bytes(sig.bytes).hex()
-        return NewPacket(
-            plan, packet_id, contract, chain_id, asset, total, shares, random, expiry, vouchers
-        )
+        return vouchers
 
     def status(self, packet_id: str) -> PacketStatus:
         """What the contract says of a packet, with every claim from its own ``Claimed`` logs.
@@ -298,7 +279,7 @@ class RedPackets:
     ) -> tuple[tuple[tuple[str, int], ...], tuple[int, ...]]:
         """Every claim of the packet from the contract's own logs, and the block of each."""
         out, blocks = [], []
-        for log in self.defi._logs([claimed_topic(), packet_id], contract):
+        for log in self.defi._logs([CLAIMED.topic0, packet_id], contract):
             claim = claim_of(log, contract, packet_id)
             if claim is not None:
                 out.append(claim)
@@ -368,7 +349,7 @@ class RedPackets:
             figures={"packet_id": pid},
         )
 
-    def claimed_amount(self, outcome: Any, packet_id: str, claimer: str) -> int | None:
+    def claimed_amount(self, outcome: Outcome, packet_id: str, claimer: str) -> int | None:
         """What a claim paid ``claimer`` from packet ``packet_id``: the amount in the red-packet
         contract's own ``Claimed`` log in the claim's receipt. A log with the same signature
         from any other address (a token's transfer() can emit one) is ignored; None: no such
@@ -384,32 +365,13 @@ class RedPackets:
         return None
 
 
-def claimed_topic() -> str:
-    from walletim.contracts.abi import keccak
-
-    return "0x" + keccak(CLAIMED_TOPIC.encode()).hex()
-
-
-def claim_of(log: Any, contract: str, packet_id: str) -> tuple[str, int] | None:
-    """(claimer, amount) if ``log`` is ``contract``'s own ``Claimed`` log for ``packet_id``
-    (a removed log, another emitter, another packet or a malformed one: None)."""
-    if not isinstance(log, dict) or log.get("removed") is True:
-        return None
-    topics = log.get("topics") or []
-    if (
-        str(log.get("address", "")).lower() != contract.lower()
-        or len(topics) != 3
-        or str(topics[0]).lower() != claimed_topic()
-        or str(topics[1]).lower() != packet_id.lower()
-    ):
-        return None
-    data = str(log.get("data", ""))
-    if not data.startswith("0x") or len(data) != 66:
-        return None
-    try:
-        return to_checksum_address("0x" + str(topics[2])[-40:]), int(data, 16)
-    except ValueError:
-        return None
+def _check_shape(shares: int, recipients: Sequence[str], expiry_s: int) -> None:
+    if not 1 <= shares <= MAX_SHARES:
+        raise InputError(f"a red packet has 1 .. {MAX_SHARES} shares")
+    if not recipients:
+        raise InputError("a red packet needs at least one recipient")
+    if not 60 <= expiry_s <= 30 * 24 * 3600:
+        raise InputError("a red packet expires 1 minute .. 30 days after it is made")
 
 
 def _amount(raw: int, decimals: int, symbol: str) -> str:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from walletim.app.defi import DefiService
     from walletim.app.redpacket import RedPackets
     from walletim.app.tokens import TokenBook
+    from walletim.app.watch import Watcher
     from walletim.app.wim import WalletIM
 
 ACCOUNT_SCAN = 20  # indexes per wallet searched when finding which account holds an address
@@ -68,6 +69,7 @@ class Session:
         self._contracts: ContractService | None = None
         self._defi: DefiService | None = None
         self._wim: WalletIM | None = None
+        self._redpackets: RedPackets | None = None
         self._tokens: TokenBook | None = None
 
     @property
@@ -165,18 +167,24 @@ class Session:
     @property
     def redpackets(self) -> RedPackets:
         """Red packets on chain (walletim.app.redpacket); the chat carries their vouchers."""
-        from walletim.app.redpacket import RedPackets
+        if self._redpackets is None:
+            from walletim.app.redpacket import RedPackets
 
-        return RedPackets(self.defi, self.wallets.sign_typed_data)
+            self._redpackets = RedPackets(self.defi, self.wallets.sign_typed_data)
+        return self._redpackets
 
     def name_of(self, address: str) -> str | None:
         """A name for an address, for confirmations: a devnet-world contract, a wallet of this
         home (account 0, from its checked file, only once the home is unlocked), or a contact
         (only if the store is already open: naming an address never asks for the password)."""
+        from walletim.app.world_pins import REDPACKET, WORLD
         from walletim.keys.hd import to_checksum_address
 
         target = to_checksum_address(address)
-        if self._defi is not None:
+        # The world names only its pinned addresses: recognising it (two round trips) is
+        # worth it only for one of those.
+        pinned = {to_checksum_address(a) for a, _ in (*WORLD.values(), REDPACKET)}
+        if self._defi is not None and target in pinned:
             world = self._defi.world()
             if world is not None:
                 for name, addr in world.contracts.items():
@@ -208,16 +216,59 @@ class Session:
     @property
     def wim(self) -> WalletIM:
         """Payments, requests, split bills, red packets and shared actions in chats
-        (walletim.app.wim)."""
+        (walletim.app.wim), wired to this session's services."""
         if self._wim is None:
             from walletim.app.wim import WalletIM
+            from walletim.app.wim.adapters import HomeTxs, NodeEvidence
+            from walletim.app.wim.ports import MoneyPorts
+            from walletim.app.wim.verify import Rules
+            from walletim.store.chat import ChatRepo
+            from walletim.store.wim import WimRepo
 
-            self._wim = WalletIM(
-                self,
-                min_confirmations=self.network.confirmations,
-                finality=self.network.finality,
+            def weth() -> str | None:
+                world = self.defi.world()
+                return None if world is None else str(world.weth)
+
+            ports = MoneyPorts(
+                chain_id=self.network.chain_id,
+                chain=NodeEvidence(self.rpc),
+                own=HomeTxs(self.chain),
+                address_of=lambda spec: str(self.wallets.account(spec).address),
+                sign=self.wallets.sign_typed_data,
+                chat=lambda: self.chat,
+                chats=lambda: ChatRepo(self.open_store()),
+                repo=lambda: WimRepo(self.open_store()),
+                defi=lambda: self.defi,
+                tokens=lambda: self.tokens,
+                packets=lambda: self.redpackets,
+                weth=weth,
             )
+            rules = Rules(self.network.confirmations, self.network.finality)
+            self._wim = WalletIM(ports, rules)
         return self._wim
+
+    def watcher(
+        self, *, clock: Callable[[], float] | None = None, chunk: int | None = None
+    ) -> Watcher:
+        """Security alerts to yourself (walletim.app.watch), wired to this session's
+        services; ``clock`` and ``chunk`` (blocks per scanned chunk) for tests."""
+        import time
+
+        from walletim.app.watch import LOG_CHUNK, Watcher
+        from walletim.app.watch.adapters import DefiNames, HomeTxs
+
+        return Watcher(
+            rpc=self.rpc,
+            chain_id=self.network.chain_id,
+            check_chain=self.chain.check_chain,
+            address_of=lambda spec: str(self.wallets.account(spec).address),
+            store=self.open_store,
+            names=DefiNames(lambda: self.defi),
+            reads=self.contracts,
+            own=HomeTxs(self.open_store),
+            clock=time.time if clock is None else clock,
+            chunk=LOG_CHUNK if chunk is None else chunk,
+        )
 
     def close(self) -> None:
         if self._chain is not None:

@@ -47,7 +47,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "split": ("walletim.cli.wim", "split", "Split a bill: a request for each person's share."),
     "splits": ("walletim.cli.wim", "splits", "Who has paid their share of your split bills."),
     "payments": ("walletim.cli.wim", "payments", "Payments and requests in your chats."),
-    "redpacket": ("walletim.cli.wim", "redpacket", "Red packets: shares your chats can claim."),
+    "redpacket": (
+        "walletim.cli.redpacket",
+        "redpacket",
+        "Red packets: shares your chats can claim.",
+    ),
     "devnet": ("walletim.cli.devnet", "devnet", "A local Anvil devnet for this home."),
     "relay": ("walletim.cli.relay", "relay", "Run a chat relay (stores only ciphertext)."),
     "demo": ("walletim.cli.demo", "demo", "Run the demo in a throwaway home."),

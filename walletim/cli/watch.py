@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,16 +17,19 @@ THRESHOLD_HELP = (
 )
 
 
+if TYPE_CHECKING:
+    from walletim.app.watch import Alert
+
 _session = open_session
 
 
-def alert_line(alert: Any) -> str:
+def alert_line(alert: Alert) -> str:
     """One human line for an alert (also used by ``chat listen --watch``)."""
     return f"alert [{alert.kind}] {alert.text}"
 
 
-def alert_json(alert: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = alert.to_json()
+def alert_json(alert: Alert) -> dict[str, object]:
+    doc: dict[str, object] = dict(alert.to_json())
     doc["address"] = alert.account
     return doc
 
@@ -68,7 +72,6 @@ def watch(
     prints one JSON document; the continuous mode prints one JSON object per alert (JSON
     Lines). Read the alerts later with `walletim chat read --from ACCOUNT ACCOUNT`."""
     from walletim.app.watch import watcher_for
-    from walletim.errors import ChainError
 
     with _session(ctx) as s:
         w = watcher_for(s)
@@ -78,48 +81,63 @@ def watch(
         alerts = w.scan(account, limits, from_block=from_block)
         block = w.cursor(account)
         if once:
-            data = {
-                "address": address,
-                "chain_id": s.chain.chain_id,
-                "block": block,
-                "first_run": first_run,
-                "alerts": [alert_json(a) for a in alerts],
-            }
-
-            def human() -> None:
-                if first_run:
-                    click.echo(
-                        f"watching {address} from block {block}: alerts start with the next block",
-                        err=True,
-                    )
-                for a in alerts:
-                    click.echo(alert_line(a))
-                if not alerts and not first_run:
-                    click.echo(f"no new alerts up to block {block}", err=True)
-
-            ctx.emit(data, human)
+            _show_once(ctx, address, s.chain.chain_id, block, first_run, alerts)
             return
-
-        def show(found: list[Any]) -> None:
-            for a in found:
-                if ctx.json:
-                    click.echo(json.dumps({"event": "alert", **alert_json(a)}))
-                else:
-                    click.echo(alert_line(a))
-
         if not ctx.json:
             click.echo(f"watching {address} from block {block} (Ctrl-C to stop)", err=True)
-        show(alerts)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            while True:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    break
-                time.sleep(interval if left is None else min(interval, left))
-                try:
-                    show(w.scan(account, limits))
-                except ChainError as exc:  # the node went away: keep trying
-                    click.echo(f"warning: {exc}; retrying in {interval:g} s", err=True)
-        except KeyboardInterrupt:
-            click.echo("stopped", err=True)
+        _show(ctx, alerts)
+        _follow(ctx, lambda: w.scan(account, limits), interval, timeout)
+
+
+def _show(ctx: Ctx, found: list[Alert]) -> None:
+    for a in found:
+        if ctx.json:
+            click.echo(json.dumps({"event": "alert", **alert_json(a)}))
+        else:
+            click.echo(alert_line(a))
+
+
+def _show_once(
+    ctx: Ctx, address: str, chain_id: int, block: int | None, first_run: bool, alerts: list[Alert]
+) -> None:
+    data = {
+        "address": address,
+        "chain_id": chain_id,
+        "block": block,
+        "first_run": first_run,
+        "alerts": [alert_json(a) for a in alerts],
+    }
+
+    def human() -> None:
+        if first_run:
+            click.echo(
+                f"watching {address} from block {block}: alerts start with the next block",
+                err=True,
+            )
+        for a in alerts:
+            click.echo(alert_line(a))
+        if not alerts and not first_run:
+            click.echo(f"no new alerts up to block {block}", err=True)
+
+    ctx.emit(data, human)
+
+
+def _follow(
+    ctx: Ctx, scan: Callable[[], list[Alert]], interval: float, timeout: float | None
+) -> None:
+    """Scan every ``interval`` seconds until ``timeout`` (or Ctrl-C); a node that went
+    away is tried again at the next tick."""
+    from walletim.errors import ChainError
+    from walletim.retry import Backoff
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    ticks = Backoff(first=interval, factor=1.0, cap=interval)
+    try:
+        for delay in ticks.delays(deadline=deadline):
+            time.sleep(delay)
+            try:
+                _show(ctx, scan())
+            except ChainError as exc:  # the node went away: keep trying
+                click.echo(f"warning: {exc}; retrying in {interval:g} s", err=True)
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)

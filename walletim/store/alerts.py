@@ -14,10 +14,24 @@ of kind ``summary`` whose message body names its ``source``.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from walletim.store.db import Store
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> tuple[int, ...] | None: ...  # every row read here is integers
+
+
+class Conn(Protocol):
+    """The connection a ``Store.transaction()`` yields (sqlcipher3)."""
+
+    def execute(self, sql: str, params: Sequence[object] = ..., /) -> Cursor: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +50,7 @@ class AlertRepo:
     # -- writes (call inside store.transaction(); ``conn`` is what it yields) ---------------
 
     @staticmethod
-    def claim(conn: Any, account: str, key: str, kind: str, at_ms: int | None = None) -> bool:
+    def claim(conn: Conn, account: str, key: str, kind: str, at_ms: int | None = None) -> bool:
         """Record the alert ``key`` of ``account``. Returns True if it is new, False if it was
         already recorded (then post nothing)."""
         cur = conn.execute(
@@ -47,7 +61,7 @@ class AlertRepo:
         return bool(cur.rowcount)
 
     @staticmethod
-    def link(conn: Any, account: str, key: str, message_id: int) -> None:
+    def link(conn: Conn, account: str, key: str, message_id: int) -> None:
         """Attach the chat message that shows the alert."""
         conn.execute(
             "UPDATE alerts SET message_id = ? WHERE account = ? AND key = ?",
@@ -56,7 +70,7 @@ class AlertRepo:
 
     @staticmethod
     def set_cursor_in(
-        conn: Any, account: str, chain_id: int, block: int, block_hash: str | None = None
+        conn: Conn, account: str, chain_id: int, block: int, block_hash: str | None = None
     ) -> None:
         conn.execute(
             "INSERT INTO watch_cursor (account, chain_id, block, block_hash) VALUES (?,?,?,?) "
@@ -73,7 +87,7 @@ class AlertRepo:
             self.set_cursor_in(conn, account, chain_id, block, block_hash)
 
     @staticmethod
-    def shown_from(conn: Any, account: str, source: str, since_ms: int) -> int:
+    def shown_from(conn: Conn, account: str, source: str, since_ms: int) -> int:
         """How many alerts (not summaries) from contract ``source`` were posted to
         ``account`` at or after ``since_ms``."""
         row = conn.execute(
@@ -82,10 +96,10 @@ class AlertRepo:
             "AND json_extract(m.body, '$.source') = ?",
             (account, since_ms, source),
         ).fetchone()
-        return int(row[0])
+        return 0 if row is None else int(row[0])
 
     @staticmethod
-    def last_summary(conn: Any, account: str, source: str) -> tuple[int, int] | None:
+    def last_summary(conn: Conn, account: str, source: str) -> tuple[int, int] | None:
         """(when in ms, row) of the last summary of alerts held back from ``source``."""
         row = conn.execute(
             "SELECT a.at_ms, a.rowid FROM alerts a JOIN messages m ON m.id = a.message_id "
@@ -96,14 +110,14 @@ class AlertRepo:
         return None if row is None else (int(row[0]), int(row[1]))
 
     @staticmethod
-    def held_after(conn: Any, account: str, source: str, after_row: int) -> int:
+    def held_after(conn: Conn, account: str, source: str, after_row: int) -> int:
         """How many alerts from ``source`` were held back (claimed, not posted) after the
         row ``after_row`` (of the last summary; -1: ever)."""
         row = conn.execute(
             "SELECT COUNT(*) FROM alerts WHERE account = ? AND kind = ? AND rowid > ?",
             (account, f"held:{source}", after_row),
         ).fetchone()
-        return int(row[0])
+        return 0 if row is None else int(row[0])
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -10,12 +10,29 @@ Amounts are decimal strings of base units (wei; a token's smallest unit) in the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from walletim.store.db import Store
 
 STATES = ("pending", "verified", "failed", "mismatch")
+#: A row as sqlcipher3 returns it.
+Row = Sequence[object]
+R = TypeVar("R")
+
+
+def _row(
+    cls: Callable[..., R], r: Row, *, ints: tuple[int, ...] = (), bools: tuple[int, ...] = ()
+) -> R:
+    """``cls`` from a row whose columns ``ints`` are amounts stored as decimal text (NULL
+    stays None) and ``bools`` are 0/1."""
+    args = list(r)
+    for i in ints:
+        args[i] = None if args[i] is None else int(str(args[i]))
+    for i in bools:
+        args[i] = bool(args[i])
+    return cls(*args)
 
 
 def _now_ms() -> int:
@@ -56,11 +73,8 @@ _PAYMENT = (
 )
 
 
-def _payment(r: Any) -> PaymentRow:
-    args = list(r)
-    args[10] = int(args[10])
-    args[20] = bool(args[20])
-    return PaymentRow(*args)
+def _payment(r: Row) -> PaymentRow:
+    return _row(PaymentRow, r, ints=(10,), bools=(20,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +103,8 @@ _REQUEST = (
 )
 
 
-def _request(r: Any) -> RequestRow:
-    args = list(r)
-    args[8] = int(args[8])
-    return RequestRow(*args)
+def _request(r: Row) -> RequestRow:
+    return _row(RequestRow, r, ints=(8,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +122,8 @@ class SplitRow:
 _SPLIT = "account, split_id, asset, symbol, decimals, total, note, created_ms"
 
 
-def _split(r: Any) -> SplitRow:
-    args = list(r)
-    args[5] = int(args[5])
-    return SplitRow(*args)
+def _split(r: Row) -> SplitRow:
+    return _row(SplitRow, r, ints=(5,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +158,8 @@ _PACKET = (
 )
 
 
-def _packet(r: Any) -> PacketRow:
-    args = list(r)
-    args[9] = int(args[9])
-    args[11] = bool(args[11])
-    args[14] = None if args[14] is None else int(args[14])
-    return PacketRow(*args)
+def _packet(r: Row) -> PacketRow:
+    return _row(PacketRow, r, ints=(9, 14), bools=(11,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +187,8 @@ _ACTION = (
 )
 
 
-def _action(r: Any) -> ActionRow:
-    args = list(r)
-    args[12] = bool(args[12])
-    return ActionRow(*args)
+def _action(r: Row) -> ActionRow:
+    return _row(ActionRow, r, bools=(12,))
 
 
 class WimRepo:
@@ -342,7 +346,7 @@ class WimRepo:
             f"SELECT {_REQUEST} FROM requests WHERE account = ? AND request_id = ? "
             "AND direction = ?"
         )
-        params: tuple[Any, ...] = (account, request_id.lower(), direction)
+        params: tuple[str, ...] = (account, request_id.lower(), direction)
         if peer is not None:
             sql += " AND peer = ?"
             params += (peer,)

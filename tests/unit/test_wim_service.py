@@ -1,0 +1,245 @@
+"""WalletIM on fakes (tests/fakes/money.py): verification, settling, reorgs, finality and
+views, without a node or a relay. The real-process tests are tests/integration/test_wim.py
+and friends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.money import (
+    ALICE,
+    ALICE_KEY,
+    BOB,
+    CHAIN_ID,
+    USDC,
+    MoneyHome,
+    sign_tx,
+    transfer_log,
+)
+from walletim.keys.signing import LocalSigner
+from walletim.messaging.kinds import Asset, PaymentClaim, PaymentRequest, payment_typed_data
+from walletim.store.chat import StoredMessage
+
+E18 = 10**18
+
+
+@pytest.fixture
+def bob(tmp_path: Path) -> Iterator[MoneyHome]:
+    home = MoneyHome(tmp_path)
+    yield home
+    home.close()
+
+
+def claim(tx: str, amount: int, *, asset: Asset | None = None, request_id: str | None = None,
+          payee: str = BOB, key: bytes = ALICE_KEY) -> dict[str, object]:  # fmt: skip
+    """alice's signed claim of paying ``payee``."""
+    a = asset or Asset(None, "ETH", 18)
+    payer = LocalSigner(key).address
+    doc = payment_typed_data(CHAIN_ID, tx, payer, payee, a.address, amount, request_id, "")
+    sig = LocalSigner(key).sign_typed_data(doc)
+    return PaymentClaim(CHAIN_ID, tx, payer, payee, a, amount, "", request_id, sig.hex).to_json()
+
+
+def test_an_eth_payment_the_chain_bears_out_is_verified_and_final_when_deep(bob: MoneyHome) -> None:
+    tx = sign_tx(ALICE_KEY, to=BOB, value=E18)
+    bob.chain.mine(tx, block=9)  # head 10: 2 confirmations, finality 3
+    bob.receive(ALICE, "payment", claim(tx.hash, E18))
+    [p] = bob.wim.payments("bob", check=False)
+    assert (p.state, p.confirmations, p.final, p.payer) == ("verified", 2, False, ALICE)
+    bob.chain.head_block = 11
+    bob.chain.mine(tx, block=9)
+    assert bob.wim.check("bob") == 0  # still verified ...
+    [p] = bob.wim.payments("bob", check=False)
+    assert (p.confirmations, p.final) == (3, True)  # ... and now final
+    assert bob.wim.payments("bob", check=False)[0].block_number == 9
+
+
+@pytest.mark.parametrize(
+    ("amount", "to", "why"),
+    [
+        (E18 // 10, BOB, "moves 0.1 ETH"),  # claims 1 ETH, moved 0.1
+        (E18, ALICE, "pays someone else"),
+    ],
+)
+def test_a_claim_the_transaction_does_not_bear_out_is_a_mismatch(
+    bob: MoneyHome, amount: int, to: str, why: str
+) -> None:
+    tx = sign_tx(ALICE_KEY, to=to, value=amount)
+    bob.chain.mine(tx, block=9)
+    bob.receive(ALICE, "payment", claim(tx.hash, E18))
+    [p] = bob.wim.payments("bob", check=False)
+    assert p.state == "mismatch" and why in p.reason
+
+
+def test_someone_elses_transaction_forged_signature_and_reverts(bob: MoneyHome) -> None:
+    carol_key = bytes.fromhex("5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a")
+    theirs = sign_tx(carol_key, to=BOB, value=E18)
+    bob.chain.mine(theirs, block=9)
+    bob.receive(ALICE, "payment", claim(theirs.hash, E18))
+    forged = {**claim(theirs.hash, E18), "note": "changed after signing"}
+    bob.receive(ALICE, "payment", forged)
+    reverted = sign_tx(ALICE_KEY, to=BOB, value=E18, nonce=1)
+    bob.chain.mine(reverted, block=9, ok=False)
+    bob.receive(ALICE, "payment", claim(reverted.hash, E18))
+    newest_first = bob.wim.payments("bob", check=False)
+    assert [(p.state, p.reason.split(" ")[-1]) for p in newest_first] == [
+        ("failed", "reverted"),
+        ("mismatch", "verify"),
+        ("mismatch", "else"),
+    ]
+
+
+def test_an_unknown_transaction_is_pending_then_a_mismatch_after_the_grace(
+    bob: MoneyHome,
+) -> None:
+    bob.receive(ALICE, "payment", claim("0x" + "ab" * 32, 1))
+    [p] = bob.wim.payments("bob")
+    assert p.state == "pending" and "not on chain" in p.reason
+    bob.now[0] += 601
+    assert bob.wim.check("bob") == 1
+    [p] = bob.wim.payments("bob", check=False)
+    assert (p.state, p.reason) == ("mismatch", "no such transaction on this chain")
+
+
+def test_one_transaction_pays_one_claim(bob: MoneyHome) -> None:
+    tx = sign_tx(ALICE_KEY, to=BOB, value=E18)
+    bob.chain.mine(tx, block=9)
+    bob.receive(ALICE, "payment", claim(tx.hash, E18))
+    bob.receive(ALICE, "payment", claim(tx.hash, E18))
+    again, first = bob.wim.payments("bob", check=False)
+    assert first.state == "verified"
+    assert again.state == "mismatch" and "already claimed" in again.reason
+
+
+def test_a_token_payment_counts_only_the_tokens_own_transfer_log(bob: MoneyHome) -> None:
+    usdc = Asset(USDC, "USDC", 6)
+    data = bytes.fromhex("a9059cbb")  # what the calldata says is never what counts
+    real = sign_tx(ALICE_KEY, to=USDC, data=data)
+    bob.chain.mine(real, block=9, logs=[transfer_log(USDC, ALICE, BOB, 25_000_000)])
+    fake = sign_tx(ALICE_KEY, to=USDC, data=data, nonce=1)
+    impostor = "0x" + "42" * 20  # the same event from another contract
+    bob.chain.mine(fake, block=9, logs=[transfer_log(impostor, ALICE, BOB, 25_000_000)])
+    bob.receive(ALICE, "payment", claim(real.hash, 25_000_000, asset=usdc))
+    bob.receive(ALICE, "payment", claim(fake.hash, 25_000_000, asset=usdc))
+    forged, paid = bob.wim.payments("bob", check=False)
+    assert (paid.state, paid.symbol, paid.decimals) == ("verified", "USDC", 6)
+    assert forged.state == "mismatch" and "moves no USDC" in forged.reason
+
+
+def test_malformed_transfer_data_is_refused(bob: MoneyHome) -> None:
+    tx = sign_tx(ALICE_KEY, to=USDC, data=b"\x01")
+    log = transfer_log(USDC, ALICE, BOB, 5)
+    log["data"] = str(log["data"]) + "00" * 32  # two words: not an ERC-20 Transfer
+    bob.chain.mine(tx, block=9, logs=[log])
+    bob.receive(ALICE, "payment", claim(tx.hash, 5, asset=Asset(USDC, "USDC", 6)))
+    [p] = bob.wim.payments("bob", check=False)
+    assert p.state == "mismatch" and "moves no USDC" in p.reason
+
+
+def test_a_reorg_that_removes_a_payment_reopens_its_request_and_says_so(
+    bob: MoneyHome,
+) -> None:
+    asked = bob.wim.request("bob", ALICE, "1")
+    rid = asked.request.request_id
+    tx = sign_tx(ALICE_KEY, to=BOB, value=E18)
+    bob.chain.mine(tx, block=9)
+    bob.receive(ALICE, "payment", claim(tx.hash, E18, request_id=rid))
+    assert [r.state for r in bob.wim.requests("bob")] == ["settled"]
+    bob.chain.pend(tx)  # a reorganisation: back in the mempool
+    assert bob.wim.check("bob") == 1
+    [p] = bob.wim.payments("bob", check=False)
+    assert p.state == "pending" and "removed from the chain by a reorganisation" in p.reason
+    assert [r.state for r in bob.wim.requests("bob")] == ["open"]
+    notices = [m for m in _messages(bob, ALICE) if m.kind == "system"]
+    assert len(notices) == 1 and "no longer on the" in notices[0].text
+    bob.chain.mine(tx, block=10)  # mined again
+    bob.wim.check("bob")
+    assert [r.state for r in bob.wim.requests("bob")] == ["settled"]
+
+
+def test_finality_by_the_nodes_finalized_block(tmp_path: Path) -> None:
+    home = MoneyHome(tmp_path, finality=0)
+    tx = sign_tx(ALICE_KEY, to=BOB, value=1)
+    home.chain.mine(tx, block=5)
+    home.chain.finalized = 4
+    home.receive(ALICE, "payment", claim(tx.hash, 1))
+    assert home.wim.payments("bob", check=False)[0].final is False
+    home.chain.finalized = 5
+    home.wim.check("bob")
+    assert home.wim.payments("bob", check=False)[0].final is True
+    home.close()
+
+
+def test_our_own_payment_is_judged_from_its_own_bytes_and_receipt(tmp_path: Path) -> None:
+    alice = MoneyHome(tmp_path, ALICE_KEY)
+    paid = alice.wim.pay("alice", BOB, "0.5", note="lunch")
+    assert (paid.payment.state, paid.payment.amount, paid.delivered) == ("verified", E18 // 2, True)
+    assert alice.chain.asked == []  # no second fetch of what it already has
+    [(_plan, recheck)] = alice.defi.executed
+    assert recheck is False  # one simulation: the plan's
+    [message] = alice.chat.posted
+    assert (message.kind, message.text) == ("payment", "paid 0.5 ETH: lunch")
+    # Later checks (reorgs) do ask the node, with every block check.
+    assert alice.wim.check("alice") == 1  # the node never saw it: pending, broadcast again
+    assert alice.own.rebroadcasts == [paid.payment.tx_hash]
+    alice.close()
+
+
+def test_a_request_received_is_paid_once(tmp_path: Path) -> None:
+    alice = MoneyHome(tmp_path, ALICE_KEY)
+    req = PaymentRequest("0x" + "11" * 16, CHAIN_ID, BOB, Asset(None, "ETH", 18), E18 // 4, "pizza",
+                         "ethereum:x", None)  # fmt: skip
+    alice.receive(BOB, "request", req.to_json(), req.text)
+    paid = alice.wim.pay("alice", None, None, request_id=req.request_id)
+    assert paid.request is not None and paid.request.state == "settled"
+    assert paid.payment.amount == E18 // 4 and paid.payment.note == "pizza"
+    with pytest.raises(Exception, match="already paid"):
+        alice.wim.pay("alice", None, None, request_id=req.request_id)
+    alice.close()
+
+
+def test_views_show_the_checked_record_not_the_senders_words(bob: MoneyHome) -> None:
+    tx = sign_tx(ALICE_KEY, to=BOB, value=E18 // 10)
+    bob.chain.mine(tx, block=9)
+    lying = bob.receive(ALICE, "payment", claim(tx.hash, E18), "paid 1000 ETH")
+    asked = bob.wim.request("bob", ALICE, "2", note="tickets")
+    views = bob.wim.views(bob.me, [lying, asked.message])
+    pay_view, req_view = views[lying.id], views[asked.message.id]
+    assert pay_view.kind == "payment" and pay_view.verdict is not None
+    assert pay_view.verdict.state == "mismatch" and pay_view.amount == "1 ETH"
+    assert (req_view.kind, req_view.amount, req_view.payer, req_view.payee, req_view.open) == (
+        "request", "2 ETH", ALICE, BOB, True,
+    )  # fmt: skip
+    verdicts = bob.wim.verdicts(bob.me, [lying.id])
+    assert verdicts[lying.id].state == "mismatch"
+
+
+def test_a_swap_shared_in_a_chat_is_checked_against_its_logs(bob: MoneyHome) -> None:
+    from walletim.messaging.kinds import SharedAction
+
+    weth = "0x" + "77" * 20
+    bob.weth = weth
+    tx = sign_tx(ALICE_KEY, to="0x" + "88" * 20, data=b"\x02")
+    withdrawal = {
+        "address": weth,
+        "topics": [
+            "0x7fcf532c15f0a6db0bd6d0e038bea71d30d808c7d98cb3bf7268a95bf5081b65",
+            "0x" + "00" * 12 + "88" * 20,
+        ],
+        "data": "0x" + (E18).to_bytes(32, "big").hex(),
+    }
+    bob.chain.mine(tx, block=9, logs=[transfer_log(USDC, ALICE, "0x" + "99" * 20, 5), withdrawal])
+    good = {"token_in": USDC, "token_out": "ETH", "raw_in": "5", "raw_out": str(E18)}
+    bad = {**good, "raw_out": str(2 * E18)}
+    for c in (good, bad):
+        bob.receive(ALICE, "action", SharedAction(CHAIN_ID, tx.hash, "swap", c, "").to_json())
+    states = [bob.wim.repo.action(bob.me, m.id) for m in _messages(bob, ALICE)]
+    assert [(a.state if a else None) for a in states] == ["verified", "mismatch"]
+
+
+def _messages(home: MoneyHome, peer: str) -> list[StoredMessage]:
+    """The conversation with ``peer``, oldest first."""
+    return home.chats().history(home.me, peer, limit=100)

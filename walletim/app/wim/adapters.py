@@ -1,0 +1,62 @@
+"""The real services behind two of the money ports: the node as
+:mod:`walletim.app.evidence` checks it, and this home's own transactions (ChainService)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from walletim.app.chain import ChainService
+    from walletim.app.evidence import Mined
+    from walletim.chain.evidence import ChainTx
+    from walletim.chain.rpc import RpcClient
+    from walletim.store.txs import ReceiptRecord
+
+
+class NodeEvidence:
+    """:class:`~walletim.app.wim.ports.ChainReads` over one node."""
+
+    def __init__(self, rpc: RpcClient) -> None:
+        self.rpc = rpc
+
+    def mined(self, tx_hash: str, *, confirmations: int) -> tuple[ChainTx | None, Mined | None]:
+        from walletim.app.evidence import mined
+
+        return mined(self.rpc, tx_hash, confirmations=confirmations)
+
+    def head(self) -> int:
+        return self.rpc.block_number()
+
+    def finalized_height(self) -> int | None:
+        from walletim.app.evidence import finalized_height
+
+        return finalized_height(self.rpc)
+
+
+class HomeTxs:
+    """:class:`~walletim.app.wim.ports.OwnTxs` over the home's transactions table."""
+
+    def __init__(self, chain: ChainService) -> None:
+        self.chain = chain
+
+    def receipt(self, tx_hash: str) -> ReceiptRecord | None:
+        return self.chain.repo.receipt(tx_hash)
+
+    def signed(self, tx_hash: str) -> ChainTx | None:
+        from walletim.chain.evidence import verified_transaction
+        from walletim.errors import InconsistentAnswer
+
+        record = self.chain.repo.get(tx_hash)
+        if record is None:
+            return None
+        try:
+            return verified_transaction(tx_hash, record.raw)
+        except InconsistentAnswer:
+            return None
+
+    def rebroadcast(self, tx_hash: str) -> None:
+        if self.chain.repo.get(tx_hash) is not None:
+            self.chain.refresh(tx_hash)
+
+
+__all__ = ["HomeTxs", "NodeEvidence"]

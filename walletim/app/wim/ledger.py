@@ -1,0 +1,190 @@
+"""Keeping the money records true over time: each verdict stored, requests settled by the
+payments that really pay them, and a reorganisation that removes a verified payment or
+shared action undone (its request reopened, a notice in the conversation, our own
+transaction broadcast again)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from walletim.app.wim.model import Verdict, sender_of
+from walletim.app.wim.ports import MoneyPorts
+from walletim.app.wim.verify import Verifier
+from walletim.chain.units import format_amount
+from walletim.errors import ChainError, MessagingError, RpcError, WalletimError
+from walletim.messaging.kinds import PaymentClaim, SharedAction, parse_action, parse_payment
+
+if TYPE_CHECKING:
+    from walletim.chain.evidence import ChainTx
+    from walletim.store.chat import StoredMessage
+    from walletim.store.txs import ReceiptRecord
+    from walletim.store.wim import PaymentRow
+
+
+class Ledger:
+    def __init__(self, ports: MoneyPorts, verifier: Verifier) -> None:
+        self.p = ports
+        self.verifier = verifier
+
+    def check(self, me: str) -> int:
+        """Check again, against the chain, the payments and shared actions of the account at
+        ``me`` that are not settled yet: pending ones, and verified ones whose block is not
+        final. Returns how many changed state. A node that cannot be reached changes
+        nothing."""
+        repo, chats = self.p.repo(), self.p.chats()
+        changed = 0
+        for row in repo.unsettled_payments(me):
+            if row.message_id is None:
+                continue
+            message = chats.message(row.message_id)
+            try:
+                claim = parse_payment(message.body)
+            except MessagingError:
+                continue
+            if self.check_payment(row, claim, message).state != row.state:
+                changed += 1
+        for action_row in repo.unsettled_actions(me):
+            message = chats.message(action_row.message_id)
+            try:
+                action = parse_action(message.body)
+            except MessagingError:
+                continue
+            actor = me if action_row.direction == "out" else sender_of(message)
+            if self.check_action(me, action_row.message_id, action, actor) != action_row.state:
+                changed += 1
+        return changed
+
+    # -- payments ---------------------------------------------------------------------------
+
+    def check_payment(
+        self,
+        row: PaymentRow,
+        claim: PaymentClaim,
+        message: StoredMessage,
+        own: tuple[ChainTx, ReceiptRecord] | None = None,
+    ) -> PaymentRow:
+        """Verify ``row`` again (``own``: our signed transaction and the receipt we waited
+        for, for a payment just made), store the verdict and settle (or, after a reorg,
+        reopen) the request it pays."""
+        try:
+            if own is not None:
+                verdict = self.verifier.own_payment(claim, row, *own)
+            else:
+                verdict = self.verifier.verify_payment(claim, message, row)
+        except (RpcError, ChainError) as exc:
+            if row.state != "pending":
+                return row  # keep what was known; checked again later
+            verdict = Verdict("pending", f"cannot check now: {exc}", row.confirmations)
+        if row.state == "verified" and verdict.state != "verified":
+            self._reverted(row)
+        if row.direction == "out" and verdict.state == "pending" and verdict.block is None:
+            self._rebroadcast(row.tx_hash)
+        if verdict.block is None and row.block_number is not None and verdict.state != "mismatch":
+            verdict = Verdict(
+                verdict.state,
+                f"removed from the chain by a reorganisation (was in block {row.block_number}); "
+                + verdict.reason,
+                verdict.confirmations,
+            )
+        repo = self.p.repo()
+        repo.set_payment_state(
+            row.id, verdict.state, verdict.reason, verdict.confirmations,
+            final=verdict.final, block=verdict.block,
+        )  # fmt: skip
+        updated = repo.payment(row.id)
+        assert updated is not None
+        if verdict.state == "verified":
+            self._settle(updated)
+        return updated
+
+    def _reverted(self, row: PaymentRow) -> None:
+        """A payment shown verified is not any more (a reorg removed or replaced its block):
+        reopen the request it settled and say so in its conversation."""
+        reopened = ""
+        if row.request_id is not None:
+            direction = "out" if row.direction == "in" else "in"
+            if self.p.repo().reopen_request(
+                row.account, row.request_id, direction, row.peer, row.tx_hash
+            ):
+                reopened = f"; request {row.request_id} is open again"
+        amount = format_amount(row.amount, row.decimals)
+        self.notice(
+            row.account,
+            row.peer,
+            f"the payment of {amount} {row.symbol} ({row.tx_hash[:10]}…) is no longer on the "
+            f"chain: a reorganisation removed it{reopened}",
+        )
+
+    def _rebroadcast(self, tx_hash: str) -> None:
+        """Our own payment is not on the chain (a reorg, a node that lost it): broadcast the
+        transaction this home signed again. Same nonce and bytes: it cannot pay twice."""
+        with contextlib.suppress(WalletimError):
+            self.p.own.rebroadcast(tx_hash)
+
+    def _settle(self, row: PaymentRow) -> None:
+        """Settle the request ``row`` pays, if it really pays it: to the requester, from the
+        person asked, in the asked asset and chain, at least the asked amount."""
+        if row.request_id is None:
+            return
+        repo = self.p.repo()
+        if row.direction == "in":  # a payment to us citing a request we made
+            request = repo.request(row.account, row.request_id, "out", row.peer)
+            to_requester = row.payee == row.account
+            from_asked = request is not None and row.payer == request.peer
+        else:  # our payment of a request we received
+            request = repo.request(row.account, row.request_id, "in", row.payee)
+            to_requester = request is not None and row.payee == request.peer
+            from_asked = row.payer == row.account
+        if (
+            request is not None
+            and to_requester
+            and from_asked
+            and request.asset == row.asset
+            and request.chain_id == row.chain_id
+            and row.amount >= request.amount
+        ):
+            repo.settle_request(
+                row.account, row.request_id, request.direction, request.peer, row.tx_hash
+            )
+
+    # -- shared actions -----------------------------------------------------------------------
+
+    def check_action(self, me: str, message_id: int, action: SharedAction, actor: str) -> str:
+        """Verify a shared action again and store the verdict; returns its state."""
+        repo = self.p.repo()
+        before = repo.action(me, message_id)
+        try:
+            verdict = self.verifier.verify_action(action, actor)
+            if before is not None and before.message_id is not None:
+                message = self.p.chats().message(before.message_id)
+                verdict = self.verifier.group_gate(message, actor) or verdict
+        except (RpcError, ChainError) as exc:
+            if before is not None and before.state != "pending":
+                return before.state
+            verdict = Verdict("pending", f"cannot check now: {exc}", 0)
+        if before is not None and before.state == "verified" and verdict.state != "verified":
+            verdict = Verdict(
+                verdict.state,
+                f"removed from the chain by a reorganisation; {verdict.reason}",
+                verdict.confirmations,
+            )
+            self.notice(me, before.peer, f"the shared {before.action} ({before.tx_hash[:10]}…) "
+                        "is no longer on the chain: a reorganisation removed it")  # fmt: skip
+        repo.set_action_state(
+            me, message_id, verdict.state, verdict.reason, verdict.confirmations,
+            final=verdict.final, block=verdict.block,
+        )  # fmt: skip
+        return verdict.state
+
+    # -- notices ------------------------------------------------------------------------------
+
+    def notice(self, me: str, peer: str, text: str) -> None:
+        """A local notice (kind ``system``) in the conversation with ``peer``."""
+        now = int(self.p.clock() * 1000)
+        with self.p.chats().tx() as tx:
+            cid = tx.conversation(me, peer)
+            tx.add_message(cid, "in", "system", {"text": text}, text, sent_ms=now, state="received")
+
+
+__all__ = ["Ledger"]

@@ -1,0 +1,119 @@
+"""The events money in chats checks, decoded once through
+:func:`walletim.contracts.abi.decode_log` (no hand-written topic matching).
+
+A log counts only if it was emitted by the contract expected (a token for its Transfer,
+WETH for its Withdrawal, the vault for its Deposit, the red-packet contract for its Claimed:
+any contract can emit an event of the same shape), is not marked removed, and decodes
+exactly: its data holds exactly the event's non-indexed words (a longer or shorter one is
+malformed and refused) and every indexed address is a clean 20-byte value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from walletim.contracts.abi import DecodedEvent, EventSig, decode_log, parse_event
+
+TRANSFER = parse_event("Transfer(address indexed from, address indexed to, uint256 value)")
+WITHDRAWAL = parse_event("Withdrawal(address indexed src, uint256 wad)")  # WETH9
+DEPOSIT = parse_event(  # ERC-4626
+    "Deposit(address indexed sender, address indexed owner, uint256 assets, uint256 shares)"
+)
+CLAIMED = parse_event(  # walletim's red-packet contract
+    "Claimed(bytes32 indexed id, address indexed claimer, uint256 amount)"
+)
+
+#: A log as a node reports it in a receipt (address, topics, data: 0x-hex strings).
+RawLog = Mapping[str, object]
+
+
+def _data_words(log: RawLog) -> int | None:
+    data = log.get("data")
+    if isinstance(data, bytes | bytearray):
+        size = len(data)
+    elif isinstance(data, str) and data[:2] in ("0x", "0X"):
+        size, odd = divmod(len(data) - 2, 2)
+        if odd:
+            return None
+    else:
+        return None
+    words, rest = divmod(size, 32)
+    return None if rest else words
+
+
+def events(logs: Sequence[object], sig: EventSig, emitter: str | None) -> Iterator[DecodedEvent]:
+    """Each log of ``logs`` that is ``sig`` emitted by ``emitter`` (any emitter if None),
+    decoded; removed and malformed logs are skipped."""
+    plain = sum(1 for p in sig.inputs if not p.indexed)
+    for log in logs:
+        if not isinstance(log, Mapping) or log.get("removed") is True:
+            continue
+        if emitter is not None and str(log.get("address", "")).lower() != emitter.lower():
+            continue
+        if _data_words(log) != plain:
+            continue
+        event = decode_log(log, [sig])
+        if event is not None:
+            yield event
+
+
+def moved(logs: Sequence[object], token: str, payer: str, payee: str) -> int:
+    """What ``token``'s own Transfer logs move from ``payer`` to ``payee`` (base units)."""
+    return sum(
+        int(e.args["value"])
+        for e in events(logs, TRANSFER, token)
+        if str(e.args["from"]).lower() == payer.lower()
+        and str(e.args["to"]).lower() == payee.lower()
+    )
+
+
+def transferred(logs: Sequence[object], token: str, *, sender: str | None = None,
+                receiver: str | None = None, value: int) -> bool:  # fmt: skip
+    """Whether ``token`` logged a Transfer of exactly ``value`` from ``sender`` / to
+    ``receiver`` (whichever is given)."""
+    for e in events(logs, TRANSFER, token):
+        if sender is not None and str(e.args["from"]).lower() != sender.lower():
+            continue
+        if receiver is not None and str(e.args["to"]).lower() != receiver.lower():
+            continue
+        if int(e.args["value"]) == value:
+            return True
+    return False
+
+
+def withdrawn(logs: Sequence[object], weth: str, value: int) -> bool:
+    """Whether the real WETH logged a Withdrawal of exactly ``value``."""
+    return any(int(e.args["wad"]) == value for e in events(logs, WITHDRAWAL, weth))
+
+
+def deposited(logs: Sequence[object], vault: str, owner: str, assets: int, shares: int) -> bool:
+    """Whether ``vault`` logged a Deposit of ``assets`` for ``shares`` to ``owner``."""
+    return any(
+        str(e.args["owner"]).lower() == owner.lower()
+        and int(e.args["assets"]) == assets
+        and int(e.args["shares"]) == shares
+        for e in events(logs, DEPOSIT, vault)
+    )
+
+
+def claim_of(log: object, contract: str, packet_id: str) -> tuple[str, int] | None:
+    """(claimer, amount) if ``log`` is ``contract``'s own ``Claimed`` log for ``packet_id``
+    (a removed log, another emitter, another packet or a malformed one: None)."""
+    for e in events([log], CLAIMED, contract):
+        if "0x" + bytes(e.args["id"]).hex() == packet_id.lower():
+            return str(e.args["claimer"]), int(e.args["amount"])
+    return None
+
+
+__all__ = [
+    "CLAIMED",
+    "DEPOSIT",
+    "TRANSFER",
+    "WITHDRAWAL",
+    "claim_of",
+    "deposited",
+    "events",
+    "moved",
+    "transferred",
+    "withdrawn",
+]

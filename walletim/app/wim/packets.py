@@ -1,0 +1,348 @@
+"""Red packets in chats: escrowed on chain (:mod:`walletim.app.redpacket`), their vouchers
+carried in the chat. Everything shown of a packet is the red-packet contract's word: an
+offer is recorded as the contract holds it, a claim counts from the contract's own log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from walletim.app.wim.ledger import Ledger
+from walletim.app.wim.model import (
+    ClaimResult,
+    PacketCheck,
+    PacketResult,
+    PacketView,
+    check_note,
+    named,
+    sender_of,
+)
+from walletim.app.wim.ports import Item, MoneyPorts
+from walletim.app.wim.verify import Verifier
+from walletim.errors import ChainError, InputError, MessagingError, RpcError
+from walletim.keys.hd import to_checksum_address
+from walletim.messaging.kinds import Asset as ClaimAsset
+from walletim.messaging.kinds import PacketOffer, group_peer, parse_packet
+from walletim.store.wim import PacketRow
+
+if TYPE_CHECKING:
+    from walletim.app.contracts import Plan
+    from walletim.app.redpacket import NewPacket, PacketStatus
+    from walletim.store.chat import StoredMessage
+
+
+class Packets:
+    def __init__(self, ports: MoneyPorts, verifier: Verifier, ledger: Ledger) -> None:
+        self.p = ports
+        self.verifier = verifier
+        self.ledger = ledger
+
+    # -- making and claiming ------------------------------------------------------------------
+
+    def create(
+        self,
+        account: str,
+        total_text: str,
+        shares: int,
+        *,
+        to: Sequence[str] = (),
+        group: str | None = None,
+        token: str | None = None,
+        random: bool = False,
+        expiry_s: int | None = None,
+        note: str = "",
+        confirm: Callable[[Plan], None] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> PacketResult:
+        """Escrow a red packet on chain for ``to`` (peers) or every other member of
+        ``group``, then deliver each recipient's voucher in the chat (to a group: one group
+        message holding every member's voucher). Raises InputError, ChainError."""
+        from walletim.app.redpacket import DEFAULT_EXPIRY_S
+
+        if bool(to) == (group is not None):
+            raise InputError("name the recipients with --to PEER... or --group GROUP (one)")
+        check_note(note)
+        me = self.p.address_of(account)
+        group_id, recipients = self._recipients(account, me, to, group)
+        new = self.p.packets().create(
+            account, total_text, shares, recipients, token_text=token, random=random,
+            expiry_s=expiry_s or DEFAULT_EXPIRY_S,
+        )  # fmt: skip
+        outcome = self.p.defi().execute(new.plan, confirm=confirm, progress=progress)
+        if not outcome.ok:
+            raise ChainError(
+                f"creating the red packet failed ({outcome.hash}: {outcome.steps[-1].status}); "
+                "nothing was sent in the chat"
+            )
+        messages, delivered, peer = self._deliver(account, me, new, group_id, recipients, note)
+        self.p.repo().save_packet(
+            PacketRow(
+                me, new.packet_id, "out", peer[:2000], new.chain_id, new.contract,
+                new.asset.address, new.asset.display, new.asset.decimals, new.total, new.shares,
+                new.random, new.expiry, None, None, messages[0].id, self.p.now_ms(),
+                "ok",  # the escrow just mined with exactly these figures
+            )
+        )  # fmt: skip
+        return PacketResult(new, outcome, messages, delivered)
+
+    def _recipients(
+        self, account: str, me: str, to: Sequence[str], group: str | None
+    ) -> tuple[str | None, list[str]]:
+        """(the group's id or None, the recipients' addresses). Raises InputError."""
+        chat = self.p.chat()
+        if group is not None:
+            g = chat.resolve_group(account, group)
+            if me not in g.members:
+                raise InputError(f"{account} is not a member of {g.name!r}")
+            return g.group_id, [m for m in g.members if m != me]
+        recipients = list(dict.fromkeys(chat.resolve_peer(p) for p in to))
+        if me in recipients:
+            raise InputError("a red packet is for others: leave yourself out of --to")
+        return None, recipients
+
+    def _deliver(
+        self,
+        account: str,
+        me: str,
+        new: NewPacket,
+        group_id: str | None,
+        recipients: list[str],
+        note: str,
+    ) -> tuple[tuple[StoredMessage, ...], bool, str]:
+        """Post the vouchers: (messages, delivered, the packet's peer as stored)."""
+
+        def offer(vouchers: dict[str, str]) -> PacketOffer:
+            return PacketOffer(
+                new.packet_id, new.chain_id, new.contract, me,
+                ClaimAsset(new.asset.address, new.asset.symbol, new.asset.decimals), new.total,
+                new.shares, new.random, new.expiry, vouchers, note,
+            )  # fmt: skip
+
+        chat = self.p.chat()
+        if group_id is not None:
+            o = offer(new.vouchers)
+            copy, sent = chat.group_send(
+                account, group_id, "redpacket", o.to_json(), o.text, keep=True
+            )
+            delivered = all(r.message.state == "sent" for r in sent)
+            return (copy,), delivered, group_peer(group_id)
+        items: list[Item] = []
+        for r in recipients:
+            o = offer({r: new.vouchers[r]})
+            items.append((r, "redpacket", o.to_json(), o.text))
+        stored, delivered = chat.post(account, items)
+        return tuple(stored), delivered, ",".join(recipients)
+
+    def claim(
+        self,
+        account: str,
+        packet_id: str,
+        *,
+        confirm: Callable[[Plan], None] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> ClaimResult:
+        """Claim a share of a red packet whose voucher reached this account in a chat.
+
+        Raises InputError (no voucher, already claimed, expired, empty, another contract, an
+        offer the red-packet contract does not bear out)."""
+        from walletim.app.redpacket import _packet_id
+
+        me = self.p.address_of(account)
+        pid = _packet_id(packet_id)
+        repo = self.p.repo()
+        row = repo.packet(me, pid, "in")
+        if row is None or row.voucher is None:
+            raise InputError(
+                f"no red packet {pid[:18]}… was offered to {account} in a chat (run `walletim "
+                "chat inbox` to fetch new messages); nothing was signed"
+            )
+        if row.chain_id != self.p.chain_id:
+            raise InputError(f"this red packet is on chain {row.chain_id} (--network)")
+        contract = self.p.packets()
+        if row.contract != contract.contract:
+            raise InputError(
+                "this red packet names a contract that is not this network's red-packet "
+                "contract; nothing was signed"
+            )
+        voucher = row.voucher
+        if row.state != "ok":
+            row = self._recheck(row)
+            if row.state != "ok":
+                raise InputError(f"this red packet cannot be claimed: {row.reason}")
+        plan = contract.claim(account, pid, voucher)
+        defi = self.p.defi()
+        outcome = defi.execute(plan, confirm=confirm, progress=progress)
+        amount = contract.claimed_amount(outcome, pid, me) if outcome.ok else None
+        if amount is not None:
+            repo.set_claimed(me, pid, amount)
+        return ClaimResult(outcome, pid, amount, defi.asset(row.asset or "ETH"))
+
+    def status(self, packet_id: str) -> PacketStatus:
+        """What the red-packet contract says of a packet now (claims from its own logs)."""
+        return self.p.packets().status(packet_id)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def packets(self, account: str) -> list[PacketRow]:
+        """The red packets this account made or was offered; those not yet read from the
+        chain are read again first (no error if the node cannot be asked)."""
+        me = self.p.address_of(account)
+        rows = self.p.repo().packets(me)
+        return [r if r.state == "ok" else self._recheck(r) for r in rows]
+
+    def views(self, account: str) -> list[PacketView]:
+        """Each packet of :meth:`packets` with what the contract says of it now (remaining,
+        claims, this account's claim), or why that cannot be read."""
+        me = self.p.address_of(account)
+        return [self._view(me, row) for row in self.packets(account)]
+
+    def _view(self, me: str, row: PacketRow) -> PacketView:
+        if row.state != "ok":
+            return PacketView(row, None, None, row.reason)
+        if row.chain_id != self.p.chain_id:
+            return PacketView(row, None, None, f"on chain {row.chain_id} (--network)")
+        try:
+            st = self.p.packets().status(row.packet_id)
+        except (InputError, RpcError, ChainError) as exc:
+            return PacketView(row, None, None, f"cannot read it now: {exc}")
+        claims = dict(zip((a for a, _ in st.claims), st.claimed_in, strict=False))
+        mine = next((v for a, v in st.claims if a == me), None)
+        depth, final = 0, False
+        if mine is not None and me in claims:
+            depth, final = self.verifier.depth_of(claims[me])
+        if row.direction == "in" and row.claimed_amount != mine:
+            self.p.repo().set_claimed(me, row.packet_id, mine)
+            if mine is None:  # recorded once, gone from the chain now: a reorg
+                self.ledger.notice(
+                    me, row.peer, f"your claim of red packet {row.packet_id[:18]}… is no "
+                    "longer on the chain: a reorganisation removed it; claim it again",
+                )  # fmt: skip
+        return PacketView(row, st, mine, "", depth, final)
+
+    def checks(self, address: str, messages: Sequence[StoredMessage]) -> dict[int, PacketCheck]:
+        """For each red-packet message among ``messages`` of the account at ``address``: what
+        the red-packet contract said of it when last read, and the line to show (from the
+        chain, with the sender's note), or None when the chain has not borne it out. No
+        network."""
+        return {m.id: self.check(address, m) for m in messages if m.kind == "redpacket"}
+
+    def check(self, me: str, m: StoredMessage) -> PacketCheck:
+        """One red-packet message of :meth:`checks`."""
+        from walletim.app.redpacket import offer_disagreement, packet_line
+
+        try:
+            offer = parse_packet(m.body)
+        except (MessagingError, ValueError, TypeError, KeyError):
+            return PacketCheck("mismatch", "not a well-formed red packet", 0, None, None)
+        pid = offer.packet_id.lower()
+        sender = sender_of(m)
+        problem = _offer_problem(offer, sender)
+        if problem:
+            return PacketCheck("mismatch", problem, 0, None, pid)
+        row = self.p.repo().packet(me, pid, m.direction)
+        if row is None:
+            return PacketCheck("pending", "not read from the chain yet", 0, None, pid)
+        if row.state in ("pending", "forged"):
+            state = "pending" if row.state == "pending" else "mismatch"
+            return PacketCheck(state, row.reason, 0, None, pid)
+        if m.direction == "in" and row.peer != sender:
+            why = f"the red-packet contract says {row.peer} made it, not {sender}"
+            return PacketCheck("mismatch", why, 0, None, pid)
+        shown = packet_line(row, offer.note)
+        differs = offer_disagreement(offer, row)
+        return PacketCheck("mismatch" if differs else "verified", differs, 0, shown, pid)
+
+    # -- the chain's word -----------------------------------------------------------------------
+
+    def record_offer(self, me: str, message: StoredMessage) -> None:
+        """Record a red-packet offer as the red-packet contract holds it. Not recorded (and
+        shown as a mismatch by :meth:`checks`): an offer naming a creator other than its
+        sender, or a contract other than walletim's. A voucher not signed by the creator for
+        ``me`` is dropped. Raises MessagingError (malformed)."""
+        from walletim.app.redpacket import voucher_signer
+
+        offer = parse_packet(message.body)
+        sender = sender_of(message)
+        if _offer_problem(offer, sender):
+            return
+        voucher = offer.vouchers.get(to_checksum_address(me))
+        if voucher is not None:
+            signer = voucher_signer(
+                offer.chain_id, offer.contract, offer.packet_id, me, bytes.fromhex(voucher[2:])
+            )
+            if signer != offer.creator:
+                voucher = None
+        self._save_offer(me, message, offer, sender, voucher)
+
+    def _save_offer(self, me: str, message: StoredMessage, offer: PacketOffer, sender: str,
+                    voucher: str | None) -> None:  # fmt: skip
+        symbol, decimals = named(
+            self.p.tokens,
+            self.p.chain_id,
+            offer.chain_id,
+            offer.asset.address,
+            offer.asset.decimals,
+        )
+        row = PacketRow(
+            me, offer.packet_id.lower(), "in", sender, offer.chain_id, offer.contract,
+            offer.asset.address, symbol, decimals, offer.total,
+            offer.shares, offer.random, offer.expiry, voucher, None, message.id, self.p.now_ms(),
+        )  # fmt: skip
+        self.p.repo().save_packet(self._read(row))
+
+    def _read(self, row: PacketRow) -> PacketRow:
+        """``row`` as the red-packet contract holds it now: 'ok' with the contract's figures,
+        'forged' if the contract names another creator, 'pending' (with why) if it cannot be
+        read (another network, no contract here, the node unreachable, no such packet yet)."""
+        if row.chain_id != self.p.chain_id:
+            return replace(row, state="pending", reason=f"on chain {row.chain_id} (--network)")
+        try:
+            reader = self.p.packets()
+            contract = reader.contract
+        except InputError:
+            why = "no red-packet contract is known on this network"
+            return replace(row, state="pending", reason=why)
+        except (RpcError, ChainError) as exc:
+            return replace(row, state="pending", reason=f"cannot check now: {exc}")
+        try:
+            p = reader.on_chain(row.packet_id)
+        except InputError as exc:  # e.g. its token does not answer like an ERC-20
+            return replace(row, state="pending", reason=f"cannot read it: {exc}")
+        except (RpcError, ChainError) as exc:
+            return replace(row, state="pending", reason=f"cannot check now: {exc}")
+        if p is None:
+            why = "the red-packet contract has no such packet (yet)"
+            return replace(row, state="pending", reason=why)
+        creator = row.peer if row.direction == "in" else row.account
+        if p.creator != creator:
+            why = f"the red-packet contract says {p.creator} made it, not {creator}"
+            return replace(row, state="forged", reason=why)
+        return replace(
+            row, contract=contract, asset=p.asset.address, symbol=p.asset.symbol,
+            decimals=p.asset.decimals, total=p.total, shares=p.shares, random=p.random,
+            expiry=p.expiry, state="ok", reason="",
+        )  # fmt: skip
+
+    def _recheck(self, row: PacketRow) -> PacketRow:
+        checked = self._read(row)
+        if checked != row:
+            self.p.repo().set_packet_state(checked)
+        return checked
+
+
+def _offer_problem(offer: PacketOffer, sender: str) -> str:
+    """Why an offer is not walletim's red packet from its sender ("" if it may be)."""
+    from walletim.app.world_pins import REDPACKET
+
+    if offer.contract.lower() != REDPACKET[0].lower():
+        return (
+            f"it names the contract {offer.contract}, not walletim's red-packet contract: "
+            "not a red packet you can claim"
+        )
+    if offer.creator != sender:
+        return f"it says {offer.creator} made it, but {sender} sent it"
+    return ""
+
+
+__all__ = ["Packets"]

@@ -1,0 +1,405 @@
+"""Paying, asking and splitting in chats: ``walletim pay | request | split``, and telling a
+chat about a swap or vault deposit just made (``--share``).
+
+A payment is planned and checked (one simulation, one balance read) before anything is
+signed; its claim is signed by the payer, stored before the relay is reached, and judged
+from the payer's own signed bytes and the receipt it waited for.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from walletim.app.wim.ledger import Ledger
+from walletim.app.wim.model import (
+    MAX_SPLIT,
+    PayResult,
+    RequestResult,
+    SplitResult,
+    SplitStatus,
+    check_note,
+    request_id,
+    split_shares,
+)
+from walletim.app.wim.ports import Item, MoneyPorts
+from walletim.chain.units import format_amount
+from walletim.errors import ChainError, InputError
+from walletim.messaging.kinds import (
+    Asset as ClaimAsset,
+)
+from walletim.messaging.kinds import (
+    PaymentClaim,
+    PaymentRequest,
+    SharedAction,
+    eip681,
+    group_peer,
+    is_group_peer,
+    payment_typed_data,
+)
+from walletim.store.wim import PaymentRow, RequestRow, SplitRow
+
+if TYPE_CHECKING:
+    from walletim.app.contracts import Outcome, Plan
+    from walletim.app.defi import Asset
+    from walletim.chain.evidence import ChainTx
+    from walletim.store.chat import StoredMessage
+    from walletim.store.txs import ReceiptRecord
+
+
+class Payments:
+    def __init__(self, ports: MoneyPorts, ledger: Ledger) -> None:
+        self.p = ports
+        self.ledger = ledger
+
+    # -- paying -----------------------------------------------------------------------------
+
+    def pay(
+        self,
+        account: str,
+        peer: str | None,
+        amount_text: str | None,
+        *,
+        token: str | None = None,
+        note: str = "",
+        request_id: str | None = None,
+        confirm: Callable[[Plan], None] | None = None,
+        progress: Callable[[str], None] | None = None,
+        uri: str | None = None,
+    ) -> PayResult:
+        """Pay ``peer`` (or the request ``request_id`` received in a chat, or the EIP-681
+        payment ``uri``) and tell them in the chat with a signed payment claim. The transfer
+        is planned and checked before anything is signed; the claim is stored before the
+        relay is reached.
+
+        Raises:
+            InputError: unknown peer or request, an already paid request, amounts, balance,
+                a malformed URI or one for another chain.
+            ChainError: the transfer failed on chain (nothing is said in the chat).
+        """
+        me = self.p.address_of(account)
+        request: RequestRow | None = None
+        if uri is not None:
+            payee, asset, amount_text = self._from_uri(uri)
+        elif request_id is not None:
+            request = self._request_to_pay(me, request_id)
+            if peer is not None and self.p.chat().resolve_peer(peer) != request.peer:
+                raise InputError("that request came from someone else; leave PEER out")
+            payee, asset = request.peer, self.p.defi().asset(request.asset or "ETH")
+            # The raw amount asked is what counts, in the token's real decimals (the book's),
+            # never the decimals the request claimed.
+            amount_text = format_amount(request.amount, asset.decimals)
+            note = note or request.note
+        else:
+            if peer is None or amount_text is None:
+                raise InputError("pay needs PEER and AMOUNT (or --request ID)")
+            payee = self.p.chat().resolve_peer(peer)
+            check_note(note)
+            asset = self.p.defi().asset(token or "ETH")
+        check_note(note)
+        outcome, amount = self._transfer(account, asset, payee, amount_text, confirm, progress)
+        rid = request.request_id if request is not None else None
+        claim = self._claim(account, me, payee, asset, amount, outcome.hash, rid, note)
+        [message], delivered = self.p.chat().post(
+            account, [(payee, "payment", claim.to_json(), claim.text)]
+        )
+        repo = self.p.repo()
+        row = repo.add_payment(
+            account=me, message_id=message.id, direction="out", peer=payee,
+            chain_id=self.p.chain_id, tx_hash=outcome.hash, asset=asset.address,
+            symbol=asset.display, decimals=asset.decimals, amount=amount, payer=me,
+            payee=payee, note=note, request_id=rid,
+        )  # fmt: skip
+        row = self.ledger.check_payment(row, claim, message, self._own_evidence(outcome))
+        if request is not None:
+            request = repo.request(me, request.request_id, "in", payee)
+        return PayResult(outcome, row, message, delivered, request)
+
+    def _from_uri(self, uri: str) -> tuple[str, Asset, str]:
+        """(payee, asset, amount text) of an EIP-681 payment URI for this chain."""
+        from walletim.chain.eip681 import parse_eip681
+
+        asked = parse_eip681(uri)
+        if asked.chain_id is not None and asked.chain_id != self.p.chain_id:
+            raise InputError(
+                f"the URI asks for payment on chain {asked.chain_id}; this network is "
+                f"chain {self.p.chain_id} (--network)"
+            )
+        if not asked.amount:
+            raise InputError("the URI names no amount to pay")
+        asset = self.p.defi().asset(asked.token or "ETH")
+        return asked.recipient, asset, format_amount(asked.amount, asset.decimals)
+
+    def _transfer(
+        self,
+        account: str,
+        asset: Asset,
+        payee: str,
+        amount_text: str,
+        confirm: Callable[[Plan], None] | None,
+        progress: Callable[[str], None] | None,
+    ) -> tuple[Outcome, int]:
+        """Plan (simulated once), confirm, send and wait: (outcome, amount in base units).
+        Raises ChainError when it failed on chain."""
+        defi = self.p.defi()
+        plan = defi.transfer(account, asset.address or "ETH", payee, amount_text)
+        # One simulation: the plan's; the chain dry-runs the transfer again right before
+        # signing it (its gas estimate, in the same round trip as the fees and the balance).
+        outcome = defi.execute(plan, confirm=confirm, progress=progress, recheck=False)
+        status = outcome.steps[-1].status
+        if status not in ("mined", "pending"):
+            raise ChainError(
+                f"the transfer {outcome.hash} {status} on chain; nothing was said in the chat"
+            )
+        return outcome, int(plan.figures["raw"])
+
+    def _claim(self, account: str, me: str, payee: str, asset: Asset, amount: int, tx: str,
+               rid: str | None, note: str) -> PaymentClaim:  # fmt: skip
+        """The payment claim, signed by ``account``."""
+        doc = payment_typed_data(self.p.chain_id, tx, me, payee, asset.address, amount, rid, note)
+        # walletim's own claim: its domain has no chainId, the chain id is in the message.
+        signature = self.p.sign(account, doc, allow_any_chain=True)
+        return PaymentClaim(
+            self.p.chain_id, tx, me, payee, ClaimAsset(asset.address, asset.symbol,
+            asset.decimals), amount, note, rid, "0x" + bytes(signature.bytes).hex(),
+        )  # fmt: skip
+
+    def _own_evidence(self, outcome: Outcome) -> tuple[ChainTx, ReceiptRecord] | None:
+        """Our signed transaction and the receipt we waited for (None: not mined yet)."""
+        if outcome.steps[-1].status != "mined":
+            return None
+        signed, receipt = self.p.own.signed(outcome.hash), self.p.own.receipt(outcome.hash)
+        if signed is None or receipt is None:
+            return None
+        return signed, receipt
+
+    def _request_to_pay(self, me: str, text: str) -> RequestRow:
+        rid = request_id(text)
+        repo = self.p.repo()
+        request = repo.request(me, rid, "in")
+        if request is None:
+            raise InputError(
+                f"no request {rid} was received by this account (run `walletim chat inbox` "
+                "to fetch new messages)"
+            )
+        if request.state == "settled":
+            self.ledger.check(me)  # a reorg may have undone that payment
+            request = repo.request(me, rid, "in") or request
+        if request.state == "settled":
+            raise InputError(f"request {rid} is already paid ({request.paid_tx})")
+        if request.chain_id != self.p.chain_id:
+            raise InputError(
+                f"request {rid} asks for payment on chain {request.chain_id}; this network is "
+                f"chain {self.p.chain_id} (--network)"
+            )
+        paid = [
+            p
+            for p in repo.payments(me, states=("pending", "verified"))
+            if p.direction == "out" and p.request_id == rid and p.payee == request.peer
+        ]
+        if paid:
+            raise InputError(f"request {rid} was already paid by {paid[0].tx_hash} (pending)")
+        return request
+
+    # -- requests and split bills -------------------------------------------------------------
+
+    def request(
+        self,
+        account: str,
+        peer: str,
+        amount_text: str,
+        *,
+        token: str | None = None,
+        note: str = "",
+        split_id: str | None = None,
+    ) -> RequestResult:
+        """Ask ``peer`` to pay ``amount_text`` of ``token`` (default ETH) to this account.
+        The request (with its EIP-681 URI) goes into the chat; it is settled when a payment
+        citing its id is verified. Raises InputError."""
+        defi = self.p.defi()
+        asset = defi.asset(token or "ETH")
+        amount = defi.amount(asset, amount_text)
+        [r] = self._requests(account, [(peer, amount)], asset, note, split_id)
+        return r
+
+    def _requests(
+        self,
+        account: str,
+        asks: Sequence[tuple[str, int]],
+        asset: Asset,
+        note: str,
+        split_id: str | None,
+    ) -> list[RequestResult]:
+        check_note(note)
+        me = self.p.address_of(account)
+        chat = self.p.chat()
+        made: list[tuple[str, PaymentRequest]] = []
+        items: list[Item] = []
+        for peer, amount in asks:
+            payee = chat.resolve_peer(peer)
+            if payee == me:
+                raise InputError("you cannot ask yourself for money")
+            rid = "0x" + secrets.token_hex(16)
+            req = PaymentRequest(
+                rid, self.p.chain_id, me, ClaimAsset(asset.address, asset.symbol, asset.decimals),
+                amount, note, eip681(self.p.chain_id, me, asset.address, amount), split_id,
+            )  # fmt: skip
+            made.append((payee, req))
+            items.append((payee, "request", req.to_json(), req.text))
+        messages, delivered = chat.post(account, items)
+        repo = self.p.repo()
+        out = []
+        for (payee, req), message in zip(made, messages, strict=True):
+            row = repo.save_request(
+                RequestRow(
+                    me, req.request_id, "out", payee, self.p.chain_id, asset.address,
+                    asset.display, asset.decimals, req.amount, note, req.uri, split_id, "open",
+                    None, message.id, self.p.now_ms(),
+                )
+            )  # fmt: skip
+            out.append(RequestResult(row, message, delivered))
+        return out
+
+    def split(
+        self,
+        account: str,
+        total_text: str,
+        peers: Sequence[str],
+        *,
+        token: str | None = None,
+        note: str = "",
+        include_self: bool = True,
+    ) -> SplitResult:
+        """Split a bill of ``total_text`` between ``peers`` (and this account, unless
+        ``include_self`` is off): one request per peer, tracked together. Raises InputError."""
+        if not peers:
+            raise InputError("split needs at least one PEER")
+        chat = self.p.chat()
+        resolved = [chat.resolve_peer(p) for p in peers]
+        me = self.p.address_of(account)
+        if len(set(resolved)) != len(resolved) or me in resolved:
+            raise InputError("each PEER once, and not yourself (you are included by default)")
+        if len(resolved) > MAX_SPLIT:
+            raise InputError(f"a split has at most {MAX_SPLIT} peers")
+        defi = self.p.defi()
+        asset = defi.asset(token or "ETH")
+        total = defi.amount(asset, total_text)
+        _own, shares = split_shares(total, len(resolved), include_self=include_self)
+        split_id = "0x" + secrets.token_hex(16)
+        self.p.repo().save_split(
+            SplitRow(
+                me,
+                split_id,
+                asset.address,
+                asset.display,
+                asset.decimals,
+                total,
+                note,
+                self.p.now_ms(),
+            )
+        )
+        results = self._requests(
+            account, list(zip(resolved, shares, strict=True)), asset, note, split_id
+        )
+        return SplitResult(
+            self.split_status(account, split_id),
+            tuple(r.message for r in results),
+            all(r.delivered for r in results),
+        )
+
+    def split_status(self, account: str, split_id: str) -> SplitStatus:
+        """Who has paid their share of a split. Raises InputError for an unknown split."""
+        me = self.p.address_of(account)
+        sid = request_id(split_id, "split id")
+        repo = self.p.repo()
+        split = repo.split(me, sid)
+        if split is None:
+            raise InputError(f"no split {sid} was made by this account")
+        self.ledger.check(me)
+        requests = tuple(repo.requests(me, split_id=sid))
+        own = split.total - sum(r.amount for r in requests)
+        return SplitStatus(split, own, requests)
+
+    def splits(self, account: str) -> list[SplitStatus]:
+        me = self.p.address_of(account)
+        return [self.split_status(account, s.split_id) for s in self.p.repo().splits(me)]
+
+    def requests(self, account: str) -> list[RequestRow]:
+        return self.p.repo().requests(self.p.address_of(account))
+
+    def payments(self, account: str, *, check: bool = True) -> list[PaymentRow]:
+        """This account's payments (newest first), pending ones checked again first."""
+        me = self.p.address_of(account)
+        if check:
+            self.ledger.check(me)
+        return self.p.repo().payments(me)
+
+    # -- shared DeFi actions -------------------------------------------------------------------
+
+    def share(self, account: str, peer: str, outcome: Outcome, note: str = "") -> StoredMessage:
+        """Tell ``peer`` (or a group: ``group:NAME``-style names resolve through the chat)
+        about a swap or vault deposit just made; their client checks it from its logs.
+        Raises InputError for an outcome that is neither."""
+        kind, claim = self._action_claim(outcome)
+        action = SharedAction(self.p.chain_id, outcome.hash, kind, claim, note)
+        me = self.p.address_of(account)
+        target = self._target(account, peer)
+        chat = self.p.chat()
+        if is_group_peer(target):
+            message, _ = chat.group_send(
+                account, target[len("group:") :], "action", action.to_json(), action.text,
+                keep=True,
+            )  # fmt: skip
+        else:
+            [message], _ = chat.post(account, [(target, "action", action.to_json(), action.text)])
+        self.p.repo().save_action(
+            account=me, message_id=message.id, direction="out", peer=target,
+            chain_id=action.chain_id, tx_hash=action.tx, action=kind,
+        )  # fmt: skip
+        self.ledger.check_action(me, message.id, action, me)
+        return message
+
+    def _action_claim(self, outcome: Outcome) -> tuple[str, dict[str, str]]:
+        """(kind, claim) of a swap or vault deposit outcome. Raises InputError."""
+        f = outcome.plan.figures
+        label = outcome.steps[-1].label
+        defi = self.p.defi()
+        if label == "swap":
+            received = defi.received(outcome)
+            path = f.get("path") or []
+            claim = {
+                "token_in": "ETH" if f["token_in"] == "ETH" else str(path[0]),  # noqa: S105
+                "token_out": "ETH" if f["token_out"] == "ETH" else str(path[-1]),  # noqa: S105
+                "raw_in": str(f["raw_in"]),
+                "raw_out": str(received if received is not None else f["raw_quote"]),
+                "symbol_in": str(f["token_in"]),
+                "symbol_out": str(f["token_out"]),
+                "amount_in": str(f["amount_in"]),
+            }
+            if received is not None:
+                out_asset = defi.asset(claim["token_out"])
+                claim["amount_out"] = format_amount(received, out_asset.decimals)
+            return "swap", claim
+        if label == "deposit" and "vault" in f:
+            _vault, symbol, asset = defi.vault(str(f["vault"]))
+            return "vault-deposit", {
+                "vault": str(f["vault"]),
+                "raw_assets": str(f["raw"]),
+                "raw_shares": str(f["raw_shares"]),
+                "assets": str(f["amount"]),
+                "symbol": asset.symbol,
+                "shares_symbol": symbol,
+            }
+        raise InputError("only a swap or a vault deposit can be shared in a chat")
+
+    def _target(self, account: str, peer: str) -> str:
+        """A peer's address, or a group's conversation peer for a group name or id."""
+        chat = self.p.chat()
+        try:
+            return chat.resolve_peer(peer)
+        except InputError:
+            return group_peer(chat.resolve_group(account, peer).group_id)
+
+
+__all__ = ["Payments"]

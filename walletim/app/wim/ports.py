@@ -1,0 +1,193 @@
+"""What money in chats needs from the rest of walletim (``typing.Protocol`` ports).
+
+:class:`~walletim.app.wim.service.WalletIM` and its parts take these in their constructors;
+:class:`~walletim.app.session.Session` wires the real services in, unit tests pass fakes.
+Each port is only what is used: the chain as far as evidence checks it, this home's own
+transactions, the chat (resolving, posting) and its records, the signer, the DeFi layer
+(assets, plans), the token book and the red-packet contract.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from walletim.app.contracts import Outcome, Plan
+    from walletim.app.defi import Asset
+    from walletim.app.evidence import Mined
+    from walletim.app.redpacket import NewPacket, OnChainPacket, PacketStatus
+    from walletim.app.tokens import TokenLabel
+    from walletim.chain.evidence import ChainTx
+    from walletim.keys.signing import Signature
+    from walletim.store.chat import ChatTx, GroupRow, StoredMessage
+    from walletim.store.txs import ReceiptRecord
+    from walletim.store.wim import WimRepo
+
+#: Seconds since the epoch (time.time).
+Clock = Callable[[], float]
+#: The checksummed address of a wallet account of this home (NAME / NAME:INDEX).
+AddressOf = Callable[[str], str]
+#: One chat message to post: (peer, kind, body, text).
+Item = tuple[str, str, object, str]
+
+
+class ChainReads(Protocol):
+    """The node, as far as :mod:`walletim.app.evidence` checks what it says."""
+
+    def mined(self, tx_hash: str, *, confirmations: int) -> tuple[ChainTx | None, Mined | None]: ...
+
+    def head(self) -> int: ...
+
+    def finalized_height(self) -> int | None: ...
+
+
+class OwnTxs(Protocol):
+    """The transactions this home signed (its transactions table)."""
+
+    def receipt(self, tx_hash: str) -> ReceiptRecord | None: ...
+
+    def signed(self, tx_hash: str) -> ChainTx | None:
+        """The transaction as the signed bytes this home broadcast say (None: not ours)."""
+        ...
+
+    def rebroadcast(self, tx_hash: str) -> None:
+        """Send one of ours again if the node lost it (same bytes). Raises WalletimError."""
+        ...
+
+
+class Delivery(Protocol):
+    @property
+    def message(self) -> StoredMessage: ...
+
+
+class Chat(Protocol):
+    """Resolving people and groups, and posting into conversations."""
+
+    def resolve_peer(self, text: str) -> str: ...
+
+    def resolve_group(self, account: str, text: str) -> GroupRow: ...
+
+    def post(self, account: str, items: Sequence[Item]) -> tuple[list[StoredMessage], bool]: ...
+
+    def group_send(
+        self, account: str, group: str, kind: str, body: object, text: str, *, keep: bool = ...
+    ) -> tuple[StoredMessage, Sequence[Delivery]]: ...
+
+
+class ChatRecords(Protocol):
+    """The chat's stored messages and groups (walletim.store.chat.ChatRepo)."""
+
+    def message(self, message_id: int) -> StoredMessage: ...
+
+    def group(self, account: str, group_id: str) -> GroupRow | None: ...
+
+    def tx(self) -> AbstractContextManager[ChatTx]: ...
+
+
+class TypedDataSigner(Protocol):
+    def __call__(
+        self, account: str, doc: dict[str, Any], /, *, allow_any_chain: bool = ...
+    ) -> Signature: ...
+
+
+class Defi(Protocol):
+    """Assets and checked, simulated plans (walletim.app.defi.DefiService)."""
+
+    def asset(self, text: str) -> Asset: ...
+
+    def amount(self, asset: Asset | str, text: str) -> int: ...
+
+    def transfer(self, account: str, asset_text: str, to_text: str, amount_text: str) -> Plan: ...
+
+    def execute(
+        self,
+        plan: Plan,
+        *,
+        confirm: Callable[[Plan], None] | None = ...,
+        progress: Callable[[str], None] | None = ...,
+        recheck: bool = ...,
+    ) -> Outcome: ...
+
+    def received(self, outcome: Outcome) -> int | None: ...
+
+    def vault(self, text: str | None) -> tuple[str, str, Asset]: ...
+
+
+class TokenNames(Protocol):
+    """This network's token lists (walletim.app.tokens.TokenBook)."""
+
+    def label(self, address: str) -> TokenLabel: ...
+
+    def listed_with(self, symbol: str) -> list[str]: ...
+
+
+class PacketContract(Protocol):
+    """walletim's red-packet contract (walletim.app.redpacket.RedPackets)."""
+
+    @property
+    def contract(self) -> str: ...
+
+    def on_chain(self, packet_id: str) -> OnChainPacket | None: ...
+
+    def status(self, packet_id: str) -> PacketStatus: ...
+
+    def create(
+        self,
+        account: str,
+        total_text: str,
+        shares: int,
+        recipients: Sequence[str],
+        *,
+        token_text: str | None = ...,
+        random: bool = ...,
+        expiry_s: int = ...,
+    ) -> NewPacket: ...
+
+    def claim(self, account: str, packet_id: str, voucher: str) -> Plan: ...
+
+    def claimed_amount(self, outcome: Outcome, packet_id: str, claimer: str) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyPorts:
+    """Every collaborator of money in chats, given once: each part of
+    :class:`~walletim.app.wim.service.WalletIM` reads the ones it uses. Services that need
+    the home unlocked (the chat, the store, the DeFi layer) come as factories, asked on use."""
+
+    chain_id: int  # this network's
+    chain: ChainReads
+    own: OwnTxs
+    address_of: AddressOf
+    sign: TypedDataSigner
+    chat: Callable[[], Chat]
+    chats: Callable[[], ChatRecords]
+    repo: Callable[[], WimRepo]
+    defi: Callable[[], Defi]
+    tokens: Callable[[], TokenNames]
+    packets: Callable[[], PacketContract]
+    weth: Callable[[], str | None] = lambda: None  # the devnet world's WETH, if any
+    clock: Clock = time.time
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+
+__all__ = [
+    "AddressOf",
+    "ChainReads",
+    "Chat",
+    "ChatRecords",
+    "Clock",
+    "Defi",
+    "Delivery",
+    "Item",
+    "MoneyPorts",
+    "OwnTxs",
+    "PacketContract",
+    "TokenNames",
+    "TypedDataSigner",
+]

@@ -1,0 +1,134 @@
+"""WalletIM: money in chats for the accounts of one home, wired from its parts.
+
+:class:`~walletim.app.wim.payments.Payments` (pay, request, split, share),
+:class:`~walletim.app.wim.packets.Packets` (red packets),
+:class:`~walletim.app.wim.verify.Verifier` (what the chain says),
+:class:`~walletim.app.wim.ledger.Ledger` (verdicts kept true over reorgs) and
+:class:`~walletim.app.wim.views.Views` (how money messages show). Every collaborator comes in
+through the constructor as a port (:mod:`walletim.app.wim.ports`); ``Session.wim`` wires the
+real services, unit tests pass fakes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from walletim.app.wim.ledger import Ledger
+from walletim.app.wim.model import named, sender_of
+from walletim.app.wim.packets import Packets
+from walletim.app.wim.payments import Payments
+from walletim.app.wim.ports import MoneyPorts
+from walletim.app.wim.verify import Rules, Verifier
+from walletim.app.wim.views import Views
+from walletim.errors import WalletimError
+from walletim.messaging.kinds import is_group_peer, parse_action, parse_payment, parse_request
+from walletim.store.wim import ActionRow, RequestRow, WimRepo
+
+if TYPE_CHECKING:
+    from walletim.store.chat import StoredMessage
+
+
+class WalletIM:
+    """Payments and the rest of money in chats, for the accounts of one session's home.
+
+    Use ``Session.wim``: the session's ChatService hands it every incoming message
+    (:meth:`record_incoming`), so each payment, request, red packet and shared action is
+    recorded and checked against the chain as it is stored, whichever command fetched it.
+
+    Its methods are its parts' (see the module docstring): ``pay``, ``request``, ``split``,
+    ``split_status``, ``splits``, ``requests``, ``payments``, ``share``;
+    ``packet_create | claim | status | views | checks``, ``packets``; ``verdicts``,
+    ``views``; ``check`` (the ledger, by account).
+    """
+
+    def __init__(self, ports: MoneyPorts, rules: Rules | None = None) -> None:
+        self.p = ports
+        self.verifier = Verifier(ports, rules)
+        self.ledger = Ledger(ports, self.verifier)
+        self.money = Payments(ports, self.ledger)
+        self.red = Packets(ports, self.verifier, self.ledger)
+        self.shown = Views(ports, self.verifier, self.red)
+        m, r, v = self.money, self.red, self.shown
+        self.pay, self.request, self.split, self.share = m.pay, m.request, m.split, m.share
+        self.split_status, self.splits, self.requests = m.split_status, m.splits, m.requests
+        self.payments = m.payments
+        self.packet_create, self.packet_claim, self.packet_status = r.create, r.claim, r.status
+        self.packets, self.packet_views, self.packet_checks = r.packets, r.views, r.checks
+        self.verdicts, self.views = v.verdicts, v.views
+
+    @property
+    def repo(self) -> WimRepo:
+        return self.p.repo()
+
+    @property
+    def grace_s(self) -> int:
+        return self.verifier.rules.grace_s
+
+    @grace_s.setter
+    def grace_s(self, value: int) -> None:
+        self.verifier.rules.grace_s = value
+
+    def check(self, account: str) -> int:
+        """Check again the payments and shared actions not settled yet (see
+        :meth:`walletim.app.wim.ledger.Ledger.check`); returns how many changed state."""
+        return self.ledger.check(self.p.address_of(account))
+
+    def action_state(self, account: str, message_id: int) -> ActionRow | None:
+        return self.p.repo().action(self.p.address_of(account), message_id)
+
+    # -- incoming messages ------------------------------------------------------------------------
+
+    def record_incoming(self, me: str, message: StoredMessage) -> None:
+        """Record what an incoming message says about money (never raises: a malformed or
+        hostile message is simply not recorded; the chat has already stored it)."""
+        try:
+            if message.kind == "payment":
+                self._incoming_payment(me, message)
+            elif message.kind == "request":
+                self._incoming_request(me, message)
+            elif message.kind == "redpacket":
+                self.red.record_offer(me, message)
+            elif message.kind == "action":
+                self._incoming_action(me, message)
+        except (WalletimError, ValueError, KeyError, TypeError):
+            return
+
+    def _named(self, chain_id: int, address: str | None, decimals: int) -> tuple[str, int]:
+        return named(self.p.tokens, self.p.chain_id, chain_id, address, decimals)
+
+    def _incoming_payment(self, me: str, message: StoredMessage) -> None:
+        claim = parse_payment(message.body)
+        symbol, decimals = self._named(claim.chain_id, claim.asset.address, claim.asset.decimals)
+        row = self.p.repo().add_payment(
+            account=me, message_id=message.id, direction="in", peer=sender_of(message),
+            chain_id=claim.chain_id, tx_hash=claim.tx, asset=claim.asset.address,
+            symbol=symbol, decimals=decimals, amount=claim.amount,
+            payer=claim.payer, payee=claim.payee, note=claim.note, request_id=claim.request_id,
+        )  # fmt: skip
+        self.ledger.check_payment(row, claim, message)
+
+    def _incoming_request(self, me: str, message: StoredMessage) -> None:
+        req = parse_request(message.body)
+        sender = sender_of(message)
+        if req.payee != sender or is_group_peer(message.peer):
+            return  # a request to pay someone other than its sender: not recorded
+        symbol, decimals = self._named(req.chain_id, req.asset.address, req.asset.decimals)
+        self.p.repo().save_request(
+            RequestRow(
+                me, req.request_id.lower(), "in", sender, req.chain_id, req.asset.address,
+                symbol, decimals, req.amount, req.note, req.uri, req.split_id, "open", None,
+                message.id, self.p.now_ms(),
+            )
+        )  # fmt: skip
+
+    def _incoming_action(self, me: str, message: StoredMessage) -> None:
+        action = parse_action(message.body)
+        sender = sender_of(message)
+        self.p.repo().save_action(
+            account=me, message_id=message.id, direction="in", peer=sender,
+            chain_id=action.chain_id, tx_hash=action.tx, action=action.action,
+        )  # fmt: skip
+        self.ledger.check_action(me, message.id, action, sender)
+
+
+__all__ = ["WalletIM"]

@@ -1,0 +1,351 @@
+"""Is a money message true? What the chain says of a payment claim or a shared DeFi action.
+
+A payment message carries the payer's EIP-712 signature over {chain id, transaction, from,
+to, asset, amount, request id, note}; it is checked against the chat sender, then the chain:
+the transaction's sender, its receipt status, the recipient and amount (the value for ETH,
+the token's Transfer log otherwise, decoded through :mod:`walletim.app.wim.logs`), the token
+as this network's token lists name it, and the number of confirmations. One transaction pays
+one claim: citing it again is a mismatch.
+
+Nor is the node taken at its word for someone else's claim: the transaction's fields come
+from its signed bytes and its receipt's block must check out
+(:mod:`walletim.app.evidence`, behind the :class:`~walletim.app.wim.ports.ChainReads` port).
+A payment this home just made itself is judged from its own signed bytes and the receipt it
+waited for (:meth:`Verifier.own_payment`): no second fetch of what it already has.
+
+States: ``pending`` (not mined yet, not enough confirmations, or on another network),
+``verified`` (final or not), ``failed`` (reverted) and ``mismatch`` (the claim does not match
+the chain). Raises RpcError / ChainError when the node cannot be asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from walletim.app.wim import logs
+from walletim.app.wim.model import GRACE_S, MAX_FINALITY_DEPTH, Verdict, sender_of
+from walletim.app.wim.ports import MoneyPorts
+from walletim.chain.units import format_amount
+from walletim.messaging.kinds import GROUP_PREFIX, PaymentClaim, SharedAction, is_group_peer
+
+if TYPE_CHECKING:
+    from walletim.app.evidence import Mined
+    from walletim.chain.evidence import ChainTx
+    from walletim.store.chat import StoredMessage
+    from walletim.store.txs import ReceiptRecord
+    from walletim.store.wim import PaymentRow
+
+NOT_ON_CHAIN = "the transaction is not on chain (yet)"
+
+
+@dataclass(slots=True)
+class Rules:
+    """When a payment counts: ``min_confirmations`` make it verified; it is final
+    ``finality`` blocks deep (0: at or below the node's ``finalized`` block); a cited
+    transaction the node has never seen is a mismatch ``grace_s`` seconds after its message
+    arrived."""
+
+    min_confirmations: int = 1
+    finality: int = 0
+    grace_s: int = GRACE_S
+
+
+class Verifier:
+    """Judges payment claims and shared actions against the chain (see the module docstring)
+    by its :class:`Rules`."""
+
+    def __init__(self, ports: MoneyPorts, rules: Rules | None = None) -> None:
+        self.p = ports
+        self.rules = rules or Rules()
+
+    # -- payments ---------------------------------------------------------------------------
+
+    def verify_payment(
+        self, claim: PaymentClaim, message: StoredMessage, row: PaymentRow
+    ) -> Verdict:
+        """What the chain says of ``claim`` carried by ``message`` (stored as ``row``).
+        Raises RpcError / ChainError when the node cannot be asked (the caller
+        keeps the payment pending)."""
+        early = self._claim_problem(claim, message)
+        if early is not None:
+            return early
+        unknown = Verdict("pending", NOT_ON_CHAIN, 0)
+        if self._late(message):
+            unknown = Verdict("mismatch", "no such transaction on this chain", 0)
+        found = self._mined(claim.tx, claim.payer, unknown)
+        if isinstance(found, Verdict):
+            return found
+        tx, where = found
+        return self._judge(claim, row, tx, where.receipt.get("logs"), where)
+
+    def own_payment(
+        self,
+        claim: PaymentClaim,
+        row: PaymentRow,
+        signed: ChainTx,
+        receipt: ReceiptRecord,
+    ) -> Verdict:
+        """The verdict on a payment this home just made: from its own signed bytes and the
+        receipt it waited for (no second fetch; the block checks are for others' claims)."""
+        if signed.hash.lower() != claim.tx.lower() or receipt.hash.lower() != claim.tx.lower():
+            return Verdict("mismatch", "the claim cites another transaction", 0)
+        problem = self._tx_problem(signed, claim.payer)
+        if problem is not None:
+            return problem
+        if receipt.status != 1:
+            return Verdict("failed", "the transaction reverted", 1)
+        where = _Seen(receipt.block_number, receipt.block_hash.lower(), 1)
+        return self._judge(claim, row, signed, receipt.logs, where)
+
+    def _claim_problem(self, claim: PaymentClaim, message: StoredMessage) -> Verdict | None:
+        """Why the claim is false or not yet judgeable before asking the chain (None: ask)."""
+        from walletim.keys.signing import verify_typed_data
+
+        sender = sender_of(message)
+        if claim.payer != sender:
+            return Verdict(
+                "mismatch", f"the claim says {claim.payer} paid, but {sender} sent it", 0
+            )
+        if (
+            not is_group_peer(message.peer)
+            and claim.payee != message.account
+            and message.direction == "in"
+        ):
+            return Verdict("mismatch", f"the claim pays {claim.payee}, not you", 0)
+        gate = self.group_gate(message, sender)
+        if gate is not None:
+            return gate
+        try:
+            good = verify_typed_data(
+                claim.payer, claim.typed_data(), bytes.fromhex(claim.signature[2:])
+            )
+        except Exception:
+            good = False
+        if not good:
+            return Verdict("mismatch", "the payer's signature on the claim does not verify", 0)
+        if claim.chain_id != self.p.chain_id:
+            return Verdict(
+                "mismatch",
+                f"the claim is for chain {claim.chain_id}; this network is chain {self.p.chain_id}",
+                0,
+            )
+        return None
+
+    def _judge(
+        self,
+        claim: PaymentClaim,
+        row: PaymentRow,
+        tx: ChainTx,
+        receipt_logs: object,
+        where: _Seen | Mined,
+    ) -> Verdict:
+        # One transaction pays once: only its own sender's earlier claims count, so nobody
+        # can squat an honest payment by claiming it first.
+        earlier = self.p.repo().first_claim(row.account, row.direction, claim.tx, claim.payer,
+                                           row.id)  # fmt: skip
+        if earlier is not None:
+            return Verdict(
+                "mismatch", "this transaction was already claimed by an earlier message", 0
+            )
+        problem = self._moves(claim, tx, receipt_logs if isinstance(receipt_logs, list) else [])
+        if problem:
+            return Verdict("mismatch", problem, where.confirmations)
+        verdict = self._confirmed(where)
+        if verdict.state == "verified" and claim.asset.address is not None:
+            label = self.p.tokens().label(claim.asset.address)
+            if not label.listed:  # verified, but say that no token list vouches for the token
+                verdict = Verdict("verified", f"unlisted token: {label.display}",
+                                  verdict.confirmations, verdict.final, verdict.block)  # fmt: skip
+        return verdict
+
+    def _moves(self, claim: PaymentClaim, tx: ChainTx, receipt_logs: Sequence[object]) -> str:
+        """Why the transaction does not move what the claim says ("" if it does)."""
+        asset = claim.asset
+        if asset.address is None:
+            if (tx.to or "").lower() != claim.payee.lower():
+                return "the transaction pays someone else"
+            if tx.value != claim.amount:
+                return (
+                    f"the transaction moves {format_amount(tx.value)} ETH, the claim says "
+                    f"{format_amount(claim.amount)} ETH"
+                )
+            return ""
+        # The token is named by this network's token lists (the TokenBook), never by the claim
+        # or, for a listed token, the node: a claim naming a listed symbol for a token at
+        # another address, or a token imitating a listed symbol, is an impostor.
+        book = self.p.tokens()
+        label = book.label(asset.address)
+        if not label.decimals_known:
+            return f"{asset.address} is not an ERC-20 token"
+        if label.status == "impostor":
+            return f"impostor: {label.display}"
+        alike = book.listed_with(asset.symbol)
+        if alike and label.address not in alike:
+            return (
+                f'impostor: the claim calls {label.address} "{asset.symbol}", but the listed '
+                f"{asset.symbol} is at {alike[0]}"
+            )
+        if asset.decimals != label.decimals:
+            return (
+                f"the claim says {label.display} has {asset.decimals} decimals; it has "
+                f"{label.decimals}"
+            )
+        moved = logs.moved(receipt_logs, asset.address, claim.payer, claim.payee)
+        if moved == 0:
+            return f"the transaction moves no {label.display} from the payer to the payee"
+        if moved != claim.amount:
+            return (
+                f"the transaction moves {format_amount(moved, label.decimals)} {label.display}, "
+                f"the claim says {format_amount(claim.amount, label.decimals)}"
+            )
+        return ""
+
+    # -- shared actions ---------------------------------------------------------------------
+
+    def verify_action(self, action: SharedAction, actor: str) -> Verdict:
+        """Check a shared swap or vault deposit made by ``actor`` against its receipt's logs.
+        Raises RpcError when the node cannot be asked."""
+        if action.chain_id != self.p.chain_id:
+            return Verdict(
+                "mismatch",
+                f"the action is on chain {action.chain_id}; this is chain {self.p.chain_id}",
+                0,
+            )
+        found = self._mined(action.tx, actor, Verdict("pending", NOT_ON_CHAIN, 0))
+        if isinstance(found, Verdict):
+            return found
+        tx, where = found
+        receipt_logs = where.receipt.get("logs")
+        shown = receipt_logs if isinstance(receipt_logs, list) else []
+        if action.action == "swap":
+            if not self._swapped(action.claim, actor, tx, shown):
+                return Verdict("mismatch", "the swap's logs do not show these amounts", 0)
+        elif not _deposit_logged(action.claim, actor, shown):
+            return Verdict("mismatch", "the vault's Deposit log does not show this", 0)
+        return self._confirmed(where)
+
+    def _swapped(
+        self, c: Mapping[str, str], actor: str, tx: ChainTx, receipt_logs: Sequence[object]
+    ) -> bool:
+        raw_in, raw_out = _raw(c.get("raw_in", "")), _raw(c.get("raw_out", ""))
+        gave, got = c.get("token_in"), c.get("token_out")
+        if gave == "ETH":
+            ok_in = tx.value == raw_in
+        else:
+            ok_in = gave is not None and logs.transferred(
+                receipt_logs, gave, sender=actor, value=raw_in
+            )
+        if got == "ETH":
+            # ETH out of a Uniswap V2 swap is WETH unwrapped by the router: only the real
+            # WETH's Withdrawal counts (any contract can emit an event of that shape).
+            weth = self.p.weth()
+            ok_out = weth is not None and logs.withdrawn(receipt_logs, weth, raw_out)
+        else:
+            ok_out = got is not None and logs.transferred(
+                receipt_logs, got, receiver=actor, value=raw_out
+            )
+        return ok_in and ok_out
+
+    # -- the chain ---------------------------------------------------------------------------
+
+    def _mined(
+        self, tx_hash: str, sender: str, unknown: Verdict
+    ) -> Verdict | tuple[ChainTx, Mined]:
+        """(transaction, where it was mined, successfully) of ``tx_hash`` sent by ``sender``,
+        or the verdict when it is not that: ``unknown`` if the node has never seen it, a
+        mismatch for another sender or another chain, pending before it is mined, failed if
+        it reverted. Raises InconsistentAnswer (a ChainError: stays pending), RpcError."""
+        tx, where = self.p.chain.mined(tx_hash, confirmations=self.depth)
+        if tx is None:
+            return unknown
+        problem = self._tx_problem(tx, sender)
+        if problem is not None:
+            return problem
+        if where is None:
+            return Verdict("pending", "not mined yet", 0)
+        if not where.succeeded:
+            return Verdict("failed", "the transaction reverted", where.confirmations)
+        return tx, where
+
+    def _tx_problem(self, tx: ChainTx, sender: str) -> Verdict | None:
+        if tx.chain_id is not None and tx.chain_id != self.p.chain_id:
+            return Verdict("mismatch", f"the transaction is signed for chain {tx.chain_id}", 0)
+        if tx.sender.lower() != sender.lower():
+            return Verdict("mismatch", "the transaction was sent by someone else", 0)
+        return None
+
+    @property
+    def depth(self) -> int:
+        """How many headers after a block a check links and hash-checks."""
+        return max(self.rules.min_confirmations, self.rules.finality)
+
+    def _confirmed(self, where: _Seen | Mined) -> Verdict:
+        """Verified (final or not) or pending, by how deep ``where`` is."""
+        n = where.confirmations
+        block = (where.block_number, where.block_hash)
+        wanted = self.rules.min_confirmations
+        if n < wanted:
+            return Verdict("pending", f"{n} of {wanted} confirmations", n, False, block)
+        return Verdict("verified", "", n, self._is_final(where.block_number, n), block)
+
+    def _is_final(self, block: int, confirmations: int) -> bool:
+        """Deep enough on a network with a finality depth; at or below the node's
+        ``finalized`` block otherwise (a depth of 64 on a node without that tag)."""
+        if self.rules.finality > 0:
+            return confirmations >= self.rules.finality
+        height = self.p.chain.finalized_height()
+        if height is None:
+            return confirmations >= MAX_FINALITY_DEPTH
+        return block <= height
+
+    def depth_of(self, block: int) -> tuple[int, bool]:
+        """(confirmations, final) of a block at height ``block`` of the node's chain (a log's
+        block, read from the node's current chain). Raises RpcError."""
+        depth = max(0, self.p.chain.head() - block + 1)
+        return depth, self._is_final(block, depth)
+
+    # -- groups -------------------------------------------------------------------------------
+
+    def _late(self, message: StoredMessage) -> bool:
+        return self.p.clock() - message.stored_ms / 1000 > self.rules.grace_s
+
+    def group_gate(self, message: StoredMessage, sender: str) -> Verdict | None:
+        """Money said in a group counts only if the group's roster is verified (it comes from
+        signed membership changes) and the sender is in it; else why not (pending while the
+        roster may still arrive, a mismatch after the grace period)."""
+        if not is_group_peer(message.peer):
+            return None
+        group = self.p.chats().group(message.account, message.peer[len(GROUP_PREFIX) :])
+        if group is not None and group.verified and sender in group.members:
+            return None
+        if self._late(message):
+            return Verdict("mismatch", "said in a group whose roster is not verified", 0)
+        return Verdict("pending", "said in a group whose roster is not verified (yet)", 0)
+
+
+class _Seen:
+    """Where our own transaction was mined, from the receipt we waited for."""
+
+    __slots__ = ("block_hash", "block_number", "confirmations")
+
+    def __init__(self, block_number: int, block_hash: str, confirmations: int) -> None:
+        self.block_number = block_number
+        self.block_hash = block_hash
+        self.confirmations = confirmations
+
+
+def _raw(text: str) -> int:
+    """A claim's raw amount (decimal digits), or -1 (matches nothing)."""
+    return int(text) if text.isdigit() else -1
+
+
+def _deposit_logged(c: Mapping[str, str], actor: str, receipt_logs: Sequence[object]) -> bool:
+    vault = c.get("vault")
+    return vault is not None and logs.deposited(
+        receipt_logs, vault, actor, _raw(c.get("raw_assets", "")), _raw(c.get("raw_shares", ""))
+    )
+
+
+__all__ = ["NOT_ON_CHAIN", "Rules", "Verifier"]

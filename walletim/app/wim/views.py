@@ -1,0 +1,156 @@
+"""How money messages show in a chat: from this home's own checked records (what the chain
+said when last asked, the request this account made), never from the sender's words except
+their note. No network here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from walletim.app.wim.model import MoneyView, Verdict, named, sender_of
+from walletim.app.wim.packets import Packets
+from walletim.app.wim.ports import MoneyPorts
+from walletim.app.wim.verify import Verifier
+from walletim.chain.units import format_amount
+from walletim.errors import MessagingError, WalletimError
+from walletim.keys.hd import to_checksum_address
+from walletim.messaging.kinds import SharedAction, parse_action, parse_packet
+from walletim.store.wim import ActionRow
+
+if TYPE_CHECKING:
+    from walletim.store.chat import StoredMessage
+
+
+class Views:
+    def __init__(self, ports: MoneyPorts, verifier: Verifier, packets: Packets) -> None:
+        self.p = ports
+        self.verifier = verifier
+        self.packets = packets
+
+    def verdicts(self, address: str, message_ids: Sequence[int]) -> dict[int, Verdict]:
+        """What the chain said (when last asked) of the payments and shared actions carried by
+        these messages of the account at ``address``."""
+        repo = self.p.repo()
+        out = {}
+        for mid in message_ids:
+            payment = repo.payment_for_message(mid)
+            if payment is not None:
+                out[mid] = Verdict(
+                    payment.state, payment.reason, payment.confirmations, payment.final
+                )
+                continue
+            action = repo.action(address, mid)
+            if action is not None:
+                out[mid] = Verdict(action.state, action.reason, action.confirmations, action.final)
+        return out
+
+    def views(self, address: str, messages: Sequence[StoredMessage]) -> dict[int, MoneyView]:
+        """How each money message among ``messages`` of the account at ``address`` shows."""
+        out: dict[int, MoneyView] = {}
+        for m in messages:
+            view = self.view(address, m)
+            if view is not None:
+                out[m.id] = view
+        return out
+
+    def view(self, me: str, m: StoredMessage) -> MoneyView | None:
+        if m.kind == "payment":
+            return self._payment(m)
+        if m.kind == "request":
+            return self._request(me, m)
+        if m.kind == "redpacket":
+            return self._packet(me, m)
+        if m.kind == "action":
+            return self._action(me, m)
+        return None
+
+    def _payment(self, m: StoredMessage) -> MoneyView | None:
+        p = self.p.repo().payment_for_message(m.id)
+        if p is None:
+            return None
+        verdict = Verdict(p.state, p.reason, p.confirmations, p.final)
+        amount = f"{format_amount(p.amount, p.decimals)} {p.symbol}"
+        return MoneyView("payment", verdict, amount, p.payer, p.payee, p.note, p.tx_hash)
+
+    def _request(self, me: str, m: StoredMessage) -> MoneyView | None:
+        r = self.p.repo().request_for_message(me, m.id)
+        if r is None:
+            return None
+        payee = me if r.direction == "out" else r.peer
+        payer = r.peer if r.direction == "out" else me
+        amount = f"{format_amount(r.amount, r.decimals)} {r.symbol}"
+        return MoneyView(
+            "request", None, amount, payer, payee, r.note, r.request_id, r.state == "open"
+        )
+
+    def _packet(self, me: str, m: StoredMessage) -> MoneyView:
+        check = self.packets.check(me, m)
+        row = (
+            self.p.repo().packet(me, check.packet_id, m.direction)
+            if check.packet_id is not None
+            else None
+        )
+        try:
+            note = parse_packet(m.body).note
+        except MessagingError:
+            note = ""
+        creator = sender_of(m)
+        verdict = Verdict(check.state, check.reason, 0, check.state == "verified")
+        if m.direction == "in":
+            verdict = self.verifier.group_gate(m, creator) or verdict
+        if check.text is None or row is None:
+            amount = "an offer the red-packet contract does not bear out"
+        else:
+            kind = "random" if row.random else "equal"
+            amount = (
+                f"{format_amount(row.total, row.decimals)} {row.symbol} in {row.shares} "
+                f"{kind} share(s)"
+            )
+        return MoneyView(
+            "redpacket", verdict, amount, creator, None, note, check.packet_id, None, check.text
+        )
+
+    def _action(self, me: str, m: StoredMessage) -> MoneyView | None:
+        a: ActionRow | None = self.p.repo().action(me, m.id)
+        if a is None:
+            return None
+        verdict = Verdict(a.state, a.reason, a.confirmations, a.final)
+        actor = me if a.direction == "out" else sender_of(m)
+        try:
+            summary = self.action_summary(parse_action(m.body))
+        except MessagingError:
+            return None
+        return MoneyView("action", verdict, summary, actor, None, "", a.tx_hash)
+
+    def action_summary(self, action: SharedAction) -> str:
+        """A shared action in words, its assets named by this network's token lists (never by
+        the symbols the message carries); amounts are the raw ones its logs were checked for."""
+        c = action.claim
+        if action.action == "swap":
+            gave = self._amount(action.chain_id, c.get("raw_in", ""), c.get("token_in"))
+            got = self._amount(action.chain_id, c.get("raw_out", ""), c.get("token_out"))
+            return f"swapped {gave} for {got}"
+        vault = c.get("vault", "")
+        try:
+            address, _symbol, asset = self.p.defi().vault(vault)
+            raw = c.get("raw_assets", "")
+            assets = self._amount(action.chain_id, raw, asset.address or "ETH")
+            label = named(self.p.tokens, self.p.chain_id, action.chain_id, address, 0)[0]
+        except WalletimError:
+            return f"deposited {c.get('raw_assets', '?')} base units into the vault {vault[:42]}"
+        return f"deposited {assets} into the vault {label}"
+
+    def _amount(self, chain_id: int, raw: str, token: str | None) -> str:
+        if not raw.isdigit():
+            return "?"
+        if token in (None, "ETH"):
+            return f"{format_amount(int(raw))} ETH"
+        try:
+            address = to_checksum_address(str(token))
+            symbol, decimals = named(self.p.tokens, self.p.chain_id, chain_id, address, 0)
+        except WalletimError:
+            return f"{raw} base units of {str(token)[:42]}"
+        return f"{format_amount(int(raw), decimals)} {symbol}"
+
+
+__all__ = ["Views", "named"]
