@@ -1,15 +1,22 @@
 """CLI plumbing: the context object, output rendering, secret input, and the one place
-where errors become a clean line on stderr and an exit code."""
+where errors become a clean line on stderr and an exit code.
+
+The seam to app/ is typed: :func:`open_session` returns the :class:`~walletim.app.session.Session`
+(a context manager) and :meth:`Ctx.wallets` the :class:`~walletim.app.wallets.Wallets`, so mypy
+checks every command's calls into app/. A command never calls ``sys.exit``: it raises a
+:class:`~walletim.errors.WalletimError`, or :class:`ExitStatus` when its printed result is itself
+a failure; :func:`run` turns both into the exit code.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
@@ -20,6 +27,10 @@ from walletim.errors import (
     UsageError,
     WalletimError,
 )
+
+if TYPE_CHECKING:  # imported when a command runs: start-up stays fast
+    from walletim.app.session import Session
+    from walletim.app.wallets import Wallets
 
 PASSWORD_ENV = "WALLETIM_PASSWORD"  # noqa: S105 - the variable's name, not a password
 MAX_SECRET_FILE = 64 * 1024
@@ -106,13 +117,15 @@ class Ctx:
     relay_url: str
     password: CliPassword
 
-    def wallets(self) -> Any:
+    def wallets(self) -> Wallets:
         from walletim.app.wallets import Wallets
         from walletim.config import unsafe_fast_kdf
 
         return Wallets(self.home, self.password, network=self.network, fast_kdf=unsafe_fast_kdf())
 
-    def emit(self, data: dict[str, Any], human: str | Callable[[], None] | None = None) -> None:
+    def emit(
+        self, data: Mapping[str, object], human: str | Callable[[], None] | None = None
+    ) -> None:
         """Print one JSON document (``--json``) or the human rendering."""
         if self.json:
             click.echo(json.dumps(data, indent=2, sort_keys=False))
@@ -137,8 +150,20 @@ class Ctx:
 
 pass_ctx = click.make_pass_decorator(Ctx)
 
+F = TypeVar("F", bound=Callable[..., object])
 
-def password_file_option(f: Callable[..., Any]) -> Callable[..., Any]:
+
+class ExitStatus(Exception):  # noqa: N818 - not an error: the command's result says it
+    """Raised by a command whose result is printed and is itself a failure (a transaction that
+    failed or was dropped: 3; a signature that does not verify: 1). :func:`run` exits with
+    ``code`` and prints nothing more. Commands never call ``sys.exit`` themselves."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def password_file_option(f: F) -> F:
     """``--password-file`` on a command, overriding the global one."""
 
     def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -196,8 +221,9 @@ def chain_text(network: str, chain_id: int) -> str:
     return f"{network} (chain id {chain_id}{', ' + known if known else ''})"
 
 
-def open_session(ctx: Ctx) -> Any:
-    """The Session (walletim.app.session) for this command's home, network and relay."""
+def open_session(ctx: Ctx) -> Session:
+    """The Session (walletim.app.session) for this command's home, network and relay; use it
+    as ``with open_session(ctx) as s:`` so its store and connections are closed."""
     from walletim.app.session import Session
     from walletim.config import unsafe_fast_kdf
 
@@ -233,6 +259,8 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     as_json = "--json" in args[: args.index("--") if "--" in args else len(args)]
     try:
         group.main(args=args, prog_name="walletim", standalone_mode=False)
+    except ExitStatus as status:
+        sys.exit(status.code)
     except WalletimError as err:
         fail(err, as_json)
     except click.UsageError as exc:
