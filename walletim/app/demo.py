@@ -27,7 +27,7 @@ from walletim.app.wallets import Wallets
 from walletim.keys import signing
 
 #: A small EIP-712 document of the demo's own (the EIP's "Mail" example lives in the tests).
-DEMO_TYPED_DATA = {
+DEMO_TYPED_DATA: dict[str, object] = {
     "types": {
         "EIP712Domain": [
             {"name": "name", "type": "string"},

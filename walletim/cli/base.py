@@ -153,7 +153,7 @@ pass_ctx = click.make_pass_decorator(Ctx)
 F = TypeVar("F", bound=Callable[..., object])
 
 
-class ExitStatus(Exception):  # noqa: N818 - not an error: the command's result says it
+class ExitStatus(Exception):
     """Raised by a command whose result is printed and is itself a failure (a transaction that
     failed or was dropped: 3; a signature that does not verify: 1). :func:`run` exits with
     ``code`` and prints nothing more. Commands never call ``sys.exit`` themselves."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,13 +17,20 @@ from walletim.cli.base import (
 )
 from walletim.errors import InputError
 
+if TYPE_CHECKING:
+    from walletim.app.wallets import ListedWallet, WalletInfo
 
-def _info_json(info: Any) -> dict[str, Any]:
+
+def _account0_path(template: str | None) -> str | None:
+    return None if template is None else template.replace("{i}", "0")
+
+
+def _info_json(info: WalletInfo) -> dict[str, object]:
     return {
         "name": info.name,
         "kind": info.kind,
         "address": info.address,
-        "path": None if info.template is None else info.template.replace("{i}", "0"),
+        "path": _account0_path(info.template),
         "template": info.template,
         "created": info.created,
         "source": info.source,
@@ -212,56 +219,22 @@ def list_(ctx: Ctx, names_only: bool) -> None:
     without the password (--names-only, or none can be asked) names, kinds and paths are
     listed, and addresses are not.
     """
-    from walletim.errors import PasswordRequired, WalletFileTampered
-
-    wallets = ctx.wallets()
-    entries = wallets.entries()
-    checked = False
-    refused: list[WalletFileTampered] = []
-    rows: list[dict[str, Any]] = []
-    if entries and not names_only:
-        try:
-            wallets.unlock()
-            checked = True
-        except PasswordRequired:
-            checked = False
-    for e in entries:
-        row: dict[str, Any] = {
-            "name": e.name,
-            "kind": e.kind,
-            "address": None,
-            "path": None if e.template is None else e.template.replace("{i}", "0"),
-            "template": e.template,
-            "created": e.created,
-            "source": e.source,
-            "verified": False,
-        }
-        if checked:
-            try:
-                row = {**_info_json(wallets.info(e.name)), "verified": True}
-            except WalletFileTampered as exc:
-                refused.append(exc)
-                row["refused"] = "modified outside walletim"
-        rows.append(row)
-    infos = rows if checked else None
-    data = {"home": str(ctx.home), "wallets": rows, "addresses_shown": infos is not None}
+    listing = ctx.wallets().overview(addresses=not names_only)
+    rows = [_listed_json(w) for w in listing.wallets]
+    data = {"home": str(ctx.home), "wallets": rows, "addresses_shown": listing.checked}
 
     def human() -> None:
-        if not rows:
+        if not listing.wallets:
             click.echo(f"No wallets in {ctx.home} (create one with `walletim wallet create NAME`).")
             return
-        width = max(len(r["name"]) for r in rows)
-        for r in rows:
-            shown = r["address"] or (
-                "REFUSED: file modified outside walletim"
-                if r.get("refused")
-                else "(address: needs the password)"
-            )
+        width = max(len(w.entry.name) for w in listing.wallets)
+        for w in listing.wallets:
+            e = w.entry
+            shown = w.info.address if w.info else _NO_ADDRESS[w.refused is not None]
             click.echo(
-                f"{r['name']:<{width}}  {shown:<42}  {r['kind']:<11}  "
-                f"{r['template'] or '(single key)'}"
+                f"{e.name:<{width}}  {shown:<42}  {e.kind:<11}  {e.template or '(single key)'}"
             )
-        if infos is None:
+        if not listing.checked:
             click.echo(
                 "Addresses are shown only after the home password checks the wallet files "
                 "(give it, or --password-file / WALLETIM_PASSWORD).",
@@ -269,8 +242,35 @@ def list_(ctx: Ctx, names_only: bool) -> None:
             )
 
     ctx.emit(data, human)
-    if refused:
-        raise refused[0]
+    if listing.refused:
+        raise listing.refused[0]
+
+
+#: What ``wallet list`` shows instead of an address: without the password / refused file.
+_NO_ADDRESS = {
+    False: "(address: needs the password)",
+    True: "REFUSED: file modified outside walletim",
+}
+
+
+def _listed_json(listed: ListedWallet) -> dict[str, object]:
+    """One ``wallet list --json`` row: the checked info (``verified``), or the entry only."""
+    if listed.info is not None:
+        return {**_info_json(listed.info), "verified": True}
+    e = listed.entry
+    row: dict[str, object] = {
+        "name": e.name,
+        "kind": e.kind,
+        "address": None,
+        "path": _account0_path(e.template),
+        "template": e.template,
+        "created": e.created,
+        "source": e.source,
+        "verified": False,
+    }
+    if listed.refused is not None:
+        row["refused"] = "modified outside walletim"
+    return row
 
 
 @wallet.command()
@@ -348,7 +348,7 @@ def reveal(ctx: Ctx, name: str) -> None:
     wallets.info(name)
     secret = wallets.reveal(name)
     field = "mnemonic" if secret.kind == "mnemonic" else "private_key"
-    data: dict[str, Any] = {
+    data: dict[str, object] = {
         "name": name,
         field: secret.secret,
         "has_passphrase": secret.has_passphrase,
