@@ -114,7 +114,9 @@ class PublicNode:
         return {"public_key": self.public_key.hex(), "chain_code": self.chain_code.hex()}
 
     @classmethod
-    def from_json(cls, data: Any) -> PublicNode:
+    def from_json(cls, data: object) -> PublicNode:
+        if not isinstance(data, dict):
+            raise KeysError("malformed public node")
         try:
             pub = bytes.fromhex(data["public_key"])
             code = bytes.fromhex(data["chain_code"])

@@ -8,7 +8,7 @@ transaction without a chain id (EIP-155 replay protection). The raw-hash signer 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from walletim import safejson
 from walletim.errors import InputError, SigningError
@@ -203,25 +203,17 @@ def _check_transaction(tx: dict[str, Any]) -> int:
 class LocalSigner:
     """Signs with one private key held in memory. Never log, print or pickle it."""
 
-    __slots__ = ("_account", "_key", "address")
+    __slots__ = ("_key", "address")
 
     def __init__(self, private_key: bytes) -> None:
         self._key = check_private_key(private_key)
         self.address = address_from_private_key(private_key)
-        self._account: Any = None
 
     def __repr__(self) -> str:
         return f"LocalSigner({self.address})"
 
-    def __reduce__(self) -> Any:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("a LocalSigner holds a private key and cannot be pickled")
-
-    def _eth_account(self) -> Any:
-        if self._account is None:
-            from eth_account import Account
-
-            self._account = Account.from_key(self._key)
-        return self._account
 
     def export_private_key(self) -> bytes:
         """The raw key, for keystore export or `wallet reveal`; handle with care."""
