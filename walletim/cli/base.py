@@ -36,19 +36,28 @@ PASSWORD_ENV = "WALLETIM_PASSWORD"  # noqa: S105 - the variable's name, not a pa
 MAX_SECRET_FILE = 64 * 1024
 
 
-def read_secret_file(path: str, what: str) -> str:
-    """First line of a secret file, without its line ending. Raises InputError."""
+def read_file(path: str | Path, what: str, *, limit: int) -> bytes:
+    """A file the user named (at most ``limit`` bytes). Raises InputError."""
     from walletim import fsio
     from walletim.errors import ConfigError
 
     try:
-        data = fsio.read_bytes(Path(path).expanduser(), limit=MAX_SECRET_FILE, what=what)
+        return fsio.read_bytes(Path(path).expanduser(), limit=limit, what=what)
     except ConfigError as exc:
         raise InputError(str(exc)) from exc
+
+
+def read_text_file(path: str | Path, what: str, *, limit: int, encoding: str = "utf-8") -> str:
+    """A text file the user named (at most ``limit`` bytes). Raises InputError."""
     try:
-        text = data.decode("utf-8")
+        return read_file(path, what, limit=limit).decode(encoding)
     except UnicodeDecodeError as exc:
         raise InputError(f"{what} {path} is not UTF-8 text") from exc
+
+
+def read_secret_file(path: str, what: str) -> str:
+    """First line of a secret file, without its line ending. Raises InputError."""
+    text = read_text_file(path, what, limit=MAX_SECRET_FILE)
     line = text.splitlines()[0] if text else ""
     if not line:
         raise InputError(f"{what} {path} is empty")

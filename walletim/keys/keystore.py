@@ -12,7 +12,12 @@ import secrets
 
 from walletim import safejson
 from walletim.errors import KeystoreAddressMismatch, KeystoreError, WrongPassword
-from walletim.keys.hd import address_from_private_key, check_private_key, to_checksum_address
+from walletim.keys.hd import (
+    address_from_private_key,
+    check_private_key,
+    strip_0x,
+    to_checksum_address,
+)
 
 MAX_FILE_BYTES = 64 * 1024
 #: scrypt: memory is 128 * r * n bytes, work is n * r * p.
@@ -29,9 +34,8 @@ LIGHT_SCRYPT_N = 1 << 12
 def _hex(value: object, field: str, *, size: int | None = None, max_size: int = 1024) -> bytes:
     if not isinstance(value, str):
         raise KeystoreError(f"keystore field {field} must be a hex string")
-    text = value[2:] if value[:2] in ("0x", "0X") else value
     try:
-        raw = bytes.fromhex(text)
+        raw = bytes.fromhex(strip_0x(value))
     except ValueError as exc:
         raise KeystoreError(f"keystore field {field} is not hex") from exc
     if size is not None and len(raw) != size:
@@ -85,16 +89,9 @@ def parse(text: str | bytes) -> dict[str, object]:
 
 def _load(text: str | bytes) -> dict[str, object]:
     """The JSON object of a keystore file of bounded size (a leading BOM is dropped)."""
-    if len(text) > MAX_FILE_BYTES:
-        raise KeystoreError(f"keystore file is larger than {MAX_FILE_BYTES} bytes")
-    if isinstance(text, bytes):
-        text = text.removeprefix(b"\xef\xbb\xbf")  # a BOM, as some Windows tools write
-    else:
-        text = text.removeprefix("\ufeff")
-    try:
-        doc = safejson.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise KeystoreError("keystore file is not valid JSON") from exc
+    doc = safejson.loads_document(
+        text, max_bytes=MAX_FILE_BYTES, what="keystore file", error=KeystoreError, bom=True
+    )
     if not isinstance(doc, dict):
         raise KeystoreError("keystore file is not a JSON object")
     return doc

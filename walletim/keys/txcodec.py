@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from walletim.errors import SigningError
-from walletim.keys.hd import keccak256
+from walletim.keys.hd import keccak256, strip_0x
 
 
 def _address(value: object) -> bytes:
@@ -21,10 +21,8 @@ def _address(value: object) -> bytes:
     if isinstance(value, bytes):
         raw = value
     else:
-        text = str(value)
-        text = text[2:] if text[:2] in ("0x", "0X") else text
         try:
-            raw = bytes.fromhex(text)
+            raw = bytes.fromhex(strip_0x(str(value)))
         except ValueError as exc:
             raise SigningError("transaction 'to' is not a hex address") from exc
     if len(raw) != 20:
@@ -37,10 +35,8 @@ def _data(value: object) -> bytes:
         return b""
     if isinstance(value, bytes | bytearray):
         return bytes(value)
-    text = str(value)
-    text = text[2:] if text[:2] in ("0x", "0X") else text
     try:
-        return bytes.fromhex(text)
+        return bytes.fromhex(strip_0x(str(value)))
     except ValueError as exc:
         raise SigningError("transaction 'data' is not hex") from exc
 
