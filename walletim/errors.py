@@ -53,7 +53,7 @@ plaintext derived from them. Construct errors with the facts a user needs to act
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 __all__ = [
     "Aborted",
@@ -255,7 +255,7 @@ class ChainError(WalletimError):
 class RpcError(ChainError):
     """A JSON-RPC call failed; ``response`` is the node's raw error object (or None)."""
 
-    def __init__(self, message: str, *, method: str = "", response: Any = None) -> None:
+    def __init__(self, message: str, *, method: str = "", response: object = None) -> None:
         super().__init__(message)
         self.method = method
         self.response = response

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 MAX_DEPTH = 64
@@ -59,3 +60,26 @@ def loads(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> Any:
         text = data
     check_depth(text, max_depth)
     return json.loads(text)
+
+
+def loads_document(
+    data: str | bytes,
+    *,
+    max_bytes: int,
+    what: str,
+    error: Callable[[str], Exception],
+    bom: bool = False,
+) -> Any:
+    """:func:`loads` of a whole document from outside (a file, a paste): at most ``max_bytes``
+    long (checked first), a leading UTF-8 byte-order mark dropped when ``bom``. Raises
+    ``error(message)`` saying ``what`` is too large or not valid JSON."""
+    if len(data) > max_bytes:
+        raise error(f"{what} is larger than {max_bytes} bytes")
+    if bom and isinstance(data, bytes):  # as some Windows tools write
+        data = data.removeprefix(b"\xef\xbb\xbf")
+    elif bom and isinstance(data, str):
+        data = data.removeprefix("\ufeff")
+    try:
+        return loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise error(f"{what} is not valid JSON") from exc

@@ -427,12 +427,13 @@ def test_sigkill_during_password_changes_and_exports(server: tuple[ForkServer, P
     started = time.monotonic()
     current = 1
     for n in range(kills):
+        earlier = len(srv.reported("p"))
         pid = srv.spawn("password", current, "\n".join(words).encode().hex())
         time.sleep(rng.uniform(0.0, 0.08))
         if not srv.kill(pid):
             failures.append(f"password kill {n}: the child had exited: {srv.errors[-1:]}")
             break
-        reported = srv.reported("p")
+        reported = srv.reported("p")[earlier:]  # this child's: an older one's may be stale
         if reported:
             current = int(reported[-1][0])
         nxt = (current + 1) % len(words)

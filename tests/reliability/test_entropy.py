@@ -36,8 +36,11 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
     ("walletim/keys/vault.py", "UnlockedVault.__init__", "os.urandom"): (1, "default"),
     ("walletim/keys/vault.py", "UnlockedVault.seal", "randbytes (injected)"): (1, "seal nonce"),
     ("walletim/keys/keystore.py", "encrypt", "secrets.token_bytes"): (1, "keystore uuid"),
-    ("walletim/app/wallets.py", "Wallets.__init__", "os.urandom"): (1, "default of randbytes"),
-    ("walletim/app/wallets.py", "Wallets.chat_identity", "randbytes (injected)"): (
+    ("walletim/app/wallets/manager.py", "Wallets.__init__", "os.urandom"): (
+        1,
+        "default of randbytes",
+    ),
+    ("walletim/app/wallets/manager.py", "Wallets.chat_identity", "randbytes (injected)"): (
         1,
         "chat identity seed of a private-key wallet",
     ),

@@ -19,15 +19,17 @@ import json
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from walletim.app.session import Session
 from walletim.app.wallets import Wallets
 from walletim.keys import signing
 
 #: A small EIP-712 document of the demo's own (the EIP's "Mail" example lives in the tests).
-DEMO_TYPED_DATA = {
+DEMO_TYPED_DATA: dict[str, object] = {
     "types": {
         "EIP712Domain": [
             {"name": "name", "type": "string"},
@@ -111,11 +113,8 @@ def run_chain_demo(
     home: Path, password: str, say: Callable[[str], None], *, fast_kdf: bool = False
 ) -> dict[str, object]:
     """Part two: a devnet, sends, a batch, the history; the devnet is stopped at the end."""
-    from walletim.app.chain import BatchRow
     from walletim.app.devnet import ANVIL_DEFAULT_MNEMONIC, Anvil
-    from walletim.app.session import Session
     from walletim.app.world import deploy_world
-    from walletim.chain.units import format_amount
 
     with Anvil.start() as anvil:
         say(f"8. Started a local Anvil devnet at {anvil.url} (chain id {anvil.chain_id}).")
@@ -124,63 +123,62 @@ def run_chain_demo(
             f"   Deployed its DeFi world in {world.seconds:.2f} s: WETH9 and Uniswap V2 (the "
             "published builds), USDC, DAI, pools, an ERC-4626 vault, NFTs."
         )
-        session = Session(home / "home", password, rpc_url=anvil.url, fast_kdf=fast_kdf)
-        try:
+        with Session(home / "home", password, rpc_url=anvil.url, fast_kdf=fast_kdf) as session:
             session.wallets.import_mnemonic("devtest", ANVIL_DEFAULT_MNEMONIC)
-            dev = session.wallets.account("devtest")
             say("   Imported Anvil's public TEST mnemonic as wallet devtest: a test key, funded by")
             say("   Anvil, known to everyone; never send real funds to it.")
-            say(f"   Its account 0: {dev.address}")
-            alice = session.wallets.account("alice").address
-            bob = session.wallets.account("bob").address
-            first = session.send("devtest", "alice", 10**18)
-            say(
-                f"9. Sent 1 ETH to alice (EIP-1559): {first.hash} -> {first.status}, block "
-                f"{first.receipt.block_number if first.receipt else '?'}"
-            )
-            legacy = session.send("devtest", "bob", 5 * 10**17, legacy=True)
-            say(f"   Sent 0.5 ETH to bob (legacy, EIP-155): {legacy.hash} -> {legacy.status}")
-            rows = [BatchRow(n + 1, alice if n % 2 else bob, 10**16) for n in range(20)]
-            results = session.chain.send_batch("devtest", dev.address, rows, batch_id="demo-batch")
-            mined = sum(1 for r in results if r.status == "mined")
-            say(f"10. A pipelined batch of {len(rows)} transfers: {mined} mined.")
-            rerun = session.chain.send_batch("devtest", dev.address, rows, batch_id="demo-batch")
-            again = sum(1 for r in rerun if r.already_sent)
-            say(
-                f"    Ran the same batch again: {again} of {len(rows)} rows recognised as already "
-                "paid, nothing sent twice."
-            )
-            history = session.chain.history(dev.address)
-            say(
-                f"11. History from the encrypted store ({len(history)} transactions), newest first:"
-            )
-            for rec in history[:3]:
-                say(
-                    f"     nonce {rec.nonce:>3}  {rec.status:<6} {rec.hash[:18]}...  "
-                    f"{format_amount(rec.value)} ETH"
-                )
-            balances = {n: format_amount(session.balance(n)) for n in ("alice", "bob")}
-            say(f"    Balances now: alice {balances['alice']} ETH, bob {balances['bob']} ETH")
-            ok = (
-                first.status == "mined"
-                and legacy.status == "mined"
-                and mined == len(rows)
-                and again == len(rows)
-                and len(history) == len(rows) + 2
-            )
-            if not ok:
-                raise RuntimeError("the chain demo's own checks failed")
-            defi = run_defi_demo(session, say)
-        finally:
-            session.close()
+            say(f"   Its account 0: {session.wallets.account('devtest').address}")
+            summary = _chain_sends(session, say)
+            summary.update(_chain_batch(session, say))
+            summary.update(run_defi_demo(session, say))
     say("13. Stopped the devnet.")
-    return {
-        "chain_sends_mined": first.status == "mined" and legacy.status == "mined",
-        "batch_mined": mined,
-        "batch_rerun_skipped": again,
-        "history_length": len(history),
-        **defi,
-    }
+    return summary
+
+
+def _chain_sends(session: Session, say: Callable[[str], None]) -> dict[str, object]:
+    """Step 9: one EIP-1559 and one legacy (EIP-155) transfer from the test key."""
+    first = session.send("devtest", "alice", 10**18)
+    say(
+        f"9. Sent 1 ETH to alice (EIP-1559): {first.hash} -> {first.status}, block "
+        f"{first.receipt.block_number if first.receipt else '?'}"
+    )
+    legacy = session.send("devtest", "bob", 5 * 10**17, legacy=True)
+    say(f"   Sent 0.5 ETH to bob (legacy, EIP-155): {legacy.hash} -> {legacy.status}")
+    if not (first.status == "mined" and legacy.status == "mined"):
+        raise RuntimeError("the chain demo's own checks failed")
+    return {"chain_sends_mined": True}
+
+
+def _chain_batch(session: Session, say: Callable[[str], None]) -> dict[str, object]:
+    """Steps 10-11: a pipelined batch run twice (nothing paid twice), then the history."""
+    from walletim.app.chain import BatchRow
+    from walletim.chain.units import format_amount
+
+    dev = session.wallets.account("devtest")
+    alice = session.wallets.account("alice").address
+    bob = session.wallets.account("bob").address
+    rows = [BatchRow(n + 1, alice if n % 2 else bob, 10**16) for n in range(20)]
+    results = session.chain.send_batch("devtest", dev.address, rows, batch_id="demo-batch")
+    mined = sum(1 for r in results if r.status == "mined")
+    say(f"10. A pipelined batch of {len(rows)} transfers: {mined} mined.")
+    rerun = session.chain.send_batch("devtest", dev.address, rows, batch_id="demo-batch")
+    again = sum(1 for r in rerun if r.already_sent)
+    say(
+        f"    Ran the same batch again: {again} of {len(rows)} rows recognised as already "
+        "paid, nothing sent twice."
+    )
+    history = session.chain.history(dev.address)
+    say(f"11. History from the encrypted store ({len(history)} transactions), newest first:")
+    for rec in history[:3]:
+        say(
+            f"     nonce {rec.nonce:>3}  {rec.status:<6} {rec.hash[:18]}...  "
+            f"{format_amount(rec.value)} ETH"
+        )
+    balances = {n: format_amount(session.balance(n)) for n in ("alice", "bob")}
+    say(f"    Balances now: alice {balances['alice']} ETH, bob {balances['bob']} ETH")
+    if not (mined == len(rows) and again == len(rows) and len(history) == len(rows) + 2):
+        raise RuntimeError("the chain demo's own checks failed")
+    return {"batch_mined": mined, "batch_rerun_skipped": again, "history_length": len(history)}
 
 
 def run_defi_demo(session: Session, say: Callable[[str], None]) -> dict[str, object]:
@@ -228,6 +226,18 @@ def run_defi_demo(session: Session, say: Callable[[str], None]) -> dict[str, obj
     }
 
 
+#: What alice and bob say in the chat demo; none of it may reach the relay's database.
+CHAT_TEXTS = ("gm bob! lunch at noon?", "gm alice, noon works. the usual place?", "see you there")
+
+
+@dataclass(frozen=True)
+class _ChatStory:
+    same_identity: bool  # bob's restored home has the chat identity alice's home derives
+    first_inbox: list[str]  # what bob's first inbox decrypted
+    history: list[str]  # alice's conversation with bob, from her store
+    match: bool  # the two safety numbers are equal
+
+
 def run_chat_demo(
     home: Path,
     password: str,
@@ -239,80 +249,89 @@ def run_chat_demo(
 ) -> dict[str, object]:
     """Part three: two people, two homes, one relay; chat both ways and verify each other."""
     from walletim.app.relay import EmbeddedRelay
-    from walletim.app.session import Session
 
     relay_db = home / "relay" / "mailboxes.db"
     relay_db.parent.mkdir()
-    texts = ["gm bob! lunch at noon?", "gm alice, noon works. the usual place?", "see you there"]
     with EmbeddedRelay(relay_db) as relay:
         say(f"14. Started a chat relay at {relay.url}: it stores sealed envelopes only.")
-        alice_s = Session(home / "home", password, relay_url=relay.url, fast_kdf=fast_kdf)
-        bob_s = Session(home / "bob-home", bob_password, relay_url=relay.url, fast_kdf=fast_kdf)
-        try:
-            bob_s.wallets.import_mnemonic("bob", bob_mnemonic)
-            same_identity = (
-                bob_s.wallets.chat_identity("bob").public_key
-                == alice_s.wallets.chat_identity("bob").public_key
-            )
-            say(
-                "15. bob gets a home of his own, restored from his mnemonic: the same chat "
-                f"identity comes back with it ({same_identity})."
-            )
-            a_init = alice_s.chat.init("alice")
-            b_init = bob_s.chat.init("bob")
-            say(
-                "    Both publish a chat key bound to their address by an EIP-712 signature, "
-                f"with {b_init.prekeys} one-time prekeys each."
-            )
-            bob_s.chat.contacts_add("alice", a_init.address)  # in alice's home, bob is a wallet
-            alice_s.chat.send("alice", "bob", texts[0])
-            got = bob_s.chat.inbox("bob").received
-            say(f"16. alice -> bob: {texts[0]!r}; bob's inbox decrypts {len(got)} message:")
-            for r in got:
-                say(f"      from {r.message.peer}: {r.message.text!r}")
-            bob_s.chat.send("bob", "alice", texts[1])
-            alice_s.chat.inbox("alice")
-            alice_s.chat.send("alice", "bob", texts[2])
-            bob_s.chat.inbox("bob")
-            va = alice_s.chat.contacts_verify("alice", "bob")
-            vb = bob_s.chat.contacts_verify("bob", "alice")
-            match = va.safety_number == vb.safety_number
-            say(f"17. Safety numbers, compared out of band: match = {match}")
-            say(f"      {va.safety_number}")
-            if match and va.binding_verified and vb.binding_verified:
-                alice_s.chat.contacts_verify("alice", "bob", confirm=True)
-                bob_s.chat.contacts_verify("bob", "alice", confirm=True)
-            history = alice_s.chat.read("alice", "bob").messages
-            say("18. alice's conversation with bob, from her encrypted store:")
-            for m in history:
-                arrow = "->" if m.direction == "out" else "<-"
-                say(f"      {arrow} {m.text}")
-        finally:
-            alice_s.close()
-            bob_s.close()
+        with (
+            Session(home / "home", password, relay_url=relay.url, fast_kdf=fast_kdf) as alice_s,
+            Session(
+                home / "bob-home", bob_password, relay_url=relay.url, fast_kdf=fast_kdf
+            ) as bob_s,
+        ):
+            story = _chat_story(alice_s, bob_s, bob_mnemonic, say)
     relay_bytes = b"".join(
         f.read_bytes() for f in relay_db.parent.iterdir() if f.name.startswith(relay_db.name)
     )
-    leaked = [t for t in texts if t.encode() in relay_bytes]
+    leaked = [t for t in CHAT_TEXTS if t.encode() in relay_bytes]
     say(
         f"19. The relay's database ({len(relay_bytes)} bytes) contains none of the texts: "
         f"{not leaked}."
     )
     ok = (
-        same_identity
-        and [r.message.text for r in got] == [texts[0]]
-        and [m.text for m in history] == texts
-        and match
+        story.same_identity
+        and story.first_inbox == [CHAT_TEXTS[0]]
+        and story.history == list(CHAT_TEXTS)
+        and story.match
         and not leaked
     )
     if not ok:
         raise RuntimeError("the chat demo's own checks failed")
     return {
-        "chat_restored_identity": same_identity,
-        "chat_messages": len(history),
-        "chat_safety_numbers_match": match,
+        "chat_restored_identity": story.same_identity,
+        "chat_messages": len(story.history),
+        "chat_safety_numbers_match": story.match,
         "relay_plaintext_leaked": bool(leaked),
     }
+
+
+def _chat_story(
+    alice_s: Session, bob_s: Session, bob_mnemonic: str, say: Callable[[str], None]
+) -> _ChatStory:
+    """Steps 15-18: bob restores his home, both publish identities, chat, compare numbers."""
+    texts = CHAT_TEXTS
+    bob_s.wallets.import_mnemonic("bob", bob_mnemonic)
+    same_identity = (
+        bob_s.wallets.chat_identity("bob").public_key
+        == alice_s.wallets.chat_identity("bob").public_key
+    )
+    say(
+        "15. bob gets a home of his own, restored from his mnemonic: the same chat "
+        f"identity comes back with it ({same_identity})."
+    )
+    a_init = alice_s.chat.init("alice")
+    b_init = bob_s.chat.init("bob")
+    say(
+        "    Both publish a chat key bound to their address by an EIP-712 signature, "
+        f"with {b_init.prekeys} one-time prekeys each."
+    )
+    bob_s.chat.contacts_add("alice", a_init.address)  # in alice's home, bob is a wallet
+    alice_s.chat.send("alice", "bob", texts[0])
+    got = bob_s.chat.inbox("bob").received
+    say(f"16. alice -> bob: {texts[0]!r}; bob's inbox decrypts {len(got)} message:")
+    for r in got:
+        say(f"      from {r.message.peer}: {r.message.text!r}")
+    bob_s.chat.send("bob", "alice", texts[1])
+    alice_s.chat.inbox("alice")
+    alice_s.chat.send("alice", "bob", texts[2])
+    bob_s.chat.inbox("bob")
+    va = alice_s.chat.contacts_verify("alice", "bob")
+    vb = bob_s.chat.contacts_verify("bob", "alice")
+    match = va.safety_number == vb.safety_number
+    say(f"17. Safety numbers, compared out of band: match = {match}")
+    say(f"      {va.safety_number}")
+    if match and va.binding_verified and vb.binding_verified:
+        alice_s.chat.contacts_verify("alice", "bob", confirm=True)
+        bob_s.chat.contacts_verify("bob", "alice", confirm=True)
+    history = alice_s.chat.read("alice", "bob").messages
+    say("18. alice's conversation with bob, from her encrypted store:")
+    for m in history:
+        arrow = "->" if m.direction == "out" else "<-"
+        say(f"      {arrow} {m.text}")
+    return _ChatStory(
+        same_identity, [r.message.text for r in got], [m.text for m in history], match
+    )
 
 
 def run_wim_demo(
@@ -346,6 +365,18 @@ def run_wim_demo(
             bob_s.close()
 
 
+def _fund_story(alice_s: Session, people: tuple[str, str], say: Callable[[str], None]) -> None:
+    """Step 20: the test key gives each person 5 ETH and 500 USDC."""
+    d = alice_s.defi
+    for who in people:  # the test key pays for the story
+        d.execute(d.transfer("devtest", "ETH", who, "5"))
+        d.execute(d.transfer("devtest", "USDC", who, "500"))
+    say(
+        "20. The wallet IM, on a fresh devnet and the same relay: alice and bob each get 5 ETH "
+        "and 500 USDC from the test key."
+    )
+
+
 def _wim_story(
     alice_s: Session, bob_s: Session, anvil: object, say: Callable[[str], None]
 ) -> dict[str, object]:
@@ -357,14 +388,7 @@ def _wim_story(
     bob = bob_s.wallets.account("bob").address
     watcher = watcher_for(bob_s)
     watcher.scan("bob")  # the first run starts at the chain's head
-    d = alice_s.defi
-    for who in (alice, bob):  # the test key pays for the story
-        d.execute(d.transfer("devtest", "ETH", who, "5"))
-        d.execute(d.transfer("devtest", "USDC", who, "500"))
-    say(
-        "20. The wallet IM, on a fresh devnet and the same relay: alice and bob each get 5 ETH "
-        "and 500 USDC from the test key."
-    )
+    _fund_story(alice_s, (alice, bob), say)
     paid = a.pay("alice", bob, "0.1", note="lunch, thanks!")
     got = bob_s.chat.inbox("bob").received
     seen = b.verdicts(bob, [r.message.id for r in got])
@@ -408,21 +432,54 @@ def _wim_story(
     limit = watcher.parse_threshold("1eth")
     alerts = watcher.scan("bob", [limit])
     again = watcher.scan("bob", [limit])
+    money = _WimMoney(state, hers, bob_view.state, len(status.settled), claim.amount)
+    return _wim_verdict(bob_s, money, alerts, again, say)
+
+
+class _Alert(Protocol):
+    """What the story shows of a watcher's alert (walletim.app.watch)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class _WimMoney:
+    """What steps 21-24 did, for the checks at the end of the wallet-IM story."""
+
+    payment_state: str  # bob's verdict on alice's payment in the chat
+    request_settled_hers: bool  # alice's side of the request she paid
+    request_state_his: str  # bob's side of it
+    split_settled: int  # shares of bob's split bill settled
+    claimed: int | None  # wei bob claimed from alice's red packet
+
+
+def _wim_verdict(
+    bob_s: Session,
+    money: _WimMoney,
+    alerts: Sequence[_Alert],
+    again: Sequence[_Alert],
+    say: Callable[[str], None],
+) -> dict[str, object]:
+    """Step 25 (the watcher's alerts), the wallet-IM story's own checks, and its summary."""
+    m = money
     kinds = sorted({al.kind for al in alerts})
     listed = ", ".join(kinds)
     say(f"25. bob's watcher posts {len(alerts)} alerts to his chat with himself ({listed}):")
     for al in alerts:
         say(f"      [{al.kind}] {al.text}")
     say(f"    Scanning again posts {len(again)}: each alert fires once for its event.")
-    verified = [p for p in b.payments("bob") if p.direction == "in" and p.state == "verified"]
+    verified = [
+        p for p in bob_s.wim.payments("bob") if p.direction == "in" and p.state == "verified"
+    ]
     checks = {
-        f"payment {state}": state == "verified",
-        "request unsettled for alice": (
-            settled.request is not None and settled.request.state == "settled"
-        ),
-        f"request {bob_view.state} for bob": bob_view.state == "settled",
-        f"{len(status.settled)} split shares settled": len(status.settled) == 1,
-        f"packet claim {claim.amount}": claim.amount == 2 * 10**17,
+        f"payment {m.payment_state}": m.payment_state == "verified",
+        "request unsettled for alice": m.request_settled_hers,
+        f"request {m.request_state_his} for bob": m.request_state_his == "settled",
+        f"{m.split_settled} split shares settled": m.split_settled == 1,
+        f"packet claim {m.claimed}": m.claimed == 2 * 10**17,
         f"{len(verified)} payments verified": len(verified) == 3,
         f"alerts {listed}": {"incoming", "unsigned", "outflow"} <= set(kinds),
         f"{len(again)} alerts repeated": not again,
@@ -431,10 +488,10 @@ def _wim_story(
     if failed:
         raise RuntimeError(f"the wallet-IM demo's own checks failed: {'; '.join(failed)}")
     return {
-        "wim_payment_state": state,
-        "wim_request_settled": bob_view.state == "settled",
-        "wim_split_settled": len(status.settled),
-        "wim_packet_claimed": str(claim.amount),
+        "wim_payment_state": m.payment_state,
+        "wim_request_settled": m.request_state_his == "settled",
+        "wim_split_settled": m.split_settled,
+        "wim_packet_claimed": str(m.claimed),
         "wim_verified_payments": len(verified),
         "alerts": kinds,
         "alerts_repeated": len(again),

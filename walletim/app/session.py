@@ -9,23 +9,16 @@ encrypted store together for the CLI and for scripts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from walletim.app.chain import ChainService, SendRequest, SendResult
+from walletim.app.names import Names, StoreContacts
 from walletim.app.networks import Network, Networks
 from walletim.app.wallets import PasswordSource, Wallets
 from walletim.chain.rpc import RpcClient
 from walletim.config import DEFAULT_RELAY_URL
-from walletim.errors import (
-    InputError,
-    KeysError,
-    PasswordRequired,
-    VaultCorrupt,
-    WrongPassword,
-    shown,
-)
 from walletim.store.db import DB_NAME, Store
 
 if TYPE_CHECKING:
@@ -36,8 +29,8 @@ if TYPE_CHECKING:
     from walletim.app.tokens import TokenBook
     from walletim.app.watch import Watcher
     from walletim.app.wim import WalletIM
-
-ACCOUNT_SCAN = 20  # indexes per wallet searched when finding which account holds an address
+    from walletim.contracts.tokenlist import ListedToken, TokenList
+    from walletim.keys.signing import Signature
 
 
 class Session:
@@ -59,6 +52,8 @@ class Session:
         self.relay_url = relay_url
         self.wallets = Wallets(self.home, password, network=network, fast_kdf=fast_kdf)
         self.networks = Networks(self.home)
+        contacts = StoreContacts(self.home / DB_NAME, self.open_store, lambda: self._store)
+        self.names = Names(self.wallets, contacts, world=self._world_contracts)
         self._network_name = network
         self._rpc_url = rpc_url
         self._network: Network | None = None
@@ -141,7 +136,7 @@ class Session:
             )
         return self._tokens
 
-    def world_token_list(self) -> Any | None:
+    def world_token_list(self) -> TokenList | None:
         """The devnet world's token list (a TokenList derived from its manifest), or None
         when the node runs no world of this network's chain."""
         from walletim.app.tokens import world_list
@@ -151,13 +146,13 @@ class Session:
             return None
         return world_list(world)
 
-    def _token_sources(self) -> list[tuple[str, Any]]:
+    def _token_sources(self) -> list[tuple[str, Sequence[ListedToken]]]:
         """The token lists of this network, in precedence order: the devnet world's (derived
         from its manifest), then those added to this home, oldest first."""
         from walletim.app.tokens import TokenLists
 
         chain_id = self.network.chain_id
-        out: list[tuple[str, Any]] = []
+        out: list[tuple[str, Sequence[ListedToken]]] = []
         world = self.world_token_list()
         if world is not None:
             out.append((world.name, world.for_chain(chain_id)))
@@ -174,33 +169,18 @@ class Session:
         return self._redpackets
 
     def name_of(self, address: str) -> str | None:
-        """A name for an address, for confirmations: a devnet-world contract, a wallet of this
-        home (account 0, from its checked file, only once the home is unlocked), or a contact
-        (only if the store is already open: naming an address never asks for the password)."""
-        from walletim.app.world_pins import REDPACKET, WORLD
-        from walletim.keys.hd import to_checksum_address
+        """A name for an address, for confirmations (:meth:`walletim.app.names.Names.name_of`):
+        never asks for the password nor dials the node."""
+        return self.names.name_of(address)
 
-        target = to_checksum_address(address)
-        # The world names only its pinned addresses: recognising it (two round trips) is
-        # worth it only for one of those.
-        pinned = {to_checksum_address(a) for a, _ in (*WORLD.values(), REDPACKET)}
-        if self._defi is not None and target in pinned:
-            world = self._defi.world()
-            if world is not None:
-                for name, addr in world.contracts.items():
-                    if to_checksum_address(addr) == target:
-                        return str(name)
-        if self.wallets.is_unlocked:
-            for info in self.wallets.list():
-                if info.address == target:
-                    return info.name
-        if self._store is not None:
-            from walletim.store.chat import ChatRepo
-
-            contact = ChatRepo(self._store).contact(target)
-            if contact is not None and contact.name:
-                return contact.name
-        return None
+    def _world_contracts(self) -> Mapping[str, str]:
+        """The devnet world's contracts, only once the DeFi service has looked them up (naming
+        an address never dials the node: recognising the world costs two round trips)."""
+        defi = self._defi
+        if defi is None or not getattr(defi, "_world_loaded", False):
+            return {}
+        world = defi.world()
+        return {} if world is None else world.contracts
 
     @property
     def chat(self) -> ChatService:
@@ -288,31 +268,9 @@ class Session:
 
     def resolve_address(self, text: str) -> str:
         """A 0x address, a wallet account (NAME / NAME:INDEX) or a chat contact's name, as a
-        checksummed address. Contacts live in the encrypted store: naming one unlocks it.
-
-        Raises:
-            InputError: none of these.
-        """
-        from walletim.app.wallets import parse_address
-
-        candidate = text.strip()
-        if candidate[:2].lower() == "0x":
-            return parse_address(candidate)
-        try:
-            return self.wallets.account(candidate).address
-        except (VaultCorrupt, WrongPassword, PasswordRequired):
-            raise  # a wallet file changed outside walletim is an error, not "maybe a contact"
-        except (KeysError, InputError) as exc:
-            reason = str(exc)
-        if (self.home / DB_NAME).exists():
-            from walletim.store.chat import ChatRepo
-
-            contact = ChatRepo(self.open_store()).contact_named(candidate)
-            if contact is not None:
-                return contact.address
-        raise InputError(
-            f"{shown(candidate)} is neither an address, a wallet account nor a contact ({reason})"
-        )
+        checksummed address (:meth:`walletim.app.names.Names.resolve_address`; naming a
+        contact unlocks the store). Raises InputError."""
+        return self.names.resolve_address(text)
 
     def resolve_token(self, text: str) -> str:
         """An ERC-20's address: a 0x address, or a symbol a token list of this network lists
@@ -329,15 +287,7 @@ class Session:
 
     def account_for(self, address: str) -> str:
         """The NAME:INDEX of this home's account holding ``address``. Raises InputError."""
-        from walletim.keys.hd import to_checksum_address
-
-        target = to_checksum_address(address)
-        for info in self.wallets.list():
-            count = 1 if info.kind == "private-key" else ACCOUNT_SCAN
-            for acct in self.wallets.addresses(info.name, count=count):
-                if acct.address == target:
-                    return acct.spec
-        raise InputError(f"{target} is not an account of this home")
+        return self.names.account_for(address)
 
     # -- shortcuts for scripts --------------------------------------------------------------
 
@@ -348,11 +298,11 @@ class Session:
     def sign_typed_data(
         self,
         account: str,
-        doc: dict[str, Any],
+        doc: dict[str, object],
         *,
         allow_chains: tuple[int, ...] = (),
         allow_any_chain: bool = False,
-    ) -> Any:
+    ) -> Signature:
         """EIP-712 sign ``doc`` as ``account`` for this session's network: a domain for
         another chain, or without chainId, is refused unless allowed
         (:meth:`walletim.app.wallets.Wallets.sign_typed_data`)."""

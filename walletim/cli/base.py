@@ -1,15 +1,22 @@
 """CLI plumbing: the context object, output rendering, secret input, and the one place
-where errors become a clean line on stderr and an exit code."""
+where errors become a clean line on stderr and an exit code.
+
+The seam to app/ is typed: :func:`open_session` returns the :class:`~walletim.app.session.Session`
+(a context manager) and :meth:`Ctx.wallets` the :class:`~walletim.app.wallets.Wallets`, so mypy
+checks every command's calls into app/. A command never calls ``sys.exit``: it raises a
+:class:`~walletim.errors.WalletimError`, or :class:`ExitStatus` when its printed result is itself
+a failure; :func:`run` turns both into the exit code.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
@@ -21,23 +28,36 @@ from walletim.errors import (
     WalletimError,
 )
 
+if TYPE_CHECKING:  # imported when a command runs: start-up stays fast
+    from walletim.app.session import Session
+    from walletim.app.wallets import Wallets
+
 PASSWORD_ENV = "WALLETIM_PASSWORD"  # noqa: S105 - the variable's name, not a password
 MAX_SECRET_FILE = 64 * 1024
 
 
-def read_secret_file(path: str, what: str) -> str:
-    """First line of a secret file, without its line ending. Raises InputError."""
+def read_file(path: str | Path, what: str, *, limit: int) -> bytes:
+    """A file the user named (at most ``limit`` bytes). Raises InputError."""
     from walletim import fsio
     from walletim.errors import ConfigError
 
     try:
-        data = fsio.read_bytes(Path(path).expanduser(), limit=MAX_SECRET_FILE, what=what)
+        return fsio.read_bytes(Path(path).expanduser(), limit=limit, what=what)
     except ConfigError as exc:
         raise InputError(str(exc)) from exc
+
+
+def read_text_file(path: str | Path, what: str, *, limit: int, encoding: str = "utf-8") -> str:
+    """A text file the user named (at most ``limit`` bytes). Raises InputError."""
     try:
-        text = data.decode("utf-8")
+        return read_file(path, what, limit=limit).decode(encoding)
     except UnicodeDecodeError as exc:
         raise InputError(f"{what} {path} is not UTF-8 text") from exc
+
+
+def read_secret_file(path: str, what: str) -> str:
+    """First line of a secret file, without its line ending. Raises InputError."""
+    text = read_text_file(path, what, limit=MAX_SECRET_FILE)
     line = text.splitlines()[0] if text else ""
     if not line:
         raise InputError(f"{what} {path} is empty")
@@ -106,13 +126,15 @@ class Ctx:
     relay_url: str
     password: CliPassword
 
-    def wallets(self) -> Any:
+    def wallets(self) -> Wallets:
         from walletim.app.wallets import Wallets
         from walletim.config import unsafe_fast_kdf
 
         return Wallets(self.home, self.password, network=self.network, fast_kdf=unsafe_fast_kdf())
 
-    def emit(self, data: dict[str, Any], human: str | Callable[[], None] | None = None) -> None:
+    def emit(
+        self, data: Mapping[str, object], human: str | Callable[[], None] | None = None
+    ) -> None:
         """Print one JSON document (``--json``) or the human rendering."""
         if self.json:
             click.echo(json.dumps(data, indent=2, sort_keys=False))
@@ -137,8 +159,20 @@ class Ctx:
 
 pass_ctx = click.make_pass_decorator(Ctx)
 
+F = TypeVar("F", bound=Callable[..., object])
 
-def password_file_option(f: Callable[..., Any]) -> Callable[..., Any]:
+
+class ExitStatus(Exception):
+    """Raised by a command whose result is printed and is itself a failure (a transaction that
+    failed or was dropped: 3; a signature that does not verify: 1). :func:`run` exits with
+    ``code`` and prints nothing more. Commands never call ``sys.exit`` themselves."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def password_file_option(f: F) -> F:
     """``--password-file`` on a command, overriding the global one."""
 
     def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -196,8 +230,9 @@ def chain_text(network: str, chain_id: int) -> str:
     return f"{network} (chain id {chain_id}{', ' + known if known else ''})"
 
 
-def open_session(ctx: Ctx) -> Any:
-    """The Session (walletim.app.session) for this command's home, network and relay."""
+def open_session(ctx: Ctx) -> Session:
+    """The Session (walletim.app.session) for this command's home, network and relay; use it
+    as ``with open_session(ctx) as s:`` so its store and connections are closed."""
     from walletim.app.session import Session
     from walletim.config import unsafe_fast_kdf
 
@@ -233,6 +268,8 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     as_json = "--json" in args[: args.index("--") if "--" in args else len(args)]
     try:
         group.main(args=args, prog_name="walletim", standalone_mode=False)
+    except ExitStatus as status:
+        sys.exit(status.code)
     except WalletimError as err:
         fail(err, as_json)
     except click.UsageError as exc:

@@ -1022,7 +1022,7 @@ def token_list_show(ctx: Ctx) -> None:
 
             book = TokenBook(chain_id, lambda: TokenLists(s.home).for_chain(chain_id))
         tokens = book.listed()
-        data = {
+        data: dict[str, Any] = {
             "chain_id": chain_id,
             "network": s.network.name,
             "lists": [_list_json(s, x) for x in lists],

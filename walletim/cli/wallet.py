@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -12,18 +13,67 @@ from walletim.cli.base import (
     pass_ctx,
     password_file_option,
     prompt_secret,
+    read_file,
     read_secret_file,
     read_stdin_line,
 )
 from walletim.errors import InputError
 
+if TYPE_CHECKING:
+    from walletim.app.wallets import ListedWallet, WalletInfo, Wallets
 
-def _info_json(info: Any) -> dict[str, Any]:
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _file_option(name: str, help: str) -> Callable[[F], F]:
+    """``--NAME FILE`` (a file path; the value is read by the command)."""
+    return click.option(name, type=click.Path(dir_okay=False), help=help)
+
+
+def _passphrase_options(flag_help: str, file_help: str) -> Callable[[F], F]:
+    """``--mnemonic-passphrase`` (prompted) and ``--mnemonic-passphrase-file``."""
+
+    def decorate(f: F) -> F:
+        f = _file_option("--mnemonic-passphrase-file", file_help)(f)
+        return click.option("--mnemonic-passphrase", is_flag=True, help=flag_help)(f)
+
+    return decorate
+
+
+def _new_wallet(ctx: Ctx, name: str) -> Wallets:
+    """The home's wallets, once ``name`` is checked to be a valid, unused wallet name (before
+    any secret is asked for). Raises InputError, WalletExists."""
+    from walletim.keys.vault import check_name
+
+    wallets = ctx.wallets()
+    check_name(name)
+    if wallets.exists(name):
+        from walletim.errors import WalletExists
+
+        raise WalletExists(name)
+    return wallets
+
+
+def _keystore_password(ctx: Ctx, password_file: str | None, prompt: str, *, new: bool) -> str:
+    """A keystore's password: from its file, else the home password when that is scripted,
+    else a hidden prompt (asked twice for a ``new`` keystore)."""
+    if password_file:
+        return read_secret_file(password_file, "keystore password file")
+    if ctx.password.scripted:
+        return ctx.password.current()
+    return prompt_secret(prompt, confirm=new)
+
+
+def _account0_path(template: str | None) -> str | None:
+    return None if template is None else template.replace("{i}", "0")
+
+
+def _info_json(info: WalletInfo) -> dict[str, object]:
     return {
         "name": info.name,
         "kind": info.kind,
         "address": info.address,
-        "path": None if info.template is None else info.template.replace("{i}", "0"),
+        "path": _account0_path(info.template),
         "template": info.template,
         "created": info.created,
         "source": info.source,
@@ -55,15 +105,9 @@ def wallet() -> None:
     show_default=True,
     help="Mnemonic length.",
 )
-@click.option(
-    "--mnemonic-passphrase",
-    is_flag=True,
-    help="Also protect the seed with a BIP-39 passphrase (prompted).",
-)
-@click.option(
-    "--mnemonic-passphrase-file",
-    type=click.Path(dir_okay=False),
-    help="Read the BIP-39 passphrase from FILE (for scripts).",
+@_passphrase_options(
+    "Also protect the seed with a BIP-39 passphrase (prompted).",
+    "Read the BIP-39 passphrase from FILE (for scripts).",
 )
 @click.option(
     "--path", "template", help="Account path template, e.g. \"m/44'/60'/0'/0/{i}\" or ledger-live."
@@ -79,14 +123,7 @@ def create(
     template: str | None,
 ) -> None:
     """Create a new HD wallet NAME; its mnemonic is shown once."""
-    from walletim.keys.vault import check_name
-
-    wallets = ctx.wallets()
-    check_name(name)
-    if wallets.exists(name):
-        from walletim.errors import WalletExists
-
-        raise WalletExists(name)
+    wallets = _new_wallet(ctx, name)
     passphrase = _passphrase(mnemonic_passphrase, mnemonic_passphrase_file, confirm=True)
     created = wallets.create(name, words=int(words), passphrase=passphrase, template=template)
     data = _info_json(created.info)
@@ -127,18 +164,9 @@ def create(
     type=click.Path(dir_okay=False),
     help="Import a Web3 Secret Storage v3 keystore file (geth, cast, MetaMask, MEW).",
 )
-@click.option(
-    "--keystore-password-file",
-    type=click.Path(dir_okay=False),
-    help="Read the keystore's own password from FILE.",
-)
-@click.option(
-    "--mnemonic-passphrase", is_flag=True, help="The seed has a BIP-39 passphrase (prompted)."
-)
-@click.option(
-    "--mnemonic-passphrase-file",
-    type=click.Path(dir_okay=False),
-    help="Read the BIP-39 passphrase from FILE.",
+@_file_option("--keystore-password-file", "Read the keystore's own password from FILE.")
+@_passphrase_options(
+    "The seed has a BIP-39 passphrase (prompted).", "Read the BIP-39 passphrase from FILE."
 )
 @click.option("--path", "template", help="Account path template (default m/44'/60'/0'/0/{i}).")
 @password_file_option
@@ -155,35 +183,20 @@ def import_(
     template: str | None,
 ) -> None:
     """Import a wallet: a mnemonic (prompt or --mnemonic-stdin), a private key, or a keystore."""
-    from walletim.keys.vault import check_name
-
     if sum([mnemonic_stdin, private_key_stdin, keystore_file is not None]) > 1:
         raise click.UsageError("choose one of --mnemonic-stdin, --private-key-stdin, --keystore")
-    wallets = ctx.wallets()
-    check_name(name)
-    if wallets.exists(name):
-        from walletim.errors import WalletExists
-
-        raise WalletExists(name)
+    wallets = _new_wallet(ctx, name)
     if (private_key_stdin or keystore_file) and (
         template or mnemonic_passphrase or mnemonic_passphrase_file
     ):
         raise click.UsageError("--path and --mnemonic-passphrase apply to mnemonic imports only")
     if keystore_file:
-        from walletim import fsio
-        from walletim.errors import ConfigError
         from walletim.keys.keystore import MAX_FILE_BYTES
 
-        try:
-            text = fsio.read_bytes(Path(keystore_file), limit=MAX_FILE_BYTES, what="keystore")
-        except ConfigError as exc:
-            raise InputError(str(exc)) from exc
-        if keystore_password_file:
-            ks_password = read_secret_file(keystore_password_file, "keystore password file")
-        elif ctx.password.scripted:
-            ks_password = ctx.password.current()
-        else:
-            ks_password = prompt_secret("Keystore password")
+        text = read_file(keystore_file, "keystore", limit=MAX_FILE_BYTES)
+        ks_password = _keystore_password(
+            ctx, keystore_password_file, "Keystore password", new=False
+        )
         info = wallets.import_keystore(name, text, ks_password)
     elif private_key_stdin:
         info = wallets.import_private_key(name, read_stdin_line("private key"))
@@ -212,56 +225,22 @@ def list_(ctx: Ctx, names_only: bool) -> None:
     without the password (--names-only, or none can be asked) names, kinds and paths are
     listed, and addresses are not.
     """
-    from walletim.errors import PasswordRequired, WalletFileTampered
-
-    wallets = ctx.wallets()
-    entries = wallets.entries()
-    checked = False
-    refused: list[WalletFileTampered] = []
-    rows: list[dict[str, Any]] = []
-    if entries and not names_only:
-        try:
-            wallets.unlock()
-            checked = True
-        except PasswordRequired:
-            checked = False
-    for e in entries:
-        row: dict[str, Any] = {
-            "name": e.name,
-            "kind": e.kind,
-            "address": None,
-            "path": None if e.template is None else e.template.replace("{i}", "0"),
-            "template": e.template,
-            "created": e.created,
-            "source": e.source,
-            "verified": False,
-        }
-        if checked:
-            try:
-                row = {**_info_json(wallets.info(e.name)), "verified": True}
-            except WalletFileTampered as exc:
-                refused.append(exc)
-                row["refused"] = "modified outside walletim"
-        rows.append(row)
-    infos = rows if checked else None
-    data = {"home": str(ctx.home), "wallets": rows, "addresses_shown": infos is not None}
+    listing = ctx.wallets().overview(addresses=not names_only)
+    rows = [_listed_json(w) for w in listing.wallets]
+    data = {"home": str(ctx.home), "wallets": rows, "addresses_shown": listing.checked}
 
     def human() -> None:
-        if not rows:
+        if not listing.wallets:
             click.echo(f"No wallets in {ctx.home} (create one with `walletim wallet create NAME`).")
             return
-        width = max(len(r["name"]) for r in rows)
-        for r in rows:
-            shown = r["address"] or (
-                "REFUSED: file modified outside walletim"
-                if r.get("refused")
-                else "(address: needs the password)"
-            )
+        width = max(len(w.entry.name) for w in listing.wallets)
+        for w in listing.wallets:
+            e = w.entry
+            shown = w.info.address if w.info else _NO_ADDRESS[w.refused is not None]
             click.echo(
-                f"{r['name']:<{width}}  {shown:<42}  {r['kind']:<11}  "
-                f"{r['template'] or '(single key)'}"
+                f"{e.name:<{width}}  {shown:<42}  {e.kind:<11}  {e.template or '(single key)'}"
             )
-        if infos is None:
+        if not listing.checked:
             click.echo(
                 "Addresses are shown only after the home password checks the wallet files "
                 "(give it, or --password-file / WALLETIM_PASSWORD).",
@@ -269,8 +248,35 @@ def list_(ctx: Ctx, names_only: bool) -> None:
             )
 
     ctx.emit(data, human)
-    if refused:
-        raise refused[0]
+    if listing.refused:
+        raise listing.refused[0]
+
+
+#: What ``wallet list`` shows instead of an address: without the password / refused file.
+_NO_ADDRESS = {
+    False: "(address: needs the password)",
+    True: "REFUSED: file modified outside walletim",
+}
+
+
+def _listed_json(listed: ListedWallet) -> dict[str, object]:
+    """One ``wallet list --json`` row: the checked info (``verified``), or the entry only."""
+    if listed.info is not None:
+        return {**_info_json(listed.info), "verified": True}
+    e = listed.entry
+    row: dict[str, object] = {
+        "name": e.name,
+        "kind": e.kind,
+        "address": None,
+        "path": _account0_path(e.template),
+        "template": e.template,
+        "created": e.created,
+        "source": e.source,
+        "verified": False,
+    }
+    if listed.refused is not None:
+        row["refused"] = "modified outside walletim"
+    return row
 
 
 @wallet.command()
@@ -305,11 +311,7 @@ def addresses(ctx: Ctx, name: str, count: int, start: int, template: str | None)
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False), help="Keystore file to write."
 )
-@click.option(
-    "--keystore-password-file",
-    type=click.Path(dir_okay=False),
-    help="Read the new keystore's password from FILE.",
-)
+@_file_option("--keystore-password-file", "Read the new keystore's password from FILE.")
 @password_file_option
 @pass_ctx
 def export(ctx: Ctx, account: str, out: str, keystore_password_file: str | None) -> None:
@@ -318,12 +320,7 @@ def export(ctx: Ctx, account: str, out: str, keystore_password_file: str | None)
     target = wallets.account(account)  # fail fast on a bad account, before prompting
     if Path(out).expanduser().exists():
         raise InputError(f"{out} exists; not overwritten")
-    if keystore_password_file:
-        ks_password = read_secret_file(keystore_password_file, "keystore password file")
-    elif ctx.password.scripted:
-        ks_password = ctx.password.current()
-    else:
-        ks_password = prompt_secret("New keystore password", confirm=True)
+    ks_password = _keystore_password(ctx, keystore_password_file, "New keystore password", new=True)
     if not ks_password:
         raise InputError("the keystore password is empty")
     wallets.export_keystore(account, out, ks_password)
@@ -348,7 +345,7 @@ def reveal(ctx: Ctx, name: str) -> None:
     wallets.info(name)
     secret = wallets.reveal(name)
     field = "mnemonic" if secret.kind == "mnemonic" else "private_key"
-    data: dict[str, Any] = {
+    data: dict[str, object] = {
         "name": name,
         field: secret.secret,
         "has_passphrase": secret.has_passphrase,
@@ -364,11 +361,7 @@ def reveal(ctx: Ctx, name: str) -> None:
 
 @wallet.command(name="change-password")
 @click.argument("name", required=False)
-@click.option(
-    "--new-password-file",
-    type=click.Path(dir_okay=False),
-    help="Read the new password from FILE (for scripts).",
-)
+@_file_option("--new-password-file", "Read the new password from FILE (for scripts).")
 @password_file_option
 @pass_ctx
 def change_password(ctx: Ctx, name: str | None, new_password_file: str | None) -> None:

@@ -11,7 +11,6 @@ import os
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from walletim.errors import VaultCorrupt, WrongPassword
 
@@ -56,7 +55,7 @@ class KdfParams:
             raise VaultCorrupt("argon2id salt has the wrong length")
         return self
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "name": "argon2id",
             "opslimit": self.opslimit,
@@ -65,8 +64,10 @@ class KdfParams:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> KdfParams:
+    def from_json(cls, data: object) -> KdfParams:
         """Raises VaultCorrupt on anything but bounded argon2id parameters."""
+        if not isinstance(data, dict):
+            raise VaultCorrupt("malformed KDF parameters")
         try:
             if data["name"] != "argon2id":
                 raise VaultCorrupt(f"unsupported KDF {str(data['name'])[:20]!r}")

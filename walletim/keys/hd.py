@@ -17,6 +17,11 @@ from walletim.keys.paths import HARDENED, format_path
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
+def strip_0x(text: str) -> str:
+    """Hex text without its ``0x`` / ``0X`` prefix, if it has one."""
+    return text[2:] if text[:2] in ("0x", "0X") else text
+
+
 def keccak256(data: bytes) -> bytes:
     from Crypto.Hash import keccak
 
@@ -29,11 +34,7 @@ def to_checksum_address(address: str | bytes) -> str:
     Raises:
         KeysError: if it is not 20 bytes of hex.
     """
-    if isinstance(address, bytes):
-        raw = address.hex()
-    else:
-        raw = address[2:] if address[:2] in ("0x", "0X") else address
-        raw = raw.lower()
+    raw = address.hex() if isinstance(address, bytes) else strip_0x(address).lower()
     if len(raw) != 40 or any(c not in "0123456789abcdef" for c in raw):
         raise KeysError(f"not a 20-byte hex address: {shown(address)}")
     digest = keccak256(raw.encode("ascii")).hex()
@@ -50,7 +51,7 @@ def parse_checksummed(text: str) -> str:
         KeysError: not 20 bytes of hex, or a mixed-case address with a wrong checksum.
     """
     checksummed = to_checksum_address(text)
-    body = text.strip()[2:] if text.strip()[:2] in ("0x", "0X") else text.strip()
+    body = strip_0x(text.strip())
     if body != body.lower() and body != body.upper() and "0x" + body != checksummed:
         raise KeysError(f"{shown(text)} has a wrong EIP-55 checksum (a typo?)")
     return checksummed
@@ -114,7 +115,9 @@ class PublicNode:
         return {"public_key": self.public_key.hex(), "chain_code": self.chain_code.hex()}
 
     @classmethod
-    def from_json(cls, data: Any) -> PublicNode:
+    def from_json(cls, data: object) -> PublicNode:
+        if not isinstance(data, dict):
+            raise KeysError("malformed public node")
         try:
             pub = bytes.fromhex(data["public_key"])
             code = bytes.fromhex(data["chain_code"])

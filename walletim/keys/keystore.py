@@ -9,11 +9,15 @@ The decrypted key is checked against the file's ``address`` when the file has on
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from walletim import safejson
 from walletim.errors import KeystoreAddressMismatch, KeystoreError, WrongPassword
-from walletim.keys.hd import address_from_private_key, check_private_key, to_checksum_address
+from walletim.keys.hd import (
+    address_from_private_key,
+    check_private_key,
+    strip_0x,
+    to_checksum_address,
+)
 
 MAX_FILE_BYTES = 64 * 1024
 #: scrypt: memory is 128 * r * n bytes, work is n * r * p.
@@ -27,12 +31,11 @@ STANDARD_SCRYPT_N = 1 << 18
 LIGHT_SCRYPT_N = 1 << 12
 
 
-def _hex(value: Any, field: str, *, size: int | None = None, max_size: int = 1024) -> bytes:
+def _hex(value: object, field: str, *, size: int | None = None, max_size: int = 1024) -> bytes:
     if not isinstance(value, str):
         raise KeystoreError(f"keystore field {field} must be a hex string")
-    text = value[2:] if value[:2] in ("0x", "0X") else value
     try:
-        raw = bytes.fromhex(text)
+        raw = bytes.fromhex(strip_0x(value))
     except ValueError as exc:
         raise KeystoreError(f"keystore field {field} is not hex") from exc
     if size is not None and len(raw) != size:
@@ -42,7 +45,7 @@ def _hex(value: Any, field: str, *, size: int | None = None, max_size: int = 102
     return raw
 
 
-def _int(params: dict[str, Any], field: str, low: int, high: int) -> int:
+def _int(params: dict[str, object], field: str, low: int, high: int) -> int:
     value = params.get(field)
     if type(value) is not int:
         raise KeystoreError(f"keystore KDF parameter {field} must be an integer")
@@ -53,24 +56,20 @@ def _int(params: dict[str, Any], field: str, low: int, high: int) -> int:
     return value
 
 
-def parse(text: str | bytes) -> dict[str, Any]:
+def _section(doc: dict[str, object], key: str, what: str) -> dict[str, object]:
+    value = doc.get(key)
+    if not isinstance(value, dict):
+        raise KeystoreError(f"keystore has no {what}")
+    return value
+
+
+def parse(text: str | bytes) -> dict[str, object]:
     """Parse and validate a v3 keystore without decrypting it.
 
     Returns the normalized document (``crypto`` lower case). Raises KeystoreError on
     anything malformed, unsupported, or with KDF parameters beyond the bounds above.
     """
-    if len(text) > MAX_FILE_BYTES:
-        raise KeystoreError(f"keystore file is larger than {MAX_FILE_BYTES} bytes")
-    if isinstance(text, bytes):
-        text = text.removeprefix(b"\xef\xbb\xbf")  # a BOM, as some Windows tools write
-    else:
-        text = text.removeprefix("\ufeff")
-    try:
-        doc = safejson.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise KeystoreError("keystore file is not valid JSON") from exc
-    if not isinstance(doc, dict):
-        raise KeystoreError("keystore file is not a JSON object")
+    doc = _load(text)
     if doc.get("version") != 3:
         raise KeystoreError(
             f"unsupported keystore version {str(doc.get('version'))[:10]!r} (need 3)"
@@ -78,45 +77,65 @@ def parse(text: str | bytes) -> dict[str, Any]:
     crypto = doc.get("crypto", doc.get("Crypto"))
     if not isinstance(crypto, dict):
         raise KeystoreError("keystore has no crypto section")
-    if crypto.get("cipher") != "aes-128-ctr":
-        raise KeystoreError(f"unsupported keystore cipher {str(crypto.get('cipher'))[:20]!r}")
-    cipherparams = crypto.get("cipherparams")
-    if not isinstance(cipherparams, dict):
-        raise KeystoreError("keystore has no cipherparams")
-    _hex(cipherparams.get("iv"), "iv", size=16)
-    _hex(crypto.get("ciphertext"), "ciphertext", size=32)
-    _hex(crypto.get("mac"), "mac", size=32)
-    kdf = crypto.get("kdf")
-    params = crypto.get("kdfparams")
-    if not isinstance(params, dict):
-        raise KeystoreError("keystore has no kdfparams")
-    if params.get("dklen") != 32:
-        raise KeystoreError("keystore KDF parameter dklen must be 32")
-    _hex(params.get("salt"), "salt")
-    if kdf == "scrypt":
-        n = _int(params, "n", 2, 1 << 30)
-        if n & (n - 1):
-            raise KeystoreError("keystore scrypt n must be a power of two")
-        r = _int(params, "r", 1, 64)
-        p = _int(params, "p", 1, 64)
-        if 128 * r * n > MAX_SCRYPT_MEMORY:
-            raise KeystoreError(
-                f"keystore scrypt parameters need more than {MAX_SCRYPT_MEMORY >> 20} MiB"
-            )
-        if n * r * p > MAX_SCRYPT_WORK:
-            raise KeystoreError("keystore scrypt parameters ask for too much work")
-    elif kdf == "pbkdf2":
-        if params.get("prf") != "hmac-sha256":
-            raise KeystoreError(f"unsupported keystore pbkdf2 prf {str(params.get('prf'))[:20]!r}")
-        _int(params, "c", 1, MAX_PBKDF2_ROUNDS)
-    else:
-        raise KeystoreError(f"unsupported keystore KDF {str(kdf)[:20]!r}")
+    _check_cipher(crypto)
+    _check_kdf(crypto)
     if "address" in doc and doc["address"] is not None:
         _hex(doc["address"], "address", size=20)
     normalized = dict(doc)
     normalized.pop("Crypto", None)
     normalized["crypto"] = crypto
     return normalized
+
+
+def _load(text: str | bytes) -> dict[str, object]:
+    """The JSON object of a keystore file of bounded size (a leading BOM is dropped)."""
+    doc = safejson.loads_document(
+        text, max_bytes=MAX_FILE_BYTES, what="keystore file", error=KeystoreError, bom=True
+    )
+    if not isinstance(doc, dict):
+        raise KeystoreError("keystore file is not a JSON object")
+    return doc
+
+
+def _check_cipher(crypto: dict[str, object]) -> None:
+    """aes-128-ctr with a 16-byte iv, a 32-byte ciphertext and a 32-byte MAC."""
+    if crypto.get("cipher") != "aes-128-ctr":
+        raise KeystoreError(f"unsupported keystore cipher {str(crypto.get('cipher'))[:20]!r}")
+    cipherparams = _section(crypto, "cipherparams", "cipherparams")
+    _hex(cipherparams.get("iv"), "iv", size=16)
+    _hex(crypto.get("ciphertext"), "ciphertext", size=32)
+    _hex(crypto.get("mac"), "mac", size=32)
+
+
+def _check_kdf(crypto: dict[str, object]) -> None:
+    """scrypt or pbkdf2-hmac-sha256, a 32-byte key, parameters within the bounds above."""
+    kdf = crypto.get("kdf")
+    params = _section(crypto, "kdfparams", "kdfparams")
+    if params.get("dklen") != 32:
+        raise KeystoreError("keystore KDF parameter dklen must be 32")
+    _hex(params.get("salt"), "salt")
+    if kdf == "scrypt":
+        _check_scrypt(params)
+    elif kdf == "pbkdf2":
+        if params.get("prf") != "hmac-sha256":
+            raise KeystoreError(f"unsupported keystore pbkdf2 prf {str(params.get('prf'))[:20]!r}")
+        _int(params, "c", 1, MAX_PBKDF2_ROUNDS)
+    else:
+        raise KeystoreError(f"unsupported keystore KDF {str(kdf)[:20]!r}")
+
+
+def _check_scrypt(params: dict[str, object]) -> None:
+    n = _int(params, "n", 2, 1 << 30)
+    if n & (n - 1):
+        raise KeystoreError("keystore scrypt n must be a power of two")
+    r = _int(params, "r", 1, 64)
+    p = _int(params, "p", 1, 64)
+    if 128 * r * n > MAX_SCRYPT_MEMORY:
+        raise KeystoreError(
+            f"keystore scrypt parameters need more than {MAX_SCRYPT_MEMORY >> 20} MiB"
+        )
+    if n * r * p > MAX_SCRYPT_WORK:
+        raise KeystoreError("keystore scrypt parameters ask for too much work")
 
 
 def decrypt(text: str | bytes, password: str) -> bytes:
@@ -147,7 +166,7 @@ def decrypt(text: str | bytes, password: str) -> bytes:
 
 def encrypt(
     private_key: bytes, password: str, *, scrypt_n: int = STANDARD_SCRYPT_N
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """A v3 keystore document (scrypt, aes-128-ctr) that geth, cast and MetaMask read.
 
     Returns the document; writing it (atomically, mode 0600) is the caller's job.
@@ -157,7 +176,7 @@ def encrypt(
     check_private_key(private_key)
     if scrypt_n < 2 or scrypt_n & (scrypt_n - 1) or scrypt_n > 1 << 20:
         raise KeystoreError("scrypt n must be a power of two up to 2**20")
-    doc: dict[str, Any] = create_keyfile_json(
+    doc: dict[str, object] = create_keyfile_json(
         private_key, password.encode("utf-8"), version=3, kdf="scrypt", iterations=scrypt_n
     )
     doc["address"] = address_from_private_key(private_key)[2:].lower()

@@ -8,11 +8,16 @@ transaction without a chain id (EIP-155 replay protection). The raw-hash signer 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from walletim import safejson
 from walletim.errors import InputError, SigningError
-from walletim.keys.hd import address_from_private_key, check_private_key, to_checksum_address
+from walletim.keys.hd import (
+    address_from_private_key,
+    check_private_key,
+    strip_0x,
+    to_checksum_address,
+)
 
 MAX_TYPED_DATA_BYTES = 256 * 1024
 
@@ -53,9 +58,8 @@ def message_bytes(message: str | bytes, *, hex_input: bool = False) -> bytes:
     if isinstance(message, bytes):
         return message
     if hex_input:
-        text = message[2:] if message[:2] in ("0x", "0X") else message
         try:
-            return bytes.fromhex(text)
+            return bytes.fromhex(strip_0x(message))
         except ValueError as exc:
             raise InputError("the message is not valid hex") from exc
     return message.encode("utf-8")
@@ -67,12 +71,9 @@ def parse_typed_data(text: str | bytes) -> dict[str, Any]:
     Raises:
         InputError: if it is not JSON, too large, or lacks one of the four members.
     """
-    if len(text) > MAX_TYPED_DATA_BYTES:
-        raise InputError(f"typed data is larger than {MAX_TYPED_DATA_BYTES} bytes")
-    try:
-        doc = safejson.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise InputError("typed data is not valid JSON") from exc
+    doc = safejson.loads_document(
+        text, max_bytes=MAX_TYPED_DATA_BYTES, what="typed data", error=InputError
+    )
     if not isinstance(doc, dict):
         raise InputError("typed data must be a JSON object")
     missing = [k for k in ("types", "primaryType", "domain", "message") if k not in doc]
@@ -143,10 +144,8 @@ def recover_digest(digest: bytes, signature: bytes) -> str:
 
 def parse_signature(text: str) -> bytes:
     """Parse a 0x-hex 65-byte signature. Raises InputError."""
-    raw = text.strip()
-    raw = raw[2:] if raw[:2] in ("0x", "0X") else raw
     try:
-        sig = bytes.fromhex(raw)
+        sig = bytes.fromhex(strip_0x(text.strip()))
     except ValueError as exc:
         raise InputError("the signature is not hex") from exc
     if len(sig) != 65:
@@ -203,25 +202,17 @@ def _check_transaction(tx: dict[str, Any]) -> int:
 class LocalSigner:
     """Signs with one private key held in memory. Never log, print or pickle it."""
 
-    __slots__ = ("_account", "_key", "address")
+    __slots__ = ("_key", "address")
 
     def __init__(self, private_key: bytes) -> None:
         self._key = check_private_key(private_key)
         self.address = address_from_private_key(private_key)
-        self._account: Any = None
 
     def __repr__(self) -> str:
         return f"LocalSigner({self.address})"
 
-    def __reduce__(self) -> Any:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("a LocalSigner holds a private key and cannot be pickled")
-
-    def _eth_account(self) -> Any:
-        if self._account is None:
-            from eth_account import Account
-
-            self._account = Account.from_key(self._key)
-        return self._account
 
     def export_private_key(self) -> bytes:
         """The raw key, for keystore export or `wallet reveal`; handle with care."""

@@ -8,23 +8,21 @@ byte for byte in the tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from walletim.errors import SigningError
-from walletim.keys.hd import keccak256
+from walletim.keys.hd import keccak256, strip_0x
 
 
-def _address(value: Any) -> bytes:
+def _address(value: object) -> bytes:
     if value in (None, "", b""):
         return b""
     if isinstance(value, bytes):
         raw = value
     else:
-        text = str(value)
-        text = text[2:] if text[:2] in ("0x", "0X") else text
         try:
-            raw = bytes.fromhex(text)
+            raw = bytes.fromhex(strip_0x(str(value)))
         except ValueError as exc:
             raise SigningError("transaction 'to' is not a hex address") from exc
     if len(raw) != 20:
@@ -32,27 +30,28 @@ def _address(value: Any) -> bytes:
     return raw
 
 
-def _data(value: Any) -> bytes:
+def _data(value: object) -> bytes:
     if value is None:
         return b""
     if isinstance(value, bytes | bytearray):
         return bytes(value)
-    text = str(value)
-    text = text[2:] if text[:2] in ("0x", "0X") else text
     try:
-        return bytes.fromhex(text)
+        return bytes.fromhex(strip_0x(str(value)))
     except ValueError as exc:
         raise SigningError("transaction 'data' is not hex") from exc
 
 
-def _access_list(value: Any) -> list[list[Any]]:
-    out: list[list[Any]] = []
-    for entry in value or []:
-        try:
-            address = entry["address"]
-            keys = entry.get("storageKeys", [])
-        except (TypeError, KeyError, AttributeError) as exc:
-            raise SigningError("malformed access list") from exc
+def _access_list(value: object) -> list[list[object]]:
+    entries = value or []
+    if not isinstance(entries, Iterable):
+        raise SigningError("malformed access list")
+    out: list[list[object]] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping) or "address" not in entry:
+            raise SigningError("malformed access list")
+        address, keys = entry["address"], entry.get("storageKeys", [])
+        if not isinstance(keys, Iterable):
+            raise SigningError("malformed access list")
         slots = []
         for key in keys:
             raw = _data(key)
@@ -63,7 +62,7 @@ def _access_list(value: Any) -> list[list[Any]]:
     return out
 
 
-def _fields(tx: dict[str, Any], tx_type: int) -> list[Any]:
+def _fields(tx: dict[str, Any], tx_type: int) -> list[object]:
     common_tail = [tx["gas"], _address(tx.get("to")), tx.get("value", 0), _data(tx.get("data"))]
     if tx_type == 2:
         return [

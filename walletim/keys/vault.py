@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from walletim import fsio
 from walletim.errors import (
@@ -66,6 +66,17 @@ KIND_MNEMONIC = "mnemonic"
 KIND_PRIVATE_KEY = "private-key"
 
 
+class WalletSecret(TypedDict, total=False):
+    """What a wallet file seals: a mnemonic wallet's ``mnemonic`` and BIP-39 ``passphrase``
+    (may be empty), or a private-key wallet's ``private_key`` (hex, no 0x) and, once made,
+    the random ``chat_seed`` (hex) of its chat identity. Every value is a string."""
+
+    mnemonic: str
+    passphrase: str
+    private_key: str
+    chat_seed: str
+
+
 def check_name(name: str) -> str:
     """Raises InputError unless ``name`` is 1-64 of [A-Za-z0-9_.-], starting alphanumeric."""
     if not NAME_RE.match(name):
@@ -82,7 +93,7 @@ def check_new_password(password: str) -> str:
     return password
 
 
-def _json_bytes(doc: dict[str, Any]) -> bytes:
+def _json_bytes(doc: dict[str, object]) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 
@@ -108,19 +119,19 @@ class WalletRecord:
     template: str | None
     public: dict[str, Any]
     sealed: dict[str, str]
-    meta: dict[str, Any] = field(default_factory=dict)
-    mac: Any = None  # {"alg": MAC_ALG, "tag": hex} as read from the file (unchecked), or None
+    meta: dict[str, object] = field(default_factory=dict)
+    mac: object = None  # {"alg": MAC_ALG, "tag": hex} as read from the file (unchecked), or None
 
     def aad(self) -> bytes:
         return f"{WALLET_FORMAT}/v{VERSION}/{self.wallet_id}/{self.kind}".encode()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         doc = self.authenticated_json()
         if self.mac is not None:
             doc["mac"] = self.mac
         return doc
 
-    def authenticated_json(self) -> dict[str, Any]:
+    def authenticated_json(self) -> dict[str, object]:
         """Everything the MAC covers: the whole file but the MAC itself."""
         return {
             "format": WALLET_FORMAT,
@@ -177,7 +188,7 @@ class UnlockedVault:
         self,
         master: bytes,
         randbytes: Callable[[int], bytes] = os.urandom,
-        upgrade: tuple[bytes, crypto.KdfParams, Any] | None = None,
+        upgrade: tuple[bytes, crypto.KdfParams, object] | None = None,
     ) -> None:
         self._master = master
         self._randbytes = randbytes
@@ -214,13 +225,13 @@ class UnlockedVault:
     def __repr__(self) -> str:
         return "UnlockedVault(<secret>)"
 
-    def seal(self, record: WalletRecord, secret: dict[str, Any]) -> None:
+    def seal(self, record: WalletRecord, secret: WalletSecret) -> None:
         nonce = self._randbytes(crypto.NONCE_BYTES)
         key = crypto.subkey(self._master, "wallet-secrets")
         ct = crypto.seal(key, json.dumps(secret).encode(), record.aad(), nonce)
         record.sealed = {"nonce": nonce.hex(), "ciphertext": ct.hex()}
 
-    def open(self, record: WalletRecord) -> dict[str, Any]:
+    def open(self, record: WalletRecord) -> WalletSecret:
         """Decrypt a wallet's secrets. Raises VaultCorrupt if they do not authenticate."""
         key = crypto.subkey(self._master, "wallet-secrets")
         try:
@@ -236,9 +247,9 @@ class UnlockedVault:
                 "altered or belongs to another home"
             ) from exc
         doc = json.loads(plain)
-        if not isinstance(doc, dict):
+        if not isinstance(doc, dict) or not all(isinstance(v, str) for v in doc.values()):
             raise VaultCorrupt(f"wallet {record.name!r}: malformed secret")
-        return doc
+        return cast("WalletSecret", doc)
 
     def subkey(self, label: str) -> bytes:
         """A 32-byte key for one purpose (e.g. ``"store"`` for SQLCipher)."""

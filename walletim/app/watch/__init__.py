@@ -52,18 +52,21 @@ Modules: :mod:`~walletim.app.watch.scan` (the Watcher: cursor, chunks, reorgs),
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from walletim.app.watch.model import KINDS, LOG_CHUNK, RATE_LIMIT, Alert, Threshold
 from walletim.app.watch.ports import Clock
 from walletim.app.watch.scan import Watcher
 
-if TYPE_CHECKING:
-    from walletim.app.session import Session
+
+class WatcherSource(Protocol):
+    """What wires a Watcher (a Session): this module never imports the session itself."""
+
+    def watcher(self, *, clock: Clock | None = None, chunk: int | None = None) -> Watcher: ...
 
 
 def watcher_for(
-    session: Session, *, clock: Clock | None = None, chunk: int | None = None
+    session: WatcherSource, *, clock: Clock | None = None, chunk: int | None = None
 ) -> Watcher:
     """A Watcher over a Session's services (``Session.watcher``)."""
     return session.watcher(clock=clock, chunk=chunk)

@@ -1,19 +1,8 @@
-"""The wallet manager: the Python API behind ``walletim wallet ...`` and ``walletim sign ...``.
-
-Example (a script)::
-
-    from walletim.app.wallets import Wallets
-    wallets = Wallets("~/.walletim", password=open("pw").read().strip())
-    created = wallets.create("alice")          # created.mnemonic: show it once, store it offline
-    [acct] = wallets.addresses("alice", count=1)
-    sig = wallets.sign_message("alice:0", b"hello")
-
-Amounts do not appear here. Addresses returned are EIP-55 checksummed.
-
-Every address this module returns comes from a wallet file whose MAC was checked under the
-home's key (:meth:`walletim.keys.vault.UnlockedVault.check`), so showing or using one needs
-the home password: someone who can write the home cannot make it show another address as
-yours. :meth:`Wallets.entries` lists names and kinds without the password (no addresses).
+"""The wallet manager: the Python API behind ``walletim wallet ...`` and ``walletim sign ...``
+(:class:`Wallets`, one per home). What it takes and hands out is in
+:mod:`walletim.app.wallets.model`; the public part of wallet files in
+:mod:`~walletim.app.wallets.public`; the upgrade of a legacy home in
+:mod:`~walletim.app.wallets.upgrade`.
 """
 
 from __future__ import annotations
@@ -21,10 +10,31 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
+from walletim.app.wallets.model import (
+    Account,
+    CreatedWallet,
+    ListedWallet,
+    PasswordSource,
+    RevealedSecret,
+    StaticPassword,
+    WalletEntry,
+    WalletInfo,
+    WalletListing,
+    parse_account_spec,
+    password_source,
+    single_key_error,
+)
+from walletim.app.wallets.public import (
+    master_node,
+    mnemonic_public,
+    public_addresses,
+    seed_addresses,
+    seed_of,
+)
+from walletim.app.wallets.upgrade import upgrade_home
 from walletim.errors import (
     InputError,
     KeysError,
@@ -32,7 +42,6 @@ from walletim.errors import (
     WalletExists,
     WalletFileTampered,
     WalletNotFound,
-    shown,
 )
 from walletim.keys import hd, mnemonic, paths
 from walletim.keys.vault import (
@@ -44,126 +53,13 @@ from walletim.keys.vault import (
     check_name,
 )
 
-#: Addresses cached at creation for templates whose account step is hardened
-#: (Ledger Live), so listing them needs no password.
-CACHED_ADDRESSES = 10
+if TYPE_CHECKING:
+    from walletim.app.networks import Network
+    from walletim.keys.chat import ChatIdentityKey
+    from walletim.keys.signing import LocalSigner, Signature
+    from walletim.messaging.identity import IdentityBinding
+
 MAX_ADDRESS_COUNT = 100_000
-#: At most this many cached addresses are re-derived when a legacy wallet file (without a
-#: MAC) is checked against its seed during the upgrade; walletim writes 10.
-MAX_LEGACY_CACHE = 1_000
-
-
-class PasswordSource(Protocol):
-    """Where the home password comes from (a prompt, a file, an env var, a script)."""
-
-    def current(self) -> str:
-        """The existing home password. Raises PasswordRequired if there is none to ask."""
-        ...
-
-    def new(self) -> str:
-        """A new home password (interactive sources ask twice)."""
-        ...
-
-
-class StaticPassword:
-    """A password given by a script; used both to create and to unlock a home."""
-
-    def __init__(self, password: str) -> None:
-        self._password = password
-
-    def __repr__(self) -> str:
-        return "StaticPassword(<secret>)"
-
-    def current(self) -> str:
-        return self._password
-
-    def new(self) -> str:
-        return self._password
-
-
-class NoPassword:
-    def current(self) -> str:
-        raise PasswordRequired(
-            "this needs the home password: run interactively, or set WALLETIM_PASSWORD "
-            "or --password-file"
-        )
-
-    new = current
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    wallet: str
-    index: int
-    path: str | None  # None for a wallet imported from a single private key
-    address: str
-
-    @property
-    def spec(self) -> str:
-        return f"{self.wallet}:{self.index}"
-
-
-@dataclass(frozen=True, slots=True)
-class WalletInfo:
-    name: str
-    kind: str  # "mnemonic" | "private-key"
-    template: str | None
-    address: str  # account 0
-    created: int
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
-class WalletEntry:
-    """A wallet as listed without the home password: no address (an address is shown only
-    after its file's MAC is checked, which needs the password). These fields come from the
-    file unchecked: they name and describe, they never say where to send funds."""
-
-    name: str
-    kind: str
-    template: str | None
-    created: int
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
-class CreatedWallet:
-    info: WalletInfo
-    mnemonic: str  # show once to the user; never store or log it elsewhere
-
-    def __repr__(self) -> str:
-        return f"CreatedWallet(info={self.info!r}, mnemonic=<secret>)"
-
-
-@dataclass(frozen=True, slots=True)
-class RevealedSecret:
-    kind: str
-    secret: str  # the mnemonic, or the 0x private key of a private-key wallet
-    has_passphrase: bool
-
-    def __repr__(self) -> str:
-        return f"RevealedSecret(kind={self.kind!r}, secret=<secret>)"
-
-
-def parse_address(text: str) -> str:
-    """A 0x address as EIP-55 checksummed. Raises InputError (the input shown only if short)."""
-    candidate = text.strip()
-    try:
-        return hd.parse_checksummed(candidate)
-    except KeysError as exc:
-        if "checksum" in str(exc):
-            raise InputError(str(exc)) from exc
-        raise InputError(f"not an address: {shown(candidate)}") from exc
-
-
-def parse_account_spec(spec: str) -> tuple[str, int]:
-    """``NAME`` -> (NAME, 0); ``NAME:INDEX`` -> (NAME, INDEX). Raises InputError."""
-    name, sep, index_text = spec.partition(":")
-    if not sep:
-        return check_name(name), 0
-    if not index_text.isdigit() or not index_text.isascii() or int(index_text) >= paths.HARDENED:
-        raise InputError(f"invalid account {shown(spec)}: use NAME or NAME:INDEX (0 .. 2**31-1)")
-    return check_name(name), int(index_text)
 
 
 class Wallets:
@@ -186,12 +82,7 @@ class Wallets:
 
         self.home = Path(home).expanduser()
         self.network_name = network or DEFAULT_NETWORK
-        if password is None:
-            self._password: PasswordSource = NoPassword()
-        elif isinstance(password, str):
-            self._password = StaticPassword(password)
-        else:
-            self._password = password
+        self._password: PasswordSource = password_source(password)
         self._fast_kdf = fast_kdf
         self.vault = Vault(
             self.home,
@@ -206,7 +97,8 @@ class Wallets:
 
     def unlock(self) -> UnlockedVault:
         """Unlock the home (asks the password source once per Wallets object). A home made
-        before wallet files had MACs is upgraded here, once (:meth:`_upgrade`).
+        before wallet files had MACs is upgraded here, once
+        (:func:`walletim.app.wallets.upgrade.upgrade_home`).
 
         Raises:
             WrongPassword, PasswordRequired, VaultCorrupt; WalletFileTampered when upgrading
@@ -215,7 +107,7 @@ class Wallets:
         if self._unlocked is None:
             unlocked = self.vault.unlock(self._password.current())
             if unlocked.needs_upgrade:
-                self._upgrade(unlocked)
+                upgrade_home(self.vault, unlocked)
             self._unlocked = unlocked
         return self._unlocked
 
@@ -232,78 +124,6 @@ class Wallets:
                 self._unlocked = self.vault.initialize(self._password.new())
         assert self._unlocked is not None
         return self._unlocked
-
-    def _upgrade(self, unlocked: UnlockedVault) -> None:
-        """Give every wallet file of a version-1 home its MAC, then mark the home version 2.
-
-        A file without a MAC is accepted only if its public part is exactly what its own
-        sealed secret derives (addresses, public nodes, cached addresses) and no other file
-        shares its id (a secret copied from another wallet of the home): what the MAC then
-        covers is the wallet's own. All files are checked before any is written.
-        """
-        with self.vault.lock():
-            if not self.vault.needs_upgrade():
-                self.vault.finish_upgrade(unlocked)
-                return
-            seen: dict[str, str] = {}
-            legacy: list[WalletRecord] = []
-            for name in self.vault.names():
-                record = self.vault.load(name)
-                path = self.vault.wallet_path(name)
-                if record.wallet_id in seen:
-                    raise WalletFileTampered(
-                        path, f"it shares its id with wallet {seen[record.wallet_id]!r}"
-                    )
-                seen[record.wallet_id] = name
-                if record.mac is not None:  # written by an upgrade that was interrupted
-                    unlocked.check(record, path)
-                else:
-                    self._check_public(record, unlocked, path)
-                    legacy.append(record)
-            for record in legacy:
-                self.vault.save(record, unlocked)
-            self.vault.finish_upgrade(unlocked)
-
-    def _check_public(self, record: WalletRecord, unlocked: UnlockedVault, path: Path) -> None:
-        """Raise WalletFileTampered unless the public part is what the secret derives."""
-        public = record.public
-        secret = unlocked.open(record)
-        try:
-            if record.kind == KIND_PRIVATE_KEY:
-                key = bytes.fromhex(secret["private_key"])
-                ok = set(public) <= {"address"} and public.get(
-                    "address"
-                ) == hd.address_from_private_key(key)
-            else:
-                ok = self._public_matches_seed(record, secret)
-        except (KeysError, KeyError, TypeError, ValueError, AttributeError):
-            ok = False
-        if not ok:
-            raise WalletFileTampered(path, "its addresses are not the ones its own keys derive")
-
-    def _public_matches_seed(self, record: WalletRecord, secret: dict[str, Any]) -> bool:
-        public = record.public
-        if not set(public) <= {"address", "nodes", "cache"}:
-            return False
-        master = hd.HDNode.from_seed(
-            mnemonic.to_seed(secret["mnemonic"], secret.get("passphrase", ""))
-        )
-        tmpl = paths.parse_template(record.template or paths.DEFAULT_TEMPLATE)
-        if public.get("address") != master.derive(tmpl.steps(0)).address():
-            return False
-        for path_text, node in dict(public.get("nodes", {})).items():
-            stored = hd.PublicNode.from_json(node)
-            if stored != master.derive(paths.parse_path(path_text)).public_node():
-                return False
-        cache = dict(public.get("cache", {}))
-        if sum(len(v) for v in cache.values()) > MAX_LEGACY_CACHE:
-            return False
-        for template_text, addresses in cache.items():
-            cached = paths.parse_template(template_text)
-            for index, address in enumerate(addresses):
-                if address != master.derive(cached.steps(index)).address():
-                    return False
-        return True
 
     def _load(self, name: str) -> WalletRecord:
         """A wallet file whose MAC checks (unlocks the home). Raises WalletNotFound,
@@ -339,6 +159,26 @@ class Wallets:
     def entries(self) -> builtins.list[WalletEntry]:
         """Every wallet's :meth:`entry`, by name. Needs no password; shows no address."""
         return [self.entry(name) for name in self.vault.names()]
+
+    def overview(self, *, addresses: bool = True) -> WalletListing:
+        """Every wallet of the home, by name, for listing: with ``addresses`` the home is
+        unlocked (when a password can be had) and each wallet carries its checked
+        :class:`WalletInfo`, or the WalletFileTampered refusing its file; without, or with no
+        password to ask, only entries (no address). Raises WrongPassword, VaultCorrupt."""
+        entries = self.entries()
+        if not entries or not addresses:
+            return WalletListing(False, [ListedWallet(e) for e in entries])
+        try:
+            self.unlock()
+        except PasswordRequired:
+            return WalletListing(False, [ListedWallet(e) for e in entries])
+        rows: builtins.list[ListedWallet] = []
+        for e in entries:
+            try:
+                rows.append(ListedWallet(e, info=self.info(e.name)))
+            except WalletFileTampered as exc:
+                rows.append(ListedWallet(e, refused=exc))
+        return WalletListing(True, rows)
 
     def _info(self, record: WalletRecord) -> WalletInfo:
         return WalletInfo(
@@ -377,45 +217,19 @@ class Wallets:
                     f"wallet {name!r} holds a single private key: it has no derivation paths"
                 )
             if start > 0 or count > 1:
-                raise InputError(
-                    f"wallet {name!r} holds a single private key: only account 0 exists"
-                )
+                raise single_key_error(name)
             return [Account(name, 0, None, str(record.public["address"]))][:count]
         tmpl = paths.parse_template(template or record.template or paths.DEFAULT_TEMPLATE)
-        found = self._public_addresses(record, tmpl, start, count)
+        found = public_addresses(record, tmpl, start, count)
         if found is None:
-            found = self._seed_addresses(record, tmpl, start, count)
+            found = seed_addresses(self._master_node(record), tmpl, start, count)
         return [
             Account(name, start + n, tmpl.path(start + n), address)
             for n, address in enumerate(found)
         ]
 
-    def _public_addresses(
-        self, record: WalletRecord, tmpl: paths.PathTemplate, start: int, count: int
-    ) -> builtins.list[str] | None:
-        parent = tmpl.public_parent
-        nodes = record.public.get("nodes", {})
-        if parent is not None and paths.format_path(parent) in nodes:
-            node = hd.PublicNode.from_json(nodes[paths.format_path(parent)])
-            return node.child_addresses(start, count)
-        cache = record.public.get("cache", {}).get(tmpl.template, [])
-        if start + count <= len(cache):
-            return [str(a) for a in cache[start : start + count]]
-        return None
-
-    def _seed_addresses(
-        self, record: WalletRecord, tmpl: paths.PathTemplate, start: int, count: int
-    ) -> builtins.list[str]:
-        master = self._master_node(record)
-        parent = tmpl.public_parent
-        if parent is not None:
-            return master.derive(parent).public_node().child_addresses(start, count)
-        return [master.derive(tmpl.steps(i)).address() for i in range(start, start + count)]
-
     def _master_node(self, record: WalletRecord) -> hd.HDNode:
-        secret = self.unlock().open(record)
-        seed = mnemonic.to_seed(secret["mnemonic"], secret.get("passphrase", ""))
-        return hd.HDNode.from_seed(seed)
+        return master_node(self.unlock().open(record))
 
     def account(self, spec: str) -> Account:
         """Resolve ``NAME`` or ``NAME:INDEX`` to an account (address) on the wallet's path."""
@@ -455,24 +269,11 @@ class Wallets:
         tmpl = paths.parse_template(template or paths.DEFAULT_TEMPLATE)
         if self.exists(name):
             raise WalletExists(name)
-        master = hd.HDNode.from_seed(mnemonic.to_seed(phrase, passphrase))
-        nodes: dict[str, Any] = {}
-        for parent in {
-            paths.parse_template(paths.DEFAULT_TEMPLATE).public_parent,
-            tmpl.public_parent,
-        }:
-            if parent is not None:
-                nodes[paths.format_path(parent)] = master.derive(parent).public_node().to_json()
-        cache: dict[str, builtins.list[str]] = {}
-        if tmpl.public_parent is None:
-            cache[tmpl.template] = [
-                master.derive(tmpl.steps(i)).address() for i in range(CACHED_ADDRESSES)
-            ]
-        address = master.derive(tmpl.steps(0)).address()
+        public = mnemonic_public(hd.HDNode.from_seed(mnemonic.to_seed(phrase, passphrase)), tmpl)
         with self.vault.lock():
             unlocked = self._unlock_or_initialize()
             record = self.vault.new_record(name, KIND_MNEMONIC, tmpl.template)
-            record.public = {"address": address, "nodes": nodes, "cache": cache}
+            record.public = public
             record.meta = {"source": source, "has_passphrase": bool(passphrase)}
             unlocked.seal(record, {"mnemonic": phrase, "passphrase": passphrase})
             self.vault.add(record, unlocked)
@@ -525,9 +326,7 @@ class Wallets:
         record = self._load(name)
         if record.kind == KIND_PRIVATE_KEY:
             if index != 0:
-                raise InputError(
-                    f"wallet {name!r} holds a single private key: only account 0 exists"
-                )
+                raise single_key_error(name)
             key = bytes.fromhex(self.unlock().open(record)["private_key"])
             if hd.address_from_private_key(key) != record.public.get("address"):
                 raise KeysError(f"wallet {name!r}: the stored public data does not match its key")
@@ -539,13 +338,13 @@ class Wallets:
             raise KeysError(f"wallet {name!r}: the stored public data does not match its seed")
         return key
 
-    def signer(self, spec: str) -> Any:
+    def signer(self, spec: str) -> LocalSigner:
         """A :class:`walletim.keys.signing.LocalSigner` for ``NAME[:INDEX]``. Unlocks the home."""
         from walletim.keys.signing import LocalSigner
 
         return LocalSigner(self.private_key(spec))
 
-    def chat_identity(self, spec: str) -> Any:
+    def chat_identity(self, spec: str) -> ChatIdentityKey:
         """The chat identity key (:class:`walletim.keys.chat.ChatIdentityKey`) of an account.
 
         Mnemonic wallets derive it from the seed (``m/13'/60'/i'``, SLIP-0010 ed25519), so
@@ -558,11 +357,9 @@ class Wallets:
         name, index = parse_account_spec(spec)
         record = self._load(name)
         if record.kind == KIND_MNEMONIC:
-            secret = self.unlock().open(record)
-            seed = mnemonic.to_seed(secret["mnemonic"], secret.get("passphrase", ""))
-            return chat.derive_chat_identity(seed, index)
+            return chat.derive_chat_identity(seed_of(self.unlock().open(record)), index)
         if index != 0:
-            raise InputError(f"wallet {name!r} holds a single private key: only account 0 exists")
+            raise single_key_error(name)
         with self.vault.lock():
             record = self._load(name)
             unlocked = self.unlock()
@@ -577,7 +374,7 @@ class Wallets:
         public = bytes(nacl.signing.SigningKey(seed_bytes).verify_key)
         return chat.ChatIdentityKey(seed_bytes, public)
 
-    def bind_chat_identity(self, spec: str, created: int) -> Any:
+    def bind_chat_identity(self, spec: str, created: int) -> IdentityBinding:
         """An :class:`~walletim.messaging.identity.IdentityBinding`: the account key's EIP-712
         signature over {address, chat identity key, created}. Unlocks the home."""
         from walletim.messaging.identity import sign_binding
@@ -585,18 +382,18 @@ class Wallets:
         identity = self.chat_identity(spec)
         return sign_binding(self.signer(spec), identity.public_key, created)
 
-    def sign_message(self, spec: str, message: bytes) -> Any:
+    def sign_message(self, spec: str, message: bytes) -> Signature:
         """EIP-191 personal_sign. Returns a Signature (``.hex``)."""
         return self.signer(spec).sign_message(message)
 
     def sign_typed_data(
         self,
         spec: str,
-        doc: dict[str, Any],
+        doc: dict[str, object],
         *,
         allow_chains: Collection[int] = (),
         allow_any_chain: bool = False,
-    ) -> Any:
+    ) -> Signature:
         """EIP-712 (eth_signTypedData_v4 document). Returns a Signature (``.hex``).
 
         The signature is valid where the domain says: a domain ``chainId`` other than this
@@ -622,7 +419,7 @@ class Wallets:
         )
         return self.signer(spec).sign_typed_data(doc)
 
-    def network(self) -> Any:
+    def network(self) -> Network:
         """The :class:`walletim.app.networks.Network` profile this home signs for."""
         from walletim.app.networks import Networks
 

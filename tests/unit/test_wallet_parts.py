@@ -1,0 +1,146 @@
+"""The parts of walletim.app.wallets on their own: the listing (``Wallets.overview``), the
+public part of wallet files (``public``), password sources (``model``), and the vault's
+typed secrets. Real files under tmp_path; no chain, no relay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from walletim.app.wallets import NoPassword, StaticPassword, Wallets
+from walletim.app.wallets.model import password_source
+from walletim.app.wallets.public import (
+    CACHED_ADDRESSES,
+    master_node,
+    mnemonic_public,
+    public_addresses,
+    public_matches_secret,
+    seed_addresses,
+)
+from walletim.errors import PasswordRequired, VaultCorrupt, WalletFileTampered, WrongPassword
+from walletim.keys import paths
+from walletim.keys.vault import WalletRecord, WalletSecret
+
+ANVIL = "test test test test test test test test test test test junk"
+ANVIL0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    w = Wallets(tmp_path / "home", PASSWORD, fast_kdf=True)
+    w.import_mnemonic("anvil", ANVIL)
+    w.import_mnemonic("ledger", ANVIL, template="ledger-live")
+    w.import_private_key("key", "0x" + "46" * 32)
+    return w.home
+
+
+def test_overview_shows_addresses_only_from_checked_files(home: Path) -> None:
+    listing = Wallets(home, PASSWORD).overview()
+    assert listing.checked and not listing.refused
+    first = listing.wallets[0]
+    assert first.entry.name == "anvil" and first.info is not None
+    assert first.info.address == ANVIL0
+    assert all(w.info is not None for w in listing.wallets)
+
+
+@pytest.mark.parametrize("password", [None, PASSWORD])
+def test_overview_without_addresses_or_password_lists_entries_only(
+    home: Path, password: str | None
+) -> None:
+    listing = Wallets(home, password).overview(addresses=password is None)
+    assert not listing.checked
+    assert [w.entry.name for w in listing.wallets] == ["anvil", "key", "ledger"]
+    assert all(w.info is None and w.refused is None for w in listing.wallets)
+
+
+def test_overview_refuses_a_tampered_file_and_still_lists_the_others(home: Path) -> None:
+    path = home / "wallets" / "key.json"
+    doc = json.loads(path.read_text())
+    doc["public"]["address"] = ANVIL0
+    path.write_text(json.dumps(doc))
+    listing = Wallets(home, PASSWORD).overview()
+    assert listing.checked and len(listing.refused) == 1
+    [key] = [w for w in listing.wallets if w.entry.name == "key"]
+    assert key.info is None and isinstance(key.refused, WalletFileTampered)
+    assert sum(w.info is not None for w in listing.wallets) == 2
+
+
+def test_overview_with_a_wrong_password_is_an_error(home: Path) -> None:
+    with pytest.raises(WrongPassword):
+        Wallets(home, "not the password").overview()
+
+
+@pytest.mark.parametrize("template", [paths.DEFAULT_TEMPLATE, "ledger-live"])
+def test_the_public_part_answers_what_the_seed_derives(template: str) -> None:
+    secret: WalletSecret = {"mnemonic": ANVIL, "passphrase": ""}
+    master = master_node(secret)
+    tmpl = paths.parse_template(template)
+    public = mnemonic_public(master, tmpl)
+    assert public["address"] == seed_addresses(master, tmpl, 0, 1)[0]
+    record = _record(public, tmpl.template)
+    assert public_addresses(record, tmpl, 3, 4) == seed_addresses(master, tmpl, 3, 4)
+    if tmpl.public_parent is None:  # only a cache: nothing beyond it without the seed
+        assert public_addresses(record, tmpl, CACHED_ADDRESSES, 1) is None
+    assert public_matches_secret(record, secret)
+    assert not public_matches_secret(record, {"mnemonic": ANVIL, "passphrase": "other"})
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["address", "extra key", "cache", "node", "malformed"],
+)
+def test_a_public_part_that_is_not_its_own_secrets_does_not_match(change: str) -> None:
+    secret: WalletSecret = {"mnemonic": ANVIL, "passphrase": ""}
+    tmpl = paths.parse_template("ledger-live" if change == "cache" else paths.DEFAULT_TEMPLATE)
+    public = mnemonic_public(master_node(secret), tmpl)
+    if change == "address":
+        public["address"] = "0x" + "00" * 20
+    elif change == "extra key":
+        public["note"] = "pay here"
+    elif change == "cache":
+        public["cache"] = {tmpl.template: ["0x" + "00" * 20]}
+    elif change == "node":
+        other = mnemonic_public(master_node({"mnemonic": ANVIL, "passphrase": "x"}), tmpl)
+        public["nodes"] = other["nodes"]
+    else:
+        public["nodes"] = {"m/44'/60'/0'/0": "not a node"}
+    assert not public_matches_secret(_record(public, tmpl.template), secret)
+
+
+def test_a_private_key_wallet_keeps_only_its_address() -> None:
+    from walletim.keys.hd import address_from_private_key
+
+    key = bytes([0x46] * 32)
+    secret: WalletSecret = {"private_key": key.hex()}
+    own = _record({"address": address_from_private_key(key)}, None, kind="private-key")
+    assert public_matches_secret(own, secret)
+    extra = _record({"address": address_from_private_key(key), "cache": {}}, None, "private-key")
+    assert not public_matches_secret(extra, secret)
+
+
+def test_password_sources() -> None:
+    assert isinstance(password_source(None), NoPassword)
+    with pytest.raises(PasswordRequired):
+        password_source(None).new()
+    static = password_source("pw")
+    assert isinstance(static, StaticPassword) and static.current() == static.new() == "pw"
+    assert "pw" not in repr(static)
+    assert password_source(static) is static
+
+
+def test_a_sealed_secret_that_is_not_strings_is_corrupt(home: Path) -> None:
+    w = Wallets(home, PASSWORD)
+    unlocked = w.unlock()
+    record = w.vault.load("key")
+    unlocked.seal(record, {"private_key": 46})  # type: ignore[typeddict-item]
+    with pytest.raises(VaultCorrupt, match="malformed secret"):
+        unlocked.open(record)
+
+
+def _record(
+    public: dict[str, object], template: str | None, kind: str = "mnemonic"
+) -> WalletRecord:
+    return WalletRecord("w", kind, "id", 0, template, dict(public), {})

@@ -1,0 +1,169 @@
+"""What the wallet manager takes and hands out: where the home password comes from, the
+accounts and wallets it describes, and the parsers of addresses and ``NAME[:INDEX]``.
+
+Every address in these values comes from a wallet file whose MAC was checked, except
+:class:`WalletEntry`, which carries none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from walletim.errors import InputError, KeysError, PasswordRequired, shown
+from walletim.keys import hd, paths
+from walletim.keys.vault import check_name
+
+if TYPE_CHECKING:
+    from walletim.errors import WalletFileTampered
+
+
+class PasswordSource(Protocol):
+    """Where the home password comes from (a prompt, a file, an env var, a script)."""
+
+    def current(self) -> str:
+        """The existing home password. Raises PasswordRequired if there is none to ask."""
+        ...
+
+    def new(self) -> str:
+        """A new home password (interactive sources ask twice)."""
+        ...
+
+
+class StaticPassword:
+    """A password given by a script; used both to create and to unlock a home."""
+
+    def __init__(self, password: str) -> None:
+        self._password = password
+
+    def __repr__(self) -> str:
+        return "StaticPassword(<secret>)"
+
+    def current(self) -> str:
+        return self._password
+
+    def new(self) -> str:
+        return self._password
+
+
+class NoPassword:
+    def current(self) -> str:
+        raise PasswordRequired(
+            "this needs the home password: run interactively, or set WALLETIM_PASSWORD "
+            "or --password-file"
+        )
+
+    new = current
+
+
+def password_source(password: str | PasswordSource | None) -> PasswordSource:
+    """A script's string, a source as given, or none (asking raises PasswordRequired)."""
+    if password is None:
+        return NoPassword()
+    if isinstance(password, str):
+        return StaticPassword(password)
+    return password
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    wallet: str
+    index: int
+    path: str | None  # None for a wallet imported from a single private key
+    address: str
+
+    @property
+    def spec(self) -> str:
+        return f"{self.wallet}:{self.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class WalletInfo:
+    name: str
+    kind: str  # "mnemonic" | "private-key"
+    template: str | None
+    address: str  # account 0
+    created: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class WalletEntry:
+    """A wallet as listed without the home password: no address (an address is shown only
+    after its file's MAC is checked, which needs the password). These fields come from the
+    file unchecked: they name and describe, they never say where to send funds."""
+
+    name: str
+    kind: str
+    template: str | None
+    created: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListedWallet:
+    """One row of :meth:`walletim.app.wallets.Wallets.overview`: the entry, and its checked
+    :class:`WalletInfo` when the home was unlocked and the file's MAC checks, or the refusal
+    when it does not."""
+
+    entry: WalletEntry
+    info: WalletInfo | None = None
+    refused: WalletFileTampered | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WalletListing:
+    """:meth:`walletim.app.wallets.Wallets.overview`: ``checked`` when the home was unlocked
+    (every row then has its info or its refusal), and the rows by name."""
+
+    checked: bool
+    wallets: list[ListedWallet]
+
+    @property
+    def refused(self) -> list[WalletFileTampered]:
+        return [w.refused for w in self.wallets if w.refused is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedWallet:
+    info: WalletInfo
+    mnemonic: str  # show once to the user; never store or log it elsewhere
+
+    def __repr__(self) -> str:
+        return f"CreatedWallet(info={self.info!r}, mnemonic=<secret>)"
+
+
+@dataclass(frozen=True, slots=True)
+class RevealedSecret:
+    kind: str
+    secret: str  # the mnemonic, or the 0x private key of a private-key wallet
+    has_passphrase: bool
+
+    def __repr__(self) -> str:
+        return f"RevealedSecret(kind={self.kind!r}, secret=<secret>)"
+
+
+def parse_address(text: str) -> str:
+    """A 0x address as EIP-55 checksummed. Raises InputError (the input shown only if short)."""
+    candidate = text.strip()
+    try:
+        return hd.parse_checksummed(candidate)
+    except KeysError as exc:
+        if "checksum" in str(exc):
+            raise InputError(str(exc)) from exc
+        raise InputError(f"not an address: {shown(candidate)}") from exc
+
+
+def parse_account_spec(spec: str) -> tuple[str, int]:
+    """``NAME`` -> (NAME, 0); ``NAME:INDEX`` -> (NAME, INDEX). Raises InputError."""
+    name, sep, index_text = spec.partition(":")
+    if not sep:
+        return check_name(name), 0
+    if not index_text.isdigit() or not index_text.isascii() or int(index_text) >= paths.HARDENED:
+        raise InputError(f"invalid account {shown(spec)}: use NAME or NAME:INDEX (0 .. 2**31-1)")
+    return check_name(name), int(index_text)
+
+
+def single_key_error(name: str) -> InputError:
+    """The refusal of any account but 0 (or of a path) of a wallet holding one private key."""
+    return InputError(f"wallet {name!r} holds a single private key: only account 0 exists")
