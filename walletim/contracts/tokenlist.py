@@ -263,6 +263,13 @@ def parse_token_list(data: bytes | str | dict[str, Any]) -> TokenList:
     timestamp = _timestamp(top["timestamp"])
     version = _version(top["version"])
     raw_tokens = _array(top["tokens"], "tokens", 1, MAX_TOKENS)
+    _check_optional(top)
+    tokens = _tokens(raw_tokens)
+    return TokenList(name, version, timestamp, tuple(tokens))
+
+
+def _check_optional(top: dict[str, Any]) -> None:
+    """The list's optional keywords, tags, logoURI and tokenMap, checked (none is kept)."""
     if "keywords" in top:
         words = _array(top["keywords"], "keywords", 0, 20)
         for w in words:
@@ -286,6 +293,10 @@ def parse_token_list(data: bytes | str | dict[str, Any]) -> TokenList:
         for key, value in mapped.items():
             _str(key, "tokenMap key", 1, 100)
             _token(value, f"tokenMap[{key[:30]!r}]")
+
+
+def _tokens(raw_tokens: list[Any]) -> list[ListedToken]:
+    """The EVM tokens of the list, each (chain id, address) once."""
     tokens: list[ListedToken] = []
     seen: set[tuple[int, str]] = set()
     for n, raw in enumerate(raw_tokens):
@@ -297,7 +308,7 @@ def parse_token_list(data: bytes | str | dict[str, Any]) -> TokenList:
             raise _fail(f"tokens[{n}]", f"repeats {token.address} on chain {token.chain_id}")
         seen.add(ident)
         tokens.append(token)
-    return TokenList(name, version, timestamp, tuple(tokens))
+    return tokens
 
 
 def token_list_json(
