@@ -954,7 +954,8 @@ def token_list_add(ctx: Ctx, source: str) -> None:
     http only from this machine). It names tokens on the chains it lists, nowhere else."""
     from pathlib import Path
 
-    from walletim.app.tokens import TokenLists, read_source
+    from walletim.app.tokens import TokenLists
+    from walletim.app.tokens.fetch import read_source
 
     with _session(ctx) as s:
         data = read_source(source)
