@@ -1,0 +1,33 @@
+"""``walletim weth wrap|unwrap``."""
+
+from __future__ import annotations
+
+import click
+
+from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.cli.defi.common import ACCOUNT, execute
+
+
+@click.group()
+def weth() -> None:
+    """Wrap ETH into WETH and back (the devnet world's WETH9)."""
+
+
+@weth.command("wrap")
+@click.option("--from", "account", required=True, help=ACCOUNT)
+@click.argument("amount")
+@password_file_option
+@pass_ctx
+def weth_wrap(ctx: Ctx, account: str, amount: str) -> None:
+    """Wrap AMOUNT ETH into WETH."""
+    execute(ctx, lambda s: s.defi.wrap(account, amount))
+
+
+@weth.command("unwrap")
+@click.option("--from", "account", required=True, help=ACCOUNT)
+@click.argument("amount")
+@password_file_option
+@pass_ctx
+def weth_unwrap(ctx: Ctx, account: str, amount: str) -> None:
+    """Unwrap AMOUNT WETH into ETH."""
+    execute(ctx, lambda s: s.defi.unwrap(account, amount))
