@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -13,7 +12,7 @@ from walletim.errors import InputError
 MAX_TYPED_DATA_FILE = 256 * 1024
 
 
-def _read_typed_data(path: str) -> dict[str, Any]:
+def _read_typed_data(path: str) -> dict[str, object]:
     from walletim import fsio
     from walletim.errors import ConfigError
     from walletim.keys.signing import parse_typed_data

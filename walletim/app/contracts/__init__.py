@@ -31,6 +31,7 @@ from walletim.app.contracts.lookup import TokenLookup
 from walletim.app.contracts.plans import (
     MAX_UINT256,
     UNLIMITED_FROM,
+    Figures,
     Outcome,
     Plan,
     Simulated,
@@ -51,6 +52,7 @@ __all__ = [
     "ChainPort",
     "ContractService",
     "Executor",
+    "Figures",
     "NameOf",
     "Outcome",
     "Plan",

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from walletim.app.tokens import TokenLabel
     from walletim.contracts.abi import DecodedEvent
 
+#: An action's numbers, for --json and scripts: JSON values (text, numbers, addresses, lists)
+#: by name. Scripts read them by the names each action documents.
+Figures = dict[str, Any]
+
 MAX_UINT256 = 2**256 - 1
 UNLIMITED_FROM = 2**255  # an allowance this large is "unlimited" for all practical purposes
 
@@ -60,8 +64,7 @@ class Plan:
     sender: str
     steps: tuple[Step, ...]
     notes: tuple[str, ...] = ()  # quotes, previews, limits: shown with the confirmation
-    #: The action's numbers for --json and scripts (JSON values: text, numbers, addresses).
-    figures: dict[str, Any] = field(default_factory=dict)
+    figures: Figures = field(default_factory=dict)  # for --json and scripts
     simulation: tuple[Simulated, ...] = ()  # empty until the plan is checked
 
     @property

@@ -5,14 +5,14 @@ described from their own calldata, simulated (:mod:`.simulate`) and executed
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from walletim.app.contracts.execute import Executor, decode_events
 from walletim.app.contracts.plans import Outcome, Plan, Simulated, Step, TokenMeta
 from walletim.app.contracts.ports import ChainPort, NameOf, TokenNames
 from walletim.app.contracts.simulate import Simulator
 from walletim.chain.rpc import Log, Q, RpcClient
-from walletim.contracts.abi import DecodedEvent, calldata, reverted
+from walletim.contracts.abi import DecodedEvent, Value, calldata, reverted
 from walletim.errors import ChainError, RpcError
 from walletim.keys.hd import to_checksum_address
 
@@ -61,7 +61,9 @@ class ContractService:
                 raise why from exc
             raise
 
-    def read(self, to: str, signature: str, *args: Any, returns: Sequence[str]) -> tuple[Any, ...]:
+    def read(
+        self, to: str, signature: str, *args: object, returns: Sequence[str]
+    ) -> tuple[Value, ...]:
         """Call a view function and decode its return values.
 
         Raises:
@@ -72,8 +74,8 @@ class ContractService:
         return _decoded(to, signature, raw, returns, ": is it the right contract?")
 
     def read_at(
-        self, to: str, signature: str, *args: Any, returns: Sequence[str], block: str
-    ) -> tuple[Any, ...]:
+        self, to: str, signature: str, *args: object, returns: Sequence[str], block: str
+    ) -> tuple[Value, ...]:
         """:meth:`read` at ``block`` (a hex number or a tag). Raises as :meth:`read`."""
         raw = self.eth_call(to, calldata(signature, *args), block=block)
         return _decoded(to, signature, raw, returns, "")
@@ -230,7 +232,7 @@ class ContractService:
 
 def _decoded(
     to: str, signature: str, raw: bytes, returns: Sequence[str], hint: str
-) -> tuple[Any, ...]:
+) -> tuple[Value, ...]:
     from eth_abi.abi import decode
 
     name = signature.split("(")[0]

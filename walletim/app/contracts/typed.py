@@ -8,9 +8,9 @@ import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from walletim.contracts.typed_data import (
+    Json,
     TypedDataDescription,
     TypedDomain,
     check_domain_chain,
@@ -39,7 +39,7 @@ _WARNINGS = (
 class TypedDataReview:
     """A typed-data document as it is about to be signed for this home's network."""
 
-    doc: dict[str, Any]
+    doc: Json
     digest: bytes
     domain: TypedDomain
     network: str  # the network's name
@@ -92,7 +92,7 @@ class TypedDataReview:
             )
         return None
 
-    def to_json(self, address: str, signature: str) -> dict[str, Any]:
+    def to_json(self, address: str, signature: str) -> Json:
         domain, d = self.domain, self.described
         return {
             "address": address,
@@ -113,7 +113,7 @@ class TypedDataReview:
         }
 
 
-def _described_json(d: TypedDataDescription) -> dict[str, Any]:
+def _described_json(d: TypedDataDescription) -> Json:
     return {
         "kind": d.kind,
         "spender": d.spender,
@@ -137,7 +137,7 @@ def _described_json(d: TypedDataDescription) -> dict[str, Any]:
 
 
 def review_typed_data(
-    doc: dict[str, Any],
+    doc: Json,
     *,
     home: Path,
     network: str,

@@ -4,14 +4,13 @@ exact approvals, deadlines, and plans checked by simulation before they are show
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from walletim.app.chain import SendRequest
-from walletim.app.contracts import ContractService, Plan, Step
+from walletim.app.contracts import ContractService, Figures, Plan, Step
 from walletim.app.defi.assets import Asset, Names
 from walletim.app.defi.logs import LogScanner
 from walletim.chain.rpc import Q
-from walletim.contracts.abi import calldata
+from walletim.contracts.abi import Value, calldata
 from walletim.errors import ChainError, InputError
 from walletim.keys.hd import to_checksum_address
 
@@ -50,17 +49,24 @@ class DefiCore:
             raise InputError("the deadline must be 1 second .. 7 days from now")
         return self.c.latest_timestamp() + seconds
 
-    def read(self, to: str, signature: str, *args: Any, returns: Sequence[str]) -> tuple[Any, ...]:
+    def read(
+        self, to: str, signature: str, *args: object, returns: Sequence[str]
+    ) -> tuple[Value, ...]:
         return self.c.read(to, signature, *args, returns=returns)
 
-    def read_int(self, to: str, signature: str, *args: Any) -> int:
+    def read_int(self, to: str, signature: str, *args: object) -> int:
         """A view function's one uint256."""
         (value,) = self.c.read(to, signature, *args, returns=["uint256"])
         return int(value)
 
     def try_read(
-        self, to: str, signature: str, *args: Any, returns: Sequence[str], default: tuple[Any, ...]
-    ) -> tuple[Any, ...]:
+        self,
+        to: str,
+        signature: str,
+        *args: object,
+        returns: Sequence[str],
+        default: tuple[Value, ...],
+    ) -> tuple[Value, ...]:
         try:
             return self.c.read(to, signature, *args, returns=returns)
         except ChainError:
@@ -104,7 +110,7 @@ class DefiCore:
         sender: str,
         steps: Sequence[Step],
         notes: Sequence[str] = (),
-        figures: dict[str, Any] | None = None,
+        figures: Figures | None = None,
     ) -> Plan:
         """The plan, simulated (raises ContractReverted naming a step that would fail)."""
         plan = Plan(title, account, sender, tuple(steps), tuple(notes), figures or {})

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from walletim.app.contracts import Plan
 from walletim.app.defi.base import DefiCore
@@ -19,7 +18,7 @@ from walletim.errors import ChainError, InputError
 class CallResult:
     to: str
     signature: str
-    values: list[Any]  # JSON-friendly (walletim.contracts.abi.render_values)
+    values: list[object]  # JSON-friendly (walletim.contracts.abi.render_values)
     raw: str
 
 

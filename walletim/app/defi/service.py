@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from walletim.app.contracts import ContractService, Outcome, Plan, Step
+from walletim.app.contracts import ContractService, Figures, Outcome, Plan, Step
 from walletim.app.defi.approvals import Approvals
 from walletim.app.defi.assets import Asset, Names
 from walletim.app.defi.base import DefiCore
@@ -185,10 +185,10 @@ class DefiService:
         sender: str,
         steps: Sequence[Step],
         notes: Sequence[str] = (),
-        figures: dict[str, Any] | None = None,
+        figures: Figures | None = None,
     ) -> Plan:
         return self.core.plan(title, account, sender, steps, notes, figures)
 
-    def _logs(self, topics: Sequence[Topic], address: str | None = None) -> list[dict[str, Any]]:
+    def _logs(self, topics: Sequence[Topic], address: str | None = None) -> list[dict[str, object]]:
         """Logs as the node sent them (see LogScanner.scan)."""
         return [dict(log.raw) for log in self.core.logs.scan(topics, address)]

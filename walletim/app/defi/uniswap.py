@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
 
-from walletim.app.contracts import Outcome, Plan, Step
+from walletim.app.contracts import Figures, Outcome, Plan, Step
 from walletim.app.defi.assets import Asset
 from walletim.app.defi.base import (
     DEFAULT_DEADLINE_S,
@@ -234,7 +233,7 @@ def _route(quote: SwapQuote, a_in: Asset, a_out: Asset) -> str:
 
 def _swap_figures(
     a_in: Asset, a_out: Asset, quote: SwapQuote, min_out: int, route: str, deadline: int
-) -> dict[str, Any]:
+) -> Figures:
     return {
         "amount_in": format_amount(quote.amount_in, a_in.decimals),
         "raw_in": str(quote.amount_in),

@@ -4,8 +4,8 @@ and rendering outcomes (``--json`` and human)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import click
 
@@ -113,7 +113,7 @@ def run_plan(ctx: Ctx, s: Session, plan: Plan) -> Outcome:
 _run_plan = run_plan
 
 
-def event_json(e: DecodedEvent) -> dict[str, Any]:
+def event_json(e: DecodedEvent) -> dict[str, object]:
     from walletim.contracts.abi import render_value
 
     return {
@@ -123,8 +123,8 @@ def event_json(e: DecodedEvent) -> dict[str, Any]:
     }
 
 
-def outcome_json(outcome: Outcome, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {
+def outcome_json(outcome: Outcome, extra: Mapping[str, object] | None = None) -> dict[str, object]:
+    data: dict[str, object] = {
         "hash": outcome.hash,
         "state": "mined" if outcome.ok else outcome.steps[-1].status,
         "title": outcome.plan.title,
@@ -146,7 +146,7 @@ def outcome_json(outcome: Outcome, extra: dict[str, Any] | None = None) -> dict[
 
 
 def done(
-    ctx: Ctx, outcome: Outcome, extra: dict[str, Any] | None = None, line: str | None = None
+    ctx: Ctx, outcome: Outcome, extra: Mapping[str, object] | None = None, line: str | None = None
 ) -> None:
     """Render an executed plan: each step's hash and state (and ``line``)."""
     data = outcome_json(outcome, extra)
@@ -174,7 +174,7 @@ def targets(s: Session, who: str | None) -> list[tuple[str, str]]:
     return [(i.name, i.address) for i in s.wallets.list()]
 
 
-def share(s: Session, account: str, peer: str | None, outcome: Outcome) -> dict[str, Any]:
+def share(s: Session, account: str, peer: str | None, outcome: Outcome) -> dict[str, object]:
     """Share a mined swap / deposit in a chat (``--share``); the JSON fields it adds."""
     if peer is None or not outcome.ok:
         return {}

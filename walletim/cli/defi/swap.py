@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -75,7 +75,7 @@ def swap(
         received = s.defi.received(outcome)
         a_out = s.defi.asset(token_out)
         shared = share(s, account, share_with, outcome)
-    extra: dict[str, Any] = (
+    extra: dict[str, object] = (
         {}
         if received is None
         else {"received": format_amount(received, a_out.decimals), "raw_received": str(received)}

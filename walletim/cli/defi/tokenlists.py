@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,7 +24,7 @@ def token_list() -> None:
     """
 
 
-def _list_json(stored: StoredList, chain_id: int) -> dict[str, Any]:
+def _list_json(stored: StoredList, chain_id: int) -> dict[str, object]:
     tl = stored.token_list
     return {
         "name": tl.name,
@@ -85,10 +85,11 @@ def token_list_show(ctx: Ctx) -> None:
     with session(ctx) as s:
         network = s.network.name
         view = s.defi.token_lists.overview()
-    data: dict[str, Any] = {
+    lists = [_list_json(x, view.chain_id) for x in view.lists]
+    data = {
         "chain_id": view.chain_id,
         "network": network,
-        "lists": [_list_json(x, view.chain_id) for x in view.lists],
+        "lists": lists,
         "tokens": [{**t.to_json(), "name": t.name} for t in view.tokens],
         "ambiguous": view.ambiguous,
         "conflicts": view.conflicts,
@@ -98,7 +99,7 @@ def token_list_show(ctx: Ctx) -> None:
         click.echo(f"token lists of {network} (chain {view.chain_id}):")
         if not view.lists:
             click.echo("  none: tokens show by address (walletim token list add FILE|URL)")
-        for x in data["lists"]:
+        for x in lists:
             kind = "built in" if x["builtin"] else x["source"]
             click.echo(f"  {x['name']} {x['version']}: {x['tokens']} token(s) here  [{kind}]")
         if view.world_note:

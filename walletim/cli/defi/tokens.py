@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from walletim.chain.units import format_amount
@@ -66,16 +64,13 @@ def token_balance(ctx: Ctx, token_name: str, who: str | None) -> None:
         if not owners:
             raise InputError("no wallets in this home; give an address")
         rows = [(n, a, s.defi.balance(asset, a)) for n, a in owners]
-    data: dict[str, Any] = {
-        "token": asset.address,
-        "symbol": asset.symbol,
-        "balances": [
-            {"account": n, "address": a, "raw": str(v), "amount": format_amount(v, asset.decimals)}
-            for n, a, v in rows
-        ],
-    }
+    balances = [
+        {"account": n, "address": a, "raw": str(v), "amount": format_amount(v, asset.decimals)}
+        for n, a, v in rows
+    ]
+    data: dict[str, object] = {"token": asset.address, "symbol": asset.symbol, "balances": balances}
     if len(rows) == 1:
-        data.update(data["balances"][0])
+        data.update(balances[0])
 
     def human() -> None:
         for n, a, v in rows:

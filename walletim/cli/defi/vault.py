@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from walletim.chain.units import format_amount
@@ -78,25 +76,24 @@ def vault_balance(ctx: Ctx, who: str | None, vault_addr: str | None) -> None:
     with session(ctx) as s:
         s.chain.check_chain()
         rows = [(n, a, s.defi.vault_position(a, vault_addr)) for n, a in targets(s, who)]
-    data: dict[str, Any] = {
-        "positions": [
-            {
-                "account": n,
-                "address": a,
-                "vault": p.vault,
-                "symbol": p.symbol,
-                "raw": str(p.shares),
-                "shares": format_amount(p.shares),
-                "assets": format_amount(p.assets, p.asset.decimals),
-                "raw_assets": str(p.assets),
-                "asset": p.asset.symbol,
-                "max_withdraw": format_amount(p.max_withdraw, p.asset.decimals),
-            }
-            for n, a, p in rows
-        ]
-    }
+    positions = [
+        {
+            "account": n,
+            "address": a,
+            "vault": p.vault,
+            "symbol": p.symbol,
+            "raw": str(p.shares),
+            "shares": format_amount(p.shares),
+            "assets": format_amount(p.assets, p.asset.decimals),
+            "raw_assets": str(p.assets),
+            "asset": p.asset.symbol,
+            "max_withdraw": format_amount(p.max_withdraw, p.asset.decimals),
+        }
+        for n, a, p in rows
+    ]
+    data: dict[str, object] = {"positions": positions}
     if len(rows) == 1:
-        data.update(data["positions"][0])
+        data.update(positions[0])
 
     def human() -> None:
         for n, _a, p in rows:

@@ -4,9 +4,9 @@ hostile data), :func:`render_value` for ``--json``, :func:`decode_revert` for a 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from walletim.contracts.abi.signatures import (
+    Value,
     _array_parts,
     _is_array,
     _tuple_types,
@@ -16,7 +16,7 @@ from walletim.contracts.abi.signatures import (
 from walletim.errors import ContractReverted, InputError, RpcError
 
 
-def normalize(t: str, value: Any) -> Any:
+def normalize(t: str, value: Value) -> Value:
     """Decoded values with addresses EIP-55 checksummed (eth_abi returns lowercase) and
     arrays as lists, tuples as tuples."""
     if t == "address" and isinstance(value, str):
@@ -31,7 +31,7 @@ def normalize(t: str, value: Any) -> Any:
     return value
 
 
-def decode_values(types: Sequence[str], data: bytes, *, strict: bool = True) -> list[Any]:
+def decode_values(types: Sequence[str], data: bytes, *, strict: bool = True) -> list[Value]:
     """eth_abi decode + :func:`normalize`. Raises whatever eth_abi raises."""
     from eth_abi.abi import decode
 
@@ -45,7 +45,7 @@ MAX_RETURN_DATA = 1024 * 1024
 MAX_DEEP_DATA = 1024
 
 
-def decode_output(types: Sequence[str], data: bytes) -> list[Any]:
+def decode_output(types: Sequence[str], data: bytes) -> list[Value]:
     """Decode a call's return data as canonical ``types``: ints, checksummed addresses,
     bytes, str, bools; lists for arrays, tuples for tuples.
 
@@ -77,7 +77,7 @@ def decode_output(types: Sequence[str], data: bytes) -> list[Any]:
         ) from exc
 
 
-def render_value(value: Any) -> Any:
+def render_value(value: Value) -> object:
     """JSON-friendly: ints as decimal strings, bytes as 0x hex, tuples and lists as lists;
     bools and strings (addresses: already checksummed by the decoders) as they are."""
     if isinstance(value, bool):
@@ -91,7 +91,7 @@ def render_value(value: Any) -> Any:
     return value
 
 
-def render_values(types: Sequence[str], values: Sequence[Any]) -> list[Any]:
+def render_values(types: Sequence[str], values: Sequence[Value]) -> list[object]:
     """:func:`render_value` of each value, addresses checksummed according to ``types``."""
     return [render_value(normalize(t, v)) for t, v in zip(types, values, strict=False)]
 

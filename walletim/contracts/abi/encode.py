@@ -7,13 +7,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from walletim.contracts.abi.signatures import (
     _BYTES,
     _INT,
     MAX_DEPTH,
     FunctionSig,
+    Value,
     _array_parts,
     _is_array,
     _split,
@@ -93,7 +93,7 @@ def _parse_hex(text: str, where: str, size: int | None) -> bytes:
 
 def parse_value(
     t: str, text: str, where: str = "argument", depth: int = 0, *, nested: bool = False
-) -> Any:
+) -> Value:
     """One value of canonical type ``t`` from command-line text (see the module docstring).
 
     A top-level ``string`` is taken as is (only one pair of surrounding quotes, double or
@@ -124,7 +124,7 @@ def parse_value(
     raise InputError(f"{where}: unsupported type {shown(t)}")
 
 
-def _parse_array(t: str, text: str, where: str, depth: int) -> list[Any]:
+def _parse_array(t: str, text: str, where: str, depth: int) -> list[Value]:
     inner, size = _array_parts(t)
     body = text.strip()
     if not (body.startswith("[") and body.endswith("]")):
@@ -138,7 +138,7 @@ def _parse_array(t: str, text: str, where: str, depth: int) -> list[Any]:
     ]
 
 
-def _parse_tuple(t: str, text: str, where: str, depth: int) -> tuple[Any, ...]:
+def _parse_tuple(t: str, text: str, where: str, depth: int) -> tuple[Value, ...]:
     body = text.strip()
     if not (body.startswith("(") and body.endswith(")")):
         raise InputError(f"{where}: a tuple is written (a,b,...)")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from walletim.contracts.abi.decode import decode_values
 from walletim.contracts.abi.signatures import (
     _IDENT,
+    Value,
     _abi_type,
     _closing,
     _is_array,
@@ -54,7 +55,7 @@ class DecodedEvent:
     name: str
     signature: str
     address: str  # the emitting contract, checksummed
-    args: dict[str, Any]
+    args: dict[str, Value]
 
 
 def parse_event(text: str) -> EventSig:
@@ -79,7 +80,7 @@ def parse_event(text: str) -> EventSig:
     return EventSig(name, tuple(EventParam(n, t, i) for t, n, i in params), tail == "anonymous")
 
 
-def _event_of_entry(e: Mapping[str, Any]) -> EventSig:
+def _event_of_entry(e: Mapping[str, object]) -> EventSig:
     inputs = e.get("inputs") or []
     if not isinstance(inputs, list) or not isinstance(e.get("name"), str):
         raise InputError("malformed event entry")
@@ -93,7 +94,7 @@ def _event_of_entry(e: Mapping[str, Any]) -> EventSig:
     )
 
 
-def events_of_abi(abi: Sequence[Mapping[str, Any]]) -> tuple[EventSig, ...]:
+def events_of_abi(abi: Sequence[Mapping[str, object]]) -> tuple[EventSig, ...]:
     """The events declared in an ABI (malformed event entries are skipped)."""
     out = []
     for e in abi:
@@ -110,7 +111,7 @@ def _hashed_when_indexed(t: str) -> bool:
     return t in ("string", "bytes") or _is_array(t) or t.startswith("(")
 
 
-def _as_bytes(value: Any) -> bytes:
+def _as_bytes(value: object) -> bytes:
     if isinstance(value, bytes | bytearray):
         return bytes(value)
     if isinstance(value, str) and value[:2] in ("0x", "0X"):
@@ -131,11 +132,14 @@ class LogLike(Protocol):
     def data(self) -> bytes: ...
 
 
-def _log_parts(log: Mapping[str, Any] | LogLike) -> tuple[str, list[bytes], bytes] | None:
+def _log_parts(log: Mapping[str, object] | LogLike) -> tuple[str, list[bytes], bytes] | None:
     """(checksummed address, topics, data) of a log, or None when they do not read."""
     from walletim.keys.hd import to_checksum_address
 
     try:
+        raw_topics: object
+        raw_data: object
+        raw_address: object
         if isinstance(log, Mapping):
             raw_topics, raw_data, raw_address = (
                 log.get("topics") or [],
@@ -144,6 +148,8 @@ def _log_parts(log: Mapping[str, Any] | LogLike) -> tuple[str, list[bytes], byte
             )
         else:
             raw_topics, raw_data, raw_address = log.topics, log.data, log.address
+        if not isinstance(raw_topics, list | tuple):
+            return None
         topics = [_as_bytes(t) for t in raw_topics]
         data = _as_bytes(raw_data)
         if not isinstance(raw_address, str | bytes):
@@ -156,7 +162,7 @@ def _log_parts(log: Mapping[str, Any] | LogLike) -> tuple[str, list[bytes], byte
     return address, topics, data
 
 
-def _event_sig(item: EventSig | Mapping[str, Any]) -> EventSig | None:
+def _event_sig(item: EventSig | Mapping[str, object]) -> EventSig | None:
     """An EventSig, or the event of a JSON ABI entry (None: not a usable event)."""
     try:
         sig = item if isinstance(item, EventSig) else None
@@ -167,12 +173,12 @@ def _event_sig(item: EventSig | Mapping[str, Any]) -> EventSig | None:
     return None if sig is None or sig.anonymous else sig
 
 
-def _args(sig: EventSig, topics: list[bytes], data: bytes) -> dict[str, Any]:
+def _args(sig: EventSig, topics: list[bytes], data: bytes) -> dict[str, Value]:
     """The event's arguments by name. Raises (anything) when the log does not fit."""
     plain = [p.type for p in sig.inputs if not p.indexed]
     values = iter(decode_values(plain, data, strict=False) if plain else [])
     indexed = iter(topics[1:])
-    args: dict[str, Any] = {}
+    args: dict[str, Value] = {}
     for n, p in enumerate(sig.inputs):
         key = p.name or f"arg{n}"
         if p.indexed:
@@ -184,7 +190,7 @@ def _args(sig: EventSig, topics: list[bytes], data: bytes) -> dict[str, Any]:
 
 
 def decode_log(
-    log: Mapping[str, Any] | LogLike, abis: Iterable[EventSig | Mapping[str, Any]]
+    log: Mapping[str, object] | LogLike, abis: Iterable[EventSig | Mapping[str, object]]
 ) -> DecodedEvent | None:
     """Decode one log (``address``, ``topics``, ``data``: 0x-hex strings as JSON-RPC gives
     them, or bytes; a mapping, or a :class:`LogLike` such as walletim.chain.rpc's ``Log``)

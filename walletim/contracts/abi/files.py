@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from walletim.contracts.abi.events import parse_event
 from walletim.contracts.abi.signatures import (
     _IDENT,
+    AbiEntry,
     FunctionSig,
     _abi_type,
     _closing,
@@ -23,7 +23,7 @@ MAX_ABI_BYTES = 16 * 1024 * 1024
 _ENTRY_TYPES = ("function", "event", "error", "constructor", "fallback", "receive")
 
 
-def _check_entry(entry: Any, n: int) -> None:
+def _check_entry(entry: object, n: int) -> None:
     if not isinstance(entry, dict):
         raise InputError(f"ABI entry {n} is not an object")
     kind = entry.get("type", "function")
@@ -56,7 +56,7 @@ _JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 MAX_JSON_DEPTH = 100
 
 
-def _json(text: str | bytes | bytearray, what: str) -> Any:
+def _json(text: str | bytes | bytearray, what: str) -> object:
     """json.loads, refusing deep nesting first: once eth-account is imported the recursion
     limit is 100,000 and json's C scanner overflows the C stack (a segfault) long before."""
     if len(text) > MAX_ABI_BYTES:
@@ -76,7 +76,7 @@ def _json(text: str | bytes | bytearray, what: str) -> Any:
         raise InputError(f"{what} is not valid JSON") from exc
 
 
-def load_abi(doc: Any) -> list[dict[str, Any]]:
+def load_abi(doc: object) -> list[AbiEntry]:
     """A contract ABI from JSON text (str/bytes) or the parsed document: a list of entries,
     an artifact object with ``abi`` (Foundry ``out/``, Hardhat, anvil-fixtures, the npm
     Uniswap builds), or a list of human-readable lines (``"function f(uint256)"``).
@@ -98,8 +98,8 @@ def load_abi(doc: Any) -> list[dict[str, Any]]:
     return abi
 
 
-def _json_param(t: str, name: str = "", indexed: bool | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": name, "type": t}
+def _json_param(t: str, name: str = "", indexed: bool | None = None) -> AbiEntry:
+    out: AbiEntry = {"name": name, "type": t}
     if t.startswith("("):
         close = _closing(t)
         out["type"] = "tuple" + t[close + 1 :]
@@ -109,7 +109,7 @@ def _json_param(t: str, name: str = "", indexed: bool | None = None) -> dict[str
     return out
 
 
-def human_abi(lines: Sequence[str]) -> list[dict[str, Any]]:
+def human_abi(lines: Sequence[str]) -> list[AbiEntry]:
     """JSON ABI entries from human-readable lines, as ethers writes them::
 
         function transfer(address to, uint256 value) returns (bool)
@@ -120,14 +120,14 @@ def human_abi(lines: Sequence[str]) -> list[dict[str, Any]]:
     Raises:
         InputError: a line that does not parse (named by its 1-based position).
     """
-    out: list[dict[str, Any]] = []
+    out: list[AbiEntry] = []
     for n, line in enumerate(lines, 1):
         text = line.strip() if isinstance(line, str) else ""
         try:
             if text.startswith(("event ", "error ")):
                 kind = text[:5]
                 ev = parse_event(text[6:])
-                entry: dict[str, Any] = {
+                entry: AbiEntry = {
                     "type": kind,
                     "name": ev.name,
                     "inputs": [
@@ -161,7 +161,7 @@ def human_abi(lines: Sequence[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _function_of(entry: dict[str, Any]) -> FunctionSig:
+def _function_of(entry: AbiEntry) -> FunctionSig:
     name = entry.get("name")
     if not isinstance(name, str) or not _IDENT.match(name):
         raise InputError("malformed ABI function name")
@@ -178,7 +178,7 @@ def _function_of(entry: dict[str, Any]) -> FunctionSig:
     )
 
 
-def abi_functions(abi: Sequence[dict[str, Any]]) -> tuple[FunctionSig, ...]:
+def abi_functions(abi: Sequence[AbiEntry]) -> tuple[FunctionSig, ...]:
     """Every function of a (loaded) ABI. Raises InputError for a malformed entry."""
     return tuple(
         _function_of(e)
@@ -187,7 +187,7 @@ def abi_functions(abi: Sequence[dict[str, Any]]) -> tuple[FunctionSig, ...]:
     )
 
 
-def find_function(abi: Sequence[dict[str, Any]], name_or_signature: str) -> FunctionSig:
+def find_function(abi: Sequence[AbiEntry], name_or_signature: str) -> FunctionSig:
     """A function of ``abi`` by bare name (must be unambiguous) or by signature
     ``name(types)`` (return types, if written, are taken from the ABI).
 

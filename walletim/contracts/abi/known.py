@@ -3,10 +3,9 @@ describes) and their events, ready for :func:`~walletim.contracts.abi.events.dec
 
 from __future__ import annotations
 
-from typing import Any
-
 from walletim.contracts.abi.events import EventSig, events_of_abi
 from walletim.contracts.abi.files import human_abi
+from walletim.contracts.abi.signatures import AbiEntry
 
 ERC20_ABI = human_abi(
     [
@@ -191,7 +190,7 @@ REDPACKET_ABI = human_abi(
 )
 """walletim's red-packet contract (anvil-fixtures/contracts/RedPacket.sol)."""
 
-WELL_KNOWN_ABIS: dict[str, list[dict[str, Any]]] = {
+WELL_KNOWN_ABIS: dict[str, list[AbiEntry]] = {
     "erc20": ERC20_ABI,
     "erc2612": ERC2612_ABI,
     "erc721": ERC721_ABI,

@@ -13,6 +13,12 @@ _IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _INT = re.compile(r"^(u?)int(\d*)$")
 _BYTES = re.compile(r"^bytes(\d+)$")
 _ARRAY = re.compile(r"^(.*)\[(\d*)\]$")
+#: A decoded ABI value: an int, a bool, a checksummed address or a string (str), bytes, a
+#: list (an array) or a tuple (a tuple type), nested. Dynamic by nature: a caller knows the
+#: type from the signature it decoded with.
+Value = Any
+#: A JSON ABI entry (``{"type": "function", "name": ..., "inputs": [...], ...}``).
+AbiEntry = dict[str, object]
 MAX_SIGNATURE = 2000
 MAX_DEPTH = 8
 
@@ -242,7 +248,7 @@ def dynamic_depth(t: str) -> int:
     return 0
 
 
-def _abi_type(entry: Any, depth: int = 0) -> str:
+def _abi_type(entry: object, depth: int = 0) -> str:
     """The canonical type of one JSON ABI parameter (tuples from their ``components``)."""
     if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
         raise InputError("a parameter is not an object with a string 'type'")

@@ -4,9 +4,8 @@ recognises and says what it does, each kind of action in words of its own."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from walletim.contracts.abi import FunctionSig, decode_values
+from walletim.contracts.abi import FunctionSig, Value, decode_values
 from walletim.contracts.describe.context import _Ctx
 from walletim.contracts.describe.known import _KNOWN_WITH_MUTABILITY
 from walletim.contracts.describe.model import (
@@ -18,6 +17,7 @@ from walletim.contracts.describe.model import (
     UNLIMITED_FROM,
     ZERO_ADDRESS,
     Arg,
+    Args,
     CallDescription,
     TokenMetaLike,
     _eth,
@@ -136,7 +136,7 @@ def _describe(ctx: _Ctx, data: bytes, value: int) -> CallDescription:
 # -- calls inside calls ----------------------------------------------------------------------
 
 
-def _decode(fn: FunctionSig, body: bytes, ctx: _Ctx) -> list[Any] | None:
+def _decode(fn: FunctionSig, body: bytes, ctx: _Ctx) -> list[Value] | None:
     """Decoded arguments, or None. Flags bytes after the arguments and encodings that a
     standard encoder would not write (a contract may read those differently)."""
     from eth_abi.abi import encode
@@ -158,9 +158,7 @@ def _decode(fn: FunctionSig, body: bytes, ctx: _Ctx) -> list[Any] | None:
     return values
 
 
-def _amount_roles(
-    n: str, a: dict[str, Any], to: str, ctx: _Ctx, is_erc20: bool
-) -> dict[str, str | None]:
+def _amount_roles(n: str, a: Args, to: str, ctx: _Ctx, is_erc20: bool) -> dict[str, str | None]:
     """Which token each amount argument is counted in: an address, ETH, LP, or None
     (unknown: shown raw)."""
     roles: dict[str, str | None] = {}
@@ -190,7 +188,7 @@ def _amount_roles(
     return roles
 
 
-def _render(name: str, t: str, v: Any, roles: dict[str, str | None], ctx: _Ctx) -> str:
+def _render(name: str, t: str, v: Value, roles: dict[str, str | None], ctx: _Ctx) -> str:
     if t == "address":
         return ctx.label(str(v))
     if t == "address[]":
@@ -212,7 +210,7 @@ def _render(name: str, t: str, v: Any, roles: dict[str, str | None], ctx: _Ctx) 
 
 
 def _summarize(
-    fn: FunctionSig, a: dict[str, Any], value: int, ctx: _Ctx, is_erc20: bool, mutability: str
+    fn: FunctionSig, a: Args, value: int, ctx: _Ctx, is_erc20: bool, mutability: str
 ) -> str:
     n, to = fn.name, ctx.to
     if mutability in ("view", "pure"):
@@ -237,7 +235,7 @@ def _summarize(
     return f"call {n}({shown_args}) on {ctx.label(to)}"
 
 
-def _token_action(n: str, a: dict[str, Any], ctx: _Ctx, is_erc20: bool) -> str | None:
+def _token_action(n: str, a: Args, ctx: _Ctx, is_erc20: bool) -> str | None:
     """ERC-20 / ERC-721 transfers, approvals and EIP-2612 permits (None: not one)."""
     to, lab, amt = ctx.to, ctx.label, ctx.amount
     if n == "transfer":
@@ -279,7 +277,7 @@ def _token_action(n: str, a: dict[str, Any], ctx: _Ctx, is_erc20: bool) -> str |
     return None
 
 
-def _protocol_action(fn: FunctionSig, a: dict[str, Any], value: int, ctx: _Ctx) -> str | None:
+def _protocol_action(fn: FunctionSig, a: Args, value: int, ctx: _Ctx) -> str | None:
     """WETH, Uniswap V2 swaps and liquidity, ERC-4626 vaults (None: none of these)."""
     n, to = fn.name, ctx.to
     if n == "deposit" and not fn.inputs:
@@ -295,7 +293,7 @@ def _protocol_action(fn: FunctionSig, a: dict[str, Any], value: int, ctx: _Ctx) 
     return None
 
 
-def _redpacket(n: str, a: dict[str, Any], ctx: _Ctx) -> str | None:
+def _redpacket(n: str, a: Args, ctx: _Ctx) -> str | None:
     """walletim's red-packet contract (None: not one of its calls)."""
     if n == "create" and "salt" in a:
         kind = "random" if a["random"] else "equal"
@@ -337,7 +335,7 @@ def _approve(spender: str, v: int, ctx: _Ctx, is_erc20: bool) -> str:
     )
 
 
-def _liquidity(n: str, a: dict[str, Any], value: int, ctx: _Ctx) -> str:
+def _liquidity(n: str, a: Args, value: int, ctx: _Ctx) -> str:
     amt, tail = ctx.amount, f"to {ctx.recipient(a['to'])}, deadline {_when(a['deadline'])}"
     if n == "addLiquidityETH":
         token = a["token"]
@@ -365,7 +363,7 @@ def _liquidity(n: str, a: dict[str, Any], value: int, ctx: _Ctx) -> str:
     return f"remove liquidity: {burn}{permit} for at least {least}, {tail}"
 
 
-def _vault(n: str, a: dict[str, Any], ctx: _Ctx) -> str:
+def _vault(n: str, a: Args, ctx: _Ctx) -> str:
     to, lab = ctx.to, ctx.label
     asset = ctx.asset_of(to)
     meta = ctx.token(to)
@@ -387,7 +385,7 @@ def _vault(n: str, a: dict[str, Any], ctx: _Ctx) -> str:
     return f"redeem {shares(a['shares'])} of vault {lab(to)} {owner}"
 
 
-def _swap(n: str, a: dict[str, Any], value: int, ctx: _Ctx) -> str:
+def _swap(n: str, a: Args, value: int, ctx: _Ctx) -> str:
     path = [str(x) for x in a["path"]]
     if len(path) < 2:
         ctx.flags.add("malformed")

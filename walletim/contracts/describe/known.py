@@ -4,9 +4,8 @@ carry other calls or grant allowances by signature (:data:`WRAPPER_ABIS`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from walletim.contracts.abi import WELL_KNOWN_ABIS, FunctionSig, abi_functions, human_abi
+from walletim.contracts.abi import WELL_KNOWN_ABIS, AbiEntry, FunctionSig, abi_functions, human_abi
 
 _PERMIT_SINGLE = (
     "((address token, uint160 amount, uint48 expiration, uint48 nonce) details, "
@@ -16,7 +15,7 @@ _PERMIT_BATCH = (
     "((address token, uint160 amount, uint48 expiration, uint48 nonce)[] details, "
     "address spender, uint256 sigDeadline)"
 )
-WRAPPER_ABIS: dict[str, list[dict[str, Any]]] = {
+WRAPPER_ABIS: dict[str, list[AbiEntry]] = {
     "multicall": human_abi(
         [
             "function multicall(bytes[] data) payable returns (bytes[] results)",

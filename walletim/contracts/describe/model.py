@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from walletim.contracts.abi import Value
 
 UNLIMITED_FROM = 2**255
 PERMIT2_UNLIMITED_FROM = 2**159  # Permit2 amounts are uint160
@@ -44,6 +46,9 @@ FLAGS = frozenset(
 """Every flag a :class:`CallDescription` may carry (see the module docstring)."""
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
+#: A call's decoded arguments by parameter name.
+Args = dict[str, Value]
+
 
 class TokenMetaLike(Protocol):
     @property
@@ -65,7 +70,7 @@ class TokenMeta:
 class Arg:
     name: str
     type: str
-    value: Any  # decoded: int, checksummed address str, bool, bytes, list
+    value: Value  # decoded: int, checksummed address str, bool, bytes, list
     text: str  # human: amounts with decimals and symbol, labels for addresses, dates
 
 

@@ -5,14 +5,13 @@ ABI heads before anything is decoded."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from walletim.contracts.abi import FunctionSig
 from walletim.contracts.describe.context import _Ctx
 from walletim.contracts.describe.model import (
     CARRIED,
     MAX_INNER_CALLS,
     MAX_NESTING,
+    Args,
     CallDescription,
     flag_marker,
 )
@@ -143,7 +142,7 @@ _UR_COMMANDS = {
 }
 
 
-def _wrapper(fn: FunctionSig, a: dict[str, Any], value: int, ctx: _Ctx) -> str:
+def _wrapper(fn: FunctionSig, a: Args, value: int, ctx: _Ctx) -> str:
     n, to, lab = fn.name, ctx.to, ctx.label
     if n == "multicall":
         calls = [(to, bytes(d), 0) for d in a["data"]]
@@ -199,7 +198,7 @@ def _wrapper(fn: FunctionSig, a: dict[str, Any], value: int, ctx: _Ctx) -> str:
     return f"Safe {lab(to)} executes a transaction signed by its owners" + _carried_text(ctx)
 
 
-def _universal_router(a: dict[str, Any], ctx: _Ctx) -> str:
+def _universal_router(a: Args, ctx: _Ctx) -> str:
     from eth_abi.abi import decode
 
     commands, inputs = bytes(a["commands"]), [bytes(i) for i in a["inputs"]]

@@ -3,14 +3,13 @@ self-permits, and Permit2's approve / permit / transferFrom / lockdown / invalid
 
 from __future__ import annotations
 
-from typing import Any
-
-from walletim.contracts.abi import FunctionSig
+from walletim.contracts.abi import FunctionSig, Value
 from walletim.contracts.describe.context import _Ctx
 from walletim.contracts.describe.model import (
     PERMIT2_ADDRESS,
     PERMIT2_UNLIMITED_FROM,
     UNLIMITED_FROM,
+    Args,
     _when,
 )
 
@@ -19,7 +18,7 @@ _PERMIT_BATCH_T = "((address,uint160,uint48,uint48)[],address,uint256)"
 
 
 def _permit2_grant(
-    ctx: _Ctx, owner: str | None, spender: Any, items: Any, *, at_permit2: bool
+    ctx: _Ctx, owner: str | None, spender: Value, items: Value, *, at_permit2: bool
 ) -> tuple[str, set[str]]:
     """A Permit2 allowance in words, and its flags. ``owner`` None: the signer."""
     from walletim.keys.hd import to_checksum_address
@@ -53,7 +52,7 @@ def _permit2_grant(
     return line, flags
 
 
-def _permits(fn: FunctionSig, a: dict[str, Any], ctx: _Ctx) -> str | None:
+def _permits(fn: FunctionSig, a: Args, ctx: _Ctx) -> str | None:
     """Allowances granted by signature or through Permit2 (None: not one of these)."""
     n, to, lab = fn.name, ctx.to, ctx.label
     at_permit2 = to.lower() == PERMIT2_ADDRESS.lower()

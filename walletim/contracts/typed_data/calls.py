@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from walletim.contracts.describe import TokenMetaLike, clean_text
 from walletim.contracts.typed_data.values import (
+    Json,
     TypedDataDescription,
     _addr,
     _bytes_value,
@@ -35,13 +35,13 @@ class CarriedCall:
     delegatecall: bool
 
 
-def carried_calls(doc: dict[str, Any]) -> list[CarriedCall]:
+def carried_calls(doc: Json) -> list[CarriedCall]:
     """The calls an eth_signTypedData_v4 payload carries (see the package docstring), in the
     order they appear; at most :data:`MAX_TYPED_CALLS` + 1 (the extra one says "more").
     Raises _Malformed / ValueError / TypeError on fields that do not parse."""
     types = doc.get("types")
     raw_domain = doc.get("domain")
-    domain: dict[str, Any] = raw_domain if isinstance(raw_domain, dict) else {}
+    domain: Json = raw_domain if isinstance(raw_domain, dict) else {}
     verifier = domain.get("verifyingContract")
     if not isinstance(types, dict):
         return []
@@ -56,7 +56,7 @@ class _CallFinder:
     """Walks a payload's structs (at most :data:`MAX_TYPED_STRUCTS`, 16 levels deep) for the
     calls they carry."""
 
-    def __init__(self, types: dict[str, Any], verifier: str | None) -> None:
+    def __init__(self, types: Json, verifier: str | None) -> None:
         self.types = types
         self.verifier = verifier
         self.found: list[CarriedCall] = []
@@ -90,9 +90,7 @@ class _CallFinder:
                 label = f"{where}.{fname}" + (f"[{n}]" if ftype.endswith("]") else "")
                 self.visit(base, item, label, depth + 1)
 
-    def _call(
-        self, ftypes: dict[str, str], value: dict[str, Any], where: str
-    ) -> CarriedCall | None:
+    def _call(self, ftypes: dict[str, str], value: Json, where: str) -> CarriedCall | None:
         """The call this struct carries (a bytes field named like calldata), or None."""
         field = next((f for f in _CALLDATA_FIELDS if ftypes.get(f) == "bytes"), None)
         if field is None or value.get(field) is None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from walletim.contracts.describe import MULTICALL3_ADDRESS, PERMIT2_ADDRESS, clean_text
+from walletim.contracts.typed_data.values import Json
 from walletim.errors import InputError, TypedDataAnyChainRefused, TypedDataChainRefused
 
 #: Contracts deployed at the same address on every chain (CREATE2 through the same deployer),
@@ -38,7 +38,7 @@ class TypedDomain:
     salt: str | None  # 0x + 64 hex
 
 
-def typed_domain(doc: dict[str, Any]) -> TypedDomain:
+def typed_domain(doc: Json) -> TypedDomain:
     """The domain of an eth_signTypedData_v4 document, each field read exactly as the signer
     encodes it (eth-account: the five standard fields at their standard types, whatever
     ``types.EIP712Domain`` says; ``"0x01"``, ``"1"`` and ``1`` are all chain 1).
@@ -58,7 +58,7 @@ def typed_domain(doc: dict[str, Any]) -> TypedDomain:
     if unknown:
         raise InputError(f"typed data domain has a field EIP-712 does not define: {unknown[0]!r}")
     words: dict[str, bytes] = {}
-    raw: dict[str, Any] = {}
+    raw: Json = {}
     for key, typ in _DOMAIN_TYPES:
         if key not in domain:
             continue

@@ -4,7 +4,6 @@ signature transfers, and anything else named like a permit."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from walletim.contracts.describe import PERMIT2_ADDRESS, UNLIMITED_FROM, TokenMetaLike, clean_text
 from walletim.contracts.typed_data.values import (
@@ -12,6 +11,7 @@ from walletim.contracts.typed_data.values import (
     MAX_UINT160,
     NEVER_FROM,
     Grant,
+    Json,
     TypedDataDescription,
     _addr,
     _bool,
@@ -70,7 +70,7 @@ _SIGNATURE_TRANSFER = (
 
 class _Describer:
     def __init__(
-        self, doc: dict[str, Any], token: Callable[[str], TokenMetaLike | None], now: int | None
+        self, doc: Json, token: Callable[[str], TokenMetaLike | None], now: int | None
     ) -> None:
         self.types = doc.get("types")
         self._token = token
@@ -204,7 +204,7 @@ def _describe_permit(
 
 
 def _recognise(
-    d: _Describer, primary: str, domain: dict[str, Any], m: dict[str, Any], is_permit2: bool
+    d: _Describer, primary: str, domain: Json, m: Json, is_permit2: bool
 ) -> TypedDataDescription | None:
     if is_permit2:
         d.flags.update({"permit", "permit2"})
@@ -226,8 +226,8 @@ def _recognise(
         return _dai(d, domain, m)
     if "permit" in primary.lower():
         d.flags.add("permit")
-        verifier = domain.get("verifyingContract")
-        return _unknown(d, "unknown-permit", primary, _addr(verifier) if verifier else None)
+        contract = domain.get("verifyingContract")
+        return _unknown(d, "unknown-permit", primary, _addr(contract) if contract else None)
     return None
 
 
@@ -242,7 +242,7 @@ def _unknown(d: _Describer, kind: str, primary: str, verifier: str | None) -> Ty
     )
 
 
-def _eip2612(d: _Describer, domain: dict[str, Any], m: dict[str, Any]) -> TypedDataDescription:
+def _eip2612(d: _Describer, domain: Json, m: Json) -> TypedDataDescription:
     d.check_types("Permit", "eip2612")
     token = _addr(domain["verifyingContract"])
     owner, spender = _addr(m["owner"]), _addr(m["spender"])
@@ -261,7 +261,7 @@ def _eip2612(d: _Describer, domain: dict[str, Any], m: dict[str, Any]) -> TypedD
     )
 
 
-def _dai(d: _Describer, domain: dict[str, Any], m: dict[str, Any]) -> TypedDataDescription:
+def _dai(d: _Describer, domain: Json, m: Json) -> TypedDataDescription:
     d.check_types("Permit", "dai")
     token = _addr(domain["verifyingContract"])
     owner, spender = _addr(m["holder"]), _addr(m["spender"])
@@ -293,7 +293,7 @@ def _dai(d: _Describer, domain: dict[str, Any], m: dict[str, Any]) -> TypedDataD
 
 
 def _permit2_allowance(
-    d: _Describer, primary: str, m: dict[str, Any], verifier: str | None
+    d: _Describer, primary: str, m: Json, verifier: str | None
 ) -> TypedDataDescription:
     d.check_types(primary)
     d.check_types("PermitDetails")
@@ -337,7 +337,7 @@ def _permit2_allowance(
 
 
 def _permit2_transfer(
-    d: _Describer, primary: str, m: dict[str, Any], verifier: str | None
+    d: _Describer, primary: str, m: Json, verifier: str | None
 ) -> TypedDataDescription:
     witness = "Witness" in primary
     d.check_types(primary, witness=witness)

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from walletim.contracts.describe import CallDescription
+
+#: A JSON object of an eth_signTypedData_v4 document (untrusted: every field is checked).
+Json = dict[str, object]
 MAX_UINT160 = 2**160 - 1
 MAX_UINT48 = 2**48 - 1
 LONG_LIVED = 30 * 24 * 3600
@@ -57,7 +62,7 @@ class TypedDataDescription:
     lines: tuple[str, ...]  # plain sentences for the user; the first is the summary
     chain_id: int | None = None
     verifying_contract: str | None = None
-    calls: tuple[Any, ...] = ()  # CallDescription of each call it carries
+    calls: tuple[CallDescription, ...] = ()  # each call it carries, described
 
     @property
     def summary(self) -> str:
@@ -68,7 +73,7 @@ class _Malformed(Exception):
     pass
 
 
-def _uint(value: Any, bits: int = 256) -> int:
+def _uint(value: object, bits: int = 256) -> int:
     """As eth-account encodes a uintN: an int, a 0x-hex string, or a decimal string (Python
     ``int()`` rules); out of range or anything else: malformed (it would not sign)."""
     if isinstance(value, str):
@@ -81,14 +86,14 @@ def _uint(value: Any, bits: int = 256) -> int:
     return value
 
 
-def _bool(value: Any) -> bool:
+def _bool(value: object) -> bool:
     """As eth-account encodes a bool: false only for falsy values and "False"/"false"/"0"."""
     if value is None or isinstance(value, dict | list):
         raise _Malformed("not a bool")
     return not (not value or value in ("False", "false", "0"))
 
 
-def _addr(value: Any) -> str:
+def _addr(value: object) -> str:
     """A 20-byte address as eth_abi accepts it (0x optional; the checksum is not checked by
     the signer, so not here either): checksummed."""
     from walletim.keys.hd import to_checksum_address
@@ -110,7 +115,7 @@ def _when(ts: int) -> str:
         return str(ts)
 
 
-def _bytes_value(value: Any) -> bytes:
+def _bytes_value(value: object) -> bytes:
     """A ``bytes`` field as eth-account encodes it (0x-hex, else UTF-8 text, else an int)."""
     from eth_utils.conversions import to_bytes
     from eth_utils.hexadecimal import is_hexstr
