@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from walletim.app.contracts.execute import Executor, decode_events
-from walletim.app.contracts.plans import Outcome, Plan, Simulated, Step, TokenMeta
+from walletim.app.contracts.plans import Plan, Step, TokenMeta
 from walletim.app.contracts.ports import ChainPort, NameOf, TokenNames
 from walletim.app.contracts.simulate import Simulator
 from walletim.chain.rpc import Log, Q, RpcClient
@@ -46,6 +46,13 @@ class ContractService:
         self._pinned: set[str] = set()
         self.simulator = Simulator(rpc)
         self.executor = Executor(chain, self.simulator.check)
+        #: Run steps on the latest state (:meth:`.simulate.Simulator.simulate`).
+        self.simulate = self.simulator.simulate
+        #: Simulate a plan; ContractReverted names the step that would fail.
+        self.check = self.simulator.check
+        #: Confirm, simulate again (unless ``recheck=False`` for a plan just simulated), send
+        #: each step and wait for it (:meth:`.execute.Executor.execute`).
+        self.execute = self.executor.execute
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -187,29 +194,6 @@ class ContractService:
         if not label.decimals_known or "erc721" in label.tags:
             return None
         return label
-
-    def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
-        """Run all steps in order on top of the latest state (see :mod:`.simulate`)."""
-        return self.simulator.simulate(sender, steps)
-
-    def check(self, plan: Plan) -> Plan:
-        """Simulate ``plan``; raise ContractReverted naming the step that would fail."""
-        return self.simulator.check(plan)
-
-    def execute(
-        self,
-        plan: Plan,
-        *,
-        confirm: Callable[[Plan], None] | None = None,
-        progress: Callable[[str], None] | None = None,
-        timeout: float = 120.0,
-        recheck: bool = True,
-    ) -> Outcome:
-        """Confirm, simulate again (unless ``recheck=False`` for a plan just simulated), send
-        each step and wait for it (see :meth:`.execute.Executor.execute`)."""
-        return self.executor.execute(
-            plan, confirm=confirm, progress=progress, timeout=timeout, recheck=recheck
-        )
 
     def decode_events(self, logs: Sequence[Mapping[str, object] | Log]) -> tuple[DecodedEvent, ...]:
         return decode_events(logs)

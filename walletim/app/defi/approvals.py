@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from walletim.app.contracts import UNLIMITED_FROM, Plan
-from walletim.app.defi.base import DefiCore
+from walletim.app.defi.base import DefiProtocol
 from walletim.app.defi.logs import (
     APPROVAL_FOR_ALL,
     ERC20_APPROVAL,
@@ -63,10 +63,7 @@ def _key(log: Log) -> _Key | None:
     return ("erc20", event.address, event.args["spender"], None)
 
 
-class Approvals:
-    def __init__(self, core: DefiCore) -> None:
-        self.core = core
-
+class Approvals(DefiProtocol):
     def approvals(self, owner: str) -> list[Approval]:
         """Every approval ``owner`` has granted that is still in force: found from Approval and
         ApprovalForAll logs on any contract, confirmed against current state."""
@@ -139,14 +136,10 @@ class Approvals:
                     f"{contract}; nothing to revoke"
                 )
             data = calldata("approve(address,uint256)", spender, 0)
+        title = f"revoke {core.c.label(spender)} on {contract}"
         step = core.step("revoke", contract, data, kind="revoke", sender=sender)
-        return core.plan(
-            f"revoke {core.c.label(spender)} on {contract}",
-            account,
-            sender,
-            [step],
-            figures={"contract": contract, "spender": spender},
-        )
+        figures = {"contract": contract, "spender": spender}
+        return core.plan(title, account, sender, [step], figures=figures)
 
     def _is_erc721(self, contract: str) -> bool:
         try:

@@ -4,6 +4,7 @@ exact approvals, deadlines, and plans checked by simulation before they are show
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from walletim.app.chain import SendRequest
 from walletim.app.contracts import ContractService, Figures, Plan, Step
@@ -18,31 +19,23 @@ DEFAULT_SLIPPAGE_BPS = 50  # 0.5 %
 DEFAULT_DEADLINE_S = 20 * 60
 
 
+@dataclass(frozen=True, eq=False)
 class DefiCore:
     """The collaborators of the DeFi actions and the helpers they share.
 
-    ``contracts`` reads, describes, simulates and executes; ``names`` names assets and the
-    devnet world's contracts; ``logs`` finds logs; ``account_address(spec)`` is a wallet
-    account's address; ``resolve_address(text)`` an address, account or contact.
+    ``c`` (a ContractService) reads, describes, simulates and executes; ``names`` names
+    assets and the devnet world's contracts; ``logs`` finds logs; ``account_address(spec)``
+    is a wallet account's address; ``resolve(text)`` an address, account or contact.
     """
 
-    def __init__(
-        self,
-        contracts: ContractService,
-        names: Names,
-        logs: LogScanner,
-        *,
-        account_address: Callable[[str], str],
-        resolve_address: Callable[[str], str],
-    ) -> None:
-        self.c = contracts
-        self.names = names
-        self.logs = logs
-        self._account = account_address
-        self.resolve = resolve_address
+    c: ContractService
+    names: Names
+    logs: LogScanner
+    account_address: Callable[[str], str]
+    resolve: Callable[[str], str]
 
     def sender(self, account: str) -> str:
-        return to_checksum_address(self._account(account))
+        return to_checksum_address(self.account_address(account))
 
     def deadline(self, seconds: int) -> int:
         if not 1 <= seconds <= 7 * 24 * 3600:
@@ -115,6 +108,13 @@ class DefiCore:
         """The plan, simulated (raises ContractReverted naming a step that would fail)."""
         plan = Plan(title, account, sender, tuple(steps), tuple(notes), figures or {})
         return self.c.check(plan)
+
+
+class DefiProtocol:
+    """One protocol's actions (a module of this package), over the shared core."""
+
+    def __init__(self, core: DefiCore) -> None:
+        self.core = core
 
 
 def min_after_slippage(amount: int, slippage_bps: int) -> int:

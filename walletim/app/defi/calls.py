@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from walletim.app.contracts import Plan
-from walletim.app.defi.base import DefiCore
+from walletim.app.defi.base import DefiProtocol
 from walletim.chain.units import parse_amount
 from walletim.contracts.abi import FunctionSig
 from walletim.errors import ChainError, InputError
@@ -22,10 +22,7 @@ class CallResult:
     raw: str
 
 
-class Calls:
-    def __init__(self, core: DefiCore) -> None:
-        self.core = core
-
+class Calls(DefiProtocol):
     def function(self, signature: str, abi_file: str | None) -> FunctionSig:
         """``balanceOf(address)(uint256)``, or a function (by name or signature) of an ABI
         file. Raises InputError."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from walletim.app.contracts import MAX_UINT256, Plan
-from walletim.app.defi.base import DefiCore
+from walletim.app.defi.base import DefiProtocol
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import InputError
@@ -25,10 +25,7 @@ class TokenInfo:
     label: TokenLabel | None = None  # how this network's token lists name it
 
 
-class Erc20:
-    def __init__(self, core: DefiCore) -> None:
-        self.core = core
-
+class Erc20(DefiProtocol):
     def token_info(self, text: str) -> TokenInfo:
         token = self.core.names.token(text)
         assert token.address is not None
@@ -50,23 +47,19 @@ class Erc20:
         else:
             data = calldata("transfer(address,uint256)", to, amount)
             step = core.step("transfer", asset.address, data, kind="token-transfer", sender=sender)
-        return core.plan(
-            f"transfer {asset.fmt(amount)} to {core.c.label(to)}",
-            account,
-            sender,
-            [step],
-            [*names.token_warnings(asset), names.decimals_note(asset, amount)],
-            figures={
-                "token": asset.address,
-                "symbol": asset.symbol,
-                "to": to,
-                "raw": str(amount),
-                "amount": format_amount(amount, asset.decimals),
-                "decimals": asset.decimals,
-                "decimals_pinned": asset.listed,
-                "listed": asset.listed,
-            },
-        )
+        title = f"transfer {asset.fmt(amount)} to {core.c.label(to)}"
+        notes = [*names.token_warnings(asset), names.decimals_note(asset, amount)]
+        figures = {
+            "token": asset.address,
+            "symbol": asset.symbol,
+            "to": to,
+            "raw": str(amount),
+            "amount": format_amount(amount, asset.decimals),
+            "decimals": asset.decimals,
+            "decimals_pinned": asset.listed,
+            "listed": asset.listed,
+        }
+        return core.plan(title, account, sender, [step], notes, figures)
 
     def approve(
         self,

@@ -11,6 +11,7 @@ from walletim.app.defi.base import (
     DEFAULT_DEADLINE_S,
     DEFAULT_SLIPPAGE_BPS,
     DefiCore,
+    DefiProtocol,
     min_after_slippage,
 )
 from walletim.app.defi.uniswap import Uniswap
@@ -30,9 +31,9 @@ class Position:
     amount_b: int
 
 
-class Liquidity:
+class Liquidity(DefiProtocol):
     def __init__(self, core: DefiCore, uniswap: Uniswap) -> None:
-        self.core = core
+        super().__init__(core)
         self.uniswap = uniswap
 
     def position(self, a_text: str, b_text: str, holder: str) -> Position:

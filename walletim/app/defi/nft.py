@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from walletim.app.contracts import Plan
-from walletim.app.defi.base import DefiCore
+from walletim.app.defi.base import DefiProtocol
 from walletim.app.defi.logs import ERC721_TRANSFER, T_TRANSFER, topic_of
 from walletim.contracts.abi import calldata, decode_log
 from walletim.errors import ChainError, InputError
@@ -21,10 +21,7 @@ class Nft:
     token_id: int
 
 
-class Nfts:
-    def __init__(self, core: DefiCore) -> None:
-        self.core = core
-
+class Nfts(DefiProtocol):
     def nfts(self, holder: str, collections: Sequence[str] | None = None) -> list[Nft]:
         """ERC-721 tokens ``holder`` owns now: found from Transfer logs to them, confirmed with
         ownerOf. ``collections``: contract addresses/symbols (default: any collection)."""
@@ -68,11 +65,7 @@ class Nfts:
                 f"{to_checksum_address(owner)}, not {account}; nothing was signed"
             )
         data = calldata("safeTransferFrom(address,address,uint256)", sender, to, token_id)
+        title = f"transfer {names.collection(collection)} #{token_id} to {core.c.label(to)}"
         step = core.step("transfer", collection, data, kind="nft-transfer", sender=sender)
-        return core.plan(
-            f"transfer {names.collection(collection)} #{token_id} to {core.c.label(to)}",
-            account,
-            sender,
-            [step],
-            figures={"collection": collection, "token_id": token_id, "to": to},
-        )
+        figures = {"collection": collection, "token_id": token_id, "to": to}
+        return core.plan(title, account, sender, [step], figures=figures)

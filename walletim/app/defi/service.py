@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from walletim.app.contracts import ContractService, Figures, Outcome, Plan, Step
+from walletim.app.contracts import ContractService
 from walletim.app.defi.approvals import Approvals
-from walletim.app.defi.assets import Asset, Names
+from walletim.app.defi.assets import Names
 from walletim.app.defi.base import DefiCore
 from walletim.app.defi.calls import Calls
 from walletim.app.defi.erc20 import Erc20
@@ -56,11 +56,7 @@ class DefiService:
         self._own_book: TokenBook | None = None
         self.names = Names(contracts, tokens or self._world_book, self._load_world)
         self.core = DefiCore(
-            contracts,
-            self.names,
-            LogScanner(contracts.rpc),
-            account_address=account_address,
-            resolve_address=resolve_address,
+            contracts, self.names, LogScanner(contracts.rpc), account_address, resolve_address
         )
         core, names = self.core, self.names
         self.erc20, self.wrapped, self.uniswap = Erc20(core), Weth(core), Uniswap(core)
@@ -93,6 +89,11 @@ class DefiService:
         self.nfts, self.nft_transfer = self.nft.nfts, self.nft.nft_transfer
         self.approvals, self.revoke = self.allowances.approvals, self.allowances.revoke
         self.call, self.contract_send = self.calls.call, self.calls.contract_send
+        #: Confirm and send a plan's transactions in order (see ContractService.execute).
+        self.execute = contracts.execute
+        # -- kept for the red packets (walletim.app.redpacket)
+        self._sender, self._need = core.sender, core.need
+        self._approval_steps, self._plan = core.approval_steps, core.plan
 
     # -- collaborators by default ------------------------------------------------------------
 
@@ -155,39 +156,6 @@ class DefiService:
     @property
     def weth(self) -> str:
         return self.uniswap.weth
-
-    def execute(
-        self,
-        plan: Plan,
-        *,
-        confirm: Callable[[Plan], None] | None = None,
-        progress: Callable[[str], None] | None = None,
-        recheck: bool = True,
-    ) -> Outcome:
-        """Confirm and send a plan's transactions in order (see ContractService.execute)."""
-        return self.c.execute(plan, confirm=confirm, progress=progress, recheck=recheck)
-
-    # -- kept for the red packets (walletim.app.redpacket) -----------------------------------
-
-    def _sender(self, account: str) -> str:
-        return self.core.sender(account)
-
-    def _need(self, asset: Asset, holder: str, amount: int, who: str) -> None:
-        self.core.need(asset, holder, amount, who)
-
-    def _approval_steps(self, token: Asset, owner: str, spender: str, amount: int) -> list[Step]:
-        return self.core.approval_steps(token, owner, spender, amount)
-
-    def _plan(
-        self,
-        title: str,
-        account: str,
-        sender: str,
-        steps: Sequence[Step],
-        notes: Sequence[str] = (),
-        figures: Figures | None = None,
-    ) -> Plan:
-        return self.core.plan(title, account, sender, steps, notes, figures)
 
     def _logs(self, topics: Sequence[Topic], address: str | None = None) -> list[dict[str, object]]:
         """Logs as the node sent them (see LogScanner.scan)."""

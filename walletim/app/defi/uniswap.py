@@ -10,7 +10,7 @@ from walletim.app.defi.assets import Asset
 from walletim.app.defi.base import (
     DEFAULT_DEADLINE_S,
     DEFAULT_SLIPPAGE_BPS,
-    DefiCore,
+    DefiProtocol,
     min_after_slippage,
 )
 from walletim.chain.units import format_amount
@@ -42,10 +42,7 @@ class Quoted:
     slippage_bps: int
 
 
-class Uniswap:
-    def __init__(self, core: DefiCore) -> None:
-        self.core = core
-
+class Uniswap(DefiProtocol):
     @property
     def router(self) -> str:
         return self.core.names.contract("UniswapV2Router02", "Uniswap V2 router")

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from walletim.app.contracts import Plan
 from walletim.app.defi.assets import Asset
-from walletim.app.defi.base import DefiCore
+from walletim.app.defi.base import DefiProtocol
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import ChainError, InputError
@@ -40,10 +40,7 @@ class _Exit(NamedTuple):
     note: str
 
 
-class Vaults:
-    def __init__(self, core: DefiCore) -> None:
-        self.core = core
-
+class Vaults(DefiProtocol):
     def vault(self, text: str | None) -> Vault:
         """(vault address, share symbol, underlying asset); default: the devnet world's vault."""
         names = self.core.names

@@ -2,50 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from walletim.app.contracts import Plan
-from walletim.app.defi.assets import ETH
-from walletim.app.defi.base import DefiCore
+from walletim.app.defi.assets import ETH, Asset
+from walletim.app.defi.base import DefiProtocol
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
 
 
-class Weth:
-    def __init__(self, core: DefiCore) -> None:
-        self.core = core
-
+class Weth(DefiProtocol):
     @property
     def address(self) -> str:
         return self.core.names.contract("WETH", "WETH contract")
 
     def wrap(self, account: str, amount_text: str) -> Plan:
-        core = self.core
-        sender = core.sender(account)
-        amount = core.names.amount(ETH, amount_text)
-        core.need(ETH, sender, amount, account)
-        step = core.step(
-            "wrap", self.address, calldata("deposit()"), kind="weth-wrap", sender=sender,
-            value=amount,
-        )  # fmt: skip
-        return core.plan(
-            f"wrap {ETH.fmt(amount)} into WETH",
-            account,
-            sender,
-            [step],
-            figures={"raw": str(amount), "amount": format_amount(amount)},
-        )
+        return self._plan(account, ETH, amount_text, "wrap", lambda n: (calldata("deposit()"), n))
 
     def unwrap(self, account: str, amount_text: str) -> Plan:
-        core, names = self.core, self.core.names
-        sender = core.sender(account)
+        names = self.core.names
         weth = names.asset("WETH") if names.world() else names.asset(self.address)
-        amount = names.amount(weth, amount_text)
-        core.need(weth, sender, amount, account)
-        data = calldata("withdraw(uint256)", amount)
-        step = core.step("unwrap", self.address, data, kind="weth-unwrap", sender=sender)
-        return core.plan(
-            f"unwrap {weth.fmt(amount)} into ETH",
-            account,
-            sender,
-            [step],
-            figures={"raw": str(amount), "amount": format_amount(amount)},
+        return self._plan(
+            account, weth, amount_text, "unwrap", lambda n: (calldata("withdraw(uint256)", n), 0)
         )
+
+    def _plan(
+        self,
+        account: str,
+        asset: Asset,
+        amount_text: str,
+        verb: str,
+        call: Callable[[int], tuple[bytes, int]],
+    ) -> Plan:
+        """``verb`` (wrap / unwrap) ``amount_text`` of ``asset``; ``call(amount)``: the
+        calldata and the ether it sends."""
+        core = self.core
+        sender = core.sender(account)
+        amount = core.names.amount(asset, amount_text)
+        core.need(asset, sender, amount, account)
+        data, value = call(amount)
+        step = core.step(verb, self.address, data, kind=f"weth-{verb}", sender=sender, value=value)
+        title = f"{verb} {asset.fmt(amount)} into {'WETH' if asset.is_eth else 'ETH'}"
+        figures = {"raw": str(amount), "amount": format_amount(amount)}
+        return core.plan(title, account, sender, [step], figures=figures)

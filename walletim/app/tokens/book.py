@@ -19,6 +19,11 @@ DECIMALS = bytes.fromhex("313ce567")  # decimals()
 SYMBOL = bytes.fromhex("95d89b41")  # symbol()
 
 Status = Literal["listed", "unlisted", "impostor"]
+#: What ``token list show --json`` says of each token, in this order.
+_JSON_KEYS = (
+    "address", "symbol", "decimals", "status", "imitates", "declared", "display", "lists",
+    "ambiguous",
+)  # fmt: skip
 
 
 def short_address(address: str) -> str:
@@ -85,17 +90,9 @@ class TokenLabel:
         return f"{self.short} (unlisted)"
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "address": self.address,
-            "symbol": self.symbol,
-            "decimals": self.decimals,
-            "status": self.status,
-            "imitates": self.imitates,
-            "declared": self.declared,
-            "display": self.display,
-            "lists": list(self.lists),
-            "ambiguous": self.ambiguous,
-        }
+        out: dict[str, object] = {key: getattr(self, key) for key in _JSON_KEYS}
+        out["lists"] = list(self.lists)
+        return out
 
 
 class TokenReader(Protocol):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
-from walletim.cli.defi.common import ACCOUNT, execute, session, targets
+from walletim.cli.base import Ctx, pass_ctx
+from walletim.cli.defi.common import execute, session, signing, targets
 
 
 @click.group()
@@ -58,11 +58,9 @@ def approvals_list(ctx: Ctx, account: str | None) -> None:
 
 
 @approvals.command("revoke")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("token_name", metavar="TOKEN")
 @click.argument("spender")
-@password_file_option
-@pass_ctx
 def approvals_revoke(ctx: Ctx, account: str, token_name: str, spender: str) -> None:
     """Set SPENDER's allowance on TOKEN to zero (or remove an NFT operator)."""
     execute(ctx, lambda s: s.defi.revoke(account, token_name, spender))

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
-from walletim.cli.defi.common import ACCOUNT, execute, session
+from walletim.cli.base import Ctx, pass_ctx
+from walletim.cli.defi.common import execute, session, signing
 
 if TYPE_CHECKING:
     from walletim.app.session import Session
@@ -64,7 +64,7 @@ def contract() -> None:
 
 
 @contract.command("send")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("to")
 @click.argument("signature")
 @click.argument("args", nargs=-1)
@@ -75,8 +75,6 @@ def contract() -> None:
     type=click.Path(dir_okay=False),
     help="ABI JSON: SIGNATURE may be a function name.",
 )
-@password_file_option
-@pass_ctx
 def contract_send(
     ctx: Ctx,
     account: str,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, chain_text, open_session
+from walletim.cli.base import Ctx, chain_text, open_session, pass_ctx, password_file_option
 
 if TYPE_CHECKING:
     from walletim.app.contracts import Outcome, Plan
@@ -41,6 +41,43 @@ WARNINGS = {
     "nested-approval": "WARNING: an approval is carried inside another call (a multicall, a "
     "permit or a Permit2 payload): it takes effect when this is sent.",
 }
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def signing(command: Callable[Concatenate[Ctx, P], R]) -> Callable[P, R]:
+    """A command that signs (under its ``@group.command``): ``--from ACCOUNT`` and
+    ``--password-file``; it is called with the Ctx first."""
+    with_ctx = pass_ctx(command)
+    with_password = password_file_option(with_ctx)
+    return click.option("--from", "account", required=True, help=ACCOUNT)(with_password)
+
+
+def limits(command: Callable[P, R]) -> Callable[P, R]:
+    """``--slippage`` and ``--deadline`` of a Uniswap action."""
+    command = click.option(
+        "--deadline",
+        type=click.IntRange(1, 7 * 24 * 3600),
+        default=1200,
+        show_default=True,
+        help="Seconds until it may no longer execute.",
+    )(command)
+    return click.option(
+        "--slippage",
+        "slippage_bps",
+        default="0.5",
+        show_default=True,
+        callback=_basis_points,
+        help="Max slippage in percent.",
+    )(command)
+
+
+def _basis_points(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    from walletim.app.contracts import parse_percent
+
+    return parse_percent(value)
 
 
 def session(ctx: Ctx) -> Session:

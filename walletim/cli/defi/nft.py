@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
-from walletim.cli.defi.common import ACCOUNT, execute, session, targets
+from walletim.cli.base import Ctx, pass_ctx
+from walletim.cli.defi.common import execute, session, signing, targets
 
 
 @click.group()
@@ -49,12 +49,10 @@ def nft_list(ctx: Ctx, who: str | None, collections: tuple[str, ...]) -> None:
 
 
 @nft.command("transfer")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("collection")
 @click.argument("token_id", type=click.IntRange(0))
 @click.argument("to")
-@password_file_option
-@pass_ctx
 def nft_transfer(ctx: Ctx, account: str, collection: str, token_id: int, to: str) -> None:
     """Transfer token TOKEN_ID of COLLECTION to TO (safeTransferFrom)."""
     execute(ctx, lambda s: s.defi.nft_transfer(account, collection, token_id, to))

@@ -7,69 +7,59 @@ from typing import TYPE_CHECKING
 import click
 
 from walletim.chain.units import format_amount
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, pass_ctx
 from walletim.cli.defi.common import (
-    ACCOUNT,
     SHARE_HELP,
     done,
     execute,
+    limits,
     run_plan,
     session,
     share,
+    signing,
 )
 
 if TYPE_CHECKING:
     from walletim.app.defi import Quoted
 
-DEADLINE = click.IntRange(1, 7 * 24 * 3600)
-SLIPPAGE_HELP = "Max slippage in percent."
-
-
-def _bps(text: str) -> int:
-    from walletim.app.contracts import parse_percent
-
-    return parse_percent(text)
-
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("amount")
 @click.argument("token_in")
 @click.argument("token_out")
-@click.option("--slippage", default="0.5", show_default=True, help=SLIPPAGE_HELP)
-@click.option(
-    "--deadline",
-    type=DEADLINE,
-    default=1200,
-    show_default=True,
-    help="Seconds until the swap may no longer execute.",
-)
+@limits
 @click.option("--via", help="Route through this token (two hops).")
 @click.option("--quote", "quote_only", is_flag=True, help="Only show the quote; sign nothing.")
 @click.option("--share", "share_with", metavar="PEER|GROUP", help=SHARE_HELP)
-@password_file_option
-@pass_ctx
 def swap(
     ctx: Ctx,
     account: str,
     amount: str,
     token_in: str,
     token_out: str,
-    slippage: str,
+    slippage_bps: int,
     deadline: int,
     via: str | None,
     quote_only: bool,
     share_with: str | None,
 ) -> None:
     """Swap AMOUNT of TOKEN_IN for TOKEN_OUT on Uniswap V2 (ETH, WETH, USDC, DAI, 0x...)."""
-    bps = _bps(slippage)
     with session(ctx) as s:
         s.chain.check_chain()
         if quote_only:
-            _show_quote(ctx, s.defi.quote(amount, token_in, token_out, slippage_bps=bps, via=via))
+            _show_quote(
+                ctx, s.defi.quote(amount, token_in, token_out, slippage_bps=slippage_bps, via=via)
+            )
             return
         plan = s.defi.swap(
-            account, amount, token_in, token_out, slippage_bps=bps, deadline_s=deadline, via=via
+            account,
+            amount,
+            token_in,
+            token_out,
+            slippage_bps=slippage_bps,
+            deadline_s=deadline,
+            via=via,
         )
         outcome = run_plan(ctx, s, plan)
         received = s.defi.received(outcome)
@@ -114,15 +104,12 @@ def liquidity() -> None:
 
 
 @liquidity.command("add")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("token_a")
 @click.argument("token_b")
 @click.argument("amount_a")
 @click.argument("amount_b", required=False)
-@click.option("--slippage", default="0.5", show_default=True, help=SLIPPAGE_HELP)
-@click.option("--deadline", type=DEADLINE, default=1200, show_default=True)
-@password_file_option
-@pass_ctx
+@limits
 def liquidity_add(
     ctx: Ctx,
     account: str,
@@ -130,21 +117,26 @@ def liquidity_add(
     token_b: str,
     amount_a: str,
     amount_b: str | None,
-    slippage: str,
+    slippage_bps: int,
     deadline: int,
 ) -> None:
     """Add AMOUNT_A of TOKEN_A and the matching TOKEN_B (or AMOUNT_B) to their pool."""
-    bps = _bps(slippage)
     execute(
         ctx,
         lambda s: s.defi.add_liquidity(
-            account, token_a, token_b, amount_a, amount_b, slippage_bps=bps, deadline_s=deadline
+            account,
+            token_a,
+            token_b,
+            amount_a,
+            amount_b,
+            slippage_bps=slippage_bps,
+            deadline_s=deadline,
         ),
     )
 
 
 @liquidity.command("remove")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("token_a")
 @click.argument("token_b")
 @click.argument("lp_amount", required=False)
@@ -153,10 +145,7 @@ def liquidity_add(
     type=click.FloatRange(0, 100, min_open=True),
     help="Share of the position to remove (default: all).",
 )
-@click.option("--slippage", default="0.5", show_default=True, help=SLIPPAGE_HELP)
-@click.option("--deadline", type=DEADLINE, default=1200, show_default=True)
-@password_file_option
-@pass_ctx
+@limits
 def liquidity_remove(
     ctx: Ctx,
     account: str,
@@ -164,11 +153,10 @@ def liquidity_remove(
     token_b: str,
     lp_amount: str | None,
     percent: float | None,
-    slippage: str,
+    slippage_bps: int,
     deadline: int,
 ) -> None:
     """Remove LP_AMOUNT LP tokens (or --percent of the position, default all)."""
-    bps = _bps(slippage)
     execute(
         ctx,
         lambda s: s.defi.remove_liquidity(
@@ -177,7 +165,7 @@ def liquidity_remove(
             token_b,
             liquidity_text=lp_amount,
             percent=percent,
-            slippage_bps=bps,
+            slippage_bps=slippage_bps,
             deadline_s=deadline,
         ),
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from walletim.chain.units import format_amount
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
-from walletim.cli.defi.common import ACCOUNT, execute, session, targets
+from walletim.cli.base import Ctx, pass_ctx
+from walletim.cli.defi.common import execute, session, signing, targets
 
 
 @click.group()
@@ -81,25 +81,21 @@ def token_balance(ctx: Ctx, token_name: str, who: str | None) -> None:
 
 
 @token.command("transfer")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("token_name", metavar="TOKEN")
 @click.argument("to")
 @click.argument("amount")
-@password_file_option
-@pass_ctx
 def token_transfer(ctx: Ctx, account: str, token_name: str, to: str, amount: str) -> None:
     """Transfer AMOUNT (in the token's own decimals) of TOKEN to TO."""
     execute(ctx, lambda s: s.defi.transfer(account, token_name, to, amount))
 
 
 @token.command("approve")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("token_name", metavar="TOKEN")
 @click.argument("spender")
 @click.argument("amount", required=False)
 @click.option("--unlimited", is_flag=True, help="Approve an unlimited amount (not recommended).")
-@password_file_option
-@pass_ctx
 def token_approve(
     ctx: Ctx, account: str, token_name: str, spender: str, amount: str | None, unlimited: bool
 ) -> None:

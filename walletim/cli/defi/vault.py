@@ -5,15 +5,15 @@ from __future__ import annotations
 import click
 
 from walletim.chain.units import format_amount
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, pass_ctx
 from walletim.cli.defi.common import (
-    ACCOUNT,
     SHARE_HELP,
     done,
     execute,
     run_plan,
     session,
     share,
+    signing,
     targets,
 )
 
@@ -26,12 +26,10 @@ def vault() -> None:
 
 
 @vault.command("deposit")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("amount")
 @click.option("--vault", "vault_addr", help=VAULT_HELP)
 @click.option("--share", "share_with", metavar="PEER|GROUP", help=SHARE_HELP)
-@password_file_option
-@pass_ctx
 def vault_deposit(
     ctx: Ctx, account: str, amount: str, vault_addr: str | None, share_with: str | None
 ) -> None:
@@ -43,13 +41,11 @@ def vault_deposit(
 
 
 @vault.command("withdraw")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("amount", required=False)
 @click.option("--shares", "shares", help="Redeem this many shares instead.")
 @click.option("--all", "everything", is_flag=True, help="Redeem every share.")
 @click.option("--vault", "vault_addr", help=VAULT_HELP)
-@password_file_option
-@pass_ctx
 def vault_withdraw(
     ctx: Ctx,
     account: str,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
-from walletim.cli.defi.common import ACCOUNT, execute
+from walletim.cli.base import Ctx
+from walletim.cli.defi.common import execute, signing
 
 
 @click.group()
@@ -14,20 +14,16 @@ def weth() -> None:
 
 
 @weth.command("wrap")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("amount")
-@password_file_option
-@pass_ctx
 def weth_wrap(ctx: Ctx, account: str, amount: str) -> None:
     """Wrap AMOUNT ETH into WETH."""
     execute(ctx, lambda s: s.defi.wrap(account, amount))
 
 
 @weth.command("unwrap")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@signing
 @click.argument("amount")
-@password_file_option
-@pass_ctx
 def weth_unwrap(ctx: Ctx, account: str, amount: str) -> None:
     """Unwrap AMOUNT WETH into ETH."""
     execute(ctx, lambda s: s.defi.unwrap(account, amount))

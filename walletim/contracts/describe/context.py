@@ -4,6 +4,7 @@ description), the flags gathered, and the budget shared by every level of calls 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from walletim.contracts.describe.model import (
     ETH,
@@ -32,43 +33,28 @@ class _Budget:
         self.bytes = MAX_INNER_BYTES
 
 
+@dataclass(eq=False)
 class _Ctx:
-    def __init__(
-        self,
-        to: str,
-        token: Callable[[str], TokenMetaLike | None],
-        name: Callable[[str], str | None],
-        asset_of: Callable[[str], str | None],
-        sender: str | None,
-        run: Describe,
-        budget: _Budget | None = None,
-        depth: int = 0,
-    ) -> None:
-        self.to = to
-        self._run = run
-        self._token = token
-        self._name = name
-        self._asset_of = asset_of
-        self.sender = sender
-        self.flags: set[str] = set()
-        self.budget = budget or _Budget()
-        self.depth = depth
-        self.details: list[str] = []  # lines under the summary
-        self.inner: list[CallDescription] = []
-        self.approvals: list[str] = []  # of the calls inside (own ones are added at the end)
-        self.inner_flags: set[str] = set()
+    to: str
+    _token: Callable[[str], TokenMetaLike | None]
+    _name: Callable[[str], str | None]
+    _asset_of: Callable[[str], str | None]
+    sender: str | None
+    _run: Describe
+    budget: _Budget = field(default_factory=_Budget)
+    depth: int = 0
+    flags: set[str] = field(default_factory=set)
+    details: list[str] = field(default_factory=list)  # lines under the summary
+    inner: list[CallDescription] = field(default_factory=list)
+    approvals: list[str] = field(default_factory=list)  # of the calls inside (own: at the end)
+    inner_flags: set[str] = field(default_factory=set)
 
     def child(self, to: str, sender: str | None) -> _Ctx:
+        """The context of a call this one carries: the same callbacks and budget."""
         return _Ctx(
-            to,
-            self._token,
-            self._name,
-            self._asset_of,
-            sender,
-            self._run,
-            self.budget,
+            to, self._token, self._name, self._asset_of, sender, self._run, self.budget,
             self.depth + 1,
-        )
+        )  # fmt: skip
 
     def describe(self, data: bytes, value: int) -> CallDescription:
         """Describe a call of this context (a carried call: made with :meth:`child`)."""
