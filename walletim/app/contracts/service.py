@@ -56,7 +56,7 @@ class ContractService:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def eth_call(
+    def call_raw(
         self, to: str, data: bytes, *, sender: str | None = None, block: str = "latest"
     ) -> bytes:
         """A read-only call's return data. Raises ContractReverted (decoded reason), RpcError."""
@@ -77,23 +77,24 @@ class ContractService:
             ChainError: not a contract, or the answer does not decode as ``returns``.
             ContractReverted.
         """
-        raw = self.eth_call(to, calldata(signature, *args))
+        raw = self.call_raw(to, calldata(signature, *args))
         return _decoded(to, signature, raw, returns, ": is it the right contract?")
 
     def read_at(
         self, to: str, signature: str, *args: object, returns: Sequence[str], block: str
     ) -> tuple[Value, ...]:
         """:meth:`read` at ``block`` (a hex number or a tag). Raises as :meth:`read`."""
-        raw = self.eth_call(to, calldata(signature, *args), block=block)
+        raw = self.call_raw(to, calldata(signature, *args), block=block)
         return _decoded(to, signature, raw, returns, "")
 
     def has_code(self, address: str) -> bool:
         return bool(self.rpc.get(Q.code(to_checksum_address(address))))
 
     def latest_timestamp(self) -> int:
-        block = self.rpc.get(Q.block("latest"))
+        query = Q.block("latest")
+        block = self.rpc.get(query)
         if block is None:
-            raise RpcError("the node has no latest block", method="eth_getBlockByNumber")
+            raise RpcError("the node has no latest block", method=query.method)
         return block.timestamp
 
     # -- naming ----------------------------------------------------------------------------

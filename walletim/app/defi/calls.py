@@ -63,7 +63,7 @@ class Calls(DefiProtocol):
         fn = self.function(signature, abi_file)
         to = self.core.names.resolve_contract(to_text)
         data = encode_call(fn, list(args))
-        raw = self.core.c.eth_call(to, data, block=block)
+        raw = self.core.c.call_raw(to, data, block=block)
         if fn.outputs and not raw:
             raise ChainError(
                 f"{to} returned nothing for {fn.signature}: is it a contract with that function?"
