@@ -63,3 +63,39 @@ def test_errors_and_malformed_answers_are_rpc_errors() -> None:
 def test_a_receipt_without_a_block_is_not_mined() -> None:
     node = FakeNode().on("eth_getTransactionReceipt", {**RECEIPT, "blockNumber": None})
     assert node.client().get(Q.receipt("0xab")) is None
+
+
+def test_a_simulation_runs_the_calls_in_one_block_and_reads_each_result() -> None:
+    from walletim.chain.rpc import CallSpec, unsupported
+
+    answer = [
+        {
+            "calls": [
+                {"status": "0x1", "gasUsed": "0xb411", "returnData": "0x" + "00" * 31 + "01",
+                 "logs": [RECEIPT["logs"][0]]},
+                {"status": "0x0", "gasUsed": "0x5208", "returnData": "0x",
+                 "error": {"code": 3, "message": "execution reverted", "data": "0x08c379a0"}},
+            ]
+        }
+    ]  # fmt: skip
+    node = FakeNode().on("eth_simulateV1", lambda params: answer)
+    rpc = node.client()
+    a, b = rpc.get(
+        Q.simulate([CallSpec("0x" + "11" * 20, b"\x01", sender="0x" + "22" * 20, value=5),
+                    CallSpec("0x" + "33" * 20, b"", gas=21_000)])
+    )  # fmt: skip
+    [[request, block]] = node.called("eth_simulateV1")
+    assert block == "latest" and request["validation"] is False
+    first, second = request["blockStateCalls"][0]["calls"]
+    assert first == {"to": "0x" + "11" * 20, "data": "0x01", "from": "0x" + "22" * 20,
+                     "value": "0x5"}  # fmt: skip
+    assert second["gas"] == hex(21_000)
+    assert a.ok and a.gas_used == 0xB411 and a.return_data[-1] == 1 and len(a.logs) == 1
+    assert not b.ok and b.error_message == "execution reverted"
+    assert b.revert_data == "0x08c379a0"
+    with pytest.raises(RpcError, match="does not exist") as err:
+        FakeNode().client().get(Q.simulate([]))
+    assert unsupported(err.value)
+    bad = FakeNode().on("eth_simulateV1", [{"no": "calls"}]).client()
+    with pytest.raises(RpcError, match="malformed"):
+        bad.get(Q.simulate([]))

@@ -616,6 +616,88 @@ class Q:
     def send_raw(raw: bytes) -> Query[str]:
         return Query("eth_sendRawTransaction", ("0x" + raw.hex(),), lambda v: str(v).lower())
 
+    # -- simulation (walletim.app.contracts) --
+
+    @staticmethod
+    def simulate(
+        calls: Sequence[CallSpec], *, block: int | str = "latest"
+    ) -> Query[list[SimResult]]:
+        """``eth_simulateV1``: ``calls`` run in order in one block on top of ``block`` (an
+        approval and the swap that needs it, together), without signatures; each call's
+        result. A node without the method answers an error that :func:`unsupported` tells."""
+        request = {
+            "blockStateCalls": [
+                {"calls": [_call_object(c.to, c.data, c.sender, c.value, c.gas) for c in calls]}
+            ],
+            "validation": False,
+        }
+        return Query("eth_simulateV1", (request, _tag(block)), _simulated)
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    """One call to simulate (:meth:`Q.simulate`)."""
+
+    to: str | None
+    data: bytes
+    sender: str | None = None
+    value: int = 0
+    gas: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimResult:
+    """One simulated call's result (``eth_simulateV1``)."""
+
+    ok: bool
+    gas_used: int | None
+    return_data: bytes
+    error_message: str | None  # the node's words when it failed
+    error_data: str | None  # 0x-hex revert data the node put in its error object, if any
+    logs: tuple[Log, ...]
+
+    @property
+    def revert_data(self) -> str | None:
+        """0x-hex revert data (the error's, else the call's return data); None: none."""
+        if self.error_data:
+            return self.error_data
+        return "0x" + self.return_data.hex() if self.return_data else None
+
+
+def _simulated(value: Any) -> list[SimResult]:
+    try:
+        return [_sim_result(r) for r in value[0]["calls"]]
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise RpcError(
+            "eth_simulateV1 returned a malformed result", method="eth_simulateV1"
+        ) from exc
+
+
+def _sim_result(r: Mapping[str, Any]) -> SimResult:
+    error = r.get("error") or {}
+    gas = r.get("gasUsed")
+    message, data = error.get("message"), error.get("data")
+    return SimResult(
+        r.get("status") == "0x1",
+        int(gas, 16) if isinstance(gas, str) else None,
+        _data(r.get("returnData") or "0x", "eth_simulateV1 returnData"),
+        None if message is None else str(message),
+        data if isinstance(data, str) else None,
+        tuple(Log.parse(x) for x in r.get("logs") or ()),
+    )
+
+
+def unsupported(exc: RpcError) -> bool:
+    """Whether a node's error says it lacks the method (not that the call failed)."""
+    err = exc.response if isinstance(exc.response, dict) else {}
+    message = str(err.get("message", "")).lower()
+    return (
+        err.get("code") == -32601
+        or "not found" in message
+        or "not supported" in message
+        or "unsupported" in message
+    )
+
 
 def _opt_dict(value: Any) -> dict[str, Any] | None:
     return None if value is None else dict(_dict(value, "answer"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -13,7 +12,7 @@ from walletim.errors import InputError
 MAX_TYPED_DATA_FILE = 256 * 1024
 
 
-def _read_typed_data(path: str) -> dict[str, Any]:
+def _read_typed_data(path: str) -> dict[str, object]:
     from walletim import fsio
     from walletim.errors import ConfigError
     from walletim.keys.signing import parse_typed_data
@@ -81,144 +80,35 @@ def typed_data(
     this network's is refused unless named with --allow-chain ID; a domain without chainId
     (valid on every chain) unless --allow-any-chain. --yes alone never signs either.
     """
-    from walletim.contracts.typed_data import check_domain_chain, typed_domain
-    from walletim.keys.signing import typed_data_digest
+    from walletim.app.contracts.typed import review_typed_data
 
     doc = _read_typed_data(file)
-    digest = typed_data_digest(doc)
-    domain = typed_domain(doc)
     wallets = ctx.wallets()
     network = wallets.network()
-    profiles = wallets.network_names()
-    described, where = _recognize(ctx, doc, domain, network, profiles)
-    if not (ctx.json and ctx.yes):
-        click.echo(f"Typed data {doc['primaryType']!r} (EIP-712):", err=True)
-        for line in where:
-            click.echo(f"  {line}", err=True)
-        if described is not None:
-            click.echo(f"This is a {described.kind} payload. If you sign it:", err=True)
-            for line in described.lines:
-                click.echo(f"  {line}", err=True)
-            if "unlimited" in described.flags:
-                click.echo("  WARNING: it grants an UNLIMITED amount.", err=True)
-            if "nested-approval" in described.flags:
-                click.echo(
-                    "  WARNING: it carries an APPROVAL inside a call the contract will make.",
-                    err=True,
-                )
-            if described.flags & {"unknown-call", "too-complex", "delegatecall"}:
-                click.echo(
-                    "  WARNING: part of what it makes a contract do is not described "
-                    "(an unknown call, too deep, or a DELEGATECALL).",
-                    err=True,
-                )
-            if "expired" in described.flags:
-                click.echo("  Note: its deadline has already passed.", err=True)
-    # Refused here, before the password is asked for: --yes does not change this.
-    check_domain_chain(
-        domain,
-        network.chain_id,
+    review = review_typed_data(
+        doc,
+        home=ctx.home,
         network=network.name,
-        allow_chains=allow_chains,
-        allow_any_chain=allow_any_chain,
-        profiles=profiles,
+        rpc_url=ctx.rpc_url,
+        chain_id=network.chain_id,
+        profiles=wallets.network_names(),
     )
-    if not (ctx.json and ctx.yes):
-        if domain.chain_id is None:
-            click.echo(
-                "  WARNING: signing for EVERY chain (--allow-any-chain): the signature can be "
-                "replayed on any network.",
-                err=True,
-            )
-        elif domain.chain_id != network.chain_id:
-            click.echo(
-                f"  WARNING: signing for chain {domain.chain_id} (--allow-chain), not this "
-                "network: the signature is usable there.",
-                err=True,
-            )
+    shown = not (ctx.json and ctx.yes)
+    for line in review.lines() if shown else ():
+        click.echo(line, err=True)
+    # Refused here, before the password is asked for: --yes does not change this.
+    review.check(allow_chains=allow_chains, allow_any_chain=allow_any_chain)
+    warning = review.allowed_elsewhere()
+    if shown and warning is not None:
+        click.echo(warning, err=True)
     acct = wallets.account(account)
     ctx.confirm(
-        f"Sign {doc['primaryType']} typed data (digest 0x{digest.hex()}) as {acct.address}?"
+        f"Sign {review.primary_type} typed data (digest 0x{review.digest.hex()}) as {acct.address}?"
     )
     sig = wallets.sign_typed_data(
         account, doc, allow_chains=allow_chains, allow_any_chain=allow_any_chain
     )
-    ctx.emit(
-        {
-            "address": acct.address,
-            "primaryType": doc["primaryType"],
-            "digest": "0x" + digest.hex(),
-            "signature": sig.hex,
-            "domain": {
-                "chain_id": domain.chain_id,
-                "this_network": domain.chain_id == network.chain_id,
-                "network": network.name,
-                "verifying_contract": domain.verifying_contract,
-                "name": domain.name,
-                "version": domain.version,
-                "salt": domain.salt,
-                "lines": list(where),
-            },
-            "recognized": None
-            if described is None
-            else {
-                "kind": described.kind,
-                "spender": described.spender,
-                "flags": sorted(described.flags),
-                "summary": described.summary,
-                "lines": list(described.lines),
-                "grants": [
-                    {
-                        "token": g.token,
-                        "raw": None if g.amount is None else str(g.amount),
-                        "amount": g.text,
-                        "unlimited": g.unlimited,
-                    }
-                    for g in described.grants
-                ],
-                "calls": [
-                    {
-                        "summary": c.summary,
-                        "flags": sorted(c.flags),
-                        "approvals": list(c.approvals),
-                    }
-                    for c in described.calls
-                ],
-            },
-        },
-        sig.hex,
-    )
-
-
-def _recognize(
-    ctx: Ctx, doc: dict[str, Any], domain: Any, network: Any, profiles: dict[int, str]
-) -> tuple[Any, tuple[str, ...]]:
-    """What the payload allows (permits, Permit2, calls carried inside) and where it is valid,
-    with token symbols from the network when it answers and the domain is for it (offline
-    signing still works: amounts are then shown in base units)."""
-    import time
-
-    from walletim.app.contracts import TokenLookup
-    from walletim.contracts.typed_data import describe_domain, describe_typed_data
-
-    lookup = TokenLookup(ctx.home, ctx.network, ctx.rpc_url, domain.chain_id)
-
-    def contract_name(address: str) -> str | None:
-        meta = lookup(address)
-        return None if meta is None else f"a token calling itself {meta.symbol!r}"
-
-    try:
-        described = describe_typed_data(doc, token=lookup, now=int(time.time()))
-        where = describe_domain(
-            domain,
-            home_chain=network.chain_id,
-            network=network.name,
-            profiles=profiles,
-            contract_name=contract_name,
-        )
-    finally:
-        lookup.close()
-    return described, where
+    ctx.emit(review.to_json(acct.address, sig.hex), sig.hex)
 
 
 @click.command()

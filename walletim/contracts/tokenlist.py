@@ -33,8 +33,8 @@ import datetime
 import functools
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from walletim import safejson
 from walletim.errors import InputError, KeysError
@@ -103,19 +103,19 @@ def _fail(where: str, why: str) -> TokenListError:
     return TokenListError(f"not a valid token list: {where} {why}")
 
 
-def _int(value: Any, where: str, low: int, high: int) -> int:
+def _int(value: object, where: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise _fail(where, f"must be an integer {low}..{high}")
     return value
 
 
-def _str(value: Any, where: str, low: int, high: int) -> str:
+def _str(value: object, where: str, low: int, high: int) -> str:
     if not isinstance(value, str) or not low <= len(value) <= high:
         raise _fail(where, f"must be a string of {low}..{high} characters")
     return value
 
 
-def _matches(pattern: re.Pattern[str], value: Any, where: str, low: int, high: int) -> str:
+def _matches(pattern: re.Pattern[str], value: object, where: str, low: int, high: int) -> str:
     text = _str(value, where, low, high)
     if pattern.fullmatch(text) is None:
         raise _fail(where, "has characters the token-list schema does not allow")
@@ -129,14 +129,14 @@ def _visible(text: str, where: str) -> str:
     return text
 
 
-def _uri(value: Any, where: str) -> str:
+def _uri(value: object, where: str) -> str:
     text = _str(value, where, 1, MAX_URI)
     if _URI.fullmatch(text) is None or any(unicodedata.category(c) in _INVISIBLE for c in text):
         raise _fail(where, "is not a URI")
     return text
 
 
-def _object(value: Any, where: str, max_keys: int | None = None) -> dict[str, Any]:
+def _object(value: object, where: str, max_keys: int | None = None) -> dict[str, object]:
     if not isinstance(value, dict):
         raise _fail(where, "must be an object")
     if max_keys is not None and len(value) > max_keys:
@@ -144,13 +144,13 @@ def _object(value: Any, where: str, max_keys: int | None = None) -> dict[str, An
     return value
 
 
-def _array(value: Any, where: str, low: int, high: int) -> list[Any]:
+def _array(value: object, where: str, low: int, high: int) -> list[object]:
     if not isinstance(value, list) or not low <= len(value) <= high:
         raise _fail(where, f"must be an array of {low}..{high} items")
     return value
 
 
-def _extension_value(value: Any, where: str, depth: int) -> None:
+def _extension_value(value: object, where: str, depth: int) -> None:
     """The schema's ExtensionValue / ExtensionValueInner0 / ExtensionValueInner1."""
     if value is None or isinstance(value, bool):
         return
@@ -167,13 +167,13 @@ def _extension_value(value: Any, where: str, depth: int) -> None:
     raise _fail(where, "is not an allowed extension value (nested too deep?)")
 
 
-def _extensions(value: Any, where: str, depth: int = 0) -> None:
+def _extensions(value: object, where: str, depth: int = 0) -> None:
     for key, inner in _object(value, where, 10).items():
         _matches(_EXTENSION_ID, key, f"{where} key", 1, 40)
         _extension_value(inner, f"{where}.{key}", depth)
 
 
-def _version(value: Any) -> tuple[int, int, int]:
+def _version(value: object) -> tuple[int, int, int]:
     doc = _object(value, "version")
     if set(doc) != {"major", "minor", "patch"}:
         raise _fail("version", "must have exactly major, minor and patch")
@@ -184,7 +184,7 @@ def _version(value: Any) -> tuple[int, int, int]:
     )
 
 
-def _timestamp(value: Any) -> str:
+def _timestamp(value: object) -> str:
     text = _str(value, "timestamp", 1, 64)
     try:
         datetime.datetime.fromisoformat(text)
@@ -195,7 +195,7 @@ def _timestamp(value: Any) -> str:
     return text
 
 
-def _address(value: Any, where: str) -> str | None:
+def _address(value: object, where: str) -> str | None:
     """A checksummed EVM address; None for a base58 (non-EVM) one the schema also allows."""
     text = _str(value, where, 32, 44 if not str(value).startswith("0x") else 42)
     if _EVM_ADDRESS.fullmatch(text) is None:
@@ -210,7 +210,7 @@ def _address(value: Any, where: str) -> str | None:
         raise _fail(where, "has a wrong EIP-55 checksum") from exc
 
 
-def _token(value: Any, where: str) -> ListedToken | None:
+def _token(value: object, where: str) -> ListedToken | None:
     doc = _object(value, where)
     extra = set(doc) - _TOKEN_KEYS
     if extra:
@@ -240,7 +240,7 @@ def _token(value: Any, where: str) -> ListedToken | None:
     return ListedToken(chain_id, address, symbol, decimals, name, tags)
 
 
-def parse_token_list(data: bytes | str | dict[str, Any]) -> TokenList:
+def parse_token_list(data: bytes | str | Mapping[str, object]) -> TokenList:
     """Check ``data`` (JSON text, bytes, or a parsed object) against the token-list schema.
 
     Raises:
@@ -263,6 +263,13 @@ def parse_token_list(data: bytes | str | dict[str, Any]) -> TokenList:
     timestamp = _timestamp(top["timestamp"])
     version = _version(top["version"])
     raw_tokens = _array(top["tokens"], "tokens", 1, MAX_TOKENS)
+    _check_optional(top)
+    tokens = _tokens(raw_tokens)
+    return TokenList(name, version, timestamp, tuple(tokens))
+
+
+def _check_optional(top: dict[str, object]) -> None:
+    """The list's optional keywords, tags, logoURI and tokenMap, checked (none is kept)."""
     if "keywords" in top:
         words = _array(top["keywords"], "keywords", 0, 20)
         for w in words:
@@ -286,6 +293,10 @@ def parse_token_list(data: bytes | str | dict[str, Any]) -> TokenList:
         for key, value in mapped.items():
             _str(key, "tokenMap key", 1, 100)
             _token(value, f"tokenMap[{key[:30]!r}]")
+
+
+def _tokens(raw_tokens: list[object]) -> list[ListedToken]:
+    """The EVM tokens of the list, each (chain id, address) once."""
     tokens: list[ListedToken] = []
     seen: set[tuple[int, str]] = set()
     for n, raw in enumerate(raw_tokens):
@@ -297,12 +308,12 @@ def parse_token_list(data: bytes | str | dict[str, Any]) -> TokenList:
             raise _fail(f"tokens[{n}]", f"repeats {token.address} on chain {token.chain_id}")
         seen.add(ident)
         tokens.append(token)
-    return TokenList(name, version, timestamp, tuple(tokens))
+    return tokens
 
 
 def token_list_json(
     name: str, version: tuple[int, int, int], timestamp: str, tokens: list[ListedToken]
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """A token-list document (for lists walletim writes itself, e.g. the devnet world's)."""
     return {
         "name": name,

@@ -1,0 +1,71 @@
+"""ContractService and the TokenBook's chain reader on the fake node: read calls and their
+reverts, token names (a listed token without asking the node, an unlisted one from it, an
+impostor flagged), and the typed queries behind them (no eth_* names in app/)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.evm import FakeEvm
+from tests.unit.defi_world import ALICE, USDC, FakeChain, make_world
+from walletim.app.chain import SendRequest
+from walletim.app.contracts import ContractService, Plan
+from walletim.app.tokens import RpcTokenReader, TokenBook
+from walletim.contracts.tokenlist import ListedToken
+from walletim.errors import ChainError, ContractReverted
+from walletim.keys.hd import to_checksum_address
+
+FAKE = to_checksum_address("0x" + "bb" * 20)
+
+
+def test_reads_decode_and_reverts_carry_their_reason() -> None:
+    w = make_world()
+    assert w.contracts.read(USDC, "balanceOf(address)", ALICE, returns=["uint256"]) == (
+        5_000 * 10**6,
+    )
+    w.evm.revert(USDC, "balanceOf(address)", "paused")
+    with pytest.raises(ContractReverted, match="paused"):
+        w.contracts.read(USDC, "balanceOf(address)", ALICE, returns=["uint256"])
+    with pytest.raises(ChainError, match="returned nothing for name"):
+        w.contracts.read(USDC, "name()", returns=["string"])  # no such function here
+    assert w.contracts.has_code(USDC) and w.contracts.latest_timestamp() == w.evm.timestamp
+
+
+def test_a_listed_token_is_named_without_the_node_an_unlisted_one_from_it() -> None:
+    evm = FakeEvm()
+    evm.view(FAKE, "decimals()(uint8)", lambda: 6)
+    evm.view(FAKE, "symbol()(string)", lambda: "USD\u0421")  # a Cyrillic Es
+    book = TokenBook(
+        31337,
+        lambda: [("test list", [ListedToken(31337, USDC, "USDC", 6, "USD Coin")])],
+        RpcTokenReader(evm.node.client()),
+    )
+    listed = book.label(USDC)
+    assert listed.listed and listed.display == "USDC" and evm.node.called("eth_call") == []
+    impostor = book.label(FAKE)
+    assert impostor.status == "impostor" and impostor.imitates == "USDC"
+    assert impostor.decimals == 6 and "IMPOSTOR" in impostor.display
+    assert len(evm.node.called("eth_call")) == 2  # decimals() and symbol(), once
+    book.label(FAKE)
+    assert len(evm.node.called("eth_call")) == 2
+
+
+def test_without_a_book_a_token_is_named_by_what_it_answers() -> None:
+    evm = FakeEvm()
+    evm.view(FAKE, "decimals()(uint8)", lambda: 8)
+    evm.view(FAKE, "symbol()(string)", lambda: "WBTC")
+    c = ContractService(FakeChain(), evm.node.client())
+    meta = c.token_meta(FAKE)
+    assert meta is not None and (meta.symbol, meta.decimals) == ("WBTC", 8)
+    evm.view(USDC, "decimals()(uint8)", lambda: 200)  # not an ERC-20's answer
+    assert c.token_meta(USDC) is None
+
+
+def test_a_plan_is_checked_in_one_simulation_and_its_fee_is_only_informative() -> None:
+    w = make_world()
+    data = bytes.fromhex("095ea7b3") + bytes(64)
+    step = w.contracts.step("approve", SendRequest(USDC, 0, data, kind="approve"), sender=ALICE)
+    assert "revoke" in step.flags  # approve(0x0, 0) read from its own calldata
+    checked = w.contracts.check(Plan("t", "dev", ALICE, (step, step)))
+    assert [s.gas_used for s in checked.simulation] == [60_000, 60_000]
+    assert w.contracts.max_network_fee(checked) is None  # the fake chain gives no fees

@@ -1,0 +1,123 @@
+"""Plans and their outcomes (values only): a :class:`Plan` is one user action as the
+transactions it takes, each a :class:`Step` described from its own calldata; an
+:class:`Outcome` says what became of each step."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from walletim.chain.rpc import Log
+from walletim.errors import InputError, shown
+
+if TYPE_CHECKING:
+    from walletim.app.chain import SendRequest
+    from walletim.app.tokens import TokenLabel
+    from walletim.contracts.abi import DecodedEvent
+
+#: An action's numbers, for --json and scripts: JSON values (text, numbers, addresses, lists)
+#: by name. Scripts read them by the names each action documents.
+Figures = dict[str, Any]
+
+MAX_UINT256 = 2**256 - 1
+UNLIMITED_FROM = 2**255  # an allowance this large is "unlimited" for all practical purposes
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMeta:
+    """An ERC-20's symbol and decimals as shown: with a TokenBook, ``symbol`` is the
+    book's ``display`` (unlisted and impostor tokens marked) and ``label`` its TokenLabel."""
+
+    address: str
+    symbol: str
+    decimals: int
+    name: str = ""
+    label: TokenLabel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One transaction of a plan: what to send and how it reads."""
+
+    label: str  # e.g. "approve", "swap"
+    request: SendRequest
+    summary: str  # one line, from the calldata (never from what we meant it to be)
+    flags: frozenset[str] = frozenset()
+    #: Lines under the summary: the calls it carries (multicalls, permits, Permit2), each
+    #: with its approvals flagged (see walletim.contracts.describe).
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Simulated:
+    ok: bool
+    gas_used: int | None
+    reason: str | None  # the decoded revert reason when not ok
+    logs: tuple[Log, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    title: str
+    account: str
+    sender: str
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...] = ()  # quotes, previews, limits: shown with the confirmation
+    figures: Figures = field(default_factory=dict)  # for --json and scripts
+    simulation: tuple[Simulated, ...] = ()  # empty until the plan is checked
+
+    @property
+    def flags(self) -> frozenset[str]:
+        out: frozenset[str] = frozenset()
+        for step in self.steps:
+            out |= step.flags
+        return out
+
+    @property
+    def simulated(self) -> bool:
+        """Whether every step has been simulated (and passed: a failing plan is refused)."""
+        return len(self.simulation) == len(self.steps) and all(s.ok for s in self.simulation)
+
+    def with_simulation(self, simulation: tuple[Simulated, ...]) -> Plan:
+        return replace(self, simulation=simulation)
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    label: str
+    hash: str
+    status: str  # mined | failed | pending | dropped | replaced
+    gas_used: int | None
+    events: tuple[DecodedEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    plan: Plan
+    steps: tuple[StepResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status == "mined" for s in self.steps)
+
+    @property
+    def hash(self) -> str:
+        """The last (main) transaction's hash."""
+        return self.steps[-1].hash
+
+
+def parse_percent(text: str, *, what: str = "slippage", maximum: float = 50.0) -> int:
+    """``0.5`` / ``0.5%`` -> basis points (50). Raises InputError outside 0 .. ``maximum``%."""
+    value = text.strip().removesuffix("%").strip()
+    try:
+        pct = float(value)
+    except ValueError as exc:
+        raise InputError(f"{what} must be a percentage like 0.5 or 1%: got {shown(text)}") from exc
+    if not 0 <= pct <= maximum or pct != pct:
+        raise InputError(f"{what} must be between 0% and {maximum:g}%")
+    return round(pct * 100)
+
+
+def now() -> int:
+    return int(time.time())

@@ -1,0 +1,73 @@
+"""Simulating a plan before anything is signed: all steps together with ``eth_simulateV1``
+(an approval and the swap that needs it, in one go), so a revert is reported with its reason;
+nodes without it get an ``eth_call`` of the first step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from walletim.app.contracts.plans import Plan, Simulated, Step
+from walletim.chain.rpc import CallSpec, Q, RpcClient, SimResult, unsupported
+from walletim.contracts.abi import decode_revert, reverted
+from walletim.errors import ContractReverted, RpcError
+
+
+class Simulator:
+    """Runs steps on top of the node's latest state; nothing is signed or sent."""
+
+    def __init__(self, rpc: RpcClient) -> None:
+        self.rpc = rpc
+
+    def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
+        """Each step's result, in order (``eth_simulateV1``), or the first step's alone
+        (``eth_call``) where the node lacks it. Raises RpcError."""
+        calls = [
+            CallSpec(s.request.to, s.request.data, sender, s.request.value, s.request.gas_limit)
+            for s in steps
+        ]
+        try:
+            results = self.rpc.get(Q.simulate(calls))
+        except RpcError as exc:
+            if unsupported(exc):
+                return self._simulate_first(sender, steps)
+            raise
+        return tuple(_simulated(r) for r in results)
+
+    def _simulate_first(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
+        first = steps[0].request
+        assert first.to is not None
+        try:
+            self.rpc.get(
+                Q.call(first.to, first.data, sender=sender, value=first.value, block="pending")
+            )
+        except RpcError as exc:
+            why = reverted(exc)
+            if why is None:
+                raise
+            return (Simulated(False, None, why.reason),)
+        return (Simulated(True, None, None),)
+
+    def check(self, plan: Plan) -> Plan:
+        """``plan`` with its simulation; raises ContractReverted naming the step that would
+        fail (nothing was signed)."""
+        simulated = self.simulate(plan.sender, plan.steps)
+        for index, (step, sim) in enumerate(zip(plan.steps, simulated, strict=False)):
+            if not sim.ok:
+                where = (
+                    f"step {index + 1} of {len(plan.steps)} ({step.label})"
+                    if len(plan.steps) > 1
+                    else step.label
+                )
+                raise ContractReverted(
+                    f"{sim.reason or 'no reason given'} — {where} would fail; nothing was signed"
+                )
+        return plan.with_simulation(simulated)
+
+
+def _simulated(r: SimResult) -> Simulated:
+    reason = None
+    if not r.ok:
+        data = r.revert_data
+        reason = decode_revert(data) if data and data != "0x" else None
+        reason = reason or r.error_message or "reverted"
+    return Simulated(r.ok, r.gas_used, reason, r.logs)

@@ -1,0 +1,63 @@
+"""DeFi operations: ERC-20 tokens, WETH, Uniswap V2 swaps and liquidity, ERC-4626 vaults,
+ERC-721 collections, approvals, and generic contract calls. The Python API behind
+``walletim token|weth|swap|liquidity|vault|nft|approvals|call|contract``.
+
+Example (a script)::
+
+    with Session(home, password=..., rpc_url=...) as s:
+        quote = s.defi.quote_swap(s.defi.amount("ETH", "1"), "ETH", "USDC")
+        plan = s.defi.swap("alice", "1", "ETH", "USDC", slippage_bps=50)
+        outcome = s.defi.execute(plan)          # waits for each transaction
+        print(outcome.hash, outcome.plan.figures["min_out"])
+
+Every write returns a :class:`~walletim.app.contracts.Plan` first: read it (or show it),
+then :meth:`DefiService.execute` it. Approvals are for the exact amount an action needs;
+an unlimited approval is only ever made on request. Tokens are named by a symbol of the
+network's devnet world (USDC, DAI, WETH, ...) or a 0x address; ``ETH`` is native ether.
+Amounts are ints in base units inside; the ``*_text`` arguments take decimal text in the
+asset's own decimals (``"1.5"``).
+
+One module per protocol, each a small class over the shared
+:class:`~walletim.app.defi.base.DefiCore`: :mod:`.erc20`, :mod:`.weth`, :mod:`.uniswap`
+(pools, quotes, swaps), :mod:`.liquidity`, :mod:`.vault` (ERC-4626), :mod:`.nft` (ERC-721),
+:mod:`.approvals`, :mod:`.calls` (any contract); :mod:`.assets` names what they move,
+:mod:`.logs` finds logs; :mod:`.service` wires them into :class:`DefiService`.
+"""
+
+from __future__ import annotations
+
+from walletim.app.defi.approvals import ERC721_INTERFACE, Approval
+from walletim.app.defi.assets import ETH, Asset
+from walletim.app.defi.base import DEFAULT_DEADLINE_S, DEFAULT_SLIPPAGE_BPS
+from walletim.app.defi.calls import CallResult
+from walletim.app.defi.erc20 import TokenInfo
+from walletim.app.defi.liquidity import Position
+from walletim.app.defi.logs import LOG_CHUNK, T_APPROVAL, T_APPROVAL_FOR_ALL, T_TRANSFER
+from walletim.app.defi.nft import Nft
+from walletim.app.defi.service import DefiService
+from walletim.app.defi.uniswap import HIGH_PRICE_IMPACT_BPS, UNISWAP_FEE_BPS, Quoted, SwapQuote
+from walletim.app.defi.vault import Vault, VaultPosition
+
+__all__ = [
+    "DEFAULT_DEADLINE_S",
+    "DEFAULT_SLIPPAGE_BPS",
+    "ERC721_INTERFACE",
+    "ETH",
+    "HIGH_PRICE_IMPACT_BPS",
+    "LOG_CHUNK",
+    "T_APPROVAL",
+    "T_APPROVAL_FOR_ALL",
+    "T_TRANSFER",
+    "UNISWAP_FEE_BPS",
+    "Approval",
+    "Asset",
+    "CallResult",
+    "DefiService",
+    "Nft",
+    "Position",
+    "Quoted",
+    "SwapQuote",
+    "TokenInfo",
+    "Vault",
+    "VaultPosition",
+]

@@ -1,0 +1,121 @@
+"""What every DeFi action shares (:class:`DefiCore`): who signs, balances and allowances,
+exact approvals, deadlines, and plans checked by simulation before they are shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from walletim.app.chain import SendRequest
+from walletim.app.contracts import ContractService, Figures, Plan, Step
+from walletim.app.defi.assets import Asset, Names
+from walletim.app.defi.logs import LogScanner
+from walletim.chain.rpc import Q
+from walletim.contracts.abi import Value, calldata
+from walletim.errors import ChainError, InputError
+from walletim.keys.hd import to_checksum_address
+
+DEFAULT_SLIPPAGE_BPS = 50  # 0.5 %
+DEFAULT_DEADLINE_S = 20 * 60
+
+
+@dataclass(frozen=True, eq=False)
+class DefiCore:
+    """The collaborators of the DeFi actions and the helpers they share.
+
+    ``c`` (a ContractService) reads, describes, simulates and executes; ``names`` names
+    assets and the devnet world's contracts; ``logs`` finds logs; ``account_address(spec)``
+    is a wallet account's address; ``resolve(text)`` an address, account or contact.
+    """
+
+    c: ContractService
+    names: Names
+    logs: LogScanner
+    account_address: Callable[[str], str]
+    resolve: Callable[[str], str]
+
+    def sender(self, account: str) -> str:
+        return to_checksum_address(self.account_address(account))
+
+    def deadline(self, seconds: int) -> int:
+        if not 1 <= seconds <= 7 * 24 * 3600:
+            raise InputError("the deadline must be 1 second .. 7 days from now")
+        return self.c.latest_timestamp() + seconds
+
+    def read(
+        self, to: str, signature: str, *args: object, returns: Sequence[str]
+    ) -> tuple[Value, ...]:
+        return self.c.read(to, signature, *args, returns=returns)
+
+    def read_int(self, to: str, signature: str, *args: object) -> int:
+        """A view function's one uint256."""
+        (value,) = self.c.read(to, signature, *args, returns=["uint256"])
+        return int(value)
+
+    def try_read(
+        self,
+        to: str,
+        signature: str,
+        *args: object,
+        returns: Sequence[str],
+        default: tuple[Value, ...],
+    ) -> tuple[Value, ...]:
+        try:
+            return self.c.read(to, signature, *args, returns=returns)
+        except ChainError:
+            return default
+
+    def balance(self, asset: Asset, holder: str) -> int:
+        if asset.address is None:
+            return self.c.rpc.get(Q.balance(to_checksum_address(holder)))
+        return self.read_int(asset.address, "balanceOf(address)", holder)
+
+    def allowance(self, token: Asset, owner: str, spender: str) -> int:
+        assert token.address is not None
+        return self.read_int(token.address, "allowance(address,address)", owner, spender)
+
+    def need(self, asset: Asset, holder: str, amount: int, who: str) -> None:
+        have = self.balance(asset, holder)
+        if have < amount:
+            raise InputError(
+                f"insufficient {asset.symbol}: {who} has {asset.fmt(have)}, this needs "
+                f"{asset.fmt(amount)}; nothing was signed"
+            )
+
+    def step(
+        self, label: str, to: str, data: bytes, *, kind: str, sender: str, value: int = 0
+    ) -> Step:
+        """A step described from its own calldata (see ContractService.step)."""
+        return self.c.step(label, SendRequest(to, value, data, kind=kind), sender=sender)
+
+    def approval_steps(self, token: Asset, owner: str, spender: str, amount: int) -> list[Step]:
+        """An exact approval when the current allowance is short (none otherwise)."""
+        assert token.address is not None
+        if self.allowance(token, owner, spender) >= amount:
+            return []
+        data = calldata("approve(address,uint256)", spender, amount)
+        return [self.step("approve", token.address, data, kind="approve", sender=owner)]
+
+    def plan(
+        self,
+        title: str,
+        account: str,
+        sender: str,
+        steps: Sequence[Step],
+        notes: Sequence[str] = (),
+        figures: Figures | None = None,
+    ) -> Plan:
+        """The plan, simulated (raises ContractReverted naming a step that would fail)."""
+        plan = Plan(title, account, sender, tuple(steps), tuple(notes), figures or {})
+        return self.c.check(plan)
+
+
+class DefiProtocol:
+    """One protocol's actions (a module of this package), over the shared core."""
+
+    def __init__(self, core: DefiCore) -> None:
+        self.core = core
+
+
+def min_after_slippage(amount: int, slippage_bps: int) -> int:
+    return amount * (10_000 - slippage_bps) // 10_000

@@ -1,0 +1,104 @@
+"""ERC-20 tokens: what a token is, transfers, approvals (exact, or unlimited only on request)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from walletim.app.contracts import MAX_UINT256, Plan
+from walletim.app.defi.base import DefiProtocol
+from walletim.chain.units import format_amount
+from walletim.contracts.abi import calldata
+from walletim.errors import InputError
+
+if TYPE_CHECKING:
+    from walletim.app.tokens import TokenLabel
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    address: str
+    name: str  # what the token declares (untrusted text)
+    symbol: str
+    decimals: int
+    total_supply: int
+    label: TokenLabel | None = None  # how this network's token lists name it
+
+
+class Erc20(DefiProtocol):
+    def token_info(self, text: str) -> TokenInfo:
+        token = self.core.names.token(text)
+        assert token.address is not None
+        (name,) = self.core.try_read(token.address, "name()", returns=["string"], default=("",))
+        supply = self.core.read_int(token.address, "totalSupply()")
+        return TokenInfo(
+            token.address, str(name), token.symbol, token.decimals, supply, token.label
+        )
+
+    def transfer(self, account: str, asset_text: str, to_text: str, amount_text: str) -> Plan:
+        core, names = self.core, self.core.names
+        asset = names.asset(asset_text)
+        sender = core.sender(account)
+        to = core.resolve(to_text)
+        amount = names.amount(asset, amount_text)
+        core.need(asset, sender, amount, account)
+        if asset.address is None:
+            step = core.step("transfer", to, b"", kind="send", sender=sender, value=amount)
+        else:
+            data = calldata("transfer(address,uint256)", to, amount)
+            step = core.step("transfer", asset.address, data, kind="token-transfer", sender=sender)
+        title = f"transfer {asset.fmt(amount)} to {core.c.label(to)}"
+        notes = [*names.token_warnings(asset), names.decimals_note(asset, amount)]
+        figures = {
+            "token": asset.address,
+            "symbol": asset.symbol,
+            "to": to,
+            "raw": str(amount),
+            "amount": format_amount(amount, asset.decimals),
+            "decimals": asset.decimals,
+            "decimals_pinned": asset.listed,
+            "listed": asset.listed,
+        }
+        return core.plan(title, account, sender, [step], notes, figures)
+
+    def approve(
+        self,
+        account: str,
+        token_text: str,
+        spender_text: str,
+        amount_text: str | None,
+        *,
+        unlimited: bool = False,
+    ) -> Plan:
+        """Approve ``spender`` for an exact amount (or, only when asked, unlimited)."""
+        core, names = self.core, self.core.names
+        token = names.token(token_text)
+        assert token.address is not None
+        sender = core.sender(account)
+        spender = core.resolve(spender_text)
+        if unlimited == (amount_text is not None):
+            raise InputError("give an AMOUNT to approve, or --unlimited (not both)")
+        amount = MAX_UINT256 if unlimited else names.amount(token, amount_text or "")
+        data = calldata("approve(address,uint256)", spender, amount)
+        step = core.step("approve", token.address, data, kind="approve", sender=sender)
+        notes = names.token_warnings(token)
+        if unlimited:
+            notes.append(
+                f"UNLIMITED: {core.c.label(spender)} may move all of your {token.display}, now "
+                "and later, until you revoke it (walletim approvals revoke)"
+            )
+        return core.plan(
+            f"approve {core.c.label(spender)} for "
+            f"{'UNLIMITED' if unlimited else token.fmt(amount)}",
+            account,
+            sender,
+            [step],
+            notes,
+            {
+                "token": token.address,
+                "symbol": token.symbol,
+                "spender": spender,
+                "raw": str(amount),
+                "unlimited": unlimited,
+            },
+        )

@@ -1,0 +1,213 @@
+"""Uniswap V2 liquidity: positions, adding (at the pool's price, or setting a new pool's),
+removing (an LP amount or a share of the position)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from walletim.app.contracts import Plan, Step
+from walletim.app.defi.assets import Asset
+from walletim.app.defi.base import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_SLIPPAGE_BPS,
+    DefiCore,
+    DefiProtocol,
+    min_after_slippage,
+)
+from walletim.app.defi.uniswap import Uniswap
+from walletim.chain.units import format_amount, parse_amount
+from walletim.contracts.abi import calldata
+from walletim.errors import InputError
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    pair: str
+    token_a: Asset
+    token_b: Asset
+    liquidity: int  # LP tokens held (18 decimals)
+    total_supply: int
+    amount_a: int  # the holder's share of the reserves
+    amount_b: int
+
+
+class Liquidity(DefiProtocol):
+    def __init__(self, core: DefiCore, uniswap: Uniswap) -> None:
+        super().__init__(core)
+        self.uniswap = uniswap
+
+    def position(self, a_text: str, b_text: str, holder: str) -> Position:
+        names, uni = self.core.names, self.uniswap
+        a, b = names.asset(a_text), names.asset(b_text)
+        pair = uni.pair(uni.path_token(a), uni.path_token(b))
+        if pair is None:
+            raise InputError(f"there is no {a.symbol}/{b.symbol} pool")
+        liquidity = self.core.read_int(pair, "balanceOf(address)", holder)
+        supply = self.core.read_int(pair, "totalSupply()")
+        ra, rb = uni.reserves(pair, uni.path_token(a))
+        share_a = liquidity * ra // supply if supply else 0
+        share_b = liquidity * rb // supply if supply else 0
+        return Position(pair, a, b, liquidity, supply, share_a, share_b)
+
+    def add_liquidity(
+        self,
+        account: str,
+        a_text: str,
+        b_text: str,
+        amount_a_text: str,
+        amount_b_text: str | None = None,
+        *,
+        slippage_bps: int = DEFAULT_SLIPPAGE_BPS,
+        deadline_s: int = DEFAULT_DEADLINE_S,
+    ) -> Plan:
+        """Add liquidity; without ``amount_b_text`` the other side follows the pool's price."""
+        core, names, uni = self.core, self.core.names, self.uniswap
+        sender = core.sender(account)
+        a, b = names.asset(a_text), names.asset(b_text)
+        if a.is_eth and b.is_eth:
+            raise InputError("a pool needs two different assets")
+        texts: tuple[str | None, str | None] = (amount_a_text, amount_b_text)
+        if b.is_eth:  # keep ETH first: addLiquidityETH takes (token, ..., ETH)
+            a, b, texts = b, a, (texts[1], texts[0])
+        pair = uni.pair(uni.path_token(a), uni.path_token(b))
+        amount_a, amount_b = self._amounts(a, b, texts, pair)
+        core.need(a, sender, amount_a, account)
+        core.need(b, sender, amount_b, account)
+        min_a = min_after_slippage(amount_a, slippage_bps)
+        min_b = min_after_slippage(amount_b, slippage_bps)
+        steps = self._add_steps(a, b, (amount_a, amount_b), (min_a, min_b), sender, deadline_s)
+        notes = [
+            *names.token_warnings(a),
+            *names.token_warnings(b),
+            f"deposit {a.fmt(amount_a)} + {b.fmt(amount_b)}"
+            + ("" if pair is not None else " (creates the pool at this price)"),
+            f"at least {a.fmt(min_a)} + {b.fmt(min_b)} (slippage {slippage_bps / 100:g}%)",
+        ]
+        figures = {
+            "token_a": a.symbol, "token_b": b.symbol,
+            "amount_a": format_amount(amount_a, a.decimals), "raw_a": str(amount_a),
+            "amount_b": format_amount(amount_b, b.decimals), "raw_b": str(amount_b),
+            "pair": pair,
+        }  # fmt: skip
+        return core.plan(
+            f"add {a.symbol}/{b.symbol} liquidity", account, sender, steps, notes, figures
+        )
+
+    def _amounts(
+        self, a: Asset, b: Asset, texts: tuple[str | None, str | None], pair: str | None
+    ) -> tuple[int, int]:
+        """Both amounts: as given, or the missing one at the pool's current price."""
+        names = self.core.names
+        amount_a = None if texts[0] is None else names.amount(a, texts[0])
+        amount_b = None if texts[1] is None else names.amount(b, texts[1])
+        if pair is not None:
+            ra, rb = self.uniswap.reserves(pair, self.uniswap.path_token(a))
+            if ra and rb:
+                if amount_b is None and amount_a is not None:
+                    amount_b = amount_a * rb // ra
+                elif amount_a is None and amount_b is not None:
+                    amount_a = amount_b * ra // rb
+        if amount_a is None or amount_b is None:
+            raise InputError("a new pool needs both amounts (they set its price)")
+        return amount_a, amount_b
+
+    def _add_steps(
+        self, a: Asset, b: Asset, amounts: tuple[int, int], mins: tuple[int, int], sender: str,
+        deadline_s: int,
+    ) -> list[Step]:  # fmt: skip
+        """Exact approvals of the router where needed, then addLiquidity(ETH)."""
+        core, router = self.core, self.uniswap.router
+        deadline = core.deadline(deadline_s)
+        (amount_a, amount_b), (min_a, min_b) = amounts, mins
+        if a.is_eth:
+            steps = core.approval_steps(b, sender, router, amount_b)
+            data = calldata(
+                "addLiquidityETH(address,uint256,uint256,uint256,address,uint256)",
+                b.address, amount_b, min_b, min_a, sender, deadline,
+            )  # fmt: skip
+            value = amount_a
+        else:
+            steps = core.approval_steps(a, sender, router, amount_a)
+            steps += core.approval_steps(b, sender, router, amount_b)
+            data = calldata(
+                "addLiquidity(address,address,uint256,uint256,uint256,uint256,address,uint256)",
+                a.address, b.address, amount_a, amount_b, min_a, min_b, sender, deadline,
+            )  # fmt: skip
+            value = 0
+        add = core.step(
+            "add liquidity", router, data, kind="liquidity-add", sender=sender, value=value
+        )
+        return [*steps, add]
+
+    def remove_liquidity(
+        self,
+        account: str,
+        a_text: str,
+        b_text: str,
+        *,
+        liquidity_text: str | None = None,
+        percent: float | None = None,
+        slippage_bps: int = DEFAULT_SLIPPAGE_BPS,
+        deadline_s: int = DEFAULT_DEADLINE_S,
+    ) -> Plan:
+        """Remove ``liquidity_text`` LP tokens, or ``percent`` of the position (default all)."""
+        core = self.core
+        sender = core.sender(account)
+        pos = self.position(a_text, b_text, sender)
+        a, b = pos.token_a, pos.token_b
+        liquidity = _lp_amount(pos, liquidity_text, percent, account)
+        out_a = liquidity * pos.amount_a // pos.liquidity
+        out_b = liquidity * pos.amount_b // pos.liquidity
+        min_a = min_after_slippage(out_a, slippage_bps)
+        min_b = min_after_slippage(out_b, slippage_bps)
+        deadline = core.deadline(deadline_s)
+        router = self.uniswap.router
+        lp = Asset(pos.pair, f"{a.symbol}/{b.symbol} LP", 18)
+        steps = core.approval_steps(lp, sender, router, liquidity)
+        if a.is_eth or b.is_eth:
+            token, eth_min, token_min = (b, min_a, min_b) if a.is_eth else (a, min_b, min_a)
+            data = calldata(
+                "removeLiquidityETH(address,uint256,uint256,uint256,address,uint256)",
+                token.address, liquidity, token_min, eth_min, sender, deadline,
+            )  # fmt: skip
+        else:
+            data = calldata(
+                "removeLiquidity(address,address,uint256,uint256,uint256,address,uint256)",
+                a.address, b.address, liquidity, min_a, min_b, sender, deadline,
+            )  # fmt: skip
+        steps.append(
+            core.step("remove liquidity", router, data, kind="liquidity-remove", sender=sender)
+        )
+        notes = [
+            f"burn {format_amount(liquidity)} LP tokens for about {a.fmt(out_a)} + {b.fmt(out_b)}",
+            f"at least {a.fmt(min_a)} + {b.fmt(min_b)} (slippage {slippage_bps / 100:g}%)",
+        ]
+        figures = {
+            "pair": pos.pair, "liquidity": format_amount(liquidity),
+            "raw_liquidity": str(liquidity), "token_a": a.symbol, "token_b": b.symbol,
+            "amount_a": format_amount(out_a, a.decimals),
+            "amount_b": format_amount(out_b, b.decimals),
+        }  # fmt: skip
+        return core.plan(
+            f"remove {a.symbol}/{b.symbol} liquidity", account, sender, steps, notes, figures
+        )
+
+
+def _lp_amount(pos: Position, liquidity_text: str | None, percent: float | None, who: str) -> int:
+    """LP tokens to burn: an amount, or a share of the position (default all of it)."""
+    if liquidity_text is not None and percent is not None:
+        raise InputError("give an LP amount or --percent, not both")
+    if liquidity_text is not None:
+        liquidity = parse_amount(liquidity_text, decimals=18)
+    else:
+        pct = 100.0 if percent is None else percent
+        if not 0 < pct <= 100:
+            raise InputError("--percent must be more than 0 and at most 100")
+        liquidity = int(pos.liquidity * round(pct * 100)) // 10_000
+    if liquidity == 0 or liquidity > pos.liquidity:
+        a, b = pos.token_a, pos.token_b
+        raise InputError(
+            f"{who} holds {format_amount(pos.liquidity)} {a.symbol}/{b.symbol} LP tokens; "
+            f"cannot remove {format_amount(liquidity)}"
+        )
+    return liquidity

@@ -1,0 +1,71 @@
+"""ERC-721 tokens: what an account owns (from Transfer logs, confirmed with ownerOf), and
+transfers (safeTransferFrom)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from walletim.app.contracts import Plan
+from walletim.app.defi.base import DefiProtocol
+from walletim.app.defi.logs import ERC721_TRANSFER, T_TRANSFER, topic_of
+from walletim.contracts.abi import calldata, decode_log
+from walletim.errors import ChainError, InputError
+from walletim.keys.hd import to_checksum_address
+
+
+@dataclass(frozen=True, slots=True)
+class Nft:
+    collection: str
+    symbol: str
+    token_id: int
+
+
+class Nfts(DefiProtocol):
+    def nfts(self, holder: str, collections: Sequence[str] | None = None) -> list[Nft]:
+        """ERC-721 tokens ``holder`` owns now: found from Transfer logs to them, confirmed with
+        ownerOf. ``collections``: contract addresses/symbols (default: any collection)."""
+        names = self.core.names
+        holder = to_checksum_address(holder)
+        addresses = [names.resolve_contract(c) for c in collections] if collections else [None]
+        seen: dict[tuple[str, int], None] = {}
+        for address in addresses:
+            for log in self.core.logs.scan([T_TRANSFER, None, topic_of(holder)], address):
+                # ERC-721 only: its tokenId is indexed (ERC-20's Transfer has one topic less)
+                event = decode_log(log, [ERC721_TRANSFER])
+                if event is not None:
+                    seen[(event.address, int(event.args["tokenId"]))] = None
+        owned = [
+            Nft(collection, names.collection(collection), token_id)
+            for collection, token_id in seen
+            if self._owner(collection, token_id) == holder
+        ]
+        return sorted(owned, key=lambda n: (n.collection, n.token_id))
+
+    def _owner(self, collection: str, token_id: int) -> str | None:
+        """ownerOf(token_id), or None (burned, or not an ERC-721 after all)."""
+        try:
+            (owner,) = self.core.read(collection, "ownerOf(uint256)", token_id, returns=["address"])
+        except ChainError:
+            return None
+        return to_checksum_address(owner)
+
+    def nft_transfer(self, account: str, collection_text: str, token_id: int, to_text: str) -> Plan:
+        core, names = self.core, self.core.names
+        sender = core.sender(account)
+        collection = names.resolve_contract(collection_text)
+        to = core.resolve(to_text)
+        try:
+            (owner,) = core.read(collection, "ownerOf(uint256)", token_id, returns=["address"])
+        except ChainError as exc:
+            raise InputError(f"token #{token_id} does not exist in {collection}") from exc
+        if to_checksum_address(owner) != sender:
+            raise InputError(
+                f"token #{token_id} of {names.collection(collection)} belongs to "
+                f"{to_checksum_address(owner)}, not {account}; nothing was signed"
+            )
+        data = calldata("safeTransferFrom(address,address,uint256)", sender, to, token_id)
+        title = f"transfer {names.collection(collection)} #{token_id} to {core.c.label(to)}"
+        step = core.step("transfer", collection, data, kind="nft-transfer", sender=sender)
+        figures = {"collection": collection, "token_id": token_id, "to": to}
+        return core.plan(title, account, sender, [step], figures=figures)

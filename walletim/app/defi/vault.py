@@ -1,0 +1,159 @@
+"""ERC-4626 vaults (default: the devnet world's DAI vault): positions, deposits, withdrawals
+and redemptions, each previewed by the vault itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from walletim.app.contracts import Plan
+from walletim.app.defi.assets import Asset
+from walletim.app.defi.base import DefiProtocol
+from walletim.chain.units import format_amount, parse_amount
+from walletim.contracts.abi import calldata
+from walletim.errors import ChainError, InputError
+from walletim.keys.hd import to_checksum_address
+
+
+@dataclass(frozen=True, slots=True)
+class VaultPosition:
+    vault: str
+    symbol: str
+    asset: Asset
+    shares: int
+    assets: int  # convertToAssets(shares)
+    max_withdraw: int
+
+
+class Vault(NamedTuple):
+    address: str
+    symbol: str  # of its shares
+    asset: Asset  # what it holds
+
+
+class _Exit(NamedTuple):
+    """A withdrawal or redemption: its calldata, what it pays, what it burns, the note."""
+
+    data: bytes
+    assets: int
+    shares: int
+    note: str
+
+
+class Vaults(DefiProtocol):
+    def vault(self, text: str | None) -> Vault:
+        """(vault address, share symbol, underlying asset); default: the devnet world's vault."""
+        names = self.core.names
+        if text is None:
+            address = names.contract("wvDAI", "ERC-4626 vault")
+        else:
+            address = names.resolve_contract(text)
+        try:
+            (asset_addr,) = self.core.read(address, "asset()", returns=["address"])
+        except ChainError as exc:
+            raise InputError(f"{address} is not an ERC-4626 vault (no asset())") from exc
+        meta = self.core.c.token_meta(address)
+        asset = names.asset(to_checksum_address(asset_addr))
+        return Vault(address, meta.symbol if meta else "shares", asset)
+
+    def vault_position(self, holder: str, vault_text: str | None = None) -> VaultPosition:
+        vault, symbol, asset = self.vault(vault_text)
+        shares = self.core.read_int(vault, "balanceOf(address)", holder)
+        assets = self.core.read_int(vault, "convertToAssets(uint256)", shares)
+        max_w = self.core.read_int(vault, "maxWithdraw(address)", holder)
+        return VaultPosition(vault, symbol, asset, shares, assets, max_w)
+
+    def vault_deposit(self, account: str, amount_text: str, vault_text: str | None = None) -> Plan:
+        core = self.core
+        sender = core.sender(account)
+        vault, symbol, asset = self.vault(vault_text)
+        amount = core.names.amount(asset, amount_text)
+        core.need(asset, sender, amount, account)
+        shares = core.read_int(vault, "previewDeposit(uint256)", amount)
+        steps = core.approval_steps(asset, sender, vault, amount)
+        data = calldata("deposit(uint256,address)", amount, sender)
+        steps.append(core.step("deposit", vault, data, kind="vault-deposit", sender=sender))
+        notes = [
+            *core.names.token_warnings(asset),
+            f"deposit {asset.fmt(amount)}, receive {format_amount(shares, 18)} {symbol} "
+            "(previewDeposit)",
+        ]
+        figures = {
+            "vault": vault,
+            "amount": format_amount(amount, asset.decimals),
+            "raw": str(amount),
+            "shares": format_amount(shares, 18),
+            "raw_shares": str(shares),
+        }
+        return core.plan(
+            f"deposit {asset.fmt(amount)} into {symbol}", account, sender, steps, notes, figures
+        )
+
+    def vault_withdraw(
+        self,
+        account: str,
+        amount_text: str | None = None,
+        *,
+        shares_text: str | None = None,
+        everything: bool = False,
+        vault_text: str | None = None,
+    ) -> Plan:
+        """Withdraw an amount of the asset, redeem a number of shares, or redeem everything."""
+        if (amount_text is not None) + (shares_text is not None) + everything != 1:
+            raise InputError("give an AMOUNT of the asset, --shares N, or --all")
+        core = self.core
+        sender = core.sender(account)
+        vault = self.vault(vault_text)
+        (decimals,) = core.try_read(vault.address, "decimals()", returns=["uint8"], default=(18,))
+        if amount_text is not None:
+            out = self._withdraw(vault, account, sender, amount_text, int(decimals))
+        else:
+            out = self._redeem(vault, account, sender, shares_text, int(decimals))
+        step = core.step("withdraw", vault.address, out.data, kind="vault-withdraw", sender=sender)
+        figures = {
+            "vault": vault.address,
+            "amount": format_amount(out.assets, vault.asset.decimals),
+            "raw": str(out.assets),
+            "shares": format_amount(out.shares, int(decimals)),
+            "raw_shares": str(out.shares),
+        }
+        return core.plan(
+            f"withdraw from {vault.symbol}", account, sender, [step], [out.note], figures
+        )
+
+    def _withdraw(
+        self, vault: Vault, account: str, sender: str, amount_text: str, decimals: int
+    ) -> _Exit:
+        asset, symbol = vault.asset, vault.symbol
+        amount = self.core.names.amount(asset, amount_text)
+        max_w = self.core.read_int(vault.address, "maxWithdraw(address)", sender)
+        if amount > max_w:
+            raise InputError(
+                f"{account} can withdraw at most {asset.fmt(max_w)} from {symbol}; "
+                "nothing was signed"
+            )
+        shares = self.core.read_int(vault.address, "previewWithdraw(uint256)", amount)
+        data = calldata("withdraw(uint256,address,address)", amount, sender, sender)
+        burned = format_amount(shares, decimals)
+        note = f"withdraw {asset.fmt(amount)}, burning {burned} {symbol} (previewWithdraw)"
+        return _Exit(data, amount, shares, note)
+
+    def _redeem(
+        self, vault: Vault, account: str, sender: str, shares_text: str | None, decimals: int
+    ) -> _Exit:
+        """``shares_text`` shares, or (None: --all) every share."""
+        symbol = vault.symbol
+        max_r = self.core.read_int(vault.address, "maxRedeem(address)", sender)
+        shares = max_r if shares_text is None else parse_amount(shares_text, decimals=decimals)
+        if shares == 0 or shares > max_r:
+            raise InputError(
+                f"{account} can redeem at most {format_amount(max_r, decimals)} "
+                f"{symbol}; nothing was signed"
+            )
+        assets = self.core.read_int(vault.address, "previewRedeem(uint256)", shares)
+        data = calldata("redeem(uint256,address,address)", shares, sender, sender)
+        note = (
+            f"redeem {format_amount(shares, decimals)} {symbol} for "
+            f"{vault.asset.fmt(assets)} (previewRedeem)"
+        )
+        return _Exit(data, assets, shares, note)

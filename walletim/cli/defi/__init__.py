@@ -1,0 +1,48 @@
+"""``walletim call | contract | token | approvals | weth | swap | liquidity | vault | nft``.
+
+Every command that signs shows the whole plan first (each transaction decoded from its own
+calldata, with approvals flagged) and asks once, unless ``--yes``. One module per command
+group; :mod:`.common` shows, confirms, runs and renders plans.
+"""
+
+from __future__ import annotations
+
+from walletim.cli.defi.approvals import approvals
+from walletim.cli.defi.calls import call, contract
+from walletim.cli.defi.common import (
+    FLAG_TEXT,
+    _run_plan,
+    _session,
+    confirmer,
+    event_json,
+    flags_text,
+    outcome_json,
+    plan_text,
+)
+from walletim.cli.defi.nft import nft
+from walletim.cli.defi.swap import liquidity, swap
+from walletim.cli.defi.tokenlists import token_list
+from walletim.cli.defi.tokens import token
+from walletim.cli.defi.vault import vault
+from walletim.cli.defi.weth import weth
+
+__all__ = [
+    "FLAG_TEXT",
+    "_run_plan",
+    "_session",
+    "approvals",
+    "call",
+    "confirmer",
+    "contract",
+    "event_json",
+    "flags_text",
+    "liquidity",
+    "nft",
+    "outcome_json",
+    "plan_text",
+    "swap",
+    "token",
+    "token_list",
+    "vault",
+    "weth",
+]

@@ -1,0 +1,226 @@
+"""What the DeFi commands share: the session, showing a plan and asking once, running it,
+and rendering outcomes (``--json`` and human)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+
+import click
+
+from walletim.cli.base import Ctx, chain_text, open_session, pass_ctx, password_file_option
+
+if TYPE_CHECKING:
+    from walletim.app.contracts import Outcome, Plan
+    from walletim.app.session import Session
+    from walletim.contracts.abi import DecodedEvent
+
+ACCOUNT = "Your account, NAME or NAME:INDEX."
+SHARE_HELP = "Tell PEER (or a chat group) about it in the chat; their client checks the logs."
+#: Flags as a plan shows them, loudest first.
+FLAG_TEXT = {
+    "impostor-token": "IMPOSTOR TOKEN",
+    "unlimited-approval": "UNLIMITED APPROVAL",
+    "operator-approval": "OPERATOR APPROVAL: every token of the collection",
+    "nested-approval": "APPROVAL INSIDE",
+    "delegatecall": "DELEGATECALL",
+    "too-complex": "TOO DEEP TO DESCRIBE FULLY",
+    "unknown-function": "UNKNOWN FUNCTION",
+    "malformed": "MALFORMED CALLDATA",
+    "permit": "permit",
+    "approval": "approval",
+    "revoke": "revoke",
+    "unlisted-token": "unlisted token",
+}
+WARNINGS = {
+    "impostor-token": "WARNING: a token here imitates a listed token's symbol: it is NOT that "
+    "token.",
+    "unlimited-approval": "WARNING: an unlimited approval lets the spender move all of that "
+    "token, now and later.",
+    "nested-approval": "WARNING: an approval is carried inside another call (a multicall, a "
+    "permit or a Permit2 payload): it takes effect when this is sent.",
+}
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def signing(command: Callable[Concatenate[Ctx, P], R]) -> Callable[P, R]:
+    """A command that signs (under its ``@group.command``): ``--from ACCOUNT`` and
+    ``--password-file``; it is called with the Ctx first."""
+    with_ctx = pass_ctx(command)
+    with_password = password_file_option(with_ctx)
+    return click.option("--from", "account", required=True, help=ACCOUNT)(with_password)
+
+
+def limits(command: Callable[P, R]) -> Callable[P, R]:
+    """``--slippage`` and ``--deadline`` of a Uniswap action."""
+    command = click.option(
+        "--deadline",
+        type=click.IntRange(1, 7 * 24 * 3600),
+        default=1200,
+        show_default=True,
+        help="Seconds until it may no longer execute.",
+    )(command)
+    return click.option(
+        "--slippage",
+        "slippage_bps",
+        default="0.5",
+        show_default=True,
+        callback=_basis_points,
+        help="Max slippage in percent.",
+    )(command)
+
+
+def _basis_points(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    from walletim.app.contracts import parse_percent
+
+    return parse_percent(value)
+
+
+def session(ctx: Ctx) -> Session:
+    """The Session for this command (typed: the seam from the CLI to app/)."""
+    s: Session = open_session(ctx)
+    return s
+
+
+_session = session
+
+
+def flags_text(flags: Iterable[str]) -> str:
+    """The flags of a described call, as the plan shows them (``  [UNLIMITED APPROVAL]``)."""
+    present = set(flags)
+    shown = [text for flag, text in FLAG_TEXT.items() if flag in present]
+    if "unlimited-approval" in present and "approval" in present:
+        shown.remove(FLAG_TEXT["approval"])
+    return "" if not shown else "  [" + ", ".join(shown) + "]"
+
+
+def plan_text(s: Session, plan: Plan) -> str:
+    """A plan as it is shown before it is confirmed."""
+    from walletim.chain.units import format_amount
+
+    lines = [
+        f"{plan.title}",
+        f"  network {chain_text(s.network.name, s.network.chain_id)}, from {plan.sender}: "
+        "valid on this chain only",
+    ]
+    for n, step in enumerate(plan.steps, 1):
+        lines.append(f"  {n}. {step.summary}{flags_text(step.flags)}")
+        lines.extend(f"       {detail}" for detail in step.details)
+    lines.extend(f"     {note}" for note in plan.notes)
+    most = s.contracts.max_network_fee(plan)
+    if most is not None:
+        gas = sum((sim.gas_used or 0) for sim in plan.simulation)
+        lines.append(
+            f"  network fee: at most about {format_amount(most, max_places=6)} "
+            f"ETH (simulated gas {gas:,})"
+        )
+    lines.extend(f"  {text}" for flag, text in WARNINGS.items() if flag in plan.flags)
+    return "\n".join(lines)
+
+
+def confirmer(ctx: Ctx, s: Session) -> Callable[[Plan], None]:
+    """The confirmation step of a plan: show it (unless --json --yes), then ask once."""
+
+    def confirm(p: Plan) -> None:
+        if not (ctx.json and ctx.yes):
+            click.echo(plan_text(s, p), err=True)
+        count = len(p.steps)
+        ctx.confirm(
+            "Sign and send?" if count == 1 else f"Sign and send these {count} transactions?"
+        )
+
+    return confirm
+
+
+def run_plan(ctx: Ctx, s: Session, plan: Plan) -> Outcome:
+    """Confirm and execute ``plan``, drawing progress on a terminal."""
+    progress = None
+    if not ctx.json and sys.stderr.isatty():
+        progress = lambda text: click.echo(f"\r  {text}\x1b[K", err=True, nl=False)  # noqa: E731
+    outcome = s.defi.execute(plan, confirm=confirmer(ctx, s), progress=progress)
+    if progress is not None:
+        click.echo("\r\x1b[K", err=True, nl=False)
+    return outcome
+
+
+_run_plan = run_plan
+
+
+def event_json(e: DecodedEvent) -> dict[str, object]:
+    from walletim.contracts.abi import render_value
+
+    return {
+        "event": e.name,
+        "address": e.address,
+        "args": {k: render_value(v) for k, v in e.args.items()},
+    }
+
+
+def outcome_json(outcome: Outcome, extra: Mapping[str, object] | None = None) -> dict[str, object]:
+    data: dict[str, object] = {
+        "hash": outcome.hash,
+        "state": "mined" if outcome.ok else outcome.steps[-1].status,
+        "title": outcome.plan.title,
+        "steps": [
+            {
+                "label": st.label,
+                "hash": st.hash,
+                "state": st.status,
+                "gas_used": st.gas_used,
+                "events": [event_json(e) for e in st.events],
+            }
+            for st in outcome.steps
+        ],
+        **outcome.plan.figures,
+    }
+    if extra:
+        data.update(extra)
+    return data
+
+
+def done(
+    ctx: Ctx, outcome: Outcome, extra: Mapping[str, object] | None = None, line: str | None = None
+) -> None:
+    """Render an executed plan: each step's hash and state (and ``line``)."""
+    data = outcome_json(outcome, extra)
+
+    def human() -> None:
+        for st in outcome.steps:
+            click.echo(f"{st.label}: {st.hash} -> {st.status}")
+        if line:
+            click.echo(line)
+
+    ctx.emit(data, human)
+
+
+def execute(ctx: Ctx, make: Callable[[Session], Plan]) -> None:
+    """The whole of a command that signs: make the plan, confirm, execute, render."""
+    with session(ctx) as s:
+        outcome = run_plan(ctx, s, make(s))
+    done(ctx, outcome)
+
+
+def targets(s: Session, who: str | None) -> list[tuple[str, str]]:
+    """(name, address) of WHO, or of every wallet's account 0 when none is given."""
+    if who:
+        return [(who, s.resolve_address(who))]
+    return [(i.name, i.address) for i in s.wallets.list()]
+
+
+def share(s: Session, account: str, peer: str | None, outcome: Outcome) -> dict[str, object]:
+    """Share a mined swap / deposit in a chat (``--share``); the JSON fields it adds."""
+    if peer is None or not outcome.ok:
+        return {}
+    message = s.wim.share(account, peer, outcome)
+    row = s.wim.action_state(account, message.id)
+    if message.state == "queued":
+        click.echo(
+            "warning: the chat message waits in your outbox (relay unreachable or the peer has "
+            "no chat keys yet); it goes out with your next chat command",
+            err=True,
+        )
+    return {"shared": {"text": message.text, "state": None if row is None else row.state}}
