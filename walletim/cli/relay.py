@@ -7,18 +7,19 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
 from walletim.relay import limits as L
 
-F = TypeVar("F", bound=Callable[..., Any])
+F = TypeVar("F", bound=Callable[..., object])
 
 if TYPE_CHECKING:
     from walletim.relay.run import RelayConfig
     from walletim.relay.server import RelayServer
+    from walletim.store.relay import RelayPin
 
 
 def _count(*names: str, default: int | None, least: int, help: str) -> Callable[[F], F]:
@@ -240,7 +241,7 @@ def _listening(ctx: Ctx, config: RelayConfig, server: RelayServer) -> None:
     sys.stdout.flush()
 
 
-def _pin_json(pin: Any, before: Any = None) -> dict[str, Any]:
+def _pin_json(pin: RelayPin, before: RelayPin | None = None) -> dict[str, object]:
     return {
         "url": pin.url,
         "key": pin.key.hex(),

@@ -1,7 +1,7 @@
 """The relay's storage on Redis (adapter: redis-py asyncio), for many relay nodes at once.
 Needs the ``redis`` extra (``pip install 'walletim[redis]'``).
 
-Any number of ``walletim relay serve --redis URL`` processes share one Redis: mailboxes,
+Many ``walletim relay serve --redis URL`` processes can share one Redis: mailboxes,
 prekey bundles, acknowledged ids and rate-limit state live there, so a client may connect to
 any node. :class:`RedisMailboxStore` implements :class:`~walletim.relay.store.MailboxStore`
 with the same semantics as the SQLite store (one shared test suite checks both).

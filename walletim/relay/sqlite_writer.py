@@ -34,7 +34,7 @@ MAX_GROUP = 4096  # operations per group commit
 
 @dataclass(slots=True)
 class Op:
-    """Any operation: ``fn`` runs on the writer thread inside the batch's transaction."""
+    """One operation: ``fn`` runs on the writer thread inside the batch's transaction."""
 
     fn: Callable[[sqlite3.Connection], object]
     loop: asyncio.AbstractEventLoop

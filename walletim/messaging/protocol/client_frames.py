@@ -15,12 +15,11 @@ from walletim.messaging.protocol.fields import (
     b64,
     bool_field,
     bounded_binding,
+    decode_frame,
     hex_id,
     int_field,
     list_field,
-    load,
     object_field,
-    rid_of,
     unb64,
 )
 from walletim.messaging.protocol.ids import (
@@ -178,13 +177,7 @@ _DECODERS: dict[str, Callable[[Doc, int | None], ClientFrame]] = {
 
 def decode_client_frame(text: str | bytes) -> ClientFrame:
     """Parse one frame a client sent. Raises FrameError on anything malformed."""
-    doc = load(text)
-    op = str(doc["op"])
-    rid = rid_of(doc)
-    decode = _DECODERS.get(op)
-    if decode is None:
-        raise FrameError(f"unknown op {op[:20]!r}")
-    return decode(doc, rid)
+    return decode_frame(text, _DECODERS)
 
 
 def _fields(frame: ClientFrame) -> dict[str, object]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from walletim import safejson
 from walletim.errors import MessagingError
@@ -34,6 +36,7 @@ ERROR_CODES = frozenset(
 
 #: A frame as parsed JSON: an object with an ``op``, values not checked yet.
 Doc = dict[str, object]
+F = TypeVar("F")
 #: An EIP-712 identity binding as JSON (verify it with IdentityBinding before trusting it).
 Binding = dict[str, str | int]
 
@@ -82,6 +85,21 @@ def load(text: str | bytes) -> Doc:
     if not isinstance(doc, dict) or not isinstance(doc.get("op"), str):
         raise FrameError("frame is not an object with an op")
     return doc
+
+
+def decode_frame(
+    text: str | bytes,
+    decoders: Mapping[str, Callable[[Doc, int | None], F]],
+    no_rid: frozenset[str] = frozenset(),
+) -> F:
+    """Parse one frame with the decoder of its ``op`` (given the frame and its request id;
+    the ops in ``no_rid`` carry none: one there is not checked). Raises FrameError."""
+    doc = load(text)
+    op = str(doc["op"])
+    decode = decoders.get(op)
+    if decode is None:
+        raise FrameError(f"unknown op {op[:20]!r}")
+    return decode(doc, None if op in no_rid else rid_of(doc))
 
 
 def rid_of(doc: Doc) -> int | None:

@@ -13,11 +13,10 @@ from walletim.messaging.protocol.fields import (
     FrameError,
     b64,
     bool_field,
+    decode_frame,
     hex_id,
     int_field,
     list_field,
-    load,
-    rid_of,
     unb64,
 )
 from walletim.messaging.protocol.ids import MAX_BATCH, MAX_RETRY_S, PROTOCOL_VERSION
@@ -195,6 +194,8 @@ def _deliver(doc: Doc, rid: int | None) -> Deliver:
     return Deliver(rid, msgs, more)
 
 
+#: Frames that answer no request: they carry no request id.
+_PUSHES = frozenset({"challenge", "published"})
 _DECODERS: dict[str, Callable[[Doc, int | None], ServerFrame]] = {
     "challenge": _challenge,
     "published": _published,
@@ -208,11 +209,4 @@ _DECODERS: dict[str, Callable[[Doc, int | None], ServerFrame]] = {
 
 def decode_server_frame(text: str | bytes) -> ServerFrame:
     """Parse one frame a relay sent. Raises FrameError: a client never trusts a relay's shape."""
-    doc = load(text)
-    op = str(doc["op"])
-    decode = _DECODERS.get(op)
-    if decode is None:
-        raise FrameError(f"unknown op {op[:20]!r}")
-    # A challenge and a published push carry no request id (one there is not checked).
-    rid = None if op in ("challenge", "published") else rid_of(doc)
-    return decode(doc, rid)
+    return decode_frame(text, _DECODERS, no_rid=_PUSHES)
