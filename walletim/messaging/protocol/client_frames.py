@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 from walletim.messaging.protocol.fields import (
     Binding,
@@ -38,7 +39,7 @@ class Auth:
     sig: bytes
     url: str  # the normalised relay URL the signature covers
     rid: int | None = None
-    op: str = field(default="auth", init=False)
+    op: ClassVar[str] = "auth"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ class DeliveryKey:
 
     hash: bytes | None
     rid: int | None = None
-    op: str = field(default="dkey", init=False)
+    op: ClassVar[str] = "dkey"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class Publish:
     opks: tuple[bytes, ...]
     replace: bool
     rid: int | None = None
-    op: str = field(default="publish", init=False)
+    op: ClassVar[str] = "publish"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ class BundleRequest:
     dir: str
     rid: int | None = None
     opk: bool = True  # False: only the keys, leave the one-time prekeys for first contacts
-    op: str = field(default="bundle", init=False)
+    op: ClassVar[str] = "bundle"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,34 +77,34 @@ class Send:
     env: bytes
     rid: int | None = None
     dk: bytes | None = None  # the recipient's delivery token, if the sender has it
-    op: str = field(default="send", init=False)
+    op: ClassVar[str] = "send"
 
 
 @dataclass(frozen=True, slots=True)
 class Fetch:
     limit: int = MAX_BATCH
     rid: int | None = None
-    op: str = field(default="fetch", init=False)
+    op: ClassVar[str] = "fetch"
 
 
 @dataclass(frozen=True, slots=True)
 class Ack:
     mids: tuple[str, ...]
     rid: int | None = None
-    op: str = field(default="ack", init=False)
+    op: ClassVar[str] = "ack"
 
 
 @dataclass(frozen=True, slots=True)
 class Listen:
     rid: int | None = None
-    op: str = field(default="listen", init=False)
+    op: ClassVar[str] = "listen"
 
 
 @dataclass(frozen=True, slots=True)
 class Watch:
     dirs: tuple[str, ...]
     rid: int | None = None
-    op: str = field(default="watch", init=False)
+    op: ClassVar[str] = "watch"
 
 
 ClientFrame = Auth | DeliveryKey | Publish | BundleRequest | Send | Fetch | Ack | Listen | Watch

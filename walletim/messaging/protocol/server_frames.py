@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 from walletim.messaging.protocol.fields import (
     Bundle,
@@ -33,14 +34,14 @@ class Challenge:
     key: bytes = bytes(32)
     sig: bytes = bytes(64)
     v: int = PROTOCOL_VERSION
-    op: str = field(default="challenge", init=False)
+    op: ClassVar[str] = "challenge"
 
 
 @dataclass(frozen=True, slots=True)
 class Ok:
     rid: int | None
     fields: dict[str, object]
-    op: str = field(default="ok", init=False)
+    op: ClassVar[str] = "ok"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,21 +52,21 @@ class Error:
     code: str
     message: str
     retry: int | None = None
-    op: str = field(default="error", init=False)
+    op: ClassVar[str] = "error"
 
 
 @dataclass(frozen=True, slots=True)
 class BundleReply:
     rid: int | None
     bundle: Bundle
-    op: str = field(default="bundle", init=False)
+    op: ClassVar[str] = "bundle"
 
 
 @dataclass(frozen=True, slots=True)
 class Sent:
     rid: int | None
     mid: str
-    op: str = field(default="sent", init=False)
+    op: ClassVar[str] = "sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +83,13 @@ class Deliver:
     rid: int | None
     msgs: tuple[Delivered, ...]
     more: bool = False
-    op: str = field(default="deliver", init=False)
+    op: ClassVar[str] = "deliver"
 
 
 @dataclass(frozen=True, slots=True)
 class Published:
     dir: str
-    op: str = field(default="published", init=False)
+    op: ClassVar[str] = "published"
 
 
 ServerFrame = Challenge | Ok | Error | BundleReply | Sent | Deliver | Published
