@@ -22,9 +22,12 @@ $(STAMPS)/redis:
 	fi
 	@mkdir -p $(STAMPS) && touch $@
 
+# walletim with the extras the tests and benchmarks use: dev (pytest, mypy, ruff, import-linter),
+# redis (the relay's Redis store: its tests start their own redis-server) and bench (web3.py,
+# the reference bench/ measures against). A plain `pip install walletim` needs none of them.
 $(STAMPS)/venv: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat -e '.[dev,redis,bench]'
 	@mkdir -p $(STAMPS) && touch $@
 
 # The npm pieces (Anvil, cast, solc, OpenZeppelin, Uniswap V2 artifacts). Their platform

@@ -27,8 +27,8 @@ from walletim.keys.signing import LocalSigner
 from walletim.messaging import protocol as p
 from walletim.messaging.identity import IdentityBinding, sign_binding
 from walletim.messaging.relay_client import RelayClient
-from walletim.messaging.relay_server import RelayServer
-from walletim.messaging.relay_store import SqliteMailboxStore
+from walletim.relay.server import RelayServer
+from walletim.relay.sqlite_store import SqliteMailboxStore
 
 T = TypeVar("T")
 ENV_SIZE = 256 + p.SEAL_OVERHEAD
@@ -797,7 +797,7 @@ def test_one_time_prekeys_cannot_be_drained_through_many_connections(tmp_path: P
     """Each connection's bundle limit is not enough against someone opening many: a
     directory hands out at most its budget of one-time prekeys; after that bundles come
     without one (X3DH works without) and the rest stay listed for real contacts."""
-    from walletim.messaging.relay_server import RelayLimits
+    from walletim.relay.limits import RelayLimits
 
     alice = make_person()
     keys = opks(10)
@@ -827,7 +827,7 @@ def test_connections_per_ip_address_are_limited(tmp_path: Path, relay_factory: A
     """One address cannot hold more than max_per_ip connections (a client that opens them
     without end would exhaust the relay); the one over is closed with 1013 and a clean
     error; a freed slot can be used again."""
-    from walletim.messaging.relay_server import RelayLimits
+    from walletim.relay.limits import RelayLimits
 
     async def main() -> None:
         limits = RelayLimits(max_per_ip=3)
@@ -862,7 +862,7 @@ def test_a_late_notification_never_pushes_an_acknowledged_message_again(tmp_path
     """Another node's notification of a message can arrive after the listener already got
     it (from the backlog, or pushed) and its acknowledgement was stored: the relay does not
     push it again. Pushed but not yet acknowledged: not pushed twice either."""
-    from walletim.messaging.relay_store import StoredMessage
+    from walletim.relay.store import StoredMessage
 
     alice, bob = make_person(), make_person()
 
@@ -880,7 +880,7 @@ def test_a_late_notification_never_pushes_an_acknowledged_message_again(tmp_path
             first, second = got
             await b.ack([first.mid])  # confirmed: stored
             for m in got:  # as a late notification from another node would bring them
-                relay._remote("m:" + bob.mailbox, StoredMessage(1, m.mid, m.env, 0))
+                relay.subscriptions.remote("m:" + bob.mailbox, StoredMessage(1, m.mid, m.env, 0))
             assert await b.next_push(0.5) is None
             await b.ack([second.mid])
             assert {m.mid for m in got} == set(sent)

@@ -119,8 +119,8 @@ def test_a_late_notice_of_mail_acknowledged_meanwhile_is_not_pushed_again(
     after his new connection's backlog read, or while its ``listen`` still waits for Redis
     (following the mailbox). It must not push the acknowledged message again (the
     network-fault test caught this in CI: "delivered after its ack was confirmed")."""
-    from walletim.messaging.relay_redis import RedisMailboxStore
-    from walletim.messaging.relay_server import RelayServer
+    from walletim.relay.redis_store import RedisMailboxStore
+    from walletim.relay.server import RelayServer
 
     alice, bob = make_person(), make_person()
     prefix = redis_server.prefix()

@@ -67,35 +67,35 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
         1,
         "conversation epoch",
     ),
-    ("walletim/messaging/relay_server.py", "_Conn.__init__", "secrets.token_bytes"): (
+    ("walletim/relay/conn.py", "Connection.__init__", "secrets.token_bytes"): (
         1,
         "auth challenge nonce",
     ),
-    ("walletim/messaging/relay_store.py", "SqliteMailboxStore._open_sync", "secrets.token_hex"): (
+    ("walletim/relay/sqlite_schema.py", "open_database", "secrets.token_hex"): (
         1,
         "relay id",
     ),
-    ("walletim/messaging/relay_redis.py", "RedisMailboxStore.__init__", "secrets.token_hex"): (
+    ("walletim/relay/redis_store.py", "RedisMailboxStore.__init__", "secrets.token_hex"): (
         1,
         "relay node id",
     ),
-    ("walletim/messaging/relay_redis.py", "RedisMailboxStore.open", "secrets.token_hex"): (
+    ("walletim/relay/redis_store.py", "RedisMailboxStore.open", "secrets.token_hex"): (
         1,
         "relay id",
     ),
-    ("walletim/messaging/relay_redis.py", "RedisMailboxStore.open", "secrets.token_bytes"): (
+    ("walletim/relay/redis_store.py", "RedisMailboxStore.open", "secrets.token_bytes"): (
         1,
         "the relay's signing key seed (shared by the nodes)",
     ),
-    ("walletim/messaging/relay_store.py", "SqliteMailboxStore._open_sync", "secrets.token_bytes"): (
+    ("walletim/relay/sqlite_schema.py", "open_database", "secrets.token_bytes"): (
         1,
         "the relay's signing key seed",
     ),
-    ("walletim/messaging/relay_server.py", "RelayServer.__init__", "secrets.token_bytes"): (
+    ("walletim/relay/login.py", "RelayIdentity.__init__", "secrets.token_bytes"): (
         1,
         "a signing key seed for a relay built without a store's key",
     ),
-    ("walletim/messaging/relay_server.py", "_Conn.__init__", "secrets.token_hex"): (
+    ("walletim/relay/conn.py", "Connection.__init__", "secrets.token_hex"): (
         1,
         "a connection's quota bucket id",
     ),

@@ -56,14 +56,16 @@ from tests.reliability.relaykit import (
 from tests.unit.test_relay_store import BOX, publish
 from walletim.errors import RelayRefused, RelayUnavailable
 from walletim.messaging import protocol as p
-from walletim.messaging import relay_server
 from walletim.messaging.relay_client import RelayClient
-from walletim.messaging.relay_server import PAGE_BYTES, RelayServer
-from walletim.messaging.relay_store import MailboxStore, SqliteMailboxStore
+from walletim.relay import conn as relay_conn
+from walletim.relay.frames import PAGE_BYTES
+from walletim.relay.server import RelayServer
+from walletim.relay.sqlite_store import SqliteMailboxStore
+from walletim.relay.store import MailboxStore
 
 Factory = Callable[..., RelayProcess]
 #: How much the relay's RSS may grow while slow consumers besiege it: a base, plus per
-#: non-reading connection its output budget (1 MiB, relay_server.OUT_BUDGET) and about as
+#: non-reading connection its output budget (1 MiB, walletim.relay.conn.OUT_BUDGET) and about as
 #: much again for the socket's buffer and one page in flight.
 SLOW_BASE_MIB = 8
 SLOW_PER_CONN_MIB = 2
@@ -226,7 +228,7 @@ def any_store(
     """Opens a fresh store of each kind: SQLite on a file, Redis with a key prefix of its own."""
     if request.param == "sqlite":
         return lambda: SqliteMailboxStore.open(tmp_path / "r.db")
-    from walletim.messaging.relay_redis import RedisMailboxStore
+    from walletim.relay.redis_store import RedisMailboxStore
 
     server = request.getfixturevalue("redis_server")
     return lambda: RedisMailboxStore.open(server.url, prefix=server.prefix())
@@ -391,8 +393,8 @@ def test_a_peer_that_reads_nothing_is_dropped_and_a_slow_reader_is_not(
     waits behind the unread data, so the ping timeout never starts): such a peer kept its
     buffers in the relay for as long as it held the socket open. Now the relay drops a peer
     that reads nothing for SEND_TIMEOUT (shortened here, in-process), and only that one."""
-    monkeypatch.setattr(relay_server, "SEND_TIMEOUT", 2.0)
-    monkeypatch.setattr(relay_server, "DRAIN_CHECK", 0.25)
+    monkeypatch.setattr(relay_conn, "SEND_TIMEOUT", 2.0)
+    monkeypatch.setattr(relay_conn, "DRAIN_CHECK", 0.25)
     alice, bob = make_person(), make_person()
     listen = [p.encode_client_frame(p.Listen(1)).encode()]
 

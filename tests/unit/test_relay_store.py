@@ -17,13 +17,14 @@ import pytest
 
 from walletim.errors import StoreError
 from walletim.messaging.protocol import MAX_OPKS
-from walletim.messaging.relay_store import (
-    SCHEMA,
+from walletim.relay.sqlite_schema import SCHEMA
+from walletim.relay.sqlite_store import SqliteMailboxStore
+from walletim.relay.store import (
     Access,
     BundleConflict,
     Enqueued,
+    Listing,
     MailboxStore,
-    SqliteMailboxStore,
 )
 
 T = TypeVar("T")
@@ -50,7 +51,7 @@ def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
             return await SqliteMailboxStore.open(db, **kw)
 
         return sqlite
-    from walletim.messaging.relay_redis import RedisMailboxStore
+    from walletim.relay.redis_store import RedisMailboxStore
 
     server = request.getfixturevalue("redis_server")
     prefix = server.prefix()
@@ -85,16 +86,15 @@ async def publish(store: MailboxStore, box: str = BOX, directory: str = DIR, **k
         "replace": False,
     }
     args.update(kw)
-    return await store.put_bundle(
+    listing = Listing(
         directory,
         box,
         args["identity_key"],
         args["created"],
         json.dumps({"wallet": "w"}),
         json.dumps({"key": "k"}),
-        args["opks"],
-        replace=args["replace"],
     )
+    return await store.put_bundle(listing, args["opks"], replace=args["replace"])
 
 
 def test_relay_id_is_created_once_and_the_file_is_private(tmp_path: Path) -> None:
@@ -269,7 +269,7 @@ async def _same(store: MailboxStore) -> MailboxStore:
 
 
 def test_expire_works_in_chunks(opener: Opener, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("walletim.messaging.relay_store.EXPIRE_ROWS", 7)
+    monkeypatch.setattr("walletim.relay.store.EXPIRE_ROWS", 7)
 
     async def body(store: MailboxStore) -> None:
         await publish(store)
@@ -394,9 +394,10 @@ def test_follow_is_harmless_and_prekey_count_follows_the_mailbox(opener: Opener)
 
 
 def test_redis_notifications_carry_many_binary_envelopes_and_refuse_truncation() -> None:
-    """The cross-node notification format (relay_redis._notes): records of
+    """The cross-node notification format (walletim.relay.redis_follow): records of
     ``MAILBOX SEQ T MID LEN `` + LEN envelope bytes, any bytes in the envelope (spaces too)."""
-    from walletim.messaging.relay_redis import _notes, stream_id
+    from walletim.relay.redis_follow import parse_notes as _notes
+    from walletim.relay.redis_keys import stream_id
 
     envs = [b"a b c", b"", bytes(range(256)) * 3, b" " * 7]
     data = b"".join(

@@ -5,7 +5,7 @@
         session = Session(home, password, relay_url=relay.url)
 
 For a long-lived relay use ``walletim relay serve`` (its own process, clean shutdown on
-SIGTERM). Both run :class:`walletim.messaging.relay_server.RelayServer`.
+SIGTERM). Both start it with :func:`walletim.relay.run.start`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from walletim.relay.server import RelayServer
 
 START_TIMEOUT = 15.0
 
@@ -25,24 +28,23 @@ class EmbeddedRelay:
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._server: Any = None
+        self._server: RelayServer | None = None
 
     @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the relay is not running")
-        return str(self._server.url)
+        return self._server.url
 
     def start(self) -> EmbeddedRelay:
         """Start listening (port 0: a free port). Raises MessagingError / StoreError."""
-        from walletim.messaging.relay_server import RelayServer
+        from walletim.relay.run import RelayConfig, start
 
+        config = RelayConfig(db=self.db, host=self.host, port=self.port)
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="walletim-relay", daemon=True)
         thread.start()
-        future = asyncio.run_coroutine_threadsafe(
-            RelayServer.start(self.db, host=self.host, port=self.port), loop
-        )
+        future = asyncio.run_coroutine_threadsafe(start(config), loop)
         try:
             self._server = future.result(START_TIMEOUT)
         except BaseException:

@@ -4,16 +4,33 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
+from walletim.relay import limits as L
 
-DEFAULT_TTL_S = 30 * 24 * 3600
+F = TypeVar("F", bound=Callable[..., object])
+
+if TYPE_CHECKING:
+    from walletim.relay.run import RelayConfig
+    from walletim.relay.server import RelayServer
+    from walletim.store.relay import RelayPin
+
+
+def _count(*names: str, default: int | None, least: int, help: str) -> Callable[[F], F]:
+    """An integer option of at least ``least`` (with its default shown, if any)."""
+    return click.option(
+        *names,
+        type=click.IntRange(least),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
 
 
 @click.group()
@@ -46,7 +63,7 @@ def relay() -> None:
     metavar="URL",
     help="Keep mailboxes in Redis (redis://[:PASSWORD@]HOST:PORT/DB, rediss://, unix://) "
     "instead of --db: any number of relays sharing it serve the same mailboxes "
-    "[env WALLETIM_RELAY_REDIS].",
+    "[env WALLETIM_RELAY_REDIS]. Needs the Redis extra: pip install 'walletim[redis]'.",
     envvar="WALLETIM_RELAY_REDIS",
 )
 @click.option(
@@ -55,41 +72,31 @@ def relay() -> None:
     show_default=True,
     help="Prefix of every Redis key (several relay deployments may share one Redis).",
 )
-@click.option(
-    "--ttl",
-    type=click.IntRange(1),
-    default=DEFAULT_TTL_S,
-    show_default=True,
-    help="Seconds undelivered mail is kept.",
-)
-@click.option(
+@_count("--ttl", default=L.DEFAULT_TTL_S, least=1, help="Seconds undelivered mail is kept.")
+@_count(
     "--max-mailbox",
-    type=click.IntRange(1),
-    default=10_000,
-    show_default=True,
+    default=L.DEFAULT_MAX_MAILBOX,
+    least=1,
     help="Messages one mailbox may hold; senders get mailbox_full beyond.",
 )
-@click.option(
+@_count(
     "--rate",
-    type=click.IntRange(1),
-    default=2000,
-    show_default=True,
+    default=int(L.DEFAULT_RATE),
+    least=1,
     help="Frames per second per connection (burst: twice that); over it: closed (4429).",
 )
-@click.option(
+@_count(
     "--max-connections-per-ip",
     "max_per_ip",
-    type=click.IntRange(0),
-    default=1000,
-    show_default=True,
+    default=L.MAX_PER_IP,
+    least=0,
     help="Connections open at once from one IP address; beyond it: closed (1013). 0: no "
     "limit (behind a load balancer every client has its address: limit there instead).",
 )
-@click.option(
+@_count(
     "--prekey-budget",
-    type=click.IntRange(1),
-    default=100,
-    show_default=True,
+    default=L.DEFAULT_OPK_PER_HOUR,
+    least=1,
     help="One-time prekeys handed out per address per hour, across all connections (and "
     "all nodes with --redis); beyond it bundles come without one.",
 )
@@ -103,40 +110,38 @@ def relay() -> None:
     "URL (wss://relay.example.com) [default: ws://HOST:PORT of --host, with localhost for a "
     "loopback address].",
 )
-@click.option(
+@_count(
     "--stranger-share",
-    type=click.IntRange(0),
+    default=None,
+    least=0,
     help="Messages a mailbox may hold from senders without its owner's delivery key "
     "(strangers); the rest is kept for the owner's contacts [default: a tenth of "
     "--max-mailbox].",
 )
-@click.option(
+@_count(
     "--stranger-quota",
-    type=click.IntRange(0),
-    default=30,
-    show_default=True,
+    default=L.DEFAULT_STRANGER_QUOTA,
+    least=0,
     help="Messages one stranger (its logged-in mailbox, else its IP address), and one "
     "connection, may leave in one mailbox per --stranger-window.",
 )
-@click.option(
+@_count(
     "--stranger-ip-quota",
-    type=click.IntRange(0),
-    default=120,
-    show_default=True,
+    default=L.DEFAULT_STRANGER_IP_QUOTA,
+    least=0,
     help="Messages from strangers on one IP address to one mailbox per --stranger-window, "
     "whoever is logged in (0: off; behind a load balancer every client has its address).",
 )
-@click.option(
+@_count(
     "--stranger-window",
-    type=click.IntRange(1),
-    default=3600,
-    show_default=True,
+    default=L.DEFAULT_STRANGER_WINDOW_S,
+    least=1,
     help="Seconds the stranger quotas are counted over.",
 )
 @click.option(
     "--full-retry-after",
     type=click.IntRange(1, 86_400),
-    default=60,
+    default=L.DEFAULT_FULL_RETRY_S,
     show_default=True,
     help="Seconds a sender refused by a full mailbox is told to wait before trying again.",
 )
@@ -177,61 +182,12 @@ def serve(
     its password) instead of PATH. The relay's key and the URLs it accepts logins for are
     logged on stderr.
     """
-    from walletim import fsio
-    from walletim.errors import MessagingError, UsageError
-    from walletim.messaging.protocol import normalize_relay_url
-    from walletim.messaging.relay_server import (
-        RelayLimits,
-        RelayServer,
-        default_public_urls,
-        run_relay,
-    )
+    from walletim.relay.run import RelayConfig
+    from walletim.relay.run import serve as serve_relay
 
     if db and redis_url:
         raise click.UsageError("--db and --redis exclude each other")
-    for url in public_urls:
-        try:
-            normalize_relay_url(url)
-        except MessagingError as exc:
-            raise UsageError(f"--public-url {url!r}: {exc}") from exc
-    if not public_urls:
-        try:
-            default_public_urls(host, port)
-        except MessagingError as exc:
-            raise UsageError(str(exc)) from exc
-    if db:
-        path = Path(db).expanduser().absolute()
-    elif redis_url:
-        path = Path("unused")
-    else:
-        fsio.ensure_private_dir(ctx.home)
-        path = fsio.ensure_private_dir(ctx.home / "relay") / "mailboxes.db"
-    logging.basicConfig(
-        level=log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("websockets").setLevel(logging.WARNING)
-
-    where = str(path)
-    if redis_url:
-        from walletim.messaging.relay_redis import shown_url
-
-        where = shown_url(redis_url)
-
-    def on_listening(server: RelayServer) -> None:
-        doc: dict[str, Any] = {"url": server.url, "db": None if redis_url else where}
-        if redis_url:
-            doc["redis"] = where
-        doc["key"] = server.key.hex()
-        doc["public_urls"] = list(server.public_urls)
-        if ctx.json:
-            click.echo(json.dumps(doc))
-        else:
-            click.echo(f"relay listening on {server.url} (mailboxes in {where})")
-        sys.stdout.flush()
-
-    limits = RelayLimits(
+    limits = L.RelayLimits(
         ttl_s=ttl,
         rate=float(rate),
         burst=2 * rate,
@@ -244,20 +200,48 @@ def serve(
         stranger_window_s=stranger_window,
         full_retry_s=full_retry_after,
     )
-    run_relay(
-        path,
+    config = RelayConfig(
+        db=None if redis_url else _db_path(ctx, db),
+        redis_url=redis_url or None,
+        redis_prefix=redis_prefix,
         host=host,
         port=port,
         max_mailbox=max_mailbox,
         limits=limits,
-        on_listening=on_listening,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
         public_urls=public_urls,
+        log_level=log_level,
     )
+    serve_relay(config, lambda server: _listening(ctx, config, server))
 
 
-def _pin_json(pin: Any, before: Any = None) -> dict[str, Any]:
+def _db_path(ctx: Ctx, db: str | None) -> Path:
+    """--db, or the home's relay database (its directories made private)."""
+    if db:
+        return Path(db).expanduser().absolute()
+    from walletim import fsio
+
+    fsio.ensure_private_dir(ctx.home)
+    return fsio.ensure_private_dir(ctx.home / "relay") / "mailboxes.db"
+
+
+def _listening(ctx: Ctx, config: RelayConfig, server: RelayServer) -> None:
+    """The one line ``relay serve`` prints once listening (a JSON line with --json)."""
+    if ctx.json:
+        doc: dict[str, object] = {
+            "url": server.url,
+            "db": None if config.redis_url else config.where,
+        }
+        if config.redis_url:
+            doc["redis"] = config.where
+        doc["key"] = server.key.hex()
+        doc["public_urls"] = list(server.public_urls)
+        click.echo(json.dumps(doc))
+    else:
+        click.echo(f"relay listening on {server.url} (mailboxes in {config.where})")
+    sys.stdout.flush()
+
+
+def _pin_json(pin: RelayPin, before: RelayPin | None = None) -> dict[str, object]:
     return {
         "url": pin.url,
         "key": pin.key.hex(),

@@ -25,7 +25,7 @@ import functools
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
@@ -362,7 +362,7 @@ class RelayClient:
 
     async def publish(
         self,
-        binding: dict[str, Any],
+        binding: p.Binding,
         spk: p.SignedPrekey,
         opks: Sequence[bytes],
         *,

@@ -1,0 +1,201 @@
+"""The relay wire protocol (pure): ids, the auth statement, and every frame, both ways.
+
+Shared by the client (:mod:`walletim.messaging.relay_client`) and the relay
+(:mod:`walletim.relay`): the only code both sides run. Its modules: :mod:`.ids` (sizes, ids,
+signed statements), :mod:`.fields` (reading and writing fields, the prekey bundle),
+:mod:`.client_frames` and :mod:`.server_frames` (one dataclass per ``op``, each direction's
+encoder and decoder); everything is re-exported here.
+
+A client and a relay talk over one websocket; each websocket message is one JSON object
+(UTF-8 text) with an ``op``. Binary blobs are standard base64; ids are lowercase hex.
+
+What the relay learns per message is ``to`` (a mailbox id), ``mid`` (a random id the sender
+picks, for idempotent sends and acks), the envelope's size (a padding bucket + 48) and
+times. The envelope is sealed to the recipient (see :mod:`walletim.messaging.session`), so the
+sender's identity, the ratchet headers and the text are inside it.
+
+Ids:
+
+- ``mailbox_id(identity_key)`` = BLAKE2b-128(chat identity key, person "wim-mailbox-v1"):
+  where mail for that chat key waits. A client proves it owns a mailbox by signing the
+  relay's challenge with that key (Ed25519).
+- ``directory_id(address)`` = BLAKE2b-128(20-byte address, person "wim-dir-v1"): where a
+  wallet's prekey bundle is listed. The relay lists a bundle only if its EIP-712 binding
+  verifies for that address and names the authenticated chat key.
+
+Frames, client to relay (``rid`` is an optional request id echoed in the reply)::
+
+    auth     {key, sig, url}                  -> ok {mailbox, queued, prekeys, dkey}
+    dkey     {hash}                           -> ok {}                    (authenticated)
+    publish  {binding, spk, opks, replace}    -> ok {prekeys}             (authenticated)
+    bundle   {dir, opk?}                      -> bundle {bundle} | error not_found
+    send     {to, mid, env, dk?}              -> sent {mid}  (after it is durably stored)
+    fetch    {limit}                          -> deliver {msgs, more}     (authenticated)
+    ack      {mids}                           -> ok {}  (if rid given)    (authenticated)
+    listen   {}                               -> ok {}, then deliver pushes (authenticated)
+    watch    {dirs}                           -> ok {}, then published pushes
+
+relay to client: ``challenge {v, relay, key, nonce, sig, limits}`` first, then replies and
+pushes (``deliver`` without rid, ``published {dir}``), or ``error {code, message, retry?}``.
+
+Login is bound to one relay (protocol v2). The challenge carries the relay's long-term
+Ed25519 key and the relay's signature over the nonce (:func:`challenge_message`); the client
+pins that key per relay URL on first use. The client signs :func:`auth_message`: the
+normalised URL it dialled (:func:`normalize_relay_url`), the relay's key and the nonce. A
+relay accepts the login only for one of its own public URLs and its own key, so a relay that
+passes another relay's challenge to a user and forwards her answer gets a signature the
+other relay refuses. (A man in the middle at the SAME URL is a transparent proxy: only TLS,
+``wss://``, keeps it out.)
+
+Mailbox quotas (in the spirit of Signal's sealed-sender "unidentified access" keys): each
+mailbox owner keeps a random *delivery key* and gives it to the peers it talks to, inside
+the end-to-end encryption. For one relay the key becomes a *delivery token*
+(:func:`delivery_token`: a keyed hash of the relay's key, so one relay cannot use it at
+another); the owner registers only the token's hash (``dkey``). A ``send`` that presents
+the recipient's token (``dk``) may use the whole mailbox; without it (a stranger) the
+envelope counts against a bounded stranger share of the mailbox and per-connection,
+per-sender and per-IP quotas. ``mailbox_full`` and ``rate_limited`` are temporary: the error
+carries ``retry`` (seconds) and the sender keeps the message and tries again later.
+
+Close codes: 1009 frame too large, 4400 malformed frame, 4401 authentication failed,
+4429 rate limit exceeded, 1001 relay shutting down.
+
+Every decoder here is bounded and raises only :class:`~walletim.errors.MessagingError`
+(:class:`FrameError` for a frame that must close the connection).
+"""
+
+from walletim.messaging.protocol.client_frames import (
+    Ack,
+    Auth,
+    BundleRequest,
+    ClientFrame,
+    DeliveryKey,
+    Fetch,
+    Listen,
+    Publish,
+    Send,
+    Watch,
+    decode_client_frame,
+    encode_client_frame,
+)
+from walletim.messaging.protocol.fields import (
+    CLOSE_AUTH_FAILED,
+    CLOSE_GOING_AWAY,
+    CLOSE_MALFORMED,
+    CLOSE_RATE_LIMITED,
+    CLOSE_TOO_LARGE,
+    CLOSE_TRY_LATER,
+    ERROR_CODES,
+    Binding,
+    Bundle,
+    FrameError,
+    SignedPrekey,
+    b64,
+    hex_id,
+    unb64,
+)
+from walletim.messaging.protocol.ids import (
+    AUTH_CONTEXT,
+    CHALLENGE_CONTEXT,
+    DELIVERY_HASH_BYTES,
+    DELIVERY_KEY_BYTES,
+    DELIVERY_TOKEN_BYTES,
+    ENVELOPE_SIZES,
+    ID_HEX,
+    MAX_BATCH,
+    MAX_ENVELOPE,
+    MAX_FRAME_BYTES,
+    MAX_OPKS,
+    MAX_RETRY_S,
+    MAX_URL,
+    PROTOCOL_VERSION,
+    SEAL_OVERHEAD,
+    SPK_CONTEXT,
+    auth_message,
+    challenge_message,
+    delivery_token,
+    delivery_token_hash,
+    directory_id,
+    mailbox_id,
+    normalize_relay_url,
+    spk_signed_bytes,
+    valid_envelope_length,
+)
+from walletim.messaging.protocol.server_frames import (
+    BundleReply,
+    Challenge,
+    Deliver,
+    Delivered,
+    Error,
+    Ok,
+    Published,
+    Sent,
+    ServerFrame,
+    decode_server_frame,
+    encode_server_frame,
+)
+
+__all__ = [
+    "AUTH_CONTEXT",
+    "CHALLENGE_CONTEXT",
+    "CLOSE_AUTH_FAILED",
+    "CLOSE_GOING_AWAY",
+    "CLOSE_MALFORMED",
+    "CLOSE_RATE_LIMITED",
+    "CLOSE_TOO_LARGE",
+    "CLOSE_TRY_LATER",
+    "DELIVERY_HASH_BYTES",
+    "DELIVERY_KEY_BYTES",
+    "DELIVERY_TOKEN_BYTES",
+    "ENVELOPE_SIZES",
+    "ERROR_CODES",
+    "ID_HEX",
+    "MAX_BATCH",
+    "MAX_ENVELOPE",
+    "MAX_FRAME_BYTES",
+    "MAX_OPKS",
+    "MAX_RETRY_S",
+    "MAX_URL",
+    "PROTOCOL_VERSION",
+    "SEAL_OVERHEAD",
+    "SPK_CONTEXT",
+    "Ack",
+    "Auth",
+    "Binding",
+    "Bundle",
+    "BundleReply",
+    "BundleRequest",
+    "Challenge",
+    "ClientFrame",
+    "Deliver",
+    "Delivered",
+    "DeliveryKey",
+    "Error",
+    "Fetch",
+    "FrameError",
+    "Listen",
+    "Ok",
+    "Publish",
+    "Published",
+    "Send",
+    "Sent",
+    "ServerFrame",
+    "SignedPrekey",
+    "Watch",
+    "auth_message",
+    "b64",
+    "challenge_message",
+    "decode_client_frame",
+    "decode_server_frame",
+    "delivery_token",
+    "delivery_token_hash",
+    "directory_id",
+    "encode_client_frame",
+    "encode_server_frame",
+    "hex_id",
+    "mailbox_id",
+    "normalize_relay_url",
+    "spk_signed_bytes",
+    "unb64",
+    "valid_envelope_length",
+]

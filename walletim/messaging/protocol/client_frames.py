@@ -1,0 +1,220 @@
+"""Frames a client sends to a relay (pure): one dataclass per ``op``, the decoder the relay
+runs on every frame it reads, and the encoder a client uses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from walletim.messaging.protocol.fields import (
+    Binding,
+    Doc,
+    FrameError,
+    SignedPrekey,
+    b64,
+    bool_field,
+    bounded_binding,
+    decode_frame,
+    hex_id,
+    int_field,
+    list_field,
+    object_field,
+    unb64,
+)
+from walletim.messaging.protocol.ids import (
+    DELIVERY_HASH_BYTES,
+    DELIVERY_TOKEN_BYTES,
+    MAX_BATCH,
+    MAX_OPKS,
+    MAX_URL,
+    valid_envelope_length,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    key: bytes
+    sig: bytes
+    url: str  # the normalised relay URL the signature covers
+    rid: int | None = None
+    op: ClassVar[str] = "auth"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryKey:
+    """Register the hash of this mailbox's delivery token (None: none; every sender is
+    then a stranger)."""
+
+    hash: bytes | None
+    rid: int | None = None
+    op: ClassVar[str] = "dkey"
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    binding: Binding
+    spk: SignedPrekey
+    opks: tuple[bytes, ...]
+    replace: bool
+    rid: int | None = None
+    op: ClassVar[str] = "publish"
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRequest:
+    dir: str
+    rid: int | None = None
+    opk: bool = True  # False: only the keys, leave the one-time prekeys for first contacts
+    op: ClassVar[str] = "bundle"
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    to: str
+    mid: str
+    env: bytes
+    rid: int | None = None
+    dk: bytes | None = None  # the recipient's delivery token, if the sender has it
+    op: ClassVar[str] = "send"
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    limit: int = MAX_BATCH
+    rid: int | None = None
+    op: ClassVar[str] = "fetch"
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    mids: tuple[str, ...]
+    rid: int | None = None
+    op: ClassVar[str] = "ack"
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    rid: int | None = None
+    op: ClassVar[str] = "listen"
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    dirs: tuple[str, ...]
+    rid: int | None = None
+    op: ClassVar[str] = "watch"
+
+
+ClientFrame = Auth | DeliveryKey | Publish | BundleRequest | Send | Fetch | Ack | Listen | Watch
+
+
+def _auth(doc: Doc, rid: int | None) -> Auth:
+    url = doc.get("url")
+    if not isinstance(url, str) or not 0 < len(url) <= MAX_URL:
+        raise FrameError("url: expected the relay URL the login is signed for")
+    return Auth(
+        unb64(doc.get("key"), "key", size=32), unb64(doc.get("sig"), "sig", size=64), url, rid
+    )
+
+
+def _dkey(doc: Doc, rid: int | None) -> DeliveryKey:
+    value = doc.get("hash")
+    return DeliveryKey(
+        None if value is None else unb64(value, "hash", size=DELIVERY_HASH_BYTES), rid
+    )
+
+
+def _publish(doc: Doc, rid: int | None) -> Publish:
+    binding = bounded_binding(object_field(doc.get("binding"), "binding"))
+    opks = tuple(unb64(k, "opks[]", size=32) for k in list_field(doc, "opks", MAX_OPKS))
+    replace = bool_field(doc, "replace", False)
+    return Publish(binding, SignedPrekey.from_json(doc.get("spk")), opks, replace, rid)
+
+
+def _bundle(doc: Doc, rid: int | None) -> BundleRequest:
+    opk = bool_field(doc, "opk", True)
+    return BundleRequest(hex_id(doc.get("dir"), "dir"), rid, opk)
+
+
+def _send(doc: Doc, rid: int | None) -> Send:
+    env = unb64(doc.get("env"), "env")
+    if not valid_envelope_length(len(env)):
+        raise FrameError("env: not a walletim envelope size")
+    dk = doc.get("dk")
+    token = None if dk is None else unb64(dk, "dk", size=DELIVERY_TOKEN_BYTES)
+    return Send(hex_id(doc.get("to"), "to"), hex_id(doc.get("mid"), "mid"), env, rid, token)
+
+
+def _fetch(doc: Doc, rid: int | None) -> Fetch:
+    return Fetch(int_field(doc, "limit", 1, MAX_BATCH, MAX_BATCH), rid)
+
+
+def _ack(doc: Doc, rid: int | None) -> Ack:
+    return Ack(tuple(hex_id(m, "mids[]") for m in list_field(doc, "mids", MAX_BATCH)), rid)
+
+
+def _listen(doc: Doc, rid: int | None) -> Listen:
+    return Listen(rid)
+
+
+def _watch(doc: Doc, rid: int | None) -> Watch:
+    return Watch(tuple(hex_id(d, "dirs[]") for d in list_field(doc, "dirs", MAX_BATCH)), rid)
+
+
+_DECODERS: dict[str, Callable[[Doc, int | None], ClientFrame]] = {
+    "auth": _auth,
+    "dkey": _dkey,
+    "publish": _publish,
+    "bundle": _bundle,
+    "send": _send,
+    "fetch": _fetch,
+    "ack": _ack,
+    "listen": _listen,
+    "watch": _watch,
+}
+
+
+def decode_client_frame(text: str | bytes) -> ClientFrame:
+    """Parse one frame a client sent. Raises FrameError on anything malformed."""
+    return decode_frame(text, _DECODERS)
+
+
+def _fields(frame: ClientFrame) -> dict[str, object]:
+    """The frame's own fields (beside ``op`` and ``rid``), in wire order."""
+    if isinstance(frame, Auth):
+        return {"key": b64(frame.key), "sig": b64(frame.sig), "url": frame.url}
+    if isinstance(frame, DeliveryKey):
+        return {"hash": None if frame.hash is None else b64(frame.hash)}
+    if isinstance(frame, Publish):
+        opks = [b64(k) for k in frame.opks]
+        return {
+            "binding": frame.binding,
+            "spk": frame.spk.to_json(),
+            "opks": opks,
+            "replace": frame.replace,
+        }
+    if isinstance(frame, BundleRequest):
+        return {"dir": frame.dir} if frame.opk else {"dir": frame.dir, "opk": False}
+    if isinstance(frame, Send):
+        doc: dict[str, object] = {"to": frame.to, "mid": frame.mid, "env": b64(frame.env)}
+        if frame.dk is not None:
+            doc["dk"] = b64(frame.dk)
+        return doc
+    if isinstance(frame, Fetch):
+        return {"limit": frame.limit}
+    if isinstance(frame, Ack):
+        return {"mids": list(frame.mids)}
+    if isinstance(frame, Watch):
+        return {"dirs": list(frame.dirs)}
+    return {}
+
+
+def encode_client_frame(frame: ClientFrame) -> str:
+    """Serialize a client frame (the inverse of :func:`decode_client_frame`)."""
+    doc: dict[str, object] = {"op": frame.op}
+    if frame.rid is not None:
+        doc["rid"] = frame.rid
+    doc.update(_fields(frame))
+    return json.dumps(doc, separators=(",", ":"))

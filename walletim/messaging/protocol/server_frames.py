@@ -1,0 +1,213 @@
+"""Frames a relay sends to a client (pure): one dataclass per ``op``, the encoder the relay
+uses and the decoder a client runs on every frame (a client never trusts a relay's shape)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from walletim.messaging.protocol.fields import (
+    Bundle,
+    Doc,
+    FrameError,
+    b64,
+    bool_field,
+    decode_frame,
+    hex_id,
+    int_field,
+    list_field,
+    unb64,
+)
+from walletim.messaging.protocol.ids import MAX_BATCH, MAX_RETRY_S, PROTOCOL_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """``key`` is the relay's long-term Ed25519 key, ``sig`` its signature over
+    :func:`challenge_message` (check it, then pin ``key`` for the URL dialled)."""
+
+    relay: str
+    nonce: bytes
+    limits: dict[str, int]
+    key: bytes = bytes(32)
+    sig: bytes = bytes(64)
+    v: int = PROTOCOL_VERSION
+    op: ClassVar[str] = "challenge"
+
+
+@dataclass(frozen=True, slots=True)
+class Ok:
+    rid: int | None
+    fields: dict[str, object]
+    op: ClassVar[str] = "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """``retry``: for a temporary refusal, seconds after which trying again may succeed."""
+
+    rid: int | None
+    code: str
+    message: str
+    retry: int | None = None
+    op: ClassVar[str] = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class BundleReply:
+    rid: int | None
+    bundle: Bundle
+    op: ClassVar[str] = "bundle"
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    rid: int | None
+    mid: str
+    op: ClassVar[str] = "sent"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """One stored message: ``t`` is when the relay stored it (unix ms)."""
+
+    mid: str
+    env: bytes
+    t: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    rid: int | None
+    msgs: tuple[Delivered, ...]
+    more: bool = False
+    op: ClassVar[str] = "deliver"
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    dir: str
+    op: ClassVar[str] = "published"
+
+
+ServerFrame = Challenge | Ok | Error | BundleReply | Sent | Deliver | Published
+
+
+def _fields(frame: ServerFrame) -> dict[str, object]:
+    """The frame's own fields (beside ``op`` and ``rid``), in wire order."""
+    if isinstance(frame, Challenge):
+        return {
+            "v": frame.v,
+            "relay": frame.relay,
+            "key": b64(frame.key),
+            "nonce": b64(frame.nonce),
+            "sig": b64(frame.sig),
+            "limits": frame.limits,
+        }
+    if isinstance(frame, Published):
+        return {"dir": frame.dir}
+    if isinstance(frame, Ok):
+        return dict(frame.fields)
+    if isinstance(frame, Error):
+        doc: dict[str, object] = {"code": frame.code, "message": frame.message}
+        if frame.retry is not None:
+            doc["retry"] = frame.retry
+        return doc
+    if isinstance(frame, BundleReply):
+        return {"bundle": frame.bundle.to_json()}
+    if isinstance(frame, Sent):
+        return {"mid": frame.mid}
+    msgs = [{"mid": m.mid, "env": b64(m.env), "t": m.t} for m in frame.msgs]
+    return {"msgs": msgs, "more": frame.more}
+
+
+def encode_server_frame(frame: ServerFrame) -> str:
+    doc: dict[str, object] = {"op": frame.op}
+    if not isinstance(frame, Challenge | Published) and frame.rid is not None:
+        doc["rid"] = frame.rid
+    doc.update(_fields(frame))
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def _challenge(doc: Doc, rid: int | None) -> Challenge:
+    relay = doc.get("relay")
+    if not isinstance(relay, str) or not 0 < len(relay) <= 64:
+        raise FrameError("challenge: bad relay id")
+    limits = doc.get("limits", {})
+    if not isinstance(limits, dict) or len(limits) > 16:
+        raise FrameError("challenge: bad limits")
+    clean = {str(k)[:32]: v for k, v in limits.items() if type(v) is int}
+    version = int_field(doc, "v", 0, 255)
+    nonce = unb64(doc.get("nonce"), "nonce", size=32)
+    if version < 2:  # a relay of protocol 1 sends no key: the client says so
+        return Challenge(relay, nonce, clean, v=version)
+    key = unb64(doc.get("key"), "key", size=32)
+    return Challenge(relay, nonce, clean, key, unb64(doc.get("sig"), "sig", size=64), version)
+
+
+def _published(doc: Doc, rid: int | None) -> Published:
+    return Published(hex_id(doc.get("dir"), "dir"))
+
+
+def _ok(doc: Doc, rid: int | None) -> Ok:
+    rest = {k: v for k, v in doc.items() if k not in ("op", "rid")}
+    if len(rest) > 16:
+        raise FrameError("ok: too many fields")
+    return Ok(rid, rest)
+
+
+def _error(doc: Doc, rid: int | None) -> Error:
+    code, message = doc.get("code"), doc.get("message", "")
+    if not isinstance(code, str) or not isinstance(message, str):
+        raise FrameError("error: bad code or message")
+    retry = doc.get("retry")
+    if retry is not None and (type(retry) is not int or not 0 <= retry <= MAX_RETRY_S):
+        raise FrameError("error: bad retry hint")
+    return Error(rid, code[:32], message[:300], retry)
+
+
+def _bundle(doc: Doc, rid: int | None) -> BundleReply:
+    return BundleReply(rid, Bundle.from_json(doc.get("bundle")))
+
+
+def _sent(doc: Doc, rid: int | None) -> Sent:
+    return Sent(rid, hex_id(doc.get("mid"), "mid"))
+
+
+def _delivered(item: object) -> Delivered:
+    if not isinstance(item, dict):
+        raise FrameError("deliver: bad message")
+    env = unb64(item.get("env"), "env")
+    t = item.get("t")
+    if type(t) is not int or t < 0:
+        raise FrameError("deliver: bad time")
+    return Delivered(hex_id(item.get("mid"), "mid"), env, t)
+
+
+def _deliver(doc: Doc, rid: int | None) -> Deliver:
+    msgs = tuple(_delivered(item) for item in list_field(doc, "msgs", MAX_BATCH))
+    try:
+        more = bool_field(doc, "more", False)
+    except FrameError:
+        raise FrameError("deliver: bad more flag") from None
+    return Deliver(rid, msgs, more)
+
+
+#: Frames that answer no request: they carry no request id.
+_PUSHES = frozenset({"challenge", "published"})
+_DECODERS: dict[str, Callable[[Doc, int | None], ServerFrame]] = {
+    "challenge": _challenge,
+    "published": _published,
+    "ok": _ok,
+    "error": _error,
+    "bundle": _bundle,
+    "sent": _sent,
+    "deliver": _deliver,
+}
+
+
+def decode_server_frame(text: str | bytes) -> ServerFrame:
+    """Parse one frame a relay sent. Raises FrameError: a client never trusts a relay's shape."""
+    return decode_frame(text, _DECODERS, no_rid=_PUSHES)

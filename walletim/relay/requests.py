@@ -1,0 +1,328 @@
+"""What the relay does with each request a client sends (one method per ``op`` of
+:mod:`walletim.messaging.protocol`), answering on the request's :class:`Connection`.
+
+- ``send`` is answered ``sent`` only once the envelope is durably committed, then pushed to
+  every connection listening on that mailbox. A ``send`` with the recipient's delivery token
+  may use the whole mailbox; one without (a stranger's) is held to the stranger share and to
+  per connection, per sender (the logged-in mailbox, else the IP address) and per IP quotas
+  (:class:`~walletim.relay.limits.RelayLimits`). Refusals for a full mailbox or a quota are
+  temporary: the error carries a ``retry`` hint in seconds.
+- ``bundle`` requests are rate limited per connection (``rate_limited``, so nobody drains a
+  peer's one-time prekeys), and one-time prekeys per directory across every node.
+- A storage failure answers ``unavailable``; it never takes the relay down.
+
+Requests that only wait for the store do not block reading the next frame: their answer is
+queued when the store's future resolves (:meth:`Requests._when_done`), in order per store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from walletim.errors import MessagingError, StoreError
+from walletim.keys.chat import verify_ed25519
+from walletim.messaging import protocol as p
+from walletim.messaging.identity import IdentityBinding
+from walletim.relay.conn import Connection
+from walletim.relay.fanout import Subscriptions
+from walletim.relay.frames import PAGE_BYTES, page_frame, sent_frame
+from walletim.relay.limits import RelayLimits
+from walletim.relay.login import BAD_SIGNATURE, RelayIdentity
+from walletim.relay.store import (
+    Access,
+    BundleConflict,
+    Enqueued,
+    Listing,
+    MailboxStore,
+    StoredBundle,
+    StoredMessage,
+)
+
+log = logging.getLogger("walletim.relay")
+
+T = TypeVar("T")
+
+_SHARE_FULL = (
+    "the recipient's mailbox has no room for messages from senders it has not written to; "
+    "try again later"
+)
+_LIMITED = "too many messages to this mailbox from a sender it has not written to; try again later"
+
+
+class _BadBundle(MessagingError):
+    """A bundle the relay does not list (the reason is the ``bad_bundle`` message)."""
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class Requests:
+    """The relay's request handling: one per relay node, shared by its connections."""
+
+    def __init__(
+        self,
+        store: MailboxStore,
+        limits: RelayLimits,
+        max_mailbox: int,
+        identity: RelayIdentity,
+        subscriptions: Subscriptions,
+    ) -> None:
+        self.store = store
+        self.limits = limits
+        self.identity = identity
+        self.subs = subscriptions
+        self._share = limits.share(max_mailbox)
+
+    async def handle(self, conn: Connection, frame: p.ClientFrame) -> bool:
+        """Answer ``frame``; False when the connection was dropped for it."""
+        match frame:
+            case p.Send():
+                self.send(conn, frame)
+            case p.Ack():
+                self.ack(conn, frame)
+            case p.Fetch():
+                self.fetch(conn, frame)
+            case p.BundleRequest():
+                self.bundle(conn, frame)
+            case p.Auth():
+                return await self.auth(conn, frame)
+            case p.DeliveryKey():
+                self.dkey(conn, frame)
+            case p.Publish():
+                await self.publish(conn, frame)
+            case p.Listen():
+                await self.listen(conn, frame)
+            case p.Watch():
+                self.watch(conn, frame)
+        return True
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _when_done(
+        self,
+        conn: Connection,
+        rid: int | None,
+        what: str,
+        work: asyncio.Future[T],
+        answer: Callable[[T], None],
+        cost: int = 0,
+    ) -> None:
+        """Once ``work`` (a store call, begun on ``conn`` with ``cost``) is done: ``answer``
+        its result, or answer ``unavailable`` if it failed."""
+        conn.begin(cost)
+
+        def done(f: asyncio.Future[T]) -> None:
+            conn.end(cost)
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if exc is not None:
+                self._store_failed(conn, rid, exc, what)
+                return
+            answer(f.result())
+
+        work.add_done_callback(done)
+
+    def _store_failed(
+        self, conn: Connection, rid: int | None, exc: BaseException, what: str
+    ) -> None:
+        if isinstance(exc, StoreError):
+            log.error("%s: storage failed", what)
+        else:
+            log.error("%s failed: %s", what, type(exc).__name__, exc_info=exc)
+        conn.error(rid, "unavailable", "the relay cannot store or read mail right now")
+
+    @staticmethod
+    def _need_auth(conn: Connection, rid: int | None) -> str | None:
+        if conn.mailbox is None:
+            conn.error(rid, "auth_required", "authenticate first")
+        return conn.mailbox
+
+    # -- operations ---------------------------------------------------------------------------
+
+    async def auth(self, conn: Connection, frame: p.Auth) -> bool:
+        if conn.key is not None:
+            conn.error(frame.rid, "bad_request", "this connection is already authenticated")
+            return True
+        refused = self.identity.refusal(frame, conn.nonce)
+        if refused is not None:
+            if refused == BAD_SIGNATURE:
+                log.info("authentication failed")
+            else:
+                log.info("login refused: it names a URL that is not one of this relay's")
+            await conn.drop(p.CLOSE_AUTH_FAILED, refused)
+            return False
+        mailbox = conn.login(frame.key)
+        try:
+            queued, prekeys, dkey = await asyncio.gather(
+                self.store.queued(mailbox),
+                self.store.prekey_count(mailbox),
+                self.store.delivery_hash(mailbox),
+            )
+        except Exception as exc:
+            self._store_failed(conn, frame.rid, exc, "auth")
+            return True
+        log.debug("authenticated mailbox %s..", mailbox[:6])
+        shown = None if dkey is None else p.b64(dkey)
+        conn.ok(frame.rid, mailbox=mailbox, queued=queued, prekeys=prekeys, dkey=shown)
+        return True
+
+    def dkey(self, conn: Connection, frame: p.DeliveryKey) -> None:
+        mailbox = self._need_auth(conn, frame.rid)
+        if mailbox is None:
+            return
+        work = asyncio.ensure_future(self.store.set_delivery_hash(mailbox, frame.hash))
+        self._when_done(conn, frame.rid, "dkey", work, lambda _: conn.ok(frame.rid))
+
+    @staticmethod
+    def _verified_binding(key: bytes, frame: p.Publish) -> IdentityBinding:
+        """The binding of ``frame``, checked: it verifies, names ``key`` (the logged-in
+        identity), and ``key`` signed the signed prekey.
+
+        Raises:
+            _BadBundle: why the bundle cannot be listed.
+        """
+        try:
+            binding = IdentityBinding.from_json(frame.binding)
+        except MessagingError as exc:
+            raise _BadBundle("malformed identity binding") from exc
+        if binding.identity_key != key:
+            raise _BadBundle("the binding names another identity key")
+        if not binding.verify():
+            raise _BadBundle("the binding's wallet signature does not verify")
+        if not verify_ed25519(key, p.spk_signed_bytes(frame.spk.key), frame.spk.sig):
+            raise _BadBundle("the signed prekey's signature does not verify")
+        return binding
+
+    async def publish(self, conn: Connection, frame: p.Publish) -> None:
+        mailbox = self._need_auth(conn, frame.rid)
+        if mailbox is None or conn.key is None:
+            return
+        try:
+            binding = self._verified_binding(conn.key, frame)
+        except _BadBundle as exc:
+            conn.error(frame.rid, "bad_bundle", str(exc))
+            return
+        directory = p.directory_id(binding.wallet)
+        spk = _compact(frame.spk.to_json())
+        listing = Listing(
+            directory, mailbox, conn.key, binding.created, _compact(frame.binding), spk
+        )
+        try:
+            listed = await self.store.put_bundle(listing, frame.opks, replace=frame.replace)
+        except BundleConflict as exc:
+            conn.error(frame.rid, "bad_bundle", str(exc))
+            return
+        except Exception as exc:
+            self._store_failed(conn, frame.rid, exc, "publish")
+            return
+        conn.ok(frame.rid, prekeys=listed)
+        self.subs.published(directory)
+
+    def bundle(self, conn: Connection, frame: p.BundleRequest) -> None:
+        if not conn.bundles.take():
+            conn.error(frame.rid, "rate_limited", "too many bundle requests; slow down")
+            return
+
+        def answer(stored: StoredBundle | None) -> None:
+            if stored is None:
+                conn.error(frame.rid, "not_found", "no bundle is listed for this directory")
+                return
+            try:
+                spk = p.SignedPrekey.from_json(stored.spk)
+            except MessagingError as err:
+                self._store_failed(conn, frame.rid, err, "bundle")
+                return
+            bundle = p.Bundle(stored.binding, spk, stored.opk)
+            conn.reply(p.encode_server_frame(p.BundleReply(frame.rid, bundle)))
+
+        work = asyncio.ensure_future(self._take_bundle(frame.dir, frame.opk))
+        self._when_done(conn, frame.rid, "bundle", work, answer)
+
+    async def _take_bundle(self, directory: str, opk: bool) -> StoredBundle | None:
+        """The bundle, with a one-time prekey if asked for and the directory's budget (shared
+        by every node of the store) allows one now."""
+        if opk:
+            opk = await self.store.take_token(
+                f"opk:{directory}", self.limits.opk_rate, self.limits.opk_burst
+            )
+        return await self.store.take_bundle(directory, with_opk=opk)
+
+    def send(self, conn: Connection, frame: p.Send) -> None:
+        now = int(time.time() * 1000)
+        token = None if frame.dk is None else p.delivery_token_hash(frame.dk)
+        access = Access(token, self._share, conn.buckets)
+        work = asyncio.ensure_future(
+            self.store.enqueue(frame.to, frame.mid, frame.env, now, access)
+        )
+
+        def answer(result: tuple[Enqueued, int]) -> None:
+            outcome, seq = result
+            if outcome is Enqueued.STORED or outcome is Enqueued.DUPLICATE:
+                conn.reply(sent_frame(frame.rid, frame.mid))
+                if outcome is Enqueued.STORED:
+                    self.subs.stored(frame.to, StoredMessage(seq, frame.mid, frame.env, now))
+            else:
+                self._refused(conn, frame.rid, outcome)
+
+        self._when_done(conn, frame.rid, "send", work, answer, len(frame.env))
+
+    def _refused(self, conn: Connection, rid: int | None, outcome: Enqueued) -> None:
+        """Answer a send the store refused (temporary refusals carry a retry hint)."""
+        limits = self.limits
+        if outcome is Enqueued.FULL:
+            message = "the recipient's mailbox is full; try again later"
+            conn.error(rid, "mailbox_full", message, limits.full_retry_s)
+        elif outcome is Enqueued.SHARE_FULL:
+            conn.error(rid, "mailbox_full", _SHARE_FULL, limits.full_retry_s)
+        elif outcome is Enqueued.LIMITED:
+            conn.error(rid, "rate_limited", _LIMITED, limits.quota_retry_s())
+        else:
+            conn.error(rid, "unknown_mailbox", "nobody has published this mailbox")
+
+    def fetch(self, conn: Connection, frame: p.Fetch) -> None:
+        mailbox = self._need_auth(conn, frame.rid)
+        if mailbox is None:
+            return
+        work = asyncio.ensure_future(self.store.pending(mailbox, frame.limit, max_bytes=PAGE_BYTES))
+
+        def answer(page: tuple[list[StoredMessage], bool]) -> None:
+            conn.reply(page_frame(frame.rid, *page))
+
+        self._when_done(conn, frame.rid, "fetch", work, answer, p.MAX_FRAME_BYTES)
+
+    def ack(self, conn: Connection, frame: p.Ack) -> None:
+        mailbox = self._need_auth(conn, frame.rid)
+        if mailbox is None:
+            return
+        work = asyncio.ensure_future(self.store.ack(mailbox, frame.mids))
+
+        def answer(_removed: int) -> None:
+            self.subs.acknowledged(mailbox, frame.mids)
+            if frame.rid is not None:
+                conn.ok(frame.rid)
+
+        self._when_done(conn, frame.rid, "ack", work, answer)
+
+    async def listen(self, conn: Connection, frame: p.Listen) -> None:
+        mailbox = self._need_auth(conn, frame.rid)
+        if mailbox is None:
+            return
+        await self.subs.listen(conn, mailbox)
+        conn.ok(frame.rid)
+        conn.start_listening()
+
+    def watch(self, conn: Connection, frame: p.Watch) -> None:
+        new = set(frame.dirs) - conn.watching
+        most = self.limits.max_watch
+        if len(conn.watching) + len(new) > most:
+            conn.error(frame.rid, "bad_request", f"a connection may watch at most {most}")
+            return
+        self.subs.watch(conn, new)
+        conn.ok(frame.rid)
