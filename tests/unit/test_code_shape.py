@@ -41,10 +41,6 @@ KNOWN_BIG_MODULES: dict[str, int] = {
     "chain/rpc.py": 737,
     "cli/chain.py": 712,
     "cli/chat.py": 995,
-    "messaging/protocol.py": 674,
-    "messaging/relay_redis.py": 951,
-    "messaging/relay_server.py": 1169,
-    "messaging/relay_store.py": 1014,
     "messaging/session.py": 773,
     "store/chat.py": 677,
 }
@@ -68,12 +64,8 @@ KNOWN_LONG_FUNCTIONS: dict[str, int] = {
     "cli/chat.py:inbox": 98,
     "cli/chat.py:inbox.human": 63,
     "cli/chat.py:listen": 96,
-    "cli/relay.py:serve": 107,
     "messaging/groups.py:check": 64,
     "messaging/groups.py:resolve": 66,
-    "messaging/relay_server.py:RelayServer._send": 65,
-    "messaging/relay_server.py:run_relay": 64,
-    "messaging/relay_store.py:SqliteMailboxStore._open_sync": 64,
     "messaging/session.py:decrypt": 93,
 }
 
