@@ -82,7 +82,11 @@ def send(
     """Send from an unlocked account; wait for the receipt; check its status is ``ok``."""
     inputs = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
     data = function_signature_to_4byte_selector(signature) + encode(inputs, list(args))
-    tx = {"from": sender, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
+    # An explicit gas limit: Anvil's own estimate for a swap made in the same second as the
+    # pool's last update leaves out the price accumulators the pair writes once a later
+    # second mines it (out of gas under load).
+    tx = {"from": sender, "to": to, "data": "0x" + data.hex(), "value": hex(value),
+          "gas": hex(1_000_000)}  # fmt: skip
     tx_hash = rpc.call("eth_sendTransaction", [tx])
     for _ in range(500):
         receipt = rpc.get_transaction_receipt(tx_hash)
