@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from walletim.errors import MessagingError, shown
 from walletim.keys.hd import to_checksum_address
@@ -42,7 +42,7 @@ class IdentityBinding:
     created: int
     signature: bytes  # 65-byte secp256k1 signature by ``wallet`` over the EIP-712 statement
 
-    def typed_data(self) -> dict[str, Any]:
+    def typed_data(self) -> dict[str, object]:
         return binding_typed_data(self.wallet, self.identity_key, self.created)
 
     def verify(self) -> bool:
@@ -53,7 +53,7 @@ class IdentityBinding:
         except Exception:  # any malformed field means: not verified
             return False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "wallet": to_checksum_address(self.wallet),
             "identity_key": self.identity_key.hex(),
@@ -62,8 +62,10 @@ class IdentityBinding:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> IdentityBinding:
+    def from_json(cls, data: object) -> IdentityBinding:
         """Parse (not verify). Raises MessagingError on a malformed binding."""
+        if not isinstance(data, dict):
+            raise MessagingError("malformed identity binding")
         try:
             wallet = to_checksum_address(str(data["wallet"]))
             key = bytes.fromhex(str(data["identity_key"]))
@@ -84,7 +86,7 @@ class IdentityBinding:
         return cls(wallet, key, created, signature)
 
 
-def binding_typed_data(wallet: str, identity_key: bytes, created: int) -> dict[str, Any]:
+def binding_typed_data(wallet: str, identity_key: bytes, created: int) -> dict[str, object]:
     """The EIP-712 document a wallet signs to bind ``identity_key`` (eth_signTypedData_v4)."""
     if len(identity_key) != 32:
         raise MessagingError("an identity key is 32 bytes")
@@ -100,7 +102,21 @@ def binding_typed_data(wallet: str, identity_key: bytes, created: int) -> dict[s
     }
 
 
-def sign_binding(signer: Any, identity_key: bytes, created: int) -> IdentityBinding:
+class _Signature(Protocol):
+    @property
+    def bytes(self) -> bytes: ...
+
+
+class TypedDataSigner(Protocol):
+    """What signs a binding: an account's key (a :class:`walletim.keys.signing.LocalSigner`)."""
+
+    @property
+    def address(self) -> str: ...
+
+    def sign_typed_data(self, doc: dict[str, object]) -> _Signature: ...
+
+
+def sign_binding(signer: TypedDataSigner, identity_key: bytes, created: int) -> IdentityBinding:
     """Bind ``identity_key`` to ``signer.address`` (a LocalSigner) at time ``created``."""
     sig = signer.sign_typed_data(binding_typed_data(signer.address, identity_key, created))
     return IdentityBinding(to_checksum_address(signer.address), identity_key, created, sig.bytes)

@@ -6,9 +6,9 @@ a screen shows it, whether it may travel inside a group message) plus its name i
 ``Literal`` it belongs to: :data:`~walletim.messaging.envelope.WireKind` for what a peer may
 send (the envelope codec refuses any other), :data:`LocalKind` for what only this home writes
 (``system`` notices, the watcher's ``alert`` messages, ``group-notice`` lines). A unit test
-checks the two agree. What a layer above does with an incoming message of a kind (the money layer records
-and checks payments, requests, red packets and shared actions) it registers with
-:meth:`walletim.app.chat.ChatService.on_incoming`.
+checks the two agree. What a layer above does with an incoming message of a kind (the money
+layer records and checks payments, requests, red packets and shared actions) it registers
+with :meth:`walletim.app.chat.ChatService.on_incoming`.
 
 Bodies arrive from peers, inside the encryption but written by whoever sent them: every
 parser here validates types, sizes and addresses (:mod:`walletim.messaging.fields`) and
@@ -37,7 +37,8 @@ from typing import Literal, TypeAlias, TypeGuard
 
 from walletim.errors import MessagingError
 from walletim.messaging import fields as F
-from walletim.messaging.envelope import WIRE_KINDS, WireKind
+from walletim.messaging.envelope import WIRE_KINDS as WIRE_KINDS
+from walletim.messaging.envelope import WireKind as WireKind
 from walletim.messaging.fields import ZERO
 from walletim.messaging.groups import GroupChange, is_change, parse_change
 

@@ -1,9 +1,9 @@
 """Chat sessions (pure core): X3DH, the Double Ratchet, and sealed envelopes.
 
 The cryptography is python-x3dh and python-doubleratchet (Signal's specifications, with the
-recommended primitives: X25519, HKDF-SHA-256, AES-256-CBC + HMAC-SHA-256); this module only
-configures them, frames their output, and keeps their state as versioned JSON. Their APIs are
-``async`` but never wait on anything, so :func:`walletim.messaging.ratchet.drive` drives them synchronously: no event loop.
+recommended primitives: X25519, HKDF-SHA-256, AES-256-CBC + HMAC-SHA-256, configured in
+:mod:`walletim.messaging.ratchet`); this module frames their output and keeps their state as
+versioned JSON (an account's prekeys: :mod:`walletim.messaging.prekeys`).
 
 What goes on the wire (to the relay, in a ``send`` frame's ``env``)::
 
