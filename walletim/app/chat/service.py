@@ -92,6 +92,10 @@ class ChatService:
 
     # -- names --------------------------------------------------------------------------------
 
+    def address(self, account: str) -> str:
+        """The address of ``account`` (NAME or NAME:INDEX). Raises InputError."""
+        return self._accounts.address(account)
+
     def resolve_peer(self, text: str) -> str:
         """A 0x address, a wallet account of this home (NAME / NAME:INDEX) or a contact name,
         as a checksummed address. Raises InputError."""
