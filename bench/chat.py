@@ -136,7 +136,8 @@ def _walletim_run(
 ) -> list[float]:
     """Seconds per message through the session core, both conversation states round-tripped
     through JSON text. ``with_prekeys``: the receiver also loads its prekeys from their JSON
-    text for each message, as ChatService._receive_one does (timed with the message)."""
+    text for each message, as the chat inbox (walletim.app.chat.inbox) does (timed with the
+    message)."""
     times: list[float] = []
     loaded = {alice.name: alice.load_prekeys(), bob.name: bob.load_prekeys()}
     gc.collect()

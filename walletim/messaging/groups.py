@@ -167,20 +167,23 @@ class GroupChange:
     by: str
     signature: str
 
-    def statement(self) -> bytes:
-        """The bytes ``by`` signs (EIP-191)."""
-        doc = {
+    def _fields(self) -> dict[str, object]:
+        return {
             "group": self.group_id,
             "name": self.name,
             "version": self.version,
             "prev": self.prev,
             "action": self.action,
             "subject": self.subject,
-            "members": sorted(self.members),
+            "members": list(self.members),
             "admins": list(self.admins),
             "creator": self.creator,
             "by": self.by,
         }
+
+    def statement(self) -> bytes:
+        """The bytes ``by`` signs (EIP-191)."""
+        doc = {**self._fields(), "members": sorted(self.members)}
         return STATEMENT_PREFIX + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
     @property
@@ -204,20 +207,7 @@ class GroupChange:
             return False
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "v": FORMAT,
-            "group": self.group_id,
-            "name": self.name,
-            "version": self.version,
-            "prev": self.prev,
-            "action": self.action,
-            "subject": self.subject,
-            "members": list(self.members),
-            "admins": list(self.admins),
-            "creator": self.creator,
-            "by": self.by,
-            "signature": self.signature,
-        }
+        return {"v": FORMAT, **self._fields(), "signature": self.signature}
 
     @property
     def text(self) -> str:

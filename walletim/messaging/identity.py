@@ -20,14 +20,18 @@ from walletim.errors import MessagingError, shown
 from walletim.keys.hd import to_checksum_address
 from walletim.keys.signing import recover_digest, typed_data_digest
 
+
+def eip712_fields(*fields: str) -> list[dict[str, str]]:
+    """EIP-712 struct members from ``"type name"`` strings, in order."""
+    return [{"name": name, "type": kind} for kind, name in (f.split() for f in fields)]
+
+
+#: walletim's own EIP-712 domain (no chain id: what it signs holds on every chain).
 BINDING_DOMAIN = {"name": "walletim", "version": "1"}
+DOMAIN_FIELDS = eip712_fields("string name", "string version")
 BINDING_TYPES = {
-    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"}],
-    "ChatIdentity": [
-        {"name": "wallet", "type": "address"},
-        {"name": "identityKey", "type": "bytes32"},
-        {"name": "created", "type": "uint64"},
-    ],
+    "EIP712Domain": DOMAIN_FIELDS,
+    "ChatIdentity": eip712_fields("address wallet", "bytes32 identityKey", "uint64 created"),
 }
 FINGERPRINT_VERSION = 0
 FINGERPRINT_ITERATIONS = 5200
@@ -102,7 +106,9 @@ def binding_typed_data(wallet: str, identity_key: bytes, created: int) -> dict[s
     }
 
 
-class _Signature(Protocol):
+class Signed(Protocol):
+    """A signature (a :class:`walletim.keys.signing.Signature`)."""
+
     @property
     def bytes(self) -> bytes: ...
 
@@ -113,7 +119,7 @@ class TypedDataSigner(Protocol):
     @property
     def address(self) -> str: ...
 
-    def sign_typed_data(self, doc: dict[str, object]) -> _Signature: ...
+    def sign_typed_data(self, doc: dict[str, object]) -> Signed: ...
 
 
 def sign_binding(signer: TypedDataSigner, identity_key: bytes, created: int) -> IdentityBinding:

@@ -124,25 +124,16 @@ def payment_typed_data(
     note: str,
 ) -> dict[str, object]:
     """The EIP-712 statement a payer signs about a payment (eth_signTypedData_v4 form)."""
+    from walletim.messaging.identity import BINDING_DOMAIN, DOMAIN_FIELDS, eip712_fields
+
+    payment = eip712_fields(
+        "uint256 chainId", "bytes32 tx", "address from", "address to", "address asset",
+        "uint256 amount", "bytes32 requestId", "string note",
+    )  # fmt: skip
     return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-            ],
-            "Payment": [
-                {"name": "chainId", "type": "uint256"},
-                {"name": "tx", "type": "bytes32"},
-                {"name": "from", "type": "address"},
-                {"name": "to", "type": "address"},
-                {"name": "asset", "type": "address"},
-                {"name": "amount", "type": "uint256"},
-                {"name": "requestId", "type": "bytes32"},
-                {"name": "note", "type": "string"},
-            ],
-        },
+        "types": {"EIP712Domain": DOMAIN_FIELDS, "Payment": payment},
         "primaryType": "Payment",
-        "domain": {"name": "walletim", "version": "1"},
+        "domain": dict(BINDING_DOMAIN),
         "message": {
             "chainId": chain_id,
             "tx": tx,

@@ -50,30 +50,28 @@ class X3DHState(x3dh.BaseState):
         return prefix + pub
 
 
-class _AEAD(aead_aes_hmac.AEAD):
+class _SHA256:
+    """The hash every primitive here uses."""
+
     @staticmethod
     def _get_hash_function() -> HashFunction:
         return HashFunction.SHA_256
 
+
+class _AEAD(_SHA256, aead_aes_hmac.AEAD):
     @staticmethod
     def _get_info() -> bytes:
         return INFO + b" message keys"
 
 
-class _RootKDF(kdf_hkdf.KDF):
-    @staticmethod
-    def _get_hash_function() -> HashFunction:
-        return HashFunction.SHA_256
-
+class _RootKDF(_SHA256, kdf_hkdf.KDF):
     @staticmethod
     def _get_info() -> bytes:
         return INFO + b" root chain"
 
 
-class _MessageKDF(kdf_separate_hmacs.KDF):
-    @staticmethod
-    def _get_hash_function() -> HashFunction:
-        return HashFunction.SHA_256
+class _MessageKDF(_SHA256, kdf_separate_hmacs.KDF):
+    pass
 
 
 class Ratchet(doubleratchet.DoubleRatchet):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from walletim.app.chat.ports import WalletsPort
+from walletim.app.chat.ports import Env, WalletsPort
 from walletim.errors import (
     InputError,
     KeysError,
@@ -18,7 +18,7 @@ from walletim.errors import (
 )
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging.session import Conversation, Prekeys
-from walletim.store.chat import ChatRepo, ChatTx
+from walletim.store.chat import ChatTx
 
 OPK_TARGET = 100  # one-time prekeys kept listed on the relay
 
@@ -34,15 +34,9 @@ class Me:
 
 
 class Accounts:
-    def __init__(
-        self,
-        wallets: WalletsPort,
-        repo: Callable[[], ChatRepo],
-        clock: Callable[[], float],
-    ) -> None:
+    def __init__(self, env: Env, wallets: WalletsPort) -> None:
+        self.env = env
         self.wallets = wallets
-        self._repo = repo
-        self._clock = clock
         self._cache: dict[str, Me] = {}
 
     def address(self, account: str) -> str:
@@ -56,12 +50,12 @@ class Accounts:
         if spec in self._cache:
             return self._cache[spec]
         identity = self.wallets.chat_identity(spec)
-        repo = self._repo()
+        repo = self.env.repo()
         row = repo.prekeys(acct.address)
         if row is not None and row.identity_key == identity.public_key:
             binding = row.binding
         else:
-            binding = self.wallets.bind_chat_identity(spec, int(self._clock())).to_json()
+            binding = self.wallets.bind_chat_identity(spec, int(self.env.clock())).to_json()
             with repo.tx() as tx:
                 prekeys = Prekeys.create(identity, OPK_TARGET)
                 tx.reset_prekeys(acct.address)
@@ -84,7 +78,7 @@ class Accounts:
             raise  # a wallet file changed outside walletim is an error, not "maybe a contact"
         except (KeysError, InputError):
             pass
-        contact = self._repo().contact_named(candidate)
+        contact = self.env.repo().contact_named(candidate)
         if contact is not None:
             return contact.address
         raise InputError(

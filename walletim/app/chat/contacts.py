@@ -7,25 +7,21 @@ from collections.abc import Callable, Sequence
 
 from walletim.app.chat.accounts import Accounts
 from walletim.app.chat.link import RelayLink
-from walletim.app.chat.ports import Named, run
+from walletim.app.chat.ports import Env, Named, run
 from walletim.app.chat.results import VerifyResult
 from walletim.errors import InputError, MessagingError
 from walletim.messaging.identity import IdentityBinding, safety_number
-from walletim.store.chat import ChatRepo, Contact
+from walletim.store.chat import Contact
 
 
 class Contacts:
     def __init__(
-        self,
-        accounts: Accounts,
-        link: RelayLink,
-        wallets: Callable[[], Sequence[Named]],
-        repo: Callable[[], ChatRepo],
+        self, env: Env, accounts: Accounts, link: RelayLink, wallets: Callable[[], Sequence[Named]]
     ) -> None:
+        self.env = env
         self._accounts = accounts
         self._link = link
         self._wallets = wallets
-        self._repo = repo
 
     def add(self, name: str, peer: str) -> Contact:
         """See :meth:`walletim.app.chat.ChatService.contacts_add`."""
@@ -37,7 +33,7 @@ class Contacts:
         if any(w.name.lower() == name.lower() for w in self._wallets()):
             raise InputError(f"{name!r} is a wallet of this home: pick another contact name")
         address = self._accounts.resolve_peer(peer)
-        repo = self._repo()
+        repo = self.env.repo()
         repo.set_contact_name(address, name)
         contact = repo.contact(address)
         assert contact is not None
@@ -47,7 +43,7 @@ class Contacts:
         """See :meth:`walletim.app.chat.ChatService.contacts_verify`."""
         me = self._accounts.me(account)
         address = self._accounts.resolve_peer(peer)
-        repo = self._repo()
+        repo = self.env.repo()
         contact = repo.contact(address)
         if contact is None or contact.identity_key is None:
             run(self._learn(contact, address))
@@ -79,7 +75,7 @@ class Contacts:
                 f"{address} has not published chat keys to this relay yet: nothing to verify"
             )
         _, binding = fetched
-        with self._repo().tx() as tx:
+        with self.env.repo().tx() as tx:
             tx.learn_identity(address, binding.identity_key, binding.to_json(), binding.created)
 
 

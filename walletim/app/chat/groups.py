@@ -6,19 +6,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Literal, Protocol
 
 from walletim.app.chat.accounts import Accounts, Me
 from walletim.app.chat.grouplog import GroupNotice, applied_chain, current_state, ingest
+from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.outbox import check_text
-from walletim.app.chat.ports import Signed
+from walletim.app.chat.ports import Env
 from walletim.app.chat.results import InboxResult, Item, SendResult
 from walletim.errors import InputError, RelayUnavailable, shown
 from walletim.messaging.groups import ChangeRefused, GroupChange, bundle, new_group, propose
-from walletim.messaging.kinds import Direction, MessageKind, WireKind, group_peer, is_group_peer
-from walletim.store.chat import ChatRepo, GroupRow, StoredMessage
+from walletim.messaging.identity import Signed
+from walletim.messaging.kinds import WireKind, group_peer, is_group_peer
+from walletim.store.chat import GroupRow, StoredMessage
 
 MAX_GROUP_MEMBERS = 50
+MemberAction = Literal["add", "remove", "promote", "demote"]
 #: One group change's result: the group as it is now here, and its deliveries.
 Changed = tuple[GroupRow, list[SendResult]]
 
@@ -34,41 +37,23 @@ class Messenger(Protocol):
 
     def inbox(self, account: str) -> InboxResult: ...
 
-    def record(
-        self,
-        account: str,
-        peer: str,
-        kind: MessageKind,
-        body: object,
-        text: str,
-        *,
-        direction: Direction = "in",
-        sender: str | None = None,
-        unread: bool = True,
-    ) -> StoredMessage: ...
-
 
 class Groups:
     def __init__(
         self,
+        env: Env,
         accounts: Accounts,
         messenger: Messenger,
+        inbox: Inbox,
         sign: Callable[[str, bytes], Signed],
-        repo: Callable[[], ChatRepo],
-        clock: Callable[[], float],
-        randbytes: Callable[[int], bytes],
     ) -> None:
-        self._accounts = accounts
-        self._messenger = messenger
-        self._sign = sign
-        self._repo = repo
-        self._clock = clock
-        self._randbytes = randbytes
+        self.env = env
+        self._accounts, self._messenger, self._inbox, self._sign = accounts, messenger, inbox, sign
 
     # -- names ------------------------------------------------------------------------------------
 
     def groups(self, account: str) -> list[GroupRow]:
-        return self._repo().groups(self._accounts.address(account))
+        return self.env.repo().groups(self._accounts.address(account))
 
     def resolve(self, account: str, text: str) -> GroupRow:
         """A group of ``account`` by name (case-insensitive) or id. Raises InputError."""
@@ -108,28 +93,25 @@ class Groups:
             raise InputError("a group needs at least one other member")
         if len(members) > MAX_GROUP_MEMBERS:
             raise InputError(f"a group has at most {MAX_GROUP_MEMBERS} members")
-        group_id = self._randbytes(16).hex()
+        group_id = self.env.randbytes(16).hex()
         change = self._signed(me, new_group(group_id, name.strip(), members, me.address))
         sent = self._announce(account, me, change, [], members)
-        group = self._repo().group(me.address, group_id)
+        group = self.env.repo().group(me.address, group_id)
         assert group is not None
         return group, sent
 
-    def add(self, account: str, group: str, peer: str, *, sync: bool) -> Changed:
+    def member(
+        self, account: str, group: str, peer: str, action: MemberAction, *, sync: bool
+    ) -> Changed:
+        """Add, remove, promote or demote ``peer``: see the ChatService's ``group_*``."""
         g = self._synced(account, group, sync=sync)
-        new = self._accounts.resolve_peer(peer)
-        if new in g.members:
-            raise InputError(f"{new} is already in {g.name!r}")
-        return self._change(account, g, "add", new, (*g.members, new))
-
-    def remove(self, account: str, group: str, peer: str, *, sync: bool) -> Changed:
-        g = self._synced(account, group, sync=sync)
-        gone = self._accounts.resolve_peer(peer)
-        if gone == self._accounts.me(account).address:
-            raise InputError("to remove yourself, use `chat group leave`")
-        if gone not in g.members:
-            raise InputError(f"{gone} is not in {g.name!r}")
-        return self._change(account, g, "remove", gone, g.members)
+        who = self._accounts.resolve_peer(peer)
+        why = _refusal(action, who, g, self._accounts.me(account).address)
+        if why is not None:
+            raise InputError(why)
+        return self._change(
+            account, g, action, who, (*g.members, who) if action == "add" else g.members
+        )
 
     def leave(self, account: str, group: str, *, sync: bool) -> Changed:
         g = self._synced(account, group, sync=sync)
@@ -138,29 +120,13 @@ class Groups:
             raise InputError(f"you are the only member of {g.name!r}: there is nobody to tell")
         return self._change(account, g, "leave", None, g.members)
 
-    def promote(self, account: str, group: str, peer: str, *, sync: bool) -> Changed:
-        g = self._synced(account, group, sync=sync)
-        who = self._accounts.resolve_peer(peer)
-        if who not in g.members:
-            raise InputError(f"{who} is not in {g.name!r}")
-        if who in g.admins:
-            raise InputError(f"{who} is already an admin of {g.name!r}")
-        return self._change(account, g, "promote", who, g.members)
-
-    def demote(self, account: str, group: str, peer: str, *, sync: bool) -> Changed:
-        g = self._synced(account, group, sync=sync)
-        who = self._accounts.resolve_peer(peer)
-        if who not in g.admins:
-            raise InputError(f"{who} is not an admin of {g.name!r}")
-        return self._change(account, g, "demote", who, g.members)
-
     def _change(
         self, account: str, g: GroupRow, action: str, subject: str | None, to: Sequence[str]
     ) -> Changed:
         """Sign the next membership change of ``g``, send it to ``to``, apply it here.
         Raises InputError when the rules do not allow it."""
         me = self._accounts.me(account)
-        with self._repo().tx() as tx:
+        with self.env.repo().tx() as tx:
             state = current_state(tx, me.address, g)
             earlier = applied_chain(tx, me.address, g.group_id)
         assert state is not None  # _own checked it is verified
@@ -172,7 +138,7 @@ class Groups:
                 hint = " (ask an admin to make the change, or to make you an admin)"
             raise InputError(f"cannot {action} in {g.name!r}: {exc.reason}{hint}") from exc
         sent = self._announce(account, me, self._signed(me, unsigned), earlier, to)
-        updated = self._repo().group(me.address, g.group_id)
+        updated = self.env.repo().group(me.address, g.group_id)
         assert updated is not None
         return updated, sent
 
@@ -201,7 +167,7 @@ class Groups:
         except RelayUnavailable:
             if any(
                 i.message.kind == "membership" and i.message.body == body
-                for i in self._repo().outbox(me.address)
+                for i in self.env.repo().outbox(me.address)
             ):
                 self._apply_own(me, change)
             raise
@@ -209,8 +175,8 @@ class Groups:
         return sent
 
     def _apply_own(self, me: Me, change: GroupChange) -> list[GroupNotice]:
-        with self._repo().tx() as tx:
-            outcome = ingest(tx, me.address, change, own=True, now_ms=int(self._clock() * 1000))
+        with self.env.repo().tx() as tx:
+            outcome = ingest(tx, me.address, change, own=True, now_ms=self.env.now_ms())
         return outcome.notices
 
     def _synced(self, account: str, group: str, *, sync: bool) -> GroupRow:
@@ -249,8 +215,23 @@ class Groups:
             sent = [SendResult(m.peer, m, False, 0) for m in stored]
         else:
             sent = self._messenger.send_many(account, items)
-        copy = self._messenger.record(
-            account, group_peer(g.group_id), kind, body, text,
+        copy = self._inbox.record(
+            me.address, group_peer(g.group_id), kind, body, text,
             direction="out", sender=me.address, unread=False,
         )  # fmt: skip
         return copy, sent
+
+
+def _refusal(action: MemberAction, who: str, g: GroupRow, me: str) -> str | None:
+    """Why ``action`` on ``who`` makes no sense in ``g`` as this home holds it, or None."""
+    if action == "add":
+        return f"{who} is already in {g.name!r}" if who in g.members else None
+    if action == "remove" and who == me:
+        return "to remove yourself, use `chat group leave`"
+    if action == "demote":
+        return None if who in g.admins else f"{who} is not an admin of {g.name!r}"
+    if who not in g.members:
+        return f"{who} is not in {g.name!r}"
+    if action == "promote" and who in g.admins:
+        return f"{who} is already an admin of {g.name!r}"
+    return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from walletim.app.chat.accounts import Me, conversation_state
 from walletim.app.chat.grouplog import GroupNotice, HeadMeta, ingest
-from walletim.app.chat.ports import Hook, RelayConnection
+from walletim.app.chat.ports import Env, Hook, RelayConnection
 from walletim.app.chat.results import InboxResult, Received, Rejection
 from walletim.errors import InputError, MessageRejected, MessagingError, StoreError
 from walletim.messaging import protocol
@@ -39,7 +39,7 @@ from walletim.messaging.session import (
     decrypt,
     open_envelope,
 )
-from walletim.store.chat import ChatRepo, ChatTx, GroupRow, StoredMessage
+from walletim.store.chat import ChatTx, GroupRow, StoredMessage
 from walletim.store.relay import save_peer_delivery_key
 
 
@@ -54,15 +54,8 @@ class _Routed:
 
 
 class Inbox:
-    def __init__(
-        self,
-        repo: Callable[[], ChatRepo],
-        clock: Callable[[], float],
-        randbytes: Callable[[int], bytes],
-    ) -> None:
-        self._repo = repo
-        self._clock = clock
-        self._randbytes = randbytes
+    def __init__(self, env: Env) -> None:
+        self.env = env
         self._hooks: list[tuple[frozenset[str] | None, Hook]] = []
 
     # -- hooks ----------------------------------------------------------------------------------
@@ -127,7 +120,7 @@ class Inbox:
     ) -> Received | Rejection | None:
         """Decrypt and store one delivered envelope (None: already stored earlier, or a
         membership change held or outvoted: see ``notices``)."""
-        repo = self._repo()
+        repo = self.env.repo()
         with repo.tx() as tx:
             if tx.has_relay_id(mid):
                 return None
@@ -170,7 +163,7 @@ class Inbox:
     def _decrypt(
         self, tx: ChatTx, me: Me, peer: str, opened: Opened, cid: str
     ) -> Incoming | Rejection:
-        conv = conversation_state(tx, cid, self._randbytes)
+        conv = conversation_state(tx, cid, self.env.randbytes)
 
         def prekeys() -> Prekeys:  # only a session's first message needs them
             row = tx.prekeys(me.address)
@@ -275,7 +268,7 @@ class Inbox:
         head, context = parse_bundle(body)
         if head.by != peer:
             raise MessageRejected("membership", "a change relayed for someone else")
-        now_ms = int(self._clock() * 1000)
+        now_ms = self.env.now_ms()
         outcome = ingest(tx, me.address, head, context, now_ms=now_ms, meta=meta)
         notices.extend(outcome.notices)
         if outcome.state == "refused":
@@ -299,11 +292,11 @@ class Inbox:
         unread: bool,
     ) -> StoredMessage:
         """See :meth:`walletim.app.chat.ChatService.record`."""
-        repo = self._repo()
+        repo = self.env.repo()
         with repo.tx() as tx:
             cid = tx.conversation(address, peer)
             message_id = tx.add_message(
-                cid, direction, kind, body, text, sent_ms=int(self._clock() * 1000),
+                cid, direction, kind, body, text, sent_ms=self.env.now_ms(),
                 state="received" if direction == "in" else "sent", unread=unread,
             )  # fmt: skip
             assert message_id is not None

@@ -10,38 +10,27 @@ mailbox instead of the strangers' share.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from walletim.app.chat.accounts import OPK_TARGET, Me
-from walletim.app.chat.ports import AuthInfo, Connector, RelayConnection, run
+from walletim.app.chat.ports import AuthInfo, Connector, Env, RelayConnection, run
 from walletim.app.chat.results import InitResult
 from walletim.errors import InputError, MessagingError, RelayKeyChanged, RelayUnavailable, shown
 from walletim.messaging import protocol
 from walletim.messaging.identity import IdentityBinding
 from walletim.messaging.session import PeerBundle, Prekeys
-from walletim.store.chat import ChatRepo, Contact
-from walletim.store.relay import RelayPin, RelayRepo
+from walletim.store.chat import Contact
+from walletim.store.relay import RelayPin
 
 OPK_REFILL_BELOW = 25
 MAX_LOCAL_OPKS = 400  # unused one-time prekeys kept locally before starting a fresh set
 
 
 class RelayLink:
-    def __init__(
-        self,
-        relay_url: str,
-        connector: Connector,
-        repo: Callable[[], ChatRepo],
-        relays: Callable[[], RelayRepo],
-        clock: Callable[[], float],
-        randbytes: Callable[[int], bytes],
-    ) -> None:
+    def __init__(self, env: Env, relay_url: str, connector: Connector) -> None:
+        self.env = env
         self.relay_url = relay_url
         self._connector = connector
-        self._repo = repo
-        self._relays = relays
-        self._clock = clock
-        self._randbytes = randbytes
 
     # -- the relay's key --------------------------------------------------------------------
 
@@ -57,7 +46,7 @@ class RelayLink:
         return conn
 
     def _check_pin(self, conn: RelayConnection) -> None:
-        relays = self._relays()
+        relays = self.env.relays()
         pin = relays.pin(conn.dialled)
         if pin is None:
             pin = relays.pin_first(conn.dialled, conn.relay_key, conn.relay_id)
@@ -93,7 +82,7 @@ class RelayLink:
                     f"the relay at {conn.dialled} presents key {conn.relay_key.hex()[:16]}…, not "
                     f"the expected {expect_key.hex()[:16]}…: nothing was pinned"
                 )
-        relays = self._relays()
+        relays = self.env.relays()
         out = []
         for conn in conns:
             before = relays.pin(conn.dialled)
@@ -104,18 +93,18 @@ class RelayLink:
 
     def delivery_key(self, me: Me) -> bytes:
         """``me``'s delivery key, made on first use."""
-        relays = self._relays()
+        relays = self.env.relays()
         key = relays.own_delivery_key(me.address)
         if key is None:
             key = relays.set_own_delivery_key(
-                me.address, self._randbytes(protocol.DELIVERY_KEY_BYTES), replace=False
+                me.address, self.env.randbytes(protocol.DELIVERY_KEY_BYTES), replace=False
             )
         return key
 
     def rotate_delivery_key(self, me: Me) -> bool:
         """See :meth:`walletim.app.chat.ChatService.rotate_delivery_key`."""
-        self._relays().set_own_delivery_key(
-            me.address, self._randbytes(protocol.DELIVERY_KEY_BYTES), replace=True
+        self.env.relays().set_own_delivery_key(
+            me.address, self.env.randbytes(protocol.DELIVERY_KEY_BYTES), replace=True
         )
 
         async def go() -> None:
@@ -149,14 +138,14 @@ class RelayLink:
         rotate the signed prekey when due. Local state is stored before anything is
         published, so every published key has its private half. Returns the one-time
         prekeys now listed on the relay, or None if nothing needed publishing."""
-        repo = self._repo()
+        repo = self.env.repo()
         with repo.tx() as tx:
             row = tx.prekeys(me.address)
             if row is None:
                 raise MessagingError("chat keys are missing for this account")
             prekeys = Prekeys.from_json(row.state, me.identity)
             fresh = row.published_at is None or row.relay_id != conn.relay_id
-            rotated = prekeys.rotate_if_due(int(self._clock()))
+            rotated = prekeys.rotate_if_due(int(self.env.clock()))
             new_opks: tuple[bytes, ...] = ()
             if prekeys.opk_count > MAX_LOCAL_OPKS:
                 prekeys = Prekeys.create(me.identity, OPK_TARGET)
@@ -173,7 +162,7 @@ class RelayLink:
         with repo.tx() as tx:
             tx.save_prekeys(
                 me.address, me.identity.public_key, me.binding, 1, prekeys.to_json(),
-                relay_id=conn.relay_id, published_at=int(self._clock()),
+                relay_id=conn.relay_id, published_at=int(self.env.clock()),
             )  # fmt: skip
         return listed
 

@@ -15,12 +15,11 @@ from walletim.app.chat.accounts import Me
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink
 from walletim.app.chat.outbox import Outbox
-from walletim.app.chat.ports import AuthInfo, RelayConnection
+from walletim.app.chat.ports import AuthInfo, Env, RelayConnection
 from walletim.app.chat.results import InboxResult, ListenEvent, Received, Rejection
 from walletim.errors import RelayUnavailable, WalletimError
 from walletim.messaging import protocol
 from walletim.retry import Backoff
-from walletim.store.relay import RelayRepo
 
 LISTEN_BACKOFF_MAX = 30.0
 #: Waits between attempts to reach the relay again (jittered; reset once connected).
@@ -33,10 +32,10 @@ class Listener:
 
     def __init__(
         self,
+        env: Env,
         link: RelayLink,
         outbox: Outbox,
         inbox: Inbox,
-        relays: Callable[[], RelayRepo],
         me: Me,
         on_event: Callable[[ListenEvent], None],
         *,
@@ -46,7 +45,8 @@ class Listener:
         tick_every: float,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self._link, self._outbox, self._inbox, self._relays = link, outbox, inbox, relays
+        self.env = env
+        self._link, self._outbox, self._inbox = link, outbox, inbox
         self._me = me
         self._on_event = on_event
         self._count = count
@@ -161,7 +161,7 @@ class Listener:
 
     def _retry_due(self) -> float | None:
         """Seconds until a waiting message may be retried (None: nothing waits)."""
-        at = self._relays().next_retry_ms(self._me.address)
+        at = self.env.relays().next_retry_ms(self._me.address)
         if at is None:
             return None
         return max(0.0, at / 1000 - self._wall(), self._retry_floor - self._now())

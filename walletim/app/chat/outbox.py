@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from walletim.app.chat.accounts import Accounts, Me, conversation_state
 from walletim.app.chat.link import RelayLink
-from walletim.app.chat.ports import RelayConnection, run
+from walletim.app.chat.ports import Env, RelayConnection, run
 from walletim.app.chat.results import InboxResult, Item, Resolved, SendResult, Waiting
 from walletim.errors import InputError, MessagingError, RelayRefused, RelayUnavailable
 from walletim.messaging import protocol
@@ -25,8 +25,8 @@ from walletim.messaging.identity import IdentityBinding
 from walletim.messaging.kinds import is_wire_kind
 from walletim.messaging.session import STATE_VERSION, PeerBundle, encrypt
 from walletim.retry import Backoff
-from walletim.store.chat import ChatRepo, ChatTx, OutboxItem, StoredMessage
-from walletim.store.relay import OutboxWait, RelayRepo, clear_wait, record_wait, wait_attempts
+from walletim.store.chat import ChatTx, OutboxItem, StoredMessage
+from walletim.store.relay import OutboxWait, clear_wait, record_wait, wait_attempts
 
 MAX_TEXT_BYTES = 32 * 1024
 #: Relay refusals that retrying the same envelope cannot fix: the message is marked failed.
@@ -59,21 +59,10 @@ class _Answers:
 
 
 class Outbox:
-    def __init__(
-        self,
-        accounts: Accounts,
-        link: RelayLink,
-        repo: Callable[[], ChatRepo],
-        relays: Callable[[], RelayRepo],
-        clock: Callable[[], float],
-        randbytes: Callable[[int], bytes],
-    ) -> None:
+    def __init__(self, env: Env, accounts: Accounts, link: RelayLink) -> None:
+        self.env = env
         self._accounts = accounts
         self._link = link
-        self._repo = repo
-        self._relays = relays
-        self._clock = clock
-        self._randbytes = randbytes
 
     # -- the commands -------------------------------------------------------------------------
 
@@ -89,17 +78,19 @@ class Outbox:
                 changed: dict[str, bool] = {}
                 for address in dict.fromkeys(a for a, _, _, _ in resolved):
                     changed[address] = await self.seal_queued(conn, me, address)
-                must = self._repo().message(ids[0]).relay_id if strict and len(ids) == 1 else None
+                must = (
+                    self.env.repo().message(ids[0]).relay_id if strict and len(ids) == 1 else None
+                )
                 sent, _ = await self.flush_sending(conn, me, must=must)
             finally:
                 await conn.close()
             return ids, changed, sent
 
         ids, changed, sent = run(go())
-        waits = self._relays().waits(me.address)
+        waits = self.env.relays().waits(me.address)
         out = []
         for (address, _, _, _), message_id in zip(resolved, ids, strict=True):
-            stored = self._repo().message(message_id)
+            stored = self.env.repo().message(message_id)
             wait = waits.get(stored.relay_id or "") if stored.state == "sending" else None
             out.append(SendResult(address, stored, changed[address], 0, wait))
         if out:  # the count of earlier outbox messages sent along, on the first result
@@ -127,7 +118,7 @@ class Outbox:
             run(go())
         except RelayUnavailable:
             delivered = False
-        return [self._repo().message(i) for i in ids], delivered
+        return [self.env.repo().message(i) for i in ids], delivered
 
     def resolve(self, me: Me, items: Sequence[Item]) -> list[Resolved]:
         """Items with each peer as an address. Raises InputError (a peer, a kind no peer may
@@ -146,11 +137,11 @@ class Outbox:
     def queue(self, me: Me, resolved: Sequence[Resolved]) -> list[int]:
         """Store ``resolved`` messages as queued, in order. Returns their ids."""
         ids: list[int] = []
-        with self._repo().tx() as tx:
+        with self.env.repo().tx() as tx:
             for address, kind, body, text in resolved:
                 message_id = tx.add_message(
                     tx.conversation(me.address, address), "out", kind, body, text,
-                    sent_ms=int(self._clock() * 1000), state="queued",
+                    sent_ms=self.env.now_ms(), state="queued",
                 )  # fmt: skip
                 assert message_id is not None
                 ids.append(message_id)
@@ -160,20 +151,20 @@ class Outbox:
 
     def queued_peers(self, address: str) -> list[str]:
         """Peers with messages waiting for their keys, sorted."""
-        outbox = self._repo().outbox(address)
+        outbox = self.env.repo().outbox(address)
         return sorted({i.message.peer for i in outbox if i.message.state == "queued"})
 
     def waiting(self, address: str) -> dict[int, OutboxWait]:
         """Outgoing messages the relay refused for now, by message id."""
-        waits = self._relays().waits(address)
+        waits = self.env.relays().waits(address)
         return {
             i.message.id: waits[i.message.relay_id]
-            for i in self._repo().outbox(address)
+            for i in self.env.repo().outbox(address)
             if i.message.relay_id in waits
         }
 
     def _waiting(self, address: str, outbox: Sequence[OutboxItem]) -> Waiting:
-        waits = self._relays().waits(address)
+        waits = self.env.relays().waits(address)
         return [
             (i.message, waits[i.message.relay_id])
             for i in outbox
@@ -185,14 +176,14 @@ class Outbox:
     async def seal_queued(self, conn: RelayConnection, me: Me, address: str) -> bool:
         """Encrypt ``address``'s queued messages, oldest first, if we can reach them now.
         Returns True if the peer's key changed."""
-        repo = self._repo()
+        repo = self.env.repo()
         own_key = self._link.delivery_key(me)  # (made outside the transaction below)
         with repo.tx() as tx:
             if not tx.queued(me.address, address):
                 return False
             contact = tx.contact(address)
             cid = tx.conversation(me.address, address)
-            conv = conversation_state(tx, cid, self._randbytes)
+            conv = conversation_state(tx, cid, self.env.randbytes)
         need_bundle = (
             contact is None
             or contact.identity_key is None
@@ -220,7 +211,7 @@ class Outbox:
         bundle: PeerBundle | None,
         own_key: bytes,
     ) -> None:
-        conv = conversation_state(tx, cid, self._randbytes)
+        conv = conversation_state(tx, cid, self.env.randbytes)
         mailbox = protocol.mailbox_id(peer_key)
         for message in tx.queued(me.address, address):
             kind = message.kind
@@ -250,12 +241,12 @@ class Outbox:
         Returns (sent, failures); waiting messages are not failures. Raises only for the
         message whose relay id is ``must`` (the one the current command is about) when it is
         refused other than for now, or when the relay goes away."""
-        items = [i for i in self._repo().outbox(me.address) if i.message.state == "sending"]
+        items = [i for i in self.env.repo().outbox(me.address) if i.message.state == "sending"]
         if not items:
             return 0, []
         keys = {
             protocol.mailbox_id(identity): key
-            for identity, key in self._relays().peer_delivery_keys().values()
+            for identity, key in self.env.relays().peer_delivery_keys().values()
         }
 
         async def one(item: OutboxItem) -> str:
@@ -274,7 +265,7 @@ class Outbox:
     def _record(self, me: Me, answers: _Answers) -> None:
         if not (answers.done or answers.permanent or answers.waiting):
             return
-        with self._repo().tx() as tx:
+        with self.env.repo().tx() as tx:
             for mid in answers.done:
                 tx.mark_sent(mid)
                 clear_wait(tx.conn, mid)
@@ -301,7 +292,7 @@ class Outbox:
         sent, failures = await self.flush_sending(conn, me)
         result.sent += sent
         result.failed.extend(failures)
-        outbox = self._repo().outbox(me.address)
+        outbox = self.env.repo().outbox(me.address)
         result.queued = sum(1 for i in outbox if i.message.state == "queued")
         result.waiting = self._waiting(me.address, outbox)
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from walletim.errors import RelayUnavailable
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging import protocol
-from walletim.messaging.identity import IdentityBinding
-from walletim.store.chat import StoredMessage
+from walletim.messaging.identity import IdentityBinding, Signed
+from walletim.store.chat import ChatRepo, StoredMessage
+from walletim.store.relay import RelayRepo
 
 T = TypeVar("T")
 
@@ -117,11 +119,6 @@ class Named(Protocol):
     def name(self) -> str: ...
 
 
-class Signed(Protocol):
-    @property
-    def bytes(self) -> bytes: ...
-
-
 class WalletsPort(Protocol):
     """The home's accounts, their chat identities and signatures."""
 
@@ -134,6 +131,20 @@ class WalletsPort(Protocol):
     def sign_message(self, spec: str, message: bytes) -> Signed: ...
 
     def list(self) -> Sequence[Named]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Env:
+    """What every part of chat shares: the home's store (as its chat and relay repositories,
+    the store opened when first needed), the clock and the randomness."""
+
+    repo: Callable[[], ChatRepo]
+    relays: Callable[[], RelayRepo]
+    clock: Callable[[], float]
+    randbytes: Callable[[int], bytes]
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
 
 
 #: Called with (the account's address, the message) after an incoming message is stored.

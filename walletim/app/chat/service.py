@@ -26,7 +26,7 @@ from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink
 from walletim.app.chat.listen import Listener
 from walletim.app.chat.outbox import Outbox
-from walletim.app.chat.ports import Connector, Hook, WalletsPort, run, websocket_connector
+from walletim.app.chat.ports import Connector, Env, Hook, WalletsPort, run, websocket_connector
 from walletim.app.chat.results import (
     InboxResult,
     InitResult,
@@ -66,15 +66,13 @@ class ChatService:
         self.wallets = wallets
         self.relay_url = relay_url
         self._open_store = store
-        repo, relays = self._chat_repo, self._relay_repo
-        self._accounts = Accounts(wallets, repo, clock)
-        self._link = RelayLink(
-            relay_url, connector or websocket_connector, repo, relays, clock, randbytes
-        )
-        self._outbox = Outbox(self._accounts, self._link, repo, relays, clock, randbytes)
-        self._inbox = Inbox(repo, clock, randbytes)
-        self._groups = Groups(self._accounts, self, wallets.sign_message, repo, clock, randbytes)
-        self._contacts = Contacts(self._accounts, self._link, wallets.list, repo)
+        self._env = env = Env(self._chat_repo, self._relay_repo, clock, randbytes)
+        self._accounts = Accounts(env, wallets)
+        self._link = RelayLink(env, relay_url, connector or websocket_connector)
+        self._outbox = Outbox(env, self._accounts, self._link)
+        self._inbox = Inbox(env)
+        self._groups = Groups(env, self._accounts, self, self._inbox, wallets.sign_message)
+        self._contacts = Contacts(env, self._accounts, self._link, wallets.list)
 
     def _chat_repo(self) -> ChatRepo:
         return ChatRepo(self._open_store())
@@ -281,7 +279,7 @@ class ChatService:
         listening, each when its backoff is over (``sent`` once they go through; ``waiting``
         is reported when a message starts waiting)."""
         listener = Listener(
-            self._link, self._outbox, self._inbox, self._relay_repo,
+            self._env, self._link, self._outbox, self._inbox,
             self._accounts.me(account), on_event,
             count=count, timeout=timeout, tick=tick, tick_every=tick_every,
         )  # fmt: skip
@@ -345,14 +343,14 @@ class ChatService:
         is fetched first unless ``sync`` is False (the change is then made on the roster this
         home holds, and may meet a concurrent one: see :mod:`walletim.messaging.groups` for
         how that resolves). Raises InputError, RelayUnavailable."""
-        return self._groups.add(account, group, peer, sync=sync)
+        return self._groups.member(account, group, peer, "add", sync=sync)
 
     def group_remove(self, account: str, group: str, peer: str, *, sync: bool = True) -> Changed:
         """Remove ``peer`` (admins only; an admin only by a more senior one; never the
         creator): a change signed by ``account``, sent to every member and to the one
         removed, who then gets no more of the group's messages and whose messages to it are
         refused. ``sync`` as for :meth:`group_add`. Raises InputError, RelayUnavailable."""
-        return self._groups.remove(account, group, peer, sync=sync)
+        return self._groups.member(account, group, peer, "remove", sync=sync)
 
     def group_leave(self, account: str, group: str, *, sync: bool = True) -> Changed:
         """Leave: a change signed by ``account`` sent to every other member; the group's
@@ -365,12 +363,12 @@ class ChatService:
         """Make member ``peer`` an admin (admins only; the new admin ranks after every
         current one). ``sync`` as for :meth:`group_add`. Raises InputError,
         RelayUnavailable."""
-        return self._groups.promote(account, group, peer, sync=sync)
+        return self._groups.member(account, group, peer, "promote", sync=sync)
 
     def group_demote(self, account: str, group: str, peer: str, *, sync: bool = True) -> Changed:
         """Make admin ``peer`` a plain member again (a more senior admin only; never the
         creator). ``sync`` as for :meth:`group_add`. Raises InputError, RelayUnavailable."""
-        return self._groups.demote(account, group, peer, sync=sync)
+        return self._groups.member(account, group, peer, "demote", sync=sync)
 
     def group_send(
         self,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
-from walletim.cli.chat.render import ACCOUNT_HELP, binding_status, contact_json, session
+from walletim.cli.base import Ctx
+from walletim.cli.chat.render import ACCOUNT_HELP, binding_status, contact_json, session, with_home
 
 
 @click.group()
@@ -16,8 +16,7 @@ def contacts() -> None:
 @contacts.command("add")
 @click.argument("name")
 @click.argument("peer")
-@password_file_option
-@pass_ctx
+@with_home
 def contacts_add(ctx: Ctx, name: str, peer: str) -> None:
     """Save PEER (a 0x address or a wallet account of this home) as NAME."""
     with session(ctx) as s:
@@ -26,8 +25,7 @@ def contacts_add(ctx: Ctx, name: str, peer: str) -> None:
 
 
 @contacts.command("list")
-@password_file_option
-@pass_ctx
+@with_home
 def contacts_list(ctx: Ctx) -> None:
     """Contacts and what is known of their chat keys."""
     with session(ctx) as s:
@@ -53,8 +51,7 @@ def contacts_list(ctx: Ctx) -> None:
 @click.option(
     "--confirm", is_flag=True, help="Record that you compared the safety number out of band."
 )
-@password_file_option
-@pass_ctx
+@with_home
 def contacts_verify(ctx: Ctx, account: str, peer: str, confirm: bool) -> None:
     """Show the safety number you and PEER can compare (in person, or on a call)."""
     with session(ctx) as s:

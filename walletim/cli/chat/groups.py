@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.cli.base import Ctx
 from walletim.cli.chat.render import (
     ACCOUNT_HELP,
     deliveries_json,
@@ -18,6 +18,7 @@ from walletim.cli.chat.render import (
     session,
     verified_text,
     warn_deliveries,
+    with_home,
 )
 from walletim.messaging.kinds import group_peer
 
@@ -67,8 +68,7 @@ def _emit_change(
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
 @click.argument("name")
 @click.argument("peers", metavar="PEER...", nargs=-1, required=True)
-@password_file_option
-@pass_ctx
+@with_home
 def group_create(ctx: Ctx, account: str, name: str, peers: tuple[str, ...]) -> None:
     """Create group NAME of you and each PEER (a 0x address, contact name or wallet account)."""
     with session(ctx) as s:
@@ -81,13 +81,44 @@ def group_create(ctx: Ctx, account: str, name: str, peers: tuple[str, ...]) -> N
 
 
 Action = Literal["add", "remove", "promote", "demote"]
-#: What each member change says (who: the member; group: the group), and its --json key.
-_SAID: dict[Action, tuple[str, str]] = {
-    "add": ("added {who} to {group}", "added"),
-    "remove": ("removed {who} from {group}", "removed"),
-    "promote": ("made {who} an admin of {group}", "promoted"),
-    "demote": ("{who} is no longer an admin of {group}", "demoted"),
+#: Each change about one member: its help, what it says (who: the member; group: the
+#: group), and its --json key.
+_MEMBER: dict[Action, tuple[str, str, str]] = {
+    "add": (
+        "Add PEER to GROUP (its name or id; admins only); signed by you, sent to everyone.",
+        "added {who} to {group}",
+        "added",
+    ),
+    "remove": (
+        "Remove PEER from GROUP (admins only; an admin only by a more senior one; never the "
+        "creator); signed by you, sent to everyone, PEER too.",
+        "removed {who} from {group}",
+        "removed",
+    ),
+    "promote": (
+        "Make member PEER an admin of GROUP (admins only); signed by you, sent to everyone.",
+        "made {who} an admin of {group}",
+        "promoted",
+    ),
+    "demote": (
+        "Make admin PEER a plain member of GROUP again (a more senior admin only).",
+        "{who} is no longer an admin of {group}",
+        "demoted",
+    ),
 }
+
+
+def _member_command(action: Action) -> click.Command:
+    """``chat group add | remove | promote | demote``: one definition for the four."""
+
+    @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+    @click.argument("group")
+    @click.argument("peer")
+    @with_home
+    def command(ctx: Ctx, account: str, group: str, peer: str) -> None:
+        _member_change(ctx, account, group, peer, action)
+
+    return group_cmd.command(action, help=_MEMBER[action][0])(command)
 
 
 def _member_change(ctx: Ctx, account: str, group: str, peer: str, action: Action) -> None:
@@ -105,40 +136,16 @@ def _member_change(ctx: Ctx, account: str, group: str, peer: str, action: Action
         names = chat.names(account)
         me = chat.address(account)
     g = change[0]
-    said, key = _SAID[action]
+    _, said, key = _MEMBER[action]
     what = said.format(who=label(who, names), group=label(group_peer(g.group_id), names))
     headline = f"{what}: signed by you, version {g.version}"
     _emit_change(ctx, account, change, names, me, {key: who}, headline)
 
 
-@group_cmd.command("add")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
-@click.argument("group")
-@click.argument("peer")
-@password_file_option
-@pass_ctx
-def group_add(ctx: Ctx, account: str, group: str, peer: str) -> None:
-    """Add PEER to GROUP (its name or id; admins only); signed by you, sent to everyone."""
-    _member_change(ctx, account, group, peer, "add")
-
-
-@group_cmd.command("remove")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
-@click.argument("group")
-@click.argument("peer")
-@password_file_option
-@pass_ctx
-def group_remove(ctx: Ctx, account: str, group: str, peer: str) -> None:
-    """Remove PEER from GROUP (admins only; an admin only by a more senior one; never the
-    creator); signed by you, sent to everyone, PEER too."""
-    _member_change(ctx, account, group, peer, "remove")
-
-
 @group_cmd.command("leave")
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
 @click.argument("group")
-@password_file_option
-@pass_ctx
+@with_home
 def group_leave(ctx: Ctx, account: str, group: str) -> None:
     """Leave GROUP; the change is signed by you and sent to the other members. Its history
     stays here; nothing more from the group is accepted."""
@@ -151,34 +158,11 @@ def group_leave(ctx: Ctx, account: str, group: str) -> None:
     _emit_change(ctx, account, change, names, me, {"left": me}, headline, with_roster=False)
 
 
-@group_cmd.command("promote")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
-@click.argument("group")
-@click.argument("peer")
-@password_file_option
-@pass_ctx
-def group_promote(ctx: Ctx, account: str, group: str, peer: str) -> None:
-    """Make member PEER an admin of GROUP (admins only); signed by you, sent to everyone."""
-    _member_change(ctx, account, group, peer, "promote")
-
-
-@group_cmd.command("demote")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
-@click.argument("group")
-@click.argument("peer")
-@password_file_option
-@pass_ctx
-def group_demote(ctx: Ctx, account: str, group: str, peer: str) -> None:
-    """Make admin PEER a plain member of GROUP again (a more senior admin only)."""
-    _member_change(ctx, account, group, peer, "demote")
-
-
 @group_cmd.command("send")
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
 @click.argument("group")
 @click.argument("text")
-@password_file_option
-@pass_ctx
+@with_home
 def group_send(ctx: Ctx, account: str, group: str, text: str) -> None:
     """Send TEXT to every member of GROUP (its name or id), each end-to-end encrypted."""
     with session(ctx) as s:
@@ -195,8 +179,7 @@ def group_send(ctx: Ctx, account: str, group: str, text: str) -> None:
 
 @group_cmd.command("list")
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
-@password_file_option
-@pass_ctx
+@with_home
 def group_list(ctx: Ctx, account: str) -> None:
     """Your groups: members, roster version, whether the roster is verified (run `chat inbox`
     first to apply changes that arrived)."""
@@ -222,3 +205,8 @@ def _members(g: GroupRow, me: str, names: dict[str, str]) -> None:
         role = "creator, admin" if a == g.creator and a in g.admins else ""
         role = role or ("admin" if a in g.admins else "")
         click.echo(f"    {a}  {who}{f' ({role})' if role else ''}".rstrip())
+
+
+group_add, group_remove, group_promote, group_demote = (
+    _member_command(a) for a in ("add", "remove", "promote", "demote")
+)

@@ -8,29 +8,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
-from walletim.cli.chat.render import (
-    ACCOUNT_HELP,
-    ViewLike,
-    label,
-    message_json,
-    message_line,
-    notice_json,
-    notice_line,
-    session,
-    wait_json,
-    wait_text,
-    warn_gaps,
-)
+from walletim.cli.base import Ctx
+from walletim.cli.chat import render as show
 
 if TYPE_CHECKING:
     from walletim.app.chat import ListenEvent
     from walletim.app.session import Session
+    from walletim.app.wim import MoneyView
     from walletim.store.chat import StoredMessage
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.option("--from", "account", required=True, help=show.ACCOUNT_HELP)
 @click.option("--count", type=click.IntRange(1), help="Stop after this many messages.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS.")
 @click.option(
@@ -52,8 +41,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="With --watch: seconds between chain scans.",
 )
-@password_file_option
-@pass_ctx
+@show.with_home
 def listen(
     ctx: Ctx,
     account: str,
@@ -73,13 +61,13 @@ def listen(
         from walletim.errors import UsageError
 
         raise UsageError("--threshold needs --watch")
-    with session(ctx) as s:
+    with show.session(ctx) as s:
         tick = _chain_watch(ctx, s, account, thresholds) if watch_chain else None
-        show = _Printer(s, account)
+        printer = _Printer(s, account)
         try:
             s.chat.listen(
                 account,
-                show.json if ctx.json else show.human,
+                printer.json if ctx.json else printer.human,
                 count=count,
                 timeout=timeout,
                 tick=tick,
@@ -120,9 +108,9 @@ class _Printer:
         self._account = account
         self._names = s.chat.names()
 
-    def _view(self, m: StoredMessage) -> ViewLike | None:
+    def _view(self, m: StoredMessage) -> MoneyView | None:
         """A money message's view, recorded (and checked) as the message was stored."""
-        view: ViewLike | None = self._s.wim.views(m.account, [m]).get(m.id)
+        view: MoneyView | None = self._s.wim.views(m.account, [m]).get(m.id)
         return view
 
     def json(self, event: ListenEvent) -> None:
@@ -131,14 +119,16 @@ class _Printer:
         item = event.item
         doc: dict[str, object] = {"event": event.kind}
         if isinstance(item, Received):
-            doc.update(message_json(item.message, self._view(item.message)))
+            doc.update(show.message_json(item.message, self._view(item.message)))
             doc.update(missing=list(item.missing))
         elif isinstance(item, Rejection):
             doc.update(address=item.peer, reason=item.reason)
         elif isinstance(item, GroupNotice):
-            doc.update(notice_json(item))
+            doc.update(show.notice_json(item))
         elif isinstance(item, list):  # waiting: messages the relay refused for now
-            doc["messages"] = [{**message_json(m), "waiting": wait_json(w)} for m, w in item]
+            doc["messages"] = [
+                {**show.message_json(m), "waiting": show.wait_json(w)} for m, w in item
+            ]
         elif item is not None:
             doc["detail"] = item
         click.echo(json.dumps(doc))
@@ -149,16 +139,18 @@ class _Printer:
         item, names = event.item, self._names
         if isinstance(item, Received):
             m = item.message
-            click.echo(message_line(m, names, self._view(m), self._account))
+            click.echo(show.message_line(m, names, self._view(m), self._account))
             if item.verdict == "gap":
-                warn_gaps(m.peer, item.missing, names)
+                show.warn_gaps(m.peer, item.missing, names)
         elif isinstance(item, Rejection):
             click.echo(f"warning: an envelope was rejected ({item.reason})", err=True)
         elif isinstance(item, GroupNotice):
-            click.echo(notice_line(item, self._s.chat.names(self._account)))
+            click.echo(show.notice_line(item, self._s.chat.names(self._account)))
         elif isinstance(item, list):  # waiting: messages the relay refused for now
             for m, w in item:
-                click.echo(f"waiting for {label(m.peer, names)}: {wait_text(w)}", err=True)
+                click.echo(
+                    f"waiting for {show.label(m.peer, names)}: {show.wait_text(w)}", err=True
+                )
         else:
             line = _STATUS.get(event.kind)
             if line is not None:

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option, printable
+from walletim.cli.base import Ctx, printable
 from walletim.cli.chat.render import (
     ACCOUNT_HELP,
     WAIT_TEXT,
-    ViewLike,
     binding_status,
     contact_json,
     group_json,
@@ -28,17 +27,18 @@ from walletim.cli.chat.render import (
     wait_text,
     warn_gaps,
     when,
+    with_home,
 )
 
 if TYPE_CHECKING:
     from walletim.app.chat import InboxResult, ReadResult
+    from walletim.app.wim import MoneyView
     from walletim.store.chat import ConversationInfo
 
 
 @click.command()
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
-@password_file_option
-@pass_ctx
+@with_home
 def init(ctx: Ctx, account: str) -> None:
     """Publish your chat identity (bound to your address) and prekeys to the relay."""
     with session(ctx) as s:
@@ -63,8 +63,7 @@ def init(ctx: Ctx, account: str) -> None:
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
 @click.argument("peer")
 @click.argument("text")
-@password_file_option
-@pass_ctx
+@with_home
 def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
     """Send TEXT to PEER (a 0x address, a contact name, or a wallet account of this home)."""
     with session(ctx) as s:
@@ -104,14 +103,13 @@ def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
 
 @click.command()
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
-@password_file_option
-@pass_ctx
+@with_home
 def inbox(ctx: Ctx, account: str) -> None:
     """Fetch, decrypt and store new messages (then acknowledge them); list conversations."""
     with session(ctx) as s:
         r = s.chat.inbox(account)
         s.wim.check(account)  # payments not final yet: a reorg reverts them and says so
-        views: Mapping[int, ViewLike] = s.wim.views(r.address, [x.message for x in r.received])
+        views: Mapping[int, MoneyView] = s.wim.views(r.address, [x.message for x in r.received])
         conversations = s.chat.conversations(account)
         names = s.chat.names(account)
 
@@ -132,7 +130,7 @@ def inbox(ctx: Ctx, account: str) -> None:
 
 
 def _inbox_json(
-    r: InboxResult, views: Mapping[int, ViewLike], conversations: Sequence[ConversationInfo]
+    r: InboxResult, views: Mapping[int, MoneyView], conversations: Sequence[ConversationInfo]
 ) -> dict[str, object]:
     return {
         "address": r.address,
@@ -224,14 +222,13 @@ def _conversations(conversations: Sequence[ConversationInfo], names: dict[str, s
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
 @click.argument("peer")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@password_file_option
-@pass_ctx
+@with_home
 def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
     """Show the conversation with PEER from the local history (no network)."""
     with session(ctx) as s:
         r = s.chat.read(account, peer, limit)
         names = s.chat.names(account)
-        views: Mapping[int, ViewLike] = s.wim.views(r.account, r.messages)
+        views: Mapping[int, MoneyView] = s.wim.views(r.account, r.messages)
         waits = s.chat.waiting(account)
     c, g = r.contact, r.group
     data = {
@@ -276,14 +273,13 @@ def _read_head(r: ReadResult, names: dict[str, str]) -> str:
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
 @click.argument("query")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
-@password_file_option
-@pass_ctx
+@with_home
 def search(ctx: Ctx, account: str, query: str, limit: int) -> None:
     """Full-text search of your local history (newest first); QUERY words must all appear."""
     with session(ctx) as s:
         hits = s.chat.search(account, query, limit)
         names = s.chat.names(account)
-        views: Mapping[int, ViewLike] = s.wim.views(hits[0].account, hits) if hits else {}
+        views: Mapping[int, MoneyView] = s.wim.views(hits[0].account, hits) if hits else {}
     data = {"query": query, "messages": [message_json(m, views.get(m.id)) for m in hits]}
 
     def human() -> None:

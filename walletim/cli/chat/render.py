@@ -11,17 +11,18 @@ walletim's own words, never a peer's.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, open_session, printable
+from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option, printable
 from walletim.messaging.kinds import GROUP_PREFIX, KINDS, group_peer, is_group_peer
 
 if TYPE_CHECKING:
     from walletim.app.chat import GroupNotice, SendResult
     from walletim.app.session import Session
+    from walletim.app.wim import MoneyView, Verdict
     from walletim.store.chat import Contact, GroupRow, StoredMessage
     from walletim.store.relay import OutboxWait
 
@@ -33,57 +34,16 @@ WAIT_TEXT = {
 }
 
 
+def with_home(f: Callable[..., None]) -> Callable[..., None]:
+    """``--password-file`` and the command's context: what every chat command opens its home
+    with (the last of its options)."""
+    return password_file_option(pass_ctx(f))
+
+
 def session(ctx: Ctx) -> Session:
     """The Session of this command (walletim.cli.base.open_session), typed."""
     opened: Session = open_session(ctx)
     return opened
-
-
-class VerdictLike(Protocol):
-    """What the chain said of a money message (walletim.app.wim.Verdict)."""
-
-    @property
-    def state(self) -> str: ...
-
-    @property
-    def reason(self) -> str: ...
-
-    @property
-    def confirmations(self) -> int: ...
-
-    @property
-    def final(self) -> bool: ...
-
-
-class ViewLike(Protocol):
-    """A money message as this home checked it (walletim.app.wim.MoneyView)."""
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def verdict(self) -> VerdictLike | None: ...
-
-    @property
-    def amount(self) -> str: ...
-
-    @property
-    def payer(self) -> str | None: ...
-
-    @property
-    def payee(self) -> str | None: ...
-
-    @property
-    def note(self) -> str: ...
-
-    @property
-    def ref(self) -> str | None: ...
-
-    @property
-    def open(self) -> bool | None: ...
-
-    @property
-    def line(self) -> str | None: ...
 
 
 # -- labels -----------------------------------------------------------------------------------
@@ -116,7 +76,7 @@ def key_changed(who: str, account: str, peer: str) -> str:
 # -- messages ---------------------------------------------------------------------------------
 
 
-def message_json(m: StoredMessage, view: ViewLike | None = None) -> dict[str, object]:
+def message_json(m: StoredMessage, view: MoneyView | None = None) -> dict[str, object]:
     """A message for --json; with its money ``view``: the chain's verdict under
     ``verification`` and the request's or red packet's id."""
     doc: dict[str, object] = {
@@ -145,7 +105,7 @@ def message_json(m: StoredMessage, view: ViewLike | None = None) -> dict[str, ob
     return doc
 
 
-def verdict_json(view: ViewLike) -> dict[str, object]:
+def verdict_json(view: MoneyView) -> dict[str, object]:
     """A money message's check against the chain, for ``--json`` (a red packet's adds
     ``shown``: its line as the red-packet contract bears it out, or null)."""
     v = view.verdict
@@ -210,7 +170,7 @@ def _styled(text: str, colour: str) -> str:
     return click.style(f"[{text}]", fg=colour, bold=True)
 
 
-def _chain_badge(view: ViewLike, v: VerdictLike | None) -> str:
+def _chain_badge(view: MoneyView, v: Verdict | None) -> str:
     """A payment's or shared action's verdict (None: not asked of the chain yet)."""
     what = "PAID" if view.kind == "payment" else "SHARED " + "ACTION"
     if v is None:
@@ -226,7 +186,7 @@ def _chain_badge(view: ViewLike, v: VerdictLike | None) -> str:
     return _styled(f"✗ {v.state.upper()}" + (f": {reason}" if reason else ""), "red")
 
 
-def badge(view: ViewLike) -> str:
+def badge(view: MoneyView) -> str:
     """walletim's own verdict on a money message, styled (colour only on a terminal)."""
     v = view.verdict
     if view.kind in ("payment", "action"):
@@ -242,7 +202,9 @@ def badge(view: ViewLike) -> str:
     return _styled(f"✗ RED PACKET MISMATCH: {reason}", "red")
 
 
-def money_text(m: StoredMessage, view: ViewLike, names: dict[str, str], account: str | None) -> str:
+def money_text(
+    m: StoredMessage, view: MoneyView, names: dict[str, str], account: str | None
+) -> str:
     """What a money message says, from the checked record; the sender's note last, quoted."""
     from walletim.display import quoted
 
@@ -272,7 +234,7 @@ def money_text(m: StoredMessage, view: ViewLike, names: dict[str, str], account:
 def message_line(
     m: StoredMessage,
     names: dict[str, str],
-    view: ViewLike | None = None,
+    view: MoneyView | None = None,
     account: str | None = None,
     waiting: OutboxWait | None = None,
 ) -> str:
