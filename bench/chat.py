@@ -136,7 +136,8 @@ def _walletim_run(
 ) -> list[float]:
     """Seconds per message through the session core, both conversation states round-tripped
     through JSON text. ``with_prekeys``: the receiver also loads its prekeys from their JSON
-    text for each message, as ChatService._receive_one does (timed with the message)."""
+    text for each message, as the chat inbox (walletim.app.chat.inbox) does (timed with the
+    message)."""
     times: list[float] = []
     loaded = {alice.name: alice.load_prekeys(), bob.name: bob.load_prekeys()}
     gc.collect()
@@ -157,30 +158,30 @@ def _bare_run(count: int, ping_pong: bool, message: bytes) -> list[float]:
     payload JSON, no padding, no sealing, no state serialization."""
     import nacl.public
 
-    from walletim.messaging import session as S
+    from walletim.messaging import ratchet as R
 
     ad = _seed("associated data") * 2
     bob_priv = nacl.public.PrivateKey(_seed("bob ratchet"))
-    alice_r, first = S._run(
-        S._Ratchet.encrypt_initial_message(
-            *S._DR, _seed("shared secret"), bytes(bob_priv.public_key), message, ad
+    alice_r, first = R.drive(
+        R.Ratchet.encrypt_initial_message(
+            *R.DR_ARGS, _seed("shared secret"), bytes(bob_priv.public_key), message, ad
         )
     )
-    bob_r, plain = S._run(
-        S._Ratchet.decrypt_initial_message(
-            *S._DR, _seed("shared secret"), bytes(bob_priv), first, ad
+    bob_r, plain = R.drive(
+        R.Ratchet.decrypt_initial_message(
+            *R.DR_ARGS, _seed("shared secret"), bytes(bob_priv), first, ad
         )
     )
     assert plain == message
     # bob answers once, so both sides have a sending chain (as in the walletim runs)
-    S._run(alice_r.decrypt_message(S._run(bob_r.encrypt_message(message, ad)), ad))
+    R.drive(alice_r.decrypt_message(R.drive(bob_r.encrypt_message(message, ad)), ad))
     times: list[float] = []
     gc.collect()
     for i in range(count):
         src, dst = (bob_r, alice_r) if ping_pong and i % 2 else (alice_r, bob_r)
         start = time.perf_counter()
-        encrypted = S._run(src.encrypt_message(message, ad))
-        plain = S._run(dst.decrypt_message(encrypted, ad))
+        encrypted = R.drive(src.encrypt_message(message, ad))
+        plain = R.drive(dst.decrypt_message(encrypted, ad))
         times.append(time.perf_counter() - start)
         if plain != message:
             raise AssertionError("bare ratchet did not round-trip the message")

@@ -32,8 +32,9 @@ class Person:
     def address(self) -> str:
         return self.wallets.account(self.name).address
 
-    def service(self) -> ChatService:
-        """A fresh service, as a new walletim process would build it."""
+    def service(self, connector: Any = None, clock: Any = None) -> ChatService:
+        """A fresh service, as a new walletim process would build it (``connector`` and
+        ``clock`` in place of the in-memory relay's and the system's)."""
 
         def open_store() -> Store:
             if not self.stores or self.stores[-1] is None:
@@ -41,7 +42,13 @@ class Person:
                 self.stores.append(Store.open(self.home / DB_NAME, key))
             return self.stores[-1]
 
-        return ChatService(self.wallets, open_store, "memory://relay", connector=self.relay.connect)
+        return ChatService(
+            self.wallets,
+            open_store,
+            "memory://relay",
+            connector=connector or self.relay.connect,
+            **({} if clock is None else {"clock": clock}),
+        )
 
     def restart(self) -> ChatService:
         for s in self.stores:
@@ -192,7 +199,7 @@ def test_crash_after_encrypting_before_relay_confirms_resends_same_envelope(
     """A message encrypted and stored as 'sending' whose relay confirmation never came is
     resent byte-for-byte (same mid: the relay dedupes) by the next command, and shown once."""
     alice, bob = people
-    a, b = alice.service(), bob.service()
+    b = bob.service()
     b.init("bob")
     original = alice.relay.connect
 
@@ -206,7 +213,7 @@ def test_crash_after_encrypting_before_relay_confirms_resends_same_envelope(
         conn.send = send  # type: ignore[method-assign]
         return conn
 
-    a._connector = failing_send
+    a = alice.service(connector=failing_send)
     with pytest.raises(RelayUnavailable, match="saved and will be sent"):
         a.send("alice", bob.address, "exactly once")
     [pending] = a.repo.outbox(alice.address)
@@ -219,8 +226,8 @@ def test_crash_after_encrypting_before_relay_confirms_resends_same_envelope(
 
 def test_crash_after_storing_before_ack_shows_once(people: tuple[Person, Person]) -> None:
     alice, bob = people
-    a, b = alice.service(), bob.service()
-    b.init("bob")
+    a = alice.service()
+    bob.service().init("bob")
     a.send("alice", bob.address, "stored then crash")
     original = bob.relay.connect
 
@@ -233,7 +240,7 @@ def test_crash_after_storing_before_ack_shows_once(people: tuple[Person, Person]
         conn.ack = ack  # type: ignore[method-assign]
         return conn
 
-    b._connector = no_ack
+    b = bob.service(connector=no_ack)
     with pytest.raises(RelayUnavailable):
         b.inbox("bob")
     b2 = bob.restart()
@@ -257,8 +264,7 @@ def test_key_change_is_flagged_and_rollback_refused(
     w = Wallets(bob2_home, PASSWORD, fast_kdf=True)
     w.import_private_key("bob", bob.wallets.private_key("bob"))
     bob2 = Person("bob", bob2_home, w, bob.relay, [])
-    b2 = bob2.service()
-    b2._clock = lambda: 4_000_000_000.0
+    b2 = bob2.service(clock=lambda: 4_000_000_000.0)
     b2.init("bob")
     b2.send("bob", alice.address, "new key, same address")
     inbox = a.inbox("alice")
@@ -316,14 +322,14 @@ def test_a_poison_envelope_does_not_jam_the_inbox(
 ) -> None:
     """Whatever a hostile envelope makes the crypto raise, it is recorded and acknowledged
     (not redelivered forever), and the messages after it arrive."""
-    import walletim.app.chat as chat_module
+    import walletim.app.chat.inbox as inbox_module
 
     alice, bob = people
     a, b = alice.service(), bob.service()
     b.init("bob")
     a.send("alice", bob.address, "poison")
     a.send("alice", bob.address, "fine")
-    real = chat_module.decrypt
+    real = inbox_module.decrypt
     calls = {"n": 0}
 
     def flaky(*args: Any) -> Any:
@@ -332,11 +338,11 @@ def test_a_poison_envelope_does_not_jam_the_inbox(
             raise RuntimeError("a bug in some library")
         return real(*args)
 
-    monkeypatch.setattr(chat_module, "decrypt", flaky)
+    monkeypatch.setattr(inbox_module, "decrypt", flaky)
     inbox = b.inbox("bob")
     assert [(r.reason, r.detail) for r in inbox.rejected] == [("undecryptable", "RuntimeError")]
     assert texts(inbox) == ["fine"] and inbox.received[0].missing == (1,)
-    bob_mailbox = protocol.mailbox_id(b._me("bob").identity.public_key)
+    bob_mailbox = protocol.mailbox_id(bob.wallets.chat_identity("bob").public_key)
     assert not bob.relay.mailboxes[bob_mailbox]  # both acknowledged: nothing left to jam
 
 

@@ -44,16 +44,18 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
         1,
         "chat identity seed of a private-key wallet",
     ),
-    ("walletim/app/chat.py", "ChatService.__init__", "os.urandom"): (1, "default of randbytes"),
-    ("walletim/app/chat.py", "ChatService.group_create", "randbytes (injected)"): (1, "group id"),
-    ("walletim/app/chat.py", "ChatService._seal_queued", "secrets.token_hex"): (1, "message id"),
-    ("walletim/app/chat.py", "ChatService._listen", "secrets.randbelow"): (2, "reconnect jitter"),
+    ("walletim/app/chat/service.py", "ChatService.__init__", "os.urandom"): (
+        1,
+        "default of randbytes",
+    ),
+    ("walletim/app/chat/groups.py", "Groups.create", "randbytes (injected)"): (1, "group id"),
+    ("walletim/app/chat/outbox.py", "Outbox._seal", "secrets.token_hex"): (1, "message id"),
     ("walletim/retry.py", "Backoff.delay", "secrets.randbelow"): (1, "backoff jitter"),
-    ("walletim/app/chat.py", "ChatService._delivery_key", "randbytes (injected)"): (
+    ("walletim/app/chat/link.py", "RelayLink.delivery_key", "randbytes (injected)"): (
         1,
         "an account's delivery key (mailbox quotas)",
     ),
-    ("walletim/app/chat.py", "ChatService.rotate_delivery_key", "randbytes (injected)"): (
+    ("walletim/app/chat/link.py", "RelayLink.rotate_delivery_key", "randbytes (injected)"): (
         1,
         "a rotated delivery key",
     ),

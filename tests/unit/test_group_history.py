@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from walletim.app import grouplog
+from walletim.app.chat import grouplog
 from walletim.errors import MessagingError
 from walletim.keys.signing import LocalSigner
 from walletim.messaging import groups as G

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal, TypeGuard, get_args
 
 from walletim import safejson
 from walletim.errors import MessagingError
@@ -47,17 +47,13 @@ FRAME_FIXED = 3 + 1 + 1 + 32 + 2
 KINDS = {1: "initial", 2: "message"}
 EPOCH_HEX = 16
 DELIVERY_KEY_HEX = 32  # a 16-byte delivery key
-#: What a peer may send. Local kinds ("system" notices, "alert"s from the watcher) are never
-#: accepted from the wire, so no peer can make its words look like walletim's own.
-PAYLOAD_KINDS = (
-    "text",
-    "payment",
-    "request",
-    "redpacket",
-    "action",
-    "group",
-    "membership",
-)
+#: The message kinds a peer may send (what each carries: the registry,
+#: :data:`walletim.messaging.kinds.KINDS`). Local kinds ("system" notices, the watcher's
+#: "alert"s) are never accepted from the wire, so no peer can make its words look like
+#: walletim's own.
+WireKind = Literal["text", "payment", "request", "redpacket", "action", "group", "membership"]
+WIRE_KINDS: tuple[WireKind, ...] = get_args(WireKind)
+PAYLOAD_KINDS = WIRE_KINDS  # the older name
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +61,14 @@ class Payload:
     epoch: str  # 16 hex digits, the sender's conversation epoch
     counter: int
     sent_ms: int
-    kind: str
-    body: Any
+    kind: WireKind
+    body: object
     delivery_key: bytes | None = None  # the sender's, for the recipient to present
 
     def encode(self) -> bytes:
         """Compact JSON (UTF-8). Raises MessagingError on an unknown kind, a bad epoch or a
         delivery key that is not 16 bytes."""
-        if self.kind not in PAYLOAD_KINDS:
+        if not _is_wire(self.kind):
             raise MessagingError(f"unknown payload kind {self.kind[:20]!r}")
         if not _is_epoch(self.epoch):
             raise MessagingError("a payload epoch is 16 hex digits")
@@ -108,7 +104,7 @@ class Payload:
             raise MessagingError("malformed message counter")
         if type(sent) is not int or not 0 <= sent < 2**63:
             raise MessagingError("malformed message time")
-        if kind not in PAYLOAD_KINDS:
+        if not isinstance(kind, str) or not _is_wire(kind):
             raise MessagingError("unknown message kind")
         dk = doc.get("dk")
         key = None
@@ -116,7 +112,11 @@ class Payload:
             if not isinstance(dk, str) or len(dk) != DELIVERY_KEY_HEX or not _is_hex(dk):
                 raise MessagingError("malformed delivery key")
             key = bytes.fromhex(dk)
-        return cls(epoch, counter, sent, str(kind), doc.get("b"), key)
+        return cls(epoch, counter, sent, kind, doc.get("b"), key)
+
+
+def _is_wire(kind: str) -> TypeGuard[WireKind]:
+    return kind in WIRE_KINDS
 
 
 def _is_epoch(value: str) -> bool:
@@ -238,11 +238,13 @@ class CounterTracker:
     def copy(self) -> CounterTracker:
         return CounterTracker(self.highest, set(self.missing), self.window)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"highest": self.highest, "missing": sorted(self.missing), "window": self.window}
 
     @classmethod
-    def from_json(cls, data: Any) -> CounterTracker:
+    def from_json(cls, data: object) -> CounterTracker:
+        if not isinstance(data, dict):
+            raise MessagingError("malformed counter state")
         try:
             return cls(int(data["highest"]), {int(m) for m in data["missing"]}, int(data["window"]))
         except (KeyError, TypeError, ValueError) as exc:

@@ -48,12 +48,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from walletim.errors import MessagingError
-from walletim.messaging.kinds import _addr, _dict, _group_id, _hex, _text, _uint
+from walletim.messaging import fields as F
 
 STATEMENT_PREFIX = b"walletim group v2\n"
 FORMAT = 2
@@ -91,7 +90,7 @@ class GroupState:
         """0 for the most senior admin; every non-admin ranks after all admins."""
         return self.admins.index(who) if who in self.admins else len(self.admins)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "group": self.group_id,
             "name": self.name,
@@ -103,19 +102,19 @@ class GroupState:
         }
 
     @classmethod
-    def from_json(cls, doc: Any) -> GroupState:
+    def from_json(cls, doc: object) -> GroupState:
         """Raises MessagingError."""
-        d = _dict(doc, "group state")
+        d = F.obj(doc, "group state")
         members = _address_list(d.get("members"), "group members", sort=True)
         admins = _address_list(d.get("admins"), "group admins", sort=False, allow_empty=True)
         return cls(
-            _group_id(d.get("group")),
-            _text(d.get("name"), "group name", MAX_NAME),
-            _uint(d.get("version"), "version", 32),
-            _hex(d.get("head"), "change hash", 32),
+            F.group_id(d.get("group")),
+            F.text(d.get("name"), "group name", MAX_NAME),
+            F.uint(d.get("version"), "version", 32),
+            F.hex_string(d.get("head"), "change hash", 32),
             members,
             admins,
-            _addr(d.get("creator"), "creator"),
+            F.address(d.get("creator"), "creator"),
         )
 
 
@@ -140,13 +139,13 @@ def legacy_state(
 
 
 def _address_list(
-    value: Any, what: str, *, sort: bool, allow_empty: bool = False
+    value: object, what: str, *, sort: bool, allow_empty: bool = False
 ) -> tuple[str, ...]:
     if not isinstance(value, list) or len(value) > MAX_MEMBERS:
         raise MessagingError(f"malformed {what}")
     if not value and not allow_empty:
         raise MessagingError(f"malformed {what}")
-    out = [_addr(m, "member") for m in value]
+    out = [F.address(m, "member") for m in value]
     if len(set(out)) != len(out):
         raise MessagingError(f"malformed {what}: listed twice")
     return tuple(sorted(out)) if sort else tuple(out)
@@ -168,20 +167,23 @@ class GroupChange:
     by: str
     signature: str
 
-    def statement(self) -> bytes:
-        """The bytes ``by`` signs (EIP-191)."""
-        doc = {
+    def _fields(self) -> dict[str, object]:
+        return {
             "group": self.group_id,
             "name": self.name,
             "version": self.version,
             "prev": self.prev,
             "action": self.action,
             "subject": self.subject,
-            "members": sorted(self.members),
+            "members": list(self.members),
             "admins": list(self.admins),
             "creator": self.creator,
             "by": self.by,
         }
+
+    def statement(self) -> bytes:
+        """The bytes ``by`` signs (EIP-191)."""
+        doc = {**self._fields(), "members": sorted(self.members)}
         return STATEMENT_PREFIX + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
     @property
@@ -204,21 +206,8 @@ class GroupChange:
         except Exception:  # a malformed signature is simply not a signature
             return False
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "v": FORMAT,
-            "group": self.group_id,
-            "name": self.name,
-            "version": self.version,
-            "prev": self.prev,
-            "action": self.action,
-            "subject": self.subject,
-            "members": list(self.members),
-            "admins": list(self.admins),
-            "creator": self.creator,
-            "by": self.by,
-            "signature": self.signature,
-        }
+    def to_json(self) -> dict[str, object]:
+        return {"v": FORMAT, **self._fields(), "signature": self.signature}
 
     @property
     def text(self) -> str:
@@ -240,15 +229,15 @@ def describe(action: str, by: str, subject: str | None, name: str, count: int) -
     return f"{by} removed {subject}"
 
 
-def is_change(body: Any) -> bool:
+def is_change(body: object) -> bool:
     """True if ``body`` claims to be a v2 change (it may still be malformed)."""
     return isinstance(body, dict) and body.get("v") == FORMAT
 
 
-def parse_change(body: Any) -> GroupChange:
+def parse_change(body: object) -> GroupChange:
     """A v2 membership change, checked field by field (not its signature, not against any
     roster: see :meth:`GroupChange.signed` and :func:`check`). Raises MessagingError."""
-    b = _dict(body, "membership change")
+    b = F.obj(body, "membership change")
     if b.get("v") != FORMAT:
         raise MessagingError("a membership change in an old format (walletim group v1)")
     action = b.get("action")
@@ -259,33 +248,33 @@ def parse_change(body: Any) -> GroupChange:
     admins = _address_list(b.get("admins"), "group admins", sort=False, allow_empty=True)
     if not set(admins) <= set(members):
         raise MessagingError("malformed group admins: an admin who is not a member")
-    version = _uint(b.get("version"), "version", 32)
-    prev = _hex(b.get("prev"), "previous change hash", 32)
+    version = F.uint(b.get("version"), "version", 32)
+    prev = F.hex_string(b.get("prev"), "previous change hash", 32)
     if (action == "create") != (version == 1) or (action == "create") != (prev == ZERO_HASH):
         raise MessagingError("malformed membership change: only a create starts at version 1")
-    name = _text(b.get("name"), "group name", MAX_NAME)
+    name = F.text(b.get("name"), "group name", MAX_NAME)
     if not name.strip():
         raise MessagingError("malformed group name")
     return GroupChange(
-        _group_id(b.get("group")),
+        F.group_id(b.get("group")),
         name,
         version,
         prev,
         str(action),
-        None if subject is None else _addr(subject, "member"),
+        None if subject is None else F.address(subject, "member"),
         members,
         admins,
-        _addr(b.get("creator"), "creator"),
-        _addr(b.get("by"), "member"),
-        _hex(b.get("signature"), "signature", 65),
+        F.address(b.get("creator"), "creator"),
+        F.address(b.get("by"), "member"),
+        F.hex_string(b.get("signature"), "signature", 65),
     )
 
 
-def parse_bundle(body: Any) -> tuple[GroupChange, tuple[GroupChange, ...]]:
+def parse_bundle(body: object) -> tuple[GroupChange, tuple[GroupChange, ...]]:
     """A change as sent (the change, plus up to :data:`MAX_CONTEXT` earlier changes of the
     same group under ``context``). Raises MessagingError."""
     change = parse_change(body)
-    raw = body.get("context", [])
+    raw = F.obj(body, "membership change").get("context", [])
     if not isinstance(raw, list) or len(raw) > MAX_CONTEXT:
         raise MessagingError("malformed membership context")
     context = tuple(parse_change(c) for c in raw)
@@ -294,9 +283,9 @@ def parse_bundle(body: Any) -> tuple[GroupChange, tuple[GroupChange, ...]]:
     return change, context
 
 
-def bundle(change: GroupChange, earlier: Sequence[GroupChange]) -> dict[str, Any]:
+def bundle(change: GroupChange, earlier: Sequence[GroupChange]) -> dict[str, object]:
     """The body to send: ``change`` and the newest of ``earlier`` (newest first) that fit."""
-    context: list[dict[str, Any]] = []
+    context: list[dict[str, object]] = []
     size = 0
     for c in earlier[:MAX_CONTEXT]:
         doc = c.to_json()
@@ -329,6 +318,34 @@ def check(parent: GroupState, c: GroupChange) -> str | None:
     """Why ``c`` cannot follow ``parent``, or None if it does: exactly the next version, on
     exactly ``parent``'s head, allowed for its author there, and its roster and admins what
     its action makes of ``parent``'s."""
+    why = _misplaced(parent, c)
+    if why is not None:
+        return why
+    if c.by not in parent.members:
+        return f"{c.by} is not a member"
+    if c.action == "leave":
+        roster = _leave(parent, c)
+    elif c.by not in parent.admins:
+        return f"{c.by} is not an admin: only admins may add, remove or promote"
+    elif c.subject is None:
+        return "the change names nobody"
+    else:
+        rule = _BY_ADMINS.get(c.action)
+        roster = "unknown membership action" if rule is None else rule(parent, c.by, c.subject)
+    if isinstance(roster, str):
+        return roster
+    members, admins = roster
+    if c.members != tuple(sorted(members)) or c.admins != tuple(admins):
+        return "the new roster does not follow from the change"
+    return None
+
+
+#: What an action makes of the roster (members, admins by seniority), or why it may not.
+_Roster = tuple[set[str], list[str]]
+
+
+def _misplaced(parent: GroupState, c: GroupChange) -> str | None:
+    """Why ``c`` is not the next change of ``parent``'s group at all, or None."""
     if c.group_id != parent.group_id:
         return "a change of another group"
     if c.action == "create":
@@ -339,56 +356,68 @@ def check(parent: GroupState, c: GroupChange) -> str | None:
         return f"it is numbered {c.version}, the next version is {parent.version + 1}"
     if c.name != parent.name or c.creator != parent.creator:
         return "it changes the group's name or creator"
-    members, admins = set(parent.members), list(parent.admins)
-    by, s = c.by, c.subject
-    if by not in members:
-        return f"{by} is not a member"
-    if c.action == "leave":
-        if s not in (None, by):
-            return "a leave names someone else"
-        members.discard(by)
-        admins = [a for a in admins if a != by]
-        if members and not admins:
-            return "the last admin cannot leave: make another member admin first"
-        if not members:
-            return "the last member cannot leave"
-    else:
-        if by not in parent.admins:
-            return f"{by} is not an admin: only admins may add, remove or promote"
-        if s is None:
-            return "the change names nobody"
-        if c.action == "add":
-            if s in members:
-                return f"{s} is already a member"
-            members.add(s)
-            if len(members) > MAX_MEMBERS:
-                return f"a group has at most {MAX_MEMBERS} members"
-        elif s not in members:
-            return f"{s} is not a member"
-        elif c.action == "remove":
-            if s == by:
-                return "to remove yourself, leave"
-            if s == parent.creator:
-                return "the creator cannot be removed"
-            if s in parent.admins and parent.rank(by) >= parent.rank(s):
-                return "only a more senior admin may remove an admin"
-            members.discard(s)
-            admins = [a for a in admins if a != s]
-        elif c.action == "promote":
-            if s in parent.admins:
-                return f"{s} is already an admin"
-            admins.append(s)
-        else:  # demote
-            if s not in parent.admins:
-                return f"{s} is not an admin"
-            if s == parent.creator:
-                return "the creator cannot be demoted"
-            if parent.rank(by) >= parent.rank(s):
-                return "only a more senior admin may demote an admin"
-            admins = [a for a in admins if a != s]
-    if c.members != tuple(sorted(members)) or c.admins != tuple(admins):
-        return "the new roster does not follow from the change"
     return None
+
+
+def _leave(parent: GroupState, c: GroupChange) -> _Roster | str:
+    if c.subject not in (None, c.by):
+        return "a leave names someone else"
+    members = set(parent.members) - {c.by}
+    admins = [a for a in parent.admins if a != c.by]
+    if members and not admins:
+        return "the last admin cannot leave: make another member admin first"
+    if not members:
+        return "the last member cannot leave"
+    return members, admins
+
+
+def _add(parent: GroupState, by: str, s: str) -> _Roster | str:
+    if s in parent.members:
+        return f"{s} is already a member"
+    members = {*parent.members, s}
+    if len(members) > MAX_MEMBERS:
+        return f"a group has at most {MAX_MEMBERS} members"
+    return members, list(parent.admins)
+
+
+def _remove(parent: GroupState, by: str, s: str) -> _Roster | str:
+    if s not in parent.members:
+        return f"{s} is not a member"
+    if s == by:
+        return "to remove yourself, leave"
+    if s == parent.creator:
+        return "the creator cannot be removed"
+    if s in parent.admins and parent.rank(by) >= parent.rank(s):
+        return "only a more senior admin may remove an admin"
+    return set(parent.members) - {s}, [a for a in parent.admins if a != s]
+
+
+def _promote(parent: GroupState, by: str, s: str) -> _Roster | str:
+    if s not in parent.members:
+        return f"{s} is not a member"
+    if s in parent.admins:
+        return f"{s} is already an admin"
+    return set(parent.members), [*parent.admins, s]
+
+
+def _demote(parent: GroupState, by: str, s: str) -> _Roster | str:
+    if s not in parent.members:
+        return f"{s} is not a member"
+    if s not in parent.admins:
+        return f"{s} is not an admin"
+    if s == parent.creator:
+        return "the creator cannot be demoted"
+    if parent.rank(by) >= parent.rank(s):
+        return "only a more senior admin may demote an admin"
+    return set(parent.members), [a for a in parent.admins if a != s]
+
+
+_BY_ADMINS: dict[str, Callable[[GroupState, str, str], _Roster | str]] = {
+    "add": _add,
+    "remove": _remove,
+    "promote": _promote,
+    "demote": _demote,
+}
 
 
 def propose(parent: GroupState, action: str, subject: str | None, by: str) -> GroupChange:
@@ -461,59 +490,71 @@ def resolve(anchor: GroupState, changes: Iterable[GroupChange]) -> Resolution:
     children: dict[str, list[GroupChange]] = defaultdict(list)
     for c in known.values():
         children[c.prev].append(c)
-    states: dict[str, GroupState] = {anchor.head: anchor}
-    valid: dict[str, list[GroupChange]] = defaultdict(list)
-    refused: dict[str, str] = {}
-    todo = [anchor.head]
-    while todo:
-        h = todo.pop()
-        for c in sorted(children.get(h, ()), key=lambda x: x.hash):
-            why = check(states[h], c)
-            if why is not None:
-                refused[c.hash] = why
-                continue
-            if c.hash not in states:
-                states[c.hash] = c.state()
-                valid[h].append(c)
-                todo.append(c.hash)
-    # Whatever builds on a refused change is refused with it.
-    todo = list(refused)
-    while todo:
-        for c in children.get(todo.pop(), ()):
-            if c.hash not in refused:
-                refused[c.hash] = "it builds on a refused change"
-                todo.append(c.hash)
+    tree = _Tree(anchor, children)
+    chain, forks = tree.chain()
+    on_chain = {c.hash for c in chain}
+    in_tree = set(tree.states) - {anchor.head}
+    return Resolution(
+        chain[-1].state() if chain else anchor,
+        tuple(chain),
+        frozenset(in_tree - on_chain),
+        frozenset(set(known) - in_tree - set(tree.refused)),
+        tree.refused,
+        tuple(forks),
+    )
 
-    def acked(c: GroupChange, fork: GroupState) -> bool:
-        stack = list(valid.get(c.hash, ()))
+
+class _Tree:
+    """The valid changes that grow from an anchor (each checked against its parent), and
+    the refused ones with why."""
+
+    def __init__(self, anchor: GroupState, children: dict[str, list[GroupChange]]) -> None:
+        self.anchor = anchor
+        self.states: dict[str, GroupState] = {anchor.head: anchor}
+        self.valid: dict[str, list[GroupChange]] = defaultdict(list)
+        self.refused: dict[str, str] = {}
+        todo = [anchor.head]
+        while todo:
+            h = todo.pop()
+            for c in sorted(children.get(h, ()), key=lambda x: x.hash):
+                why = check(self.states[h], c)
+                if why is not None:
+                    self.refused[c.hash] = why
+                elif c.hash not in self.states:
+                    self.states[c.hash] = c.state()
+                    self.valid[h].append(c)
+                    todo.append(c.hash)
+        # Whatever builds on a refused change is refused with it.
+        todo = list(self.refused)
+        while todo:
+            for c in children.get(todo.pop(), ()):
+                if c.hash not in self.refused:
+                    self.refused[c.hash] = "it builds on a refused change"
+                    todo.append(c.hash)
+
+    def acked(self, c: GroupChange, fork: GroupState) -> bool:
+        """Another member of the group at the fork built a change on ``c``."""
+        stack = list(self.valid.get(c.hash, ()))
         while stack:
             d = stack.pop()
             if d.by != c.by and d.by in fork.members:
                 return True
-            stack.extend(valid.get(d.hash, ()))
+            stack.extend(self.valid.get(d.hash, ()))
         return False
 
-    chain: list[GroupChange] = []
-    forks: list[Fork] = []
-    head = anchor
-    while valid.get(head.head):
-        candidates = valid[head.head]
-        parent = head
-        if len(candidates) == 1:
+    def chain(self) -> tuple[list[GroupChange], list[Fork]]:
+        """The chosen chain from the anchor (at each fork the smallest key wins)."""
+        chain: list[GroupChange] = []
+        forks: list[Fork] = []
+        parent = self.anchor
+        while self.valid.get(parent.head):
+            candidates = self.valid[parent.head]
             winner = candidates[0]
-        else:
-            winner = min(candidates, key=lambda c: _key(parent, c, acked(c, parent)))
-            others = tuple(sorted((c for c in candidates if c is not winner), key=lambda c: c.hash))
-            forks.append(Fork(parent.version + 1, winner, others))
-        chain.append(winner)
-        head = states[winner.hash]
-    on_chain = {c.hash for c in chain}
-    in_tree = set(states) - {anchor.head}
-    return Resolution(
-        head,
-        tuple(chain),
-        frozenset(in_tree - on_chain),
-        frozenset(set(known) - in_tree - set(refused)),
-        refused,
-        tuple(forks),
-    )
+            if len(candidates) > 1:
+                at = parent
+                winner = min(candidates, key=lambda c: _key(at, c, self.acked(c, at)))
+                others = sorted((c for c in candidates if c is not winner), key=lambda c: c.hash)
+                forks.append(Fork(parent.version + 1, winner, tuple(others)))
+            chain.append(winner)
+            parent = self.states[winner.hash]
+        return chain, forks

@@ -14,20 +14,24 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from walletim.errors import MessagingError, shown
 from walletim.keys.hd import to_checksum_address
 from walletim.keys.signing import recover_digest, typed_data_digest
 
+
+def eip712_fields(*fields: str) -> list[dict[str, str]]:
+    """EIP-712 struct members from ``"type name"`` strings, in order."""
+    return [{"name": name, "type": kind} for kind, name in (f.split() for f in fields)]
+
+
+#: walletim's own EIP-712 domain (no chain id: what it signs holds on every chain).
 BINDING_DOMAIN = {"name": "walletim", "version": "1"}
+DOMAIN_FIELDS = eip712_fields("string name", "string version")
 BINDING_TYPES = {
-    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"}],
-    "ChatIdentity": [
-        {"name": "wallet", "type": "address"},
-        {"name": "identityKey", "type": "bytes32"},
-        {"name": "created", "type": "uint64"},
-    ],
+    "EIP712Domain": DOMAIN_FIELDS,
+    "ChatIdentity": eip712_fields("address wallet", "bytes32 identityKey", "uint64 created"),
 }
 FINGERPRINT_VERSION = 0
 FINGERPRINT_ITERATIONS = 5200
@@ -42,7 +46,7 @@ class IdentityBinding:
     created: int
     signature: bytes  # 65-byte secp256k1 signature by ``wallet`` over the EIP-712 statement
 
-    def typed_data(self) -> dict[str, Any]:
+    def typed_data(self) -> dict[str, object]:
         return binding_typed_data(self.wallet, self.identity_key, self.created)
 
     def verify(self) -> bool:
@@ -53,7 +57,7 @@ class IdentityBinding:
         except Exception:  # any malformed field means: not verified
             return False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "wallet": to_checksum_address(self.wallet),
             "identity_key": self.identity_key.hex(),
@@ -62,8 +66,10 @@ class IdentityBinding:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> IdentityBinding:
+    def from_json(cls, data: object) -> IdentityBinding:
         """Parse (not verify). Raises MessagingError on a malformed binding."""
+        if not isinstance(data, dict):
+            raise MessagingError("malformed identity binding")
         try:
             wallet = to_checksum_address(str(data["wallet"]))
             key = bytes.fromhex(str(data["identity_key"]))
@@ -84,7 +90,7 @@ class IdentityBinding:
         return cls(wallet, key, created, signature)
 
 
-def binding_typed_data(wallet: str, identity_key: bytes, created: int) -> dict[str, Any]:
+def binding_typed_data(wallet: str, identity_key: bytes, created: int) -> dict[str, object]:
     """The EIP-712 document a wallet signs to bind ``identity_key`` (eth_signTypedData_v4)."""
     if len(identity_key) != 32:
         raise MessagingError("an identity key is 32 bytes")
@@ -100,7 +106,23 @@ def binding_typed_data(wallet: str, identity_key: bytes, created: int) -> dict[s
     }
 
 
-def sign_binding(signer: Any, identity_key: bytes, created: int) -> IdentityBinding:
+class Signed(Protocol):
+    """A signature (a :class:`walletim.keys.signing.Signature`)."""
+
+    @property
+    def bytes(self) -> bytes: ...
+
+
+class TypedDataSigner(Protocol):
+    """What signs a binding: an account's key (a :class:`walletim.keys.signing.LocalSigner`)."""
+
+    @property
+    def address(self) -> str: ...
+
+    def sign_typed_data(self, doc: dict[str, object]) -> Signed: ...
+
+
+def sign_binding(signer: TypedDataSigner, identity_key: bytes, created: int) -> IdentityBinding:
     """Bind ``identity_key`` to ``signer.address`` (a LocalSigner) at time ``created``."""
     sig = signer.sign_typed_data(binding_typed_data(signer.address, identity_key, created))
     return IdentityBinding(to_checksum_address(signer.address), identity_key, created, sig.bytes)

@@ -1,11 +1,20 @@
-"""The wallet-IM message kinds (pure): what a payment, a request, a red packet, a shared DeFi
-action, a group message and a membership change carry, checked field by field.
+"""The message kinds (pure): the one registry of what each kind carries, how it is checked,
+what it shows, and whether a peer may send it.
+
+A message kind is one entry of :data:`KINDS` (a :class:`KindSpec`: its parser, its text, how
+a screen shows it, whether it may travel inside a group message) plus its name in the
+``Literal`` it belongs to: :data:`~walletim.messaging.envelope.WireKind` for what a peer may
+send (the envelope codec refuses any other), :data:`LocalKind` for what only this home writes
+(``system`` notices, the watcher's ``alert`` messages, ``group-notice`` lines). A unit test
+checks the two agree. What a layer above does with an incoming message of a kind (the money
+layer records and checks payments, requests, red packets and shared actions) it registers
+with :meth:`walletim.app.chat.ChatService.on_incoming`.
 
 Bodies arrive from peers, inside the encryption but written by whoever sent them: every
-parser here validates types, sizes and addresses and raises only
-:class:`~walletim.errors.MessagingError`. What a body *claims* is then checked elsewhere
-against the chain (payments, packets, actions) or against signatures (payment claims,
-membership changes).
+parser here validates types, sizes and addresses (:mod:`walletim.messaging.fields`) and
+raises only :class:`~walletim.errors.MessagingError`. What a body *claims* is then checked
+elsewhere against the chain (payments, packets, actions) or against signatures (payment
+claims, membership changes).
 
 Signed statements:
 
@@ -22,77 +31,21 @@ Signed statements:
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, TypeAlias, TypeGuard
 
 from walletim.errors import MessagingError
+from walletim.messaging import fields as F
+from walletim.messaging.envelope import WIRE_KINDS as WIRE_KINDS
+from walletim.messaging.envelope import WireKind as WireKind
+from walletim.messaging.fields import ZERO
+from walletim.messaging.groups import GroupChange, is_change, parse_change
 
 MAX_NOTE = 280
 MAX_NAME = 64
 MAX_MEMBERS = 50
-ZERO = "0x" + "00" * 20
-_HEX = re.compile(r"^0x[0-9a-fA-F]*$")
 GROUP_PREFIX = "group:"
-
-
-def _addr(value: Any, what: str) -> str:
-    from walletim.errors import KeysError
-    from walletim.keys.hd import to_checksum_address
-
-    if not isinstance(value, str) or len(value) != 42 or not _HEX.match(value):
-        raise MessagingError(f"malformed {what}")
-    try:
-        return to_checksum_address(value)
-    except KeysError as exc:
-        raise MessagingError(f"malformed {what}") from exc
-
-
-def _hex(value: Any, what: str, size: int | None = None, limit: int = 4096) -> str:
-    if not isinstance(value, str) or not _HEX.match(value) or len(value) % 2 or len(value) > limit:
-        raise MessagingError(f"malformed {what}")
-    if size is not None and len(value) != 2 + 2 * size:
-        raise MessagingError(f"malformed {what}")
-    return value.lower()
-
-
-_GROUP_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def _group_id(value: Any) -> str:
-    """Group ids are 16 random bytes as 32 lowercase hex digits (no 0x)."""
-    if not isinstance(value, str) or not _GROUP_ID.match(value):
-        raise MessagingError("malformed group id")
-    return value
-
-
-def _uint(value: Any, what: str, bits: int = 256) -> int:
-    if isinstance(value, bool):
-        raise MessagingError(f"malformed {what}")
-    if isinstance(value, str) and value.isdigit() and len(value) <= 78:
-        value = int(value)
-    if not isinstance(value, int) or not 0 <= value < 2**bits:
-        raise MessagingError(f"malformed {what}")
-    return value
-
-
-def _text(value: Any, what: str, limit: int) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str) or len(value) > limit:
-        raise MessagingError(f"malformed {what}")
-    return value
-
-
-def _dict(body: Any, what: str) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise MessagingError(f"malformed {what}")
-    return body
-
-
-def _symbol(value: Any) -> str:
-    text = _text(value, "symbol", 16)
-    return "".join(c for c in text if c.isalnum() or c in "._-") or "?"
 
 
 def _fmt(amount: int, decimals: int, symbol: str) -> str:
@@ -110,17 +63,17 @@ class Asset:
     symbol: str
     decimals: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"asset": self.address, "symbol": self.symbol, "decimals": self.decimals}
 
 
-def _asset(body: dict[str, Any]) -> Asset:
+def _asset(body: dict[str, object]) -> Asset:
     raw = body.get("asset")
-    address = None if raw in (None, ZERO) else _addr(raw, "asset")
-    decimals = _uint(body.get("decimals", 18), "decimals", 8)
+    address = None if raw in (None, ZERO) else F.address(raw, "asset")
+    decimals = F.uint(body.get("decimals", 18), "decimals", 8)
     if decimals > 36:
         raise MessagingError("malformed decimals")
-    return Asset(address, "ETH" if address is None else _symbol(body.get("symbol")), decimals)
+    return Asset(address, "ETH" if address is None else F.symbol(body.get("symbol")), decimals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +88,7 @@ class PaymentClaim:
     request_id: str | None
     signature: str  # 0x + 130 hex: the payer's EIP-712 signature of the claim
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "chain_id": self.chain_id,
             "tx": self.tx,
@@ -148,7 +101,7 @@ class PaymentClaim:
             "signature": self.signature,
         }
 
-    def typed_data(self) -> dict[str, Any]:
+    def typed_data(self) -> dict[str, object]:
         return payment_typed_data(
             self.chain_id, self.tx, self.payer, self.payee, self.asset.address, self.amount,
             self.request_id, self.note,
@@ -169,27 +122,18 @@ def payment_typed_data(
     amount: int,
     request_id: str | None,
     note: str,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The EIP-712 statement a payer signs about a payment (eth_signTypedData_v4 form)."""
+    from walletim.messaging.identity import BINDING_DOMAIN, DOMAIN_FIELDS, eip712_fields
+
+    payment = eip712_fields(
+        "uint256 chainId", "bytes32 tx", "address from", "address to", "address asset",
+        "uint256 amount", "bytes32 requestId", "string note",
+    )  # fmt: skip
     return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-            ],
-            "Payment": [
-                {"name": "chainId", "type": "uint256"},
-                {"name": "tx", "type": "bytes32"},
-                {"name": "from", "type": "address"},
-                {"name": "to", "type": "address"},
-                {"name": "asset", "type": "address"},
-                {"name": "amount", "type": "uint256"},
-                {"name": "requestId", "type": "bytes32"},
-                {"name": "note", "type": "string"},
-            ],
-        },
+        "types": {"EIP712Domain": DOMAIN_FIELDS, "Payment": payment},
         "primaryType": "Payment",
-        "domain": {"name": "walletim", "version": "1"},
+        "domain": dict(BINDING_DOMAIN),
         "message": {
             "chainId": chain_id,
             "tx": tx,
@@ -203,19 +147,19 @@ def payment_typed_data(
     }
 
 
-def parse_payment(body: Any) -> PaymentClaim:
-    b = _dict(body, "payment")
+def parse_payment(body: object) -> PaymentClaim:
+    b = F.obj(body, "payment")
     request = b.get("request_id")
     return PaymentClaim(
-        _uint(b.get("chain_id"), "chain id", 64),
-        _hex(b.get("tx"), "transaction hash", 32),
-        _addr(b.get("from"), "payer"),
-        _addr(b.get("to"), "payee"),
+        F.uint(b.get("chain_id"), "chain id", 64),
+        F.hex_string(b.get("tx"), "transaction hash", 32),
+        F.address(b.get("from"), "payer"),
+        F.address(b.get("to"), "payee"),
         _asset(b),
-        _uint(b.get("amount"), "amount"),
-        _text(b.get("note"), "note", MAX_NOTE),
-        None if request is None else _hex(request, "request id", 16),
-        _hex(b.get("signature"), "signature", 65),
+        F.uint(b.get("amount"), "amount"),
+        F.text(b.get("note"), "note", MAX_NOTE),
+        None if request is None else F.hex_string(request, "request id", 16),
+        F.hex_string(b.get("signature"), "signature", 65),
     )
 
 
@@ -230,7 +174,7 @@ class PaymentRequest:
     uri: str  # EIP-681
     split_id: str | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "request_id": self.request_id,
             "chain_id": self.chain_id,
@@ -256,24 +200,24 @@ def eip681(chain_id: int, payee: str, asset: str | None, amount: int) -> str:
     return f"ethereum:{asset}@{chain_id}/transfer?address={payee}&uint256={amount}"
 
 
-def parse_request(body: Any) -> PaymentRequest:
-    b = _dict(body, "request")
+def parse_request(body: object) -> PaymentRequest:
+    b = F.obj(body, "request")
     split = b.get("split_id")
-    chain_id = _uint(b.get("chain_id"), "chain id", 64)
-    payee = _addr(b.get("to"), "payee")
+    chain_id = F.uint(b.get("chain_id"), "chain id", 64)
+    payee = F.address(b.get("to"), "payee")
     asset = _asset(b)
-    amount = _uint(b.get("amount"), "amount")
+    amount = F.uint(b.get("amount"), "amount")
     if amount == 0:
         raise MessagingError("a request for nothing")
     return PaymentRequest(
-        _hex(b.get("request_id"), "request id", 16),
+        F.hex_string(b.get("request_id"), "request id", 16),
         chain_id,
         payee,
         asset,
         amount,
-        _text(b.get("note"), "note", MAX_NOTE),
+        F.text(b.get("note"), "note", MAX_NOTE),
         eip681(chain_id, payee, asset.address, amount),  # recomputed, never taken as given
-        None if split is None else _hex(split, "split id", 16),
+        None if split is None else F.hex_string(split, "split id", 16),
     )
 
 
@@ -294,7 +238,7 @@ class PacketOffer:
     vouchers: dict[str, str]  # claimer -> 0x voucher
     note: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "packet_id": self.packet_id,
             "chain_id": self.chain_id,
@@ -317,8 +261,8 @@ class PacketOffer:
         return f"red packet of {amount} in {self.shares} {kind} share(s){note}"
 
 
-def parse_packet(body: Any) -> PacketOffer:
-    b = _dict(body, "red packet")
+def parse_packet(body: object) -> PacketOffer:
+    b = F.obj(body, "red packet")
     vouchers = b.get("vouchers")
     if not isinstance(vouchers, dict) or not 0 < len(vouchers) <= MAX_MEMBERS:
         raise MessagingError("malformed vouchers")
@@ -326,17 +270,17 @@ def parse_packet(body: Any) -> PacketOffer:
     if not isinstance(random, bool):
         raise MessagingError("malformed red packet")
     return PacketOffer(
-        _hex(b.get("packet_id"), "packet id", 32),
-        _uint(b.get("chain_id"), "chain id", 64),
-        _addr(b.get("contract"), "contract"),
-        _addr(b.get("creator"), "creator"),
+        F.hex_string(b.get("packet_id"), "packet id", 32),
+        F.uint(b.get("chain_id"), "chain id", 64),
+        F.address(b.get("contract"), "contract"),
+        F.address(b.get("creator"), "creator"),
         _asset(b),
-        _uint(b.get("total"), "total"),
-        _uint(b.get("shares"), "shares", 16),
+        F.uint(b.get("total"), "total"),
+        F.uint(b.get("shares"), "shares", 16),
         random,
-        _uint(b.get("expiry"), "expiry", 64),
-        {_addr(k, "claimer"): _hex(v, "voucher", 65) for k, v in vouchers.items()},
-        _text(b.get("note"), "note", MAX_NOTE),
+        F.uint(b.get("expiry"), "expiry", 64),
+        {F.address(k, "claimer"): F.hex_string(v, "voucher", 65) for k, v in vouchers.items()},
+        F.text(b.get("note"), "note", MAX_NOTE),
     )
 
 
@@ -348,7 +292,7 @@ class SharedAction:
     claim: dict[str, str]
     note: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "chain_id": self.chain_id,
             "tx": self.tx,
@@ -366,8 +310,8 @@ class SharedAction:
         return f"deposited {c.get('assets')} {c.get('symbol')} into a vault"
 
 
-def parse_action(body: Any) -> SharedAction:
-    b = _dict(body, "shared action")
+def parse_action(body: object) -> SharedAction:
+    b = F.obj(body, "shared action")
     action = b.get("action")
     if action not in ("swap", "vault-deposit"):
         raise MessagingError("unknown shared action")
@@ -376,11 +320,11 @@ def parse_action(body: Any) -> SharedAction:
         raise MessagingError("malformed shared action")
     clean = {str(k)[:32]: str(v)[:100] for k, v in claim.items() if isinstance(v, str | int)}
     return SharedAction(
-        _uint(b.get("chain_id"), "chain id", 64),
-        _hex(b.get("tx"), "transaction hash", 32),
+        F.uint(b.get("chain_id"), "chain id", 64),
+        F.hex_string(b.get("tx"), "transaction hash", 32),
         str(action),
         clean,
-        _text(b.get("note"), "note", MAX_NOTE),
+        F.text(b.get("note"), "note", MAX_NOTE),
     )
 
 
@@ -400,15 +344,15 @@ def is_group_peer(peer: str) -> bool:
 class GroupMessage:
     group_id: str
     kind: str
-    body: Any
+    body: object
 
 
-def parse_group(body: Any) -> GroupMessage:
-    b = _dict(body, "group message")
+def parse_group(body: object) -> GroupMessage:
+    b = F.obj(body, "group message")
     kind = b.get("k")
-    if kind not in ("text", "payment", "request", "redpacket", "action"):
+    if not isinstance(kind, str) or kind not in GROUP_KINDS:
         raise MessagingError("unsupported group message kind")
-    return GroupMessage(_group_id(b.get("group")), str(kind), b.get("b"))
+    return GroupMessage(F.group_id(b.get("group")), kind, b.get("b"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +373,7 @@ class Membership:
             self.group_id, self.name, self.version, self.action, self.subject, self.members
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "group": self.group_id,
             "name": self.name,
@@ -471,46 +415,108 @@ def membership_statement(
     return b"walletim group v1\n" + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def parse_membership(body: Any) -> Membership:
-    b = _dict(body, "membership change")
+def parse_membership(body: object) -> Membership:
+    b = F.obj(body, "membership change")
     action = b.get("action")
     if action not in ("create", "add", "remove", "leave"):
         raise MessagingError("unknown membership action")
     members = b.get("members")
     if not isinstance(members, list) or not 0 < len(members) <= MAX_MEMBERS:
         raise MessagingError("malformed group members")
-    roster = tuple(sorted({_addr(m, "member") for m in members}))
+    roster = tuple(sorted({F.address(m, "member") for m in members}))
     subject = b.get("subject")
-    name = _text(b.get("name"), "group name", MAX_NAME)
+    name = F.text(b.get("name"), "group name", MAX_NAME)
     return Membership(
-        _group_id(b.get("group")),
+        F.group_id(b.get("group")),
         name,
-        _uint(b.get("version"), "version", 32),
+        F.uint(b.get("version"), "version", 32),
         str(action),
-        None if subject is None else _addr(subject, "member"),
+        None if subject is None else F.address(subject, "member"),
         roster,
-        _addr(b.get("by"), "member"),
-        _hex(b.get("signature"), "signature", 65),
+        F.address(b.get("by"), "member"),
+        F.hex_string(b.get("signature"), "signature", 65),
     )
 
 
-def text_of(kind: str, body: Any) -> str:
-    """What a message of ``kind`` shows and is searched by. Raises MessagingError."""
-    if kind == "text":
-        b = _dict(body, "text message")
-        return _text(b.get("text"), "text", 64 * 1024)
-    if kind == "payment":
-        return parse_payment(body).text
-    if kind == "request":
-        return parse_request(body).text
-    if kind == "redpacket":
-        return parse_packet(body).text
-    if kind == "action":
-        return parse_action(body).text
-    if kind == "membership":
-        from walletim.messaging.groups import is_change, parse_change
+def parse_any_membership(body: object) -> GroupChange | Membership:
+    """A membership change as stored: signed and chained (v2), or an old v1 one."""
+    return parse_change(body) if is_change(body) else parse_membership(body)
 
-        return parse_change(body).text if is_change(body) else parse_membership(body).text
-    if kind in ("system", "alert", "group-notice"):
-        return _text(_dict(body, kind).get("text"), "text", 4096)
-    raise MessagingError(f"unsupported message kind {kind[:20]!r}")
+
+# -- the registry ---------------------------------------------------------------------------------
+
+#: Kinds only this home writes: no peer can make its words look like walletim's own.
+LocalKind = Literal["system", "alert", "group-notice"]
+MessageKind: TypeAlias = WireKind | LocalKind
+#: An outgoing message is queued (no session or keys yet), sending (encrypted, not confirmed
+#: by the relay), sent or failed (refused for good); an incoming one is received.
+MessageState = Literal["received", "queued", "sending", "sent", "failed"]
+Direction = Literal["in", "out"]
+#: How a screen shows a kind: a peer's words after walletim's own ("said"), walletim's own
+#: words ("walletim"), an event of a group's roster ("group-event").
+Display = Literal["said", "walletim", "group-event"]
+
+
+@dataclass(frozen=True, slots=True)
+class KindSpec:
+    """What walletim knows of one message kind."""
+
+    parse: Callable[[object], object]  # the body checked field by field (MessagingError)
+    text: Callable[[object], str]  # what the message shows and is searched by
+    display: Display
+    in_group: bool = False  # may travel inside a group message
+
+
+def _text_body(body: object) -> str:
+    return F.text(F.obj(body, "text message").get("text"), "text", 64 * 1024)
+
+
+def _local(kind: LocalKind) -> KindSpec:
+    def text(body: object) -> str:
+        return F.text(F.obj(body, kind).get("text"), "text", 4096)
+
+    return KindSpec(text, text, "group-event" if kind == "group-notice" else "walletim")
+
+
+def _unwrapped(body: object) -> str:
+    raise MessagingError("a group message is shown as the message it carries")
+
+
+KINDS: dict[str, KindSpec] = {
+    "text": KindSpec(_text_body, _text_body, "said", in_group=True),
+    "payment": KindSpec(parse_payment, lambda b: parse_payment(b).text, "said", in_group=True),
+    "request": KindSpec(parse_request, lambda b: parse_request(b).text, "said", in_group=True),
+    "redpacket": KindSpec(parse_packet, lambda b: parse_packet(b).text, "said", in_group=True),
+    "action": KindSpec(parse_action, lambda b: parse_action(b).text, "said", in_group=True),
+    "group": KindSpec(parse_group, _unwrapped, "said"),
+    "membership": KindSpec(
+        parse_any_membership, lambda b: parse_any_membership(b).text, "group-event"
+    ),
+    "system": _local("system"),
+    "alert": _local("alert"),
+    "group-notice": _local("group-notice"),
+}
+#: Kinds a group message may carry.
+GROUP_KINDS = frozenset(k for k, spec in KINDS.items() if spec.in_group)
+
+
+def is_kind(kind: str) -> TypeGuard[MessageKind]:
+    return kind in KINDS
+
+
+def is_wire_kind(kind: str) -> TypeGuard[WireKind]:
+    """True for a kind a peer may send (see :data:`~walletim.messaging.envelope.WIRE_KINDS`)."""
+    return kind in WIRE_KINDS
+
+
+def spec_of(kind: str) -> KindSpec:
+    """The registry entry of ``kind``. Raises MessagingError for a kind walletim does not know."""
+    found = KINDS.get(kind)
+    if found is None:
+        raise MessagingError(f"unsupported message kind {kind[:20]!r}")
+    return found
+
+
+def text_of(kind: str, body: object) -> str:
+    """What a message of ``kind`` shows and is searched by. Raises MessagingError."""
+    return spec_of(kind).text(body)

@@ -1,9 +1,9 @@
 """Chat sessions (pure core): X3DH, the Double Ratchet, and sealed envelopes.
 
 The cryptography is python-x3dh and python-doubleratchet (Signal's specifications, with the
-recommended primitives: X25519, HKDF-SHA-256, AES-256-CBC + HMAC-SHA-256); this module only
-configures them, frames their output, and keeps their state as versioned JSON. Their APIs are
-``async`` but never wait on anything, so :func:`_run` drives them synchronously: no event loop.
+recommended primitives: X25519, HKDF-SHA-256, AES-256-CBC + HMAC-SHA-256, configured in
+:mod:`walletim.messaging.ratchet`); this module frames their output and keeps their state as
+versioned JSON (an account's prekeys: :mod:`walletim.messaging.prekeys`).
 
 What goes on the wire (to the relay, in a ``send`` frame's ``env``)::
 
@@ -31,140 +31,48 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
 
 import doubleratchet
 import x3dh
-import xeddsa
-from doubleratchet.recommended import (
-    HashFunction,
-    aead_aes_hmac,
-    diffie_hellman_ratchet_curve25519,
-    kdf_hkdf,
-    kdf_separate_hmacs,
-)
+from doubleratchet.types import JSONObject
 from x3dh.identity_key_pair import IdentityKeyPairSeed
 
 from walletim import safejson
 from walletim.errors import MessageRejected, MessagingError
 from walletim.keys.chat import ChatIdentityKey
-from walletim.messaging.envelope import CounterTracker, Frame, Payload, pad, unpad
-from walletim.messaging.protocol import SPK_CONTEXT
+from walletim.messaging.envelope import CounterTracker, Frame, Payload, WireKind, pad, unpad
+from walletim.messaging.prekeys import (
+    DEFAULT_OPKS,
+    PREKEYS_VERSION,
+    SPK_ROTATION_SECONDS,
+    Prekeys,
+    PublishedKeys,
+)
+from walletim.messaging.ratchet import (
+    BAD_KEY,
+    DR_ARGS,
+    RATCHET_FAILURES,
+    RATCHET_HEADER,
+    X3DH_ARGS,
+    Ratchet,
+    X3DHState,
+    drive,
+    parse_ratchet_header,
+    ratchet_header,
+)
 
-INFO = b"walletim chat v1"
-MESSAGE_CHAIN_CONSTANT = b"\x01\x02"
-MAX_SKIPPED_KEYS = 2000  # libsignal's MAX_MESSAGE_KEYS
 MAX_SESSIONS = 5  # per conversation, newest first
 MAX_EPOCHS = 4  # a peer's counter epochs remembered per conversation
 STATE_VERSION = 1
-PREKEYS_VERSION = 1
-DEFAULT_OPKS = 100
-SPK_ROTATION_SECONDS = 7 * 24 * 3600
-RATCHET_HEADER = 32 + 4 + 4
-
-T = TypeVar("T")
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Drive a coroutine that never suspends (the libraries' crypto is synchronous)."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    coro.close()
-    raise RuntimeError("a crypto coroutine tried to suspend")
-
-
-# -- configuration of the libraries -----------------------------------------------------------
-
-
-class _X3DH(x3dh.BaseState):
-    @staticmethod
-    def _encode_public_key(key_format: x3dh.IdentityKeyFormat, pub: bytes) -> bytes:
-        prefix = SPK_CONTEXT if key_format is x3dh.IdentityKeyFormat.CURVE_25519 else b"\xed"
-        return prefix + pub
-
-
-class _AEAD(aead_aes_hmac.AEAD):
-    @staticmethod
-    def _get_hash_function() -> HashFunction:
-        return HashFunction.SHA_256
-
-    @staticmethod
-    def _get_info() -> bytes:
-        return INFO + b" message keys"
-
-
-class _RootKDF(kdf_hkdf.KDF):
-    @staticmethod
-    def _get_hash_function() -> HashFunction:
-        return HashFunction.SHA_256
-
-    @staticmethod
-    def _get_info() -> bytes:
-        return INFO + b" root chain"
-
-
-class _MessageKDF(kdf_separate_hmacs.KDF):
-    @staticmethod
-    def _get_hash_function() -> HashFunction:
-        return HashFunction.SHA_256
-
-
-class _Ratchet(doubleratchet.DoubleRatchet):
-    @staticmethod
-    def _build_associated_data(associated_data: bytes, header: doubleratchet.Header) -> bytes:
-        return len(associated_data).to_bytes(2, "big") + associated_data + _ratchet_header(header)
-
-
-_DR = (
-    diffie_hellman_ratchet_curve25519.DiffieHellmanRatchet,
-    _RootKDF,
-    _MessageKDF,
-    MESSAGE_CHAIN_CONSTANT,
-    MAX_SKIPPED_KEYS,  # DoS protection: keys derived for one message at most
-    MAX_SKIPPED_KEYS,  # skipped keys kept
-    _AEAD,
-)
-_X3DH_ARGS = (x3dh.IdentityKeyFormat.ED_25519, x3dh.HashFunction.SHA_256, INFO)
-_RATCHET_FAILURES = (
-    doubleratchet.AuthenticationFailedException,
-    doubleratchet.DecryptionFailedException,
-    doubleratchet.DoSProtectionException,
-    doubleratchet.DuplicateMessageException,
-)
-#: What the libraries raise for keys from outside that are not valid curve points.
-_BAD_KEY = (xeddsa.XEdDSAException, ValueError)
-
-
-def _ratchet_header(header: doubleratchet.Header) -> bytes:
-    if len(header.ratchet_pub) != 32 or not (
-        0 <= header.previous_sending_chain_length < 2**32
-        and 0 <= header.sending_chain_length < 2**32
-    ):
-        raise MessagingError("ratchet header out of range")
-    return (
-        header.ratchet_pub
-        + header.previous_sending_chain_length.to_bytes(4, "big")
-        + header.sending_chain_length.to_bytes(4, "big")
-    )
-
-
-def _parse_ratchet_header(data: bytes) -> doubleratchet.Header:
-    if len(data) != RATCHET_HEADER:
-        raise MessagingError("bad ratchet header")
-    return doubleratchet.Header(
-        data[:32], int.from_bytes(data[32:36], "big"), int.from_bytes(data[36:40], "big")
-    )
 
 
 def _hex(data: bytes) -> str:
     return data.hex()
 
 
-def _unhex(value: Any, what: str, size: int | None = None) -> bytes:
+def _unhex(value: object, what: str, size: int | None = None) -> bytes:
     try:
         raw = bytes.fromhex(str(value))
     except ValueError as exc:
@@ -172,122 +80,6 @@ def _unhex(value: Any, what: str, size: int | None = None) -> bytes:
     if size is not None and len(raw) != size:
         raise MessagingError(f"malformed session state ({what})")
     return raw
-
-
-# -- our prekeys (the passive side of X3DH) ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PublishedKeys:
-    """What to publish: the signed prekey (X25519 public, its Ed25519 signature, when it was
-    made) and one-time prekeys (X25519 publics)."""
-
-    spk: bytes
-    spk_sig: bytes
-    spk_created: int
-    opks: tuple[bytes, ...]
-
-
-class Prekeys:
-    """An account's X3DH prekeys: the signed prekey (and the previous one, for a grace
-    period) and the one-time prekeys' private halves, deleted as they are used.
-
-    Serialized by :meth:`to_json` *without* the identity key's secret, which stays in the vault.
-    """
-
-    def __init__(self, state: _X3DH, identity: ChatIdentityKey) -> None:
-        self._state = state
-        self.identity = identity
-
-    @classmethod
-    def create(cls, identity: ChatIdentityKey, opks: int = DEFAULT_OPKS) -> Prekeys:
-        state = _X3DH.create(*_X3DH_ARGS, IdentityKeyPairSeed(identity.seed))
-        state.generate_pre_keys(opks)
-        return cls(state, identity)
-
-    def to_json(self) -> dict[str, Any]:
-        doc = dict(self._state.json)
-        doc["identity_key"] = None  # the seed lives in the vault, not in the store
-        return {"version": PREKEYS_VERSION, "x3dh": doc}
-
-    @classmethod
-    def from_json(cls, doc: Any, identity: ChatIdentityKey) -> Prekeys:
-        """Raises MessagingError on a malformed or newer state."""
-        if not isinstance(doc, dict) or not isinstance(doc.get("x3dh"), dict):
-            raise MessagingError("malformed prekey state")
-        if doc.get("version") != PREKEYS_VERSION:
-            raise MessagingError(f"prekey state version {doc.get('version')!r} is not supported")
-        inner = dict(doc["x3dh"])
-        # (IdentityKeyPair.json calls pydantic's deprecated .json(); go through the model.)
-        inner["identity_key"] = json.loads(
-            IdentityKeyPairSeed(identity.seed).model.model_dump_json()
-        )
-        try:
-            state, _ = _X3DH.from_json(inner, *_X3DH_ARGS)
-        except Exception as exc:  # pydantic validation and friends
-            raise MessagingError("malformed prekey state") from exc
-        from walletim.keys.chat import verify_ed25519
-        from walletim.messaging.protocol import spk_signed_bytes
-
-        # Check the signed prekey's signature against this identity (from the model: the
-        # bundle property would derive every one-time prekey's public key, ~3 ms).
-        try:
-            spk = state.model.signed_pre_key
-            spk_public = xeddsa.priv_to_curve25519_pub(spk.priv)
-        except _BAD_KEY as exc:
-            raise MessagingError("malformed prekey state") from exc
-        if not verify_ed25519(identity.public_key, spk_signed_bytes(spk_public), spk.sig):
-            raise MessagingError("prekey state belongs to another chat identity")
-        return cls(state, identity)
-
-    def copy(self) -> Prekeys:
-        return Prekeys.from_json(self.to_json(), self.identity)
-
-    @property
-    def published(self) -> PublishedKeys:
-        bundle = self._state.bundle
-        spk_created = self._state.model.signed_pre_key.timestamp
-        return PublishedKeys(
-            bundle.signed_pre_key,
-            bundle.signed_pre_key_sig,
-            int(spk_created),
-            tuple(sorted(bundle.pre_keys)),
-        )
-
-    @property
-    def opk_count(self) -> int:
-        return self._state.get_num_visible_pre_keys()
-
-    def add_opks(self, count: int) -> tuple[bytes, ...]:
-        """Generate ``count`` one-time prekeys; returns the new public keys (to publish)."""
-        before = set(self._state.bundle.pre_keys)
-        self._state.generate_pre_keys(count)
-        return tuple(sorted(set(self._state.bundle.pre_keys) - before))
-
-    def rotate_if_due(self, now: int, period: int = SPK_ROTATION_SECONDS) -> bool:
-        """Rotate the signed prekey when older than ``period`` seconds (the previous one keeps
-        working until the next rotation). Returns True if it rotated."""
-        if now - self.published.spk_created < period:
-            return False
-        self._state.rotate_signed_pre_key()
-        return True
-
-    def _passive(self, header: x3dh.Header) -> tuple[bytes, bytes, bytes]:
-        """X3DH as the responder: (shared secret, associated data, SPK private key). Deletes
-        the one-time prekey used. Raises MessageRejected("expired-prekey")."""
-        try:
-            secret, ad, spk = _run(
-                self._state.get_shared_secret_passive(header, require_pre_key=False)
-            )
-        except x3dh.KeyAgreementException as exc:
-            raise MessageRejected(
-                "expired-prekey", "the sender used a prekey this account no longer has"
-            ) from exc
-        except _BAD_KEY as exc:
-            raise MessageRejected("malformed", "a key in the session header is invalid") from exc
-        if header.pre_key is not None:
-            self._state.delete_pre_key(header.pre_key)
-        return secret, ad, spk.priv
 
 
 # -- a peer's keys, as fetched from the relay and verified by the caller -----------------------
@@ -312,10 +104,10 @@ class Session:
     peer: bytes  # the peer's identity key in this session
     base_key: bytes  # the X3DH ephemeral public key: names the session on both sides
     ad: bytes  # X3DH associated data
-    ratchet: dict[str, Any]  # python-doubleratchet's own versioned JSON
+    ratchet: JSONObject  # python-doubleratchet's own versioned JSON
     init: bytes | None  # X3DH header to attach while we initiated and the peer has not replied
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "peer": _hex(self.peer),
             "base": _hex(self.base_key),
@@ -325,7 +117,7 @@ class Session:
         }
 
     @classmethod
-    def from_json(cls, doc: Any) -> Session:
+    def from_json(cls, doc: object) -> Session:
         if not isinstance(doc, dict) or not isinstance(doc.get("ratchet"), dict):
             raise MessagingError("malformed session state")
         init = doc.get("init")
@@ -337,9 +129,9 @@ class Session:
             None if init is None else _unhex(init, "init"),
         )
 
-    def load(self) -> _Ratchet:
+    def load(self) -> Ratchet:
         try:
-            return _Ratchet.from_json(self.ratchet, *_DR)
+            return Ratchet.from_json(self.ratchet, *DR_ARGS)
         except Exception as exc:
             raise MessagingError("malformed ratchet state") from exc
 
@@ -369,7 +161,7 @@ class Conversation:
         """Counters of the peer's current epoch not (yet) received: dropped or late."""
         return sorted(self.trackers[0][1].missing) if self.trackers else []
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "version": STATE_VERSION,
             "epoch": self.epoch,
@@ -379,14 +171,16 @@ class Conversation:
         }
 
     @classmethod
-    def from_json(cls, doc: Any) -> Conversation:
+    def from_json(cls, doc: object) -> Conversation:
         """Raises MessagingError on a malformed state or one newer than this walletim."""
-        doc = migrate_conversation(doc)
+        state = migrate_conversation(doc)
+        raw_sessions, raw_trackers = state.get("sessions"), state.get("trackers")
+        next_counter, epoch = state.get("next"), state.get("epoch")
+        if not isinstance(raw_sessions, list) or not isinstance(raw_trackers, list):
+            raise MessagingError("malformed conversation state")
         try:
-            sessions = tuple(Session.from_json(s) for s in doc["sessions"])
-            trackers = tuple((str(e), CounterTracker.from_json(t)) for e, t in doc["trackers"])
-            next_counter = doc["next"]
-            epoch = doc["epoch"]
+            sessions = tuple(Session.from_json(s) for s in raw_sessions)
+            trackers = tuple((str(e), CounterTracker.from_json(t)) for e, t in raw_trackers)
         except (KeyError, TypeError, ValueError) as exc:
             raise MessagingError("malformed conversation state") from exc
         if type(next_counter) is not int or next_counter < 1 or not isinstance(epoch, str):
@@ -396,15 +190,15 @@ class Conversation:
 
 #: Upgrades from older stored conversation states: version -> function to the next version.
 #: Version 1 is the first; add an entry here (never edit one) when the format changes.
-CONVERSATION_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+CONVERSATION_MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {}
 
 
-def migrate_conversation(doc: Any) -> dict[str, Any]:
+def migrate_conversation(doc: object) -> dict[str, object]:
     """Bring a stored conversation state to :data:`STATE_VERSION`. Raises MessagingError."""
-    if not isinstance(doc, dict) or type(doc.get("version")) is not int:
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict) or type(version) is not int:
         raise MessagingError("malformed conversation state")
-    state: dict[str, Any] = doc
-    version = int(state["version"])
+    state: dict[str, object] = doc
     if version > STATE_VERSION:
         raise MessagingError(
             f"conversation state version {version} is newer than this walletim ({STATE_VERSION})"
@@ -414,7 +208,9 @@ def migrate_conversation(doc: Any) -> dict[str, Any]:
         if step is None:
             raise MessagingError(f"no migration from conversation state version {version}")
         state = step(state)
-        version = int(state["version"])
+        version = state.get("version")
+        if type(version) is not int:
+            raise MessagingError("malformed conversation state")
     return state
 
 
@@ -467,7 +263,7 @@ class InitialHeader:
     ephemeral: bytes
     spk: bytes
     opk: bytes | None
-    binding: dict[str, Any]
+    binding: Mapping[str, object]
     ratchet: bytes
 
     def x3dh_part(self) -> bytes:
@@ -519,11 +315,11 @@ class Outgoing:
 
 def encrypt(
     me: ChatIdentityKey,
-    my_binding: dict[str, Any],
+    my_binding: Mapping[str, object],
     conversation: Conversation,
     peer: bytes,
-    kind: str,
-    body: Any,
+    kind: WireKind,
+    body: object,
     *,
     bundle: PeerBundle | None = None,
     now_ms: int | None = None,
@@ -552,9 +348,9 @@ def encrypt(
         session, encrypted = _start(me, bundle, payload)
     else:
         ratchet = session.load()
-        encrypted = _run(ratchet.encrypt_message(payload, session.ad))
+        encrypted = drive(ratchet.encrypt_message(payload, session.ad))
         session = replace(session, ratchet=dict(ratchet.json))
-    ratchet_header = _ratchet_header(encrypted.header)
+    header_bytes = ratchet_header(encrypted.header)
     if session.init is not None:
         x3dh_part = session.init
         header = InitialHeader(
@@ -562,11 +358,11 @@ def encrypt(
             x3dh_part[32:64],
             x3dh_part[65:97] if x3dh_part[64] == 1 else None,
             my_binding,
-            ratchet_header,
+            header_bytes,
         ).encode()
         frame = Frame("initial", me.public_key, header, encrypted.ciphertext)
     else:
-        frame = Frame("message", me.public_key, ratchet_header, encrypted.ciphertext)
+        frame = Frame("message", me.public_key, header_bytes, encrypted.ciphertext)
     envelope = seal(peer, frame.encode())
     others = tuple(s for s in conversation.sessions if s.base_key != session.base_key)
     updated = replace(
@@ -580,7 +376,7 @@ def encrypt(
 def _start(
     me: ChatIdentityKey, bundle: PeerBundle, payload: bytes
 ) -> tuple[Session, doubleratchet.EncryptedMessage]:
-    state = _X3DH.create(*_X3DH_ARGS, IdentityKeyPairSeed(me.seed))
+    state = X3DHState.create(*X3DH_ARGS, IdentityKeyPairSeed(me.seed))
     peer_bundle = x3dh.Bundle(
         bundle.identity_key,
         bundle.spk,
@@ -588,17 +384,17 @@ def _start(
         frozenset() if bundle.opk is None else frozenset({bundle.opk}),
     )
     try:
-        secret, ad, header = _run(
+        secret, ad, header = drive(
             state.get_shared_secret_active(peer_bundle, require_pre_key=False)
         )
-        ratchet, encrypted = _run(
-            _Ratchet.encrypt_initial_message(*_DR, secret, bundle.spk, payload, ad)
+        ratchet, encrypted = drive(
+            Ratchet.encrypt_initial_message(*DR_ARGS, secret, bundle.spk, payload, ad)
         )
     except x3dh.KeyAgreementException as exc:
         raise MessagingError(
             "the peer's signed prekey does not verify: not starting a session"
         ) from exc
-    except _BAD_KEY as exc:
+    except BAD_KEY as exc:
         raise MessagingError("the peer's published keys are not valid curve points") from exc
     opk = b"\x00" if header.pre_key is None else b"\x01" + header.pre_key
     init = header.ephemeral_key + header.signed_pre_key + opk
@@ -619,7 +415,7 @@ class Opened:
     initial: InitialHeader | None
 
     @property
-    def binding(self) -> dict[str, Any] | None:
+    def binding(self) -> Mapping[str, object] | None:
         return None if self.initial is None else self.initial.binding
 
 
@@ -660,61 +456,21 @@ def decrypt(
         MessageRejected: authentication (tampered, or no session to decrypt it), replay
             (a message already received), expired-prekey, malformed.
     """
-    frame, sender = opened.frame, opened.sender
     used_prekeys: Prekeys | None = None
-    plaintext: bytes | None = None
-    chosen: Session | None = None
-    replay = False
-    new_session = False
     with warnings.catch_warnings():
         # python-doubleratchet warns (instead of failing) when a peer skipped more keys than
         # the DoS bound in a previous chain; those messages show up as a counter gap.
         warnings.simplefilter("ignore")
         if opened.initial is not None:
-            header = _parse_ratchet_header(opened.initial.ratchet)
-            encrypted = doubleratchet.EncryptedMessage(header, frame.ciphertext)
-            existing = next(
-                (
-                    s
-                    for s in conversation.sessions
-                    if s.base_key == opened.initial.ephemeral and s.peer == sender
-                ),
-                None,
-            )
-            if existing is not None:
-                plaintext, chosen, replay = _try_session(existing, encrypted)
-            else:
-                used_prekeys = (prekeys if isinstance(prekeys, Prekeys) else prekeys()).copy()
-                x3dh_header = x3dh.Header(
-                    sender, opened.initial.ephemeral, opened.initial.spk, opened.initial.opk
-                )
-                secret, ad, spk_priv = used_prekeys._passive(x3dh_header)
-                try:
-                    ratchet, plaintext = _run(
-                        _Ratchet.decrypt_initial_message(*_DR, secret, spk_priv, encrypted, ad)
-                    )
-                except (*_RATCHET_FAILURES, *_BAD_KEY) as exc:
-                    raise MessageRejected(
-                        "authentication", "the first message of a session"
-                    ) from exc
-                chosen = Session(sender, opened.initial.ephemeral, ad, dict(ratchet.json), None)
-                new_session = True
+            tried, used_prekeys = _open_initial(prekeys, opened, opened.initial, conversation)
         else:
-            header = _parse_ratchet_header(frame.header)
-            encrypted = doubleratchet.EncryptedMessage(header, frame.ciphertext)
-            for session in conversation.sessions:
-                if session.peer != sender:
-                    continue
-                plaintext, chosen, dup = _try_session(session, encrypted)
-                replay = replay or dup
-                if plaintext is not None:
-                    break
-    if plaintext is None or chosen is None:
-        if replay:
+            tried = _open_message(opened, conversation)
+    if tried.plaintext is None or tried.session is None:
+        if tried.replay:
             raise MessageRejected("replay", "a message already received")
         raise MessageRejected("authentication", "no session of this conversation decrypts it")
     try:
-        payload = Payload.decode(plaintext)
+        payload = Payload.decode(tried.plaintext)
     except MessagingError as exc:
         raise MessageRejected("malformed", str(exc)) from exc
     tracker = conversation.tracker(payload.epoch)
@@ -722,39 +478,95 @@ def decrypt(
     verdict, _ = tracker.observe(payload.counter)
     if verdict == "duplicate":
         raise MessageRejected("replay", f"message {payload.counter} was already received")
+    updated = _accepted(conversation, tried.session, payload.epoch, tracker)
+    missing = tuple(sorted(tracker.missing))
+    return Incoming(updated, used_prekeys, payload, verdict, missing, used_prekeys is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tried:
+    """What trying to decrypt gave: the plaintext and the session that opened it (None when
+    none did), and whether a session knew it as already received."""
+
+    plaintext: bytes | None
+    session: Session | None
+    replay: bool = False
+
+
+def _open_initial(
+    prekeys: Prekeys | Callable[[], Prekeys],
+    opened: Opened,
+    initial: InitialHeader,
+    conversation: Conversation,
+) -> tuple[_Tried, Prekeys | None]:
+    """A session's first message(s): in the session it started, if we have it; else X3DH as
+    the responder (using up a one-time prekey: the prekeys returned are the changed ones)."""
+    encrypted = doubleratchet.EncryptedMessage(
+        parse_ratchet_header(initial.ratchet), opened.frame.ciphertext
+    )
+    for s in conversation.sessions:
+        if s.base_key == initial.ephemeral and s.peer == opened.sender:
+            return _try_session(s, encrypted), None
+    used = (prekeys if isinstance(prekeys, Prekeys) else prekeys()).copy()
+    header = x3dh.Header(opened.sender, initial.ephemeral, initial.spk, initial.opk)
+    secret, ad, spk_priv = used.respond(header)
+    try:
+        ratchet, plaintext = drive(
+            Ratchet.decrypt_initial_message(*DR_ARGS, secret, spk_priv, encrypted, ad)
+        )
+    except (*RATCHET_FAILURES, *BAD_KEY) as exc:
+        raise MessageRejected("authentication", "the first message of a session") from exc
+    session = Session(opened.sender, initial.ephemeral, ad, dict(ratchet.json), None)
+    return _Tried(plaintext, session), used
+
+
+def _open_message(opened: Opened, conversation: Conversation) -> _Tried:
+    """A message in an established session: each of the sender's sessions is tried."""
+    header = parse_ratchet_header(opened.frame.header)
+    encrypted = doubleratchet.EncryptedMessage(header, opened.frame.ciphertext)
+    replay = False
+    for session in conversation.sessions:
+        if session.peer != opened.sender:
+            continue
+        tried = _try_session(session, encrypted)
+        replay = replay or tried.replay
+        if tried.plaintext is not None:
+            return _Tried(tried.plaintext, tried.session, replay)
+    return _Tried(None, None, replay)
+
+
+def _accepted(
+    conversation: Conversation, chosen: Session, epoch: str, tracker: CounterTracker
+) -> Conversation:
+    """The conversation after accepting a message: ``chosen`` first, the tracker updated."""
     if chosen.init is not None:
         chosen = replace(chosen, init=None)  # the peer has the session: stop attaching X3DH
     others = tuple(s for s in conversation.sessions if s.base_key != chosen.base_key)
-    trackers = (
-        (payload.epoch, tracker),
-        *((e, t) for e, t in conversation.trackers if e != payload.epoch),
-    )
-    updated = replace(
+    trackers = ((epoch, tracker), *((e, t) for e, t in conversation.trackers if e != epoch))
+    return replace(
         conversation,
         sessions=(chosen, *others)[:MAX_SESSIONS],
         trackers=trackers[:MAX_EPOCHS],
     )
-    return Incoming(
-        updated, used_prekeys, payload, verdict, tuple(sorted(tracker.missing)), new_session
-    )
 
 
-def _try_session(
-    session: Session, encrypted: doubleratchet.EncryptedMessage
-) -> tuple[bytes | None, Session | None, bool]:
-    """(plaintext, updated session, was-a-duplicate) — plaintext None when it fails."""
+def _try_session(session: Session, encrypted: doubleratchet.EncryptedMessage) -> _Tried:
+    """The plaintext and updated session, or None and whether it was a duplicate."""
     ratchet = session.load()
     try:
-        plaintext = _run(ratchet.decrypt_message(encrypted, session.ad))
+        plaintext = drive(ratchet.decrypt_message(encrypted, session.ad))
     except doubleratchet.DuplicateMessageException:
-        return None, None, True
-    except (*_RATCHET_FAILURES, *_BAD_KEY):
-        return None, None, False
-    return plaintext, replace(session, ratchet=dict(ratchet.json)), False
+        return _Tried(None, None, True)
+    except (*RATCHET_FAILURES, *BAD_KEY):
+        return _Tried(None, None, False)
+    return _Tried(plaintext, replace(session, ratchet=dict(ratchet.json)))
 
 
 __all__ = [
     "CONVERSATION_MIGRATIONS",
+    "DEFAULT_OPKS",
+    "PREKEYS_VERSION",
+    "SPK_ROTATION_SECONDS",
     "Conversation",
     "Incoming",
     "InitialHeader",

@@ -19,10 +19,26 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from walletim.errors import InputError, StoreError
+from walletim.messaging.kinds import Direction, MessageKind, MessageState
 from walletim.store.db import Store
+from walletim.store.groups import ChangeRow, GroupRow, GroupTx, groups_of
+from walletim.store.sql import Row
+
+__all__ = [
+    "ChangeRow",
+    "ChatRepo",
+    "ChatTx",
+    "Contact",
+    "ConversationInfo",
+    "Event",
+    "GroupRow",
+    "OutboxItem",
+    "PrekeyRow",
+    "StoredMessage",
+    "conversation_id",
+]
 
 MAX_SEARCH_RESULTS = 1000
 MAX_HISTORY = 10_000
@@ -44,15 +60,15 @@ class StoredMessage:
     conversation_id: str
     account: str
     peer: str
-    direction: str  # "in" | "out"
+    direction: Direction
     epoch: str
     counter: int | None  # None while queued (not yet encrypted)
     sent_ms: int
     stored_ms: int
-    kind: str
-    body: Any
+    kind: MessageKind
+    body: object
     text: str
-    state: str  # in: received; out: queued | sending | sent | failed
+    state: MessageState  # in: received; out: queued | sending | sent | failed
     relay_id: str | None
     unread: bool
     sender: str | None = None  # who wrote it, in a group conversation
@@ -68,7 +84,7 @@ _NOT_TRANSPORT = "(c.peer LIKE 'group:%' OR m.kind NOT IN ('group', 'membership'
 _MSG_FROM = "messages m JOIN conversations c ON c.id = m.conversation_id"
 
 
-def _message(r: Any) -> StoredMessage:
+def _message(r: Row) -> StoredMessage:
     return StoredMessage(
         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], json.loads(r[10]),
         r[11], r[12], r[13], bool(r[14]), r[15],
@@ -87,7 +103,7 @@ class Contact:
     address: str
     name: str | None
     identity_key: bytes | None
-    binding: dict[str, Any] | None
+    binding: dict[str, object] | None
     binding_created: int | None
     verified: bool  # the binding's EIP-712 signature checked against the address
     confirmed: bool  # the user compared safety numbers out of band
@@ -101,7 +117,7 @@ _CONTACT_COLUMNS = (
 )
 
 
-def _contact(r: Any) -> Contact:
+def _contact(r: Row) -> Contact:
     return Contact(
         r[0],
         r[1],
@@ -119,9 +135,9 @@ def _contact(r: Any) -> Contact:
 class PrekeyRow:
     account: str
     identity_key: bytes
-    binding: dict[str, Any]
+    binding: dict[str, object]
     version: int
-    state: dict[str, Any]
+    state: dict[str, object]
     relay_id: str | None
     published_at: int | None
 
@@ -146,65 +162,9 @@ class Event:
     at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class GroupRow:
-    """One account's view of a group.
-
-    ``verified`` is True only when the roster is the head of a signed membership history
-    this account accepted: its own create, a signed create naming it, or a signed add of it
-    by an admin (the history that comes with the add is checked back to ``checked_from``;
-    1 means from the creator's signed create), and every later change checked by every
-    rule of :mod:`walletim.messaging.groups`. It is False for a group known only because
-    someone sent a message carrying its id (a group nobody created, or whose create has not
-    arrived): that roster is the sender's say-so, and nothing shown from it (money above
-    all) may be called verified.
-    """
-
-    account: str
-    group_id: str
-    name: str
-    members: tuple[str, ...]
-    version: int
-    creator: str
-    verified: bool  # see above
-    admins: tuple[str, ...] = ()  # by seniority: the creator first while an admin
-    head: str = ""  # hash of the change that made this roster ("" before chained changes)
-    checked_from: int = 0  # the version the signed history is checked from (0: none)
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeRow:
-    """A membership change held for a group: applied (``canonical``) or not (yet)."""
-
-    hash: str
-    prev: str
-    version: int
-    author: str
-    body: dict[str, Any]
-    canonical: bool
-    received_ms: int
-
-
-_GROUP_COLUMNS = "account, group_id, name, members, version, creator, verified"
-_GROUP_READ = _GROUP_COLUMNS + ", admins, head, anchor"
-
-
-def _group(r: Any) -> GroupRow:
-    anchor = json.loads(r[9]) if r[9] else None
-    checked = 0
-    if isinstance(anchor, dict) and not anchor.get("legacy"):
-        checked = int(anchor.get("version", 0))
-    return GroupRow(
-        r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5], bool(r[6]),
-        tuple(json.loads(r[7] or "[]")), r[8] or "", checked if bool(r[6]) else 0,
-    )  # fmt: skip
-
-
-class ChatTx:
-    """Operations inside one write transaction (see :meth:`ChatRepo.tx`)."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
+class ChatTx(GroupTx):
+    """Operations inside one write transaction (see :meth:`ChatRepo.tx`); the group rosters'
+    are :class:`~walletim.store.groups.GroupTx`'s."""
 
     def conversation(self, account: str, peer: str) -> str:
         """The conversation id of (account, peer), created if new."""
@@ -215,12 +175,12 @@ class ChatTx:
         )
         return cid
 
-    def load_session(self, cid: str) -> dict[str, Any] | None:
+    def load_session(self, cid: str) -> dict[str, object] | None:
         row = self.conn.execute("SELECT state FROM sessions WHERE conversation_id = ?", (cid,))
         found = row.fetchone()
         return None if found is None else dict(json.loads(found[0]))
 
-    def save_session(self, cid: str, version: int, state: dict[str, Any]) -> None:
+    def save_session(self, cid: str, version: int, state: dict[str, object]) -> None:
         self.conn.execute(
             "INSERT INTO sessions (conversation_id, version, state, updated_at) VALUES (?,?,?,?) "
             "ON CONFLICT (conversation_id) DO UPDATE SET version = excluded.version, "
@@ -231,13 +191,13 @@ class ChatTx:
     def add_message(
         self,
         cid: str,
-        direction: str,
-        kind: str,
-        body: Any,
+        direction: Direction,
+        kind: MessageKind,
+        body: object,
         text: str,
         *,
         sent_ms: int,
-        state: str,
+        state: MessageState,
         epoch: str = "",
         counter: int | None = None,
         relay_id: str | None = None,
@@ -268,7 +228,7 @@ class ChatTx:
                 int(unread),
             ),
         )
-        return int(cur.lastrowid) if cur.rowcount else None
+        return cur.lastrowid if cur.rowcount else None
 
     def seal_queued(
         self, message_id: int, epoch: str, counter: int, relay_id: str, mailbox: str, env: bytes
@@ -328,9 +288,9 @@ class ChatTx:
         self,
         account: str,
         identity_key: bytes,
-        binding: dict[str, Any],
+        binding: dict[str, object],
         version: int,
-        state: dict[str, Any],
+        state: dict[str, object],
         *,
         relay_id: str | None = None,
         published_at: int | None = None,
@@ -368,7 +328,7 @@ class ChatTx:
         return None if row is None else _contact(row)
 
     def learn_identity(
-        self, address: str, identity_key: bytes, binding: dict[str, Any], created: int
+        self, address: str, identity_key: bytes, binding: dict[str, object], created: int
     ) -> str:
         """Record a *verified* binding of ``address``. Returns "new", "same" or "changed".
 
@@ -404,106 +364,6 @@ class ChatTx:
             (identity_key, json.dumps(binding), created, 0 if first else 1, now, address),
         )
         return "new" if first else "changed"
-
-    def group(self, account: str, group_id: str) -> GroupRow | None:
-        row = self.conn.execute(
-            f"SELECT {_GROUP_READ} FROM groups WHERE account = ? AND group_id = ?",
-            (account, group_id),
-        ).fetchone()
-        return None if row is None else _group(row)
-
-    def save_group(self, g: GroupRow) -> None:
-        """Store the group's roster (not its anchor: see :meth:`set_group_anchor`)."""
-        self.conn.execute(
-            f"INSERT INTO groups ({_GROUP_COLUMNS}, admins, head, updated_ms) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT (account, group_id) DO UPDATE SET name = excluded.name, "
-            "members = excluded.members, version = excluded.version, "
-            "creator = excluded.creator, verified = excluded.verified, "
-            "admins = excluded.admins, head = excluded.head, updated_ms = excluded.updated_ms",
-            (
-                g.account,
-                g.group_id,
-                g.name,
-                json.dumps(sorted(g.members)),
-                g.version,
-                g.creator,
-                int(g.verified),
-                json.dumps(list(g.admins)),
-                g.head,
-                _now_ms(),
-            ),
-        )
-
-    def group_anchor(self, account: str, group_id: str) -> dict[str, Any] | None:
-        """The state (JSON) the group's signed history is checked from, if any."""
-        row = self.conn.execute(
-            "SELECT anchor FROM groups WHERE account = ? AND group_id = ?", (account, group_id)
-        ).fetchone()
-        return None if row is None or not row[0] else dict(json.loads(row[0]))
-
-    def set_group_anchor(self, account: str, group_id: str, anchor: dict[str, Any]) -> None:
-        self.conn.execute(
-            "UPDATE groups SET anchor = ? WHERE account = ? AND group_id = ?",
-            (json.dumps(anchor, separators=(",", ":")), account, group_id),
-        )
-
-    def group_changes(self, account: str, group_id: str) -> list[ChangeRow]:
-        """Every change held for the group, oldest version first."""
-        rows = self.conn.execute(
-            "SELECT hash, prev, version, author, body, canonical, received_ms FROM "
-            "group_changes WHERE account = ? AND group_id = ? ORDER BY version, hash",
-            (account, group_id),
-        ).fetchall()
-        return [ChangeRow(r[0], r[1], r[2], r[3], json.loads(r[4]), bool(r[5]), r[6]) for r in rows]
-
-    def add_group_change(self, account: str, group_id: str, row: ChangeRow) -> bool:
-        """Hold one change. Returns False if it was already held."""
-        cur = self.conn.execute(
-            "INSERT OR IGNORE INTO group_changes (account, group_id, hash, prev, version, "
-            "author, body, canonical, received_ms) VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                account,
-                group_id,
-                row.hash,
-                row.prev,
-                row.version,
-                row.author,
-                json.dumps(row.body, separators=(",", ":")),
-                int(row.canonical),
-                row.received_ms,
-            ),
-        )
-        return bool(cur.rowcount)
-
-    def set_canonical(self, account: str, group_id: str, hashes: set[str]) -> None:
-        """Mark exactly ``hashes`` as the group's applied chain."""
-        rows = self.conn.execute(
-            "SELECT hash FROM group_changes WHERE account = ? AND group_id = ?",
-            (account, group_id),
-        ).fetchall()
-        for (h,) in rows:
-            self.conn.execute(
-                "UPDATE group_changes SET canonical = ? WHERE account = ? AND group_id = ? "
-                "AND hash = ?",
-                (int(h in hashes), account, group_id, h),
-            )
-
-    def drop_group_changes(
-        self, account: str, group_id: str, hashes: set[str] | None = None
-    ) -> None:
-        """Forget some held changes (all of the group's with ``hashes`` None)."""
-        if hashes is None:
-            self.conn.execute(
-                "DELETE FROM group_changes WHERE account = ? AND group_id = ?",
-                (account, group_id),
-            )
-            return
-        for h in hashes:
-            self.conn.execute(
-                "DELETE FROM group_changes WHERE account = ? AND group_id = ? AND hash = ?",
-                (account, group_id, h),
-            )
 
     def set_sender(self, message_id: int, sender: str) -> None:
         self.conn.execute("UPDATE messages SET sender = ? WHERE id = ?", (sender, message_id))
@@ -543,11 +403,7 @@ class ChatRepo:
         return _message(row)
 
     def groups(self, account: str) -> list[GroupRow]:
-        rows = self.store.execute(
-            f"SELECT {_GROUP_READ} FROM groups WHERE account = ? ORDER BY name, group_id",
-            (account,),
-        ).fetchall()
-        return [_group(r) for r in rows]
+        return groups_of(self.store, account)
 
     def group(self, account: str, group_id: str) -> GroupRow | None:
         return ChatTx(self.store).group(account, group_id)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from walletim.store.db import Store
+from walletim.store.sql import Sql
 
 
 def _now_ms() -> int:
@@ -62,23 +62,23 @@ class RelayRepo:
     def pin_first(self, url: str, key: bytes, relay_id: str) -> RelayPin:
         """Pin ``key`` for ``url`` unless a key is pinned already; returns the pin in force
         (two processes pinning at once agree on the first one written)."""
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO relay_pins (url, key, relay_id, pinned_ms) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (url) DO NOTHING",
-                (url, key, relay_id, _now_ms()),
-            )
-        pin = self.pin(url)
-        assert pin is not None
-        return pin
+        return self._write_pin(url, key, relay_id, "DO NOTHING")
 
     def repin(self, url: str, key: bytes, relay_id: str) -> RelayPin:
         """Pin ``key`` for ``url``, replacing any earlier pin (the user's deliberate choice)."""
+        return self._write_pin(
+            url,
+            key,
+            relay_id,
+            "DO UPDATE SET key = excluded.key, relay_id = excluded.relay_id, "
+            "pinned_ms = excluded.pinned_ms",
+        )
+
+    def _write_pin(self, url: str, key: bytes, relay_id: str, on_conflict: str) -> RelayPin:
         with self.store.transaction() as conn:
             conn.execute(
                 "INSERT INTO relay_pins (url, key, relay_id, pinned_ms) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (url) DO UPDATE SET key = excluded.key, "
-                "relay_id = excluded.relay_id, pinned_ms = excluded.pinned_ms",
+                f"ON CONFLICT (url) {on_conflict}",
                 (url, key, relay_id, _now_ms()),
             )
         pin = self.pin(url)
@@ -141,7 +141,7 @@ class RelayRepo:
         return None if row is None or row[0] is None else int(row[0])
 
 
-def save_peer_delivery_key(conn: Any, address: str, identity_key: bytes, key: bytes) -> None:
+def save_peer_delivery_key(conn: Sql, address: str, identity_key: bytes, key: bytes) -> None:
     """Remember the delivery key ``address`` gave us with its chat key ``identity_key``."""
     conn.execute(
         "INSERT INTO peer_delivery_keys (address, identity_key, key, updated_ms) "
@@ -153,7 +153,7 @@ def save_peer_delivery_key(conn: Any, address: str, identity_key: bytes, key: by
 
 
 def record_wait(
-    conn: Any, relay_id: str, account: str, reason: str, detail: str, delay_ms: int
+    conn: Sql, relay_id: str, account: str, reason: str, detail: str, delay_ms: int
 ) -> OutboxWait:
     """Record (or count again) a temporary refusal; the next try is ``delay_ms`` from now,
     scaled by the attempts so far by the caller."""
@@ -172,12 +172,12 @@ def record_wait(
     return OutboxWait(relay_id, account, reason, detail[:200], attempts, now + delay_ms)
 
 
-def wait_attempts(conn: Any, relay_id: str) -> int:
+def wait_attempts(conn: Sql, relay_id: str) -> int:
     row = conn.execute(
         "SELECT attempts FROM outbox_waits WHERE relay_id = ?", (relay_id,)
     ).fetchone()
     return 0 if row is None else int(row[0])
 
 
-def clear_wait(conn: Any, relay_id: str) -> None:
+def clear_wait(conn: Sql, relay_id: str) -> None:
     conn.execute("DELETE FROM outbox_waits WHERE relay_id = ?", (relay_id,))

@@ -1,0 +1,56 @@
+"""End-to-end encrypted chat between wallet addresses: the Python API behind ``walletim chat``.
+
+Example (a script)::
+
+    from walletim.app.session import Session
+    with Session("~/.walletim", password="...", relay_url="ws://127.0.0.1:8765") as s:
+        s.chat.init("alice")                         # publish binding + prekeys
+        s.chat.send("alice", "0xBob...", "gm")       # or a contact name, or a wallet account
+        for m in s.chat.inbox("alice").received:     # fetch, decrypt, store, acknowledge
+            print(m.message.peer, m.message.text)
+
+:class:`ChatService` (:mod:`walletim.app.chat.service`) is the API; the modules beside it
+each hold one part of chat and are named in its docstring.
+"""
+
+from walletim.app.chat.grouplog import GroupNotice
+from walletim.app.chat.ports import (
+    AuthInfo,
+    Connector,
+    Hook,
+    RelayConnection,
+    WalletsPort,
+    websocket_connector,
+)
+from walletim.app.chat.results import (
+    InboxResult,
+    InitResult,
+    Item,
+    ListenEvent,
+    ReadResult,
+    Received,
+    Rejection,
+    SendResult,
+    VerifyResult,
+)
+from walletim.app.chat.service import ChatService
+
+__all__ = [
+    "AuthInfo",
+    "ChatService",
+    "Connector",
+    "GroupNotice",
+    "Hook",
+    "InboxResult",
+    "InitResult",
+    "Item",
+    "ListenEvent",
+    "ReadResult",
+    "Received",
+    "Rejection",
+    "RelayConnection",
+    "SendResult",
+    "VerifyResult",
+    "WalletsPort",
+    "websocket_connector",
+]

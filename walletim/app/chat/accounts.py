@@ -1,0 +1,93 @@
+"""An account's chat identity (its key, its EIP-712 binding, its prekeys kept in the store),
+its conversations' ratchet state, and how peers are named: addresses, wallet accounts of
+this home, contact names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from walletim.app.chat.ports import Env, WalletsPort
+from walletim.errors import (
+    InputError,
+    KeysError,
+    PasswordRequired,
+    VaultCorrupt,
+    WrongPassword,
+    shown,
+)
+from walletim.keys.chat import ChatIdentityKey
+from walletim.messaging.session import Conversation, Prekeys
+from walletim.store.chat import ChatTx
+
+OPK_TARGET = 100  # one-time prekeys kept listed on the relay
+
+
+@dataclass(frozen=True, slots=True)
+class Me:
+    """One of this home's accounts, as chat uses it."""
+
+    spec: str
+    address: str
+    identity: ChatIdentityKey
+    binding: dict[str, object]
+
+
+class Accounts:
+    def __init__(self, env: Env, wallets: WalletsPort) -> None:
+        self.env = env
+        self.wallets = wallets
+        self._cache: dict[str, Me] = {}
+
+    def address(self, account: str) -> str:
+        """The address of ``account`` (NAME or NAME:INDEX). Raises InputError, KeysError."""
+        return self.wallets.account(account).address
+
+    def me(self, account: str) -> Me:
+        """The account's address, chat identity and binding (made and stored on first use)."""
+        acct = self.wallets.account(account)
+        spec = acct.spec
+        if spec in self._cache:
+            return self._cache[spec]
+        identity = self.wallets.chat_identity(spec)
+        repo = self.env.repo()
+        row = repo.prekeys(acct.address)
+        if row is not None and row.identity_key == identity.public_key:
+            binding = row.binding
+        else:
+            binding = self.wallets.bind_chat_identity(spec, int(self.env.clock())).to_json()
+            with repo.tx() as tx:
+                prekeys = Prekeys.create(identity, OPK_TARGET)
+                tx.reset_prekeys(acct.address)
+                tx.save_prekeys(acct.address, identity.public_key, binding, 1, prekeys.to_json())
+        me = Me(spec, acct.address, identity, binding)
+        self._cache[spec] = me
+        return me
+
+    def resolve_peer(self, text: str) -> str:
+        """A 0x address, a wallet account of this home (NAME / NAME:INDEX) or a contact name,
+        as a checksummed address. Raises InputError."""
+        from walletim.app.wallets import parse_address
+
+        candidate = text.strip()
+        if candidate[:2].lower() == "0x":
+            return parse_address(candidate)
+        try:
+            return self.wallets.account(candidate).address
+        except (VaultCorrupt, WrongPassword, PasswordRequired):
+            raise  # a wallet file changed outside walletim is an error, not "maybe a contact"
+        except (KeysError, InputError):
+            pass
+        contact = self.env.repo().contact_named(candidate)
+        if contact is not None:
+            return contact.address
+        raise InputError(
+            f"unknown peer {shown(candidate)}: not a contact name, a wallet account of this "
+            "home, or a 0x address"
+        )
+
+
+def conversation_state(tx: ChatTx, cid: str, randbytes: Callable[[int], bytes]) -> Conversation:
+    """The ratchet state of conversation ``cid`` as stored, or a new one (a fresh epoch)."""
+    state = tx.load_session(cid)
+    return Conversation.from_json(state) if state else Conversation.new(randbytes)

@@ -1,0 +1,237 @@
+"""Group commands: create a group, change its membership (each change signed by the member
+who makes it and announced to everyone concerned, then applied here: see
+:mod:`walletim.app.chat.grouplog`), and send to every member over their own session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Literal, Protocol
+
+from walletim.app.chat.accounts import Accounts, Me
+from walletim.app.chat.grouplog import GroupNotice, applied_chain, current_state, ingest
+from walletim.app.chat.inbox import Inbox
+from walletim.app.chat.outbox import check_text
+from walletim.app.chat.ports import Env
+from walletim.app.chat.results import InboxResult, Item, SendResult
+from walletim.errors import InputError, RelayUnavailable, shown
+from walletim.messaging.groups import ChangeRefused, GroupChange, bundle, new_group, propose
+from walletim.messaging.identity import Signed
+from walletim.messaging.kinds import WireKind, group_peer, is_group_peer
+from walletim.store.chat import GroupRow, StoredMessage
+
+MAX_GROUP_MEMBERS = 50
+MemberAction = Literal["add", "remove", "promote", "demote"]
+#: One group change's result: the group as it is now here, and its deliveries.
+Changed = tuple[GroupRow, list[SendResult]]
+
+
+class Messenger(Protocol):
+    """What group commands send and fetch with (the chat service)."""
+
+    def send_many(
+        self, account: str, items: Sequence[Item], *, strict: bool = False
+    ) -> list[SendResult]: ...
+
+    def post(self, account: str, items: Sequence[Item]) -> tuple[list[StoredMessage], bool]: ...
+
+    def inbox(self, account: str) -> InboxResult: ...
+
+
+class Groups:
+    def __init__(
+        self,
+        env: Env,
+        accounts: Accounts,
+        messenger: Messenger,
+        inbox: Inbox,
+        sign: Callable[[str, bytes], Signed],
+    ) -> None:
+        self.env = env
+        self._accounts, self._messenger, self._inbox, self._sign = accounts, messenger, inbox, sign
+
+    # -- names ------------------------------------------------------------------------------------
+
+    def groups(self, account: str) -> list[GroupRow]:
+        return self.env.repo().groups(self._accounts.address(account))
+
+    def resolve(self, account: str, text: str) -> GroupRow:
+        """A group of ``account`` by name (case-insensitive) or id. Raises InputError."""
+        wanted = text.strip().lower().removeprefix("group:")
+        groups = self.groups(account)
+        matches = [g for g in groups if g.group_id == wanted or g.name.lower() == wanted]
+        if len(matches) != 1:
+            known = ", ".join(sorted(g.name for g in groups)) or "none"
+            why = "several groups have that name: use its id" if matches else f"known: {known}"
+            raise InputError(f"no single group {shown(text)} ({why})")
+        return matches[0]
+
+    def conversation_peer(self, account: str, text: str) -> str:
+        """A peer's address, or a group's conversation peer (``group:ID``, a group's name or
+        id). Raises InputError."""
+        candidate = text.strip()
+        if is_group_peer(candidate):
+            return group_peer(self.resolve(account, candidate).group_id)
+        try:
+            return self._accounts.resolve_peer(candidate)
+        except InputError:
+            try:
+                return group_peer(self.resolve(account, candidate).group_id)
+            except InputError:
+                pass
+            raise
+
+    # -- membership -------------------------------------------------------------------------------
+
+    def create(self, account: str, name: str, peers: Sequence[str]) -> Changed:
+        """See :meth:`walletim.app.chat.ChatService.group_create`."""
+        if not name.strip() or len(name) > 64:
+            raise InputError("a group name is 1 .. 64 characters")
+        me = self._accounts.me(account)
+        members = tuple(sorted({me.address, *(self._accounts.resolve_peer(p) for p in peers)}))
+        if len(members) < 2:
+            raise InputError("a group needs at least one other member")
+        if len(members) > MAX_GROUP_MEMBERS:
+            raise InputError(f"a group has at most {MAX_GROUP_MEMBERS} members")
+        group_id = self.env.randbytes(16).hex()
+        change = self._signed(me, new_group(group_id, name.strip(), members, me.address))
+        sent = self._announce(account, me, change, [], members)
+        group = self.env.repo().group(me.address, group_id)
+        assert group is not None
+        return group, sent
+
+    def member(
+        self, account: str, group: str, peer: str, action: MemberAction, *, sync: bool
+    ) -> Changed:
+        """Add, remove, promote or demote ``peer``: see the ChatService's ``group_*``."""
+        g = self._synced(account, group, sync=sync)
+        who = self._accounts.resolve_peer(peer)
+        why = _refusal(action, who, g, self._accounts.me(account).address)
+        if why is not None:
+            raise InputError(why)
+        return self._change(
+            account, g, action, who, (*g.members, who) if action == "add" else g.members
+        )
+
+    def leave(self, account: str, group: str, *, sync: bool) -> Changed:
+        g = self._synced(account, group, sync=sync)
+        me = self._accounts.me(account)
+        if not [x for x in g.members if x != me.address]:
+            raise InputError(f"you are the only member of {g.name!r}: there is nobody to tell")
+        return self._change(account, g, "leave", None, g.members)
+
+    def _change(
+        self, account: str, g: GroupRow, action: str, subject: str | None, to: Sequence[str]
+    ) -> Changed:
+        """Sign the next membership change of ``g``, send it to ``to``, apply it here.
+        Raises InputError when the rules do not allow it."""
+        me = self._accounts.me(account)
+        with self.env.repo().tx() as tx:
+            state = current_state(tx, me.address, g)
+            earlier = applied_chain(tx, me.address, g.group_id)
+        assert state is not None  # _own checked it is verified
+        try:
+            unsigned = propose(state, action, subject, me.address)
+        except ChangeRefused as exc:
+            hint = ""
+            if "not an admin" in exc.reason:
+                hint = " (ask an admin to make the change, or to make you an admin)"
+            raise InputError(f"cannot {action} in {g.name!r}: {exc.reason}{hint}") from exc
+        sent = self._announce(account, me, self._signed(me, unsigned), earlier, to)
+        updated = self.env.repo().group(me.address, g.group_id)
+        assert updated is not None
+        return updated, sent
+
+    def _signed(self, me: Me, unsigned: GroupChange) -> GroupChange:
+        """``unsigned`` with ``me``'s EIP-191 signature of its statement."""
+        sig = self._sign(me.spec, unsigned.statement())
+        return replace(unsigned, signature="0x" + bytes(sig.bytes).hex())
+
+    def _announce(
+        self,
+        account: str,
+        me: Me,
+        change: GroupChange,
+        earlier: Sequence[GroupChange],
+        to: Sequence[str],
+    ) -> list[SendResult]:
+        """Send the signed change (with the applied changes before it, newest first, as far
+        as they fit) to ``to``, then apply it locally. A relay that cannot be reached changes
+        nothing (RelayUnavailable); one lost after the change was stored (it goes out with
+        the next chat command) still applies it here, then raises."""
+        body = bundle(change, earlier)
+        kind: WireKind = "membership"
+        items: list[Item] = [(member, kind, body, "") for member in to if member != me.address]
+        try:
+            sent = self._messenger.send_many(account, items) if items else []
+        except RelayUnavailable:
+            if any(
+                i.message.kind == "membership" and i.message.body == body
+                for i in self.env.repo().outbox(me.address)
+            ):
+                self._apply_own(me, change)
+            raise
+        self._apply_own(me, change)
+        return sent
+
+    def _apply_own(self, me: Me, change: GroupChange) -> list[GroupNotice]:
+        with self.env.repo().tx() as tx:
+            outcome = ingest(tx, me.address, change, own=True, now_ms=self.env.now_ms())
+        return outcome.notices
+
+    def _synced(self, account: str, group: str, *, sync: bool) -> GroupRow:
+        """The group after fetching the inbox (messages fetched are stored unread, as by
+        ``chat inbox``): a change is made on the latest roster this account can know, since
+        members hold a change that does not build on the roster they have. Raises
+        InputError (not a member), RelayUnavailable."""
+        self.resolve(account, group)  # a bad name fails before reaching the relay
+        if sync:
+            self._messenger.inbox(account)
+        g = self.resolve(account, group)
+        if not g.verified or self._accounts.me(account).address not in g.members:
+            raise InputError(
+                f"{account} is not a member of {g.name!r} (or its roster is not verified)"
+            )
+        return g
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def send(
+        self, account: str, group: str, kind: WireKind, body: object, text: str, *, keep: bool
+    ) -> tuple[StoredMessage, list[SendResult]]:
+        """See :meth:`walletim.app.chat.ChatService.group_send`."""
+        g = self.resolve(account, group)
+        me = self._accounts.me(account)
+        if me.address not in g.members:
+            raise InputError(f"{account} is not a member of {g.name!r}")
+        if kind == "text" and not text.strip():
+            raise InputError("the message is empty")
+        check_text(text)
+        wrapped = {"group": g.group_id, "k": kind, "b": body}
+        wrapper: WireKind = "group"
+        items: list[Item] = [(m, wrapper, wrapped, "") for m in g.members if m != me.address]
+        if keep:
+            stored, _ = self._messenger.post(account, items)
+            sent = [SendResult(m.peer, m, False, 0) for m in stored]
+        else:
+            sent = self._messenger.send_many(account, items)
+        copy = self._inbox.record(
+            me.address, group_peer(g.group_id), kind, body, text,
+            direction="out", sender=me.address, unread=False,
+        )  # fmt: skip
+        return copy, sent
+
+
+def _refusal(action: MemberAction, who: str, g: GroupRow, me: str) -> str | None:
+    """Why ``action`` on ``who`` makes no sense in ``g`` as this home holds it, or None."""
+    if action == "add":
+        return f"{who} is already in {g.name!r}" if who in g.members else None
+    if action == "remove" and who == me:
+        return "to remove yourself, use `chat group leave`"
+    if action == "demote":
+        return None if who in g.admins else f"{who} is not an admin of {g.name!r}"
+    if who not in g.members:
+        return f"{who} is not in {g.name!r}"
+    if action == "promote" and who in g.admins:
+        return f"{who} is already an admin of {g.name!r}"
+    return None

@@ -1,0 +1,347 @@
+"""Receiving: each delivered envelope is opened, its sender's binding checked, decrypted in
+its conversation, routed (a group message to its group's conversation, a membership change
+into the group's history) and stored with the new ratchet state in one transaction, before
+the relay is told it arrived. A stored message is then handed to the hooks registered for
+its kind (the money layer records and checks payments, requests, red packets, actions).
+
+An envelope that cannot be accepted is recorded as a security event and acknowledged, so a
+poison envelope never jams the inbox; a failing store is not acknowledged (delivered again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from walletim.app.chat.accounts import Me, conversation_state
+from walletim.app.chat.grouplog import GroupNotice, HeadMeta, ingest
+from walletim.app.chat.ports import Env, Hook, RelayConnection
+from walletim.app.chat.results import InboxResult, Received, Rejection
+from walletim.errors import InputError, MessageRejected, MessagingError, StoreError
+from walletim.messaging import protocol
+from walletim.messaging.groups import is_change, parse_bundle
+from walletim.messaging.identity import IdentityBinding
+from walletim.messaging.kinds import (
+    WIRE_KINDS,
+    Direction,
+    MessageKind,
+    WireKind,
+    group_peer,
+    is_kind,
+    parse_group,
+    text_of,
+)
+from walletim.messaging.session import (
+    STATE_VERSION,
+    Incoming,
+    Opened,
+    Prekeys,
+    decrypt,
+    open_envelope,
+)
+from walletim.store.chat import ChatTx, GroupRow, StoredMessage
+from walletim.store.relay import save_peer_delivery_key
+
+
+@dataclass(frozen=True, slots=True)
+class _Routed:
+    """Where an authentic message belongs."""
+
+    conversation: str
+    kind: MessageKind
+    body: object
+    sender: str | None  # who wrote it, in a group's conversation
+
+
+class Inbox:
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self._hooks: list[tuple[frozenset[str] | None, Hook]] = []
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def on_incoming(self, kinds: Iterable[str] | None, hook: Hook) -> None:
+        """Call ``hook`` after each incoming message of ``kinds`` (None: of every kind) is
+        stored. Raises InputError for a kind no peer can send."""
+        wanted = None if kinds is None else frozenset(kinds)
+        unknown = sorted((wanted or frozenset()) - set(WIRE_KINDS))
+        if unknown:
+            raise InputError(f"no incoming message has the kind(s) {', '.join(unknown)}")
+        self._hooks.append((wanted, hook))
+
+    def _announce(self, address: str, message: StoredMessage) -> None:
+        for kinds, hook in self._hooks:
+            if kinds is None or message.kind in kinds:
+                hook(address, message)
+
+    # -- fetching -------------------------------------------------------------------------------
+
+    async def fetch_all(self, conn: RelayConnection, me: Me, result: InboxResult) -> None:
+        """Fetch, store and acknowledge everything the relay holds for ``me``."""
+        while True:
+            batch, more = await conn.fetch()
+            await self.drain(conn, me, batch, result)
+            if not more or not batch:
+                return
+
+    async def drain(
+        self,
+        conn: RelayConnection,
+        me: Me,
+        batch: Sequence[protocol.Delivered],
+        result: InboxResult,
+        on_item: Callable[[Received | Rejection], None] | None = None,
+    ) -> None:
+        """Process delivered envelopes in order, then acknowledge them all (stored first)."""
+        acks = []
+        for item in batch:
+            outcome = self.receive_one(
+                me, item.mid, item.env, result.key_changes, result.group_notices
+            )
+            acks.append(item.mid)
+            if isinstance(outcome, Received):
+                result.received.append(outcome)
+            elif isinstance(outcome, Rejection):
+                result.rejected.append(outcome)
+            if outcome is not None and on_item is not None:
+                on_item(outcome)
+        if acks:
+            await conn.ack(acks)
+
+    # -- one envelope ---------------------------------------------------------------------------
+
+    def receive_one(
+        self,
+        me: Me,
+        mid: str,
+        env: bytes,
+        key_changes: list[str],
+        notices: list[GroupNotice] | None = None,
+    ) -> Received | Rejection | None:
+        """Decrypt and store one delivered envelope (None: already stored earlier, or a
+        membership change held or outvoted: see ``notices``)."""
+        repo = self.env.repo()
+        with repo.tx() as tx:
+            if tx.has_relay_id(mid):
+                return None
+            opened = self._open(tx, me, env, key_changes)
+            if isinstance(opened, Rejection):
+                return opened
+            peer, envelope = opened
+            cid = tx.conversation(me.address, peer)
+            incoming = self._decrypt(tx, me, peer, envelope, cid)
+            if isinstance(incoming, Rejection):
+                return incoming
+            # From here the message is authentic: its ratchet step and counter are kept even
+            # if its content is refused (else it would later show as a gap).
+            self._keep_state(tx, me, peer, cid, envelope, incoming)
+            stored = self._store(tx, me, peer, mid, incoming, [] if notices is None else notices)
+            if not isinstance(stored, int):
+                return stored
+            if incoming.verdict == "gap":
+                missing = ", ".join(str(n) for n in incoming.missing[:20])
+                tx.add_event(me.address, peer, "gap", "missing: " + missing)
+        received = Received(repo.message(stored), incoming.verdict, incoming.missing)
+        self._announce(me.address, received.message)
+        return received
+
+    def _open(
+        self, tx: ChatTx, me: Me, env: bytes, key_changes: list[str]
+    ) -> tuple[str, Opened] | Rejection:
+        """(the sender's verified address, the unsealed envelope)."""
+        try:
+            opened = open_envelope(me.identity, env)
+            return _sender_of(tx, me, opened, key_changes), opened
+        except StoreError:
+            raise  # transient: not acknowledged, delivered again later
+        except MessageRejected as rej:
+            return _reject(tx, me, None, rej.reason, rej.detail)
+        except Exception as exc:  # a poison envelope must not jam the inbox forever
+            name = type(exc).__name__
+            return _reject(tx, me, None, "undecryptable", name, f"undecryptable:{name}")
+
+    def _decrypt(
+        self, tx: ChatTx, me: Me, peer: str, opened: Opened, cid: str
+    ) -> Incoming | Rejection:
+        conv = conversation_state(tx, cid, self.env.randbytes)
+
+        def prekeys() -> Prekeys:  # only a session's first message needs them
+            row = tx.prekeys(me.address)
+            if row is None:
+                raise MessagingError("chat keys are missing for this account")
+            return Prekeys.from_json(row.state, me.identity)
+
+        try:
+            return decrypt(me.identity, prekeys, opened, conv)
+        except MessageRejected as rej:
+            return _reject(tx, me, peer, rej.reason, rej.detail)
+        except Exception as exc:  # as above: record, acknowledge, go on
+            name = type(exc).__name__
+            return _reject(tx, me, peer, "undecryptable", name, f"undecryptable:{name}")
+
+    def _keep_state(
+        self, tx: ChatTx, me: Me, peer: str, cid: str, opened: Opened, incoming: Incoming
+    ) -> None:
+        """Store the ratchet step, a delivery key the peer gave, the prekeys used up."""
+        tx.save_session(cid, STATE_VERSION, incoming.conversation.to_json())
+        if incoming.payload.delivery_key is not None:  # theirs: we may use their whole mailbox
+            save_peer_delivery_key(tx.conn, peer, opened.sender, incoming.payload.delivery_key)
+        if incoming.prekeys is not None:
+            tx.save_prekeys(
+                me.address, me.identity.public_key, me.binding, 1, incoming.prekeys.to_json()
+            )
+
+    def _store(
+        self,
+        tx: ChatTx,
+        me: Me,
+        peer: str,
+        mid: str,
+        incoming: Incoming,
+        notices: list[GroupNotice],
+    ) -> int | Rejection | None:
+        """Store an authentic message where it belongs. Returns its id (None: a membership
+        change held or outvoted, as said in ``notices``)."""
+        payload = incoming.payload
+        try:
+            if payload.kind == "membership":
+                meta = HeadMeta(payload.epoch, payload.counter, mid, payload.sent_ms)
+                return self._membership(tx, me, peer, payload.body, meta, notices)
+            routed = self._route(tx, me, peer, payload.kind, payload.body)
+            text = text_of(routed.kind, routed.body)
+        except MessageRejected as rej:
+            return _reject(tx, me, peer, rej.reason, rej.detail)
+        except MessagingError as exc:
+            return _reject(tx, me, peer, "malformed", str(exc), "malformed")
+        message_id = tx.add_message(
+            routed.conversation, "in", routed.kind, routed.body, text,
+            sent_ms=payload.sent_ms, state="received", epoch=payload.epoch,
+            counter=payload.counter, relay_id=mid, unread=True,
+        )  # fmt: skip
+        if message_id is None:  # same epoch and counter stored under another relay id
+            return _reject(tx, me, peer, "replay", f"message {payload.counter} again")
+        if routed.sender is not None:
+            tx.set_sender(message_id, routed.sender)
+        return message_id
+
+    def _route(self, tx: ChatTx, me: Me, peer: str, kind: WireKind, body: object) -> _Routed:
+        """Where an authentic message belongs. Group messages go to their group's
+        conversation, from its members only; a group nobody has shown this account a signed
+        change of is kept with an *unverified* roster (``GroupRow.verified`` False). Raises
+        MessageRejected / MessagingError."""
+        if kind != "group":
+            return _Routed(tx.conversation(me.address, peer), kind, body, None)
+        g = parse_group(body)
+        group = tx.group(me.address, g.group_id)
+        if group is None:
+            # Its membership change may still be on the way: keep the message in the
+            # group's conversation, the roster unverified until a signed change arrives.
+            members = tuple(sorted({me.address, peer}))
+            group = GroupRow(me.address, g.group_id, "(unverified group)", members, 0, peer, False)
+            tx.save_group(group)
+        elif peer not in group.members:
+            raise MessageRejected("not-a-member", f"{peer} is not in group {group.name!r}")
+        elif group.verified and me.address not in group.members:
+            raise MessageRejected("not-a-member", f"this account left {group.name!r}")
+        cid = tx.conversation(me.address, group_peer(g.group_id))
+        return _Routed(cid, _known(g.kind), g.body, peer)
+
+    def _membership(
+        self,
+        tx: ChatTx,
+        me: Me,
+        peer: str,
+        body: object,
+        meta: HeadMeta,
+        notices: list[GroupNotice],
+    ) -> int | None:
+        """Check a membership change (signed v2, sent by its author) and take it into the
+        group's history (see :mod:`walletim.app.chat.grouplog`). Returns the id of its
+        message when it applied (None: held or outvoted). Raises MessageRejected (refused,
+        replayed) or MessagingError (malformed)."""
+        if not is_change(body):
+            raise MessageRejected(
+                "membership",
+                "a membership change in the old format (walletim group v1, with no history "
+                "hash): the sender must update walletim",
+            )
+        head, context = parse_bundle(body)
+        if head.by != peer:
+            raise MessageRejected("membership", "a change relayed for someone else")
+        now_ms = self.env.now_ms()
+        outcome = ingest(tx, me.address, head, context, now_ms=now_ms, meta=meta)
+        notices.extend(outcome.notices)
+        if outcome.state == "refused":
+            raise MessageRejected("membership", outcome.reason)
+        if outcome.state == "duplicate":
+            raise MessageRejected("replay", f"an old membership change (version {head.version})")
+        return outcome.message_id
+
+    # -- local messages -------------------------------------------------------------------------
+
+    def record(
+        self,
+        address: str,
+        peer: str,
+        kind: MessageKind,
+        body: object,
+        text: str,
+        *,
+        direction: Direction,
+        sender: str | None,
+        unread: bool,
+    ) -> StoredMessage:
+        """See :meth:`walletim.app.chat.ChatService.record`."""
+        repo = self.env.repo()
+        with repo.tx() as tx:
+            cid = tx.conversation(address, peer)
+            message_id = tx.add_message(
+                cid, direction, kind, body, text, sent_ms=self.env.now_ms(),
+                state="received" if direction == "in" else "sent", unread=unread,
+            )  # fmt: skip
+            assert message_id is not None
+            if sender is not None:
+                tx.set_sender(message_id, sender)
+        return repo.message(message_id)
+
+
+def _known(kind: str) -> MessageKind:
+    """``kind`` as a registry kind (its parser checked it). Raises MessagingError."""
+    if not is_kind(kind):
+        raise MessagingError(f"unsupported message kind {kind[:20]!r}")
+    return kind
+
+
+def _reject(
+    tx: ChatTx, me: Me, peer: str | None, reason: str, detail: str, logged: str | None = None
+) -> Rejection:
+    """Record a refused envelope as a security event (``logged``, else the reason)."""
+    tx.add_event(me.address, peer, "rejected", logged or reason)
+    return Rejection(peer, reason, detail)
+
+
+def _sender_of(tx: ChatTx, me: Me, opened: Opened, key_changes: list[str]) -> str:
+    """The verified address of an envelope's sender. Raises MessageRejected."""
+    if opened.binding is None:
+        contact = tx.contact_by_key(opened.sender)
+        if contact is None:
+            raise MessageRejected("unknown-sender", "no session with this chat key")
+        return contact.address
+    try:
+        binding = IdentityBinding.from_json(opened.binding)
+    except MessagingError as exc:
+        raise MessageRejected("binding", "malformed identity binding") from exc
+    if not binding.verify() or binding.identity_key != opened.sender:
+        raise MessageRejected("binding", "the sender's identity binding does not verify")
+    known = tx.contact(binding.wallet)
+    if (
+        known is not None
+        and known.identity_key not in (None, opened.sender)
+        and (known.binding_created or 0) > binding.created
+    ):
+        raise MessageRejected("binding", "an older chat key than the one known")
+    learned = tx.learn_identity(binding.wallet, opened.sender, binding.to_json(), binding.created)
+    if learned == "changed":
+        tx.add_event(me.address, binding.wallet, "key-changed", "their chat key changed")
+        key_changes.append(binding.wallet)
+    return binding.wallet

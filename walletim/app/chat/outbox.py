@@ -1,0 +1,334 @@
+"""Sending: every outgoing message is stored first (``queued``), encrypted when the peer's
+keys are known (``sending``, its envelope kept), and marked ``sent`` once the relay confirms
+it stored it. Whatever is not confirmed stays in the outbox and goes out with a later chat
+command, byte for byte the same (the relay drops a repeated message id).
+
+A send the relay refuses for now (``mailbox_full``, ``rate_limited``) stays in the outbox,
+shown as waiting, and is retried after a backoff (:data:`WAIT_BACKOFF`, or the relay's hint):
+it is never marked failed for that. A refusal that retrying cannot fix marks it failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from walletim.app.chat.accounts import Accounts, Me, conversation_state
+from walletim.app.chat.link import RelayLink
+from walletim.app.chat.ports import Env, RelayConnection, run
+from walletim.app.chat.results import InboxResult, Item, Resolved, SendResult, Waiting
+from walletim.errors import InputError, MessagingError, RelayRefused, RelayUnavailable
+from walletim.messaging import protocol
+from walletim.messaging.identity import IdentityBinding
+from walletim.messaging.kinds import is_wire_kind
+from walletim.messaging.session import STATE_VERSION, PeerBundle, encrypt
+from walletim.retry import Backoff
+from walletim.store.chat import ChatTx, OutboxItem, StoredMessage
+from walletim.store.relay import OutboxWait, clear_wait, record_wait, wait_attempts
+
+MAX_TEXT_BYTES = 32 * 1024
+#: Relay refusals that retrying the same envelope cannot fix: the message is marked failed.
+PERMANENT_REFUSALS = frozenset({"unknown_mailbox", "bad_request"})
+#: Relay refusals that say "not now": the message waits in the outbox and is retried.
+WAIT_REFUSALS = frozenset({"mailbox_full", "rate_limited"})
+WAIT_BACKOFF_BASE = 5.0  # seconds before the first retry of a waiting message (at least)
+WAIT_BACKOFF_MAX = 900.0  # ... and at most, whatever the relay's hint
+#: When a waiting message is tried again, by how many times it was refused so far.
+WAIT_BACKOFF = Backoff(first=WAIT_BACKOFF_BASE, factor=2.0, cap=WAIT_BACKOFF_MAX)
+
+Failures = list[tuple[StoredMessage, str]]
+
+
+def check_text(text: str) -> None:
+    """Raises InputError for a message too long to send."""
+    if len(text.encode()) > MAX_TEXT_BYTES:
+        raise InputError(f"message too long: {len(text.encode())} bytes (at most {MAX_TEXT_BYTES})")
+
+
+@dataclass
+class _Answers:
+    """The relay's answers to one flush, sorted."""
+
+    done: list[str] = field(default_factory=list)  # relay ids confirmed
+    permanent: list[str] = field(default_factory=list)  # refused for good: failed
+    waiting: list[tuple[str, RelayRefused]] = field(default_factory=list)  # refused for now
+    failures: Failures = field(default_factory=list)  # (message, why): not sent
+    raise_for: Exception | None = None  # the refusal of the message the command is about
+
+
+class Outbox:
+    def __init__(self, env: Env, accounts: Accounts, link: RelayLink) -> None:
+        self.env = env
+        self._accounts = accounts
+        self._link = link
+
+    # -- the commands -------------------------------------------------------------------------
+
+    def send_many(self, me: Me, items: Sequence[Item], *, strict: bool) -> list[SendResult]:
+        """See :meth:`walletim.app.chat.ChatService.send_many`."""
+        resolved = self.resolve(me, items)
+
+        async def go() -> tuple[list[int], dict[str, bool], int]:
+            conn, info = await self._link.connect(me)
+            try:
+                await self._link.publish(conn, info, me)
+                ids = self.queue(me, resolved)
+                changed: dict[str, bool] = {}
+                for address in dict.fromkeys(a for a, _, _, _ in resolved):
+                    changed[address] = await self.seal_queued(conn, me, address)
+                must = (
+                    self.env.repo().message(ids[0]).relay_id if strict and len(ids) == 1 else None
+                )
+                sent, _ = await self.flush_sending(conn, me, must=must)
+            finally:
+                await conn.close()
+            return ids, changed, sent
+
+        ids, changed, sent = run(go())
+        waits = self.env.relays().waits(me.address)
+        out = []
+        for (address, _, _, _), message_id in zip(resolved, ids, strict=True):
+            stored = self.env.repo().message(message_id)
+            wait = waits.get(stored.relay_id or "") if stored.state == "sending" else None
+            out.append(SendResult(address, stored, changed[address], 0, wait))
+        if out:  # the count of earlier outbox messages sent along, on the first result
+            ours = sum(1 for r in out if r.message.state == "sent")
+            first = out[0]
+            out[0] = SendResult(
+                first.peer, first.message, first.key_changed, max(0, sent - ours), first.waiting
+            )
+        return out
+
+    def post(self, me: Me, items: Sequence[Item]) -> tuple[list[StoredMessage], bool]:
+        """See :meth:`walletim.app.chat.ChatService.post`."""
+        ids = self.queue(me, self.resolve(me, items))
+
+        async def go() -> None:
+            conn, info = await self._link.connect(me)
+            try:
+                await self._link.publish(conn, info, me)
+                await self.flush(conn, me, InboxResult(me.address))
+            finally:
+                await conn.close()
+
+        delivered = True
+        try:
+            run(go())
+        except RelayUnavailable:
+            delivered = False
+        return [self.env.repo().message(i) for i in ids], delivered
+
+    def resolve(self, me: Me, items: Sequence[Item]) -> list[Resolved]:
+        """Items with each peer as an address. Raises InputError (a peer, a kind no peer may
+        receive, a too long text)."""
+        resolved: list[Resolved] = []
+        for peer, kind, body, text in items:
+            if not is_wire_kind(kind):
+                raise InputError(f"a {kind[:20]!r} message cannot be sent to a peer")
+            check_text(text)
+            address = self._accounts.resolve_peer(peer)
+            if address == me.address:
+                raise InputError("that is this account's own address: pick another peer")
+            resolved.append((address, kind, body, text))
+        return resolved
+
+    def queue(self, me: Me, resolved: Sequence[Resolved]) -> list[int]:
+        """Store ``resolved`` messages as queued, in order. Returns their ids."""
+        ids: list[int] = []
+        with self.env.repo().tx() as tx:
+            for address, kind, body, text in resolved:
+                message_id = tx.add_message(
+                    tx.conversation(me.address, address), "out", kind, body, text,
+                    sent_ms=self.env.now_ms(), state="queued",
+                )  # fmt: skip
+                assert message_id is not None
+                ids.append(message_id)
+        return ids
+
+    # -- what waits ---------------------------------------------------------------------------
+
+    def queued_peers(self, address: str) -> list[str]:
+        """Peers with messages waiting for their keys, sorted."""
+        outbox = self.env.repo().outbox(address)
+        return sorted({i.message.peer for i in outbox if i.message.state == "queued"})
+
+    def waiting(self, address: str) -> dict[int, OutboxWait]:
+        """Outgoing messages the relay refused for now, by message id."""
+        waits = self.env.relays().waits(address)
+        return {
+            i.message.id: waits[i.message.relay_id]
+            for i in self.env.repo().outbox(address)
+            if i.message.relay_id in waits
+        }
+
+    def _waiting(self, address: str, outbox: Sequence[OutboxItem]) -> Waiting:
+        waits = self.env.relays().waits(address)
+        return [
+            (i.message, waits[i.message.relay_id])
+            for i in outbox
+            if i.message.state == "sending" and i.message.relay_id in waits
+        ]
+
+    # -- encrypting -----------------------------------------------------------------------------
+
+    async def seal_queued(self, conn: RelayConnection, me: Me, address: str) -> bool:
+        """Encrypt ``address``'s queued messages, oldest first, if we can reach them now.
+        Returns True if the peer's key changed."""
+        repo = self.env.repo()
+        own_key = self._link.delivery_key(me)  # (made outside the transaction below)
+        with repo.tx() as tx:
+            if not tx.queued(me.address, address):
+                return False
+            contact = tx.contact(address)
+            cid = tx.conversation(me.address, address)
+            conv = conversation_state(tx, cid, self.env.randbytes)
+        need_bundle = (
+            contact is None
+            or contact.identity_key is None
+            or conv.active_for(contact.identity_key) is None
+        )
+        fetched = await self._link.peer_bundle(conn, contact, address) if need_bundle else None
+        if need_bundle and fetched is None:
+            return False
+        with repo.tx() as tx:
+            changed = fetched is not None and _learn(tx, me, address, fetched[1])
+            contact = tx.contact(address)
+            if contact is None or contact.identity_key is None:
+                return False
+            bundle = None if fetched is None else fetched[0]
+            self._seal(tx, me, address, cid, contact.identity_key, bundle, own_key)
+        return changed
+
+    def _seal(
+        self,
+        tx: ChatTx,
+        me: Me,
+        address: str,
+        cid: str,
+        peer_key: bytes,
+        bundle: PeerBundle | None,
+        own_key: bytes,
+    ) -> None:
+        conv = conversation_state(tx, cid, self.env.randbytes)
+        mailbox = protocol.mailbox_id(peer_key)
+        for message in tx.queued(me.address, address):
+            kind = message.kind
+            assert is_wire_kind(kind), "only messages a peer may receive are queued"
+            out = encrypt(
+                me.identity, me.binding, conv, peer_key, kind, message.body,
+                bundle=bundle if conv.active_for(peer_key) is None else None,
+                now_ms=message.sent_ms, delivery_key=own_key,
+            )  # fmt: skip
+            conv = out.conversation
+            mid = secrets.token_hex(16)
+            tx.seal_queued(message.id, conv.epoch, out.counter, mid, mailbox, out.envelope)
+        tx.save_session(cid, STATE_VERSION, conv.to_json())
+
+    # -- sending --------------------------------------------------------------------------------
+
+    async def flush_sending(
+        self, conn: RelayConnection, me: Me, *, must: str | None = None
+    ) -> tuple[int, Failures]:
+        """Send every encrypted, unconfirmed message of the account (pipelined), each with
+        the recipient's delivery key if they gave us one, and mark each sent once the relay
+        confirms it stored it. A refusal that retrying cannot fix (the relay no longer knows
+        the mailbox, or calls the envelope malformed) marks the message failed; a refusal
+        for now (a full mailbox, a quota) records it as waiting, with the next try after a
+        backoff; others stay 'sending' for the next command.
+
+        Returns (sent, failures); waiting messages are not failures. Raises only for the
+        message whose relay id is ``must`` (the one the current command is about) when it is
+        refused other than for now, or when the relay goes away."""
+        items = [i for i in self.env.repo().outbox(me.address) if i.message.state == "sending"]
+        if not items:
+            return 0, []
+        keys = {
+            protocol.mailbox_id(identity): key
+            for identity, key in self.env.relays().peer_delivery_keys().values()
+        }
+
+        async def one(item: OutboxItem) -> str:
+            assert item.mailbox is not None and item.envelope is not None
+            relay_id = str(item.message.relay_id)
+            await conn.send(item.mailbox, relay_id, item.envelope, keys.get(item.mailbox))
+            return relay_id
+
+        results = await asyncio.gather(*(one(i) for i in items), return_exceptions=True)
+        answers = _sort(items, results, must)
+        self._record(me, answers)
+        if answers.raise_for is not None:
+            raise answers.raise_for
+        return len(answers.done), answers.failures
+
+    def _record(self, me: Me, answers: _Answers) -> None:
+        if not (answers.done or answers.permanent or answers.waiting):
+            return
+        with self.env.repo().tx() as tx:
+            for mid in answers.done:
+                tx.mark_sent(mid)
+                clear_wait(tx.conn, mid)
+            for mid in answers.permanent:
+                tx.mark_failed(mid)
+                clear_wait(tx.conn, mid)
+                tx.add_event(me.address, None, "send-failed", mid)
+            for mid, refusal in answers.waiting:
+                backoff = WAIT_BACKOFF.delay(wait_attempts(tx.conn, mid))
+                delay = min(max(float(refusal.retry_after or 0), backoff), WAIT_BACKOFF_MAX)
+                record_wait(tx.conn, mid, me.address, refusal.code, str(refusal), int(delay * 1000))
+
+    async def flush(self, conn: RelayConnection, me: Me, result: InboxResult) -> None:
+        """Encrypt what can be encrypted now and send the whole outbox; say what happened in
+        ``result`` (sent, failed, still queued, waiting, key changes, warnings)."""
+        for peer in self.queued_peers(me.address):
+            try:
+                if await self.seal_queued(conn, me, peer):
+                    result.key_changes.append(peer)
+            except RelayUnavailable:
+                raise
+            except MessagingError as exc:  # e.g. keys whose binding does not verify
+                result.warnings.append(f"{peer}: {exc}")  # theirs stay queued; go on
+        sent, failures = await self.flush_sending(conn, me)
+        result.sent += sent
+        result.failed.extend(failures)
+        outbox = self.env.repo().outbox(me.address)
+        result.queued = sum(1 for i in outbox if i.message.state == "queued")
+        result.waiting = self._waiting(me.address, outbox)
+
+
+def _learn(tx: ChatTx, me: Me, address: str, binding: IdentityBinding) -> bool:
+    """Record the peer's verified binding; True (and an event) if their key changed."""
+    learned = tx.learn_identity(address, binding.identity_key, binding.to_json(), binding.created)
+    if learned == "changed":
+        tx.add_event(me.address, address, "key-changed", "their chat key changed")
+    return learned == "changed"
+
+
+def _sort(
+    items: Sequence[OutboxItem], results: Sequence[str | BaseException], must: str | None
+) -> _Answers:
+    """Sort the relay's answers. Raises at once when the relay went away (the messages stay
+    'sending' for the next command) or on an error that is not an Exception."""
+    out = _Answers()
+    for item, r in zip(items, results, strict=True):
+        if isinstance(r, str):
+            out.done.append(r)
+            continue
+        if isinstance(r, RelayUnavailable):
+            raise RelayUnavailable(
+                r.url,
+                f"{r.reason}; unsent messages are saved and will be sent by the next chat command",
+            ) from r
+        if not isinstance(r, Exception):
+            raise r
+        relay_id = str(item.message.relay_id)
+        if isinstance(r, RelayRefused) and r.code in WAIT_REFUSALS:
+            out.waiting.append((relay_id, r))
+            continue
+        if isinstance(r, RelayRefused) and r.code in PERMANENT_REFUSALS:
+            out.permanent.append(relay_id)
+        out.failures.append((item.message, str(r)))
+        if item.message.relay_id == must:
+            out.raise_for = r
+    return out

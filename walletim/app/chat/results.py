@@ -1,0 +1,114 @@
+"""What the chat service's operations return (plain dataclasses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from walletim.app.chat.grouplog import GroupNotice
+from walletim.messaging.kinds import WireKind
+from walletim.store.chat import Contact, GroupRow, StoredMessage
+from walletim.store.relay import OutboxWait
+
+#: One message to send: (peer: an address, contact name or wallet account; kind: one a peer
+#: may receive, see :data:`walletim.messaging.kinds.WireKind`; body; text).
+Item: TypeAlias = tuple[str, str, object, str]
+#: An item checked: the peer as an address, the kind one a peer may receive.
+Resolved: TypeAlias = tuple[str, WireKind, object, str]
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    address: str
+    identity_key: bytes
+    mailbox: str
+    prekeys: int  # one-time prekeys listed on the relay
+    relay: str
+    published: bool  # False if the relay already had everything
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    peer: str
+    message: StoredMessage  # state "sent", or "queued" when the peer has no published keys
+    key_changed: bool  # the peer's chat key changed since we last saw it
+    flushed: int  # earlier queued / unconfirmed messages sent along with this one
+    #: Set when the relay refused it for now (state "sending"): it is retried later.
+    waiting: OutboxWait | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A message accepted into a conversation; ``missing`` are the peer's counters (this
+    epoch) that have not arrived: dropped by the relay, or still in flight."""
+
+    message: StoredMessage
+    verdict: str  # "ok" | "gap"
+    missing: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    peer: str | None
+    reason: str
+    detail: str
+
+
+Waiting: TypeAlias = list[tuple[StoredMessage, OutboxWait]]
+
+
+@dataclass
+class InboxResult:
+    address: str
+    received: list[Received] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    sent: int = 0  # outbox messages delivered to the relay during this call
+    queued: int = 0  # messages still waiting for a peer to publish keys
+    key_changes: list[str] = field(default_factory=list)
+    failed: list[tuple[StoredMessage, str]] = field(default_factory=list)  # (message, why)
+    warnings: list[str] = field(default_factory=list)  # e.g. a peer's keys failed to verify
+    #: Held, refused or conflicting membership changes (also in the groups' conversations).
+    group_notices: list[GroupNotice] = field(default_factory=list)
+    #: Outgoing messages the relay refused for now (a full mailbox): kept and retried.
+    waiting: Waiting = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    account: str
+    peer: str
+    contact: Contact | None
+    messages: list[StoredMessage]
+    missing: tuple[int, ...]
+    group: GroupRow | None = None  # the group, when ``peer`` is a group's conversation
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    account: str
+    contact: Contact
+    safety_number: str
+    binding_verified: bool
+
+
+ListenKind = Literal[
+    "connected",
+    "disconnected",
+    "message",
+    "rejected",
+    "sent",
+    "key-changed",
+    "group",
+    "waiting",
+    "tick-error",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ListenEvent:
+    """What ``listen`` reports. ``item`` by ``kind``: message: a Received; rejected: a
+    Rejection; group: a GroupNotice; sent: a count; waiting: a list of (StoredMessage,
+    OutboxWait); connected / disconnected / tick-error: a short text."""
+
+    kind: ListenKind
+    item: Received | Rejection | GroupNotice | int | str | Waiting | None = None

@@ -1,0 +1,32 @@
+"""``walletim chat ...``: end-to-end encrypted chat between wallet addresses.
+
+Commands by subject: :mod:`~walletim.cli.chat.messages` (init, send, inbox, read, search),
+:mod:`~walletim.cli.chat.listen`, :mod:`~walletim.cli.chat.contacts`,
+:mod:`~walletim.cli.chat.groups`; how chat shows: :mod:`~walletim.cli.chat.render`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from walletim.cli.chat import contacts, groups, listen, messages
+
+
+@click.group()
+def chat() -> None:
+    """End-to-end encrypted chat between wallet addresses, over a relay."""
+
+
+for _command in (
+    messages.init,
+    messages.send,
+    messages.inbox,
+    messages.read,
+    listen.listen,
+    messages.search,
+    contacts.contacts,
+    groups.group_cmd,
+):
+    chat.add_command(_command)
+
+__all__ = ["chat"]

@@ -1,0 +1,165 @@
+"""``walletim chat listen``: print messages as they arrive (with ``--watch``, chain alerts)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import click
+
+from walletim.cli.base import Ctx
+from walletim.cli.chat import render as show
+
+if TYPE_CHECKING:
+    from walletim.app.chat import ListenEvent
+    from walletim.app.session import Session
+    from walletim.app.wim import MoneyView
+    from walletim.store.chat import StoredMessage
+
+
+@click.command()
+@click.option("--from", "account", required=True, help=show.ACCOUNT_HELP)
+@click.option("--count", type=click.IntRange(1), help="Stop after this many messages.")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS.")
+@click.option(
+    "--watch",
+    "watch_chain",
+    is_flag=True,
+    help="Also watch the chain: security alerts to yourself.",
+)
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    help="With --watch: alert on an outflow above AMOUNT[ TOKEN] (1eth, '500 USDC').",
+)
+@click.option(
+    "--watch-interval",
+    type=click.FloatRange(0.1),
+    default=5.0,
+    show_default=True,
+    help="With --watch: seconds between chain scans.",
+)
+@show.with_home
+def listen(
+    ctx: Ctx,
+    account: str,
+    count: int | None,
+    timeout: float | None,
+    watch_chain: bool,
+    thresholds: tuple[str, ...],
+    watch_interval: float,
+) -> None:
+    """Stay connected and print messages as they arrive (Ctrl-C to stop).
+
+    Reconnects with backoff and resumes without loss. With --watch, also scans the chain
+    and posts security alerts (as `walletim watch`) into your conversation with yourself,
+    printing each one. With --json, prints one JSON object per line (JSON Lines), one per
+    event."""
+    if thresholds and not watch_chain:
+        from walletim.errors import UsageError
+
+        raise UsageError("--threshold needs --watch")
+    with show.session(ctx) as s:
+        tick = _chain_watch(ctx, s, account, thresholds) if watch_chain else None
+        printer = _Printer(s, account)
+        try:
+            s.chat.listen(
+                account,
+                printer.json if ctx.json else printer.human,
+                count=count,
+                timeout=timeout,
+                tick=tick,
+                tick_every=watch_interval,
+            )
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)
+
+
+def _chain_watch(
+    ctx: Ctx, s: Session, account: str, thresholds: tuple[str, ...]
+) -> Callable[[], None]:
+    """The scan ``listen`` runs between messages: alerts printed as they are posted."""
+    from walletim.app.watch import watcher_for
+    from walletim.cli.watch import alert_json, alert_line
+
+    watcher = watcher_for(s)
+    limits = [watcher.parse_threshold(t) for t in thresholds]
+    watcher.address(account)
+    s.chain.check_chain()  # an unreachable node or another chain: fail before listening
+
+    def scan() -> None:
+        for a in watcher.scan(account, limits):
+            if ctx.json:
+                click.echo(json.dumps({"event": "alert", **alert_json(a)}))
+            else:
+                click.echo(alert_line(a))
+
+    return scan
+
+
+class _Printer:
+    """Prints each listen event: a line (stdout for messages, stderr for the rest) or one
+    JSON object per line."""
+
+    def __init__(self, s: Session, account: str) -> None:
+        self._s = s
+        self._account = account
+        self._names = s.chat.names()
+
+    def _view(self, m: StoredMessage) -> MoneyView | None:
+        """A money message's view, recorded (and checked) as the message was stored."""
+        view: MoneyView | None = self._s.wim.views(m.account, [m]).get(m.id)
+        return view
+
+    def json(self, event: ListenEvent) -> None:
+        from walletim.app.chat import GroupNotice, Received, Rejection
+
+        item = event.item
+        doc: dict[str, object] = {"event": event.kind}
+        if isinstance(item, Received):
+            doc.update(show.message_json(item.message, self._view(item.message)))
+            doc.update(missing=list(item.missing))
+        elif isinstance(item, Rejection):
+            doc.update(address=item.peer, reason=item.reason)
+        elif isinstance(item, GroupNotice):
+            doc.update(show.notice_json(item))
+        elif isinstance(item, list):  # waiting: messages the relay refused for now
+            doc["messages"] = [
+                {**show.message_json(m), "waiting": show.wait_json(w)} for m, w in item
+            ]
+        elif item is not None:
+            doc["detail"] = item
+        click.echo(json.dumps(doc))
+
+    def human(self, event: ListenEvent) -> None:
+        from walletim.app.chat import GroupNotice, Received, Rejection
+
+        item, names = event.item, self._names
+        if isinstance(item, Received):
+            m = item.message
+            click.echo(show.message_line(m, names, self._view(m), self._account))
+            if item.verdict == "gap":
+                show.warn_gaps(m.peer, item.missing, names)
+        elif isinstance(item, Rejection):
+            click.echo(f"warning: an envelope was rejected ({item.reason})", err=True)
+        elif isinstance(item, GroupNotice):
+            click.echo(show.notice_line(item, self._s.chat.names(self._account)))
+        elif isinstance(item, list):  # waiting: messages the relay refused for now
+            for m, w in item:
+                click.echo(
+                    f"waiting for {show.label(m.peer, names)}: {show.wait_text(w)}", err=True
+                )
+        else:
+            line = _STATUS.get(event.kind)
+            if line is not None:
+                click.echo(line.format(item), err=True)
+
+
+_STATUS = {
+    "connected": "listening on {} (Ctrl-C to stop)",
+    "disconnected": "relay connection lost ({}); reconnecting…",
+    "sent": "sent {} queued message(s)",
+    "tick-error": "warning: chain watch: {}; retrying",
+}

@@ -1,0 +1,291 @@
+"""``walletim chat init | send | inbox | read | search``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import click
+
+from walletim.cli.base import Ctx, printable
+from walletim.cli.chat.render import (
+    ACCOUNT_HELP,
+    WAIT_TEXT,
+    binding_status,
+    contact_json,
+    group_json,
+    key_changed,
+    label,
+    membership_text,
+    message_json,
+    message_line,
+    notice_json,
+    notice_line,
+    roster,
+    session,
+    wait_json,
+    wait_text,
+    warn_gaps,
+    when,
+    with_home,
+)
+
+if TYPE_CHECKING:
+    from walletim.app.chat import InboxResult, ReadResult
+    from walletim.app.wim import MoneyView
+    from walletim.store.chat import ConversationInfo
+
+
+@click.command()
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@with_home
+def init(ctx: Ctx, account: str) -> None:
+    """Publish your chat identity (bound to your address) and prekeys to the relay."""
+    with session(ctx) as s:
+        r = s.chat.init(account)
+    data = {
+        "address": r.address,
+        "identity_key": r.identity_key.hex(),
+        "mailbox": r.mailbox,
+        "prekeys": r.prekeys,
+        "relay": r.relay,
+        "published": r.published,
+    }
+    ctx.emit(
+        data,
+        f"{r.address}: chat identity {r.identity_key.hex()[:16]}… "
+        f"{'published to' if r.published else 'already on'} {r.relay} ({r.prekeys} one-time "
+        "prekeys listed)",
+    )
+
+
+@click.command()
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("peer")
+@click.argument("text")
+@with_home
+def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
+    """Send TEXT to PEER (a 0x address, a contact name, or a wallet account of this home)."""
+    with session(ctx) as s:
+        r = s.chat.send(account, peer, text)
+        names = s.chat.names()
+    data = {
+        **message_json(r.message),
+        "key_changed": r.key_changed,
+        "flushed": r.flushed,
+        "waiting": wait_json(r.waiting),
+    }
+
+    def human() -> None:
+        who = label(r.peer, names)
+        if r.waiting is not None:
+            click.echo(
+                f"waiting: {WAIT_TEXT.get(r.waiting.reason, r.waiting.reason)} ({who}); the "
+                "message stays in the outbox and is retried by later `walletim chat` commands "
+                "and while `walletim chat listen` runs",
+                err=True,
+            )
+        elif r.message.state == "queued":
+            click.echo(
+                f"queued for {who}: they have not published chat keys to this relay yet; it "
+                "will be sent by a later `walletim chat send/inbox/listen` once they have",
+                err=True,
+            )
+        else:
+            click.echo(f"sent to {who} (message {r.message.counter})")
+        if r.flushed:
+            click.echo(f"also sent {r.flushed} earlier message(s) waiting in the outbox", err=True)
+
+    if r.key_changed:
+        click.echo(key_changed(r.peer, account, r.peer), err=True)
+    ctx.emit(data, human)
+
+
+@click.command()
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@with_home
+def inbox(ctx: Ctx, account: str) -> None:
+    """Fetch, decrypt and store new messages (then acknowledge them); list conversations."""
+    with session(ctx) as s:
+        r = s.chat.inbox(account)
+        s.wim.check(account)  # payments not final yet: a reorg reverts them and says so
+        views: Mapping[int, MoneyView] = s.wim.views(r.address, [x.message for x in r.received])
+        conversations = s.chat.conversations(account)
+        names = s.chat.names(account)
+
+    def human() -> None:
+        for x in r.received:
+            click.echo(message_line(x.message, names, views.get(x.message.id), account))
+        # Gaps are counted per sender (a group message travels in its sender's session).
+        last_missing = {(x.message.sender or x.message.peer): x.missing for x in r.received}
+        for peer, missing in last_missing.items():
+            warn_gaps(peer, missing, names)
+        _inbox_warnings(r, account, names)
+        _inbox_groups(r, account, names)
+        if not r.received:
+            click.echo("no new messages")
+        _conversations(conversations, names)
+
+    ctx.emit(_inbox_json(r, views, conversations), human)
+
+
+def _inbox_json(
+    r: InboxResult, views: Mapping[int, MoneyView], conversations: Sequence[ConversationInfo]
+) -> dict[str, object]:
+    return {
+        "address": r.address,
+        "messages": [
+            {**message_json(x.message, views.get(x.message.id)), "missing": list(x.missing)}
+            for x in r.received
+        ],
+        "rejected": [{"address": x.peer, "reason": x.reason} for x in r.rejected],
+        "sent": r.sent,
+        "queued": r.queued,
+        "failed": [{**message_json(m), "reason": why} for m, why in r.failed],
+        "waiting": [{**message_json(m), "waiting": wait_json(w)} for m, w in r.waiting],
+        "key_changes": r.key_changes,
+        "warnings": r.warnings,
+        "group_notices": [notice_json(n) for n in r.group_notices],
+        "conversations": [
+            {
+                "address": c.peer,
+                "name": c.name,
+                "unread": c.unread,
+                "last": None if c.last is None else message_json(c.last),
+            }
+            for c in conversations
+        ],
+    }
+
+
+def _inbox_warnings(r: InboxResult, account: str, names: dict[str, str]) -> None:
+    """On stderr: what was refused, changed, sent, not sent, or still waits."""
+    if r.rejected:
+        reasons = sorted({x.reason for x in r.rejected})
+        click.echo(
+            f"warning: {len(r.rejected)} envelope(s) rejected ({', '.join(reasons)}): "
+            "tampered, replayed or not for you; nothing from them is shown",
+            err=True,
+        )
+    for peer in r.key_changes:
+        click.echo(key_changed(label(peer, names), account, peer), err=True)
+    if r.sent:
+        click.echo(f"sent {r.sent} message(s) from the outbox", err=True)
+    for warning in r.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for m, why in r.failed:
+        click.echo(
+            f"warning: not delivered to {label(m.peer, names)}: {m.text[:40]!r} ({why})",
+            err=True,
+        )
+    for m, w in r.waiting:
+        click.echo(
+            f"waiting for {label(m.peer, names)}: {printable(m.text[:40], newline=' ')!r} "
+            f"({wait_text(w)})",
+            err=True,
+        )
+    if r.queued:
+        click.echo(f"{r.queued} message(s) still queued for peers without chat keys", err=True)
+
+
+def _inbox_groups(r: InboxResult, account: str, names: dict[str, str]) -> None:
+    """Membership changes held, refused or in conflict; the ones applied, counted."""
+    for n in r.group_notices:
+        click.echo(notice_line(n, names))
+    changes = [x.message for x in r.received if x.message.kind == "membership"]
+    if changes:
+        groups = sorted({label(m.peer, names) for m in changes})
+        click.echo(
+            f"{len(changes)} signed membership change(s) checked and applied to "
+            f"{', '.join(groups)} (walletim chat group list --from {account})"
+        )
+
+
+def _conversations(conversations: Sequence[ConversationInfo], names: dict[str, str]) -> None:
+    # Conversations that only carried group traffic have nothing of their own to show.
+    shown = [c for c in conversations if c.last is not None or c.unread]
+    if not shown:
+        return
+    click.echo("conversations:")
+    for c in shown:
+        unread = f"{c.unread} unread" if c.unread else "read"
+        last = ""
+        if c.last is not None:
+            text = c.last.text
+            if c.last.kind == "membership":
+                text = membership_text(c.last, names).removeprefix("membership: ")
+            last = f"  {when(c.last.sent_ms)}  {printable(text, newline=' ')[:40]}"
+        click.echo(f"  {label(c.peer, names):<28} {unread:<10}{last}")
+
+
+@click.command()
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("peer")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@with_home
+def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
+    """Show the conversation with PEER from the local history (no network)."""
+    with session(ctx) as s:
+        r = s.chat.read(account, peer, limit)
+        names = s.chat.names(account)
+        views: Mapping[int, MoneyView] = s.wim.views(r.account, r.messages)
+        waits = s.chat.waiting(account)
+    c, g = r.contact, r.group
+    data = {
+        "account": r.account,
+        "address": r.peer,
+        "contact": None if c is None else contact_json(c),
+        "messages": [
+            {**message_json(m, views.get(m.id)), "waiting": wait_json(waits.get(m.id))}
+            for m in r.messages
+        ],
+        "missing": list(r.missing),
+        "group_id": None if g is None else g.group_id,
+        "group": None if g is None else group_json(g),
+    }
+
+    def human() -> None:
+        click.echo(_read_head(r, names))
+        for m in r.messages:
+            click.echo(message_line(m, names, views.get(m.id), account, waits.get(m.id)))
+        if not r.messages:
+            click.echo("(no messages)")
+        if g is None:
+            warn_gaps(r.peer, r.missing, names)
+
+    ctx.emit(data, human)
+
+
+def _read_head(r: ReadResult, names: dict[str, str]) -> str:
+    """The line above a conversation: a group's roster, or what is known of the peer's key."""
+    if r.group is not None:
+        return f"{label(r.peer, names)}: {roster(r.group, r.account, names)}"
+    c = r.contact
+    status = "not verified yet (no message exchanged)"
+    if c is not None and c.identity_key is not None:
+        status = binding_status(c)
+        if c.key_changed:
+            status += "; KEY CHANGED since last confirmed"
+    return f"conversation with {label(r.peer, names)}: {status}"
+
+
+@click.command()
+@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@with_home
+def search(ctx: Ctx, account: str, query: str, limit: int) -> None:
+    """Full-text search of your local history (newest first); QUERY words must all appear."""
+    with session(ctx) as s:
+        hits = s.chat.search(account, query, limit)
+        names = s.chat.names(account)
+        views: Mapping[int, MoneyView] = s.wim.views(hits[0].account, hits) if hits else {}
+    data = {"query": query, "messages": [message_json(m, views.get(m.id)) for m in hits]}
+
+    def human() -> None:
+        for m in hits:
+            click.echo(message_line(m, names, views.get(m.id), account))
+        if not hits:
+            click.echo("no matches")
+
+    ctx.emit(data, human)

@@ -1,0 +1,28 @@
+"""What the database driver gives back, as seen by the chat repositories (Protocols): the
+Store, a connection and a connection inside a transaction all answer ``execute``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+#: A row as the database driver returns it (values as stored: int, str, bytes, None).
+Row = Sequence[Any]
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def lastrowid(self) -> int | None: ...
+
+    def fetchone(self) -> Row | None: ...
+
+    def fetchall(self) -> list[Row]: ...
+
+
+class Sql(Protocol):
+    """A connection, or one inside a transaction (``Store.transaction()``), or the Store."""
+
+    def execute(self, sql: str, params: Sequence[object] = ..., /) -> Cursor: ...
