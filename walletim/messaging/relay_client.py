@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import functools
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -36,6 +36,7 @@ from websockets.protocol import State
 from walletim.errors import MessagingError, RelayRefused, RelayUnavailable
 from walletim.keys.chat import verify_ed25519
 from walletim.messaging import protocol as p
+from walletim.messaging.protocol.fields import bounded_binding
 
 F = TypeVar("F")
 
@@ -362,7 +363,7 @@ class RelayClient:
 
     async def publish(
         self,
-        binding: p.Binding,
+        binding: Mapping[str, object],
         spk: p.SignedPrekey,
         opks: Sequence[bytes],
         *,
@@ -382,7 +383,8 @@ class RelayClient:
             raise MessagingError(f"at most {p.MAX_OPKS} one-time prekeys per publish")
         frame_opks = tuple(bytes(k) for k in opks)
         ok = await self._request(
-            lambda rid: p.Publish(dict(binding), spk, frame_opks, replace, rid), p.Ok
+            lambda rid: p.Publish(bounded_binding(dict(binding)), spk, frame_opks, replace, rid),
+            p.Ok,
         )
         listed = ok.fields.get("prekeys")
         if type(listed) is not int or listed < 0:

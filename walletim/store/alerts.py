@@ -14,24 +14,13 @@ of kind ``summary`` whose message body names its ``source``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from walletim.store.db import Store
+from walletim.store.sql import Sql
 
-
-class Cursor(Protocol):
-    @property
-    def rowcount(self) -> int: ...
-
-    def fetchone(self) -> tuple[int, ...] | None: ...  # every row read here is integers
-
-
-class Conn(Protocol):
-    """The connection a ``Store.transaction()`` yields (sqlcipher3)."""
-
-    def execute(self, sql: str, params: Sequence[object] = ..., /) -> Cursor: ...
+#: The connection a ``Store.transaction()`` yields, as every repository sees it.
+Conn = Sql
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ in-memory one in ``tests/memrelay.py``) and the home's wallets (a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -54,7 +54,7 @@ class RelayConnection(Protocol):
 
     async def publish(
         self,
-        binding: dict[str, object],
+        binding: Mapping[str, object],
         spk: protocol.SignedPrekey,
         opks: Sequence[bytes],
         *,

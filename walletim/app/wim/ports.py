@@ -15,6 +15,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from walletim.messaging.envelope import WireKind
+
 if TYPE_CHECKING:
     from walletim.app.contracts import Outcome, Plan
     from walletim.app.defi import Asset
@@ -74,7 +76,14 @@ class Chat(Protocol):
     def post(self, account: str, items: Sequence[Item]) -> tuple[list[StoredMessage], bool]: ...
 
     def group_send(
-        self, account: str, group: str, kind: str, body: object, text: str, *, keep: bool = ...
+        self,
+        account: str,
+        group: str,
+        kind: WireKind,
+        body: object,
+        text: str,
+        *,
+        keep: bool = ...,
     ) -> tuple[StoredMessage, Sequence[Delivery]]: ...
 
 
