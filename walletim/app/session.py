@@ -92,11 +92,13 @@ class Session:
     @property
     def chain(self) -> ChainService:
         if self._chain is None:
+            from walletim.store.txs import TxRepo
+
             self._chain = ChainService(
                 self.network,
                 self.rpc,
+                txs=lambda: TxRepo(self.open_store()),
                 signer_for=self.wallets.signer,
-                store=self.open_store,
                 notify=self._notify,
             )
         return self._chain

@@ -58,7 +58,6 @@ def _flags(flags: Any) -> str:
 
 
 def plan_text(s: Any, plan: Any) -> str:
-    from walletim.chain.fees import contract_gas_limit
     from walletim.chain.units import format_amount
 
     lines = [
@@ -74,8 +73,7 @@ def plan_text(s: Any, plan: Any) -> str:
     gas = sum((sim.gas_used or 0) for sim in plan.simulation)
     if gas:
         try:
-            fee = s.chain.suggest_fees()["normal"].max_fee_per_gas
-            most = sum(contract_gas_limit(sim.gas_used or 0) for sim in plan.simulation) * fee
+            most = s.chain.network_fee_bound([sim.gas_used or 0 for sim in plan.simulation])
             lines.append(
                 f"  network fee: at most about {format_amount(most, max_places=6)} "
                 f"ETH (simulated gas {gas:,})"
