@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from walletim.app.defi import DefiService
     from walletim.app.redpacket import RedPackets
     from walletim.app.tokens import TokenBook
+    from walletim.app.transfers import Transfers
     from walletim.app.wim import WalletIM
 
 ACCOUNT_SCAN = 20  # indexes per wallet searched when finding which account holds an address
@@ -128,6 +129,20 @@ class Session:
                 tokens=lambda: self.tokens,
             )
         return self._defi
+
+    @property
+    def transfers(self) -> Transfers:
+        """``send`` and ``send --batch``: ether, or a token through the decoded, simulated
+        plan the DeFi layer uses (walletim.app.transfers)."""
+        from walletim.app.transfers import Transfers
+
+        return Transfers(
+            self.chain,
+            self.contracts,
+            self.defi,
+            resolve=self.resolve_address,
+            address_of=lambda spec: self.wallets.account(spec).address,
+        )
 
     @property
     def tokens(self) -> TokenBook:

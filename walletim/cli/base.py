@@ -165,6 +165,16 @@ def read_stdin_line(what: str) -> str:
     return line.strip()
 
 
+class ExitStatus(Exception):
+    """A command that has printed its result and ends with a non-zero status (3: a
+    transaction it sent failed or was dropped). Raised, never ``sys.exit``-ed, so that
+    :func:`run` stays the one place that ends the process."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 def fail(err: WalletimError, as_json: bool) -> NoReturn:
     """Print ``err`` as one line on stderr (or a JSON object with --json) and exit."""
     if as_json:
@@ -233,6 +243,8 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     as_json = "--json" in args[: args.index("--") if "--" in args else len(args)]
     try:
         group.main(args=args, prog_name="walletim", standalone_mode=False)
+    except ExitStatus as done:
+        sys.exit(done.code)
     except WalletimError as err:
         fail(err, as_json)
     except click.UsageError as exc:
