@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import replace
 
 from walletim.app.devnet import Anvil
 from walletim.app.world import ANVIL_ACCOUNT_0, deploy_world, plan_world
@@ -22,15 +23,7 @@ def _sequential(rpc: RpcClient) -> tuple[float, int]:
     plan = plan_world()
     started = time.perf_counter()
     for n, tx in enumerate(plan.txs):
-        params = {
-            "from": ANVIL_ACCOUNT_0,
-            "nonce": hex(n),
-            "gas": hex(tx["gas"]),
-            "data": "0x" + tx["data"].hex(),
-            "value": hex(tx.get("value", 0)),
-        }
-        if "to" in tx:
-            params["to"] = tx["to"]
+        params = replace(tx, sender=ANVIL_ACCOUNT_0, nonce=n).params()
         tx_hash = rpc.call("eth_sendTransaction", [params])
         while rpc.call("eth_getTransactionReceipt", [tx_hash]) is None:
             time.sleep(0.001)

@@ -311,7 +311,7 @@ def test_a_transaction_being_broadcast_elsewhere_is_not_an_orphan(
 
     s = make_session(tmp_path / "home", manual.url)
     first = _orphan(s, monkeypatch, 1)
-    other = InFlight(s.chain.inflight._path)  # another process between signing and sending
+    other = InFlight(s.chain.repo.inflight.path)  # another process between signing and sending
     with other.held():
         second = s.send("dev", "dev:1", 2, wait=False)
     assert second.recovered == () and second.nonce == 1
@@ -331,7 +331,7 @@ def test_an_orphan_the_node_refuses_is_dropped_and_its_nonce_reused(
     first = _orphan(s, monkeypatch, 5 * 10**18)
     s.rpc.call("anvil_setBalance", [ANVIL0, hex(10**18)])  # it can no longer pay 5 ETH
     told: list[str] = []
-    s.chain._notify = told.append
+    s.chain.notify = told.append
     second = s.send("dev", "dev:1", 10**17)
     assert second.status == "mined" and second.nonce == 0 and second.recovered == ()
     assert s.chain.repo.get(first).status in ("dropped", "replaced")  # type: ignore[union-attr]

@@ -221,8 +221,8 @@ def test_the_committed_pins_are_what_a_fresh_deployment_has(world: World) -> Non
     plan = plan_world()
     assert plan.addresses == ADDRESSES
     for name, n in plan.deployments.items():  # each address follows from its init code alone
-        data = plan.txs[n]["data"]
-        assert plan.txs[n]["to"] == PROXY
+        data = plan.txs[n].data
+        assert plan.txs[n].to == PROXY
         assert create2_address(PROXY, data[:32], keccak(data[32:])) == ADDRESSES[name]
 
 
@@ -294,13 +294,7 @@ def test_devnet_tokens_are_never_recognised_on_another_chain_but_the_red_packet_
         # owner is a public test key): the same addresses, yet no home takes them for the
         # devnet's USDC or DAI there.
         plan = plan_world()
-        hashes = [
-            rpc.call("eth_sendTransaction", [{
-                "from": plan.sender, "to": tx["to"], "data": "0x" + tx["data"].hex(),
-                "gas": hex(tx["gas"]), "value": hex(tx.get("value", 0)),
-            }])
-            for tx in plan.txs
-        ]  # fmt: skip
+        hashes = [rpc.call("eth_sendTransaction", [tx.params()]) for tx in plan.txs]
         for h in hashes:
             assert wait_receipt(rpc, h)["status"] == "0x1"
         assert rpc.call("eth_getCode", [ADDRESSES["USDC"], "latest"]) != "0x"
@@ -351,10 +345,7 @@ def test_deploy_refuses_a_node_where_world_addresses_hold_other_code() -> None:
         rpc = node.rpc()
         plan = plan_world()
         tx = plan.txs[plan.deployments["RedPacket"]]
-        h = rpc.call("eth_sendTransaction", [{
-            "from": plan.sender, "to": PROXY, "data": "0x" + tx["data"].hex(),
-            "gas": hex(tx["gas"]),
-        }])  # fmt: skip
+        h = rpc.call("eth_sendTransaction", [tx.params()])
         wait_receipt(rpc, h)
         m = deploy_world(rpc)
         assert m.contracts == ADDRESSES and m.transactions == 41

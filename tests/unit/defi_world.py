@@ -64,6 +64,11 @@ class FakeChain:
     def suggest_fees(self) -> dict[str, Any]:
         raise LookupError("no fee history on the fake chain")
 
+    def network_fee_bound(self, gas_used: Any) -> int:
+        from walletim.errors import RpcError
+
+        raise RpcError("no fee history on the fake chain", method="eth_feeHistory")
+
 
 @dataclass
 class DefiWorld:

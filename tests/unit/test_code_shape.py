@@ -34,26 +34,10 @@ MAX_COMPLEXITY = 15
 EXEMPT_FUNCTIONS = {"store/schema.py:_v4"}
 
 #: Modules over the limit when the rule came in (path under walletim/ -> lines): may only shrink.
-KNOWN_BIG_MODULES: dict[str, int] = {
-    "app/chain.py": 1470,
-    "app/world.py": 703,
-    "chain/rpc.py": 737,
-    "cli/chain.py": 712,
-}
+KNOWN_BIG_MODULES: dict[str, int] = {}
 
 #: Functions over the limit when the rule came in ("path:Qual.name" -> lines): may only shrink.
-KNOWN_LONG_FUNCTIONS: dict[str, int] = {
-    "app/chain.py:ChainService._node_nonce": 66,
-    "app/chain.py:ChainService.plan": 98,
-    "app/chain.py:ChainService.send_batch": 141,
-    "app/evidence.py:_check_receipt": 67,
-    "app/world.py:deploy_world": 64,
-    "app/world.py:plan_world": 89,
-    "chain/evidence.py:decode_signed": 66,
-    "chain/rpc.py:RpcClient._post": 66,
-    "cli/chain.py:_send_batch": 71,
-    "cli/chain.py:send": 106,
-}
+KNOWN_LONG_FUNCTIONS: dict[str, int] = {}
 
 
 def modules() -> dict[str, str]:

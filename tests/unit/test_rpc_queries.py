@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.rpc import FakeNode, NodeError
+from walletim.chain.anvil import Dev, UnsignedTx, impersonating
 from walletim.chain.rpc import Q, Receipt
 from walletim.errors import RpcError
 
@@ -63,6 +64,40 @@ def test_errors_and_malformed_answers_are_rpc_errors() -> None:
 def test_a_receipt_without_a_block_is_not_mined() -> None:
     node = FakeNode().on("eth_getTransactionReceipt", {**RECEIPT, "blockNumber": None})
     assert node.client().get(Q.receipt("0xab")) is None
+
+
+def test_fee_history_and_answers_as_sent() -> None:
+    node = FakeNode().on(
+        "eth_feeHistory",
+        {"oldestBlock": "0x5", "baseFeePerGas": ["0x1", "0x2"], "reward": [["0x3", "0x4", "0x5"]]},
+    )
+    node.on("eth_getCode", "0xzz")  # not hex: the typed query refuses it, as_sent passes it on
+    rpc = node.client()
+    history = rpc.get(Q.fee_history())
+    assert history.base_fees == (1, 2) and history.rewards == ((3, 4, 5),)
+    assert node.called("eth_feeHistory") == [["0xa", "latest", [10, 50, 90]]]
+    with pytest.raises(RpcError, match="not 0x-hex"):
+        rpc.get(Q.code("0x" + "00" * 20))
+    assert rpc.get(Q.as_sent(Q.code("0x" + "00" * 20))) == "0xzz"
+
+
+def test_devnet_control_queries() -> None:
+    node = FakeNode().on("anvil_getAutomine", True).on("evm_setAutomine", None)
+    node.on("evm_mine", "0x0").on("eth_sendTransaction", "0xAB")
+    node.on("anvil_impersonateAccount", None).on("anvil_stopImpersonatingAccount", None)
+    rpc = node.client()
+    assert rpc.get(Dev.automine()) is True
+    rpc.get(Dev.set_automine(False))
+    rpc.get(Dev.mine())
+    tx = UnsignedTx("0x" + "11" * 20, "0x" + "22" * 20, b"\x01", value=5, gas=21_000, nonce=3)
+    with impersonating(rpc, tx.sender):
+        assert rpc.get(Dev.send_unsigned(tx)) == "0xAB"
+    assert node.called("evm_setAutomine") == [[False]]
+    assert node.called("eth_sendTransaction") == [
+        [{"from": tx.sender, "data": "0x01", "value": "0x5", "to": tx.to, "gas": "0x5208",
+          "nonce": "0x3"}]
+    ]  # fmt: skip
+    assert [m for m, _p in node.requests][-1] == "anvil_stopImpersonatingAccount"
 
 
 def test_a_simulation_runs_the_calls_in_one_block_and_reads_each_result() -> None:

@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from walletim.chain import fees
+from walletim.chain.answers import fee_history
 from walletim.chain.units import format_amount, parse_amount
-from walletim.errors import ChainError, InputError
+from walletim.errors import ChainError, InputError, RpcError
 
 
 @pytest.mark.parametrize(
@@ -65,11 +66,15 @@ def test_format_parse_round_trip(value: int, decimals: int) -> None:
     assert parse_amount(format_amount(value, decimals), decimals=decimals) == value
 
 
+def _history(base: list[str], reward: list[list[str]]) -> fees.FeeHistory:
+    return fee_history({"oldestBlock": "0x1", "baseFeePerGas": base, "reward": reward})
+
+
 def test_suggestions_from_fee_history() -> None:
-    history = {
-        "baseFeePerGas": ["0x3b9aca00", "0x3b9aca00", "0x77359400"],
-        "reward": [["0x1", "0x5f5e100", "0x3b9aca00"], ["0x2", "0x5f5e100", "0x77359400"]],
-    }
+    history = _history(
+        ["0x3b9aca00", "0x3b9aca00", "0x77359400"],
+        [["0x1", "0x5f5e100", "0x3b9aca00"], ["0x2", "0x5f5e100", "0x77359400"]],
+    )
     s = fees.suggest(history)
     assert s["normal"].base_fee == 2 * 10**9
     assert s["normal"].max_priority_fee_per_gas == 10**8
@@ -79,10 +84,12 @@ def test_suggestions_from_fee_history() -> None:
         <= s["normal"].max_priority_fee_per_gas
         <= s["high"].max_priority_fee_per_gas
     )
-    empty = fees.suggest({"baseFeePerGas": ["0x7"], "reward": []})
+    empty = fees.suggest(_history(["0x7"], []))
     assert empty["low"].max_priority_fee_per_gas == fees.MIN_PRIORITY_FEE
     with pytest.raises(ChainError):
-        fees.suggest({"baseFeePerGas": []})
+        fees.suggest(_history([], []))
+    with pytest.raises(RpcError):
+        _history(["7"], [])  # not a quantity
 
 
 def test_bump_and_cap() -> None:

@@ -382,6 +382,7 @@ def _wim_story(
 ) -> dict[str, object]:
     from walletim.app.watch import watcher_for
     from walletim.app.world import wait_receipts
+    from walletim.chain.anvil import Dev, UnsignedTx, impersonating
 
     a, b = alice_s.wim, bob_s.wim
     alice = alice_s.wallets.account("alice").address
@@ -425,10 +426,9 @@ def _wim_story(
     )
     # A stolen key: someone signs for bob outside his home (Anvil impersonation stands in).
     rpc = bob_s.rpc
-    rpc.call("anvil_impersonateAccount", [bob])
-    stolen = rpc.call("eth_sendTransaction", [{"from": bob, "to": alice, "value": hex(2 * 10**18)}])
-    rpc.call("anvil_stopImpersonatingAccount", [bob])
-    wait_receipts(rpc, [str(stolen)])  # automine answers before the block is mined
+    with impersonating(rpc, bob):
+        stolen = rpc.get(Dev.send_unsigned(UnsignedTx(bob, alice, value=2 * 10**18)))
+    wait_receipts(rpc, [stolen])  # automine answers before the block is mined
     limit = watcher.parse_threshold("1eth")
     alerts = watcher.scan("bob", [limit])
     again = watcher.scan("bob", [limit])

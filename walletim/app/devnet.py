@@ -18,16 +18,21 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO
 
 from walletim import fsio
-from walletim.chain.rpc import RpcClient
+from walletim.chain.rpc import Q, RpcClient
 from walletim.config import DEFAULT_CHAIN_ID
 from walletim.errors import ConfigError, RpcError
+from walletim.retry import Backoff
 
 ANVIL_ENV = "WALLETIM_ANVIL"
 START_TIMEOUT = 20.0
 ANVIL_DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+#: Asking a starting Anvil whether it answers, every 20 ms.
+READY_POLL = Backoff(first=0.02, factor=1.0, cap=0.02)
+#: Checking that a stopped process is gone, every 50 ms.
+EXIT_POLL = Backoff(first=0.05, factor=1.0, cap=0.05)
 
 
 def _search_roots() -> list[Path]:
@@ -125,14 +130,12 @@ class Anvil:
                 str(chain_id),
                 *args,
             ]
-            out: Any = subprocess.DEVNULL
-            if log_path is not None:
-                out = log_path.open("ab")
+            log: IO[bytes] | None = None if log_path is None else log_path.open("ab")
             try:
                 proc = subprocess.Popen(
                     cmd,
                     stdin=subprocess.DEVNULL,
-                    stdout=out,
+                    stdout=subprocess.DEVNULL if log is None else log,
                     stderr=subprocess.STDOUT,
                     start_new_session=detach,
                     close_fds=True,
@@ -140,8 +143,8 @@ class Anvil:
             except OSError as exc:
                 raise ConfigError(f"cannot start anvil ({binary}): {exc.strerror}") from exc
             finally:
-                if log_path is not None:
-                    out.close()
+                if log is not None:
+                    log.close()
             anvil = cls(proc, proc.pid, chosen, chain_id)
             try:
                 anvil._wait_ready(timeout)
@@ -152,21 +155,21 @@ class Anvil:
         raise ConfigError(last_error or "anvil did not start")
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+        delays = READY_POLL.delays(deadline=time.monotonic() + timeout)
         client = RpcClient(self.url, timeout=2.0)
         try:
-            while time.monotonic() < deadline:
+            for delay in delays:
                 if self.process is not None and self.process.poll() is not None:
                     raise ConfigError(
                         f"anvil exited with code {self.process.returncode} before answering on "
                         f"port {self.port}"
                     )
                 try:
-                    if client.chain_id() == self.chain_id:
+                    if client.get(Q.chain_id()) == self.chain_id:
                         return
                 except RpcError:
                     pass
-                time.sleep(0.02)
+                time.sleep(delay)
         finally:
             client.close()
         raise ConfigError(f"anvil did not answer on {self.url} within {timeout:g} s")
@@ -206,14 +209,13 @@ def _port_free(port: int, host: str = "127.0.0.1") -> bool:
 def _kill_pid(pid: int, timeout: float) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    for delay in EXIT_POLL.delays(deadline=time.monotonic() + timeout):
         if _proc_start_time(pid) is None:
             return
         with contextlib.suppress(ChildProcessError):
             if os.waitpid(pid, os.WNOHANG)[0] == pid:
                 return
-        time.sleep(0.05)
+        time.sleep(delay)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
 
@@ -229,6 +231,39 @@ class DevnetStatus:
     note: str = ""
 
 
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class DevnetRecord:
+    """What ``HOME/devnet.json`` says of the devnet a home started (None: not recorded)."""
+
+    pid: int | None
+    start_time: int | None
+    port: int | None
+    url: str | None
+    chain_id: int | None
+
+    @classmethod
+    def parse(cls, doc: object) -> DevnetRecord | None:
+        if not isinstance(doc, dict):
+            return None
+        url = doc.get("url")
+        return cls(
+            _opt_int(doc.get("pid")),
+            _opt_int(doc.get("start_time")),
+            _opt_int(doc.get("port")),
+            url if isinstance(url, str) else None,
+            _opt_int(doc.get("chain_id")),
+        )
+
+    @property
+    def alive(self) -> bool:
+        """Whether the recorded process still runs (pid and start time both match)."""
+        return self.pid is not None and _proc_start_time(self.pid) == self.start_time
+
+
 class Devnet:
     """The home's devnet record (``HOME/devnet.json``) and the process it names."""
 
@@ -237,18 +272,11 @@ class Devnet:
         self.record_path = home / "devnet.json"
         self.log_path = home / "devnet.log"
 
-    def _read(self) -> dict[str, Any] | None:
+    def _read(self) -> DevnetRecord | None:
         try:
-            doc = json.loads(self.record_path.read_text())
-        except FileNotFoundError:
-            return None
+            return DevnetRecord.parse(json.loads(self.record_path.read_text()))
         except (OSError, ValueError):
             return None
-        return doc if isinstance(doc, dict) else None
-
-    def _alive(self, doc: dict[str, Any]) -> bool:
-        pid, started = doc.get("pid"), doc.get("start_time")
-        return isinstance(pid, int) and _proc_start_time(pid) == started
 
     def up(
         self, port: int = 8545, *, chain_id: int = DEFAULT_CHAIN_ID, args: tuple[str, ...] = ()
@@ -262,10 +290,9 @@ class Devnet:
         fsio.ensure_private_dir(self.home)
         with fsio.locked(self.home / ".devnet.lock"):
             doc = self._read()
-            if doc and self._alive(doc):
+            if doc and doc.alive:
                 raise ConfigError(
-                    f"a devnet is already running for this home at {doc.get('url')} "
-                    f"(pid {doc['pid']})"
+                    f"a devnet is already running for this home at {doc.url} (pid {doc.pid})"
                 )
             anvil = Anvil.start(
                 port=port, chain_id=chain_id, args=list(args), log_path=self.log_path, detach=True
@@ -292,25 +319,20 @@ class Devnet:
             return DevnetStatus(
                 False, None, None, None, None, None, "no devnet recorded in this home"
             )
-        if not self._alive(doc):
+        if not doc.alive or doc.url is None:
             return DevnetStatus(
-                False,
-                doc.get("url"),
-                doc.get("pid"),
-                doc.get("port"),
-                doc.get("chain_id"),
-                None,
+                False, doc.url, doc.pid, doc.port, doc.chain_id, None,
                 "the recorded devnet is not running",
-            )
+            )  # fmt: skip
         block: int | None = None
-        client = RpcClient(str(doc["url"]), timeout=2.0)
+        client = RpcClient(doc.url, timeout=2.0)
         try:
-            block = client.block_number()
+            block = client.get(Q.head())
         except RpcError:
             block = None
         finally:
             client.close()
-        return DevnetStatus(True, doc["url"], doc["pid"], doc["port"], doc.get("chain_id"), block)
+        return DevnetStatus(True, doc.url, doc.pid, doc.port, doc.chain_id, block)
 
     def down(self) -> DevnetStatus:
         """Stop exactly the recorded process (pid and start time must match) and forget it."""
@@ -323,8 +345,8 @@ class Devnet:
             if not doc:
                 raise ConfigError("no devnet is recorded in this home")
             status = self.status()
-            if self._alive(doc):
-                _kill_pid(int(doc["pid"]), 5.0)
+            if doc.alive and doc.pid is not None:
+                _kill_pid(doc.pid, 5.0)
             with contextlib.suppress(FileNotFoundError):
                 self.record_path.unlink()
             return status

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from walletim.app.defi import DefiService
     from walletim.app.redpacket import RedPackets
     from walletim.app.tokens import TokenBook
+    from walletim.app.transfers import Transfers
     from walletim.app.watch import Watcher
     from walletim.app.wim import WalletIM
     from walletim.contracts.tokenlist import ListedToken, TokenList
@@ -89,11 +90,13 @@ class Session:
     @property
     def chain(self) -> ChainService:
         if self._chain is None:
+            from walletim.store.txs import TxRepo
+
             self._chain = ChainService(
                 self.network,
                 self.rpc,
+                txs=lambda: TxRepo(self.open_store()),
                 signer_for=self.wallets.signer,
-                store=self.open_store,
                 notify=self._notify,
             )
         return self._chain
@@ -123,6 +126,20 @@ class Session:
                 tokens=lambda: self.tokens,
             )
         return self._defi
+
+    @property
+    def transfers(self) -> Transfers:
+        """``send`` and ``send --batch``: ether, or a token through the decoded, simulated
+        plan the DeFi layer uses (walletim.app.transfers)."""
+        from walletim.app.transfers import Transfers
+
+        return Transfers(
+            self.chain,
+            self.contracts,
+            self.defi,
+            resolve=self.resolve_address,
+            address_of=lambda spec: self.wallets.account(spec).address,
+        )
 
     @property
     def tokens(self) -> TokenBook:

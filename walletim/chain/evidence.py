@@ -220,55 +220,74 @@ def _int_of(item: Any, what: str) -> int:
     return int.from_bytes(item, "big")
 
 
-def decode_signed(raw: bytes) -> ChainTx:
-    """Decode a signed transaction (legacy, EIP-2930, EIP-1559, EIP-4844, EIP-7702) and
-    recover its sender. Raises InconsistentAnswer if the bytes are not one."""
+def _legacy_fields(fields: list[Any]) -> tuple[int | None, int, Any, Any, Any, Any, bytes]:
+    """(chain id, recovery id, nonce, to, value, data, signing payload) of a legacy
+    transaction's RLP fields."""
     import rlp
 
-    from walletim.keys.signing import recover_digest
+    if len(fields) != 9:
+        raise InconsistentAnswer("a legacy transaction has 9 fields")
+    nonce, _price, _gas, to, value, data, v_raw, _r, _s = fields
+    v = _int_of(v_raw, "v")
+    if v in (27, 28):
+        return None, v - 27, nonce, to, value, data, rlp.encode(fields[:6])
+    if v >= 35:
+        chain_id = (v - 35) // 2
+        payload = rlp.encode([*fields[:6], chain_id, 0, 0])
+        return chain_id, (v - 35) % 2, nonce, to, value, data, payload
+    raise InconsistentAnswer("the transaction's v is malformed")
+
+
+def _typed_fields(
+    tx_type: int, fields: list[Any]
+) -> tuple[int | None, int, Any, Any, Any, Any, bytes]:
+    """The same for a typed (EIP-2718) transaction's RLP fields."""
+    import rlp
+
+    at = _TYPED_LAYOUT[tx_type]
+    if len(fields) < at + 6:
+        raise InconsistentAnswer(f"a type-{tx_type} transaction has too few fields")
+    to, value, data = fields[at : at + 3]
+    payload = bytes([tx_type]) + rlp.encode(fields[:-3])
+    chain_id = _int_of(fields[0], "chain id")
+    return chain_id, _int_of(fields[-3], "y parity"), fields[1], to, value, data, payload
+
+
+def _rlp_fields(raw: bytes) -> tuple[int, list[Any]]:
+    """(type, RLP fields) of signed bytes. Raises InconsistentAnswer."""
+    import rlp
 
     if not raw:
         raise InconsistentAnswer("the transaction is empty")
     try:
         if raw[0] >= 0xC0:
-            fields = rlp.decode(raw)
-            tx_type = 0
+            tx_type, fields = 0, rlp.decode(raw)
         elif raw[0] in _TYPED_LAYOUT:
-            tx_type = raw[0]
-            fields = rlp.decode(raw[1:])
+            tx_type, fields = raw[0], rlp.decode(raw[1:])
         else:
             raise InconsistentAnswer(f"unknown transaction type {raw[0]}")
     except rlp.exceptions.DecodingError as exc:
         raise InconsistentAnswer("the transaction does not decode") from exc
     if not isinstance(fields, list) or any(isinstance(f, list) for f in fields[-3:]):
         raise InconsistentAnswer("the transaction does not decode")
+    return tx_type, fields
+
+
+def decode_signed(raw: bytes) -> ChainTx:
+    """Decode a signed transaction (legacy, EIP-2930, EIP-1559, EIP-4844, EIP-7702) and
+    recover its sender. Raises InconsistentAnswer if the bytes are not one."""
+    from walletim.keys.signing import recover_digest
+
+    tx_type, fields = _rlp_fields(raw)
     if tx_type == 0:
-        if len(fields) != 9:
-            raise InconsistentAnswer("a legacy transaction has 9 fields")
-        nonce, _price, _gas, to, value, data, v_raw, r, s = fields
-        v = _int_of(v_raw, "v")
-        if v in (27, 28):
-            chain_id, rec_id = None, v - 27
-            payload = rlp.encode(fields[:6])
-        elif v >= 35:
-            chain_id, rec_id = (v - 35) // 2, (v - 35) % 2
-            payload = rlp.encode([*fields[:6], chain_id, 0, 0])
-        else:
-            raise InconsistentAnswer("the transaction's v is malformed")
+        chain_id, rec_id, nonce, to, value, data, payload = _legacy_fields(fields)
     else:
-        at = _TYPED_LAYOUT[tx_type]
-        if len(fields) < at + 6:
-            raise InconsistentAnswer(f"a type-{tx_type} transaction has too few fields")
-        chain_id = _int_of(fields[0], "chain id")
-        nonce = fields[1]
-        to, value, data = fields[at : at + 3]
-        rec_id = _int_of(fields[-3], "y parity")
-        r, s = fields[-2], fields[-1]
-        payload = bytes([tx_type]) + rlp.encode(fields[:-3])
+        chain_id, rec_id, nonce, to, value, data, payload = _typed_fields(tx_type, fields)
     if not isinstance(to, bytes) or len(to) not in (0, 20) or not isinstance(data, bytes):
         raise InconsistentAnswer("the transaction's recipient or data is malformed")
     if rec_id not in (0, 1):
         raise InconsistentAnswer("the transaction's recovery id is malformed")
+    r, s = fields[-2], fields[-1]
     signature = (
         _int_of(r, "r").to_bytes(32, "big") + _int_of(s, "s").to_bytes(32, "big") + bytes([rec_id])
     )

@@ -1,20 +1,31 @@
-"""Fee suggestions (pure) from ``eth_feeHistory``.
+"""The one fee policy (pure): every transaction walletim signs gets its fees here.
 
-Three levels as wallets show them: low / normal / high, from the 10th / 50th / 90th
-percentile priority fees of recent blocks. The max fee leaves room for the base fee to
-rise for several full blocks (x2 covers six consecutive +12.5% blocks), so a transaction
-stays valid while it waits.
+- :func:`suggest`: three levels as wallets show them, low / normal / high, from the 10th /
+  50th / 90th percentile priority fees of recent blocks (``eth_feeHistory``). The max fee
+  leaves room for the base fee to rise for several full blocks (x2 covers six consecutive
+  +12.5% blocks), so a transaction stays valid while it waits.
+- :func:`dynamic` / :func:`legacy`: the fees of a new transaction from what the user gave
+  and the node's suggestion (the max-fee rule; a suggestion above
+  :data:`MAX_SUGGESTED_FEE_PER_GAS` is refused).
+- :func:`replacement`: the fees of a speed-up or cancellation (the bump rule).
+- :func:`check_fee_cap`: the cap on a transaction's maximum total fee.
+- :func:`contract_gas_limit`, :func:`network_fee_bound`: gas limits and the fee shown
+  before a multi-step plan is confirmed.
+
+Amounts are ints: fees in wei per gas, totals in wei.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
-from walletim.errors import ChainError, RpcError, SuggestedFeeTooHigh
+from walletim.errors import ChainError, InputError, SuggestedFeeTooHigh
 
+Level = Literal["low", "normal", "high"]
 PERCENTILES = (10, 50, 90)
-LEVELS = ("low", "normal", "high")
+LEVELS: tuple[Level, ...] = ("low", "normal", "high")
 HISTORY_BLOCKS = 10
 MIN_PRIORITY_FEE = 1  # wei; a devnet with empty blocks reports 0 rewards
 #: Default cap on a transaction's maximum total fee (gas limit x max fee), as geth's rpc.txfeecap.
@@ -24,7 +35,10 @@ DEFAULT_FEE_CAP_WEI = 10**18
 #: total-fee cap above does not stop a node that lies about the base fee (10,000 gwei x 21,000
 #: gas is 0.21 ETH); this does. Above it the user must give the fee explicitly.
 MAX_SUGGESTED_FEE_PER_GAS = 1_000 * 10**9
-
+#: A replacement raises both fees by this percent unless told otherwise ...
+DEFAULT_BUMP_PERCENT = 12.5
+#: ... and never by less than the node's own replacement minimum (geth and Anvil: 10%).
+NODE_MIN_BUMP_PERCENT = 10.0
 
 #: A contract call's gas limit is its estimate x 3/2 (MetaMask's buffer), at most this share
 #: of the block gas limit (unless the estimate itself is above it).
@@ -32,6 +46,16 @@ GAS_BUFFER = (3, 2)
 BLOCK_SHARE = (9, 10)
 #: Above this buffered limit the block gas limit is looked up (below, every chain's is higher).
 CHECK_BLOCK_ABOVE = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class FeeHistory:
+    """An ``eth_feeHistory(N, "latest", PERCENTILES)`` answer, in wei per gas."""
+
+    oldest_block: int
+    base_fees: tuple[int, ...]  # one more than the blocks asked: the next block's
+    gas_used_ratio: tuple[float, ...]
+    rewards: tuple[tuple[int, ...], ...]  # per block, one per percentile asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,31 +68,42 @@ class FeeSuggestion:
     base_fee: int
 
 
-def _q(value: Any, what: str) -> int:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise RpcError(
-            f"eth_feeHistory returned a malformed {what}", method="eth_feeHistory", response=value
-        )
-    return int(value, 16)
+@dataclass(frozen=True, slots=True)
+class Fees:
+    """What one transaction pays per gas: EIP-1559 (``max_fee``, ``priority_fee``) or, with
+    ``gas_price``, a legacy (type 0) transaction."""
+
+    max_fee: int | None = None
+    priority_fee: int | None = None
+    gas_price: int | None = None
+
+    @property
+    def tx_type(self) -> int:
+        return 0 if self.gas_price is not None else 2
+
+    @property
+    def per_gas(self) -> int:
+        """The most paid per gas (the max fee, or the gas price)."""
+        return self.max_fee if self.max_fee is not None else (self.gas_price or 0)
+
+    def max_total(self, gas_limit: int) -> int:
+        return gas_limit * self.per_gas
 
 
-def suggest(history: dict[str, Any]) -> dict[str, FeeSuggestion]:
-    """Suggestions per level from an ``eth_feeHistory(N, "latest", [10, 50, 90])`` result.
+def suggest(history: FeeHistory) -> dict[str, FeeSuggestion]:
+    """Suggestions per level from a fee history.
 
     Raises:
-        RpcError: if the history is malformed.
         ChainError: if the node has no EIP-1559 base fee (use ``--legacy``).
     """
-    base_fees = history.get("baseFeePerGas")
-    if not isinstance(base_fees, list) or not base_fees:
+    if not history.base_fees:
         raise ChainError("the node reports no EIP-1559 base fee; use --legacy")
-    next_base = _q(base_fees[-1], "baseFeePerGas")
-    rewards = history.get("reward") or []
+    next_base = history.base_fees[-1]
     columns: list[list[int]] = [[] for _ in PERCENTILES]
-    for row in rewards:
-        if isinstance(row, list) and len(row) == len(PERCENTILES):
+    for row in history.rewards:
+        if len(row) == len(PERCENTILES):
             for n, value in enumerate(row):
-                columns[n].append(_q(value, "reward"))
+                columns[n].append(value)
     out: dict[str, FeeSuggestion] = {}
     for n, level in enumerate(LEVELS):
         samples = sorted(columns[n])
@@ -78,11 +113,82 @@ def suggest(history: dict[str, Any]) -> dict[str, FeeSuggestion]:
     return out
 
 
-def bump(old: int, percent: float, node_minimum_percent: float = 10.0) -> int:
+def check_suggested(what: str, fee_per_gas: int, limit: int = MAX_SUGGESTED_FEE_PER_GAS) -> None:
+    """Raises SuggestedFeeTooHigh if a fee per gas the node suggested exceeds ``limit``."""
+    if fee_per_gas > limit:
+        raise SuggestedFeeTooHigh(what, fee_per_gas, limit)
+
+
+def dynamic(
+    suggestion: FeeSuggestion | None, *, max_fee: int | None = None, priority_fee: int | None = None
+) -> Fees:
+    """EIP-1559 fees: those the user gave as given; a missing priority fee is the suggested
+    one, a missing max fee the larger of the suggested max fee and twice the base fee plus
+    the priority fee. What comes from the suggestion is checked against
+    :data:`MAX_SUGGESTED_FEE_PER_GAS`; ``suggestion`` may be None only when both are given.
+
+    Raises:
+        SuggestedFeeTooHigh; InputError: the priority fee above the max fee.
+    """
+    tip, most = priority_fee, max_fee
+    if tip is None or most is None:
+        if suggestion is None:
+            raise ValueError("a fee suggestion is needed for the fees not given")
+        if tip is None:
+            tip = suggestion.max_priority_fee_per_gas
+            check_suggested("priority fee", tip)
+        if most is None:
+            most = max(suggestion.max_fee_per_gas, 2 * suggestion.base_fee + tip)
+            check_suggested("max fee", most)
+    if tip > most:
+        raise InputError("the priority fee is higher than the max fee")
+    return Fees(max_fee=most, priority_fee=tip)
+
+
+def legacy(gas_price: int | None, suggested: int | None) -> Fees:
+    """A legacy transaction's gas price: the one given, else the node's (checked).
+
+    Raises:
+        SuggestedFeeTooHigh.
+    """
+    if gas_price is None:
+        if suggested is None:
+            raise ValueError("a suggested gas price is needed when none is given")
+        check_suggested("gas price", suggested)
+        gas_price = suggested
+    return Fees(gas_price=gas_price)
+
+
+def bump(old: int, percent: float, node_minimum_percent: float = NODE_MIN_BUMP_PERCENT) -> int:
     """``old`` raised by ``percent`` (at least the node's replacement minimum), rounded up."""
     pct = max(percent, node_minimum_percent)
     scaled = old * round(pct * 1000) + 100_000 - 1
     return old + max(1, scaled // 100_000)
+
+
+def replacement(old: Fees, percent: float, current: FeeSuggestion | None = None) -> Fees:
+    """The fees of a transaction replacing one that paid ``old`` (a speed-up or a
+    cancellation at its nonce): each fee raised by ``percent``, and for EIP-1559 at least
+    what the node suggests now (``current``, its normal level; an absurd suggestion is
+    ignored: the replacement then pays the bump over its own fees, nothing more).
+
+    Raises:
+        InputError: ``percent`` below the node's replacement minimum.
+    """
+    if percent < NODE_MIN_BUMP_PERCENT:
+        raise InputError(
+            f"the bump must be at least {NODE_MIN_BUMP_PERCENT:g}% (the node's minimum)"
+        )
+    if old.gas_price is not None:
+        return Fees(gas_price=bump(old.gas_price, percent))
+    if old.max_fee is None or old.priority_fee is None:
+        raise ValueError("EIP-1559 fees need a max fee and a priority fee")
+    tip = bump(old.priority_fee, percent)
+    most = bump(old.max_fee, percent)
+    if current is not None and current.max_fee_per_gas <= MAX_SUGGESTED_FEE_PER_GAS:
+        tip = max(tip, current.max_priority_fee_per_gas)
+        most = max(most, current.max_fee_per_gas, tip)
+    return Fees(max_fee=most, priority_fee=tip)
 
 
 def contract_gas_limit(estimate: int, block_gas_limit: int | None = None) -> int:
@@ -102,9 +208,17 @@ def contract_gas_limit(estimate: int, block_gas_limit: int | None = None) -> int
     return max(estimate, min(buffered, upper))
 
 
-def check_fee_cap(gas_limit: int, max_fee_per_gas: int, cap_wei: int) -> None:
-    """Raises ChainError if the transaction's maximum fee exceeds the cap (wei)."""
-    total = gas_limit * max_fee_per_gas
+def network_fee_bound(gas_used: Sequence[int], suggestion: FeeSuggestion) -> int:
+    """About the most a plan of steps simulated at ``gas_used`` pays in fees (wei): each
+    step's gas limit (:func:`contract_gas_limit`) at the suggested max fee."""
+    return sum(contract_gas_limit(g) for g in gas_used) * suggestion.max_fee_per_gas
+
+
+def check_fee_cap(gas_limit: int, fees: Fees | int, cap_wei: int) -> None:
+    """Raises ChainError if the transaction's maximum fee (``fees``: its fees, or its max
+    fee per gas) exceeds the cap in wei (0: no cap)."""
+    per_gas = fees.per_gas if isinstance(fees, Fees) else fees
+    total = gas_limit * per_gas
     if cap_wei > 0 and total > cap_wei:
         from walletim.chain.units import format_amount
 
@@ -112,9 +226,3 @@ def check_fee_cap(gas_limit: int, max_fee_per_gas: int, cap_wei: int) -> None:
             f"the maximum fee {format_amount(total)} ETH exceeds the fee cap "
             f"{format_amount(cap_wei)} ETH; nothing was signed (raise the cap with --fee-cap)"
         )
-
-
-def check_suggested(what: str, fee_per_gas: int, limit: int = MAX_SUGGESTED_FEE_PER_GAS) -> None:
-    """Raises SuggestedFeeTooHigh if a fee per gas the node suggested exceeds ``limit``."""
-    if fee_per_gas > limit:
-        raise SuggestedFeeTooHigh(what, fee_per_gas, limit)

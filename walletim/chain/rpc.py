@@ -1,18 +1,18 @@
-"""JSON-RPC over HTTP (adapter): the one module that talks to an Ethereum node.
+"""JSON-RPC over HTTP (adapter): the one client that talks to an Ethereum node.
 
 A plain ``http.client`` connection kept alive across calls: no per-call validation
 middleware (web3.py's default sends two extra ``eth_chainId`` per ``eth_call``), no
 ``requests`` overhead. Batches go in one HTTP request. Every failure becomes an
 :class:`~walletim.errors.RpcError` that keeps the node's raw error object.
 
-The rest of walletim speaks the node's vocabulary only through this module: typed queries
-(:class:`Q` builds :class:`Query` objects: ``Q.receipt(h)``, ``Q.block(n)``, ``Q.logs(...)``)
-asked one at a time (:meth:`RpcClient.get`) or many in one round trip
-(:meth:`RpcClient.gather`), answered as dataclasses (:class:`Receipt`, :class:`Log`,
-:class:`Block`) that keep the node's raw JSON for the checks that need it
-(:mod:`walletim.chain.evidence`). Tests give :class:`RpcClient` an in-memory ``transport``
-(bytes of a request in, bytes of the reply out) instead of a socket, as httpx's
-``MockTransport`` does.
+The rest of walletim speaks the node's vocabulary only through :mod:`walletim.chain`:
+typed queries (:class:`Q` builds :class:`Query` objects: ``Q.receipt(h)``, ``Q.block(n)``,
+``Q.logs(...)``; :mod:`walletim.chain.queries`) asked one at a time (:meth:`RpcClient.get`)
+or many in one round trip (:meth:`RpcClient.gather`), answered as dataclasses
+(:class:`Receipt`, :class:`Log`, :class:`Block`; :mod:`walletim.chain.answers`) that keep
+the node's raw JSON for the checks that need it (:mod:`walletim.chain.evidence`). Tests give
+:class:`RpcClient` an in-memory ``transport`` (bytes of a request in, bytes of the reply out)
+instead of a socket, as httpx's ``MockTransport`` does.
 """
 
 from __future__ import annotations
@@ -21,12 +21,22 @@ import http.client
 import itertools
 import json
 import socket
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, overload
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 from walletim import safejson
+from walletim.chain.answers import (
+    Block,
+    CallSpec,
+    JsonObject,
+    Log,
+    Receipt,
+    SimResult,
+    quantity,
+)
+from walletim.chain.fees import FeeHistory
+from walletim.chain.queries import Q, Query
 from walletim.errors import ConfigError, RpcError
 
 DEFAULT_TIMEOUT = 30.0
@@ -42,10 +52,6 @@ F = TypeVar("F")
 #: Bytes of one JSON-RPC request (or batch) in, bytes of the reply out: replaces the socket
 #: (tests, in-process fakes). Raise OSError for a transport failure.
 Transport = Callable[[bytes], bytes]
-
-
-def _hex(value: int) -> str:
-    return hex(value)
 
 
 class RpcClient:
@@ -108,62 +114,69 @@ class RpcClient:
                     method=method,
                 ) from exc
             self.calls += 1
-            try:
-                return safejson.loads(payload)
-            except ValueError as exc:
-                raise RpcError(
-                    f"{self.shown_url} sent invalid JSON for {method}", method=method
-                ) from exc
-        headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
+            return self._decode(payload, method)
         for attempt in (1, 2):
-            conn = self._connection()
-            sent = False
-            try:
-                conn.request("POST", self._path, body=body, headers=headers)
-                sent = True
-                response = conn.getresponse()
-                payload = response.read(MAX_RESPONSE_BYTES + 1)
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self.close()
-                # A kept-alive connection the server closed: retry once on a fresh one.
-                # Re-sending is safe even for eth_sendRawTransaction (same hash).
-                if attempt == 1:
-                    continue
-                raise RpcError(
-                    f"{self.shown_url} closed the connection ({method})", method=method
-                ) from exc
-            except TimeoutError as exc:
-                self.close()
-                raise RpcError(
-                    f"{self.shown_url} did not answer {method} within {self._timeout:g} s",
-                    method=method,
-                ) from exc
-            except (OSError, http.client.HTTPException) as exc:
-                self.close()
-                why = getattr(exc, "strerror", None) or type(exc).__name__
-                state = "while waiting for an answer" if sent else "cannot reach the node"
-                raise RpcError(
-                    f"{self.shown_url}: {state} ({why}) calling {method}", method=method
-                ) from exc
-            self.calls += 1
-            if len(payload) > MAX_RESPONSE_BYTES:
-                self.close()
-                raise RpcError(
-                    f"{self.shown_url} sent an oversized response to {method}", method=method
-                )
-            if response.status != 200:
-                raise RpcError(
-                    f"{self.shown_url} answered HTTP {response.status} to {method}",
-                    method=method,
-                    response=payload[:2000].decode("utf-8", "replace"),
-                )
-            try:
-                return safejson.loads(payload)
-            except ValueError as exc:
-                raise RpcError(
-                    f"{self.shown_url} sent invalid JSON for {method}", method=method
-                ) from exc
+            answer = self._post_http(body, method, retry=attempt == 1)
+            if answer is not None:
+                status, payload = answer
+                self.calls += 1
+                return self._checked(status, payload, method)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _post_http(self, body: bytes, method: str, *, retry: bool) -> tuple[int, bytes] | None:
+        """(HTTP status, body) of one POST; None: a kept-alive connection the server had
+        closed, to be retried once on a fresh one (``retry``). Raises RpcError."""
+        headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
+        conn = self._connection()
+        sent = False
+        try:
+            conn.request("POST", self._path, body=body, headers=headers)
+            sent = True
+            response = conn.getresponse()
+            return response.status, response.read(MAX_RESPONSE_BYTES + 1)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+            self.close()
+            # Re-sending is safe even for eth_sendRawTransaction (same hash).
+            if retry:
+                return None
+            raise RpcError(
+                f"{self.shown_url} closed the connection ({method})", method=method
+            ) from exc
+        except TimeoutError as exc:
+            self.close()
+            raise RpcError(
+                f"{self.shown_url} did not answer {method} within {self._timeout:g} s",
+                method=method,
+            ) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            why = getattr(exc, "strerror", None) or type(exc).__name__
+            state = "while waiting for an answer" if sent else "cannot reach the node"
+            raise RpcError(
+                f"{self.shown_url}: {state} ({why}) calling {method}", method=method
+            ) from exc
+
+    def _checked(self, status: int, payload: bytes, method: str) -> Any:
+        if len(payload) > MAX_RESPONSE_BYTES:
+            self.close()
+            raise RpcError(
+                f"{self.shown_url} sent an oversized response to {method}", method=method
+            )
+        if status != 200:
+            raise RpcError(
+                f"{self.shown_url} answered HTTP {status} to {method}",
+                method=method,
+                response=payload[:2000].decode("utf-8", "replace"),
+            )
+        return self._decode(payload, method)
+
+    def _decode(self, payload: bytes, method: str) -> Any:
+        try:
+            return safejson.loads(payload)
+        except ValueError as exc:
+            raise RpcError(
+                f"{self.shown_url} sent invalid JSON for {method}", method=method
+            ) from exc
 
     def call(self, method: str, params: Sequence[Any] = ()) -> Any:
         """Call ``method`` and return its ``result``.
@@ -284,449 +297,45 @@ class RpcClient:
     # -- typed helpers (quantities are ints, addresses and hashes 0x-hex) -------------------
 
     def chain_id(self) -> int:
-        return _int(self.call("eth_chainId"), "eth_chainId")
+        return self.get(Q.chain_id())
 
     def block_number(self) -> int:
-        return _int(self.call("eth_blockNumber"), "eth_blockNumber")
+        return self.get(Q.head())
 
     def get_balance(self, address: str, block: str = "latest") -> int:
-        return _int(self.call("eth_getBalance", [address, block]), "eth_getBalance")
+        return self.get(Q.balance(address, block))
 
     def get_transaction_count(self, address: str, block: str = "pending") -> int:
-        return _int(
-            self.call("eth_getTransactionCount", [address, block]), "eth_getTransactionCount"
-        )
+        return self.get(Q.nonce(address, block))
 
     def send_raw_transaction(self, raw: bytes) -> str:
-        return str(self.call("eth_sendRawTransaction", ["0x" + raw.hex()]))
+        return self.get(Q.send_raw(raw))
 
-    def get_transaction_receipt(self, tx_hash: str) -> dict[str, Any] | None:
-        result = self.call("eth_getTransactionReceipt", [tx_hash])
-        return None if result is None else dict(result)
+    def get_transaction_receipt(self, tx_hash: str) -> JsonObject | None:
+        return self.get(Q.receipt_json(tx_hash))
 
-    def get_transaction(self, tx_hash: str) -> dict[str, Any] | None:
-        result = self.call("eth_getTransactionByHash", [tx_hash])
-        return None if result is None else dict(result)
+    def get_transaction(self, tx_hash: str) -> JsonObject | None:
+        return self.get(Q.transaction(tx_hash))
 
-    def get_block(self, block: int | str, full: bool = False) -> dict[str, Any] | None:
-        tag = _hex(block) if isinstance(block, int) else block
-        result = self.call("eth_getBlockByNumber", [tag, full])
-        return None if result is None else dict(result)
-
-
-# -- typed answers -----------------------------------------------------------------------------
-
-
-def _opt_int(value: Any, what: str) -> int | None:
-    return None if value is None else _int(value, what)
-
-
-def _data(value: Any, what: str) -> bytes:
-    if not isinstance(value, str) or not value.startswith("0x") or len(value) % 2:
-        raise RpcError(f"{what} is not 0x-hex data", method=what, response=value)
-    try:
-        return bytes.fromhex(value[2:])
-    except ValueError as exc:
-        raise RpcError(f"{what} is not 0x-hex data", method=what, response=value) from exc
-
-
-def _dict(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise RpcError(f"{what} is not an object", method=what, response=value)
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class Log:
-    """One event log as the node reported it (addresses and topics lower-case 0x-hex)."""
-
-    address: str
-    topics: tuple[str, ...]
-    data: bytes
-    block_number: int | None
-    block_hash: str | None
-    tx_hash: str | None
-    log_index: int | None
-    removed: bool
-    raw: Mapping[str, Any]
-
-    @classmethod
-    def parse(cls, value: Any) -> Log:
-        d = _dict(value, "log")
-        topics = d.get("topics")
-        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-            raise RpcError("a log's topics are malformed", method="log", response=value)
-        return cls(
-            str(d.get("address", "")).lower(),
-            tuple(t.lower() for t in topics),
-            _data(d.get("data", "0x"), "log data"),
-            _opt_int(d.get("blockNumber"), "log blockNumber"),
-            None if d.get("blockHash") is None else str(d["blockHash"]).lower(),
-            None if d.get("transactionHash") is None else str(d["transactionHash"]).lower(),
-            _opt_int(d.get("logIndex"), "log logIndex"),
-            d.get("removed") is True,
-            d,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """A transaction receipt as the node reported it (``raw``: its JSON, for root checks)."""
-
-    tx_hash: str
-    status: int | None  # 1 succeeded, 0 reverted; None before Byzantium
-    block_number: int
-    block_hash: str
-    index: int
-    gas_used: int
-    effective_gas_price: int | None
-    contract_address: str | None
-    logs: tuple[Log, ...]
-    raw: Mapping[str, Any]
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == 1
-
-    @classmethod
-    def parse(cls, value: Any) -> Receipt | None:
-        """None for a transaction not mined (a null answer, or no block yet)."""
-        if value is None:
-            return None
-        d = _dict(value, "receipt")
-        if d.get("blockNumber") is None:
-            return None
-        logs = d.get("logs") or []
-        if not isinstance(logs, list):
-            raise RpcError("a receipt's logs are malformed", method="receipt", response=value)
-        return cls(
-            str(d.get("transactionHash", "")).lower(),
-            _opt_int(d.get("status"), "receipt status"),
-            _int(d.get("blockNumber"), "receipt blockNumber"),
-            str(d.get("blockHash", "")).lower(),
-            _int(d.get("transactionIndex", "0x0"), "receipt transactionIndex"),
-            _int(d.get("gasUsed", "0x0"), "receipt gasUsed"),
-            _opt_int(d.get("effectiveGasPrice"), "receipt effectiveGasPrice"),
-            None if d.get("contractAddress") is None else str(d["contractAddress"]),
-            tuple(Log.parse(x) for x in logs),
-            d,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A block (header, and its transactions as hashes or objects) as the node reported it."""
-
-    number: int
-    hash: str
-    parent_hash: str
-    timestamp: int
-    base_fee: int | None
-    gas_limit: int
-    transactions: tuple[Any, ...]
-    raw: Mapping[str, Any]
-
-    @classmethod
-    def parse(cls, value: Any) -> Block | None:
-        if value is None:
-            return None
-        d = _dict(value, "block")
-        txs = d.get("transactions") or []
-        if not isinstance(txs, list):
-            raise RpcError("a block's transactions are malformed", method="block", response=value)
-        return cls(
-            _int(d.get("number"), "block number"),
-            str(d.get("hash", "")).lower(),
-            str(d.get("parentHash", "")).lower(),
-            _int(d.get("timestamp", "0x0"), "block timestamp"),
-            _opt_int(d.get("baseFeePerGas"), "block baseFeePerGas"),
-            _int(d.get("gasLimit", "0x0"), "block gasLimit"),
-            tuple(txs),
-            d,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class FeeHistory:
-    oldest_block: int
-    base_fees: tuple[int, ...]  # one more than the blocks asked: the next block's
-    gas_used_ratio: tuple[float, ...]
-    rewards: tuple[tuple[int, ...], ...]  # per block, one per percentile asked
-
-    @classmethod
-    def parse(cls, value: Any) -> FeeHistory:
-        d = _dict(value, "eth_feeHistory")
-        try:
-            return cls(
-                _int(d.get("oldestBlock"), "eth_feeHistory oldestBlock"),
-                tuple(
-                    _int(x, "eth_feeHistory baseFeePerGas") for x in d.get("baseFeePerGas") or []
-                ),
-                tuple(float(x) for x in d.get("gasUsedRatio") or []),
-                tuple(
-                    tuple(_int(x, "eth_feeHistory reward") for x in row)
-                    for row in d.get("reward") or []
-                ),
-            )
-        except (TypeError, ValueError) as exc:
-            raise RpcError("eth_feeHistory is malformed", method="eth_feeHistory") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class Query(Generic[T]):
-    """One JSON-RPC request and how its answer is read (build them with :class:`Q`)."""
-
-    method: str
-    params: tuple[Any, ...]
-    parse: Callable[[Any], T]
-
-
-def _tag(block: int | str) -> str:
-    return hex(block) if isinstance(block, int) else block
-
-
-def _call_object(
-    to: str | None, data: bytes, sender: str | None, value: int, gas: int | None
-) -> dict[str, Any]:
-    call: dict[str, Any] = {"data": "0x" + data.hex()}
-    if to is not None:
-        call["to"] = to
-    if sender is not None:
-        call["from"] = sender
-    if value:
-        call["value"] = hex(value)
-    if gas is not None:
-        call["gas"] = hex(gas)
-    return call
-
-
-class Q:
-    """Builders of typed :class:`Query` objects, one per node method walletim uses."""
-
-    @staticmethod
-    def chain_id() -> Query[int]:
-        return Query("eth_chainId", (), lambda v: _int(v, "eth_chainId"))
-
-    @staticmethod
-    def head() -> Query[int]:
-        return Query("eth_blockNumber", (), lambda v: _int(v, "eth_blockNumber"))
-
-    @staticmethod
-    def balance(address: str, block: int | str = "latest") -> Query[int]:
-        return Query("eth_getBalance", (address, _tag(block)), lambda v: _int(v, "eth_getBalance"))
-
-    @staticmethod
-    def nonce(address: str, block: int | str = "pending") -> Query[int]:
-        return Query(
-            "eth_getTransactionCount",
-            (address, _tag(block)),
-            lambda v: _int(v, "eth_getTransactionCount"),
-        )
-
-    @staticmethod
-    def code(address: str, block: int | str = "latest") -> Query[bytes]:
-        return Query("eth_getCode", (address, _tag(block)), lambda v: _data(v, "eth_getCode"))
-
-    @staticmethod
-    def call(
-        to: str | None,
-        data: bytes,
-        *,
-        sender: str | None = None,
-        value: int = 0,
-        gas: int | None = None,
-        block: int | str = "latest",
-    ) -> Query[bytes]:
-        """``eth_call``: the returned bytes (a revert is an RpcError carrying its data)."""
-        call = _call_object(to, data, sender, value, gas)
-        return Query("eth_call", (call, _tag(block)), lambda v: _data(v, "eth_call"))
-
-    @staticmethod
-    def estimate_gas(
-        to: str | None, data: bytes, *, sender: str | None = None, value: int = 0
-    ) -> Query[int]:
-        call = _call_object(to, data, sender, value, None)
-        return Query("eth_estimateGas", (call,), lambda v: _int(v, "eth_estimateGas"))
-
-    @staticmethod
-    def gas_price() -> Query[int]:
-        return Query("eth_gasPrice", (), lambda v: _int(v, "eth_gasPrice"))
-
-    @staticmethod
-    def fee_history(blocks: int, percentiles: Sequence[float]) -> Query[FeeHistory]:
-        return Query("eth_feeHistory", (hex(blocks), "latest", list(percentiles)), FeeHistory.parse)
-
-    @staticmethod
-    def receipt(tx_hash: str) -> Query[Receipt | None]:
-        return Query("eth_getTransactionReceipt", (tx_hash,), Receipt.parse)
-
-    @staticmethod
-    def receipt_json(tx_hash: str) -> Query[dict[str, Any] | None]:
-        """The receipt exactly as the node sent it (for checks against a block's roots)."""
-        return Query("eth_getTransactionReceipt", (tx_hash,), _opt_dict)
-
-    @staticmethod
-    def transaction(tx_hash: str) -> Query[dict[str, Any] | None]:
-        """The node's JSON of a transaction (trust only what its signed bytes say)."""
-        return Query("eth_getTransactionByHash", (tx_hash,), _opt_dict)
-
-    @staticmethod
-    def raw_transaction(tx_hash: str) -> Query[bytes | None]:
-        return Query(
-            "eth_getRawTransactionByHash",
-            (tx_hash,),
-            lambda v: None if v in (None, "", "0x") else _data(v, "eth_getRawTransactionByHash"),
-        )
-
-    @staticmethod
-    def block(block: int | str, *, full: bool = False) -> Query[Block | None]:
-        return Query("eth_getBlockByNumber", (_tag(block), full), Block.parse)
-
-    @staticmethod
-    def block_by_hash(block_hash: str, *, full: bool = False) -> Query[Block | None]:
-        return Query("eth_getBlockByHash", (block_hash, full), Block.parse)
-
-    @staticmethod
-    def block_receipts(block_hash: str) -> Query[list[Any] | None]:
-        """Every receipt of a block, as the node sent them (None: the node has none)."""
-        return Query(
-            "eth_getBlockReceipts",
-            (block_hash,),
-            lambda v: None if v is None else list(v) if isinstance(v, list) else _bad(v),
-        )
-
-    @staticmethod
-    def logs(
-        *,
-        address: str | Sequence[str] | None = None,
-        topics: Sequence[Any] = (),
-        from_block: int | str = "earliest",
-        to_block: int | str = "latest",
-    ) -> Query[list[Log]]:
-        query: dict[str, Any] = {
-            "fromBlock": _tag(from_block),
-            "toBlock": _tag(to_block),
-            "topics": list(topics),
-        }
-        if address is not None:
-            query["address"] = address if isinstance(address, str) else list(address)
-        return Query("eth_getLogs", (query,), _logs)
-
-    @staticmethod
-    def send_raw(raw: bytes) -> Query[str]:
-        return Query("eth_sendRawTransaction", ("0x" + raw.hex(),), lambda v: str(v).lower())
-
-    # -- simulation (walletim.app.contracts) --
-
-    @staticmethod
-    def simulate(
-        calls: Sequence[CallSpec], *, block: int | str = "latest"
-    ) -> Query[list[SimResult]]:
-        """``eth_simulateV1``: ``calls`` run in order in one block on top of ``block`` (an
-        approval and the swap that needs it, together), without signatures; each call's
-        result. A node without the method answers an error that :func:`unsupported` tells."""
-        request = {
-            "blockStateCalls": [
-                {"calls": [_call_object(c.to, c.data, c.sender, c.value, c.gas) for c in calls]}
-            ],
-            "validation": False,
-        }
-        return Query("eth_simulateV1", (request, _tag(block)), _simulated)
-
-
-@dataclass(frozen=True, slots=True)
-class CallSpec:
-    """One call to simulate (:meth:`Q.simulate`)."""
-
-    to: str | None
-    data: bytes
-    sender: str | None = None
-    value: int = 0
-    gas: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SimResult:
-    """One simulated call's result (``eth_simulateV1``)."""
-
-    ok: bool
-    gas_used: int | None
-    return_data: bytes
-    error_message: str | None  # the node's words when it failed
-    error_data: str | None  # 0x-hex revert data the node put in its error object, if any
-    logs: tuple[Log, ...]
-
-    @property
-    def revert_data(self) -> str | None:
-        """0x-hex revert data (the error's, else the call's return data); None: none."""
-        if self.error_data:
-            return self.error_data
-        return "0x" + self.return_data.hex() if self.return_data else None
-
-
-def _simulated(value: Any) -> list[SimResult]:
-    try:
-        return [_sim_result(r) for r in value[0]["calls"]]
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise RpcError(
-            "eth_simulateV1 returned a malformed result", method="eth_simulateV1"
-        ) from exc
-
-
-def _sim_result(r: Mapping[str, Any]) -> SimResult:
-    error = r.get("error") or {}
-    gas = r.get("gasUsed")
-    message, data = error.get("message"), error.get("data")
-    return SimResult(
-        r.get("status") == "0x1",
-        int(gas, 16) if isinstance(gas, str) else None,
-        _data(r.get("returnData") or "0x", "eth_simulateV1 returnData"),
-        None if message is None else str(message),
-        data if isinstance(data, str) else None,
-        tuple(Log.parse(x) for x in r.get("logs") or ()),
-    )
+    def get_block(self, block: int | str, full: bool = False) -> JsonObject | None:
+        return self.get(Q.block_json(block, full=full))
 
 
 def unsupported(exc: RpcError) -> bool:
-    """Whether a node's error says it lacks the method (not that the call failed)."""
+    """Whether the node answered that it lacks the method (an older or trimmed node), not
+    that the call failed."""
     err = exc.response if isinstance(exc.response, dict) else {}
     message = str(err.get("message", "")).lower()
-    return (
-        err.get("code") == -32601
-        or "not found" in message
-        or "not supported" in message
-        or "unsupported" in message
+    return err.get("code") == -32601 or any(
+        words in message
+        for words in (
+            "not found",
+            "does not exist",
+            "not available",
+            "not supported",
+            "unsupported",
+        )
     )
-
-
-def _opt_dict(value: Any) -> dict[str, Any] | None:
-    return None if value is None else dict(_dict(value, "answer"))
-
-
-def _bad(value: Any) -> Any:
-    raise RpcError("malformed answer", method="answer", response=value)
-
-
-def _logs(value: Any) -> list[Log]:
-    if not isinstance(value, list):
-        raise RpcError("eth_getLogs is not a list", method="eth_getLogs", response=value)
-    return [Log.parse(x) for x in value]
-
-
-def _int(value: Any, method: str) -> int:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise RpcError(f"{method} returned a malformed quantity", method=method, response=value)
-    try:
-        return int(value, 16)
-    except ValueError as exc:
-        raise RpcError(
-            f"{method} returned a malformed quantity", method=method, response=value
-        ) from exc
-
-
-def quantity(value: Any, what: str) -> int:
-    """Parse a JSON-RPC quantity ("0x1a"). Raises RpcError."""
-    return _int(value, what)
 
 
 def is_port_open(host: str, port: int, timeout: float = 0.2) -> bool:
@@ -735,3 +344,21 @@ def is_port_open(host: str, port: int, timeout: float = 0.2) -> bool:
             return True
     except OSError:
         return False
+
+
+__all__ = [
+    "Block",
+    "CallSpec",
+    "FeeHistory",
+    "JsonObject",
+    "Log",
+    "Q",
+    "Query",
+    "Receipt",
+    "RpcClient",
+    "SimResult",
+    "Transport",
+    "is_port_open",
+    "quantity",
+    "unsupported",
+]

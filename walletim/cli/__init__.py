@@ -26,8 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "balance": ("walletim.cli.chain", "balance", "Balance of an account or address."),
     "send": ("walletim.cli.chain", "send", "Send ETH or a token; --batch for many."),
     "fees": ("walletim.cli.chain", "fees", "Suggested EIP-1559 fees (low / normal / high)."),
-    "tx": ("walletim.cli.chain", "tx", "Status, receipts, history, speed-up, cancel."),
-    "network": ("walletim.cli.chain", "network", "Network profiles (chain id pinned)."),
+    "tx": ("walletim.cli.tx", "tx", "Status, receipts, history, speed-up, cancel."),
+    "network": ("walletim.cli.network", "network", "Network profiles (chain id pinned)."),
     "chat": ("walletim.cli.chat", "chat", "End-to-end encrypted chat between wallet addresses."),
     "call": (
         "walletim.cli.defi",

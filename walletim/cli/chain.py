@@ -1,18 +1,30 @@
-"""``walletim balance``, ``send``, ``tx ...``, ``network ...``."""
+"""``walletim balance``, ``send``, ``fees``, and how a transaction is shown before it is
+signed (shared with ``walletim tx``: :mod:`walletim.cli.tx`)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from walletim.app.networks import MAX_CONFIRMATIONS
-from walletim.cli.base import Ctx, chain_text, open_session, pass_ctx, password_file_option
-from walletim.errors import InputError, shown
+from walletim.cli.base import (
+    Ctx,
+    ExitStatus,
+    chain_text,
+    open_session,
+    pass_ctx,
+    password_file_option,
+)
+from walletim.errors import InputError
 
-_session = open_session
+if TYPE_CHECKING:
+    from walletim.app.chain import SendResult, TxPlan
+    from walletim.app.session import Session
+    from walletim.app.transfers import Transfer
+    from walletim.store.txs import TxRecord
 
 
 def _fee(text: str | None) -> int | None:
@@ -24,13 +36,13 @@ def _fee(text: str | None) -> int | None:
     return parse_amount(text, default_unit="gwei")
 
 
-def _eth(value: int) -> str:
+def eth_text(value: int) -> str:
     from walletim.chain.units import format_amount
 
     return format_amount(value)
 
 
-def _tx_json(rec: Any) -> dict[str, Any]:
+def tx_json(rec: TxRecord) -> dict[str, object]:
     return {
         "hash": rec.hash,
         "state": rec.status,
@@ -40,7 +52,7 @@ def _tx_json(rec: Any) -> dict[str, Any]:
         "to": rec.recipient,
         "nonce": rec.nonce,
         "raw": str(rec.value),
-        "amount": _eth(rec.value),
+        "amount": eth_text(rec.value),
         "type": rec.tx_type,
         "gas_limit": rec.gas_limit,
         "max_fee": None if rec.max_fee is None else str(rec.max_fee),
@@ -55,14 +67,14 @@ def _tx_json(rec: Any) -> dict[str, Any]:
     }
 
 
-def _plan_text(plan: Any, s: Any = None) -> str:
+def _plan_text(plan: TxPlan, s: Session | None = None) -> str:
     from walletim.chain.units import format_gwei
 
     lines = [
         f"  network   {chain_text(plan.network, plan.chain_id)}: valid on this chain only",
         f"  from      {plan.sender}",
         f"  to        {plan.to or '(contract creation)'}",
-        f"  amount    {_eth(plan.value)} ETH",
+        f"  amount    {eth_text(plan.value)} ETH",
     ]
     if plan.data:
         lines.append(f"  data      0x{plan.data[:4].hex()}... ({len(plan.data)} bytes)")
@@ -72,20 +84,21 @@ def _plan_text(plan: Any, s: Any = None) -> str:
         lines.append(f"  nonce     {plan.nonce}")
     if plan.tx_type == 2:
         lines.append(
-            f"  fees      max {format_gwei(plan.max_fee)}, "
-            f"priority {format_gwei(plan.priority_fee)} (EIP-1559)"
+            f"  fees      max {format_gwei(plan.max_fee or 0)}, "
+            f"priority {format_gwei(plan.priority_fee or 0)} (EIP-1559)"
         )
     else:
-        lines.append(f"  gas price {format_gwei(plan.gas_price)} (legacy)")
-    lines.append(f"  gas limit {plan.gas_limit}; max fee {_eth(plan.max_total_fee)} ETH")
+        lines.append(f"  gas price {format_gwei(plan.gas_price or 0)} (legacy)")
+    lines.append(f"  gas limit {plan.gas_limit}; max fee {eth_text(plan.max_total_fee)} ETH")
     return "\n".join(lines)
 
 
-def _call_lines(s: Any, plan: Any) -> list[str]:
+def _call_lines(s: Session, plan: TxPlan) -> list[str]:
     """The calldata decoded (function, approvals, calls carried inside), never guessed."""
     from walletim.cli.defi import flags_text
     from walletim.contracts.describe import describe_call
 
+    assert plan.to is not None
     described = describe_call(
         plan.to,
         plan.data,
@@ -99,8 +112,10 @@ def _call_lines(s: Any, plan: Any) -> list[str]:
     return lines
 
 
-def _confirmer(ctx: Ctx, title: str, extra: str | None = None, s: Any = None) -> Any:
-    def confirm(plan: Any) -> None:
+def confirmer(
+    ctx: Ctx, title: str, extra: str | None = None, s: Session | None = None
+) -> Callable[[TxPlan], None]:
+    def confirm(plan: TxPlan) -> None:
         if not ctx.json or not ctx.yes:
             text = _plan_text(plan, s) + (f"\n  {extra}" if extra else "")
             click.echo(f"{title}:\n{text}", err=True)
@@ -109,7 +124,7 @@ def _confirmer(ctx: Ctx, title: str, extra: str | None = None, s: Any = None) ->
     return confirm
 
 
-def _progress(ctx: Ctx) -> Any:
+def _progress(ctx: Ctx) -> Callable[[str], None] | None:
     if ctx.json or not sys.stderr.isatty():
         return None
     frames = "|/-\\"
@@ -134,10 +149,9 @@ def _progress(ctx: Ctx) -> Any:
 def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     """Balance of an ACCOUNT (NAME[:INDEX]) or ADDRESS (default: every wallet's account 0).
     Tokens are named by the token lists: one on no list shows by its address, marked."""
-    from walletim.app.chain import token_balance
     from walletim.chain.units import format_amount
 
-    with _session(ctx) as s:
+    with open_session(ctx) as s:
         s.chain.check_chain()
         if who:
             targets = [(who, s.resolve_address(who))]
@@ -150,36 +164,25 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
         named = [ETH, *(s.defi.token(token) for token in tokens)]
         assets = [(a.address, a.display, a.decimals) for a in named]
         listed = {a.address: (a.symbol, a.listed) for a in named}
-        rows = [
-            (
-                name,
-                addr,
-                token,
-                symbol,
-                decimals,
-                s.chain.balance(addr) if token is None else token_balance(s.rpc, token, addr),
-            )
-            for name, addr in targets
-            for token, symbol, decimals in assets
-        ]
-    data: dict[str, Any] = {
-        "network": ctx.network,
-        "balances": [
-            {
-                "account": n,
-                "address": a,
-                "token": t,
-                "unit": listed[t][0],  # the list's symbol; an unlisted token's short address
-                "listed": listed[t][1],
-                "display": sym,
-                "raw": str(v),
-                "amount": format_amount(v, dec),
-            }
-            for n, a, t, sym, dec, v in rows
-        ],
-    }
+        wanted = [(n, a, t, sym, dec) for n, a in targets for t, sym, dec in assets]
+        values = s.chain.balances([(a, t) for _n, a, t, _sym, _dec in wanted])
+    rows = [(*w, v) for w, v in zip(wanted, values, strict=True)]
+    balances = [
+        {
+            "account": n,
+            "address": a,
+            "token": t,
+            "unit": listed[t][0],  # the list's symbol; an unlisted token's short address
+            "listed": listed[t][1],
+            "display": sym,
+            "raw": str(v),
+            "amount": format_amount(v, dec),
+        }
+        for n, a, t, sym, dec, v in rows
+    ]
+    data: dict[str, object] = {"network": ctx.network, "balances": balances}
     if len(rows) == 1:
-        data.update(data["balances"][0])
+        data.update(balances[0])
 
     def human() -> None:
         for n, a, _t, sym, dec, v in rows:
@@ -249,75 +252,40 @@ def send(
         return
     if not to or not amount:
         raise click.UsageError("give TO and AMOUNT (or --batch FILE)")
-    from walletim.app.chain import SendRequest
+    from walletim.app.chain import SendRequest, Until
     from walletim.chain.units import parse_amount
 
-    cap = None if fee_cap is None else parse_amount(fee_cap)
-    with _session(ctx) as s:
-        sender = s.wallets.account(account).address
-        recipient = s.resolve_address(to)
-        extra = None
-        if token:
-            from walletim.app.chain import token_transfer_data
-
-            # Decimals pinned by this home's world manifest where it knows the token, else the
-            # token's own answer through the node: either way the confirmation says which, and
-            # the base units that will be signed.
-            asset = s.defi.token(token)
-            token_addr = str(asset.address)
-            value = parse_amount(amount, decimals=asset.decimals)
-            extra = s.defi.decimals_note(asset, value)
-            req = SendRequest(
-                to=token_addr,
-                value=0,
-                data=token_transfer_data(recipient, value),
-                nonce=nonce,
-                gas_limit=gas_limit,
-                max_fee=_fee(max_fee),
-                priority_fee=_fee(priority_fee),
-                legacy=legacy,
-                fee_level=fee_level,
-                kind="token-transfer",
-                fee_cap=cap,
-            )
-        else:
-            value = parse_amount(amount)
-            req = SendRequest(
-                to=recipient,
-                value=value,
-                nonce=nonce,
-                gas_limit=gas_limit,
-                max_fee=_fee(max_fee),
-                priority_fee=_fee(priority_fee),
-                legacy=legacy,
-                fee_level=fee_level,
-                fee_cap=cap,
-            )
-        result = s.chain.send(
-            account,
-            sender,
-            req,
-            confirm=_confirmer(ctx, "Send", extra, s),
-            wait=not no_wait,
-            confirmations=confirmations,
-            timeout=timeout,
-            progress=_progress(ctx),
-        )
-    if _progress(ctx):
+    how = SendRequest(
+        None, nonce=nonce, gas_limit=gas_limit, max_fee=_fee(max_fee),
+        priority_fee=_fee(priority_fee), legacy=legacy, fee_level=fee_level,
+        fee_cap=None if fee_cap is None else parse_amount(fee_cap),
+    )  # fmt: skip
+    progress = _progress(ctx)
+    with open_session(ctx) as s:
+        transfer = s.transfers.prepare(account, to, amount, token, how)
+        until = None if no_wait else Until(confirmations, timeout, progress)
+        result = s.transfers.send(transfer, confirmer(ctx, "Send", transfer.note, s), until)
+    if progress:
         click.echo("\r\x1b[K", err=True, nl=False)
+    _render_sent(ctx, transfer, result, amount, token)
+
+
+def _render_sent(
+    ctx: Ctx, transfer: Transfer, result: SendResult, amount: str, token: str | None
+) -> None:
     receipt = result.receipt
     data = {
         "hash": result.hash,
         "state": result.status,
         "status": result.status,
-        "address": sender,
-        "from": sender,
-        "to": recipient,
+        "address": transfer.sender,
+        "from": transfer.sender,
+        "to": transfer.recipient,
         "nonce": result.nonce,
-        "raw": str(value),
+        "raw": str(transfer.value),
         "amount": amount,
         "token": token,
-        "decimals": asset.decimals if token else 18,
+        "decimals": transfer.asset.decimals,
         "block_number": receipt.block_number if receipt else None,
         "gas_used": str(receipt.gas_used) if receipt else None,
         "confirmations": result.confirmations,
@@ -328,56 +296,33 @@ def send(
         human += f" (block {receipt.block_number}, gas used {receipt.gas_used})"
     ctx.emit(data, human)
     if result.status in ("failed", "dropped"):
-        sys.exit(3)
+        raise ExitStatus(3)
 
 
 def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
     from walletim import fsio
-    from walletim.app.chain import batch_id_for, parse_batch_csv
-    from walletim.chain.units import parse_amount
     from walletim.errors import ConfigError
 
     try:
         content = fsio.read_bytes(path, limit=16 * 1024 * 1024, what="batch file")
     except ConfigError as exc:
         raise InputError(str(exc)) from exc
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"batch file {path} is not UTF-8 text") from exc
-    with _session(ctx) as s:
-        s.chain.check_chain()
-        sender = s.wallets.account(account).address
-        assets: dict[str, Any] = {}  # token address -> Asset (pinned decimals where known)
-
-        def parse_value(amount: str, token: str | None) -> int:
-            if token is None:
-                return parse_amount(amount)
-            asset = s.defi.token(token)
-            assets[str(asset.address)] = asset
-            return parse_amount(amount, decimals=asset.decimals)
-
-        rows = parse_batch_csv(text, parse_value=parse_value, resolve=s.resolve_address)
-        rows = [
-            r if r.token is None else type(r)(r.row, r.to, r.value, s.resolve_token(r.token))
-            for r in rows
-        ]
-        batch_id = batch_id_for(s.network.chain_id, sender, content)
-        total = sum(r.value for r in rows if r.token is None)
+    with open_session(ctx) as s:
+        batch = s.transfers.prepare_batch(account, content, str(path))
         if not ctx.json:
             click.echo(
-                f"Batch of {len(rows)} transfers from {sender}, {_eth(total)} ETH in all, on "
+                f"Batch of {len(batch.rows)} transfers from {batch.sender}, "
+                f"{eth_text(batch.eth_total)} ETH in all, on "
                 f"network {chain_text(s.network.name, s.network.chain_id)}.",
                 err=True,
             )
-            for addr, asset in assets.items():
-                units = sum(r.value for r in rows if r.token == addr)
-                click.echo(f"  and {s.defi.decimals_note(asset, units)}", err=True)
-        ctx.confirm(f"Sign and send {len(rows)} transactions?")
-        results = s.chain.send_batch(account, sender, rows, batch_id=batch_id, wait=not no_wait)
+            for note in batch.token_notes:
+                click.echo(f"  and {note}", err=True)
+        ctx.confirm(f"Sign and send {len(batch.rows)} transactions?")
+        results = s.transfers.send_batch(batch, wait=not no_wait)
     data = {
-        "batch_id": batch_id,
-        "address": sender,
+        "batch_id": batch.batch_id,
+        "address": batch.sender,
         "results": [
             {
                 "row": r.row,
@@ -401,7 +346,7 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
 
     ctx.emit(data, human)
     if any(r.status in ("rejected", "dropped", "failed") for r in results):
-        sys.exit(3)
+        raise ExitStatus(3)
 
 
 @click.command()
@@ -410,7 +355,7 @@ def fees(ctx: Ctx) -> None:
     """Suggested EIP-1559 fees (low / normal / high) from the node's recent blocks."""
     from walletim.chain.units import format_gwei
 
-    with _session(ctx) as s:
+    with open_session(ctx) as s:
         s.chain.check_chain()
         suggestions = s.chain.suggest_fees()
     data = {
@@ -435,278 +380,3 @@ def fees(ctx: Ctx) -> None:
             )
 
     ctx.emit(data, human)
-
-
-@click.group()
-def tx() -> None:
-    """Transactions this home signed: status, receipts, history, speed-up, cancel."""
-
-
-@tx.command()
-@click.argument("tx_hash", metavar="HASH")
-@password_file_option
-@pass_ctx
-def status(ctx: Ctx, tx_hash: str) -> None:
-    """Re-check one transaction against the chain and show its state."""
-    with _session(ctx) as s:
-        rec = s.chain.refresh(_hash(tx_hash))
-    ctx.emit(
-        _tx_json(rec),
-        f"{rec.status}: {rec.hash} (nonce {rec.nonce})"
-        + (f", block {rec.block_number}" if rec.block_number is not None else "")
-        + (f", replaced by {rec.replaced_by}" if rec.replaced_by else ""),
-    )
-
-
-@tx.command()
-@click.argument("tx_hash", metavar="HASH")
-@password_file_option
-@pass_ctx
-def receipt(ctx: Ctx, tx_hash: str) -> None:
-    """The stored receipt of a mined transaction (fetched and stored if missing)."""
-    with _session(ctx) as s:
-        rec = s.chain.refresh(_hash(tx_hash))
-        stored = s.chain.repo.receipt(rec.hash)
-        if stored is None:
-            raise InputError(f"{rec.hash} has no receipt: it is {rec.status}")
-        events = s.contracts.decode_events(stored.logs)
-        lines = [_event_line(s, e) for e in events]
-    from walletim.cli.defi import event_json
-
-    data = {
-        "hash": stored.hash,
-        "state": rec.status,
-        "block_number": stored.block_number,
-        "block_hash": stored.block_hash,
-        "status": stored.status,
-        "gas_used": str(stored.gas_used),
-        "effective_gas_price": None
-        if stored.effective_gas_price is None
-        else str(stored.effective_gas_price),
-        "contract_address": stored.contract_address,
-        "logs": stored.logs,
-        "events": [event_json(e) for e in events],
-    }
-    ctx.emit(
-        data,
-        "\n".join(f"{k:<20} {v}" for k, v in data.items() if k not in ("logs", "events"))
-        + f"\nlogs                 {len(stored.logs)} ({len(events)} decoded)"
-        + "".join(f"\n  {line}" for line in lines),
-    )
-
-
-def _event_line(s: Any, event: Any) -> str:
-    """``Transfer 1.5 USDC alice -> 0x70997970…`` style, amounts in the token's decimals."""
-    from walletim.chain.units import format_amount
-
-    args = dict(event.args)
-    meta = s.contracts.token_meta(event.address) if "value" in args else None
-    s.defi.world()  # so that the devnet world's contracts have their names
-    known = s.name_of(event.address) is not None  # a devnet world contract, a wallet, a contact
-    label = None if known else s.tokens.label(event.address)
-    # The event of a contract no token list names: its addresses are its word, not names.
-    trusted = label is None or label.listed
-    name = s.contracts.label if trusted else (lambda a: a)
-    parts = []
-    for key, value in args.items():
-        if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-            shown_value = name(value)
-        elif key in ("value", "wad") and meta is not None and isinstance(value, int):
-            shown_value = f"{format_amount(value, meta.decimals)} {meta.symbol}"
-        else:
-            shown_value = str(value)
-        parts.append(f"{key}={shown_value}")
-    where = s.contracts.label(event.address) if label is None or trusted else label.display
-    return f"{event.name} @ {where}: " + ", ".join(parts)
-
-
-@tx.command()
-@click.option("--from", "account", help="Only this account (NAME[:INDEX] or address).")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
-@click.option("--no-refresh", is_flag=True, help="Show what is stored without asking the node.")
-@password_file_option
-@pass_ctx
-def history(ctx: Ctx, account: str | None, limit: int, no_refresh: bool) -> None:
-    """Transactions this home signed on the network, newest first."""
-    with _session(ctx) as s:
-        sender = s.resolve_address(account) if account else None
-        if not no_refresh:
-            s.chain.reconcile(sender)
-        rows = s.chain.history(sender, limit)
-    data = {"network": ctx.network, "transactions": [_tx_json(r) for r in rows]}
-
-    def human() -> None:
-        if not rows:
-            click.echo("No transactions.")
-        for r in rows:
-            click.echo(
-                f"{r.nonce:>5}  {r.status:<8}  {r.hash}  {r.sender} -> {r.recipient}  "
-                f"{_eth(r.value)} ETH  {r.kind}"
-            )
-
-    ctx.emit(data, human)
-
-
-def _hash(text: str) -> str:
-    t = text.strip().lower()
-    if not (t.startswith("0x") and len(t) == 66 and all(c in "0123456789abcdef" for c in t[2:])):
-        raise InputError(f"not a transaction hash: {shown(text)}")
-    return t
-
-
-@tx.command()
-@click.argument("tx_hash", metavar="HASH")
-@click.option(
-    "--bump",
-    type=click.FloatRange(10, 1000),
-    default=12.5,
-    show_default=True,
-    help="Raise both fees by this percent (at least the node's 10% minimum).",
-)
-@password_file_option
-@pass_ctx
-def speedup(ctx: Ctx, tx_hash: str, bump: float) -> None:
-    """Replace a pending transaction with the same one at higher fees."""
-    with _session(ctx) as s:
-        new = s.chain.speedup(
-            _hash(tx_hash),
-            s.account_for,
-            bump_percent=bump,
-            confirm=_confirmer(ctx, "Speed up", None, s),
-        )
-    ctx.emit(
-        _tx_json(new) | {"replaces": _hash(tx_hash)},
-        f"sent replacement {new.hash} (nonce {new.nonce})",
-    )
-
-
-@tx.command()
-@click.argument("tx_hash", metavar="HASH", required=False)
-@click.option("--from", "account", help="With --nonce: the sending account.")
-@click.option("--nonce", type=click.IntRange(0))
-@click.option("--bump", type=click.FloatRange(10, 1000), default=12.5, show_default=True)
-@password_file_option
-@pass_ctx
-def cancel(
-    ctx: Ctx, tx_hash: str | None, account: str | None, nonce: int | None, bump: float
-) -> None:
-    """Cancel a pending transaction with a zero-value self-transfer at its nonce."""
-    if tx_hash is None and (account is None or nonce is None):
-        raise click.UsageError("give HASH, or --from ACCOUNT --nonce N")
-    with _session(ctx) as s:
-        sender = s.resolve_address(account) if account else None
-        new = s.chain.cancel(
-            _hash(tx_hash) if tx_hash else None,
-            s.account_for,
-            sender=sender,
-            nonce=nonce,
-            bump_percent=bump,
-            confirm=_confirmer(ctx, "Cancel", None, s),
-        )
-    ctx.emit(_tx_json(new), f"sent cancellation {new.hash} (nonce {new.nonce})")
-
-
-@click.group()
-def network() -> None:
-    """Network profiles (the chain id is pinned per profile)."""
-
-
-@network.command(name="list")
-@pass_ctx
-def network_list(ctx: Ctx) -> None:
-    from walletim.app.networks import Networks
-
-    nets = Networks(ctx.home).all()
-    ctx.emit(
-        {
-            "networks": [
-                {
-                    "name": n.name,
-                    "rpc_url": n.rpc_url,
-                    "chain_id": n.chain_id,
-                    "currency": n.currency,
-                    "fee_cap": str(n.fee_cap_wei),
-                    "confirmations": n.confirmations,
-                    "finality": "finalized" if n.finality == 0 else n.finality,
-                }
-                for n in nets.values()
-            ]
-        },
-        "\n".join(
-            f"{n.name:<12} chain {n.chain_id:<8} {n.rpc_url}  ({n.currency}"
-            + (f", payments verified after {n.confirmations} blocks" if n.confirmations > 1 else "")
-            + f", final when {n.finality_text()})"
-            for n in nets.values()
-        ),
-    )
-
-
-@network.command(name="add")
-@click.argument("name")
-@click.option("--rpc-url", required=True)
-@click.option("--chain-id", type=click.IntRange(1), required=True)
-@click.option("--currency", default="ETH", show_default=True)
-@click.option(
-    "--fee-cap",
-    default="1eth",
-    show_default=True,
-    help="Refuse transactions whose max fee exceeds this (0 for no cap).",
-)
-@click.option(
-    "--confirmations",
-    type=click.IntRange(1, MAX_CONFIRMATIONS),
-    default=1,
-    show_default=True,
-    help="Blocks (its own included) before a payment in a chat shows as verified.",
-)
-@click.option(
-    "--finality",
-    default="finalized",
-    show_default=True,
-    help="When a verified payment is final: 'finalized' (the node's finalized block) or a "
-    "depth in blocks (at least --confirmations, at most 64).",
-)
-@pass_ctx
-def network_add(
-    ctx: Ctx,
-    name: str,
-    rpc_url: str,
-    chain_id: int,
-    currency: str,
-    fee_cap: str,
-    confirmations: int,
-    finality: str,
-) -> None:
-    from walletim.app.networks import FINALIZED_TAG, Network, Networks
-    from walletim.chain.units import parse_amount
-    from walletim.errors import InputError
-
-    if finality.strip().lower() == "finalized":
-        depth = FINALIZED_TAG
-    elif finality.strip().isdigit() and int(finality) > 0:
-        depth = int(finality)
-    else:
-        raise InputError("--finality is 'finalized' or a depth in blocks")
-    net = Network(name, rpc_url, chain_id, currency, parse_amount(fee_cap), confirmations, depth)
-    Networks(ctx.home).add(net)
-    ctx.emit(
-        {
-            "name": name,
-            "rpc_url": rpc_url,
-            "chain_id": chain_id,
-            "currency": currency,
-            "confirmations": confirmations,
-            "finality": "finalized" if depth == FINALIZED_TAG else depth,
-        },
-        f"Added network {name} (chain id {chain_id}).",
-    )
-
-
-@network.command(name="remove")
-@click.argument("name")
-@pass_ctx
-def network_remove(ctx: Ctx, name: str) -> None:
-    from walletim.app.networks import Networks
-
-    Networks(ctx.home).remove(name)
-    ctx.emit({"name": name, "removed": True}, f"Removed network {name}.")

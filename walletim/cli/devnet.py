@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from walletim.cli.base import Ctx, pass_ctx
+
+if TYPE_CHECKING:
+    from walletim.app.world import WorldManifest
 
 
 @click.group()
@@ -36,23 +39,18 @@ def up(
 ) -> None:
     """Start Anvil, wait until it answers, and record it in this home."""
     from walletim.app.devnet import Devnet
-    from walletim.app.world import DEVNET_CHAIN_IDS
-    from walletim.errors import ConfigError
+    from walletim.app.world import check_devnet_chain, deploy_at
 
-    if not no_world and chain_id not in DEVNET_CHAIN_IDS:
-        allowed = ", ".join(str(c) for c in sorted(DEVNET_CHAIN_IDS))
-        raise ConfigError(
-            f"the devnet world is only recognised on chain id {allowed} (its tokens' owner is a "
-            "public test key): use that chain id, or add --no-world"
-        )
+    if not no_world:
+        check_devnet_chain(chain_id)
     args: list[str] = []
     if no_mining:
         args.append("--no-mining")
     if block_time:
         args += ["--block-time", str(block_time)]
     anvil = Devnet(ctx.home).up(port, chain_id=chain_id, args=tuple(args))
-    world = None if no_world else _deploy(ctx, anvil.url)
-    data: dict[str, Any] = {
+    world = None if no_world else deploy_at(ctx.home, anvil.url)
+    data: dict[str, object] = {
         "url": anvil.url,
         "pid": anvil.pid,
         "port": anvil.port,
@@ -69,25 +67,7 @@ def up(
     ctx.emit(data, text)
 
 
-def _deploy(ctx: Ctx, url: str) -> Any:
-    """Deploy the world on the devnet at ``url`` and record its manifest in the home (a
-    record only: every home finds the world on the chain)."""
-    from walletim.app.world import deploy_world, save_world
-    from walletim.chain.rpc import RpcClient
-    from walletim.errors import ChainError
-
-    with RpcClient(url) as rpc:
-        try:
-            manifest = deploy_world(rpc)
-        except ChainError as exc:
-            raise ChainError(
-                f"{exc}; Anvil is still running at {url}: retry with `walletim devnet world`"
-            ) from exc
-    save_world(ctx.home, manifest)
-    return manifest
-
-
-def _world_text(world: Any) -> str:
+def _world_text(world: WorldManifest) -> str:
     names = ("WETH", "USDC", "DAI", "UniswapV2Router02", "UniswapV2Factory", "wvDAI", "WIMC")
     lines = [
         f"Deployed the DeFi world in {world.seconds:.2f} s ({world.transactions} transactions); "
@@ -109,16 +89,14 @@ def _world_text(world: Any) -> str:
 def world(ctx: Ctx) -> None:
     """Deploy the DeFi world onto this home's running devnet (if it has none)."""
     from walletim.app.devnet import Devnet
-    from walletim.app.world import load_world
-    from walletim.chain.rpc import RpcClient
+    from walletim.app.world import deploy_at, found_at
     from walletim.errors import ConfigError
 
     st = Devnet(ctx.home).status()
     if not st.running or st.url is None:
         raise ConfigError(f"no devnet is running for this home ({st.note}): walletim devnet up")
-    with RpcClient(st.url) as rpc:
-        existing = load_world(ctx.home, rpc)
-    deployed = existing or _deploy(ctx, st.url)
+    existing = found_at(ctx.home, st.url)
+    deployed = existing or deploy_at(ctx.home, st.url)
     ctx.emit(
         {"url": st.url, "deployed": existing is None, "world": deployed.contracts},
         ("The world is already deployed:\n" if existing else "") + _world_text(deployed),
@@ -134,11 +112,9 @@ def status(ctx: Ctx) -> None:
     st = Devnet(ctx.home).status()
     world = None
     if st.running and st.url:
-        from walletim.app.world import load_world
-        from walletim.chain.rpc import RpcClient
+        from walletim.app.world import found_at
 
-        with RpcClient(st.url) as rpc:
-            world = load_world(ctx.home, rpc)
+        world = found_at(ctx.home, st.url)
     ctx.emit(
         {
             "running": st.running,

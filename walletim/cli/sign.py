@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, ExitStatus, pass_ctx, password_file_option
 from walletim.errors import InputError
 
 MAX_TYPED_DATA_FILE = 256 * 1024
@@ -151,4 +151,4 @@ def verify(
         else f"INVALID: signed by {recovered}, not {expected}",
     )
     if not valid:
-        raise SystemExit(1)
+        raise ExitStatus(1)

@@ -1,16 +1,39 @@
 """Repository of transactions, receipts, nonces and batch rows (adapter: the store).
 
-Amounts are ints here and decimal strings in SQLite (wei exceeds int64).
+Amounts are ints here and decimal strings in SQLite (wei exceeds int64). Writes are static
+methods taking the connection a ``store.transaction()`` (or :meth:`TxRepo.transaction`)
+yields, so several of them commit together; reads are methods of a :class:`TxRepo`. Beside
+the database, :attr:`TxRepo.inflight` is the lock file that tells a process's orphans
+(transactions recorded as 'signed' whose broadcast never settled) from another's in flight.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from walletim.store.db import Store
+from walletim.store.inflight import InFlight
+
+#: One row as SQLite returns it.
+Row = Sequence[Any]
+
+
+class Cursor(Protocol):
+    def fetchone(self) -> Row | None: ...
+    def fetchall(self) -> list[Row]: ...
+
+
+class Conn(Protocol):
+    """The connection inside a store transaction."""
+
+    def execute(self, sql: str, params: Sequence[object] = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[object]], /) -> Cursor: ...
+
 
 STATUSES = ("signed", "pending", "mined", "failed", "dropped", "replaced")
 OPEN_STATUSES = ("signed", "pending")
@@ -51,7 +74,7 @@ class ReceiptRecord:
     gas_used: int
     effective_gas_price: int | None
     contract_address: str | None
-    logs: list[Any]
+    logs: list[object]
 
 
 _TX_COLUMNS = (
@@ -61,15 +84,15 @@ _TX_COLUMNS = (
 )
 
 
-def _opt_int(v: Any) -> int | None:
-    return None if v is None else int(v)
+def _opt_int(v: object) -> int | None:
+    return None if v is None else int(str(v))
 
 
 def _opt_str(v: int | None) -> str | None:
     return None if v is None else str(v)
 
 
-def _row_to_tx(row: Any) -> TxRecord:
+def _row_to_tx(row: Row) -> TxRecord:
     return TxRecord(
         hash=row[0],
         chain_id=row[1],
@@ -102,7 +125,7 @@ _RECEIPT_INSERT = (
 )
 
 
-def _receipt_row(r: ReceiptRecord, now: int) -> tuple[Any, ...]:
+def _receipt_row(r: ReceiptRecord, now: int) -> tuple[object, ...]:
     return (
         r.hash,
         r.chain_id,
@@ -120,11 +143,30 @@ def _receipt_row(r: ReceiptRecord, now: int) -> tuple[Any, ...]:
 class TxRepo:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._inflight: InFlight | None = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Conn]:
+        """A write transaction of the store (its write lock taken up front)."""
+        with self.store.transaction() as conn:
+            yield conn
+
+    @property
+    def inflight(self) -> InFlight:
+        """The lock file beside the store (see :class:`~walletim.store.inflight.InFlight`)."""
+        if self._inflight is None:
+            self._inflight = InFlight.beside(self.store.path)
+        return self._inflight
+
+    def close(self) -> None:
+        """Release the lock file (the store belongs to the caller)."""
+        if self._inflight is not None:
+            self._inflight.close()
 
     # -- writes (call inside store.transaction(); ``conn`` is what it yields) ---------------
 
     @staticmethod
-    def insert(conn: Any, tx: TxRecord) -> None:
+    def insert(conn: Conn, tx: TxRecord) -> None:
         now = int(time.time())
         conn.execute(
             f"INSERT INTO transactions ({_TX_COLUMNS}) VALUES "
@@ -156,7 +198,7 @@ class TxRepo:
 
     @staticmethod
     def set_status(
-        conn: Any,
+        conn: Conn,
         tx_hash: str,
         status: str,
         *,
@@ -173,7 +215,7 @@ class TxRepo:
         )
 
     @staticmethod
-    def mark_pending(conn: Any, hashes: list[str]) -> None:
+    def mark_pending(conn: Conn, hashes: list[str]) -> None:
         """Move freshly broadcast transactions from 'signed' to 'pending'."""
         now = int(time.time())
         conn.executemany(
@@ -183,7 +225,7 @@ class TxRepo:
         )
 
     @staticmethod
-    def settle_replaced(conn: Any, chain_id: int, sender: str) -> None:
+    def settle_replaced(conn: Conn, chain_id: int, sender: str) -> None:
         """Mark open or dropped transactions whose nonce another one of ours used on chain
         as 'replaced' (by that one). One statement for a whole batch."""
         winner = (
@@ -198,11 +240,11 @@ class TxRepo:
         )
 
     @staticmethod
-    def save_receipt(conn: Any, r: ReceiptRecord) -> None:
+    def save_receipt(conn: Conn, r: ReceiptRecord) -> None:
         conn.execute(_RECEIPT_INSERT, _receipt_row(r, int(time.time())))
 
     @staticmethod
-    def save_receipts(conn: Any, receipts: list[ReceiptRecord]) -> None:
+    def save_receipts(conn: Conn, receipts: list[ReceiptRecord]) -> None:
         """Store many receipts and mark their transactions mined/failed (two statements)."""
         now = int(time.time())
         conn.executemany(_RECEIPT_INSERT, [_receipt_row(r, now) for r in receipts])
@@ -216,18 +258,48 @@ class TxRepo:
         )
 
     @staticmethod
-    def delete_receipt(conn: Any, tx_hash: str) -> None:
+    def record_mined(conn: Conn, tx: TxRecord, receipt: ReceiptRecord) -> str:
+        """Store ``tx``'s receipt, mark it mined (or failed), and every other open or
+        dropped transaction of this home at its nonce replaced by it. Returns the status."""
+        status = "mined" if receipt.status == 1 else "failed"
+        TxRepo.save_receipt(conn, receipt)
+        TxRepo.set_status(
+            conn, tx.hash, status, block_number=receipt.block_number, block_hash=receipt.block_hash
+        )
+        conn.execute(
+            "UPDATE transactions SET status = 'replaced', replaced_by = ?, updated_at = ? "
+            "WHERE chain_id = ? AND sender = ? AND nonce = ? AND hash != ? "
+            "AND status IN ('signed', 'pending', 'dropped')",
+            (tx.hash, int(time.time()), tx.chain_id, tx.sender, tx.nonce, tx.hash),
+        )
+        return status
+
+    @staticmethod
+    def delete_receipt(conn: Conn, tx_hash: str) -> None:
         conn.execute("DELETE FROM receipts WHERE hash = ?", (tx_hash,))
 
     @staticmethod
-    def next_nonce(conn: Any, chain_id: int, address: str) -> int | None:
+    def forget_receipt(conn: Conn, tx_hash: str) -> None:
+        """Its block left the canonical chain (a reorg): back to pending, receipt gone."""
+        TxRepo.delete_receipt(conn, tx_hash)
+        TxRepo.set_status(conn, tx_hash, "pending")
+
+    @staticmethod
+    def release_nonce(conn: Conn, chain_id: int, address: str, nonce: int) -> None:
+        """Hand ``nonce`` out again if it was the last one handed out (its transaction was
+        refused and never used it)."""
+        if TxRepo.next_nonce(conn, chain_id, address) == nonce + 1:
+            TxRepo.set_next_nonce(conn, chain_id, address, nonce)
+
+    @staticmethod
+    def next_nonce(conn: Conn, chain_id: int, address: str) -> int | None:
         row = conn.execute(
             "SELECT next_nonce FROM nonces WHERE chain_id = ? AND address = ?", (chain_id, address)
         ).fetchone()
         return None if row is None else int(row[0])
 
     @staticmethod
-    def set_next_nonce(conn: Any, chain_id: int, address: str, value: int) -> None:
+    def set_next_nonce(conn: Conn, chain_id: int, address: str, value: int) -> None:
         conn.execute(
             "INSERT INTO nonces (chain_id, address, next_nonce, updated_at) VALUES (?,?,?,?) "
             "ON CONFLICT (chain_id, address) DO UPDATE SET next_nonce = excluded.next_nonce, "
@@ -248,7 +320,7 @@ class TxRepo:
             f"SELECT {_TX_COLUMNS} FROM transactions "
             "WHERE chain_id = ? AND status IN ('signed','pending')"
         )
-        params: list[Any] = [chain_id]
+        params: list[object] = [chain_id]
         if sender:
             sql += " AND sender = ?"
             params.append(sender)
@@ -294,7 +366,7 @@ class TxRepo:
 
     def history(self, chain_id: int, sender: str | None = None, limit: int = 100) -> list[TxRecord]:
         sql = f"SELECT {_TX_COLUMNS} FROM transactions WHERE chain_id = ?"
-        params: list[Any] = [chain_id]
+        params: list[object] = [chain_id]
         if sender:
             sql += " AND sender = ?"
             params.append(sender)
@@ -333,7 +405,7 @@ class TxRepo:
 
     @staticmethod
     def insert_batch_row(
-        conn: Any,
+        conn: Conn,
         batch_id: str,
         row: int,
         chain_id: int,

@@ -91,7 +91,7 @@ class Executor:
             ) from exc
 
 
-def decode_events(logs: Sequence[Mapping[str, object] | Log]) -> tuple[DecodedEvent, ...]:
+def decode_events(logs: Sequence[object]) -> tuple[DecodedEvent, ...]:
     """The logs walletim's well-known ABIs decode (others are left out)."""
     out = []
     for log in logs:

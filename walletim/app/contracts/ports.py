@@ -3,7 +3,7 @@ tests hand them in-memory fakes, Session the real services."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -38,6 +38,11 @@ class ChainPort(Protocol):
         ...
 
     def suggest_fees(self) -> dict[str, FeeSuggestion]: ...
+
+    def network_fee_bound(self, gas_used: Sequence[int]) -> int:
+        """About the most steps simulated at ``gas_used`` pay in fees (wei). Raises
+        RpcError."""
+        ...
 
 
 class TokenNames(Protocol):

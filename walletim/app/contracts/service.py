@@ -4,14 +4,14 @@ described from their own calldata, simulated (:mod:`.simulate`) and executed
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from walletim.app.contracts.execute import Executor, decode_events
 from walletim.app.contracts.plans import Plan, Step, TokenMeta
 from walletim.app.contracts.ports import ChainPort, NameOf, TokenNames
 from walletim.app.contracts.simulate import Simulator
-from walletim.chain.rpc import Log, Q, RpcClient
+from walletim.chain.rpc import Q, RpcClient
 from walletim.contracts.abi import DecodedEvent, Value, calldata, reverted
 from walletim.errors import ChainError, RpcError
 from walletim.keys.hd import to_checksum_address
@@ -196,23 +196,22 @@ class ContractService:
             return None
         return label
 
-    def decode_events(self, logs: Sequence[Mapping[str, object] | Log]) -> tuple[DecodedEvent, ...]:
+    def decode_events(self, logs: Sequence[object]) -> tuple[DecodedEvent, ...]:
         return decode_events(logs)
 
     def max_network_fee(self, plan: Plan) -> int | None:
-        """At most about what a simulated plan's network fees come to (wei): each step's
-        signed gas limit at the normal suggested max fee. None: not simulated, or no fee
-        suggestion (fees are informative here: the chain service plans each step's own)."""
-        from walletim.chain.fees import contract_gas_limit
+        """At most about what a simulated plan's network fees come to (wei), by the one fee
+        policy (:func:`walletim.chain.fees.network_fee_bound`). None: not simulated, or no
+        fee suggestion (fees are informative here: the chain service plans each step's own)."""
+        from walletim.errors import WalletimError
 
         used = [sim.gas_used or 0 for sim in plan.simulation]
         if not sum(used):
             return None
         try:
-            fee = self.chain.suggest_fees()["normal"].max_fee_per_gas
-        except Exception:
+            return self.chain.network_fee_bound(used)
+        except WalletimError:
             return None
-        return sum(contract_gas_limit(g) for g in used) * fee
 
 
 def _decoded(

@@ -1,0 +1,317 @@
+"""ChainService on an in-memory chain (tests/fakes/chain.py) and a store under tmp_path:
+planning, nonces, sending, replacement, tracking and batches, with no node process. The same
+flows run against a real Anvil in tests/integration/test_chain_core.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.chain import BOB, ETH, FAILER, ME, NETWORK, REVERTER, SIGNER, FakeChain
+from tests.fakes.rpc import NodeError
+from walletim.app.chain import NONCE_SLACK, BatchRow, ChainService, SendRequest
+from walletim.chain.fees import MAX_SUGGESTED_FEE_PER_GAS
+from walletim.chain.rpc import RpcClient
+from walletim.errors import (
+    ChainError,
+    ChainIdMismatch,
+    ContractReverted,
+    InputError,
+    RpcError,
+    SuggestedFeeTooHigh,
+    SuspiciousNonce,
+)
+from walletim.store.db import Store
+from walletim.store.txs import TxRepo
+
+
+class Clock:
+    """A clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def chain() -> FakeChain:
+    fake = FakeChain()
+    fake.fund(ME, 100 * ETH)
+    return fake
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(tmp_path / "walletim.db", bytes(range(32)))
+    yield s
+    s.close()
+
+
+def service(chain: FakeChain, store: Store, **kw: object) -> ChainService:
+    clock = Clock()
+    return ChainService(
+        NETWORK,
+        chain.node.client(),
+        txs=TxRepo(store),
+        signer_for=lambda spec: SIGNER,
+        clock=clock,
+        sleep=clock.sleep,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+# -- planning ------------------------------------------------------------------------------
+
+
+def test_plan_takes_gas_fees_and_funds_from_the_node_in_two_round_trips(
+    chain: FakeChain, store: Store
+) -> None:
+    s = service(chain, store)
+    s.check_chain()
+    before = chain.node.round_trips
+    plan = s.plan(ME, SendRequest(BOB, ETH))
+    assert chain.node.round_trips - before == 2  # estimate; fee history + balance
+    assert plan.gas_limit == 21_000 and plan.tx_type == 2 and plan.nonce is None
+    assert plan.priority_fee == chain.tip and plan.max_fee == 2 * chain.base_fee + chain.tip
+    assert plan.max_total_fee == 21_000 * plan.max_fee
+    legacy = s.plan(ME, SendRequest(BOB, ETH, legacy=True))
+    assert legacy.tx_type == 0 and legacy.gas_price == chain.gas_price
+    call = s.plan(ME, SendRequest(BOB, 0, b"\x01\x02"))
+    assert call.gas_limit == 75_000  # the estimate x 1.5 for a contract call
+    assert chain.node.called("eth_call")  # and a dry run
+
+
+def test_plan_refuses_before_anything_is_signed(chain: FakeChain, store: Store) -> None:
+    s = service(chain, store)
+    with pytest.raises(ContractReverted, match="nope"):
+        s.plan(ME, SendRequest(REVERTER, 0, b"\x01"))
+    with pytest.raises(ChainError, match="insufficient funds"):
+        s.plan(ME, SendRequest(BOB, 1_000 * ETH))
+    with pytest.raises(ChainError, match="fee cap"):
+        s.plan(ME, SendRequest(BOB, 1, max_fee=10**15, priority_fee=1, fee_cap=10**16))
+    with pytest.raises(InputError, match="priority fee is higher"):
+        s.plan(ME, SendRequest(BOB, 1, max_fee=1, priority_fee=2))
+    chain.base_fee = MAX_SUGGESTED_FEE_PER_GAS  # a node that lies about the base fee
+    with pytest.raises(SuggestedFeeTooHigh):
+        s.plan(ME, SendRequest(BOB, 1))
+    assert not chain.node.called("eth_sendRawTransaction")
+
+
+def test_a_node_on_another_chain_gets_nothing_signed(chain: FakeChain, store: Store) -> None:
+    chain.chain_id = 1
+    with pytest.raises(ChainIdMismatch):
+        service(chain, store).send("dev", ME, SendRequest(BOB, 1))
+    assert not chain.node.called("eth_sendRawTransaction")
+
+
+# -- sending and nonces ------------------------------------------------------------------------
+
+
+def test_send_records_broadcasts_and_waits(chain: FakeChain, store: Store) -> None:
+    s = service(chain, store)
+    first = s.send("dev", ME, SendRequest(BOB, ETH))
+    second = s.send("dev", ME, SendRequest(BOB, ETH))
+    assert (first.status, first.nonce, second.nonce) == ("mined", 0, 1)
+    assert first.receipt is not None and first.receipt.block_number == 1
+    assert chain.balances[BOB.lower()] == 2 * ETH
+    rec = s.repo.get(first.hash)
+    assert rec is not None and rec.status == "mined" and rec.block_hash == first.receipt.block_hash
+    assert [r.nonce for r in s.history(ME)] == [1, 0]
+    failed = s.send("dev", ME, SendRequest(FAILER, 1))
+    assert failed.status == "failed"
+
+
+def test_explicit_and_concurrent_nonces(chain: FakeChain, store: Store) -> None:
+    chain.automine = False
+    s = service(chain, store)
+    a = s.send("dev", ME, SendRequest(BOB, 1), wait=False)
+    b = s.send("dev", ME, SendRequest(BOB, 2), wait=False)
+    c = s.send("dev", ME, SendRequest(BOB, 3, nonce=7), wait=False)
+    assert (a.nonce, b.nonce, c.nonce) == (0, 1, 7)
+    chain.mine()
+    assert s.refresh(a.hash).status == "mined" and s.refresh(c.hash).status == "pending"
+
+
+def test_a_dropped_transaction_frees_its_nonce(chain: FakeChain, store: Store) -> None:
+    chain.automine = False
+    s = service(chain, store)
+    lost = s.send("dev", ME, SendRequest(BOB, 1), wait=False)
+    chain.drop(lost.hash)
+    again = s.send("dev", ME, SendRequest(BOB, 2), wait=False)
+    assert again.nonce == lost.nonce == 0
+    rec = s.repo.get(lost.hash)
+    assert rec is not None and rec.status == "dropped"
+
+
+def test_a_node_lying_about_nonces_is_refused(chain: FakeChain, store: Store) -> None:
+    s = service(chain, store)
+    s.send("dev", ME, SendRequest(BOB, 1))
+    real = chain.node.handlers["eth_getTransactionCount"]
+    chain.node.on("eth_getTransactionCount", lambda p: "0x0")  # below what this home saw mined
+    with pytest.raises(SuspiciousNonce):
+        s.send("dev", ME, SendRequest(BOB, 1))
+    far = hex(NONCE_SLACK + 5)
+    chain.node.on("eth_getTransactionCount", lambda p: far if p[1] == "pending" else real(p))
+    with pytest.raises(SuspiciousNonce, match="mined only 1"):
+        s.send("dev", ME, SendRequest(BOB, 1))
+    assert len(chain.node.called("eth_sendRawTransaction")) == 1
+
+
+class Flaky:
+    """A transport to the fake node that can lose the way to it for broadcasts only."""
+
+    def __init__(self, chain: FakeChain) -> None:
+        self.chain = chain
+        self.broadcasts_fail = False
+
+    def __call__(self, body: bytes) -> bytes:
+        if self.broadcasts_fail and b"eth_sendRawTransaction" in body:
+            raise ConnectionRefusedError("connection refused")
+        return self.chain.node(body)
+
+
+def test_an_unreachable_broadcast_is_kept_and_sent_by_the_next_command(
+    chain: FakeChain, store: Store
+) -> None:
+    told: list[str] = []
+    flaky = Flaky(chain)
+    s = ChainService(
+        NETWORK,
+        RpcClient("http://fake.node:8545", transport=flaky),
+        txs=TxRepo(store),
+        signer_for=lambda spec: SIGNER,
+        notify=told.append,
+    )
+    flaky.broadcasts_fail = True
+    with pytest.raises(RpcError, match="is signed and kept"):
+        s.send("dev", ME, SendRequest(BOB, 1))
+    (orphan,) = s.history(ME)
+    assert orphan.status == "signed" and not chain.mempool and not chain.mined
+    flaky.broadcasts_fail = False
+    nxt = s.send("dev", ME, SendRequest(BOB, 2))
+    assert nxt.recovered == (orphan.hash,) and nxt.nonce == 1 and orphan.hash in told[0]
+    assert s.refresh(orphan.hash).status == "mined"
+
+
+def test_a_refused_transaction_is_dropped_and_its_nonce_handed_out_again(
+    chain: FakeChain, store: Store
+) -> None:
+    s = service(chain, store)
+    real = chain.node.handlers["eth_sendRawTransaction"]
+    chain.node.on("eth_sendRawTransaction", NodeError("exceeds block gas limit"))
+    with pytest.raises(ChainError, match="rejected the transaction"):
+        s.send("dev", ME, SendRequest(BOB, 1))
+    (refused,) = s.history(ME)
+    assert refused.status == "dropped"
+    chain.node.on("eth_sendRawTransaction", real)
+    assert s.send("dev", ME, SendRequest(BOB, 2)).nonce == refused.nonce == 0
+
+
+# -- replacement -------------------------------------------------------------------------------
+
+
+def test_speedup_and_cancel_replace_at_the_same_nonce_with_bumped_fees(
+    chain: FakeChain, store: Store
+) -> None:
+    chain.automine = False
+    s = service(chain, store)
+    slow = s.send("dev", ME, SendRequest(BOB, ETH), wait=False)
+    faster = s.speedup(slow.hash, lambda address: "dev")
+    assert faster.nonce == slow.nonce and faster.kind == "speedup"
+    assert faster.max_fee is not None and slow.plan.max_fee is not None
+    assert faster.max_fee * 100 >= slow.plan.max_fee * 112
+    with pytest.raises(InputError, match="at least 10%"):
+        s.speedup(faster.hash, lambda address: "dev", bump_percent=5)
+    cancel = s.cancel(None, lambda address: "dev", sender=ME, nonce=slow.nonce)
+    assert cancel.recipient == ME and cancel.value == 0 and cancel.nonce == slow.nonce
+    chain.mine()
+    assert [s.refresh(h).status for h in (cancel.hash, slow.hash, faster.hash)] == [
+        "mined",
+        "replaced",
+        "replaced",
+    ]
+    assert s.repo.get(slow.hash).replaced_by == cancel.hash  # type: ignore[union-attr]
+    with pytest.raises(ChainError, match="already mined"):
+        s.speedup(cancel.hash, lambda address: "dev")
+    with pytest.raises(InputError, match="no pending transaction"):
+        s.cancel(None, lambda address: "dev", sender=ME, nonce=5)
+
+
+# -- tracking ----------------------------------------------------------------------------------
+
+
+def test_reconcile_follows_a_reorg_and_rebroadcasts_what_a_restarted_node_forgot(
+    chain: FakeChain, store: Store
+) -> None:
+    s = service(chain, store)
+    mined = s.send("dev", ME, SendRequest(BOB, 1))
+    assert mined.receipt is not None
+    chain.reorg()
+    chain.automine = False
+    pending = s.send("dev", ME, SendRequest(BOB, 2), wait=False)
+    chain.restart()  # the node forgets the pending one
+    changed = {r.hash: r for r in s.reconcile()}
+    assert changed[mined.hash].block_hash != mined.receipt.block_hash
+    assert pending.hash in chain.mempool  # broadcast again, as signed
+    chain.mine()
+    assert s.refresh(pending.hash).status == "mined"
+
+
+def test_wait_gives_up_as_pending_on_the_services_clock(chain: FakeChain, store: Store) -> None:
+    chain.automine = False
+    clock = Clock()
+    s = ChainService(
+        NETWORK, chain.node.client(), txs=TxRepo(store), signer_for=lambda spec: SIGNER,
+        clock=clock, sleep=clock.sleep,
+    )  # fmt: skip
+    seen: list[str] = []
+    result = s.send("dev", ME, SendRequest(BOB, 1), timeout=3.0, progress=seen.append)
+    assert result.status == "pending" and clock.now == pytest.approx(3.0)
+    assert clock.slept[0] == 0.025 and max(clock.slept) <= 1.0 and "pending (nonce 0)" in seen
+    chain.mine()
+    status, receipt, confirmations = s.wait(result.hash, confirmations=1)
+    assert status == "mined" and receipt is not None and confirmations == 1
+
+
+# -- batches -----------------------------------------------------------------------------------
+
+
+def test_a_batch_is_paid_once_even_when_run_again(chain: FakeChain, store: Store) -> None:
+    s = service(chain, store)
+    rows = [BatchRow(1, BOB, ETH), BatchRow(2, REVERTER, 5), BatchRow(3, BOB, 2 * ETH)]
+    results = s.send_batch("dev", ME, rows, batch_id="b1")
+    assert [r.status for r in results] == ["mined", "rejected", "mined"]
+    assert "nope" in (results[1].error or "")
+    assert len(chain.node.called("eth_sendRawTransaction")) == 2
+    again = s.send_batch("dev", ME, rows, batch_id="b1")
+    assert [r.already_sent for r in again] == [True, False, True]
+    assert chain.balances[BOB.lower()] == 3 * ETH  # nothing paid twice
+    with pytest.raises(ChainError, match="insufficient funds for the batch"):
+        s.send_batch("dev", ME, [BatchRow(1, BOB, 1_000 * ETH)], batch_id="b2")
+
+
+def test_a_batch_interrupted_before_its_broadcast_is_finished_by_the_rerun(
+    chain: FakeChain, store: Store
+) -> None:
+    flaky = Flaky(chain)
+    s = ChainService(
+        NETWORK, RpcClient("http://fake.node:8545", transport=flaky), txs=TxRepo(store),
+        signer_for=lambda spec: SIGNER,
+    )  # fmt: skip
+    rows = [BatchRow(1, BOB, 1), BatchRow(2, BOB, 2)]
+    flaky.broadcasts_fail = True
+    with pytest.raises(RpcError):
+        s.send_batch("dev", ME, rows, batch_id="b")
+    flaky.broadcasts_fail = False
+    again = s.send_batch("dev", ME, rows, batch_id="b")
+    assert [(r.already_sent, r.status) for r in again] == [(True, "mined"), (True, "mined")]
+    assert chain.balances[BOB.lower()] == 3

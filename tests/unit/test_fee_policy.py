@@ -1,0 +1,70 @@
+"""The one fee policy (walletim.chain.fees): every path that signs gets its fees here."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from walletim.chain import fees
+from walletim.chain.fees import Fees, FeeSuggestion
+from walletim.errors import ChainError, InputError, SuggestedFeeTooHigh
+
+GWEI = 10**9
+NORMAL = FeeSuggestion("normal", 2 * 30 * GWEI + 2 * GWEI, 2 * GWEI, 30 * GWEI)
+
+
+def test_dynamic_takes_what_is_given_and_suggests_the_rest() -> None:
+    assert fees.dynamic(NORMAL) == Fees(max_fee=62 * GWEI, priority_fee=2 * GWEI)
+    # A tip given by the user: the max fee still covers twice the base fee plus that tip.
+    assert fees.dynamic(NORMAL, priority_fee=10 * GWEI) == Fees(70 * GWEI, 10 * GWEI)
+    # A max fee given: the suggested tip under it.
+    assert fees.dynamic(NORMAL, max_fee=40 * GWEI) == Fees(40 * GWEI, 2 * GWEI)
+    # Both given: no suggestion needed.
+    assert fees.dynamic(None, max_fee=5, priority_fee=1) == Fees(5, 1)
+    with pytest.raises(InputError, match="priority fee is higher"):
+        fees.dynamic(NORMAL, max_fee=GWEI, priority_fee=2 * GWEI)
+
+
+def test_a_suggestion_above_the_limit_is_never_signed_on_its_own() -> None:
+    absurd = FeeSuggestion("normal", 5_000 * GWEI, 10 * GWEI, 2_000 * GWEI)
+    with pytest.raises(SuggestedFeeTooHigh):
+        fees.dynamic(absurd)
+    tip_absurd = FeeSuggestion("normal", 3_000 * GWEI, 2_000 * GWEI, 1)
+    with pytest.raises(SuggestedFeeTooHigh, match="priority fee"):
+        fees.dynamic(tip_absurd)
+    # Given explicitly, the user's fee is signed even above the limit.
+    assert fees.dynamic(absurd, max_fee=5_000 * GWEI, priority_fee=GWEI).max_fee == 5_000 * GWEI
+    with pytest.raises(SuggestedFeeTooHigh, match="gas price"):
+        fees.legacy(None, 2_000 * GWEI)
+    assert fees.legacy(None, 7) == Fees(gas_price=7) and fees.legacy(9, None).gas_price == 9
+    assert fees.legacy(9, None).tx_type == 0 and fees.dynamic(NORMAL).tx_type == 2
+
+
+def test_replacement_bumps_and_never_below_the_current_suggestion() -> None:
+    old = Fees(max_fee=100, priority_fee=10)
+    assert fees.replacement(old, 12.5) == Fees(max_fee=113, priority_fee=12)
+    low = FeeSuggestion("normal", 50, 5, 20)
+    assert fees.replacement(old, 12.5, low) == Fees(max_fee=113, priority_fee=12)
+    assert fees.replacement(old, 12.5, NORMAL) == Fees(NORMAL.max_fee_per_gas, 2 * GWEI)
+    absurd = FeeSuggestion("normal", 5_000 * GWEI, 10 * GWEI, 2_000 * GWEI)
+    assert fees.replacement(old, 12.5, absurd) == Fees(max_fee=113, priority_fee=12)  # ignored
+    assert fees.replacement(Fees(gas_price=100), 20, NORMAL) == Fees(gas_price=120)
+    with pytest.raises(InputError, match="at least 10%"):
+        fees.replacement(old, 5)
+
+
+@given(st.integers(1, 10**15), st.integers(1, 10**15), st.floats(10, 1000))
+def test_a_replacement_always_beats_the_nodes_minimum(most: int, tip: int, pct: float) -> None:
+    tip = min(tip, most)
+    new = fees.replacement(Fees(max_fee=most, priority_fee=tip), pct)
+    assert new.max_fee is not None and new.priority_fee is not None
+    assert new.max_fee * 10 >= most * 11 and new.priority_fee * 10 >= tip * 11
+
+
+def test_cap_and_network_fee_bound() -> None:
+    fees.check_fee_cap(21_000, Fees(gas_price=GWEI), 10**18)
+    with pytest.raises(ChainError, match="fee cap"):
+        fees.check_fee_cap(21_000, Fees(max_fee=10**15, priority_fee=1), 10**18)
+    assert Fees(max_fee=3, priority_fee=1).max_total(21_000) == 63_000
+    assert fees.network_fee_bound([100_000, 50_000], NORMAL) == 225_000 * NORMAL.max_fee_per_gas

@@ -1,0 +1,116 @@
+"""walletim.app.transfers (``send`` and ``send --batch``) on the in-memory chain, with the
+DeFi layer's planning and token lookup as fakes of their ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.chain import BOB, ETH, ME, NETWORK, SIGNER, FakeChain
+from walletim.app.chain import ChainService, SendRequest, Until, token_transfer_data
+from walletim.app.contracts import Plan, Step
+from walletim.app.defi import Asset
+from walletim.app.transfers import Transfers
+from walletim.errors import ContractReverted, InputError
+from walletim.store.db import Store
+from walletim.store.txs import TxRepo
+
+USDC = Asset("0x" + "7a" * 20, "USDC", 6)
+TOKEN = str(USDC.address)
+
+
+class FakeSteps:
+    """Decodes nothing, simulates by a flag."""
+
+    def __init__(self) -> None:
+        self.reverts = False
+        self.checked: list[Plan] = []
+
+    def step(self, label: str, request: SendRequest, *, sender: str | None = None) -> Step:
+        return Step(label, request, f"{label} (fake)")
+
+    def check(self, plan: Plan) -> Plan:
+        self.checked.append(plan)
+        if self.reverts:
+            raise ContractReverted("ERC20: transfer amount exceeds balance")
+        return plan
+
+
+class FakeAssets:
+    def token(self, text: str) -> Asset:
+        if text.upper() not in ("USDC", TOKEN):
+            raise InputError(f"unknown token {text}")
+        return USDC
+
+    def decimals_note(self, asset: Asset, amount: int) -> str:
+        return f"amount: {amount} base units ({asset.decimals} decimals)"
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[FakeChain, FakeSteps, Transfers]]:
+    chain = FakeChain()
+    chain.fund(ME, 100 * ETH)
+    store = Store.open(tmp_path / "walletim.db", bytes(range(32)))
+    service = ChainService(
+        NETWORK, chain.node.client(), txs=TxRepo(store), signer_for=lambda spec: SIGNER
+    )
+    steps = FakeSteps()
+    names = {"dev": ME, "bob": BOB}
+    transfers = Transfers(
+        service,
+        steps,
+        FakeAssets(),
+        resolve=lambda t: names.get(t, t),
+        address_of=names.__getitem__,
+    )
+    yield chain, steps, transfers
+    store.close()
+
+
+def test_ether_and_token_transfers_take_one_path_each(
+    setup: tuple[FakeChain, FakeSteps, Transfers],
+) -> None:
+    chain, steps, transfers = setup
+    plain = transfers.prepare("dev", "bob", "1.5", how=SendRequest(None, fee_level="high"))
+    assert plain.request.to == BOB and plain.value == 15 * 10**17 and plain.asset.decimals == 18
+    assert plain.request.fee_level == "high" and plain.note is None and not steps.checked
+    sent = transfers.send(plain, lambda plan: None, Until())
+    assert sent.status == "mined" and chain.balances[BOB.lower()] == 15 * 10**17
+    token = transfers.prepare("dev", "bob", "2.5", "USDC")
+    assert token.value == 2_500_000 and token.request.to == USDC.address
+    assert token.request.data == token_transfer_data(BOB, 2_500_000)
+    assert token.request.kind == "token-transfer" and token.note and "6 decimals" in token.note
+    assert len(steps.checked) == 1  # simulated as the DeFi layer plans it
+    steps.reverts = True
+    with pytest.raises(ContractReverted):
+        transfers.prepare("dev", "bob", "1000000", "USDC")
+    pending = transfers.send(transfers.prepare("dev", "bob", "1"), lambda plan: None, None)
+    assert pending.status == "pending"  # not waited for
+
+
+def test_a_batch_file_is_scaled_per_token_and_paid_once(
+    setup: tuple[FakeChain, FakeSteps, Transfers],
+) -> None:
+    chain, _steps, transfers = setup
+    assert chain.balances.get(BOB.lower(), 0) == 0
+    content = f"to,amount,token\nbob,1\nbob,0.5\n{BOB},3,usdc\n".encode()
+    batch = transfers.prepare_batch("dev", content, "rows.csv")
+    assert [(r.row, r.value, r.token) for r in batch.rows] == [
+        (2, ETH, None),
+        (3, 5 * 10**17, None),
+        (4, 3_000_000, USDC.address),
+    ]
+    assert batch.eth_total == 15 * 10**17 and batch.token_notes == (
+        "amount: 3000000 base units (6 decimals)",
+    )
+    assert batch.batch_id == transfers.prepare_batch("dev", content, "again").batch_id
+    results = transfers.send_batch(batch)
+    assert [r.status for r in results] == ["mined"] * 3
+    assert [r.already_sent for r in transfers.send_batch(batch)] == [True] * 3
+    assert chain.balances[BOB.lower()] == 15 * 10**17  # paid once
+    with pytest.raises(InputError, match="not UTF-8"):
+        transfers.prepare_batch("dev", b"\xff\xfe\x00", "bad.csv")
+    with pytest.raises(InputError, match="batch line 1"):
+        transfers.prepare_batch("dev", b"bob,1,FOO\n", "unknown.csv")

@@ -1,0 +1,59 @@
+"""Transactions on one network for the accounts of one home (see
+:mod:`walletim.app.chain.service`).
+
+The package, one concern per module:
+
+- ``service``: :class:`ChainService`, the API the CLI and the other services call;
+- ``model``: requests, plans and results; ``ports``: what the service is given;
+- ``planning``: gas, fees (the one policy of :mod:`walletim.chain.fees`), funds, dry run;
+- ``nonces``: the nonce counter, orphans and nonces a node lies about;
+- ``broadcast``: signing into the store and getting transactions to the node;
+- ``tracking``: receipts, reorgs, replaced and dropped transactions, waiting;
+- ``replace``: speed-up and cancel; ``batch``: ``send --batch``;
+- ``tokens``: ERC-20 transfer calldata and reads.
+"""
+
+from walletim.app.chain.batch import MAX_BATCH_ROWS, batch_id_for, parse_batch_csv
+from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, SendResult, TxPlan
+from walletim.app.chain.nonces import NONCE_SLACK
+from walletim.app.chain.service import ChainService
+from walletim.app.chain.tokens import (
+    TRANSFER_SELECTOR,
+    token_balance,
+    token_decimals,
+    token_symbol,
+    token_transfer_data,
+)
+from walletim.app.chain.tracking import LOST_CHECK_SECONDS, REORG_DEPTH, Until
+from walletim.chain.fees import DEFAULT_BUMP_PERCENT, NODE_MIN_BUMP_PERCENT
+from walletim.chain.reverts import decode_revert, revert_from
+from walletim.store.inflight import InFlight
+
+#: The old private name (walletim.app.contracts imports it).
+_revert_from = revert_from
+
+__all__ = [
+    "DEFAULT_BUMP_PERCENT",
+    "LOST_CHECK_SECONDS",
+    "MAX_BATCH_ROWS",
+    "NODE_MIN_BUMP_PERCENT",
+    "NONCE_SLACK",
+    "REORG_DEPTH",
+    "TRANSFER_SELECTOR",
+    "BatchResult",
+    "BatchRow",
+    "ChainService",
+    "InFlight",
+    "SendRequest",
+    "SendResult",
+    "TxPlan",
+    "Until",
+    "batch_id_for",
+    "decode_revert",
+    "parse_batch_csv",
+    "revert_from",
+    "token_balance",
+    "token_decimals",
+    "token_symbol",
+    "token_transfer_data",
+]

@@ -1,0 +1,142 @@
+"""What the chain service is asked and what it answers: requests, plans, results, batch
+rows. Amounts are ints in wei (or a token's base units); fees are wei per gas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from walletim.chain.fees import Fees
+from walletim.store.txs import ReceiptRecord
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """What to send. ``value`` in wei; fee fields in wei per gas (None: suggested)."""
+
+    to: str | None
+    value: int = 0
+    data: bytes = b""
+    nonce: int | None = None
+    gas_limit: int | None = None
+    max_fee: int | None = None
+    priority_fee: int | None = None
+    legacy: bool = False
+    fee_level: str = "normal"
+    kind: str = "send"
+    note: str | None = None
+    fee_cap: int | None = None  # wei; None: the network profile's cap (geth's default 1 ether)
+
+
+#: A transaction's fields as the signer takes them (web3 field names).
+TxFields = dict[str, int | str | bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class TxPlan:
+    """A transaction ready to sign, and what the user is asked to confirm."""
+
+    network: str
+    chain_id: int
+    sender: str
+    to: str | None
+    value: int
+    data: bytes
+    nonce: int | None  # None: taken from the nonce manager at signing time
+    gas_limit: int
+    tx_type: int
+    max_fee: int | None
+    priority_fee: int | None
+    gas_price: int | None
+    kind: str = "send"
+    note: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        network: str,
+        chain_id: int,
+        sender: str,
+        call: tuple[str | None, int, bytes],
+        *,
+        nonce: int | None,
+        gas_limit: int,
+        fees: Fees,
+        kind: str = "send",
+        note: str | None = None,
+    ) -> TxPlan:
+        """A plan of ``call`` = (to, value, data) paying ``fees``."""
+        to, value, data = call
+        return cls(
+            network, chain_id, sender, to, value, data, nonce, gas_limit,
+            fees.tx_type, fees.max_fee, fees.priority_fee, fees.gas_price, kind, note,
+        )  # fmt: skip
+
+    @property
+    def fees(self) -> Fees:
+        return Fees(self.max_fee, self.priority_fee, self.gas_price)
+
+    @property
+    def max_total_fee(self) -> int:
+        return self.fees.max_total(self.gas_limit)
+
+    def tx_dict(self, nonce: int) -> TxFields:
+        tx: TxFields = {
+            "chainId": self.chain_id,
+            "nonce": nonce,
+            "gas": self.gas_limit,
+            "value": self.value,
+            "data": self.data,
+        }
+        if self.to is not None:
+            tx["to"] = self.to
+        if self.tx_type == 2:
+            tx["maxFeePerGas"] = self.max_fee
+            tx["maxPriorityFeePerGas"] = self.priority_fee
+        else:
+            tx["gasPrice"] = self.gas_price
+        return tx
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    hash: str
+    nonce: int
+    status: str
+    plan: TxPlan
+    receipt: ReceiptRecord | None = None
+    confirmations: int = 0
+    #: Transactions an earlier command signed and recorded but never got to the node (it
+    #: was killed, or the node was unreachable), broadcast first so this one is not stuck
+    #: behind their nonces.
+    recovered: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    row: int  # 1-based line number in the file (after the header, if any)
+    to: str
+    value: int  # wei or token base units
+    token: str | None = None
+
+
+@dataclass
+class BatchResult:
+    row: int
+    to: str
+    value: int
+    token: str | None
+    hash: str | None
+    status: str
+    error: str | None = None
+    already_sent: bool = False
+
+
+__all__ = [
+    "BatchResult",
+    "BatchRow",
+    "ReceiptRecord",
+    "SendRequest",
+    "SendResult",
+    "TxFields",
+    "TxPlan",
+]

@@ -1,0 +1,70 @@
+"""``tx speedup`` / ``tx cancel``: a pending transaction replaced at its nonce, with fees
+raised by the one bump rule (:func:`walletim.chain.fees.replacement`)."""
+
+from __future__ import annotations
+
+from walletim.app.chain.model import TxPlan
+from walletim.app.networks import Network
+from walletim.chain import fees as policy
+from walletim.chain.fees import Fees, FeeSuggestion
+from walletim.errors import ChainError, InputError
+from walletim.keys.hd import to_checksum_address
+from walletim.store.txs import TxRecord, TxRepo
+
+CANCEL_GAS = 21_000
+
+
+def record_fees(rec: TxRecord) -> Fees:
+    """The fees ``rec`` was signed with."""
+    if rec.tx_type == 2:
+        return Fees(max_fee=rec.max_fee, priority_fee=rec.priority_fee)
+    return Fees(gas_price=rec.gas_price)
+
+
+def replacement_plan(
+    network: Network,
+    rec: TxRecord,
+    *,
+    cancel: bool,
+    bump_percent: float,
+    current: FeeSuggestion | None,
+) -> TxPlan:
+    """The plan replacing ``rec`` at its nonce: the same transaction (a speed-up) or a
+    zero-value transfer to its sender (a cancellation), with fees bumped.
+
+    Raises:
+        InputError: a bump under the node's minimum. ChainError: over the fee cap.
+    """
+    fees = policy.replacement(record_fees(rec), bump_percent, current)
+    if cancel:
+        call: tuple[str | None, int, bytes] = (rec.sender, 0, b"")
+    else:
+        call = (rec.recipient, rec.value, rec.data)
+    plan = TxPlan.of(
+        network.name, network.chain_id, rec.sender, call, nonce=rec.nonce,
+        gas_limit=CANCEL_GAS if cancel else rec.gas_limit, fees=fees,
+        kind="cancel" if cancel else "speedup", note=f"replaces {rec.hash}",
+    )  # fmt: skip
+    policy.check_fee_cap(plan.gas_limit, plan.fees, network.fee_cap_wei)
+    return plan
+
+
+def check_replaceable(rec: TxRecord, mined_count: int) -> None:
+    """Raises ChainError when ``rec`` (as just refreshed) can no longer be replaced: mined,
+    or its nonce used on chain (``mined_count``: the sender's ``latest`` count)."""
+    if rec.status in ("mined", "failed"):
+        raise ChainError(f"transaction {rec.hash} is already mined in block {rec.block_number}")
+    if mined_count > rec.nonce:
+        raise ChainError(f"nonce {rec.nonce} of {rec.sender} is already used on chain")
+
+
+def pending_at(repo: TxRepo, chain_id: int, sender: str, nonce: int) -> TxRecord:
+    """The newest open transaction of ``sender`` at ``nonce``. Raises InputError."""
+    candidates = [
+        r
+        for r in repo.at_nonce(chain_id, to_checksum_address(sender), nonce)
+        if r.status in ("signed", "pending")
+    ]
+    if not candidates:
+        raise InputError(f"no pending transaction of {sender} at nonce {nonce} in this home")
+    return candidates[-1]

@@ -1,0 +1,330 @@
+"""Sending and tracking transactions: the Python API behind ``balance``, ``send``, ``fees``
+and ``tx``.
+
+Guarantees:
+
+- The node's chain id is checked against the network profile before anything is signed.
+- Every transaction is recorded in the encrypted store (status ``signed``) in the same
+  database transaction that hands out its nonce, *before* it is broadcast; it then moves
+  through pending -> mined / failed / dropped / replaced. Receipts are stored
+  (:mod:`~walletim.app.chain.tracking`).
+- Nonces come from a per-(chain, sender) counter in the store, taken under SQLite's write
+  lock (:mod:`~walletim.app.chain.nonces`): concurrent processes never reuse or skip one,
+  and a node's nonce that contradicts this home's records is refused.
+- A pre-flight (balance, gas estimate, dry run with the revert reason decoded, fee cap)
+  stops what would fail before a nonce is spent (:mod:`~walletim.app.chain.planning`);
+  every fee comes from the one policy, :mod:`walletim.chain.fees`.
+
+Amounts are ints in wei; fees are wei per gas.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+
+from walletim.app.chain import tokens
+from walletim.app.chain.batch import BatchSender
+from walletim.app.chain.broadcast import Broadcaster, sign_into
+from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, SendResult, TxPlan
+from walletim.app.chain.nonces import NonceKeeper
+from walletim.app.chain.planning import Planner
+from walletim.app.chain.ports import Chain, Clock, Notify, Progress, Signer, SignerFor, Sleep
+from walletim.app.chain.replace import check_replaceable, pending_at, replacement_plan
+from walletim.app.chain.tracking import Tracker, Until
+from walletim.app.networks import Network
+from walletim.chain.fees import DEFAULT_BUMP_PERCENT, FeeSuggestion
+from walletim.chain.rpc import Q, RpcClient
+from walletim.errors import ChainError, ChainIdMismatch, InputError, StoreError
+from walletim.keys.hd import to_checksum_address
+from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
+
+#: Confirms a plan before it is signed; raises (e.g. Aborted) to stop.
+Confirm = Callable[[TxPlan], None]
+
+
+class ChainService:
+    """Transactions on one network for the accounts of one home."""
+
+    def __init__(
+        self,
+        network: Network,
+        rpc: RpcClient,
+        *,
+        txs: TxRepo | Callable[[], TxRepo] | None = None,
+        signer_for: SignerFor | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        notify: Notify | None = None,
+    ) -> None:
+        """``txs`` is the repository of this home's transactions, or a factory of it so the
+        home is only unlocked when a command needs it; ``signer_for(account_spec)`` returns
+        the account's signer; ``notify(text)`` hears of transactions broadcast on the user's
+        behalf that an interrupted command had signed."""
+        self.network = network
+        self.rpc = rpc
+        self._txs = txs
+        self._repo: TxRepo | None = txs if isinstance(txs, TxRepo) else None
+        self._signer_for = signer_for
+        self._chain_checked = False
+        chain = Chain(rpc, lambda: self.repo, network.chain_id)
+        self.planner = Planner(network, rpc)
+        self.broadcaster = Broadcaster(chain)
+        self.nonces = NonceKeeper(chain, self.broadcaster, notify)
+        self.tracker = Tracker(chain, self.broadcaster, clock, sleep)
+        self.batches = BatchSender(
+            chain, (self.planner, self.nonces, self.broadcaster, self.tracker)
+        )
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    @property
+    def chain_id(self) -> int:
+        return self.network.chain_id
+
+    @property
+    def repo(self) -> TxRepo:
+        """This home's transactions (opening the store on first use)."""
+        if self._repo is None:
+            if self._txs is None or isinstance(self._txs, TxRepo):
+                raise StoreError("this operation needs the home's store")
+            self._repo = self._txs()
+        return self._repo
+
+    @property
+    def notify(self) -> Notify | None:
+        return self.nonces.notify
+
+    @notify.setter
+    def notify(self, notify: Notify | None) -> None:
+        self.nonces.notify = notify
+
+    def close(self) -> None:
+        """Release the lock file (the store and the RPC client belong to the caller)."""
+        if self._repo is not None:
+            self._repo.close()
+
+    def check_chain(self) -> None:
+        """Raises ChainIdMismatch if the node is not on the profile's chain."""
+        if self._chain_checked:
+            return
+        actual = self.rpc.get(Q.chain_id())
+        if actual != self.chain_id:
+            raise ChainIdMismatch(self.chain_id, actual, self.rpc.shown_url)
+        self._chain_checked = True
+
+    def _signer(self, account: str, expected: str) -> Signer:
+        if self._signer_for is None:
+            raise ChainError("no signer available")
+        signer = self._signer_for(account)
+        if to_checksum_address(signer.address) != expected:
+            raise ChainError("the signer does not match the sending account")
+        return signer
+
+    # -- reads --------------------------------------------------------------------------
+
+    def balance(self, address: str, block: str = "latest") -> int:
+        """Balance in wei."""
+        return self.rpc.get(Q.balance(to_checksum_address(address), block))
+
+    def balances(self, holdings: Sequence[tuple[str, str | None]]) -> list[int]:
+        """The balance of each (holder, token) pair (token None: ether, in wei; else an
+        ERC-20's base units), in one round trip. Raises RpcError, InputError (a token that
+        does not answer ``balanceOf``)."""
+        return tokens.balances(self.rpc, holdings)
+
+    def suggest_fees(self) -> dict[str, FeeSuggestion]:
+        """Fee suggestions per level (low / normal / high). Raises ChainError."""
+        return self.planner.suggest_fees()
+
+    def network_fee_bound(self, gas_used: Sequence[int]) -> int:
+        """About the most a plan whose steps simulated at ``gas_used`` pays in fees (wei)."""
+        return self.planner.network_fee_bound(gas_used)
+
+    def history(self, sender: str | None = None, limit: int = 100) -> list[TxRecord]:
+        return self.repo.history(
+            self.chain_id, to_checksum_address(sender) if sender else None, limit
+        )
+
+    def receipt(self, tx_hash: str) -> ReceiptRecord | None:
+        """The stored receipt of a transaction of this home."""
+        return self.repo.receipt(tx_hash)
+
+    # -- sending ------------------------------------------------------------------------
+
+    def plan(self, sender: str, req: SendRequest) -> TxPlan:
+        """Gas, fees, dry run and pre-flight checks, without signing or touching nonces.
+
+        Raises:
+            ChainIdMismatch, ContractReverted (dry run), ChainError (fee cap, funds), RpcError.
+        """
+        self.check_chain()
+        return self.planner.plan(sender, req)
+
+    def send(
+        self,
+        account: str,
+        sender: str,
+        req: SendRequest,
+        *,
+        confirm: Confirm | None = None,
+        wait: bool = True,
+        confirmations: int = 1,
+        timeout: float = 120.0,
+        progress: Progress | None = None,
+    ) -> SendResult:
+        """Plan, confirm, sign, record, broadcast, and (unless ``wait=False``) wait.
+
+        ``confirm(plan)`` raises (e.g. Aborted) to stop before signing.
+
+        Raises:
+            ChainIdMismatch, ContractReverted, ChainError, RpcError, Aborted.
+        """
+        plan = self.plan(sender, req)
+        if confirm is not None:
+            confirm(plan)
+        signer = self._signer(account, plan.sender)
+        self.check_chain()
+        self.nonces.reset()
+        record = self._sign_and_broadcast(signer, plan)
+        recovered = tuple(self.nonces.recovered)
+        if not wait:
+            return SendResult(record.hash, record.nonce, "pending", plan, recovered=recovered)
+        status, receipt, confs = self.wait(
+            record.hash, confirmations=confirmations, timeout=timeout, progress=progress
+        )
+        return SendResult(record.hash, record.nonce, status, plan, receipt, confs, recovered)
+
+    def _sign_and_broadcast(
+        self, signer: Signer, plan: TxPlan, *, replacing: bool = False
+    ) -> TxRecord:
+        """Take a nonce (the plan's when it names one; a replacement signs at its own without
+        taking one), sign and record in one store transaction, then broadcast while holding
+        the in-flight lock."""
+        repo = self.repo
+        with contextlib.ExitStack() as broadcasting:
+            with repo.transaction() as conn:
+                if replacing and plan.nonce is not None:
+                    at = plan.nonce
+                else:
+                    at = self.nonces.allocate(conn, plan.sender, plan.nonce)
+                record = sign_into(conn, self.chain_id, signer, plan, at)
+                broadcasting.enter_context(repo.inflight.held())
+            self.broadcaster.broadcast(record)
+        return record
+
+    def send_batch(
+        self,
+        account: str,
+        sender: str,
+        rows: Sequence[BatchRow],
+        *,
+        batch_id: str,
+        wait: bool = True,
+        timeout: float = 300.0,
+        fee_level: str = "normal",
+    ) -> list[BatchResult]:
+        """Sign and pipeline many transfers; each row is paid exactly once per ``batch_id``,
+        even across a crash and a rerun (:mod:`~walletim.app.chain.batch`)."""
+        self.check_chain()
+        sender = to_checksum_address(sender)
+        return self.batches.send(
+            sender,
+            batch_id,
+            rows,
+            lambda: self._signer(account, sender),
+            fee_level=fee_level,
+            wait=wait,
+            timeout=timeout,
+        )
+
+    # -- tracking -----------------------------------------------------------------------
+
+    def refresh(self, tx_hash: str) -> TxRecord:
+        """Bring one stored transaction up to date with the chain. Raises InputError if unknown."""
+        rec = self.tracker.get(tx_hash)
+        self.check_chain()
+        return self.tracker.refresh(rec)
+
+    def wait(
+        self,
+        tx_hash: str,
+        *,
+        confirmations: int = 1,
+        timeout: float = 120.0,
+        progress: Progress | None = None,
+    ) -> tuple[str, ReceiptRecord | None, int]:
+        """Poll until mined with ``confirmations`` blocks (or failed/dropped/replaced).
+
+        Returns (status, receipt, confirmations seen). Polls quickly at first (25 ms, backing
+        off to 1 s). On timeout the transaction stays pending and tracked.
+        """
+        self.tracker.get(tx_hash)
+        self.check_chain()
+        return self.tracker.wait(tx_hash, Until(confirmations, timeout, progress))
+
+    def reconcile(self, sender: str | None = None) -> list[TxRecord]:
+        """Re-check every open transaction and the receipts of recent blocks (reorgs).
+
+        Returns the transactions whose status or block changed.
+        """
+        self.check_chain()
+        return self.tracker.reconcile(sender)
+
+    # -- replacement --------------------------------------------------------------------
+
+    def speedup(
+        self,
+        tx_hash: str,
+        account_for: Callable[[str], str],
+        *,
+        bump_percent: float = DEFAULT_BUMP_PERCENT,
+        confirm: Confirm | None = None,
+    ) -> TxRecord:
+        """Re-send a pending transaction at the same nonce with both fees raised.
+
+        ``account_for(address)`` names the wallet account that holds the sender's key.
+        """
+        rec = self.tracker.get(tx_hash)
+        return self._replace(rec, account_for(rec.sender), False, bump_percent, confirm)
+
+    def cancel(
+        self,
+        tx_hash: str | None,
+        account_for: Callable[[str], str],
+        *,
+        sender: str | None = None,
+        nonce: int | None = None,
+        bump_percent: float = DEFAULT_BUMP_PERCENT,
+        confirm: Confirm | None = None,
+    ) -> TxRecord:
+        """Replace a pending transaction (by hash, or by sender and nonce) with a zero-value
+        self-transfer at the same nonce."""
+        if tx_hash is not None:
+            rec = self.tracker.get(tx_hash)
+        elif sender is None or nonce is None:
+            raise InputError("give a transaction hash, or --from and --nonce")
+        else:
+            rec = pending_at(self.repo, self.chain_id, sender, nonce)
+        return self._replace(rec, account_for(rec.sender), True, bump_percent, confirm)
+
+    def _replace(
+        self,
+        rec: TxRecord,
+        account: str,
+        cancel: bool,
+        bump_percent: float,
+        confirm: Confirm | None,
+    ) -> TxRecord:
+        self.check_chain()
+        fresh = self.tracker.refresh(rec)
+        check_replaceable(fresh, self.rpc.get(Q.nonce(rec.sender, "latest")))
+        current = self.planner.suggestion_now() if rec.tx_type == 2 else None
+        plan = replacement_plan(
+            self.network, rec, cancel=cancel, bump_percent=bump_percent, current=current
+        )
+        if confirm is not None:
+            confirm(plan)
+        signer = self._signer(account, rec.sender)
+        return self._sign_and_broadcast(signer, plan, replacing=True)

@@ -1,0 +1,89 @@
+"""ERC-20 basics the chain service and its callers need: the calldata of ``transfer`` and
+the reads ``decimals()``, ``balanceOf()`` and ``symbol()``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from walletim.chain.rpc import Q, RpcClient
+from walletim.errors import InputError, RpcError
+from walletim.keys.hd import to_checksum_address
+
+TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")  # transfer(address,uint256)
+DECIMALS = bytes.fromhex("313ce567")  # decimals()
+BALANCE_OF = bytes.fromhex("70a08231")  # balanceOf(address)
+SYMBOL = bytes.fromhex("95d89b41")  # symbol()
+MAX_DECIMALS = 77  # 10**77 still fits a uint256
+
+
+def token_transfer_data(to: str, value: int) -> bytes:
+    """Calldata of ERC-20 ``transfer(to, value)`` (value in the token's base units)."""
+    from eth_abi.abi import encode
+
+    return TRANSFER_SELECTOR + encode(["address", "uint256"], [to_checksum_address(to), value])
+
+
+def _uint(rpc: RpcClient, token: str, data: bytes, what: str) -> int:
+    """A uint answer of a read call. Raises InputError when there is none."""
+    try:
+        raw = rpc.get(Q.call(to_checksum_address(token), data))
+    except RpcError as exc:
+        raise InputError(f"{token} does not answer {what}: is it an ERC-20 token?") from exc
+    if not raw:
+        raise InputError(f"{token} does not answer {what}: is it an ERC-20 token?")
+    return int.from_bytes(raw, "big")
+
+
+def token_decimals(rpc: RpcClient, token: str) -> int:
+    """``decimals()`` of an ERC-20 token. Raises InputError if it does not answer sanely."""
+    decimals = _uint(rpc, token, DECIMALS, "decimals()")
+    if decimals > MAX_DECIMALS:
+        raise InputError(f"{token} reports {decimals} decimals; refusing")
+    return decimals
+
+
+def balance_of_data(holder: str) -> bytes:
+    """Calldata of ERC-20 ``balanceOf(holder)``."""
+    return BALANCE_OF + bytes(12) + bytes.fromhex(to_checksum_address(holder)[2:])
+
+
+def token_balance(rpc: RpcClient, token: str, holder: str) -> int:
+    """ERC-20 ``balanceOf(holder)`` in the token's base units. Raises InputError."""
+    return _uint(rpc, token, balance_of_data(holder), "balanceOf()")
+
+
+def balances(rpc: RpcClient, holdings: Sequence[tuple[str, str | None]]) -> list[int]:
+    """The balance of each (holder, token) pair (token None: ether, in wei; else the
+    token's base units), asked in one round trip. Raises RpcError (ether), InputError (a
+    token that does not answer ``balanceOf``)."""
+    queries = [
+        Q.balance(to_checksum_address(holder))
+        if token is None
+        else Q.call(to_checksum_address(token), balance_of_data(holder))
+        for holder, token in holdings
+    ]
+    out: list[int] = []
+    for (_holder, token), answer in zip(holdings, rpc.gather_all(queries), strict=True):
+        if token is None:
+            if isinstance(answer, RpcError):
+                raise answer
+            out.append(int(answer) if isinstance(answer, int) else 0)
+        elif isinstance(answer, bytes) and answer:
+            out.append(int.from_bytes(answer, "big"))
+        else:
+            why = f"{token} does not answer balanceOf(): is it an ERC-20 token?"
+            raise InputError(why) from (answer if isinstance(answer, RpcError) else None)
+    return out
+
+
+def token_symbol(rpc: RpcClient, token: str) -> str:
+    """``symbol()`` of a token (string or bytes32 ABI), or "" if it has none."""
+    from eth_abi.abi import decode
+
+    try:
+        data = rpc.get(Q.call(to_checksum_address(token), SYMBOL))
+        if len(data) == 32:
+            return data.rstrip(b"\0").decode("utf-8", "replace")[:32]
+        return str(decode(["string"], data)[0])[:32]
+    except Exception:  # a token without a sane symbol() is still a token
+        return ""

@@ -1,0 +1,299 @@
+"""Following transactions after their broadcast: receipts, reorgs, replaced and dropped ones.
+
+Every stored transaction moves through signed -> pending -> mined / failed / dropped /
+replaced; receipts are stored. :meth:`Tracker.refresh` brings one up to date with the node
+(re-broadcasting what the node lost while its nonce is unused), :meth:`Tracker.reconcile`
+re-checks every open one and the receipts of recent blocks, :meth:`Tracker.wait` and
+:meth:`Tracker.wait_many` poll (the one retry policy, :mod:`walletim.retry`) until mined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from walletim.app.chain.broadcast import Broadcaster
+from walletim.app.chain.model import BatchResult
+from walletim.app.chain.ports import Chain, ChainPart, Clock, Progress, Sleep
+from walletim.chain.rpc import Q, Receipt
+from walletim.errors import InputError, RpcError
+from walletim.retry import Backoff
+from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
+
+REORG_DEPTH = 64  # how far back stored receipts are re-checked against the canonical chain
+#: While waiting for many transactions, how often to check that the node still holds them.
+LOST_CHECK_SECONDS = 3.0
+#: Polls for a receipt: quickly at first (25 ms), backing off to 1 s.
+POLL = Backoff(first=0.025, factor=1.5, cap=1.0)
+SETTLED = ("mined", "failed")
+OPEN = ("signed", "pending")
+
+
+@dataclass(frozen=True, slots=True)
+class Until:
+    """How long to wait for a transaction: ``confirmations`` blocks (its own included), at
+    most ``timeout`` seconds, telling ``progress`` how it goes."""
+
+    confirmations: int = 1
+    timeout: float = 120.0
+    progress: Progress | None = None
+
+
+def receipt_record(chain_id: int, tx_hash: str, receipt: Receipt) -> ReceiptRecord:
+    """What the store keeps of a receipt (a node without status fields: succeeded)."""
+    logs = receipt.raw.get("logs") or []
+    return ReceiptRecord(
+        hash=tx_hash,
+        chain_id=chain_id,
+        block_number=receipt.block_number,
+        block_hash=receipt.block_hash,
+        status=1 if receipt.status is None else receipt.status,
+        gas_used=receipt.gas_used,
+        effective_gas_price=receipt.effective_gas_price,
+        contract_address=receipt.contract_address,
+        logs=list(logs) if isinstance(logs, list) else [],
+    )
+
+
+class Tracker(ChainPart):
+    """Receipts and statuses of this home's transactions on one chain."""
+
+    def __init__(self, chain: Chain, broadcaster: Broadcaster, clock: Clock, sleep: Sleep) -> None:
+        super().__init__(chain)
+        self._broadcaster = broadcaster
+        self._clock = clock
+        self._sleep = sleep
+
+    def get(self, tx_hash: str) -> TxRecord:
+        rec = self.repo().get(tx_hash)
+        if rec is None:
+            raise InputError(f"transaction {tx_hash[:70]} is not in this home's history")
+        return rec
+
+    # -- one transaction ---------------------------------------------------------------
+
+    def refresh(self, rec: TxRecord) -> TxRecord:
+        """Bring ``rec`` up to date with the node; its stored record afterwards."""
+        self._refresh(rec)
+        return self.get(rec.hash)
+
+    def _refresh(self, rec: TxRecord) -> None:
+        receipt, held = self.rpc.gather(Q.receipt(rec.hash), Q.transaction(rec.hash))
+        if isinstance(receipt, RpcError):
+            raise receipt
+        repo = self.repo()
+        if receipt is not None:
+            stored = repo.receipt(rec.hash)
+            record = receipt_record(self.chain_id, rec.hash, receipt)
+            if (
+                stored is None
+                or stored.block_hash != record.block_hash
+                or rec.status not in SETTLED
+            ):
+                with repo.transaction() as conn:
+                    TxRepo.record_mined(conn, rec, record)
+            return
+        if rec.status in SETTLED:
+            # Its block left the canonical chain (reorg): forget the receipt and re-check.
+            with repo.transaction() as conn:
+                TxRepo.forget_receipt(conn, rec.hash)
+            rec = replace(rec, status="pending", block_number=None, block_hash=None)
+        if rec.status not in OPEN:
+            return
+        if isinstance(held, RpcError):
+            raise held
+        if held is not None:
+            if rec.status == "signed":
+                with repo.transaction() as conn:
+                    TxRepo.set_status(conn, rec.hash, "pending")
+            return
+        self._lost(rec)
+
+    def _lost(self, rec: TxRecord) -> None:
+        """The node does not know ``rec``: replaced if its nonce is used, else broadcast
+        again as signed (after a node restart or a reorg), else dropped."""
+        repo = self.repo()
+        if self.rpc.get(Q.nonce(rec.sender, "latest")) > rec.nonce:
+            winner = next(
+                (
+                    o
+                    for o in repo.at_nonce(self.chain_id, rec.sender, rec.nonce)
+                    if o.hash != rec.hash and o.status == "mined"
+                ),
+                None,
+            )
+            with repo.transaction() as conn:
+                TxRepo.set_status(
+                    conn, rec.hash, "replaced", replaced_by=winner.hash if winner else None
+                )
+            return
+        try:
+            self.rpc.send_raw_transaction(rec.raw)
+            status = "pending"
+        except RpcError as exc:
+            if exc.response is None:
+                raise
+            status = "dropped"
+        with repo.transaction() as conn:
+            TxRepo.set_status(conn, rec.hash, status)
+
+    def reconcile(self, sender: str | None = None) -> list[TxRecord]:
+        """Re-check every open transaction and the receipts of recent blocks (reorgs).
+
+        Returns the transactions whose status or block changed.
+        """
+        repo = self.repo()
+        before = {
+            r.hash: (r.status, r.block_hash) for r in repo.open_transactions(self.chain_id, sender)
+        }
+        head = self.rpc.get(Q.head())
+        recent = [
+            r
+            for r in repo.mined_since(self.chain_id, max(0, head - REORG_DEPTH))
+            if not sender or r.sender == sender
+        ]
+        for rec in self._off_chain(recent):
+            before.setdefault(rec.hash, (rec.status, rec.block_hash))
+            self._refresh(rec)
+        for rec in repo.open_transactions(self.chain_id, sender):
+            self._refresh(rec)
+        changed = []
+        for tx_hash, old in before.items():
+            now = repo.get(tx_hash)
+            if now is not None and (now.status, now.block_hash) != old:
+                changed.append(now)
+        return changed
+
+    def _off_chain(self, recs: Sequence[TxRecord]) -> list[TxRecord]:
+        """Those of ``recs`` whose stored block is no longer the canonical one (one round
+        trip for all their blocks). Raises RpcError."""
+        numbers = sorted({r.block_number for r in recs if r.block_number is not None})
+        blocks = self.rpc.gather_all([Q.block(n) for n in numbers])
+        hashes: dict[int, str | None] = {}
+        for n, block in zip(numbers, blocks, strict=True):
+            if isinstance(block, RpcError):
+                raise block
+            hashes[n] = None if block is None else block.hash
+        return [
+            r
+            for r in recs
+            if r.block_number is None or hashes.get(r.block_number) != (r.block_hash or "").lower()
+        ]
+
+    def wait(self, tx_hash: str, until: Until) -> tuple[str, ReceiptRecord | None, int]:
+        """Poll until mined deep enough (or failed/dropped/replaced): (status, receipt,
+        confirmations seen). On timeout the transaction stays pending and tracked."""
+        confirmations, progress = until.confirmations, until.progress
+        delays = POLL.delays(deadline=self._clock() + until.timeout, clock=self._clock)
+        while True:
+            rec = self.refresh(self.get(tx_hash))
+            if rec.status in SETTLED:
+                head = self.rpc.get(Q.head())
+                seen = head - (rec.block_number or head) + 1
+                if seen >= confirmations:
+                    return rec.status, self.repo().receipt(rec.hash), seen
+                if progress:
+                    progress(
+                        f"{rec.status} in block {rec.block_number}; "
+                        f"{seen}/{confirmations} confirmations"
+                    )
+            elif rec.status in ("dropped", "replaced"):
+                return rec.status, None, 0
+            elif progress:
+                progress(f"pending (nonce {rec.nonce})")
+            delay = next(delays, None)
+            if delay is None:
+                return "pending", None, 0
+            self._sleep(delay)
+
+    # -- many transactions (batches) ----------------------------------------------------
+
+    def wait_many(
+        self,
+        results: Sequence[BatchResult],
+        timeout: float,
+        known: dict[str, TxRecord] | None = None,
+    ) -> None:
+        """Poll the receipts of ``results`` together until each is settled or the timeout
+        passes (then each is refreshed once); statuses are written into ``results``."""
+        known = known or {}
+        delays = POLL.delays(deadline=self._clock() + timeout, clock=self._clock)
+        next_check = self._clock() + LOST_CHECK_SECONDS
+        waiting = [r for r in results if r.status not in ("rejected", "dropped", "replaced")]
+        while waiting:
+            waiting = self._poll(waiting, known)
+            if not waiting:
+                return
+            delay = next(delays, None)
+            if delay is None:
+                for res in waiting:
+                    res.status = self.refresh(self.get(_hash(res))).status
+                return
+            if self._clock() >= next_check:
+                waiting = self._recover_lost(waiting)
+                next_check = self._clock() + LOST_CHECK_SECONDS
+            self._sleep(delay)
+
+    def _poll(self, results: list[BatchResult], known: dict[str, TxRecord]) -> list[BatchResult]:
+        """One round trip for the receipts of ``results``; those mined are stored in one
+        durable commit. Returns those still to wait for."""
+        receipts = self.rpc.gather_all([Q.receipt(_hash(r)) for r in results])
+        still: list[BatchResult] = []
+        mined: list[tuple[BatchResult, Receipt]] = []
+        for res, receipt in zip(results, receipts, strict=True):
+            if isinstance(receipt, Receipt):
+                mined.append((res, receipt))
+            else:
+                still.append(res)
+        if mined:
+            repo = self.repo()
+            with repo.transaction() as conn:
+                senders = set()
+                records: list[ReceiptRecord] = []
+                for res, receipt in mined:
+                    rec = known.get(_hash(res)) or self.get(_hash(res))
+                    senders.add(rec.sender)
+                    record = receipt_record(self.chain_id, rec.hash, receipt)
+                    records.append(record)
+                    res.status = "mined" if record.status == 1 else "failed"
+                TxRepo.save_receipts(conn, records)
+                for sender in senders:
+                    TxRepo.settle_replaced(conn, self.chain_id, sender)
+        return still
+
+    def _recover_lost(self, results: list[BatchResult]) -> list[BatchResult]:
+        """While waiting: transactions the node no longer holds (it restarted, or dropped
+        them) are re-checked (broadcast again as signed, at their nonce, or found replaced)
+        instead of being waited for until the timeout. Returns those still to wait for."""
+        held = self._broadcaster.node_holds([_hash(r) for r in results])
+        still: list[BatchResult] = []
+        for res in results:
+            if _hash(res) not in held:
+                res.status = self.refresh(self.get(_hash(res))).status
+            if res.status in OPEN:
+                still.append(res)
+        return still
+
+    def recheck_sent(self, results: Sequence[BatchResult]) -> None:
+        """Bring the transactions of rows an earlier run recorded up to date before anything
+        waits for them: one the node never got (the run was killed between recording and
+        broadcasting, or the node restarted and forgot it) is broadcast again, as signed, at
+        its nonce, so it is never paid twice and waiting for it cannot hang."""
+        if not results:
+            return
+        receipts = self.rpc.gather_all([Q.receipt(_hash(r)) for r in results])
+        mined: list[BatchResult] = []
+        for res, receipt in zip(results, receipts, strict=True):
+            if isinstance(receipt, RpcError):
+                raise receipt
+            if receipt is not None:
+                mined.append(res)
+            else:
+                res.status = self.refresh(self.get(_hash(res))).status
+        self.wait_many(mined, 0.0)  # records their receipts, in one commit
+
+
+def _hash(result: BatchResult) -> str:
+    if result.hash is None:
+        raise ValueError(f"batch row {result.row} has no transaction")
+    return result.hash

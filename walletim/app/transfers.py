@@ -1,0 +1,191 @@
+"""``walletim send``: ether, or an ERC-20 token through the decoded and simulated step the
+DeFi layer plans (:meth:`walletim.app.contracts.ContractService.step` / ``check``), then
+the chain service's nonce manager; and the rows of ``send --batch``.
+
+One path per kind of transfer: the CLI parses, calls :meth:`Transfers.prepare` and
+:meth:`Transfers.send` (or :meth:`Transfers.prepare_batch` and
+:meth:`Transfers.send_batch`) and renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from walletim.app.chain import (
+    BatchResult,
+    BatchRow,
+    ChainService,
+    SendRequest,
+    SendResult,
+    TxPlan,
+    batch_id_for,
+    parse_batch_csv,
+)
+from walletim.app.chain.tracking import Until
+from walletim.app.contracts import Plan, Step
+from walletim.app.defi import ETH, Asset
+from walletim.chain.units import parse_amount
+from walletim.errors import InputError
+
+#: A send with every choice left to the node's suggestions and the network profile.
+DEFAULTS = SendRequest(None)
+
+
+class Assets(Protocol):
+    """Tokens by symbol or address, with the decimals that scale amounts
+    (:class:`walletim.app.defi.DefiService`)."""
+
+    def token(self, text: str) -> Asset: ...
+    def decimals_note(self, asset: Asset, amount: int) -> str: ...
+
+
+class Steps(Protocol):
+    """Decoded, simulated steps (:class:`walletim.app.contracts.ContractService`)."""
+
+    def step(self, label: str, request: SendRequest, *, sender: str | None = None) -> Step: ...
+    def check(self, plan: Plan) -> Plan: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One transfer, planned and (for a token) simulated, ready to confirm and send."""
+
+    account: str
+    sender: str
+    recipient: str
+    asset: Asset  # ETH or the token
+    value: int  # wei, or the token's base units
+    request: SendRequest
+    note: str | None = None  # a token's amount in base units and where its decimals come from
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A batch file's rows as one account sends them."""
+
+    account: str
+    sender: str
+    batch_id: str
+    rows: tuple[BatchRow, ...]
+    eth_total: int  # wei over the ether rows
+    token_notes: tuple[str, ...]  # per token: the total in base units and its decimals
+
+
+class Transfers:
+    """``send`` and ``send --batch`` on one network."""
+
+    def __init__(
+        self,
+        chain: ChainService,
+        steps: Steps,
+        assets: Assets,
+        *,
+        resolve: Callable[[str], str],
+        address_of: Callable[[str], str],
+    ) -> None:
+        """``resolve(text)``: an address, account or contact as a checksummed address;
+        ``address_of(account)``: the address of a wallet account (NAME[:INDEX])."""
+        self.chain = chain
+        self._steps = steps
+        self._assets = assets
+        self._resolve = resolve
+        self._address_of = address_of
+
+    def prepare(
+        self,
+        account: str,
+        to: str,
+        amount: str,
+        token: str | None = None,
+        how: SendRequest = DEFAULTS,
+    ) -> Transfer:
+        """Resolve, scale and (for a token) plan and simulate a transfer; nothing is signed.
+        ``how`` carries the nonce, gas and fee choices (its recipient and amount are ignored).
+
+        Raises:
+            InputError (an amount, a name, a token), ChainIdMismatch, ContractReverted (the
+            token transfer would fail), ChainError, RpcError.
+        """
+        sender = self._address_of(account)
+        recipient = self._resolve(to)
+        if token is None:
+            value = parse_amount(amount)
+            request = replace(how, to=recipient, value=value, data=b"")
+            return Transfer(account, sender, recipient, ETH, value, request)
+        self.chain.check_chain()
+        asset = self._assets.token(token)
+        if asset.address is None:
+            raise InputError("ETH is not an ERC-20 token here")
+        # Decimals pinned by a token list where one lists the token, else the token's own
+        # answer through the node: the note says which, and the base units to be signed.
+        value = parse_amount(amount, decimals=asset.decimals)
+        from walletim.app.chain import token_transfer_data
+
+        data = token_transfer_data(recipient, value)
+        request = replace(how, to=asset.address, value=0, data=data, kind="token-transfer")
+        step = self._steps.step("transfer", request, sender=sender)
+        plan = Plan(f"transfer {asset.fmt(value)}", account, sender, (step,))
+        self._steps.check(plan)  # simulated: a transfer that would revert is never signed
+        note = self._assets.decimals_note(asset, value)
+        return Transfer(account, sender, recipient, asset, value, step.request, note)
+
+    def send(
+        self, transfer: Transfer, confirm: Callable[[TxPlan], None], until: Until | None
+    ) -> SendResult:
+        """Confirm, sign, record, broadcast and wait ``until`` it is mined deep enough
+        (None: return once broadcast); see :meth:`walletim.app.chain.ChainService.send`."""
+        wait = until or Until()
+        return self.chain.send(
+            transfer.account,
+            transfer.sender,
+            transfer.request,
+            confirm=confirm,
+            wait=until is not None,
+            confirmations=wait.confirmations,
+            timeout=wait.timeout,
+            progress=wait.progress,
+        )
+
+    def prepare_batch(self, account: str, content: bytes, source: str) -> PreparedBatch:
+        """The rows of a ``to,amount[,token]`` CSV file (``content``, from ``source``), each
+        amount scaled by its token's decimals. Raises InputError (naming the line)."""
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"batch file {source} is not UTF-8 text") from exc
+        self.chain.check_chain()
+        sender = self._address_of(account)
+        assets: dict[str, Asset] = {}  # token text -> Asset (pinned decimals where known)
+
+        def parse_value(amount: str, token: str | None) -> int:
+            if token is None:
+                return parse_amount(amount)
+            asset = assets.get(token) or self._assets.token(token)
+            assets[token] = asset
+            return parse_amount(amount, decimals=asset.decimals)
+
+        parsed = parse_batch_csv(text, parse_value=parse_value, resolve=self._resolve)
+        rows = tuple(
+            r if r.token is None else replace(r, token=assets[r.token].address) for r in parsed
+        )
+        notes = []
+        for asset in {a.address: a for a in assets.values()}.values():
+            units = sum(r.value for r in rows if r.token == asset.address)
+            notes.append(self._assets.decimals_note(asset, units))
+        return PreparedBatch(
+            account,
+            sender,
+            batch_id_for(self.chain.chain_id, sender, content),
+            rows,
+            sum(r.value for r in rows if r.token is None),
+            tuple(notes),
+        )
+
+    def send_batch(self, batch: PreparedBatch, *, wait: bool = True) -> list[BatchResult]:
+        """Sign and pipeline the rows; each paid once per batch id (see
+        :meth:`walletim.app.chain.ChainService.send_batch`)."""
+        return self.chain.send_batch(
+            batch.account, batch.sender, batch.rows, batch_id=batch.batch_id, wait=wait
+        )

@@ -1,0 +1,283 @@
+"""A node's answers read into dataclasses (adapter side of :mod:`walletim.chain.rpc`).
+
+Every reader takes the JSON value exactly as the node sent it and either returns a typed
+value or raises :class:`~walletim.errors.RpcError` naming what was malformed. The
+dataclasses keep the node's raw JSON (``raw``) for the checks that need every field
+(:mod:`walletim.chain.evidence`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from walletim.chain.fees import FeeHistory
+from walletim.errors import RpcError
+
+#: A JSON object as a node sent it (its values are whatever JSON holds).
+JsonObject = dict[str, Any]
+
+
+def quantity(value: object, what: str) -> int:
+    """Parse a JSON-RPC quantity ("0x1a"). Raises RpcError."""
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise RpcError(f"{what} returned a malformed quantity", method=what, response=value)
+    try:
+        return int(value, 16)
+    except ValueError as exc:
+        raise RpcError(
+            f"{what} returned a malformed quantity", method=what, response=value
+        ) from exc
+
+
+def opt_quantity(value: object, what: str) -> int | None:
+    return None if value is None else quantity(value, what)
+
+
+def data(value: object, what: str) -> bytes:
+    """0x-hex bytes. Raises RpcError."""
+    if not isinstance(value, str) or not value.startswith("0x") or len(value) % 2:
+        raise RpcError(f"{what} is not 0x-hex data", method=what, response=value)
+    try:
+        return bytes.fromhex(value[2:])
+    except ValueError as exc:
+        raise RpcError(f"{what} is not 0x-hex data", method=what, response=value) from exc
+
+
+def obj(value: object, what: str) -> JsonObject:
+    """A JSON object. Raises RpcError."""
+    if not isinstance(value, dict):
+        raise RpcError(f"{what} is not an object", method=what, response=value)
+    return value
+
+
+def opt_obj(value: object) -> JsonObject | None:
+    return None if value is None else dict(obj(value, "answer"))
+
+
+def opt_list(value: object) -> list[object] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise RpcError("malformed answer", method="answer", response=value)
+    return list(value)
+
+
+def _lower(value: object) -> str | None:
+    return None if value is None else str(value).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """One event log as the node reported it (addresses and topics lower-case 0x-hex)."""
+
+    address: str
+    topics: tuple[str, ...]
+    data: bytes
+    block_number: int | None
+    block_hash: str | None
+    tx_hash: str | None
+    log_index: int | None
+    removed: bool
+    raw: Mapping[str, object]
+
+    @classmethod
+    def parse(cls, value: object) -> Log:
+        d = obj(value, "log")
+        topics = d.get("topics")
+        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+            raise RpcError("a log's topics are malformed", method="log", response=value)
+        return cls(
+            str(d.get("address", "")).lower(),
+            tuple(t.lower() for t in topics),
+            data(d.get("data", "0x"), "log data"),
+            opt_quantity(d.get("blockNumber"), "log blockNumber"),
+            _lower(d.get("blockHash")),
+            _lower(d.get("transactionHash")),
+            opt_quantity(d.get("logIndex"), "log logIndex"),
+            d.get("removed") is True,
+            d,
+        )
+
+
+def logs(value: object) -> list[Log]:
+    if not isinstance(value, list):
+        raise RpcError("eth_getLogs is not a list", method="eth_getLogs", response=value)
+    return [Log.parse(x) for x in value]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A transaction receipt as the node reported it (``raw``: its JSON, for root checks)."""
+
+    tx_hash: str
+    status: int | None  # 1 succeeded, 0 reverted; None before Byzantium
+    block_number: int
+    block_hash: str
+    index: int
+    gas_used: int
+    effective_gas_price: int | None
+    contract_address: str | None
+    logs: tuple[Log, ...]
+    raw: JsonObject
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == 1
+
+    @classmethod
+    def parse(cls, value: object) -> Receipt | None:
+        """None for a transaction not mined (a null answer, or no block yet)."""
+        if value is None:
+            return None
+        d = obj(value, "receipt")
+        if d.get("blockNumber") is None:
+            return None
+        entries = d.get("logs") or []
+        if not isinstance(entries, list):
+            raise RpcError("a receipt's logs are malformed", method="receipt", response=value)
+        return cls(
+            str(d.get("transactionHash", "")).lower(),
+            opt_quantity(d.get("status"), "receipt status"),
+            quantity(d.get("blockNumber"), "receipt blockNumber"),
+            str(d.get("blockHash", "")).lower(),
+            quantity(d.get("transactionIndex", "0x0"), "receipt transactionIndex"),
+            quantity(d.get("gasUsed", "0x0"), "receipt gasUsed"),
+            opt_quantity(d.get("effectiveGasPrice") or None, "receipt effectiveGasPrice"),
+            None if d.get("contractAddress") is None else str(d["contractAddress"]),
+            tuple(Log.parse(x) for x in entries),
+            d,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A block (header, and its transactions as hashes or objects) as the node reported it."""
+
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
+    base_fee: int | None
+    gas_limit: int
+    transactions: tuple[object, ...]
+    raw: JsonObject
+
+    @classmethod
+    def parse(cls, value: object) -> Block | None:
+        if value is None:
+            return None
+        d = obj(value, "block")
+        txs = d.get("transactions") or []
+        if not isinstance(txs, list):
+            raise RpcError("a block's transactions are malformed", method="block", response=value)
+        return cls(
+            quantity(d.get("number"), "block number"),
+            str(d.get("hash", "")).lower(),
+            str(d.get("parentHash", "")).lower(),
+            quantity(d.get("timestamp", "0x0"), "block timestamp"),
+            opt_quantity(d.get("baseFeePerGas"), "block baseFeePerGas"),
+            quantity(d.get("gasLimit", "0x0"), "block gasLimit"),
+            tuple(txs),
+            d,
+        )
+
+
+def fee_history(value: object) -> FeeHistory:
+    """An ``eth_feeHistory`` answer. Raises RpcError."""
+    d = obj(value, "eth_feeHistory")
+    what = "eth_feeHistory"
+    base = d.get("baseFeePerGas") or []
+    rewards = d.get("reward") or []
+    if not isinstance(base, list) or not isinstance(rewards, list):
+        raise RpcError(f"{what} is malformed", method=what, response=value)
+    try:
+        return FeeHistory(
+            opt_quantity(d.get("oldestBlock"), f"{what} oldestBlock") or 0,
+            tuple(quantity(x, f"{what} baseFeePerGas") for x in base),
+            tuple(float(x) for x in d.get("gasUsedRatio") or []),
+            tuple(
+                tuple(quantity(x, f"{what} reward") for x in row)
+                for row in rewards
+                if isinstance(row, list)
+            ),
+        )
+    except (TypeError, ValueError) as exc:
+        raise RpcError(f"{what} is malformed", method=what) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    """One call to simulate (:meth:`walletim.chain.queries.Q.simulate`)."""
+
+    to: str | None
+    data: bytes
+    sender: str | None = None
+    value: int = 0
+    gas: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimResult:
+    """One simulated call's result (``eth_simulateV1``)."""
+
+    ok: bool
+    gas_used: int | None
+    return_data: bytes
+    error_message: str | None  # the node's words when it failed
+    error_data: str | None  # 0x-hex revert data the node put in its error object, if any
+    logs: tuple[Log, ...]
+
+    @property
+    def revert_data(self) -> str | None:
+        """0x-hex revert data (the error's, else the call's return data); None: none."""
+        if self.error_data:
+            return self.error_data
+        return "0x" + self.return_data.hex() if self.return_data else None
+
+
+def simulated(value: object) -> list[SimResult]:
+    """The calls' results of an ``eth_simulateV1`` answer (one block). Raises RpcError."""
+    try:
+        block = value[0]  # type: ignore[index]
+        return [_sim_result(obj(r, "eth_simulateV1 call")) for r in block["calls"]]
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise RpcError(
+            "eth_simulateV1 returned a malformed result", method="eth_simulateV1"
+        ) from exc
+
+
+def _sim_result(r: JsonObject) -> SimResult:
+    error = r.get("error") or {}
+    if not isinstance(error, dict):
+        error = {}
+    gas = r.get("gasUsed")
+    message, err_data = error.get("message"), error.get("data")
+    return SimResult(
+        r.get("status") == "0x1",
+        int(gas, 16) if isinstance(gas, str) else None,
+        data(r.get("returnData") or "0x", "eth_simulateV1 returnData"),
+        None if message is None else str(message),
+        err_data if isinstance(err_data, str) else None,
+        tuple(Log.parse(x) for x in (r.get("logs") or ())),
+    )
+
+
+__all__ = [
+    "Block",
+    "CallSpec",
+    "JsonObject",
+    "Log",
+    "Receipt",
+    "SimResult",
+    "data",
+    "fee_history",
+    "logs",
+    "obj",
+    "opt_list",
+    "opt_obj",
+    "opt_quantity",
+    "quantity",
+    "simulated",
+]

@@ -1,0 +1,211 @@
+"""Typed queries: one JSON-RPC request each and how its answer is read.
+
+Build them with :class:`Q` (``Q.receipt(h)``, ``Q.block(n)``, ``Q.logs(...)``, ...) and ask
+them through :meth:`walletim.chain.rpc.RpcClient.get` (one) or ``gather`` (many in one
+round trip). This module and :mod:`walletim.chain.anvil` are where walletim names the
+node's methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from walletim.chain import answers
+from walletim.chain.answers import Block, JsonObject, Log, Receipt, quantity
+from walletim.chain.fees import HISTORY_BLOCKS, PERCENTILES, FeeHistory
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+#: What a query sends as its params (JSON values).
+Params = tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Query(Generic[T_co]):
+    """One JSON-RPC request and how its answer is read (build them with :class:`Q`)."""
+
+    method: str
+    params: Params
+    parse: Callable[[object], T_co]
+
+
+def tag(block: int | str) -> str:
+    """A block number as the node wants it (0x-hex), or a tag ("latest", "pending", ...)."""
+    return hex(block) if isinstance(block, int) else block
+
+
+def call_object(
+    to: str | None, data: bytes, sender: str | None = None, value: int = 0, gas: int | None = None
+) -> dict[str, str]:
+    """The transaction object of ``eth_call`` / ``eth_estimateGas``."""
+    call: dict[str, str] = {"data": "0x" + data.hex()}
+    if to is not None:
+        call["to"] = to
+    if sender is not None:
+        call["from"] = sender
+    if value:
+        call["value"] = hex(value)
+    if gas is not None:
+        call["gas"] = hex(gas)
+    return call
+
+
+def _text(value: object) -> str:
+    return str(value).lower()
+
+
+def _as_sent(value: object) -> object:
+    return value
+
+
+class Q:
+    """Builders of typed :class:`Query` objects, one per node method walletim uses."""
+
+    @staticmethod
+    def as_sent(query: Query[T]) -> Query[object]:
+        """``query``'s request, answered exactly as the node sent it (for the checks of
+        :mod:`walletim.chain.evidence`, which read every field themselves)."""
+        return Query(query.method, query.params, _as_sent)
+
+    @staticmethod
+    def chain_id() -> Query[int]:
+        return Query("eth_chainId", (), lambda v: quantity(v, "eth_chainId"))
+
+    @staticmethod
+    def head() -> Query[int]:
+        return Query("eth_blockNumber", (), lambda v: quantity(v, "eth_blockNumber"))
+
+    @staticmethod
+    def balance(address: str, block: int | str = "latest") -> Query[int]:
+        return Query(
+            "eth_getBalance", (address, tag(block)), lambda v: quantity(v, "eth_getBalance")
+        )
+
+    @staticmethod
+    def nonce(address: str, block: int | str = "pending") -> Query[int]:
+        return Query(
+            "eth_getTransactionCount",
+            (address, tag(block)),
+            lambda v: quantity(v, "eth_getTransactionCount"),
+        )
+
+    @staticmethod
+    def code(address: str, block: int | str = "latest") -> Query[bytes]:
+        return Query("eth_getCode", (address, tag(block)), lambda v: answers.data(v, "eth_getCode"))
+
+    @staticmethod
+    def call(
+        to: str | None,
+        data: bytes,
+        *,
+        sender: str | None = None,
+        value: int = 0,
+        gas: int | None = None,
+        block: int | str = "latest",
+    ) -> Query[bytes]:
+        """``eth_call``: the returned bytes (a revert is an RpcError carrying its data)."""
+        call = call_object(to, data, sender, value, gas)
+        return Query("eth_call", (call, tag(block)), lambda v: answers.data(v, "eth_call"))
+
+    @staticmethod
+    def estimate_gas(
+        to: str | None, data: bytes, *, sender: str | None = None, value: int = 0
+    ) -> Query[int]:
+        call = call_object(to, data, sender, value, None)
+        return Query("eth_estimateGas", (call,), lambda v: quantity(v, "eth_estimateGas"))
+
+    @staticmethod
+    def gas_price() -> Query[int]:
+        return Query("eth_gasPrice", (), lambda v: quantity(v, "eth_gasPrice"))
+
+    @staticmethod
+    def fee_history(
+        blocks: int = HISTORY_BLOCKS, percentiles: Sequence[float] = PERCENTILES
+    ) -> Query[FeeHistory]:
+        return Query(
+            "eth_feeHistory", (hex(blocks), "latest", list(percentiles)), answers.fee_history
+        )
+
+    @staticmethod
+    def receipt(tx_hash: str) -> Query[Receipt | None]:
+        return Query("eth_getTransactionReceipt", (tx_hash,), Receipt.parse)
+
+    @staticmethod
+    def receipt_json(tx_hash: str) -> Query[JsonObject | None]:
+        """The receipt exactly as the node sent it (for checks against a block's roots)."""
+        return Query("eth_getTransactionReceipt", (tx_hash,), answers.opt_obj)
+
+    @staticmethod
+    def transaction(tx_hash: str) -> Query[JsonObject | None]:
+        """The node's JSON of a transaction (trust only what its signed bytes say)."""
+        return Query("eth_getTransactionByHash", (tx_hash,), answers.opt_obj)
+
+    @staticmethod
+    def raw_transaction(tx_hash: str) -> Query[bytes | None]:
+        return Query(
+            "eth_getRawTransactionByHash",
+            (tx_hash,),
+            lambda v: (
+                None if v in (None, "", "0x") else answers.data(v, "eth_getRawTransactionByHash")
+            ),
+        )
+
+    @staticmethod
+    def block(block: int | str, *, full: bool = False) -> Query[Block | None]:
+        return Query("eth_getBlockByNumber", (tag(block), full), Block.parse)
+
+    @staticmethod
+    def block_json(block: int | str, *, full: bool = False) -> Query[JsonObject | None]:
+        """A block exactly as the node sent it."""
+        return Query("eth_getBlockByNumber", (tag(block), full), answers.opt_obj)
+
+    @staticmethod
+    def block_by_hash(block_hash: str, *, full: bool = False) -> Query[Block | None]:
+        return Query("eth_getBlockByHash", (block_hash, full), Block.parse)
+
+    @staticmethod
+    def block_receipts(block_hash: str) -> Query[list[object] | None]:
+        """Every receipt of a block, as the node sent them (None: the node has none)."""
+        return Query("eth_getBlockReceipts", (block_hash,), answers.opt_list)
+
+    @staticmethod
+    def logs(
+        *,
+        address: str | Sequence[str] | None = None,
+        topics: Sequence[object] = (),
+        from_block: int | str = "earliest",
+        to_block: int | str = "latest",
+    ) -> Query[list[Log]]:
+        query: dict[str, object] = {
+            "fromBlock": tag(from_block),
+            "toBlock": tag(to_block),
+            "topics": list(topics),
+        }
+        if address is not None:
+            query["address"] = address if isinstance(address, str) else list(address)
+        return Query("eth_getLogs", (query,), answers.logs)
+
+    @staticmethod
+    def send_raw(raw: bytes) -> Query[str]:
+        return Query("eth_sendRawTransaction", ("0x" + raw.hex(),), _text)
+
+    @staticmethod
+    def simulate(
+        calls: Sequence[answers.CallSpec], *, block: int | str = "latest"
+    ) -> Query[list[answers.SimResult]]:
+        """``eth_simulateV1``: ``calls`` run in order in one block on top of ``block`` (an
+        approval and the swap that needs it, together), without signatures; each call's
+        result. A node without the method answers an error that
+        :func:`walletim.chain.rpc.unsupported` tells."""
+        request = {
+            "blockStateCalls": [
+                {"calls": [call_object(c.to, c.data, c.sender, c.value, c.gas) for c in calls]}
+            ],
+            "validation": False,
+        }
+        return Query("eth_simulateV1", (request, tag(block)), answers.simulated)
+
+
+__all__ = ["Params", "Q", "Query", "call_object", "tag"]

@@ -1,0 +1,114 @@
+"""``walletim network list|add|remove``: network profiles (the chain id pinned)."""
+
+from __future__ import annotations
+
+import click
+
+from walletim.app.networks import MAX_CONFIRMATIONS
+from walletim.cli.base import Ctx, pass_ctx
+
+
+@click.group()
+def network() -> None:
+    """Network profiles (the chain id is pinned per profile)."""
+
+
+@network.command(name="list")
+@pass_ctx
+def network_list(ctx: Ctx) -> None:
+    from walletim.app.networks import Networks
+
+    nets = Networks(ctx.home).all()
+    ctx.emit(
+        {
+            "networks": [
+                {
+                    "name": n.name,
+                    "rpc_url": n.rpc_url,
+                    "chain_id": n.chain_id,
+                    "currency": n.currency,
+                    "fee_cap": str(n.fee_cap_wei),
+                    "confirmations": n.confirmations,
+                    "finality": "finalized" if n.finality == 0 else n.finality,
+                }
+                for n in nets.values()
+            ]
+        },
+        "\n".join(
+            f"{n.name:<12} chain {n.chain_id:<8} {n.rpc_url}  ({n.currency}"
+            + (f", payments verified after {n.confirmations} blocks" if n.confirmations > 1 else "")
+            + f", final when {n.finality_text()})"
+            for n in nets.values()
+        ),
+    )
+
+
+@network.command(name="add")
+@click.argument("name")
+@click.option("--rpc-url", required=True)
+@click.option("--chain-id", type=click.IntRange(1), required=True)
+@click.option("--currency", default="ETH", show_default=True)
+@click.option(
+    "--fee-cap",
+    default="1eth",
+    show_default=True,
+    help="Refuse transactions whose max fee exceeds this (0 for no cap).",
+)
+@click.option(
+    "--confirmations",
+    type=click.IntRange(1, MAX_CONFIRMATIONS),
+    default=1,
+    show_default=True,
+    help="Blocks (its own included) before a payment in a chat shows as verified.",
+)
+@click.option(
+    "--finality",
+    default="finalized",
+    show_default=True,
+    help="When a verified payment is final: 'finalized' (the node's finalized block) or a "
+    "depth in blocks (at least --confirmations, at most 64).",
+)
+@pass_ctx
+def network_add(
+    ctx: Ctx,
+    name: str,
+    rpc_url: str,
+    chain_id: int,
+    currency: str,
+    fee_cap: str,
+    confirmations: int,
+    finality: str,
+) -> None:
+    from walletim.app.networks import FINALIZED_TAG, Network, Networks
+    from walletim.chain.units import parse_amount
+    from walletim.errors import InputError
+
+    if finality.strip().lower() == "finalized":
+        depth = FINALIZED_TAG
+    elif finality.strip().isdigit() and int(finality) > 0:
+        depth = int(finality)
+    else:
+        raise InputError("--finality is 'finalized' or a depth in blocks")
+    net = Network(name, rpc_url, chain_id, currency, parse_amount(fee_cap), confirmations, depth)
+    Networks(ctx.home).add(net)
+    ctx.emit(
+        {
+            "name": name,
+            "rpc_url": rpc_url,
+            "chain_id": chain_id,
+            "currency": currency,
+            "confirmations": confirmations,
+            "finality": "finalized" if depth == FINALIZED_TAG else depth,
+        },
+        f"Added network {name} (chain id {chain_id}).",
+    )
+
+
+@network.command(name="remove")
+@click.argument("name")
+@pass_ctx
+def network_remove(ctx: Ctx, name: str) -> None:
+    from walletim.app.networks import Networks
+
+    Networks(ctx.home).remove(name)
+    ctx.emit({"name": name, "removed": True}, f"Removed network {name}.")
