@@ -9,12 +9,12 @@ Amounts are decimal strings of base units (wei; a token's smallest unit) in the 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from walletim.store.db import Store
+from walletim.store.sql import now_ms
 
 STATES = ("pending", "verified", "failed", "mismatch")
 #: A row as sqlcipher3 returns it.
@@ -41,10 +41,6 @@ def _row(
     for i in bools:
         args[i] = bool(args[i])
     return cls(*args)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +231,7 @@ class WimRepo:
         state, reason, confirmations = verdict
         self._write(
             f"UPDATE {table} SET {_VERDICT_COLUMNS} WHERE {where}",
-            (state, reason, confirmations, _now_ms(), int(final), number, block_hash, *key),
+            (state, reason, confirmations, now_ms(), int(final), number, block_hash, *key),
         )
 
     def add_payment(
@@ -274,7 +270,7 @@ class WimRepo:
                 (
                     account, message_id, direction, peer, chain_id, tx_hash.lower(), asset,
                     symbol, decimals, str(amount), payer, payee, note, request_id, state, reason,
-                    _now_ms(),
+                    now_ms(),
                 ),
             )  # fmt: skip
             payment_id = int(cur.lastrowid)
@@ -501,7 +497,7 @@ class WimRepo:
                 f"INSERT OR IGNORE INTO actions ({_ACTION}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     account, message_id, direction, peer, chain_id, tx_hash.lower(), action,
-                    "pending", "", 0, _now_ms(), None, 0, None, None,
+                    "pending", "", 0, now_ms(), None, 0, None, None,
                 ),
             )  # fmt: skip
 
