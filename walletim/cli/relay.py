@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, open_session, pass_ctx, with_home
 from walletim.relay import limits as L
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -259,8 +259,7 @@ def _pin_json(pin: RelayPin, before: RelayPin | None = None) -> dict[str, object
     metavar="HEX",
     help="The relay key its operator published (64 hex digits): refuse a relay presenting another.",
 )
-@password_file_option
-@pass_ctx
+@with_home
 def pin(ctx: Ctx, urls: tuple[str, ...], expect: str | None) -> None:
     """Trust the key the relay at each URL presents now [default: the --relay URL(s)].
 
@@ -295,8 +294,7 @@ def pin(ctx: Ctx, urls: tuple[str, ...], expect: str | None) -> None:
 
 
 @relay.command()
-@password_file_option
-@pass_ctx
+@with_home
 def pins(ctx: Ctx) -> None:
     """The relay keys this home has pinned, per relay URL."""
     with open_session(ctx) as s:

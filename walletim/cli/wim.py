@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option, printable
+from walletim.cli.base import Ctx, account_option, chain_session, printable, with_account, with_home
 from walletim.cli.defi import _session, confirmer, outcome_json
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 #: A --json document.
 JsonDoc = dict[str, object]
-ACCOUNT = "Your account, NAME or NAME:INDEX."
 NOTE = click.option("--note", default="", help="A note for the other side (at most 280 chars).")
 TOKEN = click.option("--token", help="An ERC-20 (symbol of the devnet world or 0x address).")
 
@@ -115,15 +114,14 @@ def _undelivered(delivered: bool) -> None:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@account_option
 @click.argument("peer", required=False)
 @click.argument("amount", required=False)
 @TOKEN
 @NOTE
 @click.option("--request", "request_id", help="Pay a request received in a chat (its id).")
 @click.option("--uri", help="Pay an EIP-681 payment URI (ethereum:0x...).")
-@password_file_option
-@pass_ctx
+@with_home
 def pay(
     ctx: Ctx,
     account: str,
@@ -152,8 +150,7 @@ def pay(
         raise click.UsageError(
             "--request takes the amount and asset from the request: leave AMOUNT and --token out"
         )
-    with _session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         r = s.wim.pay(
             account, peer, amount, token=token, note=note, request_id=request_id,
             confirm=confirmer(ctx, s), uri=uri,
@@ -197,14 +194,13 @@ def _qr(text: str) -> str:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@account_option
 @click.argument("peer")
 @click.argument("amount")
 @TOKEN
 @NOTE
 @click.option("--no-qr", is_flag=True, help="Do not draw the QR code.")
-@password_file_option
-@pass_ctx
+@with_home
 def request(
     ctx: Ctx, account: str, peer: str, amount: str, token: str | None, note: str, no_qr: bool
 ) -> None:
@@ -265,7 +261,7 @@ def _split_lines(s: Session, st: SplitStatus) -> None:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@account_option
 @click.option("--total", required=True, help="The whole bill, e.g. 90 (in the asset's units).")
 @click.argument("peers", nargs=-1, required=True)
 @TOKEN
@@ -273,8 +269,7 @@ def _split_lines(s: Session, st: SplitStatus) -> None:
 @click.option(
     "--exclude-self", is_flag=True, help="Split between PEERS only (you are not a sharer)."
 )
-@password_file_option
-@pass_ctx
+@with_home
 def split(
     ctx: Ctx,
     account: str,
@@ -298,10 +293,8 @@ def split(
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@with_account
 @click.argument("split_id", required=False)
-@password_file_option
-@pass_ctx
 def splits(ctx: Ctx, account: str, split_id: str | None) -> None:
     """Who has paid their share of your split bills (one, or all)."""
     with _session(ctx) as s:
@@ -318,10 +311,9 @@ def splits(ctx: Ctx, account: str, split_id: str | None) -> None:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@account_option
 @click.option("--no-check", is_flag=True, help="Do not ask the chain again about pending ones.")
-@password_file_option
-@pass_ctx
+@with_home
 def payments(ctx: Ctx, account: str, no_check: bool) -> None:
     """Payments and requests in your chats, with what the chain says of each payment."""
     with _session(ctx) as s:

@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from walletim.cli.base import Ctx
+from walletim.cli.base import Ctx, with_account
 from walletim.cli.chat.render import (
-    ACCOUNT_HELP,
     deliveries_json,
     group_json,
     label,
@@ -18,7 +17,6 @@ from walletim.cli.chat.render import (
     session,
     verified_text,
     warn_deliveries,
-    with_home,
 )
 from walletim.messaging.kinds import group_peer
 
@@ -65,10 +63,9 @@ def _emit_change(
 
 
 @group_cmd.command("create")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@with_account
 @click.argument("name")
 @click.argument("peers", metavar="PEER...", nargs=-1, required=True)
-@with_home
 def group_create(ctx: Ctx, account: str, name: str, peers: tuple[str, ...]) -> None:
     """Create group NAME of you and each PEER (a 0x address, contact name or wallet account)."""
     with session(ctx) as s:
@@ -111,10 +108,9 @@ _MEMBER: dict[Action, tuple[str, str, str]] = {
 def _member_command(action: Action) -> click.Command:
     """``chat group add | remove | promote | demote``: one definition for the four."""
 
-    @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+    @with_account
     @click.argument("group")
     @click.argument("peer")
-    @with_home
     def command(ctx: Ctx, account: str, group: str, peer: str) -> None:
         _member_change(ctx, account, group, peer, action)
 
@@ -143,9 +139,8 @@ def _member_change(ctx: Ctx, account: str, group: str, peer: str, action: Action
 
 
 @group_cmd.command("leave")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@with_account
 @click.argument("group")
-@with_home
 def group_leave(ctx: Ctx, account: str, group: str) -> None:
     """Leave GROUP; the change is signed by you and sent to the other members. Its history
     stays here; nothing more from the group is accepted."""
@@ -159,10 +154,9 @@ def group_leave(ctx: Ctx, account: str, group: str) -> None:
 
 
 @group_cmd.command("send")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@with_account
 @click.argument("group")
 @click.argument("text")
-@with_home
 def group_send(ctx: Ctx, account: str, group: str, text: str) -> None:
     """Send TEXT to every member of GROUP (its name or id), each end-to-end encrypted."""
     with session(ctx) as s:
@@ -178,8 +172,7 @@ def group_send(ctx: Ctx, account: str, group: str, text: str) -> None:
 
 
 @group_cmd.command("list")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
-@with_home
+@with_account
 def group_list(ctx: Ctx, account: str) -> None:
     """Your groups: members, roster version, whether the roster is verified (run `chat inbox`
     first to apply changes that arrived)."""
