@@ -20,7 +20,7 @@ from walletim.cli.base import (
     with_home,
 )
 from walletim.cli.defi import _run_plan, _session, confirmer, outcome_json
-from walletim.cli.wim import NOTE, TOKEN, JsonDoc, _fmt, _undelivered, _who
+from walletim.cli.wim import NOTE, TOKEN, JsonDoc, _fmt, _undelivered, _who, money_json
 
 if TYPE_CHECKING:
     from walletim.app.redpacket import PacketStatus
@@ -50,10 +50,7 @@ def status_json(st: PacketStatus) -> JsonDoc:
         "packet_id": st.packet_id,
         "state": st.state,
         "address": st.creator,  # the creator, as the red-packet contract says
-        "token": st.asset.address,
-        "symbol": st.asset.symbol,
-        "raw": str(st.total),
-        "amount": format_amount(st.total, d),
+        **money_json(st.asset.address, st.asset.symbol, st.total, d),
         "raw_remaining": str(st.remaining),
         "remaining": format_amount(st.remaining, d),
         "shares": st.shares,
@@ -105,17 +102,13 @@ def redpacket_create(
             expiry_s=expiry, note=note, confirm=confirmer(ctx, s),
         )  # fmt: skip
         p = r.packet
-    from walletim.chain.units import format_amount
 
     data = {
         "packet_id": p.packet_id,
         "hash": r.outcome.hash,
         "state": "open",
         "address": p.contract,
-        "token": p.asset.address,
-        "symbol": p.asset.symbol,
-        "raw": str(p.total),
-        "amount": format_amount(p.total, p.asset.decimals),
+        **money_json(p.asset.address, p.asset.symbol, p.total, p.asset.decimals),
         "shares": p.shares,
         "random": p.random,
         "expiry": p.expiry,

@@ -31,6 +31,19 @@ def _fmt(raw: int, decimals: int, symbol: str) -> str:
     return f"{format_amount(raw, decimals)} {printable(symbol, newline=' ')}"
 
 
+def money_json(token: str | None, symbol: str, raw: int, decimals: int) -> JsonDoc:
+    """An amount of one asset for --json: the token's address (None: ether), its symbol, the
+    base units as a decimal string (``raw``) and the amount in the asset's decimals."""
+    from walletim.chain.units import format_amount
+
+    return {
+        "token": token,
+        "symbol": symbol,
+        "raw": str(raw),
+        "amount": format_amount(raw, decimals),
+    }
+
+
 def _short(address: str) -> str:
     return f"{address[:6]}…{address[-4:]}"
 
@@ -54,8 +67,6 @@ def _party(s: Session, me: str, address: str) -> str:
 
 
 def payment_json(p: PaymentRow) -> JsonDoc:
-    from walletim.chain.units import format_amount
-
     return {
         "hash": p.tx_hash,
         "state": p.state,
@@ -64,10 +75,7 @@ def payment_json(p: PaymentRow) -> JsonDoc:
         "address": p.peer,
         "from": p.payer,
         "to": p.payee,
-        "token": p.asset,
-        "symbol": p.symbol,
-        "raw": str(p.amount),
-        "amount": format_amount(p.amount, p.decimals),
+        **money_json(p.asset, p.symbol, p.amount, p.decimals),
         "note": p.note,
         "request_id": p.request_id,
         "confirmations": p.confirmations,
@@ -78,16 +86,11 @@ def payment_json(p: PaymentRow) -> JsonDoc:
 
 
 def request_json(r: RequestRow) -> JsonDoc:
-    from walletim.chain.units import format_amount
-
     return {
         "request_id": r.request_id,
         "direction": r.direction,
         "address": r.peer,
-        "token": r.asset,
-        "symbol": r.symbol,
-        "raw": str(r.amount),
-        "amount": format_amount(r.amount, r.decimals),
+        **money_json(r.asset, r.symbol, r.amount, r.decimals),
         "note": r.note,
         "uri": r.uri,
         "split_id": r.split_id,
@@ -230,10 +233,7 @@ def split_json(st: SplitStatus) -> JsonDoc:
     sp = st.split
     return {
         "split_id": sp.split_id,
-        "token": sp.asset,
-        "symbol": sp.symbol,
-        "raw": str(sp.total),
-        "amount": format_amount(sp.total, sp.decimals),
+        **money_json(sp.asset, sp.symbol, sp.total, sp.decimals),
         "note": sp.note,
         "own_share": format_amount(st.own_share, sp.decimals),
         "raw_own_share": str(st.own_share),
