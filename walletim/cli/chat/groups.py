@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,6 +22,7 @@ from walletim.messaging.kinds import group_peer
 
 if TYPE_CHECKING:
     from walletim.app.chat import SendResult
+    from walletim.app.chat.groups import MemberAction
     from walletim.store.chat import GroupRow
 
 
@@ -77,10 +78,9 @@ def group_create(ctx: Ctx, account: str, name: str, peers: tuple[str, ...]) -> N
     _emit_change(ctx, account, change, names, me, {"address": me}, headline)
 
 
-Action = Literal["add", "remove", "promote", "demote"]
 #: Each change about one member: its help, what it says (who: the member; group: the
 #: group), and its --json key.
-_MEMBER: dict[Action, tuple[str, str, str]] = {
+_MEMBER: dict[MemberAction, tuple[str, str, str]] = {
     "add": (
         "Add PEER to GROUP (its name or id; admins only); signed by you, sent to everyone.",
         "added {who} to {group}",
@@ -105,7 +105,7 @@ _MEMBER: dict[Action, tuple[str, str, str]] = {
 }
 
 
-def _member_command(action: Action) -> click.Command:
+def _member_command(action: MemberAction) -> click.Command:
     """``chat group add | remove | promote | demote``: one definition for the four."""
 
     @with_account
@@ -117,17 +117,11 @@ def _member_command(action: Action) -> click.Command:
     return group_cmd.command(action, help=_MEMBER[action][0])(command)
 
 
-def _member_change(ctx: Ctx, account: str, group: str, peer: str, action: Action) -> None:
+def _member_change(ctx: Ctx, account: str, group: str, peer: str, action: MemberAction) -> None:
     """A change about one member: signed by you, sent to everyone, shown."""
     with session(ctx) as s:
         chat = s.chat
-        make = {
-            "add": chat.group_add,
-            "remove": chat.group_remove,
-            "promote": chat.group_promote,
-            "demote": chat.group_demote,
-        }[action]
-        change = make(account, group, peer)
+        change = chat.group_member(account, group, peer, action)
         who = chat.resolve_peer(peer)
         names = chat.names(account)
         me = chat.address(account)
