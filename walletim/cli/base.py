@@ -198,6 +198,13 @@ def account_option(f: F) -> F:
     return click.option("--from", "account", required=True, help=ACCOUNT_HELP)(f)
 
 
+def port_option(default: int, help: str) -> Callable[[F], F]:
+    """``--port`` a server listens on: 0 to 65535 (0: any free port), its default shown."""
+    return click.option(
+        "--port", type=click.IntRange(0, 65535), default=default, show_default=True, help=help
+    )
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
