@@ -10,16 +10,20 @@ Amounts are decimal strings of base units (wei; a token's smallest unit) in the 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, TypeVar
 
 from walletim.store.db import Store
 from walletim.store.sql import now_ms
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 STATES = ("pending", "verified", "failed", "mismatch")
 #: A row as sqlcipher3 returns it.
 Row = Sequence[object]
 R = TypeVar("R")
+D = TypeVar("D", bound="DataclassInstance")
 T = TypeVar("T")
 #: The columns a check against the chain sets (payments and shared actions alike).
 _VERDICT_COLUMNS = (
@@ -41,6 +45,20 @@ def _row(
     for i in bools:
         args[i] = bool(args[i])
     return cls(*args)
+
+
+def _table(cls: type[D], *, amounts: tuple[str, ...] = ()) -> tuple[str, Callable[[Row], D]]:
+    """The columns of a row dataclass (its fields, in order: what is selected and inserted)
+    and the parser of a row selected with them: ``amounts`` hold decimal text, fields typed
+    ``bool`` hold 0/1."""
+    names = [f.name for f in fields(cls)]
+    ints = tuple(i for i, n in enumerate(names) if n in amounts)
+    bools = tuple(i for i, f in enumerate(fields(cls)) if f.type in ("bool", bool))
+
+    def parse(r: Row) -> D:
+        return _row(cls, r, ints=ints, bools=bools)
+
+    return ", ".join(names), parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +88,7 @@ class PaymentRow:
     block_hash: str | None = None
 
 
-_PAYMENT = (
-    "id, account, message_id, direction, peer, chain_id, tx_hash, asset, symbol, decimals, "
-    "amount, payer, payee, note, request_id, state, reason, confirmations, created_ms, "
-    "checked_ms, final, block_number, block_hash"
-)
-
-
-def _payment(r: Row) -> PaymentRow:
-    return _row(PaymentRow, r, ints=(10,), bools=(20,))
+_PAYMENT, _payment = _table(PaymentRow, amounts=("amount",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +111,7 @@ class RequestRow:
     created_ms: int
 
 
-_REQUEST = (
-    "account, request_id, direction, peer, chain_id, asset, symbol, decimals, amount, note, "
-    "uri, split_id, state, paid_tx, message_id, created_ms"
-)
-
-
-def _request(r: Row) -> RequestRow:
-    return _row(RequestRow, r, ints=(8,))
+_REQUEST, _request = _table(RequestRow, amounts=("amount",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +126,7 @@ class SplitRow:
     created_ms: int
 
 
-_SPLIT = "account, split_id, asset, symbol, decimals, total, note, created_ms"
-
-
-def _split(r: Row) -> SplitRow:
-    return _row(SplitRow, r, ints=(5,))
+_SPLIT, _split = _table(SplitRow, amounts=("total",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +155,7 @@ class PacketRow:
     reason: str = ""
 
 
-_PACKET = (
-    "account, packet_id, direction, peer, chain_id, contract, asset, symbol, decimals, total, "
-    "shares, random, expiry, voucher, claimed_amount, message_id, created_ms, state, reason"
-)
-
-
-def _packet(r: Row) -> PacketRow:
-    return _row(PacketRow, r, ints=(9, 14), bools=(11,))
+_PACKET, _packet = _table(PacketRow, amounts=("total", "claimed_amount"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +177,7 @@ class ActionRow:
     block_hash: str | None = None
 
 
-_ACTION = (
-    "account, message_id, direction, peer, chain_id, tx_hash, action, state, reason, "
-    "confirmations, created_ms, checked_ms, final, block_number, block_hash"
-)
-
-
-def _action(r: Row) -> ActionRow:
-    return _row(ActionRow, r, bools=(12,))
+_ACTION, _action = _table(ActionRow)
 
 
 class WimRepo:
