@@ -170,7 +170,7 @@ class Watcher:
         answers = self.rpc.gather_all(queries)
         blocks = _all(answers)
         if blocks[0] is None:
-            raise RpcError("the node has no latest block", method="eth_getBlockByNumber")
+            raise RpcError("the node has no latest block", method="latest block")
         last = blocks[-1]
         return blocks[0].number, None if last is None else last.hash
 
