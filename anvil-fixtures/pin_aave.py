@@ -1,0 +1,32 @@
+"""Write walletim/app/lending/pins.py: deploy the devnet world and Aave V3 on a fresh Anvil and
+record each Aave contract's address, runtime code hash and each proxy's implementation. Run it
+whenever the Aave deployment (walletim/app/lending/deploy.py) or the world changes:
+`.venv/bin/python anvil-fixtures/pin_aave.py` (tests/integration/test_lending.py checks the
+committed file against a new deployment)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from walletim.app.devnet import Anvil  # noqa: E402
+from walletim.app.lending.deploy import _world_tokens, pins_text, plan_aave, send_plan  # noqa: E402
+from walletim.app.world import deploy_world  # noqa: E402
+
+
+def main() -> None:
+    with Anvil.start() as anvil:
+        rpc = anvil.rpc()
+        deploy_world(rpc)
+        send_plan(rpc, plan_aave(_world_tokens(rpc)[1]))
+        text = pins_text(rpc)
+    out = ROOT / "walletim" / "app" / "lending" / "pins.py"
+    out.write_text(text)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
