@@ -653,3 +653,56 @@ def is_port_open(host: str, port: int, timeout: float = 0.2) -> bool:
             return True
     except OSError:
         return False
+
+
+# -- issue 18 (lending): eth_simulateV1 with each call's return data ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedCall:
+    """One call of an ``eth_simulateV1`` block: whether it succeeded, what it returned (or
+    its revert data), its gas and logs."""
+
+    ok: bool
+    return_data: bytes
+    gas_used: int | None
+    error: str | None  # the node's message when it failed
+    logs: tuple[Log, ...]
+
+
+def simulate(
+    calls: Sequence[tuple[str, str, bytes, int]], *, block: int | str = "latest"
+) -> Query[list[SimulatedCall]]:
+    """``eth_simulateV1``: ``calls`` as (from, to, data, value) run in order in one simulated
+    block on top of ``block`` (signatures not checked), each answered with its return data.
+    A node without the method answers an RpcError (code -32601)."""
+    objects = [
+        {"from": s, "to": t, "data": "0x" + d.hex(), "value": hex(v)} for s, t, d, v in calls
+    ]
+    params = ({"blockStateCalls": [{"calls": objects}], "validation": False}, _tag(block))
+    return Query("eth_simulateV1", params, _simulated)
+
+
+def _simulated(value: Any) -> list[SimulatedCall]:
+    if not isinstance(value, list) or not value or not isinstance(value[0], dict):
+        raise RpcError("eth_simulateV1 is malformed", method="eth_simulateV1", response=value)
+    calls = value[0].get("calls")
+    if not isinstance(calls, list):
+        raise RpcError("eth_simulateV1 is malformed", method="eth_simulateV1", response=value)
+    out = []
+    for c in calls:
+        d = _dict(c, "eth_simulateV1 call")
+        raw_error = d.get("error")
+        error: Mapping[str, Any] = raw_error if isinstance(raw_error, dict) else {}
+        data = d.get("returnData") or error.get("data") or "0x"
+        logs = d.get("logs") or []
+        out.append(
+            SimulatedCall(
+                d.get("status") == "0x1",
+                _data(data if isinstance(data, str) else "0x", "eth_simulateV1 returnData"),
+                _opt_int(d.get("gasUsed"), "eth_simulateV1 gasUsed"),
+                None if not error else str(error.get("message") or "reverted")[:300],
+                tuple(Log.parse(x) for x in logs) if isinstance(logs, list) else (),
+            )
+        )
+    return out

@@ -271,6 +271,7 @@ def _build_known() -> dict[bytes, tuple[FunctionSig, str]]:
             "uniswap-v2-pair",
             "uniswap-v2-factory",
             "walletim-redpacket",
+            "aave-v3-pool",  # issue 18 (lending)
         )
     ] + list(WRAPPER_ABIS.values())
     for abi in registries:
@@ -917,7 +918,60 @@ def _amount_roles(
         )
     if n in ("deposit", "mint", "withdraw", "redeem") and ("assets" in a or "shares" in a):
         roles.update(assets=ctx.asset_of(to), shares=to)
+    if "asset" in a and "amount" in a:  # issue 18 (lending): Aave's Pool
+        roles["amount"] = str(a["asset"])
+    if "debtAsset" in a:
+        roles["debtToCover"] = str(a["debtAsset"])
     return roles
+
+
+# issue 18 (lending): Aave V3's Pool.
+_AAVE_POOL = frozenset(
+    {
+        "supply(address,uint256,address,uint16)",
+        "withdraw(address,uint256,address)",
+        "borrow(address,uint256,uint256,uint16,address)",
+        "repay(address,uint256,uint256,address)",
+        "setUserUseReserveAsCollateral(address,bool)",
+        "liquidationCall(address,address,address,uint256,bool)",
+    }
+)
+_RATE_MODES = {1: "stable rate", 2: "variable rate"}
+
+
+def _aave(n: str, a: dict[str, Any], ctx: _Ctx) -> str:
+    """An Aave V3 Pool call in words; money going to or owed by someone else is flagged."""
+    lab, to = ctx.label, ctx.to
+    if n == "setUserUseReserveAsCollateral":
+        state = "use" if a["useAsCollateral"] else "stop using"
+        return f"{state} your {ctx.symbol(a['asset'])} supplied to {lab(to)} as collateral (Aave)"
+    if n == "liquidationCall":
+        return (
+            f"liquidate {lab(a['user'])} on {lab(to)} (Aave): repay up to "
+            f"{_aave_amount(a['debtAsset'], a['debtToCover'], ctx)} of their debt for their "
+            f"{ctx.symbol(a['collateralAsset'])} collateral"
+            + (" (as aTokens)" if a["receiveAToken"] else "")
+        )
+    what = _aave_amount(a["asset"], a["amount"], ctx)
+    if n == "supply":
+        return f"supply {what} to {lab(to)} (Aave), credited to {ctx.recipient(a['onBehalfOf'])}"
+    if n == "withdraw":
+        return f"withdraw {what} from {lab(to)} (Aave) to {ctx.recipient(a['to'])}"
+    mode = _RATE_MODES.get(int(a["interestRateMode"]), f"rate mode {a['interestRateMode']}")
+    if n == "borrow":
+        owner = a["onBehalfOf"]
+        if not ctx.is_sender(str(owner)):
+            ctx.flags.add("third-party-recipient")
+        debtor = "yours" if ctx.is_sender(str(owner)) else f"{lab(owner)}'s (NOT yours)"
+        return f"borrow {what} from {lab(to)} (Aave, {mode}); the debt is {debtor}"
+    debtor = "your" if ctx.is_sender(str(a["onBehalfOf"])) else f"{lab(a['onBehalfOf'])}'s"
+    return f"repay {what} of {debtor} {mode} debt to {lab(to)} (Aave)"
+
+
+def _aave_amount(asset: str, amount: int, ctx: _Ctx) -> str:
+    if amount == 2**256 - 1:
+        return f"ALL (max uint256) of {ctx.symbol(asset)}"
+    return ctx.amount(asset, amount)
 
 
 def _render(name: str, t: str, v: Any, roles: dict[str, str | None], ctx: _Ctx) -> str:
@@ -994,6 +1048,8 @@ def _summarize(
             return f"let {lab(a['operator'])} transfer ALL your tokens of {lab(to)} (operator)"
         ctx.flags.add("revoke")
         return f"remove {lab(a['operator'])} as an operator of your {lab(to)} tokens"
+    if fn.signature in _AAVE_POOL:  # issue 18 (lending): before the vaults' withdraw
+        return _aave(n, a, ctx)
     if n == "deposit" and not fn.inputs:
         return f"wrap {_eth(value)} into {ctx.symbol(to)}"
     if n == "withdraw" and fn.inputs == ("uint256",):
