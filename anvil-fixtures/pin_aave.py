@@ -14,14 +14,16 @@ sys.path.insert(0, str(ROOT))
 
 from walletim.app.devnet import Anvil  # noqa: E402
 from walletim.app.lending.deploy import _world_tokens, pins_text, plan_aave, send_plan  # noqa: E402
-from walletim.app.world import deploy_world  # noqa: E402
+from walletim.app.world import plan_world  # noqa: E402
 
 
 def main() -> None:
     with Anvil.start() as anvil:
         rpc = anvil.rpc()
-        deploy_world(rpc)
-        send_plan(rpc, plan_aave(_world_tokens(rpc)[1]))
+        world = plan_world()  # the world alone: deploy_world would check Aave's old pins
+        send_plan(rpc, world.sender, world.txs)
+        aave = plan_aave(_world_tokens(rpc)[1])
+        send_plan(rpc, aave.sender, aave.txs)
         text = pins_text(rpc)
     out = ROOT / "walletim" / "app" / "lending" / "pins.py"
     out.write_text(text)

@@ -457,6 +457,7 @@ def deploy_world(rpc: RpcClient) -> WorldManifest:
         ChainError: a transaction failed, the node is not an Anvil with account 0 unlocked, or
         part of the world's addresses hold other code.
     """
+    from walletim.app.lending.deploy import deploy_aave  # issue 18 (lending)
     from walletim.app.world_pins import REDPACKET, WORLD
 
     started = time.perf_counter()
@@ -480,6 +481,7 @@ def deploy_world(rpc: RpcClient) -> WorldManifest:
             )
     genesis = genesis_hash(rpc)
     if len(present) == len(names):
+        deploy_aave(rpc)  # issue 18 (lending): Aave V3 after the world, if not there yet
         return _manifest(chain_id, genesis, plan.addresses)
     if set(present) - {"RedPacket"}:
         raise ChainError(
@@ -502,6 +504,7 @@ def deploy_world(rpc: RpcClient) -> WorldManifest:
     for n, receipt in enumerate(receipts):
         if receipt.get("status") != "0x1":
             raise ChainError(f"deploying the world failed at transaction {n + 1} of {len(txs)}")
+    deploy_aave(rpc)  # issue 18 (lending): Aave V3 after the world
     return _manifest(
         chain_id,
         genesis,

@@ -172,3 +172,13 @@ def down(ctx: Ctx) -> None:
         if st.running
         else f"Forgot the devnet record ({st.note}).",
     )
+
+
+# issue 18 (lending): `walletim devnet price SYMBOL USD` moves the devnet's Aave price feeds.
+def _lending_commands() -> None:
+    from walletim.cli.lend import devnet_price
+
+    devnet.add_command(devnet_price, "price")
+
+
+_lending_commands()

@@ -36,6 +36,7 @@ from walletim.store.chat import ChatTx
 from walletim.store.lending_alerts import REARM_KIND, claimed, episode
 
 if TYPE_CHECKING:
+    from walletim.app.lending.markets import Market
     from walletim.app.lending.service import LendingService, Position
     from walletim.store.db import Store
 
@@ -44,6 +45,7 @@ CRITICAL = WAD * 105 // 100  # 1.05
 REARM_MARGIN = WAD // 50  # 0.02
 KINDS = ("lending-health", "lending-liquidation")
 T_LIQUIDATION_CALL = "0xe413a321e8681d831f4dbccbca790d2952b56f977908e45be37335533e005286"
+T_TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,16 +170,24 @@ class LendingWatch:
             collateral = to_checksum_address("0x" + log.topics[1][-40:])
             debt = to_checksum_address("0x" + log.topics[2][-40:])
             c_market, d_market = markets.get(collateral), markets.get(debt)
+            liquidator = to_checksum_address(liquidator)
+            fee = self._protocol_fee(user, liquidator, c_market, log.tx_hash)
+            taken = int(taken) + fee
             took = (
-                f"{c_market.fmt(int(taken))} (${usd(c_market.value(int(taken)))} now)"
+                f"{c_market.fmt(taken)} (${usd(c_market.value(taken))} now)"
                 if c_market
-                else f"{int(taken)} base units of {collateral}"
+                else f"{taken} base units of {collateral}"
             )
+            if c_market is not None and fee:
+                took += (
+                    f": {c_market.fmt(taken - fee)} to the liquidator, {c_market.fmt(fee)} "
+                    "Aave's liquidation fee"
+                )
             repaid = d_market.fmt(int(debt_covered)) if d_market else f"{debt_covered} of {debt}"
             hf = position.figures.health_factor
             text = (
-                f"LIQUIDATED on Aave: {to_checksum_address(liquidator)} repaid {repaid} of your "
-                f"debt and took {took} of your collateral, bonus included (block "
+                f"LIQUIDATED on Aave: {liquidator} repaid {repaid} of your debt and took "
+                f"{took}, from your collateral, bonus included (block "
                 f"{log.block_number}, tx {log.tx_hash}). Health factor now {hf_text(hf)}; "
                 f"walletim lend position {user} shows what is left."
             )
@@ -193,14 +203,41 @@ class LendingWatch:
                     None if hf >= NO_DEBT else hf,
                     details={
                         "collateral_asset": collateral,
-                        "collateral_taken": str(int(taken)),
+                        "collateral_taken": str(taken),
+                        "protocol_fee": str(fee),
                         "debt_asset": debt,
                         "debt_repaid": str(int(debt_covered)),
-                        "liquidator": to_checksum_address(liquidator),
+                        "liquidator": liquidator,
                     },
                 )
             )
         return out
+
+    def _protocol_fee(
+        self, user: str, liquidator: str, market: Market | None, tx_hash: str | None
+    ) -> int:
+        """The collateral a liquidation moved from ``user`` to Aave's treasury (the protocol's
+        share of the bonus, not in the LiquidationCall log): the collateral aToken's Transfer
+        logs of that transaction from the user to anyone but the liquidator or a burn."""
+        if market is None or tx_hash is None:
+            return 0
+        receipt = self.lending.rpc.get(Q.receipt(tx_hash))
+        if receipt is None:
+            return 0
+        me, zero = "0x" + "0" * 24 + user[2:].lower(), "0x" + "0" * 64
+        skip = {zero, "0x" + "0" * 24 + liquidator[2:].lower()}
+        fee = 0
+        for log in receipt.logs:
+            if (
+                log.address == market.a_token.lower()
+                and len(log.topics) == 3
+                and log.topics[0] == T_TRANSFER
+                and log.topics[1] == me
+                and log.topics[2] not in skip
+                and len(log.data) == 32
+            ):
+                fee += int.from_bytes(log.data, "big")
+        return fee
 
     # -- health ------------------------------------------------------------------------------
 

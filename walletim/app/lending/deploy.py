@@ -36,6 +36,7 @@ sentinel.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -518,7 +519,8 @@ def deploy_aave(rpc: RpcClient) -> AaveMarket:
             f"{', ...' if len(present) > 4 else ''}) but not all of it, or not as pinned: "
             "start a fresh devnet"
         )
-    sent = send_plan(rpc, plan_aave(tokens))
+    plan = plan_aave(tokens)
+    sent = send_plan(rpc, plan.sender, plan.txs)
     market = load_aave(rpc)
     if market is None:
         raise ChainError(
@@ -530,9 +532,10 @@ def deploy_aave(rpc: RpcClient) -> AaveMarket:
     )
 
 
-def send_plan(rpc: RpcClient, plan: AavePlan) -> int:
-    """Send a plan's transactions in one batch and wait until all are mined (automine held
-    while sending, then restored; blocks mined as needed). Returns how many were sent.
+def send_plan(rpc: RpcClient, sender: str, txs: Sequence[dict[str, Any]]) -> int:
+    """Send a plan's transactions (``to``, ``data``, ``gas``, ``value``) from the unlocked
+    ``sender`` in batches that each fit a block, and wait until all are mined (automine held
+    while sending, then restored). Returns how many were sent.
 
     Raises:
         ChainError: the node refused one, or one failed.
@@ -543,7 +546,7 @@ def send_plan(rpc: RpcClient, plan: AavePlan) -> int:
     limit = _gas_limit(rpc)
     chunks: list[list[dict[str, Any]]] = [[]]
     used = 0
-    for tx in plan.txs:  # each chunk fits one block: the node drops what a block cannot hold
+    for tx in txs:  # each chunk fits one block: the node drops what a block cannot hold
         if chunks[-1] and used + tx["gas"] > limit:
             chunks.append([])
             used = 0
@@ -554,9 +557,9 @@ def send_plan(rpc: RpcClient, plan: AavePlan) -> int:
         rpc.call("evm_setAutomine", [False])
     receipts: list[dict[str, Any]] = []
     try:
-        nonce = rpc.get_transaction_count(plan.sender, "pending")
+        nonce = rpc.get_transaction_count(sender, "pending")
         for chunk in chunks:
-            hashes = _send_all(rpc, plan.sender, chunk, nonce)
+            hashes = _send_all(rpc, sender, chunk, nonce)
             nonce += len(chunk)
             receipts += wait_receipts(rpc, hashes, mine=automine is not None)
     finally:
@@ -564,8 +567,8 @@ def send_plan(rpc: RpcClient, plan: AavePlan) -> int:
             rpc.call("evm_setAutomine", [True])
     for n, receipt in enumerate(receipts):
         if receipt.get("status") != "0x1":
-            raise ChainError(f"deploying Aave failed at transaction {n + 1} of {len(plan.txs)}")
-    return len(plan.txs)
+            raise ChainError(f"deploying Aave failed at transaction {n + 1} of {len(txs)}")
+    return len(txs)
 
 
 def _gas_limit(rpc: RpcClient) -> int:
