@@ -208,7 +208,8 @@ def test_supply_borrow_interest_repay_withdraw(world: World, lend: Any) -> None:
     assert (f.total_collateral, f.total_debt) == (15_000 * E8, 6_000 * E8)
     weth = aave.reserves["WETH"].underlying
     usdc = aave.reserves["USDC"].underlying
-    assert p.liquidation_price(weth) == 6_000 * E8 * 10_000 // (5 * 8250)  # $1,454.54...
+    lp = p.liquidation_price(weth)  # $1,454.54...: WETH falling under it
+    assert lp is not None and lp.below and lp.price == 6_000 * E8 * 10_000 // (5 * 8250)
     assert p.holding(usdc).debt == 6_000 * E6
     # A year later the debt has grown by about the borrow APY.
     apy = {m.symbol: m for m in lend.markets()}["USDC"].borrow_apy

@@ -69,6 +69,7 @@ class Session:
         self._defi: DefiService | None = None
         self._wim: WalletIM | None = None
         self._tokens: TokenBook | None = None
+        self._aave: dict[str, str] | None = None  # issue 18 (lending)
 
     @property
     def network(self) -> Network:
@@ -182,6 +183,9 @@ class Session:
                 for name, addr in world.contracts.items():
                     if to_checksum_address(addr) == target:
                         return str(name)
+                aave = self._aave_names()  # issue 18 (lending): Aave V3 of the devnet world
+                if target in aave:
+                    return aave[target]
         if self.wallets.is_unlocked:
             for info in self.wallets.list():
                 if info.address == target:
@@ -193,6 +197,16 @@ class Session:
             if contact is not None and contact.name:
                 return contact.name
         return None
+
+    def _aave_names(self) -> dict[str, str]:
+        """issue 18 (lending): names of walletim's pinned Aave V3 devnet deployment, if the node
+        has it (walletim.app.lending.deploy.load_aave), asked once per session."""
+        if self._aave is None:
+            from walletim.app.lending.deploy import load_aave
+
+            market = load_aave(self.rpc, chain_id=self.network.chain_id)
+            self._aave = {} if market is None else market.names()
+        return self._aave
 
     @property
     def chat(self) -> ChatService:

@@ -140,8 +140,11 @@ def position_json(p: Any) -> dict[str, Any]:
                 "debt": _amount_json(h.debt, h.market.decimals),
                 "collateral": h.collateral,
                 "liquidation_price_usd": (
-                    None if (lp := p.liquidation_price(h.market.asset)) is None else usd(lp, 8)
+                    None
+                    if (lp := p.liquidation_price(h.market.asset)) is None
+                    else usd(lp.price, 8)
                 ),
+                "liquidation_when": None if lp is None else ("below" if lp.below else "above"),
             }
             for h in p.active
         ],
@@ -154,8 +157,9 @@ def position_text(name: str, p: Any) -> str:
     from walletim.chain.units import format_amount
 
     f = p.figures
+    now = " (under 1.0: it can be liquidated NOW)" if f.health_factor < 10**18 else ""
     lines = [
-        f"{name} on Aave (block {p.block}): health factor {hf_text(f.health_factor)}",
+        f"{name} on Aave (block {p.block}): health factor {hf_text(f.health_factor)}{now}",
         f"  collateral ${usd(f.total_collateral)}, debt ${usd(f.total_debt)}, can borrow "
         f"${usd(f.available_borrows)} more (LTV {bps(f.ltv)}%, liquidation threshold "
         f"{bps(f.liquidation_threshold)}%)",
@@ -172,8 +176,8 @@ def position_text(name: str, p: Any) -> str:
             parts.append(f"owes {format_amount(h.debt, m.decimals, max_places=6)}")
         lp = p.liquidation_price(m.asset)
         if lp is not None and f.total_debt:
-            direction = "under" if lp < m.price else "over"
-            parts.append(f"liquidation if its price goes {direction} ${usd(lp)}")
+            direction = "under" if lp.below else "over"
+            parts.append(f"liquidation if its price goes {direction} ${usd(lp.price)}")
         click_symbol = _printable(m.symbol)
         lines.append(f"  {click_symbol:<6} at ${usd(m.price)}: " + "; ".join(parts))
     if not p.active:

@@ -941,31 +941,36 @@ _RATE_MODES = {1: "stable rate", 2: "variable rate"}
 
 def _aave(n: str, a: dict[str, Any], ctx: _Ctx) -> str:
     """An Aave V3 Pool call in words; money going to or owed by someone else is flagged."""
-    lab, to = ctx.label, ctx.to
+    to = ctx.to
+    pool = ctx.label(to) + ("" if "Aave" in ctx.label(to) else " (an Aave V3 pool interface)")
+
+    def lab(address: str) -> str:
+        return pool if address == to else ctx.label(address)
+
     if n == "setUserUseReserveAsCollateral":
         state = "use" if a["useAsCollateral"] else "stop using"
-        return f"{state} your {ctx.symbol(a['asset'])} supplied to {lab(to)} as collateral (Aave)"
+        return f"{state} your {ctx.symbol(a['asset'])} supplied to {lab(to)} as collateral"
     if n == "liquidationCall":
         return (
-            f"liquidate {lab(a['user'])} on {lab(to)} (Aave): repay up to "
+            f"liquidate {lab(a['user'])} on {lab(to)}: repay up to "
             f"{_aave_amount(a['debtAsset'], a['debtToCover'], ctx)} of their debt for their "
             f"{ctx.symbol(a['collateralAsset'])} collateral"
             + (" (as aTokens)" if a["receiveAToken"] else "")
         )
     what = _aave_amount(a["asset"], a["amount"], ctx)
     if n == "supply":
-        return f"supply {what} to {lab(to)} (Aave), credited to {ctx.recipient(a['onBehalfOf'])}"
+        return f"supply {what} to {lab(to)}, credited to {ctx.recipient(a['onBehalfOf'])}"
     if n == "withdraw":
-        return f"withdraw {what} from {lab(to)} (Aave) to {ctx.recipient(a['to'])}"
+        return f"withdraw {what} from {lab(to)} to {ctx.recipient(a['to'])}"
     mode = _RATE_MODES.get(int(a["interestRateMode"]), f"rate mode {a['interestRateMode']}")
     if n == "borrow":
         owner = a["onBehalfOf"]
         if not ctx.is_sender(str(owner)):
             ctx.flags.add("third-party-recipient")
         debtor = "yours" if ctx.is_sender(str(owner)) else f"{lab(owner)}'s (NOT yours)"
-        return f"borrow {what} from {lab(to)} (Aave, {mode}); the debt is {debtor}"
+        return f"borrow {what} from {lab(to)} ({mode}); the debt is {debtor}"
     debtor = "your" if ctx.is_sender(str(a["onBehalfOf"])) else f"{lab(a['onBehalfOf'])}'s"
-    return f"repay {what} of {debtor} {mode} debt to {lab(to)} (Aave)"
+    return f"repay {what} of {debtor} {mode} debt to {lab(to)}"
 
 
 def _aave_amount(asset: str, amount: int, ctx: _Ctx) -> str:

@@ -83,6 +83,11 @@ class LendingAlert:
         }
 
 
+def _short(market: Market, amount: int) -> str:
+    """An amount for a sentence: at most 6 decimals (the JSON has the exact base units)."""
+    return f"{format_amount(amount, market.decimals, max_places=6)} {market.symbol}"
+
+
 def _hf(wad: int | None) -> str | None:
     from walletim.app.lending.position import format_hf
 
@@ -112,10 +117,12 @@ class LendingWatch:
         last_block: int,
         *,
         threshold: int = DEFAULT_THRESHOLD,
+        account: str | None = None,
     ) -> list[LendingAlert]:
         """Check ``address``'s position now and the Pool's LiquidationCall logs of blocks
         ``first_block`` .. ``last_block``; post what is new. ``threshold``: the health factor
-        (wad) under which to alert first (CRITICAL is the second level).
+        (wad) under which to alert first (CRITICAL is the second level); ``account``: its
+        NAME[:INDEX] for the commands an alert suggests (default: the address).
 
         Raises:
             InputError: a threshold not above 1.0. InconsistentAnswer (the node's figures do
@@ -130,7 +137,7 @@ class LendingWatch:
         user = to_checksum_address(address)
         position = self.lending.position(user)
         found = self._liquidations(user, chain_id, aave.pool, first_block, last_block, position)
-        return self._post(user, chain_id, aave.pool, position, threshold, found)
+        return self._post(user, chain_id, aave.pool, position, threshold, found, account or user)
 
     # -- liquidations ------------------------------------------------------------------------
 
@@ -173,21 +180,24 @@ class LendingWatch:
             liquidator = to_checksum_address(liquidator)
             fee = self._protocol_fee(user, liquidator, c_market, log.tx_hash)
             taken = int(taken) + fee
-            took = (
-                f"{c_market.fmt(taken)} (${usd(c_market.value(taken))} now)"
-                if c_market
-                else f"{taken} base units of {collateral}"
+            if c_market is not None:
+                worth = usd(c_market.value(taken))
+                took = f"{_short(c_market, taken)} of your collateral (${worth} now"
+                if fee:
+                    took += (
+                        f"; {_short(c_market, taken - fee)} to the liquidator, "
+                        f"{_short(c_market, fee)} Aave's fee"
+                    )
+                took += ", bonus included)"
+            else:
+                took = f"{taken} base units of {collateral} (your collateral)"
+            repaid = (
+                _short(d_market, int(debt_covered)) if d_market else f"{debt_covered} of {debt}"
             )
-            if c_market is not None and fee:
-                took += (
-                    f": {c_market.fmt(taken - fee)} to the liquidator, {c_market.fmt(fee)} "
-                    "Aave's liquidation fee"
-                )
-            repaid = d_market.fmt(int(debt_covered)) if d_market else f"{debt_covered} of {debt}"
             hf = position.figures.health_factor
             text = (
                 f"LIQUIDATED on Aave: {liquidator} repaid {repaid} of your debt and took "
-                f"{took}, from your collateral, bonus included (block "
+                f"{took} (block "
                 f"{log.block_number}, tx {log.tx_hash}). Health factor now {hf_text(hf)}; "
                 f"walletim lend position {user} shows what is left."
             )
@@ -242,14 +252,19 @@ class LendingWatch:
     # -- health ------------------------------------------------------------------------------
 
     def _health_text(
-        self, user: str, position: Position, level: int, threshold: int, also: list[int]
+        self, account: str, position: Position, level: int, threshold: int, also: list[int]
     ) -> str:
         f = position.figures
         under = hf_text(level) + ("".join(f" (and {hf_text(x)})" for x in also))
         lines = [
             f"Aave health factor {hf_text(f.health_factor)} fell under {under} (block "
             f"{position.block}): collateral ${usd(f.total_collateral)}, debt "
-            f"${usd(f.total_debt)}; the position is liquidated under 1.0."
+            f"${usd(f.total_debt)}; "
+            + (
+                "it can be liquidated NOW (under 1.0)."
+                if f.health_factor < WAD
+                else "it can be liquidated under 1.0."
+            )
         ]
         fix = remedy(position.holdings, threshold)
         if fix is not None:
@@ -258,13 +273,13 @@ class LendingWatch:
                 amount = format_amount(fix.repay, fix.repay_market.decimals)
                 options.append(
                     f"repay {fix.repay_market.fmt(fix.repay)} (walletim lend repay --from "
-                    f"ACCOUNT {amount} {fix.repay_market.symbol})"
+                    f"{account} {amount} {fix.repay_market.symbol})"
                 )
             if fix.add_market is not None and fix.add:
                 amount = format_amount(fix.add, fix.add_market.decimals)
                 options.append(
                     f"add {fix.add_market.fmt(fix.add)} of collateral (walletim lend supply "
-                    f"--from ACCOUNT {amount} {fix.add_market.symbol})"
+                    f"--from {account} {amount} {fix.add_market.symbol})"
                 )
             if options:
                 lines.append(f"To get back to {hf_text(threshold)}: " + " or ".join(options) + ".")
@@ -278,6 +293,7 @@ class LendingWatch:
         position: Position,
         threshold: int,
         liquidations: list[LendingAlert],
+        account: str,
     ) -> list[LendingAlert]:
         """Claim and post, in one store transaction: liquidations, the health levels crossed
         (one message for the lowest), re-arming the levels the position is back above."""
@@ -338,7 +354,7 @@ class LendingWatch:
             if crossed:
                 lowest, key = crossed[-1]
                 others = [lv for lv, _k in crossed[:-1]]
-                text = self._health_text(user, position, lowest, threshold, others)
+                text = self._health_text(account, position, lowest, threshold, others)
                 show(
                     LendingAlert(
                         "lending-health",

@@ -432,6 +432,15 @@ class AaveMarket:
     def data_provider(self) -> str:
         return self.contracts["AaveProtocolDataProvider"]
 
+    def names(self) -> dict[str, str]:
+        """Checksummed address -> a name to show (``Aave Pool``, ``Aave aToken WETH``, ...)."""
+        out = {}
+        for name, address in self.contracts.items():
+            kind, _, symbol = name.partition(":")
+            out[address] = f"Aave {kind}{' ' + symbol if symbol else ''}"
+        out[self.pool] = "Aave Pool"
+        return out
+
     def reserve(self, address: str) -> ReserveTokens | None:
         """The reserve of an underlying token's address, or None."""
         target = to_checksum_address(address)

@@ -30,16 +30,20 @@ def wad_div(a: int, b: int) -> int:
 
 
 def format_hf(wad: int, places: int = 4) -> str | None:
-    """A health factor as a decimal string, truncated (``"1.5234"``); None without debt."""
+    """A health factor as a decimal string truncated to ``places`` (``"1.5234"``, ``"1.65"``,
+    ``"2"``: no trailing zeros); None without debt."""
     if wad >= NO_DEBT:
         return None
     step = Decimal(1).scaleb(-places)
-    return str((Decimal(wad) / Decimal(WAD)).quantize(step, rounding=ROUND_DOWN))
+    text = f"{(Decimal(wad) / Decimal(WAD)).quantize(step, rounding=ROUND_DOWN):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def hf_text(wad: int) -> str:
-    shown = format_hf(wad, 2)
-    return "∞ (no debt)" if shown is None else shown
+    """Two decimals, for sentences: ``"1.05"``, ``"∞ (no debt)"``."""
+    if wad >= NO_DEBT:
+        return "∞ (no debt)"
+    return f"{(Decimal(wad) / Decimal(WAD)).quantize(Decimal('0.01'), rounding=ROUND_DOWN):f}"
 
 
 def hf_wad(text: str) -> int:
@@ -128,17 +132,26 @@ def after(
     return out
 
 
-def liquidation_price(holdings: Sequence[Holding], asset: str) -> int | None:
-    """The price of ``asset`` (USD, 8 decimals) at which the health factor reaches 1 with
-    every other price unchanged; None when no price of it makes the position liquidatable
-    (or there is no debt)."""
+@dataclass(frozen=True, slots=True)
+class LiquidationPrice:
+    """The price of an asset (USD, 8 decimals) at which the health factor reaches 1, every
+    other price unchanged; ``below``: liquidation comes when the price falls under it (a
+    collateral), else when it rises over it (a debt)."""
+
+    price: int
+    below: bool
+
+
+def liquidation_price(holdings: Sequence[Holding], asset: str) -> LiquidationPrice | None:
+    """Where ``asset``'s price makes the position liquidatable; None when no price of it
+    does (or there is no debt)."""
     weighted_other = debt_other = 0
     weighted_per_price = Decimal(0)
     debt_per_price = Decimal(0)
     target = None
     for h in holdings:
         m = h.market
-        unit = 10**m.decimals
+        unit = m.unit
         lt = m.config.liquidation_threshold if h.collateral else 0
         if m.asset == asset:
             target = h
@@ -155,7 +168,7 @@ def liquidation_price(holdings: Sequence[Holding], asset: str) -> int | None:
     price = (Decimal(debt_other) - Decimal(weighted_other)) / slope
     if price <= 0:
         return None
-    return int(price)
+    return LiquidationPrice(int(price), slope > 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,15 +202,23 @@ def remedy(holdings: Sequence[Holding], target_wad: int) -> Remedy | None:
     repay_tokens = add_tokens = 0
     if biggest_debt is not None:
         m = biggest_debt.market
-        repay_tokens = min(biggest_debt.debt, m.tokens_for(repay_base, up=True) + 1)
+        repay_tokens = min(biggest_debt.debt, _round_up(m.tokens_for(repay_base, up=True) + 1, m))
     if biggest_collateral is not None:
         m = biggest_collateral.market
         need = target_wad * figures.total_debt // WAD - weighted
         add_base = -(-need * 10_000 // m.config.liquidation_threshold)
-        add_tokens = m.tokens_for(add_base, up=True) + 1
+        add_tokens = _round_up(m.tokens_for(add_base, up=True) + 1, m)
     return Remedy(
         None if biggest_debt is None else biggest_debt.market,
         repay_tokens,
         None if biggest_collateral is None else biggest_collateral.market,
         add_tokens,
     )
+
+
+def _round_up(amount: int, market: Market, places: int = 6) -> int:
+    """``amount`` rounded up to ``places`` decimals of the asset (readable, never short)."""
+    if market.decimals <= places:
+        return amount
+    step = int(10 ** (market.decimals - places))
+    return -(-amount // step) * step

@@ -50,6 +50,7 @@ from walletim.app.lending.position import (
     NO_DEBT,
     Figures,
     Holding,
+    LiquidationPrice,
     account_figures,
     after,
     hf_text,
@@ -101,7 +102,7 @@ class Position:
     def holding(self, asset: str) -> Holding:
         return next(h for h in self.holdings if h.market.asset == asset)
 
-    def liquidation_price(self, asset: str) -> int | None:
+    def liquidation_price(self, asset: str) -> LiquidationPrice | None:
         """The asset's price (USD, 8 decimals) at which the health factor reaches 1."""
         return liquidation_price(self.holdings, asset)
 
