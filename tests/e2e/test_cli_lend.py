@@ -124,3 +124,22 @@ def test_collateral_switch(world: World) -> None:
     assert off["position"]["total_collateral_usd"] == "0"
     on = ok(world, "lend", "collateral", "--from", "dev:4", "USDC", "on")
     assert on["position"]["assets"][0]["collateral"] is True
+
+
+def test_watch_posts_health_alerts_once(world: World) -> None:
+    first = ok(world, "watch", "--from", "dev:5", "--once")
+    assert first["first_run"] is True and first["alerts"] == []
+    ok(world, "weth", "wrap", "--from", "dev:5", "2")
+    ok(world, "lend", "supply", "--from", "dev:5", "2", "WETH")
+    ok(world, "lend", "borrow", "--from", "dev:5", "3000", "USDC")  # 1.65
+    ok(world, "devnet", "price", "WETH", "2100")  # 2 × 2,100 × 0.825 / 3,000 = 1.155
+    found = ok(world, "watch", "--from", "dev:5", "--once", "--health-threshold", "1.3")
+    health = [a for a in found["alerts"] if a["kind"] == "lending-health"]
+    assert len(health) == 1 and health[0]["health_factor"] == "1.155"
+    assert "fell under 1.30" in health[0]["text"] and "--from dev:5" in health[0]["text"]
+    again = ok(world, "watch", "--from", "dev:5", "--once", "--health-threshold", "1.3")
+    assert [a for a in again["alerts"] if a["kind"].startswith("lending")] == []
+    read = run(world, "chat", "read", "--from", "dev:5", "dev:5")
+    assert read.out.count("Aave health factor 1.15 fell under 1.30") == 1
+    bad = run(world, "watch", "--from", "dev:5", "--once", "--health-threshold", "0.9")
+    assert bad.code == 1 and "above 1.0" in bad.err and len(bad.err_lines) == 1

@@ -171,6 +171,9 @@ def run_chain_demo(
             if not ok:
                 raise RuntimeError("the chain demo's own checks failed")
             defi = run_defi_demo(session, say)
+            from walletim.app.lending.demo import run_lending_demo  # issue 18 (lending)
+
+            defi.update(run_lending_demo(session, say))  # issue 18 (lending)
         finally:
             session.close()
     say("13. Stopped the devnet.")

@@ -214,6 +214,7 @@ class Watcher:
         defi: DefiService,
         clock: Callable[[], float] = time.time,
         chunk: int = LOG_CHUNK,
+        lending: Any = None,  # issue 18: a walletim.app.lending.alerts.LendingWatch
     ) -> None:
         self.wallets = wallets
         self.chain = chain
@@ -222,6 +223,7 @@ class Watcher:
         self.defi = defi
         self._clock = clock
         self._chunk = max(1, chunk)
+        self.lending = lending  # issue 18 (lending)
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -271,6 +273,7 @@ class Watcher:
         thresholds: Sequence[Threshold] = (),
         *,
         from_block: int | None = None,
+        health: int | None = None,  # issue 18: the Aave health-factor threshold (wad)
     ) -> list[Alert]:
         """Scan the blocks after the cursor up to the head and post what they hold. Returns
         the alerts posted now (an event alerted before is not returned again).
@@ -316,13 +319,16 @@ class Watcher:
         else:
             start = cursor + 1
         self.defi.world()  # loading the world names its tokens without RPC calls
-        posted: list[Alert] = []
+        posted: list[Any] = []  # issue 18: Alert, or LendingAlert (same kind/text/to_json)
         for first in range(start, head + 1, self._chunk):
             last = min(head, first + self._chunk - 1)
             found, last_hash = self._scan_range(address, chain_id, first, last, limits)
             if cursor is not None and cursor > last:  # a --from-block rescan behind the cursor
                 last, last_hash = cursor, cursor_hash
             posted += self._post(address, chain_id, found, last, last_hash)
+        if self.lending is not None:  # issue 18 (lending): Aave health and liquidations
+            kwargs = {} if health is None else {"threshold": health}
+            posted += self.lending.scan(address, chain_id, start, head, account=account, **kwargs)
         return posted
 
     def _head(self, cursor: int | None) -> tuple[int, str | None]:
@@ -871,5 +877,16 @@ class Watcher:
 def watcher_for(session: Session) -> Watcher:
     """A Watcher over a Session's wallets, chain, store and DeFi names."""
     return Watcher(
-        wallets=session.wallets, chain=session.chain, store=session.open_store, defi=session.defi
+        wallets=session.wallets,
+        chain=session.chain,
+        store=session.open_store,
+        defi=session.defi,
+        lending=_lending_watch(session),  # issue 18 (lending)
     )
+
+
+def _lending_watch(session: Session) -> Any:
+    """issue 18 (lending): the Aave health and liquidation alerts of a Session."""
+    from walletim.app.lending.alerts import lending_watch_for
+
+    return lending_watch_for(session)

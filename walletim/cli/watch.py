@@ -49,6 +49,13 @@ def alert_json(alert: Any) -> dict[str, Any]:
 @click.option(
     "--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS (not --once)."
 )
+@click.option(  # issue 18 (lending)
+    "--health-threshold",
+    "health_text",
+    default="1.2",
+    show_default=True,
+    help="Alert when an Aave position's health factor falls under HF (and again under 1.05).",
+)
 @password_file_option
 @pass_ctx
 def watch(
@@ -59,6 +66,7 @@ def watch(
     interval: float,
     from_block: int | None,
     timeout: float | None,
+    health_text: str,
 ) -> None:
     """Watch an account and post security alerts to your conversation with yourself:
     incoming transfers, a transaction this home did not sign (the key may be compromised),
@@ -74,8 +82,11 @@ def watch(
         w = watcher_for(s)
         address = w.address(account)
         limits = [w.parse_threshold(t) for t in thresholds]
+        from walletim.app.lending.alerts import parse_threshold  # issue 18 (lending)
+
+        health = parse_threshold(health_text)
         first_run = from_block is None and w.cursor(account) is None
-        alerts = w.scan(account, limits, from_block=from_block)
+        alerts = w.scan(account, limits, from_block=from_block, health=health)
         block = w.cursor(account)
         if once:
             data = {
@@ -118,7 +129,7 @@ def watch(
                     break
                 time.sleep(interval if left is None else min(interval, left))
                 try:
-                    show(w.scan(account, limits))
+                    show(w.scan(account, limits, health=health))
                 except ChainError as exc:  # the node went away: keep trying
                     click.echo(f"warning: {exc}; retrying in {interval:g} s", err=True)
         except KeyboardInterrupt:

@@ -31,6 +31,7 @@ decimals. Variable rate only (stable-rate borrowing is off on walletim's devnet 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
 WARN_HF = WAD * 11 // 10  # 1.1: a borrow or withdrawal leaving less needs force
 LIQUIDATION_HF = WAD
 REPAY_ALL_MARGIN_BPS = 1  # repay --all approves the debt + 0.01 % (interest until mined)
+RECHECK_S = 60.0  # a network without Aave is asked again after this long (watchers)
 SIM_TOLERANCE = 10_000  # 1 part in 10,000 between projected and simulated figures
 
 _ACCOUNT_DATA = "getUserAccountData(address)"
@@ -158,15 +160,18 @@ class LendingService:
         self._account = account_address
         self._chain_id = chain_id
         self._market: AaveMarket | None = None
+        self._missing_until = 0.0  # no Aave found: not asked again before (monotonic clock)
 
     # -- where -------------------------------------------------------------------------------
 
     def aave(self) -> AaveMarket:
         """Aave V3 on this network, recognised by its pins. Raises InputError if none."""
         if self._market is None:
-            chain = None if self._chain_id is None else self._chain_id()
-            self._market = load_aave(self.rpc, chain_id=chain)
+            if time.monotonic() >= self._missing_until:
+                chain = None if self._chain_id is None else self._chain_id()
+                self._market = load_aave(self.rpc, chain_id=chain)
             if self._market is None:
+                self._missing_until = time.monotonic() + RECHECK_S
                 raise InputError(
                     "no Aave V3 market is known on this network (the devnet has one: "
                     "`walletim devnet up`); nothing was signed"
