@@ -253,7 +253,7 @@ def test_collateral_switch(world: World, lend: Any) -> None:
     lend.execute(lend.borrow(spec, "3000", "DAI"))
     # Turning the only collateral off with debt would be liquidation at once: refused.
     n = nonce(world.anvil.rpc(), me)
-    with pytest.raises(HealthFactorRisk, match="under 1.0") as refused:
+    with pytest.raises(HealthFactorRisk, match=r"under 1\.0") as refused:
         lend.collateral(spec, "USDC", False, force=True)
     assert refused.value.refused and nonce(world.anvil.rpc(), me) == n
     assert lend.position(me).holding(weth).supplied == 0
@@ -278,7 +278,7 @@ def test_health_factor_gates(world: World, lend: Any) -> None:
     with pytest.raises(InputError, match="can borrow at most 100 DAI"):
         lend.borrow(spec, "101", "DAI")
     # A withdrawal leaving less than 1.0: refused even with --force.
-    with pytest.raises(HealthFactorRisk, match="under 1.0") as refused:
+    with pytest.raises(HealthFactorRisk, match=r"under 1\.0") as refused:
         lend.withdraw(spec, "0.5", "WETH", force=True)
     assert refused.value.refused and "collateral $4500" in str(refused.value)
     assert nonce(rpc, me) == n + 1
@@ -325,7 +325,9 @@ def test_a_node_whose_figures_do_not_add_up_is_refused(world: World) -> None:
     selector = function_signature_to_4byte_selector("getUserAccountData(address)").hex()
 
     def lying(body: bytes) -> bytes:
-        req = urllib.request.Request(world.url, body, {"Content-Type": "application/json"})
+        req = urllib.request.Request(  # noqa: S310 - the test's own Anvil over http
+            world.url, body, {"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - the test's Anvil
             answer = json.loads(resp.read())
         calls = json.loads(body)
@@ -416,7 +418,7 @@ def test_a_user_threshold_and_a_fall_through_both_levels(world: World, lend: Any
     found = watch.scan(me, 31337, start, rpc.block_number(), threshold=parse_threshold("1.5"))
     assert len(found) == 1 and "fell under 1.05 (and 1.50)" in found[0].text
     assert watch.scan(me, 31337, start, rpc.block_number(), threshold=parse_threshold("1.5")) == []
-    with pytest.raises(InputError, match="above 1.0"):
+    with pytest.raises(InputError, match=r"above 1\.0"):
         parse_threshold("0.9")
 
 
