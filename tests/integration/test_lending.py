@@ -19,6 +19,7 @@ from eth_abi.abi import decode, encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
 from tests.conftest import ROOT, World, wait_receipt
+from tests.integration.conftest import Person
 from walletim.app.lending import lending_for
 from walletim.app.lending.alerts import LendingWatch, parse_threshold
 from walletim.app.lending.deploy import (
@@ -471,3 +472,45 @@ def test_no_aave_no_lending_alerts(tmp_path: Path) -> None:
                 lending_for(s).position(s.wallets.account("dev").address)
         finally:
             s.close()
+
+
+# -- shared in the chat ---------------------------------------------------------------------------
+
+
+def test_shared_lending_actions_are_checked_from_the_pools_logs(people: dict[str, Person]) -> None:
+    """``lend ... --share``: bob's client checks alice's supply and borrow against the pinned
+    Pool's events; a forged claim (more than was borrowed, another pool, someone else's
+    position) is a mismatch."""
+    alice, bob = people["alice"], people["bob"]
+    s = alice.session
+    lend = lending_for(s)
+    s.defi.execute(s.defi.wrap(alice.spec, "1"))
+    supplied = lend.execute(lend.supply(alice.spec, "1", "WETH"))
+    s.wim.share(alice.spec, bob.address, supplied)
+    borrowed = lend.execute(lend.borrow(alice.spec, "500", "USDC"))
+    s.wim.share(alice.spec, bob.address, borrowed, note="cheap dollars")
+    lend.execute(lend.supply(alice.spec, "10", "DAI"))
+    switched = lend.execute(lend.collateral(alice.spec, "DAI", False))
+    with pytest.raises(InputError, match="can be shared"):
+        s.wim.share(alice.spec, bob.address, switched)
+    aave = lend.aave()
+    usdc = aave.reserves["USDC"].underlying
+    claim = {"pool": aave.pool, "token": usdc, "raw": str(5_000 * E6), "symbol": "USDC",
+             "amount": "5000"}  # fmt: skip
+    forged = {"chain_id": 31337, "tx": borrowed.hash, "action": "lend-borrow", "claim": claim,
+              "note": ""}  # fmt: skip
+    s.chat.send_payload(alice.spec, bob.address, "action", forged, "forged")
+    got = bob.inbox()
+    rows = [bob.session.wim.action_state(bob.spec, r.message.id) for r in got.received]
+    texts = [r.message.text for r in got.received]
+    assert texts[:2] == ["supply 1 WETH on Aave", "borrow 500 USDC on Aave"]
+    assert [(r.state, r.action) for r in rows] == [
+        ("verified", "lend-supply"),
+        ("verified", "lend-borrow"),
+        ("mismatch", "lend-borrow"),
+    ]
+    assert "do not show this" in (rows[2].reason or "")
+    views = bob.session.wim.views(bob.address, [r.message for r in got.received])
+    summaries = [views[r.message.id].amount for r in got.received]
+    assert summaries[0].startswith("supplied 1 WETH to Aave")
+    assert summaries[1].startswith("borrowed 500 USDC from Aave")

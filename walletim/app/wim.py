@@ -979,8 +979,14 @@ class WalletIM:
                 "shares_symbol": symbol,
             }
             kind = "vault-deposit"
+        elif label in ("supply", "borrow", "repay", "withdraw") and "pool" in f:  # issue 18
+            from walletim.app.lending.share import claim_of
+
+            kind, claim = claim_of(outcome)
         else:
-            raise InputError("only a swap or a vault deposit can be shared in a chat")
+            raise InputError(
+                "only a swap, a vault deposit or a lending action can be shared in a chat"
+            )
         action = SharedAction(self.s.chain.chain_id, outcome.hash, kind, claim, note)
         me = self._address(account)
         target = self._target(account, peer)
@@ -1113,6 +1119,10 @@ class WalletIM:
             gave = amount(c.get("raw_in", ""), c.get("token_in"))
             got = amount(c.get("raw_out", ""), c.get("token_out"))
             return f"swapped {gave} for {got}"
+        if action.action.startswith("lend-"):  # issue 18 (lending): named by our lists
+            from walletim.app.lending.share import describe
+
+            return describe(action.action, amount(c.get("raw", ""), c.get("token")), "Aave")
         vault = c.get("vault", "")
         try:
             address, _symbol, asset = self.s.defi.vault(vault)
@@ -1191,7 +1201,18 @@ class WalletIM:
                     return True
             return False
 
-        if action.action == "swap":
+        if action.action.startswith("lend-"):  # issue 18 (lending): the pinned Pool's event
+            from walletim.app.lending import lending_for
+            from walletim.app.lending.share import check_logs
+
+            try:
+                pool: str | None = lending_for(self.s).aave().pool
+            except InputError:
+                pool = None
+            why = check_logs(action.action, c, logs, actor, pool)
+            if why:
+                return Verdict("mismatch", why, 0)
+        elif action.action == "swap":
             if c.get("token_in") == "ETH":
                 ok_in = _int(tx.get("value", "0x0")) == int(c.get("raw_in", "-1") or -1)
             else:

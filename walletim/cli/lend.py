@@ -17,6 +17,11 @@ from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
 
 ACCOUNT = "Your account, NAME or NAME:INDEX."
 FORCE = "Do it even if the health factor ends under 1.1 (never under 1.0)."
+SHARE = "Tell PEER (or a chat group) about it in the chat; their client checks the Pool's logs."
+
+
+def share_option(f: Any) -> Any:
+    return click.option("--share", "share_with", metavar="PEER|GROUP", help=SHARE)(f)
 
 
 @click.group()
@@ -202,13 +207,26 @@ def position(ctx: Ctx, who: str) -> None:
 # -- writing ----------------------------------------------------------------------------------
 
 
-def _run(ctx: Ctx, s: Any, service: Any, plan: Any, account: str) -> None:
-    """Confirm, send, then print the outcome with the position after it."""
+def _run(
+    ctx: Ctx, s: Any, service: Any, plan: Any, account: str, share_with: str | None = None
+) -> None:
+    """Confirm, send, then print the outcome with the position after it (and share it in a
+    chat with ``share_with``: the peer's client checks it from the Pool's logs)."""
     from walletim.cli.defi import confirmer, outcome_json
 
     outcome = service.execute(plan, confirm=confirmer(ctx, s))
     after = service.position(plan.sender)
     data = outcome_json(outcome)
+    if share_with is not None and outcome.ok:
+        message = s.wim.share(account, share_with, outcome)
+        row = s.wim.action_state(account, message.id)
+        if message.state == "queued":
+            click.echo(
+                "warning: the chat message waits in your outbox (relay unreachable or the peer "
+                "has no chat keys yet); it goes out with your next chat command",
+                err=True,
+            )
+        data["shared"] = {"text": message.text, "state": None if row is None else row.state}
     data["health_factor"] = position_json(after)["health_factor"]
     data["raw_health_factor"] = str(after.figures.health_factor)
     data["position"] = position_json(after)
@@ -237,14 +255,15 @@ def _amount_token(args: tuple[str, ...], everything: bool, what: str) -> tuple[s
 @click.option("--from", "account", required=True, help=ACCOUNT)
 @click.argument("amount")
 @click.argument("token")
+@share_option
 @password_file_option
 @pass_ctx
-def supply(ctx: Ctx, account: str, amount: str, token: str) -> None:
+def supply(ctx: Ctx, account: str, amount: str, token: str, share_with: str | None) -> None:
     """Supply AMOUNT of TOKEN (WETH, USDC, DAI) to Aave: it earns interest and, unless you
     turn it off, backs your borrowing as collateral."""
     with open_session(ctx) as s:
         service = _service(s)
-        _run(ctx, s, service, service.supply(account, amount, token), account)
+        _run(ctx, s, service, service.supply(account, amount, token), account, share_with)
 
 
 @lend.command("withdraw")
@@ -252,15 +271,23 @@ def supply(ctx: Ctx, account: str, amount: str, token: str) -> None:
 @click.argument("args", nargs=-1, metavar="[AMOUNT] TOKEN")
 @click.option("--all", "everything", is_flag=True, help="Withdraw everything supplied.")
 @click.option("--force", is_flag=True, help=FORCE)
+@share_option
 @password_file_option
 @pass_ctx
-def withdraw(ctx: Ctx, account: str, args: tuple[str, ...], everything: bool, force: bool) -> None:
+def withdraw(
+    ctx: Ctx,
+    account: str,
+    args: tuple[str, ...],
+    everything: bool,
+    force: bool,
+    share_with: str | None,
+) -> None:
     """Withdraw AMOUNT of a supplied TOKEN (or --all of it)."""
     amount, token = _amount_token(args, everything, "withdraw")
     with open_session(ctx) as s:
         service = _service(s)
         plan = service.withdraw(account, amount, token, everything=everything, force=force)
-        _run(ctx, s, service, plan, account)
+        _run(ctx, s, service, plan, account, share_with)
 
 
 @lend.command("borrow")
@@ -268,28 +295,35 @@ def withdraw(ctx: Ctx, account: str, args: tuple[str, ...], everything: bool, fo
 @click.argument("amount")
 @click.argument("token")
 @click.option("--force", is_flag=True, help=FORCE)
+@share_option
 @password_file_option
 @pass_ctx
-def borrow(ctx: Ctx, account: str, amount: str, token: str, force: bool) -> None:
+def borrow(
+    ctx: Ctx, account: str, amount: str, token: str, force: bool, share_with: str | None
+) -> None:
     """Borrow AMOUNT of TOKEN at the variable rate against your collateral."""
     with open_session(ctx) as s:
         service = _service(s)
-        _run(ctx, s, service, service.borrow(account, amount, token, force=force), account)
+        plan = service.borrow(account, amount, token, force=force)
+        _run(ctx, s, service, plan, account, share_with)
 
 
 @lend.command("repay")
 @click.option("--from", "account", required=True, help=ACCOUNT)
 @click.argument("args", nargs=-1, metavar="[AMOUNT] TOKEN")
 @click.option("--all", "everything", is_flag=True, help="Repay everything owed, interest too.")
+@share_option
 @password_file_option
 @pass_ctx
-def repay(ctx: Ctx, account: str, args: tuple[str, ...], everything: bool) -> None:
+def repay(
+    ctx: Ctx, account: str, args: tuple[str, ...], everything: bool, share_with: str | None
+) -> None:
     """Repay AMOUNT of your TOKEN debt (or --all of it)."""
     amount, token = _amount_token(args, everything, "repay")
     with open_session(ctx) as s:
         service = _service(s)
         plan = service.repay(account, amount, token, everything=everything)
-        _run(ctx, s, service, plan, account)
+        _run(ctx, s, service, plan, account, share_with)
 
 
 @lend.command("collateral")
