@@ -101,6 +101,9 @@ def _world_text(world: Any) -> str:
         "  Anvil's 10 accounts hold 10,000 USDC and 10,000 DAI each; accounts 0 and 1 "
         "hold WIMC NFTs."
     )
+    from walletim.app.lending.pins import AAVE  # issue 18 (lending)
+
+    lines.append(f"  Aave V3 Pool {AAVE['Pool'][0]}: WETH, USDC, DAI (walletim lend markets)")
     return "\n".join(lines)
 
 
