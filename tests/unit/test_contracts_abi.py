@@ -545,7 +545,7 @@ def _shape(entry: dict[str, Any]) -> tuple[Any, ...]:
         "erc2612",
         "erc20",
         "aave-v3-pool",
-    ],  # fmt: skip
+    ],
 )
 def test_hand_written_abis_match_the_published_builds(
     ours: list[dict[str, Any]], published: Path
