@@ -81,6 +81,9 @@ def _world_text(world: WorldManifest) -> str:
         "  Anvil's 10 accounts hold 10,000 USDC and 10,000 DAI each; accounts 0 and 1 "
         "hold WIMC NFTs."
     )
+    from walletim.app.lending.pins import AAVE  # issue 18 (lending)
+
+    lines.append(f"  Aave V3 Pool {AAVE['Pool'][0]}: WETH, USDC, DAI (walletim lend markets)")
     return "\n".join(lines)
 
 
@@ -148,3 +151,13 @@ def down(ctx: Ctx) -> None:
         if st.running
         else f"Forgot the devnet record ({st.note}).",
     )
+
+
+# issue 18 (lending): `walletim devnet price SYMBOL USD` moves the devnet's Aave price feeds.
+def _lending_commands() -> None:
+    from walletim.cli.lend import devnet_price
+
+    devnet.add_command(devnet_price, "price")
+
+
+_lending_commands()

@@ -53,6 +53,13 @@ def alert_json(alert: Alert) -> dict[str, object]:
 @click.option(
     "--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS (not --once)."
 )
+@click.option(  # issue 18 (lending)
+    "--health-threshold",
+    "health_text",
+    default="1.2",
+    show_default=True,
+    help="Alert when an Aave position's health factor falls under HF (and again under 1.05).",
+)
 @password_file_option
 @pass_ctx
 def watch(
@@ -63,6 +70,7 @@ def watch(
     interval: float,
     from_block: int | None,
     timeout: float | None,
+    health_text: str,
 ) -> None:
     """Watch an account and post security alerts to your conversation with yourself:
     incoming transfers, a transaction this home did not sign (the key may be compromised),
@@ -77,8 +85,11 @@ def watch(
         w = watcher_for(s)
         address = w.address(account)
         limits = [w.parse_threshold(t) for t in thresholds]
+        from walletim.app.lending.alerts import parse_threshold  # issue 18 (lending)
+
+        health = parse_threshold(health_text)
         first_run = from_block is None and w.cursor(account) is None
-        alerts = w.scan(account, limits, from_block=from_block)
+        alerts = w.scan(account, limits, from_block=from_block, health=health)
         block = w.cursor(account)
         if once:
             _show_once(ctx, address, s.chain.chain_id, block, first_run, alerts)

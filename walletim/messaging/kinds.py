@@ -284,6 +284,10 @@ def parse_packet(body: object) -> PacketOffer:
     )
 
 
+#: issue 18 (lending): shared Aave actions (walletim.app.lending.share checks them)
+LEND_ACTIONS = ("lend-supply", "lend-borrow", "lend-repay", "lend-withdraw")
+
+
 @dataclass(frozen=True, slots=True)
 class SharedAction:
     chain_id: int
@@ -307,13 +311,16 @@ class SharedAction:
         if self.action == "swap":
             gave = f"{c.get('amount_in')} {c.get('symbol_in')}"
             return f"swapped {gave} for {c.get('amount_out')} {c.get('symbol_out')}"
+        if self.action in LEND_ACTIONS:  # issue 18 (lending)
+            verb = self.action.removeprefix("lend-")
+            return f"{verb} {c.get('amount')} {c.get('symbol')} on Aave"
         return f"deposited {c.get('assets')} {c.get('symbol')} into a vault"
 
 
 def parse_action(body: object) -> SharedAction:
     b = F.obj(body, "shared action")
     action = b.get("action")
-    if action not in ("swap", "vault-deposit"):
+    if action not in ("swap", "vault-deposit", *LEND_ACTIONS):  # issue 18: lending actions
         raise MessagingError("unknown shared action")
     claim = b.get("claim")
     if not isinstance(claim, dict) or len(claim) > 12:
