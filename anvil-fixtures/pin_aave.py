@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from walletim.app.devnet import Anvil  # noqa: E402
-from walletim.app.lending.deploy import _world_tokens, pins_text, plan_aave, send_plan  # noqa: E402
+from walletim.app.lending.deploy import pins_text, plan_aave, send_plan, world_tokens  # noqa: E402
 from walletim.app.world import plan_world  # noqa: E402
 
 
@@ -21,9 +21,9 @@ def main() -> None:
     with Anvil.start() as anvil:
         rpc = anvil.rpc()
         world = plan_world()  # the world alone: deploy_world would check Aave's old pins
-        send_plan(rpc, world.sender, world.txs)
-        aave = plan_aave(_world_tokens(rpc)[1])
-        send_plan(rpc, aave.sender, aave.txs)
+        send_plan(rpc, world.txs)
+        aave = plan_aave(world_tokens(rpc)[1])
+        send_plan(rpc, aave.txs)
         text = pins_text(rpc)
     out = ROOT / "walletim" / "app" / "lending" / "pins.py"
     out.write_text(text)

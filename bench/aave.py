@@ -28,7 +28,7 @@ def bench_aave(runs: int = RUNS) -> list[str]:
         with Anvil.start() as anvil:
             rpc = anvil.rpc()
             world = plan_world()
-            send_plan(rpc, world.sender, world.txs)
+            send_plan(rpc, world.txs)
             market = deploy_aave(rpc)
             alone.append(market.seconds)
             count = market.transactions

@@ -112,17 +112,12 @@ def test_pins_match_a_fresh_deployment_and_any_home_finds_it(world: World) -> No
     # A devnet with the world from before issue 18 (no Aave): deploy_aave adds it, quickly.
     from walletim.app.devnet import Anvil
     from walletim.app.world import plan_world
+    from walletim.chain.anvil import Dev
 
     with Anvil.start() as node:
         other = node.rpc()
         plan = plan_world()
-        hashes = [
-            other.call("eth_sendTransaction", [{
-                "from": plan.sender, "to": tx["to"], "data": "0x" + tx["data"].hex(),
-                "gas": hex(tx["gas"]), "value": hex(tx.get("value", 0)),
-            }])
-            for tx in plan.txs
-        ]  # fmt: skip
+        hashes = [other.get(Dev.send_unsigned(tx)) for tx in plan.txs]
         for h in hashes:
             assert wait_receipt(other, h)["status"] == "0x1"
         assert load_aave(other) is None

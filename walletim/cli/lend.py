@@ -1,5 +1,5 @@
-"""``walletim lend markets|supply|withdraw|borrow|repay|position|collateral`` (Aave V3) and
-``walletim devnet price SYMBOL USD``.
+"""``walletim lend markets|supply|withdraw|borrow|repay|position|collateral`` (Aave V3);
+``walletim devnet price SYMBOL USD`` moves the devnet's prices (walletim.cli.devnet).
 
 Every command that signs shows the whole plan first (each transaction decoded from its own
 calldata, the approval flagged, the health factor before and after) and asks once, unless
@@ -9,18 +9,27 @@ as decimal strings, ``health_factor`` a decimal string (null: no debt).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, pass_ctx, password_file_option, printable
+from walletim.cli.defi.common import session
 
+if TYPE_CHECKING:
+    from walletim.app.contracts import Plan
+    from walletim.app.lending.markets import Market
+    from walletim.app.lending.position import Holding, Position
+    from walletim.app.lending.service import LendingService
+
+F = TypeVar("F", bound=Callable[..., object])
 ACCOUNT = "Your account, NAME or NAME:INDEX."
 FORCE = "Do it even if the health factor ends under 1.1 (never under 1.0)."
 SHARE = "Tell PEER (or a chat group) about it in the chat; their client checks the Pool's logs."
 
 
-def share_option(f: Any) -> Any:
+def share_option(f: F) -> F:
     return click.option("--share", "share_with", metavar="PEER|GROUP", help=SHARE)(f)
 
 
@@ -29,97 +38,105 @@ def lend() -> None:
     """Lend and borrow on Aave V3 (the devnet deploys it): markets, positions, health."""
 
 
-def _service(s: Any) -> Any:
-    from walletim.app.lending import lending_for
-
-    return lending_for(s)
-
-
 def _amount_json(amount: int, decimals: int) -> dict[str, str]:
     from walletim.chain.units import format_amount
 
     return {"amount": format_amount(amount, decimals), "raw": str(amount)}
 
 
+def _symbol(text: str) -> str:
+    return printable(text, newline=" ")
+
+
 # -- reading ----------------------------------------------------------------------------------
+
+
+def market_json(m: Market) -> dict[str, object]:
+    """One reserve as ``lend markets --json`` shows it."""
+    from walletim.app.lending.markets import bps, percent, usd
+
+    c = m.config
+    return {
+        "symbol": m.symbol,
+        "address": m.asset,
+        "listed": m.listed,
+        "decimals": m.decimals,
+        "price_usd": usd(m.price, 8),
+        "raw_price": str(m.price),
+        "supply_apy": percent(m.supply_apy),
+        "borrow_apy": percent(m.borrow_apy),
+        "utilization": percent(m.utilization),
+        "total_supplied": _amount_json(m.total_supplied, m.decimals),
+        "total_borrowed": _amount_json(m.total_borrowed, m.decimals),
+        "available": _amount_json(m.available, m.decimals),
+        "supply_cap": str(c.supply_cap),
+        "borrow_cap": str(c.borrow_cap),
+        "ltv": bps(c.ltv),
+        "liquidation_threshold": bps(c.liquidation_threshold),
+        "liquidation_bonus": bps(max(0, c.liquidation_bonus - 10_000)),
+        "reserve_factor": bps(c.reserve_factor),
+        "borrowing_enabled": c.borrowing_enabled,
+        "frozen": c.frozen,
+        "paused": c.paused,
+        "a_token": m.a_token,
+        "variable_debt_token": m.variable_debt_token,
+    }
+
+
+def markets_text(pool: str, rows: list[Market]) -> str:
+    from walletim.app.lending.markets import bps, percent, usd
+    from walletim.chain.units import format_amount
+
+    lines = [
+        f"Aave V3 pool {pool}",
+        f"  {'asset':<8}{'price $':>12}{'supply APY':>12}{'borrow APY':>12}{'used':>8}"
+        f"{'supplied':>18}{'borrowed':>16}{'LTV':>7}{'liq.':>7}",
+    ]
+    for m in rows:
+        c = m.config
+        lines.append(
+            f"  {_symbol(m.symbol)[:8]:<8}{usd(m.price):>12}{percent(m.supply_apy) + '%':>12}"
+            f"{percent(m.borrow_apy) + '%':>12}{percent(m.utilization) + '%':>8}"
+            f"{format_amount(m.total_supplied, m.decimals, max_places=2):>18}"
+            f"{format_amount(m.total_borrowed, m.decimals, max_places=2):>16}"
+            f"{bps(c.ltv) + '%':>7}{bps(c.liquidation_threshold) + '%':>7}"
+        )
+        lines.append(
+            f"  {'':<8}caps: supply {c.supply_cap:,}, borrow {c.borrow_cap:,}; liquidation "
+            f"bonus {bps(max(0, c.liquidation_bonus - 10_000))}%, reserve factor "
+            f"{bps(c.reserve_factor)}%"
+        )
+    return "\n".join(lines)
 
 
 @lend.command("markets")
 @pass_ctx
 def markets(ctx: Ctx) -> None:
     """Aave's markets: supply and borrow APY, utilisation, caps, prices, risk parameters."""
-    from walletim.app.lending.markets import bps, percent, usd
-
-    with open_session(ctx) as s:
+    with session(ctx) as s:
         s.chain.check_chain()
-        service = _service(s)
-        rows = service.markets()
-        pool = service.aave().pool
-    data = {
-        "pool": pool,
-        "markets": [
-            {
-                "symbol": m.symbol,
-                "address": m.asset,
-                "listed": m.listed,
-                "decimals": m.decimals,
-                "price_usd": usd(m.price, 8),
-                "raw_price": str(m.price),
-                "supply_apy": percent(m.supply_apy),
-                "borrow_apy": percent(m.borrow_apy),
-                "utilization": percent(m.utilization),
-                "total_supplied": _amount_json(m.total_supplied, m.decimals),
-                "total_borrowed": _amount_json(m.total_borrowed, m.decimals),
-                "available": _amount_json(m.available, m.decimals),
-                "supply_cap": str(m.config.supply_cap),
-                "borrow_cap": str(m.config.borrow_cap),
-                "ltv": bps(m.config.ltv),
-                "liquidation_threshold": bps(m.config.liquidation_threshold),
-                "liquidation_bonus": bps(max(0, m.config.liquidation_bonus - 10_000)),
-                "reserve_factor": bps(m.config.reserve_factor),
-                "borrowing_enabled": m.config.borrowing_enabled,
-                "frozen": m.config.frozen,
-                "paused": m.config.paused,
-                "a_token": m.a_token,
-                "variable_debt_token": m.variable_debt_token,
-            }
-            for m in rows
-        ],
+        rows = s.lending.markets()
+        pool = s.lending.aave().pool
+    ctx.emit({"pool": pool, "markets": [market_json(m) for m in rows]}, markets_text(pool, rows))
+
+
+def _holding_json(p: Position, h: Holding) -> dict[str, object]:
+    from walletim.app.lending.markets import usd
+
+    lp = p.liquidation_price(h.market.asset)
+    return {
+        "symbol": h.market.symbol,
+        "token": h.market.asset,
+        "price_usd": usd(h.market.price, 8),
+        "supplied": _amount_json(h.supplied, h.market.decimals),
+        "debt": _amount_json(h.debt, h.market.decimals),
+        "collateral": h.collateral,
+        "liquidation_price_usd": None if lp is None else usd(lp.price, 8),
+        "liquidation_when": None if lp is None else ("below" if lp.below else "above"),
     }
 
-    def human() -> None:
-        from walletim.chain.units import format_amount
 
-        click.echo(f"Aave V3 pool {pool}")
-        click.echo(
-            f"  {'asset':<8}{'price $':>12}{'supply APY':>12}{'borrow APY':>12}{'used':>8}"
-            f"{'supplied':>18}{'borrowed':>16}{'LTV':>7}{'liq.':>7}"
-        )
-        for m in rows:
-            name = _printable(m.symbol)[:8]
-            click.echo(
-                f"  {name:<8}{usd(m.price):>12}{percent(m.supply_apy) + '%':>12}"
-                f"{percent(m.borrow_apy) + '%':>12}{percent(m.utilization) + '%':>8}"
-                f"{format_amount(m.total_supplied, m.decimals, max_places=2):>18}"
-                f"{format_amount(m.total_borrowed, m.decimals, max_places=2):>16}"
-                f"{bps(m.config.ltv) + '%':>7}{bps(m.config.liquidation_threshold) + '%':>7}"
-            )
-            click.echo(
-                f"  {'':<8}caps: supply {m.config.supply_cap:,}, borrow {m.config.borrow_cap:,}"
-                f"; liquidation bonus {bps(max(0, m.config.liquidation_bonus - 10_000))}%, "
-                f"reserve factor {bps(m.config.reserve_factor)}%"
-            )
-
-    ctx.emit(data, human)
-
-
-def _printable(text: str) -> str:
-    from walletim.cli.base import printable
-
-    return printable(text, newline=" ")
-
-
-def position_json(p: Any) -> dict[str, Any]:
+def position_json(p: Position) -> dict[str, object]:
     """A position as the ``--json`` of ``lend position`` (also used after each action)."""
     from walletim.app.lending.markets import bps, usd
     from walletim.app.lending.position import format_hf
@@ -136,30 +153,32 @@ def position_json(p: Any) -> dict[str, Any]:
         "liquidation_threshold": bps(f.liquidation_threshold),
         "ltv": bps(f.ltv),
         "checked": True,  # equal to the Pool's getUserAccountData at that block
-        "assets": [
-            {
-                "symbol": h.market.symbol,
-                "token": h.market.asset,
-                "price_usd": usd(h.market.price, 8),
-                "supplied": _amount_json(h.supplied, h.market.decimals),
-                "debt": _amount_json(h.debt, h.market.decimals),
-                "collateral": h.collateral,
-                "liquidation_price_usd": (
-                    None
-                    if (lp := p.liquidation_price(h.market.asset)) is None
-                    else usd(lp.price, 8)
-                ),
-                "liquidation_when": None if lp is None else ("below" if lp.below else "above"),
-            }
-            for h in p.active
-        ],
+        "assets": [_holding_json(p, h) for h in p.active],
     }
 
 
-def position_text(name: str, p: Any) -> str:
+def _holding_line(p: Position, h: Holding) -> str:
+    from walletim.app.lending.markets import usd
+    from walletim.chain.units import format_amount
+
+    m, parts = h.market, []
+    if h.supplied:
+        parts.append(
+            f"supplied {format_amount(h.supplied, m.decimals, max_places=6)}"
+            + (" (collateral)" if h.collateral else " (not collateral)")
+        )
+    if h.debt:
+        parts.append(f"owes {format_amount(h.debt, m.decimals, max_places=6)}")
+    lp = p.liquidation_price(m.asset)
+    if lp is not None and p.figures.total_debt:
+        direction = "under" if lp.below else "over"
+        parts.append(f"liquidation if its price goes {direction} ${usd(lp.price)}")
+    return f"  {_symbol(m.symbol):<6} at ${usd(m.price)}: " + "; ".join(parts)
+
+
+def position_text(name: str, p: Position) -> str:
     from walletim.app.lending.markets import bps, usd
     from walletim.app.lending.position import hf_text
-    from walletim.chain.units import format_amount
 
     f = p.figures
     now = " (under 1.0: it can be liquidated NOW)" if f.health_factor < 10**18 else ""
@@ -169,22 +188,7 @@ def position_text(name: str, p: Any) -> str:
         f"${usd(f.available_borrows)} more (LTV {bps(f.ltv)}%, liquidation threshold "
         f"{bps(f.liquidation_threshold)}%)",
     ]
-    for h in p.active:
-        m = h.market
-        parts = []
-        if h.supplied:
-            parts.append(
-                f"supplied {format_amount(h.supplied, m.decimals, max_places=6)}"
-                + (" (collateral)" if h.collateral else " (not collateral)")
-            )
-        if h.debt:
-            parts.append(f"owes {format_amount(h.debt, m.decimals, max_places=6)}")
-        lp = p.liquidation_price(m.asset)
-        if lp is not None and f.total_debt:
-            direction = "under" if lp.below else "over"
-            parts.append(f"liquidation if its price goes {direction} ${usd(lp.price)}")
-        click_symbol = _printable(m.symbol)
-        lines.append(f"  {click_symbol:<6} at ${usd(m.price)}: " + "; ".join(parts))
+    lines += [_holding_line(p, h) for h in p.active]
     if not p.active:
         lines.append("  nothing supplied or borrowed")
     lines.append("  (checked against the Pool's getUserAccountData)")
@@ -197,10 +201,9 @@ def position_text(name: str, p: Any) -> str:
 def position(ctx: Ctx, who: str) -> None:
     """An account's (or address's) collateral, debt, health factor, borrowing power and the
     price at which each asset would get it liquidated."""
-    with open_session(ctx) as s:
+    with session(ctx) as s:
         s.chain.check_chain()
-        address = s.resolve_address(who)
-        p = _service(s).position(address)
+        p = s.lending.position(s.resolve_address(who))
     ctx.emit(position_json(p), position_text(who, p))
 
 
@@ -208,25 +211,21 @@ def position(ctx: Ctx, who: str) -> None:
 
 
 def _run(
-    ctx: Ctx, s: Any, service: Any, plan: Any, account: str, share_with: str | None = None
+    ctx: Ctx,
+    account: str,
+    make: Callable[[LendingService], Plan],
+    share_with: str | None = None,
 ) -> None:
-    """Confirm, send, then print the outcome with the position after it (and share it in a
-    chat with ``share_with``: the peer's client checks it from the Pool's logs)."""
-    from walletim.cli.defi import confirmer, outcome_json
+    """Make the plan, confirm, send, then print the outcome with the position after it (and
+    share it in a chat with ``share_with``: the peer's client checks it from the Pool's
+    logs)."""
+    from walletim.cli.defi.common import confirmer, outcome_json, share
 
-    outcome = service.execute(plan, confirm=confirmer(ctx, s))
-    after = service.position(plan.sender)
-    data = outcome_json(outcome)
-    if share_with is not None and outcome.ok:
-        message = s.wim.share(account, share_with, outcome)
-        row = s.wim.action_state(account, message.id)
-        if message.state == "queued":
-            click.echo(
-                "warning: the chat message waits in your outbox (relay unreachable or the peer "
-                "has no chat keys yet); it goes out with your next chat command",
-                err=True,
-            )
-        data["shared"] = {"text": message.text, "state": None if row is None else row.state}
+    with session(ctx) as s:
+        service = s.lending
+        outcome = service.execute(make(service), confirm=confirmer(ctx, s))
+        after = service.position(outcome.plan.sender)
+        data = outcome_json(outcome, share(s, account, share_with, outcome))
     data["health_factor"] = position_json(after)["health_factor"]
     data["raw_health_factor"] = str(after.figures.health_factor)
     data["position"] = position_json(after)
@@ -261,9 +260,7 @@ def _amount_token(args: tuple[str, ...], everything: bool, what: str) -> tuple[s
 def supply(ctx: Ctx, account: str, amount: str, token: str, share_with: str | None) -> None:
     """Supply AMOUNT of TOKEN (WETH, USDC, DAI) to Aave: it earns interest and, unless you
     turn it off, backs your borrowing as collateral."""
-    with open_session(ctx) as s:
-        service = _service(s)
-        _run(ctx, s, service, service.supply(account, amount, token), account, share_with)
+    _run(ctx, account, lambda lend: lend.supply(account, amount, token), share_with)
 
 
 @lend.command("withdraw")
@@ -284,10 +281,12 @@ def withdraw(
 ) -> None:
     """Withdraw AMOUNT of a supplied TOKEN (or --all of it)."""
     amount, token = _amount_token(args, everything, "withdraw")
-    with open_session(ctx) as s:
-        service = _service(s)
-        plan = service.withdraw(account, amount, token, everything=everything, force=force)
-        _run(ctx, s, service, plan, account, share_with)
+    _run(
+        ctx,
+        account,
+        lambda lend: lend.withdraw(account, amount, token, everything=everything, force=force),
+        share_with,
+    )
 
 
 @lend.command("borrow")
@@ -302,10 +301,7 @@ def borrow(
     ctx: Ctx, account: str, amount: str, token: str, force: bool, share_with: str | None
 ) -> None:
     """Borrow AMOUNT of TOKEN at the variable rate against your collateral."""
-    with open_session(ctx) as s:
-        service = _service(s)
-        plan = service.borrow(account, amount, token, force=force)
-        _run(ctx, s, service, plan, account, share_with)
+    _run(ctx, account, lambda lend: lend.borrow(account, amount, token, force=force), share_with)
 
 
 @lend.command("repay")
@@ -320,10 +316,12 @@ def repay(
 ) -> None:
     """Repay AMOUNT of your TOKEN debt (or --all of it)."""
     amount, token = _amount_token(args, everything, "repay")
-    with open_session(ctx) as s:
-        service = _service(s)
-        plan = service.repay(account, amount, token, everything=everything)
-        _run(ctx, s, service, plan, account, share_with)
+    _run(
+        ctx,
+        account,
+        lambda lend: lend.repay(account, amount, token, everything=everything),
+        share_with,
+    )
 
 
 @lend.command("collateral")
@@ -335,39 +333,4 @@ def repay(
 @pass_ctx
 def collateral(ctx: Ctx, account: str, token: str, state: str, force: bool) -> None:
     """Use your supplied TOKEN as collateral (on) or not (off)."""
-    with open_session(ctx) as s:
-        service = _service(s)
-        plan = service.collateral(account, token, state == "on", force=force)
-        _run(ctx, s, service, plan, account)
-
-
-# -- devnet -----------------------------------------------------------------------------------
-
-
-@click.command("price")
-@click.argument("symbol")
-@click.argument("usd_price", metavar="USD")
-@pass_ctx
-def devnet_price(ctx: Ctx, symbol: str, usd_price: str) -> None:
-    """Set the devnet's Aave price of SYMBOL (WETH, USDC, DAI) to USD, e.g. `price WETH 2500`
-    (its mock Chainlink feed; a block is mined)."""
-    from walletim.app.lending.feeds import set_price
-    from walletim.app.lending.markets import usd
-    from walletim.app.networks import Networks
-    from walletim.chain.rpc import RpcClient
-
-    url = Networks(ctx.home).get(ctx.network).with_url(ctx.rpc_url).rpc_url
-    with RpcClient(url) as rpc:
-        change = set_price(rpc, symbol, usd_price)
-    ctx.emit(
-        {
-            "symbol": change.symbol,
-            "feed": change.feed,
-            "price_usd": usd(change.new, 8),
-            "raw": str(change.new),
-            "old_price_usd": usd(change.old, 8),
-            "block": change.block,
-        },
-        f"{change.symbol} is now ${usd(change.new, 8)} on the devnet (was ${usd(change.old, 8)}; "
-        f"block {change.block}).",
-    )
+    _run(ctx, account, lambda lend: lend.collateral(account, token, state == "on", force=force))

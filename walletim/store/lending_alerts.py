@@ -11,7 +11,7 @@ crossing once (walletim.store.alerts.AlertRepo.claim).
 
 from __future__ import annotations
 
-from typing import Any
+from walletim.store.alerts import Conn
 
 REARM_KIND = "lending-rearm"
 
@@ -20,16 +20,16 @@ def _like(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def episode(conn: Any, account: str, prefix: str) -> int:
+def episode(conn: Conn, account: str, prefix: str) -> int:
     """The current episode of the level whose keys start with ``prefix``."""
     row = conn.execute(
         "SELECT COUNT(*) FROM alerts WHERE account = ? AND kind = ? AND key LIKE ? ESCAPE '\\'",
         (account, REARM_KIND, _like(prefix + "rearm:")),
     ).fetchone()
-    return int(row[0])
+    return 0 if row is None else int(row[0])
 
 
-def claimed(conn: Any, account: str, key: str) -> bool:
+def claimed(conn: Conn, account: str, key: str) -> bool:
     """Whether ``key`` is claimed for ``account``."""
     row = conn.execute(
         "SELECT 1 FROM alerts WHERE account = ? AND key = ?", (account, key)

@@ -2,8 +2,8 @@
 
 Each reserve's price comes from a Chainlink-style ``MockAggregator`` (``@aave/core-v3``
 mocks) whose answer lives in its storage slot 0; on a devnet (Anvil) walletim writes that slot
-(``anvil_setStorageAt``) and mines a block, so the AaveOracle, the Pool and every watcher
-see the new price from that block on. Only walletim's pinned devnet deployment is touched.
+and mines a block, so the AaveOracle, the Pool and every watcher see the new price from that
+block on. Only walletim's pinned devnet deployment is touched.
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from walletim.app.lending.deploy import PRICE_DECIMALS, load_aave
-from walletim.chain.rpc import RpcClient
+from walletim.app.lending.deployment import load_aave
+from walletim.app.lending.plan import PRICE_DECIMALS
+from walletim.chain.anvil import Dev
+from walletim.chain.rpc import Q, RpcClient
+from walletim.contracts.abi import calldata, decode_values
 from walletim.errors import ChainError, InputError, RpcError, shown
 
 MAX_PRICE = 10**12  # USD: a sanity bound (int256 and Aave's math have far more room)
+_LATEST_ANSWER = calldata("latestAnswer()")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +47,17 @@ def parse_usd(text: str) -> int:
     return int(scaled)
 
 
+def _answer(rpc: RpcClient, feed: str) -> int:
+    (value,) = decode_values(["int256"], rpc.get(Q.call(feed, _LATEST_ANSWER)))
+    if not isinstance(value, int):
+        raise ChainError(f"the price feed at {feed} does not answer a number")
+    return value
+
+
 def set_price(rpc: RpcClient, symbol: str, usd_text: str) -> PriceChange:
     """Set the devnet price of a reserve (WETH, USDC, DAI) to ``usd_text`` USD and mine a
     block. Raises InputError (unknown symbol, bad price, no Aave devnet here), ChainError
     (the node refused: not an Anvil)."""
-    from eth_abi.abi import decode
-
-    from walletim.app.lending.deploy import encode_call
-
     aave = load_aave(rpc)
     if aave is None:
         raise InputError(
@@ -64,23 +71,25 @@ def set_price(rpc: RpcClient, symbol: str, usd_text: str) -> PriceChange:
         )
     price = parse_usd(usd_text)
     feed = reserve.price_feed
-    data = "0x" + encode_call("latestAnswer()").hex()
     try:
-        (old,) = decode(
-            ["int256"],
-            bytes.fromhex(rpc.call("eth_call", [{"to": feed, "data": data}, "latest"])[2:]),
-        )
-        rpc.call("anvil_setStorageAt", [feed, "0x0", "0x" + price.to_bytes(32, "big").hex()])
-        rpc.call("evm_mine")
-        (new,) = decode(
-            ["int256"],
-            bytes.fromhex(rpc.call("eth_call", [{"to": feed, "data": data}, "latest"])[2:]),
-        )
-        block = rpc.block_number()
+        old = _answer(rpc, feed)
+        rpc.get(Dev.set_storage(feed, 0, price.to_bytes(32, "big")))
+        rpc.get(Dev.mine())
+        new = _answer(rpc, feed)
+        block = rpc.get(Q.head())
     except RpcError as exc:
         raise ChainError(
             f"the node did not move the price ({exc}): is it an Anvil devnet?"
         ) from exc
-    if int(new) != price:
+    if new != price:
         raise ChainError(f"the {reserve.symbol} feed at {feed} did not take the new price")
-    return PriceChange(reserve.symbol, feed, int(old), price, block)
+    return PriceChange(reserve.symbol, feed, old, price, block)
+
+
+def set_price_at(url: str, symbol: str, usd_text: str) -> PriceChange:
+    """:func:`set_price` on the node at ``url``."""
+    with RpcClient(url) as rpc:
+        return set_price(rpc, symbol, usd_text)
+
+
+__all__ = ["MAX_PRICE", "PriceChange", "parse_usd", "set_price", "set_price_at"]

@@ -172,6 +172,28 @@ def liquidation_price(holdings: Sequence[Holding], asset: str) -> LiquidationPri
 
 
 @dataclass(frozen=True, slots=True)
+class Position:
+    """An account's position at one block: its holdings per reserve, the figures they add up
+    to (equal to the Pool's ``getUserAccountData``, checked)."""
+
+    address: str
+    block: int
+    holdings: tuple[Holding, ...]
+    figures: Figures
+
+    @property
+    def active(self) -> tuple[Holding, ...]:
+        return tuple(h for h in self.holdings if h.supplied or h.debt)
+
+    def holding(self, asset: str) -> Holding:
+        return next(h for h in self.holdings if h.market.asset == asset)
+
+    def liquidation_price(self, asset: str) -> LiquidationPrice | None:
+        """The asset's price (USD, 8 decimals) at which the health factor reaches 1."""
+        return liquidation_price(self.holdings, asset)
+
+
+@dataclass(frozen=True, slots=True)
 class Remedy:
     """What brings the health factor back to a target: repay ``repay`` base units of
     ``repay_market``'s asset, or supply ``add`` base units of ``add_market``'s (either)."""
