@@ -106,8 +106,9 @@ class LendingService:
     """Aave V3 on the session's network. Collaborators: ``rpc`` (typed queries, one block per
     read), ``plans`` (steps, simulation, execution: a ContractService), ``assets`` (tokens
     named through the token lists, balances, approvals: a DefiService), ``account_address``
-    (NAME[:INDEX] -> address), ``chain_id()`` (the network profile's), ``clock`` (monotonic
-    seconds: how long a network without Aave is not asked again)."""
+    (NAME[:INDEX] -> address), ``chain_id()`` (the network profile's), ``find()`` (Aave on
+    this network or None; by default recognised on the node by its pins: ``load_aave``),
+    ``clock`` (monotonic seconds: how long a network without Aave is not asked again)."""
 
     def __init__(
         self,
@@ -117,6 +118,7 @@ class LendingService:
         *,
         account_address: AddressOf,
         chain_id: Callable[[], int] | None = None,
+        find: Callable[[], AaveMarket | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rpc = rpc
@@ -125,6 +127,7 @@ class LendingService:
         self.reader = Reader(rpc, assets.asset_at)
         self._account = account_address
         self._chain_id = chain_id
+        self._find = find or self._pinned
         self._clock = clock
         self._market: AaveMarket | None = None
         self._missing_until = 0.0  # no Aave found: not asked again before (clock)
@@ -135,12 +138,15 @@ class LendingService:
         """Aave V3 on this network, recognised by its pins. Raises InputError if none."""
         if self._market is None:
             if self._clock() >= self._missing_until:
-                chain = None if self._chain_id is None else self._chain_id()
-                self._market = load_aave(self.rpc, chain_id=chain)
+                self._market = self._find()
             if self._market is None:
                 self._missing_until = self._clock() + RECHECK_S
                 raise InputError(NO_AAVE)
         return self._market
+
+    def _pinned(self) -> AaveMarket | None:
+        chain = None if self._chain_id is None else self._chain_id()
+        return load_aave(self.rpc, chain_id=chain)
 
     def known_pool(self) -> str | None:
         """The pinned Pool on this network, or None (no Aave here)."""
