@@ -55,49 +55,13 @@ class ReserveParams:
 
 
 RESERVES = (
-    ReserveParams(
-        "WETH",
-        18,
-        8000,
-        8250,
-        10500,
-        1500,
-        20_000,
-        16_000,
-        1000,
-        "volatile",
-        3_000 * 10**PRICE_DECIMALS,
-        1_000,
-    ),
-    ReserveParams(
-        "USDC",
-        6,
-        7700,
-        8000,
-        10450,
-        1000,
-        50_000_000,
-        45_000_000,
-        1000,
-        "stable",
-        10**PRICE_DECIMALS,
-        2_000_000,
-    ),
-    ReserveParams(
-        "DAI",
-        18,
-        7500,
-        8000,
-        10500,
-        1000,
-        50_000_000,
-        45_000_000,
-        1000,
-        "stable",
-        10**PRICE_DECIMALS,
-        2_000_000,
-    ),
-)
+    ReserveParams("WETH", 18, 8000, 8250, 10500, 1500, 20_000, 16_000, 1000, "volatile",
+                  3_000 * 10**PRICE_DECIMALS, 1_000),
+    ReserveParams("USDC", 6, 7700, 8000, 10450, 1000, 50_000_000, 45_000_000, 1000, "stable",
+                  10**PRICE_DECIMALS, 2_000_000),
+    ReserveParams("DAI", 18, 7500, 8000, 10500, 1000, 50_000_000, 45_000_000, 1000, "stable",
+                  10**PRICE_DECIMALS, 2_000_000),
+)  # fmt: skip
 
 LIBRARIES = (
     "SupplyLogic",
