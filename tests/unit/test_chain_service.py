@@ -56,8 +56,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def service(chain: FakeChain, store: Store, **kw: object) -> ChainService:
-    clock = Clock()
+def service(
+    chain: FakeChain, store: Store, clock: Clock | None = None, **kw: object
+) -> ChainService:
+    clock = clock or Clock()
     return ChainService(
         NETWORK,
         chain.node.client(),
@@ -72,14 +74,14 @@ def service(chain: FakeChain, store: Store, **kw: object) -> ChainService:
 # -- planning ------------------------------------------------------------------------------
 
 
-def test_plan_takes_gas_fees_and_funds_from_the_node_in_two_round_trips(
+def test_plan_takes_gas_fees_and_funds_from_the_node_in_one_round_trip(
     chain: FakeChain, store: Store
 ) -> None:
     s = service(chain, store)
     s.check_chain()
     before = chain.node.round_trips
     plan = s.plan(ME, SendRequest(BOB, ETH))
-    assert chain.node.round_trips - before == 2  # estimate; fee history + balance
+    assert chain.node.round_trips - before == 1  # estimate + fee history + balance
     assert plan.gas_limit == 21_000 and plan.tx_type == 2 and plan.nonce is None
     assert plan.priority_fee == chain.tip and plan.max_fee == 2 * chain.base_fee + chain.tip
     assert plan.max_total_fee == 21_000 * plan.max_fee
@@ -88,6 +90,23 @@ def test_plan_takes_gas_fees_and_funds_from_the_node_in_two_round_trips(
     call = s.plan(ME, SendRequest(BOB, 0, b"\x01\x02"))
     assert call.gas_limit == 75_000  # the estimate x 1.5 for a contract call
     assert chain.node.called("eth_call")  # and a dry run
+
+
+def test_the_fee_shown_is_the_fee_signed_for_a_short_while(chain: FakeChain, store: Store) -> None:
+    from walletim.app.chain.planning import FEE_HISTORY_REUSE_S
+
+    clock = Clock()
+    s = service(chain, store, clock=clock)
+    s.check_chain()
+    shown = s.suggest_fees()["normal"]  # what a plan on screen shows
+    chain.base_fee *= 3  # the network moves while the user reads it
+    plan = s.plan(ME, SendRequest(BOB, ETH))
+    assert len(chain.node.called("eth_feeHistory")) == 1  # the history shown, not read again
+    assert plan.max_fee == shown.max_fee_per_gas
+    clock.sleep(FEE_HISTORY_REUSE_S + 1)
+    later = s.plan(ME, SendRequest(BOB, ETH))
+    assert len(chain.node.called("eth_feeHistory")) == 2
+    assert later.max_fee == 2 * chain.base_fee + chain.tip
 
 
 def test_plan_refuses_before_anything_is_signed(chain: FakeChain, store: Store) -> None:

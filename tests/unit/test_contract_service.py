@@ -69,3 +69,25 @@ def test_a_plan_is_checked_in_one_simulation_and_its_fee_is_only_informative() -
     checked = w.contracts.check(Plan("t", "dev", ALICE, (step, step)))
     assert [s.gas_used for s in checked.simulation] == [60_000, 60_000]
     assert w.contracts.max_network_fee(checked) is None  # the fake chain gives no fees
+
+
+def test_the_fee_history_comes_in_the_simulations_round_trip() -> None:
+    w = make_world()
+    blocks = 10
+    w.evm.node.on(
+        "eth_feeHistory",
+        {
+            "oldestBlock": "0x1",
+            "baseFeePerGas": [hex(7 * 10**9)] * (blocks + 1),
+            "gasUsedRatio": [0.5] * blocks,
+            "reward": [[hex(10**9)] * 3] * blocks,
+        },
+    )
+    seen: list[object] = []
+    c = ContractService(FakeChain(), w.evm.node.client(), on_fee_history=seen.append)
+    data = bytes.fromhex("095ea7b3") + bytes(64)
+    step = c.step("approve", SendRequest(USDC, 0, data, kind="approve"), sender=ALICE)
+    before = w.evm.node.round_trips
+    c.check(Plan("t", "dev", ALICE, (step,)))
+    assert w.evm.node.round_trips - before == 1  # eth_simulateV1 + eth_feeHistory together
+    assert len(seen) == 1 and getattr(seen[0], "base_fees", [0])[-1] == 7 * 10**9

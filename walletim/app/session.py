@@ -110,7 +110,11 @@ class Session:
             from walletim.app.contracts import ContractService
 
             self._contracts = ContractService(
-                self.chain, self.rpc, name_of=self.name_of, tokens=lambda: self.tokens
+                self.chain,
+                self.rpc,
+                name_of=self.name_of,
+                tokens=lambda: self.tokens,
+                on_fee_history=self.chain.planner.remember,
             )
         return self._contracts
 

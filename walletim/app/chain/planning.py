@@ -8,15 +8,16 @@ balance) stops what would fail. A fee per gas the node suggests is signed only u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from walletim.app.chain.model import SendRequest, TxPlan
 from walletim.app.networks import Network
 from walletim.chain import fees as policy
 from walletim.chain.fees import FeeHistory, Fees, FeeSuggestion
 from walletim.chain.reverts import revert_from
-from walletim.chain.rpc import Q, RpcClient
+from walletim.chain.rpc import Q, Query, RpcClient
 from walletim.errors import ChainError, RpcError
 from walletim.keys.hd import to_checksum_address
 
@@ -35,17 +36,50 @@ def _answer(value: T | RpcError) -> T:
     return value
 
 
-class Planner:
-    """Plans transactions on one network (no signing, no nonces)."""
+# A fee history read for a plan shown to the user is reused when the transaction is signed
+# within this many seconds: the fee signed is the fee shown, and one round trip is saved.
+# Two mainnet blocks: the suggested max fee (2x base fee) covers base-fee growth over them.
+FEE_HISTORY_REUSE_S = 24.0
 
-    def __init__(self, network: Network, rpc: RpcClient) -> None:
+
+class Planner:
+    """Plans transactions on one network (no signing, no nonces).
+
+    ``clock`` (monotonic seconds) dates the fee history last shown (read by
+    :meth:`suggest_fees`, which plans on screen use), reused by :meth:`plan` for
+    :data:`FEE_HISTORY_REUSE_S`; replacements always read it again.
+    """
+
+    def __init__(
+        self, network: Network, rpc: RpcClient, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.network = network
         self.rpc = rpc
+        self.clock = clock
+        self._history: tuple[float, FeeHistory] | None = None
 
     # -- fees ---------------------------------------------------------------------------
 
+    def remember(self, history: FeeHistory) -> FeeHistory:
+        """Keep ``history`` (just read, e.g. beside a simulation) for the plan shown next."""
+        self._history = (self.clock(), history)
+        return history
+
+    def _recent_history(self) -> FeeHistory | None:
+        if self._history is None:
+            return None
+        read_at, history = self._history
+        return history if self.clock() - read_at <= FEE_HISTORY_REUSE_S else None
+
     def suggest_fees(self) -> dict[str, FeeSuggestion]:
-        return policy.suggest(self.rpc.get(Q.fee_history()))
+        """The node's fee levels now (always read again)."""
+        return policy.suggest(self.remember(self.rpc.get(Q.fee_history())))
+
+    def shown_fees(self) -> dict[str, FeeSuggestion]:
+        """The fee levels to show with a plan: from the history read moments ago, if any
+        (then the fee shown is the fee :meth:`plan` signs), else read now."""
+        history = self._recent_history()
+        return self.suggest_fees() if history is None else policy.suggest(history)
 
     def suggestion_now(self) -> FeeSuggestion | None:
         """The normal level now, or None when the node cannot say (for replacements, which
@@ -58,7 +92,7 @@ class Planner:
     def network_fee_bound(self, gas_used: Sequence[int]) -> int:
         """About the most steps simulated at ``gas_used`` pay in fees (wei), at the normal
         level's max fee. Raises ChainError."""
-        return policy.network_fee_bound(gas_used, self.suggest_fees()["normal"])
+        return policy.network_fee_bound(gas_used, self.shown_fees()["normal"])
 
     def fees(self, req: SendRequest, history: FeeHistory | None, gas_price: int | None) -> Fees:
         """The fees of ``req`` given the node's fee history / gas price (None: not asked,
@@ -68,20 +102,38 @@ class Planner:
         suggestion = None if history is None else policy.suggest(history)[req.fee_level]
         return policy.dynamic(suggestion, max_fee=req.max_fee, priority_fee=req.priority_fee)
 
-    def _fees_and_balance(
-        self, req: SendRequest, sender: str
-    ) -> tuple[FeeHistory | None, int | None, int | RpcError]:
-        """In one round trip: what the fees of ``req`` need from the node (its gas price for
-        a legacy transaction, else its fee history; nothing when the user gave every fee)
-        and the sender's pending balance (its error left for after the fee checks)."""
-        balance = Q.balance(sender, "pending")
+    def _preflight(
+        self, req: SendRequest, sender: str, estimate: Query[int] | None
+    ) -> tuple[FeeHistory | None, int | None, int | RpcError, int | RpcError | None]:
+        """In one round trip: the gas estimate (when asked), what the fees of ``req`` need
+        from the node (its gas price for a legacy transaction, else its fee history unless
+        one was read moments ago; nothing when the user gave every fee) and the sender's
+        pending balance. Errors of the balance and the estimate are returned, not raised."""
+        queries: list[Query[Any]] = [Q.balance(sender, "pending")]
+        if estimate is not None:
+            queries.append(estimate)
+        needs_history = not req.legacy and (req.max_fee is None or req.priority_fee is None)
+        history = self._recent_history() if needs_history else None
+        fee_query: Query[Any] | None = None
         if req.legacy and req.max_fee is None:
-            price, funds = self.rpc.gather(Q.gas_price(), balance)
-            return None, _answer(price), funds
-        if not req.legacy and (req.max_fee is None or req.priority_fee is None):
-            history, funds = self.rpc.gather(Q.fee_history(), balance)
-            return _answer(history), None, funds
-        return None, None, self.rpc.get(balance)
+            fee_query = Q.gas_price()
+        elif needs_history and history is None:
+            fee_query = Q.fee_history()
+        if fee_query is not None:
+            queries.append(fee_query)
+        answers = self.rpc.gather_all(queries)
+        funds = answers[0]
+        estimated = answers[1] if estimate is not None else None
+        if isinstance(estimated, RpcError):
+            _raise_revert(estimated)
+        price: int | None = None
+        if fee_query is not None:
+            fee_answer = _answer(answers[-1])
+            if req.legacy:
+                price = fee_answer
+            else:
+                history = fee_answer
+        return (None if req.legacy else history), price, funds, estimated
 
     # -- gas ----------------------------------------------------------------------------
 
@@ -101,14 +153,6 @@ class Planner:
     def gas_limit(self, estimate: int, data: bytes) -> int:
         return self.contract_gas(estimate) if data else estimate
 
-    def estimate(self, sender: str, to: str | None, value: int, data: bytes) -> int:
-        """The node's gas estimate. Raises ContractReverted (decoded), RpcError."""
-        try:
-            return self.rpc.get(Q.estimate_gas(to, data, sender=sender, value=value))
-        except RpcError as exc:
-            _raise_revert(exc)
-            raise
-
     # -- a whole plan -------------------------------------------------------------------
 
     def plan(self, sender: str, req: SendRequest) -> TxPlan:
@@ -119,10 +163,15 @@ class Planner:
         """
         sender = to_checksum_address(sender)
         to = None if req.to is None else to_checksum_address(req.to)
-        gas_limit = req.gas_limit
-        if gas_limit is None:
-            gas_limit = self.gas_limit(self.estimate(sender, to, req.value, req.data), req.data)
-        history, price, balance = self._fees_and_balance(req, sender)
+        estimate = None
+        if req.gas_limit is None:
+            estimate = Q.estimate_gas(to, req.data, sender=sender, value=req.value)
+        history, price, balance, estimated = self._preflight(req, sender, estimate)
+        if estimated is None:
+            assert req.gas_limit is not None
+            gas_limit = req.gas_limit
+        else:
+            gas_limit = self.gas_limit(_answer(estimated), req.data)
         plan = TxPlan.of(
             self.network.name, self.network.chain_id, sender, (to, req.value, req.data),
             nonce=req.nonce, gas_limit=gas_limit, fees=self.fees(req, history, price),

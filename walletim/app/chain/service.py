@@ -69,7 +69,7 @@ class ChainService:
         self._signer_for = signer_for
         self._chain_checked = False
         chain = Chain(rpc, lambda: self.repo, network.chain_id)
-        self.planner = Planner(network, rpc)
+        self.planner = Planner(network, rpc, clock)
         self.broadcaster = Broadcaster(chain)
         self.nonces = NonceKeeper(chain, self.broadcaster, notify)
         self.tracker = Tracker(chain, self.broadcaster, clock, sleep)

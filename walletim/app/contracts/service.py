@@ -11,6 +11,7 @@ from walletim.app.contracts.execute import Executor, decode_events
 from walletim.app.contracts.plans import Plan, Step, TokenMeta
 from walletim.app.contracts.ports import ChainPort, NameOf, TokenNames
 from walletim.app.contracts.simulate import Simulator
+from walletim.chain.fees import FeeHistory
 from walletim.chain.rpc import Q, RpcClient
 from walletim.contracts.abi import DecodedEvent, Value, calldata, reverted
 from walletim.errors import ChainError, RpcError
@@ -37,6 +38,7 @@ class ContractService:
         *,
         name_of: NameOf = lambda _a: None,
         tokens: Callable[[], TokenNames] | None = None,
+        on_fee_history: Callable[[FeeHistory], object] | None = None,
     ) -> None:
         self.chain = chain
         self.rpc = rpc
@@ -44,7 +46,7 @@ class ContractService:
         self._book = tokens
         self._tokens: dict[str, TokenMeta | None] = {}
         self._pinned: set[str] = set()
-        self.simulator = Simulator(rpc)
+        self.simulator = Simulator(rpc, on_fee_history)
         self.executor = Executor(chain, self.simulator.check)
         #: Run steps on the latest state (:meth:`.simulate.Simulator.simulate`).
         self.simulate = self.simulator.simulate

@@ -4,19 +4,26 @@ nodes without it get an ``eth_call`` of the first step."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from walletim.app.contracts.plans import Plan, Simulated, Step
+from walletim.chain.fees import FeeHistory
 from walletim.chain.rpc import CallSpec, Q, RpcClient, SimResult, unsupported
 from walletim.contracts.abi import decode_revert, reverted
 from walletim.errors import ContractReverted, RpcError
 
 
 class Simulator:
-    """Runs steps on top of the node's latest state; nothing is signed or sent."""
+    """Runs steps on top of the node's latest state; nothing is signed or sent.
 
-    def __init__(self, rpc: RpcClient) -> None:
+    With ``on_fee_history``, each simulation also reads the node's fee history in the same
+    round trip and hands it over (the plan shown next states its fees from it)."""
+
+    def __init__(
+        self, rpc: RpcClient, on_fee_history: Callable[[FeeHistory], object] | None = None
+    ) -> None:
         self.rpc = rpc
+        self.on_fee_history = on_fee_history
 
     def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
         """Each step's result, in order (``eth_simulateV1``), or the first step's alone
@@ -25,13 +32,23 @@ class Simulator:
             CallSpec(s.request.to, s.request.data, sender, s.request.value, s.request.gas_limit)
             for s in steps
         ]
-        try:
-            results = self.rpc.get(Q.simulate(calls))
-        except RpcError as exc:
-            if unsupported(exc):
+        results = self._simulate_all(calls)
+        if isinstance(results, RpcError):
+            if unsupported(results):
                 return self._simulate_first(sender, steps)
-            raise
+            raise results
         return tuple(_simulated(r) for r in results)
+
+    def _simulate_all(self, calls: list[CallSpec]) -> list[SimResult] | RpcError:
+        if self.on_fee_history is None:
+            try:
+                return self.rpc.get(Q.simulate(calls))
+            except RpcError as exc:
+                return exc
+        results, history = self.rpc.gather(Q.simulate(calls), Q.fee_history())
+        if not isinstance(history, RpcError):
+            self.on_fee_history(history)
+        return results
 
     def _simulate_first(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
         first = steps[0].request
