@@ -132,7 +132,7 @@ def run_chain_demo(
             summary = _chain_sends(session, say)
             summary.update(_chain_batch(session, say))
             summary.update(run_defi_demo(session, say))
-            summary.update(run_lending_demo(session, say))
+            summary.update(run_lending_demo(session.defi, session.lending, session.open_store, say))
     say("13. Stopped the devnet.")
     return summary
 

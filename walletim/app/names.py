@@ -60,6 +60,31 @@ class ContactBook(Protocol):
         ...
 
 
+def resolve(
+    text: str,
+    account_address: Callable[[str], str],
+    contact_address: Callable[[str], str | None],
+    unknown: Callable[[str, str], InputError],
+) -> str:
+    """What a typed name means, in this order: a 0x address, a wallet account (NAME /
+    NAME:INDEX: ``account_address``), a contact's name (``contact_address``, None: none). A
+    wallet file changed outside walletim is an error, never "maybe a contact". Raises
+    ``unknown(text stripped, why it is no wallet account)`` when none of these."""
+    candidate = text.strip()
+    if candidate[:2].lower() == "0x":
+        return parse_address(candidate)
+    try:
+        return account_address(candidate)
+    except (VaultCorrupt, WrongPassword, PasswordRequired):
+        raise
+    except (KeysError, InputError) as exc:
+        reason = str(exc)
+    address = contact_address(candidate)
+    if address is not None:
+        return address
+    raise unknown(candidate, reason)
+
+
 class Names:
     """Names <-> addresses over the wallets, the contacts and the devnet world's contracts."""
 
@@ -96,21 +121,17 @@ class Names:
         Raises:
             InputError: none of these.
         """
-        candidate = text.strip()
-        if candidate[:2].lower() == "0x":
-            return parse_address(candidate)
-        try:
-            return self._wallets.account(candidate).address
-        except (VaultCorrupt, WrongPassword, PasswordRequired):
-            raise  # a wallet file changed outside walletim is an error, not "maybe a contact"
-        except (KeysError, InputError) as exc:
-            reason = str(exc)
-        address = self._contacts.address_of(candidate)
-        if address is not None:
-            return address
-        raise InputError(
-            f"{shown(candidate)} is neither an address, a wallet account nor a contact ({reason})"
-        )
+
+        def unknown(candidate: str, reason: str) -> InputError:
+            return InputError(
+                f"{shown(candidate)} is neither an address, a wallet account nor a contact "
+                f"({reason})"
+            )
+
+        def account_address(spec: str) -> str:
+            return self._wallets.account(spec).address
+
+        return resolve(text, account_address, self._contacts.address_of, unknown)
 
     def account_for(self, address: str) -> str:
         """The NAME:INDEX of this home's account holding ``address``. Raises InputError."""

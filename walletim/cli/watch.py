@@ -9,18 +9,28 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, F, open_session, pass_ctx, password_file_option
 
 THRESHOLD_HELP = (
     "Alert on an outflow above AMOUNT[ TOKEN]: 1eth, 0.5, '500 USDC', '100 0xTOKEN' "
     "(once per asset; repeatable)."
 )
+#: Seconds between the watcher's chain scans by default (``watch``, ``chat listen --watch``).
+SCAN_INTERVAL = 5.0
 
 
 if TYPE_CHECKING:
     from walletim.app.watch import Shown
 
 _session = open_session
+
+
+def scan_interval_option(flag: str, help: str) -> Callable[[F], F]:
+    """How often the watcher scans the chain (``watch --interval``, ``chat listen
+    --watch-interval``): the same floor and default in both."""
+    return click.option(
+        flag, type=click.FloatRange(0.1), default=SCAN_INTERVAL, show_default=True, help=help
+    )
 
 
 def alert_line(alert: Shown) -> str:
@@ -38,13 +48,7 @@ def alert_json(alert: Shown) -> dict[str, object]:
 @click.option("--from", "account", required=True, help="Account to watch, NAME or NAME:INDEX.")
 @click.option("--threshold", "thresholds", multiple=True, help=THRESHOLD_HELP)
 @click.option("--once", is_flag=True, help="Scan the new blocks once and exit.")
-@click.option(
-    "--interval",
-    type=click.FloatRange(0.1),
-    default=5.0,
-    show_default=True,
-    help="Seconds between scans.",
-)
+@scan_interval_option("--interval", "Seconds between scans.")
 @click.option(
     "--from-block",
     type=click.IntRange(0),

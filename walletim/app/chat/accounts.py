@@ -8,14 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from walletim.app.chat.ports import Env, WalletsPort
-from walletim.errors import (
-    InputError,
-    KeysError,
-    PasswordRequired,
-    VaultCorrupt,
-    WrongPassword,
-    shown,
-)
+from walletim.errors import InputError, shown
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging.session import Conversation, Prekeys
 from walletim.store.chat import ChatTx
@@ -67,24 +60,19 @@ class Accounts:
     def resolve_peer(self, text: str) -> str:
         """A 0x address, a wallet account of this home (NAME / NAME:INDEX) or a contact name,
         as a checksummed address. Raises InputError."""
-        from walletim.app.wallets import parse_address
+        from walletim.app.names import resolve
 
-        candidate = text.strip()
-        if candidate[:2].lower() == "0x":
-            return parse_address(candidate)
-        try:
-            return self.wallets.account(candidate).address
-        except (VaultCorrupt, WrongPassword, PasswordRequired):
-            raise  # a wallet file changed outside walletim is an error, not "maybe a contact"
-        except (KeysError, InputError):
-            pass
-        contact = self.env.repo().contact_named(candidate)
-        if contact is not None:
-            return contact.address
-        raise InputError(
-            f"unknown peer {shown(candidate)}: not a contact name, a wallet account of this "
-            "home, or a 0x address"
-        )
+        def contact_address(name: str) -> str | None:
+            contact = self.env.repo().contact_named(name)
+            return None if contact is None else contact.address
+
+        def unknown(candidate: str, _reason: str) -> InputError:
+            return InputError(
+                f"unknown peer {shown(candidate)}: not a contact name, a wallet account of this "
+                "home, or a 0x address"
+            )
+
+        return resolve(text, self.address, contact_address, unknown)
 
 
 def conversation_state(tx: ChatTx, cid: str, randbytes: Callable[[int], bytes]) -> Conversation:

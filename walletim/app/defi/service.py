@@ -147,18 +147,6 @@ class DefiService:
 
         return NetworkLists(self.home, self.c.chain.chain_id, world, lambda: self.tokens)
 
-    @property
-    def router(self) -> str:
-        return self.uniswap.router
-
-    @property
-    def factory(self) -> str:
-        return self.uniswap.factory
-
-    @property
-    def weth(self) -> str:
-        return self.uniswap.weth
-
     def _logs(self, topics: Sequence[Topic], address: str | None = None) -> list[dict[str, object]]:
         """Logs as the node sent them (see LogScanner.scan)."""
         return [dict(log.raw) for log in self.core.logs.scan(topics, address)]

@@ -3,39 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from walletim.app.defi import DefiService
 from walletim.app.lending.alerts import LendingWatch
 from walletim.app.lending.feeds import set_price
 from walletim.app.lending.position import hf_text
 from walletim.app.lending.service import LendingService
-from walletim.chain.rpc import Q, RpcClient
+from walletim.chain.rpc import Q
 from walletim.store.db import Store
 
 
-class DemoSession(Protocol):
-    """What the lending demo uses of a Session."""
-
-    @property
-    def rpc(self) -> RpcClient: ...
-
-    @property
-    def defi(self) -> DefiService: ...
-
-    @property
-    def lending(self) -> LendingService: ...
-
-    def open_store(self) -> Store: ...
-
-
-def run_lending_demo(session: DemoSession, say: Callable[[str], None]) -> dict[str, object]:
+def run_lending_demo(
+    defi: DefiService,
+    lend: LendingService,
+    open_store: Callable[[], Store],
+    say: Callable[[str], None],
+) -> dict[str, object]:
     """Supply 2 WETH to Aave V3 as devtest:1, borrow 3,000 USDC against it, drop the WETH
     price on the devnet feed and show the health alert posted to yourself (once)."""
-    lend, rpc = session.lending, session.rpc
+    rpc = lend.rpc
     who = "devtest:1"
     me = lend.address(who)
-    session.defi.execute(session.defi.wrap(who, "2"))
+    defi.execute(defi.wrap(who, "2"))
     supply = lend.supply(who, "2", "WETH")
     for n, step in enumerate(supply.steps, 1):
         say(f"    Aave V3, supply step {n}: {step.summary}")
@@ -46,7 +35,7 @@ def run_lending_demo(session: DemoSession, say: Callable[[str], None]) -> dict[s
     hf = lend.position(me).figures.health_factor
     checked = "checked against the Pool's getUserAccountData"
     say(f"    Position: health factor {hf_text(hf)} ({checked}).")
-    watch = LendingWatch(lend, session.open_store)
+    watch = LendingWatch(lend, open_store)
     chain_id = lend.aave().chain_id
     start = rpc.get(Q.head())
     watch.scan(me, chain_id, start, start, account=who)

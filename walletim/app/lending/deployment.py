@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from walletim.app.lending.plan import RESERVES
-from walletim.app.world import DEVNET_CHAIN_IDS, code_hashes, load_world
+from walletim.app.world import DEVNET_CHAIN_IDS, Pinned, code_hashes, load_world
 from walletim.chain.rpc import Q, RpcClient
 from walletim.errors import ChainError, RpcError
 from walletim.keys.hd import to_checksum_address
@@ -39,25 +39,11 @@ class AaveMarket:
     seconds: float = 0.0  # how long the deployment took (0: found, not deployed now)
     transactions: int = 0
 
-    @property
-    def pool(self) -> str:
-        return self.contracts["Pool"]
-
-    @property
-    def provider(self) -> str:
-        return self.contracts["PoolAddressesProvider"]
-
-    @property
-    def oracle(self) -> str:
-        return self.contracts["AaveOracle"]
-
-    @property
-    def configurator(self) -> str:
-        return self.contracts["PoolConfigurator"]
-
-    @property
-    def data_provider(self) -> str:
-        return self.contracts["AaveProtocolDataProvider"]
+    pool = Pinned("Pool")
+    provider = Pinned("PoolAddressesProvider")
+    oracle = Pinned("AaveOracle")
+    configurator = Pinned("PoolConfigurator")
+    data_provider = Pinned("AaveProtocolDataProvider")
 
     def names(self) -> dict[str, str]:
         """Checksummed address -> a name to show (``Aave Pool``, ``Aave AToken WETH``, ...)."""

@@ -4,10 +4,10 @@ hashes that recognise it, and where a home keeps its own record (see :mod:`walle
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, overload
 
 from walletim import fsio, safejson
 from walletim.chain.rpc import Block, Q, RpcClient
@@ -47,6 +47,31 @@ def _decimals(value: object) -> int:
     return value
 
 
+class _Contracts(Protocol):
+    @property
+    def contracts(self) -> Mapping[str, str]: ...
+
+
+class Pinned:
+    """A read-only attribute of a deployment record: the address its ``contracts`` maps
+    ``name`` to (``router = Pinned("UniswapV2Router02")``), one line per well-known contract
+    instead of a property each."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, record: None, owner: type | None = None) -> Pinned: ...
+
+    @overload
+    def __get__(self, record: _Contracts, owner: type | None = None) -> str: ...
+
+    def __get__(self, record: _Contracts | None, owner: type | None = None) -> str | Pinned:
+        return self if record is None else record.contracts[self.name]
+
+
 #: The manifest's plain fields, in the order its file lists them (then contracts, tokens).
 _MANIFEST_FIELDS = (
     "version", "chain_id", "genesis_hash", "deployer", "block", "deployed_at", "seconds",
@@ -72,25 +97,11 @@ class WorldManifest:
     version: int = MANIFEST_VERSION
     accounts: tuple[str, ...] = field(default=ANVIL_ACCOUNTS)
 
-    @property
-    def router(self) -> str:
-        return self.contracts["UniswapV2Router02"]
-
-    @property
-    def factory(self) -> str:
-        return self.contracts["UniswapV2Factory"]
-
-    @property
-    def weth(self) -> str:
-        return self.contracts["WETH"]
-
-    @property
-    def vault(self) -> str:
-        return self.contracts["wvDAI"]
-
-    @property
-    def nft(self) -> str:
-        return self.contracts["WIMC"]
+    router = Pinned("UniswapV2Router02")
+    factory = Pinned("UniswapV2Factory")
+    weth = Pinned("WETH")
+    vault = Pinned("wvDAI")
+    nft = Pinned("WIMC")
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {name: getattr(self, name) for name in _MANIFEST_FIELDS}

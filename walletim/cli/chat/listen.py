@@ -10,6 +10,7 @@ import click
 
 from walletim.cli.base import Ctx, account_option, with_home
 from walletim.cli.chat import render as show
+from walletim.cli.watch import scan_interval_option
 
 if TYPE_CHECKING:
     from walletim.app.chat import ListenEvent
@@ -34,13 +35,7 @@ if TYPE_CHECKING:
     multiple=True,
     help="With --watch: alert on an outflow above AMOUNT[ TOKEN] (1eth, '500 USDC').",
 )
-@click.option(
-    "--watch-interval",
-    type=click.FloatRange(0.1),
-    default=5.0,
-    show_default=True,
-    help="With --watch: seconds between chain scans.",
-)
+@scan_interval_option("--watch-interval", "With --watch: seconds between chain scans.")
 @with_home
 def listen(
     ctx: Ctx,
