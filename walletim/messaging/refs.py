@@ -42,7 +42,7 @@ MAX_TEXT = 64 * 1024  # characters (the sender also bounds the bytes)
 MAX_EMOJI_BYTES = 64
 MAX_EMOJI_POINTS = 16
 _ID = re.compile(r"^[0-9a-f]{32}$")
-_PREFIX = re.compile(r"^[0-9a-f]{%d,32}$" % MIN_PREFIX)
+_PREFIX = re.compile(rf"^[0-9a-f]{{{MIN_PREFIX},32}}$")
 _ELEMENT = r"\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?"
 _EMOJI = regex.compile(
     r"[0-9#*]\uFE0F?\u20E3"  # a keycap

@@ -242,7 +242,8 @@ class ChatTx(GroupTx):
             "INSERT OR IGNORE INTO messages (conversation_id, account, direction, epoch, counter, "
             "sent_ms, stored_ms, kind, body, text, state, relay_id, mailbox, envelope, unread, "
             "msg_id, author, nonce, ref) VALUES "
-            "(?,(SELECT account FROM conversations WHERE id = ?),?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "(?,(SELECT account FROM conversations WHERE id = ?),"
+            "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 cid,
                 cid,

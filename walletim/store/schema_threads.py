@@ -1,4 +1,4 @@
-"""Migration 13 of the store's schema (see :mod:`walletim.store.schema`): message ids for
+"""Migration 12 of the store's schema (see :mod:`walletim.store.schema`): message ids for
 replies, reactions, edits and deletes; the versions of edited messages; reactions; consent.
 Never edit it once released: add a new migration."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_V13_TABLES = (
+_V12_TABLES = (
     # Replies, reactions, edits and deletes name messages by an id both ends share
     # (walletim.messaging.refs): each message's id, its author, the id nonce it is sent with,
     # the id it names (a reply, reaction, edit or delete), and whether its author edited or
@@ -55,13 +55,13 @@ _V13_TABLES = (
 )
 
 
-def v13(conn: Any) -> None:
+def v12(conn: Any) -> None:
     """Message ids for the messages already stored (frozen here: the rule of messages that
     came without an id nonce, from their author, epoch and counter; walletim's own local
     messages from their row), then the indexes that look messages up by id."""
     import hashlib
 
-    for statement in _V13_TABLES:
+    for statement in _V12_TABLES:
         conn.execute(statement)
 
     def digest(text: str) -> str:

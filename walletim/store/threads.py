@@ -191,9 +191,7 @@ def forget_reaction_message(sql: Sql, cid: str, reaction_id: str) -> None:
     )
 
 
-def reactions_for(
-    sql: Sql, cid: str, targets: Sequence[str]
-) -> dict[str, list[ReactionEvent]]:
+def reactions_for(sql: Sql, cid: str, targets: Sequence[str]) -> dict[str, list[ReactionEvent]]:
     """Each reactor's newest reaction to these messages of ``cid``, by message id."""
     out: dict[str, list[ReactionEvent]] = {}
     for i in range(0, len(targets), 500):

@@ -87,7 +87,9 @@ def consent_of(sql: Sql, account: str, peer: str) -> Consent:
         return Consent(peer, "allowed", why)
     if row is not None and row.state == "ignored":
         return Consent(peer, "ignored", "you ignored it")
-    return Consent(peer, "request", "a group from a stranger" if is_group_peer(peer) else "a stranger")
+    return Consent(
+        peer, "request", "a group from a stranger" if is_group_peer(peer) else "a stranger"
+    )
 
 
 def _group(sql: Sql, account: str, peer: str) -> GroupRow | None:

@@ -226,13 +226,15 @@ class Outbox:
     ) -> None:
         conv = conversation_state(tx, cid, self.env.randbytes)
         mailbox = protocol.mailbox_id(peer_key)
+        # A blocked peer (a group message still reaches it) never learns a rotated key.
+        dk = None if blocked(tx.conn, me.address, address) else own_key
         for message in tx.queued(me.address, address):
             kind = message.kind
             assert is_wire_kind(kind), "only messages a peer may receive are queued"
             out = encrypt(
                 me.identity, me.binding, conv, peer_key, kind, message.body,
                 bundle=bundle if conv.active_for(peer_key) is None else None,
-                now_ms=message.sent_ms, delivery_key=own_key,
+                now_ms=message.sent_ms, delivery_key=dk,
                 nonce=None if message.nonce is None else bytes.fromhex(message.nonce),
             )  # fmt: skip
             conv = out.conversation

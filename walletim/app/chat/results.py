@@ -8,8 +8,8 @@ from typing import Literal, TypeAlias
 from walletim.app.chat.consent import Consent
 from walletim.app.chat.grouplog import GroupNotice
 from walletim.app.chat.threads import Quote
-from walletim.messaging.threads import Tally
 from walletim.messaging.kinds import WireKind
+from walletim.messaging.threads import Tally
 from walletim.store.chat import Contact, GroupRow, StoredMessage
 from walletim.store.relay import OutboxWait
 

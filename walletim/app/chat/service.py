@@ -199,6 +199,7 @@ class ChatService:
 
         Raises: InputError (a peer, a too long message), RelayUnavailable, MessagingError.
         """
+        self._accept_on_send(account, items)
         return self._outbox.send_many(self._accounts.me(account), items, strict=strict)
 
     def post(self, account: str, items: Sequence[Item]) -> tuple[list[StoredMessage], bool]:
@@ -209,7 +210,18 @@ class ChatService:
 
         Raises: InputError (a peer, a too long message).
         """
+        self._accept_on_send(account, items)
         return self._outbox.post(self._accounts.me(account), items)
+
+    def _accept_on_send(self, account: str, items: Sequence[Item]) -> None:
+        """Writing to someone accepts them (as XMTP does): a request from a peer this account
+        now writes to is accepted first, so what they sent is acted on. A group's transport
+        copies and membership changes accept no one."""
+        address = self._accounts.address(account)
+        for peer in {p for p, kind, _b, _t in items if kind not in ("group", "membership")}:
+            target = self._accounts.resolve_peer(peer)
+            if self._consent.of(address, target).state in ("request", "ignored"):
+                self.accept(account, target)
 
     def waiting(self, account: str) -> dict[int, OutboxWait]:
         """Outgoing messages of ``account`` the relay refused for now, by message id (they
@@ -243,9 +255,7 @@ class ChatService:
         (as :meth:`on_incoming`)."""
         self._inbox.on_incoming(None, hook, requests=requests)
 
-    def on_incoming(
-        self, kinds: Iterable[WireKind], hook: Hook, *, requests: bool = False
-    ) -> None:
+    def on_incoming(self, kinds: Iterable[WireKind], hook: Hook, *, requests: bool = False) -> None:
         """Call ``hook(account address, message)`` after each incoming message of one of
         ``kinds`` is stored (in a group's conversation too): how a layer above handles a
         kind (the money layer records payments, requests, red packets and actions). A
@@ -367,6 +377,11 @@ class ChatService:
         return self._replies.versions(account, peer, message_id)
 
     # -- consent ----------------------------------------------------------------------------------
+
+    def consented(self, address: str, peer: str) -> bool:
+        """Whether the account at ``address`` consented to ``peer`` (an address or
+        ``group:ID``): what money in chats asks before showing or acting on a message."""
+        return self._consent.of(address, peer).allowed
 
     def consent(self, account: str, peer: str) -> Consent:
         """``account``'s consent to ``peer`` or a group (walletim.app.chat.consent)."""

@@ -199,7 +199,7 @@ def _quote(msg_id: str, m: StoredMessage | None) -> Quote:
     return Quote(msg_id, True, _author(m), m.kind, text, m.deleted)
 
 
-# -- sending a change -------------------------------------------------------------------------------
+# -- sending a change ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +211,7 @@ class Change:
     text: str
 
 
-def change_for(
-    kind: WireKind, me: str, target: StoredMessage, value: str = ""
-) -> Change:
+def change_for(kind: WireKind, me: str, target: StoredMessage, value: str = "") -> Change:
     """The change ``me`` asks for on ``target``, checked by the same rules its recipients
     apply. Raises InputError."""
     tid = str(target.msg_id)
@@ -229,7 +227,7 @@ def change_for(
         try:
             emoji = refs.check_emoji(value.strip())
         except MessagingError as exc:
-            raise InputError(f"{exc} (a single emoji, e.g. 👍; \"\" removes yours)") from exc
+            raise InputError(f'{exc} (a single emoji, e.g. 👍; "" removes yours)') from exc
         return Change(kind, {"to": tid, "emoji": emoji}, "")
     if kind == "delete":
         return Change(kind, {"to": tid}, "")
@@ -255,4 +253,3 @@ def find(sql: Sql, cid: str, typed: str) -> StoredMessage:
     if len(found) > 1:
         raise InputError(f"several messages start with {prefix}: give more of the id")
     return found[0]
-
