@@ -42,6 +42,8 @@ from walletim.messaging.envelope import WireKind as WireKind
 from walletim.messaging.fields import ZERO
 from walletim.messaging.groups import GroupChange, is_change, parse_change
 from walletim.messaging.refs import (
+    delete_text,
+    edit_text,
     parse_delete,
     parse_edit,
     parse_nonce,
@@ -513,8 +515,8 @@ KINDS: dict[str, KindSpec] = {
     "action": KindSpec(parse_action, lambda b: parse_action(b).text, "said", in_group=True),
     "reply": KindSpec(parse_reply, lambda b: parse_reply(b).text, "said", in_group=True),
     "reaction": KindSpec(parse_reaction, reaction_text, "control", in_group=True),
-    "edit": KindSpec(parse_edit, lambda b: "edited a message", "control", in_group=True),
-    "delete": KindSpec(parse_delete, lambda b: "deleted a message", "control", in_group=True),
+    "edit": KindSpec(parse_edit, edit_text, "control", in_group=True),
+    "delete": KindSpec(parse_delete, delete_text, "control", in_group=True),
     "group": KindSpec(parse_group, _unwrapped, "said"),
     "membership": KindSpec(
         parse_any_membership, lambda b: parse_any_membership(b).text, "group-event"

@@ -155,6 +155,17 @@ def parse_delete(body: object) -> Delete:
     return Delete(target_id(F.obj(body, "delete").get("to")))
 
 
+def edit_text(body: object) -> str:
+    """What an edit shows as an event (its body checked: a malformed one is refused)."""
+    parse_edit(body)
+    return "edited a message"
+
+
+def delete_text(body: object) -> str:
+    parse_delete(body)
+    return "deleted a message"
+
+
 def reaction_text(body: object) -> str:
     emoji = parse_reaction(body).emoji
     return f"reacted {emoji}" if emoji else "removed a reaction"

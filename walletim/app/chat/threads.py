@@ -105,11 +105,13 @@ def _change(tx: ChatTx, account: str, c: StoredMessage, target: StoredMessage) -
     change: T.Change = "edit" if c.kind == "edit" else "delete"
     why = T.refusal(change, _author(c), target.kind, _author(target))
     if why is not None:
-        S.forget(sql, c.id)
+        if c.direction == "in":  # kept only as the rejection recorded here
+            S.forget(sql, c.id)
         tx.add_event(account, c.sender or c.peer, "rejected", why[0])
         return
     if target.deleted:
-        S.scrub_control(sql, c.id, str(target.msg_id))
+        if c.direction == "in":
+            S.scrub_control(sql, c.id, str(target.msg_id))
         return
     if change == "delete":
         S.tombstone(sql, target)
@@ -136,7 +138,8 @@ def _edit(sql: Sql, c: StoredMessage, target: StoredMessage, text: str) -> None:
     if target.kind == "reply" and target.ref is not None:
         body = {"to": target.ref, "text": now}
     S.show_text(sql, target.id, now, body)
-    S.scrub_control(sql, c.id, tid)
+    if c.direction == "in":  # our own edit keeps its words until sent (they are its message)
+        S.scrub_control(sql, c.id, tid)
 
 
 def _react(sql: Sql, r: StoredMessage, target: StoredMessage | None) -> None:
