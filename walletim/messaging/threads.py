@@ -96,8 +96,10 @@ class ReactionEvent:
     id: str  # the reaction message's id
 
     @property
-    def key(self) -> tuple[int, str]:
-        return self.sent_ms, self.id
+    def key(self) -> tuple[int, str, str]:
+        """Newest first by its author's time, then by id (and emoji: a total order, so every
+        end picks the same one whatever the order they arrived in)."""
+        return self.sent_ms, self.id, self.emoji
 
 
 def replaces(new: ReactionEvent, old: ReactionEvent | None) -> bool:
