@@ -112,7 +112,9 @@ def inbox(ctx: Ctx, account: str) -> None:
 
     def human() -> None:
         for x in r.received:
-            if not x.request:  # a stranger's words wait in Requests
+            # A stranger's words wait in Requests; a roster change (walletim's own words,
+            # signature checked) says which group added you.
+            if not x.request or x.message.kind == "membership":
                 click.echo(message_line(x.message, names, views.get(x.message.id), account))
         _inbox_requests(r, account, names)
         # Gaps are counted per sender (a group message travels in its sender's session).
@@ -132,7 +134,7 @@ def _inbox_requests(r: InboxResult, account: str, names: dict[str, str]) -> None
     """New mail in Requests, by sender and count, without its words; mail dropped unread."""
     counts: dict[str, int] = {}
     for x in r.received:
-        if x.request:
+        if x.request and x.message.kind != "membership":
             counts[x.message.peer] = counts.get(x.message.peer, 0) + 1
     for peer, n in counts.items():
         click.echo(
