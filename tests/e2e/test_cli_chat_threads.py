@@ -140,6 +140,24 @@ def test_forged_edit_and_delete_by_a_non_author_are_refused(
     events = alice("chat", "read", "--from", "alice", gid).out
     assert "9999" not in events
 
+    # The honest changes work in the group, for every member.
+    ok(bob, "chat", "react", "--from", "bob", gid, msg_id, "👍")
+    ok(bob, "chat", "reply", "--from", "bob", gid, msg_id, "noted")
+    ok(alice, "chat", "edit", "--from", "alice", gid, msg_id, "the code is 4321")
+    for cli, who in ((alice, "alice"), (bob, "bob"), (mallory, "mallory")):
+        ok(cli, "chat", "inbox", "--from", who)
+    for cli, who in ((alice, "alice"), (bob, "bob"), (mallory, "mallory")):
+        history = read(cli, who, gid)
+        said_now = by_id(history, msg_id)
+        assert (said_now["text"], said_now["edited"]) == ("the code is 4321", True)
+        assert said_now["reactions"] == [{"emoji": "👍", "count": 1, "reactors": [b]}]
+        [reply] = [x for x in history if x["kind"] == "reply"]
+        assert reply["sender"] == b and reply["quote"]["text"] == "the code is 4321"
+    ok(alice, "chat", "delete", "--from", "alice", gid, msg_id)
+    for cli, who in ((bob, "bob"), (mallory, "mallory")):
+        ok(cli, "chat", "inbox", "--from", who)
+        assert by_id(read(cli, who, gid), msg_id)["deleted"] is True
+
 
 def test_strangers_go_to_requests_accept_block_unblock(
     trio: dict[str, tuple[Cli, str]],
@@ -158,9 +176,15 @@ def test_strangers_go_to_requests_accept_block_unblock(
     [req] = ok(alice, "chat", "requests", "--from", "alice")["requests"]
     assert (req["address"], req["state"], req["messages"]) == (m, "request", 2)
     assert ok(alice, "chat", "read", "--from", "alice", m)["consent"] == "request"
+    assert "this conversation is a request" in alice("chat", "read", "--from", "alice", m).out
+
+    assert ok(alice, "chat", "ignore", "--from", "alice", m)["state"] == "ignored"
+    assert ok(alice, "chat", "requests", "--from", "alice")["requests"] == []
+    [req] = ok(alice, "chat", "requests", "--from", "alice", "--all")["requests"]
+    assert req["state"] == "ignored"
 
     accepted = ok(alice, "chat", "accept", "--from", "alice", m)
-    assert (accepted["before"], accepted["state"]) == ("request", "allowed")
+    assert (accepted["before"], accepted["state"]) == ("ignored", "allowed")
     assert ok(alice, "chat", "requests", "--from", "alice")["requests"] == []
 
     blocked = ok(alice, "chat", "block", "--from", "alice", m)
