@@ -235,3 +235,45 @@ def test_changes_waiting_for_their_message_and_unknown_ids(
     assert (m.text, m.edited) == ("hello!", True)
     assert [v.text for v in alice.versions("alice", b, m.msg_id or "")] == ["hello", "hello!"]
     assert alice.read("alice", b).reactions[str(ok.msg_id)][0].emoji == "🎉"
+
+
+def test_a_block_drops_mail_and_takes_the_blocked_senders_room_in_the_mailbox(
+    tmp_path: Path, relay: MemoryRelay
+) -> None:
+    """After a block, the blocked sender's mail is dropped unread and the relay sees it as a
+    stranger (its delivery key no longer works, and no later message, not even a group
+    message, gives it the new one); a contact gets the new key with the next message."""
+    made = {n: Home(n, tmp_path / n, relay) for n in ("alice", "bob", "mallory")}
+    try:
+        alice, bob, mallory = (made[n].service() for n in ("alice", "bob", "mallory"))
+        a, b, m = (made[n].address for n in ("alice", "bob", "mallory"))
+        for svc, who in ((alice, "alice"), (bob, "bob"), (mallory, "mallory")):
+            svc.init(who)
+        alice.send("alice", m, "hi")  # both get alice's delivery key
+        alice.send("alice", b, "hi")
+        mallory.inbox("mallory")
+        bob.inbox("bob")
+
+        def keyed(svc: Any, who: str, to: str) -> bool:
+            sent = svc.send(who, to, "ping")
+            return any(mid == sent.message.relay_id for _box, mid in relay.keyed_sends)
+
+        assert keyed(mallory, "mallory", a) and keyed(bob, "bob", a)
+        assert [r.message.text for r in alice.inbox("alice").received] == ["ping", "ping"]
+        blocked = alice.block("alice", m)
+        assert blocked.rotated and blocked.before.state == "allowed"
+        group = alice.group_create("alice", "crew", [b, m])
+        assert group  # mallory gets alice's group traffic, never her new delivery key
+        alice.send("alice", b, "new key inside")
+        mallory.inbox("mallory")
+        bob.inbox("bob")
+        assert not keyed(mallory, "mallory", a)  # a stranger to the relay again
+        assert keyed(bob, "bob", a)
+        got = alice.inbox("alice")
+        assert [r.message.text for r in got.received] == ["ping"] and got.dropped == 1
+        assert alice.consent("alice", m).dropped == 1
+        with pytest.raises(InputError, match="unblock"):
+            alice.send("alice", m, "hello?")
+    finally:
+        for h in made.values():
+            h.close()
