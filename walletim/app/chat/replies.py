@@ -9,6 +9,7 @@ from typing import Protocol
 
 from walletim.app.chat.accounts import Accounts
 from walletim.app.chat.groups import Groups
+from walletim.app.chat.outbox import check_text
 from walletim.app.chat.ports import Env
 from walletim.app.chat.results import Posted, SendResult
 from walletim.app.chat.threads import Decorations, change_for, decorate, find
@@ -39,6 +40,7 @@ class Replies:
     def send(self, account: str, peer: str, kind: WireKind, typed: str, value: str) -> Posted:
         """Send a change of ``kind`` to the message ``typed`` names (see ChatService.reply,
         react, edit, delete)."""
+        check_text(value)  # an edit's words go in its body: the same bound as a message's
         me = self._accounts.me(account)
         target = self.find(account, peer, typed)
         change = change_for(kind, me.address, target, value)
