@@ -140,6 +140,12 @@ class _Printer:
         item, names = event.item, self._names
         if isinstance(item, Received):
             m = item.message
+            if item.request and m.kind != "membership":  # a stranger's words wait in Requests
+                click.echo(
+                    f"request: a new message from {show.label(m.peer, names)}, not yet "
+                    f"accepted (walletim chat requests --from {self._account})"
+                )
+                return
             said = show.message_line(m, names, self._view(m), self._account, stranger=item.request)
             click.echo(said)
             if item.verdict == "gap":

@@ -127,7 +127,7 @@ def inbox(ctx: Ctx, account: str) -> None:
             click.echo("no new messages")
         _conversations([c for c in conversations if c.peer not in pending], names)
 
-    ctx.emit(_inbox_json(r, views, conversations), human)
+    ctx.emit(_inbox_json(r, views, conversations, pending), human)
 
 
 def _inbox_requests(r: InboxResult, account: str, names: dict[str, str]) -> None:
@@ -146,7 +146,10 @@ def _inbox_requests(r: InboxResult, account: str, names: dict[str, str]) -> None
 
 
 def _inbox_json(
-    r: InboxResult, views: Mapping[int, MoneyView], conversations: Sequence[ConversationInfo]
+    r: InboxResult,
+    views: Mapping[int, MoneyView],
+    conversations: Sequence[ConversationInfo],
+    pending: set[str],
 ) -> dict[str, object]:
     return {
         "address": r.address,
@@ -171,7 +174,10 @@ def _inbox_json(
                 "address": c.peer,
                 "name": c.name,
                 "unread": c.unread,
-                "last": None if c.last is None else message_json(c.last),
+                "request": c.peer in pending,  # in Requests (not accepted yet)
+                "last": None
+                if c.last is None
+                else message_json(c.last, stranger=c.peer in pending),
             }
             for c in conversations
         ],
