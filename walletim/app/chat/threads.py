@@ -187,7 +187,7 @@ def decorate(sql: Sql, cid: str, messages: Sequence[StoredMessage]) -> Decoratio
     refs_named = sorted({m.ref for m in messages if m.kind == "reply" and m.ref})
     found = S.by_ids(sql, cid, refs_named) if refs_named else {}
     quotes = {r: _quote(r, found.get(r)) for r in refs_named}
-    ids = [m.msg_id for m in messages if m.msg_id and not m.deleted]
+    ids = [m.msg_id for m in messages if m.msg_id and not m.deleted and m.kind in T.REACTABLE]
     events = S.reactions_for(sql, cid, ids) if ids else {}
     reactions = {i: t for i, es in events.items() if (t := T.tally(es))}
     return Decorations(quotes, reactions)
