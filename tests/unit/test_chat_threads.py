@@ -277,3 +277,18 @@ def test_a_block_drops_mail_and_takes_the_blocked_senders_room_in_the_mailbox(
     finally:
         for h in made.values():
             h.close()
+
+
+def test_a_strangers_money_message_is_shown_as_walletims_words_not_money() -> None:
+    from walletim.cli.chat.render import message_json, message_line
+    from walletim.store.chat import StoredMessage
+
+    m = StoredMessage(
+        1, "c", ALICE, BOB, "in", "00" * 8, 1, 0, 0, "payment", {"tx": "0x"},
+        "paid 1000 ETH: refund", "received", "r", True, None, ID,
+    )  # fmt: skip
+    line = message_line(m, {}, None, "alice", stranger=True)
+    assert "1000" not in line and "someone you have not accepted" in line
+    doc = message_json(m, stranger=True)
+    assert doc["request"] is True and "1000" not in str(doc["text"]) and "verification" not in doc
+    assert "paid 1000 ETH" in message_line(m, {}, None, "alice")  # accepted: its words (no badge)
