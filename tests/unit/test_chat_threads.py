@@ -292,3 +292,31 @@ def test_a_strangers_money_message_is_shown_as_walletims_words_not_money() -> No
     doc = message_json(m, stranger=True)
     assert doc["request"] is True and "1000" not in str(doc["text"]) and "verification" not in doc
     assert "paid 1000 ETH" in message_line(m, {}, None, "alice")  # accepted: its words (no badge)
+
+
+def test_migration_12_names_old_messages_as_both_ends_name_them() -> None:
+    """Messages stored before ids (no nonce) get the id every end computes from their author,
+    epoch and counter: the migration's frozen rule is the live one."""
+    import sqlite3
+
+    from walletim.store.schema import MIGRATIONS
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    *old, v12 = MIGRATIONS
+    assert v12.version == 12
+    for migration in old:
+        migration.apply(conn)
+    conn.execute("INSERT INTO conversations VALUES ('c', ?, ?, 0)", (ALICE, BOB))
+    rows = [("out", "e1", 1, None), ("in", "e2", 1, None), ("in", "", None, None)]
+    for direction, epoch, counter, sender in rows:
+        conn.execute(
+            "INSERT INTO messages (conversation_id, account, direction, epoch, counter, sent_ms, "
+            "stored_ms, kind, body, text, state, sender) VALUES "
+            "('c', ?, ?, ?, ?, 0, 0, 'text', '{}', 'x', 'sent', ?)",
+            (ALICE, direction, epoch, counter, sender),
+        )
+    v12.apply(conn)
+    got = conn.execute("SELECT author, msg_id FROM messages ORDER BY id").fetchall()
+    assert got[0] == (ALICE, refs.counter_message_id(ALICE, "e1", 1))
+    assert got[1] == (BOB, refs.counter_message_id(BOB, "e2", 1))
+    assert got[2][0] == BOB and len(got[2][1]) == 32 and len({g[1] for g in got}) == 3
