@@ -42,6 +42,10 @@ def users(world: World, relay: RelayProcess, tmp_path: Path) -> dict[str, User]:
         out[name] = User(Cli(home, env), f"dev:{n}", world, relay)
     for u in out.values():
         u.ok("chat", "init", "--from", u.spec)
+    for u in out.values():  # people who pay each other have accepted each other (consent)
+        for other in out.values():
+            if other is not u:
+                u.ok("chat", "accept", "--from", u.spec, other.address)
     return out
 
 

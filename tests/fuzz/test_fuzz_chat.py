@@ -170,3 +170,35 @@ def test_invalid_and_small_order_keys_in_every_header_position() -> None:
                     {"text": "x"},
                     bundle=bundle,
                 )
+
+
+# Replies, reactions, edits and deletes (walletim.messaging.refs): bodies any peer writes,
+# alone or inside a group wrapper, and the payload's id nonce.
+_ID = "0123456789abcdef" * 2
+change_bodies = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "to": st.one_of(st.just(_ID), st.text(max_size=40), json_values),
+            "text": st.one_of(st.text(max_size=80), json_values),
+            "emoji": st.one_of(st.text(max_size=8), json_values),
+        },
+    ),
+)
+
+
+@fuzz("fuzz chat: reply, reaction, edit and delete bodies", 300, 3000)
+@given(change_bodies, st.sampled_from(["reply", "reaction", "edit", "delete"]), json_values)
+def test_change_bodies_raise_only_messaging_errors(body: object, kind: str, nonce: object) -> None:
+    from walletim.messaging.envelope import Payload
+    from walletim.messaging.kinds import KINDS, parse_group, text_of
+
+    for parse in (KINDS[kind].parse, lambda b: text_of(kind, b)):
+        with contextlib.suppress(MessagingError):
+            parse(body)
+    with contextlib.suppress(MessagingError):
+        parse_group({"group": "ab" * 16, "k": kind, "b": body, "i": nonce})
+    doc = {"v": 1, "e": "00" * 8, "n": 1, "t": 1, "k": kind, "b": body, "i": nonce}
+    with contextlib.suppress(MessagingError):
+        Payload.decode(json.dumps(doc).encode())

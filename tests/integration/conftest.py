@@ -3,7 +3,7 @@ and one relay."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,16 @@ class Person:
         return self.payments()[0]
 
 
+def accept_each_other(people: Iterable[Any]) -> None:
+    """People who pay each other know each other: each accepts the others (consent,
+    walletim.app.chat.consent), so money between them is recorded and checked."""
+    everyone = list(people)
+    for p in everyone:
+        for other in everyone:
+            if other is not p:
+                p.session.chat.accept(p.spec, other.address)
+
+
 @pytest.fixture
 def people(world: World, relay: RelayProcess, tmp_path: Path) -> Iterator[dict[str, Person]]:
     from walletim.app.session import Session
@@ -46,6 +56,7 @@ def people(world: World, relay: RelayProcess, tmp_path: Path) -> Iterator[dict[s
         sessions.append(s)  # no world manifest: each home finds the world on the chain
         out[name] = Person(name, f"dev:{n}", s)
         s.chat.init(f"dev:{n}")
+    accept_each_other(out.values())
     try:
         yield out
     finally:

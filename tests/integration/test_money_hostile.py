@@ -67,6 +67,8 @@ def test_paying_yourself_and_citing_a_request_settles_nothing(
     chat.send_payload(alice.spec, bob.address, "group", {"group": ghost, "k": "payment",
                       "b": claim}, "")  # fmt: skip
     bob.inbox()
+    assert bob.payments() == []  # a group nobody created is a request: its money is not money
+    bob.session.chat.accept(bob.spec, ghost)  # even accepted, its roster is not verified
     ghostly = bob.last_payment()
     assert ghostly.state == "pending" and "roster is not verified" in ghostly.reason
     assert _request_state(bob, rid) == "open"

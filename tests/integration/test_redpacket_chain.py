@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli, RelayProcess, World, wait_receipt
+from tests.integration.conftest import accept_each_other
 from walletim.errors import InputError
 from walletim.messaging.kinds import Asset, PacketOffer
 
@@ -50,6 +51,7 @@ def people(world: World, relay: RelayProcess, tmp_path: Path) -> Iterator[dict[s
         s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
         s.chat.init(f"dev:{n}")
         out[name] = Person(name, f"dev:{n}", s)
+    accept_each_other(out.values())
     try:
         yield out
     finally:

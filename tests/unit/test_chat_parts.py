@@ -65,8 +65,14 @@ def test_send_and_receive_with_a_hook_by_kind(homes: dict[str, Home]) -> None:
         bob.on_incoming(["system"], lambda me, m: None)  # no peer can send one
     sent = alice.send("alice", homes["bob"].address, "gm")
     assert sent.message.state == "sent" and sent.message.counter == 1
+    live: list[str] = []
+    bob.on_message(lambda me, m: live.append(m.text), requests=True)
     inbox = bob.inbox("bob")
     assert [r.message.text for r in inbox.received] == ["gm"]
+    # Alice is a stranger to bob: only the hook that asked for requests saw it ...
+    assert inbox.received[0].request and live == ["gm"] and texts == everything == []
+    # ... the others get it when bob accepts.
+    assert bob.accept("bob", homes["alice"].address).handed_on == 1
     assert texts == ["gm"] and everything == ["text"]
     assert [c.peer for c in bob.conversations("bob")] == [homes["alice"].address]
 

@@ -267,6 +267,7 @@ class Session:
                 packets=lambda: self.redpackets,
                 weth=weth,
                 aave_pool=lambda: self.lending.known_pool(),
+                consented=lambda address, peer: self.chat.consented(address, peer),
             )
             rules = Rules(self.network.confirmations, self.network.finality)
             self._wim = WalletIM(ports, rules)

@@ -3,11 +3,17 @@
 Inside the Double Ratchet encryption (so authenticated)::
 
     payload = JSON {"v": 1, "e": epoch, "n": counter, "t": sent_ms, "k": kind, "b": body,
-                    "dk": the sender's delivery key, hex (optional)}
+                    "dk": the sender's delivery key, hex (optional),
+                    "i": the message's id nonce, 16 bytes hex (optional)}
 
 ``dk`` is how a mailbox owner gives its delivery key to the peers it writes to (the relay
 lets senders who present it use the whole mailbox, not only the strangers' share): it only
 ever travels inside the encryption. Older readers ignore it.
+
+``i`` names the message for replies, reactions, edits and deletes: its id is a hash of its
+author's address and this nonce (:func:`walletim.messaging.refs.message_id`), so both ends
+compute the same id and nobody can mint an id that names another author's message. (A group
+message carries its own nonce inside the group wrapper, the same for every member.)
 
 The inner frame names the sender's chat identity key and carries the ratchet (and, for a
 session's first messages, X3DH) header; the whole frame is padded to a size bucket and then
@@ -47,11 +53,24 @@ FRAME_FIXED = 3 + 1 + 1 + 32 + 2
 KINDS = {1: "initial", 2: "message"}
 EPOCH_HEX = 16
 DELIVERY_KEY_HEX = 32  # a 16-byte delivery key
+NONCE_HEX = 32  # a message's 16-byte id nonce
 #: The message kinds a peer may send (what each carries: the registry,
 #: :data:`walletim.messaging.kinds.KINDS`). Local kinds ("system" notices, the watcher's
 #: "alert"s) are never accepted from the wire, so no peer can make its words look like
 #: walletim's own.
-WireKind = Literal["text", "payment", "request", "redpacket", "action", "group", "membership"]
+WireKind = Literal[
+    "text",
+    "payment",
+    "request",
+    "redpacket",
+    "action",
+    "group",
+    "membership",
+    "reply",
+    "reaction",
+    "edit",
+    "delete",
+]
 WIRE_KINDS: tuple[WireKind, ...] = get_args(WireKind)
 PAYLOAD_KINDS = WIRE_KINDS  # the older name
 
@@ -64,10 +83,11 @@ class Payload:
     kind: WireKind
     body: object
     delivery_key: bytes | None = None  # the sender's, for the recipient to present
+    nonce: bytes | None = None  # the message's id nonce (16 bytes; None from old senders)
 
     def encode(self) -> bytes:
-        """Compact JSON (UTF-8). Raises MessagingError on an unknown kind, a bad epoch or a
-        delivery key that is not 16 bytes."""
+        """Compact JSON (UTF-8). Raises MessagingError on an unknown kind, a bad epoch, or a
+        delivery key or id nonce that is not 16 bytes."""
         if not _is_wire(self.kind):
             raise MessagingError(f"unknown payload kind {self.kind[:20]!r}")
         if not _is_epoch(self.epoch):
@@ -84,6 +104,10 @@ class Payload:
             if len(self.delivery_key) * 2 != DELIVERY_KEY_HEX:
                 raise MessagingError("a delivery key is 16 bytes")
             doc["dk"] = self.delivery_key.hex()
+        if self.nonce is not None:
+            if len(self.nonce) * 2 != NONCE_HEX:
+                raise MessagingError("a message id nonce is 16 bytes")
+            doc["i"] = self.nonce.hex()
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
@@ -107,13 +131,18 @@ class Payload:
             raise MessagingError("malformed message time")
         if not isinstance(kind, str) or not _is_wire(kind):
             raise MessagingError("unknown message kind")
-        dk = doc.get("dk")
-        key = None
-        if dk is not None:
-            if not isinstance(dk, str) or len(dk) != DELIVERY_KEY_HEX or not _is_hex(dk):
-                raise MessagingError("malformed delivery key")
-            key = bytes.fromhex(dk)
-        return cls(epoch, counter, sent, kind, doc.get("b"), key)
+        key = _optional_hex(doc.get("dk"), DELIVERY_KEY_HEX, "malformed delivery key")
+        nonce = _optional_hex(doc.get("i"), NONCE_HEX, "malformed message id")
+        return cls(epoch, counter, sent, kind, doc.get("b"), key, nonce)
+
+
+def _optional_hex(value: object, digits: int, error: str) -> bytes | None:
+    """``digits`` lowercase hex digits as bytes (None: absent). Raises MessagingError."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != digits or not _is_hex(value):
+        raise MessagingError(error)
+    return bytes.fromhex(value)
 
 
 def _is_wire(kind: str) -> TypeGuard[WireKind]:

@@ -41,6 +41,16 @@ from walletim.messaging.envelope import WIRE_KINDS as WIRE_KINDS
 from walletim.messaging.envelope import WireKind as WireKind
 from walletim.messaging.fields import ZERO
 from walletim.messaging.groups import GroupChange, is_change, parse_change
+from walletim.messaging.refs import (
+    delete_text,
+    edit_text,
+    parse_delete,
+    parse_edit,
+    parse_nonce,
+    parse_reaction,
+    parse_reply,
+    reaction_text,
+)
 
 MAX_NOTE = 280
 MAX_NAME = 64
@@ -354,14 +364,18 @@ class GroupMessage:
     group_id: str
     kind: str
     body: object
+    nonce: bytes | None = None  # the wrapped message's id nonce, the same for every member
 
 
 def parse_group(body: object) -> GroupMessage:
+    """``{"group": ID, "k": kind, "b": body, "i": id nonce (optional)}``."""
     b = F.obj(body, "group message")
     kind = b.get("k")
     if not isinstance(kind, str) or kind not in GROUP_KINDS:
         raise MessagingError("unsupported group message kind")
-    return GroupMessage(F.group_id(b.get("group")), kind, b.get("b"))
+    raw = b.get("i")
+    nonce = None if raw is None else parse_nonce(raw)
+    return GroupMessage(F.group_id(b.get("group")), kind, b.get("b"), nonce)
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,8 +476,10 @@ MessageKind: TypeAlias = WireKind | LocalKind
 MessageState = Literal["received", "queued", "sending", "sent", "failed"]
 Direction = Literal["in", "out"]
 #: How a screen shows a kind: a peer's words after walletim's own ("said"), walletim's own
-#: words ("walletim"), an event of a group's roster ("group-event").
-Display = Literal["said", "walletim", "group-event"]
+#: words ("walletim"), an event of a group's roster ("group-event"), a change to another
+#: message (a reaction, an edit, a delete: "control"), shown on that message, not as a line
+#: of its own.
+Display = Literal["said", "walletim", "group-event", "control"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,6 +513,10 @@ KINDS: dict[str, KindSpec] = {
     "request": KindSpec(parse_request, lambda b: parse_request(b).text, "said", in_group=True),
     "redpacket": KindSpec(parse_packet, lambda b: parse_packet(b).text, "said", in_group=True),
     "action": KindSpec(parse_action, lambda b: parse_action(b).text, "said", in_group=True),
+    "reply": KindSpec(parse_reply, lambda b: parse_reply(b).text, "said", in_group=True),
+    "reaction": KindSpec(parse_reaction, reaction_text, "control", in_group=True),
+    "edit": KindSpec(parse_edit, edit_text, "control", in_group=True),
+    "delete": KindSpec(parse_delete, delete_text, "control", in_group=True),
     "group": KindSpec(parse_group, _unwrapped, "said"),
     "membership": KindSpec(
         parse_any_membership, lambda b: parse_any_membership(b).text, "group-event"

@@ -324,12 +324,14 @@ def encrypt(
     bundle: PeerBundle | None = None,
     now_ms: int | None = None,
     delivery_key: bytes | None = None,
+    nonce: bytes | None = None,
 ) -> Outgoing:
     """Encrypt one message to ``peer`` (their identity key) and seal it.
 
     Uses the newest session with that key; without one, ``bundle`` (the peer's verified
     prekey bundle) starts a new session with X3DH. ``delivery_key`` (ours) travels inside
-    the encryption, so the peer can present it to the relay when writing to us.
+    the encryption, so the peer can present it to the relay when writing to us; ``nonce``
+    is the message's id nonce (see :mod:`walletim.messaging.refs`).
 
     Raises:
         MessagingError: no session and no bundle, a bundle whose signed prekey does not
@@ -337,7 +339,7 @@ def encrypt(
     """
     sent = int(time.time() * 1000) if now_ms is None else now_ms
     payload = Payload(
-        conversation.epoch, conversation.next_counter, sent, kind, body, delivery_key
+        conversation.epoch, conversation.next_counter, sent, kind, body, delivery_key, nonce
     ).encode()
     session = conversation.active_for(peer)
     if session is None:

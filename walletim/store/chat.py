@@ -34,6 +34,7 @@ __all__ = [
     "ConversationInfo",
     "Event",
     "GroupRow",
+    "MessageIds",
     "OutboxItem",
     "PrekeyRow",
     "StoredMessage",
@@ -68,23 +69,54 @@ class StoredMessage:
     relay_id: str | None
     unread: bool
     sender: str | None = None  # who wrote it, in a group conversation
+    #: Its id, the same at its author and every recipient (walletim.messaging.refs).
+    msg_id: str | None = None
+    author: str | None = None  # who wrote it (this account for its own messages)
+    ref: str | None = None  # the id a reply, reaction, edit or delete names
+    edited: bool = False  # an edit by its author changed its text (versions kept)
+    deleted: bool = False  # deleted by its author: its text is gone
+    nonce: str | None = None  # the id nonce it was (or will be) sent with, hex
 
 
 _MSG_COLUMNS = (
     "m.id, m.conversation_id, c.account, c.peer, m.direction, m.epoch, m.counter, m.sent_ms, "
-    "m.stored_ms, m.kind, m.body, m.text, m.state, m.relay_id, m.unread, m.sender"
+    "m.stored_ms, m.kind, m.body, m.text, m.state, m.relay_id, m.unread, m.sender, m.msg_id, "
+    "m.author, m.ref, m.edited, m.deleted, m.nonce"
 )
+_N_MSG = 22
 #: Transport copies of group messages live in the 1:1 conversations they travelled in; the
-#: group conversation shows them. 1:1 history and search leave them out.
-_NOT_TRANSPORT = "(c.peer LIKE 'group:%' OR m.kind NOT IN ('group', 'membership'))"
+#: group conversation shows them. Reactions, edits and deletes show on the message they
+#: name. History and the conversations' last messages leave them out.
+_SHOWN = (
+    "(c.peer LIKE 'group:%' OR m.kind NOT IN ('group', 'membership')) "
+    "AND m.kind NOT IN ('reaction', 'edit', 'delete')"
+)
 _MSG_FROM = "messages m JOIN conversations c ON c.id = m.conversation_id"
+#: For the other repositories of messages (walletim.store.threads).
+MSG_COLUMNS, MSG_FROM, SHOWN = _MSG_COLUMNS, _MSG_FROM, _SHOWN
+
+
+def message_row(r: Row) -> StoredMessage:
+    """A StoredMessage from a row of :data:`MSG_COLUMNS`."""
+    return _message(r)
 
 
 def _message(r: Row) -> StoredMessage:
     return StoredMessage(
         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], json.loads(r[10]),
-        r[11], r[12], r[13], bool(r[14]), r[15],
+        r[11], r[12], r[13], bool(r[14]), r[15], r[16], r[17], r[18], bool(r[19]),
+        bool(r[20]), r[21],
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class MessageIds:
+    """How a message is named: its id, author and id nonce (hex), and the id it names."""
+
+    msg_id: str | None = None
+    author: str | None = None
+    nonce: str | None = None
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,12 +232,18 @@ class ChatTx(GroupTx):
         mailbox: str | None = None,
         envelope: bytes | None = None,
         unread: bool = False,
+        ids: MessageIds | None = None,
     ) -> int | None:
-        """Store one message. Returns its id, or None if it was already stored."""
+        """Store one message (``ids``: its id, author, id nonce and the message it names).
+        Returns its row id, or None if it was already stored (the same relay id, counter, or
+        message id in this conversation)."""
+        i = ids or MessageIds()
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO messages (conversation_id, account, direction, epoch, counter, "
-            "sent_ms, stored_ms, kind, body, text, state, relay_id, mailbox, envelope, unread) "
-            "VALUES (?,(SELECT account FROM conversations WHERE id = ?),?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "sent_ms, stored_ms, kind, body, text, state, relay_id, mailbox, envelope, unread, "
+            "msg_id, author, nonce, ref) VALUES "
+            "(?,(SELECT account FROM conversations WHERE id = ?),"
+            "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 cid,
                 cid,
@@ -222,6 +260,10 @@ class ChatTx(GroupTx):
                 mailbox,
                 envelope,
                 int(unread),
+                i.msg_id,
+                i.author,
+                i.nonce,
+                i.ref,
             ),
         )
         return cur.lastrowid if cur.rowcount else None
@@ -422,7 +464,7 @@ class ChatRepo:
             raise InputError(f"limit must be 1 .. {MAX_HISTORY}")
         rows = self.store.execute(
             f"SELECT {_MSG_COLUMNS} FROM {_MSG_FROM} WHERE m.conversation_id = ? "
-            f"AND {_NOT_TRANSPORT} ORDER BY m.id DESC LIMIT ?",
+            f"AND {_SHOWN} ORDER BY m.id DESC LIMIT ?",
             (conversation_id(account, peer), limit),
         ).fetchall()
         return [_message(r) for r in reversed(rows)]
@@ -440,7 +482,8 @@ class ChatRepo:
             "SELECT c.id, c.account, c.peer, k.name, "
             "(SELECT count(*) FROM messages u WHERE u.conversation_id = c.id AND u.unread = 1), "
             "(SELECT max(id) FROM messages l WHERE l.conversation_id = c.id "
-            "AND (c.peer LIKE 'group:%' OR l.kind NOT IN ('group', 'membership'))) AS last_id "
+            "AND (c.peer LIKE 'group:%' OR l.kind NOT IN ('group', 'membership')) "
+            "AND l.kind NOT IN ('reaction', 'edit', 'delete')) AS last_id "
             "FROM conversations c LEFT JOIN contacts k ON k.address = c.peer "
             "WHERE c.account = ? ORDER BY last_id DESC",
             (account,),
@@ -463,8 +506,9 @@ class ChatRepo:
             "WHERE c.account = ? AND m.state IN ('queued', 'sending') ORDER BY m.id",
             (account,),
         ).fetchall()
+        n = _N_MSG
         return [
-            OutboxItem(_message(r[:16]), r[16], None if r[17] is None else bytes(r[17]))
+            OutboxItem(_message(r[:n]), r[n], None if r[n + 1] is None else bytes(r[n + 1]))
             for r in rows
         ]
 

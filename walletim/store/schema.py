@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from walletim.store.schema_threads import v12
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -544,4 +546,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "red packets: what the chain says of them (state, reason)", V9),
     Migration(10, "groups: signed, hash-chained membership history", V10),
     Migration(11, "relay pins, delivery keys, outbox waits (mailbox quotas)", V11),
+    Migration(12, "message ids, replies, reactions, edits, deletes; consent", v12),
 )

@@ -13,6 +13,7 @@ Example (a script)::
 each hold one part of chat and are named in its docstring.
 """
 
+from walletim.app.chat.consent import Consent, RequestInfo
 from walletim.app.chat.grouplog import GroupNotice
 from walletim.app.chat.ports import (
     AuthInfo,
@@ -23,10 +24,14 @@ from walletim.app.chat.ports import (
     websocket_connector,
 )
 from walletim.app.chat.results import (
+    Accepted,
+    Blocked,
+    Dropped,
     InboxResult,
     InitResult,
     Item,
     ListenEvent,
+    Posted,
     ReadResult,
     Received,
     Rejection,
@@ -34,21 +39,29 @@ from walletim.app.chat.results import (
     VerifyResult,
 )
 from walletim.app.chat.service import ChatService
+from walletim.app.chat.threads import Quote
 
 __all__ = [
+    "Accepted",
     "AuthInfo",
+    "Blocked",
     "ChatService",
     "Connector",
+    "Consent",
+    "Dropped",
     "GroupNotice",
     "Hook",
     "InboxResult",
     "InitResult",
     "Item",
     "ListenEvent",
+    "Posted",
+    "Quote",
     "ReadResult",
     "Received",
     "Rejection",
     "RelayConnection",
+    "RequestInfo",
     "SendResult",
     "VerifyResult",
     "WalletsPort",

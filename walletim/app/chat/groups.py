@@ -207,7 +207,8 @@ class Groups:
         if kind == "text" and not text.strip():
             raise InputError("the message is empty")
         check_text(text)
-        wrapped = {"group": g.group_id, "k": kind, "b": body}
+        nonce = self.env.randbytes(16)  # the message's id, the same for every member
+        wrapped = {"group": g.group_id, "k": kind, "b": body, "i": nonce.hex()}
         wrapper: WireKind = "group"
         items: list[Item] = [(m, wrapper, wrapped, "") for m in g.members if m != me.address]
         if keep:
@@ -217,7 +218,7 @@ class Groups:
             sent = self._messenger.send_many(account, items)
         copy = self._inbox.record(
             me.address, group_peer(g.group_id), kind, body, text,
-            direction="out", sender=me.address, unread=False,
+            direction="out", sender=me.address, unread=False, nonce=nonce,
         )  # fmt: skip
         return copy, sent
 

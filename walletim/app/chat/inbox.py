@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from walletim.app.chat.accounts import Me, conversation_state
+from walletim.app.chat.consent import consent_of
 from walletim.app.chat.grouplog import GroupNotice, HeadMeta, ingest
 from walletim.app.chat.ports import Env, Hook, RelayConnection
-from walletim.app.chat.results import InboxResult, Received, Rejection
+from walletim.app.chat.results import Dropped, InboxResult, Received, Rejection
+from walletim.app.chat.threads import ids_of, precheck, settle
 from walletim.errors import InputError, MessageRejected, MessagingError, StoreError
 from walletim.messaging import protocol
 from walletim.messaging.groups import is_change, parse_bundle
@@ -29,6 +31,7 @@ from walletim.messaging.kinds import (
     group_peer,
     is_kind,
     parse_group,
+    spec_of,
     text_of,
 )
 from walletim.messaging.session import (
@@ -39,8 +42,10 @@ from walletim.messaging.session import (
     decrypt,
     open_envelope,
 )
+from walletim.store import consent as consent_store
 from walletim.store.chat import ChatTx, GroupRow, StoredMessage
 from walletim.store.relay import save_peer_delivery_key
+from walletim.store.threads import by_row, incoming_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,27 +56,32 @@ class _Routed:
     kind: MessageKind
     body: object
     sender: str | None  # who wrote it, in a group's conversation
+    nonce: bytes | None  # its id nonce
+    group: str | None = None  # its group's conversation peer
 
 
 class Inbox:
     def __init__(self, env: Env) -> None:
         self.env = env
-        self._hooks: list[tuple[frozenset[str] | None, Hook]] = []
+        self._hooks: list[tuple[frozenset[str] | None, Hook, bool]] = []
 
     # -- hooks ----------------------------------------------------------------------------------
 
-    def on_incoming(self, kinds: Iterable[str] | None, hook: Hook) -> None:
+    def on_incoming(self, kinds: Iterable[str] | None, hook: Hook, *, requests: bool) -> None:
         """Call ``hook`` after each incoming message of ``kinds`` (None: of every kind) is
-        stored. Raises InputError for a kind no peer can send."""
+        stored: in a conversation this account consented to, and with ``requests`` in a
+        request too (else when it is accepted). Raises InputError for a kind no peer can
+        send."""
         wanted = None if kinds is None else frozenset(kinds)
         unknown = sorted((wanted or frozenset()) - set(WIRE_KINDS))
         if unknown:
             raise InputError(f"no incoming message has the kind(s) {', '.join(unknown)}")
-        self._hooks.append((wanted, hook))
+        self._hooks.append((wanted, hook, requests))
 
-    def _announce(self, address: str, message: StoredMessage) -> None:
-        for kinds, hook in self._hooks:
-            if kinds is None or message.kind in kinds:
+    def _announce(self, address: str, message: StoredMessage, *, request: bool) -> None:
+        """Hand ``message`` to the hooks (of a request: to those that asked for requests)."""
+        for kinds, hook, requests in self._hooks:
+            if (kinds is None or message.kind in kinds) and (requests or not request):
                 hook(address, message)
 
     # -- fetching -------------------------------------------------------------------------------
@@ -99,6 +109,9 @@ class Inbox:
                 me, item.mid, item.env, result.key_changes, result.group_notices
             )
             acks.append(item.mid)
+            if isinstance(outcome, Dropped):  # a blocked sender's: acknowledged, not kept
+                result.dropped += 1
+                continue
             if isinstance(outcome, Received):
                 result.received.append(outcome)
             elif isinstance(outcome, Rejection):
@@ -117,15 +130,16 @@ class Inbox:
         env: bytes,
         key_changes: list[str],
         notices: list[GroupNotice] | None = None,
-    ) -> Received | Rejection | None:
+    ) -> Received | Rejection | Dropped | None:
         """Decrypt and store one delivered envelope (None: already stored earlier, or a
-        membership change held or outvoted: see ``notices``)."""
+        membership change held or outvoted: see ``notices``; Dropped: from a blocked sender
+        or group, counted and not kept)."""
         repo = self.env.repo()
         with repo.tx() as tx:
             if tx.has_relay_id(mid):
                 return None
             opened = self._open(tx, me, env, key_changes)
-            if isinstance(opened, Rejection):
+            if isinstance(opened, Rejection | Dropped):
                 return opened
             peer, envelope = opened
             cid = tx.conversation(me.address, peer)
@@ -141,17 +155,33 @@ class Inbox:
             if incoming.verdict == "gap":
                 missing = ", ".join(str(n) for n in incoming.missing[:20])
                 tx.add_event(me.address, peer, "gap", "missing: " + missing)
-        received = Received(repo.message(stored), incoming.verdict, incoming.missing)
-        self._announce(me.address, received.message)
+        message = repo.message(stored)
+        # Nothing in a request (a stranger's conversation) is acted on until it is accepted.
+        request = not consent_of(repo.store, me.address, message.peer).allowed
+        received = Received(message, incoming.verdict, incoming.missing, request)
+        self._announce(me.address, message, request=request)
         return received
+
+    def announce_stored(self, address: str, peer: str) -> int:
+        """Hand the incoming messages of a conversation just accepted to the hooks, as if
+        they had just arrived (money in them is recorded and checked now). Returns how many."""
+        messages = incoming_of(self.env.repo().store, address, peer)
+        for m in messages:
+            for kinds, hook, requests in self._hooks:
+                if not requests and (kinds is None or m.kind in kinds):
+                    hook(address, m)
+        return len(messages)
 
     def _open(
         self, tx: ChatTx, me: Me, env: bytes, key_changes: list[str]
-    ) -> tuple[str, Opened] | Rejection:
+    ) -> tuple[str, Opened] | Rejection | Dropped:
         """(the sender's verified address, the unsealed envelope)."""
         try:
             opened = open_envelope(me.identity, env)
             return _sender_of(tx, me, opened, key_changes), opened
+        except _Blocked as blocked:  # dropped unread: not decrypted, not stored, counted
+            consent_store.count_dropped(tx.conn, me.address, blocked.peer)
+            return Dropped(blocked.peer)
         except StoreError:
             raise  # transient: not acknowledged, delivered again later
         except MessageRejected as rej:
@@ -199,38 +229,50 @@ class Inbox:
         mid: str,
         incoming: Incoming,
         notices: list[GroupNotice],
-    ) -> int | Rejection | None:
+    ) -> int | Rejection | Dropped | None:
         """Store an authentic message where it belongs. Returns its id (None: a membership
-        change held or outvoted, as said in ``notices``)."""
+        change held or outvoted, as said in ``notices``; Dropped: a blocked group's)."""
         payload = incoming.payload
         try:
             if payload.kind == "membership":
                 meta = HeadMeta(payload.epoch, payload.counter, mid, payload.sent_ms)
                 return self._membership(tx, me, peer, payload.body, meta, notices)
-            routed = self._route(tx, me, peer, payload.kind, payload.body)
+            routed = self._route(tx, me, peer, payload.kind, payload.body, payload.nonce)
+            if routed.group and consent_store.blocked(tx.conn, me.address, routed.group):
+                consent_store.count_dropped(tx.conn, me.address, routed.group)
+                return Dropped(routed.group)
             text = text_of(routed.kind, routed.body)
+            precheck(tx.conn, routed.conversation, routed.kind, routed.body, routed.sender or peer)
         except MessageRejected as rej:
             return _reject(tx, me, peer, rej.reason, rej.detail)
         except MessagingError as exc:
             return _reject(tx, me, peer, "malformed", str(exc), "malformed")
-        message_id = tx.add_message(
-            routed.conversation, "in", routed.kind, routed.body, text,
-            sent_ms=payload.sent_ms, state="received", epoch=payload.epoch,
-            counter=payload.counter, relay_id=mid, unread=True,
+        control = spec_of(routed.kind).display == "control"
+        ids = ids_of(
+            routed.kind, routed.body, routed.sender or peer, routed.nonce, payload.epoch,
+            payload.counter,
         )  # fmt: skip
-        if message_id is None:  # same epoch and counter stored under another relay id
+        message_id = tx.add_message(
+            routed.conversation, "in", routed.kind, routed.body, "" if control else text,
+            sent_ms=payload.sent_ms, state="received", epoch=payload.epoch,
+            counter=payload.counter, relay_id=mid, unread=not control, ids=ids,
+        )  # fmt: skip
+        if message_id is None:  # same counter, or the same id, stored under another relay id
             return _reject(tx, me, peer, "replay", f"message {payload.counter} again")
         if routed.sender is not None:
             tx.set_sender(message_id, routed.sender)
+        settle(tx, me.address, by_row(tx.conn, message_id))
         return message_id
 
-    def _route(self, tx: ChatTx, me: Me, peer: str, kind: WireKind, body: object) -> _Routed:
+    def _route(
+        self, tx: ChatTx, me: Me, peer: str, kind: WireKind, body: object, nonce: bytes | None
+    ) -> _Routed:
         """Where an authentic message belongs. Group messages go to their group's
         conversation, from its members only; a group nobody has shown this account a signed
         change of is kept with an *unverified* roster (``GroupRow.verified`` False). Raises
         MessageRejected / MessagingError."""
         if kind != "group":
-            return _Routed(tx.conversation(me.address, peer), kind, body, None)
+            return _Routed(tx.conversation(me.address, peer), kind, body, None, nonce)
         g = parse_group(body)
         group = tx.group(me.address, g.group_id)
         if group is None:
@@ -244,7 +286,7 @@ class Inbox:
         elif group.verified and me.address not in group.members:
             raise MessageRejected("not-a-member", f"this account left {group.name!r}")
         cid = tx.conversation(me.address, group_peer(g.group_id))
-        return _Routed(cid, _known(g.kind), g.body, peer)
+        return _Routed(cid, _known(g.kind), g.body, peer, g.nonce, group_peer(g.group_id))
 
     def _membership(
         self,
@@ -290,18 +332,23 @@ class Inbox:
         direction: Direction,
         sender: str | None,
         unread: bool,
+        nonce: bytes | None = None,
     ) -> StoredMessage:
-        """See :meth:`walletim.app.chat.ChatService.record`."""
+        """See :meth:`walletim.app.chat.ChatService.record`; ``nonce``: the id nonce it was
+        sent with (a group message's), else a new one."""
         repo = self.env.repo()
+        author = sender or (address if direction == "out" else peer)
+        ids = ids_of(kind, body, author, nonce or self.env.randbytes(16))
         with repo.tx() as tx:
             cid = tx.conversation(address, peer)
             message_id = tx.add_message(
                 cid, direction, kind, body, text, sent_ms=self.env.now_ms(),
-                state="received" if direction == "in" else "sent", unread=unread,
+                state="received" if direction == "in" else "sent", unread=unread, ids=ids,
             )  # fmt: skip
             assert message_id is not None
             if sender is not None:
                 tx.set_sender(message_id, sender)
+            settle(tx, address, by_row(tx.conn, message_id))
         return repo.message(message_id)
 
 
@@ -320,12 +367,23 @@ def _reject(
     return Rejection(peer, reason, detail)
 
 
+class _Blocked(Exception):
+    """The envelope's sender is blocked by the account it is for."""
+
+    def __init__(self, peer: str) -> None:
+        super().__init__(peer)
+        self.peer = peer
+
+
 def _sender_of(tx: ChatTx, me: Me, opened: Opened, key_changes: list[str]) -> str:
-    """The verified address of an envelope's sender. Raises MessageRejected."""
+    """The verified address of an envelope's sender (checked before anything of theirs is
+    learned or stored). Raises MessageRejected, or _Blocked for a blocked sender."""
     if opened.binding is None:
         contact = tx.contact_by_key(opened.sender)
         if contact is None:
             raise MessageRejected("unknown-sender", "no session with this chat key")
+        if consent_store.blocked(tx.conn, me.address, contact.address):
+            raise _Blocked(contact.address)
         return contact.address
     try:
         binding = IdentityBinding.from_json(opened.binding)
@@ -333,6 +391,8 @@ def _sender_of(tx: ChatTx, me: Me, opened: Opened, key_changes: list[str]) -> st
         raise MessageRejected("binding", "malformed identity binding") from exc
     if not binding.verify() or binding.identity_key != opened.sender:
         raise MessageRejected("binding", "the sender's identity binding does not verify")
+    if consent_store.blocked(tx.conn, me.address, binding.wallet):
+        raise _Blocked(binding.wallet)
     known = tx.contact(binding.wallet)
     if (
         known is not None

@@ -19,6 +19,7 @@ from walletim.app.chat.accounts import Accounts, Me, conversation_state
 from walletim.app.chat.link import RelayLink
 from walletim.app.chat.ports import Env, RelayConnection, run
 from walletim.app.chat.results import InboxResult, Item, Resolved, SendResult, Waiting
+from walletim.app.chat.threads import ids_of, settle
 from walletim.errors import InputError, MessagingError, RelayRefused, RelayUnavailable
 from walletim.messaging import protocol
 from walletim.messaging.identity import IdentityBinding
@@ -26,7 +27,9 @@ from walletim.messaging.kinds import is_wire_kind
 from walletim.messaging.session import STATE_VERSION, PeerBundle, encrypt
 from walletim.retry import Backoff
 from walletim.store.chat import ChatTx, OutboxItem, StoredMessage
+from walletim.store.consent import blocked
 from walletim.store.relay import OutboxWait, clear_wait, record_wait, wait_attempts
+from walletim.store.threads import by_row
 
 MAX_TEXT_BYTES = 32 * 1024
 #: Relay refusals that retrying the same envelope cannot fix: the message is marked failed.
@@ -131,19 +134,29 @@ class Outbox:
             address = self._accounts.resolve_peer(peer)
             if address == me.address:
                 raise InputError("that is this account's own address: pick another peer")
+            if kind not in ("group", "membership") and blocked(
+                self.env.repo().store, me.address, address
+            ):
+                raise InputError(
+                    f"you blocked {address}: unblock them first (walletim chat unblock)"
+                )
             resolved.append((address, kind, body, text))
         return resolved
 
     def queue(self, me: Me, resolved: Sequence[Resolved]) -> list[int]:
-        """Store ``resolved`` messages as queued, in order. Returns their ids."""
+        """Store ``resolved`` messages as queued, in order, each with the id nonce it will be
+        sent with (a reaction, edit or delete applies to this account's copy at once).
+        Returns their row ids."""
         ids: list[int] = []
         with self.env.repo().tx() as tx:
             for address, kind, body, text in resolved:
+                named = ids_of(kind, body, me.address, self.env.randbytes(16))
                 message_id = tx.add_message(
                     tx.conversation(me.address, address), "out", kind, body, text,
-                    sent_ms=self.env.now_ms(), state="queued",
+                    sent_ms=self.env.now_ms(), state="queued", ids=named,
                 )  # fmt: skip
                 assert message_id is not None
+                settle(tx, me.address, by_row(tx.conn, message_id))
                 ids.append(message_id)
         return ids
 
@@ -213,13 +226,16 @@ class Outbox:
     ) -> None:
         conv = conversation_state(tx, cid, self.env.randbytes)
         mailbox = protocol.mailbox_id(peer_key)
+        # A blocked peer (a group message still reaches it) never learns a rotated key.
+        dk = None if blocked(tx.conn, me.address, address) else own_key
         for message in tx.queued(me.address, address):
             kind = message.kind
             assert is_wire_kind(kind), "only messages a peer may receive are queued"
             out = encrypt(
                 me.identity, me.binding, conv, peer_key, kind, message.body,
                 bundle=bundle if conv.active_for(peer_key) is None else None,
-                now_ms=message.sent_ms, delivery_key=own_key,
+                now_ms=message.sent_ms, delivery_key=dk,
+                nonce=None if message.nonce is None else bytes.fromhex(message.nonce),
             )  # fmt: skip
             conv = out.conversation
             mid = secrets.token_hex(16)

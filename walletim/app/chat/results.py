@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from walletim.app.chat.consent import Consent
 from walletim.app.chat.grouplog import GroupNotice
+from walletim.app.chat.threads import Quote
 from walletim.messaging.kinds import WireKind
+from walletim.messaging.threads import Tally
 from walletim.store.chat import Contact, GroupRow, StoredMessage
 from walletim.store.relay import OutboxWait
 
@@ -45,6 +48,17 @@ class Received:
     message: StoredMessage
     verdict: str  # "ok" | "gap"
     missing: tuple[int, ...]
+    #: In a conversation this account has not consented to (Requests): nothing in it is
+    #: acted on (money is not recorded or checked) until it is accepted.
+    request: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """An envelope from a blocked sender (or for a blocked group): acknowledged to the
+    relay, never stored, counted."""
+
+    peer: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +85,7 @@ class InboxResult:
     group_notices: list[GroupNotice] = field(default_factory=list)
     #: Outgoing messages the relay refused for now (a full mailbox): kept and retried.
     waiting: Waiting = field(default_factory=list)
+    dropped: int = 0  # envelopes from blocked senders, dropped unread
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +96,39 @@ class ReadResult:
     messages: list[StoredMessage]
     missing: tuple[int, ...]
     group: GroupRow | None = None  # the group, when ``peer`` is a group's conversation
+    #: This account's consent to the conversation: a request shows money as "request from a
+    #: stranger" (not recorded, not checked) until it is accepted.
+    consent: Consent | None = None
+    quotes: dict[str, Quote] = field(default_factory=dict)  # what replies name, by its id
+    reactions: dict[str, tuple[Tally, ...]] = field(default_factory=dict)  # by message id
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A conversation accepted: the consent before, and how many of its stored messages were
+    handed on as if just arrived (money in them recorded and checked)."""
+
+    before: Consent
+    handed_on: int
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """A peer or group blocked: the consent before, and whether this account's delivery key
+    was rotated at the relay now (else on its next connection)."""
+
+    before: Consent
+    rotated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A reply, reaction, edit or delete sent: this account's copy (already applied here),
+    its deliveries (one per member in a group), and the id of the message it names."""
+
+    message: StoredMessage
+    sent: list[SendResult]
+    target: str
 
 
 @dataclass(frozen=True, slots=True)

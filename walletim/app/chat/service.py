@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from walletim.app.chat.accounts import Accounts
+from walletim.app.chat.consent import Consent, ConsentBook, RequestInfo
 from walletim.app.chat.contacts import Contacts
 from walletim.app.chat.groups import Changed, Groups, MemberAction
 from walletim.app.chat.inbox import Inbox
@@ -27,11 +28,15 @@ from walletim.app.chat.link import RelayLink
 from walletim.app.chat.listen import Listener
 from walletim.app.chat.outbox import Outbox
 from walletim.app.chat.ports import Connector, Env, Hook, WalletsPort, run, websocket_connector
+from walletim.app.chat.replies import Replies
 from walletim.app.chat.results import (
+    Accepted,
+    Blocked,
     InboxResult,
     InitResult,
     Item,
     ListenEvent,
+    Posted,
     ReadResult,
     SendResult,
     VerifyResult,
@@ -39,7 +44,16 @@ from walletim.app.chat.results import (
 from walletim.errors import InputError
 from walletim.messaging.kinds import GROUP_PREFIX, Direction, MessageKind, WireKind, group_peer
 from walletim.messaging.session import Conversation
-from walletim.store.chat import ChatRepo, Contact, ConversationInfo, Event, GroupRow, StoredMessage
+from walletim.messaging.threads import Version
+from walletim.store.chat import (
+    ChatRepo,
+    Contact,
+    ConversationInfo,
+    Event,
+    GroupRow,
+    StoredMessage,
+    conversation_id,
+)
 from walletim.store.db import Store
 from walletim.store.relay import OutboxWait, RelayPin, RelayRepo
 
@@ -73,6 +87,8 @@ class ChatService:
         self._inbox = Inbox(env)
         self._groups = Groups(env, self._accounts, self, self._inbox, wallets.sign_message)
         self._contacts = Contacts(env, self._accounts, self._link, wallets.list)
+        self._replies = Replies(env, self._accounts, self._groups, self)
+        self._consent = ConsentBook(lambda: self._open_store())
 
     def _chat_repo(self) -> ChatRepo:
         return ChatRepo(self._open_store())
@@ -183,6 +199,7 @@ class ChatService:
 
         Raises: InputError (a peer, a too long message), RelayUnavailable, MessagingError.
         """
+        self._accept_on_send(account, items)
         return self._outbox.send_many(self._accounts.me(account), items, strict=strict)
 
     def post(self, account: str, items: Sequence[Item]) -> tuple[list[StoredMessage], bool]:
@@ -193,7 +210,18 @@ class ChatService:
 
         Raises: InputError (a peer, a too long message).
         """
+        self._accept_on_send(account, items)
         return self._outbox.post(self._accounts.me(account), items)
+
+    def _accept_on_send(self, account: str, items: Sequence[Item]) -> None:
+        """Writing to someone accepts them (as XMTP does): a request from a peer this account
+        now writes to is accepted first, so what they sent is acted on. A group's transport
+        copies and membership changes accept no one."""
+        address = self._accounts.address(account)
+        for peer in {p for p, kind, _b, _t in items if kind not in ("group", "membership")}:
+            target = self._accounts.resolve_peer(peer)
+            if self._consent.of(address, target).state in ("request", "ignored"):
+                self.accept(account, target)
 
     def waiting(self, account: str) -> dict[int, OutboxWait]:
         """Outgoing messages of ``account`` the relay refused for now, by message id (they
@@ -222,16 +250,19 @@ class ChatService:
 
     # -- receiving ----------------------------------------------------------------------------
 
-    def on_message(self, hook: Hook) -> None:
-        """Call ``hook(account address, message)`` after each incoming message is stored."""
-        self._inbox.on_incoming(None, hook)
+    def on_message(self, hook: Hook, *, requests: bool = False) -> None:
+        """Call ``hook(account address, message)`` after each incoming message is stored
+        (as :meth:`on_incoming`)."""
+        self._inbox.on_incoming(None, hook, requests=requests)
 
-    def on_incoming(self, kinds: Iterable[WireKind], hook: Hook) -> None:
+    def on_incoming(self, kinds: Iterable[WireKind], hook: Hook, *, requests: bool = False) -> None:
         """Call ``hook(account address, message)`` after each incoming message of one of
         ``kinds`` is stored (in a group's conversation too): how a layer above handles a
-        kind (the money layer records payments, requests, red packets and actions). Raises
-        InputError for a kind no peer can send."""
-        self._inbox.on_incoming(kinds, hook)
+        kind (the money layer records payments, requests, red packets and actions). A
+        message in a request (a stranger's conversation, see walletim.app.chat.consent) is
+        handed on only when it is accepted, unless ``requests`` (e.g. to show it live).
+        Raises InputError for a kind no peer can send."""
+        self._inbox.on_incoming(kinds, hook, requests=requests)
 
     def inbox(self, account: str) -> InboxResult:
         """Send what is waiting in the outbox, then fetch, decrypt, store and acknowledge every
@@ -305,7 +336,97 @@ class ChatService:
         if peer_address.startswith(GROUP_PREFIX):
             group = repo.group(address, peer_address[len(GROUP_PREFIX) :])
         contact = repo.contact(peer_address)
-        return ReadResult(address, peer_address, contact, messages, missing, group)
+        consent = self._consent.of(address, peer_address)
+        shown = self._replies.decorations(conversation_id(address, peer_address), messages)
+        return ReadResult(
+            address, peer_address, contact, messages, missing, group, consent,
+            shown.quotes, shown.reactions,
+        )  # fmt: skip
+
+    # -- replies, reactions, edits, deletes -----------------------------------------------------
+
+    def message(self, account: str, peer: str, message_id: str) -> StoredMessage:
+        """The message of the conversation with ``peer`` (address, contact, account or group)
+        whose id is, or starts with, ``message_id`` (6+ hex digits). Raises InputError."""
+        return self._replies.find(account, peer, message_id)
+
+    def reply(self, account: str, peer: str, message_id: str, text: str) -> Posted:
+        """Reply to a message (in a group: to its members). Recipients show it with a quote of
+        the message as *they* hold it. Raises InputError, and as :meth:`send`."""
+        return self._replies.send(account, peer, "reply", message_id, text)
+
+    def react(self, account: str, peer: str, message_id: str, emoji: str) -> Posted:
+        """React with one emoji; it replaces this account's earlier reaction to the message,
+        and "" removes it. Raises InputError (not one emoji), and as :meth:`send`."""
+        return self._replies.send(account, peer, "reaction", message_id, emoji)
+
+    def edit(self, account: str, peer: str, message_id: str, text: str) -> Posted:
+        """Edit one of this account's own text messages or replies, for everyone; every end
+        keeps the versions (the original and the newest 20 edits) and shows the newest.
+        Raises InputError (someone else's message, a money message), and as :meth:`send`."""
+        return self._replies.send(account, peer, "edit", message_id, text)
+
+    def delete(self, account: str, peer: str, message_id: str) -> Posted:
+        """Delete one of this account's own text messages or replies for everyone: its words
+        leave this home's store and search index now, and each recipient's when it arrives.
+        Raises InputError (someone else's message, a money message), and as :meth:`send`."""
+        return self._replies.send(account, peer, "delete", message_id, "")
+
+    def versions(self, account: str, peer: str, message_id: str) -> list[Version]:
+        """The versions kept of a message, oldest first. Raises InputError."""
+        return self._replies.versions(account, peer, message_id)
+
+    # -- consent ----------------------------------------------------------------------------------
+
+    def consented(self, address: str, peer: str) -> bool:
+        """Whether the account at ``address`` consented to ``peer`` (an address or
+        ``group:ID``): what money in chats asks before showing or acting on a message."""
+        return self._consent.of(address, peer).allowed
+
+    def consent(self, account: str, peer: str) -> Consent:
+        """``account``'s consent to ``peer`` or a group (walletim.app.chat.consent)."""
+        address = self._accounts.address(account)
+        return self._consent.of(address, self.conversation_peer(account, peer))
+
+    def requests(self, account: str, *, everything: bool = False) -> list[RequestInfo]:
+        """Conversations in Requests, newest first (``everything``: also the ignored and the
+        blocked, with what a block dropped). No network."""
+        address = self._accounts.address(account)
+        return self._consent.requests(address, self.repo.conversations(address),
+                                      everything=everything)  # fmt: skip
+
+    def accept(self, account: str, peer: str) -> Accepted:
+        """Accept a request (a peer or a group): its messages are shown as a conversation, and
+        what they carry is acted on now (money recorded and checked against the chain, as if
+        it had just arrived). Raises InputError."""
+        address = self._accounts.address(account)
+        target = self.conversation_peer(account, peer)
+        before = self._consent.set(address, target, "allowed")
+        handed = 0 if before.allowed else self._inbox.announce_stored(address, target)
+        return Accepted(before, handed)
+
+    def block(self, account: str, peer: str) -> Blocked:
+        """Block a peer or a group: their mail is dropped unread from now on (acknowledged,
+        never stored, counted), and a peer's block rotates this account's delivery key so it
+        loses its room in the mailbox. Nobody is told. Raises InputError, RelayKeyChanged."""
+        address = self._accounts.address(account)
+        target = self.conversation_peer(account, peer)
+        if target == address:
+            raise InputError("that is this account's own address")
+        before = self._consent.set(address, target, "blocked")
+        rotated = False if target.startswith(GROUP_PREFIX) else self.rotate_delivery_key(account)
+        return Blocked(before, rotated)
+
+    def unblock(self, account: str, peer: str) -> Consent:
+        """Forget a block (the consent rules decide again). Raises InputError."""
+        address = self._accounts.address(account)
+        return self._consent.unblock(address, self.conversation_peer(account, peer))
+
+    def ignore(self, account: str, peer: str) -> Consent:
+        """Hide a request from the list (its messages are still kept; accept or block it
+        later). Raises InputError (not a request)."""
+        address = self._accounts.address(account)
+        return self._consent.ignore(address, self.conversation_peer(account, peer))
 
     def search(self, account: str, query: str, limit: int = 50) -> list[StoredMessage]:
         """Full-text search of ``account``'s local history, newest first. Raises InputError."""

@@ -180,6 +180,9 @@ class MoneyPorts:
     packets: Callable[[], PacketContract]
     weth: Callable[[], str | None] = lambda: None  # the devnet world's WETH, if any
     aave_pool: Callable[[], str | None] = lambda: None  # walletim's pinned Aave Pool, if any
+    #: Whether the account (address) consented to a conversation's peer (an address or
+    #: ``group:ID``, walletim.app.chat.consent): money from a stranger is not shown as money.
+    consented: Callable[[str, str], bool] = lambda address, peer: True
     clock: Clock = time.time
 
     def now_ms(self) -> int:

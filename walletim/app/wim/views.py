@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from walletim.store.chat import StoredMessage
 
 
+_MONEY = frozenset({"payment", "request", "redpacket", "action"})
+
+
 class Views:
     def __init__(self, ports: MoneyPorts, verifier: Verifier, packets: Packets) -> None:
         self.p = ports
@@ -45,9 +48,17 @@ class Views:
         return out
 
     def views(self, address: str, messages: Sequence[StoredMessage]) -> dict[int, MoneyView]:
-        """How each money message among ``messages`` of the account at ``address`` shows."""
+        """How each money message among ``messages`` of the account at ``address`` shows.
+        Incoming money in a conversation the account has not consented to (a request from a
+        stranger) has no view: it is not money until the conversation is accepted."""
         out: dict[int, MoneyView] = {}
+        consent: dict[str, bool] = {}
         for m in messages:
+            if m.direction == "in" and m.kind in _MONEY:
+                if m.peer not in consent:
+                    consent[m.peer] = self.p.consented(address, m.peer)
+                if not consent[m.peer]:
+                    continue
             view = self.view(address, m)
             if view is not None:
                 out[m.id] = view

@@ -1,6 +1,8 @@
 """``walletim chat ...``: end-to-end encrypted chat between wallet addresses.
 
 Commands by subject: :mod:`~walletim.cli.chat.messages` (init, send, inbox, read, search),
+:mod:`~walletim.cli.chat.threads` (reply, react, edit, delete, edits),
+:mod:`~walletim.cli.chat.consent` (requests, accept, block, unblock, ignore),
 :mod:`~walletim.cli.chat.listen`, :mod:`~walletim.cli.chat.contacts`,
 :mod:`~walletim.cli.chat.groups`; how chat shows: :mod:`~walletim.cli.chat.render`.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from walletim.cli.chat import contacts, groups, listen, messages
+from walletim.cli.chat import consent, contacts, groups, listen, messages, threads
 
 
 @click.group()
@@ -24,6 +26,16 @@ for _command in (
     messages.read,
     listen.listen,
     messages.search,
+    threads.reply,
+    threads.react,
+    threads.edit,
+    threads.delete,
+    threads.edits,
+    consent.requests,
+    consent.accept,
+    consent.block,
+    consent.unblock,
+    consent.ignore,
     contacts.contacts,
     groups.group_cmd,
 ):

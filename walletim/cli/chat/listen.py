@@ -114,7 +114,8 @@ class _Printer:
         item = event.item
         doc: dict[str, object] = {"event": event.kind}
         if isinstance(item, Received):
-            doc.update(show.message_json(item.message, self._view(item.message)))
+            m = item.message
+            doc.update(show.message_json(m, self._view(m), stranger=item.request))
             doc.update(missing=list(item.missing))
         elif isinstance(item, Rejection):
             doc.update(address=item.peer, reason=item.reason)
@@ -134,7 +135,14 @@ class _Printer:
         item, names = event.item, self._names
         if isinstance(item, Received):
             m = item.message
-            click.echo(show.message_line(m, names, self._view(m), self._account))
+            if item.request and m.kind != "membership":  # a stranger's words wait in Requests
+                click.echo(
+                    f"request: a new message from {show.label(m.peer, names)}, not yet "
+                    f"accepted (walletim chat requests --from {self._account})"
+                )
+                return
+            said = show.message_line(m, names, self._view(m), self._account, stranger=item.request)
+            click.echo(said)
             if item.verdict == "gap":
                 show.warn_gaps(m.peer, item.missing, names)
         elif isinstance(item, Rejection):

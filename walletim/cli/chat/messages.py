@@ -31,7 +31,8 @@ from walletim.cli.chat.render import (
 if TYPE_CHECKING:
     from walletim.app.chat import InboxResult, ReadResult
     from walletim.app.wim import MoneyView
-    from walletim.store.chat import ConversationInfo
+    from walletim.messaging.threads import Version
+    from walletim.store.chat import ConversationInfo, StoredMessage
 
 
 @click.command()
@@ -107,10 +108,15 @@ def inbox(ctx: Ctx, account: str) -> None:
         views: Mapping[int, MoneyView] = s.wim.views(r.address, [x.message for x in r.received])
         conversations = s.chat.conversations(account)
         names = s.chat.names(account)
+        pending = {q.consent.peer for q in s.chat.requests(account)}
 
     def human() -> None:
         for x in r.received:
-            click.echo(message_line(x.message, names, views.get(x.message.id), account))
+            # A stranger's words wait in Requests; a roster change (walletim's own words,
+            # signature checked) says which group added you.
+            if not x.request or x.message.kind == "membership":
+                click.echo(message_line(x.message, names, views.get(x.message.id), account))
+        _inbox_requests(r, account, names)
         # Gaps are counted per sender (a group message travels in its sender's session).
         last_missing = {(x.message.sender or x.message.peer): x.missing for x in r.received}
         for peer, missing in last_missing.items():
@@ -119,20 +125,42 @@ def inbox(ctx: Ctx, account: str) -> None:
         _inbox_groups(r, account, names)
         if not r.received:
             click.echo("no new messages")
-        _conversations(conversations, names)
+        _conversations([c for c in conversations if c.peer not in pending], names)
 
-    ctx.emit(_inbox_json(r, views, conversations), human)
+    ctx.emit(_inbox_json(r, views, conversations, pending), human)
+
+
+def _inbox_requests(r: InboxResult, account: str, names: dict[str, str]) -> None:
+    """New mail in Requests, by sender and count, without its words; mail dropped unread."""
+    counts: dict[str, int] = {}
+    for x in r.received:
+        if x.request and x.message.kind != "membership":
+            counts[x.message.peer] = counts.get(x.message.peer, 0) + 1
+    for peer, n in counts.items():
+        click.echo(
+            f"request: {n} new message(s) from {label(peer, names)}, not yet accepted "
+            f"(walletim chat requests --from {account})"
+        )
+    if r.dropped:
+        click.echo(f"{r.dropped} message(s) from blocked senders dropped unread", err=True)
 
 
 def _inbox_json(
-    r: InboxResult, views: Mapping[int, MoneyView], conversations: Sequence[ConversationInfo]
+    r: InboxResult,
+    views: Mapping[int, MoneyView],
+    conversations: Sequence[ConversationInfo],
+    pending: set[str],
 ) -> dict[str, object]:
     return {
         "address": r.address,
         "messages": [
-            {**message_json(x.message, views.get(x.message.id)), "missing": list(x.missing)}
+            {
+                **message_json(x.message, views.get(x.message.id), stranger=x.request),
+                "missing": list(x.missing),
+            }
             for x in r.received
         ],
+        "dropped": r.dropped,
         "rejected": [{"address": x.peer, "reason": x.reason} for x in r.rejected],
         "sent": r.sent,
         "queued": r.queued,
@@ -146,7 +174,10 @@ def _inbox_json(
                 "address": c.peer,
                 "name": c.name,
                 "unread": c.unread,
-                "last": None if c.last is None else message_json(c.last),
+                "request": c.peer in pending,  # in Requests (not accepted yet)
+                "last": None
+                if c.last is None
+                else message_json(c.last, stranger=c.peer in pending),
             }
             for c in conversations
         ],
@@ -225,13 +256,24 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
         names = s.chat.names(account)
         views: Mapping[int, MoneyView] = s.wim.views(r.account, r.messages)
         waits = s.chat.waiting(account)
+        versions = {
+            m.id: s.chat.versions(account, r.peer, str(m.msg_id))
+            for m in r.messages
+            if m.edited and not m.deleted and m.msg_id
+        }
     c, g = r.contact, r.group
+    stranger = r.consent is not None and not r.consent.allowed
     data = {
         "account": r.account,
         "address": r.peer,
         "contact": None if c is None else contact_json(c),
+        "consent": None if r.consent is None else r.consent.state,
         "messages": [
-            {**message_json(m, views.get(m.id)), "waiting": wait_json(waits.get(m.id))}
+            {
+                **message_json(m, views.get(m.id), stranger=stranger),
+                "waiting": wait_json(waits.get(m.id)),
+                **thread_json(m, r, versions.get(m.id)),
+            }
             for m in r.messages
         ],
         "missing": list(r.missing),
@@ -241,14 +283,52 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
 
     def human() -> None:
         click.echo(_read_head(r, names))
+        if stranger and r.consent is not None:
+            click.echo(_request_note(r, account))
         for m in r.messages:
-            click.echo(message_line(m, names, views.get(m.id), account, waits.get(m.id)))
+            line = message_line(
+                m, names, views.get(m.id), account, waits.get(m.id), stranger=stranger,
+                quote=r.quotes.get(m.ref or ""), reactions=r.reactions.get(m.msg_id or "", ()),
+            )  # fmt: skip
+            click.echo(line)
         if not r.messages:
             click.echo("(no messages)")
         if g is None:
             warn_gaps(r.peer, r.missing, names)
 
     ctx.emit(data, human)
+
+
+def thread_json(
+    m: StoredMessage, r: ReadResult, versions: Sequence[Version] | None
+) -> dict[str, object]:
+    """What ``chat read --json`` adds to a message: its reactions (per emoji: who), what a
+    reply names (as this home holds it), and an edited message's versions."""
+    doc: dict[str, object] = {
+        "reactions": [
+            {"emoji": t.emoji, "count": t.count, "reactors": list(t.reactors)}
+            for t in r.reactions.get(m.msg_id or "", ())
+        ]
+    }
+    if m.kind == "reply":
+        q = r.quotes.get(m.ref or "")
+        doc["quote"] = (
+            None
+            if q is None or not q.present
+            else {"msg_id": q.msg_id, "author": q.author, "kind": q.kind, "text": q.text,
+                  "deleted": q.deleted}
+        )  # fmt: skip
+    if versions is not None:
+        doc["versions"] = [{"msg_id": v.id, "sent_ms": v.sent_ms, "text": v.text} for v in versions]
+    return doc
+
+
+def _request_note(r: ReadResult, account: str) -> str:
+    state = "blocked" if r.consent is not None and r.consent.state == "blocked" else "a request"
+    return (
+        f"this conversation is {state}: nothing in it is acted on, money is not shown as "
+        f"money (walletim chat accept|block --from {account} {r.peer})"
+    )
 
 
 def _read_head(r: ReadResult, names: dict[str, str]) -> str:
@@ -275,11 +355,18 @@ def search(ctx: Ctx, account: str, query: str, limit: int) -> None:
         hits = s.chat.search(account, query, limit)
         names = s.chat.names(account)
         views: Mapping[int, MoneyView] = s.wim.views(hits[0].account, hits) if hits else {}
-    data = {"query": query, "messages": [message_json(m, views.get(m.id)) for m in hits]}
+        strangers = {
+            m.peer for m in hits if not s.chat.consented(m.account, m.peer)
+        }  # fmt: skip
+    data = {
+        "query": query,
+        "messages": [message_json(m, views.get(m.id), stranger=m.peer in strangers) for m in hits],
+    }
 
     def human() -> None:
         for m in hits:
-            click.echo(message_line(m, names, views.get(m.id), account))
+            stranger = m.peer in strangers
+            click.echo(message_line(m, names, views.get(m.id), account, stranger=stranger))
         if not hits:
             click.echo("no matches")
 

@@ -20,13 +20,23 @@ from walletim.cli.base import Ctx, open_session, printable
 from walletim.messaging.kinds import GROUP_PREFIX, KINDS, group_peer, is_group_peer
 
 if TYPE_CHECKING:
-    from walletim.app.chat import GroupNotice, SendResult
+    from walletim.app.chat import GroupNotice, Quote, SendResult
     from walletim.app.session import Session
     from walletim.app.wim import MoneyView, Verdict
+    from walletim.messaging.threads import Tally
     from walletim.store.chat import Contact, GroupRow, StoredMessage
     from walletim.store.relay import OutboxWait
 
 NOTE_LIMIT = 120  # characters of a sender's note shown on a money line
+SHORT_ID = 8  # hex digits of a message id shown on its line (6 or more name it)
+INDENT = " " * 20
+MONEY_KINDS = ("payment", "request", "redpacket", "action")
+MONEY_WORDS = {
+    "payment": "a payment claim",
+    "request": "a payment request",
+    "redpacket": "a red packet",
+    "action": "a shared action",
+}
 WAIT_TEXT = {
     "mailbox_full": "the recipient's mailbox on the relay is full",
     "rate_limited": "the relay limits messages to this recipient from you for now",
@@ -69,11 +79,21 @@ def key_changed(who: str, account: str, peer: str) -> str:
 # -- messages ---------------------------------------------------------------------------------
 
 
-def message_json(m: StoredMessage, view: MoneyView | None = None) -> dict[str, object]:
+def message_json(
+    m: StoredMessage, view: MoneyView | None = None, *, stranger: bool = False
+) -> dict[str, object]:
     """A message for --json; with its money ``view``: the chain's verdict under
-    ``verification`` and the request's or red packet's id."""
+    ``verification`` and the request's or red packet's id. ``msg_id`` is the id both ends
+    share (what ``chat reply|react|edit|delete`` name); ``reply_to`` the id a reply names,
+    ``target`` the one a reaction, edit or delete names. ``stranger``: in a conversation not
+    accepted yet (a request), where money is not shown as money."""
     doc: dict[str, object] = {
         "id": m.id,
+        "msg_id": m.msg_id,
+        "reply_to": m.ref if m.kind == "reply" else None,
+        "edited": m.edited,
+        "deleted": m.deleted,
+        "request": stranger,
         "account": m.account,
         "address": m.peer,
         "direction": m.direction,
@@ -87,6 +107,10 @@ def message_json(m: StoredMessage, view: MoneyView | None = None) -> dict[str, o
         "sender": m.sender,  # who wrote it, in a group conversation (else null)
         "group_id": m.peer[len(GROUP_PREFIX) :] if is_group_peer(m.peer) else None,
     }
+    if m.kind in ("reaction", "edit", "delete"):
+        doc["target"] = m.ref
+    if stranger and m.direction == "in" and m.kind in MONEY_KINDS:
+        doc["text"] = _stranger_money(m.kind)  # its words claim money: not shown as such
     if view is not None:
         doc.update(verdict_json(view))
         if view.kind == "request":
@@ -224,19 +248,71 @@ def money_text(
     return text
 
 
+def _stranger_money(kind: str) -> str:
+    return (
+        f"{MONEY_WORDS.get(kind, 'a money message')} from someone you have not accepted: not "
+        "checked and not shown as money until you accept them (walletim chat accept)"
+    )
+
+
+def _author(m: StoredMessage, names: dict[str, str], who: str | None) -> str:
+    if who is None:
+        return "?"
+    return "you" if who == m.account else label(who, names)
+
+
+def quote_text(m: StoredMessage, quote: Quote | None, names: dict[str, str]) -> str:
+    """What a reply names, as this home holds it (never as the reply says it)."""
+    if quote is None or not quote.present:
+        ref = (m.ref or "?")[:SHORT_ID]
+        return f"↪ in reply to #{ref}, a message this home does not have"
+    if quote.deleted:
+        return f"↪ in reply to #{quote.msg_id[:SHORT_ID]}: message deleted"
+    said = printable(quote.text, newline=" ")
+    return f"↪ in reply to {_author(m, names, quote.author)} #{quote.msg_id[:SHORT_ID]}: “{said}”"
+
+
+def reactions_text(m: StoredMessage, tallies: Sequence[Tally], names: dict[str, str]) -> str:
+    """A message's reactions: each emoji with how many reacted and who."""
+    parts = []
+    for t in tallies:
+        who = ", ".join(_author(m, names, r) for r in t.reactors[:3])
+        more = f" +{t.count - 3}" if t.count > 3 else ""
+        parts.append(f"{printable(t.emoji)} {t.count} ({who}{more})")
+    return "reactions: " + " · ".join(parts)
+
+
+def _control_text(m: StoredMessage) -> str:
+    """A reaction, edit or delete shown as an event (live, or in search), never as words."""
+    target = f"#{(m.ref or '?')[:SHORT_ID]}"
+    if m.kind == "reaction":
+        emoji = m.body.get("emoji") if isinstance(m.body, dict) else None
+        did = f"reacted {printable(str(emoji))} to" if emoji else "removed a reaction from"
+        return f"{did} {target}"
+    return f"{'edited' if m.kind == 'edit' else 'deleted'} {target}"
+
+
 def message_line(
     m: StoredMessage,
     names: dict[str, str],
     view: MoneyView | None = None,
     account: str | None = None,
     waiting: OutboxWait | None = None,
+    *,
+    stranger: bool = False,
+    quote: Quote | None = None,
+    reactions: Sequence[Tally] = (),
 ) -> str:
-    """One message as a line. walletim's own words come first: the time, the direction, a
-    money message's verdict (``view``, from :meth:`WalletIM.views`), the conversation; the
-    sender's words come last, made unable to move the cursor or hide characters
-    (:func:`printable`), so no text can pass for a verdict. Plain text carries no badge."""
+    """One message as a line. walletim's own words come first: the time, the message's id,
+    the direction, a money message's verdict (``view``, from :meth:`WalletIM.views`), the
+    conversation; the sender's words come last, made unable to move the cursor or hide
+    characters (:func:`printable`), so no text can pass for a verdict. Plain text carries no
+    badge. A reply is followed by what it names (``quote``, as this home holds it), a
+    message by its ``reactions``; a money message from a stranger (``stranger``) is not
+    shown as money."""
     spec = KINDS.get(m.kind)
     display = "said" if spec is None else spec.display
+    short = f"#{m.msg_id[:SHORT_ID]} " if m.msg_id else ""
     if display == "group-event":  # written or checked by this home, never a peer's words
         said = membership_text(m, names) if m.kind == "membership" else str(m.text)
         return f"{when(m.sent_ms)}  * {label(m.peer, names)} {printable(said, newline=' ')}"
@@ -244,17 +320,31 @@ def message_line(
     pending = "" if m.state in ("sent", "received") else f"[{m.state}] "
     if waiting is not None:  # our own message, refused for now by the relay
         pending = f"[{wait_text(waiting)}] "
-    head = f"{when(m.sent_ms)}  {arrow} {pending}"
+    tag = click.style("[walletim]", fg="cyan", bold=True)
     if display == "walletim":
-        tag = click.style("[walletim]", fg="cyan", bold=True)
-        return f"{head}{tag} {printable(str(m.text), newline=' ')}"
+        return f"{when(m.sent_ms)}  {arrow} {pending}{tag} {printable(str(m.text), newline=' ')}"
+    head = f"{when(m.sent_ms)}  {short}{arrow} {pending}"
     where = label(m.peer, names)
     if m.sender is not None:
         where += " " + ("you" if m.sender == m.account else label(m.sender, names))
+    if display == "control":
+        return f"{head}{where} {_control_text(m)}"
+    if m.deleted:
+        return f"{head}{where}: {click.style('[message deleted]', dim=True)}"
+    if stranger and m.direction == "in" and m.kind in MONEY_KINDS:
+        return f"{head}{tag} {where}: {_stranger_money(m.kind)}"
     if view is not None:
-        return f"{head}{badge(view)} {where}: {money_text(m, view, names, account)}"
-    text = printable(str(m.text), newline="\n" + " " * 20 + "│ ")
-    return f"{head}{where}: {text}"
+        line = f"{head}{badge(view)} {where}: {money_text(m, view, names, account)}"
+    else:
+        text = printable(str(m.text), newline="\n" + INDENT + "│ ")
+        line = f"{head}{where}: {text}"
+    if m.edited:
+        line += " " + click.style("(edited)", dim=True)
+    if m.kind == "reply":
+        line += "\n" + INDENT + quote_text(m, quote, names)
+    if reactions:
+        line += "\n" + INDENT + reactions_text(m, reactions, names)
+    return line
 
 
 def warn_gaps(peer: str, missing: Sequence[int], names: dict[str, str]) -> None:

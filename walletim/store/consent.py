@@ -1,0 +1,101 @@
+"""Consent in the store (adapter): what an account decided about a peer or a group, how much
+a block dropped, and the facts the consent rules read (:mod:`walletim.app.chat.consent`):
+named contacts, this home's own chat accounts, whom the account wrote to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from walletim.store.chat import conversation_id
+from walletim.store.sql import Sql, now_ms
+
+Decision = Literal["allowed", "blocked", "ignored"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRow:
+    account: str
+    peer: str  # an address, or a group's conversation peer (group:ID)
+    state: Decision
+    updated_ms: int
+    dropped: int  # messages dropped unread while blocked
+    last_dropped_ms: int | None
+
+
+_COLUMNS = "account, peer, state, updated_ms, dropped, last_dropped_ms"
+
+
+def decision(sql: Sql, account: str, peer: str) -> ConsentRow | None:
+    row = sql.execute(
+        f"SELECT {_COLUMNS} FROM consent WHERE account = ? AND peer = ?", (account, peer)
+    ).fetchone()
+    return None if row is None else ConsentRow(*row)
+
+
+def decisions(sql: Sql, account: str) -> list[ConsentRow]:
+    rows = sql.execute(
+        f"SELECT {_COLUMNS} FROM consent WHERE account = ? ORDER BY updated_ms", (account,)
+    ).fetchall()
+    return [ConsentRow(*r) for r in rows]
+
+
+def decide(sql: Sql, account: str, peer: str, state: Decision) -> None:
+    """Record ``state`` (a block's drop count is kept while it stays blocked)."""
+    sql.execute(
+        "INSERT INTO consent (account, peer, state, updated_ms) VALUES (?,?,?,?) "
+        "ON CONFLICT (account, peer) DO UPDATE SET state = excluded.state, "
+        "updated_ms = excluded.updated_ms, "
+        "dropped = CASE WHEN excluded.state = 'blocked' THEN consent.dropped ELSE 0 END",
+        (account, peer, state, now_ms()),
+    )
+
+
+def undecide(sql: Sql, account: str, peer: str) -> bool:
+    """Forget the decision about ``peer`` (the rules decide again). Returns whether there
+    was one."""
+    cur = sql.execute("DELETE FROM consent WHERE account = ? AND peer = ?", (account, peer))
+    return bool(cur.rowcount)
+
+
+def count_dropped(sql: Sql, account: str, peer: str) -> None:
+    sql.execute(
+        "UPDATE consent SET dropped = dropped + 1, last_dropped_ms = ? WHERE account = ? "
+        "AND peer = ?",
+        (now_ms(), account, peer),
+    )
+
+
+def blocked(sql: Sql, account: str, peer: str) -> bool:
+    row = sql.execute(
+        "SELECT 1 FROM consent WHERE account = ? AND peer = ? AND state = 'blocked'",
+        (account, peer),
+    ).fetchone()
+    return row is not None
+
+
+# -- the facts the rules read -------------------------------------------------------------------
+
+
+def named_contact(sql: Sql, address: str) -> bool:
+    """A contact the user named (``chat contacts add``)."""
+    row = sql.execute(
+        "SELECT 1 FROM contacts WHERE address = ? AND name IS NOT NULL", (address,)
+    ).fetchone()
+    return row is not None
+
+
+def own_account(sql: Sql, address: str) -> bool:
+    """One of this home's accounts that chats (it has prekeys here)."""
+    return sql.execute("SELECT 1 FROM prekeys WHERE account = ?", (address,)).fetchone() is not None
+
+
+def wrote(sql: Sql, account: str, peer: str) -> bool:
+    """``account`` sent something of its own in its conversation with ``peer`` (a membership
+    change it only passed on does not count)."""
+    row = sql.execute(
+        "SELECT 1 FROM messages WHERE conversation_id = ? AND direction = 'out' "
+        "AND kind != 'membership' LIMIT 1",
+        (conversation_id(account, peer),),
+    ).fetchone()
+    return row is not None
