@@ -51,7 +51,9 @@ class Session:
         self.home = Path(home).expanduser()
         self._notify = notify
         self.relay_url = relay_url
-        self.wallets = Wallets(self.home, password, network=network, fast_kdf=fast_kdf)
+        self.wallets = Wallets(
+            self.home, password, network=network, fast_kdf=fast_kdf, notify=notify
+        )
         self.networks = Networks(self.home)
         contacts = StoreContacts(self.home / DB_NAME, self.open_store, lambda: self._store)
         self.names = Names(self.wallets, contacts, world=self._world_contracts)
@@ -81,9 +83,10 @@ class Session:
         return self._rpc
 
     def open_store(self) -> Store:
-        """Unlock the home and open its encrypted store (once per session)."""
+        """Open the home's encrypted store (once per session): its key from the agent when
+        one runs unlocked, else from the vault unlocked by the password."""
         if self._store is None:
-            key = self.wallets.unlock().subkey("store")
+            key = self.wallets.store_key()
             self._store = Store.open(self.home / DB_NAME, key)
         return self._store
 

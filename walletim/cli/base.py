@@ -130,7 +130,13 @@ class Ctx:
         from walletim.app.wallets import Wallets
         from walletim.config import unsafe_fast_kdf
 
-        return Wallets(self.home, self.password, network=self.network, fast_kdf=unsafe_fast_kdf())
+        return Wallets(
+            self.home,
+            self.password,
+            network=self.network,
+            fast_kdf=unsafe_fast_kdf(),
+            notify=None if self.json else _note,
+        )
 
     def emit(
         self, data: Mapping[str, object], human: str | Callable[[], None] | None = None
