@@ -65,10 +65,12 @@ bench: setup
 # Rebuild anvil-fixtures/artifacts/ from anvil-fixtures/contracts/ with the npm solc
 # (deterministic: tests/integration/test_fixtures.py checks the committed ones match), then
 # the world's pinned addresses and code hashes (walletim/app/world_pins.py, checked by
-# tests/integration/test_world.py).
+# tests/integration/test_world.py) and Aave V3's on top of it (walletim/app/lending/pins.py,
+# checked by tests/integration/test_lending.py).
 fixtures: setup
 	node anvil-fixtures/build.mjs
 	$(PY) anvil-fixtures/pin_world.py
+	$(PY) anvil-fixtures/pin_aave.py
 
 clean:
 	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache

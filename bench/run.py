@@ -364,7 +364,8 @@ def main() -> None:
         f"same run. Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
     ]
-    import chat  # bench/chat.py, relay.py, roundtrips.py, world.py (bench/ is on sys.path)
+    import aave  # bench/aave.py, chat.py, relay.py, roundtrips.py, world.py (on sys.path)
+    import chat
     import relay
     import roundtrips
     import world
@@ -378,6 +379,7 @@ def main() -> None:
     sections += relay.bench_relay()
     sections += relay.bench_relay_redis()
     sections += world.bench_world()
+    sections += aave.bench_aave()
     sections += roundtrips.bench_roundtrips()
     text = "\n".join(sections) + "\n"
     (ROOT / "BENCHMARKS.md").write_text(text)

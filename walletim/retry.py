@@ -64,21 +64,25 @@ def retry(
     attempt: Callable[[], T],
     *,
     retry_on: tuple[type[BaseException], ...],
+    retry_if: Callable[[BaseException], bool] | None = None,
     backoff: Backoff = Backoff(),
     deadline: float | None = None,
     progress: Callable[[int, BaseException, float], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """``attempt()`` until it returns; on one of ``retry_on`` wait the next delay and try
-    again, telling ``progress(tries so far, the error, the delay)``. Once the deadline has
-    passed, the last error is raised. Other exceptions propagate at once."""
+    """``attempt()`` until it returns; on one of ``retry_on`` (for which ``retry_if``, when
+    given, is true) wait the next delay and try again, telling ``progress(tries so far, the
+    error, the delay)``. Once the deadline has passed, the last error is raised. Other
+    exceptions propagate at once."""
     tries = 0
     delays = backoff.delays(deadline=deadline, clock=clock)
     while True:
         try:
             return attempt()
         except retry_on as exc:
+            if retry_if is not None and not retry_if(exc):
+                raise
             tries += 1
             wait = next(delays, None)
             if wait is None:

@@ -66,15 +66,18 @@ def loads_document(
     data: str | bytes,
     *,
     max_bytes: int,
-    what: str,
     error: Callable[[str], Exception],
+    what: str = "",
     bom: bool = False,
+    too_large: str = "{what} is larger than {max_bytes} bytes",
+    not_json: str = "{what} is not valid JSON",
 ) -> Any:
-    """:func:`loads` of a whole document from outside (a file, a paste): at most ``max_bytes``
-    long (checked first), a leading UTF-8 byte-order mark dropped when ``bom``. Raises
-    ``error(message)`` saying ``what`` is too large or not valid JSON."""
+    """:func:`loads` of a whole document from outside (a file, a paste, a frame, a payload):
+    at most ``max_bytes`` long (checked first), a leading UTF-8 byte-order mark dropped when
+    ``bom``. Raises ``error(message)``: ``too_large`` or ``not_json``, formatted with ``what``
+    and ``max_bytes``."""
     if len(data) > max_bytes:
-        raise error(f"{what} is larger than {max_bytes} bytes")
+        raise error(too_large.format(what=what, max_bytes=max_bytes))
     if bom and isinstance(data, bytes):  # as some Windows tools write
         data = data.removeprefix(b"\xef\xbb\xbf")
     elif bom and isinstance(data, str):
@@ -82,4 +85,4 @@ def loads_document(
     try:
         return loads(data)
     except (ValueError, RecursionError) as exc:
-        raise error(f"{what} is not valid JSON") from exc
+        raise error(not_json.format(what=what, max_bytes=max_bytes)) from exc

@@ -25,3 +25,5 @@ def test_demo_runs_end_to_end(scripted: Cli) -> None:
     assert summary["wim_verified_payments"] == 3
     assert {"incoming", "unsigned", "outflow"} <= set(summary["alerts"])
     assert summary["alerts_repeated"] == 0
+    assert summary["lending_alerts"] == ["lending-health"]  # issue 18: supply, borrow, alert
+    assert summary["lending_alerts_repeated"] == 0 and summary["lending_health_factor"] == "1.65"

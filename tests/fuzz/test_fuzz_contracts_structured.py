@@ -172,6 +172,7 @@ def _sample_args(t: str) -> str:
         "bytes": "0x" + APPROVE_CALL.hex(),  # calls carried inside calls (issue 13)
         "bytes32": "0x" + "11" * 32,
         "uint8": "27",
+        "uint16": "0",  # Aave's referral codes (issue 18)
         "uint48": "1000000",
     }
     if t.endswith("[]"):

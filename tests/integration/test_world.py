@@ -112,8 +112,9 @@ def test_the_world_is_deterministic_in_one_block_and_every_contract_has_code(
     assert m.seconds < 3.0
     codes = rpc.batch([("eth_getCode", [a, "latest"]) for a in m.contracts.values()])
     assert all(isinstance(c, str) and len(c) > 2 for c in codes)
-    # One block, and the node still mines each transaction as it comes (automine restored).
-    assert rpc.block_number() == 1 and rpc.call("anvil_getAutomine") is True
+    # One block (then Aave V3's three: walletim.app.lending.deploy), and the node still mines
+    # each transaction as it comes (automine restored).
+    assert rpc.block_number() == 1 + 3 and rpc.call("anvil_getAutomine") is True
     assert {s: (t.address, t.decimals, t.name) for s, t in m.tokens.items()} == {
         "WETH": (ADDRESSES["WETH"], 18, "Wrapped Ether"),
         "USDC": (ADDRESSES["USDC"], 6, "USD Coin"),
@@ -319,7 +320,7 @@ def test_deploy_keeps_the_nodes_mining_mode_and_finds_a_world_already_there() ->
         # Still not mining: a transaction waits in the pool.
         assert rpc.call("anvil_getAutomine") is False
         rpc.call("eth_sendTransaction", [{"from": sender, "to": sender, "value": "0x1"}])
-        assert rpc.block_number() == 2
+        assert rpc.block_number() == 2 + 3  # the world's block, then Aave V3's three
         # Deploying again sends nothing: the world is there.
         again = deploy_world(rpc)
         assert again.contracts == ADDRESSES and again.transactions == 0

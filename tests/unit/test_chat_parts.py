@@ -202,6 +202,9 @@ def test_a_group_on_fakes(homes: dict[str, Home]) -> None:
         b.group_add("bob", "crew", "0x" + "11" * 20, sync=False)
     promoted, _ = a.group_promote("alice", "crew", homes["bob"].address)
     assert promoted.admins == (homes["alice"].address, homes["bob"].address)
+    # group_member is the same four changes named by their action (what the CLI calls)
+    demoted, _ = a.group_member("alice", "crew", homes["bob"].address, "demote")
+    assert demoted.admins == (homes["alice"].address,)
 
 
 def test_contacts_and_safety_numbers(homes: dict[str, Home], relay: MemoryRelay) -> None:

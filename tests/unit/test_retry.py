@@ -56,3 +56,18 @@ def test_retry_until_it_works_then_until_the_deadline() -> None:
               sleep=sleep, clock=lambda: now[0])  # fmt: skip
     with pytest.raises(ValueError):  # not retried
         retry(lambda: int("x"), retry_on=(ConnectionError,), sleep=sleep)
+
+
+def test_retry_only_what_the_predicate_says() -> None:
+    calls = [0]
+
+    def busy() -> str:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise OSError("database is locked")
+        raise OSError("disk I/O error")
+
+    with pytest.raises(OSError, match="disk I/O"):
+        retry(busy, retry_on=(OSError,), retry_if=lambda e: "locked" in str(e),
+              sleep=lambda d: None)  # fmt: skip
+    assert calls[0] == 2

@@ -100,6 +100,25 @@ def test_devnet_control_queries() -> None:
     assert [m for m, _p in node.requests][-1] == "anvil_stopImpersonatingAccount"
 
 
+def test_storage_slots_are_read_and_written_as_words() -> None:
+    """``Q.storage`` (a proxy's EIP-1967 slot, issue 18) and ``Dev.set_storage`` (a devnet
+    price feed's answer)."""
+    slot = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA505D382BBC
+    node = FakeNode().on("eth_getStorageAt", "0x" + "00" * 12 + "ab" * 20)
+    node.on("anvil_setStorageAt", True)
+    rpc = node.client()
+    assert rpc.get(Q.storage("0x" + "11" * 20, slot, 7))[-20:] == bytes.fromhex("ab" * 20)
+    assert node.called("eth_getStorageAt") == [["0x" + "11" * 20, hex(slot), "0x7"]]
+    rpc.get(Dev.set_storage("0x" + "22" * 20, 0, (2500 * 10**8).to_bytes(32, "big")))
+    [[address, where, word]] = node.called("anvil_setStorageAt")
+    assert (address, where, int(word, 16)) == ("0x" + "22" * 20, "0x0", 2500 * 10**8)
+    with pytest.raises(ValueError, match="32 bytes"):
+        Dev.set_storage("0x" + "22" * 20, 0, b"\x01")
+    short = FakeNode().on("eth_getStorageAt", "0x01").client()
+    with pytest.raises(RpcError, match="32-byte word"):
+        short.get(Q.storage("0x" + "11" * 20, 0))
+
+
 def test_a_simulation_runs_the_calls_in_one_block_and_reads_each_result() -> None:
     from walletim.chain.rpc import CallSpec, unsupported
 

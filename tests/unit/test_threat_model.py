@@ -14,6 +14,8 @@ CLASSES = (
     "Network attacker",
     "Lying RPC node",
     "Malicious token or contract",
+    "Another account",
+    "The user",
     "Local writer",
 )
 _REF = re.compile(r"(tests/[\w/]+\.py)?::(\w+)")

@@ -114,6 +114,7 @@ def run_chain_demo(
 ) -> dict[str, object]:
     """Part two: a devnet, sends, a batch, the history; the devnet is stopped at the end."""
     from walletim.app.devnet import ANVIL_DEFAULT_MNEMONIC, Anvil
+    from walletim.app.lending.demo import run_lending_demo
     from walletim.app.world import deploy_world
 
     with Anvil.start() as anvil:
@@ -131,6 +132,7 @@ def run_chain_demo(
             summary = _chain_sends(session, say)
             summary.update(_chain_batch(session, say))
             summary.update(run_defi_demo(session, say))
+            summary.update(run_lending_demo(session, say))
     say("13. Stopped the devnet.")
     return summary
 

@@ -29,6 +29,7 @@ from walletim.app.wim.logs import CLAIMED, claim_of
 from walletim.chain.units import format_amount
 from walletim.errors import InputError
 from walletim.keys.hd import to_checksum_address
+from walletim.keys.signing import eip712_fields
 
 if TYPE_CHECKING:
     from walletim.keys.signing import Signature
@@ -46,16 +47,10 @@ def voucher_typed_data(chain_id: int, contract: str, packet_id: str, claimer: st
     """The EIP-712 document a creator signs so that ``claimer`` may claim one share."""
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Claim": [
-                {"name": "packetId", "type": "bytes32"},
-                {"name": "claimer", "type": "address"},
-            ],
+            "EIP712Domain": eip712_fields(
+                "string name", "string version", "uint256 chainId", "address verifyingContract"
+            ),
+            "Claim": eip712_fields("bytes32 packetId", "address claimer"),
         },
         "primaryType": "Claim",
         "domain": {

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from walletim.app.chat import ChatService
     from walletim.app.contracts import ContractService
     from walletim.app.defi import DefiService
+    from walletim.app.lending.service import LendingService
     from walletim.app.redpacket import RedPackets
     from walletim.app.tokens import TokenBook
     from walletim.app.transfers import Transfers
@@ -56,7 +57,7 @@ class Session:
         )
         self.networks = Networks(self.home)
         contacts = StoreContacts(self.home / DB_NAME, self.open_store, lambda: self._store)
-        self.names = Names(self.wallets, contacts, world=self._world_contracts)
+        self.names = Names(self.wallets, contacts, world=self._known_contracts)
         self._network_name = network
         self._rpc_url = rpc_url
         self._network: Network | None = None
@@ -68,6 +69,7 @@ class Session:
         self._defi: DefiService | None = None
         self._wim: WalletIM | None = None
         self._redpackets: RedPackets | None = None
+        self._lending: LendingService | None = None
         self._tokens: TokenBook | None = None
 
     @property
@@ -193,14 +195,35 @@ class Session:
         never asks for the password nor dials the node."""
         return self.names.name_of(address)
 
-    def _world_contracts(self) -> Mapping[str, str]:
-        """The devnet world's contracts, only once the DeFi service has looked them up (naming
-        an address never dials the node: recognising the world costs two round trips)."""
+    def _known_contracts(self) -> Mapping[str, str]:
+        """The devnet world's contracts and Aave V3's (name -> address), each only once its
+        service has looked them up (naming an address never dials the node: recognising the
+        world costs two round trips, Aave a few more)."""
+        known: dict[str, str] = {}
         defi = self._defi
-        if defi is None or not getattr(defi, "_world_loaded", False):
-            return {}
-        world = defi.world()
-        return {} if world is None else world.contracts
+        if defi is not None and getattr(defi, "_world_loaded", False):
+            world = defi.world()
+            if world is not None:
+                known.update(world.contracts)
+        if self._lending is not None:
+            known.update({name: a for a, name in self._lending.known_names().items()})
+        return known
+
+    @property
+    def lending(self) -> LendingService:
+        """Lending and borrowing on Aave V3 (walletim.app.lending), wired to this session's
+        node, contracts and DeFi services."""
+        if self._lending is None:
+            from walletim.app.lending.service import LendingService
+
+            self._lending = LendingService(
+                self.rpc,
+                self.contracts,
+                self.defi,
+                account_address=lambda spec: self.wallets.account(spec).address,
+                chain_id=lambda: self.network.chain_id,
+            )
+        return self._lending
 
     @property
     def chat(self) -> ChatService:
@@ -242,6 +265,7 @@ class Session:
                 tokens=lambda: self.tokens,
                 packets=lambda: self.redpackets,
                 weth=weth,
+                aave_pool=lambda: self.lending.known_pool(),
             )
             rules = Rules(self.network.confirmations, self.network.finality)
             self._wim = WalletIM(ports, rules)
@@ -254,9 +278,11 @@ class Session:
         services; ``clock`` and ``chunk`` (blocks per scanned chunk) for tests."""
         import time
 
+        from walletim.app.lending.alerts import LendingWatch
         from walletim.app.watch import LOG_CHUNK, Watcher
         from walletim.app.watch.adapters import DefiNames, HomeTxs
 
+        clock = time.time if clock is None else clock
         return Watcher(
             rpc=self.rpc,
             chain_id=self.network.chain_id,
@@ -266,8 +292,9 @@ class Session:
             names=DefiNames(lambda: self.defi),
             reads=self.contracts,
             own=HomeTxs(self.open_store),
-            clock=time.time if clock is None else clock,
+            clock=clock,
             chunk=LOG_CHUNK if chunk is None else chunk,
+            lending=LendingWatch(self.lending, self.open_store, clock=clock),
         )
 
     def close(self) -> None:

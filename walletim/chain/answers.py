@@ -45,6 +45,14 @@ def data(value: object, what: str) -> bytes:
         raise RpcError(f"{what} is not 0x-hex data", method=what, response=value) from exc
 
 
+def word(value: object, what: str) -> bytes:
+    """A 32-byte word as 0x-hex (a storage slot). Raises RpcError."""
+    raw = data(value, what)
+    if len(raw) != 32:
+        raise RpcError(f"{what} is not a 32-byte word", method=what, response=value)
+    return raw
+
+
 def obj(value: object, what: str) -> JsonObject:
     """A JSON object. Raises RpcError."""
     if not isinstance(value, dict):
@@ -280,4 +288,5 @@ __all__ = [
     "opt_quantity",
     "quantity",
     "simulated",
+    "word",
 ]

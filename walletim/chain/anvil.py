@@ -65,6 +65,13 @@ class Dev:
         return Query("anvil_setBalance", (address, hex(wei)), _nothing)
 
     @staticmethod
+    def set_storage(address: str, slot: int, word: bytes) -> Query[None]:
+        """Write the 32-byte ``word`` into storage slot ``slot`` of ``address``."""
+        if len(word) != 32:
+            raise ValueError("a storage word is 32 bytes")
+        return Query("anvil_setStorageAt", (address, hex(slot), "0x" + word.hex()), _nothing)
+
+    @staticmethod
     def automine() -> Query[bool]:
         """Whether the node mines each transaction as it arrives (an error: not an Anvil)."""
         return Query("anvil_getAutomine", (), _flag)

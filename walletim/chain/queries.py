@@ -96,6 +96,15 @@ class Q:
         return Query("eth_getCode", (address, tag(block)), lambda v: answers.data(v, "eth_getCode"))
 
     @staticmethod
+    def storage(address: str, slot: int, block: int | str = "latest") -> Query[bytes]:
+        """``eth_getStorageAt``: the 32-byte word in storage slot ``slot`` of ``address``."""
+        return Query(
+            "eth_getStorageAt",
+            (address, hex(slot), tag(block)),
+            lambda v: answers.word(v, "eth_getStorageAt"),
+        )
+
+    @staticmethod
     def call(
         to: str | None,
         data: bytes,

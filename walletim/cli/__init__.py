@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "relay": ("walletim.cli.relay", "relay", "Run a chat relay (stores only ciphertext)."),
     "demo": ("walletim.cli.demo", "demo", "Run the demo in a throwaway home."),
     "watch": ("walletim.cli.watch", "watch", "Security alerts about an account, to yourself."),
+    "lend": ("walletim.cli.lend", "lend", "Lend and borrow on Aave V3: markets, positions."),
 }
 
 

@@ -10,13 +10,14 @@ a failure; :func:`run` turns both into the exit code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # imported when a command runs: start-up stays fast
 
 PASSWORD_ENV = "WALLETIM_PASSWORD"  # noqa: S105 - the variable's name, not a password
 MAX_SECRET_FILE = 64 * 1024
+ACCOUNT_HELP = "Your account, NAME or NAME:INDEX."
 
 
 def read_file(path: str | Path, what: str, *, limit: int) -> bytes:
@@ -197,6 +199,36 @@ def password_file_option(f: F) -> F:
     )(f)
 
 
+def account_option(f: F) -> F:
+    """``--from ACCOUNT`` (required): the account of this home the command acts as."""
+    return click.option("--from", "account", required=True, help=ACCOUNT_HELP)(f)
+
+
+def port_option(default: int, help: str) -> Callable[[F], F]:
+    """``--port`` a server listens on: 0 to 65535 (0: any free port), its default shown."""
+    return click.option(
+        "--port", type=click.IntRange(0, 65535), default=default, show_default=True, help=help
+    )
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def with_home(command: Callable[Concatenate[Ctx, P], R]) -> Callable[P, R]:
+    """``--password-file`` and the command's context (it is called with the Ctx first): what
+    a command opens its home with, the last of its options."""
+    return password_file_option(pass_ctx(command))
+
+
+def with_account(command: Callable[Concatenate[Ctx, P], R]) -> Callable[P, R]:
+    """A command that acts as one account of the home (below its ``@group.command``, above
+    its arguments): ``--from ACCOUNT`` and ``--password-file``; it is called with the Ctx
+    first. (A command with options of its own between those two spells them out:
+    :func:`account_option` ... :func:`with_home`.)"""
+    return account_option(with_home(command))
+
+
 def read_stdin_line(what: str) -> str:
     """One line from stdin (for --mnemonic-stdin / --private-key-stdin). Raises InputError."""
     line = sys.stdin.readline(MAX_SECRET_FILE)
@@ -251,6 +283,16 @@ def open_session(ctx: Ctx) -> Session:
         fast_kdf=unsafe_fast_kdf(),
         notify=None if ctx.json else _note,
     )
+
+
+@contextlib.contextmanager
+def chain_session(ctx: Ctx) -> Iterator[Session]:
+    """:func:`open_session` for a command that needs the node: it fails first (ChainError)
+    when the node does not answer, or answers as another chain than the network's pinned
+    one. ``with chain_session(ctx) as s:``"""
+    with open_session(ctx) as s:
+        s.chain.check_chain()
+        yield s
 
 
 def _note(text: str) -> None:

@@ -13,10 +13,11 @@ import click
 from walletim.cli.base import (
     Ctx,
     ExitStatus,
+    chain_session,
     chain_text,
     open_session,
     pass_ctx,
-    password_file_option,
+    with_home,
 )
 from walletim.errors import InputError
 
@@ -151,8 +152,7 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     Tokens are named by the token lists: one on no list shows by its address, marked."""
     from walletim.chain.units import format_amount
 
-    with open_session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         if who:
             targets = [(who, s.resolve_address(who))]
         else:
@@ -224,8 +224,7 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     show_default=True,
     help="Seconds to wait for mining before returning it as pending.",
 )
-@password_file_option
-@pass_ctx
+@with_home
 def send(
     ctx: Ctx,
     account: str,
@@ -355,8 +354,7 @@ def fees(ctx: Ctx) -> None:
     """Suggested EIP-1559 fees (low / normal / high) from the node's recent blocks."""
     from walletim.chain.units import format_gwei
 
-    with open_session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         suggestions = s.chain.suggest_fees()
     data = {
         "network": ctx.network,

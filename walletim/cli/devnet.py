@@ -81,6 +81,9 @@ def _world_text(world: WorldManifest) -> str:
         "  Anvil's 10 accounts hold 10,000 USDC and 10,000 DAI each; accounts 0 and 1 "
         "hold WIMC NFTs."
     )
+    from walletim.app.lending.pins import AAVE
+
+    lines.append(f"  Aave V3 Pool {AAVE['Pool'][0]}: WETH, USDC, DAI (walletim lend markets)")
     return "\n".join(lines)
 
 
@@ -147,4 +150,31 @@ def down(ctx: Ctx) -> None:
         f"Stopped the devnet at {st.url} (pid {st.pid})."
         if st.running
         else f"Forgot the devnet record ({st.note}).",
+    )
+
+
+@devnet.command("price")
+@click.argument("symbol")
+@click.argument("usd_price", metavar="USD")
+@pass_ctx
+def price(ctx: Ctx, symbol: str, usd_price: str) -> None:
+    """Set the devnet's Aave price of SYMBOL (WETH, USDC, DAI) to USD, e.g. `price WETH 2500`
+    (its mock Chainlink feed; a block is mined)."""
+    from walletim.app.lending.feeds import set_price_at
+    from walletim.app.lending.markets import usd
+    from walletim.app.networks import Networks
+
+    url = Networks(ctx.home).get(ctx.network).with_url(ctx.rpc_url).rpc_url
+    change = set_price_at(url, symbol, usd_price)
+    ctx.emit(
+        {
+            "symbol": change.symbol,
+            "feed": change.feed,
+            "price_usd": usd(change.new, 8),
+            "raw": str(change.new),
+            "old_price_usd": usd(change.old, 8),
+            "block": change.block,
+        },
+        f"{change.symbol} is now ${usd(change.new, 8)} on the devnet (was ${usd(change.old, 8)}; "
+        f"block {change.block}).",
     )

@@ -10,9 +10,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option, printable
+from walletim.cli.base import (
+    Ctx,
+    account_option,
+    chain_session,
+    pass_ctx,
+    printable,
+    with_account,
+    with_home,
+)
 from walletim.cli.defi import _run_plan, _session, confirmer, outcome_json
-from walletim.cli.wim import ACCOUNT, NOTE, TOKEN, JsonDoc, _fmt, _undelivered, _who
+from walletim.cli.wim import NOTE, TOKEN, JsonDoc, _fmt, _undelivered, _who, money_json
 
 if TYPE_CHECKING:
     from walletim.app.redpacket import PacketStatus
@@ -42,10 +50,7 @@ def status_json(st: PacketStatus) -> JsonDoc:
         "packet_id": st.packet_id,
         "state": st.state,
         "address": st.creator,  # the creator, as the red-packet contract says
-        "token": st.asset.address,
-        "symbol": st.asset.symbol,
-        "raw": str(st.total),
-        "amount": format_amount(st.total, d),
+        **money_json(st.asset.address, st.asset.symbol, st.total, d),
         "raw_remaining": str(st.remaining),
         "remaining": format_amount(st.remaining, d),
         "shares": st.shares,
@@ -58,7 +63,7 @@ def status_json(st: PacketStatus) -> JsonDoc:
 
 
 @redpacket.command("create")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@account_option
 @click.option("--total", required=True, help="What goes in, e.g. 1 (ETH) or 100 --token USDC.")
 @click.option("--shares", required=True, type=click.IntRange(1, 1000), help="How many shares.")
 @click.option("--to", "to_flag", is_flag=True, help="The recipients follow: --to PEER...")
@@ -74,8 +79,7 @@ def status_json(st: PacketStatus) -> JsonDoc:
     help="Seconds until you can take back what is unclaimed.",
 )
 @NOTE
-@password_file_option
-@pass_ctx
+@with_home
 def redpacket_create(
     ctx: Ctx,
     account: str,
@@ -92,24 +96,19 @@ def redpacket_create(
     """Escrow a red packet on chain and send each recipient their voucher in the chat."""
     if bool(peers) == bool(group):
         raise click.UsageError("name the recipients: --to PEER... or --group GROUP (one of them)")
-    with _session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         r = s.wim.packet_create(
             account, total, shares, to=list(peers), group=group, token=token, random=random_,
             expiry_s=expiry, note=note, confirm=confirmer(ctx, s),
         )  # fmt: skip
         p = r.packet
-    from walletim.chain.units import format_amount
 
     data = {
         "packet_id": p.packet_id,
         "hash": r.outcome.hash,
         "state": "open",
         "address": p.contract,
-        "token": p.asset.address,
-        "symbol": p.asset.symbol,
-        "raw": str(p.total),
-        "amount": format_amount(p.total, p.asset.decimals),
+        **money_json(p.asset.address, p.asset.symbol, p.total, p.asset.decimals),
         "shares": p.shares,
         "random": p.random,
         "expiry": p.expiry,
@@ -131,16 +130,13 @@ def redpacket_create(
 
 
 @redpacket.command("claim")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@with_account
 @click.argument("packet_id")
-@password_file_option
-@pass_ctx
 def redpacket_claim(ctx: Ctx, account: str, packet_id: str) -> None:
     """Claim your share of a red packet offered to you in a chat."""
     from walletim.chain.units import format_amount
 
-    with _session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         r = s.wim.packet_claim(account, packet_id, confirm=confirmer(ctx, s))
     amount = r.amount
     data = {
@@ -162,8 +158,7 @@ def redpacket_claim(ctx: Ctx, account: str, packet_id: str) -> None:
 @pass_ctx
 def redpacket_status(ctx: Ctx, packet_id: str) -> None:
     """What the chain says of a red packet: shares left, claims, expiry."""
-    with _session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         st = s.wim.packet_status(packet_id)
         claims = [(_who(s, a), v) for a, v in st.claims]
 
@@ -184,14 +179,11 @@ def redpacket_status(ctx: Ctx, packet_id: str) -> None:
 
 
 @redpacket.command("refund")
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@with_account
 @click.argument("packet_id")
-@password_file_option
-@pass_ctx
 def redpacket_refund(ctx: Ctx, account: str, packet_id: str) -> None:
     """Take back what is unclaimed of your red packet once it has expired."""
-    with _session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         plan = s.redpackets.refund(account, packet_id)
         outcome = _run_plan(ctx, s, plan)
     ctx.emit(outcome_json(outcome), f"{plan.title}: {outcome.hash} -> {outcome.steps[-1].status}")
@@ -267,9 +259,7 @@ def packet_line(v: PacketView, creator: str) -> str:
 
 
 @redpacket.command("list")
-@click.option("--from", "account", required=True, help=ACCOUNT)
-@password_file_option
-@pass_ctx
+@with_account
 def redpacket_list(ctx: Ctx, account: str) -> None:
     """Red packets you made or were offered in chats, as the red-packet contract holds them."""
     with _session(ctx) as s:

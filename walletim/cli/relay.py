@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, open_session, pass_ctx, port_option, with_home
 from walletim.relay import limits as L
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -45,13 +45,7 @@ def relay() -> None:
     show_default=True,
     help="Address to listen on (all addresses, 0.0.0.0 or ::, need --public-url).",
 )
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8765,
-    show_default=True,
-    help="Port (0: any free port; the URL line says which).",
-)
+@port_option(8765, "Port (0: any free port; the URL line says which).")
 @click.option(
     "--db",
     type=click.Path(dir_okay=False),
@@ -259,8 +253,7 @@ def _pin_json(pin: RelayPin, before: RelayPin | None = None) -> dict[str, object
     metavar="HEX",
     help="The relay key its operator published (64 hex digits): refuse a relay presenting another.",
 )
-@password_file_option
-@pass_ctx
+@with_home
 def pin(ctx: Ctx, urls: tuple[str, ...], expect: str | None) -> None:
     """Trust the key the relay at each URL presents now [default: the --relay URL(s)].
 
@@ -295,8 +288,7 @@ def pin(ctx: Ctx, urls: tuple[str, ...], expect: str | None) -> None:
 
 
 @relay.command()
-@password_file_option
-@pass_ctx
+@with_home
 def pins(ctx: Ctx) -> None:
     """The relay keys this home has pinned, per relay URL."""
     with open_session(ctx) as s:

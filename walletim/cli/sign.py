@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from walletim.cli.base import Ctx, ExitStatus, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, ExitStatus, pass_ctx, with_home
 from walletim.errors import InputError
 
 MAX_TYPED_DATA_FILE = 256 * 1024
@@ -33,8 +33,7 @@ def sign() -> None:
 @click.option("--from", "account", required=True, help="NAME or NAME:INDEX.")
 @click.option("--hex", "hex_input", is_flag=True, help="MESSAGE is hex bytes, not text.")
 @click.argument("message")
-@password_file_option
-@pass_ctx
+@with_home
 def message(ctx: Ctx, account: str, hex_input: bool, message: str) -> None:
     """EIP-191 personal_sign MESSAGE (what MetaMask and `cast wallet sign` produce)."""
     from walletim.keys.signing import message_bytes
@@ -67,8 +66,7 @@ def message(ctx: Ctx, account: str, hex_input: bool, message: str) -> None:
     help="Sign a domain without chainId (its signature is valid on EVERY chain).",
 )
 @click.argument("file", type=click.Path(dir_okay=False))
-@password_file_option
-@pass_ctx
+@with_home
 def typed_data(
     ctx: Ctx, account: str, allow_chains: tuple[int, ...], allow_any_chain: bool, file: str
 ) -> None:

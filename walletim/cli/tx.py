@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, open_session, with_home
 from walletim.cli.chain import confirmer, eth_text, tx_json
 from walletim.errors import InputError, shown
 
@@ -26,9 +26,7 @@ def tx() -> None:
 
 def _about_one(f: Callable[[Ctx, str], None]) -> click.Command:
     """A ``tx`` subcommand about one transaction of this home: ``walletim tx NAME HASH``."""
-    return tx.command()(
-        click.argument("tx_hash", metavar="HASH")(password_file_option(pass_ctx(f)))
-    )
+    return tx.command()(click.argument("tx_hash", metavar="HASH")(with_home(f)))
 
 
 @_about_one
@@ -107,8 +105,7 @@ def _event_line(s: Session, event: DecodedEvent) -> str:
 @click.option("--from", "account", help="Only this account (NAME[:INDEX] or address).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option("--no-refresh", is_flag=True, help="Show what is stored without asking the node.")
-@password_file_option
-@pass_ctx
+@with_home
 def history(ctx: Ctx, account: str | None, limit: int, no_refresh: bool) -> None:
     """Transactions this home signed on the network, newest first."""
     with open_session(ctx) as s:
@@ -146,8 +143,7 @@ def _bump(help_text: str | None = None) -> Callable[[_F], _F]:
 @tx.command()
 @click.argument("tx_hash", metavar="HASH")
 @_bump("Raise both fees by this percent (at least the node's 10% minimum).")
-@password_file_option
-@pass_ctx
+@with_home
 def speedup(ctx: Ctx, tx_hash: str, bump: float) -> None:
     """Replace a pending transaction with the same one at higher fees."""
     with open_session(ctx) as s:
@@ -168,8 +164,7 @@ def speedup(ctx: Ctx, tx_hash: str, bump: float) -> None:
 @click.option("--from", "account", help="With --nonce: the sending account.")
 @click.option("--nonce", type=click.IntRange(0))
 @_bump()
-@password_file_option
-@pass_ctx
+@with_home
 def cancel(
     ctx: Ctx, tx_hash: str | None, account: str | None, nonce: int | None, bump: float
 ) -> None:

@@ -11,11 +11,11 @@ import click
 from walletim.cli.base import (
     Ctx,
     pass_ctx,
-    password_file_option,
     prompt_secret,
     read_file,
     read_secret_file,
     read_stdin_line,
+    with_home,
 )
 from walletim.errors import InputError
 
@@ -112,8 +112,7 @@ def wallet() -> None:
 @click.option(
     "--path", "template", help="Account path template, e.g. \"m/44'/60'/0'/0/{i}\" or ledger-live."
 )
-@password_file_option
-@pass_ctx
+@with_home
 def create(
     ctx: Ctx,
     name: str,
@@ -169,8 +168,7 @@ def create(
     "The seed has a BIP-39 passphrase (prompted).", "Read the BIP-39 passphrase from FILE."
 )
 @click.option("--path", "template", help="Account path template (default m/44'/60'/0'/0/{i}).")
-@password_file_option
-@pass_ctx
+@with_home
 def import_(
     ctx: Ctx,
     name: str,
@@ -216,8 +214,7 @@ def import_(
     is_flag=True,
     help="List names, kinds and paths without the password (no addresses).",
 )
-@password_file_option
-@pass_ctx
+@with_home
 def list_(ctx: Ctx, names_only: bool) -> None:
     """List the wallets of this home; addresses only after the home password checks them.
 
@@ -288,8 +285,7 @@ def _listed_json(listed: ListedWallet) -> dict[str, object]:
     "template",
     help="Template with {i}, or a preset: default, ledger-live, ledger-legacy.",
 )
-@password_file_option
-@pass_ctx
+@with_home
 def addresses(ctx: Ctx, name: str, count: int, start: int, template: str | None) -> None:
     """Derive account addresses of wallet NAME (needs the home password: the wallet file is
     checked against its MAC before any address is shown)."""
@@ -312,8 +308,7 @@ def addresses(ctx: Ctx, name: str, count: int, start: int, template: str | None)
     "--out", required=True, type=click.Path(dir_okay=False), help="Keystore file to write."
 )
 @_file_option("--keystore-password-file", "Read the new keystore's password from FILE.")
-@password_file_option
-@pass_ctx
+@with_home
 def export(ctx: Ctx, account: str, out: str, keystore_password_file: str | None) -> None:
     """Export ACCOUNT (NAME or NAME:INDEX) as a v3 keystore that geth and cast read."""
     wallets = ctx.wallets()
@@ -337,8 +332,7 @@ def export(ctx: Ctx, account: str, out: str, keystore_password_file: str | None)
 
 @wallet.command()
 @click.argument("name")
-@password_file_option
-@pass_ctx
+@with_home
 def reveal(ctx: Ctx, name: str) -> None:
     """Show the mnemonic of NAME after re-entering the home password."""
     wallets = ctx.wallets()
@@ -362,8 +356,7 @@ def reveal(ctx: Ctx, name: str) -> None:
 @wallet.command(name="change-password")
 @click.argument("name", required=False)
 @_file_option("--new-password-file", "Read the new password from FILE (for scripts).")
-@password_file_option
-@pass_ctx
+@with_home
 def change_password(ctx: Ctx, name: str | None, new_password_file: str | None) -> None:
     """Change the home password (it protects every wallet of this home; NAME is optional)."""
     from walletim.keys.vault import check_new_password

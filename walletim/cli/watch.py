@@ -18,17 +18,17 @@ THRESHOLD_HELP = (
 
 
 if TYPE_CHECKING:
-    from walletim.app.watch import Alert
+    from walletim.app.watch import Shown
 
 _session = open_session
 
 
-def alert_line(alert: Alert) -> str:
+def alert_line(alert: Shown) -> str:
     """One human line for an alert (also used by ``chat listen --watch``)."""
     return f"alert [{alert.kind}] {alert.text}"
 
 
-def alert_json(alert: Alert) -> dict[str, object]:
+def alert_json(alert: Shown) -> dict[str, object]:
     doc: dict[str, object] = dict(alert.to_json())
     doc["address"] = alert.account
     return doc
@@ -53,6 +53,13 @@ def alert_json(alert: Alert) -> dict[str, object]:
 @click.option(
     "--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS (not --once)."
 )
+@click.option(
+    "--health-threshold",
+    "health_text",
+    default="1.2",
+    show_default=True,
+    help="Alert when an Aave position's health factor falls under HF (and again under 1.05).",
+)
 @password_file_option
 @pass_ctx
 def watch(
@@ -63,22 +70,26 @@ def watch(
     interval: float,
     from_block: int | None,
     timeout: float | None,
+    health_text: str,
 ) -> None:
     """Watch an account and post security alerts to your conversation with yourself:
     incoming transfers, a transaction this home did not sign (the key may be compromised),
-    new or unlimited approvals, outflows above a --threshold.
+    new or unlimited approvals, outflows above a --threshold, an Aave position whose health
+    factor falls under --health-threshold (and 1.05) or that is liquidated.
 
     The first run starts at the current block (no alerts for history). With --json, --once
     prints one JSON document; the continuous mode prints one JSON object per alert (JSON
     Lines). Read the alerts later with `walletim chat read --from ACCOUNT ACCOUNT`."""
+    from walletim.app.lending.alerts import parse_threshold
     from walletim.app.watch import watcher_for
 
+    health = parse_threshold(health_text)
     with _session(ctx) as s:
         w = watcher_for(s)
         address = w.address(account)
         limits = [w.parse_threshold(t) for t in thresholds]
         first_run = from_block is None and w.cursor(account) is None
-        alerts = w.scan(account, limits, from_block=from_block)
+        alerts = w.scan(account, limits, from_block=from_block, health=health)
         block = w.cursor(account)
         if once:
             _show_once(ctx, address, s.chain.chain_id, block, first_run, alerts)
@@ -86,10 +97,10 @@ def watch(
         if not ctx.json:
             click.echo(f"watching {address} from block {block} (Ctrl-C to stop)", err=True)
         _show(ctx, alerts)
-        _follow(ctx, lambda: w.scan(account, limits), interval, timeout)
+        _follow(ctx, lambda: w.scan(account, limits, health=health), interval, timeout)
 
 
-def _show(ctx: Ctx, found: list[Alert]) -> None:
+def _show(ctx: Ctx, found: list[Shown]) -> None:
     for a in found:
         if ctx.json:
             click.echo(json.dumps({"event": "alert", **alert_json(a)}))
@@ -98,7 +109,7 @@ def _show(ctx: Ctx, found: list[Alert]) -> None:
 
 
 def _show_once(
-    ctx: Ctx, address: str, chain_id: int, block: int | None, first_run: bool, alerts: list[Alert]
+    ctx: Ctx, address: str, chain_id: int, block: int | None, first_run: bool, alerts: list[Shown]
 ) -> None:
     data = {
         "address": address,
@@ -123,7 +134,7 @@ def _show_once(
 
 
 def _follow(
-    ctx: Ctx, scan: Callable[[], list[Alert]], interval: float, timeout: float | None
+    ctx: Ctx, scan: Callable[[], list[Shown]], interval: float, timeout: float | None
 ) -> None:
     """Scan every ``interval`` seconds until ``timeout`` (or Ctrl-C); a node that went
     away is tried again at the next tick."""

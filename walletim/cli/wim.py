@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, password_file_option, printable
+from walletim.cli.base import Ctx, account_option, chain_session, printable, with_account, with_home
 from walletim.cli.defi import _session, confirmer, outcome_json
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 #: A --json document.
 JsonDoc = dict[str, object]
-ACCOUNT = "Your account, NAME or NAME:INDEX."
 NOTE = click.option("--note", default="", help="A note for the other side (at most 280 chars).")
 TOKEN = click.option("--token", help="An ERC-20 (symbol of the devnet world or 0x address).")
 
@@ -30,6 +29,19 @@ def _fmt(raw: int, decimals: int, symbol: str) -> str:
     from walletim.chain.units import format_amount
 
     return f"{format_amount(raw, decimals)} {printable(symbol, newline=' ')}"
+
+
+def money_json(token: str | None, symbol: str, raw: int, decimals: int) -> JsonDoc:
+    """An amount of one asset for --json: the token's address (None: ether), its symbol, the
+    base units as a decimal string (``raw``) and the amount in the asset's decimals."""
+    from walletim.chain.units import format_amount
+
+    return {
+        "token": token,
+        "symbol": symbol,
+        "raw": str(raw),
+        "amount": format_amount(raw, decimals),
+    }
 
 
 def _short(address: str) -> str:
@@ -55,8 +67,6 @@ def _party(s: Session, me: str, address: str) -> str:
 
 
 def payment_json(p: PaymentRow) -> JsonDoc:
-    from walletim.chain.units import format_amount
-
     return {
         "hash": p.tx_hash,
         "state": p.state,
@@ -65,10 +75,7 @@ def payment_json(p: PaymentRow) -> JsonDoc:
         "address": p.peer,
         "from": p.payer,
         "to": p.payee,
-        "token": p.asset,
-        "symbol": p.symbol,
-        "raw": str(p.amount),
-        "amount": format_amount(p.amount, p.decimals),
+        **money_json(p.asset, p.symbol, p.amount, p.decimals),
         "note": p.note,
         "request_id": p.request_id,
         "confirmations": p.confirmations,
@@ -79,16 +86,11 @@ def payment_json(p: PaymentRow) -> JsonDoc:
 
 
 def request_json(r: RequestRow) -> JsonDoc:
-    from walletim.chain.units import format_amount
-
     return {
         "request_id": r.request_id,
         "direction": r.direction,
         "address": r.peer,
-        "token": r.asset,
-        "symbol": r.symbol,
-        "raw": str(r.amount),
-        "amount": format_amount(r.amount, r.decimals),
+        **money_json(r.asset, r.symbol, r.amount, r.decimals),
         "note": r.note,
         "uri": r.uri,
         "split_id": r.split_id,
@@ -115,15 +117,14 @@ def _undelivered(delivered: bool) -> None:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@account_option
 @click.argument("peer", required=False)
 @click.argument("amount", required=False)
 @TOKEN
 @NOTE
 @click.option("--request", "request_id", help="Pay a request received in a chat (its id).")
 @click.option("--uri", help="Pay an EIP-681 payment URI (ethereum:0x...).")
-@password_file_option
-@pass_ctx
+@with_home
 def pay(
     ctx: Ctx,
     account: str,
@@ -152,8 +153,7 @@ def pay(
         raise click.UsageError(
             "--request takes the amount and asset from the request: leave AMOUNT and --token out"
         )
-    with _session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         r = s.wim.pay(
             account, peer, amount, token=token, note=note, request_id=request_id,
             confirm=confirmer(ctx, s), uri=uri,
@@ -197,14 +197,13 @@ def _qr(text: str) -> str:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@account_option
 @click.argument("peer")
 @click.argument("amount")
 @TOKEN
 @NOTE
 @click.option("--no-qr", is_flag=True, help="Do not draw the QR code.")
-@password_file_option
-@pass_ctx
+@with_home
 def request(
     ctx: Ctx, account: str, peer: str, amount: str, token: str | None, note: str, no_qr: bool
 ) -> None:
@@ -234,10 +233,7 @@ def split_json(st: SplitStatus) -> JsonDoc:
     sp = st.split
     return {
         "split_id": sp.split_id,
-        "token": sp.asset,
-        "symbol": sp.symbol,
-        "raw": str(sp.total),
-        "amount": format_amount(sp.total, sp.decimals),
+        **money_json(sp.asset, sp.symbol, sp.total, sp.decimals),
         "note": sp.note,
         "own_share": format_amount(st.own_share, sp.decimals),
         "raw_own_share": str(st.own_share),
@@ -265,7 +261,7 @@ def _split_lines(s: Session, st: SplitStatus) -> None:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@account_option
 @click.option("--total", required=True, help="The whole bill, e.g. 90 (in the asset's units).")
 @click.argument("peers", nargs=-1, required=True)
 @TOKEN
@@ -273,8 +269,7 @@ def _split_lines(s: Session, st: SplitStatus) -> None:
 @click.option(
     "--exclude-self", is_flag=True, help="Split between PEERS only (you are not a sharer)."
 )
-@password_file_option
-@pass_ctx
+@with_home
 def split(
     ctx: Ctx,
     account: str,
@@ -298,10 +293,8 @@ def split(
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@with_account
 @click.argument("split_id", required=False)
-@password_file_option
-@pass_ctx
 def splits(ctx: Ctx, account: str, split_id: str | None) -> None:
     """Who has paid their share of your split bills (one, or all)."""
     with _session(ctx) as s:
@@ -318,10 +311,9 @@ def splits(ctx: Ctx, account: str, split_id: str | None) -> None:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT)
+@account_option
 @click.option("--no-check", is_flag=True, help="Do not ask the chain again about pending ones.")
-@password_file_option
-@pass_ctx
+@with_home
 def payments(ctx: Ctx, account: str, no_check: bool) -> None:
     """Payments and requests in your chats, with what the chain says of each payment."""
     with _session(ctx) as s:

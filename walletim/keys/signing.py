@@ -88,6 +88,11 @@ def parse_typed_data(text: str | bytes) -> dict[str, Any]:
     return doc
 
 
+def eip712_fields(*fields: str) -> list[dict[str, str]]:
+    """EIP-712 struct members from ``"type name"`` strings, in order."""
+    return [{"name": name, "type": kind} for kind, name in (f.split() for f in fields)]
+
+
 def typed_data_digest(doc: dict[str, Any]) -> bytes:
     """The EIP-712 digest keccak256(0x1901 || domainSeparator || hashStruct(message)).
 

@@ -89,12 +89,13 @@ class Payload:
     @classmethod
     def decode(cls, raw: bytes) -> Payload:
         """Raises MessagingError on bad JSON, version or fields."""
-        if len(raw) > MAX_PAYLOAD:
-            raise MessagingError("message payload too large")
-        try:
-            doc = safejson.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise MessagingError("malformed message payload") from exc
+        doc = safejson.loads_document(
+            raw,
+            max_bytes=MAX_PAYLOAD,
+            error=MessagingError,
+            too_large="message payload too large",
+            not_json="malformed message payload",
+        )
         if not isinstance(doc, dict) or doc.get("v") != VERSION:
             raise MessagingError("unsupported message payload version")
         epoch, counter, sent, kind = doc.get("e"), doc.get("n"), doc.get("t"), doc.get("k")

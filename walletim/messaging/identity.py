@@ -18,13 +18,8 @@ from typing import Protocol
 
 from walletim.errors import MessagingError, shown
 from walletim.keys.hd import to_checksum_address
+from walletim.keys.signing import eip712_fields as eip712_fields  # re-exported (message kinds)
 from walletim.keys.signing import recover_digest, typed_data_digest
-
-
-def eip712_fields(*fields: str) -> list[dict[str, str]]:
-    """EIP-712 struct members from ``"type name"`` strings, in order."""
-    return [{"name": name, "type": kind} for kind, name in (f.split() for f in fields)]
-
 
 #: walletim's own EIP-712 domain (no chain id: what it signs holds on every chain).
 BINDING_DOMAIN = {"name": "walletim", "version": "1"}

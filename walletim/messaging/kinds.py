@@ -284,11 +284,17 @@ def parse_packet(body: object) -> PacketOffer:
     )
 
 
+#: Shared Aave actions (walletim.app.lending.share checks them from the Pool's logs).
+LEND_ACTIONS = ("lend-supply", "lend-borrow", "lend-repay", "lend-withdraw")
+#: Every action a chat message may share.
+SHARED_ACTIONS = ("swap", "vault-deposit", *LEND_ACTIONS)
+
+
 @dataclass(frozen=True, slots=True)
 class SharedAction:
     chain_id: int
     tx: str
-    action: str  # swap | vault-deposit
+    action: str  # one of SHARED_ACTIONS
     claim: dict[str, str]
     note: str
 
@@ -307,13 +313,16 @@ class SharedAction:
         if self.action == "swap":
             gave = f"{c.get('amount_in')} {c.get('symbol_in')}"
             return f"swapped {gave} for {c.get('amount_out')} {c.get('symbol_out')}"
+        if self.action in LEND_ACTIONS:
+            verb = self.action.removeprefix("lend-")
+            return f"{verb} {c.get('amount')} {c.get('symbol')} on Aave"
         return f"deposited {c.get('assets')} {c.get('symbol')} into a vault"
 
 
 def parse_action(body: object) -> SharedAction:
     b = F.obj(body, "shared action")
     action = b.get("action")
-    if action not in ("swap", "vault-deposit"):
+    if action not in SHARED_ACTIONS:
         raise MessagingError("unknown shared action")
     claim = b.get("claim")
     if not isinstance(claim, dict) or len(claim) > 12:

@@ -37,6 +37,7 @@ from walletim.errors import MessagingError, RelayRefused, RelayUnavailable
 from walletim.keys.chat import verify_ed25519
 from walletim.messaging import protocol as p
 from walletim.messaging.protocol.fields import bounded_binding
+from walletim.wsio import write_frames
 
 F = TypeVar("F")
 
@@ -289,12 +290,7 @@ class RelayClient:
                     for frame in frames:  # send() raises ConnectionClosed when not open
                         await ws.send(frame)
                     continue
-                # Framed by the websockets protocol object, written at once, then flow
-                # control as send() does it (wait while the relay reads too slowly).
-                protocol = ws.protocol
-                for frame in frames:
-                    protocol.send_text(frame.encode())
-                ws.transport.write(b"".join(protocol.data_to_send()))
+                write_frames(ws, frames)  # at once, then flow control as send() does it
                 await ws.drain()
         except (ConnectionClosed, ConnectionError):
             # (ConnectionError: reset while waiting to send; websockets hands drain the

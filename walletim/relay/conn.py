@@ -35,6 +35,7 @@ from walletim.messaging import protocol as p
 from walletim.relay.frames import PAGE_BYTES, deliver_frames
 from walletim.relay.limits import RelayLimits, TokenBucket
 from walletim.relay.store import MailboxStore, StoredMessage
+from walletim.wsio import write_frames
 
 log = logging.getLogger("walletim.relay")
 
@@ -313,10 +314,7 @@ class Connection:
             return
         if not frames:
             return
-        protocol = ws.protocol
-        for frame in frames:
-            protocol.send_text(frame.encode())
-        ws.transport.write(b"".join(protocol.data_to_send()))
+        write_frames(ws, frames)
         await self._drain()
 
     async def _drain(self) -> None:

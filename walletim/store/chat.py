@@ -24,7 +24,7 @@ from walletim.errors import InputError, StoreError
 from walletim.messaging.kinds import Direction, MessageKind, MessageState
 from walletim.store.db import Store
 from walletim.store.groups import ChangeRow, GroupRow, GroupTx, groups_of
-from walletim.store.sql import Row
+from walletim.store.sql import Row, now_ms
 
 __all__ = [
     "ChangeRow",
@@ -48,10 +48,6 @@ def conversation_id(account: str, peer: str) -> str:
     """The id of ``account``'s conversation with ``peer`` (directional: each side has its own)."""
     text = f"walletim-conversation-v4:{account.lower()}:{peer.lower()}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +213,7 @@ class ChatTx(GroupTx):
                 epoch,
                 counter,
                 sent_ms,
-                _now_ms(),
+                now_ms(),
                 kind,
                 json.dumps(body, ensure_ascii=False),
                 text,
@@ -371,7 +367,7 @@ class ChatTx(GroupTx):
     def add_event(self, account: str, peer: str | None, kind: str, detail: str = "") -> None:
         self.conn.execute(
             "INSERT INTO chat_events (account, peer, kind, detail, at_ms) VALUES (?,?,?,?,?)",
-            (account, peer, kind, detail[:500], _now_ms()),
+            (account, peer, kind, detail[:500], now_ms()),
         )
 
 

@@ -114,16 +114,15 @@ class Store:
         (Once the file is in WAL mode, the switch changes nothing.)"""
         import sqlcipher3
 
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        delay = 0.005
-        while True:
-            try:
-                return str(self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-            except sqlcipher3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
+        from walletim.retry import Backoff, retry
+
+        return retry(
+            lambda: str(self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]),
+            retry_on=(sqlcipher3.OperationalError,),
+            retry_if=lambda exc: "locked" in str(exc),
+            backoff=Backoff(first=0.005, cap=0.1),
+            deadline=time.monotonic() + BUSY_TIMEOUT_MS / 1000,
+        )
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
         known = max((m.version for m in migrations), default=0)  # numbers may skip

@@ -5,14 +5,9 @@ account sees each group: the part of :class:`walletim.store.chat.ChatTx` that
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 
-from walletim.store.sql import Row, Sql
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+from walletim.store.sql import Row, Sql, now_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +103,7 @@ class GroupTx:
                 int(g.verified),
                 json.dumps(list(g.admins)),
                 g.head,
-                _now_ms(),
+                now_ms(),
             ),
         )
 

@@ -9,15 +9,10 @@ same transaction as the message that carried it.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from walletim.store.db import Store
-from walletim.store.sql import Sql
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+from walletim.store.sql import Sql, now_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +74,7 @@ class RelayRepo:
             conn.execute(
                 "INSERT INTO relay_pins (url, key, relay_id, pinned_ms) VALUES (?, ?, ?, ?) "
                 f"ON CONFLICT (url) {on_conflict}",
-                (url, key, relay_id, _now_ms()),
+                (url, key, relay_id, now_ms()),
             )
         pin = self.pin(url)
         assert pin is not None
@@ -110,7 +105,7 @@ class RelayRepo:
                     if replace
                     else "ON CONFLICT (account) DO NOTHING"
                 ),
-                (account, key, _now_ms()),
+                (account, key, now_ms()),
             )
         found = self.own_delivery_key(account)
         assert found is not None
@@ -148,7 +143,7 @@ def save_peer_delivery_key(conn: Sql, address: str, identity_key: bytes, key: by
         "VALUES (?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET "
         "identity_key = excluded.identity_key, key = excluded.key, "
         "updated_ms = excluded.updated_ms",
-        (address, identity_key, key, _now_ms()),
+        (address, identity_key, key, now_ms()),
     )
 
 
@@ -161,7 +156,7 @@ def record_wait(
         "SELECT attempts FROM outbox_waits WHERE relay_id = ?", (relay_id,)
     ).fetchone()
     attempts = 1 if row is None else int(row[0]) + 1
-    now = _now_ms()
+    now = now_ms()
     conn.execute(
         "INSERT INTO outbox_waits (relay_id, account, reason, detail, attempts, retry_at_ms, "
         "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (relay_id) DO UPDATE SET "

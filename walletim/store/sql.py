@@ -1,13 +1,20 @@
-"""What the database driver gives back, as seen by the chat repositories (Protocols): the
-Store, a connection and a connection inside a transaction all answer ``execute``."""
+"""What the database driver gives back, as seen by the repositories (Protocols): the
+Store, a connection and a connection inside a transaction all answer ``execute``; and the
+clock the repositories stamp rows with."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 #: A row as the database driver returns it (values as stored: int, str, bytes, None).
 Row = Sequence[Any]
+
+
+def now_ms() -> int:
+    """The time the repositories stamp rows with (unix milliseconds)."""
+    return int(time.time() * 1000)
 
 
 class Cursor(Protocol):

@@ -9,17 +9,29 @@ Amounts are decimal strings of base units (wei; a token's smallest unit) in the 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, TypeVar
 
 from walletim.store.db import Store
+from walletim.store.sql import now_ms
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 STATES = ("pending", "verified", "failed", "mismatch")
 #: A row as sqlcipher3 returns it.
 Row = Sequence[object]
 R = TypeVar("R")
+D = TypeVar("D", bound="DataclassInstance")
+T = TypeVar("T")
+#: The columns a check against the chain sets (payments and shared actions alike).
+_VERDICT_COLUMNS = (
+    "state = ?, reason = ?, confirmations = ?, checked_ms = ?, final = ?, "
+    "block_number = COALESCE(?, block_number), block_hash = COALESCE(?, block_hash)"
+)
+#: Rows still to check: pending, or verified in a block that is not final yet.
+_UNSETTLED = "(state = 'pending' OR (state = 'verified' AND final = 0))"
 
 
 def _row(
@@ -35,8 +47,18 @@ def _row(
     return cls(*args)
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+def _table(cls: type[D], *, amounts: tuple[str, ...] = ()) -> tuple[str, Callable[[Row], D]]:
+    """The columns of a row dataclass (its fields, in order: what is selected and inserted)
+    and the parser of a row selected with them: ``amounts`` hold decimal text, fields typed
+    ``bool`` hold 0/1."""
+    names = [f.name for f in fields(cls)]
+    ints = tuple(i for i, n in enumerate(names) if n in amounts)
+    bools = tuple(i for i, f in enumerate(fields(cls)) if f.type in ("bool", bool))
+
+    def parse(r: Row) -> D:
+        return _row(cls, r, ints=ints, bools=bools)
+
+    return ", ".join(names), parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +88,7 @@ class PaymentRow:
     block_hash: str | None = None
 
 
-_PAYMENT = (
-    "id, account, message_id, direction, peer, chain_id, tx_hash, asset, symbol, decimals, "
-    "amount, payer, payee, note, request_id, state, reason, confirmations, created_ms, "
-    "checked_ms, final, block_number, block_hash"
-)
-
-
-def _payment(r: Row) -> PaymentRow:
-    return _row(PaymentRow, r, ints=(10,), bools=(20,))
+_PAYMENT, _payment = _table(PaymentRow, amounts=("amount",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +111,7 @@ class RequestRow:
     created_ms: int
 
 
-_REQUEST = (
-    "account, request_id, direction, peer, chain_id, asset, symbol, decimals, amount, note, "
-    "uri, split_id, state, paid_tx, message_id, created_ms"
-)
-
-
-def _request(r: Row) -> RequestRow:
-    return _row(RequestRow, r, ints=(8,))
+_REQUEST, _request = _table(RequestRow, amounts=("amount",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +126,7 @@ class SplitRow:
     created_ms: int
 
 
-_SPLIT = "account, split_id, asset, symbol, decimals, total, note, created_ms"
-
-
-def _split(r: Row) -> SplitRow:
-    return _row(SplitRow, r, ints=(5,))
+_SPLIT, _split = _table(SplitRow, amounts=("total",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +155,7 @@ class PacketRow:
     reason: str = ""
 
 
-_PACKET = (
-    "account, packet_id, direction, peer, chain_id, contract, asset, symbol, decimals, total, "
-    "shares, random, expiry, voucher, claimed_amount, message_id, created_ms, state, reason"
-)
-
-
-def _packet(r: Row) -> PacketRow:
-    return _row(PacketRow, r, ints=(9, 14), bools=(11,))
+_PACKET, _packet = _table(PacketRow, amounts=("total", "claimed_amount"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,14 +177,7 @@ class ActionRow:
     block_hash: str | None = None
 
 
-_ACTION = (
-    "account, message_id, direction, peer, chain_id, tx_hash, action, state, reason, "
-    "confirmations, created_ms, checked_ms, final, block_number, block_hash"
-)
-
-
-def _action(r: Row) -> ActionRow:
-    return _row(ActionRow, r, bools=(12,))
+_ACTION, _action = _table(ActionRow)
 
 
 class WimRepo:
@@ -198,6 +187,37 @@ class WimRepo:
         self.store = store
 
     # -- payments ---------------------------------------------------------------------------
+
+    def _one(self, sql: str, params: Sequence[object], parse: Callable[[Row], T]) -> T | None:
+        row = self.store.execute(sql, params).fetchone()
+        return None if row is None else parse(row)
+
+    def _all(self, sql: str, params: Sequence[object], parse: Callable[[Row], T]) -> list[T]:
+        return [parse(r) for r in self.store.execute(sql, params).fetchall()]
+
+    def _write(self, sql: str, params: Sequence[object]) -> bool:
+        """One statement in its own write transaction; whether it changed a row."""
+        with self.store.transaction() as conn:
+            return bool(conn.execute(sql, params).rowcount)
+
+    def _set_verdict(
+        self,
+        table: str,
+        where: str,
+        key: Sequence[object],
+        verdict: tuple[str, str, int],
+        final: bool,
+        block: tuple[int, str] | None,
+    ) -> None:
+        """Record what the chain said of a payment or shared action; ``block`` is (number,
+        hash) where it was mined (None keeps the last block it was seen in: a reorg that
+        removed it stays known)."""
+        number, block_hash = block if block is not None else (None, None)
+        state, reason, confirmations = verdict
+        self._write(
+            f"UPDATE {table} SET {_VERDICT_COLUMNS} WHERE {where}",
+            (state, reason, confirmations, now_ms(), int(final), number, block_hash, *key),
+        )
 
     def add_payment(
         self,
@@ -235,7 +255,7 @@ class WimRepo:
                 (
                     account, message_id, direction, peer, chain_id, tx_hash.lower(), asset,
                     symbol, decimals, str(amount), payer, payee, note, request_id, state, reason,
-                    _now_ms(),
+                    now_ms(),
                 ),
             )  # fmt: skip
             payment_id = int(cur.lastrowid)
@@ -244,27 +264,21 @@ class WimRepo:
         return found
 
     def payment(self, payment_id: int) -> PaymentRow | None:
-        row = self.store.execute(
-            f"SELECT {_PAYMENT} FROM payments WHERE id = ?", (payment_id,)
-        ).fetchone()
-        return None if row is None else _payment(row)
+        return self._one(f"SELECT {_PAYMENT} FROM payments WHERE id = ?", (payment_id,), _payment)
 
     def payment_for_message(self, message_id: int) -> PaymentRow | None:
-        row = self.store.execute(
-            f"SELECT {_PAYMENT} FROM payments WHERE message_id = ?", (message_id,)
-        ).fetchone()
-        return None if row is None else _payment(row)
+        sql = f"SELECT {_PAYMENT} FROM payments WHERE message_id = ?"
+        return self._one(sql, (message_id,), _payment)
 
     def payments(
         self, account: str, *, states: tuple[str, ...] = STATES, limit: int = 1000
     ) -> list[PaymentRow]:
         marks = ",".join("?" * len(states))
-        rows = self.store.execute(
+        sql = (
             f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND state IN ({marks}) "
-            "ORDER BY id DESC LIMIT ?",
-            (account, *states, limit),
-        ).fetchall()
-        return [_payment(r) for r in rows]
+            "ORDER BY id DESC LIMIT ?"
+        )
+        return self._all(sql, (account, *states, limit), _payment)
 
     def first_claim(
         self, account: str, direction: str, tx_hash: str, payer: str, before: int
@@ -273,13 +287,12 @@ class WimRepo:
         by ``payer`` (the transaction's own sender) that is verified or still pending: one
         transaction pays once. Claims by anyone else, and claims found false, do not count,
         so nobody can squat an honest payment by claiming it first."""
-        row = self.store.execute(
+        sql = (
             f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND direction = ? "
             "AND tx_hash = ? AND payer = ? AND id < ? AND state IN ('pending', 'verified') "
-            "ORDER BY id LIMIT 1",
-            (account, direction, tx_hash.lower(), payer, before),
-        ).fetchone()
-        return None if row is None else _payment(row)
+            "ORDER BY id LIMIT 1"
+        )
+        return self._one(sql, (account, direction, tx_hash.lower(), payer, before), _payment)
 
     def set_payment_state(
         self,
@@ -291,34 +304,18 @@ class WimRepo:
         final: bool = False,
         block: tuple[int, str] | None = None,
     ) -> None:
-        """Record what the chain said; ``block`` is (number, hash) where it was mined (None
-        keeps the last block it was seen in: a reorg that removed it stays known)."""
-        number, block_hash = block if block is not None else (None, None)
-        with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE payments SET state = ?, reason = ?, confirmations = ?, checked_ms = ?, "
-                "final = ?, block_number = COALESCE(?, block_number), "
-                "block_hash = COALESCE(?, block_hash) WHERE id = ?",
-                (
-                    state, reason, confirmations, _now_ms(), int(final), number, block_hash,
-                    payment_id,
-                ),
-            )  # fmt: skip
+        """Record what the chain said (see :meth:`_set_verdict`)."""
+        self._set_verdict(
+            "payments", "id = ?", (payment_id,), (state, reason, confirmations), final, block
+        )
 
     def unsettled_payments(self, account: str, limit: int = 1000) -> list[PaymentRow]:
         """Payments still to check: pending ones, and verified ones whose block is not final."""
-        rows = self.store.execute(
-            f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND (state = 'pending' OR "
-            "(state = 'verified' AND final = 0)) ORDER BY id LIMIT ?",
-            (account, limit),
-        ).fetchall()
-        return [_payment(r) for r in rows]
+        sql = f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND {_UNSETTLED} ORDER BY id"
+        return self._all(sql + " LIMIT ?", (account, limit), _payment)
 
     def link_payment(self, payment_id: int, message_id: int) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE payments SET message_id = ? WHERE id = ?", (message_id, payment_id)
-            )
+        self._write("UPDATE payments SET message_id = ? WHERE id = ?", (message_id, payment_id))
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -354,54 +351,39 @@ class WimRepo:
         return None if row is None else _request(row)
 
     def request_for_message(self, account: str, message_id: int) -> RequestRow | None:
-        row = self.store.execute(
-            f"SELECT {_REQUEST} FROM requests WHERE account = ? AND message_id = ? LIMIT 1",
-            (account, message_id),
-        ).fetchone()
-        return None if row is None else _request(row)
+        sql = f"SELECT {_REQUEST} FROM requests WHERE account = ? AND message_id = ? LIMIT 1"
+        return self._one(sql, (account, message_id), _request)
 
     def requests(
         self, account: str, *, split_id: str | None = None, limit: int = 1000
     ) -> list[RequestRow]:
+        base = f"SELECT {_REQUEST} FROM requests WHERE account = ?"
         if split_id is None:
-            rows = self.store.execute(
-                f"SELECT {_REQUEST} FROM requests WHERE account = ? ORDER BY created_ms DESC "
-                "LIMIT ?",
-                (account, limit),
-            ).fetchall()
-        else:
-            rows = self.store.execute(
-                f"SELECT {_REQUEST} FROM requests WHERE account = ? AND split_id = ? "
-                "ORDER BY created_ms, peer",
-                (account, split_id),
-            ).fetchall()
-        return [_request(r) for r in rows]
+            return self._all(base + " ORDER BY created_ms DESC LIMIT ?", (account, limit), _request)
+        sql = base + " AND split_id = ? ORDER BY created_ms, peer"
+        return self._all(sql, (account, split_id), _request)
 
     def settle_request(
         self, account: str, request_id: str, direction: str, peer: str, tx_hash: str
     ) -> bool:
         """Mark an open request settled by ``tx_hash``; False if it was not open."""
-        with self.store.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE requests SET state = 'settled', paid_tx = ? WHERE account = ? AND "
-                "request_id = ? AND direction = ? AND peer = ? AND state = 'open'",
-                (tx_hash.lower(), account, request_id.lower(), direction, peer),
-            )
-            return bool(cur.rowcount)
+        return self._write(
+            "UPDATE requests SET state = 'settled', paid_tx = ? WHERE account = ? AND "
+            "request_id = ? AND direction = ? AND peer = ? AND state = 'open'",
+            (tx_hash.lower(), account, request_id.lower(), direction, peer),
+        )
 
     def reopen_request(
         self, account: str, request_id: str, direction: str, peer: str, tx_hash: str
     ) -> bool:
         """Open again a request settled by ``tx_hash`` (that payment left the chain in a
         reorg); False if it was not settled by it."""
-        with self.store.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE requests SET state = 'open', paid_tx = NULL WHERE account = ? AND "
-                "request_id = ? AND direction = ? AND peer = ? AND state = 'settled' "
-                "AND paid_tx = ?",
-                (account, request_id.lower(), direction, peer, tx_hash.lower()),
-            )
-            return bool(cur.rowcount)
+        return self._write(
+            "UPDATE requests SET state = 'open', paid_tx = NULL WHERE account = ? AND "
+            "request_id = ? AND direction = ? AND peer = ? AND state = 'settled' "
+            "AND paid_tx = ?",
+            (account, request_id.lower(), direction, peer, tx_hash.lower()),
+        )
 
     # -- splits -------------------------------------------------------------------------------
 
@@ -416,17 +398,12 @@ class WimRepo:
             )  # fmt: skip
 
     def split(self, account: str, split_id: str) -> SplitRow | None:
-        row = self.store.execute(
-            f"SELECT {_SPLIT} FROM splits WHERE account = ? AND split_id = ?",
-            (account, split_id.lower()),
-        ).fetchone()
-        return None if row is None else _split(row)
+        sql = f"SELECT {_SPLIT} FROM splits WHERE account = ? AND split_id = ?"
+        return self._one(sql, (account, split_id.lower()), _split)
 
     def splits(self, account: str) -> list[SplitRow]:
-        rows = self.store.execute(
-            f"SELECT {_SPLIT} FROM splits WHERE account = ? ORDER BY created_ms DESC", (account,)
-        ).fetchall()
-        return [_split(r) for r in rows]
+        sql = f"SELECT {_SPLIT} FROM splits WHERE account = ? ORDER BY created_ms DESC"
+        return self._all(sql, (account,), _split)
 
     # -- red packets ----------------------------------------------------------------------------
 
@@ -468,34 +445,24 @@ class WimRepo:
             )  # fmt: skip
 
     def packet(self, account: str, packet_id: str, direction: str) -> PacketRow | None:
-        row = self.store.execute(
-            f"SELECT {_PACKET} FROM packets WHERE account = ? AND packet_id = ? AND direction = ?",
-            (account, packet_id.lower(), direction),
-        ).fetchone()
-        return None if row is None else _packet(row)
+        sql = f"SELECT {_PACKET} FROM packets WHERE account = ? AND packet_id = ? AND direction = ?"
+        return self._one(sql, (account, packet_id.lower(), direction), _packet)
 
     def packet_for_message(self, account: str, message_id: int) -> PacketRow | None:
-        row = self.store.execute(
-            f"SELECT {_PACKET} FROM packets WHERE account = ? AND message_id = ? LIMIT 1",
-            (account, message_id),
-        ).fetchone()
-        return None if row is None else _packet(row)
+        sql = f"SELECT {_PACKET} FROM packets WHERE account = ? AND message_id = ? LIMIT 1"
+        return self._one(sql, (account, message_id), _packet)
 
     def packets(self, account: str) -> list[PacketRow]:
-        rows = self.store.execute(
-            f"SELECT {_PACKET} FROM packets WHERE account = ? ORDER BY created_ms DESC",
-            (account,),
-        ).fetchall()
-        return [_packet(r) for r in rows]
+        sql = f"SELECT {_PACKET} FROM packets WHERE account = ? ORDER BY created_ms DESC"
+        return self._all(sql, (account,), _packet)
 
     def set_claimed(self, account: str, packet_id: str, amount: int | None) -> None:
         """Record this account's claim of a packet offered to it (None: no claim on chain)."""
-        with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE packets SET claimed_amount = ? WHERE account = ? AND packet_id = ? "
-                "AND direction = 'in'",
-                (None if amount is None else str(amount), account, packet_id.lower()),
-            )
+        self._write(
+            "UPDATE packets SET claimed_amount = ? WHERE account = ? AND packet_id = ? "
+            "AND direction = 'in'",
+            (None if amount is None else str(amount), account, packet_id.lower()),
+        )
 
     # -- shared actions -------------------------------------------------------------------------
 
@@ -515,16 +482,13 @@ class WimRepo:
                 f"INSERT OR IGNORE INTO actions ({_ACTION}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     account, message_id, direction, peer, chain_id, tx_hash.lower(), action,
-                    "pending", "", 0, _now_ms(), None, 0, None, None,
+                    "pending", "", 0, now_ms(), None, 0, None, None,
                 ),
             )  # fmt: skip
 
     def action(self, account: str, message_id: int) -> ActionRow | None:
-        row = self.store.execute(
-            f"SELECT {_ACTION} FROM actions WHERE account = ? AND message_id = ?",
-            (account, message_id),
-        ).fetchone()
-        return None if row is None else _action(row)
+        sql = f"SELECT {_ACTION} FROM actions WHERE account = ? AND message_id = ?"
+        return self._one(sql, (account, message_id), _action)
 
     def set_action_state(
         self,
@@ -537,23 +501,11 @@ class WimRepo:
         final: bool = False,
         block: tuple[int, str] | None = None,
     ) -> None:
-        number, block_hash = block if block is not None else (None, None)
-        with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE actions SET state = ?, reason = ?, confirmations = ?, checked_ms = ?, "
-                "final = ?, block_number = COALESCE(?, block_number), "
-                "block_hash = COALESCE(?, block_hash) WHERE account = ? AND message_id = ?",
-                (
-                    state, reason, confirmations, _now_ms(), int(final), number, block_hash,
-                    account, message_id,
-                ),
-            )  # fmt: skip
+        key = (account, message_id)
+        where = "account = ? AND message_id = ?"
+        self._set_verdict("actions", where, key, (state, reason, confirmations), final, block)
 
     def unsettled_actions(self, account: str, limit: int = 1000) -> list[ActionRow]:
         """Shared actions still to check: pending, or verified and not final."""
-        rows = self.store.execute(
-            f"SELECT {_ACTION} FROM actions WHERE account = ? AND (state = 'pending' OR "
-            "(state = 'verified' AND final = 0)) ORDER BY created_ms LIMIT ?",
-            (account, limit),
-        ).fetchall()
-        return [_action(r) for r in rows]
+        sql = f"SELECT {_ACTION} FROM actions WHERE account = ? AND {_UNSETTLED}"
+        return self._all(sql + " ORDER BY created_ms LIMIT ?", (account, limit), _action)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from walletim.app.chat.accounts import Accounts
 from walletim.app.chat.contacts import Contacts
-from walletim.app.chat.groups import Changed, Groups
+from walletim.app.chat.groups import Changed, Groups, MemberAction
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink
 from walletim.app.chat.listen import Listener
@@ -336,6 +336,13 @@ class ChatService:
         announced to each with a membership change signed by ``account``'s key. ``account``
         is its creator and first admin."""
         return self._groups.create(account, name, peers)
+
+    def group_member(
+        self, account: str, group: str, peer: str, action: MemberAction, *, sync: bool = True
+    ) -> Changed:
+        """:meth:`group_add`, :meth:`group_remove`, :meth:`group_promote` or
+        :meth:`group_demote`, named by ``action``."""
+        return self._groups.member(account, group, peer, action, sync=sync)
 
     def group_add(self, account: str, group: str, peer: str, *, sync: bool = True) -> Changed:
         """Add ``peer`` (admins only): a change signed by ``account``, sent to every member

@@ -69,6 +69,8 @@ class DefiService:
         self.token_warnings, self.decimals_note = names.token_warnings, names.decimals_note
         # -- balances and allowances
         self.balance, self.allowance = core.balance, core.allowance
+        #: An exact approval step when the allowance is short (lending plans use it too).
+        self.approval_steps = core.approval_steps
         # -- ERC-20, WETH
         self.token_info, self.transfer, self.approve = (
             self.erc20.token_info, self.erc20.transfer, self.erc20.approve,

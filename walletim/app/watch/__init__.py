@@ -27,7 +27,9 @@ itself for each of:
   naming it as owner in a transaction it did not send that no permit it signed explains
   (checked: the permit's signature must recover to the account; for a listed token the
   allowance must really be there), or a transfer of an impostor token;
-- ``summary``: alerts held back by the rate limit, counted in one line.
+- ``summary``: alerts held back by the rate limit, counted in one line;
+- with a lending collaborator (``Session.watcher`` wires it): Aave's ``lending-health`` and
+  ``lending-liquidation`` (walletim.app.lending.alerts), after the blocks are scanned.
 
 Tokens are named only through the token lists (walletim.app.tokens): an unlisted token by its
 address, marked unlisted (or IMPOSTOR), and on an event from an unlisted contract no
@@ -55,7 +57,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from walletim.app.watch.model import KINDS, LOG_CHUNK, RATE_LIMIT, Alert, Threshold
-from walletim.app.watch.ports import Clock
+from walletim.app.watch.ports import Clock, Shown
 from walletim.app.watch.scan import Watcher
 
 
@@ -72,4 +74,13 @@ def watcher_for(
     return session.watcher(clock=clock, chunk=chunk)
 
 
-__all__ = ["KINDS", "LOG_CHUNK", "RATE_LIMIT", "Alert", "Threshold", "Watcher", "watcher_for"]
+__all__ = [
+    "KINDS",
+    "LOG_CHUNK",
+    "RATE_LIMIT",
+    "Alert",
+    "Shown",
+    "Threshold",
+    "Watcher",
+    "watcher_for",
+]

@@ -3,7 +3,7 @@ itself is an :class:`~walletim.chain.rpc.RpcClient` (tests give it an in-memory 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -45,10 +45,60 @@ class ContractReads(Protocol):
         ...
 
 
+class Shown(Protocol):
+    """An alert as the front ends show it: a watcher's :class:`~walletim.app.watch.Alert`, or
+    a collaborator's (a lending alert)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def account(self) -> str:
+        """The watched address."""
+        ...
+
+    def to_json(self) -> Mapping[str, object]: ...
+
+
+class LendingAlerts(Protocol):
+    """Aave health and liquidation alerts (walletim.app.lending.alerts.LendingWatch)."""
+
+    def scan(
+        self,
+        address: str,
+        chain_id: int,
+        first_block: int,
+        last_block: int,
+        *,
+        threshold: int | None = ...,
+        account: str | None = ...,
+    ) -> Sequence[Shown]:
+        """Post what is new of ``address``'s position and its liquidations in blocks
+        ``first_block`` .. ``last_block`` (``threshold``: the health factor in wad, None for
+        the default); the alerts posted now."""
+        ...
+
+
 class OwnTxs(Protocol):
     def signed_here(self, tx_hash: str) -> bool:
         """Whether this home signed the transaction (its transactions table has it)."""
         ...
 
 
-__all__ = ["AddressOf", "ChainCheck", "Clock", "ContractReads", "Names", "OwnTxs", "StoreFactory"]
+__all__ = [
+    "AddressOf",
+    "ChainCheck",
+    "Clock",
+    "ContractReads",
+    "LendingAlerts",
+    "Names",
+    "OwnTxs",
+    "Shown",
+    "StoreFactory",
+]

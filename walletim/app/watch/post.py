@@ -10,9 +10,9 @@ how many were held back.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from walletim.app.watch.model import RATE_LIMIT, RATE_WINDOW_S, Alert
 from walletim.store.alerts import AlertRepo, Conn
@@ -23,27 +23,41 @@ if TYPE_CHECKING:
     from walletim.store.db import Store
 
 
-class _Conversation:
-    """The conversation with yourself inside one store transaction."""
+class Postable(Protocol):
+    """An alert as the conversation with yourself shows it (a watcher's Alert, a lending
+    alert): its dedupe key, its line, and its JSON (the message body)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def to_json(self) -> Mapping[str, object]: ...
+
+
+class SelfChat:
+    """The conversation with yourself inside one store transaction (``conn``): alerts whose
+    key was just claimed there are shown as messages."""
 
     def __init__(self, conn: Conn, address: str, now_ms: int) -> None:
         self.conn, self.address, self.now_ms = conn, address, now_ms
         self.chat = ChatTx(conn)
         self._cid: str | None = None
-        self.posted: list[Alert] = []
 
-    def show(self, alert: Alert) -> None:
+    def show(self, alert: Postable) -> int | None:
+        """Store ``alert``'s message and link it to its claimed key; the message's id."""
         if self._cid is None:
             self._cid = self.chat.conversation(self.address, self.address)
         body = dict(alert.to_json())
-        del body["message_id"]
+        body.pop("message_id", None)
         message_id = self.chat.add_message(
             self._cid, "in", "alert", body, alert.text, sent_ms=self.now_ms, state="received",
             unread=True,
         )  # fmt: skip
         if message_id is not None:
             AlertRepo.link(self.conn, self.address, alert.key, message_id)
-        self.posted.append(replace(alert, message_id=message_id))
+        return message_id
 
 
 def post(
@@ -60,8 +74,9 @@ def post(
     source contract for a summary."""
     window_start = now_ms - RATE_WINDOW_S * 1000
     held: dict[str, Alert] = {}  # source -> one of its held alerts (for the summary)
+    posted: list[Alert] = []
     with store.transaction() as conn:
-        here = _Conversation(conn, address, now_ms)
+        here = SelfChat(conn, address, now_ms)
         for alert in alerts:
             source = alert.source
             if (
@@ -73,14 +88,14 @@ def post(
                     held.setdefault(source, alert)
                 continue
             if AlertRepo.claim(conn, address, alert.key, alert.kind, now_ms):
-                here.show(alert)
+                posted.append(replace(alert, message_id=here.show(alert)))
         for source, example in held.items():
             summary = _summary(conn, address, chain_id, source, example, now_ms, token(source))
             if summary is not None and AlertRepo.claim(conn, address, summary.key, "summary",
                                                        now_ms):  # fmt: skip
-                here.show(summary)
+                posted.append(replace(summary, message_id=here.show(summary)))
         AlertRepo.set_cursor_in(conn, address, chain_id, *cursor)
-    return here.posted
+    return posted
 
 
 def _summary(
@@ -111,4 +126,4 @@ def _summary(
     )  # fmt: skip
 
 
-__all__ = ["post"]
+__all__ = ["Postable", "SelfChat", "post"]

@@ -23,8 +23,10 @@ from walletim.app.watch.ports import (
     ChainCheck,
     Clock,
     ContractReads,
+    LendingAlerts,
     Names,
     OwnTxs,
+    Shown,
     StoreFactory,
 )
 from walletim.app.watch.post import post
@@ -56,9 +58,11 @@ class Watcher:
         own: OwnTxs,
         clock: Clock = time.time,
         chunk: int = LOG_CHUNK,
+        lending: LendingAlerts | None = None,
     ) -> None:
         """``check_chain()`` raises ChainError when the node is unreachable or on another
-        chain than ``chain_id``."""
+        chain than ``chain_id``; ``lending`` adds Aave's health and liquidation alerts to each
+        scan (walletim.app.lending.alerts)."""
         self.rpc = rpc
         self.chain_id = chain_id
         self._check_chain = check_chain
@@ -68,6 +72,7 @@ class Watcher:
         self._clock = clock
         self._chunk = max(1, chunk)
         self.alerts = AlertMaker(names, reads, own, self._transaction)
+        self.lending = lending
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -99,14 +104,16 @@ class Watcher:
         thresholds: Sequence[Threshold] = (),
         *,
         from_block: int | None = None,
-    ) -> list[Alert]:
+        health: int | None = None,
+    ) -> list[Shown]:
         """Scan the blocks after the cursor up to the head and post what they hold. Returns
         the alerts posted now (an event alerted before is not returned again).
 
         The first scan of an account on a chain only records the head (no alerts for
         history); ``from_block`` rescans from that block (already posted alerts stay
         single). Blocks are read in chunks of at most ``chunk`` blocks; each chunk's alerts
-        and the cursor are stored in one transaction.
+        and the cursor are stored in one transaction. Then the lending alerts, if wired:
+        ``health`` is their health-factor threshold (wad; None: 1.2).
 
         Raises:
             InputError: an unknown account, a ``from_block`` beyond the head, two thresholds
@@ -129,7 +136,7 @@ class Watcher:
             repo.set_cursor(address, self.chain_id, head, seen_hash)
             return []
         start, cursor = self._start(from_block, cursor, cursor_hash, head, seen_hash)
-        posted: list[Alert] = []
+        posted: list[Shown] = []
         for first in range(start, head + 1, self._chunk):
             last = min(head, first + self._chunk - 1)
             found, last_hash = self._scan_range(Scope(address, self.chain_id, limits, {}), first,
@@ -139,6 +146,9 @@ class Watcher:
             now_ms = int(self._clock() * 1000)
             posted += post(self._store(), address, self.chain_id, found, (last, last_hash),
                            now_ms, self.names.token)  # fmt: skip
+        if self.lending is not None:  # Aave: the position now, liquidations in these blocks
+            posted += self.lending.scan(address, self.chain_id, start, head, threshold=health,
+                                        account=account)  # fmt: skip
         return posted
 
     @staticmethod
@@ -170,7 +180,7 @@ class Watcher:
         answers = self.rpc.gather_all(queries)
         blocks = _all(answers)
         if blocks[0] is None:
-            raise RpcError("the node has no latest block", method="eth_getBlockByNumber")
+            raise RpcError("the node has no latest block", method="latest block")
         last = blocks[-1]
         return blocks[0].number, None if last is None else last.hash
 

@@ -339,8 +339,8 @@ class Payments:
 
     def share(self, account: str, peer: str, outcome: Outcome, note: str = "") -> StoredMessage:
         """Tell ``peer`` (or a group: ``group:NAME``-style names resolve through the chat)
-        about a swap or vault deposit just made; their client checks it from its logs.
-        Raises InputError for an outcome that is neither."""
+        about a swap, a vault deposit or an Aave supply, borrow, repay or withdrawal just
+        made; their client checks it from its logs. Raises InputError for anything else."""
         kind, claim = self._action_claim(outcome)
         action = SharedAction(self.p.chain_id, outcome.hash, kind, claim, note)
         me = self.p.address_of(account)
@@ -361,10 +361,14 @@ class Payments:
         return message
 
     def _action_claim(self, outcome: Outcome) -> tuple[str, dict[str, str]]:
-        """(kind, claim) of a swap or vault deposit outcome. Raises InputError."""
+        """(kind, claim) of a swap, vault deposit or lending outcome. Raises InputError."""
         f = outcome.plan.figures
         label = outcome.steps[-1].label
         defi = self.p.defi()
+        if label in ("supply", "borrow", "repay", "withdraw") and "pool" in f:
+            from walletim.app.lending.share import claim_of
+
+            return claim_of(outcome)
         if label == "swap":
             received = defi.received(outcome)
             path = f.get("path") or []
@@ -391,7 +395,7 @@ class Payments:
                 "symbol": asset.symbol,
                 "shares_symbol": symbol,
             }
-        raise InputError("only a swap or a vault deposit can be shared in a chat")
+        raise InputError("only a swap, a vault deposit or a lending action can be shared in a chat")
 
     def _target(self, account: str, peer: str) -> str:
         """A peer's address, or a group's conversation peer for a group name or id."""

@@ -179,6 +179,7 @@ class MoneyPorts:
     tokens: Callable[[], TokenNames]
     packets: Callable[[], PacketContract]
     weth: Callable[[], str | None] = lambda: None  # the devnet world's WETH, if any
+    aave_pool: Callable[[], str | None] = lambda: None  # walletim's pinned Aave Pool, if any
     clock: Clock = time.time
 
     def now_ms(self) -> int:

@@ -28,7 +28,13 @@ from walletim.app.wim import logs
 from walletim.app.wim.model import GRACE_S, MAX_FINALITY_DEPTH, Verdict, sender_of
 from walletim.app.wim.ports import MoneyPorts
 from walletim.chain.units import format_amount
-from walletim.messaging.kinds import GROUP_PREFIX, PaymentClaim, SharedAction, is_group_peer
+from walletim.messaging.kinds import (
+    GROUP_PREFIX,
+    LEND_ACTIONS,
+    PaymentClaim,
+    SharedAction,
+    is_group_peer,
+)
 
 if TYPE_CHECKING:
     from walletim.app.evidence import Mined
@@ -205,8 +211,10 @@ class Verifier:
     # -- shared actions ---------------------------------------------------------------------
 
     def verify_action(self, action: SharedAction, actor: str) -> Verdict:
-        """Check a shared swap or vault deposit made by ``actor`` against its receipt's logs.
-        Raises RpcError when the node cannot be asked."""
+        """Check a shared swap, vault deposit or lending action made by ``actor`` against its
+        receipt's logs (a lending action against the event of this network's pinned Aave
+        Pool, never the address the claim names). Raises RpcError when the node cannot be
+        asked."""
         if action.chain_id != self.p.chain_id:
             return Verdict(
                 "mismatch",
@@ -219,7 +227,13 @@ class Verifier:
         tx, where = found
         receipt_logs = where.receipt.get("logs")
         shown = receipt_logs if isinstance(receipt_logs, list) else []
-        if action.action == "swap":
+        if action.action in LEND_ACTIONS:
+            from walletim.app.lending.share import check_logs
+
+            why = check_logs(action.action, action.claim, shown, actor, self.p.aave_pool())
+            if why:
+                return Verdict("mismatch", why, 0)
+        elif action.action == "swap":
             if not self._swapped(action.claim, actor, tx, shown):
                 return Verdict("mismatch", "the swap's logs do not show these amounts", 0)
         elif not _deposit_logged(action.claim, actor, shown):

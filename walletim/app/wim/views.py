@@ -14,7 +14,7 @@ from walletim.app.wim.verify import Verifier
 from walletim.chain.units import format_amount
 from walletim.errors import MessagingError, WalletimError
 from walletim.keys.hd import to_checksum_address
-from walletim.messaging.kinds import SharedAction, parse_action, parse_packet
+from walletim.messaging.kinds import LEND_ACTIONS, SharedAction, parse_action, parse_packet
 from walletim.store.wim import ActionRow
 
 if TYPE_CHECKING:
@@ -130,6 +130,11 @@ class Views:
             gave = self._amount(action.chain_id, c.get("raw_in", ""), c.get("token_in"))
             got = self._amount(action.chain_id, c.get("raw_out", ""), c.get("token_out"))
             return f"swapped {gave} for {got}"
+        if action.action in LEND_ACTIONS:  # named by our lists, the Pool by its role
+            from walletim.app.lending.share import describe
+
+            amount = self._amount(action.chain_id, c.get("raw", ""), c.get("token"))
+            return describe(action.action, amount, "Aave")
         vault = c.get("vault", "")
         try:
             address, _symbol, asset = self.p.defi().vault(vault)

@@ -11,7 +11,9 @@
   and USDC/DAI at 1:1 (1,000,000 each): a 1 ETH swap moves the pool's price by ~0.2 %;
 - 10,000 USDC and 10,000 DAI for each of Anvil's 10 default accounts, and NFTs #1-#3 for
   account 0 and #4-#5 for account 1;
-- ``RedPacket`` (anvil-fixtures): red packets escrowed for recipients holding a voucher.
+- ``RedPacket`` (anvil-fixtures): red packets escrowed for recipients holding a voucher;
+- then Aave V3 from the published ``@aave/core-v3`` artifacts, listing WETH, USDC and DAI
+  (:mod:`walletim.app.lending.deploy`: three more blocks).
 
 Every contract goes through the deterministic deployment proxy (``PROXY``: the CREATE2
 deployer Anvil preinstalls and public chains carry) with a fixed salt, so its address depends
@@ -45,7 +47,9 @@ from walletim.app.world.deploy import (
     STABLE_POOL,
     UNISWAP_CORE,
     UNISWAP_PERIPHERY,
+    Builder,
     WorldPlan,
+    artifact,
     artifact_bytecode,
     create2_address,
     create_address,
@@ -53,9 +57,11 @@ from walletim.app.world.deploy import (
     deploy_world,
     ensure_proxy,
     found_at,
+    init_code,
     pair_address,
     pins_text,
     plan_world,
+    send_blocks,
     wait_receipts,
 )
 from walletim.app.world.deploy import (
@@ -109,9 +115,11 @@ __all__ = [
     "TOKENS",
     "UNISWAP_CORE",
     "UNISWAP_PERIPHERY",
+    "Builder",
     "TokenInfo",
     "WorldManifest",
     "WorldPlan",
+    "artifact",
     "artifact_bytecode",
     "check_devnet_chain",
     "code_hash",
@@ -124,11 +132,13 @@ __all__ = [
     "find_redpacket",
     "found_at",
     "genesis_hash",
+    "init_code",
     "load_world",
     "manifest_path",
     "pair_address",
     "pins_text",
     "plan_world",
     "save_world",
+    "send_blocks",
     "wait_receipts",
 ]

@@ -1,5 +1,8 @@
 """Deploying the devnet world (see :mod:`walletim.app.world`): the build artifacts, the
-plan of its transactions, and sending them as one pipelined batch mined in one block."""
+plan of its transactions, and sending them as one pipelined batch mined in one block.
+
+Aave V3's deployment (:mod:`walletim.app.lending.deploy`) is built and sent with the same
+pieces: :func:`artifact`, :func:`init_code`, :class:`Builder` and :func:`send_blocks`."""
 
 from __future__ import annotations
 
@@ -47,12 +50,14 @@ RECEIPT_TIMEOUT = 30.0
 
 
 def _roots() -> list[Path]:
-    here = Path(__file__).resolve()
-    roots = [here.parents[2], Path.cwd()]
+    here = Path(__file__).resolve()  # walletim/app/world/deploy.py: the checkout is 3 up
+    roots = [here.parents[3], Path.cwd()]
     return [r for n, r in enumerate(roots) if r not in roots[:n]]
 
 
-def _artifact(relative: str) -> dict[str, object]:
+def artifact(relative: str) -> dict[str, object]:
+    """The JSON build artifact at ``relative`` (from the checkout or the current directory).
+    Raises ConfigError."""
     for root in _roots():
         path = root / relative
         if path.exists():
@@ -67,7 +72,7 @@ def _artifact(relative: str) -> dict[str, object]:
 
 
 def artifact_bytecode(relative: str) -> bytes:
-    doc = _artifact(relative)
+    doc = artifact(relative)
     code = doc.get("bytecode")
     if isinstance(code, dict):  # some builds nest it
         code = code.get("object")
@@ -109,7 +114,8 @@ def _selector_call(signature: str, *args: object) -> bytes:
     return bytes(function_signature_to_4byte_selector(signature)) + encode(types, list(args))
 
 
-def _ctor(bytecode: bytes, types: list[str], args: list[object]) -> bytes:
+def init_code(bytecode: bytes, types: list[str], args: list[object]) -> bytes:
+    """Creation code with its constructor's arguments ABI-encoded after it."""
     from eth_abi.abi import encode
 
     return bytecode + (encode(types, args) if types else b"")
@@ -136,44 +142,47 @@ def pair_address(factory: str, token_a: str, token_b: str, pair_init_code_hash: 
     return create2_address(factory, salt, pair_init_code_hash)
 
 
-class _Builder:
-    """The world's transactions in order, all from Anvil's account 0."""
+class Builder:
+    """A deployment's transactions in order, all from ``owner`` (Anvil's account 0)."""
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, call_gas: int = CALL_GAS) -> None:
         self.owner = owner
+        self.call_gas = call_gas
         self.txs: list[UnsignedTx] = []
         self.deployments: dict[str, int] = {}
 
-    def deploy(self, name: str, init_code: bytes) -> str:
-        """A CREATE2 through the proxy; the address it deploys to."""
+    def deploy(
+        self, name: str, code: bytes, *, salt: bytes = SALT, gas: int = PROXY_DEPLOY_GAS
+    ) -> str:
+        """A CREATE2 of ``code`` through the proxy; the address it deploys to."""
         from walletim.keys.hd import keccak256
 
         self.deployments[name] = len(self.txs)
-        self.txs.append(UnsignedTx(self.owner, PROXY, SALT + init_code, 0, PROXY_DEPLOY_GAS))
-        return create2_address(PROXY, SALT, keccak256(init_code))
+        self.txs.append(UnsignedTx(self.owner, PROXY, salt + code, 0, gas))
+        return create2_address(PROXY, salt, keccak256(code))
 
-    def call(self, to: str, data: bytes, value: int = 0, gas: int = CALL_GAS) -> None:
-        self.txs.append(UnsignedTx(self.owner, to, data, value, gas))
+    def call(self, to: str, data: bytes, value: int = 0, gas: int | None = None) -> None:
+        self.txs.append(UnsignedTx(self.owner, to, data, value, gas or self.call_gas))
 
 
-def _deploy_contracts(b: _Builder) -> dict[str, str]:
+def _deploy_contracts(b: Builder) -> dict[str, str]:
     """Deploy WETH, the tokens, Uniswap V2, the vault, the NFTs and RedPacket; their
     addresses by name."""
     owner = b.owner
     token_code = artifact_bytecode(FIXTURES + "WalletimToken.json")
     token_args = ["string", "string", "uint8", "address"]
     weth = b.deploy("WETH", artifact_bytecode(UNISWAP_PERIPHERY + "WETH9.json"))
-    usdc = b.deploy("USDC", _ctor(token_code, token_args, ["USD Coin", "USDC", 6, owner]))
-    dai = b.deploy("DAI", _ctor(token_code, token_args, ["Dai Stablecoin", "DAI", 18, owner]))
+    usdc = b.deploy("USDC", init_code(token_code, token_args, ["USD Coin", "USDC", 6, owner]))
+    dai = b.deploy("DAI", init_code(token_code, token_args, ["Dai Stablecoin", "DAI", 18, owner]))
     factory_code = artifact_bytecode(UNISWAP_CORE + "UniswapV2Factory.json")
-    factory = b.deploy("UniswapV2Factory", _ctor(factory_code, ["address"], [owner]))
+    factory = b.deploy("UniswapV2Factory", init_code(factory_code, ["address"], [owner]))
     router_code = artifact_bytecode(UNISWAP_PERIPHERY + "UniswapV2Router02.json")
     router = b.deploy(
-        "UniswapV2Router02", _ctor(router_code, ["address", "address"], [factory, weth])
+        "UniswapV2Router02", init_code(router_code, ["address", "address"], [factory, weth])
     )
     vault = b.deploy(
         "wvDAI",
-        _ctor(
+        init_code(
             artifact_bytecode(FIXTURES + "WalletimVault.json"),
             ["address", "string", "string"],
             [dai, "walletim DAI Vault", "wvDAI"],
@@ -181,7 +190,7 @@ def _deploy_contracts(b: _Builder) -> dict[str, str]:
     )
     nft = b.deploy(
         "WIMC",
-        _ctor(
+        init_code(
             artifact_bytecode(FIXTURES + "WalletimCollectibles.json"),
             ["string", "string", "string", "address"],
             ["walletim Collectibles", "WIMC", "https://walletim.invalid/wimc/", owner],
@@ -194,7 +203,7 @@ def _deploy_contracts(b: _Builder) -> dict[str, str]:
     }  # fmt: skip
 
 
-def _seed(b: _Builder, at: dict[str, str]) -> None:
+def _seed(b: Builder, at: dict[str, str]) -> None:
     """Fill the pools (leaving no allowance behind), then the faucet and the NFTs."""
     owner, usdc, dai, router = b.owner, at["USDC"], at["DAI"], at["UniswapV2Router02"]
     usdc_pool = ETH_PRICE * POOL_ETH // 10**18 * 10**6
@@ -226,7 +235,7 @@ def plan_world() -> WorldPlan:
     """Build the deployment (no I/O but reading the artifacts). Raises ConfigError."""
     from walletim.keys.hd import keccak256
 
-    b = _Builder(ANVIL_ACCOUNT_0)
+    b = Builder(ANVIL_ACCOUNT_0)
     addresses = _deploy_contracts(b)
     _seed(b, addresses)
     pair_hash = keccak256(artifact_bytecode(UNISWAP_CORE + "UniswapV2Pair.json"))
@@ -262,13 +271,17 @@ def ensure_proxy(rpc: RpcClient) -> None:
 def deploy_world(rpc: RpcClient) -> WorldManifest:
     """Deploy the world (see the module docstring) from Anvil's account 0 and return its
     manifest (not yet saved: :func:`save_world`). On a node that already holds the world,
-    nothing is sent and the world found there is returned (``transactions`` 0).
+    nothing is sent and the world found there is returned (``transactions`` 0). Aave V3
+    (:func:`walletim.app.lending.deploy.deploy_aave`) follows in both cases; the manifest's
+    figures (transactions, seconds, block) are the world's own.
 
     Raises:
         ConfigError: artifacts missing (run ``make setup``), or the chain id is not a devnet's.
         ChainError: a transaction failed, the node is not an Anvil with account 0 unlocked, or
         part of the world's addresses hold other code.
     """
+    from walletim.app.lending.deploy import deploy_aave  # the world ends with Aave V3
+
     started = time.perf_counter()
     chain_id = rpc.get(Q.chain_id())
     if chain_id not in DEVNET_CHAIN_IDS:
@@ -281,6 +294,7 @@ def deploy_world(rpc: RpcClient) -> WorldManifest:
     present = _present(rpc, plan)
     genesis = genesis_hash(rpc)
     if len(present) == len(plan.addresses):
+        deploy_aave(rpc)  # a world from before Aave gets it now (nothing sent if there)
         return _manifest(chain_id, genesis, plan.addresses)
     skip = {plan.deployments[n] for n in present}  # RedPacket, deployed by someone before
     txs = [tx for n, tx in enumerate(plan.txs) if n not in skip]
@@ -288,15 +302,12 @@ def deploy_world(rpc: RpcClient) -> WorldManifest:
     for n, receipt in enumerate(receipts):
         if not receipt.succeeded:
             raise ChainError(f"deploying the world failed at transaction {n + 1} of {len(txs)}")
+    seconds = time.perf_counter() - started  # the world's own (Aave's: its AaveMarket's)
+    deploy_aave(rpc)
     return _manifest(
-        chain_id,
-        genesis,
-        plan.addresses,
-        receipts[-1].block_number,
-        int(time.time()),
-        time.perf_counter() - started,
+        chain_id, genesis, plan.addresses, receipts[-1].block_number, int(time.time()), seconds,
         len(txs),
-    )
+    )  # fmt: skip
 
 
 def _present(rpc: RpcClient, plan: WorldPlan) -> set[str]:
@@ -322,17 +333,31 @@ def _present(rpc: RpcClient, plan: WorldPlan) -> set[str]:
 
 
 def _send_world(rpc: RpcClient, txs: Sequence[UnsignedTx]) -> list[Receipt]:
-    """Send ``txs`` as one pipelined batch, mined in one block; their receipts.
+    """Send ``txs`` as one pipelined batch, mined in one block; their receipts."""
+    return send_blocks(rpc, [txs], what="world")
+
+
+def send_blocks(
+    rpc: RpcClient, blocks: Sequence[Sequence[UnsignedTx]], *, what: str
+) -> list[Receipt]:
+    """Send each of ``blocks`` (transactions from one account) as one pipelined batch mined
+    in a block of its own, in order; their receipts. ``what`` names the deployment in errors.
 
     Automine would give each transaction its own block (and then mine empty blocks, one per
-    queued transaction): it is held while sending, then the batch is mined in one block.
+    queued transaction): it is held while sending, then each batch is mined in one block.
+
+    Raises:
+        ChainError: the node refused a transaction, or they were not mined in time.
     """
     automine = _automine(rpc)
     if automine:
         rpc.get(Dev.set_automine(False))
     try:
-        hashes = _send_all(rpc, txs)
-        return wait_receipts(rpc, hashes, mine=automine is not None)
+        receipts: list[Receipt] = []
+        for txs in blocks:
+            hashes = _send_all(rpc, txs, what)
+            receipts += wait_receipts(rpc, hashes, mine=automine is not None)
+        return receipts
     finally:
         if automine:
             rpc.get(Dev.set_automine(True))
@@ -348,7 +373,7 @@ def _automine(rpc: RpcClient) -> bool | None:
         return None
 
 
-def _send_all(rpc: RpcClient, txs: Sequence[UnsignedTx]) -> list[str]:
+def _send_all(rpc: RpcClient, txs: Sequence[UnsignedTx], what: str) -> list[str]:
     """Send ``txs`` (all from one account) at consecutive nonces in one round trip."""
     if not txs:
         return []
@@ -360,8 +385,8 @@ def _send_all(rpc: RpcClient, txs: Sequence[UnsignedTx]) -> list[str]:
     for n, result in enumerate(results):
         if isinstance(result, RpcError):
             raise ChainError(
-                f"the node refused world transaction {n + 1} of {len(txs)} ({result}); is it an "
-                "Anvil devnet with its default accounts?"
+                f"the node refused {what} transaction {n + 1} of {len(txs)} ({result}); is it "
+                "an Anvil devnet with its default accounts?"
             )
         hashes.append(result)
     return hashes

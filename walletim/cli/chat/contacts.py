@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from walletim.cli.base import Ctx
-from walletim.cli.chat.render import ACCOUNT_HELP, binding_status, contact_json, session, with_home
+from walletim.cli.base import Ctx, account_option, with_home
+from walletim.cli.chat.render import binding_status, contact_json, session
 
 
 @click.group()
@@ -46,7 +46,7 @@ def contacts_list(ctx: Ctx) -> None:
 
 
 @contacts.command("verify")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@account_option
 @click.argument("peer")
 @click.option(
     "--confirm", is_flag=True, help="Record that you compared the safety number out of band."

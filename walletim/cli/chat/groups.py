@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx
+from walletim.cli.base import Ctx, with_account
 from walletim.cli.chat.render import (
-    ACCOUNT_HELP,
     deliveries_json,
     group_json,
     label,
@@ -18,12 +17,12 @@ from walletim.cli.chat.render import (
     session,
     verified_text,
     warn_deliveries,
-    with_home,
 )
 from walletim.messaging.kinds import group_peer
 
 if TYPE_CHECKING:
     from walletim.app.chat import SendResult
+    from walletim.app.chat.groups import MemberAction
     from walletim.store.chat import GroupRow
 
 
@@ -65,10 +64,9 @@ def _emit_change(
 
 
 @group_cmd.command("create")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@with_account
 @click.argument("name")
 @click.argument("peers", metavar="PEER...", nargs=-1, required=True)
-@with_home
 def group_create(ctx: Ctx, account: str, name: str, peers: tuple[str, ...]) -> None:
     """Create group NAME of you and each PEER (a 0x address, contact name or wallet account)."""
     with session(ctx) as s:
@@ -80,10 +78,9 @@ def group_create(ctx: Ctx, account: str, name: str, peers: tuple[str, ...]) -> N
     _emit_change(ctx, account, change, names, me, {"address": me}, headline)
 
 
-Action = Literal["add", "remove", "promote", "demote"]
 #: Each change about one member: its help, what it says (who: the member; group: the
 #: group), and its --json key.
-_MEMBER: dict[Action, tuple[str, str, str]] = {
+_MEMBER: dict[MemberAction, tuple[str, str, str]] = {
     "add": (
         "Add PEER to GROUP (its name or id; admins only); signed by you, sent to everyone.",
         "added {who} to {group}",
@@ -108,30 +105,23 @@ _MEMBER: dict[Action, tuple[str, str, str]] = {
 }
 
 
-def _member_command(action: Action) -> click.Command:
+def _member_command(action: MemberAction) -> click.Command:
     """``chat group add | remove | promote | demote``: one definition for the four."""
 
-    @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+    @with_account
     @click.argument("group")
     @click.argument("peer")
-    @with_home
     def command(ctx: Ctx, account: str, group: str, peer: str) -> None:
         _member_change(ctx, account, group, peer, action)
 
     return group_cmd.command(action, help=_MEMBER[action][0])(command)
 
 
-def _member_change(ctx: Ctx, account: str, group: str, peer: str, action: Action) -> None:
+def _member_change(ctx: Ctx, account: str, group: str, peer: str, action: MemberAction) -> None:
     """A change about one member: signed by you, sent to everyone, shown."""
     with session(ctx) as s:
         chat = s.chat
-        make = {
-            "add": chat.group_add,
-            "remove": chat.group_remove,
-            "promote": chat.group_promote,
-            "demote": chat.group_demote,
-        }[action]
-        change = make(account, group, peer)
+        change = chat.group_member(account, group, peer, action)
         who = chat.resolve_peer(peer)
         names = chat.names(account)
         me = chat.address(account)
@@ -143,9 +133,8 @@ def _member_change(ctx: Ctx, account: str, group: str, peer: str, action: Action
 
 
 @group_cmd.command("leave")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@with_account
 @click.argument("group")
-@with_home
 def group_leave(ctx: Ctx, account: str, group: str) -> None:
     """Leave GROUP; the change is signed by you and sent to the other members. Its history
     stays here; nothing more from the group is accepted."""
@@ -159,10 +148,9 @@ def group_leave(ctx: Ctx, account: str, group: str) -> None:
 
 
 @group_cmd.command("send")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@with_account
 @click.argument("group")
 @click.argument("text")
-@with_home
 def group_send(ctx: Ctx, account: str, group: str, text: str) -> None:
     """Send TEXT to every member of GROUP (its name or id), each end-to-end encrypted."""
     with session(ctx) as s:
@@ -178,8 +166,7 @@ def group_send(ctx: Ctx, account: str, group: str, text: str) -> None:
 
 
 @group_cmd.command("list")
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
-@with_home
+@with_account
 def group_list(ctx: Ctx, account: str) -> None:
     """Your groups: members, roster version, whether the roster is verified (run `chat inbox`
     first to apply changes that arrived)."""

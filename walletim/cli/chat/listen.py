@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx
+from walletim.cli.base import Ctx, account_option, with_home
 from walletim.cli.chat import render as show
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=show.ACCOUNT_HELP)
+@account_option
 @click.option("--count", type=click.IntRange(1), help="Stop after this many messages.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS.")
 @click.option(
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="With --watch: seconds between chain scans.",
 )
-@show.with_home
+@with_home
 def listen(
     ctx: Ctx,
     account: str,

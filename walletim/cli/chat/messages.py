@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, printable
+from walletim.cli.base import Ctx, account_option, printable, with_account, with_home
 from walletim.cli.chat.render import (
-    ACCOUNT_HELP,
     WAIT_TEXT,
     binding_status,
     contact_json,
@@ -27,7 +26,6 @@ from walletim.cli.chat.render import (
     wait_text,
     warn_gaps,
     when,
-    with_home,
 )
 
 if TYPE_CHECKING:
@@ -37,8 +35,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
-@with_home
+@with_account
 def init(ctx: Ctx, account: str) -> None:
     """Publish your chat identity (bound to your address) and prekeys to the relay."""
     with session(ctx) as s:
@@ -60,10 +57,9 @@ def init(ctx: Ctx, account: str) -> None:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@with_account
 @click.argument("peer")
 @click.argument("text")
-@with_home
 def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
     """Send TEXT to PEER (a 0x address, a contact name, or a wallet account of this home)."""
     with session(ctx) as s:
@@ -102,8 +98,7 @@ def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
-@with_home
+@with_account
 def inbox(ctx: Ctx, account: str) -> None:
     """Fetch, decrypt and store new messages (then acknowledge them); list conversations."""
     with session(ctx) as s:
@@ -219,7 +214,7 @@ def _conversations(conversations: Sequence[ConversationInfo], names: dict[str, s
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@account_option
 @click.argument("peer")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @with_home
@@ -270,7 +265,7 @@ def _read_head(r: ReadResult, names: dict[str, str]) -> str:
 
 
 @click.command()
-@click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@account_option
 @click.argument("query")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @with_home

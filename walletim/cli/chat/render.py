@@ -11,12 +11,12 @@ walletim's own words, never a peer's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option, printable
+from walletim.cli.base import Ctx, open_session, printable
 from walletim.messaging.kinds import GROUP_PREFIX, KINDS, group_peer, is_group_peer
 
 if TYPE_CHECKING:
@@ -26,18 +26,11 @@ if TYPE_CHECKING:
     from walletim.store.chat import Contact, GroupRow, StoredMessage
     from walletim.store.relay import OutboxWait
 
-ACCOUNT_HELP = "Your account, NAME or NAME:INDEX."
 NOTE_LIMIT = 120  # characters of a sender's note shown on a money line
 WAIT_TEXT = {
     "mailbox_full": "the recipient's mailbox on the relay is full",
     "rate_limited": "the relay limits messages to this recipient from you for now",
 }
-
-
-def with_home(f: Callable[..., None]) -> Callable[..., None]:
-    """``--password-file`` and the command's context: what every chat command opens its home
-    with (the last of its options)."""
-    return password_file_option(pass_ctx(f))
 
 
 def session(ctx: Ctx) -> Session:

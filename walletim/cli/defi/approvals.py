@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx
-from walletim.cli.defi.common import execute, session, signing, targets
+from walletim.cli.base import Ctx, chain_session, pass_ctx
+from walletim.cli.defi.common import execute, signing, targets
 
 
 @click.group()
@@ -18,8 +18,7 @@ def approvals() -> None:
 @pass_ctx
 def approvals_list(ctx: Ctx, account: str | None) -> None:
     """Approvals still in force, found from the chain's Approval/ApprovalForAll history."""
-    with session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         found = [(n, o, a) for n, o in targets(s, account) for a in s.defi.approvals(o)]
     data = {
         "approvals": [

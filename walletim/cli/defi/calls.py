@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx
-from walletim.cli.defi.common import execute, session, signing
+from walletim.cli.base import Ctx, chain_session, pass_ctx
+from walletim.cli.defi.common import execute, signing
 
 if TYPE_CHECKING:
     from walletim.app.session import Session
@@ -27,8 +27,7 @@ def call(
     ctx: Ctx, to: str, signature: str, args: tuple[str, ...], abi_file: str | None, block: str
 ) -> None:
     """Read-only call, e.g. ``walletim call USDC "balanceOf(address)(uint256)" alice``."""
-    with session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         block_id = block if not block.isdigit() else hex(int(block))
         r = s.defi.call(to, signature, _arguments(s, args), abi_file=abi_file, block=block_id)
     data = {"address": r.to, "function": r.signature, "result": r.values, "raw": r.raw}

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, chain_text, open_session, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, chain_text, open_session, with_account
 
 if TYPE_CHECKING:
     from walletim.app.contracts import Outcome, Plan
     from walletim.app.session import Session
     from walletim.contracts.abi import DecodedEvent
 
-ACCOUNT = "Your account, NAME or NAME:INDEX."
 SHARE_HELP = "Tell PEER (or a chat group) about it in the chat; their client checks the logs."
 #: Flags as a plan shows them, loudest first.
 FLAG_TEXT = {
@@ -47,12 +46,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def signing(command: Callable[Concatenate[Ctx, P], R]) -> Callable[P, R]:
-    """A command that signs (under its ``@group.command``): ``--from ACCOUNT`` and
-    ``--password-file``; it is called with the Ctx first."""
-    with_ctx = pass_ctx(command)
-    with_password = password_file_option(with_ctx)
-    return click.option("--from", "account", required=True, help=ACCOUNT)(with_password)
+#: A command that signs (under its ``@group.command``): ``--from ACCOUNT`` and
+#: ``--password-file``; it is called with the Ctx first.
+signing = with_account
 
 
 def limits(command: Callable[P, R]) -> Callable[P, R]:

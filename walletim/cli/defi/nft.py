@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx
-from walletim.cli.defi.common import execute, session, signing, targets
+from walletim.cli.base import Ctx, chain_session, pass_ctx
+from walletim.cli.defi.common import execute, signing, targets
 
 
 @click.group()
@@ -21,8 +21,7 @@ def nft() -> None:
 @pass_ctx
 def nft_list(ctx: Ctx, who: str | None, collections: tuple[str, ...]) -> None:
     """ERC-721 tokens owned (found from Transfer history, confirmed with ownerOf)."""
-    with session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         rows = [
             (n, a, item) for n, a in targets(s, who) for item in s.defi.nfts(a, collections or None)
         ]

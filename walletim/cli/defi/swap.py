@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING
 import click
 
 from walletim.chain.units import format_amount
-from walletim.cli.base import Ctx, pass_ctx
+from walletim.cli.base import Ctx, chain_session, pass_ctx
 from walletim.cli.defi.common import (
     SHARE_HELP,
     done,
     execute,
     limits,
     run_plan,
-    session,
     share,
     signing,
 )
@@ -45,8 +44,7 @@ def swap(
     share_with: str | None,
 ) -> None:
     """Swap AMOUNT of TOKEN_IN for TOKEN_OUT on Uniswap V2 (ETH, WETH, USDC, DAI, 0x...)."""
-    with session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         if quote_only:
             _show_quote(
                 ctx, s.defi.quote(amount, token_in, token_out, slippage_bps=slippage_bps, via=via)
@@ -178,8 +176,7 @@ def liquidity_remove(
 @pass_ctx
 def liquidity_show(ctx: Ctx, token_a: str, token_b: str, who: str) -> None:
     """WHO's position in the TOKEN_A/TOKEN_B pool."""
-    with session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         holder = s.resolve_address(who)
         p = s.defi.position(token_a, token_b, holder)
     share_pct = 0.0 if not p.total_supply else p.liquidity * 100 / p.total_supply

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from walletim.chain.units import format_amount
-from walletim.cli.base import Ctx, pass_ctx
-from walletim.cli.defi.common import execute, session, signing, targets
+from walletim.cli.base import Ctx, chain_session, pass_ctx
+from walletim.cli.defi.common import execute, signing, targets
 
 
 @click.group()
@@ -21,8 +21,7 @@ def token_info(ctx: Ctx, token_name: str) -> None:
     """Name, symbol, decimals and total supply."""
     from walletim.app.tokens import clean_declared
 
-    with session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         i = s.defi.token_info(token_name)
     label = i.label
     assert label is not None
@@ -57,8 +56,7 @@ def token_balance(ctx: Ctx, token_name: str, who: str | None) -> None:
     """Balance of an account or address (default: every wallet's account 0)."""
     from walletim.errors import InputError
 
-    with session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         asset = s.defi.asset(token_name)
         owners = targets(s, who)
         if not owners:
@@ -114,8 +112,7 @@ def token_allowance(ctx: Ctx, token_name: str, owner: str, spender: str) -> None
     """How much SPENDER may still move of OWNER's TOKEN."""
     from walletim.app.contracts import UNLIMITED_FROM
 
-    with session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         asset = s.defi.token(token_name)
         o, sp = s.resolve_address(owner), s.resolve_address(spender)
         value = s.defi.allowance(asset, o, sp)

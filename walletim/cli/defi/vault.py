@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from walletim.chain.units import format_amount
-from walletim.cli.base import Ctx, pass_ctx
+from walletim.cli.base import Ctx, chain_session, pass_ctx
 from walletim.cli.defi.common import (
     SHARE_HELP,
     done,
@@ -69,8 +69,7 @@ def vault_withdraw(
 @pass_ctx
 def vault_balance(ctx: Ctx, who: str | None, vault_addr: str | None) -> None:
     """Shares held and what they are worth in the asset (convertToAssets)."""
-    with session(ctx) as s:
-        s.chain.check_chain()
+    with chain_session(ctx) as s:
         rows = [(n, a, s.defi.vault_position(a, vault_addr)) for n, a in targets(s, who)]
     positions = [
         {

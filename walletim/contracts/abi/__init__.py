@@ -18,8 +18,8 @@ Every parser raises only :class:`~walletim.errors.InputError`, naming the argume
 position and type.
 
 :data:`WELL_KNOWN_ABIS` holds minimal hand-written ABIs (ERC-20, EIP-2612, ERC-721, ERC-4626,
-WETH9, Uniswap V2 pair / factory / Router02); :data:`KNOWN_ABIS` their events, for
-:func:`decode_log`.
+WETH9, Uniswap V2 pair / factory / Router02, walletim's red packets, Aave V3's Pool);
+:data:`KNOWN_ABIS` their events, for :func:`decode_log`.
 
 The package, by meaning: :mod:`.signatures` (types and function signatures), :mod:`.encode`
 (text and values to calldata), :mod:`.decode` (return data, JSON rendering, revert reasons),
@@ -63,6 +63,7 @@ from walletim.contracts.abi.files import (
     load_abi,
 )
 from walletim.contracts.abi.known import (
+    AAVE_V3_POOL_ABI,
     ERC20_ABI,
     ERC721_ABI,
     ERC2612_ABI,
@@ -90,6 +91,7 @@ from walletim.contracts.abi.signatures import (
 )
 
 __all__ = [
+    "AAVE_V3_POOL_ABI",
     "ERC20_ABI",
     "ERC721_ABI",
     "ERC2612_ABI",

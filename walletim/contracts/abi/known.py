@@ -190,6 +190,35 @@ REDPACKET_ABI = human_abi(
 )
 """walletim's red-packet contract (anvil-fixtures/contracts/RedPacket.sol)."""
 
+AAVE_V3_POOL_ABI = human_abi(
+    [
+        "function supply(address asset, uint256 amount, address onBehalfOf, uint16 referralCode)",
+        "function withdraw(address asset, uint256 amount, address to) returns (uint256)",
+        "function borrow(address asset, uint256 amount, uint256 interestRateMode, "
+        "uint16 referralCode, address onBehalfOf)",
+        "function repay(address asset, uint256 amount, uint256 interestRateMode, "
+        "address onBehalfOf) returns (uint256)",
+        "function setUserUseReserveAsCollateral(address asset, bool useAsCollateral)",
+        "function liquidationCall(address collateralAsset, address debtAsset, address user, "
+        "uint256 debtToCover, bool receiveAToken)",
+        "event Supply(address indexed reserve, address user, address indexed onBehalfOf, "
+        "uint256 amount, uint16 indexed referralCode)",
+        "event Withdraw(address indexed reserve, address indexed user, address indexed to, "
+        "uint256 amount)",
+        "event Borrow(address indexed reserve, address user, address indexed onBehalfOf, "
+        "uint256 amount, uint8 interestRateMode, uint256 borrowRate, uint16 indexed referralCode)",
+        "event Repay(address indexed reserve, address indexed user, address indexed repayer, "
+        "uint256 amount, bool useATokens)",
+        "event ReserveUsedAsCollateralEnabled(address indexed reserve, address indexed user)",
+        "event ReserveUsedAsCollateralDisabled(address indexed reserve, address indexed user)",
+        "event LiquidationCall(address indexed collateralAsset, address indexed debtAsset, "
+        "address indexed user, uint256 debtToCover, uint256 liquidatedCollateralAmount, "
+        "address liquidator, bool receiveAToken)",
+    ]
+)
+"""Aave V3's Pool (``@aave/core-v3`` IPool, issue 18): the calls walletim makes and their
+events."""
+
 WELL_KNOWN_ABIS: dict[str, list[AbiEntry]] = {
     "erc20": ERC20_ABI,
     "erc2612": ERC2612_ABI,
@@ -200,6 +229,7 @@ WELL_KNOWN_ABIS: dict[str, list[AbiEntry]] = {
     "uniswap-v2-factory": UNISWAP_V2_FACTORY_ABI,
     "uniswap-v2-router02": UNISWAP_V2_ROUTER02_ABI,
     "walletim-redpacket": REDPACKET_ABI,
+    "aave-v3-pool": AAVE_V3_POOL_ABI,
 }
 """The registry, by name: minimal hand-written ABIs (JSON ABI form) of what walletim uses."""
 

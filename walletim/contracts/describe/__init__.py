@@ -7,7 +7,9 @@ Recognised (the functions of :data:`~walletim.contracts.abi.WELL_KNOWN_ABIS`): E
 transfer / transferFrom / approve / increaseAllowance / decreaseAllowance / permit (EIP-2612);
 ERC-721 approve / setApprovalForAll / transferFrom / safeTransferFrom (both); WETH deposit /
 withdraw; Uniswap V2 Router02 swaps (all six, and the fee-on-transfer variants) and liquidity
-(add, remove, with permit, fee-on-transfer); ERC-4626 deposit / mint / withdraw / redeem; the
+(add, remove, with permit, fee-on-transfer); ERC-4626 deposit / mint / withdraw / redeem;
+Aave V3's Pool supply / withdraw / borrow / repay / setUserUseReserveAsCollateral /
+liquidationCall (:mod:`.aave`: a pool not named Aave is "an Aave V3 pool interface"); the
 read-only functions of these (a transaction calling one only spends gas). Anything else is
 "unknown function 0x...": shown as such, flagged, never guessed.
 
@@ -47,8 +49,9 @@ as imitating a listed symbol: its ``status``; its ``display`` is then shown in f
 
 The package, by meaning: :mod:`.model` (flags, the description, text helpers), :mod:`.known`
 (the functions recognised), :mod:`.context` (one description's state and budget),
-:mod:`.calls` (:func:`describe_call` and each kind of action), :mod:`.nested` (calls inside
-calls), :mod:`.permits` (allowances by signature, Permit2). Everything is importable from here.
+:mod:`.calls` (:func:`describe_call` and each kind of action), :mod:`.aave` (Aave V3's
+Pool), :mod:`.nested` (calls inside calls), :mod:`.permits` (allowances by signature,
+Permit2). Everything is importable from here.
 """
 
 from __future__ import annotations

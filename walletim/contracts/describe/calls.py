@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from walletim.contracts.abi import FunctionSig, Value, decode_values
+from walletim.contracts.describe.aave import aave_action, aave_roles
 from walletim.contracts.describe.context import _Ctx
 from walletim.contracts.describe.known import _KNOWN_WITH_MUTABILITY
 from walletim.contracts.describe.model import (
@@ -185,6 +186,7 @@ def _amount_roles(n: str, a: Args, to: str, ctx: _Ctx, is_erc20: bool) -> dict[s
         )
     if n in ("deposit", "mint", "withdraw", "redeem") and ("assets" in a or "shares" in a):
         roles.update(assets=ctx.asset_of(to), shares=to)
+    roles.update(aave_roles(a))
     return roles
 
 
@@ -224,6 +226,7 @@ def _summarize(
     summary = (
         _permits(fn, a, ctx)
         or _token_action(n, a, ctx, is_erc20)
+        or aave_action(fn, a, ctx)  # before the vaults: Aave's withdraw is no vault's
         or _protocol_action(fn, a, value, ctx)
         or _redpacket(n, a, ctx)
     )

@@ -104,6 +104,7 @@ def _build_known() -> dict[bytes, tuple[FunctionSig, str]]:
             "uniswap-v2-pair",
             "uniswap-v2-factory",
             "walletim-redpacket",
+            "aave-v3-pool",
         )
     ] + list(WRAPPER_ABIS.values())
     for abi in registries:

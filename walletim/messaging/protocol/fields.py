@@ -76,12 +76,13 @@ def hex_id(value: object, what: str) -> str:
 
 def load(text: str | bytes) -> Doc:
     """One frame's JSON object (with a text ``op``), size and depth bounded."""
-    if len(text) > MAX_FRAME_BYTES:
-        raise FrameError("frame too large")
-    try:
-        doc = safejson.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise FrameError("frame is not JSON") from exc
+    doc = safejson.loads_document(
+        text,
+        max_bytes=MAX_FRAME_BYTES,
+        error=FrameError,
+        too_large="frame too large",
+        not_json="frame is not JSON",
+    )
     if not isinstance(doc, dict) or not isinstance(doc.get("op"), str):
         raise FrameError("frame is not an object with an op")
     return doc
