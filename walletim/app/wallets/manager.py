@@ -72,13 +72,17 @@ class Wallets:
         randbytes: Callable[[int], bytes] = os.urandom,
         agent: bool | None = None,
         notify: Callable[[str], None] | None = None,
+        ask_after_refusal: bool = False,
     ) -> None:
         """``network``: the profile this home signs for (default ``anvil``): EIP-712 data
         for another chain is refused unless allowed (:meth:`sign_typed_data`). ``fast_kdf``
         makes a *new* vault use the minimum argon2id cost: tests only. ``agent``: use this
         home's agent when one runs unlocked (None, the default: unless WALLETIM_AGENT=off;
-        False: never, as the agent itself does). ``notify(text)`` is told when a signature
-        the agent refused is asked of the password instead."""
+        False: never, as the agent itself does). ``ask_after_refusal``: a request the agent's
+        policy refuses is then signed with the password, asked of a human (a terminal);
+        otherwise (scripts, WALLETIM_PASSWORD, --password-file) the refusal stands, so a
+        password kept in the environment does not lift the policy. ``notify(text)`` is told
+        when that happens."""
         from walletim.config import DEFAULT_NETWORK
         from walletim.keys import crypto
 
@@ -100,6 +104,7 @@ class Wallets:
             agent = os.environ.get("WALLETIM_AGENT", "").lower() not in ("off", "0", "no")
         self._use_agent = agent
         self._notify = notify
+        self._ask_after_refusal = ask_after_refusal
 
     # -- unlocking ----------------------------------------------------------------------
 
@@ -170,6 +175,8 @@ class Wallets:
             return use(self._local_after(refusal))
 
     def _local_after(self, refusal: PolicyRefused) -> LocalKeys:
+        if not self._ask_after_refusal:
+            raise refusal
         if self._local_keys is not None:
             return self._local_keys
         if self._notify is not None:
