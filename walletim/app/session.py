@@ -305,6 +305,7 @@ class Session:
         )
 
     def close(self) -> None:
+        self.wallets.close()
         if self._chain is not None:
             self._chain.close()
         if self._store is not None:

@@ -75,6 +75,9 @@ class AgentKeys:
     def __repr__(self) -> str:
         return "AgentKeys()"
 
+    def close(self) -> None:
+        self._client.close()
+
     def _call(self, op: str, account: str = "", **args: object) -> dict[str, Any]:
         if account:
             args["account"] = account

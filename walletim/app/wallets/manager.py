@@ -136,10 +136,22 @@ class Wallets:
         return agent is not None
 
     def _keys(self) -> KeyHolder:
-        """The home's agent when one runs unlocked, else the vault unlocked here."""
+        """The vault when it is already unlocked here, else the home's agent when one runs
+        unlocked, else the vault unlocked here (asks the password)."""
         if self._holder is None:
-            self._holder = self._agent_keys() or self.local_keys()
+            if self._unlocked is not None:
+                self._holder = self.local_keys()
+            else:
+                self._holder = self._agent_keys() or self.local_keys()
         return self._holder
+
+    def close(self) -> None:
+        """Close the connection to the agent, if one was opened (the keys stay as they are)."""
+        from walletim.app.wallets.agentkeys import AgentKeys
+
+        if isinstance(self._holder, AgentKeys):
+            self._holder.close()
+            self._holder = None
 
     def _agent_keys(self) -> KeyHolder | None:
         if not self._use_agent:
@@ -169,6 +181,7 @@ class Wallets:
         try:
             return use(holder)
         except AgentUnavailable:
+            self.close()
             self._holder = self.local_keys()
             return use(self._holder)
         except PolicyRefused as refusal:
