@@ -132,13 +132,15 @@ def serve(home: Path, peer_uid: Any) -> tuple[AgentServer, threading.Thread]:
     return server, thread
 
 
-def raw_call(path: Path, op: str) -> protocol.Failure | dict[str, Any]:
+def raw_call(path: Path, op: str | None) -> protocol.Failure | dict[str, Any]:
+    """``op``'s answer (None: send nothing, read what the agent says first)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(5)
     with client.socket_address(path) as address:
         sock.connect(address)
     try:
-        sock.sendall(protocol.request(op))
+        if op is not None:
+            sock.sendall(protocol.request(op))
         decoder = protocol.FrameDecoder()
         while True:
             data = sock.recv(65536)
@@ -154,7 +156,7 @@ def test_a_peer_of_another_uid_is_refused_before_anything_is_read(home: Path) ->
     """SO_PEERCRED says who connected; a test cannot be another user, so the seam fakes it."""
     server, thread = serve(home, lambda _conn: os.geteuid() + 1)
     try:
-        answer = raw_call(client.socket_path(home), "store_key")
+        answer = raw_call(client.socket_path(home), None)
         assert isinstance(answer, protocol.Failure) and answer.code == protocol.DENIED
     finally:
         server.stop()
@@ -232,3 +234,68 @@ def test_the_client_refuses_a_socket_others_can_reach_or_a_symlink(home: Path) -
 def test_any_document_is_a_request_or_a_protocol_error(doc: dict[str, object]) -> None:
     with contextlib.suppress(protocol.ProtocolError):
         protocol.parse_request(doc)
+
+
+def test_no_answer_carries_the_seed_or_a_spending_key(home: Path) -> None:
+    """What a same-user process can ask the agent: every operation, answered; none of the
+    answers holds the mnemonic, the seed or an account's private key."""
+    agent = service(home, Clock())
+    local = Wallets(home, PASSWORD, agent=False)
+    secrets = {local.private_key(f"dev:{i}").hex() for i in range(3)}
+    secrets.add(local.local_keys().unlocked.master.hex())
+    body = (home / "wallets" / "dev.json").read_text() if (home / "wallets").exists() else ""
+    calls: dict[str, dict[str, object]] = {
+        "status": {},
+        "check": {"body": body[:100], "tag": "00"},
+        "store_key": {},
+        "addresses": {"wallet": "dev", "template": None, "start": 0, "count": 3},
+        "chat_identity": {"account": "dev"},
+        "bind_chat_identity": {"account": "dev", "created": 1},
+        "sign_message": {"account": "dev", "message": "0x6869"},
+        "sign_tx": {"account": "dev", "tx": tx(1)},
+        "policy": {"account": "dev"},
+    }
+    assert set(calls) | {"lock", "stop", "unlock", "sign_typed_data"} == set(protocol.OPS)
+    answers = repr([agent.handle(request(op, **args)) for op, args in calls.items()])
+    assert not any(secret in answers.lower() for secret in secrets)
+    assert MNEMONIC not in answers
+
+
+class _Impostor:
+    """A listener that answers like an agent but signs with another key."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+
+    def call(self, op: str, **args: object) -> dict[str, Any]:
+        return self.answer
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_client_checks_what_the_agent_answers(home: Path) -> None:
+    from walletim.app.wallets.agentkeys import AgentKeys
+    from walletim.keys.signing import LocalSigner
+
+    other = LocalSigner(bytes.fromhex("11" * 32))
+    forged = other.sign_message(b"hi")
+    keys = AgentKeys(_Impostor({"digest": "0x" + forged.digest.hex(), "signature": forged.hex}))  # type: ignore[arg-type]
+    with pytest.raises(AgentError, match="not by the account asked for"):
+        keys.sign_message("dev", DEV, b"hi")
+    signed = other.sign_transaction(
+        {"chainId": 1, "nonce": 0, "gas": 21000, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1,
+         "to": BOB, "value": 1, "data": b""}
+    )  # fmt: skip
+    keys = AgentKeys(
+        _Impostor(  # type: ignore[arg-type]
+            {
+                "raw": "0x" + signed.raw.hex(),
+                "hash": signed.hash,
+                "sender": signed.sender,
+                "type": 2,
+            }
+        )
+    )
+    with pytest.raises(AgentError, match="not the one asked for"):
+        keys.sign_transaction("dev", DEV, {"nonce": 0, "chainId": 1})
