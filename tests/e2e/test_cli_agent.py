@@ -234,3 +234,16 @@ def test_a_wrong_password_starts_nothing(home: Home) -> None:
     assert found.code == 1 and len(found.err_lines) == 1
     assert not (home.agent_dir / "agent.sock").exists()
     assert "no agent is running" in home.ok("agent", "status").out
+
+
+def test_a_plan_the_policy_refuses_in_part_signs_none_of_it(home: Home) -> None:
+    """A swap is an approval then the swap: the policy allows the first and not the second,
+    so neither is signed (no approval left behind)."""
+    home.ok("agent", "policy", "set", "dev", "--allow-call", "USDC", password=True)
+    home.ok("agent", "start", password=True)
+    nonce = home.nonce("dev")
+    swap = home.run("--yes", "swap", "--from", "dev", "10", "USDC", "DAI")
+    assert swap.code == 1
+    assert swap.err_lines[-1].startswith("error: refused by the agent's policy for dev: a call of")
+    assert swap.err_lines[-1].endswith("is not among the calls it may make; nothing was signed")
+    assert home.nonce("dev") == nonce

@@ -253,6 +253,7 @@ def test_no_answer_carries_the_seed_or_a_spending_key(home: Path) -> None:
         "bind_chat_identity": {"account": "dev", "created": 1},
         "sign_message": {"account": "dev", "message": "0x6869"},
         "sign_tx": {"account": "dev", "tx": tx(1)},
+        "check_plan": {"account": "dev", "txs": [tx(1)]},
         "policy": {"account": "dev"},
     }
     assert set(calls) | {"lock", "stop", "unlock", "sign_typed_data"} == set(protocol.OPS)
@@ -299,3 +300,13 @@ def test_the_client_checks_what_the_agent_answers(home: Path) -> None:
     )
     with pytest.raises(AgentError, match="not the one asked for"):
         keys.sign_transaction("dev", DEV, {"nonce": 0, "chainId": 1})
+
+
+def test_a_plan_is_checked_whole_and_counts_nothing(home: Path) -> None:
+    agent = service(home, Clock())
+    ok = agent.handle(request("check_plan", account="dev", txs=[tx(E18 // 2), tx(E18 // 2)]))
+    assert ok == {"allowed": True} and agent.ledger.spent(DEV, "ETH") == 0
+    with pytest.raises(ServiceFailure, match="is not among the calls it may make"):
+        agent.handle(request("check_plan", account="dev", txs=[tx(1), tx(0, data="0x12345678")]))
+    with pytest.raises(ServiceFailure, match=r"would make 2\.5 ETH in 24 hours"):
+        agent.handle(request("check_plan", account="dev", txs=[tx(E18), tx(E18), tx(E18 // 2)]))

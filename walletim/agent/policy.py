@@ -397,30 +397,49 @@ def _in(value: int, decimals: int, unit: str) -> str:
 
 
 def check_caps(policy: Policy, address: str, spends: list[Spend], ledger: Ledger) -> None:
-    """Raise :class:`Refused` if ``spends`` go over a per-transaction or a daily cap (the
-    amounts of one asset within one request add up)."""
-    by_asset: dict[str, int] = {}
-    for spend in spends:
-        by_asset[spend.asset] = by_asset.get(spend.asset, 0) + spend.amount
-    for asset, amount in by_asset.items():
-        if asset == ETH:
-            cap, decimals, unit = policy.eth, 18, ETH
-        else:
-            token = policy.token_cap(asset)
-            if token is None:
-                continue
-            cap, decimals, unit = token.cap, token.decimals, token.symbol
-        if cap.per_tx is not None and amount > cap.per_tx:
-            raise Refused(
-                f"{_in(amount, decimals, unit)} is over its cap of "
-                f"{_in(cap.per_tx, decimals, unit)} per transaction"
-            )
-        if cap.per_day is not None:
-            before = ledger.spent(address, asset)
-            if before + amount > cap.per_day:
+    """Raise :class:`Refused` if ``spends`` (of one request: the amounts of one asset add
+    up) go over a per-transaction or a daily cap."""
+    check_plan(policy, address, [spends], ledger)
+
+
+def check_plan(policy: Policy, address: str, plan: list[list[Spend]], ledger: Ledger) -> None:
+    """Raise :class:`Refused` if a transaction of ``plan`` (what each spends) goes over a
+    per-transaction cap, or all of them together over a daily cap."""
+    total: dict[str, int] = {}
+    for spends in plan:
+        for asset, amount in _by_asset(spends).items():
+            total[asset] = total.get(asset, 0) + amount
+            cap, decimals, unit = _cap_of(policy, asset)
+            if cap is not None and cap.per_tx is not None and amount > cap.per_tx:
                 raise Refused(
-                    f"{_in(amount, decimals, unit)} would make "
-                    f"{_in(before + amount, decimals, unit)} in 24 hours, over its cap of "
-                    f"{_in(cap.per_day, decimals, unit)} per day "
-                    f"({_in(before, decimals, unit)} already signed)"
+                    f"{_in(amount, decimals, unit)} is over its cap of "
+                    f"{_in(cap.per_tx, decimals, unit)} per transaction"
                 )
+    for asset, amount in total.items():
+        cap, decimals, unit = _cap_of(policy, asset)
+        if cap is None or cap.per_day is None:
+            continue
+        before = ledger.spent(address, asset)
+        if before + amount > cap.per_day:
+            raise Refused(
+                f"{_in(amount, decimals, unit)} would make "
+                f"{_in(before + amount, decimals, unit)} in 24 hours, over its cap of "
+                f"{_in(cap.per_day, decimals, unit)} per day "
+                f"({_in(before, decimals, unit)} already signed)"
+            )
+
+
+def _by_asset(spends: list[Spend]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for spend in spends:
+        out[spend.asset] = out.get(spend.asset, 0) + spend.amount
+    return out
+
+
+def _cap_of(policy: Policy, asset: str) -> tuple[Cap | None, int, str]:
+    if asset == ETH:
+        return policy.eth, 18, ETH
+    token = policy.token_cap(asset)
+    if token is None:
+        return None, 0, ""
+    return token.cap, token.decimals, token.symbol

@@ -59,6 +59,7 @@ BOOL = "bool"
 INTS = "ints"  # a list of at most MAX_LIST INTs
 OBJECT = "object"  # a JSON object (checked by its own parser: a transaction, typed data)
 NAMES = "names"  # a list of at most MAX_LIST [INT, TEXT] pairs (network names by chain id)
+OBJECTS = "objects"  # a list of at most MAX_LIST JSON objects (the transactions of a plan)
 
 #: Every operation and its arguments. Operations that use the keys refuse when locked.
 OPS: Final[Mapping[str, Mapping[str, str]]] = {
@@ -82,6 +83,7 @@ OPS: Final[Mapping[str, Mapping[str, str]]] = {
         "profiles": NAMES,
     },
     "sign_tx": {"account": SPEC, "tx": OBJECT},
+    "check_plan": {"account": SPEC, "txs": OBJECTS},
     "policy": {"account": SPEC},
 }
 
@@ -209,6 +211,7 @@ def _check(op: str, name: str, kind: str, value: object) -> Any:
         INTS: lambda v: isinstance(v, list) and len(v) <= MAX_LIST and all(map(_is_int, v)),
         OBJECT: lambda v: isinstance(v, dict),
         NAMES: _is_names,
+        OBJECTS: _is_objects,
     }[kind](value)
     if not ok:
         raise ProtocolError(f"{op}: argument {name} is not a valid {kind}")
@@ -220,6 +223,14 @@ def _is_hex(value: object) -> bool:
         return False
     body = value[2:]
     return len(body) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in body)
+
+
+def _is_objects(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and 0 < len(value) <= MAX_LIST
+        and all(isinstance(d, dict) for d in value)
+    )
 
 
 def _is_names(value: object) -> bool:

@@ -27,6 +27,7 @@ from walletim.agent.policy import (
     Policy,
     Refused,
     check_caps,
+    check_plan,
     transaction_spends,
     typed_data_spends,
 )
@@ -247,6 +248,26 @@ class AgentService:
             "sender": signed.sender,
             "type": signed.tx_type,
         }
+
+    def _op_check_plan(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Whether the policy lets every transaction of a plan be signed (each within the
+        per-transaction caps, all together within the daily ones): checked before the first
+        is signed, so that a plan is not stopped half-way (an approval sent, its swap
+        refused). Signs and counts nothing."""
+        wallets, keys = self._ready()
+        spec = args["account"]
+        address = wallets.account(spec).address
+        policy = read_policy(keys, spec)
+        if policy is None:
+            return {"allowed": True}
+        plan = []
+        for doc in args["txs"]:
+            tx = protocol.transaction(doc)
+            if "chainId" not in tx:
+                raise Refused("it has no chain id")
+            plan.append(transaction_spends(policy, tx, address))
+        check_plan(policy, address, plan, self.ledger)
+        return {"allowed": True}
 
     def _op_policy(self, args: dict[str, Any]) -> dict[str, Any]:
         wallets, keys = self._ready()

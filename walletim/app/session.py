@@ -24,6 +24,7 @@ from walletim.store.db import DB_NAME, Store
 if TYPE_CHECKING:
     from walletim.app.chat import ChatService
     from walletim.app.contracts import ContractService
+    from walletim.app.contracts.plans import Plan
     from walletim.app.defi import DefiService
     from walletim.app.lending.service import LendingService
     from walletim.app.redpacket import RedPackets
@@ -120,7 +121,11 @@ class Session:
             from walletim.app.contracts import ContractService
 
             self._contracts = ContractService(
-                self.chain, self.rpc, name_of=self.name_of, tokens=lambda: self.tokens
+                self.chain,
+                self.rpc,
+                name_of=self.name_of,
+                tokens=lambda: self.tokens,
+                allowed=self._plan_allowed,
             )
         return self._contracts
 
@@ -201,6 +206,20 @@ class Session:
         """A name for an address, for confirmations (:meth:`walletim.app.names.Names.name_of`):
         never asks for the password nor dials the node."""
         return self.names.name_of(address)
+
+    def _plan_allowed(self, plan: Plan) -> None:
+        """Raise PolicyRefused when the agent's policy would refuse a step of ``plan``."""
+        chain_id = self.chain.chain_id
+        txs: list[dict[str, Any]] = [
+            {
+                "chainId": chain_id,
+                "to": s.request.to,
+                "value": s.request.value,
+                "data": s.request.data,
+            }
+            for s in plan.steps
+        ]
+        self.wallets.check_plan(plan.account, txs)
 
     def _known_contracts(self) -> Mapping[str, str]:
         """The devnet world's contracts and Aave V3's (name -> address), each only once its

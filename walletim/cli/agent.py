@@ -233,7 +233,7 @@ def policy_set(
             return TokenMeta(asset.address, asset.symbol, asset.decimals)
 
         def contract(text: str) -> str:
-            return s.resolve_token(text) if text[:2].lower() != "0x" else s.resolve_address(text)
+            return s.defi.names.resolve_contract(text)
 
         made = make_policy(
             chains=chains,

@@ -124,14 +124,14 @@ class AgentKeys:
     def signer(self, spec: str, address: str) -> TxSigner:
         return _AgentSigner(self, spec, address)
 
+    def check_plan(self, spec: str, txs: list[dict[str, Any]]) -> None:
+        self._call("check_plan", spec, txs=[_wire(tx) for tx in txs][: protocol.MAX_LIST])
+
     def sign_transaction(self, spec: str, address: str, tx: dict[str, Any]) -> SignedTransaction:
         from walletim.keys.hd import keccak256
         from walletim.keys.signing import SignedTransaction
 
-        wire = {
-            k: ("0x" + v.hex() if isinstance(v, bytes | bytearray) else v) for k, v in tx.items()
-        }
-        got = self._call("sign_tx", spec, tx=wire)
+        got = self._call("sign_tx", spec, tx=_wire(tx))
         raw = _hex(got.get("raw"))
         signed = SignedTransaction(
             raw,
@@ -213,6 +213,11 @@ class _AgentSigner:
 
     def sign_transaction(self, tx: dict[str, Any], /) -> SignedTransaction:
         return self._keys.sign_transaction(self._spec, self.address, tx)
+
+
+def _wire(tx: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's fields as the protocol carries them (bytes as 0x-hex)."""
+    return {k: ("0x" + v.hex() if isinstance(v, bytes | bytearray) else v) for k, v in tx.items()}
 
 
 def _hex(value: object) -> bytes:

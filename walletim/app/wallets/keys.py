@@ -89,6 +89,11 @@ class KeyHolder(Protocol):
 
     def signer(self, spec: str, address: str) -> TxSigner: ...
 
+    def check_plan(self, spec: str, txs: list[dict[str, Any]]) -> None:
+        """Raise PolicyRefused unless every transaction of a plan may be signed (the agent's
+        policy; the vault unlocked here has none)."""
+        ...
+
     def sign_message(self, spec: str, address: str, message: bytes) -> Signature: ...
 
     def sign_typed_data(
@@ -168,6 +173,9 @@ class LocalKeys:
         if signer.address != address:
             raise KeysError(f"account {spec}: its key does not match its address")
         return signer
+
+    def check_plan(self, spec: str, txs: list[dict[str, Any]]) -> None:
+        """The password signs anything: no policy applies here."""
 
     def sign_message(self, spec: str, address: str, message: bytes) -> Signature:
         return self.local_signer(spec).sign_message(message)

@@ -458,6 +458,15 @@ class Wallets:
         address = self.account(spec).address
         return self._with_keys(lambda keys: keys.bind_chat_identity(spec, address, created))
 
+    def check_plan(self, spec: str, txs: builtins.list[dict[str, Any]]) -> None:
+        """Before the first transaction of a plan is signed: raise PolicyRefused (with the
+        reason) when the agent's policy would refuse one of them, so that a plan does not stop
+        half-way. Asks no password: without an agent (or once the vault is unlocked here)
+        nothing is checked."""
+        if not self.is_unlocked:
+            return
+        self._with_keys(lambda keys: keys.check_plan(spec, txs))
+
     def sign_message(self, spec: str, message: bytes) -> Signature:
         """EIP-191 personal_sign. Returns a Signature (``.hex``)."""
         address = self.account(spec).address
