@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HOME_PASSWORD, ROOT, Result, World, no_secrets
+from tests.conftest import HOME_PASSWORD, ROOT, RelayProcess, Result, World, no_secrets
 
 
 class Home:
@@ -247,3 +247,35 @@ def test_a_plan_the_policy_refuses_in_part_signs_none_of_it(home: Home) -> None:
     assert swap.err_lines[-1].startswith("error: refused by the agent's policy for dev: a call of")
     assert swap.err_lines[-1].endswith("is not among the calls it may make; nothing was signed")
     assert home.nonce("dev") == nonce
+
+
+def test_chat_through_the_agent_needs_no_password(tmp_path: Path, relay: RelayProcess) -> None:
+    from tests.e2e.test_cli_chat import address_of, person
+
+    alice, bob = person(tmp_path, "alice", relay.url), person(tmp_path, "bob", relay.url)
+    assert bob("chat", "init", "--from", "bob").code == 0
+    b_addr = address_of(bob, "bob")
+    env = {k: v for k, v in os.environ.items() if k != "WALLETIM_PASSWORD"}
+    env.update({"WALLETIM_HOME": str(alice.home), "WALLETIM_UNSAFE_FAST_KDF": "1"})
+    env["WALLETIM_RELAY"] = relay.url
+
+    def quiet(*args: str) -> Result:
+        proc = subprocess.run(
+            [str(ROOT / ".venv/bin/walletim"), *args],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=90,
+        )  # fmt: skip
+        return no_secrets(args, Result(proc.returncode, proc.stdout, proc.stderr), False)
+
+    assert alice("agent", "start").code == 0
+    try:
+        assert quiet("chat", "init", "--from", "alice").code == 0
+        sent = quiet("chat", "send", "--from", "alice", b_addr, "gm from the agent")
+        assert sent.code == 0, sent.err
+        got = bob("--json", "chat", "inbox", "--from", "bob")
+        assert got.code == 0 and "gm from the agent" in got.out
+        read = quiet("chat", "read", "--from", "alice", b_addr)
+        assert read.code == 0 and "gm from the agent" in read.out
+    finally:
+        alice("agent", "stop")
+    after = quiet("chat", "read", "--from", "alice", b_addr)
+    assert after.code == 1 and "password needed" in after.err
