@@ -89,6 +89,10 @@ class KeyHolder(Protocol):
 
     def signer(self, spec: str, address: str) -> TxSigner: ...
 
+    def close(self) -> None:
+        """Let go of what it holds open (a connection to the agent); the keys stay."""
+        ...
+
     def check_plan(self, spec: str, txs: list[dict[str, Any]]) -> None:
         """Raise PolicyRefused unless every transaction of a plan may be signed (the agent's
         policy; the vault unlocked here has none)."""
@@ -173,6 +177,9 @@ class LocalKeys:
         if signer.address != address:
             raise KeysError(f"account {spec}: its key does not match its address")
         return signer
+
+    def close(self) -> None:
+        """Nothing held open (:meth:`forget` zeroes the key)."""
 
     def check_plan(self, spec: str, txs: list[dict[str, Any]]) -> None:
         """The password signs anything: no policy applies here."""

@@ -147,9 +147,7 @@ class Wallets:
 
     def close(self) -> None:
         """Close the connection to the agent, if one was opened (the keys stay as they are)."""
-        from walletim.app.wallets.agentkeys import AgentKeys
-
-        if isinstance(self._holder, AgentKeys):
+        if self._holder is not None and self._holder is not self._local_keys:
             self._holder.close()
             self._holder = None
 
