@@ -109,6 +109,31 @@ class KeyHolder(Protocol):
     def bind_chat_identity(self, spec: str, address: str, created: int) -> IdentityBinding: ...
 
 
+class HolderSigner:
+    """A transaction signer of one account through whatever holds the keys when it signs:
+    the agent, or (when the agent is gone, locked, or its policy refused and the password
+    can be had) the vault unlocked here. ``with_keys(use)`` picks the holder
+    (:meth:`walletim.app.wallets.Wallets._with_keys`)."""
+
+    def __init__(
+        self,
+        with_keys: Callable[[Callable[[KeyHolder], SignedTransaction]], SignedTransaction],
+        spec: str,
+        address: str,
+    ) -> None:
+        self._with_keys = with_keys
+        self._spec = spec
+        self.address = address
+
+    def __repr__(self) -> str:
+        return f"Signer({self.address})"
+
+    def sign_transaction(self, tx: dict[str, Any], /) -> SignedTransaction:
+        return self._with_keys(
+            lambda keys: keys.signer(self._spec, self.address).sign_transaction(tx)
+        )
+
+
 class LocalKeys:
     """The vault unlocked in this process: derives keys from the sealed secrets on demand."""
 

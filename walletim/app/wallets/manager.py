@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from walletim.app.wallets.keys import ChainRules, KeyHolder, LocalKeys, TxSigner
+from walletim.app.wallets.keys import ChainRules, HolderSigner, KeyHolder, LocalKeys, TxSigner
 from walletim.app.wallets.model import (
     Account,
     CreatedWallet,
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from walletim.agent.policy import Policy
     from walletim.app.networks import Network
     from walletim.keys.chat import ChatIdentityKey
-    from walletim.keys.signing import LocalSigner, Signature, SignedTransaction
+    from walletim.keys.signing import LocalSigner, Signature
     from walletim.messaging.identity import IdentityBinding
 
 MAX_ADDRESS_COUNT = 100_000
@@ -434,7 +434,7 @@ class Wallets:
         """A signer of transactions for ``NAME[:INDEX]``: the agent's when one runs, else a
         :class:`walletim.keys.signing.LocalSigner` (unlocks the home)."""
         address = self.account(spec).address
-        return _Signer(self, spec, address)
+        return HolderSigner(self._with_keys, spec, address)
 
     def local_signer(self, spec: str) -> LocalSigner:
         """A :class:`walletim.keys.signing.LocalSigner` (unlocks the home here)."""
@@ -586,21 +586,3 @@ class Wallets:
         with self.vault.lock():
             self.vault.wallet_path(name)
             self.vault.remove(name)
-
-
-class _Signer:
-    """A transaction signer of one account: the agent, or (when the agent is gone, locked,
-    or its policy refused and the password can be had) the vault unlocked here."""
-
-    def __init__(self, wallets: Wallets, spec: str, address: str) -> None:
-        self._wallets = wallets
-        self._spec = spec
-        self.address = address
-
-    def __repr__(self) -> str:
-        return f"Signer({self.address})"
-
-    def sign_transaction(self, tx: dict[str, Any], /) -> SignedTransaction:
-        return self._wallets._with_keys(
-            lambda keys: keys.signer(self._spec, self.address).sign_transaction(tx)
-        )
