@@ -310,3 +310,21 @@ def test_a_plan_is_checked_whole_and_counts_nothing(home: Path) -> None:
         agent.handle(request("check_plan", account="dev", txs=[tx(1), tx(0, data="0x12345678")]))
     with pytest.raises(ServiceFailure, match=r"would make 2\.5 ETH in 24 hours"):
         agent.handle(request("check_plan", account="dev", txs=[tx(E18), tx(E18), tx(E18 // 2)]))
+
+
+def test_a_home_too_long_for_a_socket_address_is_served(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    wallets = Wallets(deep, PASSWORD, fast_kdf=True, agent=False)
+    wallets.import_mnemonic("dev", MNEMONIC)
+    assert len(str(client.socket_path(deep))) > 108
+    server, thread = serve(deep, client.peer_uid)
+    try:
+        found = client.connect(deep)
+        assert found is not None
+        answer = found.call("status")
+        found.close()
+        assert isinstance(answer, dict) and answer["locked"] is False
+    finally:
+        server.stop()
+        thread.join(5)
+    assert not client.socket_path(deep).exists()

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=int, required=True)
     args = parser.parse_args(argv)
     harden_process()
-    home = Path(args.home)
+    home = Path(args.home).absolute()  # it serves from / (chdir below)
     password = sys.stdin.readline(MAX_PASSWORD_LINE).rstrip("\r\n")
     try:
         server = prepare(home, Limits(args.ttl, args.idle), password)

@@ -93,7 +93,7 @@ class AgentControl:
     """The agent of one home (see the module docstring)."""
 
     def __init__(self, home: str | Path, *, python: str = sys.executable) -> None:
-        self.home = Path(home).expanduser()
+        self.home = Path(home).expanduser().absolute()  # the agent runs from /
         self._python = python
 
     def _client(self) -> AgentClient | None:

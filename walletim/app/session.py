@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from walletim.app.chain import ChainService, SendRequest, SendResult
 from walletim.app.names import Names, StoreContacts
 from walletim.app.networks import Network, Networks
 from walletim.app.wallets import PasswordSource, Wallets
@@ -22,6 +21,7 @@ from walletim.config import DEFAULT_RELAY_URL
 from walletim.store.db import DB_NAME, Store
 
 if TYPE_CHECKING:
+    from walletim.app.chain import ChainService, SendResult
     from walletim.app.chat import ChatService
     from walletim.app.contracts import ContractService
     from walletim.app.contracts.plans import Plan
@@ -103,7 +103,8 @@ class Session:
     @property
     def chain(self) -> ChainService:
         if self._chain is None:
-            from walletim.store.txs import TxRepo
+            from walletim.app.chain import ChainService  # not at import: a chat command
+            from walletim.store.txs import TxRepo  # needs no transaction machinery
 
             self._chain = ChainService(
                 self.network,
@@ -389,5 +390,7 @@ class Session:
         sender = self.wallets.account(account).address
         wait = kwargs.pop("wait", True)
         confirmations = kwargs.pop("confirmations", 1)
+        from walletim.app.chain import SendRequest
+
         req = SendRequest(to=self.resolve_address(to), value=value, **kwargs)
         return self.chain.send(account, sender, req, wait=wait, confirmations=confirmations)
