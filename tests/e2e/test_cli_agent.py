@@ -279,3 +279,18 @@ def test_chat_through_the_agent_needs_no_password(tmp_path: Path, relay: RelayPr
         alice("agent", "stop")
     after = quiet("chat", "read", "--from", "alice", b_addr)
     assert after.code == 1 and "password needed" in after.err
+
+
+def test_the_password_reaches_the_agent_only_on_a_pipe(home: Home) -> None:
+    """Started with WALLETIM_PASSWORD: the agent's argv and environment do not hold it, nor
+    does its log; it sees the password once, on its standard input."""
+    started = home.run("agent", "start", env={"WALLETIM_PASSWORD": HOME_PASSWORD})
+    assert started.code == 0, started.err
+    pid = home.pid()
+    assert pid is not None
+    assert HOME_PASSWORD.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert HOME_PASSWORD.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
+    assert send(home, "0.1").code == 0
+    home.ok("agent", "stop")
+    log = (home.agent_dir / "agent.log").read_text()
+    assert HOME_PASSWORD not in log and "junk" not in log
