@@ -294,3 +294,19 @@ def test_the_password_reaches_the_agent_only_on_a_pipe(home: Home) -> None:
     home.ok("agent", "stop")
     log = (home.agent_dir / "agent.log").read_text()
     assert HOME_PASSWORD not in log and "junk" not in log
+
+
+def test_a_killed_agent_leaves_a_stale_socket_that_nothing_uses(home: Home) -> None:
+    home.ok("agent", "start", password=True)
+    pid = home.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (home.agent_dir / "agent.sock").exists()  # nobody removed it
+    assert "no agent is running" in home.ok("agent", "status").out
+    stale = send(home, "0.1")
+    assert stale.code == 1 and "password needed" in stale.err  # as without an agent
+    home.ok("agent", "start", password=True)  # a new agent takes the path over
+    assert send(home, "0.1").code == 0
