@@ -185,6 +185,10 @@ def test_typed_data_is_held_to_the_chains_and_its_permits_to_the_caps() -> None:
     [everything] = typed_data_spends(dai_cap, dai(True, 2**40), 1)
     assert everything.amount == UNLIMITED
     assert typed_data_spends(Policy(chains=(1,)), permit, 1) == []
+    with pytest.raises(Refused, match=f"its verifying contract {DAI} is not among the contracts"):
+        typed_data_spends(POLICY, dai(True, 2**40), 1)  # a DAI permit: DAI is not listed
+    with pytest.raises(Refused, match="its verifying contract"):
+        typed_data_spends(Policy(calls=()), permit, 1)
 
 
 def test_describes_itself_in_words() -> None:

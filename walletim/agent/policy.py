@@ -329,6 +329,8 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
             raise Refused(
                 f"it is for chain {chain_id}, not among the chains it may sign for {_ids(policy)}"
             )
+    if policy.calls is not None:
+        _check_verifying_contract(policy, doc)
     if not policy.tokens and policy.calls is None:
         return []
     from walletim.contracts.describe import TokenMeta
@@ -351,6 +353,21 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
         amount = UNLIMITED if grant.amount is None or grant.unlimited else grant.amount
         out.append(Spend(capped.token, amount, f"a permit of {_token_text(capped, amount)}"))
     return out
+
+
+def _check_verifying_contract(policy: Policy, doc: Mapping[str, Any]) -> None:
+    """A policy that lists the contracts the account may call holds a signature to them too:
+    signed typed data acts on its verifying contract (a permit, an order) as a call would."""
+    from walletim.contracts.typed_data import typed_domain
+
+    contract = typed_domain(dict(doc)).verifying_contract
+    if contract is None:
+        raise Refused(
+            "its domain names no verifying contract, and this account may act only on the "
+            "contracts it may call"
+        )
+    if not any(rule.to == to_checksum_address(contract) for rule in policy.calls or ()):
+        raise Refused(f"its verifying contract {contract} is not among the contracts it may call")
 
 
 def _ids(policy: Policy) -> str:
