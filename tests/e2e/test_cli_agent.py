@@ -7,6 +7,7 @@ lock it and remove the socket."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import stat
@@ -310,3 +311,33 @@ def test_a_killed_agent_leaves_a_stale_socket_that_nothing_uses(home: Home) -> N
     assert stale.code == 1 and "password needed" in stale.err  # as without an agent
     home.ok("agent", "start", password=True)  # a new agent takes the path over
     assert send(home, "0.1").code == 0
+
+
+def test_typed_data_through_the_agent_keeps_the_chain_rules_and_the_policy(
+    home: Home, tmp_path: Path
+) -> None:
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    from tests.unit.test_key_vectors import MAIL
+
+    f = tmp_path / "mail.json"
+    f.write_text(json.dumps(MAIL))  # the EIP-712 "Mail" vector: chain 1
+    home.ok("agent", "start", password=True)
+    refused = home.run("--yes", "sign", "typed-data", "--from", "dev", str(f))
+    assert refused.code == 1 and "chain" in refused.err_lines[-1]  # not this network's
+    out = home.ok(
+        "--json", "--yes", "sign", "typed-data", "--from", "dev", "--allow-chain", "1", str(f)
+    )
+    key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+    expected = Account.sign_message(encode_typed_data(full_message=MAIL), key).signature.hex()
+    assert out.json()["signature"].removeprefix("0x") == expected.removeprefix("0x")
+    home.ok("agent", "policy", "set", "dev", "--chain", "31337", password=True)
+    by_policy = home.run(
+        "--yes", "sign", "typed-data", "--from", "dev", "--allow-chain", "1", str(f)
+    )
+    assert by_policy.code == 1
+    assert by_policy.err_lines[-1] == (
+        "error: refused by the agent's policy for dev: it is for chain 1, not among the chains "
+        "it may sign for (31337); nothing was signed"
+    )
