@@ -166,6 +166,9 @@ def test_a_peer_of_another_uid_is_refused_before_anything_is_read(home: Path) ->
 def test_the_socket_is_private_and_serves_its_own_user(home: Path) -> None:
     server, thread = serve(home, client.peer_uid)
     path = client.socket_path(home)
+    held = server.service._wallets
+    assert held is not None
+    master = held.unlock().master
     try:
         assert oct(os.stat(path).st_mode & 0o777) == "0o600"
         assert oct(os.stat(path.parent).st_mode & 0o777) == "0o700"
@@ -178,7 +181,7 @@ def test_the_socket_is_private_and_serves_its_own_user(home: Path) -> None:
         server.stop()
         thread.join(5)
     assert not path.exists(), "a stopped agent removes its socket"
-    assert server.service.locked
+    assert server.service.locked and not any(master), "stopping (SIGTERM) wipes the key"
 
 
 def test_the_client_refuses_a_listener_of_another_uid(
