@@ -364,8 +364,9 @@ def main() -> None:
         f"same run. Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
     ]
-    import aave  # bench/aave.py, chat.py, relay.py, roundtrips.py, world.py (on sys.path)
+    import aave  # bench/aave.py, chat.py, commands.py, relay.py, roundtrips.py, world.py
     import chat
+    import commands
     import relay
     import roundtrips
     import world
@@ -381,6 +382,7 @@ def main() -> None:
     sections += world.bench_world()
     sections += aave.bench_aave()
     sections += roundtrips.bench_roundtrips()
+    sections += commands.bench_commands()
     text = "\n".join(sections) + "\n"
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(text)

@@ -19,7 +19,11 @@
     │   ├── KeystoreError              a v3 keystore file that is malformed or hostile
     │   │   └── KeystoreAddressMismatch  decrypted key does not match the file's ``address``
     │   ├── WalletNotFound / WalletExists   ``name``
+    │   ├── AgentError                 the home's agent (``walletim agent``): already running,
+    │   │                              not private, not answering, or it failed a request
     │   └── SigningError               refused to sign (e.g. no chain id)
+    │       ├── PolicyRefused          outside the agent's policy of the account (``account``,
+    │       │                          ``reason``); nothing was signed
     │       ├── TypedDataChainRefused  EIP-712 domain for another chain than the network's
     │       │                          (``chain_id``, ``expected``), not explicitly allowed
     │       └── TypedDataAnyChainRefused  EIP-712 domain without chainId (valid on every
@@ -57,6 +61,7 @@ from typing import ClassVar
 
 __all__ = [
     "Aborted",
+    "AgentError",
     "ChainError",
     "ChainIdMismatch",
     "ConfigError",
@@ -73,6 +78,7 @@ __all__ = [
     "MessagingError",
     "PasswordRequired",
     "PeerNotFound",
+    "PolicyRefused",
     "RelayKeyChanged",
     "RelayRefused",
     "RelayUnavailable",
@@ -223,6 +229,21 @@ class WalletExists(KeysError):
 
 class SigningError(KeysError):
     pass
+
+
+class AgentError(KeysError):
+    pass
+
+
+class PolicyRefused(SigningError):
+    """The agent refused to sign for ``account``: outside its policy (``reason``)."""
+
+    def __init__(self, account: str, reason: str) -> None:
+        super().__init__(
+            f"refused by the agent's policy for {account}: {reason}; nothing was signed"
+        )
+        self.account = account
+        self.reason = reason
 
 
 class TypedDataChainRefused(SigningError):

@@ -45,7 +45,7 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
         1,
         "default of randbytes",
     ),
-    ("walletim/app/wallets/manager.py", "Wallets.chat_identity", "randbytes (injected)"): (
+    ("walletim/app/wallets/keys.py", "LocalKeys.chat_identity", "randbytes (injected)"): (
         1,
         "chat identity seed of a private-key wallet",
     ),

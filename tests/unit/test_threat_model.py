@@ -17,6 +17,7 @@ CLASSES = (
     "Another account",
     "The user",
     "Local writer",
+    "Local process",
 )
 _REF = re.compile(r"(tests/[\w/]+\.py)?::(\w+)")
 

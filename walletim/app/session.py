@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from walletim.app.chain import ChainService, SendRequest, SendResult
 from walletim.app.names import Names, StoreContacts
 from walletim.app.networks import Network, Networks
 from walletim.app.wallets import PasswordSource, Wallets
@@ -22,8 +21,10 @@ from walletim.config import DEFAULT_RELAY_URL
 from walletim.store.db import DB_NAME, Store
 
 if TYPE_CHECKING:
+    from walletim.app.chain import ChainService, SendResult
     from walletim.app.chat import ChatService
     from walletim.app.contracts import ContractService
+    from walletim.app.contracts.plans import Plan
     from walletim.app.defi import DefiService
     from walletim.app.lending.service import LendingService
     from walletim.app.redpacket import RedPackets
@@ -46,13 +47,22 @@ class Session:
         relay_url: str = DEFAULT_RELAY_URL,
         fast_kdf: bool = False,
         notify: Callable[[str], None] | None = None,
+        ask_after_refusal: bool = False,
     ) -> None:
         """``notify(text)`` is told of things done on the user's behalf that they did not ask
-        for in this call (e.g. broadcasting a transaction an interrupted command signed)."""
+        for in this call (e.g. broadcasting a transaction an interrupted command signed).
+        ``ask_after_refusal``: see :class:`~walletim.app.wallets.Wallets`."""
         self.home = Path(home).expanduser()
         self._notify = notify
         self.relay_url = relay_url
-        self.wallets = Wallets(self.home, password, network=network, fast_kdf=fast_kdf)
+        self.wallets = Wallets(
+            self.home,
+            password,
+            network=network,
+            fast_kdf=fast_kdf,
+            notify=notify,
+            ask_after_refusal=ask_after_refusal,
+        )
         self.networks = Networks(self.home)
         contacts = StoreContacts(self.home / DB_NAME, self.open_store, lambda: self._store)
         self.names = Names(self.wallets, contacts, world=self._known_contracts)
@@ -83,16 +93,18 @@ class Session:
         return self._rpc
 
     def open_store(self) -> Store:
-        """Unlock the home and open its encrypted store (once per session)."""
+        """Open the home's encrypted store (once per session): its key from the agent when
+        one runs unlocked, else from the vault unlocked by the password."""
         if self._store is None:
-            key = self.wallets.unlock().subkey("store")
+            key = self.wallets.store_key()
             self._store = Store.open(self.home / DB_NAME, key)
         return self._store
 
     @property
     def chain(self) -> ChainService:
         if self._chain is None:
-            from walletim.store.txs import TxRepo
+            from walletim.app.chain import ChainService  # not at import: a chat command
+            from walletim.store.txs import TxRepo  # needs no transaction machinery
 
             self._chain = ChainService(
                 self.network,
@@ -115,6 +127,7 @@ class Session:
                 name_of=self.name_of,
                 tokens=lambda: self.tokens,
                 on_fee_history=self.chain.planner.remember,
+                allowed=self._plan_allowed,
             )
         return self._contracts
 
@@ -195,6 +208,20 @@ class Session:
         """A name for an address, for confirmations (:meth:`walletim.app.names.Names.name_of`):
         never asks for the password nor dials the node."""
         return self.names.name_of(address)
+
+    def _plan_allowed(self, plan: Plan) -> None:
+        """Raise PolicyRefused when the agent's policy would refuse a step of ``plan``."""
+        chain_id = self.chain.chain_id
+        txs: list[dict[str, Any]] = [
+            {
+                "chainId": chain_id,
+                "to": s.request.to,
+                "value": s.request.value,
+                "data": s.request.data,
+            }
+            for s in plan.steps
+        ]
+        self.wallets.check_plan(plan.account, txs)
 
     def _known_contracts(self) -> Mapping[str, str]:
         """The devnet world's contracts and Aave V3's (name -> address), each only once its
@@ -300,6 +327,7 @@ class Session:
         )
 
     def close(self) -> None:
+        self.wallets.close()
         if self._chain is not None:
             self._chain.close()
         if self._store is not None:
@@ -364,5 +392,7 @@ class Session:
         sender = self.wallets.account(account).address
         wait = kwargs.pop("wait", True)
         confirmations = kwargs.pop("confirmations", 1)
+        from walletim.app.chain import SendRequest
+
         req = SendRequest(to=self.resolve_address(to), value=value, **kwargs)
         return self.chain.send(account, sender, req, wait=wait, confirmations=confirmations)

@@ -21,6 +21,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 #: which keeps `walletim --help` and `walletim wallet list` fast.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "wallet": ("walletim.cli.wallet", "wallet", "Create, import and manage HD wallets."),
+    "agent": ("walletim.cli.agent", "agent", "Unlock once: an agent signs for this home."),
     "sign": ("walletim.cli.sign", "sign", "Sign messages (EIP-191) and typed data (EIP-712)."),
     "verify": ("walletim.cli.sign", "verify", "Check a signature against an address."),
     "balance": ("walletim.cli.chain", "balance", "Balance of an account or address."),

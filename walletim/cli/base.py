@@ -89,6 +89,11 @@ class CliPassword:
     def scripted(self) -> bool:
         return bool(self.password_file) or PASSWORD_ENV in os.environ
 
+    @property
+    def interactive(self) -> bool:
+        """The password would be asked of a human at a terminal (not given by a script)."""
+        return not self.scripted and sys.stdin.isatty()
+
     def _scripted_value(self) -> str | None:
         if self.password_file:
             return read_secret_file(self.password_file, "password file")
@@ -132,7 +137,14 @@ class Ctx:
         from walletim.app.wallets import Wallets
         from walletim.config import unsafe_fast_kdf
 
-        return Wallets(self.home, self.password, network=self.network, fast_kdf=unsafe_fast_kdf())
+        return Wallets(
+            self.home,
+            self.password,
+            network=self.network,
+            fast_kdf=unsafe_fast_kdf(),
+            notify=None if self.json else _note,
+            ask_after_refusal=self.password.interactive,
+        )
 
     def emit(
         self, data: Mapping[str, object], human: str | Callable[[], None] | None = None
@@ -276,6 +288,7 @@ def open_session(ctx: Ctx) -> Session:
         relay_url=ctx.relay_url,
         fast_kdf=unsafe_fast_kdf(),
         notify=None if ctx.json else _note,
+        ask_after_refusal=ctx.password.interactive,
     )
 
 

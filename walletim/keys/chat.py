@@ -66,6 +66,15 @@ def derive_chat_identity(seed: bytes, index: int) -> ChatIdentityKey:
     return ChatIdentityKey(private, public)
 
 
+def identity_from_seed(seed: bytes) -> ChatIdentityKey:
+    """The identity key pair of a 32-byte Ed25519 seed. Raises KeysError."""
+    import nacl.signing
+
+    if len(seed) != 32:
+        raise KeysError("a chat identity seed is 32 bytes")
+    return ChatIdentityKey(seed, bytes(nacl.signing.SigningKey(seed).verify_key))
+
+
 def verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """True if ``signature`` is ``public_key``'s Ed25519 signature of ``message``."""
     import nacl.exceptions

@@ -127,7 +127,7 @@ def unseal(key: bytes, ciphertext: bytes, aad: bytes, nonce: bytes, *, what: str
         raise WrongPassword(what) from exc
 
 
-def subkey(master: bytes, label: str) -> bytes:
+def subkey(master: bytes | bytearray, label: str) -> bytes:
     """A 32-byte key for one purpose (``label``) derived from the master key (BLAKE2b)."""
     import hashlib
 

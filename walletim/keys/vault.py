@@ -42,6 +42,7 @@ from walletim import fsio
 from walletim.errors import (
     ConfigError,
     InputError,
+    KeysError,
     VaultCorrupt,
     WalletExists,
     WalletFileTampered,
@@ -69,12 +70,14 @@ KIND_PRIVATE_KEY = "private-key"
 class WalletSecret(TypedDict, total=False):
     """What a wallet file seals: a mnemonic wallet's ``mnemonic`` and BIP-39 ``passphrase``
     (may be empty), or a private-key wallet's ``private_key`` (hex, no 0x) and, once made,
-    the random ``chat_seed`` (hex) of its chat identity. Every value is a string."""
+    the random ``chat_seed`` (hex) of its chat identity; and the agent's ``policy`` of its
+    accounts (JSON: :mod:`walletim.app.wallets.policies`). Every value is a string."""
 
     mnemonic: str
     passphrase: str
     private_key: str
     chat_seed: str
+    policy: str
 
 
 def check_name(name: str) -> str:
@@ -179,6 +182,21 @@ class WalletRecord:
         return record
 
 
+MAC_MISMATCH = "its contents do not match their authentication code (MAC)"
+
+
+def mac_tag(record: WalletRecord, path: Path) -> str:
+    """The hex tag of a wallet file's MAC as read (not checked). Raises WalletFileTampered
+    when it was removed or is malformed."""
+    mac = record.mac
+    if mac is None:
+        raise WalletFileTampered(path, "its authentication code (MAC) was removed")
+    tag = mac.get("tag") if isinstance(mac, dict) else None
+    if not isinstance(mac, dict) or mac.get("alg") != MAC_ALG or not isinstance(tag, str):
+        raise WalletFileTampered(path, "its authentication code (MAC) is malformed")
+    return tag
+
+
 class UnlockedVault:
     """The master key in memory. Seals and opens wallet secrets."""
 
@@ -190,7 +208,9 @@ class UnlockedVault:
         randbytes: Callable[[int], bytes] = os.urandom,
         upgrade: tuple[bytes, crypto.KdfParams, object] | None = None,
     ) -> None:
-        self._master = master
+        # A bytearray, so that forget() can overwrite it (copies made for libsodium and
+        # hashlib calls are not: see THREAT_MODEL.md, "The agent").
+        self._master = bytearray(master)
         self._randbytes = randbytes
         # A version-1 vault: the key-encryption key and its parameters, kept only until
         # Vault.finish_upgrade rewrites vault.json as version 2 (no second argon2id run).
@@ -201,39 +221,48 @@ class UnlockedVault:
         """True for a version-1 home: its wallet files have no MACs yet."""
         return self._upgrade is not None
 
-    def _mac_tag(self, record: WalletRecord) -> str:
-        key = crypto.subkey(self._master, MAC_KEY_LABEL)
-        return hmac.new(key, record.authenticated_bytes(), hashlib.sha256).hexdigest()
+    def _mac_tag(self, body: bytes) -> str:
+        key = crypto.subkey(self.master, MAC_KEY_LABEL)
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
 
     def authenticate(self, record: WalletRecord) -> None:
         """Set ``record.mac`` for its current contents (call right before writing it)."""
-        record.mac = {"alg": MAC_ALG, "tag": self._mac_tag(record)}
+        record.mac = {"alg": MAC_ALG, "tag": self._mac_tag(record.authenticated_bytes())}
 
     def check(self, record: WalletRecord, path: Path) -> None:
         """Raise WalletFileTampered unless ``record`` carries a valid MAC for its contents."""
-        mac = record.mac
-        if mac is None:
-            raise WalletFileTampered(path, "its authentication code (MAC) was removed")
-        tag = mac.get("tag") if isinstance(mac, dict) else None
-        if not isinstance(mac, dict) or mac.get("alg") != MAC_ALG or not isinstance(tag, str):
-            raise WalletFileTampered(path, "its authentication code (MAC) is malformed")
-        if not hmac.compare_digest(tag.lower().encode(), self._mac_tag(record).encode()):
-            raise WalletFileTampered(
-                path, "its contents do not match their authentication code (MAC)"
-            )
+        if not self.mac_matches(record.authenticated_bytes(), mac_tag(record, path)):
+            raise WalletFileTampered(path, MAC_MISMATCH)
+
+    def mac_matches(self, body: bytes, tag: str) -> bool:
+        """Whether ``tag`` (hex) is the wallet-file MAC of ``body`` under this home's key."""
+        return hmac.compare_digest(tag.lower().encode(), self._mac_tag(body).encode())
+
+    @property
+    def master(self) -> bytearray:
+        """The master key itself (not a copy: keep none). Raises KeysError once
+        :meth:`forget` was called."""
+        if not any(self._master):
+            raise KeysError("the home's key was forgotten (locked)")
+        return self._master
+
+    def forget(self) -> None:
+        """Overwrite the master key in place; nothing can be opened with this object after."""
+        self._master[:] = bytes(len(self._master))
+        self._upgrade = None
 
     def __repr__(self) -> str:
         return "UnlockedVault(<secret>)"
 
     def seal(self, record: WalletRecord, secret: WalletSecret) -> None:
         nonce = self._randbytes(crypto.NONCE_BYTES)
-        key = crypto.subkey(self._master, "wallet-secrets")
+        key = crypto.subkey(self.master, "wallet-secrets")
         ct = crypto.seal(key, json.dumps(secret).encode(), record.aad(), nonce)
         record.sealed = {"nonce": nonce.hex(), "ciphertext": ct.hex()}
 
     def open(self, record: WalletRecord) -> WalletSecret:
         """Decrypt a wallet's secrets. Raises VaultCorrupt if they do not authenticate."""
-        key = crypto.subkey(self._master, "wallet-secrets")
+        key = crypto.subkey(self.master, "wallet-secrets")
         try:
             nonce = bytes.fromhex(record.sealed["nonce"])
             ct = bytes.fromhex(record.sealed["ciphertext"])
@@ -253,7 +282,7 @@ class UnlockedVault:
 
     def subkey(self, label: str) -> bytes:
         """A 32-byte key for one purpose (e.g. ``"store"`` for SQLCipher)."""
-        return crypto.subkey(self._master, label)
+        return crypto.subkey(self.master, label)
 
 
 class Vault:
@@ -413,7 +442,9 @@ class Vault:
         # Rewrite only the vault that was unlocked (not one another process has rewritten since).
         if doc.get("version") == LEGACY_VAULT_VERSION and doc.get("master_key") == wrapped:
             fsio.remove_stale_temps(self.home, of=self.vault_path.name)
-            fsio.write_private(self.vault_path, self._seal_master(unlocked._master, kek, params))
+            fsio.write_private(
+                self.vault_path, self._seal_master(bytes(unlocked.master), kek, params)
+            )
         unlocked._upgrade = None
 
     def change_password(self, old: str, new: str) -> None:
@@ -433,7 +464,7 @@ class Vault:
                 )
             # Copies a killed change left behind (sealed, but under an old password).
             fsio.remove_stale_temps(self.home, of=self.vault_path.name)
-            fsio.write_private(self.vault_path, self._wrap(unlocked._master, new))
+            fsio.write_private(self.vault_path, self._wrap(bytes(unlocked.master), new))
 
     # -- wallet files ------------------------------------------------------------------
 

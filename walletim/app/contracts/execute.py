@@ -18,11 +18,19 @@ if TYPE_CHECKING:
 
 
 class Executor:
-    """Sends plans through ``chain``; ``check(plan)`` simulates one (raises ContractReverted)."""
+    """Sends plans through ``chain``; ``check(plan)`` simulates one (raises ContractReverted);
+    ``allowed(plan)`` raises when the signer would refuse one of its steps (the agent's
+    policy), before any is signed."""
 
-    def __init__(self, chain: ChainPort, check: Callable[[Plan], Plan]) -> None:
+    def __init__(
+        self,
+        chain: ChainPort,
+        check: Callable[[Plan], Plan],
+        allowed: Callable[[Plan], None] | None = None,
+    ) -> None:
         self.chain = chain
         self._check = check
+        self._allowed = allowed
 
     def execute(
         self,
@@ -46,6 +54,8 @@ class Executor:
         """
         if confirm is not None:
             confirm(plan)
+        if self._allowed is not None and len(plan.steps) > 1:
+            self._allowed(plan)  # a step the policy refuses: none is signed
         if recheck or not plan.simulated:
             self._check(plan)  # nothing is signed if any step would fail now
         results: list[StepResult] = []

@@ -39,7 +39,10 @@ class ContractService:
         name_of: NameOf = lambda _a: None,
         tokens: Callable[[], TokenNames] | None = None,
         on_fee_history: Callable[[FeeHistory], object] | None = None,
+        allowed: Callable[[Plan], None] | None = None,
     ) -> None:
+        """``allowed(plan)`` raises when the signer would refuse a step of ``plan`` (see
+        :class:`~walletim.app.contracts.execute.Executor`)."""
         self.chain = chain
         self.rpc = rpc
         self._name_of = name_of
@@ -47,7 +50,7 @@ class ContractService:
         self._tokens: dict[str, TokenMeta | None] = {}
         self._pinned: set[str] = set()
         self.simulator = Simulator(rpc, on_fee_history)
-        self.executor = Executor(chain, self.simulator.check)
+        self.executor = Executor(chain, self.simulator.check, allowed)
         #: Run steps on the latest state (:meth:`.simulate.Simulator.simulate`).
         self.simulate = self.simulator.simulate
         #: Simulate a plan; ContractReverted names the step that would fail.

@@ -11,8 +11,9 @@ import builtins
 import os
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from walletim.app.wallets.keys import ChainRules, HolderSigner, KeyHolder, LocalKeys, TxSigner
 from walletim.app.wallets.model import (
     Account,
     CreatedWallet,
@@ -27,18 +28,12 @@ from walletim.app.wallets.model import (
     password_source,
     single_key_error,
 )
-from walletim.app.wallets.public import (
-    master_node,
-    mnemonic_public,
-    public_addresses,
-    seed_addresses,
-    seed_of,
-)
+from walletim.app.wallets.public import mnemonic_public, public_addresses
 from walletim.app.wallets.upgrade import upgrade_home
 from walletim.errors import (
     InputError,
-    KeysError,
     PasswordRequired,
+    PolicyRefused,
     WalletExists,
     WalletFileTampered,
     WalletNotFound,
@@ -54,12 +49,14 @@ from walletim.keys.vault import (
 )
 
 if TYPE_CHECKING:
+    from walletim.agent.policy import Policy
     from walletim.app.networks import Network
     from walletim.keys.chat import ChatIdentityKey
     from walletim.keys.signing import LocalSigner, Signature
     from walletim.messaging.identity import IdentityBinding
 
 MAX_ADDRESS_COUNT = 100_000
+T = TypeVar("T")
 
 
 class Wallets:
@@ -73,10 +70,19 @@ class Wallets:
         network: str | None = None,
         fast_kdf: bool = False,
         randbytes: Callable[[int], bytes] = os.urandom,
+        agent: bool | None = None,
+        notify: Callable[[str], None] | None = None,
+        ask_after_refusal: bool = False,
     ) -> None:
         """``network``: the profile this home signs for (default ``anvil``): EIP-712 data
         for another chain is refused unless allowed (:meth:`sign_typed_data`). ``fast_kdf``
-        makes a *new* vault use the minimum argon2id cost: tests only."""
+        makes a *new* vault use the minimum argon2id cost: tests only. ``agent``: use this
+        home's agent when one runs unlocked (None, the default: unless WALLETIM_AGENT=off;
+        False: never, as the agent itself does). ``ask_after_refusal``: a request the agent's
+        policy refuses is then signed with the password, asked of a human (a terminal);
+        otherwise (scripts, WALLETIM_PASSWORD, --password-file) the refusal stands, so a
+        password kept in the environment does not lift the policy. ``notify(text)`` is told
+        when that happens."""
         from walletim.config import DEFAULT_NETWORK
         from walletim.keys import crypto
 
@@ -92,6 +98,13 @@ class Wallets:
         )
         self._randbytes = randbytes
         self._unlocked: UnlockedVault | None = None
+        self._local_keys: LocalKeys | None = None
+        self._holder: KeyHolder | None = None
+        if agent is None:
+            agent = os.environ.get("WALLETIM_AGENT", "").lower() not in ("off", "0", "no")
+        self._use_agent = agent
+        self._notify = notify
+        self._ask_after_refusal = ask_after_refusal
 
     # -- unlocking ----------------------------------------------------------------------
 
@@ -113,8 +126,97 @@ class Wallets:
 
     @property
     def is_unlocked(self) -> bool:
-        """Whether the home is already unlocked (naming addresses then needs no prompt)."""
-        return self._unlocked is not None
+        """Whether the home's keys can be used without a prompt: unlocked here, or through
+        its agent (naming addresses then needs no password)."""
+        if self._holder is not None or self._unlocked is not None:
+            return True
+        agent = self._agent_keys()
+        if agent is not None:
+            self._holder = agent
+        return agent is not None
+
+    def _keys(self) -> KeyHolder:
+        """The vault when it is already unlocked here, else the home's agent when one runs
+        unlocked, else the vault unlocked here (asks the password)."""
+        if self._holder is None:
+            if self._unlocked is not None:
+                self._holder = self.local_keys()
+            else:
+                self._holder = self._agent_keys() or self.local_keys()
+        return self._holder
+
+    def close(self) -> None:
+        """Close the connection to the agent, if one was opened (the keys stay as they are)."""
+        if self._holder is not None and self._holder is not self._local_keys:
+            self._holder.close()
+            self._holder = None
+
+    def _agent_keys(self) -> KeyHolder | None:
+        if not self._use_agent:
+            return None
+        from walletim.app.wallets.agentkeys import find_agent_keys
+
+        return find_agent_keys(self.home)
+
+    def local_keys(self) -> LocalKeys:
+        """The vault unlocked in this process (asks the password source once)."""
+        if self._local_keys is None:
+            self._local_keys = LocalKeys(
+                self.vault,
+                self.unlock(),
+                lambda name, index: self.addresses(name, 1, index)[0].address,
+                self._randbytes,
+            )
+        return self._local_keys
+
+    def _with_keys(self, use: Callable[[KeyHolder], T]) -> T:
+        """``use(holder)`` with the agent or the local vault; when the agent is gone or
+        locked meanwhile, with the local vault; when its policy refuses, with the local
+        vault if the password can be had (said through ``notify``), else the refusal."""
+        from walletim.app.wallets.agentkeys import AgentUnavailable
+
+        holder = self._keys()
+        try:
+            return use(holder)
+        except AgentUnavailable:
+            self.close()
+            self._holder = self.local_keys()
+            return use(self._holder)
+        except PolicyRefused as refusal:
+            return use(self._local_after(refusal))
+
+    def _local_after(self, refusal: PolicyRefused) -> LocalKeys:
+        if not self._ask_after_refusal:
+            raise refusal
+        if self._local_keys is not None:
+            return self._local_keys
+        if self._notify is not None:
+            self._notify(f"{refusal}; the home password signs it without the agent")
+        try:
+            return self.local_keys()
+        except PasswordRequired:
+            raise refusal from None
+
+    def drop_password(self) -> None:
+        """Forget the password source (the agent keeps the unlocked key, not the password:
+        it cannot unlock again by itself)."""
+        from walletim.app.wallets.model import NoPassword
+
+        self._password = NoPassword()
+
+    def store_key(self) -> bytes:
+        """The key of the home's encrypted store (through the agent when one runs)."""
+        return self._with_keys(lambda keys: keys.store_key())
+
+    def lock(self) -> None:
+        """Forget the home's key in this object (zeroed as far as Python allows)."""
+        if self._local_keys is not None:
+            self._local_keys.forget()
+        elif self._unlocked is not None:
+            self._unlocked.forget()
+        self._local_keys = None
+        self._unlocked = None
+        self._holder = None
 
     def _unlock_or_initialize(self) -> UnlockedVault:
         if self._unlocked is None:
@@ -126,14 +228,18 @@ class Wallets:
         return self._unlocked
 
     def _load(self, name: str) -> WalletRecord:
-        """A wallet file whose MAC checks (unlocks the home). Raises WalletNotFound,
-        WalletFileTampered, VaultCorrupt, PasswordRequired, WrongPassword."""
+        """A wallet file whose MAC checks (unlocks the home, or asks its agent). Raises
+        WalletNotFound, WalletFileTampered, VaultCorrupt, PasswordRequired, WrongPassword."""
         if not self.vault.wallet_path(name).exists():
             raise WalletNotFound(name)  # before asking for a password
-        unlocked = self.unlock()  # then: it may upgrade (rewrite) the file
-        record = self.vault.load(name)
-        unlocked.check(record, self.vault.wallet_path(name))
-        return record
+        self._keys()  # first: unlocking here may upgrade (rewrite) the file
+
+        def load(keys: KeyHolder) -> WalletRecord:
+            record = self.vault.load(name)
+            keys.check(record, self.vault.wallet_path(name))
+            return record
+
+        return self._with_keys(load)
 
     # -- reading public data -------------------------------------------------------------
 
@@ -169,7 +275,7 @@ class Wallets:
         if not entries or not addresses:
             return WalletListing(False, [ListedWallet(e) for e in entries])
         try:
-            self.unlock()
+            self._keys()
         except PasswordRequired:
             return WalletListing(False, [ListedWallet(e) for e in entries])
         rows: builtins.list[ListedWallet] = []
@@ -222,14 +328,13 @@ class Wallets:
         tmpl = paths.parse_template(template or record.template or paths.DEFAULT_TEMPLATE)
         found = public_addresses(record, tmpl, start, count)
         if found is None:
-            found = seed_addresses(self._master_node(record), tmpl, start, count)
+            found = self._with_keys(
+                lambda keys: keys.seed_addresses(record, tmpl.template, start, count)
+            )
         return [
             Account(name, start + n, tmpl.path(start + n), address)
             for n, address in enumerate(found)
         ]
-
-    def _master_node(self, record: WalletRecord) -> hd.HDNode:
-        return master_node(self.unlock().open(record))
 
     def account(self, spec: str) -> Account:
         """Resolve ``NAME`` or ``NAME:INDEX`` to an account (address) on the wallet's path."""
@@ -321,28 +426,19 @@ class Wallets:
     # -- secrets ---------------------------------------------------------------------------
 
     def private_key(self, spec: str) -> bytes:
-        """The private key of an account. Unlocks the home. Handle with care."""
-        name, index = parse_account_spec(spec)
-        record = self._load(name)
-        if record.kind == KIND_PRIVATE_KEY:
-            if index != 0:
-                raise single_key_error(name)
-            key = bytes.fromhex(self.unlock().open(record)["private_key"])
-            if hd.address_from_private_key(key) != record.public.get("address"):
-                raise KeysError(f"wallet {name!r}: the stored public data does not match its key")
-            return key
-        tmpl = paths.parse_template(record.template or paths.DEFAULT_TEMPLATE)
-        node = self._master_node(record).derive(tmpl.steps(index))
-        key = node.private_key()
-        if node.address() != self.addresses(name, 1, index)[0].address:
-            raise KeysError(f"wallet {name!r}: the stored public data does not match its seed")
-        return key
+        """The private key of an account. Unlocks the home here (never through the agent,
+        which keeps its keys). Handle with care."""
+        return self.local_keys().private_key(spec)
 
-    def signer(self, spec: str) -> LocalSigner:
-        """A :class:`walletim.keys.signing.LocalSigner` for ``NAME[:INDEX]``. Unlocks the home."""
-        from walletim.keys.signing import LocalSigner
+    def signer(self, spec: str) -> TxSigner:
+        """A signer of transactions for ``NAME[:INDEX]``: the agent's when one runs, else a
+        :class:`walletim.keys.signing.LocalSigner` (unlocks the home)."""
+        address = self.account(spec).address
+        return HolderSigner(self._with_keys, spec, address)
 
-        return LocalSigner(self.private_key(spec))
+    def local_signer(self, spec: str) -> LocalSigner:
+        """A :class:`walletim.keys.signing.LocalSigner` (unlocks the home here)."""
+        return self.local_keys().local_signer(spec)
 
     def chat_identity(self, spec: str) -> ChatIdentityKey:
         """The chat identity key (:class:`walletim.keys.chat.ChatIdentityKey`) of an account.
@@ -350,41 +446,29 @@ class Wallets:
         Mnemonic wallets derive it from the seed (``m/13'/60'/i'``, SLIP-0010 ed25519), so
         the mnemonic restores it. A wallet imported from a single private key has no seed:
         its identity is random, made on first use and sealed in the vault beside the key.
-        Unlocks the home.
+        Unlocks the home (or asks its agent).
         """
-        from walletim.keys import chat
-
-        name, index = parse_account_spec(spec)
-        record = self._load(name)
-        if record.kind == KIND_MNEMONIC:
-            return chat.derive_chat_identity(seed_of(self.unlock().open(record)), index)
-        if index != 0:
-            raise single_key_error(name)
-        with self.vault.lock():
-            record = self._load(name)
-            unlocked = self.unlock()
-            secret = unlocked.open(record)
-            if "chat_seed" not in secret:
-                secret["chat_seed"] = self._randbytes(32).hex()
-                unlocked.seal(record, secret)
-                self.vault.save(record, unlocked)
-        import nacl.signing
-
-        seed_bytes = bytes.fromhex(secret["chat_seed"])
-        public = bytes(nacl.signing.SigningKey(seed_bytes).verify_key)
-        return chat.ChatIdentityKey(seed_bytes, public)
+        return self._with_keys(lambda keys: keys.chat_identity(spec))
 
     def bind_chat_identity(self, spec: str, created: int) -> IdentityBinding:
         """An :class:`~walletim.messaging.identity.IdentityBinding`: the account key's EIP-712
         signature over {address, chat identity key, created}. Unlocks the home."""
-        from walletim.messaging.identity import sign_binding
+        address = self.account(spec).address
+        return self._with_keys(lambda keys: keys.bind_chat_identity(spec, address, created))
 
-        identity = self.chat_identity(spec)
-        return sign_binding(self.signer(spec), identity.public_key, created)
+    def check_plan(self, spec: str, txs: builtins.list[dict[str, Any]]) -> None:
+        """Before the first transaction of a plan is signed: raise PolicyRefused (with the
+        reason) when the agent's policy would refuse one of them, so that a plan does not stop
+        half-way. Asks no password: without an agent (or once the vault is unlocked here)
+        nothing is checked."""
+        if not self.is_unlocked:
+            return
+        self._with_keys(lambda keys: keys.check_plan(spec, txs))
 
     def sign_message(self, spec: str, message: bytes) -> Signature:
         """EIP-191 personal_sign. Returns a Signature (``.hex``)."""
-        return self.signer(spec).sign_message(message)
+        address = self.account(spec).address
+        return self._with_keys(lambda keys: keys.sign_message(spec, address, message))
 
     def sign_typed_data(
         self,
@@ -399,25 +483,38 @@ class Wallets:
         The signature is valid where the domain says: a domain ``chainId`` other than this
         home's network's (``network`` of the constructor) is refused unless it is in
         ``allow_chains``; a domain without ``chainId`` (valid on every chain) unless
-        ``allow_any_chain``. Checked before the home is unlocked.
+        ``allow_any_chain``. Checked before the home is unlocked (and again by the agent).
 
         Raises:
             TypedDataChainRefused, TypedDataAnyChainRefused; InputError (does not encode).
         """
-        from walletim.contracts.typed_data import check_domain_chain, typed_domain
-        from walletim.keys.signing import typed_data_digest
-
-        typed_data_digest(doc)  # InputError first if it does not encode at all
         network = self.network()
-        check_domain_chain(
-            typed_domain(doc),
+        rules = ChainRules(
             network.chain_id,
-            network=network.name,
-            allow_chains=allow_chains,
-            allow_any_chain=allow_any_chain,
-            profiles=self.network_names(),
+            network.name,
+            tuple(allow_chains),
+            allow_any_chain,
+            self.network_names(),
         )
-        return self.signer(spec).sign_typed_data(doc)
+        rules.check(doc)
+        address = self.account(spec).address
+        return self._with_keys(lambda keys: keys.sign_typed_data(spec, address, doc, rules))
+
+    # -- the agent's policy ----------------------------------------------------------------
+
+    def policy(self, spec: str) -> Policy | None:
+        """The agent's policy of an account (None: not limited). Unlocks the home."""
+        from walletim.app.wallets.policies import read_policy
+
+        return read_policy(self.local_keys(), spec)
+
+    def set_policy(self, spec: str, policy: Policy | None) -> None:
+        """Seal ``policy`` (None: remove it) in the account's wallet file. Needs the home
+        password, never the agent: a program using the agent cannot lift its own limits."""
+        from walletim.app.wallets.policies import write_policy
+
+        self.account(spec)  # the account exists (and its file checks)
+        write_policy(self.local_keys(), spec, policy)
 
     def network(self) -> Network:
         """The :class:`walletim.app.networks.Network` profile this home signs for."""
@@ -463,8 +560,11 @@ class Wallets:
 
     def reveal(self, name: str) -> RevealedSecret:
         """The wallet's mnemonic (or private key). Unlocks the home."""
-        record = self._load(name)
-        secret = self.unlock().open(record)
+        if not self.exists(name):
+            raise WalletNotFound(name)
+        local = self.local_keys()
+        record = local.load(name)
+        secret = local.unlocked.open(record)
         if record.kind == KIND_PRIVATE_KEY:
             return RevealedSecret(record.kind, "0x" + secret["private_key"], False)
         return RevealedSecret(record.kind, secret["mnemonic"], bool(secret.get("passphrase")))
@@ -478,7 +578,7 @@ class Wallets:
             self.unlock()  # a home made before wallet MACs is upgraded first
         self.vault.change_password(self._password.current(), new_password)
         self._password = StaticPassword(new_password)
-        self._unlocked = None
+        self.lock()
 
     def remove(self, name: str) -> None:
         """Delete a wallet from the home (needs no password: a file that fails its MAC can

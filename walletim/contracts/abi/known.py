@@ -3,6 +3,9 @@ describes) and their events, ready for :func:`~walletim.contracts.abi.events.dec
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import overload
+
 from walletim.contracts.abi.events import EventSig, events_of_abi
 from walletim.contracts.abi.files import human_abi
 from walletim.contracts.abi.signatures import AbiEntry
@@ -246,5 +249,36 @@ def _known_events() -> tuple[EventSig, ...]:
     return tuple(out)
 
 
-KNOWN_ABIS: tuple[EventSig, ...] = _known_events()
-"""Every event of :data:`WELL_KNOWN_ABIS`, ready for :func:`decode_log`."""
+class _KnownEvents(Sequence[EventSig]):
+    """:func:`_known_events`, computed on first use: their topics are Keccak hashes, and
+    a command that decodes no log (``balance``, ``tx status``) should not load Keccak."""
+
+    def __init__(self) -> None:
+        self._events: tuple[EventSig, ...] | None = None
+
+    def _all(self) -> tuple[EventSig, ...]:
+        if self._events is None:
+            self._events = _known_events()
+        return self._events
+
+    @overload
+    def __getitem__(self, index: int) -> EventSig: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[EventSig]: ...
+
+    def __getitem__(self, index: int | slice) -> EventSig | Sequence[EventSig]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[EventSig]:
+        return iter(self._all())
+
+    def __repr__(self) -> str:
+        return f"KNOWN_ABIS({len(self)} events)"
+
+
+KNOWN_ABIS: Sequence[EventSig] = _KnownEvents()
+"""Every event of :data:`WELL_KNOWN_ABIS`, ready for :func:`decode_log` (computed on first use)."""

@@ -1,0 +1,215 @@
+"""The agent's policy (walletim.agent.policy): its JSON form, what a transaction or typed data
+spends as read from what would be signed, the refusals (chain, caps per transaction and per
+day in ETH and per token, contracts and functions), and the rolling 24 hours."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.unit.test_contracts_typed_data import DAI, OWNER, USDC, dai, eip2612
+from walletim.agent.policy import (
+    DAY,
+    ETH,
+    UNLIMITED,
+    CallRule,
+    Cap,
+    Ledger,
+    Policy,
+    PolicyError,
+    Refused,
+    TokenCap,
+    check_caps,
+    transaction_spends,
+    typed_data_spends,
+)
+from walletim.contracts.abi import calldata
+
+E18 = 10**18
+BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+ROUTER = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
+USDC_CAP = TokenCap(USDC, "USDC", 6, Cap(100 * 10**6, 150 * 10**6))
+POLICY = Policy(
+    chains=(1, 31337),
+    eth=Cap(E18, 2 * E18),
+    tokens=(USDC_CAP,),
+    calls=(CallRule(USDC), CallRule(ROUTER, bytes.fromhex("7ff36ab5"))),
+)
+
+
+def tx(to: str | None = BOB, value: int = 0, data: bytes = b"", chain: int = 1) -> dict[str, Any]:
+    return {"chainId": chain, "to": to, "value": value, "data": data, "nonce": 0, "gas": 1}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sign(policy: Policy, ledger: Ledger, request: dict[str, Any]) -> None:
+    """What the agent does: what it spends, checked against the caps, then counted."""
+    spends = transaction_spends(policy, request, OWNER)
+    check_caps(policy, OWNER, spends, ledger)
+    ledger.record(OWNER, spends)
+
+
+def test_the_json_form_round_trips_and_is_strict() -> None:
+    assert Policy.from_json(POLICY.to_json()) == POLICY
+    assert Policy.from_json(Policy().to_json()) == Policy()
+    for bad in (
+        None,
+        {},
+        {**POLICY.to_json(), "version": 2},
+        {**POLICY.to_json(), "extra": 1},
+        {**POLICY.to_json(), "chains": [0]},
+        {**POLICY.to_json(), "chains": ["1"]},
+        {**POLICY.to_json(), "eth": {"per_tx": 1, "per_day": None}},  # amounts are strings
+        {**POLICY.to_json(), "eth": {"per_tx": "-1", "per_day": None}},
+        {**POLICY.to_json(), "eth": {"per_tx": str(2**256), "per_day": None}},
+        {
+            **POLICY.to_json(),
+            "tokens": [
+                {"token": "0x12", "symbol": "X", "decimals": 6, "per_tx": None, "per_day": None}
+            ],
+        },
+        {**POLICY.to_json(), "tokens": [{**USDC_CAP.to_json(), "decimals": 78}]},
+        {**POLICY.to_json(), "calls": [{"to": USDC, "selector": "xyz"}]},
+        {**POLICY.to_json(), "calls": [{"to": USDC}]},
+        {**POLICY.to_json(), "calls": [{"to": USDC, "selector": None}] * 65},
+    ):
+        with pytest.raises(PolicyError):
+            Policy.from_json(bad)
+
+
+def test_a_chain_not_listed_is_refused() -> None:
+    with pytest.raises(
+        Refused, match=r"chain 10 is not among the chains it may sign for \(1, 31337\)"
+    ):
+        transaction_spends(POLICY, tx(chain=10, value=1), OWNER)
+    assert transaction_spends(Policy(), tx(chain=10, value=1), OWNER)[0].amount == 1
+
+
+def test_eth_is_capped_per_transaction_and_per_rolling_day() -> None:
+    clock = Clock()
+    ledger = Ledger(clock)
+    with pytest.raises(Refused, match=r"1\.5 ETH is over its cap of 1 ETH per transaction"):
+        sign(POLICY, ledger, tx(value=E18 * 3 // 2))
+    sign(POLICY, ledger, tx(value=E18))
+    clock.now += 3600
+    sign(POLICY, ledger, tx(value=E18 // 2))
+    with pytest.raises(Refused, match=r"would make 2\.1 ETH in 24 hours, over its cap of 2 ETH"):
+        sign(POLICY, ledger, tx(value=E18 * 6 // 10))
+    sign(POLICY, ledger, tx(value=E18 // 2))  # exactly the cap is allowed
+    assert ledger.spent(OWNER, ETH) == 2 * E18
+    clock.now += DAY - 3600 - 1
+    with pytest.raises(Refused):
+        sign(POLICY, ledger, tx(value=1))
+    clock.now += 1  # the first one (1 ETH) is 24 hours old now
+    sign(POLICY, ledger, tx(value=1))
+    assert ledger.spent(OWNER, ETH) == E18 + 1
+
+
+def test_token_transfers_and_approvals_count_against_the_tokens_caps() -> None:
+    ledger = Ledger(Clock())
+    transfer = calldata("transfer(address,uint256)", BOB, 60 * 10**6)
+    sign(POLICY, ledger, tx(USDC, data=transfer))
+    approve = calldata("approve(address,uint256)", ROUTER, 80 * 10**6)
+    sign(POLICY, ledger, tx(USDC, data=approve))  # an approval counts: 140 of 150 now
+    with pytest.raises(
+        Refused, match=r"20 USDC would make 160 USDC in 24 hours, over its cap of 150"
+    ):
+        sign(POLICY, ledger, tx(USDC, data=calldata("transfer(address,uint256)", BOB, 20 * 10**6)))
+    big = calldata("transfer(address,uint256)", BOB, 101 * 10**6)
+    with pytest.raises(Refused, match=r"101 USDC is over its cap of 100 USDC per transaction"):
+        sign(POLICY, Ledger(Clock()), tx(USDC, data=big))
+    unlimited = calldata("approve(address,uint256)", ROUTER, 2**256 - 1)
+    with pytest.raises(Refused, match="UNLIMITED USDC is over its cap"):
+        sign(POLICY, Ledger(Clock()), tx(USDC, data=unlimited))
+    more = calldata("increaseAllowance(address,uint256)", ROUTER, 101 * 10**6)
+    with pytest.raises(Refused, match="over its cap"):
+        sign(POLICY, Ledger(Clock()), tx(USDC, data=more))
+
+
+def test_transfer_from_counts_only_the_signers_own_tokens() -> None:
+    own = calldata("transferFrom(address,address,uint256)", OWNER, BOB, 101 * 10**6)
+    with pytest.raises(Refused, match="over its cap"):
+        sign(POLICY, Ledger(Clock()), tx(USDC, data=own))
+    theirs = calldata("transferFrom(address,address,uint256)", BOB, OWNER, 10**12)
+    assert transaction_spends(POLICY, tx(USDC, data=theirs), OWNER) == []
+
+
+def test_only_listed_contracts_and_functions_may_be_called() -> None:
+    swap = bytes.fromhex("7ff36ab5") + bytes(32 * 6)
+    transaction_spends(POLICY, tx(ROUTER, data=swap), OWNER)  # the function allowed
+    other = calldata("transfer(address,uint256)", BOB, 1)
+    with pytest.raises(Refused, match=f"function 0xa9059cbb on {ROUTER} is not among the calls"):
+        transaction_spends(POLICY, tx(ROUTER, data=other), OWNER)
+    with pytest.raises(Refused, match=f"on {DAI} is not among"):
+        transaction_spends(POLICY, tx(DAI, data=other), OWNER)
+    with pytest.raises(Refused, match="deploys a contract"):
+        transaction_spends(POLICY, tx(None, data=b"\x60\x00"), OWNER)
+    only_eth = Policy(calls=())
+    assert transaction_spends(only_eth, tx(BOB, value=3), OWNER)[0].amount == 3
+    with pytest.raises(Refused):
+        transaction_spends(only_eth, tx(USDC, data=other), OWNER)
+
+
+def test_calls_inside_calls_are_refused_when_the_policy_caps_tokens() -> None:
+    inner = calldata("approve(address,uint256)", ROUTER, 2**256 - 1)
+    multicall = calldata("multicall(bytes[])", [inner])
+    policy = Policy(tokens=(USDC_CAP,))
+    with pytest.raises(Refused, match="carries calls inside a call"):
+        transaction_spends(policy, tx(USDC, data=multicall), OWNER)
+    assert transaction_spends(Policy(), tx(USDC, data=multicall), OWNER) == []
+
+
+def test_typed_data_is_held_to_the_chains_and_its_permits_to_the_caps() -> None:
+    permit = eip2612(50 * 10**6, 2**40)
+    [spend] = typed_data_spends(POLICY, permit, 1)
+    assert (spend.asset, spend.amount, spend.what) == (USDC, 50 * 10**6, "a permit of 50 USDC")
+    with pytest.raises(Refused, match="it is for chain 5"):
+        typed_data_spends(POLICY, permit, 5)
+    with pytest.raises(Refused, match="no chainId"):
+        typed_data_spends(POLICY, permit, None)
+    huge = typed_data_spends(POLICY, eip2612(2**256 - 1, 2**40), 1)
+    with pytest.raises(Refused, match="UNLIMITED USDC is over"):
+        check_caps(POLICY, OWNER, huge, Ledger(Clock()))
+    dai_cap = Policy(tokens=(TokenCap(DAI, "DAI", 18, Cap(E18, None)),))
+    [everything] = typed_data_spends(dai_cap, dai(True, 2**40), 1)
+    assert everything.amount == UNLIMITED
+    assert typed_data_spends(Policy(chains=(1,)), permit, 1) == []
+    with pytest.raises(Refused, match=f"its verifying contract {DAI} is not among the contracts"):
+        typed_data_spends(POLICY, dai(True, 2**40), 1)  # a DAI permit: DAI is not listed
+    with pytest.raises(Refused, match="its verifying contract"):
+        typed_data_spends(Policy(calls=()), permit, 1)
+
+
+def test_describes_itself_in_words() -> None:
+    lines = POLICY.lines()
+    assert lines[0] == "chains: 1, 31337"
+    assert lines[1] == "ETH: 1 ETH per transaction, 2 ETH per day"
+    assert lines[2] == f"USDC ({USDC}): 100 USDC per transaction, 150 USDC per day"
+    assert lines[3].startswith(f"calls: {USDC}; {ROUTER} function 0x7ff36ab5")
+    assert Policy().lines() == [
+        "chains: any",
+        "ETH: no cap per transaction, no cap per day",
+        "calls: any contract",
+    ]
+
+
+@given(st.binary(max_size=300), st.integers(0, 2**256 - 1))
+def test_any_calldata_is_spent_or_refused_never_an_error(data: bytes, value: int) -> None:
+    try:
+        spends = transaction_spends(POLICY, tx(USDC, value=value, data=data), OWNER)
+    except Refused:
+        return
+    check = Ledger(Clock())
+    with contextlib.suppress(Refused):
+        check_caps(POLICY, OWNER, spends, check)

@@ -1,0 +1,333 @@
+"""The agent's service and socket without a separate process: the peer-uid check (a seam, as
+a second uid cannot be had in a test), locking (TTL, idle time, `agent lock`) that wipes the
+master key, policy refusals that sign nothing, and the client's own checks of the socket."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from walletim.agent import client, protocol
+from walletim.agent.policy import Cap, Policy
+from walletim.agent.server import AgentServer
+from walletim.agent.service import AgentService, Limits, ServiceFailure
+from walletim.app.wallets import Wallets
+from walletim.errors import AgentError
+
+PASSWORD = "correct horse battery staple"
+MNEMONIC = "test test test test test test test test test test test junk"
+DEV = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+E18 = 10**18
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "h"
+    wallets = Wallets(home, PASSWORD, fast_kdf=True, agent=False)
+    wallets.import_mnemonic("dev", MNEMONIC)
+    wallets.set_policy("dev", Policy(chains=(31337,), eth=Cap(E18, 2 * E18), calls=()))
+    return home
+
+
+def service(home: Path, clock: Clock, ttl: int = 0, idle: int = 0) -> AgentService:
+    found = AgentService(home, Limits(ttl, idle), clock=clock, wall=clock)
+    found.unlock(PASSWORD)
+    return found
+
+
+def request(op: str, **args: object) -> protocol.Request:
+    return protocol.parse_request({"op": op, "args": args})
+
+
+def tx(value: int, chain: int = 31337, **extra: object) -> dict[str, object]:
+    return {
+        "chainId": chain,
+        "nonce": 0,
+        "gas": 21000,
+        "maxFeePerGas": 10**9,
+        "maxPriorityFeePerGas": 1,
+        "to": BOB,
+        "value": value,
+        "data": "0x",
+        **extra,
+    }
+
+
+def test_it_signs_within_the_policy_and_refuses_outside_signing_nothing(home: Path) -> None:
+    agent = service(home, Clock())
+    signed = agent.handle(request("sign_tx", account="dev", tx=tx(E18)))
+    assert signed["sender"] == DEV and signed["raw"].startswith("0x02")
+    for bad, why in (
+        (tx(E18 + 1), "over its cap of 1 ETH per transaction"),
+        (tx(1, chain=1), r"chain 1 is not among the chains it may sign for \(31337\)"),
+        (tx(0, data="0xa9059cbb" + "00" * 64), "is not among the calls it may make"),
+        (tx(E18 // 2 + E18 // 2 + 1), "over its cap"),
+    ):
+        with pytest.raises(ServiceFailure, match=why) as refused:
+            agent.handle(request("sign_tx", account="dev", tx=bad))
+        assert refused.value.code == protocol.REFUSED
+    assert agent.ledger.spent(DEV, "ETH") == E18  # refusals counted nothing
+    agent.handle(request("sign_tx", account="dev", tx=tx(E18)))
+    with pytest.raises(ServiceFailure, match=r"would make 2\.000000000000000001 ETH in 24 hours"):
+        agent.handle(request("sign_tx", account="dev", tx=tx(1)))
+
+
+def test_lock_overwrites_the_master_key_and_refuses_to_sign(home: Path) -> None:
+    agent = service(home, Clock())
+    wallets = agent._wallets
+    assert wallets is not None
+    master = wallets.unlock().master  # the very bytearray the vault holds
+    assert any(master)
+    agent.handle(request("lock"))
+    assert not any(master), "locking must overwrite the master key in place"
+    with pytest.raises(ServiceFailure) as locked:
+        agent.handle(request("sign_message", account="dev", message="0x6869"))
+    assert locked.value.code == protocol.LOCKED
+    assert agent.handle(request("status"))["locked"] is True
+
+
+def test_ttl_and_idle_time_lock_it(home: Path) -> None:
+    clock = Clock()
+    agent = service(home, clock, ttl=3600, idle=60)
+    clock.now += 59
+    agent.handle(request("sign_message", account="dev", message="0x6869"))  # a use: idle resets
+    clock.now += 59
+    assert agent.expiry() is None
+    clock.now += 1
+    assert agent.expiry() == "it was idle too long"
+    with pytest.raises(ServiceFailure, match="idle too long"):
+        agent.handle(request("store_key"))
+    agent.unlock(PASSWORD)
+    clock.now += 3600
+    with pytest.raises(ServiceFailure, match="time to live ran out"):
+        agent.handle(request("store_key"))
+
+
+# -- the socket ------------------------------------------------------------------------------
+
+
+def serve(home: Path, peer_uid: Any) -> tuple[AgentServer, threading.Thread]:
+    server = AgentServer(service(home, Clock()), peer_uid=peer_uid, tick=0.05)
+    server.claim()
+    server.bind()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def raw_call(path: Path, op: str | None) -> protocol.Failure | dict[str, Any]:
+    """``op``'s answer (None: send nothing, read what the agent says first)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(5)
+    with client.socket_address(path) as address:
+        sock.connect(address)
+    try:
+        if op is not None:
+            sock.sendall(protocol.request(op))
+        decoder = protocol.FrameDecoder()
+        while True:
+            data = sock.recv(65536)
+            assert data, "the agent closed the connection without an answer"
+            docs = decoder.feed(data)
+            if docs:
+                return protocol.parse_answer(docs[0])
+    finally:
+        sock.close()
+
+
+def test_a_peer_of_another_uid_is_refused_before_anything_is_read(home: Path) -> None:
+    """SO_PEERCRED says who connected; a test cannot be another user, so the seam fakes it."""
+    server, thread = serve(home, lambda _conn: os.geteuid() + 1)
+    try:
+        answer = raw_call(client.socket_path(home), None)
+        assert isinstance(answer, protocol.Failure) and answer.code == protocol.DENIED
+    finally:
+        server.stop()
+        thread.join(5)
+
+
+def test_the_socket_is_private_and_serves_its_own_user(home: Path) -> None:
+    server, thread = serve(home, client.peer_uid)
+    path = client.socket_path(home)
+    held = server.service._wallets
+    assert held is not None
+    master = held.unlock().master
+    try:
+        assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+        assert oct(os.stat(path.parent).st_mode & 0o777) == "0o700"
+        answer = raw_call(path, "status")
+        assert isinstance(answer, dict) and answer["locked"] is False
+        second = AgentServer(AgentService(home, Limits(0, 0)))
+        with pytest.raises(AgentError, match="already running"):
+            second.claim()
+    finally:
+        server.stop()
+        thread.join(5)
+    assert not path.exists(), "a stopped agent removes its socket"
+    assert server.service.locked and not any(master), "stopping (SIGTERM) wipes the key"
+
+
+def test_the_client_refuses_a_listener_of_another_uid(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, thread = serve(home, client.peer_uid)
+    try:
+        monkeypatch.setattr(client, "peer_uid", lambda _sock: os.geteuid() + 1)
+        with pytest.raises(AgentError, match=r"runs as uid \d+, not as you"):
+            client.connect(home)
+    finally:
+        server.stop()
+        thread.join(5)
+
+
+def test_the_client_refuses_a_socket_others_can_reach_or_a_symlink(home: Path) -> None:
+    server, thread = serve(home, client.peer_uid)
+    path = client.socket_path(home)
+    try:
+        os.chmod(path.parent, 0o755)  # noqa: S103 - the attack under test
+        with pytest.raises(AgentError, match="can be reached by other users"):
+            client.connect(home)
+        os.chmod(path.parent, 0o700)
+        os.chmod(path, 0o666)  # noqa: S103 - the attack under test
+        with pytest.raises(AgentError, match="can be reached by other users"):
+            client.connect(home)
+        os.chmod(path, 0o600)
+        found = client.connect(home)
+        assert found is not None
+        found.close()
+    finally:
+        server.stop()
+        thread.join(5)
+    os.symlink("/tmp/elsewhere.sock", path)
+    with pytest.raises(AgentError, match="is not a socket"):
+        client.connect(home)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["op", "args", "x"]),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+            ),
+            max_leaves=12,
+        ),
+    )
+)
+def test_any_document_is_a_request_or_a_protocol_error(doc: dict[str, object]) -> None:
+    with contextlib.suppress(protocol.ProtocolError):
+        protocol.parse_request(doc)
+
+
+def test_no_answer_carries_the_seed_or_a_spending_key(home: Path) -> None:
+    """What a same-user process can ask the agent: every operation, answered; none of the
+    answers holds the mnemonic, the seed or an account's private key."""
+    agent = service(home, Clock())
+    local = Wallets(home, PASSWORD, agent=False)
+    secrets = {local.private_key(f"dev:{i}").hex() for i in range(3)}
+    secrets.add(local.local_keys().unlocked.master.hex())
+    body = (home / "wallets" / "dev.json").read_text() if (home / "wallets").exists() else ""
+    calls: dict[str, dict[str, object]] = {
+        "status": {},
+        "check": {"body": body[:100], "tag": "00"},
+        "store_key": {},
+        "addresses": {"wallet": "dev", "template": None, "start": 0, "count": 3},
+        "chat_identity": {"account": "dev"},
+        "bind_chat_identity": {"account": "dev", "created": 1},
+        "sign_message": {"account": "dev", "message": "0x6869"},
+        "sign_tx": {"account": "dev", "tx": tx(1)},
+        "check_plan": {"account": "dev", "txs": [tx(1)]},
+        "policy": {"account": "dev"},
+    }
+    assert set(calls) | {"lock", "stop", "unlock", "sign_typed_data"} == set(protocol.OPS)
+    answers = repr([agent.handle(request(op, **args)) for op, args in calls.items()])
+    assert not any(secret in answers.lower() for secret in secrets)
+    assert MNEMONIC not in answers
+
+
+class _Impostor:
+    """A listener that answers like an agent but signs with another key."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+
+    def call(self, op: str, **args: object) -> dict[str, Any]:
+        return self.answer
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_client_checks_what_the_agent_answers(home: Path) -> None:
+    from walletim.app.wallets.agentkeys import AgentKeys
+    from walletim.keys.signing import LocalSigner
+
+    other = LocalSigner(bytes.fromhex("11" * 32))
+    forged = other.sign_message(b"hi")
+    keys = AgentKeys(_Impostor({"digest": "0x" + forged.digest.hex(), "signature": forged.hex}))  # type: ignore[arg-type]
+    with pytest.raises(AgentError, match="not by the account asked for"):
+        keys.sign_message("dev", DEV, b"hi")
+    signed = other.sign_transaction(
+        {"chainId": 1, "nonce": 0, "gas": 21000, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1,
+         "to": BOB, "value": 1, "data": b""}
+    )  # fmt: skip
+    keys = AgentKeys(
+        _Impostor(  # type: ignore[arg-type]
+            {
+                "raw": "0x" + signed.raw.hex(),
+                "hash": signed.hash,
+                "sender": signed.sender,
+                "type": 2,
+            }
+        )
+    )
+    with pytest.raises(AgentError, match="not the one asked for"):
+        keys.sign_transaction("dev", DEV, {"nonce": 0, "chainId": 1})
+
+
+def test_a_plan_is_checked_whole_and_counts_nothing(home: Path) -> None:
+    agent = service(home, Clock())
+    ok = agent.handle(request("check_plan", account="dev", txs=[tx(E18 // 2), tx(E18 // 2)]))
+    assert ok == {"allowed": True} and agent.ledger.spent(DEV, "ETH") == 0
+    with pytest.raises(ServiceFailure, match="is not among the calls it may make"):
+        agent.handle(request("check_plan", account="dev", txs=[tx(1), tx(0, data="0x12345678")]))
+    with pytest.raises(ServiceFailure, match=r"would make 2\.5 ETH in 24 hours"):
+        agent.handle(request("check_plan", account="dev", txs=[tx(E18), tx(E18), tx(E18 // 2)]))
+
+
+def test_a_home_too_long_for_a_socket_address_is_served(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    wallets = Wallets(deep, PASSWORD, fast_kdf=True, agent=False)
+    wallets.import_mnemonic("dev", MNEMONIC)
+    assert len(str(client.socket_path(deep))) > 108
+    server, thread = serve(deep, client.peer_uid)
+    try:
+        found = client.connect(deep)
+        assert found is not None
+        answer = found.call("status")
+        found.close()
+        assert isinstance(answer, dict) and answer["locked"] is False
+    finally:
+        server.stop()
+        thread.join(5)
+    assert not client.socket_path(deep).exists()

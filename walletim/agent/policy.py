@@ -1,0 +1,462 @@
+"""What the agent may sign for an account without the password (pure): the policy, its
+JSON form, and the checks of a transaction or typed data against it.
+
+A :class:`Policy` (one per account, sealed in its wallet file: :mod:`walletim.app.wallets`)
+says which chain ids the account may sign for, how much ETH and how much of each named
+ERC-20 it may spend per transaction and per day, and which contracts (and functions of
+them) it may call. An account without a policy is not limited (as with ssh-agent).
+
+What a transaction spends is read from what would be signed, with
+:func:`walletim.contracts.describe.describe_call`: its ``value`` in ETH, and on a capped
+token's contract a ``transfer``, ``transferFrom`` from the signer, ``approve``,
+``increaseAllowance`` or ``permit`` for its amount (an approval lets the spender take that
+much: it counts as spent). A transaction that carries calls inside calls (a multicall, a
+Safe or ERC-4337 call, Permit2) is refused by a policy with token caps or a list of calls:
+what it moves cannot be seen whole. Typed data (EIP-712) is held to the chain ids (its
+domain's ``chainId``; without one it is valid everywhere: refused), and its permits of a
+capped token count like approvals.
+
+"Per day" is a rolling 24 hours, counted by the agent (:class:`Ledger`) from what it signed:
+a signed transaction counts even if it is never broadcast or is replaced. The counts live in
+the agent's memory: a restarted agent (which needs the password) starts from zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from walletim.chain.units import format_amount
+from walletim.keys.hd import to_checksum_address
+
+ETH = "ETH"
+DAY = 24 * 3600
+MAX_RULES = 64
+UNLIMITED = 2**256  # an unlimited approval, or an amount not known: over any cap
+
+
+class PolicyError(ValueError):
+    """A policy document that does not parse (said in one line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cap:
+    """Base units (wei for ETH); None: no cap."""
+
+    per_tx: int | None = None
+    per_day: int | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "per_tx": None if self.per_tx is None else str(self.per_tx),
+            "per_day": None if self.per_day is None else str(self.per_day),
+        }
+
+    @classmethod
+    def from_json(cls, doc: object) -> Cap:
+        if not isinstance(doc, dict) or set(doc) != {"per_tx", "per_day"}:
+            raise PolicyError("a cap is {per_tx, per_day}")
+        return cls(_amount(doc["per_tx"]), _amount(doc["per_day"]))
+
+    @property
+    def empty(self) -> bool:
+        return self.per_tx is None and self.per_day is None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCap:
+    token: str  # checksummed ERC-20 address
+    symbol: str  # as the token book named it when the policy was set (for messages)
+    decimals: int
+    cap: Cap
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "token": self.token,
+            "symbol": self.symbol,
+            "decimals": self.decimals,
+            **self.cap.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, doc: object) -> TokenCap:
+        if not isinstance(doc, dict) or set(doc) != {
+            "token",
+            "symbol",
+            "decimals",
+            "per_tx",
+            "per_day",
+        }:
+            raise PolicyError("a token cap is {token, symbol, decimals, per_tx, per_day}")
+        decimals, symbol = doc["decimals"], doc["symbol"]
+        if type(decimals) is not int or not 0 <= decimals <= 77:
+            raise PolicyError("a token's decimals are 0 .. 77")
+        if not isinstance(symbol, str) or len(symbol) > 32:
+            raise PolicyError("a token's symbol is a string of at most 32 characters")
+        cap = Cap(_amount(doc["per_tx"]), _amount(doc["per_day"]))
+        return cls(_address(doc["token"]), symbol, decimals, cap)
+
+
+@dataclass(frozen=True, slots=True)
+class CallRule:
+    """A contract the account may call: any of its functions (``selector`` None) or one."""
+
+    to: str  # checksummed
+    selector: bytes | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"to": self.to, "selector": None if self.selector is None else self.selector.hex()}
+
+    @classmethod
+    def from_json(cls, doc: object) -> CallRule:
+        if not isinstance(doc, dict) or set(doc) != {"to", "selector"}:
+            raise PolicyError("a call rule is {to, selector}")
+        selector = doc["selector"]
+        if selector is None:
+            return cls(_address(doc["to"]))
+        if not isinstance(selector, str) or len(selector) != 8:
+            raise PolicyError("a selector is 4 bytes of hex")
+        try:
+            return cls(_address(doc["to"]), bytes.fromhex(selector))
+        except ValueError as exc:
+            raise PolicyError("a selector is 4 bytes of hex") from exc
+
+    def allows(self, to: str, selector: bytes) -> bool:
+        return self.to == to and (self.selector is None or self.selector == selector)
+
+    @property
+    def text(self) -> str:
+        return self.to if self.selector is None else f"{self.to} function 0x{self.selector.hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """One account's limits (see the module docstring). ``None`` fields: no limit."""
+
+    chains: tuple[int, ...] | None = None
+    eth: Cap = field(default_factory=Cap)
+    tokens: tuple[TokenCap, ...] = ()
+    calls: tuple[CallRule, ...] | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "version": 1,
+            "chains": None if self.chains is None else list(self.chains),
+            "eth": self.eth.to_json(),
+            "tokens": [t.to_json() for t in self.tokens],
+            "calls": None if self.calls is None else [c.to_json() for c in self.calls],
+        }
+
+    @classmethod
+    def from_json(cls, doc: object) -> Policy:
+        """Raises PolicyError on anything but a policy this version wrote."""
+        if not isinstance(doc, dict) or doc.get("version") != 1:
+            raise PolicyError("not a version-1 agent policy")
+        if set(doc) != {"version", "chains", "eth", "tokens", "calls"}:
+            raise PolicyError("a policy is {version, chains, eth, tokens, calls}")
+        chains, tokens, calls = doc["chains"], doc["tokens"], doc["calls"]
+        if chains is not None and not (
+            isinstance(chains, list)
+            and len(chains) <= MAX_RULES
+            and all(type(c) is int and 0 < c < 2**256 for c in chains)
+        ):
+            raise PolicyError("chains are a list of chain ids")
+        if not isinstance(tokens, list) or len(tokens) > MAX_RULES:
+            raise PolicyError(f"tokens are a list of at most {MAX_RULES} caps")
+        if calls is not None and (not isinstance(calls, list) or len(calls) > MAX_RULES):
+            raise PolicyError(f"calls are a list of at most {MAX_RULES} rules")
+        return cls(
+            None if chains is None else tuple(chains),
+            Cap.from_json(doc["eth"]),
+            tuple(TokenCap.from_json(t) for t in tokens),
+            None if calls is None else tuple(CallRule.from_json(c) for c in calls),
+        )
+
+    def token_cap(self, token: str) -> TokenCap | None:
+        return next((t for t in self.tokens if t.token == token), None)
+
+    def lines(self) -> list[str]:
+        """The policy in words, one limit per line."""
+        out = [
+            "chains: "
+            + ("any" if self.chains is None else ", ".join(map(str, self.chains)) or "none")
+        ]
+        out.append(f"ETH: {_cap_text(self.eth, 18, ETH)}")
+        out += [
+            f"{t.symbol} ({t.token}): {_cap_text(t.cap, t.decimals, t.symbol)}" for t in self.tokens
+        ]
+        if self.calls is None:
+            out.append("calls: any contract")
+        else:
+            out.append(
+                "calls: " + ("; ".join(c.text for c in self.calls) or "none (ETH transfers only)")
+            )
+        return out
+
+
+def _cap_text(cap: Cap, decimals: int, unit: str) -> str:
+    def one(value: int | None) -> str:
+        return "no cap" if value is None else f"{format_amount(value, decimals)} {unit}"
+
+    return f"{one(cap.per_tx)} per transaction, {one(cap.per_day)} per day"
+
+
+def _amount(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isdigit() or not value.isascii() or len(value) > 78:
+        raise PolicyError("an amount is a decimal string of base units")
+    amount = int(value)
+    if amount >= 2**256:
+        raise PolicyError("an amount is below 2**256")
+    return amount
+
+
+def _address(value: object) -> str:
+    if not isinstance(value, str):
+        raise PolicyError("an address is a 0x string")
+    try:
+        return to_checksum_address(value)
+    except ValueError as exc:
+        raise PolicyError("not an address") from exc
+    except Exception as exc:  # KeysError
+        raise PolicyError("not an address") from exc
+
+
+# -- what a request spends ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    asset: str  # ETH or a token's checksummed address
+    amount: int  # base units; UNLIMITED: everything
+    what: str  # e.g. "a transfer of 5 USDC"
+
+
+class Refused(Exception):
+    """Outside the policy; ``reason`` says why in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_NESTING_FLAGS = frozenset({"too-complex", "permit2", "nested-approval", "delegatecall"})
+
+
+def transaction_spends(policy: Policy, tx: Mapping[str, Any], sender: str) -> list[Spend]:
+    """What ``tx`` (checked fields: ``chainId``, ``to``, ``value``, ``data`` bytes) spends
+    under ``policy``. Raises :class:`Refused` for a chain, a contract or a function the
+    policy does not allow, or calls inside calls it cannot see through."""
+    chain_id = int(tx["chainId"])
+    if policy.chains is not None and chain_id not in policy.chains:
+        raise Refused(f"chain {chain_id} is not among the chains it may sign for {_ids(policy)}")
+    to, data, value = tx.get("to"), bytes(tx.get("data") or b""), int(tx.get("value", 0))
+    spends = [Spend(ETH, value, f"{format_amount(value, 18)} ETH")] if value else []
+    if to is None:
+        if policy.calls is not None:
+            raise Refused("it deploys a contract, which is not among the calls it may make")
+        return spends
+    target = to_checksum_address(str(to))
+    if not data:
+        return spends
+    if policy.calls is not None and not any(r.allows(target, data[:4]) for r in policy.calls):
+        raise Refused(
+            f"a call of function 0x{data[:4].hex()} on {target} is not among the calls it may make"
+        )
+    if not policy.tokens and policy.calls is None:
+        return spends
+    return spends + _token_spends(policy, target, data, value, sender)
+
+
+def _token_spends(policy: Policy, to: str, data: bytes, value: int, sender: str) -> list[Spend]:
+    from walletim.contracts.describe import TokenMeta, describe_call
+
+    capped = policy.token_cap(to)
+
+    def meta(address: str) -> TokenMeta | None:
+        found = policy.token_cap(to_checksum_address(address))
+        return None if found is None else TokenMeta(found.symbol, found.decimals)
+
+    described = describe_call(to, data, value, token=meta, sender=sender)
+    if described.inner or described.flags & _NESTING_FLAGS:
+        raise Refused(
+            "it carries calls inside a call (a multicall, a Safe or account call, Permit2), "
+            "whose token movements the policy cannot check"
+        )
+    if capped is None or described.signature is None:
+        return []
+    amount = _erc20_amount(described.signature, [a.value for a in described.args], sender)
+    if amount is None:
+        return []
+    verb = (
+        "an approval"
+        if "pprov" in described.signature or "ermit" in described.signature
+        else "a transfer"
+    )
+    return [Spend(capped.token, amount, f"{verb} of {_token_text(capped, amount)}")]
+
+
+def _erc20_amount(signature: str, args: list[object], sender: str) -> int | None:
+    """The amount an ERC-20 call moves or lets move (None: it moves nothing of the signer's)."""
+    position = {
+        "transfer(address,uint256)": 1,
+        "approve(address,uint256)": 1,
+        "increaseAllowance(address,uint256)": 1,
+        "permit(address,address,uint256,uint256,uint8,bytes32,bytes32)": 2,
+    }.get(signature)
+    if signature == "transferFrom(address,address,uint256)":
+        if str(args[0]).lower() != sender.lower():
+            return None
+        position = 2
+    if position is None or position >= len(args) or type(args[position]) is not int:
+        return None
+    amount = int(args[position])  # type: ignore[call-overload]
+    return UNLIMITED if amount >= 2**255 else amount
+
+
+def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | None) -> list[Spend]:
+    """What signing typed data ``doc`` (domain ``chain_id``, None when it has none) lets be
+    spent under ``policy``. Raises :class:`Refused`."""
+    if policy.chains is not None:
+        if chain_id is None:
+            raise Refused(
+                "its domain has no chainId (valid on every chain), and this account may sign "
+                f"only for chains {_ids(policy)}"
+            )
+        if chain_id not in policy.chains:
+            raise Refused(
+                f"it is for chain {chain_id}, not among the chains it may sign for {_ids(policy)}"
+            )
+    if policy.calls is not None:
+        _check_verifying_contract(policy, doc)
+    if not policy.tokens and policy.calls is None:
+        return []
+    from walletim.contracts.describe import TokenMeta
+    from walletim.contracts.typed_data import describe_typed_data
+
+    def meta(address: str) -> TokenMeta | None:
+        found = policy.token_cap(to_checksum_address(address))
+        return None if found is None else TokenMeta(found.symbol, found.decimals)
+
+    described = describe_typed_data(dict(doc), token=meta)
+    if described is None:
+        return []
+    if described.calls:
+        raise Refused("it carries calls a contract will make, which the policy cannot check")
+    out: list[Spend] = []
+    for grant in described.grants:
+        capped = policy.token_cap(to_checksum_address(grant.token))
+        if capped is None:
+            continue
+        amount = UNLIMITED if grant.amount is None or grant.unlimited else grant.amount
+        out.append(Spend(capped.token, amount, f"a permit of {_token_text(capped, amount)}"))
+    return out
+
+
+def _check_verifying_contract(policy: Policy, doc: Mapping[str, Any]) -> None:
+    """A policy that lists the contracts the account may call holds a signature to them too:
+    signed typed data acts on its verifying contract (a permit, an order) as a call would."""
+    from walletim.contracts.typed_data import typed_domain
+
+    contract = typed_domain(dict(doc)).verifying_contract
+    if contract is None:
+        raise Refused(
+            "its domain names no verifying contract, and this account may act only on the "
+            "contracts it may call"
+        )
+    if not any(rule.to == to_checksum_address(contract) for rule in policy.calls or ()):
+        raise Refused(f"its verifying contract {contract} is not among the contracts it may call")
+
+
+def _ids(policy: Policy) -> str:
+    return "(" + ", ".join(map(str, policy.chains or ())) + ")"
+
+
+def _token_text(cap: TokenCap, amount: int) -> str:
+    return _in(amount, cap.decimals, cap.symbol)
+
+
+# -- caps ------------------------------------------------------------------------------------
+
+
+class Ledger:
+    """What the agent signed per (account address, asset) over the last 24 hours."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._entries: dict[tuple[str, str], list[tuple[float, int]]] = {}
+
+    def spent(self, address: str, asset: str) -> int:
+        now = self._clock()
+        kept = [(t, a) for t, a in self._entries.get((address, asset), []) if now - t < DAY]
+        self._entries[(address, asset)] = kept
+        return sum(a for _t, a in kept)
+
+    def record(self, address: str, spends: Iterable[Spend]) -> None:
+        now = self._clock()
+        for spend in spends:
+            self._entries.setdefault((address, spend.asset), []).append((now, spend.amount))
+
+    def totals(self, address: str) -> dict[str, int]:
+        return {
+            asset: self.spent(addr, asset)
+            for (addr, asset) in list(self._entries)
+            if addr == address
+        }
+
+
+def _in(value: int, decimals: int, unit: str) -> str:
+    if value >= UNLIMITED:
+        return f"UNLIMITED {unit}"
+    return f"{format_amount(value, decimals)} {unit}"
+
+
+def check_caps(policy: Policy, address: str, spends: list[Spend], ledger: Ledger) -> None:
+    """Raise :class:`Refused` if ``spends`` (of one request: the amounts of one asset add
+    up) go over a per-transaction or a daily cap."""
+    check_plan(policy, address, [spends], ledger)
+
+
+def check_plan(policy: Policy, address: str, plan: list[list[Spend]], ledger: Ledger) -> None:
+    """Raise :class:`Refused` if a transaction of ``plan`` (what each spends) goes over a
+    per-transaction cap, or all of them together over a daily cap."""
+    total: dict[str, int] = {}
+    for spends in plan:
+        for asset, amount in _by_asset(spends).items():
+            total[asset] = total.get(asset, 0) + amount
+            cap, decimals, unit = _cap_of(policy, asset)
+            if cap is not None and cap.per_tx is not None and amount > cap.per_tx:
+                raise Refused(
+                    f"{_in(amount, decimals, unit)} is over its cap of "
+                    f"{_in(cap.per_tx, decimals, unit)} per transaction"
+                )
+    for asset, amount in total.items():
+        cap, decimals, unit = _cap_of(policy, asset)
+        if cap is None or cap.per_day is None:
+            continue
+        before = ledger.spent(address, asset)
+        if before + amount > cap.per_day:
+            raise Refused(
+                f"{_in(amount, decimals, unit)} would make "
+                f"{_in(before + amount, decimals, unit)} in 24 hours, over its cap of "
+                f"{_in(cap.per_day, decimals, unit)} per day "
+                f"({_in(before, decimals, unit)} already signed)"
+            )
+
+
+def _by_asset(spends: list[Spend]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for spend in spends:
+        out[spend.asset] = out.get(spend.asset, 0) + spend.amount
+    return out
+
+
+def _cap_of(policy: Policy, asset: str) -> tuple[Cap | None, int, str]:
+    if asset == ETH:
+        return policy.eth, 18, ETH
+    token = policy.token_cap(asset)
+    if token is None:
+        return None, 0, ""
+    return token.cap, token.decimals, token.symbol

@@ -1,0 +1,229 @@
+"""The :class:`~walletim.app.wallets.keys.KeyHolder` of a home whose agent runs unlocked:
+every use of the keys is a request to the agent (:mod:`walletim.agent`), which signs in its
+own process. What comes back is checked here before it is used: a signature recovers to the
+account's address, a signed transaction hashes to its hash and names its sender, a chat
+identity's public key is its seed's.
+
+The agent may refuse: locked meanwhile (TTL, idle time, ``agent lock``) or stopped, and the
+command goes on with the password (:class:`AgentUnavailable`); outside the account's
+policy, :class:`~walletim.errors.PolicyRefused` with the agent's reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from walletim.agent import protocol
+from walletim.agent.client import AgentClient, AgentGone, connect
+from walletim.app.wallets.keys import ChainRules, TxSigner
+from walletim.errors import (
+    AgentError,
+    ConfigError,
+    InputError,
+    KeysError,
+    PolicyRefused,
+    SigningError,
+    VaultCorrupt,
+    WalletFileTampered,
+    WalletimError,
+    WalletNotFound,
+)
+from walletim.keys.vault import MAC_MISMATCH, WalletRecord, mac_tag
+
+if TYPE_CHECKING:
+    from walletim.keys.chat import ChatIdentityKey
+    from walletim.keys.signing import Signature, SignedTransaction
+    from walletim.messaging.identity import IdentityBinding
+
+MAX_ADDRESSES = 1000  # per request (the agent's bound)
+
+
+class AgentUnavailable(AgentError):
+    """The agent locked or went away during the command: go on with the password."""
+
+
+#: Errors the agent reports that are rebuilt as the same class here (message only).
+_KINDS: dict[str, type[WalletimError]] = {
+    cls.__name__: cls for cls in (KeysError, SigningError, InputError, VaultCorrupt, ConfigError)
+}
+
+
+def find_agent_keys(home: Path) -> AgentKeys | None:
+    """The agent of ``home`` if one runs unlocked, else None. Raises AgentError when its
+    socket is not private (:func:`walletim.agent.client.connect`)."""
+    client = connect(home)
+    if client is None:
+        return None
+    try:
+        status = client.call("status")
+    except AgentGone:
+        client.close()
+        return None
+    if isinstance(status, protocol.Failure) or status.get("locked") is not False:
+        client.close()
+        return None
+    return AgentKeys(client)
+
+
+class AgentKeys:
+    """Keys held by the agent (see the module docstring)."""
+
+    def __init__(self, client: AgentClient) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return "AgentKeys()"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _call(self, op: str, account: str = "", **args: object) -> dict[str, Any]:
+        if account:
+            args["account"] = account
+        try:
+            answer = self._client.call(op, **args)
+        except AgentGone as exc:
+            raise AgentUnavailable(str(exc)) from exc
+        if not isinstance(answer, protocol.Failure):
+            return answer
+        if answer.code == protocol.LOCKED:
+            raise AgentUnavailable("the agent is locked")
+        if answer.code == protocol.REFUSED:
+            raise PolicyRefused(account, answer.message)
+        if answer.kind == "WalletNotFound":
+            raise WalletNotFound(str(args.get("wallet") or account.partition(":")[0]))
+        raise _KINDS.get(answer.kind, AgentError)(answer.message)
+
+    def check(self, record: WalletRecord, path: Path) -> None:
+        tag = mac_tag(record, path)
+        body = record.authenticated_bytes().decode("ascii")
+        if self._call("check", body=body, tag=tag).get("valid") is not True:
+            raise WalletFileTampered(path, MAC_MISMATCH)
+
+    def store_key(self) -> bytes:
+        key = _hex(self._call("store_key").get("key"))
+        if len(key) != 32:
+            raise AgentError("the agent's answer does not hold a store key")
+        return key
+
+    def seed_addresses(
+        self, record: WalletRecord, template: str, start: int, count: int
+    ) -> list[str]:
+        out: list[str] = []
+        while len(out) < count:
+            n = min(MAX_ADDRESSES, count - len(out))
+            found = self._call(
+                "addresses", wallet=record.name, template=template, start=start + len(out), count=n
+            ).get("addresses")
+            if not isinstance(found, list) or len(found) != n:
+                raise AgentError("the agent's answer does not hold the addresses asked for")
+            out += [str(a) for a in found]
+        return out
+
+    def signer(self, spec: str, address: str) -> TxSigner:
+        return _AgentSigner(self, spec, address)
+
+    def check_plan(self, spec: str, txs: list[dict[str, Any]]) -> None:
+        self._call("check_plan", spec, txs=[_wire(tx) for tx in txs][: protocol.MAX_LIST])
+
+    def sign_transaction(self, spec: str, address: str, tx: dict[str, Any]) -> SignedTransaction:
+        from walletim.keys.hd import keccak256
+        from walletim.keys.signing import SignedTransaction
+
+        got = self._call("sign_tx", spec, tx=_wire(tx))
+        raw = _hex(got.get("raw"))
+        signed = SignedTransaction(
+            raw,
+            "0x" + keccak256(raw).hex(),
+            str(got.get("sender")),
+            int(tx["nonce"]),
+            int(got.get("type", -1)),
+        )
+        if signed.hash != got.get("hash") or signed.sender != address:
+            raise AgentError("the agent's signed transaction is not the one asked for")
+        return signed
+
+    def _signature(self, got: dict[str, Any], address: str) -> Signature:
+        from walletim.keys.signing import Signature, recover_digest
+
+        digest, sig = _hex(got.get("digest")), _hex(got.get("signature"))
+        if len(sig) != 65 or recover_digest(digest, sig) != address:
+            raise AgentError("the agent's signature is not by the account asked for")
+        return Signature(
+            digest, int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big"), sig[64]
+        )
+
+    def sign_message(self, spec: str, address: str, message: bytes) -> Signature:
+        from walletim.keys.signing import personal_digest
+
+        got = self._call("sign_message", spec, message="0x" + message.hex())
+        signature = self._signature(got, address)
+        if signature.digest != personal_digest(message):
+            raise AgentError("the agent signed another message")
+        return signature
+
+    def sign_typed_data(
+        self, spec: str, address: str, doc: dict[str, object], rules: ChainRules
+    ) -> Signature:
+        from walletim.keys.signing import typed_data_digest
+
+        got = self._call(
+            "sign_typed_data",
+            spec,
+            doc=doc,
+            chain_id=rules.chain_id,
+            network=rules.network,
+            allow_chains=list(rules.allow_chains),
+            allow_any_chain=rules.allow_any_chain,
+            profiles=[[k, v] for k, v in sorted(rules.profiles.items())][: protocol.MAX_LIST],
+        )
+        signature = self._signature(got, address)
+        if signature.digest != typed_data_digest(doc):
+            raise AgentError("the agent signed other typed data")
+        return signature
+
+    def chat_identity(self, spec: str) -> ChatIdentityKey:
+        from walletim.keys.chat import identity_from_seed
+
+        got = self._call("chat_identity", spec)
+        identity = identity_from_seed(_hex(got.get("seed")))
+        if identity.public_key != _hex(got.get("public")):
+            raise AgentError("the agent's chat identity does not match its seed")
+        return identity
+
+    def bind_chat_identity(self, spec: str, address: str, created: int) -> IdentityBinding:
+        from walletim.messaging.identity import IdentityBinding
+
+        got = self._call("bind_chat_identity", spec, created=created)
+        binding = IdentityBinding.from_json(got)
+        if binding.wallet != address or binding.created != created or not binding.verify():
+            raise AgentError("the agent's identity binding is not the account's")
+        return binding
+
+
+class _AgentSigner:
+    def __init__(self, keys: AgentKeys, spec: str, address: str) -> None:
+        self._keys = keys
+        self._spec = spec
+        self.address = address
+
+    def __repr__(self) -> str:
+        return f"AgentSigner({self.address})"
+
+    def sign_transaction(self, tx: dict[str, Any], /) -> SignedTransaction:
+        return self._keys.sign_transaction(self._spec, self.address, tx)
+
+
+def _wire(tx: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's fields as the protocol carries them (bytes as 0x-hex)."""
+    return {k: ("0x" + v.hex() if isinstance(v, bytes | bytearray) else v) for k, v in tx.items()}
+
+
+def _hex(value: object) -> bytes:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise AgentError("the agent's answer is malformed")
+    try:
+        return bytes.fromhex(value[2:])
+    except ValueError as exc:
+        raise AgentError("the agent's answer is malformed") from exc
