@@ -133,6 +133,7 @@ class Session:
     def transfers(self) -> Transfers:
         """``send`` and ``send --batch``: ether, or a token through the decoded, simulated
         plan the DeFi layer uses (walletim.app.transfers)."""
+        from walletim.app.risk import RiskPolicy
         from walletim.app.transfers import Transfers
 
         return Transfers(
@@ -141,6 +142,7 @@ class Session:
             self.defi,
             resolve=self.resolve_address,
             address_of=lambda spec: self.wallets.account(spec).address,
+            risks=RiskPolicy(self.contracts.has_code, self.contracts.token_label),
         )
 
     @property

@@ -304,6 +304,16 @@ def printable(text: str, *, newline: str = "\n") -> str:
     return clean(text, newline=newline, max_spaces=1 if newline == " " else 4)
 
 
+def _negative_amount(exc: click.UsageError) -> InputError | None:
+    """``send ... -1`` reads to click as an unknown option ``-1``: say what it is."""
+    name = getattr(exc, "option_name", "") if isinstance(exc, click.NoSuchOption) else ""
+    if len(name) > 1 and name[0] == "-" and (name[1].isdigit() or name[1] == "."):
+        from walletim.errors import shown
+
+        return InputError(f"an amount cannot be negative: {shown(name)}")
+    return None
+
+
 def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     """Run the CLI: the single place where exceptions become exit codes."""
     args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
@@ -315,6 +325,9 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     except WalletimError as err:
         fail(err, as_json)
     except click.UsageError as exc:
+        negative = _negative_amount(exc)
+        if negative is not None:
+            fail(negative, as_json)
         if as_json:
             fail(UsageError(exc.format_message()), True)
         exc.show()

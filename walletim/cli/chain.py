@@ -224,6 +224,12 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     show_default=True,
     help="Seconds to wait for mining before returning it as pending.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Send even what the risk policy refuses (to the zero address, ETH or tokens to a "
+    "token contract); --yes alone is not enough.",
+)
 @with_home
 def send(
     ctx: Ctx,
@@ -242,12 +248,13 @@ def send(
     no_wait: bool,
     confirmations: int,
     timeout: float,
+    force: bool,
 ) -> None:
     """Send AMOUNT (e.g. 0.5, 0.5eth, 1000gwei) from --from to TO (address or account)."""
     if batch_file:
         if to or amount:
             raise click.UsageError("--batch takes no TO or AMOUNT")
-        _send_batch(ctx, account, Path(batch_file), no_wait)
+        _send_batch(ctx, account, Path(batch_file), no_wait, force)
         return
     if not to or not amount:
         raise click.UsageError("give TO and AMOUNT (or --batch FILE)")
@@ -261,9 +268,10 @@ def send(
     )  # fmt: skip
     progress = _progress(ctx)
     with open_session(ctx) as s:
-        transfer = s.transfers.prepare(account, to, amount, token, how)
+        transfer = s.transfers.prepare(account, to, amount, token, how, force=force)
         until = None if no_wait else Until(confirmations, timeout, progress)
-        result = s.transfers.send(transfer, confirmer(ctx, "Send", transfer.note, s), until)
+        extra = "\n  ".join([*transfer.warnings, *([transfer.note] if transfer.note else [])])
+        result = s.transfers.send(transfer, confirmer(ctx, "Send", extra or None, s), until)
     if progress:
         click.echo("\r\x1b[K", err=True, nl=False)
     _render_sent(ctx, transfer, result, amount, token)
@@ -272,6 +280,9 @@ def send(
 def _render_sent(
     ctx: Ctx, transfer: Transfer, result: SendResult, amount: str, token: str | None
 ) -> None:
+    from walletim.app.risk import risks_json
+    from walletim.chain.units import format_amount
+
     receipt = result.receipt
     data = {
         "hash": result.hash,
@@ -282,13 +293,17 @@ def _render_sent(
         "to": transfer.recipient,
         "nonce": result.nonce,
         "raw": str(transfer.value),
-        "amount": amount,
+        # Always the decimal in the asset's unit (not the text given: "1.5eth", "20gwei").
+        "amount": format_amount(transfer.value, transfer.asset.decimals),
         "token": token,
+        "token_address": transfer.asset.address,
+        "symbol": transfer.asset.symbol,
         "decimals": transfer.asset.decimals,
         "block_number": receipt.block_number if receipt else None,
         "gas_used": str(receipt.gas_used) if receipt else None,
         "confirmations": result.confirmations,
         "recovered": list(result.recovered),
+        "warnings": risks_json(transfer.risks),
     }
     human = f"{result.status}: {result.hash}"
     if receipt:
@@ -298,7 +313,7 @@ def _render_sent(
         raise ExitStatus(3)
 
 
-def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
+def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool, force: bool) -> None:
     from walletim import fsio
     from walletim.errors import ConfigError
 
@@ -307,7 +322,7 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
     except ConfigError as exc:
         raise InputError(str(exc)) from exc
     with open_session(ctx) as s:
-        batch = s.transfers.prepare_batch(account, content, str(path))
+        batch = s.transfers.prepare_batch(account, content, str(path), force=force)
         if not ctx.json:
             click.echo(
                 f"Batch of {len(batch.rows)} transfers from {batch.sender}, "
@@ -317,6 +332,8 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
             )
             for note in batch.token_notes:
                 click.echo(f"  and {note}", err=True)
+            for line in batch.warnings:
+                click.echo(f"  {line}", err=True)
         ctx.confirm(f"Sign and send {len(batch.rows)} transactions?")
         results = s.transfers.send_batch(batch, wait=not no_wait)
     data = {

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 @click.option("--via", help="Route through this token (two hops).")
 @click.option("--quote", "quote_only", is_flag=True, help="Only show the quote; sign nothing.")
 @click.option("--share", "share_with", metavar="PEER|GROUP", help=SHARE_HELP)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Swap even with a price impact over 15% (refused otherwise; --yes is not enough).",
+)
 def swap(
     ctx: Ctx,
     account: str,
@@ -42,6 +47,7 @@ def swap(
     via: str | None,
     quote_only: bool,
     share_with: str | None,
+    force: bool,
 ) -> None:
     """Swap AMOUNT of TOKEN_IN for TOKEN_OUT on Uniswap V2 (ETH, WETH, USDC, DAI, 0x...)."""
     with chain_session(ctx) as s:
@@ -58,6 +64,7 @@ def swap(
             slippage_bps=slippage_bps,
             deadline_s=deadline,
             via=via,
+            force=force,
         )
         outcome = run_plan(ctx, s, plan)
         received = s.defi.received(outcome)
@@ -88,12 +95,16 @@ def _show_quote(ctx: Ctx, quoted: Quoted) -> None:
         "route": route,
         "price_impact_pct": q.price_impact_bps / 100,
     }
-    ctx.emit(
-        data,
+    from walletim.app.risk import RiskPolicy, risks_json
+
+    risks = RiskPolicy.swap(q.price_impact_bps)
+    data["warnings"] = risks_json(risks)
+    text = (
         f"{a_in.fmt(q.amount_in)} -> {a_out.fmt(q.amount_out)} via {route} (price impact "
         f"{q.price_impact_bps / 100:.2f}%; at least {a_out.fmt(min_out)} with "
-        f"{quoted.slippage_bps / 100:g}% slippage)",
+        f"{quoted.slippage_bps / 100:g}% slippage)"
     )
+    ctx.emit(data, "\n".join([text, *(r.line for r in risks)]))
 
 
 @click.group()
