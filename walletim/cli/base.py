@@ -78,12 +78,27 @@ def prompt_secret(label: str, *, confirm: bool = False) -> str:
     return str(value)
 
 
+def at_terminal() -> bool:
+    """Whether a person can be asked here: standard input is a terminal (not a pipe, a file
+    or nothing). What only a person may see (a recovery phrase) or type (a keystore's own
+    password, when no file gives it) is asked only then."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stdin
+        return False
+
+
 @dataclass
 class CliPassword:
     """The home password: --password-file, then WALLETIM_PASSWORD, then a hidden prompt."""
 
     password_file: str | None = None
     _cache: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def typed(cls, value: str) -> CliPassword:
+        """A password a person just typed at the prompt (no scripted source is used)."""
+        return cls(None, value)
 
     @property
     def scripted(self) -> bool:
