@@ -91,7 +91,8 @@ class Cli:
         timeout: float = 60,
         reveals: bool = False,
     ) -> Result:
-        full_env = {**os.environ, **self.env, **(env or {})}
+        merged = {**os.environ, **self.env, **(env or {})}
+        full_env = {k: v for k, v in merged.items() if v is not None}  # None: unset
         proc = subprocess.run(
             [str(ROOT / ".venv/bin/walletim"), *args],
             input=input or "",

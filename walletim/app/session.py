@@ -79,7 +79,7 @@ class Session:
     @property
     def rpc(self) -> RpcClient:
         if self._rpc is None:
-            self._rpc = RpcClient(self.network.rpc_url)
+            self._rpc = RpcClient(self.network.rpc_url, hint=self.network.hint)
         return self._rpc
 
     def open_store(self) -> Store:
