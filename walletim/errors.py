@@ -145,6 +145,17 @@ class Aborted(InputError):
         super().__init__(message)
 
 
+class Interrupted(WalletimError):
+    """The user pressed Ctrl-C (SIGINT). ``message`` says what was already done, e.g. which
+    transactions were broadcast and where they stand; ``details`` is that, for --json."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, details: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
+
+
 class ConfigError(WalletimError):
     exit_code = 1
 

@@ -307,8 +307,15 @@ class Session:
     def __enter__(self) -> Session:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.close()
+        if isinstance(exc, KeyboardInterrupt) and self._chain is not None:
+            # Ctrl-C: say what this command signed and broadcast, and where each stands.
+            from walletim.app.chain.flights import interrupted_text
+            from walletim.errors import Interrupted
+
+            flights = self._chain.in_flight()
+            raise Interrupted(interrupted_text(flights), [f.json() for f in flights]) from exc
 
     # -- names -> addresses --------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import click
 from walletim.errors import (
     Aborted,
     InputError,
+    Interrupted,
     PasswordRequired,
     UsageError,
     WalletimError,
@@ -249,7 +250,11 @@ def read_stdin_line(what: str) -> str:
 def fail(err: WalletimError, as_json: bool) -> NoReturn:
     """Print ``err`` as one line on stderr (or a JSON object with --json) and exit."""
     if as_json:
-        click.echo(json.dumps({"error": {"type": err.kind, "message": str(err)}}), err=True)
+        doc: dict[str, object] = {"type": err.kind, "message": str(err)}
+        details = getattr(err, "details", None)
+        if details:
+            doc["transactions"] = details  # Interrupted: what was broadcast, where it stands
+        click.echo(json.dumps({"error": doc}), err=True)
     else:
         click.echo(f"error: {err}", err=True)
     sys.exit(err.exit_code)
@@ -349,11 +354,12 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
         sys.exit(2)
     except click.ClickException as exc:
         fail(InputError(exc.format_message()), as_json)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):  # click: Ctrl-C
+            fail(Interrupted("interrupted"), as_json)
         fail(Aborted(), as_json)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        fail(Interrupted("interrupted"), as_json)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from walletim.app.chain import tokens
 from walletim.app.chain.batch import BatchSender
 from walletim.app.chain.broadcast import Broadcaster, sign_into
+from walletim.app.chain.flights import Flight
 from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, SendResult, TxPlan
 from walletim.app.chain.nonces import NonceKeeper
 from walletim.app.chain.planning import Planner
@@ -69,6 +70,7 @@ class ChainService:
         self._signer_for = signer_for
         self._chain_checked = False
         chain = Chain(rpc, lambda: self.repo, network.chain_id)
+        self.flights = chain.flights
         self.planner = Planner(network, rpc)
         self.broadcaster = Broadcaster(chain)
         self.nonces = NonceKeeper(chain, self.broadcaster, notify)
@@ -151,6 +153,10 @@ class ChainService:
         """The stored receipt of a transaction of this home."""
         return self.repo.receipt(tx_hash)
 
+    def in_flight(self) -> list[Flight]:
+        """The transactions this process signed, each as last seen (no node, no store)."""
+        return self.flights.all()
+
     # -- sending ------------------------------------------------------------------------
 
     def plan(self, sender: str, req: SendRequest) -> TxPlan:
@@ -211,6 +217,7 @@ class ChainService:
                     at = self.nonces.allocate(conn, plan.sender, plan.nonce)
                 record = sign_into(conn, self.chain_id, signer, plan, at)
                 broadcasting.enter_context(repo.inflight.held())
+            self.flights.signed(record.hash, record.nonce, record.sender)
             self.broadcaster.broadcast(record)
         return record
 

@@ -187,9 +187,13 @@ class Tracker(ChainPart):
         delays = POLL.delays(deadline=self._clock() + until.timeout, clock=self._clock)
         while True:
             rec = self.refresh(self.get(tx_hash))
+            self.flights.seen(tx_hash, rec.status, block=rec.block_number, wanted=confirmations)
             if rec.status in SETTLED:
                 head = self.rpc.get(Q.head())
                 seen = head - (rec.block_number or head) + 1
+                self.flights.seen(
+                    tx_hash, rec.status, block=rec.block_number, seen=seen, wanted=confirmations
+                )
                 if seen >= confirmations:
                     return rec.status, self.repo().receipt(rec.hash), seen
                 if progress:
@@ -256,6 +260,7 @@ class Tracker(ChainPart):
                     record = receipt_record(self.chain_id, rec.hash, receipt)
                     records.append(record)
                     res.status = "mined" if record.status == 1 else "failed"
+                    self.flights.seen(rec.hash, res.status, block=record.block_number, seen=1)
                 TxRepo.save_receipts(conn, records)
                 for sender in senders:
                     TxRepo.settle_replaced(conn, self.chain_id, sender)
