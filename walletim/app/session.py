@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from walletim.app.chat import ChatService
     from walletim.app.contracts import ContractService
     from walletim.app.defi import DefiService
+    from walletim.app.history import AccountHistory
     from walletim.app.lending.service import LendingService
     from walletim.app.redpacket import RedPackets
     from walletim.app.tokens import TokenBook
@@ -102,6 +103,14 @@ class Session:
                 notify=self._notify,
             )
         return self._chain
+
+    @property
+    def history(self) -> AccountHistory:
+        """The accounts' history: what this home signed, and what the chain shows of them
+        (walletim.app.history)."""
+        from walletim.app.history import AccountHistory
+
+        return AccountHistory(self.chain, self.rpc, self.contracts.token_meta, self.name_of)
 
     @property
     def contracts(self) -> ContractService:
