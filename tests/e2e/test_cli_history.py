@@ -120,3 +120,22 @@ def test_a_transaction_replaced_elsewhere_shows_replaced_by_it(world: World, cas
     assert line.startswith(f"replaced by {theirs.lower()}: {mine['hash']}")
     history = _ok(me, *net, "tx", "history", "--from", "dev:4").out
     assert f"replaced by {theirs.lower()}" in history and "dropped" not in history
+
+
+def test_a_token_no_list_names_shows_as_such_never_by_the_symbol_it_claims(world: World) -> None:
+    from tests.integration.test_tokens import deploy_hostile, node_send
+    from walletim.app.contracts import calldata
+
+    me, net = world.cli(), ("--rpc-url", world.url)
+    dev1 = world.address("dev:1")
+    fakes = {symbol: deploy_hostile(world, symbol) for symbol in ("USDC", "=1+1")}
+    for token in fakes.values():
+        node_send(world, "dev:2", token, calldata("transfer(address,uint256)", dev1, 5 * 10**6))
+    doc = _ok(me, *net, "--json", "tx", "history", "--from", "dev:1").json()
+    shown = {e["token"]: e for e in doc["entries"] if e["token"] in fakes.values()}
+    fake_usdc = shown[fakes["USDC"]]
+    assert fake_usdc["direction"] == "in" and fake_usdc["symbol"] != "USDC"
+    assert "USDC" in fake_usdc["symbol"] and fake_usdc["symbol"].startswith("0x")
+    csv_rows = list(csv.DictReader(io.StringIO(_ok(me, *net, "tx", "history", "--from",
+                                                  "dev:1", "--csv").out)))  # fmt: skip
+    assert {r["symbol"] for r in csv_rows if r["token"] == fakes["USDC"]} == {fake_usdc["symbol"]}
