@@ -80,6 +80,7 @@ class PreparedBatch:
     eth_total: int  # wei over the ether rows
     token_notes: tuple[str, ...]  # per token: the total in base units and its decimals
     warnings: tuple[str, ...] = ()  # the risk policy's warnings, per line of the file
+    units: tuple[tuple[str, str, int], ...] = ()  # per token: (address, symbol, decimals)
 
 
 class Transfers:
@@ -213,6 +214,7 @@ class Transfers:
             sum(r.value for r in rows if r.token is None),
             tuple(notes),
             warnings,
+            tuple((a.address, a.symbol, a.decimals) for a in assets.values() if a.address),
         )
 
     def _batch_risks(self, sender: str, rows: tuple[BatchRow, ...], force: bool) -> tuple[str, ...]:

@@ -54,6 +54,7 @@ def tx_json(rec: TxRecord) -> dict[str, object]:
         "nonce": rec.nonce,
         "raw": str(rec.value),
         "amount": eth_text(rec.value),
+        "symbol": "ETH",  # the transaction's own value (a token transfer's is in tx history)
         "type": rec.tx_type,
         "gas_limit": rec.gas_limit,
         "max_fee": None if rec.max_fee is None else str(rec.max_fee),
@@ -336,6 +337,7 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool, force: bool) 
                 click.echo(f"  {line}", err=True)
         ctx.confirm(f"Sign and send {len(batch.rows)} transactions?")
         results = s.transfers.send_batch(batch, wait=not no_wait)
+    units = {address: (symbol, decimals) for address, symbol, decimals in batch.units}
     data = {
         "batch_id": batch.batch_id,
         "address": batch.sender,
@@ -344,6 +346,8 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool, force: bool) 
                 "row": r.row,
                 "to": r.to,
                 "raw": str(r.value),
+                "amount": _batch_amount(r.value, units.get(r.token or "", ("ETH", 18))[1]),
+                "symbol": units.get(r.token or "", ("ETH", 18))[0],
                 "token": r.token,
                 "hash": r.hash,
                 "state": r.status,
@@ -363,6 +367,12 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool, force: bool) 
     ctx.emit(data, human)
     if any(r.status in ("rejected", "dropped", "failed") for r in results):
         raise ExitStatus(3)
+
+
+def _batch_amount(raw: int, decimals: int) -> str:
+    from walletim.chain.units import format_amount
+
+    return format_amount(raw, decimals)
 
 
 @click.command()

@@ -91,6 +91,7 @@ def _show_quote(ctx: Ctx, quoted: Quoted) -> None:
         "raw": str(q.amount_out),
         "amount": format_amount(q.amount_out, a_out.decimals),
         "min_out": format_amount(min_out, a_out.decimals),
+        "raw_min_out": str(min_out),
         "path": list(q.path),
         "route": route,
         "price_impact_pct": q.price_impact_bps / 100,
@@ -200,8 +201,10 @@ def liquidity_show(ctx: Ctx, token_a: str, token_b: str, who: str) -> None:
             "share_pct": share_pct,
             "token_a": p.token_a.symbol,
             "amount_a": format_amount(p.amount_a, p.token_a.decimals),
+            "raw_a": str(p.amount_a),
             "token_b": p.token_b.symbol,
             "amount_b": format_amount(p.amount_b, p.token_b.decimals),
+            "raw_b": str(p.amount_b),
         },
         f"{format_amount(p.liquidity)} LP ({share_pct:.4f}% of the pool {p.pair}) = "
         f"{p.token_a.fmt(p.amount_a)} + {p.token_b.fmt(p.amount_b)}",
