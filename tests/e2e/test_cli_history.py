@@ -79,6 +79,11 @@ def test_history_is_the_accounts_with_tokens_incoming_names_fees_and_csv(
         (sent["hash"], "ETH", "0.5", "out"), (usdc_hash, "USDC", "7.5", "in"),
     }  # fmt: skip
     assert all(r["date"] for r in rows)
+    # --eth-blocks bounds the whole-block reads (ETH); token logs still cover --blocks.
+    lean = _ok(me, *net, "--json", "tx", "history", "--from", "dev:1", "--eth-blocks", "0").json()
+    assert lean["scanned_blocks"]["eth_from"] == lean["scanned_blocks"]["to"] + 1
+    lean_keys = {(e["hash"], e["symbol"]) for e in lean["entries"]}
+    assert (usdc_hash, "USDC") in lean_keys and (got_eth["hash"], "ETH") not in lean_keys
     # Any hash: a transaction another home signed.
     foreign = _ok(me, *net, "--json", "tx", "receipt", got_eth["hash"]).json()
     assert (foreign["state"], foreign["ours"], foreign["checked"]) == ("mined", False, True)

@@ -74,7 +74,7 @@ class HistoryResult:
     entries: list[Entry]
     checked: bool  # the node was asked (statuses re-checked, the chain read)
     why: str | None = None  # why it was not
-    scanned: tuple[int, int] | None = None  # the blocks read (first, last)
+    scanned: tuple[int, int, int] | None = None  # blocks read: (first, first in full, last)
 
 
 @dataclass
@@ -102,18 +102,22 @@ class AccountHistory:
         limit: int = 50,
         refresh: bool = True,
         blocks: int = DEFAULT_BLOCKS,
+        eth_blocks: int | None = None,
         only: str | None = None,
     ) -> HistoryResult:
         """Newest first, at most ``limit`` entries. ``accounts``: the addresses whose history
         it is (checksummed); ``only``: just this one's. ``refresh``: re-check this home's
-        open transactions and read the chain (else only what is stored)."""
+        open transactions and read the chain (else only what is stored): token logs over the
+        last ``blocks`` blocks, whole blocks (for ETH) over the last ``eth_blocks`` of them
+        (None: as many; each is a full block to download, cheap on a devnet only)."""
         mine = {a.lower() for a in ([only] if only else accounts)}
         result = HistoryResult([], checked=False)
         scan = _Scan()
         if refresh:
             try:
                 self.chain.reconcile(only)
-                result.scanned = self._scan(mine, blocks, scan)
+                eth = blocks if eth_blocks is None else min(blocks, eth_blocks)
+                result.scanned = self._scan(mine, blocks, eth, scan)
                 result.checked = True
             except WalletimError as exc:
                 result.why = str(exc)
@@ -195,17 +199,20 @@ class AccountHistory:
 
     # -- the chain ---------------------------------------------------------------------------
 
-    def _scan(self, mine: set[str], blocks: int, scan: _Scan) -> tuple[int, int]:
-        """Read the last ``blocks`` blocks: token transfers from logs, ETH from the blocks.
-        Raises RpcError."""
+    def _scan(
+        self, mine: set[str], blocks: int, eth_blocks: int, scan: _Scan
+    ) -> tuple[int, int, int]:
+        """Read the last ``blocks`` blocks' token transfers from logs, and the last
+        ``eth_blocks`` blocks in full for ETH: (first, first for ETH, head). Raises RpcError."""
         head = self.rpc.get(Q.head())
         first = max(0, head - max(1, min(blocks, MAX_BLOCKS)) + 1)
+        eth_first = max(first, head - max(0, eth_blocks) + 1)
         padded = ["0x" + "0" * 24 + a[2:] for a in sorted(mine)]
         got_in, got_out = self.rpc.gather(
             Q.logs(topics=[TRANSFER_TOPIC, None, padded], from_block=first, to_block=head),
             Q.logs(topics=[TRANSFER_TOPIC, padded], from_block=first, to_block=head),
         )
-        for n in range(first, head + 1, BLOCK_BATCH):
+        for n in range(eth_first, head + 1, BLOCK_BATCH):
             numbers = range(n, min(head, n + BLOCK_BATCH - 1) + 1)
             for block in self.rpc.gather_all([Q.block(b, full=True) for b in numbers]):
                 if isinstance(block, RpcError):
@@ -224,7 +231,7 @@ class AccountHistory:
             if entry is not None:
                 scan.entries.append(entry)
         scan.entries += _merged(eth, scan.entries)
-        return first, head
+        return first, eth_first, head
 
     def _eth_entries(self, mine: set[str], blocks: Iterable[Block]) -> list[Entry]:
         """Plain ETH to the accounts, and transactions from them, in ``blocks``; statuses and

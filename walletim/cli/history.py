@@ -117,10 +117,11 @@ def render_human(result: HistoryResult, stored_only: bool) -> None:
     for e in result.entries:
         click.echo(_line(e))
     if result.scanned is not None:
-        first, last = result.scanned
+        first, eth_first, last = result.scanned
+        eth = f"ETH from block {eth_first}" if eth_first <= last else "no block for ETH"
         click.echo(
-            f"(blocks {first}-{last} read for transfers this home did not sign; --blocks N for "
-            "more)",
+            f"(read for transfers this home did not sign: tokens from block {first}, {eth}, to "
+            f"{last}; --blocks / --eth-blocks N for more; ETH sent by contracts is not seen)",
             err=True,
         )
     if not result.checked and not stored_only:

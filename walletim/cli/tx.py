@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 
 _F = TypeVar("_F", bound=Callable[..., object])
+#: Chains where reading every block for incoming ETH is cheap (Anvil, Hardhat, Ganache).
+DEVNET_CHAIN_IDS = (31337, 1337)
+PUBLIC_ETH_BLOCKS = 100
 
 
 @click.group()
@@ -135,10 +138,22 @@ def _event_line(s: Session, event: DecodedEvent) -> str:
     show_default=True,
     help="How many recent blocks to read for incoming ETH and token transfers.",
 )
+@click.option(
+    "--eth-blocks",
+    type=click.IntRange(0, 100_000),
+    help="How many of those to read in full for incoming ETH (default: all of them on a "
+    f"devnet, {PUBLIC_ETH_BLOCKS} elsewhere: each is a whole block to download).",
+)
 @click.option("--csv", "as_csv", is_flag=True, help="Write the entries as CSV to stdout.")
 @with_home
 def history(
-    ctx: Ctx, account: str | None, limit: int, no_refresh: bool, blocks: int, as_csv: bool
+    ctx: Ctx,
+    account: str | None,
+    limit: int,
+    no_refresh: bool,
+    blocks: int,
+    eth_blocks: int | None,
+    as_csv: bool,
 ) -> None:
     """The accounts' history, newest first: what this home signed (with fees and token
     amounts), and ETH and tokens received or sent elsewhere, read from the last --blocks
@@ -148,9 +163,12 @@ def history(
     with open_session(ctx) as s:
         only = s.resolve_address(account) if account else None
         mine = [only] if only else _accounts(s)
+        if eth_blocks is None:
+            eth_blocks = blocks if s.network.chain_id in DEVNET_CHAIN_IDS else PUBLIC_ETH_BLOCKS
         result = s.history.history(
-            mine, limit=limit, refresh=not no_refresh, blocks=blocks, only=only
-        )
+            mine, limit=limit, refresh=not no_refresh, blocks=blocks, eth_blocks=eth_blocks,
+            only=only,
+        )  # fmt: skip
         rows = s.chain.history(only, limit)
     if as_csv:
         render_csv(result.entries)
@@ -162,7 +180,7 @@ def history(
         "not_checked": result.why,
         "scanned_blocks": None
         if result.scanned is None
-        else {"from": result.scanned[0], "to": result.scanned[1]},
+        else {"from": result.scanned[0], "eth_from": result.scanned[1], "to": result.scanned[2]},
         "transactions": [tx_json(r) for r in rows],
     }
     ctx.emit(data, lambda: render_human(result, no_refresh))

@@ -92,18 +92,33 @@ class FlightLog:
         return next(reversed(self._flights.values()), None)
 
 
+#: More transactions than this (a batch) are told as counts, not one by one.
+LISTED = 3
+
+
 def interrupted_text(flights: list[Flight]) -> str:
     """What an interrupted command says: each transaction it signed, where it stands, how to
-    follow it; or that none was signed."""
+    follow it (a batch: how many stand where); or that none was signed."""
     if not flights:
         return "interrupted: no transaction was signed; nothing was sent"
-    parts = [f"{f.hash} (nonce {f.nonce}) is {f.where()}" for f in flights]
-    follow = " / ".join(f"`walletim tx status {f.hash}`" for f in flights[-2:])
     sent = "was broadcast" if any(f.broadcast for f in flights) else "was signed"
+    if len(flights) > LISTED:
+        counts: dict[str, int] = {}
+        for f in flights:
+            counts[f.status] = counts.get(f.status, 0) + 1
+        states = ", ".join(f"{n} {state}" for state, n in counts.items())
+        nonces = f"nonces {flights[0].nonce}-{flights[-1].nonce}"
+        return (
+            f"interrupted after {len(flights)} transactions were signed ({nonces}; {states}); "
+            "waiting stopped, the transactions go on: follow them with `walletim tx history` "
+            "(a rerun of the same batch pays no row twice)"
+        )
+    parts = [f"{f.hash} (nonce {f.nonce}) is {f.where()}" for f in flights]
+    follow = " / ".join(f"`walletim tx status {f.hash}`" for f in flights)
     return (
         f"interrupted after the transaction {sent}: {'; '.join(parts)}; waiting stopped, the "
         f"transaction goes on: follow it with {follow}"
     )
 
 
-__all__ = ["Flight", "FlightLog", "interrupted_text"]
+__all__ = ["LISTED", "Flight", "FlightLog", "interrupted_text"]
