@@ -118,11 +118,17 @@ class Payments:
             if flight is None:
                 raise  # nothing was signed
             raise self._interrupted(account, me, what, flight) from exc
-        message, delivered, row = self._tell(account, me, what, outcome.hash)
-        row = self.ledger.check_payment(row, message[1], message[0], self._own_evidence(outcome))
+        (message, claim), row = self._tell(account, me, what, outcome.hash)
+        try:
+            delivered = self._deliver(account)
+        except KeyboardInterrupt as exc:  # the payment and its claim are stored already
+            [flight] = self.p.own.in_flight()[-1:]
+            raise self._told(flight, message.id, False) from exc
+        message = self.p.chats().message(message.id)
+        row = self.ledger.check_payment(row, claim, message, self._own_evidence(outcome))
         if request is not None:
             request = self.p.repo().request(me, request.request_id, "in", payee)
-        return PayResult(outcome, row, message[0], delivered, request)
+        return PayResult(outcome, row, message, delivered, request)
 
     def _what(self, me: str, peer: str | None, amount_text: str | None, token: str | None,
               note: str, request_id: str | None, uri: str | None,
@@ -168,40 +174,51 @@ class Payments:
                 )
 
     def _tell(
-        self, account: str, me: str, what: _Paying, tx_hash: str, *, deliver: bool = True
-    ) -> tuple[tuple[StoredMessage, PaymentClaim], bool, PaymentRow]:
-        """Sign the claim for ``tx_hash``, post it (stored first; ``deliver``: also try the
-        relay now) and record the payment: ((message, claim), delivered, payment row)."""
-        claim = self._claim(account, me, what, tx_hash)
-        [message], delivered = self.p.chat().post(
-            account, [(what.payee, "payment", claim.to_json(), claim.text)], deliver=deliver
-        )
-        a = what.asset
-        row = self.p.repo().add_payment(
-            account=me, message_id=message.id, direction="out", peer=what.payee,
-            chain_id=self.p.chain_id, tx_hash=tx_hash, asset=a.address, symbol=a.display,
-            decimals=a.decimals, amount=what.amount, payer=me, payee=what.payee,
-            note=what.note, request_id=what.rid,
-        )  # fmt: skip
-        return (message, claim), delivered, row
+        self, account: str, me: str, what: _Paying, tx_hash: str
+    ) -> tuple[tuple[StoredMessage, PaymentClaim], PaymentRow]:
+        """Sign the claim for ``tx_hash``, store it in the outbox and record the payment, all
+        of it or none (a Ctrl-C meanwhile waits for the end): ((message, claim), payment)."""
+        from walletim.app.interrupts import held_interrupts
+
+        with held_interrupts():
+            claim = self._claim(account, me, what, tx_hash)
+            [message], _ = self.p.chat().post(
+                account, [(what.payee, "payment", claim.to_json(), claim.text)], deliver=False
+            )
+            a = what.asset
+            row = self.p.repo().add_payment(
+                account=me, message_id=message.id, direction="out", peer=what.payee,
+                chain_id=self.p.chain_id, tx_hash=tx_hash, asset=a.address, symbol=a.display,
+                decimals=a.decimals, amount=what.amount, payer=me, payee=what.payee,
+                note=what.note, request_id=what.rid,
+            )  # fmt: skip
+        return (message, claim), row
+
+    def _deliver(self, account: str) -> bool:
+        """Send what waits in the outbox (the claim just stored first): whether the relay was
+        reached."""
+        _none, delivered = self.p.chat().post(account, [])
+        return delivered
 
     def _interrupted(self, account: str, me: str, what: _Paying, flight: Flight) -> Interrupted:
         """Ctrl-C after the transfer was signed: the payment and its claim are stored (a
         second Ctrl-C waits for that), then the claim goes to the relay if it can right away
         (else with the next chat command). Returns what to raise: what went out, where it
         stands, how to follow it."""
-        from walletim.app.chain.flights import interrupted_text
-        from walletim.app.interrupts import held_interrupts
-
-        with held_interrupts():
-            self._tell(account, me, what, flight.hash, deliver=False)
+        (message, _claim), _row = self._tell(account, me, what, flight.hash)
         try:
-            _none, delivered = self.p.chat().post(account, [])  # the outbox, the claim first
+            delivered = self._deliver(account)
         except (KeyboardInterrupt, WalletimError):
             delivered = False
+        return self._told(flight, message.id, delivered)
+
+    def _told(self, flight: Flight, message_id: int, delivered: bool) -> Interrupted:
+        from walletim.app.chain.flights import interrupted_text
+
+        sent = delivered and self.p.chats().message(message_id).state == "sent"
         told = (
             "the chat message telling them was sent"
-            if delivered
+            if sent
             else "the chat message telling them waits in your outbox and goes out with your "
             "next chat command (`walletim chat inbox`)"
         )
