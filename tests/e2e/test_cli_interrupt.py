@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -164,3 +165,32 @@ def test_interrupted_pay_with_the_relay_down_queues_the_claim(
     assert bob(*net, "chat", "inbox", "--from", "dev:1").code == 0
     [seen] = json.loads(bob(*net, "--json", "payments", "--from", "dev:1").out)["payments"]
     assert seen["state"] == "verified" and seen["raw"] == str(2 * E18 // 10)
+
+
+def test_an_interrupted_red_packet_still_offers_its_vouchers(
+    world: World, relay: RelayProcess, tmp_path: Any
+) -> None:
+    alice = world.cli()
+    bob = _home(world, relay, tmp_path, "bob")
+    net = ("--rpc-url", world.url, "--relay", relay.url)
+    for who, spec in ((alice, "dev"), (bob, "dev:1")):
+        assert who(*net, "chat", "init", "--from", spec).code == 0
+    rpc = world.anvil.rpc()
+    rpc.call("evm_setAutomine", [False])
+    before = _pending_nonce(world, "dev")
+    proc = _start(alice, *net, "--yes", "redpacket", "create", "--from", "dev", "--total", "0.2",
+                  "--shares", "1", "--to", world.address("dev:1"))  # fmt: skip
+    _until("the escrow", lambda: _pending_nonce(world, "dev") > before)
+    code, _out, err = _interrupt(proc)
+    assert code == 130, err
+    assert "interrupted after the transaction was broadcast" in err and "is pending" in err
+    assert "its offer was sent in the chat" in err, err
+    [packet_id] = re.findall(r"red packet (0x[0-9a-f]{64}): ", err)
+    rpc.call("evm_setAutomine", [True])
+    rpc.call("evm_mine", [])
+    assert bob(*net, "chat", "inbox", "--from", "dev:1").code == 0
+    got = bob(*net, "--json", "--yes", "redpacket", "claim", "--from", "dev:1", packet_id)
+    assert got.code == 0, got.err
+    assert json.loads(got.out)["raw"] == str(2 * E18 // 10)
+    mine = json.loads(alice(*net, "--json", "redpacket", "list", "--from", "dev").out)["packets"]
+    assert [(p["packet_id"], p["direction"]) for p in mine] == [(packet_id, "out")]
