@@ -194,3 +194,13 @@ def test_an_interrupted_red_packet_still_offers_its_vouchers(
     assert json.loads(got.out)["raw"] == str(2 * E18 // 10)
     mine = json.loads(alice(*net, "--json", "redpacket", "list", "--from", "dev").out)["packets"]
     assert [(p["packet_id"], p["direction"]) for p in mine] == [(packet_id, "out")]
+
+
+def test_ctrl_c_at_the_question_in_a_terminal_signs_nothing(world: World) -> None:
+    before = _pending_nonce(world, "dev:1")
+    r = world.cli().pty("--rpc-url", world.url, "send", "--from", "dev:1", "dev:2", "0.1",
+                        answers=("\x03",))  # fmt: skip
+    assert r.code == 130, r.out
+    assert "interrupted at the question: nothing was signed" in r.out
+    assert "no terminal to ask" not in r.out and "Traceback" not in r.out
+    assert _pending_nonce(world, "dev:1") == before

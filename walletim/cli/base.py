@@ -168,6 +168,8 @@ class Ctx:
         try:
             ok = click.confirm(question, default=False, err=True)
         except click.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C at the question
+                raise Interrupted("interrupted at the question: nothing was signed") from exc
             raise Aborted(
                 "not confirmed (no terminal to ask; pass --yes): nothing was changed"
             ) from exc

@@ -272,9 +272,11 @@ def send(
         transfer = s.transfers.prepare(account, to, amount, token, how, force=force)
         until = None if no_wait else Until(confirmations, timeout, progress)
         extra = "\n  ".join([*transfer.warnings, *([transfer.note] if transfer.note else [])])
-        result = s.transfers.send(transfer, confirmer(ctx, "Send", extra or None, s), until)
-    if progress:
-        click.echo("\r\x1b[K", err=True, nl=False)
+        try:
+            result = s.transfers.send(transfer, confirmer(ctx, "Send", extra or None, s), until)
+        finally:
+            if progress:  # the spinner's line goes, whatever comes next (Ctrl-C included)
+                click.echo("\r\x1b[K", err=True, nl=False)
     _render_sent(ctx, transfer, result, amount, token)
 
 
