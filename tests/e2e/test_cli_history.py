@@ -53,7 +53,7 @@ def test_history_is_the_accounts_with_tokens_incoming_names_fees_and_csv(
     assert (out["direction"], out["amount"], out["raw"], out["source"]) == (
         "out", "0.5", str(5 * 10**17), "home"
     )  # fmt: skip
-    assert out["fee"] is not None and int(out["fee_raw"]) > 0 and out["date"].startswith("20")
+    assert out["fee"] is not None and int(out["raw_fee"]) > 0 and out["date"].startswith("20")
     token_hash = token.get("hash") or token["transaction"]["hash"]
     usdc = entries[(token_hash, "USDC")]  # its token amount, not "0 ETH to the token contract"
     assert (usdc["direction"], usdc["amount"], usdc["counterparty"]) == (

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 ZERO = "0x" + "0" * 40
 CSV_FIELDS = (
     "date", "direction", "account", "counterparty", "counterparty_name", "symbol", "amount",
-    "raw", "token", "fee_eth", "fee_raw", "status", "block_number", "nonce", "hash",
+    "raw", "token", "fee_eth", "raw_fee", "status", "block_number", "nonce", "hash",
     "replaced_by", "source", "note",
 )  # fmt: skip
 
@@ -46,6 +46,7 @@ def entry_json(e: Entry) -> dict[str, object]:
         "hash": e.hash,
         "direction": e.direction,
         "account": e.account,
+        "address": e.counterparty,  # as in payments: the other party
         "counterparty": e.counterparty,
         "counterparty_name": e.name,
         "token": e.asset,
@@ -53,7 +54,7 @@ def entry_json(e: Entry) -> dict[str, object]:
         "decimals": e.decimals,
         "raw": str(e.amount),
         "amount": _amount(e),
-        "fee_raw": None if e.fee is None else str(e.fee),
+        "raw_fee": None if e.fee is None else str(e.fee),
         "fee": _fee(e),
         "state": e.status,
         "block_number": e.block,

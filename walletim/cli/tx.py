@@ -26,7 +26,8 @@ PUBLIC_ETH_BLOCKS = 100
 
 @click.group()
 def tx() -> None:
-    """Transactions this home signed: status, receipts, history, speed-up, cancel."""
+    """The accounts' transactions: status and receipt of any hash, history (sent and
+    received), speed-up and cancel of those this home signed."""
 
 
 def _about_one(f: Callable[[Ctx, str], None]) -> click.Command:
