@@ -113,7 +113,7 @@ class AccountHistory:
         mine = {a.lower() for a in ([only] if only else accounts)}
         result = HistoryResult([], checked=False)
         scan = _Scan()
-        if refresh:
+        if refresh and mine:
             try:
                 self.chain.reconcile(only)
                 eth = blocks if eth_blocks is None else min(blocks, eth_blocks)

@@ -125,7 +125,7 @@ def render_human(result: HistoryResult, stored_only: bool) -> None:
             f"{last}; --blocks / --eth-blocks N for more; ETH sent by contracts is not seen)",
             err=True,
         )
-    if not result.checked and not stored_only:
+    if not result.checked and not stored_only and result.why:
         click.echo(
             f"warning: could not re-check with the node ({result.why}): shown as stored; "
             "transfers this home did not sign are not shown",
