@@ -204,3 +204,11 @@ def test_ctrl_c_at_the_question_in_a_terminal_signs_nothing(world: World) -> Non
     assert "interrupted at the question: nothing was signed" in r.out
     assert "no terminal to ask" not in r.out and "Traceback" not in r.out
     assert _pending_nonce(world, "dev:1") == before
+
+
+def test_ctrl_c_at_the_password_prompt_is_an_interruption(world: World) -> None:
+    r = world.cli().pty("--rpc-url", world.url, "send", "--from", "dev:1", "dev:2", "0.1",
+                        env={"WALLETIM_PASSWORD": None}, answers=("\x03",))  # fmt: skip
+    assert r.code == 130, r.out
+    assert "interrupted at the home password prompt" in r.out
+    assert "no terminal to prompt" not in r.out and "Traceback" not in r.out

@@ -72,6 +72,8 @@ def prompt_secret(label: str, *, confirm: bool = False) -> str:
     try:
         value = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
     except click.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C at the prompt
+            raise Interrupted(f"interrupted at the {label.lower()} prompt") from exc
         raise PasswordRequired(
             f"{label.lower()} needed and none given (no terminal to prompt: use "
             f"--password-file or {PASSWORD_ENV})"
