@@ -60,13 +60,20 @@ class Cli:
         input: str | None = None,
         env: dict[str, str | None] | None = None,
         reveals: bool = False,
+        tty: bool = False,
     ) -> Result:
+        """``tty``: as if a person typed ``input`` at a terminal (commands that ask only a
+        person, such as ``wallet reveal``, then prompt; tests/e2e/test_cli_secrets.py runs
+        them in a real pseudo-terminal)."""
+        from unittest import mock
+
         from walletim.cli import cli
         from walletim.cli.base import run
 
         merged: dict[str, str | None] = {**self.env, **(env or {})}
         runner = CliRunner()
-        with runner.isolation(input=input or "", env=merged) as (out, err, _):
+        terminal = mock.patch("walletim.cli.base.at_terminal", lambda: tty)
+        with runner.isolation(input=input or "", env=merged) as (out, err, _), terminal:
             try:
                 run(cli, list(args))
                 code = 0
@@ -84,7 +91,8 @@ class Cli:
         timeout: float = 60,
         reveals: bool = False,
     ) -> Result:
-        full_env = {**os.environ, **self.env, **(env or {})}
+        merged = {**os.environ, **self.env, **(env or {})}
+        full_env = {k: v for k, v in merged.items() if v is not None}  # None: unset
         proc = subprocess.run(
             [str(ROOT / ".venv/bin/walletim"), *args],
             input=input or "",
@@ -94,6 +102,71 @@ class Cli:
             timeout=timeout,
         )
         return no_secrets(args, Result(proc.returncode, proc.stdout, proc.stderr), reveals)
+
+    def pty(
+        self,
+        *args: str,
+        answers: tuple[str, ...] = (),
+        env: dict[str, str | None] | None = None,
+        timeout: float = 60,
+        reveals: bool = False,
+    ) -> Result:
+        """``walletim`` as a subprocess whose terminal is a real pseudo-terminal (its stdin,
+        stdout, stderr and controlling terminal), as when a person runs it: each prompt
+        (output ending in ``:``) is answered with the next of ``answers``, typed. stdout and
+        stderr come back together in ``out``."""
+        import pty
+        import select
+        import signal
+        import time
+
+        merged = {**os.environ, **self.env, **(env or {})}
+        full_env = {k: v for k, v in merged.items() if v is not None}
+        argv = [str(ROOT / ".venv/bin/walletim"), *args]
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: its controlling terminal is the pty
+            try:
+                os.execve(argv[0], argv, full_env)  # noqa: S606 - walletim itself
+            finally:
+                os._exit(127)
+        out, pending = b"", list(answers)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if not ready:
+                    continue
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    chunk = b""
+                if not chunk:
+                    break
+                out += chunk
+                if pending and out.rstrip().endswith(b":"):
+                    _wait_for_hidden_input(fd)
+                    os.write(fd, (pending.pop(0) + "\n").encode())
+            else:
+                os.kill(pid, signal.SIGKILL)
+                raise AssertionError(f"walletim {args} did not finish: {out[-400:]!r}")
+        finally:
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        text = out.decode("utf-8", "replace").replace("\r\n", "\n")
+        return no_secrets(args, Result(os.waitstatus_to_exitcode(status), text, ""), reveals)
+
+
+def _wait_for_hidden_input(fd: int, limit: float = 2.0) -> None:
+    """Until the terminal stops echoing (a hidden prompt turns echo off, and flushes what
+    was typed before, only after it printed its text): typing earlier would be echoed or
+    lost. A prompt that never hides (y/n) is answered after ``limit`` seconds."""
+    import termios
+    import time
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and termios.tcgetattr(fd)[3] & termios.ECHO:
+        time.sleep(0.01)
+    time.sleep(0.02)
 
 
 @pytest.fixture

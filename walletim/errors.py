@@ -5,7 +5,13 @@
     WalletimError                      base; carries ``message`` and ``exit_code``
     ├── UsageError                     a command was called wrongly (exit 2)
     ├── InputError                     bad user input: an amount, an address, a file (exit 1)
-    │   └── Aborted                    the user said no at a confirmation prompt
+    │   ├── Aborted                    the user said no at a confirmation prompt
+    │   ├── InsufficientFunds          not enough ETH or tokens for what was asked (also a
+    │   │                              ChainError for callers that catch that); exit 1 for
+    │   │                              both, like any other input that cannot be done
+    │   └── RiskRefused                a risky send (to the zero address, ETH to a token
+    │                                  contract, a swap with a very high price impact)
+    │                                  refused unless --force (``--yes`` is not enough)
     ├── ConfigError                    the home or its settings are unusable (exit 1)
     ├── KeysError                      keys, vault, keystores, signing (exit 1)
     │   ├── InvalidMnemonic            ``reason`` says which check failed; ``position`` (1-based)
@@ -68,6 +74,7 @@ __all__ = [
     "ContractReverted",
     "InconsistentAnswer",
     "InputError",
+    "InsufficientFunds",
     "InvalidDerivationPath",
     "InvalidMnemonic",
     "InvalidPrivateKey",
@@ -82,6 +89,7 @@ __all__ = [
     "RelayKeyChanged",
     "RelayRefused",
     "RelayUnavailable",
+    "RiskRefused",
     "RpcError",
     "SigningError",
     "StoreError",
@@ -143,8 +151,28 @@ class Aborted(InputError):
         super().__init__(message)
 
 
+class Interrupted(WalletimError):
+    """The user pressed Ctrl-C (SIGINT). ``message`` says what was already done, e.g. which
+    transactions were broadcast and where they stand; ``details`` is that, for --json."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, details: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
+
+
 class ConfigError(WalletimError):
     exit_code = 1
+
+
+class RiskRefused(InputError):
+    """A send the risk policy (walletim.app.risk) refuses unless forced: ``code`` names the
+    risk (``zero-address``, ``eth-to-token``, ``token-to-itself``, ``price-impact``)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class KeysError(WalletimError):
@@ -271,6 +299,14 @@ class TypedDataAnyChainRefused(SigningError):
 
 class ChainError(WalletimError):
     exit_code = 3
+
+
+class InsufficientFunds(InputError, ChainError):
+    """Not enough ETH (value plus the most the fees can cost) or not enough of a token for
+    what was asked; nothing was signed. Exit 1, for ETH and tokens alike (an input that
+    cannot be done), and a ChainError too, for scripts that catch that."""
+
+    exit_code = 1
 
 
 class RpcError(ChainError):

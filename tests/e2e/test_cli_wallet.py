@@ -64,7 +64,7 @@ def test_create_shows_mnemonic_once_and_list_shows_addresses_only_when_checked(
     for path in home.rglob("*"):
         if path.is_file():
             assert doc["mnemonic"].encode() not in path.read_bytes()
-    revealed = cli("--json", "wallet", "reveal", "alice", input=f"{HOME_PASSWORD}\n")
+    revealed = cli("--json", "wallet", "reveal", "alice", input=f"{HOME_PASSWORD}\n", tty=True)
     assert revealed.code == 0 and revealed.json()["mnemonic"] == doc["mnemonic"]
 
 
@@ -81,7 +81,8 @@ def test_create_24_words_with_passphrase(scripted: Cli, tmp_path: Path) -> None:
     assert (
         doc["address"] == Account.from_mnemonic(doc["mnemonic"], passphrase="my 25th word").address
     )
-    assert scripted("--json", "wallet", "reveal", "bob").json()["has_passphrase"] is True
+    revealed = scripted("--json", "wallet", "reveal", "bob", input=f"{HOME_PASSWORD}\n", tty=True)
+    assert revealed.json()["has_passphrase"] is True
 
 
 def test_new_home_password_too_short(cli: Cli, home: Path) -> None:
@@ -232,14 +233,40 @@ def test_export_import_keystore_round_trip(scripted: Cli, tmp_path: Path) -> Non
     assert "wrong password" in bad.err
 
 
-def test_keystore_without_password_file_uses_home_password(scripted: Cli, tmp_path: Path) -> None:
+def test_a_keystore_password_is_never_the_home_password(scripted: Cli, tmp_path: Path) -> None:
+    """Without --keystore-password-file the keystore's own password is typed at a terminal;
+    a script's home password is never taken for it (issue 15)."""
     scripted("wallet", "import", "k", "--private-key-stdin", input=KEY)
     out_file = tmp_path / "k.json"
-    assert scripted("wallet", "export", "k", "--out", str(out_file)).code == 0
+    refused = scripted("wallet", "export", "k", "--out", str(out_file))
+    _one_clean_line(refused, 1)
+    assert "--keystore-password-file" in refused.err and not out_file.exists()
+    typed = "keystore only\nkeystore only\n"
     assert (
-        Account.from_key(Account.decrypt(json.loads(out_file.read_text()), HOME_PASSWORD)).address
-        == KEY_ADDRESS
+        scripted("wallet", "export", "k", "--out", str(out_file), input=typed, tty=True).code == 0
     )
+    doc = json.loads(out_file.read_text())
+    assert Account.from_key(Account.decrypt(doc, "keystore only")).address == KEY_ADDRESS
+    with pytest.raises(ValueError):
+        Account.decrypt(doc, HOME_PASSWORD)
+    no_file = scripted("wallet", "import", "back", "--keystore", str(out_file))
+    _one_clean_line(no_file, 1)
+    assert "--keystore-password-file" in no_file.err
+    home_pw = scripted(
+        "wallet",
+        "import",
+        "back",
+        "--keystore",
+        str(out_file),
+        input=f"{HOME_PASSWORD}\n",
+        tty=True,
+    )
+    assert home_pw.code == 1 and "wrong password" in home_pw.err
+    back = scripted(
+        "--json", "wallet", "import", "back", "--keystore", str(out_file), input="keystore only\n",
+        tty=True,
+    )  # fmt: skip
+    assert back.code == 0 and back.json()["address"] == KEY_ADDRESS
 
 
 def test_bad_keystores(scripted: Cli, tmp_path: Path, home: Path) -> None:
@@ -292,13 +319,15 @@ def test_wrong_password_changes_nothing(scripted: Cli, home: Path) -> None:
     scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC)
     before = {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
     for args in (
-        ["wallet", "reveal", "dev"],
         ["sign", "message", "--from", "dev", "x"],
         ["wallet", "import", "k", "--private-key-stdin"],
     ):
         out = scripted(*args, input=KEY + "\n", env={"WALLETIM_PASSWORD": "not the password"})
         _one_clean_line(out, 1, "not the password", ANVIL_MNEMONIC)
         assert "wrong password" in out.err
+    typed = scripted("wallet", "reveal", "dev", input="not the password\n", tty=True)
+    _one_clean_line(typed, 1, "not the password", ANVIL_MNEMONIC)
+    assert "wrong password" in typed.err
     assert {p: p.read_bytes() for p in home.rglob("*") if p.is_file()} == before
 
 
@@ -321,15 +350,17 @@ def test_change_password(cli: Cli, scripted: Cli, tmp_path: Path) -> None:
     short.write_text("x\n")
     _one_clean_line(scripted("wallet", "change-password", "--new-password-file", str(short)))
     assert scripted("wallet", "change-password", "dev", "--new-password-file", str(new)).code == 0
-    _one_clean_line(scripted("wallet", "reveal", "dev"))  # old password no longer works
+    old = cli("wallet", "reveal", "dev", input=f"{HOME_PASSWORD}\n", tty=True)
+    _one_clean_line(old)  # the old password no longer works
+    assert "wrong password" in old.err
     for name in ("dev", "k"):
-        assert cli("wallet", "reveal", name, input="brand new password\n").code == 0
+        assert cli("wallet", "reveal", name, input="brand new password\n", tty=True).code == 0
     # interactive: current, then new twice
     again = cli(
         "wallet", "change-password", input="brand new password\nthird password!\nthird password!\n"
     )
     assert again.code == 0, again.err
-    assert cli("wallet", "reveal", "k", input="third password!\n").out.strip() == KEY
+    assert cli("wallet", "reveal", "k", input="third password!\n", tty=True).out.strip() == KEY
 
 
 def test_failed_password_change_keeps_old(
@@ -346,7 +377,7 @@ def test_failed_password_change_keeps_old(
     monkeypatch.setattr(os, "replace", no_rename)
     _one_clean_line(scripted("wallet", "change-password", "--new-password-file", str(new)))
     monkeypatch.undo()
-    assert scripted("wallet", "reveal", "dev").code == 0
+    assert scripted("wallet", "reveal", "dev", input=f"{HOME_PASSWORD}\n", tty=True).code == 0
     _no_temp_files(home)
 
 

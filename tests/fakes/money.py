@@ -104,6 +104,9 @@ class FakeOwn:
     def rebroadcast(self, tx_hash: str) -> None:
         self.rebroadcasts.append(tx_hash)
 
+    def in_flight(self) -> list[Any]:
+        return []
+
 
 @dataclass
 class _Sent:
@@ -125,7 +128,7 @@ class FakeChat:
         raise AssertionError("no groups in these tests")
 
     def post(
-        self, account: str, items: Sequence[tuple[str, str, Any, str]]
+        self, account: str, items: Sequence[tuple[str, str, Any, str]], *, deliver: bool = True
     ) -> tuple[list[StoredMessage], bool]:
         out = [store_message(self._repo(), self.me, peer, "out", kind, body, text)
                for peer, kind, body, text in items]  # fmt: skip

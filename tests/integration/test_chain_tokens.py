@@ -61,6 +61,7 @@ def test_token_balance_send_and_batch(tmp_path: Path, anvil: Anvil) -> None:
     after = cli(*base, "balance", "dev:1", "--token", weth).json()["balances"]
     assert after[1]["raw"] == str(175 * 10**16)
     too_much = cli(*base, "--yes", "send", "--from", "dev", "dev:1", "100", "--token", weth)
-    assert too_much.code == 3 and json.loads(too_much.err)["error"]["type"] == "ContractReverted"
+    # Not enough tokens: the same exit code and error type as not enough ETH (issue 15).
+    assert too_much.code == 1 and json.loads(too_much.err)["error"]["type"] == "InsufficientFunds"
     not_token = cli(*base, "balance", "dev", "--token", ANVIL1)
     assert not_token.code == 1

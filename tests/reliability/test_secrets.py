@@ -278,8 +278,18 @@ def test_a_whole_cli_session_leaks_no_canary(
     a_pw, b_pw = ("--password-file", str(pw_file)), ("--password-file", str(bob_pw))
     runs: list[tuple[tuple[str, ...], Result, bool]] = []
 
-    def run(cli: Cli, *args: str, ok: bool = True, reveals: bool = False, **kw: Any) -> Result:
-        result = cli.subprocess(*args, reveals=reveals, **kw)
+    def run(
+        cli: Cli,
+        *args: str,
+        ok: bool = True,
+        reveals: bool = False,
+        typed: tuple[str, ...] | None = None,
+        **kw: Any,
+    ) -> Result:
+        if typed is not None:  # as a person types at a terminal
+            result = cli.pty(*args, answers=typed, reveals=reveals, **kw)
+        else:
+            result = cli.subprocess(*args, reveals=reveals, **kw)
         assert (result.code == 0) == ok, (args, result.code, result.err[-800:])
         runs.append((args, result, reveals))
         return result
@@ -319,9 +329,11 @@ def test_a_whole_cli_session_leaks_no_canary(
         bad_key = c.keys[1].hex() + "zz\n"
         run(alice, *a_pw, "wallet", "import", "k", "--private-key-stdin", input=bad_key, ok=False)
         run(alice, *net, *a_pw, "--yes", "send", "--from", "alice", PAYEE, "1.2.3", ok=False)
-        run(alice, "--password-file", str(ks_file), "wallet", "reveal", "alice", ok=False)
-        revealed = run(alice, *a_pw, "wallet", "reveal", "alice", reveals=True)
-        assert revealed.out.strip() == c.mnemonic
+        run(alice, *a_pw, "wallet", "reveal", "alice", ok=False)  # no terminal: nothing shown
+        typed = (c.password,)
+        run(alice, *a_pw, "wallet", "reveal", "alice", ok=False, typed=(c.wrong_password,))
+        revealed = run(alice, *a_pw, "wallet", "reveal", "alice", reveals=True, typed=typed)
+        assert revealed.out.strip().splitlines()[-1] == c.mnemonic
     finally:
         watch.stop_event.set()
         watch.join(10)

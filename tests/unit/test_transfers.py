@@ -12,6 +12,7 @@ from tests.fakes.chain import BOB, ETH, ME, NETWORK, SIGNER, FakeChain
 from walletim.app.chain import ChainService, SendRequest, Until, token_transfer_data
 from walletim.app.contracts import Plan, Step
 from walletim.app.defi import Asset
+from walletim.app.risk import RiskPolicy
 from walletim.app.transfers import Transfers
 from walletim.errors import ContractReverted, InputError
 from walletim.store.db import Store
@@ -39,6 +40,12 @@ class FakeSteps:
 
 
 class FakeAssets:
+    def __init__(self) -> None:
+        self.balances: dict[str, int] = {}
+
+    def balance(self, asset: Asset, holder: str) -> int:
+        return self.balances.get(holder, 10**30)
+
     def token(self, text: str) -> Asset:
         if text.upper() not in ("USDC", TOKEN):
             raise InputError(f"unknown token {text}")
@@ -64,6 +71,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[FakeChain, FakeSteps, Transfers]]:
         FakeAssets(),
         resolve=lambda t: names.get(t, t),
         address_of=names.__getitem__,
+        risks=RiskPolicy(lambda a: a == TOKEN, lambda a: None),
     )
     yield chain, steps, transfers
     store.close()

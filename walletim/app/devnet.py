@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from walletim import fsio
+from walletim.app.networks import DEVNET_RECORD
 from walletim.chain.rpc import Q, RpcClient
 from walletim.config import DEFAULT_CHAIN_ID
 from walletim.errors import ConfigError, RpcError
@@ -264,12 +265,42 @@ class DevnetRecord:
         return self.pid is not None and _proc_start_time(self.pid) == self.start_time
 
 
+def fund(rpc: RpcClient, address: str, wei: int) -> tuple[int, int]:
+    """Add ``wei`` of test ETH to ``address`` on an Anvil devnet (its ``anvil_setBalance``):
+    (balance before, balance after), in wei. Nothing is signed and no account pays.
+
+    Raises:
+        InputError: zero, or a balance past uint256. ConfigError: the node is not an Anvil
+            (a real network's node has no such method). RpcError.
+    """
+    from walletim.chain.anvil import Dev
+    from walletim.chain.units import MAX_UINT256
+    from walletim.errors import InputError
+
+    if wei <= 0:
+        raise InputError("the amount to fund is zero")
+    before = rpc.get(Q.balance(address))
+    if before + wei > MAX_UINT256:
+        raise InputError("that would take the balance past the largest uint256")
+    try:
+        rpc.get(Dev.set_balance(address, before + wei))
+    except RpcError as exc:
+        if exc.response is None:
+            raise
+        raise ConfigError(
+            f"the node at {rpc.shown_url} is not an Anvil devnet (it refuses anvil_setBalance): "
+            "`devnet fund` only adds test ETH on a devnet; nothing was changed"
+        ) from exc
+    return before, rpc.get(Q.balance(address))
+
+
 class Devnet:
-    """The home's devnet record (``HOME/devnet.json``) and the process it names."""
+    """The home's devnet record (``HOME/devnet.json``) and the process it names; the
+    built-in ``anvil`` network of the home follows it (walletim.app.networks)."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.record_path = home / "devnet.json"
+        self.record_path = home / DEVNET_RECORD
         self.log_path = home / "devnet.log"
 
     def _read(self) -> DevnetRecord | None:

@@ -3,6 +3,10 @@
 A profile pins its chain id: before anything is signed the node is asked ``eth_chainId``
 and a node reporting another chain gets nothing signed. ``--rpc-url`` overrides the URL of
 the chosen profile, never its chain id.
+
+The built-in ``anvil`` profile is this home's devnet: once ``walletim devnet up`` records one
+(``HOME/devnet.json``, on whatever port it got, ``--port 0`` included) the profile points at
+it, with its chain id; without one it is 127.0.0.1:8545, chain 31337.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class Network:
     #: follow the node's ``finalized`` block (a depth of 64 where the node has no such tag),
     #: or a depth in blocks, ``confirmations`` .. 64.
     finality: int = FINALIZED_TAG
+    #: What to do when no node answers at ``rpc_url`` (said with the error); not saved.
+    hint: str = ""
 
     def finality_text(self) -> str:
         if self.finality == FINALIZED_TAG:
@@ -52,7 +58,7 @@ class Network:
     def with_url(self, url: str | None) -> Network:
         if not url:
             return self
-        return replace(self, rpc_url=url)
+        return replace(self, rpc_url=url, hint="")
 
 
 BUILTIN = {
@@ -60,6 +66,45 @@ BUILTIN = {
         DEFAULT_NETWORK, DEFAULT_RPC_URL, DEFAULT_CHAIN_ID, "ETH", finality=DEVNET_FINALITY
     )
 }
+#: Where ``walletim devnet up`` records the devnet it started (walletim.app.devnet).
+DEVNET_RECORD = "devnet.json"
+NO_DEVNET_HINT = (
+    "no devnet runs for this home: start one with `walletim devnet up`, or point at a node "
+    "with --rpc-url URL"
+)
+
+
+def recorded_devnet(home: Path) -> tuple[str, int] | None:
+    """(url, chain id) of the devnet this home started (``HOME/devnet.json``), or None."""
+    try:
+        doc = json.loads((home / DEVNET_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    url, chain_id = doc.get("url"), doc.get("chain_id")
+    if not isinstance(url, str) or not url.startswith("http://127.0.0.1:"):
+        return None
+    if not isinstance(chain_id, int) or isinstance(chain_id, bool) or chain_id <= 0:
+        return None
+    return url, chain_id
+
+
+def devnet_profile(home: Path) -> Network:
+    """The built-in ``anvil`` profile for ``home``: its recorded devnet's URL and chain id,
+    else 127.0.0.1:8545; with what to do when nothing answers there."""
+    base = BUILTIN[DEFAULT_NETWORK]
+    found = recorded_devnet(home)
+    if found is None:
+        return replace(base, hint=NO_DEVNET_HINT)
+    url, chain_id = found
+    return replace(
+        base,
+        rpc_url=url,
+        chain_id=chain_id,
+        hint=f"this home's devnet at {url} does not answer: see `walletim devnet status`, "
+        "or start it again with `walletim devnet down` and `walletim devnet up`",
+    )
 
 
 class Networks:
@@ -88,7 +133,7 @@ class Networks:
             raise ConfigError(f"{self.path} is malformed") from exc
 
     def all(self) -> dict[str, Network]:
-        return {**BUILTIN, **self._load()}
+        return {DEFAULT_NETWORK: devnet_profile(self.home), **self._load()}
 
     def get(self, name: str) -> Network:
         """Raises ConfigError for an unknown profile."""
@@ -136,7 +181,8 @@ class Networks:
     def _write(self, networks: dict[str, Network]) -> None:
         doc = {
             "networks": {
-                n: {k: v for k, v in asdict(p).items() if k != "name"} for n, p in networks.items()
+                n: {k: v for k, v in asdict(p).items() if k not in ("name", "hint")}
+                for n, p in networks.items()
             }
         }
         fsio.write_private(self.path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from walletim.app.contracts import ContractService
     from walletim.app.contracts.plans import Plan
     from walletim.app.defi import DefiService
+    from walletim.app.history import AccountHistory
     from walletim.app.lending.service import LendingService
     from walletim.app.redpacket import RedPackets
     from walletim.app.tokens import TokenBook
@@ -89,7 +90,7 @@ class Session:
     @property
     def rpc(self) -> RpcClient:
         if self._rpc is None:
-            self._rpc = RpcClient(self.network.rpc_url)
+            self._rpc = RpcClient(self.network.rpc_url, hint=self.network.hint)
         return self._rpc
 
     def open_store(self) -> Store:
@@ -114,6 +115,14 @@ class Session:
                 notify=self._notify,
             )
         return self._chain
+
+    @property
+    def history(self) -> AccountHistory:
+        """The accounts' history: what this home signed, and what the chain shows of them
+        (walletim.app.history)."""
+        from walletim.app.history import AccountHistory
+
+        return AccountHistory(self.chain, self.rpc, self.contracts.token_meta, self.name_of)
 
     @property
     def contracts(self) -> ContractService:
@@ -150,6 +159,7 @@ class Session:
     def transfers(self) -> Transfers:
         """``send`` and ``send --batch``: ether, or a token through the decoded, simulated
         plan the DeFi layer uses (walletim.app.transfers)."""
+        from walletim.app.risk import RiskPolicy
         from walletim.app.transfers import Transfers
 
         return Transfers(
@@ -158,6 +168,7 @@ class Session:
             self.defi,
             resolve=self.resolve_address,
             address_of=lambda spec: self.wallets.account(spec).address,
+            risks=RiskPolicy(self.contracts.has_code, self.contracts.token_label),
         )
 
     @property
@@ -338,8 +349,15 @@ class Session:
     def __enter__(self) -> Session:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.close()
+        if isinstance(exc, KeyboardInterrupt) and self._chain is not None:
+            # Ctrl-C: say what this command signed and broadcast, and where each stands.
+            from walletim.app.chain.flights import interrupted_text
+            from walletim.errors import Interrupted
+
+            flights = self._chain.in_flight()
+            raise Interrupted(interrupted_text(flights), [f.json() for f in flights]) from exc
 
     # -- names -> addresses --------------------------------------------------------------
 

@@ -26,8 +26,9 @@ from walletim.app.chain import (
 from walletim.app.chain.tracking import Until
 from walletim.app.contracts import Plan, Step
 from walletim.app.defi import ETH, Asset
+from walletim.app.risk import Risk, RiskPolicy, enforce
 from walletim.chain.units import parse_amount
-from walletim.errors import InputError
+from walletim.errors import InputError, InsufficientFunds, RiskRefused
 
 #: A send with every choice left to the node's suggestions and the network profile.
 DEFAULTS = SendRequest(None)
@@ -39,6 +40,7 @@ class Assets(Protocol):
 
     def token(self, text: str) -> Asset: ...
     def decimals_note(self, asset: Asset, amount: int) -> str: ...
+    def balance(self, asset: Asset, holder: str) -> int: ...
 
 
 class Steps(Protocol):
@@ -59,6 +61,12 @@ class Transfer:
     value: int  # wei, or the token's base units
     request: SendRequest
     note: str | None = None  # a token's amount in base units and where its decimals come from
+    #: What the risk policy (walletim.app.risk) says of it: shown in the plan before signing.
+    risks: tuple[Risk, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(r.line for r in self.risks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,8 @@ class PreparedBatch:
     rows: tuple[BatchRow, ...]
     eth_total: int  # wei over the ether rows
     token_notes: tuple[str, ...]  # per token: the total in base units and its decimals
+    warnings: tuple[str, ...] = ()  # the risk policy's warnings, per line of the file
+    units: tuple[tuple[str, str, int], ...] = ()  # per token: (address, symbol, decimals)
 
 
 class Transfers:
@@ -84,14 +94,17 @@ class Transfers:
         *,
         resolve: Callable[[str], str],
         address_of: Callable[[str], str],
+        risks: RiskPolicy,
     ) -> None:
         """``resolve(text)``: an address, account or contact as a checksummed address;
-        ``address_of(account)``: the address of a wallet account (NAME[:INDEX])."""
+        ``address_of(account)``: the address of a wallet account (NAME[:INDEX]); ``risks``
+        the one policy for risky sends."""
         self.chain = chain
         self._steps = steps
         self._assets = assets
         self._resolve = resolve
         self._address_of = address_of
+        self._risks = risks
 
     def prepare(
         self,
@@ -100,20 +113,27 @@ class Transfers:
         amount: str,
         token: str | None = None,
         how: SendRequest = DEFAULTS,
+        *,
+        force: bool = False,
     ) -> Transfer:
         """Resolve, scale and (for a token) plan and simulate a transfer; nothing is signed.
         ``how`` carries the nonce, gas and fee choices (its recipient and amount are ignored).
+        The risk policy warns (``Transfer.risks``) or refuses unless ``force``.
 
         Raises:
-            InputError (an amount, a name, a token), ChainIdMismatch, ContractReverted (the
-            token transfer would fail), ChainError, RpcError.
+            InputError (an amount, a name, a token), RiskRefused, InsufficientFunds (a
+            token: ETH is checked with the fees when planned), ChainIdMismatch,
+            ContractReverted (the token transfer would fail), ChainError, RpcError.
         """
         sender = self._address_of(account)
         recipient = self._resolve(to)
         if token is None:
             value = parse_amount(amount)
+            self.chain.check_chain()
+            risks = self._risks.transfer(sender, recipient, value, None)
+            enforce(risks, force)
             request = replace(how, to=recipient, value=value, data=b"")
-            return Transfer(account, sender, recipient, ETH, value, request)
+            return Transfer(account, sender, recipient, ETH, value, request, risks=tuple(risks))
         self.chain.check_chain()
         asset = self._assets.token(token)
         if asset.address is None:
@@ -121,6 +141,14 @@ class Transfers:
         # Decimals pinned by a token list where one lists the token, else the token's own
         # answer through the node: the note says which, and the base units to be signed.
         value = parse_amount(amount, decimals=asset.decimals)
+        risks = self._risks.transfer(sender, recipient, value, asset.address, asset.display)
+        enforce(risks, force)
+        have = self._assets.balance(asset, sender)
+        if have < value:
+            raise InsufficientFunds(
+                f"insufficient {asset.display}: {account} has {asset.fmt(have)}, this needs "
+                f"{asset.fmt(value)}; nothing was signed"
+            )
         from walletim.app.chain import token_transfer_data
 
         data = token_transfer_data(recipient, value)
@@ -129,7 +157,7 @@ class Transfers:
         plan = Plan(f"transfer {asset.fmt(value)}", account, sender, (step,))
         self._steps.check(plan)  # simulated: a transfer that would revert is never signed
         note = self._assets.decimals_note(asset, value)
-        return Transfer(account, sender, recipient, asset, value, step.request, note)
+        return Transfer(account, sender, recipient, asset, value, step.request, note, tuple(risks))
 
     def send(
         self, transfer: Transfer, confirm: Callable[[TxPlan], None], until: Until | None
@@ -148,9 +176,12 @@ class Transfers:
             progress=wait.progress,
         )
 
-    def prepare_batch(self, account: str, content: bytes, source: str) -> PreparedBatch:
+    def prepare_batch(
+        self, account: str, content: bytes, source: str, *, force: bool = False
+    ) -> PreparedBatch:
         """The rows of a ``to,amount[,token]`` CSV file (``content``, from ``source``), each
-        amount scaled by its token's decimals. Raises InputError (naming the line)."""
+        amount scaled by its token's decimals, checked by the risk policy (refusals pass only
+        with ``force``). Raises InputError, RiskRefused (naming the line)."""
         try:
             text = content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -170,6 +201,7 @@ class Transfers:
         rows = tuple(
             r if r.token is None else replace(r, token=assets[r.token].address) for r in parsed
         )
+        warnings = self._batch_risks(sender, rows, force)
         notes = []
         for asset in {a.address: a for a in assets.values()}.values():
             units = sum(r.value for r in rows if r.token == asset.address)
@@ -181,7 +213,31 @@ class Transfers:
             rows,
             sum(r.value for r in rows if r.token is None),
             tuple(notes),
+            warnings,
+            tuple((a.address, a.symbol, a.decimals) for a in assets.values() if a.address),
         )
+
+    def _batch_risks(self, sender: str, rows: tuple[BatchRow, ...], force: bool) -> tuple[str, ...]:
+        """The risk policy on each row without asking the node per row: the zero address,
+        yourself, zero, and a token contract among the tokens the batch sends (refused
+        unless ``force``). Raises RiskRefused naming the line."""
+        tokens = {r.token.lower() for r in rows if r.token is not None}
+        lines: list[str] = []
+        for r in rows:
+            risks = RiskPolicy.plain(sender, r.to, r.value, "tokens" if r.token else "ETH")
+            if r.to.lower() in tokens:
+                risks.append(
+                    Risk(
+                        "token-to-token",
+                        f"{r.to} is a token contract this batch sends: what is sent to it is lost",
+                        refused=True,
+                    )
+                )
+            try:
+                lines += [f"line {r.row}: {line}" for line in enforce(risks, force)]
+            except RiskRefused as exc:
+                raise RiskRefused(f"batch line {r.row}: {exc}", code=exc.code) from exc
+        return tuple(lines)
 
     def send_batch(self, batch: PreparedBatch, *, wait: bool = True) -> list[BatchResult]:
         """Sign and pipeline the rows; each paid once per batch id (see

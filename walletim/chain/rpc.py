@@ -58,8 +58,14 @@ class RpcClient:
     """A JSON-RPC client for one node URL (http or https). Not thread-safe."""
 
     def __init__(
-        self, url: str, *, timeout: float = DEFAULT_TIMEOUT, transport: Transport | None = None
+        self,
+        url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: Transport | None = None,
+        hint: str = "",
     ) -> None:
+        """``hint``: what to do when nothing answers at ``url`` (said with that error)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError("unsupported RPC URL: use http://HOST[:PORT] or https://...")
@@ -76,6 +82,7 @@ class RpcClient:
         self._conn: http.client.HTTPConnection | None = None
         self._ids = itertools.count(1)
         self._transport = transport
+        self._hint = f"; {hint}" if hint else ""
         self.calls = 0  # requests sent (round trips), for tests and benchmarks
 
     def __repr__(self) -> str:
@@ -152,8 +159,9 @@ class RpcClient:
             self.close()
             why = getattr(exc, "strerror", None) or type(exc).__name__
             state = "while waiting for an answer" if sent else "cannot reach the node"
+            hint = "" if sent else self._hint
             raise RpcError(
-                f"{self.shown_url}: {state} ({why}) calling {method}", method=method
+                f"{self.shown_url}: {state} ({why}) calling {method}{hint}", method=method
             ) from exc
 
     def _checked(self, status: int, payload: bytes, method: str) -> Any:

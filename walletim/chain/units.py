@@ -30,12 +30,14 @@ def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = No
     """
     m = _AMOUNT.match(text) if len(text) <= MAX_AMOUNT_TEXT else None
     if not m:
+        if len(text) <= MAX_AMOUNT_TEXT and _AMOUNT.match(text.strip().removeprefix("-")):
+            raise InputError(f"an amount cannot be negative: {shown(text.strip())}")
         raise InputError(f"not an amount: {shown(text)} (e.g. 1.5, 1.5eth, 20gwei)")
     number, unit = m.group(1).replace("_", ""), (m.group(2) or default_unit)
     if unit is not None:
         u = unit.lower()
         if u not in ETHER_UNITS or decimals != 18:
-            raise InputError(f"unknown unit {unit!r} (use wei, gwei or eth)")
+            raise InputError(_unit_error(unit, number, decimals))
         places = ETHER_UNITS[u]
     else:
         places = decimals
@@ -52,6 +54,21 @@ def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = No
     if value > MAX_UINT256:
         raise InputError(f"{shown(text.strip())} is too large")
     return value
+
+
+def _unit_error(unit: str, number: str, decimals: int) -> str:
+    """Why ``unit`` is refused: not an ether unit (a token's symbol: ``--token``), or a unit
+    on a token's amount (which is in the token's own decimals)."""
+    if unit.lower() in ETHER_UNITS:
+        return f"a token amount takes no unit: give {number} (in the token's own decimals)"
+    if decimals != 18:
+        return f"a token amount takes no unit: give {number} (the token is named apart)"
+    if len(unit) > 12:  # a key or an address pasted into the amount: never echoed
+        return f"unknown unit {shown(unit)} (use wei, gwei or eth)"
+    return (
+        f"unknown unit {unit!r} (use wei, gwei or eth); if {unit} is a token, give the amount "
+        f"alone and the token apart: {number} --token {unit}"
+    )
 
 
 def format_amount(value: int, decimals: int = 18, *, max_places: int | None = None) -> str:

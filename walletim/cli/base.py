@@ -24,6 +24,7 @@ import click
 from walletim.errors import (
     Aborted,
     InputError,
+    Interrupted,
     PasswordRequired,
     UsageError,
     WalletimError,
@@ -71,11 +72,23 @@ def prompt_secret(label: str, *, confirm: bool = False) -> str:
     try:
         value = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
     except click.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C at the prompt
+            raise Interrupted(f"interrupted at the {label.lower()} prompt") from exc
         raise PasswordRequired(
             f"{label.lower()} needed and none given (no terminal to prompt: use "
             f"--password-file or {PASSWORD_ENV})"
         ) from exc
     return str(value)
+
+
+def at_terminal() -> bool:
+    """Whether a person can be asked here: standard input is a terminal (not a pipe, a file
+    or nothing). What only a person may see (a recovery phrase) or type (a keystore's own
+    password, when no file gives it) is asked only then."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stdin
+        return False
 
 
 @dataclass
@@ -84,6 +97,11 @@ class CliPassword:
 
     password_file: str | None = None
     _cache: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def typed(cls, value: str) -> CliPassword:
+        """A password a person just typed at the prompt (no scripted source is used)."""
+        return cls(None, value)
 
     @property
     def scripted(self) -> bool:
@@ -164,6 +182,8 @@ class Ctx:
         try:
             ok = click.confirm(question, default=False, err=True)
         except click.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C at the question
+                raise Interrupted("interrupted at the question: nothing was signed") from exc
             raise Aborted(
                 "not confirmed (no terminal to ask; pass --yes): nothing was changed"
             ) from exc
@@ -246,7 +266,11 @@ def read_stdin_line(what: str) -> str:
 def fail(err: WalletimError, as_json: bool) -> NoReturn:
     """Print ``err`` as one line on stderr (or a JSON object with --json) and exit."""
     if as_json:
-        click.echo(json.dumps({"error": {"type": err.kind, "message": str(err)}}), err=True)
+        doc: dict[str, object] = {"type": err.kind, "message": str(err)}
+        details = getattr(err, "details", None)
+        if details:
+            doc["transactions"] = details  # Interrupted: what was broadcast, where it stands
+        click.echo(json.dumps({"error": doc}), err=True)
     else:
         click.echo(f"error: {err}", err=True)
     sys.exit(err.exit_code)
@@ -317,6 +341,16 @@ def printable(text: str, *, newline: str = "\n") -> str:
     return clean(text, newline=newline, max_spaces=1 if newline == " " else 4)
 
 
+def _negative_amount(exc: click.UsageError) -> InputError | None:
+    """``send ... -1`` reads to click as an unknown option ``-1``: say what it is."""
+    name = getattr(exc, "option_name", "") if isinstance(exc, click.NoSuchOption) else ""
+    if len(name) > 1 and name[0] == "-" and (name[1].isdigit() or name[1] == "."):
+        from walletim.errors import shown
+
+        return InputError(f"an amount cannot be negative: {shown(name)}")
+    return None
+
+
 def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     """Run the CLI: the single place where exceptions become exit codes."""
     args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
@@ -328,17 +362,21 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     except WalletimError as err:
         fail(err, as_json)
     except click.UsageError as exc:
+        negative = _negative_amount(exc)
+        if negative is not None:
+            fail(negative, as_json)
         if as_json:
             fail(UsageError(exc.format_message()), True)
         exc.show()
         sys.exit(2)
     except click.ClickException as exc:
         fail(InputError(exc.format_message()), as_json)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):  # click: Ctrl-C
+            fail(Interrupted("interrupted"), as_json)
         fail(Aborted(), as_json)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        fail(Interrupted("interrupted"), as_json)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:

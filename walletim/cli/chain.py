@@ -54,6 +54,7 @@ def tx_json(rec: TxRecord) -> dict[str, object]:
         "nonce": rec.nonce,
         "raw": str(rec.value),
         "amount": eth_text(rec.value),
+        "symbol": "ETH",  # the transaction's own value (a token transfer's is in tx history)
         "type": rec.tx_type,
         "gas_limit": rec.gas_limit,
         "max_fee": None if rec.max_fee is None else str(rec.max_fee),
@@ -224,6 +225,12 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     show_default=True,
     help="Seconds to wait for mining before returning it as pending.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Send even what the risk policy refuses (to the zero address, ETH or tokens to a "
+    "token contract); --yes alone is not enough.",
+)
 @with_home
 def send(
     ctx: Ctx,
@@ -242,12 +249,13 @@ def send(
     no_wait: bool,
     confirmations: int,
     timeout: float,
+    force: bool,
 ) -> None:
     """Send AMOUNT (e.g. 0.5, 0.5eth, 1000gwei) from --from to TO (address or account)."""
     if batch_file:
         if to or amount:
             raise click.UsageError("--batch takes no TO or AMOUNT")
-        _send_batch(ctx, account, Path(batch_file), no_wait)
+        _send_batch(ctx, account, Path(batch_file), no_wait, force)
         return
     if not to or not amount:
         raise click.UsageError("give TO and AMOUNT (or --batch FILE)")
@@ -261,17 +269,23 @@ def send(
     )  # fmt: skip
     progress = _progress(ctx)
     with open_session(ctx) as s:
-        transfer = s.transfers.prepare(account, to, amount, token, how)
+        transfer = s.transfers.prepare(account, to, amount, token, how, force=force)
         until = None if no_wait else Until(confirmations, timeout, progress)
-        result = s.transfers.send(transfer, confirmer(ctx, "Send", transfer.note, s), until)
-    if progress:
-        click.echo("\r\x1b[K", err=True, nl=False)
+        extra = "\n  ".join([*transfer.warnings, *([transfer.note] if transfer.note else [])])
+        try:
+            result = s.transfers.send(transfer, confirmer(ctx, "Send", extra or None, s), until)
+        finally:
+            if progress:  # the spinner's line goes, whatever comes next (Ctrl-C included)
+                click.echo("\r\x1b[K", err=True, nl=False)
     _render_sent(ctx, transfer, result, amount, token)
 
 
 def _render_sent(
     ctx: Ctx, transfer: Transfer, result: SendResult, amount: str, token: str | None
 ) -> None:
+    from walletim.app.risk import risks_json
+    from walletim.chain.units import format_amount
+
     receipt = result.receipt
     data = {
         "hash": result.hash,
@@ -282,13 +296,17 @@ def _render_sent(
         "to": transfer.recipient,
         "nonce": result.nonce,
         "raw": str(transfer.value),
-        "amount": amount,
+        # Always the decimal in the asset's unit (not the text given: "1.5eth", "20gwei").
+        "amount": format_amount(transfer.value, transfer.asset.decimals),
         "token": token,
+        "token_address": transfer.asset.address,
+        "symbol": transfer.asset.symbol,
         "decimals": transfer.asset.decimals,
         "block_number": receipt.block_number if receipt else None,
         "gas_used": str(receipt.gas_used) if receipt else None,
         "confirmations": result.confirmations,
         "recovered": list(result.recovered),
+        "warnings": risks_json(transfer.risks),
     }
     human = f"{result.status}: {result.hash}"
     if receipt:
@@ -298,7 +316,7 @@ def _render_sent(
         raise ExitStatus(3)
 
 
-def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
+def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool, force: bool) -> None:
     from walletim import fsio
     from walletim.errors import ConfigError
 
@@ -307,7 +325,7 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
     except ConfigError as exc:
         raise InputError(str(exc)) from exc
     with open_session(ctx) as s:
-        batch = s.transfers.prepare_batch(account, content, str(path))
+        batch = s.transfers.prepare_batch(account, content, str(path), force=force)
         if not ctx.json:
             click.echo(
                 f"Batch of {len(batch.rows)} transfers from {batch.sender}, "
@@ -317,8 +335,11 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
             )
             for note in batch.token_notes:
                 click.echo(f"  and {note}", err=True)
+            for line in batch.warnings:
+                click.echo(f"  {line}", err=True)
         ctx.confirm(f"Sign and send {len(batch.rows)} transactions?")
         results = s.transfers.send_batch(batch, wait=not no_wait)
+    units = {address: (symbol, decimals) for address, symbol, decimals in batch.units}
     data = {
         "batch_id": batch.batch_id,
         "address": batch.sender,
@@ -327,6 +348,8 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
                 "row": r.row,
                 "to": r.to,
                 "raw": str(r.value),
+                "amount": _batch_amount(r.value, units.get(r.token or "", ("ETH", 18))[1]),
+                "symbol": units.get(r.token or "", ("ETH", 18))[0],
                 "token": r.token,
                 "hash": r.hash,
                 "state": r.status,
@@ -346,6 +369,12 @@ def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool) -> None:
     ctx.emit(data, human)
     if any(r.status in ("rejected", "dropped", "failed") for r in results):
         raise ExitStatus(3)
+
+
+def _batch_amount(raw: int, decimals: int) -> str:
+    from walletim.chain.units import format_amount
+
+    return format_amount(raw, decimals)
 
 
 @click.command()

@@ -59,8 +59,10 @@ def up(
         "world": None if world is None else world.contracts,
     }
     text = (
-        f"Anvil is up at {anvil.url} (chain id {chain_id}, pid {anvil.pid}). "
-        "Its accounts use the public test mnemonic: never send real funds to them."
+        f"Anvil is up at {anvil.url} (chain id {chain_id}, pid {anvil.pid}); this home's "
+        f"network anvil now uses it (other homes: --rpc-url {anvil.url}). Its accounts use "
+        "the public test mnemonic: never send real funds to them. Give a wallet test ETH "
+        "with `walletim devnet fund ADDRESS [AMOUNT]`."
     )
     if world is not None:
         text += "\n" + _world_text(world)
@@ -150,6 +152,37 @@ def down(ctx: Ctx) -> None:
         f"Stopped the devnet at {st.url} (pid {st.pid})."
         if st.running
         else f"Forgot the devnet record ({st.note}).",
+    )
+
+
+@devnet.command()
+@click.argument("who", metavar="ADDRESS")
+@click.argument("amount", default="100", required=False)
+@pass_ctx
+def fund(ctx: Ctx, who: str, amount: str) -> None:
+    """Give ADDRESS (an address, a wallet account or a contact) AMOUNT of test ETH (default
+    100) on the devnet: Anvil sets its balance; nothing is signed, no account pays."""
+    from walletim.app.devnet import fund as add_eth
+    from walletim.chain.units import format_amount, parse_amount
+    from walletim.cli.base import chain_session
+
+    wei = parse_amount(amount)
+    with chain_session(ctx) as s:
+        address = s.resolve_address(who)
+        before, after = add_eth(s.rpc, address, wei)
+        url = s.rpc.shown_url
+    ctx.emit(
+        {
+            "address": address,
+            "amount": format_amount(wei),
+            "raw": str(wei),
+            "balance": format_amount(after),
+            "raw_balance": str(after),
+            "raw_before": str(before),
+            "url": url,
+        },
+        f"{address} now has {format_amount(after)} ETH on the devnet at {url} "
+        f"(+{format_amount(wei)} test ETH).",
     )
 
 

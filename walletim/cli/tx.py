@@ -1,4 +1,5 @@
-"""``walletim tx status|receipt|history|speedup|cancel``: transactions this home signed."""
+"""``walletim tx status|receipt|history|speedup|cancel``: the accounts' transactions (any hash
+for status and receipt; speed-up and cancel for those this home signed)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from walletim.cli.base import Ctx, open_session, with_home
-from walletim.cli.chain import confirmer, eth_text, tx_json
-from walletim.errors import InputError, shown
+from walletim.cli.chain import confirmer, tx_json
+from walletim.cli.history import state_text
+from walletim.errors import InputError, WalletimError, shown
 
 if TYPE_CHECKING:
     from walletim.app.session import Session
@@ -17,11 +19,15 @@ if TYPE_CHECKING:
 
 
 _F = TypeVar("_F", bound=Callable[..., object])
+#: Chains where reading every block for incoming ETH is cheap (Anvil, Hardhat, Ganache).
+DEVNET_CHAIN_IDS = (31337, 1337)
+PUBLIC_ETH_BLOCKS = 100
 
 
 @click.group()
 def tx() -> None:
-    """Transactions this home signed: status, receipts, history, speed-up, cancel."""
+    """The accounts' transactions: status and receipt of any hash, history (sent and
+    received), speed-up and cancel of those this home signed."""
 
 
 def _about_one(f: Callable[[Ctx, str], None]) -> click.Command:
@@ -29,34 +35,52 @@ def _about_one(f: Callable[[Ctx, str], None]) -> click.Command:
     return tx.command()(click.argument("tx_hash", metavar="HASH")(with_home(f)))
 
 
+def _unchecked(ctx: Ctx, why: str | None) -> None:
+    if why is not None and not ctx.json:
+        click.echo(f"warning: could not re-check with the node ({why}): shown as stored", err=True)
+
+
 @_about_one
 def status(ctx: Ctx, tx_hash: str) -> None:
-    """Re-check one transaction against the chain and show its state."""
+    """Re-check one transaction against the chain and show its state (this home's, or any
+    the node knows)."""
     with open_session(ctx) as s:
-        rec = s.chain.refresh(_hash(tx_hash))
-    ctx.emit(
-        tx_json(rec),
-        f"{rec.status}: {rec.hash} (nonce {rec.nonce})"
-        + (f", block {rec.block_number}" if rec.block_number is not None else "")
-        + (f", replaced by {rec.replaced_by}" if rec.replaced_by else ""),
-    )
+        found = s.chain.look_up(_hash(tx_hash))
+    rec = found.record
+    data: dict[str, object] = tx_json(rec) if rec is not None else {
+        "hash": found.hash, "state": found.status, "status": found.status,
+        "block_number": found.receipt.block_number if found.receipt else None,
+        "replaced_by": None,
+    }  # fmt: skip
+    data |= {"checked": found.checked, "not_checked": found.why, "ours": rec is not None}
+    text = f"{state_text(found.status, rec.replaced_by if rec else None)}: {found.hash}"
+    text += f" (nonce {rec.nonce})" if rec is not None else " (not signed by this home)"
+    block = found.receipt.block_number if found.receipt else (rec.block_number if rec else None)
+    text += f", block {block}" if block is not None else ""
+    _unchecked(ctx, found.why)
+    ctx.emit(data, text)
 
 
 @_about_one
 def receipt(ctx: Ctx, tx_hash: str) -> None:
-    """The stored receipt of a mined transaction (fetched and stored if missing)."""
+    """The receipt of any mined transaction: this home's is re-checked and stored; another's
+    is asked of the node. With the node down, this home's shows as stored."""
     with open_session(ctx) as s:
-        rec = s.chain.refresh(_hash(tx_hash))
-        stored = s.chain.receipt(rec.hash)
+        found = s.chain.look_up(_hash(tx_hash))
+        stored = found.receipt
         if stored is None:
-            raise InputError(f"{rec.hash} has no receipt: it is {rec.status}")
+            state = state_text(found.status, found.record.replaced_by if found.record else None)
+            raise InputError(f"{found.hash} has no receipt: it is {state}")
         events = s.contracts.decode_events(stored.logs)
-        lines = [_event_line(s, e) for e in events]
+        try:
+            lines = [_event_line(s, e) for e in events]
+        except WalletimError:  # naming a token needs the node: show the events unnamed
+            lines = [f"{e.name} @ {e.address}: {dict(e.args)}" for e in events]
     from walletim.cli.defi import event_json
 
     data = {
         "hash": stored.hash,
-        "state": rec.status,
+        "state": found.status,
         "block_number": stored.block_number,
         "block_hash": stored.block_hash,
         "status": stored.status,
@@ -65,12 +89,15 @@ def receipt(ctx: Ctx, tx_hash: str) -> None:
         if stored.effective_gas_price is None
         else str(stored.effective_gas_price),
         "contract_address": stored.contract_address,
+        "checked": found.checked,
+        "ours": found.record is not None,
         "logs": stored.logs,
         "events": [event_json(e) for e in events],
     }
+    _unchecked(ctx, found.why)
     ctx.emit(
         data,
-        "\n".join(f"{k:<20} {v}" for k, v in data.items() if k not in ("logs", "events"))
+        "\n".join(f"{k:<20} {v}" for k, v in data.items() if k not in ("logs", "events", "checked"))
         + f"\nlogs                 {len(stored.logs)} ({len(events)} decoded)"
         + "".join(f"\n  {line}" for line in lines),
     )
@@ -105,26 +132,68 @@ def _event_line(s: Session, event: DecodedEvent) -> str:
 @click.option("--from", "account", help="Only this account (NAME[:INDEX] or address).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option("--no-refresh", is_flag=True, help="Show what is stored without asking the node.")
+@click.option(
+    "--blocks",
+    type=click.IntRange(1, 100_000),
+    default=1000,
+    show_default=True,
+    help="How many recent blocks to read for incoming ETH and token transfers.",
+)
+@click.option(
+    "--eth-blocks",
+    type=click.IntRange(0, 100_000),
+    help="How many of those to read in full for incoming ETH (default: all of them on a "
+    f"devnet, {PUBLIC_ETH_BLOCKS} elsewhere: each is a whole block to download).",
+)
+@click.option("--csv", "as_csv", is_flag=True, help="Write the entries as CSV to stdout.")
 @with_home
-def history(ctx: Ctx, account: str | None, limit: int, no_refresh: bool) -> None:
-    """Transactions this home signed on the network, newest first."""
+def history(
+    ctx: Ctx,
+    account: str | None,
+    limit: int,
+    no_refresh: bool,
+    blocks: int,
+    eth_blocks: int | None,
+    as_csv: bool,
+) -> None:
+    """The accounts' history, newest first: what this home signed (with fees and token
+    amounts), and ETH and tokens received or sent elsewhere, read from the last --blocks
+    blocks (ETH sent to you by a contract is not seen). Counterparties by contact name."""
+    from walletim.cli.history import entry_json, render_csv, render_human
+
     with open_session(ctx) as s:
-        sender = s.resolve_address(account) if account else None
-        if not no_refresh:
-            s.chain.reconcile(sender)
-        rows = s.chain.history(sender, limit)
-    data = {"network": ctx.network, "transactions": [tx_json(r) for r in rows]}
+        only = s.resolve_address(account) if account else None
+        mine = [only] if only else _accounts(s)
+        if eth_blocks is None:
+            eth_blocks = blocks if s.network.chain_id in DEVNET_CHAIN_IDS else PUBLIC_ETH_BLOCKS
+        result = s.history.history(
+            mine, limit=limit, refresh=not no_refresh, blocks=blocks, eth_blocks=eth_blocks,
+            only=only,
+        )  # fmt: skip
+        rows = s.chain.history(only, limit)
+    if as_csv:
+        render_csv(result.entries)
+        return
+    data = {
+        "network": ctx.network,
+        "entries": [entry_json(e) for e in result.entries],
+        "checked": result.checked,
+        "not_checked": result.why,
+        "scanned_blocks": None
+        if result.scanned is None
+        else {"from": result.scanned[0], "eth_from": result.scanned[1], "to": result.scanned[2]},
+        "transactions": [tx_json(r) for r in rows],
+    }
+    ctx.emit(data, lambda: render_human(result, no_refresh))
 
-    def human() -> None:
-        if not rows:
-            click.echo("No transactions.")
-        for r in rows:
-            click.echo(
-                f"{r.nonce:>5}  {r.status:<8}  {r.hash}  {r.sender} -> {r.recipient}  "
-                f"{eth_text(r.value)} ETH  {r.kind}"
-            )
 
-    ctx.emit(data, human)
+def _accounts(s: Session) -> list[str]:
+    """The addresses of this home: each wallet's first account, and every sender it signed
+    for."""
+    found = {i.address: None for i in s.wallets.list()}
+    for rec in s.chain.history(None, 10_000):
+        found.setdefault(rec.sender, None)
+    return list(found)
 
 
 def _hash(text: str) -> str:

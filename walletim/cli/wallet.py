@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from walletim.cli import base
 from walletim.cli.base import (
+    CliPassword,
     Ctx,
     pass_ctx,
     prompt_secret,
@@ -17,7 +19,7 @@ from walletim.cli.base import (
     read_stdin_line,
     with_home,
 )
-from walletim.errors import InputError
+from walletim.errors import InputError, PasswordRequired
 
 if TYPE_CHECKING:
     from walletim.app.wallets import ListedWallet, WalletInfo, Wallets
@@ -54,13 +56,18 @@ def _new_wallet(ctx: Ctx, name: str) -> Wallets:
     return wallets
 
 
-def _keystore_password(ctx: Ctx, password_file: str | None, prompt: str, *, new: bool) -> str:
-    """A keystore's password: from its file, else the home password when that is scripted,
-    else a hidden prompt (asked twice for a ``new`` keystore)."""
+def _keystore_password(password_file: str | None, prompt: str, *, new: bool) -> str:
+    """A keystore's own password: from its file, else typed at a terminal (twice for a
+    ``new`` keystore). Never the home password: a keystore leaves the home, and a script's
+    WALLETIM_PASSWORD must not silently become the password of a key file handed around.
+    Raises PasswordRequired without a file or a terminal."""
     if password_file:
         return read_secret_file(password_file, "keystore password file")
-    if ctx.password.scripted:
-        return ctx.password.current()
+    if not base.at_terminal():
+        raise PasswordRequired(
+            "the keystore's own password is needed: give --keystore-password-file FILE, or run "
+            "this at a terminal to type it (the home password is never used for a keystore)"
+        )
     return prompt_secret(prompt, confirm=new)
 
 
@@ -192,9 +199,7 @@ def import_(
         from walletim.keys.keystore import MAX_FILE_BYTES
 
         text = read_file(keystore_file, "keystore", limit=MAX_FILE_BYTES)
-        ks_password = _keystore_password(
-            ctx, keystore_password_file, "Keystore password", new=False
-        )
+        ks_password = _keystore_password(keystore_password_file, "Keystore password", new=False)
         info = wallets.import_keystore(name, text, ks_password)
     elif private_key_stdin:
         info = wallets.import_private_key(name, read_stdin_line("private key"))
@@ -315,7 +320,7 @@ def export(ctx: Ctx, account: str, out: str, keystore_password_file: str | None)
     target = wallets.account(account)  # fail fast on a bad account, before prompting
     if Path(out).expanduser().exists():
         raise InputError(f"{out} exists; not overwritten")
-    ks_password = _keystore_password(ctx, keystore_password_file, "New keystore password", new=True)
+    ks_password = _keystore_password(keystore_password_file, "New keystore password", new=True)
     if not ks_password:
         raise InputError("the keystore password is empty")
     wallets.export_keystore(account, out, ks_password)
@@ -334,7 +339,17 @@ def export(ctx: Ctx, account: str, out: str, keystore_password_file: str | None)
 @click.argument("name")
 @with_home
 def reveal(ctx: Ctx, name: str) -> None:
-    """Show the mnemonic of NAME after re-entering the home password."""
+    """Show the mnemonic of NAME after the home password is typed again at a terminal.
+
+    WALLETIM_PASSWORD and --password-file never show it on their own: without a terminal
+    to type the password at, nothing is shown."""
+    ctx.wallets().entry(name)  # an unknown wallet is named before anything is asked
+    if not base.at_terminal():
+        raise PasswordRequired(
+            "wallet reveal shows a recovery phrase only after the home password is typed at a "
+            "terminal (WALLETIM_PASSWORD and --password-file are not enough); nothing was shown"
+        )
+    ctx.password = CliPassword.typed(prompt_secret(f"Home password (to show {name}'s secret)"))
     wallets = ctx.wallets()
     wallets.info(name)
     secret = wallets.reveal(name)

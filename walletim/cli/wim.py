@@ -124,6 +124,12 @@ def _undelivered(delivered: bool) -> None:
 @NOTE
 @click.option("--request", "request_id", help="Pay a request received in a chat (its id).")
 @click.option("--uri", help="Pay an EIP-681 payment URI (ethereum:0x...).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Pay even when the same payment (payee, asset, amount) is still pending or was made "
+    "in the last hour.",
+)
 @with_home
 def pay(
     ctx: Ctx,
@@ -134,6 +140,7 @@ def pay(
     note: str,
     request_id: str | None,
     uri: str | None,
+    force: bool,
 ) -> None:
     """Pay PEER AMOUNT (ETH, or --token) and say so in your chat with them.
 
@@ -156,7 +163,7 @@ def pay(
     with chain_session(ctx) as s:
         r = s.wim.pay(
             account, peer, amount, token=token, note=note, request_id=request_id,
-            confirm=confirmer(ctx, s), uri=uri,
+            confirm=confirmer(ctx, s), uri=uri, force=force,
         )  # fmt: skip
         p = r.payment
         who = _who(s, p.payee)

@@ -147,6 +147,8 @@ class BatchSender(ChainPart):
                 )  # fmt: skip
                 records.append((r, record))
             broadcasting.enter_context(repo.inflight.held())
+        for _r, record in records:
+            self.flights.signed(record.hash, record.nonce, record.sender)
         return records
 
     def _broadcast(
@@ -166,6 +168,7 @@ class BatchSender(ChainPart):
                 if status == "pending":
                     accepted.append(rec.hash)
                 results[r.row] = BatchResult(r.row, r.to, r.value, r.token, rec.hash, status, error)
+                self.flights.seen(rec.hash, status)
             TxRepo.mark_pending(conn, accepted)
 
 

@@ -65,6 +65,7 @@ class Broadcaster(ChainPart):
         except RpcError as exc:
             if not _already_known(exc):
                 self._settle_refused(record, exc)
+        self.flights.seen(record.hash, "pending")
         with self.repo().transaction() as conn:
             TxRepo.mark_pending(conn, [record.hash])
 
@@ -85,6 +86,7 @@ class Broadcaster(ChainPart):
             # An earlier attempt got through and its answer was lost (the client retried
             # across a node restart): "nonce too low" here is this very transaction.
             return
+        self.flights.seen(record.hash, "dropped")
         with self.repo().transaction() as conn:
             TxRepo.set_status(conn, record.hash, "dropped")
             if "nonce too low" not in str(exc).lower():

@@ -18,7 +18,7 @@ from walletim.chain import fees as policy
 from walletim.chain.fees import FeeHistory, Fees, FeeSuggestion
 from walletim.chain.reverts import revert_from
 from walletim.chain.rpc import Q, Query, RpcClient
-from walletim.errors import ChainError, RpcError
+from walletim.errors import ChainError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
 
 T = TypeVar("T")
@@ -196,17 +196,17 @@ class Planner:
 
     @staticmethod
     def check_funds(sender: str, balance: int, needed: int, what: str = "") -> None:
-        """Raises ChainError when ``balance`` is below ``needed`` (value + max fee)."""
+        """Raises InsufficientFunds when ``balance`` is below ``needed`` (value + max fee)."""
         if balance >= needed:
             return
         from walletim.chain.units import format_amount
 
         if what:
-            raise ChainError(
+            raise InsufficientFunds(
                 f"insufficient funds for {what}: needs up to {format_amount(needed)} ETH, "
                 f"{sender} has {format_amount(balance)} ETH; nothing was signed"
             )
-        raise ChainError(
+        raise InsufficientFunds(
             f"insufficient funds: {sender} has {format_amount(balance)} ETH, needs up to "
             f"{format_amount(needed)} ETH (value + max fee); nothing was signed"
         )

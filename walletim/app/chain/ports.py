@@ -6,9 +6,10 @@ transaction repository (:class:`walletim.store.txs.TxRepo`) are passed as they a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from walletim.app.chain.flights import FlightLog
 from walletim.app.chain.model import TxFields
 from walletim.chain.rpc import RpcClient
 from walletim.keys.signing import SignedTransaction
@@ -27,11 +28,13 @@ class Signer(Protocol):
 @dataclass(frozen=True, slots=True)
 class Chain:
     """What every part of the chain service shares: the node, this home's transactions
-    (``repo()``: the store is opened on first use) and the chain's id."""
+    (``repo()``: the store is opened on first use), the chain's id, and what this process
+    signed and last saw of each (``flights``: what an interrupted command tells)."""
 
     rpc: RpcClient
     repo: Callable[[], TxRepo]
     chain_id: int
+    flights: FlightLog = field(default_factory=FlightLog)
 
 
 class ChainPart:
@@ -41,6 +44,7 @@ class ChainPart:
         self.chain = chain
         self.rpc = chain.rpc
         self.chain_id = chain.chain_id
+        self.flights = chain.flights
 
     def repo(self) -> TxRepo:
         return self.chain.repo()

@@ -23,10 +23,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from walletim.app.chain import tokens
 from walletim.app.chain.batch import BatchSender
 from walletim.app.chain.broadcast import Broadcaster, sign_into
+from walletim.app.chain.flights import Flight
 from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, SendResult, TxPlan
 from walletim.app.chain.nonces import NonceKeeper
 from walletim.app.chain.planning import Planner
@@ -35,10 +37,26 @@ from walletim.app.chain.replace import check_replaceable, pending_at, replacemen
 from walletim.app.chain.tracking import Tracker, Until
 from walletim.app.networks import Network
 from walletim.chain.fees import DEFAULT_BUMP_PERCENT, FeeSuggestion
-from walletim.chain.rpc import Q, RpcClient
-from walletim.errors import ChainError, ChainIdMismatch, InputError, StoreError
+from walletim.chain.rpc import JsonObject, Q, RpcClient
+from walletim.errors import ChainError, ChainIdMismatch, InputError, RpcError, StoreError
 from walletim.keys.hd import to_checksum_address
 from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What :meth:`ChainService.look_up` found of one transaction: its state (mined, failed,
+    pending, replaced, ...), its receipt, this home's record of it (None: not this home's),
+    whether the node re-checked it (else ``why``), and the node's JSON of a foreign one."""
+
+    hash: str
+    status: str
+    receipt: ReceiptRecord | None
+    record: TxRecord | None
+    checked: bool
+    why: str | None
+    transaction: JsonObject | None = None
+
 
 #: Confirms a plan before it is signed; raises (e.g. Aborted) to stop.
 Confirm = Callable[[TxPlan], None]
@@ -69,6 +87,7 @@ class ChainService:
         self._signer_for = signer_for
         self._chain_checked = False
         chain = Chain(rpc, lambda: self.repo, network.chain_id)
+        self.flights = chain.flights
         self.planner = Planner(network, rpc, clock)
         self.broadcaster = Broadcaster(chain)
         self.nonces = NonceKeeper(chain, self.broadcaster, notify)
@@ -151,6 +170,37 @@ class ChainService:
         """The stored receipt of a transaction of this home."""
         return self.repo.receipt(tx_hash)
 
+    def look_up(self, tx_hash: str) -> Lookup:
+        """Any transaction's state and receipt: one of this home's is re-checked with the
+        node (and stored); another's is asked of the node (not stored). With the node down,
+        this home's shows as stored, with why it could not be re-checked. Raises InputError
+        (not this home's and the node does not know it), RpcError (not this home's and the
+        node cannot be asked)."""
+        from walletim.app.chain.tracking import receipt_record
+
+        rec = self.repo.get(tx_hash)
+        if rec is None:
+            self.check_chain()
+            receipt, held = self.rpc.gather(Q.receipt(tx_hash), Q.transaction(tx_hash))
+            if isinstance(receipt, RpcError):
+                raise receipt
+            if isinstance(held, RpcError):
+                raise held
+            if receipt is None and held is None:
+                raise InputError(f"the node does not know transaction {tx_hash}")
+            stored = None if receipt is None else receipt_record(self.chain_id, tx_hash, receipt)
+            status = "pending" if stored is None else ("mined" if stored.status else "failed")
+            return Lookup(tx_hash, status, stored, None, True, None, held)
+        try:
+            rec = self.refresh(tx_hash)
+        except (RpcError, ChainError) as exc:
+            return Lookup(tx_hash, rec.status, self.repo.receipt(tx_hash), rec, False, str(exc))
+        return Lookup(tx_hash, rec.status, self.repo.receipt(tx_hash), rec, True, None)
+
+    def in_flight(self) -> list[Flight]:
+        """The transactions this process signed, each as last seen (no node, no store)."""
+        return self.flights.all()
+
     # -- sending ------------------------------------------------------------------------
 
     def plan(self, sender: str, req: SendRequest) -> TxPlan:
@@ -211,6 +261,7 @@ class ChainService:
                     at = self.nonces.allocate(conn, plan.sender, plan.nonce)
                 record = sign_into(conn, self.chain_id, signer, plan, at)
                 broadcasting.enter_context(repo.inflight.held())
+            self.flights.signed(record.hash, record.nonce, record.sender)
             self.broadcaster.broadcast(record)
         return record
 

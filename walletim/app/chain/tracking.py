@@ -27,6 +27,14 @@ LOST_CHECK_SECONDS = 3.0
 POLL = Backoff(first=0.025, factor=1.5, cap=1.0)
 SETTLED = ("mined", "failed")
 OPEN = ("signed", "pending")
+#: How far back the block where a nonce was used by a transaction signed elsewhere is looked for.
+WINNER_SEARCH_BLOCKS = 100_000
+
+
+def _taken(exc: RpcError) -> bool:
+    """The node refused a broadcast because another transaction holds its nonce in the pool."""
+    text = str(exc).lower()
+    return "underpriced" in text or "replacement" in text
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,9 @@ class Tracker(ChainPart):
                 with repo.transaction() as conn:
                     TxRepo.record_mined(conn, rec, record)
             return
+        if rec.status == "replaced" and rec.replaced_by is None:
+            self._lost(rec)  # by which transaction, once the chain shows it
+            return
         if rec.status in SETTLED:
             # Its block left the canonical chain (reorg): forget the receipt and re-check.
             with repo.transaction() as conn:
@@ -110,22 +121,21 @@ class Tracker(ChainPart):
         self._lost(rec)
 
     def _lost(self, rec: TxRecord) -> None:
-        """The node does not know ``rec``: replaced if its nonce is used, else broadcast
-        again as signed (after a node restart or a reorg), else dropped."""
+        """The node does not know ``rec``: replaced if its nonce is used (by which
+        transaction: ours, or one signed elsewhere found on chain) or another transaction
+        holds it in the node's pool, else broadcast again as signed (after a node restart or
+        a reorg), else dropped."""
         repo = self.repo()
+        others = [
+            o for o in repo.at_nonce(self.chain_id, rec.sender, rec.nonce) if o.hash != rec.hash
+        ]
         if self.rpc.get(Q.nonce(rec.sender, "latest")) > rec.nonce:
-            winner = next(
-                (
-                    o
-                    for o in repo.at_nonce(self.chain_id, rec.sender, rec.nonce)
-                    if o.hash != rec.hash and o.status == "mined"
-                ),
-                None,
-            )
-            with repo.transaction() as conn:
-                TxRepo.set_status(
-                    conn, rec.hash, "replaced", replaced_by=winner.hash if winner else None
-                )
+            winner = next((o.hash for o in others if o.status == "mined"), None)
+            self._replaced(rec, winner or self._winner_on_chain(rec))
+            return
+        held = self._broadcaster.node_holds([o.hash for o in others]) if others else set()
+        if held:  # our own replacement (speed-up, cancel) waits in the pool
+            self._replaced(rec, next(o.hash for o in others if o.hash in held))
             return
         try:
             self.rpc.send_raw_transaction(rec.raw)
@@ -133,9 +143,49 @@ class Tracker(ChainPart):
         except RpcError as exc:
             if exc.response is None:
                 raise
+            if _taken(exc):  # another transaction at this nonce waits in the pool
+                self._replaced(rec, None)
+                return
             status = "dropped"
         with repo.transaction() as conn:
             TxRepo.set_status(conn, rec.hash, status)
+
+    def _replaced(self, rec: TxRecord, winner: str | None) -> None:
+        self.flights.seen(rec.hash, "replaced")
+        with self.repo().transaction() as conn:
+            TxRepo.set_status(conn, rec.hash, "replaced", replaced_by=winner)
+
+    def _winner_on_chain(self, rec: TxRecord) -> str | None:
+        """The transaction signed elsewhere (another wallet holding the same key) that used
+        ``rec``'s nonce: the first block where the sender's nonce passed it (a binary search
+        over the last :data:`WINNER_SEARCH_BLOCKS` blocks, the node's state at each), then
+        that block's transaction from the sender at that nonce. None when the node cannot
+        tell (a pruned node's old state) or it is older than the search."""
+        try:
+            high = self.rpc.get(Q.head())
+            low = max(0, high - WINNER_SEARCH_BLOCKS)
+            if self.rpc.get(Q.nonce(rec.sender, low)) > rec.nonce:
+                return None
+            while high - low > 1:  # nonce(low) <= rec.nonce < nonce(high)
+                middle = (low + high) // 2
+                if self.rpc.get(Q.nonce(rec.sender, middle)) > rec.nonce:
+                    high = middle
+                else:
+                    low = middle
+            block = self.rpc.get(Q.block(high, full=True))
+        except RpcError:
+            return None
+        for tx in block.transactions if block is not None else ():
+            if not isinstance(tx, dict):
+                continue
+            sender, nonce = str(tx.get("from", "")).lower(), str(tx.get("nonce", ""))
+            if (
+                sender == rec.sender.lower()
+                and nonce.startswith("0x")
+                and int(nonce, 16) == rec.nonce
+            ):
+                return str(tx.get("hash", "")).lower() or None
+        return None
 
     def reconcile(self, sender: str | None = None) -> list[TxRecord]:
         """Re-check every open transaction and the receipts of recent blocks (reorgs).
@@ -187,9 +237,13 @@ class Tracker(ChainPart):
         delays = POLL.delays(deadline=self._clock() + until.timeout, clock=self._clock)
         while True:
             rec = self.refresh(self.get(tx_hash))
+            self.flights.seen(tx_hash, rec.status, block=rec.block_number, wanted=confirmations)
             if rec.status in SETTLED:
                 head = self.rpc.get(Q.head())
                 seen = head - (rec.block_number or head) + 1
+                self.flights.seen(
+                    tx_hash, rec.status, block=rec.block_number, seen=seen, wanted=confirmations
+                )
                 if seen >= confirmations:
                     return rec.status, self.repo().receipt(rec.hash), seen
                 if progress:
@@ -256,6 +310,7 @@ class Tracker(ChainPart):
                     record = receipt_record(self.chain_id, rec.hash, receipt)
                     records.append(record)
                     res.status = "mined" if record.status == 1 else "failed"
+                    self.flights.seen(rec.hash, res.status, block=record.block_number, seen=1)
                 TxRepo.save_receipts(conn, records)
                 for sender in senders:
                     TxRepo.settle_replaced(conn, self.chain_id, sender)

@@ -104,9 +104,13 @@ class Outbox:
             )
         return out
 
-    def post(self, me: Me, items: Sequence[Item]) -> tuple[list[StoredMessage], bool]:
+    def post(
+        self, me: Me, items: Sequence[Item], *, deliver: bool = True
+    ) -> tuple[list[StoredMessage], bool]:
         """See :meth:`walletim.app.chat.ChatService.post`."""
         ids = self.queue(me, self.resolve(me, items))
+        if not deliver:
+            return [self.env.repo().message(i) for i in ids], False
 
         async def go() -> None:
             conn, info = await self._link.connect(me)

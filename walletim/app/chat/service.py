@@ -202,16 +202,19 @@ class ChatService:
         self._accept_on_send(account, items)
         return self._outbox.send_many(self._accounts.me(account), items, strict=strict)
 
-    def post(self, account: str, items: Sequence[Item]) -> tuple[list[StoredMessage], bool]:
+    def post(
+        self, account: str, items: Sequence[Item], *, deliver: bool = True
+    ) -> tuple[list[StoredMessage], bool]:
         """Store messages (peer, kind, body, text) first, then try to deliver them: for
         messages that must not be lost once money moved (a payment claim, a red packet).
         Returns the stored messages and whether the relay could be reached; if it could not,
         they wait in the outbox and go out with the next chat command (``chat inbox``).
+        ``deliver=False`` only stores them (delivered: False); no items: deliver what waits.
 
         Raises: InputError (a peer, a too long message).
         """
         self._accept_on_send(account, items)
-        return self._outbox.post(self._accounts.me(account), items)
+        return self._outbox.post(self._accounts.me(account), items, deliver=deliver)
 
     def _accept_on_send(self, account: str, items: Sequence[Item]) -> None:
         """Writing to someone accepts them (as XMTP does): a request from a peer this account

@@ -10,9 +10,10 @@ from walletim.app.chain import SendRequest
 from walletim.app.contracts import ContractService, Figures, Plan, Step
 from walletim.app.defi.assets import Asset, Names
 from walletim.app.defi.logs import LogScanner
+from walletim.app.risk import RiskPolicy
 from walletim.chain.rpc import Q
 from walletim.contracts.abi import Value, calldata
-from walletim.errors import ChainError, InputError
+from walletim.errors import ChainError, InputError, InsufficientFunds
 from walletim.keys.hd import to_checksum_address
 
 DEFAULT_SLIPPAGE_BPS = 50  # 0.5 %
@@ -36,6 +37,11 @@ class DefiCore:
 
     def sender(self, account: str) -> str:
         return to_checksum_address(self.account_address(account))
+
+    @property
+    def risks(self) -> RiskPolicy:
+        """The one policy for risky sends (walletim.app.risk)."""
+        return RiskPolicy(self.c.has_code, self.c.token_label)
 
     def deadline(self, seconds: int) -> int:
         if not 1 <= seconds <= 7 * 24 * 3600:
@@ -77,7 +83,7 @@ class DefiCore:
     def need(self, asset: Asset, holder: str, amount: int, who: str) -> None:
         have = self.balance(asset, holder)
         if have < amount:
-            raise InputError(
+            raise InsufficientFunds(
                 f"insufficient {asset.symbol}: {who} has {asset.fmt(have)}, this needs "
                 f"{asset.fmt(amount)}; nothing was signed"
             )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from walletim.app.contracts import Plan
 from walletim.app.defi.base import DefiProtocol
-from walletim.chain.units import parse_amount
+from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import FunctionSig
 from walletim.errors import ChainError, InputError
 
@@ -102,5 +102,12 @@ class Calls(DefiProtocol):
             sender,
             [step],
             [] if "unknown-function" not in step.flags else [note],
-            figures={"to": to, "function": fn.signature, "value": str(value)},
+            figures={
+                "to": to,
+                "function": fn.signature,
+                "value": str(value),  # wei, as it always was
+                "raw": str(value),
+                "amount": format_amount(value),
+                "symbol": "ETH",
+            },
         )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from walletim.app.contracts import MAX_UINT256, Plan
 from walletim.app.defi.base import DefiProtocol
+from walletim.app.risk import enforce, risks_json
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import InputError
@@ -35,12 +36,20 @@ class Erc20(DefiProtocol):
             token.address, str(name), token.symbol, token.decimals, supply, token.label
         )
 
-    def transfer(self, account: str, asset_text: str, to_text: str, amount_text: str) -> Plan:
+    def transfer(
+        self, account: str, asset_text: str, to_text: str, amount_text: str, *, force: bool = False
+    ) -> Plan:
+        """Send ``amount_text`` of ETH or a token to ``to_text``. The risk policy
+        (walletim.app.risk) warns in the plan, or refuses unless ``force``.
+
+        Raises InputError (amount, name), RiskRefused, InsufficientFunds, ContractReverted."""
         core, names = self.core, self.core.names
         asset = names.asset(asset_text)
         sender = core.sender(account)
         to = core.resolve(to_text)
         amount = names.amount(asset, amount_text)
+        risks = core.risks.transfer(sender, to, amount, asset.address, asset.symbol)
+        warnings = enforce(risks, force)
         core.need(asset, sender, amount, account)
         if asset.address is None:
             step = core.step("transfer", to, b"", kind="send", sender=sender, value=amount)
@@ -48,8 +57,9 @@ class Erc20(DefiProtocol):
             data = calldata("transfer(address,uint256)", to, amount)
             step = core.step("transfer", asset.address, data, kind="token-transfer", sender=sender)
         title = f"transfer {asset.fmt(amount)} to {core.c.label(to)}"
-        notes = [*names.token_warnings(asset), names.decimals_note(asset, amount)]
+        notes = [*warnings, *names.token_warnings(asset), names.decimals_note(asset, amount)]
         figures = {
+            "warnings": risks_json(risks),
             "token": asset.address,
             "symbol": asset.symbol,
             "to": to,

@@ -185,8 +185,8 @@ class Liquidity(DefiProtocol):
         figures = {
             "pair": pos.pair, "liquidity": format_amount(liquidity),
             "raw_liquidity": str(liquidity), "token_a": a.symbol, "token_b": b.symbol,
-            "amount_a": format_amount(out_a, a.decimals),
-            "amount_b": format_amount(out_b, b.decimals),
+            "amount_a": format_amount(out_a, a.decimals), "raw_a": str(out_a),
+            "amount_b": format_amount(out_b, b.decimals), "raw_b": str(out_b),
         }  # fmt: skip
         return core.plan(
             f"remove {a.symbol}/{b.symbol} liquidity", account, sender, steps, notes, figures

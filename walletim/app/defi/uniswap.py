@@ -13,12 +13,13 @@ from walletim.app.defi.base import (
     DefiProtocol,
     min_after_slippage,
 )
+from walletim.app.risk import PRICE_IMPACT_WARN_BPS, RiskPolicy, enforce, risks_json
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import ChainError, InputError
 from walletim.keys.hd import to_checksum_address
 
-HIGH_PRICE_IMPACT_BPS = 500  # warn above 5 %
+HIGH_PRICE_IMPACT_BPS = PRICE_IMPACT_WARN_BPS  # warn above 5 % (walletim.app.risk)
 UNISWAP_FEE_BPS = 30
 
 
@@ -152,11 +153,14 @@ class Uniswap(DefiProtocol):
         slippage_bps: int = DEFAULT_SLIPPAGE_BPS,
         deadline_s: int = DEFAULT_DEADLINE_S,
         via: str | None = None,
+        force: bool = False,
     ) -> Plan:
         """Swap an exact ``amount_text`` of ``in_text`` for at least the quote minus slippage.
 
-        Steps: an exact approval of the router if needed, then the swap. Raises InputError
-        (balance, route, arguments), ContractReverted (the simulation fails).
+        Steps: an exact approval of the router if needed, then the swap. A price impact over
+        5 % is a warning in the plan, over 15 % refused unless ``force`` (walletim.app.risk).
+        Raises InputError (balance, route, arguments), RiskRefused, ContractReverted (the
+        simulation fails).
         """
         if not 0 <= slippage_bps <= 5000:
             raise InputError("slippage must be 0% .. 50%")
@@ -166,6 +170,8 @@ class Uniswap(DefiProtocol):
         amount_in = names.amount(a_in, amount_text)
         core.need(a_in, sender, amount_in, account)
         quote = self.quote_swap(amount_in, a_in, a_out, via=via)
+        risks = RiskPolicy.swap(quote.price_impact_bps)
+        warnings = enforce(risks, force)
         min_out = min_after_slippage(quote.amount_out, slippage_bps)
         deadline = core.deadline(deadline_s)
         steps = self._swap_steps(a_in, a_out, quote, min_out, sender, deadline)
@@ -175,17 +181,15 @@ class Uniswap(DefiProtocol):
             f"minimum received: {a_out.fmt(min_out)} (slippage {slippage_bps / 100:g}%); "
             f"deadline in {deadline_s} s",
         ]
-        if quote.price_impact_bps > HIGH_PRICE_IMPACT_BPS:
-            notes.append(
-                f"HIGH PRICE IMPACT: {quote.price_impact_bps / 100:.2f}% beyond the pool fee"
-            )
+        figures = _swap_figures(a_in, a_out, quote, min_out, route, deadline)
+        figures["warnings"] = risks_json(risks)
         return core.plan(
             f"swap {a_in.fmt(amount_in)} for {a_out.display}",
             account,
             sender,
             steps,
-            [*names.token_warnings(a_in), *names.token_warnings(a_out), *notes],
-            _swap_figures(a_in, a_out, quote, min_out, route, deadline),
+            [*warnings, *names.token_warnings(a_in), *names.token_warnings(a_out), *notes],
+            figures,
         )
 
     def _swap_steps(

@@ -58,7 +58,7 @@ from walletim.app.lending.position import (
 )
 from walletim.app.lending.reads import Reader
 from walletim.chain.units import format_amount
-from walletim.errors import ContractReverted, InputError, shown
+from walletim.errors import ContractReverted, InputError, InsufficientFunds, shown
 from walletim.keys.hd import to_checksum_address
 
 if TYPE_CHECKING:
@@ -299,7 +299,7 @@ class LendingService:
     def _have(self, s: _Start, amount: int, what: str) -> None:
         have = self.defi.balance(s.asset, s.sender)
         if have < amount:
-            raise InputError(
+            raise InsufficientFunds(
                 f"insufficient {s.asset.display}: {s.account} has {s.asset.fmt(have)}, {what}; "
                 "nothing was signed"
             )

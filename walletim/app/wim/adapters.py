@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from walletim.app.chain import ChainService
+    from walletim.app.chain.flights import Flight
     from walletim.app.evidence import Mined
     from walletim.chain.evidence import ChainTx
     from walletim.chain.rpc import RpcClient
@@ -57,6 +58,9 @@ class HomeTxs:
     def rebroadcast(self, tx_hash: str) -> None:
         if self.chain.repo.get(tx_hash) is not None:
             self.chain.refresh(tx_hash)
+
+    def in_flight(self) -> list[Flight]:
+        return self.chain.in_flight()
 
 
 __all__ = ["HomeTxs", "NodeEvidence"]

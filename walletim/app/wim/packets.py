@@ -20,13 +20,21 @@ from walletim.app.wim.model import (
 )
 from walletim.app.wim.ports import Item, MoneyPorts
 from walletim.app.wim.verify import Verifier
-from walletim.errors import ChainError, InputError, MessagingError, RpcError
+from walletim.errors import (
+    ChainError,
+    InputError,
+    Interrupted,
+    MessagingError,
+    RpcError,
+    WalletimError,
+)
 from walletim.keys.hd import to_checksum_address
 from walletim.messaging.kinds import Asset as ClaimAsset
 from walletim.messaging.kinds import PacketOffer, group_peer, parse_packet
 from walletim.store.wim import PacketRow
 
 if TYPE_CHECKING:
+    from walletim.app.chain.flights import Flight
     from walletim.app.contracts import Plan
     from walletim.app.redpacket import NewPacket, PacketStatus
     from walletim.store.chat import StoredMessage
@@ -69,22 +77,74 @@ class Packets:
             account, total_text, shares, recipients, token_text=token, random=random,
             expiry_s=expiry_s or DEFAULT_EXPIRY_S,
         )  # fmt: skip
-        outcome = self.p.defi().execute(new.plan, confirm=confirm, progress=progress)
+        try:
+            outcome = self.p.defi().execute(new.plan, confirm=confirm, progress=progress)
+        except KeyboardInterrupt as exc:
+            flights = self.p.own.in_flight()
+            if len(flights) < len(new.plan.steps):
+                raise  # the escrow itself was not signed: there is no packet to offer
+            raise self._interrupted(account, me, new, (group_id, recipients, note),
+                                    flights[-1]) from exc  # fmt: skip
         if not outcome.ok:
             raise ChainError(
                 f"creating the red packet failed ({outcome.hash}: {outcome.steps[-1].status}); "
                 "nothing was sent in the chat"
             )
         messages, delivered, peer = self._deliver(account, me, new, group_id, recipients, note)
+        self._save(me, new, messages[0].id, peer, "ok")  # it just mined with these figures
+        return PacketResult(new, outcome, messages, delivered)
+
+    def _save(self, me: str, new: NewPacket, message_id: int, peer: str, state: str,
+              reason: str = "") -> None:  # fmt: skip
         self.p.repo().save_packet(
             PacketRow(
                 me, new.packet_id, "out", peer[:2000], new.chain_id, new.contract,
                 new.asset.address, new.asset.display, new.asset.decimals, new.total, new.shares,
-                new.random, new.expiry, None, None, messages[0].id, self.p.now_ms(),
-                "ok",  # the escrow just mined with exactly these figures
+                new.random, new.expiry, None, None, message_id, self.p.now_ms(), state, reason,
             )
         )  # fmt: skip
-        return PacketResult(new, outcome, messages, delivered)
+
+    def _interrupted(
+        self,
+        account: str,
+        me: str,
+        new: NewPacket,
+        whom: tuple[str | None, list[str], str],
+        flight: Flight,
+    ) -> Interrupted:
+        """Ctrl-C once the escrow was signed: the offer (the vouchers) is stored in the
+        outbox with the packet (a second Ctrl-C waits for that) and sent if the relay answers
+        at once, else with the next chat command; an offer for an escrow that never mines
+        stays pending with its recipients, never claimable. Returns what to raise."""
+        from walletim.app.chain.flights import interrupted_text
+        from walletim.app.interrupts import held_interrupts
+
+        group_id, recipients, note = whom
+        state = "ok" if flight.status == "mined" else "pending"
+        reason = "" if state == "ok" else "its escrow was not mined when the command stopped"
+        delivered = False
+        try:
+            if group_id is None:
+                with held_interrupts():
+                    stored, _ = self._deliver(account, me, new, None, recipients, note, False)[:2]
+                    self._save(me, new, stored[0].id, ",".join(recipients), state, reason)
+                _none, delivered = self.p.chat().post(account, [])
+            else:
+                stored, delivered, peer = self._deliver(account, me, new, group_id, [], note)
+                self._save(me, new, stored[0].id, peer, state, reason)
+        except (KeyboardInterrupt, WalletimError):
+            delivered = False
+        told = (
+            "its offer was sent in the chat"
+            if delivered
+            else "its offer waits in your outbox and goes out with your next chat command "
+            "(`walletim chat inbox`)"
+        )
+        return Interrupted(
+            f"{interrupted_text([flight])}; red packet {new.packet_id}: {told}; "
+            f"`walletim redpacket status {new.packet_id}` reads it from the chain",
+            [flight.json()],
+        )
 
     def _recipients(
         self, account: str, me: str, to: Sequence[str], group: str | None
@@ -109,8 +169,10 @@ class Packets:
         group_id: str | None,
         recipients: list[str],
         note: str,
+        deliver: bool = True,
     ) -> tuple[tuple[StoredMessage, ...], bool, str]:
-        """Post the vouchers: (messages, delivered, the packet's peer as stored)."""
+        """Post the vouchers (``deliver``: to the relay now too, else stored in the outbox):
+        (messages, delivered, the packet's peer as stored)."""
 
         def offer(vouchers: dict[str, str]) -> PacketOffer:
             return PacketOffer(
@@ -131,7 +193,7 @@ class Packets:
         for r in recipients:
             o = offer({r: new.vouchers[r]})
             items.append((r, "redpacket", o.to_json(), o.text))
-        stored, delivered = chat.post(account, items)
+        stored, delivered = chat.post(account, items, deliver=deliver)
         return tuple(stored), delivered, ",".join(recipients)
 
     def claim(

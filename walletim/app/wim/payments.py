@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from walletim.app.wim.ledger import Ledger
@@ -25,7 +26,7 @@ from walletim.app.wim.model import (
 )
 from walletim.app.wim.ports import Item, MoneyPorts
 from walletim.chain.units import format_amount
-from walletim.errors import ChainError, InputError
+from walletim.errors import ChainError, InputError, Interrupted, WalletimError
 from walletim.messaging.kinds import (
     Asset as ClaimAsset,
 )
@@ -41,11 +42,29 @@ from walletim.messaging.kinds import (
 from walletim.store.wim import PaymentRow, RequestRow, SplitRow
 
 if TYPE_CHECKING:
+    from walletim.app.chain.flights import Flight
     from walletim.app.contracts import Outcome, Plan
     from walletim.app.defi import Asset
     from walletim.chain.evidence import ChainTx
     from walletim.store.chat import StoredMessage
     from walletim.store.txs import ReceiptRecord
+
+
+#: The same payment (payee, asset, amount, request) made this recently is refused unless
+#: forced: an interrupted ``pay`` run again, a command repeated from the shell history.
+PAID_TWICE_WINDOW_MS = 60 * 60 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Paying:
+    """What one ``pay`` pays: to whom, which asset, how much (base units), for which
+    request, with which note."""
+
+    payee: str
+    asset: Asset
+    amount: int
+    rid: str | None
+    note: str
 
 
 class Payments:
@@ -67,54 +86,147 @@ class Payments:
         confirm: Callable[[Plan], None] | None = None,
         progress: Callable[[str], None] | None = None,
         uri: str | None = None,
+        force: bool = False,
     ) -> PayResult:
         """Pay ``peer`` (or the request ``request_id`` received in a chat, or the EIP-681
         payment ``uri``) and tell them in the chat with a signed payment claim. The transfer
         is planned and checked before anything is signed; the claim is stored before the
-        relay is reached.
+        relay is reached. The same payment made moments ago (or still pending) is refused
+        unless ``force``. Ctrl-C after the transfer was broadcast still records the payment
+        and its claim (sent at once, or by the next chat command), then raises Interrupted.
 
         Raises:
             InputError: unknown peer or request, an already paid request, amounts, balance,
                 a malformed URI or one for another chain.
+            RiskRefused: the same payment was just made (``code`` "paid-twice").
             ChainError: the transfer failed on chain (nothing is said in the chat).
+            Interrupted: Ctrl-C after the transfer went out (what was done, where it stands).
         """
         me = self.p.address_of(account)
-        request: RequestRow | None = None
+        payee, asset, amount_text, note, request = self._what(me, peer, amount_text, token,
+                                                              note, request_id, uri)  # fmt: skip
+        check_note(note)
+        plan = self.p.defi().transfer(account, asset.address or "ETH", payee, amount_text)
+        rid = request.request_id if request is not None else None
+        what = _Paying(payee, asset, int(plan.figures["raw"]), rid, note)
+        if not force:
+            self._not_twice(me, what)
+        try:
+            outcome = self._transfer(plan, confirm, progress)
+        except KeyboardInterrupt as exc:
+            flight = next(iter(self.p.own.in_flight()[-1:]), None)
+            if flight is None:
+                raise  # nothing was signed
+            raise self._interrupted(account, me, what, flight) from exc
+        (message, claim), row = self._tell(account, me, what, outcome.hash)
+        try:
+            delivered = self._deliver(account)
+        except KeyboardInterrupt as exc:  # the payment and its claim are stored already
+            [flight] = self.p.own.in_flight()[-1:]
+            raise self._told(flight, message.id, False) from exc
+        message = self.p.chats().message(message.id)
+        row = self.ledger.check_payment(row, claim, message, self._own_evidence(outcome))
+        if request is not None:
+            request = self.p.repo().request(me, request.request_id, "in", payee)
+        return PayResult(outcome, row, message, delivered, request)
+
+    def _what(self, me: str, peer: str | None, amount_text: str | None, token: str | None,
+              note: str, request_id: str | None, uri: str | None,
+              ) -> tuple[str, Asset, str, str, RequestRow | None]:  # fmt: skip
+        """(payee, asset, amount text, note, request) of what ``pay`` was asked to pay."""
         if uri is not None:
             payee, asset, amount_text = self._from_uri(uri)
-        elif request_id is not None:
+            return payee, asset, amount_text, note, None
+        if request_id is not None:
             request = self._request_to_pay(me, request_id)
             if peer is not None and self.p.chat().resolve_peer(peer) != request.peer:
                 raise InputError("that request came from someone else; leave PEER out")
-            payee, asset = request.peer, self.p.defi().asset(request.asset or "ETH")
+            asset = self.p.defi().asset(request.asset or "ETH")
             # The raw amount asked is what counts, in the token's real decimals (the book's),
             # never the decimals the request claimed.
-            amount_text = format_amount(request.amount, asset.decimals)
-            note = note or request.note
-        else:
-            if peer is None or amount_text is None:
-                raise InputError("pay needs PEER and AMOUNT (or --request ID)")
-            payee = self.p.chat().resolve_peer(peer)
-            check_note(note)
-            asset = self.p.defi().asset(token or "ETH")
+            text = format_amount(request.amount, asset.decimals)
+            return request.peer, asset, text, note or request.note, request
+        if peer is None or amount_text is None:
+            raise InputError("pay needs PEER and AMOUNT (or --request ID)")
+        payee = self.p.chat().resolve_peer(peer)
         check_note(note)
-        outcome, amount = self._transfer(account, asset, payee, amount_text, confirm, progress)
-        rid = request.request_id if request is not None else None
-        claim = self._claim(account, me, payee, asset, amount, outcome.hash, rid, note)
-        [message], delivered = self.p.chat().post(
-            account, [(payee, "payment", claim.to_json(), claim.text)]
+        return payee, self.p.defi().asset(token or "ETH"), amount_text, note, None
+
+    def _not_twice(self, me: str, what: _Paying) -> None:
+        """Refuse the payment ``what`` when the same one (payee, asset, amount, request) is
+        still pending or was made in the last :data:`PAID_TWICE_WINDOW_MS`: an interrupted
+        ``pay`` run again, a command repeated from the shell history. Raises RiskRefused."""
+        from walletim.errors import RiskRefused
+
+        now = self.p.now_ms()
+        for p in self.p.repo().payments(me, states=("pending", "verified"), limit=200):
+            same = (p.direction, p.payee, p.asset, p.amount, p.request_id, p.chain_id) == (
+                "out", what.payee, what.asset.address, what.amount, what.rid, self.p.chain_id
+            )  # fmt: skip
+            if same and (p.state == "pending" or now - p.created_ms < PAID_TWICE_WINDOW_MS):
+                minutes = max(0, now - p.created_ms) // 60_000
+                raise RiskRefused(
+                    f"you already paid {format_amount(p.amount, p.decimals)} {p.symbol} to "
+                    f"{p.payee} {minutes} min ago in transaction {p.tx_hash} ({p.state}; "
+                    "`walletim tx status` follows it): nothing was sent; pass --force to pay "
+                    "again",
+                    code="paid-twice",
+                )
+
+    def _tell(
+        self, account: str, me: str, what: _Paying, tx_hash: str
+    ) -> tuple[tuple[StoredMessage, PaymentClaim], PaymentRow]:
+        """Sign the claim for ``tx_hash``, store it in the outbox and record the payment, all
+        of it or none (a Ctrl-C meanwhile waits for the end): ((message, claim), payment)."""
+        from walletim.app.interrupts import held_interrupts
+
+        with held_interrupts():
+            claim = self._claim(account, me, what, tx_hash)
+            [message], _ = self.p.chat().post(
+                account, [(what.payee, "payment", claim.to_json(), claim.text)], deliver=False
+            )
+            a = what.asset
+            row = self.p.repo().add_payment(
+                account=me, message_id=message.id, direction="out", peer=what.payee,
+                chain_id=self.p.chain_id, tx_hash=tx_hash, asset=a.address, symbol=a.display,
+                decimals=a.decimals, amount=what.amount, payer=me, payee=what.payee,
+                note=what.note, request_id=what.rid,
+            )  # fmt: skip
+        return (message, claim), row
+
+    def _deliver(self, account: str) -> bool:
+        """Send what waits in the outbox (the claim just stored first): whether the relay was
+        reached."""
+        _none, delivered = self.p.chat().post(account, [])
+        return delivered
+
+    def _interrupted(self, account: str, me: str, what: _Paying, flight: Flight) -> Interrupted:
+        """Ctrl-C after the transfer was signed: the payment and its claim are stored (a
+        second Ctrl-C waits for that), then the claim goes to the relay if it can right away
+        (else with the next chat command). Returns what to raise: what went out, where it
+        stands, how to follow it."""
+        (message, _claim), _row = self._tell(account, me, what, flight.hash)
+        try:
+            delivered = self._deliver(account)
+        except (KeyboardInterrupt, WalletimError):
+            delivered = False
+        return self._told(flight, message.id, delivered)
+
+    def _told(self, flight: Flight, message_id: int, delivered: bool) -> Interrupted:
+        from walletim.app.chain.flights import interrupted_text
+
+        sent = delivered and self.p.chats().message(message_id).state == "sent"
+        told = (
+            "the chat message telling them was sent"
+            if sent
+            else "the chat message telling them waits in your outbox and goes out with your "
+            "next chat command (`walletim chat inbox`)"
         )
-        repo = self.p.repo()
-        row = repo.add_payment(
-            account=me, message_id=message.id, direction="out", peer=payee,
-            chain_id=self.p.chain_id, tx_hash=outcome.hash, asset=asset.address,
-            symbol=asset.display, decimals=asset.decimals, amount=amount, payer=me,
-            payee=payee, note=note, request_id=rid,
-        )  # fmt: skip
-        row = self.ledger.check_payment(row, claim, message, self._own_evidence(outcome))
-        if request is not None:
-            request = repo.request(me, request.request_id, "in", payee)
-        return PayResult(outcome, row, message, delivered, request)
+        return Interrupted(
+            f"{interrupted_text([flight])}; the payment is recorded (`walletim payments`) and "
+            f"{told}; running the same pay again is refused unless --force",
+            [flight.json()],
+        )
 
     def _from_uri(self, uri: str) -> tuple[str, Asset, str]:
         """(payee, asset, amount text) of an EIP-681 payment URI for this chain."""
@@ -133,36 +245,33 @@ class Payments:
 
     def _transfer(
         self,
-        account: str,
-        asset: Asset,
-        payee: str,
-        amount_text: str,
+        plan: Plan,
         confirm: Callable[[Plan], None] | None,
         progress: Callable[[str], None] | None,
-    ) -> tuple[Outcome, int]:
-        """Plan (simulated once), confirm, send and wait: (outcome, amount in base units).
-        Raises ChainError when it failed on chain."""
-        defi = self.p.defi()
-        plan = defi.transfer(account, asset.address or "ETH", payee, amount_text)
+    ) -> Outcome:
+        """Confirm, send and wait for the planned transfer. Raises ChainError when it failed
+        on chain."""
         # One simulation: the plan's; the chain dry-runs the transfer again right before
         # signing it (its gas estimate, in the same round trip as the fees and the balance).
-        outcome = defi.execute(plan, confirm=confirm, progress=progress, recheck=False)
+        outcome = self.p.defi().execute(plan, confirm=confirm, progress=progress, recheck=False)
         status = outcome.steps[-1].status
         if status not in ("mined", "pending"):
             raise ChainError(
                 f"the transfer {outcome.hash} {status} on chain; nothing was said in the chat"
             )
-        return outcome, int(plan.figures["raw"])
+        return outcome
 
-    def _claim(self, account: str, me: str, payee: str, asset: Asset, amount: int, tx: str,
-               rid: str | None, note: str) -> PaymentClaim:  # fmt: skip
+    def _claim(self, account: str, me: str, what: _Paying, tx: str) -> PaymentClaim:
         """The payment claim, signed by ``account``."""
-        doc = payment_typed_data(self.p.chain_id, tx, me, payee, asset.address, amount, rid, note)
+        a = what.asset
+        doc = payment_typed_data(
+            self.p.chain_id, tx, me, what.payee, a.address, what.amount, what.rid, what.note
+        )
         # walletim's own claim: its domain has no chainId, the chain id is in the message.
         signature = self.p.sign(account, doc, allow_any_chain=True)
         return PaymentClaim(
-            self.p.chain_id, tx, me, payee, ClaimAsset(asset.address, asset.symbol,
-            asset.decimals), amount, note, rid, "0x" + bytes(signature.bytes).hex(),
+            self.p.chain_id, tx, me, what.payee, ClaimAsset(a.address, a.symbol, a.decimals),
+            what.amount, what.note, what.rid, "0x" + bytes(signature.bytes).hex(),
         )  # fmt: skip
 
     def _own_evidence(self, outcome: Outcome) -> tuple[ChainTx, ReceiptRecord] | None:

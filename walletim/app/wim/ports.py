@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from walletim.messaging.envelope import WireKind
 
 if TYPE_CHECKING:
+    from walletim.app.chain.flights import Flight
     from walletim.app.contracts import Outcome, Plan
     from walletim.app.defi import Asset
     from walletim.app.evidence import Mined
@@ -60,6 +61,10 @@ class OwnTxs(Protocol):
         """Send one of ours again if the node lost it (same bytes). Raises WalletimError."""
         ...
 
+    def in_flight(self) -> list[Flight]:
+        """What this process signed, each as last seen (what an interrupted command tells)."""
+        ...
+
 
 class Delivery(Protocol):
     @property
@@ -73,7 +78,9 @@ class Chat(Protocol):
 
     def resolve_group(self, account: str, text: str) -> GroupRow: ...
 
-    def post(self, account: str, items: Sequence[Item]) -> tuple[list[StoredMessage], bool]: ...
+    def post(
+        self, account: str, items: Sequence[Item], *, deliver: bool = ...
+    ) -> tuple[list[StoredMessage], bool]: ...
 
     def group_send(
         self,
@@ -110,7 +117,9 @@ class Defi(Protocol):
 
     def amount(self, asset: Asset | str, text: str) -> int: ...
 
-    def transfer(self, account: str, asset_text: str, to_text: str, amount_text: str) -> Plan: ...
+    def transfer(
+        self, account: str, asset_text: str, to_text: str, amount_text: str, *, force: bool = ...
+    ) -> Plan: ...
 
     def execute(
         self,

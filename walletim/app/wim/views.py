@@ -81,7 +81,10 @@ class Views:
             return None
         verdict = Verdict(p.state, p.reason, p.confirmations, p.final)
         amount = f"{format_amount(p.amount, p.decimals)} {p.symbol}"
-        return MoneyView("payment", verdict, amount, p.payer, p.payee, p.note, p.tx_hash)
+        money = (p.asset, p.symbol, p.amount, p.decimals)
+        return MoneyView(
+            "payment", verdict, amount, p.payer, p.payee, p.note, p.tx_hash, money=money
+        )
 
     def _request(self, me: str, m: StoredMessage) -> MoneyView | None:
         r = self.p.repo().request_for_message(me, m.id)
@@ -91,8 +94,9 @@ class Views:
         payer = r.peer if r.direction == "out" else me
         amount = f"{format_amount(r.amount, r.decimals)} {r.symbol}"
         return MoneyView(
-            "request", None, amount, payer, payee, r.note, r.request_id, r.state == "open"
-        )
+            "request", None, amount, payer, payee, r.note, r.request_id, r.state == "open",
+            money=(r.asset, r.symbol, r.amount, r.decimals),
+        )  # fmt: skip
 
     def _packet(self, me: str, m: StoredMessage) -> MoneyView:
         check = self.packets.check(me, m)
@@ -109,17 +113,20 @@ class Views:
         verdict = Verdict(check.state, check.reason, 0, check.state == "verified")
         if m.direction == "in":
             verdict = self.verifier.group_gate(m, creator) or verdict
+        money = None
         if check.text is None or row is None:
             amount = "an offer the red-packet contract does not bear out"
         else:
+            money = (row.asset, row.symbol, row.total, row.decimals)
             kind = "random" if row.random else "equal"
             amount = (
                 f"{format_amount(row.total, row.decimals)} {row.symbol} in {row.shares} "
                 f"{kind} share(s)"
             )
         return MoneyView(
-            "redpacket", verdict, amount, creator, None, note, check.packet_id, None, check.text
-        )
+            "redpacket", verdict, amount, creator, None, note, check.packet_id,
+            None if row is None else row.claimed_amount is None, check.text, money,
+        )  # fmt: skip
 
     def _action(self, me: str, m: StoredMessage) -> MoneyView | None:
         a: ActionRow | None = self.p.repo().action(me, m.id)

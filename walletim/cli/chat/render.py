@@ -117,9 +117,35 @@ def message_json(
             doc.update(request_id=view.ref, open=view.open)
         elif view.kind == "redpacket":
             doc["packet_id"] = view.ref
+            doc["claimed"] = None if view.open is None else not view.open  # by this account
         if view.payee is not None:
             doc["to"] = view.payee
+        if view.money is not None:  # as recorded and checked, never the sender's figures
+            token, symbol, raw, decimals = view.money
+            doc.update(token=token, symbol=symbol, raw=str(raw), amount=_decimal(raw, decimals))
+    elif m.kind in ("request", "redpacket"):
+        doc.update(_offered_id(m))
     return doc
+
+
+def _decimal(raw: int, decimals: int) -> str:
+    from walletim.chain.units import format_amount
+
+    return format_amount(raw, decimals)
+
+
+def _offered_id(m: StoredMessage) -> dict[str, object]:
+    """The id a request or red-packet message carries when this home has no record of it (a
+    message it could not check): scripts can still name it; no figures from the sender."""
+    from walletim.errors import MessagingError
+    from walletim.messaging.kinds import parse_packet, parse_request
+
+    try:
+        if m.kind == "request":
+            return {"request_id": parse_request(m.body).request_id, "open": None}
+        return {"packet_id": parse_packet(m.body).packet_id}
+    except MessagingError:
+        return {"request_id": None} if m.kind == "request" else {"packet_id": None}
 
 
 def verdict_json(view: MoneyView) -> dict[str, object]:
@@ -239,7 +265,9 @@ def money_text(
     elif view.kind == "redpacket":
         text = f"{view.amount} from {who(view.payer)}"
         claimable = view.verdict is None or view.verdict.state == "verified"
-        if m.direction == "in" and account is not None and claimable:
+        if m.direction == "in" and view.open is False:
+            text += " (claimed: walletim redpacket list)"
+        elif m.direction == "in" and account is not None and claimable:
             text += f" (claim: walletim redpacket claim --from {account} {view.ref})"
     else:
         text = f"{who(view.payer)}: {printable(view.amount, newline=' ')}"

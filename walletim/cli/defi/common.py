@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from walletim.contracts.abi import DecodedEvent
 
 SHARE_HELP = "Tell PEER (or a chat group) about it in the chat; their client checks the logs."
+FORCE_HELP = (
+    "Send even what the risk policy refuses (to the zero address, ETH or tokens to a token "
+    "contract); --yes alone is not enough."
+)
 #: Flags as a plan shows them, loudest first.
 FLAG_TEXT = {
     "impostor-token": "IMPOSTOR TOKEN",

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 @click.option("--via", help="Route through this token (two hops).")
 @click.option("--quote", "quote_only", is_flag=True, help="Only show the quote; sign nothing.")
 @click.option("--share", "share_with", metavar="PEER|GROUP", help=SHARE_HELP)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Swap even with a price impact over 15% (refused otherwise; --yes is not enough).",
+)
 def swap(
     ctx: Ctx,
     account: str,
@@ -42,6 +47,7 @@ def swap(
     via: str | None,
     quote_only: bool,
     share_with: str | None,
+    force: bool,
 ) -> None:
     """Swap AMOUNT of TOKEN_IN for TOKEN_OUT on Uniswap V2 (ETH, WETH, USDC, DAI, 0x...)."""
     with chain_session(ctx) as s:
@@ -58,6 +64,7 @@ def swap(
             slippage_bps=slippage_bps,
             deadline_s=deadline,
             via=via,
+            force=force,
         )
         outcome = run_plan(ctx, s, plan)
         received = s.defi.received(outcome)
@@ -84,16 +91,21 @@ def _show_quote(ctx: Ctx, quoted: Quoted) -> None:
         "raw": str(q.amount_out),
         "amount": format_amount(q.amount_out, a_out.decimals),
         "min_out": format_amount(min_out, a_out.decimals),
+        "raw_min_out": str(min_out),
         "path": list(q.path),
         "route": route,
         "price_impact_pct": q.price_impact_bps / 100,
     }
-    ctx.emit(
-        data,
+    from walletim.app.risk import RiskPolicy, risks_json
+
+    risks = RiskPolicy.swap(q.price_impact_bps)
+    data["warnings"] = risks_json(risks)
+    text = (
         f"{a_in.fmt(q.amount_in)} -> {a_out.fmt(q.amount_out)} via {route} (price impact "
         f"{q.price_impact_bps / 100:.2f}%; at least {a_out.fmt(min_out)} with "
-        f"{quoted.slippage_bps / 100:g}% slippage)",
+        f"{quoted.slippage_bps / 100:g}% slippage)"
     )
+    ctx.emit(data, "\n".join([text, *(r.line for r in risks)]))
 
 
 @click.group()
@@ -189,8 +201,10 @@ def liquidity_show(ctx: Ctx, token_a: str, token_b: str, who: str) -> None:
             "share_pct": share_pct,
             "token_a": p.token_a.symbol,
             "amount_a": format_amount(p.amount_a, p.token_a.decimals),
+            "raw_a": str(p.amount_a),
             "token_b": p.token_b.symbol,
             "amount_b": format_amount(p.amount_b, p.token_b.decimals),
+            "raw_b": str(p.amount_b),
         },
         f"{format_amount(p.liquidity)} LP ({share_pct:.4f}% of the pool {p.pair}) = "
         f"{p.token_a.fmt(p.amount_a)} + {p.token_b.fmt(p.amount_b)}",

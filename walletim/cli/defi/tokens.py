@@ -6,7 +6,7 @@ import click
 
 from walletim.chain.units import format_amount
 from walletim.cli.base import Ctx, chain_session, pass_ctx
-from walletim.cli.defi.common import execute, signing, targets
+from walletim.cli.defi.common import FORCE_HELP, execute, signing, targets
 
 
 @click.group()
@@ -83,9 +83,12 @@ def token_balance(ctx: Ctx, token_name: str, who: str | None) -> None:
 @click.argument("token_name", metavar="TOKEN")
 @click.argument("to")
 @click.argument("amount")
-def token_transfer(ctx: Ctx, account: str, token_name: str, to: str, amount: str) -> None:
+@click.option("--force", is_flag=True, help=FORCE_HELP)
+def token_transfer(
+    ctx: Ctx, account: str, token_name: str, to: str, amount: str, force: bool
+) -> None:
     """Transfer AMOUNT (in the token's own decimals) of TOKEN to TO."""
-    execute(ctx, lambda s: s.defi.transfer(account, token_name, to, amount))
+    execute(ctx, lambda s: s.defi.transfer(account, token_name, to, amount, force=force))
 
 
 @token.command("approve")

@@ -83,6 +83,7 @@ def vault_balance(ctx: Ctx, who: str | None, vault_addr: str | None) -> None:
             "raw_assets": str(p.assets),
             "asset": p.asset.symbol,
             "max_withdraw": format_amount(p.max_withdraw, p.asset.decimals),
+            "raw_max_withdraw": str(p.max_withdraw),
         }
         for n, a, p in rows
     ]

@@ -1,0 +1,27 @@
+"""The script contract for amounts (issue 15): every ``--json`` amount is a decimal string in
+the asset's unit next to ``raw`` base units, here on the commands that lacked one (``send
+--batch`` rows, a liquidity position's tokens). Real Anvil with the world."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import World
+
+
+def test_batch_rows_and_positions_carry_amount_and_raw(world: World, tmp_path: Path) -> None:
+    cli, net = world.cli(), ("--rpc-url", world.url)
+    rows = tmp_path / "pay.csv"
+    rows.write_text(f"{world.address('dev:2')},0.125\n{world.address('dev:3')},2.5,USDC\n")
+    r = cli(*net, "--json", "--yes", "send", "--from", "dev:1", "--batch", str(rows))
+    assert r.code == 0, r.err
+    got = [(x["amount"], x["raw"], x["symbol"]) for x in r.json()["results"]]
+    assert got == [("0.125", str(125 * 10**15), "ETH"), ("2.5", "2500000", "USDC")]
+    added = cli(*net, "--json", "--yes", "liquidity", "add", "--from", "dev:1", "USDC", "DAI",
+                "10", "10")  # fmt: skip
+    assert added.code == 0, added.err
+    pos = cli(*net, "--json", "liquidity", "show", "USDC", "DAI", "dev:1")
+    assert pos.code == 0, pos.err
+    doc = pos.json()
+    for side in ("a", "b"):
+        assert doc[f"raw_{side}"].isdigit() and doc[f"amount_{side}"]

@@ -1,0 +1,109 @@
+"""Risky sends warn in the plan before signing, and what the risk policy refuses passes only
+with --force (never with --yes alone): the CLI against Anvil with the world."""
+
+from __future__ import annotations
+
+from tests.conftest import Result, World
+
+ZERO = "0x" + "00" * 20
+
+
+def run(w: World, *args: str, input: str | None = None) -> Result:
+    return w.cli()("--rpc-url", w.url, *args, input=input)
+
+
+def nonce(w: World, spec: str) -> int:
+    from walletim.chain.rpc import Q
+
+    return int(w.anvil.rpc().get(Q.nonce(w.address(spec), "latest")))
+
+
+def test_refused_sends_need_force_and_yes_is_not_enough(world: World) -> None:
+    usdc, dai = world.manifest.contracts["USDC"], world.manifest.contracts["DAI"]
+    before = nonce(world, "dev:1")
+    cases = [
+        (("send", "--from", "dev:1", ZERO, "1"), "zero address"),
+        (("send", "--from", "dev:1", usdc, "1"), "USDC (0x"),
+        (("send", "--from", "dev:1", "--token", "USDC", usdc, "1"), "USDC token contract itself"),
+        (("token", "transfer", "--from", "dev:1", "USDC", dai, "1"), "DAI (0x"),
+        (("send", "--from", "dev:1", "--token", "DAI", ZERO, "1"), "zero address"),
+    ]
+    for args, text in cases:
+        r = run(world, "--yes", *args)
+        assert r.code == 1, (args, r.err)
+        assert len(r.err_lines) == 1 and text in r.err and "--force" in r.err, (args, r.err)
+        assert "execution reverted" not in r.err and "nothing was signed" in r.err
+    eth_to_token = run(world, "--yes", "send", "--from", "dev:1", usdc, "1")
+    assert "is a token contract: sending it ETH would revert" in eth_to_token.err
+    assert "--token" in eth_to_token.err
+    as_json = run(world, "--json", "--yes", "send", "--from", "dev:1", ZERO, "1")
+    assert as_json.code == 1 and '"RiskRefused"' in as_json.err
+    assert nonce(world, "dev:1") == before  # nothing was signed
+    forced = run(world, "--json", "--yes", "send", "--from", "dev:1", ZERO, "0.5", "--force")
+    assert forced.code == 0, forced.err
+    doc = forced.json()
+    assert doc["state"] == "mined" and doc["to"] == ZERO
+    assert [w["code"] for w in doc["warnings"]] == ["zero-address"]
+    assert doc["warnings"][0]["forced"] is True
+
+
+def test_warnings_are_in_the_plan_shown_before_signing(world: World) -> None:
+    me, weth = world.address("dev:1"), world.manifest.contracts["WETH"]
+    to_self = run(world, "send", "--from", "dev:1", "dev:1", "0.1", input="n\n")
+    assert to_self.code == 1 and "aborted" in to_self.err
+    plan = to_self.err.split("Sign and send?")[0]
+    assert f"WARNING: you are sending to yourself ({me})" in plan
+    zero = run(world, "send", "--from", "dev:1", "dev:2", "0", input="n\n")
+    assert "WARNING: the amount is 0 ETH" in zero.err.split("Sign and send?")[0]
+    wrapped = run(world, "--yes", "send", "--from", "dev:1", weth, "0.25")
+    assert wrapped.code == 1 and "weth wrap" in wrapped.err  # this WETH9 has no fallback
+    ok = run(world, "--json", "--yes", "send", "--from", "dev:1", "dev:1", "0", "--no-wait")
+    assert ok.code == 0, ok.err
+    assert [w["code"] for w in ok.json()["warnings"]] == ["self", "zero-amount"]
+
+
+def test_a_token_amount_with_a_symbol_and_a_negative_amount_are_clear_errors(
+    world: World,
+) -> None:
+    hint = run(world, "--yes", "send", "--from", "dev:1", "dev:2", "100 USDC")
+    assert hint.code == 1 and len(hint.err_lines) == 1
+    assert "100 --token USDC" in hint.err
+    for args in (("dev:2", "-1"), ("dev:2", "--", "-1"), ("dev:2", "-0.5")):
+        r = run(world, "--yes", "send", "--from", "dev:1", *args)
+        assert r.code == 1 and len(r.err_lines) == 1, (args, r.err)
+        assert "cannot be negative" in r.err, (args, r.err)
+    token = run(world, "--yes", "token", "transfer", "--from", "dev:1", "USDC", "dev:2", "-3")
+    assert token.code == 1 and "cannot be negative" in token.err
+
+
+def test_not_enough_eth_and_not_enough_tokens_exit_alike(world: World) -> None:
+    eth = run(world, "--yes", "send", "--from", "dev:1", "dev:2", "1000000")
+    usdc = run(world, "--yes", "send", "--from", "dev:1", "--token", "USDC", "dev:2", "1000000")
+    token = run(world, "--yes", "token", "transfer", "--from", "dev:1", "USDC", "dev:2", "10**9")
+    swap = run(world, "--yes", "swap", "--from", "dev:1", "1000000", "USDC", "DAI")
+    assert "insufficient funds" in eth.err and "insufficient USDC" in usdc.err
+    assert "insufficient USDC" in swap.err
+    assert eth.code == usdc.code == swap.code == 1, (eth.err, usdc.err, swap.err)
+    assert token.code == 1  # not an amount: an input error too
+    for r in (eth, usdc, swap):
+        assert len(r.err_lines) == 1 and "nothing was signed" in r.err
+    as_json = run(world, "--json", "--yes", "send", "--from", "dev:1", "dev:2", "1000000")
+    assert '"InsufficientFunds"' in as_json.err and as_json.code == 1
+
+
+def test_a_swap_over_5_percent_warns_and_over_15_needs_force(world: World) -> None:
+    warned = run(world, "swap", "--from", "dev:1", "100", "ETH", "USDC", input="n\n")
+    plan = warned.err.split("Sign and send?")[0]
+    assert "WARNING: HIGH PRICE IMPACT" in plan and warned.code == 1
+    before = nonce(world, "dev:1")
+    refused = run(world, "--yes", "swap", "--from", "dev:1", "300", "ETH", "USDC")
+    assert refused.code == 1 and len(refused.err_lines) == 1
+    assert "HIGH PRICE IMPACT" in refused.err and "--force" in refused.err
+    assert nonce(world, "dev:1") == before
+    quote = run(world, "--json", "swap", "--from", "dev:1", "300", "ETH", "USDC", "--quote")
+    assert [(w["code"], w["forced"]) for w in quote.json()["warnings"]] == [("price-impact", True)]
+    forced = run(
+        world, "--json", "--yes", "swap", "--from", "dev:1", "300", "ETH", "USDC", "--force"
+    )
+    assert forced.code == 0, forced.err
+    assert [w["code"] for w in forced.json()["warnings"]] == ["price-impact"]

@@ -1,0 +1,205 @@
+"""The one policy for risky sends, applied before anything is signed.
+
+Every path that moves ETH or a token to an address (``send``, ``send --token``, ``token
+transfer``, ``pay``, the rows of ``send --batch``) and every swap asks :class:`RiskPolicy`
+while it plans. A risk is either a warning (shown in the plan before the confirmation, and
+in ``--json`` under ``warnings``) or a refusal (:class:`~walletim.errors.RiskRefused`, exit
+1) that only ``--force`` passes: ``--yes`` answers the confirmation, it never overrides a
+refusal.
+
+=====================  ==========================================================  =========
+risk                   when                                                        outcome
+=====================  ==========================================================  =========
+``zero-address``       the recipient is 0x0000…0000 (nothing can move it again)     refused
+``eth-to-token``       ETH to a token contract (it reverts, or the ETH is stuck)    refused
+``token-to-token``     tokens to a token contract (the token itself or another)     refused
+``self``               the recipient is the sender: only the fee moves              warning
+``zero-amount``        an amount of zero: only the fee is paid                      warning
+``price-impact``       a swap moving the pool's price over 5 % (15 %: refused)      both
+=====================  ==========================================================  =========
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from walletim.errors import RiskRefused
+
+if TYPE_CHECKING:
+    from walletim.app.tokens import TokenLabel
+
+ZERO_ADDRESS = "0x" + "00" * 20
+#: A swap's price impact (beyond the pool fee) above this is shown as a warning ...
+PRICE_IMPACT_WARN_BPS = 500
+#: ... and above this it is refused unless forced.
+PRICE_IMPACT_FORCE_BPS = 1500
+FORCE_HINT = "nothing was signed (--force to do it anyway)"
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    """One risk of a plan: ``code`` (see the module's table), the line shown, and whether it
+    is refused unless forced."""
+
+    code: str
+    text: str
+    refused: bool = False
+
+    @property
+    def line(self) -> str:
+        """As a plan shows it."""
+        return f"WARNING{' (needs --force)' if self.refused else ''}: {self.text}"
+
+
+def enforce(risks: Sequence[Risk], force: bool) -> tuple[str, ...]:
+    """The plan's warning lines; raises RiskRefused for the first refused risk unless
+    ``force``."""
+    for risk in risks:
+        if risk.refused and not force:
+            raise RiskRefused(f"refused: {risk.text}; {FORCE_HINT}", code=risk.code)
+    return tuple(r.line for r in risks)
+
+
+def risks_json(risks: Sequence[Risk]) -> list[dict[str, object]]:
+    """For ``--json`` (``warnings``): each risk's code, text and whether it was forced."""
+    return [{"code": r.code, "text": r.text, "forced": r.refused} for r in risks]
+
+
+def _short(address: str) -> str:
+    return f"{address[:6]}…{address[-4:]}"
+
+
+def _token_name(label: TokenLabel) -> str:
+    if label.listed and label.symbol:
+        return f"{label.symbol} ({_short(label.address)})"
+    return label.display
+
+
+class RiskPolicy:
+    """The risks of a transfer or a swap. Collaborators: ``has_code(address)`` (whether the
+    address holds contract code: one node round trip), ``token_label(address)`` (how the
+    token lists name an address, None without a book; asked only for contracts)."""
+
+    def __init__(
+        self,
+        has_code: Callable[[str], bool],
+        token_label: Callable[[str], TokenLabel | None],
+    ) -> None:
+        self._has_code = has_code
+        self._token_label = token_label
+
+    def transfer(
+        self, sender: str, recipient: str, value: int, token: str | None, symbol: str = "ETH"
+    ) -> list[Risk]:
+        """The risks of sending ``value`` base units of ``token`` (None: ETH, named
+        ``symbol``) from ``sender`` to ``recipient`` (checksummed addresses)."""
+        risks = self.plain(sender, recipient, value, symbol)
+        if int(recipient, 16) == 0:
+            return risks
+        if token is not None and recipient.lower() == token.lower():
+            risks.append(
+                Risk(
+                    "token-to-token",
+                    f"the recipient is the {symbol} token contract itself, not a person: "
+                    f"{symbol} sent to it is lost",
+                    refused=True,
+                )
+            )
+            return risks
+        label = self._token_at(recipient)
+        if label is not None:
+            risks.append(_to_token(label, token is None, symbol))
+        return risks
+
+    @staticmethod
+    def plain(sender: str, recipient: str, value: int, symbol: str = "ETH") -> list[Risk]:
+        """The risks that need no node: the zero address, yourself, zero."""
+        risks: list[Risk] = []
+        if int(recipient, 16) == 0:
+            risks.append(
+                Risk(
+                    "zero-address",
+                    f"the recipient is the zero address ({ZERO_ADDRESS}): {symbol} sent there "
+                    "can never be moved again (it is burnt)",
+                    refused=True,
+                )
+            )
+        if recipient.lower() == sender.lower():
+            risks.append(
+                Risk("self", f"you are sending to yourself ({sender}): only the fee moves")
+            )
+        if value == 0:
+            risks.append(
+                Risk("zero-amount", f"the amount is 0 {symbol}: nothing is sent, only the fee")
+            )
+        return risks
+
+    def _token_at(self, address: str) -> TokenLabel | None:
+        """The token at ``address`` (listed, or answering ``decimals()``), else None."""
+        if not self._has_code(address):
+            return None
+        label = self._token_label(address)
+        if label is None or not (label.listed or label.decimals_known):
+            return None
+        return label
+
+    @staticmethod
+    def swap(impact_bps: int) -> list[Risk]:
+        """A swap's price impact (basis points beyond the pool fee)."""
+        if impact_bps <= PRICE_IMPACT_WARN_BPS:
+            return []
+        pct = f"{impact_bps / 100:.2f}%"
+        if impact_bps > PRICE_IMPACT_FORCE_BPS:
+            return [
+                Risk(
+                    "price-impact",
+                    f"HIGH PRICE IMPACT {pct}: this swap moves the pool's price by more than "
+                    f"{PRICE_IMPACT_FORCE_BPS // 100}% and you get that much less than its "
+                    "price (swap less, or in parts)",
+                    refused=True,
+                )
+            ]
+        return [
+            Risk(
+                "price-impact",
+                f"HIGH PRICE IMPACT {pct}: you get that much less than the pool's price "
+                f"(over {PRICE_IMPACT_WARN_BPS // 100}%)",
+            )
+        ]
+
+
+def _to_token(label: TokenLabel, eth: bool, symbol: str) -> Risk:
+    name = _token_name(label)
+    if eth:
+        # Even WETH: not every WETH turns plain ETH sent to it into WETH (the devnet's
+        # WETH9 build has no fallback and reverts); `weth wrap` calls deposit().
+        wrap = label.listed and label.symbol.upper() == "WETH"
+        how = (
+            "to wrap ETH use `walletim weth wrap`"
+            if wrap
+            else f"to send {label.symbol or 'a token'} use --token, to buy it `walletim swap`"
+        )
+        return Risk(
+            "eth-to-token",
+            f"{name} is a token contract: sending it ETH would revert (a token refuses ETH) "
+            f"or lose it (a token cannot send it back); {how}",
+            refused=True,
+        )
+    return Risk(
+        "token-to-token",
+        f"the recipient {name} is a token contract, not a person: {symbol} sent to it is lost",
+        refused=True,
+    )
+
+
+__all__ = [
+    "PRICE_IMPACT_FORCE_BPS",
+    "PRICE_IMPACT_WARN_BPS",
+    "ZERO_ADDRESS",
+    "Risk",
+    "RiskPolicy",
+    "enforce",
+    "risks_json",
+]
