@@ -121,11 +121,21 @@ def history(ctx: Ctx, account: str | None, limit: int, no_refresh: bool) -> None
     def human() -> None:
         if not rows:
             click.echo("No transactions.")
-        for r in rows:
-            click.echo(
-                f"{r.nonce:>5}  {r.status:<8}  {r.hash}  {r.sender} -> {r.recipient}  "
-                f"{eth_text(r.value)} ETH  {r.kind}"
-            )
+        from walletim.display import table
+
+        lines = [
+            [
+                str(r.nonce),
+                r.status,
+                r.hash,
+                f"{r.sender} -> {r.recipient}",
+                f"{eth_text(r.value)} ETH",
+                r.kind,
+            ]
+            for r in rows
+        ]
+        for line in table(lines, align="><<<><"):
+            click.echo(line)
 
     ctx.emit(data, human)
 

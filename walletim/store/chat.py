@@ -409,8 +409,12 @@ class ChatRepo:
         return ChatTx(self.store).group(account, group_id)
 
     def contact_named(self, name: str) -> Contact | None:
+        """The contact of that name (NFC; ASCII letters in any case)."""
+        from walletim.localnames import normalized
+
         row = self.store.execute(
-            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE name = ? COLLATE NOCASE", (name,)
+            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE name = ? COLLATE NOCASE",
+            (normalized(name),),
         ).fetchone()
         return None if row is None else _contact(row)
 

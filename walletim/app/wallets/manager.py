@@ -52,6 +52,7 @@ from walletim.keys.vault import (
     WalletRecord,
     check_name,
 )
+from walletim.localnames import looks_like
 
 if TYPE_CHECKING:
     from walletim.app.networks import Network
@@ -139,6 +140,21 @@ class Wallets:
 
     def exists(self, name: str) -> bool:
         return self.vault.wallet_path(name).exists()
+
+    def check_new_name(self, name: str) -> str:
+        """``name`` (NFC) if it is a valid name that no wallet here has and none looks like
+        (``Alice`` beside ``alice``, a Cyrillic ``аре`` beside ``ape``). Raises InputError,
+        WalletExists."""
+        name = check_name(name)
+        if self.exists(name):
+            raise WalletExists(name)
+        similar = looks_like(name, self.vault.names())
+        if similar is not None:
+            raise InputError(
+                f"the wallet name {name!r} looks like the wallet {similar!r} of this home: "
+                "pick a name that cannot be mistaken for it"
+            )
+        return name
 
     def info(self, name: str) -> WalletInfo:
         """A wallet with its account-0 address, from its checked file. Unlocks the home."""
@@ -246,7 +262,7 @@ class Wallets:
         Raises:
             WalletExists, InputError (bad name/password), InvalidMnemonic (bad ``words``).
         """
-        check_name(name)
+        name = self.check_new_name(name)
         phrase = mnemonic.generate(words, randbytes=self._randbytes)
         info = self._add_mnemonic(name, phrase, passphrase, template, source="created")
         return CreatedWallet(info, phrase)
@@ -259,7 +275,7 @@ class Wallets:
         Raises:
             InvalidMnemonic: with ``reason`` length / word / checksum; WalletExists.
         """
-        check_name(name)
+        name = self.check_new_name(name)
         norm = mnemonic.validate(phrase)
         return self._add_mnemonic(name, norm, passphrase, template, source="imported-mnemonic")
 
@@ -287,7 +303,7 @@ class Wallets:
         Raises:
             InvalidPrivateKey, WalletExists, InputError.
         """
-        check_name(name)
+        name = self.check_new_name(name)
         raw = hd.parse_private_key(key) if isinstance(key, str) else hd.check_private_key(key)
         address = hd.address_from_private_key(raw)
         with self.vault.lock():
@@ -312,9 +328,7 @@ class Wallets:
         """
         from walletim.keys import keystore
 
-        check_name(name)
-        if self.exists(name):
-            raise WalletExists(name)
+        name = self.check_new_name(name)
         key = keystore.decrypt(keystore_json, keystore_password)
         return self.import_private_key(name, key, source="imported-keystore")
 

@@ -20,6 +20,7 @@ from walletim.cli.chat.render import (
     warn_deliveries,
     with_home,
 )
+from walletim.display import one_line
 from walletim.messaging.kinds import group_peer
 
 if TYPE_CHECKING:
@@ -191,7 +192,8 @@ def group_list(ctx: Ctx, account: str) -> None:
 
     def human() -> None:
         for g in rows:
-            click.echo(f"{g.name}  (id {g.group_id})  version {g.version}, {verified_text(g)}")
+            name = one_line(g.name, 64)
+            click.echo(f"{name}  (id {g.group_id})  version {g.version}, {verified_text(g)}")
             _members(g, me, names)
         if not rows:
             click.echo(f"no groups yet (walletim chat group create --from {account} NAME PEER...)")
@@ -200,11 +202,16 @@ def group_list(ctx: Ctx, account: str) -> None:
 
 
 def _members(g: GroupRow, me: str, names: dict[str, str]) -> None:
+    from walletim.display import table
+
+    rows = []
     for a in g.members:
-        who = "you" if a == me else names.get(a, "")
+        who = "you" if a == me else one_line(names.get(a, ""), 40)
         role = "creator, admin" if a == g.creator and a in g.admins else ""
         role = role or ("admin" if a in g.admins else "")
-        click.echo(f"    {a}  {who}{f' ({role})' if role else ''}".rstrip())
+        rows.append([a, who, f"({role})" if role else ""])
+    for line in table(rows, indent="    "):
+        click.echo(line)
 
 
 group_add, group_remove, group_promote, group_demote = (

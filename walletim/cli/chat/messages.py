@@ -206,16 +206,20 @@ def _conversations(conversations: Sequence[ConversationInfo], names: dict[str, s
     shown = [c for c in conversations if c.last is not None or c.unread]
     if not shown:
         return
+    from walletim.display import cut, table
+
     click.echo("conversations:")
+    rows = []
     for c in shown:
-        unread = f"{c.unread} unread" if c.unread else "read"
-        last = ""
+        row = [label(c.peer, names), f"{c.unread} unread" if c.unread else "read"]
         if c.last is not None:
             text = c.last.text
             if c.last.kind == "membership":
                 text = membership_text(c.last, names).removeprefix("membership: ")
-            last = f"  {when(c.last.sent_ms)}  {printable(text, newline=' ')[:40]}"
-        click.echo(f"  {label(c.peer, names):<28} {unread:<10}{last}")
+            row += [when(c.last.sent_ms), cut(printable(text, newline=" "), 40)]
+        rows.append(row)
+    for line in table(rows, indent="  "):
+        click.echo(line)
 
 
 @click.command()
