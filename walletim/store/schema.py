@@ -532,6 +532,34 @@ V11 = _script(
     "CREATE INDEX outbox_waits_account ON outbox_waits (account, retry_at_ms)",
 )
 
+# Chinese, Japanese, Korean, Thai... searched inside sentences: the index holds each character
+# of scripts written without spaces as its own token (walletim.store.fts.index_text, called
+# as wim_index_text), so a word is found as a phrase. Contentless: the text is not stored twice;
+# a delete gives the index the same tokens it was given.
+V12 = _script(
+    "DROP TRIGGER messages_ai",
+    "DROP TRIGGER messages_ad",
+    "DROP TRIGGER messages_au",
+    "DROP TABLE messages_fts",
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(text, account, content='')",
+    """CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, text, account)
+            VALUES (new.id, wim_index_text(new.text), new.account);
+    END""",
+    """CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text, account)
+            VALUES ('delete', old.id, wim_index_text(old.text), old.account);
+    END""",
+    """CREATE TRIGGER messages_au AFTER UPDATE OF text, account ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text, account)
+            VALUES ('delete', old.id, wim_index_text(old.text), old.account);
+        INSERT INTO messages_fts (rowid, text, account)
+            VALUES (new.id, wim_index_text(new.text), new.account);
+    END""",
+    "INSERT INTO messages_fts (rowid, text, account) "
+    "SELECT id, wim_index_text(text), account FROM messages",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
@@ -544,4 +572,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "red packets: what the chain says of them (state, reason)", V9),
     Migration(10, "groups: signed, hash-chained membership history", V10),
     Migration(11, "relay pins, delivery keys, outbox waits (mailbox quotas)", V11),
+    Migration(12, "search inside CJK / Thai sentences: a token per character", V12),
 )
