@@ -82,4 +82,6 @@ def loads_document(
     try:
         return loads(data)
     except (ValueError, RecursionError) as exc:
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            raise error(f"{what} is not valid UTF-8 text") from exc
         raise error(f"{what} is not valid JSON") from exc

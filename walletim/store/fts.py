@@ -58,7 +58,6 @@ def match_words(query: str) -> list[str]:
     return phrases
 
 
-
 #: The SQL function the index's triggers call (registered on every connection of the store).
 SQL_FUNCTION = "wim_index_text"
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from walletim.cli.base import Ctx
+from walletim.cli.base import Ctx, message_argument
 from walletim.cli.chat.render import (
     ACCOUNT_HELP,
     deliveries_json,
@@ -165,7 +165,9 @@ def group_leave(ctx: Ctx, account: str, group: str) -> None:
 @click.argument("text")
 @with_home
 def group_send(ctx: Ctx, account: str, group: str, text: str) -> None:
-    """Send TEXT to every member of GROUP (its name or id), each end-to-end encrypted."""
+    """Send TEXT to every member of GROUP (its name or id), each end-to-end encrypted; TEXT
+    `-` reads the message from stdin (UTF-8, at most 32 KiB)."""
+    text = message_argument(text)
     with session(ctx) as s:
         copy, sent = s.chat.group_send(account, group, "text", {"text": text}, text)
         names = s.chat.names(account)

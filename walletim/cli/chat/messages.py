@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, printable
+from walletim.cli.base import Ctx, message_argument, printable
 from walletim.cli.chat.render import (
     ACCOUNT_HELP,
     WAIT_TEXT,
@@ -65,7 +65,9 @@ def init(ctx: Ctx, account: str) -> None:
 @click.argument("text")
 @with_home
 def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
-    """Send TEXT to PEER (a 0x address, a contact name, or a wallet account of this home)."""
+    """Send TEXT to PEER (a 0x address, a contact name, or a wallet account of this home);
+    TEXT `-` reads the message from stdin (UTF-8, at most 32 KiB)."""
+    text = message_argument(text)
     with session(ctx) as s:
         r = s.chat.send(account, peer, text)
         names = s.chat.names()
