@@ -51,7 +51,9 @@ DELIVERY_KEY_HEX = 32  # a 16-byte delivery key
 #: :data:`walletim.messaging.kinds.KINDS`). Local kinds ("system" notices, the watcher's
 #: "alert"s) are never accepted from the wire, so no peer can make its words look like
 #: walletim's own.
-WireKind = Literal["text", "payment", "request", "redpacket", "action", "group", "membership"]
+WireKind = Literal[
+    "text", "payment", "request", "redpacket", "action", "group", "membership", "sponsored-claim"
+]
 WIRE_KINDS: tuple[WireKind, ...] = get_args(WireKind)
 PAYLOAD_KINDS = WIRE_KINDS  # the older name
 

@@ -558,6 +558,25 @@ V12 = _script(
     END""",
     "INSERT INTO messages_fts (rowid, text, account) "
     "SELECT id, wim_index_text(text), account FROM messages",
+    # Sponsored red-packet claims: 'out' the claims this account signed and asked a creator
+    # (or anyone) to submit; 'in' those asked of this account, one per packet and claimer.
+    """CREATE TABLE sponsored_claims (
+        account TEXT NOT NULL,
+        packet_id TEXT NOT NULL,
+        claimer TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        peer TEXT NOT NULL,
+        body TEXT NOT NULL,
+        deadline INTEGER NOT NULL,
+        state TEXT NOT NULL
+            CHECK (state IN ('asked', 'waiting', 'sending', 'claimed', 'refused', 'failed')),
+        reason TEXT NOT NULL DEFAULT '',
+        tx_hash TEXT,
+        amount TEXT,
+        message_id INTEGER,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (account, packet_id, claimer, direction)
+    )""",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -572,5 +591,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "red packets: what the chain says of them (state, reason)", V9),
     Migration(10, "groups: signed, hash-chained membership history", V10),
     Migration(11, "relay pins, delivery keys, outbox waits (mailbox quotas)", V11),
-    Migration(12, "search inside CJK / Thai sentences: a token per character", V12),
+    Migration(12, "search inside CJK and Thai sentences; sponsored red-packet claims", V12),
 )

@@ -62,7 +62,27 @@ class Views:
             return self._packet(me, m)
         if m.kind == "action":
             return self._action(me, m)
+        if m.kind == "sponsored-claim":
+            return self._sponsored(me, m)
         return None
+
+    def _sponsored(self, me: str, m: StoredMessage) -> MoneyView | None:
+        """A claim signed for someone else to submit: what became of it (this home's record,
+        the amount from the contract's Claimed log), never what the message says."""
+        from walletim.store.sponsor import SponsorRepo
+
+        row = SponsorRepo(self.p.repo().store).for_message(me, m.id)
+        if row is None:
+            return None
+        state = {"claimed": "verified", "refused": "mismatch", "failed": "failed"}
+        verdict = Verdict(state.get(row.state, "pending"), row.reason or row.state, 0)
+        amount = ""
+        packet = self.p.repo().packet(me, row.packet_id, "in" if row.direction == "out" else "out")
+        if row.amount is not None and packet is not None:
+            amount = f"{format_amount(row.amount, packet.decimals)} {packet.symbol}"
+        return MoneyView(
+            "sponsored-claim", verdict, amount, row.claimer, row.claimer, "", row.packet_id
+        )
 
     def _payment(self, m: StoredMessage) -> MoneyView | None:
         p = self.p.repo().payment_for_message(m.id)

@@ -29,9 +29,17 @@ from walletim.cli.chat.render import (
     when,
     with_home,
 )
+from walletim.cli.redpacket_sponsor import (
+    auto_sponsor,
+    cap_wei,
+    echo_results,
+    result_json,
+    sponsor_cap_option,
+)
 
 if TYPE_CHECKING:
     from walletim.app.chat import InboxResult, ReadResult
+    from walletim.app.session import Session
     from walletim.app.wim import MoneyView
     from walletim.store.chat import ConversationInfo
 
@@ -105,12 +113,18 @@ def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
 
 @click.command()
 @click.option("--from", "account", required=True, help=ACCOUNT_HELP)
+@sponsor_cap_option
 @with_home
-def inbox(ctx: Ctx, account: str) -> None:
-    """Fetch, decrypt and store new messages (then acknowledge them); list conversations."""
+def inbox(ctx: Ctx, account: str, sponsor_cap: str) -> None:
+    """Fetch, decrypt and store new messages (then acknowledge them); list conversations.
+    Red-packet claims asked of you for your own packets are submitted, paying at most
+    --sponsor-cap of gas each (more waits for `walletim redpacket sponsor`)."""
+    cap = cap_wei(sponsor_cap)
     with session(ctx) as s:
         r = s.chat.inbox(account)
         s.wim.check(account)  # payments not final yet: a reorg reverts them and says so
+        sponsored = auto_sponsor(s, account, cap) if _asked_to_sponsor(s, account) else []
+        echo_results(ctx, s, sponsored)
         views: Mapping[int, MoneyView] = s.wim.views(r.address, [x.message for x in r.received])
         conversations = s.chat.conversations(account)
         names = s.chat.names(account)
@@ -128,7 +142,14 @@ def inbox(ctx: Ctx, account: str) -> None:
             click.echo("no new messages")
         _conversations(conversations, names)
 
-    ctx.emit(_inbox_json(r, views, conversations), human)
+    doc = _inbox_json(r, views, conversations)
+    doc["sponsored"] = [result_json(x) for x in sponsored]
+    ctx.emit(doc, human)
+
+
+def _asked_to_sponsor(s: Session, account: str) -> bool:
+    """Whether claims asked of ``account`` wait (no chain is asked when none does)."""
+    return bool(s.wim.sponsor_pending(account))
 
 
 def _inbox_json(
