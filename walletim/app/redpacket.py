@@ -418,8 +418,8 @@ class RedPackets:
         request = SendRequest(self.contract, 0, data, kind="redpacket-sponsor", fee_cap=fee_cap)
         step = self.c.step("sponsor", request, sender=sender)
         notes = [
-            f"submit {claim.claimer}'s claim of one of {st.shares_left} share(s) left of "
-            f"{st.asset.fmt(st.remaining)} and pay its gas: the share goes to the claimer"
+            f"the packet has {st.shares_left} share(s) left of {st.asset.fmt(st.remaining)}; "
+            "its creator's voucher and the claimer's signature check"
         ]
         figures = {"packet_id": pid, "claimer": claim.claimer}
         plan = self.defi._plan(
@@ -428,10 +428,11 @@ class RedPackets:
         if fee_cap is not None:
             bound = self.c.chain.network_fee_bound([s.gas_used or 0 for s in plan.simulation])
             if bound > fee_cap:
+                up_to = format_amount(-(-bound // 10**12) * 10**12)  # rounded up, 6 places
                 raise ChainError(
-                    f"submitting this claim may cost up to {format_amount(bound)} ETH of gas, "
-                    f"above the {format_amount(fee_cap)} ETH sponsored without asking; "
-                    "nothing was signed (`walletim redpacket sponsor` asks first)"
+                    f"its gas may cost up to {up_to} ETH, above the "
+                    f"{format_amount(fee_cap)} ETH sponsored without asking (`walletim "
+                    "redpacket sponsor` asks first); nothing was signed"
                 )
         return plan
 

@@ -125,45 +125,23 @@ class Sponsorship:
     # -- the creator (or any sponsor) -----------------------------------------------------------
 
     def record_request(self, me: str, message: StoredMessage) -> None:
-        """An incoming ``sponsored-claim``: recorded 'asked' when it may be submitted, else
-        'refused' with why (see the module docstring). Raises MessagingError (malformed)."""
+        """An incoming ``sponsored-claim``: recorded 'asked' when it may be submitted (see the
+        module docstring). One that may not is not recorded at all (its message shows why:
+        :func:`refusal`), so a flood of them leaves nothing to do; nor does a copy replace a
+        claim already asked, being submitted, on chain or failed on chain (only
+        ``redpacket sponsor`` retries that). Raises MessagingError (malformed)."""
         claim = parse_sponsored_claim(message.body)
         sender = sender_of(message)
-        why = self._refusal(me, claim, sender, is_group_peer(message.peer))
+        if refusal(self.p, me, claim, sender, is_group_peer(message.peer)):
+            return
         row = SponsorRow(
             me, claim.packet_id, to_checksum_address(claim.claimer), "in", sender,
-            json.dumps(claim.to_json()), claim.deadline, "refused" if why else "asked", why,
+            json.dumps(claim.to_json()), claim.deadline, "asked",
             message_id=message.id, updated_ms=self.p.now_ms(),
         )  # fmt: skip
         old = self.repo().get(me, row.packet_id, row.claimer, "in")
-        if old is not None and old.state in ("asked", "waiting", "sending") and why:
-            return  # a bad copy never replaces a good request
-        self.repo().save(row)
-
-    def _refusal(self, me: str, claim: SponsoredClaim, sender: str, in_group: bool) -> str:
-        """Why this account does not sponsor ``claim`` sent by ``sender`` ("" if it may)."""
-        from walletim.app.redpacket import claimer_signer, voucher_signer
-        from walletim.app.world_pins import REDPACKET
-
-        if in_group:
-            return "a sponsored claim is asked one to one, not in a group"
-        if to_checksum_address(claim.claimer) != sender:
-            return f"it is {claim.claimer}'s claim, sent by {sender}"
-        if claim.chain_id != self.p.chain_id:
-            return f"it is for chain {claim.chain_id}, not this network's"
-        if claim.contract.lower() != REDPACKET[0].lower():
-            return "it names a contract that is not walletim's red-packet contract"
-        packet = self.p.repo().packet(me, claim.packet_id, "out")
-        if packet is None:
-            return "it is not a red packet this account made"
-        if claimer_signer(claim) != sender:
-            return "the claimer's signature does not check"
-        voucher = bytes.fromhex(claim.voucher[2:])
-        if voucher_signer(claim.chain_id, claim.contract, claim.packet_id, sender, voucher) != me:
-            return "its voucher is not one this account signed for the claimer"
-        if claim.deadline * 1000 < self.p.now_ms():
-            return "the claimer's signature has expired"
-        return ""
+        if old is None or old.state == "refused":
+            self.repo().save(row)
 
     def pending(self, account: str) -> list[SponsorRow]:
         """Claims asked of ``account`` and not submitted yet."""
@@ -256,6 +234,34 @@ class Sponsorship:
         return self._settled(row, claim, outcome)
 
 
+def refusal(ports: MoneyPorts, me: str, claim: SponsoredClaim, sender: str, in_group: bool) -> str:
+    """Why the account at ``me`` does not sponsor ``claim`` sent by ``sender`` ("" if it may).
+    Local checks only (no node is asked, nothing is spent): sent one to one by the claimer
+    themselves, for this network and walletim's red-packet contract, of a packet this account
+    made, signed by the claimer, with a voucher this account signed for them, not expired."""
+    from walletim.app.redpacket import claimer_signer, voucher_signer
+    from walletim.app.world_pins import REDPACKET
+
+    if in_group:
+        return "a sponsored claim is asked one to one, not in a group"
+    if to_checksum_address(claim.claimer) != sender:
+        return f"it is {claim.claimer}'s claim, sent by {sender}"
+    if claim.chain_id != ports.chain_id:
+        return f"it is for chain {claim.chain_id}, not this network's"
+    if claim.contract.lower() != REDPACKET[0].lower():
+        return "it names a contract that is not walletim's red-packet contract"
+    if ports.repo().packet(me, claim.packet_id, "out") is None:
+        return "it is not a red packet this account made"
+    if claimer_signer(claim) != sender:
+        return "the claimer's signature does not check"
+    voucher = bytes.fromhex(claim.voucher[2:])
+    if voucher_signer(claim.chain_id, claim.contract, claim.packet_id, sender, voucher) != me:
+        return "its voucher is not one this account signed for the claimer"
+    if claim.deadline * 1000 < ports.now_ms():
+        return "the claimer's signature has expired"
+    return ""
+
+
 def parse_claim_document(data: bytes) -> SponsoredClaim:
     """A signed claim as a file holds it: the ``claim`` object ``redpacket claim --sponsored
     --json`` prints, or that whole document. Raises InputError."""
@@ -281,4 +287,5 @@ __all__ = [
     "Sponsorship",
     "claims_of",
     "parse_claim_document",
+    "refusal",
 ]
