@@ -36,6 +36,7 @@ from walletim.errors import (
     InputError,
     MessagingError,
     RpcError,
+    StepFailed,
 )
 from walletim.keys.hd import to_checksum_address
 from walletim.messaging.kinds import SponsoredClaim, is_group_peer, parse_sponsored_claim
@@ -187,8 +188,12 @@ class Sponsorship:
             raise
         except (InputError, ContractReverted) as exc:  # it would fail, or may not be sent
             return self._mark(row, "refused", str(exc))
-        except ChainError as exc:  # above the cap, the node, or it failed on chain: it waits
-            return self._mark(row, "waiting", str(exc))  # for `redpacket sponsor` to retry
+        except StepFailed as exc:  # sent, and it failed on chain: never again by itself
+            self.repo().set_state(row, "failed", reason=str(exc), tx_hash=exc.tx_hash,
+                                  now_ms=self.p.now_ms())  # fmt: skip
+            return SponsorResult(replace(row, state="failed", reason=str(exc)), None)
+        except ChainError as exc:  # above the cap, or the node: it waits for `redpacket
+            return self._mark(row, "waiting", str(exc))  # sponsor` (which asks first)
         except BaseException:
             self._mark(row, row.state, row.reason)
             raise
