@@ -6,6 +6,7 @@ with 0 ETH; bob (dev:1) is another recipient who has ETH."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ def test_any_sponsor_can_submit_a_claim_file_and_gains_nothing(
     newbie.ok("chat", "inbox", "--from", newbie.spec)
     asked = newbie.ok("redpacket", "claim", "--from", newbie.spec, pid, "--sponsored")
     path = tmp_path / "claim.json"
-    path.write_text(__import__("json").dumps(asked))
+    path.write_text(json.dumps(asked))
     before = bob.eth()
     [done] = bob.ok("redpacket", "sponsor", "--from", bob.spec, "--claim-file", str(path))[
         "sponsored"
@@ -169,3 +170,55 @@ def test_any_sponsor_can_submit_a_claim_file_and_gains_nothing(
     nonce = alice.nonce()
     alice.ok("chat", "inbox", "--from", "dev")
     assert alice.nonce() == nonce
+
+
+def test_listen_submits_a_claim_as_it_arrives(users: dict[str, User]) -> None:
+    alice, newbie = users["alice"], users["newbie"]
+    for n, total in enumerate(("0.2", "0.3")):
+        pid = _packet(alice, newbie.address, total=total)
+        newbie.ok("chat", "inbox", "--from", newbie.spec)
+        # The second time newbie has ETH (the first share): --sponsored asks all the same.
+        newbie.ok("redpacket", "claim", "--from", newbie.spec, pid, "--sponsored")
+        listen = ("chat", "listen", "--from", "dev", "--count", "1", "--timeout", "20")
+        if n == 0:
+            r = alice.run("--json", *listen)
+            assert r.code == 0, r.err
+            events = [json.loads(line) for line in r.out.splitlines()]
+            [msg] = [e for e in events if e.get("kind") == "sponsored-claim"]
+            assert msg["packet_id"] == pid
+            [done] = [e for e in events if e.get("event") == "sponsored"]
+            assert (done["packet_id"], done["state"], done["raw"]) == (
+                pid,
+                "claimed",
+                str(E18 // 5),
+            )
+        else:
+            r = alice.run(*listen)
+            assert r.code == 0, r.err
+            assert "asks you to submit their claim of red packet" in r.out
+            assert f"claim of red packet {pid[:18]}…: on chain (0x" in r.out
+            assert "of gas); the share went to them" in r.out
+    assert newbie.eth() == E18 // 2
+
+
+def test_a_claim_no_one_submitted_before_the_packet_expired_is_said_once(
+    users: dict[str, User], world: World
+) -> None:
+    alice, newbie = users["alice"], users["newbie"]
+    pid = _packet(alice, newbie.address)
+    newbie.ok("chat", "inbox", "--from", newbie.spec)
+    newbie.ok("redpacket", "claim", "--from", newbie.spec, pid)
+    assert alice.ok("chat", "inbox", "--from", "dev", "--sponsor-cap", "0")["sponsored"] == []
+    rpc = world.anvil.rpc()
+    rpc.call("evm_increaseTime", [3601])
+    rpc.call("evm_mine")
+    for _ in range(2):
+        newbie.ok("chat", "inbox", "--from", newbie.spec)
+    text = newbie.run("chat", "read", "--from", newbie.spec, alice.address).out
+    assert text.count("was not submitted: the red packet is expired") == 1, text
+    nonce = alice.nonce()
+    [late] = alice.ok("redpacket", "sponsor", "--from", "dev")["sponsored"]
+    assert late["state"] == "refused" and "expired" in late["reason"]
+    assert alice.nonce() == nonce and newbie.eth() == 0
+    again = newbie.run("--yes", "redpacket", "claim", "--from", newbie.spec, pid)
+    assert again.code == 1 and "expired" in again.err and len(again.err_lines) == 1

@@ -113,6 +113,7 @@ class Sponsorship:
                 continue
             amount = next((v for a, v in st.claims if a == me), None)
             if amount is None:
+                changed += self._lapsed(me, row, st.state)
                 continue
             self.repo().set_state(row, "claimed", amount=amount, now_ms=self.p.now_ms())
             self.p.repo().set_claimed(me, row.packet_id, amount)
@@ -122,6 +123,22 @@ class Sponsorship:
             )  # fmt: skip
             changed += 1
         return changed
+
+    def _lapsed(self, me: str, row: SponsorRow, state: str) -> int:
+        """An asked claim that can no longer be paid (the packet is no longer open, or the
+        signature's deadline passed unsubmitted): 'refused', said once; 1 if so, else 0."""
+        if state == "open" and row.deadline * 1000 >= self.p.now_ms():
+            return 0
+        why = (
+            f"the red packet is {state}"
+            if state != "open"
+            else "no one submitted it before its deadline (`walletim redpacket claim` signs "
+            "a new one)"
+        )
+        self.repo().set_state(row, "refused", reason=why, now_ms=self.p.now_ms())
+        self.ledger.notice(me, row.peer, f"your claim of red packet {row.packet_id[:18]}… "
+                           f"was not submitted: {why}")  # fmt: skip
+        return 1
 
     # -- the creator (or any sponsor) -----------------------------------------------------------
 
