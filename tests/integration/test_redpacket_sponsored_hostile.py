@@ -83,7 +83,7 @@ def test_forged_foreign_and_misdirected_claims_cost_the_creator_nothing(
     forged = [
         # carol's claim, "signed" by dave: the claimer's signature does not check
         _signed(dave, pid, carol.address, v),
-        # carol's claim with a signature of another claim's bytes
+        # carol's claim with 65 bytes that are no signature at all
         _signed(carol, pid, carol.address, v, signature="0x" + "11" * 65),
         # bob's claim, sent by carol (with her own signature over it)
         _signed(carol, pid, bob.address, vouchers[bob.address]),
