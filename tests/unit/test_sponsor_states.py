@@ -84,7 +84,8 @@ def _states(home: Creator) -> list[str]:
 def test_a_claim_that_failed_on_chain_is_never_resent_by_itself(alice: Creator) -> None:
     alice.receive(BOB, "sponsored-claim", _claim())
     [result] = alice.wim.sponsor(ALICE, auto_cap=10**16)
-    assert result.row.state == "failed" and alice.sent == 1 and _states(alice) == ["failed"]
+    assert result.row.state == "failed" and result.row.tx_hash == "0x12"
+    assert alice.sent == 1 and _states(alice) == ["failed"]
     for deadline in (2**40, 2**40 + 1):  # the same claim again, or signed anew
         alice.receive(BOB, "sponsored-claim", _claim(deadline))
     assert alice.wim.sponsor(ALICE, auto_cap=10**16) == []

@@ -208,7 +208,8 @@ class Sponsorship:
         except StepFailed as exc:  # sent, and it failed on chain: never again by itself
             self.repo().set_state(row, "failed", reason=str(exc), tx_hash=exc.tx_hash,
                                   now_ms=self.p.now_ms())  # fmt: skip
-            return SponsorResult(replace(row, state="failed", reason=str(exc)), None)
+            failed = replace(row, state="failed", reason=str(exc), tx_hash=exc.tx_hash)
+            return SponsorResult(failed, None)
         except ChainError as exc:  # above the cap, or the node: it waits for `redpacket
             return self._mark(row, "waiting", str(exc))  # sponsor` (which asks first)
         except BaseException:
