@@ -111,3 +111,14 @@ def test_a_copy_sent_by_someone_else_never_takes_the_claimers_place(alice: Creat
     alice.receive(BOB, "sponsored-claim", _claim())
     [row] = alice.wim.sponsorship.repo().rows(ALICE, "in")
     assert (row.state, row.peer) == ("asked", BOB)
+
+
+def test_a_claim_signed_anew_replaces_the_one_not_submitted_yet(alice: Creator) -> None:
+    first = alice.receive(BOB, "sponsored-claim", _claim(2**40))
+    alice.receive(BOB, "sponsored-claim", _claim(2**40))  # the same again: nothing changes
+    alice.receive(BOB, "sponsored-claim", _claim(2**39))  # an older one: nothing changes
+    [row] = alice.wim.sponsorship.repo().rows(ALICE, "in")
+    assert (row.deadline, row.message_id) == (2**40, first.id)
+    later = alice.receive(BOB, "sponsored-claim", _claim(2**40 + 5))
+    [row] = alice.wim.sponsorship.repo().rows(ALICE, "in")
+    assert (row.state, row.deadline, row.message_id) == ("asked", 2**40 + 5, later.id)

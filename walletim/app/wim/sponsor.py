@@ -145,9 +145,11 @@ class Sponsorship:
     def record_request(self, me: str, message: StoredMessage) -> None:
         """An incoming ``sponsored-claim``: recorded 'asked' when it may be submitted (see the
         module docstring). One that may not is not recorded at all (its message shows why:
-        :func:`refusal`), so a flood of them leaves nothing to do; nor does a copy replace a
-        claim already asked, being submitted, on chain or failed on chain (only
-        ``redpacket sponsor`` retries that). Raises MessagingError (malformed)."""
+        :func:`refusal`), so a flood of them leaves nothing to do. One claim per packet and
+        claimer: a copy replaces only a claim refused before signing, or one not submitted yet
+        by a later deadline (the claimer signed anew); never one being submitted, on chain, or
+        failed on chain (gas was spent: nothing resubmits it by itself; any other sponsor can
+        still submit the claimer's file). Raises MessagingError (malformed)."""
         claim = parse_sponsored_claim(message.body)
         sender = sender_of(message)
         if refusal(self.p, me, claim, sender, is_group_peer(message.peer)):
@@ -160,6 +162,8 @@ class Sponsorship:
         old = self.repo().get(me, row.packet_id, row.claimer, "in")
         if old is None or old.state == "refused":
             self.repo().save(row)
+        elif old.state in ("asked", "waiting") and claim.deadline > old.deadline:
+            self.repo().save(replace(row, state=old.state, reason=old.reason))
 
     def pending(self, account: str) -> list[SponsorRow]:
         """Claims asked of ``account`` and not submitted yet."""
