@@ -8,15 +8,17 @@ PYTEST_ARGS ?=
 
 .PHONY: setup demo test lint format bench fixtures clean reliability
 
-setup: $(STAMPS)/venv $(STAMPS)/npm $(STAMPS)/redis
+setup: $(STAMPS)/venv $(STAMPS)/npm $(STAMPS)/debs
 
-# redis-server (Debian package) for the scale-out relay's tests and benchmark.
-$(STAMPS)/redis:
-	@if ! command -v redis-server >/dev/null 2>&1; then \
+# Debian packages: redis-server for the scale-out relay's tests and benchmark; zsh and fish
+# to check the scripts `walletim completion zsh|fish` prints (bash is there already).
+DEBS := redis-server zsh fish
+$(STAMPS)/debs:
+	@if ! command -v redis-server >/dev/null 2>&1 || ! command -v zsh >/dev/null 2>&1 || ! command -v fish >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); \
 		else \
-			echo "redis-server is missing: run 'sudo apt-get install -y redis-server' (needed by the relay's Redis tests)" >&2; \
+			echo "missing Debian packages: run 'sudo apt-get install -y $(DEBS)' (the relay's Redis tests, the shell completion tests)" >&2; \
 			exit 1; \
 		fi; \
 	fi

@@ -452,12 +452,14 @@ class _PlainStore:
 
 
 def _build(path_enc: Path, path_plain: Path, corpus: _Corpus, messages: int) -> dict[str, float]:
+    from walletim.store import fts
     from walletim.store.chat import conversation_id
     from walletim.store.db import CACHE_KIB, Store
     from walletim.store.schema import MIGRATIONS
 
     store = Store.open(path_enc, STORE_KEY)
     plain = sqlite3.connect(str(path_plain), isolation_level=None)
+    fts.register(plain)  # the full-text index's triggers call it, as in Store._configure
     pragmas = ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON", "temp_store = MEMORY", f"cache_size = -{CACHE_KIB}")  # fmt: skip
     for pragma in pragmas:  # as Store._configure, without the key
         plain.execute(f"PRAGMA {pragma}")

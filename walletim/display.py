@@ -13,6 +13,11 @@ string unable to rewrite the screen around it:
 - newlines become ``newline`` (an indented continuation, or a space for one-line fields);
 - text longer than ``limit`` characters is cut, with a marker saying how much is hidden.
 
+Terminals give East Asian wide and fullwidth characters (小明, ＵＳＤＣ, 한) two columns and
+combining marks none, so columns are laid out by display width, not by ``len``:
+:func:`width`, :func:`pad`, :func:`cut` and :func:`table` (UAX #11 East Asian Width, as
+``wcwidth`` counts it for the characters :func:`clean` lets through).
+
 What :func:`clean` cannot do is stop a peer from *writing* words that look like walletim's
 own ("paid 5 ETH [verified on chain]"): front ends therefore print walletim's verdict before
 any sender text, at a place sender text never reaches (see ``walletim.cli.chat``).
@@ -77,4 +82,79 @@ def quoted(text: str, limit: int | None = None) -> str:
     return f"“{body}”"
 
 
-__all__ = ["REPLACEMENT", "clean", "one_line", "quoted"]
+# -- display width (UAX #11) ---------------------------------------------------------------------
+
+_ZERO_WIDTH = frozenset({"Mn", "Me", "Cf", "Cc"})
+
+
+def char_width(ch: str) -> int:
+    """Columns a terminal gives one character: 0 for combining marks and invisible format
+    characters, 2 for East Asian wide and fullwidth ones (CJK, Hangul, kana, most emoji),
+    else 1."""
+    if " " <= ch <= "~":
+        return 1
+    category = unicodedata.category(ch)
+    if category in _ZERO_WIDTH or "\u1160" <= ch <= "\u11ff":  # Hangul medial/final jamo
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes on a terminal (one line)."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    return sum(char_width(ch) for ch in text)
+
+
+def cut(text: str, columns: int, marker: str = "…") -> str:
+    """``text`` in at most ``columns`` columns: cut with ``marker`` when it does not fit
+    (a wide character is never split)."""
+    if width(text) <= columns:
+        return text
+    room = columns - width(marker)
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        w = char_width(ch)
+        if used + w > room:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + marker
+
+
+def pad(text: str, columns: int, align: str = "<") -> str:
+    """``text`` padded with spaces to ``columns`` columns (``<`` left, ``>`` right)."""
+    fill = " " * max(0, columns - width(text))
+    return fill + text if align == ">" else text + fill
+
+
+def table(rows: list[list[str]], align: str = "", gap: str = "  ", indent: str = "") -> list[str]:
+    """Lines of ``rows`` with each column as wide as its widest cell (by display width).
+    ``align`` holds one ``<`` or ``>`` per column (default left); the last column is not
+    padded, so lines carry no trailing spaces."""
+    if not rows:
+        return []
+    count = max(len(r) for r in rows)
+    widths = [max((width(r[i]) for r in rows if i < len(r)), default=0) for i in range(count)]
+    lines = []
+    for r in rows:
+        cells = [
+            cell if i == len(r) - 1 else pad(cell, widths[i], align[i : i + 1] or "<")
+            for i, cell in enumerate(r)
+        ]
+        lines.append((indent + gap.join(cells)).rstrip())
+    return lines
+
+
+__all__ = [
+    "REPLACEMENT",
+    "char_width",
+    "clean",
+    "cut",
+    "one_line",
+    "pad",
+    "quoted",
+    "table",
+    "width",
+]

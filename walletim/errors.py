@@ -92,6 +92,7 @@ __all__ = [
     "RiskRefused",
     "RpcError",
     "SigningError",
+    "StepFailed",
     "StoreError",
     "SuggestedFeeTooHigh",
     "SuspiciousNonce",
@@ -334,6 +335,21 @@ class ContractReverted(ChainError):
         super().__init__(f"execution reverted: {reason}")
         self.reason = reason
         self.data = data
+
+
+class StepFailed(ChainError):
+    """A transaction of a plan was sent and did not succeed (``status``: failed, dropped,
+    replaced, pending past the wait): gas may have been spent, unlike a refusal before
+    signing."""
+
+    def __init__(self, message: str, *, tx_hash: str, status: str) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
+        self.status = status
+
+    @property
+    def kind(self) -> str:
+        return "ChainError"  # the --json error.type scripts already know for this
 
 
 class InconsistentAnswer(ChainError):

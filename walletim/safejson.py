@@ -85,4 +85,6 @@ def loads_document(
     try:
         return loads(data)
     except (ValueError, RecursionError) as exc:
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            raise error(f"{what} is not valid UTF-8 text") from exc
         raise error(not_json.format(what=what, max_bytes=max_bytes)) from exc

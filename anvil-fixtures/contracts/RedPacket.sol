@@ -12,7 +12,12 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 ///         claimed by presenting a voucher: the creator's EIP-712 signature over
 ///         Claim{packetId, claimer}, which walletim delivers inside the encrypted chat. Each
 ///         address claims at most once; after `expiry` the creator takes back what is left.
-///         Random shares use block.prevrandao: fun, not fair against block producers.
+///         A claimer with no ETH for gas can have anyone submit the claim (`claimFor`): the
+///         claimer signs SponsoredClaim{packetId, claimer, deadline} (EIP-712, this chain and
+///         this contract in the domain); the share goes to the claimer, never to the sender,
+///         who pays the gas and gains nothing. A claim is paid once, however it is submitted.
+///         Random shares use block.prevrandao: fun, not fair against block producers (nor
+///         against a sponsor choosing its block before the claimer's deadline).
 /// @dev    Ownerless, with no constructor arguments and no immutables: deployed through the
 ///         deterministic deployment proxy (CREATE2) it has the same address and the same
 ///         runtime code on every chain, so a wallet recognises it by address and code hash.
@@ -33,6 +38,8 @@ contract RedPacket is ReentrancyGuard {
     }
 
     bytes32 public constant CLAIM_TYPEHASH = keccak256("Claim(bytes32 packetId,address claimer)");
+    bytes32 public constant SPONSORED_CLAIM_TYPEHASH =
+        keccak256("SponsoredClaim(bytes32 packetId,address claimer,uint256 deadline)");
     bytes32 private constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     string private constant NAME = "walletim RedPacket";
@@ -110,20 +117,42 @@ contract RedPacket is ReentrancyGuard {
 
     /// @notice Claim one share with the creator's voucher for msg.sender.
     function claim(bytes32 id, bytes calldata voucher) external nonReentrant returns (uint256 amount) {
+        return _claim(id, msg.sender, voucher);
+    }
+
+    /// @notice Claim one share for `claimer`, who signed SponsoredClaim{id, claimer, deadline}:
+    ///         anyone may submit it and pay the gas; the share is paid to `claimer`.
+    function claimFor(bytes32 id, address claimer, bytes calldata voucher, uint256 deadline, bytes calldata claimerSig)
+        external
+        nonReentrant
+        returns (uint256 amount)
+    {
+        require(block.timestamp <= deadline, "RedPacket: claim signature expired");
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(SPONSORED_CLAIM_TYPEHASH, id, claimer, deadline)));
+        require(ECDSA.recover(digest, claimerSig) == claimer, "RedPacket: not the claimer's signature");
+        return _claim(id, claimer, voucher);
+    }
+
+    /// @notice The EIP-712 digest a claimer signs to have `claimFor` submitted by anyone.
+    function sponsoredClaimDigest(bytes32 id, address claimer, uint256 deadline) external view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(SPONSORED_CLAIM_TYPEHASH, id, claimer, deadline)));
+    }
+
+    function _claim(bytes32 id, address claimer, bytes calldata voucher) private returns (uint256 amount) {
         Packet storage p = packets[id];
         require(p.creator != address(0), "RedPacket: no such packet");
         require(block.timestamp <= p.expiry, "RedPacket: expired");
-        require(!claimed[id][msg.sender], "RedPacket: already claimed");
+        require(!claimed[id][claimer], "RedPacket: already claimed");
         require(p.sharesLeft > 0, "RedPacket: all shares are claimed");
-        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(CLAIM_TYPEHASH, id, msg.sender)));
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(CLAIM_TYPEHASH, id, claimer)));
         require(ECDSA.recover(digest, voucher) == p.creator, "RedPacket: not authorised");
-        amount = _share(p, id);
+        amount = _share(p, id, claimer);
         p.sharesLeft -= 1;
         p.remaining -= amount;
-        claimed[id][msg.sender] = true;
-        claimedAmount[id][msg.sender] = amount;
-        _pay(p.token, msg.sender, amount);
-        emit Claimed(id, msg.sender, amount);
+        claimed[id][claimer] = true;
+        claimedAmount[id][claimer] = amount;
+        _pay(p.token, claimer, amount);
+        emit Claimed(id, claimer, amount);
     }
 
     /// @notice After expiry, the creator takes back whatever was not claimed.
@@ -149,12 +178,12 @@ contract RedPacket is ReentrancyGuard {
         return MessageHashUtils.toTypedDataHash(DOMAIN_SEPARATOR(), structHash);
     }
 
-    function _share(Packet storage p, bytes32 id) private view returns (uint256) {
+    function _share(Packet storage p, bytes32 id, address claimer) private view returns (uint256) {
         if (p.sharesLeft == 1) return p.remaining;
         if (!p.random) return p.remaining / p.sharesLeft;
         // "Double average": 1 .. 2x the average of what is left, leaving 1 unit per other share.
         uint256 average = p.remaining / p.sharesLeft;
-        uint256 pick = uint256(keccak256(abi.encode(block.prevrandao, id, msg.sender, p.sharesLeft)));
+        uint256 pick = uint256(keccak256(abi.encode(block.prevrandao, id, claimer, p.sharesLeft)));
         uint256 amount = pick % (2 * average) + 1;
         uint256 cap = p.remaining - (p.sharesLeft - 1);
         return amount > cap ? cap : amount;

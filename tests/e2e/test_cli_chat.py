@@ -398,7 +398,8 @@ def test_a_group_of_three(tmp_path: Path, relay: RelayProcess) -> None:
     doc = promoted.json()
     assert (doc["promoted"], doc["version"], doc["admins"]) == (b, 3, [a, b])
     listed = alice("chat", "group", "list", "--from", "alice")
-    assert f"{a}  you (creator, admin)" in listed.out and f"{b}  bob (admin)" in listed.out
+    # Columns laid out by display width: "you" and "bob" are as wide, two spaces between columns.
+    assert f"{a}  you  (creator, admin)" in listed.out and f"{b}  bob  (admin)" in listed.out
     # bob removes carol: signed by bob, shown to everyone, carol included.
     removed = bob("--json", "chat", "group", "remove", "--from", "bob", gid, c)
     assert removed.code == 0, removed.err

@@ -77,7 +77,7 @@ def _token(**changes: Any) -> dict[str, Any]:
 
 BAD_LISTS: list[tuple[str, Any, str]] = [
     ("not json", b"{nope", "not JSON"),
-    ("not utf-8", b"\xff\xfe{}", "not JSON"),
+    ("not utf-8", b"\xff\xfe{}", "not UTF-8"),
     ("an array", [], "must be an object"),
     ("no tokens", {k: v for k, v in a_list().items() if k != "tokens"}, "has no tokens"),
     ("empty tokens", a_list(tokens=[]), "tokens must be an array of 1.."),

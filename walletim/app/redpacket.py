@@ -27,13 +27,13 @@ from walletim.app.contracts import Outcome, Plan, calldata
 from walletim.app.defi import Asset, DefiService
 from walletim.app.wim.logs import CLAIMED, claim_of
 from walletim.chain.units import format_amount
-from walletim.errors import InputError
+from walletim.errors import ChainError, InputError
 from walletim.keys.hd import to_checksum_address
 from walletim.keys.signing import eip712_fields
 
 if TYPE_CHECKING:
     from walletim.keys.signing import Signature
-    from walletim.messaging.kinds import PacketOffer
+    from walletim.messaging.kinds import PacketOffer, SponsoredClaim
     from walletim.store.wim import PacketRow
 
 #: An EIP-712 document (eth_signTypedData_v4 JSON).
@@ -41,6 +41,10 @@ TypedDoc = dict[str, Any]
 DEFAULT_EXPIRY_S = 24 * 3600
 MAX_SHARES = 1000
 DOMAIN_NAME = "walletim RedPacket"
+#: How long a claimer's signature for a sponsored claim is valid by default (at most until the
+#: packet expires): long enough for the creator to come online, short enough that a sponsor
+#: cannot keep it to pick the block a random share is drawn in for long.
+SPONSORED_CLAIM_S = 3 * 24 * 3600
 
 
 def voucher_typed_data(chain_id: int, contract: str, packet_id: str, claimer: str) -> TypedDoc:
@@ -61,6 +65,38 @@ def voucher_typed_data(chain_id: int, contract: str, packet_id: str, claimer: st
         },
         "message": {"packetId": packet_id, "claimer": to_checksum_address(claimer)},
     }
+
+
+def sponsored_claim_typed_data(
+    chain_id: int, contract: str, packet_id: str, claimer: str, deadline: int
+) -> TypedDoc:
+    """The EIP-712 document a claimer signs so that anyone may submit its claim
+    (``RedPacket.claimFor``): ``SponsoredClaim{packetId, claimer, deadline}``, same domain."""
+    doc = voucher_typed_data(chain_id, contract, packet_id, claimer)
+    doc["types"] = {
+        "EIP712Domain": doc["types"]["EIP712Domain"],
+        "SponsoredClaim": [
+            {"name": "packetId", "type": "bytes32"},
+            {"name": "claimer", "type": "address"},
+            {"name": "deadline", "type": "uint256"},
+        ],
+    }
+    doc["primaryType"] = "SponsoredClaim"
+    doc["message"]["deadline"] = deadline
+    return doc
+
+
+def claimer_signer(claim: SponsoredClaim) -> str | None:
+    """Who signed ``claim`` as its claimer (None if it does not parse)."""
+    from walletim.keys.signing import recover_digest, typed_data_digest
+
+    try:
+        doc = sponsored_claim_typed_data(
+            claim.chain_id, claim.contract, claim.packet_id, claim.claimer, claim.deadline
+        )
+        return str(recover_digest(typed_data_digest(doc), bytes.fromhex(claim.signature[2:])))
+    except Exception:
+        return None
 
 
 def voucher_signer(
@@ -284,21 +320,19 @@ class RedPackets:
                     blocks.append(0)
         return tuple(out), tuple(blocks)
 
-    def claim(self, account: str, packet_id: str, voucher: str) -> Plan:
-        """Plan a claim with ``voucher`` (0x hex). Refused before signing when it would fail:
-        already claimed, expired, nothing left, or a voucher not made for this account."""
-        pid = _packet_id(packet_id)
-        sender = self.defi._sender(account)
+    def _claimable(
+        self, pid: str, claimer: str, who: str, voucher: str
+    ) -> tuple[PacketStatus, bytes]:
+        """The packet, and the voucher's bytes, if ``claimer`` may claim a share now with
+        ``voucher``. Raises InputError: already claimed, expired, nothing left, a voucher that
+        is not the creator's for ``claimer``."""
         st = self.status(pid)
         (already,) = self.c.read(
-            self.contract,
-            "claimed(bytes32,address)",
-            bytes.fromhex(pid[2:]),
-            sender,
+            self.contract, "claimed(bytes32,address)", bytes.fromhex(pid[2:]), claimer,
             returns=["bool"],
-        )
+        )  # fmt: skip
         if already:
-            raise InputError(f"{account} already claimed this red packet; nothing was signed")
+            raise InputError(f"{who} already claimed this red packet; nothing was signed")
         if st.expired:
             raise InputError("this red packet has expired; nothing was signed")
         if st.shares_left == 0:
@@ -307,12 +341,20 @@ class RedPackets:
             sig = bytes.fromhex(voucher[2:] if voucher.startswith("0x") else voucher)
         except ValueError as exc:
             raise InputError("the voucher is not hex") from exc
-        signer = voucher_signer(self.c.chain.chain_id, self.contract, pid, sender, sig)
+        signer = voucher_signer(self.c.chain.chain_id, self.contract, pid, claimer, sig)
         if signer != st.creator:
             raise InputError(
-                f"this voucher does not authorise {account} to claim (it is not the creator's "
+                f"this voucher does not authorise {who} to claim (it is not the creator's "
                 "signature for this address); nothing was signed"
             )
+        return st, sig
+
+    def claim(self, account: str, packet_id: str, voucher: str) -> Plan:
+        """Plan a claim with ``voucher`` (0x hex). Refused before signing when it would fail:
+        already claimed, expired, nothing left, or a voucher not made for this account."""
+        pid = _packet_id(packet_id)
+        sender = self.defi._sender(account)
+        st, sig = self._claimable(pid, sender, account, voucher)
         data = calldata("claim(bytes32,bytes)", bytes.fromhex(pid[2:]), sig)
         step = self.c.step(
             "claim", SendRequest(self.contract, 0, data, kind="redpacket-claim"), sender=sender
@@ -321,6 +363,73 @@ class RedPackets:
         return self.defi._plan(
             "claim a red packet", account, sender, [step], notes, {"packet_id": pid}
         )
+
+    def gas_short(self, plan: Plan) -> int:
+        """How much ETH (wei) the plan's sender lacks to pay its gas at today's fees (0: it
+        can pay)."""
+        need = self.c.chain.network_fee_bound([s.gas_used or 100_000 for s in plan.simulation])
+        have = self.defi.balance(self.defi.asset("ETH"), plan.sender)
+        return max(0, need - have)
+
+    def sign_claim(
+        self, account: str, packet_id: str, voucher: str, valid_s: int = SPONSORED_CLAIM_S
+    ) -> SponsoredClaim:
+        """``account``'s signed claim of one share, for anyone to submit and pay the gas of
+        (:meth:`claim_for`); valid ``valid_s`` seconds, at most until the packet expires.
+        Checked first as a claim is (raises InputError the same way)."""
+        from walletim.messaging.kinds import SponsoredClaim
+
+        pid = _packet_id(packet_id)
+        sender = self.defi._sender(account)
+        st, sig = self._claimable(pid, sender, account, voucher)
+        deadline = min(st.expiry, self.c.latest_timestamp() + valid_s)
+        chain_id, contract = self.c.chain.chain_id, self.contract
+        doc = sponsored_claim_typed_data(chain_id, contract, pid, sender, deadline)
+        signature = "0x" + bytes(self._sign(account, doc).bytes).hex()
+        return SponsoredClaim(
+            pid, chain_id, contract, sender, "0x" + sig.hex(), deadline, signature
+        )
+
+    def claim_for(self, account: str, claim: SponsoredClaim, *, fee_cap: int | None = None) -> Plan:
+        """Plan ``account`` submitting ``claim`` (``claimFor``) and paying its gas, at most
+        ``fee_cap`` wei of it (None: the network's cap); the share goes to the claimer. Refused
+        before signing: another chain or contract, a deadline passed, a signature that is not
+        the claimer's, and everything :meth:`claim` refuses."""
+        pid = _packet_id(claim.packet_id)
+        if claim.chain_id != self.c.chain.chain_id:
+            raise InputError(f"this claim is for chain {claim.chain_id}; nothing was signed")
+        if claim.contract.lower() != self.contract.lower():
+            raise InputError("this claim names another contract; nothing was signed")
+        if claim.deadline < self.c.latest_timestamp():
+            raise InputError("the claimer's signature has expired; nothing was signed")
+        if claimer_signer(claim) != to_checksum_address(claim.claimer):
+            raise InputError("this claim is not signed by its claimer; nothing was signed")
+        sender = self.defi._sender(account)
+        st, voucher = self._claimable(pid, claim.claimer, claim.claimer, claim.voucher)
+        data = calldata(
+            "claimFor(bytes32,address,bytes,uint256,bytes)", bytes.fromhex(pid[2:]),
+            claim.claimer, voucher, claim.deadline, bytes.fromhex(claim.signature[2:]),
+        )  # fmt: skip
+        request = SendRequest(self.contract, 0, data, kind="redpacket-sponsor", fee_cap=fee_cap)
+        step = self.c.step("sponsor", request, sender=sender)
+        notes = [
+            f"the packet has {st.shares_left} share(s) left of {st.asset.fmt(st.remaining)}; "
+            "its creator's voucher and the claimer's signature check"
+        ]
+        figures = {"packet_id": pid, "claimer": claim.claimer}
+        plan = self.defi._plan(
+            "sponsor a red-packet claim", account, sender, [step], notes, figures
+        )
+        if fee_cap is not None:
+            bound = self.c.chain.network_fee_bound([s.gas_used or 0 for s in plan.simulation])
+            if bound > fee_cap:
+                up_to = format_amount(-(-bound // 10**12) * 10**12)  # rounded up, 6 places
+                raise ChainError(
+                    f"its gas may cost up to {up_to} ETH, above the "
+                    f"{format_amount(fee_cap)} ETH sponsored without asking (`walletim "
+                    "redpacket sponsor` asks first); nothing was signed"
+                )
+        return plan
 
     def refund(self, account: str, packet_id: str) -> Plan:
         pid = _packet_id(packet_id)
@@ -439,8 +548,10 @@ __all__ = [
     "PacketStatus",
     "RedPackets",
     "claim_of",
+    "claimer_signer",
     "offer_disagreement",
     "packet_line",
+    "sponsored_claim_typed_data",
     "voucher_signer",
     "voucher_typed_data",
 ]

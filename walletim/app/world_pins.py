@@ -53,6 +53,6 @@ WORLD: dict[str, tuple[str, str]] = {
 
 # walletim's red-packet contract, on every chain
 REDPACKET = (
-    "0x0dc6e3CD1fADE36c3cf54A56dbE4b0a7433b7203",
-    "0xaa95d564078f02a7691bab65bac86891418612aff09070f50b2bfe2b028a2708",
+    "0xb4F6854D146c5A131B6501636eF791e2656342a0",
+    "0xc629bd7fb5bffb65da0eec94d97205df2a0e23805ff41081cb17ede752345e2f",
 )

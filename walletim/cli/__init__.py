@@ -56,6 +56,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "devnet": ("walletim.cli.devnet", "devnet", "A local Anvil devnet for this home."),
     "relay": ("walletim.cli.relay", "relay", "Run a chat relay (stores only ciphertext)."),
     "demo": ("walletim.cli.demo", "demo", "Run the demo in a throwaway home."),
+    "completion": (
+        "walletim.cli.completion",
+        "completion",
+        "Shell completion script: bash, zsh or fish.",
+    ),
     "watch": ("walletim.cli.watch", "watch", "Security alerts about an account, to yourself."),
     "lend": ("walletim.cli.lend", "lend", "Lend and borrow on Aave V3: markets, positions."),
 }
@@ -144,4 +149,17 @@ def cli(
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    _never_fail_to_print()
     run(cli, argv)
+
+
+def _never_fail_to_print() -> None:
+    """On a terminal whose encoding is not UTF-8 (a Latin-1 locale), a character it cannot
+    show (小明) is printed as ``?`` instead of ending the command with an error."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding != "utf8" and reconfigure is not None:
+            reconfigure(errors="replace")

@@ -256,11 +256,78 @@ def with_account(command: Callable[Concatenate[Ctx, P], R]) -> Callable[P, R]:
 
 
 def read_stdin_line(what: str) -> str:
-    """One line from stdin (for --mnemonic-stdin / --private-key-stdin). Raises InputError."""
-    line = sys.stdin.readline(MAX_SECRET_FILE)
+    """One line from stdin (for --mnemonic-stdin / --private-key-stdin), UTF-8.
+    Raises InputError."""
+    line = _stdin_text(what, MAX_SECRET_FILE, line=True)
     if not line.strip():
         raise InputError(f"expected the {what} on standard input, got nothing")
     return line.strip()
+
+
+def read_stdin_text(what: str, limit: int) -> str:
+    """All of stdin as UTF-8 text, at most ``limit`` bytes (``chat send -``).
+    Raises InputError."""
+    return _stdin_text(what, limit, line=False)
+
+
+#: The most ``chat send -`` reads from stdin (the chat's own limit on a message's size).
+MAX_MESSAGE_STDIN = 32 * 1024
+
+
+def message_argument(text: str) -> str:
+    """A message given as an argument, or ``-``: read from stdin (UTF-8, at most
+    :data:`MAX_MESSAGE_STDIN` bytes, one final line ending dropped, as ``echo`` adds one).
+    Raises InputError: not UTF-8, too long, or empty."""
+    if text != "-":
+        return text
+    body = read_stdin_text("message", MAX_MESSAGE_STDIN + 2)  # + a line ending
+    body = body.removesuffix("\n").removesuffix("\r")
+    if not body.strip():
+        raise InputError("the message on standard input is empty: nothing to send")
+    return body
+
+
+def _stdin_text(what: str, limit: int, *, line: bool) -> str:
+    """Bytes from stdin decoded strictly as UTF-8 (whatever the locale says), at most
+    ``limit``. Raises InputError: too long, or not UTF-8 (the offset of the first bad byte)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream someone put in place of stdin
+        text = sys.stdin.readline(limit + 1) if line else sys.stdin.read(limit + 1)
+        data = text.encode("utf-8", "surrogateescape")
+    else:
+        data = stream.readline(limit + 1) if line else stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"the {what} on standard input is longer than {limit} bytes")
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the {what} on standard input is not valid UTF-8 text (byte {exc.start})"
+        ) from exc
+
+
+def _bad_utf8(text: str) -> bool:
+    """Whether ``text`` came from bytes that are not UTF-8 (Python decodes argv and the
+    environment with ``surrogateescape``: each bad byte is a lone surrogate)."""
+    return not text.isascii() and any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def check_utf8_input(args: list[str], environ: Mapping[str, str]) -> None:
+    """Refuse, in one line, arguments and ``WALLETIM_*`` variables that are not UTF-8 text
+    (a name, a message or a path typed in another encoding), before anything runs: later
+    they would fail wherever they are first encoded. A variable's value is never shown (it
+    may be the password). Raises InputError."""
+    for arg in args:
+        if _bad_utf8(arg):
+            escaped = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            what = f"'{escaped}'" if len(escaped) <= 44 else f"of {len(arg)} characters"
+            raise InputError(
+                f"the argument {what} is not valid UTF-8 text: walletim reads its arguments "
+                "as UTF-8 (check the encoding of the terminal or script)"
+            )
+    for name in sorted(environ):
+        if name.startswith("WALLETIM_") and _bad_utf8(environ[name]):
+            raise InputError(f"the environment variable {name} is not valid UTF-8 text")
 
 
 def fail(err: WalletimError, as_json: bool) -> NoReturn:
@@ -356,6 +423,7 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
     as_json = "--json" in args[: args.index("--") if "--" in args else len(args)]
     try:
+        check_utf8_input(args, os.environ)
         group.main(args=args, prog_name="walletim", standalone_mode=False)
     except ExitStatus as status:
         sys.exit(status.code)
@@ -379,6 +447,9 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
         fail(Interrupted("interrupted"), as_json)
     except BrokenPipeError:
         sys.exit(0)
+    except UnicodeDecodeError:
+        # Text read from somewhere not checked above (a prompt's answer, say): a clean error.
+        fail(InputError("some input is not valid UTF-8 text"), as_json)
     except Exception as exc:
         if os.environ.get("WALLETIM_DEBUG") == "1":
             raise

@@ -6,6 +6,7 @@ import click
 
 from walletim.app.networks import MAX_CONFIRMATIONS
 from walletim.cli.base import Ctx, pass_ctx
+from walletim.display import table
 
 
 @click.group()
@@ -35,10 +36,23 @@ def network_list(ctx: Ctx) -> None:
             ]
         },
         "\n".join(
-            f"{n.name:<12} chain {n.chain_id:<8} {n.rpc_url}  ({n.currency}"
-            + (f", payments verified after {n.confirmations} blocks" if n.confirmations > 1 else "")
-            + f", final when {n.finality_text()})"
-            for n in nets.values()
+            table(
+                [
+                    [
+                        n.name,
+                        f"chain {n.chain_id}",
+                        n.rpc_url,
+                        f"({n.currency}"
+                        + (
+                            f", payments verified after {n.confirmations} blocks"
+                            if n.confirmations > 1
+                            else ""
+                        )
+                        + f", final when {n.finality_text()})",
+                    ]
+                    for n in nets.values()
+                ]
+            )
         ),
     )
 

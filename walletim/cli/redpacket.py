@@ -1,4 +1,5 @@
-"""``walletim redpacket create | claim | status | refund | list``: red packets (红包) in chats.
+"""``walletim redpacket create | claim | status | refund | list | sponsor``: red packets (红包)
+in chats.
 
 The red-packet contract decides who gets what; the chat carries each recipient's voucher.
 Everything shown of a packet is the contract's word (``--json``: ``checked``)."""
@@ -132,11 +133,25 @@ def redpacket_create(
 @redpacket.command("claim")
 @with_account
 @click.argument("packet_id")
-def redpacket_claim(ctx: Ctx, account: str, packet_id: str) -> None:
-    """Claim your share of a red packet offered to you in a chat."""
+@click.option(
+    "--sponsored",
+    is_flag=True,
+    help="Sign your claim and have the packet's creator submit it and pay the gas (done by "
+    "itself when you have no ETH for gas).",
+)
+def redpacket_claim(ctx: Ctx, account: str, packet_id: str, sponsored: bool) -> None:
+    """Claim your share of a red packet offered to you in a chat. With no ETH for the gas
+    (or --sponsored), your signed claim goes to the packet's creator, whose client submits it
+    and pays the gas: the share still comes to you."""
     from walletim.chain.units import format_amount
+    from walletim.cli.redpacket_sponsor import ask_json, ask_text
 
     with chain_session(ctx) as s:
+        short = 0 if sponsored else s.wim.packet_needs_sponsor(account, packet_id)
+        if sponsored or short:
+            asked = s.wim.packet_ask_sponsor(account, packet_id)
+            ctx.emit(ask_json(asked, short), ask_text(s, asked, account, short))
+            return
         r = s.wim.packet_claim(account, packet_id, confirm=confirmer(ctx, s))
     amount = r.amount
     data = {
@@ -273,3 +288,12 @@ def redpacket_list(ctx: Ctx, account: str) -> None:
             click.echo("no red packets")
 
     ctx.emit({"packets": [packet_json(v) for v in views]}, human)
+
+
+def _register() -> None:
+    from walletim.cli.redpacket_sponsor import redpacket_sponsor
+
+    redpacket.add_command(redpacket_sponsor)
+
+
+_register()

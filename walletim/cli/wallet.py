@@ -45,14 +45,8 @@ def _passphrase_options(flag_help: str, file_help: str) -> Callable[[F], F]:
 def _new_wallet(ctx: Ctx, name: str) -> Wallets:
     """The home's wallets, once ``name`` is checked to be a valid, unused wallet name (before
     any secret is asked for). Raises InputError, WalletExists."""
-    from walletim.keys.vault import check_name
-
     wallets = ctx.wallets()
-    check_name(name)
-    if wallets.exists(name):
-        from walletim.errors import WalletExists
-
-        raise WalletExists(name)
+    wallets.check_new_name(name)
     return wallets
 
 
@@ -235,13 +229,19 @@ def list_(ctx: Ctx, names_only: bool) -> None:
         if not listing.wallets:
             click.echo(f"No wallets in {ctx.home} (create one with `walletim wallet create NAME`).")
             return
-        width = max(len(w.entry.name) for w in listing.wallets)
-        for w in listing.wallets:
-            e = w.entry
-            shown = w.info.address if w.info else _NO_ADDRESS[w.refused is not None]
-            click.echo(
-                f"{e.name:<{width}}  {shown:<42}  {e.kind:<11}  {e.template or '(single key)'}"
-            )
+        from walletim.display import table
+
+        rows = [
+            [
+                w.entry.name,
+                w.info.address if w.info else _NO_ADDRESS[w.refused is not None],
+                w.entry.kind,
+                w.entry.template or "(single key)",
+            ]
+            for w in listing.wallets
+        ]
+        for line in table(rows):
+            click.echo(line)
         if not listing.checked:
             click.echo(
                 "Addresses are shown only after the home password checks the wallet files "

@@ -252,6 +252,8 @@ def parse_token_list(data: bytes | str | Mapping[str, object]) -> TokenList:
         try:
             doc = safejson.loads(data)
         except (ValueError, RecursionError) as exc:
+            if isinstance(exc.__cause__, UnicodeDecodeError):
+                raise TokenListError("not a valid token list: not UTF-8 text") from exc
             raise TokenListError("not a valid token list: not JSON") from exc
     else:
         doc = data

@@ -30,7 +30,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
-from walletim import fsio
+from walletim import fsio, localnames
 from walletim.errors import (
     ConfigError,
     InputError,
@@ -48,7 +47,6 @@ from walletim.errors import (
     WalletFileTampered,
     WalletNotFound,
     WrongPassword,
-    shown,
 )
 from walletim.keys import crypto
 
@@ -61,7 +59,6 @@ MAC_ALG = "hmac-sha256"
 MAC_KEY_LABEL = "wallet-file-mac/v1"
 MAX_FILE_BYTES = 1024 * 1024
 MIN_PASSWORD_LENGTH = 8
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 KIND_MNEMONIC = "mnemonic"
 KIND_PRIVATE_KEY = "private-key"
@@ -81,13 +78,17 @@ class WalletSecret(TypedDict, total=False):
 
 
 def check_name(name: str) -> str:
-    """Raises InputError unless ``name`` is 1-64 of [A-Za-z0-9_.-], starting alphanumeric."""
-    if not NAME_RE.match(name):
-        raise InputError(
-            f"invalid wallet name {shown(name)}: use 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return name
+    """``name`` (in NFC) if it is a valid wallet name: 1-64 letters or digits of one script
+    with ``._-·`` between them (:func:`walletim.localnames.check_name`). Raises InputError."""
+    return localnames.check_name(name)
+
+
+def _is_name(stem: str) -> bool:
+    try:
+        localnames.check_name(stem)
+    except InputError:
+        return False
+    return True
 
 
 def check_new_password(password: str) -> str:
@@ -471,15 +472,17 @@ class Vault:
     def names(self) -> list[str]:
         if not self.wallets_dir.is_dir():
             return []
+        # NFC: a file system that stores names decomposed (macOS HFS+) gives them back so.
         return sorted(
-            p.stem
+            localnames.normalized(p.stem)
             for p in self.wallets_dir.glob("*.json")
-            if not p.name.startswith(".") and NAME_RE.match(p.stem)
+            if not p.name.startswith(".") and _is_name(p.stem)
         )
 
     def load(self, name: str) -> WalletRecord:
         """The file as it is: NOT authenticated (check it with :meth:`UnlockedVault.check`
         before using anything in it). Raises WalletNotFound, VaultCorrupt."""
+        name = check_name(name)
         path = self.wallet_path(name)
         if not path.exists():
             raise WalletNotFound(name)
@@ -491,7 +494,7 @@ class Vault:
     def new_record(self, name: str, kind: str, template: str | None) -> WalletRecord:
         import uuid
 
-        check_name(name)
+        name = check_name(name)
         return WalletRecord(
             name=name,
             kind=kind,

@@ -70,6 +70,7 @@ WireKind = Literal[
     "reaction",
     "edit",
     "delete",
+    "sponsored-claim",
 ]
 WIRE_KINDS: tuple[WireKind, ...] = get_args(WireKind)
 PAYLOAD_KINDS = WIRE_KINDS  # the older name

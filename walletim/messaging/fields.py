@@ -49,7 +49,8 @@ def uint(value: object, what: str, bits: int = 256) -> int:
     """A non-negative integer below 2**bits (or its decimal string)."""
     if isinstance(value, bool):
         raise MessagingError(f"malformed {what}")
-    if isinstance(value, str) and value.isdigit() and len(value) <= 78:
+    # ASCII digits only: str.isdigit() is also true of "²" or "١" (int() refuses the first).
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 78:
         value = int(value)
     if not isinstance(value, int) or not 0 <= value < 2**bits:
         raise MessagingError(f"malformed {what}")

@@ -51,6 +51,8 @@ from walletim.messaging.refs import (
     parse_reply,
     reaction_text,
 )
+from walletim.messaging.sponsored import SponsoredClaim as SponsoredClaim
+from walletim.messaging.sponsored import parse_sponsored_claim as parse_sponsored_claim
 
 MAX_NOTE = 280
 MAX_NAME = 64
@@ -517,6 +519,10 @@ KINDS: dict[str, KindSpec] = {
     "reaction": KindSpec(parse_reaction, reaction_text, "control", in_group=True),
     "edit": KindSpec(parse_edit, edit_text, "control", in_group=True),
     "delete": KindSpec(parse_delete, delete_text, "control", in_group=True),
+    # 1:1 only: a claimer to a red packet's creator (or any sponsor).
+    "sponsored-claim": KindSpec(
+        parse_sponsored_claim, lambda b: parse_sponsored_claim(b).text, "said"
+    ),
     "group": KindSpec(parse_group, _unwrapped, "said"),
     "membership": KindSpec(
         parse_any_membership, lambda b: parse_any_membership(b).text, "group-event"

@@ -447,8 +447,12 @@ class ChatRepo:
         return ChatTx(self.store).group(account, group_id)
 
     def contact_named(self, name: str) -> Contact | None:
+        """The contact of that name (NFC; ASCII letters in any case)."""
+        from walletim.localnames import normalized
+
         row = self.store.execute(
-            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE name = ? COLLATE NOCASE", (name,)
+            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE name = ? COLLATE NOCASE",
+            (normalized(name),),
         ).fetchone()
         return None if row is None else _contact(row)
 
@@ -550,19 +554,25 @@ class ChatRepo:
 
     def search(self, account: str, query: str, limit: int = 50) -> list[StoredMessage]:
         """Full-text search (FTS5) over one account's messages, newest hits first. The query
-        is matched as plain words (all must appear; prefixes are not expanded).
+        is matched as plain words (all must appear; prefixes are not expanded); a word in a
+        script written without spaces (``红包``) is found inside a sentence (``今天发红包``).
 
         Raises:
             InputError: an empty query or a bad limit.
         """
-        words = [w for w in query.split() if w]
-        if not words:
+        from walletim.store.fts import match_words
+
+        if not query.split():
             raise InputError("the search query is empty")
         if not 1 <= limit <= MAX_SEARCH_RESULTS:
             raise InputError(f"limit must be 1 .. {MAX_SEARCH_RESULTS}")
-        # Quote each word: user text is never FTS5 syntax. The account is a column of the
-        # index, so FTS5 intersects it with the words and walks newest first.
-        words_expr = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+        # Each word a quoted phrase (walletim.store.fts: user text is never FTS5 syntax; a
+        # Chinese word is a phrase of its characters). The account is a column of the index,
+        # so FTS5 intersects it with the words and walks newest first.
+        words = match_words(query)
+        if not words:
+            return []  # only punctuation: nothing a word could match
+        words_expr = " ".join(words)
         quoted_account = '"' + account.replace('"', '""') + '"'
         match = f"account : {quoted_account} AND text : ({words_expr})"
         sql = (

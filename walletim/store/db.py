@@ -95,6 +95,9 @@ class Store:
                 "walletim database)"
             ) from exc
         try:
+            from walletim.store import fts
+
+            fts.register(c)  # the full-text index's triggers call it
             c.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             c.execute("PRAGMA temp_store = MEMORY")
             mode = self._switch_to_wal()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from walletim.store.schema_search import V13
 from walletim.store.schema_threads import v12
 
 
@@ -547,4 +548,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "groups: signed, hash-chained membership history", V10),
     Migration(11, "relay pins, delivery keys, outbox waits (mailbox quotas)", V11),
     Migration(12, "message ids, replies, reactions, edits, deletes; consent", v12),
+    Migration(13, "search inside CJK and Thai sentences; sponsored red-packet claims", V13),
 )

@@ -57,6 +57,13 @@ _V12_TABLES = (
 _SECURE_DELETE = "INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1)"
 
 
+def secure_delete(conn: Any) -> None:
+    """Turn on FTS5 secure-delete for ``messages_fts`` where SQLite has it (3.42+)."""
+    (version,) = conn.execute("SELECT sqlite_version()").fetchone()
+    if tuple(int(p) for p in str(version).split(".")[:2]) >= (3, 42):
+        conn.execute(_SECURE_DELETE)
+
+
 def v12(conn: Any) -> None:
     """Message ids for the messages already stored (frozen here: the rule of messages that
     came without an id nonce, from their author, epoch and counter; walletim's own local
@@ -65,9 +72,7 @@ def v12(conn: Any) -> None:
 
     for statement in _V12_TABLES:
         conn.execute(statement)
-    (version,) = conn.execute("SELECT sqlite_version()").fetchone()
-    if tuple(int(p) for p in str(version).split(".")[:2]) >= (3, 42):
-        conn.execute(_SECURE_DELETE)
+    secure_delete(conn)
 
     def digest(text: str) -> str:
         return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -25,15 +25,18 @@ class Contacts:
 
     def add(self, name: str, peer: str) -> Contact:
         """See :meth:`walletim.app.chat.ChatService.contacts_add`."""
-        from walletim.keys.vault import check_name
+        from walletim.localnames import check_name, refuse_look_alike
 
-        check_name(name)
+        name = check_name(name)
         if name.lower().startswith("0x"):
             raise InputError("a contact name cannot start with 0x")
-        if any(w.name.lower() == name.lower() for w in self._wallets()):
+        wallets = [w.name for w in self._wallets()]
+        if any(w.casefold() == name.casefold() for w in wallets):
             raise InputError(f"{name!r} is a wallet of this home: pick another contact name")
         address = self._accounts.resolve_peer(peer)
         repo = self.env.repo()
+        others = [c.name for c in repo.contacts() if c.name and c.address != address]
+        refuse_look_alike(name, [*wallets, *others], "contact")
         repo.set_contact_name(address, name)
         contact = repo.contact(address)
         assert contact is not None

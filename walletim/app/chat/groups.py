@@ -15,6 +15,7 @@ from walletim.app.chat.outbox import check_text
 from walletim.app.chat.ports import Env
 from walletim.app.chat.results import InboxResult, Item, SendResult
 from walletim.errors import InputError, RelayUnavailable, shown
+from walletim.localnames import normalized
 from walletim.messaging.groups import ChangeRefused, GroupChange, bundle, new_group, propose
 from walletim.messaging.identity import Signed
 from walletim.messaging.kinds import WireKind, group_peer, is_group_peer
@@ -57,9 +58,11 @@ class Groups:
 
     def resolve(self, account: str, text: str) -> GroupRow:
         """A group of ``account`` by name (case-insensitive) or id. Raises InputError."""
-        wanted = text.strip().lower().removeprefix("group:")
+        wanted = normalized(text.strip()).casefold().removeprefix("group:")
         groups = self.groups(account)
-        matches = [g for g in groups if g.group_id == wanted or g.name.lower() == wanted]
+        matches = [
+            g for g in groups if g.group_id == wanted or normalized(g.name).casefold() == wanted
+        ]
         if len(matches) != 1:
             known = ", ".join(sorted(g.name for g in groups)) or "none"
             why = "several groups have that name: use its id" if matches else f"known: {known}"
@@ -85,6 +88,7 @@ class Groups:
 
     def create(self, account: str, name: str, peers: Sequence[str]) -> Changed:
         """See :meth:`walletim.app.chat.ChatService.group_create`."""
+        name = normalized(name)
         if not name.strip() or len(name) > 64:
             raise InputError("a group name is 1 .. 64 characters")
         me = self._accounts.me(account)

@@ -11,7 +11,7 @@ from walletim.app.contracts.plans import Outcome, Plan, Step, StepResult
 from walletim.app.contracts.ports import ChainPort
 from walletim.chain.rpc import Log
 from walletim.contracts.abi import KNOWN_ABIS, DecodedEvent, decode_log
-from walletim.errors import ChainError, ContractReverted
+from walletim.errors import ContractReverted, StepFailed
 
 if TYPE_CHECKING:
     from walletim.app.chain import SendResult
@@ -48,7 +48,8 @@ class Executor:
         right before signing it. A plan never simulated always is.
 
         Raises:
-            ChainError: a step failed on chain (later steps are not sent);
+            StepFailed (a ChainError): a step was sent and failed, was dropped or replaced
+                (later steps are not sent);
             ContractReverted: a step's dry run right before signing reverted (state moved
                 since the plan: e.g. the price, a deadline); Aborted.
         """
@@ -71,9 +72,11 @@ class Executor:
                 )
             )
             if sent.status != "mined":
-                raise ChainError(
+                raise StepFailed(
                     f"{step.label} transaction {sent.hash} is {sent.status}{_why(sent)}"
-                    + ("; later steps were not sent" if index + 1 < len(plan.steps) else "")
+                    + ("; later steps were not sent" if index + 1 < len(plan.steps) else ""),
+                    tx_hash=sent.hash,
+                    status=sent.status,
                 )
         return Outcome(plan, tuple(results))
 

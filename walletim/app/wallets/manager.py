@@ -47,6 +47,7 @@ from walletim.keys.vault import (
     WalletRecord,
     check_name,
 )
+from walletim.localnames import refuse_look_alike
 
 if TYPE_CHECKING:
     from walletim.agent.policy import Policy
@@ -246,6 +247,16 @@ class Wallets:
     def exists(self, name: str) -> bool:
         return self.vault.wallet_path(name).exists()
 
+    def check_new_name(self, name: str) -> str:
+        """``name`` (NFC) if it is a valid name that no wallet here has and none looks like
+        (``Alice`` beside ``alice``, a Cyrillic ``аре`` beside ``ape``). Raises InputError,
+        WalletExists."""
+        name = check_name(name)
+        if self.exists(name):
+            raise WalletExists(name)
+        refuse_look_alike(name, self.vault.names(), "wallet")
+        return name
+
     def info(self, name: str) -> WalletInfo:
         """A wallet with its account-0 address, from its checked file. Unlocks the home."""
         return self._info(self._load(name))
@@ -351,7 +362,7 @@ class Wallets:
         Raises:
             WalletExists, InputError (bad name/password), InvalidMnemonic (bad ``words``).
         """
-        check_name(name)
+        name = self.check_new_name(name)
         phrase = mnemonic.generate(words, randbytes=self._randbytes)
         info = self._add_mnemonic(name, phrase, passphrase, template, source="created")
         return CreatedWallet(info, phrase)
@@ -364,7 +375,7 @@ class Wallets:
         Raises:
             InvalidMnemonic: with ``reason`` length / word / checksum; WalletExists.
         """
-        check_name(name)
+        name = self.check_new_name(name)
         norm = mnemonic.validate(phrase)
         return self._add_mnemonic(name, norm, passphrase, template, source="imported-mnemonic")
 
@@ -392,7 +403,7 @@ class Wallets:
         Raises:
             InvalidPrivateKey, WalletExists, InputError.
         """
-        check_name(name)
+        name = self.check_new_name(name)
         raw = hd.parse_private_key(key) if isinstance(key, str) else hd.check_private_key(key)
         address = hd.address_from_private_key(raw)
         with self.vault.lock():
@@ -417,9 +428,7 @@ class Wallets:
         """
         from walletim.keys import keystore
 
-        check_name(name)
-        if self.exists(name):
-            raise WalletExists(name)
+        name = self.check_new_name(name)
         key = keystore.decrypt(keystore_json, keystore_password)
         return self.import_private_key(name, key, source="imported-keystore")
 

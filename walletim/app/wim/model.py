@@ -25,7 +25,7 @@ MAX_SPLIT = 20
 MAX_NOTE = 280
 
 State = Literal["pending", "verified", "failed", "mismatch"]
-MoneyKind = Literal["payment", "request", "redpacket", "action"]
+MoneyKind = Literal["payment", "request", "redpacket", "action", "sponsored-claim"]
 
 
 @dataclass(frozen=True, slots=True)

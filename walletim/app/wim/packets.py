@@ -210,6 +210,28 @@ class Packets:
         offer the red-packet contract does not bear out)."""
         from walletim.app.redpacket import _packet_id
 
+        pid = _packet_id(packet_id)
+        plan = self.claim_plan(account, pid)
+        defi, contract = self.p.defi(), self.p.packets()
+        outcome = defi.execute(plan, confirm=confirm, progress=progress)
+        me = self.p.address_of(account)
+        amount = contract.claimed_amount(outcome, pid, me) if outcome.ok else None
+        if amount is not None:
+            self.p.repo().set_claimed(me, pid, amount)
+        row = self.p.repo().packet(me, pid, "in")
+        return ClaimResult(
+            outcome, pid, amount, defi.asset(row.asset if row and row.asset else "ETH")
+        )
+
+    def needs_sponsor(self, account: str, packet_id: str) -> int:
+        """How much ETH (wei) ``account`` lacks to pay the gas of claiming the packet itself
+        (0: it can; else a sponsored claim gets it its share). Raises as :meth:`claim`."""
+        return self.p.packets().gas_short(self.claim_plan(account, packet_id))
+
+    def claim_plan(self, account: str, packet_id: str) -> Plan:
+        """The checked, simulated plan of :meth:`claim` (raises the same way)."""
+        from walletim.app.redpacket import _packet_id
+
         me = self.p.address_of(account)
         pid = _packet_id(packet_id)
         repo = self.p.repo()
@@ -232,13 +254,7 @@ class Packets:
             row = self._recheck(row)
             if row.state != "ok":
                 raise InputError(f"this red packet cannot be claimed: {row.reason}")
-        plan = contract.claim(account, pid, voucher)
-        defi = self.p.defi()
-        outcome = defi.execute(plan, confirm=confirm, progress=progress)
-        amount = contract.claimed_amount(outcome, pid, me) if outcome.ok else None
-        if amount is not None:
-            repo.set_claimed(me, pid, amount)
-        return ClaimResult(outcome, pid, amount, defi.asset(row.asset or "ETH"))
+        return contract.claim(account, pid, voucher)
 
     def status(self, packet_id: str) -> PacketStatus:
         """What the red-packet contract says of a packet now (claims from its own logs)."""

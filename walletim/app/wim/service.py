@@ -18,6 +18,7 @@ from walletim.app.wim.model import named, sender_of
 from walletim.app.wim.packets import Packets
 from walletim.app.wim.payments import Payments
 from walletim.app.wim.ports import MoneyPorts
+from walletim.app.wim.sponsor import Sponsorship
 from walletim.app.wim.verify import Rules, Verifier
 from walletim.app.wim.views import Views
 from walletim.errors import WalletimError
@@ -37,8 +38,11 @@ class WalletIM:
 
     Its methods are its parts' (see the module docstring): ``pay``, ``request``, ``split``,
     ``split_status``, ``splits``, ``requests``, ``payments``, ``share``;
-    ``packet_create | claim | status | views | checks``, ``packets``; ``verdicts``,
-    ``views``; ``check`` (the ledger, by account).
+    ``packet_create | claim | status | views | checks``, ``packets``;
+    ``packet_needs_sponsor``, ``packet_ask_sponsor`` (a claimer with no ETH for gas),
+    ``sponsor``, ``sponsor_pending``, ``submit_claim`` (paying the gas of others' claims:
+    :mod:`walletim.app.wim.sponsor`); ``verdicts``, ``views``; ``check`` (the ledger, by
+    account).
     """
 
     def __init__(self, ports: MoneyPorts, rules: Rules | None = None) -> None:
@@ -48,12 +52,19 @@ class WalletIM:
         self.money = Payments(ports, self.ledger)
         self.red = Packets(ports, self.verifier, self.ledger)
         self.shown = Views(ports, self.verifier, self.red)
+        self.sponsorship = sp = Sponsorship(ports, self.ledger, self.red)
         m, r, v = self.money, self.red, self.shown
         self.pay, self.request, self.split, self.share = m.pay, m.request, m.split, m.share
         self.split_status, self.splits, self.requests = m.split_status, m.splits, m.requests
         self.payments = m.payments
         self.packet_create, self.packet_claim, self.packet_status = r.create, r.claim, r.status
         self.packets, self.packet_views, self.packet_checks = r.packets, r.views, r.checks
+        self.packet_needs_sponsor, self.packet_ask_sponsor = r.needs_sponsor, sp.ask
+        self.sponsor, self.sponsor_pending, self.submit_claim = (
+            sp.sponsor,
+            sp.pending,
+            sp.submit_claim,
+        )
         self.verdicts, self.views = v.verdicts, v.views
 
     @property
@@ -70,8 +81,10 @@ class WalletIM:
 
     def check(self, account: str) -> int:
         """Check again the payments and shared actions not settled yet (see
-        :meth:`walletim.app.wim.ledger.Ledger.check`); returns how many changed state."""
-        return self.ledger.check(self.p.address_of(account))
+        :meth:`walletim.app.wim.ledger.Ledger.check`), and the claims this account asked
+        others to submit (:meth:`Sponsorship.check_asked`); returns how many changed state."""
+        me = self.p.address_of(account)
+        return self.ledger.check(me) + self.sponsorship.check_asked(me)
 
     def action_state(self, account: str, message_id: int) -> ActionRow | None:
         return self.p.repo().action(self.p.address_of(account), message_id)
@@ -90,6 +103,8 @@ class WalletIM:
                 self.red.record_offer(me, message)
             elif message.kind == "action":
                 self._incoming_action(me, message)
+            elif message.kind == "sponsored-claim":
+                self.sponsorship.record_request(me, message)
         except (WalletimError, ValueError, KeyError, TypeError):
             return
 

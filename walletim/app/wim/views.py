@@ -73,7 +73,42 @@ class Views:
             return self._packet(me, m)
         if m.kind == "action":
             return self._action(me, m)
+        if m.kind == "sponsored-claim":
+            return self._sponsored(me, m)
         return None
+
+    def _sponsored(self, me: str, m: StoredMessage) -> MoneyView | None:
+        """A claim signed for someone else to submit: what became of it (this home's record of
+        that packet and claimer, the amount from the contract's Claimed log), never what the
+        message says; one asked of us that may not be sponsored shows why (a forgery, another
+        account's packet, another chain...)."""
+        from walletim.app.wim.sponsor import refusal
+        from walletim.messaging.kinds import is_group_peer, parse_sponsored_claim
+        from walletim.store.sponsor import SponsorRepo
+
+        try:
+            claim = parse_sponsored_claim(m.body)
+        except MessagingError:
+            return None
+        claimer, sender = to_checksum_address(claim.claimer), sender_of(m)
+        incoming = m.direction == "in"
+        rows = SponsorRepo(self.p.repo().store)
+        row = rows.get(me, claim.packet_id, claimer, "in" if incoming else "out")
+        why = ""
+        if incoming and not (row is not None and row.state == "claimed" and claimer == sender):
+            why = refusal(self.p, me, claim, sender, is_group_peer(m.peer))
+        states = {"claimed": "verified", "refused": "mismatch", "failed": "failed"}
+        if why:
+            row, verdict = None, Verdict("mismatch", why, 0)
+        elif row is None:
+            verdict = Verdict("pending", "not recorded", 0)
+        else:
+            verdict = Verdict(states.get(row.state, "pending"), row.reason or row.state, 0)
+        amount = ""
+        packet = self.p.repo().packet(me, claim.packet_id, "out" if incoming else "in")
+        if row is not None and row.amount is not None and packet is not None:
+            amount = f"{format_amount(row.amount, packet.decimals)} {packet.symbol}"
+        return MoneyView("sponsored-claim", verdict, amount, claimer, claimer, "", claim.packet_id)
 
     def _payment(self, m: StoredMessage) -> MoneyView | None:
         p = self.p.repo().payment_for_message(m.id)

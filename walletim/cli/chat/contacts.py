@@ -33,12 +33,17 @@ def contacts_list(ctx: Ctx) -> None:
     data = {"contacts": [contact_json(c) for c in rows]}
 
     def human() -> None:
+        from walletim.display import one_line, table
+
+        lines = []
         for c in rows:
             if c.identity_key is None:
                 status = "no chat key known yet"
             else:
                 status = binding_status(c) + (", KEY CHANGED" if c.key_changed else "")
-            click.echo(f"{(c.name or '-'):<16} {c.address}  {status}")
+            lines.append([one_line(c.name or "-", 64), c.address, status])
+        for line in table(lines):
+            click.echo(line)
         if not rows:
             click.echo("no contacts yet")
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, with_account
+from walletim.cli.base import Ctx, message_argument, with_account
 from walletim.cli.chat.render import (
     deliveries_json,
     group_json,
@@ -18,6 +18,7 @@ from walletim.cli.chat.render import (
     verified_text,
     warn_deliveries,
 )
+from walletim.display import one_line
 from walletim.messaging.kinds import group_peer
 
 if TYPE_CHECKING:
@@ -152,7 +153,9 @@ def group_leave(ctx: Ctx, account: str, group: str) -> None:
 @click.argument("group")
 @click.argument("text")
 def group_send(ctx: Ctx, account: str, group: str, text: str) -> None:
-    """Send TEXT to every member of GROUP (its name or id), each end-to-end encrypted."""
+    """Send TEXT to every member of GROUP (its name or id), each end-to-end encrypted; TEXT
+    `-` reads the message from stdin (UTF-8, at most 32 KiB)."""
+    text = message_argument(text)
     with session(ctx) as s:
         copy, sent = s.chat.group_send(account, group, "text", {"text": text}, text)
         names = s.chat.names(account)
@@ -178,7 +181,8 @@ def group_list(ctx: Ctx, account: str) -> None:
 
     def human() -> None:
         for g in rows:
-            click.echo(f"{g.name}  (id {g.group_id})  version {g.version}, {verified_text(g)}")
+            name = one_line(g.name, 64)
+            click.echo(f"{name}  (id {g.group_id})  version {g.version}, {verified_text(g)}")
             _members(g, me, names)
         if not rows:
             click.echo(f"no groups yet (walletim chat group create --from {account} NAME PEER...)")
@@ -187,11 +191,16 @@ def group_list(ctx: Ctx, account: str) -> None:
 
 
 def _members(g: GroupRow, me: str, names: dict[str, str]) -> None:
+    from walletim.display import table
+
+    rows = []
     for a in g.members:
-        who = "you" if a == me else names.get(a, "")
+        who = "you" if a == me else one_line(names.get(a, ""), 40)
         role = "creator, admin" if a == g.creator and a in g.admins else ""
         role = role or ("admin" if a in g.admins else "")
-        click.echo(f"    {a}  {who}{f' ({role})' if role else ''}".rstrip())
+        rows.append([a, who, f"({role})" if role else ""])
+    for line in table(rows, indent="    "):
+        click.echo(line)
 
 
 group_add, group_remove, group_promote, group_demote = (

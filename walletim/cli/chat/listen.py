@@ -10,12 +10,20 @@ import click
 
 from walletim.cli.base import Ctx, account_option, with_home
 from walletim.cli.chat import render as show
+from walletim.cli.redpacket_sponsor import (
+    auto_sponsor,
+    cap_wei,
+    result_json,
+    result_line,
+    sponsor_cap_option,
+)
 from walletim.cli.watch import scan_interval_option
 
 if TYPE_CHECKING:
     from walletim.app.chat import ListenEvent
     from walletim.app.session import Session
     from walletim.app.wim import MoneyView
+    from walletim.app.wim.sponsor import SponsorResult
     from walletim.store.chat import StoredMessage
 
 
@@ -36,6 +44,7 @@ if TYPE_CHECKING:
     help="With --watch: alert on an outflow above AMOUNT[ TOKEN] (1eth, '500 USDC').",
 )
 @scan_interval_option("--watch-interval", "With --watch: seconds between chain scans.")
+@sponsor_cap_option
 @with_home
 def listen(
     ctx: Ctx,
@@ -45,20 +54,24 @@ def listen(
     watch_chain: bool,
     thresholds: tuple[str, ...],
     watch_interval: float,
+    sponsor_cap: str,
 ) -> None:
     """Stay connected and print messages as they arrive (Ctrl-C to stop).
 
     Reconnects with backoff and resumes without loss. With --watch, also scans the chain
     and posts security alerts (as `walletim watch`) into your conversation with yourself,
     printing each one. With --json, prints one JSON object per line (JSON Lines), one per
-    event."""
+    event. A red-packet claim someone asks you to submit, for a packet you made, is submitted
+    as it arrives, paying at most --sponsor-cap of gas (more waits for `walletim redpacket
+    sponsor`)."""
+    cap = cap_wei(sponsor_cap)
     if thresholds and not watch_chain:
         from walletim.errors import UsageError
 
         raise UsageError("--threshold needs --watch")
     with show.session(ctx) as s:
         tick = _chain_watch(ctx, s, account, thresholds) if watch_chain else None
-        printer = _Printer(s, account)
+        printer = _Printer(s, account, cap)
         try:
             s.chat.listen(
                 account,
@@ -98,10 +111,17 @@ class _Printer:
     """Prints each listen event: a line (stdout for messages, stderr for the rest) or one
     JSON object per line."""
 
-    def __init__(self, s: Session, account: str) -> None:
+    def __init__(self, s: Session, account: str, cap: int | None) -> None:
         self._s = s
         self._account = account
         self._names = s.chat.names()
+        self._cap = cap
+
+    def _sponsor(self, m: StoredMessage) -> list[SponsorResult]:
+        """A sponsored claim asked of us as it arrives: submitted within the cap."""
+        if m.kind != "sponsored-claim" or m.direction != "in":
+            return []
+        return auto_sponsor(self._s, self._account, self._cap, m.id)
 
     def _view(self, m: StoredMessage) -> MoneyView | None:
         """A money message's view, recorded (and checked) as the message was stored."""
@@ -117,6 +137,10 @@ class _Printer:
             m = item.message
             doc.update(show.message_json(m, self._view(m), stranger=item.request))
             doc.update(missing=list(item.missing))
+            click.echo(json.dumps(doc))
+            for r in self._sponsor(item.message):
+                click.echo(json.dumps({"event": "sponsored", **result_json(r)}))
+            return
         elif isinstance(item, Rejection):
             doc.update(address=item.peer, reason=item.reason)
         elif isinstance(item, GroupNotice):
@@ -145,6 +169,8 @@ class _Printer:
             click.echo(said)
             if item.verdict == "gap":
                 show.warn_gaps(m.peer, item.missing, names)
+            for r in self._sponsor(m):
+                click.echo(result_line(self._s, r))
         elif isinstance(item, Rejection):
             click.echo(f"warning: an envelope was rejected ({item.reason})", err=True)
         elif isinstance(item, GroupNotice):

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, account_option, printable, with_account, with_home
+from walletim.cli.base import (
+    Ctx,
+    account_option,
+    message_argument,
+    printable,
+    with_account,
+    with_home,
+)
 from walletim.cli.chat.render import (
     WAIT_TEXT,
     binding_status,
@@ -27,9 +34,17 @@ from walletim.cli.chat.render import (
     warn_gaps,
     when,
 )
+from walletim.cli.redpacket_sponsor import (
+    auto_sponsor,
+    cap_wei,
+    echo_results,
+    result_json,
+    sponsor_cap_option,
+)
 
 if TYPE_CHECKING:
     from walletim.app.chat import InboxResult, ReadResult
+    from walletim.app.session import Session
     from walletim.app.wim import MoneyView
     from walletim.messaging.threads import Version
     from walletim.store.chat import ConversationInfo, StoredMessage
@@ -62,7 +77,9 @@ def init(ctx: Ctx, account: str) -> None:
 @click.argument("peer")
 @click.argument("text")
 def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
-    """Send TEXT to PEER (a 0x address, a contact name, or a wallet account of this home)."""
+    """Send TEXT to PEER (a 0x address, a contact name, or a wallet account of this home);
+    TEXT `-` reads the message from stdin (UTF-8, at most 32 KiB)."""
+    text = message_argument(text)
     with session(ctx) as s:
         r = s.chat.send(account, peer, text)
         names = s.chat.names()
@@ -99,12 +116,19 @@ def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
 
 
 @click.command()
-@with_account
-def inbox(ctx: Ctx, account: str) -> None:
-    """Fetch, decrypt and store new messages (then acknowledge them); list conversations."""
+@account_option
+@sponsor_cap_option
+@with_home
+def inbox(ctx: Ctx, account: str, sponsor_cap: str) -> None:
+    """Fetch, decrypt and store new messages (then acknowledge them); list conversations.
+    Red-packet claims asked of you for your own packets are submitted, paying at most
+    --sponsor-cap of gas each (more waits for `walletim redpacket sponsor`)."""
+    cap = cap_wei(sponsor_cap)
     with session(ctx) as s:
         r = s.chat.inbox(account)
         s.wim.check(account)  # payments not final yet: a reorg reverts them and says so
+        sponsored = auto_sponsor(s, account, cap) if _asked_to_sponsor(s, account) else []
+        echo_results(ctx, s, sponsored)
         views: Mapping[int, MoneyView] = s.wim.views(r.address, [x.message for x in r.received])
         conversations = s.chat.conversations(account)
         names = s.chat.names(account)
@@ -127,7 +151,9 @@ def inbox(ctx: Ctx, account: str) -> None:
             click.echo("no new messages")
         _conversations([c for c in conversations if c.peer not in pending], names)
 
-    ctx.emit(_inbox_json(r, views, conversations, pending), human)
+    doc = _inbox_json(r, views, conversations, pending)
+    doc["sponsored"] = [result_json(x) for x in sponsored]
+    ctx.emit(doc, human)
 
 
 def _inbox_requests(r: InboxResult, account: str, names: dict[str, str]) -> None:
@@ -143,6 +169,11 @@ def _inbox_requests(r: InboxResult, account: str, names: dict[str, str]) -> None
         )
     if r.dropped:
         click.echo(f"{r.dropped} message(s) from blocked senders dropped unread", err=True)
+
+
+def _asked_to_sponsor(s: Session, account: str) -> bool:
+    """Whether claims asked of ``account`` wait (no chain is asked when none does)."""
+    return bool(s.wim.sponsor_pending(account))
 
 
 def _inbox_json(
@@ -232,16 +263,20 @@ def _conversations(conversations: Sequence[ConversationInfo], names: dict[str, s
     shown = [c for c in conversations if c.last is not None or c.unread]
     if not shown:
         return
+    from walletim.display import cut, table
+
     click.echo("conversations:")
+    rows = []
     for c in shown:
-        unread = f"{c.unread} unread" if c.unread else "read"
-        last = ""
+        row = [label(c.peer, names), f"{c.unread} unread" if c.unread else "read"]
         if c.last is not None:
             text = c.last.text
             if c.last.kind == "membership":
                 text = membership_text(c.last, names).removeprefix("membership: ")
-            last = f"  {when(c.last.sent_ms)}  {printable(text, newline=' ')[:40]}"
-        click.echo(f"  {label(c.peer, names):<28} {unread:<10}{last}")
+            row += [when(c.last.sent_ms), cut(printable(text, newline=" "), 40)]
+        rows.append(row)
+    for line in table(rows, indent="  "):
+        click.echo(line)
 
 
 @click.command()

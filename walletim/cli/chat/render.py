@@ -118,6 +118,8 @@ def message_json(
         elif view.kind == "redpacket":
             doc["packet_id"] = view.ref
             doc["claimed"] = None if view.open is None else not view.open  # by this account
+        elif view.kind == "sponsored-claim":
+            doc.update(packet_id=view.ref, claimer=view.payer)
         if view.payee is not None:
             doc["to"] = view.payee
         if view.money is not None:  # as recorded and checked, never the sender's figures
@@ -229,6 +231,18 @@ def _chain_badge(view: MoneyView, v: Verdict | None) -> str:
     return _styled(f"✗ {v.state.upper()}" + (f": {reason}" if reason else ""), "red")
 
 
+def _sponsored_badge(v: Verdict | None) -> str:
+    """A red-packet claim signed for someone else to submit: where it stands."""
+    if v is None:
+        return _styled("SPONSORED CLAIM", "cyan")
+    reason = printable(v.reason, newline=" ")[:160]
+    if v.state == "verified":
+        return _styled("✓ SPONSORED CLAIM, on chain", "green")
+    if v.state == "pending":
+        return _styled(f"… SPONSORED CLAIM, not on chain yet ({reason})", "yellow")
+    return _styled(f"✗ SPONSORED CLAIM {v.state.upper()}: {reason}", "red")
+
+
 def badge(view: MoneyView) -> str:
     """walletim's own verdict on a money message, styled (colour only on a terminal)."""
     v = view.verdict
@@ -236,6 +250,8 @@ def badge(view: MoneyView) -> str:
         return _chain_badge(view, v)
     if view.kind == "request":
         return _styled("REQUEST" if view.open else "REQUEST, settled", "cyan")
+    if view.kind == "sponsored-claim":
+        return _sponsored_badge(v)
     reason = printable(v.reason, newline=" ")[:200] if v is not None and v.reason else ""
     if v is None or v.state == "verified":
         return _styled("RED PACKET", "magenta")
@@ -262,6 +278,17 @@ def money_text(
         text = f"{who(view.payee)} asks {who(view.payer)} for {view.amount}"
         if view.open and view.payer == m.account and account is not None:
             text += f" (pay: walletim pay --from {account} --request {view.ref})"
+    elif view.kind == "sponsored-claim":
+        pid = (view.ref or "")[:18]
+        if m.direction == "in":
+            text = f"{who(view.payer)} asks you to submit their claim of red packet {pid}… "
+            text += "and pay its gas (the share goes to them)"
+            if view.verdict is not None and view.verdict.state == "pending" and account:
+                text += f" (walletim redpacket sponsor --from {account})"
+        else:
+            text = f"you asked for your claim of red packet {pid}… to be submitted for you"
+        if view.amount:
+            text += f"; {view.amount} paid to {who(view.payee)}"
     elif view.kind == "redpacket":
         text = f"{view.amount} from {who(view.payer)}"
         claimable = view.verdict is None or view.verdict.state == "verified"

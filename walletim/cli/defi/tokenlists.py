@@ -104,10 +104,19 @@ def token_list_show(ctx: Ctx) -> None:
             click.echo(f"  {x['name']} {x['version']}: {x['tokens']} token(s) here  [{kind}]")
         if view.world_note:
             click.echo(f"  ({view.world_note})")
-        for t in view.tokens:
-            click.echo(
-                f"  {t.display:<24} {t.address}  {t.decimals} decimals  ({', '.join(t.lists)})"
-            )
+        from walletim.display import one_line, table
+
+        rows = [
+            [
+                one_line(t.display, 40),
+                t.address,
+                f"{t.decimals} decimals",
+                f"({', '.join(t.lists)})",
+            ]
+            for t in view.tokens
+        ]
+        for line in table(rows, indent="  "):
+            click.echo(line)
         for symbol, addresses in view.ambiguous.items():
             click.echo(f"  {symbol} is ambiguous here ({len(addresses)} tokens): give an address")
         for line in view.conflicts:

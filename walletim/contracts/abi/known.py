@@ -182,6 +182,8 @@ REDPACKET_ABI = human_abi(
         "function create(bytes32 salt, address token, uint256 total, uint32 shares, bool random, "
         "uint64 expiry) payable returns (bytes32 id)",
         "function claim(bytes32 id, bytes voucher) returns (uint256 amount)",
+        "function claimFor(bytes32 id, address claimer, bytes voucher, uint256 deadline, "
+        "bytes claimerSig) returns (uint256 amount)",
         "function refund(bytes32 id) returns (uint256 amount)",
         "function packetId(address creator, bytes32 salt) pure returns (bytes32)",
         "function claimed(bytes32 id, address claimer) view returns (bool)",

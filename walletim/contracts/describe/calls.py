@@ -308,6 +308,12 @@ def _redpacket(n: str, a: Args, ctx: _Ctx) -> str | None:
         )
     if n == "claim" and "voucher" in a:
         return f"claim a share of red packet 0x{bytes(a['id']).hex()[:12]}… with a voucher"
+    if n == "claimFor" and "claimerSig" in a:
+        return (
+            f"submit {ctx.label(a['claimer'])}'s claim of a share of red packet "
+            f"0x{bytes(a['id']).hex()[:12]}… (signed by them): the share goes to them, you pay "
+            "the gas"
+        )
     if n == "refund" and "id" in a:
         return f"take back what is left of red packet 0x{bytes(a['id']).hex()[:12]}…"
     return None

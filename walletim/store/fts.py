@@ -1,0 +1,72 @@
+"""What the chat's full-text index holds, and how a search reads (pure).
+
+FTS5's ``unicode61`` tokenizer splits text at spaces and punctuation, which is right for
+Latin, Cyrillic, Greek, Arabic... but scripts written without spaces between words come out as
+one token per run: ``今天发红包`` is a single token, so ``红包`` (a red packet) finds nothing.
+walletim therefore indexes :func:`index_text` of each message: NFKC (fullwidth ``ＵＳＤＣ`` is
+``USDC``, halfwidth kana are kana), with every character of those scripts (Han, Hiragana,
+Katakana, Hangul, Bopomofo, Thai, Lao, Khmer, Myanmar, Tibetan, Yi) made a token of its own; and
+a search reads each word of the query the same way, as a phrase (:func:`match_words`): ``红包``
+is the phrase ``"红 包"``, two adjacent tokens, which the index finds inside ``今天发红包``
+without scanning. Latin words are indexed and matched as before (whole words, case folded).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: Scripts written without spaces between words: each character is a token.
+_UNSPACED = re.compile(
+    "(["
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u0f00-\u0fff"  # Tibetan
+    "\u1000-\u109f"  # Myanmar
+    "\u1100-\u11ff"  # Hangul Jamo
+    "\u1780-\u17ff"  # Khmer
+    "\u2e80-\u2fdf"  # CJK radicals, Kangxi radicals
+    "\u3005-\u3007"  # 々 〆 〇
+    "\u3021-\u3029\u3031-\u3035\u303b\u303c"  # Hangzhou numerals, kana repeat marks
+    "\u3040-\u30ff"  # Hiragana, Katakana (with ー and ・)
+    "\u3100-\u312f\u3130-\u318f\u31a0-\u31bf"  # Bopomofo, Hangul compatibility Jamo
+    "\u31f0-\u31ff"  # Katakana phonetic extensions
+    "\u3400-\u4dbf\u4e00-\u9fff"  # CJK ideographs (+ extension A)
+    "\ua000-\ua4cf"  # Yi
+    "\ua960-\ua97f\uac00-\ud7ff"  # Hangul Jamo extended, syllables
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\U00020000-\U0003134f"  # CJK ideographs, extensions B-H
+    "])"
+)
+
+
+def index_text(text: str) -> str:
+    """The text FTS5 indexes for a message (see the module docstring)."""
+    norm = unicodedata.normalize("NFKC", text)
+    if norm.isascii():
+        return norm
+    return _UNSPACED.sub(r" \1 ", norm)
+
+
+def match_words(query: str) -> list[str]:
+    """The query's words, each an FTS5 phrase string (quoted: user text is never FTS5
+    syntax), all of which must appear. Empty when the query has no word."""
+    phrases = []
+    for word in query.split():
+        tokens = " ".join(index_text(word).split())
+        if tokens:
+            phrases.append('"' + tokens.replace('"', '""') + '"')
+    return phrases
+
+
+#: The SQL function the index's triggers call (registered on every connection of the store).
+SQL_FUNCTION = "wim_index_text"
+
+
+def register(conn: object) -> None:
+    """Make :func:`index_text` callable from SQL on ``conn`` (a sqlite3 / sqlcipher3
+    connection) as ``wim_index_text(text)``: the triggers that keep the index call it."""
+    create = getattr(conn, "create_function")  # noqa: B009 - either driver's connection
+    create(SQL_FUNCTION, 1, index_text, deterministic=True)
+
+
+__all__ = ["SQL_FUNCTION", "index_text", "match_words", "register"]
