@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli, RelayProcess, World, wait_receipt
+from tests.integration.conftest import accept_each_other
 from tests.reliability import budget, record
 from tests.reliability.lying_rpc import UNSUPPORTED, LyingRpc, Sent, decode_sent, transfer_amount
 from walletim.app.chain import NONCE_SLACK, BatchRow, SendRequest
@@ -506,6 +507,7 @@ def pair(
         save_world(home, world.manifest)
         s.chat.init(f"dev:{n}")
         out.append(Person(f"dev:{n}", s))
+    accept_each_other(out)  # they pay each other: money between them is not a stranger's
     try:
         yield out[0], out[1], out[2]
     finally:

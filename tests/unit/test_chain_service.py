@@ -98,7 +98,7 @@ def test_the_fee_shown_is_the_fee_signed_for_a_short_while(chain: FakeChain, sto
     clock = Clock()
     s = service(chain, store, clock=clock)
     s.check_chain()
-    shown = s.suggest_fees()["normal"]  # what a plan on screen shows
+    shown = s.planner.shown_fees()["normal"]  # what a plan on screen shows
     chain.base_fee *= 3  # the network moves while the user reads it
     plan = s.plan(ME, SendRequest(BOB, ETH))
     assert len(chain.node.called("eth_feeHistory")) == 1  # the history shown, not read again
@@ -107,6 +107,9 @@ def test_the_fee_shown_is_the_fee_signed_for_a_short_while(chain: FakeChain, sto
     later = s.plan(ME, SendRequest(BOB, ETH))
     assert len(chain.node.called("eth_feeHistory")) == 2
     assert later.max_fee == 2 * chain.base_fee + chain.tip
+    s.suggest_fees()  # `walletim fees`, a replacement: read now, never kept for a plan
+    chain.base_fee //= 3
+    assert s.plan(ME, SendRequest(BOB, ETH)).max_fee == 2 * chain.base_fee + chain.tip
 
 
 def test_plan_refuses_before_anything_is_signed(chain: FakeChain, store: Store) -> None:

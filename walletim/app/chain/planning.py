@@ -45,9 +45,10 @@ FEE_HISTORY_REUSE_S = 24.0
 class Planner:
     """Plans transactions on one network (no signing, no nonces).
 
-    ``clock`` (monotonic seconds) dates the fee history last shown (read by
-    :meth:`suggest_fees`, which plans on screen use), reused by :meth:`plan` for
-    :data:`FEE_HISTORY_REUSE_S`; replacements always read it again.
+    ``clock`` (monotonic seconds) dates the fee history last shown with a plan (read beside
+    its simulation, or by :meth:`shown_fees`), reused by :meth:`plan` for
+    :data:`FEE_HISTORY_REUSE_S`; :meth:`suggest_fees` (``walletim fees``, replacements) always
+    reads it again and keeps nothing.
     """
 
     def __init__(
@@ -72,14 +73,17 @@ class Planner:
         return history if self.clock() - read_at <= FEE_HISTORY_REUSE_S else None
 
     def suggest_fees(self) -> dict[str, FeeSuggestion]:
-        """The node's fee levels now (always read again)."""
-        return policy.suggest(self.remember(self.rpc.get(Q.fee_history())))
+        """The node's fee levels now (always read again; not kept for a plan)."""
+        return policy.suggest(self.rpc.get(Q.fee_history()))
 
     def shown_fees(self) -> dict[str, FeeSuggestion]:
-        """The fee levels to show with a plan: from the history read moments ago, if any
-        (then the fee shown is the fee :meth:`plan` signs), else read now."""
+        """The fee levels to show with a plan: from the history read moments ago beside its
+        simulation, if any, else read now and kept (then the fee shown is the fee
+        :meth:`plan` signs)."""
         history = self._recent_history()
-        return self.suggest_fees() if history is None else policy.suggest(history)
+        if history is None:
+            history = self.remember(self.rpc.get(Q.fee_history()))
+        return policy.suggest(history)
 
     def suggestion_now(self) -> FeeSuggestion | None:
         """The normal level now, or None when the node cannot say (for replacements, which
