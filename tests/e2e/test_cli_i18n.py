@@ -131,9 +131,24 @@ def test_input_that_is_not_utf8_is_one_line_and_exit_1(scripted: Cli, tmp_path: 
     bad_json.write_bytes(b'{"name": "\xff"}')
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_bytes(b"to,amount\n0x\xff,1\n")
+    keystore_pw = tmp_path / "keystore.pw"
+    keystore_pw.write_bytes(b"keystore-password\n")
     cases += [
         ([b"sign", b"typed-data", b"--from", b"alice", bytes(bad_json)], b"", {}, "UTF-8"),
-        ([b"wallet", b"import", b"k", b"--keystore", bytes(bad_json)], b"", {}, "UTF-8"),
+        (
+            [
+                b"wallet",
+                b"import",
+                b"k",
+                b"--keystore",
+                bytes(bad_json),
+                b"--keystore-password-file",
+                bytes(keystore_pw),
+            ],
+            b"",
+            {},
+            "UTF-8",
+        ),
         ([b"token", b"list", b"add", bytes(bad_json)], b"", {}, "UTF-8"),
         ([b"send", b"--from", b"alice", b"--batch", bytes(bad_csv)], b"", {}, "UTF-8"),
         ([b"--json", b"wallet", b"list", b"\xff"], b"", {}, '"type": "InputError"'),

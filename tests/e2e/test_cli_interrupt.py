@@ -111,6 +111,8 @@ def test_interrupted_pay_records_the_payment_sends_its_claim_and_is_not_paid_twi
     net = ("--rpc-url", world.url, "--relay", relay.url)
     for who, spec in ((alice, "dev"), (bob, "dev:1")):
         assert who(*net, "chat", "init", "--from", spec).code == 0
+    # alice is bob's friend (consent: a stranger's money waits in Requests)
+    assert bob(*net, "chat", "accept", "--from", "dev:1", world.address("dev")).code == 0
     bob_address = world.address("dev:1")
     rpc = world.anvil.rpc()
     rpc.call("evm_setAutomine", [False])
@@ -148,6 +150,8 @@ def test_interrupted_pay_with_the_relay_down_queues_the_claim(
     net = ("--rpc-url", world.url, "--relay", relay.url)
     for who, spec in ((alice, "dev"), (bob, "dev:1")):
         assert who(*net, "chat", "init", "--from", spec).code == 0
+    # alice is bob's friend (consent: a stranger's money waits in Requests)
+    assert bob(*net, "chat", "accept", "--from", "dev:1", world.address("dev")).code == 0
     bob_address = world.address("dev:1")
     rpc = world.anvil.rpc()
     rpc.call("evm_setAutomine", [False])
@@ -175,6 +179,8 @@ def test_an_interrupted_red_packet_still_offers_its_vouchers(
     net = ("--rpc-url", world.url, "--relay", relay.url)
     for who, spec in ((alice, "dev"), (bob, "dev:1")):
         assert who(*net, "chat", "init", "--from", spec).code == 0
+    # alice is bob's friend (consent: a stranger's money waits in Requests)
+    assert bob(*net, "chat", "accept", "--from", "dev:1", world.address("dev")).code == 0
     rpc = world.anvil.rpc()
     rpc.call("evm_setAutomine", [False])
     before = _pending_nonce(world, "dev")

@@ -59,6 +59,8 @@ def users(world: World, relay: RelayProcess, tmp_path: Path) -> dict[str, User]:
     out = {"alice": alice, "bob": bob, "newbie": newbie}
     for u in out.values():
         u.ok("chat", "init", "--from", u.spec)
+    for u in (bob, newbie):  # alice is a friend (consent: a stranger's red packet waits)
+        u.ok("chat", "accept", "--from", u.spec, alice.address)
     return out
 
 
