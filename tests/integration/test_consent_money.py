@@ -71,3 +71,18 @@ def test_nobody_edits_or_deletes_a_money_message(people: dict[str, Person]) -> N
     assert (shown.text, shown.edited, shown.deleted) == ("paid 0.2 ETH", False, False)
     [p] = bob.payments()
     assert p.state == "verified" and p.amount == E18 // 5
+
+
+def test_a_strangers_red_packet_waits_in_requests_and_the_claim_says_so(
+    people: dict[str, Person], erin: Person
+) -> None:
+    bob = people["bob"]
+    made = erin.session.wim.packet_create(erin.spec, "0.2", 1, to=[bob.address])
+    pid = made.packet.packet_id
+    bob.inbox()
+    with pytest.raises(InputError, match="wait in `walletim chat requests") as refused:
+        bob.session.wim.packet_claim(bob.spec, pid)
+    assert "nothing was signed" in str(refused.value)
+    bob.session.chat.accept(bob.spec, erin.address)
+    claimed = bob.session.wim.packet_claim(bob.spec, pid)
+    assert claimed.outcome.ok and claimed.amount == E18 // 5

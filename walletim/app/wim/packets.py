@@ -237,9 +237,16 @@ class Packets:
         repo = self.p.repo()
         row = repo.packet(me, pid, "in")
         if row is None or row.voucher is None:
+            waiting = sum(r.money for r in self.p.chat().requests(account))
             raise InputError(
-                f"no red packet {pid[:18]}… was offered to {account} in a chat (run `walletim "
-                "chat inbox` to fetch new messages); nothing was signed"
+                f"no red packet {pid[:18]}… was offered to {account} in a chat"
+                + (
+                    f" by someone you accepted: {waiting} money message(s) from senders you "
+                    f"have not accepted wait in `walletim chat requests --from {account}`"
+                    if waiting
+                    else " (run `walletim chat inbox` to fetch new messages)"
+                )
+                + "; nothing was signed"
             )
         if row.chain_id != self.p.chain_id:
             raise InputError(f"this red packet is on chain {row.chain_id} (--network)")

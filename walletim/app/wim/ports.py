@@ -19,6 +19,7 @@ from walletim.messaging.envelope import WireKind
 
 if TYPE_CHECKING:
     from walletim.app.chain.flights import Flight
+    from walletim.app.chat.consent import RequestInfo
     from walletim.app.contracts import Outcome, Plan
     from walletim.app.defi import Asset
     from walletim.app.evidence import Mined
@@ -78,6 +79,8 @@ class Chat(Protocol):
     def resolve_peer(self, text: str) -> str: ...
 
     def resolve_group(self, account: str, text: str) -> GroupRow: ...
+
+    def requests(self, account: str, *, everything: bool = ...) -> list[RequestInfo]: ...
 
     def post(
         self, account: str, items: Sequence[Item], *, deliver: bool = ...
