@@ -55,6 +55,7 @@ from walletim.keys.vault import (
 
 if TYPE_CHECKING:
     from walletim.app.networks import Network
+    from walletim.keys.backup import BackupKey
     from walletim.keys.chat import ChatIdentityKey
     from walletim.keys.signing import LocalSigner, Signature
     from walletim.messaging.identity import IdentityBinding
@@ -373,6 +374,24 @@ class Wallets:
         seed_bytes = bytes.fromhex(secret["chat_seed"])
         public = bytes(nacl.signing.SigningKey(seed_bytes).verify_key)
         return chat.ChatIdentityKey(seed_bytes, public)
+
+    def backup_key(self, spec: str) -> BackupKey:
+        """The chat backup root of an account (:mod:`walletim.keys.backup`), from the seed on
+        its own path. Unlocks the home.
+
+        Raises:
+            KeysError: a wallet imported from a single private key (it has no seed).
+        """
+        from walletim.keys.backup import derive_backup_key
+
+        name, index = parse_account_spec(spec)
+        record = self._load(name)
+        if record.kind != KIND_MNEMONIC:
+            raise KeysError(
+                f"wallet {name!r} was imported from a private key: chat backups need a "
+                "mnemonic wallet (the backup key is derived from its seed)"
+            )
+        return derive_backup_key(seed_of(self.unlock().open(record)), index)
 
     def bind_chat_identity(self, spec: str, created: int) -> IdentityBinding:
         """An :class:`~walletim.messaging.identity.IdentityBinding`: the account key's EIP-712

@@ -2,14 +2,15 @@
 
 Commands by subject: :mod:`~walletim.cli.chat.messages` (init, send, inbox, read, search),
 :mod:`~walletim.cli.chat.listen`, :mod:`~walletim.cli.chat.contacts`,
-:mod:`~walletim.cli.chat.groups`; how chat shows: :mod:`~walletim.cli.chat.render`.
+:mod:`~walletim.cli.chat.groups`, :mod:`~walletim.cli.chat.backup`; how chat shows:
+:mod:`~walletim.cli.chat.render`.
 """
 
 from __future__ import annotations
 
 import click
 
-from walletim.cli.chat import contacts, groups, listen, messages
+from walletim.cli.chat import backup, contacts, groups, listen, messages
 
 
 @click.group()
@@ -26,6 +27,8 @@ for _command in (
     messages.search,
     contacts.contacts,
     groups.group_cmd,
+    backup.backup,
+    backup.restore,
 ):
     chat.add_command(_command)
 
