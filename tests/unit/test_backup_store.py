@@ -24,9 +24,11 @@ PEER = "0x2222222222222222222222222222222222222222"
 def _fill(store: Store) -> None:
     cid = conversation_id(ME, PEER)
     with store.transaction() as c:
-        c.execute("INSERT INTO contacts (address, name, identity_key, binding, verified, "
-                  "added_at, confirmed) VALUES (?,?,?,?,?,?,?)",
-                  (PEER, "bob", b"\x01" * 32, '{"b":1}', 1, 1, 1))  # fmt: skip
+        c.execute(
+            "INSERT INTO contacts (address, name, identity_key, binding, verified, "
+            "added_at, confirmed) VALUES (?,?,?,?,?,?,?)",
+            (PEER, "bob", b"\x01" * 32, '{"b":1}', 1, 1, 1),
+        )
         c.execute("INSERT INTO conversations VALUES (?,?,?,?)", (cid, ME, PEER, 1))
         rows = [
             ("out", "e1", 1, "m1", "sent", "hi"),
@@ -38,31 +40,59 @@ def _fill(store: Store) -> None:
                 "INSERT INTO messages (conversation_id, account, direction, epoch, counter, "
                 "sent_ms, stored_ms, kind, body, text, state, relay_id, envelope) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (cid, ME, d, epoch, counter, 1000 + n, 1000 + n, "text",
-                 json.dumps({"text": text}), text, state, rid, b"env" if rid else None),
-            )  # fmt: skip
+                (
+                    cid,
+                    ME,
+                    d,
+                    epoch,
+                    counter,
+                    1000 + n,
+                    1000 + n,
+                    "text",
+                    json.dumps({"text": text}),
+                    text,
+                    state,
+                    rid,
+                    b"env" if rid else None,
+                ),
+            )
         mid = c.execute("SELECT id FROM messages WHERE relay_id = 'm2'").fetchone()[0]
-        c.execute("INSERT INTO payments (account, message_id, direction, peer, chain_id, "
-                  "tx_hash, symbol, decimals, amount, payer, payee, state, created_ms) "
-                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                  (ME, mid, "in", PEER, 1, "0xaa", "ETH", 18, "5", PEER, ME, "verified", 1))  # fmt: skip
-        c.execute("INSERT INTO requests (account, request_id, direction, peer, chain_id, "
-                  "symbol, decimals, amount, uri, state, message_id, created_ms) "
-                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                  (ME, "r1", "out", PEER, 1, "ETH", 18, "1", "ethereum:x", "open", mid, 1))  # fmt: skip
-        c.execute("INSERT INTO splits VALUES (?,?,?,?,?,?,?,?)",
-                  (ME, "s1", None, "ETH", 18, "3", "dinner", 1))  # fmt: skip
-        c.execute("INSERT INTO packets (account, packet_id, direction, peer, chain_id, contract, "
-                  "symbol, decimals, total, shares, random, expiry, message_id, created_ms) "
-                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                  (ME, "p1", "in", PEER, 1, "0xc", "ETH", 18, "9", 3, 1, 99, mid, 1))  # fmt: skip
-        c.execute("INSERT INTO groups (account, group_id, name, members, version, creator, "
-                  "updated_ms) VALUES (?,?,?,?,?,?,?)", (ME, "g1", "team", "[]", 2, ME, 1))  # fmt: skip
-        c.execute("INSERT INTO group_changes VALUES (?,?,?,?,?,?,?,?,?)",
-                  (ME, "g1", "h2", "h1", 2, ME, "{}", 1, 1))  # fmt: skip
-        c.execute("INSERT INTO actions (account, message_id, direction, peer, chain_id, tx_hash, "
-                  "action, state, created_ms) VALUES (?,?,?,?,?,?,?,?,?)",
-                  (ME, mid, "in", PEER, 1, "0xbb", "swap", "pending", 1))  # fmt: skip
+        c.execute(
+            "INSERT INTO payments (account, message_id, direction, peer, chain_id, "
+            "tx_hash, symbol, decimals, amount, payer, payee, state, created_ms) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (ME, mid, "in", PEER, 1, "0xaa", "ETH", 18, "5", PEER, ME, "verified", 1),
+        )
+        c.execute(
+            "INSERT INTO requests (account, request_id, direction, peer, chain_id, "
+            "symbol, decimals, amount, uri, state, message_id, created_ms) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (ME, "r1", "out", PEER, 1, "ETH", 18, "1", "ethereum:x", "open", mid, 1),
+        )
+        c.execute(
+            "INSERT INTO splits VALUES (?,?,?,?,?,?,?,?)",
+            (ME, "s1", None, "ETH", 18, "3", "dinner", 1),
+        )
+        c.execute(
+            "INSERT INTO packets (account, packet_id, direction, peer, chain_id, contract, "
+            "symbol, decimals, total, shares, random, expiry, message_id, created_ms) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (ME, "p1", "in", PEER, 1, "0xc", "ETH", 18, "9", 3, 1, 99, mid, 1),
+        )
+        c.execute(
+            "INSERT INTO groups (account, group_id, name, members, version, creator, "
+            "updated_ms) VALUES (?,?,?,?,?,?,?)",
+            (ME, "g1", "team", "[]", 2, ME, 1),
+        )
+        c.execute(
+            "INSERT INTO group_changes VALUES (?,?,?,?,?,?,?,?,?)",
+            (ME, "g1", "h2", "h1", 2, ME, "{}", 1, 1),
+        )
+        c.execute(
+            "INSERT INTO actions (account, message_id, direction, peer, chain_id, tx_hash, "
+            "action, state, created_ms) VALUES (?,?,?,?,?,?,?,?,?)",
+            (ME, mid, "in", PEER, 1, "0xbb", "swap", "pending", 1),
+        )
         c.execute("INSERT INTO delivery_keys VALUES (?,?,?)", (ME, b"\x02" * 16, 1))
         c.execute("INSERT INTO relay_pins VALUES (?,?,?,?)", ("ws://r", b"\x03" * 32, "id", 1))
 

@@ -139,6 +139,13 @@ def relay() -> None:
     show_default=True,
     help="Seconds a sender refused by a full mailbox is told to wait before trying again.",
 )
+@_count(
+    "--max-backup",
+    default=L.DEFAULT_MAX_BACKUP,
+    least=0,
+    help="Bytes of one encrypted chat backup the relay stores at most (0: stores none); "
+    "a larger one is refused with backup_too_large.",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -165,6 +172,7 @@ def serve(
     stranger_ip_quota: int,
     stranger_window: int,
     full_retry_after: int,
+    max_backup: int,
     log_level: str,
 ) -> None:
     """Serve mailboxes and prekey bundles until SIGTERM or Ctrl-C.
@@ -193,6 +201,7 @@ def serve(
         stranger_ip_quota=stranger_ip_quota,
         stranger_window_s=stranger_window,
         full_retry_s=full_retry_after,
+        max_backup=max_backup,
     )
     config = RelayConfig(
         db=None if redis_url else _db_path(ctx, db),
