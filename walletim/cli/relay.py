@@ -181,8 +181,7 @@ def serve(
     (with --json: {"url": ..., "db": ..., "key": ..., "public_urls": [...]}). With --redis
     URL the mailboxes, prekey bundles and rate limits live in Redis: run as many relays as
     needed behind a load balancer (see the README); the line names the Redis URL (without
-    its password) instead of PATH. The relay's key and the URLs it accepts logins for are
-    logged on stderr.
+    its password) instead of PATH. The relay's key and login URLs are logged on stderr.
     """
     from walletim.relay.run import RelayConfig
     from walletim.relay.run import serve as serve_relay
