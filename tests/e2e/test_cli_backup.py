@@ -151,3 +151,50 @@ def test_file_backup_and_refusals_change_nothing(tmp_path: Path, relay: RelayPro
                   "--allow-older")["added"].values()) == 0  # fmt: skip
     usage = fresh("chat", "restore", "--from", "dev")
     assert usage.code == 2
+
+
+def test_money_records_come_back_identical(world: Any, relay: RelayProcess, tmp_path: Path) -> None:
+    """Payments, requests (settled), split bills and a red packet, with Anvil and the world:
+    bob's new home from the mnemonic shows the same records as the home he lost."""
+    from tests.e2e.test_cli_wim import User
+    from walletim.app.session import Session
+
+    def user(name: str, spec: str) -> User:
+        home = tmp_path / name
+        with Session(home, HOME_PASSWORD, fast_kdf=True) as s:
+            s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        return User(Cli(home, {**world.cli().env, "WALLETIM_HOME": str(home)}), spec, world, relay)
+
+    alice, bob = User(world.cli(), "dev", world, relay), user("bob", "dev:1")
+    for u in (alice, bob):
+        u.ok("chat", "init", "--from", u.spec)
+    alice.ok("pay", "--from", "dev", bob.address, "0.25", "--note", "lunch")
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    rid = bob.ok("request", "--from", bob.spec, alice.address, "12.5", "--token", "USDC")[
+        "request_id"
+    ]
+    alice.ok("chat", "inbox", "--from", "dev")
+    alice.ok("pay", "--from", "dev", "--request", rid)
+    alice.ok("split", "--from", "dev", "--total", "0.3", bob.address)
+    alice.ok("redpacket", "create", "--from", "dev", "--total", "0.5", "--shares", "1",
+             "--to", bob.address)  # fmt: skip
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    archive = tmp_path / "bob.wimbak"
+    bob.ok("chat", "backup", "--from", bob.spec, "--to", str(archive))
+
+    def state(u: User) -> list[Any]:
+        return [
+            u.ok("payments", "--from", u.spec),
+            u.ok("redpacket", "list", "--from", u.spec),
+            u.ok("chat", "read", "--from", u.spec, alice.address, "--limit", "100")["messages"],
+        ]
+
+    lost = state(bob)
+    again = user("bob-new", "dev:1")
+    again.ok("chat", "restore", "--from", again.spec, str(archive))
+    assert state(again) == lost  # unread flags included (reading clears them)
+    assert len(lost[0]["payments"]) == 2 and len(lost[0]["requests"]) == 2
+    assert {r["state"] for r in lost[0]["requests"] if r["request_id"] == rid} == {"settled"}
+    twice = again.ok("chat", "restore", "--from", again.spec, str(archive))
+    assert sum(twice["added"].values()) == 0
+    assert state(again) == state(bob)  # both read since: nothing doubled
