@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli, RelayProcess
+import pytest
+
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli, RedisServer, RelayProcess
 
 OTHER_MNEMONIC = "legal winner thank year wave sausage worth useful legal winner thank yellow"
 
@@ -58,9 +60,21 @@ def _talk(alice: Cli, bob: Cli, a_addr: str, b_addr: str) -> None:
     ok(bob, "chat", "inbox", "--from", "bob")
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def any_relay(request: Any, relay_factory: Any) -> RelayProcess:
+    """A relay process on its SQLite store, or on Redis (a real redis-server)."""
+    if request.param == "sqlite":
+        found: RelayProcess = relay_factory()
+        return found
+    server: RedisServer = request.getfixturevalue("redis_server")
+    found = relay_factory("--redis", server.url, "--redis-prefix", server.prefix())
+    return found
+
+
 def test_backup_to_the_relay_restores_on_a_fresh_home_and_the_chat_goes_on(
-    tmp_path: Path, relay: RelayProcess
+    tmp_path: Path, any_relay: RelayProcess
 ) -> None:
+    relay = any_relay
     alice = _home(tmp_path / "alice", relay.url)
     bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
     a_addr = ok(alice, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]

@@ -24,7 +24,7 @@ from walletim.messaging import protocol
 SEED = bytes(range(64))
 KEY = derive_backup_key(SEED, 0)
 MANIFEST = {"account": "0xabc", "counts": {"messages": 2}}
-RECORDS = {"messages": [{"text": "gm", "n": i} for i in range(3000)], "contacts": []}
+RECORDS = {"messages": [{"text": "canary-7f3a9c1e", "n": i} for i in range(3000)], "contacts": []}
 
 
 def _archive(records: dict[str, object] = RECORDS, chunk: int = 4096, aid: int = 1) -> bytes:
@@ -51,7 +51,7 @@ def test_round_trip() -> None:
     assert opened.manifest == MANIFEST and opened.records == RECORDS
     assert opened.header.created_ms == 1_765_000_000_000
     assert len(_chunks(ARCHIVE)[1]) >= 3  # manifest + several record chunks
-    assert b"gm" not in ARCHIVE
+    assert b"canary-7f3a9c1e" not in ARCHIVE
 
 
 @settings(max_examples=300, deadline=None)
@@ -108,6 +108,14 @@ def test_the_clear_header_is_bound_to_every_chunk() -> None:
 def test_not_an_archive(junk: bytes) -> None:
     with pytest.raises(ArchiveError):
         open_archive(KEY.archive_key, junk + bytes(40))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.booleans())
+def test_any_input_opens_or_raises_archive_error(junk: bytes, with_magic: bool) -> None:
+    data = (b"WIMCHATB\x00\x01" + junk) if with_magic else junk
+    with pytest.raises(ArchiveError):
+        open_archive(KEY.archive_key, data)
 
 
 def test_backup_key_has_its_own_path() -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from walletim.store.chat import conversation_id
@@ -140,9 +140,16 @@ class _Merge:
         return None if row is None else row[0]
 
 
-def merge(store: Store, account: str, records: dict[str, Any]) -> dict[str, int]:
+def merge(
+    store: Store,
+    account: str,
+    records: dict[str, Any],
+    *,
+    also: Callable[[Any], None] | None = None,
+) -> dict[str, int]:
     """Merge ``records`` (as :func:`dump` made them, for ``account``) into the store, in one
-    write transaction. Returns how many rows each table gained.
+    write transaction (with ``also(conn)`` last, in the same one). Returns how many rows
+    each table gained.
 
     Raises:
         StoreError: a database error (nothing was written). ValueError, KeyError, TypeError:
@@ -165,6 +172,8 @@ def merge(store: Store, account: str, records: dict[str, Any]) -> dict[str, int]
         for table in _GLOBAL:
             for row in _table(records, table):
                 m.insert(table, row)
+        if also is not None:
+            also(conn)
     return m.added
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from walletim import fsio
 from walletim.app.backup.archive import ArchiveError, Header, open_archive, seal
@@ -120,7 +120,8 @@ class BackupService:
         else:
             fsio.write_private(to, blob)
             where = str(to)
-        self._remember(store, address, header.created_ms)
+        with store.transaction() as conn:
+            _remember(conn, address, header.created_ms)
         return BackupResult(
             address, header.archive_id.hex(), header.created_ms, len(blob), where, counts
         )
@@ -170,10 +171,11 @@ class BackupService:
                 f"or restored ({_when(newest)}): a stale copy? (--allow-older restores it)"
             )
         try:
-            added = records.merge(store, address, opened.records)
+            added = records.merge(
+                store, address, opened.records, also=lambda conn: _remember(conn, address, created)
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise ArchiveError("this backup's records are not in the expected shape") from exc
-        self._remember(store, address, created)
         counts = opened.manifest.get("counts")
         return RestoreResult(
             address,
@@ -207,15 +209,14 @@ class BackupService:
         found = row.fetchone()
         return None if found is None else int(found[0])
 
-    @staticmethod
-    def _remember(store: Store, address: str, created_ms: int) -> None:
-        with store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                "value = CAST(MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) "
-                "AS TEXT)",
-                (_newest_key(address), str(created_ms)),
-            )
+
+def _remember(conn: Any, address: str, created_ms: int) -> None:
+    """Note ``created_ms`` as the newest archive of ``address`` this home knows (if newer)."""
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+        "value = CAST(MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
+        (_newest_key(address), str(created_ms)),
+    )
 
 
 def _when(ms: int) -> str:
