@@ -71,6 +71,21 @@ def test_the_relay_stores_replaces_and_guards_a_backup(any_relay: RelayProcess) 
     asyncio.run(main())
 
 
+def test_uploads_are_limited_per_address(relay_factory: Any) -> None:
+    relay = relay_factory("--backups-per-hour", "2")
+
+    async def main() -> None:
+        async with await RelayClient.connect(relay.url) as c:
+            for n in range(2):
+                await c.put_backup(BID, TOKEN, bytes([n]) * 100)
+            with pytest.raises(RelayRefused) as limited:
+                await c.put_backup(BID, TOKEN, b"third")
+            assert limited.value.code == "rate_limited" and limited.value.retry_after == 1800
+            assert await c.get_backup(BID, limit=1000) == bytes([1]) * 100
+
+    asyncio.run(main())
+
+
 def _relay_blob(relay: RelayProcess) -> bytes:
     async def main() -> bytes | None:
         async with await RelayClient.connect(relay.url) as c:

@@ -4,16 +4,19 @@ A backup is an encrypted archive the relay cannot read, stored under an id that 
 of a write token (:func:`walletim.messaging.protocol.backup_id`); both come from the owner's
 seed. A write (``bput``, ``bdel``) must present the token that hashes to the id
 (``forbidden`` otherwise), so nobody else can replace or delete a backup, nor claim an id
-before its owner. An upload is staged in this connection's memory (one at a time, at most
-``max_backup`` bytes, relay-wide at most :data:`STAGING_SLOTS` uploads' worth) and stored
-only when its ``end`` part arrives: a dropped connection leaves the stored backup as it was,
-and the replacement is one store write. Reading needs only the id (it is ciphertext).
+before its owner. Each IP address may start ``backups_per_hour`` uploads an hour (across
+every node: the store's token buckets). An upload is staged in this connection's memory
+(one at a time, at most ``max_backup`` bytes, relay-wide at most :data:`STAGING_SLOTS`
+uploads' worth) and stored only when its ``end`` part arrives: a dropped connection
+leaves the stored backup as it was, and the replacement is one store write. Reading
+needs only the id (it is ciphertext).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import math
 import secrets
 import time
 import weakref
@@ -57,9 +60,29 @@ class Backups:
         conn.error(rid, "forbidden", "this token does not own this backup id")
         return False
 
-    def put(self, conn: Connection, frame: p.BackupPut) -> None:
+    async def put(self, conn: Connection, frame: p.BackupPut) -> None:
         if not self._owner(conn, frame.rid, frame.bid, frame.tok):
             return
+        if frame.off == 0 and not await self._may_start(conn, frame.rid):
+            return
+        self._stage(conn, frame)
+
+    async def _may_start(self, conn: Connection, rid: int | None) -> bool:
+        """Whether this IP address may start another upload now (shared by every node)."""
+        per_hour = self.limits.backups_per_hour
+        try:
+            allowed = await self.store.take_token(
+                f"backup:{conn.address}", per_hour / 3600, max(1, per_hour)
+            )
+        except Exception:
+            conn.error(rid, "unavailable", "the relay cannot store backups right now")
+            return False
+        if not allowed:
+            wait = math.ceil(3600 / max(1, per_hour))
+            conn.error(rid, "rate_limited", "too many backups from this address; try later", wait)
+        return allowed
+
+    def _stage(self, conn: Connection, frame: p.BackupPut) -> None:
         most = self.limits.max_backup
         if frame.total > most:
             self._staged.pop(conn, None)

@@ -103,7 +103,7 @@ class Requests:
             case p.Watch():
                 self.watch(conn, frame)
             case p.BackupPut():
-                self.backups.put(conn, frame)
+                await self.backups.put(conn, frame)
             case p.BackupGet():
                 self.backups.get(conn, frame)
             case p.BackupDelete():

@@ -234,7 +234,11 @@ def _merge_message(m: _Merge, row: dict[str, Any]) -> None:
         fresh = {k: v for k, v in row.items() if k not in ("uid", "peer")}
         if fresh.get("state") in ("queued", "sending"):
             fresh["state"] = "failed"  # its envelope is not in the backup: never resent
-        m.insert("messages", {**fresh, "conversation_id": cid, "account": m.account})
+        fresh.update(conversation_id=cid, account=m.account)
+        if not m.insert("messages", fresh) and fresh.get("relay_id") and fresh.get("counter"):
+            # Its relay id is another conversation's here (two accounts of this home wrote
+            # to each other): keep it by its counter.
+            m.insert("messages", {**fresh, "relay_id": None})
         found = _existing_message(m, cid, row)
     if found is not None:
         m.uids[str(row["uid"])] = int(found)
@@ -242,10 +246,12 @@ def _merge_message(m: _Merge, row: dict[str, Any]) -> None:
 
 def _existing_message(m: _Merge, cid: str, row: dict[str, Any]) -> Any:
     if row.get("relay_id"):
-        return m.one(
+        found = m.one(
             "SELECT id FROM messages WHERE relay_id = ? AND conversation_id = ?",
             (row["relay_id"], cid),
         )
+        if found is not None or row.get("counter") is None:
+            return found
     if row.get("counter") is not None:
         return m.one(
             "SELECT id FROM messages WHERE conversation_id = ? AND direction = ? AND epoch = ? "
