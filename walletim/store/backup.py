@@ -114,6 +114,7 @@ class _Merge:
         self.conn = conn
         self.account = account
         self.uids: dict[str, int] = {}
+        self.conversations: set[str] = set()
         self.added: dict[str, int] = {}
         self._columns: dict[str, set[str]] = {}
 
@@ -123,7 +124,9 @@ class _Merge:
             self._columns[table] = {str(r[1]) for r in info}
         return self._columns[table]
 
-    def insert(self, table: str, row: dict[str, Any], *, ignore: bool = True) -> bool:
+    def insert(self, table: str, row: dict[str, Any], *, ignore: bool = True) -> int | None:
+        """INSERT (OR IGNORE) the known columns of ``row``; the new rowid, or None if the
+        row was ignored (it exists)."""
         known = self.columns(table)
         cols = [c for c in row if c in known]
         sql = (
@@ -133,7 +136,7 @@ class _Merge:
         cur = self.conn.execute(sql, [_decode(row[c]) for c in cols])
         added = int(cur.rowcount) > 0
         self.added[table] = self.added.get(table, 0) + int(added)
-        return added
+        return int(cur.lastrowid) if added else None
 
     def one(self, sql: str, params: Iterable[Any]) -> Any:
         row = self.conn.execute(sql, tuple(params)).fetchone()
@@ -162,6 +165,7 @@ def merge(
         for row in _table(records, "conversations"):
             cid = conversation_id(account, str(row["peer"]))
             m.insert("conversations", {"id": cid, "account": account, **row})
+            m.conversations.add(cid)
         for row in _table(records, "messages"):
             _merge_message(m, row)
         for row in _table(records, "payments"):
@@ -225,21 +229,28 @@ def _merge_contact(m: _Merge, row: dict[str, Any]) -> None:
 def _merge_message(m: _Merge, row: dict[str, Any]) -> None:
     peer = str(row["peer"])
     cid = conversation_id(m.account, peer)
-    m.conn.execute(
-        "INSERT OR IGNORE INTO conversations (id, account, peer, created_at) VALUES (?,?,?,?)",
-        (cid, m.account, peer, int(row["sent_ms"]) // 1000),
-    )
-    found = _existing_message(m, cid, row)
+    if cid not in m.conversations:
+        m.conn.execute(
+            "INSERT OR IGNORE INTO conversations (id, account, peer, created_at) VALUES (?,?,?,?)",
+            (cid, m.account, peer, int(row["sent_ms"]) // 1000),
+        )
+        m.conversations.add(cid)
+    keyed = bool(row.get("relay_id")) or row.get("counter") is not None
+    # A message with a relay id or a counter is unique in the schema: try to add it first
+    # (one statement for a new one); a local note is looked up first.
+    found = None if keyed else _existing_message(m, cid, row)
     if found is None:
         fresh = {k: v for k, v in row.items() if k not in ("uid", "peer")}
         if fresh.get("state") in ("queued", "sending"):
             fresh["state"] = "failed"  # its envelope is not in the backup: never resent
         fresh.update(conversation_id=cid, account=m.account)
-        if not m.insert("messages", fresh) and fresh.get("relay_id") and fresh.get("counter"):
+        found = m.insert("messages", fresh)
+        if found is None and keyed:
+            found = _existing_message(m, cid, row)
+        if found is None and fresh.get("relay_id") and fresh.get("counter") is not None:
             # Its relay id is another conversation's here (two accounts of this home wrote
             # to each other): keep it by its counter.
-            m.insert("messages", {**fresh, "relay_id": None})
-        found = _existing_message(m, cid, row)
+            found = m.insert("messages", {**fresh, "relay_id": None})
     if found is not None:
         m.uids[str(row["uid"])] = int(found)
 
@@ -287,7 +298,7 @@ def _merge_keyed(m: _Merge, table: str, row: dict[str, Any]) -> None:
     out = _with_message(m, row)
     if table == "actions" and out.get("message_id") is None:
         return  # an action belongs to its message: without it, nothing to show it on
-    if m.insert(table, out):
+    if m.insert(table, out) is not None:
         return
     if table == "groups":
         m.conn.execute(
