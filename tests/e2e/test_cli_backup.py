@@ -212,3 +212,27 @@ def test_money_records_come_back_identical(world: Any, relay: RelayProcess, tmp_
     twice = again.ok("chat", "restore", "--from", again.spec, str(archive))
     assert sum(twice["added"].values()) == 0
     assert state(again) == state(bob)  # both read since: nothing doubled
+
+
+def test_relay_refusals_and_bad_input_are_one_line(tmp_path: Path, relay_factory: Any) -> None:
+    small = relay_factory("--max-backup", "64", name="small")
+    alice = _home(tmp_path / "alice", small.url)
+    ok(alice, "chat", "contacts", "add", "bob", "0x" + "22" * 20)
+    r = alice("chat", "backup", "--from", "dev")
+    assert r.code == 4 and len(r.err_lines) == 1 and "backup_too_large" in r.err, r.err
+    assert "at most 64 bytes" in r.err
+    missing = alice("chat", "restore", "--from", "dev", "--from-relay")
+    assert missing.code == 1 and "holds no backup of this account" in missing.err
+    small.stop()
+    down = alice("chat", "backup", "--from", "dev")
+    assert down.code == 4 and len(down.err_lines) == 1 and "Traceback" not in down.err
+    nowhere = alice("chat", "backup", "--from", "dev", "--to", str(tmp_path / "no" / "x.bak"))
+    assert nowhere.code == 1 and len(nowhere.err_lines) == 1
+    notfile = alice("chat", "restore", "--from", "dev", str(tmp_path / "absent.bak"))
+    assert notfile.code == 1 and "does not exist" in notfile.err
+    both = alice("chat", "restore", "--from", "dev", "x.bak", "--from-relay")
+    assert both.code == 2
+    human = alice("chat", "backup", "--from", "dev", "--to", str(tmp_path / "a.bak"))
+    assert human.code == 0 and human.out.startswith("backed up 0xf39F")
+    restored = alice("chat", "restore", "--from", "dev", str(tmp_path / "a.bak"))
+    assert restored.code == 0 and "0 records new here" in restored.out

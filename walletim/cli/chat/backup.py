@@ -83,8 +83,16 @@ def restore(
         "counts": r.counts,
         "added": r.added,
     }
-    ctx.emit(
-        data,
-        f"restored {r.account} from {r.source} (archive {r.archive_id[:12]}, made "
-        f"{when(r.created_ms)}): {_counts(r.counts)}; {sum(r.added.values())} records new here",
-    )
+
+    def human() -> None:
+        click.echo(
+            f"restored {r.account} from {r.source} (archive {r.archive_id[:12]}, made "
+            f"{when(r.created_ms)}): {_counts(r.counts)}; {sum(r.added.values())} records "
+            "new here"
+        )
+        click.echo(
+            f"next: `walletim chat init --from {account}` publishes this home; chat sessions "
+            "re-establish with each contact from your next message to them"
+        )
+
+    ctx.emit(data, human)
