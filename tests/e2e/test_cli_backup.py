@@ -236,3 +236,39 @@ def test_relay_refusals_and_bad_input_are_one_line(tmp_path: Path, relay_factory
     assert human.code == 0 and human.out.startswith("backed up 0xf39F")
     restored = alice("chat", "restore", "--from", "dev", str(tmp_path / "a.bak"))
     assert restored.code == 0 and "0 records new here" in restored.out
+
+
+def test_groups_come_back_with_their_signed_history_and_go_on(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    alice = _home(tmp_path / "alice", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    carol = _home(tmp_path / "carol", relay.url, mnemonic=OTHER_MNEMONIC)
+    a_addr = ok(alice, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
+    c_addr = ok(carol, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    for cli, who in ((alice, "dev"), (bob, "bob"), (carol, "dev")):
+        ok(cli, "chat", "init", "--from", who)
+    gid = ok(alice, "chat", "group", "create", "--from", "dev", "club", b_addr)["group_id"]
+    ok(alice, "chat", "group", "add", "--from", "dev", "club", c_addr)
+    ok(alice, "chat", "group", "send", "--from", "dev", "club", "welcome")
+    ok(bob, "chat", "inbox", "--from", "bob")
+    ok(bob, "chat", "group", "send", "--from", "bob", gid, "thanks")
+    ok(alice, "chat", "inbox", "--from", "dev")
+    archive = tmp_path / "alice.wimbak"
+    ok(alice, "chat", "backup", "--from", "dev", "--to", str(archive))
+    groups = ok(alice, "chat", "group", "list", "--from", "dev")["groups"]
+
+    again = _home(tmp_path / "alice-new", relay.url)
+    ok(again, "chat", "restore", "--from", "dev", str(archive))
+    assert ok(again, "chat", "group", "list", "--from", "dev")["groups"] == groups
+    assert groups[0]["version"] == 2 and groups[0]["verified"]
+    peer = f"group:{gid}"
+    assert history(again, "dev", peer) == history(alice, "dev", peer)
+    # The group goes on from the new home: members get it, the roster stays verified.
+    ok(again, "chat", "init", "--from", "dev")
+    ok(again, "chat", "group", "send", "--from", "dev", gid, "back on a new laptop")
+    got = ok(bob, "chat", "inbox", "--from", "bob")
+    assert [m["text"] for m in got["messages"]] == ["back on a new laptop"]
+    ok(again, "chat", "group", "add", "--from", "dev", gid, "0x" + "33" * 20)
+    assert ok(again, "chat", "group", "list", "--from", "dev")["groups"][0]["version"] == 3
