@@ -34,11 +34,11 @@ from walletim.store.db import Store
 
 Rows = list[dict[str, Any]]
 
-#: (table, rows of the account) for the tables restored with INSERT OR IGNORE on their keys.
+#: The account's tables restored with INSERT OR IGNORE on their primary keys (then groups:
+#: the higher roster version wins; requests: settled wins).
 _KEYED = ("splits", "requests", "packets", "actions", "alerts", "groups", "group_changes")
-_SETTINGS = ("delivery_keys",)
-_GLOBAL = ("peer_delivery_keys", "relay_pins")
-_MESSAGE_REFS = ("payments", "requests", "packets", "actions", "alerts")
+_SETTINGS = ("delivery_keys",)  # the account's own, restored if this home has none yet
+_GLOBAL = ("peer_delivery_keys", "relay_pins")  # the home's: what is here already wins
 _SKIPPED_MESSAGE_COLUMNS = ("id", "conversation_id", "account", "mailbox", "envelope")
 
 

@@ -182,7 +182,9 @@ class BackupService:
             opened.header.archive_id.hex(),
             created,
             where,
-            {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {},
+            {str(k): v for k, v in counts.items() if type(v) is int}
+            if isinstance(counts, dict)
+            else {},
             added,
         )
 
