@@ -244,7 +244,6 @@ def test_groups_come_back_with_their_signed_history_and_go_on(
     alice = _home(tmp_path / "alice", relay.url)
     bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
     carol = _home(tmp_path / "carol", relay.url, mnemonic=OTHER_MNEMONIC)
-    a_addr = ok(alice, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
     b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
     c_addr = ok(carol, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
     for cli, who in ((alice, "dev"), (bob, "bob"), (carol, "dev")):
