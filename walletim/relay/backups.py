@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import math
 import secrets
 import time
@@ -27,6 +28,8 @@ from walletim.messaging import protocol as p
 from walletim.relay.conn import Connection
 from walletim.relay.limits import RelayLimits
 from walletim.relay.store import BackupSlice, MailboxStore
+
+log = logging.getLogger("walletim.relay")
 
 STAGING_SLOTS = 8  # uploads of max_backup bytes the relay stages at once, at most
 STAGING_RETRY_S = 5
@@ -63,6 +66,13 @@ class Backups:
     async def put(self, conn: Connection, frame: p.BackupPut) -> None:
         if not self._owner(conn, frame.rid, frame.bid, frame.tok):
             return
+        most = self.limits.max_backup
+        if frame.total > most:
+            self._staged.pop(conn, None)
+            conn.error(
+                frame.rid, "backup_too_large", f"this relay stores backups of at most {most} bytes"
+            )
+            return
         if frame.off == 0 and not await self._may_start(conn, frame.rid):
             return
         self._stage(conn, frame)
@@ -74,7 +84,8 @@ class Backups:
             allowed = await self.store.take_token(
                 f"backup:{conn.address}", per_hour / 3600, max(1, per_hour)
             )
-        except Exception:
+        except Exception as exc:
+            log.error("backup rate limit: %s", type(exc).__name__)
             conn.error(rid, "unavailable", "the relay cannot store backups right now")
             return False
         if not allowed:
@@ -84,12 +95,6 @@ class Backups:
 
     def _stage(self, conn: Connection, frame: p.BackupPut) -> None:
         most = self.limits.max_backup
-        if frame.total > most:
-            self._staged.pop(conn, None)
-            conn.error(
-                frame.rid, "backup_too_large", f"this relay stores backups of at most {most} bytes"
-            )
-            return
         upload = self._staged.get(conn)
         if frame.off == 0:
             if (
