@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from walletim.store import backup as records
 from walletim.store.chat import conversation_id
@@ -188,3 +191,72 @@ def test_a_broken_record_changes_nothing(tmp_path: Path) -> None:
         records.merge(b, ME, dumped)
     assert b.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
     assert b.execute("SELECT count(*) FROM contacts").fetchone()[0] == 0
+
+
+_message = st.fixed_dictionaries(
+    {
+        "peer": st.sampled_from([PEER, "0x3333333333333333333333333333333333333333"]),
+        "direction": st.sampled_from(["in", "out"]),
+        "relayed": st.booleans(),
+        "counter": st.none() | st.integers(1, 5),
+        "sent_ms": st.integers(1, 4),
+        "text": st.sampled_from(["a", "b", "你好"]),
+    }
+)
+
+
+def _add(store: Store, msgs: list[dict[str, Any]]) -> None:
+    with store.transaction() as c:
+        for n, m in enumerate(msgs):
+            cid = conversation_id(ME, m["peer"])
+            c.execute(
+                "INSERT OR IGNORE INTO conversations VALUES (?,?,?,?)", (cid, ME, m["peer"], 1)
+            )
+            counter = m["counter"]
+            rid = f"r{m['peer'][-1]}{m['direction']}{counter}" if m["relayed"] and counter else None
+            c.execute(
+                "INSERT OR IGNORE INTO messages (conversation_id, account, direction, epoch, "
+                "counter, sent_ms, stored_ms, kind, body, text, state, relay_id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (cid, ME, m["direction"], "e", counter, m["sent_ms"], n, "text",
+                 json.dumps({"text": m["text"]}), m["text"], "received", rid),
+            )  # fmt: skip
+
+
+def _messages(store: Store) -> list[tuple[Any, ...]]:
+    rows = store.execute(
+        "SELECT c.peer, m.direction, m.epoch, m.counter, m.sent_ms, m.body, m.relay_id "
+        "FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+    ).fetchall()
+    return sorted((tuple(r) for r in rows), key=lambda r: [(v is None, str(v)) for v in r])
+
+
+def _expected(ours: list[tuple[Any, ...]], theirs: list[tuple[Any, ...]]) -> list[Any]:
+    """The union by identity: (peer, direction, epoch, counter) for a message that travelled
+    (what is here wins), content for a local note (as many copies as the side with more)."""
+    out = [r[:6] for r in ours]
+    keyed = {r[:4] for r in ours if r[3] is not None}
+    notes = Counter(r[:6] for r in ours if r[3] is None)
+    for r, n in Counter(r[:6] for r in theirs if r[3] is None).items():
+        out += [r] * max(0, n - notes[r])
+    out += [r[:6] for r in theirs if r[3] is not None and r[:4] not in keyed]
+    return sorted(out, key=lambda r: [(v is None, str(v)) for v in r])
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(_message, max_size=12), st.lists(_message, max_size=6))
+def test_merging_is_a_union_by_identity(
+    tmp_path: Path, theirs: list[dict[str, Any]], ours: list[dict[str, Any]]
+) -> None:
+    """Whatever the archive and the store hold: after merging (once or twice), the store
+    holds exactly the union of both, by each message's identity."""
+    name = os.urandom(4).hex()
+    a, b = _open(tmp_path, f"a{name}"), _open(tmp_path, f"b{name}")
+    _add(a, theirs)
+    _add(b, ours)
+    expected = _expected(_messages(b), _messages(a))
+    for _ in range(2):
+        records.merge(b, ME, json.loads(json.dumps(records.dump(a, ME))))
+        assert [r[:6] for r in _messages(b)] == expected

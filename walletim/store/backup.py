@@ -85,9 +85,14 @@ def dump(store: Store, account: str) -> dict[str, Rows]:
             "WHERE c.account = ? ORDER BY m.id",
             (account,),
         )
-        uids = {}
+        uids: dict[int, str] = {}
+        seen: dict[str, int] = {}
         for m in messages:
-            uids[m["id"]] = m["uid"] = message_uid(m)
+            uid = message_uid(m)
+            seen[uid] = seen.get(uid, 0) + 1
+            if seen[uid] > 1:
+                uid = f"{uid}:{seen[uid]}"  # identical local notes, each its own
+            uids[m["id"]] = m["uid"] = uid
             for column in _SKIPPED_MESSAGE_COLUMNS:
                 m.pop(column, None)
         out["messages"] = messages
@@ -115,6 +120,7 @@ class _Merge:
         self.account = account
         self.uids: dict[str, int] = {}
         self.conversations: set[str] = set()
+        self.notes: dict[tuple[Any, ...], int] = {}  # local notes met, by content
         self.added: dict[str, int] = {}
         self._columns: dict[str, set[str]] = {}
 
@@ -269,10 +275,15 @@ def _existing_message(m: _Merge, cid: str, row: dict[str, Any]) -> Any:
             "AND counter = ?",
             (cid, row["direction"], row.get("epoch", ""), row["counter"]),
         )
+    # A local note: the n-th archived note with this content is the n-th one here.
+    key = (cid, row["direction"], row["kind"], row["sent_ms"], row["body"])
+    nth = m.notes.get(key, 0)
+    m.notes[key] = nth + 1
     return m.one(
         "SELECT id FROM messages WHERE conversation_id = ? AND direction = ? AND kind = ? "
-        "AND sent_ms = ? AND body = ? AND relay_id IS NULL AND counter IS NULL",
-        (cid, row["direction"], row["kind"], row["sent_ms"], row["body"]),
+        "AND sent_ms = ? AND body = ? AND relay_id IS NULL AND counter IS NULL "
+        "ORDER BY id LIMIT 1 OFFSET ?",
+        (*key, nth),
     )
 
 
