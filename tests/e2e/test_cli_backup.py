@@ -83,8 +83,11 @@ def test_backup_to_the_relay_restores_on_a_fresh_home_and_the_chat_goes_on(
     before = history(alice, "dev", "bob")
     assert [t for _, _, t in before] == ["gm bob", "gm alice, 你好", "lunch at noon?"]
 
+    ok(alice, "network", "add", "sepolia-mine", "--rpc-url", "https://rpc.example/k", "--chain-id",
+       "11155111")  # fmt: skip
     made = ok(alice, "chat", "backup", "--from", "dev", "--to", "relay")
     assert made["to"] == "relay" and made["counts"]["messages"] == 3
+    assert made["counts"]["networks"] == 1
 
     # Alice loses her laptop: a new home from the mnemonic alone.
     again = _home(tmp_path / "alice-new", relay.url)
@@ -94,6 +97,8 @@ def test_backup_to_the_relay_restores_on_a_fresh_home_and_the_chat_goes_on(
     assert history(again, "dev", "bob") == before
     contacts = ok(again, "chat", "contacts", "list")["contacts"]
     assert [(c["name"], c["address"]) for c in contacts] == [("bob", b_addr)]
+    assert ok(again, "network", "list")["networks"] == ok(alice, "network", "list")["networks"]
+    assert restored["added"]["networks"] == 1
     # Idempotent: a second restore adds nothing and doubles nothing.
     twice = ok(again, "chat", "restore", "--from", "dev", "--from-relay")
     assert sum(twice["added"].values()) == 0

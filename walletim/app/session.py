@@ -245,7 +245,9 @@ class Session:
         if self._backups is None:
             from walletim.app.backup import BackupService
 
-            self._backups = BackupService(self.wallets, self.open_store, self.chat.dial_relay)
+            self._backups = BackupService(
+                self.wallets, self.open_store, self.chat.dial_relay, networks=self.networks
+            )
         return self._backups
 
     @property

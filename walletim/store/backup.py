@@ -112,6 +112,11 @@ def counts(records: dict[str, Rows]) -> dict[str, int]:
     return {table: len(rows) for table, rows in sorted(records.items())}
 
 
+def dump_tables(records: dict[str, Any]) -> dict[str, Rows]:
+    """The store's tables of ``records`` (what :func:`dump` made), without other sections."""
+    return {k: v for k, v in records.items() if isinstance(v, list)}
+
+
 class _Merge:
     """One merge, inside the caller's write transaction."""
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from walletim import fsio
 from walletim.app.backup.archive import ArchiveError, Header, open_archive, seal
 from walletim.app.chat.ports import run as _run
+from walletim.app.networks import Network
 from walletim.errors import InputError
 from walletim.keys.backup import BackupKey
 from walletim.messaging import protocol
@@ -42,6 +43,14 @@ class BackupWallets(Protocol):
     def account(self, spec: str) -> _Account: ...
 
     def backup_key(self, spec: str) -> BackupKey: ...
+
+
+class NetworkProfiles(Protocol):
+    def user_defined(self) -> dict[str, Network]: ...
+
+    def all(self) -> dict[str, Network]: ...
+
+    def add(self, network: Network) -> None: ...
 
 
 class BackupRelay(Protocol):
@@ -83,12 +92,14 @@ class BackupService:
         store: Callable[[], Store],
         dial: Callable[[], Awaitable[BackupRelay]],
         *,
+        networks: NetworkProfiles | None = None,
         clock: Callable[[], float] = time.time,
         randbytes: Callable[[int], bytes] = secrets.token_bytes,
     ) -> None:
         self.wallets = wallets
         self._store = store
         self._dial = dial
+        self._networks = networks
         self._clock = clock
         self._randbytes = randbytes
 
@@ -105,15 +116,19 @@ class BackupService:
         address = self.wallets.account(spec).address
         key = self.wallets.backup_key(spec)
         store = self._store()
-        dumped = records.dump(store, address)
-        counts = records.counts(dumped)
+        dumped: dict[str, object] = dict(records.dump(store, address))
+        counts = records.counts(records.dump_tables(dumped))
+        if self._networks is not None:
+            profiles = [asdict(n) for n in self._networks.user_defined().values()]
+            dumped["settings"] = {"networks": profiles}
+            counts["networks"] = len(profiles)
         header = Header(self._randbytes(16), int(self._clock() * 1000))
         manifest: dict[str, object] = {
             "format": FORMAT,
             "account": address,
             "counts": counts,
         }
-        blob = seal(key.archive_key(header.archive_id), header, manifest, dict(dumped))
+        blob = seal(key.archive_key(header.archive_id), header, manifest, dumped)
         if to is None:
             self._upload(key, blob)
             where = "relay"
@@ -176,6 +191,7 @@ class BackupService:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ArchiveError("this backup's records are not in the expected shape") from exc
+        added["networks"] = self._restore_networks(opened.records.get("settings"))
         counts = opened.manifest.get("counts")
         return RestoreResult(
             address,
@@ -187,6 +203,24 @@ class BackupService:
             else {},
             added,
         )
+
+    def _restore_networks(self, settings: object) -> int:
+        """Add the archive's network profiles this home does not have (by name; a file of
+        the home, written after the store's transaction: restoring again adds what is
+        missing). Returns how many were added."""
+        if self._networks is None or not isinstance(settings, dict):
+            return 0
+        known, added = self._networks.all(), 0
+        for doc in settings.get("networks") or []:
+            try:
+                network = Network(**doc)
+                if network.name in known:
+                    continue
+                self._networks.add(network)
+            except (TypeError, InputError):
+                continue  # not a profile this walletim takes: the rest still come back
+            added += 1
+        return added
 
     def _download(self, key: BackupKey) -> bytes:
         token = key.relay_token
