@@ -1,5 +1,6 @@
 """``chat backup`` and ``chat restore``: one account's chat records (contacts, groups,
-history, money records, chat settings; :mod:`walletim.store.backup`) in an encrypted archive
+history, money records, chat settings; :mod:`walletim.store.backup`) and the home's network
+profiles in an encrypted archive
 (:mod:`walletim.app.backup.archive`) under a key derived from the seed on its own path
 (:mod:`walletim.keys.backup`), written to a file (atomically, 0600) or to the relay (under an
 id and a write token only the seed derives).
