@@ -276,6 +276,10 @@ def test_chat_through_the_agent_needs_no_password(tmp_path: Path, relay: RelayPr
         assert got.code == 0 and "gm from the agent" in got.out
         read = quiet("chat", "read", "--from", "alice", b_addr)
         assert read.code == 0 and "gm from the agent" in read.out
+        # A backup's key comes from the seed on its own path: the agent derives it.
+        archive = tmp_path / "alice.wimbak"
+        made = quiet("--json", "chat", "backup", "--from", "alice", "--to", str(archive))
+        assert made.code == 0 and archive.exists(), made.err
     finally:
         alice("agent", "stop")
     after = quiet("chat", "read", "--from", "alice", b_addr)

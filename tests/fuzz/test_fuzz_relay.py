@@ -37,10 +37,12 @@ json_values = st.recursive(
     max_leaves=20,
 )
 OPS = ["auth", "dkey", "publish", "bundle", "send", "fetch", "ack", "listen", "watch",
-       "challenge", "ok", "error", "sent", "deliver", "published", "x"]  # fmt: skip
+       "bput", "bget", "bdel", "challenge", "ok", "error", "sent", "deliver", "published",
+       "backup", "x"]  # fmt: skip
 FIELDS = ["rid", "key", "sig", "url", "hash", "binding", "spk", "opks", "replace", "dir", "to",
           "mid", "env", "dk", "limit", "mids", "dirs", "msgs", "more", "relay", "nonce",
-          "limits", "v", "bundle", "code", "message", "retry"]  # fmt: skip
+          "limits", "v", "bundle", "code", "message", "retry", "bid", "tok", "off", "total",
+          "data", "end", "ver", "size"]  # fmt: skip
 frames = st.builds(
     lambda op, extra: json.dumps({"op": op, **extra}),
     st.sampled_from(OPS),
@@ -63,6 +65,9 @@ def valid_frames() -> list[str]:
         p.Ack(("cd" * 16,), 6),
         p.Listen(7),
         p.Watch(("ab" * 16,), 8),
+        p.BackupPut("ab" * 16, bytes(32), 0, 10, b"part", False, 12),
+        p.BackupGet("ab" * 16, 4, 13),
+        p.BackupDelete("ab" * 16, bytes(32), 14),
     ]
     server: list[p.ServerFrame] = [
         p.Challenge("relay", bytes(32), {"rate": 1}, bytes(range(32)), bytes(64)),
@@ -73,12 +78,13 @@ def valid_frames() -> list[str]:
         p.Sent(4, "cd" * 16),
         p.Deliver(5, (p.Delivered("cd" * 16, bytes(304), 7),), True),
         p.Published("ab" * 16),
+        p.BackupPart(6, "cd" * 16, 10, 4, b"rest"),
     ]
     return [p.encode_client_frame(f) for f in client] + [p.encode_server_frame(f) for f in server]
 
 
 VALID = valid_frames()
-N_CLIENT = 11  # client frames first in VALID
+N_CLIENT = 14  # client frames first in VALID
 
 
 @st.composite

@@ -106,6 +106,18 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
         1,
         "a connection's quota bucket id",
     ),
+    ("walletim/app/backup/service.py", "BackupService.__init__", "secrets.token_bytes"): (
+        1,
+        "default of randbytes (a chat backup's archive id)",
+    ),
+    ("walletim/app/backup/service.py", "BackupService.backup", "randbytes (injected)"): (
+        1,
+        "a chat backup's archive id (salts its key)",
+    ),
+    ("walletim/relay/backups.py", "Backups._commit", "secrets.token_hex"): (
+        1,
+        "a stored backup's version id",
+    ),
 }
 
 # The libraries that generate walletim's chat and account keys (X3DH prekeys and ephemeral

@@ -54,6 +54,7 @@ class Canaries:
 
     def __init__(self) -> None:
         from walletim.keys import mnemonic
+        from walletim.keys.backup import derive_backup_key
         from walletim.keys.chat import derive_chat_identity
         from walletim.keys.hd import HDNode
         from walletim.keys.paths import parse_path
@@ -83,6 +84,8 @@ class Canaries:
             "private key 0": self.keys[0],
             "private key 1": self.keys[1],
             "chat identity seed": derive_chat_identity(seed, 0).seed,
+            "chat backup key root": derive_backup_key(seed, 0).root,
+            "chat backup relay write token": derive_backup_key(seed, 0).relay_token,
         }
         self.needles: dict[str, list[bytes]] = {k: [v.encode()] for k, v in texts.items()}
         for name, value in raw.items():
@@ -322,6 +325,11 @@ def test_a_whole_cli_session_leaks_no_canary(
         run(bob, *net, *b_pw, "chat", "inbox", "--from", "bob")
         read = run(bob, *net, *b_pw, "chat", "read", "--from", "bob", c.address)
         assert c.chat_text in read.out  # it did go through, end to end
+        # Chat backups (issue 17): to the relay and to a file, and restored on bob's home.
+        run(bob, *net, *b_pw, "chat", "backup", "--from", "bob")
+        run(bob, *net, *b_pw, "chat", "backup", "--from", "bob", "--to", str(tmp / "bob.bak"))
+        run(bob, *net, *b_pw, "chat", "restore", "--from", "bob", str(tmp / "bob.bak"))
+        run(bob, *net, *b_pw, "chat", "restore", "--from", "bob", "--from-relay", "--allow-older")
         # Failing commands: a wrong password, a mistyped mnemonic, a malformed key, bad input.
         run(alice, "sign", "message", "--from", "alice", "x", env=wrong_env, ok=False)
         run(alice, *a_pw, "wallet", "import", "typo", "--mnemonic-stdin", input=mistyped, ok=False)

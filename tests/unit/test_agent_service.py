@@ -253,6 +253,7 @@ def test_no_answer_carries_the_seed_or_a_spending_key(home: Path) -> None:
         "store_key": {},
         "addresses": {"wallet": "dev", "template": None, "start": 0, "count": 3},
         "chat_identity": {"account": "dev"},
+        "backup_key": {"account": "dev"},
         "bind_chat_identity": {"account": "dev", "created": 1},
         "sign_message": {"account": "dev", "message": "0x6869"},
         "sign_tx": {"account": "dev", "tx": tx(1)},

@@ -566,3 +566,30 @@ def test_a_schema_1_database_is_upgraded(tmp_path: Path) -> None:
     check = sqlite3.connect(db)
     assert check.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "2"
     check.close()
+
+
+def test_backups_are_replaced_whole_read_in_slices_and_survive_a_reopen(opener: Opener) -> None:
+    bid, blob = "be" * 16, bytes(range(256)) * 40
+
+    async def write(store: MailboxStore) -> None:
+        assert await store.backup_slice(bid, 0, 100) is None
+        await store.put_backup(bid, "01" * 16, b"old", 1)
+        await store.put_backup(bid, "02" * 16, blob, 2)
+        first = await store.backup_slice(bid, 0, 100)
+        assert first is not None and (first.ver, first.size, first.data) == (
+            "02" * 16,
+            len(blob),
+            blob[:100],
+        )
+        tail = await store.backup_slice(bid, len(blob) - 10, 100)
+        assert tail is not None and tail.data == blob[-10:]
+
+    async def read(store: MailboxStore) -> None:
+        whole = await store.backup_slice(bid, 0, len(blob))
+        assert whole is not None and whole.data == blob
+        assert await store.delete_backup(bid) is True
+        assert await store.delete_backup(bid) is False
+        assert await store.backup_slice(bid, 0, 10) is None
+
+    run(opener, write)
+    run(opener, read)

@@ -71,6 +71,7 @@ OPS: Final[Mapping[str, Mapping[str, str]]] = {
     "store_key": {},
     "addresses": {"wallet": NAME, "template": OPT_TEXT, "start": INT, "count": INT},
     "chat_identity": {"account": SPEC},
+    "backup_key": {"account": SPEC},
     "bind_chat_identity": {"account": SPEC, "created": INT},
     "sign_message": {"account": SPEC, "message": HEX},
     "sign_typed_data": {

@@ -199,6 +199,9 @@ class AgentService:
         identity = self._ready()[0].chat_identity(args["account"])
         return {"seed": "0x" + identity.seed.hex(), "public": "0x" + identity.public_key.hex()}
 
+    def _op_backup_key(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"root": "0x" + self._ready()[0].backup_key(args["account"]).root.hex()}
+
     def _op_bind_chat_identity(self, args: dict[str, Any]) -> dict[str, Any]:
         return self._ready()[0].bind_chat_identity(args["account"], args["created"]).to_json()
 

@@ -132,6 +132,10 @@ class Networks:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{self.path} is malformed") from exc
 
+    def user_defined(self) -> dict[str, Network]:
+        """The profiles the user added (``networks.json``), without the built-in ones."""
+        return self._load()
+
     def all(self) -> dict[str, Network]:
         return {DEFAULT_NETWORK: devnet_profile(self.home), **self._load()}
 

@@ -21,6 +21,7 @@ from walletim.config import DEFAULT_RELAY_URL
 from walletim.store.db import DB_NAME, Store
 
 if TYPE_CHECKING:
+    from walletim.app.backup import BackupService
     from walletim.app.chain import ChainService, SendResult
     from walletim.app.chat import ChatService
     from walletim.app.contracts import ContractService
@@ -74,6 +75,7 @@ class Session:
         self._store: Store | None = None
         self._chain: ChainService | None = None
         self._chat: ChatService | None = None
+        self._backups: BackupService | None = None
         self._contracts: ContractService | None = None
         self._defi: DefiService | None = None
         self._wim: WalletIM | None = None
@@ -274,6 +276,17 @@ class Session:
             # Money in chats is recorded and checked whichever command fetches the messages.
             self._chat.on_message(lambda me, message: self.wim.record_incoming(me, message))
         return self._chat
+
+    @property
+    def backups(self) -> BackupService:
+        """Encrypted chat backups to a file or the relay, and restoring them."""
+        if self._backups is None:
+            from walletim.app.backup import BackupService
+
+            self._backups = BackupService(
+                self.wallets, self.open_store, self.chat.dial_relay, networks=self.networks
+            )
+        return self._backups
 
     @property
     def wim(self) -> WalletIM:

@@ -139,6 +139,19 @@ def relay() -> None:
     show_default=True,
     help="Seconds a sender refused by a full mailbox is told to wait before trying again.",
 )
+@_count(
+    "--max-backup",
+    default=L.DEFAULT_MAX_BACKUP,
+    least=0,
+    help="Bytes of one encrypted chat backup the relay stores at most (0: stores none); "
+    "a larger one is refused with backup_too_large.",
+)
+@_count(
+    "--backups-per-hour",
+    default=L.DEFAULT_BACKUPS_PER_HOUR,
+    least=0,
+    help="Chat backup uploads one IP address may start per hour (over: rate_limited).",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -165,17 +178,16 @@ def serve(
     stranger_ip_quota: int,
     stranger_window: int,
     full_retry_after: int,
+    max_backup: int,
+    backups_per_hour: int,
     log_level: str,
 ) -> None:
     """Serve mailboxes and prekey bundles until SIGTERM or Ctrl-C.
 
     Prints one line once listening: `relay listening on ws://HOST:PORT (mailboxes in PATH)`
-    (with --json: {"url": ..., "db": ..., "key": ..., "public_urls": [...]}). With --redis
-    URL the mailboxes, prekey bundles and rate limits live in Redis: run as many relays as
-    needed behind a load balancer (see the README); the line names the Redis URL (without
-    its password) instead of PATH. The relay's key and the URLs it accepts logins for are
-    logged on stderr.
-    """
+    (--json: {"url", "db", "key", "public_urls"}). With --redis URL mailboxes, bundles and
+    rate limits live in Redis: run many relays behind a load balancer (see the README); the
+    line names the Redis URL (no password) instead of PATH. Key and URLs go to stderr."""
     from walletim.relay.run import RelayConfig
     from walletim.relay.run import serve as serve_relay
 
@@ -193,6 +205,8 @@ def serve(
         stranger_ip_quota=stranger_ip_quota,
         stranger_window_s=stranger_window,
         full_retry_s=full_retry_after,
+        max_backup=max_backup,
+        backups_per_hour=backups_per_hour,
     )
     config = RelayConfig(
         db=None if redis_url else _db_path(ctx, db),

@@ -108,6 +108,7 @@ class RelayClient:
         #: The relay's long-term Ed25519 key (its signature on the challenge checked).
         self.relay_key: bytes = challenge.key
         self.limits: dict[str, int] = dict(challenge.limits)
+        self.version = challenge.v  # 2: no backups
         self.request_timeout = request_timeout
         self._ws = ws
         self._nonce = challenge.nonce
@@ -167,7 +168,7 @@ class RelayClient:
             challenge = p.decode_server_frame(raw)
             if not isinstance(challenge, p.Challenge):
                 raise MessagingError("no challenge")
-            if challenge.v != p.PROTOCOL_VERSION:
+            if not p.MIN_PROTOCOL_VERSION <= challenge.v <= p.PROTOCOL_VERSION:
                 raise MessagingError(
                     f"it speaks protocol {challenge.v}, this walletim {p.PROTOCOL_VERSION}"
                 )
@@ -487,6 +488,69 @@ class RelayClient:
         for i in range(0, len(dirs), p.MAX_BATCH):
             chunk = tuple(dirs[i : i + p.MAX_BATCH])
             await self._request(functools.partial(p.Watch, chunk), p.Ok)
+
+    # -- backups (protocol 3) ---------------------------------------------------------------
+
+    def _backups(self) -> None:
+        if self.version < 3:
+            raise RelayRefused("bad_request", "this relay does not store backups (protocol 2)")
+
+    async def put_backup(self, bid: str, token: bytes, blob: bytes) -> None:
+        """Store ``blob`` under ``bid`` (replacing what was there, once the last part is in).
+
+        Raises:
+            RelayRefused: ``backup_too_large``, ``forbidden`` (``token`` is not ``bid``'s),
+                ``unavailable``. RelayUnavailable: connection lost (nothing was replaced).
+        """
+        self._backups()
+        size, step = len(blob), p.BACKUP_PART
+        for off in range(0, size, step):
+            part, end = blob[off : off + step], off + step >= size
+            frame = functools.partial(p.BackupPut, bid, token, off, size, part, end)
+            await self._request(frame, p.Ok)
+
+    async def get_backup(self, bid: str, *, limit: int) -> bytes | None:
+        """The backup stored under ``bid`` (None: none), read again from the start if it is
+        replaced meanwhile.
+
+        Raises:
+            RelayRefused: ``backup_too_large`` (over ``limit`` bytes). RelayUnavailable.
+        """
+        self._backups()
+        for _attempt in range(3):
+            parts: list[bytes] = []
+            first = await self._read_part(bid, 0)
+            if first is None:
+                return None
+            if first.size > limit:
+                raise RelayRefused("backup_too_large", f"the stored backup is over {limit} bytes")
+            got, parts = first, [first.data]
+            while got.off + len(got.data) < first.size:
+                nxt = await self._read_part(bid, got.off + len(got.data))
+                if nxt is None or nxt.ver != first.ver or nxt.size != first.size:
+                    break
+                got = nxt
+                parts.append(got.data)
+            else:
+                return b"".join(parts)
+        raise self._bad_reply("backup")
+
+    async def _read_part(self, bid: str, off: int) -> p.BackupPart | None:
+        try:
+            reply = await self._request(functools.partial(p.BackupGet, bid, off), p.BackupPart)
+        except RelayRefused as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        if reply.off != off:
+            raise self._bad_reply("backup")
+        return reply
+
+    async def delete_backup(self, bid: str, token: bytes) -> bool:
+        """Delete the backup under ``bid``; False if there was none."""
+        self._backups()
+        reply = await self._request(functools.partial(p.BackupDelete, bid, token), p.Ok)
+        return reply.fields.get("deleted") is True
 
     async def next_push(self, timeout: float | None = None) -> p.Deliver | p.Published | None:
         """The next pushed frame, or None after ``timeout`` seconds without one.

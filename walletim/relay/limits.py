@@ -36,6 +36,8 @@ DEFAULT_STRANGER_SHARE_DIVISOR = 10
 DEFAULT_STRANGER_QUOTA = 30
 DEFAULT_STRANGER_IP_QUOTA = 120
 DEFAULT_STRANGER_WINDOW_S = 3600
+DEFAULT_MAX_BACKUP = 16 * 1024 * 1024  # bytes of one encrypted chat backup, at most
+DEFAULT_BACKUPS_PER_HOUR = 10  # backup uploads one IP address may start per hour
 DEFAULT_FULL_RETRY_S = 60  # the retry hint for a full mailbox (seconds)
 #: How long (at most) an acknowledged message's id is remembered, so a sender retrying an
 #: already delivered message is told ``sent`` and nothing is delivered twice.
@@ -67,6 +69,8 @@ class RelayLimits:
     stranger_ip_quota: int = DEFAULT_STRANGER_IP_QUOTA  # per IP address per mailbox (0: off)
     stranger_window_s: int = DEFAULT_STRANGER_WINDOW_S  # the quotas' window (seconds)
     full_retry_s: int = DEFAULT_FULL_RETRY_S  # retry hint when a mailbox is full
+    max_backup: int = DEFAULT_MAX_BACKUP  # bytes of one stored chat backup (0: none stored)
+    backups_per_hour: int = DEFAULT_BACKUPS_PER_HOUR  # uploads started per IP (all nodes)
 
     def share(self, max_mailbox: int) -> int:
         """Strangers' envelopes a mailbox may hold."""

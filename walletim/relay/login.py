@@ -83,6 +83,7 @@ def advertised(limits: RelayLimits, max_mailbox: int) -> dict[str, int]:
         "stranger_quota": limits.stranger_quota,
         "stranger_ip_quota": limits.stranger_ip_quota,
         "stranger_window": limits.stranger_window_s,
+        "max_backup": limits.max_backup,
     }
 
 

@@ -21,6 +21,8 @@ Layout (``P`` is the key prefix, ``walletim:`` by default; ``{id}`` is a hash ta
   ``Prl:KEY`` token buckets (shared rate limits), ``Prelay_id``, ``Prelay_key`` (the seed
   of the relay's Ed25519 key, created once and shared by every node: anyone who can read
   this Redis can also read every mailbox, so it is kept with them);
+- ``P{bid}:kv`` hash (``v`` the version id, ``t`` when stored) and ``P{bid}:kb`` string
+  (the encrypted archive) of a chat backup, written and read together in MULTI;
 - channels: ``Px:NODE`` (new mail for the mailboxes a node follows), ``Pd:DIRECTORY``
   (a directory published a bundle).
 """
@@ -90,6 +92,11 @@ class Keys:
         """The bundle hash and the one-time prekey list of ``directory``."""
         base = f"{self.prefix}{{{directory}}}"
         return f"{base}:b", f"{base}:o"
+
+    def backup(self, bid: str) -> tuple[str, str]:
+        """The version hash and the data string of backup ``bid``."""
+        base = f"{self.prefix}{{{bid}}}"
+        return f"{base}:kv", f"{base}:kb"
 
     @property
     def active(self) -> str:

@@ -38,6 +38,7 @@ from walletim.relay.redis_keys import DEFAULT_PREFIX, Keys, seq_of, shown_url, s
 from walletim.relay.redis_pipeline import Arg, Reply, ScriptPipeline, load_scripts, quiet
 from walletim.relay.store import (
     Access,
+    BackupSlice,
     BundleConflict,
     Enqueued,
     Listing,
@@ -374,6 +375,36 @@ class RedisMailboxStore:
 
     async def unfollow(self, topic: str) -> None:
         await self._cross.unfollow(topic)
+
+    def put_backup(self, bid: str, ver: str, blob: bytes, now_ms: int) -> Awaitable[None]:
+        async def put() -> None:
+            version, data = self.keys.backup(bid)
+            async with self._redis.pipeline(transaction=True) as tx:
+                tx.set(data, blob)
+                tx.hset(version, mapping={"v": ver, "t": now_ms})
+                await tx.execute()
+
+        return self._direct(put())
+
+    def backup_slice(self, bid: str, off: int, length: int) -> Awaitable[BackupSlice | None]:
+        async def read() -> BackupSlice | None:
+            version, data = self.keys.backup(bid)
+            async with self._redis.pipeline(transaction=True) as tx:
+                tx.hget(version, "v")
+                tx.strlen(data)
+                tx.getrange(data, off, off + length - 1)
+                ver, size, part = await tx.execute()
+            if ver is None:
+                return None
+            return BackupSlice(bytes(ver).decode(), int(size), bytes(part or b""))
+
+        return self._direct(read())
+
+    def delete_backup(self, bid: str) -> Awaitable[bool]:
+        async def delete() -> bool:
+            return int(await self._redis.delete(*self.keys.backup(bid))) > 0
+
+        return self._direct(delete())
 
     async def close(self) -> None:
         if self._pipe.closed:

@@ -28,6 +28,7 @@ from walletim.errors import MessagingError, StoreError
 from walletim.keys.chat import verify_ed25519
 from walletim.messaging import protocol as p
 from walletim.messaging.identity import IdentityBinding
+from walletim.relay.backups import Backups
 from walletim.relay.conn import Connection
 from walletim.relay.fanout import Subscriptions
 from walletim.relay.frames import PAGE_BYTES, page_frame, sent_frame
@@ -78,6 +79,7 @@ class Requests:
         self.identity = identity
         self.subs = subscriptions
         self._share = limits.share(max_mailbox)
+        self.backups = Backups(store, limits, self._when_done)
 
     async def handle(self, conn: Connection, frame: p.ClientFrame) -> bool:
         """Answer ``frame``; False when the connection was dropped for it."""
@@ -100,6 +102,12 @@ class Requests:
                 await self.listen(conn, frame)
             case p.Watch():
                 self.watch(conn, frame)
+            case p.BackupPut():
+                await self.backups.put(conn, frame)
+            case p.BackupGet():
+                self.backups.get(conn, frame)
+            case p.BackupDelete():
+                self.backups.delete(conn, frame)
         return True
 
     # -- helpers ----------------------------------------------------------------------------

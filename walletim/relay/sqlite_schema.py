@@ -51,8 +51,16 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_mailbox ON messages (mailbox, seq);
 CREATE INDEX IF NOT EXISTS messages_t ON messages (t);
 CREATE TABLE IF NOT EXISTS delivery_keys (mailbox TEXT PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS backups (
+    bid TEXT PRIMARY KEY,
+    ver TEXT NOT NULL,
+    blob BLOB NOT NULL,
+    t INTEGER NOT NULL
+);
 """
 SCHEMA_VERSION = "2"
+#: Encrypted chat backups (protocol 3) are a table of their own, created when missing: a
+#: schema-2 file gains it on open without a version change.
 #: Schema 1 -> 2: strangers' envelopes are marked (the stranger share), owners register
 #: delivery-token hashes (the CREATE above), the relay has a signing key (in meta).
 UPGRADE_1_TO_2 = "ALTER TABLE messages ADD COLUMN stranger INTEGER NOT NULL DEFAULT 0"

@@ -32,6 +32,7 @@ from walletim.relay.sqlite_schema import open_database
 from walletim.relay.sqlite_writer import Enqueue, Result, Writer
 from walletim.relay.store import (
     Access,
+    BackupSlice,
     BundleConflict,
     Enqueued,
     Listing,
@@ -476,6 +477,32 @@ class SqliteMailboxStore:
 
     async def unfollow(self, topic: str) -> None:
         return None
+
+    def put_backup(self, bid: str, ver: str, blob: bytes, now_ms: int) -> asyncio.Future[None]:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO backups (bid, ver, blob, t) VALUES (?, ?, ?, ?) ON CONFLICT (bid) "
+                "DO UPDATE SET ver = excluded.ver, blob = excluded.blob, t = excluded.t",
+                (bid, ver, blob, now_ms),
+            )
+
+        return self.submit_nowait(op)
+
+    def backup_slice(self, bid: str, off: int, length: int) -> asyncio.Future[BackupSlice | None]:
+        def op(conn: sqlite3.Connection) -> BackupSlice | None:
+            row = conn.execute(
+                "SELECT ver, length(blob), substr(blob, ?, ?) FROM backups WHERE bid = ?",
+                (off + 1, length, bid),
+            ).fetchone()
+            return None if row is None else BackupSlice(row[0], row[1], bytes(row[2] or b""))
+
+        return self.submit_nowait(op)
+
+    def delete_backup(self, bid: str) -> asyncio.Future[bool]:
+        def op(conn: sqlite3.Connection) -> bool:
+            return conn.execute("DELETE FROM backups WHERE bid = ?", (bid,)).rowcount > 0
+
+        return self.submit_nowait(op)
 
     async def close(self) -> None:
         await self._writer.close()

@@ -100,6 +100,16 @@ class StoredBundle:
 RemoteHandler = Callable[[str | None, StoredMessage | None], None]
 
 
+@dataclass(frozen=True, slots=True)
+class BackupSlice:
+    """Part of a stored backup: ``data`` from the offset asked of the ``size`` bytes of the
+    version ``ver`` (a random id given at each replacement)."""
+
+    ver: str
+    size: int
+    data: bytes
+
+
 class BundleConflict(MessagingError):
     """A bundle for this directory from another identity key with a newer binding is listed."""
 
@@ -238,6 +248,19 @@ class MailboxStore(Protocol):
 
     def unfollow(self, topic: str) -> Awaitable[None]:
         """Undo one :meth:`follow`."""
+        ...
+
+    def put_backup(self, bid: str, ver: str, blob: bytes, now_ms: int) -> Awaitable[None]:
+        """Store ``blob`` as the backup ``bid`` (version ``ver``), replacing any at once."""
+        ...
+
+    def backup_slice(self, bid: str, off: int, length: int) -> Awaitable[BackupSlice | None]:
+        """Up to ``length`` bytes of backup ``bid`` from ``off`` (one consistent read), or
+        None if there is none."""
+        ...
+
+    def delete_backup(self, bid: str) -> Awaitable[bool]:
+        """Delete backup ``bid``; False if there was none."""
         ...
 
     def close(self) -> Awaitable[None]:

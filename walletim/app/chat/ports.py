@@ -83,6 +83,10 @@ class RelayConnection(Protocol):
 
     async def close(self) -> None: ...
 
+    async def put_backup(self, bid: str, token: bytes, blob: bytes) -> None: ...
+
+    async def get_backup(self, bid: str, *, limit: int) -> bytes | None: ...
+
 
 Connector = Callable[[str], Awaitable[RelayConnection]]
 

@@ -27,7 +27,15 @@ from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink
 from walletim.app.chat.listen import Listener
 from walletim.app.chat.outbox import Outbox
-from walletim.app.chat.ports import Connector, Env, Hook, WalletsPort, run, websocket_connector
+from walletim.app.chat.ports import (
+    Connector,
+    Env,
+    Hook,
+    RelayConnection,
+    WalletsPort,
+    run,
+    websocket_connector,
+)
 from walletim.app.chat.replies import Replies
 from walletim.app.chat.results import (
     Accepted,
@@ -103,6 +111,11 @@ class ChatService:
     @property
     def relays(self) -> RelayRepo:
         return self._relay_repo()
+
+    async def dial_relay(self) -> RelayConnection:
+        """A connection to the relay, its key checked against this home's pin (first use
+        pins it). Raises RelayUnavailable, RelayKeyChanged."""
+        return await self._link.dial()
 
     # -- names --------------------------------------------------------------------------------
 

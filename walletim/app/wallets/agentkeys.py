@@ -32,6 +32,7 @@ from walletim.errors import (
 from walletim.keys.vault import MAC_MISMATCH, WalletRecord, mac_tag
 
 if TYPE_CHECKING:
+    from walletim.keys.backup import BackupKey
     from walletim.keys.chat import ChatIdentityKey
     from walletim.keys.signing import Signature, SignedTransaction
     from walletim.messaging.identity import IdentityBinding
@@ -191,6 +192,14 @@ class AgentKeys:
         if identity.public_key != _hex(got.get("public")):
             raise AgentError("the agent's chat identity does not match its seed")
         return identity
+
+    def backup_key(self, spec: str) -> BackupKey:
+        from walletim.keys.backup import BackupKey
+
+        root = _hex(self._call("backup_key", spec).get("root"))
+        if len(root) != 32:
+            raise AgentError("the agent's backup key is not 32 bytes")
+        return BackupKey(root)
 
     def bind_chat_identity(self, spec: str, address: str, created: int) -> IdentityBinding:
         from walletim.messaging.identity import IdentityBinding

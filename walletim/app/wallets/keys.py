@@ -27,6 +27,7 @@ from walletim.keys import hd, paths
 from walletim.keys.vault import KIND_MNEMONIC, KIND_PRIVATE_KEY, UnlockedVault, Vault, WalletRecord
 
 if TYPE_CHECKING:
+    from walletim.keys.backup import BackupKey
     from walletim.keys.chat import ChatIdentityKey
     from walletim.keys.signing import LocalSigner, Signature, SignedTransaction
     from walletim.messaging.identity import IdentityBinding
@@ -105,6 +106,8 @@ class KeyHolder(Protocol):
     ) -> Signature: ...
 
     def chat_identity(self, spec: str) -> ChatIdentityKey: ...
+
+    def backup_key(self, spec: str) -> BackupKey: ...
 
     def bind_chat_identity(self, spec: str, address: str, created: int) -> IdentityBinding: ...
 
@@ -238,6 +241,19 @@ class LocalKeys:
                 self.unlocked.seal(record, secret)
                 self.vault.save(record, self.unlocked)
         return chat.identity_from_seed(bytes.fromhex(secret["chat_seed"]))
+
+    def backup_key(self, spec: str) -> BackupKey:
+        """The chat backup root (``m/1717'/60'/i'``): mnemonic wallets only."""
+        from walletim.keys.backup import derive_backup_key
+
+        name, index = parse_account_spec(spec)
+        record = self.load(name)
+        if record.kind != KIND_MNEMONIC:
+            raise KeysError(
+                f"wallet {name!r} was imported from a private key: chat backups need a "
+                "mnemonic wallet (the backup key is derived from its seed)"
+            )
+        return derive_backup_key(seed_of(self.unlocked.open(record)), index)
 
     def bind_chat_identity(self, spec: str, address: str, created: int) -> IdentityBinding:
         from walletim.messaging.identity import sign_binding

@@ -52,6 +52,7 @@ from walletim.localnames import refuse_look_alike
 if TYPE_CHECKING:
     from walletim.agent.policy import Policy
     from walletim.app.networks import Network
+    from walletim.keys.backup import BackupKey
     from walletim.keys.chat import ChatIdentityKey
     from walletim.keys.signing import LocalSigner, Signature
     from walletim.messaging.identity import IdentityBinding
@@ -459,6 +460,15 @@ class Wallets:
         """
         return self._with_keys(lambda keys: keys.chat_identity(spec))
 
+    def backup_key(self, spec: str) -> BackupKey:
+        """The chat backup root of an account (:mod:`walletim.keys.backup`), from the seed on
+        its own path. Unlocks the home (or asks its agent).
+
+        Raises:
+            KeysError: a wallet imported from a single private key (it has no seed).
+        """
+        return self._with_keys(lambda keys: keys.backup_key(spec))
+
     def bind_chat_identity(self, spec: str, created: int) -> IdentityBinding:
         """An :class:`~walletim.messaging.identity.IdentityBinding`: the account key's EIP-712
         signature over {address, chat identity key, created}. Unlocks the home."""
@@ -547,24 +557,14 @@ class Wallets:
 
         Refuses to overwrite an existing file. Raises InputError, ConfigError.
         """
-        import json
-
-        from walletim import fsio
+        from walletim.app.wallets.export import keystore_target, write_keystore
         from walletim.keys import keystore
 
-        out_path = Path(out).expanduser()
-        if out_path.exists():
-            raise InputError(f"{out_path} exists; not overwritten")
-        if not out_path.parent.is_dir():
-            raise InputError(f"directory {out_path.parent} does not exist")
+        out_path = keystore_target(out)
         account = self.account(spec)
         if scrypt_n is None:
             scrypt_n = keystore.LIGHT_SCRYPT_N if self._fast_kdf else keystore.STANDARD_SCRYPT_N
-        doc = keystore.encrypt(self.private_key(spec), keystore_password, scrypt_n=scrypt_n)
-        try:
-            fsio.write_private(out_path, json.dumps(doc).encode(), exclusive=True)
-        except FileExistsError as exc:
-            raise InputError(f"{out_path} exists; not overwritten") from exc
+        write_keystore(out_path, self.private_key(spec), keystore_password, scrypt_n)
         return account
 
     def reveal(self, name: str) -> RevealedSecret:

@@ -4,14 +4,15 @@ Commands by subject: :mod:`~walletim.cli.chat.messages` (init, send, inbox, read
 :mod:`~walletim.cli.chat.threads` (reply, react, edit, delete, edits),
 :mod:`~walletim.cli.chat.consent` (requests, accept, block, unblock, ignore),
 :mod:`~walletim.cli.chat.listen`, :mod:`~walletim.cli.chat.contacts`,
-:mod:`~walletim.cli.chat.groups`; how chat shows: :mod:`~walletim.cli.chat.render`.
+:mod:`~walletim.cli.chat.groups`, :mod:`~walletim.cli.chat.backup`; how chat shows:
+:mod:`~walletim.cli.chat.render`.
 """
 
 from __future__ import annotations
 
 import click
 
-from walletim.cli.chat import consent, contacts, groups, listen, messages, threads
+from walletim.cli.chat import backup, consent, contacts, groups, listen, messages, threads
 
 
 @click.group()
@@ -38,6 +39,8 @@ for _command in (
     consent.ignore,
     contacts.contacts,
     groups.group_cmd,
+    backup.backup,
+    backup.restore,
 ):
     chat.add_command(_command)
 

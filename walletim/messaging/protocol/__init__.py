@@ -34,6 +34,9 @@ Frames, client to relay (``rid`` is an optional request id echoed in the reply):
     ack      {mids}                           -> ok {}  (if rid given)    (authenticated)
     listen   {}                               -> ok {}, then deliver pushes (authenticated)
     watch    {dirs}                           -> ok {}, then published pushes
+    bput     {bid, tok, off, total, data, end} -> ok {off} | ok {ver, size} (on end)
+    bget     {bid, off}                       -> backup {ver, size, off, data} | not_found
+    bdel     {bid, tok}                       -> ok {deleted}
 
 relay to client: ``challenge {v, relay, key, nonce, sig, limits}`` first, then replies and
 pushes (``deliver`` without rid, ``published {dir}``), or ``error {code, message, retry?}``.
@@ -57,6 +60,16 @@ envelope counts against a bounded stranger share of the mailbox and per-connecti
 per-sender and per-IP quotas. ``mailbox_full`` and ``rate_limited`` are temporary: the error
 carries ``retry`` (seconds) and the sender keeps the message and tries again later.
 
+Chat backups (protocol v3; :mod:`walletim.keys.backup`): an encrypted archive is stored
+under ``bid`` = BLAKE2b-128(write token, person "wim-backup-id-v1"); both come from the
+wallet's seed, so only its owner can name the id, and a write (``bput``, ``bdel``) must
+present the token that hashes to it (``forbidden`` otherwise): nobody else can replace or
+delete a backup, nor claim its id first. A backup travels in parts of at most
+:data:`BACKUP_PART` bytes, staged per connection and committed by the ``end`` part, which
+replaces the stored one at once; a relay refuses a backup over its size limit with
+``backup_too_large``. Reading needs only the id (the archive is ciphertext bound to the
+account); a relay of protocol 2 knows none of these frames.
+
 Close codes: 1009 frame too large, 4400 malformed frame, 4401 authentication failed,
 4429 rate limit exceeded, 1001 relay shutting down.
 
@@ -67,6 +80,9 @@ Every decoder here is bounded and raises only :class:`~walletim.errors.Messaging
 from walletim.messaging.protocol.client_frames import (
     Ack,
     Auth,
+    BackupDelete,
+    BackupGet,
+    BackupPut,
     BundleRequest,
     ClientFrame,
     DeliveryKey,
@@ -96,22 +112,27 @@ from walletim.messaging.protocol.fields import (
 )
 from walletim.messaging.protocol.ids import (
     AUTH_CONTEXT,
+    BACKUP_PART,
+    BACKUP_TOKEN_BYTES,
     CHALLENGE_CONTEXT,
     DELIVERY_HASH_BYTES,
     DELIVERY_KEY_BYTES,
     DELIVERY_TOKEN_BYTES,
     ENVELOPE_SIZES,
     ID_HEX,
+    MAX_BACKUP_SIZE,
     MAX_BATCH,
     MAX_ENVELOPE,
     MAX_FRAME_BYTES,
     MAX_OPKS,
     MAX_RETRY_S,
     MAX_URL,
+    MIN_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
     SEAL_OVERHEAD,
     SPK_CONTEXT,
     auth_message,
+    backup_id,
     challenge_message,
     delivery_token,
     delivery_token_hash,
@@ -122,6 +143,7 @@ from walletim.messaging.protocol.ids import (
     valid_envelope_length,
 )
 from walletim.messaging.protocol.server_frames import (
+    BackupPart,
     BundleReply,
     Challenge,
     Deliver,
@@ -137,6 +159,8 @@ from walletim.messaging.protocol.server_frames import (
 
 __all__ = [
     "AUTH_CONTEXT",
+    "BACKUP_PART",
+    "BACKUP_TOKEN_BYTES",
     "CHALLENGE_CONTEXT",
     "CLOSE_AUTH_FAILED",
     "CLOSE_GOING_AWAY",
@@ -150,17 +174,23 @@ __all__ = [
     "ENVELOPE_SIZES",
     "ERROR_CODES",
     "ID_HEX",
+    "MAX_BACKUP_SIZE",
     "MAX_BATCH",
     "MAX_ENVELOPE",
     "MAX_FRAME_BYTES",
     "MAX_OPKS",
     "MAX_RETRY_S",
     "MAX_URL",
+    "MIN_PROTOCOL_VERSION",
     "PROTOCOL_VERSION",
     "SEAL_OVERHEAD",
     "SPK_CONTEXT",
     "Ack",
     "Auth",
+    "BackupDelete",
+    "BackupGet",
+    "BackupPart",
+    "BackupPut",
     "Binding",
     "Bundle",
     "BundleReply",
@@ -184,6 +214,7 @@ __all__ = [
     "Watch",
     "auth_message",
     "b64",
+    "backup_id",
     "challenge_message",
     "decode_client_frame",
     "decode_server_frame",

@@ -24,8 +24,11 @@ from walletim.messaging.protocol.fields import (
     unb64,
 )
 from walletim.messaging.protocol.ids import (
+    BACKUP_PART,
+    BACKUP_TOKEN_BYTES,
     DELIVERY_HASH_BYTES,
     DELIVERY_TOKEN_BYTES,
+    MAX_BACKUP_SIZE,
     MAX_BATCH,
     MAX_OPKS,
     MAX_URL,
@@ -107,7 +110,45 @@ class Watch:
     op: ClassVar[str] = "watch"
 
 
-ClientFrame = Auth | DeliveryKey | Publish | BundleRequest | Send | Fetch | Ack | Listen | Watch
+@dataclass(frozen=True, slots=True)
+class BackupPut:
+    """Part of a backup upload: ``data`` goes at ``off`` (0 starts a new upload, dropping any
+    unfinished one of this connection); ``total`` is the whole size; ``end`` commits it,
+    replacing the backup stored under ``bid`` at once. ``tok``: the write token, whose
+    BLAKE2b hash must be ``bid``."""
+
+    bid: str
+    tok: bytes
+    off: int
+    total: int
+    data: bytes
+    end: bool
+    rid: int | None = None
+    op: ClassVar[str] = "bput"
+
+
+@dataclass(frozen=True, slots=True)
+class BackupGet:
+    """Read the backup stored under ``bid`` from ``off`` (one part)."""
+
+    bid: str
+    off: int = 0
+    rid: int | None = None
+    op: ClassVar[str] = "bget"
+
+
+@dataclass(frozen=True, slots=True)
+class BackupDelete:
+    bid: str
+    tok: bytes
+    rid: int | None = None
+    op: ClassVar[str] = "bdel"
+
+
+ClientFrame = (
+    Auth | DeliveryKey | Publish | BundleRequest | Send | Fetch | Ack | Listen | Watch
+    | BackupPut | BackupGet | BackupDelete
+)  # fmt: skip
 
 
 def _auth(doc: Doc, rid: int | None) -> Auth:
@@ -163,6 +204,29 @@ def _watch(doc: Doc, rid: int | None) -> Watch:
     return Watch(tuple(hex_id(d, "dirs[]") for d in list_field(doc, "dirs", MAX_BATCH)), rid)
 
 
+def _bput(doc: Doc, rid: int | None) -> BackupPut:
+    tok = unb64(doc.get("tok"), "tok", size=BACKUP_TOKEN_BYTES)
+    data = unb64(doc.get("data"), "data", max_size=BACKUP_PART)
+    if len(data) > BACKUP_PART:
+        raise FrameError("data: a backup part is at most 48 KiB")
+    total = int_field(doc, "total", 1, MAX_BACKUP_SIZE)
+    off = int_field(doc, "off", 0, total)
+    return BackupPut(
+        hex_id(doc.get("bid"), "bid"), tok, off, total, data, bool_field(doc, "end", False), rid
+    )
+
+
+def _bget(doc: Doc, rid: int | None) -> BackupGet:
+    return BackupGet(
+        hex_id(doc.get("bid"), "bid"), int_field(doc, "off", 0, MAX_BACKUP_SIZE, 0), rid
+    )
+
+
+def _bdel(doc: Doc, rid: int | None) -> BackupDelete:
+    tok = unb64(doc.get("tok"), "tok", size=BACKUP_TOKEN_BYTES)
+    return BackupDelete(hex_id(doc.get("bid"), "bid"), tok, rid)
+
+
 _DECODERS: dict[str, Callable[[Doc, int | None], ClientFrame]] = {
     "auth": _auth,
     "dkey": _dkey,
@@ -173,6 +237,9 @@ _DECODERS: dict[str, Callable[[Doc, int | None], ClientFrame]] = {
     "ack": _ack,
     "listen": _listen,
     "watch": _watch,
+    "bput": _bput,
+    "bget": _bget,
+    "bdel": _bdel,
 }
 
 
@@ -208,6 +275,19 @@ def _fields(frame: ClientFrame) -> dict[str, object]:
         return {"mids": list(frame.mids)}
     if isinstance(frame, Watch):
         return {"dirs": list(frame.dirs)}
+    return _backup_fields(frame)
+
+
+def _backup_fields(frame: ClientFrame) -> dict[str, object]:
+    if isinstance(frame, BackupPut):
+        return {
+            "bid": frame.bid, "tok": b64(frame.tok), "off": frame.off, "total": frame.total,
+            "data": b64(frame.data), "end": frame.end,
+        }  # fmt: skip
+    if isinstance(frame, BackupGet):
+        return {"bid": frame.bid, "off": frame.off}
+    if isinstance(frame, BackupDelete):
+        return {"bid": frame.bid, "tok": b64(frame.tok)}
     return {}
 
 

@@ -31,6 +31,8 @@ ERROR_CODES = frozenset(
         "unknown_mailbox",
         "bad_bundle",
         "unavailable",
+        "backup_too_large",
+        "forbidden",
     }
 )
 

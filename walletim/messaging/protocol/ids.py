@@ -9,11 +9,15 @@ from urllib.parse import urlsplit
 from walletim.errors import MessagingError
 from walletim.messaging.envelope import BUCKETS
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3  # 3: encrypted chat backups (bput, bget, bdel); chat unchanged since 2
+MIN_PROTOCOL_VERSION = 2  # the oldest relay a client still chats through (without backups)
 SEAL_OVERHEAD = 48  # crypto_box_seal: ephemeral public key (32) + Poly1305 tag (16)
 ENVELOPE_SIZES = frozenset(b + SEAL_OVERHEAD for b in BUCKETS)
 MAX_ENVELOPE = max(ENVELOPE_SIZES)
 MAX_FRAME_BYTES = 128 * 1024  # base64 of the largest envelope + JSON fields fits
+BACKUP_PART = 48 * 1024  # bytes of a backup per bput / backup frame (base64 fits a frame)
+MAX_BACKUP_SIZE = 1 << 31  # the largest backup size a frame may name (a relay sets its own limit)
+BACKUP_TOKEN_BYTES = 32  # the write token a backup's id is the hash of
 MAX_BATCH = 256  # mids per ack, messages per deliver, dirs per watch
 MAX_OPKS = 200  # one-time prekeys a client may keep listed on the relay
 ID_HEX = 32  # mailbox, directory and message ids: 16 bytes as hex
@@ -111,6 +115,12 @@ def delivery_token_hash(token: bytes) -> bytes:
     """What the mailbox owner registers with the relay (``dkey``) and the relay compares a
     presented token's hash with (a leaked relay database reveals no token)."""
     return hashlib.blake2b(token, digest_size=DELIVERY_HASH_BYTES, person=b"wim-dkhash-v1").digest()
+
+
+def backup_id(token: bytes) -> str:
+    """The relay id of the chat backup whose write token is ``token``: BLAKE2b-128(token,
+    person "wim-backup-id-v1"). The relay checks a write's token against it."""
+    return hashlib.blake2b(token, digest_size=16, person=b"wim-backup-id-v1").hexdigest()
 
 
 def spk_signed_bytes(spk_public: bytes) -> bytes:

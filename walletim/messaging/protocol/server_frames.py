@@ -20,7 +20,13 @@ from walletim.messaging.protocol.fields import (
     list_field,
     unb64,
 )
-from walletim.messaging.protocol.ids import MAX_BATCH, MAX_RETRY_S, PROTOCOL_VERSION
+from walletim.messaging.protocol.ids import (
+    BACKUP_PART,
+    MAX_BACKUP_SIZE,
+    MAX_BATCH,
+    MAX_RETRY_S,
+    PROTOCOL_VERSION,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +98,20 @@ class Published:
     op: ClassVar[str] = "published"
 
 
-ServerFrame = Challenge | Ok | Error | BundleReply | Sent | Deliver | Published
+@dataclass(frozen=True, slots=True)
+class BackupPart:
+    """Part of a stored backup: ``data`` from ``off`` of ``size`` bytes; ``ver`` names the
+    stored version (it changes when the backup is replaced: a reader restarts)."""
+
+    rid: int | None
+    ver: str
+    size: int
+    off: int
+    data: bytes
+    op: ClassVar[str] = "backup"
+
+
+ServerFrame = Challenge | Ok | Error | BundleReply | Sent | Deliver | Published | BackupPart
 
 
 def _fields(frame: ServerFrame) -> dict[str, object]:
@@ -119,6 +138,8 @@ def _fields(frame: ServerFrame) -> dict[str, object]:
         return {"bundle": frame.bundle.to_json()}
     if isinstance(frame, Sent):
         return {"mid": frame.mid}
+    if isinstance(frame, BackupPart):
+        return {"ver": frame.ver, "size": frame.size, "off": frame.off, "data": b64(frame.data)}
     msgs = [{"mid": m.mid, "env": b64(m.env), "t": m.t} for m in frame.msgs]
     return {"msgs": msgs, "more": frame.more}
 
@@ -195,6 +216,15 @@ def _deliver(doc: Doc, rid: int | None) -> Deliver:
     return Deliver(rid, msgs, more)
 
 
+def _backup(doc: Doc, rid: int | None) -> BackupPart:
+    size = int_field(doc, "size", 1, MAX_BACKUP_SIZE)
+    off = int_field(doc, "off", 0, size - 1)
+    data = unb64(doc.get("data"), "data", max_size=BACKUP_PART)
+    if not 0 < len(data) <= min(BACKUP_PART, size - off):
+        raise FrameError("backup: bad part length")
+    return BackupPart(rid, hex_id(doc.get("ver"), "ver"), size, off, data)
+
+
 #: Frames that answer no request: they carry no request id.
 _PUSHES = frozenset({"challenge", "published"})
 _DECODERS: dict[str, Callable[[Doc, int | None], ServerFrame]] = {
@@ -205,6 +235,7 @@ _DECODERS: dict[str, Callable[[Doc, int | None], ServerFrame]] = {
     "bundle": _bundle,
     "sent": _sent,
     "deliver": _deliver,
+    "backup": _backup,
 }
 
 

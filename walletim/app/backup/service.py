@@ -1,0 +1,260 @@
+"""``chat backup`` and ``chat restore``: one account's chat records (contacts, groups,
+history, money records, chat settings; :mod:`walletim.store.backup`) and the home's network
+profiles in an encrypted archive
+(:mod:`walletim.app.backup.archive`) under a key derived from the seed on its own path
+(:mod:`walletim.keys.backup`), written to a file (atomically, 0600) or to the relay (under an
+id and a write token only the seed derives).
+
+Restoring decrypts and checks the whole archive first, then merges it in ONE store
+transaction: a wrong mnemonic, a tampered or truncated archive changes nothing, and a
+SIGKILL leaves the store as it was before or as it is after. The newest archive a home has
+made or restored is remembered per account; an older one (a relay serving a stale copy) is
+refused unless asked for (merging never deletes, so an older archive can only add).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from walletim import fsio
+from walletim.app.backup.archive import ArchiveError, Header, open_archive, seal
+from walletim.app.chat.ports import run as _run
+from walletim.app.networks import Network
+from walletim.errors import InputError
+from walletim.keys.backup import BackupKey
+from walletim.messaging import protocol
+from walletim.store import backup as records
+from walletim.store.db import Store
+
+MAX_ARCHIVE = 1 << 30  # bytes of an archive read from a file or the relay, at most
+FORMAT = "walletim-chat-backup"
+
+
+class _Account(Protocol):
+    @property
+    def address(self) -> str: ...
+
+
+class BackupWallets(Protocol):
+    def account(self, spec: str) -> _Account: ...
+
+    def backup_key(self, spec: str) -> BackupKey: ...
+
+
+class NetworkProfiles(Protocol):
+    def user_defined(self) -> dict[str, Network]: ...
+
+    def all(self) -> dict[str, Network]: ...
+
+    def add(self, network: Network) -> None: ...
+
+
+class BackupRelay(Protocol):
+    async def put_backup(self, bid: str, token: bytes, blob: bytes) -> None: ...
+
+    async def get_backup(self, bid: str, *, limit: int) -> bytes | None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BackupResult:
+    account: str
+    archive_id: str
+    created_ms: int
+    size: int
+    where: str  # the file written, or "relay"
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    account: str
+    archive_id: str
+    created_ms: int
+    source: str
+    counts: dict[str, int] = field(default_factory=dict)  # what the archive holds
+    added: dict[str, int] = field(default_factory=dict)  # what the store gained
+
+
+def _newest_key(address: str) -> str:
+    return f"backup_newest:{address.lower()}"
+
+
+class BackupService:
+    def __init__(
+        self,
+        wallets: BackupWallets,
+        store: Callable[[], Store],
+        dial: Callable[[], Awaitable[BackupRelay]],
+        *,
+        networks: NetworkProfiles | None = None,
+        clock: Callable[[], float] = time.time,
+        randbytes: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        self.wallets = wallets
+        self._store = store
+        self._dial = dial
+        self._networks = networks
+        self._clock = clock
+        self._randbytes = randbytes
+
+    # -- backup -------------------------------------------------------------------------------
+
+    def backup(self, spec: str, to: Path | None) -> BackupResult:
+        """Write ``spec``'s archive to the file ``to`` (atomically, 0600), or to the relay
+        when ``to`` is None.
+
+        Raises:
+            KeysError (no seed), ConfigError (the file), RelayRefused (``backup_too_large``
+            ...), RelayUnavailable.
+        """
+        address = self.wallets.account(spec).address
+        key = self.wallets.backup_key(spec)
+        store = self._store()
+        dumped: dict[str, object] = dict(records.dump(store, address))
+        counts = records.counts(records.dump_tables(dumped))
+        if self._networks is not None:
+            profiles = [asdict(n) for n in self._networks.user_defined().values()]
+            dumped["settings"] = {"networks": profiles}
+            counts["networks"] = len(profiles)
+        header = Header(self._randbytes(16), int(self._clock() * 1000))
+        manifest: dict[str, object] = {
+            "format": FORMAT,
+            "account": address,
+            "counts": counts,
+        }
+        blob = seal(key.archive_key(header.archive_id), header, manifest, dumped)
+        if to is None:
+            self._upload(key, blob)
+            where = "relay"
+        else:
+            fsio.write_private(to, blob)
+            where = str(to)
+        with store.transaction() as conn:
+            _remember(conn, address, header.created_ms)
+        return BackupResult(
+            address, header.archive_id.hex(), header.created_ms, len(blob), where, counts
+        )
+
+    def _upload(self, key: BackupKey, blob: bytes) -> None:
+        token = key.relay_token
+
+        async def go() -> None:
+            conn = await self._dial()
+            try:
+                await conn.put_backup(protocol.backup_id(token), token, blob)
+            finally:
+                await conn.close()
+
+        _run(go())
+
+    # -- restore ------------------------------------------------------------------------------
+
+    def restore(
+        self, spec: str, source: Path | None, *, allow_older: bool = False
+    ) -> RestoreResult:
+        """Merge the archive in the file ``source`` (or on the relay when None) into the store.
+
+        Raises:
+            ArchiveError: not an archive, damaged, truncated, another account's or wallet's,
+                or older than one this home made or restored (unless ``allow_older``).
+            ConfigError (the file), RelayUnavailable, RelayRefused. Nothing is changed then.
+        """
+        address = self.wallets.account(spec).address
+        key = self.wallets.backup_key(spec)
+        if source is None:
+            blob, where = self._download(key), "relay"
+        else:
+            blob, where = (
+                fsio.read_bytes(source, limit=MAX_ARCHIVE, what="backup file"),
+                str(source),
+            )
+        opened = open_archive(key.archive_key, blob)
+        if str(opened.manifest.get("account", "")).lower() != address.lower():
+            raise ArchiveError(f"this backup is not {address}'s (it names another account)")
+        store = self._store()
+        created = opened.header.created_ms
+        newest = self._newest(store, address)
+        if newest is not None and created < newest and not allow_older:
+            raise ArchiveError(
+                f"this backup (made {_when(created)}) is older than one this home already made "
+                f"or restored ({_when(newest)}): a stale copy? (--allow-older restores it)"
+            )
+        try:
+            added = records.merge(
+                store, address, opened.records, also=lambda conn: _remember(conn, address, created)
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ArchiveError("this backup's records are not in the expected shape") from exc
+        added["networks"] = self._restore_networks(opened.records.get("settings"))
+        counts = opened.manifest.get("counts")
+        return RestoreResult(
+            address,
+            opened.header.archive_id.hex(),
+            created,
+            where,
+            {str(k): v for k, v in counts.items() if type(v) is int}
+            if isinstance(counts, dict)
+            else {},
+            added,
+        )
+
+    def _restore_networks(self, settings: object) -> int:
+        """Add the archive's network profiles this home does not have (by name; a file of
+        the home, written after the store's transaction: restoring again adds what is
+        missing). Returns how many were added."""
+        if self._networks is None or not isinstance(settings, dict):
+            return 0
+        known, added = self._networks.all(), 0
+        for doc in settings.get("networks") or []:
+            try:
+                network = Network(**doc)
+                if network.name in known:
+                    continue
+                self._networks.add(network)
+            except (TypeError, InputError):
+                continue  # not a profile this walletim takes: the rest still come back
+            added += 1
+        return added
+
+    def _download(self, key: BackupKey) -> bytes:
+        token = key.relay_token
+
+        async def go() -> bytes | None:
+            conn = await self._dial()
+            try:
+                return await conn.get_backup(protocol.backup_id(token), limit=MAX_ARCHIVE)
+            finally:
+                await conn.close()
+
+        blob = _run(go())
+        if blob is None:
+            raise InputError("the relay holds no backup of this account")
+        return blob
+
+    # -- the newest archive known -----------------------------------------------------------
+
+    @staticmethod
+    def _newest(store: Store, address: str) -> int | None:
+        row = store.execute("SELECT value FROM meta WHERE key = ?", (_newest_key(address),))
+        found = row.fetchone()
+        return None if found is None else int(found[0])
+
+
+def _remember(conn: Any, address: str, created_ms: int) -> None:
+    """Note ``created_ms`` as the newest archive of ``address`` this home knows (if newer)."""
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+        "value = CAST(MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
+        (_newest_key(address), str(created_ms)),
+    )
+
+
+def _when(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))

@@ -1,0 +1,34 @@
+"""Writing an account's key out as a Web3 Secret Storage (v3) keystore: geth, Foundry
+``cast`` and MetaMask read it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from walletim.errors import InputError
+
+
+def keystore_target(out: str | Path) -> Path:
+    """Where a keystore may be written: a new file in an existing directory.
+    Raises InputError."""
+    out_path = Path(out).expanduser()
+    if out_path.exists():
+        raise InputError(f"{out_path} exists; not overwritten")
+    if not out_path.parent.is_dir():
+        raise InputError(f"directory {out_path.parent} does not exist")
+    return out_path
+
+
+def write_keystore(out_path: Path, private_key: bytes, password: str, scrypt_n: int) -> None:
+    """Encrypt ``private_key`` under ``password`` (scrypt, N = ``scrypt_n``) and write it to
+    ``out_path`` atomically, mode 0600, never over an existing file. Raises InputError."""
+    import json
+
+    from walletim import fsio
+    from walletim.keys import keystore
+
+    doc = keystore.encrypt(private_key, password, scrypt_n=scrypt_n)
+    try:
+        fsio.write_private(out_path, json.dumps(doc).encode(), exclusive=True)
+    except FileExistsError as exc:
+        raise InputError(f"{out_path} exists; not overwritten") from exc

@@ -1,0 +1,98 @@
+"""``walletim chat backup | restore``: encrypted chat backups to a file or the relay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from walletim.cli.base import Ctx, account_option, with_home
+from walletim.cli.chat.render import session, when
+
+
+def _counts(counts: dict[str, int]) -> str:
+    shown = ("messages", "contacts", "groups", "payments", "requests", "packets")
+    return ", ".join(f"{counts.get(k, 0)} {k}" for k in shown)
+
+
+@click.command()
+@account_option
+@click.option(
+    "--to",
+    "to",
+    default="relay",
+    show_default=True,
+    metavar="FILE|relay",
+    help="Where the encrypted archive goes: a file (written atomically, 0600) or the relay.",
+)
+@with_home
+def backup(ctx: Ctx, account: str, to: str) -> None:
+    """Write an encrypted archive of this account's chats: contacts, groups, history,
+    payments, requests, splits, red packets and chat settings. Its key comes from the
+    wallet's seed: restore it with `chat restore` on a home made from the same mnemonic."""
+    target = None if to == "relay" else Path(to).expanduser()
+    with session(ctx) as s:
+        r = s.backups.backup(account, target)
+    data = {
+        "account": r.account,
+        "archive_id": r.archive_id,
+        "created_ms": r.created_ms,
+        "size": r.size,
+        "to": r.where,
+        "counts": r.counts,
+    }
+    ctx.emit(
+        data,
+        f"backed up {r.account} to {r.where}: {_counts(r.counts)} ({r.size} bytes, "
+        f"archive {r.archive_id[:12]}, {when(r.created_ms)})",
+    )
+
+
+@click.command()
+@account_option
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from-file", "from_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The archive file (the same as giving FILE).")  # fmt: skip
+@click.option("--from-relay", is_flag=True, help="Fetch this account's backup from the relay.")
+@click.option(
+    "--allow-older",
+    is_flag=True,
+    help="Restore even an archive older than one this home already made or restored.",
+)
+@with_home
+def restore(
+    ctx: Ctx,
+    account: str,
+    file: Path | None,
+    from_file: Path | None,
+    from_relay: bool,
+    allow_older: bool,
+) -> None:
+    """Merge a backup into this home: nothing doubled, nothing lost; a damaged archive or
+    another wallet's changes nothing. Chat sessions are not restored: they re-establish."""
+    source = file or from_file
+    if (source is None) == (not from_relay):
+        raise click.UsageError("give either FILE (or --from-file FILE) or --from-relay")
+    with session(ctx) as s:
+        r = s.backups.restore(account, source, allow_older=allow_older)
+    data = {
+        "account": r.account,
+        "archive_id": r.archive_id,
+        "created_ms": r.created_ms,
+        "from": r.source,
+        "counts": r.counts,
+        "added": r.added,
+    }
+
+    def human() -> None:
+        click.echo(
+            f"restored {r.account} from {r.source} (archive {r.archive_id[:12]}, made "
+            f"{when(r.created_ms)}): {_counts(r.counts)}; {sum(r.added.values())} records "
+            "new here"
+        )
+        click.echo(
+            f"next: `walletim chat init --from {account}` publishes this home; chat sessions "
+            "re-establish with each contact from your next message to them"
+        )
+
+    ctx.emit(data, human)

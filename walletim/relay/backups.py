@@ -1,0 +1,156 @@
+"""What the relay does with chat backups (protocol 3: ``bput``, ``bget``, ``bdel``).
+
+A backup is an encrypted archive the relay cannot read, stored under an id that is the hash
+of a write token (:func:`walletim.messaging.protocol.backup_id`); both come from the owner's
+seed. A write (``bput``, ``bdel``) must present the token that hashes to the id
+(``forbidden`` otherwise), so nobody else can replace or delete a backup, nor claim an id
+before its owner. Each IP address may start ``backups_per_hour`` uploads an hour (across
+every node: the store's token buckets). An upload is staged in this connection's memory
+(one at a time, at most ``max_backup`` bytes, relay-wide at most :data:`STAGING_SLOTS`
+uploads' worth) and stored only when its ``end`` part arrives: a dropped connection
+leaves the stored backup as it was, and the replacement is one store write. Reading
+needs only the id (it is ciphertext).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import math
+import secrets
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from walletim.messaging import protocol as p
+from walletim.relay.conn import Connection
+from walletim.relay.limits import RelayLimits
+from walletim.relay.store import BackupSlice, MailboxStore
+
+log = logging.getLogger("walletim.relay")
+
+STAGING_SLOTS = 8  # uploads of max_backup bytes the relay stages at once, at most
+STAGING_RETRY_S = 5
+#: ``Requests._when_done``: answer once a store call is done (or ``unavailable``).
+WhenDone = Callable[..., None]
+
+
+@dataclass(slots=True)
+class _Upload:
+    bid: str
+    total: int
+    data: bytearray = field(default_factory=bytearray)
+
+
+class Backups:
+    """Backup requests: one per relay node, shared by its connections."""
+
+    def __init__(self, store: MailboxStore, limits: RelayLimits, when_done: WhenDone) -> None:
+        self.store = store
+        self._when_done = when_done
+        self.limits = limits
+        self._staged: weakref.WeakKeyDictionary[Connection, _Upload] = weakref.WeakKeyDictionary()
+
+    def _staged_bytes(self) -> int:
+        return sum(u.total for u in self._staged.values())
+
+    @staticmethod
+    def _owner(conn: Connection, rid: int | None, bid: str, token: bytes) -> bool:
+        if hmac.compare_digest(p.backup_id(token), bid):
+            return True
+        conn.error(rid, "forbidden", "this token does not own this backup id")
+        return False
+
+    async def put(self, conn: Connection, frame: p.BackupPut) -> None:
+        if not self._owner(conn, frame.rid, frame.bid, frame.tok):
+            return
+        most = self.limits.max_backup
+        if frame.total > most:
+            self._staged.pop(conn, None)
+            conn.error(
+                frame.rid, "backup_too_large", f"this relay stores backups of at most {most} bytes"
+            )
+            return
+        if frame.off == 0 and not await self._may_start(conn, frame.rid):
+            return
+        self._stage(conn, frame)
+
+    async def _may_start(self, conn: Connection, rid: int | None) -> bool:
+        """Whether this IP address may start another upload now (shared by every node)."""
+        per_hour = self.limits.backups_per_hour
+        try:
+            allowed = await self.store.take_token(
+                f"backup:{conn.address}", per_hour / 3600, max(1, per_hour)
+            )
+        except Exception as exc:
+            log.error("backup rate limit: %s", type(exc).__name__)
+            conn.error(rid, "unavailable", "the relay cannot store backups right now")
+            return False
+        if not allowed:
+            wait = math.ceil(3600 / max(1, per_hour))
+            conn.error(rid, "rate_limited", "too many backups from this address; try later", wait)
+        return allowed
+
+    def _stage(self, conn: Connection, frame: p.BackupPut) -> None:
+        most = self.limits.max_backup
+        upload = self._staged.get(conn)
+        if frame.off == 0:
+            if (
+                self._staged_bytes() - (upload.total if upload else 0) + frame.total
+                > STAGING_SLOTS * most
+            ):
+                conn.error(
+                    frame.rid,
+                    "rate_limited",
+                    "too many backups uploading; try again",
+                    STAGING_RETRY_S,
+                )
+                return
+            upload = self._staged[conn] = _Upload(frame.bid, frame.total)
+        if upload is None or (upload.bid, upload.total, len(upload.data)) != (
+            frame.bid,
+            frame.total,
+            frame.off,
+        ):
+            self._staged.pop(conn, None)
+            conn.error(frame.rid, "bad_request", "backup part out of order; start again from 0")
+            return
+        upload.data += frame.data
+        if len(upload.data) > upload.total or (frame.end and len(upload.data) != upload.total):
+            self._staged.pop(conn, None)
+            conn.error(frame.rid, "bad_request", "the backup's parts do not add up to its size")
+            return
+        if not frame.end:
+            conn.ok(frame.rid, off=len(upload.data))
+            return
+        del self._staged[conn]
+        self._commit(conn, frame.rid, upload)
+
+    def _commit(self, conn: Connection, rid: int | None, upload: _Upload) -> None:
+        ver, size = secrets.token_hex(16), upload.total
+        work = asyncio.ensure_future(
+            self.store.put_backup(upload.bid, ver, bytes(upload.data), int(time.time() * 1000))
+        )
+        self._when_done(conn, rid, "bput", work, lambda _: conn.ok(rid, ver=ver, size=size))
+
+    def get(self, conn: Connection, frame: p.BackupGet) -> None:
+        work = asyncio.ensure_future(self.store.backup_slice(frame.bid, frame.off, p.BACKUP_PART))
+
+        def answer(found: BackupSlice | None) -> None:
+            if found is None or (found.size and frame.off >= found.size) or not found.data:
+                conn.error(frame.rid, "not_found", "no backup is stored under this id")
+                return
+            part = p.BackupPart(frame.rid, found.ver, found.size, frame.off, found.data)
+            conn.reply(p.encode_server_frame(part))
+
+        self._when_done(conn, frame.rid, "bget", work, answer, p.MAX_FRAME_BYTES)
+
+    def delete(self, conn: Connection, frame: p.BackupDelete) -> None:
+        if not self._owner(conn, frame.rid, frame.bid, frame.tok):
+            return
+        work = asyncio.ensure_future(self.store.delete_backup(frame.bid))
+        self._when_done(
+            conn, frame.rid, "bdel", work, lambda gone: conn.ok(frame.rid, deleted=gone)
+        )

@@ -1,0 +1,334 @@
+"""What a chat backup holds, read from and merged into the store (adapter: the store).
+
+:func:`dump` reads one account's chat records as plain JSON-able rows: contacts, its
+conversations and messages, payments, requests, splits, red packets, shared actions, alert
+keys, groups (roster and signed history), and its chat settings (delivery keys, relay pins).
+Not ratchet sessions nor prekeys (they re-establish), not outgoing envelopes (never resent
+from a backup), nothing the seed re-derives.
+
+:func:`merge` writes such rows back inside ONE write transaction: all or nothing. Each
+record has a stable identity, so merging twice, or onto a store that already holds some of
+it, doubles nothing and loses nothing:
+
+- a message: its relay id, else (conversation, direction, sender epoch, counter), else
+  (conversation, direction, kind, sent time, body) for local notes that never travelled;
+  messages that were still queued are restored as ``failed`` (their envelopes are not kept);
+- a payment: (account, direction, transaction hash, peer); a request, split, red packet,
+  action, alert, group change: their primary keys; references to messages follow the
+  message's identity;
+- a contact: its address; what the store already knows of it wins (a name the user gave,
+  a newer key), the archive fills what is missing; a confirmation is kept only for the
+  same chat key;
+- a group roster: the higher version wins; requests: settled wins over open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from walletim.store.chat import conversation_id
+from walletim.store.db import Store
+
+Rows = list[dict[str, Any]]
+
+#: The account's tables restored with INSERT OR IGNORE on their primary keys (then groups:
+#: the higher roster version wins; requests: settled wins).
+_KEYED = ("splits", "requests", "packets", "actions", "alerts", "groups", "group_changes")
+_SETTINGS = ("delivery_keys",)  # the account's own, restored if this home has none yet
+_GLOBAL = ("peer_delivery_keys", "relay_pins")  # the home's: what is here already wins
+_SKIPPED_MESSAGE_COLUMNS = ("id", "conversation_id", "account", "mailbox", "envelope")
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$b": bytes(value).hex()}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"$b"}:
+        return bytes.fromhex(str(value["$b"]))
+    return value
+
+
+def _rows(conn: Any, sql: str, params: Iterable[Any] = ()) -> Rows:
+    cur = conn.execute(sql, tuple(params))
+    names = [d[0] for d in cur.description]
+    return [{n: _encode(v) for n, v in zip(names, row, strict=True)} for row in cur.fetchall()]
+
+
+def message_uid(m: dict[str, Any]) -> str:
+    """A message's stable identity (see the module doc)."""
+    if m.get("relay_id"):
+        return f"r:{m['relay_id']}"
+    if m.get("counter") is not None:
+        return f"c:{m['peer'].lower()}:{m['direction']}:{m['epoch']}:{m['counter']}"
+    text = json.dumps([m["peer"].lower(), m["direction"], m["kind"], m["sent_ms"], m["body"]])
+    return "h:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def dump(store: Store, account: str) -> dict[str, Rows]:
+    """Every record of ``account`` a backup holds (one read transaction: a consistent copy)."""
+    with store.transaction(immediate=False) as conn:
+        out: dict[str, Rows] = {
+            "contacts": _rows(conn, "SELECT * FROM contacts ORDER BY address"),
+            "conversations": _rows(
+                conn, "SELECT peer, created_at FROM conversations WHERE account = ?", (account,)
+            ),
+        }
+        messages = _rows(
+            conn,
+            "SELECT m.*, c.peer FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE c.account = ? ORDER BY m.id",
+            (account,),
+        )
+        uids: dict[int, str] = {}
+        seen: dict[str, int] = {}
+        for m in messages:
+            uid = message_uid(m)
+            seen[uid] = seen.get(uid, 0) + 1
+            if seen[uid] > 1:
+                uid = f"{uid}:{seen[uid]}"  # identical local notes, each its own
+            uids[m["id"]] = m["uid"] = uid
+            for column in _SKIPPED_MESSAGE_COLUMNS:
+                m.pop(column, None)
+        out["messages"] = messages
+        for table in ("payments", *_KEYED, *_SETTINGS):
+            rows = _rows(conn, f"SELECT * FROM {table} WHERE account = ?", (account,))
+            for row in rows:
+                row.pop("id", None)
+                if "message_id" in row:
+                    row["message_id"] = uids.get(row["message_id"])
+            out[table] = rows
+        for table in _GLOBAL:
+            out[table] = _rows(conn, f"SELECT * FROM {table}")
+    return out
+
+
+def counts(records: dict[str, Rows]) -> dict[str, int]:
+    return {table: len(rows) for table, rows in sorted(records.items())}
+
+
+def dump_tables(records: dict[str, Any]) -> dict[str, Rows]:
+    """The store's tables of ``records`` (what :func:`dump` made), without other sections."""
+    return {k: v for k, v in records.items() if isinstance(v, list)}
+
+
+class _Merge:
+    """One merge, inside the caller's write transaction."""
+
+    def __init__(self, conn: Any, account: str) -> None:
+        self.conn = conn
+        self.account = account
+        self.uids: dict[str, int] = {}
+        self.conversations: set[str] = set()
+        self.notes: dict[tuple[Any, ...], int] = {}  # local notes met, by content
+        self.added: dict[str, int] = {}
+        self._columns: dict[str, set[str]] = {}
+
+    def columns(self, table: str) -> set[str]:
+        if table not in self._columns:
+            info = self.conn.execute(f"PRAGMA table_info({table})").fetchall()
+            self._columns[table] = {str(r[1]) for r in info}
+        return self._columns[table]
+
+    def insert(self, table: str, row: dict[str, Any], *, ignore: bool = True) -> int | None:
+        """INSERT (OR IGNORE) the known columns of ``row``; the new rowid, or None if the
+        row was ignored (it exists)."""
+        known = self.columns(table)
+        cols = [c for c in row if c in known]
+        sql = (
+            f"INSERT {'OR IGNORE ' if ignore else ''}INTO {table} ({', '.join(cols)}) "
+            f"VALUES ({', '.join('?' * len(cols))})"
+        )
+        cur = self.conn.execute(sql, [_decode(row[c]) for c in cols])
+        added = int(cur.rowcount) > 0
+        self.added[table] = self.added.get(table, 0) + int(added)
+        return int(cur.lastrowid) if added else None
+
+    def one(self, sql: str, params: Iterable[Any]) -> Any:
+        row = self.conn.execute(sql, tuple(params)).fetchone()
+        return None if row is None else row[0]
+
+
+def merge(
+    store: Store,
+    account: str,
+    records: dict[str, Any],
+    *,
+    also: Callable[[Any], None] | None = None,
+) -> dict[str, int]:
+    """Merge ``records`` (as :func:`dump` made them, for ``account``) into the store, in one
+    write transaction (with ``also(conn)`` last, in the same one). Returns how many rows
+    each table gained.
+
+    Raises:
+        StoreError: a database error (nothing was written). ValueError, KeyError, TypeError:
+            records that are not a dump's shape (nothing was written).
+    """
+    with store.transaction() as conn:
+        m = _Merge(conn, account)
+        for row in _table(records, "contacts"):
+            _merge_contact(m, row)
+        for row in _table(records, "conversations"):
+            cid = conversation_id(account, str(row["peer"]))
+            m.insert("conversations", {"id": cid, "account": account, **row})
+            m.conversations.add(cid)
+        for row in _table(records, "messages"):
+            _merge_message(m, row)
+        for row in _table(records, "payments"):
+            _merge_payment(m, row)
+        for table in (*_KEYED, *_SETTINGS):
+            for row in _table(records, table):
+                _merge_keyed(m, table, row)
+        for table in _GLOBAL:
+            for row in _table(records, table):
+                m.insert(table, row)
+        if also is not None:
+            also(conn)
+    return m.added
+
+
+def _table(records: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    rows = records.get(table, [])
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise TypeError(f"{table}: not a list of rows")
+    return rows
+
+
+def _merge_contact(m: _Merge, row: dict[str, Any]) -> None:
+    address, key = str(row["address"]), _decode(row.get("identity_key"))
+    name = row.get("name")
+    if name is not None and m.one("SELECT address FROM contacts WHERE name = ?", (name,)):
+        name = None  # the name is taken (by this contact already, or by another)
+    owner = (
+        None
+        if key is None
+        else m.one("SELECT address FROM contacts WHERE identity_key = ?", (key,))
+    )
+    if owner is not None and owner != address:
+        key = None  # another contact has this key here: keep ours
+    local = m.conn.execute(
+        "SELECT identity_key FROM contacts WHERE address = ?", (address,)
+    ).fetchone()
+    if local is None:
+        fresh = {**row, "name": name}
+        if key is None:
+            fresh.update(identity_key=None, binding=None, verified=0, confirmed=0)
+        m.insert("contacts", fresh)
+        return
+    if name is not None:
+        m.conn.execute(
+            "UPDATE contacts SET name = ? WHERE address = ? AND name IS NULL", (name, address)
+        )
+    if local[0] is None and key is not None:
+        m.conn.execute(
+            "UPDATE contacts SET identity_key = ?, binding = ?, binding_created = ?, "
+            "verified = ? WHERE address = ?",
+            (key, row.get("binding"), row.get("binding_created"), row.get("verified", 0), address),
+        )
+    if row.get("confirmed") and key is not None:
+        m.conn.execute(
+            "UPDATE contacts SET confirmed = 1 WHERE address = ? AND identity_key = ?",
+            (address, key),
+        )
+
+
+def _merge_message(m: _Merge, row: dict[str, Any]) -> None:
+    peer = str(row["peer"])
+    cid = conversation_id(m.account, peer)
+    if cid not in m.conversations:
+        m.conn.execute(
+            "INSERT OR IGNORE INTO conversations (id, account, peer, created_at) VALUES (?,?,?,?)",
+            (cid, m.account, peer, int(row["sent_ms"]) // 1000),
+        )
+        m.conversations.add(cid)
+    keyed = bool(row.get("relay_id")) or row.get("counter") is not None
+    # A message with a relay id or a counter is unique in the schema: try to add it first
+    # (one statement for a new one); a local note is looked up first.
+    found = None if keyed else _existing_message(m, cid, row)
+    if found is None:
+        fresh = {k: v for k, v in row.items() if k not in ("uid", "peer")}
+        if fresh.get("state") in ("queued", "sending"):
+            fresh["state"] = "failed"  # its envelope is not in the backup: never resent
+        fresh.update(conversation_id=cid, account=m.account)
+        found = m.insert("messages", fresh)
+        if found is None and keyed:
+            found = _existing_message(m, cid, row)
+        if found is None and fresh.get("relay_id") and fresh.get("counter") is not None:
+            # Its relay id is another conversation's here (two accounts of this home wrote
+            # to each other): keep it by its counter.
+            found = m.insert("messages", {**fresh, "relay_id": None})
+    if found is not None:
+        m.uids[str(row["uid"])] = int(found)
+
+
+def _existing_message(m: _Merge, cid: str, row: dict[str, Any]) -> Any:
+    if row.get("relay_id"):
+        found = m.one(
+            "SELECT id FROM messages WHERE relay_id = ? AND conversation_id = ?",
+            (row["relay_id"], cid),
+        )
+        if found is not None or row.get("counter") is None:
+            return found
+    if row.get("counter") is not None:
+        return m.one(
+            "SELECT id FROM messages WHERE conversation_id = ? AND direction = ? AND epoch = ? "
+            "AND counter = ?",
+            (cid, row["direction"], row.get("epoch", ""), row["counter"]),
+        )
+    # A local note: the n-th archived note with this content is the n-th one here.
+    key = (cid, row["direction"], row["kind"], row["sent_ms"], row["body"])
+    nth = m.notes.get(key, 0)
+    m.notes[key] = nth + 1
+    return m.one(
+        "SELECT id FROM messages WHERE conversation_id = ? AND direction = ? AND kind = ? "
+        "AND sent_ms = ? AND body = ? AND relay_id IS NULL AND counter IS NULL "
+        "ORDER BY id LIMIT 1 OFFSET ?",
+        (*key, nth),
+    )
+
+
+def _with_message(m: _Merge, row: dict[str, Any]) -> dict[str, Any]:
+    out = {**row, "account": m.account}
+    if "message_id" in out:
+        uid = out["message_id"]
+        out["message_id"] = None if uid is None else m.uids.get(str(uid))
+    return out
+
+
+def _merge_payment(m: _Merge, row: dict[str, Any]) -> None:
+    out = _with_message(m, row)
+    exists = m.one(
+        "SELECT id FROM payments WHERE account = ? AND direction = ? AND tx_hash = ? AND peer = ?",
+        (m.account, out["direction"], out["tx_hash"], out["peer"]),
+    )
+    if exists is None:
+        m.insert("payments", out)
+
+
+def _merge_keyed(m: _Merge, table: str, row: dict[str, Any]) -> None:
+    out = _with_message(m, row)
+    if table == "actions" and out.get("message_id") is None:
+        return  # an action belongs to its message: without it, nothing to show it on
+    if m.insert(table, out) is not None:
+        return
+    if table == "groups":
+        m.conn.execute(
+            "UPDATE groups SET name = ?, members = ?, version = ?, creator = ?, verified = ?, "
+            "updated_ms = ?, admins = ?, head = ?, anchor = ? "
+            "WHERE account = ? AND group_id = ? AND version < ?",
+            (out["name"], out["members"], out["version"], out["creator"], out["verified"],
+             out["updated_ms"], out.get("admins", "[]"), out.get("head", ""), out.get("anchor"),
+             m.account, out["group_id"], out["version"]),
+        )  # fmt: skip
+    elif table == "requests" and out.get("state") == "settled":
+        m.conn.execute(
+            "UPDATE requests SET state = 'settled', paid_tx = COALESCE(paid_tx, ?) "
+            "WHERE account = ? AND direction = ? AND peer = ? AND request_id = ? "
+            "AND state = 'open'",
+            (out.get("paid_tx"), m.account, out["direction"], out["peer"], out["request_id"]),
+        )
