@@ -103,16 +103,23 @@ def _home(world: World, relay: RelayProcess, tmp_path: Any, name: str) -> Cli:
     return Cli(home, {**world.cli().env, "WALLETIM_HOME": str(home)})
 
 
-def test_interrupted_pay_records_the_payment_sends_its_claim_and_is_not_paid_twice(
-    world: World, relay: RelayProcess, tmp_path: Any
-) -> None:
+def _friends(world: World, relay: RelayProcess, tmp_path: Any) -> tuple[Cli, Cli, tuple[str, ...]]:
+    """alice (dev, the world's home) and bob (dev:1, a home of his own), both chatting, and
+    bob has accepted alice (consent: a stranger's money waits in Requests); the network
+    options of their commands."""
     alice = world.cli()
     bob = _home(world, relay, tmp_path, "bob")
     net = ("--rpc-url", world.url, "--relay", relay.url)
     for who, spec in ((alice, "dev"), (bob, "dev:1")):
         assert who(*net, "chat", "init", "--from", spec).code == 0
-    # alice is bob's friend (consent: a stranger's money waits in Requests)
     assert bob(*net, "chat", "accept", "--from", "dev:1", world.address("dev")).code == 0
+    return alice, bob, net
+
+
+def test_interrupted_pay_records_the_payment_sends_its_claim_and_is_not_paid_twice(
+    world: World, relay: RelayProcess, tmp_path: Any
+) -> None:
+    alice, bob, net = _friends(world, relay, tmp_path)
     bob_address = world.address("dev:1")
     rpc = world.anvil.rpc()
     rpc.call("evm_setAutomine", [False])
@@ -145,13 +152,7 @@ def test_interrupted_pay_records_the_payment_sends_its_claim_and_is_not_paid_twi
 def test_interrupted_pay_with_the_relay_down_queues_the_claim(
     world: World, relay: RelayProcess, tmp_path: Any
 ) -> None:
-    alice = world.cli()
-    bob = _home(world, relay, tmp_path, "bob")
-    net = ("--rpc-url", world.url, "--relay", relay.url)
-    for who, spec in ((alice, "dev"), (bob, "dev:1")):
-        assert who(*net, "chat", "init", "--from", spec).code == 0
-    # alice is bob's friend (consent: a stranger's money waits in Requests)
-    assert bob(*net, "chat", "accept", "--from", "dev:1", world.address("dev")).code == 0
+    alice, bob, net = _friends(world, relay, tmp_path)
     bob_address = world.address("dev:1")
     rpc = world.anvil.rpc()
     rpc.call("evm_setAutomine", [False])
@@ -174,13 +175,7 @@ def test_interrupted_pay_with_the_relay_down_queues_the_claim(
 def test_an_interrupted_red_packet_still_offers_its_vouchers(
     world: World, relay: RelayProcess, tmp_path: Any
 ) -> None:
-    alice = world.cli()
-    bob = _home(world, relay, tmp_path, "bob")
-    net = ("--rpc-url", world.url, "--relay", relay.url)
-    for who, spec in ((alice, "dev"), (bob, "dev:1")):
-        assert who(*net, "chat", "init", "--from", spec).code == 0
-    # alice is bob's friend (consent: a stranger's money waits in Requests)
-    assert bob(*net, "chat", "accept", "--from", "dev:1", world.address("dev")).code == 0
+    alice, bob, net = _friends(world, relay, tmp_path)
     rpc = world.anvil.rpc()
     rpc.call("evm_setAutomine", [False])
     before = _pending_nonce(world, "dev")

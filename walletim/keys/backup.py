@@ -71,11 +71,7 @@ def derive_backup_key(seed: bytes, index: int) -> BackupKey:
     Raises:
         InvalidDerivationPath: bad index; KeysError: an unusable seed.
     """
-    from bip_utils import Bip32Slip10Ed25519
+    from walletim.keys.chat import slip10_ed25519
 
-    path = backup_path(index)
-    try:
-        node = Bip32Slip10Ed25519.FromSeed(seed).DerivePath(path)
-    except Exception as exc:  # bip-utils raises several unrelated types
-        raise KeysError("cannot derive the backup key from this seed") from exc
-    return BackupKey(bytes(node.PrivateKey().Raw().ToBytes()))
+    private, _public = slip10_ed25519(seed, backup_path(index), "the backup key")
+    return BackupKey(private)

@@ -54,15 +54,7 @@ def derive_chat_identity(seed: bytes, index: int) -> ChatIdentityKey:
     Raises:
         InvalidDerivationPath: bad index; KeysError: an unusable seed.
     """
-    from bip_utils import Bip32Slip10Ed25519
-
-    path = chat_path(index)
-    try:
-        node = Bip32Slip10Ed25519.FromSeed(seed).DerivePath(path)
-    except Exception as exc:  # bip-utils raises several unrelated types
-        raise KeysError("cannot derive the chat identity from this seed") from exc
-    private = bytes(node.PrivateKey().Raw().ToBytes())
-    public = bytes(node.PublicKey().RawCompressed().ToBytes())[-32:]
+    private, public = slip10_ed25519(seed, chat_path(index), "the chat identity")
     return ChatIdentityKey(private, public)
 
 
@@ -87,3 +79,20 @@ def verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> bool:
     except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
         return False
     return True
+
+
+def slip10_ed25519(seed: bytes, path: str, what: str) -> tuple[bytes, bytes]:
+    """(private key, public key), 32 bytes each, of the SLIP-0010 ed25519 node at ``path``
+    (hardened steps only) of a BIP-39 seed; ``what`` names it in the error.
+
+    Raises:
+        KeysError: an unusable seed or path.
+    """
+    from bip_utils import Bip32Slip10Ed25519
+
+    try:
+        node = Bip32Slip10Ed25519.FromSeed(seed).DerivePath(path)
+    except Exception as exc:  # bip-utils raises several unrelated types
+        raise KeysError(f"cannot derive {what} from this seed") from exc
+    private = bytes(node.PrivateKey().Raw().ToBytes())
+    return private, bytes(node.PublicKey().RawCompressed().ToBytes())[-32:]
