@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("walletim.cli.demo", "demo", "Run the demo in a throwaway home."),
     "watch": ("walletim.cli.watch", "watch", "Security alerts about an account, to yourself."),
     "lend": ("walletim.cli.lend", "lend", "Lend and borrow on Aave V3: markets, positions."),
+    "app": ("walletim.cli.app", "app", "The messenger: live chats, money as cards (terminal app)."),
 }
 
 

@@ -254,12 +254,10 @@ def hoist_global_flags(args: list[str]) -> list[str]:
 
 
 def chain_text(network: str, chain_id: int) -> str:
-    """Which chain a transaction is valid on, for every plan shown before signing:
-    ``anvil (chain id 31337, a local development chain (Anvil / Hardhat))``."""
-    from walletim.chain.chains import KNOWN_CHAINS
+    """Which chain a transaction is valid on (:func:`walletim.app.contracts.text.chain_text`)."""
+    from walletim.app.contracts.text import chain_text as text
 
-    known = KNOWN_CHAINS.get(chain_id)
-    return f"{network} (chain id {chain_id}{', ' + known if known else ''})"
+    return text(network, chain_id)
 
 
 def open_session(ctx: Ctx) -> Session:
