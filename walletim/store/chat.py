@@ -430,7 +430,7 @@ class ChatRepo:
         with ``after`` the oldest ``limit`` newer than it. Raises InputError."""
         if not 1 <= limit <= MAX_HISTORY:
             raise InputError(f"limit must be 1 .. {MAX_HISTORY}")
-        where, params = "", [conversation_id(account, peer)]
+        where, params = "", list[object]([conversation_id(account, peer)])
         if before is not None:
             where, params = " AND m.id < ?", [*params, before]
         if after is not None:

@@ -116,7 +116,7 @@ class WalletimApp(App[None]):
 
     CSS = CSS
     TITLE = "walletim"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+f", "search", "Search"),
         Binding("ctrl+t", "safety", "Safety no."),

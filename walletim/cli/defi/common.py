@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
-from walletim.app.contracts.text import FLAG_TEXT, WARNINGS, flags_text  # noqa: F401 (re-exported)
+from walletim.app.contracts.text import FLAG_TEXT as FLAG_TEXT
+from walletim.app.contracts.text import WARNINGS as WARNINGS
+from walletim.app.contracts.text import flags_text as flags_text
 from walletim.cli.base import Ctx, open_session, with_account
 
 if TYPE_CHECKING:
