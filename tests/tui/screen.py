@@ -16,3 +16,15 @@ def screen_text(app: Any) -> str:
     )  # fmt: skip
     console.print(app.screen._compositor.render_update(full=True))
     return console.export_text(styles=False)
+
+
+def aio(fn: Any) -> Any:
+    """An async test run in its own event loop (the suite has no asyncio plugin)."""
+    import asyncio
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
