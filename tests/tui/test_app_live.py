@@ -1,0 +1,166 @@
+"""The app driven by Textual's pilot against a real relay process and Anvil with the DeFi
+world, each person in a home of their own: mail arrives live, a message is sent from the
+compose box, a request is paid from its card and a red packet opened from its card, each
+after the plan was shown in the app's confirm dialog."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import RelayProcess, World
+from tests.integration.conftest import Person, people  # noqa: F401 (the fixture)
+from tests.tui.conftest import opener_for
+from tests.tui.screen import aio, screen_text
+
+pytestmark = pytest.mark.usefixtures("people")
+
+
+async def until(pilot: Any, ok: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{screen_text(pilot.app)}")
+        await pilot.pause(0.02)
+
+
+def app_for(person: Person, world: World, relay: RelayProcess) -> Any:
+    from walletim.tui.app import build
+
+    return build(opener_for(person.session.home, relay.url, world.url), person.spec)
+
+
+async def live(pilot: Any) -> None:
+    await until(pilot, lambda: pilot.app.listening == "live", "the listener to connect")
+
+
+@aio
+async def test_mail_arrives_live_and_the_list_reorders(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    app = app_for(alice, world, relay)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await live(pilot)
+        await asyncio.to_thread(bob.session.chat.send, bob.spec, alice.address, "早上好 ☀️")
+        await until(pilot, lambda: "早上好 ☀️" in screen_text(app), "bob's message in the list")
+        assert app.unread == 1 and "1 unread" in app.sub_title
+        await pilot.press("enter")  # open bob's conversation
+        await until(pilot, lambda: app.peer == bob.address, "bob's conversation")
+        assert app.unread == 0
+        await asyncio.to_thread(carol.session.chat.send, carol.spec, alice.address, "hi from carol")
+        await until(pilot, lambda: app.unread == 1, "carol's message counted")
+        assert app.reader.conversations()[0].peer == carol.address  # most recent first
+        await asyncio.to_thread(bob.session.chat.send, bob.spec, alice.address, "second")
+        await until(
+            pilot,
+            lambda: [r.message.text for r in app.messages.rows][-1:] == ["second"],
+            "bob's second message live in the open conversation",
+        )
+        assert app.unread == 1  # carol's; bob's is on screen, so read
+
+
+@aio
+async def test_send_from_the_compose_box(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    await asyncio.to_thread(bob.session.chat.send, bob.spec, alice.address, "ping")
+    app = app_for(alice, world, relay)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await live(pilot)
+        await until(pilot, lambda: "ping" in screen_text(app), "bob's message in the list")
+        await pilot.press("enter")  # the list's enter opens it and focuses the compose box
+        for ch in "pong 你好":
+            await pilot.press("space" if ch == " " else ch)
+        await pilot.press("ctrl+j", "o", "k", "enter")
+        await until(pilot, lambda: "sent" in screen_text(app), "the status line")
+        got = await asyncio.to_thread(bob.inbox)
+        assert [r.message.text for r in got.received] == ["pong 你好\nok"]
+        assert app.messages.rows[-1].message.text == "pong 你好\nok"
+
+
+@aio
+async def test_pay_a_request_from_its_card(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """bob asks alice for 0.5 ETH; alice's app shows the request as a card with Pay; p shows
+    the CLI's plan in the confirm dialog; y signs; bob's home verifies the payment."""
+    alice, bob = people["alice"], people["bob"]
+    app = app_for(alice, world, relay)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await live(pilot)
+        await asyncio.to_thread(
+            bob.session.wim.request, bob.spec, alice.address, "0.5", note="tickets 🎫"
+        )
+        await until(pilot, lambda: "payment request" in screen_text(app), "the request in the list")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.messages.row is not None, "the conversation")
+        app.messages.focus()
+        await pilot.pause()
+        row = app.messages.row
+        assert row is not None and row.view is not None and row.view.kind == "request"
+        await pilot.press("p")
+        await until(pilot, lambda: "Sign and send?" in screen_text(app), "the confirm dialog")
+        plan = screen_text(app)
+        assert "network anvil (chain id 31337" in plan and "network fee" in plan
+        await pilot.press("y")
+        await until(pilot, lambda: "paid 0.5 ETH" in screen_text(app), "the payment", 60)
+        await asyncio.to_thread(bob.inbox)
+        payment = bob.last_payment()
+        assert payment.amount == 5 * 10**17 and payment.payer == alice.address
+        assert payment.state == "verified"
+
+
+@aio
+async def test_refusing_the_plan_signs_nothing(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    await asyncio.to_thread(bob.session.wim.request, bob.spec, alice.address, "0.25")
+    before = alice.session.chain.balance(alice.address)
+    app = app_for(alice, world, relay)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await live(pilot)
+        await until(pilot, lambda: "payment request" in screen_text(app), "the request in the list")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.messages.row is not None, "the conversation")
+        app.messages.focus()
+        await pilot.press("p")
+        await until(pilot, lambda: "Sign and send?" in screen_text(app), "the confirm dialog")
+        await pilot.press("n")
+        await until(pilot, lambda: "nothing was signed" in screen_text(app), "the refusal")
+    assert alice.session.chain.balance(alice.address) == before
+    assert alice.payments() == []
+
+
+@aio
+async def test_open_a_red_packet_from_its_card(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """bob offers alice a red packet; her app shows it as a card with Open; o shows the
+    claim's plan; y claims her share on chain."""
+    alice, bob = people["alice"], people["bob"]
+    app = app_for(alice, world, relay)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await live(pilot)
+        await asyncio.to_thread(
+            bob.session.wim.packet_create, bob.spec, "1", 1, to=[alice.address], note="红包"
+        )
+        await until(pilot, lambda: "red packet" in screen_text(app), "the packet in the list")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.messages.row is not None, "the conversation")
+        app.messages.focus()
+        await pilot.pause()
+        row = app.messages.row
+        assert row is not None and row.view is not None and row.view.kind == "redpacket"
+        before = alice.session.chain.balance(alice.address)
+        await pilot.press("o")
+        await until(pilot, lambda: "Sign and send?" in screen_text(app), "the confirm dialog")
+        await pilot.press("y")
+        await until(pilot, lambda: "claimed 1 ETH" in screen_text(app), "the claim", 60)
+        assert alice.session.chain.balance(alice.address) > before
