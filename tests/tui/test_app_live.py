@@ -10,14 +10,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.conftest import RelayProcess, World
-from tests.integration.conftest import Person, people  # noqa: F401 (the fixture)
+from tests.integration.conftest import Person
 from tests.tui.conftest import opener_for
 from tests.tui.screen import aio, screen_text
-
-pytestmark = pytest.mark.usefixtures("people")
 
 
 async def until(pilot: Any, ok: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
