@@ -160,3 +160,26 @@ async def test_open_a_red_packet_from_its_card(
         await pilot.press("y")
         await until(pilot, lambda: "claimed 1 ETH" in screen_text(app), "the claim", 60)
         assert alice.session.chain.balance(alice.address) > before
+
+
+@aio
+async def test_a_payment_card_updates_until_final(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """alice pays bob; bob's open app shows the card verified with its confirmations, and
+    as blocks are mined the card is drawn again from the checked record until final."""
+    alice, bob = people["alice"], people["bob"]
+    app = app_for(bob, world, relay)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await live(pilot)
+        await asyncio.to_thread(alice.session.wim.pay, alice.spec, bob.address, "0.1")
+        await until(pilot, lambda: "payment" in screen_text(app), "the payment in the list")
+        await pilot.press("enter")
+        await until(pilot, lambda: "0.1 ETH from" in screen_text(app), "the card", 30)
+        first = app.messages.rows[-1].view
+        assert first is not None and first.verdict is not None
+        assert first.verdict.state == "verified" and not first.verdict.final
+        world.anvil.rpc().call("anvil_mine", ["0x40"])
+        await until(pilot, lambda: "✓ PAID " in screen_text(app), "the card final", 30)
+        last = app.messages.rows[-1].view
+        assert last is not None and last.verdict is not None and last.verdict.final

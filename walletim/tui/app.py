@@ -62,6 +62,10 @@ Screen.-narrow #side { width: 26; }
 """
 
 
+#: Seconds between checks of payments not final yet (their cards update until final).
+CHECK_EVERY = 4.0
+
+
 class Arrived(Message):
     """A listener event, posted from its thread."""
 
@@ -73,9 +77,9 @@ class Arrived(Message):
 class Done(Message):
     """A worker's action finished: ``line`` to show, ``ok`` whether it succeeded."""
 
-    def __init__(self, line: str, ok: bool, reload: bool = True) -> None:
+    def __init__(self, line: str, ok: bool, reload: bool = True, cards: bool = False) -> None:
         super().__init__()
-        self.line, self.ok, self.reload = line, ok, reload
+        self.line, self.ok, self.reload, self.cards = line, ok, reload, cards
 
 
 class Messages(MessageList):
@@ -139,6 +143,7 @@ class WalletimApp(App[None]):
         self.peer: str | None = None  # the open conversation
         self.unread = 0
         self._asking: set[Future[bool]] = set()
+        self._checking = False
         self.listening = "offline"
 
     # -- layout ---------------------------------------------------------------------------------
@@ -190,6 +195,7 @@ class WalletimApp(App[None]):
         self.status(f"relay: {self.listening}")
         if self.live is not None:
             self.run_worker(self.live.run, thread=True, group="listen", exit_on_error=False)
+            self.set_interval(CHECK_EVERY, self._check_money)
 
     async def on_unmount(self) -> None:
         if self.live is not None:
@@ -328,14 +334,41 @@ class WalletimApp(App[None]):
         self.post_message(Done(line, not changed))
 
     async def on_done(self, message: Done) -> None:
+        if message.cards:
+            await self.refresh_cards()
+            return
         self.status(message.line, "green" if message.ok else "bold red")
         if message.reload and self.peer is not None:
+            await self.refresh_cards()
             if self.messages.at_end:
                 await self._show_newer()
             await self.refresh_conversations()
             self._trust()
 
     # -- money ------------------------------------------------------------------------------------
+
+    def _check_money(self) -> None:
+        if not self._checking:
+            self._checking = True
+            self.run_worker(self._check, thread=True, group="check", exit_on_error=False)
+
+    def _check(self) -> None:
+        try:
+            self.doer.check()  # counts changes of state; confirmations change more often
+        except WalletimError:
+            return
+        finally:
+            self._checking = False
+        self.post_message(Done("", True, cards=True))  # cards not final are drawn again
+
+    async def refresh_cards(self) -> None:
+        """Draw again the cards on screen whose record changed (a verdict, a settled request,
+        more confirmations)."""
+        m = self.messages
+        for row in [r for r in m.rows if _settling(r)]:
+            [fresh] = self.reader.rows([row.message])
+            if fresh.view != row.view:
+                await m.replace_row(fresh)
 
     def on_messages_act(self, event: Messages.Act) -> None:
         view = event.row.view
@@ -422,6 +455,12 @@ class WalletimApp(App[None]):
 
     def action_chats(self) -> None:
         self.convs.focus()
+
+
+def _settling(row: Row) -> bool:
+    """A card whose verdict may still change (not final yet)."""
+    v = None if row.view is None else row.view.verdict
+    return row.view is not None and (v is None or not v.final or row.view.kind == "request")
 
 
 def build(

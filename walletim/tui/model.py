@@ -159,6 +159,16 @@ class Doer:
         n = self.s.network
         return plan_text(plan, n.name, n.chain_id, self.s.contracts.max_network_fee(plan))
 
+    def check(self) -> int:
+        """Ask the chain again about payments and shared actions not final yet (the ledger:
+        confirmations, reorgs); returns how many changed. Skipped while another action runs."""
+        if not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            return self.s.wim.check(self.account)
+        finally:
+            self._lock.release()
+
     def verify(self, peer: str, *, confirm: bool = False) -> VerifyResult:
         with self._lock:
             return self.s.chat.contacts_verify(self.account, peer, confirm=confirm)
