@@ -183,3 +183,35 @@ async def test_a_payment_card_updates_until_final(
         await until(pilot, lambda: "✓ PAID " in screen_text(app), "the card final", 30)
         last = app.messages.rows[-1].view
         assert last is not None and last.verdict is not None and last.verdict.final
+
+
+@aio
+async def test_safety_number_compare_and_confirm_and_a_key_change_is_loud(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """ctrl+t shows the same 60 digits bob's home computes; c records that they matched.
+    A key that changed afterwards is said on the conversation and on the screen, loudly."""
+    from walletim.tui.text import safety_text
+
+    alice, bob = people["alice"], people["bob"]
+    await asyncio.to_thread(bob.session.chat.send, bob.spec, alice.address, "verify me")
+    theirs = await asyncio.to_thread(bob.session.chat.contacts_verify, bob.spec, alice.address)
+    app = app_for(alice, world, relay)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await live(pilot)
+        await until(pilot, lambda: "verify me" in screen_text(app), "bob's message")
+        await pilot.press("enter", "ctrl+t")
+        digits = safety_text(theirs.safety_number).splitlines()[0]
+        await until(pilot, lambda: digits in screen_text(app), "the safety number")
+        assert "not compared yet" in screen_text(app)
+        await pilot.press("c")
+        await until(pilot, lambda: "safety number confirmed" in screen_text(app), "confirmed")
+        contact = alice.session.chat.repo.contact(bob.address)
+        assert contact is not None and contact.confirmed
+        alice.session.open_store().execute(
+            "UPDATE contacts SET key_changed = 1 WHERE address = ?", (bob.address,)
+        )
+        await pilot.press("ctrl+o", "enter")
+        await until(pilot, lambda: "KEY CHANGED" in screen_text(app), "the key change said")
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: "CHAT KEY CHANGED" in screen_text(app), "the loud banner")

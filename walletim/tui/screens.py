@@ -12,8 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ListItem, ListView, Static
 
-from walletim.display import one_line
-from walletim.tui.text import label, safety_text, when
+from walletim.tui.text import label, preview, safety_text, when
 
 if TYPE_CHECKING:
     from walletim.app.chat import VerifyResult
@@ -51,7 +50,7 @@ class HitItem(ListItem):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{when(m.sent_ms, now_s)} ", style="dim")
         text.append(label(m.peer, names, width=16), style="bold")
-        text.append("  " + one_line(str(m.text), 200))
+        text.append("  " + preview(m, 200))  # money by kind only: amounts are on its card
         super().__init__(Static(text))
         self.message = m
 

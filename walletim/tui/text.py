@@ -71,13 +71,14 @@ def conversation_item(
     return head, body
 
 
-def preview(m: StoredMessage) -> str:
-    """A message in a few words; money by kind only (its amount is on its card)."""
+def preview(m: StoredMessage, limit: int = PREVIEW) -> str:
+    """A message in a few words; money by kind only (its amount is on its card, from the
+    checked record: a sender's "PAID 100 ETH" is never shown as a list's summary)."""
     if m.kind in ("payment", "request", "redpacket", "action"):
         return {"payment": "payment", "request": "payment request", "redpacket": "red packet"}.get(
             m.kind, "shared action"
         )
-    return one_line(str(m.text), PREVIEW)
+    return one_line(str(m.text), limit)
 
 
 def row_text(row: Row, names: dict[str, str], now_s: float) -> Text:
