@@ -1,0 +1,167 @@
+"""The app's benchmarks (issue 16), through Textual's pilot (headless, the real app):
+
+* first paint -- from building the app (opening the home's store, a fast KDF) to its first
+  screen ready (conversation list and the newest conversation drawn), with 100,000 messages
+  in the store (one conversation of 99,000, and 100 of 10) against an empty store measured in
+  the same run. Goal: <= 10x.
+* push to screen -- a message sent by a peer (another home, over a real relay process) until
+  its row is mounted in the open conversation (and until the next screen update): from when
+  the peer's ``send`` returned, i.e. once the relay had it and pushed it. Goal: median <= 50 ms.
+
+Run alone: ``.venv/bin/python bench/app.py`` (prints a markdown section; progress on stderr).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PASSWORD = "bench password, not a secret"  # noqa: S105
+MNEMONIC = "test test test test test test test test test test test junk"
+NO_RELAY = "ws://127.0.0.1:9"
+GOAL_PAINT_RATIO = 10.0
+GOAL_PUSH_MS = 50.0
+
+
+def log(text: str) -> None:
+    print(f"[bench/app] {text}", file=sys.stderr, flush=True)
+
+
+def make_home(home: Path, messages: int, relay: str = NO_RELAY) -> None:
+    from walletim.app.session import Session
+    from walletim.store.chat import ChatRepo
+
+    with Session(home, PASSWORD, relay_url=relay, fast_kdf=True) as s:
+        s.wallets.import_mnemonic("dev", MNEMONIC)
+        me = s.chat.address("dev")
+        repo = ChatRepo(s.open_store())
+        big = max(0, messages - 1000)
+        with repo.tx() as tx:
+            for n in range(messages):
+                peer = f"0x{(n % 100 if n >= big else 100):040x}"
+                cid = tx.conversation(me, peer)
+                text = f"message {n} 你好 🎉"
+                tx.add_message(
+                    cid, "in" if n % 2 else "out", "text", {"text": text}, text,
+                    sent_ms=1_700_000_000_000 + n, state="received" if n % 2 else "sent",
+                )  # fmt: skip
+
+
+def opener(home: Path, relay: str = NO_RELAY) -> Callable[[], Any]:
+    from walletim.app.session import Session
+
+    return lambda: Session(home, PASSWORD, relay_url=relay, fast_kdf=True)
+
+
+async def first_paint(home: Path) -> float:
+    from walletim.tui.app import build
+
+    t0 = time.perf_counter()
+    app = build(opener(home), "dev", listen=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        took = time.perf_counter() - t0
+    app.reader.s.close()
+    return took
+
+
+def bench_first_paint(runs: int = 7) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        empty, full = Path(tmp) / "empty", Path(tmp) / "full"
+        make_home(empty, 0)
+        log("writing 100,000 messages")
+        make_home(full, 100_000)
+        asyncio.run(first_paint(empty))  # warm imports
+        e = [asyncio.run(first_paint(empty)) for _ in range(runs)]
+        f = [asyncio.run(first_paint(full)) for _ in range(runs)]
+    return statistics.median(e), statistics.median(f)
+
+
+async def push_latency(app: Any, send: Callable[[str], None], n: int) -> tuple[list[float], ...]:
+    async with app.run_test(size=(80, 24)) as pilot:
+        while app.listening != "live":
+            await pilot.pause(0.02)
+        await asyncio.to_thread(send, "warm up")
+        while app.peer is None:
+            await pilot.pause(0.02)
+            if app.reader.conversations():
+                await app.open_conversation(app.reader.conversations()[0].peer)
+        mounted, painted, whole = [], [], []
+        for k in range(n):
+            text = f"push {k}"
+            t_before = time.perf_counter()
+            await asyncio.to_thread(send, text)
+            t0 = time.perf_counter()
+            while not app.messages.rows or app.messages.rows[-1].message.text != text:
+                await asyncio.sleep(0.0005)
+            t1 = time.perf_counter()
+            await pilot.pause()
+            t2 = time.perf_counter()
+            mounted.append(t1 - t0)
+            painted.append(t2 - t0)
+            whole.append(t1 - t_before)
+    return mounted, painted, whole
+
+
+def bench_push(n: int = 40) -> tuple[float, float, float]:
+    from walletim.app.session import Session
+    from walletim.tui.app import build
+
+    from tests.conftest import RelayProcess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        relay = RelayProcess(Path(tmp) / "relay.db", Path(tmp) / "relay.log").start()
+        try:
+            alice, bob = Path(tmp) / "alice", Path(tmp) / "bob"
+            make_home(alice, 0, relay.url)
+            make_home(bob, 0, relay.url)
+            with Session(bob, PASSWORD, relay_url=relay.url, fast_kdf=True) as b:
+                a = Session(alice, PASSWORD, relay_url=relay.url, fast_kdf=True)
+                a.chat.init("dev:0")
+                a.close()
+                b.chat.init("dev:1")
+                to = b.chat.address("dev:0")
+                app = build(opener(alice, relay.url), "dev:0")
+
+                def send(text: str) -> None:
+                    b.chat.send("dev:1", to, text)
+
+                mounted, painted, whole = asyncio.run(push_latency(app, send, n))
+                app.reader.s.close()
+        finally:
+            relay.close()
+    return statistics.median(mounted), statistics.median(painted), statistics.median(whole)
+
+
+def bench_app() -> list[str]:
+    empty, full = bench_first_paint()
+    log(f"first paint: empty {empty * 1e3:.1f} ms, 100,000 messages {full * 1e3:.1f} ms")
+    mounted, painted, whole = bench_push()
+    log(f"push: mounted {mounted * 1e3:.1f} ms, painted {painted * 1e3:.1f} ms")
+    ratio = full / empty
+    return [
+        "## The app (`walletim app`, Textual pilot, 80x24)",
+        "",
+        "| measure | value | goal |",
+        "|---|---|---|",
+        f"| first paint, empty store (reference) | {empty * 1e3:.1f} ms | |",
+        f"| first paint, 100,000 messages | {full * 1e3:.1f} ms ({ratio:.2f}x) "
+        f"| <= {GOAL_PAINT_RATIO:.0f}x: {'met' if ratio <= GOAL_PAINT_RATIO else 'NOT met'} |",
+        f"| relay push to row mounted (median) | {mounted * 1e3:.1f} ms "
+        f"| <= {GOAL_PUSH_MS:.0f} ms: {'met' if mounted * 1e3 <= GOAL_PUSH_MS else 'NOT met'} |",
+        f"| relay push to next screen update (median) | {painted * 1e3:.1f} ms | |",
+        f"| peer's send called to row mounted (median) | {whole * 1e3:.1f} ms | |",
+    ]
+
+
+if __name__ == "__main__":
+    print("\n".join(bench_app()))
