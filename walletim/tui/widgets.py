@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import ListItem, ListView, Static, TextArea
@@ -21,10 +22,19 @@ MAX_ROWS = 300
 
 class ConvItem(ListItem):
     def __init__(self, info: ConversationInfo, names: dict[str, str], now_s: float) -> None:
-        head, body = conversation_item(info, names, now_s)
-        super().__init__(Static(head, classes="head"), Static(body, classes="last"))
+        super().__init__(Static(self._text(info, names, now_s)))
         self.peer = info.peer
         self.info = info
+
+    @staticmethod
+    def _text(info: ConversationInfo, names: dict[str, str], now_s: float) -> Text:
+        head, body = conversation_item(info, names, now_s)
+        return Text("\n").join([head, body])
+
+    def redraw(self, info: ConversationInfo, names: dict[str, str], now_s: float) -> None:
+        if info != self.info:
+            self.info = info
+            self.query_one(Static).update(self._text(info, names, now_s))
 
 
 class ConversationList(ListView):
@@ -43,12 +53,18 @@ class ConversationList(ListView):
         now_s: float,
         selected: str | None,
     ) -> None:
-        """Draw ``convs``, keeping ``selected`` (a peer) highlighted where it moved to."""
-        self.clear()
-        self.extend(ConvItem(c, names, now_s) for c in convs)
+        """Draw ``convs``, keeping ``selected`` (a peer) highlighted where it moved to. In the
+        same order as shown, the items are drawn again in place (no remount)."""
+        items = [c for c in self.children if isinstance(c, ConvItem)]
         peers = [c.peer for c in convs]
+        if [i.peer for i in items] == peers:
+            for item, info in zip(items, convs, strict=True):
+                item.redraw(info, names, now_s)
+        else:
+            self.clear()
+            self.extend(ConvItem(c, names, now_s) for c in convs)
         if peers:
-            self.index = peers.index(selected) if selected in peers else 0
+            self.index = peers.index(selected) if selected in peers else (self.index or 0)
 
     @property
     def peer(self) -> str | None:
