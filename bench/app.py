@@ -19,13 +19,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PASSWORD = "bench password, not a secret"  # noqa: S105
+PASSWORD = "bench password, not a secret"
 MNEMONIC = "test test test test test test test test test test test junk"
 NO_RELAY = "ws://127.0.0.1:9"
 GOAL_PAINT_RATIO = 10.0
@@ -94,6 +95,11 @@ async def until(ok: Callable[[], bool], what: str, timeout: float = 30.0) -> Non
         await asyncio.sleep(0.0005)
 
 
+def _shown(app: Any, text: str) -> bool:
+    rows = app.messages.rows
+    return bool(rows) and rows[-1].message.text == text
+
+
 async def push_latency(app: Any, send: Callable[[str], None], n: int) -> tuple[list[float], ...]:
     async with app.run_test(size=(80, 24)) as pilot:
         await until(lambda: app.listening == "live", "the listener")
@@ -107,10 +113,7 @@ async def push_latency(app: Any, send: Callable[[str], None], n: int) -> tuple[l
             t_before = time.perf_counter()
             await asyncio.to_thread(send, text)
             t0 = time.perf_counter()
-            await until(
-                lambda: bool(app.messages.rows) and app.messages.rows[-1].message.text == text,
-                f"message {k}",
-            )
+            await until(partial(_shown, app, text), f"message {k}")
             t1 = time.perf_counter()
             await pilot.pause()
             t2 = time.perf_counter()
@@ -121,10 +124,9 @@ async def push_latency(app: Any, send: Callable[[str], None], n: int) -> tuple[l
 
 
 def bench_push(n: int = 40) -> tuple[float, float, float]:
+    from tests.conftest import RelayProcess
     from walletim.app.session import Session
     from walletim.tui.app import build
-
-    from tests.conftest import RelayProcess
 
     with tempfile.TemporaryDirectory() as tmp:
         relay = RelayProcess(Path(tmp) / "relay.db", Path(tmp) / "relay.log").start()
@@ -171,10 +173,11 @@ def bench_app() -> list[str]:
         f"| first paint, empty store (reference) | {empty * 1e3:.1f} ms | |",
         f"| first paint, 100,000 messages | {full * 1e3:.1f} ms ({ratio:.2f}x) "
         f"| <= {GOAL_PAINT_RATIO:.0f}x: {'met' if ratio <= GOAL_PAINT_RATIO else 'NOT met'} |",
-        f"| relay push to row mounted (median) | {mounted * 1e3:.1f} ms "
-        f"| <= {GOAL_PUSH_MS:.0f} ms: {'met' if mounted * 1e3 <= GOAL_PUSH_MS else 'NOT met'} |",
-        f"| relay push to next screen update (median) | {painted * 1e3:.1f} ms | |",
-        f"| peer's send called to row mounted (median) | {whole * 1e3:.1f} ms | |",
+        f"| peer's send called to the row on screen (median; bounds relay push to screen) "
+        f"| {whole * 1e3:.1f} ms "
+        f"| <= {GOAL_PUSH_MS:.0f} ms: {'met' if whole * 1e3 <= GOAL_PUSH_MS else 'NOT met'} |",
+        f"| peer's send returned to the row on screen (median) | {mounted * 1e3:.1f} ms | |",
+        f"| ... and the pilot idle again (median) | {painted * 1e3:.1f} ms | |",
     ]
 
 
