@@ -55,9 +55,7 @@ DEMO_TYPED_DATA: dict[str, object] = {
 def run_demo(
     say: Callable[[str], None] = print, *, fast_kdf: bool = False, keep: Path | None = None
 ) -> dict[str, object]:
-    """Run the demo; ``say`` receives each narrated line. Returns a summary for --json.
-    With ``keep`` (a new or empty directory) the homes stay there afterwards, each with its
-    password in a 0600 file, to open in the app (:func:`app_hint`)."""
+    """Run the demo; ``say`` gets each line; a summary for --json. ``keep``: see app_hint."""
     home = _demo_dir(keep)
     summary: dict[str, object] = {"home": str(home)}
     try:
@@ -108,7 +106,7 @@ def run_demo(
         )
         summary.update(run_wim_demo(home, password, bob_password, say, fast_kdf=fast_kdf))
         say("Done: every step checked.")
-        if keep is not None:
+        if keep is not None:  # the homes stay, each with its password in a 0600 file
             summary["kept"] = app_hint(home, {"home": password, "bob-home": bob_password}, say)
         return summary
     finally:
