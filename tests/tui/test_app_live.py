@@ -180,9 +180,14 @@ async def test_a_payment_card_updates_until_final(
         assert first is not None and first.verdict is not None
         assert first.verdict.state == "verified" and not first.verdict.final
         world.anvil.rpc().call("anvil_mine", ["0x40"])
-        await until(pilot, lambda: "✓ PAID " in screen_text(app), "the card final", 30)
-        last = app.messages.rows[-1].view
-        assert last is not None and last.verdict is not None and last.verdict.final
+
+        def final() -> bool:
+            view = app.messages.rows[-1].view
+            return view is not None and view.verdict is not None and view.verdict.final
+
+        await until(pilot, final, "the card final", 30)
+        await pilot.pause()
+        assert " ✓ PAID " in screen_text(app) and "not final" not in screen_text(app)
 
 
 @aio

@@ -11,8 +11,8 @@ from tests.tui.screen import aio, screen_text
 
 @aio
 async def test_conversations_unread_groups_and_alerts(filled_home: Path) -> None:
-    """Most recent first; the open one is read; a group and the conversation with yourself
-    (alerts) are listed; the title counts unread mail elsewhere."""
+    """Most recent first; a group and the conversation with yourself (alerts) are listed;
+    the title counts unread mail; a conversation is read once it has the focus."""
     app = snapshot_app(filled_home)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -21,8 +21,12 @@ async def test_conversations_unread_groups_and_alerts(filled_home: Path) -> None
         assert any(p.startswith("group:") for p in peers)
         text = screen_text(app)
         assert "(1) # group 7e57" in text  # the group's unread message
+        assert "(2) bob" in text  # shown, not read until the conversation has the focus
         assert "you (alerts)" in text
-        assert app.unread == 1 and "1 unread" in app.sub_title
+        assert app.unread == 3 and "3 unread" in app.sub_title
+        await pilot.press("tab")  # into bob's conversation: read
+        await pilot.pause()
+        assert app.unread == 1 and "(2) bob" not in screen_text(app)
 
 
 @aio

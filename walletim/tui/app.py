@@ -74,6 +74,15 @@ class Arrived(Message):
         self.event = event
 
 
+class Reading(Message):
+    """The open conversation's messages or compose box got the focus."""
+
+
+class ComposeBox(Compose):
+    def on_focus(self) -> None:
+        self.post_message(Reading())
+
+
 class Done(Message):
     """A worker's action finished: ``line`` to show, ``ok`` whether it succeeded."""
 
@@ -104,6 +113,9 @@ class Messages(MessageList):
         if offered is None or row is None or row.view is None:
             return False
         return not parameters or parameters[0] == row.view.kind
+
+    def on_focus(self) -> None:
+        self.post_message(Reading())
 
     def watch_index(self, old_index: int | None, new_index: int | None) -> None:
         super().watch_index(old_index, new_index)
@@ -159,7 +171,7 @@ class WalletimApp(App[None]):
                 yield Static("", id="trust")
                 yield Messages(id="messages")
                 yield Static("", id="status")
-                yield Compose(
+                yield ComposeBox(
                     id="compose",
                     soft_wrap=True,
                     show_line_numbers=False,
@@ -211,7 +223,7 @@ class WalletimApp(App[None]):
         convs = self.reader.conversations()
         self.names = self.messages.names = self.reader.names()
         self.convs.show(convs, self.names, self.clock(), self.peer)
-        self.unread = sum(c.unread for c in convs if c.peer != self.peer)
+        self.unread = sum(c.unread for c in convs)
         self._title()
         return convs
 
@@ -233,12 +245,23 @@ class WalletimApp(App[None]):
         rows = self.reader.around(peer, at) if at is not None else self.reader.tail(peer)
         self.messages.now_s = self.clock()
         await self.messages.load(rows, full=len(rows) < PAGE, focus_id=at)
-        self.reader.mark_read(peer)
+        if focus or self.reading:  # shown to someone looking at it: read
+            self.reader.mark_read(peer)
         self.query_one("#peer-head", Static).update(Text(label(peer, self.names, width=60)))
         self._trust()
         await self.refresh_conversations()
         if focus:
             (self.messages if at is not None else self.compose_box).focus()
+
+    @property
+    def reading(self) -> bool:
+        """The open conversation has the focus (its messages or the compose box)."""
+        return self.focused is not None and self.focused in (self.messages, self.compose_box)
+
+    async def on_reading(self, _message: Reading) -> None:
+        """The open conversation got the focus: what it shows is read now."""
+        if self.peer is not None and self.reader.mark_read(self.peer):
+            await self.refresh_conversations()
 
     def _trust(self) -> None:
         if self.peer is None:
@@ -274,7 +297,8 @@ class WalletimApp(App[None]):
         rows = m.rows
         newer = self.reader.newer(self.peer, rows[-1].id) if rows else self.reader.tail(self.peer)
         await m.add_newer(newer, follow=True)
-        self.reader.mark_read(self.peer)
+        if self.reading:
+            self.reader.mark_read(self.peer)
 
     # -- live -------------------------------------------------------------------------------------
 
