@@ -220,3 +220,28 @@ async def test_safety_number_compare_and_confirm_and_a_key_change_is_loud(
         await until(pilot, lambda: "KEY CHANGED" in screen_text(app), "the key change said")
         await pilot.press("ctrl+t")
         await until(pilot, lambda: "CHAT KEY CHANGED" in screen_text(app), "the loud banner")
+
+
+@aio
+async def test_a_group_is_listed_by_name_and_takes_messages(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """alice makes a group with bob; it arrives in bob's app as "# lunch club"; what bob
+    writes there goes to every member over their own sessions."""
+    alice, bob = people["alice"], people["bob"]
+    app = app_for(bob, world, relay)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await live(pilot)
+        await asyncio.to_thread(
+            alice.session.chat.group_create, alice.spec, "lunch club", [bob.address]
+        )
+        await until(pilot, lambda: "# lunch club" in screen_text(app), "the group in the list")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.peer is not None and app.peer.startswith("group:"), "it")
+        for ch in "noon?":
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await until(pilot, lambda: "sent" in screen_text(app), "the status line")
+        got = await asyncio.to_thread(alice.inbox)
+        texts = [r.message.text for r in got.received if r.message.peer.startswith("group:")]
+        assert "noon?" in texts
