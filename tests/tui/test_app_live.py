@@ -245,3 +245,30 @@ async def test_a_group_is_listed_by_name_and_takes_messages(
         got = await asyncio.to_thread(alice.inbox)
         texts = [r.message.text for r in got.received if r.message.peer.startswith("group:")]
         assert "noon?" in texts
+
+
+@aio
+async def test_a_message_the_relay_dropped_is_shown_as_a_gap(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """bob sends three messages; the relay loses the second; alice's app says that a message
+    never arrived, live and on the conversation's head."""
+    import sqlite3
+
+    alice, bob = people["alice"], people["bob"]
+    for text in ("one", "two", "three"):
+        await asyncio.to_thread(bob.session.chat.send, bob.spec, alice.address, text)
+    relay.stop()  # the relay loses one stored message
+    db = sqlite3.connect(relay.db)
+    with db:
+        seqs = [r[0] for r in db.execute("SELECT seq FROM messages ORDER BY seq")]
+        db.execute("DELETE FROM messages WHERE seq = ?", (seqs[-2],))
+    db.close()
+    relay.start(relay.port)
+    app = app_for(alice, world, relay)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await live(pilot)
+        await until(pilot, lambda: "have not arrived" in screen_text(app), "the gap said live")
+        await pilot.press("enter")
+        await until(pilot, lambda: "1 message(s) never arrived" in screen_text(app), "the head")
+        assert [r.message.text for r in app.messages.rows] == ["one", "three"]

@@ -222,7 +222,7 @@ class WalletimApp(App[None]):
         """Redraw the list (most recent first) and the unread count in the title."""
         convs = self.reader.conversations()
         self.names = self.messages.names = self.reader.names()
-        self.convs.show(convs, self.names, self.clock(), self.peer)
+        await self.convs.show(convs, self.names, self.clock(), self.peer)
         self.unread = sum(c.unread for c in convs)
         self._title()
         return convs
@@ -269,7 +269,11 @@ class WalletimApp(App[None]):
         words, style = trust_line(
             self.reader.contact(self.peer), self.reader.group_members(self.peer)
         )
-        self.query_one("#trust", Static).update(Text(words, style=style))
+        line = Text(words, style=style)
+        missing = self.reader.missing(self.peer)
+        if missing:  # counters the peer used that never arrived: the relay dropped them
+            line.append(f"  · {len(missing)} message(s) never arrived", style="bold yellow")
+        self.query_one("#trust", Static).update(line)
 
     async def on_list_view_selected(self, event: ListView.Selected) -> None:
         if event.list_view is self.convs:

@@ -85,6 +85,13 @@ class Reader:
         after = self.s.chat.page(self.account, peer, max(1, limit // 4), after=message_id)
         return self.rows([*upto, *after])
 
+    def missing(self, peer: str) -> tuple[int, ...]:
+        """The peer's message counters that have not arrived (a gap the relay caused, or
+        messages still on their way); none for a group or yourself."""
+        if is_group_peer(peer) or peer == self.me:
+            return ()
+        return self.s.chat.read(self.account, peer, 1, mark_read=False).missing
+
     def mark_read(self, peer: str) -> int:
         return self.s.chat.mark_read(self.account, peer)
 

@@ -46,7 +46,7 @@ class ConversationList(ListView):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
-    def show(
+    async def show(
         self,
         convs: Sequence[ConversationInfo],
         names: dict[str, str],
@@ -61,8 +61,8 @@ class ConversationList(ListView):
             for item, info in zip(items, convs, strict=True):
                 item.redraw(info, names, now_s)
         else:
-            self.clear()
-            self.extend(ConvItem(c, names, now_s) for c in convs)
+            await self.clear()
+            await self.extend(ConvItem(c, names, now_s) for c in convs)
         if peers:
             self.index = peers.index(selected) if selected in peers else (self.index or 0)
 
