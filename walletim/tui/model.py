@@ -50,7 +50,11 @@ class Row:
 
 class Reader:
     """The screen's reads, on Textual's thread: conversations, pages of history (only what
-    is shown is loaded), money views, search, contacts."""
+    is shown is loaded), money views, search, contacts.
+
+    Consent (issue 16's Requests) plugs in here: a second list of the conversations the
+    consent layer holds back, drawn as its own section by the same ConversationList; rows of
+    a conversation not accepted yet get no money view (``Row.view`` None: no card)."""
 
     def __init__(self, session: Session, account: str) -> None:
         self.s = session
