@@ -169,3 +169,21 @@ def test_opener_fails_before_the_terminal_is_taken(tmp_path: Path) -> None:
 
     with pytest.raises(WalletimError):
         build(opener_for(tmp_path / "nothing"), "nobody", listen=False, clock=lambda: NOW_S)
+
+
+@aio
+async def test_a_message_the_relay_never_took_goes_back_into_the_compose_box(
+    filled_home: Path,
+) -> None:
+    """No relay: the send fails with walletim's one line and the words are not lost."""
+    import time as clock
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", "h", "i", "enter")
+        deadline = clock.monotonic() + 30
+        while "not sent" not in screen_text(app) and clock.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert "not sent" in screen_text(app)
+        assert app.compose_box.text == "hi"

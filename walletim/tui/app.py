@@ -86,9 +86,12 @@ class ComposeBox(Compose):
 class Done(Message):
     """A worker's action finished: ``line`` to show, ``ok`` whether it succeeded."""
 
-    def __init__(self, line: str, ok: bool, reload: bool = True, cards: bool = False) -> None:
+    def __init__(
+        self, line: str, ok: bool, reload: bool = True, cards: bool = False, unsent: str = ""
+    ) -> None:
         super().__init__()
         self.line, self.ok, self.reload, self.cards = line, ok, reload, cards
+        self.unsent = unsent  # a message that was not sent nor kept: back into the compose box
 
 
 class Messages(MessageList):
@@ -352,7 +355,7 @@ class WalletimApp(App[None]):
         try:
             sent = self.doer.send(peer, text)
         except WalletimError as exc:
-            self.post_message(Done(f"not sent: {exc}", False))
+            self.post_message(Done(f"not sent: {exc}", False, unsent=text))
             return
         states = {r.message.state for r in sent}
         changed = any(r.key_changed for r in sent)
@@ -366,6 +369,9 @@ class WalletimApp(App[None]):
             await self.refresh_cards()
             return
         self.status(message.line, "green" if message.ok else "bold red")
+        box = self.compose_box
+        if message.unsent and not box.text:
+            box.text = message.unsent
         if message.reload and self.peer is not None:
             await self.refresh_cards()
             if self.messages.at_end:
