@@ -19,7 +19,8 @@ def app(ctx: Ctx, account: str) -> None:
 
     if ctx.json:
         raise UsageError("walletim app is interactive: it has no --json output")
-    from walletim.tui.app import run
+    from walletim.tui.app import Notes, run
 
     ctx.password.current()  # ask before the app takes the terminal
-    run(lambda: open_session(ctx), account)
+    notes = Notes()  # what is done on the user's behalf: on the app's status line
+    run(lambda: open_session(ctx, notify=notes), account, notes=notes)

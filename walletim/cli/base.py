@@ -260,9 +260,10 @@ def chain_text(network: str, chain_id: int) -> str:
     return text(network, chain_id)
 
 
-def open_session(ctx: Ctx) -> Session:
+def open_session(ctx: Ctx, notify: Callable[[str], None] | None = None) -> Session:
     """The Session (walletim.app.session) for this command's home, network and relay; use it
-    as ``with open_session(ctx) as s:`` so its store and connections are closed."""
+    as ``with open_session(ctx) as s:`` so its store and connections are closed. Notes of
+    what is done on the user's behalf go to stderr, or to ``notify`` (the app's screen)."""
     from walletim.app.session import Session
     from walletim.config import unsafe_fast_kdf
 
@@ -273,7 +274,7 @@ def open_session(ctx: Ctx) -> Session:
         rpc_url=ctx.rpc_url,
         relay_url=ctx.relay_url,
         fast_kdf=unsafe_fast_kdf(),
-        notify=None if ctx.json else _note,
+        notify=notify if notify is not None else None if ctx.json else _note,
     )
 
 

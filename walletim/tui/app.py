@@ -521,9 +521,26 @@ def build(
     return app
 
 
-def run(opener: SessionOpener, account: str) -> None:
+class Notes:
+    """Where a Session's notes (things done on the user's behalf, e.g. broadcasting what an
+    interrupted command signed) go while the app runs: its status line, never stderr (which
+    would write over the screen). Called on any thread."""
+
+    def __init__(self) -> None:
+        self.app: WalletimApp | None = None
+
+    def __call__(self, text: str) -> None:
+        from walletim.display import one_line
+
+        if self.app is not None:
+            self.app.post_message(Done(f"note: {one_line(text, 200)}", True, reload=False))
+
+
+def run(opener: SessionOpener, account: str, *, notes: Notes | None = None) -> None:
     """Run the app in this terminal until the user quits; closes what it opened."""
     app = build(opener, account)
+    if notes is not None:
+        notes.app = app
     try:
         app.run()
     finally:
@@ -533,4 +550,4 @@ def run(opener: SessionOpener, account: str) -> None:
         app.reader.s.close()
 
 
-__all__ = ["Arrived", "Done", "Messages", "WalletimApp", "build", "run"]
+__all__ = ["Arrived", "Done", "Messages", "Notes", "WalletimApp", "build", "run"]
