@@ -4,6 +4,8 @@
   screen ready (conversation list and the newest conversation drawn), with 100,000 messages
   in the store (one conversation of 99,000, and 100 of 10) against an empty store measured in
   the same run. Goal: <= 10x.
+* scrolling -- paging up through a 10,000-message conversation to its first message: the
+  Python heap once 10 pages are mounted against at the end (rows beyond 300 are unmounted).
 * push to screen -- a message sent by a peer (another home, over a real relay process) until
   its row is mounted in the open conversation (and until the next screen update): from when
   the peer's ``send`` returned, i.e. once the relay had it and pushed it. Goal: median <= 50 ms.
@@ -156,14 +158,55 @@ def bench_push(n: int = 40) -> tuple[float, float, float]:
     return statistics.median(mounted), statistics.median(painted), statistics.median(whole)
 
 
+async def scroll_memory(home: Path) -> tuple[float, float, int]:
+    """Page back through a whole 10,000-message conversation; Python heap (tracemalloc,
+    after a collection) once 10 pages are mounted and at the start of the conversation."""
+    import gc
+    import tracemalloc
+
+    from walletim.tui.app import build
+
+    app = build(opener(home), "dev", listen=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await app.open_conversation(f"0x{100:040x}")  # the long one (see make_home)
+        m = app.messages
+        m.focus()
+        sizes, pages = [], 0
+        tracemalloc.start()
+        while not m.at_start:
+            m.index = 0
+            await pilot.press("up")
+            await pilot.pause()
+            pages += 1
+            if pages % 10 == 0 or m.at_start:
+                gc.collect()
+                sizes.append(tracemalloc.get_traced_memory()[0])
+                log(f"  {pages} pages: {sizes[-1] / 2**20:.1f} MiB")
+        tracemalloc.stop()
+    app.reader.s.close()
+    return sizes[0] / 2**20, sizes[-1] / 2**20, pages
+
+
+def bench_scroll() -> tuple[float, float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "long"
+        make_home(home, 11_000)  # 10,000 in one conversation, 1,000 in 100 others
+        return asyncio.run(scroll_memory(home))
+
+
 def bench_app() -> list[str]:
-    if "--push" in sys.argv:  # the second half alone
+    if "--push" in sys.argv:  # the second part alone
         mounted, painted, whole = bench_push()
         return [f"push: {mounted * 1e3:.1f} {painted * 1e3:.1f} {whole * 1e3:.1f} ms"]
+    if "--scroll" in sys.argv:  # the third part alone
+        return [f"scroll: {bench_scroll()}"]
     empty, full = bench_first_paint()
     log(f"first paint: empty {empty * 1e3:.1f} ms, 100,000 messages {full * 1e3:.1f} ms")
     mounted, painted, whole = bench_push()
     log(f"push: mounted {mounted * 1e3:.1f} ms, painted {painted * 1e3:.1f} ms")
+    at10, at_end, pages = bench_scroll()
+    log(f"scroll: {at10:.1f} MiB after 10 pages, {at_end:.1f} MiB after {pages}")
     ratio = full / empty
     return [
         "## The app (`walletim app`, Textual pilot, 80x24)",
@@ -178,6 +221,10 @@ def bench_app() -> list[str]:
         f"| <= {GOAL_PUSH_MS:.0f} ms: {'met' if whole * 1e3 <= GOAL_PUSH_MS else 'NOT met'} |",
         f"| peer's send returned to the row on screen (median) | {mounted * 1e3:.1f} ms | |",
         f"| ... and the pilot idle again (median) | {painted * 1e3:.1f} ms | |",
+        f"| scrolling a 10,000-message conversation: heap after 10 pages (reference) "
+        f"| {at10:.1f} MiB | |",
+        f"| ... after all {pages} pages, back to its first message | {at_end:.1f} MiB "
+        f"| does not grow with it: {'met' if at_end <= at10 * 1.5 else 'NOT met'} |",
     ]
 
 
