@@ -38,8 +38,11 @@ $(STAMPS)/npm: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@mkdir -p $(STAMPS) && touch $@
 
+# The demo's homes are kept in .demo/ (throwaway: Anvil's public test keys); it ends by
+# printing how to open them in the app (walletim app).
 demo: setup
-	$(VENV)/bin/walletim demo
+	rm -rf .demo
+	$(VENV)/bin/walletim demo --keep .demo
 
 test: setup lint
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)

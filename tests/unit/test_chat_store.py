@@ -204,3 +204,24 @@ def test_migrations_v2_to_v3_to_v4_keep_messages(tmp_path: Path) -> None:
         assert repo.search(ALICE, "migrations")[0].id == message.id
         add_text(repo, ALICE, BOB, "out", 1, "after migration")
         assert [m.text for m in repo.search(ALICE, "migration")] == ["after migration"]
+
+
+def test_history_pages_back_and_forth_by_message_id(tmp_path: Path) -> None:
+    """How the app scrolls a long conversation: the newest page, the page just older than a
+    message, the page just newer than one; always oldest first, never another conversation."""
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        for n in range(1, 26):
+            assert add_text(repo, ALICE, BOB, "in", n, f"m{n}")
+            assert add_text(repo, ALICE, CAROL, "in", n, f"c{n}")
+        tail = repo.history(ALICE, BOB, 10)
+        assert [m.text for m in tail] == [f"m{n}" for n in range(16, 26)]
+        older = repo.history(ALICE, BOB, 10, before=tail[0].id)
+        assert [m.text for m in older] == [f"m{n}" for n in range(6, 16)]
+        first = repo.history(ALICE, BOB, 10, before=older[0].id)
+        assert [m.text for m in first] == [f"m{n}" for n in range(1, 6)]  # the start: short
+        newer = repo.history(ALICE, BOB, 4, after=older[-1].id)
+        assert [m.text for m in newer] == ["m16", "m17", "m18", "m19"]
+        assert repo.history(ALICE, BOB, 10, after=tail[-1].id) == []
+        between = repo.history(ALICE, BOB, 10, before=tail[3].id, after=tail[0].id)
+        assert [m.text for m in between] == ["m17", "m18"]

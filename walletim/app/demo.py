@@ -52,9 +52,11 @@ DEMO_TYPED_DATA: dict[str, object] = {
 }
 
 
-def run_demo(say: Callable[[str], None] = print, *, fast_kdf: bool = False) -> dict[str, object]:
-    """Run the demo; ``say`` receives each narrated line. Returns a summary for --json."""
-    home = Path(tempfile.mkdtemp(prefix="walletim-demo-"))
+def run_demo(
+    say: Callable[[str], None] = print, *, fast_kdf: bool = False, keep: Path | None = None
+) -> dict[str, object]:
+    """Run the demo; ``say`` gets each line; a summary for --json. ``keep``: see app_hint."""
+    home = _demo_dir(keep)
     summary: dict[str, object] = {"home": str(home)}
     try:
         password = secrets.token_urlsafe(18)  # random, never shown
@@ -104,9 +106,41 @@ def run_demo(say: Callable[[str], None] = print, *, fast_kdf: bool = False) -> d
         )
         summary.update(run_wim_demo(home, password, bob_password, say, fast_kdf=fast_kdf))
         say("Done: every step checked.")
+        if keep is not None:  # the homes stay, each with its password in a 0600 file
+            summary["kept"] = app_hint(home, {"home": password, "bob-home": bob_password}, say)
         return summary
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _demo_dir(keep: Path | None) -> Path:
+    """A throwaway directory, or ``keep`` (created; it must be new or empty)."""
+    if keep is None:
+        return Path(tempfile.mkdtemp(prefix="walletim-demo-"))
+    from walletim.errors import InputError
+    from walletim.fsio import ensure_private_dir
+
+    if keep.exists() and any(keep.iterdir()):
+        raise InputError(f"{keep} is not empty: give a new or empty directory to keep the homes")
+    return ensure_private_dir(keep.absolute())
+
+
+def app_hint(root: Path, passwords: dict[str, str], say: Callable[[str], None]) -> dict[str, str]:
+    """Keep the demo's homes: each home's password in a 0600 file beside it (throwaway
+    homes holding Anvil's public TEST keys), and tell how to open the app on them."""
+    from walletim.fsio import write_private
+
+    files = {}
+    for name, password in passwords.items():
+        path = root / f"{name}.password"
+        write_private(path, password.encode() + b"\n")
+        files[name] = str(path)
+    say(f"The demo's homes are kept in {root} (the devnet and the relay have stopped: the app")
+    say("shows their history and cards, offline). Open the messenger on them:")
+    for name, account in (("home", "alice"), ("bob-home", "bob")):
+        say(f"  walletim --home {root / name} --password-file {files[name]} app --from {account}")
+    return files
 
 
 def run_chain_demo(

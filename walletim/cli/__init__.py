@@ -63,6 +63,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "watch": ("walletim.cli.watch", "watch", "Security alerts about an account, to yourself."),
     "lend": ("walletim.cli.lend", "lend", "Lend and borrow on Aave V3: markets, positions."),
+    "app": ("walletim.cli.app", "app", "The messenger: live chats, money as cards (terminal app)."),
 }
 
 

@@ -357,17 +357,16 @@ def hoist_global_flags(args: list[str]) -> list[str]:
 
 
 def chain_text(network: str, chain_id: int) -> str:
-    """Which chain a transaction is valid on, for every plan shown before signing:
-    ``anvil (chain id 31337, a local development chain (Anvil / Hardhat))``."""
-    from walletim.chain.chains import KNOWN_CHAINS
+    """Which chain a transaction is valid on (:func:`walletim.app.contracts.text.chain_text`)."""
+    from walletim.app.contracts.text import chain_text as text
 
-    known = KNOWN_CHAINS.get(chain_id)
-    return f"{network} (chain id {chain_id}{', ' + known if known else ''})"
+    return text(network, chain_id)
 
 
-def open_session(ctx: Ctx) -> Session:
+def open_session(ctx: Ctx, notify: Callable[[str], None] | None = None) -> Session:
     """The Session (walletim.app.session) for this command's home, network and relay; use it
-    as ``with open_session(ctx) as s:`` so its store and connections are closed."""
+    as ``with open_session(ctx) as s:`` so its store and connections are closed. Notes of
+    what is done on the user's behalf go to stderr, or to ``notify`` (the app's screen)."""
     from walletim.app.session import Session
     from walletim.config import unsafe_fast_kdf
 
@@ -378,7 +377,7 @@ def open_session(ctx: Ctx) -> Session:
         rpc_url=ctx.rpc_url,
         relay_url=ctx.relay_url,
         fast_kdf=unsafe_fast_kdf(),
-        notify=None if ctx.json else _note,
+        notify=notify if notify is not None else None if ctx.json else _note,
         ask_after_refusal=ctx.password.interactive,
     )
 

@@ -462,16 +462,33 @@ class ChatRepo:
         ).fetchall()
         return [_contact(r) for r in rows]
 
-    def history(self, account: str, peer: str, limit: int = 50) -> list[StoredMessage]:
-        """The newest ``limit`` messages of a conversation, oldest first. Raises InputError."""
+    def history(
+        self,
+        account: str,
+        peer: str,
+        limit: int = 50,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> list[StoredMessage]:
+        """The newest ``limit`` messages of a conversation, oldest first; with ``before`` (a
+        message id) the newest of those older than it (paging back through a long history);
+        with ``after`` the oldest ``limit`` newer than it. Raises InputError."""
         if not 1 <= limit <= MAX_HISTORY:
             raise InputError(f"limit must be 1 .. {MAX_HISTORY}")
+        where, params = "", list[object]([conversation_id(account, peer)])
+        if before is not None:
+            where, params = " AND m.id < ?", [*params, before]
+        if after is not None:
+            where, params = where + " AND m.id > ?", [*params, after]
+        order = "ASC" if after is not None and before is None else "DESC"
         rows = self.store.execute(
-            f"SELECT {_MSG_COLUMNS} FROM {_MSG_FROM} WHERE m.conversation_id = ? "
-            f"AND {_SHOWN} ORDER BY m.id DESC LIMIT ?",
-            (conversation_id(account, peer), limit),
+            f"SELECT {_MSG_COLUMNS} FROM {_MSG_FROM} WHERE m.conversation_id = ?{where} "
+            f"AND {_SHOWN} ORDER BY m.id {order} LIMIT ?",
+            (*params, limit),
         ).fetchall()
-        return [_message(r) for r in reversed(rows)]
+        messages = [_message(r) for r in rows]
+        return messages if order == "ASC" else messages[::-1]
 
     def mark_read(self, account: str, peer: str) -> int:
         cur = self.store.execute(

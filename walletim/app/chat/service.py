@@ -444,6 +444,26 @@ class ChatService:
         address = self._accounts.address(account)
         return self._consent.ignore(address, self.conversation_peer(account, peer))
 
+    def page(
+        self,
+        account: str,
+        peer: str,
+        limit: int = 50,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> list[StoredMessage]:
+        """A page of the conversation with ``peer`` (an address or ``group:ID``), oldest first,
+        from the local store, marking nothing read: the newest ``limit``, or those just older
+        than message ``before`` / newer than message ``after`` (how a screen scrolls a long
+        history without loading it). Raises InputError."""
+        address = self._accounts.address(account)
+        return self.repo.history(address, peer, limit, before=before, after=after)
+
+    def mark_read(self, account: str, peer: str) -> int:
+        """Mark the conversation with ``peer`` read; returns how many messages were unread."""
+        return self.repo.mark_read(self._accounts.address(account), peer)
+
     def search(self, account: str, query: str, limit: int = 50) -> list[StoredMessage]:
         """Full-text search of ``account``'s local history, newest first. Raises InputError."""
         return self.repo.search(self._accounts.address(account), query, limit)

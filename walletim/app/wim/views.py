@@ -211,4 +211,48 @@ class Views:
         return f"{format_amount(int(raw), decimals)} {symbol}"
 
 
-__all__ = ["Views", "named"]
+#: How loud a verdict is: verified (green), not final or unchecked (yellow), refuted (red),
+#: an ask (cyan), a red packet (magenta). Front ends map tones to their colours.
+Tone = str
+
+
+def badge_words(view: MoneyView, reason_limit: int = 160) -> tuple[str, Tone]:
+    """walletim's own verdict on a money message, in words and a tone: what every front end
+    shows first, before any of the sender's words (the CLI in brackets, the app on a card).
+    The reason is the chain's or walletim's, cleaned for one line."""
+    from walletim.display import one_line
+
+    v = view.verdict
+    reason = one_line(v.reason, reason_limit) if v is not None and v.reason else ""
+    if view.kind in ("payment", "action"):
+        what = "PAID" if view.kind == "payment" else "SHARED ACTION"
+        if v is None:
+            return f"… PENDING {what}", "yellow"
+        if v.state == "verified":
+            text = f"✓ {what}"
+            if not v.final:
+                text += f", {v.confirmations} confirmation(s), not final"
+            return (f"{text}; {reason}", "yellow") if reason else (text, "green")
+        if v.state == "pending":
+            return f"… PENDING {what}" + (f": {reason}" if reason else ""), "yellow"
+        return f"✗ {v.state.upper()}" + (f": {reason}" if reason else ""), "red"
+    if view.kind == "request":
+        return ("REQUEST" if view.open else "REQUEST, settled"), "cyan"
+    if view.kind == "sponsored-claim":  # a red-packet claim signed for someone else to submit
+        if v is None:
+            return "SPONSORED CLAIM", "cyan"
+        if v.state == "verified":
+            return "✓ SPONSORED CLAIM, on chain", "green"
+        if v.state == "pending":
+            return f"… SPONSORED CLAIM, not on chain yet ({reason})", "yellow"
+        return f"✗ SPONSORED CLAIM {v.state.upper()}: {reason}", "red"
+    if v is None or v.state == "verified":
+        return "RED PACKET", "magenta"
+    if v.state == "pending":
+        return "… RED PACKET, not read from the chain yet" + (f": {reason}" if reason else ""), (
+            "yellow"
+        )
+    return f"✗ RED PACKET MISMATCH: {reason}", "red"
+
+
+__all__ = ["Tone", "Views", "badge_words", "named"]

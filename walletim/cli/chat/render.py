@@ -22,7 +22,7 @@ from walletim.messaging.kinds import GROUP_PREFIX, KINDS, group_peer, is_group_p
 if TYPE_CHECKING:
     from walletim.app.chat import GroupNotice, Quote, SendResult
     from walletim.app.session import Session
-    from walletim.app.wim import MoneyView, Verdict
+    from walletim.app.wim import MoneyView
     from walletim.messaging.threads import Tally
     from walletim.store.chat import Contact, GroupRow, StoredMessage
     from walletim.store.relay import OutboxWait
@@ -215,50 +215,13 @@ def _styled(text: str, colour: str) -> str:
     return click.style(f"[{text}]", fg=colour, bold=True)
 
 
-def _chain_badge(view: MoneyView, v: Verdict | None) -> str:
-    """A payment's or shared action's verdict (None: not asked of the chain yet)."""
-    what = "PAID" if view.kind == "payment" else "SHARED " + "ACTION"
-    if v is None:
-        return _styled(f"… PENDING {what}", "yellow")
-    reason = printable(v.reason, newline=" ")[:160] if v.reason else ""
-    if v.state == "verified":
-        text = f"✓ {what}" if v.final else f"✓ {what}, {v.confirmations} confirmation(s), not final"
-        if reason:  # e.g. a token no list of this network vouches for
-            return _styled(f"{text}; {reason}", "yellow")
-        return _styled(text, "green")
-    if v.state == "pending":
-        return _styled(f"… PENDING {what}" + (f": {reason}" if reason else ""), "yellow")
-    return _styled(f"✗ {v.state.upper()}" + (f": {reason}" if reason else ""), "red")
-
-
-def _sponsored_badge(v: Verdict | None) -> str:
-    """A red-packet claim signed for someone else to submit: where it stands."""
-    if v is None:
-        return _styled("SPONSORED CLAIM", "cyan")
-    reason = printable(v.reason, newline=" ")[:160]
-    if v.state == "verified":
-        return _styled("✓ SPONSORED CLAIM, on chain", "green")
-    if v.state == "pending":
-        return _styled(f"… SPONSORED CLAIM, not on chain yet ({reason})", "yellow")
-    return _styled(f"✗ SPONSORED CLAIM {v.state.upper()}: {reason}", "red")
-
-
 def badge(view: MoneyView) -> str:
-    """walletim's own verdict on a money message, styled (colour only on a terminal)."""
-    v = view.verdict
-    if view.kind in ("payment", "action"):
-        return _chain_badge(view, v)
-    if view.kind == "request":
-        return _styled("REQUEST" if view.open else "REQUEST, settled", "cyan")
-    if view.kind == "sponsored-claim":
-        return _sponsored_badge(v)
-    reason = printable(v.reason, newline=" ")[:200] if v is not None and v.reason else ""
-    if v is None or v.state == "verified":
-        return _styled("RED PACKET", "magenta")
-    if v.state == "pending":
-        text = "… RED PACKET, not read from the chain yet" + (f": {reason}" if reason else "")
-        return _styled(text, "yellow")
-    return _styled(f"✗ RED PACKET MISMATCH: {reason}", "red")
+    """walletim's own verdict on a money message (:func:`walletim.app.wim.views.badge_words`,
+    the words the app shows too), styled (colour only on a terminal)."""
+    from walletim.app.wim.views import badge_words
+
+    text, tone = badge_words(view, 200 if view.kind == "redpacket" else 160)
+    return _styled(text, tone)
 
 
 def money_text(

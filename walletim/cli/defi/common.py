@@ -4,12 +4,15 @@ and rendering outcomes (``--json`` and human)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, chain_text, open_session, with_account
+from walletim.app.contracts.text import FLAG_TEXT as FLAG_TEXT
+from walletim.app.contracts.text import WARNINGS as WARNINGS
+from walletim.app.contracts.text import flags_text as flags_text
+from walletim.cli.base import Ctx, open_session, with_account
 
 if TYPE_CHECKING:
     from walletim.app.contracts import Outcome, Plan
@@ -21,29 +24,6 @@ FORCE_HELP = (
     "Send even what the risk policy refuses (to the zero address, ETH or tokens to a token "
     "contract); --yes alone is not enough."
 )
-#: Flags as a plan shows them, loudest first.
-FLAG_TEXT = {
-    "impostor-token": "IMPOSTOR TOKEN",
-    "unlimited-approval": "UNLIMITED APPROVAL",
-    "operator-approval": "OPERATOR APPROVAL: every token of the collection",
-    "nested-approval": "APPROVAL INSIDE",
-    "delegatecall": "DELEGATECALL",
-    "too-complex": "TOO DEEP TO DESCRIBE FULLY",
-    "unknown-function": "UNKNOWN FUNCTION",
-    "malformed": "MALFORMED CALLDATA",
-    "permit": "permit",
-    "approval": "approval",
-    "revoke": "revoke",
-    "unlisted-token": "unlisted token",
-}
-WARNINGS = {
-    "impostor-token": "WARNING: a token here imitates a listed token's symbol: it is NOT that "
-    "token.",
-    "unlimited-approval": "WARNING: an unlimited approval lets the spender move all of that "
-    "token, now and later.",
-    "nested-approval": "WARNING: an approval is carried inside another call (a multicall, a "
-    "permit or a Permit2 payload): it takes effect when this is sent.",
-}
 
 
 P = ParamSpec("P")
@@ -89,37 +69,12 @@ def session(ctx: Ctx) -> Session:
 _session = session
 
 
-def flags_text(flags: Iterable[str]) -> str:
-    """The flags of a described call, as the plan shows them (``  [UNLIMITED APPROVAL]``)."""
-    present = set(flags)
-    shown = [text for flag, text in FLAG_TEXT.items() if flag in present]
-    if "unlimited-approval" in present and "approval" in present:
-        shown.remove(FLAG_TEXT["approval"])
-    return "" if not shown else "  [" + ", ".join(shown) + "]"
-
-
 def plan_text(s: Session, plan: Plan) -> str:
-    """A plan as it is shown before it is confirmed."""
-    from walletim.chain.units import format_amount
+    """A plan as it is shown before it is confirmed (:func:`walletim.app.contracts.text.plan_text`,
+    the text the app shows too)."""
+    from walletim.app.contracts.text import plan_text as text
 
-    lines = [
-        f"{plan.title}",
-        f"  network {chain_text(s.network.name, s.network.chain_id)}, from {plan.sender}: "
-        "valid on this chain only",
-    ]
-    for n, step in enumerate(plan.steps, 1):
-        lines.append(f"  {n}. {step.summary}{flags_text(step.flags)}")
-        lines.extend(f"       {detail}" for detail in step.details)
-    lines.extend(f"     {note}" for note in plan.notes)
-    most = s.contracts.max_network_fee(plan)
-    if most is not None:
-        gas = sum((sim.gas_used or 0) for sim in plan.simulation)
-        lines.append(
-            f"  network fee: at most about {format_amount(most, max_places=6)} "
-            f"ETH (simulated gas {gas:,})"
-        )
-    lines.extend(f"  {text}" for flag, text in WARNINGS.items() if flag in plan.flags)
-    return "\n".join(lines)
+    return text(plan, s.network.name, s.network.chain_id, s.contracts.max_network_fee(plan))
 
 
 def confirmer(ctx: Ctx, s: Session) -> Callable[[Plan], None]:

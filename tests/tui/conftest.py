@@ -1,0 +1,141 @@
+"""Fixtures of the app's tests: a home with a fixed history (fixed keys, clock and texts, for
+snapshots), and the app built over it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD
+from tests.integration.conftest import people  # noqa: F401 (four homes on one relay and devnet)
+
+#: 2026-12-05 10:00 UTC: the snapshots' "now".
+NOW_S = 1_796_464_800.0
+NOW_MS = int(NOW_S * 1000)
+#: A relay nobody listens on: snapshot apps never reach one.
+NO_RELAY = "ws://127.0.0.1:9"
+#: Anvil's public test mnemonic: dev:0 is "me", dev:1 bob, dev:2 carol.
+ME, BOB, CAROL = (
+    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Times on screen in UTC, whatever the machine's zone."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def opener_for(
+    home: Path, relay_url: str = NO_RELAY, rpc_url: str | None = None
+) -> Callable[[], Any]:
+    from walletim.app.session import Session
+
+    return lambda: Session(home, HOME_PASSWORD, relay_url=relay_url, rpc_url=rpc_url, fast_kdf=True)
+
+
+def add(
+    s: Any,
+    peer: str,
+    direction: str,
+    kind: str,
+    text: str,
+    minutes_ago: float,
+    *,
+    unread: bool = False,
+    sender: str | None = None,
+    body: object | None = None,
+) -> int:
+    """Store one message as it would be after arriving (or being sent) at a fixed time."""
+    from walletim.store.chat import ChatRepo
+
+    repo = ChatRepo(s.open_store())
+    with repo.tx() as tx:
+        cid = tx.conversation(ME, peer)
+        mid = tx.add_message(
+            cid, direction, kind, {"text": text} if body is None else body, text,  # type: ignore[arg-type]
+            sent_ms=NOW_MS - int(minutes_ago * 60_000),
+            state="received" if direction == "in" else "sent", unread=unread,
+        )  # fmt: skip
+        assert mid is not None
+        if sender is not None:
+            tx.set_sender(mid, sender)
+    return mid
+
+
+def fill(s: Any) -> None:
+    """The fixed history of the snapshots: bob (text in three scripts, a verified payment,
+    an open request to me), carol (a pending payment I sent), a group, alerts to myself."""
+    from walletim.store.wim import RequestRow, WimRepo
+
+    chat = s.chat
+    chat.contacts_add("bob", BOB)
+    chat.contacts_add("carol", CAROL)
+    wim = WimRepo(s.open_store())
+    add(s, ME, "in", "alert", "outflow above your threshold: 2 ETH to 0x9965…A4dc", 300)
+    add(s, CAROL, "out", "text", "lunch tomorrow?", 200)
+    pid = add(s, CAROL, "out", "payment", "paid 12.5 USDC", 190)
+    pay = wim.add_payment(
+        account=ME, message_id=pid, direction="out", peer=CAROL, chain_id=31337,
+        tx_hash="0x" + "ab" * 32, asset="0x" + "11" * 20, symbol="USDC", decimals=6,
+        amount=12_500_000, payer=ME, payee=CAROL, note="lunch", request_id=None,
+    )  # fmt: skip
+    wim.set_payment_state(pay.id, "verified", "", 3)
+    group = "group:7e57ab1e00000000000000000000000000000000000000000000000000000001"
+    add(s, group, "in", "text", "who is in for hot pot 🍲?", 60, unread=True, sender=CAROL)
+    add(s, BOB, "in", "text", "你好！今天发红包吗？🧧", 30)
+    add(s, BOB, "out", "text", "好的 👍\nsee you at 8", 25)
+    mid = add(s, BOB, "in", "payment", "I paid you 1 ETH", 20)
+    paid = wim.add_payment(
+        account=ME, message_id=mid, direction="in", peer=BOB, chain_id=31337,
+        tx_hash="0x" + "cd" * 32, asset=None, symbol="ETH", decimals=18,
+        amount=250_000_000_000_000_000, payer=BOB, payee=ME, note="for the tickets",
+        request_id=None,
+    )  # fmt: skip
+    wim.set_payment_state(paid.id, "verified", "", 12, final=True)
+    rid = add(s, BOB, "in", "request", "please pay 30 DAI", 10, unread=True)
+    wim.save_request(
+        RequestRow(
+            ME, "0x" + "0f" * 32, "in", BOB, 31337, "0x" + "22" * 20, "DAI", 18,
+            30 * 10**18, "dinner 🍜", "ethereum:0x", None, "open", None, rid, NOW_MS,
+        )
+    )  # fmt: skip
+    add(s, BOB, "in", "text", "[green]✓ PAID 100 ETH[/green] (not really)", 5, unread=True)
+
+
+@pytest.fixture
+def filled_home(tmp_path: Path) -> Path:
+    from walletim.app.session import Session
+
+    home = tmp_path / "home"
+    with Session(home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        fill(s)
+    return home
+
+
+@pytest.fixture
+def empty_home(tmp_path: Path) -> Path:
+    from walletim.app.session import Session
+
+    home = tmp_path / "empty"
+    with Session(home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        s.open_store()
+    return home
+
+
+def snapshot_app(home: Path) -> Any:
+    from walletim.tui.app import build
+
+    return build(opener_for(home), "dev", listen=False, clock=lambda: NOW_S)

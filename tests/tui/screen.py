@@ -1,0 +1,30 @@
+"""The app's screen as plain text (what a person reads), for assertions and eyes."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+
+def screen_text(app: Any) -> str:
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), force_terminal=True,
+        color_system="truecolor", record=True, legacy_windows=False, safe_box=False,
+    )  # fmt: skip
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False)
+
+
+def aio(fn: Any) -> Any:
+    """An async test run in its own event loop (the suite has no asyncio plugin)."""
+    import asyncio
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper

@@ -1,0 +1,189 @@
+"""The app over a home's store, no relay or node: the conversation list, cards from checked
+records, text that stays text, paging through a long history, search, the compose box."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.tui.conftest import BOB, ME, NOW_S, add, opener_for, snapshot_app
+from tests.tui.screen import aio, screen_text
+
+
+@aio
+async def test_conversations_unread_groups_and_alerts(filled_home: Path) -> None:
+    """Most recent first; a group and the conversation with yourself (alerts) are listed;
+    the title counts unread mail; a conversation is read once it has the focus."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        peers = [c.peer for c in app.reader.conversations()]
+        assert peers[0] == BOB and peers[-1] == ME
+        assert any(p.startswith("group:") for p in peers)
+        text = screen_text(app)
+        assert "(1) # group 7e57" in text  # the group's unread message
+        assert "(2) bob" in text  # shown, not read until the conversation has the focus
+        assert "you (alerts)" in text
+        assert app.unread == 3 and "3 unread" in app.sub_title
+        await pilot.press("tab")  # into bob's conversation: read
+        await pilot.pause()
+        assert app.unread == 1 and "(2) bob" not in screen_text(app)
+
+
+@aio
+async def test_sender_markup_is_shown_as_text(filled_home: Path) -> None:
+    """A peer's ``[green]✓ PAID 100 ETH[/green]`` is the characters they typed, never a
+    style: Textual markup in a message is not interpreted."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert "[green]✓ PAID 100 ETH[/green] (not really)" in screen_text(app)
+
+
+@aio
+async def test_card_amount_comes_from_the_checked_record(filled_home: Path) -> None:
+    """bob's message says "I paid you 1 ETH"; the record checked on chain says 0.25 ETH:
+    the card shows the record's amount and never the sender's words."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "0.25 ETH from bob to you" in text and "✓ PAID" in text
+        assert "I paid you 1 ETH" not in text
+        assert "30 DAI: bob asks you" in text and "please pay 30 DAI" not in text
+
+
+@aio
+async def test_a_money_message_without_a_record_is_no_card(filled_home: Path) -> None:
+    """A payment message walletim could not record (a forged or malformed claim) is not
+    drawn as a card, and its words are not shown as a payment."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import NO_RELAY
+    from walletim.app.session import Session
+
+    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        add(s, BOB, "in", "payment", "PAID 999 ETH", 1)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "999" not in text
+        assert "a money message walletim has no checked record of" in text
+        assert app.messages.rows[-1].view is None
+
+
+@aio
+async def test_a_long_history_opens_with_one_page_and_pages_back(filled_home: Path) -> None:
+    """5,000 messages: the conversation opens with one page mounted; up at the top pages
+    older ones in; never more than MAX_ROWS rows stay mounted."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import NO_RELAY, NOW_MS
+    from walletim.app.session import Session
+    from walletim.store.chat import ChatRepo
+    from walletim.tui.model import PAGE
+    from walletim.tui.widgets import MAX_ROWS
+
+    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        repo = ChatRepo(s.open_store())
+        with repo.tx() as tx:
+            cid = tx.conversation(ME, BOB)
+            for n in range(5000):
+                tx.add_message(
+                    cid, "in", "text", {"text": f"line {n}"}, f"line {n}",
+                    sent_ms=NOW_MS - 1000 + n, state="received",
+                )  # fmt: skip
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        m = app.messages
+        assert len(m.rows) == PAGE and m.rows[-1].message.text == "line 4999"
+        m.focus()
+        m.index = 0
+        await pilot.press("up")
+        await pilot.pause()
+        assert len(m.rows) == 2 * PAGE
+        for _ in range(8):
+            m.index = 0
+            await pilot.press("up")
+            await pilot.pause()
+        assert len(m.rows) <= MAX_ROWS and not m.at_end
+        assert m.rows[0].message.text == f"line {5000 - 10 * PAGE}"
+        await pilot.press("end")
+        for _ in range(6):  # down at the bottom pages the newer ones back in
+            await pilot.press("down")
+            await pilot.pause()
+            m.index = len(m.rows) - 1
+        assert m.rows[-1].id > m.rows[0].id
+
+
+@aio
+async def test_search_jumps_to_the_hit_in_its_conversation(filled_home: Path) -> None:
+    """ctrl+f, a Chinese word, enter: the hit is listed; enter opens its conversation with
+    the hit highlighted."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+o", "down", "down", "enter")  # another conversation first
+        await pilot.pause()
+        assert app.peer != BOB
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        for ch in "你好":  # (two-character words inside a CJK run: the store's tokenizer)
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "1 found" in screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.peer == BOB
+        row = app.messages.row
+        assert row is not None and "你好" in row.message.text
+
+
+@aio
+async def test_compose_takes_chinese_emoji_and_new_lines(filled_home: Path) -> None:
+    """Typed and pasted text of any script goes in; ctrl+j starts a new line."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")  # open bob's conversation: focus moves to the compose box
+        await pilot.pause()
+        from textual import events
+
+        for ch in "你好":
+            await pilot.press(ch)
+        app.compose_box.focus()
+        await app.compose_box._on_paste(events.Paste("🎉"))  # as a terminal pastes it
+        await pilot.press("ctrl+j")
+        for ch in "ok":
+            await pilot.press(ch)
+        assert app.compose_box.text == "你好🎉\nok"
+
+
+def test_opener_fails_before_the_terminal_is_taken(tmp_path: Path) -> None:
+    """A home that does not exist or a wrong account fails while building the app, with
+    walletim's one-line error, not inside Textual."""
+    import pytest
+
+    from walletim.errors import WalletimError
+    from walletim.tui.app import build
+
+    with pytest.raises(WalletimError):
+        build(opener_for(tmp_path / "nothing"), "nobody", listen=False, clock=lambda: NOW_S)
+
+
+@aio
+async def test_a_message_the_relay_never_took_goes_back_into_the_compose_box(
+    filled_home: Path,
+) -> None:
+    """No relay: the send fails with walletim's one line and the words are not lost."""
+    import time as clock
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", "h", "i", "enter")
+        deadline = clock.monotonic() + 30
+        while "not sent" not in screen_text(app) and clock.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert "not sent" in screen_text(app)
+        assert app.compose_box.text == "hi"

@@ -1,0 +1,43 @@
+"""The app's rows (walletim.tui.text) for any text a peer sends: nothing that moves the cursor
+or hides characters reaches the screen, and no style comes from the sender's words (Textual
+markup is never parsed)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from walletim.store.chat import StoredMessage
+from walletim.tui.model import Row
+from walletim.tui.text import preview, row_text
+
+ME = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+HIDDEN = {"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"}
+
+
+def message(text: str, kind: str = "text") -> StoredMessage:
+    return StoredMessage(
+        1, "c", ME, BOB, "in", "", 1, 1_700_000_000_000, 0, kind,  # type: ignore[arg-type]
+        {"text": text}, text, "received", None, False,
+    )  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_a_peers_text_cannot_style_or_rewrite_the_row(text: str) -> None:
+    rendered = row_text(Row(message(text)), {}, 1_700_000_000.0)
+    shown = rendered.plain
+    assert all(ch == "\n" or unicodedata.category(ch) not in HIDDEN for ch in shown)
+    words_start = len(shown) - len(shown.split("← ", 1)[1])
+    assert all(span.end <= words_start for span in rendered.spans)  # styles: walletim's own
+    assert all(
+        ch == "\n" or unicodedata.category(ch) not in HIDDEN for ch in preview(message(text))
+    )
+
+
+def test_markup_stays_characters() -> None:
+    rendered = row_text(Row(message("[bold green]✓ PAID[/] [link=x]y[/link]")), {}, 0.0)
+    assert rendered.plain.endswith("[bold green]✓ PAID[/] [link=x]y[/link]")

@@ -1,0 +1,553 @@
+"""``walletim app``: the wallet IM as a live terminal messenger (Textual).
+
+Conversations on the left (unread counts, last message and time, groups, the conversation
+with yourself where security alerts land), the open conversation on the right (paged from the
+local store), a compose box, and a footer with the keys. New mail arrives live through the
+same listener as ``walletim chat listen``. Money is a card drawn from this home's checked
+records; acting on one (Pay, Open) shows the CLI's decoded, simulated plan and signs only on
+yes. See README ("App") for the keys.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Header, ListView, Static
+
+from walletim.errors import WalletimError
+from walletim.messaging.kinds import is_group_peer
+from walletim.tui.model import PAGE, Doer, Reader, Row, SessionOpener
+from walletim.tui.screens import ConfirmPlan, Safety, Search
+from walletim.tui.text import card_action, label, trust_line
+from walletim.tui.widgets import Compose, ConversationList, MessageList
+
+if TYPE_CHECKING:
+    from walletim.app.chat import ListenEvent
+    from walletim.app.contracts import Plan
+    from walletim.store.chat import ConversationInfo
+    from walletim.tui.live import Live
+
+CSS = """
+#side { width: 30; border-right: solid $primary-darken-2; }
+#side-title, #peer-head { height: 1; background: $primary-darken-2; padding: 0 1; }
+#trust { height: 1; padding: 0 1; }
+#convs { height: 1fr; }
+#convs > ListItem { height: 2; padding: 0 1; }
+#convs Static { text-wrap: nowrap; text-overflow: ellipsis; }
+#main { width: 1fr; }
+#messages { height: 1fr; }
+#messages > ListItem { height: auto; padding: 0 1; }
+.card { border: round $accent; padding: 0 1; width: auto; max-width: 70; }
+.card-payment { border: round $success; }
+.card-redpacket { border: round $error; }
+.card-out { margin-left: 4; }
+#status { height: 1; padding: 0 1; color: $text-muted; }
+#compose { height: 4; border: none; border-top: solid $primary-darken-2; }
+#dialog { width: 90%; max-width: 110; height: auto; max-height: 90%; padding: 1 2;
+          border: thick $warning; background: $surface; }
+#plan { height: auto; max-height: 16; }
+#hits { height: auto; max-height: 14; }
+#key-changed { padding: 1 1; margin-bottom: 1; }
+#number { padding: 1 4; }
+ConfirmPlan, Search, Safety { align: center middle; }
+Screen.-narrow #side { width: 26; }
+"""
+
+
+#: Seconds between checks of payments not final yet (their cards update until final).
+CHECK_EVERY = 4.0
+
+
+class Arrived(Message):
+    """A listener event, posted from its thread."""
+
+    def __init__(self, event: ListenEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class Reading(Message):
+    """The open conversation's messages or compose box got the focus."""
+
+
+class ComposeBox(Compose):
+    def on_focus(self) -> None:
+        self.post_message(Reading())
+
+
+class Done(Message):
+    """A worker's action finished: ``line`` to show, ``ok`` whether it succeeded."""
+
+    def __init__(
+        self, line: str, ok: bool, reload: bool = True, cards: bool = False, unsent: str = ""
+    ) -> None:
+        super().__init__()
+        self.line, self.ok, self.reload, self.cards = line, ok, reload, cards
+        self.unsent = unsent  # a message that was not sent nor kept: back into the compose box
+
+
+class Messages(MessageList):
+    """The open conversation's list, with the keys that act on the highlighted card."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "act", "Act on card", show=False),
+        Binding("p", "act('request')", "Pay"),
+        Binding("o", "act('redpacket')", "Open packet"),
+    ]
+
+    class Act(Message):
+        def __init__(self, row: Row) -> None:
+            super().__init__()
+            self.row = row
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "act":
+            return True
+        row = self.row
+        offered = None if row is None else card_action(row, self.mine)
+        if offered is None or row is None or row.view is None:
+            return False
+        return not parameters or parameters[0] == row.view.kind
+
+    def on_focus(self) -> None:
+        self.post_message(Reading())
+
+    def watch_index(self, old_index: int | None, new_index: int | None) -> None:
+        super().watch_index(old_index, new_index)
+        self.refresh_bindings()
+
+    def action_act(self, kind: str | None = None) -> None:
+        row = self.row
+        if row is not None and card_action(row, self.mine) is not None:
+            self.post_message(self.Act(row))
+
+
+class WalletimApp(App[None]):
+    """The messenger for one account of one home (see the module docstring)."""
+
+    CSS = CSS
+    TITLE = "walletim"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+f", "search", "Search"),
+        Binding("ctrl+t", "safety", "Safety no."),
+        Binding("escape", "chats", "Chats", show=False),
+        Binding("ctrl+o", "chats", "Chats"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        reader: Reader,
+        doer: Doer,
+        *,
+        live: Live | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.reader, self.doer, self.live = reader, doer, live
+        self.clock = clock
+        self.peer: str | None = None  # the open conversation
+        self.unread = 0
+        self._asking: set[Future[bool]] = set()
+        self._checking = False
+        self.listening = "offline"
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            with Vertical(id="side"):
+                yield Static("Chats", id="side-title")
+                yield ConversationList(id="convs")
+            with Vertical(id="main"):
+                yield Static("", id="peer-head")
+                yield Static("", id="trust")
+                yield Messages(id="messages")
+                yield Static("", id="status")
+                yield ComposeBox(
+                    id="compose",
+                    soft_wrap=True,
+                    show_line_numbers=False,
+                    placeholder="Write a message: enter sends, ctrl+j starts a new line",
+                )
+        yield Footer()
+
+    @property
+    def convs(self) -> ConversationList:
+        return self.query_one("#convs", ConversationList)
+
+    @property
+    def messages(self) -> Messages:
+        return self.query_one("#messages", Messages)
+
+    @property
+    def compose_box(self) -> Compose:
+        return self.query_one("#compose", Compose)
+
+    def status(self, line: str, style: str = "") -> None:
+        self.query_one("#status", Static).update(Text(line, style=style))
+
+    async def on_mount(self) -> None:
+        m = self.messages
+        m.mine = self.reader.me
+        m.names = self.names = self.reader.names()
+        m.now_s = self.clock()
+        convs = await self.refresh_conversations()
+        if convs:
+            await self.open_conversation(convs[0].peer, focus=False)
+        self.convs.focus()
+        self.listening = "offline" if self.live is None else "connecting…"
+        self.status(f"relay: {self.listening}")
+        if self.live is not None:
+            self.run_worker(self.live.run, thread=True, group="listen", exit_on_error=False)
+            self.set_interval(CHECK_EVERY, self._check_money)
+
+    async def on_unmount(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+        for asked in list(self._asking):
+            if not asked.done():
+                asked.set_result(False)
+
+    # -- conversations --------------------------------------------------------------------------
+
+    async def refresh_conversations(self) -> list[ConversationInfo]:
+        """Redraw the list (most recent first) and the unread count in the title."""
+        convs = self.reader.conversations()
+        self.names = self.messages.names = self.reader.names()
+        await self.convs.show(convs, self.names, self.clock(), self.peer)
+        self.unread = sum(c.unread for c in convs)
+        self._title()
+        return convs
+
+    def _title(self) -> None:
+        me = self.reader.me
+        who = f"{self.reader.account} ({me[:6]}…{me[-4:]})"
+        self.title = f"walletim · {who}"
+        self.sub_title = f"{self.unread} unread" if self.unread else ""
+        text = f"({self.unread}) walletim" if self.unread else "walletim"
+        driver = self._driver
+        if driver is not None and not self.is_headless:  # the terminal window's title (OSC 2)
+            driver.write(f"\x1b]2;{text}\x07")
+
+    async def open_conversation(
+        self, peer: str, *, focus: bool = True, at: int | None = None
+    ) -> None:
+        """Show ``peer``'s conversation: its newest page (or the page around message ``at``)."""
+        self.peer = peer
+        rows = self.reader.around(peer, at) if at is not None else self.reader.tail(peer)
+        self.messages.now_s = self.clock()
+        await self.messages.load(rows, full=len(rows) < PAGE, focus_id=at)
+        if focus or self.reading:  # shown to someone looking at it: read
+            self.reader.mark_read(peer)
+        self.query_one("#peer-head", Static).update(Text(label(peer, self.names, width=60)))
+        self._trust()
+        await self.refresh_conversations()
+        if focus:
+            (self.messages if at is not None else self.compose_box).focus()
+
+    @property
+    def reading(self) -> bool:
+        """The open conversation has the focus (its messages or the compose box)."""
+        return self.focused is not None and self.focused in (self.messages, self.compose_box)
+
+    async def on_reading(self, _message: Reading) -> None:
+        """The open conversation got the focus: what it shows is read now."""
+        if self.peer is not None and self.reader.mark_read(self.peer):
+            await self.refresh_conversations()
+
+    def _trust(self) -> None:
+        if self.peer is None:
+            return
+        words, style = trust_line(
+            self.reader.contact(self.peer), self.reader.group_members(self.peer)
+        )
+        line = Text(words, style=style)
+        missing = self.reader.missing(self.peer)
+        if missing:  # counters the peer used that never arrived: the relay dropped them
+            line.append(f"  · {len(missing)} message(s) never arrived", style="bold yellow")
+        self.query_one("#trust", Static).update(line)
+
+    async def on_list_view_selected(self, event: ListView.Selected) -> None:
+        if event.list_view is self.convs:
+            peer = self.convs.peer
+            if peer is not None:
+                await self.open_conversation(peer)
+
+    async def on_message_list_page(self, event: MessageList.Page) -> None:
+        if self.peer is None:
+            return
+        if event.before is not None:
+            rows = self.reader.older(self.peer, event.before)
+            await self.messages.add_older(rows, full=len(rows) < PAGE)
+        elif event.after is not None:
+            rows = self.reader.newer(self.peer, event.after)
+            self.messages.at_end = len(rows) < PAGE
+            await self.messages.add_newer(rows, follow=False)
+            self.messages.action_cursor_down()
+
+    async def _show_newer(self) -> None:
+        """Rows that arrived after the last one shown in the open conversation."""
+        m = self.messages
+        if self.peer is None or not m.at_end:
+            return
+        rows = m.rows
+        newer = self.reader.newer(self.peer, rows[-1].id) if rows else self.reader.tail(self.peer)
+        await m.add_newer(newer, follow=True)
+        if self.reading:
+            self.reader.mark_read(self.peer)
+
+    # -- live -------------------------------------------------------------------------------------
+
+    def report(self, event: ListenEvent) -> None:
+        """The listener's callback (its thread): hand the event to the app's thread."""
+        self.post_message(Arrived(event))
+
+    async def on_arrived(self, message: Arrived) -> None:
+        from walletim.app.chat import Received, Rejection
+
+        event = message.event
+        item = event.item
+        if isinstance(item, Received):
+            peer = item.message.peer
+            if peer == self.peer:
+                await self._show_newer()
+            else:
+                self.bell()
+            await self.refresh_conversations()
+            if item.verdict == "gap":
+                shown = ", ".join(str(n) for n in item.missing[:10])
+                gap = f"messages {shown} from {label(peer, self.names)} have not arrived"
+                self.status(gap + " (dropped by the relay, or on the way)", "bold yellow")
+        elif isinstance(item, Rejection):
+            self.status(f"an envelope was rejected ({item.reason})", "bold red")
+        elif event.kind in ("connected", "disconnected", "tick-error"):
+            self.listening = "live" if event.kind == "connected" else f"{event.kind}: {item}"
+            style = "green" if event.kind == "connected" else "bold yellow"
+            self.status(f"relay: {self.listening}", style)
+        elif event.kind == "sent" and self.peer is not None:
+            await self.open_conversation(self.peer, focus=False)
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    def on_compose_send(self, event: Compose.Send) -> None:
+        peer = self.peer
+        if peer is None:
+            self.status("open a conversation first (ctrl+o)", "bold yellow")
+            return
+        self.compose_box.clear()
+        self.status("sending…")
+        self.run_worker(
+            lambda: self._send(peer, event.text), thread=True, group="act", exit_on_error=False
+        )
+
+    def _send(self, peer: str, text: str) -> None:
+        try:
+            sent = self.doer.send(peer, text)
+        except WalletimError as exc:
+            self.post_message(Done(f"not sent: {exc}", False, unsent=text))
+            return
+        states = {r.message.state for r in sent}
+        changed = any(r.key_changed for r in sent)
+        line = "sent" if states <= {"sent"} else "kept: " + ", ".join(sorted(states))
+        if changed:
+            line += "; their chat KEY CHANGED: compare safety numbers (ctrl+t)"
+        self.post_message(Done(line, not changed))
+
+    async def on_done(self, message: Done) -> None:
+        if message.cards:
+            await self.refresh_cards()
+            return
+        self.status(message.line, "green" if message.ok else "bold red")
+        box = self.compose_box
+        if message.unsent and not box.text:
+            box.text = message.unsent
+        if message.reload and self.peer is not None:
+            await self.refresh_cards()
+            if self.messages.at_end:
+                await self._show_newer()
+            await self.refresh_conversations()
+            self._trust()
+
+    # -- money ------------------------------------------------------------------------------------
+
+    def _check_money(self) -> None:
+        if not self._checking:
+            self._checking = True
+            self.run_worker(self._check, thread=True, group="check", exit_on_error=False)
+
+    def _check(self) -> None:
+        try:
+            self.doer.check()  # counts changes of state; confirmations change more often
+        except WalletimError:
+            return
+        finally:
+            self._checking = False
+        self.post_message(Done("", True, cards=True))  # cards not final are drawn again
+
+    async def refresh_cards(self) -> None:
+        """Draw again the cards on screen whose record changed (a verdict, a settled request,
+        more confirmations)."""
+        m = self.messages
+        for row in [r for r in m.rows if _settling(r)]:
+            [fresh] = self.reader.rows([row.message])
+            if fresh.view != row.view:
+                await m.replace_row(fresh)
+
+    def on_messages_act(self, event: Messages.Act) -> None:
+        view = event.row.view
+        if view is None or view.ref is None:
+            return
+        ref = view.ref
+        if view.kind == "request":
+            job: Callable[[], str] = lambda: self.doer.pay_request(ref, self._confirm)  # noqa: E731
+        else:
+            job = lambda: self.doer.claim(ref, self._confirm)  # noqa: E731
+        self.status("planning and simulating…")
+        self.run_worker(lambda: self._act(job), thread=True, group="act", exit_on_error=False)
+
+    def _act(self, job: Callable[[], str]) -> None:
+        try:
+            line = job()
+        except WalletimError as exc:
+            self.post_message(Done(str(exc), False))
+            return
+        self.post_message(Done(line, True))
+
+    def _confirm(self, plan: Plan) -> bool:
+        """On a worker thread: show the plan (the CLI's text) and wait for y or n."""
+        text = self.doer.plan_text(plan)
+        n = len(plan.steps)
+        question = "Sign and send?" if n == 1 else f"Sign and send these {n} transactions?"
+        answer: Future[bool] = Future()
+        self._asking.add(answer)
+
+        def ask() -> None:
+            self.push_screen(
+                ConfirmPlan(text, question), callback=lambda yes: answer.set_result(bool(yes))
+            )
+
+        self.call_from_thread(ask)
+        try:
+            return answer.result()
+        finally:
+            self._asking.discard(answer)
+
+    # -- search, safety numbers, focus ------------------------------------------------------------
+
+    def action_search(self) -> None:
+        async def jump(hit: tuple[str, int] | None) -> None:
+            if hit is not None:
+                await self.open_conversation(hit[0], at=hit[1])
+
+        self.push_screen(Search(self.reader.search, self.names, self.clock()), callback=jump)
+
+    def action_safety(self) -> None:
+        peer = self.peer
+        if peer is None or is_group_peer(peer) or peer == self.reader.me:
+            self.status("open a conversation with a person to see your safety number", "yellow")
+            return
+        self.status("fetching their key…")
+        self.run_worker(lambda: self._verify(peer), thread=True, group="act", exit_on_error=False)
+
+    def _verify(self, peer: str) -> None:
+        try:
+            result = self.doer.verify(peer)
+        except WalletimError as exc:
+            self.post_message(Done(str(exc), False, reload=False))
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(lambda: self._confirm_number(peer), thread=True, group="act")
+
+        who = label(peer, self.names, width=40)
+
+        def show() -> None:
+            self.push_screen(Safety(result, who), callback=confirmed)
+
+        self.call_from_thread(show)
+        self.post_message(Done("", True, reload=False))
+
+    def _confirm_number(self, peer: str) -> None:
+        try:
+            self.doer.verify(peer, confirm=True)
+        except WalletimError as exc:
+            self.post_message(Done(str(exc), False))
+            return
+        self.post_message(Done("safety number confirmed", True))
+
+    def action_chats(self) -> None:
+        self.convs.focus()
+
+
+def _settling(row: Row) -> bool:
+    """A card whose verdict may still change (not final yet)."""
+    v = None if row.view is None else row.view.verdict
+    return row.view is not None and (v is None or not v.final or row.view.kind == "request")
+
+
+def build(
+    opener: SessionOpener,
+    account: str,
+    *,
+    listen: bool = True,
+    clock: Callable[[], float] = time.time,
+) -> WalletimApp:
+    """The app for ``account``: the screen reads on one Session (opened now: a wrong
+    password or account fails here, before the terminal is taken), actions and the listener
+    each open their own when they start."""
+    from walletim.tui.live import Live
+
+    session = opener()
+    try:
+        reader = Reader(session, account)
+    except BaseException:
+        session.close()
+        raise
+    app = WalletimApp(reader, Doer(opener, account), clock=clock)
+    if listen:
+        app.live = Live(opener, account, app.report)
+    return app
+
+
+class Notes:
+    """Where a Session's notes (things done on the user's behalf, e.g. broadcasting what an
+    interrupted command signed) go while the app runs: its status line, never stderr (which
+    would write over the screen). Called on any thread."""
+
+    def __init__(self) -> None:
+        self.app: WalletimApp | None = None
+
+    def __call__(self, text: str) -> None:
+        from walletim.display import one_line
+
+        if self.app is not None:
+            self.app.post_message(Done(f"note: {one_line(text, 200)}", True, reload=False))
+
+
+def run(opener: SessionOpener, account: str, *, notes: Notes | None = None) -> None:
+    """Run the app in this terminal until the user quits; closes what it opened."""
+    app = build(opener, account)
+    if notes is not None:
+        notes.app = app
+    try:
+        app.run()
+    finally:
+        if app.live is not None:
+            app.live.stop()
+        app.doer.close()
+        app.reader.s.close()
+
+
+__all__ = ["Arrived", "Done", "Messages", "Notes", "WalletimApp", "build", "run"]

@@ -1,0 +1,236 @@
+"""The app's widgets: the conversation list, the message list (a window onto a history that
+is paged in and out as it scrolls, so a conversation of any length opens at once and holds a
+bounded number of rows), and the compose box."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import ListItem, ListView, Static, TextArea
+
+from walletim.store.chat import ConversationInfo
+from walletim.tui.model import Row
+from walletim.tui.text import card_text, conversation_item, row_text
+
+#: Rows a message list keeps mounted at most: scrolling further pages out the far end.
+MAX_ROWS = 300
+
+
+class ConvItem(ListItem):
+    def __init__(self, info: ConversationInfo, names: dict[str, str], now_s: float) -> None:
+        super().__init__(Static(self._text(info, names, now_s)))
+        self.peer = info.peer
+        self.info = info
+
+    @staticmethod
+    def _text(info: ConversationInfo, names: dict[str, str], now_s: float) -> Text:
+        head, body = conversation_item(info, names, now_s)
+        return Text("\n").join([head, body])
+
+    def redraw(self, info: ConversationInfo, names: dict[str, str], now_s: float) -> None:
+        if info != self.info:
+            self.info = info
+            self.query_one(Static).update(self._text(info, names, now_s))
+
+
+class ConversationList(ListView):
+    """Conversations, most recent first; enter opens one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open", show=True),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    async def show(
+        self,
+        convs: Sequence[ConversationInfo],
+        names: dict[str, str],
+        now_s: float,
+        selected: str | None,
+    ) -> None:
+        """Draw ``convs``, keeping ``selected`` (a peer) highlighted where it moved to. In the
+        same order as shown, the items are drawn again in place (no remount)."""
+        items = [c for c in self.children if isinstance(c, ConvItem)]
+        peers = [c.peer for c in convs]
+        if [i.peer for i in items] == peers:
+            for item, info in zip(items, convs, strict=True):
+                item.redraw(info, names, now_s)
+        else:
+            await self.clear()
+            await self.extend(ConvItem(c, names, now_s) for c in convs)
+        if peers:
+            self.index = peers.index(selected) if selected in peers else (self.index or 0)
+
+    @property
+    def peer(self) -> str | None:
+        item = self.highlighted_child
+        return item.peer if isinstance(item, ConvItem) else None
+
+
+class MessageItem(ListItem):
+    def __init__(self, row: Row, names: dict[str, str], now_s: float, mine: str) -> None:
+        if row.view is not None:
+            body = Static(card_text(row, names, now_s, mine=mine), classes="card")
+            body.add_class(f"card-{row.view.kind}")
+            if row.message.direction == "out":
+                body.add_class("card-out")
+        else:
+            body = Static(row_text(row, names, now_s), classes="line")
+        super().__init__(body)
+        self.row = row
+
+
+class MessageList(ListView):
+    """One conversation's messages, oldest at the top; up at the top pages older messages
+    in, down at the bottom pages newer ones back in."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("home", "oldest", "Oldest", show=False),
+        Binding("end", "newest", "Newest", show=False),
+    ]
+
+    class Page(Message):
+        """Rows before ``before`` (older) or after ``after`` (newer) are wanted."""
+
+        def __init__(self, before: int | None = None, after: int | None = None) -> None:
+            super().__init__()
+            self.before, self.after = before, after
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.names: dict[str, str] = {}
+        self.now_s = 0.0
+        self.mine = ""
+        self.at_start = True  # the oldest message of the conversation is mounted
+        self.at_end = True  # the newest one is
+
+    @property
+    def rows(self) -> list[Row]:
+        return [c.row for c in self.children if isinstance(c, MessageItem)]
+
+    @property
+    def row(self) -> Row | None:
+        item = self.highlighted_child
+        return item.row if isinstance(item, MessageItem) else None
+
+    def _item(self, row: Row) -> MessageItem:
+        return MessageItem(row, self.names, self.now_s, self.mine)
+
+    async def load(self, rows: Sequence[Row], *, full: bool, focus_id: int | None = None) -> None:
+        """Show ``rows`` (a page; ``full``: fewer than asked, so the start is reached), the
+        cursor on ``focus_id`` (a search hit: newer rows come in as it scrolls) or the last."""
+        await self.clear()
+        self.at_start, self.at_end = full, True
+        await self.extend(self._item(r) for r in rows)
+        ids = [r.id for r in rows]
+        if ids:
+            hit = focus_id in ids
+            self.index = ids.index(focus_id) if hit else len(ids) - 1  # type: ignore[arg-type]
+            self.at_end = not hit
+        self.call_after_refresh(self._show_cursor)
+
+    def _show_cursor(self) -> None:
+        item = self.highlighted_child
+        if item is not None:
+            self.scroll_to_widget(item, animate=False)
+
+    async def add_older(self, rows: Sequence[Row], *, full: bool) -> None:
+        """Older rows at the top; the far (newest) end is paged out beyond MAX_ROWS."""
+        self.at_start = full
+        if not rows:
+            return
+        keep = self.index or 0
+        await self.insert(0, [self._item(r) for r in rows])
+        count = len(self.children)
+        if count > MAX_ROWS:
+            await self.remove_items(range(MAX_ROWS, count))
+            self.at_end = False
+        self.index = min(keep + len(rows) - 1, len(self.children) - 1)
+
+    async def add_newer(self, rows: Sequence[Row], *, follow: bool) -> None:
+        """Newer rows at the bottom (live mail, a message sent, a page back in); with
+        ``follow`` the cursor moves to the newest if it was on the last row."""
+        known = {r.id for r in self.rows}
+        fresh = [r for r in rows if r.id not in known]
+        if not fresh:
+            return
+        was_last = self.index is None or self.index >= len(self.children) - 1
+        await self.extend(self._item(r) for r in fresh)
+        count = len(self.children)
+        if count > MAX_ROWS:
+            cut = count - MAX_ROWS
+            keep = self.index or 0
+            await self.remove_items(range(cut))
+            self.at_start = False
+            self.index = max(0, keep - cut)
+        if follow and was_last:
+            self.index = len(self.children) - 1
+            self.call_after_refresh(self._show_cursor)
+
+    async def replace_row(self, row: Row) -> None:
+        """Draw one row again (a verdict that changed)."""
+        for n, child in enumerate(self.children):
+            if isinstance(child, MessageItem) and child.row.id == row.id:
+                await self.insert(n, [self._item(row)])
+                await child.remove()
+                return
+
+    def action_cursor_up(self) -> None:
+        if (self.index or 0) == 0 and not self.at_start:
+            first = self.rows[0].id if self.rows else None
+            if first is not None:
+                self.post_message(self.Page(before=first))
+                return
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        last = len(self.children) - 1
+        if self.index is not None and self.index >= last and not self.at_end and self.rows:
+            self.post_message(self.Page(after=self.rows[-1].id))
+            return
+        super().action_cursor_down()
+
+    def action_oldest(self) -> None:
+        if self.children:
+            self.index = 0
+
+    def action_newest(self) -> None:
+        if self.children:
+            self.index = len(self.children) - 1
+
+    def on_scroll_up(self) -> None:  # the mouse wheel at the top pages older rows in
+        if self.scroll_y <= 0 and not self.at_start and self.rows:
+            self.post_message(self.Page(before=self.rows[0].id))
+
+
+class Compose(TextArea):
+    """The compose box: enter sends; ctrl+j (or alt+enter) starts a new line. Takes any
+    Unicode the terminal sends (Chinese through an input method, emoji, pasted text)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "send", "Send", show=True, priority=True),
+        Binding("ctrl+j,alt+enter", "newline", "New line", show=True, priority=True),
+    ]
+
+    class Send(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def action_send(self) -> None:
+        text = self.text
+        if text.strip():
+            self.post_message(self.Send(text))
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+
+__all__ = ["MAX_ROWS", "Compose", "ConvItem", "ConversationList", "MessageItem", "MessageList"]
