@@ -18,20 +18,11 @@ def _home_with_wallet(scripted: Cli) -> None:
     assert out.code == 0, out.err
 
 
-def test_the_app_opens_in_a_terminal_and_quits_with_ctrl_q(scripted: Cli, home: Path) -> None:
+def _open_and_quit(env: dict[str, str]) -> bytes:
+    """Run `walletim app` in a pseudo-terminal until its first screen, then ctrl+q: what the
+    terminal was sent."""
     import pty
 
-    _home_with_wallet(scripted)
-    env = {
-        **os.environ,
-        "WALLETIM_HOME": str(home),
-        "WALLETIM_PASSWORD": HOME_PASSWORD,
-        "WALLETIM_UNSAFE_FAST_KDF": "1",
-        "WALLETIM_RELAY": "ws://127.0.0.1:9",  # nobody there: the app says so and goes on
-        "TERM": "xterm-256color",
-        "COLUMNS": "80",
-        "LINES": "24",
-    }
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/walletim"), "app", "--from", "dev"],
@@ -54,7 +45,45 @@ def test_the_app_opens_in_a_terminal_and_quits_with_ctrl_q(scripted: Cli, home: 
             proc.kill()
             proc.wait()
         os.close(leader)
+    return seen
+
+
+def _app_env(home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "WALLETIM_HOME": str(home),
+        "WALLETIM_PASSWORD": HOME_PASSWORD,
+        "WALLETIM_UNSAFE_FAST_KDF": "1",
+        "WALLETIM_RELAY": "ws://127.0.0.1:9",  # nobody there: the app says so and goes on
+        "TERM": "xterm-256color",
+        "COLUMNS": "80",
+        "LINES": "24",
+    }
+
+
+def test_the_app_opens_in_a_terminal_and_quits_with_ctrl_q(scripted: Cli, home: Path) -> None:
+    _home_with_wallet(scripted)
+    seen = _open_and_quit(_app_env(home))
     assert HOME_PASSWORD.encode() not in seen
+
+
+def test_with_the_agent_unlocked_the_app_asks_no_password(scripted: Cli, home: Path) -> None:
+    _home_with_wallet(scripted)
+    env = _app_env(home)
+    started = subprocess.run(
+        [str(ROOT / ".venv/bin/walletim"), "agent", "start"],
+        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    try:
+        del env["WALLETIM_PASSWORD"]  # a prompt would wait for ever: the screen never comes
+        seen = _open_and_quit(env)
+        assert b"assword" not in seen
+    finally:
+        subprocess.run(
+            [str(ROOT / ".venv/bin/walletim"), "agent", "stop"],
+            env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+        )  # fmt: skip
 
 
 def test_bad_input_is_one_line_before_the_terminal_is_taken(scripted: Cli) -> None:
