@@ -364,7 +364,9 @@ def main() -> None:
         f"same run. Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
     ]
-    import aave  # bench/aave.py, chat.py, commands.py, relay.py, roundtrips.py, world.py
+    import aave  # bench/aave.py, app.py, backup.py, chat.py, commands.py, relay.py, ...
+    import app
+    import backup
     import chat
     import commands
     import relay
@@ -383,6 +385,8 @@ def main() -> None:
     sections += aave.bench_aave()
     sections += roundtrips.bench_roundtrips()
     sections += commands.bench_commands()
+    sections += app.bench_app()
+    sections += backup.bench_backup()
     text = "\n".join(sections) + "\n"
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(text)
