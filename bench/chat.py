@@ -36,6 +36,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
+from walletim.store import fts
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -419,6 +421,7 @@ def _check_rows_match_add_message(row: tuple[Any, ...]) -> None:
     from walletim.store.schema import MIGRATIONS
 
     conn = sqlite3.connect(":memory:", isolation_level=None)
+    fts.register(conn)  # the search index's tokenizer (migration 13)
     for migration in MIGRATIONS:
         migration.apply(conn)
     conn.execute("INSERT INTO conversations VALUES (?, 'a', 'p', 0)", (row[0],))
@@ -459,6 +462,7 @@ def _build(path_enc: Path, path_plain: Path, corpus: _Corpus, messages: int) -> 
 
     store = Store.open(path_enc, STORE_KEY)
     plain = sqlite3.connect(str(path_plain), isolation_level=None)
+    fts.register(plain)  # the search index's tokenizer (migration 13)
     fts.register(plain)  # the full-text index's triggers call it, as in Store._configure
     pragmas = ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON", "temp_store = MEMORY", f"cache_size = -{CACHE_KIB}")  # fmt: skip
     for pragma in pragmas:  # as Store._configure, without the key
@@ -544,8 +548,10 @@ def bench_chat_search(runs: int = 200, messages: int = MESSAGES) -> list[str]:
         # References: the plain file with stdlib sqlite3 (default settings), and with the
         # store's own SQLite build (sqlcipher3, no key: no encryption, same SQLite version).
         stdlib_conn = sqlite3.connect(str(path_plain), isolation_level=None)
+        fts.register(stdlib_conn)  # the search index's tokenizer (migration 13)
         stdlib_repo = ChatRepo(cast(Any, _PlainStore(stdlib_conn)))
         same_conn = sqlcipher3.connect(str(path_plain), isolation_level=None)
+        fts.register(same_conn)  # the search index's tokenizer (migration 13)
         same_version = str(same_conn.execute("SELECT sqlite_version()").fetchone()[0])
         same_repo = ChatRepo(cast(Any, _PlainStore(same_conn)))
         # Diagnostic: the store with SQLCipher's default page cache instead of walletim's.
