@@ -504,3 +504,19 @@ def test_redis_killed_and_restarted_under_running_nodes_loses_nothing(
     finally:
         redis.proc.terminate()
         redis.proc.wait(10)
+
+
+def test_a_burst_of_logins_waits_for_redis_connections_instead_of_failing(
+    nodes: Callable[..., list[RelayProcess]],
+) -> None:
+    """More clients at once than the node's Redis connection pool holds (redis-py's default
+    pool refused the 101st command: "Too many connections", and the login got `unavailable`)."""
+    [node] = nodes(1, "--max-connections-per-ip", "1000")
+    people = [make_person() for _ in range(160)]
+
+    async def main() -> None:
+        clients = await asyncio.gather(*(person.connect(node.url) for person in people))
+        for c in clients:
+            await c.close()
+
+    run(main())

@@ -53,6 +53,9 @@ log = logging.getLogger("walletim.relay.redis")
 T = TypeVar("T")
 
 CONNECT_TIMEOUT = 5.0
+#: Redis connections of one relay node; a command past them waits up to POOL_WAIT_S seconds.
+MAX_CONNECTIONS = 64
+POOL_WAIT_S = 10.0
 
 _OUTCOMES = {
     b"stored": Enqueued.STORED,
@@ -125,12 +128,17 @@ class RedisMailboxStore:
             raise StoreError("max_mailbox must be at least 1")
         shown = shown_url(url)
         try:
-            client = aioredis.Redis.from_url(
+            # A blocking pool: past its size a command waits for a connection (redis-py's
+            # default pool, 100 since 6.x, refuses instead: a burst of logins failed).
+            pool = aioredis.BlockingConnectionPool.from_url(
                 url,
+                max_connections=MAX_CONNECTIONS,
+                timeout=POOL_WAIT_S,
                 socket_connect_timeout=CONNECT_TIMEOUT,
                 health_check_interval=30,
                 decode_responses=False,
             )
+            client = aioredis.Redis.from_pool(pool)
         except (ValueError, RedisError) as exc:
             raise StoreError(f"bad Redis URL {shown}: {str(exc).split(chr(10))[0][:120]}") from exc
         try:

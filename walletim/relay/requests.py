@@ -141,7 +141,7 @@ class Requests:
         self, conn: Connection, rid: int | None, exc: BaseException, what: str
     ) -> None:
         if isinstance(exc, StoreError):
-            log.error("%s: storage failed", what)
+            log.error("%s: storage failed: %s", what, exc)
         else:
             log.error("%s failed: %s", what, type(exc).__name__, exc_info=exc)
         conn.error(rid, "unavailable", "the relay cannot store or read mail right now")
