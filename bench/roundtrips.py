@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from commands import relay_process  # bench/commands.py (bench/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 WALLETIM = str(ROOT / ".venv" / "bin" / "walletim")
@@ -69,34 +69,6 @@ def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     return code, out.getvalue().decode(), err.getvalue().decode()
 
 
-@contextlib.contextmanager
-def _relay(tmp: Path) -> Iterator[str]:
-    import re
-    import select
-
-    proc = subprocess.Popen(
-        [WALLETIM, "relay", "serve", "--port", "0", "--db", str(tmp / "relay.db")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "WALLETIM_HOME": str(tmp / "relay-home")},
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 15)
-        line = proc.stdout.readline() if ready else ""
-        match = re.match(r"relay listening on (ws://\S+)", line)
-        if match is None:
-            raise RuntimeError(f"the relay did not start: {line!r}")
-        yield match.group(1)
-    finally:
-        proc.kill()
-        proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
 def measure(verbose: bool = False) -> list[tuple[str, int, float, list[str]]]:
     """(command, round trips, seconds, methods) for each measured command."""
     from walletim.app.devnet import Anvil
@@ -104,7 +76,11 @@ def measure(verbose: bool = False) -> list[tuple[str, int, float, list[str]]]:
     from walletim.app.world import deploy_world
 
     rows: list[tuple[str, int, float, list[str]]] = []
-    with tempfile.TemporaryDirectory() as t, Anvil.start() as anvil, _relay(Path(t)) as relay:
+    with (
+        tempfile.TemporaryDirectory() as t,
+        Anvil.start() as anvil,
+        relay_process(Path(t)) as relay,
+    ):
         tmp = Path(t)
         deploy_world(anvil.rpc())
         envs = {}
