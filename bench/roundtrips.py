@@ -101,8 +101,12 @@ def measure(verbose: bool = False) -> list[tuple[str, int, float, list[str]]]:
             ("send 0.01 ETH", ["--yes", "send", "--from", "dev", bob, "0.01eth"]),
             ("chat send", ["chat", "send", "--from", "dev", bob, "hello"]),
             ("pay 0.1 ETH (first)", ["--yes", "pay", "--from", "dev", bob, "0.1"]),
-            ("pay 0.1 ETH", ["--yes", "pay", "--from", "dev", bob, "0.1"]),
-            ("pay 0.1 ETH --json", ["--json", "--yes", "pay", "--from", "dev", bob, "0.1"]),
+            # the same payment again on purpose (--force: past the paid-twice guard, no RPC)
+            ("pay 0.1 ETH", ["--yes", "pay", "--from", "dev", bob, "0.1", "--force"]),
+            (
+                "pay 0.1 ETH --json",
+                ["--json", "--yes", "pay", "--from", "dev", bob, "0.1", "--force"],
+            ),
             ("pay 2 USDC", ["--yes", "pay", "--from", "dev", bob, "2", "--token", "USDC"]),
             ("request 1 ETH", ["request", "--from", "dev", bob, "1"]),
             ("payments", ["payments", "--from", "dev"]),
