@@ -310,3 +310,30 @@ def test_the_screen_cannot_be_forged(users: dict[str, User]) -> None:
     assert forged.split("← ", 1)[1].startswith("[✗ MISMATCH: the transaction moves 0.001 ETH")
     assert "more characters]”" in forged and "  " not in forged.split("note ", 1)[1]
     assert len(forged) < 400
+
+
+def test_pay_and_send_stay_within_their_round_trips(users: dict[str, User]) -> None:
+    """Issue 14: each check once (the risk policy's code check batched with the balance or
+    the chain-id check, one simulation, the pre-flight in one batch), so ``pay`` makes at
+    most 8 round trips to the node and ``send`` at most 6. A counting proxy in front of the
+    node counts HTTP requests: a check that comes back as its own request fails here."""
+    from tests.reliability.lying_rpc import LyingRpc
+
+    alice, bob = users["alice"], users["bob"]
+    with LyingRpc(alice.world.url) as proxy:
+
+        def trips(*args: str) -> list[tuple[str, ...]]:
+            before = len(proxy.trips)
+            r = alice.cli("--rpc-url", proxy.url, "--relay", alice.relay.url, "--json",
+                          "--yes", *args)  # fmt: skip
+            assert r.code == 0, (args, r.err)
+            return proxy.trips[before:]
+
+        paid = trips("pay", "--from", "dev", bob.address, "0.07", "--note", "counted")
+        assert len(paid) <= 8, paid
+        sent = trips("send", "--from", "dev", bob.address, "0.01eth")
+        assert len(sent) <= 6, sent
+        # Every check is still made: the recipient's code, the chain, funds, the dry run.
+        for methods in ("eth_getCode", "eth_chainId", "eth_getBalance", "eth_estimateGas"):
+            assert any(methods in t for t in paid) and any(methods in t for t in sent)
+        assert any("eth_simulateV1" in t for t in paid)

@@ -79,6 +79,7 @@ class FakeChain:
     mined: dict[str, Mined] = field(default_factory=dict)
     blocks: list[dict[str, object]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # mined transactions per sender
+    code: dict[str, str] = field(default_factory=dict)  # contract code (hex) per address
     salt: int = 0
 
     def __post_init__(self) -> None:
@@ -87,6 +88,7 @@ class FakeChain:
         n.on("eth_chainId", lambda p: _q(self.chain_id))
         n.on("eth_blockNumber", lambda p: _q(len(self.blocks) - 1))
         n.on("eth_getBalance", lambda p: _q(self.balances.get(p[0].lower(), 0)))
+        n.on("eth_getCode", lambda p: self.code.get(str(p[0]).lower(), "0x"))
         n.on("eth_getTransactionCount", self._count)
         n.on("eth_feeHistory", self._fee_history)
         n.on("eth_gasPrice", lambda p: _q(self.gas_price))

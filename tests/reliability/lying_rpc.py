@@ -22,7 +22,8 @@ except where a switch in ``proxy.lies`` makes it lie:
 - ``max_log_range``: ``eth_getLogs`` over more blocks than this is refused, as public RPCs do.
 
 Every ``eth_sendRawTransaction`` is recorded in ``proxy.sent`` (raw bytes), whether forwarded
-or swallowed: that is every signature walletim released. ``proxy.calls`` counts methods.
+or swallowed: that is every signature walletim released. ``proxy.calls`` counts methods,
+``proxy.trips`` lists the methods of each HTTP request (one round trip: a call or a batch).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class LyingRpc:
         self.lies = Lies()
         self.sent: list[bytes] = []
         self.calls: Counter[str] = Counter()
+        self.trips: list[tuple[str, ...]] = []  # per HTTP request (a round trip): its methods
         self._lock = threading.Lock()
         self._local = threading.local()
         self._upstream: list[http.client.HTTPConnection] = []  # every thread's, to close
@@ -113,6 +115,11 @@ class LyingRpc:
                         {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "x"}}
                     )
                     return
+                batch = request if isinstance(request, list) else [request]
+                with proxy._lock:
+                    proxy.trips.append(
+                        tuple(str(r.get("method")) for r in batch if isinstance(r, dict))
+                    )
                 if isinstance(request, list):
                     self._reply(proxy.handle_batch(request))
                 else:

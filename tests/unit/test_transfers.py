@@ -59,6 +59,7 @@ class FakeAssets:
 def setup(tmp_path: Path) -> Iterator[tuple[FakeChain, FakeSteps, Transfers]]:
     chain = FakeChain()
     chain.fund(ME, 100 * ETH)
+    chain.code[TOKEN.lower()] = "0x6001"  # the token is a contract (asked with the chain id)
     store = Store.open(tmp_path / "walletim.db", bytes(range(32)))
     service = ChainService(
         NETWORK, chain.node.client(), txs=TxRepo(store), signer_for=lambda spec: SIGNER

@@ -90,6 +90,12 @@ class RiskPolicy:
         self._has_code = has_code
         self._token_label = token_label
 
+    def knowing(self, address: str, has_code: bool) -> RiskPolicy:
+        """This policy with whether ``address`` holds code already known (read in one round
+        trip with a plan's other checks): it is not asked of the node again."""
+        known, ask = address.lower(), self._has_code
+        return RiskPolicy(lambda a: has_code if a.lower() == known else ask(a), self._token_label)
+
     def transfer(
         self, sender: str, recipient: str, value: int, token: str | None, symbol: str = "ETH"
     ) -> list[Risk]:

@@ -27,6 +27,7 @@ from walletim.app.chain.tracking import Until
 from walletim.app.contracts import Plan, Step
 from walletim.app.defi import ETH, Asset
 from walletim.app.risk import Risk, RiskPolicy, enforce
+from walletim.chain.rpc import Q
 from walletim.chain.units import parse_amount
 from walletim.errors import InputError, InsufficientFunds, RiskRefused
 
@@ -129,8 +130,12 @@ class Transfers:
         recipient = self._resolve(to)
         if token is None:
             value = parse_amount(amount)
-            self.chain.check_chain()
-            risks = self._risks.transfer(sender, recipient, value, None)
+            # The risk policy's one question to the node (is the recipient a contract?) goes
+            # with the chain-id check: one round trip.
+            code = self.chain.checked(Q.code(recipient))
+            risks = self._risks.knowing(recipient, bool(code)).transfer(
+                sender, recipient, value, None
+            )
             enforce(risks, force)
             request = replace(how, to=recipient, value=value, data=b"")
             return Transfer(account, sender, recipient, ETH, value, request, risks=tuple(risks))

@@ -329,6 +329,13 @@ class RpcClient:
         return self.get(Q.block_json(block, full=full))
 
 
+def answered(value: T | RpcError) -> T:
+    """One answer of :meth:`RpcClient.gather`: its value, or its RpcError raised."""
+    if isinstance(value, RpcError):
+        raise value
+    return value
+
+
 def unsupported(exc: RpcError) -> bool:
     """Whether the node answered that it lacks the method (an older or trimmed node), not
     that the call failed."""

@@ -10,30 +10,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from walletim.app.chain.model import SendRequest, TxPlan
 from walletim.app.networks import Network
 from walletim.chain import fees as policy
 from walletim.chain.fees import FeeHistory, Fees, FeeSuggestion
 from walletim.chain.reverts import revert_from
-from walletim.chain.rpc import Q, Query, RpcClient
+from walletim.chain.rpc import Q, Query, RpcClient, answered
 from walletim.errors import ChainError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
-
-T = TypeVar("T")
 
 
 def _raise_revert(exc: RpcError) -> None:
     reverted = revert_from(exc)
     if reverted is not None:
         raise reverted from exc
-
-
-def _answer(value: T | RpcError) -> T:
-    if isinstance(value, RpcError):
-        raise value
-    return value
 
 
 # A fee history read for a plan shown to the user is reused when the transaction is signed
@@ -132,7 +124,7 @@ class Planner:
             _raise_revert(estimated)
         price: int | None = None
         if fee_query is not None:
-            fee_answer = _answer(answers[-1])
+            fee_answer = answered(answers[-1])
             if req.legacy:
                 price = fee_answer
             else:
@@ -175,7 +167,7 @@ class Planner:
             assert req.gas_limit is not None
             gas_limit = req.gas_limit
         else:
-            gas_limit = self.gas_limit(_answer(estimated), req.data)
+            gas_limit = self.gas_limit(answered(estimated), req.data)
         plan = TxPlan.of(
             self.network.name, self.network.chain_id, sender, (to, req.value, req.data),
             nonce=req.nonce, gas_limit=gas_limit, fees=self.fees(req, history, price),
@@ -183,7 +175,7 @@ class Planner:
         )  # fmt: skip
         cap = self.network.fee_cap_wei if req.fee_cap is None else req.fee_cap
         policy.check_fee_cap(plan.gas_limit, plan.fees, cap)
-        self.check_funds(sender, _answer(balance), plan.value + plan.max_total_fee)
+        self.check_funds(sender, answered(balance), plan.value + plan.max_total_fee)
         if req.data or req.gas_limit is not None:
             # The estimate already ran the call for plain sends; with explicit gas or calldata
             # do an explicit dry run so a revert is reported before signing.

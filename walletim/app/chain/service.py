@@ -24,6 +24,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from walletim.app.chain import tokens
 from walletim.app.chain.batch import BatchSender
@@ -37,7 +38,7 @@ from walletim.app.chain.replace import check_replaceable, pending_at, replacemen
 from walletim.app.chain.tracking import Tracker, Until
 from walletim.app.networks import Network
 from walletim.chain.fees import DEFAULT_BUMP_PERCENT, FeeSuggestion
-from walletim.chain.rpc import JsonObject, Q, RpcClient
+from walletim.chain.rpc import JsonObject, Q, Query, RpcClient, answered
 from walletim.errors import ChainError, ChainIdMismatch, InputError, RpcError, StoreError
 from walletim.keys.hd import to_checksum_address
 from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
@@ -57,6 +58,8 @@ class Lookup:
     why: str | None
     transaction: JsonObject | None = None
 
+
+T = TypeVar("T")
 
 #: Confirms a plan before it is signed; raises (e.g. Aborted) to stop.
 Confirm = Callable[[TxPlan], None]
@@ -126,12 +129,22 @@ class ChainService:
 
     def check_chain(self) -> None:
         """Raises ChainIdMismatch if the node is not on the profile's chain."""
-        if self._chain_checked:
-            return
-        actual = self.rpc.get(Q.chain_id())
+        if not self._chain_checked:
+            self._chain_is(self.rpc.get(Q.chain_id()))
+
+    def _chain_is(self, actual: int) -> None:
         if actual != self.chain_id:
             raise ChainIdMismatch(self.chain_id, actual, self.rpc.shown_url)
         self._chain_checked = True
+
+    def checked(self, query: Query[T]) -> T:
+        """The answer to ``query``, asked in the same round trip as the chain-id check when
+        that is still to be done (ChainIdMismatch comes first). Raises RpcError."""
+        if self._chain_checked:
+            return self.rpc.get(query)
+        actual, answer = self.rpc.gather(Q.chain_id(), query)
+        self._chain_is(answered(actual))
+        return answered(answer)
 
     def _signer(self, account: str, expected: str) -> Signer:
         if self._signer_for is None:

@@ -10,10 +10,10 @@ from walletim.app.chain import SendRequest
 from walletim.app.contracts import ContractService, Figures, Plan, Step
 from walletim.app.defi.assets import Asset, Names
 from walletim.app.defi.logs import LogScanner
-from walletim.app.risk import RiskPolicy
-from walletim.chain.rpc import Q
+from walletim.app.risk import Risk, RiskPolicy, enforce
+from walletim.chain.rpc import Q, answered
 from walletim.contracts.abi import Value, calldata
-from walletim.errors import ChainError, InputError, InsufficientFunds
+from walletim.errors import ChainError, InputError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
 
 DEFAULT_SLIPPAGE_BPS = 50  # 0.5 %
@@ -80,13 +80,39 @@ class DefiCore:
         assert token.address is not None
         return self.read_int(token.address, "allowance(address,address)", owner, spender)
 
-    def need(self, asset: Asset, holder: str, amount: int, who: str) -> None:
-        have = self.balance(asset, holder)
+    def need(
+        self, asset: Asset, holder: str, amount: int, who: str, have: int | None = None
+    ) -> None:
+        """Raises InsufficientFunds unless ``holder`` has ``amount`` of ``asset`` (``have``:
+        the balance just read, else read now)."""
+        have = self.balance(asset, holder) if have is None else have
         if have < amount:
             raise InsufficientFunds(
                 f"insufficient {asset.symbol}: {who} has {asset.fmt(have)}, this needs "
                 f"{asset.fmt(amount)}; nothing was signed"
             )
+
+    def transfer_checks(
+        self, account: str, sender: str, to: str, asset: Asset, amount: int, *, force: bool
+    ) -> list[Risk]:
+        """The risk policy on sending ``amount`` of ``asset`` to ``to`` (a refusal raises
+        RiskRefused unless ``force``), then the funds check (InsufficientFunds): the
+        recipient's code and the sender's balance are read in one round trip."""
+        if asset.address is None:
+            code, funds = self.c.rpc.gather(Q.code(to), Q.balance(sender))
+            have = None if isinstance(funds, RpcError) else funds
+        else:
+            call = Q.call(asset.address, calldata("balanceOf(address)", sender))
+            code, raw = self.c.rpc.gather(Q.code(to), call)
+            # Anything but one word (an error, a revert) is read again the usual way, which
+            # raises the decoded error.
+            word = raw if isinstance(raw, bytes) and len(raw) == 32 else None
+            have = None if word is None else int.from_bytes(word, "big")
+        policy = self.risks.knowing(to, bool(answered(code)))
+        risks = policy.transfer(sender, to, amount, asset.address, asset.symbol)
+        enforce(risks, force)
+        self.need(asset, sender, amount, account, have)
+        return risks
 
     def step(
         self, label: str, to: str, data: bytes, *, kind: str, sender: str, value: int = 0

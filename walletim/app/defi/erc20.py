@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from walletim.app.contracts import MAX_UINT256, Plan
 from walletim.app.defi.base import DefiProtocol
-from walletim.app.risk import enforce, risks_json
+from walletim.app.risk import risks_json
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import InputError
@@ -48,9 +48,8 @@ class Erc20(DefiProtocol):
         sender = core.sender(account)
         to = core.resolve(to_text)
         amount = names.amount(asset, amount_text)
-        risks = core.risks.transfer(sender, to, amount, asset.address, asset.symbol)
-        warnings = enforce(risks, force)
-        core.need(asset, sender, amount, account)
+        risks = core.transfer_checks(account, sender, to, asset, amount, force=force)
+        warnings = [r.line for r in risks]
         if asset.address is None:
             step = core.step("transfer", to, b"", kind="send", sender=sender, value=amount)
         else:
