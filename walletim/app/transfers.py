@@ -10,7 +10,7 @@ One path per kind of transfer: the CLI parses, calls :meth:`Transfers.prepare` a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Protocol
 
 from walletim.app.chain import (
@@ -84,28 +84,21 @@ class PreparedBatch:
     units: tuple[tuple[str, str, int], ...] = ()  # per token: (address, symbol, decimals)
 
 
+@dataclass(eq=False)
 class Transfers:
-    """``send`` and ``send --batch`` on one network."""
+    """``send`` and ``send --batch`` on one network. Collaborators: ``chain``, ``steps``
+    (decoded, simulated steps), ``assets`` (tokens and their decimals), ``resolve(text)``
+    (an address, account or contact as a checksummed address), ``address_of(account)`` (the
+    address of a wallet account, NAME[:INDEX]) and ``risks``, the one policy for risky
+    sends."""
 
-    def __init__(
-        self,
-        chain: ChainService,
-        steps: Steps,
-        assets: Assets,
-        *,
-        resolve: Callable[[str], str],
-        address_of: Callable[[str], str],
-        risks: RiskPolicy,
-    ) -> None:
-        """``resolve(text)``: an address, account or contact as a checksummed address;
-        ``address_of(account)``: the address of a wallet account (NAME[:INDEX]); ``risks``
-        the one policy for risky sends."""
-        self.chain = chain
-        self._steps = steps
-        self._assets = assets
-        self._resolve = resolve
-        self._address_of = address_of
-        self._risks = risks
+    chain: ChainService
+    steps: Steps
+    assets: Assets
+    _: KW_ONLY
+    resolve: Callable[[str], str]
+    address_of: Callable[[str], str]
+    risks: RiskPolicy
 
     def prepare(
         self,
@@ -126,29 +119,29 @@ class Transfers:
             token: ETH is checked with the fees when planned), ChainIdMismatch,
             ContractReverted (the token transfer would fail), ChainError, RpcError.
         """
-        sender = self._address_of(account)
-        recipient = self._resolve(to)
+        sender = self.address_of(account)
+        recipient = self.resolve(to)
         if token is None:
             value = parse_amount(amount)
             # The risk policy's one question to the node (is the recipient a contract?) goes
             # with the chain-id check: one round trip.
             code = self.chain.checked(Q.code(recipient))
-            risks = self._risks.knowing(recipient, bool(code)).transfer(
+            risks = self.risks.knowing(recipient, bool(code)).transfer(
                 sender, recipient, value, None
             )
             enforce(risks, force)
             request = replace(how, to=recipient, value=value, data=b"")
             return Transfer(account, sender, recipient, ETH, value, request, risks=tuple(risks))
         self.chain.check_chain()
-        asset = self._assets.token(token)
+        asset = self.assets.token(token)
         if asset.address is None:
             raise InputError("ETH is not an ERC-20 token here")
         # Decimals pinned by a token list where one lists the token, else the token's own
         # answer through the node: the note says which, and the base units to be signed.
         value = parse_amount(amount, decimals=asset.decimals)
-        risks = self._risks.transfer(sender, recipient, value, asset.address, asset.display)
+        risks = self.risks.transfer(sender, recipient, value, asset.address, asset.display)
         enforce(risks, force)
-        have = self._assets.balance(asset, sender)
+        have = self.assets.balance(asset, sender)
         if have < value:
             raise InsufficientFunds(
                 f"insufficient {asset.display}: {account} has {asset.fmt(have)}, this needs "
@@ -158,10 +151,10 @@ class Transfers:
 
         data = token_transfer_data(recipient, value)
         request = replace(how, to=asset.address, value=0, data=data, kind="token-transfer")
-        step = self._steps.step("transfer", request, sender=sender)
+        step = self.steps.step("transfer", request, sender=sender)
         plan = Plan(f"transfer {asset.fmt(value)}", account, sender, (step,))
-        self._steps.check(plan)  # simulated: a transfer that would revert is never signed
-        note = self._assets.decimals_note(asset, value)
+        self.steps.check(plan)  # simulated: a transfer that would revert is never signed
+        note = self.assets.decimals_note(asset, value)
         return Transfer(account, sender, recipient, asset, value, step.request, note, tuple(risks))
 
     def send(
@@ -192,17 +185,17 @@ class Transfers:
         except UnicodeDecodeError as exc:
             raise InputError(f"batch file {source} is not UTF-8 text") from exc
         self.chain.check_chain()
-        sender = self._address_of(account)
+        sender = self.address_of(account)
         assets: dict[str, Asset] = {}  # token text -> Asset (pinned decimals where known)
 
         def parse_value(amount: str, token: str | None) -> int:
             if token is None:
                 return parse_amount(amount)
-            asset = assets.get(token) or self._assets.token(token)
+            asset = assets.get(token) or self.assets.token(token)
             assets[token] = asset
             return parse_amount(amount, decimals=asset.decimals)
 
-        parsed = parse_batch_csv(text, parse_value=parse_value, resolve=self._resolve)
+        parsed = parse_batch_csv(text, parse_value=parse_value, resolve=self.resolve)
         rows = tuple(
             r if r.token is None else replace(r, token=assets[r.token].address) for r in parsed
         )
@@ -210,7 +203,7 @@ class Transfers:
         notes = []
         for asset in {a.address: a for a in assets.values()}.values():
             units = sum(r.value for r in rows if r.token == asset.address)
-            notes.append(self._assets.decimals_note(asset, units))
+            notes.append(self.assets.decimals_note(asset, units))
         return PreparedBatch(
             account,
             sender,

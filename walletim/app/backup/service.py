@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -86,23 +86,20 @@ def _newest_key(address: str) -> str:
     return f"backup_newest:{address.lower()}"
 
 
+@dataclass(eq=False)
 class BackupService:
-    def __init__(
-        self,
-        wallets: BackupWallets,
-        store: Callable[[], Store],
-        dial: Callable[[], Awaitable[BackupRelay]],
-        *,
-        networks: NetworkProfiles | None = None,
-        clock: Callable[[], float] = time.time,
-        randbytes: Callable[[int], bytes] = secrets.token_bytes,
-    ) -> None:
-        self.wallets = wallets
-        self._store = store
-        self._dial = dial
-        self._networks = networks
-        self._clock = clock
-        self._randbytes = randbytes
+    """Backups of one home's chat records. Collaborators: ``wallets`` (accounts and their
+    backup keys), ``store()`` (the home's store), ``dial()`` (a relay connection),
+    ``networks`` (user-defined network profiles, backed up too), ``clock`` and
+    ``randbytes``."""
+
+    wallets: BackupWallets
+    store: Callable[[], Store]
+    dial: Callable[[], Awaitable[BackupRelay]]
+    _: KW_ONLY
+    networks: NetworkProfiles | None = None
+    clock: Callable[[], float] = time.time
+    randbytes: Callable[[int], bytes] = secrets.token_bytes
 
     # -- backup -------------------------------------------------------------------------------
 
@@ -116,14 +113,14 @@ class BackupService:
         """
         address = self.wallets.account(spec).address
         key = self.wallets.backup_key(spec)
-        store = self._store()
+        store = self.store()
         dumped: dict[str, object] = dict(records.dump(store, address))
         counts = records.counts(records.dump_tables(dumped))
-        if self._networks is not None:
-            profiles = [asdict(n) for n in self._networks.user_defined().values()]
+        if self.networks is not None:
+            profiles = [asdict(n) for n in self.networks.user_defined().values()]
             dumped["settings"] = {"networks": profiles}
             counts["networks"] = len(profiles)
-        header = Header(self._randbytes(16), int(self._clock() * 1000))
+        header = Header(self.randbytes(16), int(self.clock() * 1000))
         manifest: dict[str, object] = {
             "format": FORMAT,
             "account": address,
@@ -146,7 +143,7 @@ class BackupService:
         token = key.relay_token
 
         async def go() -> None:
-            conn = await self._dial()
+            conn = await self.dial()
             try:
                 await conn.put_backup(protocol.backup_id(token), token, blob)
             finally:
@@ -178,7 +175,7 @@ class BackupService:
         opened = open_archive(key.archive_key, blob)
         if str(opened.manifest.get("account", "")).lower() != address.lower():
             raise ArchiveError(f"this backup is not {address}'s (it names another account)")
-        store = self._store()
+        store = self.store()
         created = opened.header.created_ms
         newest = self._newest(store, address)
         if newest is not None and created < newest and not allow_older:
@@ -209,15 +206,15 @@ class BackupService:
         """Add the archive's network profiles this home does not have (by name; a file of
         the home, written after the store's transaction: restoring again adds what is
         missing). Returns how many were added."""
-        if self._networks is None or not isinstance(settings, dict):
+        if self.networks is None or not isinstance(settings, dict):
             return 0
-        known, added = self._networks.all(), 0
+        known, added = self.networks.all(), 0
         for doc in settings.get("networks") or []:
             try:
                 network = Network(**doc)
                 if network.name in known:
                     continue
-                self._networks.add(network)
+                self.networks.add(network)
             except (TypeError, InputError):
                 continue  # not a profile this walletim takes: the rest still come back
             added += 1
@@ -227,7 +224,7 @@ class BackupService:
         token = key.relay_token
 
         async def go() -> bytes | None:
-            conn = await self._dial()
+            conn = await self.dial()
             try:
                 return await conn.get_backup(protocol.backup_id(token), limit=MAX_ARCHIVE)
             finally:

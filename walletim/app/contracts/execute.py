@@ -5,6 +5,7 @@ moved: a price, a deadline, a balance), then each step sent through the chain se
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from walletim.app.contracts.plans import Outcome, Plan, Step, StepResult
@@ -17,20 +18,15 @@ if TYPE_CHECKING:
     from walletim.app.chain import SendResult
 
 
+@dataclass(eq=False)
 class Executor:
     """Sends plans through ``chain``; ``check(plan)`` simulates one (raises ContractReverted);
     ``allowed(plan)`` raises when the signer would refuse one of its steps (the agent's
     policy), before any is signed."""
 
-    def __init__(
-        self,
-        chain: ChainPort,
-        check: Callable[[Plan], Plan],
-        allowed: Callable[[Plan], None] | None = None,
-    ) -> None:
-        self.chain = chain
-        self._check = check
-        self._allowed = allowed
+    chain: ChainPort
+    check: Callable[[Plan], Plan]
+    allowed: Callable[[Plan], None] | None = None
 
     def execute(
         self,
@@ -55,10 +51,10 @@ class Executor:
         """
         if confirm is not None:
             confirm(plan)
-        if self._allowed is not None and len(plan.steps) > 1:
-            self._allowed(plan)  # a step the policy refuses: none is signed
+        if self.allowed is not None and len(plan.steps) > 1:
+            self.allowed(plan)  # a step the policy refuses: none is signed
         if recheck or not plan.simulated:
-            self._check(plan)  # nothing is signed if any step would fail now
+            self.check(plan)  # nothing is signed if any step would fail now
         results: list[StepResult] = []
         for index, step in enumerate(plan.steps):
             sent = self._send(plan, step, results, timeout, progress)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from walletim.app.lending.alert_text import health_text, liquidation_text
@@ -108,17 +108,16 @@ def _events(logs: Sequence[Log], sig: EventSig, emitter: str) -> Iterator[Decode
             yield event
 
 
+@dataclass(eq=False)
 class LendingWatch:
     """Health and liquidation alerts of Aave positions. Collaborators: ``lending`` (Aave on
     this network and checked positions: the LendingService), ``store`` (alerts, the
     conversation with yourself) and ``clock`` (seconds since the epoch)."""
 
-    def __init__(
-        self, lending: Positions, store: StoreFactory, *, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.lending = lending
-        self._store = store
-        self._clock = clock
+    lending: Positions
+    store: StoreFactory
+    _: KW_ONLY
+    clock: Callable[[], float] = time.time
 
     def scan(
         self,
@@ -229,9 +228,9 @@ class LendingWatch:
         """Claim and post, in one store transaction: liquidations, the health levels crossed
         (one message for the lowest), re-arming the levels the position is back above."""
         user, hf = position.address, position.figures.health_factor
-        now_ms = int(self._clock() * 1000)
+        now_ms = int(self.clock() * 1000)
         posted: list[LendingAlert] = []
-        with self._store().transaction() as conn:
+        with self.store().transaction() as conn:
             here = SelfChat(conn, user, now_ms)
             for alert in liquidations:
                 if AlertRepo.claim(conn, user, alert.key, alert.kind, now_ms):

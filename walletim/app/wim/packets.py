@@ -5,7 +5,7 @@ offer is recorded as the contract holds it, a claim counts from the contract's o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from walletim.app.wim.ledger import Ledger
@@ -40,11 +40,14 @@ if TYPE_CHECKING:
     from walletim.store.chat import StoredMessage
 
 
+@dataclass(eq=False)
 class Packets:
-    def __init__(self, ports: MoneyPorts, verifier: Verifier, ledger: Ledger) -> None:
-        self.p = ports
-        self.verifier = verifier
-        self.ledger = ledger
+    """Red packets in chats. Collaborators: ``p`` (the money ports), ``verifier`` and
+    ``ledger``."""
+
+    p: MoneyPorts
+    verifier: Verifier
+    ledger: Ledger
 
     # -- making and claiming ------------------------------------------------------------------
 
