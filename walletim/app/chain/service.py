@@ -43,6 +43,8 @@ from walletim.errors import ChainError, ChainIdMismatch, InputError, RpcError, S
 from walletim.keys.hd import to_checksum_address
 from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
@@ -58,8 +60,6 @@ class Lookup:
     why: str | None
     transaction: JsonObject | None = None
 
-
-T = TypeVar("T")
 
 #: Confirms a plan before it is signed; raises (e.g. Aborted) to stop.
 Confirm = Callable[[TxPlan], None]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from walletim.agent import protocol
 from walletim.agent.client import AgentClient, AgentGone, connect
-from walletim.app.wallets.keys import ChainRules, TxSigner
+from walletim.app.wallets.keys import AccountSigner, ChainRules, TxSigner
 from walletim.errors import (
     AgentError,
     ConfigError,
@@ -123,7 +123,7 @@ class AgentKeys:
         return out
 
     def signer(self, spec: str, address: str) -> TxSigner:
-        return _AgentSigner(self, spec, address)
+        return AccountSigner(self.sign_transaction, spec, address, "AgentSigner")
 
     def check_plan(self, spec: str, txs: list[dict[str, Any]]) -> None:
         self._call("check_plan", spec, txs=[_wire(tx) for tx in txs][: protocol.MAX_LIST])
@@ -209,19 +209,6 @@ class AgentKeys:
         if binding.wallet != address or binding.created != created or not binding.verify():
             raise AgentError("the agent's identity binding is not the account's")
         return binding
-
-
-class _AgentSigner:
-    def __init__(self, keys: AgentKeys, spec: str, address: str) -> None:
-        self._keys = keys
-        self._spec = spec
-        self.address = address
-
-    def __repr__(self) -> str:
-        return f"AgentSigner({self.address})"
-
-    def sign_transaction(self, tx: dict[str, Any], /) -> SignedTransaction:
-        return self._keys.sign_transaction(self._spec, self.address, tx)
 
 
 def _wire(tx: dict[str, Any]) -> dict[str, Any]:

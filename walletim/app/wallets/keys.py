@@ -112,29 +112,38 @@ class KeyHolder(Protocol):
     def bind_chat_identity(self, spec: str, address: str, created: int) -> IdentityBinding: ...
 
 
-class HolderSigner:
-    """A transaction signer of one account through whatever holds the keys when it signs:
-    the agent, or (when the agent is gone, locked, or its policy refused and the password
-    can be had) the vault unlocked here. ``with_keys(use)`` picks the holder
-    (:meth:`walletim.app.wallets.Wallets._with_keys`)."""
+@dataclass(frozen=True, eq=False)
+class AccountSigner:
+    """A transaction signer of one account (``spec`` at ``address``) that signs through
+    ``sign(spec, address, tx)``: the agent's keys, or whatever holds the keys when it signs
+    (:func:`holder_signer`). It shows only its address, as ``shown(address)``."""
 
-    def __init__(
-        self,
-        with_keys: Callable[[Callable[[KeyHolder], SignedTransaction]], SignedTransaction],
-        spec: str,
-        address: str,
-    ) -> None:
-        self._with_keys = with_keys
-        self._spec = spec
-        self.address = address
+    sign: Callable[[str, str, dict[str, Any]], SignedTransaction]
+    spec: str
+    address: str
+    shown: str = "Signer"
 
     def __repr__(self) -> str:
-        return f"Signer({self.address})"
+        return f"{self.shown}({self.address})"
 
     def sign_transaction(self, tx: dict[str, Any], /) -> SignedTransaction:
-        return self._with_keys(
-            lambda keys: keys.signer(self._spec, self.address).sign_transaction(tx)
-        )
+        return self.sign(self.spec, self.address, tx)
+
+
+def holder_signer(
+    with_keys: Callable[[Callable[[KeyHolder], SignedTransaction]], SignedTransaction],
+    spec: str,
+    address: str,
+) -> AccountSigner:
+    """A signer of one account through whatever holds the keys when it signs: the agent,
+    or (when the agent is gone, locked, or its policy refused and the password can be had)
+    the vault unlocked here. ``with_keys(use)`` picks the holder
+    (:meth:`walletim.app.wallets.Wallets._with_keys`)."""
+
+    def sign(spec: str, address: str, tx: dict[str, Any]) -> SignedTransaction:
+        return with_keys(lambda keys: keys.signer(spec, address).sign_transaction(tx))
+
+    return AccountSigner(sign, spec, address)
 
 
 class LocalKeys:

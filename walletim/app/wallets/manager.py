@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from walletim.app.wallets.keys import ChainRules, HolderSigner, KeyHolder, LocalKeys, TxSigner
+from walletim.app.wallets.keys import ChainRules, KeyHolder, LocalKeys, TxSigner, holder_signer
 from walletim.app.wallets.model import (
     Account,
     CreatedWallet,
@@ -444,7 +444,7 @@ class Wallets:
         """A signer of transactions for ``NAME[:INDEX]``: the agent's when one runs, else a
         :class:`walletim.keys.signing.LocalSigner` (unlocks the home)."""
         address = self.account(spec).address
-        return HolderSigner(self._with_keys, spec, address)
+        return holder_signer(self._with_keys, spec, address)
 
     def local_signer(self, spec: str) -> LocalSigner:
         """A :class:`walletim.keys.signing.LocalSigner` (unlocks the home here)."""
