@@ -88,3 +88,22 @@ def loads_document(
         if isinstance(exc.__cause__, UnicodeDecodeError):
             raise error(f"{what} is not valid UTF-8 text") from exc
         raise error(not_json.format(what=what, max_bytes=max_bytes)) from exc
+
+
+def loads_object(
+    data: str | bytes | bytearray,
+    *,
+    error: Callable[[str], Exception],
+    not_json: str,
+    not_object: str | None = None,
+) -> dict[str, Any]:
+    """:func:`loads` of what must be one JSON object. Raises ``error(not_json)`` for text
+    that is not JSON (or nests too deep), ``error(not_object)`` (default ``not_json``) for
+    any other JSON value."""
+    try:
+        doc = loads(data)
+    except ValueError as exc:
+        raise error(not_json) from exc
+    if not isinstance(doc, dict):
+        raise error(not_json if not_object is None else not_object)
+    return doc

@@ -21,6 +21,7 @@ from walletim.errors import (
     WrongPassword,
 )
 from walletim.keys import crypto, keystore
+from walletim.keys.vault import Vault
 
 from .test_key_vectors import V3_KEY, V3_PASSWORD, V3_SCRYPT
 
@@ -462,3 +463,13 @@ def test_atomic_write_leaves_old_file_on_failure(
         fsio.write_private(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_a_wallet_file_nested_too_deep_is_corrupt_not_a_crash(wallets: Wallets) -> None:
+    """Whoever can write the home cannot crash the process with deep JSON (json.loads would
+    hit the recursion limit, or the C stack once eth-account raised that limit): the vault's
+    files are read with bounded nesting and refused as corrupt."""
+    path = wallets.home / "wallets" / "anvil.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)  # well-formed, under the size bound
+    with pytest.raises(VaultCorrupt, match="not valid JSON"):
+        Vault(wallets.home).load("anvil")

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
-from walletim import fsio, localnames
+from walletim import fsio, localnames, safejson
 from walletim.errors import (
     ConfigError,
     InputError,
@@ -103,13 +103,13 @@ def _json_bytes(doc: dict[str, object]) -> bytes:
 
 def _load_json(path: Path, what: str) -> dict[str, Any]:
     data = fsio.read_bytes(path, limit=MAX_FILE_BYTES, what=what)
-    try:
-        doc = json.loads(data)
-    except ValueError as exc:
-        raise VaultCorrupt(f"{what} {path} is not valid JSON") from exc
-    if not isinstance(doc, dict):
-        raise VaultCorrupt(f"{what} {path} is not a JSON object")
-    return doc
+    # Bounded nesting (safejson): whoever can write the home must not crash the process.
+    return safejson.loads_object(
+        data,
+        error=VaultCorrupt,
+        not_json=f"{what} {path} is not valid JSON",
+        not_object=f"{what} {path} is not a JSON object",
+    )
 
 
 @dataclass(slots=True)

@@ -189,10 +189,6 @@ def _inflate(parts: list[bytes]) -> bytes:
 
 
 def _object(raw: bytes, what: str) -> dict[str, object]:
-    try:
-        doc = safejson.loads(raw)
-    except ValueError as exc:
-        raise ArchiveError(f"this backup's {what} is damaged") from exc
-    if not isinstance(doc, dict):
-        raise ArchiveError(f"this backup's {what} is damaged")
-    return doc
+    return safejson.loads_object(
+        raw, error=ArchiveError, not_json=f"this backup's {what} is damaged"
+    )
