@@ -6,7 +6,8 @@ money messages are never edited or deleted."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 import click
 
@@ -23,6 +24,24 @@ from walletim.cli.chat.render import (
 
 if TYPE_CHECKING:
     from walletim.app.chat import Posted
+    from walletim.app.session import Session
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _on_message(command: Callable[Concatenate[Ctx, P], R]) -> Callable[P, R]:
+    """A command on one message of a conversation: ``--from``, ``--password-file``, then the
+    arguments PEER and MESSAGE_ID (before the command's own)."""
+    return with_account(click.argument("peer")(click.argument("message_id")(command)))
+
+
+def _change(ctx: Ctx, account: str, change: Callable[[Session], Posted], did: str) -> None:
+    """Make one change through the chat service and show what it did."""
+    with session(ctx) as s:
+        posted = change(s)
+        names = s.chat.names(account)
+    _emit(ctx, account, posted, did, names)
 
 
 def _emit(ctx: Ctx, account: str, posted: Posted, did: str, names: dict[str, str]) -> None:
@@ -43,65 +62,44 @@ def _emit(ctx: Ctx, account: str, posted: Posted, did: str, names: dict[str, str
 
 
 @click.command()
-@with_account
-@click.argument("peer")
-@click.argument("message_id")
+@_on_message
 @click.argument("text")
 def reply(ctx: Ctx, account: str, peer: str, message_id: str, text: str) -> None:
     """Reply to MESSAGE_ID (as `chat read` shows it) in the conversation with PEER (an
     address, contact, wallet account or group); the reply quotes it."""
-    with session(ctx) as s:
-        posted = s.chat.reply(account, peer, message_id, text)
-        names = s.chat.names(account)
-    _emit(ctx, account, posted, "replied to", names)
+    _change(ctx, account, lambda s: s.chat.reply(account, peer, message_id, text), "replied to")
 
 
 @click.command()
-@with_account
-@click.argument("peer")
-@click.argument("message_id")
+@_on_message
 @click.argument("emoji")
 def react(ctx: Ctx, account: str, peer: str, message_id: str, emoji: str) -> None:
     """React to MESSAGE_ID with one EMOJI. One reaction per person per message: a new one
     replaces yours, and "" removes it."""
-    with session(ctx) as s:
-        posted = s.chat.react(account, peer, message_id, emoji)
-        names = s.chat.names(account)
-    _emit(ctx, account, posted, f"reacted {printable(emoji)} to" if emoji else "unreacted", names)
+    did = f"reacted {printable(emoji)} to" if emoji else "unreacted"
+    _change(ctx, account, lambda s: s.chat.react(account, peer, message_id, emoji), did)
 
 
 @click.command()
-@with_account
-@click.argument("peer")
-@click.argument("message_id")
+@_on_message
 @click.argument("text")
 def edit(ctx: Ctx, account: str, peer: str, message_id: str, text: str) -> None:
     """Edit one of your own text messages or replies, for everyone. Every end keeps the
     original and the newest 20 edits (`chat edits`); money messages cannot be edited."""
-    with session(ctx) as s:
-        posted = s.chat.edit(account, peer, message_id, text)
-        names = s.chat.names(account)
-    _emit(ctx, account, posted, "edited", names)
+    _change(ctx, account, lambda s: s.chat.edit(account, peer, message_id, text), "edited")
 
 
 @click.command()
-@with_account
-@click.argument("peer")
-@click.argument("message_id")
+@_on_message
 def delete(ctx: Ctx, account: str, peer: str, message_id: str) -> None:
     """Delete one of your own text messages or replies for everyone: its words leave this
     home now, and each recipient's when the delete arrives. Money messages cannot be
     deleted."""
-    with session(ctx) as s:
-        posted = s.chat.delete(account, peer, message_id)
-        names = s.chat.names(account)
-    _emit(ctx, account, posted, "deleted", names)
+    _change(ctx, account, lambda s: s.chat.delete(account, peer, message_id), "deleted")
 
 
 @click.command()
-@with_account
-@click.argument("peer")
-@click.argument("message_id")
+@_on_message
 def edits(ctx: Ctx, account: str, peer: str, message_id: str) -> None:
     """The versions kept of a message (the original first, then its edits). No network."""
     with session(ctx) as s:
