@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -144,23 +145,18 @@ class Names:
         raise InputError(f"{target} is not an account of this home")
 
 
+@dataclass(frozen=True, slots=True)
 class StoreContacts:
-    """:class:`ContactBook` over the home's encrypted store (walletim.store.chat)."""
+    """:class:`ContactBook` over the home's encrypted store (walletim.store.chat) at
+    ``db_path``: ``open_store()`` unlocks and opens the store; ``opened()`` is the store if
+    it is already open, else None."""
 
-    def __init__(
-        self,
-        db_path: Path,
-        open_store: Callable[[], Store],
-        opened: Callable[[], Store | None],
-    ) -> None:
-        """``open_store()`` unlocks and opens the store; ``opened()`` is the store if it is
-        already open, else None."""
-        self._db_path = db_path
-        self._open_store = open_store
-        self._opened = opened
+    db_path: Path
+    open_store: Callable[[], Store]
+    opened: Callable[[], Store | None]
 
     def name_of(self, address: str) -> str | None:
-        store = self._opened()
+        store = self.opened()
         if store is None:
             return None
         from walletim.store.chat import ChatRepo
@@ -169,9 +165,9 @@ class StoreContacts:
         return contact.name if contact is not None and contact.name else None
 
     def address_of(self, name: str) -> str | None:
-        if not self._db_path.exists():
+        if not self.db_path.exists():
             return None
         from walletim.store.chat import ChatRepo
 
-        contact = ChatRepo(self._open_store()).contact_named(name)
+        contact = ChatRepo(self.open_store()).contact_named(name)
         return None if contact is None else contact.address

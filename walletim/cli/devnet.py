@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx
+from walletim.cli.base import Ctx, pass_ctx, port_option
 
 if TYPE_CHECKING:
     from walletim.app.world import WorldManifest
@@ -18,13 +18,7 @@ def devnet() -> None:
 
 
 @devnet.command()
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8545,
-    show_default=True,
-    help="Port on 127.0.0.1 (0: any free port).",
-)
+@port_option(8545, "Port on 127.0.0.1 (0: any free port).")
 @click.option("--chain-id", type=click.IntRange(1), default=31337, show_default=True)
 @click.option("--no-mining", is_flag=True, help="Do not mine automatically (mine with anvil_mine).")
 @click.option("--block-time", type=click.IntRange(1), help="Mine a block every N seconds.")
