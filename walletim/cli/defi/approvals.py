@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from walletim.cli.base import Ctx, chain_session, pass_ctx
-from walletim.cli.defi.common import execute, signing, targets
+from walletim.cli.defi.common import execute, signing, targets, token_argument
 
 
 @click.group()
@@ -58,7 +58,7 @@ def approvals_list(ctx: Ctx, account: str | None) -> None:
 
 @approvals.command("revoke")
 @signing
-@click.argument("token_name", metavar="TOKEN")
+@token_argument
 @click.argument("spender")
 def approvals_revoke(ctx: Ctx, account: str, token_name: str, spender: str) -> None:
     """Set SPENDER's allowance on TOKEN to zero (or remove an NFT operator)."""

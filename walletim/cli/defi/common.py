@@ -34,6 +34,9 @@ R = TypeVar("R")
 #: ``--password-file``; it is called with the Ctx first.
 signing = with_account
 
+#: The TOKEN argument of a token command: a symbol on the home's token lists or a 0x address.
+token_argument = click.argument("token_name", metavar="TOKEN")
+
 
 def limits(command: Callable[P, R]) -> Callable[P, R]:
     """``--slippage`` and ``--deadline`` of a Uniswap action."""

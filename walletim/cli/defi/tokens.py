@@ -6,7 +6,7 @@ import click
 
 from walletim.chain.units import format_amount
 from walletim.cli.base import Ctx, chain_session, pass_ctx
-from walletim.cli.defi.common import FORCE_HELP, execute, signing, targets
+from walletim.cli.defi.common import FORCE_HELP, execute, signing, targets, token_argument
 
 
 @click.group()
@@ -15,7 +15,7 @@ def token() -> None:
 
 
 @token.command("info")
-@click.argument("token_name", metavar="TOKEN")
+@token_argument
 @pass_ctx
 def token_info(ctx: Ctx, token_name: str) -> None:
     """Name, symbol, decimals and total supply."""
@@ -49,7 +49,7 @@ def token_info(ctx: Ctx, token_name: str) -> None:
 
 
 @token.command("balance")
-@click.argument("token_name", metavar="TOKEN")
+@token_argument
 @click.argument("who", required=False)
 @pass_ctx
 def token_balance(ctx: Ctx, token_name: str, who: str | None) -> None:
@@ -80,7 +80,7 @@ def token_balance(ctx: Ctx, token_name: str, who: str | None) -> None:
 
 @token.command("transfer")
 @signing
-@click.argument("token_name", metavar="TOKEN")
+@token_argument
 @click.argument("to")
 @click.argument("amount")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
@@ -93,7 +93,7 @@ def token_transfer(
 
 @token.command("approve")
 @signing
-@click.argument("token_name", metavar="TOKEN")
+@token_argument
 @click.argument("spender")
 @click.argument("amount", required=False)
 @click.option("--unlimited", is_flag=True, help="Approve an unlimited amount (not recommended).")
@@ -107,7 +107,7 @@ def token_approve(
 
 
 @token.command("allowance")
-@click.argument("token_name", metavar="TOKEN")
+@token_argument
 @click.argument("owner")
 @click.argument("spender")
 @pass_ctx
