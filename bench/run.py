@@ -367,6 +367,7 @@ def main() -> None:
     import aave  # bench/aave.py, app.py, backup.py, chat.py, commands.py, relay.py, ...
     import app
     import backup
+    import devices
     import chat
     import commands
     import relay
@@ -387,6 +388,7 @@ def main() -> None:
     sections += commands.bench_commands()
     sections += app.bench_app()
     sections += backup.bench_backup()
+    sections += devices.bench_fanout()
     text = "\n".join(sections) + "\n"
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(text)
