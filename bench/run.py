@@ -367,9 +367,9 @@ def main() -> None:
     import aave  # bench/aave.py, app.py, backup.py, chat.py, commands.py, relay.py, ...
     import app
     import backup
-    import devices
     import chat
     import commands
+    import devices
     import relay
     import roundtrips
     import world
