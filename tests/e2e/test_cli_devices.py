@@ -86,3 +86,22 @@ def test_a_relay_serving_a_stale_list_is_refused(
     assert len(served.err_lines) == 1
     still = ok(home, "chat", "device", "list", "--from", "dev")
     assert still["version"] == 2 and "stolen" not in [d["name"] for d in still["devices"]]
+
+
+def test_a_wallet_from_before_devices_reads_as_one_device(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A wallet that only published its single-key binding (`chat init`) lists one device,
+    the key derived from the seed; a home that joins keeps it listed (chat still uses it)
+    beside its own key, as version 1."""
+    home = _home(tmp_path / "home", relay.url)
+    assert home("chat", "init", "--from", "dev").code == 0
+    legacy = ok(home, "chat", "device", "list", "--from", "dev")
+    assert legacy["version"] == 0 and len(legacy["devices"]) == 1
+    assert legacy["devices"][0]["from_seed"] and not legacy["listed"]
+    joined = ok(home, "chat", "device", "join", "--from", "dev", "--name", "laptop")
+    assert joined["version"] == 1 and [d["from_seed"] for d in joined["devices"]] == [True, False]
+    assert joined["devices"][0]["identity_key"] == legacy["devices"][0]["identity_key"]
+    assert joined["listed"] and joined["devices"][1]["this"]
+    # The relay keeps the signed list now; the single-key binding no longer stands for it.
+    assert ok(home, "chat", "device", "list", "--from", "dev")["version"] == 1

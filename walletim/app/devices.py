@@ -204,7 +204,7 @@ class DeviceService:
             newest = accept_device_list(known, served, address)
         except StaleDeviceList as exc:
             raise StaleDeviceList(f"the relay served {exc}") from exc
-        if newest is not known:
+        if newest is not known and not newest.legacy:  # a binding is not a list to keep
             store = self._store()
             with store.transaction() as conn:
                 conn.execute(
