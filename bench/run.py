@@ -369,6 +369,7 @@ def main() -> None:
     import backup
     import chat
     import commands
+    import devices
     import relay
     import roundtrips
     import world
@@ -387,6 +388,7 @@ def main() -> None:
     sections += commands.bench_commands()
     sections += app.bench_app()
     sections += backup.bench_backup()
+    sections += devices.bench_fanout()
     text = "\n".join(sections) + "\n"
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(text)

@@ -280,6 +280,9 @@ def test_chat_through_the_agent_needs_no_password(tmp_path: Path, relay: RelayPr
         archive = tmp_path / "alice.wimbak"
         made = quiet("--json", "chat", "backup", "--from", "alice", "--to", str(archive))
         assert made.code == 0 and archive.exists(), made.err
+        # This home's device key and the signed device list: through the agent too.
+        joined = quiet("--json", "chat", "device", "join", "--from", "alice", "--name", "a")
+        assert joined.code == 0 and json.loads(joined.out)["listed"], joined.err
     finally:
         alice("agent", "stop")
     after = quiet("chat", "read", "--from", "alice", b_addr)

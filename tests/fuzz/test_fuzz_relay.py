@@ -38,11 +38,11 @@ json_values = st.recursive(
 )
 OPS = ["auth", "dkey", "publish", "bundle", "send", "fetch", "ack", "listen", "watch",
        "bput", "bget", "bdel", "challenge", "ok", "error", "sent", "deliver", "published",
-       "backup", "x"]  # fmt: skip
+       "backup", "dput", "dget", "devices", "x"]  # fmt: skip
 FIELDS = ["rid", "key", "sig", "url", "hash", "binding", "spk", "opks", "replace", "dir", "to",
           "mid", "env", "dk", "limit", "mids", "dirs", "msgs", "more", "relay", "nonce",
           "limits", "v", "bundle", "code", "message", "retry", "bid", "tok", "off", "total",
-          "data", "end", "ver", "size"]  # fmt: skip
+          "data", "end", "ver", "size", "devices"]  # fmt: skip
 frames = st.builds(
     lambda op, extra: json.dumps({"op": op, **extra}),
     st.sampled_from(OPS),
@@ -52,7 +52,12 @@ frames = st.builds(
 
 def valid_frames() -> list[str]:
     """One well-formed frame of each kind, both ways, to mutate."""
+    from walletim.messaging.devices import Device, DeviceList
+
     spk = p.SignedPrekey(bytes(32), bytes(64), 1)
+    devices = DeviceList(
+        "0x" + "11" * 20, 2, (Device(bytes(16), bytes(32), 5, "laptop"),), bytes(65)
+    )
     client: list[p.ClientFrame] = [
         p.Auth(bytes(32), bytes(64), "ws://127.0.0.1:8765", 1),
         p.DeliveryKey(bytes(32), 9),
@@ -68,6 +73,8 @@ def valid_frames() -> list[str]:
         p.BackupPut("ab" * 16, bytes(32), 0, 10, b"part", False, 12),
         p.BackupGet("ab" * 16, 4, 13),
         p.BackupDelete("ab" * 16, bytes(32), 14),
+        p.DevicesPut(devices, 15),
+        p.DevicesGet("ab" * 16, 16),
     ]
     server: list[p.ServerFrame] = [
         p.Challenge("relay", bytes(32), {"rate": 1}, bytes(range(32)), bytes(64)),
@@ -79,12 +86,13 @@ def valid_frames() -> list[str]:
         p.Deliver(5, (p.Delivered("cd" * 16, bytes(304), 7),), True),
         p.Published("ab" * 16),
         p.BackupPart(6, "cd" * 16, 10, 4, b"rest"),
+        p.DevicesReply(7, devices),
     ]
     return [p.encode_client_frame(f) for f in client] + [p.encode_server_frame(f) for f in server]
 
 
 VALID = valid_frames()
-N_CLIENT = 14  # client frames first in VALID
+N_CLIENT = 16  # client frames first in VALID
 
 
 @st.composite

@@ -51,3 +51,23 @@ def test_a_relay_of_another_version_is_refused(version: int) -> None:
             await RelayClient.connect(url)
 
     asyncio.run(_relay_of_version(version, body))
+
+
+def test_a_protocol_3_relay_keeps_backups_but_no_device_lists() -> None:
+    """Device lists came with protocol 4: through a relay of protocol 3 a client reads none
+    (as if no wallet had published one) and publishing one is one clear refusal."""
+    from walletim.keys.signing import LocalSigner
+    from walletim.messaging import devices as dv
+
+    signed = dv.sign_device_list(
+        LocalSigner(bytes(31) + b"\x05"), 1, [dv.make_device(bytes(16), bytes(32), 1)]
+    )
+
+    async def body(url: str) -> None:
+        async with await RelayClient.connect(url) as c:
+            assert c.version == 3
+            assert await c.get_devices("ab" * 16) is None
+            with pytest.raises(RelayRefused, match="keeps no device lists"):
+                await c.put_devices(signed)
+
+    asyncio.run(_relay_of_version(3, body))

@@ -49,6 +49,10 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
         1,
         "chat identity seed of a private-key wallet",
     ),
+    ("walletim/app/wallets/keys.py", "LocalKeys.device_key", "randbytes (injected)"): (
+        1,
+        "this home's own chat device: its id and Ed25519 seed (issue 17)",
+    ),
     ("walletim/app/chat/service.py", "ChatService.__init__", "os.urandom"): (
         1,
         "default of randbytes",

@@ -20,7 +20,10 @@ from walletim.agent.policy import Cap, Policy
 from walletim.agent.server import AgentServer
 from walletim.agent.service import AgentService, Limits, ServiceFailure
 from walletim.app.wallets import Wallets
+from walletim.app.wallets.agentkeys import AgentKeys
 from walletim.errors import AgentError
+from walletim.keys.signing import LocalSigner
+from walletim.messaging.devices import Device, sign_device_list
 
 PASSWORD = "correct horse battery staple"
 MNEMONIC = "test test test test test test test test test test test junk"
@@ -255,6 +258,8 @@ def test_no_answer_carries_the_seed_or_a_spending_key(home: Path) -> None:
         "chat_identity": {"account": "dev"},
         "backup_key": {"account": "dev"},
         "bind_chat_identity": {"account": "dev", "created": 1},
+        "device_key": {"account": "dev"},
+        "sign_device_list": {"account": "dev", "version": 1, "devices": [DEVICE.to_json()]},
         "sign_message": {"account": "dev", "message": "0x6869"},
         "sign_tx": {"account": "dev", "tx": tx(1)},
         "check_plan": {"account": "dev", "txs": [tx(1)]},
@@ -264,6 +269,34 @@ def test_no_answer_carries_the_seed_or_a_spending_key(home: Path) -> None:
     answers = repr([agent.handle(request(op, **args)) for op, args in calls.items()])
     assert not any(secret in answers.lower() for secret in secrets)
     assert MNEMONIC not in answers
+
+
+DEVICE = Device(b"\x01" * 16, b"\x02" * 32, 5, "laptop")
+
+
+def test_the_agent_gives_this_homes_device_key_and_signs_its_device_list(home: Path) -> None:
+    agent = service(home, Clock())
+    local = Wallets(home, PASSWORD, agent=False)
+    keys = AgentKeys(_Direct(agent))  # type: ignore[arg-type]
+    mine = keys.device_key("dev")
+    assert mine == local.device_key("dev") and mine.key != local.chat_identity("dev")
+    signed = keys.sign_device_list("dev", DEV, 3, (DEVICE,))
+    assert signed.verify() and signed.version == 3 and signed.wallet == DEV
+    other = sign_device_list(LocalSigner(bytes.fromhex("11" * 32)), 3, (DEVICE,))
+    with pytest.raises(AgentError, match="another device list"):
+        AgentKeys(_Impostor(other.to_json())).sign_device_list("dev", DEV, 3, (DEVICE,))  # type: ignore[arg-type]
+    with pytest.raises((ServiceFailure, protocol.ProtocolError)):
+        agent.handle(request("sign_device_list", account="dev", version=1, devices=[{"x": 1}]))
+
+
+class _Direct:
+    """Calls the agent service in this process (no socket)."""
+
+    def __init__(self, agent: AgentService) -> None:
+        self.agent = agent
+
+    def call(self, op: str, **args: object) -> object:
+        return self.agent.handle(request(op, **args))
 
 
 class _Impostor:

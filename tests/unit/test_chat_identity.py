@@ -110,3 +110,22 @@ def test_safety_number_is_symmetric_and_key_sensitive() -> None:
     assert len(groups) == 12 and all(len(g) == 5 and g.isdigit() for g in groups)
     mallory = (chat.derive_chat_identity(seed, 2).public_key, bob[1])
     assert identity.safety_number(alice, mallory) != number
+
+
+def test_each_home_is_its_own_chat_device(tmp_path: Path) -> None:
+    """Two homes of one mnemonic get different device keys (random, not from the seed); a
+    home keeps its own across reopening; the key is sealed, never in the wallet file in
+    clear; each account has its own."""
+    first = Wallets(tmp_path / "a", "password123", fast_kdf=True)
+    first.import_mnemonic("dev", ANVIL)
+    second = Wallets(tmp_path / "b", "password456", fast_kdf=True)
+    second.import_mnemonic("restored", ANVIL)
+    mine, theirs = first.device_key("dev"), second.device_key("restored")
+    assert mine.id != theirs.id and mine.key.public_key != theirs.key.public_key
+    assert mine.key != first.chat_identity("dev")  # not the seed-derived key
+    again = Wallets(tmp_path / "a", "password123", fast_kdf=True)
+    assert again.device_key("dev") == mine
+    assert again.device_key("dev:1") not in (mine, again.device_key("dev:2"))
+    files = b"".join(p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert mine.key.seed.hex().encode() not in files and mine.key.seed not in files
+    assert "seed" not in repr(mine) or mine.key.seed.hex() not in repr(mine)

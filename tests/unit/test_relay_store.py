@@ -593,3 +593,30 @@ def test_backups_are_replaced_whole_read_in_slices_and_survive_a_reopen(opener: 
 
     run(opener, write)
     run(opener, read)
+
+
+def test_device_lists_only_move_forward_and_survive_a_reopen(opener: Opener) -> None:
+    """A newer version replaces the kept list; an older one, or another list of the same
+    version, is refused (a stale replay cannot undo a revoke); the same list again is fine."""
+    directory = "de" * 16
+    big = 2**64 - 1  # versions are uint64: compared as numbers, not as their text
+
+    async def write(store: MailboxStore) -> None:
+        assert await store.device_list(directory) is None
+        assert await store.put_device_list(directory, 2, '{"v":2}') is True
+        assert await store.put_device_list(directory, 2, '{"v":2}') is True
+        assert await store.put_device_list(directory, 1, '{"v":1}') is False
+        assert await store.put_device_list(directory, 2, '{"v":"2b"}') is False
+        assert await store.device_list(directory) == '{"v":2}'
+        assert await store.put_device_list(directory, 10, '{"v":10}') is True
+        assert await store.put_device_list(directory, 9, '{"v":9}') is False
+
+    async def read(store: MailboxStore) -> None:
+        assert await store.device_list(directory) == '{"v":10}'
+        assert await store.put_device_list(directory, big, '{"v":"max"}') is True
+        assert await store.put_device_list(directory, big - 1, '{"v":"max-1"}') is False
+        assert await store.device_list(directory) == '{"v":"max"}'
+        assert await store.device_list("df" * 16) is None
+
+    run(opener, write)
+    run(opener, read)

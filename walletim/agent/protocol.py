@@ -73,6 +73,8 @@ OPS: Final[Mapping[str, Mapping[str, str]]] = {
     "chat_identity": {"account": SPEC},
     "backup_key": {"account": SPEC},
     "bind_chat_identity": {"account": SPEC, "created": INT},
+    "device_key": {"account": SPEC},
+    "sign_device_list": {"account": SPEC, "version": INT, "devices": OBJECTS},
     "sign_message": {"account": SPEC, "message": HEX},
     "sign_typed_data": {
         "account": SPEC,

@@ -202,6 +202,25 @@ class AgentService:
     def _op_backup_key(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"root": "0x" + self._ready()[0].backup_key(args["account"]).root.hex()}
 
+    def _op_device_key(self, args: dict[str, Any]) -> dict[str, Any]:
+        device = self._ready()[0].device_key(args["account"])
+        return {
+            "id": "0x" + device.id.hex(),
+            "seed": "0x" + device.key.seed.hex(),
+            "public": "0x" + device.key.public_key.hex(),
+        }
+
+    def _op_sign_device_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        from walletim.errors import MessagingError
+        from walletim.messaging.devices import Device
+
+        try:
+            devices = tuple(Device.from_json(d) for d in args["devices"])
+        except MessagingError as exc:
+            raise protocol.ProtocolError(f"sign_device_list: {exc}") from exc
+        wallets = self._ready()[0]
+        return wallets.sign_device_list(args["account"], args["version"], devices).to_json()
+
     def _op_bind_chat_identity(self, args: dict[str, Any]) -> dict[str, Any]:
         return self._ready()[0].bind_chat_identity(args["account"], args["created"]).to_json()
 

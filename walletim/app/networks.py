@@ -139,6 +139,13 @@ class Networks:
     def all(self) -> dict[str, Network]:
         return {DEFAULT_NETWORK: devnet_profile(self.home), **self._load()}
 
+    def names_by_chain(self) -> dict[int, str]:
+        """The profiles' names by chain id (the first name in order for each id)."""
+        names: dict[int, str] = {}
+        for name, net in sorted(self.all().items()):
+            names.setdefault(net.chain_id, name)
+        return names
+
     def get(self, name: str) -> Network:
         """Raises ConfigError for an unknown profile."""
         found = self.all().get(name)

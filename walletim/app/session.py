@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from walletim.app.contracts import ContractService
     from walletim.app.contracts.plans import Plan
     from walletim.app.defi import DefiService
+    from walletim.app.devices import DeviceService
     from walletim.app.history import AccountHistory
     from walletim.app.lending.service import LendingService
     from walletim.app.redpacket import RedPackets
@@ -76,6 +77,7 @@ class Session:
         self._chain: ChainService | None = None
         self._chat: ChatService | None = None
         self._backups: BackupService | None = None
+        self._devices: DeviceService | None = None
         self._contracts: ContractService | None = None
         self._defi: DefiService | None = None
         self._wim: WalletIM | None = None
@@ -287,6 +289,15 @@ class Session:
                 self.wallets, self.open_store, self.chat.dial_relay, networks=self.networks
             )
         return self._backups
+
+    @property
+    def devices(self) -> DeviceService:
+        """This home as a chat device of its accounts, and their signed device lists."""
+        if self._devices is None:
+            from walletim.app.devices import DeviceService
+
+            self._devices = DeviceService(self.wallets, self.open_store, self.chat.dial_relay)
+        return self._devices
 
     @property
     def wim(self) -> WalletIM:

@@ -48,6 +48,18 @@ class ChatIdentityKey:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceKey:
+    """This home's own chat device: a random 16-byte id and identity key pair, never derived
+    from the seed, so no other home of the wallet has it. ``key.seed`` is secret."""
+
+    id: bytes
+    key: ChatIdentityKey
+
+    def __repr__(self) -> str:
+        return f"DeviceKey(id={self.id.hex()}, public_key={self.key.public_key.hex()})"
+
+
 def derive_chat_identity(seed: bytes, index: int) -> ChatIdentityKey:
     """The chat identity of account ``index`` of a BIP-39 seed.
 

@@ -68,13 +68,16 @@ class WalletSecret(TypedDict, total=False):
     """What a wallet file seals: a mnemonic wallet's ``mnemonic`` and BIP-39 ``passphrase``
     (may be empty), or a private-key wallet's ``private_key`` (hex, no 0x) and, once made,
     the random ``chat_seed`` (hex) of its chat identity; and the agent's ``policy`` of its
-    accounts (JSON: :mod:`walletim.app.wallets.policies`). Every value is a string."""
+    accounts (JSON: :mod:`walletim.app.wallets.policies`); ``devices``: this home's own chat
+    device of each account once made (JSON: account index -> hex of a random 16-byte device
+    id and 32-byte Ed25519 seed). Every value is a string."""
 
     mnemonic: str
     passphrase: str
     private_key: str
     chat_seed: str
     policy: str
+    devices: str
 
 
 def check_name(name: str) -> str:

@@ -26,7 +26,6 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -36,7 +35,10 @@ from websockets.protocol import State
 from walletim.errors import MessagingError, RelayRefused, RelayUnavailable
 from walletim.keys.chat import verify_ed25519
 from walletim.messaging import protocol as p
+from walletim.messaging.devices import DeviceList
 from walletim.messaging.protocol.fields import bounded_binding
+from walletim.messaging.relay_close import close_reason as _close_reason
+from walletim.messaging.relay_close import display_url as display_url
 from walletim.wsio import write_frames
 
 F = TypeVar("F")
@@ -45,30 +47,6 @@ F = TypeVar("F")
 #: before dropping the connection (websockets' default, 10 s, would come on top of the
 #: request timeout each time a connection went half-open).
 CLOSE_TIMEOUT = 2.0
-
-CLOSE_REASONS = {
-    1000: "the connection was closed",
-    1001: "the relay is shutting down",
-    1006: "connection lost",
-    1009: "a frame was too large for the relay",
-    p.CLOSE_TRY_LATER: "the relay refused the connection: too many from this address",
-    p.CLOSE_MALFORMED: "the relay rejected a malformed frame",
-    p.CLOSE_AUTH_FAILED: "authentication failed",
-    p.CLOSE_RATE_LIMITED: "rate limit exceeded",
-}
-
-
-def display_url(url: str) -> str:
-    """``url`` without user info, path, query or fragment (safe to show and log)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid relay URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}" if parts.scheme and host else "<invalid relay URL>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +473,32 @@ class RelayClient:
         if self.version < 3:
             raise RelayRefused("bad_request", "this relay does not store backups (protocol 2)")
 
+    # -- device lists (protocol 4) ----------------------------------------------------------
+
+    async def put_devices(self, devices: DeviceList) -> None:
+        """Publish a wallet's signed device list (logged in with one of its devices' keys).
+
+        Raises:
+            RelayRefused: ``stale_devices`` (a newer list is kept), ``bad_devices``,
+                ``bad_request`` (a relay of protocol 2 or 3). RelayUnavailable.
+        """
+        if self.version < 4:
+            raise RelayRefused("bad_request", "this relay keeps no device lists (protocol < 4)")
+        await self._request(functools.partial(p.DevicesPut, devices), p.Ok)
+
+    async def get_devices(self, directory: str) -> DeviceList | None:
+        """The device list this relay keeps for ``directory`` (None: none, or a relay of
+        protocol 2 or 3). Parsed, NOT verified: check it with accept_device_list."""
+        if self.version < 4:
+            return None
+        try:
+            got = await self._request(functools.partial(p.DevicesGet, directory), p.DevicesReply)
+        except RelayRefused as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        return got.devices
+
     async def put_backup(self, bid: str, token: bytes, blob: bytes) -> None:
         """Store ``blob`` under ``bid`` (replacing what was there, once the last part is in).
 
@@ -571,15 +575,3 @@ class RelayClient:
         if isinstance(item, p.Error):
             raise RelayRefused(item.code, item.message, item.retry)
         return item
-
-
-def _close_reason(ws: ClientConnection) -> str:
-    code = ws.close_code
-    if code is None:
-        return "connection lost"
-    if code == p.CLOSE_AUTH_FAILED:
-        # The relay says why (e.g. the login names another relay's URL): printable only.
-        said = "".join(c for c in (ws.close_reason or "")[:120] if c.isprintable())
-        if said.startswith("authentication failed"):
-            return said
-    return CLOSE_REASONS.get(code, f"connection closed by the relay (code {code})")

@@ -23,6 +23,7 @@ Layout (``P`` is the key prefix, ``walletim:`` by default; ``{id}`` is a hash ta
   this Redis can also read every mailbox, so it is kept with them);
 - ``P{bid}:kv`` hash (``v`` the version id, ``t`` when stored) and ``P{bid}:kb`` string
   (the encrypted archive) of a chat backup, written and read together in MULTI;
+- ``P{dir}:dv`` hash: a wallet's device list (``v`` version, ``d`` JSON);
 - channels: ``Px:NODE`` (new mail for the mailboxes a node follows), ``Pd:DIRECTORY``
   (a directory published a bundle).
 """
@@ -92,6 +93,11 @@ class Keys:
         """The bundle hash and the one-time prekey list of ``directory``."""
         base = f"{self.prefix}{{{directory}}}"
         return f"{base}:b", f"{base}:o"
+
+    def device_list(self, directory: str) -> str:
+        """The hash (``v`` the version as 20 digits, ``d`` the JSON) of a wallet's device
+        list."""
+        return f"{self.prefix}{{{directory}}}:dv"
 
     def backup(self, bid: str) -> tuple[str, str]:
         """The version hash and the data string of backup ``bid``."""

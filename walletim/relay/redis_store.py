@@ -46,9 +46,25 @@ from walletim.relay.store import (
     StoredBundle,
     StoredMessage,
     take_page,
+    version_key,
 )
 
 log = logging.getLogger("walletim.relay.redis")
+
+#: Keep a device list (ARGV: version as 20 digits, JSON) unless a higher version, or another
+#: list of the same version, is kept: one atomic step. Returns 1 if it is kept now.
+PUT_DEVICE_LIST = """
+local cur = redis.call('HGET', KEYS[1], 'v')
+if cur then
+  if cur > ARGV[1] then return 0 end
+  if cur == ARGV[1] then
+    if redis.call('HGET', KEYS[1], 'd') == ARGV[2] then return 1 end
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+return 1
+"""
 
 T = TypeVar("T")
 
@@ -413,6 +429,21 @@ class RedisMailboxStore:
             return int(await self._redis.delete(*self.keys.backup(bid))) > 0
 
         return self._direct(delete())
+
+    def put_device_list(self, directory: str, version: int, doc: str) -> Awaitable[bool]:
+        async def put() -> bool:
+            key = self.keys.device_list(directory)
+            kept = await self._redis.eval(PUT_DEVICE_LIST, 1, key, version_key(version), doc)
+            return int(kept) == 1
+
+        return self._direct(put())
+
+    def device_list(self, directory: str) -> Awaitable[str | None]:
+        async def read() -> str | None:
+            doc = _raw(await self._redis.hget(self.keys.device_list(directory), "d"))
+            return None if doc is None else doc.decode()
+
+        return self._direct(read())
 
     async def close(self) -> None:
         if self._pipe.closed:

@@ -30,6 +30,7 @@ from walletim.messaging import protocol as p
 from walletim.messaging.identity import IdentityBinding
 from walletim.relay.backups import Backups
 from walletim.relay.conn import Connection
+from walletim.relay.device_lists import DeviceLists
 from walletim.relay.fanout import Subscriptions
 from walletim.relay.frames import PAGE_BYTES, page_frame, sent_frame
 from walletim.relay.limits import RelayLimits
@@ -80,6 +81,7 @@ class Requests:
         self.subs = subscriptions
         self._share = limits.share(max_mailbox)
         self.backups = Backups(store, limits, self._when_done)
+        self.devices = DeviceLists(store, subscriptions, self._when_done)
 
     async def handle(self, conn: Connection, frame: p.ClientFrame) -> bool:
         """Answer ``frame``; False when the connection was dropped for it."""
@@ -108,6 +110,10 @@ class Requests:
                 self.backups.get(conn, frame)
             case p.BackupDelete():
                 self.backups.delete(conn, frame)
+            case p.DevicesPut():
+                self.devices.put(conn, frame)
+            case p.DevicesGet():
+                self.devices.get(conn, frame)
         return True
 
     # -- helpers ----------------------------------------------------------------------------

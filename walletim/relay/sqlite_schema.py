@@ -57,10 +57,16 @@ CREATE TABLE IF NOT EXISTS backups (
     blob BLOB NOT NULL,
     t INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS device_lists (
+    dir TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
 """
 SCHEMA_VERSION = "2"
 #: Encrypted chat backups (protocol 3) are a table of their own, created when missing: a
-#: schema-2 file gains it on open without a version change.
+#: schema-2 file gains it on open without a version change; so are wallets' device lists
+#: (protocol 4).
 #: Schema 1 -> 2: strangers' envelopes are marked (the stranger share), owners register
 #: delivery-token hashes (the CREATE above), the relay has a signing key (in meta).
 UPGRADE_1_TO_2 = "ALTER TABLE messages ADD COLUMN stranger INTEGER NOT NULL DEFAULT 0"

@@ -41,6 +41,7 @@ from walletim.relay.store import (
     StoredMessage,
     take_page,
     token_matches,
+    version_key,
 )
 
 V = TypeVar("V")
@@ -501,6 +502,33 @@ class SqliteMailboxStore:
     def delete_backup(self, bid: str) -> asyncio.Future[bool]:
         def op(conn: sqlite3.Connection) -> bool:
             return conn.execute("DELETE FROM backups WHERE bid = ?", (bid,)).rowcount > 0
+
+        return self.submit_nowait(op)
+
+    def put_device_list(self, directory: str, version: int, doc: str) -> asyncio.Future[bool]:
+        key = version_key(version)
+
+        def op(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT version, doc FROM device_lists WHERE dir = ?", (directory,)
+            ).fetchone()
+            if row is not None and (row[0] > key or (row[0] == key and row[1] != doc)):
+                return False
+            conn.execute(
+                "INSERT INTO device_lists (dir, version, doc) VALUES (?, ?, ?) ON CONFLICT (dir) "
+                "DO UPDATE SET version = excluded.version, doc = excluded.doc",
+                (directory, key, doc),
+            )
+            return True
+
+        return self.submit_nowait(op)
+
+    def device_list(self, directory: str) -> asyncio.Future[str | None]:
+        def op(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT doc FROM device_lists WHERE dir = ?", (directory,)
+            ).fetchone()
+            return None if row is None else str(row[0])
 
         return self.submit_nowait(op)
 

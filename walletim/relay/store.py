@@ -110,6 +110,12 @@ class BackupSlice:
     data: bytes
 
 
+def version_key(version: int) -> str:
+    """A device list's version as 20 decimal digits: text that sorts as the numbers do
+    (SQLite's integers and Lua's numbers do not hold every uint64)."""
+    return f"{version:020d}"
+
+
 class BundleConflict(MessagingError):
     """A bundle for this directory from another identity key with a newer binding is listed."""
 
@@ -261,6 +267,16 @@ class MailboxStore(Protocol):
 
     def delete_backup(self, bid: str) -> Awaitable[bool]:
         """Delete backup ``bid``; False if there was none."""
+        ...
+
+    def put_device_list(self, directory: str, version: int, doc: str) -> Awaitable[bool]:
+        """Keep ``doc`` (a verified device list of ``version``, as JSON) as ``directory``'s
+        if no list of a higher version is kept and no other one of the same version; one
+        atomic step. True if ``doc`` is the kept list now (also when it already was)."""
+        ...
+
+    def device_list(self, directory: str) -> Awaitable[str | None]:
+        """The device list kept for ``directory`` (JSON), or None."""
         ...
 
     def close(self) -> Awaitable[None]:

@@ -15,6 +15,7 @@ from typing import Protocol, TypeVar
 from walletim.errors import RelayUnavailable
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging import protocol
+from walletim.messaging.devices import DeviceList
 from walletim.messaging.identity import IdentityBinding, Signed
 from walletim.store.chat import ChatRepo, StoredMessage
 from walletim.store.relay import RelayRepo
@@ -86,6 +87,10 @@ class RelayConnection(Protocol):
     async def put_backup(self, bid: str, token: bytes, blob: bytes) -> None: ...
 
     async def get_backup(self, bid: str, *, limit: int) -> bytes | None: ...
+
+    async def put_devices(self, devices: DeviceList) -> None: ...
+
+    async def get_devices(self, directory: str) -> DeviceList | None: ...
 
 
 Connector = Callable[[str], Awaitable[RelayConnection]]

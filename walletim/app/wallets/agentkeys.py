@@ -33,8 +33,9 @@ from walletim.keys.vault import MAC_MISMATCH, WalletRecord, mac_tag
 
 if TYPE_CHECKING:
     from walletim.keys.backup import BackupKey
-    from walletim.keys.chat import ChatIdentityKey
+    from walletim.keys.chat import ChatIdentityKey, DeviceKey
     from walletim.keys.signing import Signature, SignedTransaction
+    from walletim.messaging.devices import Device, DeviceList
     from walletim.messaging.identity import IdentityBinding
 
 MAX_ADDRESSES = 1000  # per request (the agent's bound)
@@ -200,6 +201,34 @@ class AgentKeys:
         if len(root) != 32:
             raise AgentError("the agent's backup key is not 32 bytes")
         return BackupKey(root)
+
+    def device_key(self, spec: str) -> DeviceKey:
+        from walletim.keys.chat import DeviceKey, identity_from_seed
+
+        got = self._call("device_key", spec)
+        identity = identity_from_seed(_hex(got.get("seed")))
+        dev_id = _hex(got.get("id"))
+        if identity.public_key != _hex(got.get("public")) or len(dev_id) != 16:
+            raise AgentError("the agent's device key does not match its seed")
+        return DeviceKey(dev_id, identity)
+
+    def sign_device_list(
+        self, spec: str, address: str, version: int, devices: tuple[Device, ...]
+    ) -> DeviceList:
+        from walletim.errors import MessagingError
+        from walletim.messaging.devices import DeviceList
+
+        entries = [d.to_json() for d in devices]
+        got = self._call("sign_device_list", spec, version=version, devices=entries)
+        try:
+            signed = DeviceList.from_json(got)
+        except MessagingError as exc:
+            raise AgentError("the agent's device list is malformed") from exc
+        if (signed.wallet, signed.version, signed.devices) != (address, version, devices) or (
+            not signed.verify()
+        ):
+            raise AgentError("the agent signed another device list")
+        return signed
 
     def bind_chat_identity(self, spec: str, address: str, created: int) -> IdentityBinding:
         from walletim.messaging.identity import IdentityBinding

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from walletim.app.wallets.keys import LocalKeys
+from walletim.app.wallets.model import RevealedSecret
 from walletim.errors import InputError
+from walletim.keys.vault import KIND_PRIVATE_KEY
 
 
 def keystore_target(out: str | Path) -> Path:
@@ -32,3 +35,12 @@ def write_keystore(out_path: Path, private_key: bytes, password: str, scrypt_n: 
         fsio.write_private(out_path, json.dumps(doc).encode(), exclusive=True)
     except FileExistsError as exc:
         raise InputError(f"{out_path} exists; not overwritten") from exc
+
+
+def reveal_secret(local: LocalKeys, name: str) -> RevealedSecret:
+    """Wallet ``name``'s mnemonic (or private key), from the vault unlocked here."""
+    record = local.load(name)
+    secret = local.unlocked.open(record)
+    if record.kind == KIND_PRIVATE_KEY:
+        return RevealedSecret(record.kind, "0x" + secret["private_key"], False)
+    return RevealedSecret(record.kind, secret["mnemonic"], bool(secret.get("passphrase")))

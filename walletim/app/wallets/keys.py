@@ -28,8 +28,9 @@ from walletim.keys.vault import KIND_MNEMONIC, KIND_PRIVATE_KEY, UnlockedVault, 
 
 if TYPE_CHECKING:
     from walletim.keys.backup import BackupKey
-    from walletim.keys.chat import ChatIdentityKey
+    from walletim.keys.chat import ChatIdentityKey, DeviceKey
     from walletim.keys.signing import LocalSigner, Signature, SignedTransaction
+    from walletim.messaging.devices import Device, DeviceList
     from walletim.messaging.identity import IdentityBinding
 
 
@@ -110,6 +111,12 @@ class KeyHolder(Protocol):
     def backup_key(self, spec: str) -> BackupKey: ...
 
     def bind_chat_identity(self, spec: str, address: str, created: int) -> IdentityBinding: ...
+
+    def device_key(self, spec: str) -> DeviceKey: ...
+
+    def sign_device_list(
+        self, spec: str, address: str, version: int, devices: tuple[Device, ...]
+    ) -> DeviceList: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,6 +276,38 @@ class LocalKeys:
 
         identity = self.chat_identity(spec)
         return sign_binding(self.local_signer(spec), identity.public_key, created)
+
+    def device_key(self, spec: str) -> DeviceKey:
+        """This home's own chat device of an account: 16 random bytes of id and a random
+        Ed25519 seed (os.urandom), made on first use and sealed in the vault beside the
+        wallet's secret; never derived from the seed, so a home restored from the mnemonic
+        is a new device."""
+        import json
+
+        from walletim.keys import chat
+
+        name, index = parse_account_spec(spec)
+        slot = str(index)
+        made: dict[str, str] = json.loads(self.unlocked.open(self.load(name)).get("devices", "{}"))
+        if slot not in made:
+            with self.vault.lock():
+                record = self.load(name)
+                secret = self.unlocked.open(record)
+                made = json.loads(secret.get("devices", "{}"))
+                if slot not in made:
+                    made[slot] = self._randbytes(16 + 32).hex()
+                    secret["devices"] = json.dumps(made)
+                    self.unlocked.seal(record, secret)
+                    self.vault.save(record, self.unlocked)
+        raw = bytes.fromhex(made[slot])
+        return chat.DeviceKey(raw[:16], chat.identity_from_seed(raw[16:]))
+
+    def sign_device_list(
+        self, spec: str, address: str, version: int, devices: tuple[Device, ...]
+    ) -> DeviceList:
+        from walletim.messaging.devices import sign_device_list
+
+        return sign_device_list(self.local_signer(spec), version, devices)
 
     def forget(self) -> None:
         """Zero the master key (as far as Python allows: see THREAT_MODEL.md)."""

@@ -53,8 +53,9 @@ if TYPE_CHECKING:
     from walletim.agent.policy import Policy
     from walletim.app.networks import Network
     from walletim.keys.backup import BackupKey
-    from walletim.keys.chat import ChatIdentityKey
+    from walletim.keys.chat import ChatIdentityKey, DeviceKey
     from walletim.keys.signing import LocalSigner, Signature
+    from walletim.messaging.devices import Device, DeviceList
     from walletim.messaging.identity import IdentityBinding
 
 MAX_ADDRESS_COUNT = 100_000
@@ -469,6 +470,15 @@ class Wallets:
         """
         return self._with_keys(lambda keys: keys.backup_key(spec))
 
+    def device_key(self, spec: str) -> DeviceKey:
+        """This home's own chat device of an account (random, sealed in the vault)."""
+        return self._with_keys(lambda keys: keys.device_key(spec))
+
+    def sign_device_list(self, spec: str, version: int, devices: tuple[Device, ...]) -> DeviceList:
+        """The account key's EIP-712 signature over its device list (messaging.devices)."""
+        address = self.account(spec).address
+        return self._with_keys(lambda k: k.sign_device_list(spec, address, version, devices))
+
     def bind_chat_identity(self, spec: str, created: int) -> IdentityBinding:
         """An :class:`~walletim.messaging.identity.IdentityBinding`: the account key's EIP-712
         signature over {address, chat identity key, created}. Unlocks the home."""
@@ -545,10 +555,7 @@ class Wallets:
         """This home's network profiles by chain id (the first name for each id)."""
         from walletim.app.networks import Networks
 
-        names: dict[int, str] = {}
-        for name, net in sorted(Networks(self.home).all().items()):
-            names.setdefault(net.chain_id, name)
-        return names
+        return Networks(self.home).names_by_chain()
 
     def export_keystore(
         self, spec: str, out: str | Path, keystore_password: str, *, scrypt_n: int | None = None
@@ -569,20 +576,15 @@ class Wallets:
 
     def reveal(self, name: str) -> RevealedSecret:
         """The wallet's mnemonic (or private key). Unlocks the home."""
+        from walletim.app.wallets.export import reveal_secret
+
         if not self.exists(name):
             raise WalletNotFound(name)
-        local = self.local_keys()
-        record = local.load(name)
-        secret = local.unlocked.open(record)
-        if record.kind == KIND_PRIVATE_KEY:
-            return RevealedSecret(record.kind, "0x" + secret["private_key"], False)
-        return RevealedSecret(record.kind, secret["mnemonic"], bool(secret.get("passphrase")))
+        return reveal_secret(self.local_keys(), name)
 
     def change_password(self, new_password: str) -> None:
-        """Change the home password (one atomic rewrite; the old one stops working).
-
-        Raises WrongPassword (current password wrong; nothing changes), InputError.
-        """
+        """Change the home password (one atomic rewrite; the old one stops working). Raises
+        WrongPassword (current password wrong; nothing changes), InputError."""
         if self.vault.is_initialized() and self.vault.needs_upgrade():
             self.unlock()  # a home made before wallet MACs is upgraded first
         self.vault.change_password(self._password.current(), new_password)

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import click
 
-from walletim.cli.chat import backup, consent, contacts, groups, listen, messages, threads
+from walletim.cli.chat import (
+    backup,
+    consent,
+    contacts,
+    devices,
+    groups,
+    listen,
+    messages,
+    threads,
+)
 
 
 @click.group()
@@ -41,6 +50,7 @@ for _command in (
     groups.group_cmd,
     backup.backup,
     backup.restore,
+    devices.device_cmd,
 ):
     chat.add_command(_command)
 

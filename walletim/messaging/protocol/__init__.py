@@ -37,6 +37,8 @@ Frames, client to relay (``rid`` is an optional request id echoed in the reply):
     bput     {bid, tok, off, total, data, end} -> ok {off} | ok {ver, size} (on end)
     bget     {bid, off}                       -> backup {ver, size, off, data} | not_found
     bdel     {bid, tok}                       -> ok {deleted}
+    dput     {devices}                        -> ok {version} | error stale_devices
+    dget     {dir}                            -> devices {devices} | error not_found
 
 relay to client: ``challenge {v, relay, key, nonce, sig, limits}`` first, then replies and
 pushes (``deliver`` without rid, ``published {dir}``), or ``error {code, message, retry?}``.
@@ -70,6 +72,14 @@ replaces the stored one at once; a relay refuses a backup over its size limit wi
 ``backup_too_large``. Reading needs only the id (the archive is ciphertext bound to the
 account); a relay of protocol 2 knows none of these frames.
 
+Device lists (protocol v4; :mod:`walletim.messaging.devices`): a wallet's chat devices, an
+EIP-712 list signed by the wallet's account key, are published with ``dput`` (no login: the
+signature is what counts) and listed at the wallet's directory. The relay refuses a list that
+does not verify (``bad_devices``) and keeps only a version newer than the one it has: an
+older version, or the same version with other content, is refused (``stale_devices``).
+Readers check the list again (the relay is not trusted) and refuse one older than the newest
+they know. A relay of protocol 2 or 3 knows neither frame.
+
 Close codes: 1009 frame too large, 4400 malformed frame, 4401 authentication failed,
 4429 rate limit exceeded, 1001 relay shutting down.
 
@@ -86,6 +96,8 @@ from walletim.messaging.protocol.client_frames import (
     BundleRequest,
     ClientFrame,
     DeliveryKey,
+    DevicesGet,
+    DevicesPut,
     Fetch,
     Listen,
     Publish,
@@ -148,6 +160,7 @@ from walletim.messaging.protocol.server_frames import (
     Challenge,
     Deliver,
     Delivered,
+    DevicesReply,
     Error,
     Ok,
     Published,
@@ -200,6 +213,9 @@ __all__ = [
     "Deliver",
     "Delivered",
     "DeliveryKey",
+    "DevicesGet",
+    "DevicesPut",
+    "DevicesReply",
     "Error",
     "Fetch",
     "FrameError",

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from walletim.messaging.devices import DeviceList
 from walletim.messaging.protocol.fields import (
     Binding,
     Doc,
@@ -17,6 +18,7 @@ from walletim.messaging.protocol.fields import (
     bool_field,
     bounded_binding,
     decode_frame,
+    device_list_field,
     hex_id,
     int_field,
     list_field,
@@ -145,9 +147,28 @@ class BackupDelete:
     op: ClassVar[str] = "bdel"
 
 
+@dataclass(frozen=True, slots=True)
+class DevicesPut:
+    """Publish a wallet's signed device list (no login needed: the wallet's signature is
+    what the relay checks, and it keeps only a newer version than the one it has)."""
+
+    devices: DeviceList
+    rid: int | None = None
+    op: ClassVar[str] = "dput"
+
+
+@dataclass(frozen=True, slots=True)
+class DevicesGet:
+    """The device list published for directory ``dir``."""
+
+    dir: str
+    rid: int | None = None
+    op: ClassVar[str] = "dget"
+
+
 ClientFrame = (
     Auth | DeliveryKey | Publish | BundleRequest | Send | Fetch | Ack | Listen | Watch
-    | BackupPut | BackupGet | BackupDelete
+    | BackupPut | BackupGet | BackupDelete | DevicesPut | DevicesGet
 )  # fmt: skip
 
 
@@ -227,6 +248,14 @@ def _bdel(doc: Doc, rid: int | None) -> BackupDelete:
     return BackupDelete(hex_id(doc.get("bid"), "bid"), tok, rid)
 
 
+def _dput(doc: Doc, rid: int | None) -> DevicesPut:
+    return DevicesPut(device_list_field(doc.get("devices")), rid)
+
+
+def _dget(doc: Doc, rid: int | None) -> DevicesGet:
+    return DevicesGet(hex_id(doc.get("dir"), "dir"), rid)
+
+
 _DECODERS: dict[str, Callable[[Doc, int | None], ClientFrame]] = {
     "auth": _auth,
     "dkey": _dkey,
@@ -240,6 +269,8 @@ _DECODERS: dict[str, Callable[[Doc, int | None], ClientFrame]] = {
     "bput": _bput,
     "bget": _bget,
     "bdel": _bdel,
+    "dput": _dput,
+    "dget": _dget,
 }
 
 
@@ -288,6 +319,10 @@ def _backup_fields(frame: ClientFrame) -> dict[str, object]:
         return {"bid": frame.bid, "off": frame.off}
     if isinstance(frame, BackupDelete):
         return {"bid": frame.bid, "tok": b64(frame.tok)}
+    if isinstance(frame, DevicesPut):
+        return {"devices": frame.devices.to_json()}
+    if isinstance(frame, DevicesGet):
+        return {"dir": frame.dir}
     return {}
 
 

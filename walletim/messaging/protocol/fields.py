@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from walletim import safejson
 from walletim.errors import MessagingError
+from walletim.messaging.devices import DeviceList
 from walletim.messaging.protocol.ids import ID_HEX, MAX_ENVELOPE, MAX_FRAME_BYTES
 
 CLOSE_TOO_LARGE = 1009
@@ -33,6 +34,8 @@ ERROR_CODES = frozenset(
         "unavailable",
         "backup_too_large",
         "forbidden",
+        "bad_devices",
+        "stale_devices",
     }
 )
 
@@ -139,6 +142,16 @@ def object_field(value: object, what: str) -> Doc:
     if not isinstance(value, dict):
         raise FrameError(f"{what}: expected an object")
     return value
+
+
+def device_list_field(value: object) -> DeviceList:
+    """A device list as sent (parsed, not verified). Raises FrameError."""
+    try:
+        return DeviceList.from_json(object_field(value, "devices"))
+    except FrameError:
+        raise
+    except MessagingError as exc:
+        raise FrameError(f"devices: {exc}") from exc
 
 
 def bounded_binding(value: Doc) -> Binding:

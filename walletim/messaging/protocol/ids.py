@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from walletim.errors import MessagingError
 from walletim.messaging.envelope import BUCKETS
 
-PROTOCOL_VERSION = 3  # 3: encrypted chat backups (bput, bget, bdel); chat unchanged since 2
+PROTOCOL_VERSION = 4  # 3: chat backups (bput, bget, bdel); 4: device lists (dput, dget)
 MIN_PROTOCOL_VERSION = 2  # the oldest relay a client still chats through (without backups)
 SEAL_OVERHEAD = 48  # crypto_box_seal: ephemeral public key (32) + Poly1305 tag (16)
 ENVELOPE_SIZES = frozenset(b + SEAL_OVERHEAD for b in BUCKETS)

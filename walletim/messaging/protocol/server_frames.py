@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from walletim.messaging.devices import DeviceList
 from walletim.messaging.protocol.fields import (
     Bundle,
     Doc,
@@ -15,6 +16,7 @@ from walletim.messaging.protocol.fields import (
     b64,
     bool_field,
     decode_frame,
+    device_list_field,
     hex_id,
     int_field,
     list_field,
@@ -111,7 +113,18 @@ class BackupPart:
     op: ClassVar[str] = "backup"
 
 
-ServerFrame = Challenge | Ok | Error | BundleReply | Sent | Deliver | Published | BackupPart
+@dataclass(frozen=True, slots=True)
+class DevicesReply:
+    """A wallet's device list as the relay has it (check it: the relay is not trusted)."""
+
+    rid: int | None
+    devices: DeviceList
+    op: ClassVar[str] = "devices"
+
+
+ServerFrame = (
+    Challenge | Ok | Error | BundleReply | Sent | Deliver | Published | BackupPart | DevicesReply
+)
 
 
 def _fields(frame: ServerFrame) -> dict[str, object]:
@@ -140,6 +153,8 @@ def _fields(frame: ServerFrame) -> dict[str, object]:
         return {"mid": frame.mid}
     if isinstance(frame, BackupPart):
         return {"ver": frame.ver, "size": frame.size, "off": frame.off, "data": b64(frame.data)}
+    if isinstance(frame, DevicesReply):
+        return {"devices": frame.devices.to_json()}
     msgs = [{"mid": m.mid, "env": b64(m.env), "t": m.t} for m in frame.msgs]
     return {"msgs": msgs, "more": frame.more}
 
@@ -225,6 +240,10 @@ def _backup(doc: Doc, rid: int | None) -> BackupPart:
     return BackupPart(rid, hex_id(doc.get("ver"), "ver"), size, off, data)
 
 
+def _devices(doc: Doc, rid: int | None) -> DevicesReply:
+    return DevicesReply(rid, device_list_field(doc.get("devices")))
+
+
 #: Frames that answer no request: they carry no request id.
 _PUSHES = frozenset({"challenge", "published"})
 _DECODERS: dict[str, Callable[[Doc, int | None], ServerFrame]] = {
@@ -236,6 +255,7 @@ _DECODERS: dict[str, Callable[[Doc, int | None], ServerFrame]] = {
     "sent": _sent,
     "deliver": _deliver,
     "backup": _backup,
+    "devices": _devices,
 }
 
 

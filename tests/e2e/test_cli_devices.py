@@ -1,0 +1,107 @@
+"""``walletim chat device list | join | revoke`` end to end (issue 17): a real relay process
+(SQLite; Redis in tests/integration/test_device_lists_relay.py), separate homes of one
+wallet. Each home joins as its own device (its own key, signed by the wallet key it holds);
+both see the same list; one revokes the other, which is told; a relay serving the list from
+before the revoke is refused by a home that saw the newer one, and nothing changes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ANVIL_MNEMONIC, RelayProcess
+from tests.e2e.test_cli_backup import _home, ok
+from walletim.keys.chat import identity_from_seed
+from walletim.keys.signing import LocalSigner
+from walletim.messaging import devices as dv
+from walletim.messaging.relay_client import RelayClient
+
+ANVIL0_KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+
+
+def test_homes_join_list_and_revoke_devices(tmp_path: Path, relay: RelayProcess) -> None:
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = _home(tmp_path / "phone", relay.url)
+    empty = ok(laptop, "chat", "device", "list", "--from", "dev")
+    assert empty["version"] == 0 and empty["devices"] == [] and not empty["listed"]
+
+    one = ok(laptop, "chat", "device", "join", "--from", "dev", "--name", "laptop")
+    assert one["version"] == 1 and one["listed"] and one["changed"]
+    assert [d["name"] for d in one["devices"]] == ["laptop"]
+    again = ok(laptop, "chat", "device", "join", "--from", "dev", "--name", "laptop")
+    assert again["version"] == 1 and not again["changed"]  # already listed: nothing new
+
+    two = ok(phone, "chat", "device", "join", "--from", "dev", "--name", "phone")
+    assert two["version"] == 2 and [d["name"] for d in two["devices"]] == ["laptop", "phone"]
+    assert two["this_device"] != one["this_device"]  # each home its own key, from one seed
+    keys = {d["identity_key"] for d in two["devices"]}
+    assert len(keys) == 2
+    seen = ok(laptop, "chat", "device", "list", "--from", "dev")
+    assert seen["version"] == 2 and [d["this"] for d in seen["devices"]] == [True, False]
+
+    # The phone is stolen: the laptop revokes it; the phone is told the next time it looks.
+    revoked = ok(laptop, "chat", "device", "revoke", "--from", "dev", two["this_device"][:8])
+    assert revoked["version"] == 3 and [d["name"] for d in revoked["devices"]] == ["laptop"]
+    told = ok(phone, "chat", "device", "list", "--from", "dev")
+    assert told["revoked"] and not told["listed"] and told["version"] == 3
+    human = phone("chat", "device", "list", "--from", "dev")
+    assert human.code == 0 and "REVOKED" in human.err
+
+    own = laptop("chat", "device", "revoke", "--from", "dev", one["this_device"])
+    assert own.code == 1 and "own device" in own.err and len(own.err_lines) == 1
+    bad = laptop("chat", "device", "revoke", "--from", "dev", "zz")
+    assert bad.code == 1 and len(bad.err_lines) == 1
+
+
+def test_a_relay_serving_a_stale_list_is_refused(
+    tmp_path: Path, relay: RelayProcess, relay_factory: Any
+) -> None:
+    """The home knows version 2; another relay (hostile, or one that missed the update)
+    serves version 1, which still lists a device the wallet dropped: refused, exit 4, one
+    line, and the home still knows version 2."""
+    home = _home(tmp_path / "home", relay.url)
+    ok(home, "chat", "device", "join", "--from", "dev", "--name", "laptop")
+    ok(_home(tmp_path / "tablet", relay.url), "chat", "device", "join", "--from", "dev")
+    mine = ok(home, "chat", "device", "list", "--from", "dev")
+    assert mine["version"] == 2
+    entry = mine["devices"][0]
+    laptop = dv.Device.from_json({k: entry[k] for k in ("id", "identity_key", "added", "name")})
+    thief_key = identity_from_seed(os.urandom(32))
+    thief = dv.make_device(os.urandom(16), thief_key.public_key, 1, "stolen")
+    wallet = LocalSigner(ANVIL0_KEY)  # ANVIL_MNEMONIC's first account
+    v1_with_thief = dv.sign_device_list(wallet, 1, [laptop, thief])
+    stale_relay = relay_factory(name="stale")
+
+    async def plant() -> None:
+        async with await RelayClient.connect(stale_relay.url) as c:
+            await c.authenticate(thief_key.public_key, thief_key.sign)
+            await c.put_devices(v1_with_thief)
+
+    asyncio.run(plant())
+    assert ANVIL_MNEMONIC  # the homes are made from it (the wallet key signs above)
+    served = home("--relay", stale_relay.url, "chat", "device", "list", "--from", "dev")
+    assert served.code == 4 and "stale device list" in served.err, served.err
+    assert len(served.err_lines) == 1
+    still = ok(home, "chat", "device", "list", "--from", "dev")
+    assert still["version"] == 2 and "stolen" not in [d["name"] for d in still["devices"]]
+
+
+def test_a_wallet_from_before_devices_reads_as_one_device(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A wallet that only published its single-key binding (`chat init`) lists one device,
+    the key derived from the seed; a home that joins keeps it listed (chat still uses it)
+    beside its own key, as version 1."""
+    home = _home(tmp_path / "home", relay.url)
+    assert home("chat", "init", "--from", "dev").code == 0
+    legacy = ok(home, "chat", "device", "list", "--from", "dev")
+    assert legacy["version"] == 0 and len(legacy["devices"]) == 1
+    assert legacy["devices"][0]["from_seed"] and not legacy["listed"]
+    joined = ok(home, "chat", "device", "join", "--from", "dev", "--name", "laptop")
+    assert joined["version"] == 1 and [d["from_seed"] for d in joined["devices"]] == [True, False]
+    assert joined["devices"][0]["identity_key"] == legacy["devices"][0]["identity_key"]
+    assert joined["listed"] and joined["devices"][1]["this"]
+    # The relay keeps the signed list now; the single-key binding no longer stands for it.
+    assert ok(home, "chat", "device", "list", "--from", "dev")["version"] == 1

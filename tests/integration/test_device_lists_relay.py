@@ -1,0 +1,105 @@
+"""Wallets' device lists on real relays (issue 17), SQLite and Redis: a list signed by the
+wallet is kept at the wallet's directory and served to anyone; only a newer version replaces
+it. A hostile publisher replaying a stale list (from before a revoke), equivocating with
+another list of the same version, forging one, or publishing for a key it did not log in
+with is refused, and the kept list is unchanged. A reader refuses a stale list a hostile
+relay serves."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+
+from tests.conftest import RedisServer, RelayProcess
+from walletim.errors import MessagingError, RelayRefused
+from walletim.keys.chat import ChatIdentityKey, identity_from_seed
+from walletim.keys.signing import LocalSigner
+from walletim.messaging import devices as dv
+from walletim.messaging import protocol
+from walletim.messaging.relay_client import RelayClient
+
+WALLET = LocalSigner(bytes(31) + b"\x2a")
+DIR = protocol.directory_id(WALLET.address)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def any_relay(request: Any, relay_factory: Any) -> RelayProcess:
+    if request.param == "sqlite":
+        return relay_factory()  # type: ignore[no-any-return]
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return relay_factory("--redis", server.url, "--redis-prefix", server.prefix())  # type: ignore[no-any-return]
+
+
+def device(name: str) -> tuple[ChatIdentityKey, dv.Device]:
+    key = identity_from_seed(os.urandom(32))
+    return key, dv.make_device(os.urandom(16), key.public_key, 1_700_000_000, name)
+
+
+async def logged_in(url: str, key: ChatIdentityKey) -> RelayClient:
+    client = await RelayClient.connect(url)
+    await client.authenticate(key.public_key, key.sign)
+    return client
+
+
+async def refused(call: Any) -> str:
+    with pytest.raises(RelayRefused) as err:
+        await call
+    return err.value.code
+
+
+def test_the_relay_keeps_only_the_newest_verified_list(any_relay: RelayProcess) -> None:
+    (laptop_key, laptop), (phone_key, phone) = device("laptop"), device("phone")
+    v1 = dv.sign_device_list(WALLET, 1, [laptop, phone])
+    v2 = dv.sign_device_list(WALLET, 2, [laptop])  # the phone was stolen: revoked
+
+    async def main() -> None:
+        async with await RelayClient.connect(any_relay.url) as anon:
+            assert await anon.get_devices(DIR) is None
+            assert await refused(anon.put_devices(v1)) == "auth_required"
+        async with await logged_in(any_relay.url, laptop_key) as c:
+            await c.put_devices(v1)
+            await c.put_devices(v1)  # the same list again: fine
+            await c.put_devices(v2)
+        # The thief, with the phone's key, replays the list from before the revoke.
+        async with await logged_in(any_relay.url, phone_key) as thief:
+            assert await refused(thief.put_devices(v1)) == "stale_devices"
+            other_v2 = dv.sign_device_list(WALLET, 2, [laptop, phone])
+            assert await refused(thief.put_devices(other_v2)) == "stale_devices"
+            assert await refused(thief.put_devices(v2)) == "bad_devices"  # names not the phone
+        async with await logged_in(any_relay.url, laptop_key) as c:
+            equivocation = dv.sign_device_list(WALLET, 2, [laptop, device("tablet")[1]])
+            assert await refused(c.put_devices(equivocation)) == "stale_devices"
+            forged = dv.DeviceList(WALLET.address, 3, (laptop, phone), v2.signature)
+            assert await refused(c.put_devices(forged)) == "bad_devices"
+            stranger = device("stranger's")[1]
+            theirs = dv.sign_device_list(LocalSigner(bytes(31) + b"\x2b"), 9, [stranger])
+            assert await refused(c.put_devices(theirs)) == "bad_devices"  # names no key of c
+        async with await RelayClient.connect(any_relay.url) as reader:  # any node, later
+            served = await reader.get_devices(DIR)
+            assert served is not None and served == v2 and served.verify()
+            assert dv.accept_device_list(v1, served) == v2
+
+    asyncio.run(main())
+
+
+def test_a_reader_refuses_a_stale_list_from_a_hostile_relay(relay_factory: Any) -> None:
+    """A reader that knows version 2 is served version 1 by a relay that never saw version
+    2 (or dropped it): the reader keeps version 2 and says why."""
+    (laptop_key, laptop), (_phone_key, phone) = device("laptop"), device("phone")
+    v1 = dv.sign_device_list(WALLET, 1, [laptop, phone])
+    v2 = dv.sign_device_list(WALLET, 2, [laptop])
+    stale_relay = relay_factory()
+
+    async def main() -> None:
+        async with await logged_in(stale_relay.url, laptop_key) as c:
+            await c.put_devices(v1)
+        async with await RelayClient.connect(stale_relay.url) as reader:
+            served = await reader.get_devices(DIR)
+        assert served is not None and served.verify()
+        with pytest.raises(MessagingError, match="stale device list"):
+            dv.accept_device_list(v2, served, WALLET.address)
+
+    asyncio.run(main())

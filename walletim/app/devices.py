@@ -1,0 +1,261 @@
+"""``chat device list | join | revoke``: an account's chat devices (issue 17).
+
+Each home is a device of the accounts it holds, with its own random key
+(:meth:`walletim.app.wallets.Wallets.device_key`). The wallet's account key signs the list of
+its devices (:mod:`walletim.messaging.devices`); it is published on the relay, which keeps
+only newer versions. This home keeps the newest list it has seen per account (in the store's
+``meta``) and refuses an older one, or another one of the same version, from the relay: a
+hostile relay cannot bring back a revoked device by serving the list from before the revoke.
+
+- ``list`` fetches the list, checks it and shows it (this device marked; a device that finds
+  itself dropped from a list it was on is told it was revoked).
+- ``join`` adds this home as a device (from the mnemonic: the home holds the account key, so
+  it signs its own entry) as the next version. A wallet that only ever published a
+  single-key binding reads as a one-device list; that device (the key every home derives
+  from the seed, which chat still uses) stays listed.
+- ``revoke`` removes a device (the next version), from any other device of the wallet.
+
+Publishing logs in to the relay with this device's own key (the relay lists a device list
+only from a device it names).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from walletim.app.chat.ports import run
+from walletim.errors import InputError, MessagingError, shown
+from walletim.keys.chat import DeviceKey
+from walletim.messaging import protocol
+from walletim.messaging.devices import (
+    Device,
+    DeviceList,
+    StaleDeviceList,
+    accept_device_list,
+    make_device,
+    with_device,
+    without_device,
+)
+from walletim.messaging.identity import IdentityBinding
+from walletim.store.db import Store
+
+
+class _Account(Protocol):
+    @property
+    def address(self) -> str: ...
+
+
+class DeviceWallets(Protocol):
+    def account(self, spec: str) -> _Account: ...
+
+    def device_key(self, spec: str) -> DeviceKey: ...
+
+    def sign_device_list(
+        self, spec: str, version: int, devices: tuple[Device, ...]
+    ) -> DeviceList: ...
+
+
+class DeviceRelay(Protocol):
+    async def authenticate(self, identity_key: bytes, sign: Callable[[bytes], bytes]) -> Any: ...
+
+    async def put_devices(self, devices: DeviceList) -> None: ...
+
+    async def get_devices(self, directory: str) -> DeviceList | None: ...
+
+    async def fetch_bundle(self, directory: str, *, with_opk: bool = True) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DevicesResult:
+    """An account's device list as this home knows it after the command."""
+
+    account: str
+    this_device: str  # this home's device id (hex)
+    devices: DeviceList | None  # None: the wallet lists no device yet
+    revoked: bool = False  # this device was on a list this home saw, and is not any more
+    changed: bool = False  # this command published a new version
+
+    @property
+    def listed(self) -> bool:
+        return (
+            self.devices is not None
+            and self.devices.device(bytes.fromhex(self.this_device)) is not None
+        )
+
+
+def _pin_key(address: str) -> str:
+    return f"device_list:{address.lower()}"
+
+
+class DeviceService:
+    def __init__(
+        self,
+        wallets: DeviceWallets,
+        store: Callable[[], Store],
+        dial: Callable[[], Awaitable[DeviceRelay]],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.wallets = wallets
+        self._store = store
+        self._dial = dial
+        self._clock = clock
+
+    def list(self, spec: str) -> DevicesResult:
+        """The account's devices, fetched from the relay and checked against the newest list
+        this home knows. Raises StaleDeviceList (a stale or conflicting list served),
+        MessagingError (one that does not verify), RelayUnavailable."""
+        address = self.wallets.account(spec).address
+        mine = self.wallets.device_key(spec)
+        known = self._pinned(address)
+        newest = self._checked(address, known, run(self._fetch(address)))
+        return self._result(address, mine, known, newest)
+
+    def join(self, spec: str, name: str = "") -> DevicesResult:
+        """Add this home as a device of the account (signed here with the account key), unless
+        it is listed already. Raises TooManyDevices, StaleDeviceList, RelayRefused, ..."""
+        address = self.wallets.account(spec).address
+        mine = self.wallets.device_key(spec)
+        known = self._pinned(address)
+        current = self._checked(address, known, run(self._fetch(address)))
+        if current is not None and current.device(mine.id) is not None:
+            return self._result(address, mine, known, current)
+        entry = make_device(mine.id, mine.key.public_key, int(self._clock()), name)
+        version, devices = with_device(_editable(current), entry)
+        return self._publish(spec, address, mine, known, version, devices)
+
+    def revoke(self, spec: str, device: str) -> DevicesResult:
+        """Remove device ``device`` (its id, or a unique prefix of 6+ hex digits) from the
+        account's list. Raises InputError (unknown, ambiguous, or this device),
+        StaleDeviceList, RelayRefused, ..."""
+        address = self.wallets.account(spec).address
+        mine = self.wallets.device_key(spec)
+        known = self._pinned(address)
+        current = self._checked(address, known, run(self._fetch(address)))
+        if current is None:
+            raise InputError(f"{address} lists no devices yet (walletim chat device join)")
+        target = _find(current, device)
+        if target.id == mine.id:
+            raise InputError("this is this home's own device: revoke it from another device")
+        if current.device(mine.id) is None:
+            raise InputError("this home is not a listed device of this wallet (chat device join)")
+        version, devices = without_device(_editable(current) or current, target.id)
+        return self._publish(spec, address, mine, known, version, devices)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _publish(
+        self,
+        spec: str,
+        address: str,
+        mine: DeviceKey,
+        known: DeviceList | None,
+        version: int,
+        devices: tuple[Device, ...],
+    ) -> DevicesResult:
+        signed = self.wallets.sign_device_list(spec, version, devices)
+
+        async def go() -> None:
+            conn = await self._dial()
+            try:
+                await conn.authenticate(mine.key.public_key, mine.key.sign)
+                await conn.put_devices(signed)
+            finally:
+                await conn.close()
+
+        run(go())
+        newest = self._checked(address, known, signed)
+        result = self._result(address, mine, known, newest)
+        return DevicesResult(result.account, result.this_device, newest, result.revoked, True)
+
+    async def _fetch(self, address: str) -> DeviceList | None:
+        directory = protocol.directory_id(address)
+        conn = await self._dial()
+        try:
+            got = await conn.get_devices(directory)
+            if got is not None:
+                return got
+            bundle = await conn.fetch_bundle(directory, with_opk=False)
+        finally:
+            await conn.close()
+        if bundle is None:
+            return None
+        try:  # a wallet from before devices: its single-key binding is its one device
+            return DeviceList.from_binding(IdentityBinding.from_json(bundle.binding))
+        except MessagingError:
+            return None
+
+    def _checked(
+        self, address: str, known: DeviceList | None, served: DeviceList | None
+    ) -> DeviceList | None:
+        """The newest of ``known`` and ``served`` (checked), pinned. Raises StaleDeviceList,
+        MessagingError."""
+        if served is None:
+            return known
+        if known is not None and served.legacy and not known.legacy:
+            return known  # the relay lost the signed list: this home still has it
+        try:
+            newest = accept_device_list(known, served, address)
+        except StaleDeviceList as exc:
+            raise StaleDeviceList(f"the relay served {exc}") from exc
+        if newest is not known and not newest.legacy:  # a binding is not a list to keep
+            store = self._store()
+            with store.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                    "DO UPDATE SET value = excluded.value",
+                    (_pin_key(address), json.dumps(newest.to_json(), sort_keys=True)),
+                )
+        return newest
+
+    def _pinned(self, address: str) -> DeviceList | None:
+        row = (
+            self._store()
+            .execute("SELECT value FROM meta WHERE key = ?", (_pin_key(address),))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return DeviceList.from_json(json.loads(row[0]))
+
+    def _result(
+        self, address: str, mine: DeviceKey, known: DeviceList | None, newest: DeviceList | None
+    ) -> DevicesResult:
+        """What to show; remembers that this device was listed, so that once a newer list
+        drops it, every later look says it was revoked (until it joins again)."""
+        marker = f"device_listed:{address.lower()}:{mine.id.hex()}"
+        store = self._store()
+        now = newest is not None and newest.device(mine.id) is not None
+        was = known is not None and known.device(mine.id) is not None
+        if now:
+            with store.transaction() as conn:
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, '1')", (marker,))
+        elif not was:
+            row = store.execute("SELECT 1 FROM meta WHERE key = ?", (marker,)).fetchone()
+            was = row is not None
+        return DevicesResult(address, mine.id.hex(), newest, revoked=was and not now)
+
+
+def _editable(current: DeviceList | None) -> DeviceList | None:
+    """The list a new version is made from (a single-key binding's device is kept)."""
+    if current is None or not current.legacy:
+        return current
+    return DeviceList(current.wallet, 0, current.devices, current.signature)
+
+
+def _find(current: DeviceList, text: str) -> Device:
+    wanted = text.strip().lower().removeprefix("0x")
+    if len(wanted) < 6 or any(c not in "0123456789abcdef" for c in wanted):
+        raise InputError(f"{shown(text)} is not a device id (6 or more hex digits of one)")
+    found = [d for d in current.devices if d.id.hex().startswith(wanted)]
+    if not found:
+        raise InputError(f"no device {shown(text)} in this wallet's device list")
+    if len(found) > 1:
+        raise InputError(f"{shown(text)} names more than one device: give more digits")
+    return found[0]

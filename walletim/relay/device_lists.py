@@ -1,0 +1,93 @@
+"""What the relay does with wallets' device lists (protocol 4: ``dput``, ``dget``).
+
+A device list (:mod:`walletim.messaging.devices`) is signed by the wallet's account key.
+The relay lists one, at the wallet's directory, only if that signature verifies and the
+publisher is logged in with one of the listed devices' chat keys (as a bundle's binding must
+name the key that logged in), and only if its version is newer than the one kept (one
+atomic step of the store): a replayed older list, say from before a device was revoked, or a
+second list of the same version, is refused with ``stale_devices``. Watchers of the directory
+are told (``published``). Readers check the list again: the relay is not trusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+
+from walletim.errors import MessagingError
+from walletim.messaging import protocol as p
+from walletim.messaging.devices import DeviceList
+from walletim.relay.conn import Connection
+from walletim.relay.fanout import Subscriptions
+from walletim.relay.store import MailboxStore
+
+log = logging.getLogger("walletim.relay")
+
+#: ``Requests._when_done``: answer once a store call is done (or ``unavailable``).
+WhenDone = Callable[..., None]
+
+
+def canonical(devices: DeviceList) -> str:
+    """The JSON a list is kept as: the same list is always the same text."""
+    return json.dumps(devices.to_json(), separators=(",", ":"), sort_keys=True)
+
+
+class DeviceLists:
+    """Device-list requests: one per relay node, shared by its connections."""
+
+    def __init__(self, store: MailboxStore, subs: Subscriptions, when_done: WhenDone) -> None:
+        self.store = store
+        self.subs = subs
+        self._when_done = when_done
+
+    def put(self, conn: Connection, frame: p.DevicesPut) -> None:
+        devices = frame.devices
+        if conn.key is None:
+            conn.error(frame.rid, "auth_required", "authenticate first")
+            return
+        if devices.device_with_key(conn.key) is None:
+            conn.error(frame.rid, "bad_devices", "the list does not name the key logged in")
+            return
+        if not devices.verify():
+            conn.error(frame.rid, "bad_devices", "the list's wallet signature does not verify")
+            return
+        directory = p.directory_id(devices.wallet)
+        work = asyncio.ensure_future(
+            self.store.put_device_list(directory, devices.version, canonical(devices))
+        )
+
+        def answer(kept: bool) -> None:
+            if not kept:
+                conn.error(
+                    frame.rid,
+                    "stale_devices",
+                    "this relay keeps a newer device list of this wallet (or another list of "
+                    "the same version): refused",
+                )
+                return
+            conn.ok(frame.rid, version=devices.version)
+            self.subs.published(directory)
+
+        self._when_done(conn, frame.rid, "dput", work, answer)
+
+    def get(self, conn: Connection, frame: p.DevicesGet) -> None:
+        if not conn.bundles.take():
+            conn.error(frame.rid, "rate_limited", "too many requests; slow down")
+            return
+
+        def answer(doc: str | None) -> None:
+            if doc is None:
+                conn.error(frame.rid, "not_found", "no device list is kept for this directory")
+                return
+            try:
+                devices = DeviceList.from_json(json.loads(doc))
+            except (MessagingError, ValueError) as err:
+                log.error("dget: a kept device list does not parse: %s", type(err).__name__)
+                conn.error(frame.rid, "unavailable", "the relay cannot read this list")
+                return
+            conn.reply(p.encode_server_frame(p.DevicesReply(frame.rid, devices)))
+
+        work = asyncio.ensure_future(self.store.device_list(frame.dir))
+        self._when_done(conn, frame.rid, "dget", work, answer)
