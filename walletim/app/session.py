@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from walletim.app.names import Names, StoreContacts
 from walletim.app.networks import Network, Networks
 from walletim.app.wallets import PasswordSource, Wallets
-from walletim.chain.rpc import RpcClient
 from walletim.config import DEFAULT_RELAY_URL
 from walletim.store.db import DB_NAME, Store
 
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from walletim.app.transfers import Transfers
     from walletim.app.watch import Watcher
     from walletim.app.wim import WalletIM
+    from walletim.chain.rpc import RpcClient
     from walletim.contracts.tokenlist import ListedToken, TokenList
     from walletim.keys.signing import Signature
 
@@ -92,6 +92,8 @@ class Session:
     @property
     def rpc(self) -> RpcClient:
         if self._rpc is None:
+            from walletim.chain.rpc import RpcClient  # not at import: chat needs no node
+
             self._rpc = RpcClient(self.network.rpc_url, hint=self.network.hint)
         return self._rpc
 
@@ -306,8 +308,8 @@ class Session:
 
             ports = MoneyPorts(
                 chain_id=self.network.chain_id,
-                chain=NodeEvidence(self.rpc),
-                own=HomeTxs(self.chain),
+                chain=NodeEvidence(lambda: self.rpc),
+                own=HomeTxs(lambda: self.chain),
                 address_of=lambda spec: str(self.wallets.account(spec).address),
                 sign=self.wallets.sign_typed_data,
                 chat=lambda: self.chat,

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from walletim.app.contracts import ContractService, TokenMeta
+from walletim.app.contracts.plans import TokenMeta
 from walletim.chain.units import format_amount, parse_amount
 from walletim.errors import InputError, shown
 from walletim.keys.hd import to_checksum_address
 
 if TYPE_CHECKING:
+    from walletim.app.contracts import ContractService
     from walletim.app.tokens import TokenBook, TokenLabel
     from walletim.app.world import WorldManifest
 
