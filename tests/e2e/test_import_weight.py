@@ -101,6 +101,7 @@ _LAZY_PACKAGES = (
     "walletim.app.contracts",
     "walletim.app.defi",
     "walletim.contracts.abi",
+    "walletim.cli.defi",
 )
 
 

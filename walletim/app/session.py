@@ -139,7 +139,7 @@ class Session:
                 self.rpc,
                 name_of=self.name_of,
                 tokens=lambda: self.tokens,
-                on_fee_history=self.chain.planner.remember,
+                on_fee_history=lambda history: self.chain.planner.remember(history),
                 allowed=self._plan_allowed,
             )
         return self._contracts
