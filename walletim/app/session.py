@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from walletim.chain.rpc import RpcClient
     from walletim.contracts.tokenlist import ListedToken, TokenList
     from walletim.keys.signing import Signature
+    from walletim.store.txs import TxRepo
 
 
 class Session:
@@ -109,12 +110,16 @@ class Session:
     def chain(self) -> ChainService:
         if self._chain is None:
             from walletim.app.chain import ChainService  # not at import: a chat command
-            from walletim.store.txs import TxRepo  # needs no transaction machinery
+
+            def txs() -> TxRepo:  # needs no transaction machinery, `balance` no store
+                from walletim.store.txs import TxRepo
+
+                return TxRepo(self.open_store())
 
             self._chain = ChainService(
                 self.network,
                 self.rpc,
-                txs=lambda: TxRepo(self.open_store()),
+                txs=txs,
                 signer_for=self.wallets.signer,
                 notify=self._notify,
             )

@@ -32,7 +32,6 @@ from walletim.chain.fees import DEFAULT_BUMP_PERCENT
 from walletim.chain.rpc import JsonObject, Q, RpcClient
 from walletim.errors import ChainError, ChainIdMismatch, InputError, RpcError, StoreError
 from walletim.keys.hd import to_checksum_address
-from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
 
 if TYPE_CHECKING:
     # Built on first use (below): `balance` needs none of the sending machinery.
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
     from walletim.app.chain.tracking import Tracker
     from walletim.app.networks import Network
     from walletim.chain.fees import FeeSuggestion
+    from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,8 @@ class ChainService:
         self.network = network
         self.rpc = rpc
         self._txs = txs
-        self._repo: TxRepo | None = txs if isinstance(txs, TxRepo) else None
+        # A repository, or a factory of one (not imported here: `balance` opens no store).
+        self._repo: TxRepo | None = None if txs is None or callable(txs) else txs
         self._signer_for = signer_for
         self._chain_checked = False
         self._clock, self._sleep, self._notify = clock, sleep, notify
@@ -145,7 +146,7 @@ class ChainService:
     def repo(self) -> TxRepo:
         """This home's transactions (opening the store on first use)."""
         if self._repo is None:
-            if self._txs is None or isinstance(self._txs, TxRepo):
+            if self._txs is None or not callable(self._txs):
                 raise StoreError("this operation needs the home's store")
             self._repo = self._txs()
         return self._repo

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from walletim.app.contracts.plans import TokenMeta
 from walletim.chain.units import format_amount, parse_amount
 from walletim.errors import InputError, shown
 from walletim.keys.hd import to_checksum_address
@@ -75,6 +74,8 @@ class Names:
         world = self._world()
         if world is not None and not self._world_seen:
             self._world_seen = True
+            from walletim.app.contracts.plans import TokenMeta
+
             for symbol, info in world.tokens.items():
                 self.c.remember_token(TokenMeta(info.address, symbol, info.decimals, info.name))
         return world
