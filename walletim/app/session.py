@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from walletim.app.chat import ChatService
     from walletim.app.contracts import ContractService
     from walletim.app.contracts.plans import Plan
-    from walletim.app.defi import DefiService
+    from walletim.app.defi import Asset, DefiService
     from walletim.app.history import AccountHistory
     from walletim.app.lending.service import LendingService
     from walletim.app.redpacket import RedPackets
@@ -174,7 +174,7 @@ class Session:
         return Transfers(
             self.chain,
             self.contracts,
-            self.defi,
+            _TokenAssets(lambda: self.defi),  # an ETH send builds no DeFi service
             resolve=self.resolve_address,
             address_of=lambda spec: self.wallets.account(spec).address,
             risks=RiskPolicy(self.contracts.has_code, self.contracts.token_label),
@@ -434,3 +434,20 @@ class Session:
 
         req = SendRequest(to=self.resolve_address(to), value=value, **kwargs)
         return self.chain.send(account, sender, req, wait=wait, confirmations=confirmations)
+
+
+class _TokenAssets:
+    """The tokens :class:`~walletim.app.transfers.Transfers` asks about (its ``Assets`` port),
+    from the DeFi service built on first use: sending ether asks nothing of it."""
+
+    def __init__(self, defi: Callable[[], DefiService]) -> None:
+        self._defi = defi
+
+    def token(self, text: str) -> Asset:
+        return self._defi().token(text)
+
+    def decimals_note(self, asset: Asset, amount: int) -> str:
+        return self._defi().decimals_note(asset, amount)
+
+    def balance(self, asset: Asset, holder: str) -> int:
+        return self._defi().balance(asset, holder)
