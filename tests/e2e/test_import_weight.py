@@ -7,8 +7,10 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,20 @@ def test_help_imports_no_service(tmp_path: Path) -> None:
     assert heavy(modules) == []
 
 
+def test_lazy_namespaces_keep_every_subcommand() -> None:
+    """A group whose subcommands another module adds (``token list``) still has them."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", "from walletim.cli import main; main()", "token", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "  list " in proc.stdout
+
+
 _LAZY_PACKAGES = (
     "walletim.app.chain",
     "walletim.app.contracts",
@@ -107,9 +123,14 @@ _LAZY_PACKAGES = (
 
 @pytest.mark.parametrize("package", _LAZY_PACKAGES)
 def test_lazy_packages_export_what_they_list(package: str) -> None:
-    """Every name a lazily-loaded package lists in ``__all__`` resolves (walletim.lazy)."""
+    """Every name a lazily-loaded package lists in ``__all__`` resolves (walletim.lazy), to
+    the object its module defines; none is also a submodule's name (importing the submodule
+    would make the name the module)."""
     module = importlib.import_module(package)
+    submodules = {m.name for m in pkgutil.iter_modules(module.__path__)}
+    assert not set(module.__all__) & submodules
     for name in module.__all__:
-        assert getattr(module, name) is not None, (package, name)
+        value = getattr(module, name)
+        assert not isinstance(value, types.ModuleType), (package, name)
     with pytest.raises(AttributeError):
         module.no_such_name  # noqa: B018
