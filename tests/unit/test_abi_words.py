@@ -53,20 +53,41 @@ def test_decode_is_eth_abi(pairs: list[tuple[str, Any]]) -> None:
     assert decode_words(types, data) == list(decode(types, data))
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
-        st.sampled_from(["uint8", "int16", "address", "bool", "bytes4", "uint256"]),
-        min_size=1,
-        max_size=3,
-    ),
-    st.binary(min_size=0, max_size=128),
-)
-def test_decode_of_any_bytes_is_eth_abi_or_gives_way(types: list[str], data: bytes) -> None:
-    """Whatever the words, the answer is eth_abi's (strict or not) or None."""
-    got = decode_words(types, data)
-    if got is not None:
-        assert got == list(decode(types, data)) == list(decode(types, data, strict=False))
+WORD_TYPES = ["uint8", "int16", "address", "bool", "bytes4", "uint256", "int256"]
+
+
+@st.composite
+def words(draw: st.DrawFn) -> tuple[list[str], bytes]:
+    """Types and data of exactly their words: each word random, or a small value with
+    random bytes in its padding, or a well-formed one (so every branch is reached)."""
+    types = draw(st.lists(st.sampled_from(WORD_TYPES), min_size=1, max_size=3))
+    data = b""
+    for _ in types:
+        kind = draw(st.sampled_from(["random", "junk-padding", "small", "negative"]))
+        if kind == "random":
+            data += draw(st.binary(min_size=32, max_size=32))
+        elif kind == "junk-padding":
+            data += draw(st.binary(min_size=31, max_size=31)) + bytes([draw(st.integers(0, 3))])
+        elif kind == "small":
+            data += draw(st.integers(0, 2**16)).to_bytes(32, "big")
+        else:
+            data += (-draw(st.integers(1, 2**15)) % 2**256).to_bytes(32, "big")
+    return types, data
+
+
+@settings(max_examples=500, deadline=None)
+@given(words(), st.binary(max_size=40))
+def test_decode_of_any_bytes_is_eth_abi_or_gives_way(
+    typed: tuple[list[str], bytes], extra: bytes
+) -> None:
+    """Whatever the words (and with bytes more or fewer), the answer is eth_abi's (strict or
+    not) or None."""
+    types, data = typed
+    for candidate in (data, data + extra, data[: len(data) - len(extra)]):
+        got = decode_words(types, candidate)
+        if got is not None:
+            strict, loose = list(decode(types, candidate)), decode(types, candidate, strict=False)
+            assert got == strict == list(loose)
 
 
 def test_gives_way_for_what_it_does_not_hold() -> None:
