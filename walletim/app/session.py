@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from walletim.app.names import Names, StoreContacts
 from walletim.app.networks import Network, Networks
 from walletim.app.wallets import PasswordSource, Wallets
-from walletim.chain.rpc import RpcClient
 from walletim.config import DEFAULT_RELAY_URL
 from walletim.store.db import DB_NAME, Store
 
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     from walletim.app.chat import ChatService
     from walletim.app.contracts import ContractService
     from walletim.app.contracts.plans import Plan
-    from walletim.app.defi import DefiService
+    from walletim.app.defi import Asset, DefiService
     from walletim.app.devices import DeviceService
     from walletim.app.history import AccountHistory
     from walletim.app.lending.service import LendingService
@@ -35,8 +34,10 @@ if TYPE_CHECKING:
     from walletim.app.transfers import Transfers
     from walletim.app.watch import Watcher
     from walletim.app.wim import WalletIM
+    from walletim.chain.rpc import RpcClient
     from walletim.contracts.tokenlist import ListedToken, TokenList
     from walletim.keys.signing import Signature
+    from walletim.store.txs import TxRepo
 
 
 class Session:
@@ -94,6 +95,8 @@ class Session:
     @property
     def rpc(self) -> RpcClient:
         if self._rpc is None:
+            from walletim.chain.rpc import RpcClient  # not at import: chat needs no node
+
             self._rpc = RpcClient(self.network.rpc_url, hint=self.network.hint)
         return self._rpc
 
@@ -109,12 +112,16 @@ class Session:
     def chain(self) -> ChainService:
         if self._chain is None:
             from walletim.app.chain import ChainService  # not at import: a chat command
-            from walletim.store.txs import TxRepo  # needs no transaction machinery
+
+            def txs() -> TxRepo:  # needs no transaction machinery, `balance` no store
+                from walletim.store.txs import TxRepo
+
+                return TxRepo(self.open_store())
 
             self._chain = ChainService(
                 self.network,
                 self.rpc,
-                txs=lambda: TxRepo(self.open_store()),
+                txs=txs,
                 signer_for=self.wallets.signer,
                 notify=self._notify,
             )
@@ -139,7 +146,7 @@ class Session:
                 self.rpc,
                 name_of=self.name_of,
                 tokens=lambda: self.tokens,
-                on_fee_history=self.chain.planner.remember,
+                on_fee_history=lambda history: self.chain.planner.remember(history),
                 allowed=self._plan_allowed,
             )
         return self._contracts
@@ -169,7 +176,7 @@ class Session:
         return Transfers(
             self.chain,
             self.contracts,
-            self.defi,
+            _TokenAssets(lambda: self.defi),  # an ETH send builds no DeFi service
             resolve=self.resolve_address,
             address_of=lambda spec: self.wallets.account(spec).address,
             risks=RiskPolicy(self.contracts.has_code, self.contracts.token_label),
@@ -317,8 +324,8 @@ class Session:
 
             ports = MoneyPorts(
                 chain_id=self.network.chain_id,
-                chain=NodeEvidence(self.rpc),
-                own=HomeTxs(self.chain),
+                chain=NodeEvidence(lambda: self.rpc),
+                own=HomeTxs(lambda: self.chain),
                 address_of=lambda spec: str(self.wallets.account(spec).address),
                 sign=self.wallets.sign_typed_data,
                 chat=lambda: self.chat,
@@ -438,3 +445,20 @@ class Session:
 
         req = SendRequest(to=self.resolve_address(to), value=value, **kwargs)
         return self.chain.send(account, sender, req, wait=wait, confirmations=confirmations)
+
+
+class _TokenAssets:
+    """The tokens :class:`~walletim.app.transfers.Transfers` asks about (its ``Assets`` port),
+    from the DeFi service built on first use: sending ether asks nothing of it."""
+
+    def __init__(self, defi: Callable[[], DefiService]) -> None:
+        self._defi = defi
+
+    def token(self, text: str) -> Asset:
+        return self._defi().token(text)
+
+    def decimals_note(self, asset: Asset, amount: int) -> str:
+        return self._defi().decimals_note(asset, amount)
+
+    def balance(self, asset: Asset, holder: str) -> int:
+        return self._defi().balance(asset, holder)

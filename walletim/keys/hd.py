@@ -23,9 +23,9 @@ def strip_0x(text: str) -> str:
 
 
 def keccak256(data: bytes) -> bytes:
-    from Crypto.Hash import keccak
+    from walletim.keys.keccak import keccak256 as digest
 
-    return bytes(keccak.new(digest_bits=256, data=data).digest())
+    return digest(data)
 
 
 def to_checksum_address(address: str | bytes) -> str:

@@ -26,11 +26,11 @@ how versions and reactions add up, is :mod:`walletim.messaging.threads`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
-
-import regex
+from typing import TYPE_CHECKING
 
 from walletim.errors import MessagingError
 from walletim.messaging import fields as F
@@ -44,11 +44,21 @@ MAX_EMOJI_POINTS = 16
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _PREFIX = re.compile(rf"^[0-9a-f]{{{MIN_PREFIX},32}}$")
 _ELEMENT = r"\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?"
-_EMOJI = regex.compile(
-    r"[0-9#*]\uFE0F?\u20E3"  # a keycap
-    r"|\p{RI}\p{RI}"  # a flag
-    rf"|{_ELEMENT}[\U000E0020-\U000E007E]*\U000E007F?(?:\u200D{_ELEMENT})*"  # ZWJ, tags
-)
+if TYPE_CHECKING:
+    import regex
+
+
+@functools.cache
+def _emoji() -> regex.Pattern[str]:
+    """One emoji, compiled on first use: importing ``regex`` and compiling its Unicode
+    properties costs ~50 ms that every chat command paid at import."""
+    import regex
+
+    return regex.compile(
+        r"[0-9#*]\uFE0F?\u20E3"  # a keycap
+        r"|\p{RI}\p{RI}"  # a flag
+        rf"|{_ELEMENT}[\U000E0020-\U000E007E]*\U000E007F?(?:\u200D{_ELEMENT})*"  # ZWJ, tags
+    )
 
 
 def message_id(author: str, nonce: bytes) -> str:
@@ -101,7 +111,9 @@ def check_emoji(value: object) -> str:
         or len(value.encode("utf-8", "surrogatepass")) > MAX_EMOJI_BYTES
     ):
         raise MessagingError("a reaction is one emoji")
-    if not _EMOJI.fullmatch(value) or len(regex.findall(r"\X", value)) != 1:
+    import regex
+
+    if not _emoji().fullmatch(value) or len(regex.findall(r"\X", value)) != 1:
         raise MessagingError("a reaction is one emoji")
     return value
 

@@ -13,24 +13,67 @@ The package, one concern per module:
 - ``tokens``: ERC-20 transfer calldata and reads.
 """
 
-from walletim.app.chain.batch import MAX_BATCH_ROWS, batch_id_for, parse_batch_csv
-from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, SendResult, TxPlan
-from walletim.app.chain.nonces import NONCE_SLACK
-from walletim.app.chain.service import ChainService
-from walletim.app.chain.tokens import (
-    TRANSFER_SELECTOR,
-    token_balance,
-    token_decimals,
-    token_symbol,
-    token_transfer_data,
-)
-from walletim.app.chain.tracking import LOST_CHECK_SECONDS, REORG_DEPTH, Until
-from walletim.chain.fees import DEFAULT_BUMP_PERCENT, NODE_MIN_BUMP_PERCENT
-from walletim.chain.reverts import decode_revert, revert_from
-from walletim.store.inflight import InFlight
+from typing import TYPE_CHECKING
 
-#: The old private name (walletim.app.contracts imports it).
-_revert_from = revert_from
+from walletim.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from walletim.app.chain.batch import MAX_BATCH_ROWS, batch_id_for, parse_batch_csv
+    from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, SendResult, TxPlan
+    from walletim.app.chain.nonces import NONCE_SLACK
+    from walletim.app.chain.service import ChainService
+    from walletim.app.chain.tokens import (
+        TRANSFER_SELECTOR,
+        token_balance,
+        token_decimals,
+        token_symbol,
+        token_transfer_data,
+    )
+    from walletim.app.chain.tracking import LOST_CHECK_SECONDS, REORG_DEPTH, Until
+    from walletim.chain.fees import DEFAULT_BUMP_PERCENT, NODE_MIN_BUMP_PERCENT
+    from walletim.chain.reverts import decode_revert, revert_from
+    from walletim.store.inflight import InFlight
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "walletim.app.chain.batch": (
+            "MAX_BATCH_ROWS",
+            "batch_id_for",
+            "parse_batch_csv",
+        ),
+        "walletim.app.chain.model": (
+            "BatchResult",
+            "BatchRow",
+            "SendRequest",
+            "SendResult",
+            "TxPlan",
+        ),
+        "walletim.app.chain.nonces": ("NONCE_SLACK",),
+        "walletim.app.chain.service": ("ChainService",),
+        "walletim.app.chain.tokens": (
+            "TRANSFER_SELECTOR",
+            "token_balance",
+            "token_decimals",
+            "token_symbol",
+            "token_transfer_data",
+        ),
+        "walletim.app.chain.tracking": (
+            "LOST_CHECK_SECONDS",
+            "REORG_DEPTH",
+            "Until",
+        ),
+        "walletim.chain.fees": (
+            "DEFAULT_BUMP_PERCENT",
+            "NODE_MIN_BUMP_PERCENT",
+        ),
+        "walletim.chain.reverts": (
+            "decode_revert",
+            "revert_from",
+        ),
+        "walletim.store.inflight": ("InFlight",),
+    },
+)
 
 __all__ = [
     "DEFAULT_BUMP_PERCENT",

@@ -21,27 +21,31 @@ Amounts are ints in wei; fees are wei per gas.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from walletim.app.chain import tokens
-from walletim.app.chain.batch import BatchSender
-from walletim.app.chain.broadcast import Broadcaster, sign_into
-from walletim.app.chain.flights import Flight
-from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, SendResult, TxPlan
-from walletim.app.chain.nonces import NonceKeeper
-from walletim.app.chain.planning import Planner
-from walletim.app.chain.ports import Chain, Clock, Notify, Progress, Signer, SignerFor, Sleep
-from walletim.app.chain.replace import check_replaceable, pending_at, replacement_plan
-from walletim.app.chain.tracking import Tracker, Until
-from walletim.app.networks import Network
-from walletim.chain.fees import DEFAULT_BUMP_PERCENT, FeeSuggestion
+from walletim.chain.fees import DEFAULT_BUMP_PERCENT
 from walletim.chain.rpc import JsonObject, Q, Query, RpcClient, answered
 from walletim.errors import ChainError, ChainIdMismatch, InputError, RpcError, StoreError
 from walletim.keys.hd import to_checksum_address
-from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
+
+if TYPE_CHECKING:
+    # Built on first use (below): `balance` needs none of the sending machinery.
+    from walletim.app.chain.batch import BatchSender
+    from walletim.app.chain.broadcast import Broadcaster
+    from walletim.app.chain.flights import Flight, FlightLog
+    from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, SendResult, TxPlan
+    from walletim.app.chain.nonces import NonceKeeper
+    from walletim.app.chain.planning import Planner
+    from walletim.app.chain.ports import Chain, Clock, Notify, Progress, Signer, SignerFor, Sleep
+    from walletim.app.chain.tracking import Tracker
+    from walletim.app.networks import Network
+    from walletim.chain.fees import FeeSuggestion
+    from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
 
 T = TypeVar("T")
 
@@ -62,7 +66,7 @@ class Lookup:
 
 
 #: Confirms a plan before it is signed; raises (e.g. Aborted) to stop.
-Confirm = Callable[[TxPlan], None]
+Confirm = Callable[["TxPlan"], None]
 
 
 class ChainService:
@@ -86,18 +90,53 @@ class ChainService:
         self.network = network
         self.rpc = rpc
         self._txs = txs
-        self._repo: TxRepo | None = txs if isinstance(txs, TxRepo) else None
+        # A repository, or a factory of one (not imported here: `balance` opens no store).
+        self._repo: TxRepo | None = None if txs is None or callable(txs) else txs
         self._signer_for = signer_for
         self._chain_checked = False
-        chain = Chain(rpc, lambda: self.repo, network.chain_id)
-        self.flights = chain.flights
-        self.planner = Planner(network, rpc, clock)
-        self.broadcaster = Broadcaster(chain)
-        self.nonces = NonceKeeper(chain, self.broadcaster, notify)
-        self.tracker = Tracker(chain, self.broadcaster, clock, sleep)
-        self.batches = BatchSender(
-            chain, (self.planner, self.nonces, self.broadcaster, self.tracker)
-        )
+        self._clock, self._sleep, self._notify = clock, sleep, notify
+
+    # -- the parts, each built (and imported) on first use ------------------------------
+
+    @functools.cached_property
+    def _chain(self) -> Chain:
+        from walletim.app.chain.ports import Chain
+
+        return Chain(self.rpc, lambda: self.repo, self.network.chain_id)
+
+    @functools.cached_property
+    def flights(self) -> FlightLog:
+        return self._chain.flights
+
+    @functools.cached_property
+    def planner(self) -> Planner:
+        from walletim.app.chain.planning import Planner
+
+        return Planner(self.network, self.rpc, self._clock)
+
+    @functools.cached_property
+    def broadcaster(self) -> Broadcaster:
+        from walletim.app.chain.broadcast import Broadcaster
+
+        return Broadcaster(self._chain)
+
+    @functools.cached_property
+    def nonces(self) -> NonceKeeper:
+        from walletim.app.chain.nonces import NonceKeeper
+
+        return NonceKeeper(self._chain, self.broadcaster, self._notify)
+
+    @functools.cached_property
+    def tracker(self) -> Tracker:
+        from walletim.app.chain.tracking import Tracker
+
+        return Tracker(self._chain, self.broadcaster, self._clock, self._sleep)
+
+    @functools.cached_property
+    def batches(self) -> BatchSender:
+        from walletim.app.chain.batch import BatchSender
+
+        return BatchSender(self._chain, (self.planner, self.nonces, self.broadcaster, self.tracker))
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -109,18 +148,20 @@ class ChainService:
     def repo(self) -> TxRepo:
         """This home's transactions (opening the store on first use)."""
         if self._repo is None:
-            if self._txs is None or isinstance(self._txs, TxRepo):
+            if self._txs is None or not callable(self._txs):
                 raise StoreError("this operation needs the home's store")
             self._repo = self._txs()
         return self._repo
 
     @property
     def notify(self) -> Notify | None:
-        return self.nonces.notify
+        return self.nonces.notify if "nonces" in self.__dict__ else self._notify
 
     @notify.setter
     def notify(self, notify: Notify | None) -> None:
-        self.nonces.notify = notify
+        self._notify = notify
+        if "nonces" in self.__dict__:
+            self.nonces.notify = notify
 
     def close(self) -> None:
         """Release the lock file (the store and the RPC client belong to the caller)."""
@@ -244,6 +285,8 @@ class ChainService:
         Raises:
             ChainIdMismatch, ContractReverted, ChainError, RpcError, Aborted.
         """
+        from walletim.app.chain.model import SendResult
+
         plan = self.plan(sender, req)
         if confirm is not None:
             confirm(plan)
@@ -265,6 +308,8 @@ class ChainService:
         """Take a nonce (the plan's when it names one; a replacement signs at its own without
         taking one), sign and record in one store transaction, then broadcast while holding
         the in-flight lock."""
+        from walletim.app.chain.broadcast import sign_into
+
         repo = self.repo
         with contextlib.ExitStack() as broadcasting:
             with repo.transaction() as conn:
@@ -324,6 +369,8 @@ class ChainService:
         Returns (status, receipt, confirmations seen). Polls quickly at first (25 ms, backing
         off to 1 s). On timeout the transaction stays pending and tracked.
         """
+        from walletim.app.chain.tracking import Until
+
         self.tracker.get(tx_hash)
         self.check_chain()
         return self.tracker.wait(tx_hash, Until(confirmations, timeout, progress))
@@ -370,6 +417,8 @@ class ChainService:
         elif sender is None or nonce is None:
             raise InputError("give a transaction hash, or --from and --nonce")
         else:
+            from walletim.app.chain.replace import pending_at
+
             rec = pending_at(self.repo, self.chain_id, sender, nonce)
         return self._replace(rec, account_for(rec.sender), True, bump_percent, confirm)
 
@@ -381,6 +430,8 @@ class ChainService:
         bump_percent: float,
         confirm: Confirm | None,
     ) -> TxRecord:
+        from walletim.app.chain.replace import check_replaceable, replacement_plan
+
         self.check_chain()
         fresh = self.tracker.refresh(rec)
         check_replaceable(fresh, self.rpc.get(Q.nonce(rec.sender, "latest")))

@@ -18,9 +18,9 @@ MAX_DECIMALS = 77  # 10**77 still fits a uint256
 
 def token_transfer_data(to: str, value: int) -> bytes:
     """Calldata of ERC-20 ``transfer(to, value)`` (value in the token's base units)."""
-    from eth_abi.abi import encode
+    from walletim.contracts.abi import calldata
 
-    return TRANSFER_SELECTOR + encode(["address", "uint256"], [to_checksum_address(to), value])
+    return calldata("transfer(address,uint256)", to_checksum_address(to), value)
 
 
 def _uint(rpc: RpcClient, token: str, data: bytes, what: str) -> int:

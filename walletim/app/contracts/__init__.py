@@ -26,25 +26,62 @@ signature allows, before it is signed). Amounts are integers in base units.
 
 from __future__ import annotations
 
-from walletim.app.contracts.execute import Executor, decode_events
-from walletim.app.contracts.lookup import TokenLookup
-from walletim.app.contracts.plans import (
-    MAX_UINT256,
-    UNLIMITED_FROM,
-    Figures,
-    Outcome,
-    Plan,
-    Simulated,
-    Step,
-    StepResult,
-    TokenMeta,
-    now,
-    parse_percent,
+from typing import TYPE_CHECKING
+
+from walletim.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from walletim.app.contracts.execute import Executor, decode_events
+    from walletim.app.contracts.lookup import TokenLookup
+    from walletim.app.contracts.plans import (
+        MAX_UINT256,
+        UNLIMITED_FROM,
+        Figures,
+        Outcome,
+        Plan,
+        Simulated,
+        Step,
+        StepResult,
+        TokenMeta,
+        now,
+        parse_percent,
+    )
+    from walletim.app.contracts.ports import ChainPort, NameOf, TokenNames
+    from walletim.app.contracts.service import ContractService
+    from walletim.app.contracts.simulate import Simulator
+    from walletim.contracts.abi import calldata
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "walletim.app.contracts.execute": (
+            "Executor",
+            "decode_events",
+        ),
+        "walletim.app.contracts.lookup": ("TokenLookup",),
+        "walletim.app.contracts.plans": (
+            "MAX_UINT256",
+            "UNLIMITED_FROM",
+            "Figures",
+            "Outcome",
+            "Plan",
+            "Simulated",
+            "Step",
+            "StepResult",
+            "TokenMeta",
+            "now",
+            "parse_percent",
+        ),
+        "walletim.app.contracts.ports": (
+            "ChainPort",
+            "NameOf",
+            "TokenNames",
+        ),
+        "walletim.app.contracts.service": ("ContractService",),
+        "walletim.app.contracts.simulate": ("Simulator",),
+        "walletim.contracts.abi": ("calldata",),
+    },
 )
-from walletim.app.contracts.ports import ChainPort, NameOf, TokenNames
-from walletim.app.contracts.service import ContractService
-from walletim.app.contracts.simulate import Simulator
-from walletim.contracts.abi import calldata
 
 __all__ = [
     "MAX_UINT256",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from walletim.app.contracts.plans import Outcome, Plan, Step, StepResult
 from walletim.app.contracts.ports import ChainPort
 from walletim.chain.rpc import Log
-from walletim.contracts.abi import KNOWN_ABIS, DecodedEvent, decode_log
+from walletim.contracts.abi import DecodedEvent, decode_log
 from walletim.errors import ContractReverted, StepFailed
 
 if TYPE_CHECKING:
@@ -102,6 +102,8 @@ class Executor:
 
 def decode_events(logs: Sequence[object]) -> tuple[DecodedEvent, ...]:
     """The logs walletim's well-known ABIs decode (others are left out)."""
+    from walletim.contracts.abi import KNOWN_ABIS  # built on first use: a send needs none
+
     out = []
     for log in logs:
         if isinstance(log, Mapping | Log):

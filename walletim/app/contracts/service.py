@@ -14,6 +14,7 @@ from walletim.app.contracts.simulate import Simulator
 from walletim.chain.fees import FeeHistory
 from walletim.chain.rpc import Q, RpcClient
 from walletim.contracts.abi import DecodedEvent, Value, calldata, reverted
+from walletim.contracts.abi.words import decode_words
 from walletim.errors import ChainError, RpcError
 from walletim.keys.hd import to_checksum_address
 
@@ -222,11 +223,14 @@ class ContractService:
 def _decoded(
     to: str, signature: str, raw: bytes, returns: Sequence[str], hint: str
 ) -> tuple[Value, ...]:
-    from eth_abi.abi import decode
-
     name = signature.split("(")[0]
     if not raw and returns:
         raise ChainError(f"{to} returned nothing for {name}(){hint}")
+    words = decode_words(returns, raw)
+    if words is not None:
+        return tuple(words)
+    from eth_abi.abi import decode
+
     try:
         return tuple(decode(list(returns), raw))
     except Exception as exc:

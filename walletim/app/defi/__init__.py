@@ -26,17 +26,61 @@ One module per protocol, each a small class over the shared
 
 from __future__ import annotations
 
-from walletim.app.defi.approvals import ERC721_INTERFACE, Approval
-from walletim.app.defi.assets import ETH, Asset
-from walletim.app.defi.base import DEFAULT_DEADLINE_S, DEFAULT_SLIPPAGE_BPS
-from walletim.app.defi.calls import CallResult
-from walletim.app.defi.erc20 import TokenInfo
-from walletim.app.defi.liquidity import Position
-from walletim.app.defi.logs import LOG_CHUNK, T_APPROVAL, T_APPROVAL_FOR_ALL, T_TRANSFER
-from walletim.app.defi.nft import Nft
-from walletim.app.defi.service import DefiService
-from walletim.app.defi.uniswap import HIGH_PRICE_IMPACT_BPS, UNISWAP_FEE_BPS, Quoted, SwapQuote
-from walletim.app.defi.vault import Vault, VaultPosition
+from typing import TYPE_CHECKING
+
+from walletim.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from walletim.app.defi.approvals import ERC721_INTERFACE, Approval
+    from walletim.app.defi.assets import ETH, Asset
+    from walletim.app.defi.base import DEFAULT_DEADLINE_S, DEFAULT_SLIPPAGE_BPS
+    from walletim.app.defi.calls import CallResult
+    from walletim.app.defi.erc20 import TokenInfo
+    from walletim.app.defi.liquidity import Position
+    from walletim.app.defi.logs import LOG_CHUNK, T_APPROVAL, T_APPROVAL_FOR_ALL, T_TRANSFER
+    from walletim.app.defi.nft import Nft
+    from walletim.app.defi.service import DefiService
+    from walletim.app.defi.uniswap import HIGH_PRICE_IMPACT_BPS, UNISWAP_FEE_BPS, Quoted, SwapQuote
+    from walletim.app.defi.vault import Vault, VaultPosition
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "walletim.app.defi.approvals": (
+            "ERC721_INTERFACE",
+            "Approval",
+        ),
+        "walletim.app.defi.assets": (
+            "ETH",
+            "Asset",
+        ),
+        "walletim.app.defi.base": (
+            "DEFAULT_DEADLINE_S",
+            "DEFAULT_SLIPPAGE_BPS",
+        ),
+        "walletim.app.defi.calls": ("CallResult",),
+        "walletim.app.defi.erc20": ("TokenInfo",),
+        "walletim.app.defi.liquidity": ("Position",),
+        "walletim.app.defi.logs": (
+            "LOG_CHUNK",
+            "T_APPROVAL",
+            "T_APPROVAL_FOR_ALL",
+            "T_TRANSFER",
+        ),
+        "walletim.app.defi.nft": ("Nft",),
+        "walletim.app.defi.service": ("DefiService",),
+        "walletim.app.defi.uniswap": (
+            "HIGH_PRICE_IMPACT_BPS",
+            "UNISWAP_FEE_BPS",
+            "Quoted",
+            "SwapQuote",
+        ),
+        "walletim.app.defi.vault": (
+            "Vault",
+            "VaultPosition",
+        ),
+    },
+)
 
 __all__ = [
     "DEFAULT_DEADLINE_S",

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from walletim.app.contracts import ContractService, TokenMeta
 from walletim.chain.units import format_amount, parse_amount
 from walletim.errors import InputError, shown
 from walletim.keys.hd import to_checksum_address
 
 if TYPE_CHECKING:
+    from walletim.app.contracts import ContractService
     from walletim.app.tokens import TokenBook, TokenLabel
     from walletim.app.world import WorldManifest
 
@@ -74,6 +74,8 @@ class Names:
         world = self._world()
         if world is not None and not self._world_seen:
             self._world_seen = True
+            from walletim.app.contracts.plans import TokenMeta
+
             for symbol, info in world.tokens.items():
                 self.c.remember_token(TokenMeta(info.address, symbol, info.decimals, info.name))
         return world

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,8 +18,14 @@ if TYPE_CHECKING:
 class NodeEvidence:
     """:class:`~walletim.app.wim.ports.ChainReads` over one node."""
 
-    def __init__(self, rpc: RpcClient) -> None:
-        self.rpc = rpc
+    def __init__(self, rpc: Callable[[], RpcClient]) -> None:
+        """``rpc`` gives the node's client when first needed (a chat command that checks
+        nothing never dials, nor imports, it)."""
+        self._rpc = rpc
+
+    @property
+    def rpc(self) -> RpcClient:
+        return self._rpc()
 
     def mined(self, tx_hash: str, *, confirmations: int) -> tuple[ChainTx | None, Mined | None]:
         from walletim.app.evidence import mined
@@ -37,8 +44,14 @@ class NodeEvidence:
 class HomeTxs:
     """:class:`~walletim.app.wim.ports.OwnTxs` over the home's transactions table."""
 
-    def __init__(self, chain: ChainService) -> None:
-        self.chain = chain
+    def __init__(self, chain: Callable[[], ChainService]) -> None:
+        """``chain`` gives the home's ChainService when first needed: a chat command with
+        nothing to check never builds it."""
+        self._chain = chain
+
+    @property
+    def chain(self) -> ChainService:
+        return self._chain()
 
     def receipt(self, tx_hash: str) -> ReceiptRecord | None:
         return self.chain.repo.receipt(tx_hash)

@@ -29,65 +29,136 @@ The package, by meaning: :mod:`.signatures` (types and function signatures), :mo
 
 from __future__ import annotations
 
-from walletim.contracts.abi.decode import (
-    MAX_DEEP_DATA,
-    MAX_RETURN_DATA,
-    decode_output,
-    decode_revert,
-    decode_values,
-    normalize,
-    render_value,
-    render_values,
-    reverted,
-)
-from walletim.contracts.abi.encode import (
-    calldata,
-    encode_args,
-    encode_call,
-    parse_value,
-)
-from walletim.contracts.abi.events import (
-    DecodedEvent,
-    EventParam,
-    EventSig,
-    LogLike,
-    decode_log,
-    events_of_abi,
-    parse_event,
-)
-from walletim.contracts.abi.files import (
-    MAX_ABI_BYTES,
-    abi_functions,
-    find_function,
-    human_abi,
-    load_abi,
-)
-from walletim.contracts.abi.known import (
-    AAVE_V3_POOL_ABI,
-    ERC20_ABI,
-    ERC721_ABI,
-    ERC2612_ABI,
-    ERC4626_ABI,
-    KNOWN_ABIS,
-    REDPACKET_ABI,
-    UNISWAP_V2_FACTORY_ABI,
-    UNISWAP_V2_PAIR_ABI,
-    UNISWAP_V2_ROUTER02_ABI,
-    WELL_KNOWN_ABIS,
-    WETH9_ABI,
-)
-from walletim.contracts.abi.signatures import (
-    MAX_DEPTH,
-    MAX_SIGNATURE,
-    AbiEntry,
-    FunctionSig,
-    Value,
-    _split,
-    _tuple_types,
-    canonical_type,
-    dynamic_depth,
-    keccak,
-    parse_signature,
+from typing import TYPE_CHECKING
+
+from walletim.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from walletim.contracts.abi.decode import (
+        MAX_DEEP_DATA,
+        MAX_RETURN_DATA,
+        decode_output,
+        decode_revert,
+        decode_values,
+        normalize,
+        render_value,
+        render_values,
+        reverted,
+    )
+    from walletim.contracts.abi.encode import (
+        calldata,
+        encode_args,
+        encode_call,
+        parse_value,
+    )
+    from walletim.contracts.abi.events import (
+        DecodedEvent,
+        EventParam,
+        EventSig,
+        LogLike,
+        decode_log,
+        events_of_abi,
+        parse_event,
+    )
+    from walletim.contracts.abi.files import (
+        MAX_ABI_BYTES,
+        abi_functions,
+        find_function,
+        human_abi,
+        load_abi,
+    )
+    from walletim.contracts.abi.known import (
+        AAVE_V3_POOL_ABI,
+        ERC20_ABI,
+        ERC721_ABI,
+        ERC2612_ABI,
+        ERC4626_ABI,
+        KNOWN_ABIS,
+        REDPACKET_ABI,
+        UNISWAP_V2_FACTORY_ABI,
+        UNISWAP_V2_PAIR_ABI,
+        UNISWAP_V2_ROUTER02_ABI,
+        WELL_KNOWN_ABIS,
+        WETH9_ABI,
+    )
+    from walletim.contracts.abi.signatures import (
+        MAX_DEPTH,
+        MAX_SIGNATURE,
+        AbiEntry,
+        FunctionSig,
+        Value,
+        _split,
+        _tuple_types,
+        canonical_type,
+        dynamic_depth,
+        keccak,
+        parse_signature,
+    )
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "walletim.contracts.abi.decode": (
+            "MAX_DEEP_DATA",
+            "MAX_RETURN_DATA",
+            "decode_output",
+            "decode_revert",
+            "decode_values",
+            "normalize",
+            "render_value",
+            "render_values",
+            "reverted",
+        ),
+        "walletim.contracts.abi.encode": (
+            "calldata",
+            "encode_args",
+            "encode_call",
+            "parse_value",
+        ),
+        "walletim.contracts.abi.events": (
+            "DecodedEvent",
+            "EventParam",
+            "EventSig",
+            "LogLike",
+            "decode_log",
+            "events_of_abi",
+            "parse_event",
+        ),
+        "walletim.contracts.abi.files": (
+            "MAX_ABI_BYTES",
+            "abi_functions",
+            "find_function",
+            "human_abi",
+            "load_abi",
+        ),
+        "walletim.contracts.abi.known": (
+            "AAVE_V3_POOL_ABI",
+            "ERC20_ABI",
+            "ERC721_ABI",
+            "ERC2612_ABI",
+            "ERC4626_ABI",
+            "KNOWN_ABIS",
+            "REDPACKET_ABI",
+            "UNISWAP_V2_FACTORY_ABI",
+            "UNISWAP_V2_PAIR_ABI",
+            "UNISWAP_V2_ROUTER02_ABI",
+            "WELL_KNOWN_ABIS",
+            "WETH9_ABI",
+        ),
+        "walletim.contracts.abi.signatures": (
+            "MAX_DEPTH",
+            "MAX_SIGNATURE",
+            "AbiEntry",
+            "FunctionSig",
+            "Value",
+            "_split",
+            "_tuple_types",
+            "canonical_type",
+            "dynamic_depth",
+            "keccak",
+            "parse_signature",
+        ),
+    },
 )
 
 __all__ = [

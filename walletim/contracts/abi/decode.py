@@ -13,6 +13,7 @@ from walletim.contracts.abi.signatures import (
     canonical_type,
     dynamic_depth,
 )
+from walletim.contracts.abi.words import decode_words
 from walletim.errors import ContractReverted, InputError, RpcError
 
 
@@ -33,12 +34,12 @@ def normalize(t: str, value: Value) -> Value:
 
 def decode_values(types: Sequence[str], data: bytes, *, strict: bool = True) -> list[Value]:
     """eth_abi decode + :func:`normalize`. Raises whatever eth_abi raises."""
-    from eth_abi.abi import decode
+    values: Sequence[Value] | None = decode_words(types, data)
+    if values is None:
+        from eth_abi.abi import decode
 
-    return [
-        normalize(t, v)
-        for t, v in zip(types, decode(list(types), data, strict=strict), strict=True)
-    ]
+        values = decode(list(types), data, strict=strict)
+    return [normalize(t, v) for t, v in zip(types, values, strict=True)]
 
 
 MAX_RETURN_DATA = 1024 * 1024

@@ -21,6 +21,7 @@ from walletim.contracts.abi.signatures import (
     canonical_type,
     parse_signature,
 )
+from walletim.contracts.abi.words import encode_words
 from walletim.errors import InputError, shown
 
 
@@ -180,8 +181,6 @@ def encode_args(types: Sequence[str], args: Sequence[str]) -> bytes:
         InputError: a bad type, the wrong number of arguments, or one that does not parse or
             fit its type (the message names its 1-based position and type).
     """
-    from eth_abi.abi import encode
-
     types = [canonical_type(t) for t in types]
     if len(args) != len(types):
         raise InputError(
@@ -191,6 +190,11 @@ def encode_args(types: Sequence[str], args: Sequence[str]) -> bytes:
         parse_value(t, a, f"argument {n + 1} ({t})")
         for n, (t, a) in enumerate(zip(types, args, strict=True))
     ]
+    words = encode_words(types, values)
+    if words is not None:
+        return words
+    from eth_abi.abi import encode
+
     try:
         return bytes(encode(list(types), values))
     except Exception as exc:  # eth_abi's encoders: a value that slipped past our checks
@@ -216,7 +220,10 @@ def calldata(signature: str, *values: object) -> bytes:
     """Calldata for a signature written in code (``approve(address,uint256)``) and Python
     values (ints, 0x addresses, bytes, bools, lists, tuples): the selector + the ABI encoding.
     (:func:`encode_call` reads the arguments from command-line text instead.)"""
+    fn = _coded(signature)
+    words = encode_words(fn.inputs, values)
+    if words is not None:
+        return fn.selector + words
     from eth_abi.abi import encode
 
-    fn = _coded(signature)
     return fn.selector + bytes(encode(list(fn.inputs), list(values)))

@@ -1,0 +1,136 @@
+"""Each command imports only what it uses (issue 15, "fast commands"): the modules a whole
+``walletim`` process loaded, read from ``sys.modules`` in a fresh interpreter after the
+command ran against a real Anvil. Not timing: bench/commands.py measures the time."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import HOME_PASSWORD
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+#: Never for a read of the chain: pydantic (through eth_utils, python-doubleratchet or
+#: python-x3dh) costs ~100-200 ms to import; cffi's in-line mode parses C with pycparser.
+HEAVY = (
+    "pydantic",
+    "eth_utils",
+    "eth_abi",
+    "eth_account",
+    "doubleratchet",
+    "x3dh",
+    "textual",
+    "bip_utils",
+    "pycparser",
+    "websockets",
+    "asyncio",
+    "walletim.app.chat",
+    "walletim.messaging.session",
+)
+
+_PROBE = """
+import json, sys
+from walletim.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+else:
+    code = 0
+print("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def loaded(home: Path, *args: str) -> set[str]:
+    """The modules a process running ``walletim ARGS`` imported (the command must succeed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETIM_")}
+    env.update(
+        WALLETIM_HOME=str(home),
+        WALLETIM_UNSAFE_FAST_KDF="1",
+        WALLETIM_PASSWORD=HOME_PASSWORD,
+        WALLETIM_AGENT="off",
+        PYTHONPATH=str(ROOT),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    doc: dict[str, Any] = json.loads(proc.stdout.rsplit("\n", 2)[-2])
+    assert doc["code"] in (0, None), proc.stderr
+    return set(doc["modules"])
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def test_reads_of_the_chain_import_nothing_heavy(world: Any) -> None:
+    usdc = world.manifest.contracts["USDC"]
+    sent = world.session.send("dev", BOB, 1)
+    url = ["--rpc-url", world.url]
+    for args in (
+        ["balance", DEV],
+        ["call", usdc, "balanceOf(address)(uint256)", DEV],
+        ["tx", "status", sent.hash],
+    ):
+        assert heavy(loaded(world.home, *url, *args)) == [], args
+
+
+def test_help_imports_no_service(tmp_path: Path) -> None:
+    modules = loaded(tmp_path / "home", "--help")
+    assert "walletim.app.session" not in modules
+    assert heavy(modules) == []
+
+
+def test_lazy_namespaces_keep_every_subcommand() -> None:
+    """A group whose subcommands another module adds (``token list``) still has them."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", "from walletim.cli import main; main()", "token", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "  list " in proc.stdout
+
+
+_LAZY_PACKAGES = (
+    "walletim.app.chain",
+    "walletim.app.contracts",
+    "walletim.app.defi",
+    "walletim.contracts.abi",
+    "walletim.cli.defi",
+)
+
+
+@pytest.mark.parametrize("package", _LAZY_PACKAGES)
+def test_lazy_packages_export_what_they_list(package: str) -> None:
+    """Every name a lazily-loaded package lists in ``__all__`` resolves (walletim.lazy), to
+    the object its module defines; none is also a submodule's name (importing the submodule
+    would make the name the module)."""
+    module = importlib.import_module(package)
+    submodules = {m.name for m in pkgutil.iter_modules(module.__path__)}
+    assert not set(module.__all__) & submodules
+    for name in module.__all__:
+        value = getattr(module, name)
+        assert not isinstance(value, types.ModuleType), (package, name)
+    with pytest.raises(AttributeError):
+        module.no_such_name  # noqa: B018
