@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -24,9 +24,10 @@ from textual.widgets import Footer, Header, ListView, Static
 
 from walletim.errors import WalletimError
 from walletim.messaging.kinds import is_group_peer
+from walletim.tui.acting import Acting, Done
 from walletim.tui.model import PAGE, Doer, Reader, Row, SessionOpener
 from walletim.tui.screens import ConfirmPlan, Safety, Search
-from walletim.tui.text import card_action, label, trust_line
+from walletim.tui.text import CONSENT_LINES, card_action, label, trust_line
 from walletim.tui.widgets import Compose, ConversationList, MessageList
 
 if TYPE_CHECKING:
@@ -83,17 +84,6 @@ class ComposeBox(Compose):
         self.post_message(Reading())
 
 
-class Done(Message):
-    """A worker's action finished: ``line`` to show, ``ok`` whether it succeeded."""
-
-    def __init__(
-        self, line: str, ok: bool, reload: bool = True, cards: bool = False, unsent: str = ""
-    ) -> None:
-        super().__init__()
-        self.line, self.ok, self.reload, self.cards = line, ok, reload, cards
-        self.unsent = unsent  # a message that was not sent nor kept: back into the compose box
-
-
 class Messages(MessageList):
     """The open conversation's list, with the keys that act on the highlighted card."""
 
@@ -130,7 +120,7 @@ class Messages(MessageList):
             self.post_message(self.Act(row))
 
 
-class WalletimApp(App[None]):
+class WalletimApp(Acting):
     """The messenger for one account of one home (see the module docstring)."""
 
     CSS = CSS
@@ -138,6 +128,7 @@ class WalletimApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+f", "search", "Search"),
+        Binding("ctrl+r", "requests", "Requests"),
         Binding("ctrl+t", "safety", "Safety no."),
         Binding("escape", "chats", "Chats", show=False),
         Binding("ctrl+o", "chats", "Chats"),
@@ -157,6 +148,7 @@ class WalletimApp(App[None]):
         self.clock = clock
         self.peer: str | None = None  # the open conversation
         self.unread = 0
+        self.requests = 0  # strangers' conversations waiting in Requests
         self._asking: set[Future[bool]] = set()
         self._checking = False
         self.listening = "offline"
@@ -186,17 +178,6 @@ class WalletimApp(App[None]):
     def convs(self) -> ConversationList:
         return self.query_one("#convs", ConversationList)
 
-    @property
-    def messages(self) -> Messages:
-        return self.query_one("#messages", Messages)
-
-    @property
-    def compose_box(self) -> Compose:
-        return self.query_one("#compose", Compose)
-
-    def status(self, line: str, style: str = "") -> None:
-        self.query_one("#status", Static).update(Text(line, style=style))
-
     async def on_mount(self) -> None:
         m = self.messages
         m.mine = self.reader.me
@@ -223,10 +204,15 @@ class WalletimApp(App[None]):
 
     async def refresh_conversations(self) -> list[ConversationInfo]:
         """Redraw the list (most recent first) and the unread count in the title."""
-        convs = self.reader.conversations()
+        convs, found = self.reader.lists()
         self.names = self.messages.names = self.reader.names()
         await self.convs.show(convs, self.names, self.clock(), self.peer)
         self.unread = sum(c.unread for c in convs)
+        self.requests = sum(r.consent.state == "request" for r in found)
+        title = Text("Chats")
+        if self.requests:
+            title.append(f" · {self.requests} request(s) ^r", style="bold yellow")
+        self.query_one("#side-title", Static).update(title)
         self._title()
         return convs
 
@@ -273,6 +259,9 @@ class WalletimApp(App[None]):
             self.reader.contact(self.peer), self.reader.group_members(self.peer)
         )
         line = Text(words, style=style)
+        consent = self.reader.consent(self.peer)
+        if not consent.allowed:  # a request: said before anything else
+            line = Text(CONSENT_LINES[consent.state], style="bold yellow")
         missing = self.reader.missing(self.peer)
         if missing:  # counters the peer used that never arrived: the relay dropped them
             line.append(f"  · {len(missing)} message(s) never arrived", style="bold yellow")
@@ -322,8 +311,13 @@ class WalletimApp(App[None]):
             peer = item.message.peer
             if peer == self.peer:
                 await self._show_newer()
-            else:
+                if item.message.kind in ("reaction", "edit", "delete"):
+                    await self.redraw_rows()
+            elif self.reader.consent(peer).allowed:
                 self.bell()
+            else:  # a stranger: no bell; it waits in Requests
+                who = label(peer, self.names)
+                self.status(f"a message request from {who}: see Requests (ctrl+r)", "yellow")
             await self.refresh_conversations()
             if item.verdict == "gap":
                 shown = ", ".join(str(n) for n in item.missing[:10])
@@ -344,6 +338,8 @@ class WalletimApp(App[None]):
         peer = self.peer
         if peer is None:
             self.status("open a conversation first (ctrl+o)", "bold yellow")
+            return
+        if self.send_pending(event.text):
             return
         self.compose_box.clear()
         self.status("sending…")
@@ -372,12 +368,18 @@ class WalletimApp(App[None]):
         box = self.compose_box
         if message.unsent and not box.text:
             box.text = message.unsent
-        if message.reload and self.peer is not None:
+        if message.open_peer is not None:
+            await self.open_conversation(message.open_peer, focus=False)
+            self.status(message.line, "green")
+        elif message.reload and self.peer is not None:
             await self.refresh_cards()
             if self.messages.at_end:
                 await self._show_newer()
+            await self.redraw_rows()
             await self.refresh_conversations()
             self._trust()
+        elif message.reload:
+            await self.refresh_conversations()
 
     # -- money ------------------------------------------------------------------------------------
 
@@ -414,15 +416,7 @@ class WalletimApp(App[None]):
         else:
             job = lambda: self.doer.claim(ref, self._confirm)  # noqa: E731
         self.status("planning and simulating…")
-        self.run_worker(lambda: self._act(job), thread=True, group="act", exit_on_error=False)
-
-    def _act(self, job: Callable[[], str]) -> None:
-        try:
-            line = job()
-        except WalletimError as exc:
-            self.post_message(Done(str(exc), False))
-            return
-        self.post_message(Done(line, True))
+        self._work(job)
 
     def _confirm(self, plan: Plan) -> bool:
         """On a worker thread: show the plan (the CLI's text) and wait for y or n."""
@@ -488,7 +482,8 @@ class WalletimApp(App[None]):
         self.post_message(Done("safety number confirmed", True))
 
     def action_chats(self) -> None:
-        self.convs.focus()
+        if not self.cancel_pending():  # escape first cancels a reply or an edit
+            self.convs.focus()
 
 
 def _settling(row: Row) -> bool:

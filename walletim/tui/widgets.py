@@ -94,7 +94,19 @@ class MessageList(ListView):
         Binding("k", "cursor_up", "Up", show=False),
         Binding("home", "oldest", "Oldest", show=False),
         Binding("end", "newest", "Newest", show=False),
+        Binding("r", "change('reply')", "Reply"),
+        Binding("plus", "change('reaction')", "React", key_display="+"),
+        Binding("e", "change('edit')", "Edit"),
+        Binding("d", "change('delete')", "Delete"),
+        Binding("v", "change('history')", "Versions", show=False),
     ]
+
+    class Change(Message):
+        """A reply, reaction, edit, delete or edit history (``kind``) asked for on ``row``."""
+
+        def __init__(self, kind: str, row: Row) -> None:
+            super().__init__()
+            self.kind, self.row = kind, row
 
     class Page(Message):
         """Rows before ``before`` (older) or after ``after`` (newer) are wanted."""
@@ -196,6 +208,11 @@ class MessageList(ListView):
             self.post_message(self.Page(after=self.rows[-1].id))
             return
         super().action_cursor_down()
+
+    def action_change(self, kind: str) -> None:
+        row = self.row
+        if row is not None:
+            self.post_message(self.Change(kind, row))
 
     def action_oldest(self) -> None:
         if self.children:

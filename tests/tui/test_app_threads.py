@@ -1,0 +1,104 @@
+"""The app over a home's store, no relay or node: Requests (strangers' conversations held
+apart, their money never a card), and what replies, reactions, edits and deletes look like
+in a conversation; an edit or delete of someone else's message is refused with the core's
+reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.tui.conftest import CAROL, STRANGER, snapshot_app
+from tests.tui.screen import aio, screen_text
+
+
+async def open_carol(app: object, pilot: object) -> None:
+    await app.open_conversation(CAROL)  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+@aio
+async def test_a_strangers_conversation_waits_in_requests_and_its_money_is_held(
+    filled_home: Path,
+) -> None:
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert STRANGER not in [c.peer for c in app.reader.conversations()]
+        assert "1 request(s)" in screen_text(app) and app.requests == 1
+        assert app.unread == 3  # a stranger's mail is not counted as unread mail
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Message requests (1)" in text and "2 message(s), 1 with money (held)" in text
+        await pilot.press("enter")  # read it: no card, no amount, the head says what it is
+        await pilot.pause()
+        assert app.peer == STRANGER
+        text = screen_text(app)
+        assert "money from a stranger: accept to see it" in text
+        assert "5 ETH" not in text and "a message request from a stranger" in text
+        assert all(
+            r.view is None and (r.held or r.message.kind == "text") for r in app.messages.rows
+        )
+
+
+@aio
+async def test_replies_reactions_edits_and_deletes_are_drawn(filled_home: Path) -> None:
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await open_carol(app, pilot)
+        text = screen_text(app)
+        assert "↪ carol: coming to the game? ⚽" in text  # the quote, as this home holds it
+        assert "yes! 3 tickets  (edited)" in text and "2 tickets" not in text
+        assert "🎉 1" in text  # carol's reaction under the reply
+        assert "message deleted" in text and "wrong chat" not in text
+
+
+@aio
+async def test_editing_someone_elses_message_is_refused_with_the_rule(filled_home: Path) -> None:
+    """e and d on carol's message: the core's rule says no, in the status line; nothing is
+    put in the compose box, nothing is sent."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await open_carol(app, pilot)
+        m = app.messages
+        m.focus()
+        m.index = next(n for n, r in enumerate(m.rows) if r.message.text.startswith("coming"))
+        await pilot.press("e")
+        await pilot.pause()
+        assert "cannot edit that message" in screen_text(app)
+        assert app.pending is None and app.compose_box.text == ""
+        await pilot.press("d")
+        await pilot.pause()
+        assert "cannot delete that message" in screen_text(app)
+
+
+@aio
+async def test_edit_history_and_reply_mode(filled_home: Path) -> None:
+    """v on the edited reply lists its versions; r starts a reply, escape cancels it; e
+    puts the current words in the compose box."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await open_carol(app, pilot)
+        m = app.messages
+        m.focus()
+        m.index = next(n for n, r in enumerate(m.rows) if r.message.kind == "reply")
+        await pilot.press("v")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Edit history" in text and "yes! 2 tickets" in text and "edit 1" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.pending is not None and app.pending[0] == "reply"
+        assert "replying to you" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.pending is None and "reply cancelled" in screen_text(app)
+        m.focus()
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.pending is not None and app.compose_box.text == "yes! 3 tickets"
