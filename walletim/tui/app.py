@@ -20,12 +20,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, ListView, Static
 
 from walletim.errors import WalletimError
 from walletim.messaging.kinds import is_group_peer
 from walletim.tui.acting import Acting, Done
+from walletim.tui.dialogs import Ask
 from walletim.tui.model import PAGE, Doer, Reader, Row, SessionOpener
+from walletim.tui.money import HELP, is_money
 from walletim.tui.screens import ConfirmPlan, Safety, Search
 from walletim.tui.text import CONSENT_LINES, card_action, label, trust_line
 from walletim.tui.widgets import Compose, ConversationList, MessageList
@@ -129,6 +132,7 @@ class WalletimApp(Acting):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+f", "search", "Search"),
         Binding("ctrl+r", "requests", "Requests"),
+        Binding("ctrl+n", "money_help", "Money"),
         Binding("ctrl+t", "safety", "Safety no."),
         Binding("escape", "chats", "Chats", show=False),
         Binding("ctrl+o", "chats", "Chats"),
@@ -341,6 +345,9 @@ class WalletimApp(Acting):
             return
         if self.send_pending(event.text):
             return
+        if is_money(event.text):
+            self._money(peer, event.text)
+            return
         self.compose_box.clear()
         self.status("sending…")
         self.run_worker(
@@ -418,18 +425,36 @@ class WalletimApp(Acting):
         self.status("planning and simulating…")
         self._work(job)
 
+    def _money(self, peer: str, text: str) -> None:
+        """A money command typed in the compose box (walletim.tui.money)."""
+        from walletim.tui.money import parse
+
+        try:
+            cmd = parse(text)
+        except WalletimError as exc:
+            self.status(str(exc), "bold red")
+            return
+        self.compose_box.clear()
+        self.status("planning and simulating…" if cmd.kind in ("pay", "packet") else "")
+        self._work(lambda: self.doer.money(peer, cmd, self._confirm, self._ask))
+
     def _confirm(self, plan: Plan) -> bool:
         """On a worker thread: show the plan (the CLI's text) and wait for y or n."""
         text = self.doer.plan_text(plan)
         n = len(plan.steps)
         question = "Sign and send?" if n == 1 else f"Sign and send these {n} transactions?"
+        return self._wait(lambda: ConfirmPlan(text, question))
+
+    def _ask(self, what: str) -> bool:
+        """On a worker thread: ask whether to send ``what`` (nothing is signed)."""
+        return self._wait(lambda: Ask(f"Send this? {what}", "It goes into the chat now."))
+
+    def _wait(self, dialog: Callable[[], ModalScreen[bool]]) -> bool:
         answer: Future[bool] = Future()
         self._asking.add(answer)
 
         def ask() -> None:
-            self.push_screen(
-                ConfirmPlan(text, question), callback=lambda yes: answer.set_result(bool(yes))
-            )
+            self.push_screen(dialog(), callback=lambda yes: answer.set_result(bool(yes)))
 
         self.call_from_thread(ask)
         try:
@@ -480,6 +505,14 @@ class WalletimApp(Acting):
             self.post_message(Done(str(exc), False))
             return
         self.post_message(Done("safety number confirmed", True))
+
+    def action_money_help(self) -> None:
+        """How to pay, request, split or send a red packet from the compose box."""
+        self.status(HELP, "bold cyan")
+        self.compose_box.focus()
+        if not self.compose_box.text:
+            self.compose_box.text = "/"
+            self.compose_box.move_cursor((0, 1))
 
     def action_chats(self) -> None:
         if not self.cancel_pending():  # escape first cancels a reply or an edit

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from walletim.app.wim import MoneyView
     from walletim.messaging.threads import Tally, Version
     from walletim.store.chat import Contact, ConversationInfo, StoredMessage
+    from walletim.tui.money import MoneyCommand
 
 #: Messages loaded when a conversation opens, and per page scrolled back.
 PAGE = 60
@@ -226,6 +227,16 @@ class Doer:
             r = self.s.wim.packet_claim(self.account, packet_id, confirm=_asking(confirm))
         got = "?" if r.amount is None else format_amount(r.amount, r.asset.decimals)
         return f"claimed {got} {r.asset.symbol} from the red packet: {r.outcome.hash}"
+
+    def money(
+        self, peer: str, cmd: MoneyCommand, confirm: Confirm, ask: Callable[[str], bool]
+    ) -> str:
+        """Pay, request, split or make a red packet in ``peer``'s conversation (see
+        walletim.tui.money): the plan is shown before anything is signed. Returns a line."""
+        from walletim.tui.money import run_money
+
+        with self._lock:
+            return run_money(self.s, self.account, peer, cmd, _asking(confirm), ask)
 
     def plan_text(self, plan: Plan) -> str:
         """The plan as the CLI shows it before ``Sign and send?``."""
