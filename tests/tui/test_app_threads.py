@@ -102,3 +102,24 @@ async def test_edit_history_and_reply_mode(filled_home: Path) -> None:
         await pilot.press("e")
         await pilot.pause()
         assert app.pending is not None and app.compose_box.text == "yes! 3 tickets"
+
+
+@aio
+async def test_the_footer_keeps_no_keys_it_removed(filled_home: Path) -> None:
+    """Each change of keys recomposes the footer; Textual's footer kept every FooterKey it
+    ever composed (its ``compact`` watchers): moving through a conversation grew the heap
+    with it. None of the removed ones stays alive."""
+    import gc
+
+    from textual.widgets._footer import FooterKey
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.messages.focus()
+        for _ in range(30):
+            app.messages.refresh_bindings()
+            await pilot.pause()
+        gc.collect()
+        gone = [k for k in gc.get_objects() if isinstance(k, FooterKey) and not k.is_attached]
+        assert len(gone) == 0

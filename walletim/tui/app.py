@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Header, ListView, Static
+from textual.widgets import Header, ListView, Static
 
 from walletim.errors import WalletimError
 from walletim.messaging.kinds import is_group_peer
@@ -31,7 +31,7 @@ from walletim.tui.model import PAGE, Doer, Reader, Row, SessionOpener
 from walletim.tui.money import HELP, is_money
 from walletim.tui.screens import ConfirmPlan, Safety, Search
 from walletim.tui.text import CONSENT_LINES, card_action, label, trust_line
-from walletim.tui.widgets import Compose, ConversationList, MessageList
+from walletim.tui.widgets import Compose, ConversationList, KeysFooter, MessageList
 
 if TYPE_CHECKING:
     from walletim.app.chat import ListenEvent
@@ -101,6 +101,8 @@ class Messages(MessageList):
             super().__init__()
             self.row = row
 
+    _offered: tuple[str, str] | None = None  # the card action the footer shows now
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action != "act":
             return True
@@ -115,7 +117,11 @@ class Messages(MessageList):
 
     def watch_index(self, old_index: int | None, new_index: int | None) -> None:
         super().watch_index(old_index, new_index)
-        self.refresh_bindings()
+        row = self.row
+        offered = None if row is None else card_action(row, self.mine)
+        if offered != self._offered:  # the footer is rebuilt only when its keys change:
+            self._offered = offered  # each rebuild mounts new widgets, and scrolling a long
+            self.refresh_bindings()  # history must not churn (and retain) them row by row
 
     def action_act(self, kind: str | None = None) -> None:
         row = self.row
@@ -176,7 +182,7 @@ class WalletimApp(Acting):
                     show_line_numbers=False,
                     placeholder="Write a message: enter sends, ctrl+j starts a new line",
                 )
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def convs(self) -> ConversationList:

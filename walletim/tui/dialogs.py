@@ -10,10 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, ListItem, ListView, Static
+from textual.widgets import Input, ListItem, ListView, Static
 
 from walletim.display import clean
 from walletim.tui.text import request_item, when
+from walletim.tui.widgets import KeysFooter
 
 if TYPE_CHECKING:
     from walletim.app.chat import RequestInfo
@@ -71,7 +72,7 @@ class Requests(ModalScreen[tuple[str, str] | None]):
             yield ListView(
                 *(RequestItem(r, self.names, self.now_s) for r in self.found), id="requests"
             )
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#requests", ListView).focus()
@@ -119,7 +120,7 @@ class React(ModalScreen[str | None]):
             yield Static(Text("React with one emoji", style="bold"), id="dialog-title")
             yield Static(f"{quick}   (or type one; empty removes yours)")
             yield Input(placeholder="emoji or 1-6, then enter", id="emoji")
-        yield Footer()
+        yield KeysFooter()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
@@ -148,7 +149,7 @@ class Ask(ModalScreen[bool]):
             yield Static(Text(self.head, style="bold"), id="dialog-title")
             yield Static(Text(self.detail))
             yield Static(Text("[y] yes  [n] no", style="bold yellow"))
-        yield Footer()
+        yield KeysFooter()
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -173,7 +174,7 @@ class History(ModalScreen[None]):
             yield Static(Text("Edit history", style="bold"), id="dialog-title")
             with VerticalScroll(id="plan"):
                 yield Static(text)
-        yield Footer()
+        yield KeysFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -10,7 +10,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import ListItem, ListView, Static, TextArea
+from textual.widgets import Footer, ListItem, ListView, Static, TextArea
 
 from walletim.store.chat import ConversationInfo
 from walletim.tui.model import Row
@@ -227,6 +227,34 @@ class MessageList(ListView):
             self.post_message(self.Page(before=self.rows[0].id))
 
 
+class KeysFooter(Footer):
+    """Textual's footer, without its leak: each time the keys change it composes new
+    FooterKeys, each bound to the footer's ``compact`` (``data_bind``), and the footer's
+    watcher list keeps every one it ever composed (pruned only when ``compact`` changes):
+    moving the cursor through a long conversation grew the heap with it. After each
+    recompose the watchers of removed keys are dropped."""
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        prune_watchers(self)
+
+
+def prune_watchers(node: object) -> int:
+    """Drop the watchers on ``node``'s reactives that belong to widgets no longer
+    mounted (closing or closed); returns how many."""
+    watchers: dict[str, list[tuple[object, object]]] = getattr(node, "__watchers", {})
+    dropped = 0
+    for kept in watchers.values():
+        alive = [(w, cb) for w, cb in kept if not (_gone(w))]
+        dropped += len(kept) - len(alive)
+        kept[:] = alive
+    return dropped
+
+
+def _gone(node: object) -> bool:
+    return bool(getattr(node, "_closing", False) or getattr(node, "_closed", False))
+
+
 class Compose(TextArea):
     """The compose box: enter sends; ctrl+j (or alt+enter) starts a new line. Takes any
     Unicode the terminal sends (Chinese through an input method, emoji, pasted text)."""
@@ -250,4 +278,13 @@ class Compose(TextArea):
         self.insert("\n")
 
 
-__all__ = ["MAX_ROWS", "Compose", "ConvItem", "ConversationList", "MessageItem", "MessageList"]
+__all__ = [
+    "MAX_ROWS",
+    "Compose",
+    "ConvItem",
+    "ConversationList",
+    "KeysFooter",
+    "MessageItem",
+    "MessageList",
+    "prune_watchers",
+]
