@@ -123,3 +123,35 @@ async def test_the_footer_keeps_no_keys_it_removed(filled_home: Path) -> None:
         gc.collect()
         gone = [k for k in gc.get_objects() if isinstance(k, FooterKey) and not k.is_attached]
         assert len(gone) == 0
+
+
+@aio
+async def test_a_shared_swap_card_shows_its_state(filled_home: Path) -> None:
+    """bob shares a swap: its card says walletim's verdict from the checked record (pending,
+    then verified with its confirmations), never the sender's words."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import BOB, ME, NO_RELAY, add
+    from walletim.app.session import Session
+    from walletim.store.wim import WimRepo
+
+    body = {
+        "action": "swap", "chain_id": 31337, "tx": "0x" + "ef" * 32, "note": "gm",
+        "claim": {"raw_in": str(10**18), "raw_out": "2000000000", "token_out": "0x" + "33" * 20},
+    }  # fmt: skip
+    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        mid = add(s, BOB, "in", "action", "I swapped 100 ETH", 1, body=body)
+        wim = WimRepo(s.open_store())
+        wim.save_action(
+            account=ME, message_id=mid, direction="in", peer=BOB, chain_id=31337,
+            tx_hash="0x" + "ef" * 32, action="swap",
+        )  # fmt: skip
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "PENDING SHARED ACTION" in text and "I swapped" not in text
+        with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+            WimRepo(s.open_store()).set_action_state(ME, mid, "verified", "", 2)
+        await app.refresh_cards()
+        await pilot.pause()
+        assert "✓ SHARED ACTION, 2 confirmation(s), not final" in screen_text(app)
