@@ -222,7 +222,8 @@ class WalletimApp(Acting):
         title = Text("Chats")
         if self.requests:
             title.append(f" · {self.requests} request(s) ^r", style="bold yellow")
-        self.query_one("#side-title", Static).update(title)
+        for side in self.query("#side-title").results(Static):  # none while closing
+            side.update(title)
         self._title()
         return convs
 
