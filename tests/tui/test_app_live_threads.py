@@ -120,7 +120,7 @@ async def test_react_reply_edit_and_delete_reach_the_peer(
         for ch in "yes":
             await pilot.press(ch)
         await pilot.press("enter")
-        await until(pilot, lambda: ": dinner at 7?" in screen_text(app) and "↪" in screen_text(app), "the reply")
+        await until(pilot, lambda: "↪ 0x7099…79C8: dinner at 7?" in screen_text(app), "the reply")
 
         await at_text(pilot, "yes")
         await pilot.press("e")

@@ -37,7 +37,6 @@ from walletim.app.chat.ports import (
     websocket_connector,
 )
 from walletim.app.chat.replies import Replies
-from walletim.app.chat.threads import Decorations
 from walletim.app.chat.results import (
     Accepted,
     Blocked,
@@ -50,6 +49,7 @@ from walletim.app.chat.results import (
     SendResult,
     VerifyResult,
 )
+from walletim.app.chat.threads import Decorations
 from walletim.errors import InputError
 from walletim.messaging.kinds import GROUP_PREFIX, Direction, MessageKind, WireKind, group_peer
 from walletim.messaging.session import Conversation
