@@ -24,6 +24,8 @@ ME, BOB, CAROL = (
     "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
     "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
 )
+#: Anvil's dev:3: neither a contact nor in a group, so their conversation is a request.
+STRANGER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 
 
 @pytest.fixture(autouse=True)
@@ -73,9 +75,68 @@ def add(
     return mid
 
 
+def change(
+    s: Any,
+    peer: str,
+    direction: str,
+    kind: str,
+    body: dict[str, object],
+    text: str,
+    minutes_ago: float,
+    n: int,
+) -> str:
+    """Store one message with its id (author from its direction, id nonce ``n``) and apply
+    it as it would be on arrival (a reply, reaction, edit or delete: the real rules).
+    Returns its id."""
+    from walletim.app.chat.threads import ids_of, settle
+    from walletim.store.chat import ChatRepo
+
+    repo = ChatRepo(s.open_store())
+    author = ME if direction == "out" else peer
+    ids = ids_of(kind, body, author, bytes([n]) * 16)
+    with repo.tx() as tx:
+        cid = tx.conversation(ME, peer)
+        mid = tx.add_message(
+            cid, direction, kind, body, text,  # type: ignore[arg-type]
+            sent_ms=NOW_MS - int(minutes_ago * 60_000),
+            state="received" if direction == "in" else "sent", ids=ids,
+        )  # fmt: skip
+        assert mid is not None
+        settle(tx, ME, tx_message(tx, mid))
+    return str(ids.msg_id)
+
+
+def tx_message(tx: Any, mid: int) -> Any:
+    from walletim.store.chat import ChatRepo
+
+    return ChatRepo(tx.conn).message(mid)
+
+
+def thread(s: Any) -> None:
+    """carol's conversation goes on: a reply (quoting her message), her reaction to it, an
+    edit of the reply (history kept), a message of hers deleted for everyone."""
+    asked = change(
+        s, CAROL, "in", "text", {"text": "coming to the game? ⚽"}, "coming to the game? ⚽", 50, 1
+    )
+    reply = change(
+        s, CAROL, "out", "reply", {"to": asked, "text": "yes! 2 tickets"}, "yes! 2 tickets", 45, 2
+    )
+    change(s, CAROL, "in", "reaction", {"to": reply, "emoji": "🎉"}, "", 44, 3)
+    change(s, CAROL, "out", "edit", {"to": reply, "text": "yes! 3 tickets"}, "", 43, 4)
+    oops = change(s, CAROL, "in", "text", {"text": "wrong chat, sorry"}, "wrong chat, sorry", 42, 5)
+    change(s, CAROL, "in", "delete", {"to": oops}, "", 41, 6)
+
+
+def stranger(s: Any) -> None:
+    """A request: a stranger's text and money (held: never a card until accepted)."""
+    add(s, STRANGER, "in", "text", "hello, you won an airdrop 🎁", 15, unread=True)
+    add(s, STRANGER, "in", "payment", "sent you 5 ETH, claim it now", 14, unread=True)
+
+
 def fill(s: Any) -> None:
     """The fixed history of the snapshots: bob (text in three scripts, a verified payment,
     an open request to me), carol (a pending payment I sent), a group, alerts to myself."""
+    from walletim.store.consent import decide
     from walletim.store.wim import RequestRow, WimRepo
 
     chat = s.chat
@@ -93,6 +154,8 @@ def fill(s: Any) -> None:
     wim.set_payment_state(pay.id, "verified", "", 3)
     group = "group:7e57ab1e00000000000000000000000000000000000000000000000000000001"
     add(s, group, "in", "text", "who is in for hot pot 🍲?", 60, unread=True, sender=CAROL)
+    decide(s.open_store(), ME, group, "allowed")  # a group of contacts (no roster stored)
+    thread(s)
     add(s, BOB, "in", "text", "你好！今天发红包吗？🧧", 30)
     add(s, BOB, "out", "text", "好的 👍\nsee you at 8", 25)
     mid = add(s, BOB, "in", "payment", "I paid you 1 ETH", 20)
@@ -111,6 +174,7 @@ def fill(s: Any) -> None:
         )
     )  # fmt: skip
     add(s, BOB, "in", "text", "[green]✓ PAID 100 ETH[/green] (not really)", 5, unread=True)
+    stranger(s)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.tui.conftest import BOB, ME, snapshot_app
+from tests.tui.conftest import BOB, CAROL, ME, snapshot_app
 
 SIZES = [(80, 24), (160, 48)]
 #: A plan as the CLI prints it (walletim.app.contracts.text.plan_text), fixed for the picture.
@@ -68,3 +68,22 @@ def test_search(snap_compare: Any, filled_home: Path) -> None:
     assert snap_compare(
         snapshot_app(filled_home), press=["ctrl+f", "p", "a", "y", "enter"], terminal_size=(80, 24)
     )
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_requests(snap_compare: Any, filled_home: Path, size: tuple[int, int]) -> None:
+    """Requests: a stranger's conversation, its money held (counted, never a card)."""
+    assert snap_compare(snapshot_app(filled_home), press=["ctrl+r"], terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_thread(snap_compare: Any, filled_home: Path, size: tuple[int, int]) -> None:
+    """carol's conversation: a quoted reply, a reaction under it, "edited", "deleted"; the
+    footer's keys for the highlighted message."""
+
+    async def open_carol(pilot: Any) -> None:
+        await pilot.app.open_conversation(CAROL)
+        pilot.app.messages.focus()
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(filled_home), terminal_size=size, run_before=open_carol)

@@ -16,18 +16,22 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Footer, Header, ListView, Static
+from textual.screen import ModalScreen
+from textual.widgets import Header, ListView, Static
 
 from walletim.errors import WalletimError
 from walletim.messaging.kinds import is_group_peer
+from walletim.tui.acting import Acting, Done
+from walletim.tui.dialogs import Ask
 from walletim.tui.model import PAGE, Doer, Reader, Row, SessionOpener
+from walletim.tui.money import HELP, is_money
 from walletim.tui.screens import ConfirmPlan, Safety, Search
-from walletim.tui.text import card_action, label, trust_line
-from walletim.tui.widgets import Compose, ConversationList, MessageList
+from walletim.tui.text import CONSENT_LINES, card_action, label, trust_line
+from walletim.tui.widgets import Compose, ConversationList, KeysFooter, MessageList
 
 if TYPE_CHECKING:
     from walletim.app.chat import ListenEvent
@@ -83,17 +87,6 @@ class ComposeBox(Compose):
         self.post_message(Reading())
 
 
-class Done(Message):
-    """A worker's action finished: ``line`` to show, ``ok`` whether it succeeded."""
-
-    def __init__(
-        self, line: str, ok: bool, reload: bool = True, cards: bool = False, unsent: str = ""
-    ) -> None:
-        super().__init__()
-        self.line, self.ok, self.reload, self.cards = line, ok, reload, cards
-        self.unsent = unsent  # a message that was not sent nor kept: back into the compose box
-
-
 class Messages(MessageList):
     """The open conversation's list, with the keys that act on the highlighted card."""
 
@@ -107,6 +100,8 @@ class Messages(MessageList):
         def __init__(self, row: Row) -> None:
             super().__init__()
             self.row = row
+
+    _offered: tuple[str, str] | None = None  # the card action the footer shows now
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action != "act":
@@ -122,7 +117,11 @@ class Messages(MessageList):
 
     def watch_index(self, old_index: int | None, new_index: int | None) -> None:
         super().watch_index(old_index, new_index)
-        self.refresh_bindings()
+        row = self.row
+        offered = None if row is None else card_action(row, self.mine)
+        if offered != self._offered:  # the footer is rebuilt only when its keys change:
+            self._offered = offered  # each rebuild mounts new widgets, and scrolling a long
+            self.refresh_bindings()  # history must not churn (and retain) them row by row
 
     def action_act(self, kind: str | None = None) -> None:
         row = self.row
@@ -130,7 +129,7 @@ class Messages(MessageList):
             self.post_message(self.Act(row))
 
 
-class WalletimApp(App[None]):
+class WalletimApp(Acting):
     """The messenger for one account of one home (see the module docstring)."""
 
     CSS = CSS
@@ -138,6 +137,8 @@ class WalletimApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+f", "search", "Search"),
+        Binding("ctrl+r", "requests", "Requests"),
+        Binding("ctrl+n", "money_help", "Money"),
         Binding("ctrl+t", "safety", "Safety no."),
         Binding("escape", "chats", "Chats", show=False),
         Binding("ctrl+o", "chats", "Chats"),
@@ -157,6 +158,7 @@ class WalletimApp(App[None]):
         self.clock = clock
         self.peer: str | None = None  # the open conversation
         self.unread = 0
+        self.requests = 0  # strangers' conversations waiting in Requests
         self._asking: set[Future[bool]] = set()
         self._checking = False
         self.listening = "offline"
@@ -180,22 +182,11 @@ class WalletimApp(App[None]):
                     show_line_numbers=False,
                     placeholder="Write a message: enter sends, ctrl+j starts a new line",
                 )
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def convs(self) -> ConversationList:
         return self.query_one("#convs", ConversationList)
-
-    @property
-    def messages(self) -> Messages:
-        return self.query_one("#messages", Messages)
-
-    @property
-    def compose_box(self) -> Compose:
-        return self.query_one("#compose", Compose)
-
-    def status(self, line: str, style: str = "") -> None:
-        self.query_one("#status", Static).update(Text(line, style=style))
 
     async def on_mount(self) -> None:
         m = self.messages
@@ -223,10 +214,16 @@ class WalletimApp(App[None]):
 
     async def refresh_conversations(self) -> list[ConversationInfo]:
         """Redraw the list (most recent first) and the unread count in the title."""
-        convs = self.reader.conversations()
+        convs, found = self.reader.lists()
         self.names = self.messages.names = self.reader.names()
         await self.convs.show(convs, self.names, self.clock(), self.peer)
         self.unread = sum(c.unread for c in convs)
+        self.requests = sum(r.consent.state == "request" for r in found)
+        title = Text("Chats")
+        if self.requests:
+            title.append(f" · {self.requests} request(s) ^r", style="bold yellow")
+        for side in self.query("#side-title").results(Static):  # none while closing
+            side.update(title)
         self._title()
         return convs
 
@@ -273,6 +270,9 @@ class WalletimApp(App[None]):
             self.reader.contact(self.peer), self.reader.group_members(self.peer)
         )
         line = Text(words, style=style)
+        consent = self.reader.consent(self.peer)
+        if not consent.allowed:  # a request: said before anything else
+            line = Text(CONSENT_LINES[consent.state], style="bold yellow")
         missing = self.reader.missing(self.peer)
         if missing:  # counters the peer used that never arrived: the relay dropped them
             line.append(f"  · {len(missing)} message(s) never arrived", style="bold yellow")
@@ -322,8 +322,13 @@ class WalletimApp(App[None]):
             peer = item.message.peer
             if peer == self.peer:
                 await self._show_newer()
-            else:
+                if item.message.kind in ("reaction", "edit", "delete"):
+                    await self.redraw_rows()
+            elif self.reader.consent(peer).allowed:
                 self.bell()
+            else:  # a stranger: no bell; it waits in Requests
+                who = label(peer, self.names)
+                self.status(f"a message request from {who}: see Requests (ctrl+r)", "yellow")
             await self.refresh_conversations()
             if item.verdict == "gap":
                 shown = ", ".join(str(n) for n in item.missing[:10])
@@ -344,6 +349,11 @@ class WalletimApp(App[None]):
         peer = self.peer
         if peer is None:
             self.status("open a conversation first (ctrl+o)", "bold yellow")
+            return
+        if self.send_pending(event.text):
+            return
+        if is_money(event.text):
+            self._money(peer, event.text)
             return
         self.compose_box.clear()
         self.status("sending…")
@@ -372,12 +382,18 @@ class WalletimApp(App[None]):
         box = self.compose_box
         if message.unsent and not box.text:
             box.text = message.unsent
-        if message.reload and self.peer is not None:
+        if message.open_peer is not None:
+            await self.open_conversation(message.open_peer, focus=False)
+            self.status(message.line, "green")
+        elif message.reload and self.peer is not None:
             await self.refresh_cards()
             if self.messages.at_end:
                 await self._show_newer()
+            await self.redraw_rows()
             await self.refresh_conversations()
             self._trust()
+        elif message.reload:
+            await self.refresh_conversations()
 
     # -- money ------------------------------------------------------------------------------------
 
@@ -414,28 +430,38 @@ class WalletimApp(App[None]):
         else:
             job = lambda: self.doer.claim(ref, self._confirm)  # noqa: E731
         self.status("planning and simulating…")
-        self.run_worker(lambda: self._act(job), thread=True, group="act", exit_on_error=False)
+        self._work(job)
 
-    def _act(self, job: Callable[[], str]) -> None:
+    def _money(self, peer: str, text: str) -> None:
+        """A money command typed in the compose box (walletim.tui.money)."""
+        from walletim.tui.money import parse
+
         try:
-            line = job()
+            cmd = parse(text)
         except WalletimError as exc:
-            self.post_message(Done(str(exc), False))
+            self.status(str(exc), "bold red")
             return
-        self.post_message(Done(line, True))
+        self.compose_box.clear()
+        self.status("planning and simulating…" if cmd.kind in ("pay", "packet") else "")
+        self._work(lambda: self.doer.money(peer, cmd, self._confirm, self._ask))
 
     def _confirm(self, plan: Plan) -> bool:
         """On a worker thread: show the plan (the CLI's text) and wait for y or n."""
         text = self.doer.plan_text(plan)
         n = len(plan.steps)
         question = "Sign and send?" if n == 1 else f"Sign and send these {n} transactions?"
+        return self._wait(lambda: ConfirmPlan(text, question))
+
+    def _ask(self, what: str) -> bool:
+        """On a worker thread: ask whether to send ``what`` (nothing is signed)."""
+        return self._wait(lambda: Ask(f"Send this? {what}", "It goes into the chat now."))
+
+    def _wait(self, dialog: Callable[[], ModalScreen[bool]]) -> bool:
         answer: Future[bool] = Future()
         self._asking.add(answer)
 
         def ask() -> None:
-            self.push_screen(
-                ConfirmPlan(text, question), callback=lambda yes: answer.set_result(bool(yes))
-            )
+            self.push_screen(dialog(), callback=lambda yes: answer.set_result(bool(yes)))
 
         self.call_from_thread(ask)
         try:
@@ -487,8 +513,17 @@ class WalletimApp(App[None]):
             return
         self.post_message(Done("safety number confirmed", True))
 
+    def action_money_help(self) -> None:
+        """How to pay, request, split or send a red packet from the compose box."""
+        self.status(HELP, "bold cyan")
+        self.compose_box.focus()
+        if not self.compose_box.text:
+            self.compose_box.text = "/"
+            self.compose_box.move_cursor((0, 1))
+
     def action_chats(self) -> None:
-        self.convs.focus()
+        if not self.cancel_pending():  # escape first cancels a reply or an edit
+            self.convs.focus()
 
 
 def _settling(row: Row) -> bool:

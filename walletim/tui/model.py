@@ -15,14 +15,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from walletim.messaging.kinds import GROUP_PREFIX, is_group_peer
+from walletim.messaging.kinds import GROUP_PREFIX, WireKind, is_group_peer
+
+#: Money kinds: a card when recorded; held back in a stranger's conversation.
+MONEY_KINDS = frozenset({"payment", "request", "redpacket", "action"})
 
 if TYPE_CHECKING:
-    from walletim.app.chat import SendResult, VerifyResult
+    from walletim.app.chat import Consent, Posted, Quote, RequestInfo, SendResult, VerifyResult
     from walletim.app.contracts import Plan
     from walletim.app.session import Session
     from walletim.app.wim import MoneyView
+    from walletim.messaging.threads import Tally, Version
     from walletim.store.chat import Contact, ConversationInfo, StoredMessage
+    from walletim.tui.money import MoneyCommand
 
 #: Messages loaded when a conversation opens, and per page scrolled back.
 PAGE = 60
@@ -37,11 +42,15 @@ Confirm = Callable[["Plan"], bool]
 @dataclass(frozen=True, slots=True)
 class Row:
     """One message as the app shows it: the stored message and, for money, its view from
-    this home's checked records (never the sender's words). Later kinds hang off a row
-    without changing how rows are loaded: reactions, replies, edits (issue 16)."""
+    this home's checked records (never the sender's words); what a reply quotes (as this
+    home holds it), the reactions; ``held``: incoming money in a request from a stranger,
+    not recorded nor shown as a card until the conversation is accepted."""
 
     message: StoredMessage
     view: MoneyView | None = None
+    quote: Quote | None = None
+    reactions: tuple[Tally, ...] = ()
+    held: bool = False
 
     @property
     def id(self) -> int:
@@ -52,9 +61,9 @@ class Reader:
     """The screen's reads, on Textual's thread: conversations, pages of history (only what
     is shown is loaded), money views, search, contacts.
 
-    Consent (issue 16's Requests) plugs in here: a second list of the conversations the
-    consent layer holds back, drawn as its own section by the same ConversationList; rows of
-    a conversation not accepted yet get no money view (``Row.view`` None: no card)."""
+    Consent: :meth:`conversations` are the accepted ones, :meth:`requests` the others
+    (strangers', ignored, blocked); rows of a conversation not accepted yet get no money
+    view (``Row.view`` None, ``Row.held``: no card)."""
 
     def __init__(self, session: Session, account: str) -> None:
         self.s = session
@@ -68,11 +77,46 @@ class Reader:
         return names
 
     def conversations(self) -> list[ConversationInfo]:
-        return self.s.chat.conversations(self.account)
+        """The conversations this account consented to, most recent first (requests are
+        listed apart: :meth:`requests`)."""
+        return self.lists()[0]
+
+    def lists(self) -> tuple[list[ConversationInfo], list[RequestInfo]]:
+        """The conversations and the requests (:meth:`requests`), read once."""
+        found = self.requests()
+        held = {r.consent.peer for r in found}
+        convs = [c for c in self.s.chat.conversations(self.account) if c.peer not in held]
+        return convs, found
+
+    def requests(self) -> list[RequestInfo]:
+        """Strangers' conversations (requests), then the ignored and the blocked."""
+        order = {"request": 0, "ignored": 1, "blocked": 2}
+        found = self.s.chat.requests(self.account, everything=True)
+        found = [r for r in found if r.consent.peer != self.me]  # alerts to yourself
+        return sorted(found, key=lambda r: order[r.consent.state])
 
     def rows(self, messages: Sequence[StoredMessage]) -> list[Row]:
         views = self.s.wim.views(self.me, messages)
-        return [Row(m, views.get(m.id)) for m in messages]
+        shown = self.s.chat.decorations(messages)
+        allowed: dict[str, bool] = {}
+        out = []
+        for m in messages:
+            held = False
+            if m.direction == "in" and m.kind in MONEY_KINDS and m.id not in views:
+                if m.peer not in allowed:
+                    allowed[m.peer] = self.s.chat.consented(self.me, m.peer)
+                held = not allowed[m.peer]
+            quote = shown.quotes.get(m.ref) if m.kind == "reply" and m.ref else None
+            tally = shown.reactions.get(m.msg_id, ()) if m.msg_id else ()
+            out.append(Row(m, views.get(m.id), quote, tally, held))
+        return out
+
+    def check_change(self, kind: WireKind, row: Row) -> None:
+        """Whether this account may ``kind`` (edit, delete, reply, reaction) the message of
+        ``row``, by the rules every end applies. Raises InputError (why not)."""
+        from walletim.app.chat.threads import change_for
+
+        change_for(kind, self.me, row.message, "…" if kind in ("edit", "reply") else "👍")
 
     def tail(self, peer: str, limit: int = PAGE) -> list[Row]:
         return self.rows(self.s.chat.page(self.account, peer, limit))
@@ -82,6 +126,19 @@ class Reader:
 
     def newer(self, peer: str, after: int, limit: int = PAGE) -> list[Row]:
         return self.rows(self.s.chat.page(self.account, peer, limit, after=after))
+
+    def window(self, peer: str, first: int, count: int) -> list[Row]:
+        """Rows from message ``first`` on (the ones on screen, read again)."""
+        return self.rows(self.s.chat.page(self.account, peer, count, after=first - 1))
+
+    def versions(self, row: Row) -> list[Version]:
+        """The versions kept of ``row``'s message, oldest first. Raises InputError."""
+        from walletim.errors import InputError
+
+        m = row.message
+        if m.msg_id is None:
+            raise InputError("that message has no id (from an older walletim)")
+        return self.s.chat.versions(self.account, m.peer, m.msg_id)
 
     def around(self, peer: str, message_id: int, limit: int = PAGE) -> list[Row]:
         """A page ending just after message ``message_id`` (a search hit, in context)."""
@@ -95,6 +152,14 @@ class Reader:
         if is_group_peer(peer) or peer == self.me:
             return ()
         return self.s.chat.read(self.account, peer, 1, mark_read=False).missing
+
+    def consent(self, peer: str) -> Consent:
+        """This account's consent to ``peer`` (a request, accepted, ignored, blocked);
+        the conversation with yourself (walletim's alerts) is always allowed."""
+        from walletim.app.chat import Consent
+
+        held = {r.consent.peer: r.consent for r in self.requests()}
+        return held.get(peer) or Consent(peer, "allowed", "")
 
     def mark_read(self, peer: str) -> int:
         return self.s.chat.mark_read(self.account, peer)
@@ -163,6 +228,16 @@ class Doer:
         got = "?" if r.amount is None else format_amount(r.amount, r.asset.decimals)
         return f"claimed {got} {r.asset.symbol} from the red packet: {r.outcome.hash}"
 
+    def money(
+        self, peer: str, cmd: MoneyCommand, confirm: Confirm, ask: Callable[[str], bool]
+    ) -> str:
+        """Pay, request, split or make a red packet in ``peer``'s conversation (see
+        walletim.tui.money): the plan is shown before anything is signed. Returns a line."""
+        from walletim.tui.money import run_money
+
+        with self._lock:
+            return run_money(self.s, self.account, peer, cmd, _asking(confirm), ask)
+
     def plan_text(self, plan: Plan) -> str:
         """The plan as the CLI shows it before ``Sign and send?``."""
         from walletim.app.contracts.text import plan_text
@@ -179,6 +254,36 @@ class Doer:
             return self.s.wim.check(self.account)
         finally:
             self._lock.release()
+
+    def change(self, kind: WireKind, row: Row, value: str = "") -> Posted:
+        """Reply to, react to (one emoji; "" removes), edit or delete (for everyone) the
+        message of ``row``. Raises InputError (e.g. someone else's message), as send."""
+        from walletim.errors import InputError
+
+        m = row.message
+        if m.msg_id is None:
+            raise InputError("that message has no id (from an older walletim): it cannot be named")
+        with self._lock:
+            chat, mid = self.s.chat, m.msg_id
+            if kind == "delete":
+                return chat.delete(self.account, m.peer, mid)
+            send = {"reply": chat.reply, "reaction": chat.react, "edit": chat.edit}[kind]
+            return send(self.account, m.peer, mid, value)
+
+    def consent(self, peer: str, decision: str) -> str:
+        """accept, ignore, block or unblock ``peer``'s conversation; returns a line."""
+        from walletim.tui.text import CONSENT_DONE
+
+        with self._lock:
+            chat = self.s.chat
+            if decision == "accept":
+                handed = chat.accept(self.account, peer).handed_on
+                extra = f" ({handed} message(s) acted on now)" if handed else ""
+                return CONSENT_DONE[decision] + extra
+            {"ignore": chat.ignore, "block": chat.block, "unblock": chat.unblock}[decision](
+                self.account, peer
+            )
+            return CONSENT_DONE[decision]
 
     def verify(self, peer: str, *, confirm: bool = False) -> VerifyResult:
         with self._lock:

@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, ListItem, ListView, Static
+from textual.widgets import Input, ListItem, ListView, Static
 
 from walletim.tui.text import label, preview, safety_text, when
+from walletim.tui.widgets import KeysFooter
 
 if TYPE_CHECKING:
     from walletim.app.chat import VerifyResult
@@ -39,7 +40,7 @@ class ConfirmPlan(ModalScreen[bool]):
             with VerticalScroll(id="plan"):
                 yield Static(Text(self.plan), id="plan-text")
             yield Static(Text(f"{self.question}  [y] yes  [n] no", style="bold yellow"))
-        yield Footer()
+        yield KeysFooter()
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -75,7 +76,7 @@ class Search(ModalScreen[tuple[str, int] | None]):
             yield Input(placeholder="words to find, then enter", id="query")
             yield Static("", id="search-status")
             yield ListView(id="hits")
-        yield Footer()
+        yield KeysFooter()
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         from walletim.errors import WalletimError
@@ -143,7 +144,7 @@ class Safety(ModalScreen[bool]):
                 "Read it aloud with them (in person or on a call). If it is the same on both "
                 "screens, press c."
             )
-        yield Footer()
+        yield KeysFooter()
 
     def action_confirm(self) -> None:
         self.dismiss(True)

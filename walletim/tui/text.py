@@ -15,6 +15,7 @@ from walletim.display import clean, one_line, quoted
 from walletim.messaging.kinds import GROUP_PREFIX, KINDS, is_group_peer
 
 if TYPE_CHECKING:
+    from walletim.app.chat import Quote, RequestInfo
     from walletim.app.wim import MoneyView
     from walletim.store.chat import Contact, ConversationInfo, StoredMessage
     from walletim.tui.model import Row
@@ -28,6 +29,19 @@ TONES = {
     "red": "bold white on red",
     "cyan": "bold cyan",
     "magenta": "bold magenta",
+}
+#: What the status line says after a consent decision.
+CONSENT_DONE = {
+    "accept": "accepted: now a conversation; its money is checked and shown as cards",
+    "ignore": "ignored: hidden from requests (accept or block it later)",
+    "block": "blocked: their mail is dropped unread from now on",
+    "unblock": "unblocked: the consent rules decide again",
+}
+#: The head of a conversation not consented to, by its consent state.
+CONSENT_LINES = {
+    "request": "a message request from a stranger: accept or block it in Requests (ctrl+r)",
+    "ignored": "an ignored request: accept or block it in Requests (ctrl+r)",
+    "blocked": "blocked: their mail is dropped unread (unblock in Requests, ctrl+r)",
 }
 #: The key that acts on a card, by money kind (shown on the card and in the footer).
 ACTIONS = {"request": ("p", "Pay"), "redpacket": ("o", "Open")}
@@ -74,6 +88,8 @@ def conversation_item(
 def preview(m: StoredMessage, limit: int = PREVIEW) -> str:
     """A message in a few words; money by kind only (its amount is on its card, from the
     checked record: a sender's "PAID 100 ETH" is never shown as a list's summary)."""
+    if m.deleted:
+        return "message deleted"
     if m.kind in ("payment", "request", "redpacket", "action"):
         return {"payment": "payment", "request": "payment request", "redpacket": "red packet"}.get(
             m.kind, "shared action"
@@ -100,10 +116,49 @@ def row_text(row: Row, names: dict[str, str], now_s: float) -> Text:
         return out
     if m.sender is not None and m.sender != m.account:
         out.append(label(m.sender, names, width=16) + ": ", style="bold")
+    if row.held:  # a stranger's money: not recorded, not checked, no amounts
+        out.append("[walletim] money from a stranger: accept to see it", style="yellow")
+        return out
     if m.kind in ("payment", "request", "redpacket", "action"):  # no record: no card
         out.append("[walletim] a money message walletim has no checked record of", style="yellow")
         return out
-    out.append(clean(str(m.text), newline="\n      ", max_spaces=4))
+    if row.quote is not None:
+        out.append(quote_text(row.quote, names, m.account))
+        out.append("\n      ")
+    if m.deleted:
+        out.append("message deleted", style="dim italic")
+    else:
+        out.append(clean(str(m.text), newline="\n      ", max_spaces=4))
+    if m.edited and not m.deleted:
+        out.append("  (edited)", style="dim")
+    out.append(reactions_text(row, m.account))
+    return out
+
+
+def quote_text(q: Quote, names: dict[str, str], mine: str) -> Text:
+    """What a reply names, as this home holds it (never as the reply says it)."""
+    out = Text("↪ ", style="dim")
+    if not q.present:
+        out.append("a message not here", style="dim italic")
+        return out
+    who = "you" if q.author == mine else label(q.author or "?", names, width=16)
+    out.append(f"{who}: ", style="dim bold")
+    words = "message deleted" if q.deleted else one_line(q.text, 60)
+    out.append(words, style="dim italic")
+    return out
+
+
+def reactions_text(row: Row, mine: str) -> Text:
+    """The reactions under a message: each emoji and how many (yours underlined)."""
+    out = Text()
+    if not row.reactions:
+        return out
+    out.append("\n      ")
+    for n, t in enumerate(row.reactions):
+        if n:
+            out.append(" ")
+        style = "reverse" if mine in t.reactors else ""
+        out.append(f"{clean(t.emoji)} {t.count}", style=style)
     return out
 
 
@@ -133,6 +188,7 @@ def card_text(row: Row, names: dict[str, str], now_s: float, *, mine: str) -> Te
     if view.note:
         out.append("\nnote ", style="dim")
         out.append(quoted(view.note, NOTE_LIMIT))
+    out.append(reactions_text(row, mine))
     return out
 
 
@@ -186,16 +242,38 @@ def trust_line(contact: Contact | None, members: int | None) -> tuple[str, str]:
     return "safety number not compared (ctrl+t)", "yellow"
 
 
+def request_item(r: RequestInfo, names: dict[str, str], now_s: float) -> Text:
+    """A request as one line: state, who, how many messages (money by count only)."""
+    c = r.consent
+    out = Text(no_wrap=True, overflow="ellipsis")
+    last = None if r.conversation is None else r.conversation.last
+    out.append(f"{when(last.sent_ms, now_s) if last else '--:--'} ", style="dim")
+    tone = {"request": "bold yellow", "ignored": "dim", "blocked": "bold red"}[c.state]
+    out.append(f"{c.state:<8}", style=tone)
+    out.append(f" {label(c.peer, names, width=20)}", style="bold")
+    out.append(f"  {r.messages} message(s)")
+    if r.money:
+        out.append(f", {r.money} with money (held)", style="yellow")
+    if c.state == "blocked" and c.dropped:
+        out.append(f", {c.dropped} dropped unread", style="dim")
+    return out
+
+
 Clock = Callable[[], float]
 
 __all__ = [
     "ACTIONS",
+    "CONSENT_DONE",
+    "CONSENT_LINES",
     "Clock",
     "card_action",
     "card_text",
     "conversation_item",
     "label",
     "preview",
+    "quote_text",
+    "reactions_text",
+    "request_item",
     "row_text",
     "safety_text",
     "trust_line",

@@ -10,7 +10,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import ListItem, ListView, Static, TextArea
+from textual.widgets import Footer, ListItem, ListView, Static, TextArea
 
 from walletim.store.chat import ConversationInfo
 from walletim.tui.model import Row
@@ -94,7 +94,19 @@ class MessageList(ListView):
         Binding("k", "cursor_up", "Up", show=False),
         Binding("home", "oldest", "Oldest", show=False),
         Binding("end", "newest", "Newest", show=False),
+        Binding("r", "change('reply')", "Reply"),
+        Binding("plus", "change('reaction')", "React", key_display="+"),
+        Binding("e", "change('edit')", "Edit"),
+        Binding("d", "change('delete')", "Delete"),
+        Binding("v", "change('history')", "Versions", show=False),
     ]
+
+    class Change(Message):
+        """A reply, reaction, edit, delete or edit history (``kind``) asked for on ``row``."""
+
+        def __init__(self, kind: str, row: Row) -> None:
+            super().__init__()
+            self.kind, self.row = kind, row
 
     class Page(Message):
         """Rows before ``before`` (older) or after ``after`` (newer) are wanted."""
@@ -197,6 +209,11 @@ class MessageList(ListView):
             return
         super().action_cursor_down()
 
+    def action_change(self, kind: str) -> None:
+        row = self.row
+        if row is not None:
+            self.post_message(self.Change(kind, row))
+
     def action_oldest(self) -> None:
         if self.children:
             self.index = 0
@@ -208,6 +225,34 @@ class MessageList(ListView):
     def on_scroll_up(self) -> None:  # the mouse wheel at the top pages older rows in
         if self.scroll_y <= 0 and not self.at_start and self.rows:
             self.post_message(self.Page(before=self.rows[0].id))
+
+
+class KeysFooter(Footer):
+    """Textual's footer, without its leak: each time the keys change it composes new
+    FooterKeys, each bound to the footer's ``compact`` (``data_bind``), and the footer's
+    watcher list keeps every one it ever composed (pruned only when ``compact`` changes):
+    moving the cursor through a long conversation grew the heap with it. After each
+    recompose the watchers of removed keys are dropped."""
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        prune_watchers(self)
+
+
+def prune_watchers(node: object) -> int:
+    """Drop the watchers on ``node``'s reactives that belong to widgets no longer
+    mounted (closing or closed); returns how many."""
+    watchers: dict[str, list[tuple[object, object]]] = getattr(node, "__watchers", {})
+    dropped = 0
+    for kept in watchers.values():
+        alive = [(w, cb) for w, cb in kept if not (_gone(w))]
+        dropped += len(kept) - len(alive)
+        kept[:] = alive
+    return dropped
+
+
+def _gone(node: object) -> bool:
+    return bool(getattr(node, "_closing", False) or getattr(node, "_closed", False))
 
 
 class Compose(TextArea):
@@ -233,4 +278,13 @@ class Compose(TextArea):
         self.insert("\n")
 
 
-__all__ = ["MAX_ROWS", "Compose", "ConvItem", "ConversationList", "MessageItem", "MessageList"]
+__all__ = [
+    "MAX_ROWS",
+    "Compose",
+    "ConvItem",
+    "ConversationList",
+    "KeysFooter",
+    "MessageItem",
+    "MessageList",
+    "prune_watchers",
+]

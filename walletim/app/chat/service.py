@@ -49,6 +49,7 @@ from walletim.app.chat.results import (
     SendResult,
     VerifyResult,
 )
+from walletim.app.chat.threads import Decorations
 from walletim.errors import InputError
 from walletim.messaging.kinds import GROUP_PREFIX, Direction, MessageKind, WireKind, group_peer
 from walletim.messaging.session import Conversation
@@ -387,6 +388,13 @@ class ChatService:
         leave this home's store and search index now, and each recipient's when it arrives.
         Raises InputError (someone else's message, a money message), and as :meth:`send`."""
         return self._replies.send(account, peer, "delete", message_id, "")
+
+    def decorations(self, messages: Sequence[StoredMessage]) -> Decorations:
+        """What a screen shows on ``messages`` (one conversation's) besides their text: the
+        quotes of what replies name and the reactions. No network."""
+        if not messages:
+            return Decorations({}, {})
+        return self._replies.decorations(messages[0].conversation_id, messages)
 
     def versions(self, account: str, peer: str, message_id: str) -> list[Version]:
         """The versions kept of a message, oldest first. Raises InputError."""

@@ -1,0 +1,87 @@
+"""Creating money from the app's compose box (``/pay``, ``/request``, ``/split``,
+``/packet``), driven by Textual's pilot against a real relay process and Anvil: what signs
+shows the CLI's decoded, simulated plan and signs only on y; a request and a split ask
+before they are sent; the peer's home records what arrived."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.conftest import RelayProcess, World
+from tests.integration.conftest import Person
+from tests.tui.screen import aio, screen_text
+from tests.tui.test_app_live import app_for, live, until
+
+
+async def type_line(pilot: Any, text: str) -> None:
+    for ch in text:
+        await pilot.press("space" if ch == " " else ch)
+    await pilot.press("enter")
+
+
+async def open_peer(pilot: Any, person: Person, sender: Person) -> None:
+    app = pilot.app
+    await asyncio.to_thread(sender.session.chat.send, sender.spec, person.address, "hello")
+    await until(pilot, lambda: "hello" in screen_text(app), "the conversation in the list")
+    await pilot.press("enter")
+    await until(pilot, lambda: app.peer == sender.address, "the conversation")
+
+
+@aio
+async def test_pay_and_a_red_packet_from_the_compose_box_show_the_plan_first(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    app = app_for(alice, world, relay)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await live(pilot)
+        await open_peer(pilot, alice, bob)
+        await type_line(pilot, "/pay 0.1 for tea")
+        await until(pilot, lambda: "Sign and send?" in screen_text(app), "the plan", 30)
+        plan = screen_text(app)
+        assert "network anvil (chain id 31337" in plan and "network fee" in plan
+        await pilot.press("y")
+        await until(pilot, lambda: "paid 0.1 ETH" in screen_text(app), "the payment", 60)
+        await asyncio.to_thread(bob.inbox)
+        payment = bob.last_payment()
+        assert payment.amount == 10**17 and payment.state == "verified"
+
+        await type_line(pilot, "/packet 0.3 1 红包")
+        await until(pilot, lambda: "Sign and send?" in screen_text(app), "the packet's plan", 30)
+        await pilot.press("n")
+        await until(pilot, lambda: "nothing was signed" in screen_text(app), "the refusal")
+        await type_line(pilot, "/packet 0.3 1 红包")
+        await until(pilot, lambda: "Sign and send?" in screen_text(app), "the packet's plan", 30)
+        await pilot.press("y")
+        await until(pilot, lambda: "red packet sent" in screen_text(app), "the packet", 60)
+        await until(
+            pilot,
+            lambda: any(r.view and r.view.kind == "redpacket" for r in app.messages.rows),
+            "the packet's card",
+        )
+    got = await asyncio.to_thread(bob.inbox)
+    assert any(r.message.kind == "redpacket" for r in got.received)
+
+
+@aio
+async def test_a_request_and_a_split_ask_before_they_are_sent(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    app = app_for(alice, world, relay)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await live(pilot)
+        await open_peer(pilot, alice, bob)
+        await type_line(pilot, "/request 0.2 tickets")
+        await until(pilot, lambda: "Send this? request 0.2 ETH" in screen_text(app), "asked")
+        await pilot.press("y")
+        await until(pilot, lambda: "requested 0.2 ETH" in screen_text(app), "the request", 30)
+        await type_line(pilot, "/split 1 dinner")
+        await until(pilot, lambda: "split a bill of 1 ETH" in screen_text(app), "asked")
+        await pilot.press("y")
+        await until(pilot, lambda: "split sent: 1 request(s)" in screen_text(app), "split", 30)
+        await type_line(pilot, "/pay lots")
+        await until(pilot, lambda: "an amount first" in screen_text(app), "the usage")
+    got = await asyncio.to_thread(bob.inbox)
+    assert [r.message.kind for r in got.received].count("request") == 2

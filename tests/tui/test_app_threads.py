@@ -1,0 +1,157 @@
+"""The app over a home's store, no relay or node: Requests (strangers' conversations held
+apart, their money never a card), and what replies, reactions, edits and deletes look like
+in a conversation; an edit or delete of someone else's message is refused with the core's
+reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.tui.conftest import CAROL, STRANGER, snapshot_app
+from tests.tui.screen import aio, screen_text
+
+
+async def open_carol(app: object, pilot: object) -> None:
+    await app.open_conversation(CAROL)  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+@aio
+async def test_a_strangers_conversation_waits_in_requests_and_its_money_is_held(
+    filled_home: Path,
+) -> None:
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert STRANGER not in [c.peer for c in app.reader.conversations()]
+        assert "1 request(s)" in screen_text(app) and app.requests == 1
+        assert app.unread == 3  # a stranger's mail is not counted as unread mail
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Message requests (1)" in text and "2 message(s), 1 with money (held)" in text
+        await pilot.press("enter")  # read it: no card, no amount, the head says what it is
+        await pilot.pause()
+        assert app.peer == STRANGER
+        text = screen_text(app)
+        assert "money from a stranger: accept to see it" in text
+        assert "5 ETH" not in text and "a message request from a stranger" in text
+        assert all(
+            r.view is None and (r.held or r.message.kind == "text") for r in app.messages.rows
+        )
+
+
+@aio
+async def test_replies_reactions_edits_and_deletes_are_drawn(filled_home: Path) -> None:
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await open_carol(app, pilot)
+        text = screen_text(app)
+        assert "↪ carol: coming to the game? ⚽" in text  # the quote, as this home holds it
+        assert "yes! 3 tickets  (edited)" in text and "2 tickets" not in text
+        assert "🎉 1" in text  # carol's reaction under the reply
+        assert "message deleted" in text and "wrong chat" not in text
+
+
+@aio
+async def test_editing_someone_elses_message_is_refused_with_the_rule(filled_home: Path) -> None:
+    """e and d on carol's message: the core's rule says no, in the status line; nothing is
+    put in the compose box, nothing is sent."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await open_carol(app, pilot)
+        m = app.messages
+        m.focus()
+        m.index = next(n for n, r in enumerate(m.rows) if r.message.text.startswith("coming"))
+        await pilot.press("e")
+        await pilot.pause()
+        assert "cannot edit that message" in screen_text(app)
+        assert app.pending is None and app.compose_box.text == ""
+        await pilot.press("d")
+        await pilot.pause()
+        assert "cannot delete that message" in screen_text(app)
+
+
+@aio
+async def test_edit_history_and_reply_mode(filled_home: Path) -> None:
+    """v on the edited reply lists its versions; r starts a reply, escape cancels it; e
+    puts the current words in the compose box."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await open_carol(app, pilot)
+        m = app.messages
+        m.focus()
+        m.index = next(n for n, r in enumerate(m.rows) if r.message.kind == "reply")
+        await pilot.press("v")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Edit history" in text and "yes! 2 tickets" in text and "edit 1" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.pending is not None and app.pending[0] == "reply"
+        assert "replying to you" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.pending is None and "reply cancelled" in screen_text(app)
+        m.focus()
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.pending is not None and app.compose_box.text == "yes! 3 tickets"
+
+
+@aio
+async def test_the_footer_keeps_no_keys_it_removed(filled_home: Path) -> None:
+    """Each change of keys recomposes the footer; Textual's footer kept every FooterKey it
+    ever composed (its ``compact`` watchers): moving through a conversation grew the heap
+    with it. None of the removed ones stays alive."""
+    import gc
+
+    from textual.widgets._footer import FooterKey
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.messages.focus()
+        for _ in range(30):
+            app.messages.refresh_bindings()
+            await pilot.pause()
+        gc.collect()
+        gone = [k for k in gc.get_objects() if isinstance(k, FooterKey) and not k.is_attached]
+        assert len(gone) == 0
+
+
+@aio
+async def test_a_shared_swap_card_shows_its_state(filled_home: Path) -> None:
+    """bob shares a swap: its card says walletim's verdict from the checked record (pending,
+    then verified with its confirmations), never the sender's words."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import BOB, ME, NO_RELAY, add
+    from walletim.app.session import Session
+    from walletim.store.wim import WimRepo
+
+    body = {
+        "action": "swap", "chain_id": 31337, "tx": "0x" + "ef" * 32, "note": "gm",
+        "claim": {"raw_in": str(10**18), "raw_out": "2000000000", "token_out": "0x" + "33" * 20},
+    }  # fmt: skip
+    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        mid = add(s, BOB, "in", "action", "I swapped 100 ETH", 1, body=body)
+        wim = WimRepo(s.open_store())
+        wim.save_action(
+            account=ME, message_id=mid, direction="in", peer=BOB, chain_id=31337,
+            tx_hash="0x" + "ef" * 32, action="swap",
+        )  # fmt: skip
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "PENDING SHARED ACTION" in text and "I swapped" not in text
+        with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+            WimRepo(s.open_store()).set_action_state(ME, mid, "verified", "", 2)
+        await app.refresh_cards()
+        await pilot.pause()
+        assert "✓ SHARED ACTION, 2 confirmation(s), not final" in screen_text(app)

@@ -1,0 +1,60 @@
+"""The compose box's money commands (walletim.tui.money): what they parse to, and that any
+text typed there is either a command or one InputError line, never another exception."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from walletim.errors import InputError
+from walletim.tui.money import MoneyCommand, is_money, parse
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("/pay 0.1", MoneyCommand("pay", "0.1")),
+        ("/pay 5 USDC for lunch 🍜", MoneyCommand("pay", "5", "USDC", "for lunch 🍜")),
+        ("/request .5 dinner", MoneyCommand("request", ".5", None, "dinner")),
+        ("/split 30 DAI hot pot", MoneyCommand("split", "30", "DAI", "hot pot")),
+        ("/packet 1 3 红包", MoneyCommand("packet", "1", None, "红包", 3)),
+        ("/packet 1 WETH 3 random gl", MoneyCommand("packet", "1", "WETH", "gl", 3, True)),
+    ],
+)
+def test_money_commands_parse(text: str, want: MoneyCommand) -> None:
+    assert is_money(text) and parse(text) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("/pay", "an amount first"),
+        ("/pay lots", "an amount first"),
+        ("/pay -1", "an amount first"),
+        ("/packet 1 ETH", "how many shares"),
+        ("/packet 1 0", "how many shares"),
+        ("/packet 1 5000", "how many shares"),
+    ],
+)
+def test_bad_money_commands_say_the_usage(text: str, says: str) -> None:
+    with pytest.raises(InputError, match=says):
+        parse(text)
+
+
+def test_text_that_is_no_command_is_a_message() -> None:
+    assert not is_money("/payday is friday") and not is_money("pay 1") and not is_money("")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["/pay ", "/request ", "/split ", "/packet ", "/"]), st.text(max_size=80))
+def test_any_typed_text_parses_or_is_one_input_error(head: str, text: str) -> None:
+    line = head + text
+    if not is_money(line):
+        return
+    try:
+        cmd = parse(line)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert cmd.amount and cmd.kind in ("pay", "request", "split", "packet")

@@ -1,0 +1,202 @@
+"""What the app does on a message or a conversation besides sending and money: consent
+(Requests: accept, ignore, block, unblock) and changes to a message (reply, react, edit,
+delete for everyone, its edit history). The app's base class: :class:`WalletimApp` adds the
+layout, the live listener and money."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, cast
+
+from rich.text import Text
+from textual.app import App
+from textual.message import Message
+from textual.widgets import Static, TextArea
+
+from walletim.display import one_line
+from walletim.errors import WalletimError
+from walletim.tui.dialogs import Ask, History, React, Requests
+from walletim.tui.text import label
+
+if TYPE_CHECKING:
+    from walletim.messaging.kinds import WireKind
+    from walletim.tui.model import Doer, Reader, Row
+    from walletim.tui.widgets import MessageList
+
+#: A change the compose box is writing: a reply to a row, or a row's new text.
+Pending = tuple[Literal["reply", "edit"], "Row"]
+
+
+class Done(Message):
+    """A worker's action finished: ``line`` to show, ``ok`` whether it succeeded;
+    ``open_peer``: a conversation to open now (one just accepted)."""
+
+    def __init__(
+        self,
+        line: str,
+        ok: bool,
+        reload: bool = True,
+        cards: bool = False,
+        unsent: str = "",
+        open_peer: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.line, self.ok, self.reload, self.cards = line, ok, reload, cards
+        self.unsent = unsent  # a message that was not sent nor kept: back into the compose box
+        self.open_peer = open_peer
+
+
+class Acting(App[None]):
+    """Consent and message changes (see the module docstring); the widgets and the rest are
+    :class:`~walletim.tui.app.WalletimApp`'s."""
+
+    reader: Reader
+    doer: Doer
+    peer: str | None
+    names: dict[str, str]
+    clock: Callable[[], float]
+    pending: Pending | None = None
+
+    @property
+    def messages(self) -> MessageList:
+        from walletim.tui.widgets import MessageList
+
+        return self.query_one("#messages", MessageList)
+
+    @property
+    def compose_box(self) -> TextArea:
+        return self.query_one("#compose", TextArea)
+
+    def status(self, line: str, style: str = "") -> None:
+        self.query_one("#status", Static).update(Text(line, style=style))
+
+    async def open_conversation(
+        self, peer: str, *, focus: bool = True, at: int | None = None
+    ) -> None:
+        raise NotImplementedError
+
+    def _work(self, job: Callable[[], str], *, open_peer: str | None = None) -> None:
+        """Run ``job`` (it reaches the relay or the chain) on a worker thread; its line, or
+        its refusal, goes to the status line."""
+
+        def run() -> None:
+            try:
+                line = job()
+            except WalletimError as exc:
+                self.post_message(Done(str(exc), False))
+                return
+            self.post_message(Done(line, True, open_peer=open_peer))
+
+        self.run_worker(run, thread=True, group="act", exit_on_error=False)
+
+    # -- Requests --------------------------------------------------------------------------------
+
+    def action_requests(self) -> None:
+        """The Requests screen: strangers' conversations, the ignored, the blocked."""
+
+        async def decided(choice: tuple[str, str] | None) -> None:
+            if choice is None:
+                return
+            decision, peer = choice
+            if decision == "open":
+                await self.open_conversation(peer)
+                return
+            self.status(f"{decision}…")
+            self._work(
+                lambda: self.doer.consent(peer, decision),
+                open_peer=peer if decision == "accept" else None,
+            )
+
+        found = self.reader.requests()
+        self.push_screen(Requests(found, self.names, self.clock()), callback=decided)
+
+    # -- reply, react, edit, delete ------------------------------------------------------------
+
+    async def on_message_list_change(self, event: MessageList.Change) -> None:
+        row, kind = event.row, event.kind
+        if kind == "history":
+            self._history(row)
+            return
+        try:
+            self.reader.check_change(cast("WireKind", kind), row)
+        except WalletimError as exc:
+            self.status(str(exc), "bold red")
+            return
+        if kind in ("reply", "edit"):
+            self.pending = ("reply", row) if kind == "reply" else ("edit", row)
+            box = self.compose_box
+            if kind == "edit":
+                box.text = row.message.text
+            who = "you" if row.message.direction == "out" else label(row.message.peer, self.names)
+            doing = "replying to" if kind == "reply" else "editing"
+            words = one_line(row.message.text, 40)
+            self.status(f"{doing} {who}: {words!r} (enter sends, escape cancels)", "bold cyan")
+            box.focus()
+        elif kind == "delete":
+            self.push_screen(
+                Ask(
+                    "Delete this message for everyone?",
+                    "Its words leave this home now and each recipient's when the delete "
+                    "arrives; everyone sees that a message was deleted.",
+                ),
+                callback=lambda yes: self._change(row, "delete") if yes else None,
+            )
+        else:
+            self.push_screen(
+                React(),
+                callback=lambda emoji: None if emoji is None else self._change(row, kind, emoji),
+            )
+
+    def _change(self, row: Row, kind: str, value: str = "") -> None:
+        done = {"reply": "replied", "reaction": "reacted", "edit": "edited", "delete": "deleted"}
+
+        def job() -> str:
+            self.doer.change(cast("WireKind", kind), row, value)
+            return done[kind] if kind != "reaction" or value else "reaction removed"
+
+        self.status(f"{kind}…")
+        self._work(job)
+
+    def send_pending(self, text: str) -> bool:
+        """Send what the compose box wrote as the pending reply or edit; False if none."""
+        if self.pending is None:
+            return False
+        kind, row = self.pending
+        self.pending = None
+        self.compose_box.clear()
+        self._change(row, kind, text)
+        return True
+
+    def cancel_pending(self) -> bool:
+        if self.pending is None:
+            return False
+        kind, _ = self.pending
+        self.pending = None
+        if kind == "edit":
+            self.compose_box.clear()
+        self.status(f"{kind} cancelled")
+        return True
+
+    def _history(self, row: Row) -> None:
+        try:
+            versions = self.reader.versions(row)
+        except WalletimError as exc:
+            self.status(str(exc), "bold red")
+            return
+        self.push_screen(History(versions, self.clock()))
+
+    async def redraw_rows(self) -> None:
+        """Draw again the rows on screen whose message changed (an edit, a delete, a
+        reaction, a quote's message edited)."""
+        m = self.messages
+        rows = m.rows
+        if self.peer is None or not rows:
+            return
+        fresh = {r.id: r for r in self.reader.window(self.peer, rows[0].id, len(rows))}
+        for row in rows:
+            new = fresh.get(row.id)
+            if new is not None and new != row:
+                await m.replace_row(new)
+
+
+__all__ = ["Acting", "Done", "Pending"]

@@ -1,0 +1,183 @@
+"""The app's dialogs for consent and message changes: Requests (strangers' conversations:
+accept, ignore, block, unblock), a reaction picker, a yes/no question, an edit history."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, ListItem, ListView, Static
+
+from walletim.display import clean
+from walletim.tui.text import request_item, when
+from walletim.tui.widgets import KeysFooter
+
+if TYPE_CHECKING:
+    from walletim.app.chat import RequestInfo
+    from walletim.messaging.threads import Version
+
+#: The reaction picker's quick choices, by digit.
+QUICK = ("👍", "❤️", "😂", "😮", "😢", "🙏")
+#: What each Requests key decides, and on which states it applies.
+DECISIONS = {
+    "accept": ("request", "ignored", "blocked"),
+    "ignore": ("request",),
+    "block": ("request", "ignored"),
+    "unblock": ("blocked",),
+}
+
+
+class RequestItem(ListItem):
+    def __init__(self, r: RequestInfo, names: dict[str, str], now_s: float) -> None:
+        super().__init__(Static(request_item(r, names, now_s)))
+        self.info = r
+
+
+class Requests(ModalScreen[tuple[str, str] | None]):
+    """Conversations with strangers (message requests), then the ignored and the blocked.
+    Their money is held: not recorded, checked or shown as cards until accepted. Dismisses
+    with (decision, peer): open, accept, ignore, block or unblock."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "decide('open')", "Read"),
+        Binding("a", "decide('accept')", "Accept"),
+        Binding("i", "decide('ignore')", "Ignore"),
+        Binding("b", "decide('block')", "Block"),
+        Binding("u", "decide('unblock')", "Unblock"),
+        Binding("escape", "close", "Close"),
+    ]
+
+    def __init__(self, found: list[RequestInfo], names: dict[str, str], now_s: float) -> None:
+        super().__init__()
+        self.found, self.names, self.now_s = found, names, now_s
+
+    def compose(self) -> ComposeResult:
+        waiting = sum(r.consent.state == "request" for r in self.found)
+        with Vertical(id="dialog"):
+            yield Static(Text(f"Message requests ({waiting})", style="bold"), id="dialog-title")
+            yield Static(
+                Text(
+                    "From people who are not your contacts nor in your groups. Nothing in them "
+                    "is acted on until you accept: money is not shown as cards. Blocking drops "
+                    "their mail unread.",
+                    style="dim",
+                )
+            )
+            if not self.found:
+                yield Static("No requests.", id="no-requests")
+            yield ListView(
+                *(RequestItem(r, self.names, self.now_s) for r in self.found), id="requests"
+            )
+        yield KeysFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#requests", ListView).focus()
+
+    @property
+    def chosen(self) -> RequestInfo | None:
+        item = self.query_one("#requests", ListView).highlighted_child
+        return item.info if isinstance(item, RequestItem) else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "decide":
+            return True
+        r = self.chosen
+        if r is None:
+            return False
+        decision = str(parameters[0])
+        if decision == "open":
+            return r.conversation is not None
+        return r.consent.state in DECISIONS[decision]
+
+    def on_list_view_highlighted(self) -> None:
+        self.refresh_bindings()
+
+    def on_list_view_selected(self, event: ListView.Selected) -> None:
+        event.stop()
+        self.action_decide("open")
+
+    def action_decide(self, decision: str) -> None:
+        r = self.chosen
+        if r is not None and self.check_action("decide", (decision,)):
+            self.dismiss((decision, r.consent.peer))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class React(ModalScreen[str | None]):
+    """One emoji for the message: a digit picks a quick one; empty removes yours."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        quick = "  ".join(f"{n} {e}" for n, e in enumerate(QUICK, 1))
+        with Vertical(id="dialog"):
+            yield Static(Text("React with one emoji", style="bold"), id="dialog-title")
+            yield Static(f"{quick}   (or type one; empty removes yours)")
+            yield Input(placeholder="emoji or 1-6, then enter", id="emoji")
+        yield KeysFooter()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if value.isdigit() and 1 <= int(value) <= len(QUICK):
+            value = QUICK[int(value) - 1]
+        self.dismiss(value)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class Ask(ModalScreen[bool]):
+    """A yes/no question (y or n)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, title: str, detail: str) -> None:
+        super().__init__()
+        self.head, self.detail = title, detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(Text(self.head, style="bold"), id="dialog-title")
+            yield Static(Text(self.detail))
+            yield Static(Text("[y] yes  [n] no", style="bold yellow"))
+        yield KeysFooter()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class History(ModalScreen[None]):
+    """The versions of an edited message, oldest first (every end keeps the same)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+
+    def __init__(self, versions: list[Version], now_s: float) -> None:
+        super().__init__()
+        self.versions, self.now_s = versions, now_s
+
+    def compose(self) -> ComposeResult:
+        text = Text()
+        for n, v in enumerate(self.versions):
+            text.append("original" if n == 0 else f"edit {n}", style="bold")
+            text.append(f"  {when(v.sent_ms, self.now_s)}\n", style="dim")
+            text.append(clean(v.text, newline="\n  ", max_spaces=4) + "\n")
+        with Vertical(id="dialog"):
+            yield Static(Text("Edit history", style="bold"), id="dialog-title")
+            with VerticalScroll(id="plan"):
+                yield Static(text)
+        yield KeysFooter()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+__all__ = ["QUICK", "Ask", "History", "React", "RequestItem", "Requests"]

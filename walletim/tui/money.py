@@ -1,0 +1,139 @@
+"""Creating money from the app's compose box: ``/pay``, ``/request``, ``/split`` and
+``/packet`` in the open conversation, parsed here (typed by the user: every failure is one
+InputError line) and done through the same services as the CLI's ``pay``, ``request``,
+``split`` and ``redpacket create``. What signs shows its decoded, simulated plan first.
+
+Forms (AMOUNT as the CLI takes it; TOKEN is a symbol in capitals, or an address; the rest
+of the line is the note)::
+
+    /pay AMOUNT [TOKEN] [note]
+    /request AMOUNT [TOKEN] [note]
+    /split TOTAL [TOKEN] [note]          # between you and the peer, or the group's members
+    /packet TOTAL [TOKEN] SHARES [random] [note]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from walletim.errors import InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from walletim.app.contracts import Plan
+    from walletim.app.session import Session
+
+MoneyKind = Literal["pay", "request", "split", "packet"]
+COMMANDS: tuple[MoneyKind, ...] = ("pay", "request", "split", "packet")
+USAGE = {
+    "pay": "/pay AMOUNT [TOKEN] [note]",
+    "request": "/request AMOUNT [TOKEN] [note]",
+    "split": "/split TOTAL [TOKEN] [note]",
+    "packet": "/packet TOTAL [TOKEN] SHARES [random] [note]",
+}
+HELP = "money: " + "  ".join(USAGE.values())
+_AMOUNT = re.compile(r"^(\d+(\.\d*)?|\.\d+)$")
+_TOKEN = re.compile(r"^(0x[0-9a-fA-F]{40}|[A-Z][A-Z0-9.]{0,10})$")
+MAX_SHARES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyCommand:
+    kind: MoneyKind
+    amount: str
+    token: str | None = None
+    note: str = ""
+    shares: int = 0
+    random: bool = False
+
+    def describe(self) -> str:
+        what = f"{self.amount} {self.token or 'ETH'}"
+        extra = f" in {self.shares} {'random' if self.random else 'equal'} share(s)"
+        return {
+            "pay": f"pay {what}",
+            "request": f"request {what}",
+            "split": f"split a bill of {what}",
+            "packet": f"a red packet of {what}{extra}",
+        }[self.kind] + (f', note "{self.note}"' if self.note else "")
+
+
+def is_money(text: str) -> bool:
+    """Whether a compose box's text is a money command (``/pay ...``)."""
+    word = text.strip().split(maxsplit=1)[0] if text.strip() else ""
+    return word.startswith("/") and word[1:] in COMMANDS
+
+
+def parse(text: str) -> MoneyCommand:
+    """A money command from the compose box. Raises InputError (one line, with the usage)."""
+    words = text.strip().split()
+    kind = words[0][1:] if words and words[0].startswith("/") else ""
+    if kind not in COMMANDS:
+        raise InputError(f"not a money command: {HELP}")
+    k: MoneyKind = kind
+    rest = words[1:]
+    if not rest or not _AMOUNT.match(rest[0]):
+        raise InputError(f"an amount first: {USAGE[k]}")
+    amount, rest = rest[0], rest[1:]
+    token = None
+    if rest and _TOKEN.match(rest[0]):
+        token, rest = rest[0], rest[1:]
+    shares, random = 0, False
+    if k == "packet":
+        if not rest or not rest[0].isdigit() or not 1 <= int(rest[0]) <= MAX_SHARES:
+            raise InputError(f"how many shares (1-{MAX_SHARES}): {USAGE[k]}")
+        shares, rest = int(rest[0]), rest[1:]
+        if rest and rest[0] == "random":
+            random, rest = True, rest[1:]
+    return MoneyCommand(k, amount, token, " ".join(rest), shares, random)
+
+
+def run_money(
+    s: Session,
+    account: str,
+    peer: str,
+    cmd: MoneyCommand,
+    confirm: Callable[[Plan], None],
+    ask: Callable[[str], bool],
+) -> str:
+    """Do ``cmd`` in the conversation with ``peer`` (an address or ``group:ID``); returns a
+    line. What signs calls ``confirm`` with its plan; a request or a split (nothing signed)
+    calls ``ask`` with what would be sent. Raises WalletimError (Aborted on no)."""
+    from walletim.chain.units import format_amount
+    from walletim.errors import Aborted
+    from walletim.messaging.kinds import GROUP_PREFIX, is_group_peer
+
+    group = peer[len(GROUP_PREFIX) :] if is_group_peer(peer) else None
+    if cmd.kind in ("pay", "request") and group is not None:
+        raise InputError(f"/{cmd.kind} goes to one person: open their conversation")
+    if cmd.kind in ("pay", "packet"):
+        s.chain.check_chain()
+    if cmd.kind == "pay":
+        r = s.wim.pay(account, peer, cmd.amount, token=cmd.token, note=cmd.note, confirm=confirm)
+        p = r.payment
+        return f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}"
+    if cmd.kind == "packet":
+        made = s.wim.packet_create(
+            account, cmd.amount, cmd.shares, to=[] if group else [peer], group=group,
+            token=cmd.token, random=cmd.random, note=cmd.note, confirm=confirm,
+        )  # fmt: skip
+        return f"red packet sent: {made.outcome.hash}"
+    if not ask(cmd.describe()):
+        raise Aborted("not confirmed: nothing was sent")
+    if cmd.kind == "request":
+        q = s.wim.request(account, peer, cmd.amount, token=cmd.token, note=cmd.note).request
+        return f"requested {format_amount(q.amount, q.decimals)} {q.symbol}"
+    peers = [peer] if group is None else _members(s, account, group)
+    split = s.wim.split(account, cmd.amount, peers, token=cmd.token, note=cmd.note)
+    return f"split sent: {len(split.messages)} request(s)"
+
+
+def _members(s: Session, account: str, group: str) -> list[str]:
+    me = s.chat.address(account)
+    g = s.chat.resolve_group(account, group)
+    return [m for m in g.members if m != me]
+
+
+__all__ = ["COMMANDS", "HELP", "USAGE", "MoneyCommand", "is_money", "parse", "run_money"]
