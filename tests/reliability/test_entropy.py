@@ -110,7 +110,7 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
         1,
         "a connection's quota bucket id",
     ),
-    ("walletim/app/backup/service.py", "BackupService.__init__", "secrets.token_bytes"): (
+    ("walletim/app/backup/service.py", "BackupService", "secrets.token_bytes"): (
         1,
         "default of randbytes (a chat backup's archive id)",
     ),
