@@ -77,7 +77,7 @@ def _cell(value: object) -> str:
 
 def render_csv(entries: list[Entry]) -> None:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a \r in a cell is quoted
     writer.writerow(CSV_FIELDS)
     for e in entries:
         doc = entry_json(e)
