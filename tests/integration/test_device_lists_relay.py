@@ -103,3 +103,62 @@ def test_a_reader_refuses_a_stale_list_from_a_hostile_relay(relay_factory: Any) 
             dv.accept_device_list(v2, served, WALLET.address)
 
     asyncio.run(main())
+
+
+def _signed_prekey(key: ChatIdentityKey) -> protocol.SignedPrekey:
+    import nacl.public
+
+    pub = bytes(nacl.public.PrivateKey.generate().public_key)
+    return protocol.SignedPrekey(pub, key.sign(protocol.spk_signed_bytes(pub)), 1_700_000_000)
+
+
+def test_each_listed_device_lists_its_own_bundle(any_relay: RelayProcess) -> None:
+    """Protocol 5: two devices of one wallet each list their own prekeys (neither replaces
+    the other's), at their own directory; a key the wallet's list does not name for that
+    device (a stranger, another device's id, a revoked device) lists nothing."""
+    from walletim.messaging.identity import sign_binding
+
+    (laptop_key, laptop), (phone_key, phone) = device("laptop"), device("phone")
+    tablet_key, tablet = device("tablet")
+    v1 = dv.sign_device_list(WALLET, 1, [laptop, phone])
+    v2 = dv.sign_device_list(WALLET, 2, [laptop])  # the phone is revoked
+
+    def binding(key: ChatIdentityKey) -> dict[str, object]:
+        return sign_binding(WALLET, key.public_key, 1_700_000_000).to_json()
+
+    async def publish(key: ChatIdentityKey, dev: bytes, opks: list[bytes]) -> int:
+        async with await logged_in(any_relay.url, key) as c:
+            assert c.version >= protocol.DEVICE_BUNDLES_VERSION
+            return await c.publish(
+                binding(key), _signed_prekey(key), opks, replace=True, device=dev
+            )
+
+    async def main() -> None:
+        laptop_opks = [os.urandom(32) for _ in range(3)]
+        phone_opks = [os.urandom(32) for _ in range(2)]
+        # Before the wallet lists any device, no device bundle is listed.
+        assert await refused(publish(laptop_key, laptop.id, laptop_opks)) == "bad_bundle"
+        async with await logged_in(any_relay.url, laptop_key) as c:
+            await c.put_devices(v1)
+        assert await publish(laptop_key, laptop.id, laptop_opks) == 3
+        assert await publish(phone_key, phone.id, phone_opks) == 2
+        assert await refused(publish(tablet_key, tablet.id, [])) == "bad_bundle"
+        assert await refused(publish(tablet_key, laptop.id, [])) == "bad_bundle"
+        assert await refused(publish(phone_key, laptop.id, [])) == "bad_bundle"
+        async with await RelayClient.connect(any_relay.url) as reader:
+            for key, dev, opks in (
+                (laptop_key, laptop, laptop_opks),
+                (phone_key, phone, phone_opks),
+            ):
+                got = await reader.fetch_bundle(
+                    protocol.device_directory_id(WALLET.address, dev.id)
+                )
+                assert got is not None and got.binding["identity_key"] == key.public_key.hex()
+                assert got.opk in opks
+            assert await reader.fetch_bundle(DIR) is None  # the wallet's own bundle: untouched
+        async with await logged_in(any_relay.url, laptop_key) as c:
+            await c.put_devices(v2)
+        assert await refused(publish(phone_key, phone.id, [os.urandom(32)])) == "bad_bundle"
+        assert await publish(laptop_key, laptop.id, []) == 0
+
+    asyncio.run(main())

@@ -1,4 +1,5 @@
-"""What the relay does with wallets' device lists (protocol 4: ``dput``, ``dget``).
+"""What the relay does with wallets' device lists (protocol 4: ``dput``, ``dget``; protocol 5:
+a device's own bundle is listed only for a device its wallet's kept list names).
 
 A device list (:mod:`walletim.messaging.devices`) is signed by the wallet's account key.
 The relay lists one, at the wallet's directory, only if that signature verifies and the
@@ -71,6 +72,20 @@ class DeviceLists:
             self.subs.published(directory)
 
         self._when_done(conn, frame.rid, "dput", work, answer)
+
+    async def lists_device(self, wallet: str, dev: bytes, key: bytes) -> bool:
+        """True if the device list kept for ``wallet`` names device ``dev`` with ``key``
+        (a bundle of a device never listed, or revoked, is not listed: protocol 5)."""
+        doc = await self.store.device_list(p.directory_id(wallet))
+        if doc is None:
+            return False
+        try:
+            devices = DeviceList.from_json(json.loads(doc))
+        except (MessagingError, ValueError) as err:
+            log.error("publish: a kept device list does not parse: %s", type(err).__name__)
+            return False
+        listed = devices.device(dev)
+        return listed is not None and listed.identity_key == key
 
     def get(self, conn: Connection, frame: p.DevicesGet) -> None:
         if not conn.bundles.take():

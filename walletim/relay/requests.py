@@ -223,7 +223,9 @@ class Requests:
         except _BadBundle as exc:
             conn.error(frame.rid, "bad_bundle", str(exc))
             return
-        directory = p.directory_id(binding.wallet)
+        directory = await self._directory(conn, frame, binding.wallet)
+        if directory is None:
+            return
         spk = _compact(frame.spk.to_json())
         listing = Listing(
             directory, mailbox, conn.key, binding.created, _compact(frame.binding), spk
@@ -238,6 +240,28 @@ class Requests:
             return
         conn.ok(frame.rid, prekeys=listed)
         self.subs.published(directory)
+
+    async def _directory(self, conn: Connection, frame: p.Publish, wallet: str) -> str | None:
+        """Where ``frame``'s bundle is listed: the wallet's directory, or with ``dev`` that
+        device's own, if the kept device list names it with the key logged in (None: refused,
+        the client told)."""
+        if frame.dev is None:
+            return p.directory_id(wallet)
+        assert conn.key is not None
+        try:
+            listed = await self.devices.lists_device(wallet, frame.dev, conn.key)
+        except Exception as exc:
+            self._store_failed(conn, frame.rid, exc, "publish")
+            return None
+        if not listed:
+            conn.error(
+                frame.rid,
+                "bad_bundle",
+                "this wallet's device list does not name this device with this key "
+                "(publish the list first; a revoked device lists nothing)",
+            )
+            return None
+        return p.device_directory_id(wallet, frame.dev)
 
     def bundle(self, conn: Connection, frame: p.BundleRequest) -> None:
         if not conn.bundles.take():
