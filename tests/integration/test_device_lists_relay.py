@@ -114,24 +114,22 @@ def _signed_prekey(key: ChatIdentityKey) -> protocol.SignedPrekey:
 
 def test_each_listed_device_lists_its_own_bundle(any_relay: RelayProcess) -> None:
     """Protocol 5: two devices of one wallet each list their own prekeys (neither replaces
-    the other's), at their own directory; a key the wallet's list does not name for that
-    device (a stranger, another device's id, a revoked device) lists nothing."""
-    from walletim.messaging.identity import sign_binding
-
+    the other's), at their own directory, authorised by the wallet's device list alone; a
+    key the list does not name for that device (a stranger, another device's id, a revoked
+    device) lists nothing, nor does a bundle whose binding names another device."""
     (laptop_key, laptop), (phone_key, phone) = device("laptop"), device("phone")
     tablet_key, tablet = device("tablet")
     v1 = dv.sign_device_list(WALLET, 1, [laptop, phone])
     v2 = dv.sign_device_list(WALLET, 2, [laptop])  # the phone is revoked
 
-    def binding(key: ChatIdentityKey) -> dict[str, object]:
-        return sign_binding(WALLET, key.public_key, 1_700_000_000).to_json()
-
-    async def publish(key: ChatIdentityKey, dev: bytes, opks: list[bytes]) -> int:
+    async def publish(
+        key: ChatIdentityKey, dev: bytes, opks: list[bytes], names: bytes | None = None
+    ) -> int:
+        binding = protocol.device_binding(WALLET.address, dev if names is None else names)
         async with await logged_in(any_relay.url, key) as c:
             assert c.version >= protocol.DEVICE_BUNDLES_VERSION
-            return await c.publish(
-                binding(key), _signed_prekey(key), opks, replace=True, device=dev
-            )
+            spk = _signed_prekey(key)
+            return await c.publish(binding, spk, opks, replace=True, device=dev)
 
     async def main() -> None:
         laptop_opks = [os.urandom(32) for _ in range(3)]
@@ -145,16 +143,14 @@ def test_each_listed_device_lists_its_own_bundle(any_relay: RelayProcess) -> Non
         assert await refused(publish(tablet_key, tablet.id, [])) == "bad_bundle"
         assert await refused(publish(tablet_key, laptop.id, [])) == "bad_bundle"
         assert await refused(publish(phone_key, laptop.id, [])) == "bad_bundle"
+        assert await refused(publish(phone_key, phone.id, [], laptop.id)) == "bad_bundle"
         async with await RelayClient.connect(any_relay.url) as reader:
-            for key, dev, opks in (
-                (laptop_key, laptop, laptop_opks),
-                (phone_key, phone, phone_opks),
-            ):
-                got = await reader.fetch_bundle(
-                    protocol.device_directory_id(WALLET.address, dev.id)
-                )
-                assert got is not None and got.binding["identity_key"] == key.public_key.hex()
-                assert got.opk in opks
+            for dev, opks in ((laptop, laptop_opks), (phone, phone_opks)):
+                directory = protocol.device_directory_id(WALLET.address, dev.id)
+                got = await reader.fetch_bundle(directory)
+                assert got is not None and got.opk in opks
+                wallet, named = protocol.parse_device_binding(got.binding)
+                assert named == dev.id and wallet == WALLET.address.lower()
             assert await reader.fetch_bundle(DIR) is None  # the wallet's own bundle: untouched
         async with await logged_in(any_relay.url, laptop_key) as c:
             await c.put_devices(v2)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from walletim.errors import MessagingError
 from walletim.messaging import protocol as p
-from walletim.messaging.devices import DeviceList
+from walletim.messaging.devices import Device, DeviceList
 from walletim.relay.conn import Connection
 from walletim.relay.fanout import Subscriptions
 from walletim.relay.store import MailboxStore
@@ -73,19 +73,19 @@ class DeviceLists:
 
         self._when_done(conn, frame.rid, "dput", work, answer)
 
-    async def lists_device(self, wallet: str, dev: bytes, key: bytes) -> bool:
-        """True if the device list kept for ``wallet`` names device ``dev`` with ``key``
+    async def listed_device(self, wallet: str, dev: bytes, key: bytes) -> Device | None:
+        """Device ``dev`` of the list kept for ``wallet`` if that list names it with ``key``
         (a bundle of a device never listed, or revoked, is not listed: protocol 5)."""
         doc = await self.store.device_list(p.directory_id(wallet))
         if doc is None:
-            return False
+            return None
         try:
             devices = DeviceList.from_json(json.loads(doc))
         except (MessagingError, ValueError) as err:
             log.error("publish: a kept device list does not parse: %s", type(err).__name__)
-            return False
+            return None
         listed = devices.device(dev)
-        return listed is not None and listed.identity_key == key
+        return listed if listed is not None and listed.identity_key == key else None
 
     def get(self, conn: Connection, frame: p.DevicesGet) -> None:
         if not conn.bundles.take():

@@ -86,6 +86,9 @@ BLAKE2b-128(address || dev, person "wim-devdir-v1"), only if the wallet's device
 relay keeps names that device with the logged-in key (``bad_bundle`` otherwise: a device
 never listed, or revoked, lists nothing). Peers fetch each device's bundle with ``bundle``
 at that directory; the wallet's own directory keeps the single bundle older clients read.
+Such a bundle's ``binding`` is only ``{wallet, device}`` (:func:`device_binding`): the
+wallet's signed device list binds the device's key, and readers check a served key
+against that list.
 
 Close codes: 1009 frame too large, 4400 malformed frame, 4401 authentication failed,
 4429 rate limit exceeded, 1001 relay shutting down.
@@ -156,10 +159,12 @@ from walletim.messaging.protocol.ids import (
     challenge_message,
     delivery_token,
     delivery_token_hash,
+    device_binding,
     device_directory_id,
     directory_id,
     mailbox_id,
     normalize_relay_url,
+    parse_device_binding,
     spk_signed_bytes,
     valid_envelope_length,
 )
@@ -246,6 +251,7 @@ __all__ = [
     "decode_server_frame",
     "delivery_token",
     "delivery_token_hash",
+    "device_binding",
     "device_directory_id",
     "directory_id",
     "encode_client_frame",
@@ -253,6 +259,7 @@ __all__ = [
     "hex_id",
     "mailbox_id",
     "normalize_relay_url",
+    "parse_device_binding",
     "spk_signed_bytes",
     "unb64",
     "valid_envelope_length",

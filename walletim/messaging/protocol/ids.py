@@ -59,6 +59,32 @@ def device_directory_id(address: str | bytes, device_id: bytes) -> str:
     return hashlib.blake2b(raw + device_id, digest_size=16, person=b"wim-devdir-v1").hexdigest()
 
 
+def device_binding(wallet: str, device_id: bytes) -> dict[str, object]:
+    """What a device's own bundle carries as its binding (protocol 5): the wallet and the
+    device id. The wallet's signed device list is what binds the device's key; a reader
+    checks the key it is served against that list, never against this."""
+    if len(device_id) != 16:
+        raise MessagingError("a device id is 16 bytes")
+    return {"wallet": "0x" + _address_bytes(wallet).hex(), "device": device_id.hex()}
+
+
+def parse_device_binding(doc: object) -> tuple[str, bytes]:
+    """(wallet address, device id) of a device bundle's binding. Raises MessagingError."""
+    if not isinstance(doc, dict) or set(doc) != {"wallet", "device"}:
+        raise MessagingError("a device's binding names its wallet and device only")
+    wallet, device = doc["wallet"], doc["device"]
+    if not isinstance(wallet, str) or not isinstance(device, str) or len(device) != 32:
+        raise MessagingError("malformed device binding")
+    raw = _address_bytes(wallet)
+    try:
+        dev = bytes.fromhex(device)
+    except ValueError as exc:
+        raise MessagingError("malformed device binding") from exc
+    if len(raw) != 20 or len(dev) != 16:
+        raise MessagingError("malformed device binding")
+    return "0x" + raw.hex(), dev
+
+
 def _address_bytes(address: str) -> bytes:
     text = address[2:] if address[:2].lower() == "0x" else address
     try:
