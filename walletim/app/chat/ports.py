@@ -60,6 +60,7 @@ class RelayConnection(Protocol):
         opks: Sequence[bytes],
         *,
         replace: bool,
+        device: bytes | None = None,
     ) -> int: ...
 
     async def fetch_bundle(
