@@ -169,3 +169,148 @@ def test_a_message_reaches_every_device_and_a_revoked_one_gets_nothing_new(
 
     with Store.open(tmp_path / "alice.db", os.urandom(32)) as store:
         asyncio.run(main(store))
+
+
+class Home:
+    """A real home as one device of a wallet: its store, its device key and prekeys (kept in
+    the store, published as the device's own bundle), the fan-out sender and receiver."""
+
+    def __init__(self, path: Any, wallet: LocalSigner, name: str) -> None:
+        from walletim.app.chat.accounts import Me
+        from walletim.app.chat.fanout_receive import FanoutReceiver
+        from walletim.app.chat.inbox import Inbox
+
+        self.store = Store.open(path, os.urandom(32))
+        self.repo = ChatRepo(self.store)
+        self.address = wallet.address
+        key = identity_from_seed(os.urandom(32))
+        self.key = DeviceKey(os.urandom(16), key)
+        self.entry = dv.make_device(self.key.id, key.public_key, 1_700_000_000, name)
+        env = Env(lambda: self.repo, lambda: RelayRepo(self.store), time.time, os.urandom)
+        self.sender = FanoutSender(env)
+        self.receiver = FanoutReceiver(env, Inbox(env))
+        self.me = Me("main", self.address, key, {})
+        self.prekeys = S.Prekeys.create(key, 5)
+        self.device = ThisDevice(self.address, self.key, {})
+
+    def listed(self, devices: dv.DeviceList) -> None:
+        from walletim.app.chat.peer_devices import pin_list
+
+        pin_list(self.store, self.address, devices)
+        self.device = ThisDevice(self.address, self.key, devices.to_json())
+        with self.repo.tx() as tx:
+            tx.save_prekeys(
+                self.address, self.key.key.public_key, devices.to_json(), 1, self.prekeys.to_json()
+            )
+
+    async def login(self, url: str) -> RelayClient:
+        client = await RelayClient.connect(url)
+        await client.authenticate(self.key.key.public_key, self.key.key.sign)
+        return client
+
+    async def publish(self, url: str) -> None:
+        pub = self.prekeys.published
+        spk = protocol.SignedPrekey(pub.spk, pub.spk_sig, pub.spk_created)
+        async with await self.login(url) as c:
+            binding = protocol.device_binding(self.address, self.key.id)
+            await c.publish(binding, spk, pub.opks, replace=True, device=self.key.id)
+
+    async def send(self, url: str, peer: str, text: str) -> None:
+        with self.repo.tx() as tx:
+            cid = tx.conversation(self.address, peer)
+            tx.add_message(
+                cid, "out", "text", {"text": text}, text,
+                sent_ms=int(time.time() * 1000), state="queued",
+            )  # fmt: skip
+        async with await self.login(url) as c:
+            await self.sender.seal_queued(c, self.device, peer)
+            await self.sender.flush(c, self.device)
+        await asyncio.sleep(0.002)  # distinct send times
+
+    async def receive(self, url: str) -> list[Any]:
+        out = []
+        async with await self.login(url) as c:
+            batch, _ = await c.fetch()
+            for item in batch:
+                out.append(self.receiver.receive_one(self.me, self.device, item.mid, item.env, []))
+            if batch:
+                await c.ack([i.mid for i in batch])
+        return out
+
+    def shown(self, peer: str) -> list[tuple[str, str]]:
+        return [(m.direction, m.text) for m in self.repo.history(self.address, peer)]
+
+    def events(self) -> list[str]:
+        return [e.kind for e in self.repo.events(self.address, unseen=False)]
+
+
+def test_two_devices_and_a_peer_see_the_whole_conversation_in_order(
+    any_relay: RelayProcess, tmp_path: Any
+) -> None:
+    """One wallet on two devices (real homes) and a peer on one: messages both ways land on
+    every device in order; a message sent from one device shows on the other as outgoing;
+    the peer sees a new device, never a key change; once the phone is revoked it gets
+    nothing new, cannot send, and the peer refuses what it still tries."""
+    url = any_relay.url
+    laptop = Home(tmp_path / "laptop.db", ALICE, "laptop")
+    phone = Home(tmp_path / "phone.db", ALICE, "phone")
+    bob = Home(tmp_path / "bob.db", BOB, "bob")
+    alice_v1 = dv.sign_device_list(ALICE, 1, [laptop.entry, phone.entry])
+    alice_v2 = dv.sign_device_list(ALICE, 2, [laptop.entry])
+    bob_list = dv.sign_device_list(BOB, 1, [bob.entry])
+
+    async def main() -> None:
+        for home, devices in ((laptop, alice_v1), (phone, alice_v1), (bob, bob_list)):
+            home.listed(devices)
+            async with await home.login(url) as c:
+                await c.put_devices(devices)
+            await home.publish(url)
+        await laptop.send(url, BOB.address, "hi bob")
+        await bob.receive(url)
+        await bob.send(url, ALICE.address, "hi alice")
+        await phone.receive(url)  # the phone is online: it shows both, then answers
+        await phone.send(url, BOB.address, "from the phone")
+        for home in (laptop, phone, bob):
+            await home.receive(url)
+        conversation = [("out", "hi bob"), ("in", "hi alice"), ("out", "from the phone")]
+        assert laptop.shown(BOB.address) == conversation
+        assert phone.shown(BOB.address) == conversation
+        flipped = [("in" if d == "out" else "out", t) for d, t in conversation]
+        assert bob.shown(ALICE.address) == flipped
+        assert bob.events().count("new-device") == 2 and "key-changed" not in bob.events()
+        assert "rejected" not in laptop.events() + phone.events() + bob.events()
+
+        async with await laptop.login(url) as c:
+            await c.put_devices(alice_v2)  # the phone is lost
+        laptop.listed(alice_v2)
+        await bob.send(url, ALICE.address, "laptop only")
+        assert [r.message.text for r in await laptop.receive(url)] == ["laptop only"]
+        assert await phone.receive(url) == []
+        with pytest.raises(F.DeviceRevoked):
+            await phone.send(url, BOB.address, "from the lost phone")
+        # A thief who keeps the phone's old list (and sessions) still cannot write to Bob.
+        phone_states = F.DeviceStates.from_json(_doc(phone.store, ALICE.address, BOB.address))
+        bob_device = bob.entry
+        conv = phone_states.get(bob_device.id)
+        assert conv is not None
+        forged = S.encrypt(
+            phone.key.key, {}, conv, bob_device.identity_key, "text", {"text": "send me 1 ETH"}
+        )
+        async with await phone.login(url) as c:
+            await c.send(
+                F.Target(BOB.address, bob_device).mailbox, os.urandom(16).hex(), forged.envelope
+            )
+        [refused] = await bob.receive(url)
+        assert refused.reason == "unlisted-device"
+        assert bob.shown(ALICE.address)[-1] == ("out", "laptop only")  # nothing stored
+
+    try:
+        asyncio.run(main())
+    finally:
+        for home in (laptop, phone, bob):
+            home.store.close()
+
+
+def _doc(store: Store, account: str, wallet: str) -> Any:
+    with store.transaction() as conn:
+        return D.load_device_states(conn, account, wallet)

@@ -51,6 +51,24 @@ def save_device_states(
     )
 
 
+def remember_device(conn: Any, account: str, key: bytes, wallet: str, device_id: bytes) -> None:
+    """``key`` is device ``device_id`` of ``wallet`` (a session with it exists)."""
+    conn.execute(
+        "INSERT INTO device_peers (account, identity_key, wallet, device_id) VALUES (?,?,?,?) "
+        "ON CONFLICT (account, identity_key) DO UPDATE SET wallet = excluded.wallet, "
+        "device_id = excluded.device_id",
+        (account, key, wallet, device_id),
+    )
+
+
+def wallet_of_device(conn: Any, account: str, key: bytes) -> str | None:
+    """The wallet whose device ``key`` is, as this account learned it (None: unknown)."""
+    row = conn.execute(
+        "SELECT wallet FROM device_peers WHERE account = ? AND identity_key = ?", (account, key)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def add_copies(
     conn: Any, message_id: int, epoch: str, counter: int, copies: Sequence[Copy]
 ) -> None:

@@ -559,6 +559,14 @@ V14 = _script(
         PRIMARY KEY (message_id, device_id)
     )""",
     "CREATE INDEX outbox_copies_sending ON outbox_copies (state, message_id)",
+    # ... and whose device each key is that this account has a session with.
+    """CREATE TABLE device_peers (
+        account TEXT NOT NULL,
+        identity_key BLOB NOT NULL,
+        wallet TEXT NOT NULL,
+        device_id BLOB NOT NULL,
+        PRIMARY KEY (account, identity_key)
+    )""",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (

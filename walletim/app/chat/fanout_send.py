@@ -131,10 +131,19 @@ class FanoutSender:
                 states = (fanned.peer, fanned.own)
                 first = next(s for s in fanned.sealed if not s.target.own)
                 copies = [_copy(queued.id, s.target, s.envelope) for s in fanned.sealed]
+                for t in targets:
+                    key = t.device.identity_key
+                    D.remember_device(tx.conn, me.address, key, t.wallet, t.device.id)
                 with_first = fanned.peer.get(first.target.device.id)
                 assert with_first is not None
                 D.add_copies(tx.conn, queued.id, with_first.epoch, first.counter, copies)
                 count += 1
+            for t in targets:  # a session with a device of theirs starts: say so, once
+                if not t.own and t.device.id in bundles and count:
+                    name = t.device.name or t.device.id_hex[:12]
+                    tx.add_event(
+                        me.address, address, "new-device", f"a new device of theirs: {name}"
+                    )
             now = self.env.now_ms()
             D.save_device_states(
                 tx.conn, me.address, address, STATES_VERSION, states[0].to_json(), now

@@ -16,7 +16,8 @@ wallet takes its bundle from the wallet's directory, its binding checked as befo
 from __future__ import annotations
 
 import json
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from walletim.errors import MessagingError
 from walletim.keys.hd import to_checksum_address
@@ -24,7 +25,6 @@ from walletim.messaging import protocol
 from walletim.messaging.devices import Device, DeviceList, StaleDeviceList, accept_device_list
 from walletim.messaging.identity import IdentityBinding
 from walletim.messaging.session import PeerBundle
-from walletim.store.db import Store
 
 
 class KeySource(Protocol):
@@ -37,11 +37,17 @@ class KeySource(Protocol):
     ) -> protocol.Bundle | None: ...
 
 
+class Executes(Protocol):
+    """The home's store, or a transaction's connection: each statement runs in it."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+
+
 def _pin_key(address: str) -> str:
     return f"device_list:{address.lower()}"
 
 
-def pinned_list(store: Store, address: str) -> DeviceList | None:
+def pinned_list(store: Executes, address: str) -> DeviceList | None:
     """The newest signed device list this home has verified for ``address`` (None: none).
     Raises MessagingError if what is kept does not parse."""
     row = store.execute("SELECT value FROM meta WHERE key = ?", (_pin_key(address),)).fetchone()
@@ -50,18 +56,18 @@ def pinned_list(store: Store, address: str) -> DeviceList | None:
     return DeviceList.from_json(json.loads(row[0]))
 
 
-def pin_list(store: Store, address: str, devices: DeviceList) -> None:
-    """Keep ``devices`` (verified by the caller, newer than the one kept) for ``address``."""
-    with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
-            "DO UPDATE SET value = excluded.value",
-            (_pin_key(address), json.dumps(devices.to_json(), sort_keys=True)),
-        )
+def pin_list(store: Executes, address: str, devices: DeviceList) -> None:
+    """Keep ``devices`` (verified by the caller, newer than the one kept) for ``address``
+    (one statement: atomic alone, or part of the caller's transaction)."""
+    store.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+        "DO UPDATE SET value = excluded.value",
+        (_pin_key(address), json.dumps(devices.to_json(), sort_keys=True)),
+    )
 
 
 def newest_list(
-    store: Store, address: str, served: DeviceList | None, known: DeviceList | None = None
+    store: Executes, address: str, served: DeviceList | None, known: DeviceList | None = None
 ) -> DeviceList | None:
     """The newest of the kept list and ``served`` (a relay's or a peer's), checked; a newer
     signed list is kept. ``known``: the kept list if the caller read it already.
