@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RedisServer, RelayProcess
+from walletim.app.chat.device_keys import DeviceKeys
 from walletim.app.chat.fanout_send import FanoutSender, Sealed, ThisDevice
 from walletim.app.chat.ports import Env
 from walletim.keys.chat import ChatIdentityKey, DeviceKey, identity_from_seed
@@ -187,33 +188,31 @@ class Home:
         self.key = DeviceKey(os.urandom(16), key)
         self.entry = dv.make_device(self.key.id, key.public_key, 1_700_000_000, name)
         env = Env(lambda: self.repo, lambda: RelayRepo(self.store), time.time, os.urandom)
+        self.keys = DeviceKeys(env)
         self.sender = FanoutSender(env)
         self.receiver = FanoutReceiver(env, Inbox(env))
         self.me = Me("main", self.address, key, {})
-        self.prekeys = S.Prekeys.create(key, 5)
         self.device = ThisDevice(self.address, self.key, {})
+        self.devices: dv.DeviceList | None = None
 
     def listed(self, devices: dv.DeviceList) -> None:
         from walletim.app.chat.peer_devices import pin_list
 
         pin_list(self.store, self.address, devices)
+        self.devices = devices
         self.device = ThisDevice(self.address, self.key, devices.to_json())
-        with self.repo.tx() as tx:
-            tx.save_prekeys(
-                self.address, self.key.key.public_key, devices.to_json(), 1, self.prekeys.to_json()
-            )
 
     async def login(self, url: str) -> RelayClient:
         client = await RelayClient.connect(url)
         await client.authenticate(self.key.key.public_key, self.key.key.sign)
         return client
 
-    async def publish(self, url: str) -> None:
-        pub = self.prekeys.published
-        spk = protocol.SignedPrekey(pub.spk, pub.spk_sig, pub.spk_created)
-        async with await self.login(url) as c:
-            binding = protocol.device_binding(self.address, self.key.id)
-            await c.publish(binding, spk, pub.opks, replace=True, device=self.key.id)
+    async def publish(self, url: str) -> int | None:
+        assert self.devices is not None
+        client = await RelayClient.connect(url)
+        async with client:
+            info = await client.authenticate(self.key.key.public_key, self.key.key.sign)
+            return await self.keys.publish(client, info, self.device, self.devices)
 
     async def send(self, url: str, peer: str, text: str) -> None:
         with self.repo.tx() as tx:
@@ -261,10 +260,9 @@ def test_two_devices_and_a_peer_see_the_whole_conversation_in_order(
 
     async def main() -> None:
         for home, devices in ((laptop, alice_v1), (phone, alice_v1), (bob, bob_list)):
-            home.listed(devices)
-            async with await home.login(url) as c:
-                await c.put_devices(devices)
-            await home.publish(url)
+            home.listed(devices)  # joined: the list is put by the home's first publish
+            assert await home.publish(url) == 100
+            assert await home.publish(url) is None  # published already: nothing to do
         await laptop.send(url, BOB.address, "hi bob")
         await bob.receive(url)
         await bob.send(url, ALICE.address, "hi alice")

@@ -69,6 +69,43 @@ def wallet_of_device(conn: Any, account: str, key: bytes) -> str | None:
     return None if row is None else str(row[0])
 
 
+@dataclass(frozen=True, slots=True)
+class DevicePrekeys:
+    """This device's prekey state for an account, and where and when it was published."""
+
+    device_id: bytes
+    identity_key: bytes
+    state: dict[str, object]
+    relay_id: str | None
+    published_at: int | None
+
+
+def load_device_prekeys(conn: Any, account: str) -> DevicePrekeys | None:
+    row = conn.execute(
+        "SELECT device_id, identity_key, state, relay_id, published_at FROM device_prekeys "
+        "WHERE account = ?",
+        (account,),
+    ).fetchone()
+    if row is None:
+        return None
+    return DevicePrekeys(bytes(row[0]), bytes(row[1]), json.loads(row[2]), row[3], row[4])
+
+
+def save_device_prekeys(conn: Any, account: str, prekeys: DevicePrekeys) -> None:
+    conn.execute(
+        "INSERT INTO device_prekeys (account, device_id, identity_key, state, relay_id, "
+        "published_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET "
+        "device_id = excluded.device_id, identity_key = excluded.identity_key, "
+        "state = excluded.state, relay_id = excluded.relay_id, "
+        "published_at = excluded.published_at",
+        (
+            account, prekeys.device_id, prekeys.identity_key,
+            json.dumps(prekeys.state, separators=(",", ":")), prekeys.relay_id,
+            prekeys.published_at,
+        ),
+    )  # fmt: skip
+
+
 def add_copies(
     conn: Any, message_id: int, epoch: str, counter: int, copies: Sequence[Copy]
 ) -> None:

@@ -567,6 +567,16 @@ V14 = _script(
         device_id BLOB NOT NULL,
         PRIMARY KEY (account, identity_key)
     )""",
+    # ... and this home's device key's own X3DH prekeys per account (beside the account
+    # key's in ``prekeys``, which peers from before devices still write to).
+    """CREATE TABLE device_prekeys (
+        account TEXT PRIMARY KEY,
+        device_id BLOB NOT NULL,
+        identity_key BLOB NOT NULL,
+        state TEXT NOT NULL,
+        relay_id TEXT,
+        published_at INTEGER
+    )""",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -106,11 +106,14 @@ class FanoutReceiver:
         """The device this key is, the prekeys used up, and a notice for a new device."""
         key = sender.device.identity_key
         D.remember_device(tx.conn, me.address, key, sender.wallet, sender.device.id)
-        if incoming.prekeys is not None:
-            tx.save_prekeys(
-                me.address, device.device.key.public_key, dict(device.binding), 1,
-                incoming.prekeys.to_json(),
+        if incoming.prekeys is not None:  # a one-time prekey used up
+            row = D.load_device_prekeys(tx.conn, me.address)
+            assert row is not None
+            used = D.DevicePrekeys(
+                row.device_id, row.identity_key, incoming.prekeys.to_json(), row.relay_id,
+                row.published_at,
             )  # fmt: skip
+            D.save_device_prekeys(tx.conn, me.address, used)
         if sender.new and incoming.new_session and sender.wallet != me.address:
             name = sender.device.name or sender.device.id_hex[:12]
             tx.add_event(me.address, sender.wallet, "new-device", f"a new device of theirs: {name}")
@@ -186,7 +189,7 @@ def _states(tx: ChatTx, account: str, wallet: str) -> DeviceStates:
 
 def _prekeys(tx: ChatTx, me: Me, device: ThisDevice) -> Callable[[], Prekeys]:
     def load() -> Prekeys:  # only a session's first message needs them
-        row = tx.prekeys(me.address)
+        row = D.load_device_prekeys(tx.conn, me.address)
         if row is None or row.identity_key != device.device.key.public_key:
             raise MessagingError("this device's chat keys are missing")
         return Prekeys.from_json(row.state, device.device.key)
