@@ -82,3 +82,57 @@ def test_a_message_fails_only_if_no_peer_copy_reached_the_relay(tmp_path: Path) 
         with repo.tx() as tx:
             D.settle_copy(tx.conn, made[0].relay_id, "failed")
         assert repo.message(mid).state == "failed"
+
+
+class _Relay:
+    """A relay connection that answers each mailbox as told (None: stored)."""
+
+    def __init__(self, answers: dict[str, Exception | None]) -> None:
+        self.answers = answers
+        self.sent: list[str] = []
+
+    async def send(self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
+        answer = self.answers.get(to)
+        if answer is not None:
+            raise answer
+        self.sent.append(mid)
+
+
+def test_flush_settles_sent_fails_gone_and_waits_full_copies(tmp_path: Path) -> None:
+    """A copy the relay stored is settled; one to a mailbox it no longer knows fails; one to
+    a full mailbox waits (recorded with a backoff, as the outbox does) and goes with the next
+    flush, which settles the message."""
+    import asyncio
+    import time
+    from typing import Any
+
+    from walletim.app.chat.fanout_send import FanoutSender, ThisDevice
+    from walletim.app.chat.ports import Env
+    from walletim.errors import RelayRefused
+    from walletim.keys.chat import DeviceKey, identity_from_seed
+    from walletim.store.relay import RelayRepo
+
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        env = Env(lambda: repo, lambda: RelayRepo(store), time.time, os.urandom)
+        me = ThisDevice(ALICE, DeviceKey(os.urandom(16), identity_from_seed(os.urandom(32))), {})
+        mid = queued(repo, "hi")
+        ok, full, gone = copies(mid, False, False, True)
+        with repo.tx() as tx:
+            D.add_copies(tx.conn, mid, "e" * 16, 1, [ok, full, gone])
+        relay = _Relay(
+            {
+                full.mailbox: RelayRefused("mailbox_full", "full", 30),
+                gone.mailbox: RelayRefused("unknown_mailbox", "gone"),
+            }
+        )
+        conn: Any = relay
+        sent, why = asyncio.run(FanoutSender(env).flush(conn, me))
+        assert sent == 1 and len(why) == 1 and "unknown_mailbox" in why[0]
+        assert repo.message(mid).state == "sending"  # bob's second device waits
+        waits = RelayRepo(store).waits(ALICE)
+        assert set(waits) == {full.relay_id} and waits[full.relay_id].reason == "mailbox_full"
+        relay.answers = {}
+        assert asyncio.run(FanoutSender(env).flush(conn, me)) == (1, [])
+        assert repo.message(mid).state == "sent" and RelayRepo(store).waits(ALICE) == {}
+        assert relay.sent == [ok.relay_id, full.relay_id]

@@ -19,9 +19,15 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from walletim.app.chat.outbox import (
+    PERMANENT_REFUSALS,
+    WAIT_BACKOFF,
+    WAIT_BACKOFF_MAX,
+    WAIT_REFUSALS,
+)
 from walletim.app.chat.peer_devices import device_bundle, newest_list, served_list
 from walletim.app.chat.ports import Env, RelayConnection
-from walletim.errors import MessagingError, RelayRefused, RelayUnavailable
+from walletim.errors import MessagingError, RelayRefused
 from walletim.keys.chat import DeviceKey
 from walletim.messaging.devices import DeviceList
 from walletim.messaging.fanout import (
@@ -37,9 +43,7 @@ from walletim.messaging.fanout import (
 from walletim.messaging.kinds import is_wire_kind
 from walletim.messaging.session import PeerBundle
 from walletim.store import device_outbox as D
-
-#: Relay refusals that retrying the same copy cannot fix: the copy is marked failed.
-PERMANENT = frozenset({"unknown_mailbox", "bad_request"})
+from walletim.store.relay import clear_wait, record_wait, wait_attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +159,10 @@ class FanoutSender:
 
     async def flush(self, conn: RelayConnection, me: ThisDevice) -> tuple[int, list[str]]:
         """Send every copy not yet confirmed (pipelined); settle each the relay confirms
-        (or refuses for good). Returns (copies sent, why others failed); a copy refused for
-        now stays for the next flush. Raises RelayUnavailable (everything stays)."""
+        (or refuses for good: ``unknown_mailbox``, ``bad_request``). A copy refused for now
+        (``mailbox_full``, ``rate_limited``) stays, recorded as waiting with a backoff, as
+        the outbox does. Returns (copies sent, why others failed). Raises RelayUnavailable
+        (everything stays for the next flush)."""
         copies = D.sending_copies(self.env.repo().store, me.address)
         if not copies:
             return 0, []
@@ -167,23 +173,43 @@ class FanoutSender:
             return copy.relay_id
 
         results = await asyncio.gather(*(one(c) for c in copies), return_exceptions=True)
-        sent, failed, why = [], [], []
+        sent: list[str] = []
+        failed: list[str] = []
+        waiting: list[tuple[str, RelayRefused]] = []
+        why: list[str] = []
         for copy, result in zip(copies, results, strict=True):
             if isinstance(result, str):
                 sent.append(result)
-            elif isinstance(result, RelayUnavailable):
-                raise result
-            elif isinstance(result, RelayRefused) and result.code in PERMANENT:
+            elif isinstance(result, RelayRefused) and result.code in WAIT_REFUSALS:
+                waiting.append((copy.relay_id, result))
+            elif isinstance(result, RelayRefused) and result.code in PERMANENT_REFUSALS:
                 failed.append(copy.relay_id)
                 why.append(f"device {copy.device_id.hex()}: {result}")
-            elif not isinstance(result, Exception):
-                raise result
+            elif isinstance(result, BaseException):
+                raise result  # the relay went away (all stay), or a bug
+        self._record(me, sent, failed, waiting)
+        return len(sent), why
+
+    def _record(
+        self,
+        me: ThisDevice,
+        sent: list[str],
+        failed: list[str],
+        waiting: list[tuple[str, RelayRefused]],
+    ) -> None:
         with self.env.repo().tx() as tx:
             for relay_id in sent:
                 D.settle_copy(tx.conn, relay_id, "sent")
+                clear_wait(tx.conn, relay_id)
             for relay_id in failed:
                 D.settle_copy(tx.conn, relay_id, "failed")
-        return len(sent), why
+                clear_wait(tx.conn, relay_id)
+            for relay_id, refusal in waiting:
+                backoff = WAIT_BACKOFF.delay(wait_attempts(tx.conn, relay_id))
+                delay = min(max(float(refusal.retry_after or 0), backoff), WAIT_BACKOFF_MAX)
+                record_wait(
+                    tx.conn, relay_id, me.address, refusal.code, str(refusal), int(delay * 1000)
+                )
 
 
 def _copy(message_id: int, target: Target, envelope: bytes) -> D.Copy:
