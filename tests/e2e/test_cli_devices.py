@@ -105,3 +105,57 @@ def test_a_wallet_from_before_devices_reads_as_one_device(
     assert joined["listed"] and joined["devices"][1]["this"]
     # The relay keeps the signed list now; the single-key binding no longer stands for it.
     assert ok(home, "chat", "device", "list", "--from", "dev")["version"] == 1
+
+
+def test_two_joined_homes_and_a_peer_chat_on_every_device(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """Issue 17 through the CLI: Alice's laptop and phone (one mnemonic) and Bob each join
+    their wallet's device list; then every message goes to every device: both ways land on
+    both of Alice's homes in order, a message sent from the phone shows on the laptop as
+    outgoing, Bob sees new devices and no key change; once the laptop revokes the phone,
+    Bob's next message reaches the laptop only."""
+    from tests.e2e.test_cli_backup import history
+
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = _home(tmp_path / "phone", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr = ok(laptop, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
+    for home, account, name in (
+        (laptop, "dev", "laptop"),
+        (phone, "dev", "phone"),
+        (bob, "bob", "bob"),
+    ):
+        ok(home, "chat", "device", "join", "--from", account, "--name", name)
+        ok(home, "chat", "inbox", "--from", account)  # publishes this device's keys
+    for home in (laptop, phone):
+        ok(home, "chat", "contacts", "add", "bob", b_addr)
+    ok(bob, "chat", "contacts", "add", "alice", a_addr)
+
+    sent = ok(laptop, "chat", "send", "--from", "dev", "bob", "hi bob")
+    assert sent["state"] == "sent", sent
+    ok(bob, "chat", "inbox", "--from", "bob")
+    ok(bob, "chat", "send", "--from", "bob", "alice", "hi both")
+    ok(phone, "chat", "inbox", "--from", "dev")
+    ok(phone, "chat", "send", "--from", "dev", "bob", "from the phone")
+    got = {account: ok(home, "chat", "inbox", "--from", account)
+           for home, account in ((laptop, "dev"), (bob, "bob"))}  # fmt: skip
+    for inbox in got.values():  # new devices are notices, never a key change or a refusal
+        assert inbox["key_changes"] == [] and inbox["rejected"] == [], inbox
+    texts = ["hi bob", "hi both", "from the phone"]
+    alice_view = [("out", "hi bob"), ("in", "hi both"), ("out", "from the phone")]
+    assert [(d, t) for d, _, t in history(laptop, "dev", "bob")] == alice_view
+    assert [(d, t) for d, _, t in history(phone, "dev", "bob")] == alice_view
+    assert [t for _, _, t in history(bob, "bob", "alice")] == texts
+
+    ok(laptop, "chat", "device", "revoke", "--from", "dev", _device_id(phone))
+    ok(bob, "chat", "send", "--from", "bob", "alice", "laptop only")
+    ok(laptop, "chat", "inbox", "--from", "dev")
+    ok(phone, "chat", "inbox", "--from", "dev")
+    assert history(laptop, "dev", "bob")[-1][2] == "laptop only"
+    assert [t for _, _, t in history(phone, "dev", "bob")] == texts  # nothing new
+
+
+def _device_id(home: Any) -> str:
+    return str(ok(home, "chat", "device", "list", "--from", "dev")["this_device"])
