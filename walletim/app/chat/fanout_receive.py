@@ -11,7 +11,7 @@ a listed device is a *new device* (an event, never a key-change alarm). A messag
 copy (``copy_to``) is accepted only from this wallet's own other devices and stored as
 outgoing in the conversation it names, so every device shows the whole conversation.
 
-Not yet wired into the chat commands: they still receive on the account's one chat key.
+Run by the chat commands on a home that joined (:mod:`walletim.app.chat.device_pass`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ stale list served by a hostile relay is refused. A device that has not published
 yet is left out of this message (it gets later ones once it has); a message waits queued
 until at least one of the peer's devices can be reached.
 
-Not yet wired into the chat commands: they still send on the account's one chat key.
+Run by the chat commands on a home that joined (:mod:`walletim.app.chat.device_pass`).
 """
 
 from __future__ import annotations
