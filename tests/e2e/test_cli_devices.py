@@ -156,6 +156,23 @@ def test_two_joined_homes_and_a_peer_chat_on_every_device(
     assert history(laptop, "dev", "bob")[-1][2] == "laptop only"
     assert [t for _, _, t in history(phone, "dev", "bob")] == texts  # nothing new
 
+    # A new machine from the mnemonic joins as a new device: the chat goes on, no alarm.
+    fresh = _home(tmp_path / "new-laptop", relay.url)
+    ok(fresh, "chat", "device", "join", "--from", "dev", "--name", "new laptop")
+    ok(fresh, "chat", "inbox", "--from", "dev")
+    ok(fresh, "chat", "contacts", "add", "bob", b_addr)
+    ok(fresh, "chat", "send", "--from", "dev", "bob", "new laptop, same me")
+    seen = ok(bob, "chat", "inbox", "--from", "bob")
+    assert [m["text"] for m in seen["messages"]] == ["new laptop, same me"]
+    assert seen["key_changes"] == [] and seen["rejected"] == []
+    ok(bob, "chat", "send", "--from", "bob", "alice", "welcome back")
+    for home in (fresh, laptop):
+        ok(home, "chat", "inbox", "--from", "dev")
+        assert history(home, "dev", "bob")[-2:] == [
+            ("out", "text", "new laptop, same me"),
+            ("in", "text", "welcome back"),
+        ]
+
 
 def _device_id(home: Any) -> str:
     return str(ok(home, "chat", "device", "list", "--from", "dev")["this_device"])
