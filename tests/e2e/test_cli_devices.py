@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ANVIL_MNEMONIC, RelayProcess
+from tests.conftest import ANVIL_MNEMONIC, ROOT, RelayProcess
 from tests.e2e.test_cli_backup import _home, ok
 from walletim.keys.chat import identity_from_seed
 from walletim.keys.signing import LocalSigner
@@ -176,3 +176,51 @@ def test_two_joined_homes_and_a_peer_chat_on_every_device(
 
 def _device_id(home: Any) -> str:
     return str(ok(home, "chat", "device", "list", "--from", "dev")["this_device"])
+
+
+def test_listening_on_a_joined_home_gets_what_reaches_its_device(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """``chat listen`` on a joined home listens to the device's own mailbox too: what waits
+    there, then each message as it arrives (both from a peer that fans out)."""
+    import json
+    import select
+    import subprocess
+    import time
+
+    alice = _home(tmp_path / "alice", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr = ok(alice, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    for home, account in ((alice, "dev"), (bob, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    ok(bob, "chat", "send", "--from", "bob", a_addr, "while you were away")
+    texts: list[str] = []
+    with subprocess.Popen(
+        [str(ROOT / ".venv/bin/walletim"), "--json", "chat", "listen", "--from", "dev",
+         "--count", "2", "--timeout", "60"],
+        env={**os.environ, **{k: v for k, v in alice.env.items() if v is not None}},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as listener:  # fmt: skip
+        try:
+            assert listener.stdout is not None
+            deadline = time.monotonic() + 45
+            while len(texts) < 2 and time.monotonic() < deadline:
+                ready, _, _ = select.select([listener.stdout], [], [], 0.5)
+                if not ready:
+                    continue
+                line = listener.stdout.readline()
+                if not line:
+                    break
+                event = json.loads(line)
+                if event["event"] == "message":
+                    texts.append(str(event["text"]))
+                    if len(texts) == 1:  # now a message while it listens
+                        ok(bob, "chat", "send", "--from", "bob", a_addr, "live")
+            _, err = listener.communicate(timeout=30)
+            assert listener.returncode == 0, err
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.communicate()
+    assert texts == ["while you were away", "live"]

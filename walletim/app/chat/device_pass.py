@@ -12,8 +12,8 @@ sends or fetches also logs in with the device's own key (its own mailbox) and:
 - fetches what waits in the device's mailbox (:mod:`walletim.app.chat.fanout_receive`).
 
 The account key's path (:mod:`walletim.app.chat.outbox`, :mod:`walletim.app.chat.inbox`)
-goes on as before for peers from before devices. Not yet: ``chat listen`` drains only the
-account key's mailbox.
+goes on as before for peers from before devices. ``chat listen`` listens to the device's
+mailbox too (:meth:`walletim.app.chat.listen.Listener._device`).
 """
 
 from __future__ import annotations

@@ -332,6 +332,7 @@ class ChatService:
             self._env, self._link, self._outbox, self._inbox,
             self._accounts.me(account), on_event,
             count=count, timeout=timeout, tick=tick, tick_every=tick_every,
+            devices=self._devices,
         )  # fmt: skip
         return run(listener.run())
 
