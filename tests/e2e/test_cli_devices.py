@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ANVIL_MNEMONIC, RelayProcess
+from tests.conftest import ANVIL_MNEMONIC, ROOT, RelayProcess
 from tests.e2e.test_cli_backup import _home, ok
 from walletim.keys.chat import identity_from_seed
 from walletim.keys.signing import LocalSigner
@@ -105,3 +105,122 @@ def test_a_wallet_from_before_devices_reads_as_one_device(
     assert joined["listed"] and joined["devices"][1]["this"]
     # The relay keeps the signed list now; the single-key binding no longer stands for it.
     assert ok(home, "chat", "device", "list", "--from", "dev")["version"] == 1
+
+
+def test_two_joined_homes_and_a_peer_chat_on_every_device(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """Issue 17 through the CLI: Alice's laptop and phone (one mnemonic) and Bob each join
+    their wallet's device list; then every message goes to every device: both ways land on
+    both of Alice's homes in order, a message sent from the phone shows on the laptop as
+    outgoing, Bob sees new devices and no key change; once the laptop revokes the phone,
+    Bob's next message reaches the laptop only."""
+    from tests.e2e.test_cli_backup import history
+
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = _home(tmp_path / "phone", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr = ok(laptop, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
+    for home, account, name in (
+        (laptop, "dev", "laptop"),
+        (phone, "dev", "phone"),
+        (bob, "bob", "bob"),
+    ):
+        ok(home, "chat", "device", "join", "--from", account, "--name", name)
+        ok(home, "chat", "inbox", "--from", account)  # publishes this device's keys
+    for home in (laptop, phone):
+        ok(home, "chat", "contacts", "add", "bob", b_addr)
+    ok(bob, "chat", "contacts", "add", "alice", a_addr)
+
+    sent = ok(laptop, "chat", "send", "--from", "dev", "bob", "hi bob")
+    assert sent["state"] == "sent", sent
+    ok(bob, "chat", "inbox", "--from", "bob")
+    ok(bob, "chat", "send", "--from", "bob", "alice", "hi both")
+    ok(phone, "chat", "inbox", "--from", "dev")
+    ok(phone, "chat", "send", "--from", "dev", "bob", "from the phone")
+    got = {account: ok(home, "chat", "inbox", "--from", account)
+           for home, account in ((laptop, "dev"), (bob, "bob"))}  # fmt: skip
+    for inbox in got.values():  # new devices are notices, never a key change or a refusal
+        assert inbox["key_changes"] == [] and inbox["rejected"] == [], inbox
+    texts = ["hi bob", "hi both", "from the phone"]
+    alice_view = [("out", "hi bob"), ("in", "hi both"), ("out", "from the phone")]
+    assert [(d, t) for d, _, t in history(laptop, "dev", "bob")] == alice_view
+    assert [(d, t) for d, _, t in history(phone, "dev", "bob")] == alice_view
+    assert [t for _, _, t in history(bob, "bob", "alice")] == texts
+
+    ok(laptop, "chat", "device", "revoke", "--from", "dev", _device_id(phone))
+    ok(bob, "chat", "send", "--from", "bob", "alice", "laptop only")
+    ok(laptop, "chat", "inbox", "--from", "dev")
+    ok(phone, "chat", "inbox", "--from", "dev")
+    assert history(laptop, "dev", "bob")[-1][2] == "laptop only"
+    assert [t for _, _, t in history(phone, "dev", "bob")] == texts  # nothing new
+
+    # A new machine from the mnemonic joins as a new device: the chat goes on, no alarm.
+    fresh = _home(tmp_path / "new-laptop", relay.url)
+    ok(fresh, "chat", "device", "join", "--from", "dev", "--name", "new laptop")
+    ok(fresh, "chat", "inbox", "--from", "dev")
+    ok(fresh, "chat", "contacts", "add", "bob", b_addr)
+    ok(fresh, "chat", "send", "--from", "dev", "bob", "new laptop, same me")
+    seen = ok(bob, "chat", "inbox", "--from", "bob")
+    assert [m["text"] for m in seen["messages"]] == ["new laptop, same me"]
+    assert seen["key_changes"] == [] and seen["rejected"] == []
+    ok(bob, "chat", "send", "--from", "bob", "alice", "welcome back")
+    for home in (fresh, laptop):
+        ok(home, "chat", "inbox", "--from", "dev")
+        assert history(home, "dev", "bob")[-2:] == [
+            ("out", "text", "new laptop, same me"),
+            ("in", "text", "welcome back"),
+        ]
+
+
+def _device_id(home: Any) -> str:
+    return str(ok(home, "chat", "device", "list", "--from", "dev")["this_device"])
+
+
+def test_listening_on_a_joined_home_gets_what_reaches_its_device(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """``chat listen`` on a joined home listens to the device's own mailbox too: what waits
+    there, then each message as it arrives (both from a peer that fans out)."""
+    import json
+    import select
+    import subprocess
+    import time
+
+    alice = _home(tmp_path / "alice", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr = ok(alice, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    for home, account in ((alice, "dev"), (bob, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    ok(bob, "chat", "send", "--from", "bob", a_addr, "while you were away")
+    texts: list[str] = []
+    with subprocess.Popen(
+        [str(ROOT / ".venv/bin/walletim"), "--json", "chat", "listen", "--from", "dev",
+         "--count", "2", "--timeout", "60"],
+        env={**os.environ, **{k: v for k, v in alice.env.items() if v is not None}},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as listener:  # fmt: skip
+        try:
+            assert listener.stdout is not None
+            deadline = time.monotonic() + 45
+            while len(texts) < 2 and time.monotonic() < deadline:
+                ready, _, _ = select.select([listener.stdout], [], [], 0.5)
+                if not ready:
+                    continue
+                line = listener.stdout.readline()
+                if not line:
+                    break
+                event = json.loads(line)
+                if event["event"] == "message":
+                    texts.append(str(event["text"]))
+                    if len(texts) == 1:  # now a message while it listens
+                        ok(bob, "chat", "send", "--from", "bob", a_addr, "live")
+            _, err = listener.communicate(timeout=30)
+            assert listener.returncode == 0, err
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.communicate()
+    assert texts == ["while you were away", "live"]

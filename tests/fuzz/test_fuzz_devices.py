@@ -62,3 +62,23 @@ def test_device_list_round_trip(keys: list[tuple[bytes, bytes]], version: int, n
     lst = dv.sign_device_list(SIGNER, version, devs)
     again = dv.DeviceList.from_json(lst.to_json())
     assert again == lst and again.verify()
+
+
+device_bindings = st.fixed_dictionaries(
+    {
+        "wallet": st.sampled_from([SIGNER.address, "0x12", "", "0x" + "g" * 40]) | json_values,
+        "device": st.sampled_from(["ab" * 16, "ab" * 15 + " a", "zz" * 16, "ab"]) | json_values,
+    }
+)
+
+
+@fuzz("fuzz messaging: device bundle binding parse", 300, 3000)
+@given(json_values | device_bindings)
+def test_device_binding_parse(doc: object) -> None:
+    """A device bundle's binding (protocol 5), as a relay or publisher sends it: read, or one
+    MessagingError; what is read is what a binding of it would say."""
+    from walletim.messaging import protocol
+
+    with contextlib.suppress(MessagingError):
+        wallet, dev = protocol.parse_device_binding(doc)
+        assert protocol.device_binding(wallet, dev) == {"wallet": wallet, "device": dev.hex()}

@@ -75,6 +75,7 @@ def valid_frames() -> list[str]:
         p.BackupDelete("ab" * 16, bytes(32), 14),
         p.DevicesPut(devices, 15),
         p.DevicesGet("ab" * 16, 16),
+        p.Publish({"wallet": "0x" + "11" * 20}, spk, (), True, 17, bytes(range(16))),
     ]
     server: list[p.ServerFrame] = [
         p.Challenge("relay", bytes(32), {"rate": 1}, bytes(range(32)), bytes(64)),
@@ -92,7 +93,7 @@ def valid_frames() -> list[str]:
 
 
 VALID = valid_frames()
-N_CLIENT = 16  # client frames first in VALID
+N_CLIENT = 17  # client frames first in VALID
 
 
 @st.composite

@@ -21,26 +21,23 @@ only from a device it names).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from walletim.app.chat.peer_devices import newest_list, pinned_list, served_list
 from walletim.app.chat.ports import run
-from walletim.errors import InputError, MessagingError, shown
+from walletim.errors import InputError, shown
 from walletim.keys.chat import DeviceKey
 from walletim.messaging import protocol
 from walletim.messaging.devices import (
     Device,
     DeviceList,
-    StaleDeviceList,
-    accept_device_list,
     make_device,
     with_device,
     without_device,
 )
-from walletim.messaging.identity import IdentityBinding
 from walletim.store.db import Store
 
 
@@ -66,7 +63,9 @@ class DeviceRelay(Protocol):
 
     async def get_devices(self, directory: str) -> DeviceList | None: ...
 
-    async def fetch_bundle(self, directory: str, *, with_opk: bool = True) -> Any: ...
+    async def fetch_bundle(
+        self, directory: str, *, with_opk: bool = True
+    ) -> protocol.Bundle | None: ...
 
     async def close(self) -> None: ...
 
@@ -87,10 +86,6 @@ class DevicesResult:
             self.devices is not None
             and self.devices.device(bytes.fromhex(self.this_device)) is not None
         )
-
-
-def _pin_key(address: str) -> str:
-    return f"device_list:{address.lower()}"
 
 
 class DeviceService:
@@ -175,54 +170,21 @@ class DeviceService:
         return DevicesResult(result.account, result.this_device, newest, result.revoked, True)
 
     async def _fetch(self, address: str) -> DeviceList | None:
-        directory = protocol.directory_id(address)
         conn = await self._dial()
         try:
-            got = await conn.get_devices(directory)
-            if got is not None:
-                return got
-            bundle = await conn.fetch_bundle(directory, with_opk=False)
+            return await served_list(conn, address)
         finally:
             await conn.close()
-        if bundle is None:
-            return None
-        try:  # a wallet from before devices: its single-key binding is its one device
-            return DeviceList.from_binding(IdentityBinding.from_json(bundle.binding))
-        except MessagingError:
-            return None
 
     def _checked(
         self, address: str, known: DeviceList | None, served: DeviceList | None
     ) -> DeviceList | None:
         """The newest of ``known`` and ``served`` (checked), pinned. Raises StaleDeviceList,
         MessagingError."""
-        if served is None:
-            return known
-        if known is not None and served.legacy and not known.legacy:
-            return known  # the relay lost the signed list: this home still has it
-        try:
-            newest = accept_device_list(known, served, address)
-        except StaleDeviceList as exc:
-            raise StaleDeviceList(f"the relay served {exc}") from exc
-        if newest is not known and not newest.legacy:  # a binding is not a list to keep
-            store = self._store()
-            with store.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
-                    "DO UPDATE SET value = excluded.value",
-                    (_pin_key(address), json.dumps(newest.to_json(), sort_keys=True)),
-                )
-        return newest
+        return newest_list(self._store(), address, served, known)
 
     def _pinned(self, address: str) -> DeviceList | None:
-        row = (
-            self._store()
-            .execute("SELECT value FROM meta WHERE key = ?", (_pin_key(address),))
-            .fetchone()
-        )
-        if row is None:
-            return None
-        return DeviceList.from_json(json.loads(row[0]))
+        return pinned_list(self._store(), address)
 
     def _result(
         self, address: str, mine: DeviceKey, known: DeviceList | None, newest: DeviceList | None

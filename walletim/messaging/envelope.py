@@ -85,6 +85,9 @@ class Payload:
     body: object
     delivery_key: bytes | None = None  # the sender's, for the recipient to present
     nonce: bytes | None = None  # the message's id nonce (16 bytes; None from old senders)
+    #: On a copy sent to one of the sender's own other devices: the address (0x, 40 hex
+    #: digits) of the peer the message went to, so that device files it as outgoing there.
+    copy_to: str | None = None
 
     def encode(self) -> bytes:
         """Compact JSON (UTF-8). Raises MessagingError on an unknown kind, a bad epoch, or a
@@ -109,6 +112,8 @@ class Payload:
             if len(self.nonce) * 2 != NONCE_HEX:
                 raise MessagingError("a message id nonce is 16 bytes")
             doc["i"] = self.nonce.hex()
+        if self.copy_to is not None:
+            doc["c"] = _checked_address(self.copy_to)
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
@@ -134,7 +139,19 @@ class Payload:
             raise MessagingError("unknown message kind")
         key = _optional_hex(doc.get("dk"), DELIVERY_KEY_HEX, "malformed delivery key")
         nonce = _optional_hex(doc.get("i"), NONCE_HEX, "malformed message id")
-        return cls(epoch, counter, sent, kind, doc.get("b"), key, nonce)
+        copy_to = doc.get("c")
+        if copy_to is not None:
+            copy_to = _checked_address(copy_to)
+        return cls(epoch, counter, sent, kind, doc.get("b"), key, nonce, copy_to)
+
+
+def _checked_address(value: object) -> str:
+    """A sent copy's peer: ``0x`` and 40 hex digits (either case). Raises MessagingError."""
+    if not isinstance(value, str) or len(value) != 42 or not value.startswith("0x"):
+        raise MessagingError("malformed sent-copy address")
+    if not _is_hex(value[2:].lower()):
+        raise MessagingError("malformed sent-copy address")
+    return value
 
 
 def _optional_hex(value: object, digits: int, error: str) -> bytes | None:

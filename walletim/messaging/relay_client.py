@@ -343,23 +343,32 @@ class RelayClient:
         opks: Sequence[bytes],
         *,
         replace: bool,
+        device: bytes | None = None,
     ) -> int:
         """List our bundle (identity binding JSON, signed prekey, one-time prekeys; with
-        ``replace`` the listed one-time prekeys are replaced, else appended). Returns how many
-        one-time prekeys are listed now (at most MAX_OPKS).
+        ``replace`` the listed one-time prekeys are replaced, else appended). With
+        ``device`` (our id in the wallet's device list; protocol 5) it is that device's own
+        bundle, listed at protocol.device_directory_id. Returns how many one-time prekeys
+        are listed now (at most MAX_OPKS).
 
         Raises:
             MessagingError: more than MAX_OPKS one-time prekeys given.
-            RelayRefused: ``bad_bundle`` (binding or signature does not verify),
-                ``auth_required``, ``unavailable``.
+            RelayRefused: ``bad_bundle`` (binding or signature does not verify; with
+                ``device``, the relay's device list does not name it with our key),
+                ``bad_request`` (``device`` to a relay of protocol < 5), ``auth_required``,
+                ``unavailable``.
             RelayUnavailable: connection lost or timed out.
         """
         if len(opks) > p.MAX_OPKS:
             raise MessagingError(f"at most {p.MAX_OPKS} one-time prekeys per publish")
+        if device is not None and self.version < p.DEVICE_BUNDLES_VERSION:
+            raise RelayRefused(
+                "bad_request", "this relay lists no bundle per device (protocol < 5)"
+            )
         frame_opks = tuple(bytes(k) for k in opks)
+        doc = bounded_binding(dict(binding))
         ok = await self._request(
-            lambda rid: p.Publish(bounded_binding(dict(binding)), spk, frame_opks, replace, rid),
-            p.Ok,
+            lambda rid: p.Publish(doc, spk, frame_opks, replace, rid, device), p.Ok
         )
         listed = ok.fields.get("prekeys")
         if type(listed) is not int or listed < 0:

@@ -325,13 +325,15 @@ def encrypt(
     now_ms: int | None = None,
     delivery_key: bytes | None = None,
     nonce: bytes | None = None,
+    copy_to: str | None = None,
 ) -> Outgoing:
     """Encrypt one message to ``peer`` (their identity key) and seal it.
 
     Uses the newest session with that key; without one, ``bundle`` (the peer's verified
     prekey bundle) starts a new session with X3DH. ``delivery_key`` (ours) travels inside
     the encryption, so the peer can present it to the relay when writing to us; ``nonce``
-    is the message's id nonce (see :mod:`walletim.messaging.refs`).
+    is the message's id nonce (see :mod:`walletim.messaging.refs`); ``copy_to`` marks a copy
+    to one of our own other devices (see :mod:`walletim.messaging.fanout`).
 
     Raises:
         MessagingError: no session and no bundle, a bundle whose signed prekey does not
@@ -339,8 +341,9 @@ def encrypt(
     """
     sent = int(time.time() * 1000) if now_ms is None else now_ms
     payload = Payload(
-        conversation.epoch, conversation.next_counter, sent, kind, body, delivery_key, nonce
-    ).encode()
+        conversation.epoch, conversation.next_counter, sent, kind, body, delivery_key, nonce,
+        copy_to,
+    ).encode()  # fmt: skip
     session = conversation.active_for(peer)
     if session is None:
         if bundle is None:
@@ -352,20 +355,7 @@ def encrypt(
         ratchet = session.load()
         encrypted = drive(ratchet.encrypt_message(payload, session.ad))
         session = replace(session, ratchet=dict(ratchet.json))
-    header_bytes = ratchet_header(encrypted.header)
-    if session.init is not None:
-        x3dh_part = session.init
-        header = InitialHeader(
-            x3dh_part[:32],
-            x3dh_part[32:64],
-            x3dh_part[65:97] if x3dh_part[64] == 1 else None,
-            my_binding,
-            header_bytes,
-        ).encode()
-        frame = Frame("initial", me.public_key, header, encrypted.ciphertext)
-    else:
-        frame = Frame("message", me.public_key, header_bytes, encrypted.ciphertext)
-    envelope = seal(peer, frame.encode())
+    envelope = seal(peer, _frame(me, my_binding, session, encrypted).encode())
     others = tuple(s for s in conversation.sessions if s.base_key != session.base_key)
     updated = replace(
         conversation,
@@ -373,6 +363,28 @@ def encrypt(
         sessions=(session, *others)[:MAX_SESSIONS],
     )
     return Outgoing(updated, envelope, conversation.next_counter)
+
+
+def _frame(
+    me: ChatIdentityKey,
+    my_binding: Mapping[str, object],
+    session: Session,
+    encrypted: doubleratchet.EncryptedMessage,
+) -> Frame:
+    """An "initial" frame (X3DH header attached) while the peer has not replied, else a
+    "message" frame."""
+    header_bytes = ratchet_header(encrypted.header)
+    if session.init is None:
+        return Frame("message", me.public_key, header_bytes, encrypted.ciphertext)
+    x3dh_part = session.init
+    header = InitialHeader(
+        x3dh_part[:32],
+        x3dh_part[32:64],
+        x3dh_part[65:97] if x3dh_part[64] == 1 else None,
+        my_binding,
+        header_bytes,
+    ).encode()
+    return Frame("initial", me.public_key, header, encrypted.ciphertext)
 
 
 def _start(

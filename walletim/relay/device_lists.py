@@ -1,4 +1,5 @@
-"""What the relay does with wallets' device lists (protocol 4: ``dput``, ``dget``).
+"""What the relay does with wallets' device lists (protocol 4: ``dput``, ``dget``; protocol 5:
+a device's own bundle is listed only for a device its wallet's kept list names).
 
 A device list (:mod:`walletim.messaging.devices`) is signed by the wallet's account key.
 The relay lists one, at the wallet's directory, only if that signature verifies and the
@@ -18,7 +19,7 @@ from collections.abc import Callable
 
 from walletim.errors import MessagingError
 from walletim.messaging import protocol as p
-from walletim.messaging.devices import DeviceList
+from walletim.messaging.devices import Device, DeviceList
 from walletim.relay.conn import Connection
 from walletim.relay.fanout import Subscriptions
 from walletim.relay.store import MailboxStore
@@ -71,6 +72,20 @@ class DeviceLists:
             self.subs.published(directory)
 
         self._when_done(conn, frame.rid, "dput", work, answer)
+
+    async def listed_device(self, wallet: str, dev: bytes, key: bytes) -> Device | None:
+        """Device ``dev`` of the list kept for ``wallet`` if that list names it with ``key``
+        (a bundle of a device never listed, or revoked, is not listed: protocol 5)."""
+        doc = await self.store.device_list(p.directory_id(wallet))
+        if doc is None:
+            return None
+        try:
+            devices = DeviceList.from_json(json.loads(doc))
+        except (MessagingError, ValueError) as err:
+            log.error("publish: a kept device list does not parse: %s", type(err).__name__)
+            return None
+        listed = devices.device(dev)
+        return listed if listed is not None and listed.identity_key == key else None
 
     def get(self, conn: Connection, frame: p.DevicesGet) -> None:
         if not conn.bundles.take():

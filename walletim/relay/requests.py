@@ -219,15 +219,19 @@ class Requests:
         if mailbox is None or conn.key is None:
             return
         try:
-            binding = self._verified_binding(conn.key, frame)
+            if frame.dev is None:
+                binding = self._verified_binding(conn.key, frame)
+                directory, created = p.directory_id(binding.wallet), binding.created
+            else:
+                where = await self._listed_device(conn, conn.key, frame, frame.dev)
+                if where is None:
+                    return  # the store failed: the client was told
+                directory, created = where
         except _BadBundle as exc:
             conn.error(frame.rid, "bad_bundle", str(exc))
             return
-        directory = p.directory_id(binding.wallet)
         spk = _compact(frame.spk.to_json())
-        listing = Listing(
-            directory, mailbox, conn.key, binding.created, _compact(frame.binding), spk
-        )
+        listing = Listing(directory, mailbox, conn.key, created, _compact(frame.binding), spk)
         try:
             listed = await self.store.put_bundle(listing, frame.opks, replace=frame.replace)
         except BundleConflict as exc:
@@ -238,6 +242,37 @@ class Requests:
             return
         conn.ok(frame.rid, prekeys=listed)
         self.subs.published(directory)
+
+    async def _listed_device(
+        self, conn: Connection, key: bytes, frame: p.Publish, dev: bytes
+    ) -> tuple[str, int] | None:
+        """Protocol 5: where device ``dev``'s own bundle is listed and since when (the
+        device's ``added``), if the wallet's kept device list names ``dev`` with ``key`` (the
+        list, signed by the wallet, is the binding: ``frame.binding`` only names the wallet
+        and the device). None: the store failed (the client was told).
+
+        Raises:
+            _BadBundle: why the bundle cannot be listed.
+        """
+        try:
+            wallet, named = p.parse_device_binding(frame.binding)
+        except MessagingError as exc:
+            raise _BadBundle(str(exc)) from exc
+        if named != dev:
+            raise _BadBundle("the binding names another device")
+        if not verify_ed25519(key, p.spk_signed_bytes(frame.spk.key), frame.spk.sig):
+            raise _BadBundle("the signed prekey's signature does not verify")
+        try:
+            device = await self.devices.listed_device(wallet, dev, key)
+        except Exception as exc:
+            self._store_failed(conn, frame.rid, exc, "publish")
+            return None
+        if device is None:
+            raise _BadBundle(
+                "this wallet's device list does not name this device with this key "
+                "(publish the list first; a revoked device lists nothing)"
+            )
+        return p.device_directory_id(wallet, dev), device.added
 
     def bundle(self, conn: Connection, frame: p.BundleRequest) -> None:
         if not conn.bundles.take():

@@ -221,6 +221,26 @@ class Inbox:
                 me.address, me.identity.public_key, me.binding, 1, incoming.prekeys.to_json()
             )
 
+    def store_authentic(
+        self,
+        tx: ChatTx,
+        me: Me,
+        peer: str,
+        mid: str,
+        incoming: Incoming,
+        notices: list[GroupNotice],
+    ) -> int | Rejection | Dropped | None:
+        """Store a message from ``peer`` decrypted elsewhere (a device's session: see
+        :mod:`walletim.app.chat.fanout_receive`) as :meth:`receive_one` stores its own."""
+        return self._store(tx, me, peer, mid, incoming, notices)
+
+    def announce(self, address: str, message: StoredMessage) -> bool:
+        """Hand a stored incoming message to the hooks (of a request: to those that asked
+        for requests). Returns whether it is a request."""
+        request = not consent_of(self.env.repo().store, address, message.peer).allowed
+        self._announce(address, message, request=request)
+        return request
+
     def _store(
         self,
         tx: ChatTx,

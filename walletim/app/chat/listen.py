@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from walletim.app.chat.accounts import Me
+from walletim.app.chat.device_pass import DevicePass
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink
 from walletim.app.chat.outbox import Outbox
@@ -44,6 +45,7 @@ class Listener:
         tick: Callable[[], None] | None,
         tick_every: float,
         wall: Callable[[], float] = time.time,
+        devices: DevicePass | None = None,
     ) -> None:
         self.env = env
         self._link, self._outbox, self._inbox = link, outbox, inbox
@@ -60,6 +62,8 @@ class Listener:
         self._deadline: float | None = None
         self._next_tick = 0.0
         self._retry_floor = 0.0  # before this, waiting messages are not retried again
+        self._devices = devices  # this home as a device: its own mailbox is listened to too
+        self._wake = asyncio.Event()  # set when the device's mailbox brought a message
 
     async def run(self) -> int:
         """Listen until done (count, timeout) or cancelled. Returns the messages received."""
@@ -94,9 +98,18 @@ class Listener:
         await conn.listen()
         self._on_event(ListenEvent("connected", self._link.relay_url))
         self._attempt = 0
+        device = None if self._devices is None else asyncio.ensure_future(self._device())
+        try:
+            await self._pushes(conn)
+        finally:
+            if device is not None:
+                device.cancel()
+                await asyncio.gather(device, return_exceptions=True)
+
+    async def _pushes(self, conn: RelayConnection) -> None:
         while not self._done():
             self._maybe_tick()
-            push = await conn.next_push(timeout=self._push_limit())
+            push = await self._next_push(conn)
             if push is None:
                 due = self._retry_due()
                 if due is not None and due <= 0.0:  # a waiting message's turn
@@ -108,6 +121,60 @@ class Listener:
                     self._on_event(ListenEvent("group", notice))
             elif isinstance(push, protocol.Published):
                 await self._flush(conn, floor=False)
+
+    async def _next_push(
+        self, conn: RelayConnection
+    ) -> protocol.Deliver | protocol.Published | None:
+        """The next push, or None at the time limit or when the device's mailbox brought a
+        message (so that a count reached there ends listening at once)."""
+        if self._devices is None:
+            return await conn.next_push(timeout=self._push_limit())
+        getter = asyncio.ensure_future(conn.next_push(timeout=self._push_limit()))
+        waker = asyncio.ensure_future(self._wake.wait())
+        done, _ = await asyncio.wait({getter, waker}, return_when=asyncio.FIRST_COMPLETED)
+        waker.cancel()
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        await asyncio.gather(getter, return_exceptions=True)
+        self._wake.clear()
+        return None
+
+    async def _device(self) -> None:
+        """Listen on this device's own mailbox (a home that joined its account's device
+        list): what waits there first, then each push. A lost connection ends it (the next
+        chat command drains the mailbox), said as a ``disconnected`` event."""
+        assert self._devices is not None
+        found = self._devices.device(self._me)
+        if found is None:
+            return
+        dev, mine = found
+        try:
+            conn = await self._link.dial()
+        except RelayUnavailable as exc:
+            self._on_event(ListenEvent("disconnected", f"this device's mailbox: {exc.reason}"))
+            return
+        try:
+            info = await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
+            await self._devices.keys.publish(conn, info, dev, mine)
+            await conn.listen()
+            batch, _ = await conn.fetch()
+            while True:
+                for item in batch:
+                    outcome = self._devices.receiver.receive_one(
+                        self._me, dev, item.mid, item.env, []
+                    )
+                    if isinstance(outcome, Received | Rejection):
+                        self._report(outcome)
+                        self._wake.set()
+                if batch:
+                    await conn.ack([i.mid for i in batch])
+                push = await conn.next_push(timeout=None)
+                batch = list(push.msgs) if isinstance(push, protocol.Deliver) else []
+        except RelayUnavailable as exc:
+            self._on_event(ListenEvent("disconnected", f"this device's mailbox: {exc.reason}"))
+        finally:
+            await conn.close()
 
     async def _lost(self, exc: RelayUnavailable) -> None:
         self._on_event(ListenEvent("disconnected", exc.reason))

@@ -14,6 +14,7 @@ import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from walletim.app.chat.accounts import Accounts, Me, conversation_state
 from walletim.app.chat.link import RelayLink
@@ -30,6 +31,9 @@ from walletim.store.chat import ChatTx, OutboxItem, StoredMessage
 from walletim.store.consent import blocked
 from walletim.store.relay import OutboxWait, clear_wait, record_wait, wait_attempts
 from walletim.store.threads import by_row
+
+if TYPE_CHECKING:  # (device_pass uses this module's refusal sets)
+    from walletim.app.chat.device_pass import DevicePass
 
 MAX_TEXT_BYTES = 32 * 1024
 #: Relay refusals that retrying the same envelope cannot fix: the message is marked failed.
@@ -62,10 +66,13 @@ class _Answers:
 
 
 class Outbox:
-    def __init__(self, env: Env, accounts: Accounts, link: RelayLink) -> None:
+    def __init__(
+        self, env: Env, accounts: Accounts, link: RelayLink, devices: DevicePass | None = None
+    ) -> None:
         self.env = env
         self._accounts = accounts
         self._link = link
+        self._devices = devices  # this home as a device: fan-out to peers with device lists
 
     # -- the commands -------------------------------------------------------------------------
 
@@ -78,6 +85,8 @@ class Outbox:
             try:
                 await self._link.publish(conn, info, me)
                 ids = self.queue(me, resolved)
+                if self._devices is not None:  # peers with device lists: every device
+                    await self._devices.run(me, InboxResult(me.address), fetch=False)
                 changed: dict[str, bool] = {}
                 for address in dict.fromkeys(a for a, _, _, _ in resolved):
                     changed[address] = await self.seal_queued(conn, me, address)
@@ -261,7 +270,11 @@ class Outbox:
         Returns (sent, failures); waiting messages are not failures. Raises only for the
         message whose relay id is ``must`` (the one the current command is about) when it is
         refused other than for now, or when the relay goes away."""
-        items = [i for i in self.env.repo().outbox(me.address) if i.message.state == "sending"]
+        items = [
+            i
+            for i in self.env.repo().outbox(me.address)
+            if i.message.state == "sending" and i.envelope is not None  # (fanned out: copies)
+        ]
         if not items:
             return 0, []
         keys = {
@@ -298,9 +311,14 @@ class Outbox:
                 delay = min(max(float(refusal.retry_after or 0), backoff), WAIT_BACKOFF_MAX)
                 record_wait(tx.conn, mid, me.address, refusal.code, str(refusal), int(delay * 1000))
 
-    async def flush(self, conn: RelayConnection, me: Me, result: InboxResult) -> None:
+    async def flush(
+        self, conn: RelayConnection, me: Me, result: InboxResult, *, devices: bool = True
+    ) -> None:
         """Encrypt what can be encrypted now and send the whole outbox; say what happened in
-        ``result`` (sent, failed, still queued, waiting, key changes, warnings)."""
+        ``result`` (sent, failed, still queued, waiting, key changes, warnings). ``devices``
+        False: this home's device pass ran already."""
+        if devices and self._devices is not None:  # peers with device lists: every device
+            await self._devices.run(me, result, fetch=False)
         for peer in self.queued_peers(me.address):
             try:
                 if await self.seal_queued(conn, me, peer):

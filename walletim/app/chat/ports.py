@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from walletim.errors import RelayUnavailable
-from walletim.keys.chat import ChatIdentityKey
+from walletim.keys.chat import ChatIdentityKey, DeviceKey
 from walletim.messaging import protocol
 from walletim.messaging.devices import DeviceList
 from walletim.messaging.identity import IdentityBinding, Signed
@@ -60,6 +60,7 @@ class RelayConnection(Protocol):
         opks: Sequence[bytes],
         *,
         replace: bool,
+        device: bytes | None = None,
     ) -> int: ...
 
     async def fetch_bundle(
@@ -140,6 +141,10 @@ class WalletsPort(Protocol):
     def sign_message(self, spec: str, message: bytes) -> Signed: ...
 
     def list(self) -> Sequence[Named]: ...
+
+    def device_key(self, spec: str) -> DeviceKey:
+        """This home's own chat device of the account (only asked of a home that joined)."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)

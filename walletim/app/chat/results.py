@@ -86,6 +86,7 @@ class InboxResult:
     #: Outgoing messages the relay refused for now (a full mailbox): kept and retried.
     waiting: Waiting = field(default_factory=list)
     dropped: int = 0  # envelopes from blocked senders, dropped unread
+    copies: int = 0  # messages this wallet sent from its other devices, stored as outgoing
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from walletim.app.chat.accounts import Accounts
 from walletim.app.chat.consent import Consent, ConsentBook, RequestInfo
 from walletim.app.chat.contacts import Contacts
+from walletim.app.chat.device_pass import DevicePass
 from walletim.app.chat.groups import Changed, Groups, MemberAction
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink
@@ -92,8 +93,9 @@ class ChatService:
         self._env = env = Env(self._chat_repo, self._relay_repo, clock, randbytes)
         self._accounts = Accounts(env, wallets)
         self._link = RelayLink(env, relay_url, connector or websocket_connector)
-        self._outbox = Outbox(env, self._accounts, self._link)
         self._inbox = Inbox(env)
+        self._devices = DevicePass(env, wallets, self._link, self._inbox)
+        self._outbox = Outbox(env, self._accounts, self._link, self._devices)
         self._groups = Groups(env, self._accounts, self, self._inbox, wallets.sign_message)
         self._contacts = Contacts(env, self._accounts, self._link, wallets.list)
         self._replies = Replies(env, self._accounts, self._groups, self)
@@ -295,7 +297,8 @@ class ChatService:
             conn, info = await self._link.connect(me)
             try:
                 await self._link.publish(conn, info, me)
-                await self._outbox.flush(conn, me, result)
+                await self._devices.run(me, result, fetch=True)  # this home as a device
+                await self._outbox.flush(conn, me, result, devices=False)
                 await self._inbox.fetch_all(conn, me, result)
             finally:
                 await conn.close()
@@ -330,6 +333,7 @@ class ChatService:
             self._env, self._link, self._outbox, self._inbox,
             self._accounts.me(account), on_event,
             count=count, timeout=timeout, tick=tick, tick_every=tick_every,
+            devices=self._devices,
         )  # fmt: skip
         return run(listener.run())
 

@@ -27,7 +27,7 @@ Frames, client to relay (``rid`` is an optional request id echoed in the reply):
 
     auth     {key, sig, url}                  -> ok {mailbox, queued, prekeys, dkey}
     dkey     {hash}                           -> ok {}                    (authenticated)
-    publish  {binding, spk, opks, replace}    -> ok {prekeys}             (authenticated)
+    publish  {binding, spk, opks, replace, dev?} -> ok {prekeys}          (authenticated)
     bundle   {dir, opk?}                      -> bundle {bundle} | error not_found
     send     {to, mid, env, dk?}              -> sent {mid}  (after it is durably stored)
     fetch    {limit}                          -> deliver {msgs, more}     (authenticated)
@@ -80,6 +80,16 @@ older version, or the same version with other content, is refused (``stale_devic
 Readers check the list again (the relay is not trusted) and refuse one older than the newest
 they know. A relay of protocol 2 or 3 knows neither frame.
 
+A bundle per device (protocol v5): a device publishes its own bundle with ``dev`` (its
+16-byte id, hex) and the relay lists it at ``device_directory_id(address, dev)`` =
+BLAKE2b-128(address || dev, person "wim-devdir-v1"), only if the wallet's device list the
+relay keeps names that device with the logged-in key (``bad_bundle`` otherwise: a device
+never listed, or revoked, lists nothing). Peers fetch each device's bundle with ``bundle``
+at that directory; the wallet's own directory keeps the single bundle older clients read.
+Such a bundle's ``binding`` is only ``{wallet, device}`` (:func:`device_binding`): the
+wallet's signed device list binds the device's key, and readers check a served key
+against that list.
+
 Close codes: 1009 frame too large, 4400 malformed frame, 4401 authentication failed,
 4429 rate limit exceeded, 1001 relay shutting down.
 
@@ -130,6 +140,7 @@ from walletim.messaging.protocol.ids import (
     DELIVERY_HASH_BYTES,
     DELIVERY_KEY_BYTES,
     DELIVERY_TOKEN_BYTES,
+    DEVICE_BUNDLES_VERSION,
     ENVELOPE_SIZES,
     ID_HEX,
     MAX_BACKUP_SIZE,
@@ -148,9 +159,12 @@ from walletim.messaging.protocol.ids import (
     challenge_message,
     delivery_token,
     delivery_token_hash,
+    device_binding,
+    device_directory_id,
     directory_id,
     mailbox_id,
     normalize_relay_url,
+    parse_device_binding,
     spk_signed_bytes,
     valid_envelope_length,
 )
@@ -184,6 +198,7 @@ __all__ = [
     "DELIVERY_HASH_BYTES",
     "DELIVERY_KEY_BYTES",
     "DELIVERY_TOKEN_BYTES",
+    "DEVICE_BUNDLES_VERSION",
     "ENVELOPE_SIZES",
     "ERROR_CODES",
     "ID_HEX",
@@ -236,12 +251,15 @@ __all__ = [
     "decode_server_frame",
     "delivery_token",
     "delivery_token_hash",
+    "device_binding",
+    "device_directory_id",
     "directory_id",
     "encode_client_frame",
     "encode_server_frame",
     "hex_id",
     "mailbox_id",
     "normalize_relay_url",
+    "parse_device_binding",
     "spk_signed_bytes",
     "unb64",
     "valid_envelope_length",

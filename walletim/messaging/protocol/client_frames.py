@@ -64,6 +64,9 @@ class Publish:
     opks: tuple[bytes, ...]
     replace: bool
     rid: int | None = None
+    #: Protocol 5: the device (16-byte id in the wallet's device list) whose own bundle this
+    #: is, listed at device_directory_id; None: the wallet's one bundle, as before devices.
+    dev: bytes | None = None
     op: ClassVar[str] = "publish"
 
 
@@ -192,7 +195,8 @@ def _publish(doc: Doc, rid: int | None) -> Publish:
     binding = bounded_binding(object_field(doc.get("binding"), "binding"))
     opks = tuple(unb64(k, "opks[]", size=32) for k in list_field(doc, "opks", MAX_OPKS))
     replace = bool_field(doc, "replace", False)
-    return Publish(binding, SignedPrekey.from_json(doc.get("spk")), opks, replace, rid)
+    dev = None if doc.get("dev") is None else bytes.fromhex(hex_id(doc.get("dev"), "dev"))
+    return Publish(binding, SignedPrekey.from_json(doc.get("spk")), opks, replace, rid, dev)
 
 
 def _bundle(doc: Doc, rid: int | None) -> BundleRequest:
@@ -287,12 +291,15 @@ def _fields(frame: ClientFrame) -> dict[str, object]:
         return {"hash": None if frame.hash is None else b64(frame.hash)}
     if isinstance(frame, Publish):
         opks = [b64(k) for k in frame.opks]
-        return {
+        published: dict[str, object] = {
             "binding": frame.binding,
             "spk": frame.spk.to_json(),
             "opks": opks,
             "replace": frame.replace,
         }
+        if frame.dev is not None:
+            published["dev"] = frame.dev.hex()
+        return published
     if isinstance(frame, BundleRequest):
         return {"dir": frame.dir} if frame.opk else {"dir": frame.dir, "opk": False}
     if isinstance(frame, Send):

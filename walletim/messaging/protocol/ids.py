@@ -9,7 +9,10 @@ from urllib.parse import urlsplit
 from walletim.errors import MessagingError
 from walletim.messaging.envelope import BUCKETS
 
-PROTOCOL_VERSION = 4  # 3: chat backups (bput, bget, bdel); 4: device lists (dput, dget)
+#: 3: chat backups (bput, bget, bdel); 4: device lists (dput, dget); 5: a bundle per device
+#: (publish's ``dev``, listed at :func:`device_directory_id`).
+PROTOCOL_VERSION = 5
+DEVICE_BUNDLES_VERSION = 5  # the first protocol whose relay lists a bundle per device
 MIN_PROTOCOL_VERSION = 2  # the oldest relay a client still chats through (without backups)
 SEAL_OVERHEAD = 48  # crypto_box_seal: ephemeral public key (32) + Poly1305 tag (16)
 ENVELOPE_SIZES = frozenset(b + SEAL_OVERHEAD for b in BUCKETS)
@@ -45,6 +48,41 @@ def directory_id(address: str | bytes) -> str:
     if len(raw) != 20:
         raise MessagingError("an address is 20 bytes")
     return hashlib.blake2b(raw, digest_size=16, person=b"wim-dir-v1").hexdigest()
+
+
+def device_directory_id(address: str | bytes, device_id: bytes) -> str:
+    """Where device ``device_id`` of ``address`` lists its own prekey bundle (32 hex digits):
+    each device of a wallet its own bundle, so no device's prekeys replace another's."""
+    raw = address if isinstance(address, bytes) else _address_bytes(address)
+    if len(raw) != 20 or len(device_id) != 16:
+        raise MessagingError("an address is 20 bytes and a device id 16")
+    return hashlib.blake2b(raw + device_id, digest_size=16, person=b"wim-devdir-v1").hexdigest()
+
+
+def device_binding(wallet: str, device_id: bytes) -> dict[str, object]:
+    """What a device's own bundle carries as its binding (protocol 5): the wallet and the
+    device id. The wallet's signed device list is what binds the device's key; a reader
+    checks the key it is served against that list, never against this."""
+    if len(device_id) != 16:
+        raise MessagingError("a device id is 16 bytes")
+    return {"wallet": "0x" + _address_bytes(wallet).hex(), "device": device_id.hex()}
+
+
+def parse_device_binding(doc: object) -> tuple[str, bytes]:
+    """(wallet address, device id) of a device bundle's binding. Raises MessagingError."""
+    if not isinstance(doc, dict) or set(doc) != {"wallet", "device"}:
+        raise MessagingError("a device's binding names its wallet and device only")
+    wallet, device = doc["wallet"], doc["device"]
+    if not isinstance(wallet, str) or not isinstance(device, str) or len(device) != 32:
+        raise MessagingError("malformed device binding")
+    raw = _address_bytes(wallet)
+    try:
+        dev = bytes.fromhex(device)
+    except ValueError as exc:
+        raise MessagingError("malformed device binding") from exc
+    if len(raw) != 20 or len(dev) != 16:
+        raise MessagingError("malformed device binding")
+    return "0x" + raw.hex(), dev
 
 
 def _address_bytes(address: str) -> bytes:

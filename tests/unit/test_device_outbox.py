@@ -1,0 +1,138 @@
+"""Fan-out's storage (store/device_outbox.py, migration 14): device sessions per (account,
+wallet), and a message's copies per device: the message is sent once no copy to the peer's
+devices is still sending (copies to our own devices do not hold it back), failed only if
+none of them reached the relay; a confirmed copy's envelope is dropped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from walletim.store import device_outbox as D
+from walletim.store.chat import ChatRepo
+from walletim.store.db import Store
+
+KEY = bytes(range(32))
+ALICE = "0x" + "a1" * 20
+BOB = "0x" + "b2" * 20
+
+
+def queued(repo: ChatRepo, text: str) -> int:
+    with repo.tx() as tx:
+        cid = tx.conversation(ALICE, BOB)
+        mid = tx.add_message(cid, "out", "text", {"text": text}, text, sent_ms=1, state="queued")
+        assert mid is not None
+        return mid
+
+
+def copies(mid: int, *owns: bool) -> list[D.Copy]:
+    return [
+        D.Copy(
+            mid, os.urandom(16), own, os.urandom(16).hex(), os.urandom(16).hex(), b"env", "sending"
+        )
+        for own in owns
+    ]
+
+
+def test_device_sessions_per_account_and_wallet(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "w.db", KEY) as store, store.transaction() as conn:
+        assert D.load_device_states(conn, ALICE, BOB) is None
+        D.save_device_states(conn, ALICE, BOB, 1, {"devices": {"x": 1}}, 5)
+        D.save_device_states(conn, ALICE, ALICE, 1, {"devices": {}}, 5)  # our own devices
+        D.save_device_states(conn, ALICE, BOB.upper().replace("0X", "0x"), 1, {"v": 2}, 6)
+        assert D.load_device_states(conn, ALICE, BOB) == {"v": 2}  # one row per wallet
+        assert D.load_device_states(conn, ALICE, ALICE) == {"devices": {}}
+        assert D.load_device_states(conn, BOB, BOB) is None
+
+
+def test_a_message_is_sent_once_every_peer_copy_is(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        mid = queued(repo, "hi")
+        made = copies(mid, False, False, True)
+        with repo.tx() as tx:
+            D.add_copies(tx.conn, mid, "e" * 16, 1, made)
+        message = repo.message(mid)
+        assert message.state == "sending" and message.relay_id == made[0].relay_id
+        in_order = sorted(made, key=lambda c: (c.own, c.relay_id))  # the peer's copies first
+        assert [c.relay_id for c in D.sending_copies(store, ALICE)] == [
+            c.relay_id for c in in_order
+        ]
+        with repo.tx() as tx:
+            assert D.settle_copy(tx.conn, made[0].relay_id, "sent") == mid
+            assert D.settle_copy(tx.conn, "nope", "sent") is None
+        assert repo.message(mid).state == "sending"  # bob's second device: not yet
+        with repo.tx() as tx:
+            D.settle_copy(tx.conn, made[1].relay_id, "failed")  # that device's mailbox is gone
+        assert repo.message(mid).state == "sent"  # reached one of bob's devices
+        assert [c.own for c in D.sending_copies(store, ALICE)] == [True]  # ours still goes
+        left = {c.relay_id: c for c in D.copies_of(store, mid)}
+        assert left[made[0].relay_id].envelope is None and left[made[2].relay_id].envelope == b"env"
+
+
+def test_a_message_fails_only_if_no_peer_copy_reached_the_relay(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        mid = queued(repo, "hi")
+        made = copies(mid, False, True)
+        with repo.tx() as tx:
+            D.add_copies(tx.conn, mid, "e" * 16, 1, made)
+            D.settle_copy(tx.conn, made[1].relay_id, "sent")  # our own device got it
+        assert repo.message(mid).state == "sending"
+        with repo.tx() as tx:
+            D.settle_copy(tx.conn, made[0].relay_id, "failed")
+        assert repo.message(mid).state == "failed"
+
+
+class _Relay:
+    """A relay connection that answers each mailbox as told (None: stored)."""
+
+    def __init__(self, answers: dict[str, Exception | None]) -> None:
+        self.answers = answers
+        self.sent: list[str] = []
+
+    async def send(self, to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
+        answer = self.answers.get(to)
+        if answer is not None:
+            raise answer
+        self.sent.append(mid)
+
+
+def test_flush_settles_sent_fails_gone_and_waits_full_copies(tmp_path: Path) -> None:
+    """A copy the relay stored is settled; one to a mailbox it no longer knows fails; one to
+    a full mailbox waits (recorded with a backoff, as the outbox does) and goes with the next
+    flush, which settles the message."""
+    import asyncio
+    import time
+    from typing import Any
+
+    from walletim.app.chat.fanout_send import FanoutSender, ThisDevice
+    from walletim.app.chat.ports import Env
+    from walletim.errors import RelayRefused
+    from walletim.keys.chat import DeviceKey, identity_from_seed
+    from walletim.store.relay import RelayRepo
+
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        env = Env(lambda: repo, lambda: RelayRepo(store), time.time, os.urandom)
+        me = ThisDevice(ALICE, DeviceKey(os.urandom(16), identity_from_seed(os.urandom(32))), {})
+        mid = queued(repo, "hi")
+        ok, full, gone = copies(mid, False, False, True)
+        with repo.tx() as tx:
+            D.add_copies(tx.conn, mid, "e" * 16, 1, [ok, full, gone])
+        relay = _Relay(
+            {
+                full.mailbox: RelayRefused("mailbox_full", "full", 30),
+                gone.mailbox: RelayRefused("unknown_mailbox", "gone"),
+            }
+        )
+        conn: Any = relay
+        sent, why = asyncio.run(FanoutSender(env).flush(conn, me))
+        assert sent == 1 and len(why) == 1 and "unknown_mailbox" in why[0]
+        assert repo.message(mid).state == "sending"  # bob's second device waits
+        waits = RelayRepo(store).waits(ALICE)
+        assert set(waits) == {full.relay_id} and waits[full.relay_id].reason == "mailbox_full"
+        relay.answers = {}
+        assert asyncio.run(FanoutSender(env).flush(conn, me)) == (1, [])
+        assert repo.message(mid).state == "sent" and RelayRepo(store).waits(ALICE) == {}
+        assert relay.sent == [ok.relay_id, full.relay_id]

@@ -1,0 +1,121 @@
+"""A chat command's work on this home's own device (issue 17), beside the account key's.
+
+A home is in *device mode* for an account once it joined the account's device list
+(``chat device join``) and the list it keeps still names it. Then every chat command that
+sends or fetches also logs in with the device's own key (its own mailbox) and:
+
+- publishes the device's own bundle (after the wallet's list) when this relay lacks it;
+- seals the queued messages to each peer whose wallet publishes a device list to every
+  device of theirs and to this wallet's other devices, and sends the copies
+  (:mod:`walletim.app.chat.fanout_send`); a peer with no list (from before devices), or
+  none of whose devices published a bundle yet, is left to the account key's path;
+- fetches what waits in the device's mailbox (:mod:`walletim.app.chat.fanout_receive`).
+
+The account key's path (:mod:`walletim.app.chat.outbox`, :mod:`walletim.app.chat.inbox`)
+goes on as before for peers from before devices. ``chat listen`` listens to the device's
+mailbox too (:meth:`walletim.app.chat.listen.Listener._device`).
+"""
+
+from __future__ import annotations
+
+from walletim.app.chat.accounts import Me
+from walletim.app.chat.device_keys import DeviceKeys
+from walletim.app.chat.fanout_receive import FanoutReceiver
+from walletim.app.chat.fanout_send import FanoutSender, ThisDevice
+from walletim.app.chat.inbox import Inbox
+from walletim.app.chat.link import RelayLink
+from walletim.app.chat.peer_devices import newest_list, pinned_list, served_list
+from walletim.app.chat.ports import Env, RelayConnection, WalletsPort
+from walletim.app.chat.results import Dropped, InboxResult, Received, Rejection
+from walletim.errors import MessagingError, RelayUnavailable
+from walletim.messaging.devices import DeviceList
+from walletim.messaging.kinds import GROUP_PREFIX
+
+
+class DevicePass:
+    def __init__(self, env: Env, wallets: WalletsPort, link: RelayLink, inbox: Inbox) -> None:
+        self.env = env
+        self._wallets = wallets
+        self._link = link
+        self.keys = DeviceKeys(env)
+        self.sender = FanoutSender(env)
+        self.receiver = FanoutReceiver(env, inbox)
+
+    def device(self, me: Me) -> tuple[ThisDevice, DeviceList] | None:
+        """This home as a device of ``me``'s wallet, and the wallet's list it keeps (None:
+        not in device mode). Makes no device key: only a home that joined has one listed."""
+        store = self.env.repo().store
+        mine = pinned_list(store, me.address)
+        if mine is None:
+            return None
+        prefix = f"device_listed:{me.address.lower()}:"
+        rows = store.execute("SELECT key FROM meta WHERE key LIKE ?", (prefix + "%",)).fetchall()
+        joined = {str(r[0])[len(prefix) :] for r in rows}
+        if not any(d.id.hex() in joined for d in mine.devices):
+            return None
+        key = self._wallets.device_key(me.spec)
+        listed = mine.device(key.id)
+        if listed is None or listed.identity_key != key.key.public_key:
+            return None
+        return ThisDevice(me.address, key, mine.to_json()), mine
+
+    async def run(self, me: Me, result: InboxResult, *, fetch: bool) -> None:
+        """Publish, seal and send to the peers with device lists, and (``fetch``) receive
+        on this device. Nothing when not in device mode. Raises RelayUnavailable."""
+        found = self.device(me)
+        if found is None:
+            return
+        dev, mine = found
+        conn = await self._link.dial()
+        try:
+            info = await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
+            await self.keys.publish(conn, info, dev, mine)
+            await self._seal(conn, dev, result)
+            _sent, why = await self.sender.flush(conn, dev)
+            result.warnings.extend(why)
+            if fetch:
+                await self._fetch(conn, me, dev, result)
+        finally:
+            await conn.close()
+
+    async def _seal(self, conn: RelayConnection, dev: ThisDevice, result: InboxResult) -> None:
+        store = self.env.repo().store
+        queued = sorted(
+            {i.message.peer for i in self.env.repo().outbox(dev.address)
+             if i.message.state == "queued" and not i.message.peer.startswith(GROUP_PREFIX)}
+        )  # fmt: skip
+        for peer in queued:
+            try:
+                theirs = newest_list(store, peer, await served_list(conn, peer))
+                if theirs is None or theirs.legacy:
+                    continue  # from before devices: the account key's path
+                await self.sender.seal_queued(conn, dev, peer)
+            except RelayUnavailable:
+                raise
+            except MessagingError as exc:  # theirs stay queued; go on
+                result.warnings.append(f"{peer}: {exc}")
+
+    async def _fetch(
+        self, conn: RelayConnection, me: Me, dev: ThisDevice, result: InboxResult
+    ) -> None:
+        while True:
+            batch, more = await conn.fetch()
+            for item in batch:
+                outcome = self.receiver.receive_one(me, dev, item.mid, item.env, [])
+                _tally(result, outcome)
+            if batch:
+                await conn.ack([i.mid for i in batch])
+            if not more or not batch:
+                return
+
+
+def _tally(result: InboxResult, outcome: Received | Rejection | Dropped | None) -> None:
+    if isinstance(outcome, Dropped):
+        result.dropped += 1
+    elif isinstance(outcome, Rejection):
+        result.rejected.append(outcome)
+    elif isinstance(outcome, Received):
+        if outcome.message.direction == "out":
+            result.copies += 1  # sent from another of this wallet's devices
+        else:
+            result.received.append(outcome)

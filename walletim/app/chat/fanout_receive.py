@@ -1,0 +1,205 @@
+"""Receiving on a device (issue 17): an envelope sealed to this home's device key is opened,
+its sender found in their wallet's current device list, decrypted in the session with that
+device, and stored with the new session state in one transaction (before the relay is told
+it arrived, as :mod:`walletim.app.chat.inbox` does).
+
+Who sent it: a session's first messages carry the sender wallet's signed device list,
+checked against the newest one this home keeps (a stale one does not bring back a revoked
+device: the kept list is used); later ones come from a key this account has a session with
+(``device_peers``). A key not in the wallet's current list is refused; a first message from
+a listed device is a *new device* (an event, never a key-change alarm). A message that is a
+copy (``copy_to``) is accepted only from this wallet's own other devices and stored as
+outgoing in the conversation it names, so every device shows the whole conversation.
+
+Run by the chat commands on a home that joined (:mod:`walletim.app.chat.device_pass`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from walletim.app.chat.accounts import Me
+from walletim.app.chat.fanout_send import ThisDevice
+from walletim.app.chat.grouplog import GroupNotice
+from walletim.app.chat.inbox import Inbox
+from walletim.app.chat.peer_devices import newest_list, pinned_list
+from walletim.app.chat.ports import Env
+from walletim.app.chat.results import Dropped, Received, Rejection
+from walletim.app.chat.threads import ids_of, settle
+from walletim.errors import MessageRejected, MessagingError, StoreError
+from walletim.messaging.devices import DeviceList
+from walletim.messaging.fanout import (
+    STATES_VERSION,
+    DeviceStates,
+    SenderDevice,
+    copy_peer,
+    decrypt_from,
+    sender_device,
+)
+from walletim.messaging.kinds import spec_of, text_of
+from walletim.messaging.session import Incoming, Opened, Prekeys, open_envelope
+from walletim.store import device_outbox as D
+from walletim.store.chat import ChatTx
+from walletim.store.threads import by_row
+
+
+class FanoutReceiver:
+    def __init__(self, env: Env, inbox: Inbox) -> None:
+        self.env = env
+        self._inbox = inbox
+
+    def receive_one(
+        self, me: Me, device: ThisDevice, mid: str, env: bytes, notices: list[GroupNotice]
+    ) -> Received | Rejection | Dropped | None:
+        """Decrypt and store one envelope delivered to this device's mailbox (None: stored
+        before, or a membership change held). ``me``: the account (its address; its
+        identity is this device's key)."""
+        repo = self.env.repo()
+        with repo.tx() as tx:
+            if tx.has_relay_id(mid):
+                return None
+            opened = self._decrypt(tx, me, device, env)
+            if isinstance(opened, Rejection):
+                return opened
+            sender, incoming = opened
+            self._keep(tx, me, device, sender, incoming)
+            stored: int | Rejection | Dropped | None
+            if incoming.payload.copy_to is not None:
+                stored = self._copy(tx, me, device, sender, mid, incoming)
+            else:
+                stored = self._inbox.store_authentic(tx, me, sender.wallet, mid, incoming, notices)
+            if not isinstance(stored, int):
+                return stored
+        message = repo.message(stored)
+        if message.direction == "out":
+            return Received(message, incoming.verdict, incoming.missing, False)
+        request = self._inbox.announce(me.address, message)
+        return Received(message, incoming.verdict, incoming.missing, request)
+
+    def _decrypt(
+        self, tx: ChatTx, me: Me, device: ThisDevice, env: bytes
+    ) -> tuple[SenderDevice, Incoming] | Rejection:
+        wallet: str | None = None
+        try:
+            opened = open_envelope(device.device.key, env)
+            wallet, listed = _sender_list(tx, me, opened)
+            states = _states(tx, me.address, wallet)
+            sender = sender_device(opened.sender, listed, states)
+            new_states, incoming = decrypt_from(
+                device.device.key, _prekeys(tx, me, device), opened, states, sender,
+                self.env.randbytes,
+            )  # fmt: skip
+        except StoreError:
+            raise  # transient: not acknowledged, delivered again later
+        except MessageRejected as rej:
+            return _reject(tx, me, wallet, rej.reason, rej.detail)
+        except Exception as exc:  # a poison envelope must not jam the inbox forever
+            name = type(exc).__name__
+            return _reject(tx, me, wallet, "undecryptable", name, f"undecryptable:{name}")
+        now = self.env.now_ms()
+        D.save_device_states(tx.conn, me.address, wallet, STATES_VERSION, new_states.to_json(), now)
+        return sender, incoming
+
+    def _keep(
+        self, tx: ChatTx, me: Me, device: ThisDevice, sender: SenderDevice, incoming: Incoming
+    ) -> None:
+        """The device this key is, the prekeys used up, and a notice for a new device."""
+        key = sender.device.identity_key
+        D.remember_device(tx.conn, me.address, key, sender.wallet, sender.device.id)
+        if incoming.prekeys is not None:  # a one-time prekey used up
+            row = D.load_device_prekeys(tx.conn, me.address)
+            assert row is not None
+            used = D.DevicePrekeys(
+                row.device_id, row.identity_key, incoming.prekeys.to_json(), row.relay_id,
+                row.published_at,
+            )  # fmt: skip
+            D.save_device_prekeys(tx.conn, me.address, used)
+        if sender.new and incoming.new_session and sender.wallet != me.address:
+            name = sender.device.name or sender.device.id_hex[:12]
+            tx.add_event(me.address, sender.wallet, "new-device", f"a new device of theirs: {name}")
+
+    def _copy(
+        self,
+        tx: ChatTx,
+        me: Me,
+        device: ThisDevice,
+        sender: SenderDevice,
+        mid: str,
+        incoming: Incoming,
+    ) -> int | Rejection:
+        """A message this wallet sent from another of its devices: stored as outgoing."""
+        payload = incoming.payload
+        try:
+            mine = pinned_list(tx.conn, me.address)
+            if mine is None:
+                raise MessageRejected("not-own-device", "this wallet lists no devices here")
+            peer = copy_peer(payload, sender, mine, device.device.id)
+            if payload.kind in ("group", "membership"):
+                raise MessageRejected("malformed", "a copy of a group message (not yet)")
+            text = text_of(payload.kind, payload.body)
+        except MessageRejected as rej:
+            return _reject(tx, me, sender.wallet, rej.reason, rej.detail)
+        except MessagingError as exc:
+            return _reject(tx, me, sender.wallet, "malformed", str(exc), "malformed")
+        control = spec_of(payload.kind).display == "control"
+        ids = ids_of(payload.kind, payload.body, me.address, payload.nonce, payload.epoch,
+                     payload.counter)  # fmt: skip
+        message_id = tx.add_message(
+            tx.conversation(me.address, peer), "out", payload.kind, payload.body,
+            "" if control else text, sent_ms=payload.sent_ms, state="sent", relay_id=mid,
+            ids=ids,
+        )  # fmt: skip
+        if message_id is None:
+            return _reject(tx, me, peer, "replay", "a copy already stored")
+        settle(tx, me.address, by_row(tx.conn, message_id))
+        return message_id
+
+
+def _sender_list(tx: ChatTx, me: Me, opened: Opened) -> tuple[str, DeviceList]:
+    """The sender's wallet and its newest device list this home accepts. Raises
+    MessageRejected (an unknown key, a list that does not verify)."""
+    if opened.binding is not None:
+        try:
+            carried = DeviceList.from_json(dict(opened.binding))
+        except MessagingError as exc:
+            raise MessageRejected("binding", "the sender's device list is malformed") from exc
+        wallet = carried.wallet
+        kept = pinned_list(tx.conn, wallet)
+        try:
+            listed = newest_list(tx.conn, wallet, carried, kept)
+        except MessagingError as exc:  # stale (a revoked device's old list) or forged
+            if kept is None or "stale" not in str(exc):
+                raise MessageRejected("binding", str(exc)) from exc
+            listed = kept
+        assert listed is not None
+        return wallet, listed
+    known = D.wallet_of_device(tx.conn, me.address, opened.sender)
+    if known is None:
+        raise MessageRejected("unknown-sender", "no session with this device key")
+    kept = pinned_list(tx.conn, known)
+    if kept is None:
+        raise MessageRejected("unknown-sender", "no device list of this sender is kept")
+    return known, kept
+
+
+def _states(tx: ChatTx, account: str, wallet: str) -> DeviceStates:
+    doc = D.load_device_states(tx.conn, account, wallet)
+    return DeviceStates() if doc is None else DeviceStates.from_json(doc)
+
+
+def _prekeys(tx: ChatTx, me: Me, device: ThisDevice) -> Callable[[], Prekeys]:
+    def load() -> Prekeys:  # only a session's first message needs them
+        row = D.load_device_prekeys(tx.conn, me.address)
+        if row is None or row.identity_key != device.device.key.public_key:
+            raise MessagingError("this device's chat keys are missing")
+        return Prekeys.from_json(row.state, device.device.key)
+
+    return load
+
+
+def _reject(
+    tx: ChatTx, me: Me, peer: str | None, reason: str, detail: str, logged: str | None = None
+) -> Rejection:
+    """Record a refused envelope as a security event (``logged``, else the reason)."""
+    tx.add_event(me.address, peer, "rejected", logged or reason)
+    return Rejection(peer, reason, detail)
