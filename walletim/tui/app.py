@@ -52,7 +52,7 @@ CSS = """
 .card { border: round $accent; padding: 0 1; width: auto; max-width: 70; }
 .card-payment { border: round $success; }
 .card-redpacket { border: round $error; }
-.card-split { border: round $warning; max-width: 76; }
+.card-split { border: round $warning; max-width: 100%; }
 .card-out { margin-left: 4; }
 #status { height: 1; padding: 0 1; color: $text-muted; }
 #compose { height: 4; border: none; border-top: solid $primary-darken-2; }

@@ -182,25 +182,26 @@ def split_text(card: SplitCard, names: dict[str, str], mine: str) -> Text:
         return f"{format_amount(n, card.decimals)} {card.symbol}"
 
     def who(address: str) -> str:
-        return "you" if address == mine else label(address, names, width=18)
+        return "you" if address == mine else label(address, names, width=14)
 
+    shown = card.shares[:MAX_LINES]
+    width = max([len(amount(s.amount)) for s in shown] + [len(amount(card.own))])
     out = Text()
     if card.total is None:
         out.append(amount(card.shares[0].amount), style="bold")
         out.append(f": your share of a bill {who(card.requester)} split")
     else:
-        out.append(amount(card.total), style="bold")
         asked = sum(s.amount for s in card.shares)
-        out.append(f" split by you: {amount(card.collected)} of {amount(asked)} collected")
+        out.append(amount(card.total), style="bold")
+        out.append(f" split by you · {amount(card.collected)} of {amount(asked)} collected")
         if card.own:
-            out.append(f"\n  {'you':<18} {amount(card.own):>14}  your own share", style="dim")
-    for s in card.shares[:MAX_LINES]:
-        out.append(f"\n  {who(s.peer):<18} {amount(s.amount):>14}  ")
+            out.append(f"\n  {'you':<14} {amount(card.own):>{width}}  your own", style="dim")
+    for s in shown:
+        out.append(f"\n  {who(s.peer):<14} {amount(s.amount):>{width}}  ")
         out.append_text(_state(s))
     if len(card.shares) > MAX_LINES:
-        out.append(
-            f"\n  … and {len(card.shares) - MAX_LINES} more (`walletim splits`)", style="dim"
-        )
+        more = len(card.shares) - MAX_LINES
+        out.append(f"\n  … and {more} more (`walletim splits`)", style="dim")
     return out
 
 
@@ -208,9 +209,9 @@ def _state(s: Share) -> Text:
     if s.paid:
         if s.final:
             return Text("✓ paid, final", style="green")
-        return Text(f"✓ paid, {s.confirmations} confirmation(s), not final", style="yellow")
+        return Text(f"✓ paid, {s.confirmations} conf., not final", style="yellow")
     if s.paying:
-        return Text("… paying: being checked on chain", style="yellow")
+        return Text("… paying: being checked", style="yellow")
     return Text("owes", style="bold red")
 
 
