@@ -76,25 +76,21 @@ def split_cards(
     """The split card of each message among ``messages`` that stands for a split (by
     message id): a request citing one (the money view's messages only), or this home's own
     note in the group the bill was split in. Reads the store only (no network)."""
-    ids = {m.id for m in messages if m.kind == "request"}
+    ids = [m.id for m in messages if m.kind == "request"]
     notes = {m.id: sid for m in messages if (sid := split_noted(m)) is not None}
-    if not ids and not notes:
-        return {}
+    chain_id = s.network.chain_id if ids else 0
     asked = [
         r
-        for r in (s.wim.requests(account) if ids else [])
-        if r.split_id and r.message_id in ids and r.chain_id == s.network.chain_id
+        for r in (s.wim.requests_of(account, ids) if ids else [])
+        if r.split_id and r.chain_id == chain_id
     ]
-    if not asked and not notes:
-        return {}
-    payments = s.wim.payments(account, check=False)
     out: dict[int, SplitCard] = {}
     for r in asked:
-        card = _card(s, account, me, r, payments)
+        card = _card(s, account, me, r)
         if card is not None and r.message_id is not None:
             out[r.message_id] = card
     for mid, sid in notes.items():
-        card = _bill(s, account, me, sid, payments)
+        card = _bill(s, account, me, sid)
         if card is not None:
             out[mid] = card
     return out
@@ -109,20 +105,16 @@ def split_noted(m: StoredMessage) -> str | None:
     return sid if isinstance(sid, str) else None
 
 
-def _card(
-    s: Session, account: str, me: str, r: RequestRow, payments: Sequence[PaymentRow]
-) -> SplitCard | None:
-
+def _card(s: Session, account: str, me: str, r: RequestRow) -> SplitCard | None:
     assert r.split_id is not None
     if r.direction == "in":  # a member's share of someone else's bill
+        payments = s.wim.payments_citing(account, [r.request_id])
         share = _share(r, me, r.peer, "out", payments)
         return SplitCard(r.split_id, r.peer, r.symbol, r.decimals, None, 0, (share,), r.note)
-    return _bill(s, account, me, r.split_id, payments)
+    return _bill(s, account, me, r.split_id)
 
 
-def _bill(
-    s: Session, account: str, me: str, split_id: str, payments: Sequence[PaymentRow]
-) -> SplitCard | None:
+def _bill(s: Session, account: str, me: str, split_id: str) -> SplitCard | None:
     """The requester's card: the whole bill, from the split this home recorded."""
     from walletim.errors import InputError
 
@@ -131,6 +123,7 @@ def _bill(
     except InputError:  # not a split this home made: no bill
         return None
     sp = st.split
+    payments = s.wim.payments_citing(account, [q.request_id for q in st.requests])
     shares = tuple(_share(q, q.peer, me, "in", payments) for q in st.requests)
     return SplitCard(sp.split_id, me, sp.symbol, sp.decimals, sp.total, st.own_share, shares,
                      sp.note)  # fmt: skip

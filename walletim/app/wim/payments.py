@@ -454,6 +454,16 @@ class Payments:
     def requests(self, account: str) -> list[RequestRow]:
         return self.p.repo().requests(self.p.address_of(account))
 
+    def requests_of(self, account: str, message_ids: Sequence[int]) -> list[RequestRow]:
+        """The requests these messages carry, as recorded (no network)."""
+        me, repo = self.p.address_of(account), self.p.repo()
+        found = (repo.request_for_message(me, mid) for mid in message_ids)
+        return [r for r in found if r is not None]
+
+    def payments_citing(self, account: str, request_ids: Sequence[str]) -> list[PaymentRow]:
+        """The payments recorded citing these requests, in any state (no network)."""
+        return self.p.repo().payments_citing(self.p.address_of(account), request_ids)
+
     def payments(self, account: str, *, check: bool = True) -> list[PaymentRow]:
         """This account's payments (newest first), pending ones checked again first."""
         me = self.p.address_of(account)
