@@ -126,7 +126,14 @@ def run_money(
         q = s.wim.request(account, peer, cmd.amount, token=cmd.token, note=cmd.note).request
         return f"requested {format_amount(q.amount, q.decimals)} {q.symbol}"
     peers = [peer] if group is None else _members(s, account, group)
-    split = s.wim.split(account, cmd.amount, peers, token=cmd.token, note=cmd.note)
+    split = s.wim.split(
+        account,
+        cmd.amount,
+        peers,
+        token=cmd.token,
+        note=cmd.note,
+        where=None if group is None else peer,
+    )
     return f"split sent: {len(split.messages)} request(s)"
 
 

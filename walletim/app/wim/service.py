@@ -37,7 +37,8 @@ class WalletIM:
     recorded and checked against the chain as it is stored, whichever command fetched it.
 
     Its methods are its parts' (see the module docstring): ``pay``, ``request``, ``split``,
-    ``split_status``, ``splits``, ``requests``, ``payments``, ``share``;
+    ``split_status``, ``splits``, ``requests``, ``requests_of``, ``payments``,
+    ``payments_citing``, ``share``;
     ``packet_create | claim | status | views | checks``, ``packets``;
     ``packet_needs_sponsor``, ``packet_ask_sponsor`` (a claimer with no ETH for gas),
     ``sponsor``, ``sponsor_pending``, ``submit_claim`` (paying the gas of others' claims:
@@ -57,6 +58,7 @@ class WalletIM:
         self.pay, self.request, self.split, self.share = m.pay, m.request, m.split, m.share
         self.split_status, self.splits, self.requests = m.split_status, m.splits, m.requests
         self.payments = m.payments
+        self.requests_of, self.payments_citing = m.requests_of, m.payments_citing
         self.packet_create, self.packet_claim, self.packet_status = r.create, r.claim, r.status
         self.packets, self.packet_views, self.packet_checks = r.packets, r.views, r.checks
         self.packet_needs_sponsor, self.packet_ask_sponsor = r.needs_sponsor, sp.ask
