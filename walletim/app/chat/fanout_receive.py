@@ -9,7 +9,8 @@ device: the kept list is used); later ones come from a key this account has a se
 (``device_peers``). A key not in the wallet's current list is refused; a first message from
 a listed device is a *new device* (an event, never a key-change alarm). A message that is a
 copy (``copy_to``) is accepted only from this wallet's own other devices and stored as
-outgoing in the conversation it names, so every device shows the whole conversation.
+outgoing in the conversation it names, so every device shows the whole conversation, and
+handed to the sent-copy hooks (the money layer records a payment made on another device).
 
 Run by the chat commands on a home that joined (:mod:`walletim.app.chat.device_pass`).
 """
@@ -72,6 +73,7 @@ class FanoutReceiver:
                 return stored
         message = repo.message(stored)
         if message.direction == "out":
+            self._inbox.announce_copy(me.address, message)
             return Received(message, incoming.verdict, incoming.missing, False)
         request = self._inbox.announce(me.address, message)
         return Received(message, incoming.verdict, incoming.missing, request)

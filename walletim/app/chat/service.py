@@ -274,6 +274,11 @@ class ChatService:
         (as :meth:`on_incoming`)."""
         self._inbox.on_incoming(None, hook, requests=requests)
 
+    def on_sent_copy(self, hook: Hook) -> None:
+        """Call ``hook(account address, message)`` after each copy of a message this wallet
+        sent from another of its devices is stored here as outgoing."""
+        self._inbox.on_sent_copy(hook)
+
     def on_incoming(self, kinds: Iterable[WireKind], hook: Hook, *, requests: bool = False) -> None:
         """Call ``hook(account address, message)`` after each incoming message of one of
         ``kinds`` is stored (in a group's conversation too): how a layer above handles a
