@@ -264,6 +264,8 @@ class Inbox:
         change held or outvoted, as said in ``notices``; Dropped: a blocked group's)."""
         payload = incoming.payload
         try:
+            if payload.kind == "read":
+                raise MessageRejected("malformed", "a read mark goes only to one's own devices")
             if payload.kind == "membership":
                 meta = HeadMeta(payload.epoch, payload.counter, mid, payload.sent_ms)
                 return self._membership(tx, me, peer, payload.body, meta, notices)
