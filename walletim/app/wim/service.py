@@ -110,6 +110,45 @@ class WalletIM:
         except (WalletimError, ValueError, KeyError, TypeError):
             return
 
+    def record_copy(self, me: str, message: StoredMessage) -> None:
+        """Record a payment or request this wallet made on another of its devices (the copy
+        that device sent here, stored as outgoing): a payment is checked on the chain by this
+        home, as an incoming claim is, and settles the request it pays here too; never
+        trusted from the other device's word. Never raises (as :meth:`record_incoming`)."""
+        if message.direction != "out" or is_group_peer(message.peer):
+            return
+        try:
+            if message.kind == "payment":
+                self._copied_payment(me, message)
+            elif message.kind == "request":
+                self._copied_request(me, message)
+        except (WalletimError, ValueError, KeyError, TypeError):
+            return
+
+    def _copied_payment(self, me: str, message: StoredMessage) -> None:
+        claim = parse_payment(message.body)
+        symbol, decimals = self._named(claim.chain_id, claim.asset.address, claim.asset.decimals)
+        row = self.p.repo().add_payment(
+            account=me, message_id=message.id, direction="out", peer=message.peer,
+            chain_id=claim.chain_id, tx_hash=claim.tx, asset=claim.asset.address,
+            symbol=symbol, decimals=decimals, amount=claim.amount,
+            payer=claim.payer, payee=claim.payee, note=claim.note, request_id=claim.request_id,
+        )  # fmt: skip
+        self.ledger.check_payment(row, claim, message)
+
+    def _copied_request(self, me: str, message: StoredMessage) -> None:
+        req = parse_request(message.body)
+        if req.payee != me:
+            return  # not a request to pay this wallet: not ours to record
+        symbol, decimals = self._named(req.chain_id, req.asset.address, req.asset.decimals)
+        self.p.repo().save_request(
+            RequestRow(
+                me, req.request_id.lower(), "out", message.peer, req.chain_id,
+                req.asset.address, symbol, decimals, req.amount, req.note, req.uri,
+                req.split_id, "open", None, message.id, self.p.now_ms(),
+            )
+        )  # fmt: skip
+
     def _named(self, chain_id: int, address: str | None, decimals: int) -> tuple[str, int]:
         return named(self.p.tokens, self.p.chain_id, chain_id, address, decimals)
 
