@@ -35,8 +35,8 @@ USAGE = {
     "packet": "/packet TOTAL [TOKEN] SHARES [random] [note]",
 }
 HELP = "money: " + "  ".join(USAGE.values())
-_AMOUNT = re.compile(r"^(\d+(\.\d*)?|\.\d+)$")
-_TOKEN = re.compile(r"^(0x[0-9a-fA-F]{40}|[A-Z][A-Z0-9.]{0,10})$")
+_AMOUNT = re.compile(r"^(\d+(\.\d*)?|\.\d+)\Z")
+_TOKEN = re.compile(r"^(0x[0-9a-fA-F]{40}|[A-Z][A-Z0-9.]{0,10})\Z")
 MAX_SHARES = 1000
 
 
