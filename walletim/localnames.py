@@ -33,7 +33,7 @@ from walletim.errors import InputError, shown
 
 MAX_CHARS = 64
 MAX_BYTES = 200
-ASCII_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ASCII_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 JOINERS = frozenset("._-\u00b7\u30fb")
 _LETTER_OR_MARK = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Nd"})
 # UTS #39 "highly restrictive": scripts that may share one name (besides a single script).

@@ -94,6 +94,7 @@ def test_backup_to_the_relay_restores_on_a_fresh_home_and_the_chat_goes_on(
     assert ok(again, "chat", "contacts", "list")["contacts"] == []
     restored = ok(again, "chat", "restore", "--from", "dev", "--from-relay")
     assert restored["archive_id"] == made["archive_id"] and restored["added"]["messages"] == 3
+    assert not restored["device"]["joined"]  # this wallet has no device list: none is made
     assert history(again, "dev", "bob") == before
     contacts = ok(again, "chat", "contacts", "list")["contacts"]
     assert [(c["name"], c["address"]) for c in contacts] == [("bob", b_addr)]

@@ -44,3 +44,90 @@ def test_a_payment_is_verified_and_recorded_on_every_device(
             for m in device.ok("chat", "read", "--from", device.spec, alice.address)["messages"]
         ]
         assert any("lunch" in t for t in texts), texts
+
+
+def _bob_on_two_homes(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> tuple[User, User, User]:
+    """Alice (joined) and Bob on two joined homes of one mnemonic: (alice, bob, phone)."""
+    from walletim.app.session import Session
+
+    alice, bob = users["alice"], users["bob"]
+    home = tmp_path / "bob-phone"
+    with Session(home, HOME_PASSWORD, fast_kdf=True) as s:
+        s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+    phone = User(Cli(home, {**world.cli().env, "WALLETIM_HOME": str(home)}), bob.spec, world, relay)
+    phone.ok("chat", "accept", "--from", phone.spec, alice.address)
+    for user in (alice, bob, phone):
+        user.ok("chat", "device", "join", "--from", user.spec)
+        user.ok("chat", "inbox", "--from", user.spec)
+    return alice, bob, phone
+
+
+def test_a_payment_made_on_one_device_is_recorded_verified_on_the_other(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    asked = alice.ok("request", "--from", "dev", bob.address, "0.1", "--note", "tickets")
+    phone.ok("chat", "inbox", "--from", phone.spec)
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    rid = asked["request_id"]
+    assert [r["state"] for r in phone.ok("payments", "--from", phone.spec)["requests"]] == ["open"]
+
+    paid = bob.ok("pay", "--from", bob.spec, "--request", rid)
+    assert paid["state"] == "verified"
+    gift = bob.ok("pay", "--from", bob.spec, alice.address, "0.02", "--note", "coffee")
+    phone.ok("chat", "inbox", "--from", phone.spec)
+    seen = phone.ok("payments", "--from", phone.spec)
+    # The phone checked both on chain itself: verified, outgoing, the request settled here too.
+    assert sorted((p["state"], p["direction"], p["to"], p["hash"]) for p in seen["payments"]) == (
+        sorted(("verified", "out", alice.address, h) for h in (paid["hash"], gift["hash"]))
+    )
+    [request] = seen["requests"]
+    assert (request["request_id"], request["state"]) == (rid, "settled")
+    # ... so the phone will not pay it a second time.
+    again = phone.run("--json", "--yes", "pay", "--from", phone.spec, "--request", rid)
+    assert again.code == 1 and "already paid" in again.err, again.err
+
+
+def test_a_copy_of_a_payment_the_chain_does_not_show_stays_unverified(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """A device of the wallet (stolen, or buggy) sends its other devices copies of payment
+    claims: one for a transaction that does not exist, one for a real payment to Carol filed
+    in the conversation with Alice. The phone checks each on chain and in its conversation:
+    neither is verified. (Copies from a device not in this wallet's list are refused before
+    this:
+    tests/unit/test_fanout.py::test_only_our_own_devices_may_send_a_copy.)"""
+    from walletim.app.session import Session
+    from walletim.messaging.kinds import Asset, PaymentClaim, payment_typed_data
+
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    carol = users["carol"]
+
+    def claim(s: Session, tx: str, payee: str) -> PaymentClaim:
+        doc = payment_typed_data(31337, tx, bob.address, payee, None, 10**15, None, "x")
+        sig = s.wallets.sign_typed_data(bob.spec, doc, allow_any_chain=True)
+        return PaymentClaim(31337, tx, bob.address, payee, Asset(None, "ETH", 18), 10**15, "x",
+                            None, "0x" + sig.bytes.hex())  # fmt: skip
+
+    with Session(bob.cli.home, HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url) as s:
+        ghost = claim(s, "0x" + "ab" * 32, alice.address)
+        s.chat.send_payload(bob.spec, alice.address, "payment", ghost.to_json(), ghost.text)
+        to_carol = s.send(bob.spec, carol.address, 10**15)
+        wrong = claim(s, to_carol.hash, carol.address)
+        s.chat.send_payload(bob.spec, alice.address, "payment", wrong.to_json(), wrong.text)
+    phone.ok("chat", "inbox", "--from", phone.spec)
+    seen = {p["hash"]: p for p in phone.ok("payments", "--from", phone.spec)["payments"]}
+    assert seen["0x" + "ab" * 32]["state"] in ("pending", "mismatch")
+    assert seen[to_carol.hash]["state"] == "mismatch", seen[to_carol.hash]
+    assert "to whom it was sent" in seen[to_carol.hash]["reason"]

@@ -224,3 +224,93 @@ def test_listening_on_a_joined_home_gets_what_reaches_its_device(
                 listener.kill()
                 listener.communicate()
     assert texts == ["while you were away", "live"]
+
+
+def test_a_restored_home_joins_the_device_list_by_itself(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """`chat restore` on a new machine of a wallet that has a device list joins it as a new
+    device: Bob (who fans out) writes to it, sees a new device and no key change; restoring
+    again changes nothing; once revoked, a restore does not put it back."""
+    from tests.e2e.test_cli_backup import history
+
+    laptop = _home(tmp_path / "laptop", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr = ok(laptop, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
+    for home, account in ((laptop, "dev"), (bob, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    ok(laptop, "chat", "contacts", "add", "bob", b_addr)
+    ok(bob, "chat", "contacts", "add", "alice", a_addr)
+    ok(laptop, "chat", "send", "--from", "dev", "bob", "before the backup")
+    ok(bob, "chat", "inbox", "--from", "bob")
+    ok(laptop, "chat", "backup", "--from", "dev", "--to", "relay")
+
+    fresh = _home(tmp_path / "new-laptop", relay.url)
+    restored = ok(fresh, "chat", "restore", "--from", "dev", "--from-relay")
+    device = restored["device"]
+    assert device["joined"] and device["listed"] and device["version"] == 2, device
+    assert device["this_device"] == _device_id(fresh) != _device_id(laptop)
+    human = fresh("chat", "restore", "--from", "dev", "--from-relay")
+    assert human.code == 0 and "already a listed device" in human.out, human.out
+
+    ok(fresh, "chat", "inbox", "--from", "dev")  # publishes the new device's keys
+    ok(fresh, "chat", "send", "--from", "dev", "bob", "restored, same me")
+    seen = ok(bob, "chat", "inbox", "--from", "bob")
+    assert [m["text"] for m in seen["messages"]] == ["restored, same me"]
+    assert seen["key_changes"] == [] and seen["rejected"] == []
+    assert not any(c["key_changed"] for c in ok(bob, "chat", "contacts", "list")["contacts"])
+    ok(bob, "chat", "send", "--from", "bob", "alice", "welcome back")
+    for home in (fresh, laptop):
+        ok(home, "chat", "inbox", "--from", "dev")
+        assert [t for _, _, t in history(home, "dev", "bob")] == [
+            "before the backup", "restored, same me", "welcome back"
+        ]  # fmt: skip
+
+    ok(laptop, "chat", "device", "revoke", "--from", "dev", _device_id(fresh))
+    again = ok(fresh, "chat", "restore", "--from", "dev", "--from-relay")
+    assert again["device"]["revoked"] and not again["device"]["joined"], again["device"]
+    assert ok(laptop, "chat", "device", "list", "--from", "dev")["version"] == 3
+
+
+def test_reading_on_one_device_marks_the_conversation_read_on_the_others(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """Alice reads Bob's messages on her laptop: the laptop's next chat command tells her
+    phone (only her own devices: Bob gets nothing), and the phone shows them read. A read
+    mark sent by Bob himself is refused, and marks nothing read."""
+    from tests.conftest import HOME_PASSWORD
+    from walletim.app.session import Session
+
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = _home(tmp_path / "phone", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr = ok(laptop, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
+    for home, account in ((laptop, "dev"), (phone, "dev"), (bob, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    for home in (laptop, phone):
+        ok(home, "chat", "contacts", "add", "bob", b_addr)
+    ok(bob, "chat", "contacts", "add", "alice", a_addr)
+    ok(bob, "chat", "send", "--from", "bob", "alice", "one")
+    ok(bob, "chat", "send", "--from", "bob", "alice", "two")
+
+    def unread(home: Any) -> int:
+        got = ok(home, "chat", "inbox", "--from", "dev")
+        return sum(c["unread"] for c in got["conversations"] if c["address"] == b_addr)
+
+    assert unread(laptop) == 2 and unread(phone) == 2
+    ok(laptop, "chat", "read", "--from", "dev", "bob")
+    assert unread(laptop) == 0  # this inbox also sends the read mark to the phone
+    assert unread(phone) == 0
+    assert ok(bob, "chat", "inbox", "--from", "bob")["messages"] == []  # Bob learns nothing
+
+    # Bob (a peer, not one of Alice's devices) sends a read mark of his own: refused.
+    ok(bob, "chat", "send", "--from", "bob", "alice", "three")
+    with Session(bob.home, HOME_PASSWORD, relay_url=relay.url) as s:
+        s.chat.send_payload("bob", a_addr, "read", {"upto": 2**62}, "")
+    got = ok(phone, "chat", "inbox", "--from", "dev")
+    assert [x["reason"] for x in got["rejected"]] == ["malformed"], got["rejected"]
+    assert [c["unread"] for c in got["conversations"] if c["address"] == b_addr] == [1]

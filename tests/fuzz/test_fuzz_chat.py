@@ -202,3 +202,23 @@ def test_change_bodies_raise_only_messaging_errors(body: object, kind: str, nonc
     doc = {"v": 1, "e": "00" * 8, "n": 1, "t": 1, "k": kind, "b": body, "i": nonce}
     with contextlib.suppress(MessagingError):
         Payload.decode(json.dumps(doc).encode())
+
+
+@fuzz("fuzz chat: read marks between one's own devices", 200, 2000)
+@given(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {}, optional={"upto": st.one_of(st.integers(), st.text(max_size=30), json_values)}
+        ),
+    )
+)
+def test_read_mark_bodies_raise_only_messaging_errors(body: object) -> None:
+    from walletim.messaging.kinds import parse_read, text_of
+
+    try:
+        upto = parse_read(body)
+    except MessagingError:
+        return
+    assert 0 <= upto < 2**63  # fits the store's INTEGER
+    assert text_of("read", body) == ""

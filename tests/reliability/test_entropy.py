@@ -60,6 +60,10 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
     ("walletim/app/chat/groups.py", "Groups.create", "randbytes (injected)"): (1, "group id"),
     ("walletim/app/chat/outbox.py", "Outbox._seal", "secrets.token_hex"): (1, "message id"),
     ("walletim/app/chat/fanout_send.py", "_copy", "secrets.token_hex"): (1, "copy relay id"),
+    ("walletim/app/chat/read_sync.py", "ReadMarks.send", "randbytes (injected)"): (
+        1,
+        "read mark relay id",
+    ),
     ("walletim/messaging/fanout.py", "encrypt_fanout", "os.urandom"): (1, "default of randbytes"),
     ("walletim/messaging/fanout.py", "decrypt_from", "os.urandom"): (1, "default of randbytes"),
     ("walletim/retry.py", "Backoff.delay", "secrets.randbelow"): (1, "backoff jitter"),

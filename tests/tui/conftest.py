@@ -188,6 +188,53 @@ def filled_home(tmp_path: Path) -> Path:
     return home
 
 
+GROUP = "group:7e57ab1e00000000000000000000000000000000000000000000000000000001"
+
+
+def split_bill(s: Any) -> None:
+    """A bill of 0.3 ETH I split in the group (bob paid his share: 3 confirmations, not
+    final; carol owes hers), and carol's own split asking me for 25 USDC."""
+    from walletim.store.wim import RequestRow, SplitRow, WimRepo
+
+    wim = WimRepo(s.open_store())
+    sid = "0x" + "5b" * 16
+    wim.save_split(SplitRow(ME, sid, None, "ETH", 18, 3 * 10**17, "hot pot 🍲", NOW_MS))
+    add(s, GROUP, "in", "system", "you split a bill of 0.3 ETH", 3,
+        body={"text": "you split a bill of 0.3 ETH", "split": sid})  # fmt: skip
+    for n, (peer, paid) in enumerate(((BOB, True), (CAROL, False))):
+        mid = add(s, peer, "out", "request", "please pay 0.1 ETH", 3)
+        tx = "0x" + f"{n + 1:02x}" * 32
+        rid = "0x" + f"{n + 1:02x}" * 16
+        wim.save_request(
+            RequestRow(ME, rid, "out", peer, 31337, None, "ETH", 18, 10**17, "hot pot 🍲",
+                       "ethereum:0x", sid, "open", None, mid, NOW_MS)
+        )  # fmt: skip
+        if paid:
+            pid = add(s, peer, "in", "payment", "paid", 2)
+            pay = wim.add_payment(
+                account=ME, message_id=pid, direction="in", peer=peer, chain_id=31337,
+                tx_hash=tx, asset=None, symbol="ETH", decimals=18, amount=10**17, payer=peer,
+                payee=ME, note="", request_id=rid,
+            )  # fmt: skip
+            wim.set_payment_state(pay.id, "verified", "", 3)
+            wim.settle_request(ME, rid, "out", peer, tx)
+    mid = add(s, CAROL, "in", "request", "pay me 25 USDC", 1, unread=True)
+    wim.save_request(
+        RequestRow(ME, "0x" + "c0" * 16, "in", CAROL, 31337, "0x" + "11" * 20, "USDC", 6,
+                   25_000_000, "the cabin 🏕", "ethereum:0x", "0x" + "ca" * 16, "open", None,
+                   mid, NOW_MS)
+    )  # fmt: skip
+
+
+@pytest.fixture
+def split_home(filled_home: Path) -> Path:
+    from walletim.app.session import Session
+
+    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        split_bill(s)
+    return filled_home
+
+
 @pytest.fixture
 def empty_home(tmp_path: Path) -> Path:
     from walletim.app.session import Session

@@ -87,3 +87,28 @@ def test_thread(snap_compare: Any, filled_home: Path, size: tuple[int, int]) -> 
         await pilot.pause()
 
     assert snap_compare(snapshot_app(filled_home), terminal_size=size, run_before=open_carol)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_split_bill(snap_compare: Any, split_home: Path, size: tuple[int, int]) -> None:
+    """A bill split in a group, as one card: the total, each member's share, bob paid (his
+    payment's confirmations, not final yet), carol still owes."""
+    from tests.tui.conftest import GROUP
+
+    async def open_group(pilot: Any) -> None:
+        await pilot.app.open_conversation(GROUP)
+        pilot.app.messages.focus()
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(split_home), terminal_size=size, run_before=open_group)
+
+
+def test_split_share_to_pay(snap_compare: Any, split_home: Path) -> None:
+    """A member's card: their own share of someone else's bill, with Pay."""
+
+    async def open_carol(pilot: Any) -> None:
+        await pilot.app.open_conversation(CAROL)
+        pilot.app.messages.focus()
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(split_home), terminal_size=(80, 24), run_before=open_carol)

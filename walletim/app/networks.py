@@ -21,7 +21,7 @@ from walletim.chain.fees import DEFAULT_FEE_CAP_WEI
 from walletim.config import DEFAULT_CHAIN_ID, DEFAULT_NETWORK, DEFAULT_RPC_URL
 from walletim.errors import ConfigError, InputError
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}\Z")
 MAX_FILE = 256 * 1024
 #: The most confirmations a payment check may ask for: each is a header checked one by one
 #: (walletim.app.evidence.MAX_LINKED_HEADERS).

@@ -284,6 +284,8 @@ class Session:
             self._chat = ChatService(self.wallets, self.open_store, self.relay_url)
             # Money in chats is recorded and checked whichever command fetches the messages.
             self._chat.on_message(lambda me, message: self.wim.record_incoming(me, message))
+            # ... and a payment or request made on another device of this wallet (its copy).
+            self._chat.on_sent_copy(lambda me, message: self.wim.record_copy(me, message))
         return self._chat
 
     @property

@@ -71,6 +71,7 @@ WireKind = Literal[
     "edit",
     "delete",
     "sponsored-claim",
+    "read",
 ]
 WIRE_KINDS: tuple[WireKind, ...] = get_args(WireKind)
 PAYLOAD_KINDS = WIRE_KINDS  # the older name

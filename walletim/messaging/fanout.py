@@ -191,9 +191,12 @@ def encrypt_fanout(
     *,
     bundles: Mapping[bytes, PeerBundle] | None = None,
     randbytes: Callable[[int], bytes] = os.urandom,
+    copy_to: str | None = None,
 ) -> Fanned:
     """Seal ``message`` to every target; ``states`` are (the peer wallet's, our own
     devices'); ``bundles`` by device id start the sessions :func:`needing_bundles` named.
+    ``copy_to``: the conversation's peer, for a message to our own devices only (a read
+    mark); else the peer's devices must be among the targets.
 
     Raises:
         MessagingError: a target with no session and no bundle (nothing is returned: send
@@ -204,7 +207,7 @@ def encrypt_fanout(
     sealed: list[Sealed] = []
     fetched = bundles or {}
     listed = tuple(targets)
-    copy_to = next((t.wallet for t in listed if not t.own), None)
+    copy_to = next((t.wallet for t in listed if not t.own), copy_to)
     if copy_to is None:
         raise MessagingError("a message goes to at least one of the peer's devices")
     for target in listed:

@@ -12,8 +12,8 @@ import re
 from walletim.errors import MessagingError
 
 ZERO = "0x" + "00" * 20
-_HEX = re.compile(r"^0x[0-9a-fA-F]*$")
-_GROUP_ID = re.compile(r"^[0-9a-f]{32}$")
+_HEX = re.compile(r"^0x[0-9a-fA-F]*\Z")
+_GROUP_ID = re.compile(r"^[0-9a-f]{32}\Z")
 
 
 def address(value: object, what: str) -> str:

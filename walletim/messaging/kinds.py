@@ -505,6 +505,12 @@ def _local(kind: LocalKind) -> KindSpec:
     return KindSpec(text, text, "group-event" if kind == "group-notice" else "walletim")
 
 
+def parse_read(body: object) -> int:
+    """A read mark, sent only between one's own devices: the conversation (named by the
+    copy) was read up to this time (the newest read message's ``sent_ms``)."""
+    return F.uint(F.obj(body, "read mark").get("upto"), "upto", 63)
+
+
 def _unwrapped(body: object) -> str:
     raise MessagingError("a group message is shown as the message it carries")
 
@@ -520,6 +526,7 @@ KINDS: dict[str, KindSpec] = {
     "edit": KindSpec(parse_edit, edit_text, "control", in_group=True),
     "delete": KindSpec(parse_delete, delete_text, "control", in_group=True),
     # 1:1 only: a claimer to a red packet's creator (or any sponsor).
+    "read": KindSpec(parse_read, lambda b: "", "control"),
     "sponsored-claim": KindSpec(
         parse_sponsored_claim, lambda b: parse_sponsored_claim(b).text, "said"
     ),

@@ -41,8 +41,8 @@ MIN_PREFIX = 6  # the shortest id prefix accepted from a user
 MAX_TEXT = 64 * 1024  # characters (the sender also bounds the bytes)
 MAX_EMOJI_BYTES = 64
 MAX_EMOJI_POINTS = 16
-_ID = re.compile(r"^[0-9a-f]{32}$")
-_PREFIX = re.compile(rf"^[0-9a-f]{{{MIN_PREFIX},32}}$")
+_ID = re.compile(r"^[0-9a-f]{32}\Z")
+_PREFIX = re.compile(rf"^[0-9a-f]{{{MIN_PREFIX},32}}\Z")
 _ELEMENT = r"\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?"
 if TYPE_CHECKING:
     import regex

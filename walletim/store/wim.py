@@ -280,6 +280,17 @@ class WimRepo:
         )
         return self._all(sql, (account, *states, limit), _payment)
 
+    def payments_citing(self, account: str, request_ids: Sequence[str]) -> list[PaymentRow]:
+        """The payments of ``account`` citing any of ``request_ids``, oldest first."""
+        if not request_ids:
+            return []
+        marks = ",".join("?" * len(request_ids))
+        sql = (
+            f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND request_id IN ({marks}) "
+            "ORDER BY id"
+        )
+        return self._all(sql, (account, *(r.lower() for r in request_ids)), _payment)
+
     def first_claim(
         self, account: str, direction: str, tx_hash: str, payer: str, before: int
     ) -> PaymentRow | None:

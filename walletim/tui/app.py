@@ -52,6 +52,7 @@ CSS = """
 .card { border: round $accent; padding: 0 1; width: auto; max-width: 70; }
 .card-payment { border: round $success; }
 .card-redpacket { border: round $error; }
+.card-split { border: round $warning; max-width: 100%; }
 .card-out { margin-left: 4; }
 #status { height: 1; padding: 0 1; color: $text-muted; }
 #compose { height: 4; border: none; border-top: solid $primary-darken-2; }
@@ -417,7 +418,7 @@ class WalletimApp(Acting):
         m = self.messages
         for row in [r for r in m.rows if _settling(r)]:
             [fresh] = self.reader.rows([row.message])
-            if fresh.view != row.view:
+            if (fresh.view, fresh.split) != (row.view, row.split):
                 await m.replace_row(fresh)
 
     def on_messages_act(self, event: Messages.Act) -> None:
@@ -529,6 +530,8 @@ class WalletimApp(Acting):
 def _settling(row: Row) -> bool:
     """A card whose verdict may still change (not final yet)."""
     v = None if row.view is None else row.view.verdict
+    if row.split is not None:  # a bill: until every share is paid and final
+        return any(not s.paid or not s.final for s in row.split.shares)
     return row.view is not None and (v is None or not v.final or row.view.kind == "request")
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from walletim.messaging.threads import Tally, Version
     from walletim.store.chat import Contact, ConversationInfo, StoredMessage
     from walletim.tui.money import MoneyCommand
+    from walletim.tui.splits import SplitCard
 
 #: Messages loaded when a conversation opens, and per page scrolled back.
 PAGE = 60
@@ -44,13 +45,15 @@ class Row:
     """One message as the app shows it: the stored message and, for money, its view from
     this home's checked records (never the sender's words); what a reply quotes (as this
     home holds it), the reactions; ``held``: incoming money in a request from a stranger,
-    not recorded nor shown as a card until the conversation is accepted."""
+    not recorded nor shown as a card until the conversation is accepted; ``split``: the
+    split bill a request belongs to (walletim.tui.splits), from this home's records."""
 
     message: StoredMessage
     view: MoneyView | None = None
     quote: Quote | None = None
     reactions: tuple[Tally, ...] = ()
     held: bool = False
+    split: SplitCard | None = None
 
     @property
     def id(self) -> int:
@@ -96,7 +99,15 @@ class Reader:
         return sorted(found, key=lambda r: order[r.consent.state])
 
     def rows(self, messages: Sequence[StoredMessage]) -> list[Row]:
+        from walletim.tui.splits import split_cards
+
         views = self.s.wim.views(self.me, messages)
+        splits = split_cards(
+            self.s,
+            self.account,
+            self.me,
+            [m for m in messages if m.id in views or m.kind == "system"],
+        )
         shown = self.s.chat.decorations(messages)
         allowed: dict[str, bool] = {}
         out = []
@@ -108,7 +119,7 @@ class Reader:
                 held = not allowed[m.peer]
             quote = shown.quotes.get(m.ref) if m.kind == "reply" and m.ref else None
             tally = shown.reactions.get(m.msg_id, ()) if m.msg_id else ()
-            out.append(Row(m, views.get(m.id), quote, tally, held))
+            out.append(Row(m, views.get(m.id), quote, tally, held, splits.get(m.id)))
         return out
 
     def check_change(self, kind: WireKind, row: Row) -> None:

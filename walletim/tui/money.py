@@ -35,8 +35,8 @@ USAGE = {
     "packet": "/packet TOTAL [TOKEN] SHARES [random] [note]",
 }
 HELP = "money: " + "  ".join(USAGE.values())
-_AMOUNT = re.compile(r"^(\d+(\.\d*)?|\.\d+)$")
-_TOKEN = re.compile(r"^(0x[0-9a-fA-F]{40}|[A-Z][A-Z0-9.]{0,10})$")
+_AMOUNT = re.compile(r"^(\d+(\.\d*)?|\.\d+)\Z")
+_TOKEN = re.compile(r"^(0x[0-9a-fA-F]{40}|[A-Z][A-Z0-9.]{0,10})\Z")
 MAX_SHARES = 1000
 
 
@@ -126,7 +126,14 @@ def run_money(
         q = s.wim.request(account, peer, cmd.amount, token=cmd.token, note=cmd.note).request
         return f"requested {format_amount(q.amount, q.decimals)} {q.symbol}"
     peers = [peer] if group is None else _members(s, account, group)
-    split = s.wim.split(account, cmd.amount, peers, token=cmd.token, note=cmd.note)
+    split = s.wim.split(
+        account,
+        cmd.amount,
+        peers,
+        token=cmd.token,
+        note=cmd.note,
+        where=None if group is None else peer,
+    )
     return f"split sent: {len(split.messages)} request(s)"
 
 

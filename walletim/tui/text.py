@@ -169,25 +169,35 @@ def card_text(row: Row, names: dict[str, str], now_s: float, *, mine: str) -> Te
     from walletim.app.wim.views import badge_words
 
     m, view = row.message, row.view
-    assert view is not None
-    words, tone = badge_words(view)
     out = Text()
-    out.append(f" {words} ", style=TONES.get(tone, "bold"))
-    out.append(f"  {when(m.sent_ms, now_s)}", style="dim")
-    out.append("\n")
-    out.append(view.amount, style="bold")
-    out.append(_parties(view, names, mine))
-    if view.kind == "redpacket" and view.line:
-        out.append("\n" + one_line(view.line, 160), style="dim")
+    if row.split is not None:  # a split bill (a share's request, or the group's note)
+        from walletim.tui.splits import badge, split_text
+
+        words, style = badge(row.split)
+        out.append(f" {words} ", style=style)
+        out.append(f"  {when(m.sent_ms, now_s)}\n", style="dim")
+        out.append_text(split_text(row.split, names, mine))
+        note = row.split.note
+    else:
+        assert view is not None
+        words, tone = badge_words(view)
+        out.append(f" {words} ", style=TONES.get(tone, "bold"))
+        out.append(f"  {when(m.sent_ms, now_s)}", style="dim")
+        out.append("\n")
+        out.append(view.amount, style="bold")
+        out.append(_parties(view, names, mine))
+        if view.kind == "redpacket" and view.line:
+            out.append("\n" + one_line(view.line, 160), style="dim")
+        note = view.note
     action = card_action(row, mine)
     if action is not None:
         key, name = action
         out.append("\n")
         out.append(f" {key} ", style="reverse bold")
         out.append(f" {name}")
-    if view.note:
+    if note:
         out.append("\nnote ", style="dim")
-        out.append(quoted(view.note, NOTE_LIMIT))
+        out.append(quoted(note, NOTE_LIMIT))
     out.append(reactions_text(row, mine))
     return out
 

@@ -74,9 +74,10 @@ class ConversationList(ListView):
 
 class MessageItem(ListItem):
     def __init__(self, row: Row, names: dict[str, str], now_s: float, mine: str) -> None:
-        if row.view is not None:
+        if row.view is not None or row.split is not None:
             body = Static(card_text(row, names, now_s, mine=mine), classes="card")
-            body.add_class(f"card-{row.view.kind}")
+            kind = "split" if row.split is not None or row.view is None else row.view.kind
+            body.add_class(f"card-{kind}")
             if row.message.direction == "out":
                 body.add_class("card-out")
         else:

@@ -9,6 +9,8 @@ sends or fetches also logs in with the device's own key (its own mailbox) and:
   device of theirs and to this wallet's other devices, and sends the copies
   (:mod:`walletim.app.chat.fanout_send`); a peer with no list (from before devices), or
   none of whose devices published a bundle yet, is left to the account key's path;
+- sends the read marks noted by ``chat read`` to the wallet's other devices
+  (:mod:`walletim.app.chat.read_sync`);
 - fetches what waits in the device's mailbox (:mod:`walletim.app.chat.fanout_receive`).
 
 The account key's path (:mod:`walletim.app.chat.outbox`, :mod:`walletim.app.chat.inbox`)
@@ -26,8 +28,9 @@ from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink
 from walletim.app.chat.peer_devices import newest_list, pinned_list, served_list
 from walletim.app.chat.ports import Env, RelayConnection, WalletsPort
+from walletim.app.chat.read_sync import ReadMarks
 from walletim.app.chat.results import Dropped, InboxResult, Received, Rejection
-from walletim.errors import MessagingError, RelayUnavailable
+from walletim.errors import MessagingError, RelayRefused, RelayUnavailable
 from walletim.messaging.devices import DeviceList
 from walletim.messaging.kinds import GROUP_PREFIX
 
@@ -40,6 +43,7 @@ class DevicePass:
         self.keys = DeviceKeys(env)
         self.sender = FanoutSender(env)
         self.receiver = FanoutReceiver(env, inbox)
+        self.reads = ReadMarks(env)
 
     def device(self, me: Me) -> tuple[ThisDevice, DeviceList] | None:
         """This home as a device of ``me``'s wallet, and the wallet's list it keeps (None:
@@ -73,6 +77,10 @@ class DevicePass:
             await self._seal(conn, dev, result)
             _sent, why = await self.sender.flush(conn, dev)
             result.warnings.extend(why)
+            try:
+                await self.reads.send(conn, dev, mine)
+            except (MessagingError, RelayRefused) as exc:  # the marks wait for the next time
+                result.warnings.append(f"read state to this wallet's other devices: {exc}")
             if fetch:
                 await self._fetch(conn, me, dev, result)
         finally:

@@ -9,7 +9,10 @@ device: the kept list is used); later ones come from a key this account has a se
 (``device_peers``). A key not in the wallet's current list is refused; a first message from
 a listed device is a *new device* (an event, never a key-change alarm). A message that is a
 copy (``copy_to``) is accepted only from this wallet's own other devices and stored as
-outgoing in the conversation it names, so every device shows the whole conversation.
+outgoing in the conversation it names, so every device shows the whole conversation, and
+handed to the sent-copy hooks (the money layer records a payment made on another device).
+A read mark (kind ``read``) from one of them marks the conversation it names read here
+(:mod:`walletim.app.chat.read_sync`).
 
 Run by the chat commands on a home that joined (:mod:`walletim.app.chat.device_pass`).
 """
@@ -36,9 +39,10 @@ from walletim.messaging.fanout import (
     decrypt_from,
     sender_device,
 )
-from walletim.messaging.kinds import spec_of, text_of
+from walletim.messaging.kinds import parse_read, spec_of, text_of
 from walletim.messaging.session import Incoming, Opened, Prekeys, open_envelope
 from walletim.store import device_outbox as D
+from walletim.store import read_sync as RS
 from walletim.store.chat import ChatTx
 from walletim.store.threads import by_row
 
@@ -56,7 +60,7 @@ class FanoutReceiver:
         identity is this device's key)."""
         repo = self.env.repo()
         with repo.tx() as tx:
-            if tx.has_relay_id(mid):
+            if tx.has_relay_id(mid) or RS.seen(tx.conn, mid):
                 return None
             opened = self._decrypt(tx, me, device, env)
             if isinstance(opened, Rejection):
@@ -64,6 +68,8 @@ class FanoutReceiver:
             sender, incoming = opened
             self._keep(tx, me, device, sender, incoming)
             stored: int | Rejection | Dropped | None
+            if incoming.payload.copy_to is not None and incoming.payload.kind == "read":
+                return self._read_mark(tx, me, device, sender, mid, incoming)
             if incoming.payload.copy_to is not None:
                 stored = self._copy(tx, me, device, sender, mid, incoming)
             else:
@@ -72,6 +78,7 @@ class FanoutReceiver:
                 return stored
         message = repo.message(stored)
         if message.direction == "out":
+            self._inbox.announce_copy(me.address, message)
             return Received(message, incoming.verdict, incoming.missing, False)
         request = self._inbox.announce(me.address, message)
         return Received(message, incoming.verdict, incoming.missing, request)
@@ -153,6 +160,31 @@ class FanoutReceiver:
             return _reject(tx, me, peer, "replay", "a copy already stored")
         settle(tx, me.address, by_row(tx.conn, message_id))
         return message_id
+
+    def _read_mark(
+        self,
+        tx: ChatTx,
+        me: Me,
+        device: ThisDevice,
+        sender: SenderDevice,
+        mid: str,
+        incoming: Incoming,
+    ) -> Rejection | None:
+        """Another of this wallet's devices read a conversation: mark it read here too
+        (:mod:`walletim.app.chat.read_sync`)."""
+        try:
+            mine = pinned_list(tx.conn, me.address)
+            if mine is None:
+                raise MessageRejected("not-own-device", "this wallet lists no devices here")
+            peer = copy_peer(incoming.payload, sender, mine, device.device.id)
+            upto = parse_read(incoming.payload.body)
+        except MessageRejected as rej:
+            return _reject(tx, me, sender.wallet, rej.reason, rej.detail)
+        except MessagingError as exc:
+            return _reject(tx, me, sender.wallet, "malformed", str(exc), "malformed")
+        RS.mark_read_upto(tx.conn, me.address, peer, upto)
+        RS.remember_seen(tx.conn, mid)
+        return None
 
 
 def _sender_list(tx: ChatTx, me: Me, opened: Opened) -> tuple[str, DeviceList]:

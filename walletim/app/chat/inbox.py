@@ -64,6 +64,7 @@ class Inbox:
     def __init__(self, env: Env) -> None:
         self.env = env
         self._hooks: list[tuple[frozenset[str] | None, Hook, bool]] = []
+        self._copy_hooks: list[Hook] = []
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -77,6 +78,15 @@ class Inbox:
         if unknown:
             raise InputError(f"no incoming message has the kind(s) {', '.join(unknown)}")
         self._hooks.append((wanted, hook, requests))
+
+    def on_sent_copy(self, hook: Hook) -> None:
+        """Call ``hook`` after each copy of a message this wallet sent from another of its
+        devices is stored (as outgoing: :mod:`walletim.app.chat.fanout_receive`)."""
+        self._copy_hooks.append(hook)
+
+    def announce_copy(self, address: str, message: StoredMessage) -> None:
+        for hook in self._copy_hooks:
+            hook(address, message)
 
     def _announce(self, address: str, message: StoredMessage, *, request: bool) -> None:
         """Hand ``message`` to the hooks (of a request: to those that asked for requests)."""
@@ -254,6 +264,8 @@ class Inbox:
         change held or outvoted, as said in ``notices``; Dropped: a blocked group's)."""
         payload = incoming.payload
         try:
+            if payload.kind == "read":
+                raise MessageRejected("malformed", "a read mark goes only to one's own devices")
             if payload.kind == "membership":
                 meta = HeadMeta(payload.epoch, payload.counter, mid, payload.sent_ms)
                 return self._membership(tx, me, peer, payload.body, meta, notices)

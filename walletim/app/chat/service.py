@@ -65,6 +65,7 @@ from walletim.store.chat import (
     conversation_id,
 )
 from walletim.store.db import Store
+from walletim.store.read_sync import note_read
 from walletim.store.relay import OutboxWait, RelayPin, RelayRepo
 
 
@@ -274,6 +275,11 @@ class ChatService:
         (as :meth:`on_incoming`)."""
         self._inbox.on_incoming(None, hook, requests=requests)
 
+    def on_sent_copy(self, hook: Hook) -> None:
+        """Call ``hook(account address, message)`` after each copy of a message this wallet
+        sent from another of its devices is stored here as outgoing."""
+        self._inbox.on_sent_copy(hook)
+
     def on_incoming(self, kinds: Iterable[WireKind], hook: Hook, *, requests: bool = False) -> None:
         """Call ``hook(account address, message)`` after each incoming message of one of
         ``kinds`` is stored (in a group's conversation too): how a layer above handles a
@@ -348,8 +354,8 @@ class ChatService:
         peer_address = self.conversation_peer(account, peer)
         repo = self.repo
         messages = repo.history(address, peer_address, limit)
-        if mark_read:
-            repo.mark_read(address, peer_address)
+        if mark_read and repo.mark_read(address, peer_address) and _one_to_one(peer_address):
+            note_read(repo.store, address, peer_address)  # for this wallet's other devices
         with repo.tx() as tx:
             state = tx.load_session(tx.conversation(address, peer_address))
         missing = tuple(Conversation.from_json(state).missing) if state else ()
@@ -474,7 +480,11 @@ class ChatService:
 
     def mark_read(self, account: str, peer: str) -> int:
         """Mark the conversation with ``peer`` read; returns how many messages were unread."""
-        return self.repo.mark_read(self._accounts.address(account), peer)
+        address = self._accounts.address(account)
+        count = self.repo.mark_read(address, peer)
+        if count and _one_to_one(peer):
+            note_read(self.repo.store, address, peer)  # for this wallet's other devices
+        return count
 
     def search(self, account: str, query: str, limit: int = 50) -> list[StoredMessage]:
         """Full-text search of ``account``'s local history, newest first. Raises InputError."""
@@ -576,3 +586,7 @@ class ChatService:
         Learns the peer's binding from the relay if it is not known yet. ``confirm`` records
         that the two people compared it. Raises InputError, MessagingError."""
         return self._contacts.verify(account, peer, confirm=confirm)
+
+
+def _one_to_one(peer: str) -> bool:
+    return not peer.startswith(GROUP_PREFIX)

@@ -379,9 +379,13 @@ class Payments:
         token: str | None = None,
         note: str = "",
         include_self: bool = True,
+        where: str | None = None,
     ) -> SplitResult:
         """Split a bill of ``total_text`` between ``peers`` (and this account, unless
-        ``include_self`` is off): one request per peer, tracked together. Raises InputError."""
+        ``include_self`` is off): one request per peer, tracked together. ``where``: the
+        group conversation (``group:ID``) the bill was split in, which gets a local note
+        naming the split (kind ``system``: never from the wire; a front end draws the bill
+        there from this home's records). Raises InputError."""
         if not peers:
             raise InputError("split needs at least one PEER")
         chat = self.p.chat()
@@ -411,21 +415,34 @@ class Payments:
         results = self._requests(
             account, list(zip(resolved, shares, strict=True)), asset, note, split_id
         )
+        if where is not None and is_group_peer(where):
+            self._split_note(me, where, split_id, f"{total_text} {asset.display}")
         return SplitResult(
             self.split_status(account, split_id),
             tuple(r.message for r in results),
             all(r.delivered for r in results),
         )
 
-    def split_status(self, account: str, split_id: str) -> SplitStatus:
-        """Who has paid their share of a split. Raises InputError for an unknown split."""
+    def _split_note(self, me: str, where: str, split_id: str, what: str) -> None:
+        text = f"you split a bill of {what}: each member got a request for their share"
+        with self.p.chats().tx() as tx:
+            cid = tx.conversation(me, where)
+            body = {"text": text, "split": split_id}
+            tx.add_message(cid, "in", "system", body, text, sent_ms=self.p.now_ms(),
+                           state="received")  # fmt: skip
+
+    def split_status(self, account: str, split_id: str, *, check: bool = True) -> SplitStatus:
+        """Who has paid their share of a split (pending payments asked about again first,
+        unless ``check`` is off: then no network, what the ledger last recorded). Raises
+        InputError for an unknown split."""
         me = self.p.address_of(account)
         sid = request_id(split_id, "split id")
         repo = self.p.repo()
         split = repo.split(me, sid)
         if split is None:
             raise InputError(f"no split {sid} was made by this account")
-        self.ledger.check(me)
+        if check:
+            self.ledger.check(me)
         requests = tuple(repo.requests(me, split_id=sid))
         own = split.total - sum(r.amount for r in requests)
         return SplitStatus(split, own, requests)
@@ -436,6 +453,16 @@ class Payments:
 
     def requests(self, account: str) -> list[RequestRow]:
         return self.p.repo().requests(self.p.address_of(account))
+
+    def requests_of(self, account: str, message_ids: Sequence[int]) -> list[RequestRow]:
+        """The requests these messages carry, as recorded (no network)."""
+        me, repo = self.p.address_of(account), self.p.repo()
+        found = (repo.request_for_message(me, mid) for mid in message_ids)
+        return [r for r in found if r is not None]
+
+    def payments_citing(self, account: str, request_ids: Sequence[str]) -> list[PaymentRow]:
+        """The payments recorded citing these requests, in any state (no network)."""
+        return self.p.repo().payments_citing(self.p.address_of(account), request_ids)
 
     def payments(self, account: str, *, check: bool = True) -> list[PaymentRow]:
         """This account's payments (newest first), pending ones checked again first."""

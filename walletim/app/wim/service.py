@@ -37,7 +37,8 @@ class WalletIM:
     recorded and checked against the chain as it is stored, whichever command fetched it.
 
     Its methods are its parts' (see the module docstring): ``pay``, ``request``, ``split``,
-    ``split_status``, ``splits``, ``requests``, ``payments``, ``share``;
+    ``split_status``, ``splits``, ``requests``, ``requests_of``, ``payments``,
+    ``payments_citing``, ``share``;
     ``packet_create | claim | status | views | checks``, ``packets``;
     ``packet_needs_sponsor``, ``packet_ask_sponsor`` (a claimer with no ETH for gas),
     ``sponsor``, ``sponsor_pending``, ``submit_claim`` (paying the gas of others' claims:
@@ -57,6 +58,7 @@ class WalletIM:
         self.pay, self.request, self.split, self.share = m.pay, m.request, m.split, m.share
         self.split_status, self.splits, self.requests = m.split_status, m.splits, m.requests
         self.payments = m.payments
+        self.requests_of, self.payments_citing = m.requests_of, m.payments_citing
         self.packet_create, self.packet_claim, self.packet_status = r.create, r.claim, r.status
         self.packets, self.packet_views, self.packet_checks = r.packets, r.views, r.checks
         self.packet_needs_sponsor, self.packet_ask_sponsor = r.needs_sponsor, sp.ask
@@ -107,6 +109,45 @@ class WalletIM:
                 self.sponsorship.record_request(me, message)
         except (WalletimError, ValueError, KeyError, TypeError):
             return
+
+    def record_copy(self, me: str, message: StoredMessage) -> None:
+        """Record a payment or request this wallet made on another of its devices (the copy
+        that device sent here, stored as outgoing): a payment is checked on the chain by this
+        home, as an incoming claim is, and settles the request it pays here too; never
+        trusted from the other device's word. Never raises (as :meth:`record_incoming`)."""
+        if message.direction != "out" or is_group_peer(message.peer):
+            return
+        try:
+            if message.kind == "payment":
+                self._copied_payment(me, message)
+            elif message.kind == "request":
+                self._copied_request(me, message)
+        except (WalletimError, ValueError, KeyError, TypeError):
+            return
+
+    def _copied_payment(self, me: str, message: StoredMessage) -> None:
+        claim = parse_payment(message.body)
+        symbol, decimals = self._named(claim.chain_id, claim.asset.address, claim.asset.decimals)
+        row = self.p.repo().add_payment(
+            account=me, message_id=message.id, direction="out", peer=message.peer,
+            chain_id=claim.chain_id, tx_hash=claim.tx, asset=claim.asset.address,
+            symbol=symbol, decimals=decimals, amount=claim.amount,
+            payer=claim.payer, payee=claim.payee, note=claim.note, request_id=claim.request_id,
+        )  # fmt: skip
+        self.ledger.check_payment(row, claim, message)
+
+    def _copied_request(self, me: str, message: StoredMessage) -> None:
+        req = parse_request(message.body)
+        if req.payee != me:
+            return  # not a request to pay this wallet: not ours to record
+        symbol, decimals = self._named(req.chain_id, req.asset.address, req.asset.decimals)
+        self.p.repo().save_request(
+            RequestRow(
+                me, req.request_id.lower(), "out", message.peer, req.chain_id,
+                req.asset.address, symbol, decimals, req.amount, req.note, req.uri,
+                req.split_id, "open", None, message.id, self.p.now_ms(),
+            )
+        )  # fmt: skip
 
     def _named(self, chain_id: int, address: str | None, decimals: int) -> tuple[str, int]:
         return named(self.p.tokens, self.p.chain_id, chain_id, address, decimals)

@@ -114,12 +114,10 @@ class Verifier:
             return Verdict(
                 "mismatch", f"the claim says {claim.payer} paid, but {sender} sent it", 0
             )
-        if (
-            not is_group_peer(message.peer)
-            and claim.payee != message.account
-            and message.direction == "in"
-        ):
-            return Verdict("mismatch", f"the claim pays {claim.payee}, not you", 0)
+        payee = message.account if message.direction == "in" else message.peer
+        if not is_group_peer(message.peer) and claim.payee != payee:
+            whom = "you" if message.direction == "in" else f"{payee}, to whom it was sent"
+            return Verdict("mismatch", f"the claim pays {claim.payee}, not {whom}", 0)
         gate = self.group_gate(message, sender)
         if gate is not None:
             return gate

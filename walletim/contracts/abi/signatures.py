@@ -9,10 +9,10 @@ from typing import Any
 
 from walletim.errors import InputError, shown
 
-_IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
-_INT = re.compile(r"^(u?)int(\d*)$")
-_BYTES = re.compile(r"^bytes(\d+)$")
-_ARRAY = re.compile(r"^(.*)\[(\d*)\]$")
+_IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*\Z")
+_INT = re.compile(r"^(u?)int(\d*)\Z")
+_BYTES = re.compile(r"^bytes(\d+)\Z")
+_ARRAY = re.compile(r"^(.*)\[(\d*)\]\Z")
 #: A decoded ABI value: an int, a bool, a checksummed address or a string (str), bytes, a
 #: list (an array) or a tuple (a tuple type), nested. Dynamic by nature: a caller knows the
 #: type from the signature it decoded with.

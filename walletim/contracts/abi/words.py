@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from walletim.contracts.abi.signatures import Value
 
 WORD = 32
-_INT = re.compile(r"^(u?)int(\d{1,3})$")
-_BYTES = re.compile(r"^bytes(\d{1,2})$")
-_HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_INT = re.compile(r"^(u?)int(\d{1,3})\Z")
+_BYTES = re.compile(r"^bytes(\d{1,2})\Z")
+_HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 
 
 def _int_type(t: str) -> tuple[bool, int] | None:

@@ -1,0 +1,115 @@
+"""Read state between one's own devices (issue 17).
+
+Reading a conversation on one device (``chat read``) notes a *read mark*: the conversation
+was read up to its newest incoming message (:mod:`walletim.store.read_sync`). The next chat
+command that runs this home's device pass seals the mark (kind ``read``, body
+``{"upto": sent_ms}``) to this wallet's other devices only, as a sent copy naming the
+conversation, each in its own session (:func:`walletim.messaging.fanout.encrypt_fanout`);
+the sessions move on before anything is sent, so a crash re-seals rather than reuses a key.
+
+A device receiving one marks read the messages of that conversation sent up to then. A read
+mark is accepted only as a copy from one of this wallet's own listed devices (a peer cannot
+mark our messages read, nor learn when we read theirs: it never goes to them); one from a
+peer is refused as malformed (:mod:`walletim.app.chat.inbox`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from walletim.app.chat.fanout_send import ThisDevice
+from walletim.app.chat.peer_devices import device_bundle, newest_list, served_list
+from walletim.app.chat.ports import Env, RelayConnection
+from walletim.keys.hd import to_checksum_address
+from walletim.messaging.devices import DeviceList
+from walletim.messaging.fanout import (
+    STATES_VERSION,
+    DeviceStates,
+    Message,
+    Sealed,
+    Target,
+    encrypt_fanout,
+    needing_bundles,
+)
+from walletim.messaging.session import PeerBundle
+from walletim.store import device_outbox as D
+from walletim.store import read_sync as RS
+
+
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    peer: str
+    upto: int
+    sealed: tuple[Sealed, ...]
+
+
+class ReadMarks:
+    def __init__(self, env: Env) -> None:
+        self.env = env
+
+    async def send(self, conn: RelayConnection, dev: ThisDevice, mine: DeviceList) -> int:
+        """Seal and send the read marks waiting on this device to the wallet's other
+        devices (those with a session or a bundle); returns how many marks went. Raises
+        RelayUnavailable, RelayRefused, MessagingError (the marks stay for the next time)."""
+        store = self.env.repo().store
+        marks = RS.pending(store, dev.address)
+        if not marks:
+            return 0
+        # The newest list: a device that joined since this home last looked gets the mark.
+        mine = newest_list(store, dev.address, await served_list(conn, dev.address)) or mine
+        wallet = to_checksum_address(mine.wallet)
+        targets = tuple(Target(wallet, d, True) for d in mine.devices if d.id != dev.device.id)
+        with self.env.repo().tx() as tx:
+            own = _own_states(tx.conn, dev.address)
+        bundles: dict[bytes, PeerBundle] = {}
+        for target in needing_bundles(targets, DeviceStates(), own):
+            bundle = await device_bundle(conn, mine, target.device)
+            if bundle is not None:
+                bundles[target.device.id] = bundle
+        need = {t.device.id for t in needing_bundles(targets, DeviceStates(), own)}
+        reachable = tuple(t for t in targets if t.device.id not in need - set(bundles))
+        if not reachable:
+            if not targets:  # the only device: nobody to tell
+                with self.env.repo().tx() as tx:
+                    for peer, upto in marks:
+                        RS.sent(tx.conn, dev.address, peer, upto)
+            return 0
+        sealed = self._seal(dev, marks, reachable, bundles)
+        for mark in sealed:
+            for s in mark.sealed:
+                await conn.send(s.target.mailbox, self.env.randbytes(16).hex(), s.envelope)
+            RS.sent(store, dev.address, mark.peer, mark.upto)
+        return len(sealed)
+
+    def _seal(
+        self,
+        dev: ThisDevice,
+        marks: list[tuple[str, int]],
+        targets: tuple[Target, ...],
+        bundles: dict[bytes, PeerBundle],
+    ) -> list[_Mark]:
+        """Seal every mark and keep the sessions moved on, in one transaction."""
+        out: list[_Mark] = []
+        now = self.env.now_ms()
+        with self.env.repo().tx() as tx:
+            own = _own_states(tx.conn, dev.address)
+            for peer, upto in marks:
+                message = Message("read", {"upto": upto}, now)
+                fanned = encrypt_fanout(
+                    dev.device.key, dev.binding, (DeviceStates(), own), targets, message,
+                    bundles=bundles, randbytes=self.env.randbytes, copy_to=peer,
+                )  # fmt: skip
+                own = fanned.own
+                out.append(_Mark(peer, upto, fanned.sealed))
+            D.save_device_states(
+                tx.conn, dev.address, dev.address, STATES_VERSION, own.to_json(), now
+            )
+        return out
+
+
+def _own_states(conn: object, account: str) -> DeviceStates:
+    doc = D.load_device_states(conn, account, account)
+    return DeviceStates() if doc is None else DeviceStates.from_json(doc)
+
+
+__all__ = ["ReadMarks"]
