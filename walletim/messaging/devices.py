@@ -22,12 +22,13 @@ from dataclasses import dataclass
 
 from walletim.errors import MessagingError, shown
 from walletim.keys.hd import to_checksum_address
-from walletim.keys.signing import eip712_fields, recover_digest, typed_data_digest
+from walletim.keys.signing import eip712_fields
 from walletim.messaging.identity import (
     BINDING_DOMAIN,
     DOMAIN_FIELDS,
     IdentityBinding,
     TypedDataSigner,
+    signed_by,
 )
 
 MAX_DEVICES = 10  # per wallet, as XMTP allows installations per inbox
@@ -135,11 +136,7 @@ class DeviceList:
 
     def verify(self) -> bool:
         """True if the wallet's own key signed this list (ecrecover)."""
-        try:
-            digest = typed_data_digest(self.typed_data())
-            return recover_digest(digest, self.signature) == to_checksum_address(self.wallet)
-        except Exception:  # any malformed field means: not verified
-            return False
+        return signed_by(self.wallet, self.typed_data, self.signature)
 
     def device(self, dev_id: bytes) -> Device | None:
         return next((d for d in self.devices if d.id == dev_id), None)

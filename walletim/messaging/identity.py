@@ -13,6 +13,7 @@ see the same 60 digits, in 12 groups of 5, to compare out of band.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,11 +47,7 @@ class IdentityBinding:
 
     def verify(self) -> bool:
         """True if the wallet's own key signed this binding (ecrecover)."""
-        try:
-            digest = typed_data_digest(self.typed_data())
-            return recover_digest(digest, self.signature) == to_checksum_address(self.wallet)
-        except Exception:  # any malformed field means: not verified
-            return False
+        return signed_by(self.wallet, self.typed_data, self.signature)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -83,6 +80,16 @@ class IdentityBinding:
         ):
             raise MessagingError("malformed identity binding")
         return cls(wallet, key, created, signature)
+
+
+def signed_by(wallet: str, typed_data: Callable[[], dict[str, object]], signature: bytes) -> bool:
+    """True if ``wallet``'s own key signed the EIP-712 document ``typed_data()`` builds
+    (ecrecover); a malformed field anywhere means not signed, never an exception."""
+    try:
+        digest = typed_data_digest(typed_data())
+        return recover_digest(digest, signature) == to_checksum_address(wallet)
+    except Exception:  # any malformed field means: not verified
+        return False
 
 
 def binding_typed_data(wallet: str, identity_key: bytes, created: int) -> dict[str, object]:

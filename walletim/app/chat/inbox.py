@@ -159,7 +159,9 @@ class Inbox:
             # From here the message is authentic: its ratchet step and counter are kept even
             # if its content is refused (else it would later show as a gap).
             self._keep_state(tx, me, peer, cid, envelope, incoming)
-            stored = self._store(tx, me, peer, mid, incoming, [] if notices is None else notices)
+            stored = self.store_authentic(
+                tx, me, peer, mid, incoming, [] if notices is None else notices
+            )
             if not isinstance(stored, int):
                 return stored
             if incoming.verdict == "gap":
@@ -231,6 +233,13 @@ class Inbox:
                 me.address, me.identity.public_key, me.binding, 1, incoming.prekeys.to_json()
             )
 
+    def announce(self, address: str, message: StoredMessage) -> bool:
+        """Hand a stored incoming message to the hooks (of a request: to those that asked
+        for requests). Returns whether it is a request."""
+        request = not consent_of(self.env.repo().store, address, message.peer).allowed
+        self._announce(address, message, request=request)
+        return request
+
     def store_authentic(
         self,
         tx: ChatTx,
@@ -240,27 +249,8 @@ class Inbox:
         incoming: Incoming,
         notices: list[GroupNotice],
     ) -> int | Rejection | Dropped | None:
-        """Store a message from ``peer`` decrypted elsewhere (a device's session: see
-        :mod:`walletim.app.chat.fanout_receive`) as :meth:`receive_one` stores its own."""
-        return self._store(tx, me, peer, mid, incoming, notices)
-
-    def announce(self, address: str, message: StoredMessage) -> bool:
-        """Hand a stored incoming message to the hooks (of a request: to those that asked
-        for requests). Returns whether it is a request."""
-        request = not consent_of(self.env.repo().store, address, message.peer).allowed
-        self._announce(address, message, request=request)
-        return request
-
-    def _store(
-        self,
-        tx: ChatTx,
-        me: Me,
-        peer: str,
-        mid: str,
-        incoming: Incoming,
-        notices: list[GroupNotice],
-    ) -> int | Rejection | Dropped | None:
-        """Store an authentic message where it belongs. Returns its id (None: a membership
+        """Store an authentic message where it belongs (decrypted here or by a device's
+        session: :mod:`walletim.app.chat.fanout_receive`). Returns its id (None: a membership
         change held or outvoted, as said in ``notices``; Dropped: a blocked group's)."""
         payload = incoming.payload
         try:
