@@ -24,7 +24,7 @@ from collections.abc import Callable
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.fanout_send import ThisDevice
 from walletim.app.chat.grouplog import GroupNotice
-from walletim.app.chat.inbox import Inbox
+from walletim.app.chat.inbox import Inbox, record_rejection
 from walletim.app.chat.peer_devices import newest_list, pinned_list
 from walletim.app.chat.ports import Env
 from walletim.app.chat.results import Dropped, Received, Rejection
@@ -99,10 +99,10 @@ class FanoutReceiver:
         except StoreError:
             raise  # transient: not acknowledged, delivered again later
         except MessageRejected as rej:
-            return _reject(tx, me, wallet, rej.reason, rej.detail)
+            return record_rejection(tx, me, wallet, rej.reason, rej.detail)
         except Exception as exc:  # a poison envelope must not jam the inbox forever
             name = type(exc).__name__
-            return _reject(tx, me, wallet, "undecryptable", name, f"undecryptable:{name}")
+            return record_rejection(tx, me, wallet, "undecryptable", name, f"undecryptable:{name}")
         now = self.env.now_ms()
         D.save_device_states(tx.conn, me.address, wallet, STATES_VERSION, new_states.to_json(), now)
         return sender, incoming
@@ -145,9 +145,9 @@ class FanoutReceiver:
                 raise MessageRejected("malformed", "a copy of a group message (not yet)")
             text = text_of(payload.kind, payload.body)
         except MessageRejected as rej:
-            return _reject(tx, me, sender.wallet, rej.reason, rej.detail)
+            return record_rejection(tx, me, sender.wallet, rej.reason, rej.detail)
         except MessagingError as exc:
-            return _reject(tx, me, sender.wallet, "malformed", str(exc), "malformed")
+            return record_rejection(tx, me, sender.wallet, "malformed", str(exc), "malformed")
         control = spec_of(payload.kind).display == "control"
         ids = ids_of(payload.kind, payload.body, me.address, payload.nonce, payload.epoch,
                      payload.counter)  # fmt: skip
@@ -157,7 +157,7 @@ class FanoutReceiver:
             ids=ids,
         )  # fmt: skip
         if message_id is None:
-            return _reject(tx, me, peer, "replay", "a copy already stored")
+            return record_rejection(tx, me, peer, "replay", "a copy already stored")
         settle(tx, me.address, by_row(tx.conn, message_id))
         return message_id
 
@@ -179,9 +179,9 @@ class FanoutReceiver:
             peer = copy_peer(incoming.payload, sender, mine, device.device.id)
             upto = parse_read(incoming.payload.body)
         except MessageRejected as rej:
-            return _reject(tx, me, sender.wallet, rej.reason, rej.detail)
+            return record_rejection(tx, me, sender.wallet, rej.reason, rej.detail)
         except MessagingError as exc:
-            return _reject(tx, me, sender.wallet, "malformed", str(exc), "malformed")
+            return record_rejection(tx, me, sender.wallet, "malformed", str(exc), "malformed")
         RS.mark_read_upto(tx.conn, me.address, peer, upto)
         RS.remember_seen(tx.conn, mid)
         return None
@@ -227,11 +227,3 @@ def _prekeys(tx: ChatTx, me: Me, device: ThisDevice) -> Callable[[], Prekeys]:
         return Prekeys.from_json(row.state, device.device.key)
 
     return load
-
-
-def _reject(
-    tx: ChatTx, me: Me, peer: str | None, reason: str, detail: str, logged: str | None = None
-) -> Rejection:
-    """Record a refused envelope as a security event (``logged``, else the reason)."""
-    tx.add_event(me.address, peer, "rejected", logged or reason)
-    return Rejection(peer, reason, detail)

@@ -197,10 +197,10 @@ class Inbox:
         except StoreError:
             raise  # transient: not acknowledged, delivered again later
         except MessageRejected as rej:
-            return _reject(tx, me, None, rej.reason, rej.detail)
+            return record_rejection(tx, me, None, rej.reason, rej.detail)
         except Exception as exc:  # a poison envelope must not jam the inbox forever
             name = type(exc).__name__
-            return _reject(tx, me, None, "undecryptable", name, f"undecryptable:{name}")
+            return record_rejection(tx, me, None, "undecryptable", name, f"undecryptable:{name}")
 
     def _decrypt(
         self, tx: ChatTx, me: Me, peer: str, opened: Opened, cid: str
@@ -216,10 +216,10 @@ class Inbox:
         try:
             return decrypt(me.identity, prekeys, opened, conv)
         except MessageRejected as rej:
-            return _reject(tx, me, peer, rej.reason, rej.detail)
+            return record_rejection(tx, me, peer, rej.reason, rej.detail)
         except Exception as exc:  # as above: record, acknowledge, go on
             name = type(exc).__name__
-            return _reject(tx, me, peer, "undecryptable", name, f"undecryptable:{name}")
+            return record_rejection(tx, me, peer, "undecryptable", name, f"undecryptable:{name}")
 
     def _keep_state(
         self, tx: ChatTx, me: Me, peer: str, cid: str, opened: Opened, incoming: Incoming
@@ -266,9 +266,9 @@ class Inbox:
             text = text_of(routed.kind, routed.body)
             precheck(tx.conn, routed.conversation, routed.kind, routed.body, routed.sender or peer)
         except MessageRejected as rej:
-            return _reject(tx, me, peer, rej.reason, rej.detail)
+            return record_rejection(tx, me, peer, rej.reason, rej.detail)
         except MessagingError as exc:
-            return _reject(tx, me, peer, "malformed", str(exc), "malformed")
+            return record_rejection(tx, me, peer, "malformed", str(exc), "malformed")
         control = spec_of(routed.kind).display == "control"
         ids = ids_of(
             routed.kind, routed.body, routed.sender or peer, routed.nonce, payload.epoch,
@@ -280,7 +280,7 @@ class Inbox:
             counter=payload.counter, relay_id=mid, unread=not control, ids=ids,
         )  # fmt: skip
         if message_id is None:  # same counter, or the same id, stored under another relay id
-            return _reject(tx, me, peer, "replay", f"message {payload.counter} again")
+            return record_rejection(tx, me, peer, "replay", f"message {payload.counter} again")
         if routed.sender is not None:
             tx.set_sender(message_id, routed.sender)
         settle(tx, me.address, by_row(tx.conn, message_id))
@@ -381,7 +381,7 @@ def _known(kind: str) -> MessageKind:
     return kind
 
 
-def _reject(
+def record_rejection(
     tx: ChatTx, me: Me, peer: str | None, reason: str, detail: str, logged: str | None = None
 ) -> Rejection:
     """Record a refused envelope as a security event (``logged``, else the reason)."""
