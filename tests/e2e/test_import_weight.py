@@ -53,9 +53,12 @@ print("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 
-def loaded(home: Path, *args: str) -> set[str]:
-    """The modules a process running ``walletim ARGS`` imported (the command must succeed)."""
+def loaded(home: Path, *args: str, env: dict[str, str] | None = None) -> set[str]:
+    """The modules a process running ``walletim ARGS`` imported (the command must succeed);
+    ``env`` adds to its environment."""
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETIM_")}
+    env.update(extra)
     env.update(
         WALLETIM_HOME=str(home),
         WALLETIM_UNSAFE_FAST_KDF="1",
@@ -134,3 +137,26 @@ def test_lazy_packages_export_what_they_list(package: str) -> None:
         assert not isinstance(value, types.ModuleType), (package, name)
     with pytest.raises(AttributeError):
         module.no_such_name  # noqa: B018
+
+
+#: What decrypting, encrypting or making prekeys needs, and nothing else does.
+SESSION_CRYPTO = ("doubleratchet", "x3dh", "xeddsa", "pydantic", "walletim.messaging.ratchet")
+
+
+def test_an_empty_inbox_loads_no_session_cryptography(tmp_path: Path, relay: Any) -> None:
+    """``chat inbox`` with nothing new decrypts nothing: python-doubleratchet, python-x3dh
+    and pydantic (~220 ms of imports) stay out, and so does parsing the stored prekeys to
+    learn that none need publishing."""
+    from tests.e2e.test_cli_chat import person
+
+    alice, bob = person(tmp_path, "alice", relay.url), person(tmp_path, "bob", relay.url)
+    for cli, name in ((alice, "alice"), (bob, "bob")):
+        assert cli("chat", "init", "--from", name).code == 0
+    bob_addr = bob("--json", "wallet", "addresses", "bob", "--count", "1").json()["addresses"]
+    assert alice("chat", "contacts", "add", "bob", bob_addr[0]["address"]).code == 0
+    assert alice("chat", "send", "--from", "alice", "bob", "gm").code == 0
+    assert bob("chat", "inbox", "--from", "bob").code == 0  # takes what was sent
+    env = {"WALLETIM_RELAY": relay.url}
+    modules = loaded(bob.home, "chat", "inbox", "--from", "bob", env=env)
+    assert sorted(m for m in modules if m.split(".")[0] in SESSION_CRYPTO[:4]) == []
+    assert SESSION_CRYPTO[4] not in modules

@@ -43,6 +43,9 @@ from typing import Literal, TypeGuard, get_args
 from walletim import safejson
 from walletim.errors import MessagingError
 
+#: A Double Ratchet header as walletim.messaging.ratchet frames it: DH public key, N, PN.
+RATCHET_HEADER = 32 + 4 + 4
+
 MAGIC = b"WIM"
 VERSION = 1
 BUCKETS = (256, 512, 1024, 4096, 16384, 65536)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-
-import x3dh
-import xeddsa
-from x3dh.identity_key_pair import IdentityKeyPairSeed
+from typing import TYPE_CHECKING
 
 from walletim.errors import MessageRejected, MessagingError
 from walletim.keys.chat import ChatIdentityKey
-from walletim.messaging.ratchet import BAD_KEY, X3DH_ARGS, X3DHState, drive
+
+if TYPE_CHECKING:  # python-x3dh (and pydantic) load only when keys are made or used
+    import x3dh
+
+    from walletim.messaging.ratchet import X3DHState
 
 PREKEYS_VERSION = 1
 DEFAULT_OPKS = 100
@@ -47,6 +48,10 @@ class Prekeys:
 
     @classmethod
     def create(cls, identity: ChatIdentityKey, opks: int = DEFAULT_OPKS) -> Prekeys:
+        from x3dh.identity_key_pair import IdentityKeyPairSeed
+
+        from walletim.messaging.ratchet import X3DH_ARGS, X3DHState
+
         state = X3DHState.create(*X3DH_ARGS, IdentityKeyPairSeed(identity.seed))
         state.generate_pre_keys(opks)
         return cls(state, identity)
@@ -63,6 +68,11 @@ class Prekeys:
             raise MessagingError("malformed prekey state")
         if doc.get("version") != PREKEYS_VERSION:
             raise MessagingError(f"prekey state version {doc.get('version')!r} is not supported")
+        import xeddsa
+        from x3dh.identity_key_pair import IdentityKeyPairSeed
+
+        from walletim.messaging.ratchet import BAD_KEY, X3DH_ARGS, X3DHState
+
         inner = dict(doc["x3dh"])
         # (IdentityKeyPair.json calls pydantic's deprecated .json(); go through the model.)
         inner["identity_key"] = json.loads(
@@ -121,6 +131,10 @@ class Prekeys:
     def respond(self, header: x3dh.Header) -> tuple[bytes, bytes, bytes]:
         """X3DH as the responder: (shared secret, associated data, SPK private key). Deletes
         the one-time prekey used. Raises MessageRejected("expired-prekey")."""
+        import x3dh
+
+        from walletim.messaging.ratchet import BAD_KEY, drive
+
         try:
             secret, ad, spk = drive(
                 self._state.get_shared_secret_passive(header, require_pre_key=False)
@@ -134,3 +148,17 @@ class Prekeys:
         if header.pre_key is not None:
             self._state.delete_pre_key(header.pre_key)
         return secret, ad, spk.priv
+
+
+def stored_summary(doc: object) -> tuple[int, int] | None:
+    """(when the signed prekey was made, how many one-time prekeys) read from a stored state
+    without parsing its keys (python-x3dh, ~200 ms of imports): enough to tell whether
+    anything needs publishing. None when the state is not of the expected shape (then
+    :meth:`Prekeys.from_json` says what is wrong)."""
+    inner = doc.get("x3dh") if isinstance(doc, dict) else None
+    spk = inner.get("signed_pre_key") if isinstance(inner, dict) else None
+    created = spk.get("timestamp") if isinstance(spk, dict) else None
+    opks = inner.get("pre_keys") if isinstance(inner, dict) else None
+    if type(created) is not int or not isinstance(opks, list):
+        return None
+    return created, len(opks)

@@ -23,12 +23,12 @@ from doubleratchet.recommended import (
 )
 
 from walletim.errors import MessagingError
+from walletim.messaging.envelope import RATCHET_HEADER
 from walletim.messaging.protocol import SPK_CONTEXT
 
 INFO = b"walletim chat v1"
 MESSAGE_CHAIN_CONSTANT = b"\x01\x02"
 MAX_SKIPPED_KEYS = 2000  # libsignal's MAX_MESSAGE_KEYS
-RATCHET_HEADER = 32 + 4 + 4
 
 T = TypeVar("T")
 

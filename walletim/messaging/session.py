@@ -26,23 +26,18 @@ when it accepts the message.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-
-import doubleratchet
-import x3dh
-from doubleratchet.types import JSONObject
-from x3dh.identity_key_pair import IdentityKeyPairSeed
+from typing import TYPE_CHECKING
 
 from walletim import safejson
 from walletim.errors import MessageRejected, MessagingError
 from walletim.keys.chat import ChatIdentityKey
-from walletim.messaging.envelope import CounterTracker, Frame, Payload, WireKind, pad, unpad
+from walletim.messaging.envelope import RATCHET_HEADER, CounterTracker, Frame, Payload, WireKind
 from walletim.messaging.prekeys import (
     DEFAULT_OPKS,
     PREKEYS_VERSION,
@@ -50,18 +45,13 @@ from walletim.messaging.prekeys import (
     Prekeys,
     PublishedKeys,
 )
-from walletim.messaging.ratchet import (
-    BAD_KEY,
-    DR_ARGS,
-    RATCHET_FAILURES,
-    RATCHET_HEADER,
-    X3DH_ARGS,
-    Ratchet,
-    X3DHState,
-    drive,
-    parse_ratchet_header,
-    ratchet_header,
-)
+from walletim.messaging.sealing import seal, unseal
+
+if TYPE_CHECKING:  # python-doubleratchet and python-x3dh load only to encrypt or decrypt
+    import doubleratchet
+    from doubleratchet.types import JSONObject
+
+    from walletim.messaging.ratchet import Ratchet
 
 MAX_SESSIONS = 5  # per conversation, newest first
 MAX_EPOCHS = 4  # a peer's counter epochs remembered per conversation
@@ -130,6 +120,8 @@ class Session:
         )
 
     def load(self) -> Ratchet:
+        from walletim.messaging.ratchet import DR_ARGS, Ratchet
+
         try:
             return Ratchet.from_json(self.ratchet, *DR_ARGS)
         except Exception as exc:
@@ -212,45 +204,6 @@ def migrate_conversation(doc: object) -> dict[str, object]:
         if type(version) is not int:
             raise MessagingError("malformed conversation state")
     return state
-
-
-# -- sealing ------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1024)
-def _curve_public(identity_key: bytes) -> bytes:
-    """An Ed25519 identity key as X25519 (public data; cached: ~50 us per conversion)."""
-    import nacl.bindings
-    import nacl.exceptions
-
-    try:
-        return bytes(nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(identity_key))
-    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
-        raise MessagingError("the recipient's identity key is not a valid Ed25519 key") from exc
-
-
-def seal(recipient_identity: bytes, frame: bytes) -> bytes:
-    """Pad ``frame`` to a bucket and seal it to the recipient's identity key (as X25519)."""
-    import nacl.bindings
-
-    return bytes(nacl.bindings.crypto_box_seal(pad(frame), _curve_public(recipient_identity)))
-
-
-def unseal(identity: ChatIdentityKey, envelope: bytes) -> Frame:
-    """Open a sealed envelope addressed to ``identity``. Raises MessageRejected."""
-    import nacl.bindings
-    import nacl.exceptions
-
-    try:
-        padded = nacl.bindings.crypto_box_seal_open(
-            envelope, _curve_public(identity.public_key), identity.x25519_private_key()
-        )
-    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
-        raise MessageRejected("sealed", "not addressed to this chat key, or damaged") from exc
-    try:
-        return Frame.decode(unpad(padded))
-    except MessagingError as exc:
-        raise MessageRejected("malformed", str(exc)) from exc
 
 
 # -- the initial header ----------------------------------------------------------------------------
@@ -352,6 +305,8 @@ def encrypt(
             raise MessagingError("the prekey bundle is for another identity key")
         session, encrypted = _start(me, bundle, payload)
     else:
+        from walletim.messaging.ratchet import drive
+
         ratchet = session.load()
         encrypted = drive(ratchet.encrypt_message(payload, session.ad))
         session = replace(session, ratchet=dict(ratchet.json))
@@ -373,6 +328,8 @@ def _frame(
 ) -> Frame:
     """An "initial" frame (X3DH header attached) while the peer has not replied, else a
     "message" frame."""
+    from walletim.messaging.ratchet import ratchet_header
+
     header_bytes = ratchet_header(encrypted.header)
     if session.init is None:
         return Frame("message", me.public_key, header_bytes, encrypted.ciphertext)
@@ -390,6 +347,11 @@ def _frame(
 def _start(
     me: ChatIdentityKey, bundle: PeerBundle, payload: bytes
 ) -> tuple[Session, doubleratchet.EncryptedMessage]:
+    import x3dh
+    from x3dh.identity_key_pair import IdentityKeyPairSeed
+
+    from walletim.messaging.ratchet import BAD_KEY, DR_ARGS, X3DH_ARGS, Ratchet, X3DHState, drive
+
     state = X3DHState.create(*X3DH_ARGS, IdentityKeyPairSeed(me.seed))
     peer_bundle = x3dh.Bundle(
         bundle.identity_key,
@@ -515,6 +477,18 @@ def _open_initial(
 ) -> tuple[_Tried, Prekeys | None]:
     """A session's first message(s): in the session it started, if we have it; else X3DH as
     the responder (using up a one-time prekey: the prekeys returned are the changed ones)."""
+    import doubleratchet
+    import x3dh
+
+    from walletim.messaging.ratchet import (
+        BAD_KEY,
+        DR_ARGS,
+        RATCHET_FAILURES,
+        Ratchet,
+        drive,
+        parse_ratchet_header,
+    )
+
     encrypted = doubleratchet.EncryptedMessage(
         parse_ratchet_header(initial.ratchet), opened.frame.ciphertext
     )
@@ -536,6 +510,10 @@ def _open_initial(
 
 def _open_message(opened: Opened, conversation: Conversation) -> _Tried:
     """A message in an established session: each of the sender's sessions is tried."""
+    import doubleratchet
+
+    from walletim.messaging.ratchet import parse_ratchet_header
+
     header = parse_ratchet_header(opened.frame.header)
     encrypted = doubleratchet.EncryptedMessage(header, opened.frame.ciphertext)
     replay = False
@@ -566,6 +544,10 @@ def _accepted(
 
 def _try_session(session: Session, encrypted: doubleratchet.EncryptedMessage) -> _Tried:
     """The plaintext and updated session, or None and whether it was a duplicate."""
+    import doubleratchet
+
+    from walletim.messaging.ratchet import BAD_KEY, RATCHET_FAILURES, drive
+
     ratchet = session.load()
     try:
         plaintext = drive(ratchet.decrypt_message(encrypted, session.ad))

@@ -18,6 +18,7 @@ from walletim.app.chat.results import InitResult
 from walletim.errors import InputError, MessagingError, RelayKeyChanged, RelayUnavailable, shown
 from walletim.messaging import protocol
 from walletim.messaging.identity import IdentityBinding
+from walletim.messaging.prekeys import SPK_ROTATION_SECONDS, stored_summary
 from walletim.messaging.session import PeerBundle, Prekeys
 from walletim.store.chat import Contact
 from walletim.store.relay import RelayPin
@@ -143,8 +144,10 @@ class RelayLink:
             row = tx.prekeys(me.address)
             if row is None:
                 raise MessagingError("chat keys are missing for this account")
-            prekeys = Prekeys.from_json(row.state, me.identity)
             fresh = row.published_at is None or row.relay_id != conn.relay_id
+            if not fresh and self._nothing_due(row.state, info):
+                return None  # told from the stored state's shape: no X3DH parse, no import
+            prekeys = Prekeys.from_json(row.state, me.identity)
             rotated = prekeys.rotate_if_due(int(self.env.clock()))
             new_opks: tuple[bytes, ...] = ()
             if prekeys.opk_count > MAX_LOCAL_OPKS:
@@ -165,6 +168,16 @@ class RelayLink:
                 relay_id=conn.relay_id, published_at=int(self.env.clock()),
             )  # fmt: skip
         return listed
+
+    def _nothing_due(self, state: object, info: AuthInfo) -> bool:
+        """Whether :meth:`publish` would publish nothing (the relay has these keys): no
+        rotation due, no refill, no fresh set. False when the state cannot be read so."""
+        summary = stored_summary(state)
+        if summary is None:
+            return False
+        spk_created, opks = summary
+        rotate = int(self.env.clock()) - spk_created >= SPK_ROTATION_SECONDS
+        return not rotate and opks <= MAX_LOCAL_OPKS and info.prekeys >= OPK_REFILL_BELOW
 
     def init(self, me: Me) -> InitResult:
         """See :meth:`walletim.app.chat.ChatService.init`."""
