@@ -300,3 +300,28 @@ def test_any_delivery_order_decrypts_everything_once(data: st.DataObject) -> Non
     assert sorted(bob.received[1:]) == sorted(sent["alice"])
     assert sorted(alice.received[1:]) == sorted(sent["bob"])
     assert bob.conv.missing == [] and alice.conv.missing == []
+
+
+def test_stored_summary_agrees_with_the_parsed_prekeys() -> None:
+    """The 'anything to publish?' shortcut (read without python-x3dh) sees what a full parse
+    sees: the signed prekey's time and the one-time prekey count, after refills and rotation."""
+    from walletim.messaging.prekeys import stored_summary
+
+    me = identity()
+    prekeys = S.Prekeys.create(me, 5)
+    for change in (lambda: None, lambda: prekeys.add_opks(3), lambda: prekeys.rotate_if_due(2**40)):
+        change()
+        doc = json.loads(json.dumps(prekeys.to_json()))
+        parsed = S.Prekeys.from_json(doc, me)
+        assert stored_summary(doc) == (parsed.published.spk_created, parsed.opk_count)
+
+
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(), lambda c: st.lists(c) | st.dictionaries(st.text(), c)
+    )
+)
+def test_stored_summary_never_raises(doc: object) -> None:
+    from walletim.messaging.prekeys import stored_summary
+
+    assert stored_summary(doc) is None or isinstance(stored_summary(doc), tuple)
