@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.tui.conftest import BOB, ME, NOW_S, add, opener_for, snapshot_app
 from tests.tui.screen import aio, screen_text
 
@@ -187,3 +189,21 @@ async def test_a_message_the_relay_never_took_goes_back_into_the_compose_box(
             await pilot.pause(0.05)
         assert "not sent" in screen_text(app)
         assert app.compose_box.text == "hi"
+
+
+@aio
+async def test_without_colours_the_verdicts_are_still_words(
+    filled_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``NO_COLOR`` (a terminal without colours): the app draws in monochrome, and what a card
+    means stays on screen as words and marks (the verdict, the amount, who pays whom), never
+    only as a colour."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.no_color
+        await pilot.press("tab")  # bob's conversation, with his cards
+        await pilot.pause()
+        text = screen_text(app)
+        assert "✓ PAID" in text and "0.25 ETH from bob to you" in text
