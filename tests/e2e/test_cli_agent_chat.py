@@ -141,3 +141,23 @@ def test_a_locked_agent_is_not_used_the_command_asks_for_the_password(
     assert locked.code == 1 and "password needed" in locked.err
     inbox = bob("chat", "inbox", "--from", "bob")
     assert inbox.code == 0 and "request: 1 new message(s)" in inbox.out
+
+
+def test_sends_at_once_through_one_agent_all_arrive_once(homes: tuple[Cli, Cli, str]) -> None:
+    """Several `chat send` processes at the same time: the agent runs them one at a time for
+    the account (one ratchet, one outbox); each is sent once, none lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    alice, bob, _ = homes
+    texts = [f"at once {i}" for i in range(4)]
+    warm: dict[str, str] = {"WALLETIM_PASSWORD": None}  # type: ignore[dict-item]
+    with ThreadPoolExecutor(len(texts)) as pool:
+        results = list(
+            pool.map(
+                lambda t: alice.subprocess("chat", "send", "--from", "alice", "bob", t, env=warm),
+                texts,
+            )
+        )
+    assert all(r.code == 0 and r.out.startswith("sent to bob (") for r in results), results
+    got = bob("--json", "chat", "inbox", "--from", "bob", env=WARM).json()
+    assert sorted(m["text"] for m in got["messages"]) == texts
