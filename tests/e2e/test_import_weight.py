@@ -53,9 +53,11 @@ print("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 
-def loaded(home: Path, *args: str, env: dict[str, str] | None = None) -> set[str]:
+def loaded(
+    home: Path, *args: str, env: dict[str, str] | None = None, agent: bool = False
+) -> set[str]:
     """The modules a process running ``walletim ARGS`` imported (the command must succeed);
-    ``env`` adds to its environment."""
+    ``env`` adds to its environment; ``agent``: the home's agent is used (no password)."""
     extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETIM_")}
     env.update(extra)
@@ -66,6 +68,8 @@ def loaded(home: Path, *args: str, env: dict[str, str] | None = None) -> set[str
         WALLETIM_AGENT="off",
         PYTHONPATH=str(ROOT),
     )
+    if agent:
+        del env["WALLETIM_AGENT"], env["WALLETIM_PASSWORD"]
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
         capture_output=True,
@@ -116,6 +120,7 @@ def test_lazy_namespaces_keep_every_subcommand() -> None:
 
 
 _LAZY_PACKAGES = (
+    "walletim.app.chat",
     "walletim.app.chain",
     "walletim.app.contracts",
     "walletim.app.defi",
@@ -160,3 +165,30 @@ def test_an_empty_inbox_loads_no_session_cryptography(tmp_path: Path, relay: Any
     modules = loaded(bob.home, "chat", "inbox", "--from", "bob", env=env)
     assert sorted(m for m in modules if m.split(".")[0] in SESSION_CRYPTO[:4]) == []
     assert SESSION_CRYPTO[4] not in modules
+
+
+def test_chat_through_the_agent_loads_no_session_cryptography(tmp_path: Path, relay: Any) -> None:
+    """With the home's agent unlocked, ``chat send`` (until the relay acknowledges) and
+    ``chat inbox`` run in the agent, which keeps the ratchet libraries loaded: the command's
+    own process imports none of them, nor the chat service (issue 15: each <= 20x
+    ``python -c pass``, measured by bench/commands.py)."""
+    from tests.e2e.test_cli_chat import address_of, person
+
+    alice, bob = person(tmp_path, "alice", relay.url), person(tmp_path, "bob", relay.url)
+    for cli, name in ((alice, "alice"), (bob, "bob")):
+        assert cli("chat", "init", "--from", name).code == 0
+    assert alice("chat", "contacts", "add", "bob", address_of(bob, "bob")).code == 0
+    env = {"WALLETIM_RELAY": relay.url}
+    for cli in (alice, bob):
+        assert cli("agent", "start").code == 0
+    try:
+        sent = loaded(
+            alice.home, "chat", "send", "--from", "alice", "bob", "gm", env=env, agent=True
+        )
+        fetched = loaded(bob.home, "chat", "inbox", "--from", "bob", env=env, agent=True)
+        for modules in (sent, fetched):
+            assert sorted(m for m in modules if m.split(".")[0] in SESSION_CRYPTO[:4]) == []
+            assert not {SESSION_CRYPTO[4], "walletim.app.chat.service", "websockets"} & modules
+    finally:
+        for cli in (alice, bob):
+            cli("agent", "stop")

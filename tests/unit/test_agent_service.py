@@ -135,7 +135,7 @@ def serve(home: Path, peer_uid: Any) -> tuple[AgentServer, threading.Thread]:
     return server, thread
 
 
-def raw_call(path: Path, op: str | None) -> protocol.Failure | dict[str, Any]:
+def raw_call(path: Path, op: str | None, **args: object) -> protocol.Failure | dict[str, Any]:
     """``op``'s answer (None: send nothing, read what the agent says first)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(5)
@@ -143,7 +143,9 @@ def raw_call(path: Path, op: str | None) -> protocol.Failure | dict[str, Any]:
         sock.connect(address)
     try:
         if op is not None:
-            sock.sendall(protocol.request(op))
+            # A refused peer may find the connection closed already: its answer is there.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(protocol.request(op, **args))
         decoder = protocol.FrameDecoder()
         while True:
             data = sock.recv(65536)
@@ -164,6 +166,46 @@ def test_a_peer_of_another_uid_is_refused_before_anything_is_read(home: Path) ->
     finally:
         server.stop()
         thread.join(5)
+
+
+CHAT_SEND = {
+    "account": "dev",
+    "peer": BOB,
+    "text": "sent as you",
+    "network": "anvil",
+    "rpc_url": None,
+    "relay_url": "ws://127.0.0.1:9",
+}
+
+
+def test_a_peer_of_another_uid_cannot_send_chat_as_the_user(home: Path) -> None:
+    """The chat operations are behind the same door: refused before the request is read,
+    no chat engine started."""
+    server, thread = serve(home, lambda _conn: os.geteuid() + 1)
+    try:
+        answer = raw_call(client.socket_path(home), "chat_send", **CHAT_SEND)
+        assert isinstance(answer, protocol.Failure) and answer.code == protocol.DENIED
+        assert server.service._chat is None
+    finally:
+        server.stop()
+        thread.join(5)
+
+
+def test_a_locked_agent_runs_no_chat_and_key_requests_carry_none(home: Path) -> None:
+    server, thread = serve(home, client.peer_uid)
+    path = client.socket_path(home)
+    try:
+        server.service.lock("locked by a test")
+        answer = raw_call(path, "chat_send", **CHAT_SEND)
+        assert isinstance(answer, protocol.Failure) and answer.code == protocol.LOCKED
+        assert server.service._chat is None
+    finally:
+        server.stop()
+        thread.join(5)
+    with pytest.raises(ServiceFailure) as refused:
+        inbox = {k: v for k, v in CHAT_SEND.items() if k not in ("peer", "text")}
+        service(home, Clock()).handle(request("chat_inbox", **inbox, sponsor=False))
+    assert refused.value.code == protocol.BAD_REQUEST
 
 
 def test_the_socket_is_private_and_serves_its_own_user(home: Path) -> None:
@@ -265,7 +307,10 @@ def test_no_answer_carries_the_seed_or_a_spending_key(home: Path) -> None:
         "check_plan": {"account": "dev", "txs": [tx(1)]},
         "policy": {"account": "dev"},
     }
-    assert set(calls) | {"lock", "stop", "unlock", "sign_typed_data"} == set(protocol.OPS)
+    # chat_send / chat_inbox answer with a chat command's outcome (messages, names; run by
+    # the server, tests/e2e/test_cli_agent_chat.py).
+    others = {"lock", "stop", "unlock", "sign_typed_data", *protocol.CHAT_OPS}
+    assert set(calls) | others == set(protocol.OPS)
     answers = repr([agent.handle(request(op, **args)) for op, args in calls.items()])
     assert not any(secret in answers.lower() for secret in secrets)
     assert MNEMONIC not in answers

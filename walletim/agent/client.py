@@ -85,7 +85,7 @@ class AgentClient:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._decoder = protocol.FrameDecoder()
+        self._decoder = protocol.FrameDecoder(protocol.MAX_ANSWER)
 
     def __repr__(self) -> str:
         return "AgentClient()"

@@ -52,7 +52,24 @@ def run_foreground(home: Path, limits: Limits, password: str, ready: Callable[[i
     server.write_pid()
     server.handle_signals()
     ready(os.getpid())
+    _warm_chat()
     server.serve_forever()
+
+
+def _warm_chat() -> None:
+    """Load the chat engine's libraries in the background (after the fork: a forked thread
+    would not run), so that the first ``chat send`` finds them loaded."""
+    import threading
+
+    def warm() -> None:
+        try:
+            from walletim.app.chat_engine import warm
+
+            warm()
+        except Exception as exc:  # the first chat request loads them instead
+            logging.getLogger("walletim.agent").warning("chat engine not loaded: %r", exc)
+
+    threading.Thread(target=warm, name="warm-chat", daemon=True).start()
 
 
 def _report(doc: dict[str, object]) -> None:
@@ -103,5 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     _detach(home)
     server.handle_signals()
     logging.getLogger("walletim.agent").info("agent %d serving %s", os.getpid(), home)
+    _warm_chat()
     server.serve_forever()
     return 0

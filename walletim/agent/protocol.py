@@ -26,6 +26,8 @@ from walletim import safejson
 
 MAX_FRAME: Final = 3 * 1024 * 1024
 """Bytes of one frame's JSON (a wallet file's authenticated bytes are at most 1 MiB)."""
+MAX_ANSWER: Final = 64 * 1024 * 1024
+"""Bytes of one answer a client reads: a ``chat_inbox`` answer carries every message fetched."""
 _HEADER = struct.Struct(">I")
 MAX_INT = 2**256
 MAX_TEXT = 64 * 1024
@@ -38,7 +40,8 @@ BAD_REQUEST = "bad-request"  # the request does not follow this protocol
 DENIED = "denied"  # the peer is not the agent's user
 KEYS = "keys"  # a wallet error (no such wallet, tampered file, cannot sign this)
 INTERNAL = "internal"
-CODES = frozenset({LOCKED, REFUSED, BAD_REQUEST, DENIED, KEYS, INTERNAL})
+FAILED = "failed"  # a chat command failed: ``kind`` names its walletim error class
+CODES = frozenset({LOCKED, REFUSED, BAD_REQUEST, DENIED, KEYS, INTERNAL, FAILED})
 
 
 class ProtocolError(ValueError):
@@ -88,7 +91,27 @@ OPS: Final[Mapping[str, Mapping[str, str]]] = {
     "sign_tx": {"account": SPEC, "tx": OBJECT},
     "check_plan": {"account": SPEC, "txs": OBJECTS},
     "policy": {"account": SPEC},
+    # `chat send` / `chat inbox` run in the agent (walletim.app.chat_engine), for the
+    # command's network, node and relay.
+    "chat_send": {
+        "account": SPEC,
+        "peer": TEXT,
+        "text": TEXT,
+        "network": TEXT,
+        "rpc_url": OPT_TEXT,
+        "relay_url": TEXT,
+    },
+    "chat_inbox": {
+        "account": SPEC,
+        "sponsor": BOOL,
+        "network": TEXT,
+        "rpc_url": OPT_TEXT,
+        "relay_url": TEXT,
+    },
 }
+#: Operations that run a chat command (outside the keys' lock: they use the keys through
+#: this same agent's socket).
+CHAT_OPS: Final = frozenset({"chat_send", "chat_inbox"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +123,11 @@ class Request:
         return f"Request({self.op})"
 
 
-def encode(doc: Mapping[str, object]) -> bytes:
+def encode(doc: Mapping[str, object], limit: int = MAX_FRAME) -> bytes:
     """One frame holding ``doc``. Raises ProtocolError if it is over the bound."""
     body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    if not body or len(body) > MAX_FRAME:
-        raise ProtocolError(f"a frame holds 1 to {MAX_FRAME} bytes, not {len(body)}")
+    if not body or len(body) > limit:
+        raise ProtocolError(f"a frame holds 1 to {limit} bytes, not {len(body)}")
     return _HEADER.pack(len(body)) + body
 
 
@@ -115,8 +138,8 @@ def request(op: str, **args: object) -> bytes:
     return encode(doc)
 
 
-def answer(result: Mapping[str, object]) -> bytes:
-    return encode({"ok": True, "result": dict(result)})
+def answer(result: Mapping[str, object], limit: int = MAX_FRAME) -> bytes:
+    return encode({"ok": True, "result": dict(result)}, limit)
 
 
 def failure(code: str, message: str, kind: str = "") -> bytes:

@@ -94,7 +94,7 @@ class AgentServer:
         self._lock_fd: int | None = None
         self._sock: socket.socket | None = None
         self._inode: int | None = None
-        self._mutex = threading.Lock()
+        self._mutex = threading.Lock()  # the keys: one request at a time
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -262,6 +262,11 @@ class AgentServer:
         except protocol.ProtocolError as exc:
             return protocol.failure(protocol.BAD_REQUEST, str(exc))
         try:
+            if request.op in protocol.CHAT_OPS:
+                with self._mutex:
+                    self.service.admit_chat()
+                # Not under the keys' lock: the chat session asks this agent for keys.
+                return protocol.answer(self.service.chat(request), protocol.MAX_ANSWER)
             with self._mutex:
                 result = self.service.handle(request)
             return protocol.answer(result)

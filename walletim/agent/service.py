@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from walletim.agent import protocol
 from walletim.agent.policy import (
@@ -35,6 +35,9 @@ from walletim.app.wallets import StaticPassword, Wallets
 from walletim.app.wallets.keys import ChainRules, LocalKeys
 from walletim.app.wallets.policies import read_policy
 from walletim.errors import WalletimError
+
+if TYPE_CHECKING:
+    from walletim.app.chat_engine import ChatEngine
 
 MAX_ADDRESSES = 1000
 #: Operations a locked agent answers.
@@ -83,6 +86,7 @@ class AgentService:
         self.last_used = 0.0
         self.locked_reason: str | None = "not unlocked yet"
         self.stopping = False
+        self._chat: ChatEngine | None = None
 
     @property
     def locked(self) -> bool:
@@ -134,6 +138,8 @@ class AgentService:
             self.lock(reason)
         if request.op not in WHILE_LOCKED and self.locked:
             raise ServiceFailure(protocol.LOCKED, f"the agent is locked ({self.locked_reason})")
+        if request.op in protocol.CHAT_OPS:  # the server runs them: chat()
+            raise ServiceFailure(protocol.BAD_REQUEST, f"{request.op} is not a key operation")
         handler: Callable[[dict[str, Any]], dict[str, Any]] = getattr(self, "_op_" + request.op)
         try:
             result = handler(request.args)
@@ -146,6 +152,34 @@ class AgentService:
         if request.op not in WHILE_LOCKED:
             self.last_used = self._clock()
         return result
+
+    # -- chat commands (walletim.app.chat_engine) -------------------------------------------
+
+    def admit_chat(self) -> None:
+        """Whether a chat request may run (under the keys' lock): the agent is unlocked; it
+        counts as a use. Raises ServiceFailure (LOCKED)."""
+        reason = self.expiry()
+        if reason is not None:
+            self.lock(reason)
+        if self.locked:
+            raise ServiceFailure(protocol.LOCKED, f"the agent is locked ({self.locked_reason})")
+        self.last_used = self._clock()
+
+    def chat(self, request: protocol.Request) -> dict[str, Any]:
+        """Run a ``chat_send`` / ``chat_inbox`` request, *outside* the keys' lock: its session
+        asks this agent for the store's and the chat keys over the socket, as any client.
+        Raises ServiceFailure: LOCKED when the agent locked meanwhile, FAILED with the
+        command's error (its walletim error class in ``kind``)."""
+        from walletim.app.chat_engine import ChatEngine, LockedDuring
+
+        if self._chat is None:
+            self._chat = ChatEngine(self.home)
+        try:
+            return self._chat.run(request.op, request.args)
+        except LockedDuring as exc:
+            raise ServiceFailure(protocol.LOCKED, str(exc)) from exc
+        except WalletimError as exc:
+            raise ServiceFailure(protocol.FAILED, str(exc), error_class(exc)) from exc
 
     def _ready(self) -> tuple[Wallets, LocalKeys]:
         assert self._wallets is not None and self._keys is not None
@@ -298,3 +332,14 @@ class AgentService:
         policy: Policy | None = read_policy(keys, spec)
         spent = {asset: str(amount) for asset, amount in self.ledger.totals(address).items()}
         return {"policy": None if policy is None else policy.to_json(), "spent": spent}
+
+
+def error_class(exc: WalletimError) -> str:
+    """The name of the nearest class of ``exc`` that walletim.errors defines (a client
+    rebuilds the error as that class: the same exit code and ``--json`` type)."""
+    from walletim import errors
+
+    for cls in type(exc).__mro__:
+        if getattr(errors, cls.__name__, None) is cls:
+            return str(cls.__name__)
+    return "WalletimError"

@@ -52,10 +52,11 @@ class Session:
         fast_kdf: bool = False,
         notify: Callable[[str], None] | None = None,
         ask_after_refusal: bool = False,
+        agent: bool | None = None,
     ) -> None:
         """``notify(text)`` is told of things done on the user's behalf that they did not ask
         for in this call (e.g. broadcasting a transaction an interrupted command signed).
-        ``ask_after_refusal``: see :class:`~walletim.app.wallets.Wallets`."""
+        ``ask_after_refusal``, ``agent``: see :class:`~walletim.app.wallets.Wallets`."""
         self.home = Path(home).expanduser()
         self._notify = notify
         self.relay_url = relay_url
@@ -66,6 +67,7 @@ class Session:
             fast_kdf=fast_kdf,
             notify=notify,
             ask_after_refusal=ask_after_refusal,
+            agent=agent,
         )
         self.networks = Networks(self.home)
         contacts = StoreContacts(self.home / DB_NAME, self.open_store, lambda: self._store)

@@ -13,33 +13,38 @@ Example (a script)::
 each hold one part of chat and are named in its docstring.
 """
 
-from walletim.app.chat.consent import Consent, RequestInfo
-from walletim.app.chat.grouplog import GroupNotice
-from walletim.app.chat.ports import (
-    AuthInfo,
-    Connector,
-    Hook,
-    RelayConnection,
-    WalletsPort,
-    websocket_connector,
-)
-from walletim.app.chat.results import (
-    Accepted,
-    Blocked,
-    Dropped,
-    InboxResult,
-    InitResult,
-    Item,
-    ListenEvent,
-    Posted,
-    ReadResult,
-    Received,
-    Rejection,
-    SendResult,
-    VerifyResult,
-)
-from walletim.app.chat.service import ChatService
-from walletim.app.chat.threads import Quote
+from typing import TYPE_CHECKING
+
+from walletim.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from walletim.app.chat.consent import Consent, RequestInfo
+    from walletim.app.chat.grouplog import GroupNotice
+    from walletim.app.chat.ports import (
+        AuthInfo,
+        Connector,
+        Hook,
+        RelayConnection,
+        WalletsPort,
+        websocket_connector,
+    )
+    from walletim.app.chat.results import (
+        Accepted,
+        Blocked,
+        Dropped,
+        InboxResult,
+        InitResult,
+        Item,
+        ListenEvent,
+        Posted,
+        ReadResult,
+        Received,
+        Rejection,
+        SendResult,
+        VerifyResult,
+    )
+    from walletim.app.chat.service import ChatService
+    from walletim.app.chat.threads import Quote
 
 __all__ = [
     "Accepted",
@@ -67,3 +72,41 @@ __all__ = [
     "WalletsPort",
     "websocket_connector",
 ]
+
+# Names load on first use (walletim.lazy): ``chat inbox`` with nothing new, or a command
+# whose chat runs in the agent, imports a result type without the whole service.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "walletim.app.chat.consent": (
+            "Consent",
+            "RequestInfo",
+        ),
+        "walletim.app.chat.grouplog": ("GroupNotice",),
+        "walletim.app.chat.ports": (
+            "AuthInfo",
+            "Connector",
+            "Hook",
+            "RelayConnection",
+            "WalletsPort",
+            "websocket_connector",
+        ),
+        "walletim.app.chat.results": (
+            "Accepted",
+            "Blocked",
+            "Dropped",
+            "InboxResult",
+            "InitResult",
+            "Item",
+            "ListenEvent",
+            "Posted",
+            "ReadResult",
+            "Received",
+            "Rejection",
+            "SendResult",
+            "VerifyResult",
+        ),
+        "walletim.app.chat.service": ("ChatService",),
+        "walletim.app.chat.threads": ("Quote",),
+    },
+)

@@ -10,48 +10,53 @@ Commands by subject: :mod:`~walletim.cli.chat.messages` (init, send, inbox, read
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from walletim.cli.chat import (
-    backup,
-    consent,
-    contacts,
-    devices,
-    groups,
-    listen,
-    messages,
-    threads,
-)
+#: name -> (module, attribute) (``chat --help`` lists them sorted). A subcommand's
+#: module loads only when it runs (``chat send`` does not import backups or groups).
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("walletim.cli.chat.messages", "init"),
+    "send": ("walletim.cli.chat.messages", "send"),
+    "inbox": ("walletim.cli.chat.messages", "inbox"),
+    "read": ("walletim.cli.chat.messages", "read"),
+    "listen": ("walletim.cli.chat.listen", "listen"),
+    "search": ("walletim.cli.chat.messages", "search"),
+    "reply": ("walletim.cli.chat.threads", "reply"),
+    "react": ("walletim.cli.chat.threads", "react"),
+    "edit": ("walletim.cli.chat.threads", "edit"),
+    "delete": ("walletim.cli.chat.threads", "delete"),
+    "edits": ("walletim.cli.chat.threads", "edits"),
+    "requests": ("walletim.cli.chat.consent", "requests"),
+    "accept": ("walletim.cli.chat.consent", "accept"),
+    "block": ("walletim.cli.chat.consent", "block"),
+    "unblock": ("walletim.cli.chat.consent", "unblock"),
+    "ignore": ("walletim.cli.chat.consent", "ignore"),
+    "contacts": ("walletim.cli.chat.contacts", "contacts"),
+    "group": ("walletim.cli.chat.groups", "group_cmd"),
+    "backup": ("walletim.cli.chat.backup", "backup"),
+    "restore": ("walletim.cli.chat.backup", "restore"),
+    "device": ("walletim.cli.chat.devices", "device_cmd"),
+}
 
 
-@click.group()
+class _LazyChat(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = SUBCOMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        command = getattr(importlib.import_module(entry[0]), entry[1])
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyChat)
 def chat() -> None:
     """End-to-end encrypted chat between wallet addresses, over a relay."""
 
-
-for _command in (
-    messages.init,
-    messages.send,
-    messages.inbox,
-    messages.read,
-    listen.listen,
-    messages.search,
-    threads.reply,
-    threads.react,
-    threads.edit,
-    threads.delete,
-    threads.edits,
-    consent.requests,
-    consent.accept,
-    consent.block,
-    consent.unblock,
-    consent.ignore,
-    contacts.contacts,
-    groups.group_cmd,
-    backup.backup,
-    backup.restore,
-    devices.device_cmd,
-):
-    chat.add_command(_command)
 
 __all__ = ["chat"]

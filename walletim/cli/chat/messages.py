@@ -15,6 +15,7 @@ from walletim.cli.base import (
     with_account,
     with_home,
 )
+from walletim.cli.chat.forward import via_agent
 from walletim.cli.chat.render import (
     WAIT_TEXT,
     binding_status,
@@ -44,8 +45,8 @@ from walletim.cli.redpacket_sponsor import (
 
 if TYPE_CHECKING:
     from walletim.app.chat import InboxResult, ReadResult
-    from walletim.app.session import Session
     from walletim.app.wim import MoneyView
+    from walletim.app.wim.sponsor import SponsorResult
     from walletim.messaging.threads import Version
     from walletim.store.chat import ConversationInfo, StoredMessage
 
@@ -79,10 +80,16 @@ def init(ctx: Ctx, account: str) -> None:
 def send(ctx: Ctx, account: str, peer: str, text: str) -> None:
     """Send TEXT to PEER (a 0x address, a contact name, or a wallet account of this home);
     TEXT `-` reads the message from stdin (UTF-8, at most 32 KiB)."""
-    text = message_argument(text)
-    with session(ctx) as s:
-        r = s.chat.send(account, peer, text)
-        names = s.chat.names()
+    from walletim.app import chatcmds
+
+    text = message_argument(text)  # stdin read here, never by the agent
+    out: chatcmds.SendOutcome | None = via_agent(
+        ctx, "chat_send", retry_safe=False, account=account, peer=peer, text=text
+    )
+    if out is None:
+        with session(ctx) as s:
+            out = chatcmds.send(s, account, peer, text)
+    r, names = out.result, dict(out.names)
     data = {
         **message_json(r.message),
         "key_changed": r.key_changed,
@@ -123,16 +130,25 @@ def inbox(ctx: Ctx, account: str, sponsor_cap: str) -> None:
     """Fetch, decrypt and store new messages (then acknowledge them); list conversations.
     Red-packet claims asked of you for your own packets are submitted, paying at most
     --sponsor-cap of gas each (more waits for `walletim redpacket sponsor`)."""
+    from walletim.app import chatcmds
+
     cap = cap_wei(sponsor_cap)
-    with session(ctx) as s:
-        r = s.chat.inbox(account)
-        s.wim.check(account)  # payments not final yet: a reorg reverts them and says so
-        sponsored = auto_sponsor(s, account, cap) if _asked_to_sponsor(s, account) else []
-        echo_results(ctx, s, sponsored)
-        views: Mapping[int, MoneyView] = s.wim.views(r.address, [x.message for x in r.received])
-        conversations = s.chat.conversations(account)
-        names = s.chat.names(account)
-        pending = {q.consent.peer for q in s.chat.requests(account)}
+    sponsor = cap is not None
+    out: chatcmds.InboxOutcome | None = via_agent(
+        ctx, "chat_inbox", retry_safe=True, account=account, sponsor=sponsor
+    )
+    sponsored: list[SponsorResult] = []
+    if out is None or out.due:
+        # No agent; or claims to sponsor: signed here, through the agent and its policy.
+        with session(ctx) as s:
+            if out is None:
+                out = chatcmds.inbox(s, account, sponsor=sponsor)
+            if out.due:
+                sponsored = auto_sponsor(s, account, cap)
+                echo_results(ctx, s, sponsored)
+                out = chatcmds.inbox_view(s, account, out.result)
+    r, views, conversations = out.result, out.views, list(out.conversations)
+    names, pending = dict(out.names), set(out.pending)
 
     def human() -> None:
         for x in r.received:
@@ -169,11 +185,6 @@ def _inbox_requests(r: InboxResult, account: str, names: dict[str, str]) -> None
         )
     if r.dropped:
         click.echo(f"{r.dropped} message(s) from blocked senders dropped unread", err=True)
-
-
-def _asked_to_sponsor(s: Session, account: str) -> bool:
-    """Whether claims asked of ``account`` wait (no chain is asked when none does)."""
-    return bool(s.wim.sponsor_pending(account))
 
 
 def _inbox_json(
