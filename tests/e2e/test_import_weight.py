@@ -23,8 +23,13 @@ DEV = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 #: Never for a read of the chain: pydantic (through eth_utils, python-doubleratchet or
-#: python-x3dh) costs ~100-200 ms to import; cffi's in-line mode parses C with pycparser.
+#: python-x3dh) costs ~100-200 ms to import; cffi's in-line mode parses C with pycparser;
+#: http.client loads the email package (~30 ms: an http:// node is spoken to through
+#: walletim.chain.http11), and ssl is for https:// nodes only.
 HEAVY = (
+    "http.client",
+    "email",
+    "ssl",
     "pydantic",
     "eth_utils",
     "eth_abi",
@@ -95,6 +100,22 @@ def test_reads_of_the_chain_import_nothing_heavy(world: Any) -> None:
         assert heavy(loaded(world.home, *url, *args)) == [], args
 
 
+#: What unlocking the home or opening its store needs: ``balance`` of an address needs
+#: neither (the wallets are built, and walletim.app.wallets loads them, on first use).
+KEY_MACHINERY = (
+    "walletim.app.wallets.manager",
+    "walletim.app.wallets.model",
+    "walletim.keys.vault",
+    "walletim.store.db",
+    "sqlcipher3",
+)
+
+
+def test_the_balance_of_an_address_loads_no_key_machinery(world: Any) -> None:
+    modules = loaded(world.home, "--rpc-url", world.url, "balance", DEV)
+    assert sorted(set(KEY_MACHINERY) & modules) == []
+
+
 def test_help_imports_no_service(tmp_path: Path) -> None:
     modules = loaded(tmp_path / "home", "--help")
     assert "walletim.app.session" not in modules
@@ -119,6 +140,7 @@ _LAZY_PACKAGES = (
     "walletim.app.chain",
     "walletim.app.contracts",
     "walletim.app.defi",
+    "walletim.app.wallets",
     "walletim.contracts.abi",
     "walletim.cli.defi",
 )

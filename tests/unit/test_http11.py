@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -101,10 +101,23 @@ def test_an_answer_cut_short_anywhere_is_an_error(
         st.binary(max_size=3000),
         st.lists(
             st.sampled_from(
-                [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.0 404 x\n", b"Content-Length: 3\r\n",
-                 b"Content-Length: 99999999\r\n", b"Transfer-Encoding: chunked\r\n",
-                 b"Connection: close\r\n", b"\r\n", b"5\r\n", b"0\r\n", b"abc", b"zz\r\n",
-                 b"HTTP/1.1 100 Continue\r\n", b":\r\n", b" folded\r\n", b"\x00\xff"]
+                [
+                    b"HTTP/1.1 200 OK\r\n",
+                    b"HTTP/1.0 404 x\n",
+                    b"Content-Length: 3\r\n",
+                    b"Content-Length: 99999999\r\n",
+                    b"Transfer-Encoding: chunked\r\n",
+                    b"Connection: close\r\n",
+                    b"\r\n",
+                    b"5\r\n",
+                    b"0\r\n",
+                    b"abc",
+                    b"zz\r\n",
+                    b"HTTP/1.1 100 Continue\r\n",
+                    b":\r\n",
+                    b" folded\r\n",
+                    b"\x00\xff",
+                ]
             ),
             max_size=30,
         ).map(b"".join),
@@ -225,11 +238,8 @@ def server(handle: Callable[[socket.socket, int], None]) -> Iterator[int]:
 
 
 def _run(handle: Callable[[socket.socket, int], None], conn: socket.socket, n: int) -> None:
-    with conn:
-        try:
-            handle(conn, n)
-        except OSError:
-            pass
+    with conn, suppress(OSError):
+        handle(conn, n)
 
 
 def read_request(conn: socket.socket) -> bytes:
@@ -263,7 +273,7 @@ def test_a_node_that_drips_bytes_is_cut_off_at_the_deadline() -> None:
     with server(drip) as port:
         client = RpcClient(f"http://127.0.0.1:{port}", timeout=0.5)
         start = time.monotonic()
-        with pytest.raises(RpcError, match="did not answer eth_chainId within 0.5 s"):
+        with pytest.raises(RpcError, match=r"did not answer eth_chainId within 0\.5 s"):
             client.call("eth_chainId")
         assert time.monotonic() - start < 2
 
@@ -273,9 +283,8 @@ def test_a_silent_node_times_out() -> None:
         read_request(conn)
         time.sleep(2)
 
-    with server(silent) as port:
-        with pytest.raises(RpcError, match="did not answer"):
-            RpcClient(f"http://127.0.0.1:{port}", timeout=0.3).call("eth_chainId")
+    with server(silent) as port, pytest.raises(RpcError, match="did not answer"):
+        RpcClient(f"http://127.0.0.1:{port}", timeout=0.3).call("eth_chainId")
 
 
 def test_an_idle_connection_the_node_closed_is_reopened_once() -> None:
@@ -328,9 +337,8 @@ def test_a_lying_or_foreign_server_is_one_rpc_error_line(reply: bytes, message: 
         conn.sendall(reply)
         conn.shutdown(socket.SHUT_WR)
 
-    with server(lie) as port:
-        with pytest.raises(RpcError) as caught:
-            RpcClient(f"http://127.0.0.1:{port}", timeout=2).call("eth_chainId")
+    with server(lie) as port, pytest.raises(RpcError) as caught:
+        RpcClient(f"http://127.0.0.1:{port}", timeout=2).call("eth_chainId")
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
     assert len(seen) == 1  # a redirect is not followed, nothing is sent twice
@@ -350,9 +358,8 @@ def test_an_oversized_answer_is_refused_before_it_is_read() -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n")
         time.sleep(1)
 
-    with server(huge) as port:
-        with pytest.raises(RpcError, match="oversized response"):
-            RpcClient(f"http://127.0.0.1:{port}", timeout=5).call("eth_chainId")
+    with server(huge) as port, pytest.raises(RpcError, match="oversized response"):
+        RpcClient(f"http://127.0.0.1:{port}", timeout=5).call("eth_chainId")
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:1/a b", "http://127.0.0.1:1/a\x7fb"])
