@@ -63,7 +63,6 @@ def loaded(home: Path, *args: str, env: dict[str, str] | None = None) -> set[str
     ``env`` adds to its environment."""
     extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETIM_")}
-    env.update(extra)
     env.update(
         WALLETIM_HOME=str(home),
         WALLETIM_UNSAFE_FAST_KDF="1",
@@ -71,6 +70,7 @@ def loaded(home: Path, *args: str, env: dict[str, str] | None = None) -> set[str
         WALLETIM_AGENT="off",
         PYTHONPATH=str(ROOT),
     )
+    env.update(extra)
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
         capture_output=True,
@@ -114,6 +114,32 @@ KEY_MACHINERY = (
 def test_the_balance_of_an_address_loads_no_key_machinery(world: Any) -> None:
     modules = loaded(world.home, "--rpc-url", world.url, "balance", DEV)
     assert sorted(set(KEY_MACHINERY) & modules) == []
+
+
+def test_tx_status_with_the_agent_builds_no_wallets(world: Any) -> None:
+    """``tx status`` of this home's transaction opens the store with the key the agent
+    gives: the wallets (vault, key derivation, models) are not loaded for it."""
+    sent = world.session.send("dev", BOB, 1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETIM_")}
+    env.update(WALLETIM_HOME=str(world.home), WALLETIM_UNSAFE_FAST_KDF="1", PYTHONPATH=str(ROOT))
+    probe = "from walletim.cli import main; main()"
+    start = subprocess.run(
+        [sys.executable, "-c", probe, "agent", "start", "--ttl", "10m"],
+        env={**env, "WALLETIM_PASSWORD": HOME_PASSWORD},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert start.returncode == 0, start.stderr
+    try:
+        modules = loaded(
+            world.home, "--rpc-url", world.url, "tx", "status", sent.hash,
+            env={"WALLETIM_AGENT": "on"},
+        )  # fmt: skip
+    finally:
+        subprocess.run([sys.executable, "-c", probe, "agent", "stop"], env=env, timeout=60)
+    assert "sqlcipher3" in modules  # the store was opened
+    assert sorted(set(KEY_MACHINERY[:3]) & modules) == []
 
 
 def test_help_imports_no_service(tmp_path: Path) -> None:

@@ -130,7 +130,13 @@ class Session:
         if self._store is None:
             from walletim.store.db import DB_NAME, Store
 
-            key = self.wallets.store_key()
+            key = None
+            if self._wallets is None:  # the agent's key, building no wallets (if it can)
+                from walletim.app.wallets.agentstore import agent_store_key
+
+                key = agent_store_key(self.home)
+            if key is None:
+                key = self.wallets.store_key()
             self._store = Store.open(self.home / DB_NAME, key)
         return self._store
 

@@ -104,7 +104,9 @@ class Wallets:
         self._local_keys: LocalKeys | None = None
         self._holder: KeyHolder | None = None
         if agent is None:
-            agent = os.environ.get("WALLETIM_AGENT", "").lower() not in ("off", "0", "no")
+            from walletim.app.wallets.agentstore import agent_wanted
+
+            agent = agent_wanted()
         self._use_agent = agent
         self._notify = notify
         self._ask_after_refusal = ask_after_refusal
