@@ -26,22 +26,22 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 from walletim import safejson
-from walletim.chain.answers import (
-    Block,
-    CallSpec,
-    JsonObject,
-    Log,
-    Receipt,
-    SimResult,
-    quantity,
-)
 from walletim.chain.fees import FeeHistory
 from walletim.chain.http11 import Connection, HttpError
 from walletim.chain.queries import Q, Query
+from walletim.chain.values import JsonObject, quantity
 from walletim.errors import ConfigError, RpcError
+from walletim.lazy import lazy_exports
 
-if TYPE_CHECKING:  # https only: http.client costs ~30 ms to import (walletim.chain.http11)
-    import http.client
+if TYPE_CHECKING:
+    import http.client  # https only: ~30 ms to import (walletim.chain.http11)
+
+    from walletim.chain.answers import Block, CallSpec, Log, Receipt, SimResult
+
+# The answers' dataclasses load on first use: asking a balance reads a quantity, no receipt.
+__getattr__ = lazy_exports(
+    __name__, {"walletim.chain.answers": ("Block", "CallSpec", "Log", "Receipt", "SimResult")}
+)
 
 DEFAULT_TIMEOUT = 30.0
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from walletim.errors import InvalidDerivationPath, InvalidPrivateKey, KeysError, shown
-from walletim.keys.paths import HARDENED, format_path
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -137,6 +136,8 @@ class PublicNode:
 
         import coincurve
 
+        from walletim.keys.paths import HARDENED
+
         if start < 0 or count < 0 or start + count > HARDENED:
             raise InvalidDerivationPath("{i}", "account index out of range (0 .. 2**31-1)")
         parent = coincurve.PublicKey(self.public_key)
@@ -203,6 +204,8 @@ class HDNode:
             for step in steps:
                 ctx = ctx.ChildKey(step)
         except Exception as exc:
+            from walletim.keys.paths import format_path  # here: checksumming needs no paths
+
             raise InvalidDerivationPath(format_path(steps), "cannot derive this path") from exc
         return HDNode(ctx)
 

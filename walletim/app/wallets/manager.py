@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from walletim.app.wallets.agentstore import agent_wanted
 from walletim.app.wallets.keys import ChainRules, KeyHolder, LocalKeys, TxSigner, holder_signer
 from walletim.app.wallets.model import (
     Account,
@@ -104,8 +105,6 @@ class Wallets:
         self._local_keys: LocalKeys | None = None
         self._holder: KeyHolder | None = None
         if agent is None:
-            from walletim.app.wallets.agentstore import agent_wanted
-
             agent = agent_wanted()
         self._use_agent = agent
         self._notify = notify
