@@ -114,8 +114,11 @@ KEY_MACHINERY = (
 def test_the_balance_of_an_address_loads_no_key_machinery(world: Any) -> None:
     modules = loaded(world.home, "--rpc-url", world.url, "balance", DEV)
     assert sorted(set(KEY_MACHINERY) & modules) == []
-    # A balance is a quantity: no receipt, block or log dataclasses, no derivation paths.
-    assert sorted({"walletim.chain.answers", "walletim.keys.paths"} & modules) == []
+    # A balance is a quantity: no receipt, block or log dataclasses, no key derivation.
+    assert (
+        sorted({"walletim.chain.answers", "walletim.keys.hd", "walletim.keys.paths"} & modules)
+        == []
+    )
 
 
 def test_tx_status_with_the_agent_builds_no_wallets(world: Any) -> None:
