@@ -17,8 +17,8 @@ from walletim.chain.fees import HISTORY_BLOCKS, PERCENTILES, FeeHistory
 from walletim.chain.values import JsonObject, quantity
 
 if TYPE_CHECKING:  # the answers' dataclasses load with the first query that reads one
-    from walletim.chain import answers
     from walletim.chain.answers import Block, Log, Receipt
+    from walletim.chain.simulation import CallSpec, SimResult
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -216,8 +216,8 @@ class Q:
 
     @staticmethod
     def simulate(
-        calls: Sequence[answers.CallSpec], *, block: int | str = "latest"
-    ) -> Query[list[answers.SimResult]]:
+        calls: Sequence[CallSpec], *, block: int | str = "latest"
+    ) -> Query[list[SimResult]]:
         """``eth_simulateV1``: ``calls`` run in order in one block on top of ``block`` (an
         approval and the swap that needs it, together), without signatures; each call's
         result. A node without the method answers an error that
@@ -228,9 +228,9 @@ class Q:
             ],
             "validation": False,
         }
-        from walletim.chain import answers
+        from walletim.chain.simulation import simulated
 
-        return Query("eth_simulateV1", (request, tag(block)), answers.simulated)
+        return Query("eth_simulateV1", (request, tag(block)), simulated)
 
 
 __all__ = ["Params", "Q", "Query", "call_object", "tag"]

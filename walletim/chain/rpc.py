@@ -36,11 +36,16 @@ from walletim.lazy import lazy_exports
 if TYPE_CHECKING:
     import http.client  # https only: ~30 ms to import (walletim.chain.http11)
 
-    from walletim.chain.answers import Block, CallSpec, Log, Receipt, SimResult
+    from walletim.chain.answers import Block, Log, Receipt
+    from walletim.chain.simulation import CallSpec, SimResult
 
 # The answers' dataclasses load on first use: asking a balance reads a quantity, no receipt.
 __getattr__ = lazy_exports(
-    __name__, {"walletim.chain.answers": ("Block", "CallSpec", "Log", "Receipt", "SimResult")}
+    __name__,
+    {
+        "walletim.chain.answers": ("Block", "Log", "Receipt"),
+        "walletim.chain.simulation": ("CallSpec", "SimResult"),
+    },
 )
 
 DEFAULT_TIMEOUT = 30.0
