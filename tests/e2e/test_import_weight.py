@@ -23,8 +23,13 @@ DEV = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 #: Never for a read of the chain: pydantic (through eth_utils, python-doubleratchet or
-#: python-x3dh) costs ~100-200 ms to import; cffi's in-line mode parses C with pycparser.
+#: python-x3dh) costs ~100-200 ms to import; cffi's in-line mode parses C with pycparser;
+#: http.client loads the email package (~30 ms: an http:// node is spoken to through
+#: walletim.chain.http11), and ssl is for https:// nodes only.
 HEAVY = (
+    "http.client",
+    "email",
+    "ssl",
     "pydantic",
     "eth_utils",
     "eth_abi",
@@ -60,7 +65,6 @@ def loaded(
     ``env`` adds to its environment; ``agent``: the home's agent is used (no password)."""
     extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETIM_")}
-    env.update(extra)
     env.update(
         WALLETIM_HOME=str(home),
         WALLETIM_UNSAFE_FAST_KDF="1",
@@ -68,6 +72,7 @@ def loaded(
         WALLETIM_AGENT="off",
         PYTHONPATH=str(ROOT),
     )
+    env.update(extra)
     if agent:
         del env["WALLETIM_AGENT"], env["WALLETIM_PASSWORD"]
     proc = subprocess.run(
@@ -99,6 +104,53 @@ def test_reads_of_the_chain_import_nothing_heavy(world: Any) -> None:
         assert heavy(loaded(world.home, *url, *args)) == [], args
 
 
+#: What unlocking the home or opening its store needs: ``balance`` of an address needs
+#: neither (the wallets are built, and walletim.app.wallets loads them, on first use).
+KEY_MACHINERY = (
+    "walletim.app.wallets.manager",
+    "walletim.app.wallets.model",
+    "walletim.keys.vault",
+    "walletim.store.db",
+    "sqlcipher3",
+)
+
+
+def test_the_balance_of_an_address_loads_no_key_machinery(world: Any) -> None:
+    modules = loaded(world.home, "--rpc-url", world.url, "balance", DEV)
+    assert sorted(set(KEY_MACHINERY) & modules) == []
+    # A balance is a quantity: no receipt, block or log dataclasses, no key derivation.
+    assert (
+        sorted({"walletim.chain.answers", "walletim.keys.hd", "walletim.keys.paths"} & modules)
+        == []
+    )
+
+
+def test_tx_status_with_the_agent_builds_no_wallets(world: Any) -> None:
+    """``tx status`` of this home's transaction opens the store with the key the agent
+    gives: the wallets (vault, key derivation, models) are not loaded for it."""
+    sent = world.session.send("dev", BOB, 1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETIM_")}
+    env.update(WALLETIM_HOME=str(world.home), WALLETIM_UNSAFE_FAST_KDF="1", PYTHONPATH=str(ROOT))
+    probe = "from walletim.cli import main; main()"
+    start = subprocess.run(
+        [sys.executable, "-c", probe, "agent", "start", "--ttl", "10m"],
+        env={**env, "WALLETIM_PASSWORD": HOME_PASSWORD},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert start.returncode == 0, start.stderr
+    try:
+        modules = loaded(
+            world.home, "--rpc-url", world.url, "tx", "status", sent.hash,
+            env={"WALLETIM_AGENT": "on"},
+        )  # fmt: skip
+    finally:
+        subprocess.run([sys.executable, "-c", probe, "agent", "stop"], env=env, timeout=60)
+    assert "sqlcipher3" in modules  # the store was opened
+    assert sorted(set(KEY_MACHINERY[:3]) & modules) == []
+
+
 def test_help_imports_no_service(tmp_path: Path) -> None:
     modules = loaded(tmp_path / "home", "--help")
     assert "walletim.app.session" not in modules
@@ -124,6 +176,7 @@ _LAZY_PACKAGES = (
     "walletim.app.chain",
     "walletim.app.contracts",
     "walletim.app.defi",
+    "walletim.app.wallets",
     "walletim.contracts.abi",
     "walletim.cli.defi",
 )

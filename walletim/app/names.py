@@ -25,7 +25,7 @@ from walletim.errors import (
     WrongPassword,
     shown,
 )
-from walletim.keys.hd import to_checksum_address
+from walletim.keys.address import to_checksum_address
 
 if TYPE_CHECKING:
     from walletim.app.wallets import Account, WalletInfo

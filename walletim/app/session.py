@@ -9,15 +9,13 @@ encrypted store together for the CLI and for scripts.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from walletim.app.names import Names, StoreContacts
 from walletim.app.networks import Network, Networks
-from walletim.app.wallets import PasswordSource, Wallets
 from walletim.config import DEFAULT_RELAY_URL
-from walletim.store.db import DB_NAME, Store
 
 if TYPE_CHECKING:
     from walletim.app.backup import BackupService
@@ -29,14 +27,17 @@ if TYPE_CHECKING:
     from walletim.app.devices import DeviceService
     from walletim.app.history import AccountHistory
     from walletim.app.lending.service import LendingService
+    from walletim.app.names import Names
     from walletim.app.redpacket import RedPackets
     from walletim.app.tokens import TokenBook
     from walletim.app.transfers import Transfers
+    from walletim.app.wallets import Account, PasswordSource, WalletInfo, Wallets
     from walletim.app.watch import Watcher
     from walletim.app.wim import WalletIM
     from walletim.chain.rpc import RpcClient
     from walletim.contracts.tokenlist import ListedToken, TokenList
     from walletim.keys.signing import Signature
+    from walletim.store.db import Store
     from walletim.store.txs import TxRepo
 
 
@@ -60,18 +61,11 @@ class Session:
         self.home = Path(home).expanduser()
         self._notify = notify
         self.relay_url = relay_url
-        self.wallets = Wallets(
-            self.home,
-            password,
-            network=network,
-            fast_kdf=fast_kdf,
-            notify=notify,
-            ask_after_refusal=ask_after_refusal,
-            agent=agent,
-        )
+        # Built on first use: `balance 0x...` and `tx status` load no key machinery.
+        self._wallet_args = (password, network, fast_kdf, ask_after_refusal, agent)
+        self._wallets: Wallets | None = None
+        self._names: Names | None = None
         self.networks = Networks(self.home)
-        contacts = StoreContacts(self.home / DB_NAME, self.open_store, lambda: self._store)
-        self.names = Names(self.wallets, contacts, world=self._known_contracts)
         self._network_name = network
         self._rpc_url = rpc_url
         self._network: Network | None = None
@@ -87,6 +81,36 @@ class Session:
         self._redpackets: RedPackets | None = None
         self._lending: LendingService | None = None
         self._tokens: TokenBook | None = None
+
+    @property
+    def wallets(self) -> Wallets:
+        """The home's wallets (walletim.app.wallets)."""
+        if self._wallets is None:
+            from walletim.app.wallets import Wallets
+
+            password, network, fast_kdf, ask_after_refusal, agent = self._wallet_args
+            self._wallets = Wallets(
+                self.home,
+                password,
+                network=network,
+                fast_kdf=fast_kdf,
+                notify=self._notify,
+                ask_after_refusal=ask_after_refusal,
+                agent=agent,
+            )
+        return self._wallets
+
+    @property
+    def names(self) -> Names:
+        """Names <-> addresses: wallets, contacts, the devnet world (walletim.app.names)."""
+        if self._names is None:
+            from walletim.app.names import Names, StoreContacts
+            from walletim.store import DB_NAME
+
+            contacts = StoreContacts(self.home / DB_NAME, self.open_store, lambda: self._store)
+            book = _WalletBook(self)  # the wallets built only when a name needs them
+            self._names = Names(book, contacts, world=self._known_contracts)
+        return self._names
 
     @property
     def network(self) -> Network:
@@ -106,7 +130,16 @@ class Session:
         """Open the home's encrypted store (once per session): its key from the agent when
         one runs unlocked, else from the vault unlocked by the password."""
         if self._store is None:
-            key = self.wallets.store_key()
+            from walletim.store.db import DB_NAME, Store
+
+            key = None
+            if self._wallets is None and self._wallet_args[4] is not False:
+                # the agent's key, building no wallets (if it can)
+                from walletim.app.wallets.agentstore import agent_store_key
+
+                key = agent_store_key(self.home)
+            if key is None:
+                key = self.wallets.store_key()
             self._store = Store.open(self.home / DB_NAME, key)
         return self._store
 
@@ -124,7 +157,7 @@ class Session:
                 self.network,
                 self.rpc,
                 txs=txs,
-                signer_for=self.wallets.signer,
+                signer_for=lambda spec: self.wallets.signer(spec),
                 notify=self._notify,
             )
         return self._chain
@@ -373,7 +406,8 @@ class Session:
         )
 
     def close(self) -> None:
-        self.wallets.close()
+        if self._wallets is not None:
+            self._wallets.close()
         if self._chain is not None:
             self._chain.close()
         if self._store is not None:
@@ -466,3 +500,24 @@ class _TokenAssets:
 
     def balance(self, asset: Asset, holder: str) -> int:
         return self._defi().balance(asset, holder)
+
+
+class _WalletBook:
+    """What :class:`~walletim.app.names.Names` asks of the wallets (its ``WalletBook`` port),
+    from the session's wallets built on first use: parsing a 0x address builds none."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @property
+    def is_unlocked(self) -> bool:
+        return self._session.wallets.is_unlocked
+
+    def account(self, spec: str) -> Account:
+        return self._session.wallets.account(spec)
+
+    def list(self) -> builtins.list[WalletInfo]:
+        return self._session.wallets.list()
+
+    def addresses(self, name: str, count: int = 1) -> builtins.list[Account]:
+        return self._session.wallets.addresses(name, count)

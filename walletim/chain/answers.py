@@ -10,66 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from walletim.chain.fees import FeeHistory
+from walletim.chain.values import (
+    JsonObject,
+    data,
+    obj,
+    opt_list,
+    opt_obj,
+    opt_quantity,
+    quantity,
+    word,
+)
 from walletim.errors import RpcError
-
-#: A JSON object as a node sent it (its values are whatever JSON holds).
-JsonObject = dict[str, Any]
-
-
-def quantity(value: object, what: str) -> int:
-    """Parse a JSON-RPC quantity ("0x1a"). Raises RpcError."""
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise RpcError(f"{what} returned a malformed quantity", method=what, response=value)
-    try:
-        return int(value, 16)
-    except ValueError as exc:
-        raise RpcError(
-            f"{what} returned a malformed quantity", method=what, response=value
-        ) from exc
-
-
-def opt_quantity(value: object, what: str) -> int | None:
-    return None if value is None else quantity(value, what)
-
-
-def data(value: object, what: str) -> bytes:
-    """0x-hex bytes. Raises RpcError."""
-    if not isinstance(value, str) or not value.startswith("0x") or len(value) % 2:
-        raise RpcError(f"{what} is not 0x-hex data", method=what, response=value)
-    try:
-        return bytes.fromhex(value[2:])
-    except ValueError as exc:
-        raise RpcError(f"{what} is not 0x-hex data", method=what, response=value) from exc
-
-
-def word(value: object, what: str) -> bytes:
-    """A 32-byte word as 0x-hex (a storage slot). Raises RpcError."""
-    raw = data(value, what)
-    if len(raw) != 32:
-        raise RpcError(f"{what} is not a 32-byte word", method=what, response=value)
-    return raw
-
-
-def obj(value: object, what: str) -> JsonObject:
-    """A JSON object. Raises RpcError."""
-    if not isinstance(value, dict):
-        raise RpcError(f"{what} is not an object", method=what, response=value)
-    return value
-
-
-def opt_obj(value: object) -> JsonObject | None:
-    return None if value is None else dict(obj(value, "answer"))
-
-
-def opt_list(value: object) -> list[object] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise RpcError("malformed answer", method="answer", response=value)
-    return list(value)
 
 
 def _lower(value: object) -> str | None:
@@ -215,70 +168,11 @@ def fee_history(value: object) -> FeeHistory:
         raise RpcError(f"{what} is malformed", method=what) from exc
 
 
-@dataclass(frozen=True, slots=True)
-class CallSpec:
-    """One call to simulate (:meth:`walletim.chain.queries.Q.simulate`)."""
-
-    to: str | None
-    data: bytes
-    sender: str | None = None
-    value: int = 0
-    gas: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SimResult:
-    """One simulated call's result (``eth_simulateV1``)."""
-
-    ok: bool
-    gas_used: int | None
-    return_data: bytes
-    error_message: str | None  # the node's words when it failed
-    error_data: str | None  # 0x-hex revert data the node put in its error object, if any
-    logs: tuple[Log, ...]
-
-    @property
-    def revert_data(self) -> str | None:
-        """0x-hex revert data (the error's, else the call's return data); None: none."""
-        if self.error_data:
-            return self.error_data
-        return "0x" + self.return_data.hex() if self.return_data else None
-
-
-def simulated(value: object) -> list[SimResult]:
-    """The calls' results of an ``eth_simulateV1`` answer (one block). Raises RpcError."""
-    try:
-        block = value[0]  # type: ignore[index]
-        return [_sim_result(obj(r, "eth_simulateV1 call")) for r in block["calls"]]
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise RpcError(
-            "eth_simulateV1 returned a malformed result", method="eth_simulateV1"
-        ) from exc
-
-
-def _sim_result(r: JsonObject) -> SimResult:
-    error = r.get("error") or {}
-    if not isinstance(error, dict):
-        error = {}
-    gas = r.get("gasUsed")
-    message, err_data = error.get("message"), error.get("data")
-    return SimResult(
-        r.get("status") == "0x1",
-        int(gas, 16) if isinstance(gas, str) else None,
-        data(r.get("returnData") or "0x", "eth_simulateV1 returnData"),
-        None if message is None else str(message),
-        err_data if isinstance(err_data, str) else None,
-        tuple(Log.parse(x) for x in (r.get("logs") or ())),
-    )
-
-
 __all__ = [
     "Block",
-    "CallSpec",
     "JsonObject",
     "Log",
     "Receipt",
-    "SimResult",
     "data",
     "fee_history",
     "logs",
@@ -287,6 +181,5 @@ __all__ = [
     "opt_obj",
     "opt_quantity",
     "quantity",
-    "simulated",
     "word",
 ]

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from walletim.chain import answers
-from walletim.chain.answers import Block, JsonObject, Log, Receipt, quantity
+from walletim.chain import values
 from walletim.chain.fees import HISTORY_BLOCKS, PERCENTILES, FeeHistory
+from walletim.chain.values import JsonObject, quantity
+
+if TYPE_CHECKING:  # the answers' dataclasses load with the first query that reads one
+    from walletim.chain.answers import Block, Log, Receipt
+    from walletim.chain.simulation import CallSpec, SimResult
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -93,7 +97,7 @@ class Q:
 
     @staticmethod
     def code(address: str, block: int | str = "latest") -> Query[bytes]:
-        return Query("eth_getCode", (address, tag(block)), lambda v: answers.data(v, "eth_getCode"))
+        return Query("eth_getCode", (address, tag(block)), lambda v: values.data(v, "eth_getCode"))
 
     @staticmethod
     def storage(address: str, slot: int, block: int | str = "latest") -> Query[bytes]:
@@ -101,7 +105,7 @@ class Q:
         return Query(
             "eth_getStorageAt",
             (address, hex(slot), tag(block)),
-            lambda v: answers.word(v, "eth_getStorageAt"),
+            lambda v: values.word(v, "eth_getStorageAt"),
         )
 
     @staticmethod
@@ -116,7 +120,7 @@ class Q:
     ) -> Query[bytes]:
         """``eth_call``: the returned bytes (a revert is an RpcError carrying its data)."""
         call = call_object(to, data, sender, value, gas)
-        return Query("eth_call", (call, tag(block)), lambda v: answers.data(v, "eth_call"))
+        return Query("eth_call", (call, tag(block)), lambda v: values.data(v, "eth_call"))
 
     @staticmethod
     def estimate_gas(
@@ -133,23 +137,27 @@ class Q:
     def fee_history(
         blocks: int = HISTORY_BLOCKS, percentiles: Sequence[float] = PERCENTILES
     ) -> Query[FeeHistory]:
+        from walletim.chain import answers
+
         return Query(
             "eth_feeHistory", (hex(blocks), "latest", list(percentiles)), answers.fee_history
         )
 
     @staticmethod
     def receipt(tx_hash: str) -> Query[Receipt | None]:
+        from walletim.chain.answers import Receipt
+
         return Query("eth_getTransactionReceipt", (tx_hash,), Receipt.parse)
 
     @staticmethod
     def receipt_json(tx_hash: str) -> Query[JsonObject | None]:
         """The receipt exactly as the node sent it (for checks against a block's roots)."""
-        return Query("eth_getTransactionReceipt", (tx_hash,), answers.opt_obj)
+        return Query("eth_getTransactionReceipt", (tx_hash,), values.opt_obj)
 
     @staticmethod
     def transaction(tx_hash: str) -> Query[JsonObject | None]:
         """The node's JSON of a transaction (trust only what its signed bytes say)."""
-        return Query("eth_getTransactionByHash", (tx_hash,), answers.opt_obj)
+        return Query("eth_getTransactionByHash", (tx_hash,), values.opt_obj)
 
     @staticmethod
     def raw_transaction(tx_hash: str) -> Query[bytes | None]:
@@ -157,27 +165,31 @@ class Q:
             "eth_getRawTransactionByHash",
             (tx_hash,),
             lambda v: (
-                None if v in (None, "", "0x") else answers.data(v, "eth_getRawTransactionByHash")
+                None if v in (None, "", "0x") else values.data(v, "eth_getRawTransactionByHash")
             ),
         )
 
     @staticmethod
     def block(block: int | str, *, full: bool = False) -> Query[Block | None]:
+        from walletim.chain.answers import Block
+
         return Query("eth_getBlockByNumber", (tag(block), full), Block.parse)
 
     @staticmethod
     def block_json(block: int | str, *, full: bool = False) -> Query[JsonObject | None]:
         """A block exactly as the node sent it."""
-        return Query("eth_getBlockByNumber", (tag(block), full), answers.opt_obj)
+        return Query("eth_getBlockByNumber", (tag(block), full), values.opt_obj)
 
     @staticmethod
     def block_by_hash(block_hash: str, *, full: bool = False) -> Query[Block | None]:
+        from walletim.chain.answers import Block
+
         return Query("eth_getBlockByHash", (block_hash, full), Block.parse)
 
     @staticmethod
     def block_receipts(block_hash: str) -> Query[list[object] | None]:
         """Every receipt of a block, as the node sent them (None: the node has none)."""
-        return Query("eth_getBlockReceipts", (block_hash,), answers.opt_list)
+        return Query("eth_getBlockReceipts", (block_hash,), values.opt_list)
 
     @staticmethod
     def logs(
@@ -187,6 +199,8 @@ class Q:
         from_block: int | str = "earliest",
         to_block: int | str = "latest",
     ) -> Query[list[Log]]:
+        from walletim.chain import answers
+
         query: dict[str, object] = {
             "fromBlock": tag(from_block),
             "toBlock": tag(to_block),
@@ -202,8 +216,8 @@ class Q:
 
     @staticmethod
     def simulate(
-        calls: Sequence[answers.CallSpec], *, block: int | str = "latest"
-    ) -> Query[list[answers.SimResult]]:
+        calls: Sequence[CallSpec], *, block: int | str = "latest"
+    ) -> Query[list[SimResult]]:
         """``eth_simulateV1``: ``calls`` run in order in one block on top of ``block`` (an
         approval and the swap that needs it, together), without signatures; each call's
         result. A node without the method answers an error that
@@ -214,7 +228,9 @@ class Q:
             ],
             "validation": False,
         }
-        return Query("eth_simulateV1", (request, tag(block)), answers.simulated)
+        from walletim.chain.simulation import simulated
+
+        return Query("eth_simulateV1", (request, tag(block)), simulated)
 
 
 __all__ = ["Params", "Q", "Query", "call_object", "tag"]

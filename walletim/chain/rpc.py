@@ -1,9 +1,10 @@
 """JSON-RPC over HTTP (adapter): the one client that talks to an Ethereum node.
 
-A plain ``http.client`` connection kept alive across calls: no per-call validation
-middleware (web3.py's default sends two extra ``eth_chainId`` per ``eth_call``), no
-``requests`` overhead. Batches go in one HTTP request. Every failure becomes an
-:class:`~walletim.errors.RpcError` that keeps the node's raw error object.
+A connection kept alive across calls (:mod:`walletim.chain.http11` for ``http://``,
+``http.client`` for ``https://``): no per-call validation middleware (web3.py's default
+sends two extra ``eth_chainId`` per ``eth_call``), no ``requests`` overhead. Batches go in
+one HTTP request. Every failure becomes an :class:`~walletim.errors.RpcError` that keeps the
+node's raw error object.
 
 The rest of walletim speaks the node's vocabulary only through :mod:`walletim.chain`:
 typed queries (:class:`Q` builds :class:`Query` objects: ``Q.receipt(h)``, ``Q.block(n)``,
@@ -17,27 +18,35 @@ instead of a socket, as httpx's ``MockTransport`` does.
 
 from __future__ import annotations
 
-import http.client
 import itertools
 import json
 import socket
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 from walletim import safejson
-from walletim.chain.answers import (
-    Block,
-    CallSpec,
-    JsonObject,
-    Log,
-    Receipt,
-    SimResult,
-    quantity,
-)
 from walletim.chain.fees import FeeHistory
+from walletim.chain.http11 import Connection, HttpError
 from walletim.chain.queries import Q, Query
+from walletim.chain.values import JsonObject, quantity
 from walletim.errors import ConfigError, RpcError
+from walletim.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    import http.client  # https only: ~30 ms to import (walletim.chain.http11)
+
+    from walletim.chain.answers import Block, Log, Receipt
+    from walletim.chain.simulation import CallSpec, SimResult
+
+# The answers' dataclasses load on first use: asking a balance reads a quantity, no receipt.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "walletim.chain.answers": ("Block", "Log", "Receipt"),
+        "walletim.chain.simulation": ("CallSpec", "SimResult"),
+    },
+)
 
 DEFAULT_TIMEOUT = 30.0
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -78,8 +87,11 @@ class RpcClient:
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if any(ch <= " " or ch == "\x7f" for ch in self._host + self._path):
+            raise ConfigError("unsupported RPC URL: spaces or control characters in it")
         self._timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: http.client.HTTPSConnection | None = None
+        self._plain: Connection | None = None
         self._ids = itertools.count(1)
         self._transport = transport
         self._hint = f"; {hint}" if hint else ""
@@ -92,6 +104,8 @@ class RpcClient:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._plain is not None:
+            self._plain.close()
 
     def __enter__(self) -> RpcClient:
         return self
@@ -101,14 +115,15 @@ class RpcClient:
 
     def __del__(self) -> None:
         # A client dropped without close() must not leak its kept-alive socket.
-        conn = getattr(self, "_conn", None)
-        if conn is not None:
-            conn.close()
+        for conn in (getattr(self, "_conn", None), getattr(self, "_plain", None)):
+            if conn is not None:
+                conn.close()
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> http.client.HTTPSConnection:
         if self._conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = cls(self._host, self._port, timeout=self._timeout)
+            import http.client
+
+            self._conn = http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout)
         return self._conn
 
     def _post(self, body: bytes, method: str) -> Any:
@@ -133,6 +148,34 @@ class RpcClient:
     def _post_http(self, body: bytes, method: str, *, retry: bool) -> tuple[int, bytes] | None:
         """(HTTP status, body) of one POST; None: a kept-alive connection the server had
         closed, to be retried once on a fresh one (``retry``). Raises RpcError."""
+        if self._https:
+            return self._post_tls(body, method, retry=retry)
+        if self._plain is None:
+            self._plain = Connection(
+                self._host, self._port, timeout=self._timeout, max_body=MAX_RESPONSE_BYTES
+            )
+        try:
+            return self._plain.post(self._path, body, "application/json")
+        except HttpError as exc:
+            if exc.kind == "closed" and retry:  # re-sending is safe (see _post_tls)
+                return None
+            raise self._http_error(exc, method) from exc
+
+    def _http_error(self, exc: HttpError, method: str) -> RpcError:
+        url = self.shown_url
+        text = {
+            "connect": f"{url}: cannot reach the node ({exc.detail}) calling {method}{self._hint}",
+            "closed": f"{url} closed the connection ({method})",
+            "timeout": f"{url} did not answer {method} within {self._timeout:g} s",
+            "oversized": f"{url} sent an oversized response to {method}",
+            "malformed": f"{url} sent a malformed HTTP answer to {method} ({exc.detail})",
+        }.get(exc.kind, f"{url}: while waiting for an answer ({exc.detail}) calling {method}")
+        return RpcError(text, method=method)
+
+    def _post_tls(self, body: bytes, method: str, *, retry: bool) -> tuple[int, bytes] | None:
+        """:meth:`_post_http` through ``http.client`` (https)."""
+        import http.client
+
         headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
         conn = self._connection()
         sent = False

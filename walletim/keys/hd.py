@@ -11,50 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from walletim.errors import InvalidDerivationPath, InvalidPrivateKey, KeysError, shown
-from walletim.keys.paths import HARDENED, format_path
+from walletim.errors import InvalidDerivationPath, InvalidPrivateKey, KeysError
+from walletim.keys.address import keccak256 as keccak256
+from walletim.keys.address import parse_checksummed as parse_checksummed
+from walletim.keys.address import strip_0x as strip_0x
+from walletim.keys.address import to_checksum_address as to_checksum_address
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-def strip_0x(text: str) -> str:
-    """Hex text without its ``0x`` / ``0X`` prefix, if it has one."""
-    return text[2:] if text[:2] in ("0x", "0X") else text
-
-
-def keccak256(data: bytes) -> bytes:
-    from walletim.keys.keccak import keccak256 as digest
-
-    return digest(data)
-
-
-def to_checksum_address(address: str | bytes) -> str:
-    """EIP-55 checksummed form of a 20-byte address (hex with or without 0x, or bytes).
-
-    Raises:
-        KeysError: if it is not 20 bytes of hex.
-    """
-    raw = address.hex() if isinstance(address, bytes) else strip_0x(address).lower()
-    if len(raw) != 40 or any(c not in "0123456789abcdef" for c in raw):
-        raise KeysError(f"not a 20-byte hex address: {shown(address)}")
-    digest = keccak256(raw.encode("ascii")).hex()
-    return "0x" + "".join(
-        c.upper() if int(d, 16) >= 8 else c for c, d in zip(raw, digest[:40], strict=True)
-    )
-
-
-def parse_checksummed(text: str) -> str:
-    """A user-typed address: all-lowercase or all-uppercase hex is taken as is (it carries no
-    checksum); mixed case must be a valid EIP-55 checksum (a typo otherwise).
-
-    Raises:
-        KeysError: not 20 bytes of hex, or a mixed-case address with a wrong checksum.
-    """
-    checksummed = to_checksum_address(text)
-    body = strip_0x(text.strip())
-    if body != body.lower() and body != body.upper() and "0x" + body != checksummed:
-        raise KeysError(f"{shown(text)} has a wrong EIP-55 checksum (a typo?)")
-    return checksummed
 
 
 def address_from_public_key(public_key: bytes) -> str:
@@ -137,6 +100,8 @@ class PublicNode:
 
         import coincurve
 
+        from walletim.keys.paths import HARDENED
+
         if start < 0 or count < 0 or start + count > HARDENED:
             raise InvalidDerivationPath("{i}", "account index out of range (0 .. 2**31-1)")
         parent = coincurve.PublicKey(self.public_key)
@@ -203,6 +168,8 @@ class HDNode:
             for step in steps:
                 ctx = ctx.ChildKey(step)
         except Exception as exc:
+            from walletim.keys.paths import format_path  # here: checksumming needs no paths
+
             raise InvalidDerivationPath(format_path(steps), "cannot derive this path") from exc
         return HDNode(ctx)
 

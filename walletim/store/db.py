@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from walletim.errors import StoreError
+from walletim.store import DB_NAME as DB_NAME  # where it was always imported from
 from walletim.store.schema import MIGRATIONS, Migration
 
-DB_NAME = "walletim.db"
 KEY_BYTES = 32
 BUSY_TIMEOUT_MS = 30_000
 CACHE_KIB = 32 * 1024  # a page cache that holds the working set: reads at ~plain SQLite speed

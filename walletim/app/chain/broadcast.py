@@ -9,12 +9,15 @@ later command) when the node cannot be reached.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from walletim.app.chain.model import TxPlan
 from walletim.app.chain.ports import ChainPart, Signer
 from walletim.chain.rpc import Q
 from walletim.errors import ChainError, RpcError
 from walletim.store.txs import Conn, TxRecord, TxRepo
+
+if TYPE_CHECKING:
+    from walletim.app.chain.model import TxPlan
 
 
 def _already_known(exc: RpcError) -> bool:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from walletim.app.chain.flights import FlightLog
-from walletim.app.chain.model import TxFields
 from walletim.chain.rpc import RpcClient
-from walletim.keys.signing import SignedTransaction
 from walletim.store.txs import TxRepo
+
+if TYPE_CHECKING:
+    from walletim.app.chain.model import TxFields
+    from walletim.keys.signing import SignedTransaction
 
 
 class Signer(Protocol):

@@ -31,7 +31,7 @@ from walletim.app.chain import tokens
 from walletim.chain.fees import DEFAULT_BUMP_PERCENT
 from walletim.chain.rpc import JsonObject, Q, Query, RpcClient, answered
 from walletim.errors import ChainError, ChainIdMismatch, InputError, RpcError, StoreError
-from walletim.keys.hd import to_checksum_address
+from walletim.keys.address import to_checksum_address
 
 if TYPE_CHECKING:
     # Built on first use (below): `balance` needs none of the sending machinery.

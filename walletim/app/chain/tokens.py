@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from walletim.chain.rpc import Q, RpcClient
 from walletim.errors import InputError, RpcError
-from walletim.keys.hd import to_checksum_address
+from walletim.keys.address import to_checksum_address
 
 TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")  # transfer(address,uint256)
 DECIMALS = bytes.fromhex("313ce567")  # decimals()

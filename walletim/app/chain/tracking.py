@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from walletim.app.chain.broadcast import Broadcaster
-from walletim.app.chain.model import BatchResult
 from walletim.app.chain.ports import Chain, ChainPart, Clock, Progress, Sleep
 from walletim.chain.rpc import Q, Receipt
 from walletim.errors import InputError, RpcError
 from walletim.retry import Backoff
 from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
+
+if TYPE_CHECKING:  # `tx status` refreshes a record: no batch or signing machinery
+    from walletim.app.chain.broadcast import Broadcaster
+    from walletim.app.chain.model import BatchResult
 
 REORG_DEPTH = 64  # how far back stored receipts are re-checked against the canonical chain
 #: While waiting for many transactions, how often to check that the node still holds them.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from walletim.chain.units import format_amount, parse_amount
 from walletim.errors import InputError, shown
-from walletim.keys.hd import to_checksum_address
+from walletim.keys.address import to_checksum_address
 
 if TYPE_CHECKING:
     from walletim.app.contracts import ContractService

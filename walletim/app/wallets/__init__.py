@@ -19,22 +19,51 @@ Modules: ``model`` (the values and parsers), ``public`` (the public part of wall
 ``upgrade`` (a legacy home's one-time upgrade), ``manager`` (:class:`Wallets`).
 """
 
-from walletim.app.wallets.manager import MAX_ADDRESS_COUNT, Wallets
-from walletim.app.wallets.model import (
-    Account,
-    CreatedWallet,
-    ListedWallet,
-    NoPassword,
-    PasswordSource,
-    RevealedSecret,
-    StaticPassword,
-    WalletEntry,
-    WalletInfo,
-    WalletListing,
-    parse_account_spec,
-    parse_address,
+from typing import TYPE_CHECKING
+
+from walletim.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from walletim.app.wallets.address import parse_address
+    from walletim.app.wallets.manager import MAX_ADDRESS_COUNT, Wallets
+    from walletim.app.wallets.model import (
+        Account,
+        CreatedWallet,
+        ListedWallet,
+        NoPassword,
+        PasswordSource,
+        RevealedSecret,
+        StaticPassword,
+        WalletEntry,
+        WalletInfo,
+        WalletListing,
+        parse_account_spec,
+    )
+    from walletim.app.wallets.public import CACHED_ADDRESSES, MAX_LEGACY_CACHE
+
+# Names load on first use: parsing an address (``walletim balance 0x...``) needs one small
+# module, not the model, the manager, the vault and the key derivation.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "walletim.app.wallets.address": ("parse_address",),
+        "walletim.app.wallets.manager": ("MAX_ADDRESS_COUNT", "Wallets"),
+        "walletim.app.wallets.model": (
+            "Account",
+            "CreatedWallet",
+            "ListedWallet",
+            "NoPassword",
+            "PasswordSource",
+            "RevealedSecret",
+            "StaticPassword",
+            "WalletEntry",
+            "WalletInfo",
+            "WalletListing",
+            "parse_account_spec",
+        ),
+        "walletim.app.wallets.public": ("CACHED_ADDRESSES", "MAX_LEGACY_CACHE"),
+    },
 )
-from walletim.app.wallets.public import CACHED_ADDRESSES, MAX_LEGACY_CACHE
 
 __all__ = [
     "CACHED_ADDRESSES",

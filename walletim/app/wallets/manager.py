@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from walletim.app.wallets.agentstore import agent_wanted
 from walletim.app.wallets.keys import ChainRules, KeyHolder, LocalKeys, TxSigner, holder_signer
 from walletim.app.wallets.model import (
     Account,
@@ -104,7 +105,7 @@ class Wallets:
         self._local_keys: LocalKeys | None = None
         self._holder: KeyHolder | None = None
         if agent is None:
-            agent = os.environ.get("WALLETIM_AGENT", "").lower() not in ("off", "0", "no")
+            agent = agent_wanted()
         self._use_agent = agent
         self._notify = notify
         self._ask_after_refusal = ask_after_refusal

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from walletim.errors import InputError, KeysError, PasswordRequired, shown
-from walletim.keys import hd, paths
-from walletim.keys.vault import check_name
+from walletim.app.wallets.address import parse_address as parse_address
+from walletim.errors import InputError, PasswordRequired, shown
+from walletim.keys import paths
 
 if TYPE_CHECKING:
     from walletim.errors import WalletFileTampered
@@ -143,19 +143,10 @@ class RevealedSecret:
         return f"RevealedSecret(kind={self.kind!r}, secret=<secret>)"
 
 
-def parse_address(text: str) -> str:
-    """A 0x address as EIP-55 checksummed. Raises InputError (the input shown only if short)."""
-    candidate = text.strip()
-    try:
-        return hd.parse_checksummed(candidate)
-    except KeysError as exc:
-        if "checksum" in str(exc):
-            raise InputError(str(exc)) from exc
-        raise InputError(f"not an address: {shown(candidate)}") from exc
-
-
 def parse_account_spec(spec: str) -> tuple[str, int]:
     """``NAME`` -> (NAME, 0); ``NAME:INDEX`` -> (NAME, INDEX). Raises InputError."""
+    from walletim.keys.vault import check_name  # not at import: parse_address needs no vault
+
     name, sep, index_text = spec.partition(":")
     if not sep:
         return check_name(name), 0
