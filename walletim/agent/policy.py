@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from walletim.chain.units import format_amount
+from walletim.jsonview import same_fields
 from walletim.keys.hd import to_checksum_address
 
 ETH = "ETH"
@@ -72,12 +73,7 @@ class TokenCap:
     cap: Cap
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "token": self.token,
-            "symbol": self.symbol,
-            "decimals": self.decimals,
-            **self.cap.to_json(),
-        }
+        return {**same_fields(self, "token", "symbol", "decimals"), **self.cap.to_json()}
 
     @classmethod
     def from_json(cls, doc: object) -> TokenCap:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from walletim.app.chat.peer_devices import newest_list, pinned_list, served_list
-from walletim.app.chat.ports import run
+from walletim.app.chat.ports import Addressed, run
 from walletim.errors import InputError, shown
 from walletim.keys.chat import DeviceKey
 from walletim.messaging import protocol
@@ -43,13 +43,8 @@ from walletim.messaging.devices import (
 from walletim.store.db import Store
 
 
-class _Account(Protocol):
-    @property
-    def address(self) -> str: ...
-
-
 class DeviceWallets(Protocol):
-    def account(self, spec: str) -> _Account: ...
+    def account(self, spec: str) -> Addressed: ...
 
     def device_key(self, spec: str) -> DeviceKey: ...
 

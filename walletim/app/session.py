@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,68 +64,46 @@ class Session:
         self.relay_url = relay_url
         # Built on first use: `balance 0x...` and `tx status` load no key machinery.
         self._wallet_args = (password, network, fast_kdf, ask_after_refusal, agent)
-        self._wallets: Wallets | None = None
-        self._names: Names | None = None
         self.networks = Networks(self.home)
         self._network_name = network
         self._rpc_url = rpc_url
-        self._network: Network | None = None
-        self._rpc: RpcClient | None = None
         self._store: Store | None = None
-        self._chain: ChainService | None = None
-        self._chat: ChatService | None = None
-        self._backups: BackupService | None = None
-        self._devices: DeviceService | None = None
-        self._contracts: ContractService | None = None
-        self._defi: DefiService | None = None
-        self._wim: WalletIM | None = None
-        self._redpackets: RedPackets | None = None
-        self._lending: LendingService | None = None
-        self._tokens: TokenBook | None = None
 
-    @property
+    @cached_property
     def wallets(self) -> Wallets:
         """The home's wallets (walletim.app.wallets)."""
-        if self._wallets is None:
-            from walletim.app.wallets import Wallets
+        from walletim.app.wallets import Wallets
 
-            password, network, fast_kdf, ask_after_refusal, agent = self._wallet_args
-            self._wallets = Wallets(
-                self.home,
-                password,
-                network=network,
-                fast_kdf=fast_kdf,
-                notify=self._notify,
-                ask_after_refusal=ask_after_refusal,
-                agent=agent,
-            )
-        return self._wallets
+        password, network, fast_kdf, ask_after_refusal, agent = self._wallet_args
+        return Wallets(
+            self.home,
+            password,
+            network=network,
+            fast_kdf=fast_kdf,
+            notify=self._notify,
+            ask_after_refusal=ask_after_refusal,
+            agent=agent,
+        )
 
-    @property
+    @cached_property
     def names(self) -> Names:
         """Names <-> addresses: wallets, contacts, the devnet world (walletim.app.names)."""
-        if self._names is None:
-            from walletim.app.names import Names, StoreContacts
-            from walletim.store import DB_NAME
+        from walletim.app.names import Names, StoreContacts
+        from walletim.store import DB_NAME
 
-            contacts = StoreContacts(self.home / DB_NAME, self.open_store, lambda: self._store)
-            book = _WalletBook(self)  # the wallets built only when a name needs them
-            self._names = Names(book, contacts, world=self._known_contracts)
-        return self._names
+        contacts = StoreContacts(self.home / DB_NAME, self.open_store, lambda: self._store)
+        book = _WalletBook(self)  # the wallets built only when a name needs them
+        return Names(book, contacts, world=self._known_contracts)
 
-    @property
+    @cached_property
     def network(self) -> Network:
-        if self._network is None:
-            self._network = self.networks.get(self._network_name).with_url(self._rpc_url)
-        return self._network
+        return self.networks.get(self._network_name).with_url(self._rpc_url)
 
-    @property
+    @cached_property
     def rpc(self) -> RpcClient:
-        if self._rpc is None:
-            from walletim.chain.rpc import RpcClient  # not at import: chat needs no node
+        from walletim.chain.rpc import RpcClient  # not at import: chat needs no node
 
-            self._rpc = RpcClient(self.network.rpc_url, hint=self.network.hint)
-        return self._rpc
+        return RpcClient(self.network.rpc_url, hint=self.network.hint)
 
     def open_store(self) -> Store:
         """Open the home's encrypted store (once per session): its key from the agent when
@@ -133,7 +112,7 @@ class Session:
             from walletim.store.db import DB_NAME, Store
 
             key = None
-            if self._wallets is None and self._wallet_args[4] is not False:
+            if not self._built("wallets") and self._wallet_args[4] is not False:
                 # the agent's key, building no wallets (if it can)
                 from walletim.app.wallets.agentstore import agent_store_key
 
@@ -143,24 +122,22 @@ class Session:
             self._store = Store.open(self.home / DB_NAME, key)
         return self._store
 
-    @property
+    @cached_property
     def chain(self) -> ChainService:
-        if self._chain is None:
-            from walletim.app.chain import ChainService  # not at import: a chat command
+        from walletim.app.chain import ChainService  # not at import: a chat command
 
-            def txs() -> TxRepo:  # needs no transaction machinery, `balance` no store
-                from walletim.store.txs import TxRepo
+        def txs() -> TxRepo:  # needs no transaction machinery, `balance` no store
+            from walletim.store.txs import TxRepo
 
-                return TxRepo(self.open_store())
+            return TxRepo(self.open_store())
 
-            self._chain = ChainService(
-                self.network,
-                self.rpc,
-                txs=txs,
-                signer_for=lambda spec: self.wallets.signer(spec),
-                notify=self._notify,
-            )
-        return self._chain
+        return ChainService(
+            self.network,
+            self.rpc,
+            txs=txs,
+            signer_for=lambda spec: self.wallets.signer(spec),
+            notify=self._notify,
+        )
 
     @property
     def history(self) -> AccountHistory:
@@ -170,36 +147,32 @@ class Session:
 
         return AccountHistory(self.chain, self.rpc, self.contracts.token_meta, self.name_of)
 
-    @property
+    @cached_property
     def contracts(self) -> ContractService:
         """Read calls and checked, simulated plans of transactions (walletim.app.contracts)."""
-        if self._contracts is None:
-            from walletim.app.contracts import ContractService
+        from walletim.app.contracts import ContractService
 
-            self._contracts = ContractService(
-                self.chain,
-                self.rpc,
-                name_of=self.name_of,
-                tokens=lambda: self.tokens,
-                on_fee_history=lambda history: self.chain.planner.remember(history),
-                allowed=self._plan_allowed,
-            )
-        return self._contracts
+        return ContractService(
+            self.chain,
+            self.rpc,
+            name_of=self.name_of,
+            tokens=lambda: self.tokens,
+            on_fee_history=lambda history: self.chain.planner.remember(history),
+            allowed=self._plan_allowed,
+        )
 
-    @property
+    @cached_property
     def defi(self) -> DefiService:
         """Tokens, WETH, Uniswap V2, ERC-4626 vaults, ERC-721, approvals (walletim.app.defi)."""
-        if self._defi is None:
-            from walletim.app.defi import DefiService
+        from walletim.app.defi import DefiService
 
-            self._defi = DefiService(
-                self.contracts,
-                self.home,
-                resolve_address=self.resolve_address,
-                account_address=lambda spec: self.wallets.account(spec).address,
-                tokens=lambda: self.tokens,
-            )
-        return self._defi
+        return DefiService(
+            self.contracts,
+            self.home,
+            resolve_address=self.resolve_address,
+            account_address=lambda spec: self.wallets.account(spec).address,
+            tokens=lambda: self.tokens,
+        )
 
     @property
     def transfers(self) -> Transfers:
@@ -217,17 +190,13 @@ class Session:
             risks=RiskPolicy(self.contracts.has_code, self.contracts.token_label),
         )
 
-    @property
+    @cached_property
     def tokens(self) -> TokenBook:
         """Names tokens through this network's token lists: the devnet world's and those added
         to this home (walletim.app.tokens). ``label(address)``, ``resolve(text)``."""
-        if self._tokens is None:
-            from walletim.app.tokens import RpcTokenReader, TokenBook
+        from walletim.app.tokens import RpcTokenReader, TokenBook
 
-            self._tokens = TokenBook(
-                self.network.chain_id, self._token_sources, RpcTokenReader(self.rpc)
-            )
-        return self._tokens
+        return TokenBook(self.network.chain_id, self._token_sources, RpcTokenReader(self.rpc))
 
     def world_token_list(self) -> TokenList | None:
         """The devnet world's token list (a TokenList derived from its manifest), or None
@@ -252,14 +221,12 @@ class Session:
         out += TokenLists(self.home).for_chain(chain_id)
         return out
 
-    @property
+    @cached_property
     def redpackets(self) -> RedPackets:
         """Red packets on chain (walletim.app.redpacket); the chat carries their vouchers."""
-        if self._redpackets is None:
-            from walletim.app.redpacket import RedPackets
+        from walletim.app.redpacket import RedPackets
 
-            self._redpackets = RedPackets(self.defi, self.wallets.sign_typed_data)
-        return self._redpackets
+        return RedPackets(self.defi, self.wallets.sign_typed_data)
 
     def name_of(self, address: str) -> str | None:
         """A name for an address, for confirmations (:meth:`walletim.app.names.Names.name_of`):
@@ -285,99 +252,89 @@ class Session:
         service has looked them up (naming an address never dials the node: recognising the
         world costs two round trips, Aave a few more)."""
         known: dict[str, str] = {}
-        defi = self._defi
-        if defi is not None and getattr(defi, "_world_loaded", False):
-            world = defi.world()
+        if self._built("defi") and getattr(self.defi, "_world_loaded", False):
+            world = self.defi.world()
             if world is not None:
                 known.update(world.contracts)
-        if self._lending is not None:
-            known.update({name: a for a, name in self._lending.known_names().items()})
+        if self._built("lending"):
+            known.update({name: a for a, name in self.lending.known_names().items()})
         return known
 
-    @property
+    @cached_property
     def lending(self) -> LendingService:
         """Lending and borrowing on Aave V3 (walletim.app.lending), wired to this session's
         node, contracts and DeFi services."""
-        if self._lending is None:
-            from walletim.app.lending.service import LendingService
+        from walletim.app.lending.service import LendingService
 
-            self._lending = LendingService(
-                self.rpc,
-                self.contracts,
-                self.defi,
-                account_address=lambda spec: self.wallets.account(spec).address,
-                chain_id=lambda: self.network.chain_id,
-            )
-        return self._lending
+        return LendingService(
+            self.rpc,
+            self.contracts,
+            self.defi,
+            account_address=lambda spec: self.wallets.account(spec).address,
+            chain_id=lambda: self.network.chain_id,
+        )
 
-    @property
+    @cached_property
     def chat(self) -> ChatService:
         """End-to-end encrypted chat over the relay at ``relay_url``."""
-        if self._chat is None:
-            from walletim.app.chat import ChatService
+        from walletim.app.chat import ChatService
 
-            self._chat = ChatService(self.wallets, self.open_store, self.relay_url)
-            # Money in chats is recorded and checked whichever command fetches the messages.
-            self._chat.on_message(lambda me, message: self.wim.record_incoming(me, message))
-            # ... and a payment or request made on another device of this wallet (its copy).
-            self._chat.on_sent_copy(lambda me, message: self.wim.record_copy(me, message))
-        return self._chat
+        chat = ChatService(self.wallets, self.open_store, self.relay_url)
+        # Money in chats is recorded and checked whichever command fetches the messages.
+        chat.on_message(lambda me, message: self.wim.record_incoming(me, message))
+        # ... and a payment or request made on another device of this wallet (its copy).
+        chat.on_sent_copy(lambda me, message: self.wim.record_copy(me, message))
+        return chat
 
-    @property
+    @cached_property
     def backups(self) -> BackupService:
         """Encrypted chat backups to a file or the relay, and restoring them."""
-        if self._backups is None:
-            from walletim.app.backup import BackupService
+        from walletim.app.backup import BackupService
 
-            self._backups = BackupService(
-                self.wallets, self.open_store, self.chat.dial_relay, networks=self.networks
-            )
-        return self._backups
+        return BackupService(
+            self.wallets, self.open_store, self.chat.dial_relay, networks=self.networks
+        )
 
-    @property
+    @cached_property
     def devices(self) -> DeviceService:
         """This home as a chat device of its accounts, and their signed device lists."""
-        if self._devices is None:
-            from walletim.app.devices import DeviceService
+        from walletim.app.devices import DeviceService
 
-            self._devices = DeviceService(self.wallets, self.open_store, self.chat.dial_relay)
-        return self._devices
+        return DeviceService(self.wallets, self.open_store, self.chat.dial_relay)
 
-    @property
+    @cached_property
     def wim(self) -> WalletIM:
         """Payments, requests, split bills, red packets and shared actions in chats
         (walletim.app.wim), wired to this session's services."""
-        if self._wim is None:
-            from walletim.app.wim import WalletIM
-            from walletim.app.wim.adapters import HomeTxs, NodeEvidence
-            from walletim.app.wim.ports import MoneyPorts
-            from walletim.app.wim.verify import Rules
-            from walletim.store.chat import ChatRepo
-            from walletim.store.wim import WimRepo
+        from walletim.app.wim import WalletIM
+        from walletim.app.wim.adapters import HomeTxs, NodeEvidence
+        from walletim.app.wim.ports import MoneyPorts
+        from walletim.app.wim.verify import Rules
+        from walletim.store.chat import ChatRepo
+        from walletim.store.wim import WimRepo
 
-            def weth() -> str | None:
-                world = self.defi.world()
-                return None if world is None else str(world.weth)
+        def weth() -> str | None:
+            world = self.defi.world()
+            return None if world is None else str(world.weth)
 
-            ports = MoneyPorts(
-                chain_id=self.network.chain_id,
-                chain=NodeEvidence(lambda: self.rpc),
-                own=HomeTxs(lambda: self.chain),
-                address_of=lambda spec: str(self.wallets.account(spec).address),
-                sign=self.wallets.sign_typed_data,
-                chat=lambda: self.chat,
-                chats=lambda: ChatRepo(self.open_store()),
-                repo=lambda: WimRepo(self.open_store()),
-                defi=lambda: self.defi,
-                tokens=lambda: self.tokens,
-                packets=lambda: self.redpackets,
-                weth=weth,
-                aave_pool=lambda: self.lending.known_pool(),
-                consented=lambda address, peer: self.chat.consented(address, peer),
-            )
-            rules = Rules(self.network.confirmations, self.network.finality)
-            self._wim = WalletIM(ports, rules)
-        return self._wim
+        ports = MoneyPorts(
+            chain_id=self.network.chain_id,
+            chain=NodeEvidence(lambda: self.rpc),
+            own=HomeTxs(lambda: self.chain),
+            address_of=lambda spec: str(self.wallets.account(spec).address),
+            sign=self.wallets.sign_typed_data,
+            chat=lambda: self.chat,
+            chats=lambda: ChatRepo(self.open_store()),
+            repo=lambda: WimRepo(self.open_store()),
+            defi=lambda: self.defi,
+            tokens=lambda: self.tokens,
+            packets=lambda: self.redpackets,
+            weth=weth,
+            aave_pool=lambda: self.lending.known_pool(),
+            consented=lambda address, peer: self.chat.consented(address, peer),
+        )
+        rules = Rules(self.network.confirmations, self.network.finality)
+        return WalletIM(ports, rules)
 
     def watcher(
         self, *, clock: Callable[[], float] | None = None, chunk: int | None = None
@@ -405,27 +362,31 @@ class Session:
             lending=LendingWatch(self.lending, self.open_store, clock=clock),
         )
 
+    def _built(self, service: str) -> bool:
+        """Whether this session has built ``service`` (one of its cached properties) yet."""
+        return service in self.__dict__
+
     def close(self) -> None:
-        if self._wallets is not None:
-            self._wallets.close()
-        if self._chain is not None:
-            self._chain.close()
+        if self._built("wallets"):
+            self.wallets.close()
+        if self._built("chain"):
+            self.chain.close()
         if self._store is not None:
             self._store.close()
-        if self._rpc is not None:
-            self._rpc.close()
+        if self._built("rpc"):
+            self.rpc.close()
 
     def __enter__(self) -> Session:
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.close()
-        if isinstance(exc, KeyboardInterrupt) and self._chain is not None:
+        if isinstance(exc, KeyboardInterrupt) and self._built("chain"):
             # Ctrl-C: say what this command signed and broadcast, and where each stands.
             from walletim.app.chain.flights import interrupted_text
             from walletim.errors import Interrupted
 
-            flights = self._chain.in_flight()
+            flights = self.chain.in_flight()
             raise Interrupted(interrupted_text(flights), [f.json() for f in flights]) from exc
 
     # -- names -> addresses --------------------------------------------------------------

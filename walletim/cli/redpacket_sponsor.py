@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from walletim.cli.base import Ctx, pass_ctx, password_file_option, printable, read_file
+from walletim.jsonview import same_fields
 
 if TYPE_CHECKING:
     from walletim.app.session import Session
@@ -58,10 +59,7 @@ def result_json(r: SponsorResult) -> dict[str, object]:
 
     row = r.row
     return {
-        "packet_id": row.packet_id,
-        "claimer": row.claimer,
-        "state": row.state,
-        "reason": row.reason,
+        **same_fields(row, "packet_id", "claimer", "state", "reason"),
         "hash": row.tx_hash,
         "raw": None if row.amount is None else str(row.amount),
         "fee_raw": None if r.fee is None else str(r.fee),

@@ -13,6 +13,7 @@ import click
 
 from walletim.cli.base import Ctx, account_option, chain_session, printable, with_account, with_home
 from walletim.cli.defi import _session, confirmer, outcome_json
+from walletim.jsonview import same_fields
 
 if TYPE_CHECKING:
     from walletim.app.session import Session
@@ -76,12 +77,7 @@ def payment_json(p: PaymentRow) -> JsonDoc:
         "from": p.payer,
         "to": p.payee,
         **money_json(p.asset, p.symbol, p.amount, p.decimals),
-        "note": p.note,
-        "request_id": p.request_id,
-        "confirmations": p.confirmations,
-        "final": p.final,
-        "chain_id": p.chain_id,
-        "message_id": p.message_id,
+        **same_fields(p, "note", "request_id", "confirmations", "final", "chain_id", "message_id"),
     }
 
 
@@ -91,10 +87,7 @@ def request_json(r: RequestRow) -> JsonDoc:
         "direction": r.direction,
         "address": r.peer,
         **money_json(r.asset, r.symbol, r.amount, r.decimals),
-        "note": r.note,
-        "uri": r.uri,
-        "split_id": r.split_id,
-        "state": r.state,
+        **same_fields(r, "note", "uri", "split_id", "state"),
         "hash": r.paid_tx,
         "chain_id": r.chain_id,
     }

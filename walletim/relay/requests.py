@@ -22,6 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import InitVar, dataclass
 from typing import TypeVar
 
 from walletim.errors import MessagingError, StoreError
@@ -64,24 +65,21 @@ def _compact(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+@dataclass(eq=False)
 class Requests:
-    """The relay's request handling: one per relay node, shared by its connections."""
+    """The relay's request handling: one per relay node, shared by its connections.
+    ``max_mailbox`` (messages one mailbox holds) sizes the share strangers may fill."""
 
-    def __init__(
-        self,
-        store: MailboxStore,
-        limits: RelayLimits,
-        max_mailbox: int,
-        identity: RelayIdentity,
-        subscriptions: Subscriptions,
-    ) -> None:
-        self.store = store
-        self.limits = limits
-        self.identity = identity
-        self.subs = subscriptions
-        self._share = limits.share(max_mailbox)
-        self.backups = Backups(store, limits, self._when_done)
-        self.devices = DeviceLists(store, subscriptions, self._when_done)
+    store: MailboxStore
+    limits: RelayLimits
+    max_mailbox: InitVar[int]
+    identity: RelayIdentity
+    subs: Subscriptions
+
+    def __post_init__(self, max_mailbox: int) -> None:
+        self._share = self.limits.share(max_mailbox)
+        self.backups = Backups(self.store, self.limits, self._when_done)
+        self.devices = DeviceLists(self.store, self.subs, self._when_done)
 
     async def handle(self, conn: Connection, frame: p.ClientFrame) -> bool:
         """Answer ``frame``; False when the connection was dropped for it."""

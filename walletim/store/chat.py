@@ -24,7 +24,7 @@ from walletim.errors import InputError, StoreError
 from walletim.messaging.kinds import Direction, MessageKind, MessageState
 from walletim.store.db import Store
 from walletim.store.groups import ChangeRow, GroupRow, GroupTx, groups_of
-from walletim.store.sql import Row, now_ms
+from walletim.store.sql import Row, now_ms, one_row
 
 __all__ = [
     "ChangeRow",
@@ -354,16 +354,12 @@ class ChatTx(GroupTx):
         )
 
     def contact(self, address: str) -> Contact | None:
-        row = self.conn.execute(
-            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE address = ?", (address,)
-        ).fetchone()
-        return None if row is None else _contact(row)
+        sql = f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE address = ?"
+        return one_row(self.conn, sql, (address,), _contact)
 
     def contact_by_key(self, identity_key: bytes) -> Contact | None:
-        row = self.conn.execute(
-            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE identity_key = ?", (identity_key,)
-        ).fetchone()
-        return None if row is None else _contact(row)
+        sql = f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE identity_key = ?"
+        return one_row(self.conn, sql, (identity_key,), _contact)
 
     def learn_identity(
         self, address: str, identity_key: bytes, binding: dict[str, object], created: int
@@ -450,11 +446,8 @@ class ChatRepo:
         """The contact of that name (NFC; ASCII letters in any case)."""
         from walletim.localnames import normalized
 
-        row = self.store.execute(
-            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE name = ? COLLATE NOCASE",
-            (normalized(name),),
-        ).fetchone()
-        return None if row is None else _contact(row)
+        sql = f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE name = ? COLLATE NOCASE"
+        return one_row(self.store, sql, (normalized(name),), _contact)
 
     def contacts(self) -> list[Contact]:
         rows = self.store.execute(

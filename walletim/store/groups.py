@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from walletim.store.sql import Row, Sql, now_ms
+from walletim.store.sql import Row, Sql, now_ms, one_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +78,8 @@ class GroupTx:
         self.conn = conn
 
     def group(self, account: str, group_id: str) -> GroupRow | None:
-        row = self.conn.execute(
-            f"SELECT {_GROUP_READ} FROM groups WHERE account = ? AND group_id = ?",
-            (account, group_id),
-        ).fetchone()
-        return None if row is None else _group(row)
+        sql = f"SELECT {_GROUP_READ} FROM groups WHERE account = ? AND group_id = ?"
+        return one_row(self.conn, sql, (account, group_id), _group)
 
     def save_group(self, g: GroupRow) -> None:
         """Store the group's roster (not its anchor: see :meth:`set_group_anchor`)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from walletim.store.db import Store
+from walletim.store.sql import Row, one_row
 
 #: asked: sent (out) or received and checked (in), not on chain yet; waiting: its gas would be
 #: above what this home sponsors without asking (``walletim redpacket sponsor`` submits it);
@@ -41,7 +42,7 @@ _COLUMNS = (
 )
 
 
-def _row(r: tuple[object, ...]) -> SponsorRow:
+def _row(r: Row) -> SponsorRow:
     amount = r[10]
     return SponsorRow(
         str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(str(r[6])),
@@ -56,19 +57,15 @@ class SponsorRepo:
         self.store = store
 
     def get(self, account: str, packet_id: str, claimer: str, direction: str) -> SponsorRow | None:
-        row = self.store.execute(
+        sql = (
             f"SELECT {_COLUMNS} FROM sponsored_claims WHERE account = ? AND packet_id = ? "
-            "AND claimer = ? AND direction = ?",
-            (account, packet_id, claimer, direction),
-        ).fetchone()
-        return None if row is None else _row(row)
+            "AND claimer = ? AND direction = ?"
+        )
+        return one_row(self.store, sql, (account, packet_id, claimer, direction), _row)
 
     def for_message(self, account: str, message_id: int) -> SponsorRow | None:
-        row = self.store.execute(
-            f"SELECT {_COLUMNS} FROM sponsored_claims WHERE account = ? AND message_id = ?",
-            (account, message_id),
-        ).fetchone()
-        return None if row is None else _row(row)
+        sql = f"SELECT {_COLUMNS} FROM sponsored_claims WHERE account = ? AND message_id = ?"
+        return one_row(self.store, sql, (account, message_id), _row)
 
     def rows(
         self, account: str, direction: str, states: tuple[str, ...] = STATES

@@ -22,7 +22,7 @@ from walletim.store.chat import (
     conversation_id,
     message_row,
 )
-from walletim.store.sql import Sql
+from walletim.store.sql import Sql, one_row
 
 _CONTROL = "('reaction', 'edit', 'delete')"
 
@@ -47,11 +47,8 @@ def incoming_of(sql: Sql, account: str, peer: str) -> list[StoredMessage]:
 
 def by_id(sql: Sql, cid: str, msg_id: str) -> StoredMessage | None:
     """The message of conversation ``cid`` with id ``msg_id`` (any kind)."""
-    row = sql.execute(
-        f"SELECT {MSG_COLUMNS} FROM {MSG_FROM} WHERE m.conversation_id = ? AND m.msg_id = ?",
-        (cid, msg_id),
-    ).fetchone()
-    return None if row is None else message_row(row)
+    query = f"SELECT {MSG_COLUMNS} FROM {MSG_FROM} WHERE m.conversation_id = ? AND m.msg_id = ?"
+    return one_row(sql, query, (cid, msg_id), message_row)
 
 
 def by_ids(sql: Sql, cid: str, msg_ids: Sequence[str]) -> dict[str, StoredMessage]:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from walletim.store.db import Store
 from walletim.store.inflight import InFlight
+from walletim.store.sql import one_row
 
 #: One row as SQLite returns it.
 Row = Sequence[Any]
@@ -310,10 +311,8 @@ class TxRepo:
     # -- reads -------------------------------------------------------------------------
 
     def get(self, tx_hash: str) -> TxRecord | None:
-        row = self.store.execute(
-            f"SELECT {_TX_COLUMNS} FROM transactions WHERE hash = ?", (tx_hash.lower(),)
-        ).fetchone()
-        return None if row is None else _row_to_tx(row)
+        sql = f"SELECT {_TX_COLUMNS} FROM transactions WHERE hash = ?"
+        return one_row(self.store, sql, (tx_hash.lower(),), _row_to_tx)
 
     def open_transactions(self, chain_id: int, sender: str | None = None) -> list[TxRecord]:
         sql = (

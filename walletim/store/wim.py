@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, TypeVar
 
 from walletim.store.db import Store
-from walletim.store.sql import now_ms
+from walletim.store.sql import now_ms, one_row
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -188,10 +188,6 @@ class WimRepo:
 
     # -- payments ---------------------------------------------------------------------------
 
-    def _one(self, sql: str, params: Sequence[object], parse: Callable[[Row], T]) -> T | None:
-        row = self.store.execute(sql, params).fetchone()
-        return None if row is None else parse(row)
-
     def _all(self, sql: str, params: Sequence[object], parse: Callable[[Row], T]) -> list[T]:
         return [parse(r) for r in self.store.execute(sql, params).fetchall()]
 
@@ -264,11 +260,13 @@ class WimRepo:
         return found
 
     def payment(self, payment_id: int) -> PaymentRow | None:
-        return self._one(f"SELECT {_PAYMENT} FROM payments WHERE id = ?", (payment_id,), _payment)
+        return one_row(
+            self.store, f"SELECT {_PAYMENT} FROM payments WHERE id = ?", (payment_id,), _payment
+        )
 
     def payment_for_message(self, message_id: int) -> PaymentRow | None:
         sql = f"SELECT {_PAYMENT} FROM payments WHERE message_id = ?"
-        return self._one(sql, (message_id,), _payment)
+        return one_row(self.store, sql, (message_id,), _payment)
 
     def payments(
         self, account: str, *, states: tuple[str, ...] = STATES, limit: int = 1000
@@ -303,7 +301,9 @@ class WimRepo:
             "AND tx_hash = ? AND payer = ? AND id < ? AND state IN ('pending', 'verified') "
             "ORDER BY id LIMIT 1"
         )
-        return self._one(sql, (account, direction, tx_hash.lower(), payer, before), _payment)
+        return one_row(
+            self.store, sql, (account, direction, tx_hash.lower(), payer, before), _payment
+        )
 
     def set_payment_state(
         self,
@@ -358,12 +358,11 @@ class WimRepo:
         if peer is not None:
             sql += " AND peer = ?"
             params += (peer,)
-        row = self.store.execute(sql + " ORDER BY created_ms LIMIT 1", params).fetchone()
-        return None if row is None else _request(row)
+        return one_row(self.store, sql + " ORDER BY created_ms LIMIT 1", params, _request)
 
     def request_for_message(self, account: str, message_id: int) -> RequestRow | None:
         sql = f"SELECT {_REQUEST} FROM requests WHERE account = ? AND message_id = ? LIMIT 1"
-        return self._one(sql, (account, message_id), _request)
+        return one_row(self.store, sql, (account, message_id), _request)
 
     def requests(
         self, account: str, *, split_id: str | None = None, limit: int = 1000
@@ -410,7 +409,7 @@ class WimRepo:
 
     def split(self, account: str, split_id: str) -> SplitRow | None:
         sql = f"SELECT {_SPLIT} FROM splits WHERE account = ? AND split_id = ?"
-        return self._one(sql, (account, split_id.lower()), _split)
+        return one_row(self.store, sql, (account, split_id.lower()), _split)
 
     def splits(self, account: str) -> list[SplitRow]:
         sql = f"SELECT {_SPLIT} FROM splits WHERE account = ? ORDER BY created_ms DESC"
@@ -457,11 +456,11 @@ class WimRepo:
 
     def packet(self, account: str, packet_id: str, direction: str) -> PacketRow | None:
         sql = f"SELECT {_PACKET} FROM packets WHERE account = ? AND packet_id = ? AND direction = ?"
-        return self._one(sql, (account, packet_id.lower(), direction), _packet)
+        return one_row(self.store, sql, (account, packet_id.lower(), direction), _packet)
 
     def packet_for_message(self, account: str, message_id: int) -> PacketRow | None:
         sql = f"SELECT {_PACKET} FROM packets WHERE account = ? AND message_id = ? LIMIT 1"
-        return self._one(sql, (account, message_id), _packet)
+        return one_row(self.store, sql, (account, message_id), _packet)
 
     def packets(self, account: str) -> list[PacketRow]:
         sql = f"SELECT {_PACKET} FROM packets WHERE account = ? ORDER BY created_ms DESC"
@@ -499,7 +498,7 @@ class WimRepo:
 
     def action(self, account: str, message_id: int) -> ActionRow | None:
         sql = f"SELECT {_ACTION} FROM actions WHERE account = ? AND message_id = ?"
-        return self._one(sql, (account, message_id), _action)
+        return one_row(self.store, sql, (account, message_id), _action)
 
     def set_action_state(
         self,

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from walletim import fsio
 from walletim.app.backup.archive import ArchiveError, Header, open_archive, seal
+from walletim.app.chat.ports import Addressed
 from walletim.app.chat.ports import run as _run
 from walletim.app.networks import Network
 from walletim.errors import InputError
@@ -35,13 +36,8 @@ MAX_ARCHIVE = 1 << 30  # bytes of an archive read from a file or the relay, at m
 FORMAT = "walletim-chat-backup"
 
 
-class _Account(Protocol):
-    @property
-    def address(self) -> str: ...
-
-
 class BackupWallets(Protocol):
-    def account(self, spec: str) -> _Account: ...
+    def account(self, spec: str) -> Addressed: ...
 
     def backup_key(self, spec: str) -> BackupKey: ...
 

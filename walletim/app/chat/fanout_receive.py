@@ -24,7 +24,7 @@ from collections.abc import Callable
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.fanout_send import ThisDevice
 from walletim.app.chat.grouplog import GroupNotice
-from walletim.app.chat.inbox import Inbox, record_rejection
+from walletim.app.chat.inbox import Inbox, record_rejection, refused
 from walletim.app.chat.peer_devices import newest_list, pinned_list
 from walletim.app.chat.ports import Env
 from walletim.app.chat.results import Dropped, Received, Rejection
@@ -98,11 +98,8 @@ class FanoutReceiver:
             )  # fmt: skip
         except StoreError:
             raise  # transient: not acknowledged, delivered again later
-        except MessageRejected as rej:
-            return record_rejection(tx, me, wallet, rej.reason, rej.detail)
         except Exception as exc:  # a poison envelope must not jam the inbox forever
-            name = type(exc).__name__
-            return record_rejection(tx, me, wallet, "undecryptable", name, f"undecryptable:{name}")
+            return refused(tx, me, wallet, exc)
         now = self.env.now_ms()
         D.save_device_states(tx.conn, me.address, wallet, STATES_VERSION, new_states.to_json(), now)
         return sender, incoming

@@ -196,11 +196,8 @@ class Inbox:
             return Dropped(blocked.peer)
         except StoreError:
             raise  # transient: not acknowledged, delivered again later
-        except MessageRejected as rej:
-            return record_rejection(tx, me, None, rej.reason, rej.detail)
         except Exception as exc:  # a poison envelope must not jam the inbox forever
-            name = type(exc).__name__
-            return record_rejection(tx, me, None, "undecryptable", name, f"undecryptable:{name}")
+            return refused(tx, me, None, exc)
 
     def _decrypt(
         self, tx: ChatTx, me: Me, peer: str, opened: Opened, cid: str
@@ -215,11 +212,8 @@ class Inbox:
 
         try:
             return decrypt(me.identity, prekeys, opened, conv)
-        except MessageRejected as rej:
-            return record_rejection(tx, me, peer, rej.reason, rej.detail)
         except Exception as exc:  # as above: record, acknowledge, go on
-            name = type(exc).__name__
-            return record_rejection(tx, me, peer, "undecryptable", name, f"undecryptable:{name}")
+            return refused(tx, me, peer, exc)
 
     def _keep_state(
         self, tx: ChatTx, me: Me, peer: str, cid: str, opened: Opened, incoming: Incoming
@@ -387,6 +381,16 @@ def record_rejection(
     """Record a refused envelope as a security event (``logged``, else the reason)."""
     tx.add_event(me.address, peer, "rejected", logged or reason)
     return Rejection(peer, reason, detail)
+
+
+def refused(tx: ChatTx, me: Me, peer: str | None, exc: Exception) -> Rejection:
+    """Record an envelope that could not be opened and refuse it: for its own reason (a
+    MessageRejected), else as undecryptable, naming the error's type (a poison envelope is
+    recorded and acknowledged: it must not jam the inbox forever)."""
+    if isinstance(exc, MessageRejected):
+        return record_rejection(tx, me, peer, exc.reason, exc.detail)
+    name = type(exc).__name__
+    return record_rejection(tx, me, peer, "undecryptable", name, f"undecryptable:{name}")
 
 
 class _Blocked(Exception):

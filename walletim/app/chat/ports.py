@@ -116,10 +116,14 @@ async def websocket_connector(url: str) -> RelayConnection:
 # -- the wallets ------------------------------------------------------------------------------
 
 
-class AccountRef(Protocol):
+class Addressed(Protocol):
+    """An account as a service that needs only its address sees it."""
+
     @property
     def address(self) -> str: ...
 
+
+class AccountRef(Addressed, Protocol):
     @property
     def spec(self) -> str: ...
 

@@ -42,6 +42,7 @@ from walletim.contracts.abi import (
     parse_event,
 )
 from walletim.errors import InputError
+from walletim.jsonview import same_fields
 from walletim.keys.hd import to_checksum_address
 from walletim.store.alerts import AlertRepo, Conn
 from walletim.store.lending_alerts import REARM_KIND, claimed, episode
@@ -78,13 +79,7 @@ class LendingAlert:
     def to_json(self) -> dict[str, object]:
         hf = self.health_factor
         return {
-            "kind": self.kind,
-            "text": self.text,
-            "key": self.key,
-            "account": self.account,
-            "chain_id": self.chain_id,
-            "block": self.block,
-            "hash": self.hash,
+            **same_fields(self, "kind", "text", "key", "account", "chain_id", "block", "hash"),
             "health_factor": None if hf is None else format_hf(hf),
             "raw_health_factor": None if hf is None else str(hf),
             "level": None if self.level is None else format_hf(self.level),

@@ -126,10 +126,16 @@ class WalletIM:
             return
 
     def _copied_payment(self, me: str, message: StoredMessage) -> None:
+        self._payment(me, message, "out", message.peer)
+
+    def _payment(self, me: str, message: StoredMessage, direction: str, peer: str) -> None:
+        """Record the payment ``message`` claims (``direction`` from ``me``'s side, with
+        ``peer``) and check it on the chain: the same for one received and for this wallet's
+        own, sent from another of its devices."""
         claim = parse_payment(message.body)
         symbol, decimals = self._named(claim.chain_id, claim.asset.address, claim.asset.decimals)
         row = self.p.repo().add_payment(
-            account=me, message_id=message.id, direction="out", peer=message.peer,
+            account=me, message_id=message.id, direction=direction, peer=peer,
             chain_id=claim.chain_id, tx_hash=claim.tx, asset=claim.asset.address,
             symbol=symbol, decimals=decimals, amount=claim.amount,
             payer=claim.payer, payee=claim.payee, note=claim.note, request_id=claim.request_id,
@@ -153,15 +159,7 @@ class WalletIM:
         return named(self.p.tokens, self.p.chain_id, chain_id, address, decimals)
 
     def _incoming_payment(self, me: str, message: StoredMessage) -> None:
-        claim = parse_payment(message.body)
-        symbol, decimals = self._named(claim.chain_id, claim.asset.address, claim.asset.decimals)
-        row = self.p.repo().add_payment(
-            account=me, message_id=message.id, direction="in", peer=sender_of(message),
-            chain_id=claim.chain_id, tx_hash=claim.tx, asset=claim.asset.address,
-            symbol=symbol, decimals=decimals, amount=claim.amount,
-            payer=claim.payer, payee=claim.payee, note=claim.note, request_id=claim.request_id,
-        )  # fmt: skip
-        self.ledger.check_payment(row, claim, message)
+        self._payment(me, message, "in", sender_of(message))
 
     def _incoming_request(self, me: str, message: StoredMessage) -> None:
         req = parse_request(message.body)

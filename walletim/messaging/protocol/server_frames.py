@@ -32,6 +32,14 @@ from walletim.messaging.protocol.ids import (
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """A frame answering a client's request: ``rid`` is that request's id (None: it carried
+    none). Pushes (Challenge, Published) answer nothing and carry no ``rid``."""
+
+    rid: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Challenge:
     """``key`` is the relay's long-term Ed25519 key, ``sig`` its signature over
     :func:`challenge_message` (check it, then pin ``key`` for the URL dialled)."""
@@ -46,17 +54,15 @@ class Challenge:
 
 
 @dataclass(frozen=True, slots=True)
-class Ok:
-    rid: int | None
+class Ok(Answer):
     fields: dict[str, object]
     op: ClassVar[str] = "ok"
 
 
 @dataclass(frozen=True, slots=True)
-class Error:
+class Error(Answer):
     """``retry``: for a temporary refusal, seconds after which trying again may succeed."""
 
-    rid: int | None
     code: str
     message: str
     retry: int | None = None
@@ -64,15 +70,13 @@ class Error:
 
 
 @dataclass(frozen=True, slots=True)
-class BundleReply:
-    rid: int | None
+class BundleReply(Answer):
     bundle: Bundle
     op: ClassVar[str] = "bundle"
 
 
 @dataclass(frozen=True, slots=True)
-class Sent:
-    rid: int | None
+class Sent(Answer):
     mid: str
     op: ClassVar[str] = "sent"
 
@@ -87,8 +91,7 @@ class Delivered:
 
 
 @dataclass(frozen=True, slots=True)
-class Deliver:
-    rid: int | None
+class Deliver(Answer):
     msgs: tuple[Delivered, ...]
     more: bool = False
     op: ClassVar[str] = "deliver"
@@ -101,11 +104,10 @@ class Published:
 
 
 @dataclass(frozen=True, slots=True)
-class BackupPart:
+class BackupPart(Answer):
     """Part of a stored backup: ``data`` from ``off`` of ``size`` bytes; ``ver`` names the
     stored version (it changes when the backup is replaced: a reader restarts)."""
 
-    rid: int | None
     ver: str
     size: int
     off: int
@@ -114,10 +116,9 @@ class BackupPart:
 
 
 @dataclass(frozen=True, slots=True)
-class DevicesReply:
+class DevicesReply(Answer):
     """A wallet's device list as the relay has it (check it: the relay is not trusted)."""
 
-    rid: int | None
     devices: DeviceList
     op: ClassVar[str] = "devices"
 
@@ -161,7 +162,7 @@ def _fields(frame: ServerFrame) -> dict[str, object]:
 
 def encode_server_frame(frame: ServerFrame) -> str:
     doc: dict[str, object] = {"op": frame.op}
-    if not isinstance(frame, Challenge | Published) and frame.rid is not None:
+    if isinstance(frame, Answer) and frame.rid is not None:
         doc["rid"] = frame.rid
     doc.update(_fields(frame))
     return json.dumps(doc, separators=(",", ":"))
