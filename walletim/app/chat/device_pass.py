@@ -109,7 +109,9 @@ class DevicePass:
         while True:
             batch, more = await conn.fetch()
             for item in batch:
-                outcome = self.receiver.receive_one(me, dev, item.mid, item.env, [])
+                outcome = self.receiver.receive_one(
+                    me, dev, item.mid, item.env, result.group_notices
+                )
                 _tally(result, outcome)
             if batch:
                 await conn.ack([i.mid for i in batch])
