@@ -87,6 +87,9 @@ class RelayClient:
         self.relay_key: bytes = challenge.key
         self.limits: dict[str, int] = dict(challenge.limits)
         self.version = challenge.v  # 2: no backups
+        #: (how many, when last) of our mail the relay deleted undelivered (its TTL), as its
+        #: fetch answers told (protocol 5; each is told once).
+        self.expired: tuple[int, int] = (0, 0)
         self.request_timeout = request_timeout
         self._ws = ws
         self._nonce = challenge.nonce
@@ -443,6 +446,9 @@ class RelayClient:
         """
         limit = max(1, min(limit, p.MAX_BATCH))
         reply = await self._request(lambda rid: p.Fetch(limit, rid), p.Deliver)
+        if reply.expired:
+            n, at = self.expired
+            self.expired = (n + reply.expired, max(at, reply.expired_at))
         return list(reply.msgs), reply.more
 
     async def ack(self, mids: Sequence[str]) -> None:

@@ -116,6 +116,7 @@ class DevicePass:
             if batch:
                 await conn.ack([i.mid for i in batch])
             if not more or not batch:
+                result.note_expired(conn.expired)
                 return
 
 

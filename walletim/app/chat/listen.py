@@ -159,6 +159,8 @@ class Listener:
             await self._devices.keys.publish(conn, info, dev, mine)
             await conn.listen()
             batch, _ = await conn.fetch()
+            if conn.expired[0]:  # the relay deleted mail for this device unread (its TTL)
+                self._on_event(ListenEvent("expired", conn.expired[0]))
             while True:
                 for item in batch:
                     outcome = self._devices.receiver.receive_one(

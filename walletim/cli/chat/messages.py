@@ -19,6 +19,7 @@ from walletim.cli.chat.render import (
     WAIT_TEXT,
     binding_status,
     contact_json,
+    expired_line,
     group_json,
     key_changed,
     label,
@@ -192,6 +193,8 @@ def _inbox_json(
             for x in r.received
         ],
         "dropped": r.dropped,
+        "expired": r.expired,
+        "expired_at": r.expired_at or None,
         "rejected": [{"address": x.peer, "reason": x.reason} for x in r.rejected],
         "sent": r.sent,
         "queued": r.queued,
@@ -216,7 +219,9 @@ def _inbox_json(
 
 
 def _inbox_warnings(r: InboxResult, account: str, names: dict[str, str]) -> None:
-    """On stderr: what was refused, changed, sent, not sent, or still waits."""
+    """On stderr: what was refused, changed, sent, not sent, or still waits, or expired."""
+    if r.expired:
+        click.echo(expired_line(r.expired), err=True)
     if r.rejected:
         reasons = sorted({x.reason for x in r.rejected})
         click.echo(
