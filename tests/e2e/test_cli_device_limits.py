@@ -99,3 +99,24 @@ def test_an_eleventh_device_is_refused_in_one_line(tmp_path: Path, relay: RelayP
     assert "at most 10 devices" in joined.err and "revoke one first" in joined.err
     listed = ok(home, "chat", "device", "list", "--from", "dev")
     assert listed["version"] == 1 and len(listed["devices"]) == 10 and not listed["listed"]
+
+
+def test_a_home_from_before_devices_is_told_when_it_listens(
+    tmp_path: Path, short_ttl_relay: RelayProcess
+) -> None:
+    """The same for the account key's mailbox (a home that never joined a device list):
+    `chat listen` says it as it connects (the relay's answer to listen carries it), once."""
+    relay = short_ttl_relay
+    alice = _home(tmp_path / "alice", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr = ok(alice, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    ok(alice, "chat", "init", "--from", "dev")
+    ok(bob, "chat", "init", "--from", "bob")
+    ok(bob, "chat", "send", "--from", "bob", a_addr, "lost")
+    _wait_past_ttl()
+    heard = alice("--json", "chat", "listen", "--from", "dev", "--timeout", "2")
+    assert heard.code == 0, heard.err
+    events = [json.loads(x) for x in heard.out.splitlines() if x.strip()]
+    assert {"event": "expired", "detail": 1} in events, events
+    human = alice("chat", "inbox", "--from", "dev")
+    assert human.code == 0 and "deleted" not in human.err  # told once

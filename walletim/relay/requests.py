@@ -374,7 +374,8 @@ class Requests:
         if mailbox is None:
             return
         await self.subs.listen(conn, mailbox)
-        conn.ok(frame.rid)
+        n, at = await self.store.take_expired(mailbox)  # told once, as a fetch tells it
+        conn.ok(frame.rid, **({"expired": {"n": n, "at": at}} if n else {}))
         conn.start_listening()
 
     def watch(self, conn: Connection, frame: p.Watch) -> None:

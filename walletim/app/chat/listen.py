@@ -97,6 +97,8 @@ class Listener:
             await conn.watch([protocol.directory_id(p) for p in queued])
         await conn.listen()
         self._on_event(ListenEvent("connected", self._link.relay_url))
+        if conn.expired[0]:  # the relay deleted mail for this account's key unread (its TTL)
+            self._on_event(ListenEvent("expired", conn.expired[0]))
         self._attempt = 0
         device = None if self._devices is None else asyncio.ensure_future(self._device())
         try:

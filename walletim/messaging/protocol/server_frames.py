@@ -237,13 +237,18 @@ def _deliver(doc: Doc, rid: int | None) -> Deliver:
         more = bool_field(doc, "more", False)
     except FrameError:
         raise FrameError("deliver: bad more flag") from None
-    lost = doc.get("expired")
-    if lost is None:
-        return Deliver(rid, msgs, more)
-    if not isinstance(lost, dict):
-        raise FrameError("deliver: bad expired")
-    n, at = int_field(lost, "n", 1, 2**31), int_field(lost, "at", 0, 2**53)
+    n, at = expired_field(doc.get("expired"))
     return Deliver(rid, msgs, more, n, at)
+
+
+def expired_field(lost: object) -> tuple[int, int]:
+    """A page's or a listen answer's ``expired`` {n, at} (protocol 5): (0, 0) if absent.
+    Raises FrameError."""
+    if lost is None:
+        return 0, 0
+    if not isinstance(lost, dict):
+        raise FrameError("bad expired")
+    return int_field(lost, "n", 1, 2**31), int_field(lost, "at", 0, 2**53)
 
 
 def _backup(doc: Doc, rid: int | None) -> BackupPart:
