@@ -134,6 +134,7 @@ class MemoryConnection:
         self.pushes: asyncio.Queue[protocol.Deliver | protocol.Published] = asyncio.Queue()
         self.pushed: set[str] = set()
         self.closed = False
+        self.expired = (0, 0)  # this relay keeps mail for ever
 
     def _check(self) -> None:
         if self.closed or self.relay.down:

@@ -131,3 +131,76 @@ def test_a_copy_of_a_payment_the_chain_does_not_show_stays_unverified(
     assert seen["0x" + "ab" * 32]["state"] in ("pending", "mismatch")
     assert seen[to_carol.hash]["state"] == "mismatch", seen[to_carol.hash]
     assert "to whom it was sent" in seen[to_carol.hash]["reason"]
+
+
+def test_red_packets_and_splits_made_on_one_device_are_recorded_on_the_other(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """Bob makes a red packet and splits a bill on his laptop; his phone records both, each
+    read from the chain by the phone itself (the packet from the red-packet contract, the
+    share settled once Alice's payment of it is checked there). A packet Alice sends Bob
+    and Bob claims on the laptop shows claimed on the phone, from the contract."""
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    made = bob.ok(
+        "redpacket", "create", "--from", bob.spec, "--total", "0.2", "--shares", "1",
+        "--to", alice.address, "--expiry", "600",
+    )  # fmt: skip
+    split = bob.ok("split", "--from", bob.spec, "--total", "0.3", alice.address, "--note", "taxi")
+    gift = alice.ok(
+        "redpacket", "create", "--from", "dev", "--total", "0.1", "--shares", "1",
+        "--to", bob.address, "--expiry", "600",
+    )  # fmt: skip
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    claimed = bob.ok("redpacket", "claim", "--from", bob.spec, gift["packet_id"])
+    got = phone.ok("chat", "inbox", "--from", phone.spec)
+    assert got["rejected"] == [], got
+
+    packets = {p["packet_id"]: p for p in phone.ok("redpacket", "list", "--from", phone.spec)[
+        "packets"]}  # fmt: skip
+    mine, theirs = packets[made["packet_id"]], packets[gift["packet_id"]]
+    assert (mine["direction"], mine["checked"], mine["address"]) == ("out", True, alice.address)
+    assert mine["raw"] == str(2 * 10**17)
+    assert (theirs["direction"], theirs["claimed"]) == ("in", claimed["raw"])
+
+    [seen] = phone.ok("splits", "--from", phone.spec)["splits"]
+    assert (seen["split_id"], seen["note"], seen["open"]) == (split["split_id"], "taxi", 1)
+    [share] = seen["requests"]
+    assert share["request_id"] == split["requests"][0]["request_id"]
+    alice.ok("chat", "inbox", "--from", "dev")
+    alice.ok("pay", "--from", "dev", "--request", share["request_id"])
+    phone.ok("chat", "inbox", "--from", phone.spec)
+    [seen] = phone.ok("splits", "--from", phone.spec)["splits"]
+    assert (seen["settled"], seen["open"]) == (1, 0), seen
+
+
+def test_a_copy_of_a_red_packet_this_wallet_did_not_make_is_not_recorded(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """A device of Bob's (stolen, or buggy) sends his phone a copy of an offer that names
+    Alice as its creator (her real packet): the phone records no packet of Bob's for it and
+    shows the message as a mismatch."""
+    from walletim.app.session import Session
+
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    gift = alice.ok(
+        "redpacket", "create", "--from", "dev", "--total", "0.1", "--shares", "1",
+        "--to", bob.address, "--expiry", "600",
+    )  # fmt: skip
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    [offer] = [m for m in bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
+               if m["kind"] == "redpacket"]  # fmt: skip
+    with Session(bob.cli.home, HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url) as s:
+        stored = s.chat.repo.message(int(offer["id"]))
+        s.chat.send_payload(bob.spec, alice.address, "redpacket", stored.body, stored.text)
+    phone.ok("chat", "inbox", "--from", phone.spec)
+    packets = phone.ok("redpacket", "list", "--from", phone.spec)["packets"]
+    assert [(p["packet_id"], p["direction"]) for p in packets] == [(gift["packet_id"], "in")]
+    [copy] = [m for m in phone.ok("chat", "read", "--from", phone.spec, alice.address)[
+        "messages"] if m["kind"] == "redpacket" and m["direction"] == "out"]  # fmt: skip
+    assert copy["verification"]["state"] == "mismatch", copy

@@ -234,3 +234,21 @@ def test_payload_delivery_keys_decode_or_raise(dk: Any) -> None:
     except MessagingError:
         return
     assert payload.delivery_key is None or len(payload.delivery_key) == 16
+
+
+def test_a_page_says_how_much_mail_expired_and_older_clients_read_it_as_before() -> None:
+    """Protocol 5, additive: a fetch's answer may carry ``expired`` {n, at}; the relay's frame
+    and the client's codec agree; a page without it reads as none; a malformed one is one
+    FrameError."""
+    from walletim.relay.frames import deliver_frame
+
+    text = deliver_frame(7, [], False, (3, 1_700_000_000_000))
+    page = p.decode_server_frame(text)
+    assert isinstance(page, p.Deliver) and (page.expired, page.expired_at) == (3, 1_700_000_000_000)
+    assert p.encode_server_frame(page) == text
+    plain = p.decode_server_frame(deliver_frame(7, [], False))
+    assert isinstance(plain, p.Deliver) and (plain.expired, plain.expired_at) == (0, 0)
+    for bad in ([1], {"n": 0, "at": 1}, {"n": -1, "at": 1}, {"n": 2, "at": "x"}, "3"):
+        doc = {"op": "deliver", "rid": 7, "msgs": [], "more": False, "expired": bad}
+        with pytest.raises(p.FrameError):
+            p.decode_server_frame(json.dumps(doc))

@@ -207,3 +207,21 @@ async def test_without_colours_the_verdicts_are_still_words(
         await pilot.pause()
         text = screen_text(app)
         assert "✓ PAID" in text and "0.25 ETH from bob to you" in text
+
+
+@aio
+async def test_mail_the_relay_deleted_unread_is_said_on_the_status_line(
+    filled_home: Path,
+) -> None:
+    """Issue 17: the listener says the relay deleted mail for this device unread (kept
+    past its TTL): the status line says how much and what brings history back."""
+    from walletim.app.chat import ListenEvent
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        app.report(ListenEvent("expired", 3))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "relay deleted 3 unread message(s)" in text, text
+        assert "see chat restore" in text

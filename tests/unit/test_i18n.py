@@ -160,8 +160,14 @@ def test_the_migration_indexes_existing_messages_and_the_index_stays_consistent(
     before = [m for m in MIGRATIONS if m.version < 13]
     with Store.open(path, KEY, migrations=before) as old:
         repo = ChatRepo(old)
-        add_text(repo, ALICE, BOB, "in", 1, "今天发红包")
-        add_text(repo, ALICE, BOB, "in", 2, "lunch at noon")
+        for n, text in enumerate(("今天发红包", "lunch at noon"), 1):  # as walletim then did
+            with repo.tx() as tx:
+                tx.conn.execute(
+                    "INSERT INTO messages (conversation_id, account, direction, epoch, counter, "
+                    "sent_ms, stored_ms, kind, body, text, state) "
+                    "VALUES (?, ?, 'in', ?, ?, ?, ?, 'text', '{}', ?, 'received')",
+                    (tx.conversation(ALICE, BOB), ALICE, "e" * 16, n, n, n, text),
+                )
         assert repo.search(ALICE, "红包") == []  # the old index: one token per CJK run
     with Store.open(path, KEY) as new:
         repo = ChatRepo(new)

@@ -244,6 +244,28 @@ def test_expire_deletes_old_mail_and_forgets_old_ids(opener: Opener) -> None:
     run(opener, body)
 
 
+def test_a_mailbox_is_told_once_how_much_of_its_mail_expired(opener: Opener) -> None:
+    """Protocol 5: what the TTL deleted undelivered is counted per mailbox (across chunks),
+    handed to its next fetch once, then forgotten; acknowledged mail is not counted."""
+
+    async def body(store: MailboxStore) -> None:
+        await publish(store)
+        assert await store.take_expired(BOX) == (0, 0)
+        for i in range(3):
+            await store.enqueue(BOX, mid(i), b"old", 1_000 + i)
+        await store.enqueue(BOX, mid(7), b"acked", 1_000)
+        await store.ack(BOX, [mid(7)])
+        await store.enqueue(BOX, mid(9), b"new", 9_000)
+        before = int(time.time() * 1000)
+        assert await store.expire(2_000) == 3
+        n, at = await store.take_expired(BOX)
+        assert n == 3 and before <= at <= int(time.time() * 1000)
+        assert await store.take_expired(BOX) == (0, 0)
+        assert [m.mid for m in (await store.pending(BOX, 10))[0]] == [mid(9)]
+
+    run(opener, body)
+
+
 def test_acks_are_durable_deletions(opener: Opener) -> None:
     db = opener
 

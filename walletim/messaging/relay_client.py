@@ -87,6 +87,9 @@ class RelayClient:
         self.relay_key: bytes = challenge.key
         self.limits: dict[str, int] = dict(challenge.limits)
         self.version = challenge.v  # 2: no backups
+        #: (how many, when last) of our mail the relay deleted undelivered (its TTL), as its
+        #: fetch answers told (protocol 5; each is told once).
+        self.expired: tuple[int, int] = (0, 0)
         self.request_timeout = request_timeout
         self._ws = ws
         self._nonce = challenge.nonce
@@ -443,7 +446,12 @@ class RelayClient:
         """
         limit = max(1, min(limit, p.MAX_BATCH))
         reply = await self._request(lambda rid: p.Fetch(limit, rid), p.Deliver)
+        self._note_expired(reply.expired, reply.expired_at)
         return list(reply.msgs), reply.more
+
+    def _note_expired(self, n: int, at: int) -> None:
+        if n:
+            self.expired = (self.expired[0] + n, max(self.expired[1], at))
 
     async def ack(self, mids: Sequence[str]) -> None:
         """Delete these messages from our mailbox (after they are safely stored locally).
@@ -463,7 +471,11 @@ class RelayClient:
         Raises:
             RelayRefused: ``auth_required``. RelayUnavailable: connection lost.
         """
-        await self._request(lambda rid: p.Listen(rid), p.Ok)
+        reply = await self._request(lambda rid: p.Listen(rid), p.Ok)
+        try:
+            self._note_expired(*p.expired_field(reply.fields.get("expired")))
+        except p.FrameError as exc:
+            raise self._bad_reply("listen") from exc
 
     async def watch(self, dirs: Sequence[str]) -> None:
         """Be told (a ``Published`` push) when any of these directories publishes a bundle.

@@ -32,11 +32,15 @@ def fits(msgs: list[StoredMessage]) -> int:
     return len(msgs)
 
 
-def deliver_frame(rid: int | None, msgs: Iterable[StoredMessage], more: bool) -> str:
+def deliver_frame(
+    rid: int | None, msgs: Iterable[StoredMessage], more: bool, expired: tuple[int, int] = (0, 0)
+) -> str:
+    """``expired``: (how many, when) of this mailbox's mail the TTL deleted undelivered."""
     # Mids are checked hex and base64 needs no escaping.
     items = ",".join(f'{{"mid":"{m.mid}","env":"{p.b64(m.env)}","t":{m.t}}}' for m in msgs)
     head = '{"op":"deliver",' if rid is None else f'{{"op":"deliver","rid":{rid},'
-    return f'{head}"msgs":[{items}],"more":{"true" if more else "false"}}}'
+    lost = f',"expired":{{"n":{expired[0]},"at":{expired[1]}}}' if expired[0] > 0 else ""
+    return f'{head}"msgs":[{items}],"more":{"true" if more else "false"}{lost}}}'
 
 
 def deliver_frames(msgs: list[StoredMessage]) -> list[str]:
@@ -50,8 +54,10 @@ def deliver_frames(msgs: list[StoredMessage]) -> list[str]:
     return frames
 
 
-def page_frame(rid: int | None, msgs: list[StoredMessage], more: bool) -> str:
+def page_frame(
+    rid: int | None, msgs: list[StoredMessage], more: bool, expired: tuple[int, int] = (0, 0)
+) -> str:
     """The reply to a fetch: as many of ``msgs`` as fit in one frame (``more`` if any did
-    not, or if the store has more)."""
+    not, or if the store has more), and what expired undelivered since the last fetch."""
     n = fits(msgs)
-    return deliver_frame(rid, msgs[:n], more or n < len(msgs))
+    return deliver_frame(rid, msgs[:n], more or n < len(msgs), expired)

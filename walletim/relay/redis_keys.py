@@ -83,6 +83,10 @@ class Keys:
     def followers(self, mailbox: str) -> str:
         return f"{self.prefix}{{{mailbox}}}:f"
 
+    def expired(self, mailbox: str) -> str:
+        """How much of ``mailbox``'s mail expired undelivered, and when (a hash: n, at)."""
+        return f"{self.prefix}{{{mailbox}}}:e"
+
     def strangers(self, mailbox: str) -> str:
         return f"{self.prefix}{{{mailbox}}}:x"
 

@@ -112,6 +112,10 @@ return last[1] .. '-' .. last[2]
 _EXPIRE = """
 local m, q, i, a, active, x = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local rows = redis.call('XRANGE', q, '-', '(' .. ARGV[1] .. '-0', 'COUNT', ARGV[3])
+if #rows > 0 then
+  redis.call('HINCRBY', KEYS[7], 'n', #rows)
+  redis.call('HSET', KEYS[7], 'at', ARGV[5])
+end
 for _, row in ipairs(rows) do
   redis.call('XDEL', q, row[1])
   local f = row[2]
@@ -127,6 +131,12 @@ if redis.call('XLEN', q) == 0 and redis.call('ZCARD', a) == 0 then
   redis.call('SREM', active, ARGV[4])
 end
 return #rows
+"""
+
+_TAKE_EXPIRED = """
+local v = redis.call('HMGET', KEYS[1], 'n', 'at')
+redis.call('DEL', KEYS[1])
+return {tonumber(v[1]) or 0, tonumber(v[2]) or 0}
 """
 
 _PUT_BUNDLE = """
@@ -197,6 +207,7 @@ SCRIPTS = {
     "pending": _PENDING,
     "high_water": _HIGH_WATER,
     "expire": _EXPIRE,
+    "take_expired": _TAKE_EXPIRED,
     "put_bundle": _PUT_BUNDLE,
     "take_bundle": _TAKE_BUNDLE,
     "prekey_count": _PREKEY_COUNT,

@@ -368,13 +368,21 @@ class RedisMailboxStore:
         total = 0
         for mailbox in await self._active():
             while True:
-                args: list[Arg] = [older_than_ms, forget, rows, mailbox]
-                keys = [*self.keys.mailbox(mailbox), self.keys.strangers(mailbox)]
+                args: list[Arg] = [older_than_ms, forget, rows, mailbox, int(time.time() * 1000)]
+                keys = [
+                    *self.keys.mailbox(mailbox),
+                    self.keys.strangers(mailbox),
+                    self.keys.expired(mailbox),
+                ]
                 n = int(await self._pipe.call("expire", keys, args))
                 total += n
                 if n < rows:
                     break
         return total
+
+    async def take_expired(self, mailbox: str) -> tuple[int, int]:
+        found = await self._pipe.call("take_expired", [self.keys.expired(mailbox)], [], list)
+        return int(found[0]), int(found[1])
 
     async def _active(self) -> list[str]:
         """The mailboxes holding mail (or acknowledged ids to forget)."""

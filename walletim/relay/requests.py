@@ -337,12 +337,22 @@ class Requests:
         mailbox = self._need_auth(conn, frame.rid)
         if mailbox is None:
             return
-        work = asyncio.ensure_future(self.store.pending(mailbox, frame.limit, max_bytes=PAGE_BYTES))
+        work = asyncio.ensure_future(self._page(mailbox, frame.limit))
 
-        def answer(page: tuple[list[StoredMessage], bool]) -> None:
+        def answer(page: tuple[list[StoredMessage], bool, tuple[int, int]]) -> None:
             conn.reply(page_frame(frame.rid, *page))
 
         self._when_done(conn, frame.rid, "fetch", work, answer, p.MAX_FRAME_BYTES)
+
+    async def _page(
+        self, mailbox: str, limit: int
+    ) -> tuple[list[StoredMessage], bool, tuple[int, int]]:
+        """A page of ``mailbox``'s mail, and what expired of it undelivered (told once)."""
+        page, expired = await asyncio.gather(
+            self.store.pending(mailbox, limit, max_bytes=PAGE_BYTES),
+            self.store.take_expired(mailbox),
+        )
+        return page[0], page[1], expired
 
     def ack(self, conn: Connection, frame: p.Ack) -> None:
         mailbox = self._need_auth(conn, frame.rid)
@@ -362,7 +372,8 @@ class Requests:
         if mailbox is None:
             return
         await self.subs.listen(conn, mailbox)
-        conn.ok(frame.rid)
+        n, at = await self.store.take_expired(mailbox)  # told once, as a fetch tells it
+        conn.ok(frame.rid, **({"expired": {"n": n, "at": at}} if n else {}))
         conn.start_listening()
 
     def watch(self, conn: Connection, frame: p.Watch) -> None:

@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_mailbox ON messages (mailbox, seq);
 CREATE INDEX IF NOT EXISTS messages_t ON messages (t);
+CREATE TABLE IF NOT EXISTS expired_mail (
+    mailbox TEXT PRIMARY KEY, n INTEGER NOT NULL, at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS delivery_keys (mailbox TEXT PRIMARY KEY, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS backups (
     bid TEXT PRIMARY KEY,

@@ -446,9 +446,18 @@ class SqliteMailboxStore:
         rows = contract.EXPIRE_ROWS
 
         def op(conn: sqlite3.Connection) -> tuple[int, bool]:
-            # At most EXPIRE_ROWS rows per transaction, so mail keeps flowing meanwhile.
+            # At most EXPIRE_ROWS rows per transaction, so mail keeps flowing meanwhile; each
+            # mailbox's count kept for its next fetch (take_expired).
+            conn.execute(
+                "INSERT INTO expired_mail (mailbox, n, at) SELECT mailbox, count(*), ? FROM "
+                "messages WHERE seq IN (SELECT seq FROM messages WHERE t < ? ORDER BY seq "
+                "LIMIT ?) GROUP BY mailbox "
+                "ON CONFLICT (mailbox) DO UPDATE SET n = n + excluded.n, at = excluded.at",
+                (int(time.time() * 1000), older_than_ms, rows),
+            )
             expired = conn.execute(
-                "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE t < ? LIMIT ?)",
+                "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE t < ? "
+                "ORDER BY seq LIMIT ?)",
                 (older_than_ms, rows),
             ).rowcount
             if expired:
@@ -465,6 +474,15 @@ class SqliteMailboxStore:
             expired, more = await self.submit_nowait(op)
             total += expired
         return total
+
+    async def take_expired(self, mailbox: str) -> tuple[int, int]:
+        def op(conn: sqlite3.Connection) -> tuple[int, int]:
+            row = conn.execute(
+                "DELETE FROM expired_mail WHERE mailbox = ? RETURNING n, at", (mailbox,)
+            ).fetchone()
+            return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+        return await self.submit_nowait(op)
 
     async def take_token(self, key: str, rate: float, burst: int) -> bool:
         # One process owns the file: the buckets live in memory.

@@ -238,6 +238,12 @@ class MailboxStore(Protocol):
         messages acknowledged before ``acked_older_than_ms``; returns how many expired."""
         ...
 
+    def take_expired(self, mailbox: str) -> Awaitable[tuple[int, int]]:
+        """How many of ``mailbox``'s messages :meth:`expire` deleted undelivered since this
+        was last asked, and when it last did (unix ms; (0, 0): none), then forget them: a
+        fetch tells its device once (protocol 5, the ``expired`` field of a page)."""
+        ...
+
     def take_token(self, key: str, rate: float, burst: int) -> Awaitable[bool]:
         """Take one token from the rate-limit bucket ``key`` (``rate`` per second, at most
         ``burst`` saved); False when it is empty. Shared by every relay node of the store."""

@@ -255,6 +255,7 @@ def _merge_message(m: _Merge, row: dict[str, Any]) -> None:
         if fresh.get("state") in ("queued", "sending"):
             fresh["state"] = "failed"  # its envelope is not in the backup: never resent
         fresh.update(conversation_id=cid, account=m.account)
+        fresh.setdefault("sort_ms", fresh.get("stored_ms"))  # a backup from before places
         found = m.insert("messages", fresh)
         if found is None and keyed:
             found = _existing_message(m, cid, row)

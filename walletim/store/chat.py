@@ -7,9 +7,8 @@ walletim processes on one home (``chat listen`` and a ``chat send``) therefore n
 interleave ratchet updates.
 
 A message is stored (durably) before it is acknowledged to the relay; storing the same
-message twice (same relay id, or same conversation/direction/epoch/counter) is a no-op, which
-is how at-least-once delivery becomes exactly-once display.
-"""
+message twice (same relay id, or same conversation/direction/epoch/counter) is a no-op: that
+is how at-least-once delivery becomes exactly-once display. History shows in send order."""
 
 from __future__ import annotations
 
@@ -24,6 +23,7 @@ from walletim.errors import InputError, StoreError
 from walletim.messaging.kinds import Direction, MessageKind, MessageState
 from walletim.store.db import Store
 from walletim.store.groups import ChangeRow, GroupRow, GroupTx, groups_of
+from walletim.store.order import BEFORE, place
 from walletim.store.sql import Row, now_ms, one_row
 
 __all__ = [
@@ -237,13 +237,13 @@ class ChatTx(GroupTx):
         """Store one message (``ids``: its id, author, id nonce and the message it names).
         Returns its row id, or None if it was already stored (the same relay id, counter, or
         message id in this conversation)."""
-        i = ids or MessageIds()
+        i, stored = ids or MessageIds(), now_ms()
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO messages (conversation_id, account, direction, epoch, counter, "
             "sent_ms, stored_ms, kind, body, text, state, relay_id, mailbox, envelope, unread, "
-            "msg_id, author, nonce, ref) VALUES "
+            "msg_id, author, nonce, ref, sort_ms) VALUES "
             "(?,(SELECT account FROM conversations WHERE id = ?),"
-            "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 cid,
                 cid,
@@ -251,7 +251,7 @@ class ChatTx(GroupTx):
                 epoch,
                 counter,
                 sent_ms,
-                now_ms(),
+                stored,
                 kind,
                 json.dumps(body, ensure_ascii=False),
                 text,
@@ -264,6 +264,7 @@ class ChatTx(GroupTx):
                 i.author,
                 i.nonce,
                 i.ref,
+                place(self.conn, cid, direction, (i.author, epoch), sent_ms, stored),
             ),
         )
         return cur.lastrowid if cur.rowcount else None
@@ -464,24 +465,23 @@ class ChatRepo:
         before: int | None = None,
         after: int | None = None,
     ) -> list[StoredMessage]:
-        """The newest ``limit`` messages of a conversation, oldest first; with ``before`` (a
-        message id) the newest of those older than it (paging back through a long history);
-        with ``after`` the oldest ``limit`` newer than it. Raises InputError."""
+        """The last ``limit`` messages of a conversation in send order (store/order.py); with
+        ``before`` (a message id) those placed before it, ``after`` those arriving after it."""
         if not 1 <= limit <= MAX_HISTORY:
             raise InputError(f"limit must be 1 .. {MAX_HISTORY}")
         where, params = "", list[object]([conversation_id(account, peer)])
         if before is not None:
-            where, params = " AND m.id < ?", [*params, before]
+            where, params = BEFORE, [*params, before]
         if after is not None:
             where, params = where + " AND m.id > ?", [*params, after]
-        order = "ASC" if after is not None and before is None else "DESC"
+        by = "m.id" if after is not None and before is None else "m.sort_ms DESC, m.id DESC"
         rows = self.store.execute(
-            f"SELECT {_MSG_COLUMNS} FROM {_MSG_FROM} WHERE m.conversation_id = ?{where} "
-            f"AND {_SHOWN} ORDER BY m.id {order} LIMIT ?",
+            f"SELECT {_MSG_COLUMNS}, m.sort_ms FROM {_MSG_FROM} WHERE m.conversation_id = ?"
+            f"{where} AND {_SHOWN} ORDER BY {by} LIMIT ?",
             (*params, limit),
         ).fetchall()
-        messages = [_message(r) for r in rows]
-        return messages if order == "ASC" else messages[::-1]
+        rows.sort(key=lambda r: (r[-1] or 0, r[0]))  # each in its place
+        return [_message(r[:_N_MSG]) for r in rows]
 
     def mark_read(self, account: str, peer: str) -> int:
         cur = self.store.execute(

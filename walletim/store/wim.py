@@ -407,6 +407,28 @@ class WimRepo:
                 ),
             )  # fmt: skip
 
+    def save_split_seen(self, s: SplitRow) -> None:
+        """A split made on another device of this wallet, as its requests seen here add up:
+        inserted, or its total raised (never lowered: the device that made it knows it)."""
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                "SELECT total FROM splits WHERE account = ? AND split_id = ?",
+                (s.account, s.split_id),
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    f"INSERT INTO splits ({_SPLIT}) VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        s.account, s.split_id, s.asset, s.symbol, s.decimals, str(s.total),
+                        s.note, s.created_ms,
+                    ),
+                )  # fmt: skip
+            elif int(row[0]) < s.total:
+                conn.execute(
+                    "UPDATE splits SET total = ? WHERE account = ? AND split_id = ?",
+                    (str(s.total), s.account, s.split_id),
+                )
+
     def split(self, account: str, split_id: str) -> SplitRow | None:
         sql = f"SELECT {_SPLIT} FROM splits WHERE account = ? AND split_id = ?"
         return one_row(self.store, sql, (account, split_id.lower()), _split)

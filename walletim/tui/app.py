@@ -341,6 +341,10 @@ class WalletimApp(Acting):
             self.listening = "live" if event.kind == "connected" else f"{event.kind}: {item}"
             style = "green" if event.kind == "connected" else "bold yellow"
             self.status(f"relay: {self.listening}", style)
+        elif event.kind == "expired":  # mail kept past the relay's TTL was deleted unread
+            self.status(
+                f"relay deleted {item} unread message(s) (TTL): see chat restore", "bold yellow"
+            )
         elif event.kind == "sent" and self.peer is not None:
             await self.open_conversation(self.peer, focus=False)
 

@@ -109,11 +109,14 @@ class DevicePass:
         while True:
             batch, more = await conn.fetch()
             for item in batch:
-                outcome = self.receiver.receive_one(me, dev, item.mid, item.env, [])
+                outcome = self.receiver.receive_one(
+                    me, dev, item.mid, item.env, result.group_notices
+                )
                 _tally(result, outcome)
             if batch:
                 await conn.ack([i.mid for i in batch])
             if not more or not batch:
+                result.note_expired(conn.expired)
                 return
 
 

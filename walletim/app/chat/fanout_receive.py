@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.fanout_send import ThisDevice
+from walletim.app.chat.group_copies import store_group_copy
 from walletim.app.chat.grouplog import GroupNotice
 from walletim.app.chat.inbox import Inbox, record_rejection, refused
 from walletim.app.chat.peer_devices import newest_list, pinned_list
@@ -71,7 +72,7 @@ class FanoutReceiver:
             if incoming.payload.copy_to is not None and incoming.payload.kind == "read":
                 return self._read_mark(tx, me, device, sender, mid, incoming)
             if incoming.payload.copy_to is not None:
-                stored = self._copy(tx, me, device, sender, mid, incoming)
+                stored = self._copy(tx, me, device, sender, mid, incoming, notices)
             else:
                 stored = self._inbox.store_authentic(tx, me, sender.wallet, mid, incoming, notices)
             if not isinstance(stored, int):
@@ -130,8 +131,10 @@ class FanoutReceiver:
         sender: SenderDevice,
         mid: str,
         incoming: Incoming,
-    ) -> int | Rejection:
-        """A message this wallet sent from another of its devices: stored as outgoing."""
+        notices: list[GroupNotice],
+    ) -> int | Rejection | None:
+        """A message this wallet sent from another of its devices: stored as outgoing (a
+        group's in its group: :mod:`walletim.app.chat.group_copies`)."""
         payload = incoming.payload
         try:
             mine = pinned_list(tx.conn, me.address)
@@ -139,7 +142,8 @@ class FanoutReceiver:
                 raise MessageRejected("not-own-device", "this wallet lists no devices here")
             peer = copy_peer(payload, sender, mine, device.device.id)
             if payload.kind in ("group", "membership"):
-                raise MessageRejected("malformed", "a copy of a group message (not yet)")
+                now = self.env.now_ms()
+                return store_group_copy(tx, me, peer, mid, payload, notices, now)
             text = text_of(payload.kind, payload.body)
         except MessageRejected as rej:
             return record_rejection(tx, me, sender.wallet, rej.reason, rej.detail)

@@ -102,6 +102,7 @@ class Inbox:
             batch, more = await conn.fetch()
             await self.drain(conn, me, batch, result)
             if not more or not batch:
+                result.note_expired(conn.expired)
                 return
 
     async def drain(

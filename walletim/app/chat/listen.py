@@ -97,6 +97,8 @@ class Listener:
             await conn.watch([protocol.directory_id(p) for p in queued])
         await conn.listen()
         self._on_event(ListenEvent("connected", self._link.relay_url))
+        if conn.expired[0]:  # the relay deleted mail for this account's key unread (its TTL)
+            self._on_event(ListenEvent("expired", conn.expired[0]))
         self._attempt = 0
         device = None if self._devices is None else asyncio.ensure_future(self._device())
         try:
@@ -159,6 +161,8 @@ class Listener:
             await self._devices.keys.publish(conn, info, dev, mine)
             await conn.listen()
             batch, _ = await conn.fetch()
+            if conn.expired[0]:  # the relay deleted mail for this device unread (its TTL)
+                self._on_event(ListenEvent("expired", conn.expired[0]))
             while True:
                 for item in batch:
                     outcome = self._devices.receiver.receive_one(

@@ -73,6 +73,9 @@ class RelayConnection(Protocol):
 
     async def fetch(self, limit: int = ...) -> tuple[list[protocol.Delivered], bool]: ...
 
+    #: (how many, when last) of this mailbox's mail the relay's TTL deleted undelivered.
+    expired: tuple[int, int]
+
     async def ack(self, mids: Sequence[str]) -> None: ...
 
     async def listen(self) -> None: ...

@@ -87,6 +87,14 @@ class InboxResult:
     waiting: Waiting = field(default_factory=list)
     dropped: int = 0  # envelopes from blocked senders, dropped unread
     copies: int = 0  # messages this wallet sent from its other devices, stored as outgoing
+    #: Messages the relay deleted undelivered (kept past its TTL) before this home fetched
+    #: them, and when it last did (unix ms): gone, as the relay says (protocol 5).
+    expired: int = 0
+    expired_at: int = 0
+
+    def note_expired(self, told: tuple[int, int]) -> None:
+        self.expired += told[0]
+        self.expired_at = max(self.expired_at, told[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +151,7 @@ class VerifyResult:
 ListenKind = Literal[
     "connected",
     "disconnected",
+    "expired",
     "message",
     "rejected",
     "sent",
@@ -157,7 +166,8 @@ ListenKind = Literal[
 class ListenEvent:
     """What ``listen`` reports. ``item`` by ``kind``: message: a Received; rejected: a
     Rejection; group: a GroupNotice; sent: a count; waiting: a list of (StoredMessage,
-    OutboxWait); connected / disconnected / tick-error: a short text."""
+    OutboxWait); expired: how many messages the relay deleted unread (its TTL);
+    connected / disconnected / tick-error: a short text."""
 
     kind: ListenKind
     item: Received | Rejection | GroupNotice | int | str | Waiting | None = None

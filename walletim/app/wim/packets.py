@@ -363,6 +363,32 @@ class Packets:
                 voucher = None
         self._save_offer(me, message, offer, sender, voucher)
 
+    def record_copy(self, me: str, message: StoredMessage) -> None:
+        """Record a red packet this wallet made on another of its devices (the copy of an
+        offer it sent), as the red-packet contract holds it: only one naming this wallet as
+        its creator and walletim's contract (else not recorded, and shown as a mismatch),
+        and 'forged' if the contract names another creator. Each recipient's copy adds its
+        peer. Raises MessagingError (malformed)."""
+        offer = parse_packet(message.body)
+        if _offer_problem(offer, me):
+            return
+        pid, repo = offer.packet_id.lower(), self.p.repo()
+        known = repo.packet(me, pid, "out")
+        if known is not None:
+            if message.peer not in known.peer.split(","):
+                repo.set_packet_state(replace(known, peer=f"{known.peer},{message.peer}"[:2000]))
+            return
+        symbol, decimals = named(
+            self.p.tokens, self.p.chain_id, offer.chain_id, offer.asset.address,
+            offer.asset.decimals,
+        )  # fmt: skip
+        row = PacketRow(
+            me, pid, "out", message.peer, offer.chain_id, offer.contract, offer.asset.address,
+            symbol, decimals, offer.total, offer.shares, offer.random, offer.expiry, None, None,
+            message.id, self.p.now_ms(),
+        )  # fmt: skip
+        repo.save_packet(self._read(row))
+
     def _save_offer(self, me: str, message: StoredMessage, offer: PacketOffer, sender: str,
                     voucher: str | None) -> None:  # fmt: skip
         symbol, decimals = named(

@@ -23,7 +23,7 @@ from walletim.app.wim.verify import Rules, Verifier
 from walletim.app.wim.views import Views
 from walletim.errors import WalletimError
 from walletim.messaging.kinds import is_group_peer, parse_action, parse_payment, parse_request
-from walletim.store.wim import ActionRow, RequestRow, WimRepo
+from walletim.store.wim import ActionRow, RequestRow, SplitRow, WimRepo
 
 if TYPE_CHECKING:
     from walletim.store.chat import StoredMessage
@@ -111,14 +111,23 @@ class WalletIM:
             return
 
     def record_copy(self, me: str, message: StoredMessage) -> None:
-        """Record a payment or request this wallet made on another of its devices (the copy
-        that device sent here, stored as outgoing): a payment is checked on the chain by this
-        home, as an incoming claim is, and settles the request it pays here too; never
-        trusted from the other device's word. Never raises (as :meth:`record_incoming`)."""
-        if message.direction != "out" or is_group_peer(message.peer):
+        """Record money this wallet moved or asked for on another of its devices (the copy
+        that device sent here, stored as outgoing), never on that device's word: a payment
+        is checked on the chain by this home, as an incoming claim is, and settles the
+        request it pays here too; a red packet is read from the red-packet contract (made by
+        this wallet, else not recorded); a shared action is checked from its logs; a
+        request of a split records the split here too. Never raises (as
+        :meth:`record_incoming`)."""
+        if message.direction != "out":
             return
         try:
-            if message.kind == "payment":
+            if message.kind == "redpacket":
+                self.red.record_copy(me, message)
+            elif message.kind == "action":
+                self._copied_action(me, message)
+            elif is_group_peer(message.peer):
+                return  # payments and requests travel one to one
+            elif message.kind == "payment":
                 self._copied_payment(me, message)
             elif message.kind == "request":
                 self._copied_request(me, message)
@@ -154,6 +163,21 @@ class WalletIM:
                 req.split_id, "open", None, message.id, self.p.now_ms(),
             )
         )  # fmt: skip
+        if req.split_id is not None:  # the split it is a share of, as far as this home sees
+            sid = req.split_id.lower()
+            total = sum(r.amount for r in self.p.repo().requests(me, split_id=sid))
+            self.p.repo().save_split_seen(
+                SplitRow(me, sid, req.asset.address, symbol, decimals, total, req.note,
+                         message.sent_ms)
+            )  # fmt: skip
+
+    def _copied_action(self, me: str, message: StoredMessage) -> None:
+        action = parse_action(message.body)
+        self.p.repo().save_action(
+            account=me, message_id=message.id, direction="out", peer=message.peer,
+            chain_id=action.chain_id, tx_hash=action.tx, action=action.action,
+        )  # fmt: skip
+        self.ledger.check_action(me, message.id, action, me)
 
     def _named(self, chain_id: int, address: str | None, decimals: int) -> tuple[str, int]:
         return named(self.p.tokens, self.p.chain_id, chain_id, address, decimals)

@@ -180,6 +180,8 @@ class _Printer:
                 click.echo(
                     f"waiting for {show.label(m.peer, names)}: {show.wait_text(w)}", err=True
                 )
+        elif event.kind == "expired" and isinstance(item, int):
+            click.echo(show.expired_line(item), err=True)
         else:
             line = _STATUS.get(event.kind)
             if line is not None:

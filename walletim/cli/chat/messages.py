@@ -20,6 +20,7 @@ from walletim.cli.chat.render import (
     WAIT_TEXT,
     binding_status,
     contact_json,
+    expired_line,
     group_json,
     key_changed,
     label,
@@ -203,6 +204,8 @@ def _inbox_json(
             for x in r.received
         ],
         "dropped": r.dropped,
+        "expired": r.expired,
+        "expired_at": r.expired_at or None,
         "rejected": [{"address": x.peer, "reason": x.reason} for x in r.rejected],
         "sent": r.sent,
         "queued": r.queued,
@@ -227,7 +230,9 @@ def _inbox_json(
 
 
 def _inbox_warnings(r: InboxResult, account: str, names: dict[str, str]) -> None:
-    """On stderr: what was refused, changed, sent, not sent, or still waits."""
+    """On stderr: what was refused, changed, sent, not sent, or still waits, or expired."""
+    if r.expired:
+        click.echo(expired_line(r.expired), err=True)
     if r.rejected:
         reasons = sorted({x.reason for x in r.rejected})
         click.echo(

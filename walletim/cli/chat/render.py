@@ -477,3 +477,12 @@ def warn_deliveries(
 def reached(sent: Sequence[SendResult]) -> str:
     n = sum(1 for r in sent if r.message.state == "sent")
     return f"{n} of {len(sent)} other member(s)"
+
+
+def expired_line(n: int) -> str:
+    """One line: mail that waited past the relay's TTL is gone, and what brings it back."""
+    return (
+        f"warning: the relay deleted {n} message(s) for this device unread: they waited "
+        "longer than it keeps mail; restore history from a backup (walletim chat restore) "
+        "or ask the sender to send again"
+    )

@@ -182,6 +182,7 @@ from walletim.messaging.protocol.server_frames import (
     ServerFrame,
     decode_server_frame,
     encode_server_frame,
+    expired_field,
 )
 
 __all__ = [
@@ -256,6 +257,7 @@ __all__ = [
     "directory_id",
     "encode_client_frame",
     "encode_server_frame",
+    "expired_field",
     "hex_id",
     "mailbox_id",
     "normalize_relay_url",

@@ -92,8 +92,14 @@ class Delivered:
 
 @dataclass(frozen=True, slots=True)
 class Deliver(Answer):
+    """A page of mail; ``expired`` (protocol 5, on a fetch's answer): how many of this
+    mailbox's messages the relay deleted undelivered (its TTL) since the last fetch, and
+    ``expired_at`` when it last did (unix ms)."""
+
     msgs: tuple[Delivered, ...]
     more: bool = False
+    expired: int = 0
+    expired_at: int = 0
     op: ClassVar[str] = "deliver"
 
 
@@ -157,6 +163,9 @@ def _fields(frame: ServerFrame) -> dict[str, object]:
     if isinstance(frame, DevicesReply):
         return {"devices": frame.devices.to_json()}
     msgs = [{"mid": m.mid, "env": b64(m.env), "t": m.t} for m in frame.msgs]
+    if frame.expired:
+        lost = {"n": frame.expired, "at": frame.expired_at}
+        return {"msgs": msgs, "more": frame.more, "expired": lost}
     return {"msgs": msgs, "more": frame.more}
 
 
@@ -229,7 +238,18 @@ def _deliver(doc: Doc, rid: int | None) -> Deliver:
         more = bool_field(doc, "more", False)
     except FrameError:
         raise FrameError("deliver: bad more flag") from None
-    return Deliver(rid, msgs, more)
+    n, at = expired_field(doc.get("expired"))
+    return Deliver(rid, msgs, more, n, at)
+
+
+def expired_field(lost: object) -> tuple[int, int]:
+    """A page's or a listen answer's ``expired`` {n, at} (protocol 5): (0, 0) if absent.
+    Raises FrameError."""
+    if lost is None:
+        return 0, 0
+    if not isinstance(lost, dict):
+        raise FrameError("bad expired")
+    return int_field(lost, "n", 1, 2**31), int_field(lost, "at", 0, 2**53)
 
 
 def _backup(doc: Doc, rid: int | None) -> BackupPart:

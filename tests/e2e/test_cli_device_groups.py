@@ -1,0 +1,85 @@
+"""Groups on every device (issue 17): Alice on two joined homes of one mnemonic (laptop and
+phone), Bob and Carol joined, a real relay process. A group Alice makes and writes to on the
+laptop shows on the phone (the group itself, verified, and her messages as outgoing, each
+once though one copy travels per member); a member's message reaches both of her homes; a
+message from the phone shows on the laptop; a removed member gets nothing new and what she
+still sends is refused on both homes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import HOME_PASSWORD, RelayProcess
+from tests.e2e.test_cli_backup import _home, ok
+
+
+def _address(home: Any, account: str) -> str:
+    found = ok(home, "wallet", "addresses", account, "--count", "1")
+    return str(found["addresses"][0]["address"])
+
+
+def _group(home: Any, account: str, group: str) -> list[tuple[str, str, str]]:
+    read = ok(home, "chat", "read", "--from", account, group, "--limit", "100")
+    return [(m["direction"], m["kind"], m["text"]) for m in read["messages"]]
+
+
+def _texts(home: Any, account: str, group: str) -> list[tuple[str, str]]:
+    return [(d, t) for d, k, t in _group(home, account, group) if k == "text"]
+
+
+def test_a_group_shows_whole_on_both_homes_of_a_wallet(tmp_path: Path, relay: RelayProcess) -> None:
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = _home(tmp_path / "phone", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    carol = _home(tmp_path / "carol", relay.url, mnemonic=None)
+    a_addr, b_addr, c_addr = _address(laptop, "dev"), _address(bob, "bob"), _address(carol, "bob")
+    for home, account in ((laptop, "dev"), (phone, "dev"), (bob, "bob"), (carol, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)  # publishes this device's keys
+
+    made = ok(laptop, "chat", "group", "create", "--from", "dev", "family", b_addr, c_addr)
+    gid = made["group_id"]
+    ok(laptop, "chat", "group", "send", "--from", "dev", "family", "dinner at 8?")
+    for home in (bob, carol):
+        ok(home, "chat", "inbox", "--from", "bob")
+    ok(bob, "chat", "group", "send", "--from", "bob", gid, "I'll bring wine")
+
+    got = ok(phone, "chat", "inbox", "--from", "dev")
+    assert got["rejected"] == [] and got["key_changes"] == [], got
+    [g] = ok(phone, "chat", "group", "list", "--from", "dev")["groups"]
+    assert (g["group_id"], g["name"], g["verified"]) == (gid, "family", True)
+    assert g["members"] == sorted([a_addr, b_addr, c_addr])
+    view = [("out", "dinner at 8?"), ("in", "I'll bring wine")]
+    assert _texts(phone, "dev", gid) == view  # once each: the copy for Carol was the same
+    assert [d for d, k, _ in _group(phone, "dev", gid) if k == "membership"] == ["out"]
+
+    ok(phone, "chat", "group", "send", "--from", "dev", gid, "from the phone")
+    got = ok(laptop, "chat", "inbox", "--from", "dev")
+    assert got["rejected"] == [], got
+    assert _texts(laptop, "dev", gid) == [*view, ("out", "from the phone")]
+    for home in (bob, carol):
+        ok(home, "chat", "inbox", "--from", "bob")
+        assert [t for _, t in _texts(home, "bob", gid)][-1] == "from the phone"
+        assert len(_texts(home, "bob", gid)) == 3
+
+    # Carol is removed on the laptop: the phone learns it; what she sends anyway is refused
+    # on both homes, and she gets nothing new.
+    ok(laptop, "chat", "group", "remove", "--from", "dev", "family", c_addr)
+    ok(phone, "chat", "inbox", "--from", "dev")
+    [g] = ok(phone, "chat", "group", "list", "--from", "dev")["groups"]
+    assert c_addr not in g["members"]
+    ok(carol, "chat", "inbox", "--from", "bob")
+    from walletim.app.session import Session
+
+    with Session(carol.home, HOME_PASSWORD, relay_url=relay.url, fast_kdf=True) as s:
+        body = {"group": gid, "k": "text", "b": {"text": "still here"}, "i": "ab" * 16}
+        s.chat.send_payload("bob", a_addr, "group", body, "still here")
+    ok(laptop, "chat", "group", "send", "--from", "dev", gid, "without carol")
+    for home in (laptop, phone):
+        got = ok(home, "chat", "inbox", "--from", "dev")
+        assert [x["reason"] for x in got["rejected"]] == ["not-a-member"], got
+        assert "still here" not in [t for _, t in _texts(home, "dev", gid)]
+    assert _texts(phone, "dev", gid)[-1] == ("out", "without carol")
+    ok(carol, "chat", "inbox", "--from", "bob")
+    assert "without carol" not in [t for _, t in _texts(carol, "bob", gid)]

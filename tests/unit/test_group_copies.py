@@ -1,0 +1,86 @@
+"""Copies of group traffic from this wallet's other devices (walletim.app.chat.group_copies),
+through a real SQLCipher store: one copy per member arrives, one message is kept; a copy of
+a change is checked like a member's (signed, and made by this wallet); a group this account
+left takes no copy. (Who may send a copy at all:
+tests/unit/test_fanout.py::test_only_our_own_devices_may_send_a_copy.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_group_history import ALICE, BOB, CAROL, GID, KEY, create, step, unsigned
+from walletim.app.chat import grouplog
+from walletim.app.chat.accounts import Me
+from walletim.app.chat.group_copies import store_group_copy
+from walletim.errors import MessageRejected
+from walletim.keys.chat import identity_from_seed
+from walletim.messaging import groups as G
+from walletim.messaging.envelope import Payload, WireKind
+from walletim.messaging.kinds import group_peer
+from walletim.store.chat import ChatRepo
+from walletim.store.db import Store
+
+ME = Me("dev", ALICE, identity_from_seed(bytes(32)), {})
+
+
+def _copy(kind: WireKind, body: object, to: str, counter: int) -> Payload:
+    return Payload("00" * 8, counter, 1000 + counter, kind, body, copy_to=to)
+
+
+def _store(repo: ChatRepo, payload: Payload, mid: str) -> int | None:
+    with repo.tx() as tx:
+        return store_group_copy(tx, ME, payload.copy_to or BOB, mid, payload, [], 5)
+
+
+def test_one_message_kept_of_the_copies_sent_per_member(tmp_path: Path) -> None:
+    c = create(ALICE, BOB, CAROL)
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        for n, to in enumerate((BOB, CAROL)):  # the change, once per member
+            _store(repo, _copy("membership", G.bundle(c, []), to, n), f"m{n}")
+        g = repo.group(ALICE, GID)
+        assert g is not None and g.verified and g.members == tuple(sorted([ALICE, BOB, CAROL]))
+        body = {"group": GID, "k": "text", "b": {"text": "dinner?"}, "i": "cd" * 16}
+        first = _store(repo, _copy("group", body, BOB, 3), "g1")
+        assert first is not None
+        assert _store(repo, _copy("group", body, CAROL, 4), "g2") is None
+        kept = repo.message(first)
+        assert (kept.direction, kept.kind, kept.text) == ("out", "text", "dinner?")
+        assert kept.peer == group_peer(GID)
+
+
+def test_a_copy_of_a_change_is_checked_as_a_members_is(tmp_path: Path) -> None:
+    """A change Bob made, or one claiming to be Alice's but not signed by her, is not taken
+    from a copy (a device passes on only what its wallet signed)."""
+    c = create(ALICE, BOB, CAROL)
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        _store(repo, _copy("membership", G.bundle(c, []), BOB, 1), "m1")
+        promote = step(c, "promote", BOB, ALICE)
+        with repo.tx() as tx:
+            assert grouplog.ingest(tx, ALICE, promote, now_ms=2).state == "applied"
+        bobs = step(promote, "remove", CAROL, BOB)
+        with pytest.raises(MessageRejected, match="did not make"):
+            _store(repo, _copy("membership", G.bundle(bobs, [promote]), CAROL, 2), "m2")
+        forged = unsigned(step(promote, "remove", BOB, ALICE))
+        with pytest.raises(MessageRejected, match="not signed"):
+            _store(repo, _copy("membership", G.bundle(forged, [promote]), CAROL, 3), "m3")
+        g = repo.group(ALICE, GID)
+        assert g is not None and g.members == tuple(sorted([ALICE, BOB, CAROL]))
+
+
+def test_a_group_this_account_left_takes_no_copy(tmp_path: Path) -> None:
+    c = create(ALICE, BOB, CAROL)
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        _store(repo, _copy("membership", G.bundle(c, []), BOB, 1), "m1")
+        promote = step(c, "promote", BOB, ALICE)
+        left = step(promote, "leave", None, ALICE)
+        for n, change in enumerate((promote, left)):
+            with repo.tx() as tx:
+                assert grouplog.ingest(tx, ALICE, change, now_ms=2 + n).state == "applied"
+        body = {"group": GID, "k": "text", "b": {"text": "late"}, "i": "ef" * 16}
+        with pytest.raises(MessageRejected, match="left"):
+            _store(repo, _copy("group", body, BOB, 2), "g1")

@@ -1,0 +1,90 @@
+"""Copies of group traffic from this wallet's other devices (issue 17).
+
+A group message or membership change goes to each member separately, so a device sending
+it seals one copy per member to each of its wallet's other devices. The first copy to
+arrive is stored; the others are the same message (the same message id, the same change)
+and are dropped quietly.
+
+- A group message (kind ``group``): stored as outgoing in its group's conversation, by this
+  account. A group this device does not know yet (it joined after the group was made) is
+  kept with an *unverified* roster, as the inbox does for a member's message; a group this
+  account has left (a verified roster without it) refuses it.
+- A membership change (kind ``membership``): only one made by this wallet (``by``), and its
+  signatures are checked here as a member's are (:func:`walletim.app.chat.grouplog.ingest`):
+  a copy is never taken on a device's word.
+
+Who may send a copy at all (one of this wallet's listed devices) is checked before this, by
+:func:`walletim.messaging.fanout.copy_peer`.
+"""
+
+from __future__ import annotations
+
+from walletim.app.chat.accounts import Me
+from walletim.app.chat.grouplog import GroupNotice, HeadMeta, ingest
+from walletim.app.chat.threads import ids_of, precheck, settle
+from walletim.errors import MessageRejected, MessagingError
+from walletim.messaging.envelope import Payload
+from walletim.messaging.groups import is_change, parse_bundle
+from walletim.messaging.kinds import group_peer, is_kind, parse_group, spec_of, text_of
+from walletim.store.chat import ChatTx, GroupRow
+from walletim.store.threads import by_row
+
+
+def store_group_copy(
+    tx: ChatTx,
+    me: Me,
+    peer: str,
+    mid: str,
+    payload: Payload,
+    notices: list[GroupNotice],
+    now_ms: int,
+) -> int | None:
+    """Store a copy (of kind ``group`` or ``membership``) sent to ``peer`` by another of
+    this wallet's devices. Returns the stored message's id (None: a copy already stored, or
+    a change held). Raises MessageRejected, MessagingError."""
+    if payload.kind == "membership":
+        meta = HeadMeta(payload.epoch, payload.counter, mid, payload.sent_ms)
+        return _membership(tx, me, payload.body, meta, notices, now_ms)
+    g = parse_group(payload.body)
+    if not is_kind(g.kind):
+        raise MessagingError(f"unsupported message kind {g.kind[:20]!r}")
+    group = tx.group(me.address, g.group_id)
+    if group is None:
+        members = tuple(sorted({me.address, peer}))
+        group = GroupRow(me.address, g.group_id, "(unverified group)", members, 0, peer, False)
+        tx.save_group(group)
+    elif group.verified and me.address not in group.members:
+        raise MessageRejected("not-a-member", f"this account left {group.name!r}")
+    cid = tx.conversation(me.address, group_peer(g.group_id))
+    precheck(tx.conn, cid, g.kind, g.body, me.address)
+    control = spec_of(g.kind).display == "control"
+    text = "" if control else text_of(g.kind, g.body)
+    message_id = tx.add_message(
+        cid, "out", g.kind, g.body, text, sent_ms=payload.sent_ms, state="sent",
+        relay_id=mid, ids=ids_of(g.kind, g.body, me.address, g.nonce),
+    )  # fmt: skip
+    if message_id is None:
+        return None  # the copy sent for another member: the same message
+    tx.set_sender(message_id, me.address)
+    settle(tx, me.address, by_row(tx.conn, message_id))
+    return message_id
+
+
+def _membership(
+    tx: ChatTx,
+    me: Me,
+    body: object,
+    meta: HeadMeta,
+    notices: list[GroupNotice],
+    now_ms: int,
+) -> int | None:
+    if not is_change(body):
+        raise MessageRejected("membership", "a membership change in the old format")
+    head, context = parse_bundle(body)
+    if head.by != me.address:
+        raise MessageRejected("membership", "a copy of a change this wallet did not make")
+    outcome = ingest(tx, me.address, head, context, now_ms=now_ms, meta=meta)
+    notices.extend(outcome.notices)
+    if outcome.state == "refused":
+        raise MessageRejected("membership", outcome.reason)
+    return outcome.message_id if outcome.state == "applied" else None
