@@ -63,6 +63,22 @@ def timed(cmd: list[str], env: dict[str, str], runs: int) -> float:
     return statistics.median(times)
 
 
+def interleaved(
+    ours: list[str],
+    ref: list[str],
+    env: dict[str, str],
+    runs: int,
+    ref_env: dict[str, str] | None = None,
+) -> tuple[float, float]:
+    """Medians of ``ours`` and ``ref`` run by turns, ``runs`` times each: a swing in the
+    machine's load then falls on both sides of the ratio, not on one."""
+    mine, theirs = [], []
+    for _ in range(runs):
+        mine.append(timed(ours, env, 1))
+        theirs.append(timed(ref, ref_env or env, 1))
+    return statistics.median(mine), statistics.median(theirs)
+
+
 def run(cmd: list[str], env: dict[str, str], stdin: str = "") -> str:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, input=stdin)
     if proc.returncode != 0:
@@ -176,7 +192,7 @@ def _measure(
         timed(cmd, a_env, 2)
 
     def pair(ours: list[str], ref: list[str], env: dict[str, str] = a_env) -> tuple[float, float]:
-        return timed(ours, env, runs), timed(ref, env, runs)
+        return interleaved(ours, ref, env, runs)
 
     rows: list[tuple[str, str, float, float, Callable[[float, float], str]]] = []
     log("balance, call, tx status")
@@ -212,8 +228,8 @@ def _measure(
         )
     )
     log("chat send, chat inbox")
-    py = timed([PYTHON, "-c", "pass"], a_env, runs)
-    cs = timed([WALLETIM, "chat", "send", "--from", "dev", "bob", "gm, lunch?"], a_env, runs)
+    pass_ = [PYTHON, "-c", "pass"]
+    cs, py = pair([WALLETIM, "chat", "send", "--from", "dev", "bob", "gm, lunch?"], pass_)
     rows.append(
         (
             "`chat send` (to the relay's ack, agent)",
@@ -224,20 +240,20 @@ def _measure(
         )
     )
     timed([WALLETIM, "chat", "inbox", "--from", "bob"], b_env, 1)  # take what was sent
-    ci = timed([WALLETIM, "chat", "inbox", "--from", "bob"], b_env, runs)
+    ci, py2 = pair([WALLETIM, "chat", "inbox", "--from", "bob"], pass_, b_env)
     rows.append(
         (
             "`chat inbox` (nothing new, agent)",
             "`python -c pass`",
             ci,
-            py,
+            py2,
             lambda o, r: verdict(o, r, 20),
         )
     )
     out = [
         "## Whole commands (issue 15)",
         "",
-        f"Median of {runs} runs of each whole process, beside its reference in the same run: Anvil "
+        f"Median of {runs} runs of each whole process, run by turns with its reference: Anvil "
         "with the world, a relay process, homes with the real argon2id cost, the agent unlocked; "
         "walletim's modules byte-compiled first, as an installed package has them.",
         "",
