@@ -26,7 +26,7 @@ from walletim.store.sql import Sql
 
 MAX_LATE_MS = 30 * 24 * 3600 * 1000  # the relay's default (and longest usual) mail TTL
 
-_V16 = (
+_V15 = (
     "ALTER TABLE messages ADD COLUMN sort_ms INTEGER",
     "UPDATE messages SET sort_ms = stored_ms",
     "CREATE INDEX messages_place ON messages (conversation_id, sort_ms, id)",
@@ -34,10 +34,10 @@ _V16 = (
 )
 
 
-def V16(conn: Sql) -> None:
-    """Migration 16: each message's place, the existing ones in arrival order (as shown
+def V15(conn: Sql) -> None:
+    """Migration 15: each message's place, the existing ones in arrival order (as shown
     so far)."""
-    for statement in _V16:
+    for statement in _V15:
         conn.execute(statement)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from walletim.store.order import V16
+from walletim.store.order import V15
 from walletim.store.schema_search import V13
 from walletim.store.schema_threads import v12
 
@@ -595,5 +595,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "message ids, replies, reactions, edits, deletes; consent", v12),
     Migration(13, "search inside CJK and Thai sentences; sponsored red-packet claims", V13),
     Migration(14, "fan-out to devices: sessions per device, a copy per device", V14),
-    Migration(16, "each message's place in its conversation: when it was sent, bounded", V16),
+    Migration(15, "each message's place in its conversation: when it was sent, bounded", V15),
 )
