@@ -144,6 +144,21 @@ class DeviceService:
         version, devices = with_device(current, entry)
         return self._publish(spec, address, mine, known, version, devices)
 
+    def add_device(self, spec: str, device: Device) -> DevicesResult:
+        """Add another home's device (``chat device link``) as the list's next version, this
+        home too when it is not listed yet; the size is checked before anything is signed.
+        Raises TooManyDevices, StaleDeviceList, MessagingError (a key listed already), ..."""
+        address = self.wallets.account(spec).address
+        mine = self.wallets.device_key(spec)
+        known = self._pinned(address)
+        current = _editable(self._checked(address, known, run(self._fetch(address))))
+        kept = () if current is None else current.devices
+        if all(d.id != mine.id for d in kept):
+            kept = (*kept, make_device(mine.id, mine.key.public_key, int(self._clock())))
+        draft = DeviceList(address, 0 if current is None else current.version, kept, b"")
+        version, devices = with_device(draft, device)
+        return self._publish(spec, address, mine, known, version, devices)
+
     def revoke(self, spec: str, device: str) -> DevicesResult:
         """Remove device ``device`` (its id, or a unique prefix of 6+ hex digits) from the
         account's list. Raises InputError (unknown, ambiguous, or this device),

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from walletim.app.devices import DeviceService
     from walletim.app.history import AccountHistory
     from walletim.app.lending.service import LendingService
+    from walletim.app.linking import LinkService
     from walletim.app.redpacket import RedPackets
     from walletim.app.tokens import TokenBook
     from walletim.app.transfers import Transfers
@@ -307,6 +308,13 @@ class Session:
 
             self._devices = DeviceService(self.wallets, self.open_store, self.chat.dial_relay)
         return self._devices
+
+    @property
+    def linking(self) -> LinkService:
+        """Linking a new device by a one-time code (``chat device link``), both ends."""
+        from walletim.app.linking import LinkService
+
+        return LinkService(self.wallets, self.devices, self.open_store, self.chat.dial_relay)
 
     @property
     def wim(self) -> WalletIM:

@@ -94,3 +94,12 @@ def device_revoke(ctx: Ctx, account: str, device: str) -> None:
     with session(ctx) as s:
         r = s.devices.revoke(account, device)
     ctx.emit(_json(r), lambda: _show(r))
+
+
+def _link() -> None:
+    from walletim.cli.chat.device_link import device_link
+
+    device_cmd.add_command(device_link)
+
+
+_link()

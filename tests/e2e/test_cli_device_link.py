@@ -1,0 +1,161 @@
+"""``walletim chat device link`` end to end (issue 17: "a device linked by code"): a real
+relay process, separate homes. The laptop holds the mnemonic and shows a code; a fresh home
+with no mnemonic reads it, is added to the wallet's signed device list by the laptop, and
+receives the history; it is a chat-only device (no spending key)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ROOT, Cli, RelayProcess
+from tests.e2e.test_cli_backup import HOME_PASSWORD, _home, history, ok
+
+
+def _fresh(path: Path, relay_url: str) -> Cli:
+    """A home with no wallet at all (the new device)."""
+    return Cli(
+        path,
+        {
+            "WALLETIM_HOME": str(path),
+            "WALLETIM_UNSAFE_FAST_KDF": "1",
+            "WALLETIM_PASSWORD": HOME_PASSWORD,
+            "WALLETIM_RELAY": relay_url,
+            "WALLETIM_NETWORK": None,  # type: ignore[dict-item]
+        },
+    )
+
+
+class Offer:
+    """``chat device link --from ACCOUNT`` on the existing device, as a process: its code
+    is read from its terminal output (stderr)."""
+
+    def __init__(self, home: Cli, *args: str) -> None:
+        env = {k: v for k, v in {**os.environ, **home.env}.items() if v is not None}
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/walletim"), "--json", "chat", "device", "link", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+
+    def code(self, timeout: float = 30) -> str:
+        assert self.proc.stderr is not None
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            if line.startswith("link code: "):
+                return line.removeprefix("link code: ").strip()
+        raise AssertionError("no code shown: " + "".join(self.lines))
+
+    def finish(self, timeout: float = 60) -> tuple[int, Any, str]:
+        out, err = self.proc.communicate(timeout=timeout)
+        import json
+
+        doc = json.loads(out) if self.proc.returncode == 0 else None
+        return self.proc.returncode, doc, "".join(self.lines) + err
+
+
+def test_a_device_linked_by_code(tmp_path: Path, relay: RelayProcess) -> None:
+    laptop = _home(tmp_path / "laptop", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr = ok(laptop, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
+    for home, account in ((laptop, "dev"), (bob, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    ok(laptop, "chat", "contacts", "add", "bob", b_addr)
+    ok(bob, "chat", "contacts", "add", "alice", a_addr)
+    ok(laptop, "chat", "send", "--from", "dev", "bob", "before the phone")
+    ok(bob, "chat", "inbox", "--from", "bob")
+    ok(bob, "chat", "send", "--from", "bob", "alice", "hello laptop")
+    ok(laptop, "chat", "inbox", "--from", "dev")
+
+    phone = _fresh(tmp_path / "phone", relay.url)
+    offer = Offer(laptop, "--from", "dev", "--yes")
+    code = offer.code()
+    r = phone(
+        "--json", "chat", "device", "link", "--code", "-", "--name", "phone", input=code + "\n"
+    )
+    if r.code != 0:
+        offer.proc.kill()
+    assert r.code == 0, r.err
+    rc, doc, err = offer.finish()
+    assert rc == 0, err
+    got = r.json()
+    assert got["account"] == a_addr and got["devices"] == 2 and got["wallet"] == "linked"
+    assert doc["linked"] == got["this_device"] and doc["collected"] is True
+    assert code not in r.out and code not in (doc and str(doc))
+    # the history came with it
+    assert [(d, t) for d, _, t in history(phone, "linked", "bob")] == [
+        ("out", "before the phone"),
+        ("in", "hello laptop"),
+    ]
+    # The code is spent: another home typing it gets no answer, and nothing is stored.
+    thief = _fresh(tmp_path / "thief", relay.url)
+    again = thief("chat", "device", "link", "--code", "-", "--timeout", "10", input=code + "\n")
+    assert again.code == 1 and "no answer" in again.err, again.err
+    assert ok(thief, "wallet", "list")["wallets"] == []
+    listed = ok(phone, "chat", "device", "list", "--from", "linked")
+    assert listed["listed"] and listed["version"] == doc["version"]
+    # no spending key: one clear line, exit 1
+    refused = phone("sign", "message", "--from", "linked", "hello")
+    assert refused.code == 1 and "linked device of" in refused.err, refused.err
+    assert "Traceback" not in refused.err and refused.err.count("error:") == 1
+
+    # The phone chats over its own device key: Bob sees a new device of the wallet (no
+    # key-change alarm), his reply lands on the laptop and the phone.
+    ok(phone, "chat", "inbox", "--from", "linked")  # publishes the phone's own bundle
+    sent = ok(phone, "chat", "send", "--from", "linked", "bob", "from the linked phone")
+    assert sent["state"] == "sent", sent
+    seen = ok(bob, "chat", "inbox", "--from", "bob")
+    assert [m["text"] for m in seen["messages"]] == ["from the linked phone"]
+    assert seen["key_changes"] == [] and seen["rejected"] == [], seen
+    ok(bob, "chat", "send", "--from", "bob", "alice", "hi phone and laptop")
+    for home, account in ((laptop, "dev"), (phone, "linked")):
+        ok(home, "chat", "inbox", "--from", account)
+        assert history(home, account, "bob")[-2:] == [
+            ("out", "text", "from the linked phone"),
+            ("in", "text", "hi phone and laptop"),
+        ], home.home
+
+    # Revoked from the laptop, the phone gets nothing new and is told.
+    ok(laptop, "chat", "device", "revoke", "--from", "dev", got["this_device"])
+    ok(bob, "chat", "send", "--from", "bob", "alice", "laptop only")
+    ok(laptop, "chat", "inbox", "--from", "dev")
+    assert history(laptop, "dev", "bob")[-1][2] == "laptop only"
+    told = ok(phone, "chat", "device", "list", "--from", "linked")
+    assert told["revoked"] and not told["listed"]
+    stale = phone("--json", "chat", "inbox", "--from", "linked")
+    assert stale.code == 4 and "revoked" in stale.err, stale.err
+    assert history(phone, "linked", "bob")[-1][2] == "hi phone and laptop"
+
+
+def test_a_mistyped_expired_or_argv_code_is_refused(tmp_path: Path, relay: RelayProcess) -> None:
+    from walletim.messaging import linkcode as L
+
+    phone = _fresh(tmp_path / "phone", relay.url)
+    good = L.new_code(os.urandom(16), int(time.time())).text
+    typo = good[:3] + ("A" if good[3] != "A" else "B") + good[4:]
+    expired = L.LinkCode(os.urandom(16), int(time.time()) - 1).text
+    for code, why in ((typo, "typo"), (expired, "expired"), ("hello", "not a link code")):
+        r = phone("chat", "device", "link", "--code", "-", input=code + "\n")
+        assert r.code == 1 and why in r.err and r.err.count("\n") == 1, r.err
+        assert code not in r.err
+    argv = phone("chat", "device", "link", "--code", good)
+    assert argv.code == 2 and "secret" in argv.err and good not in argv.err
+    both = phone("chat", "device", "link", "--from", "x", "--code", "-")
+    assert both.code == 2
+    assert (
+        not (tmp_path / "phone" / "wallets").exists()
+        or ok(phone, "wallet", "list")["wallets"] == []
+    )
