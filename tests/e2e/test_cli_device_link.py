@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, Cli, RelayProcess
+from tests.conftest import ROOT, Cli, RelayProcess, World
 from tests.e2e.test_cli_backup import HOME_PASSWORD, _home, history, ok
+from tests.e2e.test_cli_wim import User, users  # noqa: F401 - the fixture
 
 
 def _fresh(path: Path, relay_url: str) -> Cli:
@@ -33,10 +34,10 @@ class Offer:
     """``chat device link --from ACCOUNT`` on the existing device, as a process: its code
     is read from its terminal output (stderr)."""
 
-    def __init__(self, home: Cli, *args: str) -> None:
+    def __init__(self, home: Cli, *args: str, pre: tuple[str, ...] = ()) -> None:
         env = {k: v for k, v in {**os.environ, **home.env}.items() if v is not None}
         self.proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/walletim"), "--json", "chat", "device", "link", *args],
+            [str(ROOT / ".venv/bin/walletim"), *pre, "--json", "chat", "device", "link", *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -107,6 +108,10 @@ def test_a_device_linked_by_code(tmp_path: Path, relay: RelayProcess) -> None:
     assert ok(thief, "wallet", "list")["wallets"] == []
     listed = ok(phone, "chat", "device", "list", "--from", "linked")
     assert listed["listed"] and listed["version"] == doc["version"]
+    on_laptop = ok(laptop, "chat", "device", "list", "--from", "dev")["devices"]
+    for devices in (listed["devices"], on_laptop):
+        assert [d["linked"] for d in devices if d["id"] == got["this_device"]] == [True]
+        assert [d["linked"] for d in devices if d["id"] != got["this_device"]] == [False]
     # no spending key: one clear line, exit 1
     refused = phone("sign", "message", "--from", "linked", "hello")
     assert refused.code == 1 and "linked device of" in refused.err, refused.err
@@ -159,3 +164,47 @@ def test_a_mistyped_expired_or_argv_code_is_refused(tmp_path: Path, relay: Relay
         not (tmp_path / "phone" / "wallets").exists()
         or ok(phone, "wallet", "list")["wallets"] == []
     )
+
+
+def test_a_linked_device_sees_and_checks_money_but_cannot_spend(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """Bob pays and is paid on his laptop (Anvil), then links a phone by code: the phone
+    has the payment records (history from the laptop), checks a new payment to Bob on chain
+    by itself, and refuses to pay (no spending key), one line, exit 1."""
+    alice, bob = users["alice"], users["bob"]
+    for user in (alice, bob):
+        user.ok("chat", "device", "join", "--from", user.spec)
+        user.ok("chat", "inbox", "--from", user.spec)
+    first = alice.ok("pay", "--from", "dev", bob.address, "0.25", "--note", "lunch")
+    bob.ok("chat", "inbox", "--from", bob.spec)
+
+    home = tmp_path / "bob-phone"
+    phone = User(Cli(home, {**world.cli().env, "WALLETIM_HOME": str(home)}), bob.spec, world, relay)
+    pre = ("--rpc-url", world.url, "--relay", relay.url)
+    offer = Offer(bob.cli, "--from", bob.spec, "--yes", pre=pre)
+    code = offer.code()
+    r = phone.run("--json", "chat", "device", "link", "--code", "-", "--as", "bob", input=code)
+    if r.code != 0:
+        offer.proc.kill()
+    assert r.code == 0, r.err
+    rc, _doc, err = offer.finish()
+    assert rc == 0, err
+    assert r.json()["account"] == bob.address
+
+    def payments() -> list[tuple[str, str, str]]:
+        seen = phone.ok("payments", "--from", "bob")["payments"]
+        return [(p["state"], p["direction"], p["hash"]) for p in seen]
+
+    assert payments() == [("verified", "in", first["hash"])]  # from the laptop's history
+    second = alice.ok("pay", "--from", "dev", bob.address, "0.1", "--note", "coffee")
+    phone.ok("chat", "inbox", "--from", "bob")  # the phone checks it on chain itself
+    assert sorted(payments()) == sorted(
+        [("verified", "in", first["hash"]), ("verified", "in", second["hash"])]
+    )
+    refused = phone.run("--yes", "pay", "--from", "bob", alice.address, "0.01")
+    assert refused.code == 1 and "linked device of" in refused.err, refused.err
+    assert "Traceback" not in refused.err and refused.err.count("error:") == 1

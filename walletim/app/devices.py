@@ -81,6 +81,7 @@ class DevicesResult:
     devices: DeviceList | None  # None: the wallet lists no device yet
     revoked: bool = False  # this device was on a list this home saw, and is not any more
     changed: bool = False  # this command published a new version
+    linked: frozenset[str] = frozenset()  # ids of devices linked by code (seen from here)
 
     @property
     def listed(self) -> bool:
@@ -201,7 +202,9 @@ class DeviceService:
         run(go())
         newest = self._checked(address, known, signed)
         result = self._result(address, mine, known, newest)
-        return DevicesResult(result.account, result.this_device, newest, result.revoked, True)
+        return DevicesResult(
+            result.account, result.this_device, newest, result.revoked, True, result.linked
+        )
 
     async def _fetch(self, address: str) -> DeviceList | None:
         conn = await self._dial()
@@ -235,7 +238,10 @@ class DeviceService:
         elif not was:
             row = store.execute("SELECT 1 FROM meta WHERE key = ?", (marker,)).fetchone()
             was = row is not None
-        return DevicesResult(address, mine.id.hex(), newest, revoked=was and not now)
+        prefix = f"device_linked:{address.lower()}:"
+        rows = store.execute("SELECT key FROM meta WHERE key LIKE ?", (prefix + "%",)).fetchall()
+        linked = frozenset(str(r[0])[len(prefix) :] for r in rows)
+        return DevicesResult(address, mine.id.hex(), newest, was and not now, linked=linked)
 
 
 def _editable(current: DeviceList | None) -> DeviceList | None:
@@ -255,3 +261,10 @@ def _find(current: DeviceList, text: str) -> Device:
     if len(found) > 1:
         raise InputError(f"{shown(text)} names more than one device: give more digits")
     return found[0]
+
+
+def note_linked(conn: Any, address: str, device_id: bytes) -> None:
+    """Remember that device ``device_id`` of ``address`` was linked by code (``chat device
+    list`` marks it: a device with no seed), in the caller's transaction."""
+    key = f"device_linked:{address.lower()}:{device_id.hex()}"
+    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, '1')", (key,))

@@ -28,13 +28,13 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from walletim import safejson
 from walletim.app.backup.archive import Header, Opened, open_archive, seal
 from walletim.app.chat.peer_devices import newest_list
 from walletim.app.chat.ports import run
-from walletim.app.devices import DeviceService, DevicesResult
+from walletim.app.devices import DeviceService, DevicesResult, note_linked
 from walletim.display import one_line
 from walletim.errors import Aborted, InputError, MessagingError, RelayRefused
 from walletim.keys.chat import DeviceKey, identity_from_seed
@@ -172,6 +172,8 @@ class LinkService:
             run(self._put(keys, [_refusal(keys, transcript, str(exc))]))
             raise
         assert result.devices is not None
+        with self._store().transaction() as conn:
+            note_linked(conn, address, hello.device_id)
         blob, counts = self._archive(keys, address)
         frames = _reply(keys, transcript, result.devices, blob)
         collected = run(self._deliver(keys, frames, code.expires + 120))
@@ -268,15 +270,13 @@ class LinkService:
         self.wallets.import_linked(wallet, address, raw)
         store = self._store()
         newest_list(store, address, listed)
-        marker = f"device_listed:{address.lower()}:{device.id.hex()}"
-        added = records.merge(
-            store,
-            address,
-            opened.records,
-            also=lambda c: c.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, '1')", (marker,)
-            ),
-        )
+
+        def mark(conn: Any) -> None:  # in the merge's transaction: all of it or nothing
+            listed_key = f"device_listed:{address.lower()}:{device.id.hex()}"
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, '1')", (listed_key,))
+            note_linked(conn, address, device.id)
+
+        added = records.merge(store, address, opened.records, also=mark)
         return AcceptResult(
             address, wallet, device.id.hex(), listed.version, len(listed.devices), added
         )

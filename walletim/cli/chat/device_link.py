@@ -13,7 +13,7 @@ import click
 from walletim.cli.base import Ctx, read_stdin_line, with_home
 from walletim.cli.chat.render import session
 from walletim.display import one_line
-from walletim.errors import Aborted, UsageError
+from walletim.errors import Aborted, UsageError, WalletimError
 from walletim.messaging.linkcode import CODE_TTL, MAX_TTL
 
 if TYPE_CHECKING:
@@ -120,6 +120,12 @@ def _accept(ctx: Ctx, code: str, wallet: str, name: str, timeout: int | None) ->
 
     with session(ctx) as s:
         r = s.linking.accept(code, wallet, name, show, timeout=timeout)
+        try:  # publish this device's own keys now, so peers can write to it at once
+            s.chat.inbox(r.wallet)
+        except WalletimError as exc:
+            click.echo(
+                f"note: this device's keys are published by its next `chat inbox` ({exc})", err=True
+            )
     data = {
         "account": r.account,
         "wallet": r.wallet,
