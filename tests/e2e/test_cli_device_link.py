@@ -1,7 +1,8 @@
 """``walletim chat device link`` end to end (issue 17: "a device linked by code"): a real
-relay process, separate homes. The laptop holds the mnemonic and shows a code; a fresh home
-with no mnemonic reads it, is added to the wallet's signed device list by the laptop, and
-receives the history; it is a chat-only device (no spending key)."""
+relay process (SQLite and Redis), separate homes, Anvil where money is checked. The laptop
+holds the mnemonic and shows a code; a fresh home with no mnemonic reads it, is added to
+the wallet's signed device list by the laptop, and receives the history; it is a chat-only
+device (no spending key)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import ROOT, Cli, RelayProcess, World
-from tests.e2e.test_cli_backup import HOME_PASSWORD, _home, history, ok
+from tests.e2e.test_cli_backup import (  # noqa: F401 - any_relay: the fixture
+    HOME_PASSWORD,
+    _home,
+    any_relay,
+    history,
+    ok,
+)
 from tests.e2e.test_cli_wim import User, users  # noqa: F401 - the fixture
 
 
@@ -66,7 +73,12 @@ class Offer:
         return self.proc.returncode, doc, "".join(self.lines) + err
 
 
-def test_a_device_linked_by_code(tmp_path: Path, relay: RelayProcess) -> None:
+def test_a_device_linked_by_code(
+    tmp_path: Path,
+    any_relay: RelayProcess,  # noqa: F811 - the fixture of test_cli_backup
+) -> None:
+    """On the relay's SQLite store and on Redis."""
+    relay = any_relay
     laptop = _home(tmp_path / "laptop", relay.url)
     bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
     a_addr = ok(laptop, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
@@ -133,6 +145,13 @@ def test_a_device_linked_by_code(tmp_path: Path, relay: RelayProcess) -> None:
             ("in", "text", "hi phone and laptop"),
         ], home.home
 
+    # Listening on the phone; linking from the phone (it holds no wallet key) is refused.
+    ok(bob, "chat", "send", "--from", "bob", "alice", "are you listening?")
+    heard = phone("--json", "chat", "listen", "--from", "linked", "--count", "1", "--timeout", "20")
+    assert heard.code == 0 and "are you listening?" in heard.out, heard.err
+    no = phone("chat", "device", "link", "--from", "linked", "--yes")
+    assert no.code == 1 and "linked device of" in no.err and "link code" not in no.err, no.err
+
     # Revoked from the laptop, the phone gets nothing new and is told.
     ok(laptop, "chat", "device", "revoke", "--from", "dev", got["this_device"])
     ok(bob, "chat", "send", "--from", "bob", "alice", "laptop only")
@@ -142,7 +161,7 @@ def test_a_device_linked_by_code(tmp_path: Path, relay: RelayProcess) -> None:
     assert told["revoked"] and not told["listed"]
     stale = phone("--json", "chat", "inbox", "--from", "linked")
     assert stale.code == 4 and "revoked" in stale.err, stale.err
-    assert history(phone, "linked", "bob")[-1][2] == "hi phone and laptop"
+    assert history(phone, "linked", "bob")[-1][2] == "are you listening?"
 
 
 def test_a_mistyped_expired_or_argv_code_is_refused(tmp_path: Path, relay: RelayProcess) -> None:

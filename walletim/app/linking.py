@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from walletim import safejson
-from walletim.app.backup.archive import Header, Opened, open_archive, seal
+from walletim.app.backup.archive import ArchiveError, Header, Opened, open_archive, seal
 from walletim.app.chat.peer_devices import newest_list
 from walletim.app.chat.ports import run
 from walletim.app.devices import DeviceService, DevicesResult, note_linked
@@ -65,6 +65,8 @@ class LinkWallets(Protocol):
     def check_new_name(self, name: str) -> str: ...
 
     def unlock_or_initialize(self) -> object: ...
+
+    def chat_identity(self, spec: str) -> object: ...
 
 
 class LinkRelay(Protocol):
@@ -152,6 +154,7 @@ class LinkService:
         (before the code is shown, or before signing), LinkFrameError (a forged frame),
         RelayUnavailable, RelayRefused, StaleDeviceList."""
         address = self.wallets.account(spec).address
+        self.wallets.chat_identity(spec)  # a linked home (no seed) says so before any code
         _room(self.devices.list(spec))
         code = L.new_code(self._randbytes(L.SECRET_BYTES), int(self._clock()), ttl)
         keys = L.link_keys(code)
@@ -267,19 +270,27 @@ class LinkService:
         address = listed.wallet
         if str(opened.manifest.get("account", "")).lower() != address.lower():
             raise MessagingError("the history sent is another account's: refused")
+        added = self._keep(listed, device, opened)  # first: a failure leaves no wallet
         self.wallets.import_linked(wallet, address, raw)
-        store = self._store()
-        newest_list(store, address, listed)
+        return AcceptResult(
+            address, wallet, device.id.hex(), listed.version, len(listed.devices), added
+        )
 
-        def mark(conn: Any) -> None:  # in the merge's transaction: all of it or nothing
+    def _keep(self, listed: DeviceList, device: DeviceKey, opened: Opened) -> dict[str, int]:
+        """Pin the list, mark this device listed and linked, merge the history: one
+        transaction. Raises ArchiveError (records not in a backup's shape), StaleDeviceList."""
+        address = listed.wallet
+
+        def also(conn: Any) -> None:
+            newest_list(conn, address, listed)
             listed_key = f"device_listed:{address.lower()}:{device.id.hex()}"
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, '1')", (listed_key,))
             note_linked(conn, address, device.id)
 
-        added = records.merge(store, address, opened.records, also=mark)
-        return AcceptResult(
-            address, wallet, device.id.hex(), listed.version, len(listed.devices), added
-        )
+        try:
+            return records.merge(self._store(), address, opened.records, also=also)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ArchiveError("the history sent is not in the expected shape") from exc
 
     async def _hello_and_wait(self, keys: L.LinkKeys, first: bytes, until: float) -> bytes | None:
         conn = await self._dial()

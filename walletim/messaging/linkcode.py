@@ -211,6 +211,8 @@ def open_frame(
         raise LinkFrameError(
             "a link frame does not open: forged, replayed or out of order (relay tampering?)"
         ) from exc
+    if len(plain) < _HEAD.size:
+        raise LinkFrameError("a link frame is malformed")
     kind, length = _HEAD.unpack_from(plain)
     if _HEAD.size + length > len(plain) or any(plain[_HEAD.size + length :]):
         raise LinkFrameError("a link frame is malformed")

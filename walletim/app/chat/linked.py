@@ -2,20 +2,31 @@
 17): no seed, so no account chat key and no binding to publish. Everything goes over this
 device's own key (walletim.app.chat.device_pass): its bundle, fan-out to the devices of
 peers whose wallet publishes a device list and to this wallet's other devices, and its own
-mailbox. A peer from before devices (no device list) cannot be reached from here: its
-messages stay queued, with a warning, until they are sent from a device with the mnemonic.
+mailbox (``chat listen`` too, on one connection). A peer from before devices (no device
+list) cannot be reached from here: its messages stay queued, with a warning, until they are
+sent from a device with the mnemonic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.device_pass import DevicePass
+from walletim.app.chat.link import RelayLink
 from walletim.app.chat.outbox import Outbox
 from walletim.app.chat.ports import Env, run
-from walletim.app.chat.results import InboxResult, Item, SendResult
-from walletim.errors import MessagingError, RelayUnavailable
+from walletim.app.chat.results import (
+    InboxResult,
+    Item,
+    ListenEvent,
+    Received,
+    Rejection,
+    SendResult,
+)
+from walletim.errors import MessagingError, RelayUnavailable, WalletimError
+from walletim.messaging import protocol
 from walletim.store.chat import StoredMessage
 
 NOT_LISTED = (
@@ -26,8 +37,9 @@ NO_LIST = "{peer} publishes no device list: write to them from a device with the
 
 
 class LinkedChat:
-    def __init__(self, env: Env, outbox: Outbox, devices: DevicePass) -> None:
+    def __init__(self, env: Env, link: RelayLink, outbox: Outbox, devices: DevicePass) -> None:
         self.env = env
+        self._link = link
         self._outbox = outbox
         self._devices = devices
 
@@ -66,12 +78,65 @@ class LinkedChat:
                 delivered = False
         return [self.env.repo().message(i) for i in ids], delivered
 
-    @staticmethod
-    def refuse_listen(me: Me) -> Me:
-        """``me``, unless it is a linked device (``chat listen`` there: not yet)."""
-        if me.linked:
-            raise MessagingError("chat listen on a linked device: not yet; use chat inbox")
-        return me
+    def listen(
+        self,
+        me: Me,
+        on_event: Callable[[ListenEvent], None],
+        *,
+        count: int | None,
+        timeout: float | None,
+        tick: Callable[[], None] | None = None,
+    ) -> int:
+        """Send what waits, then report each message reaching this device's mailbox until
+        ``count`` arrived or ``timeout`` passed. One connection: a lost one ends it
+        (RelayUnavailable; the relay keeps what was not acknowledged). Returns the count."""
+        self._check(me)
+        run(self._devices.run(me, InboxResult(me.address), fetch=False))
+        return run(self._listen(me, on_event, count, timeout, tick))
+
+    async def _listen(
+        self,
+        me: Me,
+        on_event: Callable[[ListenEvent], None],
+        count: int | None,
+        timeout: float | None,
+        tick: Callable[[], None] | None,
+    ) -> int:
+        found = self._devices.device(me)
+        if found is None:
+            raise MessagingError(NOT_LISTED)
+        dev, _mine = found
+        clock = asyncio.get_running_loop().time
+        deadline = None if timeout is None else clock() + timeout
+        received = 0
+        conn = await self._link.dial()
+        try:
+            await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
+            await conn.listen()
+            on_event(ListenEvent("connected", self._link.relay_url))
+            batch, _ = await conn.fetch()
+            while True:
+                if tick is not None:
+                    try:
+                        tick()
+                    except WalletimError as exc:  # as the account key's listener does
+                        on_event(ListenEvent("tick-error", str(exc)))
+                for item in batch:
+                    got = self._devices.receiver.receive_one(me, dev, item.mid, item.env, [])
+                    if isinstance(got, Received):
+                        received += 1
+                        on_event(ListenEvent("message", got))
+                    elif isinstance(got, Rejection):
+                        on_event(ListenEvent("rejected", got))
+                if batch:
+                    await conn.ack([i.mid for i in batch])
+                left = None if deadline is None else deadline - clock()
+                if (count is not None and received >= count) or (left is not None and left <= 0):
+                    return received
+                push = await conn.next_push(timeout=left if tick is None else min(left or 5, 5))
+                batch = list(push.msgs) if isinstance(push, protocol.Deliver) else []
+        finally:
+            await conn.close()
 
     def _sent(self, message_id: int) -> SendResult:
         stored = self.env.repo().message(message_id)

@@ -96,7 +96,9 @@ class ChatService:
         self._inbox = Inbox(env)
         self._devices = DevicePass(env, wallets, self._link, self._inbox)
         self._outbox = Outbox(env, self._accounts, self._link, self._devices)
-        self._linked = LinkedChat(env, self._outbox, self._devices)  # a home with no seed
+        self._linked = LinkedChat(
+            env, self._link, self._outbox, self._devices
+        )  # a home with no seed
         self._groups = Groups(env, self._accounts, self, self._inbox, wallets.sign_message)
         self._contacts = Contacts(env, self._accounts, self._link, wallets.list)
         self._replies = Replies(env, self._accounts, self._groups, self)
@@ -336,10 +338,11 @@ class ChatService:
         relay is unreachable (then at least every 30 s). A WalletimError it raises is
         reported as a ``tick-error`` event and listening goes on.
 
-        Outgoing messages the relay refused for now (a full mailbox) are retried while
-        listening, each when its backoff is over (``sent`` once they go through; ``waiting``
-        is reported when a message starts waiting)."""
-        me = self._linked.refuse_listen(self._accounts.me(account))
+        Outgoing messages the relay refused for now (a full mailbox) are retried, each when
+        its backoff is over (``sent`` once they go through; ``waiting`` when one waits)."""
+        me = self._accounts.me(account)
+        if me.linked:
+            return self._linked.listen(me, on_event, count=count, timeout=timeout, tick=tick)
         listener = Listener(
             self._env, self._link, self._outbox, self._inbox,
             me, on_event,
