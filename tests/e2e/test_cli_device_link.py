@@ -227,3 +227,48 @@ def test_a_linked_device_sees_and_checks_money_but_cannot_spend(
     refused = phone.run("--yes", "pay", "--from", "bob", alice.address, "0.01")
     assert refused.code == 1 and "linked device of" in refused.err, refused.err
     assert "Traceback" not in refused.err and refused.err.count("error:") == 1
+
+
+def test_every_chat_command_on_a_linked_home_answers_in_one_line(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """Whatever a linked home is asked (it holds no seed), it answers or refuses in one
+    line: never an internal error."""
+    laptop = _home(tmp_path / "laptop", relay.url)
+    ok(laptop, "chat", "device", "join", "--from", "dev")
+    phone = _fresh(tmp_path / "phone", relay.url)
+    offer = Offer(laptop, "--from", "dev", "--yes")
+    r = phone("--json", "chat", "device", "link", "--code", "-", input=offer.code() + "\n")
+    if r.code != 0:
+        offer.proc.kill()
+    assert r.code == 0, r.err
+    assert offer.finish()[0] == 0
+    peer = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    seen: dict[str, tuple[int, str]] = {}
+    for args in (
+        ("chat", "init", "--from", "linked"),
+        ("chat", "inbox", "--from", "linked"),
+        ("chat", "requests", "--from", "linked"),
+        ("chat", "read", "--from", "linked", peer),
+        ("chat", "search", "--from", "linked", "hi"),
+        ("chat", "contacts", "add", "bob", peer),
+        ("chat", "listen", "--from", "linked", "--timeout", "1"),
+        ("chat", "send", "--from", "linked", peer, "hi"),
+        ("chat", "device", "join", "--from", "linked"),
+        ("chat", "backup", "--from", "linked", "--to", str(tmp_path / "b.wimbak")),
+        ("chat", "group", "create", "--from", "linked", "friends", peer),
+        ("chat", "group", "list", "--from", "linked"),
+        ("chat", "restore", "--from", "linked", "--from-relay"),
+        ("wallet", "list"),
+        ("wallet", "addresses", "linked"),
+    ):
+        got = phone(*args)
+        assert got.code in (0, 1, 2, 4), (args, got.code, got.err)
+        assert "internal error" not in got.err and "Traceback" not in got.err, (args, got.err)
+        if got.code:
+            assert got.err.count("error:") == 1, (args, got.err)
+        seen.setdefault(args[1], (got.code, got.err))  # (group: create, before list)
+    assert seen["init"][0] == 0  # the device's own keys
+    assert seen["send"][0] == 4 and "publishes no device list" in seen["send"][1]
+    for needs_seed in ("backup", "restore", "group"):
+        assert seen[needs_seed][0] == 1 and "linked device of" in seen[needs_seed][1]

@@ -19,6 +19,7 @@ from walletim.app.chat.outbox import Outbox
 from walletim.app.chat.ports import Env, run
 from walletim.app.chat.results import (
     InboxResult,
+    InitResult,
     Item,
     ListenEvent,
     Received,
@@ -77,6 +78,27 @@ class LinkedChat:
             except RelayUnavailable:
                 delivered = False
         return [self.env.repo().message(i) for i in ids], delivered
+
+    def init(self, me: Me) -> InitResult:
+        """Publish this device's own bundle (after the wallet's list) if this relay lacks it."""
+        found = self._devices.device(me)
+        if found is None:
+            raise MessagingError(NOT_LISTED)
+        dev, mine = found
+
+        async def go() -> InitResult:
+            conn = await self._link.dial()
+            try:
+                info = await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
+                listed = await self._devices.keys.publish(conn, info, dev, mine)
+            finally:
+                await conn.close()
+            count = info.prekeys if listed is None else listed
+            key = dev.device.key.public_key
+            relay = self._link.relay_url
+            return InitResult(me.address, key, info.mailbox, count, relay, listed is not None)
+
+        return run(go())
 
     def listen(
         self,

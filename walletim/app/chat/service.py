@@ -149,12 +149,10 @@ class ChatService:
     # -- the relay ------------------------------------------------------------------------------
 
     def init(self, account: str) -> InitResult:
-        """Publish ``account``'s identity binding and prekeys to the relay.
-
-        Raises:
-            RelayUnavailable, RelayRefused, KeysError (password), InputError (account).
-        """
-        return self._link.init(self._accounts.me(account))
+        """Publish ``account``'s identity binding and prekeys to the relay (a linked device:
+        its device's). Raises RelayUnavailable, RelayRefused, KeysError, InputError."""
+        me = self._accounts.me(account)
+        return (self._linked if me.linked else self._link).init(me)
 
     def pin_relays(
         self, urls: Sequence[str] | None = None, *, expect_key: bytes | None = None

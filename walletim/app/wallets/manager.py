@@ -337,7 +337,7 @@ class Wallets:
                     f"wallet {name!r} holds a single private key: it has no derivation paths"
                 )
             if start > 0 or count > 1:
-                raise single_key_error(name)
+                raise single_key_error(name, record.kind)
             return [Account(name, 0, None, str(record.public["address"]))][:count]
         tmpl = paths.parse_template(template or record.template or paths.DEFAULT_TEMPLATE)
         found = public_addresses(record, tmpl, start, count)
