@@ -46,6 +46,7 @@ from walletim.store import backup as records
 from walletim.store.db import Store
 
 MAX_SLOT = 16 * 1024 * 1024  # what one side reads from the other's slot, at most
+MAX_ARCHIVE = 15 * 1024 * 1024  # the history a link sends (a relay keeps 16 MiB by default)
 POLL = Backoff(first=0.2, factor=1.5, cap=1.0)
 ARCHIVE_FORMAT = "walletim-device-link/1"
 
@@ -169,15 +170,21 @@ class LinkService:
             run(self._put(keys, [_refusal(keys, transcript, "the other device declined")]))
             raise Aborted("declined: nothing was signed")
         entry = make_device(hello.device_id, hello.identity_key, int(self._clock()), hello.name)
+        blob, counts = self._archive(keys, address)  # first: one too large signs nothing
         try:
+            if len(blob) > MAX_ARCHIVE:
+                raise InputError(
+                    f"this account's history ({len(blob)} bytes) is over the {MAX_ARCHIVE} "
+                    "bytes a link sends: nothing was signed"
+                )
             result = self.devices.add_device(spec, entry)
-        except MessagingError as exc:
+        except (InputError, MessagingError) as exc:
             run(self._put(keys, [_refusal(keys, transcript, str(exc))]))
             raise
-        assert result.devices is not None
+        if result.devices is None:  # add_device publishes a list or raises
+            raise MessagingError("no device list after adding the new device")
         with self._store().transaction() as conn:
             note_linked(conn, address, hello.device_id)
-        blob, counts = self._archive(keys, address)
         frames = _reply(keys, transcript, result.devices, blob)
         collected = run(self._deliver(keys, frames, code.expires + 120))
         return OfferResult(result, hello.device_id.hex(), hello.name, counts, collected)
