@@ -272,3 +272,19 @@ def test_every_chat_command_on_a_linked_home_answers_in_one_line(
     assert seen["send"][0] == 4 and "publishes no device list" in seen["send"][1]
     for needs_seed in ("backup", "restore", "group"):
         assert seen[needs_seed][0] == 1 and "linked device of" in seen[needs_seed][1]
+
+
+def test_a_link_not_confirmed_signs_nothing_and_the_new_device_is_told(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    laptop = _home(tmp_path / "laptop", relay.url)
+    before = ok(laptop, "chat", "device", "join", "--from", "dev")["version"]
+    phone = _fresh(tmp_path / "phone", relay.url)
+    offer = Offer(laptop, "--from", "dev")  # no --yes and no terminal: not confirmed
+    r = phone("chat", "device", "link", "--code", "-", input=offer.code() + "\n")
+    rc, _doc, err = offer.finish()
+    assert rc == 1 and "nothing was signed" in err, err
+    assert r.code == 1 and "the other device refused: the other device declined" in r.err, r.err
+    assert "fingerprint" in err  # the laptop showed the phone's key before asking
+    assert ok(laptop, "chat", "device", "list", "--from", "dev")["version"] == before
+    assert ok(phone, "wallet", "list")["wallets"] == []
