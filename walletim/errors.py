@@ -244,6 +244,11 @@ class KeystoreAddressMismatch(KeystoreError):
         self.actual = actual
 
 
+class LinkedDevice(KeysError):
+    """A key this home does not hold: the wallet is here only as a chat device linked by
+    code (``chat device link``), with its own device key and no seed."""
+
+
 class WalletNotFound(KeysError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no wallet named {name!r} in this home (see `walletim wallet list`)")

@@ -76,6 +76,7 @@ class DevicesResult:
     devices: DeviceList | None  # None: the wallet lists no device yet
     revoked: bool = False  # this device was on a list this home saw, and is not any more
     changed: bool = False  # this command published a new version
+    linked: frozenset[str] = frozenset()  # ids of devices linked by code (seen from here)
 
     @property
     def listed(self) -> bool:
@@ -139,6 +140,21 @@ class DeviceService:
         version, devices = with_device(current, entry)
         return self._publish(spec, address, mine, known, version, devices)
 
+    def add_device(self, spec: str, device: Device) -> DevicesResult:
+        """Add another home's device (``chat device link``) as the list's next version, this
+        home too when it is not listed yet; the size is checked before anything is signed.
+        Raises TooManyDevices, StaleDeviceList, MessagingError (a key listed already), ..."""
+        address = self.wallets.account(spec).address
+        mine = self.wallets.device_key(spec)
+        known = self._pinned(address)
+        current = _editable(self._checked(address, known, run(self._fetch(address))))
+        kept = () if current is None else current.devices
+        if all(d.id != mine.id for d in kept):
+            kept = (*kept, make_device(mine.id, mine.key.public_key, int(self._clock())))
+        draft = DeviceList(address, 0 if current is None else current.version, kept, b"")
+        version, devices = with_device(draft, device)
+        return self._publish(spec, address, mine, known, version, devices)
+
     def revoke(self, spec: str, device: str) -> DevicesResult:
         """Remove device ``device`` (its id, or a unique prefix of 6+ hex digits) from the
         account's list. Raises InputError (unknown, ambiguous, or this device),
@@ -181,7 +197,9 @@ class DeviceService:
         run(go())
         newest = self._checked(address, known, signed)
         result = self._result(address, mine, known, newest)
-        return DevicesResult(result.account, result.this_device, newest, result.revoked, True)
+        return DevicesResult(
+            result.account, result.this_device, newest, result.revoked, True, result.linked
+        )
 
     async def _fetch(self, address: str) -> DeviceList | None:
         conn = await self._dial()
@@ -215,7 +233,10 @@ class DeviceService:
         elif not was:
             row = store.execute("SELECT 1 FROM meta WHERE key = ?", (marker,)).fetchone()
             was = row is not None
-        return DevicesResult(address, mine.id.hex(), newest, revoked=was and not now)
+        prefix = f"device_linked:{address.lower()}:"
+        rows = store.execute("SELECT key FROM meta WHERE key LIKE ?", (prefix + "%",)).fetchall()
+        linked = frozenset(str(r[0])[len(prefix) :] for r in rows)
+        return DevicesResult(address, mine.id.hex(), newest, was and not now, linked=linked)
 
 
 def _editable(current: DeviceList | None) -> DeviceList | None:
@@ -235,3 +256,10 @@ def _find(current: DeviceList, text: str) -> Device:
     if len(found) > 1:
         raise InputError(f"{shown(text)} names more than one device: give more digits")
     return found[0]
+
+
+def note_linked(conn: Any, address: str, device_id: bytes) -> None:
+    """Remember that device ``device_id`` of ``address`` was linked by code (``chat device
+    list`` marks it: a device with no seed), in the caller's transaction."""
+    key = f"device_linked:{address.lower()}:{device_id.hex()}"
+    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, '1')", (key,))

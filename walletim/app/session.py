@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from walletim.app.devices import DeviceService
     from walletim.app.history import AccountHistory
     from walletim.app.lending.service import LendingService
+    from walletim.app.linking import LinkService
     from walletim.app.names import Names
     from walletim.app.redpacket import RedPackets
     from walletim.app.tokens import TokenBook
@@ -301,6 +302,13 @@ class Session:
         from walletim.app.devices import DeviceService
 
         return DeviceService(self.wallets, self.open_store, self.chat.dial_relay)
+
+    @cached_property
+    def linking(self) -> LinkService:
+        """Linking a new device by a one-time code (``chat device link``), both ends."""
+        from walletim.app.linking import LinkService
+
+        return LinkService(self.wallets, self.devices, self.open_store, self.chat.dial_relay)
 
     @cached_property
     def wim(self) -> WalletIM:

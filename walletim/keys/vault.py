@@ -62,6 +62,7 @@ MIN_PASSWORD_LENGTH = 8
 
 KIND_MNEMONIC = "mnemonic"
 KIND_PRIVATE_KEY = "private-key"
+KIND_LINKED = "linked"  # a chat device linked by code: its device key only (issue 17)
 
 
 class WalletSecret(TypedDict, total=False):
@@ -181,7 +182,7 @@ class WalletRecord:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise VaultCorrupt(f"wallet file {path} is malformed") from exc
-        if record.kind not in (KIND_MNEMONIC, KIND_PRIVATE_KEY):
+        if record.kind not in (KIND_MNEMONIC, KIND_PRIVATE_KEY, KIND_LINKED):
             raise VaultCorrupt(f"wallet file {path} has an unknown kind")
         return record
 

@@ -19,7 +19,8 @@ it, doubles nothing and loses nothing:
 - a contact: its address; what the store already knows of it wins (a name the user gave,
   a newer key), the archive fills what is missing; a confirmation is kept only for the
   same chat key;
-- a group roster: the higher version wins; requests: settled wins over open.
+- a group roster: the higher version wins; requests: settled wins over open;
+- a consent decision (accepted, blocked, ignored): its peer; one this home made wins.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ Rows = list[dict[str, Any]]
 
 #: The account's tables restored with INSERT OR IGNORE on their primary keys (then groups:
 #: the higher roster version wins; requests: settled wins).
-_KEYED = ("splits", "requests", "packets", "actions", "alerts", "groups", "group_changes")
+_KEYED = (
+    "splits", "requests", "packets", "actions", "alerts", "groups", "group_changes",
+    "consent",  # accepted / blocked peers: what this home decided already wins
+)  # fmt: skip
 _SETTINGS = ("delivery_keys",)  # the account's own, restored if this home has none yet
 _GLOBAL = ("peer_delivery_keys", "relay_pins")  # the home's: what is here already wins
 _SKIPPED_MESSAGE_COLUMNS = ("id", "conversation_id", "account", "mailbox", "envelope")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from walletim.app.chat.ports import Env, WalletsPort
-from walletim.errors import InputError, shown
+from walletim.errors import InputError, LinkedDevice, shown
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging.session import Conversation, Prekeys
 from walletim.store.chat import ChatTx
@@ -24,6 +24,9 @@ class Me:
     address: str
     identity: ChatIdentityKey
     binding: dict[str, object]
+    #: A wallet held here only as a linked device (no seed): chat goes over its device key
+    #: alone (walletim.app.chat.linked); ``identity`` is that key, ``binding`` empty.
+    linked: bool = False
 
 
 class Accounts:
@@ -42,7 +45,12 @@ class Accounts:
         spec = acct.spec
         if spec in self._cache:
             return self._cache[spec]
-        identity = self.wallets.chat_identity(spec)
+        try:
+            identity = self.wallets.chat_identity(spec)
+        except LinkedDevice:
+            device = self.wallets.device_key(spec).key
+            self._cache[spec] = Me(spec, acct.address, device, {}, linked=True)
+            return self._cache[spec]
         repo = self.env.repo()
         row = repo.prekeys(acct.address)
         if row is not None and row.identity_key == identity.public_key:

@@ -10,7 +10,8 @@ belongs to. The pieces, each a module of this package:
 - :mod:`~walletim.app.chat.inbox`: receiving, routing, the hooks by kind;
 - :mod:`~walletim.app.chat.listen`: the listener loop;
 - :mod:`~walletim.app.chat.groups` and :mod:`~walletim.app.chat.grouplog`: groups;
-- :mod:`~walletim.app.chat.contacts`: contacts and safety numbers.
+- :mod:`~walletim.app.chat.contacts`: contacts and safety numbers;
+- :mod:`~walletim.app.chat.linked`: a wallet held only as a linked device (no seed).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from walletim.app.chat.device_pass import DevicePass
 from walletim.app.chat.groups import Changed, Groups, MemberAction
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink
+from walletim.app.chat.linked import LinkedChat
 from walletim.app.chat.listen import Listener
 from walletim.app.chat.outbox import Outbox
 from walletim.app.chat.ports import (
@@ -70,13 +72,10 @@ from walletim.store.relay import OutboxWait, RelayPin, RelayRepo
 
 
 class ChatService:
-    """Chat for the accounts of one home. Construct once per process (or per script).
-
-    Collaborators: ``wallets`` (the home's accounts, chat identities and signatures), ``store``
-    (opens the home's store when first needed), the relay at ``relay_url`` reached through
-    ``connector`` (the websocket client by default; tests pass in-memory ones), a ``clock``
-    and the randomness ``randbytes``.
-    """
+    """Chat for the accounts of one home (construct once per process). Collaborators:
+    ``wallets`` (accounts, chat identities, signatures), ``store`` (opened when first needed),
+    the relay at ``relay_url`` through ``connector`` (websockets; tests pass in-memory ones),
+    a ``clock`` and the randomness ``randbytes``."""
 
     def __init__(
         self,
@@ -97,6 +96,9 @@ class ChatService:
         self._inbox = Inbox(env)
         self._devices = DevicePass(env, wallets, self._link, self._inbox)
         self._outbox = Outbox(env, self._accounts, self._link, self._devices)
+        self._linked = LinkedChat(
+            env, self._link, self._outbox, self._devices
+        )  # a home with no seed
         self._groups = Groups(env, self._accounts, self, self._inbox, wallets.sign_message)
         self._contacts = Contacts(env, self._accounts, self._link, wallets.list)
         self._replies = Replies(env, self._accounts, self._groups, self)
@@ -147,12 +149,10 @@ class ChatService:
     # -- the relay ------------------------------------------------------------------------------
 
     def init(self, account: str) -> InitResult:
-        """Publish ``account``'s identity binding and prekeys to the relay.
-
-        Raises:
-            RelayUnavailable, RelayRefused, KeysError (password), InputError (account).
-        """
-        return self._link.init(self._accounts.me(account))
+        """Publish ``account``'s identity binding and prekeys to the relay (a linked device:
+        its device's). Raises RelayUnavailable, RelayRefused, KeysError, InputError."""
+        me = self._accounts.me(account)
+        return (self._linked if me.linked else self._link).init(me)
 
     def pin_relays(
         self, urls: Sequence[str] | None = None, *, expect_key: bytes | None = None
@@ -217,7 +217,8 @@ class ChatService:
         Raises: InputError (a peer, a too long message), RelayUnavailable, MessagingError.
         """
         self._accept_on_send(account, items)
-        return self._outbox.send_many(self._accounts.me(account), items, strict=strict)
+        me = self._accounts.me(account)
+        return (self._linked if me.linked else self._outbox).send_many(me, items, strict=strict)
 
     def post(
         self, account: str, items: Sequence[Item], *, deliver: bool = True
@@ -231,7 +232,8 @@ class ChatService:
         Raises: InputError (a peer, a too long message).
         """
         self._accept_on_send(account, items)
-        return self._outbox.post(self._accounts.me(account), items, deliver=deliver)
+        me = self._accounts.me(account)
+        return (self._linked if me.linked else self._outbox).post(me, items, deliver=deliver)
 
     def _accept_on_send(self, account: str, items: Sequence[Item]) -> None:
         """Writing to someone accepts them (as XMTP does): a request from a peer this account
@@ -297,6 +299,8 @@ class ChatService:
             RelayUnavailable, RelayRefused, StoreError.
         """
         me = self._accounts.me(account)
+        if me.linked:
+            return self._linked.inbox(me)
 
         async def go() -> InboxResult:
             result = InboxResult(me.address)
@@ -332,12 +336,14 @@ class ChatService:
         relay is unreachable (then at least every 30 s). A WalletimError it raises is
         reported as a ``tick-error`` event and listening goes on.
 
-        Outgoing messages the relay refused for now (a full mailbox) are retried while
-        listening, each when its backoff is over (``sent`` once they go through; ``waiting``
-        is reported when a message starts waiting)."""
+        Outgoing messages the relay refused for now (a full mailbox) are retried, each when
+        its backoff is over (``sent`` once they go through; ``waiting`` when one waits)."""
+        me = self._accounts.me(account)
+        if me.linked:
+            return self._linked.listen(me, on_event, count=count, timeout=timeout, tick=tick)
         listener = Listener(
             self._env, self._link, self._outbox, self._inbox,
-            self._accounts.me(account), on_event,
+            me, on_event,
             count=count, timeout=timeout, tick=tick, tick_every=tick_every,
             devices=self._devices,
         )  # fmt: skip

@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from walletim.app.wallets.keys import LocalKeys
 from walletim.app.wallets.model import RevealedSecret
-from walletim.errors import InputError
-from walletim.keys.vault import KIND_PRIVATE_KEY
+from walletim.errors import InputError, LinkedDevice
+from walletim.keys.vault import KIND_LINKED, KIND_PRIVATE_KEY
+
+if TYPE_CHECKING:
+    from walletim.app.wallets.manager import Wallets
+    from walletim.app.wallets.model import Account
 
 
 def keystore_target(out: str | Path) -> Path:
@@ -40,7 +45,38 @@ def write_keystore(out_path: Path, private_key: bytes, password: str, scrypt_n: 
 def reveal_secret(local: LocalKeys, name: str) -> RevealedSecret:
     """Wallet ``name``'s mnemonic (or private key), from the vault unlocked here."""
     record = local.load(name)
+    if record.kind == KIND_LINKED:
+        raise linked_error(str(record.public.get("address", "")))
     secret = local.unlocked.open(record)
     if record.kind == KIND_PRIVATE_KEY:
         return RevealedSecret(record.kind, "0x" + secret["private_key"], False)
     return RevealedSecret(record.kind, secret["mnemonic"], bool(secret.get("passphrase")))
+
+
+def export_keystore(
+    wallets: Wallets,
+    spec: str,
+    out: str | Path,
+    password: str,
+    scrypt_n: int | None,
+    *,
+    fast: bool,
+) -> Account:
+    """:meth:`walletim.app.wallets.Wallets.export_keystore`."""
+    from walletim.keys import keystore
+
+    out_path = keystore_target(out)
+    account = wallets.account(spec)
+    if scrypt_n is None:
+        scrypt_n = keystore.LIGHT_SCRYPT_N if fast else keystore.STANDARD_SCRYPT_N
+    write_keystore(out_path, wallets.private_key(spec), password, scrypt_n)
+    return account
+
+
+def linked_error(address: str) -> LinkedDevice:
+    """What a linked device (``chat device link``: no seed, no spending key) says when asked
+    for a key it does not hold."""
+    return LinkedDevice(
+        f"this home is a linked device of {address}: it holds no spending keys or seed; "
+        "pay, sign or back up from a device that has the mnemonic"
+    )

@@ -24,7 +24,14 @@ from walletim.app.wallets.model import parse_account_spec, single_key_error
 from walletim.app.wallets.public import master_node, public_addresses, seed_addresses, seed_of
 from walletim.errors import KeysError
 from walletim.keys import hd, paths
-from walletim.keys.vault import KIND_MNEMONIC, KIND_PRIVATE_KEY, UnlockedVault, Vault, WalletRecord
+from walletim.keys.vault import (
+    KIND_LINKED,
+    KIND_MNEMONIC,
+    KIND_PRIVATE_KEY,
+    UnlockedVault,
+    Vault,
+    WalletRecord,
+)
 
 if TYPE_CHECKING:
     from walletim.keys.backup import BackupKey
@@ -185,6 +192,15 @@ class LocalKeys:
         self.unlocked.check(record, self.vault.wallet_path(name))
         return record
 
+    def _holding(self, name: str) -> WalletRecord:
+        """A wallet whose keys this home holds. Raises KeysError for a linked device."""
+        record = self.load(name)
+        if record.kind == KIND_LINKED:
+            from walletim.app.wallets.export import linked_error
+
+            raise linked_error(str(record.public.get("address", "")))
+        return record
+
     def seed_addresses(
         self, record: WalletRecord, template: str, start: int, count: int
     ) -> list[str]:
@@ -194,7 +210,7 @@ class LocalKeys:
     def private_key(self, spec: str) -> bytes:
         """The private key of an account, checked against the address its file shows."""
         name, index = parse_account_spec(spec)
-        record = self.load(name)
+        record = self._holding(name)
         if record.kind == KIND_PRIVATE_KEY:
             if index != 0:
                 raise single_key_error(name)
@@ -244,7 +260,7 @@ class LocalKeys:
         from walletim.keys import chat
 
         name, index = parse_account_spec(spec)
-        record = self.load(name)
+        record = self._holding(name)
         if record.kind == KIND_MNEMONIC:
             return chat.derive_chat_identity(seed_of(self.unlocked.open(record)), index)
         if index != 0:
@@ -263,7 +279,7 @@ class LocalKeys:
         from walletim.keys.backup import derive_backup_key
 
         name, index = parse_account_spec(spec)
-        record = self.load(name)
+        record = self._holding(name)
         if record.kind != KIND_MNEMONIC:
             raise KeysError(
                 f"wallet {name!r} was imported from a private key: chat backups need a "

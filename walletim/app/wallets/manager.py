@@ -41,6 +41,7 @@ from walletim.errors import (
 )
 from walletim.keys import hd, mnemonic, paths
 from walletim.keys.vault import (
+    KIND_LINKED,
     KIND_MNEMONIC,
     KIND_PRIVATE_KEY,
     UnlockedVault,
@@ -222,7 +223,7 @@ class Wallets:
         self._unlocked = None
         self._holder = None
 
-    def _unlock_or_initialize(self) -> UnlockedVault:
+    def unlock_or_initialize(self) -> UnlockedVault:
         if self._unlocked is None:
             if self.vault.is_initialized():
                 self.unlock()
@@ -331,13 +332,13 @@ class Wallets:
         if start + count > paths.HARDENED:
             raise InputError("account indexes end at 2**31-1")
         record = self._load(name)
-        if record.kind == KIND_PRIVATE_KEY:
+        if record.kind in (KIND_PRIVATE_KEY, KIND_LINKED):
             if template is not None:
                 raise InputError(
                     f"wallet {name!r} holds a single private key: it has no derivation paths"
                 )
             if start > 0 or count > 1:
-                raise single_key_error(name)
+                raise single_key_error(name, record.kind)
             return [Account(name, 0, None, str(record.public["address"]))][:count]
         tmpl = paths.parse_template(template or record.template or paths.DEFAULT_TEMPLATE)
         found = public_addresses(record, tmpl, start, count)
@@ -390,7 +391,7 @@ class Wallets:
             raise WalletExists(name)
         public = mnemonic_public(hd.HDNode.from_seed(mnemonic.to_seed(phrase, passphrase)), tmpl)
         with self.vault.lock():
-            unlocked = self._unlock_or_initialize()
+            unlocked = self.unlock_or_initialize()
             record = self.vault.new_record(name, KIND_MNEMONIC, tmpl.template)
             record.public = public
             record.meta = {"source": source, "has_passphrase": bool(passphrase)}
@@ -401,22 +402,29 @@ class Wallets:
     def import_private_key(
         self, name: str, key: bytes | str, *, source: str = "imported-key"
     ) -> WalletInfo:
-        """Import one raw private key (32 bytes, or 64 hex digits).
-
-        Raises:
-            InvalidPrivateKey, WalletExists, InputError.
-        """
+        """Import one raw private key (32 bytes, or 64 hex digits). Raises InvalidPrivateKey,
+        WalletExists, InputError."""
         name = self.check_new_name(name)
         raw = hd.parse_private_key(key) if isinstance(key, str) else hd.check_private_key(key)
         address = hd.address_from_private_key(raw)
+        return self._add_one(name, KIND_PRIVATE_KEY, address, raw.hex(), source)
+
+    def import_linked(self, name: str, address: str, device: bytes) -> WalletInfo:
+        """A wallet held only as a linked chat device: its device key (id, seed); no seed."""
+        made = '{"0": "%s"}' % device.hex()  # noqa: UP031 (the vault's JSON of device keys)
+        return self._add_one(self.check_new_name(name), KIND_LINKED, address, made, "linked")
+
+    def _add_one(self, name: str, kind: str, address: str, secret: str, src: str) -> WalletInfo:
         with self.vault.lock():
             if self.exists(name):
                 raise WalletExists(name)
-            unlocked = self._unlock_or_initialize()
-            record = self.vault.new_record(name, KIND_PRIVATE_KEY, None)
+            unlocked = self.unlock_or_initialize()
+            record = self.vault.new_record(name, kind, None)
             record.public = {"address": address}
-            record.meta = {"source": source}
-            unlocked.seal(record, {"private_key": raw.hex()})
+            record.meta = {"source": src}
+            unlocked.seal(
+                record, {"devices": secret} if kind == KIND_LINKED else {"private_key": secret}
+            )
             self.vault.add(record, unlocked)
         return self._info(record)
 
@@ -561,19 +569,11 @@ class Wallets:
     def export_keystore(
         self, spec: str, out: str | Path, keystore_password: str, *, scrypt_n: int | None = None
     ) -> Account:
-        """Write a v3 keystore of one account to ``out`` (atomically, mode 0600).
+        """Write a v3 keystore of one account to ``out`` (atomically, mode 0600); never over
+        an existing file. Raises InputError, ConfigError."""
+        from walletim.app.wallets.export import export_keystore
 
-        Refuses to overwrite an existing file. Raises InputError, ConfigError.
-        """
-        from walletim.app.wallets.export import keystore_target, write_keystore
-        from walletim.keys import keystore
-
-        out_path = keystore_target(out)
-        account = self.account(spec)
-        if scrypt_n is None:
-            scrypt_n = keystore.LIGHT_SCRYPT_N if self._fast_kdf else keystore.STANDARD_SCRYPT_N
-        write_keystore(out_path, self.private_key(spec), keystore_password, scrypt_n)
-        return account
+        return export_keystore(self, spec, out, keystore_password, scrypt_n, fast=self._fast_kdf)
 
     def reveal(self, name: str) -> RevealedSecret:
         """The wallet's mnemonic (or private key). Unlocks the home."""

@@ -155,6 +155,12 @@ def parse_account_spec(spec: str) -> tuple[str, int]:
     return check_name(name), int(index_text)
 
 
-def single_key_error(name: str) -> InputError:
-    """The refusal of any account but 0 (or of a path) of a wallet holding one private key."""
-    return InputError(f"wallet {name!r} holds a single private key: only account 0 exists")
+def single_key_error(name: str, kind: str = "private-key") -> InputError:
+    """The refusal of any account but 0 (or of a path) of a wallet holding one private key
+    (or of a linked chat device, which is one account's)."""
+    what = (
+        "is a linked chat device of one account"
+        if kind == "linked"
+        else "holds a single private key"
+    )
+    return InputError(f"wallet {name!r} {what}: only account 0 exists")

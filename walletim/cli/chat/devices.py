@@ -42,6 +42,7 @@ def _json(r: DevicesResult) -> dict[str, object]:
                 "added": d.added,
                 "this": d.id.hex() == r.this_device,
                 "from_seed": d.id == legacy_device_id(d.identity_key),
+                "linked": d.id.hex() in r.linked,
             }
             for d in lst.devices
         ],
@@ -56,6 +57,7 @@ def _show(r: DevicesResult) -> None:
         click.echo(f"{r.account}: {len(lst.devices)} device(s), list version {lst.version}")
         for d in lst.devices:
             mark = "  (this device)" if d.id.hex() == r.this_device else ""
+            mark += "  (linked: no seed)" if d.id.hex() in r.linked else ""
             name = one_line(d.name) if d.name else "(no name)"
             click.echo(f"  {d.id.hex()[:12]}  {name}  added {when(d.added * 1000)}{mark}")
     if r.revoked:
@@ -94,3 +96,12 @@ def device_revoke(ctx: Ctx, account: str, device: str) -> None:
     with session(ctx) as s:
         r = s.devices.revoke(account, device)
     ctx.emit(_json(r), lambda: _show(r))
+
+
+def _link() -> None:
+    from walletim.cli.chat.device_link import device_link
+
+    device_cmd.add_command(device_link)
+
+
+_link()
