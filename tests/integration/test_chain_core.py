@@ -266,6 +266,8 @@ def test_rpc_down_is_a_clean_error_and_store_survives(tmp_path: Path) -> None:
         assert s2.rpc.get_transaction(pending.hash) is None  # the fresh node never saw it
         s2.chain.reconcile()
         assert s2.rpc.get_transaction(pending.hash) is not None  # re-broadcast from the store
+        # Anvil answers a broadcast before its automine has sealed the block: wait for it.
+        s2.chain.wait(pending.hash, timeout=30)
         assert s2.chain.refresh(pending.hash).status == "mined"
         assert s2.send("dev", "dev:1", 7).nonce == 1
         s2.close()
