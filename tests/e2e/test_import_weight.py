@@ -118,11 +118,10 @@ KEY_MACHINERY = (
 def test_the_balance_of_an_address_loads_no_key_machinery(world: Any) -> None:
     modules = loaded(world.home, "--rpc-url", world.url, "balance", DEV)
     assert sorted(set(KEY_MACHINERY) & modules) == []
-    # A balance is a quantity: no receipt, block or log dataclasses, no key derivation.
-    assert (
-        sorted({"walletim.chain.answers", "walletim.keys.hd", "walletim.keys.paths"} & modules)
-        == []
-    )
+    # A balance is a quantity: no receipt, block or log dataclasses, no key derivation, no
+    # fee policy (its numbers are in walletim.chain.fee_limits).
+    unused = {"walletim.chain.answers", "walletim.keys.hd", "walletim.keys.paths"}
+    assert sorted((unused | {"walletim.chain.fees"}) & modules) == []
 
 
 def test_tx_status_with_the_agent_builds_no_wallets(world: Any) -> None:
@@ -149,6 +148,19 @@ def test_tx_status_with_the_agent_builds_no_wallets(world: Any) -> None:
         subprocess.run([sys.executable, "-c", probe, "agent", "stop"], env=env, timeout=60)
     assert "sqlcipher3" in modules  # the store was opened
     assert sorted(set(KEY_MACHINERY[:3]) & modules) == []
+    assert sorted(set(NOT_FOR_A_STATUS) & modules) == []
+
+
+#: What ``tx status`` signs, waits and exports nothing with: the fee policy, the retry
+#: policy (polling, a store's WAL switch retried while locked), the send/batch models, CSV.
+NOT_FOR_A_STATUS = (
+    "walletim.chain.fees",
+    "walletim.retry",
+    "walletim.app.chain.model",
+    "walletim.app.chain.planning",
+    "walletim.app.chain.nonces",
+    "csv",
+)
 
 
 def test_help_imports_no_service(tmp_path: Path) -> None:

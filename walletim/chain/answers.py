@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from walletim.chain.fees import FeeHistory
 from walletim.chain.values import (
     JsonObject,
     data,
@@ -23,6 +23,9 @@ from walletim.chain.values import (
     word,
 )
 from walletim.errors import RpcError
+
+if TYPE_CHECKING:  # the fee policy's dataclasses load with a fee history, not a receipt
+    from walletim.chain.fees import FeeHistory
 
 
 def _lower(value: object) -> str | None:
@@ -147,6 +150,8 @@ class Block:
 
 def fee_history(value: object) -> FeeHistory:
     """An ``eth_feeHistory`` answer. Raises RpcError."""
+    from walletim.chain.fees import FeeHistory
+
     d = obj(value, "eth_feeHistory")
     what = "eth_feeHistory"
     base = d.get("baseFeePerGas") or []

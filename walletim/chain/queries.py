@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from walletim.chain import values
-from walletim.chain.fees import HISTORY_BLOCKS, PERCENTILES, FeeHistory
+from walletim.chain.fee_limits import HISTORY_BLOCKS, PERCENTILES
 from walletim.chain.values import JsonObject, quantity
 
 if TYPE_CHECKING:  # the answers' dataclasses load with the first query that reads one
     from walletim.chain.answers import Block, Log, Receipt
+    from walletim.chain.fees import FeeHistory
     from walletim.chain.simulation import CallSpec, SimResult
 
 T = TypeVar("T")
