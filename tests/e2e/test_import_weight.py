@@ -257,3 +257,26 @@ def test_chat_through_the_agent_loads_no_session_cryptography(tmp_path: Path, re
     finally:
         for cli in (alice, bob):
             cli("agent", "stop")
+
+
+def test_a_command_ends_without_collecting_what_the_os_frees() -> None:
+    """At exit the interpreter would collect every cycle of the ~100,000 objects a command
+    left alive (~10 ms of a ~100 ms command; bench/commands.py measures it): walletim.cli
+    freezes them (gc.freeze) in the last exit handler to run. A handler registered before
+    walletim.cli runs after it and sees them frozen."""
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count(), file=sys.stderr))\n"
+        "from walletim.cli import main\n"
+        "main(['--version'])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    frozen = int(proc.stderr.rsplit("frozen ", 1)[1].split()[0])
+    assert frozen > 10_000, proc.stderr
