@@ -152,13 +152,15 @@ def test_tx_status_with_the_agent_builds_no_wallets(world: Any) -> None:
 
 
 #: What ``tx status`` signs, waits and exports nothing with: the fee policy, the retry
-#: policy (polling, a store's WAL switch retried while locked), the send/batch models, CSV.
+#: policy (polling, a store's WAL switch retried while locked), the send/batch models, blocks,
+#: CSV.
 NOT_FOR_A_STATUS = (
     "walletim.chain.fees",
     "walletim.retry",
     "walletim.app.chain.model",
     "walletim.app.chain.planning",
     "walletim.app.chain.nonces",
+    "walletim.chain.blocks",
     "csv",
 )
 

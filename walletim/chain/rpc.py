@@ -35,7 +35,8 @@ from walletim.lazy import lazy_exports
 if TYPE_CHECKING:
     import http.client  # https only: ~30 ms to import (walletim.chain.http11)
 
-    from walletim.chain.answers import Block, Log, Receipt
+    from walletim.chain.answers import Log, Receipt
+    from walletim.chain.blocks import Block
     from walletim.chain.fees import FeeHistory
     from walletim.chain.simulation import CallSpec, SimResult
 
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
 __getattr__ = lazy_exports(
     __name__,
     {
-        "walletim.chain.answers": ("Block", "Log", "Receipt"),
+        "walletim.chain.answers": ("Log", "Receipt"),
+        "walletim.chain.blocks": ("Block",),
         "walletim.chain.fees": ("FeeHistory",),
         "walletim.chain.simulation": ("CallSpec", "SimResult"),
     },
