@@ -144,3 +144,35 @@ def test_a_token_no_list_names_shows_as_such_never_by_the_symbol_it_claims(world
     csv_rows = list(csv.DictReader(io.StringIO(_ok(me, *net, "tx", "history", "--from",
                                                   "dev:1", "--csv").out)))  # fmt: skip
     assert {r["symbol"] for r in csv_rows if r["token"] == fakes["USDC"]} == {fake_usdc["symbol"]}
+
+
+def test_tx_status_and_balance_ask_the_node_once(world: World) -> None:
+    """Issue 15 (fast commands: <= 4x ``cast receipt`` / ``cast balance``): the chain-id
+    check travels in the same request as the question, so ``tx status`` (of this home's
+    transaction or another's) and ``balance`` of an address make one round trip each, as
+    cast does. The check is still made: a node on another chain is refused, and this
+    home's transaction is shown as stored, not re-checked against that chain."""
+    from tests.reliability.lying_rpc import LyingRpc
+
+    dev, dev1 = (world.session.wallets.account(f"dev:{i}").address for i in (0, 1))
+    mine = world.session.send("dev", dev1, 1).hash
+    node = world.anvil.rpc()
+    foreign = node.call("eth_sendTransaction", [{"from": dev1, "to": dev, "value": "0x1"}])
+    me = world.cli()
+    with LyingRpc(world.url) as proxy:
+        net = ("--rpc-url", proxy.url)
+
+        def trips(*args: str) -> list[tuple[str, ...]]:
+            before = len(proxy.trips)
+            _ok(me, *net, *args)
+            return proxy.trips[before:]
+
+        for args in (("tx", "status", mine), ("tx", "status", foreign), ("balance", dev)):
+            asked = trips(*args)
+            assert len(asked) == 1 and "eth_chainId" in asked[0], (args, asked)
+        proxy.lies.chain_id = 1
+        wrong = _ok(me, *net, "--json", "tx", "status", mine).json()
+        assert wrong["checked"] is False and "chain id 1" in wrong["not_checked"], wrong
+        for args in (("tx", "status", foreign), ("balance", dev)):
+            refused = me(*net, *args)
+            assert refused.code == 3 and "chain id 1" in refused.err, (args, refused.err)

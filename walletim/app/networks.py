@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from walletim import fsio, safejson
-from walletim.chain.fees import DEFAULT_FEE_CAP_WEI
+from walletim.chain.fee_limits import DEFAULT_FEE_CAP_WEI
 from walletim.config import DEFAULT_CHAIN_ID, DEFAULT_NETWORK, DEFAULT_RPC_URL
 from walletim.errors import ConfigError, InputError
 

@@ -23,7 +23,7 @@ from walletim.app.chain import (
     batch_id_for,
     parse_batch_csv,
 )
-from walletim.app.chain.tracking import Until
+from walletim.app.chain.model import Until
 from walletim.app.contracts import Plan, Step
 from walletim.app.defi import ETH, Asset
 from walletim.app.risk import Risk, RiskPolicy, enforce

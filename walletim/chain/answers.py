@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from walletim.chain.fees import FeeHistory
 from walletim.chain.values import (
     JsonObject,
     data,
@@ -23,6 +23,9 @@ from walletim.chain.values import (
     word,
 )
 from walletim.errors import RpcError
+
+if TYPE_CHECKING:  # the fee policy's dataclasses load with a fee history, not a receipt
+    from walletim.chain.fees import FeeHistory
 
 
 def _lower(value: object) -> str | None:
@@ -112,41 +115,10 @@ class Receipt:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A block (header, and its transactions as hashes or objects) as the node reported it."""
-
-    number: int
-    hash: str
-    parent_hash: str
-    timestamp: int
-    base_fee: int | None
-    gas_limit: int
-    transactions: tuple[object, ...]
-    raw: JsonObject
-
-    @classmethod
-    def parse(cls, value: object) -> Block | None:
-        if value is None:
-            return None
-        d = obj(value, "block")
-        txs = d.get("transactions") or []
-        if not isinstance(txs, list):
-            raise RpcError("a block's transactions are malformed", method="block", response=value)
-        return cls(
-            quantity(d.get("number"), "block number"),
-            str(d.get("hash", "")).lower(),
-            str(d.get("parentHash", "")).lower(),
-            quantity(d.get("timestamp", "0x0"), "block timestamp"),
-            opt_quantity(d.get("baseFeePerGas"), "block baseFeePerGas"),
-            quantity(d.get("gasLimit", "0x0"), "block gasLimit"),
-            tuple(txs),
-            d,
-        )
-
-
 def fee_history(value: object) -> FeeHistory:
     """An ``eth_feeHistory`` answer. Raises RpcError."""
+    from walletim.chain.fees import FeeHistory
+
     d = obj(value, "eth_feeHistory")
     what = "eth_feeHistory"
     base = d.get("baseFeePerGas") or []
@@ -169,7 +141,6 @@ def fee_history(value: object) -> FeeHistory:
 
 
 __all__ = [
-    "Block",
     "JsonObject",
     "Log",
     "Receipt",

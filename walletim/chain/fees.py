@@ -12,7 +12,8 @@
 - :func:`contract_gas_limit`, :func:`network_fee_bound`: gas limits and the fee shown
   before a multi-step plan is confirmed.
 
-Amounts are ints: fees in wei per gas, totals in wei.
+Amounts are ints: fees in wei per gas, totals in wei. The policy's numbers live in
+:mod:`walletim.chain.fee_limits` (re-exported here).
 """
 
 from __future__ import annotations
@@ -21,31 +22,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from walletim.chain.fee_limits import (
+    BLOCK_SHARE,
+    CHECK_BLOCK_ABOVE,
+    DEFAULT_BUMP_PERCENT,
+    DEFAULT_FEE_CAP_WEI,
+    GAS_BUFFER,
+    HISTORY_BLOCKS,
+    MAX_SUGGESTED_FEE_PER_GAS,
+    MIN_PRIORITY_FEE,
+    NODE_MIN_BUMP_PERCENT,
+    PERCENTILES,
+)
 from walletim.errors import ChainError, InputError, SuggestedFeeTooHigh
 
 Level = Literal["low", "normal", "high"]
-PERCENTILES = (10, 50, 90)
 LEVELS: tuple[Level, ...] = ("low", "normal", "high")
-HISTORY_BLOCKS = 10
-MIN_PRIORITY_FEE = 1  # wei; a devnet with empty blocks reports 0 rewards
-#: Default cap on a transaction's maximum total fee (gas limit x max fee), as geth's rpc.txfeecap.
-DEFAULT_FEE_CAP_WEI = 10**18
-#: The highest fee per gas (max fee, priority fee or legacy gas price) walletim signs on a
-#: node's suggestion alone: 1,000 gwei, a base fee of ~500 gwei (mainnet's rare worst). The
-#: total-fee cap above does not stop a node that lies about the base fee (10,000 gwei x 21,000
-#: gas is 0.21 ETH); this does. Above it the user must give the fee explicitly.
-MAX_SUGGESTED_FEE_PER_GAS = 1_000 * 10**9
-#: A replacement raises both fees by this percent unless told otherwise ...
-DEFAULT_BUMP_PERCENT = 12.5
-#: ... and never by less than the node's own replacement minimum (geth and Anvil: 10%).
-NODE_MIN_BUMP_PERCENT = 10.0
-
-#: A contract call's gas limit is its estimate x 3/2 (MetaMask's buffer), at most this share
-#: of the block gas limit (unless the estimate itself is above it).
-GAS_BUFFER = (3, 2)
-BLOCK_SHARE = (9, 10)
-#: Above this buffered limit the block gas limit is looked up (below, every chain's is higher).
-CHECK_BLOCK_ABOVE = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,3 +218,32 @@ def check_fee_cap(gas_limit: int, fees: Fees | int, cap_wei: int) -> None:
             f"the maximum fee {format_amount(total)} ETH exceeds the fee cap "
             f"{format_amount(cap_wei)} ETH; nothing was signed (raise the cap with --fee-cap)"
         )
+
+
+# The policy's numbers (walletim.chain.fee_limits) are part of it: re-exported.
+__all__ = [
+    "BLOCK_SHARE",
+    "CHECK_BLOCK_ABOVE",
+    "DEFAULT_BUMP_PERCENT",
+    "DEFAULT_FEE_CAP_WEI",
+    "GAS_BUFFER",
+    "HISTORY_BLOCKS",
+    "LEVELS",
+    "MAX_SUGGESTED_FEE_PER_GAS",
+    "MIN_PRIORITY_FEE",
+    "NODE_MIN_BUMP_PERCENT",
+    "PERCENTILES",
+    "FeeHistory",
+    "FeeSuggestion",
+    "Fees",
+    "Level",
+    "bump",
+    "check_fee_cap",
+    "check_suggested",
+    "contract_gas_limit",
+    "dynamic",
+    "legacy",
+    "network_fee_bound",
+    "replacement",
+    "suggest",
+]

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from walletim.chain import values
-from walletim.chain.fees import HISTORY_BLOCKS, PERCENTILES, FeeHistory
+from walletim.chain.fee_limits import HISTORY_BLOCKS, PERCENTILES
 from walletim.chain.values import JsonObject, quantity
 
 if TYPE_CHECKING:  # the answers' dataclasses load with the first query that reads one
-    from walletim.chain.answers import Block, Log, Receipt
+    from walletim.chain.answers import Log, Receipt
+    from walletim.chain.blocks import Block
+    from walletim.chain.fees import FeeHistory
     from walletim.chain.simulation import CallSpec, SimResult
 
 T = TypeVar("T")
@@ -171,7 +173,7 @@ class Q:
 
     @staticmethod
     def block(block: int | str, *, full: bool = False) -> Query[Block | None]:
-        from walletim.chain.answers import Block
+        from walletim.chain.blocks import Block
 
         return Query("eth_getBlockByNumber", (tag(block), full), Block.parse)
 
@@ -182,7 +184,7 @@ class Q:
 
     @staticmethod
     def block_by_hash(block_hash: str, *, full: bool = False) -> Query[Block | None]:
-        from walletim.chain.answers import Block
+        from walletim.chain.blocks import Block
 
         return Query("eth_getBlockByHash", (block_hash, full), Block.parse)
 

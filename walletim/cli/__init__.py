@@ -14,6 +14,16 @@ import gc
 # app, `relay serve`, the agent) still collect, a cycle of garbage lives a little longer.
 gc.set_threshold(50_000, *gc.get_threshold()[1:])
 
+import atexit
+
+# At exit the interpreter collects every cycle of the ~100,000 objects still alive before it
+# frees them: ~10 ms of a ~100 ms `walletim balance`, spent on memory the OS takes back
+# anyway. Freezing them (the last exit handler to run: it is registered first) leaves them
+# out of that pass. Nothing is skipped that matters: exit handlers, weakref.finalize and
+# flushing the standard streams still run, stores and sockets are closed by the code that
+# opened them, and the OS closes whatever descriptor is left.
+atexit.register(gc.freeze)
+
 import os
 from pathlib import Path
 

@@ -153,7 +153,9 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     Tokens are named by the token lists: one on no list shows by its address, marked."""
     from walletim.chain.units import format_amount
 
-    with chain_session(ctx) as s:
+    # Ether only: the chain-id check goes in the balances' round trip (ChainService.balances);
+    # a token is looked up first, so the chain is checked before it.
+    with (chain_session if tokens else open_session)(ctx) as s:
         if who:
             targets = [(who, s.resolve_address(who))]
         else:

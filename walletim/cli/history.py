@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -76,6 +74,9 @@ def _cell(value: object) -> str:
 
 
 def render_csv(entries: list[Entry]) -> None:
+    import csv  # only the export: `tx status` shows a state with state_text, no CSV
+    import io
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a \r in a cell is quoted
     writer.writerow(CSV_FIELDS)

@@ -114,13 +114,22 @@ class Store:
         opening a new database at once both read it, then both need the write lock to switch
         it to WAL: SQLite answers one of them "database is locked" at once instead of calling
         the busy handler (waiting could deadlock), so wait here, up to the busy timeout.
-        (Once the file is in WAL mode, the switch changes nothing.)"""
+        (Once the file is in WAL mode, the switch changes nothing: the first try answers, and
+        the retry machinery is not even imported.)"""
         import sqlcipher3
 
+        def switch() -> str:
+            return str(self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+
+        try:
+            return switch()
+        except sqlcipher3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
         from walletim.retry import Backoff, retry
 
         return retry(
-            lambda: str(self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]),
+            switch,
             retry_on=(sqlcipher3.OperationalError,),
             retry_if=lambda exc: "locked" in str(exc),
             backoff=Backoff(first=0.005, cap=0.1),

@@ -19,7 +19,14 @@ from walletim.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from walletim.app.chain.batch import MAX_BATCH_ROWS, batch_id_for, parse_batch_csv
-    from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, SendResult, TxPlan
+    from walletim.app.chain.model import (
+        BatchResult,
+        BatchRow,
+        SendRequest,
+        SendResult,
+        TxPlan,
+        Until,
+    )
     from walletim.app.chain.nonces import NONCE_SLACK
     from walletim.app.chain.service import ChainService
     from walletim.app.chain.tokens import (
@@ -29,8 +36,8 @@ if TYPE_CHECKING:
         token_symbol,
         token_transfer_data,
     )
-    from walletim.app.chain.tracking import LOST_CHECK_SECONDS, REORG_DEPTH, Until
-    from walletim.chain.fees import DEFAULT_BUMP_PERCENT, NODE_MIN_BUMP_PERCENT
+    from walletim.app.chain.tracking import LOST_CHECK_SECONDS, REORG_DEPTH
+    from walletim.chain.fee_limits import DEFAULT_BUMP_PERCENT, NODE_MIN_BUMP_PERCENT
     from walletim.chain.reverts import decode_revert, revert_from
     from walletim.store.inflight import InFlight
 
@@ -48,6 +55,7 @@ __getattr__ = lazy_exports(
             "SendRequest",
             "SendResult",
             "TxPlan",
+            "Until",
         ),
         "walletim.app.chain.nonces": ("NONCE_SLACK",),
         "walletim.app.chain.service": ("ChainService",),
@@ -61,9 +69,8 @@ __getattr__ = lazy_exports(
         "walletim.app.chain.tracking": (
             "LOST_CHECK_SECONDS",
             "REORG_DEPTH",
-            "Until",
         ),
-        "walletim.chain.fees": (
+        "walletim.chain.fee_limits": (
             "DEFAULT_BUMP_PERCENT",
             "NODE_MIN_BUMP_PERCENT",
         ),

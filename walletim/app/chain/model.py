@@ -4,9 +4,13 @@ rows. Amounts are ints in wei (or a token's base units); fees are wei per gas.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from walletim.chain.fees import Fees
 from walletim.store.txs import ReceiptRecord
+
+if TYPE_CHECKING:
+    from walletim.app.chain.ports import Progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,4 +143,15 @@ __all__ = [
     "SendResult",
     "TxFields",
     "TxPlan",
+    "Until",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Until:
+    """How long to wait for a transaction: ``confirmations`` blocks (its own included), at
+    most ``timeout`` seconds, telling ``progress`` how it goes."""
+
+    confirmations: int = 1
+    timeout: float = 120.0
+    progress: Progress | None = None

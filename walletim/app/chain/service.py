@@ -25,10 +25,10 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from walletim.app.chain import tokens
-from walletim.chain.fees import DEFAULT_BUMP_PERCENT
+from walletim.chain.fee_limits import DEFAULT_BUMP_PERCENT
 from walletim.chain.rpc import JsonObject, Q, Query, RpcClient, answered
 from walletim.errors import ChainError, ChainIdMismatch, InputError, RpcError, StoreError
 from walletim.keys.address import to_checksum_address
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from walletim.app.chain.nonces import NonceKeeper
     from walletim.app.chain.planning import Planner
     from walletim.app.chain.ports import Chain, Clock, Notify, Progress, Signer, SignerFor, Sleep
-    from walletim.app.chain.tracking import Tracker
+    from walletim.app.chain.tracking import Held, Tracker
     from walletim.app.networks import Network
     from walletim.chain.fees import FeeSuggestion
     from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
@@ -178,6 +178,16 @@ class ChainService:
             raise ChainIdMismatch(self.chain_id, actual, self.rpc.shown_url)
         self._chain_checked = True
 
+    def _checked_all(self, queries: Sequence[Query[Any]]) -> list[Any]:
+        """The answers to ``queries`` (each parsed, or its RpcError), asked in the same
+        round trip as the chain-id check when that is still to be done (ChainIdMismatch, or
+        the check's RpcError, is raised first)."""
+        if self._chain_checked:
+            return self.rpc.gather_all(queries)
+        actual, *answers = self.rpc.gather_all([Q.chain_id(), *queries])
+        self._chain_is(answered(actual))
+        return answers
+
     def checked(self, query: Query[T]) -> T:
         """The answer to ``query``, asked in the same round trip as the chain-id check when
         that is still to be done (ChainIdMismatch comes first). Raises RpcError."""
@@ -203,9 +213,11 @@ class ChainService:
 
     def balances(self, holdings: Sequence[tuple[str, str | None]]) -> list[int]:
         """The balance of each (holder, token) pair (token None: ether, in wei; else an
-        ERC-20's base units), in one round trip. Raises RpcError, InputError (a token that
-        does not answer ``balanceOf``)."""
-        return tokens.balances(self.rpc, holdings)
+        ERC-20's base units), in one round trip (with the chain-id check, when still to be
+        done). Raises ChainIdMismatch, RpcError, InputError (a token that does not answer
+        ``balanceOf``)."""
+        answers = self._checked_all(tokens.balance_queries(holdings))
+        return tokens.read_balances(holdings, answers)
 
     def suggest_fees(self) -> dict[str, FeeSuggestion]:
         """Fee suggestions per level (low / normal / high). Raises ChainError."""
@@ -234,8 +246,7 @@ class ChainService:
 
         rec = self.repo.get(tx_hash)
         if rec is None:
-            self.check_chain()
-            receipt, held = self.rpc.gather(Q.receipt(tx_hash), Q.transaction(tx_hash))
+            receipt, held = self._receipt_and_transaction(tx_hash)
             if isinstance(receipt, RpcError):
                 raise receipt
             if isinstance(held, RpcError):
@@ -353,8 +364,14 @@ class ChainService:
     def refresh(self, tx_hash: str) -> TxRecord:
         """Bring one stored transaction up to date with the chain. Raises InputError if unknown."""
         rec = self.tracker.get(tx_hash)
-        self.check_chain()
-        return self.tracker.refresh(rec)
+        return self.tracker.refresh(rec, self._receipt_and_transaction(tx_hash))
+
+    def _receipt_and_transaction(self, tx_hash: str) -> Held:
+        """What the node holds of ``tx_hash`` (its receipt, the transaction; each None, or
+        an RpcError), in one round trip with the chain-id check when that is still to be
+        done (ChainIdMismatch first)."""
+        receipt, held = self._checked_all([Q.receipt(tx_hash), Q.transaction(tx_hash)])
+        return receipt, held
 
     def wait(
         self,
@@ -369,7 +386,7 @@ class ChainService:
         Returns (status, receipt, confirmations seen). Polls quickly at first (25 ms, backing
         off to 1 s). On timeout the transaction stays pending and tracked.
         """
-        from walletim.app.chain.tracking import Until
+        from walletim.app.chain.model import Until
 
         self.tracker.get(tx_hash)
         self.check_chain()

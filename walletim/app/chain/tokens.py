@@ -4,8 +4,9 @@ the reads ``decimals()``, ``balanceOf()`` and ``symbol()``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from walletim.chain.rpc import Q, RpcClient
+from walletim.chain.rpc import Q, Query, RpcClient
 from walletim.errors import InputError, RpcError
 from walletim.keys.address import to_checksum_address
 
@@ -52,18 +53,23 @@ def token_balance(rpc: RpcClient, token: str, holder: str) -> int:
     return _uint(rpc, token, balance_of_data(holder), "balanceOf()")
 
 
-def balances(rpc: RpcClient, holdings: Sequence[tuple[str, str | None]]) -> list[int]:
-    """The balance of each (holder, token) pair (token None: ether, in wei; else the
-    token's base units), asked in one round trip. Raises RpcError (ether), InputError (a
-    token that does not answer ``balanceOf``)."""
-    queries = [
+def balance_queries(holdings: Sequence[tuple[str, str | None]]) -> list[Query[Any]]:
+    """What asks the balance of each (holder, token) pair (:func:`read_balances` reads it)."""
+    return [
         Q.balance(to_checksum_address(holder))
         if token is None
         else Q.call(to_checksum_address(token), balance_of_data(holder))
         for holder, token in holdings
     ]
+
+
+def read_balances(
+    holdings: Sequence[tuple[str, str | None]], answers: Sequence[object]
+) -> list[int]:
+    """The answers to :func:`balance_queries` as balances. Raises RpcError (ether),
+    InputError (a token that does not answer ``balanceOf``)."""
     out: list[int] = []
-    for (_holder, token), answer in zip(holdings, rpc.gather_all(queries), strict=True):
+    for (_holder, token), answer in zip(holdings, answers, strict=True):
         if token is None:
             if isinstance(answer, RpcError):
                 raise answer

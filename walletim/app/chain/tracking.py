@@ -10,24 +10,27 @@ re-checks every open one and the receipts of recent blocks, :meth:`Tracker.wait`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from walletim.app.chain.ports import Chain, ChainPart, Clock, Progress, Sleep
+from walletim.app.chain.ports import Chain, ChainPart, Clock, Sleep
 from walletim.chain.rpc import Q, Receipt
 from walletim.errors import InputError, RpcError
-from walletim.retry import Backoff
 from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
 
-if TYPE_CHECKING:  # `tx status` refreshes a record: no batch or signing machinery
+if TYPE_CHECKING:  # `tx status` refreshes a record: no batch, signing or waiting machinery
     from walletim.app.chain.broadcast import Broadcaster
-    from walletim.app.chain.model import BatchResult
+    from walletim.app.chain.model import BatchResult, Until
+    from walletim.chain.values import JsonObject
+    from walletim.retry import Backoff
+
+    #: What the node holds of one transaction: its receipt and the transaction (each None
+    #: when the node has none, or the RpcError of asking).
+    Held = tuple[Receipt | RpcError | None, JsonObject | RpcError | None]
 
 REORG_DEPTH = 64  # how far back stored receipts are re-checked against the canonical chain
 #: While waiting for many transactions, how often to check that the node still holds them.
 LOST_CHECK_SECONDS = 3.0
-#: Polls for a receipt: quickly at first (25 ms), backing off to 1 s.
-POLL = Backoff(first=0.025, factor=1.5, cap=1.0)
 SETTLED = ("mined", "failed")
 OPEN = ("signed", "pending")
 #: How far back the block where a nonce was used by a transaction signed elsewhere is looked for.
@@ -40,14 +43,12 @@ def _taken(exc: RpcError) -> bool:
     return "underpriced" in text or "replacement" in text
 
 
-@dataclass(frozen=True, slots=True)
-class Until:
-    """How long to wait for a transaction: ``confirmations`` blocks (its own included), at
-    most ``timeout`` seconds, telling ``progress`` how it goes."""
+def polls() -> Backoff:
+    """How a receipt is polled for: quickly at first (25 ms), backing off to 1 s (built when
+    something waits: the one retry policy, :mod:`walletim.retry`)."""
+    from walletim.retry import Backoff
 
-    confirmations: int = 1
-    timeout: float = 120.0
-    progress: Progress | None = None
+    return Backoff(first=0.025, factor=1.5, cap=1.0)
 
 
 def receipt_record(chain_id: int, tx_hash: str, receipt: Receipt) -> ReceiptRecord:
@@ -83,13 +84,14 @@ class Tracker(ChainPart):
 
     # -- one transaction ---------------------------------------------------------------
 
-    def refresh(self, rec: TxRecord) -> TxRecord:
-        """Bring ``rec`` up to date with the node; its stored record afterwards."""
-        self._refresh(rec)
+    def refresh(self, rec: TxRecord, asked: Held | None = None) -> TxRecord:
+        """Bring ``rec`` up to date with the node (``asked``: what the node answered of it
+        already, else it is asked); its stored record afterwards."""
+        self._refresh(rec, asked)
         return self.get(rec.hash)
 
-    def _refresh(self, rec: TxRecord) -> None:
-        receipt, held = self.rpc.gather(Q.receipt(rec.hash), Q.transaction(rec.hash))
+    def _refresh(self, rec: TxRecord, asked: Held | None = None) -> None:
+        receipt, held = asked or self.rpc.gather(Q.receipt(rec.hash), Q.transaction(rec.hash))
         if isinstance(receipt, RpcError):
             raise receipt
         repo = self.repo()
@@ -237,7 +239,7 @@ class Tracker(ChainPart):
         """Poll until mined deep enough (or failed/dropped/replaced): (status, receipt,
         confirmations seen). On timeout the transaction stays pending and tracked."""
         confirmations, progress = until.confirmations, until.progress
-        delays = POLL.delays(deadline=self._clock() + until.timeout, clock=self._clock)
+        delays = polls().delays(deadline=self._clock() + until.timeout, clock=self._clock)
         while True:
             rec = self.refresh(self.get(tx_hash))
             self.flights.seen(tx_hash, rec.status, block=rec.block_number, wanted=confirmations)
@@ -274,7 +276,7 @@ class Tracker(ChainPart):
         """Poll the receipts of ``results`` together until each is settled or the timeout
         passes (then each is refreshed once); statuses are written into ``results``."""
         known = known or {}
-        delays = POLL.delays(deadline=self._clock() + timeout, clock=self._clock)
+        delays = polls().delays(deadline=self._clock() + timeout, clock=self._clock)
         next_check = self._clock() + LOST_CHECK_SECONDS
         waiting = [r for r in results if r.status not in ("rejected", "dropped", "replaced")]
         while waiting:
