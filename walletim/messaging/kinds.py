@@ -507,8 +507,18 @@ def _local(kind: LocalKind) -> KindSpec:
 
 def parse_read(body: object) -> int:
     """A read mark, sent only between one's own devices: the conversation (named by the
-    copy) was read up to this time (the newest read message's ``sent_ms``)."""
-    return F.uint(F.obj(body, "read mark").get("upto"), "upto", 63)
+    copy, or by ``group`` for a group's) was read up to this time (the newest read message's
+    ``sent_ms``)."""
+    b = F.obj(body, "read mark")
+    read_group(b)
+    return F.uint(b.get("upto"), "upto", 63)
+
+
+def read_group(body: object) -> str | None:
+    """The group a read mark names (``{"upto": ..., "group": ID}``), or None for a one-to-one
+    conversation's. Raises MessagingError."""
+    raw = F.obj(body, "read mark").get("group")
+    return None if raw is None else F.group_id(raw)
 
 
 def _unwrapped(body: object) -> str:
