@@ -167,6 +167,10 @@ def test_red_packets_and_splits_made_on_one_device_are_recorded_on_the_other(
 
     [seen] = phone.ok("splits", "--from", phone.spec)["splits"]
     assert (seen["split_id"], seen["note"], seen["open"]) == (split["split_id"], "taxi", 1)
+    # the same bill as on the laptop: its whole total and Bob's own share (the copy says it)
+    [there] = bob.ok("splits", "--from", bob.spec)["splits"]
+    assert (seen["raw"], seen["raw_own_share"]) == (str(3 * 10**17), str(15 * 10**16))
+    assert (seen["raw"], seen["raw_own_share"]) == (there["raw"], there["raw_own_share"])
     [share] = seen["requests"]
     assert share["request_id"] == split["requests"][0]["request_id"]
     alice.ok("chat", "inbox", "--from", "dev")

@@ -209,16 +209,22 @@ def test_change_bodies_raise_only_messaging_errors(body: object, kind: str, nonc
     st.one_of(
         json_values,
         st.fixed_dictionaries(
-            {}, optional={"upto": st.one_of(st.integers(), st.text(max_size=30), json_values)}
+            {},
+            optional={
+                "upto": st.one_of(st.integers(), st.text(max_size=30), json_values),
+                "group": st.one_of(st.text(max_size=40), st.just("ab" * 16), json_values),
+            },
         ),
     )
 )
 def test_read_mark_bodies_raise_only_messaging_errors(body: object) -> None:
-    from walletim.messaging.kinds import parse_read, text_of
+    from walletim.messaging.kinds import parse_read, read_group, text_of
 
     try:
         upto = parse_read(body)
     except MessagingError:
         return
     assert 0 <= upto < 2**63  # fits the store's INTEGER
+    group = read_group(body)  # parse_read checked it too
+    assert group is None or len(group) == 32
     assert text_of("read", body) == ""

@@ -407,6 +407,9 @@ BODIES: dict[str, list[Any]] = {
             "0x" + "34" * 16, 31337, B, USDC, 12_500_000, "split", "", "0x" + "56" * 16
         ).to_json(),
         K.PaymentRequest("0x" + "34" * 16, 1, C, ETH, 1, "", "", None).to_json(),
+        K.PaymentRequest(
+            "0x" + "34" * 16, 1, C, ETH, 10, "", "", "0x" + "56" * 16, K.SplitBill(30, 2, True)
+        ).to_json(),
     ],
     "redpacket": [
         K.PacketOffer(

@@ -346,3 +346,25 @@ def test_device_states_round_trip_and_versions() -> None:
         F.DeviceStates.from_json({**states.to_json(), "version": 2})
     with pytest.raises(MessagingError, match="malformed"):
         F.DeviceStates.from_json({"version": 1, "devices": {"01": conv.to_json()}})
+
+
+def test_a_group_read_mark_is_taken_only_from_our_own_devices() -> None:
+    """A group's read mark names the group inside and is addressed to this wallet itself;
+    a member's device (not one of ours) cannot mark the group read here."""
+    from walletim.app.chat.fanout_receive import _read_peer
+
+    world, a1, a2, b1 = two_and_one()
+    mine = world.lists[ALICE.address]
+    gid = "ab" * 16
+    mark = Payload("00" * 8, 1, 0, "read", {"upto": 5, "group": gid}, copy_to=ALICE.address)
+    ours = F.SenderDevice(ALICE.address, a2.device, False)
+    assert _read_peer(mark, ours, mine, a1.dev_id) == f"group:{gid}"
+    with pytest.raises(MessageRejected, match="not-own-device"):
+        _read_peer(mark, F.SenderDevice(BOB.address, b1.device, False), mine, a1.dev_id)
+    to_bob = Payload("00" * 8, 1, 0, "read", {"upto": 5, "group": gid}, copy_to=BOB.address)
+    with pytest.raises(MessagingError, match="this wallet itself"):
+        _read_peer(to_bob, ours, mine, a1.dev_id)
+    with pytest.raises(MessagingError, match="group id"):
+        _read_peer(
+            Payload("00" * 8, 1, 0, "read", {"upto": 5, "group": "x"}), ours, mine, a1.dev_id
+        )

@@ -155,7 +155,7 @@ class Ctx:
         from walletim.app.wallets import Wallets
         from walletim.config import unsafe_fast_kdf
 
-        return Wallets(
+        wallets = Wallets(
             self.home,
             self.password,
             network=self.network,
@@ -163,6 +163,12 @@ class Ctx:
             notify=None if self.json else _note,
             ask_after_refusal=self.password.interactive,
         )
+        # its connection to the agent (if one was opened) closes with the command, however
+        # the command ends (an error on a linked home's `sign message` left it open)
+        command = click.get_current_context(silent=True)
+        if command is not None:
+            command.call_on_close(wallets.close)
+        return wallets
 
     def emit(
         self, data: Mapping[str, object], human: str | Callable[[], None] | None = None

@@ -268,6 +268,16 @@ def copy_peer(payload: Payload, sender: SenderDevice, mine: DeviceList, my_devic
     wallet's other listed devices (a peer cannot write into our outgoing history)."""
     if payload.copy_to is None:
         raise MessagingError("not a sent copy")
+    check_own_device(sender, mine, my_device)
+    peer = to_checksum_address(payload.copy_to)
+    if _same(peer, mine.wallet):
+        raise MessageRejected("malformed", "a sent copy to this wallet itself")
+    return peer
+
+
+def check_own_device(sender: SenderDevice, mine: DeviceList, my_device: bytes) -> None:
+    """Raises MessageRejected("not-own-device") unless ``sender`` is another of this
+    wallet's listed devices (the list ``mine``; this device is ``my_device``)."""
     if (
         not _same(sender.wallet, mine.wallet)
         or mine.device(sender.device.id) != sender.device
@@ -276,10 +286,6 @@ def copy_peer(payload: Payload, sender: SenderDevice, mine: DeviceList, my_devic
         raise MessageRejected(
             "not-own-device", "a sent copy from a device that is not one of this wallet's"
         )
-    peer = to_checksum_address(payload.copy_to)
-    if _same(peer, mine.wallet):
-        raise MessageRejected("malformed", "a sent copy to this wallet itself")
-    return peer
 
 
 def decrypt_from(

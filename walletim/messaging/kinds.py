@@ -176,6 +176,27 @@ def parse_payment(body: object) -> PaymentClaim:
 
 
 @dataclass(frozen=True, slots=True)
+class SplitBill:
+    """A split's whole bill, carried by each of its requests (the requester's other devices
+    show its total): base units, how many ``peers`` got a request, the requester's share?"""
+
+    total: int
+    peers: int
+    own: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"total": str(self.total), "peers": self.peers, "own": self.own}
+
+
+def parse_bill(body: object) -> SplitBill:
+    b = F.obj(body, "split bill")
+    total, peers = F.uint(b.get("total"), "bill total"), F.uint(b.get("peers"), "bill peers", 8)
+    if total == 0 or peers == 0 or not isinstance(own := b.get("own"), bool):
+        raise MessagingError("malformed split bill")
+    return SplitBill(total, peers, own)
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentRequest:
     request_id: str  # 0x + 32 hex
     chain_id: int
@@ -185,9 +206,10 @@ class PaymentRequest:
     note: str
     uri: str  # EIP-681
     split_id: str | None
+    bill: SplitBill | None = None  # a split's request: the whole bill
 
     def to_json(self) -> dict[str, object]:
-        return {
+        doc: dict[str, object] = {
             "request_id": self.request_id,
             "chain_id": self.chain_id,
             "to": self.payee,
@@ -197,6 +219,9 @@ class PaymentRequest:
             "uri": self.uri,
             "split_id": self.split_id,
         }
+        if self.bill is not None:
+            doc["bill"] = self.bill.to_json()
+        return doc
 
     @property
     def text(self) -> str:
@@ -230,6 +255,7 @@ def parse_request(body: object) -> PaymentRequest:
         F.text(b.get("note"), "note", MAX_NOTE),
         eip681(chain_id, payee, asset.address, amount),  # recomputed, never taken as given
         None if split is None else F.hex_string(split, "split id", 16),
+        None if split is None or b.get("bill") is None else parse_bill(b.get("bill")),
     )
 
 
@@ -507,8 +533,18 @@ def _local(kind: LocalKind) -> KindSpec:
 
 def parse_read(body: object) -> int:
     """A read mark, sent only between one's own devices: the conversation (named by the
-    copy) was read up to this time (the newest read message's ``sent_ms``)."""
-    return F.uint(F.obj(body, "read mark").get("upto"), "upto", 63)
+    copy, or by ``group`` for a group's) was read up to this time (the newest read message's
+    ``sent_ms``)."""
+    b = F.obj(body, "read mark")
+    read_group(b)
+    return F.uint(b.get("upto"), "upto", 63)
+
+
+def read_group(body: object) -> str | None:
+    """The group a read mark names (``{"upto": ..., "group": ID}``), or None for a one-to-one
+    conversation's. Raises MessagingError."""
+    raw = F.obj(body, "read mark").get("group")
+    return None if raw is None else F.group_id(raw)
 
 
 def _unwrapped(body: object) -> str:

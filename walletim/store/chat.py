@@ -495,11 +495,16 @@ class ChatRepo:
         rows = self.store.execute(
             "SELECT c.id, c.account, c.peer, k.name, "
             "(SELECT count(*) FROM messages u WHERE u.conversation_id = c.id AND u.unread = 1), "
-            "(SELECT max(id) FROM messages l WHERE l.conversation_id = c.id "
+            "(SELECT l.id FROM messages l WHERE l.conversation_id = c.id "
             "AND (c.peer LIKE 'group:%' OR l.kind NOT IN ('group', 'membership')) "
-            "AND l.kind NOT IN ('reaction', 'edit', 'delete')) AS last_id "
+            "AND l.kind NOT IN ('reaction', 'edit', 'delete') "
+            "ORDER BY l.sort_ms DESC, l.id DESC LIMIT 1) AS last_id "
             "FROM conversations c LEFT JOIN contacts k ON k.address = c.peer "
-            "WHERE c.account = ? ORDER BY last_id DESC",
+            "WHERE c.account = ? "
+            # most recent first by the place the conversation itself is shown in (its last
+            # message's send-time place, store/order.py), not by arrival
+            "ORDER BY (SELECT p.sort_ms FROM messages p WHERE p.id = last_id) DESC, "
+            "last_id DESC",
             (account,),
         ).fetchall()
         out = []

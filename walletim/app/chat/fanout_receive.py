@@ -32,15 +32,17 @@ from walletim.app.chat.results import Dropped, Received, Rejection
 from walletim.app.chat.threads import ids_of, settle
 from walletim.errors import MessageRejected, MessagingError, StoreError
 from walletim.messaging.devices import DeviceList
+from walletim.messaging.envelope import Payload
 from walletim.messaging.fanout import (
     STATES_VERSION,
     DeviceStates,
     SenderDevice,
+    check_own_device,
     copy_peer,
     decrypt_from,
     sender_device,
 )
-from walletim.messaging.kinds import parse_read, spec_of, text_of
+from walletim.messaging.kinds import group_peer, parse_read, read_group, spec_of, text_of
 from walletim.messaging.session import Incoming, Opened, Prekeys, open_envelope
 from walletim.store import device_outbox as D
 from walletim.store import read_sync as RS
@@ -177,7 +179,7 @@ class FanoutReceiver:
             mine = pinned_list(tx.conn, me.address)
             if mine is None:
                 raise MessageRejected("not-own-device", "this wallet lists no devices here")
-            peer = copy_peer(incoming.payload, sender, mine, device.device.id)
+            peer = _read_peer(incoming.payload, sender, mine, device.device.id)
             upto = parse_read(incoming.payload.body)
         except MessageRejected as rej:
             return record_rejection(tx, me, sender.wallet, rej.reason, rej.detail)
@@ -186,6 +188,19 @@ class FanoutReceiver:
         RS.mark_read_upto(tx.conn, me.address, peer, upto)
         RS.remember_seen(tx.conn, mid)
         return None
+
+
+def _read_peer(payload: Payload, sender: SenderDevice, mine: DeviceList, device: bytes) -> str:
+    """The conversation a read mark names: the copy's peer, or a group's (the body names
+    it, the copy is addressed to this wallet itself). Only from this wallet's own other
+    devices. Raises MessageRejected, MessagingError."""
+    group = read_group(payload.body)
+    if group is None:
+        return copy_peer(payload, sender, mine, device)
+    check_own_device(sender, mine, device)
+    if payload.copy_to is None or payload.copy_to.lower() != mine.wallet.lower():
+        raise MessagingError("a group's read mark is addressed to this wallet itself")
+    return group_peer(group)
 
 
 def _sender_list(tx: ChatTx, me: Me, opened: Opened) -> tuple[str, DeviceList]:

@@ -111,7 +111,9 @@ class _Recorder:
         self.tx, self.me, self.gid, self.now_ms, self.out = tx, me, group_id, now_ms, out
         self.cid = tx.conversation(me, group_peer(group_id))
 
-    def change(self, c: GroupChange, meta: HeadMeta | None) -> int:
+    def change(self, c: GroupChange, meta: HeadMeta | None, carrier: HeadMeta | None = None) -> int:
+        """Store ``c`` (``meta``: the message it came in; ``carrier``: the later change it
+        came along with, which it is placed no later than, as it was made before it)."""
         mine = c.by == self.me
         message_id = None
         if meta is not None:
@@ -123,7 +125,8 @@ class _Recorder:
         if message_id is None:  # no transport, or the same counter stored before: keep the change
             message_id = self.tx.add_message(
                 self.cid, "out" if mine else "in", "membership", c.to_json(), c.text,
-                sent_ms=self.now_ms, state="sent" if mine else "received", unread=not mine,
+                sent_ms=self.now_ms if carrier is None else min(self.now_ms, carrier.sent_ms),
+                state="sent" if mine else "received", unread=not mine,
             )  # fmt: skip
         assert message_id is not None
         self.tx.set_sender(message_id, c.by)
@@ -335,7 +338,7 @@ class _Ingest:
             if c.hash == self.head.hash:
                 self.out.message_id = rec.change(c, self.meta)
                 continue
-            rec.change(c, None)
+            rec.change(c, None, self.meta)
             how = "it came along with a later change" if c.hash in new else "held until now"
             rec.notice("applied", f"applied {_said(c, self.me)} ({how})")
 

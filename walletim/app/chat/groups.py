@@ -14,7 +14,7 @@ from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.outbox import check_text
 from walletim.app.chat.ports import Env
 from walletim.app.chat.results import InboxResult, Item, SendResult
-from walletim.errors import InputError, RelayUnavailable, shown
+from walletim.errors import InputError, LinkedDevice, RelayUnavailable, shown
 from walletim.localnames import normalized
 from walletim.messaging.groups import ChangeRefused, GroupChange, bundle, new_group, propose
 from walletim.messaging.identity import Signed
@@ -23,6 +23,13 @@ from walletim.store.chat import GroupRow, StoredMessage
 
 MAX_GROUP_MEMBERS = 50
 MemberAction = Literal["add", "remove", "promote", "demote"]
+#: A linked device (no seed) writes to a group over its own device key, but a membership
+#: change is signed by the wallet's account key, which it does not hold.
+LINKED_CHANGE = (
+    "this home is a linked device of {address}: a membership change (create, add, remove, "
+    "promote, demote, leave) is signed by the wallet's key: make it on a device that has the "
+    "mnemonic (writing to a group works here)"
+)
 #: One group change's result: the group as it is now here, and its deliveries.
 Changed = tuple[GroupRow, list[SendResult]]
 
@@ -91,7 +98,7 @@ class Groups:
         name = normalized(name)
         if not name.strip() or len(name) > 64:
             raise InputError("a group name is 1 .. 64 characters")
-        me = self._accounts.me(account)
+        me = self._signer(account)
         members = tuple(sorted({me.address, *(self._accounts.resolve_peer(p) for p in peers)}))
         if len(members) < 2:
             raise InputError("a group needs at least one other member")
@@ -108,6 +115,7 @@ class Groups:
         self, account: str, group: str, peer: str, action: MemberAction, *, sync: bool
     ) -> Changed:
         """Add, remove, promote or demote ``peer``: see the ChatService's ``group_*``."""
+        self._signer(account)
         g = self._synced(account, group, sync=sync)
         who = self._accounts.resolve_peer(peer)
         why = _refusal(action, who, g, self._accounts.me(account).address)
@@ -118,6 +126,7 @@ class Groups:
         )
 
     def leave(self, account: str, group: str, *, sync: bool) -> Changed:
+        self._signer(account)
         g = self._synced(account, group, sync=sync)
         me = self._accounts.me(account)
         if not [x for x in g.members if x != me.address]:
@@ -145,6 +154,14 @@ class Groups:
         updated = self.env.repo().group(me.address, g.group_id)
         assert updated is not None
         return updated, sent
+
+    def _signer(self, account: str) -> Me:
+        """``account`` as it signs a membership change: before anything reaches the relay,
+        a linked device is refused in one line (LinkedDevice)."""
+        me = self._accounts.me(account)
+        if me.linked:
+            raise LinkedDevice(LINKED_CHANGE.format(address=me.address))
+        return me
 
     def _signed(self, me: Me, unsigned: GroupChange) -> GroupChange:
         """``unsigned`` with ``me``'s EIP-191 signature of its statement."""

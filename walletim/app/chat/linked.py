@@ -61,6 +61,7 @@ class LinkedChat:
         ids = self._outbox.queue(me, self._outbox.resolve(me, items))
         result = InboxResult(me.address)
         run(self._devices.run(me, result, fetch=False))
+        self._check(me)  # the wallet's newest list, read while sealing, may have revoked it
         out = [self._sent(i) for i in ids]
         if strict and len(out) == 1 and out[0].message.state == "queued":
             raise MessagingError(NO_LIST.format(peer=out[0].peer))

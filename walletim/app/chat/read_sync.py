@@ -7,6 +7,9 @@ command that runs this home's device pass seals the mark (kind ``read``, body
 conversation, each in its own session (:func:`walletim.messaging.fanout.encrypt_fanout`);
 the sessions move on before anything is sent, so a crash re-seals rather than reuses a key.
 
+A group's mark names the group in its body (``"group": ID``) and is addressed to this wallet
+itself; a member of the group never sees it.
+
 A device receiving one marks read the messages of that conversation sent up to then. A read
 mark is accepted only as a copy from one of this wallet's own listed devices (a peer cannot
 mark our messages read, nor learn when we read theirs: it never goes to them); one from a
@@ -31,6 +34,7 @@ from walletim.messaging.fanout import (
     encrypt_fanout,
     needing_bundles,
 )
+from walletim.messaging.kinds import GROUP_PREFIX
 from walletim.messaging.session import PeerBundle
 from walletim.store import device_outbox as D
 from walletim.store import read_sync as RS
@@ -94,10 +98,14 @@ class ReadMarks:
         with self.env.repo().tx() as tx:
             own = _own_states(tx.conn, dev.address)
             for peer, upto in marks:
-                message = Message("read", {"upto": upto}, now)
+                body: dict[str, object] = {"upto": upto}
+                copy_to = peer
+                if peer.startswith(GROUP_PREFIX):  # a group's: named inside, to ourselves
+                    body["group"], copy_to = peer.removeprefix(GROUP_PREFIX), dev.address
+                message = Message("read", body, now)
                 fanned = encrypt_fanout(
                     dev.device.key, dev.binding, (DeviceStates(), own), targets, message,
-                    bundles=bundles, randbytes=self.env.randbytes, copy_to=peer,
+                    bundles=bundles, randbytes=self.env.randbytes, copy_to=copy_to,
                 )  # fmt: skip
                 own = fanned.own
                 out.append(_Mark(peer, upto, fanned.sealed))

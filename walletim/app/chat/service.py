@@ -360,7 +360,7 @@ class ChatService:
         peer_address = self.conversation_peer(account, peer)
         repo = self.repo
         messages = repo.history(address, peer_address, limit)
-        if mark_read and repo.mark_read(address, peer_address) and _one_to_one(peer_address):
+        if mark_read and repo.mark_read(address, peer_address):
             note_read(repo.store, address, peer_address)  # for this wallet's other devices
         with repo.tx() as tx:
             state = tx.load_session(tx.conversation(address, peer_address))
@@ -488,8 +488,8 @@ class ChatService:
         """Mark the conversation with ``peer`` read; returns how many messages were unread."""
         address = self._accounts.address(account)
         count = self.repo.mark_read(address, peer)
-        if count and _one_to_one(peer):
-            note_read(self.repo.store, address, peer)  # for this wallet's other devices
+        if count:  # for this wallet's other devices (a group's too): never to a peer
+            note_read(self.repo.store, address, peer)
         return count
 
     def search(self, account: str, query: str, limit: int = 50) -> list[StoredMessage]:
@@ -592,7 +592,3 @@ class ChatService:
         Learns the peer's binding from the relay if it is not known yet. ``confirm`` records
         that the two people compared it. Raises InputError, MessagingError."""
         return self._contacts.verify(account, peer, confirm=confirm)
-
-
-def _one_to_one(peer: str) -> bool:
-    return not peer.startswith(GROUP_PREFIX)

@@ -22,6 +22,7 @@ from walletim.errors import (
     ConfigError,
     InputError,
     KeysError,
+    LinkedDevice,
     PolicyRefused,
     SigningError,
     VaultCorrupt,
@@ -45,9 +46,11 @@ class AgentUnavailable(AgentError):
     """The agent locked or went away during the command: go on with the password."""
 
 
-#: Errors the agent reports that are rebuilt as the same class here (message only).
+#: Errors the agent reports that are rebuilt as the same class here (message only); a
+#: linked device's (no seed) is its own, as chat tells it from other key errors.
 _KINDS: dict[str, type[WalletimError]] = {
-    cls.__name__: cls for cls in (KeysError, SigningError, InputError, VaultCorrupt, ConfigError)
+    cls.__name__: cls
+    for cls in (KeysError, SigningError, InputError, VaultCorrupt, ConfigError, LinkedDevice)
 }
 
 

@@ -34,6 +34,7 @@ from walletim.messaging.kinds import (
     PaymentClaim,
     PaymentRequest,
     SharedAction,
+    SplitBill,
     eip681,
     group_peer,
     is_group_peer,
@@ -329,7 +330,7 @@ class Payments:
         defi = self.p.defi()
         asset = defi.asset(token or "ETH")
         amount = defi.amount(asset, amount_text)
-        [r] = self._requests(account, [(peer, amount)], asset, note, split_id)
+        [r] = self._requests(account, [(peer, amount)], asset, note, split_id, None)
         return r
 
     def _requests(
@@ -339,6 +340,7 @@ class Payments:
         asset: Asset,
         note: str,
         split_id: str | None,
+        bill: SplitBill | None,
     ) -> list[RequestResult]:
         check_note(note)
         me = self.p.address_of(account)
@@ -353,6 +355,7 @@ class Payments:
             req = PaymentRequest(
                 rid, self.p.chain_id, me, ClaimAsset(asset.address, asset.symbol, asset.decimals),
                 amount, note, eip681(self.p.chain_id, me, asset.address, amount), split_id,
+                bill,
             )  # fmt: skip
             made.append((payee, req))
             items.append((payee, "request", req.to_json(), req.text))
@@ -412,8 +415,9 @@ class Payments:
                 self.p.now_ms(),
             )
         )
+        bill = SplitBill(total, len(resolved), include_self)  # for this wallet's other devices
         results = self._requests(
-            account, list(zip(resolved, shares, strict=True)), asset, note, split_id
+            account, list(zip(resolved, shares, strict=True)), asset, note, split_id, bill
         )
         if where is not None and is_group_peer(where):
             self._split_note(me, where, split_id, f"{total_text} {asset.display}")

@@ -14,15 +14,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from walletim.app.wim.ledger import Ledger
-from walletim.app.wim.model import named, sender_of
+from walletim.app.wim.model import named, sender_of, split_shares
 from walletim.app.wim.packets import Packets
 from walletim.app.wim.payments import Payments
 from walletim.app.wim.ports import MoneyPorts
 from walletim.app.wim.sponsor import Sponsorship
 from walletim.app.wim.verify import Rules, Verifier
 from walletim.app.wim.views import Views
-from walletim.errors import WalletimError
-from walletim.messaging.kinds import is_group_peer, parse_action, parse_payment, parse_request
+from walletim.errors import InputError, WalletimError
+from walletim.messaging.kinds import (
+    PaymentRequest,
+    is_group_peer,
+    parse_action,
+    parse_payment,
+    parse_request,
+)
 from walletim.store.wim import ActionRow, RequestRow, SplitRow, WimRepo
 
 if TYPE_CHECKING:
@@ -163,9 +169,11 @@ class WalletIM:
                 req.split_id, "open", None, message.id, self.p.now_ms(),
             )
         )  # fmt: skip
-        if req.split_id is not None:  # the split it is a share of, as far as this home sees
+        if req.split_id is not None:  # the split it is a share of
             sid = req.split_id.lower()
-            total = sum(r.amount for r in self.p.repo().requests(me, split_id=sid))
+            total = bill_total(req)
+            if total is None:  # no bill carried, or one its share does not fit: as seen
+                total = sum(r.amount for r in self.p.repo().requests(me, split_id=sid))
             self.p.repo().save_split_seen(
                 SplitRow(me, sid, req.asset.address, symbol, decimals, total, req.note,
                          message.sent_ms)
@@ -207,6 +215,19 @@ class WalletIM:
             chain_id=action.chain_id, tx_hash=action.tx, action=action.action,
         )  # fmt: skip
         self.ledger.check_action(me, message.id, action, sender)
+
+
+def bill_total(req: PaymentRequest) -> int | None:
+    """The total of the split bill ``req`` is a share of, as the copy says, if its share is
+    one that bill gives a peer (else None: the copy is not taken at its word)."""
+    bill = req.bill
+    if bill is None:
+        return None
+    try:
+        _own, shares = split_shares(bill.total, bill.peers, include_self=bill.own)
+    except InputError:
+        return None
+    return bill.total if req.amount in shares else None
 
 
 __all__ = ["WalletIM"]
