@@ -314,3 +314,41 @@ def test_reading_on_one_device_marks_the_conversation_read_on_the_others(
     got = ok(phone, "chat", "inbox", "--from", "dev")
     assert [x["reason"] for x in got["rejected"]] == ["malformed"], got["rejected"]
     assert [c["unread"] for c in got["conversations"] if c["address"] == b_addr] == [1]
+
+
+def test_a_new_home_of_a_wallet_with_devices_joins_at_chat_init(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A second machine imports the mnemonic and runs `chat init`: the wallet already has a
+    device list, so this home joins it by itself and a peer that fans out reaches it (no
+    `chat device join` needed); a home of a wallet with no list stays as it was; a revoked
+    home is not put back by `chat init`."""
+    laptop = _home(tmp_path / "laptop", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr = ok(laptop, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
+    alone = ok(bob, "chat", "init", "--from", "bob")["device"]
+    assert not alone["joined"] and not alone["listed"] and alone["error"] is None, alone
+    ok(laptop, "chat", "device", "join", "--from", "dev", "--name", "laptop")
+    ok(bob, "chat", "device", "join", "--from", "bob")
+    ok(laptop, "chat", "inbox", "--from", "dev")
+    ok(bob, "chat", "contacts", "add", "alice", a_addr)
+
+    phone = _home(tmp_path / "phone", relay.url)
+    human = phone("chat", "init", "--from", "dev")
+    assert human.code == 0 and "joined the wallet's device list" in human.out, human.out
+    listed = ok(laptop, "chat", "device", "list", "--from", "dev")
+    assert listed["version"] == 2 and [d["this"] for d in listed["devices"]] == [True, False]
+    again = ok(phone, "chat", "init", "--from", "dev")["device"]
+    assert again["listed"] and not again["joined"], again
+
+    ok(laptop, "chat", "contacts", "add", "bob", b_addr)
+    ok(bob, "chat", "send", "--from", "bob", "alice", "to every machine of yours")
+    for home in (laptop, phone):
+        seen = ok(home, "chat", "inbox", "--from", "dev")
+        assert [m["text"] for m in seen["messages"]] == ["to every machine of yours"], seen
+
+    ok(laptop, "chat", "device", "revoke", "--from", "dev", _device_id(phone))
+    back = ok(phone, "chat", "init", "--from", "dev")["device"]
+    assert back["revoked"] and not back["joined"], back
+    assert ok(laptop, "chat", "device", "list", "--from", "dev")["version"] == 3

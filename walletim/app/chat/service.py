@@ -149,10 +149,17 @@ class ChatService:
     # -- the relay ------------------------------------------------------------------------------
 
     def init(self, account: str) -> InitResult:
-        """Publish ``account``'s identity binding and prekeys to the relay (a linked device:
-        its device's). Raises RelayUnavailable, RelayRefused, KeysError, InputError."""
+        """Publish ``account``'s identity binding and prekeys to the relay, and this home's
+        device keys when it is a listed device (a linked device: its device's only).
+        Raises RelayUnavailable, RelayRefused, KeysError, InputError."""
         me = self._accounts.me(account)
-        return (self._linked if me.linked else self._link).init(me)
+        if me.linked:
+            return self._linked.init(me)
+        result = self._link.init(me)
+        # A listed device of this home publishes its own keys too (peers that fan out
+        # write to it), as every chat command that reaches the relay does.
+        run(self._devices.run(me, InboxResult(me.address), fetch=False))
+        return result
 
     def pin_relays(
         self, urls: Sequence[str] | None = None, *, expect_key: bytes | None = None

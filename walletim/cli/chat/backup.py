@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from walletim.cli.base import Ctx, account_option, with_home
+from walletim.cli.chat.devices import device_json, device_line, join_if_listed
 from walletim.cli.chat.render import session, when
-from walletim.errors import WalletimError
-
-if TYPE_CHECKING:
-    from walletim.app.devices import DevicesResult
-    from walletim.app.session import Session
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -83,7 +78,7 @@ def restore(
         raise click.UsageError("give either FILE (or --from-file FILE) or --from-relay")
     with session(ctx) as s:
         r = s.backups.restore(account, source, allow_older=allow_older)
-        device, device_error = _join(s, account)
+        device, device_error = join_if_listed(s, account)
     data = {
         "account": r.account,
         "archive_id": r.archive_id,
@@ -91,7 +86,7 @@ def restore(
         "from": r.source,
         "counts": r.counts,
         "added": r.added,
-        "device": _device_json(device, device_error),
+        "device": device_json(device, device_error),
     }
 
     def human() -> None:
@@ -100,45 +95,10 @@ def restore(
             f"{when(r.created_ms)}): {_counts(r.counts)}; {sum(r.added.values())} records "
             "new here"
         )
-        click.echo(_device_line(account, device, device_error), err=device_error is not None)
+        click.echo(device_line(account, device, device_error), err=device_error is not None)
         click.echo(
             f"next: `walletim chat init --from {account}` publishes this home; chat sessions "
             "re-establish with each contact from your next message to them"
         )
 
     ctx.emit(data, human)
-
-
-def _join(s: Session, account: str) -> tuple[DevicesResult | None, str | None]:
-    """Join the wallet's device list as a new device, if it has one (see
-    :meth:`DeviceService.join_if_listed`); the restore stands whatever happens here."""
-    try:
-        return s.devices.join_if_listed(account), None
-    except WalletimError as exc:
-        return None, str(exc)
-
-
-def _device_json(d: DevicesResult | None, error: str | None) -> dict[str, object]:
-    if d is None:
-        return {"joined": False, "listed": False, "revoked": False, "this_device": None,
-                "version": None, "error": error}  # fmt: skip
-    version = d.devices.version if d.devices is not None else 0
-    return {"joined": d.changed, "listed": d.listed, "revoked": d.revoked,
-            "this_device": d.this_device, "version": version, "error": None}  # fmt: skip
-
-
-def _device_line(account: str, d: DevicesResult | None, error: str | None) -> str:
-    join = f"`walletim chat device join --from {account}`"
-    if d is None:
-        return f"warning: this home did not join the wallet's device list ({error}): run {join}"
-    if d.revoked:
-        return f"this device was revoked from the wallet's device list: not rejoined ({join})"
-    if d.changed:
-        version = d.devices.version if d.devices is not None else 0
-        return (
-            f"joined the wallet's device list as a new device ({d.this_device[:8]}, version "
-            f"{version}): your contacts see a new device of yours, not a key change"
-        )
-    if d.listed:
-        return f"this home is already a listed device ({d.this_device[:8]})"
-    return "the wallet has no device list: this home chats as the wallet's only device"

@@ -10,10 +10,12 @@ import click
 from walletim.cli.base import Ctx, with_account
 from walletim.cli.chat.render import session, when
 from walletim.display import one_line
+from walletim.errors import WalletimError
 from walletim.messaging.devices import legacy_device_id
 
 if TYPE_CHECKING:
     from walletim.app.devices import DevicesResult
+    from walletim.app.session import Session
 
 
 @click.group("device")
@@ -105,3 +107,39 @@ def _link() -> None:
 
 
 _link()
+
+
+def join_if_listed(s: Session, account: str) -> tuple[DevicesResult | None, str | None]:
+    """Join the wallet's device list as a new device, if it has one (see
+    :meth:`DeviceService.join_if_listed`): ``chat restore`` and ``chat init`` do, and stand
+    whatever happens here (the error is returned, for one line)."""
+    try:
+        return s.devices.join_if_listed(account), None
+    except WalletimError as exc:
+        return None, str(exc)
+
+
+def device_json(d: DevicesResult | None, error: str | None) -> dict[str, object]:
+    if d is None:
+        return {"joined": False, "listed": False, "revoked": False, "this_device": None,
+                "version": None, "error": error}  # fmt: skip
+    version = d.devices.version if d.devices is not None else 0
+    return {"joined": d.changed, "listed": d.listed, "revoked": d.revoked,
+            "this_device": d.this_device, "version": version, "error": None}  # fmt: skip
+
+
+def device_line(account: str, d: DevicesResult | None, error: str | None) -> str:
+    join = f"`walletim chat device join --from {account}`"
+    if d is None:
+        return f"warning: this home did not join the wallet's device list ({error}): run {join}"
+    if d.revoked:
+        return f"this device was revoked from the wallet's device list: not rejoined ({join})"
+    if d.changed:
+        version = d.devices.version if d.devices is not None else 0
+        return (
+            f"joined the wallet's device list as a new device ({d.this_device[:8]}, version "
+            f"{version}): your contacts see a new device of yours, not a key change"
+        )
+    if d.listed:
+        return f"this home is already a listed device ({d.this_device[:8]})"
+    return "the wallet has no device list: this home chats as the wallet's only device"

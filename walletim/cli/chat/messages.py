@@ -55,8 +55,16 @@ if TYPE_CHECKING:
 @click.command()
 @with_account
 def init(ctx: Ctx, account: str) -> None:
-    """Publish your chat identity (bound to your address) and prekeys to the relay."""
+    """Publish your chat identity (bound to your address) and prekeys to the relay.
+
+    When the wallet already has a device list (another home joined it), this home joins it
+    as a new device by itself, so peers that fan out write to it too; a revoked device is
+    not put back (`chat device join` does, deliberately)."""
+    from walletim.cli.chat.devices import device_json, device_line, join_if_listed
+
     with session(ctx) as s:
+        # Joined first, so the publishing below includes this device's own keys.
+        device, device_error = join_if_listed(s, account)
         r = s.chat.init(account)
     data = {
         "address": r.address,
@@ -65,13 +73,19 @@ def init(ctx: Ctx, account: str) -> None:
         "prekeys": r.prekeys,
         "relay": r.relay,
         "published": r.published,
+        "device": device_json(device, device_error),
     }
-    ctx.emit(
-        data,
-        f"{r.address}: chat identity {r.identity_key.hex()[:16]}… "
-        f"{'published to' if r.published else 'already on'} {r.relay} ({r.prekeys} one-time "
-        "prekeys listed)",
-    )
+
+    def human() -> None:
+        click.echo(
+            f"{r.address}: chat identity {r.identity_key.hex()[:16]}… "
+            f"{'published to' if r.published else 'already on'} {r.relay} ({r.prekeys} "
+            "one-time prekeys listed)"
+        )
+        if device_error is not None or (device is not None and (device.changed or device.revoked)):
+            click.echo(device_line(account, device, device_error), err=device_error is not None)
+
+    ctx.emit(data, human)
 
 
 @click.command()
