@@ -156,9 +156,7 @@ class ChatService:
         if me.linked:
             return self._linked.init(me)
         result = self._link.init(me)
-        # A listed device of this home publishes its own keys too (peers that fan out
-        # write to it), as every chat command that reaches the relay does.
-        run(self._devices.run(me, InboxResult(me.address), fetch=False))
+        run(self._devices.run(me, InboxResult(me.address), fetch=False))  # as every command
         return result
 
     def pin_relays(
