@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import HOME_PASSWORD, RelayProcess
-from tests.e2e.test_cli_backup import _home, history, ok
+from tests.e2e.test_cli_backup import history, ok
+from tests.e2e.test_cli_devices import joined_homes
 
 DEAD_RELAY = "ws://127.0.0.1:9"  # nothing listens: the phone is offline
 
@@ -19,27 +20,12 @@ def _texts(home: Any, account: str, peer: str) -> list[str]:
     return [t for _, k, t in history(home, account, peer) if k == "text"]
 
 
-def _joined(tmp_path: Path, relay: RelayProcess) -> tuple[Any, Any, Any, str, str]:
-    laptop = _home(tmp_path / "laptop", relay.url)
-    phone = _home(tmp_path / "phone", relay.url)
-    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
-    a_addr = ok(laptop, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
-    b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
-    for home, account in ((laptop, "dev"), (phone, "dev"), (bob, "bob")):
-        ok(home, "chat", "device", "join", "--from", account)
-        ok(home, "chat", "inbox", "--from", account)
-    for home in (laptop, phone):
-        ok(home, "chat", "contacts", "add", "bob", b_addr)
-    ok(bob, "chat", "contacts", "add", "alice", a_addr)
-    return laptop, phone, bob, a_addr, b_addr
-
-
 def test_a_device_offline_shows_the_conversation_in_the_order_it_was_written(
     tmp_path: Path, relay: RelayProcess
 ) -> None:
     from walletim.app.session import Session
 
-    laptop, phone, bob, _a, b_addr = _joined(tmp_path, relay)
+    laptop, phone, bob, _a, b_addr = joined_homes(tmp_path, relay)
     ok(laptop, "chat", "send", "--from", "dev", "bob", "one")
     with Session(phone.home, HOME_PASSWORD, relay_url=DEAD_RELAY, fast_kdf=True) as s:
         item = (b_addr, "text", {"text": "two"}, "two")
@@ -68,7 +54,7 @@ def test_a_peers_clock_does_not_reorder_the_conversation(
     from walletim.app.chat import ChatService
     from walletim.app.session import Session
 
-    laptop, _phone, bob, a_addr, _b = _joined(tmp_path, relay)
+    laptop, _phone, bob, a_addr, _b = joined_homes(tmp_path, relay)
     ok(bob, "chat", "send", "--from", "bob", "alice", "first")
     ok(laptop, "chat", "inbox", "--from", "dev")
     ok(laptop, "chat", "send", "--from", "dev", "bob", "reply")

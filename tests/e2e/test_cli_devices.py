@@ -21,6 +21,23 @@ from walletim.messaging.relay_client import RelayClient
 ANVIL0_KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
 
 
+def joined_homes(tmp_path: Path, relay: RelayProcess) -> tuple[Any, Any, Any, str, str]:
+    """Alice's laptop and phone (one wallet, both joined) and Bob (joined), each with the
+    other as a contact: (laptop, phone, bob, alice's address, bob's address)."""
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = _home(tmp_path / "phone", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr = ok(laptop, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
+    for home, account in ((laptop, "dev"), (phone, "dev"), (bob, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    for home in (laptop, phone):
+        ok(home, "chat", "contacts", "add", "bob", b_addr)
+    ok(bob, "chat", "contacts", "add", "alice", a_addr)
+    return laptop, phone, bob, a_addr, b_addr
+
+
 def test_homes_join_list_and_revoke_devices(tmp_path: Path, relay: RelayProcess) -> None:
     laptop = _home(tmp_path / "laptop", relay.url)
     phone = _home(tmp_path / "phone", relay.url)
@@ -283,17 +300,7 @@ def test_reading_on_one_device_marks_the_conversation_read_on_the_others(
     from tests.conftest import HOME_PASSWORD
     from walletim.app.session import Session
 
-    laptop = _home(tmp_path / "laptop", relay.url)
-    phone = _home(tmp_path / "phone", relay.url)
-    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
-    a_addr = ok(laptop, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
-    b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
-    for home, account in ((laptop, "dev"), (phone, "dev"), (bob, "bob")):
-        ok(home, "chat", "device", "join", "--from", account)
-        ok(home, "chat", "inbox", "--from", account)
-    for home in (laptop, phone):
-        ok(home, "chat", "contacts", "add", "bob", b_addr)
-    ok(bob, "chat", "contacts", "add", "alice", a_addr)
+    laptop, phone, bob, a_addr, b_addr = joined_homes(tmp_path, relay)
     ok(bob, "chat", "send", "--from", "bob", "alice", "one")
     ok(bob, "chat", "send", "--from", "bob", "alice", "two")
 
