@@ -2,19 +2,22 @@
 17): no seed, so no account chat key and no binding to publish. Everything goes over this
 device's own key (walletim.app.chat.device_pass): its bundle, fan-out to the devices of
 peers whose wallet publishes a device list and to this wallet's other devices, and its own
-mailbox (``chat listen`` too, on one connection). A peer from before devices (no device
-list) cannot be reached from here: its messages stay queued, with a warning, until they are
-sent from a device with the mnemonic.
+mailbox (``chat listen`` too, reconnecting as the account's listener does). A peer from
+before devices (no device list) cannot be reached from here: its messages stay queued, with
+a warning, until they are sent from a device with the mnemonic.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.device_pass import DevicePass
+from walletim.app.chat.fanout_send import ThisDevice
 from walletim.app.chat.link import RelayLink
+from walletim.app.chat.listen import RECONNECT
 from walletim.app.chat.outbox import Outbox
 from walletim.app.chat.ports import Env, run
 from walletim.app.chat.results import (
@@ -111,55 +114,12 @@ class LinkedChat:
         tick: Callable[[], None] | None = None,
     ) -> int:
         """Send what waits, then report each message reaching this device's mailbox until
-        ``count`` arrived or ``timeout`` passed. One connection: a lost one ends it
-        (RelayUnavailable; the relay keeps what was not acknowledged). Returns the count."""
+        ``count`` arrived or ``timeout`` passed. A lost connection is said (``disconnected``)
+        and retried with the one reconnect policy (:data:`walletim.app.chat.listen.RECONNECT`);
+        nothing is lost, the relay keeps what was not acknowledged. Returns the count."""
         self._check(me)
         run(self._devices.run(me, InboxResult(me.address), fetch=False))
-        return run(self._listen(me, on_event, count, timeout, tick))
-
-    async def _listen(
-        self,
-        me: Me,
-        on_event: Callable[[ListenEvent], None],
-        count: int | None,
-        timeout: float | None,
-        tick: Callable[[], None] | None,
-    ) -> int:
-        found = self._devices.device(me)
-        if found is None:
-            raise MessagingError(NOT_LISTED)
-        dev, _mine = found
-        clock = asyncio.get_running_loop().time
-        deadline = None if timeout is None else clock() + timeout
-        received = 0
-        conn = await self._link.dial()
-        try:
-            await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
-            await conn.listen()
-            on_event(ListenEvent("connected", self._link.relay_url))
-            batch, _ = await conn.fetch()
-            while True:
-                if tick is not None:
-                    try:
-                        tick()
-                    except WalletimError as exc:  # as the account key's listener does
-                        on_event(ListenEvent("tick-error", str(exc)))
-                for item in batch:
-                    got = self._devices.receiver.receive_one(me, dev, item.mid, item.env, [])
-                    if isinstance(got, Received):
-                        received += 1
-                        on_event(ListenEvent("message", got))
-                    elif isinstance(got, Rejection):
-                        on_event(ListenEvent("rejected", got))
-                if batch:
-                    await conn.ack([i.mid for i in batch])
-                left = None if deadline is None else deadline - clock()
-                if (count is not None and received >= count) or (left is not None and left <= 0):
-                    return received
-                push = await conn.next_push(timeout=left if tick is None else min(left or 5, 5))
-                batch = list(push.msgs) if isinstance(push, protocol.Deliver) else []
-        finally:
-            await conn.close()
+        return run(_DeviceListen(self._link, self._devices, me, on_event, count, tick).run(timeout))
 
     def _sent(self, message_id: int) -> SendResult:
         stored = self.env.repo().message(message_id)
@@ -168,3 +128,92 @@ class LinkedChat:
     def _note_stuck(self, me: Me, result: InboxResult) -> None:
         for peer in self._outbox.queued_peers(me.address):
             result.warnings.append(NO_LIST.format(peer=peer))
+
+
+class _DeviceListen:
+    """One ``listen`` of a linked device: connections to its own mailbox, one after another."""
+
+    def __init__(
+        self,
+        link: RelayLink,
+        devices: DevicePass,
+        me: Me,
+        on_event: Callable[[ListenEvent], None],
+        count: int | None,
+        tick: Callable[[], None] | None,
+    ) -> None:
+        self._link, self._devices = link, devices
+        self._me, self._on_event = me, on_event
+        self._count, self._tick = count, tick
+        self.received = 0
+        self._attempt = 0  # reconnections since the last connection
+        self._clock = time.monotonic
+        self._deadline: float | None = None
+
+    async def run(self, timeout: float | None) -> int:
+        self._clock = asyncio.get_running_loop().time
+        self._deadline = None if timeout is None else self._clock() + timeout
+        while True:
+            found = self._devices.device(self._me)
+            if found is None:
+                raise MessagingError(NOT_LISTED)
+            try:
+                await self._serve(found[0])
+                return self.received
+            except RelayUnavailable as exc:
+                self._on_event(ListenEvent("disconnected", exc.reason))
+            wait = RECONNECT.delay(self._attempt)
+            self._attempt += 1
+            left = self._left()
+            if left is not None and left <= 0:
+                return self.received
+            await asyncio.sleep(wait if left is None else min(wait, left))
+
+    def _left(self) -> float | None:
+        return None if self._deadline is None else self._deadline - self._clock()
+
+    def _done(self) -> bool:
+        left = self._left()
+        reached = self._count is not None and self.received >= self._count
+        return reached or (left is not None and left <= 0)
+
+    async def _serve(self, dev: ThisDevice) -> None:
+        """One connection until done; RelayUnavailable when it is lost."""
+        link = self._link
+        conn = await link.dial()
+        try:
+            await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
+            await conn.listen()
+            self._attempt = 0
+            self._on_event(ListenEvent("connected", link.relay_url))
+            batch, _ = await conn.fetch()
+            while True:
+                self._run_tick()
+                for item in batch:
+                    self._report(dev, item.mid, item.env)
+                if batch:
+                    await conn.ack([i.mid for i in batch])
+                if self._done():
+                    return
+                left = self._left()
+                wait = left if self._tick is None else min(left or 5, 5)
+                push = await conn.next_push(timeout=wait)
+                batch = list(push.msgs) if isinstance(push, protocol.Deliver) else []
+        finally:
+            await conn.close()
+
+    def _run_tick(self) -> None:
+        if self._tick is None:
+            return
+        try:
+            self._tick()
+        except WalletimError as exc:  # as the account key's listener does
+            self._on_event(ListenEvent("tick-error", str(exc)))
+
+    def _report(self, dev: ThisDevice, mid: str, env: bytes) -> None:
+        got = self._devices.receiver.receive_one(self._me, dev, mid, env, [])
+        if isinstance(got, Received):
+            self.received += 1
+            self._on_event(ListenEvent("message", got))
+        elif isinstance(got, Rejection):
+            self._on_event(ListenEvent("rejected", got))

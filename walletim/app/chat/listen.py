@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.device_pass import DevicePass
+from walletim.app.chat.fanout_send import ThisDevice
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink
 from walletim.app.chat.outbox import Outbox
@@ -20,6 +21,7 @@ from walletim.app.chat.ports import AuthInfo, Env, RelayConnection
 from walletim.app.chat.results import InboxResult, ListenEvent, Received, Rejection
 from walletim.errors import RelayUnavailable, WalletimError
 from walletim.messaging import protocol
+from walletim.messaging.devices import DeviceList
 from walletim.retry import Backoff
 
 LISTEN_BACKOFF_MAX = 30.0
@@ -64,6 +66,7 @@ class Listener:
         self._retry_floor = 0.0  # before this, waiting messages are not retried again
         self._devices = devices  # this home as a device: its own mailbox is listened to too
         self._wake = asyncio.Event()  # set when the device's mailbox brought a message
+        self._device_attempt = 0  # reconnections of the device's mailbox since it was connected
 
     async def run(self) -> int:
         """Listen until done (count, timeout) or cancelled. Returns the messages received."""
@@ -144,41 +147,49 @@ class Listener:
 
     async def _device(self) -> None:
         """Listen on this device's own mailbox (a home that joined its account's device
-        list): what waits there first, then each push. A lost connection ends it (the next
-        chat command drains the mailbox), said as a ``disconnected`` event."""
+        list) while the account's connection lives: what waits there first, then each push.
+        A lost connection is said (``disconnected``) and retried through :data:`RECONNECT`
+        on its own; the relay keeps what was not acknowledged."""
         assert self._devices is not None
-        found = self._devices.device(self._me)
-        if found is None:
-            return
-        dev, mine = found
-        try:
-            conn = await self._link.dial()
-        except RelayUnavailable as exc:
-            self._on_event(ListenEvent("disconnected", f"this device's mailbox: {exc.reason}"))
-            return
-        try:
-            info = await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
-            await self._devices.keys.publish(conn, info, dev, mine)
-            await conn.listen()
-            batch, _ = await conn.fetch()
-            if conn.expired[0]:  # the relay deleted mail for this device unread (its TTL)
-                self._on_event(ListenEvent("expired", conn.expired[0]))
-            while True:
-                for item in batch:
-                    outcome = self._devices.receiver.receive_one(
-                        self._me, dev, item.mid, item.env, []
-                    )
-                    if isinstance(outcome, Received | Rejection):
-                        self._report(outcome)
-                        self._wake.set()
-                if batch:
-                    await conn.ack([i.mid for i in batch])
-                push = await conn.next_push(timeout=None)
-                batch = list(push.msgs) if isinstance(push, protocol.Deliver) else []
-        except RelayUnavailable as exc:
-            self._on_event(ListenEvent("disconnected", f"this device's mailbox: {exc.reason}"))
-        finally:
-            await conn.close()
+        self._device_attempt = 0
+        while (found := self._devices.device(self._me)) is not None:
+            try:
+                conn = await self._link.dial()
+            except RelayUnavailable as exc:
+                self._on_event(ListenEvent("disconnected", f"this device's mailbox: {exc.reason}"))
+            else:
+                try:
+                    await self._device_mailbox(conn, *found)
+                except RelayUnavailable as exc:
+                    reason = f"this device's mailbox: {exc.reason}"
+                    self._on_event(ListenEvent("disconnected", reason))
+                finally:
+                    await conn.close()
+            await asyncio.sleep(RECONNECT.delay(self._device_attempt))
+            self._device_attempt += 1
+
+    async def _device_mailbox(
+        self, conn: RelayConnection, dev: ThisDevice, mine: DeviceList
+    ) -> None:
+        """One connection to this device's mailbox, until it is lost (RelayUnavailable)."""
+        assert self._devices is not None
+        info = await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
+        await self._devices.keys.publish(conn, info, dev, mine)
+        await conn.listen()
+        self._device_attempt = 0  # connected: the backoff starts again from the first wait
+        batch, _ = await conn.fetch()
+        if conn.expired[0]:  # the relay deleted mail for this device unread (its TTL)
+            self._on_event(ListenEvent("expired", conn.expired[0]))
+        while True:
+            for item in batch:
+                outcome = self._devices.receiver.receive_one(self._me, dev, item.mid, item.env, [])
+                if isinstance(outcome, Received | Rejection):
+                    self._report(outcome)
+                    self._wake.set()
+            if batch:
+                await conn.ack([i.mid for i in batch])
+            push = await conn.next_push(timeout=None)
+            batch = list(push.msgs) if isinstance(push, protocol.Deliver) else []
 
     async def _lost(self, exc: RelayUnavailable) -> None:
         self._on_event(ListenEvent("disconnected", exc.reason))
