@@ -99,6 +99,9 @@ class Joining:
 
 @dataclass(frozen=True, slots=True)
 class OfferResult:
+    """The existing device's end of a link: the device list with the new device in it, its
+    id and name, what the history sent held, and whether the new device took it."""
+
     devices: DevicesResult
     linked: str  # the new device's id (hex)
     name: str
@@ -108,6 +111,9 @@ class OfferResult:
 
 @dataclass(frozen=True, slots=True)
 class AcceptResult:
+    """The new device's end of a link: the account, its name in this home, this device's
+    id, the device list's version and size, and what the history merge added."""
+
     account: str
     wallet: str  # this home's name for the linked wallet
     this_device: str
