@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from walletim import safejson
 from walletim.app.backup.archive import ArchiveError, Header, Opened, open_archive, seal
 from walletim.app.chat.peer_devices import newest_list
-from walletim.app.chat.ports import run
+from walletim.app.chat.ports import Addressed, run
 from walletim.app.devices import DeviceService, DevicesResult, note_linked
 from walletim.display import one_line
 from walletim.errors import Aborted, InputError, MessagingError, RelayRefused
@@ -51,13 +51,8 @@ POLL = Backoff(first=0.2, factor=1.5, cap=1.0)
 ARCHIVE_FORMAT = "walletim-device-link/1"
 
 
-class _Account(Protocol):
-    @property
-    def address(self) -> str: ...
-
-
 class LinkWallets(Protocol):
-    def account(self, spec: str) -> _Account: ...
+    def account(self, spec: str) -> Addressed: ...
 
     def device_key(self, spec: str) -> DeviceKey: ...
 
