@@ -6,10 +6,14 @@ first): a command that needs one constant paid for every service in the package.
 package keeps its imports for type checkers under ``if TYPE_CHECKING:`` (so mypy and
 import-linter see the same names and edges as before) and gives Python::
 
-    __getattr__ = lazy_exports(__name__, {"walletim.app.defi.assets": ("ETH", "Asset"), ...})
+    _EXPORTS = {"walletim.app.defi.assets": ("ETH", "Asset"), ...}
+    __getattr__ = lazy_exports(__name__, _EXPORTS)
+    __all__ = exported(_EXPORTS)
 
-tests/unit/test_import_weight.py checks that every name in ``__all__`` resolves to the
-object of the module it names.
+Its ``TYPE_CHECKING`` imports name each export ``X as X``: that is what tells a type checker
+the package re-exports it (``__all__``, computed, is not read by mypy).
+tests/e2e/test_import_weight.py checks that every name in ``__all__`` resolves to the object
+of the module it names, and that the ``TYPE_CHECKING`` imports give the same names.
 """
 
 from __future__ import annotations
@@ -32,3 +36,8 @@ def lazy_exports(package: str, exports: Mapping[str, Sequence[str]]) -> Callable
         return value
 
     return __getattr__
+
+
+def exported(exports: Mapping[str, Sequence[str]]) -> list[str]:
+    """The names ``exports`` (as given to :func:`lazy_exports`) gives: a package's ``__all__``."""
+    return [name for names in exports.values() for name in names]

@@ -4,6 +4,7 @@ command ran against a real Anvil. Not timing: bench/commands.py measures the tim
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import os
@@ -209,6 +210,25 @@ def test_lazy_packages_export_what_they_list(package: str) -> None:
         assert not isinstance(value, types.ModuleType), (package, name)
     with pytest.raises(AttributeError):
         module.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("package", _LAZY_PACKAGES)
+def test_lazy_packages_type_check_what_they_export(package: str) -> None:
+    """What a lazily-loaded package's ``TYPE_CHECKING`` imports give type checkers is what it
+    exports at run time (``__all__``, from its table of lazy names): neither list drifts."""
+    module = importlib.import_module(package)
+    assert module.__file__ is not None
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    checked = {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        for imported in node.body
+        if isinstance(imported, ast.ImportFrom)
+        for alias in imported.names
+    }
+    assert checked == set(module.__all__)
+    assert len(module.__all__) == len(set(module.__all__))
 
 
 #: What decrypting, encrypting or making prekeys needs, and nothing else does.

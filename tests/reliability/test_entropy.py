@@ -60,7 +60,7 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
     ("walletim/app/chat/groups.py", "Groups.create", "randbytes (injected)"): (1, "group id"),
     # Linking a device by code (issue 17, walletim.app.linking): the code's 128-bit secret,
     # the new device's id and Ed25519 seed, the history archive's id.
-    ("walletim/app/linking.py", "LinkService.__init__", "secrets.token_bytes"): (1, "default"),
+    ("walletim/app/linking.py", "LinkService", "secrets.token_bytes"): (1, "default"),
     ("walletim/app/linking.py", "LinkService.offer", "randbytes (injected)"): (1, "link secret"),
     ("walletim/app/linking.py", "LinkService.accept", "randbytes (injected)"): (1, "device key"),
     ("walletim/app/linking.py", "LinkService._archive", "randbytes (injected)"): (1, "archive id"),

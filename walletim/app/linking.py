@@ -27,13 +27,13 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Protocol
 
 from walletim import safejson
 from walletim.app.backup.archive import ArchiveError, Header, Opened, open_archive, seal
 from walletim.app.chat.peer_devices import newest_list
-from walletim.app.chat.ports import run
+from walletim.app.chat.ports import Addressed, run
 from walletim.app.devices import DeviceService, DevicesResult, note_linked
 from walletim.display import one_line
 from walletim.errors import Aborted, InputError, MessagingError, RelayRefused
@@ -51,13 +51,8 @@ POLL = Backoff(first=0.2, factor=1.5, cap=1.0)
 ARCHIVE_FORMAT = "walletim-device-link/1"
 
 
-class _Account(Protocol):
-    @property
-    def address(self) -> str: ...
-
-
 class LinkWallets(Protocol):
-    def account(self, spec: str) -> _Account: ...
+    def account(self, spec: str) -> Addressed: ...
 
     def device_key(self, spec: str) -> DeviceKey: ...
 
@@ -99,6 +94,9 @@ class Joining:
 
 @dataclass(frozen=True, slots=True)
 class OfferResult:
+    """The existing device's end of a link: the device list with the new device in it, its
+    id and name, what the history sent held, and whether the new device took it."""
+
     devices: DevicesResult
     linked: str  # the new device's id (hex)
     name: str
@@ -108,6 +106,9 @@ class OfferResult:
 
 @dataclass(frozen=True, slots=True)
 class AcceptResult:
+    """The new device's end of a link: the account, its name in this home, this device's
+    id, the device list's version and size, and what the history merge added."""
+
     account: str
     wallet: str  # this home's name for the linked wallet
     this_device: str
@@ -120,23 +121,19 @@ def _slot(token: bytes) -> str:
     return protocol.backup_id(token)
 
 
+@dataclass(eq=False)
 class LinkService:
-    def __init__(
-        self,
-        wallets: LinkWallets,
-        devices: DeviceService,
-        store: Callable[[], Store],
-        dial: Callable[[], Awaitable[LinkRelay]],
-        *,
-        clock: Callable[[], float] = time.time,
-        randbytes: Callable[[int], bytes] = secrets.token_bytes,
-    ) -> None:
-        self.wallets = wallets
-        self.devices = devices
-        self._store = store
-        self._dial = dial
-        self._clock = clock
-        self._randbytes = randbytes
+    """Both ends of a link. Collaborators: ``wallets`` (accounts, device keys, importing the
+    linked wallet), ``devices`` (the account's device list), ``store()`` (the home's store),
+    ``dial()`` (a relay connection), ``clock`` and ``randbytes``."""
+
+    wallets: LinkWallets
+    devices: DeviceService
+    store: Callable[[], Store]
+    dial: Callable[[], Awaitable[LinkRelay]]
+    _: KW_ONLY
+    clock: Callable[[], float] = time.time
+    randbytes: Callable[[int], bytes] = secrets.token_bytes
 
     # -- the existing device ----------------------------------------------------------------
 
@@ -157,7 +154,7 @@ class LinkService:
         address = self.wallets.account(spec).address
         self.wallets.chat_identity(spec)  # a linked home (no seed) says so before any code
         _room(self.devices.list(spec))
-        code = L.new_code(self._randbytes(L.SECRET_BYTES), int(self._clock()), ttl)
+        code = L.new_code(self.randbytes(L.SECRET_BYTES), int(self.clock()), ttl)
         keys = L.link_keys(code)
         show(Offered(code, address))
         raw = run(self._wait(keys.b_token, code.expires, delete=True))
@@ -169,7 +166,7 @@ class LinkService:
         if not confirm(joining):
             run(self._put(keys, [_refusal(keys, transcript, "the other device declined")]))
             raise Aborted("declined: nothing was signed")
-        entry = make_device(hello.device_id, hello.identity_key, int(self._clock()), hello.name)
+        entry = make_device(hello.device_id, hello.identity_key, int(self.clock()), hello.name)
         blob, counts = self._archive(keys, address)  # first: one too large signs nothing
         try:
             if len(blob) > MAX_ARCHIVE:
@@ -183,16 +180,16 @@ class LinkService:
             raise
         if result.devices is None:  # add_device publishes a list or raises
             raise MessagingError("no device list after adding the new device")
-        with self._store().transaction() as conn:
+        with self.store().transaction() as conn:
             note_linked(conn, address, hello.device_id)
         frames = _reply(keys, transcript, result.devices, blob)
         collected = run(self._deliver(keys, frames, code.expires + 120))
         return OfferResult(result, hello.device_id.hex(), hello.name, counts, collected)
 
     def _archive(self, keys: L.LinkKeys, address: str) -> tuple[bytes, dict[str, int]]:
-        dumped: dict[str, object] = dict(records.dump(self._store(), address))
+        dumped: dict[str, object] = dict(records.dump(self.store(), address))
         counts = records.counts(records.dump_tables(dumped))
-        header = Header(self._randbytes(16), int(self._clock() * 1000))
+        header = Header(self.randbytes(16), int(self.clock() * 1000))
         manifest: dict[str, object] = {
             "format": ARCHIVE_FORMAT,
             "account": address,
@@ -202,10 +199,10 @@ class LinkService:
 
     async def _deliver(self, keys: L.LinkKeys, frames: list[bytes], until: float) -> bool:
         """Put the reply in B's slot, then wait (until ``until``) for B to take it."""
-        conn = await self._dial()
+        conn = await self.dial()
         try:
             await conn.put_backup(_slot(keys.a_token), keys.a_token, L.join_frames(frames))
-            for wait in POLL.delays(deadline=until, clock=self._clock):
+            for wait in POLL.delays(deadline=until, clock=self.clock):
                 if not await _still_there(conn, _slot(keys.a_token)):
                     return True
                 await asyncio.sleep(wait)
@@ -215,7 +212,7 @@ class LinkService:
             await conn.close()
 
     async def _put(self, keys: L.LinkKeys, frames: list[bytes]) -> None:
-        conn = await self._dial()
+        conn = await self.dial()
         try:
             await conn.put_backup(_slot(keys.a_token), keys.a_token, L.join_frames(frames))
         finally:
@@ -224,9 +221,9 @@ class LinkService:
     async def _wait(self, token: bytes, until: float, *, delete: bool) -> bytes | None:
         """What the other side put in the slot of ``token`` (None: nothing by ``until``);
         the slot is deleted once read (the code is good for one use)."""
-        conn = await self._dial()
+        conn = await self.dial()
         try:
-            for wait in POLL.delays(deadline=until, clock=self._clock):
+            for wait in POLL.delays(deadline=until, clock=self.clock):
                 got = await conn.get_backup(_slot(token), limit=MAX_SLOT)
                 if got is not None:
                     if delete:
@@ -255,12 +252,12 @@ class LinkService:
         Raises: LinkCodeError (mistyped, expired), InputError (no answer in time; refused by
         the other device; a name in use), LinkFrameError / MessagingError (a frame or list
         that does not check: nothing is stored), ArchiveError, RelayUnavailable."""
-        now = self._clock()
+        now = self.clock()
         code = L.parse_code(code_text, int(now))
         wallet = self.wallets.check_new_name(wallet)
         self.wallets.unlock_or_initialize()  # a new home: its store and relay pin need it
         keys = L.link_keys(code)
-        raw = self._randbytes(16 + 32)
+        raw = self.randbytes(16 + 32)
         device = DeviceKey(raw[:16], identity_from_seed(raw[16:]))
         hello = L.Hello(device.id, device.key.public_key, name)
         make_device(device.id, device.key.public_key, 0, name)  # a bad name: before sending
@@ -295,19 +292,19 @@ class LinkService:
             note_linked(conn, address, device.id)
 
         try:
-            return records.merge(self._store(), address, opened.records, also=also)
+            return records.merge(self.store(), address, opened.records, also=also)
         except (ValueError, KeyError, TypeError) as exc:
             raise ArchiveError("the history sent is not in the expected shape") from exc
 
     async def _hello_and_wait(self, keys: L.LinkKeys, first: bytes, until: float) -> bytes | None:
-        conn = await self._dial()
+        conn = await self.dial()
         try:
             await conn.put_backup(_slot(keys.b_token), keys.b_token, L.join_frames([first]))
         finally:
             await conn.close()
         got = await self._wait(keys.a_token, until, delete=True)
         if got is None:  # nobody took the hello: take it back, the code stays unused here
-            conn = await self._dial()
+            conn = await self.dial()
             try:
                 await conn.delete_backup(_slot(keys.b_token), keys.b_token)
             finally:

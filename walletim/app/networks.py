@@ -36,6 +36,9 @@ FINALIZED_TAG = 0
 
 @dataclass(frozen=True, slots=True)
 class Network:
+    """A network profile: the node to ask, the chain id it must answer with, and the
+    rules for fees and for when a payment is verified and final."""
+
     name: str
     rpc_url: str
     chain_id: int

@@ -114,6 +114,9 @@ def voucher_signer(
 
 @dataclass(frozen=True, slots=True)
 class NewPacket:
+    """A red packet being made: the plan that creates it on the red-packet contract, its
+    figures, and a voucher signed for each recipient (what lets them claim a share)."""
+
     plan: Plan
     packet_id: str  # 0x + 64 hex
     contract: str

@@ -25,103 +25,73 @@ import atexit
 atexit.register(gc.freeze)
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
 from walletim import __version__
-from walletim.cli.base import CliPassword, Ctx, run
+from walletim.cli.base import CliPassword, Ctx, LazyGroup, run
 from walletim.config import DEFAULT_NETWORK, DEFAULT_RELAY_URL
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
-#: name -> (module, attribute, one-line help). Modules load only when their command runs,
-#: which keeps `walletim --help` and `walletim wallet list` fast.
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "wallet": ("walletim.cli.wallet", "wallet", "Create, import and manage HD wallets."),
-    "agent": ("walletim.cli.agent", "agent", "Unlock once: an agent signs for this home."),
-    "sign": ("walletim.cli.sign", "sign", "Sign messages (EIP-191) and typed data (EIP-712)."),
-    "verify": ("walletim.cli.sign", "verify", "Check a signature against an address."),
-    "balance": ("walletim.cli.chain", "balance", "Balance of an account or address."),
-    "send": ("walletim.cli.chain", "send", "Send ETH or a token; --batch for many."),
-    "fees": ("walletim.cli.chain", "fees", "Suggested EIP-1559 fees (low / normal / high)."),
-    "tx": ("walletim.cli.tx", "tx", "Status, receipts, history, speed-up, cancel."),
-    "network": ("walletim.cli.network", "network", "Network profiles (chain id pinned)."),
-    "chat": ("walletim.cli.chat", "chat", "End-to-end encrypted chat between wallet addresses."),
+#: name -> (module, one-line help); the command is the module's attribute of the same name.
+#: Modules load only when their command runs (`walletim --help` and `walletim wallet list`
+#: stay fast).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "wallet": ("walletim.cli.wallet", "Create, import and manage HD wallets."),
+    "agent": ("walletim.cli.agent", "Unlock once: an agent signs for this home."),
+    "sign": ("walletim.cli.sign", "Sign messages (EIP-191) and typed data (EIP-712)."),
+    "verify": ("walletim.cli.sign", "Check a signature against an address."),
+    "balance": ("walletim.cli.chain", "Balance of an account or address."),
+    "send": ("walletim.cli.chain", "Send ETH or a token; --batch for many."),
+    "fees": ("walletim.cli.chain", "Suggested EIP-1559 fees (low / normal / high)."),
+    "tx": ("walletim.cli.tx", "Status, receipts, history, speed-up, cancel."),
+    "network": ("walletim.cli.network", "Network profiles (chain id pinned)."),
+    "chat": ("walletim.cli.chat", "End-to-end encrypted chat between wallet addresses."),
     "call": (
         "walletim.cli.defi.calls",
-        "call",
         "Read-only contract call, e.g. balanceOf(address)(uint256).",
     ),
-    "contract": ("walletim.cli.defi.calls", "contract", "Send a transaction to any contract."),
+    "contract": ("walletim.cli.defi.calls", "Send a transaction to any contract."),
     # tokenlists adds its `token list` group to `token` when imported.
-    "token": (
-        "walletim.cli.defi.tokenlists",
-        "token",
-        "ERC-20 tokens: info, balance, transfer, approve.",
-    ),
-    "approvals": (
-        "walletim.cli.defi.approvals",
-        "approvals",
-        "Approvals you granted; revoke them.",
-    ),
-    "weth": ("walletim.cli.defi.weth", "weth", "Wrap ETH into WETH and back."),
-    "swap": (
-        "walletim.cli.defi.swap",
-        "swap",
-        "Swap tokens on Uniswap V2 (quote, slippage, deadline).",
-    ),
-    "liquidity": (
-        "walletim.cli.defi.swap",
-        "liquidity",
-        "Uniswap V2 liquidity: add, remove, show.",
-    ),
-    "vault": ("walletim.cli.defi.vault", "vault", "ERC-4626 vaults: deposit, withdraw, balance."),
-    "nft": ("walletim.cli.defi.nft", "nft", "ERC-721 tokens: list, transfer."),
-    "pay": ("walletim.cli.wim", "pay", "Pay someone and say so in your chat (checked on chain)."),
-    "request": ("walletim.cli.wim", "request", "Ask someone in a chat for a payment (EIP-681)."),
-    "split": ("walletim.cli.wim", "split", "Split a bill: a request for each person's share."),
-    "splits": ("walletim.cli.wim", "splits", "Who has paid their share of your split bills."),
-    "payments": ("walletim.cli.wim", "payments", "Payments and requests in your chats."),
-    "redpacket": (
-        "walletim.cli.redpacket",
-        "redpacket",
-        "Red packets: shares your chats can claim.",
-    ),
-    "devnet": ("walletim.cli.devnet", "devnet", "A local Anvil devnet for this home."),
-    "relay": ("walletim.cli.relay", "relay", "Run a chat relay (stores only ciphertext)."),
-    "demo": ("walletim.cli.demo", "demo", "Run the demo in a throwaway home."),
-    "completion": (
-        "walletim.cli.completion",
-        "completion",
-        "Shell completion script: bash, zsh or fish.",
-    ),
-    "watch": ("walletim.cli.watch", "watch", "Security alerts about an account, to yourself."),
-    "lend": ("walletim.cli.lend", "lend", "Lend and borrow on Aave V3: markets, positions."),
-    "app": ("walletim.cli.app", "app", "The messenger: live chats, money as cards (terminal app)."),
+    "token": ("walletim.cli.defi.tokenlists", "ERC-20 tokens: info, balance, transfer, approve."),
+    "approvals": ("walletim.cli.defi.approvals", "Approvals you granted; revoke them."),
+    "weth": ("walletim.cli.defi.weth", "Wrap ETH into WETH and back."),
+    "swap": ("walletim.cli.defi.swap", "Swap tokens on Uniswap V2 (quote, slippage, deadline)."),
+    "liquidity": ("walletim.cli.defi.swap", "Uniswap V2 liquidity: add, remove, show."),
+    "vault": ("walletim.cli.defi.vault", "ERC-4626 vaults: deposit, withdraw, balance."),
+    "nft": ("walletim.cli.defi.nft", "ERC-721 tokens: list, transfer."),
+    "pay": ("walletim.cli.wim", "Pay someone and say so in your chat (checked on chain)."),
+    "request": ("walletim.cli.wim", "Ask someone in a chat for a payment (EIP-681)."),
+    "split": ("walletim.cli.wim", "Split a bill: a request for each person's share."),
+    "splits": ("walletim.cli.wim", "Who has paid their share of your split bills."),
+    "payments": ("walletim.cli.wim", "Payments and requests in your chats."),
+    "redpacket": ("walletim.cli.redpacket", "Red packets: shares your chats can claim."),
+    "devnet": ("walletim.cli.devnet", "A local Anvil devnet for this home."),
+    "relay": ("walletim.cli.relay", "Run a chat relay (stores only ciphertext)."),
+    "demo": ("walletim.cli.demo", "Run the demo in a throwaway home."),
+    "completion": ("walletim.cli.completion", "Shell completion script: bash, zsh or fish."),
+    "watch": ("walletim.cli.watch", "Security alerts about an account, to yourself."),
+    "lend": ("walletim.cli.lend", "Lend and borrow on Aave V3: markets, positions."),
+    "app": ("walletim.cli.app", "The messenger: live chats, money as cards (terminal app)."),
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = COMMANDS.get(cmd_name)
-        if entry is None:
-            return None
-        import importlib
-
-        command = getattr(importlib.import_module(entry[0]), entry[1])
-        assert isinstance(command, click.Command)
-        return command
+class _Walletim(LazyGroup):
+    lazy: ClassVar[Mapping[str, tuple[str, str]]] = {
+        name: (module, name) for name, (module, _) in COMMANDS.items()
+    }
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command's line from ``COMMANDS``: ``--help`` imports none of them."""
         with formatter.section("Commands"):
-            formatter.write_dl([(name, COMMANDS[name][2]) for name in self.list_commands(ctx)])
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
 
-@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=_Walletim, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="walletim")
 @click.option(
     "--home",

@@ -16,6 +16,7 @@ import click
 
 from walletim.cli.base import Ctx, pass_ctx, password_file_option, printable
 from walletim.cli.defi.common import session
+from walletim.jsonview import same_fields
 
 if TYPE_CHECKING:
     from walletim.app.contracts import Plan
@@ -59,8 +60,7 @@ def market_json(m: Market) -> dict[str, object]:
     return {
         "symbol": m.symbol,
         "address": m.asset,
-        "listed": m.listed,
-        "decimals": m.decimals,
+        **same_fields(m, "listed", "decimals"),
         "price_usd": usd(m.price, 8),
         "raw_price": str(m.price),
         "supply_apy": percent(m.supply_apy),
@@ -75,11 +75,8 @@ def market_json(m: Market) -> dict[str, object]:
         "liquidation_threshold": bps(c.liquidation_threshold),
         "liquidation_bonus": bps(max(0, c.liquidation_bonus - 10_000)),
         "reserve_factor": bps(c.reserve_factor),
-        "borrowing_enabled": c.borrowing_enabled,
-        "frozen": c.frozen,
-        "paused": c.paused,
-        "a_token": m.a_token,
-        "variable_debt_token": m.variable_debt_token,
+        **same_fields(c, "borrowing_enabled", "frozen", "paused"),
+        **same_fields(m, "a_token", "variable_debt_token"),
     }
 
 

@@ -15,95 +15,70 @@ The package, one concern per module:
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import lazy_exports
+from walletim.lazy import exported, lazy_exports
 
 if TYPE_CHECKING:
-    from walletim.app.chain.batch import MAX_BATCH_ROWS, batch_id_for, parse_batch_csv
-    from walletim.app.chain.model import (
-        BatchResult,
-        BatchRow,
-        SendRequest,
-        SendResult,
-        TxPlan,
-        Until,
-    )
-    from walletim.app.chain.nonces import NONCE_SLACK
-    from walletim.app.chain.service import ChainService
-    from walletim.app.chain.tokens import (
-        TRANSFER_SELECTOR,
-        token_balance,
-        token_decimals,
-        token_symbol,
-        token_transfer_data,
-    )
-    from walletim.app.chain.tracking import LOST_CHECK_SECONDS, REORG_DEPTH
-    from walletim.chain.fee_limits import DEFAULT_BUMP_PERCENT, NODE_MIN_BUMP_PERCENT
-    from walletim.chain.reverts import decode_revert, revert_from
-    from walletim.store.inflight import InFlight
+    from walletim.app.chain.batch import MAX_BATCH_ROWS as MAX_BATCH_ROWS
+    from walletim.app.chain.batch import batch_id_for as batch_id_for
+    from walletim.app.chain.batch import parse_batch_csv as parse_batch_csv
+    from walletim.app.chain.model import BatchResult as BatchResult
+    from walletim.app.chain.model import BatchRow as BatchRow
+    from walletim.app.chain.model import SendRequest as SendRequest
+    from walletim.app.chain.model import SendResult as SendResult
+    from walletim.app.chain.model import TxPlan as TxPlan
+    from walletim.app.chain.model import Until as Until
+    from walletim.app.chain.nonces import NONCE_SLACK as NONCE_SLACK
+    from walletim.app.chain.service import ChainService as ChainService
+    from walletim.app.chain.tokens import TRANSFER_SELECTOR as TRANSFER_SELECTOR
+    from walletim.app.chain.tokens import token_balance as token_balance
+    from walletim.app.chain.tokens import token_decimals as token_decimals
+    from walletim.app.chain.tokens import token_symbol as token_symbol
+    from walletim.app.chain.tokens import token_transfer_data as token_transfer_data
+    from walletim.app.chain.tracking import LOST_CHECK_SECONDS as LOST_CHECK_SECONDS
+    from walletim.app.chain.tracking import REORG_DEPTH as REORG_DEPTH
+    from walletim.chain.fee_limits import DEFAULT_BUMP_PERCENT as DEFAULT_BUMP_PERCENT
+    from walletim.chain.fee_limits import NODE_MIN_BUMP_PERCENT as NODE_MIN_BUMP_PERCENT
+    from walletim.chain.reverts import decode_revert as decode_revert
+    from walletim.chain.reverts import revert_from as revert_from
+    from walletim.store.inflight import InFlight as InFlight
 
-__getattr__ = lazy_exports(
-    __name__,
-    {
-        "walletim.app.chain.batch": (
-            "MAX_BATCH_ROWS",
-            "batch_id_for",
-            "parse_batch_csv",
-        ),
-        "walletim.app.chain.model": (
-            "BatchResult",
-            "BatchRow",
-            "SendRequest",
-            "SendResult",
-            "TxPlan",
-            "Until",
-        ),
-        "walletim.app.chain.nonces": ("NONCE_SLACK",),
-        "walletim.app.chain.service": ("ChainService",),
-        "walletim.app.chain.tokens": (
-            "TRANSFER_SELECTOR",
-            "token_balance",
-            "token_decimals",
-            "token_symbol",
-            "token_transfer_data",
-        ),
-        "walletim.app.chain.tracking": (
-            "LOST_CHECK_SECONDS",
-            "REORG_DEPTH",
-        ),
-        "walletim.chain.fee_limits": (
-            "DEFAULT_BUMP_PERCENT",
-            "NODE_MIN_BUMP_PERCENT",
-        ),
-        "walletim.chain.reverts": (
-            "decode_revert",
-            "revert_from",
-        ),
-        "walletim.store.inflight": ("InFlight",),
-    },
-)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "walletim.app.chain.batch": (
+        "MAX_BATCH_ROWS",
+        "batch_id_for",
+        "parse_batch_csv",
+    ),
+    "walletim.app.chain.model": (
+        "BatchResult",
+        "BatchRow",
+        "SendRequest",
+        "SendResult",
+        "TxPlan",
+        "Until",
+    ),
+    "walletim.app.chain.nonces": ("NONCE_SLACK",),
+    "walletim.app.chain.service": ("ChainService",),
+    "walletim.app.chain.tokens": (
+        "TRANSFER_SELECTOR",
+        "token_balance",
+        "token_decimals",
+        "token_symbol",
+        "token_transfer_data",
+    ),
+    "walletim.app.chain.tracking": (
+        "LOST_CHECK_SECONDS",
+        "REORG_DEPTH",
+    ),
+    "walletim.chain.fee_limits": (
+        "DEFAULT_BUMP_PERCENT",
+        "NODE_MIN_BUMP_PERCENT",
+    ),
+    "walletim.chain.reverts": (
+        "decode_revert",
+        "revert_from",
+    ),
+    "walletim.store.inflight": ("InFlight",),
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
-__all__ = [
-    "DEFAULT_BUMP_PERCENT",
-    "LOST_CHECK_SECONDS",
-    "MAX_BATCH_ROWS",
-    "NODE_MIN_BUMP_PERCENT",
-    "NONCE_SLACK",
-    "REORG_DEPTH",
-    "TRANSFER_SELECTOR",
-    "BatchResult",
-    "BatchRow",
-    "ChainService",
-    "InFlight",
-    "SendRequest",
-    "SendResult",
-    "TxPlan",
-    "Until",
-    "batch_id_for",
-    "decode_revert",
-    "parse_batch_csv",
-    "revert_from",
-    "token_balance",
-    "token_decimals",
-    "token_symbol",
-    "token_transfer_data",
-]
+__all__ = exported(_EXPORTS)

@@ -15,98 +15,68 @@ each hold one part of chat and are named in its docstring.
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import lazy_exports
+from walletim.lazy import exported, lazy_exports
 
 if TYPE_CHECKING:
-    from walletim.app.chat.consent import Consent, RequestInfo
-    from walletim.app.chat.grouplog import GroupNotice
-    from walletim.app.chat.ports import (
-        AuthInfo,
-        Connector,
-        Hook,
-        RelayConnection,
-        WalletsPort,
-        websocket_connector,
-    )
-    from walletim.app.chat.results import (
-        Accepted,
-        Blocked,
-        Dropped,
-        InboxResult,
-        InitResult,
-        Item,
-        ListenEvent,
-        Posted,
-        ReadResult,
-        Received,
-        Rejection,
-        SendResult,
-        VerifyResult,
-    )
-    from walletim.app.chat.service import ChatService
-    from walletim.app.chat.threads import Quote
-
-__all__ = [
-    "Accepted",
-    "AuthInfo",
-    "Blocked",
-    "ChatService",
-    "Connector",
-    "Consent",
-    "Dropped",
-    "GroupNotice",
-    "Hook",
-    "InboxResult",
-    "InitResult",
-    "Item",
-    "ListenEvent",
-    "Posted",
-    "Quote",
-    "ReadResult",
-    "Received",
-    "Rejection",
-    "RelayConnection",
-    "RequestInfo",
-    "SendResult",
-    "VerifyResult",
-    "WalletsPort",
-    "websocket_connector",
-]
+    from walletim.app.chat.consent import Consent as Consent
+    from walletim.app.chat.consent import RequestInfo as RequestInfo
+    from walletim.app.chat.grouplog import GroupNotice as GroupNotice
+    from walletim.app.chat.ports import AuthInfo as AuthInfo
+    from walletim.app.chat.ports import Connector as Connector
+    from walletim.app.chat.ports import Hook as Hook
+    from walletim.app.chat.ports import RelayConnection as RelayConnection
+    from walletim.app.chat.ports import WalletsPort as WalletsPort
+    from walletim.app.chat.ports import websocket_connector as websocket_connector
+    from walletim.app.chat.results import Accepted as Accepted
+    from walletim.app.chat.results import Blocked as Blocked
+    from walletim.app.chat.results import Dropped as Dropped
+    from walletim.app.chat.results import InboxResult as InboxResult
+    from walletim.app.chat.results import InitResult as InitResult
+    from walletim.app.chat.results import Item as Item
+    from walletim.app.chat.results import ListenEvent as ListenEvent
+    from walletim.app.chat.results import Posted as Posted
+    from walletim.app.chat.results import ReadResult as ReadResult
+    from walletim.app.chat.results import Received as Received
+    from walletim.app.chat.results import Rejection as Rejection
+    from walletim.app.chat.results import SendResult as SendResult
+    from walletim.app.chat.results import VerifyResult as VerifyResult
+    from walletim.app.chat.service import ChatService as ChatService
+    from walletim.app.chat.threads import Quote as Quote
 
 # Names load on first use (walletim.lazy): ``chat inbox`` with nothing new, or a command
 # whose chat runs in the agent, imports a result type without the whole service.
-__getattr__ = lazy_exports(
-    __name__,
-    {
-        "walletim.app.chat.consent": (
-            "Consent",
-            "RequestInfo",
-        ),
-        "walletim.app.chat.grouplog": ("GroupNotice",),
-        "walletim.app.chat.ports": (
-            "AuthInfo",
-            "Connector",
-            "Hook",
-            "RelayConnection",
-            "WalletsPort",
-            "websocket_connector",
-        ),
-        "walletim.app.chat.results": (
-            "Accepted",
-            "Blocked",
-            "Dropped",
-            "InboxResult",
-            "InitResult",
-            "Item",
-            "ListenEvent",
-            "Posted",
-            "ReadResult",
-            "Received",
-            "Rejection",
-            "SendResult",
-            "VerifyResult",
-        ),
-        "walletim.app.chat.service": ("ChatService",),
-        "walletim.app.chat.threads": ("Quote",),
-    },
-)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "walletim.app.chat.consent": (
+        "Consent",
+        "RequestInfo",
+    ),
+    "walletim.app.chat.grouplog": ("GroupNotice",),
+    "walletim.app.chat.ports": (
+        "AuthInfo",
+        "Connector",
+        "Hook",
+        "RelayConnection",
+        "WalletsPort",
+        "websocket_connector",
+    ),
+    "walletim.app.chat.results": (
+        "Accepted",
+        "Blocked",
+        "Dropped",
+        "InboxResult",
+        "InitResult",
+        "Item",
+        "ListenEvent",
+        "Posted",
+        "ReadResult",
+        "Received",
+        "Rejection",
+        "SendResult",
+        "VerifyResult",
+    ),
+    "walletim.app.chat.service": ("ChatService",),
+    "walletim.app.chat.threads": ("Quote",),
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = exported(_EXPORTS)

@@ -20,12 +20,13 @@ Run by the chat commands on a home that joined (:mod:`walletim.app.chat.device_p
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.fanout_send import ThisDevice
 from walletim.app.chat.group_copies import store_group_copy
 from walletim.app.chat.grouplog import GroupNotice
-from walletim.app.chat.inbox import Inbox, record_rejection, refused
+from walletim.app.chat.inbox import Inbox, record_rejection, refused, rejected
 from walletim.app.chat.peer_devices import newest_list, pinned_list
 from walletim.app.chat.ports import Env
 from walletim.app.chat.results import Dropped, Received, Rejection
@@ -50,6 +51,31 @@ from walletim.store.chat import ChatTx
 from walletim.store.threads import by_row
 
 
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """An envelope this device opened, being stored in ``tx``: the account ``me``, this
+    device, the sender's device, its relay id ``mid`` and what it said."""
+
+    tx: ChatTx
+    me: Me
+    device: ThisDevice
+    sender: SenderDevice
+    mid: str
+    incoming: Incoming
+
+    def own_list(self) -> DeviceList:
+        """This wallet's device list, which a copy or a read mark must come from. Raises
+        MessageRejected (none is kept here)."""
+        mine = pinned_list(self.tx.conn, self.me.address)
+        if mine is None:
+            raise MessageRejected("not-own-device", "this wallet lists no devices here")
+        return mine
+
+    def rejected(self, exc: MessagingError) -> Rejection:
+        """Recorded and refused (:func:`walletim.app.chat.inbox.rejected`)."""
+        return rejected(self.tx, self.me, self.sender.wallet, exc)
+
+
 class FanoutReceiver:
     def __init__(self, env: Env, inbox: Inbox) -> None:
         self.env = env
@@ -69,12 +95,13 @@ class FanoutReceiver:
             if isinstance(opened, Rejection):
                 return opened
             sender, incoming = opened
-            self._keep(tx, me, device, sender, incoming)
+            got = _Opened(tx, me, device, sender, mid, incoming)
+            self._keep(got)
             stored: int | Rejection | Dropped | None
             if incoming.payload.copy_to is not None and incoming.payload.kind == "read":
-                return self._read_mark(tx, me, device, sender, mid, incoming)
+                return self._read_mark(got)
             if incoming.payload.copy_to is not None:
-                stored = self._copy(tx, me, device, sender, mid, incoming, notices)
+                stored = self._copy(got, notices)
             else:
                 stored = self._inbox.store_authentic(tx, me, sender.wallet, mid, incoming, notices)
             if not isinstance(stored, int):
@@ -107,10 +134,9 @@ class FanoutReceiver:
         D.save_device_states(tx.conn, me.address, wallet, STATES_VERSION, new_states.to_json(), now)
         return sender, incoming
 
-    def _keep(
-        self, tx: ChatTx, me: Me, device: ThisDevice, sender: SenderDevice, incoming: Incoming
-    ) -> None:
+    def _keep(self, got: _Opened) -> None:
         """The device this key is, the prekeys used up, and a notice for a new device."""
+        tx, me, sender, incoming = got.tx, got.me, got.sender, got.incoming
         key = sender.device.identity_key
         D.remember_device(tx.conn, me.address, key, sender.wallet, sender.device.id)
         if incoming.prekeys is not None:  # a one-time prekey used up
@@ -125,32 +151,18 @@ class FanoutReceiver:
             name = sender.device.name or sender.device.id_hex[:12]
             tx.add_event(me.address, sender.wallet, "new-device", f"a new device of theirs: {name}")
 
-    def _copy(
-        self,
-        tx: ChatTx,
-        me: Me,
-        device: ThisDevice,
-        sender: SenderDevice,
-        mid: str,
-        incoming: Incoming,
-        notices: list[GroupNotice],
-    ) -> int | Rejection | None:
+    def _copy(self, got: _Opened, notices: list[GroupNotice]) -> int | Rejection | None:
         """A message this wallet sent from another of its devices: stored as outgoing (a
         group's in its group: :mod:`walletim.app.chat.group_copies`)."""
-        payload = incoming.payload
+        tx, me, mid, payload = got.tx, got.me, got.mid, got.incoming.payload
         try:
-            mine = pinned_list(tx.conn, me.address)
-            if mine is None:
-                raise MessageRejected("not-own-device", "this wallet lists no devices here")
-            peer = copy_peer(payload, sender, mine, device.device.id)
+            peer = copy_peer(payload, got.sender, got.own_list(), got.device.device.id)
             if payload.kind in ("group", "membership"):
                 now = self.env.now_ms()
                 return store_group_copy(tx, me, peer, mid, payload, notices, now)
             text = text_of(payload.kind, payload.body)
-        except MessageRejected as rej:
-            return record_rejection(tx, me, sender.wallet, rej.reason, rej.detail)
         except MessagingError as exc:
-            return record_rejection(tx, me, sender.wallet, "malformed", str(exc), "malformed")
+            return got.rejected(exc)
         control = spec_of(payload.kind).display == "control"
         ids = ids_of(payload.kind, payload.body, me.address, payload.nonce, payload.epoch,
                      payload.counter)  # fmt: skip
@@ -164,29 +176,17 @@ class FanoutReceiver:
         settle(tx, me.address, by_row(tx.conn, message_id))
         return message_id
 
-    def _read_mark(
-        self,
-        tx: ChatTx,
-        me: Me,
-        device: ThisDevice,
-        sender: SenderDevice,
-        mid: str,
-        incoming: Incoming,
-    ) -> Rejection | None:
+    def _read_mark(self, got: _Opened) -> Rejection | None:
         """Another of this wallet's devices read a conversation: mark it read here too
         (:mod:`walletim.app.chat.read_sync`)."""
+        payload = got.incoming.payload
         try:
-            mine = pinned_list(tx.conn, me.address)
-            if mine is None:
-                raise MessageRejected("not-own-device", "this wallet lists no devices here")
-            peer = _read_peer(incoming.payload, sender, mine, device.device.id)
-            upto = parse_read(incoming.payload.body)
-        except MessageRejected as rej:
-            return record_rejection(tx, me, sender.wallet, rej.reason, rej.detail)
+            peer = _read_peer(payload, got.sender, got.own_list(), got.device.device.id)
+            upto = parse_read(payload.body)
         except MessagingError as exc:
-            return record_rejection(tx, me, sender.wallet, "malformed", str(exc), "malformed")
-        RS.mark_read_upto(tx.conn, me.address, peer, upto)
-        RS.remember_seen(tx.conn, mid)
+            return got.rejected(exc)
+        RS.mark_read_upto(got.tx.conn, got.me.address, peer, upto)
+        RS.remember_seen(got.tx.conn, got.mid)
         return None
 
 

@@ -260,10 +260,8 @@ class Inbox:
                 return Dropped(routed.group)
             text = text_of(routed.kind, routed.body)
             precheck(tx.conn, routed.conversation, routed.kind, routed.body, routed.sender or peer)
-        except MessageRejected as rej:
-            return record_rejection(tx, me, peer, rej.reason, rej.detail)
         except MessagingError as exc:
-            return record_rejection(tx, me, peer, "malformed", str(exc), "malformed")
+            return rejected(tx, me, peer, exc)
         control = spec_of(routed.kind).display == "control"
         ids = ids_of(
             routed.kind, routed.body, routed.sender or peer, routed.nonce, payload.epoch,
@@ -382,6 +380,14 @@ def record_rejection(
     """Record a refused envelope as a security event (``logged``, else the reason)."""
     tx.add_event(me.address, peer, "rejected", logged or reason)
     return Rejection(peer, reason, detail)
+
+
+def rejected(tx: ChatTx, me: Me, peer: str | None, exc: MessagingError) -> Rejection:
+    """Record an authentic message that is not accepted and refuse it: for its own reason (a
+    MessageRejected), else as malformed."""
+    if isinstance(exc, MessageRejected):
+        return record_rejection(tx, me, peer, exc.reason, exc.detail)
+    return record_rejection(tx, me, peer, "malformed", str(exc), "malformed")
 
 
 def refused(tx: ChatTx, me: Me, peer: str | None, exc: Exception) -> Rejection:

@@ -28,80 +28,58 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import lazy_exports
+from walletim.lazy import exported, lazy_exports
 
 if TYPE_CHECKING:
-    from walletim.app.contracts.execute import Executor, decode_events
-    from walletim.app.contracts.lookup import TokenLookup
-    from walletim.app.contracts.plans import (
-        MAX_UINT256,
-        UNLIMITED_FROM,
-        Figures,
-        Outcome,
-        Plan,
-        Simulated,
-        Step,
-        StepResult,
-        TokenMeta,
-        now,
-        parse_percent,
-    )
-    from walletim.app.contracts.ports import ChainPort, NameOf, TokenNames
-    from walletim.app.contracts.service import ContractService
-    from walletim.app.contracts.simulate import Simulator
-    from walletim.contracts.abi import calldata
+    from walletim.app.contracts.execute import Executor as Executor
+    from walletim.app.contracts.execute import decode_events as decode_events
+    from walletim.app.contracts.lookup import TokenLookup as TokenLookup
+    from walletim.app.contracts.plans import MAX_UINT256 as MAX_UINT256
+    from walletim.app.contracts.plans import UNLIMITED_FROM as UNLIMITED_FROM
+    from walletim.app.contracts.plans import Figures as Figures
+    from walletim.app.contracts.plans import Outcome as Outcome
+    from walletim.app.contracts.plans import Plan as Plan
+    from walletim.app.contracts.plans import Simulated as Simulated
+    from walletim.app.contracts.plans import Step as Step
+    from walletim.app.contracts.plans import StepResult as StepResult
+    from walletim.app.contracts.plans import TokenMeta as TokenMeta
+    from walletim.app.contracts.plans import now as now
+    from walletim.app.contracts.plans import parse_percent as parse_percent
+    from walletim.app.contracts.ports import ChainPort as ChainPort
+    from walletim.app.contracts.ports import NameOf as NameOf
+    from walletim.app.contracts.ports import TokenNames as TokenNames
+    from walletim.app.contracts.service import ContractService as ContractService
+    from walletim.app.contracts.simulate import Simulator as Simulator
+    from walletim.contracts.abi import calldata as calldata
 
-__getattr__ = lazy_exports(
-    __name__,
-    {
-        "walletim.app.contracts.execute": (
-            "Executor",
-            "decode_events",
-        ),
-        "walletim.app.contracts.lookup": ("TokenLookup",),
-        "walletim.app.contracts.plans": (
-            "MAX_UINT256",
-            "UNLIMITED_FROM",
-            "Figures",
-            "Outcome",
-            "Plan",
-            "Simulated",
-            "Step",
-            "StepResult",
-            "TokenMeta",
-            "now",
-            "parse_percent",
-        ),
-        "walletim.app.contracts.ports": (
-            "ChainPort",
-            "NameOf",
-            "TokenNames",
-        ),
-        "walletim.app.contracts.service": ("ContractService",),
-        "walletim.app.contracts.simulate": ("Simulator",),
-        "walletim.contracts.abi": ("calldata",),
-    },
-)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "walletim.app.contracts.execute": (
+        "Executor",
+        "decode_events",
+    ),
+    "walletim.app.contracts.lookup": ("TokenLookup",),
+    "walletim.app.contracts.plans": (
+        "MAX_UINT256",
+        "UNLIMITED_FROM",
+        "Figures",
+        "Outcome",
+        "Plan",
+        "Simulated",
+        "Step",
+        "StepResult",
+        "TokenMeta",
+        "now",
+        "parse_percent",
+    ),
+    "walletim.app.contracts.ports": (
+        "ChainPort",
+        "NameOf",
+        "TokenNames",
+    ),
+    "walletim.app.contracts.service": ("ContractService",),
+    "walletim.app.contracts.simulate": ("Simulator",),
+    "walletim.contracts.abi": ("calldata",),
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
-__all__ = [
-    "MAX_UINT256",
-    "UNLIMITED_FROM",
-    "ChainPort",
-    "ContractService",
-    "Executor",
-    "Figures",
-    "NameOf",
-    "Outcome",
-    "Plan",
-    "Simulated",
-    "Simulator",
-    "Step",
-    "StepResult",
-    "TokenLookup",
-    "TokenMeta",
-    "TokenNames",
-    "calldata",
-    "decode_events",
-    "now",
-    "parse_percent",
-]
+__all__ = exported(_EXPORTS)

@@ -51,6 +51,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Simulated:
+    """One step's dry run on the node (:mod:`walletim.app.contracts.simulate`)."""
+
     ok: bool
     gas_used: int | None
     reason: str | None  # the decoded revert reason when not ok
@@ -59,6 +61,9 @@ class Simulated:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """Transactions to sign in order, decoded and shown before any is signed; checked once
+    ``simulation`` holds a passing dry run of every step."""
+
     title: str
     account: str
     sender: str
@@ -85,6 +90,8 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
+    """What became of one step's transaction."""
+
     label: str
     hash: str
     status: str  # mined | failed | pending | dropped | replaced
@@ -94,6 +101,8 @@ class StepResult:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """A plan and what became of each of its steps."""
+
     plan: Plan
     steps: tuple[StepResult, ...]
 

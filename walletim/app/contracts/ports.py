@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from walletim.app.chain import SendRequest, SendResult
+    from walletim.app.contracts.plans import Outcome, Plan
     from walletim.app.tokens import TokenLabel
     from walletim.chain.fees import FeeSuggestion
     from walletim.store.txs import TxRepo
@@ -53,3 +54,18 @@ class TokenNames(Protocol):
 
 #: A name for an address (a wallet, a contact, a devnet contract), or None.
 NameOf = Callable[[str], str | None]
+
+
+class Executes(Protocol):
+    """Confirms, then sends a plan's transactions in order and waits for each
+    (:meth:`walletim.app.contracts.execute.Executor.execute`)."""
+
+    def execute(
+        self,
+        plan: Plan,
+        *,
+        confirm: Callable[[Plan], None] | None = ...,
+        progress: Callable[[str], None] | None = ...,
+        timeout: float = ...,
+        recheck: bool = ...,
+    ) -> Outcome: ...

@@ -28,80 +28,66 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import lazy_exports
+from walletim.lazy import exported, lazy_exports
 
 if TYPE_CHECKING:
-    from walletim.app.defi.approvals import ERC721_INTERFACE, Approval
-    from walletim.app.defi.assets import ETH, Asset
-    from walletim.app.defi.base import DEFAULT_DEADLINE_S, DEFAULT_SLIPPAGE_BPS
-    from walletim.app.defi.calls import CallResult
-    from walletim.app.defi.erc20 import TokenInfo
-    from walletim.app.defi.liquidity import Position
-    from walletim.app.defi.logs import LOG_CHUNK, T_APPROVAL, T_APPROVAL_FOR_ALL, T_TRANSFER
-    from walletim.app.defi.nft import Nft
-    from walletim.app.defi.service import DefiService
-    from walletim.app.defi.uniswap import HIGH_PRICE_IMPACT_BPS, UNISWAP_FEE_BPS, Quoted, SwapQuote
-    from walletim.app.defi.vault import Vault, VaultPosition
+    from walletim.app.defi.approvals import ERC721_INTERFACE as ERC721_INTERFACE
+    from walletim.app.defi.approvals import Approval as Approval
+    from walletim.app.defi.assets import ETH as ETH
+    from walletim.app.defi.assets import Asset as Asset
+    from walletim.app.defi.base import DEFAULT_DEADLINE_S as DEFAULT_DEADLINE_S
+    from walletim.app.defi.base import DEFAULT_SLIPPAGE_BPS as DEFAULT_SLIPPAGE_BPS
+    from walletim.app.defi.calls import CallResult as CallResult
+    from walletim.app.defi.erc20 import TokenInfo as TokenInfo
+    from walletim.app.defi.liquidity import Position as Position
+    from walletim.app.defi.logs import LOG_CHUNK as LOG_CHUNK
+    from walletim.app.defi.logs import T_APPROVAL as T_APPROVAL
+    from walletim.app.defi.logs import T_APPROVAL_FOR_ALL as T_APPROVAL_FOR_ALL
+    from walletim.app.defi.logs import T_TRANSFER as T_TRANSFER
+    from walletim.app.defi.nft import Nft as Nft
+    from walletim.app.defi.service import DefiService as DefiService
+    from walletim.app.defi.uniswap import HIGH_PRICE_IMPACT_BPS as HIGH_PRICE_IMPACT_BPS
+    from walletim.app.defi.uniswap import UNISWAP_FEE_BPS as UNISWAP_FEE_BPS
+    from walletim.app.defi.uniswap import Quoted as Quoted
+    from walletim.app.defi.uniswap import SwapQuote as SwapQuote
+    from walletim.app.defi.vault import Vault as Vault
+    from walletim.app.defi.vault import VaultPosition as VaultPosition
 
-__getattr__ = lazy_exports(
-    __name__,
-    {
-        "walletim.app.defi.approvals": (
-            "ERC721_INTERFACE",
-            "Approval",
-        ),
-        "walletim.app.defi.assets": (
-            "ETH",
-            "Asset",
-        ),
-        "walletim.app.defi.base": (
-            "DEFAULT_DEADLINE_S",
-            "DEFAULT_SLIPPAGE_BPS",
-        ),
-        "walletim.app.defi.calls": ("CallResult",),
-        "walletim.app.defi.erc20": ("TokenInfo",),
-        "walletim.app.defi.liquidity": ("Position",),
-        "walletim.app.defi.logs": (
-            "LOG_CHUNK",
-            "T_APPROVAL",
-            "T_APPROVAL_FOR_ALL",
-            "T_TRANSFER",
-        ),
-        "walletim.app.defi.nft": ("Nft",),
-        "walletim.app.defi.service": ("DefiService",),
-        "walletim.app.defi.uniswap": (
-            "HIGH_PRICE_IMPACT_BPS",
-            "UNISWAP_FEE_BPS",
-            "Quoted",
-            "SwapQuote",
-        ),
-        "walletim.app.defi.vault": (
-            "Vault",
-            "VaultPosition",
-        ),
-    },
-)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "walletim.app.defi.approvals": (
+        "ERC721_INTERFACE",
+        "Approval",
+    ),
+    "walletim.app.defi.assets": (
+        "ETH",
+        "Asset",
+    ),
+    "walletim.app.defi.base": (
+        "DEFAULT_DEADLINE_S",
+        "DEFAULT_SLIPPAGE_BPS",
+    ),
+    "walletim.app.defi.calls": ("CallResult",),
+    "walletim.app.defi.erc20": ("TokenInfo",),
+    "walletim.app.defi.liquidity": ("Position",),
+    "walletim.app.defi.logs": (
+        "LOG_CHUNK",
+        "T_APPROVAL",
+        "T_APPROVAL_FOR_ALL",
+        "T_TRANSFER",
+    ),
+    "walletim.app.defi.nft": ("Nft",),
+    "walletim.app.defi.service": ("DefiService",),
+    "walletim.app.defi.uniswap": (
+        "HIGH_PRICE_IMPACT_BPS",
+        "UNISWAP_FEE_BPS",
+        "Quoted",
+        "SwapQuote",
+    ),
+    "walletim.app.defi.vault": (
+        "Vault",
+        "VaultPosition",
+    ),
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
-__all__ = [
-    "DEFAULT_DEADLINE_S",
-    "DEFAULT_SLIPPAGE_BPS",
-    "ERC721_INTERFACE",
-    "ETH",
-    "HIGH_PRICE_IMPACT_BPS",
-    "LOG_CHUNK",
-    "T_APPROVAL",
-    "T_APPROVAL_FOR_ALL",
-    "T_TRANSFER",
-    "UNISWAP_FEE_BPS",
-    "Approval",
-    "Asset",
-    "CallResult",
-    "DefiService",
-    "Nft",
-    "Position",
-    "Quoted",
-    "SwapQuote",
-    "TokenInfo",
-    "Vault",
-    "VaultPosition",
-]
+__all__ = exported(_EXPORTS)

@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from walletim.app.contracts.ports import Executes
+
 if TYPE_CHECKING:
     from walletim.app.chain import SendRequest
-    from walletim.app.contracts import Outcome, Plan, Step
+    from walletim.app.contracts import Plan, Step
     from walletim.app.defi import Asset
     from walletim.app.lending.deployment import AaveMarket
     from walletim.app.lending.position import Position
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 AddressOf = Callable[[str], str]
 
 
-class Plans(Protocol):
+class Plans(Executes, Protocol):
     """Steps described from their calldata, plans simulated and executed."""
 
     def step(self, label: str, request: SendRequest, *, sender: str | None = ...) -> Step: ...
@@ -29,16 +31,6 @@ class Plans(Protocol):
     def check(self, plan: Plan) -> Plan:
         """``plan`` with its simulation. Raises ContractReverted."""
         ...
-
-    def execute(
-        self,
-        plan: Plan,
-        *,
-        confirm: Callable[[Plan], None] | None = ...,
-        progress: Callable[[str], None] | None = ...,
-        timeout: float = ...,
-        recheck: bool = ...,
-    ) -> Outcome: ...
 
 
 class Assets(Protocol):

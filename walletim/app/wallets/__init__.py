@@ -21,65 +21,46 @@ Modules: ``model`` (the values and parsers), ``public`` (the public part of wall
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import lazy_exports
+from walletim.lazy import exported, lazy_exports
 
 if TYPE_CHECKING:
-    from walletim.app.wallets.address import parse_address
-    from walletim.app.wallets.manager import MAX_ADDRESS_COUNT, Wallets
-    from walletim.app.wallets.model import (
-        Account,
-        CreatedWallet,
-        ListedWallet,
-        NoPassword,
-        PasswordSource,
-        RevealedSecret,
-        StaticPassword,
-        WalletEntry,
-        WalletInfo,
-        WalletListing,
-        parse_account_spec,
-    )
-    from walletim.app.wallets.public import CACHED_ADDRESSES, MAX_LEGACY_CACHE
+    from walletim.app.wallets.address import parse_address as parse_address
+    from walletim.app.wallets.manager import MAX_ADDRESS_COUNT as MAX_ADDRESS_COUNT
+    from walletim.app.wallets.manager import Wallets as Wallets
+    from walletim.app.wallets.model import Account as Account
+    from walletim.app.wallets.model import CreatedWallet as CreatedWallet
+    from walletim.app.wallets.model import ListedWallet as ListedWallet
+    from walletim.app.wallets.model import NoPassword as NoPassword
+    from walletim.app.wallets.model import PasswordSource as PasswordSource
+    from walletim.app.wallets.model import RevealedSecret as RevealedSecret
+    from walletim.app.wallets.model import StaticPassword as StaticPassword
+    from walletim.app.wallets.model import WalletEntry as WalletEntry
+    from walletim.app.wallets.model import WalletInfo as WalletInfo
+    from walletim.app.wallets.model import WalletListing as WalletListing
+    from walletim.app.wallets.model import parse_account_spec as parse_account_spec
+    from walletim.app.wallets.public import CACHED_ADDRESSES as CACHED_ADDRESSES
+    from walletim.app.wallets.public import MAX_LEGACY_CACHE as MAX_LEGACY_CACHE
 
 # Names load on first use: parsing an address (``walletim balance 0x...``) needs one small
 # module, not the model, the manager, the vault and the key derivation.
-__getattr__ = lazy_exports(
-    __name__,
-    {
-        "walletim.app.wallets.address": ("parse_address",),
-        "walletim.app.wallets.manager": ("MAX_ADDRESS_COUNT", "Wallets"),
-        "walletim.app.wallets.model": (
-            "Account",
-            "CreatedWallet",
-            "ListedWallet",
-            "NoPassword",
-            "PasswordSource",
-            "RevealedSecret",
-            "StaticPassword",
-            "WalletEntry",
-            "WalletInfo",
-            "WalletListing",
-            "parse_account_spec",
-        ),
-        "walletim.app.wallets.public": ("CACHED_ADDRESSES", "MAX_LEGACY_CACHE"),
-    },
-)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "walletim.app.wallets.address": ("parse_address",),
+    "walletim.app.wallets.manager": ("MAX_ADDRESS_COUNT", "Wallets"),
+    "walletim.app.wallets.model": (
+        "Account",
+        "CreatedWallet",
+        "ListedWallet",
+        "NoPassword",
+        "PasswordSource",
+        "RevealedSecret",
+        "StaticPassword",
+        "WalletEntry",
+        "WalletInfo",
+        "WalletListing",
+        "parse_account_spec",
+    ),
+    "walletim.app.wallets.public": ("CACHED_ADDRESSES", "MAX_LEGACY_CACHE"),
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
-__all__ = [
-    "CACHED_ADDRESSES",
-    "MAX_ADDRESS_COUNT",
-    "MAX_LEGACY_CACHE",
-    "Account",
-    "CreatedWallet",
-    "ListedWallet",
-    "NoPassword",
-    "PasswordSource",
-    "RevealedSecret",
-    "StaticPassword",
-    "WalletEntry",
-    "WalletInfo",
-    "WalletListing",
-    "Wallets",
-    "parse_account_spec",
-    "parse_address",
-]
+__all__ = exported(_EXPORTS)

@@ -67,6 +67,8 @@ def password_source(password: str | PasswordSource | None) -> PasswordSource:
 
 @dataclass(frozen=True, slots=True)
 class Account:
+    """One account of a wallet (``NAME:INDEX``): its derivation path and address."""
+
     wallet: str
     index: int
     path: str | None  # None for a wallet imported from a single private key

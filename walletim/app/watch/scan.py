@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from typing import TypeVar
 
 from walletim.app.watch.alerts import TOKEN_TOPICS, AlertMaker, Scope
@@ -39,40 +40,34 @@ T = TypeVar("T")
 _Order = tuple[int, int, int, int]
 
 
+@dataclass(eq=False)
 class Watcher:
     """Scans the chain for one home's accounts and posts alerts to their own conversation.
+    ``check_chain()`` raises ChainError when the node is unreachable or on another chain
+    than ``chain_id``; ``reads`` and ``own`` serve the alerts' checks (:class:`AlertMaker`);
+    ``chunk`` bounds the blocks of one log query; ``lending`` adds Aave's health and
+    liquidation alerts to each scan (walletim.app.lending.alerts).
 
     Not thread-safe: use it on the thread that owns the session's store.
     """
 
-    def __init__(
-        self,
-        *,
-        rpc: RpcClient,
-        chain_id: int,
-        check_chain: ChainCheck,
-        address_of: AddressOf,
-        store: StoreFactory,
-        names: Names,
-        reads: ContractReads,
-        own: OwnTxs,
-        clock: Clock = time.time,
-        chunk: int = LOG_CHUNK,
-        lending: LendingAlerts | None = None,
-    ) -> None:
-        """``check_chain()`` raises ChainError when the node is unreachable or on another
-        chain than ``chain_id``; ``lending`` adds Aave's health and liquidation alerts to each
-        scan (walletim.app.lending.alerts)."""
-        self.rpc = rpc
-        self.chain_id = chain_id
-        self._check_chain = check_chain
-        self._address_of = address_of
-        self._store = store
-        self.names = names
-        self._clock = clock
-        self._chunk = max(1, chunk)
-        self.alerts = AlertMaker(names, reads, own, self._transaction)
-        self.lending = lending
+    _: KW_ONLY
+    rpc: RpcClient
+    chain_id: int
+    check_chain: ChainCheck
+    address_of: AddressOf
+    store: StoreFactory
+    names: Names
+    reads: InitVar[ContractReads]
+    own: InitVar[OwnTxs]
+    clock: Clock = time.time
+    chunk: int = LOG_CHUNK
+    lending: LendingAlerts | None = None
+    alerts: AlertMaker = field(init=False)
+
+    def __post_init__(self, reads: ContractReads, own: OwnTxs) -> None:
+        self.chunk = max(1, self.chunk)
+        self.alerts = AlertMaker(self.names, reads, own, self._transaction)
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -82,7 +77,7 @@ class Watcher:
         Raises:
             InputError, WalletNotFound: not an account of this home.
         """
-        return self._address_of(account)
+        return self.address_of(account)
 
     def parse_threshold(self, text: str) -> Threshold:
         """``1eth``, ``0.5``, ``20 gwei`` (ETH), ``500 USDC``, ``500USDC`` or ``100 0xTOKEN``.
@@ -94,7 +89,7 @@ class Watcher:
 
     def cursor(self, account: str) -> int | None:
         """The last block scanned for ``account`` on this network (None: never watched)."""
-        return AlertRepo(self._store()).cursor(self.address(account), self.chain_id)
+        return AlertRepo(self.store()).cursor(self.address(account), self.chain_id)
 
     # -- scanning ----------------------------------------------------------------------------
 
@@ -127,8 +122,8 @@ class Watcher:
             if t.asset in limits:
                 raise InputError(f"two thresholds for {t.symbol}: give one per asset")
             limits[t.asset] = t
-        self._check_chain()
-        repo = AlertRepo(self._store())
+        self.check_chain()
+        repo = AlertRepo(self.store())
         at = repo.cursor_at(address, self.chain_id)
         cursor, cursor_hash = (None, None) if at is None else at
         head, seen_hash = self._head(cursor if from_block is None else None)
@@ -137,14 +132,14 @@ class Watcher:
             return []
         start, cursor = self._start(from_block, cursor, cursor_hash, head, seen_hash)
         posted: list[Shown] = []
-        for first in range(start, head + 1, self._chunk):
-            last = min(head, first + self._chunk - 1)
+        for first in range(start, head + 1, self.chunk):
+            last = min(head, first + self.chunk - 1)
             found, last_hash = self._scan_range(Scope(address, self.chain_id, limits, {}), first,
                                                 last)  # fmt: skip
             if cursor is not None and cursor > last:  # a --from-block rescan behind the cursor
                 last, last_hash = cursor, cursor_hash
-            now_ms = int(self._clock() * 1000)
-            posted += post(self._store(), address, self.chain_id, found, (last, last_hash),
+            now_ms = int(self.clock() * 1000)
+            posted += post(self.store(), address, self.chain_id, found, (last, last_hash),
                            now_ms, self.names.token)  # fmt: skip
         if self.lending is not None:  # Aave: the position now, liquidations in these blocks
             posted += self.lending.scan(address, self.chain_id, start, head, threshold=health,

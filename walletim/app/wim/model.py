@@ -30,6 +30,9 @@ MoneyKind = Literal["payment", "request", "redpacket", "action", "sponsored-clai
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """What the chain says of a payment or shared action a message cites (the ledger's
+    check: :mod:`walletim.app.wim.verify`)."""
+
     state: str  # pending | verified | failed | mismatch
     reason: str
     confirmations: int
@@ -67,6 +70,9 @@ class MoneyView:
 
 @dataclass(frozen=True, slots=True)
 class PayResult:
+    """``pay``: the transfer's outcome, the payment as recorded and checked, the message
+    that says so in the chat, and the request it paid (None: it named none)."""
+
     outcome: Outcome
     payment: PaymentRow
     message: StoredMessage
@@ -76,6 +82,8 @@ class PayResult:
 
 @dataclass(frozen=True, slots=True)
 class RequestResult:
+    """``request``, one per peer: the request as stored and the message carrying it."""
+
     request: RequestRow
     message: StoredMessage
     delivered: bool
@@ -83,6 +91,9 @@ class RequestResult:
 
 @dataclass(frozen=True, slots=True)
 class SplitStatus:
+    """A split bill and its requests (one per peer), each settled once the ledger checked
+    its payment."""
+
     split: SplitRow
     own_share: int  # what the requester keeps as their own share (0 with include_self off)
     requests: tuple[RequestRow, ...]
@@ -102,6 +113,9 @@ class SplitStatus:
 
 @dataclass(frozen=True, slots=True)
 class SplitResult:
+    """``split``: the bill's status and the request messages it sent (``delivered``: every
+    one reached the relay)."""
+
     status: SplitStatus
     messages: tuple[StoredMessage, ...]
     delivered: bool
@@ -109,6 +123,9 @@ class SplitResult:
 
 @dataclass(frozen=True, slots=True)
 class PacketResult:
+    """``redpacket create``: the packet as the contract made it, the transaction's outcome,
+    and the messages that carry its voucher."""
+
     packet: NewPacket
     outcome: Outcome
     messages: tuple[StoredMessage, ...]
@@ -117,6 +134,8 @@ class PacketResult:
 
 @dataclass(frozen=True, slots=True)
 class ClaimResult:
+    """``redpacket claim``: the claim's outcome and what it paid, in ``asset``."""
+
     outcome: Outcome
     packet_id: str
     amount: int | None  # what the claim paid (base units), from its Claimed event

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from walletim.app.contracts.ports import Executes
 from walletim.messaging.envelope import WireKind
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class TypedDataSigner(Protocol):
     ) -> Signature: ...
 
 
-class Defi(Protocol):
+class Defi(Executes, Protocol):
     """Assets and checked, simulated plans (walletim.app.defi.DefiService)."""
 
     def asset(self, text: str) -> Asset: ...
@@ -124,15 +125,6 @@ class Defi(Protocol):
     def transfer(
         self, account: str, asset_text: str, to_text: str, amount_text: str, *, force: bool = ...
     ) -> Plan: ...
-
-    def execute(
-        self,
-        plan: Plan,
-        *,
-        confirm: Callable[[Plan], None] | None = ...,
-        progress: Callable[[str], None] | None = ...,
-        recheck: bool = ...,
-    ) -> Outcome: ...
 
     def received(self, outcome: Outcome) -> int | None: ...
 

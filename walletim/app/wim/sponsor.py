@@ -53,6 +53,9 @@ AUTO_SPONSOR_CAP = 2 * 10**15
 
 @dataclass(frozen=True, slots=True)
 class AskResult:
+    """A sponsored claim asked of the packet's creator: the claim signed by this account,
+    and the message that carries it."""
+
     claim: SponsoredClaim
     creator: str
     message: StoredMessage
@@ -61,6 +64,8 @@ class AskResult:
 
 @dataclass(frozen=True, slots=True)
 class SponsorResult:
+    """A sponsor's attempt at submitting a claim."""
+
     row: SponsorRow  # as it stands after this attempt
     outcome: Outcome | None  # the transaction, when one was sent
     fee: int | None = None  # wei this account paid in gas

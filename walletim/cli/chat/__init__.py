@@ -10,9 +10,9 @@ Commands by subject: :mod:`~walletim.cli.chat.messages` (init, send, inbox, read
 
 from __future__ import annotations
 
-import importlib
-
 import click
+
+from walletim.cli.base import LazyGroup
 
 #: name -> (module, attribute) (``chat --help`` lists them sorted). A subcommand's
 #: module loads only when it runs (``chat send`` does not import backups or groups).
@@ -41,17 +41,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class _LazyChat(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(SUBCOMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = SUBCOMMANDS.get(cmd_name)
-        if entry is None:
-            return None
-        command = getattr(importlib.import_module(entry[0]), entry[1])
-        assert isinstance(command, click.Command)
-        return command
+class _LazyChat(LazyGroup):
+    lazy = SUBCOMMANDS
 
 
 @click.group(cls=_LazyChat)

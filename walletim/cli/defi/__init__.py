@@ -14,56 +14,39 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import lazy_exports
+from walletim.lazy import exported, lazy_exports
 
 if TYPE_CHECKING:
-    from walletim.cli.defi.calls import call, contract
-    from walletim.cli.defi.common import (
-        FLAG_TEXT,
-        _run_plan,
-        _session,
-        confirmer,
-        event_json,
-        flags_text,
-        outcome_json,
-        plan_text,
-    )
-    from walletim.cli.defi.swap import liquidity
-    from walletim.cli.defi.tokenlists import token_list
-    from walletim.cli.defi.tokens import token
+    from walletim.cli.defi.calls import call as call
+    from walletim.cli.defi.calls import contract as contract
+    from walletim.cli.defi.common import FLAG_TEXT as FLAG_TEXT
+    from walletim.cli.defi.common import _run_plan as _run_plan
+    from walletim.cli.defi.common import _session as _session
+    from walletim.cli.defi.common import confirmer as confirmer
+    from walletim.cli.defi.common import event_json as event_json
+    from walletim.cli.defi.common import flags_text as flags_text
+    from walletim.cli.defi.common import outcome_json as outcome_json
+    from walletim.cli.defi.common import plan_text as plan_text
+    from walletim.cli.defi.swap import liquidity as liquidity
+    from walletim.cli.defi.tokenlists import token_list as token_list
+    from walletim.cli.defi.tokens import token as token
 
-__getattr__ = lazy_exports(
-    __name__,
-    {
-        "walletim.cli.defi.calls": ("call", "contract"),
-        "walletim.cli.defi.common": (
-            "FLAG_TEXT",
-            "_run_plan",
-            "_session",
-            "confirmer",
-            "event_json",
-            "flags_text",
-            "outcome_json",
-            "plan_text",
-        ),
-        "walletim.cli.defi.swap": ("liquidity",),
-        "walletim.cli.defi.tokenlists": ("token_list",),
-        "walletim.cli.defi.tokens": ("token",),
-    },
-)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "walletim.cli.defi.calls": ("call", "contract"),
+    "walletim.cli.defi.common": (
+        "FLAG_TEXT",
+        "_run_plan",
+        "_session",
+        "confirmer",
+        "event_json",
+        "flags_text",
+        "outcome_json",
+        "plan_text",
+    ),
+    "walletim.cli.defi.swap": ("liquidity",),
+    "walletim.cli.defi.tokenlists": ("token_list",),
+    "walletim.cli.defi.tokens": ("token",),
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
-__all__ = [
-    "FLAG_TEXT",
-    "_run_plan",
-    "_session",
-    "call",
-    "confirmer",
-    "contract",
-    "event_json",
-    "flags_text",
-    "liquidity",
-    "outcome_json",
-    "plan_text",
-    "token",
-    "token_list",
-]
+__all__ = exported(_EXPORTS)
