@@ -71,6 +71,9 @@ def _fmt(amount: int, decimals: int, symbol: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Asset:
+    """What an amount is in: the ERC-20 at ``address`` (None: ETH), with the symbol and
+    decimals the sender gave."""
+
     address: str | None  # None: ETH
     symbol: str
     decimals: int
@@ -90,6 +93,9 @@ def _asset(body: dict[str, object]) -> Asset:
 
 @dataclass(frozen=True, slots=True)
 class PaymentClaim:
+    """The payer's signed word that transaction ``tx`` on ``chain_id`` paid ``amount`` of
+    ``asset`` to ``payee`` (what it claims is checked against the chain)."""
+
     chain_id: int
     tx: str  # 0x + 64 hex
     payer: str
@@ -198,6 +204,9 @@ def parse_bill(body: object) -> SplitBill:
 
 @dataclass(frozen=True, slots=True)
 class PaymentRequest:
+    """``payee`` asks for ``amount`` of ``asset`` on ``chain_id``; ``uri`` is its EIP-681
+    form, recomputed when parsed (never taken as given)."""
+
     request_id: str  # 0x + 32 hex
     chain_id: int
     payee: str
@@ -264,6 +273,10 @@ def parse_request(body: object) -> PaymentRequest:
 
 @dataclass(frozen=True, slots=True)
 class PacketOffer:
+    """A red packet ``creator`` made on the red-packet ``contract``: ``total`` in ``shares``
+    (equal, or ``random``) until ``expiry``, a claim voucher for each recipient. The
+    contract's figures replace the offer's once read from the chain."""
+
     packet_id: str
     chain_id: int
     contract: str
@@ -330,6 +343,9 @@ SHARED_ACTIONS = ("swap", "vault-deposit", *LEND_ACTIONS)
 
 @dataclass(frozen=True, slots=True)
 class SharedAction:
+    """A DeFi transaction ``tx`` the sender shares (one of :data:`SHARED_ACTIONS`) with its
+    figures (``claim``), checked against the transaction's logs."""
+
     chain_id: int
     tx: str
     action: str  # one of SHARED_ACTIONS
@@ -389,6 +405,9 @@ def is_group_peer(peer: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class GroupMessage:
+    """A message to a group (each member gets a copy): the wrapped message's ``kind`` and
+    ``body``."""
+
     group_id: str
     kind: str
     body: object
