@@ -79,6 +79,8 @@ def _insert(table: str, columns: str, verb: str = "INSERT") -> str:
 
 @dataclass(frozen=True, slots=True)
 class PaymentRow:
+    """A payment claimed in a chat, sent (out) or received (in), and what the chain said of it."""
+
     id: int
     account: str
     message_id: int | None
@@ -109,6 +111,8 @@ _PAYMENT, _payment = _table(PaymentRow, amounts=("amount",))[:2]  # inserted by 
 
 @dataclass(frozen=True, slots=True)
 class RequestRow:
+    """A payment request this account sent to ``peer`` (out) or got from ``peer`` (in)."""
+
     account: str
     request_id: str
     direction: str  # out: we asked peer; in: peer asked us
@@ -132,6 +136,9 @@ _REQUEST, _request, _request_values = _table(RequestRow, amounts=("amount",))
 
 @dataclass(frozen=True, slots=True)
 class SplitRow:
+    """A split bill this account made: its ``total``, asked for by the requests that carry
+    its ``split_id``."""
+
     account: str
     split_id: str
     asset: str | None
@@ -147,6 +154,8 @@ _SPLIT, _split, _split_values = _table(SplitRow, amounts=("total",))
 
 @dataclass(frozen=True, slots=True)
 class PacketRow:
+    """A red packet this account made (out) or was offered (in)."""
+
     account: str
     packet_id: str
     direction: str  # out: we made it; in: offered to us
@@ -176,6 +185,8 @@ _PACKET, _packet, _packet_values = _table(PacketRow, amounts=("total", "claimed_
 
 @dataclass(frozen=True, slots=True)
 class ActionRow:
+    """A DeFi action shared in a chat (sent or received) and what the chain said of it."""
+
     account: str
     message_id: int
     direction: str
