@@ -106,7 +106,8 @@ class PaymentRow:
     block_hash: str | None = None
 
 
-_PAYMENT, _payment = _table(PaymentRow, amounts=("amount",))[:2]  # inserted by add_payment
+#: No insert values: add_payment inserts a payment without its id (SQLite numbers it).
+_PAYMENT, _payment = _table(PaymentRow, amounts=("amount",))[:2]
 
 
 @dataclass(frozen=True, slots=True)
