@@ -200,7 +200,7 @@ class InvalidDerivationPath(KeysError):
 
 
 class InvalidPrivateKey(KeysError):
-    pass
+    """A private key that is not 32 bytes (64 hex digits) in the secp256k1 range."""
 
 
 class WrongPassword(KeysError):
@@ -232,7 +232,8 @@ class WalletFileTampered(VaultCorrupt):
 
 
 class KeystoreError(KeysError):
-    pass
+    """A keystore file (Web3 Secret Storage, as geth writes it) that is malformed or asks for
+    a KDF cost out of bounds (a wrong password is :class:`WrongPassword`)."""
 
 
 class KeystoreAddressMismatch(KeystoreError):
@@ -262,11 +263,12 @@ class WalletExists(KeysError):
 
 
 class SigningError(KeysError):
-    pass
+    """What was to be signed is refused or malformed: nothing was signed."""
 
 
 class AgentError(KeysError):
-    pass
+    """The signing agent's answer is not what was asked for (another key, transaction or
+    account): nothing it sent is used."""
 
 
 class PolicyRefused(SigningError):

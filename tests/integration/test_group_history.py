@@ -16,7 +16,8 @@ from walletim.app.session import Session
 from walletim.app.wallets import Wallets
 from walletim.errors import InputError
 from walletim.messaging import groups as G
-from walletim.messaging.kinds import Membership, group_peer, membership_statement
+from walletim.messaging.groups_v1 import Membership, membership_statement
+from walletim.messaging.kinds import group_peer
 from walletim.store.chat import GroupRow
 
 

@@ -17,7 +17,8 @@ from walletim.app.chat import grouplog
 from walletim.errors import MessagingError
 from walletim.keys.signing import LocalSigner
 from walletim.messaging import groups as G
-from walletim.messaging.kinds import Membership, text_of
+from walletim.messaging.groups_v1 import Membership
+from walletim.messaging.kinds import text_of
 from walletim.store.chat import ChatRepo
 from walletim.store.db import Store
 

@@ -282,6 +282,31 @@ def test_a_storage_failure_answers_unavailable(tmp_path: Path) -> None:
     on_relay(tmp_path, body)
 
 
+def test_a_kept_device_list_that_does_not_parse_is_served_and_trusted_as_none(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A device list the store gives back unreadable (a bad disk, a bad Redis) is neither
+    served (``dget``: unavailable) nor taken as naming a device (a device's bundle is not
+    listed), and each says so in the log."""
+    bob = person()
+
+    async def body(relay: Relay) -> None:
+        await relay.store.put_device_list(bob.directory, 1, "{not json")
+        conn = relay.connect()
+        assert error_of(await relay.ask(conn, p.DevicesGet(bob.directory, 1)))[0] == "unavailable"
+        dev = os.urandom(16)
+        listed = await relay.requests.devices.listed_device(
+            bob.binding.wallet, dev, bob.identity.public_key
+        )
+        assert listed is None
+
+    with caplog.at_level("ERROR", logger="walletim.relay"):
+        on_relay(tmp_path, body)
+    said = [r.getMessage() for r in caplog.records]
+    assert "dget: a kept device list does not parse: JSONDecodeError" in said
+    assert "publish: a kept device list does not parse: JSONDecodeError" in said
+
+
 # -- bundles and watching --------------------------------------------------------------------
 
 

@@ -24,13 +24,12 @@ Signed statements:
 - a membership change is the acting member's EIP-191 signature over
   ``walletim group v2`` + the canonical JSON of the change, chained to the one before it by
   its hash (see :mod:`walletim.messaging.groups`, which holds the rules). Changes in the
-  old ``walletim group v1`` form (:class:`Membership`) carry no chain: they are still shown
-  in old histories, and refused when they arrive.
+  old ``walletim group v1`` form (:mod:`walletim.messaging.groups_v1`) carry no chain: they
+  are still shown in old histories, and refused when they arrive.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeGuard
@@ -41,6 +40,7 @@ from walletim.messaging.envelope import WIRE_KINDS as WIRE_KINDS
 from walletim.messaging.envelope import WireKind as WireKind
 from walletim.messaging.fields import ZERO
 from walletim.messaging.groups import GroupChange, is_change, parse_change
+from walletim.messaging.groups_v1 import Membership, parse_membership
 from walletim.messaging.refs import (
     delete_text,
     edit_text,
@@ -55,7 +55,6 @@ from walletim.messaging.sponsored import SponsoredClaim as SponsoredClaim
 from walletim.messaging.sponsored import parse_sponsored_claim as parse_sponsored_claim
 
 MAX_NOTE = 280
-MAX_NAME = 64
 MAX_MEMBERS = 50
 GROUP_PREFIX = "group:"
 
@@ -71,6 +70,9 @@ def _fmt(amount: int, decimals: int, symbol: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Asset:
+    """What an amount is in: the ERC-20 at ``address`` (None: ETH), with the symbol and
+    decimals the sender gave."""
+
     address: str | None  # None: ETH
     symbol: str
     decimals: int
@@ -90,6 +92,9 @@ def _asset(body: dict[str, object]) -> Asset:
 
 @dataclass(frozen=True, slots=True)
 class PaymentClaim:
+    """The payer's signed word that transaction ``tx`` on ``chain_id`` paid ``amount`` of
+    ``asset`` to ``payee`` (what it claims is checked against the chain)."""
+
     chain_id: int
     tx: str  # 0x + 64 hex
     payer: str
@@ -198,6 +203,9 @@ def parse_bill(body: object) -> SplitBill:
 
 @dataclass(frozen=True, slots=True)
 class PaymentRequest:
+    """``payee`` asks for ``amount`` of ``asset`` on ``chain_id``; ``uri`` is its EIP-681
+    form, recomputed when parsed (never taken as given)."""
+
     request_id: str  # 0x + 32 hex
     chain_id: int
     payee: str
@@ -264,6 +272,10 @@ def parse_request(body: object) -> PaymentRequest:
 
 @dataclass(frozen=True, slots=True)
 class PacketOffer:
+    """A red packet ``creator`` made on the red-packet ``contract``: ``total`` in ``shares``
+    (equal, or ``random``) until ``expiry``, a claim voucher for each recipient. The
+    contract's figures replace the offer's once read from the chain."""
+
     packet_id: str
     chain_id: int
     contract: str
@@ -330,6 +342,9 @@ SHARED_ACTIONS = ("swap", "vault-deposit", *LEND_ACTIONS)
 
 @dataclass(frozen=True, slots=True)
 class SharedAction:
+    """A DeFi transaction ``tx`` the sender shares (one of :data:`SHARED_ACTIONS`) with its
+    figures (``claim``), checked against the transaction's logs."""
+
     chain_id: int
     tx: str
     action: str  # one of SHARED_ACTIONS
@@ -389,6 +404,9 @@ def is_group_peer(peer: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class GroupMessage:
+    """A message to a group (each member gets a copy): the wrapped message's ``kind`` and
+    ``body``."""
+
     group_id: str
     kind: str
     body: object
@@ -404,89 +422,6 @@ def parse_group(body: object) -> GroupMessage:
     raw = b.get("i")
     nonce = None if raw is None else parse_nonce(raw)
     return GroupMessage(F.group_id(b.get("group")), kind, b.get("b"), nonce)
-
-
-@dataclass(frozen=True, slots=True)
-class Membership:
-    """A ``walletim group v1`` change (kept to show old histories; no longer accepted)."""
-
-    group_id: str
-    name: str
-    version: int
-    action: str  # create | add | remove | leave
-    subject: str | None  # the member added/removed/leaving (None for create)
-    members: tuple[str, ...]  # the roster after the change, sorted
-    by: str
-    signature: str
-
-    def statement(self) -> bytes:
-        return membership_statement(
-            self.group_id, self.name, self.version, self.action, self.subject, self.members
-        )
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "group": self.group_id,
-            "name": self.name,
-            "version": self.version,
-            "action": self.action,
-            "subject": self.subject,
-            "members": list(self.members),
-            "by": self.by,
-            "signature": self.signature,
-        }
-
-    @property
-    def text(self) -> str:
-        if self.action == "create":
-            return f"{self.by} created the group {self.name!r} with {len(self.members)} members"
-        if self.action == "add":
-            return f"{self.by} added {self.subject}"
-        if self.action == "leave":
-            return f"{self.by} left the group"
-        return f"{self.by} removed {self.subject}"
-
-
-def membership_statement(
-    group_id: str,
-    name: str,
-    version: int,
-    action: str,
-    subject: str | None,
-    members: tuple[str, ...],
-) -> bytes:
-    doc = {
-        "group": group_id,
-        "name": name,
-        "version": version,
-        "action": action,
-        "subject": subject,
-        "members": sorted(members),
-    }
-    return b"walletim group v1\n" + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-
-
-def parse_membership(body: object) -> Membership:
-    b = F.obj(body, "membership change")
-    action = b.get("action")
-    if action not in ("create", "add", "remove", "leave"):
-        raise MessagingError("unknown membership action")
-    members = b.get("members")
-    if not isinstance(members, list) or not 0 < len(members) <= MAX_MEMBERS:
-        raise MessagingError("malformed group members")
-    roster = tuple(sorted({F.address(m, "member") for m in members}))
-    subject = b.get("subject")
-    name = F.text(b.get("name"), "group name", MAX_NAME)
-    return Membership(
-        F.group_id(b.get("group")),
-        name,
-        F.uint(b.get("version"), "version", 32),
-        str(action),
-        None if subject is None else F.address(subject, "member"),
-        roster,
-        F.address(b.get("by"), "member"),
-        F.hex_string(b.get("signature"), "signature", 65),
-    )
 
 
 def parse_any_membership(body: object) -> GroupChange | Membership:

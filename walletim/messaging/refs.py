@@ -120,24 +120,32 @@ def check_emoji(value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """A message answering message ``to`` (its id) with ``text``."""
+
     to: str
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class Reaction:
+    """The sender's reaction to message ``to``: ``emoji`` replaces the one it gave before."""
+
     to: str
     emoji: str  # "" removes the sender's reaction
 
 
 @dataclass(frozen=True, slots=True)
 class Edit:
+    """``text`` replaces message ``to``'s text (who may edit what: :mod:`.threads`)."""
+
     to: str
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class Delete:
+    """Message ``to`` is deleted (who may delete what: :mod:`.threads`)."""
+
     to: str
 
 

@@ -35,6 +35,15 @@ def canonical(devices: DeviceList) -> str:
     return json.dumps(devices.to_json(), separators=(",", ":"), sort_keys=True)
 
 
+def _kept(doc: str, what: str) -> DeviceList | None:
+    """The list kept as ``doc``; None (logged for ``what``) if it does not parse."""
+    try:
+        return DeviceList.from_json(json.loads(doc))
+    except (MessagingError, ValueError) as err:
+        log.error("%s: a kept device list does not parse: %s", what, type(err).__name__)
+        return None
+
+
 class DeviceLists:
     """Device-list requests: one per relay node, shared by its connections."""
 
@@ -77,14 +86,8 @@ class DeviceLists:
         """Device ``dev`` of the list kept for ``wallet`` if that list names it with ``key``
         (a bundle of a device never listed, or revoked, is not listed: protocol 5)."""
         doc = await self.store.device_list(p.directory_id(wallet))
-        if doc is None:
-            return None
-        try:
-            devices = DeviceList.from_json(json.loads(doc))
-        except (MessagingError, ValueError) as err:
-            log.error("publish: a kept device list does not parse: %s", type(err).__name__)
-            return None
-        listed = devices.device(dev)
+        devices = None if doc is None else _kept(doc, "publish")
+        listed = None if devices is None else devices.device(dev)
         return listed if listed is not None and listed.identity_key == key else None
 
     def get(self, conn: Connection, frame: p.DevicesGet) -> None:
@@ -96,10 +99,8 @@ class DeviceLists:
             if doc is None:
                 conn.error(frame.rid, "not_found", "no device list is kept for this directory")
                 return
-            try:
-                devices = DeviceList.from_json(json.loads(doc))
-            except (MessagingError, ValueError) as err:
-                log.error("dget: a kept device list does not parse: %s", type(err).__name__)
+            devices = _kept(doc, "dget")
+            if devices is None:
                 conn.error(frame.rid, "unavailable", "the relay cannot read this list")
                 return
             conn.reply(p.encode_server_frame(p.DevicesReply(frame.rid, devices)))

@@ -36,18 +36,6 @@ from walletim.relay.limits import DEFAULT_MAX_MAILBOX
 from walletim.relay.redis_follow import CrossNode, note_record
 from walletim.relay.redis_keys import DEFAULT_PREFIX, Keys, seq_of, shown_url, stream_id
 from walletim.relay.redis_pipeline import Arg, Reply, ScriptPipeline, load_scripts, quiet
-from walletim.relay.store import (
-    Access,
-    BackupSlice,
-    BundleConflict,
-    Enqueued,
-    Listing,
-    RemoteHandler,
-    StoredBundle,
-    StoredMessage,
-    take_page,
-    version_key,
-)
 
 log = logging.getLogger("walletim.relay.redis")
 
@@ -74,12 +62,12 @@ MAX_CONNECTIONS = 64
 POOL_WAIT_S = 10.0
 
 _OUTCOMES = {
-    b"stored": Enqueued.STORED,
-    b"duplicate": Enqueued.DUPLICATE,
-    b"full": Enqueued.FULL,
-    b"share_full": Enqueued.SHARE_FULL,
-    b"limited": Enqueued.LIMITED,
-    b"unknown": Enqueued.UNKNOWN,
+    b"stored": contract.Enqueued.STORED,
+    b"duplicate": contract.Enqueued.DUPLICATE,
+    b"full": contract.Enqueued.FULL,
+    b"share_full": contract.Enqueued.SHARE_FULL,
+    b"limited": contract.Enqueued.LIMITED,
+    b"unknown": contract.Enqueued.UNKNOWN,
 }
 
 
@@ -88,9 +76,9 @@ def _raw(value: bytes | str | None) -> bytes | None:
     return value.encode() if isinstance(value, str) else value
 
 
-def _message(sid: Reply, fields: Reply) -> StoredMessage:
+def _message(sid: Reply, fields: Reply) -> contract.StoredMessage:
     values = {bytes(fields[k]): fields[k + 1] for k in range(0, len(fields), 2)}
-    return StoredMessage(
+    return contract.StoredMessage(
         seq_of(bytes(sid)), bytes(values[b"m"]).decode(), bytes(values[b"e"]), int(values[b"t"])
     )
 
@@ -240,13 +228,13 @@ class RedisMailboxStore:
         return self._direct(get())
 
     def put_bundle(
-        self, listing: Listing, opks: Sequence[bytes], *, replace: bool
+        self, listing: contract.Listing, opks: Sequence[bytes], *, replace: bool
     ) -> asyncio.Future[int]:
         b, o = self.keys.directory(listing.directory)
 
         def convert(listed: Reply) -> int:
             if int(listed) < 0:
-                raise BundleConflict()
+                raise contract.BundleConflict()
             return int(listed)
 
         args: list[Arg] = [
@@ -267,14 +255,14 @@ class RedisMailboxStore:
 
     def take_bundle(
         self, directory: str, *, with_opk: bool = True
-    ) -> asyncio.Future[StoredBundle | None]:
+    ) -> asyncio.Future[contract.StoredBundle | None]:
         b, o = self.keys.directory(directory)
 
-        def convert(row: Reply) -> StoredBundle | None:
+        def convert(row: Reply) -> contract.StoredBundle | None:
             if not row:
                 return None
             opk = bytes(row[3]) if len(row) > 3 else None
-            return StoredBundle(bytes(row[0]), json.loads(row[1]), json.loads(row[2]), opk)
+            return contract.StoredBundle(bytes(row[0]), json.loads(row[1]), json.loads(row[2]), opk)
 
         keys = [b, o, self.keys.used]
         return self._pipe.call("take_bundle", keys, ["1" if with_opk else "0"], convert)
@@ -290,12 +278,12 @@ class RedisMailboxStore:
         return self._direct(known())
 
     def enqueue(
-        self, mailbox: str, mid: str, env: bytes, now_ms: int, access: Access | None = None
-    ) -> asyncio.Future[tuple[Enqueued, int]]:
-        def convert(row: Reply) -> tuple[Enqueued, int]:
+        self, mailbox: str, mid: str, env: bytes, now_ms: int, access: contract.Access | None = None
+    ) -> asyncio.Future[tuple[contract.Enqueued, int]]:
+        def convert(row: Reply) -> tuple[contract.Enqueued, int]:
             outcome = _OUTCOMES[bytes(row[0])]
             raw = bytes(row[1])
-            if outcome is Enqueued.STORED and len(row) > 2:
+            if outcome is contract.Enqueued.STORED and len(row) > 2:
                 self._note(mailbox, [bytes(n).decode() for n in row[2:]], raw, now_ms, mid, env)
             return outcome, 0 if raw == b"0" else seq_of(raw)
 
@@ -340,12 +328,14 @@ class RedisMailboxStore:
 
     def pending(
         self, mailbox: str, limit: int, after: int = 0, max_bytes: int | None = None
-    ) -> asyncio.Future[tuple[list[StoredMessage], bool]]:
+    ) -> asyncio.Future[tuple[list[contract.StoredMessage], bool]]:
         limit = max(1, min(limit, MAX_BATCH))
         start = "-" if after <= 0 else "(" + stream_id(after)
 
-        def convert(rows: Reply) -> tuple[list[StoredMessage], bool]:
-            return take_page((_message(sid, fields) for sid, fields in rows), limit, max_bytes)
+        def convert(rows: Reply) -> tuple[list[contract.StoredMessage], bool]:
+            return contract.take_page(
+                (_message(sid, fields) for sid, fields in rows), limit, max_bytes
+            )
 
         args: list[Arg] = [start, limit + 1, max(0, max_bytes or 0)]
         return self._pipe.call("pending", [self.keys.queue(mailbox)], args, convert)
@@ -398,7 +388,7 @@ class RedisMailboxStore:
 
     # -- live push across nodes ---------------------------------------------------------------
 
-    def set_remote_handler(self, handler: RemoteHandler | None) -> None:
+    def set_remote_handler(self, handler: contract.RemoteHandler | None) -> None:
         self._cross.handler = handler
 
     async def follow(self, topic: str) -> None:
@@ -418,8 +408,10 @@ class RedisMailboxStore:
 
         return self._direct(put())
 
-    def backup_slice(self, bid: str, off: int, length: int) -> Awaitable[BackupSlice | None]:
-        async def read() -> BackupSlice | None:
+    def backup_slice(
+        self, bid: str, off: int, length: int
+    ) -> Awaitable[contract.BackupSlice | None]:
+        async def read() -> contract.BackupSlice | None:
             version, data = self.keys.backup(bid)
             async with self._redis.pipeline(transaction=True) as tx:
                 tx.hget(version, "v")
@@ -428,7 +420,7 @@ class RedisMailboxStore:
                 ver, size, part = await tx.execute()
             if ver is None:
                 return None
-            return BackupSlice(bytes(ver).decode(), int(size), bytes(part or b""))
+            return contract.BackupSlice(bytes(ver).decode(), int(size), bytes(part or b""))
 
         return self._direct(read())
 
@@ -441,7 +433,9 @@ class RedisMailboxStore:
     def put_device_list(self, directory: str, version: int, doc: str) -> Awaitable[bool]:
         async def put() -> bool:
             key = self.keys.device_list(directory)
-            kept = await self._redis.eval(PUT_DEVICE_LIST, 1, key, version_key(version), doc)
+            kept = await self._redis.eval(
+                PUT_DEVICE_LIST, 1, key, contract.version_key(version), doc
+            )
             return int(kept) == 1
 
         return self._direct(put())

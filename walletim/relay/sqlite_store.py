@@ -30,19 +30,6 @@ from walletim.relay import store as contract
 from walletim.relay.limits import DEFAULT_MAX_MAILBOX, Buckets
 from walletim.relay.sqlite_schema import open_database
 from walletim.relay.sqlite_writer import Enqueue, Result, Writer
-from walletim.relay.store import (
-    Access,
-    BackupSlice,
-    BundleConflict,
-    Enqueued,
-    Listing,
-    RemoteHandler,
-    StoredBundle,
-    StoredMessage,
-    take_page,
-    token_matches,
-    version_key,
-)
 
 V = TypeVar("V")
 
@@ -51,7 +38,7 @@ MAX_ACKED_REMEMBERED = 200_000
 INSERT_ROWS = 160  # messages per multi-row INSERT (6 variables each)
 MAX_CACHED = 1_000_000  # mailboxes a cache holds before it starts over
 
-Outcome = tuple[Enqueued, int]
+Outcome = tuple[contract.Enqueued, int]
 
 
 def _marks(n: int) -> str:
@@ -167,7 +154,7 @@ class SqliteMailboxStore:
             outcome.append(decided)
             if stranger:
                 strangers.add(i)
-        stored = [i for i, (what, _seq) in enumerate(outcome) if what is Enqueued.STORED]
+        stored = [i for i, (what, _seq) in enumerate(outcome) if what is contract.Enqueued.STORED]
         for start in range(0, len(stored), INSERT_ROWS):
             self._insert(conn, run, stored[start : start + INSERT_ROWS], outcome, strangers)
         return [(e.future, True, result) for e, result in zip(run, outcome, strict=True)]
@@ -176,15 +163,17 @@ class SqliteMailboxStore:
         """What becomes of ``e`` (a seq handed out if stored), and whether it is stored as a
         stranger's. The caches count it as stored already."""
         if not self._is_known(conn, e.mailbox):
-            return (Enqueued.UNKNOWN, 0), False
+            return (contract.Enqueued.UNKNOWN, 0), False
         if (e.mailbox, e.mid) in self._acked:  # a late retry of a delivered message
-            return (Enqueued.DUPLICATE, 0), False
+            return (contract.Enqueued.DUPLICATE, 0), False
         count = self._count(conn, e.mailbox)
         if count >= self.max_mailbox:
             seq = self._existing_seq(conn, e.mailbox, e.mid)
-            return ((Enqueued.FULL, 0) if seq is None else (Enqueued.DUPLICATE, seq)), False
+            return (
+                (contract.Enqueued.FULL, 0) if seq is None else (contract.Enqueued.DUPLICATE, seq)
+            ), False
         access = e.access
-        stranger = access is not None and not token_matches(
+        stranger = access is not None and not contract.token_matches(
             self._dkey(conn, e.mailbox), access.token_hash
         )
         if access is not None and stranger:
@@ -194,7 +183,7 @@ class SqliteMailboxStore:
             self._strangers.values[e.mailbox] = self._stranger_count(conn, e.mailbox) + 1
         self._counts.values[e.mailbox] = count + 1
         seq, self._next_seq = self._next_seq, self._next_seq + 1
-        return (Enqueued.STORED, seq), stranger
+        return (contract.Enqueued.STORED, seq), stranger
 
     def _insert(
         self,
@@ -222,21 +211,24 @@ class SqliteMailboxStore:
             self._counts.values[e.mailbox] -= 1
             if i in strangers:
                 self._strangers.values[e.mailbox] -= 1
-            outcome[i] = (Enqueued.DUPLICATE, self._existing_seq(conn, e.mailbox, e.mid) or 0)
+            outcome[i] = (
+                contract.Enqueued.DUPLICATE,
+                self._existing_seq(conn, e.mailbox, e.mid) or 0,
+            )
 
     def _stranger_refusal(
-        self, conn: sqlite3.Connection, e: Enqueue, access: Access
+        self, conn: sqlite3.Connection, e: Enqueue, access: contract.Access
     ) -> Outcome | None:
         """Why a stranger's envelope is refused now (None: it may be stored, and one token
         of each of its buckets was taken). A resend of one already stored is a duplicate
         and takes nothing."""
         seq = self._existing_seq(conn, e.mailbox, e.mid)
         if seq is not None:
-            return (Enqueued.DUPLICATE, seq)
+            return (contract.Enqueued.DUPLICATE, seq)
         if self._stranger_count(conn, e.mailbox) >= access.share:
-            return (Enqueued.SHARE_FULL, 0)
+            return (contract.Enqueued.SHARE_FULL, 0)
         if not self._quota.take_all(access.buckets, prefix=f"{e.mailbox}|"):
-            return (Enqueued.LIMITED, 0)
+            return (contract.Enqueued.LIMITED, 0)
         return None
 
     def _count(self, conn: sqlite3.Connection, mailbox: str) -> int:
@@ -299,19 +291,19 @@ class SqliteMailboxStore:
         return self.submit_nowait(lambda conn: self._dkey(conn, mailbox))
 
     def put_bundle(
-        self, listing: Listing, opks: Sequence[bytes], *, replace: bool
+        self, listing: contract.Listing, opks: Sequence[bytes], *, replace: bool
     ) -> asyncio.Future[int]:
         keys = [bytes(k) for k in opks[:MAX_OPKS]]
         return self.submit_nowait(lambda conn: self._put_bundle(conn, listing, keys, replace))
 
     def _put_bundle(
-        self, conn: sqlite3.Connection, b: Listing, keys: list[bytes], replace: bool
+        self, conn: sqlite3.Connection, b: contract.Listing, keys: list[bytes], replace: bool
     ) -> int:
         row = conn.execute(
             "SELECT identity_key, created FROM bundles WHERE directory = ?", (b.directory,)
         ).fetchone()
         if row is not None and bytes(row[0]) != b.identity_key and int(row[1]) > b.created:
-            raise BundleConflict()
+            raise contract.BundleConflict()
         same_key = row is not None and bytes(row[0]) == b.identity_key
         if replace or not same_key:
             conn.execute("DELETE FROM opks WHERE directory = ?", (b.directory,))
@@ -345,8 +337,8 @@ class SqliteMailboxStore:
 
     def take_bundle(
         self, directory: str, *, with_opk: bool = True
-    ) -> asyncio.Future[StoredBundle | None]:
-        def op(conn: sqlite3.Connection) -> StoredBundle | None:
+    ) -> asyncio.Future[contract.StoredBundle | None]:
+        def op(conn: sqlite3.Connection) -> contract.StoredBundle | None:
             row = conn.execute(
                 "SELECT identity_key, binding, spk FROM bundles WHERE directory = ?", (directory,)
             ).fetchone()
@@ -362,7 +354,7 @@ class SqliteMailboxStore:
                 if popped is not None:
                     opk = bytes(popped[0])
                     conn.execute("INSERT OR IGNORE INTO used_opks (key) VALUES (?)", (opk,))
-            return StoredBundle(bytes(row[0]), json.loads(row[1]), json.loads(row[2]), opk)
+            return contract.StoredBundle(bytes(row[0]), json.loads(row[1]), json.loads(row[2]), opk)
 
         return self.submit_nowait(op)
 
@@ -374,7 +366,7 @@ class SqliteMailboxStore:
         return self.submit_nowait(lambda conn: self._is_known(conn, mailbox))
 
     def enqueue(
-        self, mailbox: str, mid: str, env: bytes, now_ms: int, access: Access | None = None
+        self, mailbox: str, mid: str, env: bytes, now_ms: int, access: contract.Access | None = None
     ) -> asyncio.Future[Outcome]:
         self._writer.check_open()
         loop = asyncio.get_running_loop()
@@ -387,10 +379,10 @@ class SqliteMailboxStore:
 
     def pending(
         self, mailbox: str, limit: int, after: int = 0, max_bytes: int | None = None
-    ) -> asyncio.Future[tuple[list[StoredMessage], bool]]:
+    ) -> asyncio.Future[tuple[list[contract.StoredMessage], bool]]:
         limit = max(1, min(limit, MAX_BATCH))
 
-        def op(conn: sqlite3.Connection) -> tuple[list[StoredMessage], bool]:
+        def op(conn: sqlite3.Connection) -> tuple[list[contract.StoredMessage], bool]:
             # Row by row: past the page's limits nothing more is read.
             cursor = conn.execute(
                 "SELECT seq, mid, env, t FROM messages WHERE mailbox = ? AND seq > ? "
@@ -398,8 +390,11 @@ class SqliteMailboxStore:
                 (mailbox, after, limit + 1),
             )
             try:
-                return take_page(
-                    (StoredMessage(int(s), str(m), bytes(e), int(t)) for s, m, e, t in cursor),
+                return contract.take_page(
+                    (
+                        contract.StoredMessage(int(s), str(m), bytes(e), int(t))
+                        for s, m, e, t in cursor
+                    ),
                     limit,
                     max_bytes,
                 )
@@ -488,7 +483,7 @@ class SqliteMailboxStore:
         # One process owns the file: the buckets live in memory.
         return self._buckets.take(key, rate, burst)
 
-    def set_remote_handler(self, handler: RemoteHandler | None) -> None:
+    def set_remote_handler(self, handler: contract.RemoteHandler | None) -> None:
         """No other node shares a SQLite file: nothing to notify."""
 
     async def follow(self, topic: str) -> None:
@@ -507,13 +502,17 @@ class SqliteMailboxStore:
 
         return self.submit_nowait(op)
 
-    def backup_slice(self, bid: str, off: int, length: int) -> asyncio.Future[BackupSlice | None]:
-        def op(conn: sqlite3.Connection) -> BackupSlice | None:
+    def backup_slice(
+        self, bid: str, off: int, length: int
+    ) -> asyncio.Future[contract.BackupSlice | None]:
+        def op(conn: sqlite3.Connection) -> contract.BackupSlice | None:
             row = conn.execute(
                 "SELECT ver, length(blob), substr(blob, ?, ?) FROM backups WHERE bid = ?",
                 (off + 1, length, bid),
             ).fetchone()
-            return None if row is None else BackupSlice(row[0], row[1], bytes(row[2] or b""))
+            return (
+                None if row is None else contract.BackupSlice(row[0], row[1], bytes(row[2] or b""))
+            )
 
         return self.submit_nowait(op)
 
@@ -524,7 +523,7 @@ class SqliteMailboxStore:
         return self.submit_nowait(op)
 
     def put_device_list(self, directory: str, version: int, doc: str) -> asyncio.Future[bool]:
-        key = version_key(version)
+        key = contract.version_key(version)
 
         def op(conn: sqlite3.Connection) -> bool:
             row = conn.execute(

@@ -47,10 +47,12 @@ def _row(
     return cls(*args)
 
 
-def _table(cls: type[D], *, amounts: tuple[str, ...] = ()) -> tuple[str, Callable[[Row], D]]:
-    """The columns of a row dataclass (its fields, in order: what is selected and inserted)
-    and the parser of a row selected with them: ``amounts`` hold decimal text, fields typed
-    ``bool`` hold 0/1."""
+def _table(
+    cls: type[D], *, amounts: tuple[str, ...] = ()
+) -> tuple[str, Callable[[Row], D], Callable[[D], tuple[object, ...]]]:
+    """The columns of a row dataclass (its fields, in order: what is selected and inserted),
+    the parser of a row selected with them and the values that insert a row in them:
+    ``amounts`` hold decimal text, fields typed ``bool`` hold 0/1."""
     names = [f.name for f in fields(cls)]
     ints = tuple(i for i, n in enumerate(names) if n in amounts)
     bools = tuple(i for i, f in enumerate(fields(cls)) if f.type in ("bool", bool))
@@ -58,11 +60,27 @@ def _table(cls: type[D], *, amounts: tuple[str, ...] = ()) -> tuple[str, Callabl
     def parse(r: Row) -> D:
         return _row(cls, r, ints=ints, bools=bools)
 
-    return ", ".join(names), parse
+    def values(row: D) -> tuple[object, ...]:
+        out = [getattr(row, name) for name in names]
+        for i in ints:
+            out[i] = None if out[i] is None else str(out[i])
+        for i in bools:
+            out[i] = int(bool(out[i]))
+        return tuple(out)
+
+    return ", ".join(names), parse, values
+
+
+def _insert(table: str, columns: str, verb: str = "INSERT") -> str:
+    """``verb INTO table (columns) VALUES (?, ...)``: one placeholder for each column."""
+    marks = ", ".join("?" * len(columns.split(", ")))
+    return f"{verb} INTO {table} ({columns}) VALUES ({marks})"
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentRow:
+    """A payment claimed in a chat, sent (out) or received (in), and what the chain said of it."""
+
     id: int
     account: str
     message_id: int | None
@@ -88,11 +106,14 @@ class PaymentRow:
     block_hash: str | None = None
 
 
-_PAYMENT, _payment = _table(PaymentRow, amounts=("amount",))
+#: No insert values: add_payment inserts a payment without its id (SQLite numbers it).
+_PAYMENT, _payment = _table(PaymentRow, amounts=("amount",))[:2]
 
 
 @dataclass(frozen=True, slots=True)
 class RequestRow:
+    """A payment request this account sent to ``peer`` (out) or got from ``peer`` (in)."""
+
     account: str
     request_id: str
     direction: str  # out: we asked peer; in: peer asked us
@@ -111,11 +132,14 @@ class RequestRow:
     created_ms: int
 
 
-_REQUEST, _request = _table(RequestRow, amounts=("amount",))
+_REQUEST, _request, _request_values = _table(RequestRow, amounts=("amount",))
 
 
 @dataclass(frozen=True, slots=True)
 class SplitRow:
+    """A split bill this account made: its ``total``, asked for by the requests that carry
+    its ``split_id``."""
+
     account: str
     split_id: str
     asset: str | None
@@ -126,11 +150,13 @@ class SplitRow:
     created_ms: int
 
 
-_SPLIT, _split = _table(SplitRow, amounts=("total",))
+_SPLIT, _split, _split_values = _table(SplitRow, amounts=("total",))
 
 
 @dataclass(frozen=True, slots=True)
 class PacketRow:
+    """A red packet this account made (out) or was offered (in)."""
+
     account: str
     packet_id: str
     direction: str  # out: we made it; in: offered to us
@@ -155,11 +181,13 @@ class PacketRow:
     reason: str = ""
 
 
-_PACKET, _packet = _table(PacketRow, amounts=("total", "claimed_amount"))
+_PACKET, _packet, _packet_values = _table(PacketRow, amounts=("total", "claimed_amount"))
 
 
 @dataclass(frozen=True, slots=True)
 class ActionRow:
+    """A DeFi action shared in a chat (sent or received) and what the chain said of it."""
+
     account: str
     message_id: int
     direction: str
@@ -177,7 +205,7 @@ class ActionRow:
     block_hash: str | None = None
 
 
-_ACTION, _action = _table(ActionRow)
+_ACTION, _action, _action_values = _table(ActionRow)
 
 
 class WimRepo:
@@ -334,15 +362,7 @@ class WimRepo:
         """Insert a request unless it is already there (same account, direction, peer, id);
         returns the stored row."""
         with self.store.transaction() as conn:
-            conn.execute(
-                f"INSERT OR IGNORE INTO requests ({_REQUEST}) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    r.account, r.request_id, r.direction, r.peer, r.chain_id, r.asset, r.symbol,
-                    r.decimals, str(r.amount), r.note, r.uri, r.split_id, r.state, r.paid_tx,
-                    r.message_id, r.created_ms,
-                ),
-            )  # fmt: skip
+            conn.execute(_insert("requests", _REQUEST, "INSERT OR IGNORE"), _request_values(r))
         found = self.request(r.account, r.request_id, r.direction, r.peer)
         assert found is not None
         return found
@@ -399,13 +419,7 @@ class WimRepo:
 
     def save_split(self, s: SplitRow) -> None:
         with self.store.transaction() as conn:
-            conn.execute(
-                f"INSERT INTO splits ({_SPLIT}) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    s.account, s.split_id, s.asset, s.symbol, s.decimals, str(s.total), s.note,
-                    s.created_ms,
-                ),
-            )  # fmt: skip
+            conn.execute(_insert("splits", _SPLIT), _split_values(s))
 
     def save_split_seen(self, s: SplitRow) -> None:
         """A split made on another device of this wallet, as its requests seen here add up:
@@ -416,13 +430,7 @@ class WimRepo:
                 (s.account, s.split_id),
             ).fetchone()
             if row is None:
-                conn.execute(
-                    f"INSERT INTO splits ({_SPLIT}) VALUES (?,?,?,?,?,?,?,?)",
-                    (
-                        s.account, s.split_id, s.asset, s.symbol, s.decimals, str(s.total),
-                        s.note, s.created_ms,
-                    ),
-                )  # fmt: skip
+                conn.execute(_insert("splits", _SPLIT), _split_values(s))
             elif int(row[0]) < s.total:
                 conn.execute(
                     "UPDATE splits SET total = ? WHERE account = ? AND split_id = ?",
@@ -449,17 +457,12 @@ class WimRepo:
         )
         with self.store.transaction() as conn:
             conn.execute(
-                f"INSERT INTO packets ({_PACKET}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                f"ON CONFLICT (account, packet_id, direction) DO UPDATE SET {update} "
+                _insert("packets", _PACKET)
+                + f" ON CONFLICT (account, packet_id, direction) DO UPDATE SET {update} "
                 "WHERE packets.state != 'ok' OR (packets.voucher IS NULL AND excluded.state = "
                 "'ok' AND excluded.voucher IS NOT NULL AND excluded.peer = packets.peer)",
-                (
-                    p.account, p.packet_id, p.direction, p.peer, p.chain_id, p.contract, p.asset,
-                    p.symbol, p.decimals, str(p.total), p.shares, int(p.random), p.expiry,
-                    p.voucher, None if p.claimed_amount is None else str(p.claimed_amount),
-                    p.message_id, p.created_ms, p.state, p.reason,
-                ),
-            )  # fmt: skip
+                _packet_values(p),
+            )
 
     def set_packet_state(self, p: PacketRow) -> None:
         """Record what the chain said of a packet already stored: its figures, creator (for
@@ -509,14 +512,13 @@ class WimRepo:
         tx_hash: str,
         action: str,
     ) -> None:
+        row = ActionRow(
+            account=account, message_id=message_id, direction=direction, peer=peer,
+            chain_id=chain_id, tx_hash=tx_hash.lower(), action=action, state="pending",
+            reason="", confirmations=0, created_ms=now_ms(), checked_ms=None,
+        )  # fmt: skip
         with self.store.transaction() as conn:
-            conn.execute(
-                f"INSERT OR IGNORE INTO actions ({_ACTION}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    account, message_id, direction, peer, chain_id, tx_hash.lower(), action,
-                    "pending", "", 0, now_ms(), None, 0, None, None,
-                ),
-            )  # fmt: skip
+            conn.execute(_insert("actions", _ACTION, "INSERT OR IGNORE"), _action_values(row))
 
     def action(self, account: str, message_id: int) -> ActionRow | None:
         sql = f"SELECT {_ACTION} FROM actions WHERE account = ? AND message_id = ?"

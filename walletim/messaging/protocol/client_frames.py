@@ -40,6 +40,9 @@ from walletim.messaging.protocol.ids import (
 
 @dataclass(frozen=True, slots=True)
 class Auth:
+    """Log in to the mailbox of chat key ``key``: ``sig`` signs :func:`auth_message` (the
+    ``url`` dialled, the relay's key and the challenge's nonce)."""
+
     key: bytes
     sig: bytes
     url: str  # the normalised relay URL the signature covers
@@ -59,6 +62,9 @@ class DeliveryKey:
 
 @dataclass(frozen=True, slots=True)
 class Publish:
+    """List a prekey bundle (the wallet's; with ``dev``, that device's) and add ``opks`` to its
+    one-time prekeys (``replace``: instead of those listed)."""
+
     binding: Binding
     spk: SignedPrekey
     opks: tuple[bytes, ...]
@@ -72,6 +78,8 @@ class Publish:
 
 @dataclass(frozen=True, slots=True)
 class BundleRequest:
+    """The prekey bundle listed at directory ``dir`` (a first message to its wallet needs it)."""
+
     dir: str
     rid: int | None = None
     opk: bool = True  # False: only the keys, leave the one-time prekeys for first contacts
@@ -80,6 +88,8 @@ class BundleRequest:
 
 @dataclass(frozen=True, slots=True)
 class Send:
+    """Leave envelope ``env`` (message id ``mid``) in mailbox ``to``."""
+
     to: str
     mid: str
     env: bytes
@@ -90,6 +100,8 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Fetch:
+    """A page of at most ``limit`` of this mailbox's messages (answered with ``deliver``)."""
+
     limit: int = MAX_BATCH
     rid: int | None = None
     op: ClassVar[str] = "fetch"
@@ -97,6 +109,8 @@ class Fetch:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
+    """The messages ``mids`` arrived: the relay deletes them from this mailbox."""
+
     mids: tuple[str, ...]
     rid: int | None = None
     op: ClassVar[str] = "ack"
@@ -104,12 +118,16 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class Listen:
+    """Push this mailbox's messages as they arrive, on this connection, until it closes."""
+
     rid: int | None = None
     op: ClassVar[str] = "listen"
 
 
 @dataclass(frozen=True, slots=True)
 class Watch:
+    """Tell this connection (``published``) when a bundle is listed at one of ``dirs``."""
+
     dirs: tuple[str, ...]
     rid: int | None = None
     op: ClassVar[str] = "watch"
@@ -144,6 +162,8 @@ class BackupGet:
 
 @dataclass(frozen=True, slots=True)
 class BackupDelete:
+    """Delete the backup stored under ``bid`` (``tok``: its write token)."""
+
     bid: str
     tok: bytes
     rid: int | None = None

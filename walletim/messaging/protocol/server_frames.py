@@ -55,6 +55,9 @@ class Challenge:
 
 @dataclass(frozen=True, slots=True)
 class Ok(Answer):
+    """A request succeeded; ``fields``: what it answers (``auth``: ``mailbox``, ``queued``,
+    ``prekeys``, ``dkey``; ``publish``: ``prekeys``; many answer nothing more)."""
+
     fields: dict[str, object]
     op: ClassVar[str] = "ok"
 
@@ -71,12 +74,16 @@ class Error(Answer):
 
 @dataclass(frozen=True, slots=True)
 class BundleReply(Answer):
+    """The prekey bundle a ``bundle`` request asked for."""
+
     bundle: Bundle
     op: ClassVar[str] = "bundle"
 
 
 @dataclass(frozen=True, slots=True)
 class Sent(Answer):
+    """The relay holds message ``mid`` (stored now, or already before: a retried send)."""
+
     mid: str
     op: ClassVar[str] = "sent"
 
@@ -105,6 +112,8 @@ class Deliver(Answer):
 
 @dataclass(frozen=True, slots=True)
 class Published:
+    """Pushed to a connection watching ``dir``: a bundle was listed there."""
+
     dir: str
     op: ClassVar[str] = "published"
 
