@@ -12,7 +12,7 @@ hostile relay cannot bring back a revoked device by serving the list from before
 - ``join`` adds this home as a device (from the mnemonic: the home holds the account key, so
   it signs its own entry) as the next version. A wallet that only ever published a
   single-key binding reads as a one-device list; that device (the key every home derives
-  from the seed, which chat still uses) stays listed.
+  from the seed, which its homes from before devices still hold) stays listed.
 - ``revoke`` removes a device (the next version), from any other device of the wallet.
 - ``join_unless_revoked``: ``chat init`` and ``chat restore`` make every home a device by
   itself (the first home of a wallet creates the list), unless it was revoked.

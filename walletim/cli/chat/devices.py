@@ -54,7 +54,9 @@ def _json(r: DevicesResult) -> dict[str, object]:
 def _show(r: DevicesResult) -> None:
     lst = r.devices
     if lst is None:
-        click.echo(f"{r.account} lists no chat devices yet (walletim chat init makes this home one)")
+        click.echo(
+            f"{r.account} lists no chat devices yet (walletim chat init makes this home one)"
+        )
     else:
         click.echo(f"{r.account}: {len(lst.devices)} device(s), list version {lst.version}")
         for d in lst.devices:
