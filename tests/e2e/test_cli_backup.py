@@ -94,7 +94,8 @@ def test_backup_to_the_relay_restores_on_a_fresh_home_and_the_chat_goes_on(
     assert ok(again, "chat", "contacts", "list")["contacts"] == []
     restored = ok(again, "chat", "restore", "--from", "dev", "--from-relay")
     assert restored["archive_id"] == made["archive_id"] and restored["added"]["messages"] == 3
-    assert not restored["device"]["joined"]  # this wallet has no device list: none is made
+    device = restored["device"]  # the lost laptop was device 1: this home is a new one
+    assert device["joined"] and device["listed"] and device["version"] == 2, device
     assert history(again, "dev", "bob") == before
     contacts = ok(again, "chat", "contacts", "list")["contacts"]
     assert [(c["name"], c["address"]) for c in contacts] == [("bob", b_addr)]
@@ -102,7 +103,7 @@ def test_backup_to_the_relay_restores_on_a_fresh_home_and_the_chat_goes_on(
     assert restored["added"]["networks"] == 1
     # Idempotent: a second restore adds nothing and doubles nothing.
     twice = ok(again, "chat", "restore", "--from", "dev", "--from-relay")
-    assert sum(twice["added"].values()) == 0
+    assert sum(twice["added"].values()) == 0 and not twice["device"]["joined"]
     assert history(again, "dev", "bob") == before
 
     # The conversation goes on: a new session, the same identity; no alarm on either side.
@@ -216,7 +217,7 @@ def test_money_records_come_back_identical(world: Any, relay: RelayProcess, tmp_
     assert len(lost[0]["payments"]) == 2 and len(lost[0]["requests"]) == 2
     assert {r["state"] for r in lost[0]["requests"] if r["request_id"] == rid} == {"settled"}
     twice = again.ok("chat", "restore", "--from", again.spec, str(archive))
-    assert sum(twice["added"].values()) == 0
+    assert sum(twice["added"].values()) == 0 and not twice["device"]["joined"]
     assert state(again) == state(bob)  # both read since: nothing doubled
 
 

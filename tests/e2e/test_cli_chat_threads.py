@@ -206,3 +206,30 @@ def test_strangers_go_to_requests_accept_block_unblock(
     assert unblocked["state"] == "request"
     ok(alice, "chat", "send", "--from", "alice", m, "ok, what is it?")  # writing accepts
     assert ok(alice, "chat", "read", "--from", "alice", m)["consent"] == "allowed"
+
+
+def test_a_blocked_sender_is_dropped_on_both_paths(tmp_path: Path, relay: RelayProcess) -> None:
+    """Alice's home is a device (`chat init`). Mallory from before devices (only the
+    single-key binding) writes to her account key, Mallory's device writes to her device
+    key (fan-out): once blocked, each path drops their envelopes unread, counted."""
+    from tests.e2e.test_cli_device_first_home import legacy_init
+
+    alice = person(tmp_path, "alice", relay.url)
+    a = address_of(alice, "alice")
+    assert ok(alice, "chat", "init", "--from", "alice")["device"]["listed"]
+    for name, make in (("old", legacy_init), ("new", None)):
+        mallory = person(tmp_path, f"mallory-{name}", relay.url)
+        m = address_of(mallory, f"mallory-{name}")
+        if make is None:
+            assert ok(mallory, "chat", "init", "--from", f"mallory-{name}")["device"]["listed"]
+        else:
+            make(mallory, f"mallory-{name}")
+        ok(mallory, "chat", "send", "--from", f"mallory-{name}", a, "hello")
+        got = ok(alice, "chat", "inbox", "--from", "alice")
+        assert [x["text"] for x in got["messages"]] == ["hello"], (name, got)
+        ok(alice, "chat", "block", "--from", "alice", m)
+        ok(mallory, "chat", "send", "--from", f"mallory-{name}", a, "let me in")
+        ok(mallory, "chat", "send", "--from", f"mallory-{name}", a, "please")
+        got = ok(alice, "chat", "inbox", "--from", "alice")
+        assert got["messages"] == [] and got["dropped"] == 2, (name, got)
+        assert [x["text"] for x in read(alice, "alice", m)] == ["hello"], name

@@ -108,11 +108,13 @@ def test_a_relay_serving_a_stale_list_is_refused(
 def test_a_wallet_from_before_devices_reads_as_one_device(
     tmp_path: Path, relay: RelayProcess
 ) -> None:
-    """A wallet that only published its single-key binding (`chat init`) lists one device,
-    the key derived from the seed; a home that joins keeps it listed (chat still uses it)
-    beside its own key, as version 1."""
+    """A wallet that only published its single-key binding (`chat init` before devices)
+    lists one device, the key derived from the seed; a home that joins keeps it listed
+    (homes from before devices still hold it) beside its own key, as version 1."""
+    from tests.e2e.test_cli_device_first_home import legacy_init
+
     home = _home(tmp_path / "home", relay.url)
-    assert home("chat", "init", "--from", "dev").code == 0
+    legacy_init(home)
     legacy = ok(home, "chat", "device", "list", "--from", "dev")
     assert legacy["version"] == 0 and len(legacy["devices"]) == 1
     assert legacy["devices"][0]["from_seed"] and not legacy["listed"]
@@ -328,16 +330,19 @@ def test_a_new_home_of_a_wallet_with_devices_joins_at_chat_init(
 ) -> None:
     """A second machine imports the mnemonic and runs `chat init`: the wallet already has a
     device list, so this home joins it by itself and a peer that fans out reaches it (no
-    `chat device join` needed); a home of a wallet with no list stays as it was; a revoked
-    home is not put back by `chat init`."""
+    `chat device join` needed); the first home of a wallet with no list starts one (and
+    `chat device join` after it changes nothing); a revoked home is not put back by `chat
+    init`."""
     laptop = _home(tmp_path / "laptop", relay.url)
     bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
     a_addr = ok(laptop, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
     b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
     alone = ok(bob, "chat", "init", "--from", "bob")["device"]
-    assert not alone["joined"] and not alone["listed"] and alone["error"] is None, alone
+    assert alone["joined"] and alone["listed"] and alone["version"] == 1, alone
+    assert alone["error"] is None, alone
     ok(laptop, "chat", "device", "join", "--from", "dev", "--name", "laptop")
-    ok(bob, "chat", "device", "join", "--from", "bob")
+    again = ok(bob, "chat", "device", "join", "--from", "bob")
+    assert again["version"] == 1 and not again["changed"], again
     ok(laptop, "chat", "inbox", "--from", "dev")
     ok(bob, "chat", "contacts", "add", "alice", a_addr)
 

@@ -12,10 +12,10 @@ hostile relay cannot bring back a revoked device by serving the list from before
 - ``join`` adds this home as a device (from the mnemonic: the home holds the account key, so
   it signs its own entry) as the next version. A wallet that only ever published a
   single-key binding reads as a one-device list; that device (the key every home derives
-  from the seed, which chat still uses) stays listed.
+  from the seed, which its homes from before devices still hold) stays listed.
 - ``revoke`` removes a device (the next version), from any other device of the wallet.
-- ``join_if_listed``: ``chat restore`` joins a restored home (a new device) by itself when
-  the wallet already has a device list.
+- ``join_unless_revoked``: ``chat init`` and ``chat restore`` make every home a device by
+  itself (the first home of a wallet creates the list), unless it was revoked.
 
 Publishing logs in to the relay with this device's own key (the relay lists a device list
 only from a device it names).
@@ -123,21 +123,23 @@ class DeviceService:
         version, devices = with_device(_editable(current), entry)
         return self._publish(spec, address, mine, known, version, devices)
 
-    def join_if_listed(self, spec: str, name: str = "") -> DevicesResult:
-        """After a restore: add this home as a new device when the wallet already has a
-        device list (its devices fan out, so this one must be listed to be written to), unless
-        it is listed already or was revoked (a revoked device is never put back without
-        `chat device join`). A wallet with no list, or only a single-key binding from before
-        devices, is left as it is (``changed`` False). Raises as :meth:`join`."""
+    def join_unless_revoked(self, spec: str, name: str = "") -> DevicesResult:
+        """``chat init`` and ``chat restore``: make this home a device of the account by
+        itself, so no two homes of a wallet share a chat key. A wallet with no list gets one
+        (version 1, this device only: the key every home derives from the seed is not
+        listed); a wallet that only published a single-key binding (from before devices)
+        keeps that key listed beside this device, so its older homes are not dropped.
+        Nothing changes when this home is listed already, or was revoked (a revoked device
+        is never put back without `chat device join`). Raises as :meth:`join`."""
         address = self.wallets.account(spec).address
         mine = self.wallets.device_key(spec)
         known = self._pinned(address)
         current = self._checked(address, known, run(self._fetch(address)))
         result = self._result(address, mine, known, current)
-        if current is None or current.legacy or result.listed or result.revoked:
+        if result.listed or result.revoked:
             return result
         entry = make_device(mine.id, mine.key.public_key, int(self._clock()), name)
-        version, devices = with_device(current, entry)
+        version, devices = with_device(_editable(current), entry)
         return self._publish(spec, address, mine, known, version, devices)
 
     def add_device(self, spec: str, device: Device) -> DevicesResult:

@@ -16,6 +16,7 @@ from walletim.app.chat.ports import AuthInfo, Env, RelayConnection
 from walletim.errors import RelayRefused
 from walletim.messaging import protocol
 from walletim.messaging.devices import DeviceList
+from walletim.messaging.prekeys import SPK_ROTATION_SECONDS, stored_summary
 from walletim.messaging.session import Prekeys
 from walletim.store import device_outbox as D
 
@@ -47,6 +48,8 @@ class DeviceKeys:
         it, after the wallet's list ``mine``; refill one-time prekeys, rotate the signed
         prekey when due. Returns the one-time prekeys listed now (None: nothing needed)."""
         with self.env.repo().tx() as tx:
+            if self._nothing_due(D.load_device_prekeys(tx.conn, me.address), me, conn, info):
+                return None  # told from the stored state's shape: no X3DH parse, no import
             prekeys, row = self._loaded(tx.conn, me)
             fresh = row is None or row.published_at is None or row.relay_id != conn.relay_id
             rotated = prekeys.rotate_if_due(int(self.env.clock()))
@@ -76,6 +79,23 @@ class DeviceKeys:
             )  # fmt: skip
             D.save_device_prekeys(tx.conn, me.address, done)
         return listed
+
+    def _nothing_due(
+        self, row: D.DevicePrekeys | None, me: ThisDevice, conn: RelayConnection, info: AuthInfo
+    ) -> bool:
+        """Whether :meth:`publish` would publish nothing (as the account key's check,
+        :meth:`walletim.app.chat.link.RelayLink._nothing_due`): this device's keys are on
+        this relay, no rotation due, no refill, no fresh set."""
+        if row is None or row.published_at is None or row.relay_id != conn.relay_id:
+            return False
+        if row.identity_key != me.device.key.public_key or row.device_id != me.device.id:
+            return False
+        summary = stored_summary(row.state)
+        if summary is None:
+            return False
+        spk_created, opks = summary
+        rotate = int(self.env.clock()) - spk_created >= SPK_ROTATION_SECONDS
+        return not rotate and opks <= MAX_LOCAL_OPKS and info.prekeys >= OPK_REFILL_BELOW
 
     @staticmethod
     def _save(

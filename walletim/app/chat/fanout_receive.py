@@ -45,6 +45,7 @@ from walletim.messaging.fanout import (
 )
 from walletim.messaging.kinds import group_peer, parse_read, read_group, spec_of, text_of
 from walletim.messaging.session import Incoming, Opened, Prekeys, open_envelope
+from walletim.store import consent as consent_store
 from walletim.store import device_outbox as D
 from walletim.store import read_sync as RS
 from walletim.store.chat import ChatTx
@@ -92,7 +93,7 @@ class FanoutReceiver:
             if tx.has_relay_id(mid) or RS.seen(tx.conn, mid):
                 return None
             opened = self._decrypt(tx, me, device, env)
-            if isinstance(opened, Rejection):
+            if isinstance(opened, Rejection | Dropped):
                 return opened
             sender, incoming = opened
             got = _Opened(tx, me, device, sender, mid, incoming)
@@ -115,11 +116,16 @@ class FanoutReceiver:
 
     def _decrypt(
         self, tx: ChatTx, me: Me, device: ThisDevice, env: bytes
-    ) -> tuple[SenderDevice, Incoming] | Rejection:
+    ) -> tuple[SenderDevice, Incoming] | Rejection | Dropped:
+        """Open and decrypt; a blocked sender's envelope is dropped unread (not decrypted,
+        not stored, counted), as the account key's inbox does."""
         wallet: str | None = None
         try:
             opened = open_envelope(device.device.key, env)
             wallet, listed = _sender_list(tx, me, opened)
+            if consent_store.blocked(tx.conn, me.address, wallet):
+                consent_store.count_dropped(tx.conn, me.address, wallet)
+                return Dropped(wallet)
             states = _states(tx, me.address, wallet)
             sender = sender_device(opened.sender, listed, states)
             new_states, incoming = decrypt_from(

@@ -37,7 +37,10 @@ NOT_LISTED = (
     "this linked device is not on its wallet's device list (revoked?): it can neither send "
     "nor receive (walletim chat device list)"
 )
-NO_LIST = "{peer} publishes no device list: write to them from a device with the mnemonic"
+NO_LIST = (
+    "{peer} publishes no device list (their walletim is from before devices): write to them "
+    "from a device with the mnemonic, or ask them to re-run `walletim chat init`"
+)
 
 
 class LinkedChat:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from walletim.cli.base import Ctx, account_option, with_home
-from walletim.cli.chat.devices import device_json, device_line, join_if_listed
+from walletim.cli.chat.devices import device_json, device_line, join_as_device
 from walletim.cli.chat.render import session, when
 
 
@@ -71,14 +71,14 @@ def restore(
 ) -> None:
     """Merge a backup into this home: nothing doubled, nothing lost; a damaged archive or
     another wallet's changes nothing. Chat sessions are not restored: they re-establish.
-    When the wallet already has a device list, this home joins it as a new device (peers
-    then see a new device, not a key change); a revoked device is not put back."""
+    This home becomes a device of the wallet (it joins the device list, or starts it):
+    peers then see a new device, not a key change; a revoked device is not put back."""
     source = file or from_file
     if (source is None) == (not from_relay):
         raise click.UsageError("give either FILE (or --from-file FILE) or --from-relay")
     with session(ctx) as s:
         r = s.backups.restore(account, source, allow_older=allow_older)
-        device, device_error = join_if_listed(s, account)
+        device, device_error = join_as_device(s, account)
     data = {
         "account": r.account,
         "archive_id": r.archive_id,

@@ -54,7 +54,9 @@ def _json(r: DevicesResult) -> dict[str, object]:
 def _show(r: DevicesResult) -> None:
     lst = r.devices
     if lst is None:
-        click.echo(f"{r.account} lists no chat devices yet (walletim chat device join)")
+        click.echo(
+            f"{r.account} lists no chat devices yet (walletim chat init makes this home one)"
+        )
     else:
         click.echo(f"{r.account}: {len(lst.devices)} device(s), list version {lst.version}")
         for d in lst.devices:
@@ -109,12 +111,12 @@ def _link() -> None:
 _link()
 
 
-def join_if_listed(s: Session, account: str) -> tuple[DevicesResult | None, str | None]:
-    """Join the wallet's device list as a new device, if it has one (see
-    :meth:`DeviceService.join_if_listed`): ``chat restore`` and ``chat init`` do, and stand
-    whatever happens here (the error is returned, for one line)."""
+def join_as_device(s: Session, account: str) -> tuple[DevicesResult | None, str | None]:
+    """Make this home a device of the wallet unless it is listed already or was revoked (see
+    :meth:`DeviceService.join_unless_revoked`): ``chat init`` and ``chat restore`` do, and
+    stand whatever happens here (the error is returned, for one line)."""
     try:
-        return s.devices.join_if_listed(account), None
+        return s.devices.join_unless_revoked(account), None
     except WalletimError as exc:
         return None, str(exc)
 
@@ -136,6 +138,11 @@ def device_line(account: str, d: DevicesResult | None, error: str | None) -> str
         return f"this device was revoked from the wallet's device list: not rejoined ({join})"
     if d.changed:
         version = d.devices.version if d.devices is not None else 0
+        if version == 1 and d.devices is not None and len(d.devices.devices) == 1:
+            return (
+                f"this home is the wallet's first chat device ({d.this_device[:8]}): every "
+                "other home of the wallet becomes a device of its own at its `chat init`"
+            )
         return (
             f"joined the wallet's device list as a new device ({d.this_device[:8]}, version "
             f"{version}): your contacts see a new device of yours, not a key change"

@@ -57,14 +57,15 @@ if TYPE_CHECKING:
 def init(ctx: Ctx, account: str) -> None:
     """Publish your chat identity (bound to your address) and prekeys to the relay.
 
-    When the wallet already has a device list (another home joined it), this home joins it
-    as a new device by itself, so peers that fan out write to it too; a revoked device is
-    not put back (`chat device join` does, deliberately)."""
-    from walletim.cli.chat.devices import device_json, device_line, join_if_listed
+    Each home is a device of the wallet with its own chat key (never shared between homes):
+    the first home of a wallet starts its device list, every other home joins it as a new
+    device, so peers that fan out write to each; a revoked device is not put back (`chat
+    device join` does, deliberately)."""
+    from walletim.cli.chat.devices import device_json, device_line, join_as_device
 
     with session(ctx) as s:
         # Joined first, so the publishing below includes this device's own keys.
-        device, device_error = join_if_listed(s, account)
+        device, device_error = join_as_device(s, account)
         r = s.chat.init(account)
     data = {
         "address": r.address,

@@ -1,0 +1,134 @@
+"""Every home of a wallet is a device from its first ``chat init`` (issue 17: "each home of
+the same wallet is a device with its own chat key, never shared between devices"): a real
+relay process (SQLite and Redis), separate homes made from one mnemonic, and a peer. No
+home runs ``chat device join``: the first ``chat init`` starts the wallet's device list
+(the key every home derives from the seed is not listed), the second joins it. A home from
+before devices (it published only the single-key binding) is still understood, and becomes
+a device when it runs ``chat init`` again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import Cli, RelayProcess
+from tests.e2e.test_cli_backup import (  # noqa: F401 - any_relay: the fixture
+    HOME_PASSWORD,
+    _home,
+    any_relay,
+    history,
+    ok,
+)
+
+
+def legacy_init(home: Cli, account: str = "dev") -> None:
+    """What ``chat init`` did before devices: publish the account's single-key binding (the
+    chat key derived from the seed) and its prekeys, and no device list."""
+    from walletim.app.session import Session
+
+    with Session(home.home, HOME_PASSWORD, relay_url=home.env["WALLETIM_RELAY"]) as s:
+        s.chat.init(account)
+
+
+def _addr(home: Cli, account: str) -> str:
+    got = ok(home, "wallet", "addresses", account, "--count", "1")
+    return str(got["addresses"][0]["address"])
+
+
+def test_two_homes_of_a_fresh_wallet_are_two_devices_from_chat_init(
+    tmp_path: Path,
+    any_relay: RelayProcess,  # noqa: F811 - the fixture of test_cli_backup
+) -> None:
+    """Alice's laptop and phone (one mnemonic) and Bob each only run `chat init`: Alice's
+    homes have different device keys, both listed, neither the seed's; Bob's message lands
+    on both; a message sent from the laptop shows on the phone as outgoing; no alarm."""
+    relay = any_relay
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = _home(tmp_path / "phone", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr, b_addr = _addr(laptop, "dev"), _addr(bob, "bob")
+
+    first = ok(laptop, "chat", "init", "--from", "dev")
+    assert first["device"]["joined"] and first["device"]["listed"], first["device"]
+    assert first["device"]["version"] == 1
+    human = phone("chat", "init", "--from", "dev")
+    assert human.code == 0 and "joined the wallet's device list" in human.out, human.out
+    assert ok(bob, "chat", "init", "--from", "bob")["device"]["listed"]
+
+    listed = ok(laptop, "chat", "device", "list", "--from", "dev")
+    keys = [d["identity_key"] for d in listed["devices"]]
+    assert listed["version"] == 2 and len(set(keys)) == 2, listed
+    assert first["identity_key"] not in keys  # the seed-derived key is no device's
+    assert not any(d["from_seed"] for d in listed["devices"])
+    seen = ok(phone, "chat", "device", "list", "--from", "dev")
+    assert seen["this_device"] != listed["this_device"]
+    assert {seen["this_device"], listed["this_device"]} == {d["id"] for d in listed["devices"]}
+
+    for home in (laptop, phone):
+        ok(home, "chat", "contacts", "add", "bob", b_addr)
+    ok(bob, "chat", "contacts", "add", "alice", a_addr)
+    ok(bob, "chat", "send", "--from", "bob", "alice", "hi alice, wherever you are")
+    for home in (laptop, phone):
+        got = ok(home, "chat", "inbox", "--from", "dev")
+        assert [m["text"] for m in got["messages"]] == ["hi alice, wherever you are"], got
+        assert got["key_changes"] == [] and got["rejected"] == [], got
+
+    sent = ok(laptop, "chat", "send", "--from", "dev", "bob", "from the laptop")
+    assert sent["state"] == "sent", sent
+    got = ok(bob, "chat", "inbox", "--from", "bob")
+    assert [m["text"] for m in got["messages"]] == ["from the laptop"], got
+    assert got["key_changes"] == [] and got["rejected"] == [], got
+    assert not any(c["key_changed"] for c in ok(bob, "chat", "contacts", "list")["contacts"])
+    ok(phone, "chat", "inbox", "--from", "dev")
+    alice_view = [("in", "hi alice, wherever you are"), ("out", "from the laptop")]
+    for home in (laptop, phone):
+        assert [(d, t) for d, _, t in history(home, "dev", "bob")] == alice_view
+    assert [t for _, _, t in history(bob, "bob", "alice")] == [t for _, t in alice_view]
+
+
+def test_a_home_from_before_devices_and_a_device_home_of_one_wallet(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """The old laptop published only the single-key binding (before devices); Bob writes
+    to it over the account key. A new phone of the same wallet runs `chat init`: it joins
+    as a device and the seed's key stays listed beside it (version 1); Bob's next message
+    reaches the phone, with no alarm (not the laptop: a peer that fans out writes to
+    devices with bundles of their own). The laptop re-runs `chat init` (how a home from
+    before devices upgrades): it is a device of its own too, and from then on Bob's
+    messages land on both; its history from before devices stays."""
+    laptop = _home(tmp_path / "laptop", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr, b_addr = _addr(laptop, "dev"), _addr(bob, "bob")
+    legacy_init(laptop)
+    old = ok(laptop, "chat", "device", "list", "--from", "dev")
+    assert old["version"] == 0 and [d["from_seed"] for d in old["devices"]] == [True]
+    ok(bob, "chat", "init", "--from", "bob")
+    ok(laptop, "chat", "contacts", "add", "bob", b_addr)
+    ok(bob, "chat", "contacts", "add", "alice", a_addr)
+    ok(bob, "chat", "send", "--from", "bob", "alice", "before devices")
+    got = ok(laptop, "chat", "inbox", "--from", "dev")
+    assert [m["text"] for m in got["messages"]] == ["before devices"], got
+
+    phone = _home(tmp_path / "phone", relay.url)
+    joined = ok(phone, "chat", "init", "--from", "dev")["device"]
+    assert joined["joined"] and joined["version"] == 1, joined
+    listed = ok(phone, "chat", "device", "list", "--from", "dev")
+    assert [d["from_seed"] for d in listed["devices"]] == [True, False]
+    assert listed["devices"][0]["identity_key"] == old["devices"][0]["identity_key"]
+    ok(phone, "chat", "contacts", "add", "bob", b_addr)
+    ok(bob, "chat", "send", "--from", "bob", "alice", "to the phone")
+    got = ok(phone, "chat", "inbox", "--from", "dev")
+    assert [m["text"] for m in got["messages"]] == ["to the phone"], got
+    assert got["key_changes"] == [] and got["rejected"] == [], got
+
+    upgraded = ok(laptop, "chat", "init", "--from", "dev")["device"]
+    assert upgraded["joined"] and upgraded["version"] == 2, upgraded
+    ok(bob, "chat", "send", "--from", "bob", "alice", "to both")
+    for home in (laptop, phone):
+        got = ok(home, "chat", "inbox", "--from", "dev")
+        assert "to both" in [m["text"] for m in got["messages"]], got
+        assert got["key_changes"] == [] and got["rejected"] == [], got
+    assert not any(c["key_changed"] for c in ok(bob, "chat", "contacts", "list")["contacts"])
+    assert [t for _, _, t in history(phone, "dev", "bob")] == ["to the phone", "to both"]
+    # What Bob sent while the laptop was not a device went to the listed devices with a
+    # bundle of their own (the phone): the seed's key has no device bundle to seal to.
+    assert [t for _, _, t in history(laptop, "dev", "bob")] == ["before devices", "to both"]
