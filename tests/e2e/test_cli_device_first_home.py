@@ -79,6 +79,16 @@ def test_two_homes_of_a_fresh_wallet_are_two_devices_from_chat_init(
     assert got["key_changes"] == [] and got["rejected"] == [], got
     assert not any(c["key_changed"] for c in ok(bob, "chat", "contacts", "list")["contacts"])
     ok(phone, "chat", "inbox", "--from", "dev")
+    # Each side learned the other's account binding over device keys (checked against the
+    # address): the conversation says "verified binding", as between homes before devices.
+    for home, account, peer in (
+        (laptop, "dev", "bob"),
+        (phone, "dev", "bob"),
+        (bob, "bob", "alice"),
+    ):
+        contact = ok(home, "chat", "read", "--from", account, peer)["contact"]
+        assert contact["verified"] and contact["identity_key"], (home.home, contact)
+        assert not contact["key_changed"]
     alice_view = [("in", "hi alice, wherever you are"), ("out", "from the laptop")]
     for home in (laptop, phone):
         assert [(d, t) for d, _, t in history(home, "dev", "bob")] == alice_view
@@ -132,3 +142,22 @@ def test_a_home_from_before_devices_and_a_device_home_of_one_wallet(
     # What Bob sent while the laptop was not a device went to the listed devices with a
     # bundle of their own (the phone): the seed's key has no device bundle to seal to.
     assert [t for _, _, t in history(laptop, "dev", "bob")] == ["before devices", "to both"]
+
+
+def test_a_message_queued_for_a_device_is_sent_and_counted(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A message to a peer who has not published waits (queued); once they run `chat init`
+    (a device from the start), the next `chat inbox` seals it to their device and counts it
+    as sent, as the account key's path counts what it flushes."""
+    laptop = _home(tmp_path / "laptop", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    b_addr = _addr(bob, "bob")
+    ok(laptop, "chat", "init", "--from", "dev")
+    queued = ok(laptop, "chat", "send", "--from", "dev", b_addr, "are you there?")
+    assert queued["state"] == "queued", queued
+    ok(bob, "chat", "init", "--from", "bob")
+    flushed = ok(laptop, "chat", "inbox", "--from", "dev")
+    assert flushed["sent"] == 1 and flushed["queued"] == 0, flushed
+    got = ok(bob, "chat", "inbox", "--from", "bob")
+    assert [m["text"] for m in got["messages"]] == ["are you there?"], got

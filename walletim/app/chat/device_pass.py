@@ -25,7 +25,7 @@ from walletim.app.chat.device_keys import DeviceKeys
 from walletim.app.chat.fanout_receive import FanoutReceiver
 from walletim.app.chat.fanout_send import FanoutSender, ThisDevice
 from walletim.app.chat.inbox import Inbox
-from walletim.app.chat.link import RelayLink
+from walletim.app.chat.link import RelayLink, learn_binding
 from walletim.app.chat.peer_devices import newest_list, pinned_list, served_list
 from walletim.app.chat.ports import Env, RelayConnection, WalletsPort
 from walletim.app.chat.read_sync import ReadMarks
@@ -74,20 +74,22 @@ class DevicePass:
         try:
             info = await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
             await self.keys.publish(conn, info, dev, mine)
-            await self._seal(conn, dev, result)
+            reached = await self._seal(conn, dev, result)
             _sent, why = await self.sender.flush(conn, dev)
             result.warnings.extend(why)
             try:
                 await self.reads.send(conn, dev, mine)
             except (MessagingError, RelayRefused) as exc:  # the marks wait for the next time
                 result.warnings.append(f"read state to this wallet's other devices: {exc}")
-            if fetch:
-                await self._fetch(conn, me, dev, result)
+            heard = await self._fetch(conn, me, dev, result) if fetch else []
+            await self._learn_bindings(conn, me, [*reached, *heard], result)
         finally:
             await conn.close()
 
-    async def _seal(self, conn: RelayConnection, dev: ThisDevice, result: InboxResult) -> None:
+    async def _seal(self, conn: RelayConnection, dev: ThisDevice, result: InboxResult) -> list[str]:
+        """Seal the queued messages of each peer whose wallet lists devices; returns them."""
         store = self.env.repo().store
+        reached: list[str] = []
         queued = sorted(
             {i.message.peer for i in self.env.repo().outbox(dev.address)
              if i.message.state == "queued" and not i.message.peer.startswith(GROUP_PREFIX)}
@@ -97,15 +99,41 @@ class DevicePass:
                 theirs = newest_list(store, peer, await served_list(conn, peer))
                 if theirs is None or theirs.legacy:
                     continue  # from before devices: the account key's path
-                await self.sender.seal_queued(conn, dev, peer)
+                result.sent += (await self.sender.seal_queued(conn, dev, peer)).messages
+                reached.append(peer)
             except RelayUnavailable:
                 raise
             except MessagingError as exc:  # theirs stay queued; go on
                 result.warnings.append(f"{peer}: {exc}")
+        return reached
+
+    async def _learn_bindings(
+        self, conn: RelayConnection, me: Me, peers: list[str], result: InboxResult
+    ) -> None:
+        """Learn the account binding of each peer written to or heard from over device keys
+        that this home holds none of yet (checked against the address, no one-time prekey
+        taken; one request per such peer), as the account key's path learns it: the contact
+        shows verified, safety numbers compare the same keys, and a changed key is told."""
+        repo = self.env.repo()
+        for address in sorted({p for p in peers if not p.startswith(GROUP_PREFIX)}):
+            contact = repo.contact(address)
+            if contact is not None and contact.identity_key is not None:
+                continue
+            try:
+                fetched = await self._link.peer_bundle(conn, contact, address, with_opk=False)
+            except MessagingError as exc:
+                result.warnings.append(f"{address}: {exc}")
+                continue
+            if fetched is not None:
+                with repo.tx() as tx:
+                    if learn_binding(tx, me, address, fetched[1]):
+                        result.key_changes.append(address)
 
     async def _fetch(
         self, conn: RelayConnection, me: Me, dev: ThisDevice, result: InboxResult
-    ) -> None:
+    ) -> list[str]:
+        """Receive what waits for this device; returns the peers heard from."""
+        heard: list[str] = []
         while True:
             batch, more = await conn.fetch()
             for item in batch:
@@ -113,11 +141,14 @@ class DevicePass:
                     me, dev, item.mid, item.env, result.group_notices
                 )
                 _tally(result, outcome)
+                if isinstance(outcome, Received) and outcome.message.direction == "in":
+                    peer = outcome.message.peer  # a group's: its sender
+                    heard.append(outcome.message.sender or peer)
             if batch:
                 await conn.ack([i.mid for i in batch])
             if not more or not batch:
                 result.note_expired(conn.expired)
-                return
+                return heard
 
 
 def _tally(result: InboxResult, outcome: Received | Rejection | Dropped | None) -> None:

@@ -20,7 +20,7 @@ from walletim.messaging import protocol
 from walletim.messaging.identity import IdentityBinding
 from walletim.messaging.prekeys import SPK_ROTATION_SECONDS, stored_summary
 from walletim.messaging.session import PeerBundle, Prekeys
-from walletim.store.chat import Contact
+from walletim.store.chat import ChatTx, Contact
 from walletim.store.relay import RelayPin
 
 OPK_REFILL_BELOW = 25
@@ -240,3 +240,11 @@ class RelayLink:
             )
         peer = PeerBundle(binding.identity_key, bundle.spk.key, bundle.spk.sig, bundle.opk)
         return peer, binding
+
+
+def learn_binding(tx: ChatTx, me: Me, address: str, binding: IdentityBinding) -> bool:
+    """Record the peer's verified binding; True (and an event) if their key changed."""
+    learned = tx.learn_identity(address, binding.identity_key, binding.to_json(), binding.created)
+    if learned == "changed":
+        tx.add_event(me.address, address, "key-changed", "their chat key changed")
+    return learned == "changed"

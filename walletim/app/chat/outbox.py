@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from walletim.app.chat.accounts import Accounts, Me, conversation_state
-from walletim.app.chat.link import RelayLink
+from walletim.app.chat.link import RelayLink, learn_binding
 from walletim.app.chat.ports import Env, RelayConnection, run
 from walletim.app.chat.results import InboxResult, Item, Resolved, SendResult, Waiting
 from walletim.app.chat.threads import ids_of, settle
 from walletim.errors import InputError, MessagingError, RelayRefused, RelayUnavailable
 from walletim.messaging import protocol
-from walletim.messaging.identity import IdentityBinding
 from walletim.messaging.kinds import is_wire_kind
 from walletim.messaging.session import STATE_VERSION, PeerBundle, encrypt
 from walletim.retry import Backoff
@@ -219,7 +218,7 @@ class Outbox:
         if need_bundle and fetched is None:
             return False
         with repo.tx() as tx:
-            changed = fetched is not None and _learn(tx, me, address, fetched[1])
+            changed = fetched is not None and learn_binding(tx, me, address, fetched[1])
             contact = tx.contact(address)
             if contact is None or contact.identity_key is None:
                 return False
@@ -333,14 +332,6 @@ class Outbox:
         outbox = self.env.repo().outbox(me.address)
         result.queued = sum(1 for i in outbox if i.message.state == "queued")
         result.waiting = self._waiting(me.address, outbox)
-
-
-def _learn(tx: ChatTx, me: Me, address: str, binding: IdentityBinding) -> bool:
-    """Record the peer's verified binding; True (and an event) if their key changed."""
-    learned = tx.learn_identity(address, binding.identity_key, binding.to_json(), binding.created)
-    if learned == "changed":
-        tx.add_event(me.address, address, "key-changed", "their chat key changed")
-    return learned == "changed"
 
 
 def _sort(
