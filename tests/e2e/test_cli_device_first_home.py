@@ -161,3 +161,32 @@ def test_a_message_queued_for_a_device_is_sent_and_counted(
     assert flushed["sent"] == 1 and flushed["queued"] == 0, flushed
     got = ok(bob, "chat", "inbox", "--from", "bob")
     assert [m["text"] for m in got["messages"]] == ["are you there?"], got
+
+
+def test_a_message_the_relay_dropped_between_devices_is_shown_as_missing(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """Bob writes three messages to Alice's device; the relay loses the second. The gap is
+    said when the third arrives and stays on the conversation (`chat read` `missing`), from
+    the session with Bob's device as from an account key's."""
+    import sqlite3
+
+    laptop = _home(tmp_path / "laptop", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr, b_addr = _addr(laptop, "dev"), _addr(bob, "bob")
+    ok(laptop, "chat", "init", "--from", "dev")
+    ok(bob, "chat", "init", "--from", "bob")
+    for text in ("one", "two", "three"):
+        ok(bob, "chat", "send", "--from", "bob", a_addr, text)
+    relay.stop()
+    db = sqlite3.connect(relay.db)
+    with db:
+        seqs = [r[0] for r in db.execute("SELECT seq FROM messages ORDER BY seq")]
+        assert len(seqs) == 3, seqs
+        db.execute("DELETE FROM messages WHERE seq = ?", (seqs[1],))
+    db.close()
+    relay.start(relay.port)
+    got = ok(laptop, "chat", "inbox", "--from", "dev")
+    assert [m["text"] for m in got["messages"]] == ["one", "three"], got
+    read = ok(laptop, "chat", "read", "--from", "dev", b_addr)
+    assert len(read["missing"]) == 1, read["missing"]

@@ -109,6 +109,12 @@ class DeviceStates:
         kept = tuple((d, c) for d, c in self.by_device if d != dev_id)
         return DeviceStates((*kept, (dev_id, conversation)))
 
+    @property
+    def missing(self) -> tuple[int, ...]:
+        """The counters skipped in the sessions with these devices (each device numbers its
+        own messages): what has not arrived, a gap a relay may have caused."""
+        return tuple(sorted(n for _, c in self.by_device for n in c.missing))
+
     def only(self, listed: Collection[bytes]) -> DeviceStates:
         """Without the sessions of devices no longer listed (revoked: forget their keys)."""
         return DeviceStates(tuple((d, c) for d, c in self.by_device if d in listed))

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from walletim.app.chat.ports import Env, WalletsPort
 from walletim.errors import InputError, LinkedDevice, shown
 from walletim.keys.chat import ChatIdentityKey
+from walletim.messaging.fanout import DeviceStates
+from walletim.messaging.kinds import GROUP_PREFIX
 from walletim.messaging.session import Conversation, Prekeys
+from walletim.store import device_outbox as D
 from walletim.store.chat import ChatTx
 
 OPK_TARGET = 100  # one-time prekeys kept listed on the relay
@@ -87,3 +90,15 @@ def conversation_state(tx: ChatTx, cid: str, randbytes: Callable[[int], bytes]) 
     """The ratchet state of conversation ``cid`` as stored, or a new one (a fresh epoch)."""
     state = tx.load_session(cid)
     return Conversation.from_json(state) if state else Conversation.new(randbytes)
+
+
+def missing_from(tx: ChatTx, account: str, peer: str) -> tuple[int, ...]:
+    """The message counters ``peer`` used that have not reached ``account`` here: in the
+    session with their account key and in those with each of their devices. None for a
+    group (its members' counters are in each member's own conversation)."""
+    state = tx.load_session(tx.conversation(account, peer))
+    missing = tuple(Conversation.from_json(state).missing) if state else ()
+    if peer.startswith(GROUP_PREFIX):
+        return missing
+    devices = D.load_device_states(tx.conn, account, peer)
+    return missing + (DeviceStates.from_json(devices).missing if devices else ())

@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from walletim.app.chat.accounts import Accounts
+from walletim.app.chat.accounts import Accounts, missing_from
 from walletim.app.chat.consent import Consent, ConsentBook, RequestInfo
 from walletim.app.chat.contacts import Contacts
 from walletim.app.chat.device_pass import DevicePass
@@ -55,7 +55,6 @@ from walletim.app.chat.results import (
 from walletim.app.chat.threads import Decorations
 from walletim.errors import InputError
 from walletim.messaging.kinds import GROUP_PREFIX, Direction, MessageKind, WireKind, group_peer
-from walletim.messaging.session import Conversation
 from walletim.messaging.threads import Version
 from walletim.store.chat import (
     ChatRepo,
@@ -368,8 +367,7 @@ class ChatService:
         if mark_read and repo.mark_read(address, peer_address):
             note_read(repo.store, address, peer_address)  # for this wallet's other devices
         with repo.tx() as tx:
-            state = tx.load_session(tx.conversation(address, peer_address))
-        missing = tuple(Conversation.from_json(state).missing) if state else ()
+            missing = missing_from(tx, address, peer_address)
         group = None
         if peer_address.startswith(GROUP_PREFIX):
             group = repo.group(address, peer_address[len(GROUP_PREFIX) :])
