@@ -75,7 +75,8 @@ class DevicePass:
             info = await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
             await self.keys.publish(conn, info, dev, mine)
             reached = await self._seal(conn, dev, result)
-            _sent, why = await self.sender.flush(conn, dev)
+            sent, why = await self.sender.flush(conn, dev)
+            result.sent += sent  # sealed from the queue now, or waiting until now
             result.warnings.extend(why)
             try:
                 await self.reads.send(conn, dev, mine)
@@ -99,7 +100,7 @@ class DevicePass:
                 theirs = newest_list(store, peer, await served_list(conn, peer))
                 if theirs is None or theirs.legacy:
                     continue  # from before devices: the account key's path
-                result.sent += (await self.sender.seal_queued(conn, dev, peer)).messages
+                await self.sender.seal_queued(conn, dev, peer)
                 reached.append(peer)
             except RelayUnavailable:
                 raise

@@ -161,8 +161,8 @@ class FanoutSender:
         """Send every copy not yet confirmed (pipelined); settle each the relay confirms
         (or refuses for good: ``unknown_mailbox``, ``bad_request``). A copy refused for now
         (``mailbox_full``, ``rate_limited``) stays, recorded as waiting with a backoff, as
-        the outbox does. Returns (copies sent, why others failed). Raises RelayUnavailable
-        (everything stays for the next flush)."""
+        the outbox does. Returns (messages whose copies to a peer went out now, why others
+        failed). Raises RelayUnavailable (everything stays for the next flush)."""
         copies = D.sending_copies(self.env.repo().store, me.address)
         if not copies:
             return 0, []
@@ -188,7 +188,8 @@ class FanoutSender:
             elif isinstance(result, BaseException):
                 raise result  # the relay went away (all stay), or a bug
         self._record(me, sent, failed, waiting)
-        return len(sent), why
+        out = set(sent)
+        return len({c.message_id for c in copies if c.relay_id in out and not c.own}), why
 
     def _record(
         self,
