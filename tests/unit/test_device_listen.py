@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from walletim.app.chat import linked, listen
+from walletim.app.chat.grouplog import GroupNotice
 from walletim.app.chat.results import ListenEvent, Rejection
 from walletim.errors import RelayUnavailable
 from walletim.messaging import protocol
@@ -79,7 +80,12 @@ class FakeDevices:
     async def _publish(self, *args: object) -> None:
         return None
 
-    def _receive(self, me: object, dev: object, mid: str, env: bytes, notes: object) -> Rejection:
+    def _receive(
+        self, me: object, dev: object, mid: str, env: bytes, notes: list[GroupNotice]
+    ) -> Rejection | None:
+        if mid.startswith("held"):  # a membership change held for a missing earlier one
+            notes.append(GroupNotice("g1", "held", "held until version 2 arrives"))
+            return None
         return Rejection(None, "test", mid)
 
     def device(self, me: object) -> tuple[object, object]:
@@ -155,3 +161,37 @@ def test_a_linked_device_listen_reconnects_until_its_count() -> None:
     assert got == 0
     assert [e.kind for e in events][:4] == ["connected", "disconnected", "connected", "rejected"]
     assert again.acked == ["late"] and first.closed and again.closed
+
+
+def test_a_group_notice_on_a_device_mailbox_is_reported() -> None:
+    """A held membership change arriving on the device's mailbox is an event of its own,
+    on the account's listener and on a linked device's. Fails when the notices are dropped."""
+    events: list[ListenEvent] = []
+    conn = FakeConn([_msg("held-1")], lost=False)
+    listener = listen.Listener.__new__(listen.Listener)
+    listener._devices = FakeDevices()  # type: ignore[assignment]
+    listener._link = FakeLink([conn])  # type: ignore[assignment]
+    listener._me = SimpleNamespace(address="0x1")  # type: ignore[assignment]
+    listener._on_event = events.append
+    listener._wake = asyncio.Event()
+    listener.received = 0
+
+    async def go() -> None:
+        task = asyncio.ensure_future(listener._device())
+        for _ in range(200):
+            await asyncio.sleep(0.005)
+            if conn.acked:
+                break
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(go())
+    assert [(e.kind, getattr(e.item, "kind", None)) for e in events] == [("group", "held")]
+    assert listener._wake.is_set()
+
+    linked_events: list[ListenEvent] = []
+    me: Any = SimpleNamespace(address="0x1")
+    link = FakeLink([FakeConn([_msg("held-2")], lost=False)])
+    run = linked._DeviceListen(link, FakeDevices(), me, linked_events.append, None, None)  # type: ignore[arg-type]
+    asyncio.run(run.run(timeout=0.2))
+    assert [e.kind for e in linked_events] == ["connected", "group"]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.device_pass import DevicePass
 from walletim.app.chat.fanout_send import ThisDevice
+from walletim.app.chat.grouplog import GroupNotice
 from walletim.app.chat.link import RelayLink
 from walletim.app.chat.listen import RECONNECT
 from walletim.app.chat.outbox import Outbox
@@ -214,7 +215,10 @@ class _DeviceListen:
             self._on_event(ListenEvent("tick-error", str(exc)))
 
     def _report(self, dev: ThisDevice, mid: str, env: bytes) -> None:
-        got = self._devices.receiver.receive_one(self._me, dev, mid, env, [])
+        notices: list[GroupNotice] = []
+        got = self._devices.receiver.receive_one(self._me, dev, mid, env, notices)
+        for notice in notices:  # a held, refused or conflicting membership change
+            self._on_event(ListenEvent("group", notice))
         if isinstance(got, Received):
             self.received += 1
             self._on_event(ListenEvent("message", got))

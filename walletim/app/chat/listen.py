@@ -14,6 +14,7 @@ from collections.abc import Callable
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.device_pass import DevicePass
 from walletim.app.chat.fanout_send import ThisDevice
+from walletim.app.chat.grouplog import GroupNotice
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink
 from walletim.app.chat.outbox import Outbox
@@ -182,9 +183,15 @@ class Listener:
             self._on_event(ListenEvent("expired", conn.expired[0]))
         while True:
             for item in batch:
-                outcome = self._devices.receiver.receive_one(self._me, dev, item.mid, item.env, [])
+                notices: list[GroupNotice] = []
+                outcome = self._devices.receiver.receive_one(
+                    self._me, dev, item.mid, item.env, notices
+                )
                 if isinstance(outcome, Received | Rejection):
                     self._report(outcome)
+                for notice in notices:  # a held, refused or conflicting membership change
+                    self._on_event(ListenEvent("group", notice))
+                if notices or isinstance(outcome, Received | Rejection):
                     self._wake.set()
             if batch:
                 await conn.ack([i.mid for i in batch])
