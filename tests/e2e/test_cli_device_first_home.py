@@ -23,10 +23,11 @@ from tests.e2e.test_cli_backup import (  # noqa: F401 - any_relay: the fixture
 def legacy_init(home: Cli, account: str = "dev") -> None:
     """What ``chat init`` did before devices: publish the account's single-key binding (the
     chat key derived from the seed) and its prekeys, and no device list."""
+    from walletim.app.chat import ChatService
     from walletim.app.session import Session
 
     with Session(home.home, HOME_PASSWORD, relay_url=home.env["WALLETIM_RELAY"]) as s:
-        s.chat.init(account)
+        ChatService(s.wallets, s.open_store, s.relay_url).init(account)  # no joining
 
 
 def _addr(home: Cli, account: str) -> str:
@@ -95,16 +96,15 @@ def test_two_homes_of_a_fresh_wallet_are_two_devices_from_chat_init(
     assert [t for _, _, t in history(bob, "bob", "alice")] == [t for _, t in alice_view]
 
 
-def test_a_home_from_before_devices_and_a_device_home_of_one_wallet(
+def test_a_home_from_before_devices_becomes_one_at_its_first_chat_command(
     tmp_path: Path, relay: RelayProcess
 ) -> None:
-    """The old laptop published only the single-key binding (before devices); Bob writes
-    to it over the account key. A new phone of the same wallet runs `chat init`: it joins
-    as a device and the seed's key stays listed beside it (version 1); Bob's next message
-    reaches the phone, with no alarm (not the laptop: a peer that fans out writes to
-    devices with bundles of their own). The laptop re-runs `chat init` (how a home from
-    before devices upgrades): it is a device of its own too, and from then on Bob's
-    messages land on both; its history from before devices stays."""
+    """The old laptop published only the single-key binding (before devices) and Bob wrote
+    to it over the account key. Its first chat command since (here `chat inbox`) makes it a
+    device first: the seed's key stays listed beside it (version 1, so homes from before
+    devices are not dropped), and what waited on the account's mailbox still arrives. A new
+    phone of the same wallet runs `chat init` (version 2); Bob's next message lands on
+    both, with no alarm; the laptop's history from before devices stays."""
     laptop = _home(tmp_path / "laptop", relay.url)
     bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
     a_addr, b_addr = _addr(laptop, "dev"), _addr(bob, "bob")
@@ -115,32 +115,24 @@ def test_a_home_from_before_devices_and_a_device_home_of_one_wallet(
     ok(laptop, "chat", "contacts", "add", "bob", b_addr)
     ok(bob, "chat", "contacts", "add", "alice", a_addr)
     ok(bob, "chat", "send", "--from", "bob", "alice", "before devices")
+
     got = ok(laptop, "chat", "inbox", "--from", "dev")
     assert [m["text"] for m in got["messages"]] == ["before devices"], got
+    now = ok(laptop, "chat", "device", "list", "--from", "dev")
+    assert now["version"] == 1 and now["listed"], now
+    assert [d["from_seed"] for d in now["devices"]] == [True, False]
+    assert now["devices"][0]["identity_key"] == old["devices"][0]["identity_key"]
 
     phone = _home(tmp_path / "phone", relay.url)
     joined = ok(phone, "chat", "init", "--from", "dev")["device"]
-    assert joined["joined"] and joined["version"] == 1, joined
-    listed = ok(phone, "chat", "device", "list", "--from", "dev")
-    assert [d["from_seed"] for d in listed["devices"]] == [True, False]
-    assert listed["devices"][0]["identity_key"] == old["devices"][0]["identity_key"]
+    assert joined["joined"] and joined["version"] == 2, joined
     ok(phone, "chat", "contacts", "add", "bob", b_addr)
-    ok(bob, "chat", "send", "--from", "bob", "alice", "to the phone")
-    got = ok(phone, "chat", "inbox", "--from", "dev")
-    assert [m["text"] for m in got["messages"]] == ["to the phone"], got
-    assert got["key_changes"] == [] and got["rejected"] == [], got
-
-    upgraded = ok(laptop, "chat", "init", "--from", "dev")["device"]
-    assert upgraded["joined"] and upgraded["version"] == 2, upgraded
     ok(bob, "chat", "send", "--from", "bob", "alice", "to both")
     for home in (laptop, phone):
         got = ok(home, "chat", "inbox", "--from", "dev")
-        assert "to both" in [m["text"] for m in got["messages"]], got
+        assert [m["text"] for m in got["messages"]] == ["to both"], got
         assert got["key_changes"] == [] and got["rejected"] == [], got
     assert not any(c["key_changed"] for c in ok(bob, "chat", "contacts", "list")["contacts"])
-    assert [t for _, _, t in history(phone, "dev", "bob")] == ["to the phone", "to both"]
-    # What Bob sent while the laptop was not a device went to the listed devices with a
-    # bundle of their own (the phone): the seed's key has no device bundle to seal to.
     assert [t for _, _, t in history(laptop, "dev", "bob")] == ["before devices", "to both"]
 
 
@@ -190,3 +182,37 @@ def test_a_message_the_relay_dropped_between_devices_is_shown_as_missing(
     assert [m["text"] for m in got["messages"]] == ["one", "three"], got
     read = ok(laptop, "chat", "read", "--from", "dev", b_addr)
     assert len(read["missing"]) == 1, read["missing"]
+
+
+def test_a_home_that_chats_before_chat_init_is_a_device_first(
+    tmp_path: Path,
+    any_relay: RelayProcess,  # noqa: F811 - the fixture of test_cli_backup
+) -> None:
+    """The laptop ran `chat init`; the phone (same mnemonic) goes straight to `chat send`.
+    It joins the device list before sending (its own key, not the seed's), so Bob's reply
+    lands on both homes and the phone's message shows on the laptop as sent."""
+    relay = any_relay
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = _home(tmp_path / "phone", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    a_addr, b_addr = _addr(laptop, "dev"), _addr(bob, "bob")
+    ok(laptop, "chat", "init", "--from", "dev")
+    ok(bob, "chat", "init", "--from", "bob")
+    ok(bob, "chat", "contacts", "add", "alice", a_addr)
+
+    sent = ok(phone, "chat", "send", "--from", "dev", b_addr, "from the phone, no init")
+    assert sent["state"] == "sent", sent
+    listed = ok(phone, "chat", "device", "list", "--from", "dev")
+    assert listed["listed"] and listed["version"] == 2, listed
+    assert not any(d["from_seed"] for d in listed["devices"])
+    got = ok(bob, "chat", "inbox", "--from", "bob")
+    assert [m["text"] for m in got["messages"]] == ["from the phone, no init"], got
+    assert got["key_changes"] == [] and got["rejected"] == [], got
+    ok(bob, "chat", "send", "--from", "bob", "alice", "reply to both")
+    for home in (laptop, phone):
+        ok(home, "chat", "contacts", "add", "bob", b_addr)
+        ok(home, "chat", "inbox", "--from", "dev")
+        assert [(d, t) for d, _, t in history(home, "dev", "bob")] == [
+            ("out", "from the phone, no init"),
+            ("in", "reply to both"),
+        ], home.home

@@ -280,7 +280,9 @@ class Session:
         """End-to-end encrypted chat over the relay at ``relay_url``."""
         from walletim.app.chat import ChatService
 
-        chat = ChatService(self.wallets, self.open_store, self.relay_url)
+        # A home that chats before `chat init` joins its wallet's devices first (issue 17).
+        join = self._join_devices
+        chat = ChatService(self.wallets, self.open_store, self.relay_url, join=join)
         # Money in chats is recorded and checked whichever command fetches the messages.
         chat.on_message(lambda me, message: self.wim.record_incoming(me, message))
         # ... and a payment or request made on another device of this wallet (its copy).
@@ -302,6 +304,9 @@ class Session:
         from walletim.app.devices import DeviceService
 
         return DeviceService(self.wallets, self.open_store, self.chat.dial_relay)
+
+    def _join_devices(self, spec: str) -> None:
+        self.devices.join_unless_revoked(spec)
 
     @cached_property
     def linking(self) -> LinkService:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from walletim.app.chat.ports import Env, WalletsPort
-from walletim.errors import InputError, LinkedDevice, shown
+from walletim.errors import InputError, LinkedDevice, RelayUnavailable, shown
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging.fanout import DeviceStates
 from walletim.messaging.kinds import GROUP_PREFIX
@@ -33,9 +33,15 @@ class Me:
 
 
 class Accounts:
-    def __init__(self, env: Env, wallets: WalletsPort) -> None:
+    """This home's accounts as chat uses them. ``join(spec)`` (optional) makes this home a
+    device of the account's wallet (walletim.app.devices): see :meth:`me`."""
+
+    def __init__(
+        self, env: Env, wallets: WalletsPort, join: Callable[[str], object] | None = None
+    ) -> None:
         self.env = env
         self.wallets = wallets
+        self._join = join
         self._cache: dict[str, Me] = {}
 
     def address(self, account: str) -> str:
@@ -65,8 +71,27 @@ class Accounts:
                 tx.reset_prekeys(acct.address)
                 tx.save_prekeys(acct.address, identity.public_key, binding, 1, prekeys.to_json())
         me = Me(spec, acct.address, identity, binding)
+        self._become_device(me)
         self._cache[spec] = me
         return me
+
+    def _become_device(self, me: Me) -> None:
+        """A home that chats before ``chat init`` (a script, the app, ``chat send`` first)
+        becomes a device of its wallet first, as ``chat init`` makes it (issue 17): peers
+        that fan out write only to listed devices. Once: a home that was ever listed (so
+        also one revoked since) is left as it is, told by the store alone. A relay out of
+        reach leaves it to the next command. Raises what joining raises (TooManyDevices, a
+        stale list served, ...)."""
+        if self._join is None:
+            return
+        device = self.wallets.device_key(me.spec).id.hex()
+        marker = f"device_listed:{me.address.lower()}:{device}"
+        if self.env.repo().store.execute("SELECT 1 FROM meta WHERE key = ?", (marker,)).fetchone():
+            return
+        try:
+            self._join(me.spec)
+        except RelayUnavailable:
+            return
 
     def resolve_peer(self, text: str) -> str:
         """A 0x address, a wallet account of this home (NAME / NAME:INDEX) or a contact name,

@@ -74,7 +74,8 @@ class ChatService:
     """Chat for the accounts of one home (construct once per process). Collaborators:
     ``wallets`` (accounts, chat identities, signatures), ``store`` (opened when first needed),
     the relay at ``relay_url`` through ``connector`` (websockets; tests pass in-memory ones),
-    a ``clock`` and the randomness ``randbytes``."""
+    a ``clock``, the randomness ``randbytes`` and ``join``, which makes this home a device of
+    an account's wallet when it first chats (walletim.app.devices)."""
 
     def __init__(
         self,
@@ -85,19 +86,18 @@ class ChatService:
         connector: Connector | None = None,
         clock: Callable[[], float] = time.time,
         randbytes: Callable[[int], bytes] = os.urandom,
+        join: Callable[[str], object] | None = None,
     ) -> None:
         self.wallets = wallets
         self.relay_url = relay_url
         self._open_store = store
         self._env = env = Env(self._chat_repo, self._relay_repo, clock, randbytes)
-        self._accounts = Accounts(env, wallets)
+        self._accounts = Accounts(env, wallets, join)
         self._link = RelayLink(env, relay_url, connector or websocket_connector)
         self._inbox = Inbox(env)
         self._devices = DevicePass(env, wallets, self._link, self._inbox)
         self._outbox = Outbox(env, self._accounts, self._link, self._devices)
-        self._linked = LinkedChat(
-            env, self._link, self._outbox, self._devices
-        )  # a home with no seed
+        self._linked = LinkedChat(env, self._link, self._outbox, self._devices)  # no seed
         self._groups = Groups(env, self._accounts, self, self._inbox, wallets.sign_message)
         self._contacts = Contacts(env, self._accounts, self._link, wallets.list)
         self._replies = Replies(env, self._accounts, self._groups, self)
