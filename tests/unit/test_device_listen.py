@@ -99,6 +99,33 @@ def _msg(mid: str) -> protocol.Delivered:
     return protocol.Delivered(mid, b"\x00", 0)
 
 
+def _device_listener(link: FakeLink, on_event: Callable[[ListenEvent], None]) -> listen.Listener:
+    """A listener with only what its device-mailbox part uses."""
+    listener = listen.Listener.__new__(listen.Listener)
+    listener._devices = FakeDevices()  # type: ignore[assignment]
+    listener._link = link  # type: ignore[assignment]
+    listener._me = SimpleNamespace(address="0x1")  # type: ignore[assignment]
+    listener._on_event = on_event
+    listener._wake = asyncio.Event()
+    listener.received = 0
+    return listener
+
+
+def _listen_until(listener: listen.Listener, conn: FakeConn) -> None:
+    """Run the device-mailbox listening until ``conn`` acknowledged something (or ~1 s)."""
+
+    async def go() -> None:
+        task = asyncio.ensure_future(listener._device())
+        for _ in range(200):
+            await asyncio.sleep(0.005)
+            if conn.acked:
+                break
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(go())
+
+
 @pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     fast = Backoff(first=0.001, cap=0.002, jitter=True)
@@ -113,24 +140,8 @@ def test_the_device_mailbox_reconnects_on_its_own() -> None:
     again = FakeConn([_msg("b")], lost=False)
     link = FakeLink([first, RelayUnavailable("ws://relay", "refused"), again])
     events: list[ListenEvent] = []
-    listener = listen.Listener.__new__(listen.Listener)
-    listener._devices = FakeDevices()  # type: ignore[assignment]
-    listener._link = link  # type: ignore[assignment]
-    listener._me = SimpleNamespace(address="0x1")  # type: ignore[assignment]
-    listener._on_event = events.append
-    listener._wake = asyncio.Event()
-    listener.received = 0
-
-    async def go() -> None:
-        task = asyncio.ensure_future(listener._device())
-        for _ in range(200):
-            await asyncio.sleep(0.005)
-            if again.acked:
-                break
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(go())
+    listener = _device_listener(link, events.append)
+    _listen_until(listener, again)
     assert first.acked == ["a"] and again.acked == ["b"]
     assert first.closed and link.dials == 3
     kinds = [(e.kind, e.item.detail if isinstance(e.item, Rejection) else None) for e in events]
@@ -168,24 +179,8 @@ def test_a_group_notice_on_a_device_mailbox_is_reported() -> None:
     on the account's listener and on a linked device's. Fails when the notices are dropped."""
     events: list[ListenEvent] = []
     conn = FakeConn([_msg("held-1")], lost=False)
-    listener = listen.Listener.__new__(listen.Listener)
-    listener._devices = FakeDevices()  # type: ignore[assignment]
-    listener._link = FakeLink([conn])  # type: ignore[assignment]
-    listener._me = SimpleNamespace(address="0x1")  # type: ignore[assignment]
-    listener._on_event = events.append
-    listener._wake = asyncio.Event()
-    listener.received = 0
-
-    async def go() -> None:
-        task = asyncio.ensure_future(listener._device())
-        for _ in range(200):
-            await asyncio.sleep(0.005)
-            if conn.acked:
-                break
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(go())
+    listener = _device_listener(FakeLink([conn]), events.append)
+    _listen_until(listener, conn)
     assert [(e.kind, getattr(e.item, "kind", None)) for e in events] == [("group", "held")]
     assert listener._wake.is_set()
 
