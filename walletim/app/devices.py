@@ -28,7 +28,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from walletim.app.chat.peer_devices import newest_list, pinned_list, served_list
+from walletim.app.chat.peer_devices import (
+    mark_listed,
+    newest_list,
+    pinned_list,
+    served_list,
+    was_listed,
+)
 from walletim.app.chat.ports import Addressed, run
 from walletim.errors import InputError, shown
 from walletim.keys.chat import DeviceKey
@@ -225,16 +231,14 @@ class DeviceService:
     ) -> DevicesResult:
         """What to show; remembers that this device was listed, so that once a newer list
         drops it, every later look says it was revoked (until it joins again)."""
-        marker = f"device_listed:{address.lower()}:{mine.id.hex()}"
         store = self._store()
         now = newest is not None and newest.device(mine.id) is not None
         was = known is not None and known.device(mine.id) is not None
         if now:
             with store.transaction() as conn:
-                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, '1')", (marker,))
+                mark_listed(conn, address, mine.id)
         elif not was:
-            row = store.execute("SELECT 1 FROM meta WHERE key = ?", (marker,)).fetchone()
-            was = row is not None
+            was = was_listed(store, address, mine.id)
         prefix = f"device_linked:{address.lower()}:"
         rows = store.execute("SELECT key FROM meta WHERE key LIKE ?", (prefix + "%",)).fetchall()
         linked = frozenset(str(r[0])[len(prefix) :] for r in rows)

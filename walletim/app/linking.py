@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from walletim import safejson
 from walletim.app.backup.archive import ArchiveError, Header, Opened, open_archive, seal
-from walletim.app.chat.peer_devices import newest_list
+from walletim.app.chat.peer_devices import mark_listed, newest_list
 from walletim.app.chat.ports import Addressed, run
 from walletim.app.devices import DeviceService, DevicesResult, note_linked
 from walletim.display import one_line
@@ -287,8 +287,7 @@ class LinkService:
 
         def also(conn: Any) -> None:
             newest_list(conn, address, listed)
-            listed_key = f"device_listed:{address.lower()}:{device.id.hex()}"
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, '1')", (listed_key,))
+            mark_listed(conn, address, device.id)
             note_linked(conn, address, device.id)
 
         try:

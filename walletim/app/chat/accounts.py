@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from walletim.app.chat.peer_devices import was_listed
 from walletim.app.chat.ports import Env, WalletsPort
 from walletim.errors import InputError, LinkedDevice, RelayUnavailable, shown
 from walletim.keys.chat import ChatIdentityKey
@@ -84,9 +85,8 @@ class Accounts:
         stale list served, ...)."""
         if self._join is None:
             return
-        device = self.wallets.device_key(me.spec).id.hex()
-        marker = f"device_listed:{me.address.lower()}:{device}"
-        if self.env.repo().store.execute("SELECT 1 FROM meta WHERE key = ?", (marker,)).fetchone():
+        device = self.wallets.device_key(me.spec).id
+        if was_listed(self.env.repo().store, me.address, device):
             return
         try:
             self._join(me.spec)

@@ -26,7 +26,7 @@ from walletim.app.chat.fanout_receive import FanoutReceiver
 from walletim.app.chat.fanout_send import FanoutSender, ThisDevice
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink, learn_binding
-from walletim.app.chat.peer_devices import newest_list, pinned_list, served_list
+from walletim.app.chat.peer_devices import listed_ids, newest_list, pinned_list, served_list
 from walletim.app.chat.ports import Env, RelayConnection, WalletsPort
 from walletim.app.chat.read_sync import ReadMarks
 from walletim.app.chat.results import Dropped, InboxResult, Received, Rejection
@@ -52,9 +52,7 @@ class DevicePass:
         mine = pinned_list(store, me.address)
         if mine is None:
             return None
-        prefix = f"device_listed:{me.address.lower()}:"
-        rows = store.execute("SELECT key FROM meta WHERE key LIKE ?", (prefix + "%",)).fetchall()
-        joined = {str(r[0])[len(prefix) :] for r in rows}
+        joined = listed_ids(store, me.address)
         if not any(d.id.hex() in joined for d in mine.devices):
             return None
         key = self._wallets.device_key(me.spec)

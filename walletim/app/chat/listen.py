@@ -189,9 +189,9 @@ class Listener:
                 )
                 if isinstance(outcome, Received | Rejection):
                     self._report(outcome)
+                    self._wake.set()
                 for notice in notices:  # a held, refused or conflicting membership change
                     self._on_event(ListenEvent("group", notice))
-                if notices or isinstance(outcome, Received | Rejection):
                     self._wake.set()
             if batch:
                 await conn.ack([i.mid for i in batch])

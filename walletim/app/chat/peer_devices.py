@@ -66,6 +66,30 @@ def pin_list(store: Executes, address: str, devices: DeviceList) -> None:
     )
 
 
+def _listed_prefix(address: str) -> str:
+    return f"device_listed:{address.lower()}:"
+
+
+def mark_listed(store: Executes, address: str, device_id: bytes) -> None:
+    """Remember that this home's device ``device_id`` was on ``address``'s list (so that a
+    newer list without it reads as a revoke). One statement."""
+    key = _listed_prefix(address) + device_id.hex()
+    store.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, '1')", (key,))
+
+
+def listed_ids(store: Executes, address: str) -> set[str]:
+    """The ids (hex) of this home's devices that were ever on ``address``'s list."""
+    prefix = _listed_prefix(address)
+    rows = store.execute("SELECT key FROM meta WHERE key LIKE ?", (prefix + "%",)).fetchall()
+    return {str(r[0])[len(prefix) :] for r in rows}
+
+
+def was_listed(store: Executes, address: str, device_id: bytes) -> bool:
+    """Whether this home's device ``device_id`` was ever on ``address``'s list."""
+    key = _listed_prefix(address) + device_id.hex()
+    return store.execute("SELECT 1 FROM meta WHERE key = ?", (key,)).fetchone() is not None
+
+
 def newest_list(
     store: Executes, address: str, served: DeviceList | None, known: DeviceList | None = None
 ) -> DeviceList | None:
