@@ -73,6 +73,18 @@ class Offer:
         return self.proc.returncode, doc, "".join(self.lines) + err
 
 
+def link_phone(tmp_path: Path, laptop: Cli, relay: RelayProcess) -> Cli:
+    """A fresh home at ``tmp_path/phone`` linked by code to ``laptop``'s wallet ``dev``."""
+    phone = _fresh(tmp_path / "phone", relay.url)
+    offer = Offer(laptop, "--from", "dev", "--yes")
+    r = phone("--json", "chat", "device", "link", "--code", "-", input=offer.code() + "\n")
+    if r.code != 0:
+        offer.proc.kill()
+    assert r.code == 0, r.err
+    assert offer.finish()[0] == 0
+    return phone
+
+
 class Listening:
     """``--json chat listen --from ACCOUNT --count N`` as a process: its events, one a line."""
 
@@ -286,13 +298,7 @@ def test_every_chat_command_on_a_linked_home_answers_in_one_line(
     line: never an internal error."""
     laptop = _home(tmp_path / "laptop", relay.url)
     ok(laptop, "chat", "device", "join", "--from", "dev")
-    phone = _fresh(tmp_path / "phone", relay.url)
-    offer = Offer(laptop, "--from", "dev", "--yes")
-    r = phone("--json", "chat", "device", "link", "--code", "-", input=offer.code() + "\n")
-    if r.code != 0:
-        offer.proc.kill()
-    assert r.code == 0, r.err
-    assert offer.finish()[0] == 0
+    phone = link_phone(tmp_path, laptop, relay)
     peer = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
     seen: dict[str, tuple[int, str]] = {}
     for args in (

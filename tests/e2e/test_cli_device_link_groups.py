@@ -13,17 +13,11 @@ from typing import Any
 from tests.conftest import RelayProcess
 from tests.e2e.test_cli_backup import _home, ok
 from tests.e2e.test_cli_device_groups import _address, _texts
-from tests.e2e.test_cli_device_link import Offer, _fresh
+from tests.e2e.test_cli_device_link import link_phone
 
 
 def _linked_phone(tmp_path: Path, laptop: Any, relay: RelayProcess) -> Any:
-    phone = _fresh(tmp_path / "phone", relay.url)
-    offer = Offer(laptop, "--from", "dev", "--yes")
-    r = phone("--json", "chat", "device", "link", "--code", "-", input=offer.code() + "\n")
-    if r.code != 0:
-        offer.proc.kill()
-    assert r.code == 0, r.err
-    assert offer.finish()[0] == 0
+    phone = link_phone(tmp_path, laptop, relay)
     ok(phone, "chat", "inbox", "--from", "linked")  # publishes the phone's own bundle
     return phone
 
