@@ -31,183 +31,120 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import lazy_exports
+from walletim.lazy import exported, lazy_exports
 
 if TYPE_CHECKING:
-    from walletim.contracts.abi.decode import (
-        MAX_DEEP_DATA,
-        MAX_RETURN_DATA,
-        decode_output,
-        decode_revert,
-        decode_values,
-        normalize,
-        render_value,
-        render_values,
-        reverted,
-    )
-    from walletim.contracts.abi.encode import (
-        calldata,
-        encode_args,
-        encode_call,
-        parse_value,
-    )
-    from walletim.contracts.abi.events import (
-        DecodedEvent,
-        EventParam,
-        EventSig,
-        LogLike,
-        decode_log,
-        events_of_abi,
-        parse_event,
-    )
-    from walletim.contracts.abi.files import (
-        MAX_ABI_BYTES,
-        abi_functions,
-        find_function,
-        human_abi,
-        load_abi,
-    )
-    from walletim.contracts.abi.known import (
-        AAVE_V3_POOL_ABI,
-        ERC20_ABI,
-        ERC721_ABI,
-        ERC2612_ABI,
-        ERC4626_ABI,
-        KNOWN_ABIS,
-        REDPACKET_ABI,
-        UNISWAP_V2_FACTORY_ABI,
-        UNISWAP_V2_PAIR_ABI,
-        UNISWAP_V2_ROUTER02_ABI,
-        WELL_KNOWN_ABIS,
-        WETH9_ABI,
-    )
-    from walletim.contracts.abi.signatures import (
-        MAX_DEPTH,
-        MAX_SIGNATURE,
-        AbiEntry,
-        FunctionSig,
-        Value,
-        _split,
-        _tuple_types,
-        canonical_type,
-        dynamic_depth,
-        keccak,
-        parse_signature,
-    )
+    from walletim.contracts.abi.decode import MAX_DEEP_DATA as MAX_DEEP_DATA
+    from walletim.contracts.abi.decode import MAX_RETURN_DATA as MAX_RETURN_DATA
+    from walletim.contracts.abi.decode import decode_output as decode_output
+    from walletim.contracts.abi.decode import decode_revert as decode_revert
+    from walletim.contracts.abi.decode import decode_values as decode_values
+    from walletim.contracts.abi.decode import normalize as normalize
+    from walletim.contracts.abi.decode import render_value as render_value
+    from walletim.contracts.abi.decode import render_values as render_values
+    from walletim.contracts.abi.decode import reverted as reverted
+    from walletim.contracts.abi.encode import calldata as calldata
+    from walletim.contracts.abi.encode import encode_args as encode_args
+    from walletim.contracts.abi.encode import encode_call as encode_call
+    from walletim.contracts.abi.encode import parse_value as parse_value
+    from walletim.contracts.abi.events import DecodedEvent as DecodedEvent
+    from walletim.contracts.abi.events import EventParam as EventParam
+    from walletim.contracts.abi.events import EventSig as EventSig
+    from walletim.contracts.abi.events import LogLike as LogLike
+    from walletim.contracts.abi.events import decode_log as decode_log
+    from walletim.contracts.abi.events import events_of_abi as events_of_abi
+    from walletim.contracts.abi.events import parse_event as parse_event
+    from walletim.contracts.abi.files import MAX_ABI_BYTES as MAX_ABI_BYTES
+    from walletim.contracts.abi.files import abi_functions as abi_functions
+    from walletim.contracts.abi.files import find_function as find_function
+    from walletim.contracts.abi.files import human_abi as human_abi
+    from walletim.contracts.abi.files import load_abi as load_abi
+    from walletim.contracts.abi.known import AAVE_V3_POOL_ABI as AAVE_V3_POOL_ABI
+    from walletim.contracts.abi.known import ERC20_ABI as ERC20_ABI
+    from walletim.contracts.abi.known import ERC721_ABI as ERC721_ABI
+    from walletim.contracts.abi.known import ERC2612_ABI as ERC2612_ABI
+    from walletim.contracts.abi.known import ERC4626_ABI as ERC4626_ABI
+    from walletim.contracts.abi.known import KNOWN_ABIS as KNOWN_ABIS
+    from walletim.contracts.abi.known import REDPACKET_ABI as REDPACKET_ABI
+    from walletim.contracts.abi.known import UNISWAP_V2_FACTORY_ABI as UNISWAP_V2_FACTORY_ABI
+    from walletim.contracts.abi.known import UNISWAP_V2_PAIR_ABI as UNISWAP_V2_PAIR_ABI
+    from walletim.contracts.abi.known import UNISWAP_V2_ROUTER02_ABI as UNISWAP_V2_ROUTER02_ABI
+    from walletim.contracts.abi.known import WELL_KNOWN_ABIS as WELL_KNOWN_ABIS
+    from walletim.contracts.abi.known import WETH9_ABI as WETH9_ABI
+    from walletim.contracts.abi.signatures import MAX_DEPTH as MAX_DEPTH
+    from walletim.contracts.abi.signatures import MAX_SIGNATURE as MAX_SIGNATURE
+    from walletim.contracts.abi.signatures import AbiEntry as AbiEntry
+    from walletim.contracts.abi.signatures import FunctionSig as FunctionSig
+    from walletim.contracts.abi.signatures import Value as Value
+    from walletim.contracts.abi.signatures import _split as _split
+    from walletim.contracts.abi.signatures import _tuple_types as _tuple_types
+    from walletim.contracts.abi.signatures import canonical_type as canonical_type
+    from walletim.contracts.abi.signatures import dynamic_depth as dynamic_depth
+    from walletim.contracts.abi.signatures import keccak as keccak
+    from walletim.contracts.abi.signatures import parse_signature as parse_signature
 
-__getattr__ = lazy_exports(
-    __name__,
-    {
-        "walletim.contracts.abi.decode": (
-            "MAX_DEEP_DATA",
-            "MAX_RETURN_DATA",
-            "decode_output",
-            "decode_revert",
-            "decode_values",
-            "normalize",
-            "render_value",
-            "render_values",
-            "reverted",
-        ),
-        "walletim.contracts.abi.encode": (
-            "calldata",
-            "encode_args",
-            "encode_call",
-            "parse_value",
-        ),
-        "walletim.contracts.abi.events": (
-            "DecodedEvent",
-            "EventParam",
-            "EventSig",
-            "LogLike",
-            "decode_log",
-            "events_of_abi",
-            "parse_event",
-        ),
-        "walletim.contracts.abi.files": (
-            "MAX_ABI_BYTES",
-            "abi_functions",
-            "find_function",
-            "human_abi",
-            "load_abi",
-        ),
-        "walletim.contracts.abi.known": (
-            "AAVE_V3_POOL_ABI",
-            "ERC20_ABI",
-            "ERC721_ABI",
-            "ERC2612_ABI",
-            "ERC4626_ABI",
-            "KNOWN_ABIS",
-            "REDPACKET_ABI",
-            "UNISWAP_V2_FACTORY_ABI",
-            "UNISWAP_V2_PAIR_ABI",
-            "UNISWAP_V2_ROUTER02_ABI",
-            "WELL_KNOWN_ABIS",
-            "WETH9_ABI",
-        ),
-        "walletim.contracts.abi.signatures": (
-            "MAX_DEPTH",
-            "MAX_SIGNATURE",
-            "AbiEntry",
-            "FunctionSig",
-            "Value",
-            "_split",
-            "_tuple_types",
-            "canonical_type",
-            "dynamic_depth",
-            "keccak",
-            "parse_signature",
-        ),
-    },
-)
+_EXPORTS = {
+    "walletim.contracts.abi.decode": (
+        "MAX_DEEP_DATA",
+        "MAX_RETURN_DATA",
+        "decode_output",
+        "decode_revert",
+        "decode_values",
+        "normalize",
+        "render_value",
+        "render_values",
+        "reverted",
+    ),
+    "walletim.contracts.abi.encode": (
+        "calldata",
+        "encode_args",
+        "encode_call",
+        "parse_value",
+    ),
+    "walletim.contracts.abi.events": (
+        "DecodedEvent",
+        "EventParam",
+        "EventSig",
+        "LogLike",
+        "decode_log",
+        "events_of_abi",
+        "parse_event",
+    ),
+    "walletim.contracts.abi.files": (
+        "MAX_ABI_BYTES",
+        "abi_functions",
+        "find_function",
+        "human_abi",
+        "load_abi",
+    ),
+    "walletim.contracts.abi.known": (
+        "AAVE_V3_POOL_ABI",
+        "ERC20_ABI",
+        "ERC721_ABI",
+        "ERC2612_ABI",
+        "ERC4626_ABI",
+        "KNOWN_ABIS",
+        "REDPACKET_ABI",
+        "UNISWAP_V2_FACTORY_ABI",
+        "UNISWAP_V2_PAIR_ABI",
+        "UNISWAP_V2_ROUTER02_ABI",
+        "WELL_KNOWN_ABIS",
+        "WETH9_ABI",
+    ),
+    "walletim.contracts.abi.signatures": (
+        "MAX_DEPTH",
+        "MAX_SIGNATURE",
+        "AbiEntry",
+        "FunctionSig",
+        "Value",
+        "_split",
+        "_tuple_types",
+        "canonical_type",
+        "dynamic_depth",
+        "keccak",
+        "parse_signature",
+    ),
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
-__all__ = [
-    "AAVE_V3_POOL_ABI",
-    "ERC20_ABI",
-    "ERC721_ABI",
-    "ERC2612_ABI",
-    "ERC4626_ABI",
-    "KNOWN_ABIS",
-    "MAX_ABI_BYTES",
-    "MAX_DEEP_DATA",
-    "MAX_DEPTH",
-    "MAX_RETURN_DATA",
-    "MAX_SIGNATURE",
-    "REDPACKET_ABI",
-    "UNISWAP_V2_FACTORY_ABI",
-    "UNISWAP_V2_PAIR_ABI",
-    "UNISWAP_V2_ROUTER02_ABI",
-    "WELL_KNOWN_ABIS",
-    "WETH9_ABI",
-    "AbiEntry",
-    "DecodedEvent",
-    "EventParam",
-    "EventSig",
-    "FunctionSig",
-    "LogLike",
-    "Value",
-    "_split",
-    "_tuple_types",
-    "abi_functions",
-    "calldata",
-    "canonical_type",
-    "decode_log",
-    "decode_output",
-    "decode_revert",
-    "decode_values",
-    "dynamic_depth",
-    "encode_args",
-    "encode_call",
-    "events_of_abi",
-    "find_function",
-    "human_abi",
-    "keccak",
-    "load_abi",
-    "normalize",
-    "parse_event",
-    "parse_signature",
-    "parse_value",
-    "render_value",
-    "render_values",
-    "reverted",
-]
+__all__ = exported(_EXPORTS)
