@@ -137,7 +137,7 @@ def fill(s: Any) -> None:
     """The fixed history of the snapshots: bob (text in three scripts, a verified payment,
     an open request to me), carol (a pending payment I sent), a group, alerts to myself."""
     from walletim.store.consent import decide
-    from walletim.store.wim import RequestRow, WimRepo
+    from walletim.store.wim import RequestRow, Verdict, WimRepo
 
     chat = s.chat
     chat.contacts_add("bob", BOB)
@@ -151,7 +151,7 @@ def fill(s: Any) -> None:
         tx_hash="0x" + "ab" * 32, asset="0x" + "11" * 20, symbol="USDC", decimals=6,
         amount=12_500_000, payer=ME, payee=CAROL, note="lunch", request_id=None,
     )  # fmt: skip
-    wim.set_payment_state(pay.id, "verified", "", 3)
+    wim.set_payment_state(pay.id, Verdict("verified", "", 3))
     group = "group:7e57ab1e00000000000000000000000000000000000000000000000000000001"
     add(s, group, "in", "text", "who is in for hot pot 🍲?", 60, unread=True, sender=CAROL)
     decide(s.open_store(), ME, group, "allowed")  # a group of contacts (no roster stored)
@@ -165,7 +165,7 @@ def fill(s: Any) -> None:
         amount=250_000_000_000_000_000, payer=BOB, payee=ME, note="for the tickets",
         request_id=None,
     )  # fmt: skip
-    wim.set_payment_state(paid.id, "verified", "", 12, final=True)
+    wim.set_payment_state(paid.id, Verdict("verified", "", 12, final=True))
     rid = add(s, BOB, "in", "request", "please pay 30 DAI", 10, unread=True)
     wim.save_request(
         RequestRow(
@@ -194,7 +194,7 @@ GROUP = "group:7e57ab1e00000000000000000000000000000000000000000000000000000001"
 def split_bill(s: Any) -> None:
     """A bill of 0.3 ETH I split in the group (bob paid his share: 3 confirmations, not
     final; carol owes hers), and carol's own split asking me for 25 USDC."""
-    from walletim.store.wim import RequestRow, SplitRow, WimRepo
+    from walletim.store.wim import RequestRow, SplitRow, Verdict, WimRepo
 
     wim = WimRepo(s.open_store())
     sid = "0x" + "5b" * 16
@@ -216,7 +216,7 @@ def split_bill(s: Any) -> None:
                 tx_hash=tx, asset=None, symbol="ETH", decimals=18, amount=10**17, payer=peer,
                 payee=ME, note="", request_id=rid,
             )  # fmt: skip
-            wim.set_payment_state(pay.id, "verified", "", 3)
+            wim.set_payment_state(pay.id, Verdict("verified", "", 3))
             wim.settle_request(ME, rid, "out", peer, tx)
     mid = add(s, CAROL, "in", "request", "pay me 25 USDC", 1, unread=True)
     wim.save_request(

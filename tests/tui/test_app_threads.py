@@ -132,7 +132,7 @@ async def test_a_shared_swap_card_shows_its_state(filled_home: Path) -> None:
     from tests.conftest import HOME_PASSWORD
     from tests.tui.conftest import BOB, ME, NO_RELAY, add
     from walletim.app.session import Session
-    from walletim.store.wim import WimRepo
+    from walletim.store.wim import Verdict, WimRepo
 
     body = {
         "action": "swap", "chain_id": 31337, "tx": "0x" + "ef" * 32, "note": "gm",
@@ -151,7 +151,7 @@ async def test_a_shared_swap_card_shows_its_state(filled_home: Path) -> None:
         text = screen_text(app)
         assert "PENDING SHARED ACTION" in text and "I swapped" not in text
         with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
-            WimRepo(s.open_store()).set_action_state(ME, mid, "verified", "", 2)
+            WimRepo(s.open_store()).set_action_state(ME, mid, Verdict("verified", "", 2))
         await app.refresh_cards()
         await pilot.pause()
         assert "✓ SHARED ACTION, 2 confirmation(s), not final" in screen_text(app)

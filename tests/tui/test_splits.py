@@ -50,7 +50,7 @@ def test_a_share_is_paid_only_when_its_request_is_settled(split_home: Path) -> N
     """bob's payment citing carol's share (verified on chain, but from bob) does not make
     her share paid; a note naming a split this home never made is no card; the bill's
     amounts are the recorded split's, whatever the messages say."""
-    from walletim.store.wim import WimRepo
+    from walletim.store.wim import Verdict, WimRepo
     from walletim.tui.model import Reader
 
     s = opener_for(split_home)()
@@ -63,7 +63,7 @@ def test_a_share_is_paid_only_when_its_request_is_settled(split_home: Path) -> N
             tx_hash="0x" + "ee" * 32, asset=None, symbol="ETH", decimals=18, amount=10**17,
             payer=BOB, payee=ME, note="", request_id=carols.request_id,
         )  # fmt: skip
-        wim.set_payment_state(pay.id, "verified", "", 5, final=True)
+        wim.set_payment_state(pay.id, Verdict("verified", "", 5, final=True))
         add(s, GROUP, "in", "system", "a bill", 0, body={"text": "x", "split": "0x" + "99" * 16})
         reader = Reader(s, "dev")
         cards = [r.split for r in reader.tail(GROUP) if r.split is not None]

@@ -34,6 +34,27 @@ _VERDICT_COLUMNS = (
 _UNSETTLED = "(state = 'pending' OR (state = 'verified' AND final = 0))"
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the chain says of a payment or shared action a message cites (the ledger's
+    check: :mod:`walletim.app.wim.verify`), as the payments and actions tables keep it."""
+
+    state: str  # pending | verified | failed | mismatch
+    reason: str
+    confirmations: int
+    final: bool = False  # verified, and its block is final on this network
+    block: tuple[int, str] | None = None  # (number, hash) where it was mined
+
+    @property
+    def shown(self) -> str:
+        """The state as people read it: verified says whether it is final yet."""
+        if self.state == "verified":
+            if self.final:
+                return "verified, final"
+            return f"verified, {self.confirmations} confirmation(s), not final"
+        return self.state
+
+
 def _row(
     cls: Callable[..., R], r: Row, *, ints: tuple[int, ...] = (), bools: tuple[int, ...] = ()
 ) -> R:
@@ -224,23 +245,13 @@ class WimRepo:
         with self.store.transaction() as conn:
             return bool(conn.execute(sql, params).rowcount)
 
-    def _set_verdict(
-        self,
-        table: str,
-        where: str,
-        key: Sequence[object],
-        verdict: tuple[str, str, int],
-        final: bool,
-        block: tuple[int, str] | None,
-    ) -> None:
-        """Record what the chain said of a payment or shared action; ``block`` is (number,
-        hash) where it was mined (None keeps the last block it was seen in: a reorg that
-        removed it stays known)."""
-        number, block_hash = block if block is not None else (None, None)
-        state, reason, confirmations = verdict
+    def _set_verdict(self, table: str, where: str, key: Sequence[object], v: Verdict) -> None:
+        """Record what the chain said of a payment or shared action; a verdict without a
+        ``block`` keeps the last block it was seen in (a reorg that removed it stays known)."""
+        number, block_hash = v.block if v.block is not None else (None, None)
         self._write(
             f"UPDATE {table} SET {_VERDICT_COLUMNS} WHERE {where}",
-            (state, reason, confirmations, now_ms(), int(final), number, block_hash, *key),
+            (v.state, v.reason, v.confirmations, now_ms(), int(v.final), number, block_hash, *key),
         )
 
     def add_payment(
@@ -333,20 +344,9 @@ class WimRepo:
             self.store, sql, (account, direction, tx_hash.lower(), payer, before), _payment
         )
 
-    def set_payment_state(
-        self,
-        payment_id: int,
-        state: str,
-        reason: str,
-        confirmations: int,
-        *,
-        final: bool = False,
-        block: tuple[int, str] | None = None,
-    ) -> None:
-        """Record what the chain said (see :meth:`_set_verdict`)."""
-        self._set_verdict(
-            "payments", "id = ?", (payment_id,), (state, reason, confirmations), final, block
-        )
+    def set_payment_state(self, payment_id: int, verdict: Verdict) -> None:
+        """Record what the chain said of payment ``payment_id``."""
+        self._set_verdict("payments", "id = ?", (payment_id,), verdict)
 
     def unsettled_payments(self, account: str, limit: int = 1000) -> list[PaymentRow]:
         """Payments still to check: pending ones, and verified ones whose block is not final."""
@@ -524,20 +524,10 @@ class WimRepo:
         sql = f"SELECT {_ACTION} FROM actions WHERE account = ? AND message_id = ?"
         return one_row(self.store, sql, (account, message_id), _action)
 
-    def set_action_state(
-        self,
-        account: str,
-        message_id: int,
-        state: str,
-        reason: str,
-        confirmations: int,
-        *,
-        final: bool = False,
-        block: tuple[int, str] | None = None,
-    ) -> None:
-        key = (account, message_id)
+    def set_action_state(self, account: str, message_id: int, verdict: Verdict) -> None:
+        """Record what the chain said of the action shared in message ``message_id``."""
         where = "account = ? AND message_id = ?"
-        self._set_verdict("actions", where, key, (state, reason, confirmations), final, block)
+        self._set_verdict("actions", where, (account, message_id), verdict)
 
     def unsettled_actions(self, account: str, limit: int = 1000) -> list[ActionRow]:
         """Shared actions still to check: pending, or verified and not final."""

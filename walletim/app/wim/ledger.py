@@ -88,10 +88,7 @@ class Ledger:
                 verdict.confirmations,
             )
         repo = self.p.repo()
-        repo.set_payment_state(
-            row.id, verdict.state, verdict.reason, verdict.confirmations,
-            final=verdict.final, block=verdict.block,
-        )  # fmt: skip
+        repo.set_payment_state(row.id, verdict)
         updated = repo.payment(row.id)
         assert updated is not None
         if verdict.state == "verified":
@@ -171,10 +168,7 @@ class Ledger:
             )
             self.notice(me, before.peer, f"the shared {before.action} ({before.tx_hash[:10]}…) "
                         "is no longer on the chain: a reorganisation removed it")  # fmt: skip
-        repo.set_action_state(
-            me, message_id, verdict.state, verdict.reason, verdict.confirmations,
-            final=verdict.final, block=verdict.block,
-        )  # fmt: skip
+        repo.set_action_state(me, message_id, verdict)
         return verdict.state
 
     # -- notices ------------------------------------------------------------------------------

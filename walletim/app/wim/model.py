@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from walletim.errors import InputError, WalletimError
+from walletim.store.wim import Verdict as Verdict  # what a check found, as the store keeps it
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,27 +27,6 @@ MAX_NOTE = 280
 
 State = Literal["pending", "verified", "failed", "mismatch"]
 MoneyKind = Literal["payment", "request", "redpacket", "action", "sponsored-claim"]
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What the chain says of a payment or shared action a message cites (the ledger's
-    check: :mod:`walletim.app.wim.verify`)."""
-
-    state: str  # pending | verified | failed | mismatch
-    reason: str
-    confirmations: int
-    final: bool = False  # verified, and its block is final on this network
-    block: tuple[int, str] | None = None  # (number, hash) where it was mined
-
-    @property
-    def shown(self) -> str:
-        """The state as people read it: verified says whether it is final yet."""
-        if self.state == "verified":
-            if self.final:
-                return "verified, final"
-            return f"verified, {self.confirmations} confirmation(s), not final"
-        return self.state
 
 
 @dataclass(frozen=True, slots=True)
