@@ -310,17 +310,24 @@ def test_a_kept_device_list_that_does_not_parse_is_served_and_trusted_as_none(
 # -- bundles and watching --------------------------------------------------------------------
 
 
-def test_bundle_requests_are_rate_limited_per_connection(tmp_path: Path) -> None:
+def test_lookups_are_rate_limited_per_connection(tmp_path: Path) -> None:
+    """Bundles and device lists share one connection's lookup budget: probing directories
+    by asking for device lists instead of bundles is no way around it."""
     alice = person()
 
     async def body(relay: Relay) -> None:
         conn = relay.connect()
         nothing = await relay.ask(conn, p.BundleRequest(alice.directory, 1))
         assert error_of(nothing) == ("not_found", None)
-        assert error_of(await relay.ask(conn, p.BundleRequest(alice.directory, 2))) == (
-            "rate_limited",
+        limited = ("rate_limited", None)
+        assert error_of(await relay.ask(conn, p.BundleRequest(alice.directory, 2))) == limited
+        assert error_of(await relay.ask(conn, p.DevicesGet(alice.directory, 3))) == limited
+        other = relay.connect()
+        assert error_of(await relay.ask(other, p.DevicesGet(alice.directory, 4))) == (
+            "not_found",
             None,
         )
+        assert error_of(await relay.ask(other, p.BundleRequest(alice.directory, 5))) == limited
 
     on_relay(tmp_path, body, bundle_rate=0.0001, bundle_burst=1)
 

@@ -21,7 +21,6 @@ import math
 import secrets
 import time
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from walletim.messaging import protocol as p
@@ -33,8 +32,6 @@ log = logging.getLogger("walletim.relay")
 
 STAGING_SLOTS = 8  # uploads of max_backup bytes the relay stages at once, at most
 STAGING_RETRY_S = 5
-#: ``Requests._when_done``: answer once a store call is done (or ``unavailable``).
-WhenDone = Callable[..., None]
 
 
 @dataclass(slots=True)
@@ -47,9 +44,8 @@ class _Upload:
 class Backups:
     """Backup requests: one per relay node, shared by its connections."""
 
-    def __init__(self, store: MailboxStore, limits: RelayLimits, when_done: WhenDone) -> None:
+    def __init__(self, store: MailboxStore, limits: RelayLimits) -> None:
         self.store = store
-        self._when_done = when_done
         self.limits = limits
         self._staged: weakref.WeakKeyDictionary[Connection, _Upload] = weakref.WeakKeyDictionary()
 
@@ -133,7 +129,7 @@ class Backups:
         work = asyncio.ensure_future(
             self.store.put_backup(upload.bid, ver, bytes(upload.data), int(time.time() * 1000))
         )
-        self._when_done(conn, rid, "bput", work, lambda _: conn.ok(rid, ver=ver, size=size))
+        conn.when_done(rid, "bput", work, lambda _: conn.ok(rid, ver=ver, size=size))
 
     def get(self, conn: Connection, frame: p.BackupGet) -> None:
         work = asyncio.ensure_future(self.store.backup_slice(frame.bid, frame.off, p.BACKUP_PART))
@@ -145,12 +141,10 @@ class Backups:
             part = p.BackupPart(frame.rid, found.ver, found.size, frame.off, found.data)
             conn.reply(p.encode_server_frame(part))
 
-        self._when_done(conn, frame.rid, "bget", work, answer, p.MAX_FRAME_BYTES)
+        conn.when_done(frame.rid, "bget", work, answer, p.MAX_FRAME_BYTES)
 
     def delete(self, conn: Connection, frame: p.BackupDelete) -> None:
         if not self._owner(conn, frame.rid, frame.bid, frame.tok):
             return
         work = asyncio.ensure_future(self.store.delete_backup(frame.bid))
-        self._when_done(
-            conn, frame.rid, "bdel", work, lambda gone: conn.ok(frame.rid, deleted=gone)
-        )
+        conn.when_done(frame.rid, "bdel", work, lambda gone: conn.ok(frame.rid, deleted=gone))

@@ -24,7 +24,8 @@ import logging
 import secrets
 import struct
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -38,6 +39,7 @@ from walletim.relay.store import MailboxStore, StoredMessage
 from walletim.wsio import write_frames
 
 log = logging.getLogger("walletim.relay")
+T = TypeVar("T")
 
 try:  # a TCP socket's unacknowledged bytes (Linux); elsewhere only the transport's buffer
     import fcntl
@@ -173,6 +175,61 @@ class Connection:
         self.inflight -= 1
         self.reserved -= cost
         self._check_room()
+
+    def when_done(
+        self,
+        rid: int | None,
+        what: str,
+        work: asyncio.Future[T],
+        answer: Callable[[T], None],
+        cost: int = 0,
+    ) -> None:
+        """Once ``work`` (a store call for request ``rid``, logged as ``what``, whose answer
+        may take ``cost`` bytes) is done: ``answer`` its result, or answer ``unavailable``."""
+        self.begin(cost)
+
+        def done(f: asyncio.Future[T]) -> None:
+            self.end(cost)
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if exc is not None:
+                self.unavailable(rid, exc, what)
+                return
+            answer(f.result())
+
+        work.add_done_callback(done)
+
+    def lookup(
+        self,
+        rid: int | None,
+        what: str,
+        read: Callable[[], Awaitable[T | None]],
+        missing: str,
+        answer: Callable[[T], None],
+    ) -> None:
+        """A directory lookup (a bundle, a device list): ``read`` from the store within this
+        connection's lookup budget (over it: ``rate_limited``, nothing is read), ``not_found``
+        saying ``missing`` when nothing is kept there, else ``answer`` what is."""
+        if not self.bundles.take():
+            self.error(rid, "rate_limited", "too many lookups; slow down")
+            return
+
+        def found(value: T | None) -> None:
+            if value is None:
+                self.error(rid, "not_found", missing)
+            else:
+                answer(value)
+
+        self.when_done(rid, what, asyncio.ensure_future(read()), found)
+
+    def unavailable(self, rid: int | None, exc: BaseException, what: str) -> None:
+        """The store failed request ``rid`` (logged as ``what``, never its content)."""
+        if isinstance(exc, StoreError):
+            log.error("%s: storage failed: %s", what, exc)
+        else:
+            log.error("%s failed: %s", what, type(exc).__name__, exc_info=exc)
+        self.error(rid, "unavailable", "the relay cannot store or read mail right now")
 
     def _check_room(self) -> None:
         if (

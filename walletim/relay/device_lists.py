@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 
 from walletim.errors import MessagingError
 from walletim.messaging import protocol as p
@@ -25,9 +24,6 @@ from walletim.relay.fanout import Subscriptions
 from walletim.relay.store import MailboxStore
 
 log = logging.getLogger("walletim.relay")
-
-#: ``Requests._when_done``: answer once a store call is done (or ``unavailable``).
-WhenDone = Callable[..., None]
 
 
 def canonical(devices: DeviceList) -> str:
@@ -47,10 +43,9 @@ def _kept(doc: str, what: str) -> DeviceList | None:
 class DeviceLists:
     """Device-list requests: one per relay node, shared by its connections."""
 
-    def __init__(self, store: MailboxStore, subs: Subscriptions, when_done: WhenDone) -> None:
+    def __init__(self, store: MailboxStore, subs: Subscriptions) -> None:
         self.store = store
         self.subs = subs
-        self._when_done = when_done
 
     def put(self, conn: Connection, frame: p.DevicesPut) -> None:
         devices = frame.devices
@@ -80,7 +75,7 @@ class DeviceLists:
             conn.ok(frame.rid, version=devices.version)
             self.subs.published(directory)
 
-        self._when_done(conn, frame.rid, "dput", work, answer)
+        conn.when_done(frame.rid, "dput", work, answer)
 
     async def listed_device(self, wallet: str, dev: bytes, key: bytes) -> Device | None:
         """Device ``dev`` of the list kept for ``wallet`` if that list names it with ``key``
@@ -91,19 +86,17 @@ class DeviceLists:
         return listed if listed is not None and listed.identity_key == key else None
 
     def get(self, conn: Connection, frame: p.DevicesGet) -> None:
-        if not conn.bundles.take():
-            conn.error(frame.rid, "rate_limited", "too many requests; slow down")
-            return
-
-        def answer(doc: str | None) -> None:
-            if doc is None:
-                conn.error(frame.rid, "not_found", "no device list is kept for this directory")
-                return
+        def answer(doc: str) -> None:
             devices = _kept(doc, "dget")
             if devices is None:
                 conn.error(frame.rid, "unavailable", "the relay cannot read this list")
                 return
             conn.reply(p.encode_server_frame(p.DevicesReply(frame.rid, devices)))
 
-        work = asyncio.ensure_future(self.store.device_list(frame.dir))
-        self._when_done(conn, frame.rid, "dget", work, answer)
+        conn.lookup(
+            frame.rid,
+            "dget",
+            lambda: self.store.device_list(frame.dir),
+            "no device list is kept for this directory",
+            answer,
+        )

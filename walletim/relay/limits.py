@@ -17,7 +17,7 @@ DEFAULT_MAX_MAILBOX = 10_000  # messages one mailbox may hold
 DEFAULT_TTL_S = 30 * 24 * 3600
 DEFAULT_RATE = 2000.0  # frames per second per connection
 DEFAULT_BURST = 4000
-DEFAULT_BUNDLE_RATE = 1.0  # bundle requests per second per connection
+DEFAULT_BUNDLE_RATE = 1.0  # lookups (bundles, device lists) per second per connection
 DEFAULT_BUNDLE_BURST = 30
 MAX_WATCH = 1024  # directories one connection may watch
 #: Connections open at once from one IP address (a NAT may hide many users behind one).
@@ -55,7 +55,7 @@ class RelayLimits:
     ttl_s: int = DEFAULT_TTL_S  # undelivered mail older than this is deleted
     rate: float = DEFAULT_RATE  # frames/s; over the limit the connection is closed (4429)
     burst: int = DEFAULT_BURST
-    bundle_rate: float = DEFAULT_BUNDLE_RATE  # bundle requests/s; over: error rate_limited
+    bundle_rate: float = DEFAULT_BUNDLE_RATE  # lookups/s; over: error rate_limited
     bundle_burst: int = DEFAULT_BUNDLE_BURST
     max_watch: int = MAX_WATCH
     opk_rate: float = DEFAULT_OPK_RATE  # one-time prekeys handed out per directory per second

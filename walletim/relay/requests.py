@@ -7,12 +7,13 @@
   per connection, per sender (the logged-in mailbox, else the IP address) and per IP quotas
   (:class:`~walletim.relay.limits.RelayLimits`). Refusals for a full mailbox or a quota are
   temporary: the error carries a ``retry`` hint in seconds.
-- ``bundle`` requests are rate limited per connection (``rate_limited``, so nobody drains a
-  peer's one-time prekeys), and one-time prekeys per directory across every node.
+- lookups (``bundle`` and ``dget`` requests) are rate limited per connection
+  (:meth:`Connection.lookup` answers ``rate_limited``, so nobody drains a peer's one-time
+  prekeys), and one-time prekeys per directory across every node.
 - A storage failure answers ``unavailable``; it never takes the relay down.
 
 Requests that only wait for the store do not block reading the next frame: their answer is
-queued when the store's future resolves (:meth:`Requests._when_done`), in order per store.
+queued when the store's future resolves (:meth:`Connection.when_done`), in order per store.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import InitVar, dataclass
 from typing import TypeVar
 
-from walletim.errors import MessagingError, StoreError
+from walletim.errors import MessagingError
 from walletim.keys.chat import verify_ed25519
 from walletim.messaging import protocol as p
 from walletim.messaging.identity import IdentityBinding
@@ -78,8 +78,8 @@ class Requests:
 
     def __post_init__(self, max_mailbox: int) -> None:
         self._share = self.limits.share(max_mailbox)
-        self.backups = Backups(self.store, self.limits, self._when_done)
-        self.devices = DeviceLists(self.store, self.subs, self._when_done)
+        self.backups = Backups(self.store, self.limits)
+        self.devices = DeviceLists(self.store, self.subs)
 
     async def handle(self, conn: Connection, frame: p.ClientFrame) -> bool:
         """Answer ``frame``; False when the connection was dropped for it."""
@@ -116,40 +116,6 @@ class Requests:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _when_done(
-        self,
-        conn: Connection,
-        rid: int | None,
-        what: str,
-        work: asyncio.Future[T],
-        answer: Callable[[T], None],
-        cost: int = 0,
-    ) -> None:
-        """Once ``work`` (a store call, begun on ``conn`` with ``cost``) is done: ``answer``
-        its result, or answer ``unavailable`` if it failed."""
-        conn.begin(cost)
-
-        def done(f: asyncio.Future[T]) -> None:
-            conn.end(cost)
-            if f.cancelled():
-                return
-            exc = f.exception()
-            if exc is not None:
-                self._store_failed(conn, rid, exc, what)
-                return
-            answer(f.result())
-
-        work.add_done_callback(done)
-
-    def _store_failed(
-        self, conn: Connection, rid: int | None, exc: BaseException, what: str
-    ) -> None:
-        if isinstance(exc, StoreError):
-            log.error("%s: storage failed: %s", what, exc)
-        else:
-            log.error("%s failed: %s", what, type(exc).__name__, exc_info=exc)
-        conn.error(rid, "unavailable", "the relay cannot store or read mail right now")
-
     @staticmethod
     def _need_auth(conn: Connection, rid: int | None) -> str | None:
         if conn.mailbox is None:
@@ -178,7 +144,7 @@ class Requests:
                 self.store.delivery_hash(mailbox),
             )
         except Exception as exc:
-            self._store_failed(conn, frame.rid, exc, "auth")
+            conn.unavailable(frame.rid, exc, "auth")
             return True
         log.debug("authenticated mailbox %s..", mailbox[:6])
         shown = None if dkey is None else p.b64(dkey)
@@ -190,7 +156,7 @@ class Requests:
         if mailbox is None:
             return
         work = asyncio.ensure_future(self.store.set_delivery_hash(mailbox, frame.hash))
-        self._when_done(conn, frame.rid, "dkey", work, lambda _: conn.ok(frame.rid))
+        conn.when_done(frame.rid, "dkey", work, lambda _: conn.ok(frame.rid))
 
     @staticmethod
     def _verified_binding(key: bytes, frame: p.Publish) -> IdentityBinding:
@@ -236,7 +202,7 @@ class Requests:
             conn.error(frame.rid, "bad_bundle", str(exc))
             return
         except Exception as exc:
-            self._store_failed(conn, frame.rid, exc, "publish")
+            conn.unavailable(frame.rid, exc, "publish")
             return
         conn.ok(frame.rid, prekeys=listed)
         self.subs.published(directory)
@@ -263,7 +229,7 @@ class Requests:
         try:
             device = await self.devices.listed_device(wallet, dev, key)
         except Exception as exc:
-            self._store_failed(conn, frame.rid, exc, "publish")
+            conn.unavailable(frame.rid, exc, "publish")
             return None
         if device is None:
             raise _BadBundle(
@@ -273,24 +239,22 @@ class Requests:
         return p.device_directory_id(wallet, dev), device.added
 
     def bundle(self, conn: Connection, frame: p.BundleRequest) -> None:
-        if not conn.bundles.take():
-            conn.error(frame.rid, "rate_limited", "too many bundle requests; slow down")
-            return
-
-        def answer(stored: StoredBundle | None) -> None:
-            if stored is None:
-                conn.error(frame.rid, "not_found", "no bundle is listed for this directory")
-                return
+        def answer(stored: StoredBundle) -> None:
             try:
                 spk = p.SignedPrekey.from_json(stored.spk)
             except MessagingError as err:
-                self._store_failed(conn, frame.rid, err, "bundle")
+                conn.unavailable(frame.rid, err, "bundle")
                 return
             bundle = p.Bundle(stored.binding, spk, stored.opk)
             conn.reply(p.encode_server_frame(p.BundleReply(frame.rid, bundle)))
 
-        work = asyncio.ensure_future(self._take_bundle(frame.dir, frame.opk))
-        self._when_done(conn, frame.rid, "bundle", work, answer)
+        conn.lookup(
+            frame.rid,
+            "bundle",
+            lambda: self._take_bundle(frame.dir, frame.opk),
+            "no bundle is listed for this directory",
+            answer,
+        )
 
     async def _take_bundle(self, directory: str, opk: bool) -> StoredBundle | None:
         """The bundle, with a one-time prekey if asked for and the directory's budget (shared
@@ -318,7 +282,7 @@ class Requests:
             else:
                 self._refused(conn, frame.rid, outcome)
 
-        self._when_done(conn, frame.rid, "send", work, answer, len(frame.env))
+        conn.when_done(frame.rid, "send", work, answer, len(frame.env))
 
     def _refused(self, conn: Connection, rid: int | None, outcome: Enqueued) -> None:
         """Answer a send the store refused (temporary refusals carry a retry hint)."""
@@ -342,7 +306,7 @@ class Requests:
         def answer(page: tuple[list[StoredMessage], bool, tuple[int, int]]) -> None:
             conn.reply(page_frame(frame.rid, *page))
 
-        self._when_done(conn, frame.rid, "fetch", work, answer, p.MAX_FRAME_BYTES)
+        conn.when_done(frame.rid, "fetch", work, answer, p.MAX_FRAME_BYTES)
 
     async def _page(
         self, mailbox: str, limit: int
@@ -365,7 +329,7 @@ class Requests:
             if frame.rid is not None:
                 conn.ok(frame.rid)
 
-        self._when_done(conn, frame.rid, "ack", work, answer)
+        conn.when_done(frame.rid, "ack", work, answer)
 
     async def listen(self, conn: Connection, frame: p.Listen) -> None:
         mailbox = self._need_auth(conn, frame.rid)
