@@ -70,9 +70,7 @@ def _party(s: Session, me: str, address: str) -> str:
 def payment_json(p: PaymentRow) -> JsonDoc:
     return {
         "hash": p.tx_hash,
-        "state": p.state,
-        "reason": p.reason,
-        "direction": p.direction,
+        **same_fields(p, "state", "reason", "direction"),
         "address": p.peer,
         "from": p.payer,
         "to": p.payee,
@@ -83,8 +81,7 @@ def payment_json(p: PaymentRow) -> JsonDoc:
 
 def request_json(r: RequestRow) -> JsonDoc:
     return {
-        "request_id": r.request_id,
-        "direction": r.direction,
+        **same_fields(r, "request_id", "direction"),
         "address": r.peer,
         **money_json(r.asset, r.symbol, r.amount, r.decimals),
         **same_fields(r, "note", "uri", "split_id", "state"),
