@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 from tests.conftest import Cli, World
+from walletim.chain.rpc import Q
 
 
 def run(w: World, *args: str, input: str | None = None) -> object:
@@ -31,6 +32,11 @@ def test_reads(world: World) -> None:
     assert call["result"] == [str(10_000 * 10**6)]
     human = world.cli()("--rpc-url", world.url, "call", "USDC", "decimals()(uint8)")
     assert human.code == 0 and human.out.strip() == "6"
+    head = world.session.rpc.get(Q.block("latest"))
+    assert head is not None
+    for at in (str(head.number), hex(head.number), head.hash, "pending"):
+        then = ok(world, "call", "USDC", "decimals()(uint8)", "--block", at)
+        assert then["result"] == ["6"], at
     quote = ok(world, "swap", "--from", "dev:1", "1", "ETH", "USDC", "--quote")
     assert quote["route"] == "WETH -> USDC" and float(str(quote["amount"])) > 2900
     nfts = ok(world, "nft", "list", "dev")
@@ -123,6 +129,7 @@ def test_bad_input_and_failures_are_one_line(world: World) -> None:
         (("call", "USDC", "balanceOf(address", "dev"), 1, "unbalanced"),
         (("call", "USDC", "balanceOf(address)(uint256)", "0x12"), 1, "not a 0x address"),
         (("call", "USDC", "balanceOf(address)(uint256)", "1", "2"), 1, "expected 1 argument"),
+        (("call", "USDC", "decimals()(uint8)", "--block", "-1"), 1, "not a block: '-1'"),
         (
             ("token", "transfer", "--from", "dev:1", "USDC", "dev:2", "999999"),
             1,

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from walletim.chain import fees
 from walletim.chain.answers import fee_history
-from walletim.chain.units import format_amount, parse_amount
+from walletim.chain.units import format_amount, parse_amount, parse_block
 from walletim.errors import ChainError, InputError, RpcError
 
 
@@ -50,6 +50,32 @@ def test_parse_amount(text: str, wei: int) -> None:
 def test_bad_amounts(bad: str) -> None:
     with pytest.raises(InputError):
         parse_amount(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"),
+    [
+        ("latest", "latest"),
+        ("Finalized", "finalized"),
+        ("earliest", "earliest"),
+        ("0", "0x0"),
+        ("1234", "0x4d2"),
+        ("0x4D2", "0x4d2"),
+        (str(2**64 - 1), hex(2**64 - 1)),
+        ("0x" + "Ab" * 32, "0x" + "ab" * 32),
+    ],
+)
+def test_parse_block(text: str, sent: str) -> None:
+    assert parse_block(text) == sent
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "-1", "1.5", "now", "0x", "0xzz", str(2**64), "0x" + "1" * 17, "0x" + "ab" * 31, "١٢"],
+)
+def test_bad_blocks(bad: str) -> None:
+    with pytest.raises(InputError, match="not a block"):
+        parse_block(bad)
 
 
 def test_token_decimals() -> None:

@@ -71,6 +71,35 @@ def _unit_error(unit: str, number: str, decimals: int) -> str:
     )
 
 
+BLOCK_TAGS = ("latest", "pending", "safe", "finalized", "earliest")
+_BLOCK_NUMBER = re.compile(r"[0-9]{1,20}|0x[0-9a-fA-F]{1,16}")
+_BLOCK_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+
+
+def parse_block(text: str) -> str:
+    """A block the user named, as JSON-RPC takes it: a tag (``latest``, ``pending``,
+    ``safe``, ``finalized``, ``earliest``), a number (decimal or 0x-hex: sent as 0x-hex) or
+    a block hash (EIP-1898: 0x + 64 hex digits), as ``cast --block`` takes them.
+
+    Raises:
+        InputError: anything else (a negative number, a word, a number past 2**64-1).
+    """
+    t = text.strip()
+    if t.lower() in BLOCK_TAGS:
+        return t.lower()
+    if _BLOCK_HASH.fullmatch(t):
+        return t.lower()
+    if _BLOCK_NUMBER.fullmatch(t):
+        number = int(t, 16) if t.startswith("0x") else int(t)
+        if number < 2**64:
+            return hex(number)
+    raise InputError(
+        f"not a block: {shown(text)} (a number, 0x-hex, a block hash, or one of "
+        + ", ".join(BLOCK_TAGS)
+        + ")"
+    )
+
+
 def format_amount(value: int, decimals: int = 18, *, max_places: int | None = None) -> str:
     """``1500000000000000000`` -> ``"1.5"``. Exact: never rounds unless ``max_places``."""
     sign = "-" if value < 0 else ""

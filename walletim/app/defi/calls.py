@@ -56,14 +56,17 @@ class Calls(DefiProtocol):
     ) -> CallResult:
         """A read-only call: ``balanceOf(address)(uint256)`` style, or a function of an ABI file.
 
-        Raises InputError (signature, arguments), ContractReverted, ChainError.
+        ``block``: a tag, a number or a block hash (:func:`walletim.chain.units.parse_block`).
+        Raises InputError (signature, arguments, block), ContractReverted, ChainError.
         """
+        from walletim.chain.units import parse_block
         from walletim.contracts.abi import decode_output, encode_call, render_values
 
+        at = parse_block(block)
         fn = self.function(signature, abi_file)
         to = self.core.names.resolve_contract(to_text)
         data = encode_call(fn, list(args))
-        raw = self.core.c.call_raw(to, data, block=block)
+        raw = self.core.c.call_raw(to, data, block=at)
         if fn.outputs and not raw:
             raise ChainError(
                 f"{to} returned nothing for {fn.signature}: is it a contract with that function?"

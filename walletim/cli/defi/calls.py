@@ -21,15 +21,19 @@ ABI_HELP = "ABI JSON (or a Foundry/Hardhat artifact): SIGNATURE may then be a fu
 @click.argument("signature")
 @click.argument("args", nargs=-1)
 @click.option("--abi", "abi_file", type=click.Path(dir_okay=False), help=ABI_HELP)
-@click.option("--block", default="latest", show_default=True, help="Block number or tag.")
+@click.option(
+    "--block",
+    default="latest",
+    show_default=True,
+    help="Block: a number, a block hash, or latest, pending, safe, finalized, earliest.",
+)
 @pass_ctx
 def call(
     ctx: Ctx, to: str, signature: str, args: tuple[str, ...], abi_file: str | None, block: str
 ) -> None:
     """Read-only call, e.g. ``walletim call USDC "balanceOf(address)(uint256)" alice``."""
     with chain_session(ctx) as s:
-        block_id = block if not block.isdigit() else hex(int(block))
-        r = s.defi.call(to, signature, _arguments(s, args), abi_file=abi_file, block=block_id)
+        r = s.defi.call(to, signature, _arguments(s, args), abi_file=abi_file, block=block)
     data = {"address": r.to, "function": r.signature, "result": r.values, "raw": r.raw}
 
     def human() -> None:
