@@ -169,7 +169,8 @@ class ConfigError(WalletimError):
 
 class RiskRefused(InputError):
     """A send the risk policy (walletim.app.risk) refuses unless forced: ``code`` names the
-    risk (``zero-address``, ``eth-to-token``, ``token-to-itself``, ``price-impact``)."""
+    risk (``zero-address``, ``precompile``, ``eth-to-token``, ``token-to-token``,
+    ``price-impact``)."""
 
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.conftest import Result, World
 
 ZERO = "0x" + "00" * 20
+ECRECOVER = "0x" + "00" * 19 + "01"  # a precompile: no code, nobody's key
 
 
 def run(w: World, *args: str, input: str | None = None) -> Result:
@@ -27,6 +28,12 @@ def test_refused_sends_need_force_and_yes_is_not_enough(world: World) -> None:
         (("send", "--from", "dev:1", "--token", "USDC", usdc, "1"), "USDC token contract itself"),
         (("token", "transfer", "--from", "dev:1", "USDC", dai, "1"), "DAI (0x"),
         (("send", "--from", "dev:1", "--token", "DAI", ZERO, "1"), "zero address"),
+        (("send", "--from", "dev:1", ECRECOVER, "1"), "precompile or reserved address"),
+        (("pay", "--from", "dev:1", "0x" + "00" * 18 + "ffff", "1"), "precompile or reserved"),
+        (
+            ("token", "transfer", "--from", "dev:1", "USDC", ECRECOVER, "1"),
+            "USDC sent there is lost",
+        ),
     ]
     for args, text in cases:
         r = run(world, "--yes", *args)

@@ -11,6 +11,9 @@ refusal.
 risk                   when                                                        outcome
 =====================  ==========================================================  =========
 ``zero-address``       the recipient is 0x0000…0000 (nothing can move it again)     refused
+``precompile``         the recipient is 0x0000…0001 to 0x0000…ffff: a precompile    refused
+                       or reserved address (nobody holds its key: what is sent is
+                       lost; ETH sent to a precompile may also run out of gas)
 ``eth-to-token``       ETH to a token contract (it reverts, or the ETH is stuck)    refused
 ``token-to-token``     tokens to a token contract (the token itself or another)     refused
 ``self``               the recipient is the sender: only the fee moves              warning
@@ -31,6 +34,9 @@ if TYPE_CHECKING:
     from walletim.app.tokens import TokenLabel
 
 ZERO_ADDRESS = "0x" + "00" * 20
+#: Addresses up to this are precompiles (0x01-0x11, 0x100 ...) or reserved: nobody can hold
+#: the key of an address with 18 leading zero bytes.
+MAX_RESERVED_ADDRESS = 0xFFFF
 #: A swap's price impact (beyond the pool fee) above this is shown as a warning ...
 PRICE_IMPACT_WARN_BPS = 500
 #: ... and above this it is refused unless forced.
@@ -102,8 +108,8 @@ class RiskPolicy:
         """The risks of sending ``value`` base units of ``token`` (None: ETH, named
         ``symbol``) from ``sender`` to ``recipient`` (checksummed addresses)."""
         risks = self.plain(sender, recipient, value, symbol)
-        if int(recipient, 16) == 0:
-            return risks
+        if int(recipient, 16) <= MAX_RESERVED_ADDRESS:
+            return risks  # refused already: no need to ask the node about it
         if token is not None and recipient.lower() == token.lower():
             risks.append(
                 Risk(
@@ -121,7 +127,7 @@ class RiskPolicy:
 
     @staticmethod
     def plain(sender: str, recipient: str, value: int, symbol: str = "ETH") -> list[Risk]:
-        """The risks that need no node: the zero address, yourself, zero."""
+        """The risks that need no node: the zero or a reserved address, yourself, zero."""
         risks: list[Risk] = []
         if int(recipient, 16) == 0:
             risks.append(
@@ -129,6 +135,15 @@ class RiskPolicy:
                     "zero-address",
                     f"the recipient is the zero address ({ZERO_ADDRESS}): {symbol} sent there "
                     "can never be moved again (it is burnt)",
+                    refused=True,
+                )
+            )
+        elif int(recipient, 16) <= MAX_RESERVED_ADDRESS:
+            risks.append(
+                Risk(
+                    "precompile",
+                    f"the recipient {recipient} is a precompile or reserved address, not a "
+                    f"person: nobody holds its key, {symbol} sent there is lost",
                     refused=True,
                 )
             )
