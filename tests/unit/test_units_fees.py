@@ -52,6 +52,13 @@ def test_bad_amounts(bad: str) -> None:
         parse_amount(bad)
 
 
+@pytest.mark.parametrize("text", ["1e18", "1e999", "2.5E-3", "1e+3"])
+def test_scientific_amounts_are_refused_as_such(text: str) -> None:
+    for decimals in (18, 6):
+        with pytest.raises(InputError, match="scientific notation: write the amount out"):
+            parse_amount(text, decimals=decimals)
+
+
 @pytest.mark.parametrize(
     ("text", "sent"),
     [

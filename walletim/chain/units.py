@@ -11,6 +11,8 @@ from walletim.errors import InputError, shown
 
 ETHER_UNITS = {"wei": 0, "gwei": 9, "eth": 18, "ether": 18}
 _AMOUNT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z][A-Za-z0-9]*)?\s*$")
+#: 1e18, 2.5E-3: refused for amounts (written out, a slip of the exponent is visible).
+_SCIENTIFIC = re.compile(r"\s*(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+\s*")
 MAX_UINT256 = 2**256 - 1
 # Longer text is no amount (78 digits, a point, up to 77 places, a unit, some spaces); the
 # cap also keeps the regex linear: on "1" + a long run of spaces + "x!" it backtracks
@@ -29,6 +31,11 @@ def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = No
             larger than uint256.
     """
     m = _AMOUNT.match(text) if len(text) <= MAX_AMOUNT_TEXT else None
+    if len(text) <= MAX_AMOUNT_TEXT and _SCIENTIFIC.fullmatch(text):
+        raise InputError(
+            f"{text.strip()} is scientific notation: write the amount out (1000, 1.5, 20gwei), "
+            "so a slip of the exponent cannot send a thousand times more"
+        )
     if not m:
         if len(text) <= MAX_AMOUNT_TEXT and _AMOUNT.match(text.strip().removeprefix("-")):
             raise InputError(f"an amount cannot be negative: {shown(text.strip())}")
