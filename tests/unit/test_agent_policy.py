@@ -213,3 +213,27 @@ def test_any_calldata_is_spent_or_refused_never_an_error(data: bytes, value: int
     check = Ledger(Clock())
     with contextlib.suppress(Refused):
         check_caps(POLICY, OWNER, spends, check)
+
+
+def test_a_cap_per_transaction_above_the_cap_per_day_is_refused() -> None:
+    """A slip (per-day meant larger): the daily cap would silently be the one that holds."""
+    from walletim.app.agent import TokenMeta, make_policy
+    from walletim.errors import InputError
+
+    usdc = TokenMeta("0x" + "12" * 20, "USDC", 6)
+
+    def build(
+        eth: tuple[str | None, str | None], tokens: tuple[tuple[str, str, str], ...]
+    ) -> Policy:
+        return make_policy(
+            chains=(), eth=eth, tokens=tokens, calls=None,
+            token=lambda _: usdc, contract=lambda text: text,
+        )  # fmt: skip
+
+    with pytest.raises(InputError, match="ETH cap per transaction is above its cap per day"):
+        build(("2", "1"), ())
+    with pytest.raises(InputError, match="USDC cap per transaction is above its cap per day"):
+        build((None, None), (("USDC", "5", "1"),))
+    kept = build(("1", "1"), (("USDC", "5", "-"),))
+    assert kept.eth.per_tx == kept.eth.per_day == 10**18
+    assert kept.tokens[0].cap.per_tx == 5 * 10**6 and kept.tokens[0].cap.per_day is None

@@ -30,7 +30,7 @@ from typing import Any
 
 from walletim.agent import protocol
 from walletim.agent.client import AgentClient, AgentGone, connect, socket_path
-from walletim.agent.policy import CallRule, Policy
+from walletim.agent.policy import CallRule, Cap, Policy
 from walletim.agent.service import Limits
 from walletim.app.wallets import PasswordSource
 from walletim.errors import AgentError, ConfigError, InputError, KeysError, WrongPassword, shown
@@ -267,7 +267,7 @@ def make_policy(
     ``CONTRACT`` or ``CONTRACT:FUNCTION`` (a signature like ``transfer(address,uint256)``
     or a selector ``0xa9059cbb``). ``token(text)`` names a token; ``contract(text)`` gives
     a contract's address. Raises InputError."""
-    from walletim.agent.policy import Cap, TokenCap
+    from walletim.agent.policy import TokenCap
 
     caps: list[TokenCap] = []
     for text, per_tx, per_day in tokens:
@@ -275,13 +275,24 @@ def make_policy(
         if any(c.token == meta.address for c in caps):
             raise InputError(f"{meta.symbol} is capped twice")
         cap = Cap(_cap(per_tx, meta.decimals, None), _cap(per_day, meta.decimals, None))
-        caps.append(TokenCap(meta.address, meta.symbol, meta.decimals, cap))
+        caps.append(TokenCap(meta.address, meta.symbol, meta.decimals, _checked(cap, meta.symbol)))
     return Policy(
         chains=tuple(dict.fromkeys(chains)) or None,
-        eth=Cap(_cap(eth[0], 18, "eth"), _cap(eth[1], 18, "eth")),
+        eth=_checked(Cap(_cap(eth[0], 18, "eth"), _cap(eth[1], 18, "eth")), "ETH"),
         tokens=tuple(caps),
         calls=None if calls is None else tuple(_call_rule(text, contract) for text in calls),
     )
+
+
+def _checked(cap: Cap, symbol: str) -> Cap:
+    """``cap`` unless its per-transaction cap is above its daily one (a slip: the daily cap
+    would silently be the one that holds). Raises InputError."""
+    if cap.per_tx is not None and cap.per_day is not None and cap.per_tx > cap.per_day:
+        raise InputError(
+            f"the {symbol} cap per transaction is above its cap per day: "
+            "give the per-day cap at least as large"
+        )
+    return cap
 
 
 def _cap(text: str | None, decimals: int, unit: str | None) -> int | None:
