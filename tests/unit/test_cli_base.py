@@ -133,3 +133,42 @@ def test_commands_never_exit_by_themselves_only_run_does() -> None:
     stale = {name for name in KNOWN_SELF_EXITS if found.get(name, 0) < KNOWN_SELF_EXITS[name]}
     assert not stale, f"lower or remove these KNOWN_SELF_EXITS entries: {stale}"
     assert _self_exits((cli_dir / "base.py").read_text()) > 0  # the scan does see them
+
+
+def test_every_command_and_option_says_what_it_does() -> None:
+    """``--help`` is how people find their way: no command, group or option without help
+    text (flags like --help and --version aside)."""
+    from walletim.cli import cli
+
+    missing: list[str] = []
+
+    def walk(cmd: click.Command, path: str, ctx: click.Context) -> None:
+        if not (cmd.help or cmd.short_help or "").strip():
+            missing.append(path)
+        for p in cmd.params:
+            if isinstance(p, click.Option) and not p.help and p.name not in ("help", "version"):
+                missing.append(f"{path} {p.opts[0]}")
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                assert sub is not None, (path, name)
+                walk(sub, f"{path} {name}", ctx)
+
+    walk(cli, "walletim", click.Context(cli))
+    assert missing == []
+
+
+@pytest.mark.parametrize(("text", "depth"), [("finalized", 0), (" Finalized ", 0), ("12", 12)])
+def test_finality_is_finalized_or_a_depth(text: str, depth: int) -> None:
+    from walletim.app.networks import parse_finality
+
+    assert parse_finality(text) == depth
+
+
+@pytest.mark.parametrize("text", ["", "0", "-3", "65", "latest", "١٢"])
+def test_a_bad_finality_is_refused(text: str) -> None:
+    from walletim.app.networks import parse_finality
+    from walletim.errors import InputError
+
+    with pytest.raises(InputError, match=r"--finality is 'finalized' or a depth of 1 \.\. 64"):
+        parse_finality(text)

@@ -19,7 +19,7 @@ from pathlib import Path
 from walletim import fsio, safejson
 from walletim.chain.fee_limits import DEFAULT_FEE_CAP_WEI
 from walletim.config import DEFAULT_CHAIN_ID, DEFAULT_NETWORK, DEFAULT_RPC_URL
-from walletim.errors import ConfigError, InputError
+from walletim.errors import ConfigError, InputError, shown
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}\Z")
 MAX_FILE = 256 * 1024
@@ -32,6 +32,20 @@ MAX_CONFIRMATIONS = 64
 DEVNET_FINALITY = 3
 #: ``Network.finality`` value meaning "ask the node for its ``finalized`` block".
 FINALIZED_TAG = 0
+
+
+def parse_finality(text: str) -> int:
+    """``--finality``: ``finalized`` (:data:`FINALIZED_TAG`) or a depth in blocks (checked
+    against the confirmations when the profile is added). Raises InputError."""
+    t = text.strip().lower()
+    if t == "finalized":
+        return FINALIZED_TAG
+    if t.isascii() and t.isdigit() and 0 < int(t) <= MAX_CONFIRMATIONS:
+        return int(t)
+    raise InputError(
+        f"--finality is 'finalized' or a depth of 1 .. {MAX_CONFIRMATIONS} blocks, "
+        f"not {shown(text)}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

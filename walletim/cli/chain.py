@@ -212,14 +212,24 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
 @click.option("--max-fee", help="Max fee per gas, gwei unless a unit is given.")
 @click.option("--priority-fee", help="Priority fee per gas, gwei unless a unit is given.")
 @click.option(
-    "--fee-level", type=click.Choice(["low", "normal", "high"]), default="normal", show_default=True
+    "--fee-level",
+    type=click.Choice(["low", "normal", "high"]),
+    default="normal",
+    show_default=True,
+    help="Which suggested fee to pay (walletim fees shows the three).",
 )
 @click.option(
     "--legacy", is_flag=True, help="Send a type-0 (EIP-155) transaction with a gas price."
 )
 @click.option("--fee-cap", help="Refuse if the max total fee exceeds this (default: 1 ETH).")
 @click.option("--no-wait", is_flag=True, help="Return once broadcast.")
-@click.option("--confirmations", type=click.IntRange(1, 1000), default=1, show_default=True)
+@click.option(
+    "--confirmations",
+    type=click.IntRange(1, 1000),
+    default=1,
+    show_default=True,
+    help="Wait until the transaction is this many blocks deep.",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(1),

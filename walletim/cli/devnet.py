@@ -19,7 +19,13 @@ def devnet() -> None:
 
 @devnet.command()
 @port_option(8545, "Port on 127.0.0.1 (0: any free port).")
-@click.option("--chain-id", type=click.IntRange(1), default=31337, show_default=True)
+@click.option(
+    "--chain-id",
+    type=click.IntRange(1),
+    default=31337,
+    show_default=True,
+    help="The devnet's chain id.",
+)
 @click.option("--no-mining", is_flag=True, help="Do not mine automatically (mine with anvil_mine).")
 @click.option("--block-time", type=click.IntRange(1), help="Mine a block every N seconds.")
 @click.option(

@@ -17,6 +17,8 @@ def network() -> None:
 @network.command(name="list")
 @pass_ctx
 def network_list(ctx: Ctx) -> None:
+    """The network profiles of this home (built in and added): chain id, RPC URL and when a
+    payment shows as verified and final."""
     from walletim.app.networks import Networks
 
     nets = Networks(ctx.home).all()
@@ -59,9 +61,15 @@ def network_list(ctx: Ctx) -> None:
 
 @network.command(name="add")
 @click.argument("name")
-@click.option("--rpc-url", required=True)
-@click.option("--chain-id", type=click.IntRange(1), required=True)
-@click.option("--currency", default="ETH", show_default=True)
+@click.option("--rpc-url", required=True, help="The node's JSON-RPC URL (http:// or https://).")
+@click.option(
+    "--chain-id",
+    type=click.IntRange(1),
+    required=True,
+    help="The chain id the node must answer with (checked at every use: a node of another "
+    "chain is refused).",
+)
+@click.option("--currency", default="ETH", show_default=True, help="The native currency's symbol.")
 @click.option(
     "--fee-cap",
     default="1eth",
@@ -93,16 +101,12 @@ def network_add(
     confirmations: int,
     finality: str,
 ) -> None:
-    from walletim.app.networks import FINALIZED_TAG, Network, Networks
+    """Add (or replace) network profile NAME: its node, the chain id pinned to it, and its
+    fee cap and payment-verification rules."""
+    from walletim.app.networks import FINALIZED_TAG, Network, Networks, parse_finality
     from walletim.chain.units import parse_amount
-    from walletim.errors import InputError
 
-    if finality.strip().lower() == "finalized":
-        depth = FINALIZED_TAG
-    elif finality.strip().isdigit() and int(finality) > 0:
-        depth = int(finality)
-    else:
-        raise InputError("--finality is 'finalized' or a depth in blocks")
+    depth = parse_finality(finality)
     net = Network(name, rpc_url, chain_id, currency, parse_amount(fee_cap), confirmations, depth)
     Networks(ctx.home).add(net)
     ctx.emit(
@@ -122,6 +126,7 @@ def network_add(
 @click.argument("name")
 @pass_ctx
 def network_remove(ctx: Ctx, name: str) -> None:
+    """Remove network profile NAME (a built-in one cannot be removed)."""
     from walletim.app.networks import Networks
 
     Networks(ctx.home).remove(name)

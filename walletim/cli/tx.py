@@ -130,7 +130,13 @@ def _event_line(s: Session, event: DecodedEvent) -> str:
 
 @tx.command()
 @click.option("--from", "account", help="Only this account (NAME[:INDEX] or address).")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="Show the newest this many transactions.",
+)
 @click.option("--no-refresh", is_flag=True, help="Show what is stored without asking the node.")
 @click.option(
     "--blocks",
@@ -231,8 +237,8 @@ def speedup(ctx: Ctx, tx_hash: str, bump: float) -> None:
 @tx.command()
 @click.argument("tx_hash", metavar="HASH", required=False)
 @click.option("--from", "account", help="With --nonce: the sending account.")
-@click.option("--nonce", type=click.IntRange(0))
-@_bump()
+@click.option("--nonce", type=click.IntRange(0), help="Cancel at this nonce (with --from).")
+@_bump("Raise both fees by this percent (at least the node's 10% minimum).")
 @with_home
 def cancel(
     ctx: Ctx, tx_hash: str | None, account: str | None, nonce: int | None, bump: float

@@ -283,8 +283,20 @@ def _listed_json(listed: ListedWallet) -> dict[str, object]:
 
 @wallet.command()
 @click.argument("name")
-@click.option("--count", type=click.IntRange(0, 100_000), default=5, show_default=True)
-@click.option("--start", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True)
+@click.option(
+    "--count",
+    type=click.IntRange(0, 100_000),
+    default=5,
+    show_default=True,
+    help="How many addresses.",
+)
+@click.option(
+    "--start",
+    type=click.IntRange(0, 2**31 - 1),
+    default=0,
+    show_default=True,
+    help="The first account index.",
+)
 @click.option(
     "--path",
     "template",
