@@ -136,6 +136,11 @@ def test_bad_input_and_failures_are_one_line(world: World) -> None:
             "insufficient USDC",
         ),
         (("nft", "transfer", "--from", "dev:1", "WIMC", "1", "dev:2"), 1, "belongs to"),
+        (
+            ("token", "approve", "--from", "dev:1", "USDC", "0x" + "00" * 20, "1"),
+            3,
+            "ERC20InvalidSpender(spender: 0x0000000000000000000000000000000000000000)",
+        ),
         (("vault", "withdraw", "--from", "dev:1", "1"), 1, "at most"),
         (("contract", "send", "--from", "dev:1", "USDC", "frobnicate()"), 3, "nothing was signed"),
         (("contract", "send", "--from", "dev:1", "0x" + "12" * 20, "f()"), 1, "no contract code"),

@@ -393,3 +393,26 @@ def test_hostile_return_data_cannot_make_decoding_explode() -> None:
     assert decode_output(
         ["uint256[][]"], word(0x20) + word(1) + word(0x20) + word(2) + word(7) + word(8)
     ) == [[[7, 8]]]
+
+
+def test_standard_custom_errors_are_decoded_by_name(cast: str) -> None:
+    """OpenZeppelin 5's ERC-6093 errors (and its vault, permit, ownership errors) read as
+    their names and arguments; their selectors agree with cast's; anything else, or
+    arguments that do not decode, stays the selector."""
+    from walletim.contracts.abi.decode import STANDARD_ERRORS, decode_revert
+
+    for sig in STANDARD_ERRORS:
+        fn = parse_signature(sig)
+        theirs = subprocess.run([cast, "sig", fn.signature], capture_output=True, text=True)
+        assert "0x" + fn.selector.hex() == theirs.stdout.strip(), sig
+    spender = "0x94280d62" + encode(["address"], ["0x" + "00" * 20]).hex()
+    assert decode_revert(spender) == f"ERC20InvalidSpender(spender: 0x{'00' * 20})"
+    short = "0xe450d38c" + encode(["address", "uint256", "uint256"], [BOB, 5, 10**18]).hex()
+    assert decode_revert(short) == (
+        f"ERC20InsufficientBalance(sender: {BOB}, balance: 5, needed: {10**18})"
+    )
+    assert decode_revert("0x7e273289" + encode(["uint256"], [7]).hex()) == (
+        "ERC721NonexistentToken(tokenId: 7)"
+    )
+    assert decode_revert("0x94280d62" + "00" * 5) == "custom error 0x94280d62"  # truncated
+    assert decode_revert("0xdeadbeef") == "custom error 0xdeadbeef"

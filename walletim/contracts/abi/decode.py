@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from walletim.contracts.abi.signatures import (
+    FunctionSig,
     Value,
     _array_parts,
     _is_array,
     _tuple_types,
     canonical_type,
     dynamic_depth,
+    parse_signature,
 )
 from walletim.contracts.abi.words import decode_words
 from walletim.errors import ContractReverted, InputError, RpcError
@@ -97,9 +99,69 @@ def render_values(types: Sequence[str], values: Sequence[Value]) -> list[object]
     return [render_value(normalize(t, v)) for t, v in zip(types, values, strict=False)]
 
 
+#: Custom errors every OpenZeppelin 5 token, NFT and vault reverts with (ERC-6093 and its
+#: neighbours), decoded by name; any other custom error is shown by its selector.
+STANDARD_ERRORS = (
+    "ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed)",
+    "ERC20InvalidSender(address sender)",
+    "ERC20InvalidReceiver(address receiver)",
+    "ERC20InsufficientAllowance(address spender, uint256 allowance, uint256 needed)",
+    "ERC20InvalidApprover(address approver)",
+    "ERC20InvalidSpender(address spender)",
+    "ERC721InvalidOwner(address owner)",
+    "ERC721NonexistentToken(uint256 tokenId)",
+    "ERC721IncorrectOwner(address sender, uint256 tokenId, address owner)",
+    "ERC721InvalidSender(address sender)",
+    "ERC721InvalidReceiver(address receiver)",
+    "ERC721InsufficientApproval(address operator, uint256 tokenId)",
+    "ERC721InvalidApprover(address approver)",
+    "ERC721InvalidOperator(address operator)",
+    "ERC1155InsufficientBalance(address sender, uint256 balance, uint256 needed, uint256 tokenId)",
+    "ERC1155InvalidSender(address sender)",
+    "ERC1155InvalidReceiver(address receiver)",
+    "ERC1155MissingApprovalForAll(address operator, address owner)",
+    "ERC1155InvalidApprover(address approver)",
+    "ERC1155InvalidOperator(address operator)",
+    "ERC1155InvalidArrayLength(uint256 idsLength, uint256 valuesLength)",
+    "ERC4626ExceededMaxDeposit(address receiver, uint256 assets, uint256 max)",
+    "ERC4626ExceededMaxMint(address receiver, uint256 shares, uint256 max)",
+    "ERC4626ExceededMaxWithdraw(address owner, uint256 assets, uint256 max)",
+    "ERC4626ExceededMaxRedeem(address owner, uint256 shares, uint256 max)",
+    "ERC2612ExpiredSignature(uint256 deadline)",
+    "ERC2612InvalidSigner(address signer, address owner)",
+    "SafeERC20FailedOperation(address token)",
+    "SafeERC20FailedDecreaseAllowance(address spender, uint256 currentAllowance, "
+    "uint256 requestedDecrease)",
+    "OwnableUnauthorizedAccount(address account)",
+    "OwnableInvalidOwner(address owner)",
+    "AddressEmptyCode(address target)",
+    "FailedCall()",
+    "ReentrancyGuardReentrantCall()",
+    "EnforcedPause()",
+)
+_standard: dict[bytes, FunctionSig] = {}
+
+
+def _standard_error(raw: bytes) -> str | None:
+    """``Name(arg: value, ...)`` for a :data:`STANDARD_ERRORS` revert, else None (another
+    custom error, or arguments that do not decode as its types)."""
+    if not _standard:
+        _standard.update({f.selector: f for f in map(parse_signature, STANDARD_ERRORS)})
+    fn = _standard.get(raw[:4])
+    if fn is None:
+        return None
+    try:
+        values = render_values(fn.inputs, decode_values(fn.inputs, raw[4:]))
+    except Exception:  # malformed arguments: shown by the selector instead
+        return None
+    args = ", ".join(f"{n}: {v}" for n, v in zip(fn.input_names, values, strict=True))
+    return f"{fn.name}({args})"
+
+
 def decode_revert(data: object) -> str:
-    """Human reason from revert data (0x-hex): Error(string), Panic(uint256), or the raw
-    selector of a custom error."""
+    """Human reason from revert data (0x-hex): Error(string), Panic(uint256), an
+    OpenZeppelin standard custom error (:data:`STANDARD_ERRORS`, by name with its
+    arguments), or the raw selector of another custom error."""
     if not isinstance(data, str) or not data.startswith("0x"):
         return "no reason given"
     try:
@@ -116,7 +178,7 @@ def decode_revert(data: object) -> str:
             return f"panic 0x{code:02x}"
     except Exception:  # noqa: S110 - malformed revert data: fall through and show the selector
         pass
-    return f"custom error 0x{raw[:4].hex()}"
+    return _standard_error(raw) or f"custom error 0x{raw[:4].hex()}"
 
 
 def reverted(exc: RpcError) -> ContractReverted | None:
