@@ -533,8 +533,13 @@ def test_group_bad_input_is_one_clean_line(pair: tuple[Cli, Cli, str, str]) -> N
     again = alice("--json", "chat", "group", "create", "--from", "alice", "club", b_addr)
     assert again.code == 0, again.err
     ambiguous = alice("chat", "group", "send", "--from", "alice", "club", "hi")
-    assert ambiguous.code == 1 and "several groups have that name" in ambiguous.err
+    assert ambiguous.code == 1 and "several groups match" in ambiguous.err
+    assert f"club [{gid[:8]}]" in ambiguous.err  # the ids tell them apart
     assert alice("chat", "group", "send", "--from", "alice", gid, "hi").code == 0
+    # ... as does the start of the id the inbox shows ([52a84e33]), but not less of it.
+    assert alice("chat", "group", "send", "--from", "alice", f"group:{gid[:8]}", "hi").code == 0
+    short = alice("chat", "group", "send", "--from", "alice", gid[:7], "hi")
+    assert short.code == 1 and "no single group" in short.err
 
     # The relay is down: exit 4, one line, and nothing changed (no phantom group or member).
     before = alice("--json", "chat", "group", "list", "--from", "alice").json()
@@ -550,7 +555,7 @@ def test_group_bad_input_is_one_clean_line(pair: tuple[Cli, Cli, str, str]) -> N
         assert len(result.err_lines) == 1 and "cannot reach the chat relay" in result.err
     assert alice("--json", "chat", "group", "list", "--from", "alice").json() == before
     texts = [t for _, t in group_texts(alice, "alice", gid)]
-    assert texts == ["hi"]
+    assert texts == ["hi", "hi"]  # by its id, and by the start of its id
     # Once the relay is back the same change goes through.
     retried = alice("--json", "chat", "group", "add", "--from", "alice", gid, carol)
     assert retried.code == 0 and retried.json()["version"] == 2, retried.err

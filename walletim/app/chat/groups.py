@@ -22,6 +22,7 @@ from walletim.messaging.kinds import WireKind, group_peer, is_group_peer
 from walletim.store.chat import GroupRow, StoredMessage
 
 MAX_GROUP_MEMBERS = 50
+MIN_ID_PREFIX = 8  # hex digits of a group id that name it (the CLI shows 8: [52a84e33])
 MemberAction = Literal["add", "remove", "promote", "demote"]
 #: A linked device (no seed) writes to a group over its own device key, but a membership
 #: change is signed by the wallet's account key, which it does not hold.
@@ -64,16 +65,18 @@ class Groups:
         return self.env.repo().groups(self._accounts.address(account))
 
     def resolve(self, account: str, text: str) -> GroupRow:
-        """A group of ``account`` by name (case-insensitive) or id. Raises InputError."""
+        """A group of ``account`` by name (case-insensitive), id, or the start of its id as
+        the CLI shows it (``[52a84e33]``: at least 8 hex digits). Raises InputError."""
         wanted = normalized(text.strip()).casefold().removeprefix("group:")
         groups = self.groups(account)
-        matches = [
-            g for g in groups if g.group_id == wanted or normalized(g.name).casefold() == wanted
-        ]
+        matches = [g for g in groups if g.group_id == wanted]
+        matches = matches or [g for g in groups if normalized(g.name).casefold() == wanted]
+        if not matches and len(wanted) >= MIN_ID_PREFIX:
+            matches = [g for g in groups if g.group_id.startswith(wanted)]
         if len(matches) != 1:
-            known = ", ".join(sorted(g.name for g in groups)) or "none"
-            why = "several groups have that name: use its id" if matches else f"known: {known}"
-            raise InputError(f"no single group {shown(text)} ({why})")
+            known = ", ".join(sorted(f"{g.name} [{g.group_id[:8]}]" for g in matches or groups))
+            why = "several groups match, name it by the id in [...]: " if matches else "known: "
+            raise InputError(f"no single group {shown(text)} ({why}{known or 'none'})")
         return matches[0]
 
     def conversation_peer(self, account: str, text: str) -> str:
