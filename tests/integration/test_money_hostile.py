@@ -307,3 +307,32 @@ def test_a_shared_swap_is_named_by_the_token_lists_not_by_its_message(
     from walletim.chain.units import format_amount
 
     assert view.amount == f"swapped 0.1 ETH for {format_amount(got or 0, 6)} USDC"
+
+
+def test_a_shared_action_with_non_ascii_digits_is_refused_not_a_crash(
+    people: dict[str, Person],
+) -> None:
+    """A hostile peer's claim figures are text: "²" passes str.isdigit() but not int(), and
+    "١٢" (Arabic-Indic) passes both. Neither may crash the recipient's inbox or reading, nor
+    check as an amount: the action shows unverified and the conversation keeps working."""
+    alice, bob = people["alice"], people["bob"]
+    d = alice.session.defi
+    usdc = d.asset("USDC").address
+    claims = {
+        "swap": {"token_in": "ETH", "token_out": usdc, "raw_in": "²", "raw_out": "١٢"},
+        "lend-supply": {"token": usdc, "raw": "²"},
+        "vault-deposit": {"vault": "wvDAI", "raw_assets": "²", "raw_shares": "١"},
+    }
+    for action, claim in claims.items():
+        swap = d.execute(d.swap(alice.spec, "0.01", "ETH", "USDC"))  # one action per tx
+        body = {"chain_id": 31337, "tx": swap.hash, "action": action, "claim": claim, "note": ""}
+        alice.session.chat.send_payload(alice.spec, bob.address, "action", body, action)
+    got = bob.inbox()
+    received = got.received
+    assert len(received) == len(claims), got
+    views = bob.session.wim.views(bob.address, [r.message for r in received])
+    assert len(views) == len(claims)
+    for view in views.values():
+        assert view.verdict is not None and view.verdict.state != "verified", view
+    alice.session.chat.send(alice.spec, bob.address, "still here?")
+    assert [r.message.text for r in bob.inbox().received] == ["still here?"]

@@ -340,6 +340,16 @@ LEND_ACTIONS = ("lend-supply", "lend-borrow", "lend-repay", "lend-withdraw")
 SHARED_ACTIONS = ("swap", "vault-deposit", *LEND_ACTIONS)
 
 
+def base_units(text: object) -> int | None:
+    """A shared action's figure (``raw_in``, ``raw``, ...) as base units, or None: the claim
+    is a peer's text, and only ASCII decimal digits below 2**256 are a figure ("²" passes
+    ``str.isdigit`` and breaks ``int``; "١٢" passes both)."""
+    try:
+        return F.uint(text, "figure")
+    except MessagingError:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class SharedAction:
     """A DeFi transaction ``tx`` the sender shares (one of :data:`SHARED_ACTIONS`) with its
@@ -362,14 +372,14 @@ class SharedAction:
 
     @property
     def text(self) -> str:
-        c = self.claim
+        c = {k: v for k, v in self.claim.items() if v}
         if self.action == "swap":
-            gave = f"{c.get('amount_in')} {c.get('symbol_in')}"
-            return f"swapped {gave} for {c.get('amount_out')} {c.get('symbol_out')}"
+            gave = f"{c.get('amount_in', '?')} {c.get('symbol_in', '?')}"
+            return f"swapped {gave} for {c.get('amount_out', '?')} {c.get('symbol_out', '?')}"
         if self.action in LEND_ACTIONS:
             verb = self.action.removeprefix("lend-")
-            return f"{verb} {c.get('amount')} {c.get('symbol')} on Aave"
-        return f"deposited {c.get('assets')} {c.get('symbol')} into a vault"
+            return f"{verb} {c.get('amount', '?')} {c.get('symbol', '?')} on Aave"
+        return f"deposited {c.get('assets', '?')} {c.get('symbol', '?')} into a vault"
 
 
 def parse_action(body: object) -> SharedAction:

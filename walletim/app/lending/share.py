@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from walletim.contracts.abi import AAVE_V3_POOL_ABI, EventSig, events_of_abi
 from walletim.errors import InputError
 from walletim.keys.hd import to_checksum_address
-from walletim.messaging.kinds import LEND_ACTIONS
+from walletim.messaging.kinds import LEND_ACTIONS, base_units
 
 if TYPE_CHECKING:
     from walletim.app.contracts import Outcome
@@ -83,8 +83,8 @@ def check_logs(
 
     if pool is None:
         return "there is no Aave V3 market walletim knows on this network"
-    raw = claim.get("raw", "")
-    if not raw.isdigit():
+    raw = base_units(claim.get("raw", ""))
+    if raw is None:
         return "the claim's amount is malformed"
     try:
         token = to_checksum_address(claim.get("token", ""))
@@ -95,7 +95,7 @@ def check_logs(
         if (
             e.args.get("reserve") == token
             and str(e.args.get(owner, "")).lower() == actor.lower()
-            and e.args.get("amount") == int(raw)
+            and e.args.get("amount") == raw
         ):
             return ""
     return "the Aave Pool's logs do not show this"

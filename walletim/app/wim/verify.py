@@ -33,6 +33,7 @@ from walletim.messaging.kinds import (
     LEND_ACTIONS,
     PaymentClaim,
     SharedAction,
+    base_units,
     is_group_peer,
 )
 
@@ -349,8 +350,10 @@ class _Seen:
 
 
 def _raw(text: str) -> int:
-    """A claim's raw amount (decimal digits), or -1 (matches nothing)."""
-    return int(text) if text.isdigit() else -1
+    """A claim's raw amount (:func:`~walletim.messaging.kinds.base_units`), or -1 (matches
+    nothing)."""
+    value = base_units(text)
+    return -1 if value is None else value
 
 
 def _deposit_logged(c: Mapping[str, str], actor: str, receipt_logs: Sequence[object]) -> bool:

@@ -14,7 +14,13 @@ from walletim.app.wim.verify import Verifier
 from walletim.chain.units import format_amount
 from walletim.errors import MessagingError, WalletimError
 from walletim.keys.hd import to_checksum_address
-from walletim.messaging.kinds import LEND_ACTIONS, SharedAction, parse_action, parse_packet
+from walletim.messaging.kinds import (
+    LEND_ACTIONS,
+    SharedAction,
+    base_units,
+    parse_action,
+    parse_packet,
+)
 from walletim.store.wim import ActionRow
 
 if TYPE_CHECKING:
@@ -199,16 +205,17 @@ class Views:
         return f"deposited {assets} into the vault {label}"
 
     def _amount(self, chain_id: int, raw: str, token: str | None) -> str:
-        if not raw.isdigit():
+        value = base_units(raw)
+        if value is None:
             return "?"
         if token in (None, "ETH"):
-            return f"{format_amount(int(raw))} ETH"
+            return f"{format_amount(value)} ETH"
         try:
             address = to_checksum_address(str(token))
             symbol, decimals = named(self.p.tokens, self.p.chain_id, chain_id, address, 0)
         except WalletimError:
             return f"{raw} base units of {str(token)[:42]}"
-        return f"{format_amount(int(raw), decimals)} {symbol}"
+        return f"{format_amount(value, decimals)} {symbol}"
 
 
 #: How loud a verdict is: verified (green), not final or unchecked (yellow), refuted (red),
