@@ -208,7 +208,9 @@ class FakeDefi:
         return None
 
     def vault(self, text: str | None) -> tuple[str, str, Asset]:
-        raise AssertionError("no vaults in these tests")
+        from walletim.errors import InputError
+
+        raise InputError(f"no vault {text!r} on this network (none in these tests)")
 
 
 def sign_tx(key: bytes, *, to: str, value: int = 0, data: bytes = b"", nonce: int = 0,
