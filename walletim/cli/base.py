@@ -256,11 +256,27 @@ def account_option(f: F) -> F:
     return click.option("--from", "account", required=True, help=ACCOUNT_HELP)(f)
 
 
+def int_option(
+    *decls: str,
+    least: int,
+    most: int | None = None,
+    default: int | None = None,
+    help: str,
+) -> Callable[[F], F]:
+    """An integer option from ``least`` to ``most`` (None: no upper bound), its default (if
+    any) shown in ``--help``: how every bounded count, limit or id is declared."""
+    return click.option(
+        *decls,
+        type=click.IntRange(least, most),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
 def port_option(default: int, help: str) -> Callable[[F], F]:
     """``--port`` a server listens on: 0 to 65535 (0: any free port), its default shown."""
-    return click.option(
-        "--port", type=click.IntRange(0, 65535), default=default, show_default=True, help=help
-    )
+    return int_option("--port", least=0, most=65535, default=default, help=help)
 
 
 P = ParamSpec("P")

@@ -15,6 +15,7 @@ from walletim.cli.base import (
     ExitStatus,
     chain_session,
     chain_text,
+    int_option,
     open_session,
     pass_ctx,
     with_home,
@@ -205,10 +206,8 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
 @click.option(
     "--token", help="ERC-20 token: a symbol on the devnet world, or an address (its decimals)."
 )
-@click.option(
-    "--nonce", type=click.IntRange(0), help="Use this nonce (replaces a pending tx at it)."
-)
-@click.option("--gas-limit", type=click.IntRange(21_000), help="Gas limit (default: estimated).")
+@int_option("--nonce", least=0, help="Use this nonce (replaces a pending tx at it).")
+@int_option("--gas-limit", least=21_000, help="Gas limit (default: estimated).")
 @click.option("--max-fee", help="Max fee per gas, gwei unless a unit is given.")
 @click.option("--priority-fee", help="Priority fee per gas, gwei unless a unit is given.")
 @click.option(
@@ -223,11 +222,11 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
 )
 @click.option("--fee-cap", help="Refuse if the max total fee exceeds this (default: 1 ETH).")
 @click.option("--no-wait", is_flag=True, help="Return once broadcast.")
-@click.option(
+@int_option(
     "--confirmations",
-    type=click.IntRange(1, 1000),
+    least=1,
+    most=1000,
     default=1,
-    show_default=True,
     help="Wait until the transaction is this many blocks deep.",
 )
 @click.option(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, pass_ctx, port_option
+from walletim.cli.base import Ctx, int_option, pass_ctx, port_option
 
 if TYPE_CHECKING:
     from walletim.app.world import WorldManifest
@@ -19,15 +19,9 @@ def devnet() -> None:
 
 @devnet.command()
 @port_option(8545, "Port on 127.0.0.1 (0: any free port).")
-@click.option(
-    "--chain-id",
-    type=click.IntRange(1),
-    default=31337,
-    show_default=True,
-    help="The devnet's chain id.",
-)
+@int_option("--chain-id", least=1, default=31337, help="The devnet's chain id.")
 @click.option("--no-mining", is_flag=True, help="Do not mine automatically (mine with anvil_mine).")
-@click.option("--block-time", type=click.IntRange(1), help="Mine a block every N seconds.")
+@int_option("--block-time", least=1, help="Mine a block every N seconds.")
 @click.option(
     "--no-world",
     is_flag=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from walletim.app.networks import MAX_CONFIRMATIONS
-from walletim.cli.base import Ctx, pass_ctx
+from walletim.cli.base import Ctx, int_option, pass_ctx
 from walletim.display import table
 
 
@@ -76,11 +76,11 @@ def network_list(ctx: Ctx) -> None:
     show_default=True,
     help="Refuse transactions whose max fee exceeds this (0 for no cap).",
 )
-@click.option(
+@int_option(
     "--confirmations",
-    type=click.IntRange(1, MAX_CONFIRMATIONS),
+    least=1,
+    most=MAX_CONFIRMATIONS,
     default=1,
-    show_default=True,
     help="Blocks (its own included) before a payment in a chat shows as verified.",
 )
 @click.option(

@@ -15,6 +15,7 @@ from walletim.cli.base import (
     Ctx,
     account_option,
     chain_session,
+    int_option,
     pass_ctx,
     printable,
     with_account,
@@ -72,11 +73,11 @@ def status_json(st: PacketStatus) -> JsonDoc:
 @click.argument("peers", nargs=-1)
 @TOKEN
 @click.option("--random", "random_", is_flag=True, help="Random shares (default: equal).")
-@click.option(
+@int_option(
     "--expiry",
-    type=click.IntRange(60, 30 * 24 * 3600),
+    least=60,
+    most=30 * 24 * 3600,
     default=24 * 3600,
-    show_default=True,
     help="Seconds until you can take back what is unclaimed.",
 )
 @NOTE

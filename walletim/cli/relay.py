@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, open_session, pass_ctx, port_option, with_home
+from walletim.cli.base import Ctx, int_option, open_session, pass_ctx, port_option, with_home
 from walletim.relay import limits as L
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -20,17 +20,6 @@ if TYPE_CHECKING:
     from walletim.relay.run import RelayConfig
     from walletim.relay.server import RelayServer
     from walletim.store.relay import RelayPin
-
-
-def _count(*names: str, default: int | None, least: int, help: str) -> Callable[[F], F]:
-    """An integer option of at least ``least`` (with its default shown, if any)."""
-    return click.option(
-        *names,
-        type=click.IntRange(least),
-        default=default,
-        show_default=default is not None,
-        help=help,
-    )
 
 
 @click.group()
@@ -66,20 +55,20 @@ def relay() -> None:
     show_default=True,
     help="Prefix of every Redis key (several relay deployments may share one Redis).",
 )
-@_count("--ttl", default=L.DEFAULT_TTL_S, least=1, help="Seconds undelivered mail is kept.")
-@_count(
+@int_option("--ttl", default=L.DEFAULT_TTL_S, least=1, help="Seconds undelivered mail is kept.")
+@int_option(
     "--max-mailbox",
     default=L.DEFAULT_MAX_MAILBOX,
     least=1,
     help="Messages one mailbox may hold; senders get mailbox_full beyond.",
 )
-@_count(
+@int_option(
     "--rate",
     default=int(L.DEFAULT_RATE),
     least=1,
     help="Frames per second per connection (burst: twice that); over it: closed (4429).",
 )
-@_count(
+@int_option(
     "--max-connections-per-ip",
     "max_per_ip",
     default=L.MAX_PER_IP,
@@ -87,7 +76,7 @@ def relay() -> None:
     help="Connections open at once from one IP address; beyond it: closed (1013). 0: no "
     "limit (behind a load balancer every client has its address: limit there instead).",
 )
-@_count(
+@int_option(
     "--prekey-budget",
     default=L.DEFAULT_OPK_PER_HOUR,
     least=1,
@@ -104,7 +93,7 @@ def relay() -> None:
     "URL (wss://relay.example.com) [default: ws://HOST:PORT of --host, with localhost for a "
     "loopback address].",
 )
-@_count(
+@int_option(
     "--stranger-share",
     default=None,
     least=0,
@@ -112,41 +101,41 @@ def relay() -> None:
     "(strangers); the rest is kept for the owner's contacts [default: a tenth of "
     "--max-mailbox].",
 )
-@_count(
+@int_option(
     "--stranger-quota",
     default=L.DEFAULT_STRANGER_QUOTA,
     least=0,
     help="Messages one stranger (its logged-in mailbox, else its IP address), and one "
     "connection, may leave in one mailbox per --stranger-window.",
 )
-@_count(
+@int_option(
     "--stranger-ip-quota",
     default=L.DEFAULT_STRANGER_IP_QUOTA,
     least=0,
     help="Messages from strangers on one IP address to one mailbox per --stranger-window, "
     "whoever is logged in (0: off; behind a load balancer every client has its address).",
 )
-@_count(
+@int_option(
     "--stranger-window",
     default=L.DEFAULT_STRANGER_WINDOW_S,
     least=1,
     help="Seconds the stranger quotas are counted over.",
 )
-@click.option(
+@int_option(
     "--full-retry-after",
-    type=click.IntRange(1, 86_400),
+    least=1,
+    most=86_400,
     default=L.DEFAULT_FULL_RETRY_S,
-    show_default=True,
     help="Seconds a sender refused by a full mailbox is told to wait before trying again.",
 )
-@_count(
+@int_option(
     "--max-backup",
     default=L.DEFAULT_MAX_BACKUP,
     least=0,
     help="Bytes of one encrypted chat backup the relay stores at most (0: stores none); "
     "a larger one is refused with backup_too_large.",
 )
-@_count(
+@int_option(
     "--backups-per-hour",
     default=L.DEFAULT_BACKUPS_PER_HOUR,
     least=0,

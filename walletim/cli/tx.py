@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, open_session, with_home
+from walletim.cli.base import Ctx, int_option, open_session, with_home
 from walletim.cli.chain import confirmer, tx_json
 from walletim.cli.history import state_text
 from walletim.errors import InputError, WalletimError, shown
@@ -130,24 +130,21 @@ def _event_line(s: Session, event: DecodedEvent) -> str:
 
 @tx.command()
 @click.option("--from", "account", help="Only this account (NAME[:INDEX] or address).")
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 100_000),
-    default=50,
-    show_default=True,
-    help="Show the newest this many transactions.",
+@int_option(
+    "--limit", least=1, most=100_000, default=50, help="Show the newest this many transactions."
 )
 @click.option("--no-refresh", is_flag=True, help="Show what is stored without asking the node.")
-@click.option(
+@int_option(
     "--blocks",
-    type=click.IntRange(1, 100_000),
+    least=1,
+    most=100_000,
     default=1000,
-    show_default=True,
     help="How many recent blocks to read for incoming ETH and token transfers.",
 )
-@click.option(
+@int_option(
     "--eth-blocks",
-    type=click.IntRange(0, 100_000),
+    least=0,
+    most=100_000,
     help="How many of those to read in full for incoming ETH (default: all of them on a "
     f"devnet, {PUBLIC_ETH_BLOCKS} elsewhere: each is a whole block to download).",
 )
@@ -237,7 +234,7 @@ def speedup(ctx: Ctx, tx_hash: str, bump: float) -> None:
 @tx.command()
 @click.argument("tx_hash", metavar="HASH", required=False)
 @click.option("--from", "account", help="With --nonce: the sending account.")
-@click.option("--nonce", type=click.IntRange(0), help="Cancel at this nonce (with --from).")
+@int_option("--nonce", least=0, help="Cancel at this nonce (with --from).")
 @_bump("Raise both fees by this percent (at least the node's 10% minimum).")
 @with_home
 def cancel(

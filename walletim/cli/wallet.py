@@ -12,6 +12,7 @@ from walletim.cli import base
 from walletim.cli.base import (
     CliPassword,
     Ctx,
+    int_option,
     pass_ctx,
     prompt_secret,
     read_file,
@@ -283,20 +284,8 @@ def _listed_json(listed: ListedWallet) -> dict[str, object]:
 
 @wallet.command()
 @click.argument("name")
-@click.option(
-    "--count",
-    type=click.IntRange(0, 100_000),
-    default=5,
-    show_default=True,
-    help="How many addresses.",
-)
-@click.option(
-    "--start",
-    type=click.IntRange(0, 2**31 - 1),
-    default=0,
-    show_default=True,
-    help="The first account index.",
-)
+@int_option("--count", least=0, most=100_000, default=5, help="How many addresses.")
+@int_option("--start", least=0, most=2**31 - 1, default=0, help="The first account index.")
 @click.option(
     "--path",
     "template",

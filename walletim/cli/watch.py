@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, F, open_session, pass_ctx, password_file_option
+from walletim.cli.base import Ctx, F, int_option, open_session, pass_ctx, password_file_option
 
 THRESHOLD_HELP = (
     "Alert on an outflow above AMOUNT[ TOKEN]: 1eth, 0.5, '500 USDC', '100 0xTOKEN' "
@@ -49,9 +49,9 @@ def alert_json(alert: Shown) -> dict[str, object]:
 @click.option("--threshold", "thresholds", multiple=True, help=THRESHOLD_HELP)
 @click.option("--once", is_flag=True, help="Scan the new blocks once and exit.")
 @scan_interval_option("--interval", "Seconds between scans.")
-@click.option(
+@int_option(
     "--from-block",
-    type=click.IntRange(0),
+    least=0,
     help="Rescan from block N (alerts already posted are not posted again).",
 )
 @click.option(

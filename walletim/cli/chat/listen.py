@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, account_option, with_home
+from walletim.cli.base import Ctx, account_option, int_option, with_home
 from walletim.cli.chat import render as show
 from walletim.cli.redpacket_sponsor import (
     auto_sponsor,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @account_option
-@click.option("--count", type=click.IntRange(1), help="Stop after this many messages.")
+@int_option("--count", least=1, help="Stop after this many messages.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS.")
 @click.option(
     "--watch",

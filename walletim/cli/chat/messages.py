@@ -10,6 +10,7 @@ import click
 from walletim.cli.base import (
     Ctx,
     account_option,
+    int_option,
     message_argument,
     printable,
     with_account,
@@ -313,13 +314,7 @@ def _conversations(conversations: Sequence[ConversationInfo], names: dict[str, s
 @click.command()
 @account_option
 @click.argument("peer")
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 10_000),
-    default=50,
-    show_default=True,
-    help="Show the newest this many messages.",
-)
+@int_option("--limit", least=1, most=10_000, default=50, help="Show the newest this many messages.")
 @with_home
 def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
     """Show the conversation with PEER from the local history (no network)."""
@@ -419,13 +414,7 @@ def _read_head(r: ReadResult, names: dict[str, str]) -> str:
 @click.command()
 @account_option
 @click.argument("query")
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 1000),
-    default=50,
-    show_default=True,
-    help="Show at most this many matches.",
-)
+@int_option("--limit", least=1, most=1000, default=50, help="Show at most this many matches.")
 @with_home
 def search(ctx: Ctx, account: str, query: str, limit: int) -> None:
     """Full-text search of your local history (newest first); QUERY words must all appear."""
