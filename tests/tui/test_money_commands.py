@@ -35,6 +35,9 @@ def test_money_commands_parse(text: str, want: MoneyCommand) -> None:
         ("/packet 1 ETH", "how many shares"),
         ("/packet 1 0", "how many shares"),
         ("/packet 1 5000", "how many shares"),
+        ("/packet 1 ²", "how many shares"),  # str.isdigit() says yes, int() says no
+        ("/packet 1 ETH ١٢", "how many shares"),  # digits of another script
+        ("/pay ١٢", "an amount first"),
     ],
 )
 def test_bad_money_commands_say_the_usage(text: str, says: str) -> None:
@@ -47,7 +50,10 @@ def test_text_that_is_no_command_is_a_message() -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.sampled_from(["/pay ", "/request ", "/split ", "/packet ", "/"]), st.text(max_size=80))
+@given(
+    st.sampled_from(["/pay ", "/request ", "/split ", "/packet ", "/packet 1 ", "/"]),
+    st.text(max_size=80) | st.sampled_from(["²", "١٢", "ETH ³", "3 random", "0x1 2"]),
+)
 def test_any_typed_text_parses_or_is_one_input_error(head: str, text: str) -> None:
     line = head + text
     if not is_money(line):
@@ -58,3 +64,32 @@ def test_any_typed_text_parses_or_is_one_input_error(head: str, text: str) -> No
         assert "\n" not in str(exc)
         return
     assert cmd.amount and cmd.kind in ("pay", "request", "split", "packet")
+
+
+@pytest.mark.parametrize(("typed", "picked"), [("3", "😂"), ("²", "²"), ("١", "١"), ("🎉", "🎉")])
+def test_the_reaction_picker_takes_a_quick_number_or_the_text(typed: str, picked: str) -> None:
+    """A quick choice by its number; anything else (even what str.isdigit() calls a digit,
+    which int() may refuse) goes on as typed, to be checked as an emoji, never a crash."""
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import Input
+
+    from walletim.tui.dialogs import React
+
+    got: list[str | None] = []
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(React(), got.append)
+
+    async def run() -> None:
+        app = Host()
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            app.screen.query_one(Input).value = typed
+            await pilot.press("enter")
+            await pilot.pause()
+
+    asyncio.run(run())
+    assert got == [picked]

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 #: The reaction picker's quick choices, by digit.
 QUICK = ("👍", "❤️", "😂", "😮", "😢", "🙏")
+#: The number typed for each of QUICK ("1" .. "6"); anything else typed is taken as an emoji
+#: (and checked as one where the reaction is made).
+QUICK_KEYS = {str(n): emoji for n, emoji in enumerate(QUICK, 1)}
 #: What each Requests key decides, and on which states it applies.
 DECISIONS = {
     "accept": ("request", "ignored", "blocked"),
@@ -124,9 +127,7 @@ class React(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
-        if value.isdigit() and 1 <= int(value) <= len(QUICK):
-            value = QUICK[int(value) - 1]
-        self.dismiss(value)
+        self.dismiss(QUICK_KEYS.get(value, value))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -35,7 +35,9 @@ USAGE = {
     "packet": "/packet TOTAL [TOKEN] SHARES [random] [note]",
 }
 HELP = "money: " + "  ".join(USAGE.values())
-_AMOUNT = re.compile(r"^(\d+(\.\d*)?|\.\d+)\Z")
+# ASCII digits only: \d and str.isdigit() also take "١٢" or "²" (which int() refuses).
+_AMOUNT = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)\Z")
+_SHARES = re.compile(r"^[0-9]{1,4}\Z")
 _TOKEN = re.compile(r"^(0x[0-9a-fA-F]{40}|[A-Z][A-Z0-9.]{0,10})\Z")
 MAX_SHARES = 1000
 
@@ -82,7 +84,7 @@ def parse(text: str) -> MoneyCommand:
         token, rest = rest[0], rest[1:]
     shares, random = 0, False
     if k == "packet":
-        if not rest or not rest[0].isdigit() or not 1 <= int(rest[0]) <= MAX_SHARES:
+        if not rest or not _SHARES.match(rest[0]) or not 1 <= int(rest[0]) <= MAX_SHARES:
             raise InputError(f"how many shares (1-{MAX_SHARES}): {USAGE[k]}")
         shares, rest = int(rest[0]), rest[1:]
         if rest and rest[0] == "random":
