@@ -98,11 +98,21 @@ def test_signatures_and_well_known_selectors(
 @pytest.mark.parametrize(
     "bad",
     ["", "f", "1f()", "f(", "f(uint7)", "f(bytes33)", "f(int264)", "f(address)(", "f(address) junk",
-     "f(uint256[0])", "f(foo)", "(uint256)", "f(uint256 a b)", "x" * 3000],
+     "f(uint256[0])", "f(foo)", "(uint256)", "f(uint256 a b)", "x" * 3000,
+     "f(uint٨)", "f(bytes٣)", "f(uint[٣])", "f(uint²)"],  # digits are ASCII (cast agrees)
 )  # fmt: skip
 def test_bad_signatures(bad: str) -> None:
     with pytest.raises(InputError):
         parse_signature(bad)
+
+
+@pytest.mark.parametrize("text", ["١٢", "²", "١e18", "1.5e١"])
+def test_numbers_are_ascii_digits(text: str) -> None:
+    """Solidity and cast know 0-9 only: digits of another script are no number."""
+    from walletim.contracts.abi import parse_value
+
+    with pytest.raises(InputError, match="is not an integer"):
+        parse_value("uint256", text)
 
 
 def test_argument_encoding_matches_eth_abi_and_checks_every_value() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -347,3 +348,22 @@ def test_the_ascii_shortcut_equals_the_full_table() -> None:
         assert skeleton(c) == full_skeleton(c), repr(c)
     for text in ("USDC", "DAl", "rnUSD", "W\tETH", 'a`b"c|1I0m', "x\x00y\x7fz", "1%"):
         assert skeleton(text) == full_skeleton(text[:64]), repr(text)
+
+
+@pytest.mark.parametrize("length", ["²", "١٢", "-1", "lots", ""])
+def test_a_servers_odd_content_length_is_not_trusted_nor_a_crash(length: str) -> None:
+    """The size a server announces is only a shortcut to refuse early: one that is not
+    ASCII digits ("²" passes str.isdigit(), not int()) is ignored and the body is read,
+    bounded as always."""
+    import io
+
+    from walletim.app.tokens.fetch import _read_bounded
+
+    class Response(io.BytesIO):
+        headers: ClassVar[dict[str, str]] = {"Content-Length": length}
+
+    body = b'{"name": "x"}'
+    got = _read_bounded(Response(body), "https://x", 1000, time.monotonic() + 5, 5)  # type: ignore[arg-type]
+    assert got == body
+    with pytest.raises(InputError, match="larger than 4 bytes"):
+        _read_bounded(Response(body), "https://x", 4, time.monotonic() + 5, 5)  # type: ignore[arg-type]

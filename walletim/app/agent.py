@@ -39,7 +39,7 @@ __all__ = ["AgentControl", "AgentStatus", "Limits", "TokenMeta", "make_policy", 
 
 START_TIMEOUT = 60.0  # seconds for the agent to unlock (argon2id) and listen
 STOP_TIMEOUT = 5.0
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

@@ -37,7 +37,7 @@ class HealthFactorRisk(InputError):
 
 def translate(exc: ContractReverted) -> ContractReverted:
     """A ContractReverted whose reason starts with an Aave error code, in words."""
-    m = re.match(r"^\s*(\d{1,3})(\b.*)$", exc.reason, re.DOTALL)
+    m = re.match(r"^\s*([0-9]{1,3})(\b.*)$", exc.reason, re.DOTALL)
     if m is None:
         return exc
     words = aave_error(m.group(1))

@@ -111,7 +111,7 @@ def _read_bounded(
 ) -> bytes:
     """The body, at most ``limit`` bytes, read before ``deadline`` (a monotonic time)."""
     length = response.headers.get("Content-Length")
-    if length is not None and length.isdigit() and int(length) > limit:
+    if length is not None and length.isascii() and length.isdigit() and int(length) > limit:
         raise InputError(f"the token list at {where} is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0

@@ -36,7 +36,9 @@ def _strip_quotes(t: str) -> str:
 
 
 _UNITS = {"wei": 0, "gwei": 9, "ether": 18, "eth": 18}
-_DECIMAL = re.compile(r"(-?)(\d[\d_]*)(?:\.(\d[\d_]*))?(?:[eE](\d{1,3}))?\s*([A-Za-z]+)?")
+_DECIMAL = re.compile(
+    r"(-?)([0-9][0-9_]*)(?:\.([0-9][0-9_]*))?(?:[eE]([0-9]{1,3}))?\s*([A-Za-z]+)?"
+)
 MAX_NUMBER_TEXT = 100
 
 

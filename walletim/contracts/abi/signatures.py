@@ -10,9 +10,9 @@ from typing import Any
 from walletim.errors import InputError, shown
 
 _IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*\Z")
-_INT = re.compile(r"^(u?)int(\d*)\Z")
-_BYTES = re.compile(r"^bytes(\d+)\Z")
-_ARRAY = re.compile(r"^(.*)\[(\d*)\]\Z")
+_INT = re.compile(r"^(u?)int([0-9]*)\Z")
+_BYTES = re.compile(r"^bytes([0-9]+)\Z")
+_ARRAY = re.compile(r"^(.*)\[([0-9]*)\]\Z")
 #: A decoded ABI value: an int, a bool, a checksummed address or a string (str), bytes, a
 #: list (an array) or a tuple (a tuple type), nested. Dynamic by nature: a caller knows the
 #: type from the signature it decoded with.
@@ -107,7 +107,7 @@ def _param_list(text: str, depth: int = 0) -> list[tuple[str, str, bool]]:
         if part.startswith("(") or part.startswith("tuple("):
             close = _closing(part)
             type_text, rest = part[: close + 1], part[close + 1 :]
-            m = re.match(r"^((?:\[\d*\])*)\s*(.*)$", rest, re.DOTALL)
+            m = re.match(r"^((?:\[[0-9]*\])*)\s*(.*)$", rest, re.DOTALL)
             type_text += m.group(1) if m else ""
             words = m.group(2).split() if m else [rest]
         else:
@@ -262,7 +262,7 @@ def _abi_type(entry: object, depth: int = 0) -> str:
                 f"the tuple parameter {shown(entry.get('name', ''))} has no components"
             )
         suffix = t[len("tuple") :]
-        if not re.fullmatch(r"(\[\d*\])*", suffix):
+        if not re.fullmatch(r"(\[[0-9]*\])*", suffix):
             raise InputError(f"bad tuple type {shown(t)}")
         return canonical_type("(" + ",".join(_abi_type(c, depth + 1) for c in comps) + ")" + suffix)
     return canonical_type(t)

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from walletim.contracts.abi.signatures import Value
 
 WORD = 32
-_INT = re.compile(r"^(u?)int(\d{1,3})\Z")
-_BYTES = re.compile(r"^bytes(\d{1,2})\Z")
+_INT = re.compile(r"^(u?)int([0-9]{1,3})\Z")
+_BYTES = re.compile(r"^bytes([0-9]{1,2})\Z")
 _HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 
 
