@@ -94,7 +94,7 @@ class Connection:
         self.nonce = secrets.token_bytes(32)
         self.buckets = limits.stranger_buckets(self.cid, None, address)
         self.frames = TokenBucket(limits.rate, limits.burst)
-        self.bundles = TokenBucket(limits.bundle_rate, limits.bundle_burst)
+        self.lookups = TokenBucket(limits.bundle_rate, limits.bundle_burst)  # bundles, lists
         self.watching: set[str] = set()
         self.outbox: deque[str] = deque()
         self.wake = asyncio.Event()
@@ -211,7 +211,7 @@ class Connection:
         """A directory lookup (a bundle, a device list): ``read`` from the store within this
         connection's lookup budget (over it: ``rate_limited``, nothing is read), ``not_found``
         saying ``missing`` when nothing is kept there, else ``answer`` what is."""
-        if not self.bundles.take():
+        if not self.lookups.take():
             self.error(rid, "rate_limited", "too many lookups; slow down")
             return
 
