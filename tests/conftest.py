@@ -35,6 +35,16 @@ class Result:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    """In a child about to run walletim: Ctrl-C (SIGINT) does what it does for a person at a
+    terminal. A suite started in the background (``make test &``, nohup, some CI runners)
+    inherits SIGINT ignored, and Python keeps an ignored SIGINT ignored: the tests that press
+    Ctrl-C would time out against a process that never hears it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def no_secrets(args: tuple[str, ...], result: Result, reveals: bool) -> Result:
     """Secrets hygiene (issue 8), checked on every CLI command of the suite: the home password
     never appears in a command's stdout/stderr, and Anvil's mnemonic only where the command's
@@ -126,6 +136,7 @@ class Cli:
         pid, fd = pty.fork()
         if pid == 0:  # the child: its controlling terminal is the pty
             try:
+                ctrl_c_as_at_a_terminal()
                 os.execve(argv[0], argv, full_env)  # noqa: S606 - walletim itself
             finally:
                 os._exit(127)

@@ -15,7 +15,15 @@ import subprocess
 import time
 from typing import Any
 
-from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, ROOT, Cli, RelayProcess, World
+from tests.conftest import (
+    ANVIL_MNEMONIC,
+    HOME_PASSWORD,
+    ROOT,
+    Cli,
+    RelayProcess,
+    World,
+    ctrl_c_as_at_a_terminal,
+)
 
 E18 = 10**18
 
@@ -29,6 +37,7 @@ def _start(cli: Cli, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=ctrl_c_as_at_a_terminal,
     )
 
 
