@@ -75,6 +75,9 @@ def test_equal_token_packet_pays_every_share(world: World) -> None:
     recipients = [world.address(f"dev:{i}") for i in (1, 2, 3)]
     packet = rp.create("dev", "100", 3, recipients, token_text="USDC")
     assert [x.label for x in packet.plan.steps] == ["approve", "create"]
+    assert not any("claimed by nobody" in n for n in packet.plan.notes)
+    spare = rp.create("dev", "100", 5, recipients, token_text="USDC")  # a plan, not sent
+    assert any(n.startswith("2 of the 5 shares can be claimed by nobody") for n in spare.plan.notes)
     assert d.execute(packet.plan).ok
     amounts = []
     for i in (1, 2, 3):

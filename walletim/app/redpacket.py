@@ -268,6 +268,12 @@ class RedPackets:
             f"recipient(s); what is unclaimed after {expiry_s // 3600 or 1} h can be taken back "
             "(redpacket refund)"
         ]
+        if shares > len(recipients):  # each recipient claims once
+            extra = shares - len(recipients)
+            notes.append(
+                f"{extra} of the {shares} shares can be claimed by nobody (each recipient "
+                "claims once): they come back only by redpacket refund after expiry"
+            )
         figures = {
             "packet_id": packet_id,
             "raw": str(total),
