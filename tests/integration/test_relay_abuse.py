@@ -491,3 +491,44 @@ def test_the_owner_can_rotate_or_remove_the_delivery_key(relay: RelayProcess) ->
         await s.close()
 
     asyncio.run(main())
+
+
+def test_a_contact_has_the_whole_mailbox_of_each_device_until_blocked(
+    start_relay: Factory, tmp_path: Path
+) -> None:
+    """Every home is a device (issue 17): a peer that wrote to us from a device gave us that
+    device's delivery key, and its mailbox registers it, so we are its contact there as on an
+    account's mailbox (no stranger quota). Blocking us rotates the key on both mailboxes:
+    strangers again, held to the quota."""
+    from tests.conftest import ANVIL_MNEMONIC
+    from walletim.app.session import Session
+
+    relay = start_relay("--stranger-quota", "5")
+    people = []
+    for n, name in enumerate(("alice", "bob")):
+        s = Session(tmp_path / name, HOME_PASSWORD, relay_url=relay.url, fast_kdf=True)
+        s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        s.chat.init(f"dev:{n}")
+        people.append(s)
+    alice, bob = people
+    a, b = alice.wallets.account("dev:0").address, bob.wallets.account("dev:1").address
+    try:
+        alice.chat.accept("dev:0", b)
+        bob.chat.accept("dev:1", a)
+        assert bob.devices.list("dev:1").devices, "bob's home is a device"
+        bob.chat.send("dev:1", a, "hi alice")  # carries the delivery key of bob's device
+        assert [r.message.text for r in alice.chat.inbox("dev:0").received] == ["hi alice"]
+        for i in range(8):  # more than the 5 a stranger may leave
+            alice.chat.send("dev:0", b, f"m{i}")
+        assert alice.chat.waiting("dev:0") == {}
+        got = bob.chat.inbox("dev:1").received
+        assert [r.message.text for r in got] == [f"m{i}" for i in range(8)]
+
+        assert bob.chat.block("dev:1", a).rotated  # her old key no longer opens his mailboxes
+        for i in range(8):
+            alice.chat.send("dev:0", b, f"after {i}")
+        waiting = alice.chat.waiting("dev:0")
+        assert len(waiting) == 3 and {w.reason for w in waiting.values()} == {"rate_limited"}
+    finally:
+        for s in people:
+            s.close()

@@ -66,6 +66,10 @@ class FakeLink:
             raise nxt
         return nxt
 
+    async def login(self, conn: FakeConn, address: str, key: Any) -> Any:
+        """The device's login (the delivery key's registration is the relay's business)."""
+        return await conn.authenticate(key.public_key, key.sign)
+
 
 class FakeDevices:
     """This home as a listed device; every envelope is 'rejected' with its mid as the
@@ -73,7 +77,7 @@ class FakeDevices:
 
     def __init__(self) -> None:
         key = SimpleNamespace(public_key=b"k" * 32, sign=lambda data: b"s")
-        self.dev = SimpleNamespace(device=SimpleNamespace(key=key))
+        self.dev = SimpleNamespace(address="0x1", device=SimpleNamespace(key=key))
         self.keys = SimpleNamespace(publish=self._publish)
         self.receiver = SimpleNamespace(receive_one=self._receive)
 

@@ -262,18 +262,7 @@ class RedPackets:
         steps = [] if asset.is_eth else defi._approval_steps(asset, sender, contract, total)
         request = SendRequest(contract, total if asset.is_eth else 0, data, kind="redpacket")
         steps.append(self.c.step("create", request, sender=sender))
-        kind = "random" if random else "equal"
-        notes = [
-            f"escrow {asset.fmt(total)} in {shares} {kind} share(s) for {len(recipients)} "
-            f"recipient(s); what is unclaimed after {expiry_s // 3600 or 1} h can be taken back "
-            "(redpacket refund)"
-        ]
-        if shares > len(recipients):  # each recipient claims once
-            extra = shares - len(recipients)
-            notes.append(
-                f"{extra} of the {shares} shares can be claimed by nobody (each recipient "
-                "claims once): they come back only by redpacket refund after expiry"
-            )
+        notes = _plan_notes(asset.fmt(total), shares, random, len(recipients), expiry_s)
         figures = {
             "packet_id": packet_id,
             "raw": str(total),
@@ -476,6 +465,24 @@ class RedPackets:
                 if claim is not None and claim[0] == to_checksum_address(claimer):
                     return claim[1]
         return None
+
+
+def _plan_notes(
+    amount: str, shares: int, random: bool, recipients: int, expiry_s: int
+) -> list[str]:
+    """What a packet's plan says before signing: the escrow, when it comes back, and shares
+    nobody can claim (more shares than recipients: each recipient claims once)."""
+    kind = "random" if random else "equal"
+    notes = [
+        f"escrow {amount} in {shares} {kind} share(s) for {recipients} recipient(s); what is "
+        f"unclaimed after {expiry_s // 3600 or 1} h can be taken back (redpacket refund)"
+    ]
+    if shares > recipients:
+        notes.append(
+            f"{shares - recipients} of the {shares} shares can be claimed by nobody (each "
+            "recipient claims once): they come back only by redpacket refund after expiry"
+        )
+    return notes
 
 
 def _check_shape(shares: int, recipients: Sequence[str], expiry_s: int) -> None:

@@ -111,12 +111,11 @@ class RelayRepo:
         assert found is not None
         return found
 
-    def peer_delivery_keys(self) -> dict[str, tuple[bytes, bytes]]:
-        """address -> (the peer's chat identity key, the delivery key they gave with it)."""
-        rows = self.store.execute(
-            "SELECT address, identity_key, key FROM peer_delivery_keys"
-        ).fetchall()
-        return {r[0]: (bytes(r[1]), bytes(r[2])) for r in rows}
+    def peer_delivery_keys(self) -> dict[bytes, bytes]:
+        """A peer's chat identity key (an account's, or one device's) -> the delivery key it
+        gave with it: what lets us use the whole mailbox of that key."""
+        rows = self.store.execute("SELECT identity_key, key FROM peer_delivery_keys").fetchall()
+        return {bytes(r[0]): bytes(r[1]) for r in rows}
 
     # -- waits --------------------------------------------------------------------------------
 
@@ -137,13 +136,13 @@ class RelayRepo:
 
 
 def save_peer_delivery_key(conn: Sql, address: str, identity_key: bytes, key: bytes) -> None:
-    """Remember the delivery key ``address`` gave us with its chat key ``identity_key``."""
+    """Remember the delivery key ``address`` gave us with its chat key ``identity_key`` (its
+    account key, or one of its devices' keys: each mailbox has its own)."""
     conn.execute(
-        "INSERT INTO peer_delivery_keys (address, identity_key, key, updated_ms) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET "
-        "identity_key = excluded.identity_key, key = excluded.key, "
-        "updated_ms = excluded.updated_ms",
-        (address, identity_key, key, now_ms()),
+        "INSERT INTO peer_delivery_keys (identity_key, address, key, updated_ms) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (identity_key) DO UPDATE SET "
+        "address = excluded.address, key = excluded.key, updated_ms = excluded.updated_ms",
+        (identity_key, address, key, now_ms()),
     )
 
 

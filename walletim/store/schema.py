@@ -2,8 +2,7 @@
 
 Each migration runs in its own write transaction and bumps ``user_version`` to its number;
 a database is brought from any earlier version to the latest on open. Never edit a
-released migration: add a new one. Later issues add chat history and sessions as further
-migrations on the same file.
+released migration: add a new one (here, or beside what it changes: ``order``, ``schema_*``).
 
 Amounts (value, fees) are stored as decimal strings: wei does not fit SQLite's int64.
 """
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from walletim.store.order import V15
+from walletim.store.schema_delivery import V16
 from walletim.store.schema_search import V13
 from walletim.store.schema_threads import v12
 
@@ -596,4 +596,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "search inside CJK and Thai sentences; sponsored red-packet claims", V13),
     Migration(14, "fan-out to devices: sessions per device, a copy per device", V14),
     Migration(15, "each message's place in its conversation: when it was sent, bounded", V15),
+    Migration(16, "peers' delivery keys per chat key (each device's mailbox)", V16),
 )

@@ -70,7 +70,7 @@ class DevicePass:
         dev, mine = found
         conn = await self._link.dial()
         try:
-            info = await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
+            info = await self._link.login(conn, dev.address, dev.device.key)
             await self.keys.publish(conn, info, dev, mine)
             reached = await self._seal(conn, dev, result)
             sent, why = await self.sender.flush(conn, dev)

@@ -49,6 +49,7 @@ from walletim.store import consent as consent_store
 from walletim.store import device_outbox as D
 from walletim.store import read_sync as RS
 from walletim.store.chat import ChatTx
+from walletim.store.relay import save_peer_delivery_key
 from walletim.store.threads import by_row
 
 
@@ -141,10 +142,13 @@ class FanoutReceiver:
         return sender, incoming
 
     def _keep(self, got: _Opened) -> None:
-        """The device this key is, the prekeys used up, and a notice for a new device."""
+        """The device this key is, the delivery key it gave, the prekeys used up, and a
+        notice for a new device."""
         tx, me, sender, incoming = got.tx, got.me, got.sender, got.incoming
         key = sender.device.identity_key
         D.remember_device(tx.conn, me.address, key, sender.wallet, sender.device.id)
+        if incoming.payload.delivery_key is not None:  # that device's whole mailbox is ours
+            save_peer_delivery_key(tx.conn, sender.wallet, key, incoming.payload.delivery_key)
         if incoming.prekeys is not None:  # a one-time prekey used up
             row = D.load_device_prekeys(tx.conn, me.address)
             assert row is not None

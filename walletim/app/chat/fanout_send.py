@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from walletim.app.chat.link import peer_delivery_keys
 from walletim.app.chat.outbox import (
     PERMANENT_REFUSALS,
     WAIT_BACKOFF,
@@ -166,10 +167,11 @@ class FanoutSender:
         copies = D.sending_copies(self.env.repo().store, me.address)
         if not copies:
             return 0, []
+        keys = peer_delivery_keys(self.env)  # a device that gave us its key: its whole mailbox
 
         async def one(copy: D.Copy) -> str:
             assert copy.envelope is not None
-            await conn.send(copy.mailbox, copy.relay_id, copy.envelope)
+            await conn.send(copy.mailbox, copy.relay_id, copy.envelope, keys.get(copy.mailbox))
             return copy.relay_id
 
         results = await asyncio.gather(*(one(c) for c in copies), return_exceptions=True)

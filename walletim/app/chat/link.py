@@ -16,12 +16,21 @@ from walletim.app.chat.accounts import OPK_TARGET, Me
 from walletim.app.chat.ports import AuthInfo, Connector, Env, RelayConnection, run
 from walletim.app.chat.results import InitResult
 from walletim.errors import InputError, MessagingError, RelayKeyChanged, RelayUnavailable, shown
+from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging import protocol
 from walletim.messaging.identity import IdentityBinding
 from walletim.messaging.prekeys import SPK_ROTATION_SECONDS, stored_summary
 from walletim.messaging.session import PeerBundle, Prekeys
 from walletim.store.chat import ChatTx, Contact
 from walletim.store.relay import RelayPin
+
+
+def peer_delivery_keys(env: Env) -> dict[str, bytes]:
+    """Mailbox id -> the delivery key its owner gave us with the chat key it derives from
+    (an account's, or one device's): what a send to that mailbox presents."""
+    keys = env.relays().peer_delivery_keys()
+    return {protocol.mailbox_id(identity): key for identity, key in keys.items()}
+
 
 OPK_REFILL_BELOW = 25
 MAX_LOCAL_OPKS = 400  # unused one-time prekeys kept locally before starting a fresh set
@@ -92,18 +101,20 @@ class RelayLink:
 
     # -- delivery keys and the login --------------------------------------------------------
 
-    def delivery_key(self, me: Me) -> bytes:
-        """``me``'s delivery key, made on first use."""
+    def delivery_key(self, address: str) -> bytes:
+        """The delivery key of this home's account ``address``, made on first use: given to
+        the peers it writes to, and registered for the account's mailbox and this device's."""
         relays = self.env.relays()
-        key = relays.own_delivery_key(me.address)
+        key = relays.own_delivery_key(address)
         if key is None:
             key = relays.set_own_delivery_key(
-                me.address, self.env.randbytes(protocol.DELIVERY_KEY_BYTES), replace=False
+                address, self.env.randbytes(protocol.DELIVERY_KEY_BYTES), replace=False
             )
         return key
 
-    def rotate_delivery_key(self, me: Me) -> bool:
-        """See :meth:`walletim.app.chat.ChatService.rotate_delivery_key`."""
+    def rotate_delivery_key(self, me: Me, device: ChatIdentityKey | None = None) -> bool:
+        """See :meth:`walletim.app.chat.ChatService.rotate_delivery_key`; ``device``: this
+        home's device key, whose mailbox registers the new key too."""
         self.env.relays().set_own_delivery_key(
             me.address, self.env.randbytes(protocol.DELIVERY_KEY_BYTES), replace=True
         )
@@ -111,6 +122,12 @@ class RelayLink:
         async def go() -> None:
             conn, _ = await self.connect(me)
             await conn.close()
+            if device is not None:
+                conn = await self.dial()
+                try:
+                    await self.login(conn, me.address, device)
+                finally:
+                    await conn.close()
 
         try:
             run(go())
@@ -123,14 +140,22 @@ class RelayLink:
         does not have it."""
         conn = await self.dial()
         try:
-            info = await conn.authenticate(me.identity.public_key, me.identity.sign)
-            key = self.delivery_key(me)
-            if info.dkey != conn.delivery_hash(key):
-                await conn.register_delivery_key(key)
+            info = await self.login(conn, me.address, me.identity)
         except BaseException:
             await conn.close()
             raise
         return conn, info
+
+    async def login(self, conn: RelayConnection, address: str, key: ChatIdentityKey) -> AuthInfo:
+        """Log ``conn`` in to the mailbox of chat key ``key`` (the account's, or this home's
+        device key for ``address``) and register the account's delivery key there if the
+        relay lacks it: a peer we gave it to uses that mailbox's whole room, on the device's
+        mailbox as on the account's."""
+        info = await conn.authenticate(key.public_key, key.sign)
+        delivery = self.delivery_key(address)
+        if info.dkey != conn.delivery_hash(delivery):
+            await conn.register_delivery_key(delivery)
+        return info
 
     # -- publishing ---------------------------------------------------------------------------
 

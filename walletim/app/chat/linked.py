@@ -97,7 +97,7 @@ class LinkedChat:
         async def go() -> InitResult:
             conn = await self._link.dial()
             try:
-                info = await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
+                info = await self._link.login(conn, dev.address, dev.device.key)
                 listed = await self._devices.keys.publish(conn, info, dev, mine)
             finally:
                 await conn.close()
@@ -186,7 +186,7 @@ class _DeviceListen:
         link = self._link
         conn = await link.dial()
         try:
-            await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
+            await link.login(conn, dev.address, dev.device.key)
             await conn.listen()
             self._attempt = 0
             self._on_event(ListenEvent("connected", link.relay_url))

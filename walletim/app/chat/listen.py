@@ -174,7 +174,7 @@ class Listener:
     ) -> None:
         """One connection to this device's mailbox, until it is lost (RelayUnavailable)."""
         assert self._devices is not None
-        info = await conn.authenticate(dev.device.key.public_key, dev.device.key.sign)
+        info = await self._link.login(conn, dev.address, dev.device.key)
         await self._devices.keys.publish(conn, info, dev, mine)
         await conn.listen()
         self._device_attempt = 0  # connected: the backoff starts again from the first wait

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from walletim.app.chat.accounts import Accounts, Me, conversation_state
-from walletim.app.chat.link import RelayLink, learn_binding
+from walletim.app.chat.link import RelayLink, learn_binding, peer_delivery_keys
 from walletim.app.chat.ports import Env, RelayConnection, run
 from walletim.app.chat.results import InboxResult, Item, Resolved, SendResult, Waiting
 from walletim.app.chat.threads import ids_of, settle
@@ -202,7 +202,7 @@ class Outbox:
         """Encrypt ``address``'s queued messages, oldest first, if we can reach them now.
         Returns True if the peer's key changed."""
         repo = self.env.repo()
-        own_key = self._link.delivery_key(me)  # (made outside the transaction below)
+        own_key = self._link.delivery_key(me.address)  # (made outside the transaction below)
         with repo.tx() as tx:
             if not tx.queued(me.address, address):
                 return False
@@ -276,10 +276,7 @@ class Outbox:
         ]
         if not items:
             return 0, []
-        keys = {
-            protocol.mailbox_id(identity): key
-            for identity, key in self.env.relays().peer_delivery_keys().values()
-        }
+        keys = peer_delivery_keys(self.env)
 
         async def one(item: OutboxItem) -> str:
             assert item.mailbox is not None and item.envelope is not None

@@ -175,14 +175,16 @@ class ChatService:
     def delivery_key(self, account: str) -> bytes:
         """``account``'s delivery key (made on first use): given to the peers it writes to,
         inside the encryption, so their messages may use its whole mailbox on the relay."""
-        return self._link.delivery_key(self._accounts.me(account))
+        return self._link.delivery_key(self._accounts.me(account).address)
 
     def rotate_delivery_key(self, account: str) -> bool:
         """Give ``account`` a new delivery key: peers holding the old one count as strangers
         on the relay (the strangers' share and quotas) until they get a message carrying the
         new one. Registers it with the relay now if it can be reached (else on the next
         connection); returns whether it could. Raises InputError, RelayKeyChanged."""
-        return self._link.rotate_delivery_key(self._accounts.me(account))
+        me = self._accounts.me(account)
+        found = self._devices.device(me)  # this device's mailbox registers it too
+        return self._link.rotate_delivery_key(me, None if found is None else found[0].device.key)
 
     # -- sending ------------------------------------------------------------------------------
 
