@@ -508,6 +508,12 @@ def pair(
         s.chat.init(f"dev:{n}")
         out.append(Person(f"dev:{n}", s))
     accept_each_other(out)  # they pay each other: money between them is not a stranger's
+    for p in out:  # ... and have talked: each holds the others' delivery keys (whole mailbox)
+        for other in out:
+            if other is not p:
+                p.session.chat.send(p.spec, other.address, "hi")
+    for p in out:
+        p.session.chat.inbox(p.spec)
     try:
         yield out[0], out[1], out[2]
     finally:
