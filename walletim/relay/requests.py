@@ -23,7 +23,6 @@ import json
 import logging
 import time
 from dataclasses import InitVar, dataclass
-from typing import TypeVar
 
 from walletim.errors import MessagingError
 from walletim.keys.chat import verify_ed25519
@@ -48,7 +47,6 @@ from walletim.relay.store import (
 
 log = logging.getLogger("walletim.relay")
 
-T = TypeVar("T")
 
 _SHARE_FULL = (
     "the recipient's mailbox has no room for messages from senders it has not written to; "
