@@ -6,11 +6,13 @@ password. Run as a person runs them: in a real pseudo-terminal."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 from eth_account import Account
 
-from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, ROOT, Cli
 
 ANVIL0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
@@ -73,3 +75,43 @@ def test_a_keystore_password_is_typed_at_a_terminal_never_the_home_password(
     assert "Keystore password:" in imported.out
     no_terminal = scripted.subprocess("wallet", "import", "x", "--keystore", str(out_file))
     assert no_terminal.code == 1 and "--keystore-password-file" in no_terminal.err
+
+
+def _detached(cli: Cli, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    """``walletim`` as a service or cron runs it: no controlling terminal, stdin a pipe."""
+    env = {k: v for k, v in {**os.environ, **cli.env}.items() if k != "WALLETIM_PASSWORD"}
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/walletim"), *args],
+        input=stdin, capture_output=True, text=True, env=env, timeout=60,
+        start_new_session=True,  # no controlling terminal, as under a service manager
+    )  # fmt: skip
+
+
+def test_without_a_terminal_the_home_password_is_read_from_piped_stdin(scripted: Cli) -> None:
+    _imported(scripted)
+    listing = ("wallet", "addresses", "dev", "--count", "1")
+    none = _detached(scripted, *listing, stdin="")
+    assert none.returncode == 1 and none.stdout == ""
+    # One line: not getpass's warning that input may be echoed, nor its prompt.
+    assert none.stderr.splitlines() == [
+        "error: home password needed and none given (no terminal to prompt: use "
+        "--password-file or WALLETIM_PASSWORD)"
+    ]
+    piped = _detached(scripted, *listing, stdin=HOME_PASSWORD + "\n")
+    assert piped.returncode == 0 and ANVIL0 in piped.stdout and piped.stderr == ""
+    wrong = _detached(scripted, *listing, stdin="not the password\n")
+    assert wrong.returncode == 1 and wrong.stderr.splitlines() == [
+        "error: wrong password for this walletim home"
+    ]
+
+
+def test_without_a_terminal_a_new_home_password_is_confirmed_from_piped_stdin(
+    scripted: Cli,
+) -> None:
+    create = ("wallet", "create", "fresh")
+    differ = _detached(scripted, *create, stdin="first password\nsecond password\n")
+    assert differ.returncode == 1 and "entries given on standard input differ" in differ.stderr
+    assert "Traceback" not in differ.stderr and "may be echoed" not in differ.stderr
+    same = _detached(scripted, *create, stdin="first password\nfirst password\n")  # nothing kept
+    assert same.returncode == 0, same.stderr
+    assert "Created wallet fresh" in same.stdout and "may be echoed" not in same.stderr

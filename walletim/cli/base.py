@@ -68,17 +68,58 @@ def read_secret_file(path: str, what: str) -> str:
 
 
 def prompt_secret(label: str, *, confirm: bool = False) -> str:
-    """Hidden prompt. Raises PasswordRequired when there is no input to read from."""
+    """Hidden prompt at the terminal; with none (a service, cron, CI) the lines piped to standard
+    input. Raises PasswordRequired when there is nothing to read, InputError when the two piped
+    entries of a confirmed secret differ."""
+    if not _terminal_reachable():
+        return _piped_secret(label, confirm)
     try:
         value = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
     except click.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C at the prompt
             raise Interrupted(f"interrupted at the {label.lower()} prompt") from exc
-        raise PasswordRequired(
-            f"{label.lower()} needed and none given (no terminal to prompt: use "
-            f"--password-file or {PASSWORD_ENV})"
-        ) from exc
+        raise _none_given(label) from exc
     return str(value)
+
+
+def _none_given(label: str) -> PasswordRequired:
+    return PasswordRequired(
+        f"{label.lower()} needed and none given (no terminal to prompt: use "
+        f"--password-file or {PASSWORD_ENV})"
+    )
+
+
+def _terminal_reachable() -> bool:
+    """Whether a hidden prompt has a terminal: standard input is one, or the process has a
+    controlling terminal (where getpass asks even when stdin is a pipe)."""
+    if at_terminal():
+        return True
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _piped_secret(label: str, confirm: bool) -> str:
+    """A secret from piped standard input (no prompt, nothing echoed: there is no one to see
+    it), where getpass would warn that input may be echoed and print its prompt."""
+
+    def line() -> str:
+        try:
+            text = sys.stdin.readline() if sys.stdin is not None else ""
+        except (OSError, ValueError, UnicodeDecodeError):
+            text = ""
+        value = text.rstrip("\r\n")
+        if not value:
+            raise _none_given(label)
+        return value
+
+    value = line()
+    if confirm and line() != value:
+        raise InputError(f"the two {label.lower()} entries given on standard input differ")
+    return value
 
 
 def at_terminal() -> bool:
