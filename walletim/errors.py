@@ -25,6 +25,7 @@
     │   ├── KeystoreError              a v3 keystore file that is malformed or hostile
     │   │   └── KeystoreAddressMismatch  decrypted key does not match the file's ``address``
     │   ├── WalletNotFound / WalletExists   ``name``
+    │   ├── KeyAlreadyHeld             an imported key is already an account here (``spec``)
     │   ├── AgentError                 the home's agent (``walletim agent``): already running,
     │   │                              not private, not answering, or it failed a request
     │   └── SigningError               refused to sign (e.g. no chain id)
@@ -78,6 +79,7 @@ __all__ = [
     "InvalidDerivationPath",
     "InvalidMnemonic",
     "InvalidPrivateKey",
+    "KeyAlreadyHeld",
     "KeysError",
     "KeystoreAddressMismatch",
     "KeystoreError",
@@ -261,6 +263,16 @@ class WalletExists(KeysError):
     def __init__(self, name: str) -> None:
         super().__init__(f"a wallet named {name!r} already exists in this home")
         self.name = name
+
+
+class KeyAlreadyHeld(KeysError):
+    """A key being imported is already an account of a wallet of this home: a second wallet of
+    it would be a second chat device of the same address in one home."""
+
+    def __init__(self, spec: str, address: str) -> None:
+        super().__init__(f"{address} is already in this home as {spec}; not imported")
+        self.spec = spec
+        self.address = address
 
 
 class SigningError(KeysError):

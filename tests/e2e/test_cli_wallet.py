@@ -16,6 +16,13 @@ ANVIL0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 ANVIL1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 KEY = "0x" + "46" * 32
 KEY_ADDRESS = Account.from_key(KEY).address
+ABANDON = "abandon " * 11 + "about"  # the BIP-39 test vector: another seed
+ABANDON0 = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+
+
+def _other_home(cli: Cli, path: Path) -> Cli:
+    """The same user's CLI on another home (another machine)."""
+    return Cli(path, {**cli.env, "WALLETIM_HOME": str(path)})
 
 
 def _no_temp_files(home: Path) -> None:
@@ -97,9 +104,14 @@ def test_import_mnemonic_stdin_and_prompt(cli: Cli, scripted: Cli) -> None:
     )
     assert out.code == 0, out.err
     assert out.json()["address"] == ANVIL0
-    prompted = cli("wallet", "import", "dev2", input=f"{ANVIL_MNEMONIC}\n{HOME_PASSWORD}\n")
+    prompted = cli("wallet", "import", "dev2", input=f"{ABANDON}\n{HOME_PASSWORD}\n")
     assert prompted.code == 0, prompted.err
-    assert ANVIL_MNEMONIC not in prompted.out + prompted.err
+    assert ABANDON not in prompted.out + prompted.err and ABANDON0 in prompted.out
+    again = scripted("wallet", "import", "dev3", "--mnemonic-stdin", input=ANVIL_MNEMONIC)
+    _one_clean_line(again, 1, ANVIL_MNEMONIC)
+    assert f"{ANVIL0} is already in this home as dev:0; not imported" in again.err
+    listed = scripted("--json", "wallet", "list").json()["wallets"]
+    assert [w["name"] for w in listed] == ["dev", "dev2"]
     addrs = scripted("--json", "wallet", "addresses", "dev", "--count", "2").json()["addresses"]
     assert [a["address"] for a in addrs] == [ANVIL0, ANVIL1]
     assert addrs[1]["path"] == "m/44'/60'/0'/0/1"
@@ -207,20 +219,16 @@ def test_export_import_keystore_round_trip(scripted: Cli, tmp_path: Path) -> Non
         "wallet", "export", "dev:1", "--out", str(out_file), "--keystore-password-file", str(ks_pw)
     )
     _one_clean_line(again)
-    imported = scripted(
-        "--json",
-        "wallet",
-        "import",
-        "back",
-        "--keystore",
-        str(out_file),
-        "--keystore-password-file",
-        str(ks_pw),
-    )
+    keystore = ("--keystore", str(out_file), "--keystore-password-file", str(ks_pw))
+    same_home = scripted("wallet", "import", "back", *keystore)  # dev:1 is here already
+    _one_clean_line(same_home, 1, "keystore pass")
+    assert f"{ANVIL1} is already in this home as dev:1; not imported" in same_home.err
+    other = _other_home(scripted, tmp_path / "other")
+    imported = other("--json", "wallet", "import", "back", *keystore)
     assert imported.code == 0 and imported.json()["address"] == ANVIL1
     wrong = tmp_path / "wrong"
     wrong.write_text("nope\n")
-    bad = scripted(
+    bad = other(
         "wallet",
         "import",
         "back2",
@@ -249,6 +257,7 @@ def test_a_keystore_password_is_never_the_home_password(scripted: Cli, tmp_path:
     assert Account.from_key(Account.decrypt(doc, "keystore only")).address == KEY_ADDRESS
     with pytest.raises(ValueError):
         Account.decrypt(doc, HOME_PASSWORD)
+    scripted = _other_home(scripted, tmp_path / "other")  # k is imported on another machine
     no_file = scripted("wallet", "import", "back", "--keystore", str(out_file))
     _one_clean_line(no_file, 1)
     assert "--keystore-password-file" in no_file.err

@@ -5,6 +5,7 @@ typed secrets. Real files under tmp_path; no chain, no relay."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,20 @@ from walletim.app.wallets import NoPassword, StaticPassword, Wallets
 from walletim.app.wallets.model import password_source
 from walletim.app.wallets.public import (
     CACHED_ADDRESSES,
+    HELD_SCAN,
     master_node,
     mnemonic_public,
     public_addresses,
     public_matches_secret,
     seed_addresses,
 )
-from walletim.errors import PasswordRequired, VaultCorrupt, WalletFileTampered, WrongPassword
+from walletim.errors import (
+    KeyAlreadyHeld,
+    PasswordRequired,
+    VaultCorrupt,
+    WalletFileTampered,
+    WrongPassword,
+)
 from walletim.keys import paths
 from walletim.keys.vault import WalletRecord, WalletSecret
 
@@ -66,6 +74,58 @@ def test_overview_refuses_a_tampered_file_and_still_lists_the_others(home: Path)
     [key] = [w for w in listing.wallets if w.entry.name == "key"]
     assert key.info is None and isinstance(key.refused, WalletFileTampered)
     assert sum(w.info is not None for w in listing.wallets) == 2
+
+
+ANVIL3_KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"
+
+
+@pytest.mark.parametrize(
+    ("add", "held"),
+    [
+        (lambda w: w.import_mnemonic("again", ANVIL), "anvil:0"),  # the same seed, same path
+        (lambda w: w.import_private_key("k3", ANVIL3_KEY), "anvil:3"),  # an account of a seed
+        (lambda w: w.import_private_key("k2", "0x" + "46" * 32), "key"),  # the same key
+        (lambda w: w.import_linked("phone", ANVIL0, b"\x01" * 48), "anvil:0"),
+    ],
+)
+def test_a_key_already_in_the_home_is_not_imported_again(
+    home: Path, add: Callable[[Wallets], object], held: str
+) -> None:
+    w = Wallets(home, PASSWORD)
+    before = sorted(p.read_bytes() for p in (home / "wallets").iterdir())
+    with pytest.raises(KeyAlreadyHeld) as refused:
+        add(w)
+    assert refused.value.spec == held and f"already in this home as {held}" in str(refused.value)
+    assert sorted(p.read_bytes() for p in (home / "wallets").iterdir()) == before
+
+
+def test_other_accounts_of_a_held_seed_are_new_wallets(home: Path) -> None:
+    w = Wallets(home, PASSWORD)
+    # The same seed with a passphrase, or beyond the scanned accounts, holds other keys.
+    w.import_mnemonic("hidden", ANVIL, passphrase="25th word")
+    far = w.addresses("anvil", count=1, start=HELD_SCAN)[0].address
+    w.import_linked("far", far, b"\x02" * 48)
+    assert {"hidden", "far"} <= set(w.vault.names())
+
+
+def test_a_linked_device_is_replaced_only_by_removing_it(home: Path) -> None:
+    w = Wallets(home, PASSWORD)
+    other = "abandon " * 11 + "about"
+    w.import_linked("phone", "0x9858EfFD232B4033E47d90003D41EC34EcaEda94", b"\x03" * 48)
+    with pytest.raises(KeyAlreadyHeld, match="as phone"):
+        w.import_mnemonic("seed", other)
+    w.remove("phone")
+    assert w.import_mnemonic("seed", other).address == "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+
+
+def test_a_tampered_wallet_file_does_not_block_an_import(home: Path) -> None:
+    path = home / "wallets" / "key.json"
+    doc = json.loads(path.read_text())
+    doc["public"]["address"] = ANVIL0
+    path.write_text(json.dumps(doc))
+    w = Wallets(home, PASSWORD)
+    w.import_private_key("k2", "0x" + "47" * 32)
+    assert "k2" in w.vault.names()
 
 
 def test_overview_with_a_wrong_password_is_an_error(home: Path) -> None:

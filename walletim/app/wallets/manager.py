@@ -29,7 +29,7 @@ from walletim.app.wallets.model import (
     password_source,
     single_key_error,
 )
-from walletim.app.wallets.public import mnemonic_public, public_addresses
+from walletim.app.wallets.public import mnemonic_public, public_addresses, refuse_held
 from walletim.app.wallets.upgrade import upgrade_home
 from walletim.errors import (
     InputError,
@@ -263,19 +263,12 @@ class Wallets:
 
     def info(self, name: str) -> WalletInfo:
         """A wallet with its account-0 address, from its checked file. Unlocks the home."""
-        return self._info(self._load(name))
+        return WalletInfo.of(self._load(name))
 
     def entry(self, name: str) -> WalletEntry:
         """A wallet's name, kind and path, without the password (see :class:`WalletEntry`).
         Raises WalletNotFound, VaultCorrupt."""
-        record = self.vault.load(name)
-        return WalletEntry(
-            record.name,
-            record.kind,
-            record.template,
-            record.created,
-            str(record.meta.get("source", "")),
-        )
+        return WalletEntry.of(self.vault.load(name))
 
     def entries(self) -> builtins.list[WalletEntry]:
         """Every wallet's :meth:`entry`, by name. Needs no password; shows no address."""
@@ -300,16 +293,6 @@ class Wallets:
             except WalletFileTampered as exc:
                 rows.append(ListedWallet(e, refused=exc))
         return WalletListing(True, rows)
-
-    def _info(self, record: WalletRecord) -> WalletInfo:
-        return WalletInfo(
-            name=record.name,
-            kind=record.kind,
-            template=record.template,
-            address=str(record.public["address"]),
-            created=record.created,
-            source=str(record.meta.get("source", "")),
-        )
 
     def list(self) -> builtins.list[WalletInfo]:
         """All wallets of the home, by name, from checked files. Unlocks the home."""
@@ -377,7 +360,8 @@ class Wallets:
         """Import a BIP-39 mnemonic (and optional BIP-39 passphrase, the "25th word").
 
         Raises:
-            InvalidMnemonic: with ``reason`` length / word / checksum; WalletExists.
+            InvalidMnemonic: with ``reason`` length / word / checksum; WalletExists;
+            KeyAlreadyHeld (the same seed on the same path is a wallet here already).
         """
         name = self.check_new_name(name)
         norm = mnemonic.validate(phrase)
@@ -392,18 +376,19 @@ class Wallets:
         public = mnemonic_public(hd.HDNode.from_seed(mnemonic.to_seed(phrase, passphrase)), tmpl)
         with self.vault.lock():
             unlocked = self.unlock_or_initialize()
+            refuse_held(self.vault.names(), self._load, str(public["address"]), tmpl.template)
             record = self.vault.new_record(name, KIND_MNEMONIC, tmpl.template)
             record.public = public
             record.meta = {"source": source, "has_passphrase": bool(passphrase)}
             unlocked.seal(record, {"mnemonic": phrase, "passphrase": passphrase})
             self.vault.add(record, unlocked)
-        return self._info(record)
+        return WalletInfo.of(record)
 
     def import_private_key(
         self, name: str, key: bytes | str, *, source: str = "imported-key"
     ) -> WalletInfo:
         """Import one raw private key (32 bytes, or 64 hex digits). Raises InvalidPrivateKey,
-        WalletExists, InputError."""
+        WalletExists, InputError, KeyAlreadyHeld (an account of a wallet here has that key)."""
         name = self.check_new_name(name)
         raw = hd.parse_private_key(key) if isinstance(key, str) else hd.check_private_key(key)
         address = hd.address_from_private_key(raw)
@@ -419,6 +404,7 @@ class Wallets:
             if self.exists(name):
                 raise WalletExists(name)
             unlocked = self.unlock_or_initialize()
+            refuse_held(self.vault.names(), self._load, address)
             record = self.vault.new_record(name, kind, None)
             record.public = {"address": address}
             record.meta = {"source": src}
@@ -426,7 +412,7 @@ class Wallets:
                 record, {"devices": secret} if kind == KIND_LINKED else {"private_key": secret}
             )
             self.vault.add(record, unlocked)
-        return self._info(record)
+        return WalletInfo.of(record)
 
     def import_keystore(
         self, name: str, keystore_json: str | bytes, keystore_password: str
@@ -435,7 +421,7 @@ class Wallets:
 
         Raises:
             KeystoreError (malformed or hostile), WrongPassword, KeystoreAddressMismatch,
-            WalletExists.
+            WalletExists, KeyAlreadyHeld.
         """
         from walletim.keys import keystore
 

@@ -16,6 +16,7 @@ from walletim.keys import paths
 
 if TYPE_CHECKING:
     from walletim.errors import WalletFileTampered
+    from walletim.keys.vault import WalletRecord
 
 
 class PasswordSource(Protocol):
@@ -88,6 +89,13 @@ class WalletInfo:
     created: int
     source: str
 
+    @classmethod
+    def of(cls, record: WalletRecord) -> WalletInfo:
+        """From a wallet file whose MAC was checked (its address is then the wallet's)."""
+        source = str(record.meta.get("source", ""))
+        address = str(record.public["address"])
+        return cls(record.name, record.kind, record.template, address, record.created, source)
+
 
 @dataclass(frozen=True, slots=True)
 class WalletEntry:
@@ -100,6 +108,11 @@ class WalletEntry:
     template: str | None
     created: int
     source: str
+
+    @classmethod
+    def of(cls, record: WalletRecord) -> WalletEntry:
+        source = str(record.meta.get("source", ""))
+        return cls(record.name, record.kind, record.template, record.created, source)
 
 
 @dataclass(frozen=True, slots=True)

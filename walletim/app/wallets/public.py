@@ -11,9 +11,17 @@ file's MAC checks, and compared with the secret when a legacy home is upgraded
 
 from __future__ import annotations
 
-from walletim.errors import KeysError
+from collections.abc import Callable, Iterable
+
+from walletim.errors import KeyAlreadyHeld, KeysError, WalletFileTampered
 from walletim.keys import hd, mnemonic, paths
-from walletim.keys.vault import KIND_PRIVATE_KEY, WalletRecord, WalletSecret
+from walletim.keys.vault import (
+    KIND_LINKED,
+    KIND_MNEMONIC,
+    KIND_PRIVATE_KEY,
+    WalletRecord,
+    WalletSecret,
+)
 
 #: Addresses cached at creation for templates whose account step is hardened
 #: (Ledger Live), so listing them needs no password.
@@ -21,6 +29,45 @@ CACHED_ADDRESSES = 10
 #: At most this many cached addresses are re-derived when a legacy wallet file (without a
 #: MAC) is checked against its seed during the upgrade; walletim writes 10.
 MAX_LEGACY_CACHE = 1_000
+#: A single key being imported is compared with this many accounts of each mnemonic wallet
+#: (BIP-44's address gap limit), as MetaMask refuses to import an account it already has.
+HELD_SCAN = 20
+
+
+def refuse_held(
+    names: Iterable[str],
+    load: Callable[[str], WalletRecord],
+    address: str,
+    template: str | None = None,
+) -> None:
+    """Raises KeyAlreadyHeld when a new wallet would repeat one of ``names`` (each read by
+    ``load``, its MAC checked; a tampered file is passed over, refused where it is used).
+
+    A single key (``template`` None) repeats a wallet holding that ``address`` as one of its
+    first :data:`HELD_SCAN` accounts on its own path; a mnemonic wallet on ``template`` with
+    account 0 at ``address`` repeats the same seed on the same path, or a chat device linked
+    for that address. The same seed on another path (Ledger Live beside BIP-44) is a wallet of
+    other accounts: it shares only account 0."""
+    for name in names:
+        try:
+            record = load(name)
+        except WalletFileTampered:
+            continue
+        held = _held_as(record, address, template)
+        if held is not None:
+            raise KeyAlreadyHeld(held, address)
+
+
+def _held_as(record: WalletRecord, address: str, template: str | None) -> str | None:
+    if record.kind != KIND_MNEMONIC:
+        same = record.public.get("address") == address
+        return record.name if same and (template is None or record.kind == KIND_LINKED) else None
+    own = record.template or paths.DEFAULT_TEMPLATE
+    if template is not None:
+        same = own == template and record.public.get("address") == address
+        return f"{record.name}:0" if same else None
+    found = public_addresses(record, paths.parse_template(own), 0, HELD_SCAN) or []
+    return f"{record.name}:{found.index(address)}" if address in found else None
 
 
 def master_node(secret: WalletSecret) -> hd.HDNode:
