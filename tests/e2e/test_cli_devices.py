@@ -193,6 +193,33 @@ def test_two_joined_homes_and_a_peer_chat_on_every_device(
         ]
 
 
+def test_a_revoked_device_cannot_send_even_on_the_seed_derived_account_key(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A revoked home still holds the mnemonic, hence the account key every home derives: its
+    own commands refuse to write as the wallet (exit 4), whether or not it has looked at the
+    newest list yet; what it tried stays queued, and Bob gets nothing from it. (A thief who
+    signs a new list with the mnemonic is THREAT_MODEL's "can" line.)"""
+    from tests.e2e.test_cli_backup import history
+
+    laptop, phone, bob, _a_addr, _b_addr = joined_homes(tmp_path, relay)
+    ok(laptop, "chat", "device", "revoke", "--from", "dev", _device_id(phone))
+    for attempt in ("not told yet", "told by its last send"):
+        sent = phone("chat", "send", "--from", "dev", "bob", attempt)
+        assert sent.code == 4 and len(sent.err_lines) == 1, sent.err
+        assert "no longer in the wallet's device list (revoked)" in sent.err
+    inbox = ok(phone, "chat", "inbox", "--from", "dev")  # reading goes on; nothing leaves
+    assert any("revoked" in w for w in inbox["warnings"]) and inbox["sent"] == 0
+    paid = phone("--json", "chat", "send", "--from", "dev", "bob", "after looking")
+    assert paid.code == 4, paid.err
+    assert ok(bob, "chat", "inbox", "--from", "bob")["messages"] == []
+    assert history(bob, "bob", "alice") == []
+    ok(laptop, "chat", "send", "--from", "dev", "bob", "from the laptop")
+    assert [m["text"] for m in ok(bob, "chat", "inbox", "--from", "bob")["messages"]] == [
+        "from the laptop"
+    ]
+
+
 def _device_id(home: Any) -> str:
     return str(ok(home, "chat", "device", "list", "--from", "dev")["this_device"])
 

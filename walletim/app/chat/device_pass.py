@@ -61,6 +61,15 @@ class DevicePass:
             return None
         return ThisDevice(me.address, key, mine.to_json()), mine
 
+    def revoked(self, me: Me) -> bool:
+        """Whether this home was a device of ``me``'s wallet and the newest list it keeps no
+        longer names it: then it sends nothing, on its device key or on the account key
+        every home of the mnemonic derives (THREAT_MODEL: a revoked device cannot send)."""
+        store = self.env.repo().store
+        joined = listed_ids(store, me.address)
+        mine = pinned_list(store, me.address) if joined else None
+        return mine is not None and not any(d.id.hex() in joined for d in mine.devices)
+
     async def run(self, me: Me, result: InboxResult, *, fetch: bool) -> None:
         """Publish, seal and send to the peers with device lists, and (``fetch``) receive
         on this device. Nothing when not in device mode. Raises RelayUnavailable."""

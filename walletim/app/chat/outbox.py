@@ -23,6 +23,7 @@ from walletim.app.chat.results import InboxResult, Item, Resolved, SendResult, W
 from walletim.app.chat.threads import ids_of, settle
 from walletim.errors import InputError, MessagingError, RelayRefused, RelayUnavailable
 from walletim.messaging import protocol
+from walletim.messaging.fanout import DeviceRevoked
 from walletim.messaging.kinds import is_wire_kind
 from walletim.messaging.session import STATE_VERSION, PeerBundle, encrypt
 from walletim.retry import Backoff
@@ -78,6 +79,7 @@ class Outbox:
     def send_many(self, me: Me, items: Sequence[Item], *, strict: bool) -> list[SendResult]:
         """See :meth:`walletim.app.chat.ChatService.send_many`."""
         resolved = self.resolve(me, items)
+        self._refuse_revoked(me)
 
         async def go() -> tuple[list[int], dict[str, bool], int]:
             conn, info = await self._link.connect(me)
@@ -86,6 +88,7 @@ class Outbox:
                 ids = self.queue(me, resolved)
                 if self._devices is not None:  # peers with device lists: every device
                     await self._devices.run(me, InboxResult(me.address), fetch=False)
+                self._refuse_revoked(me)  # told just now by the newest list (they stay queued)
                 changed: dict[str, bool] = {}
                 for address in dict.fromkeys(a for a, _, _, _ in resolved):
                     changed[address] = await self.seal_queued(conn, me, address)
@@ -111,6 +114,11 @@ class Outbox:
                 first.peer, first.message, first.key_changed, max(0, sent - ours), first.waiting
             )
         return out
+
+    def _refuse_revoked(self, me: Me) -> None:
+        """Raises DeviceRevoked when this home's device was revoked from its wallet's list."""
+        if self._devices is not None and self._devices.revoked(me):
+            raise DeviceRevoked()
 
     def post(
         self, me: Me, items: Sequence[Item], *, deliver: bool = True
@@ -315,6 +323,11 @@ class Outbox:
         False: this home's device pass ran already."""
         if devices and self._devices is not None:  # peers with device lists: every device
             await self._devices.run(me, result, fetch=False)
+        if self._devices is not None and self._devices.revoked(me):
+            result.warnings.append(str(DeviceRevoked()))  # what waits stays queued
+            outbox = self.env.repo().outbox(me.address)
+            result.queued = sum(1 for i in outbox if i.message.state == "queued")
+            return
         for peer in self.queued_peers(me.address):
             try:
                 if await self.seal_queued(conn, me, peer):
