@@ -29,7 +29,6 @@ def test_refused_sends_need_force_and_yes_is_not_enough(world: World) -> None:
         (("token", "transfer", "--from", "dev:1", "USDC", dai, "1"), "DAI (0x"),
         (("send", "--from", "dev:1", "--token", "DAI", ZERO, "1"), "zero address"),
         (("send", "--from", "dev:1", ECRECOVER, "1"), "precompile or reserved address"),
-        (("pay", "--from", "dev:1", "0x" + "00" * 18 + "ffff", "1"), "precompile or reserved"),
         (
             ("token", "transfer", "--from", "dev:1", "USDC", ECRECOVER, "1"),
             "USDC sent there is lost",
@@ -52,6 +51,28 @@ def test_refused_sends_need_force_and_yes_is_not_enough(world: World) -> None:
     assert doc["state"] == "mined" and doc["to"] == ZERO
     assert [w["code"] for w in doc["warnings"]] == ["zero-address"]
     assert doc["warnings"][0]["forced"] is True
+
+
+def test_money_in_a_chat_is_never_addressed_to_a_keyless_address(world: World) -> None:
+    """A payment's claim, a request, a red packet's voucher and a plain message are for a
+    person who reads them: to the zero address, a precompile or a reserved one (0xdEaD
+    included) they are refused before anything is signed or sent, --force or not (`send`
+    still burns, behind its own --force)."""
+    before = nonce(world, "dev:1")
+    dead = "0x" + "00" * 18 + "dEaD"
+    for peer in (ZERO, ECRECOVER, dead):
+        for args in (
+            ("pay", "--from", "dev:1", peer, "1", "--force"),
+            ("request", "--from", "dev:1", peer, "1"),
+            ("redpacket", "create", "--from", "dev:1", "--total", "0.01", "--shares", "1",
+             "--to", peer),
+            ("chat", "send", "--from", "dev:1", peer, "hello?"),
+            ("chat", "contacts", "add", "nobody", peer),
+        ):  # fmt: skip
+            r = run(world, "--yes", *args)
+            assert r.code == 1 and len(r.err_lines) == 1, (args, r.err)
+            assert "not a person: nobody holds its key" in r.err, (args, r.err)
+    assert nonce(world, "dev:1") == before  # no escrow, no transfer
 
 
 def test_warnings_are_in_the_plan_shown_before_signing(world: World) -> None:

@@ -44,6 +44,16 @@ PRICE_IMPACT_FORCE_BPS = 1500
 FORCE_HINT = "nothing was signed (--force to do it anyway)"
 
 
+def keyless(address: str) -> str | None:
+    """What ``address`` is when nobody can hold its key (the zero address, a precompile or a
+    reserved one), else None. Such an address can be sent to (and loses what it gets), but
+    never reads a chat message, claims a red packet or pays a request."""
+    value = int(address, 16)
+    if value == 0:
+        return "the zero address"
+    return "a precompile or reserved address" if value <= MAX_RESERVED_ADDRESS else None
+
+
 @dataclass(frozen=True, slots=True)
 class Risk:
     """One risk of a plan: ``code`` (see the module's table), the line shown, and whether it
@@ -138,7 +148,7 @@ class RiskPolicy:
                     refused=True,
                 )
             )
-        elif int(recipient, 16) <= MAX_RESERVED_ADDRESS:
+        elif keyless(recipient):
             risks.append(
                 Risk(
                     "precompile",

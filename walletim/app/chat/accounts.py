@@ -97,6 +97,7 @@ class Accounts:
         """A 0x address, a wallet account of this home (NAME / NAME:INDEX) or a contact name,
         as a checksummed address. Raises InputError."""
         from walletim.app.names import resolve
+        from walletim.app.risk import keyless
 
         def contact_address(name: str) -> str | None:
             contact = self.env.repo().contact_named(name)
@@ -108,7 +109,14 @@ class Accounts:
                 "home, or a 0x address"
             )
 
-        return resolve(text, self.address, contact_address, unknown)
+        address = resolve(text, self.address, contact_address, unknown)
+        what = keyless(address)
+        if what is not None:
+            raise InputError(
+                f"{address} is {what}, not a person: nobody holds its key to read a chat "
+                "message, claim a red packet or pay a request (nothing was sent)"
+            )
+        return address
 
 
 def conversation_state(tx: ChatTx, cid: str, randbytes: Callable[[int], bytes]) -> Conversation:
