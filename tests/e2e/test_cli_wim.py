@@ -143,6 +143,27 @@ def test_bad_input_is_one_clean_line(users: dict[str, User]) -> None:
     assert usage.code == 2 and "--to PEER" in usage.err
 
 
+def test_money_messages_to_someone_without_chat_keys_say_they_wait(
+    users: dict[str, User],
+) -> None:
+    """ "delivered" is whether the relay holds the message, not whether it answered: to an
+    address that never published chat keys the request and the red packet's voucher wait in
+    the outbox, and both the JSON and the human line say so."""
+    alice = users["alice"]
+    stranger = "0x" + "11" * 20
+    asked = alice.ok("request", "--from", "dev", stranger, "1")
+    assert asked["delivered"] is False
+    packet = alice.ok(
+        "redpacket", "create", "--from", "dev", "--total", "0.01", "--shares", "1",
+        "--to", stranger,
+    )  # fmt: skip
+    assert packet["delivered"] is False
+    human = alice.run("--yes", "request", "--from", "dev", stranger, "2")
+    assert human.code == 0 and "published no chat keys" in human.err
+    bob = users["bob"]
+    assert alice.ok("request", "--from", "dev", bob.address, "1")["delivered"] is True
+
+
 def test_red_packet_and_shared_swap_through_the_cli(users: dict[str, User], world: World) -> None:
     alice, bob, carol = users["alice"], users["bob"], users["carol"]
     made = alice.ok(

@@ -97,8 +97,9 @@ def _state_line(state: str, reason: str) -> str:
 def _undelivered(delivered: bool) -> None:
     if not delivered:
         click.echo(
-            "warning: the relay could not be reached; the chat message waits in your outbox "
-            "and goes out with your next chat command (walletim chat inbox)",
+            "warning: the chat message has not reached the relay (it was out of reach, or the "
+            "peer has published no chat keys to it yet): it waits in your outbox and goes out "
+            "with a later chat command (walletim chat inbox)",
             err=True,
         )
 

@@ -229,17 +229,17 @@ class ChatService:
     def post(
         self, account: str, items: Sequence[Item], *, deliver: bool = True
     ) -> tuple[list[StoredMessage], bool]:
-        """Store messages (peer, kind, body, text) first, then try to deliver them: for
-        messages that must not be lost once money moved (a payment claim, a red packet).
-        Returns the stored messages and whether the relay could be reached; if it could not,
-        they wait in the outbox and go out with the next chat command (``chat inbox``).
-        ``deliver=False`` only stores them (delivered: False); no items: deliver what waits.
-
-        Raises: InputError (a peer, a too long message).
-        """
+        """Store messages (peer, kind, body, text) first, then try to deliver them (a payment
+        claim, a red packet: not lost once money moved). Returns them and whether the relay
+        holds them all now; if not (out of reach, a peer without chat keys yet, this device
+        revoked) they wait in the outbox. ``deliver=False`` only stores them; no items:
+        deliver what waits (then: whether the relay was reached). Raises InputError (a peer,
+        a too long message)."""
         self._accept_on_send(account, items)
         me = self._accounts.me(account)
-        return (self._linked if me.linked else self._outbox).post(me, items, deliver=deliver)
+        chat = self._linked if me.linked else self._outbox
+        stored, reached = chat.post(me, items, deliver=deliver)
+        return stored, reached and all(m.state == "sent" for m in stored)
 
     def _accept_on_send(self, account: str, items: Sequence[Item]) -> None:
         """Writing to someone accepts them (as XMTP does): a request from a peer this account

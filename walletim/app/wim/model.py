@@ -56,7 +56,7 @@ class PayResult:
     outcome: Outcome
     payment: PaymentRow
     message: StoredMessage
-    delivered: bool  # False: the relay was down; the message waits in the outbox
+    delivered: bool  # False: not held by the relay yet (down, or no chat keys): it waits
     request: RequestRow | None
 
 

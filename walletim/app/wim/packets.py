@@ -131,7 +131,8 @@ class Packets:
                 with held_interrupts():
                     stored, _ = self._deliver(account, me, new, None, recipients, note, False)[:2]
                     self._save(me, new, stored[0].id, ",".join(recipients), state, reason)
-                _none, delivered = self.p.chat().post(account, [])
+                _none, reached = self.p.chat().post(account, [])
+                delivered = reached and self.p.chats().message(stored[0].id).state == "sent"
             else:
                 stored, delivered, peer = self._deliver(account, me, new, group_id, [], note)
                 self._save(me, new, stored[0].id, peer, state, reason)

@@ -121,7 +121,7 @@ class Payments:
             raise self._interrupted(account, me, what, flight) from exc
         (message, claim), row = self._tell(account, me, what, outcome.hash)
         try:
-            delivered = self._deliver(account)
+            delivered = self._deliver(account, message.id)
         except KeyboardInterrupt as exc:  # the payment and its claim are stored already
             [flight] = self.p.own.in_flight()[-1:]
             raise self._told(flight, message.id, False) from exc
@@ -195,11 +195,12 @@ class Payments:
             )  # fmt: skip
         return (message, claim), row
 
-    def _deliver(self, account: str) -> bool:
-        """Send what waits in the outbox (the claim just stored first): whether the relay was
-        reached."""
-        _none, delivered = self.p.chat().post(account, [])
-        return delivered
+    def _deliver(self, account: str, message_id: int) -> bool:
+        """Send what waits in the outbox (the claim just stored first): whether the relay
+        holds message ``message_id`` now (not when it was out of reach, or the payee has
+        published no chat keys yet: then the claim waits in the outbox)."""
+        _none, reached = self.p.chat().post(account, [])
+        return reached and self.p.chats().message(message_id).state == "sent"
 
     def _interrupted(self, account: str, me: str, what: _Paying, flight: Flight) -> Interrupted:
         """Ctrl-C after the transfer was signed: the payment and its claim are stored (a
@@ -208,7 +209,7 @@ class Payments:
         stands, how to follow it."""
         (message, _claim), _row = self._tell(account, me, what, flight.hash)
         try:
-            delivered = self._deliver(account)
+            delivered = self._deliver(account, message.id)
         except (KeyboardInterrupt, WalletimError):
             delivered = False
         return self._told(flight, message.id, delivered)
@@ -216,10 +217,9 @@ class Payments:
     def _told(self, flight: Flight, message_id: int, delivered: bool) -> Interrupted:
         from walletim.app.chain.flights import interrupted_text
 
-        sent = delivered and self.p.chats().message(message_id).state == "sent"
         told = (
             "the chat message telling them was sent"
-            if sent
+            if delivered
             else "the chat message telling them waits in your outbox and goes out with your "
             "next chat command (`walletim chat inbox`)"
         )

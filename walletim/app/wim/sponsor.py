@@ -59,7 +59,7 @@ class AskResult:
     claim: SponsoredClaim
     creator: str
     message: StoredMessage
-    delivered: bool  # False: the relay was down; the message waits in the outbox
+    delivered: bool  # False: not held by the relay yet (down, or no chat keys): it waits
 
 
 @dataclass(frozen=True, slots=True)
