@@ -60,8 +60,8 @@ def test_a_second_home_uses_the_world_without_copying_files(
         made = on(second, "redpacket", "create", "--from", "dev:1", "--total", "0.5",
                   "--shares", "1", "--to", alice)  # fmt: skip
         assert made["address"] == world["RedPacket"]
-        given = on(first, "redpacket", "create", "--from", "dev", "--total", "20", "--token",
-                   "USDC", "--shares", "2", "--to", bob)  # fmt: skip
+        given = on(first, "redpacket", "create", "--from", "dev", "--total", "10", "--token",
+                   "USDC", "--shares", "1", "--to", bob)  # fmt: skip
         on(first, "chat", "inbox", "--from", "dev")
         on(second, "chat", "inbox", "--from", "dev:1")
         got = on(first, "redpacket", "claim", "--from", "dev", made["packet_id"])

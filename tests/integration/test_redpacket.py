@@ -75,9 +75,11 @@ def test_equal_token_packet_pays_every_share(world: World) -> None:
     recipients = [world.address(f"dev:{i}") for i in (1, 2, 3)]
     packet = rp.create("dev", "100", 3, recipients, token_text="USDC")
     assert [x.label for x in packet.plan.steps] == ["approve", "create"]
-    assert not any("claimed by nobody" in n for n in packet.plan.notes)
-    spare = rp.create("dev", "100", 5, recipients, token_text="USDC")  # a plan, not sent
-    assert any(n.startswith("2 of the 5 shares can be claimed by nobody") for n in spare.plan.notes)
+    # Each recipient claims once: a share beyond them could be claimed by nobody.
+    with pytest.raises(InputError, match=r"5 shares for 3 recipient\(s\).*2 could be claimed"):
+        rp.create("dev", "100", 5, recipients, token_text="USDC")
+    with pytest.raises(InputError, match="at most --shares 1"):
+        rp.create("dev", "100", 2, recipients[:1] * 2, token_text="USDC")  # one person twice
     assert d.execute(packet.plan).ok
     amounts = []
     for i in (1, 2, 3):
@@ -105,4 +107,4 @@ def test_bad_packets_are_refused_before_signing(
     world: World, args: tuple[str, str, int], message: str
 ) -> None:
     with pytest.raises(InputError, match=message):
-        world.session.redpackets.create(*args, [world.address("dev:1")])
+        world.session.redpackets.create(*args, [world.address(f"dev:{i}") for i in (1, 2, 3)])

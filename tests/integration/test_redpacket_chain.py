@@ -147,18 +147,18 @@ def test_an_offer_saying_1000_eth_over_a_001_eth_escrow_shows_001_eth_and_is_fla
 
 
 def test_the_creators_own_list_is_read_from_the_chain(people: dict[str, Person]) -> None:
-    alice, bob = people["alice"], people["bob"]
-    made = alice.session.wim.packet_create(alice.spec, "0.3", 3, to=[bob.address])
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    made = alice.session.wim.packet_create(alice.spec, "0.3", 2, to=[bob.address, carol.address])
     bob.inbox()
     bob.session.wim.packet_claim(bob.spec, made.packet.packet_id)
     [view] = alice.session.wim.packet_views(alice.spec)
     assert view.row.direction == "out" and view.status is not None
     assert (view.status.total, view.status.remaining, view.status.shares_left) == (
         3 * E18 // 10,
-        2 * E18 // 10,
-        2,
+        3 * E18 // 20,
+        1,
     )
-    assert view.status.claims == ((bob.address, E18 // 10),)
+    assert view.status.claims == ((bob.address, 3 * E18 // 20),)
 
 
 def test_an_offer_naming_another_contract_or_creator_is_not_a_packet_you_can_claim(
@@ -238,7 +238,9 @@ def test_a_fake_claimed_event_from_a_token_is_never_recorded_as_a_claim(
     # carol's hostile token: transfer() also emits Claimed(id, to, amount) with her numbers.
     token = send(None, artifact_bytecode(FIXTURES + "FakeClaimToken.json"))["contractAddress"]
     send(token, _selector_call("mint(address,uint256)", carol.address, 1_000 * E18))
-    made = carol.session.wim.packet_create(carol.spec, "100", 2, to=[bob.address], token=token)
+    made = carol.session.wim.packet_create(
+        carol.spec, "100", 2, to=[bob.address, people["alice"].address], token=token
+    )
     other = carol.session.wim.packet_create(carol.spec, "10", 1, to=[bob.address], token=token)
     pid, other_pid = made.packet.packet_id, other.packet.packet_id
     bob.inbox()

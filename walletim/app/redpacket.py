@@ -470,26 +470,28 @@ class RedPackets:
 def _plan_notes(
     amount: str, shares: int, random: bool, recipients: int, expiry_s: int
 ) -> list[str]:
-    """What a packet's plan says before signing: the escrow, when it comes back, and shares
-    nobody can claim (more shares than recipients: each recipient claims once)."""
+    """What a packet's plan says before signing: the escrow and when it comes back."""
     kind = "random" if random else "equal"
-    notes = [
+    return [
         f"escrow {amount} in {shares} {kind} share(s) for {recipients} recipient(s); what is "
         f"unclaimed after {expiry_s // 3600 or 1} h can be taken back (redpacket refund)"
     ]
-    if shares > recipients:
-        notes.append(
-            f"{shares - recipients} of the {shares} shares can be claimed by nobody (each "
-            "recipient claims once): they come back only by redpacket refund after expiry"
-        )
-    return notes
 
 
 def _check_shape(shares: int, recipients: Sequence[str], expiry_s: int) -> None:
+    """Raises InputError for a packet that cannot work, before anything is signed: each
+    recipient holds one voucher and claims once, so a share beyond the recipients could be
+    claimed by nobody and its money would sit in escrow until the refund after expiry."""
     if not 1 <= shares <= MAX_SHARES:
         raise InputError(f"a red packet has 1 .. {MAX_SHARES} shares")
     if not recipients:
         raise InputError("a red packet needs at least one recipient")
+    n = len({r.lower() for r in recipients})
+    if shares > n:
+        raise InputError(
+            f"{shares} shares for {n} recipient(s): each recipient claims one share, so "
+            f"{shares - n} could be claimed by nobody (at most --shares {n}); nothing was signed"
+        )
     if not 60 <= expiry_s <= 30 * 24 * 3600:
         raise InputError("a red packet expires 1 minute .. 30 days after it is made")
 
