@@ -7,7 +7,9 @@ string unable to rewrite the screen around it:
 - control characters (escape sequences, carriage returns, backspaces), bidirectional
   embeddings, overrides and isolates, zero-width and other invisible format characters
   (Unicode categories Cc, Cf, Co, Cs, Cn, Zl, Zp) become U+FFFD, so nothing can move the
-  cursor, recolour the terminal, reorder what follows or hide characters;
+  cursor, recolour the terminal, reorder what follows or hide characters; only the joiners
+  that spell text stay where they do (ZWJ/ZWNJ between two visible non-ASCII characters:
+  emoji sequences, Persian and Indic words; the tags of a subdivision flag);
 - a run of spaces (any Unicode space) longer than ``max_spaces`` becomes one space, so
   padding cannot push what walletim prints after it off the line;
 - newlines become ``newline`` (an indented continuation, or a space for one-line fields);
@@ -31,6 +33,13 @@ REPLACEMENT = "\ufffd"
 #: Categories never printed as they are: controls, format (bidi, zero-width), private use,
 #: surrogates, unassigned, line and paragraph separators.
 _HIDDEN = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+#: The format characters that spell text, kept only between two visible non-ASCII
+#: characters: ZWJ joins emoji sequences (👨‍👩‍👧, 🏳️‍🌈) and Indic conjuncts, ZWNJ spells
+#: Persian and Indic words (می‌خواهم). Anywhere else they are only invisible.
+_JOINERS = frozenset("\u200c\u200d")
+#: Tag characters after a black flag spell a subdivision's flag (🏴󠁧󠁢󠁳󠁣󠁴󠁿).
+_TAGS = range(0xE0020, 0xE0080)
+_BLACK_FLAG = "\U0001f3f4"
 
 
 def clean(
@@ -51,7 +60,7 @@ def clean(
         if run:
             out.append(" " * run if run <= max_spaces else " ")
 
-    for ch in text:
+    for i, ch in enumerate(text):
         if ch == "\t" or ch == " " or (ch != "\n" and unicodedata.category(ch) == "Zs"):
             run += 1
             continue
@@ -59,14 +68,36 @@ def clean(
         run = 0
         if ch == "\n":
             out.append(newline)
+        elif unicodedata.category(ch) in _HIDDEN and not _spells(text, i):
+            out.append(REPLACEMENT)
         else:
-            out.append(REPLACEMENT if unicodedata.category(ch) in _HIDDEN else ch)
+            out.append(ch)
     flush()
     result = "".join(out)
     if limit is not None and len(result) > limit:
         hidden = len(result) - limit
         result = result[:limit].rstrip() + f"… [{hidden} more characters]"
     return result
+
+
+def _spells(text: str, i: int) -> bool:
+    """Whether the format character ``text[i]`` is part of the text's spelling: a joiner
+    between two visible non-ASCII characters, or a tag of a subdivision flag."""
+    ch = text[i]
+    if ch in _JOINERS:
+        return 0 < i < len(text) - 1 and _glyph(text[i - 1]) and _glyph(text[i + 1])
+    if ord(ch) in _TAGS:
+        start = i
+        while start > 0 and ord(text[start - 1]) in _TAGS:
+            start -= 1
+        return start > 0 and text[start - 1] == _BLACK_FLAG
+    return False
+
+
+def _glyph(ch: str) -> bool:
+    """A visible non-ASCII letter, mark or symbol (an emoji, a variation selector, a letter
+    of a script that joins)."""
+    return ord(ch) > 0x7F and unicodedata.category(ch)[0] in "LMS"
 
 
 def one_line(text: str, limit: int | None = None) -> str:
