@@ -183,6 +183,64 @@ def test_the_migration_indexes_existing_messages_and_the_index_stays_consistent(
         assert new.integrity_check() == []
 
 
+EMOJI_TEXT = "寿司 我们去吃火锅吧 🍣🍜"
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("🍣", [EMOJI_TEXT]),
+        ("🍜", [EMOJI_TEXT]),
+        ("🍣🍜", [EMOJI_TEXT]),  # adjacent, as written
+        ("火锅 🍜", [EMOJI_TEXT]),
+        ("🎉", ["hello bob 你好 🎉"]),
+        ("hello 🍣", []),  # every word must be there: the emoji is a word, never dropped
+        ("🍜🍣", []),  # the other order
+        ("👍", ["ok 👍🏽"]),  # a skin tone is the same emoji
+        ("👨\u200d👩\u200d👧", ["we are 👨\u200d👩\u200d👧"]),  # a family: its people, in order
+        ("👨", ["we are 👨\u200d👩\u200d👧"]),
+    ],
+)
+def test_search_finds_emoji(tmp_path: Path, query: str, found: list[str]) -> None:
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        texts = (EMOJI_TEXT, "hello bob 你好 🎉", "ok 👍🏽", "we are 👨\u200d👩\u200d👧", "plain")
+        for n, text in enumerate(texts, 1):
+            add_text(repo, ALICE, BOB, "in", n, text)
+        assert [m.text for m in repo.search(ALICE, query)] == found
+
+
+def _index_text_before_17(text: str) -> str:
+    """fts.index_text as migration 13 wrote the index: emoji were separators."""
+    from walletim.store import fts
+
+    norm = unicodedata.normalize("NFKC", text)
+    return norm if norm.isascii() else fts._unspaced().sub(r" \1 ", norm)
+
+
+def test_migration_17_reindexes_emoji_and_the_index_stays_consistent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.db"
+    with monkeypatch.context() as old_code:
+        old_code.setattr("walletim.store.fts.index_text", _index_text_before_17)
+        before = [m for m in MIGRATIONS if m.version < 17]
+        with Store.open(path, KEY, migrations=before) as old:
+            repo = ChatRepo(old)
+            add_text(repo, ALICE, BOB, "in", 1, EMOJI_TEXT)
+            add_text(repo, ALICE, BOB, "in", 2, "party 🎉")
+            assert repo.search(ALICE, "🍣") == [] and repo.search(ALICE, "🎉") == []
+    with Store.open(path, KEY) as new:
+        repo = ChatRepo(new)
+        assert [m.text for m in repo.search(ALICE, "🍣")] == [EMOJI_TEXT]
+        new.execute("UPDATE messages SET text = 'no more 🍕' WHERE text = ?", (EMOJI_TEXT,))
+        new.execute("DELETE FROM messages WHERE text = 'party 🎉'")
+        assert repo.search(ALICE, "🍣") == [] and repo.search(ALICE, "🎉") == []
+        assert [m.text for m in repo.search(ALICE, "🍕")] == ["no more 🍕"]
+        new.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+        assert new.integrity_check() == []
+
+
 _CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
 
 

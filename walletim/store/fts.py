@@ -9,6 +9,9 @@ Katakana, Hangul, Bopomofo, Thai, Lao, Khmer, Myanmar, Tibetan, Yi) made a token
 a search reads each word of the query the same way, as a phrase (:func:`match_words`): ``红包``
 is the phrase ``"红 包"``, two adjacent tokens, which the index finds inside ``今天发红包``
 without scanning. Latin words are indexed and matched as before (whole words, case folded).
+Emoji and other pictographs, which ``unicode61`` drops as separators, are each a token of
+their own (``emoji1f363`` for 🍣; skin tones, VS16 and ZWJ dropped): ``🍣`` finds a message
+with it, a family 👨‍👩‍👧 is the phrase of its three people (migration 17 rebuilt the index).
 """
 
 from __future__ import annotations
@@ -47,12 +50,29 @@ def _unspaced() -> re.Pattern[str]:
     return re.compile(_UNSPACED_CLASS)
 
 
+#: Where pictographs live (emoji, dingbats, arrows, ©): a character of category So here is a
+#: token of its own; the rest is left to unicode61, which drops modifiers (skin tones, VS16,
+#: ZWJ) as separators, so 👍 finds 👍🏽.
+_PICTO_CLASS = "[\u00a9\u00ae\u2000-\u2bff\u3030\u303d\u3297\u3299\U0001f000-\U0001faff]"
+
+
+@functools.cache
+def _picto() -> re.Pattern[str]:
+    return re.compile(_PICTO_CLASS)
+
+
+def _picto_token(match: re.Match[str]) -> str:
+    """A pictograph as a word unicode61 keeps (it splits at every symbol): ``emoji1f363``."""
+    ch = match.group()
+    return f" emoji{ord(ch):x} " if unicodedata.category(ch) == "So" else ch
+
+
 def index_text(text: str) -> str:
     """The text FTS5 indexes for a message (see the module docstring)."""
     norm = unicodedata.normalize("NFKC", text)
     if norm.isascii():
         return norm
-    return _unspaced().sub(r" \1 ", norm)
+    return _picto().sub(_picto_token, _unspaced().sub(r" \1 ", norm))
 
 
 def match_words(query: str) -> list[str]:

@@ -15,7 +15,8 @@ from typing import Any
 
 from walletim.store.order import V15
 from walletim.store.schema_delivery import V16
-from walletim.store.schema_search import V13
+from walletim.store.schema_devices import V14
+from walletim.store.schema_search import V13, V17
 from walletim.store.schema_threads import v12
 
 
@@ -536,50 +537,6 @@ V11 = _script(
     "CREATE INDEX outbox_waits_account ON outbox_waits (account, retry_at_ms)",
 )
 
-V14 = _script(
-    # Fan-out to devices (issue 17): the sessions with each device of a wallet (a peer's, or
-    # this wallet's own other devices), one JSON document per (account, wallet) ...
-    """CREATE TABLE device_sessions (
-        account TEXT NOT NULL,
-        wallet TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        updated_ms INTEGER NOT NULL,
-        PRIMARY KEY (account, wallet)
-    )""",
-    # ... and each outgoing message's copies, one per device (own: a copy to one of our own
-    # devices); the envelope is dropped once the relay confirmed it stored the copy.
-    """CREATE TABLE outbox_copies (
-        message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
-        device_id BLOB NOT NULL,
-        own INTEGER NOT NULL,
-        relay_id TEXT NOT NULL UNIQUE,
-        mailbox TEXT NOT NULL,
-        envelope BLOB,
-        state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),
-        PRIMARY KEY (message_id, device_id)
-    )""",
-    "CREATE INDEX outbox_copies_sending ON outbox_copies (state, message_id)",
-    # ... and whose device each key is that this account has a session with.
-    """CREATE TABLE device_peers (
-        account TEXT NOT NULL,
-        identity_key BLOB NOT NULL,
-        wallet TEXT NOT NULL,
-        device_id BLOB NOT NULL,
-        PRIMARY KEY (account, identity_key)
-    )""",
-    # ... and this home's device key's own X3DH prekeys per account (beside the account
-    # key's in ``prekeys``, which peers from before devices still write to).
-    """CREATE TABLE device_prekeys (
-        account TEXT PRIMARY KEY,
-        device_id BLOB NOT NULL,
-        identity_key BLOB NOT NULL,
-        state TEXT NOT NULL,
-        relay_id TEXT,
-        published_at INTEGER
-    )""",
-)
-
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, receipts, nonces", V1),
     Migration(2, "send --batch rows; index on transaction status", V2),
@@ -597,4 +554,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "fan-out to devices: sessions per device, a copy per device", V14),
     Migration(15, "each message's place in its conversation: when it was sent, bounded", V15),
     Migration(16, "peers' delivery keys per chat key (each device's mailbox)", V16),
+    Migration(17, "search finds emoji: the index rebuilt with a token per pictograph", V17),
 )

@@ -1,6 +1,6 @@
-"""Migration 13 of the store's schema (see :mod:`walletim.store.schema`): search inside
-Chinese, Japanese, Korean and Thai sentences; sponsored red-packet claims. Never edit it once
-released: add a new migration."""
+"""Migrations 13 and 17 of the store's schema (see :mod:`walletim.store.schema`): search
+inside Chinese, Japanese, Korean and Thai sentences; sponsored red-packet claims; emoji found
+by search. Never edit one once released: add a new migration."""
 
 from __future__ import annotations
 
@@ -61,3 +61,18 @@ def V13(conn: Any) -> None:
     for statement in _V13:
         conn.execute(statement)
     secure_delete(conn)
+
+
+# The index's text changed (walletim.store.fts: a token per emoji and pictograph). Contentless,
+# so a delete must give the tokens the row was indexed with: every row is indexed again.
+_V17 = (
+    "INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')",
+    "INSERT INTO messages_fts (rowid, text, account) "
+    "SELECT id, wim_index_text(text), account FROM messages",
+)
+
+
+def V17(conn: Any) -> None:
+    """Migration 17: the search index rebuilt with the emoji tokens of fts.index_text."""
+    for statement in _V17:
+        conn.execute(statement)
