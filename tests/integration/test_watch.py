@@ -203,8 +203,8 @@ def test_cli_watch_once_json_and_continuous(world: World) -> None:
     assert out.code == 0, out.err
     doc = out.json()
     assert (doc["address"], doc["block"], doc["first_run"]) == (me, head(world), False)
-    assert [(a["kind"], a["hash"], a["amount"]) for a in doc["alerts"]] == [
-        ("incoming", tx, str(E18))
+    assert [(a["kind"], a["hash"], a["raw"], a["amount"]) for a in doc["alerts"]] == [
+        ("incoming", tx, str(E18), "1")  # CLI.md: base units under raw, the amount in ETH
     ]
     again = cli(*base, "watch", "--from", "dev:1", "--once")
     assert again.code == 0 and again.out == "" and "no new alerts" in again.err
@@ -213,12 +213,20 @@ def test_cli_watch_once_json_and_continuous(world: World) -> None:
     lines = human.out.splitlines()
     assert [line.split("]")[0] for line in lines] == ["alert [unsigned", "alert [outflow"]
     assert "compromised" in lines[0]
+    node_send(world, "dev:1", world.address("dev:4"), 3 * E18)
+    big = cli(*base, "--json", "watch", "--from", "dev:1", "--once", "--threshold", "1.5 eth")
+    outflow = [a for a in big.json()["alerts"] if a["kind"] == "outflow"]
+    assert [(a["raw"], a["amount"], a["threshold_raw"], a["threshold"]) for a in outflow] == [
+        (str(3 * E18), "3", str(3 * E18 // 2), "1.5")
+    ]
     # Continuous mode: JSON Lines, one per alert.
     node_send(world, "dev:5", me, 7)
     live = cli(*base, "--json", "watch", "--from", "dev:1", "--interval", "0.1", "--timeout", "0.3")
     assert live.code == 0, live.err
     events = [json.loads(line) for line in live.out.splitlines()]
-    assert [(e["event"], e["kind"], e["amount"]) for e in events] == [("alert", "incoming", "7")]
+    assert [(e["event"], e["kind"], e["raw"], e["amount"]) for e in events] == [
+        ("alert", "incoming", "7", "0.000000000000000007")
+    ]
 
 
 def test_cli_watch_bad_input_is_one_clean_line(world: World) -> None:

@@ -39,8 +39,18 @@ def alert_line(alert: Shown) -> str:
 
 
 def alert_json(alert: Shown) -> dict[str, object]:
+    """An alert as scripts read it (CLI.md): base units under ``raw`` (and ``threshold_raw``)
+    beside the human ``amount`` (and ``threshold``) in the asset's own unit."""
+    from walletim.chain.units import format_amount
+
     doc: dict[str, object] = dict(alert.to_json())
     doc["address"] = alert.account
+    if "amount_text" in doc:  # a transfer's alert (a lending alert carries its own figures)
+        doc["raw"], doc["amount"] = doc["amount"], doc["amount_text"]
+        threshold, decimals = doc.get("threshold"), doc.get("decimals")
+        doc["threshold_raw"] = threshold
+        if isinstance(threshold, str) and isinstance(decimals, int):
+            doc["threshold"] = format_amount(int(threshold), decimals)
     return doc
 
 
