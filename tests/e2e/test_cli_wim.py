@@ -79,6 +79,7 @@ def test_pay_request_split_and_payments(users: dict[str, User]) -> None:
         "paid 0.25 ETH: lunch",
         "verified",
     )
+    assert (msg["hash"], msg["request_id"]) == (paid["hash"], None)  # CLI.md: hash, request_id
     line = bob.run("chat", "read", "--from", bob.spec, alice.address).out
     assert "← [✓ PAID, 1 confirmation(s), not final] 0xf39F…2266: 0.25 ETH from " in line
     assert line.rstrip().endswith(" to you · note “lunch”")
@@ -101,6 +102,9 @@ def test_pay_request_split_and_payments(users: dict[str, User]) -> None:
     bob.ok("chat", "inbox", "--from", bob.spec)
     reqs = {r["request_id"]: r for r in bob.ok("payments", "--from", bob.spec)["requests"]}
     assert reqs[rid]["state"] == "settled" and reqs[rid]["hash"] == settled["hash"]
+    shown = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
+    [claim] = [m for m in shown if m["kind"] == "payment" and m["hash"] == settled["hash"]]
+    assert claim["request_id"] == rid and claim["raw"] == "12500000"
 
     # split: 3 ways with alice; carol never pays.
     made = alice.ok("split", "--from", "dev", "--total", "0.3", bob.address, carol.address)

@@ -46,6 +46,7 @@ class MoneyView:
     line: str | None = None  # a red packet: its line from the contract's figures, or None
     #: (token address or None for ETH, symbol, base units, decimals) as recorded and checked
     money: tuple[str | None, str, int, int] | None = None
+    request_id: str | None = None  # a payment: the request it paid, as recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,8 +124,9 @@ class Views:
         amount = f"{format_amount(p.amount, p.decimals)} {p.symbol}"
         money = (p.asset, p.symbol, p.amount, p.decimals)
         return MoneyView(
-            "payment", verdict, amount, p.payer, p.payee, p.note, p.tx_hash, money=money
-        )
+            "payment", verdict, amount, p.payer, p.payee, p.note, p.tx_hash, money=money,
+            request_id=p.request_id,
+        )  # fmt: skip
 
     def _request(self, me: str, m: StoredMessage) -> MoneyView | None:
         r = self.p.repo().request_for_message(me, m.id)

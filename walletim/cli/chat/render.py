@@ -120,6 +120,10 @@ def message_json(
             doc["claimed"] = None if view.open is None else not view.open  # by this account
         elif view.kind == "sponsored-claim":
             doc.update(packet_id=view.ref, claimer=view.payer)
+        elif view.kind in ("payment", "action"):  # the transaction, as recorded and checked
+            doc["hash"] = view.ref
+            if view.kind == "payment":
+                doc["request_id"] = view.request_id
         if view.payee is not None:
             doc["to"] = view.payee
         if view.money is not None:  # as recorded and checked, never the sender's figures
