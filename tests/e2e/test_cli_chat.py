@@ -103,6 +103,8 @@ def test_every_chat_command(pair: tuple[Cli, Cli, str, str]) -> None:
     assert va.json()["safety_number"] == vb.json()["safety_number"]
     assert va.json()["binding_verified"] and vb.json()["confirmed"]
     assert "safety number for" in alice("chat", "contacts", "verify", "--from", "alice", "bob").out
+    self_check = alice("chat", "contacts", "verify", "--from", "alice", "alice")
+    assert self_check.code == 1 and "own address" in self_check.err
     listed = alice("--json", "chat", "contacts", "list").json()["contacts"]
     assert [(c["name"], c["address"], c["verified"]) for c in listed] == [("bob", b_addr, True)]
 

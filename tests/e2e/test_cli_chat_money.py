@@ -46,6 +46,10 @@ def test_requests_and_red_packets_carry_their_ids_amounts_and_how_to_act(
     # The human view says how to pay and claim; the commands work as printed.
     text = bob.run("chat", "read", "--from", bob.spec, alice.address).out
     [req_line] = [x for x in text.splitlines() if "asks you for 12.5 USDC" in x]
+    mine = alice.run("chat", "read", "--from", "dev", bob.address).out
+    assert "you ask 0x" in mine and "you asks" not in mine  # as English says it
+    listed = alice.run("payments", "--from", "dev").out
+    assert f"request {asked['request_id']}: you asked " in listed and " for 12.5 USDC" in listed
     pay = _command(req_line, "(pay: ")
     assert pay == ["pay", "--from", bob.spec, "--request", asked["request_id"]]
     paid = bob.ok(*pay)

@@ -117,6 +117,8 @@ def test_forged_edit_and_delete_by_a_non_author_are_refused(
     (alice, _), (bob, b), (mallory, m) = trio["alice"], trio["bob"], trio["mallory"]
     made = ok(alice, "chat", "group", "create", "--from", "alice", "crew", b, m)
     gid = made["group_id"]
+    human = alice("chat", "group", "create", "--from", "alice", "crew 2", b)
+    assert human.code == 0 and human.out.startswith("created group “crew 2” ["), human.out
     said = ok(alice, "chat", "group", "send", "--from", "alice", gid, "the code is 1234")
     msg_id = said["msg_id"]
     ok(bob, "chat", "inbox", "--from", "bob")

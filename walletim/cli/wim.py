@@ -335,10 +335,10 @@ def payments(ctx: Ctx, account: str, no_check: bool) -> None:
                     f"{p.tx_hash}{note}"
                 )
             for r in reqs:
-                side = "you asked" if r.direction == "out" else "asks you"
                 who = _who(s, r.peer)
+                asked = f"you asked {who}" if r.direction == "out" else f"{who} asks you"
                 click.echo(
-                    f"request {r.request_id}: {who} {side} "
+                    f"request {r.request_id}: {asked} for "
                     f"{_fmt(r.amount, r.decimals, r.symbol)}  [{r.state}]"
                 )
             if not rows and not reqs:

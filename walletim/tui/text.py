@@ -211,7 +211,8 @@ def _parties(view: MoneyView, names: dict[str, str], mine: str) -> str:
     if view.kind == "payment":
         return f" from {who(view.payer)} to {who(view.payee)}"
     if view.kind == "request":
-        return f": {who(view.payee)} asks {who(view.payer)}"
+        asker = who(view.payee)
+        return f": {asker} {'ask' if asker == 'you' else 'asks'} {who(view.payer)}"
     if view.kind == "redpacket":
         return f" from {who(view.payer)}"
     return f" by {who(view.payer)}"

@@ -46,6 +46,11 @@ class Contacts:
         """See :meth:`walletim.app.chat.ChatService.contacts_verify`."""
         me = self._accounts.me(account)
         address = self._accounts.resolve_peer(peer)
+        if address == me.address:
+            raise InputError(
+                "that is this account's own address: a safety number is compared with a peer "
+                "(your devices: walletim chat device list)"
+            )
         repo = self.env.repo()
         contact = repo.contact(address)
         if contact is None or contact.identity_key is None:

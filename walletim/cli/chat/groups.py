@@ -75,7 +75,7 @@ def group_create(ctx: Ctx, account: str, name: str, peers: tuple[str, ...]) -> N
         names = s.chat.names(account)
         me = s.chat.address(account)
     gid = change[0].group_id
-    headline = f"created group {label(group_peer(gid), names)} (id {gid})"
+    headline = f"created {label(group_peer(gid), names)}, full id {gid}"  # group “name” [id…]
     _emit_change(ctx, account, change, names, me, {"address": me}, headline)
 
 

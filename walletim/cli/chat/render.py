@@ -242,7 +242,8 @@ def money_text(
     if view.kind == "payment":
         text = f"{view.amount} from {who(view.payer)} to {who(view.payee)}"
     elif view.kind == "request":
-        text = f"{who(view.payee)} asks {who(view.payer)} for {view.amount}"
+        asker = who(view.payee)
+        text = f"{asker} {'ask' if asker == 'you' else 'asks'} {who(view.payer)} for {view.amount}"
         if view.open and view.payer == m.account and account is not None:
             text += f" (pay: walletim pay --from {account} --request {view.ref})"
     elif view.kind == "sponsored-claim":
