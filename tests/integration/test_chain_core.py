@@ -180,9 +180,8 @@ def test_preflight_refusals_spend_no_nonce(session: Session) -> None:
     assert ok.status == "mined"
     poor = session.wallets.account("dev:15").address
     assert session.balance(poor) == 0
-    session.wallets.import_private_key("poor", session.wallets.private_key("dev:15"))
     with pytest.raises(ChainError, match="insufficient funds"):
-        session.send("poor", "dev:1", 10**18)
+        session.send("dev:15", "dev:1", 10**18)
     assert session.rpc.get_transaction_count(poor) == 0
     assert tx_count(session) == 1
 
