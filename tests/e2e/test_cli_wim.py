@@ -168,6 +168,31 @@ def test_money_messages_to_someone_without_chat_keys_say_they_wait(
     assert alice.ok("request", "--from", "dev", bob.address, "1")["delivered"] is True
 
 
+@pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])
+def test_pay_through_an_agent_with_a_policy_signs_its_claim(
+    users: dict[str, User], policy: tuple[str, ...]
+) -> None:
+    """The claim walletim signs after the transfer is its own statement (no chainId in its
+    domain, no contract): a policy that limits chains or calls lets it through, so the money
+    and the claim go together; a rerun is refused as paying twice, never paid again."""
+    alice, bob = users["alice"], users["bob"]
+    assert alice.run("agent", "policy", "set", "dev", *policy).code == 0
+    assert alice.run("agent", "start").code == 0
+    try:
+        warm = Cli(alice.cli.home, {**alice.cli.env, "WALLETIM_PASSWORD": None})  # type: ignore[dict-item]
+        base = ("--rpc-url", alice.world.url, "--relay", alice.relay.url, "--json", "--yes")
+        paid = warm(*base, "pay", "--from", "dev", bob.address, "0.01", "--note", "agent")
+        assert paid.code == 0, paid.err
+        assert paid.json()["state"] == "verified" and paid.json()["delivered"] is True
+        again = warm(*base, "pay", "--from", "dev", bob.address, "0.01", "--note", "agent")
+        assert again.code == 1 and "you already paid 0.01 ETH" in again.err, again.err
+        bob.ok("chat", "inbox", "--from", bob.spec)
+        got = bob.ok("payments", "--from", bob.spec)["payments"]
+        assert [(p["hash"], p["state"]) for p in got] == [(paid.json()["hash"], "verified")]
+    finally:
+        alice.run("agent", "stop")
+
+
 def test_red_packet_and_shared_swap_through_the_cli(users: dict[str, User], world: World) -> None:
     alice, bob, carol = users["alice"], users["bob"], users["carol"]
     made = alice.ok(

@@ -191,6 +191,32 @@ def test_typed_data_is_held_to_the_chains_and_its_permits_to_the_caps() -> None:
         typed_data_spends(Policy(calls=()), permit, 1)
 
 
+def _claim(chain: int = 31337) -> dict[str, Any]:
+    from walletim.messaging.kinds import payment_typed_data
+
+    return payment_typed_data(chain, "0x" + "ab" * 32, OWNER, BOB, USDC, 5 * 10**6, None, "lunch")
+
+
+def test_walletims_own_payment_claim_is_held_to_the_chain_its_message_names() -> None:
+    no_calls = Policy(chains=(31337,), calls=())
+    assert typed_data_spends(no_calls, _claim(), None) == []  # no chainId, no contract: its own
+    assert typed_data_spends(POLICY, _claim(), None) == []  # spends nothing, whatever the caps
+    with pytest.raises(Refused, match="claims a payment on chain 5"):
+        typed_data_spends(no_calls, _claim(5), None)
+    # Anything else, however alike, is typed data like any other: no chainId is refused.
+    for changed in (
+        lambda d: d["message"].update(extra=1),
+        lambda d: d["domain"].update(name="walletim2"),
+        lambda d: d["types"]["Payment"].append({"name": "x", "type": "uint256"}),
+        lambda d: d["message"].update(chainId="31337"),
+        lambda d: d.update(primaryType="Mail"),
+    ):
+        doc = _claim()
+        changed(doc)
+        with pytest.raises(Refused, match="no chainId"):
+            typed_data_spends(no_calls, doc, None)
+
+
 def test_describes_itself_in_words() -> None:
     lines = POLICY.lines()
     assert lines[0] == "chains: 1, 31337"

@@ -314,7 +314,16 @@ def _erc20_amount(signature: str, args: list[object], sender: str) -> int | None
 
 def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | None) -> list[Spend]:
     """What signing typed data ``doc`` (domain ``chain_id``, None when it has none) lets be
-    spent under ``policy``. Raises :class:`Refused`."""
+    spent under ``policy``. Raises :class:`Refused`.
+
+    walletim's own payment claim (``messaging.kinds.payment_typed_data``, signed after the
+    transfer it tells of) acts on no contract and moves nothing; its domain has no chainId
+    because its message names the chain, which is the one checked."""
+    claimed = _payment_claim_chain(doc)
+    if claimed is not None:
+        if policy.chains is not None and claimed not in policy.chains:
+            raise Refused(f"it claims a payment on chain {claimed}, not among {_ids(policy)}")
+        return []
     if policy.chains is not None:
         if chain_id is None:
             raise Refused(
@@ -349,6 +358,22 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
         amount = UNLIMITED if grant.amount is None or grant.unlimited else grant.amount
         out.append(Spend(capped.token, amount, f"a permit of {_token_text(capped, amount)}"))
     return out
+
+
+def _payment_claim_chain(doc: Mapping[str, Any]) -> int | None:
+    """The chain a walletim payment claim names, or None when ``doc`` is anything else (it
+    must be exactly the statement walletim builds from its own message's fields)."""
+    from walletim.messaging.kinds import payment_typed_data
+
+    message = doc.get("message")
+    if doc.get("primaryType") != "Payment" or not isinstance(message, dict):
+        return None
+    chain = message.get("chainId")
+    fields = ("tx", "from", "to", "asset", "amount", "requestId", "note")
+    if type(chain) is not int or any(f not in message for f in fields):
+        return None
+    rebuilt = payment_typed_data(chain, *(message[f] for f in fields))
+    return chain if rebuilt == dict(doc) else None
 
 
 def _check_verifying_contract(policy: Policy, doc: Mapping[str, Any]) -> None:

@@ -26,7 +26,7 @@ from walletim.app.wim.model import (
 )
 from walletim.app.wim.ports import Item, MoneyPorts
 from walletim.chain.units import format_amount
-from walletim.errors import ChainError, InputError, Interrupted, WalletimError
+from walletim.errors import ChainError, InputError, Interrupted, StepFailed, WalletimError
 from walletim.messaging.kinds import (
     Asset as ClaimAsset,
 )
@@ -119,7 +119,8 @@ class Payments:
             if flight is None:
                 raise  # nothing was signed
             raise self._interrupted(account, me, what, flight) from exc
-        (message, claim), row = self._tell(account, me, what, outcome.hash)
+        status = outcome.steps[-1].status
+        (message, claim), row = self._tell(account, me, what, outcome.hash, status)
         try:
             delivered = self._deliver(account, message.id)
         except KeyboardInterrupt as exc:  # the payment and its claim are stored already
@@ -175,14 +176,26 @@ class Payments:
                 )
 
     def _tell(
-        self, account: str, me: str, what: _Paying, tx_hash: str
+        self, account: str, me: str, what: _Paying, tx_hash: str, status: str
     ) -> tuple[tuple[StoredMessage, PaymentClaim], PaymentRow]:
-        """Sign the claim for ``tx_hash``, store it in the outbox and record the payment, all
-        of it or none (a Ctrl-C meanwhile waits for the end): ((message, claim), payment)."""
+        """Sign the claim for ``tx_hash`` (its transfer ``status`` now), store it in the outbox
+        and record the payment, all of it or none (a Ctrl-C meanwhile waits for the end):
+        ((message, claim), payment). Raises StepFailed when the claim cannot be signed: the
+        money moved, so never "nothing was signed"."""
         from walletim.app.interrupts import held_interrupts
 
         with held_interrupts():
-            claim = self._claim(account, me, what, tx_hash)
+            try:
+                claim = self._claim(account, me, what, tx_hash)
+            except WalletimError as exc:
+                raise StepFailed(
+                    f"paid: transaction {tx_hash} is {status}, but its chat claim could not be "
+                    f"signed ({str(exc).removesuffix('; nothing was signed')}), so {what.payee} "
+                    "was not told in the chat; do not pay "
+                    "again (walletim tx status shows the transfer)",
+                    tx_hash=tx_hash,
+                    status=status,
+                ) from exc
             [message], _ = self.p.chat().post(
                 account, [(what.payee, "payment", claim.to_json(), claim.text)], deliver=False
             )
@@ -207,7 +220,7 @@ class Payments:
         second Ctrl-C waits for that), then the claim goes to the relay if it can right away
         (else with the next chat command). Returns what to raise: what went out, where it
         stands, how to follow it."""
-        (message, _claim), _row = self._tell(account, me, what, flight.hash)
+        (message, _claim), _row = self._tell(account, me, what, flight.hash, flight.status)
         try:
             delivered = self._deliver(account, message.id)
         except (KeyboardInterrupt, WalletimError):
