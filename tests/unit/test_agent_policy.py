@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit.test_contracts_typed_data import DAI, OWNER, USDC, dai, eip2612
+from tests.unit.test_contracts_typed_data import DAI, OWNER, USDC, dai, eip2612, eip3009
 from walletim.agent.policy import (
     DAY,
     ETH,
@@ -189,6 +189,21 @@ def test_typed_data_is_held_to_the_chains_and_its_permits_to_the_caps() -> None:
         typed_data_spends(POLICY, dai(True, 2**40), 1)  # a DAI permit: DAI is not listed
     with pytest.raises(Refused, match="its verifying contract"):
         typed_data_spends(Policy(calls=()), permit, 1)
+
+
+def test_an_eip3009_transfer_authorization_counts_against_the_token_caps() -> None:
+    """USDC moves on a signed transferWithAuthorization alone: it is spent as a transfer is."""
+    [spend] = typed_data_spends(POLICY, eip3009(5_000 * 10**6, 2**40), 1)
+    assert (spend.asset, spend.amount) == (USDC, 5_000 * 10**6)
+    assert spend.what == "a transfer authorization of 5000 USDC"
+    with pytest.raises(Refused, match="5000 USDC is over"):
+        check_caps(POLICY, OWNER, [spend], Ledger(Clock()))
+    small = typed_data_spends(POLICY, eip3009(60 * 10**6, 2**40, "ReceiveWithAuthorization"), 1)
+    ledger = Ledger(Clock())
+    check_caps(POLICY, OWNER, small, ledger)
+    ledger.record(OWNER, small)
+    with pytest.raises(Refused, match="per day"):  # 60 + 100 > the 150 a day
+        check_caps(POLICY, OWNER, typed_data_spends(POLICY, eip3009(100 * 10**6, 2**40), 1), ledger)
 
 
 def _claim(chain: int = 31337) -> dict[str, Any]:

@@ -213,6 +213,43 @@ def test_eip2612_unlimited_permit() -> None:
     assert d.summary == d.lines[0]
 
 
+@_fresh
+def eip3009(value: Any, before: Any, primary: str = "TransferWithAuthorization") -> dict[str, Any]:
+    """USDC's transferWithAuthorization (EIP-3009), as a dapp asks for it."""
+    return {
+        "types": {
+            "EIP712Domain": DOMAIN_TYPE,
+            primary: fields(
+                "from:address", "to:address", "value:uint256", "validAfter:uint256",
+                "validBefore:uint256", "nonce:bytes32",
+            ),
+        },
+        "primaryType": primary,
+        "domain": {"name": "USD Coin", "version": "2", "chainId": 1, "verifyingContract": USDC},
+        "message": {
+            "from": OWNER, "to": SPENDER, "value": value, "validAfter": 0,
+            "validBefore": before, "nonce": "0x" + "11" * 32,
+        },
+    }  # fmt: skip
+
+
+def test_eip3009_transfer_authorization_is_a_transfer_of_its_value() -> None:
+    d = described(eip3009(5_000 * 10**6, NOW + 3600))
+    assert d.kind == "eip3009-transfer" and d.flags == {"permit", "transfer"}
+    assert (d.owner, d.spender, d.verifying_contract) == (OWNER, SPENDER, USDC)
+    assert [(g.token, g.amount, g.text) for g in d.grants] == [(USDC, 5_000 * 10**6, "5000 USDC")]
+    assert d.lines[0] == (
+        f"EIP-3009 transfer authorization: SENDS 5000 USDC from {OWNER} to {SPENDER} (no "
+        "allowance: the tokens move as soon as it is submitted)."
+    )
+    assert d.lines[1] == "It can be submitted by anyone holding it, until 2026-11-18 12:06 UTC."
+    receive = described(eip3009(1, NOW + 3600, "ReceiveWithAuthorization"))
+    assert receive.lines[1].startswith(f"It can be submitted by only {SPENDER}")
+    odd = eip3009(1, NOW)
+    odd["types"]["TransferWithAuthorization"][5]["type"] = "uint256"  # not the standard's types
+    assert "nonstandard-types" in described(odd).flags
+
+
 def test_eip2612_exact_expired_and_never() -> None:
     exact = described(eip2612("0x2faf080", NOW - 1))  # hex strings are numbers too
     assert exact.grants[0].text == "50 USDC" and exact.flags == {"permit", "expired"}

@@ -356,7 +356,8 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
         if capped is None:
             continue
         amount = UNLIMITED if grant.amount is None or grant.unlimited else grant.amount
-        out.append(Spend(capped.token, amount, f"a permit of {_token_text(capped, amount)}"))
+        what = "a transfer authorization" if "transfer" in described.flags else "a permit"
+        out.append(Spend(capped.token, amount, f"{what} of {_token_text(capped, amount)}"))
     return out
 
 

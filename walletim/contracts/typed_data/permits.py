@@ -1,5 +1,6 @@
 """Permits recognised in typed data (pure): EIP-2612, DAI-style, Permit2 allowances and
-signature transfers, and anything else named like a permit."""
+signature transfers, EIP-3009 transfer authorizations (USDC's transferWithAuthorization), and
+anything else named like a permit."""
 
 from __future__ import annotations
 
@@ -57,7 +58,17 @@ _STANDARD_TYPES: dict[str, list[tuple[str, str]]] = {
         ("deadline", _U256),
     ],
     "TokenPermissions": [("token", _ADDR), ("amount", _U256)],
+    "eip3009": [
+        ("from", _ADDR),
+        ("to", _ADDR),
+        ("value", _U256),
+        ("validAfter", _U256),
+        ("validBefore", _U256),
+        ("nonce", "bytes32"),
+    ],
 }
+#: EIP-3009: a signed transfer anyone (Transfer...) or only the payee (Receive...) submits.
+_EIP3009 = ("TransferWithAuthorization", "ReceiveWithAuthorization")
 _STANDARD_TYPES["PermitWitnessTransferFrom"] = _STANDARD_TYPES["PermitTransferFrom"]
 _STANDARD_TYPES["PermitBatchWitnessTransferFrom"] = _STANDARD_TYPES["PermitBatchTransferFrom"]
 _SIGNATURE_TRANSFER = (
@@ -224,6 +235,8 @@ def _recognise(
         return _eip2612(d, domain, m)
     if primary == "Permit" and "holder" in m and "allowed" in m:
         return _dai(d, domain, m)
+    if primary in _EIP3009:
+        return _eip3009(d, primary, domain, m)
     if "permit" in primary.lower():
         d.flags.add("permit")
         contract = domain.get("verifyingContract")
@@ -258,6 +271,28 @@ def _eip2612(d: _Describer, domain: Json, m: Json) -> TypedDataDescription:
     )
     return TypedDataDescription(
         "eip2612-permit", owner, spender, (grant,), None, deadline, frozenset(), lines, None, token
+    )
+
+
+def _eip3009(d: _Describer, primary: str, domain: Json, m: Json) -> TypedDataDescription:
+    """A signed transfer of ``value`` from ``from`` to ``to``: no allowance, the tokens move
+    when it is submitted (between validAfter and validBefore), once (its nonce)."""
+    d.check_types(primary, "eip3009")
+    token = _addr(domain["verifyingContract"])
+    owner, payee = _addr(m["from"]), _addr(m["to"])
+    after, before = _uint(m["validAfter"]), _uint(m["validBefore"])
+    grant = d.grant(token, _uint(m["value"]), UNLIMITED_FROM, before)
+    d.flags.update({"permit", "transfer"})
+    d.timing(before)
+    who = f"only {payee}" if primary == "ReceiveWithAuthorization" else "anyone holding it"
+    lines = (
+        f"EIP-3009 transfer authorization: SENDS {grant.text} from {owner} to {payee} "
+        "(no allowance: the tokens move as soon as it is submitted).",
+        f"It can be submitted by {who}{f' after {_when(after)}' if after else ''}, "
+        f"{d.until(before)}.",
+    )
+    return TypedDataDescription(
+        "eip3009-transfer", owner, payee, (grant,), before, before, frozenset(), lines, None, token
     )
 
 
