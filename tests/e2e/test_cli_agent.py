@@ -14,6 +14,7 @@ import stat
 import subprocess
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -163,11 +164,13 @@ def test_the_policy_is_enforced_by_the_agent(home: Home) -> None:
         password=True,
     )  # fmt: skip
     over = send(home, "2")
-    assert over.code == 1 and "2 ETH is over its cap of 1 ETH per transaction" in over.err
-    assert send(home, "1").code == 0
+    assert over.code == 1 and "in fees) is over its cap of 1 ETH per transaction" in over.err
+    at_cap = send(home, "1")  # 1 ETH and its fee are more than 1 ETH: a fee is ETH leaving
+    assert at_cap.code == 1 and "over its cap of 1 ETH per transaction" in at_cap.err
+    assert send(home, "0.9").code == 0
     daily = send(home, "0.6")
     assert daily.code == 1
-    assert "would make 1.6 ETH in 24 hours, over its cap of 1.5 ETH" in daily.err
+    assert "ETH in 24 hours, over its cap of 1.5 ETH" in daily.err
     tokens = send(home, "6", "--token", "USDC")
     assert tokens.code == 1 and "6 USDC is over its cap of 5 USDC per transaction" in tokens.err
     assert send(home, "4", "--token", "USDC").code == 0
@@ -188,7 +191,8 @@ def test_the_policy_is_enforced_by_the_agent(home: Home) -> None:
 
     shown = home.ok("--json", "agent", "policy", "show", "dev").json()
     assert shown["policy"]["chains"] == [31337]
-    assert shown["spent_24h"]["ETH"]["amount"] == "1"
+    spent = Decimal(shown["spent_24h"]["ETH"]["amount"])  # 0.9 and at most the two fees
+    assert Decimal("0.9") < spent < Decimal("0.901"), spent
     assert shown["spent_24h"][usdc]["amount"] == "4"
     home.ok("agent", "policy", "clear", "dev", password=True)
     assert send(home, "2").code == 0  # read from the wallet file at each request

@@ -73,12 +73,15 @@ def tx(value: int, chain: int = 31337, **extra: object) -> dict[str, object]:
     }
 
 
+FEE = 21000 * 10**9  # tx()'s gas limit x max fee per gas: the most it can pay in fees
+
+
 def test_it_signs_within_the_policy_and_refuses_outside_signing_nothing(home: Path) -> None:
     agent = service(home, Clock())
-    signed = agent.handle(request("sign_tx", account="dev", tx=tx(E18)))
+    signed = agent.handle(request("sign_tx", account="dev", tx=tx(E18 - FEE)))
     assert signed["sender"] == DEV and signed["raw"].startswith("0x02")
     for bad, why in (
-        (tx(E18 + 1), "over its cap of 1 ETH per transaction"),
+        (tx(E18 - FEE + 1), "over its cap of 1 ETH per transaction"),
         (tx(1, chain=1), r"chain 1 is not among the chains it may sign for \(31337\)"),
         (tx(0, data="0xa9059cbb" + "00" * 64), "is not among the calls it may make"),
         (tx(E18 // 2 + E18 // 2 + 1), "over its cap"),
@@ -87,9 +90,26 @@ def test_it_signs_within_the_policy_and_refuses_outside_signing_nothing(home: Pa
             agent.handle(request("sign_tx", account="dev", tx=bad))
         assert refused.value.code == protocol.REFUSED
     assert agent.ledger.spent(DEV, "ETH") == E18  # refusals counted nothing
-    agent.handle(request("sign_tx", account="dev", tx=tx(E18)))
-    with pytest.raises(ServiceFailure, match=r"would make 2\.000000000000000001 ETH in 24 hours"):
-        agent.handle(request("sign_tx", account="dev", tx=tx(1)))
+    agent.handle(request("sign_tx", account="dev", tx=tx(E18 - FEE)))
+    with pytest.raises(ServiceFailure, match=r"would make 2\.000021 ETH in 24 hours"):
+        agent.handle(request("sign_tx", account="dev", tx=tx(0)))  # its fee alone
+
+
+def test_fees_count_against_the_eth_caps(home: Path) -> None:
+    """A process using the agent cannot burn the balance in fees under any cap: what a
+    transaction can take is its value and at most gas limit x max fee per gas."""
+    agent = service(home, Clock())
+    burner = tx(10**16, gas=50_000, maxFeePerGas=200_000 * 10**9, maxPriorityFeePerGas=10**9)
+    with pytest.raises(
+        ServiceFailure, match=r"10\.01 ETH \(at most 10 ETH of it in fees\) is over"
+    ):
+        agent.handle(request("sign_tx", account="dev", tx=burner))
+    legacy = {k: v for k, v in burner.items() if not k.startswith("max")} | {
+        "gasPrice": 200_000 * 10**9, "type": 0,
+    }  # fmt: skip
+    with pytest.raises(ServiceFailure, match="over its cap"):
+        agent.handle(request("sign_tx", account="dev", tx=legacy))
+    assert agent.ledger.spent(DEV, "ETH") == 0
 
 
 def test_lock_overwrites_the_master_key_and_refuses_to_sign(home: Path) -> None:
@@ -386,12 +406,14 @@ def test_the_client_checks_what_the_agent_answers(home: Path) -> None:
 
 def test_a_plan_is_checked_whole_and_counts_nothing(home: Path) -> None:
     agent = service(home, Clock())
-    ok = agent.handle(request("check_plan", account="dev", txs=[tx(E18 // 2), tx(E18 // 2)]))
+    half = E18 // 2 - FEE
+    ok = agent.handle(request("check_plan", account="dev", txs=[tx(half), tx(half)]))
     assert ok == {"allowed": True} and agent.ledger.spent(DEV, "ETH") == 0
     with pytest.raises(ServiceFailure, match="is not among the calls it may make"):
         agent.handle(request("check_plan", account="dev", txs=[tx(1), tx(0, data="0x12345678")]))
+    whole = E18 - FEE
     with pytest.raises(ServiceFailure, match=r"would make 2\.5 ETH in 24 hours"):
-        agent.handle(request("check_plan", account="dev", txs=[tx(E18), tx(E18), tx(E18 // 2)]))
+        agent.handle(request("check_plan", account="dev", txs=[tx(whole), tx(whole), tx(half)]))
 
 
 def test_a_home_too_long_for_a_socket_address_is_served(tmp_path: Path) -> None:

@@ -249,7 +249,7 @@ def transaction_spends(policy: Policy, tx: Mapping[str, Any], sender: str) -> li
     if policy.chains is not None and chain_id not in policy.chains:
         raise Refused(f"chain {chain_id} is not among the chains it may sign for {_ids(policy)}")
     to, data, value = tx.get("to"), bytes(tx.get("data") or b""), int(tx.get("value", 0))
-    spends = [Spend(ETH, value, f"{format_amount(value, 18)} ETH")] if value else []
+    spends = _eth_spends(tx, value)
     if to is None:
         if policy.calls is not None:
             raise Refused("it deploys a contract, which is not among the calls it may make")
@@ -264,6 +264,19 @@ def transaction_spends(policy: Policy, tx: Mapping[str, Any], sender: str) -> li
     if not policy.tokens and policy.calls is None:
         return spends
     return spends + _token_spends(policy, target, data, value, sender)
+
+
+def _eth_spends(tx: Mapping[str, Any], value: int) -> list[Spend]:
+    """The ETH a transaction can take from the account: its value and, at most, gas limit x
+    max fee per gas (or gas price) in fees. A fee is ETH leaving too: a process that may use
+    the agent could otherwise burn the balance in fees under any cap."""
+    fee = int(tx.get("gas", 0)) * int(tx.get("maxFeePerGas", tx.get("gasPrice", 0)))
+    if not value and not fee:
+        return []
+    what = f"{format_amount(value + fee, 18)} ETH"
+    if fee:
+        what += f" (at most {format_amount(fee, 18)} ETH of it in fees)"
+    return [Spend(ETH, value + fee, what)]
 
 
 def _token_spends(policy: Policy, to: str, data: bytes, value: int, sender: str) -> list[Spend]:
@@ -450,9 +463,10 @@ def check_plan(policy: Policy, address: str, plan: list[list[Spend]], ledger: Le
             total[asset] = total.get(asset, 0) + amount
             cap, decimals, unit = _cap_of(policy, asset)
             if cap is not None and cap.per_tx is not None and amount > cap.per_tx:
+                said = [s.what for s in spends if s.asset == asset]
                 raise Refused(
-                    f"{_in(amount, decimals, unit)} is over its cap of "
-                    f"{_in(cap.per_tx, decimals, unit)} per transaction"
+                    f"{said[0] if len(said) == 1 else _in(amount, decimals, unit)} is over its "
+                    f"cap of {_in(cap.per_tx, decimals, unit)} per transaction"
                 )
     for asset, amount in total.items():
         cap, decimals, unit = _cap_of(policy, asset)
