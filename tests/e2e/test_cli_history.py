@@ -75,8 +75,8 @@ def test_history_is_the_accounts_with_tokens_incoming_names_fees_and_csv(
     assert any(f.startswith("in 10000 USDC from (minted)") for f in flat)
     rows = list(csv.DictReader(io.StringIO(_ok(me, *net, "tx", "history", "--from", "dev:1",
                                                   "--csv").out)))  # fmt: skip
-    assert {(r["hash"], r["symbol"], r["amount"], r["direction"]) for r in rows} >= {
-        (sent["hash"], "ETH", "0.5", "out"), (usdc_hash, "USDC", "7.5", "in"),
+    assert {(r["hash"], r["symbol"], r["amount"], r["direction"], r["status"]) for r in rows} >= {
+        (sent["hash"], "ETH", "0.5", "out", "mined"), (usdc_hash, "USDC", "7.5", "in", "mined"),
     }  # fmt: skip
     assert all(r["date"] for r in rows)
     # --eth-blocks bounds the whole-block reads (ETH); token logs still cover --blocks.

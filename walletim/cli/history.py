@@ -82,7 +82,7 @@ def render_csv(entries: list[Entry]) -> None:
     writer.writerow(CSV_FIELDS)
     for e in entries:
         doc = entry_json(e)
-        doc["fee_eth"] = doc["fee"]
+        doc["fee_eth"], doc["status"] = doc["fee"], doc["state"]  # the columns' older names
         writer.writerow([_cell(doc.get(f)) for f in CSV_FIELDS])
     click.echo(buffer.getvalue(), nl=False)
 
