@@ -7,6 +7,8 @@ nothing changed."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +135,24 @@ def test_file_backup_and_refusals_change_nothing(tmp_path: Path, relay: RelayPro
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".alice.wimbak")]
     data = archive.read_bytes()
     assert b"gm bob" not in data and b_addr.encode() not in data
+    again = ok(alice, "chat", "backup", "--from", "dev", "--to", str(archive))  # replaces it
+    assert again["archive_id"] != made["archive_id"]
+    # Anything but a new file or an earlier backup is refused before anything is written.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("important")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for target, words in (
+        (notes, "is not a walletim chat backup: not overwritten"),
+        (fifo, "is not a regular file: not overwritten"),
+        (tmp_path, "is a directory: name a file in it"),
+        (Path(""), "names no file"),
+    ):
+        refused = alice("chat", "backup", "--from", "dev", "--to", str(target))
+        assert refused.code == 1 and len(refused.err_lines) == 1, (target, refused.err)
+        assert words in refused.err, refused.err
+    assert notes.read_text() == "important" and stat.S_ISFIFO(fifo.stat().st_mode)
+    data = archive.read_bytes()
 
     # Another wallet (a wrong mnemonic), another account of the same wallet, a flipped
     # byte, a truncation: one line, exit 1, nothing restored.

@@ -104,10 +104,13 @@ class BackupService:
         when ``to`` is None.
 
         Raises:
-            KeysError (no seed), ConfigError (the file), RelayRefused (``backup_too_large``
-            ...), RelayUnavailable.
+            KeysError (no seed), InputError (``to`` is something other than a backup to
+            replace), ConfigError (the file), RelayRefused (``backup_too_large`` ...),
+            RelayUnavailable.
         """
         address = self.wallets.account(spec).address
+        if to is not None:
+            replaceable(to)
         key = self.wallets.backup_key(spec)
         store = self.store()
         dumped: dict[str, object] = dict(records.dump(store, address))
@@ -251,3 +254,35 @@ def _remember(conn: Any, address: str, created_ms: int) -> None:
 
 def _when(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
+
+
+def replaceable(to: Path) -> None:
+    """Raises InputError unless ``to`` names a file a backup may be written to: a new one, or
+    an earlier walletim chat backup (replaced atomically); never a directory, a link, a pipe,
+    a device or a file of anything else (checked before anything is written)."""
+    import os
+    import stat
+
+    from walletim.app.backup.archive import MAGIC
+
+    if not to.name or to.name in (".", ".."):
+        raise InputError(f"the backup file {str(to)!r} names no file")
+    try:
+        mode = os.lstat(to).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InputError(f"the backup file {to}: {exc.strerror}") from exc
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{to} is a directory: name a file in it (e.g. {to / 'chat.wimbak'})")
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{to} exists and is not a regular file: not overwritten")
+    try:
+        with open(to, "rb") as existing:
+            head = existing.read(len(MAGIC))
+    except OSError as exc:
+        raise InputError(f"the backup file {to}: {exc.strerror}") from exc
+    if head != MAGIC:
+        raise InputError(
+            f"{to} exists and is not a walletim chat backup: not overwritten (pick a new file)"
+        )
