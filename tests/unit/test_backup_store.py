@@ -182,6 +182,24 @@ def test_merging_onto_a_store_with_part_of_it_keeps_both(tmp_path: Path) -> None
     assert name == "bobby" and bytes(key) == b"\x01" * 32  # the user's name kept, key filled
 
 
+def test_a_backed_up_name_another_contact_has_here_is_said_not_dropped(tmp_path: Path) -> None:
+    a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
+    _fill(a)  # PEER is "bob" in the backup
+    other = "0x3333333333333333333333333333333333333333"
+    with b.transaction() as c:
+        c.execute(
+            "INSERT INTO contacts (address, name, added_at) VALUES (?,?,?)", (other, "bob", 5)
+        )
+    taken: list[tuple[str, str]] = []
+    records.merge(b, ME, records.dump(a, ME), name_taken=lambda *clash: taken.append(clash))
+    assert taken == [(PEER, "bob")]
+    names = dict(b.execute("SELECT address, name FROM contacts").fetchall())
+    assert names == {other: "bob", PEER: None}  # this home's name stays; the clash is said
+    taken.clear()
+    records.merge(b, ME, records.dump(a, ME), name_taken=lambda *clash: taken.append(clash))
+    assert taken == [(PEER, "bob")]  # again, as long as it stands
+
+
 def test_a_broken_record_changes_nothing(tmp_path: Path) -> None:
     a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
     _fill(a)

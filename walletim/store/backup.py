@@ -124,9 +124,12 @@ def dump_tables(records: dict[str, Any]) -> dict[str, Rows]:
 class _Merge:
     """One merge, inside the caller's write transaction."""
 
-    def __init__(self, conn: Any, account: str) -> None:
+    def __init__(
+        self, conn: Any, account: str, name_taken: Callable[[str, str], None] | None = None
+    ) -> None:
         self.conn = conn
         self.account = account
+        self.name_taken = name_taken
         self.uids: dict[str, int] = {}
         self.conversations: set[str] = set()
         self.notes: dict[tuple[Any, ...], int] = {}  # local notes met, by content
@@ -164,17 +167,19 @@ def merge(
     records: dict[str, Any],
     *,
     also: Callable[[Any], None] | None = None,
+    name_taken: Callable[[str, str], None] | None = None,
 ) -> dict[str, int]:
     """Merge ``records`` (as :func:`dump` made them, for ``account``) into the store, in one
     write transaction (with ``also(conn)`` last, in the same one). Returns how many rows
-    each table gained.
+    each table gained. ``name_taken(address, name)`` hears of each contact whose name in the
+    records another contact here has (the contact comes back unnamed).
 
     Raises:
         StoreError: a database error (nothing was written). ValueError, KeyError, TypeError:
             records that are not a dump's shape (nothing was written).
     """
     with store.transaction() as conn:
-        m = _Merge(conn, account)
+        m = _Merge(conn, account, name_taken)
         for row in _table(records, "contacts"):
             _merge_contact(m, row)
         for row in _table(records, "conversations"):
@@ -206,7 +211,10 @@ def _table(records: dict[str, Any], table: str) -> list[dict[str, Any]]:
 def _merge_contact(m: _Merge, row: dict[str, Any]) -> None:
     address, key = str(row["address"]), _decode(row.get("identity_key"))
     name = row.get("name")
-    if name is not None and m.one("SELECT address FROM contacts WHERE name = ?", (name,)):
+    holder = None if name is None else m.one("SELECT address FROM contacts WHERE name = ?", (name,))
+    if holder is not None:
+        if holder != address and m.name_taken is not None:
+            m.name_taken(address, str(name))
         name = None  # the name is taken (by this contact already, or by another)
     owner = (
         None

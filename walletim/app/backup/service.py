@@ -76,6 +76,8 @@ class RestoreResult:
     source: str
     counts: dict[str, int] = field(default_factory=dict)  # what the archive holds
     added: dict[str, int] = field(default_factory=dict)  # what the store gained
+    #: (address, name): contacts whose backed-up name another contact here has (unnamed now)
+    names_taken: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _newest_key(address: str) -> str:
@@ -182,10 +184,13 @@ class BackupService:
                 f"this backup (made {_when(created)}) is older than one this home already made "
                 f"or restored ({_when(newest)}): a stale copy? (--allow-older restores it)"
             )
+        taken: list[tuple[str, str]] = []
         try:
             added = records.merge(
-                store, address, opened.records, also=lambda conn: _remember(conn, address, created)
-            )
+                store, address, opened.records,
+                also=lambda conn: _remember(conn, address, created),
+                name_taken=lambda who, name: taken.append((who, name)),
+            )  # fmt: skip
         except (ValueError, KeyError, TypeError) as exc:
             raise ArchiveError("this backup's records are not in the expected shape") from exc
         added["networks"] = self._restore_networks(opened.records.get("settings"))
@@ -199,6 +204,7 @@ class BackupService:
             if isinstance(counts, dict)
             else {},
             added,
+            taken,
         )
 
     def _restore_networks(self, settings: object) -> int:

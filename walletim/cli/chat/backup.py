@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from walletim.cli.base import Ctx, account_option, with_home
+from walletim.cli.base import Ctx, account_option, printable, with_home
 from walletim.cli.chat.devices import device_json, device_line, join_as_device
 from walletim.cli.chat.render import session, when
 
@@ -86,8 +86,16 @@ def restore(
         "from": r.source,
         "counts": r.counts,
         "added": r.added,
+        "names_taken": [{"address": a, "name": n} for a, n in r.names_taken],
         "device": device_json(device, device_error),
     }
+    for address, name in r.names_taken:  # stderr: with --json too
+        click.echo(
+            f"warning: the backup names {address} “{printable(name, newline=' ')}”, which is "
+            f"another contact's name here: restored without a name (chat contacts add NAME "
+            f"{address})",
+            err=True,
+        )
 
     def human() -> None:
         click.echo(
