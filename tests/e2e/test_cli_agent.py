@@ -191,6 +191,10 @@ def test_the_policy_is_enforced_by_the_agent(home: Home) -> None:
 
     shown = home.ok("--json", "agent", "policy", "show", "dev").json()
     assert shown["policy"]["chains"] == [31337]
+    human = home.ok("agent", "policy", "show", "dev").out
+    assert "signed in the last 24 hours: 0.90" in human and " ETH, 4 USDC" in human, human
+    human = home.ok("agent", "policy", "show", "dev").out
+    assert "signed in the last 24 hours: 0.90" in human and " ETH, 4 USDC" in human, human
     spent = Decimal(shown["spent_24h"]["ETH"]["amount"])  # 0.9 and at most the two fees
     assert Decimal("0.9") < spent < Decimal("0.901"), spent
     assert shown["spent_24h"][usdc]["amount"] == "4"

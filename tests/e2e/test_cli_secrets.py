@@ -68,7 +68,9 @@ def test_a_keystore_password_is_typed_at_a_terminal_never_the_home_password(
     assert "New keystore password" in typed.out and "Repeat for confirmation" in typed.out
     doc = json.loads(out_file.read_text())
     assert Account.from_key(Account.decrypt(doc, "keystore own password")).address == ANVIL0
-    imported = scripted.pty(
+    laptop = tmp_path / "laptop"  # the keystore goes to another machine's home
+    elsewhere = Cli(laptop, {**scripted.env, "WALLETIM_HOME": str(laptop)})
+    imported = elsewhere.pty(
         "wallet", "import", "again", "--keystore", str(out_file), answers=("keystore own password",)
     )
     assert imported.code == 0 and ANVIL0 in imported.out, imported.out

@@ -219,6 +219,11 @@ def test_export_import_keystore_round_trip(scripted: Cli, tmp_path: Path) -> Non
         "wallet", "export", "dev:1", "--out", str(out_file), "--keystore-password-file", str(ks_pw)
     )
     _one_clean_line(again)
+    for out, words in (("", "names no file"), (" ", "names no file")):
+        bad = scripted("wallet", "export", "dev:1", "--out", out, "--keystore-password-file",
+                       str(ks_pw))  # fmt: skip
+        _one_clean_line(bad)
+        assert words in bad.err, bad.err
     keystore = ("--keystore", str(out_file), "--keystore-password-file", str(ks_pw))
     same_home = scripted("wallet", "import", "back", *keystore)  # dev:1 is here already
     _one_clean_line(same_home, 1, "keystore pass")
@@ -358,6 +363,16 @@ def test_change_password(cli: Cli, scripted: Cli, tmp_path: Path) -> None:
     short = tmp_path / "short"
     short.write_text("x\n")
     _one_clean_line(scripted("wallet", "change-password", "--new-password-file", str(short)))
+    same = tmp_path / "same"
+    same.write_text(HOME_PASSWORD + "\n")
+    unchanged = scripted("wallet", "change-password", "--new-password-file", str(same))
+    _one_clean_line(unchanged, 1, HOME_PASSWORD)
+    assert "that is the home password already: nothing changed" in unchanged.err
+    wrong = scripted(
+        "wallet", "change-password", "--new-password-file", str(same),
+        env={"WALLETIM_PASSWORD": "not it at all"},
+    )  # fmt: skip
+    assert wrong.code == 1 and "wrong password" in wrong.err
     assert scripted("wallet", "change-password", "dev", "--new-password-file", str(new)).code == 0
     old = cli("wallet", "reveal", "dev", input=f"{HOME_PASSWORD}\n", tty=True)
     _one_clean_line(old)  # the old password no longer works
@@ -479,3 +494,10 @@ def test_a_swapped_wallet_file_is_refused_before_any_address_is_shown(
     assert rows["mine"]["address"] is None and rows["mine"]["refused"]
     assert json.loads(listed.err)["error"]["type"] == "WalletFileTampered"
     assert real["address"] != ANVIL0
+
+
+def test_an_empty_global_option_is_an_error_not_the_default(scripted: Cli) -> None:
+    """`--rpc-url ""` (a script's unset variable) must not quietly mean 127.0.0.1:8545."""
+    for option in ("--rpc-url", "--relay", "--network"):
+        r = scripted(option, " ", "balance", ANVIL0)
+        assert r.code == 2 and f"{option} is empty" in r.err, r.err

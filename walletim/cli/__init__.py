@@ -135,6 +135,9 @@ def cli(
     password_file: str | None,
 ) -> None:
     """walletim: a command-line Ethereum wallet whose keys also carry encrypted chat."""
+    for option, value in (("--rpc-url", rpc_url), ("--relay", relay_url), ("--network", network)):
+        if value is not None and not value.strip():  # not "the default" in disguise
+            raise click.UsageError(f"{option} is empty")
     if home:
         home_path = Path(home).expanduser()
     else:

@@ -177,6 +177,15 @@ def policy_show(ctx: Ctx, account: str) -> None:
         found = wallets.policy(account)
         doc = _policy_doc(account, address, found, None)
     lines = [f"{account} ({address}):", *[f"  {line}" for line in _lines(found)]]
+    spent = doc.get("spent_24h")
+    if isinstance(spent, dict):  # the running agent's count
+        symbols = {t.token: t.symbol for t in (found.tokens if found else ())}
+        said = [
+            f"{v['amount']} {symbols.get(a, 'ETH' if a == 'ETH' else a)}" for a, v in spent.items()
+        ]
+        lines.append(f"  signed in the last 24 hours: {', '.join(said) or 'nothing'}")
+    else:
+        lines.append("  signed in the last 24 hours: (the agent is not running: not counted)")
     ctx.emit(doc, "\n".join(lines))
 
 

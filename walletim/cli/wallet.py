@@ -319,8 +319,9 @@ def export(ctx: Ctx, account: str, out: str, keystore_password_file: str | None)
     """Export ACCOUNT (NAME or NAME:INDEX) as a v3 keystore that geth and cast read."""
     wallets = ctx.wallets()
     target = wallets.account(account)  # fail fast on a bad account, before prompting
-    if Path(out).expanduser().exists():
-        raise InputError(f"{out} exists; not overwritten")
+    from walletim.app.wallets.export import keystore_target
+
+    keystore_target(out)  # and on a bad --out (raises InputError)
     ks_password = _keystore_password(keystore_password_file, "New keystore password", new=True)
     if not ks_password:
         raise InputError("the keystore password is empty")

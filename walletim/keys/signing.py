@@ -109,7 +109,10 @@ def typed_data_digest(doc: dict[str, Any]) -> bytes:
     except InputError:
         raise
     except Exception as exc:  # eth-account raises many types for malformed input
-        raise InputError(f"typed data does not encode: {str(exc)[:200]}") from exc
+        text = str(exc)
+        if len(text) > 200:  # cut at a word, and say so
+            text = text[:200].rsplit(" ", 1)[0] + " …"
+        raise InputError(f"typed data does not encode: {text}") from exc
 
 
 def personal_digest(message: bytes) -> bytes:

@@ -20,7 +20,11 @@ def keystore_target(out: str | Path) -> Path:
     """Where a keystore may be written: a new file in an existing directory.
     Raises InputError."""
     out_path = Path(out).expanduser()
-    if out_path.exists():
+    if not str(out).strip() or not out_path.name or out_path.name in (".", ".."):
+        raise InputError(f"--out {str(out)!r} names no file")
+    if out_path.is_dir():
+        raise InputError(f"{out_path} is a directory: name a new file in it")
+    if out_path.exists() or out_path.is_symlink():
         raise InputError(f"{out_path} exists; not overwritten")
     if not out_path.parent.is_dir():
         raise InputError(f"directory {out_path.parent} does not exist")

@@ -574,7 +574,11 @@ class Wallets:
         WrongPassword (current password wrong; nothing changes), InputError."""
         if self.vault.is_initialized() and self.vault.needs_upgrade():
             self.unlock()  # a home made before wallet MACs is upgraded first
-        self.vault.change_password(self._password.current(), new_password)
+        current = self._password.current()
+        if new_password == current:
+            self.unlock()  # a wrong password is said as such first
+            raise InputError("that is the home password already: nothing changed")
+        self.vault.change_password(current, new_password)
         self._password = StaticPassword(new_password)
         self.lock()
 
