@@ -1,7 +1,8 @@
 """The main job, end to end, in a throwaway home (``walletim demo`` / ``make demo``).
 
 Keys: create two wallets, derive addresses on two standard paths, export a v3 keystore and
-import it back, sign a message and EIP-712 typed data, and verify both.
+import it on a second home (the first refuses a key it holds), sign a message and EIP-712
+typed data, and verify both.
 Chain: start a local Anvil devnet with its DeFi world, import Anvil's public test mnemonic
 (a TEST key, funded by Anvil; never use it for real funds), send ETH (EIP-1559 and legacy),
 a pipelined batch, show the history from the encrypted store; swap ETH for USDC on Uniswap V2,
@@ -25,7 +26,8 @@ from pathlib import Path
 from typing import Protocol
 
 from walletim.app.session import Session
-from walletim.app.wallets import Wallets
+from walletim.app.wallets import WalletInfo, Wallets
+from walletim.errors import KeyAlreadyHeld
 from walletim.keys import signing
 
 #: A small EIP-712 document of the demo's own (the EIP's "Mail" example lives in the tests).
@@ -74,13 +76,7 @@ def run_demo(
         say("   and on Ledger Live's path:")
         for a in ledger:
             say(f"     {a.path:<22} {a.address}")
-        keystore_file = home / "alice-1.json"
-        ks_password = secrets.token_urlsafe(12)
-        wallets.export_keystore("alice:1", keystore_file, ks_password)
-        imported = wallets.import_keystore("alice-1", keystore_file.read_bytes(), ks_password)
-        kdf = json.loads(keystore_file.read_text())["crypto"]["kdf"]
-        say(f"4. Exported alice:1 as a v3 keystore ({kdf}) and imported it back as alice-1:")
-        say(f"     {imported.address} (same address: {imported.address == accounts[1].address})")
+        imported = _keystore_round_trip(wallets, home, password, fast_kdf, say)
         text = "gm from walletim"
         sig = wallets.sign_message("alice", text.encode())
         ok = signing.verify_message(alice.info.address, text.encode(), sig.bytes)
@@ -112,6 +108,27 @@ def run_demo(
     finally:
         if keep is None:
             shutil.rmtree(home, ignore_errors=True)
+
+
+def _keystore_round_trip(
+    wallets: Wallets, home: Path, password: str, fast_kdf: bool, say: Callable[[str], None]
+) -> WalletInfo:
+    """Step 4: alice:1 as a v3 keystore, imported on a second home (another machine); the
+    first home refuses it, a key it already holds."""
+    keystore_file = home / "alice-1.json"
+    ks_password = secrets.token_urlsafe(12)
+    wallets.export_keystore("alice:1", keystore_file, ks_password)
+    laptop = Wallets(home / "laptop", password, fast_kdf=fast_kdf)
+    imported = laptop.import_keystore("alice-1", keystore_file.read_bytes(), ks_password)
+    kdf = json.loads(keystore_file.read_text())["crypto"]["kdf"]
+    say(f"4. Exported alice:1 as a v3 keystore ({kdf}) and imported it on a second home:")
+    same = imported.address == wallets.account("alice:1").address
+    say(f"     {imported.address} (same address: {same})")
+    try:
+        wallets.import_keystore("alice-1", keystore_file.read_bytes(), ks_password)
+    except KeyAlreadyHeld as exc:
+        say(f"   (importing it into the first home again is refused: {exc})")
+    return imported
 
 
 def _demo_dir(keep: Path | None) -> Path:
