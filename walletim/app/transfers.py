@@ -33,6 +33,8 @@ from walletim.errors import InputError, InsufficientFunds, RiskRefused
 
 #: A send with every choice left to the node's suggestions and the network profile.
 DEFAULTS = SendRequest(None)
+#: How long a batch waits unless told: each row mined, five minutes for all of them.
+BATCH_WAIT = Until(timeout=300.0)
 
 
 class Assets(Protocol):
@@ -175,11 +177,18 @@ class Transfers:
         )
 
     def prepare_batch(
-        self, account: str, content: bytes, source: str, *, force: bool = False
+        self,
+        account: str,
+        content: bytes,
+        source: str,
+        *,
+        force: bool = False,
+        token: str | None = None,
     ) -> PreparedBatch:
         """The rows of a ``to,amount[,token]`` CSV file (``content``, from ``source``), each
         amount scaled by its token's decimals, checked by the risk policy (refusals pass only
-        with ``force``). Raises InputError, RiskRefused (naming the line)."""
+        with ``force``). ``token``: the token of rows that name none (default ether); a row's
+        token ``ETH`` is ether. Raises InputError, RiskRefused (naming the line)."""
         try:
             text = content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -191,17 +200,21 @@ class Transfers:
         def parse_value(amount: str, token: str | None) -> int:
             if token is None:
                 return parse_amount(amount)
-            asset = assets.get(token) or self.assets.token(token)
+            asset = assets.get(token) or (
+                ETH if token.upper() == ETH.symbol else self.assets.token(token)
+            )
             assets[token] = asset
             return parse_amount(amount, decimals=asset.decimals)
 
-        parsed = parse_batch_csv(text, parse_value=parse_value, resolve=self.resolve)
+        parsed = parse_batch_csv(
+            text, parse_value=parse_value, resolve=self.resolve, default_token=token
+        )
         rows = tuple(
             r if r.token is None else replace(r, token=assets[r.token].address) for r in parsed
         )
         warnings = self._batch_risks(sender, rows, force)
         notes = []
-        for asset in {a.address: a for a in assets.values()}.values():
+        for asset in {a.address: a for a in assets.values() if a.address}.values():
             units = sum(r.value for r in rows if r.token == asset.address)
             notes.append(self.assets.decimals_note(asset, units))
         return PreparedBatch(
@@ -237,9 +250,22 @@ class Transfers:
                 raise RiskRefused(f"batch line {r.row}: {exc}", code=exc.code) from exc
         return tuple(lines)
 
-    def send_batch(self, batch: PreparedBatch, *, wait: bool = True) -> list[BatchResult]:
-        """Sign and pipeline the rows; each paid once per batch id (see
-        :meth:`walletim.app.chain.ChainService.send_batch`)."""
+    def send_batch(
+        self, batch: PreparedBatch, how: SendRequest = DEFAULTS, until: Until | None = BATCH_WAIT
+    ) -> list[BatchResult]:
+        """Sign and pipeline the rows, each with the fee choices and fee cap of ``how`` (its
+        nonce and gas limit do not apply to a batch: refused), and wait ``until`` each is
+        deep enough (None: return once broadcast); each row paid once per batch id (see
+        :meth:`walletim.app.chain.ChainService.send_batch`).
+
+        Raises:
+            InputError: ``how`` names a nonce or a gas limit. ChainError, RpcError.
+        """
+        if how.nonce is not None or how.gas_limit is not None:
+            raise InputError("a batch takes no nonce or gas limit: each row has its own")
+        wait = until or BATCH_WAIT
         return self.chain.send_batch(
-            batch.account, batch.sender, batch.rows, batch_id=batch.batch_id, wait=wait
-        )
+            batch.account, batch.sender, batch.rows, batch_id=batch.batch_id,
+            wait=until is not None, timeout=wait.timeout, confirmations=wait.confirmations,
+            how=how,
+        )  # fmt: skip

@@ -14,18 +14,18 @@ import csv
 import hashlib
 import io
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from walletim.app.chain.broadcast import Broadcaster, sign_into
-from walletim.app.chain.model import BatchResult, BatchRow, TxPlan
+from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, TxPlan, Until
 from walletim.app.chain.nonces import NonceKeeper
 from walletim.app.chain.planning import Planner
 from walletim.app.chain.ports import Chain, ChainPart, Signer
 from walletim.app.chain.tokens import token_transfer_data
 from walletim.app.chain.tracking import Tracker
 from walletim.chain import fees as policy
-from walletim.chain.fees import Fees
 from walletim.chain.reverts import revert_from
-from walletim.chain.rpc import Q
+from walletim.chain.rpc import Q, Query, answered
 from walletim.errors import InputError, RpcError
 from walletim.keys.hd import to_checksum_address
 from walletim.store.txs import TxRecord, TxRepo
@@ -58,10 +58,12 @@ class BatchSender(ChainPart):
         rows: Sequence[BatchRow],
         signer: Callable[[], Signer],
         *,
-        fee_level: str,
-        wait: bool,
-        timeout: float,
+        how: SendRequest,
+        until: Until | None,
     ) -> list[BatchResult]:
+        """``how``: the fee choices and fee cap every row is signed with (its recipient,
+        value, nonce and gas limit are not used: each row has its own); ``until``: how deep
+        and how long to wait for the rows (None: return once broadcast)."""
         if len(rows) > MAX_BATCH_ROWS:
             raise InputError(f"a batch has at most {MAX_BATCH_ROWS} rows")
         done = self.repo().batch_rows(batch_id)
@@ -77,14 +79,14 @@ class BatchSender(ChainPart):
         known: dict[str, TxRecord] = {}
         if todo:
             key = signer()  # the account must hold the sender's key before anything is asked
-            fees = policy.dynamic(self.planner.suggest_fees()[fee_level])
-            plans = self._plan(sender, batch_id, todo, fees, results)
+            plans = self._plan(sender, batch_id, todo, how, results)
             with contextlib.ExitStack() as broadcasting:
                 records = self._record((sender, batch_id), plans, key, broadcasting)
                 self._broadcast(records, results)
             known = {rec.hash: rec for _r, rec in records}
-        if wait:
-            self._tracker.wait_many([res for res in results.values() if res.hash], timeout, known)
+        if until is not None:
+            waited = [res for res in results.values() if res.hash]
+            self._tracker.wait_many(waited, until.timeout, known, until.confirmations)
         return [results[r.row] for r in rows]
 
     def _plan(
@@ -92,18 +94,26 @@ class BatchSender(ChainPart):
         sender: str,
         batch_id: str,
         todo: Sequence[BatchRow],
-        fees: Fees,
+        how: SendRequest,
         results: dict[int, BatchResult],
     ) -> list[tuple[BatchRow, TxPlan]]:
-        """Estimate every row in one round trip; rows that would revert are rejected. Then
-        the fee cap and the funds for all of them. Raises ChainError (nothing signed)."""
+        """Estimate every row, read the balance and what the fees need, in one round trip;
+        rows that would revert are rejected. Then the fee cap of each transaction and the
+        funds for all of them. Raises ChainError (nothing signed)."""
         calls = [row_call(r) for r in todo]
-        estimates = self.rpc.gather_all(
-            [Q.estimate_gas(to, data, sender=sender, value=v) for to, v, data in calls]
+        reads = self.planner.fee_reads(how)
+        head: list[Query[Any]] = [Q.balance(sender, "pending")]
+        if reads[1] is not None:
+            head.append(reads[1])
+        answers = self.rpc.gather_all(
+            [*head, *(Q.estimate_gas(to, data, sender=sender, value=v) for to, v, data in calls)]
         )
+        fees = self.planner.fees_read(how, reads, answers[len(head) - 1])
+        balance: int = answered(answers[0])
         plans: list[tuple[BatchRow, TxPlan]] = []
         network = self.planner.network
-        for r, call, est in zip(todo, calls, estimates, strict=True):
+        cap = network.fee_cap_wei if how.fee_cap is None else how.fee_cap
+        for r, call, est in zip(todo, calls, answers[len(head) :], strict=True):
             if isinstance(est, RpcError):
                 why = str(revert_from(est) or est)
                 results[r.row] = BatchResult(r.row, r.to, r.value, r.token, None, "rejected", why)
@@ -113,10 +123,9 @@ class BatchSender(ChainPart):
                 gas_limit=self.planner.gas_limit(est, call[2]), fees=fees, kind="batch",
                 note=f"batch {batch_id[:12]} row {r.row}",
             )  # fmt: skip
-            policy.check_fee_cap(plan.gas_limit, plan.fees, network.fee_cap_wei)
+            policy.check_fee_cap(plan.gas_limit, plan.fees, cap)
             plans.append((r, plan))
         total = sum(p.value + p.max_total_fee for _r, p in plans)
-        balance = self.rpc.get(Q.balance(sender, "pending"))
         self.planner.check_funds(sender, balance, total, "the batch")
         return plans
 
@@ -173,12 +182,17 @@ class BatchSender(ChainPart):
 
 
 def parse_batch_csv(
-    text: str, *, parse_value: Callable[[str, str | None], int], resolve: Callable[[str], str]
+    text: str,
+    *,
+    parse_value: Callable[[str, str | None], int],
+    resolve: Callable[[str], str],
+    default_token: str | None = None,
 ) -> list[BatchRow]:
     """Parse ``to,amount[,token]`` lines (an optional header line is skipped).
 
     ``parse_value(amount_text, token)`` turns an amount into base units; ``resolve`` turns a
-    name or address into a checksummed address.
+    name or address into a checksummed address; ``default_token`` is the token of a row
+    whose token cell is missing or empty (None: ether).
 
     Raises:
         InputError: naming the line of the first malformed row.
@@ -193,7 +207,7 @@ def parse_batch_csv(
             break
         except csv.Error as exc:  # e.g. a NUL byte, a field over the csv module's limit
             raise InputError(f"batch line {reader.line_num}: not CSV ({exc})") from exc
-        row = _row(line_no, [c.strip() for c in fields], parse_value, resolve)
+        row = _row(line_no, [c.strip() for c in fields], (parse_value, resolve), default_token)
         if row is not None:
             rows.append(row)
     if not rows:
@@ -204,16 +218,17 @@ def parse_batch_csv(
 def _row(
     line_no: int,
     cells: list[str],
-    parse_value: Callable[[str, str | None], int],
-    resolve: Callable[[str], str],
+    parsers: tuple[Callable[[str, str | None], int], Callable[[str], str]],
+    default_token: str | None,
 ) -> BatchRow | None:
+    parse_value, resolve = parsers
     if not cells or not any(cells) or cells[0].startswith("#"):
         return None
     if line_no == 1 and cells[0].lower() in ("to", "address", "recipient"):
         return None
     if len(cells) not in (2, 3):
         raise InputError(f"batch line {line_no}: expected to,amount[,token]")
-    token = cells[2] if len(cells) == 3 and cells[2] else None
+    token = cells[2] if len(cells) == 3 and cells[2] else default_token
     try:
         to = resolve(cells[0])
         value = parse_value(cells[1], token)

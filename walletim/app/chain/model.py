@@ -133,6 +133,8 @@ class BatchResult:
     status: str
     error: str | None = None
     already_sent: bool = False
+    block: int | None = None  # where it was mined (or failed)
+    confirmations: int = 0  # blocks deep when last waited for (its own included)
 
 
 __all__ = [

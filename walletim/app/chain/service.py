@@ -344,9 +344,16 @@ class ChainService:
         wait: bool = True,
         timeout: float = 300.0,
         fee_level: str = "normal",
+        how: SendRequest | None = None,
+        confirmations: int = 1,
     ) -> list[BatchResult]:
         """Sign and pipeline many transfers; each row is paid exactly once per ``batch_id``,
-        even across a crash and a rerun (:mod:`~walletim.app.chain.batch`)."""
+        even across a crash and a rerun (:mod:`~walletim.app.chain.batch`). ``how``: the
+        fee choices and fee cap of every row (default: ``fee_level``'s suggestion, the
+        network's cap); with ``wait``, wait up to ``timeout`` seconds for each row to be
+        ``confirmations`` blocks deep."""
+        from walletim.app.chain.model import SendRequest, Until
+
         self.check_chain()
         sender = to_checksum_address(sender)
         return self.batches.send(
@@ -354,9 +361,8 @@ class ChainService:
             batch_id,
             rows,
             lambda: self._signer(account, sender),
-            fee_level=fee_level,
-            wait=wait,
-            timeout=timeout,
+            how=how or SendRequest(None, fee_level=fee_level),
+            until=Until(confirmations, timeout) if wait else None,
         )
 
     # -- tracking -----------------------------------------------------------------------
