@@ -147,3 +147,31 @@ def test_help_says_which_options_apply_to_a_batch(world: World) -> None:
     text = " ".join(r.out.split())
     assert "--batch" in text and "default token of rows" in text
     assert "not with --batch" in text
+
+
+# -- 2. the recipient checks of a single send, on every row ---------------------------------
+
+
+def test_every_row_gets_the_single_send_recipient_checks(world: World, tmp_path: Path) -> None:
+    c = world.manifest.contracts
+    usdc, dai, weth, pair = c["USDC"], c["DAI"], c["WETH"], c["WETH/USDC"]
+    ok_row = f"{world.address('dev:2')},0.01\n"
+    before = nonce(world, "dev:1", "pending")
+    cases = [
+        (f"{dai},0.000001,USDC\n", "DAI (0x"),  # tokens to another listed token
+        (f"{weth},0.000001,USDC\n", "WETH (0x"),
+        (f"{usdc},1,USDC\n", "USDC token contract itself"),
+        (f"{pair},1,USDC\n", "is a token contract"),  # unlisted: known by probing
+        (f"{weth},0.1\n", "weth wrap"),  # ETH to a token contract
+        (f"{ZERO},0.1\n", "zero address"),
+        (f"{ECRECOVER},1,DAI\n", "precompile or reserved address"),
+        ("0x" + "00" * 18 + "ffff,0.1\n", "precompile or reserved address"),
+    ]
+    for text, why in cases:
+        r = batch(world, csv(tmp_path, "r.csv", ok_row + text), "--yes")
+        assert r.code == 1 and len(r.err_lines) == 1, (text, r.err)
+        assert "batch line 2" in r.err and why in r.err and "--force" in r.err, (text, r.err)
+    assert nonce(world, "dev:1", "pending") == before  # nothing was signed
+    forced = batch(world, csv(tmp_path, "f.csv", f"{ZERO},0.001\n"), "--json", "--yes", "--force")
+    assert forced.code == 0, forced.err
+    assert forced.json()["results"][0]["state"] == "mined"

@@ -26,8 +26,8 @@ from walletim.app.chain import (
 from walletim.app.chain.model import Until
 from walletim.app.contracts import Plan, Step
 from walletim.app.defi import ETH, Asset
-from walletim.app.risk import Risk, RiskPolicy, enforce
-from walletim.chain.rpc import Q
+from walletim.app.risk import MAX_RESERVED_ADDRESS, Risk, RiskPolicy, enforce
+from walletim.chain.rpc import Q, answered
 from walletim.chain.units import parse_amount
 from walletim.errors import InputError, InsufficientFunds, RiskRefused
 
@@ -212,7 +212,8 @@ class Transfers:
         rows = tuple(
             r if r.token is None else replace(r, token=assets[r.token].address) for r in parsed
         )
-        warnings = self._batch_risks(sender, rows, force)
+        symbols = {a.address: a.display for a in assets.values() if a.address}
+        warnings = self._batch_risks(sender, rows, symbols, force)
         notes = []
         for asset in {a.address: a for a in assets.values() if a.address}.values():
             units = sum(r.value for r in rows if r.token == asset.address)
@@ -228,22 +229,21 @@ class Transfers:
             tuple((a.address, a.symbol, a.decimals) for a in assets.values() if a.address),
         )
 
-    def _batch_risks(self, sender: str, rows: tuple[BatchRow, ...], force: bool) -> tuple[str, ...]:
-        """The risk policy on each row without asking the node per row: the zero address,
-        yourself, zero, and a token contract among the tokens the batch sends (refused
-        unless ``force``). Raises RiskRefused naming the line."""
-        tokens = {r.token.lower() for r in rows if r.token is not None}
+    def _batch_risks(
+        self, sender: str, rows: tuple[BatchRow, ...], symbols: dict[str, str], force: bool
+    ) -> tuple[str, ...]:
+        """The risk policy on every row, as on a single send (the zero and reserved
+        addresses, token contracts known by a list or by probing, yourself), with whether
+        each recipient holds code read for all of them in one round trip. ``symbols``: each
+        token's name by address. Raises RiskRefused naming the line (unless ``force``)."""
+        asked = sorted({r.to for r in rows if int(r.to, 16) > MAX_RESERVED_ADDRESS})
+        codes = self.chain.checked_all([Q.code(a) for a in asked])
+        has_code = {a: bool(answered(code)) for a, code in zip(asked, codes, strict=True)}
+        policy = self.risks.knowing_all(has_code)
         lines: list[str] = []
         for r in rows:
-            risks = RiskPolicy.plain(sender, r.to, r.value, "tokens" if r.token else "ETH")
-            if r.to.lower() in tokens:
-                risks.append(
-                    Risk(
-                        "token-to-token",
-                        f"{r.to} is a token contract this batch sends: what is sent to it is lost",
-                        refused=True,
-                    )
-                )
+            symbol = ETH.symbol if r.token is None else symbols[r.token]
+            risks = policy.transfer(sender, r.to, r.value, r.token, symbol)
             try:
                 lines += [f"line {r.row}: {line}" for line in enforce(risks, force)]
             except RiskRefused as exc:

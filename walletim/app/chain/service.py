@@ -178,7 +178,7 @@ class ChainService:
             raise ChainIdMismatch(self.chain_id, actual, self.rpc.shown_url)
         self._chain_checked = True
 
-    def _checked_all(self, queries: Sequence[Query[Any]]) -> list[Any]:
+    def checked_all(self, queries: Sequence[Query[Any]]) -> list[Any]:
         """The answers to ``queries`` (each parsed, or its RpcError), asked in the same
         round trip as the chain-id check when that is still to be done (ChainIdMismatch, or
         the check's RpcError, is raised first)."""
@@ -216,7 +216,7 @@ class ChainService:
         ERC-20's base units), in one round trip (with the chain-id check, when still to be
         done). Raises ChainIdMismatch, RpcError, InputError (a token that does not answer
         ``balanceOf``)."""
-        answers = self._checked_all(tokens.balance_queries(holdings))
+        answers = self.checked_all(tokens.balance_queries(holdings))
         return tokens.read_balances(holdings, answers)
 
     def suggest_fees(self) -> dict[str, FeeSuggestion]:
@@ -376,7 +376,7 @@ class ChainService:
         """What the node holds of ``tx_hash`` (its receipt, the transaction; each None, or
         an RpcError), in one round trip with the chain-id check when that is still to be
         done (ChainIdMismatch first)."""
-        receipt, held = self._checked_all([Q.receipt(tx_hash), Q.transaction(tx_hash)])
+        receipt, held = self.checked_all([Q.receipt(tx_hash), Q.transaction(tx_hash)])
         return receipt, held
 
     def wait(
