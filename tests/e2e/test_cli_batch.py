@@ -175,3 +175,35 @@ def test_every_row_gets_the_single_send_recipient_checks(world: World, tmp_path:
     forced = batch(world, csv(tmp_path, "f.csv", f"{ZERO},0.001\n"), "--json", "--yes", "--force")
     assert forced.code == 0, forced.err
     assert forced.json()["results"][0]["state"] == "mined"
+
+
+# -- 3. token totals against balances --------------------------------------------------------
+
+
+def test_token_totals_are_checked_before_anything_is_signed(world: World, tmp_path: Path) -> None:
+    b1, b2 = world.address("dev:2"), world.address("dev:3")
+    have = token(world, "USDC", "dev:1")
+    half = have // 10**6 // 2 + 1000  # each row alone fits, the two together do not
+    rows = csv(tmp_path, "u.csv", f"{b1},{half},USDC\n{b2},{half},USDC\n{b1},0.01\n")
+    before = nonce(world, "dev:1", "pending")
+    for fmt in ((), ("--json",)):
+        r = batch(world, rows, *fmt, "--yes")
+        assert r.code == 1 and len(r.err_lines) == 1, r.err
+        assert "insufficient USDC" in r.err and "nothing was signed" in r.err, r.err
+    assert nonce(world, "dev:1", "pending") == before
+    assert token(world, "USDC", "dev:1") == have
+    too_much = csv(tmp_path, "e.csv", f"{b1},6000\n{b2},6000\n")  # dev:1 holds 10,000 ETH
+    r = batch(world, too_much, "--yes")
+    assert r.code == 1 and "insufficient funds for the batch" in r.err, r.err
+    assert nonce(world, "dev:1", "pending") == before
+
+
+def test_the_plan_states_per_token_totals_and_the_checks(world: World, tmp_path: Path) -> None:
+    b1, b2 = world.address("dev:2"), world.address("dev:3")
+    rows = csv(tmp_path, "p.csv", f"{b1},1.5,USDC\n{b2},2,USDC\n{b1},0.25\n{b2},3,DAI\n")
+    r = batch(world, rows, input="n\n")
+    assert r.code == 1 and "aborted" in r.err
+    plan = r.err.split("Sign and send")[0]
+    assert "3.5 USDC" in plan and "3 DAI" in plan and "0.25 ETH" in plan, plan
+    assert "USDC balance" in plan and "DAI balance" in plan and "ETH balance" in plan, plan
+    assert "max fee" in plan and "recipients checked" in plan, plan

@@ -23,7 +23,7 @@ from walletim.app.chain import (
     batch_id_for,
     parse_batch_csv,
 )
-from walletim.app.chain.model import Until
+from walletim.app.chain.model import BatchPlan, Until
 from walletim.app.contracts import Plan, Step
 from walletim.app.defi import ETH, Asset
 from walletim.app.risk import MAX_RESERVED_ADDRESS, Risk, RiskPolicy, enforce
@@ -251,15 +251,22 @@ class Transfers:
         return tuple(lines)
 
     def send_batch(
-        self, batch: PreparedBatch, how: SendRequest = DEFAULTS, until: Until | None = BATCH_WAIT
+        self,
+        batch: PreparedBatch,
+        how: SendRequest = DEFAULTS,
+        until: Until | None = BATCH_WAIT,
+        confirm: Callable[[BatchPlan], None] | None = None,
     ) -> list[BatchResult]:
         """Sign and pipeline the rows, each with the fee choices and fee cap of ``how`` (its
         nonce and gas limit do not apply to a batch: refused), and wait ``until`` each is
         deep enough (None: return once broadcast); each row paid once per batch id (see
-        :meth:`walletim.app.chain.ChainService.send_batch`).
+        :meth:`walletim.app.chain.ChainService.send_batch`). ``confirm(plan)`` sees what is
+        about to be signed (:func:`batch_plan_lines`), every check passed, and raises to
+        stop.
 
         Raises:
-            InputError: ``how`` names a nonce or a gas limit. ChainError, RpcError.
+            InputError: ``how`` names a nonce or a gas limit. InsufficientFunds (ETH, or a
+            token's total over its balance), ChainError, RpcError, Aborted.
         """
         if how.nonce is not None or how.gas_limit is not None:
             raise InputError("a batch takes no nonce or gas limit: each row has its own")
@@ -267,5 +274,52 @@ class Transfers:
         return self.chain.send_batch(
             batch.account, batch.sender, batch.rows, batch_id=batch.batch_id,
             wait=until is not None, timeout=wait.timeout, confirmations=wait.confirmations,
-            how=how,
+            how=how, confirm=confirm,
+            units={address: (symbol, decimals) for address, symbol, decimals in batch.units},
         )  # fmt: skip
+
+
+def batch_plan_lines(batch: PreparedBatch, plan: BatchPlan) -> list[str]:
+    """What a batch is about to sign, line by line, every check stated: each asset's total
+    against its balance, the fees, the recipients' checks, the rows not signed."""
+    from walletim.chain.units import format_amount, format_gwei
+
+    lines = [
+        f"ETH       {format_amount(plan.value)} ETH in {_rows(plan.eth_rows)}, plus at most "
+        f"{format_amount(plan.max_fees)} ETH in fees; ETH balance "
+        f"{format_amount(plan.eth_balance)}: enough"
+    ]
+    for t in plan.tokens:
+        lines.append(
+            f"{t.symbol:<9} {format_amount(t.total, t.decimals)} {t.symbol} in {_rows(t.rows)}; "
+            f"{t.symbol} balance {format_amount(t.balance, t.decimals)}: enough"
+        )
+    fees = plan.fees
+    if fees.tx_type == 2:
+        per_gas = (
+            f"max fee {format_gwei(fees.max_fee or 0)}, "
+            f"priority {format_gwei(fees.priority_fee or 0)} (EIP-1559)"
+        )
+    else:
+        per_gas = f"gas price {format_gwei(fees.gas_price or 0)} (legacy)"
+    cap = (
+        f"each under the fee cap of {format_amount(plan.fee_cap)} ETH"
+        if plan.fee_cap
+        else "no fee cap"
+    )
+    lines.append(f"fees      {per_gas} per gas; {cap}")
+    lines.append(
+        f"checks    recipients checked as for a single send (zero, precompile and reserved "
+        f"addresses, token contracts): {_rows(len(batch.rows))}, "
+        + (f"{len(batch.warnings)} warning(s):" if batch.warnings else "nothing to warn of")
+    )
+    lines.extend(batch.warnings)
+    lines.extend(f"and {note}" for note in batch.token_notes)
+    if plan.already:
+        lines.append(f"{_rows(plan.already)} sent by an earlier run: not signed again")
+    lines.extend(f"row {r.row} not sent, it would fail: {r.error}" for r in plan.rejected)
+    return lines
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"

@@ -24,6 +24,7 @@ from walletim.errors import InputError
 
 if TYPE_CHECKING:
     from walletim.app.chain import BatchResult, SendRequest, SendResult, TxPlan, Until
+    from walletim.app.chain.model import BatchPlan
     from walletim.app.session import Session
     from walletim.app.transfers import PreparedBatch, Transfer
     from walletim.store.txs import TxRecord
@@ -374,19 +375,8 @@ def _send_batch(
         raise InputError(str(exc)) from exc
     with open_session(ctx) as s:
         batch = s.transfers.prepare_batch(account, content, str(path), force=force, token=token)
-        if not ctx.json:
-            click.echo(
-                f"Batch of {len(batch.rows)} transfers from {batch.sender}, "
-                f"{eth_text(batch.eth_total)} ETH in all, on "
-                f"network {chain_text(s.network.name, s.network.chain_id)}.",
-                err=True,
-            )
-            for note in batch.token_notes:
-                click.echo(f"  and {note}", err=True)
-            for line in batch.warnings:
-                click.echo(f"  {line}", err=True)
-        ctx.confirm(f"Sign and send {len(batch.rows)} transactions?")
-        results = s.transfers.send_batch(batch, how, until)
+        chain = chain_text(s.network.name, s.network.chain_id)
+        results = s.transfers.send_batch(batch, how, until, _batch_confirmer(ctx, batch, chain))
     data = {
         "batch_id": batch.batch_id,
         "address": batch.sender,
@@ -402,6 +392,25 @@ def _send_batch(
     ctx.emit(data, human)
     if any(r.status in ("rejected", "dropped", "failed") for r in results):
         raise ExitStatus(3)
+
+
+def _batch_confirmer(ctx: Ctx, batch: PreparedBatch, chain: str) -> Callable[[BatchPlan], None]:
+    """Shows what the batch is about to sign (every check passed) and asks."""
+
+    def confirm(plan: BatchPlan) -> None:
+        from walletim.app.transfers import batch_plan_lines
+
+        if not ctx.json or not ctx.yes:
+            click.echo(
+                f"Batch of {len(batch.rows)} transfers from {batch.sender}, {plan.signing} to "
+                f"sign now, on network {chain}:",
+                err=True,
+            )
+            for line in batch_plan_lines(batch, plan):
+                click.echo(f"  {line}", err=True)
+        ctx.confirm(f"Sign and send {plan.signing} transactions?")
+
+    return confirm
 
 
 def _batch_rows_json(batch: PreparedBatch, results: list[BatchResult]) -> list[dict[str, object]]:

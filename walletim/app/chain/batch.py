@@ -13,20 +13,30 @@ import contextlib
 import csv
 import hashlib
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from walletim.app.chain.broadcast import Broadcaster, sign_into
-from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, TxPlan, Until
+from walletim.app.chain.model import (
+    BatchPlan,
+    BatchResult,
+    BatchRow,
+    SendRequest,
+    TokenTotal,
+    TxPlan,
+    Until,
+)
 from walletim.app.chain.nonces import NonceKeeper
 from walletim.app.chain.planning import Planner
 from walletim.app.chain.ports import Chain, ChainPart, Signer
-from walletim.app.chain.tokens import token_transfer_data
+from walletim.app.chain.tokens import balance_of_data, read_balances, token_transfer_data
 from walletim.app.chain.tracking import Tracker
 from walletim.chain import fees as policy
 from walletim.chain.reverts import revert_from
 from walletim.chain.rpc import Q, Query, answered
-from walletim.errors import InputError, RpcError
+from walletim.chain.units import format_amount
+from walletim.errors import InputError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
 from walletim.store.txs import TxRecord, TxRepo
 
@@ -60,10 +70,14 @@ class BatchSender(ChainPart):
         *,
         how: SendRequest,
         until: Until | None,
+        confirm: Callable[[BatchPlan], None] | None = None,
+        units: Mapping[str, tuple[str, int]] | None = None,
     ) -> list[BatchResult]:
         """``how``: the fee choices and fee cap every row is signed with (its recipient,
         value, nonce and gas limit are not used: each row has its own); ``until``: how deep
-        and how long to wait for the rows (None: return once broadcast)."""
+        and how long to wait for the rows (None: return once broadcast); ``confirm(plan)``
+        sees what is about to be signed, every check passed, and raises to stop; ``units``:
+        each token's (symbol, decimals) by address, for what is shown."""
         if len(rows) > MAX_BATCH_ROWS:
             raise InputError(f"a batch has at most {MAX_BATCH_ROWS} rows")
         done = self.repo().batch_rows(batch_id)
@@ -79,7 +93,9 @@ class BatchSender(ChainPart):
         known: dict[str, TxRecord] = {}
         if todo:
             key = signer()  # the account must hold the sender's key before anything is asked
-            plans = self._plan(sender, batch_id, todo, how, results)
+            plans, shown = self._plan((sender, batch_id), todo, how, results, units or {})
+            if plans and confirm is not None:
+                confirm(replace(shown, already=len(done)))
             with contextlib.ExitStack() as broadcasting:
                 records = self._record((sender, batch_id), plans, key, broadcasting)
                 self._broadcast(records, results)
@@ -91,32 +107,40 @@ class BatchSender(ChainPart):
 
     def _plan(
         self,
-        sender: str,
-        batch_id: str,
+        batch: tuple[str, str],
         todo: Sequence[BatchRow],
         how: SendRequest,
         results: dict[int, BatchResult],
-    ) -> list[tuple[BatchRow, TxPlan]]:
-        """Estimate every row, read the balance and what the fees need, in one round trip;
-        rows that would revert are rejected. Then the fee cap of each transaction and the
-        funds for all of them. Raises ChainError (nothing signed)."""
+        units: Mapping[str, tuple[str, int]],
+    ) -> tuple[list[tuple[BatchRow, TxPlan]], BatchPlan]:
+        """Estimate every row and read the ETH and token balances and what the fees need,
+        in one round trip; rows that would revert are rejected. Then the fee cap of each
+        transaction, and the funds for all of them: ETH for the values and the most the
+        fees can cost, each token's total against its balance. ``batch``: (sender, batch
+        id). Raises ChainError, InsufficientFunds (nothing signed)."""
+        sender, batch_id = batch
         calls = [row_call(r) for r in todo]
+        tokens = sorted({r.token for r in todo if r.token is not None})
         reads = self.planner.fee_reads(how)
-        head: list[Query[Any]] = [Q.balance(sender, "pending")]
-        if reads[1] is not None:
-            head.append(reads[1])
+        head: list[Query[Any]] = [
+            Q.balance(sender, "pending"),
+            *(Q.call(t, balance_of_data(sender), block="pending") for t in tokens),
+            *([reads[1]] if reads[1] is not None else []),
+        ]
         answers = self.rpc.gather_all(
             [*head, *(Q.estimate_gas(to, data, sender=sender, value=v) for to, v, data in calls)]
         )
+        held = read_balances([(sender, t) for t in tokens], answers[1 : 1 + len(tokens)])
         fees = self.planner.fees_read(how, reads, answers[len(head) - 1])
-        balance: int = answered(answers[0])
-        plans: list[tuple[BatchRow, TxPlan]] = []
         network = self.planner.network
         cap = network.fee_cap_wei if how.fee_cap is None else how.fee_cap
+        plans: list[tuple[BatchRow, TxPlan]] = []
+        rejected: list[BatchResult] = []
         for r, call, est in zip(todo, calls, answers[len(head) :], strict=True):
             if isinstance(est, RpcError):
                 why = str(revert_from(est) or est)
-                results[r.row] = BatchResult(r.row, r.to, r.value, r.token, None, "rejected", why)
+                rejected.append(BatchResult(r.row, r.to, r.value, r.token, None, "rejected", why))
+                results[r.row] = rejected[-1]
                 continue
             plan = TxPlan.of(
                 network.name, self.chain_id, sender, call, nonce=None,
@@ -125,9 +149,27 @@ class BatchSender(ChainPart):
             )  # fmt: skip
             policy.check_fee_cap(plan.gas_limit, plan.fees, cap)
             plans.append((r, plan))
-        total = sum(p.value + p.max_total_fee for _r, p in plans)
-        self.planner.check_funds(sender, balance, total, "the batch")
-        return plans
+        totals = _token_totals(plans, dict(zip(tokens, held, strict=True)), units)
+        shown = BatchPlan(
+            sender, len(plans), 0, tuple(rejected),
+            sum(p.value for _r, p in plans), sum(1 for r, _p in plans if r.token is None),
+            sum(p.max_total_fee for _r, p in plans), answered(answers[0]), totals, fees, cap,
+        )  # fmt: skip
+        self._check_funds(shown)
+        return plans, shown
+
+    def _check_funds(self, plan: BatchPlan) -> None:
+        """ETH for the values and the most the fees can cost, each token's total against
+        its balance. Raises InsufficientFunds (nothing is signed)."""
+        needed = plan.value + plan.max_fees
+        self.planner.check_funds(plan.sender, plan.eth_balance, needed, "the batch")
+        for t in plan.tokens:
+            if t.balance < t.total:
+                raise InsufficientFunds(
+                    f"insufficient {t.symbol}: the batch's {t.rows} {t.symbol} rows need "
+                    f"{format_amount(t.total, t.decimals)} {t.symbol}, {plan.sender} has "
+                    f"{format_amount(t.balance, t.decimals)} {t.symbol}; nothing was signed"
+                )
 
     def _record(
         self,
@@ -179,6 +221,21 @@ class BatchSender(ChainPart):
                 results[r.row] = BatchResult(r.row, r.to, r.value, r.token, rec.hash, status, error)
                 self.flights.seen(rec.hash, status)
             TxRepo.mark_pending(conn, accepted)
+
+
+def _token_totals(
+    plans: Sequence[tuple[BatchRow, TxPlan]],
+    balances: Mapping[str, int],
+    units: Mapping[str, tuple[str, int]],
+) -> tuple[TokenTotal, ...]:
+    """Per token the rows to sign send: its total and row count, against the balance."""
+    out = []
+    for token, balance in balances.items():
+        values = [r.value for r, _p in plans if r.token == token]
+        if values:
+            symbol, decimals = units.get(token, (token, 0))
+            out.append(TokenTotal(token, symbol, decimals, sum(values), len(values), balance))
+    return tuple(out)
 
 
 def parse_batch_csv(

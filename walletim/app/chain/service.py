@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,7 +38,14 @@ if TYPE_CHECKING:
     from walletim.app.chain.batch import BatchSender
     from walletim.app.chain.broadcast import Broadcaster
     from walletim.app.chain.flights import Flight, FlightLog
-    from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, SendResult, TxPlan
+    from walletim.app.chain.model import (
+        BatchPlan,
+        BatchResult,
+        BatchRow,
+        SendRequest,
+        SendResult,
+        TxPlan,
+    )
     from walletim.app.chain.nonces import NonceKeeper
     from walletim.app.chain.planning import Planner
     from walletim.app.chain.ports import Chain, Clock, Notify, Progress, Signer, SignerFor, Sleep
@@ -346,12 +353,21 @@ class ChainService:
         fee_level: str = "normal",
         how: SendRequest | None = None,
         confirmations: int = 1,
+        confirm: Callable[[BatchPlan], None] | None = None,
+        units: Mapping[str, tuple[str, int]] | None = None,
     ) -> list[BatchResult]:
         """Sign and pipeline many transfers; each row is paid exactly once per ``batch_id``,
         even across a crash and a rerun (:mod:`~walletim.app.chain.batch`). ``how``: the
         fee choices and fee cap of every row (default: ``fee_level``'s suggestion, the
         network's cap); with ``wait``, wait up to ``timeout`` seconds for each row to be
-        ``confirmations`` blocks deep."""
+        ``confirmations`` blocks deep. ``confirm(plan)`` sees what is about to be signed,
+        every funds check passed, and raises (e.g. Aborted) to stop; ``units``: each
+        token's (symbol, decimals) by address, for what is shown.
+
+        Raises:
+            ChainIdMismatch, InsufficientFunds (ETH or a token), ChainError (fee cap),
+            RpcError, Aborted.
+        """
         from walletim.app.chain.model import SendRequest, Until
 
         self.check_chain()
@@ -363,6 +379,8 @@ class ChainService:
             lambda: self._signer(account, sender),
             how=how or SendRequest(None, fee_level=fee_level),
             until=Until(confirmations, timeout) if wait else None,
+            confirm=confirm,
+            units=units,
         )
 
     # -- tracking -----------------------------------------------------------------------
