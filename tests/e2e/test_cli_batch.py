@@ -207,3 +207,52 @@ def test_the_plan_states_per_token_totals_and_the_checks(world: World, tmp_path:
     assert "3.5 USDC" in plan and "3 DAI" in plan and "0.25 ETH" in plan, plan
     assert "USDC balance" in plan and "DAI balance" in plan and "ETH balance" in plan, plan
     assert "max fee" in plan and "recipients checked" in plan, plan
+
+
+# -- 4. a rerun pays what never made it on chain, and nothing twice -------------------------
+
+
+def test_a_rerun_pays_rows_refused_at_broadcast_and_never_twice(
+    world: World, tmp_path: Path
+) -> None:
+    """Another wallet holding dev:1's key has a transaction queued at the nonce the batch's
+    second row gets: the node refuses that row ("replacement transaction underpriced") and
+    the other transaction takes the nonce. The rerun pays the row at a new nonce."""
+    rpc = world.anvil.rpc()
+    me, b1, b2 = world.address("dev:1"), world.address("dev:2"), world.address("dev:3")
+    start = nonce(world, "dev:1")
+    rpc.call(
+        "eth_sendTransaction",
+        [{"from": me, "to": me, "value": "0x0", "nonce": hex(start + 1), "gas": hex(21000),
+          "maxFeePerGas": hex(1000 * GWEI), "maxPriorityFeePerGas": hex(500 * GWEI)}],
+    )  # fmt: skip
+    rows = csv(tmp_path, "b.csv", f"{b1},0.125\n{b2},0.25\n")
+    b2_before = eth(world, "dev:3")
+    first = batch(world, rows, "--json", "--yes")
+    assert first.code == 3, first.err
+    doc = first.json()  # one JSON document on stdout, one error line on stderr
+    assert [x["state"] for x in doc["results"]] == ["mined", "dropped"]
+    assert len(first.err_lines) == 1 and json.loads(first.err)["error"]["message"], first.err
+    human = batch(world, rows, "--yes")  # the rerun pays row 2, once
+    assert human.code == 0, human.err
+    assert "paid again" in human.out or "paid again" in human.err
+    again = batch(world, rows, "--json", "--yes")
+    assert again.code == 0, again.err
+    assert [(x["state"], x["already_sent"]) for x in again.json()["results"]] == [
+        ("mined", True),
+        ("mined", True),
+    ]
+    assert eth(world, "dev:3") == b2_before + 25 * 10**16  # paid exactly once
+
+
+def test_a_failing_batch_says_so_on_stderr(world: World, tmp_path: Path) -> None:
+    reverts = world.manifest.contracts["UniswapV2Router02"]  # refuses plain ETH
+    rows = csv(tmp_path, "x.csv", f"{world.address('dev:2')},0.01\n{reverts},0.01\n")
+    r = batch(world, rows, "--yes")  # the plan, then the rows on stdout, then one error line
+    assert r.code == 3 and "Traceback" not in r.err, r.err
+    [line] = [x for x in r.err_lines if x.startswith("error: ")]
+    assert line == r.err_lines[-1] and "1 of 2" in line and "row 2 rejected" in line
+    assert "row 2 not sent, it would fail" in r.err.split("error: ")[0]  # in the plan
+    j = batch(world, rows, "--json", "--yes")
+    assert j.code == 3 and [x["state"] for x in j.json()["results"]] == ["mined", "rejected"]
+    assert json.loads(j.err)["error"]["type"], j.err

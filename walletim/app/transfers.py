@@ -317,6 +317,11 @@ def batch_plan_lines(batch: PreparedBatch, plan: BatchPlan) -> list[str]:
     lines.extend(f"and {note}" for note in batch.token_notes)
     if plan.already:
         lines.append(f"{_rows(plan.already)} sent by an earlier run: not signed again")
+    if plan.again:
+        lines.append(
+            f"{_rows(plan.again)} paid again: the earlier transaction never made it on chain "
+            "and never can (its nonce is used by another, or it is signed again at it)"
+        )
     lines.extend(f"row {r.row} not sent, it would fail: {r.error}" for r in plan.rejected)
     return lines
 

@@ -386,12 +386,35 @@ def _send_batch(
     def human() -> None:
         for r in results:
             extra = " (sent before)" if r.already_sent else ""
+            extra += f" (paid again: {r.replaces} never made it on chain)" if r.replaces else ""
             extra += f" {r.error}" if r.error else ""
             click.echo(f"{r.row:>5}  {r.to}  {r.status:<8} {r.hash or '-'}{extra}")
 
     ctx.emit(data, human)
-    if any(r.status in ("rejected", "dropped", "failed") for r in results):
-        raise ExitStatus(3)
+    _batch_outcome(results)
+
+
+#: Row states that leave a row unpaid (or paid for nothing: failed on chain).
+UNPAID = ("rejected", "dropped", "replaced", "failed")
+
+
+def _batch_outcome(results: list[BatchResult]) -> None:
+    """A batch with a row not paid is a failure: one line on stderr (after the rows were
+    printed), exit 3."""
+    from walletim.errors import ChainError
+
+    unpaid = [r for r in results if r.status in UNPAID]
+    if not unpaid:
+        return
+    said = "; ".join(
+        f"row {r.row} {r.status}" + (f" ({' '.join(r.error.split())[:160]})" if r.error else "")
+        for r in unpaid[:3]
+    )
+    more = f"; {len(unpaid) - 3} more" if len(unpaid) > 3 else ""
+    raise ChainError(
+        f"{len(unpaid)} of {len(results)} rows of the batch not paid: {said}{more} (running the "
+        "same file again retries the rows not on chain; nothing is paid twice)"
+    )
 
 
 def _batch_confirmer(ctx: Ctx, batch: PreparedBatch, chain: str) -> Callable[[BatchPlan], None]:
@@ -431,6 +454,7 @@ def _batch_rows_json(batch: PreparedBatch, results: list[BatchResult]) -> list[d
             "error": r.error,
             "block_number": r.block,
             "confirmations": r.confirmations,
+            "replaces": r.replaces,
         }
         for r in results
     ]

@@ -2,9 +2,17 @@
 batch id, even across a crash and a rerun.
 
 Rows already recorded for a batch are not signed again (their stored transaction is
-re-checked, and re-broadcast if the node lost it). The rest are estimated in one round
-trip, checked against the funds and the fee cap together, recorded with consecutive nonces
-in one store transaction, broadcast in one round trip and waited for together.
+re-checked, and re-broadcast if the node lost it) unless it never made it on chain and never
+can: refused at broadcast or dropped, not mined, not pending, and neither is another of this
+home's transactions at its nonce making the same call (a speed-up). Such a row is paid again
+at its own nonce while that is unused (only one of the two can ever be mined), or at a new
+one once another transaction used it; one whose nonce another transaction holds in the
+node's pool waits for it (:meth:`BatchSender._unpaid`).
+
+The rest are estimated in one round trip with the ETH and token balances, checked against
+the fee cap and the funds (ETH and each token's total) together, shown (``confirm``),
+recorded with consecutive nonces in one store transaction, broadcast in one round trip and
+waited for together.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from walletim.app.chain.broadcast import Broadcaster, sign_into
@@ -31,14 +39,14 @@ from walletim.app.chain.nonces import NonceKeeper
 from walletim.app.chain.planning import Planner
 from walletim.app.chain.ports import Chain, ChainPart, Signer
 from walletim.app.chain.tokens import balance_of_data, read_balances, token_transfer_data
-from walletim.app.chain.tracking import Tracker
+from walletim.app.chain.tracking import OPEN, SETTLED, Tracker
 from walletim.chain import fees as policy
 from walletim.chain.reverts import revert_from
 from walletim.chain.rpc import Q, Query, answered
 from walletim.chain.units import format_amount
 from walletim.errors import InputError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
-from walletim.store.txs import TxRecord, TxRepo
+from walletim.store.txs import Conn, TxRecord, TxRepo
 
 MAX_BATCH_ROWS = 10_000
 
@@ -89,17 +97,22 @@ class BatchSender(ChainPart):
             if r.row in done
         }
         self._tracker.recheck_sent([res for res in results.values() if res.hash])
-        todo = [r for r in rows if r.row not in done]
+        again = self._unpaid((sender, batch_id), [res for res in results.values() if res.hash])
+        todo = [r for r in rows if r.row not in done or r.row in again]
         known: dict[str, TxRecord] = {}
         if todo:
             key = signer()  # the account must hold the sender's key before anything is asked
             plans, shown = self._plan((sender, batch_id), todo, how, results, units or {})
             if plans and confirm is not None:
-                confirm(replace(shown, already=len(done)))
+                paid_again = sum(1 for r, _p in plans if r.row in again)
+                confirm(replace(shown, already=len(done) - len(again), again=paid_again))
             with contextlib.ExitStack() as broadcasting:
-                records = self._record((sender, batch_id), plans, key, broadcasting)
+                records = self._record((sender, batch_id), plans, key, broadcasting, again)
                 self._broadcast(records, results)
             known = {rec.hash: rec for _r, rec in records}
+            for r, rec in records:
+                earlier = again[r.row].hash if r.row in again else None
+                results[r.row].replaces = earlier if earlier != rec.hash else None
         if until is not None:
             waited = [res for res in results.values() if res.hash]
             self._tracker.wait_many(waited, until.timeout, known, until.confirmations)
@@ -151,7 +164,7 @@ class BatchSender(ChainPart):
             plans.append((r, plan))
         totals = _token_totals(plans, dict(zip(tokens, held, strict=True)), units)
         shown = BatchPlan(
-            sender, len(plans), 0, tuple(rejected),
+            sender, len(plans), 0, 0, tuple(rejected),
             sum(p.value for _r, p in plans), sum(1 for r, _p in plans if r.token is None),
             sum(p.max_total_fee for _r, p in plans), answered(answers[0]), totals, fees, cap,
         )  # fmt: skip
@@ -171,31 +184,122 @@ class BatchSender(ChainPart):
                     f"{format_amount(t.balance, t.decimals)} {t.symbol}; nothing was signed"
                 )
 
+    def _unpaid(self, batch: tuple[str, str], results: Sequence[BatchResult]) -> dict[int, Unpaid]:
+        """The rows an earlier run recorded whose transaction never made it on chain and
+        never can (refused at broadcast or dropped, not mined, not pending), to be paid
+        again: at a new nonce once its nonce was used by another transaction (then it can
+        never be mined), else at its own nonce (then only one of the two can be). A row
+        that another of this home's transactions at its nonce carrying the same call (a
+        speed-up, or the row signed again) paid or is paying follows that one instead; a
+        row whose nonce another transaction holds in the node's pool waits (its error
+        says so). Never a row that could still be mined: nothing is paid twice."""
+        sender, batch_id = batch
+        lost = [res for res in results if res.status not in (*OPEN, *SETTLED)]
+        if not lost:
+            return {}
+        repo = self.repo()
+        records = {res.row: self._tracker.get(_hash(res)) for res in lost}
+        same = {
+            row: [o for o in repo.at_nonce(self.chain_id, sender, rec.nonce) if _same_call(o, rec)]
+            for row, rec in records.items()
+        }
+        hashes = sorted({o.hash for found in same.values() for o in found})
+        answers: list[Any] = self.rpc.gather_all(
+            [Q.nonce(sender, "latest"), Q.nonce(sender, "pending"),
+             *(Q.receipt(h) for h in hashes), *(Q.transaction(h) for h in hashes)]
+        )  # fmt: skip
+        latest, pending = answered(answers[0]), answered(answers[1])
+        receipts, held = answers[2 : 2 + len(hashes)], answers[2 + len(hashes) :]
+        alive = {
+            h for h, receipt, tx in zip(hashes, receipts, held, strict=True)
+            if answered(receipt) is not None or answered(tx) is not None
+        }  # fmt: skip
+        again: dict[int, Unpaid] = {}
+        for res in lost:
+            rec = records[res.row]
+            paying = next((o for o in same[res.row] if o.hash in alive), None)
+            if paying is not None:
+                self._follow(batch_id, res, paying)
+            elif latest > rec.nonce:
+                again[res.row] = Unpaid(rec.hash, None)
+            elif pending > rec.nonce:
+                res.error = (
+                    f"not paid: another transaction holds its nonce {rec.nonce} in the node's "
+                    "pool; run the batch again once that one is mined (nothing is paid twice)"
+                )
+            else:
+                again[res.row] = Unpaid(rec.hash, rec.nonce)
+        return again
+
+    def _follow(self, batch_id: str, res: BatchResult, paying: TxRecord) -> None:
+        """``res``'s row is paid by ``paying`` (the same call at its nonce): it is the
+        row's transaction from now on."""
+        with self.repo().transaction() as conn:
+            TxRepo.repoint_batch_row(conn, batch_id, res.row, paying.hash)
+        res.hash, res.status = paying.hash, self._tracker.refresh(paying).status
+
+    def _nonces_for(
+        self,
+        conn: Conn,
+        sender: str,
+        plans: Sequence[tuple[BatchRow, TxPlan]],
+        again: Mapping[int, Unpaid],
+    ) -> list[int]:
+        """The nonce of each plan: a row paid again at its own nonce keeps it, the others
+        take consecutive nonces from the next one handed out, around those."""
+        fixed = {r.row: again[r.row].nonce for r, _p in plans if r.row in again}
+        taken = {n for n in fixed.values() if n is not None}
+        out: list[int] = []
+        candidate: int | None = None
+        for r, _plan in plans:
+            nonce = fixed.get(r.row)
+            if nonce is None:
+                if candidate is None:
+                    candidate = self._nonces.allocate(conn, sender, None)
+                    TxRepo.set_next_nonce(conn, self.chain_id, sender, candidate)
+                while candidate in taken:
+                    candidate += 1
+                nonce, candidate = candidate, candidate + 1
+            out.append(self._nonces.allocate(conn, sender, nonce))
+        return out
+
+    def _sign(self, conn: Conn, signer: Signer, plan: TxPlan, nonce: int) -> TxRecord:
+        """``plan`` signed at ``nonce`` and recorded, for a row paid again; when this home
+        signed the very same transaction before (same nonce, fields and fees: the same
+        signature), that record, to be broadcast again as signed."""
+        for prev in self.repo().at_nonce(self.chain_id, plan.sender, nonce):
+            if _same_tx(prev, plan):
+                TxRepo.set_status(conn, prev.hash, "signed")
+                return replace(prev, status="signed")
+        return sign_into(conn, self.chain_id, signer, plan, nonce)
+
     def _record(
         self,
         batch: tuple[str, str],
         plans: Sequence[tuple[BatchRow, TxPlan]],
         signer: Signer,
         broadcasting: contextlib.ExitStack[bool | None],
+        again: Mapping[int, Unpaid],
     ) -> list[tuple[BatchRow, TxRecord]]:
-        """Sign every plan at consecutive nonces and record it with its row, in one store
-        transaction; the in-flight lock is taken inside it and held by ``broadcasting``.
-        ``batch``: (sender, batch id)."""
+        """Sign every plan at its nonce (:meth:`_nonces_for`) and record it with its row
+        (a row paid ``again`` is pointed at its new transaction), in one store transaction;
+        the in-flight lock is taken inside it and held by ``broadcasting``. ``batch``:
+        (sender, batch id)."""
         sender, batch_id = batch
         repo = self.repo()
         records: list[tuple[BatchRow, TxRecord]] = []
         with repo.transaction() as conn:
-            first: int | None = None
-            for n, (r, plan) in enumerate(plans):
-                if first is None:
-                    first = self._nonces.allocate(conn, sender, None)
-                    TxRepo.set_next_nonce(conn, self.chain_id, sender, first)
-                nonce = self._nonces.allocate(conn, sender, first + n)
-                record = sign_into(conn, self.chain_id, signer, plan, nonce)
-                TxRepo.insert_batch_row(
-                    conn, batch_id, r.row, self.chain_id, sender, r.to, r.value,
-                    r.token, record.hash,
-                )  # fmt: skip
+            nonces = self._nonces_for(conn, sender, plans, again)
+            for (r, plan), nonce in zip(plans, nonces, strict=True):
+                record = self._sign(conn, signer, plan, nonce) if r.row in again else None
+                record = record or sign_into(conn, self.chain_id, signer, plan, nonce)
+                if r.row in again:
+                    TxRepo.repoint_batch_row(conn, batch_id, r.row, record.hash)
+                else:
+                    TxRepo.insert_batch_row(
+                        conn, batch_id, r.row, self.chain_id, sender, r.to, r.value,
+                        r.token, record.hash,
+                    )  # fmt: skip
                 records.append((r, record))
             broadcasting.enter_context(repo.inflight.held())
         for _r, record in records:
@@ -221,6 +325,41 @@ class BatchSender(ChainPart):
                 results[r.row] = BatchResult(r.row, r.to, r.value, r.token, rec.hash, status, error)
                 self.flights.seen(rec.hash, status)
             TxRepo.mark_pending(conn, accepted)
+
+
+@dataclass(frozen=True, slots=True)
+class Unpaid:
+    """A row whose transaction (``hash``) never made it on chain: paid again at ``nonce``
+    (its own, still unused) or, when None, at a new one (its own was used by another)."""
+
+    hash: str
+    nonce: int | None
+
+
+def _same_call(a: TxRecord, b: TxRecord) -> bool:
+    """Whether two transactions make the same call (recipient, value, calldata)."""
+    return ((a.recipient or "").lower(), a.value, a.data) == (
+        (b.recipient or "").lower(),
+        b.value,
+        b.data,
+    )
+
+
+def _same_tx(rec: TxRecord, plan: TxPlan) -> bool:
+    """Whether ``plan`` signed at ``rec``'s nonce is ``rec`` (signatures are deterministic)."""
+    fields = (plan.value, plan.data, plan.gas_limit, plan.tx_type, plan.max_fee)
+    fees = (plan.priority_fee, plan.gas_price)
+    return (
+        (rec.recipient or "").lower() == (plan.to or "").lower()
+        and (rec.value, rec.data, rec.gas_limit, rec.tx_type, rec.max_fee) == fields
+        and (rec.priority_fee, rec.gas_price) == fees
+    )
+
+
+def _hash(result: BatchResult) -> str:
+    if result.hash is None:
+        raise ValueError(f"batch row {result.row} has no transaction")
+    return result.hash
 
 
 def _token_totals(

@@ -135,6 +135,9 @@ class BatchResult:
     already_sent: bool = False
     block: int | None = None  # where it was mined (or failed)
     confirmations: int = 0  # blocks deep when last waited for (its own included)
+    #: The row's earlier transaction that never made it on chain (refused at broadcast,
+    #: dropped, its nonce used by another): this run paid the row again.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,7 @@ class BatchPlan:
     sender: str
     signing: int  # transactions about to be signed
     already: int  # rows an earlier run recorded: not signed again
+    again: int  # rows paid again: their earlier transaction never made it on chain
     rejected: tuple[BatchResult, ...]  # rows whose estimate failed (they would revert)
     value: int  # wei sent as ETH by the rows to sign
     eth_rows: int
