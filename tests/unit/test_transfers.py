@@ -15,7 +15,7 @@ from walletim.app.contracts import Plan, Step
 from walletim.app.defi import Asset
 from walletim.app.risk import RiskPolicy
 from walletim.app.transfers import Transfers, batch_plan_lines
-from walletim.errors import ContractReverted, InputError, InsufficientFunds
+from walletim.errors import ChainError, ContractReverted, InputError, InsufficientFunds
 from walletim.store.db import Store
 from walletim.store.txs import TxRepo
 
@@ -148,3 +148,37 @@ def test_a_batch_checks_each_token_total_and_shows_its_plan_before_signing(
     assert lines[0].startswith("ETH       2 ETH in 1 row, plus at most ")
     assert lines[1] == "USDC      1.5 USDC in 1 row; USDC balance 10000: enough"
     assert "recipients checked as for a single send" in lines[3]
+
+
+def test_each_row_is_signed_with_the_fee_choices_and_cap(
+    setup: tuple[FakeChain, FakeSteps, Transfers],
+) -> None:
+    chain, _steps, transfers = setup
+    gwei = 10**9
+    history = chain.node.handlers["eth_feeHistory"]
+
+    def spread(params: list[object]) -> object:  # low / normal / high tips differ
+        doc = dict(history(params))  # type: ignore[operator]
+        doc["reward"] = [[hex(gwei), hex(2 * gwei), hex(5 * gwei)]] * len(doc["gasUsedRatio"])
+        return doc
+
+    chain.node.on("eth_feeHistory", spread)
+    sent: list[tuple[int, int]] = []
+
+    def fees_of(batch_file: bytes, how: SendRequest) -> list[tuple[int, int]]:
+        batch = transfers.prepare_batch("dev", batch_file, "f.csv")
+        for r in transfers.send_batch(batch, how):
+            rec = transfers.chain.repo.get(str(r.hash))
+            assert rec is not None
+            sent.append((rec.tx_type, rec.priority_fee or rec.gas_price or 0))
+        return sent[-len(batch.rows) :]
+
+    assert (
+        fees_of(b"bob,1\nbob,1,USDC\n", SendRequest(None, fee_level="high")) == [(2, 5 * gwei)] * 2
+    )
+    assert fees_of(b"bob,2\n", SendRequest(None, fee_level="low")) == [(2, gwei)]
+    assert fees_of(b"bob,3\n", SendRequest(None, legacy=True, max_fee=7 * gwei)) == [(0, 7 * gwei)]
+    with pytest.raises(ChainError, match="exceeds the fee cap"):
+        fees_of(b"bob,4\n", SendRequest(None, fee_cap=1))
+    with pytest.raises(InputError, match="no nonce or gas limit"):
+        fees_of(b"bob,5\n", SendRequest(None, nonce=3))
