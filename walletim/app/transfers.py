@@ -284,10 +284,12 @@ def batch_plan_lines(batch: PreparedBatch, plan: BatchPlan) -> list[str]:
     against its balance, the fees, the recipients' checks, the rows not signed."""
     from walletim.chain.units import format_amount, format_gwei
 
+    sent = (
+        f"{format_amount(plan.value)} ETH in {_rows(plan.eth_rows)}, plus" if plan.eth_rows else ""
+    )
     lines = [
-        f"ETH       {format_amount(plan.value)} ETH in {_rows(plan.eth_rows)}, plus at most "
-        f"{format_amount(plan.max_fees)} ETH in fees; ETH balance "
-        f"{format_amount(plan.eth_balance)}: enough"
+        f"ETH       {sent or 'no ETH rows;'} at most {format_amount(plan.max_fees)} ETH in "
+        f"fees; ETH balance {format_amount(plan.eth_balance)}: enough"
     ]
     for t in plan.tokens:
         lines.append(
