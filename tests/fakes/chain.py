@@ -80,6 +80,8 @@ class FakeChain:
     blocks: list[dict[str, object]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # mined transactions per sender
     code: dict[str, str] = field(default_factory=dict)  # contract code (hex) per address
+    #: ERC-20 balances, token -> holder -> base units (lower case): what balanceOf answers.
+    tokens: dict[str, dict[str, int]] = field(default_factory=dict)
     salt: int = 0
 
     def __post_init__(self) -> None:
@@ -191,8 +193,13 @@ class FakeChain:
     def _call(self, params: list[object]) -> str | NodeError:
         call = params[0]
         assert isinstance(call, dict)
-        if str(call.get("to", "")).lower() == REVERTER:
+        to = str(call.get("to", "")).lower()
+        if to == REVERTER:
             return NodeError("execution reverted", 3, ERROR_NOPE)
+        data = str(call.get("data", "0x"))
+        if to in self.tokens and data.startswith("0x70a08231"):  # balanceOf(address)
+            holder = "0x" + data[-40:]
+            return "0x" + self.tokens[to].get(holder, 0).to_bytes(32, "big").hex()
         return "0x"
 
     def _send(self, params: list[object]) -> str | NodeError:

@@ -10,11 +10,12 @@ import pytest
 
 from tests.fakes.chain import BOB, ETH, ME, NETWORK, SIGNER, FakeChain
 from walletim.app.chain import ChainService, SendRequest, Until, token_transfer_data
+from walletim.app.chain.model import BatchPlan
 from walletim.app.contracts import Plan, Step
 from walletim.app.defi import Asset
 from walletim.app.risk import RiskPolicy
-from walletim.app.transfers import Transfers
-from walletim.errors import ContractReverted, InputError
+from walletim.app.transfers import Transfers, batch_plan_lines
+from walletim.errors import ChainError, ContractReverted, InputError, InsufficientFunds
 from walletim.store.db import Store
 from walletim.store.txs import TxRepo
 
@@ -60,6 +61,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[FakeChain, FakeSteps, Transfers]]:
     chain = FakeChain()
     chain.fund(ME, 100 * ETH)
     chain.code[TOKEN.lower()] = "0x6001"  # the token is a contract (asked with the chain id)
+    chain.tokens[TOKEN.lower()] = {ME.lower(): 10_000 * 10**6}
     store = Store.open(tmp_path / "walletim.db", bytes(range(32)))
     service = ChainService(
         NETWORK, chain.node.client(), txs=TxRepo(store), signer_for=lambda spec: SIGNER
@@ -123,3 +125,60 @@ def test_a_batch_file_is_scaled_per_token_and_paid_once(
         transfers.prepare_batch("dev", b"\xff\xfe\x00", "bad.csv")
     with pytest.raises(InputError, match="batch line 1"):
         transfers.prepare_batch("dev", b"bob,1,FOO\n", "unknown.csv")
+
+
+def test_a_batch_checks_each_token_total_and_shows_its_plan_before_signing(
+    setup: tuple[FakeChain, FakeSteps, Transfers],
+) -> None:
+    chain, _steps, transfers = setup
+    over = transfers.prepare_batch("dev", b"bob,6000,USDC\nbob,6000,USDC\nbob,1\n", "u.csv")
+    shown: list[BatchPlan] = []
+    with pytest.raises(InsufficientFunds, match=r"insufficient USDC: .* need 12000 USDC"):
+        transfers.send_batch(over, confirm=shown.append)
+    assert not shown and not chain.node.called("eth_sendRawTransaction")  # nothing signed
+    ok = transfers.prepare_batch("dev", b"bob,1.5,USDC\nbob,2\n", "ok.csv")
+    results = transfers.send_batch(ok, confirm=shown.append)
+    assert [r.status for r in results] == ["mined", "mined"]
+    [plan] = shown
+    assert (plan.signing, plan.value, plan.eth_rows, plan.eth_balance) == (2, 2 * ETH, 1, 100 * ETH)
+    assert [(t.symbol, t.total, t.rows, t.balance) for t in plan.tokens] == [
+        ("USDC", 1_500_000, 1, 10_000 * 10**6)
+    ]
+    lines = batch_plan_lines(ok, plan)
+    assert lines[0].startswith("ETH       2 ETH in 1 row, plus at most ")
+    assert lines[1] == "USDC      1.5 USDC in 1 row; USDC balance 10000: enough"
+    assert "recipients checked as for a single send" in lines[3]
+
+
+def test_each_row_is_signed_with_the_fee_choices_and_cap(
+    setup: tuple[FakeChain, FakeSteps, Transfers],
+) -> None:
+    chain, _steps, transfers = setup
+    gwei = 10**9
+    history = chain.node.handlers["eth_feeHistory"]
+
+    def spread(params: list[object]) -> object:  # low / normal / high tips differ
+        doc = dict(history(params))  # type: ignore[operator]
+        doc["reward"] = [[hex(gwei), hex(2 * gwei), hex(5 * gwei)]] * len(doc["gasUsedRatio"])
+        return doc
+
+    chain.node.on("eth_feeHistory", spread)
+    sent: list[tuple[int, int]] = []
+
+    def fees_of(batch_file: bytes, how: SendRequest) -> list[tuple[int, int]]:
+        batch = transfers.prepare_batch("dev", batch_file, "f.csv")
+        for r in transfers.send_batch(batch, how):
+            rec = transfers.chain.repo.get(str(r.hash))
+            assert rec is not None
+            sent.append((rec.tx_type, rec.priority_fee or rec.gas_price or 0))
+        return sent[-len(batch.rows) :]
+
+    assert (
+        fees_of(b"bob,1\nbob,1,USDC\n", SendRequest(None, fee_level="high")) == [(2, 5 * gwei)] * 2
+    )
+    assert fees_of(b"bob,2\n", SendRequest(None, fee_level="low")) == [(2, gwei)]
+    assert fees_of(b"bob,3\n", SendRequest(None, legacy=True, max_fee=7 * gwei)) == [(0, 7 * gwei)]
+    with pytest.raises(ChainError, match="exceeds the fee cap"):
+        fees_of(b"bob,4\n", SendRequest(None, fee_cap=1))
+    with pytest.raises(InputError, match="no nonce or gas limit"):
+        fees_of(b"bob,5\n", SendRequest(None, nonce=3))

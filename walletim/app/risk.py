@@ -24,7 +24,7 @@ risk                   when                                                     
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -109,8 +109,15 @@ class RiskPolicy:
     def knowing(self, address: str, has_code: bool) -> RiskPolicy:
         """This policy with whether ``address`` holds code already known (read in one round
         trip with a plan's other checks): it is not asked of the node again."""
-        known, ask = address.lower(), self._has_code
-        return RiskPolicy(lambda a: has_code if a.lower() == known else ask(a), self._token_label)
+        return self.knowing_all({address: has_code})
+
+    def knowing_all(self, has_code: Mapping[str, bool]) -> RiskPolicy:
+        """This policy with whether each address of ``has_code`` holds code already known
+        (e.g. every recipient of a batch, read in one round trip)."""
+        known, ask = {a.lower(): c for a, c in has_code.items()}, self._has_code
+        return RiskPolicy(
+            lambda a: known[a.lower()] if a.lower() in known else ask(a), self._token_label
+        )
 
     def transfer(
         self, sender: str, recipient: str, value: int, token: str | None, symbol: str = "ETH"
@@ -226,6 +233,7 @@ def _to_token(label: TokenLabel, eth: bool, symbol: str) -> Risk:
 
 
 __all__ = [
+    "MAX_RESERVED_ADDRESS",
     "PRICE_IMPACT_FORCE_BPS",
     "PRICE_IMPACT_WARN_BPS",
     "ZERO_ADDRESS",

@@ -23,16 +23,18 @@ from walletim.app.chain import (
     batch_id_for,
     parse_batch_csv,
 )
-from walletim.app.chain.model import Until
+from walletim.app.chain.model import BatchPlan, Until
 from walletim.app.contracts import Plan, Step
 from walletim.app.defi import ETH, Asset
-from walletim.app.risk import Risk, RiskPolicy, enforce
-from walletim.chain.rpc import Q
+from walletim.app.risk import MAX_RESERVED_ADDRESS, Risk, RiskPolicy, enforce
+from walletim.chain.rpc import Q, answered
 from walletim.chain.units import parse_amount
 from walletim.errors import InputError, InsufficientFunds, RiskRefused
 
 #: A send with every choice left to the node's suggestions and the network profile.
 DEFAULTS = SendRequest(None)
+#: How long a batch waits unless told: each row mined, five minutes for all of them.
+BATCH_WAIT = Until(timeout=300.0)
 
 
 class Assets(Protocol):
@@ -175,11 +177,18 @@ class Transfers:
         )
 
     def prepare_batch(
-        self, account: str, content: bytes, source: str, *, force: bool = False
+        self,
+        account: str,
+        content: bytes,
+        source: str,
+        *,
+        force: bool = False,
+        token: str | None = None,
     ) -> PreparedBatch:
         """The rows of a ``to,amount[,token]`` CSV file (``content``, from ``source``), each
         amount scaled by its token's decimals, checked by the risk policy (refusals pass only
-        with ``force``). Raises InputError, RiskRefused (naming the line)."""
+        with ``force``). ``token``: the token of rows that name none (default ether); a row's
+        token ``ETH`` is ether. Raises InputError, RiskRefused (naming the line)."""
         try:
             text = content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -191,17 +200,22 @@ class Transfers:
         def parse_value(amount: str, token: str | None) -> int:
             if token is None:
                 return parse_amount(amount)
-            asset = assets.get(token) or self.assets.token(token)
+            asset = assets.get(token) or (
+                ETH if token.upper() == ETH.symbol else self.assets.token(token)
+            )
             assets[token] = asset
             return parse_amount(amount, decimals=asset.decimals)
 
-        parsed = parse_batch_csv(text, parse_value=parse_value, resolve=self.resolve)
+        parsed = parse_batch_csv(
+            text, parse_value=parse_value, resolve=self.resolve, default_token=token
+        )
         rows = tuple(
             r if r.token is None else replace(r, token=assets[r.token].address) for r in parsed
         )
-        warnings = self._batch_risks(sender, rows, force)
+        symbols = {a.address: a.display for a in assets.values() if a.address}
+        warnings = self._batch_risks(sender, rows, symbols, force)
         notes = []
-        for asset in {a.address: a for a in assets.values()}.values():
+        for asset in {a.address: a for a in assets.values() if a.address}.values():
             units = sum(r.value for r in rows if r.token == asset.address)
             notes.append(self.assets.decimals_note(asset, units))
         return PreparedBatch(
@@ -215,31 +229,104 @@ class Transfers:
             tuple((a.address, a.symbol, a.decimals) for a in assets.values() if a.address),
         )
 
-    def _batch_risks(self, sender: str, rows: tuple[BatchRow, ...], force: bool) -> tuple[str, ...]:
-        """The risk policy on each row without asking the node per row: the zero address,
-        yourself, zero, and a token contract among the tokens the batch sends (refused
-        unless ``force``). Raises RiskRefused naming the line."""
-        tokens = {r.token.lower() for r in rows if r.token is not None}
+    def _batch_risks(
+        self, sender: str, rows: tuple[BatchRow, ...], symbols: dict[str, str], force: bool
+    ) -> tuple[str, ...]:
+        """The risk policy on every row, as on a single send (the zero and reserved
+        addresses, token contracts known by a list or by probing, yourself), with whether
+        each recipient holds code read for all of them in one round trip. ``symbols``: each
+        token's name by address. Raises RiskRefused naming the line (unless ``force``)."""
+        asked = sorted({r.to for r in rows if int(r.to, 16) > MAX_RESERVED_ADDRESS})
+        codes = self.chain.checked_all([Q.code(a) for a in asked])
+        has_code = {a: bool(answered(code)) for a, code in zip(asked, codes, strict=True)}
+        policy = self.risks.knowing_all(has_code)
         lines: list[str] = []
         for r in rows:
-            risks = RiskPolicy.plain(sender, r.to, r.value, "tokens" if r.token else "ETH")
-            if r.to.lower() in tokens:
-                risks.append(
-                    Risk(
-                        "token-to-token",
-                        f"{r.to} is a token contract this batch sends: what is sent to it is lost",
-                        refused=True,
-                    )
-                )
+            symbol = ETH.symbol if r.token is None else symbols[r.token]
+            risks = policy.transfer(sender, r.to, r.value, r.token, symbol)
             try:
                 lines += [f"line {r.row}: {line}" for line in enforce(risks, force)]
             except RiskRefused as exc:
                 raise RiskRefused(f"batch line {r.row}: {exc}", code=exc.code) from exc
         return tuple(lines)
 
-    def send_batch(self, batch: PreparedBatch, *, wait: bool = True) -> list[BatchResult]:
-        """Sign and pipeline the rows; each paid once per batch id (see
-        :meth:`walletim.app.chain.ChainService.send_batch`)."""
+    def send_batch(
+        self,
+        batch: PreparedBatch,
+        how: SendRequest = DEFAULTS,
+        until: Until | None = BATCH_WAIT,
+        confirm: Callable[[BatchPlan], None] | None = None,
+    ) -> list[BatchResult]:
+        """Sign and pipeline the rows, each with the fee choices and fee cap of ``how`` (its
+        nonce and gas limit do not apply to a batch: refused), and wait ``until`` each is
+        deep enough (None: return once broadcast); each row paid once per batch id (see
+        :meth:`walletim.app.chain.ChainService.send_batch`). ``confirm(plan)`` sees what is
+        about to be signed (:func:`batch_plan_lines`), every check passed, and raises to
+        stop.
+
+        Raises:
+            InputError: ``how`` names a nonce or a gas limit. InsufficientFunds (ETH, or a
+            token's total over its balance), ChainError, RpcError, Aborted.
+        """
+        if how.nonce is not None or how.gas_limit is not None:
+            raise InputError("a batch takes no nonce or gas limit: each row has its own")
+        wait = until or BATCH_WAIT
         return self.chain.send_batch(
-            batch.account, batch.sender, batch.rows, batch_id=batch.batch_id, wait=wait
+            batch.account, batch.sender, batch.rows, batch_id=batch.batch_id,
+            wait=until is not None, timeout=wait.timeout, confirmations=wait.confirmations,
+            how=how, confirm=confirm,
+            units={address: (symbol, decimals) for address, symbol, decimals in batch.units},
+        )  # fmt: skip
+
+
+def batch_plan_lines(batch: PreparedBatch, plan: BatchPlan) -> list[str]:
+    """What a batch is about to sign, line by line, every check stated: each asset's total
+    against its balance, the fees, the recipients' checks, the rows not signed."""
+    from walletim.chain.units import format_amount, format_gwei
+
+    sent = (
+        f"{format_amount(plan.value)} ETH in {_rows(plan.eth_rows)}, plus" if plan.eth_rows else ""
+    )
+    lines = [
+        f"ETH       {sent or 'no ETH rows;'} at most {format_amount(plan.max_fees)} ETH in "
+        f"fees; ETH balance {format_amount(plan.eth_balance)}: enough"
+    ]
+    for t in plan.tokens:
+        lines.append(
+            f"{t.symbol:<9} {format_amount(t.total, t.decimals)} {t.symbol} in {_rows(t.rows)}; "
+            f"{t.symbol} balance {format_amount(t.balance, t.decimals)}: enough"
         )
+    fees = plan.fees
+    if fees.tx_type == 2:
+        per_gas = (
+            f"max fee {format_gwei(fees.max_fee or 0)}, "
+            f"priority {format_gwei(fees.priority_fee or 0)} (EIP-1559)"
+        )
+    else:
+        per_gas = f"gas price {format_gwei(fees.gas_price or 0)} (legacy)"
+    cap = (
+        f"each under the fee cap of {format_amount(plan.fee_cap)} ETH"
+        if plan.fee_cap
+        else "no fee cap"
+    )
+    lines.append(f"fees      {per_gas} per gas; {cap}")
+    lines.append(
+        f"checks    recipients checked as for a single send (zero, precompile and reserved "
+        f"addresses, token contracts): {_rows(len(batch.rows))}, "
+        + (f"{len(batch.warnings)} warning(s):" if batch.warnings else "nothing to warn of")
+    )
+    lines.extend(batch.warnings)
+    lines.extend(f"and {note}" for note in batch.token_notes)
+    if plan.already:
+        lines.append(f"{_rows(plan.already)} sent by an earlier run: not signed again")
+    if plan.again:
+        lines.append(
+            f"{_rows(plan.again)} paid again: the earlier transaction never made it on chain "
+            "and never can (its nonce is used by another, or it is signed again at it)"
+        )
+    lines.extend(f"row {r.row} not sent, it would fail: {r.error}" for r in plan.rejected)
+    return lines
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"

@@ -23,9 +23,10 @@ from walletim.cli.base import (
 from walletim.errors import InputError
 
 if TYPE_CHECKING:
-    from walletim.app.chain import SendResult, TxPlan
+    from walletim.app.chain import BatchResult, SendRequest, SendResult, TxPlan, Until
+    from walletim.app.chain.model import BatchPlan
     from walletim.app.session import Session
-    from walletim.app.transfers import Transfer
+    from walletim.app.transfers import PreparedBatch, Transfer
     from walletim.store.txs import TxRecord
 
 
@@ -204,10 +205,14 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     "--batch", "batch_file", type=click.Path(dir_okay=False), help="CSV of to,amount[,token] rows."
 )
 @click.option(
-    "--token", help="ERC-20 token: a symbol on the devnet world, or an address (its decimals)."
+    "--token",
+    help="ERC-20 token: a symbol on the devnet world, or an address (its decimals). With "
+    "--batch: the default token of rows that name none (a row's token ETH is ether).",
 )
-@int_option("--nonce", least=0, help="Use this nonce (replaces a pending tx at it).")
-@int_option("--gas-limit", least=21_000, help="Gas limit (default: estimated).")
+@int_option(
+    "--nonce", least=0, help="Use this nonce (replaces a pending tx at it); not with --batch."
+)
+@int_option("--gas-limit", least=21_000, help="Gas limit (default: estimated); not with --batch.")
 @click.option("--max-fee", help="Max fee per gas, gwei unless a unit is given.")
 @click.option("--priority-fee", help="Priority fee per gas, gwei unless a unit is given.")
 @click.option(
@@ -220,21 +225,24 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
 @click.option(
     "--legacy", is_flag=True, help="Send a type-0 (EIP-155) transaction with a gas price."
 )
-@click.option("--fee-cap", help="Refuse if the max total fee exceeds this (default: 1 ETH).")
+@click.option(
+    "--fee-cap",
+    help="Refuse if the max total fee of a transaction (each row of a batch) exceeds this "
+    "(default: 1 ETH).",
+)
 @click.option("--no-wait", is_flag=True, help="Return once broadcast.")
 @int_option(
     "--confirmations",
     least=1,
     most=1000,
     default=1,
-    help="Wait until the transaction is this many blocks deep.",
+    help="Wait until the transaction (each row of a batch) is this many blocks deep.",
 )
 @click.option(
     "--timeout",
     type=click.FloatRange(1),
-    default=120.0,
-    show_default=True,
-    help="Seconds to wait for mining before returning it as pending.",
+    help="Seconds to wait for mining before returning it as pending (default: 120; a "
+    "batch: 300, for all its rows).",
 )
 @click.option(
     "--force",
@@ -259,16 +267,18 @@ def send(
     fee_cap: str | None,
     no_wait: bool,
     confirmations: int,
-    timeout: float,
+    timeout: float | None,
     force: bool,
 ) -> None:
-    """Send AMOUNT (e.g. 0.5, 0.5eth, 1000gwei) from --from to TO (address or account)."""
+    """Send AMOUNT (e.g. 0.5, 0.5eth, 1000gwei) from --from to TO (address or account).
+
+    With --batch FILE: every to,amount[,token] row of a CSV file, signed at consecutive
+    nonces and pipelined; the fee options, --fee-cap, --confirmations, --timeout and
+    --force apply to each row, --token is the default token of rows that name none. A
+    rerun of the same file pays only the rows not yet on chain."""
     if batch_file:
-        if to or amount:
-            raise click.UsageError("--batch takes no TO or AMOUNT")
-        _send_batch(ctx, account, Path(batch_file), no_wait, force)
-        return
-    if not to or not amount:
+        _check_batch_options(to, amount, nonce, gas_limit)
+    elif not to or not amount:
         raise click.UsageError("give TO and AMOUNT (or --batch FILE)")
     from walletim.app.chain import SendRequest, Until
     from walletim.chain.units import parse_amount
@@ -278,10 +288,15 @@ def send(
         priority_fee=_fee(priority_fee), legacy=legacy, fee_level=fee_level,
         fee_cap=None if fee_cap is None else parse_amount(fee_cap),
     )  # fmt: skip
+    if batch_file:
+        until = None if no_wait else Until(confirmations, 300.0 if timeout is None else timeout)
+        _send_batch(ctx, account, Path(batch_file), (token, how, until), force)
+        return
+    assert to is not None and amount is not None
     progress = _progress(ctx)
     with open_session(ctx) as s:
         transfer = s.transfers.prepare(account, to, amount, token, how, force=force)
-        until = None if no_wait else Until(confirmations, timeout, progress)
+        until = None if no_wait else Until(confirmations, timeout or 120.0, progress)
         extra = "\n  ".join([*transfer.warnings, *([transfer.note] if transfer.note else [])])
         try:
             result = s.transfers.send(transfer, confirmer(ctx, "Send", extra or None, s), until)
@@ -327,65 +342,122 @@ def _render_sent(
         raise ExitStatus(3)
 
 
-def _send_batch(ctx: Ctx, account: str, path: Path, no_wait: bool, force: bool) -> None:
+def _check_batch_options(
+    to: str | None, amount: str | None, nonce: int | None, gas_limit: int | None
+) -> None:
+    """What cannot apply to a batch is refused (exit 2), never ignored."""
+    from walletim.errors import UsageError
+
+    if to or amount:
+        raise UsageError("--batch takes no TO or AMOUNT: each row of the file names its own")
+    if nonce is not None:
+        raise UsageError("--nonce does not apply to --batch: its rows take consecutive nonces")
+    if gas_limit is not None:
+        raise UsageError("--gas-limit does not apply to --batch: each row's gas is estimated")
+
+
+def _send_batch(
+    ctx: Ctx,
+    account: str,
+    path: Path,
+    choices: tuple[str | None, SendRequest, Until | None],
+    force: bool,
+) -> None:
+    """``choices``: the default token of the rows, the fee choices, how long to wait."""
     from walletim import fsio
     from walletim.errors import ConfigError
+
+    token, how, until = choices
 
     try:
         content = fsio.read_bytes(path, limit=16 * 1024 * 1024, what="batch file")
     except ConfigError as exc:
         raise InputError(str(exc)) from exc
     with open_session(ctx) as s:
-        batch = s.transfers.prepare_batch(account, content, str(path), force=force)
-        if not ctx.json:
-            click.echo(
-                f"Batch of {len(batch.rows)} transfers from {batch.sender}, "
-                f"{eth_text(batch.eth_total)} ETH in all, on "
-                f"network {chain_text(s.network.name, s.network.chain_id)}.",
-                err=True,
-            )
-            for note in batch.token_notes:
-                click.echo(f"  and {note}", err=True)
-            for line in batch.warnings:
-                click.echo(f"  {line}", err=True)
-        ctx.confirm(f"Sign and send {len(batch.rows)} transactions?")
-        results = s.transfers.send_batch(batch, wait=not no_wait)
-    units = {address: (symbol, decimals) for address, symbol, decimals in batch.units}
+        batch = s.transfers.prepare_batch(account, content, str(path), force=force, token=token)
+        chain = chain_text(s.network.name, s.network.chain_id)
+        results = s.transfers.send_batch(batch, how, until, _batch_confirmer(ctx, batch, chain))
     data = {
         "batch_id": batch.batch_id,
         "address": batch.sender,
-        "results": [
-            {
-                "row": r.row,
-                "to": r.to,
-                "raw": str(r.value),
-                "amount": _batch_amount(r.value, units.get(r.token or "", ("ETH", 18))[1]),
-                "symbol": units.get(r.token or "", ("ETH", 18))[0],
-                "token": r.token,
-                "hash": r.hash,
-                "state": r.status,
-                "already_sent": r.already_sent,
-                "error": r.error,
-            }
-            for r in results
-        ],
+        "results": _batch_rows_json(batch, results),
     }
 
     def human() -> None:
         for r in results:
             extra = " (sent before)" if r.already_sent else ""
+            extra += f" (paid again: {r.replaces} never made it on chain)" if r.replaces else ""
             extra += f" {r.error}" if r.error else ""
             click.echo(f"{r.row:>5}  {r.to}  {r.status:<8} {r.hash or '-'}{extra}")
 
     ctx.emit(data, human)
-    if any(r.status in ("rejected", "dropped", "failed") for r in results):
-        raise ExitStatus(3)
+    _batch_outcome(results)
 
 
-def _batch_amount(raw: int, decimals: int) -> str:
+#: Row states that leave a row unpaid (or paid for nothing: failed on chain).
+UNPAID = ("rejected", "dropped", "replaced", "failed")
+
+
+def _batch_outcome(results: list[BatchResult]) -> None:
+    """A batch with a row not paid is a failure: one line on stderr (after the rows were
+    printed), exit 3."""
+    from walletim.errors import ChainError
+
+    unpaid = [r for r in results if r.status in UNPAID]
+    if not unpaid:
+        return
+    said = "; ".join(
+        f"row {r.row} {r.status}" + (f" ({' '.join(r.error.split())[:160]})" if r.error else "")
+        for r in unpaid[:3]
+    )
+    more = f"; {len(unpaid) - 3} more" if len(unpaid) > 3 else ""
+    raise ChainError(
+        f"{len(unpaid)} of {len(results)} rows of the batch not paid: {said}{more} (running the "
+        "same file again retries the rows not on chain; nothing is paid twice)"
+    )
+
+
+def _batch_confirmer(ctx: Ctx, batch: PreparedBatch, chain: str) -> Callable[[BatchPlan], None]:
+    """Shows what the batch is about to sign (every check passed) and asks."""
+
+    def confirm(plan: BatchPlan) -> None:
+        from walletim.app.transfers import batch_plan_lines
+
+        if not ctx.json or not ctx.yes:
+            click.echo(
+                f"Batch of {len(batch.rows)} transfers from {batch.sender}, {plan.signing} to "
+                f"sign now, on network {chain}:",
+                err=True,
+            )
+            for line in batch_plan_lines(batch, plan):
+                click.echo(f"  {line}", err=True)
+        ctx.confirm(f"Sign and send {plan.signing} transactions?")
+
+    return confirm
+
+
+def _batch_rows_json(batch: PreparedBatch, results: list[BatchResult]) -> list[dict[str, object]]:
     from walletim.chain.units import format_amount
 
-    return format_amount(raw, decimals)
+    units = {address: (symbol, decimals) for address, symbol, decimals in batch.units}
+    return [
+        {
+            "row": r.row,
+            "to": r.to,
+            "raw": str(r.value),
+            "amount": format_amount(r.value, units.get(r.token or "", ("ETH", 18))[1]),
+            "symbol": units.get(r.token or "", ("ETH", 18))[0],
+            "token": r.token,
+            "hash": r.hash,
+            "state": r.status,
+            "already_sent": r.already_sent,
+            "error": r.error,
+            "block_number": r.block,
+            "confirmations": r.confirmations,
+            "replaces": r.replaces,
+        }
+        for r in results
+    ]
 
 
 @click.command()

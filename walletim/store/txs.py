@@ -403,6 +403,15 @@ class TxRepo:
         return {int(r[0]): r[1] for r in rows}
 
     @staticmethod
+    def repoint_batch_row(conn: Conn, batch_id: str, row: int, tx_hash: str) -> None:
+        """The transaction that pays a batch row now (its earlier one never made it on
+        chain, or another of this home's at its nonce, such as a speed-up, paid it)."""
+        conn.execute(
+            "UPDATE batches SET tx_hash = ? WHERE batch_id = ? AND row_number = ?",
+            (tx_hash, batch_id, row),
+        )
+
+    @staticmethod
     def insert_batch_row(
         conn: Conn,
         batch_id: str,

@@ -2,9 +2,17 @@
 batch id, even across a crash and a rerun.
 
 Rows already recorded for a batch are not signed again (their stored transaction is
-re-checked, and re-broadcast if the node lost it). The rest are estimated in one round
-trip, checked against the funds and the fee cap together, recorded with consecutive nonces
-in one store transaction, broadcast in one round trip and waited for together.
+re-checked, and re-broadcast if the node lost it) unless it never made it on chain and never
+can: refused at broadcast or dropped, not mined, not pending, and neither is another of this
+home's transactions at its nonce making the same call (a speed-up). Such a row is paid again
+at its own nonce while that is unused (only one of the two can ever be mined), or at a new
+one once another transaction used it; one whose nonce another transaction holds in the
+node's pool waits for it (:meth:`BatchSender._unpaid`).
+
+The rest are estimated in one round trip with the ETH and token balances, checked against
+the fee cap and the funds (ETH and each token's total) together, shown (``confirm``),
+recorded with consecutive nonces in one store transaction, broadcast in one round trip and
+waited for together.
 """
 
 from __future__ import annotations
@@ -13,22 +21,32 @@ import contextlib
 import csv
 import hashlib
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from walletim.app.chain.broadcast import Broadcaster, sign_into
-from walletim.app.chain.model import BatchResult, BatchRow, TxPlan
+from walletim.app.chain.model import (
+    BatchPlan,
+    BatchResult,
+    BatchRow,
+    SendRequest,
+    TokenTotal,
+    TxPlan,
+    Until,
+)
 from walletim.app.chain.nonces import NonceKeeper
 from walletim.app.chain.planning import Planner
 from walletim.app.chain.ports import Chain, ChainPart, Signer
-from walletim.app.chain.tokens import token_transfer_data
-from walletim.app.chain.tracking import Tracker
+from walletim.app.chain.tokens import balance_of_data, read_balances, token_transfer_data
+from walletim.app.chain.tracking import OPEN, SETTLED, Tracker
 from walletim.chain import fees as policy
-from walletim.chain.fees import Fees
 from walletim.chain.reverts import revert_from
-from walletim.chain.rpc import Q
-from walletim.errors import InputError, RpcError
+from walletim.chain.rpc import Q, Query, answered
+from walletim.chain.units import format_amount
+from walletim.errors import InputError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
-from walletim.store.txs import TxRecord, TxRepo
+from walletim.store.txs import Conn, TxRecord, TxRepo
 
 MAX_BATCH_ROWS = 10_000
 
@@ -58,10 +76,16 @@ class BatchSender(ChainPart):
         rows: Sequence[BatchRow],
         signer: Callable[[], Signer],
         *,
-        fee_level: str,
-        wait: bool,
-        timeout: float,
+        how: SendRequest,
+        until: Until | None,
+        confirm: Callable[[BatchPlan], None] | None = None,
+        units: Mapping[str, tuple[str, int]] | None = None,
     ) -> list[BatchResult]:
+        """``how``: the fee choices and fee cap every row is signed with (its recipient,
+        value, nonce and gas limit are not used: each row has its own); ``until``: how deep
+        and how long to wait for the rows (None: return once broadcast); ``confirm(plan)``
+        sees what is about to be signed, every check passed, and raises to stop; ``units``:
+        each token's (symbol, decimals) by address, for what is shown."""
         if len(rows) > MAX_BATCH_ROWS:
             raise InputError(f"a batch has at most {MAX_BATCH_ROWS} rows")
         done = self.repo().batch_rows(batch_id)
@@ -73,52 +97,181 @@ class BatchSender(ChainPart):
             if r.row in done
         }
         self._tracker.recheck_sent([res for res in results.values() if res.hash])
-        todo = [r for r in rows if r.row not in done]
+        again = self._unpaid((sender, batch_id), [res for res in results.values() if res.hash])
+        todo = [r for r in rows if r.row not in done or r.row in again]
         known: dict[str, TxRecord] = {}
         if todo:
             key = signer()  # the account must hold the sender's key before anything is asked
-            fees = policy.dynamic(self.planner.suggest_fees()[fee_level])
-            plans = self._plan(sender, batch_id, todo, fees, results)
+            plans, shown = self._plan((sender, batch_id), todo, how, results, units or {})
+            if plans and confirm is not None:
+                paid_again = sum(1 for r, _p in plans if r.row in again)
+                confirm(replace(shown, already=len(done) - len(again), again=paid_again))
             with contextlib.ExitStack() as broadcasting:
-                records = self._record((sender, batch_id), plans, key, broadcasting)
+                records = self._record((sender, batch_id), plans, key, broadcasting, again)
                 self._broadcast(records, results)
             known = {rec.hash: rec for _r, rec in records}
-        if wait:
-            self._tracker.wait_many([res for res in results.values() if res.hash], timeout, known)
+            for r, rec in records:
+                earlier = again[r.row].hash if r.row in again else None
+                results[r.row].replaces = earlier if earlier != rec.hash else None
+        if until is not None:
+            waited = [res for res in results.values() if res.hash]
+            self._tracker.wait_many(waited, until.timeout, known, until.confirmations)
         return [results[r.row] for r in rows]
 
     def _plan(
         self,
-        sender: str,
-        batch_id: str,
+        batch: tuple[str, str],
         todo: Sequence[BatchRow],
-        fees: Fees,
+        how: SendRequest,
         results: dict[int, BatchResult],
-    ) -> list[tuple[BatchRow, TxPlan]]:
-        """Estimate every row in one round trip; rows that would revert are rejected. Then
-        the fee cap and the funds for all of them. Raises ChainError (nothing signed)."""
+        units: Mapping[str, tuple[str, int]],
+    ) -> tuple[list[tuple[BatchRow, TxPlan]], BatchPlan]:
+        """Estimate every row and read the ETH and token balances and what the fees need,
+        in one round trip; rows that would revert are rejected. Then the fee cap of each
+        transaction, and the funds for all of them: ETH for the values and the most the
+        fees can cost, each token's total against its balance. ``batch``: (sender, batch
+        id). Raises ChainError, InsufficientFunds (nothing signed)."""
+        sender, batch_id = batch
         calls = [row_call(r) for r in todo]
-        estimates = self.rpc.gather_all(
-            [Q.estimate_gas(to, data, sender=sender, value=v) for to, v, data in calls]
+        tokens = sorted({r.token for r in todo if r.token is not None})
+        reads = self.planner.fee_reads(how)
+        head: list[Query[Any]] = [
+            Q.balance(sender, "pending"),
+            *(Q.call(t, balance_of_data(sender), block="pending") for t in tokens),
+            *([reads[1]] if reads[1] is not None else []),
+        ]
+        answers = self.rpc.gather_all(
+            [*head, *(Q.estimate_gas(to, data, sender=sender, value=v) for to, v, data in calls)]
         )
-        plans: list[tuple[BatchRow, TxPlan]] = []
+        held = read_balances([(sender, t) for t in tokens], answers[1 : 1 + len(tokens)])
+        fees = self.planner.fees_read(how, reads, answers[len(head) - 1])
         network = self.planner.network
-        for r, call, est in zip(todo, calls, estimates, strict=True):
+        cap = network.fee_cap_wei if how.fee_cap is None else how.fee_cap
+        plans: list[tuple[BatchRow, TxPlan]] = []
+        rejected: list[BatchResult] = []
+        for r, call, est in zip(todo, calls, answers[len(head) :], strict=True):
             if isinstance(est, RpcError):
                 why = str(revert_from(est) or est)
-                results[r.row] = BatchResult(r.row, r.to, r.value, r.token, None, "rejected", why)
+                rejected.append(BatchResult(r.row, r.to, r.value, r.token, None, "rejected", why))
+                results[r.row] = rejected[-1]
                 continue
             plan = TxPlan.of(
                 network.name, self.chain_id, sender, call, nonce=None,
                 gas_limit=self.planner.gas_limit(est, call[2]), fees=fees, kind="batch",
                 note=f"batch {batch_id[:12]} row {r.row}",
             )  # fmt: skip
-            policy.check_fee_cap(plan.gas_limit, plan.fees, network.fee_cap_wei)
+            policy.check_fee_cap(plan.gas_limit, plan.fees, cap)
             plans.append((r, plan))
-        total = sum(p.value + p.max_total_fee for _r, p in plans)
-        balance = self.rpc.get(Q.balance(sender, "pending"))
-        self.planner.check_funds(sender, balance, total, "the batch")
-        return plans
+        totals = _token_totals(plans, dict(zip(tokens, held, strict=True)), units)
+        shown = BatchPlan(
+            sender, len(plans), 0, 0, tuple(rejected),
+            sum(p.value for _r, p in plans), sum(1 for r, _p in plans if r.token is None),
+            sum(p.max_total_fee for _r, p in plans), answered(answers[0]), totals, fees, cap,
+        )  # fmt: skip
+        self._check_funds(shown)
+        return plans, shown
+
+    def _check_funds(self, plan: BatchPlan) -> None:
+        """ETH for the values and the most the fees can cost, each token's total against
+        its balance. Raises InsufficientFunds (nothing is signed)."""
+        needed = plan.value + plan.max_fees
+        self.planner.check_funds(plan.sender, plan.eth_balance, needed, "the batch")
+        for t in plan.tokens:
+            if t.balance < t.total:
+                raise InsufficientFunds(
+                    f"insufficient {t.symbol}: the batch's {t.rows} {t.symbol} rows need "
+                    f"{format_amount(t.total, t.decimals)} {t.symbol}, {plan.sender} has "
+                    f"{format_amount(t.balance, t.decimals)} {t.symbol}; nothing was signed"
+                )
+
+    def _unpaid(self, batch: tuple[str, str], results: Sequence[BatchResult]) -> dict[int, Unpaid]:
+        """The rows an earlier run recorded whose transaction never made it on chain and
+        never can (refused at broadcast or dropped, not mined, not pending), to be paid
+        again: at a new nonce once its nonce was used by another transaction (then it can
+        never be mined), else at its own nonce (then only one of the two can be). A row
+        that another of this home's transactions at its nonce carrying the same call (a
+        speed-up, or the row signed again) paid or is paying follows that one instead; a
+        row whose nonce another transaction holds in the node's pool waits (its error
+        says so). Never a row that could still be mined: nothing is paid twice."""
+        sender, batch_id = batch
+        lost = [res for res in results if res.status not in (*OPEN, *SETTLED)]
+        if not lost:
+            return {}
+        repo = self.repo()
+        records = {res.row: self._tracker.get(_hash(res)) for res in lost}
+        same = {
+            row: [o for o in repo.at_nonce(self.chain_id, sender, rec.nonce) if _same_call(o, rec)]
+            for row, rec in records.items()
+        }
+        hashes = sorted({o.hash for found in same.values() for o in found})
+        answers: list[Any] = self.rpc.gather_all(
+            [Q.nonce(sender, "latest"), Q.nonce(sender, "pending"),
+             *(Q.receipt(h) for h in hashes), *(Q.transaction(h) for h in hashes)]
+        )  # fmt: skip
+        latest, pending = answered(answers[0]), answered(answers[1])
+        receipts, held = answers[2 : 2 + len(hashes)], answers[2 + len(hashes) :]
+        alive = {
+            h for h, receipt, tx in zip(hashes, receipts, held, strict=True)
+            if answered(receipt) is not None or answered(tx) is not None
+        }  # fmt: skip
+        again: dict[int, Unpaid] = {}
+        for res in lost:
+            rec = records[res.row]
+            paying = next((o for o in same[res.row] if o.hash in alive), None)
+            if paying is not None:
+                self._follow(batch_id, res, paying)
+            elif latest > rec.nonce:
+                again[res.row] = Unpaid(rec.hash, None)
+            elif pending > rec.nonce:
+                res.error = (
+                    f"not paid: another transaction holds its nonce {rec.nonce} in the node's "
+                    "pool; run the batch again once that one is mined (nothing is paid twice)"
+                )
+            else:
+                again[res.row] = Unpaid(rec.hash, rec.nonce)
+        return again
+
+    def _follow(self, batch_id: str, res: BatchResult, paying: TxRecord) -> None:
+        """``res``'s row is paid by ``paying`` (the same call at its nonce): it is the
+        row's transaction from now on."""
+        with self.repo().transaction() as conn:
+            TxRepo.repoint_batch_row(conn, batch_id, res.row, paying.hash)
+        res.hash, res.status = paying.hash, self._tracker.refresh(paying).status
+
+    def _nonces_for(
+        self,
+        conn: Conn,
+        sender: str,
+        plans: Sequence[tuple[BatchRow, TxPlan]],
+        again: Mapping[int, Unpaid],
+    ) -> list[int]:
+        """The nonce of each plan: a row paid again at its own nonce keeps it, the others
+        take consecutive nonces from the next one handed out, around those."""
+        fixed = {r.row: again[r.row].nonce for r, _p in plans if r.row in again}
+        taken = {n for n in fixed.values() if n is not None}
+        out: list[int] = []
+        candidate: int | None = None
+        for r, _plan in plans:
+            nonce = fixed.get(r.row)
+            if nonce is None:
+                if candidate is None:
+                    candidate = self._nonces.allocate(conn, sender, None)
+                    TxRepo.set_next_nonce(conn, self.chain_id, sender, candidate)
+                while candidate in taken:
+                    candidate += 1
+                nonce, candidate = candidate, candidate + 1
+            out.append(self._nonces.allocate(conn, sender, nonce))
+        return out
+
+    def _sign(self, conn: Conn, signer: Signer, plan: TxPlan, nonce: int) -> TxRecord:
+        """``plan`` signed at ``nonce`` and recorded, for a row paid again; when this home
+        signed the very same transaction before (same nonce, fields and fees: the same
+        signature), that record, to be broadcast again as signed."""
+        for prev in self.repo().at_nonce(self.chain_id, plan.sender, nonce):
+            if _same_tx(prev, plan):
+                TxRepo.set_status(conn, prev.hash, "signed")
+                return replace(prev, status="signed")
+        return sign_into(conn, self.chain_id, signer, plan, nonce)
 
     def _record(
         self,
@@ -126,25 +279,27 @@ class BatchSender(ChainPart):
         plans: Sequence[tuple[BatchRow, TxPlan]],
         signer: Signer,
         broadcasting: contextlib.ExitStack[bool | None],
+        again: Mapping[int, Unpaid],
     ) -> list[tuple[BatchRow, TxRecord]]:
-        """Sign every plan at consecutive nonces and record it with its row, in one store
-        transaction; the in-flight lock is taken inside it and held by ``broadcasting``.
-        ``batch``: (sender, batch id)."""
+        """Sign every plan at its nonce (:meth:`_nonces_for`) and record it with its row
+        (a row paid ``again`` is pointed at its new transaction), in one store transaction;
+        the in-flight lock is taken inside it and held by ``broadcasting``. ``batch``:
+        (sender, batch id)."""
         sender, batch_id = batch
         repo = self.repo()
         records: list[tuple[BatchRow, TxRecord]] = []
         with repo.transaction() as conn:
-            first: int | None = None
-            for n, (r, plan) in enumerate(plans):
-                if first is None:
-                    first = self._nonces.allocate(conn, sender, None)
-                    TxRepo.set_next_nonce(conn, self.chain_id, sender, first)
-                nonce = self._nonces.allocate(conn, sender, first + n)
-                record = sign_into(conn, self.chain_id, signer, plan, nonce)
-                TxRepo.insert_batch_row(
-                    conn, batch_id, r.row, self.chain_id, sender, r.to, r.value,
-                    r.token, record.hash,
-                )  # fmt: skip
+            nonces = self._nonces_for(conn, sender, plans, again)
+            for (r, plan), nonce in zip(plans, nonces, strict=True):
+                record = self._sign(conn, signer, plan, nonce) if r.row in again else None
+                record = record or sign_into(conn, self.chain_id, signer, plan, nonce)
+                if r.row in again:
+                    TxRepo.repoint_batch_row(conn, batch_id, r.row, record.hash)
+                else:
+                    TxRepo.insert_batch_row(
+                        conn, batch_id, r.row, self.chain_id, sender, r.to, r.value,
+                        r.token, record.hash,
+                    )  # fmt: skip
                 records.append((r, record))
             broadcasting.enter_context(repo.inflight.held())
         for _r, record in records:
@@ -172,13 +327,68 @@ class BatchSender(ChainPart):
             TxRepo.mark_pending(conn, accepted)
 
 
+@dataclass(frozen=True, slots=True)
+class Unpaid:
+    """A row whose transaction (``hash``) never made it on chain: paid again at ``nonce``
+    (its own, still unused) or, when None, at a new one (its own was used by another)."""
+
+    hash: str
+    nonce: int | None
+
+
+def _same_call(a: TxRecord, b: TxRecord) -> bool:
+    """Whether two transactions make the same call (recipient, value, calldata)."""
+    return ((a.recipient or "").lower(), a.value, a.data) == (
+        (b.recipient or "").lower(),
+        b.value,
+        b.data,
+    )
+
+
+def _same_tx(rec: TxRecord, plan: TxPlan) -> bool:
+    """Whether ``plan`` signed at ``rec``'s nonce is ``rec`` (signatures are deterministic)."""
+    fields = (plan.value, plan.data, plan.gas_limit, plan.tx_type, plan.max_fee)
+    fees = (plan.priority_fee, plan.gas_price)
+    return (
+        (rec.recipient or "").lower() == (plan.to or "").lower()
+        and (rec.value, rec.data, rec.gas_limit, rec.tx_type, rec.max_fee) == fields
+        and (rec.priority_fee, rec.gas_price) == fees
+    )
+
+
+def _hash(result: BatchResult) -> str:
+    if result.hash is None:
+        raise ValueError(f"batch row {result.row} has no transaction")
+    return result.hash
+
+
+def _token_totals(
+    plans: Sequence[tuple[BatchRow, TxPlan]],
+    balances: Mapping[str, int],
+    units: Mapping[str, tuple[str, int]],
+) -> tuple[TokenTotal, ...]:
+    """Per token the rows to sign send: its total and row count, against the balance."""
+    out = []
+    for token, balance in balances.items():
+        values = [r.value for r, _p in plans if r.token == token]
+        if values:
+            symbol, decimals = units.get(token, (token, 0))
+            out.append(TokenTotal(token, symbol, decimals, sum(values), len(values), balance))
+    return tuple(out)
+
+
 def parse_batch_csv(
-    text: str, *, parse_value: Callable[[str, str | None], int], resolve: Callable[[str], str]
+    text: str,
+    *,
+    parse_value: Callable[[str, str | None], int],
+    resolve: Callable[[str], str],
+    default_token: str | None = None,
 ) -> list[BatchRow]:
     """Parse ``to,amount[,token]`` lines (an optional header line is skipped).
 
     ``parse_value(amount_text, token)`` turns an amount into base units; ``resolve`` turns a
-    name or address into a checksummed address.
+    name or address into a checksummed address; ``default_token`` is the token of a row
+    whose token cell is missing or empty (None: ether).
 
     Raises:
         InputError: naming the line of the first malformed row.
@@ -193,7 +403,7 @@ def parse_batch_csv(
             break
         except csv.Error as exc:  # e.g. a NUL byte, a field over the csv module's limit
             raise InputError(f"batch line {reader.line_num}: not CSV ({exc})") from exc
-        row = _row(line_no, [c.strip() for c in fields], parse_value, resolve)
+        row = _row(line_no, [c.strip() for c in fields], (parse_value, resolve), default_token)
         if row is not None:
             rows.append(row)
     if not rows:
@@ -204,16 +414,17 @@ def parse_batch_csv(
 def _row(
     line_no: int,
     cells: list[str],
-    parse_value: Callable[[str, str | None], int],
-    resolve: Callable[[str], str],
+    parsers: tuple[Callable[[str, str | None], int], Callable[[str], str]],
+    default_token: str | None,
 ) -> BatchRow | None:
+    parse_value, resolve = parsers
     if not cells or not any(cells) or cells[0].startswith("#"):
         return None
     if line_no == 1 and cells[0].lower() in ("to", "address", "recipient"):
         return None
     if len(cells) not in (2, 3):
         raise InputError(f"batch line {line_no}: expected to,amount[,token]")
-    token = cells[2] if len(cells) == 3 and cells[2] else None
+    token = cells[2] if len(cells) == 3 and cells[2] else default_token
     try:
         to = resolve(cells[0])
         value = parse_value(cells[1], token)

@@ -133,14 +133,53 @@ class BatchResult:
     status: str
     error: str | None = None
     already_sent: bool = False
+    block: int | None = None  # where it was mined (or failed)
+    confirmations: int = 0  # blocks deep when last waited for (its own included)
+    #: The row's earlier transaction that never made it on chain (refused at broadcast,
+    #: dropped, its nonce used by another): this run paid the row again.
+    replaces: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenTotal:
+    """What the rows of a batch about to be signed send of one token, against the balance."""
+
+    token: str  # its address
+    symbol: str
+    decimals: int
+    total: int  # base units, over the rows to sign
+    rows: int
+    balance: int  # the sender's, at the pending block
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """What a batch is about to sign, shown before it is: every funds check has passed
+    (ETH for the values and the most the fees can cost, each token's total against its
+    balance) and each transaction's fee is under ``fee_cap``."""
+
+    sender: str
+    signing: int  # transactions about to be signed
+    already: int  # rows an earlier run recorded: not signed again
+    again: int  # rows paid again: their earlier transaction never made it on chain
+    rejected: tuple[BatchResult, ...]  # rows whose estimate failed (they would revert)
+    value: int  # wei sent as ETH by the rows to sign
+    eth_rows: int
+    max_fees: int  # wei: the most all of them can cost in fees
+    eth_balance: int  # wei, at the pending block
+    tokens: tuple[TokenTotal, ...]
+    fees: Fees  # per gas, the same for every row
+    fee_cap: int  # wei per transaction (0: none)
 
 
 __all__ = [
+    "BatchPlan",
     "BatchResult",
     "BatchRow",
     "ReceiptRecord",
     "SendRequest",
     "SendResult",
+    "TokenTotal",
     "TxFields",
     "TxPlan",
     "Until",

@@ -98,38 +98,51 @@ class Planner:
         suggestion = None if history is None else policy.suggest(history)[req.fee_level]
         return policy.dynamic(suggestion, max_fee=req.max_fee, priority_fee=req.priority_fee)
 
+    def fee_reads(self, req: SendRequest) -> tuple[FeeHistory | None, Query[Any] | None]:
+        """What the fees of ``req`` need from the node: (the fee history read moments ago,
+        if it is reused; the query still to ask: its gas price for a legacy transaction,
+        else its fee history; None when the user gave every fee or the history is fresh).
+        :meth:`fees_read` turns the answer into fees."""
+        if req.legacy:
+            return None, (Q.gas_price() if req.max_fee is None else None)
+        if req.max_fee is not None and req.priority_fee is not None:
+            return None, None
+        history = self._recent_history()
+        return history, (Q.fee_history() if history is None else None)
+
+    def fees_read(
+        self, req: SendRequest, reads: tuple[FeeHistory | None, Query[Any] | None], answer: object
+    ) -> Fees:
+        """The fees of ``req`` from :meth:`fee_reads` and the node's ``answer`` to its query
+        (ignored when there was none). Raises the answer's RpcError, ChainError (policy)."""
+        history, query = reads
+        price: int | None = None
+        if query is not None:
+            value: Any = answered(answer)
+            if req.legacy:
+                price = value
+            else:
+                history = value
+        return self.fees(req, history, price)
+
     def _preflight(
         self, req: SendRequest, sender: str, estimate: Query[int] | None
-    ) -> tuple[FeeHistory | None, int | None, int | RpcError, int | RpcError | None]:
+    ) -> tuple[Fees, int | RpcError, int | RpcError | None]:
         """In one round trip: the gas estimate (when asked), what the fees of ``req`` need
-        from the node (its gas price for a legacy transaction, else its fee history unless
-        one was read moments ago; nothing when the user gave every fee) and the sender's
-        pending balance. Errors of the balance and the estimate are returned, not raised."""
+        from the node (:meth:`fee_reads`) and the sender's pending balance; the fees. Errors
+        of the balance and the estimate are returned, not raised."""
         queries: list[Query[Any]] = [Q.balance(sender, "pending")]
         if estimate is not None:
             queries.append(estimate)
-        needs_history = not req.legacy and (req.max_fee is None or req.priority_fee is None)
-        history = self._recent_history() if needs_history else None
-        fee_query: Query[Any] | None = None
-        if req.legacy and req.max_fee is None:
-            fee_query = Q.gas_price()
-        elif needs_history and history is None:
-            fee_query = Q.fee_history()
-        if fee_query is not None:
-            queries.append(fee_query)
+        reads = self.fee_reads(req)
+        if reads[1] is not None:
+            queries.append(reads[1])
         answers = self.rpc.gather_all(queries)
         funds = answers[0]
         estimated = answers[1] if estimate is not None else None
         if isinstance(estimated, RpcError):
             _raise_revert(estimated)
-        price: int | None = None
-        if fee_query is not None:
-            fee_answer = answered(answers[-1])
-            if req.legacy:
-                price = fee_answer
-            else:
-                history = fee_answer
-        return (None if req.legacy else history), price, funds, estimated
+        return self.fees_read(req, reads, answers[-1]), funds, estimated
 
     # -- gas ----------------------------------------------------------------------------
 
@@ -162,7 +175,7 @@ class Planner:
         estimate = None
         if req.gas_limit is None:
             estimate = Q.estimate_gas(to, req.data, sender=sender, value=req.value)
-        history, price, balance, estimated = self._preflight(req, sender, estimate)
+        fees, balance, estimated = self._preflight(req, sender, estimate)
         if estimated is None:
             assert req.gas_limit is not None
             gas_limit = req.gas_limit
@@ -170,7 +183,7 @@ class Planner:
             gas_limit = self.gas_limit(answered(estimated), req.data)
         plan = TxPlan.of(
             self.network.name, self.network.chain_id, sender, (to, req.value, req.data),
-            nonce=req.nonce, gas_limit=gas_limit, fees=self.fees(req, history, price),
+            nonce=req.nonce, gas_limit=gas_limit, fees=fees,
             kind=req.kind, note=req.note,
         )  # fmt: skip
         cap = self.network.fee_cap_wei if req.fee_cap is None else req.fee_cap

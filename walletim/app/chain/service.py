@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,7 +38,14 @@ if TYPE_CHECKING:
     from walletim.app.chain.batch import BatchSender
     from walletim.app.chain.broadcast import Broadcaster
     from walletim.app.chain.flights import Flight, FlightLog
-    from walletim.app.chain.model import BatchResult, BatchRow, SendRequest, SendResult, TxPlan
+    from walletim.app.chain.model import (
+        BatchPlan,
+        BatchResult,
+        BatchRow,
+        SendRequest,
+        SendResult,
+        TxPlan,
+    )
     from walletim.app.chain.nonces import NonceKeeper
     from walletim.app.chain.planning import Planner
     from walletim.app.chain.ports import Chain, Clock, Notify, Progress, Signer, SignerFor, Sleep
@@ -178,7 +185,7 @@ class ChainService:
             raise ChainIdMismatch(self.chain_id, actual, self.rpc.shown_url)
         self._chain_checked = True
 
-    def _checked_all(self, queries: Sequence[Query[Any]]) -> list[Any]:
+    def checked_all(self, queries: Sequence[Query[Any]]) -> list[Any]:
         """The answers to ``queries`` (each parsed, or its RpcError), asked in the same
         round trip as the chain-id check when that is still to be done (ChainIdMismatch, or
         the check's RpcError, is raised first)."""
@@ -216,7 +223,7 @@ class ChainService:
         ERC-20's base units), in one round trip (with the chain-id check, when still to be
         done). Raises ChainIdMismatch, RpcError, InputError (a token that does not answer
         ``balanceOf``)."""
-        answers = self._checked_all(tokens.balance_queries(holdings))
+        answers = self.checked_all(tokens.balance_queries(holdings))
         return tokens.read_balances(holdings, answers)
 
     def suggest_fees(self) -> dict[str, FeeSuggestion]:
@@ -344,9 +351,25 @@ class ChainService:
         wait: bool = True,
         timeout: float = 300.0,
         fee_level: str = "normal",
+        how: SendRequest | None = None,
+        confirmations: int = 1,
+        confirm: Callable[[BatchPlan], None] | None = None,
+        units: Mapping[str, tuple[str, int]] | None = None,
     ) -> list[BatchResult]:
         """Sign and pipeline many transfers; each row is paid exactly once per ``batch_id``,
-        even across a crash and a rerun (:mod:`~walletim.app.chain.batch`)."""
+        even across a crash and a rerun (:mod:`~walletim.app.chain.batch`). ``how``: the
+        fee choices and fee cap of every row (default: ``fee_level``'s suggestion, the
+        network's cap); with ``wait``, wait up to ``timeout`` seconds for each row to be
+        ``confirmations`` blocks deep. ``confirm(plan)`` sees what is about to be signed,
+        every funds check passed, and raises (e.g. Aborted) to stop; ``units``: each
+        token's (symbol, decimals) by address, for what is shown.
+
+        Raises:
+            ChainIdMismatch, InsufficientFunds (ETH or a token), ChainError (fee cap),
+            RpcError, Aborted.
+        """
+        from walletim.app.chain.model import SendRequest, Until
+
         self.check_chain()
         sender = to_checksum_address(sender)
         return self.batches.send(
@@ -354,9 +377,10 @@ class ChainService:
             batch_id,
             rows,
             lambda: self._signer(account, sender),
-            fee_level=fee_level,
-            wait=wait,
-            timeout=timeout,
+            how=how or SendRequest(None, fee_level=fee_level),
+            until=Until(confirmations, timeout) if wait else None,
+            confirm=confirm,
+            units=units,
         )
 
     # -- tracking -----------------------------------------------------------------------
@@ -370,7 +394,7 @@ class ChainService:
         """What the node holds of ``tx_hash`` (its receipt, the transaction; each None, or
         an RpcError), in one round trip with the chain-id check when that is still to be
         done (ChainIdMismatch first)."""
-        receipt, held = self._checked_all([Q.receipt(tx_hash), Q.transaction(tx_hash)])
+        receipt, held = self.checked_all([Q.receipt(tx_hash), Q.transaction(tx_hash)])
         return receipt, held
 
     def wait(

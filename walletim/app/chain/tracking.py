@@ -9,7 +9,7 @@ re-checks every open one and the receipts of recent blocks, :meth:`Tracker.wait`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -272,9 +272,12 @@ class Tracker(ChainPart):
         results: Sequence[BatchResult],
         timeout: float,
         known: dict[str, TxRecord] | None = None,
+        confirmations: int = 1,
     ) -> None:
         """Poll the receipts of ``results`` together until each is settled or the timeout
-        passes (then each is refreshed once); statuses are written into ``results``."""
+        passes (then each is refreshed once), then the head until those settled are
+        ``confirmations`` blocks deep (0: not asked) within the same timeout; statuses,
+        blocks and confirmations are written into ``results``."""
         known = known or {}
         delays = polls().delays(deadline=self._clock() + timeout, clock=self._clock)
         next_check = self._clock() + LOST_CHECK_SECONDS
@@ -282,16 +285,46 @@ class Tracker(ChainPart):
         while waiting:
             waiting = self._poll(waiting, known)
             if not waiting:
-                return
+                break
             delay = next(delays, None)
             if delay is None:
                 for res in waiting:
                     res.status = self.refresh(self.get(_hash(res))).status
-                return
+                break
             if self._clock() >= next_check:
                 waiting = self._recover_lost(waiting)
                 next_check = self._clock() + LOST_CHECK_SECONDS
             self._sleep(delay)
+        if confirmations > 0:
+            self._deepen([r for r in results if r.status in SETTLED], confirmations, delays)
+
+    def _deepen(
+        self, settled: list[BatchResult], confirmations: int, delays: Iterator[float]
+    ) -> None:
+        """Poll the head until every one of ``settled`` is ``confirmations`` deep or
+        ``delays`` run out; then, if more than one was asked, their receipts once more (one
+        that a reorg took out of its block goes back to its status on the node)."""
+        if not settled:
+            return
+        while True:
+            head = self.rpc.get(Q.head())
+            for res in settled:
+                res.confirmations = max(
+                    0, head - (res.block if res.block is not None else head) + 1
+                )
+            if min(r.confirmations for r in settled) >= confirmations:
+                break
+            delay = next(delays, None)
+            if delay is None:
+                break
+            self._sleep(delay)
+        if confirmations > 1:
+            for res in self._poll(list(settled), {}):
+                res.status = self.refresh(self.get(_hash(res))).status
+                res.block, res.confirmations = None, 0
+            for res in settled:
+                if res.block is not None:
+                    res.confirmations = max(0, head - res.block + 1)
 
     def _poll(self, results: list[BatchResult], known: dict[str, TxRecord]) -> list[BatchResult]:
         """One round trip for the receipts of ``results``; those mined are stored in one
@@ -315,6 +348,7 @@ class Tracker(ChainPart):
                     record = receipt_record(self.chain_id, rec.hash, receipt)
                     records.append(record)
                     res.status = "mined" if record.status == 1 else "failed"
+                    res.block = record.block_number
                     self.flights.seen(rec.hash, res.status, block=record.block_number, seen=1)
                 TxRepo.save_receipts(conn, records)
                 for sender in senders:
@@ -350,7 +384,7 @@ class Tracker(ChainPart):
                 mined.append(res)
             else:
                 res.status = self.refresh(self.get(_hash(res))).status
-        self.wait_many(mined, 0.0)  # records their receipts, in one commit
+        self.wait_many(mined, 0.0, confirmations=0)  # records their receipts, in one commit
 
 
 def _hash(result: BatchResult) -> str:
