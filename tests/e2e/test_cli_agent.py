@@ -356,3 +356,26 @@ def test_typed_data_through_the_agent_keeps_the_chain_rules_and_the_policy(
         "error: refused by the agent's policy for dev: it is for chain 1, not among the chains "
         "it may sign for (31337); nothing was signed"
     )
+
+
+@pytest.mark.parametrize("rows", [3, 70])  # 70: more than one agent request carries
+def test_a_batch_the_policy_refuses_signs_nothing_and_counts_nothing(
+    home: Home, tmp_path: Path, rows: int
+) -> None:
+    """A batch over the daily cap is refused whole before its first row is signed (checked by
+    the agent, or for a long batch by the agent's own policy and counts read from it): no row
+    signed, nothing counted, and a send within the cap still goes through."""
+    home.ok("agent", "policy", "set", "dev", "--eth-per-day", "1", password=True)
+    home.ok("agent", "start", password=True)
+    each = "0.4" if rows == 3 else "0.02"  # 1.2 and 1.4 ETH: over the 1 ETH a day
+    to = home.world.address("dev:1")
+    batch = tmp_path / "batch.csv"
+    batch.write_text("".join(f"{to},{each}\n" for _ in range(rows)))
+    nonce = home.nonce("dev")
+    refused = home.run("--yes", "send", "--from", "dev", "--batch", str(batch))
+    assert refused.code == 1, refused.err
+    assert "over its cap of 1 ETH per day" in refused.err and "nothing was signed" in refused.err
+    assert home.nonce("dev") == nonce
+    shown = home.ok("--json", "agent", "policy", "show", "dev").json()
+    assert all(v["raw"] == "0" for v in shown["spent_24h"].values()), shown
+    assert send(home, "0.3").code == 0

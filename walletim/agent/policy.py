@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from walletim.chain.units import format_amount
 from walletim.jsonview import same_fields
@@ -454,7 +454,13 @@ def check_caps(policy: Policy, address: str, spends: list[Spend], ledger: Ledger
     check_plan(policy, address, [spends], ledger)
 
 
-def check_plan(policy: Policy, address: str, plan: list[list[Spend]], ledger: Ledger) -> None:
+class Counts(Protocol):
+    """What was signed in the last 24 hours (a :class:`Ledger`, or the agent's answer)."""
+
+    def spent(self, address: str, asset: str) -> int: ...
+
+
+def check_plan(policy: Policy, address: str, plan: list[list[Spend]], ledger: Counts) -> None:
     """Raise :class:`Refused` if a transaction of ``plan`` (what each spends) goes over a
     per-transaction cap, or all of them together over a daily cap."""
     total: dict[str, int] = {}

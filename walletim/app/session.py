@@ -138,6 +138,7 @@ class Session:
             txs=txs,
             signer_for=lambda spec: self.wallets.signer(spec),
             notify=self._notify,
+            allowed=self.wallets.check_plan,
         )
 
     @property

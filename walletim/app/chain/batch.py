@@ -80,12 +80,16 @@ class BatchSender(ChainPart):
         until: Until | None,
         confirm: Callable[[BatchPlan], None] | None = None,
         units: Mapping[str, tuple[str, int]] | None = None,
+        allowed: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> list[BatchResult]:
         """``how``: the fee choices and fee cap every row is signed with (its recipient,
         value, nonce and gas limit are not used: each row has its own); ``until``: how deep
         and how long to wait for the rows (None: return once broadcast); ``confirm(plan)``
         sees what is about to be signed, every check passed, and raises to stop; ``units``:
-        each token's (symbol, decimals) by address, for what is shown."""
+        each token's (symbol, decimals) by address, for what is shown; ``allowed(txs)`` raises
+        (PolicyRefused) when the agent's policy would refuse one of them, or all of them
+        together: checked whole before anything is signed, so a batch does not stop half-way
+        with its daily cap spent."""
         if len(rows) > MAX_BATCH_ROWS:
             raise InputError(f"a batch has at most {MAX_BATCH_ROWS} rows")
         done = self.repo().batch_rows(batch_id)
@@ -103,6 +107,8 @@ class BatchSender(ChainPart):
         if todo:
             key = signer()  # the account must hold the sender's key before anything is asked
             plans, shown = self._plan((sender, batch_id), todo, how, results, units or {})
+            if plans and allowed is not None:
+                allowed([dict(p.tx_dict(0)) for _r, p in plans])  # the nonce is not checked
             if plans and confirm is not None:
                 paid_again = sum(1 for r, _p in plans if r.row in again)
                 confirm(replace(shown, already=len(done) - len(again), again=paid_again))

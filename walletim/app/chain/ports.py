@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from walletim.app.chain.flights import FlightLog
 from walletim.chain.rpc import RpcClient
@@ -54,6 +54,9 @@ class ChainPart:
 
 #: ``signer_for(account_spec)``: the signer of a wallet account (NAME[:INDEX]).
 SignerFor = Callable[[str], Signer]
+#: ``allowed(account_spec, txs)``: raises (PolicyRefused) when the agent's policy would refuse
+#: one of ``txs`` (transaction fields), or all of them together.
+Allowed = Callable[[str, list[dict[str, Any]]], None]
 #: Seconds on a monotonic clock.
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]

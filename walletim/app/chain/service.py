@@ -48,7 +48,16 @@ if TYPE_CHECKING:
     )
     from walletim.app.chain.nonces import NonceKeeper
     from walletim.app.chain.planning import Planner
-    from walletim.app.chain.ports import Chain, Clock, Notify, Progress, Signer, SignerFor, Sleep
+    from walletim.app.chain.ports import (
+        Allowed,
+        Chain,
+        Clock,
+        Notify,
+        Progress,
+        Signer,
+        SignerFor,
+        Sleep,
+    )
     from walletim.app.chain.tracking import Held, Tracker
     from walletim.app.networks import Network
     from walletim.chain.fees import FeeSuggestion
@@ -89,11 +98,14 @@ class ChainService:
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
         notify: Notify | None = None,
+        allowed: Allowed | None = None,
     ) -> None:
         """``txs`` is the repository of this home's transactions, or a factory of it so the
         home is only unlocked when a command needs it; ``signer_for(account_spec)`` returns
         the account's signer; ``notify(text)`` hears of transactions broadcast on the user's
-        behalf that an interrupted command had signed."""
+        behalf that an interrupted command had signed; ``allowed(account_spec, txs)`` raises
+        when the agent's policy would refuse one of many transactions (a batch), before the
+        first is signed."""
         self.network = network
         self.rpc = rpc
         self._txs = txs
@@ -102,6 +114,7 @@ class ChainService:
         self._signer_for = signer_for
         self._chain_checked = False
         self._clock, self._sleep, self._notify = clock, sleep, notify
+        self._allowed = allowed
 
     # -- the parts, each built (and imported) on first use ------------------------------
 
@@ -381,6 +394,7 @@ class ChainService:
             until=Until(confirmations, timeout) if wait else None,
             confirm=confirm,
             units=units,
+            allowed=None if self._allowed is None else functools.partial(self._allowed, account),
         )
 
     # -- tracking -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ policy, :class:`~walletim.errors.PolicyRefused` with the agent's reason.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,8 +130,27 @@ class AgentKeys:
     def signer(self, spec: str, address: str) -> TxSigner:
         return AccountSigner(self.sign_transaction, spec, address, "AgentSigner")
 
-    def check_plan(self, spec: str, txs: list[dict[str, Any]]) -> None:
-        self._call("check_plan", spec, txs=[_wire(tx) for tx in txs][: protocol.MAX_LIST])
+    def check_plan(self, spec: str, address: str, txs: list[dict[str, Any]]) -> None:
+        if len(txs) <= protocol.MAX_LIST:
+            self._call("check_plan", spec, txs=[_wire(tx) for tx in txs])
+            return
+        # Longer than one request carries (a batch of many rows): the agent's own policy and
+        # 24-hour counts, checked here by the same pure rules before the first is signed (the
+        # agent still checks each transaction it signs).
+        from walletim.agent.policy import Policy, Refused, check_plan, transaction_spends
+
+        found = self._call("policy", spec)
+        if not found.get("policy"):
+            return
+        try:
+            policy = Policy.from_json(found["policy"])
+            counted = _Counted({str(k): int(v) for k, v in dict(found.get("spent") or {}).items()})
+            plan = [transaction_spends(policy, tx, address) for tx in txs]
+            check_plan(policy, address, plan, counted)
+        except Refused as exc:
+            raise PolicyRefused(spec, str(exc)) from exc
+        except (ValueError, TypeError, KeyError) as exc:
+            raise AgentError("the agent's policy answer is malformed") from exc
 
     def sign_transaction(self, spec: str, address: str, tx: dict[str, Any]) -> SignedTransaction:
         from walletim.keys.hd import keccak256
@@ -241,6 +261,17 @@ class AgentKeys:
         if binding.wallet != address or binding.created != created or not binding.verify():
             raise AgentError("the agent's identity binding is not the account's")
         return binding
+
+
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """What the agent said it signed in the last 24 hours (base units by asset), as the
+    ledger :func:`walletim.agent.policy.check_plan` reads."""
+
+    spent_by_asset: dict[str, int]
+
+    def spent(self, _address: str, asset: str) -> int:
+        return self.spent_by_asset.get(asset, 0)
 
 
 def _wire(tx: dict[str, Any]) -> dict[str, Any]:

@@ -102,7 +102,7 @@ class KeyHolder(Protocol):
         """Let go of what it holds open (a connection to the agent); the keys stay."""
         ...
 
-    def check_plan(self, spec: str, txs: list[dict[str, Any]]) -> None:
+    def check_plan(self, spec: str, address: str, txs: list[dict[str, Any]]) -> None:
         """Raise PolicyRefused unless every transaction of a plan may be signed (the agent's
         policy; the vault unlocked here has none)."""
         ...
@@ -241,7 +241,7 @@ class LocalKeys:
     def close(self) -> None:
         """Nothing held open (:meth:`forget` zeroes the key)."""
 
-    def check_plan(self, spec: str, txs: list[dict[str, Any]]) -> None:
+    def check_plan(self, spec: str, address: str, txs: list[dict[str, Any]]) -> None:
         """The password signs anything: no policy applies here."""
 
     def sign_message(self, spec: str, address: str, message: bytes) -> Signature:

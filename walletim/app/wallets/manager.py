@@ -487,7 +487,8 @@ class Wallets:
         nothing is checked."""
         if not self.is_unlocked:
             return
-        self._with_keys(lambda keys: keys.check_plan(spec, txs))
+        address = self.account(spec).address
+        self._with_keys(lambda keys: keys.check_plan(spec, address, txs))
 
     def sign_message(self, spec: str, message: bytes) -> Signature:
         """EIP-191 personal_sign. Returns a Signature (``.hex``)."""
