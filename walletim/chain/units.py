@@ -14,6 +14,14 @@ _AMOUNT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z][A-Za
 #: 1e18, 2.5E-3: refused for amounts (written out, a slip of the exponent is visible).
 _SCIENTIFIC = re.compile(r"\s*(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+\s*")
 MAX_UINT256 = 2**256 - 1
+#: The bounds of a transaction's integer fields where walletim takes them from a person or a
+#: node. A nonce is below 2**64 - 1 (EIP-2681) and this home records one past it as a signed
+#: 64-bit integer (SQLite): 2**63 - 2 at most, which no account comes near.
+MAX_NONCE = 2**63 - 2
+#: A gas limit walletim records (any block's gas limit is far below; the node refuses more).
+MAX_GAS_LIMIT = 2**63 - 1
+#: The largest chain id (EIP-2294: floor(MAX_UINT64 / 2) - 36, so EIP-155's v fits 64 bits).
+MAX_CHAIN_ID = (2**64 - 1) // 2 - 36
 # Longer text is no amount (78 digits, a point, up to 77 places, a unit, some spaces); the
 # cap also keeps the regex linear: on "1" + a long run of spaces + "x!" it backtracks
 # quadratically (a 16 MiB batch file would hang `send --batch`).

@@ -21,6 +21,13 @@ from typing import TYPE_CHECKING, ClassVar, Concatenate, NoReturn, ParamSpec, Ty
 
 import click
 
+# Re-exported: how every command declares a number (walletim.cli.options).
+from walletim.cli.options import MAX_WAIT_S as MAX_WAIT_S
+from walletim.cli.options import Integer as Integer
+from walletim.cli.options import Number as Number
+from walletim.cli.options import float_option as float_option
+from walletim.cli.options import int_option as int_option
+from walletim.cli.options import port_option as port_option
 from walletim.errors import (
     Aborted,
     InputError,
@@ -297,29 +304,6 @@ def account_option(f: F) -> F:
     return click.option("--from", "account", required=True, help=ACCOUNT_HELP)(f)
 
 
-def int_option(
-    *decls: str,
-    least: int,
-    most: int | None = None,
-    default: int | None = None,
-    help: str,
-) -> Callable[[F], F]:
-    """An integer option from ``least`` to ``most`` (None: no upper bound), its default (if
-    any) shown in ``--help``: how every bounded count, limit or id is declared."""
-    return click.option(
-        *decls,
-        type=click.IntRange(least, most),
-        default=default,
-        show_default=default is not None,
-        help=help,
-    )
-
-
-def port_option(default: int, help: str) -> Callable[[F], F]:
-    """``--port`` a server listens on: 0 to 65535 (0: any free port), its default shown."""
-    return int_option("--port", least=0, most=65535, default=default, help=help)
-
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -535,11 +519,20 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     except Exception as exc:
         if os.environ.get("WALLETIM_DEBUG") == "1":
             raise
-        # A bug: say so without echoing the exception text, which may hold data.
-        click.echo(
-            f"error: internal error ({type(exc).__name__}); rerun with WALLETIM_DEBUG=1 for "
-            "details and report it",
-            err=True,
-        )
-        sys.exit(70)
+        internal_error(exc, as_json)
     sys.exit(0)
+
+
+def internal_error(exc: Exception, as_json: bool) -> NoReturn:
+    """A bug (exit 70): said without the exception's text, which may hold data; with --json
+    as the same ``{"error": ...}`` document every other error is (``type`` InternalError), so
+    a script reading stderr as JSON still can."""
+    text = (
+        f"internal error ({type(exc).__name__}); rerun with WALLETIM_DEBUG=1 for details and "
+        "report it"
+    )
+    if as_json:
+        click.echo(json.dumps({"error": {"type": "InternalError", "message": text}}), err=True)
+    else:
+        click.echo(f"error: {text}", err=True)
+    sys.exit(70)

@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from walletim.chain.units import MAX_GAS_LIMIT, MAX_NONCE
 from walletim.cli.base import (
+    MAX_WAIT_S,
     Ctx,
     ExitStatus,
     chain_session,
     chain_text,
+    float_option,
     int_option,
     open_session,
     pass_ctx,
@@ -206,8 +209,10 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
 @click.option(
     "--token", help="ERC-20 token: a symbol on the devnet world, or an address (its decimals)."
 )
-@int_option("--nonce", least=0, help="Use this nonce (replaces a pending tx at it).")
-@int_option("--gas-limit", least=21_000, help="Gas limit (default: estimated).")
+@int_option(
+    "--nonce", least=0, most=MAX_NONCE, help="Use this nonce (replaces a pending tx at it)."
+)
+@int_option("--gas-limit", least=21_000, most=MAX_GAS_LIMIT, help="Gas limit (default: estimated).")
 @click.option("--max-fee", help="Max fee per gas, gwei unless a unit is given.")
 @click.option("--priority-fee", help="Priority fee per gas, gwei unless a unit is given.")
 @click.option(
@@ -229,11 +234,11 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     default=1,
     help="Wait until the transaction is this many blocks deep.",
 )
-@click.option(
+@float_option(
     "--timeout",
-    type=click.FloatRange(1),
+    least=1,
+    most=MAX_WAIT_S,
     default=120.0,
-    show_default=True,
     help="Seconds to wait for mining before returning it as pending.",
 )
 @click.option(
