@@ -66,3 +66,32 @@ def test_the_highest_nonce_and_token_id_are_still_read(world: World) -> None:
                           "dev:1", "1wei", "--gas-limit", "21_000")  # fmt: skip
     assert grouped.code == 0, grouped.err
     assert grouped.json()["gas_used"] == "21000"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("send", "--from", "dev", "dev:1", "1_5"),  # sent 15 ETH: a slip for 1.5
+        ("send", "--from", "dev", "dev:1", "1__0"),  # sent 10 ETH
+        ("send", "--from", "dev", "dev:1", "１"),
+        ("token", "transfer", "--from", "dev:1", "USDC", "dev:2", "1_5"),
+        ("call", "WIMC", "ownerOf(uint256)(address)", "1_5"),  # 15 to cast
+        ("contract", "send", "--from", "dev:1", "DAI", "approve(address,uint256)", "dev:3", "1_5"),
+        ("swap", "--from", "dev:1", "1", "ETH", "USDC", "--slippage", "nan"),
+        ("swap", "--from", "dev:1", "1", "ETH", "USDC", "--slippage", "０.５"),
+    ],
+)
+def test_an_amount_with_misplaced_underscores_or_other_digits_is_refused(
+    world: World, args: tuple[str, ...]
+) -> None:
+    before = _nonce(world, "dev"), _nonce(world, "dev:1")
+    r = world.cli()("--rpc-url", world.url, "--yes", *args)
+    assert r.code == 1 and len(r.err_lines) == 1, (args, r.err)
+    assert "Sign and send" not in r.err and "internal error" not in r.err
+    assert (_nonce(world, "dev"), _nonce(world, "dev:1")) == before  # nothing was signed
+
+
+def test_an_amount_grouped_in_threes_is_that_amount(world: World) -> None:
+    sent = world.cli()("--rpc-url", world.url, "--json", "--yes", "send", "--from", "dev",
+                       "dev:1", "1_000wei")  # fmt: skip
+    assert sent.code == 0 and sent.json()["raw"] == "1000", sent.err
