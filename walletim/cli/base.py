@@ -398,7 +398,9 @@ def check_utf8_input(args: list[str], environ: Mapping[str, str]) -> None:
 
 
 def fail(err: WalletimError, as_json: bool) -> NoReturn:
-    """Print ``err`` as one line on stderr (or a JSON object with --json) and exit."""
+    """Print ``err`` as one line on stderr (or a JSON object with --json) and exit. The line
+    is :func:`printable`: a message carries what others wrote (a contract's revert reason,
+    a node's error text), which must not rewrite the terminal (JSON escapes it)."""
     if as_json:
         doc: dict[str, object] = {"type": err.kind, "message": str(err)}
         details = getattr(err, "details", None)
@@ -406,7 +408,7 @@ def fail(err: WalletimError, as_json: bool) -> NoReturn:
             doc["transactions"] = details  # Interrupted: what was broadcast, where it stands
         click.echo(json.dumps({"error": doc}), err=True)
     else:
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {printable(str(err), newline=' ')}", err=True)
     sys.exit(err.exit_code)
 
 

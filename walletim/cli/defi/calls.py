@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, chain_session, pass_ctx
+from walletim.cli.base import Ctx, chain_session, pass_ctx, printable
 from walletim.cli.defi.common import execute, signing
 
 if TYPE_CHECKING:
@@ -37,10 +37,12 @@ def call(
     data = {"address": r.to, "function": r.signature, "result": r.values, "raw": r.raw}
 
     def human() -> None:
+        # The contract's strings: made safe to print (escape sequences, bidi overrides), as
+        # `token info` shows them; --json carries them exactly (escaped).
         if not r.values:
             click.echo(r.raw)
         for v in r.values:
-            click.echo(v if isinstance(v, str) else json.dumps(v))
+            click.echo(printable(v, newline=" ") if isinstance(v, str) else json.dumps(v))
 
     ctx.emit(data, human)
 
