@@ -233,6 +233,9 @@ class Ctx:
         """Ask yes/no unless --yes. Raises Aborted on no, or when nobody can answer."""
         if self.yes:
             return
+        if not at_terminal():
+            self._confirm_piped(question)
+            return
         try:
             ok = click.confirm(question, default=False, err=True)
         except click.Abort as exc:
@@ -242,6 +245,28 @@ class Ctx:
                 "not confirmed (no terminal to ask; pass --yes): nothing was changed"
             ) from exc
         if not ok:
+            raise Aborted()
+
+    def _confirm_piped(self, question: str) -> None:
+        """No terminal: the answer is the next line of standard input (a script piping
+        ``y``; anything but y or yes is no). Nobody types the Enter that would end the
+        question's line, so it is ended here: what follows (the refusal) starts on its own
+        line. With --json the question is not printed at all: stderr then holds what was
+        shown (the plan) and the one JSON error document."""
+        if not self.json:
+            click.echo(f"{question} [y/N]: ", err=True, nl=False)
+        try:
+            line = sys.stdin.readline() if sys.stdin is not None else ""
+        except KeyboardInterrupt as exc:
+            raise Interrupted("interrupted at the question: nothing was signed") from exc
+        except (OSError, ValueError, UnicodeDecodeError):
+            line = ""
+        finally:
+            if not self.json:
+                click.echo("", err=True)
+        if not line:
+            raise Aborted("not confirmed (no terminal to ask; pass --yes): nothing was changed")
+        if line.strip().lower() not in ("y", "yes"):
             raise Aborted()
 
 
