@@ -501,13 +501,18 @@ def printable(text: str, *, newline: str = "\n") -> str:
     return clean(text, newline=newline, max_spaces=1 if newline == " " else 4)
 
 
-def _negative_amount(exc: click.UsageError) -> InputError | None:
-    """``send ... -1`` reads to click as an unknown option ``-1``: say what it is."""
+def _negative_amount(exc: click.UsageError, args: list[str]) -> InputError | None:
+    """``send ... -1`` reads to click as an unknown option ``-1`` (of ``-129``, only its first
+    character): say what it is, naming the whole argument."""
     name = getattr(exc, "option_name", "") if isinstance(exc, click.NoSuchOption) else ""
     if len(name) > 1 and name[0] == "-" and (name[1].isdigit() or name[1] == "."):
         from walletim.errors import shown
 
-        return InputError(f"an amount cannot be negative: {shown(name)}")
+        given = next((a for a in args if a.startswith(name)), name)
+        return InputError(
+            f"an amount cannot be negative: {shown(given)} (any other value that starts with "
+            "'-' goes after --)"
+        )
     return None
 
 
@@ -523,7 +528,7 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     except WalletimError as err:
         fail(err, as_json)
     except click.UsageError as exc:
-        negative = _negative_amount(exc)
+        negative = _negative_amount(exc, args)
         if negative is not None:
             fail(negative, as_json)
         if as_json:
