@@ -38,7 +38,12 @@
     ├── ChainError                     talking to a chain (exit 3)
     │   ├── RpcError                   ``response`` keeps the raw JSON-RPC error object
     │   ├── ChainIdMismatch            ``expected`` / ``actual``
-    │   ├── ContractReverted           ``reason`` is the decoded revert reason
+    │   ├── ContractRefused            the contract's own answer to a read is no answer of the
+    │   │   │                          kind asked: "not this kind of contract" (never a node
+    │   │   │                          failure, which is an RpcError: not "nothing there")
+    │   │   ├── ContractReverted       ``reason`` is the decoded revert reason
+    │   │   └── UnreadableAnswer       it returned nothing, or data that does not decode as
+    │   │                              asked (``error.type`` "ChainError" in --json)
     │   ├── InconsistentAnswer         a node's answer that does not check out (``method``,
     │   │                              ``why``): a transaction that does not hash to its hash,
     │   │                              a block header that does not hash to its hash, a log not
@@ -72,6 +77,7 @@ __all__ = [
     "ChainError",
     "ChainIdMismatch",
     "ConfigError",
+    "ContractRefused",
     "ContractReverted",
     "InconsistentAnswer",
     "InputError",
@@ -100,6 +106,7 @@ __all__ = [
     "SuspiciousNonce",
     "TypedDataAnyChainRefused",
     "TypedDataChainRefused",
+    "UnreadableAnswer",
     "UsageError",
     "VaultCorrupt",
     "WalletExists",
@@ -350,11 +357,28 @@ class ChainIdMismatch(ChainError):
         self.actual = actual
 
 
-class ContractReverted(ChainError):
+class ContractRefused(ChainError):
+    """The contract itself answered a read with no answer of the kind asked: it reverted
+    (:class:`ContractReverted`), or returned nothing or data that does not decode
+    (:class:`UnreadableAnswer`). This, and only this, means "not a contract of this kind"
+    (no vault, no such token id, no allowance function): a node that fails (HTTP 500, a lost
+    connection, an error that is not a revert) raises :class:`RpcError`, which must reach the
+    user as a node failure (exit 3), never read as "nothing there"."""
+
+
+class ContractReverted(ContractRefused):
     def __init__(self, reason: str, *, data: str | None = None) -> None:
         super().__init__(f"execution reverted: {reason}")
         self.reason = reason
         self.data = data
+
+
+class UnreadableAnswer(ContractRefused):
+    """A read call answered with nothing, or with data that does not decode as asked."""
+
+    @property
+    def kind(self) -> str:
+        return "ChainError"  # the --json error.type scripts already know for this
 
 
 class StepFailed(ChainError):

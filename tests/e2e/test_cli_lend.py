@@ -67,6 +67,8 @@ def test_markets_and_the_whole_cycle(world: World) -> None:
     assert assets["USDC"]["debt"]["raw"] == str(3_000 * 10**6)
     text = run(world, "lend", "position", "dev:1")
     assert "health factor 1.65" in text.out and "liquidation if its price goes under" in text.out
+    # Every digit the --json has: cut to cents ($1818.18) a price that liquidates looked safe.
+    assert "goes under $1818.18181818" in text.out and "WETH   at $3000.00" in text.out
     # repay --all, then withdraw --all: back to nothing.
     assert ok(world, "lend", "repay", "--from", "dev:1", "--all", "USDC")["health_factor"] is None
     out = ok(world, "lend", "withdraw", "--from", "dev:1", "--all", "WETH")

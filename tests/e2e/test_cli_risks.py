@@ -109,14 +109,21 @@ def test_not_enough_eth_and_not_enough_tokens_exit_alike(world: World) -> None:
     usdc = run(world, "--yes", "send", "--from", "dev:1", "--token", "USDC", "dev:2", "1000000")
     token = run(world, "--yes", "token", "transfer", "--from", "dev:1", "USDC", "dev:2", "10**9")
     swap = run(world, "--yes", "swap", "--from", "dev:1", "1000000", "USDC", "DAI")
+    # ETH sent with a call: was the node's raw "eth_simulateV1: Insufficient funds", exit 3
+    call = ("contract", "send", "--from", "dev:1", "WETH", "deposit()", "--value", "1000000")
+    paid = run(world, "--yes", *call)
+    wrap = run(world, "--yes", "weth", "wrap", "--from", "dev:1", "1000000")
     assert "insufficient funds" in eth.err and "insufficient USDC" in usdc.err
     assert "insufficient USDC" in swap.err
-    assert eth.code == usdc.code == swap.code == 1, (eth.err, usdc.err, swap.err)
+    assert "insufficient ETH: dev:1 has" in paid.err and "insufficient ETH: dev:1 has" in wrap.err
+    codes = [r.code for r in (eth, usdc, swap, paid, wrap)]
+    assert codes == [1] * 5, [r.err for r in (eth, usdc, swap, paid, wrap)]
     assert token.code == 1  # not an amount: an input error too
-    for r in (eth, usdc, swap):
+    for r in (eth, usdc, swap, paid, wrap):
         assert len(r.err_lines) == 1 and "nothing was signed" in r.err
-    as_json = run(world, "--json", "--yes", "send", "--from", "dev:1", "dev:2", "1000000")
-    assert '"InsufficientFunds"' in as_json.err and as_json.code == 1
+    for args in (("send", "--from", "dev:1", "dev:2", "1000000"), call):
+        as_json = run(world, "--json", "--yes", *args)
+        assert '"InsufficientFunds"' in as_json.err and as_json.code == 1
 
 
 def test_a_swap_over_5_percent_warns_and_over_15_needs_force(world: World) -> None:

@@ -19,7 +19,10 @@ except where a switch in ``proxy.lies`` makes it lie:
   (in ``eth_getBlockByHash`` and ``eth_getBlockByNumber`` answers);
 - ``swallow_sends``: ``eth_sendRawTransaction`` answers the hash without forwarding;
 - ``unsupported``: methods answered -32601 "method not found" (an older or trimmed node);
-- ``max_log_range``: ``eth_getLogs`` over more blocks than this is refused, as public RPCs do.
+- ``max_log_range``: ``eth_getLogs`` over more blocks than this is refused, as public RPCs do;
+- ``fail_calls``: per 4-byte selector (``0x6352211e``; ``*``: any), an ``eth_call`` carrying it
+  fails the whole HTTP request, as a failing node or load balancer does: ``"http500"`` answers
+  HTTP 500, ``"close"`` closes the connection without an answer.
 
 Every ``eth_sendRawTransaction`` is recorded in ``proxy.sent`` (raw bytes), whether forwarded
 or swallowed: that is every signature walletim released. ``proxy.calls`` counts methods,
@@ -63,6 +66,7 @@ class Lies:
     swallow_sends: bool = False
     unsupported: set[str] = field(default_factory=set)
     max_log_range: int | None = None
+    fail_calls: dict[str, str] = field(default_factory=dict)
 
 
 def _abi_uint(value: int) -> str:
@@ -116,6 +120,13 @@ class LyingRpc:
                     )
                     return
                 batch = request if isinstance(request, list) else [request]
+                failure = proxy.failure(batch)
+                if failure == "close":
+                    self.close_connection = True
+                    return
+                if failure is not None:
+                    self.send_error(500, "upstream failed")
+                    return
                 with proxy._lock:
                     proxy.trips.append(
                         tuple(str(r.get("method")) for r in batch if isinstance(r, dict))
@@ -201,6 +212,19 @@ class LyingRpc:
         return answer[0].get("result")
 
     # -- lying -------------------------------------------------------------------------------------
+
+    def failure(self, batch: list[Any]) -> str | None:
+        """How this HTTP request fails (``fail_calls``), or None to answer it."""
+        fails = self.lies.fail_calls
+        for req in batch if fails else []:
+            params = req.get("params") if isinstance(req, dict) else None
+            if req.get("method") != "eth_call" or not params or not isinstance(params[0], dict):
+                continue
+            selector = str(params[0].get("data") or params[0].get("input") or "")[:10].lower()
+            how = fails.get(selector) or fails.get("*")
+            if how is not None:
+                return how
+        return None
 
     def handle_batch(self, requests: list[Any]) -> list[dict[str, Any]]:
         lies = self.lies

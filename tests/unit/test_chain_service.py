@@ -188,6 +188,26 @@ def test_a_node_lying_about_nonces_is_refused(chain: FakeChain, store: Store) ->
     assert len(chain.node.called("eth_sendRawTransaction")) == 1
 
 
+def test_a_nonce_or_gas_limit_no_transaction_can_carry_is_refused_before_the_plan(
+    chain: FakeChain, store: Store
+) -> None:
+    """Past a signed 64-bit integer the store overflowed (OverflowError, exit 70) after the
+    plan was printed; past EIP-2681 no account has a nonce, whoever says so (the user, a
+    node)."""
+    s = service(chain, store)
+    for req in (SendRequest(BOB, 1, nonce=2**63 - 1), SendRequest(BOB, 1, gas_limit=2**63)):
+        with pytest.raises(InputError, match="is none"):
+            s.plan(ME, req)
+        with pytest.raises(InputError, match="is none"):
+            s.send("dev", ME, req)
+    with pytest.raises(InputError, match="EIP-2681"):
+        s.cancel(None, lambda address: "dev", sender=ME, nonce=2**64)
+    chain.node.on("eth_getTransactionCount", lambda p: hex(2**64 - 1))
+    with pytest.raises(SuspiciousNonce, match="no account has a nonce above"):
+        s.send("dev", ME, SendRequest(BOB, 1))
+    assert not chain.node.called("eth_sendRawTransaction")
+
+
 class Flaky:
     """A transport to the fake node that can lose the way to it for broadcasts only."""
 

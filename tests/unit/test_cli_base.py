@@ -172,3 +172,71 @@ def test_a_bad_finality_is_refused(text: str) -> None:
 
     with pytest.raises(InputError, match=r"--finality is 'finalized' or a depth of 1 \.\. 64"):
         parse_finality(text)
+
+
+def test_a_bug_with_json_is_still_one_json_error_document(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Exit 70 with --json printed a plain line: a script parsing stderr as JSON broke on the
+    one error it most needs to report."""
+    bug = OverflowError("Python int too large: 9223372036854775808")
+    code, _, err = _run(capsys, bug, "--json")
+    assert code == 70
+    doc = json.loads(err)["error"]
+    assert doc["type"] == "InternalError" and "OverflowError" in doc["message"]
+    assert "9223372036854775808" not in err
+
+
+def _numeric_params() -> list[tuple[str, click.Parameter]]:
+    """Every option and argument of the CLI whose type is a number."""
+    from walletim.cli import cli
+
+    found: list[tuple[str, click.Parameter]] = []
+
+    def walk(cmd: click.Command, path: str, ctx: click.Context) -> None:
+        for p in cmd.params:
+            if isinstance(p.type, click.types._NumberParamTypeBase):
+                found.append((f"{path} {p.human_readable_name}", p))
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                assert sub is not None
+                walk(sub, f"{path} {name}", ctx)
+
+    walk(cli, "walletim", click.Context(cli))
+    return found
+
+
+def test_every_number_option_is_read_by_the_one_rule_and_bounded() -> None:
+    """click's INT and FLOAT are int() and float(): ``５``, ``1_5``, ``nan`` and ``inf`` got
+    through (NaN crashed ``tx speedup --bump``, an infinite ``send --timeout`` never ended), and
+    an unbounded integer overflowed the store after the plan was printed (``--nonce``)."""
+    from walletim.cli.base import Integer, Number
+
+    params = _numeric_params()
+    assert len(params) > 30  # the walk does see them
+    for name, p in params:
+        assert isinstance(p.type, Integer | Number), name
+        assert p.type.min is not None and p.type.max is not None, name
+
+
+@pytest.mark.parametrize(
+    "text", ["nan", "NaN", "inf", "-inf", "infinity", "1e999", "1e3", "５", "١٢", "1_5", "+5", " "]
+)
+def test_a_number_option_refuses_what_is_no_finite_ascii_number(text: str) -> None:
+    from walletim.cli.base import Integer, Number
+
+    for kind in (Integer(0, 10**6), Number(0, 10**6)):
+        with pytest.raises(click.BadParameter):
+            kind.convert(text, None, None)
+
+
+@pytest.mark.parametrize(("text", "value"), [("5", 5), ("1_000", 1000), (" 21000 ", 21000)])
+def test_a_number_option_takes_ascii_digits_grouped_in_threes(text: str, value: int) -> None:
+    from walletim.cli.base import Integer, Number
+
+    assert Integer(0, 10**6).convert(text, None, None) == value
+    assert Number(0, 10**6).convert(text, None, None) == float(value)
+    assert Number(0, 10).convert("2.5", None, None) == 2.5
+    with pytest.raises(click.BadParameter, match="not in the range"):
+        Integer(0, 10).convert("11", None, None)

@@ -91,3 +91,23 @@ def test_the_fee_history_comes_in_the_simulations_round_trip() -> None:
     c.check(Plan("t", "dev", ALICE, (step,)))
     assert w.evm.node.round_trips - before == 1  # eth_simulateV1 + eth_feeHistory together
     assert len(seen) == 1 and getattr(seen[0], "base_fees", [0])[-1] == 7 * 10**9
+
+
+def test_a_simulation_the_node_refuses_for_funds_is_insufficient_funds() -> None:
+    """A plan sending more ETH than the sender has: the node's own refusal to simulate it
+    ("insufficient funds for gas * price + value") is the InsufficientFunds every funds check
+    raises (exit 1, nothing signed), not a raw RPC error (exit 3); other errors stay RPC
+    errors."""
+    from tests.fakes.rpc import NodeError
+    from walletim.errors import InsufficientFunds, RpcError
+
+    w = make_world()
+    step = w.contracts.step("deposit", SendRequest(USDC, 10**30, b"\xd0\xe3\x0d\xb0"), sender=ALICE)
+    w.evm.node.on(
+        "eth_simulateV1", NodeError("Insufficient funds for gas * price + value", code=-38014)
+    )
+    with pytest.raises(InsufficientFunds, match="nothing was signed"):
+        w.contracts.check(Plan("t", "dev", ALICE, (step,)))
+    w.evm.node.on("eth_simulateV1", NodeError("internal error", code=-32603))
+    with pytest.raises(RpcError):
+        w.contracts.check(Plan("t", "dev", ALICE, (step,)))

@@ -225,6 +225,11 @@ def test_argument_text_forms(t: str, text: str, value: Any) -> None:
         (["uint256"], ["1e999"], "does not fit"),
         (["uint256"], ["9" * 200], "too long"),
         (["uint256"], ["0x"], "not an integer"),
+        (["uint256"], ["1_5"], "groups digits in threes"),  # cast: 15, a slip for 1.5
+        (["uint256"], ["1__0"], "groups digits in threes"),
+        (["uint256"], ["1.0_5ether"], "groups digits in threes"),
+        (["uint256"], ["５"], "not an integer"),
+        (["int8"], ["-١"], "not an integer"),
         (["address"], ["0x1234"], "not a 0x address"),
         (["address"], [BOB[2:]], "not a 0x address"),
         (["address"], [BOB[:-1] + ("c" if BOB[-1] != "c" else "d")], "EIP-55 checksum"),

@@ -54,6 +54,17 @@ def test_replacement_bumps_and_never_below_the_current_suggestion() -> None:
         fees.replacement(old, 5)
 
 
+@pytest.mark.parametrize("pct", [float("nan"), float("inf"), -float("inf"), 1000.5, 1e300])
+def test_a_bump_that_is_no_finite_percentage_is_refused_not_a_crash(pct: float) -> None:
+    """``--bump nan`` reached bump() and crashed in round() (exit 70): NaN passes click's
+    FloatRange and every ``<`` check; the policy refuses it with the range, as any bump out of
+    it."""
+    with pytest.raises(InputError, match="at most 1000%"):
+        fees.replacement(Fees(max_fee=100, priority_fee=10), pct)
+    with pytest.raises(InputError, match="at most 1000%"):
+        fees.replacement(Fees(gas_price=100), pct)
+
+
 @given(st.integers(1, 10**15), st.integers(1, 10**15), st.floats(10, 1000))
 def test_a_replacement_always_beats_the_nodes_minimum(most: int, tip: int, pct: float) -> None:
     tip = min(tip, most)

@@ -142,3 +142,17 @@ def test_aave_calls_are_described_from_their_calldata() -> None:
     assert "third-party-recipient" in flags
     text, _ = describe(calldata("repay(address,uint256,uint256,address)", USDC, 5 * E6, 2, me))
     assert text.startswith("repay 5 USDC of your variable rate debt")
+
+
+@given(st.integers(0, 10**20))
+def test_a_price_is_shown_with_every_digit_it_has(base: int) -> None:
+    """``lend position`` cut the liquidation price to cents: "under $0.12" for 0.125 (and
+    $1818.18 for 1818.18181818), a price that already liquidates read as safe."""
+    from decimal import Decimal
+
+    from walletim.app.lending.markets import usd_price
+
+    text = usd_price(base)
+    assert Decimal(text) == Decimal(base) / 10**8
+    assert len(text.partition(".")[2]) >= 2
+    assert usd_price(12_500_000) == "0.125" and usd_price(2000 * 10**8) == "2000.00"

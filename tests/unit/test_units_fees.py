@@ -52,6 +52,40 @@ def test_bad_amounts(bad: str) -> None:
         parse_amount(bad)
 
 
+@pytest.mark.parametrize(
+    "text", ["1_5", "1__0", "_1", "1_", "10_00", "1_0000", "1.0_5", "1_5eth", "1__000", "-1_5"]
+)
+def test_an_underscore_only_groups_digits_in_threes(text: str) -> None:
+    """cast (and Python) read ``1_5`` as 15: a slip for 1.5 sent ten times more, ``1__0``
+    sent 10 ETH. An underscore only separates groups of three digits of the whole part."""
+    with pytest.raises(InputError, match=r"groups digits in threes|cannot be negative"):
+        parse_amount(text)
+    assert parse_amount("1_000_000wei") == 1_000_000
+    assert parse_amount("12_345.5", decimals=6) == 12_345_500_000
+
+
+@pytest.mark.parametrize("text", ["５", "１.５", "١٢", "1٫5", "²"])
+def test_digits_of_other_scripts_are_no_amount(text: str) -> None:
+    with pytest.raises(InputError, match=r"ASCII digits|not an amount"):
+        parse_amount(text)
+
+
+@given(st.text(alphabet="0123456789_.", max_size=12))
+def test_an_amount_is_its_ascii_digits_grouped_in_threes_or_refused(text: str) -> None:
+    """Property: whatever digits, points and underscores make, an accepted amount is the
+    same number with its underscores dropped, and they were grouped in threes."""
+    import re
+
+    try:
+        value = parse_amount(text, decimals=2)
+    except InputError:
+        return
+    whole = text.strip().partition(".")[0]
+    assert "_" not in text.partition(".")[2]
+    assert re.fullmatch(r"[0-9]*|[0-9]{1,3}(_[0-9]{3})+", whole), text
+    assert value == parse_amount(text.replace("_", ""), decimals=2)
+
+
 @pytest.mark.parametrize("text", ["1e18", "1e999", "2.5E-3", "1e+3"])
 def test_scientific_amounts_are_refused_as_such(text: str) -> None:
     for decimals in (18, 6):

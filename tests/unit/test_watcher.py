@@ -17,7 +17,7 @@ from walletim.app.defi import ETH, Asset
 from walletim.app.tokens import TokenLabel
 from walletim.app.watch import RATE_LIMIT, Alert, Watcher
 from walletim.app.watch.alerts import TOKEN_TOPICS
-from walletim.errors import ChainError
+from walletim.errors import UnreadableAnswer
 from walletim.store.db import Store
 
 TRANSFER, APPROVAL, APPROVAL_FOR_ALL = TOKEN_TOPICS
@@ -120,7 +120,7 @@ class Names:
 class NoReads:
     def read_at(self, to: str, signature: str, *args: object, returns: Sequence[str],
                 block: str) -> tuple[object, ...]:  # fmt: skip
-        raise ChainError("no such view here")
+        raise UnreadableAnswer("no such view here")
 
 
 @dataclass

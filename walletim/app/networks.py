@@ -18,6 +18,7 @@ from pathlib import Path
 
 from walletim import fsio, safejson
 from walletim.chain.fee_limits import DEFAULT_FEE_CAP_WEI
+from walletim.chain.units import MAX_CHAIN_ID
 from walletim.config import DEFAULT_CHAIN_ID, DEFAULT_NETWORK, DEFAULT_RPC_URL
 from walletim.errors import ConfigError, InputError, shown
 
@@ -179,8 +180,8 @@ class Networks:
             raise InputError("network names are 1-40 of a-z 0-9 _ . - (lower case)")
         if not network.rpc_url.startswith(("http://", "https://")):
             raise InputError("the RPC URL must start with http:// or https://")
-        if not 0 < network.chain_id < 2**64:
-            raise InputError("the chain id must be a positive integer")
+        if not 0 < network.chain_id <= MAX_CHAIN_ID:
+            raise InputError(f"the chain id must be 1 .. {MAX_CHAIN_ID} (EIP-2294)")
         if network.fee_cap_wei < 0:
             raise InputError("the fee cap must not be negative")
         if not 1 <= network.confirmations <= MAX_CONFIRMATIONS:

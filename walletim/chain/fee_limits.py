@@ -22,6 +22,8 @@ MAX_SUGGESTED_FEE_PER_GAS = 1_000 * 10**9
 DEFAULT_BUMP_PERCENT = 12.5
 #: ... and never by less than the node's own replacement minimum (geth and Anvil: 10%).
 NODE_MIN_BUMP_PERCENT = 10.0
+#: ... nor by more than this (eleven times the fees): more is a slip of the keyboard.
+MAX_BUMP_PERCENT = 1000.0
 
 #: A contract call's gas limit is its estimate x 3/2 (MetaMask's buffer), at most this share
 #: of the block gas limit (unless the estimate itself is above it).

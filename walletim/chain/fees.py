@@ -29,6 +29,7 @@ from walletim.chain.fee_limits import (
     DEFAULT_FEE_CAP_WEI,
     GAS_BUFFER,
     HISTORY_BLOCKS,
+    MAX_BUMP_PERCENT,
     MAX_SUGGESTED_FEE_PER_GAS,
     MIN_PRIORITY_FEE,
     NODE_MIN_BUMP_PERCENT,
@@ -165,11 +166,13 @@ def replacement(old: Fees, percent: float, current: FeeSuggestion | None = None)
     ignored: the replacement then pays the bump over its own fees, nothing more).
 
     Raises:
-        InputError: ``percent`` below the node's replacement minimum.
+        InputError: ``percent`` below the node's replacement minimum, above
+            MAX_BUMP_PERCENT, or not a finite number.
     """
-    if percent < NODE_MIN_BUMP_PERCENT:
+    if not NODE_MIN_BUMP_PERCENT <= percent <= MAX_BUMP_PERCENT:  # NaN fails both
         raise InputError(
-            f"the bump must be at least {NODE_MIN_BUMP_PERCENT:g}% (the node's minimum)"
+            f"the bump must be at least {NODE_MIN_BUMP_PERCENT:g}% (the node's minimum) and "
+            f"at most {MAX_BUMP_PERCENT:g}%"
         )
     if old.gas_price is not None:
         return Fees(gas_price=bump(old.gas_price, percent))
@@ -229,6 +232,7 @@ __all__ = [
     "GAS_BUFFER",
     "HISTORY_BLOCKS",
     "LEVELS",
+    "MAX_BUMP_PERCENT",
     "MAX_SUGGESTED_FEE_PER_GAS",
     "MIN_PRIORITY_FEE",
     "NODE_MIN_BUMP_PERCENT",

@@ -8,12 +8,25 @@ from __future__ import annotations
 import re
 
 from walletim.errors import InputError, shown
+from walletim.numbers import DECIMAL
 
 ETHER_UNITS = {"wei": 0, "gwei": 9, "eth": 18, "ether": 18}
-_AMOUNT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z][A-Za-z0-9]*)?\s*$")
+#: The number by walletim's one rule (:mod:`walletim.numbers`: ASCII digits, grouped in threes
+#: by single underscores if at all: ``1_5`` is refused, not read as 15), then a unit.
+_AMOUNT = re.compile(rf"^\s*({DECIMAL})\s*([A-Za-z][A-Za-z0-9]*)?\s*$")
+#: Digits, points and underscores that are no amount by that rule: ``1_5``, ``1__0``, ``_1``.
+_MISGROUPED = re.compile(r"\s*-?[0-9_.]*_[0-9_.]*\s*[A-Za-z]*\s*")
 #: 1e18, 2.5E-3: refused for amounts (written out, a slip of the exponent is visible).
 _SCIENTIFIC = re.compile(r"\s*(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+\s*")
 MAX_UINT256 = 2**256 - 1
+#: The bounds of a transaction's integer fields where walletim takes them from a person or a
+#: node. A nonce is below 2**64 - 1 (EIP-2681) and this home records one past it as a signed
+#: 64-bit integer (SQLite): 2**63 - 2 at most, which no account comes near.
+MAX_NONCE = 2**63 - 2
+#: A gas limit walletim records (any block's gas limit is far below; the node refuses more).
+MAX_GAS_LIMIT = 2**63 - 1
+#: The largest chain id (EIP-2294: floor(MAX_UINT64 / 2) - 36, so EIP-155's v fits 64 bits).
+MAX_CHAIN_ID = (2**64 - 1) // 2 - 36
 # Longer text is no amount (78 digits, a point, up to 77 places, a unit, some spaces); the
 # cap also keeps the regex linear: on "1" + a long run of spaces + "x!" it backtracks
 # quadratically (a 16 MiB batch file would hang `send --batch`).
@@ -39,6 +52,15 @@ def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = No
     if not m:
         if len(text) <= MAX_AMOUNT_TEXT and _AMOUNT.match(text.strip().removeprefix("-")):
             raise InputError(f"an amount cannot be negative: {shown(text.strip())}")
+        if any(ch.isdigit() and not ch.isascii() for ch in text):
+            raise InputError(
+                f"not an amount: {shown(text.strip())} (only ASCII digits 0-9 are read as digits)"
+            )
+        if len(text) <= MAX_AMOUNT_TEXT and _MISGROUPED.fullmatch(text):
+            raise InputError(
+                f"not an amount: {shown(text.strip())} (an underscore only groups digits in "
+                "threes, as in 1_000_000; for a fraction write 1.5)"
+            )
         raise InputError(f"not an amount: {shown(text)} (e.g. 1.5, 1.5eth, 20gwei)")
     number, unit = m.group(1).replace("_", ""), (m.group(2) or default_unit)
     if unit is not None:

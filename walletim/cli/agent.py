@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, open_session, pass_ctx, password_file_option
+from walletim.chain.units import MAX_CHAIN_ID
+from walletim.cli.base import Ctx, Integer, open_session, pass_ctx, password_file_option
 
 if TYPE_CHECKING:
     from walletim.agent.policy import Policy
@@ -194,7 +195,7 @@ def policy_show(ctx: Ctx, account: str) -> None:
 @click.option(
     "--chain",
     "chains",
-    type=click.IntRange(1),
+    type=Integer(1, MAX_CHAIN_ID),
     multiple=True,
     help="A chain id it may sign for (repeatable; none given: any chain).",
 )

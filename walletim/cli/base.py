@@ -21,6 +21,13 @@ from typing import TYPE_CHECKING, ClassVar, Concatenate, NoReturn, ParamSpec, Ty
 
 import click
 
+# Re-exported: how every command declares a number (walletim.cli.options).
+from walletim.cli.options import MAX_WAIT_S as MAX_WAIT_S
+from walletim.cli.options import Integer as Integer
+from walletim.cli.options import Number as Number
+from walletim.cli.options import float_option as float_option
+from walletim.cli.options import int_option as int_option
+from walletim.cli.options import port_option as port_option
 from walletim.errors import (
     Aborted,
     InputError,
@@ -226,6 +233,9 @@ class Ctx:
         """Ask yes/no unless --yes. Raises Aborted on no, or when nobody can answer."""
         if self.yes:
             return
+        if not at_terminal():
+            self._confirm_piped(question)
+            return
         try:
             ok = click.confirm(question, default=False, err=True)
         except click.Abort as exc:
@@ -235,6 +245,28 @@ class Ctx:
                 "not confirmed (no terminal to ask; pass --yes): nothing was changed"
             ) from exc
         if not ok:
+            raise Aborted()
+
+    def _confirm_piped(self, question: str) -> None:
+        """No terminal: the answer is the next line of standard input (a script piping
+        ``y``; anything but y or yes is no). Nobody types the Enter that would end the
+        question's line, so it is ended here: what follows (the refusal) starts on its own
+        line. With --json the question is not printed at all: stderr then holds what was
+        shown (the plan) and the one JSON error document."""
+        if not self.json:
+            click.echo(f"{question} [y/N]: ", err=True, nl=False)
+        try:
+            line = sys.stdin.readline() if sys.stdin is not None else ""
+        except KeyboardInterrupt as exc:
+            raise Interrupted("interrupted at the question: nothing was signed") from exc
+        except (OSError, ValueError, UnicodeDecodeError):
+            line = ""
+        finally:
+            if not self.json:
+                click.echo("", err=True)
+        if not line:
+            raise Aborted("not confirmed (no terminal to ask; pass --yes): nothing was changed")
+        if line.strip().lower() not in ("y", "yes"):
             raise Aborted()
 
 
@@ -295,29 +327,6 @@ def password_file_option(f: F) -> F:
 def account_option(f: F) -> F:
     """``--from ACCOUNT`` (required): the account of this home the command acts as."""
     return click.option("--from", "account", required=True, help=ACCOUNT_HELP)(f)
-
-
-def int_option(
-    *decls: str,
-    least: int,
-    most: int | None = None,
-    default: int | None = None,
-    help: str,
-) -> Callable[[F], F]:
-    """An integer option from ``least`` to ``most`` (None: no upper bound), its default (if
-    any) shown in ``--help``: how every bounded count, limit or id is declared."""
-    return click.option(
-        *decls,
-        type=click.IntRange(least, most),
-        default=default,
-        show_default=default is not None,
-        help=help,
-    )
-
-
-def port_option(default: int, help: str) -> Callable[[F], F]:
-    """``--port`` a server listens on: 0 to 65535 (0: any free port), its default shown."""
-    return int_option("--port", least=0, most=65535, default=default, help=help)
 
 
 P = ParamSpec("P")
@@ -414,7 +423,9 @@ def check_utf8_input(args: list[str], environ: Mapping[str, str]) -> None:
 
 
 def fail(err: WalletimError, as_json: bool) -> NoReturn:
-    """Print ``err`` as one line on stderr (or a JSON object with --json) and exit."""
+    """Print ``err`` as one line on stderr (or a JSON object with --json) and exit. The line
+    is :func:`printable`: a message carries what others wrote (a contract's revert reason,
+    a node's error text), which must not rewrite the terminal (JSON escapes it)."""
     if as_json:
         doc: dict[str, object] = {"type": err.kind, "message": str(err)}
         details = getattr(err, "details", None)
@@ -422,7 +433,7 @@ def fail(err: WalletimError, as_json: bool) -> NoReturn:
             doc["transactions"] = details  # Interrupted: what was broadcast, where it stands
         click.echo(json.dumps({"error": doc}), err=True)
     else:
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {printable(str(err), newline=' ')}", err=True)
     sys.exit(err.exit_code)
 
 
@@ -490,13 +501,18 @@ def printable(text: str, *, newline: str = "\n") -> str:
     return clean(text, newline=newline, max_spaces=1 if newline == " " else 4)
 
 
-def _negative_amount(exc: click.UsageError) -> InputError | None:
-    """``send ... -1`` reads to click as an unknown option ``-1``: say what it is."""
+def _negative_amount(exc: click.UsageError, args: list[str]) -> InputError | None:
+    """``send ... -1`` reads to click as an unknown option ``-1`` (of ``-129``, only its first
+    character): say what it is, naming the whole argument."""
     name = getattr(exc, "option_name", "") if isinstance(exc, click.NoSuchOption) else ""
     if len(name) > 1 and name[0] == "-" and (name[1].isdigit() or name[1] == "."):
         from walletim.errors import shown
 
-        return InputError(f"an amount cannot be negative: {shown(name)}")
+        given = next((a for a in args if a.startswith(name)), name)
+        return InputError(
+            f"an amount cannot be negative: {shown(given)} (any other value that starts with "
+            "'-' goes after --)"
+        )
     return None
 
 
@@ -512,7 +528,7 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     except WalletimError as err:
         fail(err, as_json)
     except click.UsageError as exc:
-        negative = _negative_amount(exc)
+        negative = _negative_amount(exc, args)
         if negative is not None:
             fail(negative, as_json)
         if as_json:
@@ -535,11 +551,20 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     except Exception as exc:
         if os.environ.get("WALLETIM_DEBUG") == "1":
             raise
-        # A bug: say so without echoing the exception text, which may hold data.
-        click.echo(
-            f"error: internal error ({type(exc).__name__}); rerun with WALLETIM_DEBUG=1 for "
-            "details and report it",
-            err=True,
-        )
-        sys.exit(70)
+        internal_error(exc, as_json)
     sys.exit(0)
+
+
+def internal_error(exc: Exception, as_json: bool) -> NoReturn:
+    """A bug (exit 70): said without the exception's text, which may hold data; with --json
+    as the same ``{"error": ...}`` document every other error is (``type`` InternalError), so
+    a script reading stderr as JSON still can."""
+    text = (
+        f"internal error ({type(exc).__name__}); rerun with WALLETIM_DEBUG=1 for details and "
+        "report it"
+    )
+    if as_json:
+        click.echo(json.dumps({"error": {"type": "InternalError", "message": text}}), err=True)
+    else:
+        click.echo(f"error: {text}", err=True)
+    sys.exit(70)

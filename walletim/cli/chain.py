@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from walletim.chain.units import MAX_GAS_LIMIT, MAX_NONCE
 from walletim.cli.base import (
+    MAX_WAIT_S,
     Ctx,
     ExitStatus,
     chain_session,
     chain_text,
+    float_option,
     int_option,
     open_session,
     pass_ctx,
@@ -210,9 +213,17 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     "--batch: the default token of rows that name none (a row's token ETH is ether).",
 )
 @int_option(
-    "--nonce", least=0, help="Use this nonce (replaces a pending tx at it); not with --batch."
+    "--nonce",
+    least=0,
+    most=MAX_NONCE,
+    help="Use this nonce (replaces a pending tx at it); not with --batch.",
 )
-@int_option("--gas-limit", least=21_000, help="Gas limit (default: estimated); not with --batch.")
+@int_option(
+    "--gas-limit",
+    least=21_000,
+    most=MAX_GAS_LIMIT,
+    help="Gas limit (default: estimated); not with --batch.",
+)
 @click.option("--max-fee", help="Max fee per gas, gwei unless a unit is given.")
 @click.option("--priority-fee", help="Priority fee per gas, gwei unless a unit is given.")
 @click.option(
@@ -238,9 +249,10 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     default=1,
     help="Wait until the transaction (each row of a batch) is this many blocks deep.",
 )
-@click.option(
+@float_option(
     "--timeout",
-    type=click.FloatRange(1),
+    least=1,
+    most=MAX_WAIT_S,
     help="Seconds to wait for mining before returning it as pending (default: 120; a "
     "batch: 300, for all its rows).",
 )

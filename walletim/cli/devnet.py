@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from walletim.chain.units import MAX_CHAIN_ID
 from walletim.cli.base import Ctx, int_option, pass_ctx, port_option
 
 if TYPE_CHECKING:
@@ -19,9 +20,9 @@ def devnet() -> None:
 
 @devnet.command()
 @port_option(8545, "Port on 127.0.0.1 (0: any free port).")
-@int_option("--chain-id", least=1, default=31337, help="The devnet's chain id.")
+@int_option("--chain-id", least=1, most=MAX_CHAIN_ID, default=31337, help="The devnet's chain id.")
 @click.option("--no-mining", is_flag=True, help="Do not mine automatically (mine with anvil_mine).")
-@int_option("--block-time", least=1, help="Mine a block every N seconds.")
+@int_option("--block-time", least=1, most=86_400, help="Mine a block every N seconds.")
 @click.option(
     "--no-world",
     is_flag=True,

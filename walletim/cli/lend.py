@@ -155,7 +155,7 @@ def position_json(p: Position) -> dict[str, object]:
 
 
 def _holding_line(p: Position, h: Holding) -> str:
-    from walletim.app.lending.markets import usd
+    from walletim.app.lending.markets import usd_price
     from walletim.chain.units import format_amount
 
     m, parts = h.market, []
@@ -169,8 +169,8 @@ def _holding_line(p: Position, h: Holding) -> str:
     lp = p.liquidation_price(m.asset)
     if lp is not None and p.figures.total_debt:
         direction = "under" if lp.below else "over"
-        parts.append(f"liquidation if its price goes {direction} ${usd(lp.price)}")
-    return f"  {_symbol(m.symbol):<6} at ${usd(m.price)}: " + "; ".join(parts)
+        parts.append(f"liquidation if its price goes {direction} ${usd_price(lp.price)}")
+    return f"  {_symbol(m.symbol):<6} at ${usd_price(m.price)}: " + "; ".join(parts)
 
 
 def position_text(name: str, p: Position) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from walletim.app.networks import MAX_CONFIRMATIONS
-from walletim.cli.base import Ctx, int_option, pass_ctx
+from walletim.chain.units import MAX_CHAIN_ID
+from walletim.cli.base import Ctx, Integer, int_option, pass_ctx
 from walletim.display import table
 
 
@@ -64,7 +65,7 @@ def network_list(ctx: Ctx) -> None:
 @click.option("--rpc-url", required=True, help="The node's JSON-RPC URL (http:// or https://).")
 @click.option(
     "--chain-id",
-    type=click.IntRange(1),
+    type=Integer(1, MAX_CHAIN_ID),
     required=True,
     help="The chain id the node must answer with (checked at every use: a node of another "
     "chain is refused).",

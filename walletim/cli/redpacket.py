@@ -13,6 +13,7 @@ import click
 
 from walletim.cli.base import (
     Ctx,
+    Integer,
     account_option,
     chain_session,
     int_option,
@@ -67,7 +68,7 @@ def status_json(st: PacketStatus) -> JsonDoc:
 @redpacket.command("create")
 @account_option
 @click.option("--total", required=True, help="What goes in, e.g. 1 (ETH) or 100 --token USDC.")
-@click.option("--shares", required=True, type=click.IntRange(1, 1000), help="How many shares.")
+@click.option("--shares", required=True, type=Integer(1, 1000), help="How many shares.")
 @click.option("--to", "to_flag", is_flag=True, help="The recipients follow: --to PEER...")
 @click.option("--group", help="Every other member of this chat group may claim.")
 @click.argument("peers", nargs=-1)

@@ -15,6 +15,11 @@ from walletim.cli.base import Ctx, int_option, open_session, pass_ctx, port_opti
 from walletim.relay import limits as L
 
 F = TypeVar("F", bound=Callable[..., object])
+#: Upper bounds of the relay's numeric options: far above any sane setting, below what the
+#: values go into (seconds added to a clock, SQLite integers, a blob SQLite can hold).
+YEAR_S = 366 * 24 * 3600
+MANY = 10**9
+MAX_BACKUP_BYTES = 2**30
 
 if TYPE_CHECKING:
     from walletim.relay.run import RelayConfig
@@ -55,17 +60,21 @@ def relay() -> None:
     show_default=True,
     help="Prefix of every Redis key (several relay deployments may share one Redis).",
 )
-@int_option("--ttl", default=L.DEFAULT_TTL_S, least=1, help="Seconds undelivered mail is kept.")
+@int_option(
+    "--ttl", default=L.DEFAULT_TTL_S, least=1, most=YEAR_S, help="Seconds undelivered mail is kept."
+)
 @int_option(
     "--max-mailbox",
     default=L.DEFAULT_MAX_MAILBOX,
     least=1,
+    most=MANY,
     help="Messages one mailbox may hold; senders get mailbox_full beyond.",
 )
 @int_option(
     "--rate",
     default=int(L.DEFAULT_RATE),
     least=1,
+    most=MANY,
     help="Frames per second per connection (burst: twice that); over it: closed (4429).",
 )
 @int_option(
@@ -73,6 +82,7 @@ def relay() -> None:
     "max_per_ip",
     default=L.MAX_PER_IP,
     least=0,
+    most=MANY,
     help="Connections open at once from one IP address; beyond it: closed (1013). 0: no "
     "limit (behind a load balancer every client has its address: limit there instead).",
 )
@@ -80,6 +90,7 @@ def relay() -> None:
     "--prekey-budget",
     default=L.DEFAULT_OPK_PER_HOUR,
     least=1,
+    most=MANY,
     help="One-time prekeys handed out per address per hour, across all connections (and "
     "all nodes with --redis); beyond it bundles come without one.",
 )
@@ -97,6 +108,7 @@ def relay() -> None:
     "--stranger-share",
     default=None,
     least=0,
+    most=MANY,
     help="Messages a mailbox may hold from senders without its owner's delivery key "
     "(strangers); the rest is kept for the owner's contacts [default: a tenth of "
     "--max-mailbox].",
@@ -105,6 +117,7 @@ def relay() -> None:
     "--stranger-quota",
     default=L.DEFAULT_STRANGER_QUOTA,
     least=0,
+    most=MANY,
     help="Messages one stranger (its logged-in mailbox, else its IP address), and one "
     "connection, may leave in one mailbox per --stranger-window.",
 )
@@ -112,6 +125,7 @@ def relay() -> None:
     "--stranger-ip-quota",
     default=L.DEFAULT_STRANGER_IP_QUOTA,
     least=0,
+    most=MANY,
     help="Messages from strangers on one IP address to one mailbox per --stranger-window, "
     "whoever is logged in (0: off; behind a load balancer every client has its address).",
 )
@@ -119,6 +133,7 @@ def relay() -> None:
     "--stranger-window",
     default=L.DEFAULT_STRANGER_WINDOW_S,
     least=1,
+    most=YEAR_S,
     help="Seconds the stranger quotas are counted over.",
 )
 @int_option(
@@ -132,6 +147,7 @@ def relay() -> None:
     "--max-backup",
     default=L.DEFAULT_MAX_BACKUP,
     least=0,
+    most=MAX_BACKUP_BYTES,
     help="Bytes of one encrypted chat backup the relay stores at most (0: stores none); "
     "a larger one is refused with backup_too_large.",
 )
@@ -139,6 +155,7 @@ def relay() -> None:
     "--backups-per-hour",
     default=L.DEFAULT_BACKUPS_PER_HOUR,
     least=0,
+    most=MANY,
     help="Chat backup uploads one IP address may start per hour (over: rate_limited).",
 )
 @click.option(

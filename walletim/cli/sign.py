@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from walletim.cli.base import Ctx, ExitStatus, pass_ctx, with_home
+from walletim.cli.base import Ctx, ExitStatus, Integer, pass_ctx, with_home
 from walletim.errors import InputError
 
 MAX_TYPED_DATA_FILE = 256 * 1024
@@ -56,7 +56,7 @@ def message(ctx: Ctx, account: str, hex_input: bool, message: str) -> None:
 @click.option(
     "--allow-chain",
     "allow_chains",
-    type=click.IntRange(1, 2**256 - 1),
+    type=Integer(1, 2**256 - 1),
     multiple=True,
     help="Sign even though the domain's chainId is this chain, not this network's (repeatable).",
 )

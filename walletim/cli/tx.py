@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, int_option, open_session, with_home
+from walletim.chain.units import MAX_NONCE
+from walletim.cli.base import Ctx, float_option, int_option, open_session, with_home
 from walletim.cli.chain import confirmer, tx_json
 from walletim.cli.history import state_text
 from walletim.errors import InputError, WalletimError, shown
@@ -208,8 +209,19 @@ def _hash(text: str) -> str:
 
 def _bump(help_text: str | None = None) -> Callable[[_F], _F]:
     """``--bump PERCENT``: how much a replacement raises the fees (the node wants 10%)."""
-    percent = click.FloatRange(10, 1000)
-    return click.option("--bump", type=percent, default=12.5, show_default=True, help=help_text)
+    from walletim.chain.fee_limits import (
+        DEFAULT_BUMP_PERCENT,
+        MAX_BUMP_PERCENT,
+        NODE_MIN_BUMP_PERCENT,
+    )
+
+    return float_option(
+        "--bump",
+        least=NODE_MIN_BUMP_PERCENT,
+        most=MAX_BUMP_PERCENT,
+        default=DEFAULT_BUMP_PERCENT,
+        help=help_text or "",
+    )
 
 
 @tx.command()
@@ -234,7 +246,7 @@ def speedup(ctx: Ctx, tx_hash: str, bump: float) -> None:
 @tx.command()
 @click.argument("tx_hash", metavar="HASH", required=False)
 @click.option("--from", "account", help="With --nonce: the sending account.")
-@int_option("--nonce", least=0, help="Cancel at this nonce (with --from).")
+@int_option("--nonce", least=0, most=MAX_NONCE, help="Cancel at this nonce (with --from).")
 @_bump("Raise both fees by this percent (at least the node's 10% minimum).")
 @with_home
 def cancel(

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, F, int_option, open_session, pass_ctx, password_file_option
+from walletim.cli.base import (
+    MAX_WAIT_S,
+    Ctx,
+    F,
+    float_option,
+    int_option,
+    open_session,
+    pass_ctx,
+    password_file_option,
+)
 
 THRESHOLD_HELP = (
     "Alert on an outflow above AMOUNT[ TOKEN]: 1eth, 0.5, '500 USDC', '100 0xTOKEN' "
@@ -28,9 +37,7 @@ _session = open_session
 def scan_interval_option(flag: str, help: str) -> Callable[[F], F]:
     """How often the watcher scans the chain (``watch --interval``, ``chat listen
     --watch-interval``): the same floor and default in both."""
-    return click.option(
-        flag, type=click.FloatRange(0.1), default=SCAN_INTERVAL, show_default=True, help=help
-    )
+    return float_option(flag, least=0.1, most=86_400, default=SCAN_INTERVAL, help=help)
 
 
 def alert_line(alert: Shown) -> str:
@@ -62,10 +69,15 @@ def alert_json(alert: Shown) -> dict[str, object]:
 @int_option(
     "--from-block",
     least=0,
+    most=2**63 - 1,
     help="Rescan from block N (alerts already posted are not posted again).",
 )
-@click.option(
-    "--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS (not --once)."
+@float_option(
+    "--timeout",
+    least=0,
+    least_open=True,
+    most=MAX_WAIT_S,
+    help="Stop after SECONDS (not --once).",
 )
 @click.option(
     "--health-threshold",

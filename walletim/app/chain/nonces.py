@@ -12,6 +12,7 @@ from __future__ import annotations
 from walletim.app.chain.broadcast import Broadcaster
 from walletim.app.chain.ports import Chain, ChainPart, Notify
 from walletim.chain.rpc import Q
+from walletim.chain.units import MAX_NONCE
 from walletim.errors import RpcError, SuspiciousNonce
 from walletim.store.txs import Conn, TxRepo
 
@@ -143,6 +144,10 @@ class NonceKeeper(ChainPart):
             raise pending
         if isinstance(latest, RpcError):
             raise latest
+        if max(pending, latest) > MAX_NONCE:  # past EIP-2681's bound: no account's, any chain
+            raise SuspiciousNonce(
+                sender, max(pending, latest), 0, f"no account has a nonce above {MAX_NONCE}"
+            )
         self._check_against_node(sender, pending, latest)
         self._check_against_home(sender, pending, latest)
         return pending

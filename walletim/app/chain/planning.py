@@ -18,7 +18,7 @@ from walletim.chain import fees as policy
 from walletim.chain.fees import FeeHistory, Fees, FeeSuggestion
 from walletim.chain.reverts import revert_from
 from walletim.chain.rpc import Q, Query, RpcClient, answered
-from walletim.errors import ChainError, InsufficientFunds, RpcError
+from walletim.errors import ChainError, InputError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
 
 
@@ -168,8 +168,10 @@ class Planner:
         """Gas, fees, dry run and pre-flight checks, without signing or touching nonces.
 
         Raises:
-            ContractReverted (dry run), ChainError (fee cap, funds, fee suggestion), RpcError.
+            InputError (a nonce or gas limit no transaction can have), ContractReverted (dry
+            run), ChainError (fee cap, funds, fee suggestion), RpcError.
         """
+        check_fields(req)
         sender = to_checksum_address(sender)
         to = None if req.to is None else to_checksum_address(req.to)
         estimate = None
@@ -219,3 +221,16 @@ class Planner:
             f"insufficient funds: {sender} has {format_amount(balance)} ETH, needs up to "
             f"{format_amount(needed)} ETH (value + max fee); nothing was signed"
         )
+
+
+def check_fields(req: SendRequest) -> None:
+    """Refuse (InputError) a nonce or gas limit outside what a transaction can carry and this
+    home can record (:data:`~walletim.chain.units.MAX_NONCE`, ``MAX_GAS_LIMIT``), before any
+    plan is shown: past them the store's 64-bit integers overflowed after the plan was
+    printed."""
+    from walletim.chain.units import MAX_GAS_LIMIT, MAX_NONCE
+
+    if req.nonce is not None and not 0 <= req.nonce <= MAX_NONCE:
+        raise InputError(f"a nonce is 0 .. {MAX_NONCE}: {req.nonce} is none (EIP-2681)")
+    if req.gas_limit is not None and not 0 < req.gas_limit <= MAX_GAS_LIMIT:
+        raise InputError(f"a gas limit is 1 .. {MAX_GAS_LIMIT}: {req.gas_limit} is none")

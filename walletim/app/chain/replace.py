@@ -60,6 +60,10 @@ def check_replaceable(rec: TxRecord, mined_count: int) -> None:
 
 def pending_at(repo: TxRepo, chain_id: int, sender: str, nonce: int) -> TxRecord:
     """The newest open transaction of ``sender`` at ``nonce``. Raises InputError."""
+    from walletim.chain.units import MAX_NONCE
+
+    if not 0 <= nonce <= MAX_NONCE:
+        raise InputError(f"a nonce is 0 .. {MAX_NONCE}: {nonce} is none (EIP-2681)")
     candidates = [
         r
         for r in repo.at_nonce(chain_id, to_checksum_address(sender), nonce)

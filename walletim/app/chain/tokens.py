@@ -25,10 +25,16 @@ def token_transfer_data(to: str, value: int) -> bytes:
 
 
 def _uint(rpc: RpcClient, token: str, data: bytes, what: str) -> int:
-    """A uint answer of a read call. Raises InputError when there is none."""
+    """A uint answer of a read call. Raises InputError when the contract gives none (it
+    reverts or answers nothing), RpcError when the node fails (not an answer about the
+    token: never "is it an ERC-20 token?")."""
+    from walletim.contracts.abi import reverted
+
     try:
         raw = rpc.get(Q.call(to_checksum_address(token), data))
     except RpcError as exc:
+        if reverted(exc) is None:
+            raise
         raise InputError(f"{token} does not answer {what}: is it an ERC-20 token?") from exc
     if not raw:
         raise InputError(f"{token} does not answer {what}: is it an ERC-20 token?")

@@ -118,14 +118,14 @@ class Outcome:
 
 def parse_percent(text: str, *, what: str = "slippage", maximum: float = 50.0) -> int:
     """``0.5`` / ``0.5%`` -> basis points (50). Raises InputError outside 0 .. ``maximum``%."""
-    value = text.strip().removesuffix("%").strip()
-    try:
-        pct = float(value)
-    except ValueError as exc:
-        raise InputError(f"{what} must be a percentage like 0.5 or 1%: got {shown(text)}") from exc
-    if not 0 <= pct <= maximum or pct != pct:
+    from walletim.numbers import decimal
+
+    exact = decimal(text.strip().removesuffix("%").strip())  # ASCII digits: never nan or ５
+    if exact is None:
+        raise InputError(f"{what} must be a percentage like 0.5 or 1%: got {shown(text)}")
+    if not 0 <= exact <= maximum:
         raise InputError(f"{what} must be between 0% and {maximum:g}%")
-    return round(pct * 100)
+    return round(float(exact) * 100)
 
 
 def now() -> int:

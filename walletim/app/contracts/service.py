@@ -15,7 +15,7 @@ from walletim.chain.fees import FeeHistory
 from walletim.chain.rpc import Q, RpcClient
 from walletim.contracts.abi import DecodedEvent, Value, calldata, reverted
 from walletim.contracts.abi.words import decode_words
-from walletim.errors import ChainError, RpcError
+from walletim.errors import ContractRefused, RpcError, UnreadableAnswer
 from walletim.keys.hd import to_checksum_address
 
 if TYPE_CHECKING:
@@ -80,8 +80,10 @@ class ContractService:
         """Call a view function and decode its return values.
 
         Raises:
-            ChainError: not a contract, or the answer does not decode as ``returns``.
-            ContractReverted.
+            ContractRefused: the contract's own answer is none of this kind: it reverted
+                (ContractReverted), or answered nothing or data that does not decode as
+                ``returns`` (UnreadableAnswer; also a call to no contract at all).
+            RpcError: the node could not answer (never a ContractRefused).
         """
         raw = self.call_raw(to, calldata(signature, *args))
         return _decoded(to, signature, raw, returns, ": is it the right contract?")
@@ -115,7 +117,7 @@ class ContractService:
         token's address marked unlisted/impostor and its own decimals. Cached.
 
         Raises:
-            RpcError: the node could not be asked (with a TokenBook).
+            RpcError: the node could not be asked.
         """
         key = to_checksum_address(address)
         if self._book is not None:
@@ -132,10 +134,7 @@ class ContractService:
         from walletim.app.tokens import RpcTokenReader
 
         reader = RpcTokenReader(self.rpc)
-        try:
-            decimals = reader.decimals(key)
-        except RpcError:
-            return None
+        decimals = reader.decimals(key)  # RpcError: the node failed, not an answer
         if decimals is None or decimals > 77:
             return None
         return TokenMeta(key, reader.symbol(key) or key[:10], decimals)
@@ -164,10 +163,10 @@ class ContractService:
         return f"{name} ({addr[:6]}…{addr[-4:]})" if name else addr
 
     def vault_asset(self, vault: str) -> str | None:
-        """An ERC-4626 vault's asset() (None if it is not one)."""
+        """An ERC-4626 vault's asset() (None if it is not one). Raises RpcError."""
         try:
             (asset,) = self.read(vault, "asset()", returns=["address"])
-        except (ChainError, RpcError):
+        except ContractRefused:
             return None
         return to_checksum_address(asset)
 
@@ -225,7 +224,7 @@ def _decoded(
 ) -> tuple[Value, ...]:
     name = signature.split("(")[0]
     if not raw and returns:
-        raise ChainError(f"{to} returned nothing for {name}(){hint}")
+        raise UnreadableAnswer(f"{to} returned nothing for {name}(){hint}")
     words = decode_words(returns, raw)
     if words is not None:
         return tuple(words)
@@ -234,4 +233,4 @@ def _decoded(
     try:
         return tuple(decode(list(returns), raw))
     except Exception as exc:
-        raise ChainError(f"{to} answered {name}() with data that does not decode") from exc
+        raise UnreadableAnswer(f"{to} answered {name}() with data that does not decode") from exc

@@ -10,7 +10,7 @@ from walletim.app.contracts.plans import Plan, Simulated, Step
 from walletim.chain.fees import FeeHistory
 from walletim.chain.rpc import CallSpec, Q, RpcClient, SimResult, unsupported
 from walletim.contracts.abi import decode_revert, reverted
-from walletim.errors import ContractReverted, RpcError
+from walletim.errors import ContractReverted, InsufficientFunds, RpcError
 
 
 class Simulator:
@@ -36,7 +36,7 @@ class Simulator:
         if isinstance(results, RpcError):
             if unsupported(results):
                 return self._simulate_first(sender, steps)
-            raise results
+            raise _short_of_funds(results, sender, sum(s.request.value for s in steps)) or results
         return tuple(_simulated(r) for r in results)
 
     def _simulate_all(self, calls: list[CallSpec]) -> list[SimResult] | RpcError:
@@ -79,6 +79,22 @@ class Simulator:
                     f"{sim.reason or 'no reason given'} — {where} would fail; nothing was signed"
                 )
         return plan.with_simulation(simulated)
+
+
+def _short_of_funds(exc: RpcError, sender: str, value: int) -> InsufficientFunds | None:
+    """The node's refusal to simulate because ``sender`` cannot pay what the steps send (geth
+    and Anvil: "insufficient funds for gas * price + value") as the InsufficientFunds every
+    other funds check raises (exit 1, nothing signed), not a raw RPC error. A path that
+    checks the balance first (``DefiCore.need``) says it with the amounts."""
+    err = exc.response if isinstance(exc.response, dict) else {}
+    if "insufficient funds" not in str(err.get("message", "")).lower():
+        return None
+    from walletim.chain.units import format_amount
+
+    return InsufficientFunds(
+        f"insufficient ETH: {sender} cannot pay the {format_amount(value)} ETH this sends "
+        "(with its network fee), the node says; nothing was signed"
+    )
 
 
 def _simulated(r: SimResult) -> Simulated:

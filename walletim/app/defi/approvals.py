@@ -20,7 +20,7 @@ from walletim.app.defi.logs import (
 from walletim.chain.rpc import Log
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata, decode_log
-from walletim.errors import ChainError, InputError
+from walletim.errors import ContractRefused, InputError
 from walletim.keys.hd import to_checksum_address
 
 ERC721_INTERFACE = bytes.fromhex("80ac58cd")
@@ -77,7 +77,7 @@ class Approvals(DefiProtocol):
         for key, block in latest.items():
             try:
                 item = self._now(key, owner, block)
-            except ChainError:
+            except ContractRefused:  # not the contract its log claims (RpcError propagates)
                 continue
             if item is not None:
                 out.append(item)
@@ -142,10 +142,9 @@ class Approvals(DefiProtocol):
         return core.plan(title, account, sender, [step], figures=figures)
 
     def _is_erc721(self, contract: str) -> bool:
-        try:
-            (yes,) = self.core.read(
-                contract, "supportsInterface(bytes4)", ERC721_INTERFACE, returns=["bool"]
-            )
-        except ChainError:
-            return False
+        """ERC-165 says ERC-721 (no: it answers otherwise or not at all). Raises RpcError."""
+        (yes,) = self.core.try_read(
+            contract, "supportsInterface(bytes4)", ERC721_INTERFACE, returns=["bool"],
+            default=(False,),
+        )  # fmt: skip
         return bool(yes)

@@ -13,7 +13,7 @@ from walletim.app.defi.logs import LogScanner
 from walletim.app.risk import Risk, RiskPolicy, enforce
 from walletim.chain.rpc import Q, answered
 from walletim.contracts.abi import Value, calldata
-from walletim.errors import ChainError, InputError, InsufficientFunds, RpcError
+from walletim.errors import ContractRefused, InputError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
 
 DEFAULT_SLIPPAGE_BPS = 50  # 0.5 %
@@ -66,9 +66,12 @@ class DefiCore:
         returns: Sequence[str],
         default: tuple[Value, ...],
     ) -> tuple[Value, ...]:
+        """:meth:`read`, or ``default`` when the contract does not answer it (it reverts, or
+        answers nothing or data that does not decode). Raises RpcError: a node failure is
+        never taken for the contract's answer."""
         try:
             return self.c.read(to, signature, *args, returns=returns)
-        except ChainError:
+        except ContractRefused:
             return default
 
     def balance(self, asset: Asset, holder: str) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from walletim.app.contracts import Plan
+from walletim.app.defi.assets import ETH
 from walletim.app.defi.base import DefiProtocol
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import FunctionSig
@@ -94,6 +95,8 @@ class Calls(DefiProtocol):
             raise InputError(f"{to} has no contract code on this network; nothing was signed")
         data = encode_call(fn, list(args))
         value = 0 if value_text is None else parse_amount(value_text)
+        if value:  # the funds check every ETH-spending action makes (InsufficientFunds)
+            core.need(ETH, sender, value, account)
         shown_args = ", ".join(args)
         note = (
             f"you asked for {fn.signature} with ({shown_args if len(shown_args) < 300 else '...'})"

@@ -10,7 +10,7 @@ from walletim.app.contracts import Plan
 from walletim.app.defi.base import DefiProtocol
 from walletim.app.defi.logs import ERC721_TRANSFER, T_TRANSFER, topic_of
 from walletim.contracts.abi import calldata, decode_log
-from walletim.errors import ChainError, InputError
+from walletim.errors import ContractRefused, InputError
 from walletim.keys.hd import to_checksum_address
 
 
@@ -43,10 +43,11 @@ class Nfts(DefiProtocol):
         return sorted(owned, key=lambda n: (n.collection, n.token_id))
 
     def _owner(self, collection: str, token_id: int) -> str | None:
-        """ownerOf(token_id), or None (burned, or not an ERC-721 after all)."""
+        """ownerOf(token_id), or None (burned, or not an ERC-721 after all: the contract's
+        own answer). Raises RpcError: a failing node is not "not owned"."""
         try:
             (owner,) = self.core.read(collection, "ownerOf(uint256)", token_id, returns=["address"])
-        except ChainError:
+        except ContractRefused:
             return None
         return to_checksum_address(owner)
 
@@ -55,14 +56,13 @@ class Nfts(DefiProtocol):
         sender = core.sender(account)
         collection = names.resolve_contract(collection_text)
         to = core.resolve(to_text)
-        try:
-            (owner,) = core.read(collection, "ownerOf(uint256)", token_id, returns=["address"])
-        except ChainError as exc:
-            raise InputError(f"token #{token_id} does not exist in {collection}") from exc
-        if to_checksum_address(owner) != sender:
+        owner = self._owner(collection, token_id)
+        if owner is None:
+            raise InputError(f"token #{token_id} does not exist in {collection}")
+        if owner != sender:
             raise InputError(
                 f"token #{token_id} of {names.collection(collection)} belongs to "
-                f"{to_checksum_address(owner)}, not {account}; nothing was signed"
+                f"{owner}, not {account}; nothing was signed"
             )
         data = calldata("safeTransferFrom(address,address,uint256)", sender, to, token_id)
         title = f"transfer {names.collection(collection)} #{token_id} to {core.c.label(to)}"

@@ -16,7 +16,7 @@ from walletim.app.defi.base import (
 from walletim.app.risk import PRICE_IMPACT_WARN_BPS, RiskPolicy, enforce, risks_json
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
-from walletim.errors import ChainError, InputError
+from walletim.errors import ContractRefused, InputError
 from walletim.keys.hd import to_checksum_address
 
 HIGH_PRICE_IMPACT_BPS = PRICE_IMPACT_WARN_BPS  # warn above 5 % (walletim.app.risk)
@@ -111,7 +111,8 @@ class Uniswap(DefiProtocol):
         return SwapQuote(tuple(path), symbols, amount_in, out, self._impact(amount_in, out, path))
 
     def _amount_out(self, amount_in: int, path: list[str]) -> int:
-        """What the router pays along ``path`` (0: a pool is missing or the call fails)."""
+        """What the router pays along ``path`` (0: a pool is missing or the router reverts).
+        Raises RpcError: a failing node is not "no route"."""
         if any(self.pair(x, y) is None for x, y in itertools.pairwise(path)):
             return 0
         try:
@@ -119,7 +120,7 @@ class Uniswap(DefiProtocol):
                 self.router, "getAmountsOut(uint256,address[])", amount_in, path,
                 returns=["uint256[]"],
             )  # fmt: skip
-        except ChainError:
+        except ContractRefused:
             return 0
         return int(amounts[-1])
 

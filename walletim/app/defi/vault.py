@@ -11,7 +11,7 @@ from walletim.app.defi.assets import Asset
 from walletim.app.defi.base import DefiProtocol
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import calldata
-from walletim.errors import ChainError, InputError
+from walletim.errors import ContractRefused, InputError
 from walletim.keys.hd import to_checksum_address
 
 
@@ -50,7 +50,7 @@ class Vaults(DefiProtocol):
             address = names.resolve_contract(text)
         try:
             (asset_addr,) = self.core.read(address, "asset()", returns=["address"])
-        except ChainError as exc:
+        except ContractRefused as exc:  # its own answer; RpcError (the node failed) propagates
             raise InputError(f"{address} is not an ERC-4626 vault (no asset())") from exc
         meta = self.core.c.token_meta(address)
         asset = names.asset(to_checksum_address(asset_addr))

@@ -113,23 +113,22 @@ def load_aave(rpc: RpcClient, *, chain_id: int | None = None) -> AaveMarket | No
     """Aave V3 on the node behind ``rpc``, recognised by the pinned addresses, runtime code
     hashes and proxy implementation slots (:mod:`walletim.app.lending.pins`); None when the
     node is not on a devnet chain id (or not on ``chain_id``), the devnet world is not there,
-    or any pinned contract is missing or different. Raises nothing for an unreachable node."""
+    or any pinned contract is missing or different. Raises RpcError when the node fails: that
+    is not "no Aave here" (which is remembered for a while)."""
     from walletim.app.lending.pins import AAVE
 
     if not AAVE:
         return None
-    try:
-        node_chain = rpc.get(Q.chain_id())
-    except RpcError:
-        return None
+    node_chain = rpc.get(Q.chain_id())
     if node_chain not in DEVNET_CHAIN_IDS or chain_id not in (None, node_chain):
         return None
     try:
         _chain, tokens = world_tokens(rpc)
-        pinned = _all_pinned(rpc)
-    except (ChainError, RpcError):
+    except RpcError:
+        raise
+    except ChainError:  # no devnet world on this node
         return None
-    if not pinned:
+    if not _all_pinned(rpc):
         return None
     return market_of(node_chain, {n: a for n, (a, _h) in AAVE.items()}, tokens)
 
@@ -146,7 +145,7 @@ def _all_pinned(rpc: RpcClient) -> bool:
     slots = rpc.gather_all([Q.storage(AAVE[p][0], EIP1967_IMPLEMENTATION) for p in proxies])
     for proxy, slot in zip(proxies, slots, strict=True):
         if isinstance(slot, RpcError):
-            return False
+            raise slot  # the node failed: not "a different implementation"
         if to_checksum_address("0x" + slot[-20:].hex()) != AAVE[IMPLEMENTATIONS[proxy]][0]:
             return False
     return True

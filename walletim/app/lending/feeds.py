@@ -9,7 +9,6 @@ block on. Only walletim's pinned devnet deployment is touched.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from walletim.app.lending.deployment import load_aave
 from walletim.app.lending.plan import PRICE_DECIMALS
@@ -32,14 +31,15 @@ class PriceChange:
 
 
 def parse_usd(text: str) -> int:
-    """``"2500"``, ``"0.98"``, ``"$1,999.5"`` -> USD with PRICE_DECIMALS. Raises InputError
-    (not a positive number, more than 8 decimals, above MAX_PRICE)."""
-    clean = text.strip().lstrip("$").replace(",", "").replace("_", "")
-    try:
-        value = Decimal(clean)
-    except InvalidOperation as exc:
-        raise InputError(f"not a USD price: {shown(text)} (e.g. 2500 or 0.98)") from exc
-    if not value.is_finite() or value <= 0 or value > MAX_PRICE:
+    """``"2500"``, ``"0.98"``, ``"$1,999.5"`` -> USD with PRICE_DECIMALS: walletim's rule for
+    digits (:mod:`walletim.numbers`), with thousands grouped by commas as well as underscores.
+    Raises InputError (not a positive number, more than 8 decimals, above MAX_PRICE)."""
+    from walletim.numbers import decimal
+
+    value = decimal(text.strip().removeprefix("$").replace(",", "_"))
+    if value is None:
+        raise InputError(f"not a USD price: {shown(text)} (e.g. 2500 or 0.98)")
+    if value <= 0 or value > MAX_PRICE:
         raise InputError(f"a price must be above 0 and at most {MAX_PRICE:,} USD")
     scaled = value.scaleb(PRICE_DECIMALS)
     if scaled != scaled.to_integral_value():

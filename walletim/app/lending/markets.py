@@ -82,6 +82,15 @@ def usd(base: int, places: int = 2) -> str:
     return format_amount(base, PRICE_DECIMALS, max_places=places)
 
 
+def usd_price(base: int) -> str:
+    """A price (USD, 8 decimals) with every digit it has, at least two places: ``"0.125"``,
+    ``"2000.00"``. Cut to cents, a liquidation at $0.125 read "under $0.12": a price that
+    already liquidates looked safe (and a cheap asset's price read $0.00)."""
+    text = format_amount(base, PRICE_DECIMALS)
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
 @dataclass(frozen=True, slots=True)
 class Market:
     """One reserve of the Pool at one block."""

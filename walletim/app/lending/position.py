@@ -47,9 +47,12 @@ def hf_text(wad: int) -> str:
 
 
 def hf_wad(text: str) -> int:
-    """``"1.2"`` -> 1.2 in wad. Raises ValueError for anything not a positive decimal."""
-    value = Decimal(text.strip())
-    if not value.is_finite() or value <= 0 or value > 1000:
+    """``"1.2"`` -> 1.2 in wad. Raises ValueError for anything not a positive decimal (by
+    walletim's rule for digits: ASCII only, so never ``１.２``, ``nan`` or ``1e3``)."""
+    from walletim.numbers import decimal
+
+    value = decimal(text.strip())
+    if value is None or value <= 0 or value > 1000:
         raise ValueError(text)
     return int(value * WAD)
 

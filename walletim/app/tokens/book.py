@@ -115,13 +115,8 @@ class RpcTokenReader:
         self.rpc = rpc
 
     def decimals(self, address: str) -> int | None:
-        try:
-            raw = self.rpc.get(Q.call(to_checksum_address(address), DECIMALS))
-        except RpcError as exc:
-            if exc.response is None:
-                raise  # the node could not be asked: not an answer about the token
-            return None
-        if len(raw) < 32:
+        raw = self._ask(address, DECIMALS)
+        if raw is None or len(raw) < 32:
             return None
         value = int.from_bytes(raw[:32], "big")
         return value if value <= 255 else None
@@ -130,13 +125,28 @@ class RpcTokenReader:
         """``symbol()`` (a string, or a bytes32 as old tokens return it); "" if none."""
         from walletim.contracts.abi import decode_values
 
+        raw = self._ask(address, SYMBOL)
+        if raw is None:
+            return ""
         try:
-            raw = self.rpc.get(Q.call(to_checksum_address(address), SYMBOL))
             if len(raw) == 32:
                 return raw.rstrip(b"\0").decode("utf-8", "replace")[:32]
             return str(decode_values(["string"], raw)[0])[:32]
         except Exception:  # a token without a sane symbol() is still a token
             return ""
+
+    def _ask(self, address: str, data: bytes) -> bytes | None:
+        """The contract's answer to a read call (None: it reverted). Raises RpcError when the
+        node fails (an HTTP error, a lost connection, an error that is not a revert): that
+        says nothing about the token, so it is never read as "not a token"."""
+        from walletim.contracts.abi import reverted
+
+        try:
+            return self.rpc.get(Q.call(to_checksum_address(address), data))
+        except RpcError as exc:
+            if reverted(exc) is None:
+                raise
+            return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from walletim.app.watch.ports import ContractReads
-from walletim.errors import ChainError, RpcError
+from walletim.errors import ContractRefused
 from walletim.keys.hd import to_checksum_address
 
 PERMIT = "0xd505accf"  # permit(address,address,uint256,uint256,uint8,bytes32,bytes32)
@@ -59,7 +59,7 @@ def granted_without_sending(
             contract, "allowance(address,address)", owner, spender, returns=["uint256"], block=at
         )
         return isinstance(allowance, int) and allowance > 0
-    except (ChainError, RpcError):
+    except ContractRefused:  # RpcError propagates: the scan tries the blocks again
         return False
 
 
@@ -91,7 +91,7 @@ def permit_signed(
         (nonce,) = reads.read_at(
             contract, "nonces(address)", owner, returns=["uint256"], block=hex(block - 1)
         )
-    except (ChainError, RpcError):
+    except ContractRefused:  # RpcError propagates: the scan tries the blocks again
         return False
     if not isinstance(domain, bytes) or not isinstance(nonce, int):
         return False

@@ -41,7 +41,8 @@ class ContractReads(Protocol):
     def read_at(
         self, to: str, signature: str, *args: object, returns: Sequence[str], block: str
     ) -> tuple[object, ...]:
-        """A view call at ``block`` (hex number or tag). Raises ChainError, RpcError."""
+        """A view call at ``block`` (hex number or tag). Raises ContractRefused (the contract
+        answers none: not of this kind), RpcError (the node failed)."""
         ...
 
 

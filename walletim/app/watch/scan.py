@@ -245,11 +245,11 @@ class Watcher:
         return found
 
     def _transaction(self, tx_hash: str) -> TxJson | None:
-        """A transaction the scanned blocks did not hold, asked of the node."""
-        try:
-            return self.rpc.get(Q.transaction(tx_hash))
-        except RpcError:
-            return None
+        """A transaction the scanned blocks did not hold, asked of the node (None: it does
+        not know it). Raises RpcError: a failing node is not "no such transaction" (that
+        would raise a spoofing alert on a permit it could not read); the watch tries the
+        blocks again."""
+        return self.rpc.get(Q.transaction(tx_hash))
 
 
 def _all(answers: Sequence[T | RpcError]) -> list[T]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, read_stdin_line, with_home
+from walletim.cli.base import Ctx, Integer, read_stdin_line, with_home
 from walletim.cli.chat.render import session
 from walletim.display import one_line
 from walletim.errors import Aborted, UsageError, WalletimError
@@ -45,7 +45,7 @@ def _show_code(offered: Offered) -> None:
 @click.option("--name", default="", help="A name for the new device (at most 40 characters).")
 @click.option(
     "--timeout",
-    type=click.IntRange(10, MAX_TTL),
+    type=Integer(10, MAX_TTL),
     default=None,
     help=f"Seconds the code is good for (existing device; {CODE_TTL}) or to wait (new one).",
 )

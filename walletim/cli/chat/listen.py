@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, account_option, int_option, with_home
+from walletim.cli.base import MAX_WAIT_S, Ctx, account_option, float_option, int_option, with_home
 from walletim.cli.chat import render as show
 from walletim.cli.redpacket_sponsor import (
     auto_sponsor,
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 @click.command()
 @account_option
-@int_option("--count", least=1, help="Stop after this many messages.")
-@click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Stop after SECONDS.")
+@int_option("--count", least=1, most=10**9, help="Stop after this many messages.")
+@float_option("--timeout", least=0, least_open=True, most=MAX_WAIT_S, help="Stop after SECONDS.")
 @click.option(
     "--watch",
     "watch_chain",

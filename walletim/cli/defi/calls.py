@@ -3,20 +3,44 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, chain_session, pass_ctx
+from walletim.cli.base import Ctx, chain_session, pass_ctx, printable
 from walletim.cli.defi.common import execute, signing
 
 if TYPE_CHECKING:
     from walletim.app.session import Session
 
 ABI_HELP = "ABI JSON (or a Foundry/Hardhat artifact): SIGNATURE may then be a function name."
+#: A negative number as an ABI argument takes it: -129, -1.5e3, -0x10, -1ether.
+_NEGATIVE = re.compile(r"-\.?[0-9][0-9A-Za-z._]*")
+_MARK = "\x00"  # never in an argument (argv cannot hold NUL)
 
 
-@click.command()
+class AbiArguments(click.Command):
+    """``call`` and ``contract send``: their ABI arguments may be negative integers, which
+    click reads as unknown options (``-129`` as the option ``-1``). A negative number is an
+    argument here, without ``--``; a mistyped option is still one."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        marked = [_MARK + a if _NEGATIVE.fullmatch(a) else a for a in args]
+        rest = super().parse_args(ctx, marked)
+        ctx.params = {name: _unmarked(value) for name, value in ctx.params.items()}
+        return rest
+
+
+def _unmarked(value: object) -> object:
+    if isinstance(value, str):
+        return value.removeprefix(_MARK)
+    if isinstance(value, tuple):
+        return tuple(_unmarked(v) for v in value)
+    return value
+
+
+@click.command(cls=AbiArguments)
 @click.argument("to")
 @click.argument("signature")
 @click.argument("args", nargs=-1)
@@ -37,10 +61,12 @@ def call(
     data = {"address": r.to, "function": r.signature, "result": r.values, "raw": r.raw}
 
     def human() -> None:
+        # The contract's strings: made safe to print (escape sequences, bidi overrides), as
+        # `token info` shows them; --json carries them exactly (escaped).
         if not r.values:
             click.echo(r.raw)
         for v in r.values:
-            click.echo(v if isinstance(v, str) else json.dumps(v))
+            click.echo(printable(v, newline=" ") if isinstance(v, str) else json.dumps(v))
 
     ctx.emit(data, human)
 
@@ -66,7 +92,7 @@ def contract() -> None:
     """Send transactions to any contract (decoded and confirmed before signing)."""
 
 
-@contract.command("send")
+@contract.command("send", cls=AbiArguments)
 @signing
 @click.argument("to")
 @click.argument("signature")

@@ -12,7 +12,7 @@ import click
 from walletim.app.contracts.text import FLAG_TEXT as FLAG_TEXT
 from walletim.app.contracts.text import WARNINGS as WARNINGS
 from walletim.app.contracts.text import flags_text as flags_text
-from walletim.cli.base import Ctx, open_session, with_account
+from walletim.cli.base import Ctx, Integer, open_session, with_account
 
 if TYPE_CHECKING:
     from walletim.app.contracts import Outcome, Plan
@@ -42,7 +42,7 @@ def limits(command: Callable[P, R]) -> Callable[P, R]:
     """``--slippage`` and ``--deadline`` of a Uniswap action."""
     command = click.option(
         "--deadline",
-        type=click.IntRange(1, 7 * 24 * 3600),
+        type=Integer(1, 7 * 24 * 3600),
         default=1200,
         show_default=True,
         help="Seconds until it may no longer execute.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from walletim.cli.base import Ctx, chain_session, pass_ctx
+from walletim.cli.base import Ctx, Integer, chain_session, pass_ctx
 from walletim.cli.defi.common import execute, signing, targets
 
 
@@ -50,7 +50,7 @@ def nft_list(ctx: Ctx, who: str | None, collections: tuple[str, ...]) -> None:
 @nft.command("transfer")
 @signing
 @click.argument("collection")
-@click.argument("token_id", type=click.IntRange(0))
+@click.argument("token_id", type=Integer(0, 2**256 - 1))
 @click.argument("to")
 def nft_transfer(ctx: Ctx, account: str, collection: str, token_id: int, to: str) -> None:
     """Transfer token TOKEN_ID of COLLECTION to TO (safeTransferFrom)."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from walletim.chain.units import format_amount
-from walletim.cli.base import Ctx, chain_session, pass_ctx
+from walletim.cli.base import Ctx, chain_session, float_option, pass_ctx
 from walletim.cli.defi.common import (
     SHARE_HELP,
     done,
@@ -150,9 +150,11 @@ def liquidity_add(
 @click.argument("token_a")
 @click.argument("token_b")
 @click.argument("lp_amount", required=False)
-@click.option(
+@float_option(
     "--percent",
-    type=click.FloatRange(0, 100, min_open=True),
+    least=0,
+    least_open=True,
+    most=100,
     help="Share of the position to remove (default: all).",
 )
 @limits

@@ -23,6 +23,7 @@ from walletim.contracts.abi.signatures import (
 )
 from walletim.contracts.abi.words import encode_words
 from walletim.errors import InputError, shown
+from walletim.numbers import WHOLE
 
 
 def _unquote(text: str) -> str:
@@ -36,9 +37,9 @@ def _strip_quotes(t: str) -> str:
 
 
 _UNITS = {"wei": 0, "gwei": 9, "ether": 18, "eth": 18}
-_DECIMAL = re.compile(
-    r"(-?)([0-9][0-9_]*)(?:\.([0-9][0-9_]*))?(?:[eE]([0-9]{1,3}))?\s*([A-Za-z]+)?"
-)
+#: cast's forms, with walletim's one rule for digits (:mod:`walletim.numbers`): ASCII only, an
+#: underscore only between groups of three in the whole part (cast reads ``1_5`` as 15).
+_DECIMAL = re.compile(rf"(-?)({WHOLE})(?:\.([0-9]+))?(?:[eE]([0-9]{{1,3}}))?\s*([A-Za-z]+)?")
 MAX_NUMBER_TEXT = 100
 
 
@@ -65,6 +66,8 @@ def _parse_int(text: str, t: str, where: str) -> int:
     else:
         m = _DECIMAL.fullmatch(raw)
         if m is None:
+            if "_" in raw:
+                hint = "an underscore only groups digits in threes, as in 1_000_000"
             raise InputError(f"{where}: {shown(text)} is not an integer for {t} ({hint})")
         sign, whole, frac, exp, unit = m.groups()
         places = int(exp or 0)
@@ -72,7 +75,7 @@ def _parse_int(text: str, t: str, where: str) -> int:
             if unit not in _UNITS:
                 raise InputError(f"{where}: unknown unit {shown(unit)} (wei, gwei or ether)")
             places += _UNITS[unit]
-        whole, frac = whole.replace("_", ""), (frac or "").replace("_", "").rstrip("0")
+        whole, frac = whole.replace("_", ""), (frac or "").rstrip("0")
         if len(frac) > places:
             raise InputError(f"{where}: {shown(text)} is not an integer for {t} ({hint})")
         if places > 100:

@@ -1,0 +1,84 @@
+"""A node that fails is a node failure, never "nothing there" (issue 14, A).
+
+A read call (``eth_call``) that the node cannot answer (HTTP 500, a connection closed without
+an answer) says nothing about the contract: the commands that look for approvals, NFTs, a
+vault, a swap route or a token must fail with the RPC error (exit 3, ``RpcError`` in
+``--json``, nothing on stdout), never answer "no approvals in force", "no NFTs found", "is not
+an ERC-4626 vault", "token #N does not exist" or "no route". Only the contract's own answer (a
+revert, nothing, data that does not decode) means "not this kind of contract".
+
+A real failing endpoint: a small proxy in front of the test's Anvil that fails the HTTP
+request carrying a read of one selector (tests/reliability/lying_rpc.py, ``fail_calls``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import World
+from tests.reliability.lying_rpc import LyingRpc
+
+ALLOWANCE = "0xdd62ed3e"  # allowance(address,address)
+OWNER_OF = "0x6352211e"  # ownerOf(uint256)
+ASSET = "0x38d52e0f"  # asset() (ERC-4626)
+AMOUNTS_OUT = "0xd06ca61f"  # getAmountsOut(uint256,address[])
+DECIMALS = "0x313ce567"  # decimals()
+
+#: (the read that fails, the command, what it said of a failing node before the fix)
+CASES = [
+    (ALLOWANCE, ("approvals", "list", "--from", "dev:1"), "no approvals in force"),
+    (OWNER_OF, ("nft", "list", "dev"), "no NFTs found"),
+    (OWNER_OF, ("nft", "transfer", "--from", "dev", "WIMC", "1", "dev:2"), "does not exist"),
+    (ASSET, ("vault", "balance", "dev:1"), "is not an ERC-4626 vault"),
+    (AMOUNTS_OUT, ("swap", "--from", "dev:1", "1", "ETH", "USDC", "--quote"), "no Uniswap"),
+]
+
+
+@pytest.mark.parametrize("how", ["http500", "close"])
+def test_a_failing_node_is_an_rpc_error_not_nothing_there(world: World, how: str) -> None:
+    cli = world.cli()
+    granted = cli("--rpc-url", world.url, "--json", "--yes", "token", "approve",
+                  "--from", "dev:1", "USDC", "dev:2", "3")  # fmt: skip
+    assert granted.code == 0, granted.err
+    with LyingRpc(world.url) as proxy:
+        for selector, args, nothing in CASES:
+            proxy.lies.fail_calls = {selector: how}
+            r = cli("--rpc-url", proxy.url, "--yes", *args)
+            assert r.code == 3, (args, r.code, r.out, r.err)
+            assert len(r.err_lines) == 1 and nothing not in r.out + r.err, (args, r.err)
+            assert "eth_call" in r.err, (args, r.err)
+            as_json = cli("--rpc-url", proxy.url, "--json", "--yes", *args)
+            assert as_json.code == 3 and as_json.out == "", (args, as_json.out)
+            assert json.loads(as_json.err)["error"]["type"] == "RpcError"
+        # The same reads through the same proxy, answered: each finds what is there.
+        proxy.lies.fail_calls = {}
+        listed = cli("--rpc-url", proxy.url, "--json", "approvals", "list", "--from", "dev:1")
+        assert [a["symbol"] for a in listed.json()["approvals"]] == ["USDC"]
+        nfts = cli("--rpc-url", proxy.url, "--json", "nft", "list", "dev")
+        assert [n["token_id"] for n in nfts.json()["nfts"]] == ["1", "2", "3"]
+        vault = cli("--rpc-url", proxy.url, "--json", "vault", "balance", "dev:1")
+        assert vault.code == 0 and vault.json()["symbol"] == "wvDAI"
+
+
+def test_a_token_read_the_node_fails_is_not_not_a_token(world: World) -> None:
+    """What the chain says of a token (``decimals()``) through a failing node: an RPC error,
+    not "does not answer decimals(): is it an ERC-20 token?" nor an unnamed token."""
+    from tests.integration.test_tokens import deploy_hostile
+
+    unlisted = deploy_hostile(world, "FOO", 18)  # an ERC-20 no token list names
+    cli = world.cli()
+    with LyingRpc(world.url) as proxy:
+        proxy.lies.fail_calls = {DECIMALS: "http500"}
+        for args in (
+            ("token", "info", unlisted),
+            ("token", "balance", unlisted, "dev:1"),
+            ("balance", "dev:1", "--token", unlisted),
+        ):
+            r = cli("--rpc-url", proxy.url, "--json", *args)
+            assert r.code == 3 and r.out == "", (args, r.out, r.err)
+            assert json.loads(r.err)["error"]["type"] == "RpcError", (args, r.err)
+        proxy.lies.fail_calls = {}
+        info = cli("--rpc-url", proxy.url, "--json", "token", "info", unlisted)
+        assert info.code == 0 and info.json()["decimals"] == 18, info.err
