@@ -52,6 +52,13 @@ def test_bad_amounts(bad: str) -> None:
         parse_amount(bad)
 
 
+@pytest.mark.parametrize("hexed", ["0x10", "0X1", " 0xde0b6b3a7640000"])
+def test_a_hex_amount_is_said_to_be_hex(hexed: str) -> None:
+    """It read as 0 of a unit called x10 ('unknown unit x10 ... 0 --token x10')."""
+    with pytest.raises(InputError, match=r"amounts are decimal: 16wei, not 0x10"):
+        parse_amount(hexed)
+
+
 @pytest.mark.parametrize(
     "text", ["1_5", "1__0", "_1", "1_", "10_00", "1_0000", "1.0_5", "1_5eth", "1__000", "-1_5"]
 )

@@ -43,6 +43,10 @@ def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = No
         InputError: malformed, negative, more decimal places than the unit allows, or
             larger than uint256.
     """
+    if text.strip()[:2].lower() == "0x":  # read as 0 of a unit "x10" otherwise
+        raise InputError(
+            f"not an amount: {shown(text.strip())} (amounts are decimal: 16wei, not 0x10)"
+        )
     m = _AMOUNT.match(text) if len(text) <= MAX_AMOUNT_TEXT else None
     if len(text) <= MAX_AMOUNT_TEXT and _SCIENTIFIC.fullmatch(text):
         raise InputError(
