@@ -84,7 +84,11 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
     ("walletim/app/wim/payments.py", "Payments._requests", "secrets.token_hex"): (1, "request id"),
     ("walletim/app/wim/payments.py", "Payments.split", "secrets.token_hex"): (1, "split id"),
     ("walletim/app/redpacket.py", "RedPackets.create", "os.urandom"): (1, "red packet salt"),
-    ("walletim/app/demo.py", "run_demo", "secrets.token_urlsafe"): (3, "demo passwords"),
+    ("walletim/app/demo.py", "run_demo", "secrets.token_urlsafe"): (2, "demo passwords"),
+    ("walletim/app/demo.py", "_keystore_round_trip", "secrets.token_urlsafe"): (
+        1,
+        "the demo keystore's password",
+    ),
     ("walletim/fsio.py", "write_private", "secrets.token_hex"): (1, "temp file name"),
     ("walletim/messaging/session.py", "Conversation.new", "os.urandom"): (1, "default"),
     ("walletim/messaging/session.py", "Conversation.new", "randbytes (injected)"): (

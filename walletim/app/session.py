@@ -138,7 +138,7 @@ class Session:
             txs=txs,
             signer_for=lambda spec: self.wallets.signer(spec),
             notify=self._notify,
-            allowed=self.wallets.check_plan,
+            allowed=lambda spec, txs: self.wallets.check_plan(spec, txs),  # wallets: on use
         )
 
     @property

@@ -387,10 +387,12 @@ def change_password(ctx: Ctx, name: str | None, new_password_file: str | None) -
     else:
         new = prompt_secret("New home password", confirm=True)
     check_new_password(new)
-    wallets.change_password(new)
+    changed = wallets.change_password(new)
     ctx.emit(
-        {"home": str(ctx.home), "changed": True},
-        "Home password changed; the old one no longer opens this home.",
+        {"home": str(ctx.home), "changed": changed},
+        "Home password changed; the old one no longer opens this home."
+        if changed
+        else "That is the home password already: nothing changed.",
     )
 
 

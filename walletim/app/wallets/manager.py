@@ -570,18 +570,21 @@ class Wallets:
             raise WalletNotFound(name)
         return reveal_secret(self.local_keys(), name)
 
-    def change_password(self, new_password: str) -> None:
-        """Change the home password (one atomic rewrite; the old one stops working). Raises
-        WrongPassword (current password wrong; nothing changes), InputError."""
+    def change_password(self, new_password: str) -> bool:
+        """Change the home password (one atomic rewrite; the old one stops working). Returns
+        False when ``new_password`` is the home password already (nothing to do: a rerun
+        after a crash is a success). Raises WrongPassword (current password wrong; nothing
+        changes), InputError."""
         if self.vault.is_initialized() and self.vault.needs_upgrade():
             self.unlock()  # a home made before wallet MACs is upgraded first
         current = self._password.current()
         if new_password == current:
             self.unlock()  # a wrong password is said as such first
-            raise InputError("that is the home password already: nothing changed")
+            return False
         self.vault.change_password(current, new_password)
         self._password = StaticPassword(new_password)
         self.lock()
+        return True
 
     def remove(self, name: str) -> None:
         """Delete a wallet from the home (needs no password: a file that fails its MAC can
