@@ -15,7 +15,11 @@ option values, token ids and prices.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
+
+N = TypeVar("N", int, Decimal)
 
 #: The whole part of a number: plain ASCII digits, or grouped in threes by single underscores.
 WHOLE = r"(?:[0-9]{1,3}(?:_[0-9]{3})+|[0-9]+)"
@@ -38,19 +42,20 @@ RULE = (
 
 def integer(text: str) -> int | None:
     """``text`` as an integer by the rule (an optional leading ``-``), or None."""
-    m = _INTEGER.fullmatch(text) if len(text) <= MAX_NUMBER_TEXT else None
-    if m is None:
-        return None
-    value = int(m.group(2).replace("_", ""))
-    return -value if m.group(1) else value
+    return _signed(_INTEGER, text, int)
 
 
 def decimal(text: str) -> Decimal | None:
     """``text`` as an exact decimal by the rule (an optional leading ``-``), or None."""
-    m = _DECIMAL.fullmatch(text) if len(text) <= MAX_NUMBER_TEXT else None
+    return _signed(_DECIMAL, text, Decimal)
+
+
+def _signed(pattern: re.Pattern[str], text: str, kind: Callable[[str], N]) -> N | None:
+    """``text`` read by ``pattern`` (group 1 the sign, group 2 the digits) as ``kind``."""
+    m = pattern.fullmatch(text) if len(text) <= MAX_NUMBER_TEXT else None
     if m is None:
         return None
-    value = Decimal(m.group(2).replace("_", ""))
+    value = kind(m.group(2).replace("_", ""))
     return -value if m.group(1) else value
 
 
