@@ -260,3 +260,10 @@ def _max_fee(raw: bytes) -> int:
     if raw[0] == 2:
         return int.from_bytes(rlp.decode(raw[1:])[3], "big")
     return int.from_bytes(rlp.decode(raw)[1], "big")
+
+
+def funded_chain() -> FakeChain:
+    """A fake chain on which ME holds 100 ETH (the chain-service tests' starting point)."""
+    fake = FakeChain()
+    fake.fund(ME, 100 * ETH)
+    return fake

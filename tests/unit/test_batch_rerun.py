@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.chain import BOB, ETH, ME, NETWORK, SIGNER, FakeChain
+from tests.fakes.chain import BOB, ME, NETWORK, SIGNER, FakeChain, funded_chain
 from tests.fakes.rpc import NodeError
 from walletim.app.chain import BatchRow, ChainService
 from walletim.chain.evidence import decode_signed
@@ -24,9 +24,7 @@ DAVE = "0x" + "da" * 20
 
 @pytest.fixture
 def chain() -> FakeChain:
-    fake = FakeChain()
-    fake.fund(ME, 100 * ETH)
-    return fake
+    return funded_chain()
 
 
 @pytest.fixture

@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.chain import BOB, ETH, FAILER, ME, NETWORK, REVERTER, SIGNER, FakeChain
+from tests.fakes.chain import (
+    BOB,
+    ETH,
+    FAILER,
+    ME,
+    NETWORK,
+    REVERTER,
+    SIGNER,
+    FakeChain,
+    funded_chain,
+)
 from tests.fakes.rpc import NodeError
 from walletim.app.chain import NONCE_SLACK, BatchRow, ChainService, SendRequest
 from walletim.chain.fees import MAX_SUGGESTED_FEE_PER_GAS
@@ -44,9 +54,7 @@ class Clock:
 
 @pytest.fixture
 def chain() -> FakeChain:
-    fake = FakeChain()
-    fake.fund(ME, 100 * ETH)
-    return fake
+    return funded_chain()
 
 
 @pytest.fixture
