@@ -15,6 +15,7 @@ reveals a secret (``wallet reveal``, ``wallet export``) stays local: it needs th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,10 +235,13 @@ class LocalKeys:
         from walletim.keys.signing import LocalSigner
 
         name, _index = parse_account_spec(spec)
-        record = self._holding(name)  # checked each time: a wallet replaced is derived anew
-        held = f"{spec}|{record.created}|{record.public.get('address')}"
+        try:  # the wallet file as it is now: replaced or rewritten, it is loaded and checked anew
+            st = os.stat(self.vault.wallet_path(name))
+        except OSError:
+            return LocalSigner(self.private_key(spec))  # raises WalletNotFound and the like
+        held = f"{spec}|{st.st_ino}|{st.st_mtime_ns}|{st.st_size}"
         if held not in self._signers:
-            self._signers[held] = LocalSigner(self.private_key(spec))
+            self._signers[held] = LocalSigner(self.private_key(spec))  # its MAC checked
         return self._signers[held]
 
     def signer(self, spec: str, address: str) -> TxSigner:
