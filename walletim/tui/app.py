@@ -419,7 +419,12 @@ class WalletimApp(Acting):
     async def refresh_cards(self) -> None:
         """Draw again the cards on screen whose record changed (a verdict, a settled request,
         more confirmations)."""
-        m = self.messages
+        from textual.css.query import NoMatches
+
+        try:
+            m = self.messages
+        except NoMatches:  # not on screen now (starting, closing): the next check draws them
+            return
         for row in [r for r in m.rows if _settling(r)]:
             [fresh] = self.reader.rows([row.message])
             if (fresh.view, fresh.split) != (row.view, row.split):
