@@ -258,6 +258,25 @@ def test_a_plan_the_policy_refuses_in_part_signs_none_of_it(home: Home) -> None:
     assert home.nonce("dev") == nonce
 
 
+def test_a_plan_whose_fees_pass_the_cap_only_in_part_signs_none_of_it(home: Home) -> None:
+    """A swap's approval alone fits the day's ETH cap in fees, the approval and the swap do
+    not: the plan is refused whole before the approval is signed (the pre-check counts each
+    step's gas at the fee it would be signed with, not only the ETH it sends)."""
+    from walletim.chain.queries import Query
+
+    rpc = home.world.anvil.rpc()
+    rpc.get(Query("anvil_setNextBlockBaseFeePerGas", (hex(400 * 10**9),), lambda r: r))
+    rpc.get(Query("evm_mine", (), lambda r: r))
+    home.ok("agent", "policy", "set", "dev", "--eth-per-day", "0.1", password=True)
+    home.ok("agent", "start", password=True)
+    nonce = home.nonce("dev")
+    swap = home.run("--yes", "swap", "--from", "dev", "10", "USDC", "DAI")
+    assert swap.code == 1, swap.err
+    assert "in 24 hours, over its cap of 0.1 ETH per day (0 ETH already" in swap.err, swap.err
+    assert swap.err_lines[-1].endswith("nothing was signed"), swap.err
+    assert home.nonce("dev") == nonce  # no approval left behind
+
+
 def test_chat_through_the_agent_needs_no_password(tmp_path: Path, relay: RelayProcess) -> None:
     from tests.e2e.test_cli_chat import address_of, person
 

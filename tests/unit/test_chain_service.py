@@ -120,6 +120,29 @@ def test_the_fee_shown_is_the_fee_signed_for_a_short_while(chain: FakeChain, sto
     assert s.plan(ME, SendRequest(BOB, ETH)).max_fee == 2 * chain.base_fee + chain.tip
 
 
+def test_signing_bounds_are_the_gas_and_fee_each_step_would_be_signed_with(
+    chain: FakeChain, store: Store
+) -> None:
+    """What the agent's policy is asked about before a plan's first step: each step's gas
+    limit from its dry run and its max fee, from the history read beside the dry run (no
+    round trip), the user's own fee where given."""
+    s = service(chain, store)
+    s.check_chain()
+    s.planner.shown_fees()  # read beside the plan's simulation
+    before = chain.node.round_trips
+    bounds = s.signing_bounds(
+        [
+            SendRequest(BOB, 0, b"\x01"),
+            SendRequest(BOB, ETH),
+            SendRequest(BOB, 0, max_fee=7, priority_fee=1),
+        ],
+        [100_000, 21_000, 21_000],
+    )
+    normal = 2 * chain.base_fee + chain.tip
+    assert bounds == [(150_000, normal), (21_000, normal), (21_000, 7)]
+    assert chain.node.round_trips == before
+
+
 def test_plan_refuses_before_anything_is_signed(chain: FakeChain, store: Store) -> None:
     s = service(chain, store)
     with pytest.raises(ContractReverted, match="nope"):

@@ -236,16 +236,20 @@ class Session:
         return self.names.name_of(address)
 
     def _plan_allowed(self, plan: Plan) -> None:
-        """Raise PolicyRefused when the agent's policy would refuse a step of ``plan``."""
-        chain_id = self.chain.chain_id
+        """Raise PolicyRefused when the agent's policy would refuse a step of ``plan`` (a
+        simulated plan: each step counted with the fees it would be signed with)."""
+        chain_id, reqs = self.chain.chain_id, [s.request for s in plan.steps]
+        bounds = self.chain.signing_bounds(reqs, [s.gas_used or 0 for s in plan.simulation])
         txs: list[dict[str, Any]] = [
             {
                 "chainId": chain_id,
-                "to": s.request.to,
-                "value": s.request.value,
-                "data": s.request.data,
+                "to": req.to,
+                "value": req.value,
+                "data": req.data,
+                "gas": gas,
+                "maxFeePerGas": per_gas,
             }
-            for s in plan.steps
+            for req, (gas, per_gas) in zip(reqs, bounds, strict=True)
         ]
         self.wallets.check_plan(plan.account, txs)
 

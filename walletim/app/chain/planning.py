@@ -90,6 +90,23 @@ class Planner:
         level's max fee. Raises ChainError."""
         return policy.network_fee_bound(gas_used, self.shown_fees()["normal"])
 
+    def signing_bounds(
+        self, reqs: Sequence[SendRequest], gas_used: Sequence[int]
+    ) -> list[tuple[int, int]]:
+        """Each request's (gas limit, max fee per gas) as it would be signed now, its gas from
+        a dry run moments ago (``gas_used``): what a policy counting fees sees. The fee reads
+        take one round trip at most (none while the history read beside the dry run is
+        fresh). Raises ChainError (fee policy), RpcError."""
+        reads = [self.fee_reads(r) for r in reqs]
+        queries = [q for _h, q in reads if q is not None]
+        answers = iter(self.rpc.gather_all(queries) if queries else [])
+        bounds = []
+        for req, used, read in zip(reqs, gas_used, reads, strict=True):
+            fees = self.fees_read(req, read, next(answers) if read[1] is not None else None)
+            gas = req.gas_limit if req.gas_limit is not None else self.gas_limit(used, req.data)
+            bounds.append((gas, fees.per_gas))
+        return bounds
+
     def fees(self, req: SendRequest, history: FeeHistory | None, gas_price: int | None) -> Fees:
         """The fees of ``req`` given the node's fee history / gas price (None: not asked,
         because the user gave every fee)."""

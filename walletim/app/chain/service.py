@@ -247,6 +247,13 @@ class ChainService:
         """About the most a plan whose steps simulated at ``gas_used`` pays in fees (wei)."""
         return self.planner.network_fee_bound(gas_used)
 
+    def signing_bounds(
+        self, reqs: Sequence[SendRequest], gas_used: Sequence[int]
+    ) -> list[tuple[int, int]]:
+        """Each request's (gas limit, max fee per gas) as it would be signed now, after a dry
+        run at ``gas_used`` (see :meth:`Planner.signing_bounds`)."""
+        return self.planner.signing_bounds(reqs, gas_used)
+
     def history(self, sender: str | None = None, limit: int = 100) -> list[TxRecord]:
         return self.repo.history(
             self.chain_id, to_checksum_address(sender) if sender else None, limit

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class Executor:
     """Sends plans through ``chain``; ``check(plan)`` simulates one (raises ContractReverted);
     ``allowed(plan)`` raises when the signer would refuse one of its steps (the agent's
-    policy), before any is signed."""
+    policy), before any is signed; it sees the plan simulated (each step's gas)."""
 
     chain: ChainPort
     check: Callable[[Plan], Plan]
@@ -51,10 +51,10 @@ class Executor:
         """
         if confirm is not None:
             confirm(plan)
-        if self.allowed is not None and len(plan.steps) > 1:
-            self.allowed(plan)  # a step the policy refuses: none is signed
         if recheck or not plan.simulated:
-            self.check(plan)  # nothing is signed if any step would fail now
+            plan = self.check(plan)  # nothing is signed if any step would fail now
+        if self.allowed is not None and len(plan.steps) > 1:
+            self.allowed(plan)  # a step the policy refuses (its fees too): none is signed
         results: list[StepResult] = []
         for index, step in enumerate(plan.steps):
             sent = self._send(plan, step, results, timeout, progress)
