@@ -282,6 +282,25 @@ def test_a_storage_failure_answers_unavailable(tmp_path: Path) -> None:
     on_relay(tmp_path, body)
 
 
+def test_a_storage_failure_while_starting_to_listen_is_no_internal_error(tmp_path: Path) -> None:
+    """Redis down as a client listens: the listen is answered and the backlog reader says
+    ``unavailable``. Fails when the store's error escapes (a traceback in the relay's log,
+    the connection closed 1011 as an internal error)."""
+    bob = person()
+
+    async def body(relay: Relay) -> None:
+        b = await relay.login(bob)
+
+        async def broken(*_args: object) -> tuple[int, int]:
+            raise StoreError("Redis at redis://127.0.0.1:1/0: connection refused")
+
+        relay.store.take_expired = broken  # type: ignore[method-assign]
+        assert only(await relay.ask(b, p.Listen(5))) == p.Ok(5, {})
+        assert b.listening and b.catchup and b.ws.closed is None  # type: ignore[attr-defined]
+
+    on_relay(tmp_path, body)
+
+
 def test_a_kept_device_list_that_does_not_parse_is_served_and_trusted_as_none(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -581,9 +581,9 @@ class RelayClient:
         """The next pushed frame, or None after ``timeout`` seconds without one.
 
         Raises:
-            RelayUnavailable: the connection is gone (after every push received before).
-            RelayRefused: the relay reported an error not tied to a request (e.g. it could not
-                read our backlog: listen again).
+            RelayUnavailable: the connection is gone (after every push received before), or
+                the relay could not read our backlog (``unavailable``: dial again).
+            RelayRefused: the relay reported another error not tied to a request.
         """
         try:
             async with asyncio.timeout(timeout):
@@ -593,6 +593,8 @@ class RelayClient:
         if isinstance(item, _Gone):
             self._pushes.put_nowait(item)  # every later call fails the same way
             raise self._unavailable()
+        if isinstance(item, p.Error) and item.code == "unavailable":
+            raise RelayUnavailable(self.shown_url, f"the relay stopped delivering: {item.message}")
         if isinstance(item, p.Error):
             raise RelayRefused(item.code, item.message, item.retry)
         return item

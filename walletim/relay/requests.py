@@ -24,7 +24,7 @@ import logging
 import time
 from dataclasses import InitVar, dataclass
 
-from walletim.errors import MessagingError
+from walletim.errors import MessagingError, StoreError
 from walletim.keys.chat import verify_ed25519
 from walletim.messaging import protocol as p
 from walletim.messaging.identity import IdentityBinding
@@ -334,9 +334,13 @@ class Requests:
         if mailbox is None:
             return
         await self.subs.listen(conn, mailbox)
-        n, at = await self.store.take_expired(mailbox)  # told once, as a fetch tells it
+        try:
+            n, at = await self.store.take_expired(mailbox)  # told once, as a fetch tells it
+        except StoreError as exc:  # kept in the store: told by a later fetch or listen
+            log.error("listen: storage failed: %s", exc)
+            n, at = 0, 0
         conn.ok(frame.rid, **({"expired": {"n": n, "at": at}} if n else {}))
-        conn.start_listening()
+        conn.start_listening()  # a backlog the store cannot read is said by the reader
 
     def watch(self, conn: Connection, frame: p.Watch) -> None:
         new = set(frame.dirs) - conn.watching
