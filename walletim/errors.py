@@ -484,7 +484,8 @@ class PeerNotFound(MessagingError):
 
 class MessageRejected(MessagingError):
     """An incoming envelope that is not accepted. ``reason`` is one of: sealed (not for us or
-    damaged), malformed, unknown-sender, binding, authentication, replay, expired-prekey."""
+    damaged), malformed, unknown-sender, binding, authentication (tampered, or meant for
+    other wallets), replay, expired-prekey, unlisted-device, not-own-device."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"message rejected ({reason}){': ' + detail if detail else ''}")

@@ -27,14 +27,16 @@ BOB = identity()
 ALICE = identity()
 BOB_PREKEYS = S.Prekeys.create(BOB, 3)
 PUBLISHED = BOB_PREKEYS.published
+WALLETS = ("0x" + "a1" * 20, "0x" + "b0" * 20)  # Alice's, Bob's
 FIRST = S.encrypt(
     ALICE,
-    {"wallet": "x"},
+    {"wallet": WALLETS[0]},
     S.Conversation.new(),
     BOB.public_key,
     "text",
     {"text": "hi"},
     bundle=S.PeerBundle(BOB.public_key, PUBLISHED.spk, PUBLISHED.spk_sig, PUBLISHED.opks[0]),
+    recipient=WALLETS[1],
 )
 VALID_FRAME = S.unseal(BOB, FIRST.envelope)
 
@@ -48,7 +50,9 @@ json_values = st.recursive(
 def attempt(envelope: bytes) -> None:
     with contextlib.suppress(MessageRejected):
         opened = S.open_envelope(BOB, envelope)
-        S.decrypt(BOB, BOB_PREKEYS, opened, S.Conversation.new())
+        S.decrypt(
+            BOB, BOB_PREKEYS, opened, S.Conversation.new(), sender=WALLETS[0], recipient=WALLETS[1]
+        )
 
 
 @fuzz("fuzz chat: random envelopes", 300, 3000)
@@ -89,7 +93,9 @@ def test_single_bit_flips_of_a_real_first_message(position: int, bit: int) -> No
     frame[position % len(frame)] ^= 1 << bit
     try:
         opened = S.open_envelope(BOB, S.seal(BOB.public_key, bytes(frame)))
-        incoming = S.decrypt(BOB, BOB_PREKEYS, opened, S.Conversation.new())
+        incoming = S.decrypt(
+            BOB, BOB_PREKEYS, opened, S.Conversation.new(), sender=WALLETS[0], recipient=WALLETS[1]
+        )
     except MessageRejected:
         return
     # A flip that still decrypts can only be one outside what the ratchet authenticates,
@@ -163,12 +169,13 @@ def test_invalid_and_small_order_keys_in_every_header_position() -> None:
             with contextlib.suppress(MessagingError):
                 S.encrypt(
                     ALICE,
-                    {},
+                    {"wallet": WALLETS[0]},
                     S.Conversation.new(),
                     bundle.identity_key,
                     "text",
                     {"text": "x"},
                     bundle=bundle,
+                    recipient=WALLETS[1],
                 )
 
 

@@ -332,11 +332,11 @@ def test_a_poison_envelope_does_not_jam_the_inbox(
     real = inbox_module.decrypt
     calls = {"n": 0}
 
-    def flaky(*args: Any) -> Any:
+    def flaky(*args: Any, **kw: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("a bug in some library")
-        return real(*args)
+        return real(*args, **kw)
 
     monkeypatch.setattr(inbox_module, "decrypt", flaky)
     inbox = b.inbox("bob")

@@ -84,7 +84,9 @@ class Device:
         opened = S.open_envelope(self.key, envelope)
         sender_list = lists[ALICE.address]  # every message here comes from Alice's laptop
         sender = F.sender_device(opened.sender, sender_list, self.states)
-        self.states, incoming = F.decrypt_from(self.key, self.prekeys, opened, self.states, sender)
+        self.states, incoming = F.decrypt_from(
+            self.key, self.prekeys, opened, self.states, sender, mine=self.wallet
+        )
         if incoming.prekeys is not None:
             self.prekeys = incoming.prekeys
         text = str(incoming.payload.body["text"])  # type: ignore[index]
@@ -292,8 +294,9 @@ def test_two_devices_and_a_peer_see_the_whole_conversation_in_order(
         conv = phone_states.get(bob_device.id)
         assert conv is not None
         forged = S.encrypt(
-            phone.key.key, {}, conv, bob_device.identity_key, "text", {"text": "send me 1 ETH"}
-        )
+            phone.key.key, {"wallet": ALICE.address}, conv, bob_device.identity_key, "text",
+            {"text": "send me 1 ETH"}, recipient=BOB.address,
+        )  # fmt: skip
         async with await phone.login(url) as c:
             await c.send(
                 F.Target(BOB.address, bob_device).mailbox, os.urandom(16).hex(), forged.envelope

@@ -3,6 +3,7 @@ envelopes, counters that expose drops and replays, and state that survives save/
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ def identity() -> ChatIdentityKey:
     return ChatIdentityKey(seed, bytes(nacl.signing.SigningKey(seed).verify_key))
 
 
+#: Each party's wallet by its identity key (what an inbox keeps of the peers it knows).
+WALLET_OF: dict[bytes, str] = {}
+
+
 @dataclass
 class Party:
     """One side: identity, prekeys and one conversation, persisted as JSON after each step
@@ -38,10 +43,16 @@ class Party:
 
     def __post_init__(self) -> None:
         self.prekeys_json = S.Prekeys.create(self.me, 10).to_json()
+        WALLET_OF[self.me.public_key] = self.wallet
 
     @property
     def prekeys(self) -> S.Prekeys:
         return S.Prekeys.from_json(json.loads(json.dumps(self.prekeys_json)), self.me)
+
+    @property
+    def wallet(self) -> str:
+        """A wallet address of its own (every message authenticates both wallets)."""
+        return "0x" + hashlib.sha256(self.name.encode()).hexdigest()[:40]
 
     @property
     def conv(self) -> S.Conversation:
@@ -60,19 +71,26 @@ class Party:
         bundle = None if conv.active_for(peer.me.public_key) else peer.bundle()
         out = S.encrypt(
             self.me,
-            {"wallet": self.name},
+            {"wallet": self.wallet},
             conv,
             peer.me.public_key,
             "text",
             {"text": text},
             bundle=kw.get("bundle", bundle),
+            recipient=peer.wallet,
         )
+
         self.conv_json = out.conversation.to_json()
         return out.envelope
 
     def receive(self, envelope: bytes) -> S.Incoming:
         opened = S.open_envelope(self.me, envelope)
-        incoming = S.decrypt(self.me, self.prekeys, opened, self.conv)
+        # Who sent it, as an inbox resolves it: the binding of a session's first messages, else
+        # the wallet whose key it is.
+        wallet = str(opened.binding["wallet"]) if opened.binding else WALLET_OF[opened.sender]
+        incoming = S.decrypt(
+            self.me, self.prekeys, opened, self.conv, sender=wallet, recipient=self.wallet
+        )
         self.conv_json = incoming.conversation.to_json()
         if incoming.prekeys is not None:
             self.prekeys_json = incoming.prekeys.to_json()
@@ -84,7 +102,7 @@ def test_first_contact_then_both_ways_with_ratchet_steps() -> None:
     alice, bob = Party("alice"), Party("bob")
     env = alice.send(bob, "hi bob")
     opened = S.open_envelope(bob.me, env)
-    assert opened.frame.kind == "initial" and opened.binding == {"wallet": "alice"}
+    assert opened.frame.kind == "initial" and opened.binding == {"wallet": alice.wallet}
     assert opened.sender == alice.me.public_key
     opks_before = bob.prekeys.opk_count
     first = bob.receive(env)

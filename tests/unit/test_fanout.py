@@ -141,7 +141,9 @@ def receive(home: Home, lists: dict[str, dv.DeviceList], envelope: bytes) -> Non
     listed = lists[wallet]
     states = home.states_of(listed.wallet)
     sender = F.sender_device(opened.sender, listed, states)
-    updated, incoming = F.decrypt_from(home.me, home.prekeys(), opened, states, sender)
+    updated, incoming = F.decrypt_from(
+        home.me, home.prekeys(), opened, states, sender, mine=home.wallet
+    )
     home.states[listed.wallet] = updated.to_json()
     if incoming.prekeys is not None:
         home.prekeys_json = incoming.prekeys.to_json()
@@ -241,6 +243,7 @@ def test_only_our_own_devices_may_send_a_copy() -> None:
     out = S.encrypt(
         b1.me, world.lists[BOB.address].to_json(), S.Conversation.new(), a1.me.public_key,
         "text", {"text": "I owe bob 100"}, bundle=a1.bundle(), copy_to=BOB.address,
+        recipient=ALICE.address,
     )  # fmt: skip
     with pytest.raises(MessageRejected, match="not-own-device"):
         receive(a1, world.lists, out.envelope)
@@ -256,13 +259,15 @@ def test_every_copy_or_none_without_a_bundle() -> None:
     targets = F.targets_for(world.lists[BOB.address], world.lists[ALICE.address], a1.dev_id)
     with pytest.raises(MessagingError, match="no session with device"):
         F.encrypt_fanout(
-            a1.me, {}, (F.DeviceStates(), F.DeviceStates()), targets,
+            a1.me, world.lists[ALICE.address].to_json(), (F.DeviceStates(), F.DeviceStates()),
+            targets,
             F.Message("text", {"text": "x"}, 0), bundles={b1.dev_id: b1.bundle()},
         )  # fmt: skip
     own_only = [t for t in targets if t.own]
     with pytest.raises(MessagingError, match="at least one of the peer's devices"):
         F.encrypt_fanout(
-            a1.me, {}, (F.DeviceStates(), F.DeviceStates()), own_only,
+            a1.me, world.lists[ALICE.address].to_json(), (F.DeviceStates(), F.DeviceStates()),
+            own_only,
             F.Message("text", {"text": "x"}, 0), bundles={a2.dev_id: a2.bundle()},
         )  # fmt: skip
     with pytest.raises(MessagingError, match="own address"):
@@ -320,6 +325,33 @@ def test_sent_copy_address_is_checked_on_the_wire() -> None:
         doc["c"] = bad
         with pytest.raises(MessagingError, match="sent-copy"):
             Payload.decode(json.dumps(doc).encode())
+
+
+def test_a_device_key_listed_by_another_wallet_gets_nothing_meant_for_it() -> None:
+    """Unknown key-share: Mallory's wallet lists Bob's device key as hers (a wallet may sign
+    any key into its list) and a hostile relay hands out Bob's bundle for it. Alice writing
+    to Mallory seals to Bob's device; it does not decrypt there (it authenticates Mallory as
+    the recipient), so Alice's words never show as written to Bob. And Bob's own words, from
+    the key Alice now files under Mallory, do not decrypt as Mallory's (they authenticate Bob
+    as the sender)."""
+    world, a1, _a2, b1 = two_and_one()
+    mallory = LocalSigner(bytes(31) + b"\x07")
+    version, devices = dv.with_device(None, b1.device)  # Bob's device, in Mallory's list
+    world.lists[mallory.address] = dv.sign_device_list(mallory, version, devices)
+    world.send(a1, mallory.address, "the secret plan, for Mallory")
+    mailbox = F.Target(BOB.address, b1.device).mailbox
+    [envelope] = world.mailboxes.pop(mailbox)
+    with pytest.raises(MessageRejected, match="meant for another wallet"):
+        receive(b1, world.lists, envelope)
+    assert b1.shown == []
+    # Bob writes to Alice on his own; Alice's device takes the key as Mallory's.
+    world.send(b1, ALICE.address, "hi alice, it is bob")
+    envelope = world.mailboxes.pop(F.Target(ALICE.address, a1.device).mailbox)[0]
+    opened = S.open_envelope(a1.me, envelope)
+    listed = world.lists[mallory.address]
+    sender = F.sender_device(opened.sender, listed, a1.states_of(mallory.address))
+    with pytest.raises(MessageRejected, match="meant for another wallet"):
+        F.decrypt_from(a1.me, a1.prekeys(), opened, F.DeviceStates(), sender, mine=a1.wallet)
 
 
 JSON = st.recursive(

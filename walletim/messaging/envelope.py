@@ -37,11 +37,12 @@ shown, not trusted.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeGuard, get_args
 
 from walletim import safejson
-from walletim.errors import MessagingError
+from walletim.errors import MessageRejected, MessagingError
 
 #: A Double Ratchet header as walletim.messaging.ratchet frames it: DH public key, N, PN.
 RATCHET_HEADER = 32 + 4 + 4
@@ -177,6 +178,54 @@ def _is_epoch(value: str) -> bool:
 
 def _is_hex(value: str) -> bool:
     return all(c in "0123456789abcdef" for c in value)
+
+
+@dataclass(frozen=True, slots=True)
+class InitialHeader:
+    """The header of an "initial" frame (:mod:`walletim.messaging.session`): the X3DH header,
+    the sender's binding JSON and the ratchet header of this message."""
+
+    ephemeral: bytes
+    spk: bytes
+    opk: bytes | None
+    binding: Mapping[str, object]
+    ratchet: bytes
+
+    def x3dh_part(self) -> bytes:
+        opk = b"\x00" if self.opk is None else b"\x01" + self.opk
+        return self.ephemeral + self.spk + opk
+
+    def encode(self) -> bytes:
+        binding = json.dumps(self.binding, separators=(",", ":")).encode()
+        return self.x3dh_part() + self.ratchet + len(binding).to_bytes(2, "big") + binding
+
+    @classmethod
+    def decode(cls, data: bytes) -> InitialHeader:
+        """Raises MessageRejected("malformed")."""
+        try:
+            if len(data) < 65:
+                raise ValueError("short")
+            ephemeral, spk, flag = data[:32], data[32:64], data[64]
+            pos = 65
+            opk = None
+            if flag == 1:
+                opk, pos = data[65:97], 97
+                if len(opk) != 32:
+                    raise ValueError("short opk")
+            elif flag != 0:
+                raise ValueError("bad opk flag")
+            ratchet = data[pos : pos + RATCHET_HEADER]
+            pos += RATCHET_HEADER
+            size = int.from_bytes(data[pos : pos + 2], "big")
+            raw = data[pos + 2 : pos + 2 + size]
+            if len(ratchet) != RATCHET_HEADER or len(raw) != size or pos + 2 + size != len(data):
+                raise ValueError("bad lengths")
+            binding = safejson.loads(raw)
+            if not isinstance(binding, dict):
+                raise ValueError("binding is not an object")
+        except (ValueError, IndexError, RecursionError) as exc:
+            raise MessageRejected("malformed", "bad session header") from exc
+        return cls(ephemeral, spk, opk, binding, ratchet)
 
 
 def bucket_for(length: int) -> int:

@@ -231,7 +231,7 @@ def encrypt_fanout(
             me, my_binding, conversation, key, message.kind, message.body,
             bundle=bundle, now_ms=message.sent_ms, nonce=message.nonce,
             delivery_key=None if target.own else message.delivery_key,
-            copy_to=copy_to if target.own else None,
+            copy_to=copy_to if target.own else None, recipient=target.wallet,
         )  # fmt: skip
         updated = current.with_state(target.device.id, out.conversation)
         own, peer = (updated, peer) if target.own else (own, updated)
@@ -301,15 +301,19 @@ def decrypt_from(
     states: DeviceStates,
     sender: SenderDevice,
     randbytes: Callable[[int], bytes] = os.urandom,
+    *,
+    mine: str,
 ) -> tuple[DeviceStates, Incoming]:
     """Decrypt an envelope from ``sender`` (see :func:`sender_device`) in its own device
-    session. Nothing passed in changes; store the states returned with the message.
+    session, on a device of wallet ``mine``. Nothing passed in changes; store the states
+    returned with the message.
 
-    Raises MessageRejected (as :func:`~walletim.messaging.session.decrypt`)."""
+    Raises MessageRejected (as :func:`~walletim.messaging.session.decrypt`: a message its
+    sender meant for other wallets than ``sender``'s to ``mine`` does not decrypt)."""
     if opened.sender != sender.device.identity_key:
         raise MessageRejected("unlisted-device", "the envelope's sender is another key")
     conversation = states.get(sender.device.id) or Conversation.new(randbytes)
-    incoming = decrypt(me, prekeys, opened, conversation)
+    incoming = decrypt(me, prekeys, opened, conversation, sender=sender.wallet, recipient=mine)
     return states.with_state(sender.device.id, incoming.conversation), incoming
 
 

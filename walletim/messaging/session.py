@@ -26,7 +26,6 @@ when it accepts the message.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
@@ -34,10 +33,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from walletim import safejson
 from walletim.errors import MessageRejected, MessagingError
 from walletim.keys.chat import ChatIdentityKey
-from walletim.messaging.envelope import RATCHET_HEADER, CounterTracker, Frame, Payload, WireKind
+from walletim.messaging.envelope import (
+    RATCHET_HEADER,
+    CounterTracker,
+    Frame,
+    InitialHeader,
+    Payload,
+    WireKind,
+)
 from walletim.messaging.prekeys import (
     DEFAULT_OPKS,
     PREKEYS_VERSION,
@@ -206,56 +211,6 @@ def migrate_conversation(doc: object) -> dict[str, object]:
     return state
 
 
-# -- the initial header ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class InitialHeader:
-    """X3DH header + the sender's binding JSON + the ratchet header of this message."""
-
-    ephemeral: bytes
-    spk: bytes
-    opk: bytes | None
-    binding: Mapping[str, object]
-    ratchet: bytes
-
-    def x3dh_part(self) -> bytes:
-        opk = b"\x00" if self.opk is None else b"\x01" + self.opk
-        return self.ephemeral + self.spk + opk
-
-    def encode(self) -> bytes:
-        binding = json.dumps(self.binding, separators=(",", ":")).encode()
-        return self.x3dh_part() + self.ratchet + len(binding).to_bytes(2, "big") + binding
-
-    @classmethod
-    def decode(cls, data: bytes) -> InitialHeader:
-        """Raises MessageRejected("malformed")."""
-        try:
-            if len(data) < 65:
-                raise ValueError("short")
-            ephemeral, spk, flag = data[:32], data[32:64], data[64]
-            pos = 65
-            opk = None
-            if flag == 1:
-                opk, pos = data[65:97], 97
-                if len(opk) != 32:
-                    raise ValueError("short opk")
-            elif flag != 0:
-                raise ValueError("bad opk flag")
-            ratchet = data[pos : pos + RATCHET_HEADER]
-            pos += RATCHET_HEADER
-            size = int.from_bytes(data[pos : pos + 2], "big")
-            raw = data[pos + 2 : pos + 2 + size]
-            if len(ratchet) != RATCHET_HEADER or len(raw) != size or pos + 2 + size != len(data):
-                raise ValueError("bad lengths")
-            binding = safejson.loads(raw)
-            if not isinstance(binding, dict):
-                raise ValueError("binding is not an object")
-        except (ValueError, IndexError, RecursionError) as exc:
-            raise MessageRejected("malformed", "bad session header") from exc
-        return cls(ephemeral, spk, opk, binding, ratchet)
-
-
 # -- encrypting ---------------------------------------------------------------------------------
 
 
@@ -279,8 +234,11 @@ def encrypt(
     delivery_key: bytes | None = None,
     nonce: bytes | None = None,
     copy_to: str | None = None,
+    recipient: str,
 ) -> Outgoing:
-    """Encrypt one message to ``peer`` (their identity key) and seal it.
+    """Encrypt one message to ``peer`` (their identity key), meant for wallet ``recipient``
+    (the peer's; our own for a copy to our other devices), and seal it. Both wallets, ours
+    (``my_binding``'s) and ``recipient``, are authenticated with it (:func:`wallets_ad`).
 
     Uses the newest session with that key; without one, ``bundle`` (the peer's verified
     prekey bundle) starts a new session with X3DH. ``delivery_key`` (ours) travels inside
@@ -293,6 +251,10 @@ def encrypt(
             verify, or a message too large.
     """
     sent = int(time.time() * 1000) if now_ms is None else now_ms
+    wallet = my_binding.get("wallet")
+    if not isinstance(wallet, str):
+        raise MessagingError("our binding names no wallet")
+    wallets = wallets_ad(wallet, recipient)
     payload = Payload(
         conversation.epoch, conversation.next_counter, sent, kind, body, delivery_key, nonce,
         copy_to,
@@ -303,12 +265,12 @@ def encrypt(
             raise MessagingError("no session with this peer and no prekey bundle to start one")
         if bundle.identity_key != peer:
             raise MessagingError("the prekey bundle is for another identity key")
-        session, encrypted = _start(me, bundle, payload)
+        session, encrypted = _start(me, bundle, payload, wallets)
     else:
         from walletim.messaging.ratchet import drive
 
         ratchet = session.load()
-        encrypted = drive(ratchet.encrypt_message(payload, session.ad))
+        encrypted = drive(ratchet.encrypt_message(payload, session.ad + wallets))
         session = replace(session, ratchet=dict(ratchet.json))
     envelope = seal(peer, _frame(me, my_binding, session, encrypted).encode())
     others = tuple(s for s in conversation.sessions if s.base_key != session.base_key)
@@ -344,8 +306,26 @@ def _frame(
     return Frame("initial", me.public_key, header, encrypted.ciphertext)
 
 
+def wallets_ad(sender: str, recipient: str) -> bytes:
+    """What every message authenticates besides X3DH's associated data: the sender's and the
+    recipient's wallets (20 bytes each), as the sender meant them. A device key is bound to
+    a wallet only by that wallet's signed device list, and nothing stops a wallet from
+    listing another's device key: without this a hostile wallet and relay could have a
+    message meant for one wallet opened as written to another, or one wallet's words shown
+    as another's (an unknown key-share). The receiver authenticates with the sender its
+    lists name and its own wallet: any other pair does not decrypt. Raises MessagingError
+    (not an address)."""
+    out = b"wim-wallets"
+    for wallet in (sender, recipient):
+        raw = wallet.removeprefix("0x") if isinstance(wallet, str) else ""
+        if len(raw) != 40 or not all(c in "0123456789abcdefABCDEF" for c in raw):
+            raise MessagingError("a message's wallets are 0x addresses")
+        out += bytes.fromhex(raw)
+    return out
+
+
 def _start(
-    me: ChatIdentityKey, bundle: PeerBundle, payload: bytes
+    me: ChatIdentityKey, bundle: PeerBundle, payload: bytes, wallets: bytes
 ) -> tuple[Session, doubleratchet.EncryptedMessage]:
     import x3dh
     from x3dh.identity_key_pair import IdentityKeyPairSeed
@@ -364,7 +344,7 @@ def _start(
             state.get_shared_secret_active(peer_bundle, require_pre_key=False)
         )
         ratchet, encrypted = drive(
-            Ratchet.encrypt_initial_message(*DR_ARGS, secret, bundle.spk, payload, ad)
+            Ratchet.encrypt_initial_message(*DR_ARGS, secret, bundle.spk, payload, ad + wallets)
         )
     except x3dh.KeyAgreementException as exc:
         raise MessagingError(
@@ -421,15 +401,22 @@ def decrypt(
     prekeys: Prekeys | Callable[[], Prekeys],
     opened: Opened,
     conversation: Conversation,
+    *,
+    sender: str,
+    recipient: str,
 ) -> Incoming:
-    """Decrypt an opened envelope in ``conversation`` (the sender's, as the caller resolved it).
+    """Decrypt an opened envelope in ``conversation`` (the sender's, as the caller resolved it)
+    from wallet ``sender`` (whose binding or device list holds the sending key) to wallet
+    ``recipient`` (ours): a message the sender meant for other wallets does not decrypt
+    (:func:`wallets_ad`).
 
     ``prekeys`` (or a function loading them: only a session's first message needs them) is
     the account's X3DH state. Nothing passed in is modified; on success the new states are
     returned.
 
     Raises:
-        MessageRejected: authentication (tampered, or no session to decrypt it), replay
+        MessageRejected: authentication (tampered, meant for other wallets, or no session to
+            decrypt it), replay
             (a message already received), expired-prekey, malformed.
     """
     used_prekeys: Prekeys | None = None
@@ -437,14 +424,20 @@ def decrypt(
         # python-doubleratchet warns (instead of failing) when a peer skipped more keys than
         # the DoS bound in a previous chain; those messages show up as a counter gap.
         warnings.simplefilter("ignore")
+        wallets = wallets_ad(sender, recipient)
         if opened.initial is not None:
-            tried, used_prekeys = _open_initial(prekeys, opened, opened.initial, conversation)
+            tried, used_prekeys = _open_initial(
+                prekeys, opened, opened.initial, conversation, wallets
+            )
         else:
-            tried = _open_message(opened, conversation)
+            tried = _open_message(opened, conversation, wallets)
     if tried.plaintext is None or tried.session is None:
         if tried.replay:
             raise MessageRejected("replay", "a message already received")
-        raise MessageRejected("authentication", "no session of this conversation decrypts it")
+        raise MessageRejected(
+            "authentication",
+            "no session of this conversation decrypts it (tampered, or meant for another wallet)",
+        )
     try:
         payload = Payload.decode(tried.plaintext)
     except MessagingError as exc:
@@ -474,6 +467,7 @@ def _open_initial(
     opened: Opened,
     initial: InitialHeader,
     conversation: Conversation,
+    wallets: bytes,
 ) -> tuple[_Tried, Prekeys | None]:
     """A session's first message(s): in the session it started, if we have it; else X3DH as
     the responder (using up a one-time prekey: the prekeys returned are the changed ones)."""
@@ -494,21 +488,24 @@ def _open_initial(
     )
     for s in conversation.sessions:
         if s.base_key == initial.ephemeral and s.peer == opened.sender:
-            return _try_session(s, encrypted), None
+            return _try_session(s, encrypted, wallets), None
     used = (prekeys if isinstance(prekeys, Prekeys) else prekeys()).copy()
     header = x3dh.Header(opened.sender, initial.ephemeral, initial.spk, initial.opk)
     secret, ad, spk_priv = used.respond(header)
     try:
         ratchet, plaintext = drive(
-            Ratchet.decrypt_initial_message(*DR_ARGS, secret, spk_priv, encrypted, ad)
+            Ratchet.decrypt_initial_message(*DR_ARGS, secret, spk_priv, encrypted, ad + wallets)
         )
     except (*RATCHET_FAILURES, *BAD_KEY) as exc:
-        raise MessageRejected("authentication", "the first message of a session") from exc
+        raise MessageRejected(
+            "authentication",
+            "the first message of a session (tampered, or meant for another wallet)",
+        ) from exc
     session = Session(opened.sender, initial.ephemeral, ad, dict(ratchet.json), None)
     return _Tried(plaintext, session), used
 
 
-def _open_message(opened: Opened, conversation: Conversation) -> _Tried:
+def _open_message(opened: Opened, conversation: Conversation, wallets: bytes) -> _Tried:
     """A message in an established session: each of the sender's sessions is tried."""
     import doubleratchet
 
@@ -520,7 +517,7 @@ def _open_message(opened: Opened, conversation: Conversation) -> _Tried:
     for session in conversation.sessions:
         if session.peer != opened.sender:
             continue
-        tried = _try_session(session, encrypted)
+        tried = _try_session(session, encrypted, wallets)
         replay = replay or tried.replay
         if tried.plaintext is not None:
             return _Tried(tried.plaintext, tried.session, replay)
@@ -542,7 +539,9 @@ def _accepted(
     )
 
 
-def _try_session(session: Session, encrypted: doubleratchet.EncryptedMessage) -> _Tried:
+def _try_session(
+    session: Session, encrypted: doubleratchet.EncryptedMessage, wallets: bytes
+) -> _Tried:
     """The plaintext and updated session, or None and whether it was a duplicate."""
     import doubleratchet
 
@@ -550,7 +549,7 @@ def _try_session(session: Session, encrypted: doubleratchet.EncryptedMessage) ->
 
     ratchet = session.load()
     try:
-        plaintext = drive(ratchet.decrypt_message(encrypted, session.ad))
+        plaintext = drive(ratchet.decrypt_message(encrypted, session.ad + wallets))
     except doubleratchet.DuplicateMessageException:
         return _Tried(None, None, True)
     except (*RATCHET_FAILURES, *BAD_KEY):
@@ -578,4 +577,5 @@ __all__ = [
     "open_envelope",
     "seal",
     "unseal",
+    "wallets_ad",
 ]

@@ -131,7 +131,7 @@ class FanoutReceiver:
             sender = sender_device(opened.sender, listed, states)
             new_states, incoming = decrypt_from(
                 device.device.key, _prekeys(tx, me, device), opened, states, sender,
-                self.env.randbytes,
+                self.env.randbytes, mine=me.address,
             )  # fmt: skip
         except StoreError:
             raise  # transient: not acknowledged, delivered again later

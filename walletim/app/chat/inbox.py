@@ -212,7 +212,7 @@ class Inbox:
             return Prekeys.from_json(row.state, me.identity)
 
         try:
-            return decrypt(me.identity, prekeys, opened, conv)
+            return decrypt(me.identity, prekeys, opened, conv, sender=peer, recipient=me.address)
         except Exception as exc:  # as above: record, acknowledge, go on
             return refused(tx, me, peer, exc)
 

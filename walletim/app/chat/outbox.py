@@ -256,6 +256,7 @@ class Outbox:
                 bundle=bundle if conv.active_for(peer_key) is None else None,
                 now_ms=message.sent_ms, delivery_key=dk,
                 nonce=None if message.nonce is None else bytes.fromhex(message.nonce),
+                recipient=address,
             )  # fmt: skip
             conv = out.conversation
             mid = secrets.token_hex(16)
