@@ -96,3 +96,35 @@ def test_templates() -> None:
             paths.parse_template(bad)
     with pytest.raises(InvalidDerivationPath):
         default.path(2**31)
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("44'/60'/{i}", "it must start with 'm/'"),
+        ("m/44'/60'/0'/0/{i}/", "'' is not an index"),
+        ("m/44''/60'/{i}", "\"44''\" is not an index"),
+    ],
+)
+def test_a_bad_template_is_named_as_typed(typed: str, why: str) -> None:
+    """The error names the template the user typed, not the half of it that failed
+    (``m/`` for a trailing slash, ``44'/60'`` for a missing ``m/``)."""
+    with pytest.raises(InvalidDerivationPath) as err:
+        paths.parse_template(typed)
+    assert str(err.value) == f"invalid derivation path {typed!r}: {why}"
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "test test test test test test test test test test test junk",
+        "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+        "m/0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d/{i}",
+    ],
+)
+def test_a_secret_pasted_as_a_path_is_not_echoed(pasted: str) -> None:
+    """A mnemonic or private key pasted into --path must not reach the terminal or a log."""
+    for parse in (paths.parse_template, paths.parse_path):
+        with pytest.raises(InvalidDerivationPath) as err:
+            parse(pasted)
+        assert "59c6995e" not in str(err.value) and "junk" not in str(err.value)
