@@ -60,6 +60,36 @@ def test_invalid_mnemonics_say_why(phrase: str, reason: str, position: int | Non
         assert f"word {position}" in str(err.value)
 
 
+def _in(language: str, entropy: bytes = bytes(range(16))) -> str:
+    from mnemonic import Mnemonic
+
+    return str(Mnemonic(language).to_mnemonic(entropy))
+
+
+@pytest.mark.parametrize(
+    ("phrase", "said", "position"),
+    [
+        (_in("chinese_simplified", bytes(16)), "Chinese (simplified) or Chinese (trad", 1),
+        (_in("chinese_simplified"), "Chinese (simplified) word list", 1),
+        (_in("chinese_simplified").replace(" ", ""), "Chinese (simplified) word list", 1),
+        (_in("chinese_traditional"), "Chinese (traditional)", 1),
+        (_in("japanese"), "Japanese", 1),
+        (_in("spanish", bytes(32)), "Spanish", 1),
+    ],
+)
+def test_a_mnemonic_of_another_bip39_language_is_named(
+    phrase: str, said: str, position: int
+) -> None:
+    """A valid Chinese mnemonic (imToken writes them) was refused as if mistyped ("word 1 of
+    the mnemonic is not in the BIP-39 English word list"), or, written without spaces, as
+    "this one has 1" word: the error now names its word list."""
+    with pytest.raises(InvalidMnemonic) as err:
+        mnemonic.validate(phrase)
+    assert str(err.value).startswith(f"the mnemonic's words are from the BIP-39 {said}")
+    assert str(err.value).endswith("walletim imports English mnemonics only")
+    assert (err.value.reason, err.value.position) == ("word", position)
+
+
 def test_parse_path() -> None:
     assert paths.parse_path("m/44'/60'/0'/0/7") == (
         44 | paths.HARDENED,
