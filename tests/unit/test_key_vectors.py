@@ -185,6 +185,13 @@ def test_types_the_primary_type_does_not_reach_are_not_signed() -> None:
     assert signing.typed_data_digest(extra) == signing.typed_data_digest(MAIL)
 
 
+def test_typed_data_saved_with_a_byte_order_mark_reads() -> None:
+    """A file Windows Notepad saved (UTF-8 with a BOM) was "typed data is not valid JSON"."""
+    text = json.dumps(MAIL)
+    for saved in ("\ufeff" + text, b"\xef\xbb\xbf" + text.encode()):
+        assert signing.parse_typed_data(saved) == MAIL
+
+
 V3_PASSWORD = "testpassword"
 V3_KEY = "7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c7514fe9d"
 V3_PBKDF2 = {

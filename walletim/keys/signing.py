@@ -71,8 +71,8 @@ def parse_typed_data(text: str | bytes) -> dict[str, Any]:
     Raises:
         InputError: if it is not JSON, too large, or lacks one of the four members.
     """
-    doc = safejson.loads_document(
-        text, max_bytes=MAX_TYPED_DATA_BYTES, what="typed data", error=InputError
+    doc = safejson.loads_document(  # a BOM, as Windows editors write, as for keystores
+        text, max_bytes=MAX_TYPED_DATA_BYTES, what="typed data", error=InputError, bom=True
     )
     if not isinstance(doc, dict):
         raise InputError("typed data must be a JSON object")
