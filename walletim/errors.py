@@ -204,7 +204,8 @@ class InvalidMnemonic(KeysError):
 
 class InvalidDerivationPath(KeysError):
     def __init__(self, path: str, why: str) -> None:
-        super().__init__(f"invalid derivation path {path!r}: {why}")
+        # shown(): a mnemonic or key pasted into --path is not echoed.
+        super().__init__(f"invalid derivation path {shown(path)}: {why}")
         self.path = path
         self.why = why
 

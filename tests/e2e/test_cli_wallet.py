@@ -283,6 +283,24 @@ def test_a_keystore_password_is_never_the_home_password(scripted: Cli, tmp_path:
     assert back.code == 0 and back.json()["address"] == KEY_ADDRESS
 
 
+def test_a_keystore_with_the_empty_password_imports(scripted: Cli, tmp_path: Path) -> None:
+    """geth --dev and `cast wallet import --unsafe-password ""` write keystores with the empty
+    password: they were refused ("keystore password file ... is empty"; Enter alone at the
+    prompt asked again). An empty file, or Enter, opens them; an export never gets it."""
+    out_file = tmp_path / "empty.json"
+    out_file.write_text(json.dumps(Account.encrypt(KEY, "", iterations=2**4)))
+    empty = tmp_path / "empty-pw"
+    empty.write_text("\n")
+    keystore = ("wallet", "import", "k", "--keystore", str(out_file))
+    imported = scripted("--json", *keystore, "--keystore-password-file", str(empty))
+    assert imported.code == 0 and imported.json()["address"] == KEY_ADDRESS, imported.err
+    typed = _other_home(scripted, tmp_path / "other")("--json", *keystore, input="\n", tty=True)
+    assert typed.code == 0 and typed.json()["address"] == KEY_ADDRESS, typed.err
+    export = ("wallet", "export", "k", "--out", str(tmp_path / "again.json"))
+    _one_clean_line(scripted(*export, "--keystore-password-file", str(empty)))
+    assert not (tmp_path / "again.json").exists()
+
+
 def test_bad_keystores(scripted: Cli, tmp_path: Path, home: Path) -> None:
     pw = tmp_path / "pw"
     pw.write_text("x\n")

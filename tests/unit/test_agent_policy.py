@@ -275,6 +275,11 @@ def test_a_cap_per_transaction_above_the_cap_per_day_is_refused() -> None:
         build(("2", "1"), ())
     with pytest.raises(InputError, match="USDC cap per transaction is above its cap per day"):
         build((None, None), (("USDC", "5", "1"),))
+    for eth, tokens in (((" ", None), ()), ((None, ""), ()), ((None, None), (("USDC", "", "-"),))):
+        # A script's unset variable (--eth-per-tx "$CAP") read as no cap: the agent then
+        # signed any amount. It is refused; '-' says "no cap".
+        with pytest.raises(InputError, match=r"is empty: give an amount, or '-' for no cap"):
+            build(eth, tokens)
     kept = build(("1", "1"), (("USDC", "5", "-"),))
     assert kept.eth.per_tx == kept.eth.per_day == 10**18
     assert kept.tokens[0].cap.per_tx == 5 * 10**6 and kept.tokens[0].cap.per_day is None

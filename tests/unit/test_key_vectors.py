@@ -83,6 +83,7 @@ def test_no_signature_without_chain_id() -> None:
         signer.sign_transaction({**tx, "chainId": 0})
 
 
+ANVIL_KEY_1 = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 MAIL = {
     "types": {
         "EIP712Domain": [
@@ -126,6 +127,69 @@ def test_eip712_mail_example() -> None:
     tampered = json.loads(json.dumps(MAIL))
     tampered["message"]["contents"] = "Hello, Eve!"
     assert not signing.verify_typed_data(signer.address, tampered, sig.bytes)
+
+
+#: MetaMask test-dapp's eth_signTypedData_v4 example: its "Group" type is used by nothing.
+MM_V4 = {
+    "domain": {
+        "chainId": "137",
+        "name": "Ether Mail",
+        "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC",
+        "version": "1",
+    },
+    "message": {
+        "contents": "Hello, Bob!",
+        "from": {
+            "name": "Cow",
+            "wallets": [
+                "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826",
+                "0xDeaDbeefdEAdbeefdEadbEEFdeadbeEFdEaDbeeF",
+            ],
+        },
+        "to": [
+            {
+                "name": "Bob",
+                "wallets": [
+                    "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB",
+                    "0xB0BdaBea57B0BDABeA57b0bdABEA57b0BDabEa57",
+                    "0xB0B0b0b0b0b0B000000000000000000000000000",
+                ],
+            }
+        ],
+    },
+    "primaryType": "Mail",
+    "types": {
+        "EIP712Domain": MAIL["types"]["EIP712Domain"],  # type: ignore[index]
+        "Group": [{"name": "name", "type": "string"}, {"name": "members", "type": "Person[]"}],
+        "Mail": [
+            {"name": "from", "type": "Person"},
+            {"name": "to", "type": "Person[]"},
+            {"name": "contents", "type": "string"},
+        ],
+        "Person": [{"name": "name", "type": "string"}, {"name": "wallets", "type": "address[]"}],
+    },
+}
+
+
+def test_types_the_primary_type_does_not_reach_are_not_signed() -> None:
+    """MetaMask's own v4 example was refused ("Unable to determine primary type"): it has a
+    type nothing uses. It signs as `cast wallet sign --data` does, and an unused type added
+    to the EIP-712 Mail example leaves its digest as it was."""
+    signer = signing.LocalSigner(bytes.fromhex(ANVIL_KEY_1))
+    assert signer.sign_typed_data(MM_V4).hex == (
+        "0x073a4dce1c558b03a85e45236b903585169a5a8e84aa177a35c8cdcfc32246e4"
+        "4910fc39f76765ab869c265533ff2740e4f8fa2af1ab515fd37603a06e41d2eb1b"
+    )
+    extra = json.loads(json.dumps(MAIL))
+    extra["types"]["Unused"] = [{"name": "x", "type": "uint256"}]
+    assert signing.typed_data_digest(extra) == signing.typed_data_digest(MAIL)
+
+
+def test_typed_data_saved_with_a_byte_order_mark_reads() -> None:
+    """A file Windows Notepad saved (UTF-8 with a BOM) was "typed data is not valid JSON"."""
+    text = json.dumps(MAIL)
+    for saved in ("\ufeff" + text, b"\xef\xbb\xbf" + text.encode()):
+        assert signing.parse_typed_data(saved) == MAIL
 
 
 V3_PASSWORD = "testpassword"

@@ -67,6 +67,16 @@ def test_hostile_or_malformed_keystores_fail_before_any_work(path: str, value: o
         keystore.decrypt(_mutate(path, value), V3_PASSWORD)
 
 
+@pytest.mark.parametrize(
+    ("value", "said"), [("3", '"3"'), (3.0, "3.0"), (KeyError, "none"), (4, "4")]
+)
+def test_a_wrong_version_is_named_as_written(value: object, said: str) -> None:
+    """A string "3" was refused as "unsupported keystore version '3' (need 3)"."""
+    with pytest.raises(KeystoreError) as err:
+        keystore.parse(_mutate("version", value))
+    assert str(err.value) == f"unsupported keystore version {said} (need the number 3)"
+
+
 def test_pbkdf2_rounds_are_bounded() -> None:
     doc = {
         "version": 3,

@@ -60,6 +60,36 @@ def test_invalid_mnemonics_say_why(phrase: str, reason: str, position: int | Non
         assert f"word {position}" in str(err.value)
 
 
+def _in(language: str, entropy: bytes = bytes(range(16))) -> str:
+    from mnemonic import Mnemonic
+
+    return str(Mnemonic(language).to_mnemonic(entropy))
+
+
+@pytest.mark.parametrize(
+    ("phrase", "said", "position"),
+    [
+        (_in("chinese_simplified", bytes(16)), "Chinese (simplified) or Chinese (trad", 1),
+        (_in("chinese_simplified"), "Chinese (simplified) word list", 1),
+        (_in("chinese_simplified").replace(" ", ""), "Chinese (simplified) word list", 1),
+        (_in("chinese_traditional"), "Chinese (traditional)", 1),
+        (_in("japanese"), "Japanese", 1),
+        (_in("spanish", bytes(32)), "Spanish", 1),
+    ],
+)
+def test_a_mnemonic_of_another_bip39_language_is_named(
+    phrase: str, said: str, position: int
+) -> None:
+    """A valid Chinese mnemonic (imToken writes them) was refused as if mistyped ("word 1 of
+    the mnemonic is not in the BIP-39 English word list"), or, written without spaces, as
+    "this one has 1" word: the error now names its word list."""
+    with pytest.raises(InvalidMnemonic) as err:
+        mnemonic.validate(phrase)
+    assert str(err.value).startswith(f"the mnemonic's words are from the BIP-39 {said}")
+    assert str(err.value).endswith("walletim imports English mnemonics only")
+    assert (err.value.reason, err.value.position) == ("word", position)
+
+
 def test_parse_path() -> None:
     assert paths.parse_path("m/44'/60'/0'/0/7") == (
         44 | paths.HARDENED,
@@ -96,3 +126,35 @@ def test_templates() -> None:
             paths.parse_template(bad)
     with pytest.raises(InvalidDerivationPath):
         default.path(2**31)
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("44'/60'/{i}", "it must start with 'm/'"),
+        ("m/44'/60'/0'/0/{i}/", "'' is not an index"),
+        ("m/44''/60'/{i}", "\"44''\" is not an index"),
+    ],
+)
+def test_a_bad_template_is_named_as_typed(typed: str, why: str) -> None:
+    """The error names the template the user typed, not the half of it that failed
+    (``m/`` for a trailing slash, ``44'/60'`` for a missing ``m/``)."""
+    with pytest.raises(InvalidDerivationPath) as err:
+        paths.parse_template(typed)
+    assert str(err.value) == f"invalid derivation path {typed!r}: {why}"
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "test test test test test test test test test test test junk",
+        "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+        "m/0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d/{i}",
+    ],
+)
+def test_a_secret_pasted_as_a_path_is_not_echoed(pasted: str) -> None:
+    """A mnemonic or private key pasted into --path must not reach the terminal or a log."""
+    for parse in (paths.parse_template, paths.parse_path):
+        with pytest.raises(InvalidDerivationPath) as err:
+            parse(pasted)
+        assert "59c6995e" not in str(err.value) and "junk" not in str(err.value)

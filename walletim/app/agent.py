@@ -274,11 +274,14 @@ def make_policy(
         meta = token(text)
         if any(c.token == meta.address for c in caps):
             raise InputError(f"{meta.symbol} is capped twice")
-        cap = Cap(_cap(per_tx, meta.decimals, None), _cap(per_day, meta.decimals, None))
+        cap = Cap(
+            _cap(per_tx, meta.decimals, None, meta.symbol),
+            _cap(per_day, meta.decimals, None, meta.symbol),
+        )
         caps.append(TokenCap(meta.address, meta.symbol, meta.decimals, _checked(cap, meta.symbol)))
     return Policy(
         chains=tuple(dict.fromkeys(chains)) or None,
-        eth=_checked(Cap(_cap(eth[0], 18, "eth"), _cap(eth[1], 18, "eth")), "ETH"),
+        eth=_checked(Cap(_cap(eth[0], 18, "eth", "ETH"), _cap(eth[1], 18, "eth", "ETH")), "ETH"),
         tokens=tuple(caps),
         calls=None if calls is None else tuple(_call_rule(text, contract) for text in calls),
     )
@@ -295,11 +298,15 @@ def _checked(cap: Cap, symbol: str) -> Cap:
     return cap
 
 
-def _cap(text: str | None, decimals: int, unit: str | None) -> int | None:
+def _cap(text: str | None, decimals: int, unit: str | None, symbol: str) -> int | None:
+    """A cap in ``symbol``'s units; None (no cap) for an option not given or ``-``. An empty
+    one (a script's unset variable: ``--eth-per-tx "$CAP"``) is refused, never no cap."""
     from walletim.chain.units import parse_amount
 
-    if text is None or text.strip() in ("-", ""):
+    if text is None or text.strip() == "-":
         return None
+    if not text.strip():
+        raise InputError(f"a cap of {symbol} is empty: give an amount, or '-' for no cap")
     return parse_amount(text, decimals=decimals, default_unit=unit)
 
 

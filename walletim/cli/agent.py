@@ -47,10 +47,20 @@ def _status_text(status: AgentStatus) -> str:
     head = f"agent running (pid {status.pid}), socket {status.socket}: "
     if status.locked:
         return head + f"locked ({status.locked_reason}); `walletim agent start` unlocks it"
-    return head + (
-        f"unlocked; locks in {_left(status.ttl_left)} or after {_left(status.idle)} "
-        f"without use ({_left(status.idle_left)} from now)"
-    )
+    return head + "unlocked; " + _locks_text(status)
+
+
+def _locks_text(status: AgentStatus) -> str:
+    """When an unlocked agent locks by itself; a limit of 0 (``--ttl 0``, ``--idle 0``) is no
+    limit (``ttl_left`` / ``idle_left`` None) and is not named as one."""
+    when = []
+    if status.ttl_left is not None:
+        when.append(f"in {_left(status.ttl_left)}")
+    if status.idle_left is not None:
+        when.append(f"after {_left(status.idle)} without use ({_left(status.idle_left)} from now)")
+    if not when:
+        return "it never locks by itself (`walletim agent lock` locks it)"
+    return "locks " + " or ".join(when)
 
 
 @agent.command()

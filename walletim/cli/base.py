@@ -65,23 +65,32 @@ def read_text_file(path: str | Path, what: str, *, limit: int, encoding: str = "
         raise InputError(f"{what} {path} is not UTF-8 text") from exc
 
 
-def read_secret_file(path: str, what: str) -> str:
-    """First line of a secret file, without its line ending. Raises InputError."""
+def read_secret_file(path: str, what: str, *, empty_ok: bool = False) -> str:
+    """First line of a secret file, without its line ending; an empty one only when
+    ``empty_ok`` (the password of a keystore made elsewhere). Raises InputError."""
     text = read_text_file(path, what, limit=MAX_SECRET_FILE)
     line = text.splitlines()[0] if text else ""
-    if not line:
+    if not line and not empty_ok:
         raise InputError(f"{what} {path} is empty")
     return line
 
 
-def prompt_secret(label: str, *, confirm: bool = False) -> str:
-    """Hidden prompt at the terminal; with none (a service, cron, CI) the lines piped to standard
-    input. Raises PasswordRequired when there is nothing to read, InputError when the two piped
-    entries of a confirmed secret differ."""
+def prompt_secret(label: str, *, confirm: bool = False, empty_ok: bool = False) -> str:
+    """Hidden prompt at the terminal (Enter alone is the empty secret only when ``empty_ok``);
+    with none (a service, cron, CI) the lines piped to standard input. Raises PasswordRequired
+    when there is nothing to read, InputError when the two piped entries of a confirmed secret
+    differ."""
     if not _terminal_reachable():
         return _piped_secret(label, confirm)
     try:
-        value = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
+        value = click.prompt(
+            label,
+            hide_input=True,
+            confirmation_prompt=confirm,
+            err=True,
+            default="" if empty_ok else None,
+            show_default=False,
+        )
     except click.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C at the prompt
             raise Interrupted(f"interrupted at the {label.lower()} prompt") from exc

@@ -55,15 +55,17 @@ def _keystore_password(password_file: str | None, prompt: str, *, new: bool) -> 
     """A keystore's own password: from its file, else typed at a terminal (twice for a
     ``new`` keystore). Never the home password: a keystore leaves the home, and a script's
     WALLETIM_PASSWORD must not silently become the password of a key file handed around.
-    Raises PasswordRequired without a file or a terminal."""
+    Raises PasswordRequired without a file or a terminal. A keystore made elsewhere may have
+    the empty password (geth --dev, `cast wallet import --unsafe-password ""`): an empty
+    file, or Enter alone, opens it; a new one never gets it."""
     if password_file:
-        return read_secret_file(password_file, "keystore password file")
+        return read_secret_file(password_file, "keystore password file", empty_ok=not new)
     if not base.at_terminal():
         raise PasswordRequired(
             "the keystore's own password is needed: give --keystore-password-file FILE, or run "
             "this at a terminal to type it (the home password is never used for a keystore)"
         )
-    return prompt_secret(prompt, confirm=new)
+    return prompt_secret(prompt, confirm=new, empty_ok=not new)
 
 
 def _account0_path(template: str | None) -> str | None:

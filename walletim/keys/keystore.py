@@ -8,6 +8,7 @@ The decrypted key is checked against the file's ``address`` when the file has on
 
 from __future__ import annotations
 
+import json
 import secrets
 
 from walletim import safejson
@@ -70,10 +71,10 @@ def parse(text: str | bytes) -> dict[str, object]:
     anything malformed, unsupported, or with KDF parameters beyond the bounds above.
     """
     doc = _load(text)
-    if doc.get("version") != 3:
-        raise KeystoreError(
-            f"unsupported keystore version {str(doc.get('version'))[:10]!r} (need 3)"
-        )
+    if doc.get("version") != 3 or type(doc.get("version")) is not int:
+        # As JSON: a string "3" must not read as the 3 it is refused for not being.
+        found = json.dumps(doc.get("version"))[:12] if "version" in doc else "none"
+        raise KeystoreError(f"unsupported keystore version {found} (need the number 3)")
     crypto = doc.get("crypto", doc.get("Crypto"))
     if not isinstance(crypto, dict):
         raise KeystoreError("keystore has no crypto section")

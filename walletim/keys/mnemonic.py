@@ -67,17 +67,18 @@ def validate(phrase: str) -> str:
     """
     norm = normalize(phrase)
     words = norm.split(" ") if norm else []
+    index = {w: n for n, w in enumerate(_english().wordlist)}
     if len(words) not in WORD_COUNTS:
+        _refuse_other_language(words, index)
         raise InvalidMnemonic(
             f"a mnemonic has 12, 15, 18, 21 or 24 words; this one has {len(words)}",
             reason="length",
         )
-    wordlist = _english().wordlist
-    index = {w: n for n, w in enumerate(wordlist)}
     bits = 0
     for n, word in enumerate(words, start=1):
         value = index.get(word)
         if value is None:
+            _refuse_other_language(words, index)
             raise InvalidMnemonic(
                 f"word {n} of the mnemonic is not in the BIP-39 English word list",
                 reason="word",
@@ -96,6 +97,42 @@ def validate(phrase: str) -> str:
             reason="checksum",
         )
     return norm
+
+
+@lru_cache(maxsize=1)
+def _word_lists() -> tuple[tuple[str, frozenset[str]], ...]:
+    """Every BIP-39 word list python-mnemonic ships, by language, its words normalized."""
+    from mnemonic import Mnemonic
+
+    return tuple(
+        (language, frozenset(normalize(w) for w in Mnemonic(language).wordlist))
+        for language in sorted(Mnemonic.list_languages())
+    )
+
+
+def _refuse_other_language(words: list[str], english: dict[str, int]) -> None:
+    """Raises InvalidMnemonic (reason "word") naming the language when every word of a phrase
+    that is not English is in one other BIP-39 word list (a Chinese phrase written without
+    spaces: every character), so that a valid Chinese or Spanish mnemonic is not called a
+    mistyped one. Returns when none is."""
+    first = next((n for n, w in enumerate(words, start=1) if w not in english), None)
+    if first is None:
+        return
+    found = []
+    for language, listed in _word_lists():
+        unspaced = language.startswith("chinese") and len(words) < min(WORD_COUNTS)
+        if all(w in listed for w in ("".join(words) if unspaced else words)):
+            found.append(language)
+    if found and "english" not in found:
+        names = " or ".join(
+            lang.replace("_", " (").capitalize() + ")" * ("_" in lang) for lang in found
+        )
+        raise InvalidMnemonic(
+            f"the mnemonic's words are from the BIP-39 {names} word list; walletim imports "
+            "English mnemonics only",
+            reason="word",
+            position=1 if len(words) < min(WORD_COUNTS) else first,
+        )
 
 
 def to_entropy(phrase: str) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from walletim.errors import InvalidDerivationPath
+from walletim.errors import InvalidDerivationPath, shown
 
 HARDENED = 0x8000_0000
 MAX_DEPTH = 255
@@ -44,7 +44,7 @@ def parse_path(path: str) -> tuple[int, ...]:
         hardened = part.endswith(("'", "h", "H"))
         digits = part[:-1] if hardened else part
         if not digits.isdigit() or not digits.isascii() or (len(digits) > 1 and digits[0] == "0"):
-            raise InvalidDerivationPath(path, f"{part!r} is not an index")
+            raise InvalidDerivationPath(path, f"{shown(part)} is not an index")
         value = int(digits)
         if value >= HARDENED:
             raise InvalidDerivationPath(path, f"index {value} is not below 2**31")
@@ -111,11 +111,12 @@ def parse_template(template: str) -> PathTemplate:
     at = slots[0]
     slot = parts[at]
     if slot not in ("{i}", "{i}'", "{i}h", "{i}H"):
-        raise InvalidDerivationPath(text, f"{slot!r} is not a valid account step")
-    before = "/".join(parts[:at])
-    after = "/".join(["m", *parts[at + 1 :]])
-    prefix = parse_path(before)
-    suffix = parse_path(after)
+        raise InvalidDerivationPath(text, f"{shown(slot)} is not a valid account step")
+    try:  # the error names the template as typed, not the half that failed
+        prefix = parse_path("/".join(parts[:at]))
+        suffix = parse_path("/".join(["m", *parts[at + 1 :]]))
+    except InvalidDerivationPath as exc:
+        raise InvalidDerivationPath(text, exc.why) from None
     if len(prefix) + 1 + len(suffix) > MAX_DEPTH:
         raise InvalidDerivationPath(text, f"deeper than {MAX_DEPTH} levels")
     normal = "/".join(

@@ -71,8 +71,8 @@ def parse_typed_data(text: str | bytes) -> dict[str, Any]:
     Raises:
         InputError: if it is not JSON, too large, or lacks one of the four members.
     """
-    doc = safejson.loads_document(
-        text, max_bytes=MAX_TYPED_DATA_BYTES, what="typed data", error=InputError
+    doc = safejson.loads_document(  # a BOM, as Windows editors write, as for keystores
+        text, max_bytes=MAX_TYPED_DATA_BYTES, what="typed data", error=InputError, bom=True
     )
     if not isinstance(doc, dict):
         raise InputError("typed data must be a JSON object")
@@ -104,7 +104,7 @@ def typed_data_digest(doc: dict[str, Any]) -> bytes:
     from walletim.keys.hd import keccak256
 
     try:
-        signable = encode_typed_data(full_message=doc)
+        signable = encode_typed_data(full_message=_reached_types_only(doc))
         return keccak256(b"\x19" + signable.version + signable.header + signable.body)
     except InputError:
         raise
@@ -113,6 +113,28 @@ def typed_data_digest(doc: dict[str, Any]) -> bytes:
         if len(text) > 200:  # cut at a word, and say so
             text = text[:200].rsplit(" ", 1)[0] + " …"
         raise InputError(f"typed data does not encode: {text}") from exc
+
+
+def _reached_types_only(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with only EIP712Domain and the types its primaryType reaches. EIP-712 hashes
+    no other type, and MetaMask and cast sign documents with more (MetaMask's own v4 example
+    has an unused ``Group``), but eth-account refuses them ("Unable to determine primary
+    type") when more than one type is referenced by no other."""
+    types = doc["types"]
+    keep = {"EIP712Domain"} & types.keys()
+    todo = [doc["primaryType"]]
+    while todo:
+        name = todo.pop()
+        fields = types.get(name)
+        if name in keep or not isinstance(fields, list):
+            continue
+        keep.add(name)
+        todo.extend(
+            f["type"].split("[", 1)[0]
+            for f in fields
+            if isinstance(f, dict) and isinstance(f.get("type"), str)
+        )
+    return {**doc, "types": {k: v for k, v in types.items() if k in keep}}
 
 
 def personal_digest(message: bytes) -> bytes:
