@@ -162,6 +162,38 @@ def test_rollback_corrects_stored_receipt(session: Session, anvil: Anvil) -> Non
         assert rec.status in ("pending", "dropped")
 
 
+def test_a_node_keeping_no_index_of_a_mined_transaction_does_not_unmine_it(
+    tmp_path: Path, anvil: Anvil
+) -> None:
+    """A node that answers null for a transaction and its receipt (geth keeps an index of the
+    recent ones only, --history.transactions) while its block is still canonical: the stored
+    transaction stays mined. It was put back to pending, then shown "replaced by" itself."""
+    from tests.reliability.lying_rpc import LyingRpc
+
+    home = tmp_path / "home"
+    s = make_session(home, anvil.url)
+    mined = s.send("dev", "dev:1", 3)
+    unwaited = s.send("dev", "dev:1", 4, wait=False)  # automine: on chain, stored pending
+    s.close()
+    with LyingRpc(anvil.url) as proxy:
+        for tx_hash in (mined.hash, unwaited.hash):
+            proxy.lies.receipts[tx_hash] = None
+            proxy.lies.txs[tx_hash] = None
+        s = make_session(home, proxy.url)
+        assert s.chain.refresh(mined.hash).status == "mined"
+        assert s.chain.refresh(unwaited.hash).status == "pending"
+        s.chain.reconcile()
+        kept = s.chain.repo.get(mined.hash)
+        assert kept is not None and kept.status == "mined" and kept.replaced_by is None
+        assert kept.block_hash == mined.receipt.block_hash  # type: ignore[union-attr]
+        left = s.chain.repo.get(unwaited.hash)
+        assert left is not None and left.status == "pending" and left.replaced_by is None
+        s.close()
+    s = make_session(home, anvil.url)
+    assert s.chain.refresh(unwaited.hash).status == "mined"
+    s.close()
+
+
 def test_lying_chain_id_gets_no_signature(tmp_path: Path) -> None:
     with Anvil.start(chain_id=999) as liar:
         s = make_session(tmp_path / "home", liar.url)

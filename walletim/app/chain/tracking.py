@@ -110,6 +110,10 @@ class Tracker(ChainPart):
             self._lost(rec)  # by which transaction, once the chain shows it
             return
         if rec.status in SETTLED:
+            if not self._off_chain([rec]):
+                # Its block is still canonical: the node keeps no index of old transactions
+                # (geth's --history.transactions), the chain has not changed.
+                return
             # Its block left the canonical chain (reorg): forget the receipt and re-check.
             with repo.transaction() as conn:
                 TxRepo.forget_receipt(conn, rec.hash)
@@ -136,7 +140,9 @@ class Tracker(ChainPart):
         ]
         if self.rpc.get(Q.nonce(rec.sender, "latest")) > rec.nonce:
             winner = next((o.hash for o in others if o.status == "mined"), None)
-            self._replaced(rec, winner or self._winner_on_chain(rec))
+            winner = winner or self._winner_on_chain(rec)
+            if winner != rec.hash:  # else mined itself, on a node keeping no index of it
+                self._replaced(rec, winner)
             return
         held = self._broadcaster.node_holds([o.hash for o in others]) if others else set()
         if held:  # our own replacement (speed-up, cancel) waits in the pool
