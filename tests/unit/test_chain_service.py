@@ -136,6 +136,27 @@ def test_plan_refuses_before_anything_is_signed(chain: FakeChain, store: Store) 
     assert not chain.node.called("eth_sendRawTransaction")
 
 
+def test_a_legacy_transaction_refuses_the_fee_options_it_cannot_carry(
+    chain: FakeChain, store: Store
+) -> None:
+    """A type-0 transaction has one gas price: a priority fee or a fee level asked with it
+    was silently dropped (the node's gas price signed instead); now refused, for a send and a
+    batch alike, before anything is signed."""
+    s = service(chain, store)
+    for how in (
+        SendRequest(BOB, 1, legacy=True, priority_fee=3 * 10**9),
+        SendRequest(BOB, 1, legacy=True, fee_level="high"),
+        SendRequest(BOB, 1, legacy=True, max_fee=3 * 10**9, priority_fee=10**9),
+    ):
+        with pytest.raises(InputError, match="legacy transaction pays one gas price"):
+            s.plan(ME, how)
+        with pytest.raises(InputError, match="legacy transaction pays one gas price"):
+            s.send_batch("dev", ME, [BatchRow(1, BOB, 1)], batch_id="legacy", how=how)
+    assert not chain.node.called("eth_sendRawTransaction")
+    plan = s.plan(ME, SendRequest(BOB, 1, legacy=True, max_fee=3 * 10**9))
+    assert plan.gas_price == 3 * 10**9 and plan.max_fee is None
+
+
 def test_a_node_on_another_chain_gets_nothing_signed(chain: FakeChain, store: Store) -> None:
     chain.chain_id = 1
     with pytest.raises(ChainIdMismatch):
