@@ -124,6 +124,30 @@ def test_cancel_by_nonce(msession: Session, manual: Anvil) -> None:
     assert msession.balance("dev:3") == before
 
 
+@pytest.mark.parametrize("how", ["cancel", "speedup"])
+def test_a_node_that_lost_a_replacement_gets_it_back_never_what_it_replaced(
+    msession: Session, manual: Anvil, how: str
+) -> None:
+    """The node forgets its pool (a restart) after a payment was cancelled or sped up and
+    before anything looked again: the cancellation (the speed-up) is broadcast again. The
+    cancelled payment was broadcast again instead, the cancellation shown "replaced by" it,
+    and the next block paid what the user had cancelled."""
+    before = msession.balance("dev:3")
+    original = msession.send("dev", "dev:3", 10**18, wait=False)
+    if how == "cancel":
+        new = msession.chain.cancel(original.hash, msession.account_for)
+    else:
+        new = msession.chain.speedup(original.hash, msession.account_for)
+    manual.rpc().call("anvil_dropAllTransactions", [])
+    msession.chain.reconcile()
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(new.hash).status == "mined"
+    old = msession.chain.refresh(original.hash)
+    assert old.status == "replaced" and old.replaced_by == new.hash
+    paid = 10**18 if how == "speedup" else 0
+    assert msession.balance("dev:3") == before + paid
+
+
 def test_reorg_corrects_stored_receipt(session: Session, anvil: Anvil) -> None:
     result = session.send("dev", "dev:1", 3)
     old_hash = result.receipt.block_hash  # type: ignore[union-attr]
