@@ -75,14 +75,4 @@ def opt_list(value: object) -> list[object] | None:
     return list(value)
 
 
-__all__ = [
-    "MAX_INT64",
-    "JsonObject",
-    "data",
-    "obj",
-    "opt_list",
-    "opt_obj",
-    "opt_quantity",
-    "quantity",
-    "word",
-]
+__all__ = ["JsonObject", "data", "obj", "opt_list", "opt_obj", "opt_quantity", "quantity", "word"]
