@@ -317,6 +317,29 @@ def test_speedup_and_cancel_replace_at_the_same_nonce_with_bumped_fees(
         s.cancel(None, lambda address: "dev", sender=ME, nonce=5)
 
 
+def test_a_transaction_replaced_again_by_its_first_hash_outbids_the_replacement(
+    chain: FakeChain, store: Store
+) -> None:
+    """A second speed-up of the same (first) hash was bumped from its fees again: the very
+    same transaction as the first speed-up (a raw "UNIQUE constraint failed" error), or, at
+    another bump, refused as underpriced; a speed-up after a cancellation likewise."""
+    chain.automine = False
+    s = service(chain, store)
+    slow = s.send("dev", ME, SendRequest(BOB, ETH), wait=False)
+    first = s.speedup(slow.hash, lambda address: "dev")
+    second = s.speedup(slow.hash, lambda address: "dev")
+    assert len({slow.hash, first.hash, second.hash}) == 3
+    assert second.max_fee is not None and first.max_fee is not None
+    assert second.max_fee * 100 >= first.max_fee * 110
+    cancel = s.cancel(slow.hash, lambda address: "dev")
+    again = s.speedup(slow.hash, lambda address: "dev")  # pay after all
+    assert again.max_fee is not None and cancel.max_fee is not None
+    assert again.max_fee * 100 >= cancel.max_fee * 110
+    chain.mine()
+    assert s.refresh(again.hash).status == "mined"
+    assert chain.balances[BOB.lower()] == ETH
+
+
 # -- tracking ----------------------------------------------------------------------------------
 
 

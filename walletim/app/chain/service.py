@@ -492,8 +492,9 @@ class ChainService:
         check_replaceable(fresh, self.rpc.get(Q.nonce(rec.sender, "latest")))
         current = self.planner.suggestion_now() if rec.tx_type == 2 else None
         plan = replacement_plan(
-            self.network, rec, cancel=cancel, bump_percent=bump_percent, current=current
-        )
+            self.network, rec, cancel=cancel, bump_percent=bump_percent, current=current,
+            at_nonce=self.repo.at_nonce(self.chain_id, rec.sender, rec.nonce),
+        )  # fmt: skip
         if confirm is not None:
             confirm(plan)
         signer = self._signer(account, rec.sender)
