@@ -335,6 +335,8 @@ def test_a_transaction_replaced_again_by_its_first_hash_outbids_the_replacement(
     again = s.speedup(slow.hash, lambda address: "dev")  # pay after all
     assert again.max_fee is not None and cancel.max_fee is not None
     assert again.max_fee * 100 >= cancel.max_fee * 110
+    # What the node took is pending (`tx cancel --json` said "state": "signed").
+    assert {first.status, second.status, cancel.status, again.status} == {"pending"}
     chain.mine()
     assert s.refresh(again.hash).status == "mined"
     assert chain.balances[BOB.lower()] == ETH

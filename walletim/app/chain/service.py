@@ -24,7 +24,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from walletim.app.chain import tokens
@@ -352,7 +352,7 @@ class ChainService:
                 broadcasting.enter_context(repo.inflight.held())
             self.flights.signed(record.hash, record.nonce, record.sender)
             self.broadcaster.broadcast(record)
-        return record
+        return replace(record, status="pending")  # as broadcast() recorded it
 
     def send_batch(
         self,
