@@ -82,3 +82,29 @@ def test_a_token_read_the_node_fails_is_not_not_a_token(world: World) -> None:
         proxy.lies.fail_calls = {}
         info = cli("--rpc-url", proxy.url, "--json", "token", "info", unlisted)
         assert info.code == 0 and info.json()["decimals"] == 18, info.err
+
+
+def test_numbers_beyond_64_bits_from_a_node_are_an_rpc_error_not_an_internal_one(
+    world: World,
+) -> None:
+    """A block number above 64 bits in a receipt (stored), or as the head (a store query),
+    ended `tx status` and `tx history` in an internal error, exit 70; now the node's answer is
+    malformed, and what is stored is shown."""
+    cli = world.cli()
+    sent = cli("--rpc-url", world.url, "--json", "--yes", "send", "--from", "dev", "dev:1",
+               "0.001", "--no-wait")  # fmt: skip
+    assert sent.code == 0, sent.err
+    tx_hash = sent.json()["hash"]
+    huge = "0x" + "f" * 18
+    with LyingRpc(world.url) as proxy:
+        proxy.lies.receipt_edits[tx_hash] = {"blockNumber": huge}
+        status, history = ("tx", "status", tx_hash), ("tx", "history")
+        for lie, commands in (("receipt blockNumber", (status, history)),
+                              ("eth_blockNumber", (history,))):  # fmt: skip
+            if lie == "eth_blockNumber":
+                proxy.lies.receipt_edits.clear()
+                proxy.lies.head = huge
+            for args in commands:
+                r = cli("--rpc-url", proxy.url, *args)
+                assert r.code == 0 and "could not re-check" in r.err, (lie, args, r.code, r.err)
+                assert len(r.err_lines) == 1 and lie in r.err, (lie, args, r.err)

@@ -124,6 +124,30 @@ def test_cancel_by_nonce(msession: Session, manual: Anvil) -> None:
     assert msession.balance("dev:3") == before
 
 
+@pytest.mark.parametrize("how", ["cancel", "speedup"])
+def test_a_node_that_lost_a_replacement_gets_it_back_never_what_it_replaced(
+    msession: Session, manual: Anvil, how: str
+) -> None:
+    """The node forgets its pool (a restart) after a payment was cancelled or sped up and
+    before anything looked again: the cancellation (the speed-up) is broadcast again. The
+    cancelled payment was broadcast again instead, the cancellation shown "replaced by" it,
+    and the next block paid what the user had cancelled."""
+    before = msession.balance("dev:3")
+    original = msession.send("dev", "dev:3", 10**18, wait=False)
+    if how == "cancel":
+        new = msession.chain.cancel(original.hash, msession.account_for)
+    else:
+        new = msession.chain.speedup(original.hash, msession.account_for)
+    manual.rpc().call("anvil_dropAllTransactions", [])
+    msession.chain.reconcile()
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(new.hash).status == "mined"
+    old = msession.chain.refresh(original.hash)
+    assert old.status == "replaced" and old.replaced_by == new.hash
+    paid = 10**18 if how == "speedup" else 0
+    assert msession.balance("dev:3") == before + paid
+
+
 def test_reorg_corrects_stored_receipt(session: Session, anvil: Anvil) -> None:
     result = session.send("dev", "dev:1", 3)
     old_hash = result.receipt.block_hash  # type: ignore[union-attr]
@@ -160,6 +184,38 @@ def test_rollback_corrects_stored_receipt(session: Session, anvil: Anvil) -> Non
         assert rec.block_hash == receipt["blockHash"]
     else:
         assert rec.status in ("pending", "dropped")
+
+
+def test_a_node_keeping_no_index_of_a_mined_transaction_does_not_unmine_it(
+    tmp_path: Path, anvil: Anvil
+) -> None:
+    """A node that answers null for a transaction and its receipt (geth keeps an index of the
+    recent ones only, --history.transactions) while its block is still canonical: the stored
+    transaction stays mined. It was put back to pending, then shown "replaced by" itself."""
+    from tests.reliability.lying_rpc import LyingRpc
+
+    home = tmp_path / "home"
+    s = make_session(home, anvil.url)
+    mined = s.send("dev", "dev:1", 3)
+    unwaited = s.send("dev", "dev:1", 4, wait=False)  # automine: on chain, stored pending
+    s.close()
+    with LyingRpc(anvil.url) as proxy:
+        for tx_hash in (mined.hash, unwaited.hash):
+            proxy.lies.receipts[tx_hash] = None
+            proxy.lies.txs[tx_hash] = None
+        s = make_session(home, proxy.url)
+        assert s.chain.refresh(mined.hash).status == "mined"
+        assert s.chain.refresh(unwaited.hash).status == "pending"
+        s.chain.reconcile()
+        kept = s.chain.repo.get(mined.hash)
+        assert kept is not None and kept.status == "mined" and kept.replaced_by is None
+        assert kept.block_hash == mined.receipt.block_hash  # type: ignore[union-attr]
+        left = s.chain.repo.get(unwaited.hash)
+        assert left is not None and left.status == "pending" and left.replaced_by is None
+        s.close()
+    s = make_session(home, anvil.url)
+    assert s.chain.refresh(unwaited.hash).status == "mined"
+    s.close()
 
 
 def test_lying_chain_id_gets_no_signature(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ HTTP/1.1 keep-alive, single and batch requests) and forwards every call to the u
 except where a switch in ``proxy.lies`` makes it lie:
 
 - ``chain_id``: ``eth_chainId`` / ``net_version`` answer another chain;
+- ``head``: ``eth_blockNumber`` answers this (a quantity, as sent);
 - ``nonce_pending`` / ``nonce_latest``: a function of the true count (``lambda n: n - 2``)
   for ``eth_getTransactionCount`` with that block tag;
 - ``base_fee`` / ``reward`` / ``gas_price`` / ``priority_fee``: ``eth_feeHistory``'s base fees
@@ -49,6 +50,7 @@ SYMBOL = "0x95d89b41"
 @dataclass
 class Lies:
     chain_id: int | None = None
+    head: str | None = None
     nonce_pending: Callable[[int], int] | None = None
     nonce_latest: Callable[[int], int] | None = None
     base_fee: int | None = None
@@ -278,6 +280,8 @@ class LyingRpc:
                 return {"result": hex(lies.chain_id)}
             if method == "net_version":
                 return {"result": str(lies.chain_id)}
+        if method == "eth_blockNumber" and lies.head is not None:
+            return {"result": lies.head}
         key = str(params[0]).lower() if params else ""
         if method == "eth_getTransactionByHash" and key in lies.txs:
             return {"result": lies.txs[key]}

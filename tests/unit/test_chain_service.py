@@ -159,6 +159,27 @@ def test_plan_refuses_before_anything_is_signed(chain: FakeChain, store: Store) 
     assert not chain.node.called("eth_sendRawTransaction")
 
 
+def test_a_legacy_transaction_refuses_the_fee_options_it_cannot_carry(
+    chain: FakeChain, store: Store
+) -> None:
+    """A type-0 transaction has one gas price: a priority fee or a fee level asked with it
+    was silently dropped (the node's gas price signed instead); now refused, for a send and a
+    batch alike, before anything is signed."""
+    s = service(chain, store)
+    for how in (
+        SendRequest(BOB, 1, legacy=True, priority_fee=3 * 10**9),
+        SendRequest(BOB, 1, legacy=True, fee_level="high"),
+        SendRequest(BOB, 1, legacy=True, max_fee=3 * 10**9, priority_fee=10**9),
+    ):
+        with pytest.raises(InputError, match="legacy transaction pays one gas price"):
+            s.plan(ME, how)
+        with pytest.raises(InputError, match="legacy transaction pays one gas price"):
+            s.send_batch("dev", ME, [BatchRow(1, BOB, 1)], batch_id="legacy", how=how)
+    assert not chain.node.called("eth_sendRawTransaction")
+    plan = s.plan(ME, SendRequest(BOB, 1, legacy=True, max_fee=3 * 10**9))
+    assert plan.gas_price == 3 * 10**9 and plan.max_fee is None
+
+
 def test_a_node_on_another_chain_gets_nothing_signed(chain: FakeChain, store: Store) -> None:
     chain.chain_id = 1
     with pytest.raises(ChainIdMismatch):
@@ -317,6 +338,31 @@ def test_speedup_and_cancel_replace_at_the_same_nonce_with_bumped_fees(
         s.speedup(cancel.hash, lambda address: "dev")
     with pytest.raises(InputError, match="no pending transaction"):
         s.cancel(None, lambda address: "dev", sender=ME, nonce=5)
+
+
+def test_a_transaction_replaced_again_by_its_first_hash_outbids_the_replacement(
+    chain: FakeChain, store: Store
+) -> None:
+    """A second speed-up of the same (first) hash was bumped from its fees again: the very
+    same transaction as the first speed-up (a raw "UNIQUE constraint failed" error), or, at
+    another bump, refused as underpriced; a speed-up after a cancellation likewise."""
+    chain.automine = False
+    s = service(chain, store)
+    slow = s.send("dev", ME, SendRequest(BOB, ETH), wait=False)
+    first = s.speedup(slow.hash, lambda address: "dev")
+    second = s.speedup(slow.hash, lambda address: "dev")
+    assert len({slow.hash, first.hash, second.hash}) == 3
+    assert second.max_fee is not None and first.max_fee is not None
+    assert second.max_fee * 100 >= first.max_fee * 110
+    cancel = s.cancel(slow.hash, lambda address: "dev")
+    again = s.speedup(slow.hash, lambda address: "dev")  # pay after all
+    assert again.max_fee is not None and cancel.max_fee is not None
+    assert again.max_fee * 100 >= cancel.max_fee * 110
+    # What the node took is pending (`tx cancel --json` said "state": "signed").
+    assert {first.status, second.status, cancel.status, again.status} == {"pending"}
+    chain.mine()
+    assert s.refresh(again.hash).status == "mined"
+    assert chain.balances[BOB.lower()] == ETH
 
 
 # -- tracking ----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 
 from click.testing import CliRunner
 from hypothesis import example, given
@@ -43,3 +44,12 @@ def test_a_formula_in_a_symbol_name_or_note_is_text() -> None:
 def test_no_cell_starts_like_a_formula(symbol: str, name: str, note: str) -> None:
     for row in _csv(_entry(symbol, name or None, note)):
         assert not any(v[:1] in FORMULA_STARTS for v in row.values() if v), row
+
+
+def test_a_block_time_no_calendar_holds_is_shown_as_its_number() -> None:
+    """A node's block time past year 9999 (a 64-bit quantity all the same) ended the history
+    in an internal error while dating it."""
+    entry = _entry("USDC", None, "")
+    for time in (2**62, 2**63 - 1):
+        [row] = _csv(replace(entry, time=time))
+        assert row["date"] == str(time)

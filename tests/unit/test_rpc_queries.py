@@ -61,6 +61,33 @@ def test_errors_and_malformed_answers_are_rpc_errors() -> None:
         rpc.get(Q.chain_id())
 
 
+def test_block_numbers_times_indexes_and_gas_beyond_64_bits_are_malformed() -> None:
+    """They are 64-bit quantities, kept in SQLite's integers: a larger one from a node was
+    stored, or turned into a date, and ended in an internal error (exit 70)."""
+    huge = "0x" + "f" * 18
+    block = {"number": "0x1", "hash": "0x" + "cd" * 32, "parentHash": "0x" + "00" * 32,
+             "timestamp": "0x1", "gasLimit": "0x1c9c380", "transactions": []}  # fmt: skip
+    node = FakeNode().on("eth_blockNumber", huge)
+    answers = {"receipt": RECEIPT, "block": block}
+    node.on("eth_getTransactionReceipt", lambda params: answers["receipt"])
+    node.on("eth_getBlockByNumber", lambda params: answers["block"])
+    rpc = node.client()
+    with pytest.raises(RpcError, match=r"eth_blockNumber returned \d+, above"):
+        rpc.get(Q.head())
+    log = RECEIPT["logs"][0]  # type: ignore[index]
+    for field in ("blockNumber", "transactionIndex", "gasUsed", "logs"):
+        value = [{**log, "logIndex": huge}] if field == "logs" else huge
+        answers["receipt"] = {**RECEIPT, field: value}
+        with pytest.raises(RpcError, match="above"):
+            rpc.get(Q.receipt("0xab"))
+    for field in ("number", "timestamp", "gasLimit"):
+        answers["block"] = {**block, field: huge}
+        with pytest.raises(RpcError, match="above"):
+            rpc.get(Q.block(1))
+    answers["block"] = {**block, "timestamp": hex(2**63 - 1)}  # a bound, not a date
+    assert rpc.get(Q.block(1)).timestamp == 2**63 - 1  # type: ignore[union-attr]
+
+
 def test_a_receipt_without_a_block_is_not_mined() -> None:
     node = FakeNode().on("eth_getTransactionReceipt", {**RECEIPT, "blockNumber": None})
     assert node.client().get(Q.receipt("0xab")) is None

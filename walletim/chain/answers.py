@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from walletim.chain.values import (
+    MAX_INT64,
     JsonObject,
     data,
     obj,
@@ -56,10 +57,10 @@ class Log:
             str(d.get("address", "")).lower(),
             tuple(t.lower() for t in topics),
             data(d.get("data", "0x"), "log data"),
-            opt_quantity(d.get("blockNumber"), "log blockNumber"),
+            opt_quantity(d.get("blockNumber"), "log blockNumber", MAX_INT64),
             _lower(d.get("blockHash")),
             _lower(d.get("transactionHash")),
-            opt_quantity(d.get("logIndex"), "log logIndex"),
+            opt_quantity(d.get("logIndex"), "log logIndex", MAX_INT64),
             d.get("removed") is True,
             d,
         )
@@ -104,10 +105,10 @@ class Receipt:
         return cls(
             str(d.get("transactionHash", "")).lower(),
             opt_quantity(d.get("status"), "receipt status"),
-            quantity(d.get("blockNumber"), "receipt blockNumber"),
+            quantity(d.get("blockNumber"), "receipt blockNumber", MAX_INT64),
             str(d.get("blockHash", "")).lower(),
-            quantity(d.get("transactionIndex", "0x0"), "receipt transactionIndex"),
-            quantity(d.get("gasUsed", "0x0"), "receipt gasUsed"),
+            quantity(d.get("transactionIndex", "0x0"), "receipt transactionIndex", MAX_INT64),
+            quantity(d.get("gasUsed", "0x0"), "receipt gasUsed", MAX_INT64),
             opt_quantity(d.get("effectiveGasPrice") or None, "receipt effectiveGasPrice"),
             None if d.get("contractAddress") is None else str(d["contractAddress"]),
             tuple(Log.parse(x) for x in entries),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from walletim.chain.values import JsonObject, obj, opt_quantity, quantity
+from walletim.chain.values import MAX_INT64, JsonObject, obj, opt_quantity, quantity
 from walletim.errors import RpcError
 
 
@@ -35,12 +35,12 @@ class Block:
         if not isinstance(txs, list):
             raise RpcError("a block's transactions are malformed", method="block", response=value)
         return cls(
-            quantity(d.get("number"), "block number"),
+            quantity(d.get("number"), "block number", MAX_INT64),
             str(d.get("hash", "")).lower(),
             str(d.get("parentHash", "")).lower(),
-            quantity(d.get("timestamp", "0x0"), "block timestamp"),
+            quantity(d.get("timestamp", "0x0"), "block timestamp", MAX_INT64),
             opt_quantity(d.get("baseFeePerGas"), "block baseFeePerGas"),
-            quantity(d.get("gasLimit", "0x0"), "block gasLimit"),
+            quantity(d.get("gasLimit", "0x0"), "block gasLimit", MAX_INT64),
             tuple(txs),
             d,
         )

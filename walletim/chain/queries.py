@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from walletim.chain import values
 from walletim.chain.fee_limits import HISTORY_BLOCKS, PERCENTILES
-from walletim.chain.values import JsonObject, quantity
+from walletim.chain.values import MAX_INT64, JsonObject, quantity
 
 if TYPE_CHECKING:  # the answers' dataclasses load with the first query that reads one
     from walletim.chain.answers import Log, Receipt
@@ -81,7 +81,7 @@ class Q:
 
     @staticmethod
     def head() -> Query[int]:
-        return Query("eth_blockNumber", (), lambda v: quantity(v, "eth_blockNumber"))
+        return Query("eth_blockNumber", (), lambda v: quantity(v, "eth_blockNumber", MAX_INT64))
 
     @staticmethod
     def balance(address: str, block: int | str = "latest") -> Query[int]:

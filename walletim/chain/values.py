@@ -14,20 +14,28 @@ from walletim.errors import RpcError
 JsonObject = dict[str, Any]
 
 
-def quantity(value: object, what: str) -> int:
-    """Parse a JSON-RPC quantity ("0x1a"). Raises RpcError."""
+#: A block number or time, an index or an amount of gas is a 64-bit quantity: walletim keeps
+#: them in SQLite's (signed) integers, so a node's answer above this is malformed.
+MAX_INT64 = 2**63 - 1
+
+
+def quantity(value: object, what: str, most: int | None = None) -> int:
+    """Parse a JSON-RPC quantity ("0x1a"), at most ``most`` if given. Raises RpcError."""
     if not isinstance(value, str) or not value.startswith("0x"):
         raise RpcError(f"{what} returned a malformed quantity", method=what, response=value)
     try:
-        return int(value, 16)
+        number = int(value, 16)
     except ValueError as exc:
         raise RpcError(
             f"{what} returned a malformed quantity", method=what, response=value
         ) from exc
+    if most is not None and number > most:
+        raise RpcError(f"{what} returned {number}, above {most}", method=what, response=value)
+    return number
 
 
-def opt_quantity(value: object, what: str) -> int | None:
-    return None if value is None else quantity(value, what)
+def opt_quantity(value: object, what: str, most: int | None = None) -> int | None:
+    return None if value is None else quantity(value, what, most)
 
 
 def data(value: object, what: str) -> bytes:

@@ -23,7 +23,10 @@ CSV_FIELDS = (
 def _date(e: Entry) -> str | None:
     if e.time is None:
         return None
-    return datetime.fromtimestamp(e.time, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return datetime.fromtimestamp(e.time, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):  # a block time no calendar holds (a liar's)
+        return str(e.time)
 
 
 def _amount(e: Entry) -> str | None:

@@ -119,8 +119,18 @@ class Planner:
         """What the fees of ``req`` need from the node: (the fee history read moments ago,
         if it is reused; the query still to ask: its gas price for a legacy transaction,
         else its fee history; None when the user gave every fee or the history is fresh).
-        :meth:`fees_read` turns the answer into fees."""
+        :meth:`fees_read` turns the answer into fees.
+
+        Raises:
+            InputError: a legacy transaction asked for a priority fee or a fee level (it
+                pays one gas price: the node's, or the one given as its max fee).
+        """
         if req.legacy:
+            if req.priority_fee is not None or req.fee_level != "normal":
+                raise InputError(
+                    "a legacy transaction pays one gas price: give it with --max-fee "
+                    "(--priority-fee and --fee-level are for EIP-1559 transactions)"
+                )
             return None, (Q.gas_price() if req.max_fee is None else None)
         if req.max_fee is not None and req.priority_fee is not None:
             return None, None

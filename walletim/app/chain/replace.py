@@ -21,6 +21,25 @@ def record_fees(rec: TxRecord) -> Fees:
     return Fees(gas_price=rec.gas_price)
 
 
+def outbid(rec: TxRecord, at_nonce: list[TxRecord]) -> Fees:
+    """The fees a replacement of ``rec`` raises: the highest of ``rec``'s and this home's
+    open transactions of its type at its nonce (``at_nonce``), each fee apart. The node holds
+    the highest: a second speed-up of the same hash must outbid the first one's fees (bumped
+    from ``rec``'s again it was the very same transaction, or refused as underpriced)."""
+    bids = [
+        record_fees(r)
+        for r in at_nonce
+        if r.tx_type == rec.tx_type and (r.hash == rec.hash or r.status in ("signed", "pending"))
+    ]
+    own = record_fees(rec)
+    if own.gas_price is not None:
+        return Fees(gas_price=max([own.gas_price, *(b.gas_price or 0 for b in bids)]))
+    return Fees(
+        max_fee=max([own.max_fee or 0, *(b.max_fee or 0 for b in bids)]),
+        priority_fee=max([own.priority_fee or 0, *(b.priority_fee or 0 for b in bids)]),
+    )
+
+
 def replacement_plan(
     network: Network,
     rec: TxRecord,
@@ -28,14 +47,16 @@ def replacement_plan(
     cancel: bool,
     bump_percent: float,
     current: FeeSuggestion | None,
+    at_nonce: list[TxRecord] | None = None,
 ) -> TxPlan:
     """The plan replacing ``rec`` at its nonce: the same transaction (a speed-up) or a
-    zero-value transfer to its sender (a cancellation), with fees bumped.
+    zero-value transfer to its sender (a cancellation), with fees bumped over the highest
+    of this home's at that nonce (``at_nonce``, see :func:`outbid`).
 
     Raises:
         InputError: a bump under the node's minimum. ChainError: over the fee cap.
     """
-    fees = policy.replacement(record_fees(rec), bump_percent, current)
+    fees = policy.replacement(outbid(rec, at_nonce or []), bump_percent, current)
     if cancel:
         call: tuple[str | None, int, bytes] = (rec.sender, 0, b"")
     else:

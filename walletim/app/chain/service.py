@@ -24,7 +24,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from walletim.app.chain import tokens
@@ -359,7 +359,7 @@ class ChainService:
                 broadcasting.enter_context(repo.inflight.held())
             self.flights.signed(record.hash, record.nonce, record.sender)
             self.broadcaster.broadcast(record)
-        return record
+        return replace(record, status="pending")  # as broadcast() recorded it
 
     def send_batch(
         self,
@@ -499,8 +499,9 @@ class ChainService:
         check_replaceable(fresh, self.rpc.get(Q.nonce(rec.sender, "latest")))
         current = self.planner.suggestion_now() if rec.tx_type == 2 else None
         plan = replacement_plan(
-            self.network, rec, cancel=cancel, bump_percent=bump_percent, current=current
-        )
+            self.network, rec, cancel=cancel, bump_percent=bump_percent, current=current,
+            at_nonce=self.repo.at_nonce(self.chain_id, rec.sender, rec.nonce),
+        )  # fmt: skip
         if confirm is not None:
             confirm(plan)
         signer = self._signer(account, rec.sender)

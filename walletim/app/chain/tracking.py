@@ -110,6 +110,10 @@ class Tracker(ChainPart):
             self._lost(rec)  # by which transaction, once the chain shows it
             return
         if rec.status in SETTLED:
+            if not self._off_chain([rec]):
+                # Its block is still canonical: the node keeps no index of old transactions
+                # (geth's --history.transactions), the chain has not changed.
+                return
             # Its block left the canonical chain (reorg): forget the receipt and re-check.
             with repo.transaction() as conn:
                 TxRepo.forget_receipt(conn, rec.hash)
@@ -128,19 +132,28 @@ class Tracker(ChainPart):
     def _lost(self, rec: TxRecord) -> None:
         """The node does not know ``rec``: replaced if its nonce is used (by which
         transaction: ours, or one signed elsewhere found on chain) or another transaction
-        holds it in the node's pool, else broadcast again as signed (after a node restart or
-        a reorg), else dropped."""
+        holds it in the node's pool, or ours replacing it is open (that one is broadcast
+        again instead: a cancelled payment must not come back), else broadcast again as signed
+        (after a node restart or a reorg), else dropped."""
         repo = self.repo()
         others = [
             o for o in repo.at_nonce(self.chain_id, rec.sender, rec.nonce) if o.hash != rec.hash
         ]
         if self.rpc.get(Q.nonce(rec.sender, "latest")) > rec.nonce:
             winner = next((o.hash for o in others if o.status == "mined"), None)
-            self._replaced(rec, winner or self._winner_on_chain(rec))
+            winner = winner or self._winner_on_chain(rec)
+            if winner != rec.hash:  # else mined itself, on a node keeping no index of it
+                self._replaced(rec, winner)
             return
         held = self._broadcaster.node_holds([o.hash for o in others]) if others else set()
         if held:  # our own replacement (speed-up, cancel) waits in the pool
             self._replaced(rec, next(o.hash for o in others if o.hash in held))
+            return
+        newer = [o for o in others if o.status in OPEN and _bid(o) > _bid(rec)]
+        if newer:  # the node lost our replacement too: it goes back, never what it replaced
+            latest = max(newer, key=_bid)
+            self._replaced(rec, latest.hash)
+            self._refresh(latest)
             return
         try:
             self.rpc.send_raw_transaction(rec.raw)
@@ -385,6 +398,11 @@ class Tracker(ChainPart):
             else:
                 res.status = self.refresh(self.get(_hash(res))).status
         self.wait_many(mined, 0.0, confirmations=0)  # records their receipts, in one commit
+
+
+def _bid(rec: TxRecord) -> int:
+    """What ``rec`` offers per gas (a replacement at its nonce offers more)."""
+    return rec.max_fee if rec.max_fee is not None else (rec.gas_price or 0)
 
 
 def _hash(result: BatchResult) -> str:
