@@ -216,6 +216,9 @@ def migrate_conversation(doc: object) -> dict[str, object]:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
+    """What :func:`encrypt` gives: store ``conversation`` (the ratchet stepped), send
+    ``envelope``; ``counter`` is the message's number in the conversation."""
+
     conversation: Conversation
     envelope: bytes
     counter: int
