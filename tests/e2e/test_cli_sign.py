@@ -35,6 +35,10 @@ def test_sign_message_matches_eth_account_and_verifies(scripted: Cli) -> None:
         "verify", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "gm walletim", doc["signature"]
     )
     assert other.code == 1 and "INVALID" in other.out
+    # ADDRESS may be an account of the home (or a contact), as anywhere an address is asked.
+    mine = scripted("--json", "verify", "dev", "gm walletim", doc["signature"])
+    assert mine.code == 0 and mine.json() == {"address": ANVIL0, "valid": True, "recovered": ANVIL0}
+    assert scripted("verify", "dev:1", "gm walletim", doc["signature"]).code == 1
 
 
 def test_sign_hex_message(scripted: Cli) -> None:
@@ -83,6 +87,7 @@ def test_bad_sign_inputs(scripted: Cli, tmp_path: Path) -> None:
         ("verify", "0x1234", "x", "0x" + "00" * 65),
         ("verify", ANVIL0, "x", "0x1234"),
         ("verify", ANVIL0, "x", "0x" + "00" * 65),
+        ("verify", "ghost", "x", "0x" + "00" * 65),
     ]
     for args in cases:
         out = scripted(*args)

@@ -124,7 +124,8 @@ def typed_data(
 def verify(
     ctx: Ctx, address: str, message: str, signature: str, typed_file: str | None, hex_input: bool
 ) -> None:
-    """Check that SIGNATURE over MESSAGE was made by ADDRESS; exit 1 if not."""
+    """Check that SIGNATURE over MESSAGE was made by ADDRESS (a 0x address, an account
+    NAME[:INDEX] or a contact); exit 1 if not."""
     from walletim.app.wallets import parse_address
     from walletim.keys.signing import (
         message_bytes,
@@ -134,7 +135,13 @@ def verify(
         typed_data_digest,
     )
 
-    expected = parse_address(address)
+    if address.strip()[:2].lower() == "0x":
+        expected = parse_address(address)  # no home needed
+    else:
+        from walletim.cli.base import open_session
+
+        with open_session(ctx) as s:
+            expected = s.resolve_address(address)
     sig = parse_signature(signature)
     if typed_file:
         digest = typed_data_digest(_read_typed_data(typed_file))
