@@ -103,6 +103,9 @@ class TxPlan:
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
+    """What a send became: ``status`` is mined | failed | pending | dropped | replaced (and
+    ``receipt`` once mined, ``confirmations`` deep); ``plan`` is what was signed."""
+
     hash: str
     nonce: int
     status: str
@@ -117,6 +120,9 @@ class SendResult:
 
 @dataclass(frozen=True, slots=True)
 class BatchRow:
+    """One payment of a ``send --batch`` file: ``value`` in wei, or in base units of
+    ``token`` (an ERC-20 address; None: ETH)."""
+
     row: int  # 1-based line number in the file (after the header, if any)
     to: str
     value: int  # wei or token base units

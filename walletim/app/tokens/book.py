@@ -151,6 +151,10 @@ class RpcTokenReader:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
+    """A token as the lists name it: symbol, name and decimals from the first list (in
+    precedence order) that has it, with every list and symbol that names it (a list giving
+    it other decimals is a conflict, not kept)."""
+
     address: str
     symbol: str
     decimals: int
