@@ -241,7 +241,10 @@ class WalletimApp(Acting):
     async def open_conversation(
         self, peer: str, *, focus: bool = True, at: int | None = None
     ) -> None:
-        """Show ``peer``'s conversation: its newest page (or the page around message ``at``)."""
+        """Show ``peer``'s conversation: its newest page (or the page around message ``at``);
+        a reply or an edit begun in another conversation is cancelled, never sent from here."""
+        if peer != self.peer:
+            self.cancel_pending()
         self.peer = peer
         rows = self.reader.around(peer, at) if at is not None else self.reader.tail(peer)
         self.messages.now_s = self.clock()
@@ -425,7 +428,7 @@ class WalletimApp(Acting):
             m = self.messages
         except NoMatches:  # not on screen now (starting, closing): the next check draws them
             return
-        for row in [r for r in m.rows if _settling(r)]:
+        for row in [r for r in m.rows if r.settling]:
             [fresh] = self.reader.rows([row.message])
             if (fresh.view, fresh.split) != (row.view, row.split):
                 await m.replace_row(fresh)
@@ -534,14 +537,6 @@ class WalletimApp(Acting):
     def action_chats(self) -> None:
         if not self.cancel_pending():  # escape first cancels a reply or an edit
             self.convs.focus()
-
-
-def _settling(row: Row) -> bool:
-    """A card whose verdict may still change (not final yet)."""
-    v = None if row.view is None else row.view.verdict
-    if row.split is not None:  # a bill: until every share is paid and final
-        return any(not s.paid or not s.final for s in row.split.shares)
-    return row.view is not None and (v is None or not v.final or row.view.kind == "request")
 
 
 def build(

@@ -59,6 +59,14 @@ class Row:
     def id(self) -> int:
         return self.message.id
 
+    @property
+    def settling(self) -> bool:
+        """A card whose verdict may still change (not final yet)."""
+        v = None if self.view is None else self.view.verdict
+        if self.split is not None:  # a bill: until every share is paid and final
+            return any(not s.paid or not s.final for s in self.split.shares)
+        return self.view is not None and (v is None or not v.final or self.view.kind == "request")
+
 
 class Reader:
     """The screen's reads, on Textual's thread: conversations, pages of history (only what
