@@ -161,6 +161,7 @@ class WalletimApp(Acting):
         self.unread = 0
         self.requests = 0  # strangers' conversations waiting in Requests
         self._asking: set[Future[bool]] = set()
+        self._closed = False
         self._checking = False
         self.listening = "offline"
 
@@ -205,6 +206,7 @@ class WalletimApp(Acting):
             self.set_interval(CHECK_EVERY, self._check_money)
 
     async def on_unmount(self) -> None:
+        self._closed = True  # a question asked from now on is answered no (see _wait)
         if self.live is not None:
             self.live.stop()
         for asked in list(self._asking):
@@ -471,13 +473,15 @@ class WalletimApp(Acting):
 
     def _wait(self, dialog: Callable[[], ModalScreen[bool]]) -> bool:
         answer: Future[bool] = Future()
-        self._asking.add(answer)
+        self._asking.add(answer)  # before the check: on_unmount answers what it finds no
 
         def ask() -> None:
             self.push_screen(dialog(), callback=lambda yes: answer.set_result(bool(yes)))
 
-        self.call_from_thread(ask)
         try:
+            if self._closed:  # quit while it was planning: nobody is there to say yes
+                return False
+            self.call_from_thread(ask)
             return answer.result()
         finally:
             self._asking.discard(answer)
