@@ -162,6 +162,7 @@ class WalletimApp(Acting):
         self.requests = 0  # strangers' conversations waiting in Requests
         self._asking: set[Future[bool]] = set()
         self._closed = False
+        self.drafts = {}
         self._checking = False
         self.listening = "offline"
 
@@ -253,6 +254,7 @@ class WalletimApp(Acting):
         await self.messages.load(rows, full=len(rows) < PAGE, focus_id=at)
         if focus or self.reading:  # shown to someone looking at it: read
             self.reader.mark_read(peer)
+        self.restore_draft()
         self.query_one("#peer-head", Static).update(Text(label(peer, self.names, width=60)))
         self._trust()
         await self.refresh_conversations()
@@ -375,7 +377,7 @@ class WalletimApp(Acting):
         try:
             sent = self.doer.send(peer, text)
         except WalletimError as exc:
-            self.post_message(Done(f"not sent: {exc}", False, unsent=text))
+            self.post_message(Done(f"not sent: {exc}", False, unsent=(peer, text)))
             return
         states = {r.message.state for r in sent}
         changed = any(r.key_changed for r in sent)
@@ -389,9 +391,8 @@ class WalletimApp(Acting):
             await self.refresh_cards()
             return
         self.status(message.line, "green" if message.ok else "bold red")
-        box = self.compose_box
-        if message.unsent and not box.text:
-            box.text = message.unsent
+        if message.unsent is not None:
+            self.keep_unsent(*message.unsent, message.line)
         if message.open_peer is not None:
             await self.open_conversation(message.open_peer, focus=False)
             self.status(message.line, "green")
