@@ -208,6 +208,11 @@ async def test_open_a_red_packet_from_its_card(
         await pilot.press("y")
         await until(pilot, lambda: "claimed 1 ETH" in screen_text(app), "the claim", 60)
         assert alice.session.chain.balance(alice.address) > before
+        # claimed: the card no longer offers Open (o planned a claim the contract refuses)
+        await until(pilot, lambda: " o  Open" not in screen_text(app), "the card without Open")
+        await pilot.press("o")
+        await pilot.pause(0.5)
+        assert "planning" not in screen_text(app) and "claimed 1 ETH" in screen_text(app)
 
 
 @aio
