@@ -260,3 +260,30 @@ async def test_mail_the_relay_deleted_unread_is_said_on_the_status_line(
         text = screen_text(app)
         assert "relay deleted 3 unread message(s)" in text, text
         assert "see chat restore" in text
+
+
+@aio
+async def test_the_relay_retrying_does_not_write_over_what_an_action_said(
+    filled_home: Path,
+) -> None:
+    """The relay is down and the listener retries, saying "disconnected" each time: an
+    action's outcome on the status line (a payment, a refusal) stays readable; a change of
+    the relay's state is still said."""
+    from walletim.app.chat import ListenEvent
+    from walletim.tui.acting import Done
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        app.report(ListenEvent("disconnected", "connection refused"))
+        await pilot.pause()
+        assert "relay: disconnected: connection refused" in screen_text(app)
+        app.post_message(Done("paid 0.5 ETH: 0xabc", True, reload=False))
+        await pilot.pause()
+        for _ in range(3):  # the listener's retries
+            app.report(ListenEvent("disconnected", "connection refused"))
+            await pilot.pause()
+        assert "paid 0.5 ETH: 0xabc" in screen_text(app)
+        app.report(ListenEvent("connected", None))
+        await pilot.pause()
+        assert "relay: live" in screen_text(app)

@@ -345,9 +345,11 @@ class WalletimApp(Acting):
         elif isinstance(item, Rejection):
             self.status(f"an envelope was rejected ({item.reason})", "bold red")
         elif event.kind in ("connected", "disconnected", "tick-error"):
-            self.listening = "live" if event.kind == "connected" else f"{event.kind}: {item}"
+            now = "live" if event.kind == "connected" else f"{event.kind}: {item}"
             style = "green" if event.kind == "connected" else "bold yellow"
-            self.status(f"relay: {self.listening}", style)
+            if now != self.listening:  # each retry says it again: not over an action's line
+                self.listening = now
+                self.status(f"relay: {now}", style)
         elif event.kind == "expired":  # mail kept past the relay's TTL was deleted unread
             self.status(
                 f"relay deleted {item} unread message(s) (TTL): see chat restore", "bold yellow"
@@ -441,12 +443,9 @@ class WalletimApp(Acting):
         if view is None or view.ref is None:
             return
         ref = view.ref
-        if view.kind == "request":
-            job: Callable[[], str] = lambda: self.doer.pay_request(ref, self._confirm)  # noqa: E731
-        else:
-            job = lambda: self.doer.claim(ref, self._confirm)  # noqa: E731
+        act = self.doer.pay_request if view.kind == "request" else self.doer.claim
         self.status("planning and simulating…")
-        self._work(job)
+        self._work(lambda: act(ref, self._confirm))
 
     def _money(self, peer: str, text: str) -> None:
         """A money command typed in the compose box (walletim.tui.money)."""
