@@ -228,6 +228,7 @@ class Doer:
     def pay_request(self, request_id: str, confirm: Confirm) -> str:
         """Pay a request received in a chat, after ``confirm`` saw the plan. Returns a line."""
         from walletim.chain.units import format_amount
+        from walletim.tui.money import told
 
         with self._lock:
             self.s.chain.check_chain()
@@ -235,7 +236,7 @@ class Doer:
                 self.account, None, None, request_id=request_id, confirm=_asking(confirm)
             )
         p = r.payment
-        return f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}"
+        return told(f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}", r)
 
     def claim(self, packet_id: str, confirm: Confirm) -> str:
         """Claim a share of a red packet, after ``confirm`` saw the plan. Returns a line."""
