@@ -138,6 +138,51 @@ async def test_refusing_the_plan_signs_nothing(
 
 
 @aio
+async def test_quitting_while_a_plan_is_made_signs_nothing_and_does_not_hang(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """p on a request, then ctrl+q while the plan is still being made (a slow node): the
+    confirm dialog can no longer be shown, so the answer is no; the worker ends (the
+    process exits) and nothing is signed. It waited for a yes forever."""
+    import threading
+
+    alice, bob = people["alice"], people["bob"]
+    await asyncio.to_thread(bob.session.wim.request, bob.spec, alice.address, "0.25")
+    before = alice.session.chain.balance(alice.address)
+    app = app_for(alice, world, relay)
+    quit_, finished = threading.Event(), threading.Event()
+    plan_text, pay_request = app.doer.plan_text, app.doer.pay_request
+
+    def slow_plan(plan: Any) -> str:
+        quit_.wait(10)  # the plan is ready only after the user quit
+        return str(plan_text(plan))
+
+    def paying(ref: str, confirm: Any) -> str:
+        try:
+            return str(pay_request(ref, confirm))
+        finally:
+            finished.set()
+
+    app.doer.plan_text, app.doer.pay_request = slow_plan, paying
+    async with app.run_test(size=(100, 40)) as pilot:
+        await live(pilot)
+        await until(pilot, lambda: "payment request" in screen_text(app), "the request in the list")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.messages.row is not None, "the conversation")
+        app.messages.focus()
+        await pilot.press("p")
+        await until(pilot, lambda: "planning and simulating" in screen_text(app), "planning")
+        await pilot.press("ctrl+q")
+    quit_.set()
+    ended = await asyncio.to_thread(finished.wait, 10)
+    for stuck in list(app._asking):  # without the fix: let the test end, and fail
+        stuck.set_result(False)
+    assert ended, "the worker still waits for an answer after the app quit"
+    assert alice.session.chain.balance(alice.address) == before
+    assert alice.payments() == []
+
+
+@aio
 async def test_open_a_red_packet_from_its_card(
     people: dict[str, Person], world: World, relay: RelayProcess
 ) -> None:
@@ -163,6 +208,11 @@ async def test_open_a_red_packet_from_its_card(
         await pilot.press("y")
         await until(pilot, lambda: "claimed 1 ETH" in screen_text(app), "the claim", 60)
         assert alice.session.chain.balance(alice.address) > before
+        # claimed: the card no longer offers Open (o planned a claim the contract refuses)
+        await until(pilot, lambda: " o  Open" not in screen_text(app), "the card without Open")
+        await pilot.press("o")
+        await pilot.pause(0.5)
+        assert "planning" not in screen_text(app) and "claimed 1 ETH" in screen_text(app)
 
 
 @aio

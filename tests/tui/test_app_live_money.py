@@ -85,3 +85,43 @@ async def test_a_request_and_a_split_ask_before_they_are_sent(
         await until(pilot, lambda: "an amount first" in screen_text(app), "the usage")
     got = await asyncio.to_thread(bob.inbox)
     assert [r.message.kind for r in got.received].count("request") == 2
+
+
+@aio
+async def test_money_made_while_the_relay_is_down_does_not_say_sent(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """The relay dies while the app runs: a request and a red packet are made, but their
+    chat messages wait in the outbox, and the status line says so (it said "sent"); when
+    the relay is back the listener sends them and bob's home receives both."""
+    alice, bob = people["alice"], people["bob"]
+    app = app_for(alice, world, relay)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await live(pilot)
+        await open_peer(pilot, alice, bob)
+        relay.kill()
+        await until(pilot, lambda: "relay: disconnected" in screen_text(app), "the relay gone")
+        await type_line(pilot, "/request 0.2 tickets")
+        await until(pilot, lambda: "Send this? request 0.2 ETH" in screen_text(app), "asked")
+        await pilot.press("y")
+        await until(pilot, lambda: "requested 0.2 ETH" in screen_text(app), "the request", 30)
+        assert "waits in your outbox" in screen_text(app)
+        await type_line(pilot, "/packet 0.3 1 红包")
+        await until(pilot, lambda: "Sign and send?" in screen_text(app), "the packet's plan", 30)
+        await pilot.press("y")
+        await until(pilot, lambda: "red packet made" in screen_text(app), "the packet", 60)
+        assert "waits in your outbox" in screen_text(app)
+        relay.restart()
+        await live(pilot)
+        kinds: list[str] = []
+
+        async def fetched() -> bool:
+            got = await asyncio.to_thread(bob.inbox)
+            kinds.extend(r.message.kind for r in got.received)
+            return {"request", "redpacket"} <= set(kinds)
+
+        for _ in range(100):
+            if await fetched():
+                break
+            await pilot.pause(0.2)
+        assert {"request", "redpacket"} <= set(kinds)

@@ -4,6 +4,7 @@ records, text that stays text, paging through a long history, search, the compos
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -192,6 +193,40 @@ async def test_a_message_the_relay_never_took_goes_back_into_the_compose_box(
 
 
 @aio
+async def test_words_not_sent_go_back_to_their_own_conversation_only(filled_home: Path) -> None:
+    """ "hi" sent in bob's conversation; carol's opened before the relay's refusal came back:
+    the words do not land in carol's compose box (enter would send them to her); the status
+    line says where they wait, and they are back in the box when bob's is opened again."""
+    import threading
+    import time as clock
+
+    from tests.tui.conftest import CAROL
+
+    app = snapshot_app(filled_home)
+    refused = threading.Event()
+    send = app.doer.send
+
+    def slow_send(peer: str, text: str) -> Any:
+        refused.wait(10)  # the relay's refusal comes back after carol's conversation opened
+        return send(peer, text)
+
+    app.doer.send = slow_send  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", "h", "i", "enter")  # bob's conversation is the first
+        await pilot.pause()
+        await app.open_conversation(CAROL)
+        refused.set()
+        deadline = clock.monotonic() + 30
+        while "not sent" not in screen_text(app) and clock.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert app.peer == CAROL and app.compose_box.text == ""
+        assert "not sent to bob; the words wait in their compose box" in screen_text(app)
+        await app.open_conversation(BOB)
+        assert app.compose_box.text == "hi"
+
+
+@aio
 async def test_without_colours_the_verdicts_are_still_words(
     filled_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -225,3 +260,30 @@ async def test_mail_the_relay_deleted_unread_is_said_on_the_status_line(
         text = screen_text(app)
         assert "relay deleted 3 unread message(s)" in text, text
         assert "see chat restore" in text
+
+
+@aio
+async def test_the_relay_retrying_does_not_write_over_what_an_action_said(
+    filled_home: Path,
+) -> None:
+    """The relay is down and the listener retries, saying "disconnected" each time: an
+    action's outcome on the status line (a payment, a refusal) stays readable; a change of
+    the relay's state is still said."""
+    from walletim.app.chat import ListenEvent
+    from walletim.tui.acting import Done
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        app.report(ListenEvent("disconnected", "connection refused"))
+        await pilot.pause()
+        assert "relay: disconnected: connection refused" in screen_text(app)
+        app.post_message(Done("paid 0.5 ETH: 0xabc", True, reload=False))
+        await pilot.pause()
+        for _ in range(3):  # the listener's retries
+            app.report(ListenEvent("disconnected", "connection refused"))
+            await pilot.pause()
+        assert "paid 0.5 ETH: 0xabc" in screen_text(app)
+        app.report(ListenEvent("connected", None))
+        await pilot.pause()
+        assert "relay: live" in screen_text(app)

@@ -155,3 +155,38 @@ async def test_a_shared_swap_card_shows_its_state(filled_home: Path) -> None:
         await app.refresh_cards()
         await pilot.pause()
         assert "✓ SHARED ACTION, 2 confirmation(s), not final" in screen_text(app)
+
+
+@aio
+async def test_a_reply_or_edit_begun_elsewhere_is_not_sent_from_another_conversation(
+    filled_home: Path,
+) -> None:
+    """r on carol's message, then bob's conversation opened from the list (tab, enter): what
+    is typed there goes to bob, not as a reply in carol's conversation; an edit begun in
+    carol's conversation leaves bob's compose box empty."""
+    from tests.tui.conftest import BOB
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+
+        async def open_bob() -> None:
+            await pilot.press("tab")  # from the compose box round to the conversation list
+            await pilot.pause()
+            assert app.focused is app.convs
+            app.convs.index = [c.peer for c in app.reader.conversations()].index(BOB)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.peer == BOB and app.focused is app.compose_box
+
+        for key, on in (("r", "coming"), ("e", "yes!")):
+            await open_carol(app, pilot)
+            m = app.messages
+            m.focus()
+            m.index = next(n for n, r in enumerate(m.rows) if r.message.text.startswith(on))
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.pending is not None and app.focused is app.compose_box
+            await open_bob()
+            assert app.pending is None and app.compose_box.text == ""
+            assert "cancelled" in screen_text(app)

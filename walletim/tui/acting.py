@@ -37,12 +37,12 @@ class Done(Message):
         ok: bool,
         reload: bool = True,
         cards: bool = False,
-        unsent: str = "",
+        unsent: tuple[str, str] | None = None,
         open_peer: str | None = None,
     ) -> None:
         super().__init__()
         self.line, self.ok, self.reload, self.cards = line, ok, reload, cards
-        self.unsent = unsent  # a message that was not sent nor kept: back into the compose box
+        self.unsent = unsent  # (peer, words) not sent nor kept: back into their compose box
         self.open_peer = open_peer
 
 
@@ -56,6 +56,7 @@ class Acting(App[None]):
     names: dict[str, str]
     clock: Callable[[], float]
     pending: Pending | None = None
+    drafts: dict[str, str]  # words not sent, by conversation, until it is open again
 
     @property
     def messages(self) -> MessageList:
@@ -74,6 +75,23 @@ class Acting(App[None]):
         self, peer: str, *, focus: bool = True, at: int | None = None
     ) -> None:
         raise NotImplementedError
+
+    def keep_unsent(self, peer: str, text: str, line: str) -> None:
+        """Words that were not sent (``line`` says why) go back into the compose box of
+        their own conversation, now or when it is opened again: never into another's,
+        where enter would send them to someone else."""
+        self.drafts[peer] = text
+        if peer != self.peer:
+            who = label(peer, self.names)
+            why = line.removeprefix("not sent: ")
+            said = f"not sent to {who}; the words wait in their compose box: {why}"
+            self.status(said, "bold red")
+        self.restore_draft()
+
+    def restore_draft(self) -> None:
+        box = self.compose_box
+        if self.peer in self.drafts and not box.text:
+            box.text = self.drafts.pop(self.peer)
 
     def _work(self, job: Callable[[], str], *, open_peer: str | None = None) -> None:
         """Run ``job`` (it reaches the relay or the chain) on a worker thread; its line, or

@@ -161,6 +161,8 @@ class WalletimApp(Acting):
         self.unread = 0
         self.requests = 0  # strangers' conversations waiting in Requests
         self._asking: set[Future[bool]] = set()
+        self._closed = False
+        self.drafts = {}
         self._checking = False
         self.listening = "offline"
 
@@ -205,6 +207,7 @@ class WalletimApp(Acting):
             self.set_interval(CHECK_EVERY, self._check_money)
 
     async def on_unmount(self) -> None:
+        self._closed = True  # a question asked from now on is answered no (see _wait)
         if self.live is not None:
             self.live.stop()
         for asked in list(self._asking):
@@ -241,13 +244,17 @@ class WalletimApp(Acting):
     async def open_conversation(
         self, peer: str, *, focus: bool = True, at: int | None = None
     ) -> None:
-        """Show ``peer``'s conversation: its newest page (or the page around message ``at``)."""
+        """Show ``peer``'s conversation: its newest page (or the page around message ``at``);
+        a reply or an edit begun in another conversation is cancelled, never sent from here."""
+        if peer != self.peer:
+            self.cancel_pending()
         self.peer = peer
         rows = self.reader.around(peer, at) if at is not None else self.reader.tail(peer)
         self.messages.now_s = self.clock()
         await self.messages.load(rows, full=len(rows) < PAGE, focus_id=at)
         if focus or self.reading:  # shown to someone looking at it: read
             self.reader.mark_read(peer)
+        self.restore_draft()
         self.query_one("#peer-head", Static).update(Text(label(peer, self.names, width=60)))
         self._trust()
         await self.refresh_conversations()
@@ -338,9 +345,11 @@ class WalletimApp(Acting):
         elif isinstance(item, Rejection):
             self.status(f"an envelope was rejected ({item.reason})", "bold red")
         elif event.kind in ("connected", "disconnected", "tick-error"):
-            self.listening = "live" if event.kind == "connected" else f"{event.kind}: {item}"
+            now = "live" if event.kind == "connected" else f"{event.kind}: {item}"
             style = "green" if event.kind == "connected" else "bold yellow"
-            self.status(f"relay: {self.listening}", style)
+            if now != self.listening:  # each retry says it again: not over an action's line
+                self.listening = now
+                self.status(f"relay: {now}", style)
         elif event.kind == "expired":  # mail kept past the relay's TTL was deleted unread
             self.status(
                 f"relay deleted {item} unread message(s) (TTL): see chat restore", "bold yellow"
@@ -370,7 +379,7 @@ class WalletimApp(Acting):
         try:
             sent = self.doer.send(peer, text)
         except WalletimError as exc:
-            self.post_message(Done(f"not sent: {exc}", False, unsent=text))
+            self.post_message(Done(f"not sent: {exc}", False, unsent=(peer, text)))
             return
         states = {r.message.state for r in sent}
         changed = any(r.key_changed for r in sent)
@@ -384,9 +393,8 @@ class WalletimApp(Acting):
             await self.refresh_cards()
             return
         self.status(message.line, "green" if message.ok else "bold red")
-        box = self.compose_box
-        if message.unsent and not box.text:
-            box.text = message.unsent
+        if message.unsent is not None:
+            self.keep_unsent(*message.unsent, message.line)
         if message.open_peer is not None:
             await self.open_conversation(message.open_peer, focus=False)
             self.status(message.line, "green")
@@ -425,7 +433,7 @@ class WalletimApp(Acting):
             m = self.messages
         except NoMatches:  # not on screen now (starting, closing): the next check draws them
             return
-        for row in [r for r in m.rows if _settling(r)]:
+        for row in [r for r in m.rows if r.settling]:
             [fresh] = self.reader.rows([row.message])
             if (fresh.view, fresh.split) != (row.view, row.split):
                 await m.replace_row(fresh)
@@ -435,12 +443,9 @@ class WalletimApp(Acting):
         if view is None or view.ref is None:
             return
         ref = view.ref
-        if view.kind == "request":
-            job: Callable[[], str] = lambda: self.doer.pay_request(ref, self._confirm)  # noqa: E731
-        else:
-            job = lambda: self.doer.claim(ref, self._confirm)  # noqa: E731
+        act = self.doer.pay_request if view.kind == "request" else self.doer.claim
         self.status("planning and simulating…")
-        self._work(job)
+        self._work(lambda: act(ref, self._confirm))
 
     def _money(self, peer: str, text: str) -> None:
         """A money command typed in the compose box (walletim.tui.money)."""
@@ -468,13 +473,15 @@ class WalletimApp(Acting):
 
     def _wait(self, dialog: Callable[[], ModalScreen[bool]]) -> bool:
         answer: Future[bool] = Future()
-        self._asking.add(answer)
+        self._asking.add(answer)  # before the check: on_unmount answers what it finds no
 
         def ask() -> None:
             self.push_screen(dialog(), callback=lambda yes: answer.set_result(bool(yes)))
 
-        self.call_from_thread(ask)
         try:
+            if self._closed:  # quit while it was planning: nobody is there to say yes
+                return False
+            self.call_from_thread(ask)
             return answer.result()
         finally:
             self._asking.discard(answer)
@@ -534,14 +541,6 @@ class WalletimApp(Acting):
     def action_chats(self) -> None:
         if not self.cancel_pending():  # escape first cancels a reply or an edit
             self.convs.focus()
-
-
-def _settling(row: Row) -> bool:
-    """A card whose verdict may still change (not final yet)."""
-    v = None if row.view is None else row.view.verdict
-    if row.split is not None:  # a bill: until every share is paid and final
-        return any(not s.paid or not s.final for s in row.split.shares)
-    return row.view is not None and (v is None or not v.final or row.view.kind == "request")
 
 
 def build(

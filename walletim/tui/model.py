@@ -59,6 +59,14 @@ class Row:
     def id(self) -> int:
         return self.message.id
 
+    @property
+    def settling(self) -> bool:
+        """A card whose verdict may still change (not final yet)."""
+        v = None if self.view is None else self.view.verdict
+        if self.split is not None:  # a bill: until every share is paid and final
+            return any(not s.paid or not s.final for s in self.split.shares)
+        return self.view is not None and (v is None or not v.final or self.view.kind == "request")
+
 
 class Reader:
     """The screen's reads, on Textual's thread: conversations, pages of history (only what
@@ -220,6 +228,7 @@ class Doer:
     def pay_request(self, request_id: str, confirm: Confirm) -> str:
         """Pay a request received in a chat, after ``confirm`` saw the plan. Returns a line."""
         from walletim.chain.units import format_amount
+        from walletim.tui.money import told
 
         with self._lock:
             self.s.chain.check_chain()
@@ -227,7 +236,7 @@ class Doer:
                 self.account, None, None, request_id=request_id, confirm=_asking(confirm)
             )
         p = r.payment
-        return f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}"
+        return told(f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}", r)
 
     def claim(self, packet_id: str, confirm: Confirm) -> str:
         """Claim a share of a red packet, after ``confirm`` saw the plan. Returns a line."""

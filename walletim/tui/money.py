@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from walletim.errors import InputError
 
@@ -115,18 +115,19 @@ def run_money(
     if cmd.kind == "pay":
         r = s.wim.pay(account, peer, cmd.amount, token=cmd.token, note=cmd.note, confirm=confirm)
         p = r.payment
-        return f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}"
+        return told(f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}", r)
     if cmd.kind == "packet":
         made = s.wim.packet_create(
             account, cmd.amount, cmd.shares, to=[] if group else [peer], group=group,
             token=cmd.token, random=cmd.random, note=cmd.note, confirm=confirm,
         )  # fmt: skip
-        return f"red packet sent: {made.outcome.hash}"
+        return told(f"red packet {_sent(made)}: {made.outcome.hash}", made)
     if not ask(cmd.describe()):
         raise Aborted("not confirmed: nothing was sent")
     if cmd.kind == "request":
-        q = s.wim.request(account, peer, cmd.amount, token=cmd.token, note=cmd.note).request
-        return f"requested {format_amount(q.amount, q.decimals)} {q.symbol}"
+        asked = s.wim.request(account, peer, cmd.amount, token=cmd.token, note=cmd.note)
+        q = asked.request
+        return told(f"requested {format_amount(q.amount, q.decimals)} {q.symbol}", asked)
     peers = [peer] if group is None else _members(s, account, group)
     split = s.wim.split(
         account,
@@ -136,7 +137,24 @@ def run_money(
         note=cmd.note,
         where=None if group is None else peer,
     )
-    return f"split sent: {len(split.messages)} request(s)"
+    return told(f"split {_sent(split)}: {len(split.messages)} request(s)", split)
+
+
+class Delivered(Protocol):
+    @property
+    def delivered(self) -> bool: ...  # the chat message reached the relay (else: outbox)
+
+
+def _sent(result: Delivered) -> str:
+    return "sent" if result.delivered else "made"
+
+
+def told(line: str, result: Delivered) -> str:
+    """``line`` (what was done), and when its chat message has not reached the relay, that
+    it waits (the CLI's warning, on the app's status line): never "sent" when it was not."""
+    if result.delivered:
+        return line
+    return line + "; the chat message waits in your outbox (relay out of reach, or no chat keys)"
 
 
 def _members(s: Session, account: str, group: str) -> list[str]:
@@ -145,4 +163,4 @@ def _members(s: Session, account: str, group: str) -> list[str]:
     return [m for m in g.members if m != me]
 
 
-__all__ = ["COMMANDS", "HELP", "USAGE", "MoneyCommand", "is_money", "parse", "run_money"]
+__all__ = ["COMMANDS", "HELP", "USAGE", "MoneyCommand", "is_money", "parse", "run_money", "told"]

@@ -220,13 +220,14 @@ def _parties(view: MoneyView, names: dict[str, str], mine: str) -> str:
 
 def card_action(row: Row, mine: str) -> tuple[str, str] | None:
     """The (key, name) a card offers now: Pay on an open request to you, Open on a red
-    packet offered to you that the chain bears out; else None."""
+    packet offered to you that the chain bears out and you have not claimed; else None."""
     view, m = row.view, row.message
     if view is None:
         return None
     if view.kind == "request" and view.open and view.payer == mine:
         return ACTIONS["request"]
     claimable = view.verdict is None or view.verdict.state == "verified"
+    claimable = claimable and view.open is not False  # False: this account claimed its share
     if view.kind == "redpacket" and m.direction == "in" and claimable and view.ref:
         return ACTIONS["redpacket"]
     return None
