@@ -77,6 +77,10 @@ async def test_a_request_and_a_split_ask_before_they_are_sent(
         await until(pilot, lambda: "Send this? request 0.2 ETH" in screen_text(app), "asked")
         await pilot.press("y")
         await until(pilot, lambda: "requested 0.2 ETH" in screen_text(app), "the request", 30)
+        await type_line(pilot, "/request 3 usdc tickets")  # the token, never the note
+        await until(pilot, lambda: 'request 3 USDC, note "tickets"' in screen_text(app), "USDC")
+        await pilot.press("n")
+        await until(pilot, lambda: "nothing was sent" in screen_text(app), "not sent")
         await type_line(pilot, "/split 1 dinner")
         await until(pilot, lambda: "split a bill of 1 ETH" in screen_text(app), "asked")
         await pilot.press("y")

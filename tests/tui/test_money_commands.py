@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from walletim.errors import InputError
-from walletim.tui.money import MoneyCommand, is_money, parse
+from walletim.tui.money import MoneyCommand, is_money, parse, token_in_note
 
 
 @pytest.mark.parametrize(
@@ -43,6 +43,26 @@ def test_money_commands_parse(text: str, want: MoneyCommand) -> None:
 def test_bad_money_commands_say_the_usage(text: str, says: str) -> None:
     with pytest.raises(InputError, match=says):
         parse(text)
+
+
+def test_a_token_symbol_typed_in_lower_case_is_the_token_not_the_note() -> None:
+    """``/pay 5 usdc`` read "usdc" as the note and paid 5 ETH."""
+    listed = {"USDC": "0x" + "11" * 20, "cbETH": "0x" + "22" * 20}
+
+    def resolve(symbol: str) -> str:
+        if symbol not in listed:
+            raise InputError(f"unknown token {symbol!r}")
+        return listed[symbol]
+
+    def read(text: str) -> MoneyCommand:
+        return token_in_note(parse(text), resolve)
+
+    assert read("/pay 5 usdc for lunch") == MoneyCommand("pay", "5", "USDC", "for lunch")
+    assert read("/split 9 cbETH 火锅") == MoneyCommand("split", "9", "cbETH", "火锅")
+    assert read("/pay 5 eth thanks") == MoneyCommand("pay", "5", None, "thanks")
+    assert read("/request 2 lunch at noon") == MoneyCommand("request", "2", None, "lunch at noon")
+    assert read("/packet 1 3 usdc") == MoneyCommand("packet", "1", "USDC", "", 3)
+    assert read("/pay 5 DAI usdc") == MoneyCommand("pay", "5", "DAI", "usdc")  # given already
 
 
 def test_text_that_is_no_command_is_a_message() -> None:

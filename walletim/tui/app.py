@@ -512,7 +512,7 @@ class WalletimApp(Acting):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.run_worker(lambda: self._confirm_number(peer), thread=True, group="act")
+                self._work(lambda: self._confirm_number(peer))
 
         who = label(peer, self.names, width=40)
 
@@ -522,13 +522,9 @@ class WalletimApp(Acting):
         self.call_from_thread(show)
         self.post_message(Done("", True, reload=False))
 
-    def _confirm_number(self, peer: str) -> None:
-        try:
-            self.doer.verify(peer, confirm=True)
-        except WalletimError as exc:
-            self.post_message(Done(str(exc), False))
-            return
-        self.post_message(Done("safety number confirmed", True))
+    def _confirm_number(self, peer: str) -> str:
+        self.doer.verify(peer, confirm=True)
+        return "safety number confirmed"
 
     def action_money_help(self) -> None:
         """How to pay, request, split or send a red packet from the compose box."""

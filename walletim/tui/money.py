@@ -3,8 +3,8 @@
 InputError line) and done through the same services as the CLI's ``pay``, ``request``,
 ``split`` and ``redpacket create``. What signs shows its decoded, simulated plan first.
 
-Forms (AMOUNT as the CLI takes it; TOKEN is a symbol in capitals, or an address; the rest
-of the line is the note)::
+Forms (AMOUNT as the CLI takes it; TOKEN is a symbol, or an address; the rest of the line
+is the note; ``usdc`` is USDC when the token lists name it so, never the note)::
 
     /pay AMOUNT [TOKEN] [note]
     /request AMOUNT [TOKEN] [note]
@@ -15,7 +15,7 @@ of the line is the note)::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from walletim.errors import InputError
@@ -39,6 +39,7 @@ HELP = "money: " + "  ".join(USAGE.values())
 _AMOUNT = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)\Z")
 _SHARES = re.compile(r"^[0-9]{1,4}\Z")
 _TOKEN = re.compile(r"^(0x[0-9a-fA-F]{40}|[A-Z][A-Z0-9.]{0,10})\Z")
+_SYMBOL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9.]{0,10}\Z")
 MAX_SHARES = 1000
 
 
@@ -108,6 +109,7 @@ def run_money(
     from walletim.messaging.kinds import GROUP_PREFIX, is_group_peer
 
     group = peer[len(GROUP_PREFIX) :] if is_group_peer(peer) else None
+    cmd = token_in_note(cmd, s.resolve_token)
     if cmd.kind in ("pay", "request") and group is not None:
         raise InputError(f"/{cmd.kind} goes to one person: open their conversation")
     if cmd.kind in ("pay", "packet"):
@@ -138,6 +140,29 @@ def run_money(
         where=None if group is None else peer,
     )
     return told(f"split {_sent(split)}: {len(split.messages)} request(s)", split)
+
+
+def token_in_note(cmd: MoneyCommand, resolve: Callable[[str], str]) -> MoneyCommand:
+    """``cmd`` with the first word of its note as its token when the token lists name it so,
+    as typed or in capitals (``/pay 5 usdc`` pays 5 USDC, ``cbETH`` is cbETH): a symbol read
+    as the note would pay ETH instead. ``resolve`` is Session.resolve_token (raises on a
+    word no list names)."""
+    from walletim.errors import WalletimError
+
+    if cmd.token is not None or not cmd.note:
+        return cmd
+    word, _, rest = cmd.note.partition(" ")
+    if word.upper() == "ETH":  # the default: the word is no part of the note
+        return replace(cmd, note=rest.strip())
+    for symbol in dict.fromkeys((word.upper(), word)):
+        if not _SYMBOL_LIKE.match(symbol):
+            continue
+        try:
+            resolve(symbol)
+        except WalletimError:
+            continue
+        return replace(cmd, token=symbol, note=rest.strip())
+    return cmd
 
 
 class Delivered(Protocol):
