@@ -520,3 +520,25 @@ def test_an_empty_global_option_is_an_error_not_the_default(scripted: Cli) -> No
     for option in ("--rpc-url", "--relay", "--network"):
         r = scripted(option, " ", "balance", ANVIL0)
         assert r.code == 2 and f"{option} is empty" in r.err, r.err
+
+
+def test_a_byte_order_mark_is_no_part_of_a_password_file(cli: Cli, tmp_path: Path) -> None:
+    """Windows Notepad saves UTF-8 with a BOM: the password is what was typed, without it,
+    for the home, a keystore's own password and a BIP-39 passphrase alike."""
+    home_pw, ks_pw, phrase = tmp_path / "homepw", tmp_path / "kspw", tmp_path / "phrase"
+    home_pw.write_bytes(b"\xef\xbb\xbf" + HOME_PASSWORD.encode() + b"\r\n")
+    ks_pw.write_bytes(b"\xef\xbb\xbfkeystore pass\r\n")
+    phrase.write_bytes(b"\xef\xbb\xbfmy 25th word\r\n")
+    made = cli("--password-file", str(home_pw), "--json", "wallet", "import", "dev",
+               "--mnemonic-stdin", "--mnemonic-passphrase-file", str(phrase),
+               input=ANVIL_MNEMONIC)  # fmt: skip
+    assert made.code == 0, made.err
+    Account.enable_unaudited_hdwallet_features()
+    assert made.json()["address"] == Account.from_mnemonic(ANVIL_MNEMONIC, "my 25th word").address
+    typed = cli("--json", "wallet", "list", input=HOME_PASSWORD + "\n")  # the password typed
+    assert typed.code == 0, typed.err
+    out_file = tmp_path / "dev.json"
+    out = cli("--password-file", str(home_pw), "wallet", "export", "dev", "--out", str(out_file),
+              "--keystore-password-file", str(ks_pw))  # fmt: skip
+    assert out.code == 0, out.err
+    assert Account.decrypt(json.loads(out_file.read_text()), "keystore pass")

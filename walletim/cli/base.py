@@ -66,9 +66,10 @@ def read_text_file(path: str | Path, what: str, *, limit: int, encoding: str = "
 
 
 def read_secret_file(path: str, what: str, *, empty_ok: bool = False) -> str:
-    """First line of a secret file, without its line ending; an empty one only when
+    """First line of a secret file, without its line ending or a leading byte-order mark
+    (Windows Notepad writes one: it is no part of what was typed); an empty one only when
     ``empty_ok`` (the password of a keystore made elsewhere). Raises InputError."""
-    text = read_text_file(path, what, limit=MAX_SECRET_FILE)
+    text = read_text_file(path, what, limit=MAX_SECRET_FILE).removeprefix("\ufeff")
     line = text.splitlines()[0] if text else ""
     if not line and not empty_ok:
         raise InputError(f"{what} {path} is empty")
