@@ -117,6 +117,25 @@ def test_import_mnemonic_stdin_and_prompt(cli: Cli, scripted: Cli) -> None:
     assert addrs[1]["path"] == "m/44'/60'/0'/0/1"
 
 
+def test_import_mnemonic_stdin_reads_every_line(scripted: Cli, home: Path) -> None:
+    """A phrase saved one word a line, or wrapped over lines, is the whole phrase; an
+    endless stdin is refused without echoing a word."""
+    words = ANVIL_MNEMONIC.split()
+    one_a_line = "\n".join(words) + "\n"
+    out = scripted("--json", "wallet", "import", "a", "--mnemonic-stdin", input=one_a_line)
+    assert out.code == 0, out.err
+    assert out.json()["address"] == ANVIL0
+    wrapped = "\r\n".join(" ".join(words[i : i + 4]) for i in range(0, 12, 4)) + "\t\r\n\n"
+    again = scripted("wallet", "import", "b", "--mnemonic-stdin", input=wrapped)
+    assert f"{ANVIL0} is already in this home as a:0" in again.err, again.err
+    short = scripted("wallet", "import", "c", "--mnemonic-stdin", input="\n".join(words[:11]))
+    _one_clean_line(short, 1, "junk")
+    assert "has 11" in short.err
+    endless = scripted("wallet", "import", "d", "--mnemonic-stdin", input="junk\n" * 20_000)
+    _one_clean_line(endless, 1, "junk")
+    assert not (home / "wallets" / "d.json").exists()
+
+
 @pytest.mark.parametrize(
     ("phrase", "needle"),
     [

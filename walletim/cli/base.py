@@ -357,10 +357,11 @@ def with_account(command: Callable[Concatenate[Ctx, P], R]) -> Callable[P, R]:
     return account_option(with_home(command))
 
 
-def read_stdin_line(what: str) -> str:
-    """One line from stdin (for --mnemonic-stdin / --private-key-stdin), UTF-8.
-    Raises InputError."""
-    line = _stdin_text(what, MAX_SECRET_FILE, line=True)
+def read_stdin_line(what: str, *, whole: bool = False) -> str:
+    """One line from stdin (--private-key-stdin), or with ``whole`` all of it (at most
+    :data:`MAX_SECRET_FILE` bytes: --mnemonic-stdin, whose words may come one a line),
+    UTF-8, stripped. Raises InputError."""
+    line = _stdin_text(what, MAX_SECRET_FILE, line=not whole)
     if not line.strip():
         raise InputError(f"expected the {what} on standard input, got nothing")
     return line.strip()

@@ -158,7 +158,9 @@ def create(
 @wallet.command(name="import")
 @click.argument("name")
 @click.option(
-    "--mnemonic-stdin", is_flag=True, help="Read the mnemonic from the first line of stdin."
+    "--mnemonic-stdin",
+    is_flag=True,
+    help="Read the mnemonic from stdin (its words separated by spaces or lines).",
 )
 @click.option("--private-key-stdin", is_flag=True, help="Read a hex private key from stdin.")
 @click.option(
@@ -201,7 +203,10 @@ def import_(
     elif private_key_stdin:
         info = wallets.import_private_key(name, read_stdin_line("private key"))
     else:
-        phrase = read_stdin_line("mnemonic") if mnemonic_stdin else prompt_secret("Mnemonic")
+        if mnemonic_stdin:
+            phrase = read_stdin_line("mnemonic", whole=True)
+        else:
+            phrase = prompt_secret("Mnemonic")
         from walletim.keys import mnemonic as bip39
 
         bip39.validate(phrase)  # fail before asking for more secrets
