@@ -213,7 +213,10 @@ def test_addresses_need_the_password(cli: Cli, scripted: Cli) -> None:
     assert many.code == 0 and len(many.json()["addresses"]) == 2000
 
 
-def test_export_import_keystore_round_trip(scripted: Cli, tmp_path: Path) -> None:
+def test_export_import_keystore_round_trip(
+    scripted: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where a file called "-" would land
     scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC)
     ks_pw = tmp_path / "kspw"
     ks_pw.write_text("keystore pass\n")
@@ -238,11 +241,16 @@ def test_export_import_keystore_round_trip(scripted: Cli, tmp_path: Path) -> Non
         "wallet", "export", "dev:1", "--out", str(out_file), "--keystore-password-file", str(ks_pw)
     )
     _one_clean_line(again)
-    for out, words in (("", "names no file"), (" ", "names no file")):
+    for out, words in (
+        ("", "names no file"),
+        (" ", "names no file"),
+        ("-", "--out - would mean standard output"),  # as cast and tar read it: refused
+    ):
         bad = scripted("wallet", "export", "dev:1", "--out", out, "--keystore-password-file",
                        str(ks_pw))  # fmt: skip
         _one_clean_line(bad)
         assert words in bad.err, bad.err
+        assert bad.out == "" and not (tmp_path / "-").exists()
     keystore = ("--keystore", str(out_file), "--keystore-password-file", str(ks_pw))
     same_home = scripted("wallet", "import", "back", *keystore)  # dev:1 is here already
     _one_clean_line(same_home, 1, "keystore pass")

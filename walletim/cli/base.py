@@ -65,6 +65,18 @@ def read_text_file(path: str | Path, what: str, *, limit: int, encoding: str = "
         raise InputError(f"{what} {path} is not UTF-8 text") from exc
 
 
+def output_file(value: str, option: str) -> str:
+    """``value`` of an option naming a file walletim writes (a keystore, a chat backup): never
+    ``-``, which other tools (cast, curl, tar) read as standard output; walletim writes these
+    only to a file of its own (mode 0600), not to a terminal or a pipe. Raises InputError."""
+    if value.strip() == "-":
+        raise InputError(
+            f"{option} - would mean standard output: this is written only to a file (mode "
+            f"0600); name one (a file called '-': {option} ./-)"
+        )
+    return value
+
+
 def read_secret_file(path: str, what: str, *, empty_ok: bool = False) -> str:
     """First line of a secret file, without its line ending or a leading byte-order mark
     (Windows Notepad writes one: it is no part of what was typed); an empty one only when

@@ -13,6 +13,7 @@ from walletim.cli.base import (
     CliPassword,
     Ctx,
     int_option,
+    output_file,
     pass_ctx,
     prompt_secret,
     read_file,
@@ -324,6 +325,7 @@ def addresses(ctx: Ctx, name: str, count: int, start: int, template: str | None)
 @with_home
 def export(ctx: Ctx, account: str, out: str, keystore_password_file: str | None) -> None:
     """Export ACCOUNT (NAME or NAME:INDEX) as a v3 keystore that geth and cast read."""
+    output_file(out, "--out")
     wallets = ctx.wallets()
     target = wallets.account(account)  # fail fast on a bad account, before prompting
     from walletim.app.wallets.export import keystore_target

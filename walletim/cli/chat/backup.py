@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from walletim.cli.base import Ctx, account_option, printable, with_home
+from walletim.cli.base import Ctx, account_option, output_file, printable, with_home
 from walletim.cli.chat.devices import device_json, device_line, join_as_device
 from walletim.cli.chat.render import session, when
 
@@ -31,7 +31,7 @@ def backup(ctx: Ctx, account: str, to: str) -> None:
     """Write an encrypted archive of this account's chats: contacts, groups, history,
     payments, requests, splits, red packets and chat settings. Its key comes from the
     wallet's seed: restore it with `chat restore` on a home made from the same mnemonic."""
-    target = None if to == "relay" else Path(to).expanduser()
+    target = None if to == "relay" else Path(output_file(to, "--to")).expanduser()
     with session(ctx) as s:
         r = s.backups.backup(account, target)
     data = {
