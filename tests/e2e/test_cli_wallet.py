@@ -569,3 +569,26 @@ def test_a_byte_order_mark_is_no_part_of_a_password_file(cli: Cli, tmp_path: Pat
               "--keystore-password-file", str(ks_pw))  # fmt: skip
     assert out.code == 0, out.err
     assert Account.decrypt(json.loads(out_file.read_text()), "keystore pass")
+
+
+def test_a_keystore_made_by_geth_from_a_password_file_with_a_bom_imports(
+    scripted: Cli, tmp_path: Path
+) -> None:
+    """geth and cast keep a password file's BOM in the password: the same file opens the
+    keystore they made with it, as it opens one whose password was typed."""
+    pw_file = tmp_path / "kspw"
+    pw_file.write_bytes(b"\xef\xbb\xbfgeth pass\r\n")
+    for n, password in enumerate(("\ufeffgeth pass", "geth pass")):
+        keystore = tmp_path / f"k{n}.json"
+        keystore.write_text(json.dumps(Account.encrypt(KEY, password, kdf="pbkdf2", iterations=2)))
+        home = _other_home(scripted, tmp_path / f"home{n}")
+        out = home("--json", "wallet", "import", "k", "--keystore", str(keystore),
+                   "--keystore-password-file", str(pw_file))  # fmt: skip
+        assert out.code == 0, out.err
+        assert out.json()["address"] == KEY_ADDRESS
+    wrong = tmp_path / "wrong"
+    wrong.write_bytes(b"\xef\xbb\xbfnope\n")
+    bad = home("wallet", "import", "k2", "--keystore", str(keystore),
+               "--keystore-password-file", str(wrong))  # fmt: skip
+    _one_clean_line(bad, 1, "nope")
+    assert "wrong password for the keystore" in bad.err
