@@ -84,6 +84,14 @@ def test_serving_on_every_address_needs_public_urls(
     assert "the login is signed for another relay URL" in refused.err
 
 
+def test_an_empty_db_or_redis_is_a_usage_error_not_the_homes_database(cli: Cli, home: Path) -> None:
+    """`--redis "$REDIS_URL"` with the variable unset must not serve the home's SQLite."""
+    for option, value in (("--redis", ""), ("--db", ""), ("--db", " ")):
+        r = cli.subprocess("relay", "serve", "--port", "0", option, value, timeout=30)
+        assert r.code == 2 and f"{option} is empty" in r.err, (option, r.code, r.err)
+    assert not (home / "relay").exists()
+
+
 def test_a_full_mailbox_is_shown_as_waiting_and_sent_later(
     tmp_path: Path, relay_factory: Factory
 ) -> None:

@@ -65,6 +65,15 @@ def read_text_file(path: str | Path, what: str, *, limit: int, encoding: str = "
         raise InputError(f"{what} {path} is not UTF-8 text") from exc
 
 
+def refuse_empty(*options: tuple[str, str | None]) -> None:
+    """An option given as empty text (``--rpc-url ""``: a script's unset variable) is a usage
+    error, never quietly its default. ``options``: (name, value) pairs, None when not given.
+    Raises click.UsageError."""
+    for option, value in options:
+        if value is not None and not value.strip():
+            raise click.UsageError(f"{option} is empty")
+
+
 def output_file(value: str, option: str) -> str:
     """``value`` of an option naming a file walletim writes (a keystore, a chat backup): never
     ``-``, which other tools (cast, curl, tar) read as standard output; walletim writes these

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, int_option, open_session, pass_ctx, port_option, with_home
+from walletim.cli.base import (
+    Ctx,
+    int_option,
+    open_session,
+    pass_ctx,
+    port_option,
+    refuse_empty,
+    with_home,
+)
 from walletim.relay import limits as L
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -197,6 +205,7 @@ def serve(
     from walletim.relay.run import RelayConfig
     from walletim.relay.run import serve as serve_relay
 
+    refuse_empty(("--db", db), ("--redis", redis_url))
     if db and redis_url:
         raise click.UsageError("--db and --redis exclude each other")
     limits = L.RelayLimits(
