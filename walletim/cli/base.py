@@ -66,18 +66,16 @@ def read_text_file(path: str | Path, what: str, *, limit: int, encoding: str = "
 
 
 def refuse_empty(*options: tuple[str, str | None]) -> None:
-    """An option given as empty text (``--rpc-url ""``: a script's unset variable) is a usage
-    error, never quietly its default. ``options``: (name, value) pairs, None when not given.
-    Raises click.UsageError."""
+    """Options (name, value; None: not given) given as empty text (``--rpc-url ""``: a script's
+    unset variable) are a usage error, never quietly the default. Raises click.UsageError."""
     for option, value in options:
         if value is not None and not value.strip():
             raise click.UsageError(f"{option} is empty")
 
 
 def output_file(value: str, option: str) -> str:
-    """``value`` of an option naming a file walletim writes (a keystore, a chat backup): never
-    ``-``, which other tools (cast, curl, tar) read as standard output; walletim writes these
-    only to a file of its own (mode 0600), not to a terminal or a pipe. Raises InputError."""
+    """``value`` of an option naming a file to write (a keystore, a chat backup): never ``-``,
+    standard output to cast or tar; these go only to a file (mode 0600). Raises InputError."""
     if value.strip() == "-":
         raise InputError(
             f"{option} - would mean standard output: this is written only to a file (mode "
