@@ -9,11 +9,12 @@ import click
 from walletim.cli.base import Ctx, account_option, output_file, printable, with_home
 from walletim.cli.chat.devices import device_json, device_line, join_as_device
 from walletim.cli.chat.render import session, when
+from walletim.display import plural
 
 
 def _counts(counts: dict[str, int]) -> str:
     shown = ("messages", "contacts", "groups", "payments", "requests", "packets")
-    return ", ".join(f"{counts.get(k, 0)} {k}" for k in shown)
+    return ", ".join(plural(counts.get(k, 0), k.removesuffix("s")) for k in shown)
 
 
 @click.command()
@@ -100,8 +101,8 @@ def restore(
     def human() -> None:
         click.echo(
             f"restored {r.account} from {r.source} (archive {r.archive_id[:12]}, made "
-            f"{when(r.created_ms)}): {_counts(r.counts)}; {sum(r.added.values())} records "
-            "new here"
+            f"{when(r.created_ms)}): {_counts(r.counts)}; "
+            f"{plural(sum(r.added.values()), 'record')} new here"
         )
         click.echo(device_line(account, device, device_error), err=device_error is not None)
         click.echo(
