@@ -100,6 +100,12 @@ def _glyph(ch: str) -> bool:
     return ord(ch) > 0x7F and unicodedata.category(ch)[0] in "LMS"
 
 
+def plural(count: int, noun: str) -> str:
+    """``count`` with its noun, in the singular for 1: ``1 contact``, ``2 contacts`` (nouns
+    whose plural adds an s; say ``message(s)`` where the count is not at hand)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def one_line(text: str, limit: int | None = None) -> str:
     """A sender's string for a one-line field (a note, a name, a symbol): newlines and
     padding become single spaces, cut at ``limit`` with a marker."""

@@ -60,13 +60,7 @@ def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> None:
             if any, is untouched and no temp file is left behind.
         FileExistsError: with ``exclusive`` when ``path`` exists.
     """
-    import secrets
-
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TMP_SUFFIX}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except OSError as exc:
-        raise ConfigError(_describe(exc, path)) from exc
+    tmp, fd = _create_temp(path)
     try:
         try:
             view = memoryview(data)
@@ -91,6 +85,28 @@ def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> None:
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+def _create_temp(path: Path) -> tuple[Path, int]:
+    """A new temp file beside ``path`` (mode 0600) and its descriptor: named after the file
+    (``remove_stale_temps(of=...)`` finds it), or, where that name would be too long for the
+    file system (a target name near its limit, 255 bytes), a short name of its own.
+    Raises ConfigError."""
+    import secrets
+
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    tag = f"{secrets.token_hex(6)}{TMP_SUFFIX}"
+    tmp = path.with_name(f".{path.name}.{tag}")
+    try:
+        try:
+            return tmp, os.open(tmp, flags, 0o600)
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+        tmp = path.with_name(f".{tag}")
+        return tmp, os.open(tmp, flags, 0o600)
+    except OSError as exc:
+        raise ConfigError(_describe(exc, path)) from exc
 
 
 def _unlink_quietly(path: Path) -> None:

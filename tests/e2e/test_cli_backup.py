@@ -123,7 +123,10 @@ def test_backup_to_the_relay_restores_on_a_fresh_home_and_the_chat_goes_on(
     assert after == [t for _, _, t in before] + ["new laptop, same me", "welcome back"]
 
 
-def test_file_backup_and_refusals_change_nothing(tmp_path: Path, relay: RelayProcess) -> None:
+def test_file_backup_and_refusals_change_nothing(
+    tmp_path: Path, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where a file called "-" would land
     alice = _home(tmp_path / "alice", relay.url)
     bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
     a_addr = ok(alice, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
@@ -147,10 +150,12 @@ def test_file_backup_and_refusals_change_nothing(tmp_path: Path, relay: RelayPro
         (fifo, "is not a regular file: not overwritten"),
         (tmp_path, "is a directory: name a file in it"),
         (Path(""), "names no file"),
+        (Path("-"), "--to - would mean standard output"),
     ):
         refused = alice("chat", "backup", "--from", "dev", "--to", str(target))
         assert refused.code == 1 and len(refused.err_lines) == 1, (target, refused.err)
         assert words in refused.err, refused.err
+    assert not (tmp_path / "-").exists()
     assert notes.read_text() == "important" and stat.S_ISFIFO(fifo.stat().st_mode)
     data = archive.read_bytes()
 

@@ -210,6 +210,9 @@ def test_a_revoked_device_cannot_send_even_on_the_seed_derived_account_key(
         assert "no longer in the wallet's device list (revoked)" in sent.err
     inbox = ok(phone, "chat", "inbox", "--from", "dev")  # reading goes on; nothing leaves
     assert any("revoked" in w for w in inbox["warnings"]) and inbox["sent"] == 0
+    human = phone("chat", "inbox", "--from", "dev")  # why they wait: the revocation
+    assert "1 message(s) still queued: this device was revoked\n" in human.err, human.err
+    assert "without chat keys" not in human.err
     paid = phone("--json", "chat", "send", "--from", "dev", "bob", "after looking")
     assert paid.code == 4, paid.err
     assert ok(bob, "chat", "inbox", "--from", "bob")["messages"] == []

@@ -81,7 +81,40 @@ def test_serving_on_every_address_needs_public_urls(
     direct: Cli = person(tmp_path, "alice", relay.url)
     refused = direct("chat", "init", "--from", "alice")
     assert refused.code == 4
-    assert "the login is signed for another relay URL" in refused.err
+    assert f"authentication failed: it takes no logins for {relay.url}" in refused.err
+
+
+def test_a_relay_url_with_a_path_the_relay_does_not_serve_is_said_and_pins_nothing(
+    tmp_path: Path, relay_factory: Factory
+) -> None:
+    """`--relay ws://host:port/path` to a relay whose logins are for ws://host:port: the
+    error names the URL with its path (the one the login was signed for), and no pin is
+    left for it; a relay told that URL (--public-url, behind a proxy) serves it."""
+    import socket
+
+    relay = relay_factory()
+    alice: Cli = person(tmp_path, "alice", relay.url + "/chat")
+    refused = alice("chat", "init", "--from", "alice")
+    assert refused.code == 4 and len(refused.err_lines) == 1, refused.err
+    assert f"it takes no logins for {relay.url}/chat" in refused.err, refused.err
+    assert "nothing was pinned" in refused.err
+    assert alice("--json", "relay", "pins").json()["pins"] == []
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    served = relay_factory("--port", str(port), "--public-url", f"ws://127.0.0.1:{port}/chat",
+                           name="proxied")  # fmt: skip
+    url = f"{served.url}/chat"
+    assert alice("--relay", url, "chat", "init", "--from", "alice").code == 0
+    assert [p["url"] for p in alice("--json", "relay", "pins").json()["pins"]] == [url]
+
+
+def test_an_empty_db_or_redis_is_a_usage_error_not_the_homes_database(cli: Cli, home: Path) -> None:
+    """`--redis "$REDIS_URL"` with the variable unset must not serve the home's SQLite."""
+    for option, value in (("--redis", ""), ("--db", ""), ("--db", " ")):
+        r = cli.subprocess("relay", "serve", "--port", "0", option, value, timeout=30)
+        assert r.code == 2 and f"{option} is empty" in r.err, (option, r.code, r.err)
+    assert not (home / "relay").exists()
 
 
 def test_a_full_mailbox_is_shown_as_waiting_and_sent_later(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
@@ -110,3 +111,92 @@ def test_secrets_pasted_into_the_wrong_field_are_not_echoed(scripted: Cli) -> No
         out = scripted(*args)
         assert out.code in (1, 2), (args, out.err)
         assert "5c5c5c5c" not in out.err and "test test test" not in out.err, out.err
+
+
+def _typed(**changes: object) -> dict[str, object]:
+    """A document of every kind of field, for this network (chain 31337); ``changes``
+    replace message fields (None: the field is left out)."""
+    message: dict[str, object] = {
+        "flag": True,
+        "data": "0xabcd",
+        "nums": [1, "0x2"],
+        "who": {"name": "a", "wallet": ANVIL0},
+        "note": "hi",
+        "tag": "0x0102",
+    }
+    message.update(changes)
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+            ],
+            "Mail": [
+                {"name": "flag", "type": "bool"},
+                {"name": "data", "type": "bytes"},
+                {"name": "nums", "type": "uint256[2]"},
+                {"name": "who", "type": "Person"},
+                {"name": "note", "type": "string"},
+                {"name": "tag", "type": "bytes4"},
+            ],
+            "Person": [
+                {"name": "name", "type": "string"},
+                {"name": "wallet", "type": "address"},
+            ],
+        },
+        "primaryType": "Mail",
+        "domain": {"name": "x", "chainId": 31337},
+        "message": {k: v for k, v in message.items() if v is not None},
+    }
+
+
+def test_typed_data_that_does_not_say_what_is_signed_is_refused_as_cast_does(
+    scripted: Cli, tmp_path: Path, cast: str
+) -> None:
+    """eth-account signs each of these (an array of another length hashed as given, a missing
+    field as zero, 1 as true, "0xabc" as 0x0abc): what a reader of the file sees is not what
+    would be signed. walletim refuses each in one line before anything is signed (and
+    `verify` says the same), as cast does; a good document is signed as cast signs it."""
+    import subprocess
+
+    _setup(scripted)
+
+    def both(name: str, doc: dict[str, object]) -> tuple[subprocess.CompletedProcess[str], Any]:
+        f = tmp_path / f"{name}.json"
+        f.write_text(json.dumps(doc))
+        theirs = subprocess.run(
+            [cast, "wallet", "sign", "--data", "--from-file", str(f), "--private-key", ANVIL0_KEY],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        return theirs, scripted("--json", "--yes", "sign", "typed-data", "--from", "dev", str(f))
+
+    theirs, ours = both("good", _typed())
+    assert theirs.returncode == 0 and ours.code == 0, (theirs.stderr, ours.err)
+    assert ours.json()["signature"] == theirs.stdout.strip()
+    no_who = _typed(who=None)
+    null_note = _typed()
+    null_note["message"]["note"] = None  # type: ignore[index]
+    cases = {
+        "three values": (_typed(nums=[1, 2, 3]), "message.nums (uint256[2]) has 3 values, not 2"),
+        "one value": (_typed(nums=[1]), "message.nums (uint256[2]) has 1 value, not 2"),
+        "missing field": (_typed(note=None), "message.note (string) is missing"),
+        "null field": (null_note, "message.note (string) is null"),
+        "missing struct": (no_who, "message.who (Person) is missing"),
+        "missing inner": (_typed(who={"name": "a"}), "message.who.wallet (address) is missing"),
+        "1 for a bool": (_typed(flag=1), "message.flag (bool) is not true or false"),
+        "odd hex": (_typed(data="0xabc"), "message.data (bytes) is not 0x-hex of whole bytes"),
+        "odd hex bytes4": (_typed(tag="0x010"), "message.tag (bytes4) is not 0x-hex"),
+        "a number for a string": (_typed(note=5), "message.note (string) is not a string"),
+        "spaces in an integer": (_typed(nums=[" 1", 2]), "message.nums[0] (uint256) is not an"),
+    }
+    for name, (doc, said) in cases.items():
+        theirs, ours = both(name.replace(" ", "-"), doc)
+        assert theirs.returncode != 0, (name, theirs.stdout)
+        assert ours.code == 1, (name, ours.out, ours.err)
+        error = json.loads(ours.err)["error"]
+        assert error["message"].startswith(f"typed data refused: {said}"), (name, ours.err)
+        assert error["type"] == "InputError" and ours.out == ""
+        f = tmp_path / f"{name.replace(' ', '-')}.json"
+        verify = scripted("verify", "--typed-data", str(f), ANVIL0, "-", "0x" + "11" * 65)
+        assert verify.code == 1 and len(verify.err_lines) == 1, (name, verify.err)
+        assert verify.err.startswith(f"error: typed data refused: {said}"), (name, verify.err)

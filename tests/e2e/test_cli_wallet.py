@@ -117,6 +117,25 @@ def test_import_mnemonic_stdin_and_prompt(cli: Cli, scripted: Cli) -> None:
     assert addrs[1]["path"] == "m/44'/60'/0'/0/1"
 
 
+def test_import_mnemonic_stdin_reads_every_line(scripted: Cli, home: Path) -> None:
+    """A phrase saved one word a line, or wrapped over lines, is the whole phrase; an
+    endless stdin is refused without echoing a word."""
+    words = ANVIL_MNEMONIC.split()
+    one_a_line = "\n".join(words) + "\n"
+    out = scripted("--json", "wallet", "import", "a", "--mnemonic-stdin", input=one_a_line)
+    assert out.code == 0, out.err
+    assert out.json()["address"] == ANVIL0
+    wrapped = "\r\n".join(" ".join(words[i : i + 4]) for i in range(0, 12, 4)) + "\t\r\n\n"
+    again = scripted("wallet", "import", "b", "--mnemonic-stdin", input=wrapped)
+    assert f"{ANVIL0} is already in this home as a:0" in again.err, again.err
+    short = scripted("wallet", "import", "c", "--mnemonic-stdin", input="\n".join(words[:11]))
+    _one_clean_line(short, 1, "junk")
+    assert "has 11" in short.err
+    endless = scripted("wallet", "import", "d", "--mnemonic-stdin", input="junk\n" * 20_000)
+    _one_clean_line(endless, 1, "junk")
+    assert not (home / "wallets" / "d.json").exists()
+
+
 @pytest.mark.parametrize(
     ("phrase", "needle"),
     [
@@ -194,7 +213,10 @@ def test_addresses_need_the_password(cli: Cli, scripted: Cli) -> None:
     assert many.code == 0 and len(many.json()["addresses"]) == 2000
 
 
-def test_export_import_keystore_round_trip(scripted: Cli, tmp_path: Path) -> None:
+def test_export_import_keystore_round_trip(
+    scripted: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where a file called "-" would land
     scripted("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC)
     ks_pw = tmp_path / "kspw"
     ks_pw.write_text("keystore pass\n")
@@ -219,11 +241,16 @@ def test_export_import_keystore_round_trip(scripted: Cli, tmp_path: Path) -> Non
         "wallet", "export", "dev:1", "--out", str(out_file), "--keystore-password-file", str(ks_pw)
     )
     _one_clean_line(again)
-    for out, words in (("", "names no file"), (" ", "names no file")):
+    for out, words in (
+        ("", "names no file"),
+        (" ", "names no file"),
+        ("-", "--out - would mean standard output"),  # as cast and tar read it: refused
+    ):
         bad = scripted("wallet", "export", "dev:1", "--out", out, "--keystore-password-file",
                        str(ks_pw))  # fmt: skip
         _one_clean_line(bad)
         assert words in bad.err, bad.err
+        assert bad.out == "" and not (tmp_path / "-").exists()
     keystore = ("--keystore", str(out_file), "--keystore-password-file", str(ks_pw))
     same_home = scripted("wallet", "import", "back", *keystore)  # dev:1 is here already
     _one_clean_line(same_home, 1, "keystore pass")
@@ -520,3 +547,48 @@ def test_an_empty_global_option_is_an_error_not_the_default(scripted: Cli) -> No
     for option in ("--rpc-url", "--relay", "--network"):
         r = scripted(option, " ", "balance", ANVIL0)
         assert r.code == 2 and f"{option} is empty" in r.err, r.err
+
+
+def test_a_byte_order_mark_is_no_part_of_a_password_file(cli: Cli, tmp_path: Path) -> None:
+    """Windows Notepad saves UTF-8 with a BOM: the password is what was typed, without it,
+    for the home, a keystore's own password and a BIP-39 passphrase alike."""
+    home_pw, ks_pw, phrase = tmp_path / "homepw", tmp_path / "kspw", tmp_path / "phrase"
+    home_pw.write_bytes(b"\xef\xbb\xbf" + HOME_PASSWORD.encode() + b"\r\n")
+    ks_pw.write_bytes(b"\xef\xbb\xbfkeystore pass\r\n")
+    phrase.write_bytes(b"\xef\xbb\xbfmy 25th word\r\n")
+    made = cli("--password-file", str(home_pw), "--json", "wallet", "import", "dev",
+               "--mnemonic-stdin", "--mnemonic-passphrase-file", str(phrase),
+               input=ANVIL_MNEMONIC)  # fmt: skip
+    assert made.code == 0, made.err
+    Account.enable_unaudited_hdwallet_features()
+    assert made.json()["address"] == Account.from_mnemonic(ANVIL_MNEMONIC, "my 25th word").address
+    typed = cli("--json", "wallet", "list", input=HOME_PASSWORD + "\n")  # the password typed
+    assert typed.code == 0, typed.err
+    out_file = tmp_path / "dev.json"
+    out = cli("--password-file", str(home_pw), "wallet", "export", "dev", "--out", str(out_file),
+              "--keystore-password-file", str(ks_pw))  # fmt: skip
+    assert out.code == 0, out.err
+    assert Account.decrypt(json.loads(out_file.read_text()), "keystore pass")
+
+
+def test_a_keystore_made_by_geth_from_a_password_file_with_a_bom_imports(
+    scripted: Cli, tmp_path: Path
+) -> None:
+    """geth and cast keep a password file's BOM in the password: the same file opens the
+    keystore they made with it, as it opens one whose password was typed."""
+    pw_file = tmp_path / "kspw"
+    pw_file.write_bytes(b"\xef\xbb\xbfgeth pass\r\n")
+    for n, password in enumerate(("\ufeffgeth pass", "geth pass")):
+        keystore = tmp_path / f"k{n}.json"
+        keystore.write_text(json.dumps(Account.encrypt(KEY, password, kdf="pbkdf2", iterations=2)))
+        home = _other_home(scripted, tmp_path / f"home{n}")
+        out = home("--json", "wallet", "import", "k", "--keystore", str(keystore),
+                   "--keystore-password-file", str(pw_file))  # fmt: skip
+        assert out.code == 0, out.err
+        assert out.json()["address"] == KEY_ADDRESS
+    wrong = tmp_path / "wrong"
+    wrong.write_bytes(b"\xef\xbb\xbfnope\n")
+    bad = home("wallet", "import", "k2", "--keystore", str(keystore),
+               "--keystore-password-file", str(wrong))  # fmt: skip
+    _one_clean_line(bad, 1, "nope")
+    assert "wrong password for the keystore" in bad.err

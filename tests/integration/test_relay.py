@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -708,6 +709,50 @@ def test_a_relay_that_never_answers_times_out(tmp_path: Path) -> None:
                 await client.fetch()
 
     run(main())
+
+
+def test_a_relay_pushing_without_end_cannot_grow_a_listeners_memory(tmp_path: Path) -> None:
+    """A hostile relay pushes mail (and tiny notices) as fast as it can while the app is busy:
+    the client holds a bounded amount unread, then drops the connection; what it held is
+    still read, then the loss is said (the listener dials again: the relay keeps the mail)."""
+    from websockets.asyncio.server import serve
+
+    from walletim.messaging import relay_pushes
+
+    sent = {"frames": 0}
+
+    async def main() -> None:
+        mail = p.encode_server_frame(
+            p.Deliver(None, tuple(p.Delivered(new_mid(), envelope(), 1) for _ in range(8)))
+        )
+
+        async def flood(ws: Any) -> None:
+            await ws.send(p.encode_server_frame(signed_challenge("flood")))
+            with contextlib.suppress(ConnectionClosed):
+                for n in range(100_000):
+                    await ws.send(mail if n % 2 else p.encode_server_frame(p.Published("ab" * 16)))
+                    sent["frames"] += 1
+
+        async with serve(flood, "127.0.0.1", 0, compression=None) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            client = await RelayClient.connect(f"ws://127.0.0.1:{port}")
+            for _ in range(200):  # the app is busy elsewhere: nothing is read meanwhile
+                if not client.connected:
+                    break
+                await asyncio.sleep(0.05)
+            assert not client.connected
+            assert sent["frames"] < 100_000  # the relay was cut off, not read to its end
+            pushes = 0
+            with pytest.raises(RelayUnavailable, match="pushed more than this client holds"):
+                while True:
+                    assert await client.next_push(1) is not None
+                    pushes += 1
+            assert 0 < pushes <= 50  # what was held (the bound), read in order
+            await client.close()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(relay_pushes, "MAX_HELD_FRAMES", 50)
+        run(main())
 
 
 def test_client_rejects_a_server_that_is_not_a_relay(tmp_path: Path) -> None:

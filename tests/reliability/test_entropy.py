@@ -89,7 +89,7 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
         1,
         "the demo keystore's password",
     ),
-    ("walletim/fsio.py", "write_private", "secrets.token_hex"): (1, "temp file name"),
+    ("walletim/fsio.py", "_create_temp", "secrets.token_hex"): (1, "temp file name"),
     ("walletim/messaging/session.py", "Conversation.new", "os.urandom"): (1, "default"),
     ("walletim/messaging/session.py", "Conversation.new", "randbytes (injected)"): (
         1,

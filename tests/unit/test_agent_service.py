@@ -432,3 +432,26 @@ def test_a_home_too_long_for_a_socket_address_is_served(tmp_path: Path) -> None:
         server.stop()
         thread.join(5)
     assert not client.socket_path(deep).exists()
+
+
+def test_typed_data_a_reader_would_misread_is_refused_by_the_agent_too(home: Path) -> None:
+    """A process talking to the agent's socket directly cannot have it sign a document that
+    eth-account would take but MetaMask and cast refuse (here 1 for a bool): one rule, in
+    the signer, for the CLI and the agent alike, with or without a policy."""
+    Wallets(home, PASSWORD, agent=False).set_policy("dev", None)  # else: no contract, refused
+    agent = service(home, Clock())
+    doc = {
+        "types": {
+            "EIP712Domain": [{"name": "chainId", "type": "uint256"}],
+            "Vote": [{"name": "yes", "type": "bool"}],
+        },
+        "primaryType": "Vote",
+        "domain": {"chainId": 31337},
+        "message": {"yes": True},
+    }
+    rules = {"chain_id": 31337, "network": "anvil", "allow_chains": [],
+             "allow_any_chain": False, "profiles": []}  # fmt: skip
+    assert agent.handle(request("sign_typed_data", account="dev", doc=doc, **rules))["signature"]
+    doc["message"] = {"yes": 1}
+    with pytest.raises(ServiceFailure, match=r"typed data refused: message\.yes \(bool\)"):
+        agent.handle(request("sign_typed_data", account="dev", doc=doc, **rules))

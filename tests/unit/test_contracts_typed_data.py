@@ -23,6 +23,7 @@ from walletim.contracts.typed_data import (
     _uint,
     describe_typed_data,
 )
+from walletim.errors import InputError
 from walletim.keys.signing import typed_data_digest
 
 USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
@@ -286,11 +287,20 @@ def test_dai_permit_allows_everything_or_revokes() -> None:
 )  # fmt: skip
 def test_dai_allowed_is_read_as_eth_account_signs_it(allowed: Any, revokes: bool) -> None:
     """eth-account encodes any truthy value except "False"/"false"/"0" as true: a payload
-    saying "FALSE" grants an unlimited allowance, and must be described so."""
+    saying "FALSE" grants an unlimited allowance, and must be described so. Only JSON
+    true/false and "true"/"false" (as cast reads them) are signed at all: the rest is
+    refused before anything is hashed."""
     from eth_account._utils.encode_typed_data.encoding_and_hashing import encode_field
 
     assert encode_field({}, "allowed", "bool", allowed) == ("bool", not revokes)
-    d = described(dai(allowed, NOW + 60))
+    doc = dai(allowed, NOW + 60)
+    if isinstance(allowed, bool) or allowed in ("true", "false"):
+        d = described(doc)
+    else:
+        with pytest.raises(InputError, match=r"typed data refused: message\.allowed \(bool\)"):
+            typed_data_digest(doc)
+        d = describe_typed_data(doc, token=TOKENS.get, now=NOW)
+        assert d is not None
     assert ("revoke" in d.flags) == revokes and ("unlimited" in d.flags) == (not revokes)
 
 
@@ -605,7 +615,6 @@ def test_a_domain_for_another_chain_or_none_is_refused_unless_allowed() -> None:
 )  # fmt: skip
 def test_a_domain_that_does_not_encode_is_an_input_error(domain: dict[str, Any]) -> None:
     from walletim.contracts.typed_data import typed_domain
-    from walletim.errors import InputError
 
     doc = eip2612(1, NOW)
     doc["domain"] = domain
@@ -672,13 +681,16 @@ def test_calls_carried_by_meta_transactions_user_ops_and_batches() -> None:
     ]
     d = described(batch)
     assert d is not None and "UNLIMITED DAI" in " ".join(d.lines)
-    # A bytes field written as plain text is signed as its UTF-8 bytes: described as such.
+    # A bytes field written as plain text is refused before signing ("0x12" would be hex or
+    # text?); eth-account would sign its UTF-8 bytes, and it is described as such.
     text = _carrying(
         "Req", {"Req": fields("to:address", "data:bytes")}, {"to": USDC, "data": "hello"}
     )
     [as_text] = carried_calls(text)
     assert as_text.data == b"hello"
-    shown = described(text)
+    with pytest.raises(InputError, match=r"message\.data \(bytes\) is not 0x-hex"):
+        typed_data_digest(text)
+    shown = describe_typed_data(text, token=TOKENS.get, now=NOW)
     assert shown is not None and "unknown-call" in shown.flags
 
 

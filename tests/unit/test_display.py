@@ -66,3 +66,17 @@ def test_a_kept_joiner_always_stands_between_two_visible_non_ascii_characters(te
         if ch in (ZWJ, ZWNJ):
             assert 0 < i < len(out) - 1
             assert out[i - 1] in "👍ش" and out[i + 1] in "👍ش"
+
+
+def test_counts_of_one_are_singular() -> None:
+    """'1 contacts', '1 records': a count of one takes the singular, in backups' summaries
+    as in a batch's rows."""
+    from walletim.app.transfers import _rows
+    from walletim.cli.chat.backup import _counts
+    from walletim.display import plural
+
+    assert [plural(n, "record") for n in (0, 1, 2)] == ["0 records", "1 record", "2 records"]
+    assert _counts({"messages": 2, "contacts": 1, "packets": 1}) == (
+        "2 messages, 1 contact, 0 groups, 0 payments, 0 requests, 1 packet"
+    )
+    assert (_rows(1), _rows(3)) == ("1 row", "3 rows")

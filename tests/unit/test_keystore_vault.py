@@ -475,6 +475,23 @@ def test_atomic_write_leaves_old_file_on_failure(
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
 
 
+def test_atomic_write_of_a_name_near_the_file_systems_limit(tmp_path: Path) -> None:
+    """A target name of 250 bytes (the limit is 255) is written, exclusive or not: the temp
+    file beside it may not take a longer name than the target's own."""
+    from walletim import fsio
+
+    for name in ("k" * 250, "密" * 83):  # 250 and 249 bytes of UTF-8
+        target = tmp_path / name
+        fsio.write_private(target, b"one", exclusive=True)
+        fsio.write_private(target, b"two")
+        assert target.read_bytes() == b"two"
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["k" * 250, "密" * 83])
+    with pytest.raises(ConfigError, match="too long"):  # over the limit: said, nothing left
+        fsio.write_private(tmp_path / ("k" * 256), b"x")
+    assert len(list(tmp_path.iterdir())) == 2
+
+
 def test_a_wallet_file_nested_too_deep_is_corrupt_not_a_crash(wallets: Wallets) -> None:
     """Whoever can write the home cannot crash the process with deep JSON (json.loads would
     hit the recursion limit, or the C stack once eth-account raised that limit): the vault's

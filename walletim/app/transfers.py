@@ -29,6 +29,7 @@ from walletim.app.defi import ETH, Asset
 from walletim.app.risk import MAX_RESERVED_ADDRESS, Risk, RiskPolicy, enforce
 from walletim.chain.rpc import Q, answered
 from walletim.chain.units import parse_amount
+from walletim.display import plural
 from walletim.errors import InputError, InsufficientFunds, RiskRefused
 
 #: A send with every choice left to the node's suggestions and the network profile.
@@ -329,4 +330,4 @@ def batch_plan_lines(batch: PreparedBatch, plan: BatchPlan) -> list[str]:
 
 
 def _rows(n: int) -> str:
-    return f"{n} row" if n == 1 else f"{n} rows"
+    return plural(n, "row")

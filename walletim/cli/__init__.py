@@ -32,7 +32,7 @@ from typing import ClassVar
 import click
 
 from walletim import __version__
-from walletim.cli.base import CliPassword, Ctx, LazyGroup, run
+from walletim.cli.base import CliPassword, Ctx, LazyGroup, refuse_empty, run
 from walletim.config import DEFAULT_NETWORK, DEFAULT_RELAY_URL
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -135,9 +135,7 @@ def cli(
     password_file: str | None,
 ) -> None:
     """walletim: a command-line Ethereum wallet whose keys also carry encrypted chat."""
-    for option, value in (("--rpc-url", rpc_url), ("--relay", relay_url), ("--network", network)):
-        if value is not None and not value.strip():  # not "the default" in disguise
-            raise click.UsageError(f"{option} is empty")
+    refuse_empty(("--rpc-url", rpc_url), ("--relay", relay_url), ("--network", network))
     if home:
         home_path = Path(home).expanduser()
     else:

@@ -65,10 +65,30 @@ def read_text_file(path: str | Path, what: str, *, limit: int, encoding: str = "
         raise InputError(f"{what} {path} is not UTF-8 text") from exc
 
 
+def refuse_empty(*options: tuple[str, str | None]) -> None:
+    """Options (name, value; None: not given) given as empty text (``--rpc-url ""``: a script's
+    unset variable) are a usage error, never quietly the default. Raises click.UsageError."""
+    for option, value in options:
+        if value is not None and not value.strip():
+            raise click.UsageError(f"{option} is empty")
+
+
+def output_file(value: str, option: str) -> str:
+    """``value`` of an option naming a file to write (a keystore, a chat backup): never ``-``,
+    standard output to cast or tar; these go only to a file (mode 0600). Raises InputError."""
+    if value.strip() == "-":
+        raise InputError(
+            f"{option} - would mean standard output: this is written only to a file (mode "
+            f"0600); name one (a file called '-': {option} ./-)"
+        )
+    return value
+
+
 def read_secret_file(path: str, what: str, *, empty_ok: bool = False) -> str:
-    """First line of a secret file, without its line ending; an empty one only when
+    """First line of a secret file, without its line ending or a leading byte-order mark
+    (Windows Notepad writes one: it is no part of what was typed); an empty one only when
     ``empty_ok`` (the password of a keystore made elsewhere). Raises InputError."""
-    text = read_text_file(path, what, limit=MAX_SECRET_FILE)
+    text = read_text_file(path, what, limit=MAX_SECRET_FILE).removeprefix("\ufeff")
     line = text.splitlines()[0] if text else ""
     if not line and not empty_ok:
         raise InputError(f"{what} {path} is empty")
@@ -356,10 +376,11 @@ def with_account(command: Callable[Concatenate[Ctx, P], R]) -> Callable[P, R]:
     return account_option(with_home(command))
 
 
-def read_stdin_line(what: str) -> str:
-    """One line from stdin (for --mnemonic-stdin / --private-key-stdin), UTF-8.
-    Raises InputError."""
-    line = _stdin_text(what, MAX_SECRET_FILE, line=True)
+def read_stdin_line(what: str, *, whole: bool = False) -> str:
+    """One line from stdin (--private-key-stdin), or with ``whole`` all of it (at most
+    :data:`MAX_SECRET_FILE` bytes: --mnemonic-stdin, whose words may come one a line),
+    UTF-8, stripped. Raises InputError."""
+    line = _stdin_text(what, MAX_SECRET_FILE, line=not whole)
     if not line.strip():
         raise InputError(f"expected the {what} on standard input, got nothing")
     return line.strip()

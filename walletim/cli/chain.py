@@ -23,6 +23,7 @@ from walletim.cli.base import (
     pass_ctx,
     with_home,
 )
+from walletim.display import plural
 from walletim.errors import InputError
 
 if TYPE_CHECKING:
@@ -437,7 +438,8 @@ def _batch_confirmer(ctx: Ctx, batch: PreparedBatch, chain: str) -> Callable[[Ba
 
         if not ctx.json or not ctx.yes:
             click.echo(
-                f"Batch of {len(batch.rows)} transfers from {batch.sender}, {plan.signing} to "
+                f"Batch of {plural(len(batch.rows), 'transfer')} from {batch.sender}, "
+                f"{plan.signing} to "
                 f"sign now, on network {chain}:",
                 err=True,
             )

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from walletim.cli.base import Ctx, int_option, open_session, pass_ctx, port_option, with_home
+from walletim.cli.base import (
+    Ctx,
+    int_option,
+    open_session,
+    pass_ctx,
+    port_option,
+    refuse_empty,
+    with_home,
+)
 from walletim.relay import limits as L
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -197,8 +205,7 @@ def serve(
     from walletim.relay.run import RelayConfig
     from walletim.relay.run import serve as serve_relay
 
-    if db and redis_url:
-        raise click.UsageError("--db and --redis exclude each other")
+    _one_store(db, redis_url)
     limits = L.RelayLimits(
         ttl_s=ttl,
         rate=float(rate),
@@ -226,6 +233,13 @@ def serve(
         log_level=log_level,
     )
     serve_relay(config, lambda server: _listening(ctx, config, server))
+
+
+def _one_store(db: str | None, redis_url: str | None) -> None:
+    """--db or --redis, not both, neither empty. Raises click.UsageError."""
+    refuse_empty(("--db", db), ("--redis", redis_url))
+    if db and redis_url:
+        raise click.UsageError("--db and --redis exclude each other")
 
 
 def _db_path(ctx: Ctx, db: str | None) -> Path:

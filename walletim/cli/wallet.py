@@ -10,17 +10,20 @@ import click
 
 from walletim.cli import base
 from walletim.cli.base import (
+    MAX_SECRET_FILE,
     CliPassword,
     Ctx,
     int_option,
+    output_file,
     pass_ctx,
     prompt_secret,
     read_file,
     read_secret_file,
     read_stdin_line,
+    read_text_file,
     with_home,
 )
-from walletim.errors import InputError, PasswordRequired
+from walletim.errors import InputError, PasswordRequired, WrongPassword
 
 if TYPE_CHECKING:
     from walletim.app.wallets import ListedWallet, WalletInfo, Wallets
@@ -158,7 +161,9 @@ def create(
 @wallet.command(name="import")
 @click.argument("name")
 @click.option(
-    "--mnemonic-stdin", is_flag=True, help="Read the mnemonic from the first line of stdin."
+    "--mnemonic-stdin",
+    is_flag=True,
+    help="Read the mnemonic from stdin (its words separated by spaces or lines).",
 )
 @click.option("--private-key-stdin", is_flag=True, help="Read a hex private key from stdin.")
 @click.option(
@@ -193,21 +198,41 @@ def import_(
     ):
         raise click.UsageError("--path and --mnemonic-passphrase apply to mnemonic imports only")
     if keystore_file:
-        from walletim.keys.keystore import MAX_FILE_BYTES
-
-        text = read_file(keystore_file, "keystore", limit=MAX_FILE_BYTES)
-        ks_password = _keystore_password(keystore_password_file, "Keystore password", new=False)
-        info = wallets.import_keystore(name, text, ks_password)
+        info = _import_keystore(wallets, name, keystore_file, keystore_password_file)
     elif private_key_stdin:
         info = wallets.import_private_key(name, read_stdin_line("private key"))
     else:
-        phrase = read_stdin_line("mnemonic") if mnemonic_stdin else prompt_secret("Mnemonic")
+        if mnemonic_stdin:
+            phrase = read_stdin_line("mnemonic", whole=True)
+        else:
+            phrase = prompt_secret("Mnemonic")
         from walletim.keys import mnemonic as bip39
 
         bip39.validate(phrase)  # fail before asking for more secrets
         passphrase = _passphrase(mnemonic_passphrase, mnemonic_passphrase_file, confirm=False)
         info = wallets.import_mnemonic(name, phrase, passphrase=passphrase, template=template)
     ctx.emit(_info_json(info), f"Imported wallet {name}: account 0 is {info.address}")
+
+
+def _import_keystore(
+    wallets: Wallets, name: str, keystore_file: str, password_file: str | None
+) -> WalletInfo:
+    """Import a keystore file. Its password file's byte-order mark is dropped (as for every
+    password file); a keystore made by geth or cast from that same file has it in its
+    password (they keep it), so that is tried next. Raises WrongPassword, KeystoreError..."""
+    from walletim.keys.keystore import MAX_FILE_BYTES
+
+    text = read_file(keystore_file, "keystore", limit=MAX_FILE_BYTES)
+    ks_password = _keystore_password(password_file, "Keystore password", new=False)
+    try:
+        return wallets.import_keystore(name, text, ks_password)
+    except WrongPassword as exc:
+        what = "keystore password file"
+        if exc.what != "the keystore" or not password_file:
+            raise
+        if not read_text_file(password_file, what, limit=MAX_SECRET_FILE).startswith("\ufeff"):
+            raise
+    return wallets.import_keystore(name, text, "\ufeff" + ks_password)
 
 
 @wallet.command(name="list")
@@ -319,6 +344,7 @@ def addresses(ctx: Ctx, name: str, count: int, start: int, template: str | None)
 @with_home
 def export(ctx: Ctx, account: str, out: str, keystore_password_file: str | None) -> None:
     """Export ACCOUNT (NAME or NAME:INDEX) as a v3 keystore that geth and cast read."""
+    output_file(out, "--out")
     wallets = ctx.wallets()
     target = wallets.account(account)  # fail fast on a bad account, before prompting
     from walletim.app.wallets.export import keystore_target

@@ -97,12 +97,15 @@ def typed_data_digest(doc: dict[str, Any]) -> bytes:
     """The EIP-712 digest keccak256(0x1901 || domainSeparator || hashStruct(message)).
 
     Raises:
-        InputError: if the document does not encode (unknown types, bad values).
+        InputError: if the document does not encode (unknown types, bad values), or holds
+            values MetaMask and cast would not sign (:mod:`walletim.keys.eip712_values`).
     """
     from eth_account.messages import encode_typed_data
 
+    from walletim.keys.eip712_values import check_values
     from walletim.keys.hd import keccak256
 
+    check_values(doc)  # every signature and every verification: one rule
     try:
         signable = encode_typed_data(full_message=_reached_types_only(doc))
         return keccak256(b"\x19" + signable.version + signable.header + signable.body)

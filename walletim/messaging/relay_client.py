@@ -1,8 +1,9 @@
 """The relay client (adapter: websockets): what the app layer uses to reach a chat relay.
 
 One :class:`RelayClient` is one websocket to one relay. Requests carry a request id
-(``rid``); a background reader routes each reply to the request waiting for it and queues
-pushes (``deliver`` without rid, ``published``) for :meth:`RelayClient.next_push`. Many
+(``rid``); a background reader routes each reply to the request waiting for it and holds
+pushes (``deliver`` without rid, ``published``) for :meth:`RelayClient.next_push`, bounded
+(:mod:`~walletim.messaging.relay_pushes`: past it the connection is dropped). Many
 requests may be in flight at once on one client (``send`` pipelines). Every frame from the
 relay is parsed with :func:`~walletim.messaging.protocol.decode_server_frame`: a client never
 trusts a relay's shape.
@@ -39,6 +40,7 @@ from walletim.messaging.devices import DeviceList
 from walletim.messaging.protocol.fields import bounded_binding
 from walletim.messaging.relay_close import close_reason as _close_reason
 from walletim.messaging.relay_close import display_url as display_url
+from walletim.messaging.relay_pushes import Gone, PushQueue
 from walletim.wsio import write_frames
 
 F = TypeVar("F")
@@ -57,13 +59,6 @@ class AuthInfo:
     queued: int  # messages waiting in it
     prekeys: int  # our one-time prekeys still listed
     dkey: bytes | None = None  # the delivery-token hash registered for our mailbox
-
-
-class _Gone:
-    """Queued after the last push when the connection ends."""
-
-
-_GONE = _Gone()
 
 
 class RelayClient:
@@ -95,7 +90,7 @@ class RelayClient:
         self._nonce = challenge.nonce
         self._rids = itertools.count(1)
         self._waiters: dict[int, asyncio.Future[p.ServerFrame]] = {}
-        self._pushes: asyncio.Queue[p.Deliver | p.Published | p.Error | _Gone] = asyncio.Queue()
+        self._pushes = PushQueue()
         self._gone: str | None = None  # why the connection ended
         self._deadlines: dict[int, float] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -210,8 +205,12 @@ class RelayClient:
                     if waiter is not None and not waiter.done():
                         waiter.set_result(frame)
                     continue
-                if isinstance(frame, p.Deliver | p.Published | p.Error):
-                    self._pushes.put_nowait(frame)
+                if isinstance(frame, p.Deliver | p.Published | p.Error) and not (
+                    self._pushes.put(frame, len(raw))
+                ):  # the app reads more slowly than the relay pushes: the relay keeps the mail
+                    reason = "the relay pushed more than this client holds unread"
+                    await self._ws.close()
+                    break
                 # anything else without a rid (a second challenge, a stray ok) is ignored
             else:
                 reason = _close_reason(self._ws)
@@ -223,7 +222,7 @@ class RelayClient:
             for waiter in self._waiters.values():
                 if not waiter.done():
                     waiter.set_exception(self._unavailable())
-            self._pushes.put_nowait(_GONE)
+            self._pushes.end()
             self._writer.cancel()
             if self._sweeper is not None:
                 self._sweeper.cancel()
@@ -590,8 +589,7 @@ class RelayClient:
                 item = await self._pushes.get()
         except TimeoutError:
             return None
-        if isinstance(item, _Gone):
-            self._pushes.put_nowait(item)  # every later call fails the same way
+        if isinstance(item, Gone):  # every later call fails the same way
             raise self._unavailable()
         if isinstance(item, p.Error) and item.code == "unavailable":
             raise RelayUnavailable(self.shown_url, f"the relay stopped delivering: {item.message}")

@@ -25,7 +25,7 @@ _LOOPBACK_NAMES = ("localhost",)
 _WILDCARDS = ("", "0.0.0.0", "::", "*")  # noqa: S104 - recognised, to refuse them
 
 #: Why a login is refused (the close reason the client shows).
-WRONG_URL = "authentication failed (the login is signed for another relay URL)"
+WRONG_URL = p.WRONG_URL
 BAD_SIGNATURE = "authentication failed"
 
 

@@ -41,6 +41,7 @@ class RelayLink:
         self.env = env
         self.relay_url = relay_url
         self._connector = connector
+        self._first_pins: set[str] = set()  # URLs pinned by this link's dials (first use)
 
     # -- the relay's key --------------------------------------------------------------------
 
@@ -60,6 +61,7 @@ class RelayLink:
         pin = relays.pin(conn.dialled)
         if pin is None:
             pin = relays.pin_first(conn.dialled, conn.relay_key, conn.relay_id)
+            self._first_pins.add(conn.dialled)
         if pin.key != conn.relay_key:
             raise RelayKeyChanged(conn.dialled, pin.key.hex(), conn.relay_key.hex())
 
@@ -151,11 +153,31 @@ class RelayLink:
         device key for ``address``) and register the account's delivery key there if the
         relay lacks it: a peer we gave it to uses that mailbox's whole room, on the device's
         mailbox as on the account's."""
-        info = await conn.authenticate(key.public_key, key.sign)
+        try:
+            info = await conn.authenticate(key.public_key, key.sign)
+        except RelayUnavailable as exc:
+            if exc.reason != protocol.WRONG_URL:
+                raise
+            raise self._not_its_url(conn, exc.url) from exc
         delivery = self.delivery_key(address)
         if info.dkey != conn.delivery_hash(delivery):
             await conn.register_delivery_key(delivery)
         return info
+
+    def _not_its_url(self, conn: RelayConnection, shown_url: str) -> RelayUnavailable:
+        """The relay refused a login for the URL dialled (not one of its public URLs: a path
+        it does not serve, a proxy it is not told of). A pin this link made of that URL is
+        removed: the URL leads to no relay one can use."""
+        said = ""
+        if conn.dialled in self._first_pins:
+            self._first_pins.discard(conn.dialled)
+            self.env.relays().unpin(conn.dialled)
+            said = "; nothing was pinned"
+        return RelayUnavailable(
+            shown_url,
+            f"authentication failed: it takes no logins for {conn.dialled} (check --relay; a "
+            f"relay behind a proxy needs that URL as its --public-url){said}",
+        )
 
     # -- publishing ---------------------------------------------------------------------------
 

@@ -326,6 +326,7 @@ class Outbox:
             await self._devices.run(me, result, fetch=False)
         if self._devices is not None and self._devices.revoked(me):
             result.warnings.append(str(DeviceRevoked()))  # what waits stays queued
+            result.revoked = True
             outbox = self.env.repo().outbox(me.address)
             result.queued = sum(1 for i in outbox if i.message.state == "queued")
             return

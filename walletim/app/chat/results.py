@@ -77,7 +77,8 @@ class InboxResult:
     received: list[Received] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     sent: int = 0  # outbox messages delivered to the relay during this call
-    queued: int = 0  # messages still waiting for a peer to publish keys
+    queued: int = 0  # messages still waiting for a peer to publish keys (or: ``revoked``)
+    revoked: bool = False  # this device is off its wallet's list: what is queued stays so
     key_changes: list[str] = field(default_factory=list)
     failed: list[tuple[StoredMessage, str]] = field(default_factory=list)  # (message, why)
     warnings: list[str] = field(default_factory=list)  # e.g. a peer's keys failed to verify

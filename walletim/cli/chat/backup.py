@@ -6,14 +6,15 @@ from pathlib import Path
 
 import click
 
-from walletim.cli.base import Ctx, account_option, printable, with_home
+from walletim.cli.base import Ctx, account_option, output_file, printable, with_home
 from walletim.cli.chat.devices import device_json, device_line, join_as_device
 from walletim.cli.chat.render import session, when
+from walletim.display import plural
 
 
 def _counts(counts: dict[str, int]) -> str:
     shown = ("messages", "contacts", "groups", "payments", "requests", "packets")
-    return ", ".join(f"{counts.get(k, 0)} {k}" for k in shown)
+    return ", ".join(plural(counts.get(k, 0), k.removesuffix("s")) for k in shown)
 
 
 @click.command()
@@ -31,7 +32,7 @@ def backup(ctx: Ctx, account: str, to: str) -> None:
     """Write an encrypted archive of this account's chats: contacts, groups, history,
     payments, requests, splits, red packets and chat settings. Its key comes from the
     wallet's seed: restore it with `chat restore` on a home made from the same mnemonic."""
-    target = None if to == "relay" else Path(to).expanduser()
+    target = None if to == "relay" else Path(output_file(to, "--to")).expanduser()
     with session(ctx) as s:
         r = s.backups.backup(account, target)
     data = {
@@ -100,8 +101,8 @@ def restore(
     def human() -> None:
         click.echo(
             f"restored {r.account} from {r.source} (archive {r.archive_id[:12]}, made "
-            f"{when(r.created_ms)}): {_counts(r.counts)}; {sum(r.added.values())} records "
-            "new here"
+            f"{when(r.created_ms)}): {_counts(r.counts)}; "
+            f"{plural(sum(r.added.values()), 'record')} new here"
         )
         click.echo(device_line(account, device, device_error), err=device_error is not None)
         click.echo(

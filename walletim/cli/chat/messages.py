@@ -274,7 +274,8 @@ def _inbox_warnings(r: InboxResult, account: str, names: dict[str, str]) -> None
             err=True,
         )
     if r.queued:
-        click.echo(f"{r.queued} message(s) still queued for peers without chat keys", err=True)
+        why = ": this device was revoked" if r.revoked else " for peers without chat keys"
+        click.echo(f"{r.queued} message(s) still queued{why}", err=True)
 
 
 def _inbox_groups(r: InboxResult, account: str, names: dict[str, str]) -> None:

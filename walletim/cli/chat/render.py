@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from walletim.cli.base import Ctx, open_session, printable
+from walletim.display import plural
 from walletim.messaging.kinds import GROUP_PREFIX, KINDS, group_peer, is_group_peer
 
 if TYPE_CHECKING:
@@ -441,7 +442,8 @@ def verified_text(g: GroupRow) -> str:
 
 def roster(g: GroupRow, me: str, names: dict[str, str]) -> str:
     members = ", ".join("you" if a == me else label(a, names) for a in g.members)
-    return f"{len(g.members)} members ({members}); version {g.version}, {verified_text(g)}"
+    count = plural(len(g.members), "member")
+    return f"{count} ({members}); version {g.version}, {verified_text(g)}"
 
 
 def deliveries_json(sent: Sequence[SendResult]) -> list[dict[str, object]]:

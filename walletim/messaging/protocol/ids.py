@@ -26,6 +26,8 @@ MAX_OPKS = 200  # one-time prekeys a client may keep listed on the relay
 ID_HEX = 32  # mailbox, directory and message ids: 16 bytes as hex
 
 AUTH_CONTEXT = b"walletim relay auth v2\x00"
+#: The close reason of a login signed for a URL that is not one of the relay's public URLs.
+WRONG_URL = "authentication failed (the login is signed for another relay URL)"
 CHALLENGE_CONTEXT = b"walletim relay challenge v2\x00"
 DELIVERY_KEY_BYTES = 16  # a mailbox owner's delivery key (given to peers, end-to-end)
 DELIVERY_TOKEN_BYTES = 16  # the key as presented to one relay

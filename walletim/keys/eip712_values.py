@@ -1,0 +1,122 @@
+"""What an EIP-712 document's values must be before it is hashed and signed (pure).
+
+eth-account encodes more than MetaMask and cast sign, and what it makes of it is not what a
+reader of the JSON sees: a ``uint256[2]`` given three values (or one), a struct field missing
+or ``null`` (hashed as zero), ``1`` for a ``bool``, ``"0xabc"`` for ``bytes`` (hashed as
+``0x0abc``), ``5`` for a ``string``, `` 5`` or ``"٣"`` for an integer. :func:`check_values`
+refuses each in one line, naming the field, before anything is hashed; cast (alloy) refuses
+them alike. What every signer takes is kept: integers as JSON numbers, decimal or 0x-hex
+strings; booleans as true/false (or "true"/"false", as cast reads them); bytes as 0x-hex of
+whole bytes (a ``bytesN`` of fewer than N bytes is right-padded by every signer).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from walletim.errors import InputError
+
+_INTEGER = re.compile(r"(u?)int(\d*)")
+_BYTES_N = re.compile(r"bytes(\d+)")
+_WHOLE_BYTES = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+_DECIMAL = re.compile(r"-?[0-9]+")
+_HEX_NUMBER = re.compile(r"0x[0-9a-fA-F]+")
+
+
+class _Refused(Exception):
+    pass
+
+
+def check_values(doc: Mapping[str, object]) -> None:
+    """Refuse a document whose domain or message is not exactly of its types (see the module
+    docstring). Types or fields it does not know are left to the encoder, which refuses them.
+
+    Raises:
+        InputError: one line naming the field (``message.who.wallet``) and what is wrong.
+    """
+    types = doc.get("types")
+    if not isinstance(types, Mapping):
+        return
+    try:
+        if "EIP712Domain" in types:
+            _value(types, "EIP712Domain", doc.get("domain"), "domain")
+        _value(types, str(doc.get("primaryType")), doc.get("message"), "message")
+    except _Refused as exc:
+        raise InputError(f"typed data refused: {exc}") from exc
+
+
+def _value(types: Mapping[str, object], kind: str, value: object, where: str) -> None:
+    if kind.endswith("]") and "[" in kind:
+        _array(types, kind, value, where)
+    elif kind in types:
+        _struct(types, kind, value, where)
+    else:
+        _atomic(kind, value, where)
+
+
+def _array(types: Mapping[str, object], kind: str, value: object, where: str) -> None:
+    inner, _, size = kind[:-1].rpartition("[")
+    if not isinstance(value, list):
+        raise _Refused(f"{where} ({kind}) is not a list")
+    if size and (not size.isdecimal() or len(value) != int(size)):
+        count = f"{len(value)} value" + ("" if len(value) == 1 else "s")
+        raise _Refused(f"{where} ({kind}) has {count}, not {size}")
+    for i, item in enumerate(value):
+        _value(types, inner, item, f"{where}[{i}]")
+
+
+def _struct(types: Mapping[str, object], kind: str, value: object, where: str) -> None:
+    fields = types[kind]
+    if not isinstance(value, Mapping):
+        raise _Refused(f"{where} ({kind}) is {'null' if value is None else 'not an object'}")
+    if not isinstance(fields, list):
+        return
+    for field in fields:
+        if not isinstance(field, Mapping):
+            continue
+        name, inner = field.get("name"), field.get("type")
+        if not isinstance(name, str) or not isinstance(inner, str):
+            continue
+        if value.get(name) is None:
+            said = "null" if name in value else "missing"
+            raise _Refused(f"{where}.{name} ({inner}) is {said}")
+        _value(types, inner, value[name], f"{where}.{name}")
+
+
+def _atomic(kind: str, value: object, where: str) -> None:
+    if kind == "bool":
+        ok = isinstance(value, bool) or value in ("true", "false")
+    elif kind == "string":
+        ok = isinstance(value, str)
+    elif kind == "bytes" or _BYTES_N.fullmatch(kind):
+        ok = isinstance(value, bytes) or (
+            isinstance(value, str) and _WHOLE_BYTES.fullmatch(value) is not None
+        )
+    elif (integer := _INTEGER.fullmatch(kind)) is not None:
+        ok = _integer(value, signed=not integer.group(1))
+    else:
+        return  # an address, or an unknown type: the encoder's own checks
+    if not ok:
+        raise _Refused(f"{where} ({kind}) is not {_WANTED.get(kind.rstrip('0123456789'), kind)}")
+
+
+def _integer(value: object, *, signed: bool) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if not isinstance(value, str):
+        return False
+    if _HEX_NUMBER.fullmatch(value):
+        return True
+    return _DECIMAL.fullmatch(value) is not None and (signed or not value.startswith("-"))
+
+
+_WANTED = {
+    "bool": "true or false",
+    "string": "a string",
+    "bytes": "0x-hex of whole bytes",
+    "uint": "an integer (a number, or a decimal or 0x-hex string)",
+    "int": "an integer (a number, or a decimal or 0x-hex string)",
+}
