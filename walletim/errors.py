@@ -115,6 +115,7 @@ __all__ = [
     "WalletimError",
     "WrongPassword",
     "shown",
+    "text_input",
 ]
 
 
@@ -496,3 +497,11 @@ class MessageRejected(MessagingError):
 
 class StoreError(WalletimError):
     exit_code = 1
+
+
+def text_input(value: object, what: str) -> str:
+    """``value`` when it is text; else InputError naming ``what`` and the type given (a
+    script's ``None`` or int where a name, address or amount is asked)."""
+    if isinstance(value, str):
+        return value
+    raise InputError(f"{what} must be text (str), not {type(value).__name__}")

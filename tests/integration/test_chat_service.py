@@ -484,3 +484,17 @@ def test_a_relay_presenting_another_key_is_refused_before_any_login(
     [(pin, before)] = a.pin_relays(["ws://memory.relay.invalid"])
     assert pin.key == bytes(32) and before is not None and before.key == bytes(range(32))
     assert a.inbox("alice").received == []
+
+
+def test_a_message_that_is_not_text_is_refused_before_anything_is_stored(
+    people: tuple[Person, Person],
+) -> None:
+    """A script's ``chat.send(me, peer, b"hi")`` or ``None`` was an AttributeError from the
+    outbox; now it is walletim's InputError, and nothing was stored or sent."""
+    alice, bob = people
+    a = alice.service()
+    bob.service().init("bob")
+    for given in (b"hi", None, 7):
+        with pytest.raises(InputError, match="a message must be text"):
+            a.send("alice", bob.address, given)  # type: ignore[arg-type]
+    assert a.read("alice", bob.address).messages == []

@@ -260,6 +260,39 @@ def test_a_nonce_or_gas_limit_no_transaction_can_carry_is_refused_before_the_pla
     assert not chain.node.called("eth_sendRawTransaction")
 
 
+def test_a_value_that_is_no_int_of_wei_is_refused_before_the_node_is_asked(
+    chain: FakeChain, store: Store
+) -> None:
+    """A script's ``send(..., 0.1)`` (ether meant) or ``"0.1"`` was a TypeError from the
+    query builder, a negative or too large value an RpcError from the node's estimate; a bool
+    went as far as the signer."""
+    s = service(chain, store)
+    bad: list[object] = [0.1, "0.1", -1, 2**256, True, None]
+    for value in bad:
+        with pytest.raises(InputError, match="value must be"):
+            s.plan(ME, SendRequest(BOB, value))  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="max_fee must be an int"):
+        s.plan(ME, SendRequest(BOB, 1, max_fee=1.5))  # type: ignore[arg-type]
+    assert not chain.node.called("eth_estimateGas")
+
+
+def test_session_send_names_each_option_it_takes() -> None:
+    """``Session.send(..., **kwargs: Any)`` let ``gas=21000`` (no such option) pass
+    ``mypy --strict`` and fail at run time; each option is now a typed keyword, the
+    SendRequest field of that name (or how long to wait)."""
+    import dataclasses
+    import inspect
+
+    from walletim.app.session import Session
+
+    params = inspect.signature(Session.send).parameters.values()
+    assert all(p.kind is not p.VAR_KEYWORD for p in params)
+    keywords = {p.name for p in params if p.kind is p.KEYWORD_ONLY}
+    fields = {f.name for f in dataclasses.fields(SendRequest)}
+    assert keywords - fields == {"wait", "confirmations"}
+    assert fields - keywords == {"to", "value", "kind"}
+
+
 class Flaky:
     """A transport to the fake node that can lose the way to it for broadcasts only."""
 

@@ -60,6 +60,26 @@ def test_a_swap_quote_follows_the_pools_reserves() -> None:
     assert quoted.min_out == expected * 9_900 // 10_000
     with pytest.raises(InputError, match="not a swap"):
         w.defi.quote_swap(E18, "ETH", "WETH")
+    # a script's bad number: InputError naming it, never eth_abi's own exception
+    with pytest.raises(InputError, match=r"argument 1 \(uint256\) is float"):
+        w.defi.quote_swap(1.0, "ETH", "USDC")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"argument 1 \(uint256\) is int '-5'"):
+        w.defi.quote_swap(-5, "ETH", "USDC")
+    with pytest.raises(InputError, match=r"getPair\(address,address\): argument 1 \(address\)"):
+        w.defi.pair("WETH", "USDC")
+
+
+@pytest.mark.parametrize("bps", [-1, 5001, 10_000, 0.5])
+def test_every_action_takes_the_same_slippage_bounds(bps: object) -> None:
+    """``swap`` refused over 50 %, but ``add_liquidity`` took 100 % (minimums of 0: anything
+    goes) and a float (float minimums, refused by the encoder with eth_abi's exception)."""
+    w = make_world()
+    with pytest.raises(InputError, match="slippage"):
+        w.defi.swap("dev", "1", "ETH", "USDC", slippage_bps=bps)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="slippage"):
+        w.defi.add_liquidity("dev", "ETH", "USDC", "1", slippage_bps=bps)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="slippage"):
+        w.defi.quote("1", "ETH", "USDC", slippage_bps=bps)  # type: ignore[arg-type]
 
 
 def test_a_token_swap_approves_exactly_what_it_needs_then_swaps_in_one_simulation() -> None:

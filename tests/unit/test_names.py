@@ -10,7 +10,7 @@ import pytest
 
 from walletim.app.names import ACCOUNT_SCAN, Names, StoreContacts
 from walletim.app.wallets import Account, WalletInfo
-from walletim.errors import InputError, VaultCorrupt, WalletNotFound
+from walletim.errors import InputError, KeysError, VaultCorrupt, WalletNotFound
 from walletim.keys.hd import to_checksum_address
 
 ALICE = to_checksum_address("0x" + "a1" * 20)
@@ -136,3 +136,19 @@ def test_store_contacts_name_only_an_open_store_and_open_it_for_a_name(tmp_path:
     assert contacts.name_of(CAROL) == "carol"
     assert contacts.name_of(ALICE) is None
     opened[0].close()
+
+
+def test_a_name_that_is_not_text_is_an_input_error() -> None:
+    """``session.balance(None)`` (a dict lookup that found nothing) or ``send(0, ...)`` was an
+    AttributeError from deep inside; now the parsers of addresses and accounts say so."""
+    from walletim.app.wallets import parse_account_spec, parse_address
+
+    for given in (None, 7, b"alice"):
+        with pytest.raises(InputError, match="must be text"):
+            names().resolve_address(given)  # type: ignore[arg-type]
+        with pytest.raises(InputError, match="must be text"):
+            parse_address(given)  # type: ignore[arg-type]
+        with pytest.raises(InputError, match="must be text"):
+            parse_account_spec(given)  # type: ignore[arg-type]
+    with pytest.raises(KeysError, match="not a 20-byte hex address"):
+        to_checksum_address(None)  # type: ignore[arg-type]

@@ -184,3 +184,11 @@ def test_contract_gas_limit_is_metamasks_buffer_under_the_block_limit() -> None:
     assert fees.contract_gas_limit(20_000_000, 30_000_000) == 27_000_000
     # ... but never below the estimate itself.
     assert fees.contract_gas_limit(28_000_000, 30_000_000) == 28_000_000
+
+
+@pytest.mark.parametrize("given", [0.1, 1, 10**18, None, b"1"])
+def test_an_amount_that_is_not_text_is_refused(given: object) -> None:
+    """A script's ``parse_amount(0.1)`` (or ``defi.wrap("alice", 2)``) was an AttributeError:
+    a float is not exact, and an int says nothing of its unit (ether or wei)."""
+    with pytest.raises(InputError, match=r"an amount .* must be text"):
+        parse_amount(given)  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from walletim.app.wallets.public import (
     seed_addresses,
 )
 from walletim.errors import (
+    InputError,
     KeyAlreadyHeld,
     PasswordRequired,
     VaultCorrupt,
@@ -204,3 +205,14 @@ def _record(
     public: dict[str, object], template: str | None, kind: str = "mnemonic"
 ) -> WalletRecord:
     return WalletRecord("w", kind, "id", 0, template, dict(public), {})
+
+
+def test_a_message_to_sign_or_a_count_of_the_wrong_type_is_an_input_error(home: Path) -> None:
+    """``sign_message("anvil", "gm")`` was a TypeError (str + bytes), ``addresses(count="3")``
+    another: a script gets walletim's own error saying what to give."""
+    w = Wallets(home, PASSWORD, fast_kdf=True)
+    with pytest.raises(InputError, match=r"a message is bytes \('gm'.encode\(\)\), not str"):
+        w.sign_message("anvil", "gm")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="count and start are ints"):
+        w.addresses("anvil", count="3")  # type: ignore[arg-type]
+    assert w.sign_message("anvil", b"gm").hex.startswith("0x")

@@ -222,3 +222,47 @@ def test_a_replaced_cursor_block_is_scanned_again(store: Store) -> None:
     chain.block(10, chain.blocks[10]["transactions"], salt="d")  # ... with another hash
     [alert] = w.scan("bob")
     assert (alert.kind, alert.hash, alert.block) == ("incoming", tx, 10)
+
+
+class NoPositions:
+    """A LendingAlerts with the real threshold rule and nothing to alert."""
+
+    def check_threshold(self, threshold: int) -> int:
+        from walletim.app.lending.alerts import check_threshold
+
+        return check_threshold(threshold)
+
+    def scan(self, address: str, chain_id: int, first_block: int, last_block: int, *,
+             threshold: int | None = None, account: str | None = None) -> list[Alert]:  # fmt: skip
+        self.check_threshold(threshold or 2 * E18)
+        return []
+
+
+def test_a_scripts_bad_scan_arguments_are_refused_before_anything_is_posted(
+    store: Store,
+) -> None:
+    """``scan("bob", ["1eth"])`` and ``from_block="11"`` were an AttributeError and a
+    TypeError; ``health=1.2`` (not wad) was refused as "must be above 1.0" only after the
+    transfers' alerts were posted and the cursor moved, so the script never got them."""
+    from walletim.errors import InputError
+
+    chain = Chain()
+    w, _node = watcher(chain, store)
+    w.lending = NoPositions()
+    w.scan("bob")
+    chain.tx(11, ALICE, BOB, E18)
+    bad: list[dict[str, Any]] = [
+        {"thresholds": ["1eth"]},
+        {"thresholds": "1eth"},
+        {"from_block": "11"},
+        {"from_block": 11.0},
+        {"health": 1.2},
+        {"health": E18},
+    ]
+    for kwargs in bad:
+        with pytest.raises(InputError, match=r"Threshold values|block number|health-factor"):
+            w.scan("bob", **kwargs)
+        assert w.cursor("bob") == 10
+    with pytest.raises(InputError, match="must be text"):
+        w.parse_threshold(5)  # type: ignore[arg-type]
+    assert kinds(w.scan("bob", health=12 * E18 // 10)) == ["incoming"]

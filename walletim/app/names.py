@@ -24,6 +24,7 @@ from walletim.errors import (
     VaultCorrupt,
     WrongPassword,
     shown,
+    text_input,
 )
 from walletim.keys.address import to_checksum_address
 
@@ -71,7 +72,7 @@ def resolve(
     NAME:INDEX: ``account_address``), a contact's name (``contact_address``, None: none). A
     wallet file changed outside walletim is an error, never "maybe a contact". Raises
     ``unknown(text stripped, why it is no wallet account)`` when none of these."""
-    candidate = text.strip()
+    candidate = text_input(text, "an address, wallet account or contact").strip()
     if candidate[:2].lower() == "0x":
         return parse_address(candidate)
     try:

@@ -453,14 +453,36 @@ class Session:
             account, doc, allow_chains=allow_chains, allow_any_chain=allow_any_chain
         )
 
-    def send(self, account: str, to: str, value: int, **kwargs: Any) -> SendResult:
-        """Send ``value`` wei from ``account`` (NAME[:INDEX]) to an address or account."""
+    def send(
+        self,
+        account: str,
+        to: str,
+        value: int,
+        *,
+        data: bytes = b"",
+        nonce: int | None = None,
+        gas_limit: int | None = None,
+        max_fee: int | None = None,
+        priority_fee: int | None = None,
+        legacy: bool = False,
+        fee_level: str = "normal",
+        fee_cap: int | None = None,
+        note: str | None = None,
+        wait: bool = True,
+        confirmations: int = 1,
+    ) -> SendResult:
+        """Send ``value`` wei from ``account`` (NAME[:INDEX]) to an address, account or
+        contact (fees in wei per gas; None: suggested), waiting for ``confirmations`` unless
+        ``wait=False`` (see :class:`~walletim.app.chain.SendRequest`). Raises InputError for
+        a value that is no int of wei (``parse_amount("0.1eth")`` reads ether)."""
         sender = self.wallets.account(account).address
-        wait = kwargs.pop("wait", True)
-        confirmations = kwargs.pop("confirmations", 1)
         from walletim.app.chain import SendRequest
 
-        req = SendRequest(to=self.resolve_address(to), value=value, **kwargs)
+        req = SendRequest(
+            to=self.resolve_address(to), value=value, data=data, nonce=nonce,
+            gas_limit=gas_limit, max_fee=max_fee, priority_fee=priority_fee, legacy=legacy,
+            fee_level=fee_level, fee_cap=fee_cap, note=note,
+        )  # fmt: skip
         return self.chain.send(account, sender, req, wait=wait, confirmations=confirmations)
 
 

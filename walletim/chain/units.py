@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from walletim.errors import InputError, shown
+from walletim.errors import InputError, shown, text_input
 from walletim.numbers import DECIMAL
 
 ETHER_UNITS = {"wei": 0, "gwei": 9, "eth": 18, "ether": 18}
@@ -41,8 +41,9 @@ def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = No
 
     Raises:
         InputError: malformed, negative, more decimal places than the unit allows, or
-            larger than uint256.
+            larger than uint256; not text (a float is not exact, an int says no unit).
     """
+    text = text_input(text, "an amount (such as '1.5' or '20gwei')")
     if text.strip()[:2].lower() == "0x":  # read as 0 of a unit "x10" otherwise
         raise InputError(
             f"not an amount: {shown(text.strip())} (amounts are decimal: 16wei, not 0x10)"

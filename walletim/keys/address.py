@@ -24,6 +24,8 @@ def to_checksum_address(address: str | bytes) -> str:
     Raises:
         KeysError: if it is not 20 bytes of hex.
     """
+    if not isinstance(address, str | bytes):
+        raise KeysError(f"not a 20-byte hex address: {shown(address)}")
     raw = address.hex() if isinstance(address, bytes) else strip_0x(address).lower()
     if len(raw) != 40 or any(c not in "0123456789abcdef" for c in raw):
         raise KeysError(f"not a 20-byte hex address: {shown(address)}")

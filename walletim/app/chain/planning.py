@@ -257,7 +257,24 @@ def check_fields(req: SendRequest) -> None:
     printed."""
     from walletim.chain.units import MAX_GAS_LIMIT, MAX_NONCE
 
+    for name in ("value", "nonce", "gas_limit", "max_fee", "priority_fee", "fee_cap"):
+        _check_whole(name, getattr(req, name))
     if req.nonce is not None and not 0 <= req.nonce <= MAX_NONCE:
         raise InputError(f"a nonce is 0 .. {MAX_NONCE}: {req.nonce} is none (EIP-2681)")
     if req.gas_limit is not None and not 0 < req.gas_limit <= MAX_GAS_LIMIT:
         raise InputError(f"a gas limit is 1 .. {MAX_GAS_LIMIT}: {req.gas_limit} is none")
+
+
+def _check_whole(name: str, value: object) -> None:
+    """Refuse (InputError) a field of a script's SendRequest that is no whole number of wei
+    (or gas, or a nonce) below 2**256: a float such as ``0.1`` (ether meant: in wei it is no
+    amount), a string or a negative value went as far as the node or the signer before."""
+    from walletim.chain.units import MAX_UINT256
+
+    if value is None and name != "value":
+        return
+    if type(value) is not int:
+        hint = " (amounts are ints of wei: parse_amount('0.1eth'))" if name == "value" else ""
+        raise InputError(f"{name} must be an int, not {type(value).__name__}{hint}")
+    if not 0 <= value <= MAX_UINT256:
+        raise InputError(f"{name} must be 0 .. 2**256-1: {value} is not")

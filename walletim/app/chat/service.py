@@ -53,7 +53,7 @@ from walletim.app.chat.results import (
     VerifyResult,
 )
 from walletim.app.chat.threads import Decorations
-from walletim.errors import InputError
+from walletim.errors import InputError, text_input
 from walletim.messaging.kinds import GROUP_PREFIX, Direction, MessageKind, WireKind, group_peer
 from walletim.messaging.threads import Version
 from walletim.store.chat import (
@@ -202,7 +202,7 @@ class ChatService:
                 relay served keys whose binding does not verify. RelayRefused: the relay
                 refused this message for good (it is marked failed).
         """
-        if not text.strip():
+        if not text_input(text, "a message").strip():
             raise InputError("the message is empty")
         return self.send_payload(account, peer, "text", {"text": text}, text)
 

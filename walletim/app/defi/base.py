@@ -152,5 +152,20 @@ class DefiProtocol:
         self.core = core
 
 
+#: The most slippage any action takes (``--slippage`` is bounded by the same 50 %).
+MAX_SLIPPAGE_BPS = 5000
+
+
+def check_slippage(slippage_bps: int) -> int:
+    """``slippage_bps`` when it is an int of basis points 0 .. 5000 (0 % .. 50 %); else
+    InputError: a float made float minimums, 100 % made them 0 (anything goes)."""
+    if type(slippage_bps) is not int:
+        raise InputError(f"slippage_bps is an int of basis points (50: 0.5%), not {slippage_bps!r}")
+    if not 0 <= slippage_bps <= MAX_SLIPPAGE_BPS:
+        raise InputError("slippage must be 0% .. 50%")
+    return slippage_bps
+
+
 def min_after_slippage(amount: int, slippage_bps: int) -> int:
-    return amount * (10_000 - slippage_bps) // 10_000
+    """The least ``amount`` may become under ``slippage_bps`` (checked: :func:`check_slippage`)."""
+    return amount * (10_000 - check_slippage(slippage_bps)) // 10_000

@@ -11,6 +11,7 @@ from walletim.app.defi.base import (
     DEFAULT_DEADLINE_S,
     DEFAULT_SLIPPAGE_BPS,
     DefiProtocol,
+    check_slippage,
     min_after_slippage,
 )
 from walletim.app.risk import PRICE_IMPACT_WARN_BPS, RiskPolicy, enforce, risks_json
@@ -163,8 +164,7 @@ class Uniswap(DefiProtocol):
         Raises InputError (balance, route, arguments), RiskRefused, ContractReverted (the
         simulation fails).
         """
-        if not 0 <= slippage_bps <= 5000:
-            raise InputError("slippage must be 0% .. 50%")
+        check_slippage(slippage_bps)  # before anything is read
         core, names = self.core, self.core.names
         sender = core.sender(account)
         a_in, a_out = names.asset(in_text), names.asset(out_text)

@@ -114,6 +114,10 @@ class LendingWatch:
     _: KW_ONLY
     clock: Callable[[], float] = time.time
 
+    def check_threshold(self, threshold: int) -> int:
+        """``threshold`` if :meth:`scan` takes it (:func:`check_threshold`), else InputError."""
+        return check_threshold(threshold)
+
     def scan(
         self,
         address: str,
@@ -134,9 +138,7 @@ class LendingWatch:
             InputError: a threshold not above 1.0. InconsistentAnswer (the node's figures do
             not add up), RpcError, StoreError.
         """
-        threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-        if threshold <= WAD:
-            raise InputError("the health-factor alert threshold must be above 1.0")
+        threshold = DEFAULT_THRESHOLD if threshold is None else check_threshold(threshold)
         try:
             pool = self.lending.aave().pool
         except InputError:
@@ -273,9 +275,20 @@ def parse_threshold(text: str) -> int:
         value = hf_wad(text)
     except (ValueError, ArithmeticError) as exc:
         raise InputError(f"not a health factor: {text[:40]!r} (e.g. 1.2)") from exc
-    if not WAD < value <= 100 * WAD:
+    return check_threshold(value)
+
+
+def check_threshold(threshold: int) -> int:
+    """``threshold`` when it is a health factor in wad (an int) above 1.0 and at most 100.
+    Raises InputError: a script's ``health=1.2`` was told "must be above 1.0"."""
+    if type(threshold) is not int:
+        raise InputError(
+            f"a health-factor threshold is an int in wad (1.2 is {WAD * 12 // 10}: "
+            f"parse_threshold('1.2')), not {type(threshold).__name__}"
+        )
+    if not WAD < threshold <= 100 * WAD:
         raise InputError("the health-factor alert threshold must be above 1.0 (e.g. 1.2)")
-    return value
+    return threshold
 
 
 __all__ = [
@@ -285,5 +298,6 @@ __all__ = [
     "REARM_MARGIN",
     "LendingAlert",
     "LendingWatch",
+    "check_threshold",
     "parse_threshold",
 ]

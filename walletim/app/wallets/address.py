@@ -3,13 +3,13 @@ home parse addresses without loading the wallet model's classes)."""
 
 from __future__ import annotations
 
-from walletim.errors import InputError, KeysError, shown
+from walletim.errors import InputError, KeysError, shown, text_input
 from walletim.keys.address import parse_checksummed
 
 
 def parse_address(text: str) -> str:
     """A 0x address as EIP-55 checksummed. Raises InputError (the input shown only if short)."""
-    candidate = text.strip()
+    candidate = text_input(text, "an address").strip()
     try:
         return parse_checksummed(candidate)
     except KeysError as exc:

@@ -310,6 +310,8 @@ class Wallets:
             InputError: bad range; InvalidDerivationPath: bad template;
             WalletNotFound; WalletFileTampered; PasswordRequired when no password is given.
         """
+        if type(count) is not int or type(start) is not int:
+            raise InputError("count and start are ints")
         if count < 0 or start < 0 or count > MAX_ADDRESS_COUNT:
             raise InputError(f"count must be 0 .. {MAX_ADDRESS_COUNT} and start >= 0")
         if start + count > paths.HARDENED:
@@ -491,7 +493,10 @@ class Wallets:
         self._with_keys(lambda keys: keys.check_plan(spec, address, txs))
 
     def sign_message(self, spec: str, message: bytes) -> Signature:
-        """EIP-191 personal_sign. Returns a Signature (``.hex``)."""
+        """EIP-191 personal_sign of ``message`` (bytes: text as ``"gm".encode()``). Returns a
+        Signature (``.hex``). Raises InputError for a message that is not bytes."""
+        if not isinstance(message, bytes):
+            raise InputError(f"a message is bytes ('gm'.encode()), not {type(message).__name__}")
         address = self.account(spec).address
         return self._with_keys(lambda keys: keys.sign_message(spec, address, message))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from walletim.app.wallets.address import parse_address as parse_address
-from walletim.errors import InputError, PasswordRequired, shown
+from walletim.errors import InputError, PasswordRequired, shown, text_input
 from walletim.keys import paths
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ def parse_account_spec(spec: str) -> tuple[str, int]:
     """``NAME`` -> (NAME, 0); ``NAME:INDEX`` -> (NAME, INDEX). Raises InputError."""
     from walletim.keys.vault import check_name  # not at import: parse_address needs no vault
 
-    name, sep, index_text = spec.partition(":")
+    name, sep, index_text = text_input(spec, "an account (NAME or NAME:INDEX)").partition(":")
     if not sep:
         return check_name(name), 0
     if not index_text.isdigit() or not index_text.isascii() or int(index_text) >= paths.HARDENED:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypedDict
 
 from walletim.chain.units import ETHER_UNITS, format_amount, parse_amount
-from walletim.errors import InputError, shown
+from walletim.errors import InputError, shown, text_input
 
 if TYPE_CHECKING:
     from walletim.app.defi import Asset
@@ -46,6 +46,7 @@ Limits = dict[str | None, Threshold]
 def parse_threshold(text: str, asset: Callable[[str], Asset]) -> Threshold:
     """``1eth``, ``0.5``, ``20 gwei`` (ETH), ``500 USDC``, ``500USDC`` or ``100 0xTOKEN``
     (``asset`` names a token). Raises InputError: a malformed amount or an unknown token."""
+    text = text_input(text, "a threshold (such as '1eth' or '500 USDC')")
     m = _THRESHOLD.match(text) if len(text) <= 256 else None  # bounded backtracking
     if m is None:
         raise InputError(f"not a threshold: {shown(text)} (e.g. 1eth, 0.5, 500 USDC, 100 0xTOKEN)")

@@ -70,6 +70,10 @@ class Shown(Protocol):
 class LendingAlerts(Protocol):
     """Aave health and liquidation alerts (walletim.app.lending.alerts.LendingWatch)."""
 
+    def check_threshold(self, threshold: int) -> int:
+        """``threshold`` (a health factor in wad) if :meth:`scan` takes it; else InputError."""
+        ...
+
     def scan(
         self,
         address: str,

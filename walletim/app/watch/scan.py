@@ -117,6 +117,9 @@ class Watcher:
             StoreError.
         """
         address = self.address(account)
+        _check_inputs(thresholds, from_block)
+        if health is not None and self.lending is not None:
+            self.lending.check_threshold(health)  # before anything is posted
         limits: Limits = {}
         for t in thresholds:
             if t.asset in limits:
@@ -268,6 +271,16 @@ def _transactions(block: Block) -> list[TxJson]:
 
 def _value(tx: TxJson) -> int:
     return quantity(tx.get("value", "0x0"), "value")
+
+
+def _check_inputs(thresholds: Sequence[Threshold], from_block: int | None) -> None:
+    """Raises InputError for a script's ``thresholds`` that are not Threshold values (text:
+    :meth:`Watcher.parse_threshold` reads it) or a ``from_block`` that is no int."""
+    given: object = thresholds  # a script may give text
+    if isinstance(given, str) or not all(isinstance(t, Threshold) for t in thresholds):
+        raise InputError("thresholds are Threshold values: watcher.parse_threshold('1eth')")
+    if from_block is not None and type(from_block) is not int:
+        raise InputError(f"from_block is a block number (int), not {type(from_block).__name__}")
 
 
 __all__ = ["Watcher"]

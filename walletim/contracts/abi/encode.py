@@ -196,14 +196,27 @@ def encode_args(types: Sequence[str], args: Sequence[str]) -> bytes:
         for n, (t, a) in enumerate(zip(types, args, strict=True))
     ]
     words = encode_words(types, values)
-    if words is not None:
-        return words
+    return words if words is not None else _abi_encode(types, values, "the arguments")
+
+
+def _abi_encode(types: Sequence[str], values: Sequence[object], what: str) -> bytes:
+    """eth_abi's encoding of ``values`` as ``types``; a value it refuses (a name where an
+    address goes, a float or a negative number for a uint) is InputError naming ``what``,
+    the value's position and type, never eth_abi's own exception."""
     from eth_abi.abi import encode
 
     try:
-        return bytes(encode(list(types), values))
+        return bytes(encode(list(types), list(values)))
     except Exception as exc:  # eth_abi's encoders: a value that slipped past our checks
-        raise InputError(f"cannot encode the arguments: {type(exc).__name__}") from exc
+        from eth_abi.abi import is_encodable
+
+        bad = [
+            f"argument {n + 1} ({t}) is {type(v).__name__} {shown(v)}"
+            for n, (t, v) in enumerate(zip(types, values, strict=False))
+            if not is_encodable(t, v)
+        ]
+        why = bad[0] if bad else f"{len(values)} value(s) for {len(types)} type(s)"
+        raise InputError(f"cannot encode {what}: {why}") from exc
 
 
 def encode_call(fn: FunctionSig | str, args: Sequence[str]) -> bytes:
@@ -227,8 +240,6 @@ def calldata(signature: str, *values: object) -> bytes:
     (:func:`encode_call` reads the arguments from command-line text instead.)"""
     fn = _coded(signature)
     words = encode_words(fn.inputs, values)
-    if words is not None:
-        return fn.selector + words
-    from eth_abi.abi import encode
-
-    return fn.selector + bytes(encode(list(fn.inputs), list(values)))
+    if words is None:
+        words = _abi_encode(fn.inputs, values, f"the arguments of {signature}")
+    return fn.selector + words
