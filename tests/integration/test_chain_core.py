@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -314,18 +315,88 @@ def test_rpc_down_is_a_clean_error_and_store_survives(tmp_path: Path) -> None:
         s.send("dev", "dev:1", 6)
     assert s.open_store().integrity_check() == []
     s.close()
-    # The node comes back (empty, as a restarted devnet is): the next command picks up and
-    # re-broadcasts what was signed and recorded.
-    with Anvil.start(port=port) as again:
+    # A node comes back at the URL, but it is a devnet started afresh: another chain (its
+    # genesis differs). What was signed for the chain that is gone is not broadcast to it.
+    with _fresh_chain_at(port) as again:
         s2 = make_session(home, again.url)
-        assert s2.rpc.get_transaction(pending.hash) is None  # the fresh node never saw it
         s2.chain.reconcile()
-        assert s2.rpc.get_transaction(pending.hash) is not None  # re-broadcast from the store
-        # Anvil answers a broadcast before its automine has sealed the block: wait for it.
-        s2.chain.wait(pending.hash, timeout=30)
-        assert s2.chain.refresh(pending.hash).status == "mined"
-        assert s2.send("dev", "dev:1", 7).nonce == 1
+        assert s2.rpc.get_transaction(pending.hash) is None
+        assert s2.chain.refresh(pending.hash).status == "gone"
+        assert s2.send("dev", "dev:1", 7).nonce == 0
         s2.close()
+
+
+def _fresh_chain_at(node: Anvil | int) -> Anvil:
+    """``node`` stopped (or its port), and a devnet started afresh on its port (chain id
+    31337 again). Its genesis is a day later: Anvil's genesis is its start time in seconds,
+    and two devnets started in the same second have the same genesis, the same chain until
+    their first blocks (nothing tells them apart)."""
+    port = node if isinstance(node, int) else node.port
+    if not isinstance(node, int):
+        node.stop()
+    return Anvil.start(port=port, args=["--timestamp", str(int(time.time()) + 86_400)])
+
+
+def test_a_devnet_started_afresh_pays_nothing_again(tmp_path: Path) -> None:
+    """Anvil restarted afresh at the same URL (a new chain with the same chain id): the old
+    chain's payments, mined or pending there, were broadcast to the new chain by the next
+    `tx history` (the re-broadcast meant for reorgs and nodes that lost their pool) and
+    mined again: paid twice. Now they read "gone", are never broadcast again, hold none of
+    the new chain's nonces, and cannot be sped up (paid again) there."""
+    home = tmp_path / "home"
+    node = Anvil.start()
+    s = make_session(home, node.url)
+    mined = s.send("dev", "dev:1", 10**18)
+    node.rpc().call("evm_setAutomine", [False])
+    pending = s.send("dev", "dev:1", 2 * 10**18, wait=False)
+    s.close()
+    with _fresh_chain_at(node) as fresh:
+        s = make_session(home, fresh.url)
+        before = s.balance("dev:1")
+        s.chain.reconcile()
+        cli = _cli(home, fresh.url)
+        shown = cli("--rpc-url", fresh.url, "tx", "history")
+        assert shown.code == 0 and shown.out.count("gone with its chain") == 2, shown.err
+        for tx_hash in (mined.hash, pending.hash):
+            assert s.rpc.get_transaction(tx_hash) is None
+            assert s.chain.refresh(tx_hash).status == "gone"
+        with pytest.raises(ChainError, match="chain that is gone"):
+            s.chain.speedup(pending.hash, s.account_for)
+        again = s.send("dev", "dev:2", 5)
+        assert again.nonce == 0 and again.status == "mined"
+        assert s.balance("dev:1") == before
+        status = cli("--rpc-url", fresh.url, "--json", "tx", "status", mined.hash)
+        assert json.loads(status.out)["state"] == "gone"
+        s.close()
+
+
+def test_transactions_from_before_genesis_hashes_are_claimed_by_their_own_chain_only(
+    tmp_path: Path,
+) -> None:
+    """A home whose transactions were recorded before walletim kept genesis hashes: the
+    chain that still holds their blocks claims them (a reorg there re-broadcasts as before);
+    a devnet started afresh does not (nothing of theirs is broadcast to it)."""
+    node = Anvil.start()
+    homes = (tmp_path / "same", tmp_path / "fresh")
+    sent = {}
+    for home in homes:
+        s = make_session(home, node.url)
+        sent[home] = s.send("dev", "dev:1", 3)
+        store = s.open_store()
+        with store.transaction() as conn:  # as migration 18 leaves an older home
+            conn.execute("UPDATE transactions SET genesis = NULL")
+            conn.execute("DELETE FROM chains")
+        s.close()
+    s = make_session(homes[0], node.url)
+    assert s.chain.refresh(sent[homes[0]].hash).status == "mined"
+    s.close()
+    with _fresh_chain_at(node) as fresh:
+        s = make_session(homes[1], fresh.url)
+        s.chain.reconcile()
+        assert s.rpc.get_transaction(sent[homes[1]].hash) is None
+        assert s.chain.refresh(sent[homes[1]].hash).status == "gone"
+        assert s.send("dev", "dev:1", 4).nonce == 0
+        s.close()
 
 
 def _orphan(s: Session, monkeypatch: pytest.MonkeyPatch, value: int) -> str:

@@ -71,6 +71,7 @@ def tx_json(rec: TxRecord) -> dict[str, object]:
         "block_number": rec.block_number,
         "block_hash": rec.block_hash,
         "created": rec.created_at,
+        "genesis": rec.genesis,
     }
 
 
