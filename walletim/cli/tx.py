@@ -254,7 +254,13 @@ def speedup(ctx: Ctx, tx_hash: str, bump: float) -> None:
 def cancel(
     ctx: Ctx, tx_hash: str | None, account: str | None, nonce: int | None, bump: float
 ) -> None:
-    """Cancel a pending transaction with a zero-value self-transfer at its nonce."""
+    """Cancel a pending transaction with a zero-value self-transfer at its nonce: name it
+    by HASH, or by --from ACCOUNT --nonce N (not both)."""
+    if tx_hash is not None and (account is not None or nonce is not None):
+        raise click.UsageError(
+            "give HASH, or --from ACCOUNT --nonce N, not both (the hash names the sender and "
+            "the nonce already)"
+        )
     if tx_hash is None and (account is None or nonce is None):
         raise click.UsageError("give HASH, or --from ACCOUNT --nonce N")
     with open_session(ctx) as s:
