@@ -535,7 +535,7 @@ def test_cli_send_status_history_batch(tmp_path: Path, anvil: Anvil) -> None:
     for args, code in [
         (["send", "--from", "dev", "dev:1", "abc"], 1),
         (["send", "--from", "dev", "0x12", "1"], 1),
-        (["send", "--from", "dev", "dev:1", "1", "--max-fee", "100000gwei"], 3),
+        (["send", "--from", "dev", "dev:1", "1", "--max-fee", "100000gwei"], 1),  # fee cap
         (["tx", "status", "0xnothash"], 1),
         (["tx", "status", "0x" + "ab" * 32], 1),
         (["send", "--from", "dev"], 2),

@@ -35,7 +35,7 @@ from walletim.chain.fee_limits import (
     NODE_MIN_BUMP_PERCENT,
     PERCENTILES,
 )
-from walletim.errors import ChainError, InputError, SuggestedFeeTooHigh
+from walletim.errors import ChainError, FeeCapExceeded, InputError, SuggestedFeeTooHigh
 
 Level = Literal["low", "normal", "high"]
 LEVELS: tuple[Level, ...] = ("low", "normal", "high")
@@ -210,14 +210,14 @@ def network_fee_bound(gas_used: Sequence[int], suggestion: FeeSuggestion) -> int
 
 
 def check_fee_cap(gas_limit: int, fees: Fees | int, cap_wei: int) -> None:
-    """Raises ChainError if the transaction's maximum fee (``fees``: its fees, or its max
-    fee per gas) exceeds the cap in wei (0: no cap)."""
+    """Raises FeeCapExceeded (a ChainError) if the transaction's maximum fee (``fees``: its
+    fees, or its max fee per gas) exceeds the cap in wei (0: no cap)."""
     per_gas = fees.per_gas if isinstance(fees, Fees) else fees
     total = gas_limit * per_gas
     if cap_wei > 0 and total > cap_wei:
         from walletim.chain.units import format_amount
 
-        raise ChainError(
+        raise FeeCapExceeded(
             f"the maximum fee {format_amount(total)} ETH exceeds the fee cap "
             f"{format_amount(cap_wei)} ETH; nothing was signed (raise the cap with --fee-cap)"
         )

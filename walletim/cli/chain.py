@@ -240,7 +240,7 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
 @click.option(
     "--fee-cap",
     help="Refuse if the max total fee of a transaction (each row of a batch) exceeds this "
-    "(default: 1 ETH).",
+    "(default: the network's, 1 ETH; 0: no cap).",
 )
 @click.option("--no-wait", is_flag=True, help="Return once broadcast.")
 @int_option(
