@@ -114,6 +114,25 @@ def test_speedup_replaces_pending(msession: Session, manual: Anvil) -> None:
         msession.chain.speedup(new.hash, msession.account_for)
 
 
+def test_a_legacy_speedup_pays_at_least_the_nodes_gas_price_now(
+    msession: Session, manual: Anvil
+) -> None:
+    """The legacy (--legacy) speed-up paid its old gas price +10% only, while the EIP-1559
+    one pays at least the node's current suggestion: after the price rose, the replacement
+    was still underpriced for the next blocks. It now pays at least the node's gas price."""
+    gwei = 10**9
+    low = msession.chain.send(
+        "dev", ANVIL0, SendRequest(ANVIL9, 1, legacy=True, max_fee=2 * gwei), wait=False
+    )
+    manual.rpc().call("anvil_setNextBlockBaseFeePerGas", [hex(40 * gwei)])
+    now = int(manual.rpc().call("eth_gasPrice", []), 16)
+    assert now >= 40 * gwei
+    fast = msession.chain.speedup(low.hash, msession.account_for)
+    assert fast.tx_type == 0 and fast.gas_price is not None and fast.gas_price >= now
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(fast.hash).status == "mined"
+
+
 def test_cancel_by_nonce(msession: Session, manual: Anvil) -> None:
     original = msession.send("dev", "dev:3", 10**18, wait=False)
     before = msession.balance("dev:3")

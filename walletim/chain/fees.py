@@ -159,11 +159,12 @@ def bump(old: int, percent: float, node_minimum_percent: float = NODE_MIN_BUMP_P
     return old + max(1, scaled // 100_000)
 
 
-def replacement(old: Fees, percent: float, current: FeeSuggestion | None = None) -> Fees:
+def replacement(old: Fees, percent: float, current: FeeSuggestion | int | None = None) -> Fees:
     """The fees of a transaction replacing one that paid ``old`` (a speed-up or a
-    cancellation at its nonce): each fee raised by ``percent``, and for EIP-1559 at least
-    what the node suggests now (``current``, its normal level; an absurd suggestion is
-    ignored: the replacement then pays the bump over its own fees, nothing more).
+    cancellation at its nonce): each fee raised by ``percent``, and at least what the node
+    suggests now (``current``: for EIP-1559 its normal level, for a legacy transaction its
+    gas price, as a legacy send pays; an absurd suggestion is ignored: the replacement then
+    pays the bump over its own fees, nothing more).
 
     Raises:
         InputError: ``percent`` below the node's replacement minimum, above
@@ -175,12 +176,15 @@ def replacement(old: Fees, percent: float, current: FeeSuggestion | None = None)
             f"at most {MAX_BUMP_PERCENT:g}%"
         )
     if old.gas_price is not None:
-        return Fees(gas_price=bump(old.gas_price, percent))
+        price = bump(old.gas_price, percent)
+        if isinstance(current, int) and current <= MAX_SUGGESTED_FEE_PER_GAS:
+            price = max(price, current)
+        return Fees(gas_price=price)
     if old.max_fee is None or old.priority_fee is None:
         raise ValueError("EIP-1559 fees need a max fee and a priority fee")
     tip = bump(old.priority_fee, percent)
     most = bump(old.max_fee, percent)
-    if current is not None and current.max_fee_per_gas <= MAX_SUGGESTED_FEE_PER_GAS:
+    if isinstance(current, FeeSuggestion) and current.max_fee_per_gas <= MAX_SUGGESTED_FEE_PER_GAS:
         tip = max(tip, current.max_priority_fee_per_gas)
         most = max(most, current.max_fee_per_gas, tip)
     return Fees(max_fee=most, priority_fee=tip)

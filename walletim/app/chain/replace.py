@@ -46,12 +46,13 @@ def replacement_plan(
     *,
     cancel: bool,
     bump_percent: float,
-    current: FeeSuggestion | None,
+    current: FeeSuggestion | int | None,
     at_nonce: list[TxRecord] | None = None,
 ) -> TxPlan:
     """The plan replacing ``rec`` at its nonce: the same transaction (a speed-up) or a
     zero-value transfer to its sender (a cancellation), with fees bumped over the highest
-    of this home's at that nonce (``at_nonce``, see :func:`outbid`).
+    of this home's at that nonce (``at_nonce``, see :func:`outbid`) and at least the
+    node's ``current`` suggestion (:func:`walletim.chain.fees.replacement`).
 
     Raises:
         InputError: a bump under the node's minimum. ChainError: over the fee cap.

@@ -530,7 +530,10 @@ class ChainService:
         self._on_chain()
         fresh = self.tracker.refresh(rec)
         check_replaceable(fresh, self.rpc.get(Q.nonce(rec.sender, "latest")))
-        current = self.planner.suggestion_now() if rec.tx_type == 2 else None
+        if rec.tx_type == 2:
+            current: FeeSuggestion | int | None = self.planner.suggestion_now()
+        else:
+            current = self.planner.gas_price_now()
         plan = replacement_plan(
             self.network, rec, cancel=cancel, bump_percent=bump_percent, current=current,
             at_nonce=self.repo.at_nonce(self.chain_id, rec.sender, rec.nonce),
