@@ -363,7 +363,7 @@ class ChainIdMismatch(ChainError):
         where = f" at {url}" if url else ""
         super().__init__(
             f"the node{where} reports chain id {actual}, but this network is pinned to "
-            f"{expected}; nothing was signed"
+            f"{expected}: that node is not used (nothing is read from it or signed for it)"
         )
         self.expected = expected
         self.actual = actual
