@@ -581,6 +581,25 @@ def test_cli_chain_errors_exit_3(tmp_path: Path) -> None:
     assert dead.code == 3 and len(dead.err_lines) == 1
 
 
+def test_fees_warns_of_a_suggestion_send_would_refuse(tmp_path: Path, anvil: Anvil) -> None:
+    """``walletim fees`` showed a suggestion above what walletim signs on a suggestion alone
+    (MAX_SUGGESTED_FEE_PER_GAS) as if it were usable, while ``send`` refuses it: it says so
+    now, on stderr (and under ``warnings`` with --json)."""
+    home = tmp_path / "home"
+    make_session(home, anvil.url).close()
+    cli = _cli(home, anvil.url)
+    calm = cli("--rpc-url", anvil.url, "--json", "fees")
+    assert calm.code == 0 and calm.json()["warnings"] == [] and calm.err == "", calm.err
+    anvil.rpc().call("anvil_setNextBlockBaseFeePerGas", [hex(2_000 * 10**9)])
+    anvil.rpc().call("anvil_mine", ["0x1"])
+    shown = cli("--rpc-url", anvil.url, "fees")
+    assert shown.code == 0 and shown.err.startswith("warning: the node suggests low max fee")
+    assert "send refuses them" in shown.err and len(shown.err_lines) == 1, shown.err
+    assert len(cli("--rpc-url", anvil.url, "--json", "fees").json()["warnings"]) == 1
+    sent = cli("--rpc-url", anvil.url, "--yes", "send", "--from", "dev", "dev:1", "1")
+    assert sent.code == 3 and "walletim accepts from a suggestion" in sent.err, sent.err
+
+
 def test_devnet_up_status_down(tmp_path: Path) -> None:
     home = tmp_path / "home"
     cli = _cli(home, "")

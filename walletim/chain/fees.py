@@ -18,7 +18,7 @@ Amounts are ints: fees in wei per gas, totals in wei. The policy's numbers live 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -110,6 +110,23 @@ def check_suggested(what: str, fee_per_gas: int, limit: int = MAX_SUGGESTED_FEE_
     """Raises SuggestedFeeTooHigh if a fee per gas the node suggested exceeds ``limit``."""
     if fee_per_gas > limit:
         raise SuggestedFeeTooHigh(what, fee_per_gas, limit)
+
+
+def above_limit(suggestions: Mapping[str, FeeSuggestion]) -> list[str]:
+    """What of ``suggestions`` (per level) is above :data:`MAX_SUGGESTED_FEE_PER_GAS`, the
+    most walletim signs on a suggestion alone (:func:`check_suggested`: a send with that
+    level refuses it), each as "normal max fee 5,000 gwei"."""
+    from walletim.chain.units import format_gwei
+
+    return [
+        f"{level} {what} {format_gwei(fee)}"
+        for level, s in suggestions.items()
+        for what, fee in (
+            ("max fee", s.max_fee_per_gas),
+            ("priority fee", s.max_priority_fee_per_gas),
+        )
+        if fee > MAX_SUGGESTED_FEE_PER_GAS
+    ]
 
 
 def dynamic(
