@@ -381,11 +381,41 @@ def test_a_devnet_started_afresh_pays_nothing_again(tmp_path: Path) -> None:
             assert s.chain.refresh(tx_hash).status == "gone"
         with pytest.raises(ChainError, match="chain that is gone"):
             s.chain.speedup(pending.hash, s.account_for)
-        again = s.send("dev", "dev:2", 5)
-        assert again.nonce == 0 and again.status == "mined"
-        assert s.balance("dev:1") == before
         status = cli("--rpc-url", fresh.url, "--json", "tx", "status", mined.hash)
         assert json.loads(status.out)["state"] == "gone"
+        # The first payment asked again: on a devnet started afresh it signs to the very
+        # same bytes (nonce 0, same fees), recorded as this chain's and paid here once.
+        again = s.send("dev", "dev:1", 10**18)
+        assert again.hash == mined.hash and again.nonce == 0 and again.status == "mined"
+        assert s.send("dev", "dev:2", 5).nonce == 1
+        assert s.balance("dev:1") == before + 10**18
+        s.close()
+
+
+def test_a_batch_run_again_on_a_devnet_started_afresh_pays_each_row_there_once(
+    tmp_path: Path,
+) -> None:
+    """A batch id pays each row once per chain: rows paid on a chain that is gone are paid
+    on the new one by new transactions at its nonces (the old ones are not broadcast), and
+    a third run pays nothing more."""
+    from walletim.app.chain import BatchRow
+
+    home = tmp_path / "home"
+    node = Anvil.start()
+    s = make_session(home, node.url)
+    rows = [BatchRow(1, ANVIL9, 5), BatchRow(2, ANVIL9, 6)]
+    first = s.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll")
+    s.close()
+    with _fresh_chain_at(node) as fresh:
+        s = make_session(home, fresh.url)
+        before = s.balance(ANVIL9)
+        again = s.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll")
+        assert [r.status for r in again] == ["mined", "mined"], again
+        assert [r.hash for r in again] == [r.hash for r in first]  # the same bytes, signed anew
+        third = s.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll")
+        assert all(r.already_sent and r.status == "mined" for r in third), third
+        assert s.balance(ANVIL9) == before + 11
+        assert s.rpc.get_transaction_count(ANVIL0, "latest") == 2
         s.close()
 
 

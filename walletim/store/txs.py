@@ -194,36 +194,34 @@ class TxRepo:
 
     @staticmethod
     def insert(conn: Conn, tx: TxRecord) -> None:
+        """Record ``tx`` on the chain this home sees at its chain id (see see_chain). The
+        very same signed transaction recorded on a chain that is gone (a devnet started
+        afresh signs the same first transactions again: same nonce, fields and fees) is
+        that record, this chain's from now on (its old receipt forgotten)."""
         now = int(time.time())
-        conn.execute(  # on the chain this home sees at its chain id (see see_chain)
+        values = (
+            tx.hash, tx.chain_id, tx.sender, tx.nonce, tx.recipient, str(tx.value), tx.tx_type,
+            tx.gas_limit, _opt_str(tx.max_fee), _opt_str(tx.priority_fee),
+            _opt_str(tx.gas_price), tx.data, tx.raw, tx.status, tx.kind, tx.note,
+            tx.replaced_by, tx.block_number, tx.block_hash, tx.created_at or now, now,
+            tx.genesis, tx.chain_id,
+        )  # fmt: skip
+        genesis = "COALESCE(?, (SELECT genesis FROM chains WHERE chain_id = ?))"
+        gone = conn.execute(
+            f"SELECT 1 FROM transactions WHERE hash = ? AND NOT ({_live()})", (tx.hash,)
+        ).fetchone()
+        if gone is not None:
+            TxRepo.delete_receipt(conn, tx.hash)
+            conn.execute(
+                f"UPDATE transactions SET ({_TX_COLUMNS}, genesis) = "
+                f"({', '.join('?' * 21)}, {genesis}) WHERE hash = ?",
+                (*values, tx.hash),
+            )
+            return
+        conn.execute(
             f"INSERT INTO transactions ({_TX_COLUMNS}, genesis) VALUES "
-            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, "
-            "COALESCE(?, (SELECT genesis FROM chains WHERE chain_id = ?)))",
-            (
-                tx.hash,
-                tx.chain_id,
-                tx.sender,
-                tx.nonce,
-                tx.recipient,
-                str(tx.value),
-                tx.tx_type,
-                tx.gas_limit,
-                _opt_str(tx.max_fee),
-                _opt_str(tx.priority_fee),
-                _opt_str(tx.gas_price),
-                tx.data,
-                tx.raw,
-                tx.status,
-                tx.kind,
-                tx.note,
-                tx.replaced_by,
-                tx.block_number,
-                tx.block_hash,
-                tx.created_at or now,
-                now,
-                tx.genesis,
-                tx.chain_id,
-            ),
+            f"({', '.join('?' * 21)}, {genesis})",
+            values,
         )
 
     @staticmethod
