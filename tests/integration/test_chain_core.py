@@ -356,14 +356,14 @@ def _fresh_chain_at(node: Anvil | int) -> Anvil:
     return Anvil.start(port=port, args=["--timestamp", str(int(time.time()) + 86_400)])
 
 
-def test_a_devnet_started_afresh_pays_nothing_again(tmp_path: Path) -> None:
+def test_a_devnet_started_afresh_pays_nothing_again(tmp_path: Path, anvil: Anvil) -> None:
     """Anvil restarted afresh at the same URL (a new chain with the same chain id): the old
     chain's payments, mined or pending there, were broadcast to the new chain by the next
     `tx history` (the re-broadcast meant for reorgs and nodes that lost their pool) and
     mined again: paid twice. Now they read "gone", are never broadcast again, hold none of
     the new chain's nonces, and cannot be sped up (paid again) there."""
     home = tmp_path / "home"
-    node = Anvil.start()
+    node = anvil  # stopped at the end, whatever happens
     s = make_session(home, node.url)
     mined = s.send("dev", "dev:1", 10**18)
     node.rpc().call("evm_setAutomine", [False])
@@ -393,7 +393,7 @@ def test_a_devnet_started_afresh_pays_nothing_again(tmp_path: Path) -> None:
 
 
 def test_a_batch_run_again_on_a_devnet_started_afresh_pays_each_row_there_once(
-    tmp_path: Path,
+    tmp_path: Path, anvil: Anvil
 ) -> None:
     """A batch id pays each row once per chain: rows paid on a chain that is gone are paid
     on the new one by new transactions at its nonces (the old ones are not broadcast), and
@@ -401,7 +401,7 @@ def test_a_batch_run_again_on_a_devnet_started_afresh_pays_each_row_there_once(
     from walletim.app.chain import BatchRow
 
     home = tmp_path / "home"
-    node = Anvil.start()
+    node = anvil  # stopped at the end, whatever happens
     s = make_session(home, node.url)
     rows = [BatchRow(1, ANVIL9, 5), BatchRow(2, ANVIL9, 6)]
     first = s.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll")
@@ -420,12 +420,12 @@ def test_a_batch_run_again_on_a_devnet_started_afresh_pays_each_row_there_once(
 
 
 def test_transactions_from_before_genesis_hashes_are_claimed_by_their_own_chain_only(
-    tmp_path: Path,
+    tmp_path: Path, anvil: Anvil
 ) -> None:
     """A home whose transactions were recorded before walletim kept genesis hashes: the
     chain that still holds their blocks claims them (a reorg there re-broadcasts as before);
     a devnet started afresh does not (nothing of theirs is broadcast to it)."""
-    node = Anvil.start()
+    node = anvil  # stopped at the end, whatever happens
     homes = (tmp_path / "same", tmp_path / "fresh")
     sent = {}
     for home in homes:
