@@ -9,6 +9,8 @@
     │   ├── InsufficientFunds          not enough ETH or tokens for what was asked (also a
     │   │                              ChainError for callers that catch that); exit 1 for
     │   │                              both, like any other input that cannot be done
+    │   ├── FeeCapExceeded             the most a transaction's fees can cost is above the
+    │   │                              user's fee cap (also a ChainError); exit 1
     │   └── RiskRefused                a risky send (to the zero address, ETH to a token
     │                                  contract, a swap with a very high price impact)
     │                                  refused unless --force (``--yes`` is not enough)
@@ -79,6 +81,7 @@ __all__ = [
     "ConfigError",
     "ContractRefused",
     "ContractReverted",
+    "FeeCapExceeded",
     "InconsistentAnswer",
     "InputError",
     "InsufficientFunds",
@@ -339,6 +342,14 @@ class InsufficientFunds(InputError, ChainError):
     exit_code = 1
 
 
+class FeeCapExceeded(InputError, ChainError):
+    """The most a transaction's fees can cost is above the fee cap the user set (--fee-cap,
+    the network profile's); nothing was signed. Exit 1, as any input that cannot be done
+    (raise the cap, or lower the fees); a ChainError too, for callers that catch that."""
+
+    exit_code = 1
+
+
 class RpcError(ChainError):
     """A JSON-RPC call failed; ``response`` is the node's raw error object (or None)."""
 
@@ -353,7 +364,7 @@ class ChainIdMismatch(ChainError):
         where = f" at {url}" if url else ""
         super().__init__(
             f"the node{where} reports chain id {actual}, but this network is pinned to "
-            f"{expected}; nothing was signed"
+            f"{expected}: that node is not used (nothing is read from it or signed for it)"
         )
         self.expected = expected
         self.actual = actual

@@ -89,15 +89,27 @@ def test_fee_choices_apply_to_every_row(world: World, tmp_path: Path) -> None:
 
 
 def test_fee_cap_is_per_transaction_and_nothing_is_signed(world: World, tmp_path: Path) -> None:
+    """A fee cap exceeded is the user's own limit refusing what was asked: exit 1 (a user
+    error, CLI.md), as not enough funds is; it exited 3, a chain or RPC error, which it is
+    not. --fee-cap 0 is no cap, as --help says."""
     rows = csv(tmp_path, "c.csv", f"{world.address('dev:2')},0.01\n")
     before = nonce(world, "dev:1", "pending")
     r = batch(world, rows, "--json", "--yes", "--fee-cap", "1wei")
-    assert r.code == 3 and len(r.err_lines) == 1 and r.out == "", r.err
-    message = json.loads(r.err)["error"]["message"]
-    assert "exceeds the fee cap" in message and "nothing was signed" in message
+    assert r.code == 1 and len(r.err_lines) == 1 and r.out == "", r.err
+    error = json.loads(r.err)["error"]
+    assert error["type"] == "FeeCapExceeded"
+    assert "exceeds the fee cap" in error["message"] and "nothing was signed" in error["message"]
+    one = world.cli()("--rpc-url", world.url, "--yes", "send", "--from", "dev:1", "dev:2",
+                      "1wei", "--fee-cap", "1wei")  # fmt: skip
+    assert one.code == 1 and "exceeds the fee cap" in one.err, one.err
     assert nonce(world, "dev:1", "pending") == before
     ok = batch(world, rows, "--json", "--yes", "--fee-cap", "0.01")
     assert ok.code == 0, ok.err
+    uncapped = world.cli()("--rpc-url", world.url, "--yes", "send", "--from", "dev:1", "dev:2",
+                           "1wei", "--fee-cap", "0")  # fmt: skip
+    assert uncapped.code == 0, uncapped.err
+    shown = world.cli()("send", "--help").out
+    assert "0: no cap" in " ".join(shown.split())
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,46 @@ def test_reads(world: World) -> None:
     assert vault["shares"] == "0" and vault["symbol"] == "wvDAI"
 
 
+def test_call_from_an_account_simulates_it_as_the_sender(world: World) -> None:
+    """``call`` had no --from (``cast call`` has): every call ran from address 0, so an
+    ERC-20 ``transfer`` simulated for a holder reverted. ``--from`` names the call's sender:
+    a wallet account (its address read as ``balance`` reads it), or an address (no home
+    password needed); nothing is signed or sent."""
+    sig, dev1, dev2 = "transfer(address,uint256)(bool)", *map(world.address, ("dev:1", "dev:2"))
+    before = world.session.rpc.get(Q.nonce(dev1, "latest"))
+    anonymous = run(world, "--json", "call", "USDC", sig, dev2, "1000000")
+    assert anonymous.code == 3, anonymous.err  # type: ignore[attr-defined]
+    by_name = ok(world, "call", "USDC", sig, dev2, "1000000", "--from", "dev:1")
+    assert by_name["result"] == [True]
+    no_password = world.cli()(
+        "--rpc-url", world.url, "--json", "call", "--from", dev1, "USDC", sig, dev2, "1",
+        env={"WALLETIM_PASSWORD": None},
+    )  # fmt: skip
+    assert no_password.code == 0 and no_password.json()["result"] == [True], no_password.err
+    too_much = run(world, "call", "--from", "dev:1", "USDC", sig, dev2, str(10**30))
+    assert too_much.code == 3  # type: ignore[attr-defined]
+    assert world.session.rpc.get(Q.nonce(dev1, "latest")) == before
+    balance = ok(world, "call", "USDC", "balanceOf(address)(uint256)", dev2)
+    assert balance["result"] == [str(10_000 * 10**6)]  # nothing moved
+
+
+def test_nft_transfer_says_what_is_wrong_with_the_collection_or_the_id(world: World) -> None:
+    """``nft transfer`` of an ERC-20 (USDC) said "token #1 does not exist", as if it were an
+    NFT collection; a negative token id was called "an amount". Nothing is signed."""
+    cli = world.cli()
+    base = ("--rpc-url", world.url, "--yes", "nft", "transfer", "--from", "dev")
+    erc20 = cli(*base, "USDC", "1", "dev:1")
+    assert erc20.code == 1 and "is not an ERC-721 contract" in erc20.err, erc20.err
+    assert "does not exist" not in erc20.err and "nothing was signed" in erc20.err
+    missing = cli(*base, "WIMC", "99", "dev:1")
+    assert missing.code == 1 and "token #99 does not exist" in missing.err, missing.err
+    negative = cli(*base, "WIMC", "-1", "dev:1")
+    assert negative.code == 1 and "TOKEN_ID cannot be negative: '-1'" in negative.err
+    assert "amount" not in negative.err, negative.err
+    paid = cli("--rpc-url", world.url, "--yes", "send", "--from", "dev", "dev:1", "-1")
+    assert paid.code == 1 and "an amount cannot be negative" in paid.err, paid.err
+
+
 def test_swap_shows_the_plan_and_asks_once(world: World) -> None:
     cli = world.cli()
     refused = cli(

@@ -176,3 +176,5 @@ def test_tx_status_and_balance_ask_the_node_once(world: World) -> None:
         for args in (("tx", "status", foreign), ("balance", dev)):
             refused = me(*net, *args)
             assert refused.code == 3 and "chain id 1" in refused.err, (args, refused.err)
+            # A read signs nothing: it said "nothing was signed", as if it could have.
+            assert "not used (nothing is read from it" in refused.err, refused.err

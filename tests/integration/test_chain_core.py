@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,25 @@ def test_speedup_replaces_pending(msession: Session, manual: Anvil) -> None:
     assert replaced.status == "replaced" and replaced.replaced_by == new.hash
     with pytest.raises(ChainError, match="already"):
         msession.chain.speedup(new.hash, msession.account_for)
+
+
+def test_a_legacy_speedup_pays_at_least_the_nodes_gas_price_now(
+    msession: Session, manual: Anvil
+) -> None:
+    """The legacy (--legacy) speed-up paid its old gas price +10% only, while the EIP-1559
+    one pays at least the node's current suggestion: after the price rose, the replacement
+    was still underpriced for the next blocks. It now pays at least the node's gas price."""
+    gwei = 10**9
+    low = msession.chain.send(
+        "dev", ANVIL0, SendRequest(ANVIL9, 1, legacy=True, max_fee=2 * gwei), wait=False
+    )
+    manual.rpc().call("anvil_setNextBlockBaseFeePerGas", [hex(40 * gwei)])
+    now = int(manual.rpc().call("eth_gasPrice", []), 16)
+    assert now >= 40 * gwei
+    fast = msession.chain.speedup(low.hash, msession.account_for)
+    assert fast.tx_type == 0 and fast.gas_price is not None and fast.gas_price >= now
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(fast.hash).status == "mined"
 
 
 def test_cancel_by_nonce(msession: Session, manual: Anvil) -> None:
@@ -314,18 +334,118 @@ def test_rpc_down_is_a_clean_error_and_store_survives(tmp_path: Path) -> None:
         s.send("dev", "dev:1", 6)
     assert s.open_store().integrity_check() == []
     s.close()
-    # The node comes back (empty, as a restarted devnet is): the next command picks up and
-    # re-broadcasts what was signed and recorded.
-    with Anvil.start(port=port) as again:
+    # A node comes back at the URL, but it is a devnet started afresh: another chain (its
+    # genesis differs). What was signed for the chain that is gone is not broadcast to it.
+    with _fresh_chain_at(port) as again:
         s2 = make_session(home, again.url)
-        assert s2.rpc.get_transaction(pending.hash) is None  # the fresh node never saw it
         s2.chain.reconcile()
-        assert s2.rpc.get_transaction(pending.hash) is not None  # re-broadcast from the store
-        # Anvil answers a broadcast before its automine has sealed the block: wait for it.
-        s2.chain.wait(pending.hash, timeout=30)
-        assert s2.chain.refresh(pending.hash).status == "mined"
-        assert s2.send("dev", "dev:1", 7).nonce == 1
+        assert s2.rpc.get_transaction(pending.hash) is None
+        assert s2.chain.refresh(pending.hash).status == "gone"
+        assert s2.send("dev", "dev:1", 7).nonce == 0
         s2.close()
+
+
+def _fresh_chain_at(node: Anvil | int) -> Anvil:
+    """``node`` stopped (or its port), and a devnet started afresh on its port (chain id
+    31337 again). Its genesis is a day later: Anvil's genesis is its start time in seconds,
+    and two devnets started in the same second have the same genesis, the same chain until
+    their first blocks (nothing tells them apart)."""
+    port = node if isinstance(node, int) else node.port
+    if not isinstance(node, int):
+        node.stop()
+    return Anvil.start(port=port, args=["--timestamp", str(int(time.time()) + 86_400)])
+
+
+def test_a_devnet_started_afresh_pays_nothing_again(tmp_path: Path, anvil: Anvil) -> None:
+    """Anvil restarted afresh at the same URL (a new chain with the same chain id): the old
+    chain's payments, mined or pending there, were broadcast to the new chain by the next
+    `tx history` (the re-broadcast meant for reorgs and nodes that lost their pool) and
+    mined again: paid twice. Now they read "gone", are never broadcast again, hold none of
+    the new chain's nonces, and cannot be sped up (paid again) there."""
+    home = tmp_path / "home"
+    node = anvil  # stopped at the end, whatever happens
+    s = make_session(home, node.url)
+    mined = s.send("dev", "dev:1", 10**18)
+    node.rpc().call("evm_setAutomine", [False])
+    pending = s.send("dev", "dev:1", 2 * 10**18, wait=False)
+    s.close()
+    with _fresh_chain_at(node) as fresh:
+        s = make_session(home, fresh.url)
+        before = s.balance("dev:1")
+        s.chain.reconcile()
+        cli = _cli(home, fresh.url)
+        shown = cli("--rpc-url", fresh.url, "tx", "history")
+        assert shown.code == 0 and shown.out.count("gone with its chain") == 2, shown.err
+        for tx_hash in (mined.hash, pending.hash):
+            assert s.rpc.get_transaction(tx_hash) is None
+            assert s.chain.refresh(tx_hash).status == "gone"
+        with pytest.raises(ChainError, match="chain that is gone"):
+            s.chain.speedup(pending.hash, s.account_for)
+        status = cli("--rpc-url", fresh.url, "--json", "tx", "status", mined.hash)
+        assert json.loads(status.out)["state"] == "gone"
+        # The first payment asked again: on a devnet started afresh it signs to the very
+        # same bytes (nonce 0, same fees), recorded as this chain's and paid here once.
+        again = s.send("dev", "dev:1", 10**18)
+        assert again.hash == mined.hash and again.nonce == 0 and again.status == "mined"
+        assert s.send("dev", "dev:2", 5).nonce == 1
+        assert s.balance("dev:1") == before + 10**18
+        s.close()
+
+
+def test_a_batch_run_again_on_a_devnet_started_afresh_pays_each_row_there_once(
+    tmp_path: Path, anvil: Anvil
+) -> None:
+    """A batch id pays each row once per chain: rows paid on a chain that is gone are paid
+    on the new one by new transactions at its nonces (the old ones are not broadcast), and
+    a third run pays nothing more."""
+    from walletim.app.chain import BatchRow
+
+    home = tmp_path / "home"
+    node = anvil  # stopped at the end, whatever happens
+    s = make_session(home, node.url)
+    rows = [BatchRow(1, ANVIL9, 5), BatchRow(2, ANVIL9, 6)]
+    first = s.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll")
+    s.close()
+    with _fresh_chain_at(node) as fresh:
+        s = make_session(home, fresh.url)
+        before = s.balance(ANVIL9)
+        again = s.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll")
+        assert [r.status for r in again] == ["mined", "mined"], again
+        assert [r.hash for r in again] == [r.hash for r in first]  # the same bytes, signed anew
+        third = s.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll")
+        assert all(r.already_sent and r.status == "mined" for r in third), third
+        assert s.balance(ANVIL9) == before + 11
+        assert s.rpc.get_transaction_count(ANVIL0, "latest") == 2
+        s.close()
+
+
+def test_transactions_from_before_genesis_hashes_are_claimed_by_their_own_chain_only(
+    tmp_path: Path, anvil: Anvil
+) -> None:
+    """A home whose transactions were recorded before walletim kept genesis hashes: the
+    chain that still holds their blocks claims them (a reorg there re-broadcasts as before);
+    a devnet started afresh does not (nothing of theirs is broadcast to it)."""
+    node = anvil  # stopped at the end, whatever happens
+    homes = (tmp_path / "same", tmp_path / "fresh")
+    sent = {}
+    for home in homes:
+        s = make_session(home, node.url)
+        sent[home] = s.send("dev", "dev:1", 3)
+        store = s.open_store()
+        with store.transaction() as conn:  # as migration 18 leaves an older home
+            conn.execute("UPDATE transactions SET genesis = NULL")
+            conn.execute("DELETE FROM chains")
+        s.close()
+    s = make_session(homes[0], node.url)
+    assert s.chain.refresh(sent[homes[0]].hash).status == "mined"
+    s.close()
+    with _fresh_chain_at(node) as fresh:
+        s = make_session(homes[1], fresh.url)
+        s.chain.reconcile()
+        assert s.rpc.get_transaction(sent[homes[1]].hash) is None
+        assert s.chain.refresh(sent[homes[1]].hash).status == "gone"
+        assert s.send("dev", "dev:1", 4).nonce == 0
+        s.close()
 
 
 def _orphan(s: Session, monkeypatch: pytest.MonkeyPatch, value: int) -> str:
@@ -464,7 +584,7 @@ def test_cli_send_status_history_batch(tmp_path: Path, anvil: Anvil) -> None:
     for args, code in [
         (["send", "--from", "dev", "dev:1", "abc"], 1),
         (["send", "--from", "dev", "0x12", "1"], 1),
-        (["send", "--from", "dev", "dev:1", "1", "--max-fee", "100000gwei"], 3),
+        (["send", "--from", "dev", "dev:1", "1", "--max-fee", "100000gwei"], 1),  # fee cap
         (["tx", "status", "0xnothash"], 1),
         (["tx", "status", "0x" + "ab" * 32], 1),
         (["send", "--from", "dev"], 2),
@@ -489,6 +609,25 @@ def test_cli_chain_errors_exit_3(tmp_path: Path) -> None:
         assert json.loads(err.err)["error"]["type"] == "ChainIdMismatch"
     dead = cli("--rpc-url", liar.url, "balance", "dev")
     assert dead.code == 3 and len(dead.err_lines) == 1
+
+
+def test_fees_warns_of_a_suggestion_send_would_refuse(tmp_path: Path, anvil: Anvil) -> None:
+    """``walletim fees`` showed a suggestion above what walletim signs on a suggestion alone
+    (MAX_SUGGESTED_FEE_PER_GAS) as if it were usable, while ``send`` refuses it: it says so
+    now, on stderr (and under ``warnings`` with --json)."""
+    home = tmp_path / "home"
+    make_session(home, anvil.url).close()
+    cli = _cli(home, anvil.url)
+    calm = cli("--rpc-url", anvil.url, "--json", "fees")
+    assert calm.code == 0 and calm.json()["warnings"] == [] and calm.err == "", calm.err
+    anvil.rpc().call("anvil_setNextBlockBaseFeePerGas", [hex(2_000 * 10**9)])
+    anvil.rpc().call("anvil_mine", ["0x1"])
+    shown = cli("--rpc-url", anvil.url, "fees")
+    assert shown.code == 0 and shown.err.startswith("warning: the node suggests low max fee")
+    assert "send refuses them" in shown.err and len(shown.err_lines) == 1, shown.err
+    assert len(cli("--rpc-url", anvil.url, "--json", "fees").json()["warnings"]) == 1
+    sent = cli("--rpc-url", anvil.url, "--yes", "send", "--from", "dev", "dev:1", "1")
+    assert sent.code == 3 and "walletim accepts from a suggestion" in sent.err, sent.err
 
 
 def test_devnet_up_status_down(tmp_path: Path) -> None:

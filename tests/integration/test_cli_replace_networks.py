@@ -54,6 +54,21 @@ def test_cli_speedup_and_cancel(tmp_path: Path) -> None:
         assert late.code == 3 and "already mined" in late.err
 
 
+def test_cli_cancel_takes_a_hash_or_a_sender_and_nonce_not_both(tmp_path: Path) -> None:
+    """``tx cancel HASH --from X --nonce N`` cancelled HASH and said nothing of the --from
+    and --nonce it ignored (another account's, another nonce): a usage error now, before
+    anything is signed."""
+    cli = _cli(tmp_path / "home")
+    assert cli("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC).code == 0
+    with Anvil.start(args=["--no-mining"]) as node:
+        base = ["--rpc-url", node.url, "--json", "--yes"]
+        first = cli(*base, "send", "--from", "dev", "dev:1", "1", "--no-wait").json()["hash"]
+        for extra in (["--from", "dev:1", "--nonce", "5"], ["--nonce", "0"], ["--from", "dev"]):
+            both = cli(*base, "tx", "cancel", first, *extra)
+            assert both.code == 2 and "not both" in both.err, (extra, both.code, both.err)
+        assert len(cli(*base, "tx", "history").json()["transactions"]) == 1  # nothing signed
+
+
 def test_network_profiles_pin_chain_id(tmp_path: Path) -> None:
     cli = _cli(tmp_path / "home")
     assert cli("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC).code == 0

@@ -50,6 +50,10 @@ def test_replacement_bumps_and_never_below_the_current_suggestion() -> None:
     absurd = FeeSuggestion("normal", 5_000 * GWEI, 10 * GWEI, 2_000 * GWEI)
     assert fees.replacement(old, 12.5, absurd) == Fees(max_fee=113, priority_fee=12)  # ignored
     assert fees.replacement(Fees(gas_price=100), 20, NORMAL) == Fees(gas_price=120)
+    # A legacy replacement beats its old price and the node's gas price now (not absurd).
+    assert fees.replacement(Fees(gas_price=100), 20, 90) == Fees(gas_price=120)
+    assert fees.replacement(Fees(gas_price=100), 20, 30 * GWEI) == Fees(gas_price=30 * GWEI)
+    assert fees.replacement(Fees(gas_price=100), 20, 5_000 * GWEI) == Fees(gas_price=120)
     with pytest.raises(InputError, match="at least 10%"):
         fees.replacement(old, 5)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -79,15 +80,22 @@ def test_migrations_from_empty_and_from_v1(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     with Store.open(path, KEY, migrations=MIGRATIONS[:1]) as old:
         assert old.schema_version == 1
-        with old.transaction() as conn:
-            TxRepo.insert(conn, _tx(7))
+        with old.transaction() as conn:  # as walletim wrote it then
+            t = _tx(7)
+            conn.execute(
+                "INSERT INTO transactions (hash, chain_id, sender, nonce, value, tx_type, "
+                "gas_limit, raw, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (t.hash, t.chain_id, t.sender, t.nonce, str(t.value), 2, 21000, t.raw, t.status,
+                 1, 1),
+            )  # fmt: skip
         tables = {r[0] for r in old.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert "batches" not in tables
     with Store.open(path, KEY) as new:
         assert new.schema_version == MIGRATIONS[-1].version
         tables = {r[0] for r in new.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"transactions", "receipts", "nonces", "batches"} <= tables
-        assert TxRepo(new).get(_tx(7).hash) is not None
+        kept = TxRepo(new).get(_tx(7).hash)
+        assert kept is not None and kept.status == "signed" and kept.genesis is None
 
 
 def test_newer_schema_refused(tmp_path: Path) -> None:
@@ -112,3 +120,36 @@ def test_pragmas(tmp_path: Path) -> None:
         assert store.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
         assert store.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert os.path.exists(tmp_path / "w.db")
+
+
+def test_a_chain_id_seen_with_another_genesis_leaves_its_transactions_gone(
+    tmp_path: Path,
+) -> None:
+    """Chain 31337 at another genesis (a devnet started afresh) is another chain: the
+    transactions recorded on the first read "gone" and none of the queries of the chain's
+    open transactions, nonces and receipts returns them; the nonce counter starts again.
+    Those recorded from then on are the new chain's; the first chain seen again brings its
+    own back."""
+    first, second = "0x" + "aa" * 32, "0x" + "bb" * 32
+    sender = _tx(0).sender
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = TxRepo(store)
+        with store.transaction() as conn:
+            TxRepo.see_chain(conn, 31337, first, first)
+            TxRepo.insert(conn, _tx(0))
+            TxRepo.insert(conn, replace(_tx(1), status="mined", block_number=1))
+            TxRepo.set_next_nonce(conn, 31337, sender, 2)
+        assert [r.nonce for r in repo.open_transactions(31337)] == [0]
+        with store.transaction() as conn:
+            TxRepo.see_chain(conn, 31337, second, second)
+            assert TxRepo.next_nonce(conn, 31337, sender) is None
+            TxRepo.insert(conn, replace(_tx(0), hash="0x" + "cc" * 32))
+        assert [r.hash for r in repo.open_transactions(31337)] == ["0x" + "cc" * 32]
+        assert repo.highest_settled(31337, sender) is None
+        assert repo.open_nonces(31337, sender, 0, 10) == {0}
+        assert [r.hash for r in repo.at_nonce(31337, sender, 0)] == ["0x" + "cc" * 32]
+        gone = repo.get(_tx(0).hash)
+        assert gone is not None and gone.status == "gone" and gone.genesis == first
+        with store.transaction() as conn:
+            TxRepo.see_chain(conn, 31337, first, first)
+        assert repo.get(_tx(0).hash).status == "signed"  # type: ignore[union-attr]

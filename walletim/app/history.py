@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from walletim.chain.rpc import Q, Receipt, RpcClient
 from walletim.contracts.abi import KNOWN_ABIS, decode_log
 from walletim.errors import RpcError, WalletimError
+from walletim.store.txs import GONE
 
 if TYPE_CHECKING:
     from walletim.app.chain import ChainService
@@ -264,15 +265,17 @@ class AccountHistory:
         return out
 
     def _dates(self, entries: list[Entry], blocks: dict[int, Block]) -> None:
-        """Block times for entries whose block was not read (one round trip)."""
-        missing = sorted({e.block for e in entries if e.block is not None} - set(blocks))
+        """Block times for entries whose block was not read (one round trip); not for those
+        of a chain that is gone (their block numbers are that chain's)."""
+        entries_here = [e for e in entries if e.block is not None and e.status != GONE]
+        missing = sorted({e.block for e in entries_here if e.block is not None} - set(blocks))
         for n, block in zip(
             missing, self.rpc.gather_all([Q.block(n) for n in missing]), strict=True
         ):
             if not isinstance(block, RpcError) and block is not None:
                 blocks[n] = block
         for i, e in enumerate(entries):
-            if e.block is not None and e.block in blocks:
+            if e.block is not None and e.block in blocks and e.status != GONE:
                 entries[i] = replace(e, time=blocks[e.block].timestamp)
 
     def _named(self, e: Entry) -> Entry:

@@ -18,7 +18,7 @@ Amounts are ints: fees in wei per gas, totals in wei. The policy's numbers live 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,7 +35,7 @@ from walletim.chain.fee_limits import (
     NODE_MIN_BUMP_PERCENT,
     PERCENTILES,
 )
-from walletim.errors import ChainError, InputError, SuggestedFeeTooHigh
+from walletim.errors import ChainError, FeeCapExceeded, InputError, SuggestedFeeTooHigh
 
 Level = Literal["low", "normal", "high"]
 LEVELS: tuple[Level, ...] = ("low", "normal", "high")
@@ -112,6 +112,23 @@ def check_suggested(what: str, fee_per_gas: int, limit: int = MAX_SUGGESTED_FEE_
         raise SuggestedFeeTooHigh(what, fee_per_gas, limit)
 
 
+def above_limit(suggestions: Mapping[str, FeeSuggestion]) -> list[str]:
+    """What of ``suggestions`` (per level) is above :data:`MAX_SUGGESTED_FEE_PER_GAS`, the
+    most walletim signs on a suggestion alone (:func:`check_suggested`: a send with that
+    level refuses it), each as "normal max fee 5,000 gwei"."""
+    from walletim.chain.units import format_gwei
+
+    return [
+        f"{level} {what} {format_gwei(fee)}"
+        for level, s in suggestions.items()
+        for what, fee in (
+            ("max fee", s.max_fee_per_gas),
+            ("priority fee", s.max_priority_fee_per_gas),
+        )
+        if fee > MAX_SUGGESTED_FEE_PER_GAS
+    ]
+
+
 def dynamic(
     suggestion: FeeSuggestion | None, *, max_fee: int | None = None, priority_fee: int | None = None
 ) -> Fees:
@@ -159,11 +176,12 @@ def bump(old: int, percent: float, node_minimum_percent: float = NODE_MIN_BUMP_P
     return old + max(1, scaled // 100_000)
 
 
-def replacement(old: Fees, percent: float, current: FeeSuggestion | None = None) -> Fees:
+def replacement(old: Fees, percent: float, current: FeeSuggestion | int | None = None) -> Fees:
     """The fees of a transaction replacing one that paid ``old`` (a speed-up or a
-    cancellation at its nonce): each fee raised by ``percent``, and for EIP-1559 at least
-    what the node suggests now (``current``, its normal level; an absurd suggestion is
-    ignored: the replacement then pays the bump over its own fees, nothing more).
+    cancellation at its nonce): each fee raised by ``percent``, and at least what the node
+    suggests now (``current``: for EIP-1559 its normal level, for a legacy transaction its
+    gas price, as a legacy send pays; an absurd suggestion is ignored: the replacement then
+    pays the bump over its own fees, nothing more).
 
     Raises:
         InputError: ``percent`` below the node's replacement minimum, above
@@ -175,12 +193,15 @@ def replacement(old: Fees, percent: float, current: FeeSuggestion | None = None)
             f"at most {MAX_BUMP_PERCENT:g}%"
         )
     if old.gas_price is not None:
-        return Fees(gas_price=bump(old.gas_price, percent))
+        price = bump(old.gas_price, percent)
+        if isinstance(current, int) and current <= MAX_SUGGESTED_FEE_PER_GAS:
+            price = max(price, current)
+        return Fees(gas_price=price)
     if old.max_fee is None or old.priority_fee is None:
         raise ValueError("EIP-1559 fees need a max fee and a priority fee")
     tip = bump(old.priority_fee, percent)
     most = bump(old.max_fee, percent)
-    if current is not None and current.max_fee_per_gas <= MAX_SUGGESTED_FEE_PER_GAS:
+    if isinstance(current, FeeSuggestion) and current.max_fee_per_gas <= MAX_SUGGESTED_FEE_PER_GAS:
         tip = max(tip, current.max_priority_fee_per_gas)
         most = max(most, current.max_fee_per_gas, tip)
     return Fees(max_fee=most, priority_fee=tip)
@@ -210,14 +231,14 @@ def network_fee_bound(gas_used: Sequence[int], suggestion: FeeSuggestion) -> int
 
 
 def check_fee_cap(gas_limit: int, fees: Fees | int, cap_wei: int) -> None:
-    """Raises ChainError if the transaction's maximum fee (``fees``: its fees, or its max
-    fee per gas) exceeds the cap in wei (0: no cap)."""
+    """Raises FeeCapExceeded (a ChainError) if the transaction's maximum fee (``fees``: its
+    fees, or its max fee per gas) exceeds the cap in wei (0: no cap)."""
     per_gas = fees.per_gas if isinstance(fees, Fees) else fees
     total = gas_limit * per_gas
     if cap_wei > 0 and total > cap_wei:
         from walletim.chain.units import format_amount
 
-        raise ChainError(
+        raise FeeCapExceeded(
             f"the maximum fee {format_amount(total)} ETH exceeds the fee cap "
             f"{format_amount(cap_wei)} ETH; nothing was signed (raise the cap with --fee-cap)"
         )

@@ -178,6 +178,17 @@ class Q:
         return Query("eth_getBlockByNumber", (tag(block), full), Block.parse)
 
     @staticmethod
+    def block_hash(block: int | str) -> Query[str | None]:
+        """A block's hash (None: the node has no such block). Block 0's, the genesis, names
+        a chain with the chain id: a devnet started afresh has the chain id of the one
+        before, not its genesis."""
+        return Query(
+            "eth_getBlockByNumber",
+            (tag(block), False),
+            lambda v: values.opt_block_hash(v, "eth_getBlockByNumber"),
+        )
+
+    @staticmethod
     def block_json(block: int | str, *, full: bool = False) -> Query[JsonObject | None]:
         """A block exactly as the node sent it."""
         return Query("eth_getBlockByNumber", (tag(block), full), values.opt_obj)

@@ -67,6 +67,15 @@ def opt_obj(value: object) -> JsonObject | None:
     return None if value is None else dict(obj(value, "answer"))
 
 
+def opt_block_hash(value: object, what: str) -> str | None:
+    """The ``hash`` of a block object, lower-case 0x-hex (None: no block). Raises RpcError."""
+    if value is None:
+        return None
+    found = obj(value, what).get("hash")
+    word(found, what)
+    return str(found).lower()
+
+
 def opt_list(value: object) -> list[object] | None:
     if value is None:
         return None
@@ -75,4 +84,14 @@ def opt_list(value: object) -> list[object] | None:
     return list(value)
 
 
-__all__ = ["JsonObject", "data", "obj", "opt_list", "opt_obj", "opt_quantity", "quantity", "word"]
+__all__ = [
+    "JsonObject",
+    "data",
+    "obj",
+    "opt_block_hash",
+    "opt_list",
+    "opt_obj",
+    "opt_quantity",
+    "quantity",
+    "word",
+]

@@ -533,14 +533,22 @@ def printable(text: str, *, newline: str = "\n") -> str:
 
 def _negative_amount(exc: click.UsageError, args: list[str]) -> InputError | None:
     """``send ... -1`` reads to click as an unknown option ``-1`` (of ``-129``, only its first
-    character): say what it is, naming the whole argument."""
+    character): say what it is, naming the whole argument, and what it stands for: the
+    command's one whole-number argument (``nft transfer``'s TOKEN_ID), else an amount."""
     name = getattr(exc, "option_name", "") if isinstance(exc, click.NoSuchOption) else ""
     if len(name) > 1 and name[0] == "-" and (name[1].isdigit() or name[1] == "."):
         from walletim.errors import shown
 
+        command = exc.ctx.command if exc.ctx is not None else None
+        whole = [
+            p.human_readable_name
+            for p in (command.params if command is not None else [])
+            if isinstance(p, click.Argument) and isinstance(p.type, click.IntRange)
+        ]
+        what = whole[0] if len(whole) == 1 else "an amount"
         given = next((a for a in args if a.startswith(name)), name)
         return InputError(
-            f"an amount cannot be negative: {shown(given)} (any other value that starts with "
+            f"{what} cannot be negative: {shown(given)} (any other value that starts with "
             "'-' goes after --)"
         )
     return None

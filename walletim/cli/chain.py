@@ -72,6 +72,7 @@ def tx_json(rec: TxRecord) -> dict[str, object]:
         "block_number": rec.block_number,
         "block_hash": rec.block_hash,
         "created": rec.created_at,
+        "genesis": rec.genesis,
     }
 
 
@@ -240,7 +241,7 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
 @click.option(
     "--fee-cap",
     help="Refuse if the max total fee of a transaction (each row of a batch) exceeds this "
-    "(default: 1 ETH).",
+    "(default: the network's, 1 ETH; 0: no cap).",
 )
 @click.option("--no-wait", is_flag=True, help="Return once broadcast.")
 @int_option(
@@ -477,11 +478,20 @@ def _batch_rows_json(batch: PreparedBatch, results: list[BatchResult]) -> list[d
 @click.command()
 @pass_ctx
 def fees(ctx: Ctx) -> None:
-    """Suggested EIP-1559 fees (low / normal / high) from the node's recent blocks."""
+    """Suggested EIP-1559 fees (low / normal / high) from the node's recent blocks; a
+    warning for any above what walletim signs on a suggestion alone (send refuses it)."""
+    from walletim.chain.fees import MAX_SUGGESTED_FEE_PER_GAS, above_limit
     from walletim.chain.units import format_gwei
 
     with chain_session(ctx) as s:
         suggestions = s.chain.suggest_fees()
+    high = above_limit(suggestions)
+    warnings = [
+        f"the node suggests {', '.join(high)} per gas, above the "
+        f"{format_gwei(MAX_SUGGESTED_FEE_PER_GAS)} walletim accepts from a suggestion: send "
+        "refuses them (a node lying about fees, or a fee spike); give --max-fee / "
+        "--priority-fee to pay more on purpose"
+    ] if high else []  # fmt: skip
     data = {
         "network": ctx.network,
         "base_fee": str(next(iter(suggestions.values())).base_fee),
@@ -492,9 +502,12 @@ def fees(ctx: Ctx) -> None:
             }
             for level, f in suggestions.items()
         },
+        "warnings": warnings,
     }
 
     def human() -> None:
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
         base = next(iter(suggestions.values())).base_fee
         click.echo(f"base fee {format_gwei(base)}")
         for level, f in suggestions.items():

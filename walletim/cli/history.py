@@ -13,6 +13,12 @@ if TYPE_CHECKING:
     from walletim.app.history import Entry, HistoryResult
 
 ZERO = "0x" + "0" * 40
+#: What "gone with its chain" means (``tx history``, ``tx status``).
+GONE_NOTE = (
+    "(gone with its chain: signed on a chain the node no longer runs, such as a devnet "
+    "started afresh with the same chain id; it is not on this chain and is never broadcast "
+    "again)"
+)
 CSV_FIELDS = (
     "date", "direction", "account", "counterparty", "counterparty_name", "symbol", "amount",
     "raw", "token", "fee_eth", "raw_fee", "status", "block_number", "nonce", "hash",
@@ -91,7 +97,10 @@ def render_csv(entries: list[Entry]) -> None:
 
 
 def state_text(status: str, replaced_by: str | None) -> str:
-    """``mined``, ``replaced by 0x...`` (never "dropped" for a replaced transaction)."""
+    """``mined``, ``replaced by 0x...`` (never "dropped" for a replaced transaction), ``gone
+    with its chain`` (signed on a chain the node no longer runs)."""
+    if status == "gone":
+        return "gone with its chain"
     if status != "replaced":
         return status
     if replaced_by:
@@ -121,6 +130,8 @@ def render_human(result: HistoryResult, stored_only: bool) -> None:
         click.echo("No transactions.")
     for e in result.entries:
         click.echo(_line(e))
+    if any(e.status == "gone" for e in result.entries):
+        click.echo(GONE_NOTE, err=True)
     if result.scanned is not None:
         first, eth_first, last = result.scanned
         eth = f"ETH from block {eth_first}" if eth_first <= last else "no block for ETH"

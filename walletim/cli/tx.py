@@ -11,7 +11,7 @@ import click
 from walletim.chain.units import MAX_NONCE
 from walletim.cli.base import Ctx, float_option, int_option, open_session, with_home
 from walletim.cli.chain import confirmer, tx_json
-from walletim.cli.history import state_text
+from walletim.cli.history import GONE_NOTE, state_text
 from walletim.errors import InputError, WalletimError, shown
 
 if TYPE_CHECKING:
@@ -59,6 +59,8 @@ def status(ctx: Ctx, tx_hash: str) -> None:
     block = found.receipt.block_number if found.receipt else (rec.block_number if rec else None)
     text += f", block {block}" if block is not None else ""
     _unchecked(ctx, found.why)
+    if found.status == "gone" and not ctx.json:
+        click.echo(GONE_NOTE, err=True)
     ctx.emit(data, text)
 
 
@@ -252,7 +254,13 @@ def speedup(ctx: Ctx, tx_hash: str, bump: float) -> None:
 def cancel(
     ctx: Ctx, tx_hash: str | None, account: str | None, nonce: int | None, bump: float
 ) -> None:
-    """Cancel a pending transaction with a zero-value self-transfer at its nonce."""
+    """Cancel a pending transaction with a zero-value self-transfer at its nonce: name it
+    by HASH, or by --from ACCOUNT --nonce N (not both)."""
+    if tx_hash is not None and (account is not None or nonce is not None):
+        raise click.UsageError(
+            "give HASH, or --from ACCOUNT --nonce N, not both (the hash names the sender and "
+            "the nonce already)"
+        )
     if tx_hash is None and (account is None or nonce is None):
         raise click.UsageError("give HASH, or --from ACCOUNT --nonce N")
     with open_session(ctx) as s:

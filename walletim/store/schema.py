@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from walletim.store.order import V15
+from walletim.store.schema_chains import V18
 from walletim.store.schema_delivery import V16
 from walletim.store.schema_devices import V14
 from walletim.store.schema_search import V13, V17
@@ -555,4 +556,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(15, "each message's place in its conversation: when it was sent, bounded", V15),
     Migration(16, "peers' delivery keys per chat key (each device's mailbox)", V16),
     Migration(17, "search finds emoji: the index rebuilt with a token per pictograph", V17),
+    Migration(18, "transactions: the chain (its genesis hash) each was signed on", V18),
 )

@@ -38,6 +38,22 @@ class Conn(Protocol):
 
 STATUSES = ("signed", "pending", "mined", "failed", "dropped", "replaced")
 OPEN_STATUSES = ("signed", "pending")
+#: The status a transaction reads with when it was recorded on another chain than the one
+#: this home last saw at its chain id (another genesis: a devnet started afresh). Never
+#: stored; such a transaction is never broadcast again, and no query of this chain's
+#: transactions (open ones, nonces, receipts to re-check) returns it.
+GONE = "gone"
+
+
+def _current(t: str) -> str:
+    """The genesis this home last saw at the chain id of ``t``'s row (NULL: none yet)."""
+    return f"(SELECT c.genesis FROM chains c WHERE c.chain_id = {t}.chain_id)"
+
+
+def _live(t: str = "transactions") -> str:
+    """SQL: ``t``'s row is on the chain this home last saw at its chain id (a row from
+    before genesis hashes were recorded is, until a chain is seen at its chain id)."""
+    return f"{t}.genesis IS {_current(t)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +79,9 @@ class TxRecord:
     block_hash: str | None = None
     created_at: int = 0
     updated_at: int = 0
+    #: The genesis (block 0) hash of the chain it was signed on ('': an earlier chain whose
+    #: genesis was not recorded; None: not known yet).
+    genesis: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +101,12 @@ _TX_COLUMNS = (
     "hash, chain_id, sender, nonce, recipient, value, tx_type, gas_limit, max_fee, priority_fee, "
     "gas_price, data, raw, status, kind, note, replaced_by, block_number, block_hash, created_at, "
     "updated_at"
+)
+#: What a read selects: the columns, the status as it reads on the chain this home last saw
+#: (:data:`GONE` for another chain's), and the genesis.
+_TX_SELECT = (
+    _TX_COLUMNS.replace("status,", f"CASE WHEN {_live()} THEN status ELSE '{GONE}' END,")
+    + ", genesis"
 )
 
 
@@ -116,6 +141,7 @@ def _row_to_tx(row: Row) -> TxRecord:
         block_hash=row[18],
         created_at=row[19],
         updated_at=row[20],
+        genesis=row[21],
     )
 
 
@@ -168,33 +194,34 @@ class TxRepo:
 
     @staticmethod
     def insert(conn: Conn, tx: TxRecord) -> None:
+        """Record ``tx`` on the chain this home sees at its chain id (see see_chain). The
+        very same signed transaction recorded on a chain that is gone (a devnet started
+        afresh signs the same first transactions again: same nonce, fields and fees) is
+        that record, this chain's from now on (its old receipt forgotten)."""
         now = int(time.time())
+        values = (
+            tx.hash, tx.chain_id, tx.sender, tx.nonce, tx.recipient, str(tx.value), tx.tx_type,
+            tx.gas_limit, _opt_str(tx.max_fee), _opt_str(tx.priority_fee),
+            _opt_str(tx.gas_price), tx.data, tx.raw, tx.status, tx.kind, tx.note,
+            tx.replaced_by, tx.block_number, tx.block_hash, tx.created_at or now, now,
+            tx.genesis, tx.chain_id,
+        )  # fmt: skip
+        genesis = "COALESCE(?, (SELECT genesis FROM chains WHERE chain_id = ?))"
+        gone = conn.execute(
+            f"SELECT 1 FROM transactions WHERE hash = ? AND NOT ({_live()})", (tx.hash,)
+        ).fetchone()
+        if gone is not None:
+            TxRepo.delete_receipt(conn, tx.hash)
+            conn.execute(
+                f"UPDATE transactions SET ({_TX_COLUMNS}, genesis) = "
+                f"({', '.join('?' * 21)}, {genesis}) WHERE hash = ?",
+                (*values, tx.hash),
+            )
+            return
         conn.execute(
-            f"INSERT INTO transactions ({_TX_COLUMNS}) VALUES "
-            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                tx.hash,
-                tx.chain_id,
-                tx.sender,
-                tx.nonce,
-                tx.recipient,
-                str(tx.value),
-                tx.tx_type,
-                tx.gas_limit,
-                _opt_str(tx.max_fee),
-                _opt_str(tx.priority_fee),
-                _opt_str(tx.gas_price),
-                tx.data,
-                tx.raw,
-                tx.status,
-                tx.kind,
-                tx.note,
-                tx.replaced_by,
-                tx.block_number,
-                tx.block_hash,
-                tx.created_at or now,
-                now,
-            ),
+            f"INSERT INTO transactions ({_TX_COLUMNS}, genesis) VALUES "
+            f"({', '.join('?' * 21)}, {genesis})",
+            values,
         )
 
     @staticmethod
@@ -231,12 +258,14 @@ class TxRepo:
         as 'replaced' (by that one). One statement for a whole batch."""
         winner = (
             "SELECT w.hash FROM transactions w WHERE w.chain_id = t.chain_id AND "
-            "w.sender = t.sender AND w.nonce = t.nonce AND w.status IN ('mined', 'failed') LIMIT 1"
+            "w.sender = t.sender AND w.nonce = t.nonce AND w.status IN ('mined', 'failed') "
+            f"AND {_live('w')} LIMIT 1"
         )
         conn.execute(
             f"UPDATE transactions AS t SET status = 'replaced', replaced_by = ({winner}), "
             "updated_at = ? WHERE t.chain_id = ? AND t.sender = ? "
-            f"AND t.status IN ('signed', 'pending', 'dropped') AND EXISTS ({winner})",
+            f"AND t.status IN ('signed', 'pending', 'dropped') AND {_live('t')} "
+            f"AND EXISTS ({winner})",
             (int(time.time()), chain_id, sender),
         )
 
@@ -260,17 +289,23 @@ class TxRepo:
 
     @staticmethod
     def record_mined(conn: Conn, tx: TxRecord, receipt: ReceiptRecord) -> str:
-        """Store ``tx``'s receipt, mark it mined (or failed), and every other open or
-        dropped transaction of this home at its nonce replaced by it. Returns the status."""
+        """Store ``tx``'s receipt, mark it mined (or failed) on the chain this home sees at
+        its chain id (it is on that chain now, whichever it was signed on), and every other
+        open or dropped transaction of this home on that chain at its nonce replaced by it.
+        Returns the status."""
         status = "mined" if receipt.status == 1 else "failed"
         TxRepo.save_receipt(conn, receipt)
         TxRepo.set_status(
             conn, tx.hash, status, block_number=receipt.block_number, block_hash=receipt.block_hash
         )
         conn.execute(
+            f"UPDATE transactions SET genesis = {_current('transactions')} WHERE hash = ?",
+            (tx.hash,),
+        )
+        conn.execute(
             "UPDATE transactions SET status = 'replaced', replaced_by = ?, updated_at = ? "
             "WHERE chain_id = ? AND sender = ? AND nonce = ? AND hash != ? "
-            "AND status IN ('signed', 'pending', 'dropped')",
+            f"AND status IN ('signed', 'pending', 'dropped') AND {_live()}",
             (tx.hash, int(time.time()), tx.chain_id, tx.sender, tx.nonce, tx.hash),
         )
         return status
@@ -284,6 +319,26 @@ class TxRepo:
         """Its block left the canonical chain (a reorg): back to pending, receipt gone."""
         TxRepo.delete_receipt(conn, tx_hash)
         TxRepo.set_status(conn, tx_hash, "pending")
+
+    @staticmethod
+    def see_chain(conn: Conn, chain_id: int, genesis: str, unstamped: str) -> None:
+        """The node at ``chain_id`` runs the chain whose block 0 is ``genesis``: what this
+        home recorded on another genesis belongs to a chain that is gone (it reads as
+        :data:`GONE`), and the nonce counters of the chain id start again (they counted
+        that chain's). Transactions recorded before genesis hashes were kept take
+        ``unstamped``: ``genesis`` (this chain's) or '' (an earlier chain's)."""
+        row = conn.execute("SELECT genesis FROM chains WHERE chain_id = ?", (chain_id,)).fetchone()
+        conn.execute(
+            "UPDATE transactions SET genesis = ? WHERE chain_id = ? AND genesis IS NULL",
+            (unstamped, chain_id),
+        )
+        conn.execute(
+            "INSERT INTO chains (chain_id, genesis, seen_at) VALUES (?,?,?) ON CONFLICT "
+            "(chain_id) DO UPDATE SET genesis = excluded.genesis, seen_at = excluded.seen_at",
+            (chain_id, genesis, int(time.time())),
+        )
+        if (row is not None and row[0] != genesis) or (row is None and unstamped != genesis):
+            conn.execute("DELETE FROM nonces WHERE chain_id = ?", (chain_id,))
 
     @staticmethod
     def release_nonce(conn: Conn, chain_id: int, address: str, nonce: int) -> None:
@@ -311,13 +366,13 @@ class TxRepo:
     # -- reads -------------------------------------------------------------------------
 
     def get(self, tx_hash: str) -> TxRecord | None:
-        sql = f"SELECT {_TX_COLUMNS} FROM transactions WHERE hash = ?"
+        sql = f"SELECT {_TX_SELECT} FROM transactions WHERE hash = ?"
         return one_row(self.store, sql, (tx_hash.lower(),), _row_to_tx)
 
     def open_transactions(self, chain_id: int, sender: str | None = None) -> list[TxRecord]:
         sql = (
-            f"SELECT {_TX_COLUMNS} FROM transactions "
-            "WHERE chain_id = ? AND status IN ('signed','pending')"
+            f"SELECT {_TX_SELECT} FROM transactions "
+            f"WHERE chain_id = ? AND status IN ('signed','pending') AND {_live()}"
         )
         params: list[object] = [chain_id]
         if sender:
@@ -328,8 +383,8 @@ class TxRepo:
 
     def mined_since(self, chain_id: int, block_number: int) -> list[TxRecord]:
         rows = self.store.execute(
-            f"SELECT {_TX_COLUMNS} FROM transactions "
-            "WHERE chain_id = ? AND status IN ('mined','failed') "
+            f"SELECT {_TX_SELECT} FROM transactions "
+            f"WHERE chain_id = ? AND status IN ('mined','failed') AND {_live()} "
             "AND block_number >= ? ORDER BY block_number",
             (chain_id, block_number),
         ).fetchall()
@@ -337,19 +392,41 @@ class TxRepo:
 
     def at_nonce(self, chain_id: int, sender: str, nonce: int) -> list[TxRecord]:
         rows = self.store.execute(
-            f"SELECT {_TX_COLUMNS} FROM transactions "
-            "WHERE chain_id = ? AND sender = ? AND nonce = ? "
+            f"SELECT {_TX_SELECT} FROM transactions "
+            f"WHERE chain_id = ? AND sender = ? AND nonce = ? AND {_live()} "
             "ORDER BY created_at",
             (chain_id, sender, nonce),
         ).fetchall()
         return [_row_to_tx(r) for r in rows]
+
+    def chain_genesis(self, chain_id: int) -> str | None:
+        """The genesis hash of the chain this home last saw at ``chain_id`` (None: none yet)."""
+        sql = "SELECT genesis FROM chains WHERE chain_id = ?"
+        return one_row(self.store, sql, (chain_id,), lambda row: str(row[0]))
+
+    def unstamped_blocks(self, chain_id: int, limit: int) -> list[tuple[int, str]] | None:
+        """(block number, block hash) of the newest ``limit`` transactions at ``chain_id``
+        that were mined before genesis hashes were recorded, newest first; None when there
+        is no such transaction at all, mined or not."""
+        if not self.store.execute(
+            "SELECT 1 FROM transactions WHERE chain_id = ? AND genesis IS NULL LIMIT 1",
+            (chain_id,),
+        ).fetchall():
+            return None
+        rows = self.store.execute(
+            "SELECT block_number, block_hash FROM transactions WHERE chain_id = ? "
+            "AND genesis IS NULL AND status IN ('mined', 'failed') AND block_hash IS NOT NULL "
+            "ORDER BY block_number DESC LIMIT ?",
+            (chain_id, limit),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]).lower()) for r in rows]
 
     def highest_settled(self, chain_id: int, sender: str) -> tuple[int, str] | None:
         """(nonce, hash) of ``sender``'s transaction with the highest nonce this home saw
         mined (or failed: a reverted transaction uses its nonce too), or None."""
         row = self.store.execute(  # walks the (chain_id, sender, nonce) index from the top
             "SELECT nonce, hash FROM transactions WHERE chain_id = ? AND sender = ? "
-            "AND status IN ('mined', 'failed') ORDER BY nonce DESC LIMIT 1",
+            f"AND status IN ('mined', 'failed') AND {_live()} ORDER BY nonce DESC LIMIT 1",
             (chain_id, sender),
         ).fetchone()
         return None if row is None else (int(row[0]), str(row[1]))
@@ -358,13 +435,13 @@ class TxRepo:
         """Nonces in [start, stop) at which ``sender`` has an open (signed/pending) transaction."""
         rows = self.store.execute(
             "SELECT DISTINCT nonce FROM transactions WHERE chain_id = ? AND sender = ? "
-            "AND status IN ('signed', 'pending') AND nonce >= ? AND nonce < ?",
+            f"AND status IN ('signed', 'pending') AND {_live()} AND nonce >= ? AND nonce < ?",
             (chain_id, sender, start, stop),
         ).fetchall()
         return {int(r[0]) for r in rows}
 
     def history(self, chain_id: int, sender: str | None = None, limit: int = 100) -> list[TxRecord]:
-        sql = f"SELECT {_TX_COLUMNS} FROM transactions WHERE chain_id = ?"
+        sql = f"SELECT {_TX_SELECT} FROM transactions WHERE chain_id = ?"
         params: list[object] = [chain_id]
         if sender:
             sql += " AND sender = ?"

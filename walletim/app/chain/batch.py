@@ -46,7 +46,7 @@ from walletim.chain.rpc import Q, Query, answered
 from walletim.chain.units import format_amount
 from walletim.errors import InputError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
-from walletim.store.txs import Conn, TxRecord, TxRepo
+from walletim.store.txs import GONE, Conn, TxRecord, TxRepo
 
 MAX_BATCH_ROWS = 10_000
 
@@ -198,7 +198,9 @@ class BatchSender(ChainPart):
         that another of this home's transactions at its nonce carrying the same call (a
         speed-up, or the row signed again) paid or is paying follows that one instead; a
         row whose nonce another transaction holds in the node's pool waits (its error
-        says so). Never a row that could still be mined: nothing is paid twice."""
+        says so). Never a row that could still be mined: nothing is paid twice. A row paid
+        on a chain that is gone (another genesis at this chain id: a devnet started afresh)
+        is paid on this one at a new nonce: once per chain, as the batch id says."""
         sender, batch_id = batch
         lost = [res for res in results if res.status not in (*OPEN, *SETTLED)]
         if not lost:
@@ -226,7 +228,7 @@ class BatchSender(ChainPart):
             paying = next((o for o in same[res.row] if o.hash in alive), None)
             if paying is not None:
                 self._follow(batch_id, res, paying)
-            elif latest > rec.nonce:
+            elif latest > rec.nonce or rec.status == GONE:
                 again[res.row] = Unpaid(rec.hash, None)
             elif pending > rec.nonce:
                 res.error = (

@@ -85,6 +85,14 @@ class Planner:
         except ChainError:
             return None
 
+    def gas_price_now(self) -> int | None:
+        """The node's gas price now (what a legacy transaction pays), or None when the node
+        cannot say (for legacy replacements, which then pay their bump only)."""
+        try:
+            return self.rpc.get(Q.gas_price())
+        except ChainError:
+            return None
+
     def network_fee_bound(self, gas_used: Sequence[int]) -> int:
         """About the most steps simulated at ``gas_used`` pay in fees (wei), at the normal
         level's max fee. Raises ChainError."""

@@ -9,7 +9,7 @@ from walletim.chain import fees as policy
 from walletim.chain.fees import Fees, FeeSuggestion
 from walletim.errors import ChainError, InputError
 from walletim.keys.hd import to_checksum_address
-from walletim.store.txs import TxRecord, TxRepo
+from walletim.store.txs import GONE, TxRecord, TxRepo
 
 CANCEL_GAS = 21_000
 
@@ -46,12 +46,13 @@ def replacement_plan(
     *,
     cancel: bool,
     bump_percent: float,
-    current: FeeSuggestion | None,
+    current: FeeSuggestion | int | None,
     at_nonce: list[TxRecord] | None = None,
 ) -> TxPlan:
     """The plan replacing ``rec`` at its nonce: the same transaction (a speed-up) or a
     zero-value transfer to its sender (a cancellation), with fees bumped over the highest
-    of this home's at that nonce (``at_nonce``, see :func:`outbid`).
+    of this home's at that nonce (``at_nonce``, see :func:`outbid`) and at least the
+    node's ``current`` suggestion (:func:`walletim.chain.fees.replacement`).
 
     Raises:
         InputError: a bump under the node's minimum. ChainError: over the fee cap.
@@ -72,7 +73,13 @@ def replacement_plan(
 
 def check_replaceable(rec: TxRecord, mined_count: int) -> None:
     """Raises ChainError when ``rec`` (as just refreshed) can no longer be replaced: mined,
-    or its nonce used on chain (``mined_count``: the sender's ``latest`` count)."""
+    or its nonce used on chain (``mined_count``: the sender's ``latest`` count), or
+    signed on a chain that is gone (replaced there, it would be paid again here)."""
+    if rec.status == GONE:
+        raise ChainError(
+            f"transaction {rec.hash} was signed on a chain that is gone (the node runs another "
+            "chain with this chain id): it is not replaced here"
+        )
     if rec.status in ("mined", "failed"):
         raise ChainError(f"transaction {rec.hash} is already mined in block {rec.block_number}")
     if mined_count > rec.nonce:

@@ -25,7 +25,7 @@ import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from walletim.app.chain import tokens
 from walletim.chain.fee_limits import DEFAULT_BUMP_PERCENT
@@ -113,6 +113,10 @@ class ChainService:
         self._repo: TxRepo | None = None if txs is None or callable(txs) else txs
         self._signer_for = signer_for
         self._chain_checked = False
+        #: The node's genesis hash (None: not asked yet, or the node would not tell), and
+        #: whether this home's transactions were tied to it (:meth:`_on_chain`).
+        self._genesis: str | None = None
+        self._bound = False
         self._clock, self._sleep, self._notify = clock, sleep, notify
         self._allowed = allowed
 
@@ -191,7 +195,28 @@ class ChainService:
     def check_chain(self) -> None:
         """Raises ChainIdMismatch if the node is not on the profile's chain."""
         if not self._chain_checked:
-            self._chain_is(self.rpc.get(Q.chain_id()))
+            self.checked_all([])
+
+    def _on_chain(self) -> None:
+        """The chain-id check, then, once, this home's transactions tied to the chain the
+        node runs (by its genesis hash: :mod:`walletim.app.chain.genesis`), before anything
+        tracked is read or signed: a transaction of a chain that is gone (a devnet started
+        afresh) is never broadcast again. A node that answers no genesis cannot be told
+        from another chain with its chain id: the home's transactions are taken as its."""
+        self.check_chain()
+        if self._bound:
+            return
+        if self._genesis is None:
+            try:
+                self._genesis = self.rpc.get(Q.block_hash(0))
+            except RpcError as exc:
+                if exc.response is None:
+                    raise
+        if self._genesis is not None:
+            from walletim.app.chain.genesis import bind
+
+            bind(self._chain, self._genesis)
+        self._bound = True
 
     def _chain_is(self, actual: int) -> None:
         if actual != self.chain_id:
@@ -201,11 +226,14 @@ class ChainService:
     def checked_all(self, queries: Sequence[Query[Any]]) -> list[Any]:
         """The answers to ``queries`` (each parsed, or its RpcError), asked in the same
         round trip as the chain-id check when that is still to be done (ChainIdMismatch, or
-        the check's RpcError, is raised first)."""
+        the check's RpcError, is raised first), with the genesis hash (for
+        :meth:`_on_chain`)."""
         if self._chain_checked:
             return self.rpc.gather_all(queries)
-        actual, *answers = self.rpc.gather_all([Q.chain_id(), *queries])
+        actual, genesis, *answers = self.rpc.gather_all([Q.chain_id(), Q.block_hash(0), *queries])
         self._chain_is(answered(actual))
+        if isinstance(genesis, str):
+            self._genesis = genesis
         return answers
 
     def checked(self, query: Query[T]) -> T:
@@ -213,9 +241,7 @@ class ChainService:
         that is still to be done (ChainIdMismatch comes first). Raises RpcError."""
         if self._chain_checked:
             return self.rpc.get(query)
-        actual, answer = self.rpc.gather(Q.chain_id(), query)
-        self._chain_is(answered(actual))
-        return answered(answer)
+        return cast("T", answered(self.checked_all([query])[0]))
 
     def _signer(self, account: str, expected: str) -> Signer:
         if self._signer_for is None:
@@ -329,7 +355,7 @@ class ChainService:
         if confirm is not None:
             confirm(plan)
         signer = self._signer(account, plan.sender)
-        self.check_chain()
+        self._on_chain()
         self.nonces.reset()
         record = self._sign_and_broadcast(signer, plan)
         recovered = tuple(self.nonces.recovered)
@@ -390,7 +416,7 @@ class ChainService:
         """
         from walletim.app.chain.model import SendRequest, Until
 
-        self.check_chain()
+        self._on_chain()
         sender = to_checksum_address(sender)
         return self.batches.send(
             sender,
@@ -408,8 +434,10 @@ class ChainService:
 
     def refresh(self, tx_hash: str) -> TxRecord:
         """Bring one stored transaction up to date with the chain. Raises InputError if unknown."""
-        rec = self.tracker.get(tx_hash)
-        return self.tracker.refresh(rec, self._receipt_and_transaction(tx_hash))
+        self.tracker.get(tx_hash)
+        asked = self._receipt_and_transaction(tx_hash)
+        self._on_chain()
+        return self.tracker.refresh(self.tracker.get(tx_hash), asked)
 
     def _receipt_and_transaction(self, tx_hash: str) -> Held:
         """What the node holds of ``tx_hash`` (its receipt, the transaction; each None, or
@@ -434,7 +462,7 @@ class ChainService:
         from walletim.app.chain.model import Until
 
         self.tracker.get(tx_hash)
-        self.check_chain()
+        self._on_chain()
         return self.tracker.wait(tx_hash, Until(confirmations, timeout, progress))
 
     def reconcile(self, sender: str | None = None) -> list[TxRecord]:
@@ -442,7 +470,7 @@ class ChainService:
 
         Returns the transactions whose status or block changed.
         """
-        self.check_chain()
+        self._on_chain()
         return self.tracker.reconcile(sender)
 
     # -- replacement --------------------------------------------------------------------
@@ -459,6 +487,8 @@ class ChainService:
 
         ``account_for(address)`` names the wallet account that holds the sender's key.
         """
+        self.tracker.get(tx_hash)
+        self._on_chain()
         rec = self.tracker.get(tx_hash)
         return self._replace(rec, account_for(rec.sender), False, bump_percent, confirm)
 
@@ -475,10 +505,13 @@ class ChainService:
         """Replace a pending transaction (by hash, or by sender and nonce) with a zero-value
         self-transfer at the same nonce."""
         if tx_hash is not None:
+            self.tracker.get(tx_hash)
+            self._on_chain()
             rec = self.tracker.get(tx_hash)
         elif sender is None or nonce is None:
             raise InputError("give a transaction hash, or --from and --nonce")
         else:
+            self._on_chain()
             from walletim.app.chain.replace import pending_at
 
             rec = pending_at(self.repo, self.chain_id, sender, nonce)
@@ -494,10 +527,13 @@ class ChainService:
     ) -> TxRecord:
         from walletim.app.chain.replace import check_replaceable, replacement_plan
 
-        self.check_chain()
+        self._on_chain()
         fresh = self.tracker.refresh(rec)
         check_replaceable(fresh, self.rpc.get(Q.nonce(rec.sender, "latest")))
-        current = self.planner.suggestion_now() if rec.tx_type == 2 else None
+        if rec.tx_type == 2:
+            current: FeeSuggestion | int | None = self.planner.suggestion_now()
+        else:
+            current = self.planner.gas_price_now()
         plan = replacement_plan(
             self.network, rec, cancel=cancel, bump_percent=bump_percent, current=current,
             at_nonce=self.repo.at_nonce(self.chain_id, rec.sender, rec.nonce),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from walletim.app.chain.ports import Chain, ChainPart, Clock, Sleep
 from walletim.chain.rpc import Q, Receipt
 from walletim.errors import InputError, RpcError
-from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
+from walletim.store.txs import GONE, ReceiptRecord, TxRecord, TxRepo
 
 if TYPE_CHECKING:  # `tx status` refreshes a record: no batch, signing or waiting machinery
     from walletim.app.chain.broadcast import Broadcaster
@@ -269,7 +269,7 @@ class Tracker(ChainPart):
                         f"{rec.status} in block {rec.block_number}; "
                         f"{seen}/{confirmations} confirmations"
                     )
-            elif rec.status in ("dropped", "replaced"):
+            elif rec.status in ("dropped", "replaced", GONE):
                 return rec.status, None, 0
             elif progress:
                 progress(f"pending (nonce {rec.nonce})")
@@ -294,7 +294,7 @@ class Tracker(ChainPart):
         known = known or {}
         delays = polls().delays(deadline=self._clock() + timeout, clock=self._clock)
         next_check = self._clock() + LOST_CHECK_SECONDS
-        waiting = [r for r in results if r.status not in ("rejected", "dropped", "replaced")]
+        waiting = [r for r in results if r.status not in ("rejected", "dropped", "replaced", GONE)]
         while waiting:
             waiting = self._poll(waiting, known)
             if not waiting:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from walletim.app.contracts import UNLIMITED_FROM, Plan
+from walletim.app.defi.base import ERC721_INTERFACE as ERC721_INTERFACE
 from walletim.app.defi.base import DefiProtocol
 from walletim.app.defi.logs import (
     APPROVAL_FOR_ALL,
@@ -22,8 +23,6 @@ from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata, decode_log
 from walletim.errors import ContractRefused, InputError
 from walletim.keys.hd import to_checksum_address
-
-ERC721_INTERFACE = bytes.fromhex("80ac58cd")
 
 Kind = Literal["erc20", "erc721-operator", "erc721-token"]
 #: (kind, contract, spender, token id) of an approval found in the logs.
@@ -122,7 +121,7 @@ class Approvals(DefiProtocol):
         sender = core.sender(account)
         contract = core.names.resolve_contract(token_text)
         spender = core.resolve(spender_text)
-        if self._is_erc721(contract):
+        if core.is_erc721(contract):
             if not self._operator(contract, sender, spender):
                 raise InputError(
                     f"{core.c.label(spender)} is not an operator of {account}'s "
@@ -140,11 +139,3 @@ class Approvals(DefiProtocol):
         step = core.step("revoke", contract, data, kind="revoke", sender=sender)
         figures = {"contract": contract, "spender": spender}
         return core.plan(title, account, sender, [step], figures=figures)
-
-    def _is_erc721(self, contract: str) -> bool:
-        """ERC-165 says ERC-721 (no: it answers otherwise or not at all). Raises RpcError."""
-        (yes,) = self.core.try_read(
-            contract, "supportsInterface(bytes4)", ERC721_INTERFACE, returns=["bool"],
-            default=(False,),
-        )  # fmt: skip
-        return bool(yes)

@@ -18,6 +18,8 @@ from walletim.keys.hd import to_checksum_address
 
 DEFAULT_SLIPPAGE_BPS = 50  # 0.5 %
 DEFAULT_DEADLINE_S = 20 * 60
+#: ERC-165's interface id of ERC-721.
+ERC721_INTERFACE = bytes.fromhex("80ac58cd")
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +75,14 @@ class DefiCore:
             return self.c.read(to, signature, *args, returns=returns)
         except ContractRefused:
             return default
+
+    def is_erc721(self, contract: str) -> bool:
+        """ERC-165 says ERC-721 (no: it answers otherwise or not at all). Raises RpcError."""
+        (yes,) = self.try_read(
+            contract, "supportsInterface(bytes4)", ERC721_INTERFACE, returns=["bool"],
+            default=(False,),
+        )  # fmt: skip
+        return bool(yes)
 
     def balance(self, asset: Asset, holder: str) -> int:
         if asset.address is None:

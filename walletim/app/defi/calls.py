@@ -54,10 +54,13 @@ class Calls(DefiProtocol):
         *,
         abi_file: str | None = None,
         block: str = "latest",
+        sender: str | None = None,
     ) -> CallResult:
         """A read-only call: ``balanceOf(address)(uint256)`` style, or a function of an ABI file.
 
-        ``block``: a tag, a number or a block hash (:func:`walletim.chain.units.parse_block`).
+        ``block``: a tag, a number or a block hash (:func:`walletim.chain.units.parse_block`);
+        ``sender``: the call's ``from`` (its ``msg.sender``; None: the node's default, the
+        zero address on most nodes), a checksummed address.
         Raises InputError (signature, arguments, block), ContractReverted, ChainError.
         """
         from walletim.chain.units import parse_block
@@ -67,7 +70,7 @@ class Calls(DefiProtocol):
         fn = self.function(signature, abi_file)
         to = self.core.names.resolve_contract(to_text)
         data = encode_call(fn, list(args))
-        raw = self.core.c.call_raw(to, data, block=at)
+        raw = self.core.c.call_raw(to, data, sender=sender, block=at)
         if fn.outputs and not raw:
             raise ChainError(
                 f"{to} returned nothing for {fn.signature}: is it a contract with that function?"

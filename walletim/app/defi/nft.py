@@ -57,6 +57,11 @@ class Nfts(DefiProtocol):
         collection = names.resolve_contract(collection_text)
         to = core.resolve(to_text)
         owner = self._owner(collection, token_id)
+        if owner is None and not core.is_erc721(collection):
+            raise InputError(
+                f"{core.c.label(collection)} is not an ERC-721 contract (it answers neither "
+                f"ownerOf nor ERC-165 as one): no NFT to transfer; nothing was signed"
+            )
         if owner is None:
             raise InputError(f"token #{token_id} does not exist in {collection}")
         if owner != sender:

@@ -51,13 +51,30 @@ def _unmarked(value: object) -> object:
     show_default=True,
     help="Block: a number, a block hash, or latest, pending, safe, finalized, earliest.",
 )
+@click.option(
+    "--from",
+    "sender",
+    metavar="ADDRESS|ACCOUNT",
+    help="The call's sender (msg.sender): an address, a wallet account or a contact "
+    "(default: the node's, the zero address on most nodes). Nothing is signed.",
+)
 @pass_ctx
 def call(
-    ctx: Ctx, to: str, signature: str, args: tuple[str, ...], abi_file: str | None, block: str
+    ctx: Ctx,
+    to: str,
+    signature: str,
+    args: tuple[str, ...],
+    abi_file: str | None,
+    block: str,
+    sender: str | None,
 ) -> None:
-    """Read-only call, e.g. ``walletim call USDC "balanceOf(address)(uint256)" alice``."""
+    """Read-only call, e.g. ``walletim call USDC "balanceOf(address)(uint256)" alice``;
+    ``--from alice`` simulates it as sent by alice (``transfer``, ``withdraw``)."""
     with chain_session(ctx) as s:
-        r = s.defi.call(to, signature, _arguments(s, args), abi_file=abi_file, block=block)
+        r = s.defi.call(
+            to, signature, _arguments(s, args), abi_file=abi_file, block=block,
+            sender=s.resolve_address(sender) if sender is not None else None,
+        )  # fmt: skip
     data = {"address": r.to, "function": r.signature, "result": r.values, "raw": r.raw}
 
     def human() -> None:
