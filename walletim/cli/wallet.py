@@ -19,10 +19,10 @@ from walletim.cli.base import (
     prompt_secret,
     read_file,
     read_secret_file,
-    read_stdin_line,
     read_text_file,
     with_home,
 )
+from walletim.cli.stdin import read_stdin_line
 from walletim.errors import InputError, PasswordRequired, WrongPassword
 
 if TYPE_CHECKING:

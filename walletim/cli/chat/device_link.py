@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, Integer, read_stdin_line, with_home
+from walletim.cli.base import Ctx, Integer, with_home
 from walletim.cli.chat.render import session
+from walletim.cli.stdin import read_stdin_line
 from walletim.display import one_line
 from walletim.errors import Aborted, UsageError, WalletimError
 from walletim.messaging.linkcode import CODE_TTL, MAX_TTL

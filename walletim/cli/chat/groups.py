@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from walletim.cli.base import Ctx, message_argument, with_account
+from walletim.cli.base import Ctx, with_account
 from walletim.cli.chat.render import (
     deliveries_json,
     group_json,
@@ -18,6 +18,7 @@ from walletim.cli.chat.render import (
     verified_text,
     warn_deliveries,
 )
+from walletim.cli.stdin import message_argument
 from walletim.display import one_line
 from walletim.messaging.kinds import group_peer
 

@@ -11,7 +11,6 @@ from walletim.cli.base import (
     Ctx,
     account_option,
     int_option,
-    message_argument,
     printable,
     with_account,
     with_home,
@@ -44,6 +43,7 @@ from walletim.cli.redpacket_sponsor import (
     result_json,
     sponsor_cap_option,
 )
+from walletim.cli.stdin import message_argument
 
 if TYPE_CHECKING:
     from walletim.app.chat import InboxResult, ReadResult
