@@ -38,6 +38,9 @@ def test_money_commands_parse(text: str, want: MoneyCommand) -> None:
         ("/packet 1 ²", "how many shares"),  # str.isdigit() says yes, int() says no
         ("/packet 1 ETH ١٢", "how many shares"),  # digits of another script
         ("/pay ١٢", "an amount first"),
+        ("/request 0 dinner", "more than 0"),  # was asked "Send this?", then refused
+        ("/split 0.00 DAI", "more than 0"),
+        ("/packet .0 3", "more than 0"),
     ],
 )
 def test_bad_money_commands_say_the_usage(text: str, says: str) -> None:

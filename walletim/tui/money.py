@@ -80,6 +80,8 @@ def parse(text: str) -> MoneyCommand:
     if not rest or not _AMOUNT.match(rest[0]):
         raise InputError(f"an amount first: {USAGE[k]}")
     amount, rest = rest[0], rest[1:]
+    if not any(c in "123456789" for c in amount):  # asked about, then refused: say it now
+        raise InputError(f"the amount must be more than 0: {USAGE[k]}")
     token = None
     if rest and _TOKEN.match(rest[0]):
         token, rest = rest[0], rest[1:]
