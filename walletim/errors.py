@@ -386,6 +386,20 @@ class ContractReverted(ContractRefused):
         self.data = data
 
 
+class AnsweredFalse(ContractReverted):
+    """An ERC-20 ``transfer``/``transferFrom``/``approve`` that answered ``false``: it did
+    not revert, but moves or approves nothing (a failure, as SafeERC20 reads it)."""
+
+    def __init__(self, reason: str) -> None:
+        ContractRefused.__init__(self, reason)
+        self.reason = reason
+        self.data = None
+
+    @property
+    def kind(self) -> str:
+        return "ContractReverted"  # the --json error.type scripts already know for this
+
+
 class UnreadableAnswer(ContractRefused):
     """A read call answered with nothing, or with data that does not decode as asked."""
 

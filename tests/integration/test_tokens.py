@@ -32,11 +32,17 @@ SPOOF = "spoof(address,address,address,uint256)"
 
 def deploy_hostile(world: World, symbol: str, decimals: int = 6, sender: str = "dev:2") -> str:
     """Deploy a HostileToken from ``sender`` (signed by the node: the attacker's own key)."""
+    return deploy_fixture(world, "HostileToken", symbol, decimals, sender)
+
+
+def deploy_fixture(world: World, artifact: str, symbol: str, decimals: int, sender: str) -> str:
+    """Deploy the fixture token ``artifact`` (constructor: name, symbol, decimals) from
+    ``sender`` (signed by the node)."""
     from eth_abi.abi import encode
 
     from walletim.app.world import FIXTURES, artifact_bytecode
 
-    code = artifact_bytecode(FIXTURES + "HostileToken.json")
+    code = artifact_bytecode(FIXTURES + artifact + ".json")
     data = code + encode(["string", "string", "uint8"], [f"{symbol} Coin", symbol, decimals])
     rpc = world.anvil.rpc()
     tx = rpc.call(

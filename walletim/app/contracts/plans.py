@@ -57,6 +57,7 @@ class Simulated:
     gas_used: int | None
     reason: str | None  # the decoded revert reason when not ok
     logs: tuple[Log, ...] = ()
+    returned: bytes = b""  # the call's return data when ok
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from walletim.app.contracts.plans import Plan, Simulated, Step
 from walletim.chain.fees import FeeHistory
 from walletim.chain.rpc import CallSpec, Q, RpcClient, SimResult, unsupported
 from walletim.contracts.abi import decode_revert, reverted
-from walletim.errors import ContractReverted, InsufficientFunds, RpcError
+from walletim.errors import AnsweredFalse, ContractReverted, InsufficientFunds, RpcError
 
 
 class Simulator:
@@ -54,7 +54,7 @@ class Simulator:
         first = steps[0].request
         assert first.to is not None
         try:
-            self.rpc.get(
+            returned = self.rpc.get(
                 Q.call(first.to, first.data, sender=sender, value=first.value, block="pending")
             )
         except RpcError as exc:
@@ -62,13 +62,17 @@ class Simulator:
             if why is None:
                 raise
             return (Simulated(False, None, why.reason),)
-        return (Simulated(True, None, None),)
+        return (Simulated(True, None, None, returned=returned),)
 
     def check(self, plan: Plan) -> Plan:
         """``plan`` with its simulation; raises ContractReverted naming the step that would
         fail (nothing was signed)."""
         simulated = self.simulate(plan.sender, plan.steps)
         for index, (step, sim) in enumerate(zip(plan.steps, simulated, strict=False)):
+            if _answered_false(step, sim):
+                raise AnsweredFalse(
+                    f"{step.label} would move nothing: the token answers false; nothing was signed"
+                )
             if not sim.ok:
                 where = (
                     f"step {index + 1} of {len(plan.steps)} ({step.label})"
@@ -97,10 +101,21 @@ def _short_of_funds(exc: RpcError, sender: str, value: int) -> InsufficientFunds
     )
 
 
+#: ERC-20 calls that answer a bool: ``transfer``, ``transferFrom``, ``approve``.
+_BOOL_CALLS = frozenset(bytes.fromhex(s) for s in ("a9059cbb", "23b872dd", "095ea7b3"))
+
+
+def _answered_false(step: Step, sim: Simulated) -> bool:
+    """Whether ``step`` is an ERC-20 call that answered ``false``: a failure though it did
+    not revert (it moves or approves nothing, and the transaction still succeeds: SafeERC20's
+    rule); one that answers nothing (USDT's) or ``true`` stands."""
+    return sim.ok and step.request.data[:4] in _BOOL_CALLS and sim.returned == bytes(32)
+
+
 def _simulated(r: SimResult) -> Simulated:
     reason = None
     if not r.ok:
         data = r.revert_data
         reason = decode_revert(data) if data and data != "0x" else None
         reason = reason or r.error_message or "reverted"
-    return Simulated(r.ok, r.gas_used, reason, r.logs)
+    return Simulated(r.ok, r.gas_used, reason, r.logs, r.return_data)

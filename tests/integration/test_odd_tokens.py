@@ -1,0 +1,64 @@
+"""Tokens that behave as some real ones do (anvil-fixtures/contracts/OddToken.sol), against a
+real Anvil with the devnet world: money shown must be what the chain actually moved.
+
+- a ``transfer`` that answers ``false`` without reverting moves nothing: it is refused before
+  signing (SafeERC20's rule), never reported "mined" as if it paid;
+- a ``transfer`` that answers nothing (USDT) is a transfer like any other.
+"""
+
+from __future__ import annotations
+
+from tests.conftest import World
+from tests.integration.test_tokens import deploy_fixture, node_send
+from walletim.app.contracts import calldata
+
+E18 = 10**18
+SET_ODD = "setOdd(uint256,bool,bool,bool,bool,bool,uint256)"
+
+
+def odd_token(
+    world: World, symbol: str, *, fee_bps: int = 0, returns_false: bool = False,
+    returns_nothing: bool = False, decimals: int = 18,
+) -> str:  # fmt: skip
+    """An OddToken (deployed by dev:2) with 1000 tokens minted to dev, behaving as asked."""
+    token = deploy_fixture(world, "OddToken", symbol, decimals, "dev:2")
+    odd = (fee_bps, returns_false, returns_nothing, False, False, False, 0)
+    node_send(world, "dev:2", token, calldata(SET_ODD, *odd))
+    node_send(world, "dev:2", token, calldata("mint(address,uint256)", world.address("dev"),
+                                               1000 * 10**decimals))  # fmt: skip
+    return token
+
+
+def balance(world: World, token: str, who: str) -> int:
+    answer = world.anvil.rpc().call(
+        "eth_call",
+        [{"to": token, "data": "0x" + calldata("balanceOf(address)", who).hex()}, "latest"],
+    )
+    return int(str(answer), 16)
+
+
+def test_a_transfer_that_answers_false_is_refused_before_signing(world: World) -> None:
+    cli = world.cli()
+    token = odd_token(world, "FALSE", returns_false=True)
+    payee = world.address("dev:1")
+    rpc = world.anvil.rpc()
+    nonce = rpc.call("eth_getTransactionCount", [world.address("dev"), "latest"])
+    for args in (("send", "--from", "dev", payee, "100", "--token", token),
+                 ("token", "transfer", "--from", "dev", token, payee, "100")):  # fmt: skip
+        r = cli("--rpc-url", world.url, "--yes", "--json", *args)
+        assert r.code == 3, (args, r.out, r.err)
+        assert "would move nothing: the token answers false; nothing was signed" in r.err
+        assert '"type": "ContractReverted"' in r.err
+        assert r.out == ""
+    assert rpc.call("eth_getTransactionCount", [world.address("dev"), "latest"]) == nonce
+    assert balance(world, token, payee) == 0
+
+
+def test_a_transfer_that_answers_nothing_usdt_style_is_sent(world: World) -> None:
+    cli = world.cli()
+    token = odd_token(world, "USDT0", returns_nothing=True, decimals=6)
+    payee = world.address("dev:1")
+    r = cli("--rpc-url", world.url, "--yes", "send", "--from", "dev", payee, "100",
+            "--token", token)  # fmt: skip
+    assert r.code == 0, r.err
+    assert balance(world, token, payee) == 100 * 10**6
