@@ -62,3 +62,24 @@ def test_a_transfer_that_answers_nothing_usdt_style_is_sent(world: World) -> Non
             "--token", token)  # fmt: skip
     assert r.code == 0, r.err
     assert balance(world, token, payee) == 100 * 10**6
+
+
+def test_a_fee_on_transfer_token_is_shown_paying_less_before_signing(world: World) -> None:
+    token = odd_token(world, "FEE", fee_bps=200)  # 2 % burned on every transfer
+    payee = world.address("dev:1")
+    r = world.cli()("--rpc-url", world.url, "--yes", "--json", "send", "--from", "dev", payee,
+                    "100", "--token", token)  # fmt: skip
+    assert r.code == 0, r.err
+    [warning] = r.json()["warnings"]
+    assert warning["code"] == "short-delivery"
+    assert (
+        warning["text"].startswith(f"{payee} would receive 98 ") and ", not 100 " in warning["text"]
+    )
+    assert balance(world, token, payee) == 98 * E18
+    # token transfer and pay plan through the DeFi core: the same warning, before signing.
+    plan = world.session.defi.transfer("dev", token, "dev:1", "50")
+    assert plan.figures["warnings"][0]["code"] == "short-delivery"
+    assert plan.notes[0].startswith(f"WARNING: {payee} would receive 49 ")
+    # An ordinary token says nothing of the kind.
+    plain = odd_token(world, "PLAIN")
+    assert not world.session.defi.transfer("dev", plain, "dev:1", "50").figures["warnings"]

@@ -19,6 +19,8 @@ risk                   when                                                     
 ``self``               the recipient is the sender: only the fee moves              warning
 ``zero-amount``        an amount of zero: only the fee is paid                      warning
 ``price-impact``       a swap moving the pool's price over 5 % (15 %: refused)      both
+``short-delivery``     the token's own Transfer logs in the dry run pay the         warning
+                       recipient less than the amount (a fee-on-transfer token)
 =====================  ==========================================================  =========
 """
 
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING
 from walletim.errors import RiskRefused
 
 if TYPE_CHECKING:
+    from walletim.app.contracts import Plan
     from walletim.app.tokens import TokenLabel
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -81,6 +84,30 @@ def enforce(risks: Sequence[Risk], force: bool) -> tuple[str, ...]:
 def risks_json(risks: Sequence[Risk]) -> list[dict[str, object]]:
     """For ``--json`` (``warnings``): each risk's code, text and whether it was forced."""
     return [{"code": r.code, "text": r.text, "forced": r.refused} for r in risks]
+
+
+def short_delivery(
+    plan: Plan, token: str, sender: str, recipient: str, value: int, fmt: Callable[[int], str]
+) -> list[Risk]:
+    """The ``short-delivery`` warning when the checked ``plan``'s last step (a transfer of
+    ``value`` base units of ``token``) logs less reaching ``recipient`` in its dry run: a
+    token that takes a fee or burns on transfer (none when the node ran no full simulation,
+    ``eth_call`` alone shows no logs). ``fmt`` names an amount of the token."""
+    from walletim.app.wim.logs import moved
+
+    sim = plan.simulation[-1] if plan.simulation else None
+    if sim is None or sim.gas_used is None or not value:
+        return []
+    got = moved([log.raw for log in sim.logs], token, sender, recipient)
+    if got >= value:
+        return []
+    return [
+        Risk(
+            "short-delivery",
+            f"{recipient} would receive {fmt(got)}, not {fmt(value)}: the token's own "
+            "Transfer logs in the dry run move the rest elsewhere (a fee or a burn)",
+        )
+    ]
 
 
 def _short(address: str) -> str:

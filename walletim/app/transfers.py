@@ -26,7 +26,7 @@ from walletim.app.chain import (
 from walletim.app.chain.model import BatchPlan, Until
 from walletim.app.contracts import Plan, Step
 from walletim.app.defi import ETH, Asset
-from walletim.app.risk import MAX_RESERVED_ADDRESS, Risk, RiskPolicy, enforce
+from walletim.app.risk import MAX_RESERVED_ADDRESS, Risk, RiskPolicy, enforce, short_delivery
 from walletim.chain.rpc import Q, answered
 from walletim.chain.units import parse_amount
 from walletim.display import plural
@@ -156,7 +156,8 @@ class Transfers:
         request = replace(how, to=asset.address, value=0, data=data, kind="token-transfer")
         step = self.steps.step("transfer", request, sender=sender)
         plan = Plan(f"transfer {asset.fmt(value)}", account, sender, (step,))
-        self.steps.check(plan)  # simulated: a transfer that would revert is never signed
+        plan = self.steps.check(plan)  # simulated: a transfer that would revert is never signed
+        risks += short_delivery(plan, asset.address, sender, recipient, value, asset.fmt)
         note = self.assets.decimals_note(asset, value)
         return Transfer(account, sender, recipient, asset, value, step.request, note, tuple(risks))
 

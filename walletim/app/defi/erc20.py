@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from walletim.app.contracts import MAX_UINT256, Plan
 from walletim.app.defi.base import DefiProtocol
-from walletim.app.risk import risks_json
+from walletim.app.risk import risks_json, short_delivery
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import InputError
@@ -68,7 +68,14 @@ class Erc20(DefiProtocol):
             "decimals_pinned": asset.listed,
             "listed": asset.listed,
         }
-        return core.plan(title, account, sender, [step], notes, figures)
+        plan = core.plan(title, account, sender, [step], notes, figures)
+        if asset.address is None:
+            return plan
+        short = short_delivery(plan, asset.address, sender, to, amount, asset.fmt)
+        if not short:
+            return plan
+        figures["warnings"] = risks_json([*risks, *short])
+        return replace(plan, notes=(*(r.line for r in short), *plan.notes), figures=figures)
 
     def approve(
         self,
