@@ -83,3 +83,18 @@ def test_a_fee_on_transfer_token_is_shown_paying_less_before_signing(world: Worl
     # An ordinary token says nothing of the kind.
     plain = odd_token(world, "PLAIN")
     assert not world.session.defi.transfer("dev", plain, "dev:1", "50").figures["warnings"]
+
+
+def test_a_swap_into_a_fee_on_transfer_token_shows_what_arrived(world: World) -> None:
+    cli = world.cli()
+    token = odd_token(world, "FEE", fee_bps=200)
+    me = world.address("dev")
+    r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token, "USDC",
+            "100", "100")  # fmt: skip
+    assert r.code == 0, r.err
+    before = balance(world, token, me)
+    r = cli("--rpc-url", world.url, "--yes", "--json", "swap", "--from", "dev", "10", "USDC",
+            token)  # fmt: skip
+    assert r.code == 0, r.err
+    got = balance(world, token, me) - before
+    assert int(r.json()["raw_received"]) == got < int(r.json()["raw_quote"])

@@ -215,7 +215,18 @@ class Uniswap(DefiProtocol):
         return [*steps, self.core.step("swap", router, data, kind="swap", sender=sender)]
 
     def received(self, outcome: Outcome) -> int | None:
-        """What the last Uniswap swap of an outcome paid out (from its Swap event)."""
+        """What the last Uniswap swap of an outcome paid out: of a token, what its own
+        Transfer logs moved to the swapper (a token that takes a fee on transfer delivers
+        less than the pool's Swap event sends); of ETH, the Swap event's WETH out."""
+        path, sender = outcome.plan.figures.get("path") or [], outcome.plan.sender
+        if path and outcome.plan.figures.get("token_out") != "ETH" and outcome.steps:
+            token = str(path[-1]).lower()
+            return sum(
+                int(str(e.args["value"]))
+                for e in outcome.steps[-1].events
+                if e.name == "Transfer" and e.address.lower() == token and "value" in e.args
+                and str(e.args.get("to", "")).lower() == sender.lower()
+            )  # fmt: skip
         for step in reversed(outcome.steps):
             for event in reversed(step.events):
                 if event.name == "Swap":
