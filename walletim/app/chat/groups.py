@@ -67,17 +67,22 @@ class Groups:
     def resolve(self, account: str, text: str) -> GroupRow:
         """A group of ``account`` by name (case-insensitive), id, or the start of its id as
         the CLI shows it (``[52a84e33]``: at least 8 hex digits). Raises InputError."""
+        matches, groups = self._matching(account, text)
+        if len(matches) != 1:
+            known = ", ".join(sorted(f"{g.name} [{g.group_id[:8]}]" for g in matches or groups))
+            why = "several groups match, name it by the id in [...]: " if matches else "known: "
+            raise InputError(f"no single group {shown(text)} ({why}{known or 'none'})")
+        return matches[0]
+
+    def _matching(self, account: str, text: str) -> tuple[list[GroupRow], list[GroupRow]]:
+        """(the groups of ``account`` that ``text`` names, all its groups)."""
         wanted = normalized(text.strip()).casefold().removeprefix("group:")
         groups = self.groups(account)
         matches = [g for g in groups if g.group_id == wanted]
         matches = matches or [g for g in groups if normalized(g.name).casefold() == wanted]
         if not matches and len(wanted) >= MIN_ID_PREFIX:
             matches = [g for g in groups if g.group_id.startswith(wanted)]
-        if len(matches) != 1:
-            known = ", ".join(sorted(f"{g.name} [{g.group_id[:8]}]" for g in matches or groups))
-            why = "several groups match, name it by the id in [...]: " if matches else "known: "
-            raise InputError(f"no single group {shown(text)} ({why}{known or 'none'})")
-        return matches[0]
+        return matches, groups
 
     def conversation_peer(self, account: str, text: str) -> str:
         """A peer's address, or a group's conversation peer (``group:ID``, a group's name or
@@ -88,10 +93,8 @@ class Groups:
         try:
             return self._accounts.resolve_peer(candidate)
         except InputError:
-            try:
+            if self._matching(account, candidate)[0]:  # one group, or which ones it may be
                 return group_peer(self.resolve(account, candidate).group_id)
-            except InputError:
-                pass
             raise
 
     # -- membership -------------------------------------------------------------------------------
