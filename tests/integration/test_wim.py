@@ -284,6 +284,30 @@ def test_a_group_red_packet_claimed_on_one_device_shows_claimed_on_the_other(
             phone.session.wim.packet_claim(dave.spec, pid)
 
 
+def test_a_group_red_packet_from_a_device_behind_leaves_out_a_member_removed_elsewhere(
+    world: World, relay: Any, people: dict[str, Person], tmp_path: Any
+) -> None:
+    """alice removes dave from the group on her laptop; her phone, which has not fetched
+    that yet, makes a red packet for the group: the roster is fetched first, so dave gets no
+    voucher (he could claim with it on chain whatever his client says)."""
+    from tests.conftest import ANVIL_MNEMONIC
+    from walletim.app.session import Session
+
+    alice, bob, dave = people["alice"], people["bob"], people["dave"]
+    with Session(
+        tmp_path / "phone", HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url, fast_kdf=True
+    ) as phone:
+        phone.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        phone.chat.init(alice.spec)
+        alice.session.chat.group_create(alice.spec, "family", [bob.address, dave.address])
+        phone.chat.inbox(alice.spec)
+        assert dave.address in phone.chat.resolve_group(alice.spec, "family").members
+        alice.session.chat.group_remove(alice.spec, "family", dave.address)
+        made = phone.wim.packet_create(alice.spec, "1", 1, group="family")
+        assert list(made.packet.vouchers) == [bob.address]
+        assert dave.address not in phone.chat.resolve_group(alice.spec, "family").members
+
+
 def test_shared_swap_and_vault_deposit_are_checked_from_their_logs(
     people: dict[str, Person],
 ) -> None:

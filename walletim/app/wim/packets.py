@@ -153,12 +153,12 @@ class Packets:
     def _recipients(
         self, account: str, me: str, to: Sequence[str], group: str | None
     ) -> tuple[str | None, list[str]]:
-        """(the group's id or None, the recipients' addresses). Raises InputError."""
+        """(the group's id or None, the recipients' addresses): a group's members from its
+        verified roster, the inbox fetched first (a member removed on another device of this
+        wallet gets no voucher). Raises InputError, RelayUnavailable."""
         chat = self.p.chat()
         if group is not None:
-            g = chat.resolve_group(account, group)
-            if me not in g.members:
-                raise InputError(f"{account} is not a member of {g.name!r}")
+            g = chat.resolve_group(account, group, sync=True)
             return g.group_id, [m for m in g.members if m != me]
         recipients = list(dict.fromkeys(chat.resolve_peer(p) for p in to))
         if me in recipients:
