@@ -382,3 +382,24 @@ def test_money_a_member_said_stays_true_after_they_are_removed_and_later_money_i
     got = carol.inbox()
     assert [r.reason for r in got.rejected] == ["not-a-member"] and got.received == []
     assert len(carol.payments()) == 1
+
+
+def test_a_request_naming_someone_elses_split_is_no_share_of_it(people: dict[str, Person]) -> None:
+    """alice splits 3 ETH with bob and dave; dave asks alice for 5 ETH citing her split's id,
+    and she pays it: her split still has two shares of 1 ETH, her own share 1 ETH, and
+    nothing collected (not "own share -4 ETH", nor dave's request "settled" as a share)."""
+    alice, bob, dave = people["alice"], people["bob"], people["dave"]
+    made = alice.session.wim.split(alice.spec, "3", [bob.address, dave.address])
+    sid = made.status.split.split_id
+    dave.inbox()
+    asked = dave.session.wim.request(dave.spec, alice.address, "5", split_id=sid)
+    alice.inbox()
+    alice.session.wim.pay(alice.spec, None, None, request_id=asked.request.request_id)
+    for st in (
+        alice.session.wim.split_status(alice.spec, sid),
+        *alice.session.wim.splits(alice.spec),
+    ):
+        assert [(r.peer, r.amount) for r in st.requests] == [
+            (p, E18) for p in sorted((bob.address, dave.address))
+        ]
+        assert (st.own_share, st.collected) == (E18, 0)
