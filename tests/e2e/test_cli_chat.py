@@ -537,6 +537,8 @@ def test_group_bad_input_is_one_clean_line(pair: tuple[Cli, Cli, str, str]) -> N
     ambiguous = alice("chat", "group", "send", "--from", "alice", "club", "hi")
     assert ambiguous.code == 1 and "several groups match" in ambiguous.err
     assert f"club [{gid[:8]}]" in ambiguous.err  # the ids tell them apart
+    read = alice("chat", "read", "--from", "alice", "club")  # not "unknown peer 'club'"
+    assert read.code == 1 and "several groups match" in read.err, read.err
     assert alice("chat", "group", "send", "--from", "alice", gid, "hi").code == 0
     # ... as does the start of the id the inbox shows ([52a84e33]), but not less of it.
     assert alice("chat", "group", "send", "--from", "alice", f"group:{gid[:8]}", "hi").code == 0

@@ -124,7 +124,7 @@ class FakeChat:
     def resolve_peer(self, text: str) -> str:
         return text
 
-    def resolve_group(self, account: str, text: str) -> GroupRow:
+    def resolve_group(self, account: str, text: str, *, sync: bool = False) -> GroupRow:
         raise AssertionError("no groups in these tests")
 
     def post(

@@ -336,3 +336,70 @@ def test_a_shared_action_with_non_ascii_digits_is_refused_not_a_crash(
         assert view.verdict is not None and view.verdict.state != "verified", view
     alice.session.chat.send(alice.spec, bob.address, "still here?")
     assert [r.message.text for r in bob.inbox().received] == ["still here?"]
+
+
+def test_money_a_member_said_stays_true_after_they_are_removed_and_later_money_is_refused(
+    world: World, people: dict[str, Person]
+) -> None:
+    """dave pays bob in the group and makes a red packet there, then alice removes him: what
+    he said while a member stays verified for carol (no "a reorganisation removed it", no
+    "roster is not verified"); what he says in the group after that is refused."""
+    alice, bob, carol, dave = (people[n] for n in ("alice", "bob", "carol", "dave"))
+    group, _ = alice.session.chat.group_create(
+        alice.spec, "family", [bob.address, carol.address, dave.address]
+    )
+    for p in (bob, carol, dave):
+        p.inbox()
+    paid = _eth(world, dave.address, bob.address, E18)
+    claim = _signed_claim(dave, paid, bob.address, E18)
+    dave.session.chat.group_send(dave.spec, group.group_id, "payment", claim, "paid bob")
+    dave.session.wim.packet_create(dave.spec, "1", 1, group="family")
+    carol.inbox()
+
+    def shown() -> list[tuple[str, str, str]]:
+        messages = carol.session.chat.read(carol.spec, group.group_id, 50).messages
+        views = carol.session.wim.views(carol.address, messages).values()
+        return [(v.kind, v.verdict.state, v.verdict.reason) for v in views if v.verdict]
+
+    before = shown()
+    assert [(k, s) for k, s, _ in before] == [("payment", "verified"), ("redpacket", "verified")]
+    alice.session.chat.group_remove(alice.spec, "family", dave.address)
+    carol.inbox()
+    carol.session.wim.grace_s = 0  # long after
+    carol.inbox()
+    assert shown() == before
+    assert [(p.state, p.reason) for p in carol.payments()] == [("verified", "")]
+    notices = carol.session.chat.read(carol.spec, dave.address, 50).messages
+    assert not [m for m in notices if "reorganisation" in m.text]
+    # After the removal reached carol, dave's money in the group is refused.
+    later = _eth(world, dave.address, bob.address, E18)
+    body = {
+        "group": group.group_id,
+        "k": "payment",
+        "b": _signed_claim(dave, later, bob.address, E18),
+    }
+    dave.session.chat.send_many(dave.spec, [(carol.address, "group", body, "")])
+    got = carol.inbox()
+    assert [r.reason for r in got.rejected] == ["not-a-member"] and got.received == []
+    assert len(carol.payments()) == 1
+
+
+def test_a_request_naming_someone_elses_split_is_no_share_of_it(people: dict[str, Person]) -> None:
+    """alice splits 3 ETH with bob and dave; dave asks alice for 5 ETH citing her split's id,
+    and she pays it: her split still has two shares of 1 ETH, her own share 1 ETH, and
+    nothing collected (not "own share -4 ETH", nor dave's request "settled" as a share)."""
+    alice, bob, dave = people["alice"], people["bob"], people["dave"]
+    made = alice.session.wim.split(alice.spec, "3", [bob.address, dave.address])
+    sid = made.status.split.split_id
+    dave.inbox()
+    asked = dave.session.wim.request(dave.spec, alice.address, "5", split_id=sid)
+    alice.inbox()
+    alice.session.wim.pay(alice.spec, None, None, request_id=asked.request.request_id)
+    for st in (
+        alice.session.wim.split_status(alice.spec, sid),
+        *alice.session.wim.splits(alice.spec),
+    ):
+        assert [(r.peer, r.amount) for r in st.requests] == [
+            (p, E18) for p in sorted((bob.address, dave.address))
+        ]
+        assert (st.own_share, st.collected) == (E18, 0)

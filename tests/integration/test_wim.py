@@ -243,6 +243,71 @@ def test_red_packet_in_a_chat_and_to_a_group(world: World, people: dict[str, Per
     assert row.claimed_amount == 15_000_000 and row.symbol == "USDC"
 
 
+def test_a_group_red_packet_claimed_on_one_device_shows_claimed_on_the_other(
+    world: World, relay: Any, people: dict[str, Person], tmp_path: Any
+) -> None:
+    """dave claims a group red packet on his laptop: `chat inbox` on his phone (another home
+    of the same wallet) reads the claim from the contract, so the phone's chat shows the
+    packet claimed, not "claim: walletim redpacket claim ...", and a claim there is refused."""
+    from tests.conftest import ANVIL_MNEMONIC
+    from walletim.app import chatcmds
+    from walletim.app.session import Session
+
+    alice, bob, dave = people["alice"], people["bob"], people["dave"]
+    with Session(
+        tmp_path / "phone", HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url, fast_kdf=True
+    ) as s:
+        s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        s.chat.init(dave.spec)
+        phone = Person("phone", dave.spec, s)
+        phone.session.chat.accept(dave.spec, alice.address)
+        group, _ = alice.session.chat.group_create(
+            alice.spec, "family", [bob.address, dave.address]
+        )
+        made = alice.session.wim.packet_create(alice.spec, "2", 2, group="family", random=True)
+        pid = made.packet.packet_id
+        for p in (dave, phone):
+            chatcmds.inbox(p.session, p.spec, sponsor=False)
+        got = dave.session.wim.packet_claim(dave.spec, pid)
+        assert got.outcome.ok and got.amount
+
+        def claimed(p: Person) -> list[bool | None]:
+            chatcmds.inbox(p.session, p.spec, sponsor=False)
+            messages = p.session.chat.read(p.spec, group.group_id, 50).messages
+            views = p.session.wim.views(p.address, messages).values()
+            return [not v.open for v in views if v.kind == "redpacket"]
+
+        assert claimed(dave) == claimed(phone) == [True]
+        [row] = [r for r in phone.session.wim.packets(dave.spec) if r.packet_id == pid]
+        assert row.claimed_amount == got.amount
+        with pytest.raises(InputError, match="already claimed"):
+            phone.session.wim.packet_claim(dave.spec, pid)
+
+
+def test_a_group_red_packet_from_a_device_behind_leaves_out_a_member_removed_elsewhere(
+    world: World, relay: Any, people: dict[str, Person], tmp_path: Any
+) -> None:
+    """alice removes dave from the group on her laptop; her phone, which has not fetched
+    that yet, makes a red packet for the group: the roster is fetched first, so dave gets no
+    voucher (he could claim with it on chain whatever his client says)."""
+    from tests.conftest import ANVIL_MNEMONIC
+    from walletim.app.session import Session
+
+    alice, bob, dave = people["alice"], people["bob"], people["dave"]
+    with Session(
+        tmp_path / "phone", HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url, fast_kdf=True
+    ) as phone:
+        phone.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        phone.chat.init(alice.spec)
+        alice.session.chat.group_create(alice.spec, "family", [bob.address, dave.address])
+        phone.chat.inbox(alice.spec)
+        assert dave.address in phone.chat.resolve_group(alice.spec, "family").members
+        alice.session.chat.group_remove(alice.spec, "family", dave.address)
+        made = phone.wim.packet_create(alice.spec, "1", 1, group="family")
+        assert list(made.packet.vouchers) == [bob.address]
+        assert dave.address not in phone.chat.resolve_group(alice.spec, "family").members
+
+
 def test_shared_swap_and_vault_deposit_are_checked_from_their_logs(
     people: dict[str, Person],
 ) -> None:

@@ -117,6 +117,14 @@ class GroupTx:
             (json.dumps(anchor, separators=(",", ":")), account, group_id),
         )
 
+    def ever_member(self, account: str, group_id: str, who: str) -> bool:
+        """Whether ``who`` is in a roster of the group's signed history this account holds
+        (the state it is checked from, or an applied change's): a member once, if not now."""
+        anchor = self.group_anchor(account, group_id) or {}
+        applied = [r.body for r in self.group_changes(account, group_id) if r.canonical]
+        rosters = [anchor.get("members"), *(body.get("members") for body in applied)]
+        return any(isinstance(members, list) and who in members for members in rosters)
+
     def group_changes(self, account: str, group_id: str) -> list[ChangeRow]:
         """Every change held for the group, oldest version first."""
         rows = self.conn.execute(

@@ -387,10 +387,13 @@ class WimRepo:
     def requests(
         self, account: str, *, split_id: str | None = None, limit: int = 1000
     ) -> list[RequestRow]:
+        """This account's requests (newest first); with ``split_id``, the shares of that split:
+        only the requests this account made (a peer's request to it naming the split is no
+        share of it)."""
         base = f"SELECT {_REQUEST} FROM requests WHERE account = ?"
         if split_id is None:
             return self._all(base + " ORDER BY created_ms DESC LIMIT ?", (account, limit), _request)
-        sql = base + " AND split_id = ? ORDER BY created_ms, peer"
+        sql = base + " AND split_id = ? AND direction = 'out' ORDER BY created_ms, peer"
         return self._all(sql, (account, split_id), _request)
 
     def settle_request(

@@ -64,20 +64,28 @@ class Groups:
     def groups(self, account: str) -> list[GroupRow]:
         return self.env.repo().groups(self._accounts.address(account))
 
-    def resolve(self, account: str, text: str) -> GroupRow:
+    def resolve(self, account: str, text: str, *, sync: bool = False) -> GroupRow:
         """A group of ``account`` by name (case-insensitive), id, or the start of its id as
-        the CLI shows it (``[52a84e33]``: at least 8 hex digits). Raises InputError."""
+        the CLI shows it (``[52a84e33]``: at least 8 hex digits); with ``sync``, as
+        :meth:`synced` has it (verified, with ``account`` in it). Raises InputError."""
+        if sync:
+            return self.synced(account, text, sync=True)
+        matches, groups = self._matching(account, text)
+        if len(matches) != 1:
+            known = ", ".join(sorted(f"{g.name} [{g.group_id[:8]}]" for g in matches or groups))
+            why = "several groups match, name it by the id in [...]: " if matches else "known: "
+            raise InputError(f"no single group {shown(text)} ({why}{known or 'none'})")
+        return matches[0]
+
+    def _matching(self, account: str, text: str) -> tuple[list[GroupRow], list[GroupRow]]:
+        """(the groups of ``account`` that ``text`` names, all its groups)."""
         wanted = normalized(text.strip()).casefold().removeprefix("group:")
         groups = self.groups(account)
         matches = [g for g in groups if g.group_id == wanted]
         matches = matches or [g for g in groups if normalized(g.name).casefold() == wanted]
         if not matches and len(wanted) >= MIN_ID_PREFIX:
             matches = [g for g in groups if g.group_id.startswith(wanted)]
-        if len(matches) != 1:
-            known = ", ".join(sorted(f"{g.name} [{g.group_id[:8]}]" for g in matches or groups))
-            why = "several groups match, name it by the id in [...]: " if matches else "known: "
-            raise InputError(f"no single group {shown(text)} ({why}{known or 'none'})")
-        return matches[0]
+        return matches, groups
 
     def conversation_peer(self, account: str, text: str) -> str:
         """A peer's address, or a group's conversation peer (``group:ID``, a group's name or
@@ -88,10 +96,8 @@ class Groups:
         try:
             return self._accounts.resolve_peer(candidate)
         except InputError:
-            try:
+            if self._matching(account, candidate)[0]:  # one group, or which ones it may be
                 return group_peer(self.resolve(account, candidate).group_id)
-            except InputError:
-                pass
             raise
 
     # -- membership -------------------------------------------------------------------------------
@@ -119,7 +125,7 @@ class Groups:
     ) -> Changed:
         """Add, remove, promote or demote ``peer``: see the ChatService's ``group_*``."""
         self._signer(account)
-        g = self._synced(account, group, sync=sync)
+        g = self.synced(account, group, sync=sync)
         who = self._accounts.resolve_peer(peer)
         why = _refusal(action, who, g, self._accounts.me(account).address)
         if why is not None:
@@ -130,7 +136,7 @@ class Groups:
 
     def leave(self, account: str, group: str, *, sync: bool) -> Changed:
         self._signer(account)
-        g = self._synced(account, group, sync=sync)
+        g = self.synced(account, group, sync=sync)
         me = self._accounts.me(account)
         if not [x for x in g.members if x != me.address]:
             raise InputError(f"you are the only member of {g.name!r}: there is nobody to tell")
@@ -203,10 +209,11 @@ class Groups:
             outcome = ingest(tx, me.address, change, own=True, now_ms=self.env.now_ms())
         return outcome.notices
 
-    def _synced(self, account: str, group: str, *, sync: bool) -> GroupRow:
+    def synced(self, account: str, group: str, *, sync: bool) -> GroupRow:
         """The group after fetching the inbox (messages fetched are stored unread, as by
-        ``chat inbox``): a change is made on the latest roster this account can know, since
-        members hold a change that does not build on the roster they have. Raises
+        ``chat inbox``): a change (or a red packet for its members) is made on the latest
+        roster this account can know, since members hold a change that does not build on the
+        roster they have, and one removed on another device must not get money. Raises
         InputError (not a member), RelayUnavailable."""
         self.resolve(account, group)  # a bad name fails before reaching the relay
         if sync:

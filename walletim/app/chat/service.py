@@ -517,9 +517,9 @@ class ChatService:
     def groups(self, account: str) -> list[GroupRow]:
         return self._groups.groups(account)
 
-    def resolve_group(self, account: str, text: str) -> GroupRow:
-        """A group of ``account`` by name (case-insensitive) or id. Raises InputError."""
-        return self._groups.resolve(account, text)
+    def resolve_group(self, account: str, text: str, *, sync: bool = False) -> GroupRow:
+        """A group of ``account`` by name or id (``sync``: see Groups.resolve)."""
+        return self._groups.resolve(account, text, sync=sync)
 
     def group_create(self, account: str, name: str, peers: Sequence[str]) -> Changed:
         """Create a group of ``account`` and ``peers`` (addresses, contacts, wallet accounts),

@@ -153,12 +153,12 @@ class Packets:
     def _recipients(
         self, account: str, me: str, to: Sequence[str], group: str | None
     ) -> tuple[str | None, list[str]]:
-        """(the group's id or None, the recipients' addresses). Raises InputError."""
+        """(the group's id or None, the recipients' addresses): a group's members from its
+        verified roster, the inbox fetched first (a member removed on another device of this
+        wallet gets no voucher). Raises InputError, RelayUnavailable."""
         chat = self.p.chat()
         if group is not None:
-            g = chat.resolve_group(account, group)
-            if me not in g.members:
-                raise InputError(f"{account} is not a member of {g.name!r}")
+            g = chat.resolve_group(account, group, sync=True)
             return g.group_id, [m for m in g.members if m != me]
         recipients = list(dict.fromkeys(chat.resolve_peer(p) for p in to))
         if me in recipients:
@@ -266,6 +266,31 @@ class Packets:
             if row.state != "ok":
                 raise InputError(f"this red packet cannot be claimed: {row.reason}")
         return contract.claim(account, pid, voucher)
+
+    def check_claims(self, me: str) -> int:
+        """Read the claims of the packets offered to the account at ``me`` that are still open
+        with no claim recorded here, from the red-packet contract's own logs: one claimed on
+        another of this wallet's devices shows claimed here too. Returns how many changed. No
+        error if the node cannot be asked."""
+        changed, repo, now = 0, self.p.repo(), self.p.clock()
+        for row in repo.packets(me):
+            if not self._unclaimed_offer(row, now):
+                continue
+            try:
+                st = self.p.packets().status(row.packet_id)
+            except (InputError, RpcError, ChainError):
+                continue
+            mine = next((v for a, v in st.claims if a == me), None)
+            if mine is not None:
+                repo.set_claimed(me, row.packet_id, mine)
+                changed += 1
+        return changed
+
+    def _unclaimed_offer(self, row: PacketRow, now: float) -> bool:
+        """An offer to this account, read from this chain, unexpired, with no claim recorded."""
+        offered = row.direction == "in" and row.voucher is not None and row.state == "ok"
+        here = row.chain_id == self.p.chain_id and row.expiry >= now
+        return offered and here and row.claimed_amount is None
 
     def status(self, packet_id: str) -> PacketStatus:
         """What the red-packet contract says of a packet now (claims from its own logs)."""

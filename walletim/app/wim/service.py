@@ -89,10 +89,13 @@ class WalletIM:
 
     def check(self, account: str) -> int:
         """Check again the payments and shared actions not settled yet (see
-        :meth:`walletim.app.wim.ledger.Ledger.check`), and the claims this account asked
-        others to submit (:meth:`Sponsorship.check_asked`); returns how many changed state."""
+        :meth:`walletim.app.wim.ledger.Ledger.check`), the claims this account asked
+        others to submit (:meth:`Sponsorship.check_asked`) and the red packets offered to it
+        still unclaimed here (:meth:`Packets.check_claims`: claimed on another device);
+        returns how many changed state."""
         me = self.p.address_of(account)
-        return self.ledger.check(me) + self.sponsorship.check_asked(me)
+        asked = self.sponsorship.check_asked(me)
+        return self.ledger.check(me) + asked + self.red.check_claims(me)
 
     def action_state(self, account: str, message_id: int) -> ActionRow | None:
         return self.p.repo().action(self.p.address_of(account), message_id)

@@ -326,13 +326,20 @@ class Verifier:
 
     def group_gate(self, message: StoredMessage, sender: str) -> Verdict | None:
         """Money said in a group counts only if the group's roster is verified (it comes from
-        signed membership changes) and the sender is in it; else why not (pending while the
-        roster may still arrive, a mismatch after the grace period)."""
+        signed membership changes) and the sender is in it, or was (the chat stored the
+        message from a member: one who left or was removed since does not undo it); else why
+        not (pending while the roster may still arrive, a mismatch after the grace period)."""
+        from walletim.store.groups import GroupTx
+
         if not is_group_peer(message.peer):
             return None
-        group = self.p.chats().group(message.account, message.peer[len(GROUP_PREFIX) :])
-        if group is not None and group.verified and sender in group.members:
-            return None
+        gid = message.peer[len(GROUP_PREFIX) :]
+        group = self.p.chats().group(message.account, gid)
+        if group is not None and group.verified:
+            if sender in group.members:
+                return None
+            if GroupTx(self.p.repo().store).ever_member(message.account, gid, sender):
+                return None
         if self._late(message):
             return Verdict("mismatch", "said in a group whose roster is not verified", 0)
         return Verdict("pending", "said in a group whose roster is not verified (yet)", 0)
