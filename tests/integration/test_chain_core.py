@@ -419,6 +419,35 @@ def test_a_batch_run_again_on_a_devnet_started_afresh_pays_each_row_there_once(
         s.close()
 
 
+def test_the_same_batch_sent_twice_at_once_pays_each_row_once_and_says_why(
+    tmp_path: Path, anvil: Anvil
+) -> None:
+    """Two commands sending one batch file at once (two terminals): the second records its
+    rows after the first read the batch. The first used to fail on the store's raw
+    "UNIQUE constraint failed: batches..."; now it is refused in words, before signing,
+    and every row is paid once."""
+    from walletim.app.chain import BatchRow
+
+    home = tmp_path / "home"
+    rows = [BatchRow(1, ANVIL9, 5), BatchRow(2, ANVIL9, 6)]
+    s, other = make_session(home, anvil.url), make_session(home, anvil.url)
+    before = s.balance(ANVIL9)
+
+    def meanwhile(_plan: object) -> None:  # shown, not yet signed: the other one runs now
+        done = other.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll")
+        assert [r.status for r in done] == ["mined", "mined"], done
+
+    with pytest.raises(InputError, match="recorded by another walletim command"):
+        s.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll", confirm=meanwhile)
+    assert s.balance(ANVIL9) == before + 11
+    assert s.rpc.get_transaction_count(ANVIL0, "latest") == 2
+    again = s.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll")
+    assert all(r.already_sent and r.status == "mined" for r in again), again
+    assert s.balance(ANVIL9) == before + 11
+    s.close()
+    other.close()
+
+
 def test_transactions_from_before_genesis_hashes_are_claimed_by_their_own_chain_only(
     tmp_path: Path, anvil: Anvil
 ) -> None:
