@@ -3,7 +3,10 @@ drops, reorgs, a lying chain id, a node going down, pre-flight refusals."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -419,6 +422,35 @@ def test_a_batch_run_again_on_a_devnet_started_afresh_pays_each_row_there_once(
         s.close()
 
 
+def test_the_same_batch_sent_twice_at_once_pays_each_row_once_and_says_why(
+    tmp_path: Path, anvil: Anvil
+) -> None:
+    """Two commands sending one batch file at once (two terminals): the second records its
+    rows after the first read the batch. The first used to fail on the store's raw
+    "UNIQUE constraint failed: batches..."; now it is refused in words, before signing,
+    and every row is paid once."""
+    from walletim.app.chain import BatchRow
+
+    home = tmp_path / "home"
+    rows = [BatchRow(1, ANVIL9, 5), BatchRow(2, ANVIL9, 6)]
+    s, other = make_session(home, anvil.url), make_session(home, anvil.url)
+    before = s.balance(ANVIL9)
+
+    def meanwhile(_plan: object) -> None:  # shown, not yet signed: the other one runs now
+        done = other.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll")
+        assert [r.status for r in done] == ["mined", "mined"], done
+
+    with pytest.raises(InputError, match="recorded by another walletim command"):
+        s.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll", confirm=meanwhile)
+    assert s.balance(ANVIL9) == before + 11
+    assert s.rpc.get_transaction_count(ANVIL0, "latest") == 2
+    again = s.chain.send_batch("dev", ANVIL0, rows, batch_id="payroll")
+    assert all(r.already_sent and r.status == "mined" for r in again), again
+    assert s.balance(ANVIL9) == before + 11
+    s.close()
+    other.close()
+
+
 def test_transactions_from_before_genesis_hashes_are_claimed_by_their_own_chain_only(
     tmp_path: Path, anvil: Anvil
 ) -> None:
@@ -649,6 +681,61 @@ def test_devnet_up_status_down(tmp_path: Path) -> None:
         not Path(f"/proc/{info['pid']}").exists()
         or "anvil" not in Path(f"/proc/{info['pid']}/cmdline").read_text()
     )
+
+
+def test_devnet_up_killed_before_anvil_answers_leaves_nothing_running_unrecorded(
+    tmp_path: Path,
+) -> None:
+    """``devnet up`` SIGKILLed while Anvil starts (here: an Anvil that takes 3 s to start):
+    the Anvil it spawned used to run on with no record, holding the port; `devnet up` then
+    said the port was in use and `devnet down` that no devnet was recorded. It is recorded
+    once spawned now, so `devnet status` sees it and `devnet down` stops it."""
+    from walletim.app.devnet import find_binary, free_port
+
+    slow = tmp_path / "slow-anvil"
+    slow.write_text(f'#!/bin/sh\nsleep 3\nexec {find_binary("anvil")} "$@"\n')
+    slow.chmod(0o755)
+    home = tmp_path / "home"
+    cli = _cli(home, "")
+    env = {k: v for k, v in {**os.environ, **cli.env, "WALLETIM_ANVIL": str(slow)}.items() if v}
+    port = str(free_port())
+    up = subprocess.Popen(
+        [str(ROOT / ".venv/bin/walletim"), "devnet", "up", "--port", port, "--no-world"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    spawned: list[int] = []
+    try:
+        for _ in range(100):  # the slow Anvil's shell is running: `devnet up` waits for it
+            spawned = [
+                int(d.name) for d in Path("/proc").iterdir()
+                if d.name.isdigit() and _cmdline(d).startswith(f"/bin/sh {slow}")
+            ]  # fmt: skip
+            if spawned:
+                break
+            time.sleep(0.05)
+        assert spawned, "the slow anvil never started"
+        time.sleep(0.3)
+        up.kill()
+        up.wait()
+        status = json.loads(cli.subprocess("--json", "devnet", "status").out)
+        assert status["pid"] == spawned[0], status
+        down = cli.subprocess("--json", "devnet", "down")
+        assert down.code == 0 and json.loads(down.out)["stopped"], down.err
+        time.sleep(0.2)
+        assert not any(Path(f"/proc/{pid}").exists() and _cmdline(Path(f"/proc/{pid}"))
+                       for pid in spawned)  # fmt: skip
+    finally:
+        up.kill()
+        for pid in spawned:  # what this test started, if `devnet down` could not stop it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _unused(*_a: Any) -> None:  # keep imports honest for type checkers

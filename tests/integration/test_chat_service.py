@@ -224,6 +224,38 @@ def test_crash_after_encrypting_before_relay_confirms_resends_same_envelope(
     assert texts(b.inbox("bob")) == ["exactly once"]
 
 
+def test_a_relay_that_cannot_store_keeps_the_message_and_says_so(
+    people: tuple[Person, Person],
+) -> None:
+    """The relay's own store fails (its disk full) and it answers ``unavailable``: the
+    message stays 'sending' and goes out with the next command. The command used to say
+    only "the relay refused", which reads as not sent: a user typing it again sent it
+    twice. Now it says the message is saved and will be sent."""
+    alice, bob = people
+    b = bob.service()
+    b.init("bob")
+    original = alice.relay.connect
+
+    async def full_relay(url: str) -> Any:
+        conn = await original(url)
+
+        async def send(to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
+            raise RelayRefused("unavailable", "the relay cannot store or read mail right now")
+
+        conn.send = send  # type: ignore[method-assign]
+        return conn
+
+    a = alice.service(connector=full_relay)
+    with pytest.raises(RelayRefused, match="saved and will be sent") as refused:
+        a.send("alice", bob.address, "exactly once")
+    assert refused.value.code == "unavailable"
+    [pending] = a.repo.outbox(alice.address)
+    assert pending.message.state == "sending"
+    a2 = alice.restart()
+    assert a2.inbox("alice").sent == 1
+    assert texts(b.inbox("bob")) == ["exactly once"]
+
+
 def test_crash_after_storing_before_ack_shows_once(people: tuple[Person, Person]) -> None:
     alice, bob = people
     a = alice.service()

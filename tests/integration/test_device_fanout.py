@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from tests.conftest import RedisServer, RelayProcess
 from walletim.app.chat.device_keys import DeviceKeys
 from walletim.app.chat.fanout_send import FanoutSender, Sealed, ThisDevice
 from walletim.app.chat.ports import Env
+from walletim.errors import RelayRefused
 from walletim.keys.chat import ChatIdentityKey, DeviceKey, identity_from_seed
 from walletim.keys.signing import LocalSigner
 from walletim.messaging import devices as dv
@@ -315,3 +317,41 @@ def test_two_devices_and_a_peer_see_the_whole_conversation_in_order(
 def _doc(store: Store, account: str, wallet: str) -> Any:
     with store.transaction() as conn:
         return D.load_device_states(conn, account, wallet)
+
+
+def test_a_relay_with_a_full_disk_keeps_the_copies_and_says_so(
+    relay_factory: Any, tmp_path: Any
+) -> None:
+    """The relay's disk fills (its process may write no byte more: each store write fails)
+    and it answers ``unavailable``. The copies stay 'sending' and go out once it can store
+    again, shown once; the error says they are saved (it said only "the relay refused",
+    which reads as not sent: a user typing the message again sent it twice)."""
+    relay: RelayProcess = relay_factory()
+    assert relay.proc is not None
+    laptop = Home(tmp_path / "laptop.db", ALICE, "laptop")
+    bob = Home(tmp_path / "bob.db", BOB, "bob")
+
+    async def main() -> None:
+        for home, wallet in ((laptop, ALICE), (bob, BOB)):
+            home.listed(dv.sign_device_list(wallet, 1, [home.entry]))
+            assert await home.publish(relay.url) == 100
+        await laptop.send(relay.url, BOB.address, "first")  # the sessions exist now
+        _soft, hard = resource.prlimit(relay.proc.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(relay.proc.pid, resource.RLIMIT_FSIZE, (1, hard))
+        try:
+            with pytest.raises(RelayRefused, match="saved and will be sent") as refused:
+                await laptop.send(relay.url, BOB.address, "exactly once")
+            assert refused.value.code == "unavailable"
+        finally:
+            resource.prlimit(relay.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
+        assert [c.relay_id for c in D.sending_copies(laptop.store, ALICE.address)]
+        async with await laptop.login(relay.url) as c:
+            await laptop.sender.flush(c, laptop.device)
+        await bob.receive(relay.url)
+        assert bob.shown(ALICE.address) == [("in", "first"), ("in", "exactly once")]
+
+    try:
+        asyncio.run(main())
+    finally:
+        for home in (laptop, bob):
+            home.store.close()

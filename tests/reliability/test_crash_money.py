@@ -21,7 +21,9 @@ nonce counter must equal the node's.
 
 from __future__ import annotations
 
+import json
 import random  # noqa: TID251 - a seeded, logged kill schedule; nothing secret
+import resource
 import subprocess
 import time
 from collections import Counter
@@ -164,3 +166,32 @@ def test_sigkill_send_batch_and_rerun_pays_each_row_once(tmp_path: Path) -> None
         f"{time.monotonic() - started:.1f} s",
     )
     assert not failures, "\n".join(failures[:20])
+
+
+def test_a_full_disk_after_the_broadcast_says_what_was_broadcast(tmp_path: Path) -> None:
+    """The disk fills while ``send`` waits for its receipt (the process's file size limit
+    drops to 1 byte: every store write fails as on a full disk). The command used to end on
+    "commit failed: disk I/O error" alone, which reads as nothing sent, so a user would pay
+    again; it now says which transaction was broadcast and how to follow it, and a later
+    command finds it in the history."""
+    node = Node(tmp_path, "--no-mining")
+    rpc = node.rpc()
+    try:
+        home = Home.create(tmp_path / "home", node.url)
+        recipient = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+        p = home.popen(node.url, "send", "--from", "dev", recipient, "0.5")
+        assert _wait_until(lambda: chain_nonce(rpc, "pending") == 1, 60), p.communicate()
+        time.sleep(0.5)  # its broadcast is recorded; it polls for the receipt now
+        resource.prlimit(p.pid, resource.RLIMIT_FSIZE, (1, 1))
+        rpc.call("anvil_mine", [])
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 1, (out, err)
+        message = json.loads(err)["error"]["message"]  # the error line, on stderr
+        [tx_hash] = rpc.call("eth_getBlockByNumber", ["latest", False])["transactions"]
+        assert message.startswith("commit failed: disk I/O error; stopped after the "), message
+        assert f"{tx_hash} (nonce 0) is " in message and "tx status" in message, message
+        code, doc, err = home.run(node.url, "tx", "status", tx_hash)
+        assert code == 0 and doc["state"] == "mined", (code, doc, err)
+    finally:
+        rpc.close()
+        node.stop()

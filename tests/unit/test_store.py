@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import resource
 import sqlite3
 import stat
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,6 +58,38 @@ def test_wrong_key_is_clean_and_changes_nothing(tmp_path: Path) -> None:
     before = path.read_bytes()
     with pytest.raises(StoreError, match="does not open"):
         Store.open(path, bytes(32))
+    assert path.read_bytes() == before
+    with Store.open(path, KEY) as store:
+        assert TxRepo(store).get(_tx(1).hash) is not None
+
+
+def test_a_full_disk_at_open_is_not_called_a_wrong_password(tmp_path: Path) -> None:
+    """The disk full when a home's store opens (its -shm file cannot grow): SQLite answers
+    "disk I/O error", which walletim used to report as a wrong password or a file that is
+    not a walletim database (a user might delete it). Now it says it cannot open the file."""
+    path = tmp_path / "w.db"
+    with Store.open(path, KEY) as store, store.transaction() as conn:
+        TxRepo.insert(conn, _tx(1))
+    before = path.read_bytes()
+    code = (
+        "import sys\nfrom walletim.store.db import Store\nfrom walletim.errors import StoreError\n"
+        "try:\n    Store.open(sys.argv[1], bytes(range(32)))\n"
+        "except StoreError as e:\n    print(e)\n"
+    )
+
+    def small_files() -> None:  # a file may not grow past 8 KiB: EFBIG, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, resource.RLIM_INFINITY))
+
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        preexec_fn=small_files,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert out.startswith(f"cannot open {path}: disk I/O error"), out
+    assert "password" not in out
     assert path.read_bytes() == before
     with Store.open(path, KEY) as store:
         assert TxRepo(store).get(_tx(1).hash) is not None

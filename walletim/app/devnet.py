@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -105,11 +106,13 @@ class Anvil:
         log_path: Path | None = None,
         detach: bool = False,
         timeout: float = START_TIMEOUT,
+        spawned: Callable[[Anvil], None] | None = None,
     ) -> Anvil:
         """Start Anvil on 127.0.0.1 (``port=0``: a free port) and wait until it answers.
 
         ``args`` are extra Anvil flags (e.g. ``--no-mining``). With ``detach`` the process
-        runs in its own session and outlives this one.
+        runs in its own session and outlives this one. ``spawned(anvil)`` is called as soon
+        as the process exists, before waiting for it (to record it).
 
         Raises:
             ConfigError: anvil missing, the port taken, or no answer within ``timeout``.
@@ -121,16 +124,8 @@ class Anvil:
             chosen = port or free_port()
             if port and not _port_free(chosen):
                 raise ConfigError(f"port {chosen} on 127.0.0.1 is already in use")
-            cmd = [
-                binary,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(chosen),
-                "--chain-id",
-                str(chain_id),
-                *args,
-            ]
+            listen = ["--host", "127.0.0.1", "--port", str(chosen)]
+            cmd = [binary, *listen, "--chain-id", str(chain_id), *args]
             log: IO[bytes] | None = None if log_path is None else log_path.open("ab")
             try:
                 proc = subprocess.Popen(
@@ -148,6 +143,8 @@ class Anvil:
                     log.close()
             anvil = cls(proc, proc.pid, chosen, chain_id)
             try:
+                if spawned is not None:
+                    spawned(anvil)
                 anvil._wait_ready(timeout)
                 return anvil
             except ConfigError as exc:
@@ -325,18 +322,27 @@ class Devnet:
                 raise ConfigError(
                     f"a devnet is already running for this home at {doc.url} (pid {doc.pid})"
                 )
-            anvil = Anvil.start(
-                port=port, chain_id=chain_id, args=list(args), log_path=self.log_path, detach=True
-            )
-            record = {
-                "pid": anvil.pid,
-                "start_time": _proc_start_time(anvil.pid),
-                "port": anvil.port,
-                "url": anvil.url,
-                "chain_id": chain_id,
-                "started": int(time.time()),
-            }
-            fsio.write_private(self.record_path, json.dumps(record, indent=2).encode())
+
+            def record(anvil: Anvil) -> None:
+                doc = {
+                    "pid": anvil.pid,
+                    "start_time": _proc_start_time(anvil.pid),
+                    "port": anvil.port,
+                    "url": anvil.url,
+                    "chain_id": chain_id,
+                    "started": int(time.time()),
+                }
+                fsio.write_private(self.record_path, json.dumps(doc, indent=2).encode())
+
+            try:  # recorded once spawned too: `devnet down` stops it if this process dies
+                anvil = Anvil.start(
+                    port=port, chain_id=chain_id, args=list(args), log_path=self.log_path,
+                    detach=True, spawned=record,
+                )  # fmt: skip
+            except ConfigError:
+                self.record_path.unlink(missing_ok=True)  # it was stopped: nothing runs
+                raise
+            record(anvil)
             # The child is detached: this process never waits for it (``devnet down`` stops it
             # by pid). Marking the Popen finished keeps it from warning when it is collected.
             if anvil.process is not None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from walletim.app.networks import Network, Networks
 from walletim.config import DEFAULT_RELAY_URL
+from walletim.errors import StoreError
 
 if TYPE_CHECKING:
     from walletim.app.backup import BackupService
@@ -406,6 +407,13 @@ class Session:
 
             flights = self.chain.in_flight()
             raise Interrupted(interrupted_text(flights), [f.json() for f in flights]) from exc
+        if isinstance(exc, StoreError) and self._built("chain") and self.chain.in_flight():
+            # the store failed (a full disk) after signing: "commit failed" alone reads as
+            # nothing sent, and a user would pay again; say what was signed and broadcast
+            from walletim.app.chain.flights import interrupted_text
+
+            flights = self.chain.in_flight()
+            raise StoreError(f"{exc}; {interrupted_text(flights, 'stopped')}") from exc
 
     # -- names -> addresses --------------------------------------------------------------
 

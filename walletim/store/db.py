@@ -26,6 +26,7 @@ from walletim.store.schema import MIGRATIONS, Migration
 
 KEY_BYTES = 32
 BUSY_TIMEOUT_MS = 30_000
+SQLITE_NOTADB = 26  # what a wrong key reads as (the first page does not decrypt)
 CACHE_KIB = 32 * 1024  # a page cache that holds the working set: reads at ~plain SQLite speed
 
 
@@ -90,6 +91,9 @@ class Store:
             c.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
             c.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlcipher3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", SQLITE_NOTADB) != SQLITE_NOTADB:
+                # a full disk or an I/O error (the -shm file could not be made): not the key
+                raise StoreError(f"cannot open {self.path}: {exc}") from exc
             raise StoreError(
                 f"{self.path} does not open with this home's key (wrong password, or not a "
                 "walletim database)"

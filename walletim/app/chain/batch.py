@@ -297,6 +297,7 @@ class BatchSender(ChainPart):
         repo = self.repo()
         records: list[tuple[BatchRow, TxRecord]] = []
         with repo.transaction() as conn:
+            _unchanged_since_read(repo.batch_rows(batch_id), plans, again)
             nonces = self._nonces_for(conn, sender, plans, again)
             for (r, plan), nonce in zip(plans, nonces, strict=True):
                 record = self._sign(conn, signer, plan, nonce) if r.row in again else None
@@ -342,6 +343,23 @@ class Unpaid:
 
     hash: str
     nonce: int | None
+
+
+def _unchanged_since_read(
+    now: Mapping[int, str | None],
+    plans: Sequence[tuple[BatchRow, TxPlan]],
+    again: Mapping[int, Unpaid],
+) -> None:
+    """Refuse (nothing signed is kept) when another command recorded one of these rows
+    since this one read the batch (the same file sent twice at once): signing it here too
+    would pay the row twice, or fail on the stored row."""
+    for r, _plan in plans:
+        if now.get(r.row) != again[r.row].hash if r.row in again else r.row in now:
+            raise InputError(
+                f"row {r.row} of this batch was just recorded by another walletim command "
+                "sending the same batch; nothing was signed here: run it again once that "
+                "command is done (rows already paid are not paid again)"
+            )
 
 
 def _same_call(a: TxRecord, b: TxRecord) -> bool:

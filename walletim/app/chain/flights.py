@@ -96,11 +96,12 @@ class FlightLog:
 LISTED = 3
 
 
-def interrupted_text(flights: list[Flight]) -> str:
+def interrupted_text(flights: list[Flight], stopped: str = "interrupted") -> str:
     """What an interrupted command says: each transaction it signed, where it stands, how to
-    follow it (a batch: how many stand where); or that none was signed."""
+    follow it (a batch: how many stand where); or that none was signed. ``stopped``: how the
+    command ended (``stopped`` for one that failed after signing, e.g. a full disk)."""
     if not flights:
-        return "interrupted: no transaction was signed; nothing was sent"
+        return f"{stopped}: no transaction was signed; nothing was sent"
     sent = "was broadcast" if any(f.broadcast for f in flights) else "was signed"
     if len(flights) > LISTED:
         counts: dict[str, int] = {}
@@ -109,14 +110,14 @@ def interrupted_text(flights: list[Flight]) -> str:
         states = ", ".join(f"{n} {state}" for state, n in counts.items())
         nonces = f"nonces {flights[0].nonce}-{flights[-1].nonce}"
         return (
-            f"interrupted after {len(flights)} transactions were signed ({nonces}; {states}); "
+            f"{stopped} after {len(flights)} transactions were signed ({nonces}; {states}); "
             "waiting stopped, the transactions go on: follow them with `walletim tx history` "
             "(a rerun of the same batch pays no row twice)"
         )
     parts = [f"{f.hash} (nonce {f.nonce}) is {f.where()}" for f in flights]
     follow = " / ".join(f"`walletim tx status {f.hash}`" for f in flights)
     return (
-        f"interrupted after the transaction {sent}: {'; '.join(parts)}; waiting stopped, the "
+        f"{stopped} after the transaction {sent}: {'; '.join(parts)}; waiting stopped, the "
         f"transaction goes on: follow it with {follow}"
     )
 

@@ -25,6 +25,7 @@ from walletim.app.chat.outbox import (
     WAIT_BACKOFF,
     WAIT_BACKOFF_MAX,
     WAIT_REFUSALS,
+    not_stored,
 )
 from walletim.app.chat.peer_devices import device_bundle, newest_list, served_list
 from walletim.app.chat.ports import Env, RelayConnection
@@ -188,7 +189,7 @@ class FanoutSender:
                 failed.append(copy.relay_id)
                 why.append(f"device {copy.device_id.hex()}: {result}")
             elif isinstance(result, BaseException):
-                raise result  # the relay went away (all stay), or a bug
+                raise not_stored(result) or result  # the relay went away (all stay), or a bug
         self._record(me, sent, failed, waiting)
         out = set(sent)
         return len({c.message_id for c in copies if c.relay_id in out and not c.own}), why

@@ -40,6 +40,8 @@ MAX_TEXT_BYTES = 32 * 1024
 PERMANENT_REFUSALS = frozenset({"unknown_mailbox", "bad_request"})
 #: Relay refusals that say "not now": the message waits in the outbox and is retried.
 WAIT_REFUSALS = frozenset({"mailbox_full", "rate_limited"})
+#: What a send that the relay did not store says (the message stays 'sending').
+SAVED = "unsent messages are saved and will be sent by the next chat command"
 WAIT_BACKOFF_BASE = 5.0  # seconds before the first retry of a waiting message (at least)
 WAIT_BACKOFF_MAX = 900.0  # ... and at most, whatever the relay's hint
 #: When a waiting message is tried again, by how many times it was refused so far.
@@ -346,6 +348,16 @@ class Outbox:
         result.waiting = self._waiting(me.address, outbox)
 
 
+def not_stored(r: BaseException) -> MessagingError | None:
+    """The error a send ends on when the relay did not store it for now (gone, or its own
+    store failed: ``unavailable``): the message stays 'sending' and the error says so."""
+    if isinstance(r, RelayUnavailable):
+        return RelayUnavailable(r.url, f"{r.reason}; {SAVED}")
+    if isinstance(r, RelayRefused) and r.code == "unavailable":
+        return RelayRefused(r.code, f"the relay cannot store mail right now; {SAVED}")
+    return None
+
+
 def _sort(
     items: Sequence[OutboxItem], results: Sequence[str | BaseException], must: str | None
 ) -> _Answers:
@@ -356,11 +368,9 @@ def _sort(
         if isinstance(r, str):
             out.done.append(r)
             continue
-        if isinstance(r, RelayUnavailable):
-            raise RelayUnavailable(
-                r.url,
-                f"{r.reason}; unsent messages are saved and will be sent by the next chat command",
-            ) from r
+        unstored = not_stored(r)
+        if unstored is not None:
+            raise unstored from r
         if not isinstance(r, Exception):
             raise r
         relay_id = str(item.message.relay_id)
