@@ -673,6 +673,7 @@ def test_devnet_up_status_down(tmp_path: Path) -> None:
         assert status["running"] and status["pid"] == info["pid"]
         twice = cli.subprocess("devnet", "up", "--port", "0")
         assert twice.code == 1 and "already running" in twice.err
+        assert (home / "devnet.log").stat().st_mode & 0o777 == 0o600  # Anvil prints keys
     finally:
         down = cli.subprocess("--json", "devnet", "down")
     assert down.code == 0 and json.loads(down.out)["stopped"]

@@ -126,7 +126,12 @@ class Anvil:
                 raise ConfigError(f"port {chosen} on 127.0.0.1 is already in use")
             listen = ["--host", "127.0.0.1", "--port", str(chosen)]
             cmd = [binary, *listen, "--chain-id", str(chain_id), *args]
-            log: IO[bytes] | None = None if log_path is None else log_path.open("ab")
+            # Anvil prints its accounts' private keys: the log is the owner's only.
+            log: IO[bytes] | None = None
+            if log_path is not None:
+                log = os.fdopen(
+                    os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab"
+                )
             try:
                 proc = subprocess.Popen(
                     cmd,
