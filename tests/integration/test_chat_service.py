@@ -193,6 +193,18 @@ def test_relay_down_is_a_clean_error_and_stores_nothing(people: tuple[Person, Pe
     assert a.read("alice", bob.address).messages == []
 
 
+def sending_with(person: Person, send: Any) -> Any:
+    """A connector to ``person``'s relay whose connections send with ``send`` instead."""
+    original = person.relay.connect
+
+    async def connect(url: str) -> Any:
+        conn = await original(url)
+        conn.send = send
+        return conn
+
+    return connect
+
+
 def test_crash_after_encrypting_before_relay_confirms_resends_same_envelope(
     people: tuple[Person, Person],
 ) -> None:
@@ -201,19 +213,12 @@ def test_crash_after_encrypting_before_relay_confirms_resends_same_envelope(
     alice, bob = people
     b = bob.service()
     b.init("bob")
-    original = alice.relay.connect
 
-    async def failing_send(url: str) -> Any:
-        conn = await original(url)
+    async def send(to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
+        alice.relay.store(to, mid, env)  # the relay stored it ...
+        raise RelayUnavailable("ws://relay", "connection lost")  # ... but the answer was lost
 
-        async def send(to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
-            alice.relay.store(to, mid, env)  # the relay stored it ...
-            raise RelayUnavailable(url, "connection lost")  # ... but the answer was lost
-
-        conn.send = send  # type: ignore[method-assign]
-        return conn
-
-    a = alice.service(connector=failing_send)
+    a = alice.service(connector=sending_with(alice, send))
     with pytest.raises(RelayUnavailable, match="saved and will be sent"):
         a.send("alice", bob.address, "exactly once")
     [pending] = a.repo.outbox(alice.address)
@@ -234,18 +239,11 @@ def test_a_relay_that_cannot_store_keeps_the_message_and_says_so(
     alice, bob = people
     b = bob.service()
     b.init("bob")
-    original = alice.relay.connect
 
-    async def full_relay(url: str) -> Any:
-        conn = await original(url)
+    async def send(to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
+        raise RelayRefused("unavailable", "the relay cannot store or read mail right now")
 
-        async def send(to: str, mid: str, env: bytes, delivery_key: bytes | None = None) -> None:
-            raise RelayRefused("unavailable", "the relay cannot store or read mail right now")
-
-        conn.send = send  # type: ignore[method-assign]
-        return conn
-
-    a = alice.service(connector=full_relay)
+    a = alice.service(connector=sending_with(alice, send))
     with pytest.raises(RelayRefused, match="saved and will be sent") as refused:
         a.send("alice", bob.address, "exactly once")
     assert refused.value.code == "unavailable"

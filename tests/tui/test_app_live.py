@@ -115,6 +115,16 @@ async def test_pay_a_request_from_its_card(
         assert payment.state == "verified"
 
 
+async def pay_the_request(pilot: Any, app: Any) -> None:
+    """Live, open the conversation holding the peer's request and press p on it."""
+    await live(pilot)
+    await until(pilot, lambda: "payment request" in screen_text(app), "the request in the list")
+    await pilot.press("enter")
+    await until(pilot, lambda: app.messages.row is not None, "the conversation")
+    app.messages.focus()
+    await pilot.press("p")
+
+
 @aio
 async def test_refusing_the_plan_signs_nothing(
     people: dict[str, Person], world: World, relay: RelayProcess
@@ -124,12 +134,7 @@ async def test_refusing_the_plan_signs_nothing(
     before = alice.session.chain.balance(alice.address)
     app = app_for(alice, world, relay)
     async with app.run_test(size=(100, 40)) as pilot:
-        await live(pilot)
-        await until(pilot, lambda: "payment request" in screen_text(app), "the request in the list")
-        await pilot.press("enter")
-        await until(pilot, lambda: app.messages.row is not None, "the conversation")
-        app.messages.focus()
-        await pilot.press("p")
+        await pay_the_request(pilot, app)
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the confirm dialog")
         await pilot.press("n")
         await until(pilot, lambda: "nothing was signed" in screen_text(app), "the refusal")
@@ -165,12 +170,7 @@ async def test_quitting_while_a_plan_is_made_signs_nothing_and_does_not_hang(
 
     app.doer.plan_text, app.doer.pay_request = slow_plan, paying
     async with app.run_test(size=(100, 40)) as pilot:
-        await live(pilot)
-        await until(pilot, lambda: "payment request" in screen_text(app), "the request in the list")
-        await pilot.press("enter")
-        await until(pilot, lambda: app.messages.row is not None, "the conversation")
-        app.messages.focus()
-        await pilot.press("p")
+        await pay_the_request(pilot, app)
         await until(pilot, lambda: "planning and simulating" in screen_text(app), "planning")
         await pilot.press("ctrl+q")
     quit_.set()
