@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import Any, Literal, TypedDict, cast, get_args
 
 from walletim import fsio, localnames, safejson
 from walletim.errors import (
@@ -60,9 +60,10 @@ MAC_KEY_LABEL = "wallet-file-mac/v1"
 MAX_FILE_BYTES = 1024 * 1024
 MIN_PASSWORD_LENGTH = 8
 
-KIND_MNEMONIC = "mnemonic"
-KIND_PRIVATE_KEY = "private-key"
-KIND_LINKED = "linked"  # a chat device linked by code: its device key only (issue 17)
+#: What a wallet file holds: a BIP-39 seed, one private key, or (``linked``) a chat device
+#: linked by code, its device key only (issue 17). mypy checks every comparison with it.
+WalletKind = Literal["mnemonic", "private-key", "linked"]
+WALLET_KINDS: tuple[WalletKind, ...] = get_args(WalletKind)
 
 
 class WalletSecret(TypedDict, total=False):
@@ -121,7 +122,7 @@ class WalletRecord:
     """One wallet file. ``public`` needs no password; ``sealed`` holds the secrets."""
 
     name: str
-    kind: str
+    kind: WalletKind
     wallet_id: str
     created: int  # unix seconds
     template: str | None
@@ -165,10 +166,13 @@ class WalletRecord:
     def from_json(cls, doc: dict[str, Any], path: Path) -> WalletRecord:
         if doc.get("format") != WALLET_FORMAT or doc.get("version") != VERSION:
             raise VaultCorrupt(f"{path} is not a walletim v{VERSION} wallet file")
+        kind = doc.get("kind")
+        if kind not in WALLET_KINDS:
+            raise VaultCorrupt(f"wallet file {path} has an unknown kind")
         try:
             record = cls(
                 name=str(doc["name"]),
-                kind=str(doc["kind"]),
+                kind=kind,
                 wallet_id=str(doc["id"]),
                 created=int(doc["created"]),
                 template=None if doc["template"] is None else str(doc["template"]),
@@ -182,8 +186,6 @@ class WalletRecord:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise VaultCorrupt(f"wallet file {path} is malformed") from exc
-        if record.kind not in (KIND_MNEMONIC, KIND_PRIVATE_KEY, KIND_LINKED):
-            raise VaultCorrupt(f"wallet file {path} has an unknown kind")
         return record
 
 
@@ -495,7 +497,7 @@ class Vault:
             raise VaultCorrupt(f"wallet file {path} names another wallet ({record.name!r})")
         return record
 
-    def new_record(self, name: str, kind: str, template: str | None) -> WalletRecord:
+    def new_record(self, name: str, kind: WalletKind, template: str | None) -> WalletRecord:
         import uuid
 
         name = check_name(name)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from walletim.app.wallets.keys import LocalKeys
 from walletim.app.wallets.model import RevealedSecret
 from walletim.errors import InputError, LinkedDevice
-from walletim.keys.vault import KIND_LINKED, KIND_PRIVATE_KEY
 
 if TYPE_CHECKING:
     from walletim.app.wallets.manager import Wallets
@@ -49,10 +48,10 @@ def write_keystore(out_path: Path, private_key: bytes, password: str, scrypt_n: 
 def reveal_secret(local: LocalKeys, name: str) -> RevealedSecret:
     """Wallet ``name``'s mnemonic (or private key), from the vault unlocked here."""
     record = local.load(name)
-    if record.kind == KIND_LINKED:
+    if record.kind == "linked":
         raise linked_error(str(record.public.get("address", "")))
     secret = local.unlocked.open(record)
-    if record.kind == KIND_PRIVATE_KEY:
+    if record.kind == "private-key":
         return RevealedSecret(record.kind, "0x" + secret["private_key"], False)
     return RevealedSecret(record.kind, secret["mnemonic"], bool(secret.get("passphrase")))
 

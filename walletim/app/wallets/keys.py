@@ -26,9 +26,6 @@ from walletim.app.wallets.public import master_node, public_addresses, seed_addr
 from walletim.errors import KeysError
 from walletim.keys import hd, paths
 from walletim.keys.vault import (
-    KIND_LINKED,
-    KIND_MNEMONIC,
-    KIND_PRIVATE_KEY,
     UnlockedVault,
     Vault,
     WalletRecord,
@@ -199,7 +196,7 @@ class LocalKeys:
     def _holding(self, name: str) -> WalletRecord:
         """A wallet whose keys this home holds. Raises KeysError for a linked device."""
         record = self.load(name)
-        if record.kind == KIND_LINKED:
+        if record.kind == "linked":
             from walletim.app.wallets.export import linked_error
 
             raise linked_error(str(record.public.get("address", "")))
@@ -215,7 +212,7 @@ class LocalKeys:
         """The private key of an account, checked against the address its file shows."""
         name, index = parse_account_spec(spec)
         record = self._holding(name)
-        if record.kind == KIND_PRIVATE_KEY:
+        if record.kind == "private-key":
             if index != 0:
                 raise single_key_error(name)
             key = bytes.fromhex(self.unlocked.open(record)["private_key"])
@@ -273,7 +270,7 @@ class LocalKeys:
 
         name, index = parse_account_spec(spec)
         record = self._holding(name)
-        if record.kind == KIND_MNEMONIC:
+        if record.kind == "mnemonic":
             return chat.derive_chat_identity(seed_of(self.unlocked.open(record)), index)
         if index != 0:
             raise single_key_error(name)
@@ -292,7 +289,7 @@ class LocalKeys:
 
         name, index = parse_account_spec(spec)
         record = self._holding(name)
-        if record.kind != KIND_MNEMONIC:
+        if record.kind != "mnemonic":
             raise KeysError(
                 f"wallet {name!r} was imported from a private key: chat backups need a "
                 "mnemonic wallet (the backup key is derived from its seed)"

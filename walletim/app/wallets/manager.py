@@ -41,11 +41,9 @@ from walletim.errors import (
 )
 from walletim.keys import hd, mnemonic, paths
 from walletim.keys.vault import (
-    KIND_LINKED,
-    KIND_MNEMONIC,
-    KIND_PRIVATE_KEY,
     UnlockedVault,
     Vault,
+    WalletKind,
     WalletRecord,
     check_name,
 )
@@ -317,7 +315,7 @@ class Wallets:
         if start + count > paths.HARDENED:
             raise InputError("account indexes end at 2**31-1")
         record = self._load(name)
-        if record.kind in (KIND_PRIVATE_KEY, KIND_LINKED):
+        if record.kind in ("private-key", "linked"):
             if template is not None:
                 raise InputError(
                     f"wallet {name!r} holds a single private key: it has no derivation paths"
@@ -379,7 +377,7 @@ class Wallets:
         with self.vault.lock():
             unlocked = self.unlock_or_initialize()
             refuse_held(self.vault.names(), self._load, str(public["address"]), tmpl.template)
-            record = self.vault.new_record(name, KIND_MNEMONIC, tmpl.template)
+            record = self.vault.new_record(name, "mnemonic", tmpl.template)
             record.public = public
             record.meta = {"source": source, "has_passphrase": bool(passphrase)}
             unlocked.seal(record, {"mnemonic": phrase, "passphrase": passphrase})
@@ -394,14 +392,16 @@ class Wallets:
         name = self.check_new_name(name)
         raw = hd.parse_private_key(key) if isinstance(key, str) else hd.check_private_key(key)
         address = hd.address_from_private_key(raw)
-        return self._add_one(name, KIND_PRIVATE_KEY, address, raw.hex(), source)
+        return self._add_one(name, "private-key", address, raw.hex(), source)
 
     def import_linked(self, name: str, address: str, device: bytes) -> WalletInfo:
         """A wallet held only as a linked chat device: its device key (id, seed); no seed."""
         made = '{"0": "%s"}' % device.hex()  # noqa: UP031 (the vault's JSON of device keys)
-        return self._add_one(self.check_new_name(name), KIND_LINKED, address, made, "linked")
+        return self._add_one(self.check_new_name(name), "linked", address, made, "linked")
 
-    def _add_one(self, name: str, kind: str, address: str, secret: str, src: str) -> WalletInfo:
+    def _add_one(
+        self, name: str, kind: WalletKind, address: str, secret: str, src: str
+    ) -> WalletInfo:
         with self.vault.lock():
             if self.exists(name):
                 raise WalletExists(name)
@@ -411,7 +411,7 @@ class Wallets:
             record.public = {"address": address}
             record.meta = {"source": src}
             unlocked.seal(
-                record, {"devices": secret} if kind == KIND_LINKED else {"private_key": secret}
+                record, {"devices": secret} if kind == "linked" else {"private_key": secret}
             )
             self.vault.add(record, unlocked)
         return WalletInfo.of(record)

@@ -16,7 +16,7 @@ from walletim.agent.policy import Policy, PolicyError
 from walletim.app.wallets.keys import LocalKeys
 from walletim.app.wallets.model import parse_account_spec, single_key_error
 from walletim.errors import VaultCorrupt
-from walletim.keys.vault import KIND_PRIVATE_KEY, WalletSecret
+from walletim.keys.vault import WalletSecret
 
 
 def policies_of(secret: WalletSecret, wallet: str) -> dict[int, Policy]:
@@ -51,7 +51,7 @@ def write_policy(keys: LocalKeys, spec: str, policy: Policy | None) -> None:
     name, index = parse_account_spec(spec)
     with keys.vault.lock():
         record = keys.load(name)
-        if record.kind == KIND_PRIVATE_KEY and index != 0:
+        if record.kind == "private-key" and index != 0:
             raise single_key_error(name)
         secret = keys.unlocked.open(record)
         policies = policies_of(secret, name)

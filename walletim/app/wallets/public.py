@@ -16,9 +16,6 @@ from collections.abc import Callable, Iterable
 from walletim.errors import KeyAlreadyHeld, KeysError, WalletFileTampered
 from walletim.keys import hd, mnemonic, paths
 from walletim.keys.vault import (
-    KIND_LINKED,
-    KIND_MNEMONIC,
-    KIND_PRIVATE_KEY,
     WalletRecord,
     WalletSecret,
 )
@@ -59,9 +56,9 @@ def refuse_held(
 
 
 def _held_as(record: WalletRecord, address: str, template: str | None) -> str | None:
-    if record.kind != KIND_MNEMONIC:
+    if record.kind != "mnemonic":
         same = record.public.get("address") == address
-        return record.name if same and (template is None or record.kind == KIND_LINKED) else None
+        return record.name if same and (template is None or record.kind == "linked") else None
     own = record.template or paths.DEFAULT_TEMPLATE
     if template is not None:
         same = own == template and record.public.get("address") == address
@@ -128,7 +125,7 @@ def public_matches_secret(record: WalletRecord, secret: WalletSecret) -> bool:
     holds nothing else). A malformed part is a mismatch, never an error."""
     public = record.public
     try:
-        if record.kind == KIND_PRIVATE_KEY:
+        if record.kind == "private-key":
             key = bytes.fromhex(secret["private_key"])
             return set(public) <= {"address"} and public.get(
                 "address"
