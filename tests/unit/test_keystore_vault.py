@@ -500,3 +500,15 @@ def test_a_wallet_file_nested_too_deep_is_corrupt_not_a_crash(wallets: Wallets) 
     path.write_text("[" * 200_000 + "]" * 200_000)  # well-formed, under the size bound
     with pytest.raises(VaultCorrupt, match="not valid JSON"):
         Vault(wallets.home).load("anvil")
+
+
+@pytest.mark.parametrize("kind", ["seed", None, ["mnemonic"], "Mnemonic"])
+def test_a_wallet_file_of_an_unknown_kind_is_corrupt(wallets: Wallets, kind: object) -> None:
+    """A file's kind decides which secret it holds and how it derives: anything but the three
+    kinds walletim writes is refused when the file is read, before its record is used."""
+    path = wallets.home / "wallets" / "anvil.json"
+    doc = json.loads(path.read_text())
+    doc["kind"] = kind
+    path.write_text(json.dumps(doc))
+    with pytest.raises(VaultCorrupt, match="unknown kind"):
+        Vault(wallets.home).load("anvil")
