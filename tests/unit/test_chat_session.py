@@ -265,6 +265,20 @@ def test_conversation_state_versions() -> None:
             S.Conversation.from_json(broken)
 
 
+def test_session_state_hex_is_read_strictly() -> None:
+    """Stored key material is hex without white space or 0x: anything else is malformed
+    state, not the same key read another way."""
+    alice, bob = Party("alice"), Party("bob")
+    bob.receive(alice.send(bob, "hi"))
+    doc = json.loads(json.dumps(bob.conv_json))
+    peer = doc["sessions"][0]["peer"]
+    S.Conversation.from_json(doc)
+    for odd in (" ".join(peer[i : i + 2] for i in range(0, len(peer), 2)), "0x" + peer):
+        doc["sessions"][0]["peer"] = odd
+        with pytest.raises(MessagingError, match=r"malformed session state \(peer\)"):
+            S.Conversation.from_json(doc)
+
+
 def test_replayed_first_message_after_restart_of_the_receiver_is_still_a_replay() -> None:
     """The counter tracker, not only the ratchet, catches replays (e.g. of an initial
     message without a one-time prekey, which X3DH alone would accept again)."""

@@ -67,6 +67,19 @@ def test_hostile_or_malformed_keystores_fail_before_any_work(path: str, value: o
         keystore.decrypt(_mutate(path, value), V3_PASSWORD)
 
 
+@pytest.mark.parametrize("field", ["ciphertext", "mac", "kdfparams.salt", "cipherparams.iv"])
+def test_hex_with_white_space_is_not_a_keystore_field(field: str) -> None:
+    """geth decodes keystore hex strictly; ``bytes.fromhex`` would take "ab cd" as "abcd",
+    so one file would read two ways. The field is named, nothing is decrypted."""
+    value: object = V3_SCRYPT["crypto"]
+    for key in field.split("."):
+        value = value[key]  # type: ignore[index]
+    assert isinstance(value, str)
+    spaced = " ".join(value[i : i + 2] for i in range(0, len(value), 2))
+    with pytest.raises(KeystoreError, match=f"field {field.split('.')[-1]} is not hex"):
+        keystore.decrypt(_mutate("crypto." + field, spaced), V3_PASSWORD)
+
+
 @pytest.mark.parametrize(
     ("value", "said"), [("3", '"3"'), (3.0, "3.0"), (KeyError, "none"), (4, "4")]
 )

@@ -12,6 +12,28 @@ def strip_0x(text: str) -> str:
     return text[2:] if text[:2] in ("0x", "0X") else text
 
 
+def hex_bytes(
+    value: object, *, prefix: bool | None = None, size: int | None = None
+) -> bytes | None:
+    """The bytes of hex text ``value``, or None when it is not exactly that: a string of an even
+    number of hex digits (either case), with ``0x``/``0X`` first when ``prefix`` is True, never
+    when False, either way when None; ``size`` bytes when given. Stricter than
+    ``bytes.fromhex``, which also takes white space between bytes (two texts, one value)."""
+    if not isinstance(value, str):
+        return None
+    prefixed = value[:2] in ("0x", "0X")
+    if prefix is not None and prefixed != prefix:
+        return None
+    body = value[2:] if prefixed else value
+    if len(body) % 2 or not all(c in _HEX_DIGITS for c in body):
+        return None
+    raw = bytes.fromhex(body)
+    return raw if size is None or len(raw) == size else None
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def keccak256(data: bytes) -> bytes:
     from walletim.keys.keccak import keccak256 as digest
 

@@ -13,10 +13,10 @@ import secrets
 
 from walletim import safejson
 from walletim.errors import KeystoreAddressMismatch, KeystoreError, WrongPassword
+from walletim.keys.address import hex_bytes
 from walletim.keys.hd import (
     address_from_private_key,
     check_private_key,
-    strip_0x,
     to_checksum_address,
 )
 
@@ -35,10 +35,9 @@ LIGHT_SCRYPT_N = 1 << 12
 def _hex(value: object, field: str, *, size: int | None = None, max_size: int = 1024) -> bytes:
     if not isinstance(value, str):
         raise KeystoreError(f"keystore field {field} must be a hex string")
-    try:
-        raw = bytes.fromhex(strip_0x(value))
-    except ValueError as exc:
-        raise KeystoreError(f"keystore field {field} is not hex") from exc
+    raw = hex_bytes(value)
+    if raw is None:
+        raise KeystoreError(f"keystore field {field} is not hex")
     if size is not None and len(raw) != size:
         raise KeystoreError(f"keystore field {field} must be {size} bytes, not {len(raw)}")
     if not raw or len(raw) > max_size:

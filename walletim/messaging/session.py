@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from walletim.errors import MessageRejected, MessagingError
+from walletim.keys.address import hex_bytes
 from walletim.keys.chat import ChatIdentityKey
 from walletim.messaging.envelope import (
     RATCHET_HEADER,
@@ -68,11 +69,8 @@ def _hex(data: bytes) -> str:
 
 
 def _unhex(value: object, what: str, size: int | None = None) -> bytes:
-    try:
-        raw = bytes.fromhex(str(value))
-    except ValueError as exc:
-        raise MessagingError(f"malformed session state ({what})") from exc
-    if size is not None and len(raw) != size:
+    raw = hex_bytes(value, prefix=False, size=size)
+    if raw is None:
         raise MessagingError(f"malformed session state ({what})")
     return raw
 

@@ -31,6 +31,7 @@ from walletim.errors import (
     WalletimError,
     WalletNotFound,
 )
+from walletim.keys.address import hex_bytes
 from walletim.keys.vault import MAC_MISMATCH, WalletRecord, mac_tag
 
 if TYPE_CHECKING:
@@ -280,9 +281,7 @@ def _wire(tx: dict[str, Any]) -> dict[str, Any]:
 
 
 def _hex(value: object) -> bytes:
-    if not isinstance(value, str) or not value.startswith("0x"):
+    raw = hex_bytes(value, prefix=True)
+    if raw is None:
         raise AgentError("the agent's answer is malformed")
-    try:
-        return bytes.fromhex(value[2:])
-    except ValueError as exc:
-        raise AgentError("the agent's answer is malformed") from exc
+    return raw
