@@ -171,6 +171,29 @@ def test_a_node_that_lost_a_replacement_gets_it_back_never_what_it_replaced(
     assert msession.balance("dev:3") == before + paid
 
 
+@pytest.mark.parametrize("how", ["cancel", "speedup"])
+def test_a_replacement_too_late_says_the_original_was_mined(
+    msession: Session, manual: Anvil, how: str
+) -> None:
+    """The original was mined between the speed-up's (the cancellation's) plan and its
+    broadcast: the user read the node's "nonce too low" and the original stayed pending in
+    the history. Now they read that it was mined, and how it ended; the refused replacement
+    reads replaced by it."""
+    original = msession.send("dev", "dev:3", 10**18, wait=False)
+
+    def mined_meanwhile(plan: object) -> None:
+        manual.rpc().call("anvil_mine", ["0x1"])
+
+    replace = msession.chain.cancel if how == "cancel" else msession.chain.speedup
+    with pytest.raises(ChainError, match=r"already mined in block 1 \(it succeeded\)") as late:
+        replace(original.hash, msession.account_for, confirm=mined_meanwhile)
+    assert "nonce too low" not in str(late.value) and late.value.exit_code == 3
+    by_hash = {t.hash: t for t in msession.chain.history()}
+    assert by_hash[original.hash].status == "mined"
+    (refused,) = [t for t in by_hash.values() if t.kind == how]
+    assert refused.status == "replaced" and refused.replaced_by == original.hash
+
+
 def test_reorg_corrects_stored_receipt(session: Session, anvil: Anvil) -> None:
     result = session.send("dev", "dev:1", 3)
     old_hash = result.receipt.block_hash  # type: ignore[union-attr]
