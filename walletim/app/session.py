@@ -278,6 +278,7 @@ class Session:
             self.contracts,
             self.defi,
             account_address=lambda spec: self.wallets.account(spec).address,
+            resolve_address=self.resolve_address,
             chain_id=lambda: self.network.chain_id,
         )
 
