@@ -542,7 +542,7 @@ class ChainService:
             confirm(plan)
         signer = self._signer(account, rec.sender)
         try:
-            return self._sign_and_broadcast(signer, plan, replacing=True)
+            new = self._sign_and_broadcast(signer, plan, replacing=True)
         except RpcError:
             raise  # not a refusal: the node could not be asked (the replacement is kept)
         except ChainError:
@@ -552,3 +552,4 @@ class ChainService:
             fresh = self.tracker.refresh(rec)
             check_replaceable(fresh, self.rpc.get(Q.nonce(rec.sender, "latest")))
             raise
+        return self.tracker.get(new.hash)  # as stored: when it was made, on which chain
