@@ -77,6 +77,19 @@ def test_send_receipt_history(session: Session) -> None:
     )  # type: ignore[index]
 
 
+def test_the_history_api_names_accounts_as_the_command_line_does(session: Session) -> None:
+    """``s.history.history(["dev"])`` answered an empty history, its ``why`` a raw node error
+    ("eth_getLogs: Invalid variadic value"), and a mistyped address likewise: the accounts
+    are now named as on the command line (``Session.resolve_address``), a bad one refused."""
+    session.send("dev", "dev:1", 3)
+    by_address = session.history.history([ANVIL0]).entries
+    assert by_address and session.history.history(["dev"]).entries == by_address
+    assert session.history.history(["dev:1"], only="dev:0").entries == by_address
+    for bad in ("nobody", ANVIL0[:-1]):
+        with pytest.raises(InputError):
+            session.history.history([bad])
+
+
 def test_manual_mining(msession: Session, manual: Anvil) -> None:
     result = msession.send("dev", "dev:1", 5, wait=False)
     assert msession.chain.refresh(result.hash).status == "pending"

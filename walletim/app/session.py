@@ -148,7 +148,9 @@ class Session:
         (walletim.app.history)."""
         from walletim.app.history import AccountHistory
 
-        return AccountHistory(self.chain, self.rpc, self.contracts.token_meta, self.name_of)
+        return AccountHistory(
+            self.chain, self.rpc, self.contracts.token_meta, self.name_of, self.resolve_address
+        )
 
     @cached_property
     def contracts(self) -> ContractService:
