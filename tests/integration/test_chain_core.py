@@ -114,6 +114,32 @@ def test_dropped_transaction_detected_and_nonce_reused(msession: Session, manual
     assert third.nonce == 1
 
 
+def test_the_same_transaction_signed_again_after_a_refusal_is_sent(
+    msession: Session, manual: Anvil
+) -> None:
+    """``send --nonce N`` refused (another transaction held N), then typed again once N was
+    free: the very same signed transaction (same nonce, fields and fees) failed with "database
+    error: UNIQUE constraint failed: transactions.hash". It is that record, sent again."""
+    gwei = 10**9
+    first = msession.send("dev", "dev:1", 5, max_fee=3 * gwei, priority_fee=gwei, wait=False)
+
+    def again() -> Any:
+        return msession.send(
+            "dev", "dev:2", 7, nonce=first.nonce, max_fee=3 * gwei, priority_fee=gwei, wait=False
+        )
+
+    with pytest.raises(ChainError, match="underpriced"):
+        again()
+    (refused,) = [t for t in msession.chain.history() if t.hash != first.hash]
+    assert refused.status == "dropped"
+    manual.rpc().call("anvil_dropTransaction", [first.hash])
+    retried = again()
+    assert retried.hash == refused.hash and retried.status == "pending"
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(retried.hash).status == "mined"
+    assert len(msession.chain.history()) == 2
+
+
 def test_speedup_replaces_pending(msession: Session, manual: Anvil) -> None:
     original = msession.send("dev", "dev:1", 11, wait=False)
     new = msession.chain.speedup(original.hash, msession.account_for, bump_percent=12.5)
