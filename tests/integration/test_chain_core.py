@@ -77,6 +77,19 @@ def test_send_receipt_history(session: Session) -> None:
     )  # type: ignore[index]
 
 
+def test_the_history_api_names_accounts_as_the_command_line_does(session: Session) -> None:
+    """``s.history.history(["dev"])`` answered an empty history, its ``why`` a raw node error
+    ("eth_getLogs: Invalid variadic value"), and a mistyped address likewise: the accounts
+    are now named as on the command line (``Session.resolve_address``), a bad one refused."""
+    session.send("dev", "dev:1", 3)
+    by_address = session.history.history([ANVIL0]).entries
+    assert by_address and session.history.history(["dev"]).entries == by_address
+    assert session.history.history(["dev:1"], only="dev:0").entries == by_address
+    for bad in ("nobody", ANVIL0[:-1]):
+        with pytest.raises(InputError):
+            session.history.history([bad])
+
+
 def test_manual_mining(msession: Session, manual: Anvil) -> None:
     result = msession.send("dev", "dev:1", 5, wait=False)
     assert msession.chain.refresh(result.hash).status == "pending"
@@ -99,6 +112,32 @@ def test_dropped_transaction_detected_and_nonce_reused(msession: Session, manual
     assert msession.chain.refresh(second.hash).status == "mined"
     third = msession.send("dev", "dev:1", 9, wait=False)
     assert third.nonce == 1
+
+
+def test_the_same_transaction_signed_again_after_a_refusal_is_sent(
+    msession: Session, manual: Anvil
+) -> None:
+    """``send --nonce N`` refused (another transaction held N), then typed again once N was
+    free: the very same signed transaction (same nonce, fields and fees) failed with "database
+    error: UNIQUE constraint failed: transactions.hash". It is that record, sent again."""
+    gwei = 10**9
+    first = msession.send("dev", "dev:1", 5, max_fee=3 * gwei, priority_fee=gwei, wait=False)
+
+    def again() -> Any:
+        return msession.send(
+            "dev", "dev:2", 7, nonce=first.nonce, max_fee=3 * gwei, priority_fee=gwei, wait=False
+        )
+
+    with pytest.raises(ChainError, match="underpriced"):
+        again()
+    (refused,) = [t for t in msession.chain.history() if t.hash != first.hash]
+    assert refused.status == "dropped"
+    manual.rpc().call("anvil_dropTransaction", [first.hash])
+    retried = again()
+    assert retried.hash == refused.hash and retried.status == "pending"
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(retried.hash).status == "mined"
+    assert len(msession.chain.history()) == 2
 
 
 def test_speedup_replaces_pending(msession: Session, manual: Anvil) -> None:
@@ -169,6 +208,29 @@ def test_a_node_that_lost_a_replacement_gets_it_back_never_what_it_replaced(
     assert old.status == "replaced" and old.replaced_by == new.hash
     paid = 10**18 if how == "speedup" else 0
     assert msession.balance("dev:3") == before + paid
+
+
+@pytest.mark.parametrize("how", ["cancel", "speedup"])
+def test_a_replacement_too_late_says_the_original_was_mined(
+    msession: Session, manual: Anvil, how: str
+) -> None:
+    """The original was mined between the speed-up's (the cancellation's) plan and its
+    broadcast: the user read the node's "nonce too low" and the original stayed pending in
+    the history. Now they read that it was mined, and how it ended; the refused replacement
+    reads replaced by it."""
+    original = msession.send("dev", "dev:3", 10**18, wait=False)
+
+    def mined_meanwhile(plan: object) -> None:
+        manual.rpc().call("anvil_mine", ["0x1"])
+
+    replace = msession.chain.cancel if how == "cancel" else msession.chain.speedup
+    with pytest.raises(ChainError, match=r"already mined in block 1 \(it succeeded\)") as late:
+        replace(original.hash, msession.account_for, confirm=mined_meanwhile)
+    assert "nonce too low" not in str(late.value) and late.value.exit_code == 3
+    by_hash = {t.hash: t for t in msession.chain.history()}
+    assert by_hash[original.hash].status == "mined"
+    (refused,) = [t for t in by_hash.values() if t.kind == how]
+    assert refused.status == "replaced" and refused.replaced_by == original.hash
 
 
 def test_reorg_corrects_stored_receipt(session: Session, anvil: Anvil) -> None:

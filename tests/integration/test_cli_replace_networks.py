@@ -33,12 +33,17 @@ def test_cli_speedup_and_cancel(tmp_path: Path) -> None:
             fast.json()["nonce"] == first.json()["nonce"]
             and fast.json()["replaces"] == first.json()["hash"]
         )
+        # `tx speedup --json` said "created": 0 and "genesis": null; `tx status` the stored ones
+        status = cli(*base, "tx", "status", fast.json()["hash"]).json()
+        assert fast.json()["created"] == status["created"] > 0
+        assert fast.json()["genesis"] == status["genesis"] is not None
         second = cli(*base, "send", "--from", "dev", "dev:2", "1", "--no-wait")
         cancelled = cli(
             *base, "tx", "cancel", "--from", "dev", "--nonce", str(second.json()["nonce"])
         )
         assert cancelled.code == 0, cancelled.err
         assert cancelled.json()["to"] == cancelled.json()["from"] and cancelled.json()["raw"] == "0"
+        assert cancelled.json()["created"] > 0 and cancelled.json()["genesis"] is not None
         low = cli(*base, "tx", "speedup", fast.json()["hash"], "--bump", "5")
         assert low.code == 2  # below the node's 10% replacement minimum
         with node.rpc() as rpc:

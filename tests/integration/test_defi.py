@@ -399,6 +399,34 @@ def test_bad_input_is_a_clean_error_before_anything_is_signed(
     assert nonce(world, "dev:1") == before
 
 
+HOLDER_READS: dict[str, Any] = {
+    "balance": lambda s, who: s.defi.balance(s.defi.asset("USDC"), who),
+    "allowance": lambda s, who: s.defi.allowance(s.defi.asset("USDC"), who, who),
+    "position": lambda s, who: s.defi.position("ETH", "USDC", who),
+    "vault_position": lambda s, who: s.defi.vault_position(who),
+    "nfts": lambda s, who: s.defi.nfts(who),
+    "approvals": lambda s, who: s.defi.approvals(who),
+    "lending.position": lambda s, who: s.lending.position(who),
+}
+
+
+@pytest.mark.parametrize("read", list(HOLDER_READS))
+def test_the_python_api_reads_a_holder_named_as_on_the_command_line(
+    world: World, read: str
+) -> None:
+    """``s.defi.nfts("dev")``, ``s.lending.position("dev:0")``: the Python API took only a
+    raw address ("cannot encode", "not a 20-byte hex address") where the command line
+    takes a wallet account or a contact; both now name a holder the one way
+    (``Session.resolve_address``), an unknown name a clear InputError."""
+    s, call = world.session, HOLDER_READS[read]
+    s.chat.contacts_add("carol", world.address("dev:0"))
+    by_address = call(s, world.address("dev:0"))
+    for who in ("dev", "dev:0", "carol"):
+        assert call(s, who) == by_address, who
+    with pytest.raises(InputError, match="'nobody' is neither an address"):
+        call(s, "nobody")
+
+
 def test_the_manifest_is_found_by_genesis_and_ignored_on_another_devnet(
     world: World, tmp_path: Path
 ) -> None:

@@ -35,6 +35,11 @@ def test_a_suggestion_above_the_limit_is_never_signed_on_its_own() -> None:
         fees.dynamic(tip_absurd)
     # Given explicitly, the user's fee is signed even above the limit.
     assert fees.dynamic(absurd, max_fee=5_000 * GWEI, priority_fee=GWEI).max_fee == 5_000 * GWEI
+    # A tip given over the limit (`send --priority-fee 2000gwei`) was refused as "the node
+    # suggests a max fee of 2,060 gwei": the max fee over it is the user's doing, signed.
+    assert fees.dynamic(NORMAL, priority_fee=2_000 * GWEI) == Fees(2_060 * GWEI, 2_000 * GWEI)
+    with pytest.raises(SuggestedFeeTooHigh, match="max fee"):  # the node's base fee is not
+        fees.dynamic(absurd, priority_fee=GWEI)
     with pytest.raises(SuggestedFeeTooHigh, match="gas price"):
         fees.legacy(None, 2_000 * GWEI)
     assert fees.legacy(None, 7) == Fees(gas_price=7) and fees.legacy(9, None).gas_price == 9

@@ -145,7 +145,7 @@ def test_failed_transaction_rolls_back(tmp_path: Path) -> None:
     with Store.open(tmp_path / "w.db", KEY) as store:
         with pytest.raises(StoreError), store.transaction() as conn:
             TxRepo.insert(conn, _tx(1))
-            TxRepo.insert(conn, _tx(1))  # duplicate hash
+            conn.execute("INSERT INTO transactions (hash) VALUES (NULL)")  # NOT NULL fails
         assert TxRepo(store).get(_tx(1).hash) is None
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from walletim.app.wallets import parse_address
 from walletim.chain.rpc import Q, Receipt, RpcClient
 from walletim.contracts.abi import KNOWN_ABIS, decode_log
 from walletim.errors import RpcError, WalletimError
@@ -88,12 +89,20 @@ class AccountHistory:
     """The history of some accounts on one network (see the module docstring)."""
 
     def __init__(
-        self, chain: ChainService, rpc: RpcClient, token_meta: TokenMetaOf, name_of: NameOf
+        self,
+        chain: ChainService,
+        rpc: RpcClient,
+        token_meta: TokenMetaOf,
+        name_of: NameOf,
+        resolve: Callable[[str], str] = parse_address,
     ) -> None:
+        """``resolve(text)``: an account named as on the command line (an address, a wallet
+        account or a contact) as its checksummed address; by default 0x addresses only."""
         self.chain = chain
         self.rpc = rpc
         self._token_meta = token_meta
         self._name_of = name_of
+        self._resolve = resolve
         self._metas: dict[str, TokenMeta | None] = {}
 
     def history(
@@ -106,12 +115,14 @@ class AccountHistory:
         eth_blocks: int | None = None,
         only: str | None = None,
     ) -> HistoryResult:
-        """Newest first, at most ``limit`` entries. ``accounts``: the addresses whose history
-        it is (checksummed); ``only``: just this one's. ``refresh``: re-check this home's
-        open transactions and read the chain (else only what is stored): token logs over the
-        last ``blocks`` blocks, whole blocks (for ETH) over the last ``eth_blocks`` of them
-        (None: as many; each is a full block to download, cheap on a devnet only)."""
-        mine = {a.lower() for a in ([only] if only else accounts)}
+        """Newest first, at most ``limit`` entries. ``accounts``: whose history it is (each
+        an address, a wallet account or a contact); ``only``: just this one's. ``refresh``:
+        re-check this home's open transactions and read the chain (else only what is stored):
+        token logs over the last ``blocks`` blocks, whole blocks (for ETH) over the last
+        ``eth_blocks`` of them (None: as many; each is a full block to download, cheap on a
+        devnet only). Raises InputError (an account named nothing)."""
+        only = None if only is None else self._resolve(only)
+        mine = {self._resolve(a).lower() for a in ([only] if only else accounts)}
         result = HistoryResult([], checked=False)
         scan = _Scan()
         if refresh and mine:

@@ -148,7 +148,9 @@ class Session:
         (walletim.app.history)."""
         from walletim.app.history import AccountHistory
 
-        return AccountHistory(self.chain, self.rpc, self.contracts.token_meta, self.name_of)
+        return AccountHistory(
+            self.chain, self.rpc, self.contracts.token_meta, self.name_of, self.resolve_address
+        )
 
     @cached_property
     def contracts(self) -> ContractService:
@@ -278,6 +280,7 @@ class Session:
             self.contracts,
             self.defi,
             account_address=lambda spec: self.wallets.account(spec).address,
+            resolve_address=self.resolve_address,
             chain_id=lambda: self.network.chain_id,
         )
 

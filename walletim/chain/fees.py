@@ -148,8 +148,11 @@ def dynamic(
             tip = suggestion.max_priority_fee_per_gas
             check_suggested("priority fee", tip)
         if most is None:
+            # Checked: what the node suggests of it (a tip the user gave is paid on purpose).
+            suggested_tip = tip if priority_fee is None else 0
+            node = max(suggestion.max_fee_per_gas, 2 * suggestion.base_fee + suggested_tip)
+            check_suggested("max fee", node)
             most = max(suggestion.max_fee_per_gas, 2 * suggestion.base_fee + tip)
-            check_suggested("max fee", most)
     if tip > most:
         raise InputError("the priority fee is higher than the max fee")
     return Fees(max_fee=most, priority_fee=tip)

@@ -197,7 +197,9 @@ class TxRepo:
         """Record ``tx`` on the chain this home sees at its chain id (see see_chain). The
         very same signed transaction recorded on a chain that is gone (a devnet started
         afresh signs the same first transactions again: same nonce, fields and fees) is
-        that record, this chain's from now on (its old receipt forgotten)."""
+        that record, this chain's from now on (its old receipt forgotten); recorded on this
+        chain (``send --nonce N`` typed again after the node refused it), it is that record,
+        to be broadcast again if it was dropped."""
         now = int(time.time())
         values = (
             tx.hash, tx.chain_id, tx.sender, tx.nonce, tx.recipient, str(tx.value), tx.tx_type,
@@ -208,8 +210,15 @@ class TxRepo:
         )  # fmt: skip
         genesis = "COALESCE(?, (SELECT genesis FROM chains WHERE chain_id = ?))"
         gone = conn.execute(
-            f"SELECT 1 FROM transactions WHERE hash = ? AND NOT ({_live()})", (tx.hash,)
+            f"SELECT NOT ({_live()}) FROM transactions WHERE hash = ?", (tx.hash,)
         ).fetchone()
+        if gone is not None and not gone[0]:
+            conn.execute(
+                "UPDATE transactions SET status = 'signed', updated_at = ? "
+                "WHERE hash = ? AND status = 'dropped'",
+                (now, tx.hash),
+            )
+            return
         if gone is not None:
             TxRepo.delete_receipt(conn, tx.hash)
             conn.execute(

@@ -81,7 +81,11 @@ def check_replaceable(rec: TxRecord, mined_count: int) -> None:
             "chain with this chain id): it is not replaced here"
         )
     if rec.status in ("mined", "failed"):
-        raise ChainError(f"transaction {rec.hash} is already mined in block {rec.block_number}")
+        outcome = "it succeeded" if rec.status == "mined" else "it failed: reverted"
+        raise ChainError(
+            f"transaction {rec.hash} is already mined in block {rec.block_number} ({outcome}): "
+            "it can no longer be replaced"
+        )
     if mined_count > rec.nonce:
         raise ChainError(f"nonce {rec.nonce} of {rec.sender} is already used on chain")
 

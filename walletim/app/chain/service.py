@@ -541,4 +541,15 @@ class ChainService:
         if confirm is not None:
             confirm(plan)
         signer = self._signer(account, rec.sender)
-        return self._sign_and_broadcast(signer, plan, replacing=True)
+        try:
+            new = self._sign_and_broadcast(signer, plan, replacing=True)
+        except RpcError:
+            raise  # not a refusal: the node could not be asked (the replacement is kept)
+        except ChainError:
+            # Refused ("nonce too low"): the original was mined (or replaced) since it was
+            # checked. That is said, its outcome recorded (the replacement then reads
+            # replaced by it), rather than the node's words.
+            fresh = self.tracker.refresh(rec)
+            check_replaceable(fresh, self.rpc.get(Q.nonce(rec.sender, "latest")))
+            raise
+        return self.tracker.get(new.hash)  # as stored: when it was made, on which chain

@@ -66,7 +66,7 @@ class Approvals(DefiProtocol):
     def approvals(self, owner: str) -> list[Approval]:
         """Every approval ``owner`` has granted that is still in force: found from Approval and
         ApprovalForAll logs on any contract, confirmed against current state."""
-        owner = to_checksum_address(owner)
+        owner = self.core.resolve(owner)  # an address, a wallet account or a contact
         latest: dict[_Key, int] = {}
         for log in self.core.logs.scan([[T_APPROVAL, T_APPROVAL_FOR_ALL], topic_of(owner)]):
             key = _key(log)

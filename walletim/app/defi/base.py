@@ -85,12 +85,18 @@ class DefiCore:
         return bool(yes)
 
     def balance(self, asset: Asset, holder: str) -> int:
+        """``holder``'s balance of ``asset`` (``holder``: an address, a wallet account or a
+        contact, as :attr:`resolve` reads it). Raises InputError."""
+        holder = self.resolve(holder)
         if asset.address is None:
-            return self.c.rpc.get(Q.balance(to_checksum_address(holder)))
+            return self.c.rpc.get(Q.balance(holder))
         return self.read_int(asset.address, "balanceOf(address)", holder)
 
     def allowance(self, token: Asset, owner: str, spender: str) -> int:
+        """What ``owner`` lets ``spender`` take of ``token`` (each as :meth:`balance`'s
+        holder)."""
         assert token.address is not None
+        owner, spender = self.resolve(owner), self.resolve(spender)
         return self.read_int(token.address, "allowance(address,address)", owner, spender)
 
     def need(

@@ -42,7 +42,7 @@ class Liquidity(DefiProtocol):
         pair = uni.pair(uni.path_token(a), uni.path_token(b))
         if pair is None:
             raise InputError(f"there is no {a.symbol}/{b.symbol} pool")
-        liquidity = self.core.read_int(pair, "balanceOf(address)", holder)
+        liquidity = self.core.read_int(pair, "balanceOf(address)", self.core.resolve(holder))
         supply = self.core.read_int(pair, "totalSupply()")
         ra, rb = uni.reserves(pair, uni.path_token(a))
         share_a = liquidity * ra // supply if supply else 0

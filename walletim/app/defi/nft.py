@@ -26,7 +26,7 @@ class Nfts(DefiProtocol):
         """ERC-721 tokens ``holder`` owns now: found from Transfer logs to them, confirmed with
         ownerOf. ``collections``: contract addresses/symbols (default: any collection)."""
         names = self.core.names
-        holder = to_checksum_address(holder)
+        holder = self.core.resolve(holder)  # an address, a wallet account or a contact
         addresses = [names.resolve_contract(c) for c in collections] if collections else [None]
         seen: dict[tuple[str, int], None] = {}
         for address in addresses:

@@ -57,6 +57,7 @@ class Vaults(DefiProtocol):
         return Vault(address, meta.symbol if meta else "shares", asset)
 
     def vault_position(self, holder: str, vault_text: str | None = None) -> VaultPosition:
+        holder = self.core.resolve(holder)  # an address, a wallet account or a contact
         vault, symbol, asset = self.vault(vault_text)
         shares = self.core.read_int(vault, "balanceOf(address)", holder)
         assets = self.core.read_int(vault, "convertToAssets(uint256)", shares)

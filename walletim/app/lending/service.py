@@ -106,9 +106,11 @@ class LendingService:
     """Aave V3 on the session's network. Collaborators: ``rpc`` (typed queries, one block per
     read), ``plans`` (steps, simulation, execution: a ContractService), ``assets`` (tokens
     named through the token lists, balances, approvals: a DefiService), ``account_address``
-    (NAME[:INDEX] -> address), ``chain_id()`` (the network profile's), ``find()`` (Aave on
-    this network or None; by default recognised on the node by its pins: ``load_aave``),
-    ``clock`` (monotonic seconds: how long a network without Aave is not asked again)."""
+    (NAME[:INDEX] -> address), ``resolve_address`` (an address, a wallet account or a
+    contact -> address; by default 0x addresses only), ``chain_id()`` (the network
+    profile's), ``find()`` (Aave on this network or None; by default recognised on the node
+    by its pins: ``load_aave``), ``clock`` (monotonic seconds: how long a network without
+    Aave is not asked again)."""
 
     def __init__(
         self,
@@ -117,6 +119,7 @@ class LendingService:
         assets: Assets,
         *,
         account_address: AddressOf,
+        resolve_address: AddressOf = to_checksum_address,
         chain_id: Callable[[], int] | None = None,
         find: Callable[[], AaveMarket | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -126,6 +129,7 @@ class LendingService:
         self.defi = assets
         self.reader = Reader(rpc, assets.asset_at)
         self._account = account_address
+        self._resolve = resolve_address
         self._chain_id = chain_id
         self._find = find or self._pinned
         self._clock = clock
@@ -170,13 +174,14 @@ class LendingService:
         return self.reader.snapshot(self.aave(), None).markets
 
     def position(self, address: str) -> Position:
-        """``address``'s position, its figures checked against getUserAccountData.
+        """``address``'s position (an address, a wallet account or a contact), its figures
+        checked against getUserAccountData.
 
         Raises:
             InputError: no Aave on this network. InconsistentAnswer: the node's answers do
             not add up. RpcError.
         """
-        user = to_checksum_address(address)
+        user = self._resolve(address)
         snap = self.reader.snapshot(self.aave(), user)
         return Position(user, snap.block, tuple(snap.holdings), snap.figures)
 
