@@ -11,6 +11,8 @@
     │   │                              both, like any other input that cannot be done
     │   ├── FeeCapExceeded             the most a transaction's fees can cost is above the
     │   │                              user's fee cap (also a ChainError); exit 1
+    │   ├── NonceUsed                  --nonce names one a mined transaction used (also a
+    │   │                              ChainError); exit 1
     │   └── RiskRefused                a risky send (to the zero address, ETH to a token
     │                                  contract, a swap with a very high price impact)
     │                                  refused unless --force (``--yes`` is not enough)
@@ -94,6 +96,7 @@ __all__ = [
     "KeystoreError",
     "MessageRejected",
     "MessagingError",
+    "NonceUsed",
     "PasswordRequired",
     "PeerNotFound",
     "PolicyRefused",
@@ -348,6 +351,21 @@ class FeeCapExceeded(InputError, ChainError):
     (raise the cap, or lower the fees); a ChainError too, for callers that catch that."""
 
     exit_code = 1
+
+
+class NonceUsed(InputError, ChainError):
+    """``--nonce`` names a nonce a mined transaction of the sender already used: no
+    transaction at it can be mined (nor replace that one); nothing was signed. Exit 1."""
+
+    exit_code = 1
+
+    def __init__(self, address: str, nonce: int, next_nonce: int) -> None:
+        super().__init__(
+            f"nonce {nonce} of {address} is already used by a mined transaction (its next "
+            f"nonce is {next_nonce}); nothing was signed"
+        )
+        self.nonce = nonce
+        self.next_nonce = next_nonce
 
 
 class RpcError(ChainError):

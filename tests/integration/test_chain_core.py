@@ -19,7 +19,14 @@ from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, ROOT, Cli, wait_receip
 from walletim.app.chain import SendRequest
 from walletim.app.devnet import Anvil
 from walletim.app.session import Session
-from walletim.errors import ChainError, ChainIdMismatch, ContractReverted, InputError, RpcError
+from walletim.errors import (
+    ChainError,
+    ChainIdMismatch,
+    ContractReverted,
+    InputError,
+    NonceUsed,
+    RpcError,
+)
 
 ANVIL0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 ANVIL9 = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
@@ -138,6 +145,24 @@ def test_the_same_transaction_signed_again_after_a_refusal_is_sent(
     manual.rpc().call("anvil_mine", ["0x1"])
     assert msession.chain.refresh(retried.hash).status == "mined"
     assert len(msession.chain.history()) == 2
+
+
+def test_a_nonce_a_mined_transaction_used_is_refused_before_signing(
+    msession: Session, manual: Anvil
+) -> None:
+    """``send --nonce N`` at a nonce already mined was signed and recorded, then the node's
+    "nonce too low" shown: no transaction at N can ever be mined. Refused before signing
+    (exit 1, an input that cannot be done), in the plan's one round trip; N still pending is
+    taken (the node decides: a replacement)."""
+    first = msession.send("dev", "dev:1", 5, wait=False)
+    manual.rpc().call("anvil_mine", ["0x1"])
+    before = msession.chain.history()
+    with pytest.raises(NonceUsed, match=f"nonce {first.nonce} of .* is already used") as err:
+        msession.send("dev", "dev:2", 7, nonce=first.nonce, wait=False)
+    assert err.value.exit_code == 1 and err.value.next_nonce == first.nonce + 1
+    assert msession.chain.history() == before  # nothing signed, nothing recorded
+    nxt = msession.send("dev", "dev:2", 7, nonce=first.nonce + 1, wait=False)
+    assert nxt.status == "pending"
 
 
 def test_speedup_replaces_pending(msession: Session, manual: Anvil) -> None:

@@ -18,7 +18,7 @@ from walletim.chain import fees as policy
 from walletim.chain.fees import FeeHistory, Fees, FeeSuggestion
 from walletim.chain.reverts import revert_from
 from walletim.chain.rpc import Q, Query, RpcClient, answered
-from walletim.errors import ChainError, InputError, InsufficientFunds, RpcError
+from walletim.errors import ChainError, InputError, InsufficientFunds, NonceUsed, RpcError
 from walletim.keys.hd import to_checksum_address
 
 
@@ -169,12 +169,18 @@ class Planner:
         queries: list[Query[Any]] = [Q.balance(sender, "pending")]
         if estimate is not None:
             queries.append(estimate)
+        if req.nonce is not None:  # a nonce given: is it free, in the same round trip?
+            queries.append(Q.nonce(sender, "latest"))
         reads = self.fee_reads(req)
         if reads[1] is not None:
             queries.append(reads[1])
         answers = self.rpc.gather_all(queries)
         funds = answers[0]
         estimated = answers[1] if estimate is not None else None
+        if req.nonce is not None:
+            mined = answered(answers[2 if estimate is not None else 1])
+            if req.nonce < mined:
+                raise NonceUsed(sender, req.nonce, mined)
         if isinstance(estimated, RpcError):
             _raise_revert(estimated)
         return self.fees_read(req, reads, answers[-1]), funds, estimated
