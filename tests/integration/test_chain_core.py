@@ -165,6 +165,40 @@ def test_a_nonce_a_mined_transaction_used_is_refused_before_signing(
     assert nxt.status == "pending"
 
 
+ACCEPTS, REVERTS = "0x00", "0x60006000fd"  # runtime code: STOP; REVERT(0, 0)
+
+
+def test_a_speedup_that_would_revert_now_is_refused_and_cancel_offered(
+    msession: Session, manual: Anvil
+) -> None:
+    """A pending call that reverts on the chain as it is now (a swap past its deadline)
+    was sped up as it was: mined and failed, its fee paid for nothing. It is simulated on
+    the latest state first and refused, saying to cancel; the cancel is not refused."""
+    target = "0x" + "77" * 20
+    manual.rpc().call("anvil_setCode", [target, ACCEPTS])
+    original = msession.send("dev", target, 1, data=b"\x01", gas_limit=60_000, wait=False)
+    manual.rpc().call("anvil_setCode", [target, REVERTS])
+    with pytest.raises(ContractReverted, match="cancel it instead"):
+        msession.chain.speedup(original.hash, msession.account_for)
+    assert [t.hash for t in msession.chain.history()] == [original.hash]  # nothing signed
+    cancelled = msession.chain.cancel(original.hash, msession.account_for)
+    assert cancelled.status == "pending" and cancelled.nonce == original.nonce
+
+
+def test_a_speedup_behind_a_pending_transaction_is_not_judged_on_the_latest_state(
+    msession: Session, manual: Anvil
+) -> None:
+    """Behind a pending transaction of the same sender (an approval before a swap) a call
+    may revert on the latest state only for want of it: that speed-up is signed."""
+    target = "0x" + "78" * 20
+    manual.rpc().call("anvil_setCode", [target, ACCEPTS])
+    msession.send("dev", "dev:1", 1, wait=False)
+    second = msession.send("dev", target, 1, data=b"\x01", gas_limit=60_000, wait=False)
+    manual.rpc().call("anvil_setCode", [target, REVERTS])
+    new = msession.chain.speedup(second.hash, msession.account_for)
+    assert new.nonce == second.nonce and new.status == "pending"
+
+
 def test_speedup_replaces_pending(msession: Session, manual: Anvil) -> None:
     original = msession.send("dev", "dev:1", 11, wait=False)
     new = msession.chain.speedup(original.hash, msession.account_for, bump_percent=12.5)

@@ -238,10 +238,12 @@ class Planner:
             self.dry_run(sender, to, req.value, req.data)
         return plan
 
-    def dry_run(self, sender: str, to: str | None, value: int, data: bytes) -> None:
-        """A call on the pending state. Raises ContractReverted (decoded), RpcError."""
+    def dry_run(
+        self, sender: str, to: str | None, value: int, data: bytes, block: str = "pending"
+    ) -> None:
+        """A call on the ``block`` state. Raises ContractReverted (decoded), RpcError."""
         try:
-            self.rpc.get(Q.call(to, data, sender=sender, value=value, block="pending"))
+            self.rpc.get(Q.call(to, data, sender=sender, value=value, block=block))
         except RpcError as exc:
             _raise_revert(exc)
             raise

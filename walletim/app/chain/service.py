@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from walletim.app.chain import tokens
 from walletim.chain.fee_limits import DEFAULT_BUMP_PERCENT
 from walletim.chain.rpc import JsonObject, Q, Query, RpcClient, answered
-from walletim.errors import ChainError, ChainIdMismatch, InputError, RpcError, StoreError
+from walletim.errors import (
+    ChainError,
+    ChainIdMismatch,
+    ContractReverted,
+    InputError,
+    RpcError,
+    StoreError,
+)
 from walletim.keys.address import to_checksum_address
 
 if TYPE_CHECKING:
@@ -517,6 +524,21 @@ class ChainService:
             rec = pending_at(self.repo, self.chain_id, sender, nonce)
         return self._replace(rec, account_for(rec.sender), True, bump_percent, confirm)
 
+    def _would_succeed(self, rec: TxRecord) -> None:
+        """A speed-up of a call is simulated first, on the latest state (the pending one holds
+        the original, run before it): one that reverts now (a swap past its deadline) would
+        be mined and fail, its fee paid for nothing. Asked only when ``rec`` is the next
+        nonce: behind pending ones of the sender it depends on them (an approval).
+        Raises ContractReverted, RpcError."""
+        try:
+            self.planner.dry_run(rec.sender, rec.recipient, rec.value, rec.data, "latest")
+        except ContractReverted as exc:
+            raise ContractReverted(
+                f"{exc.reason} (sped up, it would be mined and fail, paying its fee for "
+                "nothing: cancel it instead)",
+                data=exc.data,
+            ) from exc
+
     def _replace(
         self,
         rec: TxRecord,
@@ -529,7 +551,10 @@ class ChainService:
 
         self._on_chain()
         fresh = self.tracker.refresh(rec)
-        check_replaceable(fresh, self.rpc.get(Q.nonce(rec.sender, "latest")))
+        mined_count = self.rpc.get(Q.nonce(rec.sender, "latest"))
+        check_replaceable(fresh, mined_count)
+        if not cancel and rec.data and rec.nonce == mined_count:
+            self._would_succeed(rec)
         if rec.tx_type == 2:
             current: FeeSuggestion | int | None = self.planner.suggestion_now()
         else:
