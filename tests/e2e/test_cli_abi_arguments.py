@@ -45,3 +45,24 @@ def test_negative_integers_are_arguments(world: World) -> None:
 def test_a_negative_amount_is_named_whole(world: World) -> None:
     r = world.cli()("--rpc-url", world.url, "--yes", "send", "--from", "dev:1", "dev:2", "-129")
     assert r.code == 1 and "an amount cannot be negative: '-129'" in r.err, r.err
+
+
+DEV1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # Anvil's account 1 (dev:1)
+DEV2 = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+
+
+def test_a_name_is_an_address_only_where_an_address_goes(world: World) -> None:
+    """A wallet account stood for its address in every argument, a ``string`` that happened
+    to be a wallet's name included (the contract got the address's text). Now only where
+    the ABI type is an address (and inside arrays and tuples of them)."""
+    to = "0x" + "ed" * 20  # returns its arguments: CALLDATACOPY(0, 4, size - 4); RETURN
+    world.anvil.rpc().call("anvil_setCode", [to, "0x600436038060046000376000f3"])
+    cli = world.cli()
+    sig = "f(string,address,address[],(address,string))(string,address,address[],(address,string))"
+    r = cli("--rpc-url", world.url, "--json", "call", to, sig, "dev:1", "dev:1",
+            f"[dev:2,{DEV1.lower()}]", "(dev:2,dev:2)")  # fmt: skip
+    assert r.code == 0, r.err
+    assert r.json()["result"] == ["dev:1", DEV1, [DEV2, DEV1], [DEV2, "dev:2"]]
+    bad = cli("--rpc-url", world.url, "call", to, "f(address)(address)", "nobody")
+    assert bad.code == 1 and len(bad.err_lines) == 1, bad.err
+    assert "argument 1 (address): 'nobody' is neither an address" in bad.err, bad.err

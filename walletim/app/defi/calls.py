@@ -60,7 +60,8 @@ class Calls(DefiProtocol):
 
         ``block``: a tag, a number or a block hash (:func:`walletim.chain.units.parse_block`);
         ``sender``: the call's ``from`` (its ``msg.sender``; None: the node's default, the
-        zero address on most nodes), a checksummed address.
+        zero address on most nodes), a checksummed address. Where an ``address`` goes, an
+        argument may name a wallet account or a contact (nowhere else).
         Raises InputError (signature, arguments, block), ContractReverted, ChainError.
         """
         from walletim.chain.units import parse_block
@@ -69,7 +70,7 @@ class Calls(DefiProtocol):
         at = parse_block(block)
         fn = self.function(signature, abi_file)
         to = self.core.names.resolve_contract(to_text)
-        data = encode_call(fn, list(args))
+        data = encode_call(fn, list(args), self.core.resolve)
         raw = self.core.c.call_raw(to, data, sender=sender, block=at)
         if fn.outputs and not raw:
             raise ChainError(
@@ -96,11 +97,11 @@ class Calls(DefiProtocol):
         to = core.names.resolve_contract(to_text)
         if not core.c.has_code(to):
             raise InputError(f"{to} has no contract code on this network; nothing was signed")
-        data = encode_call(fn, list(args))
+        data = encode_call(fn, list(args), self.core.resolve)
         value = 0 if value_text is None else parse_amount(value_text)
         if value:  # the funds check every ETH-spending action makes (InsufficientFunds)
             core.need(ETH, sender, value, account)
-        shown_args = ", ".join(args)
+        shown_args = _shown_arguments(fn, data)
         note = (
             f"you asked for {fn.signature} with ({shown_args if len(shown_args) < 300 else '...'})"
         )
@@ -120,3 +121,13 @@ class Calls(DefiProtocol):
                 "symbol": "ETH",
             },
         )
+
+
+def _shown_arguments(fn: FunctionSig, data: bytes) -> str:
+    """The arguments as encoded (a name where an address goes: the address it stood for)."""
+    import json
+
+    from walletim.contracts.abi import decode_output, render_values
+
+    values = render_values(fn.inputs, decode_output(fn.inputs, data[4:]))
+    return ", ".join(v if isinstance(v, str) else json.dumps(v) for v in values)

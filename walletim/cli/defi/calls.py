@@ -12,7 +12,7 @@ from walletim.cli.base import Ctx, chain_session, pass_ctx, printable
 from walletim.cli.defi.common import execute, signing
 
 if TYPE_CHECKING:
-    from walletim.app.session import Session
+    pass
 
 ABI_HELP = "ABI JSON (or a Foundry/Hardhat artifact): SIGNATURE may then be a function name."
 #: A negative number as an ABI argument takes it: -129, -1.5e3, -0x10, -1ether.
@@ -72,7 +72,7 @@ def call(
     ``--from alice`` simulates it as sent by alice (``transfer``, ``withdraw``)."""
     with chain_session(ctx) as s:
         r = s.defi.call(
-            to, signature, _arguments(s, args), abi_file=abi_file, block=block,
+            to, signature, args, abi_file=abi_file, block=block,
             sender=s.resolve_address(sender) if sender is not None else None,
         )  # fmt: skip
     data = {"address": r.to, "function": r.signature, "result": r.values, "raw": r.raw}
@@ -86,22 +86,6 @@ def call(
             click.echo(printable(v, newline=" ") if isinstance(v, str) else json.dumps(v))
 
     ctx.emit(data, human)
-
-
-def _arguments(s: Session, args: tuple[str, ...]) -> list[str]:
-    """The arguments, wallet accounts (``alice``, ``bob:1``) standing for their addresses."""
-    return [s.resolve_address(a) if _account_name(s, a) else a for a in args]
-
-
-def _account_name(s: Session, arg: str) -> bool:
-    import contextlib
-
-    if not arg or arg[:2].lower() == "0x" or arg[0].isdigit() or arg[0] in "[(-\"'":
-        return False
-    with contextlib.suppress(Exception):
-        s.wallets.account(arg)
-        return True
-    return False
 
 
 @click.group()
@@ -134,6 +118,6 @@ def contract_send(
     execute(
         ctx,
         lambda s: s.defi.contract_send(
-            account, to, signature, _arguments(s, args), value_text=value, abi_file=abi_file
+            account, to, signature, args, value_text=value, abi_file=abi_file
         ),
     )

@@ -1,12 +1,16 @@
 """Arguments from command-line text to calldata (pure): :func:`parse_value` reads one value of
 a canonical type, :func:`encode_args` / :func:`encode_call` make the calldata; :func:`calldata`
-encodes Python values for a signature written in code."""
+encodes Python values for a signature written in code.
+
+An ``address`` is 0x-hex; given ``address_of`` (the app's resolver: a wallet account, a
+contact), other text where an address goes, and only there, is a name it resolves: a
+``string`` argument that happens to be a wallet's name stays that text."""
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from walletim.contracts.abi.signatures import (
     _BYTES,
@@ -97,8 +101,18 @@ def _parse_hex(text: str, where: str, size: int | None) -> bytes:
     return data
 
 
+#: A name's address (see the module docstring). Raises InputError.
+AddressOf = Callable[[str], str]
+
+
 def parse_value(
-    t: str, text: str, where: str = "argument", depth: int = 0, *, nested: bool = False
+    t: str,
+    text: str,
+    where: str = "argument",
+    depth: int = 0,
+    *,
+    nested: bool = False,
+    address_of: AddressOf | None = None,
 ) -> Value:
     """One value of canonical type ``t`` from command-line text (see the module docstring).
 
@@ -111,14 +125,14 @@ def parse_value(
     if depth > MAX_DEPTH:
         raise InputError(f"{where}: nested too deeply")
     if _is_array(t):
-        return _parse_array(t, text, where, depth)
+        return _parse_array(t, text, where, depth, address_of)
     if t.startswith("("):
-        return _parse_tuple(t, text, where, depth)
+        return _parse_tuple(t, text, where, depth, address_of)
     if t == "string":
         return _unquote(text) if nested else _strip_quotes(text)
     value = _unquote(text)
     if t == "address":
-        return _parse_address(value, where)
+        return _parse_address(value, where, address_of)
     if t == "bool":
         return _parse_bool(value, where)
     if t == "bytes":
@@ -130,7 +144,9 @@ def parse_value(
     raise InputError(f"{where}: unsupported type {shown(t)}")
 
 
-def _parse_array(t: str, text: str, where: str, depth: int) -> list[Value]:
+def _parse_array(
+    t: str, text: str, where: str, depth: int, address_of: AddressOf | None
+) -> list[Value]:
     inner, size = _array_parts(t)
     body = text.strip()
     if not (body.startswith("[") and body.endswith("]")):
@@ -139,12 +155,16 @@ def _parse_array(t: str, text: str, where: str, depth: int) -> list[Value]:
     if size is not None and len(items) != size:
         raise InputError(f"{where}: {t} needs exactly {size} elements, got {len(items)}")
     return [
-        parse_value(inner, item, f"{where}, element {n + 1}", depth + 1, nested=True)
+        parse_value(
+            inner, item, f"{where}, element {n + 1}", depth + 1, nested=True, address_of=address_of
+        )
         for n, item in enumerate(items)
     ]
 
 
-def _parse_tuple(t: str, text: str, where: str, depth: int) -> tuple[Value, ...]:
+def _parse_tuple(
+    t: str, text: str, where: str, depth: int, address_of: AddressOf | None
+) -> tuple[Value, ...]:
     body = text.strip()
     if not (body.startswith("(") and body.endswith(")")):
         raise InputError(f"{where}: a tuple is written (a,b,...)")
@@ -153,15 +173,22 @@ def _parse_tuple(t: str, text: str, where: str, depth: int) -> tuple[Value, ...]
     if len(items) != len(types):
         raise InputError(f"{where}: the tuple {t} has {len(types)} fields, got {len(items)}")
     return tuple(
-        parse_value(ty, item, f"{where}, field {n + 1}", depth + 1, nested=True)
+        parse_value(
+            ty, item, f"{where}, field {n + 1}", depth + 1, nested=True, address_of=address_of
+        )
         for n, (ty, item) in enumerate(zip(types, items, strict=True))
     )
 
 
-def _parse_address(value: str, where: str) -> str:
+def _parse_address(value: str, where: str, address_of: AddressOf | None) -> str:
     from walletim.errors import KeysError
     from walletim.keys.hd import parse_checksummed
 
+    if address_of is not None and value and value[:2].lower() != "0x":
+        try:
+            return address_of(value)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from exc
     if not re.fullmatch(r"0[xX][0-9a-fA-F]{40}", value):
         raise InputError(f"{where}: {shown(value)} is not a 0x address (40 hex digits)")
     try:
@@ -179,8 +206,11 @@ def _parse_bool(value: str, where: str) -> bool:
     raise InputError(f"{where}: {shown(value)} is not a bool (true, false, 1 or 0)")
 
 
-def encode_args(types: Sequence[str], args: Sequence[str]) -> bytes:
-    """ABI-encode command-line text ``args`` as ``types`` (no selector).
+def encode_args(
+    types: Sequence[str], args: Sequence[str], address_of: AddressOf | None = None
+) -> bytes:
+    """ABI-encode command-line text ``args`` as ``types`` (no selector); ``address_of``
+    resolves names where an address goes (see the module docstring).
 
     Raises:
         InputError: a bad type, the wrong number of arguments, or one that does not parse or
@@ -192,7 +222,7 @@ def encode_args(types: Sequence[str], args: Sequence[str]) -> bytes:
             f"expected {len(types)} argument(s) ({', '.join(types) or 'none'}), got {len(args)}"
         )
     values = [
-        parse_value(t, a, f"argument {n + 1} ({t})")
+        parse_value(t, a, f"argument {n + 1} ({t})", address_of=address_of)
         for n, (t, a) in enumerate(zip(types, args, strict=True))
     ]
     words = encode_words(types, values)
@@ -219,14 +249,16 @@ def _abi_encode(types: Sequence[str], values: Sequence[object], what: str) -> by
         raise InputError(f"cannot encode {what}: {why}") from exc
 
 
-def encode_call(fn: FunctionSig | str, args: Sequence[str]) -> bytes:
+def encode_call(
+    fn: FunctionSig | str, args: Sequence[str], address_of: AddressOf | None = None
+) -> bytes:
     """Calldata: the 4-byte selector + :func:`encode_args`. ``fn`` may be signature text.
 
     Raises:
         InputError: a bad signature or arguments.
     """
     sig = parse_signature(fn) if isinstance(fn, str) else fn
-    return sig.selector + encode_args(sig.inputs, args)
+    return sig.selector + encode_args(sig.inputs, args, address_of)
 
 
 @functools.lru_cache(maxsize=512)
