@@ -83,3 +83,43 @@ def test_a_group_shows_whole_on_both_homes_of_a_wallet(tmp_path: Path, relay: Re
     assert _texts(phone, "dev", gid)[-1] == ("out", "without carol")
     ok(carol, "chat", "inbox", "--from", "bob")
     assert "without carol" not in [t for _, t in _texts(carol, "bob", gid)]
+
+
+def test_a_device_joined_after_the_group_gets_its_signed_history(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """The phone joins Alice's wallet after her group was made and changed (Bob, made an
+    admin, added Carol): once the laptop has run a chat command, the phone holds the group
+    verified, with the laptop's roster and head, and writes to it like any member device."""
+    laptop = _home(tmp_path / "laptop", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    carol = _home(tmp_path / "carol", relay.url, mnemonic=None)
+    a_addr, b_addr, c_addr = _address(laptop, "dev"), _address(bob, "bob"), _address(carol, "bob")
+    for home, account in ((laptop, "dev"), (bob, "bob"), (carol, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    gid = ok(laptop, "chat", "group", "create", "--from", "dev", "家人 family", b_addr)["group_id"]
+    ok(laptop, "chat", "group", "promote", "--from", "dev", gid, b_addr)
+    ok(bob, "chat", "inbox", "--from", "bob")
+    ok(bob, "chat", "group", "add", "--from", "bob", gid, c_addr)
+    ok(laptop, "chat", "inbox", "--from", "dev")
+    [on_laptop] = ok(laptop, "chat", "group", "list", "--from", "dev")["groups"]
+
+    phone = _home(tmp_path / "phone", relay.url)
+    ok(phone, "chat", "device", "join", "--from", "dev")
+    ok(phone, "chat", "inbox", "--from", "dev")  # publishes the phone's keys
+    ok(bob, "chat", "group", "send", "--from", "bob", gid, "hello all")
+    ok(laptop, "chat", "inbox", "--from", "dev")  # sees the phone: gives it the group
+    got = ok(phone, "chat", "inbox", "--from", "dev")
+    assert got["rejected"] == [] and got["warnings"] == [], got
+    [g] = ok(phone, "chat", "group", "list", "--from", "dev")["groups"]
+    assert g == on_laptop
+    assert (g["name"], g["verified"], g["version"]) == ("家人 family", True, 3)
+    assert g["members"] == sorted([a_addr, b_addr, c_addr])
+    assert ok(phone, "chat", "read", "--from", "dev", gid)["consent"] == "allowed"
+
+    ok(phone, "chat", "group", "send", "--from", "dev", gid, "from the phone")
+    for home, account in ((bob, "bob"), (carol, "bob"), (laptop, "dev")):
+        got = ok(home, "chat", "inbox", "--from", account)
+        assert got["rejected"] == [], (home.home, got)
+        assert _texts(home, account, gid)[-1][1] == "from the phone"

@@ -24,6 +24,7 @@ from walletim.app.chat.accounts import Me
 from walletim.app.chat.device_keys import DeviceKeys
 from walletim.app.chat.fanout_receive import FanoutReceiver
 from walletim.app.chat.fanout_send import FanoutSender, ThisDevice
+from walletim.app.chat.group_sync import GroupHistories
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink, learn_binding
 from walletim.app.chat.peer_devices import listed_ids, newest_list, pinned_list, served_list
@@ -44,6 +45,7 @@ class DevicePass:
         self.sender = FanoutSender(env)
         self.receiver = FanoutReceiver(env, inbox)
         self.reads = ReadMarks(env)
+        self.histories = GroupHistories(env)
 
     def device(self, me: Me) -> tuple[ThisDevice, DeviceList] | None:
         """This home as a device of ``me``'s wallet, and the wallet's list it keeps (None:
@@ -89,6 +91,10 @@ class DevicePass:
                 await self.reads.send(conn, dev, mine)
             except (MessagingError, RelayRefused) as exc:  # the marks wait for the next time
                 result.warnings.append(f"read state to this wallet's other devices: {exc}")
+            try:
+                await self.histories.send(conn, dev, mine)
+            except (MessagingError, RelayRefused) as exc:  # given the next time
+                result.warnings.append(f"groups to this wallet's other devices: {exc}")
             heard = await self._fetch(conn, me, dev, result) if fetch else []
             await self._learn_bindings(conn, me, [*reached, *heard], result)
         finally:
