@@ -568,3 +568,49 @@ def test_group_bad_input_is_one_clean_line(pair: tuple[Cli, Cli, str, str]) -> N
         "state": "queued",
         "key_changed": False,
     }
+
+
+def test_a_group_named_like_another_is_told_apart(
+    tmp_path: Path, pair: tuple[Cli, Cli, str, str]
+) -> None:
+    """Bob, a member of Alice's "family", makes groups with her named to pass for it
+    (fullwidth letters, a Cyrillic "а", a zero-width space, the same name). Each one shows a
+    notice saying whose it is and which group it looks like; a name typed matches every
+    group that looks like it, so the id decides (a red packet or a message cannot go to
+    Bob's by the name); Alice cannot make a look-alike herself. Names in any script work."""
+    alice, bob, a_addr, b_addr = pair
+    assert bob("chat", "init", "--from", "bob").code == 0
+    made = alice("--json", "chat", "group", "create", "--from", "alice", "family", b_addr)
+    assert made.code == 0, made.err
+    gid = made.json()["group_id"]
+    chinese = alice("--json", "chat", "group", "create", "--from", "alice", "家人", b_addr)
+    assert chinese.code == 0, chinese.err
+    assert alice("chat", "inbox", "--from", "alice").code == 0
+    for n, name in enumerate(("ｆａｍｉｌｙ", "fаmily", "fam\u200bily", "family", "家人")):
+        # (one wallet of Bob's each: his own home refuses him a look-alike of his groups)
+        assert bob("wallet", "create", f"m{n}").code == 0
+        fake = bob("--json", "chat", "group", "create", "--from", f"m{n}", name, a_addr)
+        assert fake.code == 0, fake.err
+        fake_id = fake.json()["group_id"]
+        got = alice("--json", "chat", "inbox", "--from", "alice").json()
+        [notice] = got["group_notices"]
+        assert (notice["group_id"], notice["kind"]) == (fake_id, "look-alike"), got
+        assert f"made by {address_of(bob, f'm{n}')}" in notice["text"]
+        like = chinese.json()["group_id"] if name == "家人" else gid
+        assert f"[{like[:8]}]" in notice["text"], notice
+        read = alice("chat", "read", "--from", "alice", f"group:{fake_id}")
+        assert read.code == 0 and "looks like that of your group" in read.out, read.out
+        assert len(
+            alice("--json", "chat", "group", "list", "--from", "alice").json()["groups"]
+        ) == (n + 3)
+    sent = alice("chat", "group", "send", "--from", "alice", "family", "hi")
+    assert sent.code == 1 and "several groups match" in sent.err and sent.err.count("\n") == 1
+    assert f"family [{gid[:8]}]" in sent.err
+    assert alice("chat", "group", "send", "--from", "alice", gid, "hi").code == 0
+    # Her own look-alikes are refused in one line; other names, in any script, are not.
+    for name in ("Family", "famiIy", "ｆａｍｉｌｙ"):
+        r = alice("chat", "group", "create", "--from", "alice", name, b_addr)
+        assert r.code == 1 and "looks like" in r.err and r.err.count("\n") == 1, (name, r.err)
+    for name in ("家人们", "Семья", "family dinner"):
+        r = alice("chat", "group", "create", "--from", "alice", name, b_addr)
+        assert r.code == 0, (name, r.err)

@@ -15,7 +15,7 @@ from walletim.app.chat.outbox import check_text
 from walletim.app.chat.ports import Env
 from walletim.app.chat.results import InboxResult, Item, SendResult
 from walletim.errors import InputError, LinkedDevice, RelayUnavailable, shown
-from walletim.localnames import normalized
+from walletim.localnames import looks_like, normalized, refuse_look_alike
 from walletim.messaging.groups import ChangeRefused, GroupChange, bundle, new_group, propose
 from walletim.messaging.identity import Signed
 from walletim.messaging.kinds import WireKind, group_peer, is_group_peer
@@ -79,10 +79,13 @@ class Groups:
 
     def _matching(self, account: str, text: str) -> tuple[list[GroupRow], list[GroupRow]]:
         """(the groups of ``account`` that ``text`` names, all its groups)."""
-        wanted = normalized(text.strip()).casefold().removeprefix("group:")
+        typed = normalized(text.strip())
+        wanted = typed.casefold().removeprefix("group:")
         groups = self.groups(account)
         matches = [g for g in groups if g.group_id == wanted]
-        matches = matches or [g for g in groups if normalized(g.name).casefold() == wanted]
+        # A name others chose may look like another group's (``ｆａｍｉｌｙ``, a Cyrillic
+        # ``а``): every group whose name looks like the one typed matches, so the id decides.
+        matches = matches or [g for g in groups if looks_like(typed, [g.name], itself=True)]
         if not matches and len(wanted) >= MIN_ID_PREFIX:
             matches = [g for g in groups if g.group_id.startswith(wanted)]
         return matches, groups
@@ -108,6 +111,7 @@ class Groups:
         if not name.strip() or len(name) > 64:
             raise InputError("a group name is 1 .. 64 characters")
         me = self._signer(account)
+        refuse_look_alike(name.strip(), [g.name for g in self.groups(account)], "group")
         members = tuple(sorted({me.address, *(self._accounts.resolve_peer(p) for p in peers)}))
         if len(members) < 2:
             raise InputError("a group needs at least one other member")
