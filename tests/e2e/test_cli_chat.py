@@ -614,3 +614,4 @@ def test_a_group_named_like_another_is_told_apart(
     for name in ("家人们", "Семья", "family dinner"):
         r = alice("chat", "group", "create", "--from", "alice", name, b_addr)
         assert r.code == 0, (name, r.err)
+        assert alice("chat", "group", "send", "--from", "alice", f"group:{name}", "hi").code == 0

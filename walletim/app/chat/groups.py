@@ -80,7 +80,9 @@ class Groups:
     def _matching(self, account: str, text: str) -> tuple[list[GroupRow], list[GroupRow]]:
         """(the groups of ``account`` that ``text`` names, all its groups)."""
         typed = normalized(text.strip())
-        wanted = typed.casefold().removeprefix("group:")
+        if typed[:6].casefold() == "group:":
+            typed = typed[6:]
+        wanted = typed.casefold()
         groups = self.groups(account)
         matches = [g for g in groups if g.group_id == wanted]
         # A name others chose may look like another group's (``ｆａｍｉｌｙ``, a Cyrillic
