@@ -14,6 +14,7 @@ from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.outbox import check_text
 from walletim.app.chat.ports import Env
 from walletim.app.chat.results import InboxResult, Item, SendResult
+from walletim.display import REPLACEMENT, clean
 from walletim.errors import InputError, LinkedDevice, RelayUnavailable, shown
 from walletim.localnames import looks_like, normalized, refuse_look_alike
 from walletim.messaging.groups import ChangeRefused, GroupChange, bundle, new_group, propose
@@ -112,6 +113,11 @@ class Groups:
         name = normalized(name)
         if not name.strip() or len(name) > 64:
             raise InputError("a group name is 1 .. 64 characters")
+        if "\n" in name or clean(name).count(REPLACEMENT) > name.count(REPLACEMENT):
+            # Every member's screen would show U+FFFD for them (walletim.display.clean).
+            raise InputError(
+                f"a group name cannot hold control, bidi or invisible characters: {shown(name)}"
+            )
         me = self._signer(account)
         refuse_look_alike(name.strip(), [g.name for g in self.groups(account)], "group")
         members = tuple(sorted({me.address, *(self._accounts.resolve_peer(p) for p in peers)}))
