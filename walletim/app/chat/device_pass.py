@@ -11,7 +11,9 @@ sends or fetches also logs in with the device's own key (its own mailbox) and:
   none of whose devices published a bundle yet, is left to the account key's path;
 - sends the read marks noted by ``chat read`` to the wallet's other devices
   (:mod:`walletim.app.chat.read_sync`);
-- fetches what waits in the device's mailbox (:mod:`walletim.app.chat.fanout_receive`).
+- fetches what waits in the device's mailbox (:mod:`walletim.app.chat.fanout_receive`);
+- then gives each device of this wallet that joined later the signed histories of the
+  account's groups, with what was just fetched applied (:mod:`walletim.app.chat.group_sync`).
 
 The account key's path (:mod:`walletim.app.chat.outbox`, :mod:`walletim.app.chat.inbox`)
 goes on as before for peers from before devices. ``chat listen`` listens to the device's
@@ -91,11 +93,12 @@ class DevicePass:
                 await self.reads.send(conn, dev, mine)
             except (MessagingError, RelayRefused) as exc:  # the marks wait for the next time
                 result.warnings.append(f"read state to this wallet's other devices: {exc}")
-            try:
-                await self.histories.send(conn, dev, mine)
-            except (MessagingError, RelayRefused) as exc:  # given the next time
-                result.warnings.append(f"groups to this wallet's other devices: {exc}")
             heard = await self._fetch(conn, me, dev, result) if fetch else []
+            if fetch:  # after fetching: a change waiting here goes along, not a roster before it
+                try:
+                    await self.histories.send(conn, dev, mine)
+                except (MessagingError, RelayRefused) as exc:  # given the next time
+                    result.warnings.append(f"groups to this wallet's other devices: {exc}")
             await self._learn_bindings(conn, me, [*reached, *heard], result)
         finally:
             await conn.close()
