@@ -108,8 +108,10 @@ def test_a_device_joined_after_the_group_gets_its_signed_history(
     phone = _home(tmp_path / "phone", relay.url)
     ok(phone, "chat", "device", "join", "--from", "dev")
     ok(phone, "chat", "inbox", "--from", "dev")  # publishes the phone's keys
+    # A send with nothing unread on the laptop (as in the app, listening) sees the phone
+    # and gives it the group.
+    ok(laptop, "chat", "send", "--from", "dev", b_addr, "hi bob")
     ok(bob, "chat", "group", "send", "--from", "bob", gid, "hello all")
-    ok(laptop, "chat", "inbox", "--from", "dev")  # sees the phone: gives it the group
     got = ok(phone, "chat", "inbox", "--from", "dev")
     assert got["rejected"] == [] and got["warnings"] == [], got
     [g] = ok(phone, "chat", "group", "list", "--from", "dev")["groups"]
@@ -117,6 +119,7 @@ def test_a_device_joined_after_the_group_gets_its_signed_history(
     assert (g["name"], g["verified"], g["version"]) == ("家人 family", True, 3)
     assert g["members"] == sorted([a_addr, b_addr, c_addr])
     assert ok(phone, "chat", "read", "--from", "dev", gid)["consent"] == "allowed"
+    assert _texts(phone, "dev", gid) == [("in", "hello all")]
 
     ok(phone, "chat", "group", "send", "--from", "dev", gid, "from the phone")
     for home, account in ((bob, "bob"), (carol, "bob"), (laptop, "dev")):
@@ -147,6 +150,9 @@ def test_a_device_joined_later_gets_the_history_the_other_device_has_just_fetche
     phone = _home(tmp_path / "phone", relay.url)
     ok(phone, "chat", "device", "join", "--from", "dev")
     ok(phone, "chat", "inbox", "--from", "dev")
+    ok(laptop, "chat", "send", "--from", "dev", b_addr, "back")  # fetches nothing: gives none
+    ok(phone, "chat", "inbox", "--from", "dev")
+    assert ok(phone, "chat", "group", "list", "--from", "dev")["groups"] == []
     ok(laptop, "chat", "inbox", "--from", "dev")
     got = ok(phone, "chat", "inbox", "--from", "dev")
     assert got["rejected"] == [], got

@@ -13,7 +13,8 @@ sends or fetches also logs in with the device's own key (its own mailbox) and:
   (:mod:`walletim.app.chat.read_sync`);
 - fetches what waits in the device's mailbox (:mod:`walletim.app.chat.fanout_receive`);
 - then gives each device of this wallet that joined later the signed histories of the
-  account's groups, with what was just fetched applied (:mod:`walletim.app.chat.group_sync`).
+  account's groups, once nothing waits unread in this device's mailbox (fetched now, or
+  none was there): a change waiting there goes along (:mod:`walletim.app.chat.group_sync`).
 
 The account key's path (:mod:`walletim.app.chat.outbox`, :mod:`walletim.app.chat.inbox`)
 goes on as before for peers from before devices. ``chat listen`` listens to the device's
@@ -94,7 +95,7 @@ class DevicePass:
             except (MessagingError, RelayRefused) as exc:  # the marks wait for the next time
                 result.warnings.append(f"read state to this wallet's other devices: {exc}")
             heard = await self._fetch(conn, me, dev, result) if fetch else []
-            if fetch:  # after fetching: a change waiting here goes along, not a roster before it
+            if fetch or info.queued == 0:  # nothing unread here: no roster older than a change
                 try:
                     await self.histories.send(conn, dev, mine)
                 except (MessagingError, RelayRefused) as exc:  # given the next time

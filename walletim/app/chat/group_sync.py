@@ -5,8 +5,8 @@ A membership change reaches the devices listed when it is made; a device that jo
 (``chat device join`` on another home of the mnemonic) would know none of the groups its
 wallet is in, and a member's message there would show as an unverified group (its money
 refused). So each device, once it sees another device of its wallet it has not given them
-to, seals to it (in a command that fetches, after fetching: a change waiting for it is in
-what it gives), for every group this account is in, the applied chain of signed changes
+to, seals to it (once nothing waits unread in its own mailbox: a change waiting there is
+in what it gives), for every group this account is in, the applied chain of signed changes
 (kind ``membership``, as a member's welcome carries it: the newest change and those before
 it, newest first, as far as they fit), addressed to the wallet itself. The receiving device
 takes it only from one of its wallet's own listed devices and checks every signature and
