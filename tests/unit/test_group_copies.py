@@ -115,3 +115,25 @@ def test_a_groups_history_from_our_own_device_is_checked_as_a_welcome(tmp_path: 
                 store_group_history(tx, ME, "h2", _copy("membership", body, ALICE, 2), [], 5)
                 is None
             )
+
+
+def test_a_look_alike_is_told_whichever_group_arrives_first(tmp_path: Path) -> None:
+    """Bob's "ｆａｍｉｌｙ" reaches this device before Alice's own "family" (a device given
+    both by another one, in any order): the notice is told in hers, naming who made each;
+    two groups Alice made herself tell nothing."""
+    from tests.unit.test_group_history import sign
+
+    bobs = sign(G.new_group("1b" * 16, "ｆａｍｉｌｙ", [ALICE, BOB], BOB))
+    mine = create(ALICE, BOB)
+    again = sign(G.new_group("2c" * 16, "club", [ALICE, CAROL], ALICE))
+    also = sign(G.new_group("3d" * 16, "Club", [ALICE, BOB], ALICE))
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        told = []
+        for c in (bobs, mine, again, also):
+            with repo.tx() as tx:
+                told.append(grouplog.ingest(tx, ALICE, c, now_ms=5).notices)
+        assert [[n.kind for n in t] for t in told] == [[], ["look-alike"], [], []]
+        [notice] = told[1]
+        assert notice.group_id == GID and "[1b1b1b1b] made by " + BOB in notice.text
+        assert notice.text.endswith("this one was made by you")

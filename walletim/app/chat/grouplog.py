@@ -368,21 +368,20 @@ class _Ingest:
 
 
 def _look_alike(rec: _Recorder, state: GroupState) -> None:
-    """A group someone else made, named like another group this account is in (the same
-    name, or one that looks the same: ``fаmily`` with a Cyrillic ``а``, ``ｆａｍｉｌｙ``): said
-    in it, so that it is not taken for that group."""
-    if state.creator == rec.me:
-        return
-    for g in groups_of(rec.tx.conn, rec.me):
-        if (
-            g.verified
-            and g.group_id != state.group_id
-            and looks_like(state.name, [g.name], itself=True)
-        ):
+    """A group named like another group this account is in (the same name, or one that
+    looks the same: ``fаmily`` with a Cyrillic ``а``, ``ｆａｍｉｌｙ``), one of the two made by
+    someone else: said in it, with who made each, so that one is not taken for the other
+    (whichever of them this home learnt of first)."""
+    me = rec.me
+    for g in groups_of(rec.tx.conn, me):
+        if not g.verified or g.group_id == state.group_id or me == state.creator == g.creator:
+            continue
+        if looks_like(state.name, [g.name], itself=True):
             rec.notice(
                 "look-alike",
-                f"this group's name {state.name!r} looks like that of your group {g.name!r} "
-                f"[{g.group_id[:8]}]: it is another group, made by {state.creator}",
+                f"this group's name {state.name!r} looks like that of another group you are "
+                f"in, {g.name!r} [{g.group_id[:8]}] made by {_who(g.creator, me)}: this one "
+                f"was made by {_who(state.creator, me)}",
             )
             return
 
