@@ -632,3 +632,30 @@ def test_a_group_named_like_another_is_told_apart(
         r = alice("chat", "group", "create", "--from", "alice", name, b_addr)
         assert r.code == 0, (name, r.err)
         assert alice("chat", "group", "send", "--from", "alice", f"group:{name}", "hi").code == 0
+
+
+def test_a_group_named_as_another_groups_id_does_not_take_it(
+    pair: tuple[Cli, Cli, str, str],
+) -> None:
+    """Bob, in Alice's "club", knows its id; he makes a group with her named as the start of
+    that id, which the CLI shows ([52a84e33]) and tells her to type. Typing it asks which
+    (by the full id), and never writes to Bob's group."""
+    alice, bob, a_addr, b_addr = pair
+    assert bob("chat", "init", "--from", "bob").code == 0
+    made = alice("--json", "chat", "group", "create", "--from", "alice", "club", b_addr)
+    assert made.code == 0, made.err
+    gid = made.json()["group_id"]
+    assert bob("chat", "inbox", "--from", "bob").code == 0
+    fake = bob("--json", "chat", "group", "create", "--from", "bob", gid[:8], a_addr)
+    assert fake.code == 0, fake.err
+    fake_id = fake.json()["group_id"]
+    assert alice("chat", "inbox", "--from", "alice").code == 0
+    for typed in (gid[:8], f"group:{gid[:8]}"):
+        sent = alice("chat", "group", "send", "--from", "alice", typed, "hi club")
+        assert sent.code == 1 and "several groups match" in sent.err, (typed, sent.err)
+        assert gid in sent.err and fake_id in sent.err and sent.err.count("\n") == 1
+    for typed in (gid, gid[:10]):  # the id, or more of it than Bob's name spells
+        sent = alice("--json", "chat", "group", "send", "--from", "alice", typed, "hi club")
+        assert sent.code == 0 and sent.json()["group_id"] == gid, sent.err
+    assert bob("chat", "inbox", "--from", "bob").code == 0
+    assert [t for _, t in group_texts(bob, "bob", fake_id)] == []

@@ -73,25 +73,28 @@ class Groups:
             return self.synced(account, text, sync=True)
         matches, groups = self._matching(account, text)
         if len(matches) != 1:
-            known = ", ".join(sorted(f"{g.name} [{g.group_id[:8]}]" for g in matches or groups))
+            # A name may be spelt as the start of another group's id: only a full id is
+            # then certain to name one group.
+            digits = 32 if len(matches) > 1 and _by_id(text, matches) else MIN_ID_PREFIX
+            listed = sorted(f"{g.name} [{g.group_id[:digits]}]" for g in matches or groups)
+            known = ", ".join(listed)
             why = "several groups match, name it by the id in [...]: " if matches else "known: "
             raise InputError(f"no single group {shown(text)} ({why}{known or 'none'})")
         return matches[0]
 
     def _matching(self, account: str, text: str) -> tuple[list[GroupRow], list[GroupRow]]:
-        """(the groups of ``account`` that ``text`` names, all its groups)."""
-        typed = normalized(text.strip())
-        if typed[:6].casefold() == "group:":
-            typed = typed[6:]
+        """(the groups of ``account`` that ``text`` names, all its groups). A name others
+        chose may look like another group's (``ｆａｍｉｌｙ``, a Cyrillic ``а``) or be spelt as
+        the start of another group's id: every group it may name matches, so the id decides."""
+        typed = _typed(text)
         wanted = typed.casefold()
         groups = self.groups(account)
-        matches = [g for g in groups if g.group_id == wanted]
-        # A name others chose may look like another group's (``ｆａｍｉｌｙ``, a Cyrillic
-        # ``а``): every group whose name looks like the one typed matches, so the id decides.
-        matches = matches or [g for g in groups if looks_like(typed, [g.name], itself=True)]
-        if not matches and len(wanted) >= MIN_ID_PREFIX:
-            matches = [g for g in groups if g.group_id.startswith(wanted)]
-        return matches, groups
+        exact = [g for g in groups if g.group_id == wanted]
+        if exact:
+            return exact, groups
+        named = [g for g in groups if looks_like(typed, [g.name], itself=True)]
+        ids = _by_id(text, groups)
+        return [*named, *(g for g in ids if g not in named)], groups
 
     def conversation_peer(self, account: str, text: str) -> str:
         """A peer's address, or a group's conversation peer (``group:ID``, a group's name or
@@ -264,6 +267,20 @@ class Groups:
             direction="out", sender=me.address, unread=False, nonce=nonce,
         )  # fmt: skip
         return copy, sent
+
+
+def _typed(text: str) -> str:
+    """A group as typed, NFC, without the ``group:`` of its conversation's peer."""
+    typed = normalized(text.strip())
+    return typed[6:] if typed[:6].casefold() == "group:" else typed
+
+
+def _by_id(text: str, groups: Sequence[GroupRow]) -> list[GroupRow]:
+    """The groups whose id starts with ``text`` (at least :data:`MIN_ID_PREFIX` digits)."""
+    wanted = _typed(text).casefold()
+    if len(wanted) < MIN_ID_PREFIX:
+        return []
+    return [g for g in groups if g.group_id.startswith(wanted)]
 
 
 def _refusal(action: MemberAction, who: str, g: GroupRow, me: str) -> str | None:
