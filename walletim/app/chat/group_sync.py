@@ -36,15 +36,15 @@ class GroupHistories:
         of this account's groups; returns to how many devices. Nothing is asked of the
         relay for an account in no group. Raises RelayUnavailable, RelayRefused,
         MessagingError (the devices not given them get them the next time)."""
-        histories = self._histories(dev.address)
-        if not histories:
+        store = self.env.repo().store
+        if not any(g.verified and dev.address in g.members for g in groups_of(store, dev.address)):
             return 0
         _, reachable, bundles = await own_devices(self.env, conn, dev, mine)
-        store = self.env.repo().store
         fresh = tuple(
             t for t in reachable if not D.histories_given(store, dev.address, t.device.id)
         )
-        if not fresh:
+        histories = self._histories(dev.address) if fresh else []
+        if not histories:
             return 0
         now = self.env.now_ms()
         messages = [(Message("membership", body, now), dev.address) for body in histories]
