@@ -141,14 +141,16 @@ def normalized(name: str) -> str:
     return name if name.isascii() else unicodedata.normalize("NFC", name)
 
 
-def looks_like(name: str, others: Iterable[str]) -> str | None:
-    """The first of ``others`` (other than ``name`` itself) that ``name`` could be mistaken
-    for: equal when case-folded, or confusable (TR39 skeletons), else None."""
+def looks_like(name: str, others: Iterable[str], *, itself: bool = False) -> str | None:
+    """The first of ``others`` that ``name`` could be mistaken for: equal when case-folded,
+    or confusable (TR39 skeletons, NFKC, invisible characters dropped), else None. ``name``
+    itself is among them only with ``itself`` (a group's name, which others choose and may
+    repeat)."""
     from walletim.contracts.tokenlist import confusable
 
     folded = name.casefold()
     for other in others:
-        if other == name:
+        if other == name and not itself:
             continue
         if other.casefold() == folded or confusable(name, other):
             return other

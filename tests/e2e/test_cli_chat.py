@@ -506,6 +506,9 @@ def test_group_bad_input_is_one_clean_line(pair: tuple[Cli, Cli, str, str]) -> N
         (("chat", "group", "create", "--from", "alice", "club2", "nobody"), 1, "unknown peer"),
         (("chat", "group", "create", "--from", "alice", "solo", "alice"), 1, "at least one"),
         (("chat", "group", "create", "--from", "alice", "  ", b_addr), 1, "group name"),
+        (("chat", "group", "create", "--from", "alice", "\u200b", b_addr), 1, "invisible"),
+        (("chat", "group", "create", "--from", "alice", "\u202eevil", b_addr), 1, "bidi"),
+        (("chat", "group", "create", "--from", "alice", "a\nb", b_addr), 1, "control"),
         (("chat", "group", "create", "--from", "ghost", "club3", b_addr), 1, "ghost"),
         (("chat", "group", "create", "--from", "alice", "club4"), 2, ""),
         (("chat", "group", "send", "--from", "alice", "nosuch", "hi"), 1, "no single group"),
@@ -568,3 +571,91 @@ def test_group_bad_input_is_one_clean_line(pair: tuple[Cli, Cli, str, str]) -> N
         "state": "queued",
         "key_changed": False,
     }
+
+
+def _hostile_create(cli: Cli, relay_url: str, name: str, members: list[str]) -> str:
+    """A group ``cli``'s wallet ``bob`` makes and signs outside walletim's checks (as a
+    hostile member's own client would), sent to ``members``; its id."""
+    from dataclasses import replace
+
+    from walletim.app.session import Session
+    from walletim.messaging import groups as G
+
+    gid = os.urandom(16).hex()
+    with Session(cli.home, HOME_PASSWORD, relay_url=relay_url, fast_kdf=True) as s:
+        me = s.wallets.account("bob").address
+        c = G.new_group(gid, name, [me, *members], me)
+        sig = s.wallets.sign_message("bob", c.statement())
+        c = replace(c, signature="0x" + bytes(sig.bytes).hex())
+        s.chat.send_many("bob", [(m, "membership", G.bundle(c, []), "") for m in members])
+    return gid
+
+
+def test_a_group_named_like_another_is_told_apart(
+    tmp_path: Path, pair: tuple[Cli, Cli, str, str]
+) -> None:
+    """Bob, a member of Alice's "family", makes groups with her named to pass for it
+    (fullwidth letters, a Cyrillic "а", a zero-width space, the same name). Each one shows a
+    notice saying whose it is and which group it looks like; a name typed matches every
+    group that looks like it, so the id decides (a red packet or a message cannot go to
+    Bob's by the name); Alice cannot make a look-alike herself. Names in any script work."""
+    alice, bob, a_addr, b_addr = pair
+    assert bob("chat", "init", "--from", "bob").code == 0
+    made = alice("--json", "chat", "group", "create", "--from", "alice", "family", b_addr)
+    assert made.code == 0, made.err
+    gid = made.json()["group_id"]
+    chinese = alice("--json", "chat", "group", "create", "--from", "alice", "家人", b_addr)
+    assert chinese.code == 0, chinese.err
+    assert alice("chat", "inbox", "--from", "alice").code == 0
+    relay_url = str(alice.env["WALLETIM_RELAY"])
+    for n, name in enumerate(("ｆａｍｉｌｙ", "fаmily", "fam\u200bily", "family", "家人")):
+        fake_id = _hostile_create(bob, relay_url, name, [a_addr])
+        got = alice("--json", "chat", "inbox", "--from", "alice").json()
+        [notice] = got["group_notices"]
+        assert (notice["group_id"], notice["kind"]) == (fake_id, "look-alike"), got
+        assert notice["text"].endswith(f"made by you: this one was made by {b_addr}")
+        like = chinese.json()["group_id"] if name == "家人" else gid
+        assert f"[{like[:8]}]" in notice["text"], notice
+        read = alice("chat", "read", "--from", "alice", f"group:{fake_id}")
+        assert read.code == 0 and "looks like that of another group" in read.out, read.out
+        groups = alice("--json", "chat", "group", "list", "--from", "alice").json()["groups"]
+        assert len(groups) == n + 3
+    sent = alice("chat", "group", "send", "--from", "alice", "family", "hi")
+    assert sent.code == 1 and "several groups match" in sent.err and sent.err.count("\n") == 1
+    assert f"family [{gid[:8]}]" in sent.err
+    assert alice("chat", "group", "send", "--from", "alice", gid, "hi").code == 0
+    # Her own look-alikes are refused in one line; other names, in any script, are not.
+    for name in ("Family", "famiIy", "ｆａｍｉｌｙ"):
+        r = alice("chat", "group", "create", "--from", "alice", name, b_addr)
+        assert r.code == 1 and "looks like" in r.err and r.err.count("\n") == 1, (name, r.err)
+    for name in ("家人们", "Семья", "family dinner", "👨\u200d👩\u200d👧", "می\u200cخواهم"):
+        r = alice("chat", "group", "create", "--from", "alice", name, b_addr)
+        assert r.code == 0, (name, r.err)
+        assert alice("chat", "group", "send", "--from", "alice", f"group:{name}", "hi").code == 0
+
+
+def test_a_group_named_as_another_groups_id_does_not_take_it(
+    pair: tuple[Cli, Cli, str, str],
+) -> None:
+    """Bob, in Alice's "club", knows its id; he makes a group with her named as the start of
+    that id, which the CLI shows ([52a84e33]) and tells her to type. Typing it asks which
+    (by the full id), and never writes to Bob's group."""
+    alice, bob, a_addr, b_addr = pair
+    assert bob("chat", "init", "--from", "bob").code == 0
+    made = alice("--json", "chat", "group", "create", "--from", "alice", "club", b_addr)
+    assert made.code == 0, made.err
+    gid = made.json()["group_id"]
+    assert bob("chat", "inbox", "--from", "bob").code == 0
+    fake = bob("--json", "chat", "group", "create", "--from", "bob", gid[:8], a_addr)
+    assert fake.code == 0, fake.err
+    fake_id = fake.json()["group_id"]
+    assert alice("chat", "inbox", "--from", "alice").code == 0
+    for typed in (gid[:8], f"group:{gid[:8]}"):
+        sent = alice("chat", "group", "send", "--from", "alice", typed, "hi club")
+        assert sent.code == 1 and "several groups match" in sent.err, (typed, sent.err)
+        assert gid in sent.err and fake_id in sent.err and sent.err.count("\n") == 1
+    for typed in (gid, gid[:10]):  # the id, or more of it than Bob's name spells
+        sent = alice("--json", "chat", "group", "send", "--from", "alice", typed, "hi club")
+        assert sent.code == 0 and sent.json()["group_id"] == gid, sent.err
+    assert bob("chat", "inbox", "--from", "bob").code == 0
+    assert [t for _, t in group_texts(bob, "bob", fake_id)] == []

@@ -83,3 +83,81 @@ def test_a_group_shows_whole_on_both_homes_of_a_wallet(tmp_path: Path, relay: Re
     assert _texts(phone, "dev", gid)[-1] == ("out", "without carol")
     ok(carol, "chat", "inbox", "--from", "bob")
     assert "without carol" not in [t for _, t in _texts(carol, "bob", gid)]
+
+
+def test_a_device_joined_after_the_group_gets_its_signed_history(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """The phone joins Alice's wallet after her group was made and changed (Bob, made an
+    admin, added Carol): once the laptop has run a chat command, the phone holds the group
+    verified, with the laptop's roster and head, and writes to it like any member device."""
+    laptop = _home(tmp_path / "laptop", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    carol = _home(tmp_path / "carol", relay.url, mnemonic=None)
+    a_addr, b_addr, c_addr = _address(laptop, "dev"), _address(bob, "bob"), _address(carol, "bob")
+    for home, account in ((laptop, "dev"), (bob, "bob"), (carol, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    gid = ok(laptop, "chat", "group", "create", "--from", "dev", "家人 family", b_addr)["group_id"]
+    ok(laptop, "chat", "group", "promote", "--from", "dev", gid, b_addr)
+    ok(bob, "chat", "inbox", "--from", "bob")
+    ok(bob, "chat", "group", "add", "--from", "bob", gid, c_addr)
+    ok(laptop, "chat", "inbox", "--from", "dev")
+    [on_laptop] = ok(laptop, "chat", "group", "list", "--from", "dev")["groups"]
+
+    phone = _home(tmp_path / "phone", relay.url)
+    ok(phone, "chat", "device", "join", "--from", "dev")
+    ok(phone, "chat", "inbox", "--from", "dev")  # publishes the phone's keys
+    # A send with nothing unread on the laptop (as in the app, listening) sees the phone
+    # and gives it the group.
+    ok(laptop, "chat", "send", "--from", "dev", b_addr, "hi bob")
+    ok(bob, "chat", "group", "send", "--from", "bob", gid, "hello all")
+    got = ok(phone, "chat", "inbox", "--from", "dev")
+    assert got["rejected"] == [] and got["warnings"] == [], got
+    [g] = ok(phone, "chat", "group", "list", "--from", "dev")["groups"]
+    assert g == on_laptop
+    assert (g["name"], g["verified"], g["version"]) == ("家人 family", True, 3)
+    assert g["members"] == sorted([a_addr, b_addr, c_addr])
+    assert ok(phone, "chat", "read", "--from", "dev", gid)["consent"] == "allowed"
+    assert _texts(phone, "dev", gid) == [("in", "hello all")]
+
+    ok(phone, "chat", "group", "send", "--from", "dev", gid, "from the phone")
+    for home, account in ((bob, "bob"), (carol, "bob"), (laptop, "dev")):
+        got = ok(home, "chat", "inbox", "--from", account)
+        assert got["rejected"] == [], (home.home, got)
+        assert _texts(home, account, gid)[-1][1] == "from the phone"
+
+
+def test_a_device_joined_later_gets_the_history_the_other_device_has_just_fetched(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """Bob (an admin) removes Carol while Alice's laptop is away, then Alice's phone joins.
+    The laptop's next `chat inbox` fetches the removal before it gives the phone the group:
+    the phone's roster has no Carol, and what the phone writes there never reaches her."""
+    laptop = _home(tmp_path / "laptop", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    carol = _home(tmp_path / "carol", relay.url, mnemonic=None)
+    a_addr, b_addr, c_addr = _address(laptop, "dev"), _address(bob, "bob"), _address(carol, "bob")
+    for home, account in ((laptop, "dev"), (bob, "bob"), (carol, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    gid = ok(laptop, "chat", "group", "create", "--from", "dev", "club", b_addr, c_addr)["group_id"]
+    ok(laptop, "chat", "group", "promote", "--from", "dev", gid, b_addr)
+    ok(bob, "chat", "inbox", "--from", "bob")
+    ok(carol, "chat", "inbox", "--from", "bob")
+    ok(bob, "chat", "group", "remove", "--from", "bob", gid, c_addr)  # waits for the laptop
+
+    phone = _home(tmp_path / "phone", relay.url)
+    ok(phone, "chat", "device", "join", "--from", "dev")
+    ok(phone, "chat", "inbox", "--from", "dev")
+    ok(laptop, "chat", "send", "--from", "dev", b_addr, "back")  # fetches nothing: gives none
+    ok(phone, "chat", "inbox", "--from", "dev")
+    assert ok(phone, "chat", "group", "list", "--from", "dev")["groups"] == []
+    ok(laptop, "chat", "inbox", "--from", "dev")
+    got = ok(phone, "chat", "inbox", "--from", "dev")
+    assert got["rejected"] == [], got
+    [g] = ok(phone, "chat", "group", "list", "--from", "dev")["groups"]
+    assert g["verified"] and g["members"] == sorted([a_addr, b_addr]), g
+    ok(phone, "chat", "group", "send", "--from", "dev", gid, "without carol")
+    ok(carol, "chat", "inbox", "--from", "bob")
+    assert "without carol" not in [t for _, t in _texts(carol, "bob", gid)]

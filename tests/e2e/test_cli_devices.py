@@ -355,6 +355,25 @@ def test_reading_on_one_device_marks_the_conversation_read_on_the_others(
     assert [c["unread"] for c in got["conversations"] if c["address"] == b_addr] == [1]
 
 
+def test_a_device_that_first_heard_a_read_mark_is_heard_back(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """The laptop's first word to the phone is a read mark (it starts their session). What
+    the phone then sends to Bob reaches the laptop as a copy in that session, which names no
+    wallet: the laptop knows whose device it is, so it shows, not 'unknown-sender'."""
+    laptop, phone, bob, _a_addr, _b_addr = joined_homes(tmp_path, relay)
+    ok(bob, "chat", "send", "--from", "bob", "alice", "hi alice")
+    ok(laptop, "chat", "inbox", "--from", "dev")
+    ok(laptop, "chat", "read", "--from", "dev", "bob")
+    ok(laptop, "chat", "inbox", "--from", "dev")  # sends the read mark to the phone
+    assert ok(phone, "chat", "inbox", "--from", "dev")["rejected"] == []
+    ok(phone, "chat", "send", "--from", "dev", "bob", "from the phone")
+    got = ok(laptop, "chat", "inbox", "--from", "dev")
+    assert got["rejected"] == [], got["rejected"]
+    read = ok(laptop, "chat", "read", "--from", "dev", "bob")["messages"]
+    assert [(m["direction"], m["text"]) for m in read][-1] == ("out", "from the phone")
+
+
 def test_a_new_home_of_a_wallet_with_devices_joins_at_chat_init(
     tmp_path: Path, relay: RelayProcess
 ) -> None:

@@ -308,6 +308,34 @@ def test_a_group_red_packet_from_a_device_behind_leaves_out_a_member_removed_els
         assert dave.address not in phone.chat.resolve_group(alice.spec, "family").members
 
 
+def test_a_device_joined_after_the_group_was_made_makes_a_red_packet_there(
+    world: World, relay: Any, people: dict[str, Person], tmp_path: Any
+) -> None:
+    """alice's phone joins her wallet after her group was made: once her laptop has run a
+    chat command, the phone holds the group verified and makes a red packet for it (not
+    "not a member, or its roster is not verified"); bob sees it and claims it."""
+    from tests.conftest import ANVIL_MNEMONIC
+    from walletim.app.session import Session
+
+    alice, bob = people["alice"], people["bob"]
+    group, _ = alice.session.chat.group_create(alice.spec, "family", [bob.address])
+    bob.session.chat.inbox(bob.spec)
+    with Session(
+        tmp_path / "phone", HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url, fast_kdf=True
+    ) as phone:
+        phone.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        phone.chat.init(alice.spec)
+        alice.session.chat.inbox(alice.spec)  # sees the phone: gives it the group
+        assert phone.chat.inbox(alice.spec).rejected == []
+        g = phone.chat.resolve_group(alice.spec, "family")
+        assert (g.group_id, g.verified, g.members) == (group.group_id, True, group.members)
+        made = phone.wim.packet_create(alice.spec, "1", 1, group="family")
+        assert list(made.packet.vouchers) == [bob.address]
+    bob.session.chat.inbox(bob.spec)
+    got = bob.session.wim.packet_claim(bob.spec, made.packet.packet_id)
+    assert got.outcome.ok and got.amount
+
+
 def test_shared_swap_and_vault_deposit_are_checked_from_their_logs(
     people: dict[str, Person],
 ) -> None:

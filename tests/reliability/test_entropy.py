@@ -66,9 +66,9 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
     ("walletim/app/linking.py", "LinkService._archive", "randbytes (injected)"): (1, "archive id"),
     ("walletim/app/chat/outbox.py", "Outbox._seal", "secrets.token_hex"): (1, "message id"),
     ("walletim/app/chat/fanout_send.py", "_copy", "secrets.token_hex"): (1, "copy relay id"),
-    ("walletim/app/chat/read_sync.py", "ReadMarks.send", "randbytes (injected)"): (
+    ("walletim/app/chat/read_sync.py", "send_sealed", "randbytes (injected)"): (
         1,
-        "read mark relay id",
+        "relay id of a read mark or group history to our own devices",
     ),
     ("walletim/messaging/fanout.py", "encrypt_fanout", "os.urandom"): (1, "default of randbytes"),
     ("walletim/messaging/fanout.py", "decrypt_from", "os.urandom"): (1, "default of randbytes"),

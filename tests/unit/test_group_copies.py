@@ -84,3 +84,56 @@ def test_a_group_this_account_left_takes_no_copy(tmp_path: Path) -> None:
         body = {"group": GID, "k": "text", "b": {"text": "late"}, "i": "ef" * 16}
         with pytest.raises(MessageRejected, match="left"):
             _store(repo, _copy("group", body, BOB, 2), "g1")
+
+
+def test_a_groups_history_from_our_own_device_is_checked_as_a_welcome(tmp_path: Path) -> None:
+    """A device that joined after the group was made gets its history from another device
+    of its wallet (walletim.app.chat.group_sync): changes anyone made are taken, each
+    signature and rule checked here; a forged one changes nothing."""
+    from walletim.app.chat.group_copies import store_group_history
+
+    c = create(ALICE, BOB)
+    promote = step(c, "promote", BOB, ALICE)
+    adds = step(promote, "add", CAROL, BOB)  # made by Bob, not by this wallet
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        forged = unsigned(step(promote, "add", CAROL, BOB))
+        with repo.tx() as tx, pytest.raises(MessageRejected, match="not signed"):
+            body = G.bundle(forged, [promote, c])
+            store_group_history(tx, ME, "h0", _copy("membership", body, ALICE, 0), [], 5)
+        assert repo.group(ALICE, GID) is None
+        with repo.tx() as tx:
+            body = G.bundle(adds, [promote, c])
+            got = store_group_history(tx, ME, "h1", _copy("membership", body, ALICE, 1), [], 5)
+        assert got is not None
+        g = repo.group(ALICE, GID)
+        assert g is not None and g.verified and g.version == 3 and g.head == adds.hash
+        assert g.members == tuple(sorted([ALICE, BOB, CAROL]))
+        with repo.tx() as tx:  # given again (by another device): the same history
+            body = G.bundle(adds, [promote, c])
+            assert (
+                store_group_history(tx, ME, "h2", _copy("membership", body, ALICE, 2), [], 5)
+                is None
+            )
+
+
+def test_a_look_alike_is_told_whichever_group_arrives_first(tmp_path: Path) -> None:
+    """Bob's "ｆａｍｉｌｙ" reaches this device before Alice's own "family" (a device given
+    both by another one, in any order): the notice is told in hers, naming who made each;
+    two groups Alice made herself tell nothing."""
+    from tests.unit.test_group_history import sign
+
+    bobs = sign(G.new_group("1b" * 16, "ｆａｍｉｌｙ", [ALICE, BOB], BOB))
+    mine = create(ALICE, BOB)
+    again = sign(G.new_group("2c" * 16, "club", [ALICE, CAROL], ALICE))
+    also = sign(G.new_group("3d" * 16, "Club", [ALICE, BOB], ALICE))
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        told = []
+        for c in (bobs, mine, again, also):
+            with repo.tx() as tx:
+                told.append(grouplog.ingest(tx, ALICE, c, now_ms=5).notices)
+        assert [[n.kind for n in t] for t in told] == [[], ["look-alike"], [], []]
+        [notice] = told[1]
+        assert notice.group_id == GID and "[1b1b1b1b] made by " + BOB in notice.text
+        assert notice.text.endswith("this one was made by you")

@@ -182,3 +182,21 @@ def settle_copy(conn: Any, relay_id: str, state: Literal["sent", "failed"]) -> i
             (settled, message_id),
         )
     return message_id
+
+
+def _histories_key(account: str, device_id: bytes) -> str:
+    return f"group_histories_given:{account.lower()}:{device_id.hex()}"
+
+
+def histories_given(conn: Any, account: str, device_id: bytes) -> bool:
+    """Whether this device gave its wallet's device ``device_id`` the signed histories of
+    ``account``'s groups (:mod:`walletim.app.chat.group_sync`)."""
+    key = _histories_key(account, device_id)
+    return conn.execute("SELECT 1 FROM meta WHERE key = ?", (key,)).fetchone() is not None
+
+
+def mark_histories_given(conn: Any, account: str, device_id: bytes) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES (?, '1')",
+        (_histories_key(account, device_id),),
+    )

@@ -11,7 +11,10 @@ sends or fetches also logs in with the device's own key (its own mailbox) and:
   none of whose devices published a bundle yet, is left to the account key's path;
 - sends the read marks noted by ``chat read`` to the wallet's other devices
   (:mod:`walletim.app.chat.read_sync`);
-- fetches what waits in the device's mailbox (:mod:`walletim.app.chat.fanout_receive`).
+- fetches what waits in the device's mailbox (:mod:`walletim.app.chat.fanout_receive`);
+- then gives each device of this wallet that joined later the signed histories of the
+  account's groups, once nothing waits unread in this device's mailbox (fetched now, or
+  none was there): a change waiting there goes along (:mod:`walletim.app.chat.group_sync`).
 
 The account key's path (:mod:`walletim.app.chat.outbox`, :mod:`walletim.app.chat.inbox`)
 goes on as before for peers from before devices. ``chat listen`` listens to the device's
@@ -24,6 +27,7 @@ from walletim.app.chat.accounts import Me
 from walletim.app.chat.device_keys import DeviceKeys
 from walletim.app.chat.fanout_receive import FanoutReceiver
 from walletim.app.chat.fanout_send import FanoutSender, ThisDevice
+from walletim.app.chat.group_sync import GroupHistories
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink, learn_binding
 from walletim.app.chat.peer_devices import listed_ids, newest_list, pinned_list, served_list
@@ -44,6 +48,7 @@ class DevicePass:
         self.sender = FanoutSender(env)
         self.receiver = FanoutReceiver(env, inbox)
         self.reads = ReadMarks(env)
+        self.histories = GroupHistories(env)
 
     def device(self, me: Me) -> tuple[ThisDevice, DeviceList] | None:
         """This home as a device of ``me``'s wallet, and the wallet's list it keeps (None:
@@ -90,6 +95,11 @@ class DevicePass:
             except (MessagingError, RelayRefused) as exc:  # the marks wait for the next time
                 result.warnings.append(f"read state to this wallet's other devices: {exc}")
             heard = await self._fetch(conn, me, dev, result) if fetch else []
+            if fetch or info.queued == 0:  # nothing unread here: no roster older than a change
+                try:
+                    await self.histories.send(conn, dev, mine)
+                except (MessagingError, RelayRefused) as exc:  # given the next time
+                    result.warnings.append(f"groups to this wallet's other devices: {exc}")
             await self._learn_bindings(conn, me, [*reached, *heard], result)
         finally:
             await conn.close()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.fanout_send import ThisDevice
-from walletim.app.chat.group_copies import store_group_copy
+from walletim.app.chat.group_copies import store_group_copy, store_group_history
 from walletim.app.chat.grouplog import GroupNotice
 from walletim.app.chat.inbox import Inbox, record_rejection, refused, rejected
 from walletim.app.chat.peer_devices import newest_list, pinned_list
@@ -166,6 +166,9 @@ class FanoutReceiver:
         group's in its group: :mod:`walletim.app.chat.group_copies`)."""
         tx, me, mid, payload = got.tx, got.me, got.mid, got.incoming.payload
         try:
+            if payload.kind == "membership" and _to_self(payload, me.address):
+                check_own_device(got.sender, got.own_list(), got.device.device.id)
+                return store_group_history(tx, me, mid, payload, notices, self.env.now_ms())
             peer = copy_peer(payload, got.sender, got.own_list(), got.device.device.id)
             if payload.kind in ("group", "membership"):
                 now = self.env.now_ms()
@@ -198,6 +201,11 @@ class FanoutReceiver:
         RS.mark_read_upto(got.tx.conn, got.me.address, peer, upto)
         RS.remember_seen(got.tx.conn, got.mid)
         return None
+
+
+def _to_self(payload: Payload, address: str) -> bool:
+    """Whether a copy is addressed to this wallet itself (a group's read mark or history)."""
+    return payload.copy_to is not None and payload.copy_to.lower() == address.lower()
 
 
 def _read_peer(payload: Payload, sender: SenderDevice, mine: DeviceList, device: bytes) -> str:

@@ -70,6 +70,17 @@ def store_group_copy(
     return message_id
 
 
+def store_group_history(
+    tx: ChatTx, me: Me, mid: str, payload: Payload, notices: list[GroupNotice], now_ms: int
+) -> int | None:
+    """Take a group's signed history that another of this wallet's devices gave this one
+    (:mod:`walletim.app.chat.group_sync`): every change checked here as a member's welcome
+    is, whoever made it. Returns the stored message's id (None: known already, or held).
+    Raises MessageRejected, MessagingError."""
+    meta = HeadMeta(payload.epoch, payload.counter, mid, payload.sent_ms)
+    return _membership(tx, me, payload.body, meta, notices, now_ms, history=True)
+
+
 def _membership(
     tx: ChatTx,
     me: Me,
@@ -77,11 +88,13 @@ def _membership(
     meta: HeadMeta,
     notices: list[GroupNotice],
     now_ms: int,
+    *,
+    history: bool = False,
 ) -> int | None:
     if not is_change(body):
         raise MessageRejected("membership", "a membership change in the old format")
     head, context = parse_bundle(body)
-    if head.by != me.address:
+    if head.by != me.address and not history:
         raise MessageRejected("membership", "a copy of a change this wallet did not make")
     outcome = ingest(tx, me.address, head, context, now_ms=now_ms, meta=meta)
     notices.extend(outcome.notices)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from walletim.localnames import looks_like
 from walletim.messaging.groups import (
     Fork,
     GroupChange,
@@ -32,6 +33,7 @@ from walletim.messaging.groups import (
 )
 from walletim.messaging.kinds import group_peer
 from walletim.store.chat import ChangeRow, ChatTx, GroupRow
+from walletim.store.groups import groups_of
 
 HOLD_MS = 7 * 24 * 3600 * 1000  # a change held (or on a losing branch) is dropped after this
 MAX_HELD = 64  # changes held per group that are not on the applied chain
@@ -41,7 +43,7 @@ MAX_HELD_PER_AUTHOR = 16
 @dataclass(frozen=True, slots=True)
 class GroupNotice:
     """Something the user must see about a group that is not a message of it.
-    ``kind``: held | applied | refused | conflict | expired."""
+    ``kind``: held | applied | refused | conflict | expired | look-alike."""
 
     group_id: str
     kind: str
@@ -226,6 +228,7 @@ class _Ingest:
         self.out.state = "applied"
         rec = _Recorder(tx, me, gid, self.now_ms, self.out)
         self.out.message_id = rec.change(self.head, self.meta)
+        _look_alike(rec, state)
         if first.action != "create":
             rec.notice(
                 "applied",
@@ -362,6 +365,25 @@ class _Ingest:
             )
         else:
             out.state = "lost"
+
+
+def _look_alike(rec: _Recorder, state: GroupState) -> None:
+    """A group named like another group this account is in (the same name, or one that
+    looks the same: ``fаmily`` with a Cyrillic ``а``, ``ｆａｍｉｌｙ``), one of the two made by
+    someone else: said in it, with who made each, so that one is not taken for the other
+    (whichever of them this home learnt of first)."""
+    me = rec.me
+    for g in groups_of(rec.tx.conn, me):
+        if not g.verified or g.group_id == state.group_id or me == state.creator == g.creator:
+            continue
+        if looks_like(state.name, [g.name], itself=True):
+            rec.notice(
+                "look-alike",
+                f"this group's name {state.name!r} looks like that of another group you are "
+                f"in, {g.name!r} [{g.group_id[:8]}] made by {_who(g.creator, me)}: this one "
+                f"was made by {_who(state.creator, me)}",
+            )
+            return
 
 
 def _chain_to(head: GroupChange, context: Sequence[GroupChange]) -> list[GroupChange]:

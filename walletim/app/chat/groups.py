@@ -14,8 +14,9 @@ from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.outbox import check_text
 from walletim.app.chat.ports import Env
 from walletim.app.chat.results import InboxResult, Item, SendResult
+from walletim.display import REPLACEMENT, clean
 from walletim.errors import InputError, LinkedDevice, RelayUnavailable, shown
-from walletim.localnames import normalized
+from walletim.localnames import looks_like, normalized, refuse_look_alike
 from walletim.messaging.groups import ChangeRefused, GroupChange, bundle, new_group, propose
 from walletim.messaging.identity import Signed
 from walletim.messaging.kinds import WireKind, group_peer, is_group_peer
@@ -72,20 +73,28 @@ class Groups:
             return self.synced(account, text, sync=True)
         matches, groups = self._matching(account, text)
         if len(matches) != 1:
-            known = ", ".join(sorted(f"{g.name} [{g.group_id[:8]}]" for g in matches or groups))
+            # A name may be spelt as the start of another group's id: only a full id is
+            # then certain to name one group.
+            digits = 32 if len(matches) > 1 and _by_id(text, matches) else MIN_ID_PREFIX
+            listed = sorted(f"{g.name} [{g.group_id[:digits]}]" for g in matches or groups)
+            known = ", ".join(listed)
             why = "several groups match, name it by the id in [...]: " if matches else "known: "
             raise InputError(f"no single group {shown(text)} ({why}{known or 'none'})")
         return matches[0]
 
     def _matching(self, account: str, text: str) -> tuple[list[GroupRow], list[GroupRow]]:
-        """(the groups of ``account`` that ``text`` names, all its groups)."""
-        wanted = normalized(text.strip()).casefold().removeprefix("group:")
+        """(the groups of ``account`` that ``text`` names, all its groups). A name others
+        chose may look like another group's (``ｆａｍｉｌｙ``, a Cyrillic ``а``) or be spelt as
+        the start of another group's id: every group it may name matches, so the id decides."""
+        typed = _typed(text)
+        wanted = typed.casefold()
         groups = self.groups(account)
-        matches = [g for g in groups if g.group_id == wanted]
-        matches = matches or [g for g in groups if normalized(g.name).casefold() == wanted]
-        if not matches and len(wanted) >= MIN_ID_PREFIX:
-            matches = [g for g in groups if g.group_id.startswith(wanted)]
-        return matches, groups
+        exact = [g for g in groups if g.group_id == wanted]
+        if exact:
+            return exact, groups
+        named = [g for g in groups if looks_like(typed, [g.name], itself=True)]
+        ids = _by_id(text, groups)
+        return [*named, *(g for g in ids if g not in named)], groups
 
     def conversation_peer(self, account: str, text: str) -> str:
         """A peer's address, or a group's conversation peer (``group:ID``, a group's name or
@@ -107,7 +116,13 @@ class Groups:
         name = normalized(name)
         if not name.strip() or len(name) > 64:
             raise InputError("a group name is 1 .. 64 characters")
+        if "\n" in name or clean(name).count(REPLACEMENT) > name.count(REPLACEMENT):
+            # Every member's screen would show U+FFFD for them (walletim.display.clean).
+            raise InputError(
+                f"a group name cannot hold control, bidi or invisible characters: {shown(name)}"
+            )
         me = self._signer(account)
+        refuse_look_alike(name.strip(), [g.name for g in self.groups(account)], "group")
         members = tuple(sorted({me.address, *(self._accounts.resolve_peer(p) for p in peers)}))
         if len(members) < 2:
             raise InputError("a group needs at least one other member")
@@ -252,6 +267,20 @@ class Groups:
             direction="out", sender=me.address, unread=False, nonce=nonce,
         )  # fmt: skip
         return copy, sent
+
+
+def _typed(text: str) -> str:
+    """A group as typed, NFC, without the ``group:`` of its conversation's peer."""
+    typed = normalized(text.strip())
+    return typed[6:] if typed[:6].casefold() == "group:" else typed
+
+
+def _by_id(text: str, groups: Sequence[GroupRow]) -> list[GroupRow]:
+    """The groups whose id starts with ``text`` (at least :data:`MIN_ID_PREFIX` digits)."""
+    wanted = _typed(text).casefold()
+    if len(wanted) < MIN_ID_PREFIX:
+        return []
+    return [g for g in groups if g.group_id.startswith(wanted)]
 
 
 def _refusal(action: MemberAction, who: str, g: GroupRow, me: str) -> str | None:

@@ -59,19 +59,7 @@ class ReadMarks:
         marks = RS.pending(store, dev.address)
         if not marks:
             return 0
-        # The newest list: a device that joined since this home last looked gets the mark.
-        mine = newest_list(store, dev.address, await served_list(conn, dev.address)) or mine
-        wallet = to_checksum_address(mine.wallet)
-        targets = tuple(Target(wallet, d, True) for d in mine.devices if d.id != dev.device.id)
-        with self.env.repo().tx() as tx:
-            own = _own_states(tx.conn, dev.address)
-        bundles: dict[bytes, PeerBundle] = {}
-        for target in needing_bundles(targets, DeviceStates(), own):
-            bundle = await device_bundle(conn, mine, target.device)
-            if bundle is not None:
-                bundles[target.device.id] = bundle
-        need = {t.device.id for t in needing_bundles(targets, DeviceStates(), own)}
-        reachable = tuple(t for t in targets if t.device.id not in need - set(bundles))
+        targets, reachable, bundles = await own_devices(self.env, conn, dev, mine)
         if not reachable:
             if not targets:  # the only device: nobody to tell
                 with self.env.repo().tx() as tx:
@@ -80,8 +68,7 @@ class ReadMarks:
             return 0
         sealed = self._seal(dev, marks, reachable, bundles)
         for mark in sealed:
-            for s in mark.sealed:
-                await conn.send(s.target.mailbox, self.env.randbytes(16).hex(), s.envelope)
+            await send_sealed(self.env, conn, mark.sealed)
             RS.sent(store, dev.address, mark.peer, mark.upto)
         return len(sealed)
 
@@ -92,32 +79,85 @@ class ReadMarks:
         targets: tuple[Target, ...],
         bundles: dict[bytes, PeerBundle],
     ) -> list[_Mark]:
-        """Seal every mark and keep the sessions moved on, in one transaction."""
-        out: list[_Mark] = []
+        """Seal every mark (:func:`seal_to_own`)."""
+        messages: list[tuple[Message, str]] = []
         now = self.env.now_ms()
-        with self.env.repo().tx() as tx:
-            own = _own_states(tx.conn, dev.address)
-            for peer, upto in marks:
-                body: dict[str, object] = {"upto": upto}
-                copy_to = peer
-                if peer.startswith(GROUP_PREFIX):  # a group's: named inside, to ourselves
-                    body["group"], copy_to = peer.removeprefix(GROUP_PREFIX), dev.address
-                message = Message("read", body, now)
-                fanned = encrypt_fanout(
-                    dev.device.key, dev.binding, (DeviceStates(), own), targets, message,
-                    bundles=bundles, randbytes=self.env.randbytes, copy_to=copy_to,
-                )  # fmt: skip
-                own = fanned.own
-                out.append(_Mark(peer, upto, fanned.sealed))
-            D.save_device_states(
-                tx.conn, dev.address, dev.address, STATES_VERSION, own.to_json(), now
-            )
-        return out
+        for peer, upto in marks:
+            body: dict[str, object] = {"upto": upto}
+            copy_to = peer
+            if peer.startswith(GROUP_PREFIX):  # a group's: named inside, to ourselves
+                body["group"], copy_to = peer.removeprefix(GROUP_PREFIX), dev.address
+            messages.append((Message("read", body, now), copy_to))
+        sealed = seal_to_own(self.env, dev, targets, bundles, messages)
+        return [_Mark(peer, upto, s) for (peer, upto), s in zip(marks, sealed, strict=True)]
 
 
-def _own_states(conn: object, account: str) -> DeviceStates:
+def seal_to_own(
+    env: Env,
+    dev: ThisDevice,
+    targets: tuple[Target, ...],
+    bundles: dict[bytes, PeerBundle],
+    messages: list[tuple[Message, str]],
+) -> list[tuple[Sealed, ...]]:
+    """Seal each (message, the peer its copy names) to ``targets``, this wallet's other
+    devices; the sessions moved on, and the devices remembered (their replies past a
+    session's first message name no wallet), in one transaction before anything is sent: a
+    crash re-seals rather than reuses a key."""
+    out: list[tuple[Sealed, ...]] = []
+    now = env.now_ms()
+    with env.repo().tx() as tx:
+        own = own_states(tx.conn, dev.address)
+        for message, copy_to in messages:
+            fanned = encrypt_fanout(
+                dev.device.key, dev.binding, (DeviceStates(), own), targets, message,
+                bundles=bundles, randbytes=env.randbytes, copy_to=copy_to,
+            )  # fmt: skip
+            own = fanned.own
+            out.append(fanned.sealed)
+        for t in targets:
+            key = t.device.identity_key
+            D.remember_device(tx.conn, dev.address, key, t.wallet, t.device.id)
+        D.save_device_states(tx.conn, dev.address, dev.address, STATES_VERSION, own.to_json(), now)
+    return out
+
+
+OwnDevices = tuple[tuple[Target, ...], tuple[Target, ...], dict[bytes, PeerBundle]]
+
+
+async def own_devices(
+    env: Env, conn: RelayConnection, dev: ThisDevice, mine: DeviceList
+) -> OwnDevices:
+    """This wallet's other devices as the newest list has them (a device that joined since
+    this home last looked is among them): (all of them, those reachable now: with a
+    session or a published bundle, the bundles fetched for them). Raises
+    RelayUnavailable, MessagingError."""
+    store = env.repo().store
+    mine = newest_list(store, dev.address, await served_list(conn, dev.address)) or mine
+    wallet = to_checksum_address(mine.wallet)
+    targets = tuple(Target(wallet, d, True) for d in mine.devices if d.id != dev.device.id)
+    with env.repo().tx() as tx:
+        own = own_states(tx.conn, dev.address)
+    bundles: dict[bytes, PeerBundle] = {}
+    need = needing_bundles(targets, DeviceStates(), own)
+    for target in need:
+        bundle = await device_bundle(conn, mine, target.device)
+        if bundle is not None:
+            bundles[target.device.id] = bundle
+    missing = {t.device.id for t in need} - set(bundles)
+    return targets, tuple(t for t in targets if t.device.id not in missing), bundles
+
+
+async def send_sealed(env: Env, conn: RelayConnection, sealed: tuple[Sealed, ...]) -> None:
+    """Send what :func:`seal_to_own` sealed, each under a relay id of its own. Raises
+    RelayUnavailable, RelayRefused."""
+    for s in sealed:
+        await conn.send(s.target.mailbox, env.randbytes(16).hex(), s.envelope)
+
+
+def own_states(conn: object, account: str) -> DeviceStates:
+    """The sessions of this account's device with its wallet's other devices."""
     doc = D.load_device_states(conn, account, account)
     return DeviceStates() if doc is None else DeviceStates.from_json(doc)
 
 
-__all__ = ["ReadMarks"]
+__all__ = ["OwnDevices", "ReadMarks", "own_devices", "seal_to_own", "send_sealed"]
