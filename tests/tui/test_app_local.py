@@ -74,26 +74,32 @@ async def test_a_money_message_without_a_record_is_no_card(filled_home: Path) ->
         assert app.messages.rows[-1].view is None
 
 
-@aio
-async def test_a_long_history_opens_with_one_page_and_pages_back(filled_home: Path) -> None:
-    """5,000 messages: the conversation opens with one page mounted; up at the top pages
-    older ones in; never more than MAX_ROWS rows stay mounted."""
+def _long_history(home: Path, count: int) -> None:
+    """``count`` more messages from bob ("line 0" .. ), read."""
     from tests.conftest import HOME_PASSWORD
     from tests.tui.conftest import NO_RELAY, NOW_MS
     from walletim.app.session import Session
     from walletim.store.chat import ChatRepo
-    from walletim.tui.model import PAGE
-    from walletim.tui.widgets import MAX_ROWS
 
-    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+    with Session(home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
         repo = ChatRepo(s.open_store())
         with repo.tx() as tx:
             cid = tx.conversation(ME, BOB)
-            for n in range(5000):
+            for n in range(count):
                 tx.add_message(
                     cid, "in", "text", {"text": f"line {n}"}, f"line {n}",
                     sent_ms=NOW_MS - 1000 + n, state="received",
                 )  # fmt: skip
+
+
+@aio
+async def test_a_long_history_opens_with_one_page_and_pages_back(filled_home: Path) -> None:
+    """5,000 messages: the conversation opens with one page mounted; up at the top pages
+    older ones in; never more than MAX_ROWS rows stay mounted."""
+    from walletim.tui.model import PAGE
+    from walletim.tui.widgets import MAX_ROWS
+
+    _long_history(filled_home, 5000)
     app = snapshot_app(filled_home)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -287,3 +293,59 @@ async def test_the_relay_retrying_does_not_write_over_what_an_action_said(
         app.report(ListenEvent("connected", None))
         await pilot.pause()
         assert "relay: live" in screen_text(app)
+
+
+def _arrives(app: Any, home: Path, text: str) -> None:
+    """``text`` from bob stored and reported as the listener does."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import NO_RELAY
+    from walletim.app.chat import ListenEvent, Received
+    from walletim.app.session import Session
+    from walletim.store.chat import ChatRepo
+    from walletim.tui.app import Arrived
+
+    with Session(home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        msg = ChatRepo(s.open_store()).message(add(s, BOB, "in", "text", text, 0, unread=True))
+    app.post_message(Arrived(ListenEvent("message", Received(msg, "ok", ()))))
+
+
+@aio
+async def test_mail_arriving_keeps_the_place_of_a_reader_scrolled_back(filled_home: Path) -> None:
+    """Reading an older page of bob's conversation, his new message (and the outbox sending
+    what waited) leaves the reader where they are, says a message is below, and stays unread
+    until they reach it; at the bottom new mail is followed as it comes."""
+    from walletim.app.chat import ListenEvent
+    from walletim.tui.app import Arrived
+
+    _long_history(filled_home, 200)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        m = app.messages
+        m.focus()
+        m.index = 0
+        await pilot.press("up")  # an older page
+        await pilot.pause()
+        reading, unread = (m.row.id if m.row is not None else None), app.unread
+        assert reading is not None and len(m.rows) > 60
+        _arrives(app, filled_home, "NEW from bob")
+        await pilot.pause()
+        assert m.row is not None and m.row.id == reading
+        assert "new message(s) below" in screen_text(app)
+        assert app.unread == unread + 1  # not seen yet
+        app.post_message(Arrived(ListenEvent("sent", 1)))  # the outbox sent what waited
+        await pilot.pause()
+        assert m.row is not None and m.row.id == reading and len(m.rows) > 60
+        await pilot.press("end")  # the newest: seen, read
+        await pilot.pause()
+        assert m.rows[-1].message.text == "NEW from bob" and app.unread == unread
+        _arrives(app, filled_home, "and another")  # at the bottom: followed
+        await pilot.pause()
+        await pilot.pause()
+        assert m.row is not None and m.row.message.text == "and another"
+        assert app.unread == unread
+        m.scroll_to(y=0, animate=False)  # the wheel up: the cursor stays on the last row
+        await pilot.pause()
+        _arrives(app, filled_home, "third")
+        await pilot.pause()
+        assert m.row.message.text == "and another" and m.scroll_y == 0

@@ -27,11 +27,19 @@ from walletim.errors import WalletimError
 from walletim.messaging.kinds import is_group_peer
 from walletim.tui.acting import Acting, Done
 from walletim.tui.dialogs import Ask
-from walletim.tui.model import PAGE, Doer, Reader, Row, SessionOpener
+from walletim.tui.model import PAGE, Doer, Reader, SessionOpener
 from walletim.tui.money import HELP, is_money
 from walletim.tui.screens import ConfirmPlan, Safety, Search
-from walletim.tui.text import CONSENT_LINES, card_action, label, trust_line
-from walletim.tui.widgets import Compose, ConversationList, KeysFooter, MessageList
+from walletim.tui.text import CONSENT_LINES, label, trust_line
+from walletim.tui.widgets import (
+    Compose,
+    ComposeBox,
+    ConversationList,
+    KeysFooter,
+    MessageList,
+    Messages,
+    Reading,
+)
 
 if TYPE_CHECKING:
     from walletim.app.chat import ListenEvent
@@ -77,57 +85,6 @@ class Arrived(Message):
     def __init__(self, event: ListenEvent) -> None:
         super().__init__()
         self.event = event
-
-
-class Reading(Message):
-    """The open conversation's messages or compose box got the focus."""
-
-
-class ComposeBox(Compose):
-    def on_focus(self) -> None:
-        self.post_message(Reading())
-
-
-class Messages(MessageList):
-    """The open conversation's list, with the keys that act on the highlighted card."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "act", "Act on card", show=False),
-        Binding("p", "act('request')", "Pay"),
-        Binding("o", "act('redpacket')", "Open packet"),
-    ]
-
-    class Act(Message):
-        def __init__(self, row: Row) -> None:
-            super().__init__()
-            self.row = row
-
-    _offered: tuple[str, str] | None = None  # the card action the footer shows now
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action != "act":
-            return True
-        row = self.row
-        offered = None if row is None else card_action(row, self.mine)
-        if offered is None or row is None or row.view is None:
-            return False
-        return not parameters or parameters[0] == row.view.kind
-
-    def on_focus(self) -> None:
-        self.post_message(Reading())
-
-    def watch_index(self, old_index: int | None, new_index: int | None) -> None:
-        super().watch_index(old_index, new_index)
-        row = self.row
-        offered = None if row is None else card_action(row, self.mine)
-        if offered != self._offered:  # the footer is rebuilt only when its keys change:
-            self._offered = offered  # each rebuild mounts new widgets, and scrolling a long
-            self.refresh_bindings()  # history must not churn (and retain) them row by row
-
-    def action_act(self, kind: str | None = None) -> None:
-        row = self.row
-        if row is not None and card_action(row, self.mine) is not None:
-            self.post_message(self.Act(row))
 
 
 class WalletimApp(Acting):
@@ -304,16 +261,23 @@ class WalletimApp(Acting):
             await self.messages.add_newer(rows, follow=False)
             self.messages.action_cursor_down()
 
-    async def _show_newer(self) -> None:
-        """Rows that arrived after the last one shown in the open conversation."""
+    async def _show_newer(self, *, arrived: bool = False) -> None:
+        """Rows that arrived after the last one shown in the open conversation. A reader
+        scrolled back keeps their place: ``arrived`` (mail), they are told it is below and
+        it stays unread until they reach it (Messages.watch_index)."""
         m = self.messages
-        if self.peer is None or not m.at_end:
+        if self.peer is None:
             return
-        rows = m.rows
-        newer = self.reader.newer(self.peer, rows[-1].id) if rows else self.reader.tail(self.peer)
-        await m.add_newer(newer, follow=True)
-        if self.reading:
+        rows, following = m.rows, m.at_bottom
+        if m.at_end:
+            newer = (
+                self.reader.newer(self.peer, rows[-1].id) if rows else self.reader.tail(self.peer)
+            )
+            following = await m.add_newer(newer, follow=True) or following
+        if following and self.reading:
             self.reader.mark_read(self.peer)
+        elif arrived and not following:
+            self.status("new message(s) below: end, then down, to read them", "bold cyan")
 
     # -- live -------------------------------------------------------------------------------------
 
@@ -329,7 +293,7 @@ class WalletimApp(Acting):
         if isinstance(item, Received):
             peer = item.message.peer
             if peer == self.peer:
-                await self._show_newer()
+                await self._show_newer(arrived=True)
                 if item.message.kind in ("reaction", "edit", "delete"):
                     await self.redraw_rows()
             elif self.reader.consent(peer).allowed:
@@ -354,8 +318,8 @@ class WalletimApp(Acting):
             self.status(
                 f"relay deleted {item} unread message(s) (TTL): see chat restore", "bold yellow"
             )
-        elif event.kind == "sent" and self.peer is not None:
-            await self.open_conversation(self.peer, focus=False)
+        elif event.kind == "sent" and self.peer is not None:  # queued messages went out:
+            await self._reload()  # their rows are drawn again where the reader is
 
     # -- sending ----------------------------------------------------------------------------------
 
@@ -398,15 +362,18 @@ class WalletimApp(Acting):
         if message.open_peer is not None:
             await self.open_conversation(message.open_peer, focus=False)
             self.status(message.line, "green")
-        elif message.reload and self.peer is not None:
-            await self.refresh_cards()
-            if self.messages.at_end:
-                await self._show_newer()
-            await self.redraw_rows()
-            await self.refresh_conversations()
-            self._trust()
         elif message.reload:
-            await self.refresh_conversations()
+            await self._reload()
+
+    async def _reload(self) -> None:
+        """What an action or the outbox changed: the open conversation's rows drawn again
+        in place (never reloaded to its newest page), the list, the trust line."""
+        if self.peer is not None:
+            await self.refresh_cards()
+            await self._show_newer()
+            await self.redraw_rows()
+        await self.refresh_conversations()
+        self._trust()
 
     # -- money ------------------------------------------------------------------------------------
 
