@@ -16,7 +16,7 @@ from textual.widgets import Static, TextArea
 from walletim.display import one_line
 from walletim.errors import WalletimError
 from walletim.tui.dialogs import Ask, History, React, Requests
-from walletim.tui.text import label
+from walletim.tui.text import label, said
 
 if TYPE_CHECKING:
     from walletim.messaging.kinds import WireKind
@@ -101,7 +101,7 @@ class Acting(App[None]):
             try:
                 line = job()
             except WalletimError as exc:
-                self.post_message(Done(str(exc), False))
+                self.post_message(Done(said(exc), False))
                 return
             self.post_message(Done(line, True, open_peer=open_peer))
 
@@ -138,7 +138,7 @@ class Acting(App[None]):
         try:
             self.reader.check_change(cast("WireKind", kind), row)
         except WalletimError as exc:
-            self.status(str(exc), "bold red")
+            self.status(said(exc), "bold red")
             return
         if kind in ("reply", "edit"):
             self.pending = ("reply", row) if kind == "reply" else ("edit", row)
@@ -199,7 +199,7 @@ class Acting(App[None]):
         try:
             versions = self.reader.versions(row)
         except WalletimError as exc:
-            self.status(str(exc), "bold red")
+            self.status(said(exc), "bold red")
             return
         self.push_screen(History(versions, self.clock()))
 

@@ -30,7 +30,7 @@ from walletim.tui.dialogs import Ask
 from walletim.tui.model import PAGE, Doer, Reader, SessionOpener
 from walletim.tui.money import HELP, is_money
 from walletim.tui.screens import ConfirmPlan, Safety, Search
-from walletim.tui.text import CONSENT_LINES, label, trust_line
+from walletim.tui.text import CONSENT_LINES, label, said, trust_line
 from walletim.tui.widgets import (
     Compose,
     ComposeBox,
@@ -343,7 +343,7 @@ class WalletimApp(Acting):
         try:
             sent = self.doer.send(peer, text)
         except WalletimError as exc:
-            self.post_message(Done(f"not sent: {exc}", False, unsent=(peer, text)))
+            self.post_message(Done(f"not sent: {said(exc)}", False, unsent=(peer, text)))
             return
         states = {r.message.state for r in sent}
         changed = any(r.key_changed for r in sent)
@@ -421,7 +421,7 @@ class WalletimApp(Acting):
         try:
             cmd = parse(text)
         except WalletimError as exc:
-            self.status(str(exc), "bold red")
+            self.status(said(exc), "bold red")
             return
         self.compose_box.clear()
         self.status("planning and simulating…" if cmd.kind in ("pay", "packet") else "")
@@ -474,7 +474,7 @@ class WalletimApp(Acting):
         try:
             result = self.doer.verify(peer)
         except WalletimError as exc:
-            self.post_message(Done(str(exc), False, reload=False))
+            self.post_message(Done(said(exc), False, reload=False))
             return
 
         def confirmed(yes: bool | None) -> None:
