@@ -349,3 +349,26 @@ async def test_mail_arriving_keeps_the_place_of_a_reader_scrolled_back(filled_ho
         _arrives(app, filled_home, "third")
         await pilot.pause()
         assert m.row.message.text == "and another" and m.scroll_y == 0
+
+
+@aio
+async def test_a_long_refusal_is_readable_in_full(filled_home: Path) -> None:
+    """The status line was one row: the node's refusal of a payment read "…: cannot reach
+    the node" and the rest was cut. A long line wraps over a few rows."""
+    from walletim.tui.app import build
+
+    node = "http://127.0.0.1:9"  # nothing listens there
+    app = build(opener_for(filled_home, rpc_url=node), "dev", listen=False, clock=lambda: NOW_S)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.compose_box.focus()
+        app.compose_box.text = "/pay 1 for tea"
+        await pilot.press("enter")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "cannot reach" in screen_text(app):
+                break
+        status = str(app.query_one("#status").render())
+        assert status.startswith(node) and "(Connection refused)" in status
+        shown = " ".join(" ".join(screen_text(app).split()).split("│"))
+        assert " ".join(status.split()) in " ".join(shown.split())

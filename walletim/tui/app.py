@@ -62,7 +62,7 @@ CSS = """
 .card-redpacket { border: round $error; }
 .card-split { border: round $warning; max-width: 100%; }
 .card-out { margin-left: 4; }
-#status { height: 1; padding: 0 1; color: $text-muted; }
+#status { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
 #compose { height: 4; border: none; border-top: solid $primary-darken-2; }
 #dialog { width: 90%; max-width: 110; height: auto; max-height: 90%; padding: 1 2;
           border: thick $warning; background: $surface; }
