@@ -372,3 +372,26 @@ async def test_a_long_refusal_is_readable_in_full(filled_home: Path) -> None:
         assert status.startswith(node) and "(Connection refused)" in status
         shown = " ".join(" ".join(screen_text(app).split()).split("│"))
         assert " ".join(status.split()) in " ".join(shown.split())
+
+
+@aio
+async def test_money_in_the_conversation_with_yourself_is_refused_as_typed(
+    filled_home: Path,
+) -> None:
+    """/split in "you (alerts)" asked "Send this? split a bill of 2 ETH", then said "each
+    PEER once, and not yourself" (an argument of the CLI); /packet planned against the node
+    before "leave yourself out of --to". Each is refused as it is typed, nothing asked."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.open_conversation(ME)
+        for typed in ("/split 2 dinner", "/packet 1 2", "/request 1"):
+            app.compose_box.text = typed
+            await pilot.press("enter")
+            for _ in range(60):  # the worker's answer
+                await pilot.pause(0.05)
+                status = str(app.query_one("#status").render())
+                if "for others" in status or len(app.screen_stack) > 1:
+                    break
+            assert len(app.screen_stack) == 1, typed  # no question, no plan
+            assert status == f"{typed.split()[0]} is for others, not the conversation with yourself"

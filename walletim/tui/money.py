@@ -114,6 +114,8 @@ def run_money(
     cmd = token_in_note(cmd, s.resolve_token)
     if cmd.kind in ("pay", "request") and group is not None:
         raise InputError(f"/{cmd.kind} goes to one person: open their conversation")
+    if cmd.kind != "pay" and peer == s.chat.address(account):  # said now, not after "Send?"
+        raise InputError(f"/{cmd.kind} is for others, not the conversation with yourself")
     if cmd.kind in ("pay", "packet"):
         s.chain.check_chain()
     if cmd.kind == "pay":
