@@ -395,3 +395,29 @@ async def test_money_in_the_conversation_with_yourself_is_refused_as_typed(
                     break
             assert len(app.screen_stack) == 1, typed  # no question, no plan
             assert status == f"{typed.split()[0]} is for others, not the conversation with yourself"
+
+
+@aio
+async def test_the_mouse_wheel_at_the_top_pages_older_messages_in(filled_home: Path) -> None:
+    """The wheel scrolled to the top of the first page and stopped there (only the
+    scrollbar's click paged, Textual's ScrollUp); a burst of wheel events now brings one
+    older page (never the same page twice), and the next burst the one before it."""
+    from textual import events
+
+    from walletim.tui.model import PAGE
+
+    _long_history(filled_home, 500)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        m = app.messages
+        for burst in (1, 2):
+            for _ in range(30):
+                wheel = events.MouseScrollUp(m, 5, 5, 0, -1, 0, False, False, False)
+                m.post_message(wheel)
+            await pilot.pause()
+            ids = [r.id for r in m.rows]
+            assert len(ids) == len(set(ids)) == (burst + 1) * PAGE
+            m.scroll_to(y=0, animate=False)
+            await pilot.pause()
+        assert m.rows[0].message.text == f"line {500 - 3 * PAGE}"

@@ -250,12 +250,13 @@ class WalletimApp(Acting):
                 await self.open_conversation(peer)
 
     async def on_message_list_page(self, event: MessageList.Page) -> None:
-        if self.peer is None:
-            return
-        if event.before is not None:
+        shown = self.messages.rows  # a page asked for rows no longer at an end (asked
+        if self.peer is None or not shown:  # twice by a burst of keys or wheel, or of
+            return  # another conversation) is not added
+        if event.before is not None and event.before == shown[0].id:
             rows = self.reader.older(self.peer, event.before)
             await self.messages.add_older(rows, full=len(rows) < PAGE)
-        elif event.after is not None:
+        elif event.after is not None and event.after == shown[-1].id:
             rows = self.reader.newer(self.peer, event.after)
             self.messages.at_end = len(rows) < PAGE
             await self.messages.add_newer(rows, follow=False)

@@ -233,9 +233,27 @@ class MessageList(ListView):
         if self.children:
             self.index = len(self.children) - 1
 
-    def on_scroll_up(self) -> None:  # the mouse wheel at the top pages older rows in
-        if self.scroll_y <= 0 and not self.at_start and self.rows:
-            self.post_message(self.Page(before=self.rows[0].id))
+    def on_scroll_up(self) -> None:  # the scrollbar clicked above its handle
+        self._page_at_edge(older=True)
+
+    def on_mouse_scroll_up(self) -> None:  # the wheel (ScrollUp is only the scrollbar's)
+        self._page_at_edge(older=True)
+
+    def on_mouse_scroll_down(self) -> None:
+        self._page_at_edge(older=False)
+
+    def _page_at_edge(self, *, older: bool) -> None:
+        """Scrolled to the top (or the bottom) of what is mounted: the page beyond comes in
+        as up on the first row (down on the last) brings it, the cursor moved there."""
+        rows = self.rows
+        if not rows:
+            return
+        if older and self.scroll_y <= 0 and not self.at_start:
+            self.index = 0
+            self.post_message(self.Page(before=rows[0].id))
+        elif not older and self.scroll_y >= self.max_scroll_y and not self.at_end:
+            self.index = len(rows) - 1
+            self.post_message(self.Page(after=rows[-1].id))
 
 
 class Reading(Message):
