@@ -233,6 +233,27 @@ async def test_words_not_sent_go_back_to_their_own_conversation_only(filled_home
 
 
 @aio
+async def test_words_typed_for_one_conversation_are_not_sent_to_the_next(
+    filled_home: Path,
+) -> None:
+    """Words typed in bob's compose box stayed in the box when carol's conversation was
+    opened from the list: enter sent them to carol. They wait for bob's conversation."""
+    from tests.tui.conftest import CAROL
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", *"for bob only")  # bob's conversation is the first
+        await pilot.press("ctrl+o", "down", "enter")
+        await pilot.pause()
+        assert app.peer == CAROL and app.compose_box.text == ""
+        await pilot.press("enter")  # nothing to send
+        await pilot.press("ctrl+o", "up", "enter")
+        await pilot.pause()
+        assert app.peer == BOB and app.compose_box.text == "for bob only"
+
+
+@aio
 async def test_without_colours_the_verdicts_are_still_words(
     filled_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

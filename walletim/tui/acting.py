@@ -88,6 +88,14 @@ class Acting(App[None]):
             self.status(said, "bold red")
         self.restore_draft()
 
+    def put_draft_away(self) -> None:
+        """The words in the compose box wait for the open conversation (back in its box when
+        it is opened again): another conversation opened next never gets them."""
+        box = self.compose_box
+        if self.peer is not None and box.text.strip():
+            self.drafts[self.peer] = box.text
+        box.clear()
+
     def restore_draft(self) -> None:
         box = self.compose_box
         if self.peer in self.drafts and not box.text:

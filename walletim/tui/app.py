@@ -202,9 +202,11 @@ class WalletimApp(Acting):
         self, peer: str, *, focus: bool = True, at: int | None = None
     ) -> None:
         """Show ``peer``'s conversation: its newest page (or the page around message ``at``);
-        a reply or an edit begun in another conversation is cancelled, never sent from here."""
+        a reply or an edit begun in another conversation is cancelled, never sent from here,
+        and words typed there wait in its own compose box."""
         if peer != self.peer:
             self.cancel_pending()
+            self.put_draft_away()
         self.peer = peer
         rows = self.reader.around(peer, at) if at is not None else self.reader.tail(peer)
         self.messages.now_s = self.clock()
