@@ -442,3 +442,29 @@ async def test_the_mouse_wheel_at_the_top_pages_older_messages_in(filled_home: P
             m.scroll_to(y=0, animate=False)
             await pilot.pause()
         assert m.rows[0].message.text == f"line {500 - 3 * PAGE}"
+
+
+@aio
+async def test_a_group_notice_from_the_listener_is_shown_at_once(filled_home: Path) -> None:
+    """The listener's "group" event (a membership change held, refused or in conflict: what
+    the user must see, stored as a notice in the group's conversation) changed nothing on
+    screen until some other mail came. It is drawn in the open group and said."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import GROUP, NO_RELAY
+    from walletim.app.chat import GroupNotice, ListenEvent
+    from walletim.app.session import Session
+    from walletim.tui.app import Arrived
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await app.open_conversation(GROUP)
+        words = "two changes of the roster conflict: carol's removal is held"
+        with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+            body = {"notice": "conflict", "text": words}
+            add(s, GROUP, "in", "group-notice", words, 0, unread=True, body=body)
+        notice = GroupNotice(GROUP.removeprefix("group:"), "conflict", words)
+        app.post_message(Arrived(ListenEvent("group", notice)))
+        await pilot.pause()
+        assert app.messages.rows[-1].message.text == words
+        assert words in str(app.query_one("#status").render())

@@ -23,8 +23,9 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Header, ListView, Static
 
+from walletim.display import one_line
 from walletim.errors import WalletimError
-from walletim.messaging.kinds import is_group_peer
+from walletim.messaging.kinds import group_peer, is_group_peer
 from walletim.tui.acting import Acting, Done
 from walletim.tui.dialogs import Ask
 from walletim.tui.model import PAGE, Doer, Reader, SessionOpener
@@ -42,7 +43,7 @@ from walletim.tui.widgets import (
 )
 
 if TYPE_CHECKING:
-    from walletim.app.chat import ListenEvent
+    from walletim.app.chat import GroupNotice, ListenEvent
     from walletim.app.contracts import Plan
     from walletim.store.chat import ConversationInfo
     from walletim.tui.live import Live
@@ -289,11 +290,13 @@ class WalletimApp(Acting):
         self.post_message(Arrived(event))
 
     async def on_arrived(self, message: Arrived) -> None:
-        from walletim.app.chat import Received, Rejection
+        from walletim.app.chat import GroupNotice, Received, Rejection
 
         event = message.event
         item = event.item
-        if isinstance(item, Received):
+        if isinstance(item, GroupNotice):
+            await self._group_notice(item)
+        elif isinstance(item, Received):
             peer = item.message.peer
             if peer == self.peer:
                 await self._show_newer(arrived=True)
@@ -323,6 +326,15 @@ class WalletimApp(Acting):
             )
         elif event.kind == "sent" and self.peer is not None:  # queued messages went out:
             await self._reload()  # their rows are drawn again where the reader is
+
+    async def _group_notice(self, notice: GroupNotice) -> None:
+        """A membership change held, refused or in conflict: stored as a notice in the
+        group's conversation (drawn now), and said on the status line."""
+        group = group_peer(notice.group_id)
+        if group == self.peer:
+            await self._show_newer(arrived=True)
+        await self.refresh_conversations()
+        self.status(f"{label(group, self.names)}: {one_line(notice.text, 300)}", "bold yellow")
 
     # -- sending ----------------------------------------------------------------------------------
 
