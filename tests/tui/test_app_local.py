@@ -468,3 +468,36 @@ async def test_a_group_notice_from_the_listener_is_shown_at_once(filled_home: Pa
         await pilot.pause()
         assert app.messages.rows[-1].message.text == words
         assert words in str(app.query_one("#status").render())
+
+
+@aio
+async def test_mail_reordering_the_list_leaves_the_cursor_where_the_user_moved_it(
+    filled_home: Path,
+) -> None:
+    """In the list, the cursor moved down to the group; carol's mail reordered the list and
+    the cursor jumped back to bob's (the open conversation): enter opened bob. It stays on
+    the group; a conversation opened from search is highlighted."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import CAROL, GROUP, NO_RELAY
+    from walletim.app.chat import ListenEvent, Received
+    from walletim.app.session import Session
+    from walletim.store.chat import ChatRepo
+    from walletim.tui.app import Arrived
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.peer == BOB and app.focused is app.convs
+        await pilot.press("down", "down")
+        assert app.convs.peer == GROUP
+        with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+            mid = add(s, CAROL, "in", "text", "hey", 0, unread=True)
+            msg = ChatRepo(s.open_store()).message(mid)
+        app.post_message(Arrived(ListenEvent("message", Received(msg, "ok", ()))))
+        await pilot.pause()
+        assert app.reader.conversations()[0].peer == CAROL and app.convs.peer == GROUP
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.peer == GROUP
+        await app.open_conversation(CAROL)  # as search opens a hit
+        assert app.convs.peer == CAROL

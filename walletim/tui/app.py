@@ -217,6 +217,7 @@ class WalletimApp(Acting):
         self.restore_draft()
         self.query_one("#peer-head", Static).update(Text(label(peer, self.names, width=60)))
         self._trust()
+        self.convs.point(peer)
         await self.refresh_conversations()
         if focus:
             (self.messages if at is not None else self.compose_box).focus()

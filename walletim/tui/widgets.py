@@ -53,8 +53,11 @@ class ConversationList(ListView):
         now_s: float,
         selected: str | None,
     ) -> None:
-        """Draw ``convs``, keeping ``selected`` (a peer) highlighted where it moved to. In the
-        same order as shown, the items are drawn again in place (no remount)."""
+        """Draw ``convs``, keeping ``selected`` (a peer) highlighted where it moved to, or
+        while the list has the focus the one the user moved to. In the same order as shown,
+        the items are drawn again in place (no remount)."""
+        if self.has_focus and self.peer is not None:  # enter must open what they pointed at
+            selected = self.peer
         items = [c for c in self.children if isinstance(c, ConvItem)]
         peers = [c.peer for c in convs]
         if [i.peer for i in items] == peers:
@@ -70,6 +73,12 @@ class ConversationList(ListView):
     def peer(self) -> str | None:
         item = self.highlighted_child
         return item.peer if isinstance(item, ConvItem) else None
+
+    def point(self, peer: str) -> None:
+        """Highlight ``peer``'s conversation (the one opened), if it is listed."""
+        for n, item in enumerate(self.children):
+            if isinstance(item, ConvItem) and item.peer == peer:
+                self.index = n
 
 
 class MessageItem(ListItem):
