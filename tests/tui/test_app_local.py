@@ -501,3 +501,19 @@ async def test_mail_reordering_the_list_leaves_the_cursor_where_the_user_moved_i
         assert app.peer == GROUP
         await app.open_conversation(CAROL)  # as search opens a hit
         assert app.convs.peer == CAROL
+
+
+@aio
+async def test_a_listener_that_stopped_says_so_without_its_event_name(filled_home: Path) -> None:
+    """The listener giving up read "relay: tick-error: listening stopped: …" (an event's
+    internal name); it reads "relay: listening stopped: …"."""
+    from walletim.app.chat import ListenEvent
+    from walletim.tui.app import Arrived
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        stopped = "listening stopped: the relay presented another key"
+        app.post_message(Arrived(ListenEvent("tick-error", stopped)))
+        await pilot.pause()
+        assert str(app.query_one("#status").render()) == f"relay: {stopped}"

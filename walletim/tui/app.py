@@ -316,7 +316,10 @@ class WalletimApp(Acting):
         elif isinstance(item, Rejection):
             self.status(f"an envelope was rejected ({item.reason})", "bold red")
         elif event.kind in ("connected", "disconnected", "tick-error"):
-            now = "live" if event.kind == "connected" else f"{event.kind}: {item}"
+            now = {"connected": "live", "disconnected": f"disconnected: {item}"}.get(
+                event.kind,
+                str(item),  # tick-error: the listener's own words (it stopped)
+            )
             style = "green" if event.kind == "connected" else "bold yellow"
             if now != self.listening:  # each retry says it again: not over an action's line
                 self.listening = now
