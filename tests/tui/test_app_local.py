@@ -517,3 +517,31 @@ async def test_a_listener_that_stopped_says_so_without_its_event_name(filled_hom
         app.post_message(Arrived(ListenEvent("tick-error", stopped)))
         await pilot.pause()
         assert str(app.query_one("#status").render()) == f"relay: {stopped}"
+
+
+@aio
+async def test_a_search_hit_opens_in_its_context_whatever_came_after_it(
+    filled_home: Path,
+) -> None:
+    """The page around a hit was asked for as "placed before message id + 1": the place of
+    whatever message had the next id. The newest message of the home opened its conversation
+    empty; one followed by an older-dated message elsewhere did too."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import CAROL, NO_RELAY
+    from walletim.app.session import Session
+
+    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        zebra = add(s, BOB, "in", "text", "zebra crossing", 1)
+        add(s, CAROL, "in", "text", "an old message, delivered late", 600)  # the next id
+        newest = add(s, BOB, "in", "text", "last words", 0)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for hit, text in ((zebra, "zebra crossing"), (newest, "last words")):
+            await app.open_conversation(CAROL)
+            await app.open_conversation(BOB, at=hit)
+            await pilot.pause()
+            m = app.messages
+            assert m.row is not None and m.row.message.text == text
+            assert "你好！今天发红包吗？🧧" in [r.message.text for r in m.rows]
+            assert len({r.id for r in m.rows}) == len(m.rows)
