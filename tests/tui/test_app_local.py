@@ -545,3 +545,34 @@ async def test_a_search_hit_opens_in_its_context_whatever_came_after_it(
             assert m.row is not None and m.row.message.text == text
             assert "你好！今天发红包吗？🧧" in [r.message.text for r in m.rows]
             assert len({r.id for r in m.rows}) == len(m.rows)
+
+
+@aio
+async def test_a_late_message_is_shown_once_when_its_page_comes_in(filled_home: Path) -> None:
+    """A message dated long ago arrives live (a peer's clock, a relay's delay): it is shown
+    as it arrives, at the bottom; scrolling up to the page it is placed in showed it twice."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import NO_RELAY
+    from walletim.app.chat import ListenEvent, Received
+    from walletim.app.session import Session
+    from walletim.store.chat import ChatRepo
+    from walletim.tui.app import Arrived
+
+    _long_history(filled_home, 200)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+            old = add(s, BOB, "in", "text", "dated long ago", 2000, unread=True)
+            msg = ChatRepo(s.open_store()).message(old)
+        app.post_message(Arrived(ListenEvent("message", Received(msg, "ok", ()))))
+        await pilot.pause()
+        m = app.messages
+        assert m.rows[-1].id == old
+        m.focus()
+        for _ in range(5):  # up to the oldest page
+            m.index = 0
+            await pilot.press("up")
+            await pilot.pause()
+        ids = [r.id for r in m.rows]
+        assert m.at_start and ids.count(old) == 1

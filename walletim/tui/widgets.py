@@ -164,8 +164,11 @@ class MessageList(ListView):
             self.scroll_to_widget(item, animate=False)
 
     async def add_older(self, rows: Sequence[Row], *, full: bool) -> None:
-        """Older rows at the top; the far (newest) end is paged out beyond MAX_ROWS."""
+        """Older rows at the top; the far (newest) end is paged out beyond MAX_ROWS. A row
+        already shown (a late message, dated before the page it came into) is not again."""
         self.at_start = full
+        known = {r.id for r in self.rows}
+        rows = [r for r in rows if r.id not in known]
         if not rows:
             return
         keep = self.index or 0
