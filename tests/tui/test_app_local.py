@@ -196,6 +196,8 @@ async def test_a_message_the_relay_never_took_goes_back_into_the_compose_box(
             await pilot.pause(0.05)
         assert "not sent" in screen_text(app)
         assert app.compose_box.text == "hi"
+        await pilot.press("!")  # typed after the words, not before them
+        assert app.compose_box.text == "hi!"
 
 
 @aio
@@ -576,3 +578,35 @@ async def test_a_late_message_is_shown_once_when_its_page_comes_in(filled_home: 
             await pilot.pause()
         ids = [r.id for r in m.rows]
         assert m.at_start and ids.count(old) == 1
+
+
+@aio
+async def test_words_not_sent_and_words_typed_since_both_wait(filled_home: Path) -> None:
+    """ "hi" to bob comes back not sent while "more" is being typed in his box: opening
+    carol's conversation keeps both for bob's (the typed words did not replace the others)."""
+    import threading
+    import time as clock
+
+    from tests.tui.conftest import CAROL
+
+    app = snapshot_app(filled_home)
+    typed = threading.Event()
+    send = app.doer.send
+
+    def slow_send(peer: str, text: str) -> Any:
+        typed.wait(10)  # the relay's refusal comes back after "more" was typed
+        return send(peer, text)
+
+    app.doer.send = slow_send  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", "h", "i", "enter")  # bob's conversation is the first
+        await pilot.press(*"more")
+        typed.set()
+        deadline = clock.monotonic() + 30
+        while "not sent" not in screen_text(app) and clock.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert app.compose_box.text == "more" and app.peer == BOB
+        await app.open_conversation(CAROL)
+        await app.open_conversation(BOB)
+        assert app.compose_box.text == "hi\nmore"

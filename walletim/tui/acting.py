@@ -92,14 +92,16 @@ class Acting(App[None]):
         """The words in the compose box wait for the open conversation (back in its box when
         it is opened again): another conversation opened next never gets them."""
         box = self.compose_box
-        if self.peer is not None and box.text.strip():
-            self.drafts[self.peer] = box.text
+        if self.peer is not None and box.text.strip():  # after words not sent, if any
+            kept = self.drafts.get(self.peer)
+            self.drafts[self.peer] = box.text if kept is None else f"{kept}\n{box.text}"
         box.clear()
 
     def restore_draft(self) -> None:
         box = self.compose_box
         if self.peer in self.drafts and not box.text:
             box.text = self.drafts.pop(self.peer)
+            box.move_cursor(box.document.end)  # what is typed next follows the words
 
     def _work(self, job: Callable[[], str], *, open_peer: str | None = None) -> None:
         """Run ``job`` (it reaches the relay or the chain) on a worker thread; its line, or
