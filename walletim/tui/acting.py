@@ -100,8 +100,13 @@ class Acting(App[None]):
     def restore_draft(self) -> None:
         box = self.compose_box
         if self.peer in self.drafts and not box.text:
-            box.text = self.drafts.pop(self.peer)
-            box.move_cursor(box.document.end)  # what is typed next follows the words
+            self.fill_box(self.drafts.pop(self.peer))
+
+    def fill_box(self, text: str) -> None:
+        """``text`` in the compose box, the cursor after it (what is typed next follows)."""
+        box = self.compose_box
+        box.text = text
+        box.move_cursor(box.document.end)
 
     def _work(self, job: Callable[[], str], *, open_peer: str | None = None) -> None:
         """Run ``job`` (it reaches the relay or the chain) on a worker thread; its line, or
@@ -154,7 +159,7 @@ class Acting(App[None]):
             self.pending = ("reply", row) if kind == "reply" else ("edit", row)
             box = self.compose_box
             if kind == "edit":
-                box.text = row.message.text
+                self.fill_box(row.message.text)
             who = "you" if row.message.direction == "out" else label(row.message.peer, self.names)
             doing = "replying to" if kind == "reply" else "editing"
             words = one_line(row.message.text, 40)
