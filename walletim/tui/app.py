@@ -570,12 +570,24 @@ def run(opener: SessionOpener, account: str, *, notes: Notes | None = None) -> N
     if notes is not None:
         notes.app = app
     try:
+        _at_terminal()
         app.run()
     finally:
         if app.live is not None:
             app.live.stop()
         app.doer.close()
         app.reader.s.close()
+
+
+def _at_terminal() -> None:
+    """The app draws on a terminal and reads its keys: without one (a pipe, a file, no
+    input) it wrote its screens on for ever and nothing could quit it. Raises UsageError."""
+    import sys
+
+    from walletim.errors import UsageError
+
+    if not all(f is not None and f.isatty() for f in (sys.stdin, sys.stdout)):
+        raise UsageError("walletim app needs a terminal: its input or output is not one")
 
 
 __all__ = ["Arrived", "Done", "Messages", "Notes", "WalletimApp", "build", "run"]
