@@ -76,6 +76,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "CLI_ADVICE",
     "Aborted",
     "AgentError",
     "ChainError",
@@ -137,14 +138,30 @@ def shown(text: object, limit: int = 44) -> str:
     return repr(value)
 
 
+#: What a refusal advises doing about it, by name (``WalletimError.advice``), in the command
+#: line's words: ``str(err)`` ends with them (the CLI's line and its --json ``message``). A
+#: front end with other means words it its own way (the app: ``walletim.tui.text.ADVICE``).
+CLI_ADVICE = {
+    "force": " (--force to do it anyway)",
+    "pay-again": "; pass --force to pay again",
+    "nonce": " (check with another --rpc-url, run `walletim tx history` to re-check this "
+    "home's transactions, or give --nonce)",
+    "fees": " (give --max-fee / --priority-fee to pay more on purpose)",
+}
+
+
 class WalletimError(Exception):
-    """Base of every walletim error; ``str(err)`` is one line fit for a user."""
+    """Base of every walletim error; ``str(err)`` is one line fit for a user: ``facts``
+    and, if it names one, its ``advice`` (a key of :data:`CLI_ADVICE`) in the CLI's words."""
 
     exit_code: ClassVar[int] = 1
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, advice: str | None = None) -> None:
+        text = message + (CLI_ADVICE[advice] if advice is not None else "")
+        super().__init__(text)
+        self.message = text
+        self.facts = message
+        self.advice = advice
 
     def __str__(self) -> str:
         return self.message
@@ -188,8 +205,8 @@ class RiskRefused(InputError):
     risk (``zero-address``, ``precompile``, ``eth-to-token``, ``token-to-token``,
     ``price-impact``)."""
 
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, code: str, advice: str | None) -> None:
+        super().__init__(message, advice=advice)
         self.code = code
 
 
@@ -460,8 +477,8 @@ class SuspiciousNonce(ChainError):
     def __init__(self, address: str, node: int, known: int, why: str) -> None:
         super().__init__(
             f"the node says the next nonce of {address} is {node}, but {why}; the node may be "
-            "lying or out of sync: nothing was signed (check with another --rpc-url, run "
-            "`walletim tx history` to re-check this home's transactions, or give --nonce)"
+            "lying or out of sync: nothing was signed",
+            advice="nonce",
         )
         self.address = address
         self.node = node
@@ -474,8 +491,8 @@ class SuggestedFeeTooHigh(ChainError):
     def __init__(self, what: str, fee: int, limit: int) -> None:
         super().__init__(
             f"the node suggests a {what} of {fee / 10**9:,.9g} gwei per gas, above the "
-            f"{limit / 10**9:,.9g} gwei walletim accepts from a suggestion; nothing was signed "
-            "(give --max-fee / --priority-fee to pay more on purpose)"
+            f"{limit / 10**9:,.9g} gwei walletim accepts from a suggestion; nothing was signed",
+            advice="fees",
         )
         self.what = what
         self.fee = fee

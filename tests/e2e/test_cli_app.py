@@ -94,6 +94,9 @@ def test_bad_input_is_one_line_before_the_terminal_is_taken(scripted: Cli) -> No
     assert out.code == 2 and "interactive" in out.err
     out = scripted("app")
     assert out.code == 2
+    out = scripted("app", "--from", "dev")  # no terminal: it drew on for ever, unquittable
+    said = "error: walletim app needs a terminal: its input or output is not one"
+    assert out.code == 2 and out.err_lines == [said], out.err
 
 
 def test_the_demo_keeps_its_homes_and_says_how_to_open_the_app(

@@ -20,6 +20,11 @@ async def type_line(pilot: Any, text: str) -> None:
     await pilot.press("enter")
 
 
+def status_of(app: Any) -> str:
+    """The whole status line (what it shows, wrapped)."""
+    return str(app.query_one("#status").render())
+
+
 async def open_peer(pilot: Any, person: Person, sender: Person) -> None:
     app = pilot.app
     await asyncio.to_thread(sender.session.chat.send, sender.spec, person.address, "hello")
@@ -46,6 +51,9 @@ async def test_pay_and_a_red_packet_from_the_compose_box_show_the_plan_first(
         await asyncio.to_thread(bob.inbox)
         payment = bob.last_payment()
         assert payment.amount == 10**17 and payment.state == "verified"
+        await type_line(pilot, "/pay 0.1 for tea")  # the same again: refused, no CLI flags
+        await until(pilot, lambda: "you already paid" in status_of(app), "the refusal", 30)
+        assert "nothing was sent" in status_of(app) and "--force" not in status_of(app)
 
         await type_line(pilot, "/packet 0.3 1 红包")
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the packet's plan", 30)

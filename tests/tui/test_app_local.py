@@ -74,26 +74,32 @@ async def test_a_money_message_without_a_record_is_no_card(filled_home: Path) ->
         assert app.messages.rows[-1].view is None
 
 
-@aio
-async def test_a_long_history_opens_with_one_page_and_pages_back(filled_home: Path) -> None:
-    """5,000 messages: the conversation opens with one page mounted; up at the top pages
-    older ones in; never more than MAX_ROWS rows stay mounted."""
+def _long_history(home: Path, count: int) -> None:
+    """``count`` more messages from bob ("line 0" .. ), read."""
     from tests.conftest import HOME_PASSWORD
     from tests.tui.conftest import NO_RELAY, NOW_MS
     from walletim.app.session import Session
     from walletim.store.chat import ChatRepo
-    from walletim.tui.model import PAGE
-    from walletim.tui.widgets import MAX_ROWS
 
-    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+    with Session(home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
         repo = ChatRepo(s.open_store())
         with repo.tx() as tx:
             cid = tx.conversation(ME, BOB)
-            for n in range(5000):
+            for n in range(count):
                 tx.add_message(
                     cid, "in", "text", {"text": f"line {n}"}, f"line {n}",
                     sent_ms=NOW_MS - 1000 + n, state="received",
                 )  # fmt: skip
+
+
+@aio
+async def test_a_long_history_opens_with_one_page_and_pages_back(filled_home: Path) -> None:
+    """5,000 messages: the conversation opens with one page mounted; up at the top pages
+    older ones in; never more than MAX_ROWS rows stay mounted."""
+    from walletim.tui.model import PAGE
+    from walletim.tui.widgets import MAX_ROWS
+
+    _long_history(filled_home, 5000)
     app = snapshot_app(filled_home)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -190,6 +196,8 @@ async def test_a_message_the_relay_never_took_goes_back_into_the_compose_box(
             await pilot.pause(0.05)
         assert "not sent" in screen_text(app)
         assert app.compose_box.text == "hi"
+        await pilot.press("!")  # typed after the words, not before them
+        assert app.compose_box.text == "hi!"
 
 
 @aio
@@ -224,6 +232,27 @@ async def test_words_not_sent_go_back_to_their_own_conversation_only(filled_home
         assert "not sent to bob; the words wait in their compose box" in screen_text(app)
         await app.open_conversation(BOB)
         assert app.compose_box.text == "hi"
+
+
+@aio
+async def test_words_typed_for_one_conversation_are_not_sent_to_the_next(
+    filled_home: Path,
+) -> None:
+    """Words typed in bob's compose box stayed in the box when carol's conversation was
+    opened from the list: enter sent them to carol. They wait for bob's conversation."""
+    from tests.tui.conftest import CAROL
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", *"for bob only")  # bob's conversation is the first
+        await pilot.press("ctrl+o", "down", "enter")
+        await pilot.pause()
+        assert app.peer == CAROL and app.compose_box.text == ""
+        await pilot.press("enter")  # nothing to send
+        await pilot.press("ctrl+o", "up", "enter")
+        await pilot.pause()
+        assert app.peer == BOB and app.compose_box.text == "for bob only"
 
 
 @aio
@@ -287,3 +316,297 @@ async def test_the_relay_retrying_does_not_write_over_what_an_action_said(
         app.report(ListenEvent("connected", None))
         await pilot.pause()
         assert "relay: live" in screen_text(app)
+
+
+def _arrives(app: Any, home: Path, text: str) -> None:
+    """``text`` from bob stored and reported as the listener does."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import NO_RELAY
+    from walletim.app.chat import ListenEvent, Received
+    from walletim.app.session import Session
+    from walletim.store.chat import ChatRepo
+    from walletim.tui.app import Arrived
+
+    with Session(home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        msg = ChatRepo(s.open_store()).message(add(s, BOB, "in", "text", text, 0, unread=True))
+    app.post_message(Arrived(ListenEvent("message", Received(msg, "ok", ()))))
+
+
+@aio
+async def test_mail_arriving_keeps_the_place_of_a_reader_scrolled_back(filled_home: Path) -> None:
+    """Reading an older page of bob's conversation, his new message (and the outbox sending
+    what waited) leaves the reader where they are, says a message is below, and stays unread
+    until they reach it; at the bottom new mail is followed as it comes."""
+    from walletim.app.chat import ListenEvent
+    from walletim.tui.app import Arrived
+
+    _long_history(filled_home, 200)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        m = app.messages
+        m.focus()
+        m.index = 0
+        await pilot.press("up")  # an older page
+        await pilot.pause()
+        reading, unread = (m.row.id if m.row is not None else None), app.unread
+        assert reading is not None and len(m.rows) > 60
+        _arrives(app, filled_home, "NEW from bob")
+        await pilot.pause()
+        assert m.row is not None and m.row.id == reading
+        assert "new message(s) below" in screen_text(app)
+        assert app.unread == unread + 1  # not seen yet
+        app.post_message(Arrived(ListenEvent("sent", 1)))  # the outbox sent what waited
+        await pilot.pause()
+        assert m.row is not None and m.row.id == reading and len(m.rows) > 60
+        await pilot.press("end")  # the newest: seen, read
+        await pilot.pause()
+        assert m.rows[-1].message.text == "NEW from bob" and app.unread == unread
+        _arrives(app, filled_home, "and another")  # at the bottom: followed
+        await pilot.pause()
+        await pilot.pause()
+        assert m.row is not None and m.row.message.text == "and another"
+        assert app.unread == unread
+        m.scroll_to(y=0, animate=False)  # the wheel up: the cursor stays on the last row
+        await pilot.pause()
+        _arrives(app, filled_home, "third")
+        await pilot.pause()
+        assert m.row.message.text == "and another" and m.scroll_y == 0
+
+
+@aio
+async def test_a_long_refusal_is_readable_in_full(filled_home: Path) -> None:
+    """The status line was one row: the node's refusal of a payment read "…: cannot reach
+    the node" and the rest was cut. A long line wraps over a few rows."""
+    from walletim.tui.app import build
+
+    node = "http://127.0.0.1:9"  # nothing listens there
+    app = build(opener_for(filled_home, rpc_url=node), "dev", listen=False, clock=lambda: NOW_S)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.compose_box.focus()
+        app.compose_box.text = "/pay 1 for tea"
+        await pilot.press("enter")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "cannot reach" in screen_text(app):
+                break
+        status = str(app.query_one("#status").render())
+        assert status.startswith(node) and "(Connection refused)" in status
+        shown = " ".join(" ".join(screen_text(app).split()).split("│"))
+        assert " ".join(status.split()) in " ".join(shown.split())
+
+
+@aio
+async def test_money_in_the_conversation_with_yourself_is_refused_as_typed(
+    filled_home: Path,
+) -> None:
+    """/split in "you (alerts)" asked "Send this? split a bill of 2 ETH", then said "each
+    PEER once, and not yourself" (an argument of the CLI); /packet planned against the node
+    before "leave yourself out of --to". Each is refused as it is typed, nothing asked."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.open_conversation(ME)
+        for typed in ("/split 2 dinner", "/packet 1 2", "/request 1"):
+            app.compose_box.text = typed
+            await pilot.press("enter")
+            for _ in range(60):  # the worker's answer
+                await pilot.pause(0.05)
+                status = str(app.query_one("#status").render())
+                if "for others" in status or len(app.screen_stack) > 1:
+                    break
+            assert len(app.screen_stack) == 1, typed  # no question, no plan
+            assert status == f"{typed.split()[0]} is for others, not the conversation with yourself"
+
+
+@aio
+async def test_the_mouse_wheel_at_the_top_pages_older_messages_in(filled_home: Path) -> None:
+    """The wheel scrolled to the top of the first page and stopped there (only the
+    scrollbar's click paged, Textual's ScrollUp); a burst of wheel events now brings one
+    older page (never the same page twice), and the next burst the one before it."""
+    from textual import events
+
+    from walletim.tui.model import PAGE
+
+    _long_history(filled_home, 500)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        m = app.messages
+        for burst in (1, 2):
+            for _ in range(30):
+                wheel = events.MouseScrollUp(m, 5, 5, 0, -1, 0, False, False, False)
+                m.post_message(wheel)
+            await pilot.pause()
+            ids = [r.id for r in m.rows]
+            assert len(ids) == len(set(ids)) == (burst + 1) * PAGE
+            m.scroll_to(y=0, animate=False)
+            await pilot.pause()
+        assert m.rows[0].message.text == f"line {500 - 3 * PAGE}"
+
+
+@aio
+async def test_a_group_notice_from_the_listener_is_shown_at_once(filled_home: Path) -> None:
+    """The listener's "group" event (a membership change held, refused or in conflict: what
+    the user must see, stored as a notice in the group's conversation) changed nothing on
+    screen until some other mail came. It is drawn in the open group and said."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import GROUP, NO_RELAY
+    from walletim.app.chat import GroupNotice, ListenEvent
+    from walletim.app.session import Session
+    from walletim.tui.app import Arrived
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await app.open_conversation(GROUP)
+        words = "two changes of the roster conflict: carol's removal is held"
+        with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+            body = {"notice": "conflict", "text": words}
+            add(s, GROUP, "in", "group-notice", words, 0, unread=True, body=body)
+        notice = GroupNotice(GROUP.removeprefix("group:"), "conflict", words)
+        app.post_message(Arrived(ListenEvent("group", notice)))
+        await pilot.pause()
+        assert app.messages.rows[-1].message.text == words
+        assert words in str(app.query_one("#status").render())
+
+
+@aio
+async def test_mail_reordering_the_list_leaves_the_cursor_where_the_user_moved_it(
+    filled_home: Path,
+) -> None:
+    """In the list, the cursor moved down to the group; carol's mail reordered the list and
+    the cursor jumped back to bob's (the open conversation): enter opened bob. It stays on
+    the group; a conversation opened from search is highlighted."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import CAROL, GROUP, NO_RELAY
+    from walletim.app.chat import ListenEvent, Received
+    from walletim.app.session import Session
+    from walletim.store.chat import ChatRepo
+    from walletim.tui.app import Arrived
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.peer == BOB and app.focused is app.convs
+        await pilot.press("down", "down")
+        assert app.convs.peer == GROUP
+        with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+            mid = add(s, CAROL, "in", "text", "hey", 0, unread=True)
+            msg = ChatRepo(s.open_store()).message(mid)
+        app.post_message(Arrived(ListenEvent("message", Received(msg, "ok", ()))))
+        await pilot.pause()
+        assert app.reader.conversations()[0].peer == CAROL and app.convs.peer == GROUP
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.peer == GROUP
+        await app.open_conversation(CAROL)  # as search opens a hit
+        assert app.convs.peer == CAROL
+
+
+@aio
+async def test_a_listener_that_stopped_says_so_without_its_event_name(filled_home: Path) -> None:
+    """The listener giving up read "relay: tick-error: listening stopped: …" (an event's
+    internal name); it reads "relay: listening stopped: …"."""
+    from walletim.app.chat import ListenEvent
+    from walletim.tui.app import Arrived
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        stopped = "listening stopped: the relay presented another key"
+        app.post_message(Arrived(ListenEvent("tick-error", stopped)))
+        await pilot.pause()
+        assert str(app.query_one("#status").render()) == f"relay: {stopped}"
+
+
+@aio
+async def test_a_search_hit_opens_in_its_context_whatever_came_after_it(
+    filled_home: Path,
+) -> None:
+    """The page around a hit was asked for as "placed before message id + 1": the place of
+    whatever message had the next id. The newest message of the home opened its conversation
+    empty; one followed by an older-dated message elsewhere did too."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import CAROL, NO_RELAY
+    from walletim.app.session import Session
+
+    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        zebra = add(s, BOB, "in", "text", "zebra crossing", 1)
+        add(s, CAROL, "in", "text", "an old message, delivered late", 600)  # the next id
+        newest = add(s, BOB, "in", "text", "last words", 0)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for hit, text in ((zebra, "zebra crossing"), (newest, "last words")):
+            await app.open_conversation(CAROL)
+            await app.open_conversation(BOB, at=hit)
+            await pilot.pause()
+            m = app.messages
+            assert m.row is not None and m.row.message.text == text
+            assert "你好！今天发红包吗？🧧" in [r.message.text for r in m.rows]
+            assert len({r.id for r in m.rows}) == len(m.rows)
+
+
+@aio
+async def test_a_late_message_is_shown_once_when_its_page_comes_in(filled_home: Path) -> None:
+    """A message dated long ago arrives live (a peer's clock, a relay's delay): it is shown
+    as it arrives, at the bottom; scrolling up to the page it is placed in showed it twice."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import NO_RELAY
+    from walletim.app.chat import ListenEvent, Received
+    from walletim.app.session import Session
+    from walletim.store.chat import ChatRepo
+    from walletim.tui.app import Arrived
+
+    _long_history(filled_home, 200)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+            old = add(s, BOB, "in", "text", "dated long ago", 2000, unread=True)
+            msg = ChatRepo(s.open_store()).message(old)
+        app.post_message(Arrived(ListenEvent("message", Received(msg, "ok", ()))))
+        await pilot.pause()
+        m = app.messages
+        assert m.rows[-1].id == old
+        m.focus()
+        for _ in range(5):  # up to the oldest page
+            m.index = 0
+            await pilot.press("up")
+            await pilot.pause()
+        ids = [r.id for r in m.rows]
+        assert m.at_start and ids.count(old) == 1
+
+
+@aio
+async def test_words_not_sent_and_words_typed_since_both_wait(filled_home: Path) -> None:
+    """ "hi" to bob comes back not sent while "more" is being typed in his box: opening
+    carol's conversation keeps both for bob's (the typed words did not replace the others)."""
+    import threading
+    import time as clock
+
+    from tests.tui.conftest import CAROL
+
+    app = snapshot_app(filled_home)
+    typed = threading.Event()
+    send = app.doer.send
+
+    def slow_send(peer: str, text: str) -> Any:
+        typed.wait(10)  # the relay's refusal comes back after "more" was typed
+        return send(peer, text)
+
+    app.doer.send = slow_send  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", "h", "i", "enter")  # bob's conversation is the first
+        await pilot.press(*"more")
+        typed.set()
+        deadline = clock.monotonic() + 30
+        while "not sent" not in screen_text(app) and clock.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert app.compose_box.text == "more" and app.peer == BOB
+        await app.open_conversation(CAROL)
+        await app.open_conversation(BOB)
+        assert app.compose_box.text == "hi\nmore"

@@ -102,6 +102,8 @@ async def test_edit_history_and_reply_mode(filled_home: Path) -> None:
         await pilot.press("e")
         await pilot.pause()
         assert app.pending is not None and app.compose_box.text == "yes! 3 tickets"
+        await pilot.press("!")  # the edit goes on after the words (it went in front)
+        assert app.compose_box.text == "yes! 3 tickets!"
 
 
 @aio

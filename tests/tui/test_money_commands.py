@@ -68,6 +68,24 @@ def test_a_token_symbol_typed_in_lower_case_is_the_token_not_the_note() -> None:
     assert read("/pay 5 DAI usdc") == MoneyCommand("pay", "5", "DAI", "usdc")  # given already
 
 
+def test_an_ether_unit_typed_after_the_amount_is_its_unit_not_the_note() -> None:
+    """``/pay 1000 wei`` read "wei" as the note and paid 1000 ETH; ``/request 20 gwei``
+    asked for 20 ETH."""
+
+    def resolve(symbol: str) -> str:
+        raise InputError(f"unknown token {symbol!r}")
+
+    def read(text: str) -> MoneyCommand:
+        return token_in_note(parse(text), resolve)
+
+    assert read("/pay 1000 wei tip") == MoneyCommand("pay", "0.000000000000001", None, "tip")
+    assert read("/request 20 Gwei gas") == MoneyCommand("request", "0.00000002", None, "gas")
+    assert read("/split 2 ether") == MoneyCommand("split", "2", None, "")
+    assert read("/packet 1 3 gwei") == MoneyCommand("packet", "0.000000001", None, "", 3)
+    with pytest.raises(InputError):
+        read("/pay 1.5 wei")  # no such amount
+
+
 def test_text_that_is_no_command_is_a_message() -> None:
     assert not is_money("/payday is friday") and not is_money("pay 1") and not is_money("")
 

@@ -41,3 +41,27 @@ def test_a_peers_text_cannot_style_or_rewrite_the_row(text: str) -> None:
 def test_markup_stays_characters() -> None:
     rendered = row_text(Row(message("[bold green]✓ PAID[/] [link=x]y[/link]")), {}, 0.0)
     assert rendered.plain.endswith("[bold green]✓ PAID[/] [link=x]y[/link]")
+
+
+def test_refusals_in_the_app_carry_no_command_line_advice() -> None:
+    """The app said "nothing was signed (--force to do it anyway)" and "pass --force to pay
+    again": flags it has not. Each advice a refusal names has the app's own words, without
+    a flag; the CLI's line (and its --json message) stays word for word."""
+    from walletim.app.risk import Risk, enforce
+    from walletim.errors import CLI_ADVICE, RiskRefused, SuggestedFeeTooHigh, SuspiciousNonce
+    from walletim.tui.text import ADVICE, said
+
+    assert ADVICE.keys() == CLI_ADVICE.keys()
+    assert not any("--" in words for words in ADVICE.values())
+    try:
+        enforce([Risk("zero-address", "the recipient is the zero address", refused=True)], False)
+    except RiskRefused as exc:
+        refused = exc
+    facts = "refused: the recipient is the zero address; nothing was signed"
+    assert str(refused) == facts + " (--force to do it anyway)"
+    assert said(refused) == facts
+    nonce = SuspiciousNonce(ME, 7, 9, "this home saw nonce 8 mined")
+    assert str(nonce).endswith("or give --nonce)") and "--" not in said(nonce)
+    fee = SuggestedFeeTooHigh("max fee", 10**12, 10**11)
+    assert str(fee).endswith("to pay more on purpose)") and "--" not in said(fee)
+    assert said(RiskRefused("x", code="c", advice=None)) == "x"

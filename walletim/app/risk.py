@@ -44,7 +44,6 @@ MAX_RESERVED_ADDRESS = 0xFFFF
 PRICE_IMPACT_WARN_BPS = 500
 #: ... and above this it is refused unless forced.
 PRICE_IMPACT_FORCE_BPS = 1500
-FORCE_HINT = "nothing was signed (--force to do it anyway)"
 
 
 def keyless(address: str) -> str | None:
@@ -77,7 +76,9 @@ def enforce(risks: Sequence[Risk], force: bool) -> tuple[str, ...]:
     ``force``."""
     for risk in risks:
         if risk.refused and not force:
-            raise RiskRefused(f"refused: {risk.text}; {FORCE_HINT}", code=risk.code)
+            raise RiskRefused(
+                f"refused: {risk.text}; nothing was signed", code=risk.code, advice="force"
+            )
     return tuple(r.line for r in risks)
 
 

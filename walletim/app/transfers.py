@@ -249,7 +249,9 @@ class Transfers:
             try:
                 lines += [f"line {r.row}: {line}" for line in enforce(risks, force)]
             except RiskRefused as exc:
-                raise RiskRefused(f"batch line {r.row}: {exc}", code=exc.code) from exc
+                raise RiskRefused(
+                    f"batch line {r.row}: {exc.facts}", code=exc.code, advice=exc.advice
+                ) from exc
         return tuple(lines)
 
     def send_batch(

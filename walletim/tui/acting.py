@@ -16,7 +16,7 @@ from textual.widgets import Static, TextArea
 from walletim.display import one_line
 from walletim.errors import WalletimError
 from walletim.tui.dialogs import Ask, History, React, Requests
-from walletim.tui.text import label
+from walletim.tui.text import label, said
 
 if TYPE_CHECKING:
     from walletim.messaging.kinds import WireKind
@@ -88,10 +88,25 @@ class Acting(App[None]):
             self.status(said, "bold red")
         self.restore_draft()
 
+    def put_draft_away(self) -> None:
+        """The words in the compose box wait for the open conversation (back in its box when
+        it is opened again): another conversation opened next never gets them."""
+        box = self.compose_box
+        if self.peer is not None and box.text.strip():  # after words not sent, if any
+            kept = self.drafts.get(self.peer)
+            self.drafts[self.peer] = box.text if kept is None else f"{kept}\n{box.text}"
+        box.clear()
+
     def restore_draft(self) -> None:
         box = self.compose_box
         if self.peer in self.drafts and not box.text:
-            box.text = self.drafts.pop(self.peer)
+            self.fill_box(self.drafts.pop(self.peer))
+
+    def fill_box(self, text: str) -> None:
+        """``text`` in the compose box, the cursor after it (what is typed next follows)."""
+        box = self.compose_box
+        box.text = text
+        box.move_cursor(box.document.end)
 
     def _work(self, job: Callable[[], str], *, open_peer: str | None = None) -> None:
         """Run ``job`` (it reaches the relay or the chain) on a worker thread; its line, or
@@ -101,7 +116,7 @@ class Acting(App[None]):
             try:
                 line = job()
             except WalletimError as exc:
-                self.post_message(Done(str(exc), False))
+                self.post_message(Done(said(exc), False))
                 return
             self.post_message(Done(line, True, open_peer=open_peer))
 
@@ -138,13 +153,13 @@ class Acting(App[None]):
         try:
             self.reader.check_change(cast("WireKind", kind), row)
         except WalletimError as exc:
-            self.status(str(exc), "bold red")
+            self.status(said(exc), "bold red")
             return
         if kind in ("reply", "edit"):
             self.pending = ("reply", row) if kind == "reply" else ("edit", row)
             box = self.compose_box
             if kind == "edit":
-                box.text = row.message.text
+                self.fill_box(row.message.text)
             who = "you" if row.message.direction == "out" else label(row.message.peer, self.names)
             doing = "replying to" if kind == "reply" else "editing"
             words = one_line(row.message.text, 40)
@@ -199,7 +214,7 @@ class Acting(App[None]):
         try:
             versions = self.reader.versions(row)
         except WalletimError as exc:
-            self.status(str(exc), "bold red")
+            self.status(said(exc), "bold red")
             return
         self.push_screen(History(versions, self.clock()))
 

@@ -23,18 +23,27 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Header, ListView, Static
 
+from walletim.display import one_line
 from walletim.errors import WalletimError
-from walletim.messaging.kinds import is_group_peer
+from walletim.messaging.kinds import group_peer, is_group_peer
 from walletim.tui.acting import Acting, Done
 from walletim.tui.dialogs import Ask
-from walletim.tui.model import PAGE, Doer, Reader, Row, SessionOpener
+from walletim.tui.model import PAGE, Doer, Reader, SessionOpener
 from walletim.tui.money import HELP, is_money
 from walletim.tui.screens import ConfirmPlan, Safety, Search
-from walletim.tui.text import CONSENT_LINES, card_action, label, trust_line
-from walletim.tui.widgets import Compose, ConversationList, KeysFooter, MessageList
+from walletim.tui.text import CONSENT_LINES, label, said, trust_line
+from walletim.tui.widgets import (
+    Compose,
+    ComposeBox,
+    ConversationList,
+    KeysFooter,
+    MessageList,
+    Messages,
+    Reading,
+)
 
 if TYPE_CHECKING:
-    from walletim.app.chat import ListenEvent
+    from walletim.app.chat import GroupNotice, ListenEvent
     from walletim.app.contracts import Plan
     from walletim.store.chat import ConversationInfo
     from walletim.tui.live import Live
@@ -54,7 +63,7 @@ CSS = """
 .card-redpacket { border: round $error; }
 .card-split { border: round $warning; max-width: 100%; }
 .card-out { margin-left: 4; }
-#status { height: 1; padding: 0 1; color: $text-muted; }
+#status { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
 #compose { height: 4; border: none; border-top: solid $primary-darken-2; }
 #dialog { width: 90%; max-width: 110; height: auto; max-height: 90%; padding: 1 2;
           border: thick $warning; background: $surface; }
@@ -77,57 +86,6 @@ class Arrived(Message):
     def __init__(self, event: ListenEvent) -> None:
         super().__init__()
         self.event = event
-
-
-class Reading(Message):
-    """The open conversation's messages or compose box got the focus."""
-
-
-class ComposeBox(Compose):
-    def on_focus(self) -> None:
-        self.post_message(Reading())
-
-
-class Messages(MessageList):
-    """The open conversation's list, with the keys that act on the highlighted card."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "act", "Act on card", show=False),
-        Binding("p", "act('request')", "Pay"),
-        Binding("o", "act('redpacket')", "Open packet"),
-    ]
-
-    class Act(Message):
-        def __init__(self, row: Row) -> None:
-            super().__init__()
-            self.row = row
-
-    _offered: tuple[str, str] | None = None  # the card action the footer shows now
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action != "act":
-            return True
-        row = self.row
-        offered = None if row is None else card_action(row, self.mine)
-        if offered is None or row is None or row.view is None:
-            return False
-        return not parameters or parameters[0] == row.view.kind
-
-    def on_focus(self) -> None:
-        self.post_message(Reading())
-
-    def watch_index(self, old_index: int | None, new_index: int | None) -> None:
-        super().watch_index(old_index, new_index)
-        row = self.row
-        offered = None if row is None else card_action(row, self.mine)
-        if offered != self._offered:  # the footer is rebuilt only when its keys change:
-            self._offered = offered  # each rebuild mounts new widgets, and scrolling a long
-            self.refresh_bindings()  # history must not churn (and retain) them row by row
-
-    def action_act(self, kind: str | None = None) -> None:
-        row = self.row
-        if row is not None and card_action(row, self.mine) is not None:
-            self.post_message(self.Act(row))
 
 
 class WalletimApp(Acting):
@@ -245,9 +203,11 @@ class WalletimApp(Acting):
         self, peer: str, *, focus: bool = True, at: int | None = None
     ) -> None:
         """Show ``peer``'s conversation: its newest page (or the page around message ``at``);
-        a reply or an edit begun in another conversation is cancelled, never sent from here."""
+        a reply or an edit begun in another conversation is cancelled, never sent from here,
+        and words typed there wait in its own compose box."""
         if peer != self.peer:
             self.cancel_pending()
+            self.put_draft_away()
         self.peer = peer
         rows = self.reader.around(peer, at) if at is not None else self.reader.tail(peer)
         self.messages.now_s = self.clock()
@@ -257,6 +217,7 @@ class WalletimApp(Acting):
         self.restore_draft()
         self.query_one("#peer-head", Static).update(Text(label(peer, self.names, width=60)))
         self._trust()
+        self.convs.point(peer)
         await self.refresh_conversations()
         if focus:
             (self.messages if at is not None else self.compose_box).focus()
@@ -293,27 +254,35 @@ class WalletimApp(Acting):
                 await self.open_conversation(peer)
 
     async def on_message_list_page(self, event: MessageList.Page) -> None:
-        if self.peer is None:
-            return
-        if event.before is not None:
+        shown = self.messages.rows  # a page asked for rows no longer at an end (asked
+        if self.peer is None or not shown:  # twice by a burst of keys or wheel, or of
+            return  # another conversation) is not added
+        if event.before is not None and event.before == shown[0].id:
             rows = self.reader.older(self.peer, event.before)
             await self.messages.add_older(rows, full=len(rows) < PAGE)
-        elif event.after is not None:
+        elif event.after is not None and event.after == shown[-1].id:
             rows = self.reader.newer(self.peer, event.after)
             self.messages.at_end = len(rows) < PAGE
             await self.messages.add_newer(rows, follow=False)
             self.messages.action_cursor_down()
 
-    async def _show_newer(self) -> None:
-        """Rows that arrived after the last one shown in the open conversation."""
+    async def _show_newer(self, *, arrived: bool = False) -> None:
+        """Rows that arrived after the last one shown in the open conversation. A reader
+        scrolled back keeps their place: ``arrived`` (mail), they are told it is below and
+        it stays unread until they reach it (Messages.watch_index)."""
         m = self.messages
-        if self.peer is None or not m.at_end:
+        if self.peer is None:
             return
-        rows = m.rows
-        newer = self.reader.newer(self.peer, rows[-1].id) if rows else self.reader.tail(self.peer)
-        await m.add_newer(newer, follow=True)
-        if self.reading:
+        rows, following = m.rows, m.at_bottom
+        if m.at_end:
+            newer = (
+                self.reader.newer(self.peer, rows[-1].id) if rows else self.reader.tail(self.peer)
+            )
+            following = await m.add_newer(newer, follow=True) or following
+        if following and self.reading:
             self.reader.mark_read(self.peer)
+        elif arrived and not following:
+            self.status("new message(s) below: end, then down, to read them", "bold cyan")
 
     # -- live -------------------------------------------------------------------------------------
 
@@ -322,14 +291,16 @@ class WalletimApp(Acting):
         self.post_message(Arrived(event))
 
     async def on_arrived(self, message: Arrived) -> None:
-        from walletim.app.chat import Received, Rejection
+        from walletim.app.chat import GroupNotice, Received, Rejection
 
         event = message.event
         item = event.item
-        if isinstance(item, Received):
+        if isinstance(item, GroupNotice):
+            await self._group_notice(item)
+        elif isinstance(item, Received):
             peer = item.message.peer
             if peer == self.peer:
-                await self._show_newer()
+                await self._show_newer(arrived=True)
                 if item.message.kind in ("reaction", "edit", "delete"):
                     await self.redraw_rows()
             elif self.reader.consent(peer).allowed:
@@ -345,7 +316,10 @@ class WalletimApp(Acting):
         elif isinstance(item, Rejection):
             self.status(f"an envelope was rejected ({item.reason})", "bold red")
         elif event.kind in ("connected", "disconnected", "tick-error"):
-            now = "live" if event.kind == "connected" else f"{event.kind}: {item}"
+            now = {"connected": "live", "disconnected": f"disconnected: {item}"}.get(
+                event.kind,
+                str(item),  # tick-error: the listener's own words (it stopped)
+            )
             style = "green" if event.kind == "connected" else "bold yellow"
             if now != self.listening:  # each retry says it again: not over an action's line
                 self.listening = now
@@ -354,8 +328,17 @@ class WalletimApp(Acting):
             self.status(
                 f"relay deleted {item} unread message(s) (TTL): see chat restore", "bold yellow"
             )
-        elif event.kind == "sent" and self.peer is not None:
-            await self.open_conversation(self.peer, focus=False)
+        elif event.kind == "sent" and self.peer is not None:  # queued messages went out:
+            await self._reload()  # their rows are drawn again where the reader is
+
+    async def _group_notice(self, notice: GroupNotice) -> None:
+        """A membership change held, refused or in conflict: stored as a notice in the
+        group's conversation (drawn now), and said on the status line."""
+        group = group_peer(notice.group_id)
+        if group == self.peer:
+            await self._show_newer(arrived=True)
+        await self.refresh_conversations()
+        self.status(f"{label(group, self.names)}: {one_line(notice.text, 300)}", "bold yellow")
 
     # -- sending ----------------------------------------------------------------------------------
 
@@ -379,7 +362,7 @@ class WalletimApp(Acting):
         try:
             sent = self.doer.send(peer, text)
         except WalletimError as exc:
-            self.post_message(Done(f"not sent: {exc}", False, unsent=(peer, text)))
+            self.post_message(Done(f"not sent: {said(exc)}", False, unsent=(peer, text)))
             return
         states = {r.message.state for r in sent}
         changed = any(r.key_changed for r in sent)
@@ -398,15 +381,18 @@ class WalletimApp(Acting):
         if message.open_peer is not None:
             await self.open_conversation(message.open_peer, focus=False)
             self.status(message.line, "green")
-        elif message.reload and self.peer is not None:
-            await self.refresh_cards()
-            if self.messages.at_end:
-                await self._show_newer()
-            await self.redraw_rows()
-            await self.refresh_conversations()
-            self._trust()
         elif message.reload:
-            await self.refresh_conversations()
+            await self._reload()
+
+    async def _reload(self) -> None:
+        """What an action or the outbox changed: the open conversation's rows drawn again
+        in place (never reloaded to its newest page), the list, the trust line."""
+        if self.peer is not None:
+            await self.refresh_cards()
+            await self._show_newer()
+            await self.redraw_rows()
+        await self.refresh_conversations()
+        self._trust()
 
     # -- money ------------------------------------------------------------------------------------
 
@@ -454,7 +440,7 @@ class WalletimApp(Acting):
         try:
             cmd = parse(text)
         except WalletimError as exc:
-            self.status(str(exc), "bold red")
+            self.status(said(exc), "bold red")
             return
         self.compose_box.clear()
         self.status("planning and simulating…" if cmd.kind in ("pay", "packet") else "")
@@ -507,7 +493,7 @@ class WalletimApp(Acting):
         try:
             result = self.doer.verify(peer)
         except WalletimError as exc:
-            self.post_message(Done(str(exc), False, reload=False))
+            self.post_message(Done(said(exc), False, reload=False))
             return
 
         def confirmed(yes: bool | None) -> None:
@@ -584,12 +570,24 @@ def run(opener: SessionOpener, account: str, *, notes: Notes | None = None) -> N
     if notes is not None:
         notes.app = app
     try:
+        _at_terminal()
         app.run()
     finally:
         if app.live is not None:
             app.live.stop()
         app.doer.close()
         app.reader.s.close()
+
+
+def _at_terminal() -> None:
+    """The app draws on a terminal and reads its keys: without one (a pipe, a file, no
+    input) it wrote its screens on for ever and nothing could quit it. Raises UsageError."""
+    import sys
+
+    from walletim.errors import UsageError
+
+    if not all(f is not None and f.isatty() for f in (sys.stdin, sys.stdout)):
+        raise UsageError("walletim app needs a terminal: its input or output is not one")
 
 
 __all__ = ["Arrived", "Done", "Messages", "Notes", "WalletimApp", "build", "run"]

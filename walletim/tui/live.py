@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from walletim.errors import WalletimError
+from walletim.tui.text import said
 
 if TYPE_CHECKING:
     from walletim.app.chat import ListenEvent
@@ -58,7 +59,7 @@ class Live:
             return
         except WalletimError as exc:
             if not self._stop.is_set():
-                self._report(ListenEvent("tick-error", f"listening stopped: {exc}"))
+                self._report(ListenEvent("tick-error", f"listening stopped: {said(exc)}"))
 
 
 __all__ = ["STOP_CHECK", "Live"]

@@ -160,10 +160,14 @@ class Reader:
         return self.s.chat.versions(self.account, m.peer, m.msg_id)
 
     def around(self, peer: str, message_id: int, limit: int = PAGE) -> list[Row]:
-        """A page ending just after message ``message_id`` (a search hit, in context)."""
-        upto = self.s.chat.page(self.account, peer, limit, before=message_id + 1)
-        after = self.s.chat.page(self.account, peer, max(1, limit // 4), after=message_id)
-        return self.rows([*upto, *after])
+        """A page ending just after message ``message_id`` (a search hit, in context): those
+        placed before it (``before`` is by place, not id: ``message_id + 1`` named another
+        message, or none when the hit was the newest), it, and a few that came after it."""
+        page = self.s.chat.page
+        upto = page(self.account, peer, limit - 1, before=message_id)
+        hit = page(self.account, peer, 1, after=message_id - 1)  # the hit itself (by id)
+        after = page(self.account, peer, max(1, limit // 4), after=message_id)
+        return self.rows(list({m.id: m for m in (*upto, *hit, *after)}.values()))
 
     def missing(self, peer: str) -> tuple[int, ...]:
         """The peer's message counters that have not arrived (a gap the relay caused, or

@@ -114,6 +114,8 @@ def run_money(
     cmd = token_in_note(cmd, s.resolve_token)
     if cmd.kind in ("pay", "request") and group is not None:
         raise InputError(f"/{cmd.kind} goes to one person: open their conversation")
+    if cmd.kind != "pay" and peer == s.chat.address(account):  # said now, not after "Send?"
+        raise InputError(f"/{cmd.kind} is for others, not the conversation with yourself")
     if cmd.kind in ("pay", "packet"):
         s.chain.check_chain()
     if cmd.kind == "pay":
@@ -147,15 +149,18 @@ def run_money(
 def token_in_note(cmd: MoneyCommand, resolve: Callable[[str], str]) -> MoneyCommand:
     """``cmd`` with the first word of its note as its token when the token lists name it so,
     as typed or in capitals (``/pay 5 usdc`` pays 5 USDC, ``cbETH`` is cbETH): a symbol read
-    as the note would pay ETH instead. ``resolve`` is Session.resolve_token (raises on a
-    word no list names)."""
+    as the note would pay ETH instead; an ether unit is the amount's (``/pay 20 gwei`` pays
+    0.00000002 ETH, it paid 20 ETH). ``resolve`` is Session.resolve_token (raises on a
+    word no list names). Raises InputError (an amount its unit does not take: 1.5 wei)."""
+    from walletim.chain.units import ETHER_UNITS, format_amount, parse_amount
     from walletim.errors import WalletimError
 
     if cmd.token is not None or not cmd.note:
         return cmd
     word, _, rest = cmd.note.partition(" ")
-    if word.upper() == "ETH":  # the default: the word is no part of the note
-        return replace(cmd, note=rest.strip())
+    if word.lower() in ETHER_UNITS:  # ETH, or the amount's unit: 1000 wei is not 1000 ETH
+        wei = parse_amount(cmd.amount + word.lower())
+        return replace(cmd, amount=format_amount(wei), note=rest.strip())
     for symbol in dict.fromkeys((word.upper(), word)):
         if not _SYMBOL_LIKE.match(symbol):
             continue

@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, ListItem, ListView, Static
 
-from walletim.tui.text import label, preview, safety_text, when
+from walletim.tui.text import label, preview, safety_text, said, when
 from walletim.tui.widgets import KeysFooter
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class Search(ModalScreen[tuple[str, int] | None]):
         try:
             found = self._find(event.value)
         except WalletimError as exc:
-            status.update(Text(str(exc), style="red"))
+            status.update(Text(said(exc), style="red"))
             return
         status.update(f"{len(found)} found" + (": enter opens one" if found else ""))
         await hits.extend(HitItem(m, self._names, self._now) for m in found)

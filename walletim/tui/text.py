@@ -17,6 +17,7 @@ from walletim.messaging.kinds import GROUP_PREFIX, KINDS, is_group_peer
 if TYPE_CHECKING:
     from walletim.app.chat import Quote, RequestInfo
     from walletim.app.wim import MoneyView
+    from walletim.errors import WalletimError
     from walletim.store.chat import Contact, ConversationInfo, StoredMessage
     from walletim.tui.model import Row
 
@@ -37,6 +38,23 @@ CONSENT_DONE = {
     "block": "blocked: their mail is dropped unread from now on",
     "unblock": "unblocked: the consent rules decide again",
 }
+#: A refusal's advice (``WalletimError.advice``, by name) in the app's words: the app has
+#: no flags to give, and never overrides a refusal ("" says nothing more than the facts).
+ADVICE = {
+    "force": "",
+    "pay-again": "",
+    "nonce": " (the node may be lying: check it, or start the app on another node)",
+    "fees": " (try again when fees are lower)",
+}
+
+
+def said(exc: WalletimError) -> str:
+    """``exc`` as the app says it: its facts and its advice in the app's words."""
+    if exc.advice is None:
+        return str(exc)
+    return exc.facts + ADVICE[exc.advice]
+
+
 #: The head of a conversation not consented to, by its consent state.
 CONSENT_LINES = {
     "request": "a message request from a stranger: accept or block it in Requests (ctrl+r)",
@@ -275,6 +293,7 @@ Clock = Callable[[], float]
 
 __all__ = [
     "ACTIONS",
+    "ADVICE",
     "CONSENT_DONE",
     "CONSENT_LINES",
     "Clock",
@@ -288,6 +307,7 @@ __all__ = [
     "request_item",
     "row_text",
     "safety_text",
+    "said",
     "trust_line",
     "when",
 ]

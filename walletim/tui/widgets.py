@@ -14,7 +14,7 @@ from textual.widgets import Footer, ListItem, ListView, Static, TextArea
 
 from walletim.store.chat import ConversationInfo
 from walletim.tui.model import Row
-from walletim.tui.text import card_text, conversation_item, row_text
+from walletim.tui.text import card_action, card_text, conversation_item, row_text
 
 #: Rows a message list keeps mounted at most: scrolling further pages out the far end.
 MAX_ROWS = 300
@@ -53,8 +53,11 @@ class ConversationList(ListView):
         now_s: float,
         selected: str | None,
     ) -> None:
-        """Draw ``convs``, keeping ``selected`` (a peer) highlighted where it moved to. In the
-        same order as shown, the items are drawn again in place (no remount)."""
+        """Draw ``convs``, keeping ``selected`` (a peer) highlighted where it moved to, or
+        while the list has the focus the one the user moved to. In the same order as shown,
+        the items are drawn again in place (no remount)."""
+        if self.has_focus and self.peer is not None:  # enter must open what they pointed at
+            selected = self.peer
         items = [c for c in self.children if isinstance(c, ConvItem)]
         peers = [c.peer for c in convs]
         if [i.peer for i in items] == peers:
@@ -70,6 +73,12 @@ class ConversationList(ListView):
     def peer(self) -> str | None:
         item = self.highlighted_child
         return item.peer if isinstance(item, ConvItem) else None
+
+    def point(self, peer: str) -> None:
+        """Highlight ``peer``'s conversation (the one opened), if it is listed."""
+        for n, item in enumerate(self.children):
+            if isinstance(item, ConvItem) and item.peer == peer:
+                self.index = n
 
 
 class MessageItem(ListItem):
@@ -155,8 +164,11 @@ class MessageList(ListView):
             self.scroll_to_widget(item, animate=False)
 
     async def add_older(self, rows: Sequence[Row], *, full: bool) -> None:
-        """Older rows at the top; the far (newest) end is paged out beyond MAX_ROWS."""
+        """Older rows at the top; the far (newest) end is paged out beyond MAX_ROWS. A row
+        already shown (a late message, dated before the page it came into) is not again."""
         self.at_start = full
+        known = {r.id for r in self.rows}
+        rows = [r for r in rows if r.id not in known]
         if not rows:
             return
         keep = self.index or 0
@@ -167,14 +179,23 @@ class MessageList(ListView):
             self.at_end = False
         self.index = min(keep + len(rows) - 1, len(self.children) - 1)
 
-    async def add_newer(self, rows: Sequence[Row], *, follow: bool) -> None:
+    @property
+    def at_bottom(self) -> bool:
+        """The reader is at the newest message: it is mounted, the cursor is on it and the
+        view was not scrolled back (by the wheel) more than a screen. New mail is followed
+        only from here; anywhere else the reader's place is kept."""
+        last = self.index is None or self.index >= len(self.children) - 1
+        return self.at_end and last and self.max_scroll_y - self.scroll_y <= self.size.height
+
+    async def add_newer(self, rows: Sequence[Row], *, follow: bool) -> bool:
         """Newer rows at the bottom (live mail, a message sent, a page back in); with
-        ``follow`` the cursor moves to the newest if it was on the last row."""
+        ``follow`` the cursor moves to the newest if the reader was at the bottom
+        (:attr:`at_bottom`). Returns whether it moved there."""
         known = {r.id for r in self.rows}
         fresh = [r for r in rows if r.id not in known]
         if not fresh:
-            return
-        was_last = self.index is None or self.index >= len(self.children) - 1
+            return False
+        was_last = self.at_bottom
         await self.extend(self._item(r) for r in fresh)
         count = len(self.children)
         if count > MAX_ROWS:
@@ -186,6 +207,7 @@ class MessageList(ListView):
         if follow and was_last:
             self.index = len(self.children) - 1
             self.call_after_refresh(self._show_cursor)
+        return follow and was_last
 
     async def replace_row(self, row: Row) -> None:
         """Draw one row again (a verdict that changed)."""
@@ -223,9 +245,76 @@ class MessageList(ListView):
         if self.children:
             self.index = len(self.children) - 1
 
-    def on_scroll_up(self) -> None:  # the mouse wheel at the top pages older rows in
-        if self.scroll_y <= 0 and not self.at_start and self.rows:
-            self.post_message(self.Page(before=self.rows[0].id))
+    def on_scroll_up(self) -> None:  # the scrollbar clicked above its handle
+        self._page_at_edge(older=True)
+
+    def on_mouse_scroll_up(self) -> None:  # the wheel (ScrollUp is only the scrollbar's)
+        self._page_at_edge(older=True)
+
+    def on_mouse_scroll_down(self) -> None:
+        self._page_at_edge(older=False)
+
+    def _page_at_edge(self, *, older: bool) -> None:
+        """Scrolled to the top (or the bottom) of what is mounted: the page beyond comes in
+        as up on the first row (down on the last) brings it, the cursor moved there."""
+        rows = self.rows
+        if not rows:
+            return
+        if older and self.scroll_y <= 0 and not self.at_start:
+            self.index = 0
+            self.post_message(self.Page(before=rows[0].id))
+        elif not older and self.scroll_y >= self.max_scroll_y and not self.at_end:
+            self.index = len(rows) - 1
+            self.post_message(self.Page(after=rows[-1].id))
+
+
+class Reading(Message):
+    """The open conversation's messages or compose box got the focus."""
+
+
+class Messages(MessageList):
+    """The open conversation's list, with the keys that act on the highlighted card."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "act", "Act on card", show=False),
+        Binding("p", "act('request')", "Pay"),
+        Binding("o", "act('redpacket')", "Open packet"),
+    ]
+
+    class Act(Message):
+        def __init__(self, row: Row) -> None:
+            super().__init__()
+            self.row = row
+
+    _offered: tuple[str, str] | None = None  # the card action the footer shows now
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "act":
+            return True
+        row = self.row
+        offered = None if row is None else card_action(row, self.mine)
+        if offered is None or row is None or row.view is None:
+            return False
+        return not parameters or parameters[0] == row.view.kind
+
+    def on_focus(self) -> None:
+        self.post_message(Reading())
+
+    def watch_index(self, old_index: int | None, new_index: int | None) -> None:
+        super().watch_index(old_index, new_index)
+        row = self.row
+        offered = None if row is None else card_action(row, self.mine)
+        if offered != self._offered:  # the footer is rebuilt only when its keys change:
+            self._offered = offered  # each rebuild mounts new widgets, and scrolling a long
+            self.refresh_bindings()  # history must not churn (and retain) them row by row
+        last = new_index is not None and new_index == len(self.children) - 1
+        if self.has_focus and self.at_end and last:  # mail come while scrolled back: seen now
+            self.post_message(Reading())
+
+    def action_act(self, kind: str | None = None) -> None:
+        row = self.row
+        if row is not None and card_action(row, self.mine) is not None:
+            self.post_message(self.Act(row))
 
 
 class KeysFooter(Footer):
@@ -279,13 +368,21 @@ class Compose(TextArea):
         self.insert("\n")
 
 
+class ComposeBox(Compose):
+    def on_focus(self) -> None:
+        self.post_message(Reading())
+
+
 __all__ = [
     "MAX_ROWS",
     "Compose",
+    "ComposeBox",
     "ConvItem",
     "ConversationList",
     "KeysFooter",
     "MessageItem",
     "MessageList",
+    "Messages",
+    "Reading",
     "prune_watchers",
 ]

@@ -170,9 +170,9 @@ class Payments:
                 raise RiskRefused(
                     f"you already paid {format_amount(p.amount, p.decimals)} {p.symbol} to "
                     f"{p.payee} {minutes} min ago in transaction {p.tx_hash} ({p.state}; "
-                    "`walletim tx status` follows it): nothing was sent; pass --force to pay "
-                    "again",
+                    "`walletim tx status` follows it): nothing was sent",
                     code="paid-twice",
+                    advice="pay-again",
                 )
 
     def _tell(
