@@ -26,7 +26,7 @@ from walletim.app.wallets import parse_address
 from walletim.chain.rpc import Q, Receipt, RpcClient
 from walletim.contracts.abi import KNOWN_ABIS, decode_log
 from walletim.errors import RpcError, WalletimError
-from walletim.store.txs import GONE
+from walletim.store.txs import GONE, TxStatus
 
 if TYPE_CHECKING:
     from walletim.app.chain import ChainService
@@ -60,7 +60,7 @@ class Entry:
     symbol: str
     decimals: int | None  # None: a token that does not say
     amount: int
-    status: str  # mined | failed | pending | signed | dropped | replaced
+    status: TxStatus
     block: int | None = None
     time: int | None = None  # seconds since the epoch
     fee: int | None = None
@@ -266,7 +266,7 @@ class AccountHistory:
             fee = None
             if receipt and src.lower() in mine and receipt.effective_gas_price is not None:
                 fee = receipt.gas_used * receipt.effective_gas_price
-            status = "failed" if receipt is not None and receipt.status == 0 else "mined"
+            status: TxStatus = "failed" if receipt is not None and receipt.status == 0 else "mined"
             entry = Entry(
                 tx_hash, "out", src, recipient, None, "ETH", 18, _int(tx.get("value")), status,
                 block=block.number, time=block.timestamp, fee=fee,

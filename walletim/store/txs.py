@@ -14,8 +14,9 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Literal, Protocol
 
+from walletim.errors import StoreError
 from walletim.store.db import Store
 from walletim.store.inflight import InFlight
 from walletim.store.sql import one_row
@@ -36,13 +37,16 @@ class Conn(Protocol):
     def executemany(self, sql: str, params: Iterable[Sequence[object]], /) -> Cursor: ...
 
 
-STATUSES = ("signed", "pending", "mined", "failed", "dropped", "replaced")
-OPEN_STATUSES = ("signed", "pending")
+#: A transaction's state: as stored (the schema's CHECK lists the first six), or ``gone``
+#: (:data:`GONE`, never stored). mypy checks every comparison with it.
+TxStatus = Literal["signed", "pending", "mined", "failed", "dropped", "replaced", "gone"]
+STATUSES: tuple[TxStatus, ...] = ("signed", "pending", "mined", "failed", "dropped", "replaced")
+OPEN_STATUSES: tuple[TxStatus, ...] = ("signed", "pending")
 #: The status a transaction reads with when it was recorded on another chain than the one
 #: this home last saw at its chain id (another genesis: a devnet started afresh). Never
 #: stored; such a transaction is never broadcast again, and no query of this chain's
 #: transactions (open ones, nonces, receipts to re-check) returns it.
-GONE = "gone"
+GONE: Final = "gone"
 
 
 def _current(t: str) -> str:
@@ -71,7 +75,7 @@ class TxRecord:
     gas_price: int | None
     data: bytes
     raw: bytes
-    status: str
+    status: TxStatus
     kind: str = "send"
     note: str | None = None
     replaced_by: str | None = None
@@ -118,6 +122,16 @@ def _opt_str(v: int | None) -> str | None:
     return None if v is None else str(v)
 
 
+def _status(value: object) -> TxStatus:
+    """A stored status (the schema allows no other). Raises StoreError."""
+    if value == GONE:
+        return GONE
+    for status in STATUSES:
+        if value == status:
+            return status
+    raise StoreError(f"a transaction's stored status is unknown: {value!r}")
+
+
 def _row_to_tx(row: Row) -> TxRecord:
     return TxRecord(
         hash=row[0],
@@ -133,7 +147,7 @@ def _row_to_tx(row: Row) -> TxRecord:
         gas_price=_opt_int(row[10]),
         data=bytes(row[11]),
         raw=bytes(row[12]),
-        status=row[13],
+        status=_status(row[13]),
         kind=row[14],
         note=row[15],
         replaced_by=row[16],
@@ -237,7 +251,7 @@ class TxRepo:
     def set_status(
         conn: Conn,
         tx_hash: str,
-        status: str,
+        status: TxStatus,
         *,
         block_number: int | None = None,
         block_hash: str | None = None,
@@ -297,12 +311,12 @@ class TxRepo:
         )
 
     @staticmethod
-    def record_mined(conn: Conn, tx: TxRecord, receipt: ReceiptRecord) -> str:
+    def record_mined(conn: Conn, tx: TxRecord, receipt: ReceiptRecord) -> TxStatus:
         """Store ``tx``'s receipt, mark it mined (or failed) on the chain this home sees at
         its chain id (it is on that chain now, whichever it was signed on), and every other
         open or dropped transaction of this home on that chain at its nonce replaced by it.
         Returns the status."""
-        status = "mined" if receipt.status == 1 else "failed"
+        status: TxStatus = "mined" if receipt.status == 1 else "failed"
         TxRepo.save_receipt(conn, receipt)
         TxRepo.set_status(
             conn, tx.hash, status, block_number=receipt.block_number, block_hash=receipt.block_hash

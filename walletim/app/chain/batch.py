@@ -46,7 +46,7 @@ from walletim.chain.rpc import Q, Query, answered
 from walletim.chain.units import format_amount
 from walletim.errors import InputError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
-from walletim.store.txs import GONE, Conn, TxRecord, TxRepo
+from walletim.store.txs import GONE, Conn, TxRecord, TxRepo, TxStatus
 
 MAX_BATCH_ROWS = 10_000
 
@@ -323,7 +323,8 @@ class BatchSender(ChainPart):
         accepted: list[str] = []
         with self.repo().transaction() as conn:
             for (r, rec), outcome in zip(records, outcomes, strict=True):
-                status, error = "pending", None
+                status: TxStatus = "pending"
+                error = None
                 if outcome is not None:
                     error = str(outcome)
                     status = "signed" if outcome.response is None else "dropped"

@@ -10,6 +10,10 @@ told at once when the user presses Ctrl-C, whatever the node is doing.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from walletim.store.txs import TxStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +26,7 @@ class Flight:
     hash: str
     nonce: int
     sender: str
-    status: str = "signed"
+    status: TxStatus = "signed"
     block: int | None = None
     seen: int = 0
     wanted: int = 1
@@ -66,7 +70,7 @@ class FlightLog:
     def seen(
         self,
         tx_hash: str,
-        status: str,
+        status: TxStatus,
         *,
         block: int | None = None,
         seen: int = 0,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from walletim.chain.fees import Fees
-from walletim.store.txs import ReceiptRecord
+from walletim.store.txs import ReceiptRecord, TxStatus
 
 if TYPE_CHECKING:
     from walletim.app.chain.ports import Progress
@@ -108,7 +108,7 @@ class SendResult:
 
     hash: str
     nonce: int
-    status: str
+    status: TxStatus
     plan: TxPlan
     receipt: ReceiptRecord | None = None
     confirmations: int = 0

@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from walletim.app.chain.tracking import Held, Tracker
     from walletim.app.networks import Network
     from walletim.chain.fees import FeeSuggestion
-    from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo
+    from walletim.store.txs import ReceiptRecord, TxRecord, TxRepo, TxStatus
 
 T = TypeVar("T")
 
@@ -460,7 +460,7 @@ class ChainService:
         confirmations: int = 1,
         timeout: float = 120.0,
         progress: Progress | None = None,
-    ) -> tuple[str, ReceiptRecord | None, int]:
+    ) -> tuple[TxStatus, ReceiptRecord | None, int]:
         """Poll until mined with ``confirmations`` blocks (or failed/dropped/replaced).
 
         Returns (status, receipt, confirmations seen). Polls quickly at first (25 ms, backing

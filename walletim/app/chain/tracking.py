@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from walletim.app.chain.ports import Chain, ChainPart, Clock, Sleep
 from walletim.chain.rpc import Q, Receipt
 from walletim.errors import InputError, RpcError
-from walletim.store.txs import GONE, ReceiptRecord, TxRecord, TxRepo
+from walletim.store.txs import GONE, ReceiptRecord, TxRecord, TxRepo, TxStatus
 
 if TYPE_CHECKING:  # `tx status` refreshes a record: no batch, signing or waiting machinery
     from walletim.app.chain.broadcast import Broadcaster
@@ -155,6 +155,7 @@ class Tracker(ChainPart):
             self._replaced(rec, latest.hash)
             self._refresh(latest)
             return
+        status: TxStatus
         try:
             self.rpc.send_raw_transaction(rec.raw)
             status = "pending"
@@ -248,7 +249,7 @@ class Tracker(ChainPart):
             if r.block_number is None or hashes.get(r.block_number) != (r.block_hash or "").lower()
         ]
 
-    def wait(self, tx_hash: str, until: Until) -> tuple[str, ReceiptRecord | None, int]:
+    def wait(self, tx_hash: str, until: Until) -> tuple[TxStatus, ReceiptRecord | None, int]:
         """Poll until mined deep enough (or failed/dropped/replaced): (status, receipt,
         confirmations seen). On timeout the transaction stays pending and tracked."""
         confirmations, progress = until.confirmations, until.progress
@@ -360,9 +361,9 @@ class Tracker(ChainPart):
                     senders.add(rec.sender)
                     record = receipt_record(self.chain_id, rec.hash, receipt)
                     records.append(record)
-                    res.status = "mined" if record.status == 1 else "failed"
-                    res.block = record.block_number
-                    self.flights.seen(rec.hash, res.status, block=record.block_number, seen=1)
+                    status: TxStatus = "mined" if record.status == 1 else "failed"
+                    res.status, res.block = status, record.block_number
+                    self.flights.seen(rec.hash, status, block=record.block_number, seen=1)
                 TxRepo.save_receipts(conn, records)
                 for sender in senders:
                     TxRepo.settle_replaced(conn, self.chain_id, sender)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from walletim.app.chain import SendRequest
     from walletim.app.tokens import TokenLabel
     from walletim.contracts.abi import DecodedEvent
+    from walletim.store.txs import TxStatus
 
 #: An action's numbers, for --json and scripts: JSON values (text, numbers, addresses, lists)
 #: by name. Scripts read them by the names each action documents.
@@ -95,7 +96,7 @@ class StepResult:
 
     label: str
     hash: str
-    status: str  # mined | failed | pending | dropped | replaced
+    status: TxStatus
     gas_used: int | None
     events: tuple[DecodedEvent, ...]
 
