@@ -16,7 +16,7 @@ from walletim.keys import paths
 
 if TYPE_CHECKING:
     from walletim.errors import WalletFileTampered
-    from walletim.keys.vault import WalletRecord
+    from walletim.keys.vault import WalletKind, WalletRecord
 
 
 class PasswordSource(Protocol):
@@ -83,7 +83,7 @@ class Account:
 @dataclass(frozen=True, slots=True)
 class WalletInfo:
     name: str
-    kind: str  # "mnemonic" | "private-key"
+    kind: WalletKind
     template: str | None
     address: str  # account 0
     created: int
@@ -104,7 +104,7 @@ class WalletEntry:
     file unchecked: they name and describe, they never say where to send funds."""
 
     name: str
-    kind: str
+    kind: WalletKind
     template: str | None
     created: int
     source: str
@@ -150,7 +150,7 @@ class CreatedWallet:
 
 @dataclass(frozen=True, slots=True)
 class RevealedSecret:
-    kind: str
+    kind: WalletKind
     secret: str  # the mnemonic, or the 0x private key of a private-key wallet
     has_passphrase: bool
 
