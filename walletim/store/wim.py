@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from walletim.store.db import Store
 from walletim.store.sql import now_ms, one_row
@@ -19,7 +19,9 @@ from walletim.store.sql import now_ms, one_row
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-STATES = ("pending", "verified", "failed", "mismatch")
+#: What the chain says of a payment or shared action a message cites (see :class:`Verdict`).
+VerdictState = Literal["pending", "verified", "failed", "mismatch"]
+STATES: tuple[VerdictState, ...] = ("pending", "verified", "failed", "mismatch")
 #: A row as sqlcipher3 returns it.
 Row = Sequence[object]
 R = TypeVar("R")
@@ -39,7 +41,7 @@ class Verdict:
     """What the chain says of a payment or shared action a message cites (the ledger's
     check: :mod:`walletim.app.wim.verify`), as the payments and actions tables keep it."""
 
-    state: str  # pending | verified | failed | mismatch
+    state: VerdictState
     reason: str
     confirmations: int
     final: bool = False  # verified, and its block is final on this network
@@ -117,7 +119,7 @@ class PaymentRow:
     payee: str
     note: str
     request_id: str | None
-    state: str  # pending | verified | failed | mismatch
+    state: VerdictState
     reason: str
     confirmations: int
     created_ms: int
@@ -216,7 +218,7 @@ class ActionRow:
     chain_id: int
     tx_hash: str
     action: str  # swap | vault-deposit
-    state: str
+    state: VerdictState
     reason: str
     confirmations: int
     created_ms: int
@@ -271,7 +273,7 @@ class WimRepo:
         payee: str,
         note: str,
         request_id: str | None,
-        state: str = "pending",
+        state: VerdictState = "pending",
         reason: str = "",
     ) -> PaymentRow:
         """Insert a payment (once per message; a second call for the same message returns
@@ -308,7 +310,7 @@ class WimRepo:
         return one_row(self.store, sql, (message_id,), _payment)
 
     def payments(
-        self, account: str, *, states: tuple[str, ...] = STATES, limit: int = 1000
+        self, account: str, *, states: tuple[VerdictState, ...] = STATES, limit: int = 1000
     ) -> list[PaymentRow]:
         marks = ",".join("?" * len(states))
         sql = (

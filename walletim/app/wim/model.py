@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from walletim.app.redpacket import NewPacket, PacketStatus
     from walletim.app.wim.ports import TokenNames
     from walletim.store.chat import StoredMessage
-    from walletim.store.wim import PacketRow, PaymentRow, RequestRow, SplitRow
+    from walletim.store.wim import PacketRow, PaymentRow, RequestRow, SplitRow, VerdictState
 
 GRACE_S = 600  # a cited transaction the node has never seen is a mismatch after this long
 MAX_FINALITY_DEPTH = 64  # final at this depth on a node without a `finalized` block
@@ -129,7 +129,7 @@ class PacketCheck:
     verified | mismatch | pending; ``text`` the line to show, built from the chain's figures
     (None until the chain bears the packet out)."""
 
-    state: str
+    state: VerdictState
     reason: str
     confirmations: int
     text: str | None

@@ -31,7 +31,7 @@ from walletim.errors import (
 from walletim.keys.hd import to_checksum_address
 from walletim.messaging.kinds import Asset as ClaimAsset
 from walletim.messaging.kinds import PacketOffer, group_peer, parse_packet
-from walletim.store.wim import PacketRow
+from walletim.store.wim import PacketRow, VerdictState
 
 if TYPE_CHECKING:
     from walletim.app.chain.flights import Flight
@@ -358,7 +358,7 @@ class Packets:
         if row is None:
             return PacketCheck("pending", "not read from the chain yet", 0, None, pid)
         if row.state in ("pending", "forged"):
-            state = "pending" if row.state == "pending" else "mismatch"
+            state: VerdictState = "pending" if row.state == "pending" else "mismatch"
             return PacketCheck(state, row.reason, 0, None, pid)
         if m.direction == "in" and row.peer != sender:
             why = f"the red-packet contract says {row.peer} made it, not {sender}"

@@ -21,7 +21,7 @@ from walletim.messaging.kinds import (
     parse_action,
     parse_packet,
 )
-from walletim.store.wim import ActionRow
+from walletim.store.wim import ActionRow, VerdictState
 
 if TYPE_CHECKING:
     from walletim.store.chat import StoredMessage
@@ -103,7 +103,9 @@ class Views:
         why = ""
         if incoming and not (row is not None and row.state == "claimed" and claimer == sender):
             why = refusal(self.p, me, claim, sender, is_group_peer(m.peer))
-        states = {"claimed": "verified", "refused": "mismatch", "failed": "failed"}
+        states: dict[str, VerdictState] = {
+            "claimed": "verified", "refused": "mismatch", "failed": "failed"
+        }  # fmt: skip
         if why:
             row, verdict = None, Verdict("mismatch", why, 0)
         elif row is None:
