@@ -89,6 +89,14 @@ class FanoutReceiver:
         """Decrypt and store one envelope delivered to this device's mailbox (None: stored
         before, or a membership change held). ``me``: the account (its address; its
         identity is this device's key)."""
+        self._inbox.drop_replayed()  # those of a transaction that failed
+        outcome = self._receive_one(me, device, mid, env, notices)
+        self._inbox.announce_replayed(me.address)
+        return outcome
+
+    def _receive_one(
+        self, me: Me, device: ThisDevice, mid: str, env: bytes, notices: list[GroupNotice]
+    ) -> Received | Rejection | Dropped | None:
         repo = self.env.repo()
         with repo.tx() as tx:
             if tx.has_relay_id(mid) or RS.seen(tx.conn, mid):
@@ -168,11 +176,16 @@ class FanoutReceiver:
         try:
             if payload.kind == "membership" and _to_self(payload, me.address):
                 check_own_device(got.sender, got.own_list(), got.device.device.id)
-                return store_group_history(tx, me, mid, payload, notices, self.env.now_ms())
+                stored = store_group_history(tx, me, mid, payload, notices, self.env.now_ms())
+                self._inbox.settle_held(tx, me, notices)
+                return stored
             peer = copy_peer(payload, got.sender, got.own_list(), got.device.device.id)
             if payload.kind in ("group", "membership"):
                 now = self.env.now_ms()
-                return store_group_copy(tx, me, peer, mid, payload, notices, now)
+                stored = store_group_copy(tx, me, peer, mid, payload, notices, now)
+                if payload.kind == "membership":
+                    self._inbox.settle_held(tx, me, notices)
+                return stored
             text = text_of(payload.kind, payload.body)
         except MessagingError as exc:
             return got.rejected(exc)
