@@ -299,8 +299,10 @@ class Inbox:
         """Store an authentic message that is not a membership change (None: held until
         its group is verified)."""
         try:
-            if payload.kind == "read":
-                raise MessageRejected("malformed", "a read mark goes only to one's own devices")
+            if payload.kind in ("read", "consent"):
+                raise MessageRejected(
+                    "malformed", f"a {payload.kind} mark goes only to one's own devices"
+                )
             try:
                 routed = self._route(tx, me, peer, payload.kind, payload.body, payload.nonce)
             except HoldForHistory as held:
