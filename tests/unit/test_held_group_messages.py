@@ -80,3 +80,23 @@ def test_held_messages_are_replayed_once_the_group_is_verified(tmp_path: Path) -
             assert "1 held message(s) shown" in notices[-1].text
             assert settle(tx, ME, [], store) == []  # replayed once
         assert seen == [(CAROL, "c0")]
+
+
+def test_a_blocked_groups_messages_are_dropped_not_held(tmp_path: Path) -> None:
+    from walletim.app.chat.inbox import Inbox
+    from walletim.app.chat.results import Dropped
+    from walletim.messaging.kinds import group_peer
+    from walletim.store import consent as C
+
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        _unverified(repo)
+        inbox = Inbox(None)  # type: ignore[arg-type]  # storing needs only the transaction
+        with repo.tx() as tx:
+            assert inbox.store_message(tx, ME, CAROL, "c0", _text(0), []) is None  # held
+            C.decide(tx.conn, ALICE, group_peer(GID), "blocked")
+            got = inbox.store_message(tx, ME, CAROL, "c1", _text(1), [])
+            assert got == Dropped(group_peer(GID))
+            count = tx.conn.execute("SELECT count(*) FROM held_group_messages").fetchone()[0]
+        assert count == 1
+        assert C.decision(store, ALICE, group_peer(GID)).dropped == 1  # type: ignore[union-attr]

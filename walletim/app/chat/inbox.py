@@ -305,11 +305,13 @@ class Inbox:
                 )
             try:
                 routed = self._route(tx, me, peer, payload.kind, payload.body, payload.nonce)
-            except HoldForHistory as held:
+            except HoldForHistory as held:  # a blocked group's is dropped, not held
+                gpeer = group_peer(held.group_id)
+                if _dropped(tx, me, gpeer):
+                    return Dropped(gpeer)
                 hold(tx, me, peer, mid, held.group_id, payload, notices)
                 return None
-            if routed.group and consent_store.blocked(tx.conn, me.address, routed.group):
-                consent_store.count_dropped(tx.conn, me.address, routed.group)
+            if routed.group and _dropped(tx, me, routed.group):
                 return Dropped(routed.group)
             text = text_of(routed.kind, routed.body)
             precheck(tx.conn, routed.conversation, routed.kind, routed.body, routed.sender or peer)
@@ -457,6 +459,14 @@ def refused(tx: ChatTx, me: Me, peer: str | None, exc: Exception) -> Rejection:
         return record_rejection(tx, me, peer, exc.reason, exc.detail)
     name = type(exc).__name__
     return record_rejection(tx, me, peer, "undecryptable", name, f"undecryptable:{name}")
+
+
+def _dropped(tx: ChatTx, me: Me, group: str) -> bool:
+    """Whether ``group`` is blocked (then its message is counted, and dropped)."""
+    if not consent_store.blocked(tx.conn, me.address, group):
+        return False
+    consent_store.count_dropped(tx.conn, me.address, group)
+    return True
 
 
 class _Blocked(Exception):
