@@ -161,3 +161,52 @@ def test_a_device_joined_later_gets_the_history_the_other_device_has_just_fetche
     ok(phone, "chat", "group", "send", "--from", "dev", gid, "without carol")
     ok(carol, "chat", "inbox", "--from", "bob")
     assert "without carol" not in [t for _, t in _texts(carol, "bob", gid)]
+
+
+def test_members_messages_before_the_history_arrives_are_held_not_lost(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """The phone joins after Alice's group was made and Dave removed from it. Before the
+    laptop gives the phone the group, Dave (removed: he sends anyway), Bob and Carol write
+    there: the phone knows the group only from its first sender (Dave). Once the history
+    arrives, Bob's and Carol's messages show (they were held, not refused and lost) and
+    Dave's does not: the history says he was removed."""
+    from walletim.app.session import Session
+
+    laptop = _home(tmp_path / "laptop", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    carol = _home(tmp_path / "carol", relay.url, mnemonic=None)
+    dave = _home(tmp_path / "dave", relay.url, mnemonic=None)
+    a_addr, b_addr, c_addr = _address(laptop, "dev"), _address(bob, "bob"), _address(carol, "bob")
+    d_addr = _address(dave, "bob")
+    for home, account in ((laptop, "dev"), (bob, "bob"), (carol, "bob"), (dave, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    gid = ok(laptop, "chat", "group", "create", "--from", "dev", "club", b_addr, c_addr, d_addr)[
+        "group_id"
+    ]
+    ok(laptop, "chat", "group", "remove", "--from", "dev", gid, d_addr)
+    for home in (bob, carol, dave):
+        ok(home, "chat", "inbox", "--from", "bob")
+
+    phone = _home(tmp_path / "phone", relay.url)
+    ok(phone, "chat", "device", "join", "--from", "dev")
+    ok(phone, "chat", "inbox", "--from", "dev")  # publishes the phone's keys
+    with Session(dave.home, HOME_PASSWORD, relay_url=relay.url, fast_kdf=True) as s:
+        body = {"group": gid, "k": "text", "b": {"text": "dave was here"}, "i": "cd" * 16}
+        s.chat.send_payload("bob", a_addr, "group", body, "dave was here")
+    ok(bob, "chat", "group", "send", "--from", "bob", gid, "from bob")
+    ok(carol, "chat", "group", "send", "--from", "bob", gid, "from carol")
+    got = ok(phone, "chat", "inbox", "--from", "dev")  # before the history: unverified
+    assert got["rejected"] == [], got
+    assert [n["kind"] for n in got["group_notices"]] == ["held", "held"], got
+    [g] = ok(phone, "chat", "group", "list", "--from", "dev")["groups"]
+    assert not g["verified"], g
+
+    ok(laptop, "chat", "inbox", "--from", "dev")  # gives the phone the group
+    got = ok(phone, "chat", "inbox", "--from", "dev")
+    [g] = ok(phone, "chat", "group", "list", "--from", "dev")["groups"]
+    assert g["verified"] and g["members"] == sorted([a_addr, b_addr, c_addr]), g
+    assert sorted(_texts(phone, "dev", gid)) == [("in", "from bob"), ("in", "from carol")]
+    [told] = [n["text"] for n in got["group_notices"] if n["kind"] == "applied"]
+    assert "2 held message(s) shown, 1 refused (not a member)" in told, got

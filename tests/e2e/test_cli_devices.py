@@ -413,3 +413,54 @@ def test_a_new_home_of_a_wallet_with_devices_joins_at_chat_init(
     back = ok(phone, "chat", "init", "--from", "dev")["device"]
     assert back["revoked"] and not back["joined"], back
     assert ok(laptop, "chat", "device", "list", "--from", "dev")["version"] == 3
+
+
+def test_accepting_or_blocking_on_one_device_holds_on_the_others(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """Carol, a stranger, writes to Alice: a request on her laptop and her phone. Accepted on
+    the laptop, it is accepted on the phone after the laptop's next chat command; blocked on
+    the phone, it is blocked on the laptop (the newest decision wins). A decision Bob (a
+    peer, not one of Alice's devices) sends is refused and changes nothing. A tablet that
+    joins later gets the decisions with the wallet's groups."""
+    from tests.conftest import HOME_PASSWORD
+    from walletim.app.session import Session
+
+    laptop, phone, bob, a_addr, _ = joined_homes(tmp_path, relay)
+    carol = _home(tmp_path / "carol", relay.url, mnemonic=None)
+    c_addr = ok(carol, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
+    ok(carol, "chat", "device", "join", "--from", "bob")
+    ok(carol, "chat", "send", "--from", "bob", a_addr, "hello alice")
+
+    def consent(home: Any) -> str:
+        return str(ok(home, "chat", "read", "--from", "dev", c_addr)["consent"])
+
+    for home in (laptop, phone):
+        ok(home, "chat", "inbox", "--from", "dev")
+    assert consent(laptop) == consent(phone) == "request"
+    ok(laptop, "chat", "accept", "--from", "dev", c_addr)
+    ok(laptop, "chat", "inbox", "--from", "dev")  # tells the phone
+    got = ok(phone, "chat", "inbox", "--from", "dev")
+    assert got["rejected"] == [], got
+    assert consent(phone) == "allowed"
+
+    ok(phone, "chat", "block", "--from", "dev", c_addr)
+    ok(phone, "chat", "inbox", "--from", "dev")
+    ok(laptop, "chat", "inbox", "--from", "dev")
+    assert consent(laptop) == "blocked"
+
+    with Session(bob.home, HOME_PASSWORD, relay_url=relay.url) as s:
+        body = {"peer": c_addr, "state": "allowed", "at": 2**62}
+        s.chat.send_payload("bob", a_addr, "consent", body, "")
+    for home in (laptop, phone):
+        got = ok(home, "chat", "inbox", "--from", "dev")
+        assert [x["reason"] for x in got["rejected"]] == ["malformed"], got["rejected"]
+        assert consent(home) == "blocked"
+
+    tablet = _home(tmp_path / "tablet", relay.url)
+    ok(tablet, "chat", "device", "join", "--from", "dev")
+    ok(tablet, "chat", "inbox", "--from", "dev")  # publishes the tablet's keys
+    ok(laptop, "chat", "inbox", "--from", "dev")  # gives it the decisions
+    got = ok(tablet, "chat", "inbox", "--from", "dev")
+    assert got["rejected"] == [], got
+    assert consent(tablet) == "blocked"

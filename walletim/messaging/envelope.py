@@ -76,6 +76,7 @@ WireKind = Literal[
     "delete",
     "sponsored-claim",
     "read",
+    "consent",
 ]
 WIRE_KINDS: tuple[WireKind, ...] = get_args(WireKind)
 PAYLOAD_KINDS = WIRE_KINDS  # the older name

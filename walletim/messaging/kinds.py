@@ -492,6 +492,35 @@ def read_group(body: object) -> str | None:
     return None if raw is None else F.group_id(raw)
 
 
+ConsentState = Literal["allowed", "blocked", "ignored", "undecided"]
+_CONSENT_STATES: tuple[ConsentState, ...] = ("allowed", "blocked", "ignored", "undecided")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentMark:
+    """An accept/block decision, sent only between one's own devices (to the wallet itself):
+    ``peer`` (a checksummed address or ``group:ID``) was decided ``state`` at ``at`` (ms;
+    the newest decision wins on every device)."""
+
+    peer: str
+    state: ConsentState
+    at: int
+
+
+def parse_consent(body: object) -> ConsentMark:
+    """``{"peer": ADDRESS | "group:ID", "state": ..., "at": MS}``. Raises MessagingError."""
+    b = F.obj(body, "consent mark")
+    raw = b.get("peer")
+    if isinstance(raw, str) and raw.startswith(GROUP_PREFIX):
+        peer = group_peer(F.group_id(raw.removeprefix(GROUP_PREFIX)))
+    else:
+        peer = F.address(raw, "consent peer")
+    state = next((s for s in _CONSENT_STATES if s == b.get("state")), None)
+    if state is None:
+        raise MessagingError("malformed consent state")
+    return ConsentMark(peer, state, F.uint(b.get("at"), "at", 63))
+
+
 def _unwrapped(body: object) -> str:
     raise MessagingError("a group message is shown as the message it carries")
 
@@ -508,6 +537,7 @@ KINDS: dict[str, KindSpec] = {
     "delete": KindSpec(parse_delete, delete_text, "control", in_group=True),
     # 1:1 only: a claimer to a red packet's creator (or any sponsor).
     "read": KindSpec(parse_read, lambda b: "", "control"),
+    "consent": KindSpec(parse_consent, lambda b: "", "control"),
     "sponsored-claim": KindSpec(
         parse_sponsored_claim, lambda b: parse_sponsored_claim(b).text, "said"
     ),

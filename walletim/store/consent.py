@@ -40,14 +40,15 @@ def decisions(sql: Sql, account: str) -> list[ConsentRow]:
     return [ConsentRow(*r) for r in rows]
 
 
-def decide(sql: Sql, account: str, peer: str, state: Decision) -> None:
-    """Record ``state`` (a block's drop count is kept while it stays blocked)."""
+def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = None) -> None:
+    """Record ``state``, decided at ``at`` (ms; now if None; a block's drop count is kept
+    while it stays blocked)."""
     sql.execute(
         "INSERT INTO consent (account, peer, state, updated_ms) VALUES (?,?,?,?) "
         "ON CONFLICT (account, peer) DO UPDATE SET state = excluded.state, "
         "updated_ms = excluded.updated_ms, "
         "dropped = CASE WHEN excluded.state = 'blocked' THEN consent.dropped ELSE 0 END",
-        (account, peer, state, now_ms()),
+        (account, peer, state, now_ms() if at is None else at),
     )
 
 
@@ -72,6 +73,59 @@ def blocked(sql: Sql, account: str, peer: str) -> bool:
         (account, peer),
     ).fetchone()
     return row is not None
+
+
+# -- decisions between one's own devices (kept in ``meta``: no migration) ----------------------
+
+_SYNC = "consent_sync:"
+Synced = Literal["allowed", "blocked", "ignored", "undecided"]
+
+
+def _sync_key(account: str, peer: str) -> str:
+    return f"{_SYNC}{account.lower()}:{peer}"
+
+
+def note_for_devices(sql: Sql, account: str, peer: str, state: Synced, at: int) -> None:
+    """Remember to tell this wallet's other devices of a decision (the newest replaces an
+    older one not sent yet)."""
+    sql.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+        "value = excluded.value",
+        (_sync_key(account, peer), f"{state}:{at}"),
+    )
+
+
+def for_devices(sql: Sql, account: str) -> list[tuple[str, Synced, int]]:
+    """The decisions waiting to go: (peer, state, at)."""
+    prefix = f"{_SYNC}{account.lower()}:"
+    rows = sql.execute(
+        "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key",
+        (prefix, prefix + "\uffff"),
+    ).fetchall()
+    out: list[tuple[str, Synced, int]] = []
+    for key, value in rows:
+        state, at = str(value).split(":")
+        out.append((str(key)[len(prefix) :], state, int(at)))  # type: ignore[arg-type]
+    return out
+
+
+def sent_to_devices(sql: Sql, account: str, peer: str, state: str, at: int) -> None:
+    """A decision went out: forget it (unless a later one replaced it meanwhile)."""
+    sql.execute(
+        "DELETE FROM meta WHERE key = ? AND value = ?", (_sync_key(account, peer), f"{state}:{at}")
+    )
+
+
+def take_newest(sql: Sql, account: str, peer: str, state: Synced, at: int) -> bool:
+    """Another device's decision, taken unless this one's is as new or newer (the newest
+    decision wins on every device). Returns whether it was taken."""
+    row = decision(sql, account, peer)
+    if row is not None and row.updated_ms >= at:
+        return False
+    if state == "undecided":
+        return undecide(sql, account, peer)
+    decide(sql, account, peer, state, at)
+    return True
 
 
 # -- the facts the rules read -------------------------------------------------------------------

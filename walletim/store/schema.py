@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from walletim.store.held import V19
 from walletim.store.order import V15
 from walletim.store.schema_chains import V18
 from walletim.store.schema_delivery import V16
@@ -557,4 +558,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(16, "peers' delivery keys per chat key (each device's mailbox)", V16),
     Migration(17, "search finds emoji: the index rebuilt with a token per pictograph", V17),
     Migration(18, "transactions: the chain (its genesis hash) each was signed on", V18),
+    Migration(19, "group messages held until their group's signed history arrives", _script(*V19)),
 )

@@ -41,8 +41,9 @@ from walletim.errors import InputError
 from walletim.messaging.kinds import GROUP_PREFIX, group_peer, is_group_peer
 from walletim.store import consent as C
 from walletim.store.chat import ConversationInfo
+from walletim.store.db import Store
 from walletim.store.groups import GroupRow, groups_of
-from walletim.store.sql import Sql
+from walletim.store.sql import Sql, now_ms
 
 ConsentState = Literal["allowed", "request", "ignored", "blocked"]
 
@@ -140,7 +141,7 @@ def _member_allowance(sql: Sql, account: str, peer: str) -> str | None:
 class ConsentBook:
     """Decisions of one home's accounts, on its store (opened when first needed)."""
 
-    def __init__(self, sql: Callable[[], Sql]) -> None:
+    def __init__(self, sql: Callable[[], Store]) -> None:
         self._sql = sql
 
     def of(self, account: str, peer: str) -> Consent:
@@ -150,8 +151,19 @@ class ConsentBook:
         """Record a decision. Returns the consent before it."""
         sql = self._sql()
         before = consent_of(sql, account, peer)
-        C.decide(sql, account, peer, state)
+        self._decide(account, peer, state)
         return before
+
+    def _decide(self, account: str, peer: str, state: C.Synced) -> None:
+        """Record a decision (undecided: forget it) and note it for this wallet's other
+        devices (:mod:`walletim.app.chat.consent_sync`), in one transaction."""
+        at = now_ms()
+        with self._sql().transaction() as sql:
+            if state == "undecided":
+                C.undecide(sql, account, peer)
+            else:
+                C.decide(sql, account, peer, state, at)
+            C.note_for_devices(sql, account, peer, state, at)
 
     def ignore(self, account: str, peer: str) -> Consent:
         before = self.of(account, peer)
@@ -160,14 +172,14 @@ class ConsentBook:
                 f"{peer} is not a message request ({before.why}); to stop their messages, "
                 "block them"
             )
-        C.decide(self._sql(), account, peer, "ignored")
+        self._decide(account, peer, "ignored")
         return before
 
     def unblock(self, account: str, peer: str) -> Consent:
         before = self.of(account, peer)
         if before.state != "blocked":
             raise InputError(f"{peer} is not blocked")
-        C.undecide(self._sql(), account, peer)
+        self._decide(account, peer, "undecided")
         return before
 
     def requests(

@@ -9,8 +9,9 @@ sends or fetches also logs in with the device's own key (its own mailbox) and:
   device of theirs and to this wallet's other devices, and sends the copies
   (:mod:`walletim.app.chat.fanout_send`); a peer with no list (from before devices), or
   none of whose devices published a bundle yet, is left to the account key's path;
-- sends the read marks noted by ``chat read`` to the wallet's other devices
-  (:mod:`walletim.app.chat.read_sync`);
+- sends the read marks noted by ``chat read`` and the accept / block decisions to the
+  wallet's other devices (:mod:`walletim.app.chat.read_sync`,
+  :mod:`walletim.app.chat.consent_sync`);
 - fetches what waits in the device's mailbox (:mod:`walletim.app.chat.fanout_receive`);
 - then gives each device of this wallet that joined later the signed histories of the
   account's groups, once nothing waits unread in this device's mailbox (fetched now, or
@@ -24,6 +25,7 @@ mailbox too (:meth:`walletim.app.chat.listen.Listener._device`).
 from __future__ import annotations
 
 from walletim.app.chat.accounts import Me
+from walletim.app.chat.consent_sync import ConsentMarks
 from walletim.app.chat.device_keys import DeviceKeys
 from walletim.app.chat.fanout_receive import FanoutReceiver
 from walletim.app.chat.fanout_send import FanoutSender, ThisDevice
@@ -48,6 +50,7 @@ class DevicePass:
         self.sender = FanoutSender(env)
         self.receiver = FanoutReceiver(env, inbox)
         self.reads = ReadMarks(env)
+        self.consents = ConsentMarks(env)
         self.histories = GroupHistories(env)
 
     def device(self, me: Me) -> tuple[ThisDevice, DeviceList] | None:
@@ -92,6 +95,7 @@ class DevicePass:
             result.warnings.extend(why)
             try:
                 await self.reads.send(conn, dev, mine)
+                await self.consents.send(conn, dev, mine)
             except (MessagingError, RelayRefused) as exc:  # the marks wait for the next time
                 result.warnings.append(f"read state to this wallet's other devices: {exc}")
             heard = await self._fetch(conn, me, dev, result) if fetch else []

@@ -12,7 +12,8 @@ copy (``copy_to``) is accepted only from this wallet's own other devices and sto
 outgoing in the conversation it names, so every device shows the whole conversation, and
 handed to the sent-copy hooks (the money layer records a payment made on another device).
 A read mark (kind ``read``) from one of them marks the conversation it names read here
-(:mod:`walletim.app.chat.read_sync`).
+(:mod:`walletim.app.chat.read_sync`); an accept / block decision (kind ``consent``) is taken
+if it is the newest (:mod:`walletim.app.chat.consent_sync`).
 
 Run by the chat commands on a home that joined (:mod:`walletim.app.chat.device_pass`).
 """
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from walletim.app.chat.accounts import Me
+from walletim.app.chat.consent import consent_of
 from walletim.app.chat.fanout_send import ThisDevice
 from walletim.app.chat.group_copies import store_group_copy, store_group_history
 from walletim.app.chat.grouplog import GroupNotice
@@ -43,7 +45,14 @@ from walletim.messaging.fanout import (
     decrypt_from,
     sender_device,
 )
-from walletim.messaging.kinds import group_peer, parse_read, read_group, spec_of, text_of
+from walletim.messaging.kinds import (
+    group_peer,
+    parse_consent,
+    parse_read,
+    read_group,
+    spec_of,
+    text_of,
+)
 from walletim.messaging.session import Incoming, Opened, Prekeys, open_envelope
 from walletim.store import consent as consent_store
 from walletim.store import device_outbox as D
@@ -82,6 +91,7 @@ class FanoutReceiver:
     def __init__(self, env: Env, inbox: Inbox) -> None:
         self.env = env
         self._inbox = inbox
+        self._accepted: list[str] = []  # accepted by a decision received in the open tx
 
     def receive_one(
         self, me: Me, device: ThisDevice, mid: str, env: bytes, notices: list[GroupNotice]
@@ -89,6 +99,17 @@ class FanoutReceiver:
         """Decrypt and store one envelope delivered to this device's mailbox (None: stored
         before, or a membership change held). ``me``: the account (its address; its
         identity is this device's key)."""
+        self._inbox.drop_replayed()  # those of a transaction that failed
+        self._accepted.clear()
+        outcome = self._receive_one(me, device, mid, env, notices)
+        self._inbox.announce_replayed(me.address)
+        for peer in self._accepted:  # accepted on another device: acted on here too
+            self._inbox.announce_stored(me.address, peer)
+        return outcome
+
+    def _receive_one(
+        self, me: Me, device: ThisDevice, mid: str, env: bytes, notices: list[GroupNotice]
+    ) -> Received | Rejection | Dropped | None:
         repo = self.env.repo()
         with repo.tx() as tx:
             if tx.has_relay_id(mid) or RS.seen(tx.conn, mid):
@@ -102,6 +123,8 @@ class FanoutReceiver:
             stored: int | Rejection | Dropped | None
             if incoming.payload.copy_to is not None and incoming.payload.kind == "read":
                 return self._read_mark(got)
+            if incoming.payload.copy_to is not None and incoming.payload.kind == "consent":
+                return self._consent_mark(got)
             if incoming.payload.copy_to is not None:
                 stored = self._copy(got, notices)
             else:
@@ -168,11 +191,16 @@ class FanoutReceiver:
         try:
             if payload.kind == "membership" and _to_self(payload, me.address):
                 check_own_device(got.sender, got.own_list(), got.device.device.id)
-                return store_group_history(tx, me, mid, payload, notices, self.env.now_ms())
+                stored = store_group_history(tx, me, mid, payload, notices, self.env.now_ms())
+                self._inbox.settle_held(tx, me, notices)
+                return stored
             peer = copy_peer(payload, got.sender, got.own_list(), got.device.device.id)
             if payload.kind in ("group", "membership"):
                 now = self.env.now_ms()
-                return store_group_copy(tx, me, peer, mid, payload, notices, now)
+                stored = store_group_copy(tx, me, peer, mid, payload, notices, now)
+                if payload.kind == "membership":
+                    self._inbox.settle_held(tx, me, notices)
+                return stored
             text = text_of(payload.kind, payload.body)
         except MessagingError as exc:
             return got.rejected(exc)
@@ -200,6 +228,24 @@ class FanoutReceiver:
             return got.rejected(exc)
         RS.mark_read_upto(got.tx.conn, got.me.address, peer, upto)
         RS.remember_seen(got.tx.conn, got.mid)
+        return None
+
+    def _consent_mark(self, got: _Opened) -> Rejection | None:
+        """Another of this wallet's devices decided about a peer or group: taken here too
+        if newer than this device's own decision (:mod:`walletim.app.chat.consent_sync`)."""
+        tx, me, payload = got.tx, got.me, got.incoming.payload
+        try:
+            check_own_device(got.sender, got.own_list(), got.device.device.id)
+            if not _to_self(payload, me.address):
+                raise MessagingError("a consent mark is addressed to this wallet itself")
+            mark = parse_consent(payload.body)
+        except MessagingError as exc:
+            return got.rejected(exc)
+        was = consent_of(tx.conn, me.address, mark.peer).allowed
+        took = consent_store.take_newest(tx.conn, me.address, mark.peer, mark.state, mark.at)
+        if took and mark.state == "allowed" and not was:
+            self._accepted.append(mark.peer)
+        RS.remember_seen(tx.conn, got.mid)
         return None
 
 

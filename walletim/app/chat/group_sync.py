@@ -11,11 +11,13 @@ in what it gives), for every group this account is in, the applied chain of sign
 it, newest first, as far as they fit), addressed to the wallet itself. The receiving device
 takes it only from one of its wallet's own listed devices and checks every signature and
 rule there as a member's change is checked (:func:`walletim.app.chat.group_copies.
-store_group_history`): the history is never taken on a device's word.
+store_group_history`): the history is never taken on a device's word. This account's
+accept / block decisions go along, after the histories (:mod:`walletim.app.chat.consent_sync`).
 """
 
 from __future__ import annotations
 
+from walletim.app.chat.consent_sync import consent_messages
 from walletim.app.chat.fanout_send import ThisDevice
 from walletim.app.chat.grouplog import applied_chain
 from walletim.app.chat.ports import Env, RelayConnection
@@ -23,6 +25,7 @@ from walletim.app.chat.read_sync import own_devices, seal_to_own, send_sealed
 from walletim.messaging.devices import DeviceList
 from walletim.messaging.fanout import Message
 from walletim.messaging.groups import bundle
+from walletim.store import consent as C
 from walletim.store import device_outbox as D
 from walletim.store.groups import groups_of
 
@@ -37,17 +40,22 @@ class GroupHistories:
         relay for an account in no group. Raises RelayUnavailable, RelayRefused,
         MessagingError (the devices not given them get them the next time)."""
         store = self.env.repo().store
-        if not any(g.verified and dev.address in g.members for g in groups_of(store, dev.address)):
+        decisions = [(d.peer, d.state, d.updated_ms) for d in C.decisions(store, dev.address)]
+        in_groups = any(
+            g.verified and dev.address in g.members for g in groups_of(store, dev.address)
+        )
+        if not in_groups and not decisions:
             return 0
         _, reachable, bundles = await own_devices(self.env, conn, dev, mine)
         fresh = tuple(
             t for t in reachable if not D.histories_given(store, dev.address, t.device.id)
         )
-        histories = self._histories(dev.address) if fresh else []
-        if not histories:
+        histories = self._histories(dev.address) if fresh and in_groups else []
+        if not fresh or not (histories or decisions):
             return 0
         now = self.env.now_ms()
         messages = [(Message("membership", body, now), dev.address) for body in histories]
+        messages += [(m, dev.address) for m in consent_messages(decisions, now)]  # after them
         for sealed in seal_to_own(self.env, dev, fresh, bundles, messages):
             await send_sealed(self.env, conn, sealed)
         with self.env.repo().tx() as tx:

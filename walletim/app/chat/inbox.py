@@ -16,14 +16,18 @@ from dataclasses import dataclass
 from walletim.app.chat.accounts import Me, conversation_state
 from walletim.app.chat.consent import consent_of
 from walletim.app.chat.grouplog import GroupNotice, HeadMeta, ingest
+from walletim.app.chat.held import HoldForHistory, hold
+from walletim.app.chat.held import settle as settle_held
 from walletim.app.chat.ports import Env, Hook, RelayConnection
 from walletim.app.chat.results import Dropped, InboxResult, Received, Rejection
 from walletim.app.chat.threads import ids_of, precheck, settle
 from walletim.errors import InputError, MessageRejected, MessagingError, StoreError
 from walletim.messaging import protocol
+from walletim.messaging.envelope import Payload
 from walletim.messaging.groups import is_change, parse_bundle
 from walletim.messaging.identity import IdentityBinding
 from walletim.messaging.kinds import (
+    GROUP_PREFIX,
     WIRE_KINDS,
     Direction,
     MessageKind,
@@ -43,6 +47,7 @@ from walletim.messaging.session import (
     open_envelope,
 )
 from walletim.store import consent as consent_store
+from walletim.store import held as held_store
 from walletim.store.chat import ChatTx, GroupRow, StoredMessage
 from walletim.store.relay import save_peer_delivery_key
 from walletim.store.threads import by_row, incoming_of
@@ -58,6 +63,7 @@ class _Routed:
     sender: str | None  # who wrote it, in a group's conversation
     nonce: bytes | None  # its id nonce
     group: str | None = None  # its group's conversation peer
+    unverified: bool = False  # in a group whose roster is not verified (yet)
 
 
 class Inbox:
@@ -65,6 +71,7 @@ class Inbox:
         self.env = env
         self._hooks: list[tuple[frozenset[str] | None, Hook, bool]] = []
         self._copy_hooks: list[Hook] = []
+        self._replayed: list[int] = []  # held messages stored in the open transaction
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -145,6 +152,28 @@ class Inbox:
         """Decrypt and store one delivered envelope (None: already stored earlier, or a
         membership change held or outvoted: see ``notices``; Dropped: from a blocked sender
         or group, counted and not kept)."""
+        self.drop_replayed()  # those of a transaction that failed
+        outcome = self._receive_one(me, mid, env, key_changes, notices)
+        self.announce_replayed(me.address)
+        return outcome
+
+    def drop_replayed(self) -> None:
+        self._replayed.clear()
+
+    def announce_replayed(self, address: str) -> None:
+        """Hand the held messages just stored (:meth:`settle_held`) to the hooks."""
+        replayed, self._replayed = self._replayed, []
+        for message_id in replayed:
+            self.announce(address, self.env.repo().message(message_id))
+
+    def _receive_one(
+        self,
+        me: Me,
+        mid: str,
+        env: bytes,
+        key_changes: list[str],
+        notices: list[GroupNotice] | None,
+    ) -> Received | Rejection | Dropped | None:
         repo = self.env.repo()
         with repo.tx() as tx:
             if tx.has_relay_id(mid):
@@ -248,15 +277,41 @@ class Inbox:
         session: :mod:`walletim.app.chat.fanout_receive`). Returns its id (None: a membership
         change held or outvoted, as said in ``notices``; Dropped: a blocked group's)."""
         payload = incoming.payload
+        if payload.kind != "membership":
+            return self.store_message(tx, me, peer, mid, payload, notices)
         try:
-            if payload.kind == "read":
-                raise MessageRejected("malformed", "a read mark goes only to one's own devices")
-            if payload.kind == "membership":
-                meta = HeadMeta(payload.epoch, payload.counter, mid, payload.sent_ms)
-                return self._membership(tx, me, peer, payload.body, meta, notices)
-            routed = self._route(tx, me, peer, payload.kind, payload.body, payload.nonce)
-            if routed.group and consent_store.blocked(tx.conn, me.address, routed.group):
-                consent_store.count_dropped(tx.conn, me.address, routed.group)
+            meta = HeadMeta(payload.epoch, payload.counter, mid, payload.sent_ms)
+            stored = self._membership(tx, me, peer, payload.body, meta, notices)
+        except MessagingError as exc:
+            return rejected(tx, me, peer, exc)
+        self.settle_held(tx, me, notices)
+        return stored
+
+    def settle_held(self, tx: ChatTx, me: Me, notices: list[GroupNotice]) -> None:
+        """Replay the messages held for groups verified now (:mod:`walletim.app.chat.held`);
+        those stored are handed to the hooks once the transaction is done."""
+        self._replayed.extend(settle_held(tx, me, notices, self.store_message))
+
+    def store_message(
+        self, tx: ChatTx, me: Me, peer: str, mid: str, payload: Payload,
+        notices: list[GroupNotice],
+    ) -> int | Rejection | Dropped | None:  # fmt: skip
+        """Store an authentic message that is not a membership change (None: held until
+        its group is verified)."""
+        try:
+            if payload.kind in ("read", "consent"):
+                raise MessageRejected(
+                    "malformed", f"a {payload.kind} mark goes only to one's own devices"
+                )
+            try:
+                routed = self._route(tx, me, peer, payload.kind, payload.body, payload.nonce)
+            except HoldForHistory as held:  # a blocked group's is dropped, not held
+                gpeer = group_peer(held.group_id)
+                if _dropped(tx, me, gpeer):
+                    return Dropped(gpeer)
+                hold(tx, me, peer, mid, held.group_id, payload, notices)
+                return None
+            if routed.group and _dropped(tx, me, routed.group):
                 return Dropped(routed.group)
             text = text_of(routed.kind, routed.body)
             precheck(tx.conn, routed.conversation, routed.kind, routed.body, routed.sender or peer)
@@ -276,6 +331,9 @@ class Inbox:
             return record_rejection(tx, me, peer, "replay", f"message {payload.counter} again")
         if routed.sender is not None:
             tx.set_sender(message_id, routed.sender)
+        if routed.unverified and routed.group is not None:  # checked again once verified
+            gid = routed.group.removeprefix(GROUP_PREFIX)
+            held_store.shown_unverified(tx.conn, me.address, gid, peer, message_id)
         settle(tx, me.address, by_row(tx.conn, message_id))
         return message_id
 
@@ -296,12 +354,15 @@ class Inbox:
             members = tuple(sorted({me.address, peer}))
             group = GroupRow(me.address, g.group_id, "(unverified group)", members, 0, peer, False)
             tx.save_group(group)
+        elif peer not in group.members and not group.verified:
+            raise HoldForHistory(g.group_id)  # checked once its signed history arrives
         elif peer not in group.members:
             raise MessageRejected("not-a-member", f"{peer} is not in group {group.name!r}")
         elif group.verified and me.address not in group.members:
             raise MessageRejected("not-a-member", f"this account left {group.name!r}")
         cid = tx.conversation(me.address, group_peer(g.group_id))
-        return _Routed(cid, _known(g.kind), g.body, peer, g.nonce, group_peer(g.group_id))
+        peer_of = group_peer(g.group_id)
+        return _Routed(cid, _known(g.kind), g.body, peer, g.nonce, peer_of, not group.verified)
 
     def _membership(
         self,
@@ -398,6 +459,14 @@ def refused(tx: ChatTx, me: Me, peer: str | None, exc: Exception) -> Rejection:
         return record_rejection(tx, me, peer, exc.reason, exc.detail)
     name = type(exc).__name__
     return record_rejection(tx, me, peer, "undecryptable", name, f"undecryptable:{name}")
+
+
+def _dropped(tx: ChatTx, me: Me, group: str) -> bool:
+    """Whether ``group`` is blocked (then its message is counted, and dropped)."""
+    if not consent_store.blocked(tx.conn, me.address, group):
+        return False
+    consent_store.count_dropped(tx.conn, me.address, group)
+    return True
 
 
 class _Blocked(Exception):

@@ -1,0 +1,52 @@
+"""Accept / block decisions between one's own devices (walletim.app.chat.consent_sync),
+through a real SQLCipher store: a decision is noted for the other devices in the
+transaction that makes it; one received is taken only if newer than this device's own
+(the newest wins everywhere); a malformed decision is refused. (On real processes, and a
+peer's forged decision: tests/e2e/test_cli_devices.py::
+test_accepting_or_blocking_on_one_device_holds_on_the_others.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_group_history import ALICE, BOB, KEY
+from walletim.app.chat.consent import ConsentBook
+from walletim.errors import MessagingError
+from walletim.messaging.kinds import parse_consent
+from walletim.store import consent as C
+from walletim.store.db import Store
+
+
+def test_the_newest_decision_wins_on_every_device(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        book = ConsentBook(lambda: store)
+        book.set(ALICE, BOB, "blocked")
+        [(peer, state, at)] = C.for_devices(store, ALICE)
+        assert (peer, state) == (BOB, "blocked")
+        assert not C.take_newest(store, ALICE, BOB, "allowed", at - 1)  # older: not taken
+        assert C.decision(store, ALICE, BOB).state == "blocked"  # type: ignore[union-attr]
+        assert C.for_devices(store, ALICE) == [(BOB, "blocked", at)]  # taken ones are not sent on
+        assert C.take_newest(store, ALICE, BOB, "allowed", at + 1)
+        assert C.decision(store, ALICE, BOB).state == "allowed"  # type: ignore[union-attr]
+        assert C.take_newest(store, ALICE, BOB, "undecided", at + 2)
+        assert C.decision(store, ALICE, BOB) is None
+        C.sent_to_devices(store, ALICE, BOB, "blocked", at)
+        assert C.for_devices(store, ALICE) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"peer": "bob", "state": "allowed", "at": 1},
+        {"peer": "group:xyz", "state": "allowed", "at": 1},
+        {"peer": BOB, "state": "owner", "at": 1},
+        {"peer": BOB, "state": "blocked", "at": -1},
+        [BOB, "blocked", 1],
+    ],
+)
+def test_a_malformed_decision_is_refused(body: object) -> None:
+    with pytest.raises(MessagingError):
+        parse_consent(body)
+    assert parse_consent({"peer": BOB.lower(), "state": "blocked", "at": 5}).peer == BOB

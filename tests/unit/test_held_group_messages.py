@@ -1,0 +1,102 @@
+"""Group messages held while their group is unverified (walletim.app.chat.held), through a
+real SQLCipher store: a hostile sender cannot fill the disk (bounded per sender and per
+group, the rest refused, never held), and once a signed change verifies the group the held
+messages are replayed through the normal checks: a member's stored, a non-member's refused,
+one shown from the unverified roster whose sender the history does not list taken back.
+(On real processes: tests/e2e/test_cli_device_groups.py::
+test_members_messages_before_the_history_arrives_are_held_not_lost.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_group_history import ALICE, BOB, CAROL, GID, KEY, MALLORY, create
+from walletim.app.chat import grouplog
+from walletim.app.chat.accounts import Me
+from walletim.app.chat.held import hold, settle
+from walletim.errors import MessageRejected
+from walletim.keys.chat import identity_from_seed
+from walletim.messaging.envelope import Payload
+from walletim.store import held as H
+from walletim.store.chat import ChatRepo, GroupRow
+from walletim.store.db import Store
+
+ME = Me("dev", ALICE, identity_from_seed(bytes(32)), {})
+
+
+def _text(n: int) -> Payload:
+    body = {"group": GID, "k": "text", "b": {"text": f"m{n}"}, "i": f"{n:032x}"}
+    return Payload("00" * 8, n, 1000 + n, "group", body, nonce=bytes(16))
+
+
+def _unverified(repo: ChatRepo) -> None:
+    with repo.tx() as tx:
+        tx.save_group(GroupRow(ALICE, GID, "(unverified group)", (ALICE, BOB), 0, BOB, False))
+
+
+def test_a_hostile_member_flooding_held_messages_is_bounded(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        _unverified(repo)
+        with repo.tx() as tx:
+            for n in range(H.PER_SENDER):
+                hold(tx, ME, MALLORY, f"x{n}", GID, _text(n), [])
+            with pytest.raises(MessageRejected, match="too many messages are held"):
+                hold(tx, ME, MALLORY, "x-more", GID, _text(999), [])
+            hold(tx, ME, CAROL, "c0", GID, _text(0), [])  # another sender still has room
+        with repo.tx() as tx:
+            count = tx.conn.execute("SELECT count(*) FROM held_group_messages").fetchone()[0]
+        assert count == H.PER_SENDER + 1
+        with repo.tx() as tx:  # and the group as a whole is bounded too
+            senders = [f"0x{n:040x}" for n in range(H.PER_GROUP // H.PER_SENDER + 1)]
+            with pytest.raises(MessageRejected):
+                for s in senders:
+                    for n in range(H.PER_SENDER):
+                        hold(tx, ME, s, f"{s}:{n}", GID, _text(n), [])
+
+
+def test_held_messages_are_replayed_once_the_group_is_verified(tmp_path: Path) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def store(tx: object, me: Me, peer: str, mid: str, p: Payload, notices: object) -> int:
+        seen.append((peer, mid))
+        return len(seen)
+
+    with Store.open(tmp_path / "w.db", KEY) as store_:
+        repo = ChatRepo(store_)
+        _unverified(repo)
+        with repo.tx() as tx:
+            hold(tx, ME, CAROL, "c0", GID, _text(0), [])
+            hold(tx, ME, CAROL, "c0", GID, _text(0), [])  # delivered again: held once
+            assert settle(tx, ME, [], store) == []  # still unverified: nothing replayed
+        assert seen == []
+        with repo.tx() as tx:
+            out = grouplog.ingest(tx, ALICE, create(ALICE, BOB, CAROL), [], now_ms=5)
+            assert out.state == "applied"
+            notices: list[grouplog.GroupNotice] = []
+            assert settle(tx, ME, notices, store) == [1]
+            assert "1 held message(s) shown" in notices[-1].text
+            assert settle(tx, ME, [], store) == []  # replayed once
+        assert seen == [(CAROL, "c0")]
+
+
+def test_a_blocked_groups_messages_are_dropped_not_held(tmp_path: Path) -> None:
+    from walletim.app.chat.inbox import Inbox
+    from walletim.app.chat.results import Dropped
+    from walletim.messaging.kinds import group_peer
+    from walletim.store import consent as C
+
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        _unverified(repo)
+        inbox = Inbox(None)  # type: ignore[arg-type]  # storing needs only the transaction
+        with repo.tx() as tx:
+            assert inbox.store_message(tx, ME, CAROL, "c0", _text(0), []) is None  # held
+            C.decide(tx.conn, ALICE, group_peer(GID), "blocked")
+            got = inbox.store_message(tx, ME, CAROL, "c1", _text(1), [])
+            assert got == Dropped(group_peer(GID))
+            count = tx.conn.execute("SELECT count(*) FROM held_group_messages").fetchone()[0]
+        assert count == 1
+        assert C.decision(store, ALICE, group_peer(GID)).dropped == 1  # type: ignore[union-attr]

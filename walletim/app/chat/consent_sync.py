@@ -1,0 +1,58 @@
+"""Accept / block decisions between one's own devices (issue 17).
+
+A decision made on one device (``chat accept``, ``block``, ``unblock``, ``ignore``) is
+noted (:func:`walletim.store.consent.note_for_devices`); the next chat command that runs
+this home's device pass seals it (kind ``consent``, body ``{"peer", "state", "at"}``,
+addressed to this wallet itself) to the wallet's other devices, as read marks go
+(:mod:`walletim.app.chat.read_sync`). A device that joins later gets every decision once,
+with the groups' histories (:mod:`walletim.app.chat.group_sync`).
+
+A receiving device takes a decision only from one of its wallet's own listed devices (a
+peer's, or one addressed elsewhere, is refused) and only if it is newer than its own about
+that peer: the newest decision wins on every device, so blocking on one blocks on all. An
+accept taken there hands the conversation's stored messages to the hooks, as ``chat
+accept`` does (money in it is recorded and checked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from walletim.app.chat.fanout_send import ThisDevice
+from walletim.app.chat.ports import Env, RelayConnection
+from walletim.app.chat.read_sync import own_devices, seal_to_own, send_sealed
+from walletim.messaging.devices import DeviceList
+from walletim.messaging.fanout import Message
+from walletim.store import consent as C
+
+
+def consent_messages(decisions: Sequence[tuple[str, C.Synced, int]], now: int) -> list[Message]:
+    """Each (peer, state, at) as a message of kind ``consent``."""
+    return [Message("consent", {"peer": p, "state": s, "at": at}, now) for p, s, at in decisions]
+
+
+class ConsentMarks:
+    def __init__(self, env: Env) -> None:
+        self.env = env
+
+    async def send(self, conn: RelayConnection, dev: ThisDevice, mine: DeviceList) -> int:
+        """Seal and send the decisions waiting on this device to the wallet's other devices
+        (those with a session or a bundle); returns how many went. Raises RelayUnavailable,
+        RelayRefused, MessagingError (they stay for the next time)."""
+        decisions = C.for_devices(self.env.repo().store, dev.address)
+        if not decisions:
+            return 0
+        targets, reachable, bundles = await own_devices(self.env, conn, dev, mine)
+        if targets and not reachable:
+            return 0  # none reachable yet: they wait
+        if reachable:
+            messages = [(m, dev.address) for m in consent_messages(decisions, self.env.now_ms())]
+            for sealed in seal_to_own(self.env, dev, reachable, bundles, messages):
+                await send_sealed(self.env, conn, sealed)
+        with self.env.repo().tx() as tx:
+            for peer, state, at in decisions:
+                C.sent_to_devices(tx.conn, dev.address, peer, state, at)
+        return len(decisions) if reachable else 0
+
+
+__all__ = ["ConsentMarks", "consent_messages"]

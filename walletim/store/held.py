@@ -1,0 +1,104 @@
+"""Group messages held until their group's signed history arrives (adapter: the store).
+
+A group known only from a message carrying its id (unverified: its create, or the history
+another device of this wallet gives, is still on the way) has only its first sender in its
+roster; another member's message there cannot be checked yet. It is held here (the store is
+encrypted at rest, as the messages are) rather than refused and lost, and replayed through
+the normal checks once the group is verified (:mod:`walletim.app.chat.held`). A message
+shown from the unverified roster is noted too (``message_id``), so it can be taken back if
+the verified history says its sender is not a member.
+
+Bounded: at most ``PER_SENDER`` held messages per group and sender and ``PER_GROUP`` per
+group, so a hostile sender cannot fill the disk. Every function runs in the caller's
+transaction (``conn``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from walletim.store.sql import now_ms
+
+PER_SENDER = 50
+PER_GROUP = 500
+
+V19 = (
+    """CREATE TABLE held_group_messages (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        relay_id TEXT NOT NULL UNIQUE,
+        payload TEXT NOT NULL,
+        message_id INTEGER,
+        held_ms INTEGER NOT NULL
+    )""",
+    "CREATE INDEX held_group_messages_group ON held_group_messages (account, group_id, sender)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A held message (``payload``: what it said, as :func:`hold` was given it), or one
+    shown from an unverified roster (``message_id``)."""
+
+    id: int
+    sender: str
+    relay_id: str
+    payload: dict[str, Any]
+    message_id: int | None
+
+
+def room(conn: Any, account: str, group_id: str, sender: str) -> bool:
+    """Whether another message of ``sender`` may be held for the group."""
+    mine, total = conn.execute(
+        "SELECT coalesce(sum(sender = ?), 0), count(*) FROM held_group_messages "
+        "WHERE account = ? AND group_id = ? AND message_id IS NULL",
+        (sender, account, group_id),
+    ).fetchone()
+    return int(mine) < PER_SENDER and int(total) < PER_GROUP
+
+
+def hold(
+    conn: Any, account: str, group_id: str, sender: str, relay_id: str, payload: dict[str, Any]
+) -> bool:
+    """Hold a message (False: held already, under this relay id)."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO held_group_messages (account, group_id, sender, relay_id, "
+        "payload, held_ms) VALUES (?,?,?,?,?,?)",
+        (account, group_id, sender, relay_id, json.dumps(payload, ensure_ascii=False), now_ms()),
+    )
+    return bool(cur.rowcount)
+
+
+def shown_unverified(conn: Any, account: str, group_id: str, sender: str, message_id: int) -> None:
+    """Note a message shown from an unverified roster (checked again once verified)."""
+    conn.execute(
+        "INSERT INTO held_group_messages (account, group_id, sender, relay_id, payload, "
+        "message_id, held_ms) VALUES (?,?,?,?, '{}', ?, ?)",
+        (account, group_id, sender, f"shown:{message_id}", message_id, now_ms()),
+    )
+
+
+def groups_waiting(conn: Any, account: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT DISTINCT group_id FROM held_group_messages WHERE account = ?", (account,)
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+_TAKE = (
+    "DELETE FROM held_group_messages WHERE account = ? AND group_id = ? "
+    "RETURNING id, sender, relay_id, payload, message_id"
+)
+
+
+def take(conn: Any, account: str, group_id: str) -> list[Held]:
+    """Everything held or noted for the group, oldest first, and forgotten here."""
+    held = [
+        Held(r[0], r[1], r[2], json.loads(r[3]), r[4])
+        for r in conn.execute(_TAKE, (account, group_id))
+    ]
+    return sorted(held, key=lambda h: h.id)
