@@ -82,10 +82,14 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class WalletInfo:
+    """A wallet as its checked file has it: ``template`` its derivation path (None: one
+    key), ``address`` account 0's, ``created`` unix seconds, ``source`` how it came
+    (``created``, ``imported-mnemonic``, ``imported-keystore``, ...)."""
+
     name: str
     kind: WalletKind
     template: str | None
-    address: str  # account 0
+    address: str
     created: int
     source: str
 
