@@ -1,0 +1,111 @@
+"""A payment whose transaction the payer replaced while it was pending (``tx speedup`` /
+``tx cancel``): what the payer and the payee see, on real processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import World
+from tests.integration.conftest import Person
+from walletim.errors import InputError, Interrupted
+
+
+def _pending_pay(world: World, p: Person, rid: str) -> str:
+    """``p`` pays request ``rid`` while blocks wait; Ctrl-C while it waits for the receipt:
+    the payment is recorded pending and its claim sent. Returns the transaction's hash."""
+
+    def stop(text: str) -> None:
+        if text.startswith("pending"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        p.session.wim.pay(p.spec, None, None, request_id=rid, progress=stop)
+    [row] = [r for r in p.payments() if r.request_id == rid]
+    assert row.state == "pending"
+    return str(row.tx_hash)
+
+
+def _state(p: Person, rid: str) -> str:
+    [r] = [r for r in p.session.wim.requests(p.spec) if r.request_id == rid]
+    return str(r.state)
+
+
+def _replace(world: World, p: Person, how: str, original: str) -> str:
+    """``tx speedup`` / ``tx cancel`` of ``original`` while it waits, then one block: the
+    replacement is mined, the original never. Returns the replacement's hash."""
+    rpc = world.anvil.rpc()
+    replace = p.session.chain.cancel if how == "cancel" else p.session.chain.speedup
+    rec = replace(original, p.session.account_for)
+    rpc.call("anvil_mine", ["0x1"])
+    rpc.call("evm_setAutomine", [True])
+    assert rpc.call("eth_getTransactionReceipt", [original]) is None
+    return str(rec.hash)
+
+
+def test_a_sped_up_payment_is_verified_once_on_both_ends(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice pays bob's request, the transfer waits, she speeds it up: the claim bob got
+    names a transaction that is never mined. bob saw a pending payment turn into a
+    "mismatch: no such transaction" and his request stayed open; alice's own request guard
+    let go once that was so, and she paid the same request a second time. Now her device
+    tells bob the replacement (same nonce, same transfer) in a claim of its own: each end
+    reads that one payment verified, the original replaced (never a mismatch), the request
+    paid once, and paying it again is refused."""
+    alice, bob = people["alice"], people["bob"]
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.3").request.request_id
+    alice.inbox()
+    world.anvil.rpc().call("evm_setAutomine", [False])
+    try:
+        original = _pending_pay(world, alice, rid)
+        bob.inbox()
+        assert bob.last_payment().state == "pending"
+        faster = _replace(world, alice, "speedup", original)
+    finally:
+        world.anvil.rpc().call("evm_setAutomine", [True])
+    for p in (alice, bob):  # long after the grace for a transaction the node never saw
+        p.session.wim.grace_s = 0
+    alice.session.wim.check(alice.spec)
+    bob.inbox()
+    bob.session.wim.check(bob.spec)
+    for p, who in ((alice, "its speed-up"), (bob, "the payer sped it up")):
+        by_tx = {r.tx_hash: r for r in p.payments()}
+        assert set(by_tx) == {original, faster}
+        assert by_tx[faster].state == "verified" and by_tx[faster].amount == 3 * 10**17
+        assert by_tx[original].state == "failed" and who in by_tx[original].reason
+        assert _state(p, rid) == "settled"
+    with pytest.raises(InputError, match="already paid"):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+
+
+def test_a_cancelled_payment_is_never_paid_and_does_not_block_paying_again(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice cancels her pending payment of bob's request: no money moved. bob never reads
+    it paid; alice's guard ("already paid by ... (pending)") lets her pay again at once,
+    and that payment settles the request."""
+    alice, bob = people["alice"], people["bob"]
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.4").request.request_id
+    alice.inbox()
+    world.anvil.rpc().call("evm_setAutomine", [False])
+    try:
+        original = _pending_pay(world, alice, rid)
+        bob.inbox()
+        cancel = _replace(world, alice, "cancel", original)
+    finally:
+        world.anvil.rpc().call("evm_setAutomine", [True])
+    alice.session.wim.check(alice.spec)
+    [mine] = alice.payments()
+    assert mine.state == "failed" and cancel in mine.reason and "nothing was paid" in mine.reason
+    bob.inbox()
+    bob.session.wim.check(bob.spec)
+    assert bob.last_payment().state == "pending" and _state(bob, rid) == "open"
+    bob.session.wim.grace_s = 0
+    bob.session.wim.check(bob.spec)
+    assert bob.last_payment().state == "mismatch" and _state(bob, rid) == "open"
+
+    again = alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+    assert again.payment.state == "verified" and _state(alice, rid) == "settled"
+    bob.inbox()
+    assert bob.last_payment().tx_hash == again.outcome.hash
+    assert bob.last_payment().state == "verified" and _state(bob, rid) == "settled"
