@@ -109,3 +109,40 @@ def test_a_cancelled_payment_is_never_paid_and_does_not_block_paying_again(
     bob.inbox()
     assert bob.last_payment().tx_hash == again.outcome.hash
     assert bob.last_payment().state == "verified" and _state(bob, rid) == "settled"
+
+
+def test_a_payment_sped_up_while_pay_waits_is_recorded_and_told(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice's `pay` waits for its transfer; meanwhile (another terminal) she speeds it up.
+    `pay` said "transfer transaction ... is replaced", exit 3: nothing recorded, bob never
+    told, the request open on both ends while the speed-up paid it; paying it again went
+    through. Now the payment is recorded, the speed-up told, the request paid once."""
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.25").request.request_id
+    alice.inbox()
+    faster: list[str] = []
+
+    def speed_up(text: str) -> None:
+        if text.startswith("pending") and not faster:
+            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
+            faster.append(alice.session.chain.speedup(pending.hash, alice.session.account_for).hash)
+            rpc.call("anvil_mine", ["0x1"])
+
+    rpc.call("evm_setAutomine", [False])
+    try:
+        paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid, progress=speed_up)
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert paid.payment.state == "failed" and "speed-up" in paid.payment.reason
+    assert alice.payments()[0].tx_hash == faster[0] and alice.payments()[0].state == "verified"
+    assert _state(alice, rid) == "settled"
+    bob.inbox()
+    bob.session.wim.check(bob.spec)
+    assert [(r.tx_hash, r.state) for r in bob.payments()] == [
+        (faster[0], "verified"), (paid.outcome.hash, "failed")
+    ]  # fmt: skip
+    assert _state(bob, rid) == "settled"
+    with pytest.raises(InputError, match="already paid"):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid)

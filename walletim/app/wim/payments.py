@@ -129,6 +129,8 @@ class Payments:
             raise self._told(flight, message.id, False) from exc
         message = self.p.chats().message(message.id)
         row = self.ledger.check_payment(row, claim, message, self._own_evidence(outcome))
+        if row.state == "pending" and self.follow_replaced(account, me):
+            row = self.p.repo().payment(row.id) or row
         if request is not None:
             request = self.p.repo().request(me, request.request_id, "in", payee)
         return PayResult(outcome, row, message, delivered, request)
@@ -287,7 +289,18 @@ class Payments:
         on chain."""
         # One simulation: the plan's; the chain dry-runs the transfer again right before
         # signing it (its gas estimate, in the same round trip as the fees and the balance).
-        outcome = self.p.defi().execute(plan, confirm=confirm, progress=progress, recheck=False)
+        try:
+            outcome = self.p.defi().execute(plan, confirm=confirm, progress=progress, recheck=False)
+        except StepFailed as exc:
+            if exc.status not in ("pending", "replaced"):
+                raise
+            # Pending past the wait, or replaced meanwhile (`tx speedup` / `tx cancel` in
+            # another terminal): it may pay yet, so it is recorded and told as pending; the
+            # ledger follows it (a replacement: :mod:`walletim.app.wim.replaced`).
+            from walletim.app.contracts.plans import Outcome, StepResult
+
+            step = StepResult(plan.steps[-1].label, exc.tx_hash, "pending", None, ())
+            return Outcome(plan, (step,))
         status = outcome.steps[-1].status
         if status not in ("mined", "pending"):
             raise ChainError(
