@@ -146,3 +146,34 @@ def test_a_payment_sped_up_while_pay_waits_is_recorded_and_told(
     assert _state(bob, rid) == "settled"
     with pytest.raises(InputError, match="already paid"):
         alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+
+
+def test_a_red_packet_whose_escrow_was_sped_up_while_it_waits_is_still_offered(
+    world: World, people: dict[str, Person]
+) -> None:
+    """`redpacket create` waits for its escrow; meanwhile it is sped up. It said "create
+    transaction ... is replaced", exit 3, nothing sent: the packet was made on chain (by the
+    speed-up, same call) with its money in it and nobody ever got a voucher. Now the offer goes out
+    (the packet is read from the contract by its id, whichever transaction made it) and the
+    share is claimed."""
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    faster: list[str] = []
+
+    def speed_up(text: str) -> None:
+        if text.startswith("pending") and not faster:
+            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
+            faster.append(alice.session.chain.speedup(pending.hash, alice.session.account_for).hash)
+            rpc.call("anvil_mine", ["0x1"])
+
+    rpc.call("evm_setAutomine", [False])
+    try:
+        made = alice.session.wim.packet_create(
+            alice.spec, "0.2", 1, to=[bob.address], expiry_s=3600, progress=speed_up
+        )
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert not made.outcome.ok and made.outcome.steps[-1].status == "pending" and made.delivered
+    bob.inbox()
+    got = bob.session.wim.packet_claim(bob.spec, made.packet.packet_id)
+    assert got.outcome.ok and got.amount == 2 * 10**17

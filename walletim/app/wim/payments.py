@@ -297,10 +297,9 @@ class Payments:
             # Pending past the wait, or replaced meanwhile (`tx speedup` / `tx cancel` in
             # another terminal): it may pay yet, so it is recorded and told as pending; the
             # ledger follows it (a replacement: :mod:`walletim.app.wim.replaced`).
-            from walletim.app.contracts.plans import Outcome, StepResult
+            from walletim.app.contracts.plans import Outcome
 
-            step = StepResult(plan.steps[-1].label, exc.tx_hash, "pending", None, ())
-            return Outcome(plan, (step,))
+            return Outcome.waiting(plan, [exc.tx_hash])
         status = outcome.steps[-1].status
         if status not in ("mined", "pending"):
             raise ChainError(
