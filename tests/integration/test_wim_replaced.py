@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import ANVIL_MNEMONIC, World
 from tests.integration.conftest import Person
 from walletim.errors import InputError, Interrupted
 
@@ -42,8 +42,35 @@ def _replace(world: World, p: Person, how: str, original: str) -> str:
     return str(rec.hash)
 
 
+def _speed_up_elsewhere(world: World, original: str) -> str:
+    """The same transfer signed again at its nonce with higher fees by another wallet app
+    holding the same keys (MetaMask's speed-up), then mined. Returns its hash."""
+    from eth_account import Account
+
+    rpc = world.anvil.rpc()
+    tx = rpc.call("eth_getTransactionByHash", [original])
+    Account.enable_unaudited_hdwallet_features()
+    key = Account.from_mnemonic(ANVIL_MNEMONIC)  # account 0: alice's
+    signed = key.sign_transaction(
+        {
+            "chainId": 31337,
+            "nonce": int(tx["nonce"], 16),
+            "to": bytes.fromhex(tx["to"][2:]),
+            "value": int(tx["value"], 16),
+            "gas": int(tx["gas"], 16),
+            "maxFeePerGas": 3 * int(tx["maxFeePerGas"], 16),
+            "maxPriorityFeePerGas": 3 * int(tx["maxPriorityFeePerGas"], 16),
+        }
+    )
+    faster = rpc.call("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+    rpc.call("anvil_mine", ["0x1"])
+    rpc.call("evm_setAutomine", [True])
+    return str(faster)
+
+
+@pytest.mark.parametrize("where", ["walletim", "another wallet"])
 def test_a_sped_up_payment_is_verified_once_on_both_ends(
-    world: World, people: dict[str, Person]
+    world: World, people: dict[str, Person], where: str
 ) -> None:
     """alice pays bob's request, the transfer waits, she speeds it up: the claim bob got
     names a transaction that is never mined. bob saw a pending payment turn into a
@@ -51,7 +78,8 @@ def test_a_sped_up_payment_is_verified_once_on_both_ends(
     let go once that was so, and she paid the same request a second time. Now her device
     tells bob the replacement (same nonce, same transfer) in a claim of its own: each end
     reads that one payment verified, the original replaced (never a mismatch), the request
-    paid once, and paying it again is refused."""
+    paid once, and paying it again is refused. A speed-up made by another wallet app with the
+    same keys (found on chain) read "nothing was paid" and let her pay again."""
     alice, bob = people["alice"], people["bob"]
     rid = bob.session.wim.request(bob.spec, alice.address, "0.3").request.request_id
     alice.inbox()
@@ -60,7 +88,10 @@ def test_a_sped_up_payment_is_verified_once_on_both_ends(
         original = _pending_pay(world, alice, rid)
         bob.inbox()
         assert bob.last_payment().state == "pending"
-        faster = _replace(world, alice, "speedup", original)
+        if where == "walletim":
+            faster = _replace(world, alice, "speedup", original)
+        else:
+            faster = _speed_up_elsewhere(world, original)
     finally:
         world.anvil.rpc().call("evm_setAutomine", [True])
     for p in (alice, bob):  # long after the grace for a transaction the node never saw

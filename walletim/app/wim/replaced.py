@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 def follow_replaced(money: Payments, account: str, me: str) -> int:
     """Settle ``account``'s (at ``me``) pending payments whose transaction a mined one
-    replaced (see the module docstring). Returns how many changed. A speed-up whose claim
-    cannot be signed now stays as it was (pending), told by a later check."""
+    replaced (see the module docstring). Returns how many changed. One the node cannot be
+    asked about, or a speed-up whose claim cannot be signed now, stays as it was (pending),
+    followed by a later check."""
     p = money.p
     repo = p.repo()
     changed = 0
@@ -34,22 +35,31 @@ def follow_replaced(money: Payments, account: str, me: str) -> int:
         winner = p.own.replaced_by(row.tx_hash)
         if winner is None:
             continue
-        if _same_transfer(money, row.tx_hash, winner):
-            try:
+        try:
+            same = _same_transfer(money, row.tx_hash, winner)
+            if same:
                 _tell_replacement(money, account, me, row, winner)
-            except WalletimError:
-                continue  # cannot sign now (locked, a policy): told by a later check
+        except WalletimError:
+            continue  # the node, or signing (locked, a policy): a later check follows it
+        if same:
             why = f"replaced by its speed-up {winner}, which paid it"
         else:
-            why = f"replaced by {winner}, which does not pay it (a cancel): nothing was paid"
+            why = (
+                f"replaced by {winner}, which does not make this payment (a cancel, or "
+                "another transaction at its nonce): nothing was paid by it"
+            )
         repo.set_payment_state(row.id, Verdict("failed", why, 0))
         changed += 1
     return changed
 
 
 def _same_transfer(money: Payments, original: str, winner: str) -> bool:
-    """Whether our ``winner`` makes the very transfer ``original`` made (a speed-up)."""
+    """Whether ``winner`` makes the very transfer ``original`` made (a speed-up: ours, or
+    one the same keys signed elsewhere, e.g. another wallet app, read from the chain).
+    Raises WalletimError when the node cannot be asked."""
     a, b = money.p.own.signed(original), money.p.own.signed(winner)
+    if b is None:
+        b = money.p.chain.mined(winner, confirmations=1)[0]
     if a is None or b is None:
         return False
     return (a.sender, a.nonce, (a.to or "").lower(), a.value, a.data) == (
