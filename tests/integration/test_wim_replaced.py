@@ -68,7 +68,7 @@ def _speed_up_elsewhere(world: World, original: str) -> str:
     return str(faster)
 
 
-@pytest.mark.parametrize("where", ["walletim", "another wallet"])
+@pytest.mark.parametrize("where", ["walletim", "walletim twice", "another wallet"])
 def test_a_sped_up_payment_is_verified_once_on_both_ends(
     world: World, people: dict[str, Person], where: str
 ) -> None:
@@ -79,7 +79,8 @@ def test_a_sped_up_payment_is_verified_once_on_both_ends(
     tells bob the replacement (same nonce, same transfer) in a claim of its own: each end
     reads that one payment verified, the original replaced (never a mismatch), the request
     paid once, and paying it again is refused. A speed-up made by another wallet app with the
-    same keys (found on chain) read "nothing was paid" and let her pay again."""
+    same keys (found on chain) read "nothing was paid" and let her pay again; one sped up
+    twice stayed pending, then a mismatch."""
     alice, bob = people["alice"], people["bob"]
     rid = bob.session.wim.request(bob.spec, alice.address, "0.3").request.request_id
     alice.inbox()
@@ -90,6 +91,9 @@ def test_a_sped_up_payment_is_verified_once_on_both_ends(
         assert bob.last_payment().state == "pending"
         if where == "walletim":
             faster = _replace(world, alice, "speedup", original)
+        elif where == "walletim twice":  # sped up, and that sped up again
+            once = alice.session.chain.speedup(original, alice.session.account_for).hash
+            faster = _replace(world, alice, "speedup", once)
         else:
             faster = _speed_up_elsewhere(world, original)
     finally:
