@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import ANVIL_MNEMONIC, World
 from tests.integration.conftest import Person
-from walletim.errors import InputError, Interrupted
+from walletim.errors import ChainError, InputError, Interrupted
 
 
 def _pending_pay(world: World, p: Person, rid: str) -> str:
@@ -212,3 +212,33 @@ def test_a_red_packet_whose_escrow_was_sped_up_while_it_waits_is_still_offered(
     bob.inbox()
     got = bob.session.wim.packet_claim(bob.spec, made.packet.packet_id)
     assert got.outcome.ok and got.amount == 2 * 10**17
+
+
+def test_a_payment_cancelled_while_pay_waits_is_not_told(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice's `pay` waits; meanwhile she cancels it and the cancel is mined: nothing was
+    paid, so nothing is recorded or said (never "paid"), and she can pay the request."""
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.35").request.request_id
+    alice.inbox()
+    cancels: list[str] = []
+
+    def cancel(text: str) -> None:
+        if text.startswith("pending") and not cancels:
+            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
+            cancels.append(alice.session.chain.cancel(pending.hash, alice.session.account_for).hash)
+            rpc.call("anvil_mine", ["0x1"])
+
+    rpc.call("evm_setAutomine", [False])
+    try:
+        with pytest.raises(ChainError, match="a cancel\\): nothing was paid, nor said"):
+            alice.session.wim.pay(alice.spec, None, None, request_id=rid, progress=cancel)
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert alice.payments() == [] and _state(alice, rid) == "open"
+    paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+    assert paid.payment.state == "verified" and _state(alice, rid) == "settled"
+    bob.inbox()
+    assert [(r.tx_hash, r.state) for r in bob.payments()] == [(paid.outcome.hash, "verified")]

@@ -292,13 +292,18 @@ class Payments:
         try:
             outcome = self.p.defi().execute(plan, confirm=confirm, progress=progress, recheck=False)
         except StepFailed as exc:
+            # Pending past the wait, or replaced meanwhile (`tx speedup` in another terminal):
+            # it may pay yet, so it is recorded and told as pending, and followed (a speed-up:
+            # :mod:`walletim.app.wim.replaced`); one a mined cancel replaced paid nothing.
+            from walletim.app.contracts.plans import Outcome
+            from walletim.app.wim.replaced import cancelled_by
+
             if exc.status not in ("pending", "replaced"):
                 raise
-            # Pending past the wait, or replaced meanwhile (`tx speedup` / `tx cancel` in
-            # another terminal): it may pay yet, so it is recorded and told as pending; the
-            # ledger follows it (a replacement: :mod:`walletim.app.wim.replaced`).
-            from walletim.app.contracts.plans import Outcome
-
+            if exc.status == "replaced" and (winner := cancelled_by(self, exc.tx_hash)):
+                raise ChainError(f"the transfer {exc.tx_hash} was replaced by {winner}, which "
+                                 "does not make it (a cancel): nothing was paid, nor said in "
+                                 "the chat") from exc  # fmt: skip
             return Outcome.waiting(plan, [exc.tx_hash])
         status = outcome.steps[-1].status
         if status not in ("mined", "pending"):

@@ -53,6 +53,19 @@ def follow_replaced(money: Payments, account: str, me: str) -> int:
     return changed
 
 
+def cancelled_by(money: Payments, tx_hash: str) -> str | None:
+    """The mined transaction that replaced our ``tx_hash`` without making its transfer (a
+    cancel, or another transaction at its nonce), else None (not replaced, not mined yet,
+    a speed-up, or the node cannot tell now)."""
+    try:
+        winner = money.p.own.replaced_by(tx_hash)
+        if winner is None or _same_transfer(money, tx_hash, winner):
+            return None
+    except WalletimError:
+        return None
+    return winner
+
+
 def _same_transfer(money: Payments, original: str, winner: str) -> bool:
     """Whether ``winner`` makes the very transfer ``original`` made (a speed-up: ours, or
     one the same keys signed elsewhere, e.g. another wallet app, read from the chain).
@@ -85,4 +98,4 @@ def _tell_replacement(money: Payments, account: str, me: str, row: PaymentRow, w
     money.ledger.check_payment(new, claim, money.p.chats().message(message.id), own)
 
 
-__all__ = ["follow_replaced"]
+__all__ = ["cancelled_by", "follow_replaced"]
