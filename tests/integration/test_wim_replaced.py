@@ -242,3 +242,29 @@ def test_a_payment_cancelled_while_pay_waits_is_not_told(
     assert paid.payment.state == "verified" and _state(alice, rid) == "settled"
     bob.inbox()
     assert [(r.tx_hash, r.state) for r in bob.payments()] == [(paid.outcome.hash, "verified")]
+
+
+def test_a_red_packet_whose_escrow_was_cancelled_while_it_waits_is_not_offered(
+    world: World, people: dict[str, Person]
+) -> None:
+    """The escrow is cancelled (mined) while `redpacket create` waits: no packet exists,
+    so no voucher is sent and the command says so."""
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    cancels: list[str] = []
+
+    def cancel(text: str) -> None:
+        if text.startswith("pending") and not cancels:
+            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
+            cancels.append(alice.session.chain.cancel(pending.hash, alice.session.account_for).hash)
+            rpc.call("anvil_mine", ["0x1"])
+
+    rpc.call("evm_setAutomine", [False])
+    try:
+        with pytest.raises(ChainError, match="no packet was made, nothing was sent"):
+            alice.session.wim.packet_create(
+                alice.spec, "0.2", 1, to=[bob.address], expiry_s=3600, progress=cancel
+            )
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert bob.inbox().received == []

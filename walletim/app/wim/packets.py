@@ -107,12 +107,18 @@ class Packets:
         """The outcome of a packet whose escrow was sent and was not mined when the wait
         ended (pending past it, or replaced meanwhile by a speed-up of ours): it may still
         make the packet (read from the contract by its id, whichever transaction does), so
-        its offer goes out as for a Ctrl-C. Raises ``failed`` for anything else."""
+        its offer goes out as for a Ctrl-C. Raises ChainError when a mined cancel replaced
+        it, ``failed`` for anything else."""
         from walletim.app.contracts.plans import Outcome as Outcomes
+        from walletim.app.wim.replaced import cancelled_by
 
         flights = self.p.own.in_flight()[-len(new.plan.steps) :]
         if failed.status not in ("pending", "replaced") or len(flights) < len(new.plan.steps):
             raise failed
+        if failed.status == "replaced" and (winner := cancelled_by(self.p, failed.tx_hash)):
+            raise ChainError(f"the red packet's escrow {failed.tx_hash} was replaced by "
+                             f"{winner}, which does not make it (a cancel): no packet was "
+                             "made, nothing was sent in the chat") from failed  # fmt: skip
         return Outcomes.waiting(new.plan, [f.hash for f in flights])
 
     def _save(self, me: str, new: NewPacket, message_id: int, peer: str, state: str,

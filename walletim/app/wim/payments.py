@@ -300,7 +300,7 @@ class Payments:
 
             if exc.status not in ("pending", "replaced"):
                 raise
-            if exc.status == "replaced" and (winner := cancelled_by(self, exc.tx_hash)):
+            if exc.status == "replaced" and (winner := cancelled_by(self.p, exc.tx_hash)):
                 raise ChainError(f"the transfer {exc.tx_hash} was replaced by {winner}, which "
                                  "does not make it (a cancel): nothing was paid, nor said in "
                                  "the chat") from exc  # fmt: skip

@@ -18,6 +18,7 @@ from walletim.errors import WalletimError
 
 if TYPE_CHECKING:
     from walletim.app.wim.payments import Payments
+    from walletim.app.wim.ports import MoneyPorts
     from walletim.store.wim import PaymentRow
 
 
@@ -36,7 +37,7 @@ def follow_replaced(money: Payments, account: str, me: str) -> int:
         if winner is None:
             continue
         try:
-            same = _same_transfer(money, row.tx_hash, winner)
+            same = _same_transfer(p, row.tx_hash, winner)
             if same:
                 _tell_replacement(money, account, me, row, winner)
         except WalletimError:
@@ -53,26 +54,26 @@ def follow_replaced(money: Payments, account: str, me: str) -> int:
     return changed
 
 
-def cancelled_by(money: Payments, tx_hash: str) -> str | None:
+def cancelled_by(p: MoneyPorts, tx_hash: str) -> str | None:
     """The mined transaction that replaced our ``tx_hash`` without making its transfer (a
     cancel, or another transaction at its nonce), else None (not replaced, not mined yet,
     a speed-up, or the node cannot tell now)."""
     try:
-        winner = money.p.own.replaced_by(tx_hash)
-        if winner is None or _same_transfer(money, tx_hash, winner):
+        winner = p.own.replaced_by(tx_hash)
+        if winner is None or _same_transfer(p, tx_hash, winner):
             return None
     except WalletimError:
         return None
     return winner
 
 
-def _same_transfer(money: Payments, original: str, winner: str) -> bool:
+def _same_transfer(p: MoneyPorts, original: str, winner: str) -> bool:
     """Whether ``winner`` makes the very transfer ``original`` made (a speed-up: ours, or
     one the same keys signed elsewhere, e.g. another wallet app, read from the chain).
     Raises WalletimError when the node cannot be asked."""
-    a, b = money.p.own.signed(original), money.p.own.signed(winner)
+    a, b = p.own.signed(original), p.own.signed(winner)
     if b is None:
-        b = money.p.chain.mined(winner, confirmations=1)[0]
+        b = p.chain.mined(winner, confirmations=1)[0]
     if a is None or b is None:
         return False
     return (a.sender, a.nonce, (a.to or "").lower(), a.value, a.data) == (
