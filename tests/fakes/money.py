@@ -104,6 +104,9 @@ class FakeOwn:
     def rebroadcast(self, tx_hash: str) -> None:
         self.rebroadcasts.append(tx_hash)
 
+    def replaced_by(self, tx_hash: str) -> str | None:
+        return None
+
     def in_flight(self) -> list[Any]:
         return []
 

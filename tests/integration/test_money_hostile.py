@@ -156,6 +156,45 @@ def test_a_claim_cannot_be_squatted(world: World, people: dict[str, Person]) -> 
     assert (mine.state, mine.payer) == ("verified", alice.address), mine.reason
 
 
+def test_a_claim_naming_a_replacement_retires_only_the_payers_own_unpaid_claim(
+    world: World, people: dict[str, Person]
+) -> None:
+    """A payment claim may say it ``replaces`` an earlier transaction (the payer sped it
+    up): that retires only an earlier claim by the same payer, of the same payment, never
+    verified, whose transaction the node does not hold. Nobody can use it to hide another's
+    claim, drop a payment that was made, or get one transaction counted twice."""
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    never = "0x" + secrets.token_hex(32)  # a transaction the node never sees
+
+    def say(p: Person, claim: dict[str, Any]) -> None:
+        p.session.chat.send_payload(p.spec, bob.address, "payment", claim, "x")
+
+    def claim(p: Person, tx: str, amount: int, replaces: str) -> dict[str, Any]:
+        return {**_signed_claim(p, tx, bob.address, amount), "replaces": replaces}
+
+    say(alice, _signed_claim(alice, never, bob.address, E18 // 5))
+    paid = _eth(world, alice.address, bob.address, E18 // 5)
+    say(alice, _signed_claim(alice, paid, bob.address, E18 // 5))
+    bob.inbox()
+    say(carol, claim(carol, _eth(world, carol.address, bob.address, E18 // 5), E18 // 5, never))
+    say(alice, claim(alice, _eth(world, alice.address, bob.address, E18 // 10), E18 // 10, never))
+    say(alice, claim(alice, paid, E18 // 5, never))  # the same transaction again
+    again = _eth(world, alice.address, bob.address, E18 // 5)
+    say(alice, claim(alice, again, E18 // 5, paid))  # "replaces" one that was mined
+    bob.inbox()
+    rows = list(reversed(bob.payments()))
+    assert [r.state for r in rows] == [
+        "pending", "verified", "verified", "verified", "mismatch", "verified"
+    ], [r.reason for r in rows]  # fmt: skip
+    assert "already claimed" in rows[4].reason
+    # The payer's own claim of the same payment, mined: the unmined original is retired.
+    say(alice, claim(alice, _eth(world, alice.address, bob.address, E18 // 5), E18 // 5, never))
+    bob.inbox()
+    assert bob.payments()[0].state == "verified"
+    retired = next(r for r in bob.payments() if r.tx_hash == never)
+    assert retired.state == "failed" and "sped it up" in retired.reason
+
+
 def test_a_reorg_reverts_a_verified_payment_and_reopens_its_request(
     world: World, people: dict[str, Person]
 ) -> None:

@@ -109,7 +109,7 @@ def redpacket_create(
     data = {
         "packet_id": p.packet_id,
         "hash": r.outcome.hash,
-        "state": "open",
+        "state": "open" if r.outcome.ok else "pending",  # pending: its escrow is not mined
         "address": p.contract,
         **money_json(p.asset.address, p.asset.symbol, p.total, p.asset.decimals),
         "shares": p.shares,
@@ -127,6 +127,11 @@ def redpacket_create(
             f"  {p.shares} {'random' if p.random else 'equal'} share(s) for "
             f"{len(p.vouchers)} recipient(s); tx {r.outcome.hash}"
         )
+        if not r.outcome.ok:
+            click.echo(
+                "  its escrow is not mined yet: nobody can claim it until it is "
+                f"(`walletim redpacket status {p.packet_id}` reads it from the chain)"
+            )
 
     _undelivered(r.delivered)
     ctx.emit(data, human)

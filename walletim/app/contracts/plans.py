@@ -112,6 +112,19 @@ class Outcome:
     def ok(self) -> bool:
         return all(s.status == "mined" for s in self.steps)
 
+    @classmethod
+    def waiting(cls, plan: Plan, hashes: list[str]) -> Outcome:
+        """A plan whose last step's transaction (the last of ``hashes``, one per step, those
+        before it mined) was not mined when the wait ended (pending past it, or replaced
+        meanwhile by a speed-up or a cancel of ours): it, or what replaced it, may still
+        be mined."""
+        *mined, last = hashes
+        steps = [
+            StepResult(s.label, h, "mined", None, ())
+            for s, h in zip(plan.steps, mined, strict=False)
+        ]
+        return cls(plan, (*steps, StepResult(plan.steps[-1].label, last, "pending", None, ())))
+
     @property
     def hash(self) -> str:
         """The last (main) transaction's hash."""

@@ -72,6 +72,17 @@ class HomeTxs:
         if self.chain.repo.get(tx_hash) is not None:
             self.chain.refresh(tx_hash)
 
+    def replaced_by(self, tx_hash: str) -> str | None:
+        record = self.chain.repo.get(tx_hash)
+        if record is not None and record.status in ("signed", "pending"):
+            record = self.chain.refresh(tx_hash)
+        if record is None or record.status != "replaced" or record.replaced_by is None:
+            return None
+        winner = self.chain.repo.get(record.replaced_by)
+        if winner is not None and winner.status != "mined":
+            winner = self.chain.refresh(winner.hash)
+        return record.replaced_by if winner is None or winner.status == "mined" else None
+
     def in_flight(self) -> list[Flight]:
         return self.chain.in_flight()
 

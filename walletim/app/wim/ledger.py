@@ -93,7 +93,40 @@ class Ledger:
         assert updated is not None
         if verdict.state == "verified":
             self._settle(updated)
+            self._retire_replaced(updated, message)
         return updated
+
+    def _retire_replaced(self, row: PaymentRow, message: StoredMessage) -> None:
+        """A verified payment whose claim says it ``replaces`` an earlier transaction (the
+        payer sped it up: same nonce, same transfer): the payer's earlier claims of that
+        transaction that never verified read failed, replaced by this one, so one payment
+        is counted once and is no false mismatch. Never a verified one, nor a transaction
+        the node holds (one that can still be mined, or was: real money, claimed as such)."""
+        body = message.body
+        old = body.get("replaces") if isinstance(body, dict) else None
+        if not isinstance(old, str) or old.lower() == row.tx_hash.lower():
+            return
+        repo = self.p.repo()
+        earlier = [
+            p
+            for p in repo.payments(row.account, states=("pending", "mismatch"), limit=1000)
+            if p.tx_hash.lower() == old.lower()
+            and (p.direction, p.payer, p.payee, p.peer, p.asset, p.amount, p.request_id)
+            == (
+                row.direction,
+                row.payer,
+                row.payee,
+                row.peer,
+                row.asset,
+                row.amount,
+                row.request_id,
+            )
+        ]
+        if not earlier or self.p.chain.mined(old, confirmations=1)[0] is not None:
+            return
+        why = f"replaced by {row.tx_hash} (the payer sped it up), which paid it"
+        for p in earlier:
+            repo.set_payment_state(p.id, Verdict("failed", why, 0))
 
     def _reverted(self, row: PaymentRow) -> None:
         """A payment shown verified is not any more (a reorg removed or replaced its block):

@@ -26,6 +26,7 @@ from walletim.errors import (
     Interrupted,
     MessagingError,
     RpcError,
+    StepFailed,
     WalletimError,
 )
 from walletim.keys.hd import to_checksum_address
@@ -35,7 +36,7 @@ from walletim.store.wim import PacketRow, VerdictState
 
 if TYPE_CHECKING:
     from walletim.app.chain.flights import Flight
-    from walletim.app.contracts import Plan
+    from walletim.app.contracts import Outcome, Plan
     from walletim.app.redpacket import NewPacket, PacketStatus
     from walletim.store.chat import StoredMessage
 
@@ -88,14 +89,37 @@ class Packets:
                 raise  # the escrow itself was not signed: there is no packet to offer
             raise self._interrupted(account, me, new, (group_id, recipients, note),
                                     flights[-1]) from exc  # fmt: skip
-        if not outcome.ok:
+        except StepFailed as exc:
+            outcome = self._escrow_waits(new, exc)
+        if not outcome.ok and outcome.steps[-1].status != "pending":
             raise ChainError(
                 f"creating the red packet failed ({outcome.hash}: {outcome.steps[-1].status}); "
                 "nothing was sent in the chat"
             )
         messages, delivered, peer = self._deliver(account, me, new, group_id, recipients, note)
-        self._save(me, new, messages[0].id, peer, "ok")  # it just mined with these figures
+        if outcome.ok:  # it just mined with these figures
+            self._save(me, new, messages[0].id, peer, "ok")
+        else:
+            self._save(me, new, messages[0].id, peer, "pending", "its escrow is not mined yet")
         return PacketResult(new, outcome, messages, delivered)
+
+    def _escrow_waits(self, new: NewPacket, failed: StepFailed) -> Outcome:
+        """The outcome of a packet whose escrow was sent and was not mined when the wait
+        ended (pending past it, or replaced meanwhile by a speed-up of ours): it may still
+        make the packet (read from the contract by its id, whichever transaction does), so
+        its offer goes out as for a Ctrl-C. Raises ChainError when a mined cancel replaced
+        it, ``failed`` for anything else."""
+        from walletim.app.contracts.plans import Outcome as Outcomes
+        from walletim.app.wim.replaced import cancelled_by
+
+        flights = self.p.own.in_flight()[-len(new.plan.steps) :]
+        if failed.status not in ("pending", "replaced") or len(flights) < len(new.plan.steps):
+            raise failed
+        if failed.status == "replaced" and (winner := cancelled_by(self.p, failed.tx_hash)):
+            raise ChainError(f"the red packet's escrow {failed.tx_hash} was replaced by "
+                             f"{winner}, which does not make it (a cancel): no packet was "
+                             "made, nothing was sent in the chat") from failed  # fmt: skip
+        return Outcomes.waiting(new.plan, [f.hash for f in flights])
 
     def _save(self, me: str, new: NewPacket, message_id: int, peer: str, state: str,
               reason: str = "") -> None:  # fmt: skip

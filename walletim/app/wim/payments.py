@@ -104,6 +104,7 @@ class Payments:
             Interrupted: Ctrl-C after the transfer went out (what was done, where it stands).
         """
         me = self.p.address_of(account)
+        self._replaced_first(account, me)
         payee, asset, amount_text, note, request = self._what(me, peer, amount_text, token,
                                                               note, request_id, uri)  # fmt: skip
         check_note(note)
@@ -128,9 +129,24 @@ class Payments:
             raise self._told(flight, message.id, False) from exc
         message = self.p.chats().message(message.id)
         row = self.ledger.check_payment(row, claim, message, self._own_evidence(outcome))
+        if row.state == "pending" and self.follow_replaced(account, me):
+            row = self.p.repo().payment(row.id) or row
         if request is not None:
             request = self.p.repo().request(me, request.request_id, "in", payee)
         return PayResult(outcome, row, message, delivered, request)
+
+    def _replaced_first(self, account: str, me: str) -> None:
+        """Our pending payments checked first when there are any: one whose transaction was
+        sped up or cancelled meanwhile (``tx speedup`` / ``tx cancel``) is followed, so the
+        guards read what was really paid (a cancelled one does not block paying again)."""
+        if any(p.direction == "out" for p in self.p.repo().payments(me, states=("pending",))):
+            self.follow_replaced(account, me)
+
+    def follow_replaced(self, account: str, me: str) -> int:
+        """See :func:`walletim.app.wim.replaced.follow_replaced`."""
+        from walletim.app.wim.replaced import follow_replaced
+
+        return follow_replaced(self, account, me)
 
     def _what(self, me: str, peer: str | None, amount_text: str | None, token: str | None,
               note: str, request_id: str | None, uri: str | None,
@@ -176,12 +192,14 @@ class Payments:
                 )
 
     def _tell(
-        self, account: str, me: str, what: _Paying, tx_hash: str, status: str
-    ) -> tuple[tuple[StoredMessage, PaymentClaim], PaymentRow]:
-        """Sign the claim for ``tx_hash`` (its transfer ``status`` now), store it in the outbox
-        and record the payment, all of it or none (a Ctrl-C meanwhile waits for the end):
-        ((message, claim), payment). Raises StepFailed when the claim cannot be signed: the
-        money moved, so never "nothing was signed"."""
+        self, account: str, me: str, what: _Paying, tx_hash: str, status: str,
+        replaces: str | None = None,
+    ) -> tuple[tuple[StoredMessage, PaymentClaim], PaymentRow]:  # fmt: skip
+        """Sign the claim for ``tx_hash`` (its transfer ``status`` now; ``replaces``: the
+        transaction of ours it replaced, a speed-up), store it in the outbox and record the
+        payment, all of it or none (a Ctrl-C meanwhile waits for the end): ((message,
+        claim), payment). Raises StepFailed when the claim cannot be signed: the money
+        moved, so never "nothing was signed"."""
         from walletim.app.interrupts import held_interrupts
 
         with held_interrupts():
@@ -196,8 +214,12 @@ class Payments:
                     tx_hash=tx_hash,
                     status=status,
                 ) from exc
+            body, text = claim.to_json(), claim.text
+            if replaces is not None:  # the chat says who sent it; the chain checks the rest
+                body["replaces"] = replaces
+                text += f" (sped up: replaces {replaces[:10]}…)"
             [message], _ = self.p.chat().post(
-                account, [(what.payee, "payment", claim.to_json(), claim.text)], deliver=False
+                account, [(what.payee, "payment", body, text)], deliver=False
             )
             a = what.asset
             row = self.p.repo().add_payment(
@@ -267,7 +289,22 @@ class Payments:
         on chain."""
         # One simulation: the plan's; the chain dry-runs the transfer again right before
         # signing it (its gas estimate, in the same round trip as the fees and the balance).
-        outcome = self.p.defi().execute(plan, confirm=confirm, progress=progress, recheck=False)
+        try:
+            outcome = self.p.defi().execute(plan, confirm=confirm, progress=progress, recheck=False)
+        except StepFailed as exc:
+            # Pending past the wait, or replaced meanwhile (`tx speedup` in another terminal):
+            # it may pay yet, so it is recorded and told as pending, and followed (a speed-up:
+            # :mod:`walletim.app.wim.replaced`); one a mined cancel replaced paid nothing.
+            from walletim.app.contracts.plans import Outcome
+            from walletim.app.wim.replaced import cancelled_by
+
+            if exc.status not in ("pending", "replaced"):
+                raise
+            if exc.status == "replaced" and (winner := cancelled_by(self.p, exc.tx_hash)):
+                raise ChainError(f"the transfer {exc.tx_hash} was replaced by {winner}, which "
+                                 "does not make it (a cancel): nothing was paid, nor said in "
+                                 "the chat") from exc  # fmt: skip
+            return Outcome.waiting(plan, [exc.tx_hash])
         status = outcome.steps[-1].status
         if status not in ("mined", "pending"):
             raise ChainError(
@@ -486,6 +523,7 @@ class Payments:
         me = self.p.address_of(account)
         if check:
             self.ledger.check(me)
+            self.follow_replaced(account, me)
         return self.p.repo().payments(me)
 
     # -- shared DeFi actions -------------------------------------------------------------------

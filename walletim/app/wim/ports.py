@@ -64,6 +64,12 @@ class OwnTxs(Protocol):
         """Send one of ours again if the node lost it (same bytes). Raises WalletimError."""
         ...
 
+    def replaced_by(self, tx_hash: str) -> str | None:
+        """The mined transaction that took the nonce of ``tx_hash``, one of ours replaced
+        (``tx speedup`` / ``tx cancel``, or signed elsewhere); None while nothing did.
+        Raises WalletimError."""
+        ...
+
     def in_flight(self) -> list[Flight]:
         """What this process signed, each as last seen (what an interrupted command tells)."""
         ...

@@ -95,7 +95,8 @@ class WalletIM:
         returns how many changed state."""
         me = self.p.address_of(account)
         asked = self.sponsorship.check_asked(me)
-        return self.ledger.check(me) + asked + self.red.check_claims(me)
+        checked = self.ledger.check(me) + self.money.follow_replaced(account, me)
+        return checked + asked + self.red.check_claims(me)
 
     def action_state(self, account: str, message_id: int) -> ActionRow | None:
         return self.p.repo().action(self.p.address_of(account), message_id)

@@ -1,0 +1,270 @@
+"""A payment whose transaction the payer replaced while it was pending (``tx speedup`` /
+``tx cancel``): what the payer and the payee see, on real processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ANVIL_MNEMONIC, World
+from tests.integration.conftest import Person
+from walletim.errors import ChainError, InputError, Interrupted
+
+
+def _pending_pay(world: World, p: Person, rid: str) -> str:
+    """``p`` pays request ``rid`` while blocks wait; Ctrl-C while it waits for the receipt:
+    the payment is recorded pending and its claim sent. Returns the transaction's hash."""
+
+    def stop(text: str) -> None:
+        if text.startswith("pending"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        p.session.wim.pay(p.spec, None, None, request_id=rid, progress=stop)
+    [row] = [r for r in p.payments() if r.request_id == rid]
+    assert row.state == "pending"
+    return str(row.tx_hash)
+
+
+def _state(p: Person, rid: str) -> str:
+    [r] = [r for r in p.session.wim.requests(p.spec) if r.request_id == rid]
+    return str(r.state)
+
+
+def _replace(world: World, p: Person, how: str, original: str) -> str:
+    """``tx speedup`` / ``tx cancel`` of ``original`` while it waits, then one block: the
+    replacement is mined, the original never. Returns the replacement's hash."""
+    rpc = world.anvil.rpc()
+    replace = p.session.chain.cancel if how == "cancel" else p.session.chain.speedup
+    rec = replace(original, p.session.account_for)
+    rpc.call("anvil_mine", ["0x1"])
+    rpc.call("evm_setAutomine", [True])
+    assert rpc.call("eth_getTransactionReceipt", [original]) is None
+    return str(rec.hash)
+
+
+def _speed_up_elsewhere(world: World, original: str) -> str:
+    """The same transfer signed again at its nonce with higher fees by another wallet app
+    holding the same keys (MetaMask's speed-up), then mined. Returns its hash."""
+    from eth_account import Account
+
+    rpc = world.anvil.rpc()
+    tx = rpc.call("eth_getTransactionByHash", [original])
+    Account.enable_unaudited_hdwallet_features()
+    key = Account.from_mnemonic(ANVIL_MNEMONIC)  # account 0: alice's
+    signed = key.sign_transaction(
+        {
+            "chainId": 31337,
+            "nonce": int(tx["nonce"], 16),
+            "to": bytes.fromhex(tx["to"][2:]),
+            "value": int(tx["value"], 16),
+            "gas": int(tx["gas"], 16),
+            "maxFeePerGas": 3 * int(tx["maxFeePerGas"], 16),
+            "maxPriorityFeePerGas": 3 * int(tx["maxPriorityFeePerGas"], 16),
+        }
+    )
+    faster = rpc.call("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+    rpc.call("anvil_mine", ["0x1"])
+    rpc.call("evm_setAutomine", [True])
+    return str(faster)
+
+
+@pytest.mark.parametrize("where", ["walletim", "walletim twice", "another wallet"])
+def test_a_sped_up_payment_is_verified_once_on_both_ends(
+    world: World, people: dict[str, Person], where: str
+) -> None:
+    """alice pays bob's request, the transfer waits, she speeds it up: the claim bob got
+    names a transaction that is never mined. bob saw a pending payment turn into a
+    "mismatch: no such transaction" and his request stayed open; alice's own request guard
+    let go once that was so, and she paid the same request a second time. Now her device
+    tells bob the replacement (same nonce, same transfer) in a claim of its own: each end
+    reads that one payment verified, the original replaced (never a mismatch), the request
+    paid once, and paying it again is refused. A speed-up made by another wallet app with the
+    same keys (found on chain) read "nothing was paid" and let her pay again; one sped up
+    twice stayed pending, then a mismatch."""
+    alice, bob = people["alice"], people["bob"]
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.3").request.request_id
+    alice.inbox()
+    world.anvil.rpc().call("evm_setAutomine", [False])
+    try:
+        original = _pending_pay(world, alice, rid)
+        bob.inbox()
+        assert bob.last_payment().state == "pending"
+        if where == "walletim":
+            faster = _replace(world, alice, "speedup", original)
+        elif where == "walletim twice":  # sped up, and that sped up again
+            once = alice.session.chain.speedup(original, alice.session.account_for).hash
+            faster = _replace(world, alice, "speedup", once)
+        else:
+            faster = _speed_up_elsewhere(world, original)
+    finally:
+        world.anvil.rpc().call("evm_setAutomine", [True])
+    for p in (alice, bob):  # long after the grace for a transaction the node never saw
+        p.session.wim.grace_s = 0
+    alice.session.wim.check(alice.spec)
+    bob.inbox()
+    bob.session.wim.check(bob.spec)
+    for p, who in ((alice, "its speed-up"), (bob, "the payer sped it up")):
+        by_tx = {r.tx_hash: r for r in p.payments()}
+        assert set(by_tx) == {original, faster}
+        assert by_tx[faster].state == "verified" and by_tx[faster].amount == 3 * 10**17
+        assert by_tx[original].state == "failed" and who in by_tx[original].reason
+        assert _state(p, rid) == "settled"
+    with pytest.raises(InputError, match="already paid"):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+
+
+def test_a_cancelled_payment_is_never_paid_and_does_not_block_paying_again(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice cancels her pending payment of bob's request: no money moved. bob never reads
+    it paid; alice's guard ("already paid by ... (pending)") lets her pay again at once,
+    and that payment settles the request."""
+    alice, bob = people["alice"], people["bob"]
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.4").request.request_id
+    alice.inbox()
+    world.anvil.rpc().call("evm_setAutomine", [False])
+    try:
+        original = _pending_pay(world, alice, rid)
+        bob.inbox()
+        cancel = _replace(world, alice, "cancel", original)
+    finally:
+        world.anvil.rpc().call("evm_setAutomine", [True])
+    alice.session.wim.check(alice.spec)
+    [mine] = alice.payments()
+    assert mine.state == "failed" and cancel in mine.reason and "nothing was paid" in mine.reason
+    bob.inbox()
+    bob.session.wim.check(bob.spec)
+    assert bob.last_payment().state == "pending" and _state(bob, rid) == "open"
+    bob.session.wim.grace_s = 0
+    bob.session.wim.check(bob.spec)
+    assert bob.last_payment().state == "mismatch" and _state(bob, rid) == "open"
+
+    again = alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+    assert again.payment.state == "verified" and _state(alice, rid) == "settled"
+    bob.inbox()
+    assert bob.last_payment().tx_hash == again.outcome.hash
+    assert bob.last_payment().state == "verified" and _state(bob, rid) == "settled"
+
+
+def test_a_payment_sped_up_while_pay_waits_is_recorded_and_told(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice's `pay` waits for its transfer; meanwhile (another terminal) she speeds it up.
+    `pay` said "transfer transaction ... is replaced", exit 3: nothing recorded, bob never
+    told, the request open on both ends while the speed-up paid it; paying it again went
+    through. Now the payment is recorded, the speed-up told, the request paid once."""
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.25").request.request_id
+    alice.inbox()
+    faster: list[str] = []
+
+    def speed_up(text: str) -> None:
+        if text.startswith("pending") and not faster:
+            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
+            faster.append(alice.session.chain.speedup(pending.hash, alice.session.account_for).hash)
+            rpc.call("anvil_mine", ["0x1"])
+
+    rpc.call("evm_setAutomine", [False])
+    try:
+        paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid, progress=speed_up)
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert paid.payment.state == "failed" and "speed-up" in paid.payment.reason
+    assert alice.payments()[0].tx_hash == faster[0] and alice.payments()[0].state == "verified"
+    assert _state(alice, rid) == "settled"
+    bob.inbox()
+    bob.session.wim.check(bob.spec)
+    assert [(r.tx_hash, r.state) for r in bob.payments()] == [
+        (faster[0], "verified"), (paid.outcome.hash, "failed")
+    ]  # fmt: skip
+    assert _state(bob, rid) == "settled"
+    with pytest.raises(InputError, match="already paid"):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+
+
+def test_a_red_packet_whose_escrow_was_sped_up_while_it_waits_is_still_offered(
+    world: World, people: dict[str, Person]
+) -> None:
+    """`redpacket create` waits for its escrow; meanwhile it is sped up. It said "create
+    transaction ... is replaced", exit 3, nothing sent: the packet was made on chain (by the
+    speed-up, same call) with its money in it and nobody ever got a voucher. Now the offer goes out
+    (the packet is read from the contract by its id, whichever transaction made it) and the
+    share is claimed."""
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    faster: list[str] = []
+
+    def speed_up(text: str) -> None:
+        if text.startswith("pending") and not faster:
+            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
+            faster.append(alice.session.chain.speedup(pending.hash, alice.session.account_for).hash)
+            rpc.call("anvil_mine", ["0x1"])
+
+    rpc.call("evm_setAutomine", [False])
+    try:
+        made = alice.session.wim.packet_create(
+            alice.spec, "0.2", 1, to=[bob.address], expiry_s=3600, progress=speed_up
+        )
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert not made.outcome.ok and made.outcome.steps[-1].status == "pending" and made.delivered
+    bob.inbox()
+    got = bob.session.wim.packet_claim(bob.spec, made.packet.packet_id)
+    assert got.outcome.ok and got.amount == 2 * 10**17
+
+
+def test_a_payment_cancelled_while_pay_waits_is_not_told(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice's `pay` waits; meanwhile she cancels it and the cancel is mined: nothing was
+    paid, so nothing is recorded or said (never "paid"), and she can pay the request."""
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.35").request.request_id
+    alice.inbox()
+    cancels: list[str] = []
+
+    def cancel(text: str) -> None:
+        if text.startswith("pending") and not cancels:
+            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
+            cancels.append(alice.session.chain.cancel(pending.hash, alice.session.account_for).hash)
+            rpc.call("anvil_mine", ["0x1"])
+
+    rpc.call("evm_setAutomine", [False])
+    try:
+        with pytest.raises(ChainError, match="a cancel\\): nothing was paid, nor said"):
+            alice.session.wim.pay(alice.spec, None, None, request_id=rid, progress=cancel)
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert alice.payments() == [] and _state(alice, rid) == "open"
+    paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+    assert paid.payment.state == "verified" and _state(alice, rid) == "settled"
+    bob.inbox()
+    assert [(r.tx_hash, r.state) for r in bob.payments()] == [(paid.outcome.hash, "verified")]
+
+
+def test_a_red_packet_whose_escrow_was_cancelled_while_it_waits_is_not_offered(
+    world: World, people: dict[str, Person]
+) -> None:
+    """The escrow is cancelled (mined) while `redpacket create` waits: no packet exists,
+    so no voucher is sent and the command says so."""
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    cancels: list[str] = []
+
+    def cancel(text: str) -> None:
+        if text.startswith("pending") and not cancels:
+            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
+            cancels.append(alice.session.chain.cancel(pending.hash, alice.session.account_for).hash)
+            rpc.call("anvil_mine", ["0x1"])
+
+    rpc.call("evm_setAutomine", [False])
+    try:
+        with pytest.raises(ChainError, match="no packet was made, nothing was sent"):
+            alice.session.wim.packet_create(
+                alice.spec, "0.2", 1, to=[bob.address], expiry_s=3600, progress=cancel
+            )
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert bob.inbox().received == []
