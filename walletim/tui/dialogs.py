@@ -1,11 +1,15 @@
 """The app's dialogs for consent and message changes: Requests (strangers' conversations:
-accept, ignore, block, unblock), a reaction picker, a yes/no question, an edit history."""
+accept, ignore, block, unblock), a reaction picker, a yes/no question, an edit history; and
+:class:`Consent`, the one rule of every dialog whose yes cannot be taken back."""
 
 from __future__ import annotations
 
+import math
+import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -32,6 +36,36 @@ DECISIONS = {
     "block": ("request", "ignored"),
     "unblock": ("blocked",),
 }
+
+
+#: How long a dialog whose yes cannot be taken back must have been on screen, with the
+#: keyboard quiet, before a key answers it (the type-ahead guard of wallet interfaces).
+QUIET_S = 0.8
+
+
+class Consent(ModalScreen[bool]):
+    """A dialog whose yes cannot be taken back (it signs, sends, trusts a key): a key answers
+    only once the dialog has been on screen, and the keyboard quiet, for :data:`QUIET_S`.
+    Keys typed ahead (words still being typed while a plan was prepared: any "y" in them)
+    are dropped, not kept for later, each restarting the wait, and the dialog says so;
+    escape always cancels."""
+
+    quiet_until = math.inf  # until it is mounted, no key answers
+
+    def on_mount(self) -> None:
+        self.quiet_until = time.monotonic() + QUIET_S
+
+    def on_key(self, event: events.Key) -> None:
+        now = time.monotonic()
+        if event.key == "escape" or now >= self.quiet_until:
+            return
+        event.stop()
+        event.prevent_default()
+        self.quiet_until = now + QUIET_S
+        if not self.query("#typed-ahead"):
+            note = "Keys typed as this appeared were ignored: read it, then answer."
+            held = Static(Text(note, style="bold red"), id="typed-ahead")
+            self.query_one("#dialog", Vertical).mount(held)
 
 
 class RequestItem(ListItem):
@@ -133,8 +167,8 @@ class React(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class Ask(ModalScreen[bool]):
-    """A yes/no question (y or n)."""
+class Ask(Consent):
+    """A yes/no question (y or n): what yes does is not taken back."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
@@ -181,4 +215,4 @@ class History(ModalScreen[None]):
         self.dismiss(None)
 
 
-__all__ = ["QUICK", "Ask", "History", "React", "RequestItem", "Requests"]
+__all__ = ["QUICK", "QUIET_S", "Ask", "Consent", "History", "React", "RequestItem", "Requests"]
