@@ -48,7 +48,13 @@ def test_refusals_in_the_app_carry_no_command_line_advice() -> None:
     again": flags it has not. Each advice a refusal names has the app's own words, without
     a flag; the CLI's line (and its --json message) stays word for word."""
     from walletim.app.risk import Risk, enforce
-    from walletim.errors import CLI_ADVICE, RiskRefused, SuggestedFeeTooHigh, SuspiciousNonce
+    from walletim.errors import (
+        CLI_ADVICE,
+        InputError,
+        RiskRefused,
+        SuggestedFeeTooHigh,
+        SuspiciousNonce,
+    )
     from walletim.tui.text import ADVICE, said
 
     assert ADVICE.keys() == CLI_ADVICE.keys()
@@ -65,3 +71,6 @@ def test_refusals_in_the_app_carry_no_command_line_advice() -> None:
     fee = SuggestedFeeTooHigh("max fee", 10**12, 10**11)
     assert str(fee).endswith("to pay more on purpose)") and "--" not in said(fee)
     assert said(RiskRefused("x", code="c", advice=None)) == "x"
+    shares = InputError("3 shares for 1 recipient(s)", advice="shares", advice_args={"shares": 1})
+    assert str(shares) == "3 shares for 1 recipient(s) (at most --shares 1)"
+    assert said(shares).endswith("(at most 1 here, one for each recipient: /packet TOTAL 1)")

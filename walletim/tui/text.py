@@ -39,12 +39,14 @@ CONSENT_DONE = {
     "unblock": "unblocked: the consent rules decide again",
 }
 #: A refusal's advice (``WalletimError.advice``, by name) in the app's words: the app has
-#: no flags to give, and never overrides a refusal ("" says nothing more than the facts).
+#: no flags to give, and never overrides a refusal ("" says nothing more than the facts);
+#: ``{name}`` is one of the refusal's ``advice_args``, as in ``errors.CLI_ADVICE``.
 ADVICE = {
     "force": "",
     "pay-again": "",
     "nonce": " (the node may be lying: check it, or start the app on another node)",
     "fees": " (try again when fees are lower)",
+    "shares": " (at most {shares} here, one for each recipient: /packet TOTAL {shares})",
 }
 
 
@@ -52,7 +54,7 @@ def said(exc: WalletimError) -> str:
     """``exc`` as the app says it: its facts and its advice in the app's words."""
     if exc.advice is None:
         return str(exc)
-    return exc.facts + ADVICE[exc.advice]
+    return exc.facts + ADVICE[exc.advice].format(**exc.advice_args)
 
 
 #: The head of a conversation not consented to, by its consent state.
