@@ -79,11 +79,12 @@ def label(address: str, names: dict[str, str], *, width: int = 24) -> str:
 
 
 def when(ms: int, now_s: float) -> str:
-    """Today's messages by time, older ones by date."""
-    t = time.localtime(ms / 1000)
-    if time.strftime("%Y-%m-%d", t) == time.strftime("%Y-%m-%d", time.localtime(now_s)):
+    """Today's messages by time, older ones by date: the month and day in this year, the
+    year too in another (a message from last December is not this December's)."""
+    t, now = time.localtime(ms / 1000), time.localtime(now_s)
+    if t[:3] == now[:3]:
         return time.strftime("%H:%M", t)
-    return time.strftime("%m-%d", t)
+    return time.strftime("%m-%d" if t.tm_year == now.tm_year else "%Y-%m-%d", t)
 
 
 def conversation_item(
