@@ -648,3 +648,28 @@ async def test_keys_typed_ahead_never_answer_a_dialog_that_signs_or_sends(
             await pilot.press(yes)
             await pilot.pause()
             assert answers == [True]
+
+
+@aio
+async def test_the_last_error_is_read_whole_with_ctrl_l(filled_home: Path) -> None:
+    """A refusal longer than the status line's rows was cut with no way to read the rest.
+    ctrl+l (in the footer once there is an error) shows the last one whole; escape closes."""
+    from walletim.tui.acting import Done
+
+    words = " ".join(f"reason{n}" for n in range(400))  # far more than 6 rows of 80
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "Last error" not in screen_text(app)  # nothing to show yet
+        app.post_message(Done(f"refused: {words}; nothing was signed", False, reload=False))
+        await pilot.pause()
+        assert "reason399" not in screen_text(app) and "^l Last error" in screen_text(app)
+        app.status("relay: connected", "green")  # said since: the error stays the last one
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        page = app.screen.query_one("#page-text").render()
+        assert str(page) == f"refused: {words}; nothing was signed"
+        assert "The last error" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.screen_stack) == 1

@@ -190,29 +190,46 @@ class Ask(Consent):
         self.dismiss(yes)
 
 
-class History(ModalScreen[None]):
-    """The versions of an edited message, oldest first (every end keeps the same)."""
+class Page(ModalScreen[None]):
+    """A title and a text to read whole (it scrolls); escape closes."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
-    def __init__(self, versions: list[Version], now_s: float) -> None:
+    def __init__(self, title: str, text: Text) -> None:
         super().__init__()
-        self.versions, self.now_s = versions, now_s
+        self.head, self.text = title, text
 
     def compose(self) -> ComposeResult:
-        text = Text()
-        for n, v in enumerate(self.versions):
-            text.append("original" if n == 0 else f"edit {n}", style="bold")
-            text.append(f"  {when(v.sent_ms, self.now_s)}\n", style="dim")
-            text.append(clean(v.text, newline="\n  ", max_spaces=4) + "\n")
         with Vertical(id="dialog"):
-            yield Static(Text("Edit history", style="bold"), id="dialog-title")
+            yield Static(Text(self.head, style="bold"), id="dialog-title")
             with VerticalScroll(id="plan"):
-                yield Static(text)
+                yield Static(self.text, id="page-text")
         yield KeysFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-__all__ = ["QUICK", "QUIET_S", "Ask", "Consent", "History", "React", "RequestItem", "Requests"]
+class History(Page):
+    """The versions of an edited message, oldest first (every end keeps the same)."""
+
+    def __init__(self, versions: list[Version], now_s: float) -> None:
+        text = Text()
+        for n, v in enumerate(versions):
+            text.append("original" if n == 0 else f"edit {n}", style="bold")
+            text.append(f"  {when(v.sent_ms, now_s)}\n", style="dim")
+            text.append(clean(v.text, newline="\n  ", max_spaces=4) + "\n")
+        super().__init__("Edit history", text)
+
+
+__all__ = [
+    "QUICK",
+    "QUIET_S",
+    "Ask",
+    "Consent",
+    "History",
+    "Page",
+    "React",
+    "RequestItem",
+    "Requests",
+]
