@@ -73,6 +73,7 @@ plaintext derived from them. Construct errors with the facts a user needs to act
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 __all__ = [
@@ -141,23 +142,34 @@ def shown(text: object, limit: int = 44) -> str:
 #: What a refusal advises doing about it, by name (``WalletimError.advice``), in the command
 #: line's words: ``str(err)`` ends with them (the CLI's line and its --json ``message``). A
 #: front end with other means words it its own way (the app: ``walletim.tui.text.ADVICE``).
+#: ``{name}`` in the words is one of the refusal's ``advice_args`` (what to give instead).
 CLI_ADVICE = {
     "force": " (--force to do it anyway)",
     "pay-again": "; pass --force to pay again",
     "nonce": " (check with another --rpc-url, run `walletim tx history` to re-check this "
     "home's transactions, or give --nonce)",
     "fees": " (give --max-fee / --priority-fee to pay more on purpose)",
+    "shares": " (at most --shares {shares})",
 }
 
 
 class WalletimError(Exception):
     """Base of every walletim error; ``str(err)`` is one line fit for a user: ``facts``
-    and, if it names one, its ``advice`` (a key of :data:`CLI_ADVICE`) in the CLI's words."""
+    and, if it names one, its ``advice`` (a key of :data:`CLI_ADVICE`) in the CLI's words,
+    with ``advice_args`` (the figures it gives) put in."""
 
     exit_code: ClassVar[int] = 1
 
-    def __init__(self, message: str, *, advice: str | None = None) -> None:
-        text = message + (CLI_ADVICE[advice] if advice is not None else "")
+    def __init__(
+        self,
+        message: str,
+        *,
+        advice: str | None = None,
+        advice_args: Mapping[str, object] | None = None,
+    ) -> None:
+        self.advice_args = dict(advice_args or {})
+        advised = CLI_ADVICE[advice].format(**self.advice_args) if advice is not None else ""
+        text = message + advised
         super().__init__(text)
         self.message = text
         self.facts = message

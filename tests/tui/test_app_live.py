@@ -24,6 +24,15 @@ async def until(pilot: Any, ok: Callable[[], bool], what: str, timeout: float = 
         await pilot.pause(0.02)
 
 
+async def answer(pilot: Any, key: str) -> None:
+    """Answer the dialog on screen as a person does: after reading it (keys that come as
+    it appears are dropped: walletim.tui.dialogs.Consent)."""
+    from walletim.tui.dialogs import QUIET_S
+
+    await pilot.pause(QUIET_S)
+    await pilot.press(key)
+
+
 def app_for(person: Person, world: World, relay: RelayProcess) -> Any:
     from walletim.tui.app import build
 
@@ -107,7 +116,7 @@ async def test_pay_a_request_from_its_card(
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the confirm dialog")
         plan = screen_text(app)
         assert "network anvil (chain id 31337" in plan and "network fee" in plan
-        await pilot.press("y")
+        await answer(pilot, "y")
         await until(pilot, lambda: "paid 0.5 ETH" in screen_text(app), "the payment", 60)
         await asyncio.to_thread(bob.inbox)
         payment = bob.last_payment()
@@ -136,7 +145,7 @@ async def test_refusing_the_plan_signs_nothing(
     async with app.run_test(size=(100, 40)) as pilot:
         await pay_the_request(pilot, app)
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the confirm dialog")
-        await pilot.press("n")
+        await answer(pilot, "n")
         await until(pilot, lambda: "nothing was signed" in screen_text(app), "the refusal")
     assert alice.session.chain.balance(alice.address) == before
     assert alice.payments() == []
@@ -205,7 +214,7 @@ async def test_open_a_red_packet_from_its_card(
         before = alice.session.chain.balance(alice.address)
         await pilot.press("o")
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the confirm dialog")
-        await pilot.press("y")
+        await answer(pilot, "y")
         await until(pilot, lambda: "claimed 1 ETH" in screen_text(app), "the claim", 60)
         assert alice.session.chain.balance(alice.address) > before
         # claimed: the card no longer offers Open (o planned a claim the contract refuses)
@@ -262,7 +271,7 @@ async def test_safety_number_compare_and_confirm_and_a_key_change_is_loud(
         digits = safety_text(theirs.safety_number).splitlines()[0]
         await until(pilot, lambda: digits in screen_text(app), "the safety number")
         assert "not compared yet" in screen_text(app)
-        await pilot.press("c")
+        await answer(pilot, "c")
         await until(pilot, lambda: "safety number confirmed" in screen_text(app), "confirmed")
         contact = alice.session.chat.repo.contact(bob.address)
         assert contact is not None and contact.confirmed

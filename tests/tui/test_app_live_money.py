@@ -11,7 +11,7 @@ from typing import Any
 from tests.conftest import RelayProcess, World
 from tests.integration.conftest import Person
 from tests.tui.screen import aio, screen_text
-from tests.tui.test_app_live import app_for, live, until
+from tests.tui.test_app_live import answer, app_for, live, until
 
 
 async def type_line(pilot: Any, text: str) -> None:
@@ -46,7 +46,7 @@ async def test_pay_and_a_red_packet_from_the_compose_box_show_the_plan_first(
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the plan", 30)
         plan = screen_text(app)
         assert "network anvil (chain id 31337" in plan and "network fee" in plan
-        await pilot.press("y")
+        await answer(pilot, "y")
         await until(pilot, lambda: "paid 0.1 ETH" in screen_text(app), "the payment", 60)
         await asyncio.to_thread(bob.inbox)
         payment = bob.last_payment()
@@ -54,14 +54,21 @@ async def test_pay_and_a_red_packet_from_the_compose_box_show_the_plan_first(
         await type_line(pilot, "/pay 0.1 for tea")  # the same again: refused, no CLI flags
         await until(pilot, lambda: "you already paid" in status_of(app), "the refusal", 30)
         assert "nothing was sent" in status_of(app) and "--force" not in status_of(app)
+        await type_line(pilot, "/packet 0.3 3 红包")  # three shares for bob alone
+        await until(pilot, lambda: "nothing was signed" in status_of(app), "the refusal", 30)
+        assert status_of(app) == (
+            "3 shares for 1 recipient(s): each recipient claims one share, so 2 could be "
+            "claimed by nobody; nothing was signed (at most 1 here, one for each recipient: "
+            "/packet TOTAL 1)"
+        )  # it said "(at most --shares 1)", a flag the app has not
 
         await type_line(pilot, "/packet 0.3 1 红包")
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the packet's plan", 30)
-        await pilot.press("n")
+        await answer(pilot, "n")
         await until(pilot, lambda: "nothing was signed" in screen_text(app), "the refusal")
         await type_line(pilot, "/packet 0.3 1 红包")
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the packet's plan", 30)
-        await pilot.press("y")
+        await answer(pilot, "y")
         await until(pilot, lambda: "red packet sent" in screen_text(app), "the packet", 60)
         await until(
             pilot,
@@ -83,15 +90,15 @@ async def test_a_request_and_a_split_ask_before_they_are_sent(
         await open_peer(pilot, alice, bob)
         await type_line(pilot, "/request 0.2 tickets")
         await until(pilot, lambda: "Send this? request 0.2 ETH" in screen_text(app), "asked")
-        await pilot.press("y")
+        await answer(pilot, "y")
         await until(pilot, lambda: "requested 0.2 ETH" in screen_text(app), "the request", 30)
         await type_line(pilot, "/request 3 usdc tickets")  # the token, never the note
         await until(pilot, lambda: 'request 3 USDC, note "tickets"' in screen_text(app), "USDC")
-        await pilot.press("n")
+        await answer(pilot, "n")
         await until(pilot, lambda: "nothing was sent" in screen_text(app), "not sent")
         await type_line(pilot, "/split 1 dinner")
         await until(pilot, lambda: "split a bill of 1 ETH" in screen_text(app), "asked")
-        await pilot.press("y")
+        await answer(pilot, "y")
         await until(pilot, lambda: "split sent: 1 request(s)" in screen_text(app), "split", 30)
         await type_line(pilot, "/pay lots")
         await until(pilot, lambda: "an amount first" in screen_text(app), "the usage")
@@ -115,12 +122,12 @@ async def test_money_made_while_the_relay_is_down_does_not_say_sent(
         await until(pilot, lambda: "relay: disconnected" in screen_text(app), "the relay gone")
         await type_line(pilot, "/request 0.2 tickets")
         await until(pilot, lambda: "Send this? request 0.2 ETH" in screen_text(app), "asked")
-        await pilot.press("y")
+        await answer(pilot, "y")
         await until(pilot, lambda: "requested 0.2 ETH" in screen_text(app), "the request", 30)
         assert "waits in your outbox" in screen_text(app)
         await type_line(pilot, "/packet 0.3 1 红包")
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the packet's plan", 30)
-        await pilot.press("y")
+        await answer(pilot, "y")
         await until(pilot, lambda: "red packet made" in screen_text(app), "the packet", 60)
         assert "waits in your outbox" in screen_text(app)
         relay.restart()
@@ -137,3 +144,34 @@ async def test_money_made_while_the_relay_is_down_does_not_say_sent(
                 break
             await pilot.pause(0.2)
         assert {"request", "redpacket"} <= set(kinds)
+
+
+@aio
+async def test_words_typed_on_while_the_plan_is_made_never_sign(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """ "/pay 0.07", enter, and the user types on ("yes please") while the plan is prepared:
+    the "y" that came as the plan appeared answered yes and signed. Now nothing is signed
+    until a key given once the plan is on screen; that y pays."""
+    import time
+
+    alice, bob = people["alice"], people["bob"]
+    app = app_for(alice, world, relay)
+    before = alice.session.chain.balance(alice.address)
+    paid = len(alice.payments())
+    async with app.run_test(size=(100, 40)) as pilot:
+        await live(pilot)
+        await open_peer(pilot, alice, bob)
+        await type_line(pilot, "/pay 0.07 typed ahead")  # not paid before: no "already paid"
+        deadline = time.monotonic() + 30
+        while "Sign and send?" not in screen_text(app) and time.monotonic() < deadline:
+            await pilot.press("y", "e", "s", "space")  # typing on while it plans
+        await pilot.press(*"yes", "space", *"please")  # and as the plan appears
+        await pilot.pause(0.3)
+        shown = screen_text(app)
+        assert "Sign and send?" in shown and "ignored" in shown, shown
+        assert len(alice.payments()) == paid
+        assert alice.session.chain.balance(alice.address) == before
+        await answer(pilot, "y")
+        await until(pilot, lambda: "paid 0.07 ETH" in screen_text(app), "the payment", 60)
+    assert alice.last_payment().amount == 7 * 10**16 and len(alice.payments()) == paid + 1

@@ -13,7 +13,7 @@ from typing import Any
 from tests.conftest import RelayProcess, World
 from tests.integration.conftest import Person
 from tests.tui.screen import aio, screen_text
-from tests.tui.test_app_live import app_for, live, until
+from tests.tui.test_app_live import answer, app_for, live, until
 from tests.tui.test_app_live_money import type_line
 
 
@@ -33,7 +33,7 @@ async def test_a_split_in_a_group_paid_from_the_card_shows_who_paid_and_who_owes
         await open_conversation(pilot, group)
         await type_line(pilot, "/split 0.3 hot pot")
         await until(pilot, lambda: "split a bill of 0.3 ETH" in screen_text(app), "asked")
-        await pilot.press("y")
+        await answer(pilot, "y")
         await until(pilot, lambda: "split sent: 2 request(s)" in screen_text(app), "sent", 30)
         await until(pilot, lambda: shares(app) != {}, "the bill's card in the group", 30)
         assert shares(app) == {bob.address: "owes", carol.address: "owes"}
@@ -54,7 +54,7 @@ async def test_a_split_in_a_group_paid_from_the_card_shows_who_paid_and_who_owes
         await pilot.press("p")
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the plan", 30)
         assert "network anvil (chain id 31337" in screen_text(app)
-        await pilot.press("y")
+        await answer(pilot, "y")
         await until(pilot, lambda: "paid 0.1 ETH" in screen_text(app), "the payment", 60)
         await until(pilot, lambda: shares(app) == {bob.address: "paid"}, "bob's share paid", 30)
 

@@ -12,7 +12,7 @@ from typing import Any
 from tests.conftest import RelayProcess, World
 from tests.integration.conftest import Person
 from tests.tui.screen import aio, screen_text
-from tests.tui.test_app_live import app_for, live, until
+from tests.tui.test_app_live import answer, app_for, live, until
 
 
 def strangers(alice: Person, dave: Person) -> None:
@@ -134,7 +134,7 @@ async def test_react_reply_edit_and_delete_reach_the_peer(
         await at_text(pilot, "yes!")
         await pilot.press("d")
         await until(pilot, lambda: "for everyone?" in screen_text(app), "the question")
-        await pilot.press("y")
+        await answer(pilot, "y")
         await until(pilot, lambda: "message deleted" in screen_text(app), "the delete")
 
     await asyncio.to_thread(bob.inbox)

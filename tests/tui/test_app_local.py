@@ -610,3 +610,66 @@ async def test_words_not_sent_and_words_typed_since_both_wait(filled_home: Path)
         await app.open_conversation(CAROL)
         await app.open_conversation(BOB)
         assert app.compose_box.text == "hi\nmore"
+
+
+@aio
+async def test_keys_typed_ahead_never_answer_a_dialog_that_signs_or_sends(
+    filled_home: Path,
+) -> None:
+    """A "y" in words still being typed when a plan (or "Send this?", or a safety number)
+    appeared answered yes and signed. Every such dialog drops the keys that come as it
+    appears, and until the keyboard has been quiet for QUIET_S, and says so; a y after
+    that answers."""
+    from walletim.app.chat import VerifyResult
+    from walletim.store.chat import Contact
+    from walletim.tui.dialogs import QUIET_S, Ask
+    from walletim.tui.screens import ConfirmPlan, Safety
+
+    contact = Contact(BOB, "bob", b"\x01" * 32, None, None, False, False, True, 0)
+    result = VerifyResult(ME, contact, "0" * 60, True)
+    dialogs = [
+        (ConfirmPlan("send 1 ETH to bob", "Sign and send?"), "y"),
+        (Ask("Send this? request 1 ETH", "It goes into the chat now."), "y"),
+        (Safety(result, "bob"), "c"),
+    ]
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        for dialog, yes in dialogs:
+            answers: list[bool | None] = []
+            app.push_screen(dialog, callback=answers.append)
+            await pilot.press(*"yes please", "c", "enter")  # typed on as it appears
+            await pilot.pause(QUIET_S / 2)
+            await pilot.press("y", "c")  # still typing: the wait starts again
+            await pilot.pause()
+            assert answers == [] and app.screen is dialog
+            assert "Keys typed as this appeared were ignored" in screen_text(app)
+            await pilot.pause(QUIET_S)
+            await pilot.press(yes)
+            await pilot.pause()
+            assert answers == [True]
+
+
+@aio
+async def test_the_last_error_is_read_whole_with_ctrl_l(filled_home: Path) -> None:
+    """A refusal longer than the status line's rows was cut with no way to read the rest.
+    ctrl+l (in the footer once there is an error) shows the last one whole; escape closes."""
+    from walletim.tui.acting import Done
+
+    words = " ".join(f"reason{n}" for n in range(400))  # far more than 6 rows of 80
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "Last error" not in screen_text(app)  # nothing to show yet
+        app.post_message(Done(f"refused: {words}; nothing was signed", False, reload=False))
+        await pilot.pause()
+        assert "reason399" not in screen_text(app) and "^l Last error" in screen_text(app)
+        app.status("relay: connected", "green")  # said since: the error stays the last one
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        page = app.screen.query_one("#page-text").render()
+        assert str(page) == f"refused: {words}; nothing was signed"
+        assert "The last error" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.screen_stack) == 1

@@ -48,7 +48,13 @@ def test_refusals_in_the_app_carry_no_command_line_advice() -> None:
     again": flags it has not. Each advice a refusal names has the app's own words, without
     a flag; the CLI's line (and its --json message) stays word for word."""
     from walletim.app.risk import Risk, enforce
-    from walletim.errors import CLI_ADVICE, RiskRefused, SuggestedFeeTooHigh, SuspiciousNonce
+    from walletim.errors import (
+        CLI_ADVICE,
+        InputError,
+        RiskRefused,
+        SuggestedFeeTooHigh,
+        SuspiciousNonce,
+    )
     from walletim.tui.text import ADVICE, said
 
     assert ADVICE.keys() == CLI_ADVICE.keys()
@@ -65,3 +71,23 @@ def test_refusals_in_the_app_carry_no_command_line_advice() -> None:
     fee = SuggestedFeeTooHigh("max fee", 10**12, 10**11)
     assert str(fee).endswith("to pay more on purpose)") and "--" not in said(fee)
     assert said(RiskRefused("x", code="c", advice=None)) == "x"
+    shares = InputError("3 shares for 1 recipient(s)", advice="shares", advice_args={"shares": 1})
+    assert str(shares) == "3 shares for 1 recipient(s) (at most --shares 1)"
+    assert said(shares).endswith("(at most 1 here, one for each recipient: /packet TOTAL 1)")
+
+
+def test_a_date_in_another_year_shows_its_year() -> None:
+    """Messages from other years showed as MM-DD alone: last year's 12-31 read as this
+    year's. Today is a time, this year a month and day, another year the whole date."""
+    import time
+
+    from walletim.tui.text import when
+
+    def local_s(*ymdhm: int) -> float:
+        return time.mktime((*ymdhm, 0, 0, 0, -1))  # type: ignore[arg-type]
+
+    now = local_s(2026, 1, 2, 9, 30)
+    assert when(int(local_s(2026, 1, 2, 8, 5) * 1000), now) == "08:05"
+    assert when(int(local_s(2026, 1, 1, 23, 0) * 1000), now) == "01-01"
+    assert when(int(local_s(2025, 12, 31, 23, 0) * 1000), now) == "2025-12-31"
+    assert when(int(local_s(2027, 3, 4, 10, 0) * 1000), now) == "2027-03-04"  # a peer's clock

@@ -490,7 +490,9 @@ def _check_shape(shares: int, recipients: Sequence[str], expiry_s: int) -> None:
     if shares > n:
         raise InputError(
             f"{shares} shares for {n} recipient(s): each recipient claims one share, so "
-            f"{shares - n} could be claimed by nobody (at most --shares {n}); nothing was signed"
+            f"{shares - n} could be claimed by nobody; nothing was signed",
+            advice="shares",
+            advice_args={"shares": n},
         )
     if not 60 <= expiry_s <= 30 * 24 * 3600:
         raise InputError("a red packet expires 1 minute .. 30 days after it is made")

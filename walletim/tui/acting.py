@@ -1,21 +1,22 @@
 """What the app does on a message or a conversation besides sending and money: consent
 (Requests: accept, ignore, block, unblock) and changes to a message (reply, react, edit,
-delete for everyone, its edit history). The app's base class: :class:`WalletimApp` adds the
-layout, the live listener and money."""
+delete for everyone, its edit history); the status line, and its last error whole (ctrl+l).
+The app's base class: :class:`WalletimApp` adds the layout, the live listener and money."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, cast
 
 from rich.text import Text
 from textual.app import App
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Static, TextArea
 
 from walletim.display import one_line
 from walletim.errors import WalletimError
-from walletim.tui.dialogs import Ask, History, React, Requests
+from walletim.tui.dialogs import Ask, History, Page, React, Requests
 from walletim.tui.text import label, said
 
 if TYPE_CHECKING:
@@ -47,8 +48,10 @@ class Done(Message):
 
 
 class Acting(App[None]):
-    """Consent and message changes (see the module docstring); the widgets and the rest are
-    :class:`~walletim.tui.app.WalletimApp`'s."""
+    """Consent and message changes (see the module docstring), the last error whole; the
+    widgets and the rest are :class:`~walletim.tui.app.WalletimApp`'s."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+l", "last_error", "Last error")]
 
     reader: Reader
     doer: Doer
@@ -56,6 +59,7 @@ class Acting(App[None]):
     names: dict[str, str]
     clock: Callable[[], float]
     pending: Pending | None = None
+    last_error: str | None = None  # the last refusal said on the status line, whole
     drafts: dict[str, str]  # words not sent, by conversation, until it is open again
 
     @property
@@ -69,7 +73,20 @@ class Acting(App[None]):
         return self.query_one("#compose", TextArea)
 
     def status(self, line: str, style: str = "") -> None:
+        """``line`` on the status line (wrapped over a few rows, then cut); a refusal (in
+        red) is also kept whole for ctrl+l."""
         self.query_one("#status", Static).update(Text(line, style=style))
+        if "red" in style:
+            self.last_error = line
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.last_error is not None if action == "last_error" else True
+
+    def action_last_error(self) -> None:
+        """The last refusal whole, in a dialog: the status line cuts a very long one."""
+        if self.last_error is not None:
+            self.push_screen(Page("The last error", Text(self.last_error)))
 
     async def open_conversation(
         self, peer: str, *, focus: bool = True, at: int | None = None

@@ -1,11 +1,15 @@
 """The app's dialogs for consent and message changes: Requests (strangers' conversations:
-accept, ignore, block, unblock), a reaction picker, a yes/no question, an edit history."""
+accept, ignore, block, unblock), a reaction picker, a yes/no question, an edit history; and
+:class:`Consent`, the one rule of every dialog whose yes cannot be taken back."""
 
 from __future__ import annotations
 
+import math
+import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -32,6 +36,36 @@ DECISIONS = {
     "block": ("request", "ignored"),
     "unblock": ("blocked",),
 }
+
+
+#: How long a dialog whose yes cannot be taken back must have been on screen, with the
+#: keyboard quiet, before a key answers it (the type-ahead guard of wallet interfaces).
+QUIET_S = 0.8
+
+
+class Consent(ModalScreen[bool]):
+    """A dialog whose yes cannot be taken back (it signs, sends, trusts a key): a key answers
+    only once the dialog has been on screen, and the keyboard quiet, for :data:`QUIET_S`.
+    Keys typed ahead (words still being typed while a plan was prepared: any "y" in them)
+    are dropped, not kept for later, each restarting the wait, and the dialog says so;
+    escape always cancels."""
+
+    quiet_until = math.inf  # until it is mounted, no key answers
+
+    def on_mount(self) -> None:
+        self.quiet_until = time.monotonic() + QUIET_S
+
+    def on_key(self, event: events.Key) -> None:
+        now = time.monotonic()
+        if event.key == "escape" or now >= self.quiet_until:
+            return
+        event.stop()
+        event.prevent_default()
+        self.quiet_until = now + QUIET_S
+        if not self.query("#typed-ahead"):
+            note = "Keys typed as this appeared were ignored: read it, then answer."
+            held = Static(Text(note, style="bold red"), id="typed-ahead")
+            self.query_one("#dialog", Vertical).mount(held)
 
 
 class RequestItem(ListItem):
@@ -133,8 +167,8 @@ class React(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class Ask(ModalScreen[bool]):
-    """A yes/no question (y or n)."""
+class Ask(Consent):
+    """A yes/no question (y or n): what yes does is not taken back."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
@@ -156,29 +190,46 @@ class Ask(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class History(ModalScreen[None]):
-    """The versions of an edited message, oldest first (every end keeps the same)."""
+class Page(ModalScreen[None]):
+    """A title and a text to read whole (it scrolls); escape closes."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
-    def __init__(self, versions: list[Version], now_s: float) -> None:
+    def __init__(self, title: str, text: Text) -> None:
         super().__init__()
-        self.versions, self.now_s = versions, now_s
+        self.head, self.text = title, text
 
     def compose(self) -> ComposeResult:
-        text = Text()
-        for n, v in enumerate(self.versions):
-            text.append("original" if n == 0 else f"edit {n}", style="bold")
-            text.append(f"  {when(v.sent_ms, self.now_s)}\n", style="dim")
-            text.append(clean(v.text, newline="\n  ", max_spaces=4) + "\n")
         with Vertical(id="dialog"):
-            yield Static(Text("Edit history", style="bold"), id="dialog-title")
+            yield Static(Text(self.head, style="bold"), id="dialog-title")
             with VerticalScroll(id="plan"):
-                yield Static(text)
+                yield Static(self.text, id="page-text")
         yield KeysFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-__all__ = ["QUICK", "Ask", "History", "React", "RequestItem", "Requests"]
+class History(Page):
+    """The versions of an edited message, oldest first (every end keeps the same)."""
+
+    def __init__(self, versions: list[Version], now_s: float) -> None:
+        text = Text()
+        for n, v in enumerate(versions):
+            text.append("original" if n == 0 else f"edit {n}", style="bold")
+            text.append(f"  {when(v.sent_ms, now_s)}\n", style="dim")
+            text.append(clean(v.text, newline="\n  ", max_spaces=4) + "\n")
+        super().__init__("Edit history", text)
+
+
+__all__ = [
+    "QUICK",
+    "QUIET_S",
+    "Ask",
+    "Consent",
+    "History",
+    "Page",
+    "React",
+    "RequestItem",
+    "Requests",
+]

@@ -12,6 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, ListItem, ListView, Static
 
+from walletim.tui.dialogs import Consent
 from walletim.tui.text import label, preview, safety_text, said, when
 from walletim.tui.widgets import KeysFooter
 
@@ -20,9 +21,10 @@ if TYPE_CHECKING:
     from walletim.store.chat import StoredMessage
 
 
-class ConfirmPlan(ModalScreen[bool]):
+class ConfirmPlan(Consent):
     """The decoded, simulated plan, word for word as the CLI prints it; y signs, n or
-    escape does not. Nothing is signed until the answer is yes."""
+    escape does not. Nothing is signed until the answer is yes, given once the plan is
+    on screen (keys typed ahead are dropped: :class:`~walletim.tui.dialogs.Consent`)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Sign and send"),
@@ -104,7 +106,7 @@ class Search(ModalScreen[tuple[str, int] | None]):
         self.dismiss(None)
 
 
-class Safety(ModalScreen[bool]):
+class Safety(Consent):
     """A peer's safety number, to compare out of band; c records that it matched. A key
     that changed since it was last confirmed is said first, loudly."""
 

@@ -39,12 +39,14 @@ CONSENT_DONE = {
     "unblock": "unblocked: the consent rules decide again",
 }
 #: A refusal's advice (``WalletimError.advice``, by name) in the app's words: the app has
-#: no flags to give, and never overrides a refusal ("" says nothing more than the facts).
+#: no flags to give, and never overrides a refusal ("" says nothing more than the facts);
+#: ``{name}`` is one of the refusal's ``advice_args``, as in ``errors.CLI_ADVICE``.
 ADVICE = {
     "force": "",
     "pay-again": "",
     "nonce": " (the node may be lying: check it, or start the app on another node)",
     "fees": " (try again when fees are lower)",
+    "shares": " (at most {shares} here, one for each recipient: /packet TOTAL {shares})",
 }
 
 
@@ -52,7 +54,7 @@ def said(exc: WalletimError) -> str:
     """``exc`` as the app says it: its facts and its advice in the app's words."""
     if exc.advice is None:
         return str(exc)
-    return exc.facts + ADVICE[exc.advice]
+    return exc.facts + ADVICE[exc.advice].format(**exc.advice_args)
 
 
 #: The head of a conversation not consented to, by its consent state.
@@ -77,11 +79,12 @@ def label(address: str, names: dict[str, str], *, width: int = 24) -> str:
 
 
 def when(ms: int, now_s: float) -> str:
-    """Today's messages by time, older ones by date."""
-    t = time.localtime(ms / 1000)
-    if time.strftime("%Y-%m-%d", t) == time.strftime("%Y-%m-%d", time.localtime(now_s)):
+    """Today's messages by time, older ones by date: the month and day in this year, the
+    year too in another (a message from last December is not this December's)."""
+    t, now = time.localtime(ms / 1000), time.localtime(now_s)
+    if t[:3] == now[:3]:
         return time.strftime("%H:%M", t)
-    return time.strftime("%m-%d", t)
+    return time.strftime("%m-%d" if t.tm_year == now.tm_year else "%Y-%m-%d", t)
 
 
 def conversation_item(
