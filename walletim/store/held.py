@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from walletim.store.sql import now_ms
+from walletim.store.sql import Sql, now_ms
 
 PER_SENDER = 50
 PER_GROUP = 500
@@ -51,18 +51,19 @@ class Held:
     message_id: int | None
 
 
-def room(conn: Any, account: str, group_id: str, sender: str) -> bool:
+def room(conn: Sql, account: str, group_id: str, sender: str) -> bool:
     """Whether another message of ``sender`` may be held for the group."""
-    mine, total = conn.execute(
+    row = conn.execute(
         "SELECT coalesce(sum(sender = ?), 0), count(*) FROM held_group_messages "
         "WHERE account = ? AND group_id = ? AND message_id IS NULL",
         (sender, account, group_id),
     ).fetchone()
+    mine, total = row if row is not None else (0, 0)
     return int(mine) < PER_SENDER and int(total) < PER_GROUP
 
 
 def hold(
-    conn: Any, account: str, group_id: str, sender: str, relay_id: str, payload: dict[str, Any]
+    conn: Sql, account: str, group_id: str, sender: str, relay_id: str, payload: dict[str, Any]
 ) -> bool:
     """Hold a message (False: held already, under this relay id)."""
     cur = conn.execute(
@@ -73,7 +74,7 @@ def hold(
     return bool(cur.rowcount)
 
 
-def shown_unverified(conn: Any, account: str, group_id: str, sender: str, message_id: int) -> None:
+def shown_unverified(conn: Sql, account: str, group_id: str, sender: str, message_id: int) -> None:
     """Note a message shown from an unverified roster (checked again once verified)."""
     conn.execute(
         "INSERT INTO held_group_messages (account, group_id, sender, relay_id, payload, "
@@ -82,7 +83,7 @@ def shown_unverified(conn: Any, account: str, group_id: str, sender: str, messag
     )
 
 
-def groups_waiting(conn: Any, account: str) -> list[str]:
+def groups_waiting(conn: Sql, account: str) -> list[str]:
     rows = conn.execute(
         "SELECT DISTINCT group_id FROM held_group_messages WHERE account = ?", (account,)
     ).fetchall()
@@ -95,10 +96,10 @@ _TAKE = (
 )
 
 
-def take(conn: Any, account: str, group_id: str) -> list[Held]:
+def take(conn: Sql, account: str, group_id: str) -> list[Held]:
     """Everything held or noted for the group, oldest first, and forgotten here."""
     held = [
         Held(r[0], r[1], r[2], json.loads(r[3]), r[4])
-        for r in conn.execute(_TAKE, (account, group_id))
+        for r in conn.execute(_TAKE, (account, group_id)).fetchall()
     ]
     return sorted(held, key=lambda h: h.id)
