@@ -24,20 +24,6 @@ from walletim.store.sql import Sql, now_ms
 PER_SENDER = 50
 PER_GROUP = 500
 
-V19 = (
-    """CREATE TABLE held_group_messages (
-        id INTEGER PRIMARY KEY,
-        account TEXT NOT NULL,
-        group_id TEXT NOT NULL,
-        sender TEXT NOT NULL,
-        relay_id TEXT NOT NULL UNIQUE,
-        payload TEXT NOT NULL,
-        message_id INTEGER,
-        held_ms INTEGER NOT NULL
-    )""",
-    "CREATE INDEX held_group_messages_group ON held_group_messages (account, group_id, sender)",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Held:

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from walletim.store.held import V19
 from walletim.store.order import V15
 from walletim.store.schema_chains import V18
 from walletim.store.schema_delivery import V16
 from walletim.store.schema_devices import V14
+from walletim.store.schema_held import V19
 from walletim.store.schema_search import V13, V17
 from walletim.store.schema_threads import v12
 
