@@ -43,6 +43,11 @@ DECISIONS = {
 QUIET_S = 0.8
 
 
+def dialog_title(text: str) -> Static:
+    """A dialog's title line (bold, styled by ``#dialog-title``)."""
+    return Static(Text(text, style="bold"), id="dialog-title")
+
+
 class Consent(ModalScreen[bool]):
     """A dialog whose yes cannot be taken back (it signs, sends, trusts a key): a key answers
     only once the dialog has been on screen, and the keyboard quiet, for :data:`QUIET_S`.
@@ -95,7 +100,7 @@ class Requests(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         waiting = sum(r.consent.state == "request" for r in self.found)
         with Vertical(id="dialog"):
-            yield Static(Text(f"Message requests ({waiting})", style="bold"), id="dialog-title")
+            yield dialog_title(f"Message requests ({waiting})")
             yield Static(
                 Text(
                     "From people who are not your contacts nor in your groups. Nothing in them "
@@ -154,7 +159,7 @@ class React(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         quick = "  ".join(f"{n} {e}" for n, e in enumerate(QUICK, 1))
         with Vertical(id="dialog"):
-            yield Static(Text("React with one emoji", style="bold"), id="dialog-title")
+            yield dialog_title("React with one emoji")
             yield Static(f"{quick}   (or type one; empty removes yours)")
             yield Input(placeholder="emoji or 1-6, then enter", id="emoji")
         yield KeysFooter()
@@ -181,7 +186,7 @@ class Ask(Consent):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text(self.head, style="bold"), id="dialog-title")
+            yield dialog_title(self.head)
             yield Static(Text(self.detail))
             yield Static(Text("[y] yes  [n] no", style="bold yellow"))
         yield KeysFooter()
@@ -201,7 +206,7 @@ class Page(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text(self.head, style="bold"), id="dialog-title")
+            yield dialog_title(self.head)
             with VerticalScroll(id="plan"):
                 yield Static(self.text, id="page-text")
         yield KeysFooter()

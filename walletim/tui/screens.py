@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, ListItem, ListView, Static
 
-from walletim.tui.dialogs import Consent
+from walletim.tui.dialogs import Consent, dialog_title
 from walletim.tui.text import label, preview, safety_text, said, when
 from walletim.tui.widgets import KeysFooter
 
@@ -38,7 +38,7 @@ class ConfirmPlan(Consent):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text("Check before signing", style="bold"), id="dialog-title")
+            yield dialog_title("Check before signing")
             with VerticalScroll(id="plan"):
                 yield Static(Text(self.plan), id="plan-text")
             yield Static(Text(f"{self.question}  [y] yes  [n] no", style="bold yellow"))
@@ -74,7 +74,7 @@ class Search(ModalScreen[tuple[str, int] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text("Search all conversations", style="bold"), id="dialog-title")
+            yield dialog_title("Search all conversations")
             yield Input(placeholder="words to find, then enter", id="query")
             yield Static("", id="search-status")
             yield ListView(id="hits")
@@ -133,7 +133,7 @@ class Safety(Consent):
                     ),
                     id="key-changed",
                 )
-            yield Static(Text(f"Safety number with {self.who}", style="bold"), id="dialog-title")
+            yield dialog_title(f"Safety number with {self.who}")
             yield Static(Text(safety_text(r.safety_number), style="bold"), id="number")
             binding = (
                 "their chat key's binding to their address verifies"
