@@ -57,6 +57,27 @@ def test_a_hostile_member_flooding_held_messages_is_bounded(tmp_path: Path) -> N
                         hold(tx, ME, s, f"{s}:{n}", GID, _text(n), [])
 
 
+def test_held_messages_across_many_made_up_groups_are_bounded_in_all(tmp_path: Path) -> None:
+    """A stranger makes up group ids (each known here only from its first message) and an
+    accomplice, whom no such roster lists, writes to each: the per-group bounds alone would
+    let them hold without end, unseen and never replayed."""
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        with store.transaction() as conn:
+            rows = [
+                (ALICE, f"g{n // H.PER_SENDER}", MALLORY, f"x{n}", "{}", 0)
+                for n in range(H.PER_ACCOUNT)
+            ]
+            conn.executemany(
+                "INSERT INTO held_group_messages (account, group_id, sender, relay_id, "
+                "payload, held_ms) VALUES (?,?,?,?,?,?)",
+                rows,
+            )
+        with ChatRepo(store).tx() as tx:
+            with pytest.raises(MessageRejected, match="too many messages are held"):
+                hold(tx, ME, CAROL, "one-more", "a-new-group", _text(0), [])
+            assert H.room(tx.conn, BOB, "a-new-group", MALLORY)  # another account of this home
+
+
 def test_held_messages_are_replayed_once_the_group_is_verified(tmp_path: Path) -> None:
     seen: list[tuple[str, str]] = []
 
