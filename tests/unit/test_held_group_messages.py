@@ -103,6 +103,23 @@ def test_held_messages_are_replayed_once_the_group_is_verified(tmp_path: Path) -
         assert seen == [(CAROL, "c0")]
 
 
+def test_each_group_verified_at_once_tells_its_own_held_messages(tmp_path: Path) -> None:
+    other = "1e" * 16
+    with Store.open(tmp_path / "w.db", KEY) as store_:
+        repo = ChatRepo(store_)
+        _unverified(repo)
+        with repo.tx() as tx:
+            hold(tx, ME, CAROL, "c0", GID, _text(0), [])
+            hold(tx, ME, CAROL, "c1", other, _text(1), [])
+            for gid in (GID, other):
+                tx.save_group(GroupRow(ALICE, gid, gid[:4], (ALICE, BOB, CAROL), 1, BOB, True))
+            notices: list[grouplog.GroupNotice] = []
+            assert settle(tx, ME, notices, lambda *_: 7) == [7, 7]
+        assert [n.text for n in notices] == [
+            "the group's signed history arrived: 1 held message(s) shown"
+        ] * 2
+
+
 def test_a_blocked_groups_messages_are_dropped_not_held(tmp_path: Path) -> None:
     from walletim.app.chat.inbox import Inbox
     from walletim.app.chat.results import Dropped

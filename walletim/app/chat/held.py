@@ -63,7 +63,7 @@ def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list
         group = tx.group(me.address, gid)
         if group is None or not group.verified:
             continue
-        refused = 0
+        refused, before = 0, len(stored)
         for h in H.take(tx.conn, me.address, gid):
             if h.message_id is not None:  # shown from the unverified roster
                 if h.sender not in group.members:
@@ -79,7 +79,8 @@ def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list
                 stored.append(got)
             elif isinstance(got, Rejection):
                 refused += 1
-        text = f"the group's signed history arrived: {len(stored)} held message(s) shown"
+        shown = len(stored) - before  # this group's, not those of a group before it
+        text = f"the group's signed history arrived: {shown} held message(s) shown"
         if refused:
             text += f", {refused} refused (not a member)"
         notices.append(GroupNotice(gid, "applied", text))
