@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_group_history import ALICE, BOB, CAROL, GID, KEY, MALLORY, create
+from tests.unit.test_group_history import ALICE, BOB, CAROL, DAVE, GID, KEY, MALLORY, create
 from walletim.app.chat import grouplog
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.held import hold, settle
@@ -118,6 +118,26 @@ def test_each_group_verified_at_once_tells_its_own_held_messages(tmp_path: Path)
         assert [n.text for n in notices] == [
             "the group's signed history arrived: 1 held message(s) shown"
         ] * 2
+
+
+def test_a_held_message_whose_sender_was_blocked_meanwhile_is_not_shown(tmp_path: Path) -> None:
+    """Held unseen, its sender blocked, then the history arrives: a blocked sender's mail is
+    dropped unread, this one too (it was never shown)."""
+    from walletim.store import consent as C
+
+    with Store.open(tmp_path / "w.db", KEY) as store_:
+        repo = ChatRepo(store_)
+        _unverified(repo)
+        with repo.tx() as tx:
+            hold(tx, ME, CAROL, "c0", GID, _text(0), [])
+            hold(tx, ME, DAVE, "d0", GID, _text(1), [])
+            C.decide(tx.conn, ALICE, CAROL, "blocked")
+            out = grouplog.ingest(tx, ALICE, create(ALICE, BOB, CAROL, DAVE), [], now_ms=5)
+            assert out.state == "applied"
+            seen: list[str] = []
+            settle(tx, ME, [], lambda _tx, _me, peer, *_: seen.append(peer) or len(seen))
+        assert seen == [DAVE]
+        assert C.decision(store_, ALICE, CAROL).dropped == 1  # type: ignore[union-attr]
 
 
 def test_a_blocked_groups_messages_are_dropped_not_held(tmp_path: Path) -> None:
