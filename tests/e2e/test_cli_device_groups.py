@@ -210,3 +210,55 @@ def test_members_messages_before_the_history_arrives_are_held_not_lost(
     assert sorted(_texts(phone, "dev", gid)) == [("in", "from bob"), ("in", "from carol")]
     [told] = [n["text"] for n in got["group_notices"] if n["kind"] == "applied"]
     assert "2 held message(s) shown, 1 refused (not a member)" in told, got
+
+
+def test_a_create_a_removed_member_sends_a_new_device_first_gives_way_to_the_wallets_history(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """Dave, removed from Alice's group, knows its id: before the laptop gives the phone
+    (new to the wallet) the group, he sends Alice a create of his own for that id, a roster
+    of Alice and him. The laptop refuses it (the group exists there) and keeps its roster
+    although the phone hands it Dave's; the phone takes the laptop's history over Dave's
+    (the laptop was added to the wallet first), says so, and Bob's messages reach it."""
+    import time
+
+    from walletim.app.session import Session
+    from walletim.messaging.groups import bundle, new_group
+
+    laptop = _home(tmp_path / "laptop", relay.url)
+    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
+    dave = _home(tmp_path / "dave", relay.url, mnemonic=None)
+    a_addr, b_addr, d_addr = _address(laptop, "dev"), _address(bob, "bob"), _address(dave, "bob")
+    for home, account in ((laptop, "dev"), (bob, "bob"), (dave, "bob")):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    gid = ok(laptop, "chat", "group", "create", "--from", "dev", "club", b_addr, d_addr)["group_id"]
+    ok(laptop, "chat", "group", "remove", "--from", "dev", gid, d_addr)
+    for home in (bob, dave):
+        ok(home, "chat", "inbox", "--from", "bob")
+    [real] = ok(laptop, "chat", "group", "list", "--from", "dev")["groups"]
+
+    time.sleep(1.1)  # devices are listed with the second they were added
+    phone = _home(tmp_path / "phone", relay.url)
+    ok(phone, "chat", "device", "join", "--from", "dev")
+    ok(phone, "chat", "inbox", "--from", "dev")  # publishes the phone's keys
+    with Session(dave.home, HOME_PASSWORD, relay_url=relay.url, fast_kdf=True) as s:
+        groups = s.chat._groups
+        me = groups._signer("bob")
+        fake = groups._signed(me, new_group(gid, "club", [a_addr, d_addr], d_addr))
+        s.chat.send_payload("bob", a_addr, "membership", bundle(fake, []), "")
+    ok(phone, "chat", "inbox", "--from", "dev")  # takes Dave's create, gives it the laptop
+    [g] = ok(phone, "chat", "group", "list", "--from", "dev")["groups"]
+    assert g["creator"] == d_addr, g
+
+    got = ok(laptop, "chat", "inbox", "--from", "dev")  # refuses both, gives its history
+    assert {r["reason"] for r in got["rejected"]} == {"membership"}, got
+    assert ok(laptop, "chat", "group", "list", "--from", "dev")["groups"] == [real]
+    got = ok(phone, "chat", "inbox", "--from", "dev")
+    assert [n["kind"] for n in got["group_notices"]] == ["conflict"], got
+    assert d_addr in got["group_notices"][0]["text"]
+    assert ok(phone, "chat", "group", "list", "--from", "dev")["groups"] == [real]
+    ok(bob, "chat", "group", "send", "--from", "bob", gid, "from bob")
+    got = ok(phone, "chat", "inbox", "--from", "dev")
+    assert got["rejected"] == [], got
+    assert _texts(phone, "dev", gid) == [("in", "from bob")]

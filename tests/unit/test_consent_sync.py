@@ -36,6 +36,26 @@ def test_the_newest_decision_wins_on_every_device(tmp_path: Path) -> None:
         assert C.for_devices(store, ALICE) == []
 
 
+def test_an_older_block_delivered_after_a_newer_unblock_does_not_come_back(
+    tmp_path: Path,
+) -> None:
+    """A relay reorders another device's block (at 100) and its unblock (at 200): the
+    unblock arrives first, with no decision here to forget; the block after it is older
+    and must not block here what is unblocked on every other device. The same for an
+    unblock made on this device."""
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        assert not C.take_newest(store, ALICE, BOB, "undecided", 200)
+        assert not C.take_newest(store, ALICE, BOB, "blocked", 100)
+        assert C.decision(store, ALICE, BOB) is None
+        assert C.take_newest(store, ALICE, BOB, "blocked", 300)  # a newer one is taken
+        book = ConsentBook(lambda: store)
+        book.unblock(ALICE, BOB)
+        [(_, state, at)] = C.for_devices(store, ALICE)
+        assert state == "undecided"
+        assert not C.take_newest(store, ALICE, BOB, "blocked", at - 1)
+        assert C.decision(store, ALICE, BOB) is None
+
+
 @pytest.mark.parametrize(
     "body",
     [

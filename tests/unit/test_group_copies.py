@@ -6,6 +6,7 @@ tests/unit/test_fanout.py::test_only_our_own_devices_may_send_a_copy.)"""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -100,11 +101,15 @@ def test_a_groups_history_from_our_own_device_is_checked_as_a_welcome(tmp_path: 
         forged = unsigned(step(promote, "add", CAROL, BOB))
         with repo.tx() as tx, pytest.raises(MessageRejected, match="not signed"):
             body = G.bundle(forged, [promote, c])
-            store_group_history(tx, ME, "h0", _copy("membership", body, ALICE, 0), [], 5)
+            store_group_history(
+                tx, ME, "h0", _copy("membership", body, ALICE, 0), [], 5, older=False
+            )
         assert repo.group(ALICE, GID) is None
         with repo.tx() as tx:
             body = G.bundle(adds, [promote, c])
-            got = store_group_history(tx, ME, "h1", _copy("membership", body, ALICE, 1), [], 5)
+            got = store_group_history(
+                tx, ME, "h1", _copy("membership", body, ALICE, 1), [], 5, older=False
+            )
         assert got is not None
         g = repo.group(ALICE, GID)
         assert g is not None and g.verified and g.version == 3 and g.head == adds.hash
@@ -112,7 +117,9 @@ def test_a_groups_history_from_our_own_device_is_checked_as_a_welcome(tmp_path: 
         with repo.tx() as tx:  # given again (by another device): the same history
             body = G.bundle(adds, [promote, c])
             assert (
-                store_group_history(tx, ME, "h2", _copy("membership", body, ALICE, 2), [], 5)
+                store_group_history(
+                    tx, ME, "h2", _copy("membership", body, ALICE, 2), [], 5, older=False
+                )
                 is None
             )
 
@@ -137,3 +144,42 @@ def test_a_look_alike_is_told_whichever_group_arrives_first(tmp_path: Path) -> N
         [notice] = told[1]
         assert notice.group_id == GID and "[1b1b1b1b] made by " + BOB in notice.text
         assert notice.text.endswith("this one was made by you")
+
+
+def test_a_create_sent_first_by_someone_gives_way_to_an_older_devices_history(
+    tmp_path: Path,
+) -> None:
+    """Anyone who knows a group's id (a removed member) can sign a create of their own for
+    it and send it to a device new to the wallet before the wallet's history arrives: that
+    device then held the impostor's roster for good (the real history held, never applied;
+    the members refused). The history a device added before it gives replaces it; one a
+    device added after it gives (which may be the fooled one) does not, nor a forged one.
+    (On real processes: tests/e2e/test_cli_device_groups.py::
+    test_a_create_a_removed_member_sends_a_new_device_first_gives_way_to_the_wallets_history.)"""
+    from tests.unit.test_group_history import MALLORY, sign
+    from walletim.app.chat.group_copies import store_group_history
+
+    real = create(ALICE, BOB, CAROL)
+    fake = sign(G.new_group(GID, "family", (ALICE, MALLORY), MALLORY))
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        with repo.tx() as tx:
+            assert grouplog.ingest(tx, ALICE, fake, [], now_ms=5).state == "applied"
+
+        def give(change: G.GroupChange, mid: str, *, older: bool) -> list[grouplog.GroupNotice]:
+            notices: list[grouplog.GroupNotice] = []
+            body = G.bundle(change, [])
+            with repo.tx() as tx, contextlib.suppress(MessageRejected):  # refused: in the tx
+                payload = _copy("membership", body, ALICE, 0)
+                store_group_history(tx, ME, mid, payload, notices, 5, older=older)
+            return notices
+
+        give(real, "h0", older=False)
+        assert repo.group(ALICE, GID).creator == MALLORY  # type: ignore[union-attr]
+        give(unsigned(real), "h1", older=True)
+        g = repo.group(ALICE, GID)
+        assert g is not None and g.verified and g.creator == MALLORY
+        notices = give(real, "h2", older=True)
+        g = repo.group(ALICE, GID)
+        assert g is not None and g.verified and g.members == tuple(sorted([ALICE, BOB, CAROL]))
+        assert [n.kind for n in notices][:1] == ["conflict"] and MALLORY in notices[0].text

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_group_history import ALICE, BOB, CAROL, GID, KEY, MALLORY, create
+from tests.unit.test_group_history import ALICE, BOB, CAROL, DAVE, GID, KEY, MALLORY, create
 from walletim.app.chat import grouplog
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.held import hold, settle
@@ -57,6 +57,27 @@ def test_a_hostile_member_flooding_held_messages_is_bounded(tmp_path: Path) -> N
                         hold(tx, ME, s, f"{s}:{n}", GID, _text(n), [])
 
 
+def test_held_messages_across_many_made_up_groups_are_bounded_in_all(tmp_path: Path) -> None:
+    """A stranger makes up group ids (each known here only from its first message) and an
+    accomplice, whom no such roster lists, writes to each: the per-group bounds alone would
+    let them hold without end, unseen and never replayed."""
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        with store.transaction() as conn:
+            rows = [
+                (ALICE, f"g{n // H.PER_SENDER}", MALLORY, f"x{n}", "{}", 0)
+                for n in range(H.PER_ACCOUNT)
+            ]
+            conn.executemany(
+                "INSERT INTO held_group_messages (account, group_id, sender, relay_id, "
+                "payload, held_ms) VALUES (?,?,?,?,?,?)",
+                rows,
+            )
+        with ChatRepo(store).tx() as tx:
+            with pytest.raises(MessageRejected, match="too many messages are held"):
+                hold(tx, ME, CAROL, "one-more", "a-new-group", _text(0), [])
+            assert H.room(tx.conn, BOB, "a-new-group", MALLORY)  # another account of this home
+
+
 def test_held_messages_are_replayed_once_the_group_is_verified(tmp_path: Path) -> None:
     seen: list[tuple[str, str]] = []
 
@@ -80,6 +101,43 @@ def test_held_messages_are_replayed_once_the_group_is_verified(tmp_path: Path) -
             assert "1 held message(s) shown" in notices[-1].text
             assert settle(tx, ME, [], store) == []  # replayed once
         assert seen == [(CAROL, "c0")]
+
+
+def test_each_group_verified_at_once_tells_its_own_held_messages(tmp_path: Path) -> None:
+    other = "1e" * 16
+    with Store.open(tmp_path / "w.db", KEY) as store_:
+        repo = ChatRepo(store_)
+        _unverified(repo)
+        with repo.tx() as tx:
+            hold(tx, ME, CAROL, "c0", GID, _text(0), [])
+            hold(tx, ME, CAROL, "c1", other, _text(1), [])
+            for gid in (GID, other):
+                tx.save_group(GroupRow(ALICE, gid, gid[:4], (ALICE, BOB, CAROL), 1, BOB, True))
+            notices: list[grouplog.GroupNotice] = []
+            assert settle(tx, ME, notices, lambda *_: 7) == [7, 7]
+        assert [n.text for n in notices] == [
+            "the group's signed history arrived: 1 held message(s) shown"
+        ] * 2
+
+
+def test_a_held_message_whose_sender_was_blocked_meanwhile_is_not_shown(tmp_path: Path) -> None:
+    """Held unseen, its sender blocked, then the history arrives: a blocked sender's mail is
+    dropped unread, this one too (it was never shown)."""
+    from walletim.store import consent as C
+
+    with Store.open(tmp_path / "w.db", KEY) as store_:
+        repo = ChatRepo(store_)
+        _unverified(repo)
+        with repo.tx() as tx:
+            hold(tx, ME, CAROL, "c0", GID, _text(0), [])
+            hold(tx, ME, DAVE, "d0", GID, _text(1), [])
+            C.decide(tx.conn, ALICE, CAROL, "blocked")
+            out = grouplog.ingest(tx, ALICE, create(ALICE, BOB, CAROL, DAVE), [], now_ms=5)
+            assert out.state == "applied"
+            seen: list[str] = []
+            settle(tx, ME, [], lambda _tx, _me, peer, *_: seen.append(peer) or len(seen))
+        assert seen == [DAVE]
+        assert C.decision(store_, ALICE, CAROL).dropped == 1  # type: ignore[union-attr]
 
 
 def test_a_blocked_groups_messages_are_dropped_not_held(tmp_path: Path) -> None:

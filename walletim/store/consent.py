@@ -52,10 +52,16 @@ def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = 
     )
 
 
-def undecide(sql: Sql, account: str, peer: str) -> bool:
-    """Forget the decision about ``peer`` (the rules decide again). Returns whether there
-    was one."""
+def undecide(sql: Sql, account: str, peer: str, at: int) -> bool:
+    """Forget the decision about ``peer`` (the rules decide again), as decided at ``at``
+    (ms): remembered, so that an older decision arriving later from another device does
+    not come back (:func:`take_newest`). Returns whether there was one."""
     cur = sql.execute("DELETE FROM consent WHERE account = ? AND peer = ?", (account, peer))
+    sql.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+        "value = max(CAST(meta.value AS INTEGER), CAST(excluded.value AS INTEGER))",
+        (_undone_key(account, peer), at),
+    )
     return bool(cur.rowcount)
 
 
@@ -83,6 +89,10 @@ Synced = Literal["allowed", "blocked", "ignored", "undecided"]
 
 def _sync_key(account: str, peer: str) -> str:
     return f"{_SYNC}{account.lower()}:{peer}"
+
+
+def _undone_key(account: str, peer: str) -> str:
+    return f"consent_undone:{account.lower()}:{peer}"
 
 
 def note_for_devices(sql: Sql, account: str, peer: str, state: Synced, at: int) -> None:
@@ -122,8 +132,12 @@ def take_newest(sql: Sql, account: str, peer: str, state: Synced, at: int) -> bo
     row = decision(sql, account, peer)
     if row is not None and row.updated_ms >= at:
         return False
+    undone = sql.execute("SELECT value FROM meta WHERE key = ?", (_undone_key(account, peer),))
+    last = undone.fetchone()
+    if last is not None and int(last[0]) >= at:
+        return False  # forgotten (unblocked) later than that decision was made
     if state == "undecided":
-        return undecide(sql, account, peer)
+        return undecide(sql, account, peer, at)
     decide(sql, account, peer, state, at)
     return True
 

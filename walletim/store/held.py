@@ -8,8 +8,9 @@ the normal checks once the group is verified (:mod:`walletim.app.chat.held`). A 
 shown from the unverified roster is noted too (``message_id``), so it can be taken back if
 the verified history says its sender is not a member.
 
-Bounded: at most ``PER_SENDER`` held messages per group and sender and ``PER_GROUP`` per
-group, so a hostile sender cannot fill the disk. Every function runs in the caller's
+Bounded: at most ``PER_SENDER`` held messages per group and sender, ``PER_GROUP`` per
+group and ``PER_ACCOUNT`` in all (a stranger can make up any number of group ids), so a
+hostile sender cannot fill the disk. Every function runs in the caller's
 transaction (``conn``).
 """
 
@@ -23,6 +24,7 @@ from walletim.store.sql import Sql, now_ms
 
 PER_SENDER = 50
 PER_GROUP = 500
+PER_ACCOUNT = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +42,12 @@ class Held:
 def room(conn: Sql, account: str, group_id: str, sender: str) -> bool:
     """Whether another message of ``sender`` may be held for the group."""
     row = conn.execute(
-        "SELECT coalesce(sum(sender = ?), 0), count(*) FROM held_group_messages "
-        "WHERE account = ? AND group_id = ? AND message_id IS NULL",
-        (sender, account, group_id),
+        "SELECT coalesce(sum(group_id = ? AND sender = ?), 0), coalesce(sum(group_id = ?), 0), "
+        "count(*) FROM held_group_messages WHERE account = ? AND message_id IS NULL",
+        (group_id, sender, group_id, account),
     ).fetchone()
-    mine, total = row if row is not None else (0, 0)
-    return int(mine) < PER_SENDER and int(total) < PER_GROUP
+    mine, group, total = row if row is not None else (0, 0, 0)
+    return int(mine) < PER_SENDER and int(group) < PER_GROUP and int(total) < PER_ACCOUNT
 
 
 def hold(

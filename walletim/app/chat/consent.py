@@ -160,7 +160,7 @@ class ConsentBook:
         at = now_ms()
         with self._sql().transaction() as sql:
             if state == "undecided":
-                C.undecide(sql, account, peer)
+                C.undecide(sql, account, peer, at)
             else:
                 C.decide(sql, account, peer, state, at)
             C.note_for_devices(sql, account, peer, state, at)

@@ -190,8 +190,12 @@ class FanoutReceiver:
         tx, me, mid, payload = got.tx, got.me, got.mid, got.incoming.payload
         try:
             if payload.kind == "membership" and _to_self(payload, me.address):
-                check_own_device(got.sender, got.own_list(), got.device.device.id)
-                stored = store_group_history(tx, me, mid, payload, notices, self.env.now_ms())
+                mine = got.own_list()
+                check_own_device(got.sender, mine, got.device.device.id)
+                here = mine.device(got.device.device.id)
+                older = here is not None and got.sender.device.added < here.added
+                now = self.env.now_ms()
+                stored = store_group_history(tx, me, mid, payload, notices, now, older=older)
                 self._inbox.settle_held(tx, me, notices)
                 return stored
             peer = copy_peer(payload, got.sender, got.own_list(), got.device.device.id)

@@ -19,12 +19,15 @@ Who may send a copy at all (one of this wallet's listed devices) is checked befo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+
 from walletim.app.chat.accounts import Me
 from walletim.app.chat.grouplog import GroupNotice, HeadMeta, ingest
 from walletim.app.chat.threads import ids_of, precheck, settle
 from walletim.errors import MessageRejected, MessagingError
 from walletim.messaging.envelope import Payload
-from walletim.messaging.groups import is_change, parse_bundle
+from walletim.messaging.groups import GroupChange, is_change, parse_bundle
 from walletim.messaging.kinds import group_peer, is_kind, parse_group, spec_of, text_of
 from walletim.store.chat import ChatTx, GroupRow
 from walletim.store.threads import by_row
@@ -71,14 +74,23 @@ def store_group_copy(
 
 
 def store_group_history(
-    tx: ChatTx, me: Me, mid: str, payload: Payload, notices: list[GroupNotice], now_ms: int
+    tx: ChatTx,
+    me: Me,
+    mid: str,
+    payload: Payload,
+    notices: list[GroupNotice],
+    now_ms: int,
+    *,
+    older: bool,
 ) -> int | None:
     """Take a group's signed history that another of this wallet's devices gave this one
     (:mod:`walletim.app.chat.group_sync`): every change checked here as a member's welcome
-    is, whoever made it. Returns the stored message's id (None: known already, or held).
-    Raises MessageRejected, MessagingError."""
+    is, whoever made it. ``older``: that device was added to the wallet before this one
+    (its history then replaces an unrelated one this device took first). Returns the
+    stored message's id (None: known already, or held). Raises MessageRejected,
+    MessagingError."""
     meta = HeadMeta(payload.epoch, payload.counter, mid, payload.sent_ms)
-    return _membership(tx, me, payload.body, meta, notices, now_ms, history=True)
+    return _membership(tx, me, payload.body, meta, notices, now_ms, history=True, older=older)
 
 
 def _membership(
@@ -90,14 +102,44 @@ def _membership(
     now_ms: int,
     *,
     history: bool = False,
+    older: bool = False,
 ) -> int | None:
     if not is_change(body):
         raise MessageRejected("membership", "a membership change in the old format")
     head, context = parse_bundle(body)
     if head.by != me.address and not history:
         raise MessageRejected("membership", "a copy of a change this wallet did not make")
+    unrelated = _unrelated(tx, me.address, head, context) if history and older else None
+    if unrelated is not None:  # taken as a group this device does not know (checked so)
+        tx.save_group(replace(unrelated, verified=False))
     outcome = ingest(tx, me.address, head, context, now_ms=now_ms, meta=meta)
+    if unrelated is not None and outcome.state != "applied":
+        tx.save_group(unrelated)  # the history does not check: nothing changes
+    elif unrelated is not None:
+        notices.append(GroupNotice(head.group_id, "conflict", _REPLACED.format(unrelated.creator)))
     notices.extend(outcome.notices)
     if outcome.state == "refused":
         raise MessageRejected("membership", outcome.reason)
     return outcome.message_id if outcome.state == "applied" else None
+
+
+_REPLACED = (
+    "this device held another history of this group (its create signed by {}) than the one "
+    "a device of this wallet added before it gives: anyone who knows a group's id can sign a "
+    "create for it, so the wallet's own history is taken"
+)
+
+
+def _unrelated(
+    tx: ChatTx, account: str, head: GroupChange, context: Sequence[GroupChange]
+) -> GroupRow | None:
+    """The group as this device holds it verified, if its applied history shares no change
+    with the one a device added to this wallet before it gives (this device, new to the
+    wallet, was sent a create of their own for the group's id by someone who knows it
+    before its wallet's history arrived). None: unknown or unverified here, or the same
+    history. Never the other way: an older device keeps what it holds."""
+    row = tx.group(account, head.group_id)
+    if row is None or not row.verified:
+        return None
+    ours = {c.hash for c in tx.group_changes(account, head.group_id) if c.canonical}
+    return None if ours & {c.hash for c in (head, *context)} else row

@@ -6,7 +6,8 @@ first sender in its roster: another member's message cannot be checked yet. Refu
 (``not-a-member``) would lose it for good. It is held instead (:mod:`walletim.store.held`:
 encrypted at rest, bounded per group and sender), and once a signed change makes the group
 verified, every held message goes through the normal checks (a member's is stored, a
-non-member's refused); a message shown from the unverified roster whose sender the verified
+non-member's refused, one from a sender blocked meanwhile dropped unread, as the block
+drops their mail); a message shown from the unverified roster whose sender the verified
 history does not list (removed meanwhile) is taken back and refused.
 """
 
@@ -19,6 +20,7 @@ from walletim.app.chat.grouplog import GroupNotice
 from walletim.app.chat.results import Dropped, Rejection
 from walletim.errors import MessageRejected
 from walletim.messaging.envelope import Payload
+from walletim.store import consent as C
 from walletim.store import held as H
 from walletim.store.chat import ChatTx
 from walletim.store.threads import forget
@@ -63,13 +65,16 @@ def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list
         group = tx.group(me.address, gid)
         if group is None or not group.verified:
             continue
-        refused = 0
+        refused, before = 0, len(stored)
         for h in H.take(tx.conn, me.address, gid):
             if h.message_id is not None:  # shown from the unverified roster
                 if h.sender not in group.members:
                     forget(tx.conn, h.message_id)
                     tx.add_event(me.address, h.sender, "rejected", "not-a-member")
                     refused += 1
+                continue
+            if C.blocked(tx.conn, me.address, h.sender):  # blocked while it was held
+                C.count_dropped(tx.conn, me.address, h.sender)
                 continue
             p = h.payload
             nonce = None if p["i"] is None else bytes.fromhex(p["i"])
@@ -79,7 +84,8 @@ def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list
                 stored.append(got)
             elif isinstance(got, Rejection):
                 refused += 1
-        text = f"the group's signed history arrived: {len(stored)} held message(s) shown"
+        shown = len(stored) - before  # this group's, not those of a group before it
+        text = f"the group's signed history arrived: {shown} held message(s) shown"
         if refused:
             text += f", {refused} refused (not a member)"
         notices.append(GroupNotice(gid, "applied", text))
