@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from walletim.chain.evidence import ChainTx
     from walletim.store.chat import StoredMessage
     from walletim.store.txs import ReceiptRecord
-    from walletim.store.wim import PaymentRow
+    from walletim.store.wim import PaymentRow, VerdictState
 
 
 class Ledger:
@@ -78,6 +78,7 @@ class Ledger:
             verdict = Verdict("pending", f"cannot check now: {exc}", row.confirmations)
         if row.state == "verified" and verdict.state != "verified":
             self._reverted(row)
+            self._unretire(row, message)
         if row.direction == "out" and verdict.state == "pending" and verdict.block is None:
             self._rebroadcast(row.tx_hash)
         if verdict.block is None and row.block_number is not None and verdict.state != "mismatch":
@@ -102,31 +103,38 @@ class Ledger:
         transaction that never verified read failed, replaced by this one, so one payment
         is counted once and is no false mismatch. Never a verified one, nor a transaction
         the node holds (one that can still be mined, or was: real money, claimed as such)."""
-        body = message.body
-        old = body.get("replaces") if isinstance(body, dict) else None
-        if not isinstance(old, str) or old.lower() == row.tx_hash.lower():
-            return
-        repo = self.p.repo()
-        earlier = [
-            p
-            for p in repo.payments(row.account, states=("pending", "mismatch"), limit=1000)
-            if p.tx_hash.lower() == old.lower()
-            and (p.direction, p.payer, p.payee, p.peer, p.asset, p.amount, p.request_id)
-            == (
-                row.direction,
-                row.payer,
-                row.payee,
-                row.peer,
-                row.asset,
-                row.amount,
-                row.request_id,
-            )
-        ]
+        old, earlier = self._replaced_claims(row, message, ("pending", "mismatch"))
         if not earlier or self.p.chain.mined(old, confirmations=1)[0] is not None:
             return
         why = f"replaced by {row.tx_hash} (the payer sped it up), which paid it"
         for p in earlier:
-            repo.set_payment_state(p.id, Verdict("failed", why, 0))
+            self.p.repo().set_payment_state(p.id, Verdict("failed", why, 0))
+
+    def _unretire(self, row: PaymentRow, message: StoredMessage) -> None:
+        """``row``, a verified replacement, left the chain (a reorg): the claims it retired
+        are checked again, pending, for the chain may hold the original now."""
+        _old, retired = self._replaced_claims(row, message, ("failed",))
+        why = f"checked again: its replacement {row.tx_hash} left the chain"
+        for p in retired:
+            self.p.repo().set_payment_state(p.id, Verdict("pending", why, 0))
+
+    def _replaced_claims(
+        self, row: PaymentRow, message: StoredMessage, states: tuple[VerdictState, ...]
+    ) -> tuple[str, list[PaymentRow]]:
+        """(the transaction ``row``'s claim says it ``replaces``, the payments in ``states``
+        claiming it: by the same payer, of the same payment as ``row``)."""
+        body = message.body
+        old = body.get("replaces") if isinstance(body, dict) else None
+        if not isinstance(old, str) or old.lower() == row.tx_hash.lower():
+            return "", []
+        same = (row.direction, row.payer, row.payee, row.peer, row.asset, row.amount,
+                row.request_id)  # fmt: skip
+        return old, [
+            p
+            for p in self.p.repo().payments(row.account, states=states, limit=1000)
+            if p.tx_hash.lower() == old.lower()
+            and (p.direction, p.payer, p.payee, p.peer, p.asset, p.amount, p.request_id) == same
+        ]
 
     def _reverted(self, row: PaymentRow) -> None:
         """A payment shown verified is not any more (a reorg removed or replaced its block):
