@@ -104,8 +104,11 @@ class Ledger:
         is counted once and is no false mismatch. Never a verified one, nor a transaction
         the node holds (one that can still be mined, or was: real money, claimed as such)."""
         old, earlier = self._replaced_claims(row, message, ("pending", "mismatch"))
-        if not earlier or self.p.chain.mined(old, confirmations=1)[0] is not None:
-            return
+        try:
+            if not earlier or self.p.chain.mined(old, confirmations=1)[0] is not None:
+                return
+        except (RpcError, ChainError):
+            return  # the node cannot say now: asked again with the next check
         why = f"replaced by {row.tx_hash} (the payer sped it up), which paid it"
         for p in earlier:
             self.p.repo().set_payment_state(p.id, Verdict("failed", why, 0))
