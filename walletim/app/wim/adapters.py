@@ -74,9 +74,13 @@ class HomeTxs:
 
     def replaced_by(self, tx_hash: str) -> str | None:
         # Both read from the node again, a replaced or mined one too: a reorg may have
-        # mined the original after all, or taken the replacement off the chain.
+        # mined the original after all, or taken the replacement off the chain. (One
+        # replaced by a transaction not found yet is not: that is a search of the chain.)
         record = self.chain.repo.get(tx_hash)
-        if record is not None and record.status in ("signed", "pending", "replaced"):
+        if record is not None and (
+            record.status in ("signed", "pending")
+            or (record.status == "replaced" and record.replaced_by is not None)
+        ):
             record = self.chain.refresh(tx_hash)
         if record is None or record.status != "replaced" or record.replaced_by is None:
             return None
