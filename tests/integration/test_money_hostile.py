@@ -195,6 +195,38 @@ def test_a_claim_naming_a_replacement_retires_only_the_payers_own_unpaid_claim(
     assert retired.state == "failed" and "sped it up" in retired.reason
 
 
+def test_a_claim_a_relay_holds_back_until_its_replacement_is_final_is_no_mismatch(
+    world: World, people: dict[str, Person]
+) -> None:
+    """A relay holds back alice's claim of a payment she then sped up, and hands it over
+    only once the claim naming the speed-up (``replaces``: the original) is verified and
+    final, so no longer checked: her honest original read "mismatch: no such transaction",
+    as if she had lied. It reads replaced by the speed-up, as when the two come in order;
+    one the node holds, or another payment's, is not touched."""
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    never = "0x" + secrets.token_hex(32)  # the original: never mined once sped up
+
+    def say(claim: dict[str, Any]) -> None:
+        alice.session.chat.send_payload(alice.spec, bob.address, "payment", claim, "x")
+
+    faster = _eth(world, alice.address, bob.address, E18 // 5)
+    say({**_signed_claim(alice, faster, bob.address, E18 // 5), "replaces": never})
+    bob.inbox()
+    rpc.call("anvil_mine", ["0x3"])
+    bob.session.wim.check(bob.spec)
+    assert (bob.last_payment().state, bob.last_payment().final) == ("verified", True)
+    say(_signed_claim(alice, never, bob.address, E18 // 5))  # held back until now
+    say(_signed_claim(alice, "0x" + secrets.token_hex(32), bob.address, E18 // 10))
+    bob.inbox()
+    bob.session.wim.grace_s = 0
+    bob.session.wim.check(bob.spec)
+    other, held, paid = bob.payments()[:3]
+    assert paid.tx_hash == faster and paid.state == "verified"
+    assert held.state == "failed" and f"replaced by {faster}" in held.reason, held.reason
+    assert other.state == "mismatch"  # another amount: not what the speed-up paid
+
+
 def test_a_reorg_reverts_a_verified_payment_and_reopens_its_request(
     world: World, people: dict[str, Person]
 ) -> None:

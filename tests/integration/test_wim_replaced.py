@@ -268,3 +268,51 @@ def test_a_red_packet_whose_escrow_was_cancelled_while_it_waits_is_not_offered(
     finally:
         rpc.call("evm_setAutomine", [True])
     assert bob.inbox().received == []
+
+
+def test_a_reorg_that_mines_the_original_instead_of_its_speed_up_reads_it_paid(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice's payment was sped up and the speed-up verified on both ends, the original
+    retired as replaced. A reorganisation then swaps the speed-up's block for one holding
+    the original (another node still had it): the original paid bob after all. Both ends
+    read the speed-up gone and the request open again, the original still "failed" (never
+    checked again): nothing paid on either screen, and alice could pay the request twice.
+    The claims the speed-up retired are checked again once it leaves the chain."""
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.35").request.request_id
+    alice.inbox()
+    rpc.call("evm_setAutomine", [False])
+    try:
+        original = _pending_pay(world, alice, rid)
+        raw = rpc.call("eth_getRawTransactionByHash", [original])
+        bob.inbox()
+        faster = _replace(world, alice, "speedup", original)
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    alice.session.wim.check(alice.spec)
+    bob.inbox()
+    bob.session.wim.check(bob.spec)
+    assert {r.tx_hash: r.state for r in bob.payments()} == {
+        faster: "verified", original: "failed"
+    }  # fmt: skip
+
+    rpc.call("evm_setAutomine", [False])
+    try:
+        rpc.call("anvil_reorg", [1, [[raw, 0]]])
+        rpc.call("anvil_dropTransaction", [faster])
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert rpc.call("eth_getTransactionReceipt", [original]) is not None
+    assert rpc.call("eth_getTransactionReceipt", [faster]) is None
+    for p in (alice, bob):
+        p.session.wim.grace_s = 0
+        for _ in range(2):
+            p.session.wim.check(p.spec)
+        by_tx = {r.tx_hash: r for r in p.payments()}
+        assert by_tx[original].state == "verified", by_tx[original].reason
+        assert by_tx[faster].state != "verified"
+        assert _state(p, rid) == "settled"
+    with pytest.raises(InputError, match="already paid"):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid)

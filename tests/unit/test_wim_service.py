@@ -114,6 +114,37 @@ def test_one_transaction_pays_one_claim(bob: MoneyHome) -> None:
     assert again.state == "mismatch" and "already claimed" in again.reason
 
 
+def test_a_node_failing_while_a_replaced_claim_is_retired_fails_no_check(
+    bob: MoneyHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """alice's claim names a transaction the node never saw; her next claim, verified,
+    says it ``replaces`` it. The node failing when asked about the original made every
+    check raise (``walletim payments``, the inbox's check: an RPC error, the payments after
+    it never checked) until the replacement was final; it is a check left for later, as
+    any the node cannot answer."""
+    from walletim.errors import RpcError
+
+    old = "0x" + "ab" * 32
+    bob.receive(ALICE, "payment", claim(old, E18))
+    tx = sign_tx(ALICE_KEY, to=BOB, value=E18)
+    bob.chain.mine(tx, block=10)
+    down = [True]
+    real = bob.chain.mined
+
+    def mined(tx_hash: str, *, confirmations: int) -> object:
+        if down[0] and tx_hash == old:
+            raise RpcError("connection refused")
+        return real(tx_hash, confirmations=confirmations)
+
+    monkeypatch.setattr(bob.chain, "mined", mined)
+    bob.receive(ALICE, "payment", {**claim(tx.hash, E18), "replaces": old})
+    bob.wim.check("bob")  # raised RpcError
+    assert [p.state for p in bob.wim.payments("bob", check=False)] == ["verified", "pending"]
+    down[0] = False
+    bob.wim.check("bob")
+    assert [p.state for p in bob.wim.payments("bob", check=False)] == ["verified", "failed"]
+
+
 def test_a_token_payment_counts_only_the_tokens_own_transfer_log(bob: MoneyHome) -> None:
     usdc = Asset(USDC, "USDC", 6)
     data = bytes.fromhex("a9059cbb")  # what the calldata says is never what counts

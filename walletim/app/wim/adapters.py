@@ -73,13 +73,19 @@ class HomeTxs:
             self.chain.refresh(tx_hash)
 
     def replaced_by(self, tx_hash: str) -> str | None:
+        # Both read from the node again, a replaced or mined one too: a reorg may have
+        # mined the original after all, or taken the replacement off the chain. (One
+        # replaced by a transaction not found yet is not: that is a search of the chain.)
         record = self.chain.repo.get(tx_hash)
-        if record is not None and record.status in ("signed", "pending"):
+        if record is not None and (
+            record.status in ("signed", "pending")
+            or (record.status == "replaced" and record.replaced_by is not None)
+        ):
             record = self.chain.refresh(tx_hash)
         if record is None or record.status != "replaced" or record.replaced_by is None:
             return None
         winner = self.chain.repo.get(record.replaced_by)
-        if winner is not None and winner.status != "mined":
+        if winner is not None:
             winner = self.chain.refresh(winner.hash)
         return record.replaced_by if winner is None or winner.status == "mined" else None
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from walletim.app.wim.model import Verdict, sender_of
 from walletim.app.wim.ports import MoneyPorts
-from walletim.app.wim.verify import Verifier
+from walletim.app.wim.verify import NO_SUCH_TX, NOT_ON_CHAIN, Verifier
 from walletim.chain.units import format_amount
 from walletim.errors import ChainError, MessagingError, RpcError, WalletimError
 from walletim.messaging.kinds import PaymentClaim, SharedAction, parse_action, parse_payment
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from walletim.chain.evidence import ChainTx
     from walletim.store.chat import StoredMessage
     from walletim.store.txs import ReceiptRecord
-    from walletim.store.wim import PaymentRow
+    from walletim.store.wim import PaymentRow, VerdictState
 
 
 class Ledger:
@@ -76,8 +76,11 @@ class Ledger:
             if row.state != "pending":
                 return row  # keep what was known; checked again later
             verdict = Verdict("pending", f"cannot check now: {exc}", row.confirmations)
+        if row.state != "verified" and verdict.reason in (NOT_ON_CHAIN, NO_SUCH_TX):
+            verdict = self._replaced_before(row) or verdict
         if row.state == "verified" and verdict.state != "verified":
             self._reverted(row)
+            self._unretire(row, message)
         if row.direction == "out" and verdict.state == "pending" and verdict.block is None:
             self._rebroadcast(row.tx_hash)
         if verdict.block is None and row.block_number is not None and verdict.state != "mismatch":
@@ -102,31 +105,57 @@ class Ledger:
         transaction that never verified read failed, replaced by this one, so one payment
         is counted once and is no false mismatch. Never a verified one, nor a transaction
         the node holds (one that can still be mined, or was: real money, claimed as such)."""
+        old, earlier = self._replaced_claims(row, message, ("pending", "mismatch"))
+        try:
+            if not earlier or self.p.chain.mined(old, confirmations=1)[0] is not None:
+                return
+        except (RpcError, ChainError):
+            return  # the node cannot say now: asked again with the next check
+        for p in earlier:
+            self.p.repo().set_payment_state(p.id, _sped_up(row.tx_hash))
+
+    def _unretire(self, row: PaymentRow, message: StoredMessage) -> None:
+        """``row``, a verified replacement, left the chain (a reorg): the claims it retired
+        are checked again, pending, for the chain may hold the original now."""
+        _old, retired = self._replaced_claims(row, message, ("failed",))
+        why = f"checked again: its replacement {row.tx_hash} left the chain"
+        for p in retired:
+            self.p.repo().set_payment_state(p.id, Verdict("pending", why, 0))
+
+    def _replaced_before(self, row: PaymentRow) -> Verdict | None:
+        """Failed, replaced, when ``row``'s transaction (one the node does not hold) is the
+        one a verified claim of the same payer, of the same payment, says it ``replaces``:
+        that claim came first (a relay held this one back), so its check retired nothing."""
+        chats = self.p.chats()
+        for p in self._same_payments(row, ("verified",)):
+            body = chats.message(p.message_id).body if p.message_id is not None else None
+            old = body.get("replaces") if isinstance(body, dict) else None
+            if isinstance(old, str) and old.lower() == row.tx_hash.lower() != p.tx_hash.lower():
+                return _sped_up(p.tx_hash)
+        return None
+
+    def _replaced_claims(
+        self, row: PaymentRow, message: StoredMessage, states: tuple[VerdictState, ...]
+    ) -> tuple[str, list[PaymentRow]]:
+        """(the transaction ``row``'s claim says it ``replaces``, the payments in ``states``
+        claiming it: by the same payer, of the same payment as ``row``)."""
         body = message.body
         old = body.get("replaces") if isinstance(body, dict) else None
         if not isinstance(old, str) or old.lower() == row.tx_hash.lower():
-            return
-        repo = self.p.repo()
-        earlier = [
+            return "", []
+        same = self._same_payments(row, states)
+        return old, [p for p in same if p.tx_hash.lower() == old.lower()]
+
+    def _same_payments(self, row: PaymentRow, states: tuple[VerdictState, ...]) -> list[PaymentRow]:
+        """The payments in ``states`` by the same payer, of the same payment as ``row``
+        (direction, payee, conversation, asset, amount, request)."""
+        same = (row.direction, row.payer, row.payee, row.peer, row.asset, row.amount,
+                row.request_id)  # fmt: skip
+        return [
             p
-            for p in repo.payments(row.account, states=("pending", "mismatch"), limit=1000)
-            if p.tx_hash.lower() == old.lower()
-            and (p.direction, p.payer, p.payee, p.peer, p.asset, p.amount, p.request_id)
-            == (
-                row.direction,
-                row.payer,
-                row.payee,
-                row.peer,
-                row.asset,
-                row.amount,
-                row.request_id,
-            )
+            for p in self.p.repo().payments(row.account, states=states, limit=1000)
+            if (p.direction, p.payer, p.payee, p.peer, p.asset, p.amount, p.request_id) == same
         ]
-        if not earlier or self.p.chain.mined(old, confirmations=1)[0] is not None:
-            return
-        why = f"replaced by {row.tx_hash} (the payer sped it up), which paid it"
-        for p in earlier:
-            repo.set_payment_state(p.id, Verdict("failed", why, 0))
 
     def _reverted(self, row: PaymentRow) -> None:
         """A payment shown verified is not any more (a reorg removed or replaced its block):
@@ -212,6 +241,11 @@ class Ledger:
         with self.p.chats().tx() as tx:
             cid = tx.conversation(me, peer)
             tx.add_message(cid, "in", "system", {"text": text}, text, sent_ms=now, state="received")
+
+
+def _sped_up(winner: str) -> Verdict:
+    """A claim of a transaction its payer replaced with ``winner`` (a speed-up)."""
+    return Verdict("failed", f"replaced by {winner} (the payer sped it up), which paid it", 0)
 
 
 __all__ = ["Ledger"]

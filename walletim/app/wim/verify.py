@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from walletim.store.wim import PaymentRow
 
 NOT_ON_CHAIN = "the transaction is not on chain (yet)"
+#: A payment's transaction the node has never seen, long after its claim came.
+NO_SUCH_TX = "no such transaction on this chain"
 
 
 @dataclass(slots=True)
@@ -80,7 +82,7 @@ class Verifier:
             return early
         unknown = Verdict("pending", NOT_ON_CHAIN, 0)
         if self._late(message):
-            unknown = Verdict("mismatch", "no such transaction on this chain", 0)
+            unknown = Verdict("mismatch", NO_SUCH_TX, 0)
         found = self._mined(claim.tx, claim.payer, unknown)
         if isinstance(found, Verdict):
             return found
@@ -370,4 +372,4 @@ def _deposit_logged(c: Mapping[str, str], actor: str, receipt_logs: Sequence[obj
     )
 
 
-__all__ = ["NOT_ON_CHAIN", "Rules", "Verifier"]
+__all__ = ["NOT_ON_CHAIN", "NO_SUCH_TX", "Rules", "Verifier"]
