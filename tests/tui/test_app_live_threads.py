@@ -18,8 +18,9 @@ from tests.tui.test_app_live import answer, app_for, live, until
 def strangers(alice: Person, dave: Person) -> None:
     """Forget alice's acceptance of dave (the fixture accepts everyone): dave is a stranger."""
     from walletim.store.consent import undecide
+    from walletim.store.sql import now_ms
 
-    undecide(alice.session.open_store(), alice.address, dave.address)
+    undecide(alice.session.open_store(), alice.address, dave.address, now_ms())
 
 
 async def requests_screen(pilot: Any) -> None:
