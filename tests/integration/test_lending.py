@@ -54,8 +54,15 @@ def read(rpc: RpcClient, to: str, signature: str, *args: Any) -> tuple[Any, ...]
 def send(rpc: RpcClient, sender: str, to: str, signature: str, *args: Any) -> dict[str, Any]:
     inputs = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
     data = function_signature_to_4byte_selector(signature) + encode(inputs, list(args))
-    tx = rpc.call("eth_sendTransaction", [{"from": sender, "to": to, "data": "0x" + data.hex()}])
-    return wait_receipt(rpc, tx)
+    call = {"from": sender, "to": to, "data": "0x" + data.hex()}
+    receipt = wait_receipt(rpc, rpc.call("eth_sendTransaction", [call]))
+    if receipt["status"] != "0x1":  # say why (once seen reverting only inside the full suite)
+        block = hex(int(receipt["blockNumber"], 16) - 1)
+        try:
+            rpc.call("eth_call", [call, block])
+        except ChainError as exc:
+            receipt["why"] = str(exc)
+    return receipt
 
 
 def account_data(rpc: RpcClient, pool: str, user: str) -> tuple[int, ...]:
@@ -436,7 +443,7 @@ def test_a_liquidation_by_another_account_is_alerted(world: World, lend: Any) ->
         rpc, liquidator, aave.pool, "liquidationCall(address,address,address,uint256,bool)",
         weth, usdc, me, 4_500 * E6, False,
     )  # fmt: skip
-    assert receipt["status"] == "0x1"
+    assert receipt["status"] == "0x1", receipt.get("why")
     found = _scan(watch, world, me, start)
     kinds = [a.kind for a in found]
     assert "lending-liquidation" in kinds
