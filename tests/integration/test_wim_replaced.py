@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from tests.conftest import ANVIL_MNEMONIC, World
@@ -28,6 +31,33 @@ def _pending_pay(world: World, p: Person, rid: str) -> str:
 def _state(p: Person, rid: str) -> str:
     [r] = [r for r in p.session.wim.requests(p.spec) if r.request_id == rid]
     return str(r.state)
+
+
+def _when_pending(world: World, p: Person, how: str) -> tuple[Callable[[str], None], list[str]]:
+    """A progress callback that, when a command of ``p``'s says its transaction is pending,
+    replaces it (``speedup`` or ``cancel``, as from another terminal) and mines the
+    replacement, whose hash goes in the list. Run the command under :func:`_by_hand`."""
+    done: list[str] = []
+
+    def progress(text: str) -> None:
+        if text.startswith("pending") and not done:
+            [pending] = [t for t in p.session.chain.history() if t.status == "pending"]
+            replace = getattr(p.session.chain, how)
+            done.append(replace(pending.hash, p.session.account_for).hash)
+            world.anvil.rpc().call("anvil_mine", ["0x1"])
+
+    return progress, done
+
+
+@contextmanager
+def _by_hand(world: World) -> Iterator[None]:
+    """Blocks are mined only when asked (a transaction stays pending)."""
+    rpc = world.anvil.rpc()
+    rpc.call("evm_setAutomine", [False])
+    try:
+        yield
+    finally:
+        rpc.call("evm_setAutomine", [True])
 
 
 def _replace(world: World, p: Person, how: str, original: str) -> str:
@@ -154,22 +184,11 @@ def test_a_payment_sped_up_while_pay_waits_is_recorded_and_told(
     told, the request open on both ends while the speed-up paid it; paying it again went
     through. Now the payment is recorded, the speed-up told, the request paid once."""
     alice, bob = people["alice"], people["bob"]
-    rpc = world.anvil.rpc()
     rid = bob.session.wim.request(bob.spec, alice.address, "0.25").request.request_id
     alice.inbox()
-    faster: list[str] = []
-
-    def speed_up(text: str) -> None:
-        if text.startswith("pending") and not faster:
-            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
-            faster.append(alice.session.chain.speedup(pending.hash, alice.session.account_for).hash)
-            rpc.call("anvil_mine", ["0x1"])
-
-    rpc.call("evm_setAutomine", [False])
-    try:
-        paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid, progress=speed_up)
-    finally:
-        rpc.call("evm_setAutomine", [True])
+    progress, faster = _when_pending(world, alice, "speedup")
+    with _by_hand(world):
+        paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid, progress=progress)
     assert paid.payment.state == "failed" and "speed-up" in paid.payment.reason
     assert alice.payments()[0].tx_hash == faster[0] and alice.payments()[0].state == "verified"
     assert _state(alice, rid) == "settled"
@@ -192,22 +211,11 @@ def test_a_red_packet_whose_escrow_was_sped_up_while_it_waits_is_still_offered(
     (the packet is read from the contract by its id, whichever transaction made it) and the
     share is claimed."""
     alice, bob = people["alice"], people["bob"]
-    rpc = world.anvil.rpc()
-    faster: list[str] = []
-
-    def speed_up(text: str) -> None:
-        if text.startswith("pending") and not faster:
-            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
-            faster.append(alice.session.chain.speedup(pending.hash, alice.session.account_for).hash)
-            rpc.call("anvil_mine", ["0x1"])
-
-    rpc.call("evm_setAutomine", [False])
-    try:
+    progress, _ = _when_pending(world, alice, "speedup")
+    with _by_hand(world):
         made = alice.session.wim.packet_create(
-            alice.spec, "0.2", 1, to=[bob.address], expiry_s=3600, progress=speed_up
+            alice.spec, "0.2", 1, to=[bob.address], expiry_s=3600, progress=progress
         )
-    finally:
-        rpc.call("evm_setAutomine", [True])
     assert not made.outcome.ok and made.outcome.steps[-1].status == "pending" and made.delivered
     bob.inbox()
     got = bob.session.wim.packet_claim(bob.spec, made.packet.packet_id)
@@ -220,23 +228,14 @@ def test_a_payment_cancelled_while_pay_waits_is_not_told(
     """alice's `pay` waits; meanwhile she cancels it and the cancel is mined: nothing was
     paid, so nothing is recorded or said (never "paid"), and she can pay the request."""
     alice, bob = people["alice"], people["bob"]
-    rpc = world.anvil.rpc()
     rid = bob.session.wim.request(bob.spec, alice.address, "0.35").request.request_id
     alice.inbox()
-    cancels: list[str] = []
-
-    def cancel(text: str) -> None:
-        if text.startswith("pending") and not cancels:
-            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
-            cancels.append(alice.session.chain.cancel(pending.hash, alice.session.account_for).hash)
-            rpc.call("anvil_mine", ["0x1"])
-
-    rpc.call("evm_setAutomine", [False])
-    try:
-        with pytest.raises(ChainError, match="a cancel\\): nothing was paid, nor said"):
-            alice.session.wim.pay(alice.spec, None, None, request_id=rid, progress=cancel)
-    finally:
-        rpc.call("evm_setAutomine", [True])
+    progress, _ = _when_pending(world, alice, "cancel")
+    with (
+        _by_hand(world),
+        pytest.raises(ChainError, match="a cancel\\): nothing was paid, nor said"),
+    ):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid, progress=progress)
     assert alice.payments() == [] and _state(alice, rid) == "open"
     paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid)
     assert paid.payment.state == "verified" and _state(alice, rid) == "settled"
@@ -250,23 +249,11 @@ def test_a_red_packet_whose_escrow_was_cancelled_while_it_waits_is_not_offered(
     """The escrow is cancelled (mined) while `redpacket create` waits: no packet exists,
     so no voucher is sent and the command says so."""
     alice, bob = people["alice"], people["bob"]
-    rpc = world.anvil.rpc()
-    cancels: list[str] = []
-
-    def cancel(text: str) -> None:
-        if text.startswith("pending") and not cancels:
-            [pending] = [t for t in alice.session.chain.history() if t.status == "pending"]
-            cancels.append(alice.session.chain.cancel(pending.hash, alice.session.account_for).hash)
-            rpc.call("anvil_mine", ["0x1"])
-
-    rpc.call("evm_setAutomine", [False])
-    try:
-        with pytest.raises(ChainError, match="no packet was made, nothing was sent"):
-            alice.session.wim.packet_create(
-                alice.spec, "0.2", 1, to=[bob.address], expiry_s=3600, progress=cancel
-            )
-    finally:
-        rpc.call("evm_setAutomine", [True])
+    progress, _ = _when_pending(world, alice, "cancel")
+    with _by_hand(world), pytest.raises(ChainError, match="no packet was made, nothing was sent"):
+        alice.session.wim.packet_create(
+            alice.spec, "0.2", 1, to=[bob.address], expiry_s=3600, progress=progress
+        )
     assert bob.inbox().received == []
 
 
