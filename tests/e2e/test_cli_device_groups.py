@@ -19,6 +19,20 @@ def _address(home: Any, account: str) -> str:
     return str(found["addresses"][0]["address"])
 
 
+def _wallet_and_peers(
+    tmp_path: Path, relay: RelayProcess, *peers: str
+) -> tuple[Any, list[Any], list[str]]:
+    """Alice's laptop (account ``dev``) and a home for each of ``peers`` (account ``bob`` of
+    a wallet of its own), each a device with its keys published; their homes and addresses
+    (the laptop's first)."""
+    laptop = _home(tmp_path / "laptop", relay.url)
+    homes = [_home(tmp_path / name, relay.url, mnemonic=None) for name in peers]
+    for home, account in ((laptop, "dev"), *((h, "bob") for h in homes)):
+        ok(home, "chat", "device", "join", "--from", account)
+        ok(home, "chat", "inbox", "--from", account)
+    return laptop, homes, [_address(laptop, "dev"), *(_address(h, "bob") for h in homes)]
+
+
 def _group(home: Any, account: str, group: str) -> list[tuple[str, str, str]]:
     read = ok(home, "chat", "read", "--from", account, group, "--limit", "100")
     return [(m["direction"], m["kind"], m["text"]) for m in read["messages"]]
@@ -91,13 +105,9 @@ def test_a_device_joined_after_the_group_gets_its_signed_history(
     """The phone joins Alice's wallet after her group was made and changed (Bob, made an
     admin, added Carol): once the laptop has run a chat command, the phone holds the group
     verified, with the laptop's roster and head, and writes to it like any member device."""
-    laptop = _home(tmp_path / "laptop", relay.url)
-    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
-    carol = _home(tmp_path / "carol", relay.url, mnemonic=None)
-    a_addr, b_addr, c_addr = _address(laptop, "dev"), _address(bob, "bob"), _address(carol, "bob")
-    for home, account in ((laptop, "dev"), (bob, "bob"), (carol, "bob")):
-        ok(home, "chat", "device", "join", "--from", account)
-        ok(home, "chat", "inbox", "--from", account)
+    laptop, (bob, carol), (a_addr, b_addr, c_addr) = _wallet_and_peers(
+        tmp_path, relay, "bob", "carol"
+    )
     gid = ok(laptop, "chat", "group", "create", "--from", "dev", "家人 family", b_addr)["group_id"]
     ok(laptop, "chat", "group", "promote", "--from", "dev", gid, b_addr)
     ok(bob, "chat", "inbox", "--from", "bob")
@@ -134,13 +144,9 @@ def test_a_device_joined_later_gets_the_history_the_other_device_has_just_fetche
     """Bob (an admin) removes Carol while Alice's laptop is away, then Alice's phone joins.
     The laptop's next `chat inbox` fetches the removal before it gives the phone the group:
     the phone's roster has no Carol, and what the phone writes there never reaches her."""
-    laptop = _home(tmp_path / "laptop", relay.url)
-    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
-    carol = _home(tmp_path / "carol", relay.url, mnemonic=None)
-    a_addr, b_addr, c_addr = _address(laptop, "dev"), _address(bob, "bob"), _address(carol, "bob")
-    for home, account in ((laptop, "dev"), (bob, "bob"), (carol, "bob")):
-        ok(home, "chat", "device", "join", "--from", account)
-        ok(home, "chat", "inbox", "--from", account)
+    laptop, (bob, carol), (a_addr, b_addr, c_addr) = _wallet_and_peers(
+        tmp_path, relay, "bob", "carol"
+    )
     gid = ok(laptop, "chat", "group", "create", "--from", "dev", "club", b_addr, c_addr)["group_id"]
     ok(laptop, "chat", "group", "promote", "--from", "dev", gid, b_addr)
     ok(bob, "chat", "inbox", "--from", "bob")
@@ -225,13 +231,9 @@ def test_a_create_a_removed_member_sends_a_new_device_first_gives_way_to_the_wal
     from walletim.app.session import Session
     from walletim.messaging.groups import bundle, new_group
 
-    laptop = _home(tmp_path / "laptop", relay.url)
-    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
-    dave = _home(tmp_path / "dave", relay.url, mnemonic=None)
-    a_addr, b_addr, d_addr = _address(laptop, "dev"), _address(bob, "bob"), _address(dave, "bob")
-    for home, account in ((laptop, "dev"), (bob, "bob"), (dave, "bob")):
-        ok(home, "chat", "device", "join", "--from", account)
-        ok(home, "chat", "inbox", "--from", account)
+    laptop, (bob, dave), (a_addr, b_addr, d_addr) = _wallet_and_peers(
+        tmp_path, relay, "bob", "dave"
+    )
     gid = ok(laptop, "chat", "group", "create", "--from", "dev", "club", b_addr, d_addr)["group_id"]
     ok(laptop, "chat", "group", "remove", "--from", "dev", gid, d_addr)
     for home in (bob, dave):

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import RelayProcess
-from tests.e2e.test_cli_backup import _home, ok
-from tests.e2e.test_cli_device_groups import _address, _texts
+from tests.e2e.test_cli_backup import ok
+from tests.e2e.test_cli_device_groups import _texts, _wallet_and_peers
 from tests.e2e.test_cli_device_link import link_phone
 
 
@@ -25,13 +25,9 @@ def _linked_phone(tmp_path: Path, laptop: Any, relay: RelayProcess) -> Any:
 def test_a_linked_device_reads_and_writes_the_wallets_groups(
     tmp_path: Path, relay: RelayProcess
 ) -> None:
-    laptop = _home(tmp_path / "laptop", relay.url)
-    bob = _home(tmp_path / "bob", relay.url, mnemonic=None)
-    carol = _home(tmp_path / "carol", relay.url, mnemonic=None)
-    a_addr, b_addr, c_addr = _address(laptop, "dev"), _address(bob, "bob"), _address(carol, "bob")
-    for home, account in ((laptop, "dev"), (bob, "bob"), (carol, "bob")):
-        ok(home, "chat", "device", "join", "--from", account)
-        ok(home, "chat", "inbox", "--from", account)
+    laptop, (bob, carol), (a_addr, b_addr, c_addr) = _wallet_and_peers(
+        tmp_path, relay, "bob", "carol"
+    )
     gid = ok(laptop, "chat", "group", "create", "--from", "dev", "family", b_addr)["group_id"]
     ok(laptop, "chat", "group", "send", "--from", "dev", gid, "before the phone")
     ok(bob, "chat", "inbox", "--from", "bob")
