@@ -166,24 +166,21 @@ class Planner:
         """In one round trip: the gas estimate (when asked), what the fees of ``req`` need
         from the node (:meth:`fee_reads`) and the sender's pending balance; the fees. Errors
         of the balance and the estimate are returned, not raised."""
-        queries: list[Query[Any]] = [Q.balance(sender, "pending")]
-        if estimate is not None:
-            queries.append(estimate)
-        if req.nonce is not None:  # a nonce given: is it free, in the same round trip?
-            queries.append(Q.nonce(sender, "latest"))
         reads = self.fee_reads(req)
-        if reads[1] is not None:
-            queries.append(reads[1])
-        answers = self.rpc.gather_all(queries)
-        funds = answers[0]
-        estimated = answers[1] if estimate is not None else None
-        if req.nonce is not None:
-            mined = answered(answers[2 if estimate is not None else 1])
-            if req.nonce < mined:
-                raise NonceUsed(sender, req.nonce, mined)
+        wanted: dict[str, Query[Any] | None] = {
+            "estimate": estimate,
+            "mined": None if req.nonce is None else Q.nonce(sender, "latest"),  # is it free?
+            "fees": reads[1],
+        }
+        asked = {name: q for name, q in wanted.items() if q is not None}
+        funds, *rest = self.rpc.gather_all([Q.balance(sender, "pending"), *asked.values()])
+        got = dict(zip(asked, rest, strict=True))
+        if req.nonce is not None and req.nonce < (mined := answered(got["mined"])):
+            raise NonceUsed(sender, req.nonce, mined)
+        estimated = got.get("estimate")
         if isinstance(estimated, RpcError):
             _raise_revert(estimated)
-        return self.fees_read(req, reads, answers[-1]), funds, estimated
+        return self.fees_read(req, reads, got.get("fees")), funds, estimated
 
     # -- gas ----------------------------------------------------------------------------
 
