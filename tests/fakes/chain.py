@@ -129,6 +129,13 @@ class FakeChain:
         """The node restarted: it forgot every pending transaction."""
         self.mempool.clear()
 
+    def restart_from_state(self) -> None:
+        """Anvil restarted from its dumped state (more than once): it forgot every pending
+        transaction and may serve a block 0 of its restart's time; later blocks unchanged."""
+        self.mempool.clear()
+        self.salt += 1
+        self.blocks[0] = self._block(0, [], "0x" + "00" * 32)
+
     def drop(self, tx_hash: str) -> None:
         self.mempool.pop(tx_hash.lower(), None)
 

@@ -418,6 +418,44 @@ def test_reconcile_follows_a_reorg_and_rebroadcasts_what_a_restarted_node_forgot
     assert s.refresh(pending.hash).status == "mined"
 
 
+def test_a_node_whose_block_0_changed_but_holds_our_blocks_is_the_same_chain(
+    chain: FakeChain, store: Store
+) -> None:
+    """Anvil restarted from its dumped state may serve a new block 0 while blocks 1.. keep
+    their hashes: the home's transactions stay this chain's (the pending one the node forgot
+    is broadcast again, the mined one reads mined, the nonce counter stands), where they
+    used to read "gone" and the forgotten payment was never sent."""
+    mined = service(chain, store).send("dev", ME, SendRequest(BOB, 1))
+    chain.automine = False
+    pending = service(chain, store).send("dev", ME, SendRequest(BOB, 2), wait=False)
+    chain.restart_from_state()
+    s = service(chain, store)
+    s.reconcile()
+    assert pending.hash in chain.mempool  # broadcast again, as signed
+    assert s.refresh(mined.hash).status == "mined"
+    assert s.send("dev", ME, SendRequest(BOB, 3), wait=False).nonce == 2
+    chain.mine()
+    assert s.refresh(pending.hash).status == "mined"
+
+
+def test_a_node_whose_block_0_changed_and_holds_none_of_our_blocks_is_another_chain(
+    chain: FakeChain, store: Store
+) -> None:
+    """The same with the mined blocks gone too (a devnet started afresh): another chain,
+    nothing of the old one broadcast to it."""
+    mined = service(chain, store).send("dev", ME, SendRequest(BOB, 1))
+    chain.automine = False
+    pending = service(chain, store).send("dev", ME, SendRequest(BOB, 2), wait=False)
+    chain.restart_from_state()
+    del chain.blocks[1:]  # nothing of the old chain but its chain id
+    chain.mined.clear()
+    chain.counts.clear()
+    s = service(chain, store)
+    s.reconcile()
+    assert pending.hash not in chain.mempool
+    assert {s.refresh(h).status for h in (mined.hash, pending.hash)} == {"gone"}
+
+
 def test_wait_gives_up_as_pending_on_the_services_clock(chain: FakeChain, store: Store) -> None:
     chain.automine = False
     clock = Clock()

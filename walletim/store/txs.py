@@ -364,6 +364,21 @@ class TxRepo:
             conn.execute("DELETE FROM nonces WHERE chain_id = ?", (chain_id,))
 
     @staticmethod
+    def regenesis(conn: Conn, chain_id: int, old: str, new: str) -> None:
+        """The chain this home knew at ``chain_id`` by block 0 ``old`` now shows block 0
+        ``new`` with this home's blocks still in it (Anvil restarted from its dumped state
+        may serve a new block 0): the same chain. Its transactions and the chain's row take
+        the new hash; the nonce counters stand."""
+        conn.execute(
+            "UPDATE transactions SET genesis = ? WHERE chain_id = ? AND genesis = ?",
+            (new, chain_id, old),
+        )
+        conn.execute(
+            "UPDATE chains SET genesis = ?, seen_at = ? WHERE chain_id = ? AND genesis = ?",
+            (new, int(time.time()), chain_id, old),
+        )
+
+    @staticmethod
     def release_nonce(conn: Conn, chain_id: int, address: str, nonce: int) -> None:
         """Hand ``nonce`` out again if it was the last one handed out (its transaction was
         refused and never used it)."""
@@ -436,11 +451,21 @@ class TxRepo:
             (chain_id,),
         ).fetchall():
             return None
+        return self._settled_blocks("genesis IS NULL", (chain_id,), limit)
+
+    def blocks_on(self, chain_id: int, genesis: str, limit: int) -> list[tuple[int, str]]:
+        """(block number, block hash) of the newest ``limit`` transactions at ``chain_id``
+        recorded mined (or failed) on the chain whose block 0 is ``genesis``, newest first."""
+        return self._settled_blocks("genesis = ?", (chain_id, genesis), limit)
+
+    def _settled_blocks(
+        self, which: str, params: tuple[object, ...], limit: int
+    ) -> list[tuple[int, str]]:
         rows = self.store.execute(
-            "SELECT block_number, block_hash FROM transactions WHERE chain_id = ? "
-            "AND genesis IS NULL AND status IN ('mined', 'failed') AND block_hash IS NOT NULL "
+            f"SELECT block_number, block_hash FROM transactions WHERE chain_id = ? AND {which} "
+            "AND status IN ('mined', 'failed') AND block_hash IS NOT NULL "
             "ORDER BY block_number DESC LIMIT ?",
-            (chain_id, limit),
+            (*params, limit),
         ).fetchall()
         return [(int(r[0]), str(r[1]).lower()) for r in rows]
 
