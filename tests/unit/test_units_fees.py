@@ -93,7 +93,9 @@ def test_an_amount_is_its_ascii_digits_grouped_in_threes_or_refused(text: str) -
     assert value == parse_amount(text.replace("_", ""), decimals=2)
 
 
-@pytest.mark.parametrize("text", ["1e18", "1e999", "2.5E-3", "1e+3"])
+@pytest.mark.parametrize(
+    "text", ["1e18", "1e999", "2.5E-3", "1e+3", "1e18 wei", "1e18wei", "1.5e9 gwei", "2E3eth"]
+)
 def test_scientific_amounts_are_refused_as_such(text: str) -> None:
     for decimals in (18, 6):
         with pytest.raises(InputError, match="scientific notation: write the amount out"):

@@ -16,8 +16,9 @@ ETHER_UNITS = {"wei": 0, "gwei": 9, "eth": 18, "ether": 18}
 _AMOUNT = re.compile(rf"^\s*({DECIMAL})\s*([A-Za-z][A-Za-z0-9]*)?\s*$")
 #: Digits, points and underscores that are no amount by that rule: ``1_5``, ``1__0``, ``_1``.
 _MISGROUPED = re.compile(r"\s*-?[0-9_.]*_[0-9_.]*\s*[A-Za-z]*\s*")
-#: 1e18, 2.5E-3: refused for amounts (written out, a slip of the exponent is visible).
-_SCIENTIFIC = re.compile(r"\s*(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+\s*")
+#: 1e18, 2.5E-3, 1e18 wei: refused for amounts (written out, a slip of the exponent is
+#: visible). With a unit too: ``1e18wei`` is not 1 of a unit "e18wei".
+_SCIENTIFIC = re.compile(r"\s*(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+\s*(?:[A-Za-z]+\s*)?")
 MAX_UINT256 = 2**256 - 1
 #: The bounds of a transaction's integer fields where walletim takes them from a person or a
 #: node. A nonce is below 2**64 - 1 (EIP-2681) and this home records one past it as a signed
