@@ -150,6 +150,9 @@ def _typed(**changes: object) -> dict[str, object]:
     }
 
 
+PAST = "is out of its range (0 to 2**256-1)"
+
+
 def test_typed_data_that_does_not_say_what_is_signed_is_refused_as_cast_does(
     scripted: Cli, tmp_path: Path, cast: str
 ) -> None:
@@ -188,6 +191,9 @@ def test_typed_data_that_does_not_say_what_is_signed_is_refused_as_cast_does(
         "odd hex bytes4": (_typed(tag="0x010"), "message.tag (bytes4) is not 0x-hex"),
         "a number for a string": (_typed(note=5), "message.note (string) is not a string"),
         "spaces in an integer": (_typed(nums=[" 1", 2]), "message.nums[0] (uint256) is not an"),
+        "past uint256": (_typed(nums=[1, str(2**256)]), f"message.nums[1] (uint256) {PAST}"),
+        "hex past uint256": (_typed(nums=[hex(2**256), 1]), f"message.nums[0] (uint256) {PAST}"),
+        "5000 digits": (_typed(nums=["9" * 5000, 1]), f"message.nums[0] (uint256) {PAST}"),
     }
     for name, (doc, said) in cases.items():
         theirs, ours = both(name.replace(" ", "-"), doc)

@@ -493,6 +493,40 @@ def test_uint_fields_read_like_eth_account(value: Any, bits: int) -> None:
     assert ours == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(-(2**70), 2**70) | st.integers(0, 2**70).map(hex) | st.integers().map(str),
+    st.sampled_from(["uint8", "int8", "uint64", "int64", "int16"]),
+)
+def test_integers_past_their_type_are_refused_in_its_words(value: Any, kind: str) -> None:
+    """An integer its type cannot hold is refused naming the field and the type's range
+    (cast refuses it too), never with eth-account's words (its Python classes)."""
+    from hypothesis import assume
+
+    from walletim.keys.signing import typed_data_digest
+
+    assume(not (kind[0] == "u" and str(value)[0] == "-" and isinstance(value, str)))  # no integer
+    bits = int(kind.removeprefix("u").removeprefix("int"))
+    low, high = (0, 2**bits - 1) if kind[0] == "u" else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    number = int(value, 16) if isinstance(value, str) and value[:2] == "0x" else int(value)
+    doc = {
+        "types": {"EIP712Domain": [{"name": "name", "type": "string"}],
+                  "M": [{"name": "n", "type": kind}]},
+        "primaryType": "M",
+        "domain": {"name": "x"},
+        "message": {"n": value},
+    }  # fmt: skip
+    if low <= number <= high:
+        assert len(typed_data_digest(doc)) == 32
+        return
+    with pytest.raises(InputError) as caught:
+        typed_data_digest(doc)
+    assert (
+        str(caught.value)
+        == f"typed data refused: message.n ({kind}) is out of its range ({low} to {high})"
+    )
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.none()

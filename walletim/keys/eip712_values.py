@@ -95,6 +95,8 @@ def _atomic(kind: str, value: object, where: str) -> None:
         )
     elif (integer := _INTEGER.fullmatch(kind)) is not None:
         ok = _integer(value, signed=not integer.group(1))
+        if ok and isinstance(value, int | str):
+            _in_range(kind, value, where, integer.group(2), signed=not integer.group(1))
     else:
         return  # an address, or an unknown type: the encoder's own checks
     if not ok:
@@ -111,6 +113,31 @@ def _integer(value: object, *, signed: bool) -> bool:
     if _HEX_NUMBER.fullmatch(value):
         return True
     return _DECIMAL.fullmatch(value) is not None and (signed or not value.startswith("-"))
+
+
+def _in_range(kind: str, value: int | str, where: str, bits: str, *, signed: bool) -> None:
+    """Refuse an integer its type cannot hold, in the type's own words (the encoder's message
+    names its Python classes, and of a 5,000-digit string suggests
+    ``sys.set_int_max_str_digits()``). A size that is no Solidity type is the encoder's."""
+    size = int(bits or 256)
+    if size % 8 or not 8 <= size <= 256:
+        return
+    low, high = (-(2 ** (size - 1)), 2 ** (size - 1) - 1) if signed else (0, 2**size - 1)
+    if isinstance(value, int):
+        number: int | None = value
+    elif len(value) > 80:  # 2**256 has 78 digits: out of range, and int() never sees it
+        number = None
+    else:
+        number = int(value, 16) if value.startswith("0x") else int(value)
+    if number is None or not low <= number <= high:
+        bounds = (
+            f"{low} to {high}"
+            if size <= 64
+            else f"-2**{size - 1} to 2**{size - 1}-1"
+            if signed
+            else f"0 to 2**{size}-1"
+        )
+        raise _Refused(f"{where} ({kind}) is out of its range ({bounds})")
 
 
 _WANTED = {
