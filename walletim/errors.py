@@ -299,13 +299,15 @@ class LinkedDevice(KeysError):
 
 class WalletNotFound(KeysError):
     def __init__(self, name: str) -> None:
-        super().__init__(f"no wallet named {name!r} in this home (see `walletim wallet list`)")
+        # shown(): a private key pasted where an account goes (MetaMask exports them without
+        # 0x) is a "name" too, and must not reach the terminal's scrollback.
+        super().__init__(f"no wallet named {shown(name)} in this home (see `walletim wallet list`)")
         self.name = name
 
 
 class WalletExists(KeysError):
     def __init__(self, name: str) -> None:
-        super().__init__(f"a wallet named {name!r} already exists in this home")
+        super().__init__(f"a wallet named {shown(name)} already exists in this home")
         self.name = name
 
 

@@ -106,6 +106,11 @@ def test_secrets_pasted_into_the_wrong_field_are_not_echoed(scripted: Cli) -> No
         ["--yes", "send", "--from", "dev", key, "1"],
         ["--yes", "send", "--from", "dev", "dev:1", ANVIL_MNEMONIC],
         ["wallet", "addresses", key],
+        ["wallet", "addresses", key[2:]],  # as MetaMask exports a key: no 0x
+        ["--yes", "send", "--from", "dev", key[2:], "1"],
+        ["--yes", "send", "--from", key[2:], "dev:1", "1"],
+        ["sign", "message", "--from", key[2:], "x"],
+        ["balance", key[2:]],
         ["sign", "message", "--from", ANVIL_MNEMONIC, "x"],
     ):
         out = scripted(*args)
