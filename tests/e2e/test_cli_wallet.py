@@ -128,6 +128,12 @@ def test_import_mnemonic_stdin_reads_every_line(scripted: Cli, home: Path) -> No
     wrapped = "\r\n".join(" ".join(words[i : i + 4]) for i in range(0, 12, 4)) + "\t\r\n\n"
     again = scripted("wallet", "import", "b", "--mnemonic-stdin", input=wrapped)
     assert f"{ANVIL0} is already in this home as a:0" in again.err, again.err
+    # Saved by Windows Notepad: a byte-order mark first, invisible (it was "word 1 is not in
+    # the BIP-39 English word list"; a private key's "not 64 hex digits").
+    bom = scripted("wallet", "import", "e", "--mnemonic-stdin", input="\ufeff" + one_a_line)
+    assert f"{ANVIL0} is already in this home as a:0" in bom.err, bom.err
+    bom = scripted("wallet", "import", "k", "--private-key-stdin", input="\ufeff" + KEY + "\r\n")
+    assert bom.code == 0, bom.err
     short = scripted("wallet", "import", "c", "--mnemonic-stdin", input="\n".join(words[:11]))
     _one_clean_line(short, 1, "junk")
     assert "has 11" in short.err

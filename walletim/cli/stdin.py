@@ -12,8 +12,9 @@ from walletim.errors import InputError
 def read_stdin_line(what: str, *, whole: bool = False) -> str:
     """One line from stdin (--private-key-stdin), or with ``whole`` all of it (at most
     :data:`MAX_SECRET_FILE` bytes: --mnemonic-stdin, whose words may come one a line),
-    UTF-8, stripped. Raises InputError."""
-    line = _stdin_text(what, MAX_SECRET_FILE, line=not whole)
+    UTF-8, stripped, without a leading byte-order mark (a file saved by Windows Notepad has
+    one: no part of what was typed, as for a password file). Raises InputError."""
+    line = _stdin_text(what, MAX_SECRET_FILE, line=not whole).removeprefix("\ufeff")
     if not line.strip():
         raise InputError(f"expected the {what} on standard input, got nothing")
     return line.strip()
