@@ -156,6 +156,7 @@ def _typed(**changes: object) -> dict[str, object]:
 
 
 PAST = "is out of its range (0 to 2**256-1)"
+NOT_ADDRESS = "message.who.wallet (address) is not an address (0x and 40 hex digits)"
 
 
 def test_typed_data_that_does_not_say_what_is_signed_is_refused_as_cast_does(
@@ -199,6 +200,8 @@ def test_typed_data_that_does_not_say_what_is_signed_is_refused_as_cast_does(
         "past uint256": (_typed(nums=[1, str(2**256)]), f"message.nums[1] (uint256) {PAST}"),
         "hex past uint256": (_typed(nums=[hex(2**256), 1]), f"message.nums[0] (uint256) {PAST}"),
         "5000 digits": (_typed(nums=["9" * 5000, 1]), f"message.nums[0] (uint256) {PAST}"),
+        "short address": (_typed(who={"name": "a", "wallet": "0xdeadbeef"}), NOT_ADDRESS),
+        "ENS name": (_typed(who={"name": "a", "wallet": "vitalik.eth"}), NOT_ADDRESS),
     }
     for name, (doc, said) in cases.items():
         theirs, ours = both(name.replace(" ", "-"), doc)

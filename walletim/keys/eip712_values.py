@@ -5,9 +5,11 @@ reader of the JSON sees: a ``uint256[2]`` given three values (or one), a struct 
 or ``null`` (hashed as zero), ``1`` for a ``bool``, ``"0xabc"`` for ``bytes`` (hashed as
 ``0x0abc``), ``5`` for a ``string``, `` 5`` or ``"٣"`` for an integer. :func:`check_values`
 refuses each in one line, naming the field, before anything is hashed; cast (alloy) refuses
-them alike. What every signer takes is kept: integers as JSON numbers, decimal or 0x-hex
-strings; booleans as true/false (or "true"/"false", as cast reads them); bytes as 0x-hex of
-whole bytes (a ``bytesN`` of fewer than N bytes is right-padded by every signer).
+them alike. What the encoder refuses itself (``256`` for a ``uint8``, ``"vitalik.eth"`` for an
+``address``) is refused here too, in the type's words rather than its Python classes'. What
+every signer takes is kept: integers as JSON numbers, decimal or 0x-hex strings; booleans as
+true/false (or "true"/"false", as cast reads them); bytes as 0x-hex of whole bytes (a
+``bytesN`` of fewer than N bytes is right-padded by every signer).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ _BYTES_N = re.compile(r"bytes(\d+)")
 _WHOLE_BYTES = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
 _DECIMAL = re.compile(r"-?[0-9]+")
 _HEX_NUMBER = re.compile(r"0x[0-9a-fA-F]+")
+#: What eth-account encodes as an address (cast takes the same but for a capital 0X).
+_ADDRESS = re.compile(r"(?:0[xX])?[0-9a-fA-F]{40}")
 
 
 class _Refused(Exception):
@@ -93,12 +97,16 @@ def _atomic(kind: str, value: object, where: str) -> None:
         ok = isinstance(value, bytes) or (
             isinstance(value, str) and _WHOLE_BYTES.fullmatch(value) is not None
         )
+    elif kind == "address":
+        ok = (isinstance(value, bytes) and len(value) == 20) or (
+            isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
+        )
     elif (integer := _INTEGER.fullmatch(kind)) is not None:
         ok = _integer(value, signed=not integer.group(1))
         if ok and isinstance(value, int | str):
             _in_range(kind, value, where, integer.group(2), signed=not integer.group(1))
     else:
-        return  # an address, or an unknown type: the encoder's own checks
+        return  # an unknown type: the encoder's own checks
     if not ok:
         raise _Refused(f"{where} ({kind}) is not {_WANTED.get(kind.rstrip('0123456789'), kind)}")
 
@@ -141,6 +149,7 @@ def _in_range(kind: str, value: int | str, where: str, bits: str, *, signed: boo
 
 
 _WANTED = {
+    "address": "an address (0x and 40 hex digits)",
     "bool": "true or false",
     "string": "a string",
     "bytes": "0x-hex of whole bytes",
