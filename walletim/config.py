@@ -18,6 +18,8 @@ DEFAULT_RELAY_URL = "ws://127.0.0.1:8765"
 #: Set only by tests and throwaway demo homes: new vaults and exported keystores use the
 #: minimum KDF cost. A vault created this way stays weak; never set it for real funds.
 UNSAFE_FAST_KDF_ENV = "WALLETIM_UNSAFE_FAST_KDF"
+#: The home password, for scripts: the CLI reads it; no process walletim starts inherits it.
+PASSWORD_ENV = "WALLETIM_PASSWORD"  # noqa: S105 - the variable's name, not a password
 
 
 def default_home() -> Path:
@@ -25,6 +27,13 @@ def default_home() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("walletim", appauthor=False))
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of a process walletim starts (the agent, Anvil): this one's, without
+    the home password. Such a process outlives the command, and its environment is shown by
+    ``ps e`` and /proc/PID/environ for as long as it runs."""
+    return {k: v for k, v in os.environ.items() if k != PASSWORD_ENV}
 
 
 def unsafe_fast_kdf() -> bool:

@@ -38,6 +38,10 @@ def test_devnet_up_on_any_port_is_this_homes_network_and_fund_gives_test_eth(
     url = up.json()["url"]
     assert up.json()["port"] != 8545
     try:
+        # Started with WALLETIM_PASSWORD: Anvil outlives the command, and its environment is
+        # for `ps e` to show; the home password is not in it.
+        environ = Path(f"/proc/{up.json()['pid']}/environ").read_bytes()
+        assert b"WALLETIM_HOME" in environ and HOME_PASSWORD.encode() not in environ
         # No --rpc-url: the home talks to the devnet it started, on whatever port it got.
         bal = first("--json", "balance", "dev:1")
         assert bal.code == 0, bal.err

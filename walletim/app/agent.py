@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import re
 import select
 import subprocess
@@ -33,6 +32,7 @@ from walletim.agent.client import AgentClient, AgentGone, connect, socket_path
 from walletim.agent.policy import CallRule, Cap, Policy
 from walletim.agent.service import Limits
 from walletim.app.wallets import PasswordSource
+from walletim.config import child_environment
 from walletim.errors import AgentError, ConfigError, InputError, KeysError, WrongPassword, shown
 
 __all__ = ["AgentControl", "AgentStatus", "Limits", "TokenMeta", "make_policy", "parse_duration"]
@@ -159,7 +159,7 @@ class AgentControl:
             )
 
     def _spawn(self, password: str, limits: Limits) -> None:
-        env = {k: v for k, v in os.environ.items() if k != "WALLETIM_PASSWORD"}
+        env = child_environment()
         args = ["--home", str(self.home), "--ttl", str(limits.ttl), "--idle", str(limits.idle)]
         proc = subprocess.Popen(
             [self._python, "-m", "walletim.agent", *args],

@@ -24,7 +24,7 @@ from typing import IO
 from walletim import fsio
 from walletim.app.networks import DEVNET_RECORD
 from walletim.chain.rpc import Q, RpcClient
-from walletim.config import DEFAULT_CHAIN_ID
+from walletim.config import DEFAULT_CHAIN_ID, child_environment
 from walletim.errors import ConfigError, RpcError
 from walletim.retry import Backoff
 
@@ -140,6 +140,7 @@ class Anvil:
                     stderr=subprocess.STDOUT,
                     start_new_session=detach,
                     close_fds=True,
+                    env=child_environment(),  # it outlives the command: no home password
                 )
             except OSError as exc:
                 raise ConfigError(f"cannot start anvil ({binary}): {exc.strerror}") from exc

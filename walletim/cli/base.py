@@ -28,6 +28,7 @@ from walletim.cli.options import Number as Number
 from walletim.cli.options import float_option as float_option
 from walletim.cli.options import int_option as int_option
 from walletim.cli.options import port_option as port_option
+from walletim.config import PASSWORD_ENV as PASSWORD_ENV
 from walletim.errors import (
     Aborted,
     InputError,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:  # imported when a command runs: start-up stays fast
     from walletim.app.session import Session
     from walletim.app.wallets import Wallets
 
-PASSWORD_ENV = "WALLETIM_PASSWORD"  # noqa: S105 - the variable's name, not a password
 MAX_SECRET_FILE = 64 * 1024
 ACCOUNT_HELP = "Your account, NAME or NAME:INDEX."
 
