@@ -185,7 +185,13 @@ def test_typed_data_that_does_not_say_what_is_signed_is_refused_as_cast_does(
     no_who = _typed(who=None)
     null_note = _typed()
     null_note["message"]["note"] = None  # type: ignore[index]
+    no_name = _typed()
+    no_name["types"]["Person"][0] = {"type": "string"}  # type: ignore[index]
+    fields_by_name = _typed()
+    fields_by_name["types"]["Person"] = {"name": "string", "wallet": "address"}  # type: ignore[index]
     cases = {
+        "a field without a name": (no_name, 'types.Person[0] is not a field {"name": ..., "type"'),
+        "fields as an object": (fields_by_name, "types.Person is not a list of fields"),
         "three values": (_typed(nums=[1, 2, 3]), "message.nums (uint256[2]) has 3 values, not 2"),
         "one value": (_typed(nums=[1]), "message.nums (uint256[2]) has 1 value, not 2"),
         "missing field": (_typed(note=None), "message.note (string) is missing"),

@@ -43,11 +43,27 @@ def check_values(doc: Mapping[str, object]) -> None:
     if not isinstance(types, Mapping):
         return
     try:
+        _definitions(types)
         if "EIP712Domain" in types:
             _value(types, "EIP712Domain", doc.get("domain"), "domain")
         _value(types, str(doc.get("primaryType")), doc.get("message"), "message")
     except _Refused as exc:
         raise InputError(f"typed data refused: {exc}") from exc
+
+
+def _definitions(types: Mapping[str, object]) -> None:
+    """Each type a list of fields, each field ``{"name": text, "type": text}``, as MetaMask's
+    schema and cast require of every type (the encoder's refusal is a Python ``KeyError``)."""
+    for kind, fields in types.items():
+        if not isinstance(fields, list):
+            raise _Refused(f"types.{kind} is not a list of fields")
+        for n, field in enumerate(fields):
+            if not (
+                isinstance(field, Mapping)
+                and isinstance(field.get("name"), str)
+                and isinstance(field.get("type"), str)
+            ):
+                raise _Refused(f'types.{kind}[{n}] is not a field {{"name": ..., "type": ...}}')
 
 
 def _value(types: Mapping[str, object], kind: str, value: object, where: str) -> None:
