@@ -107,6 +107,29 @@ def test_without_a_terminal_the_home_password_is_read_from_piped_stdin(scripted:
     ]
 
 
+def test_without_a_terminal_each_secret_names_the_option_that_gives_it(
+    scripted: Cli, tmp_path: Path
+) -> None:
+    """Not the home password's --password-file / WALLETIM_PASSWORD for a mnemonic, a BIP-39
+    passphrase or a new home password: those options would not give them."""
+    _imported(scripted)
+    pw_file = tmp_path / "home-password"
+    pw_file.write_text(HOME_PASSWORD + "\n")
+    home = ("--password-file", str(pw_file))
+    for args, stdin, said in (
+        (("wallet", "import", "m"), "", "mnemonic needed and none given (no terminal to "
+         "prompt: use --mnemonic-stdin)"),
+        (("wallet", "import", "p", "--mnemonic-stdin", "--mnemonic-passphrase"), ANVIL_MNEMONIC,
+         "passphrase needed and none given (no terminal to prompt: use "
+         "--mnemonic-passphrase-file FILE)"),
+        (("wallet", "change-password"), "", "new home password needed and none given (no "
+         "terminal to prompt: use --new-password-file FILE)"),
+    ):  # fmt: skip
+        out = _detached(scripted, *home, *args, stdin=stdin)
+        assert out.returncode == 1 and len(out.stderr.splitlines()) == 1, out.stderr
+        assert said in out.stderr and "WALLETIM_PASSWORD" not in out.stderr, out.stderr
+
+
 def test_without_a_terminal_a_new_home_password_is_confirmed_from_piped_stdin(
     scripted: Cli,
 ) -> None:

@@ -95,13 +95,17 @@ def read_secret_file(path: str, what: str, *, empty_ok: bool = False) -> str:
     return line
 
 
-def prompt_secret(label: str, *, confirm: bool = False, empty_ok: bool = False) -> str:
+def prompt_secret(
+    label: str, *, confirm: bool = False, empty_ok: bool = False, instead: str | None = None
+) -> str:
     """Hidden prompt at the terminal (Enter alone is the empty secret only when ``empty_ok``);
     with none (a service, cron, CI) the lines piped to standard input. Raises PasswordRequired
-    when there is nothing to read, InputError when the two piped entries of a confirmed secret
-    differ."""
+    when there is nothing to read, naming what gives this secret to a script: ``instead``
+    (default: the home password's --password-file or WALLETIM_PASSWORD); InputError when the
+    two piped entries of a confirmed secret differ."""
+    instead = instead or f"--password-file or {PASSWORD_ENV}"
     if not _terminal_reachable():
-        return _piped_secret(label, confirm)
+        return _piped_secret(label, confirm, instead)
     try:
         value = click.prompt(
             label,
@@ -114,14 +118,13 @@ def prompt_secret(label: str, *, confirm: bool = False, empty_ok: bool = False) 
     except click.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C at the prompt
             raise Interrupted(f"interrupted at the {label.lower()} prompt") from exc
-        raise _none_given(label) from exc
+        raise _none_given(label, instead) from exc
     return str(value)
 
 
-def _none_given(label: str) -> PasswordRequired:
+def _none_given(label: str, instead: str) -> PasswordRequired:
     return PasswordRequired(
-        f"{label.lower()} needed and none given (no terminal to prompt: use "
-        f"--password-file or {PASSWORD_ENV})"
+        f"{label.lower()} needed and none given (no terminal to prompt: use {instead})"
     )
 
 
@@ -138,7 +141,7 @@ def _terminal_reachable() -> bool:
     return True
 
 
-def _piped_secret(label: str, confirm: bool) -> str:
+def _piped_secret(label: str, confirm: bool, instead: str) -> str:
     """A secret from piped standard input (no prompt, nothing echoed: there is no one to see
     it), where getpass would warn that input may be echoed and print its prompt."""
 
@@ -149,7 +152,7 @@ def _piped_secret(label: str, confirm: bool) -> str:
             text = ""
         value = text.rstrip("\r\n")
         if not value:
-            raise _none_given(label)
+            raise _none_given(label, instead)
         return value
 
     value = line()

@@ -92,7 +92,9 @@ def _passphrase(enabled: bool, passphrase_file: str | None, *, confirm: bool) ->
         return read_secret_file(passphrase_file, "passphrase file")
     if not enabled:
         return ""
-    value = prompt_secret("BIP-39 passphrase", confirm=confirm)
+    value = prompt_secret(
+        "BIP-39 passphrase", confirm=confirm, instead="--mnemonic-passphrase-file FILE"
+    )
     if not value:
         raise InputError("the BIP-39 passphrase is empty; omit --mnemonic-passphrase instead")
     return value
@@ -205,7 +207,7 @@ def import_(
         if mnemonic_stdin:
             phrase = read_stdin_line("mnemonic", whole=True)
         else:
-            phrase = prompt_secret("Mnemonic")
+            phrase = prompt_secret("Mnemonic", instead="--mnemonic-stdin")
         from walletim.keys import mnemonic as bip39
 
         bip39.validate(phrase)  # fail before asking for more secrets
@@ -413,7 +415,7 @@ def change_password(ctx: Ctx, name: str | None, new_password_file: str | None) -
     if new_password_file:
         new = read_secret_file(new_password_file, "new password file")
     else:
-        new = prompt_secret("New home password", confirm=True)
+        new = prompt_secret("New home password", confirm=True, instead="--new-password-file FILE")
     check_new_password(new)
     changed = wallets.change_password(new)
     ctx.emit(
