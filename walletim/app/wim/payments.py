@@ -196,10 +196,10 @@ class Payments:
         replaces: str | None = None,
     ) -> tuple[tuple[StoredMessage, PaymentClaim], PaymentRow]:  # fmt: skip
         """Sign the claim for ``tx_hash`` (its transfer ``status`` now; ``replaces``: the
-        transaction of ours it replaced, a speed-up), store it in the outbox and record the
-        payment, all of it or none (a Ctrl-C meanwhile waits for the end): ((message,
-        claim), payment). Raises StepFailed when the claim cannot be signed: the money
-        moved, so never "nothing was signed"."""
+        transaction of ours it replaced, a speed-up: told once by any process of this home),
+        store it in the outbox and record the payment, all of it or none (a Ctrl-C waits for
+        the end): ((message, claim), payment). Raises StepFailed when the claim cannot be
+        signed: the money moved, so never "nothing was signed"."""
         from walletim.app.interrupts import held_interrupts
 
         with held_interrupts():
@@ -218,9 +218,9 @@ class Payments:
             if replaces is not None:  # the chat says who sent it; the chain checks the rest
                 body["replaces"] = replaces
                 text += f" (sped up: replaces {replaces[:10]}…)"
-            [message], _ = self.p.chat().post(
-                account, [(what.payee, "payment", body, text)], deliver=False
-            )
+            once = replaces and f"speed-up:{self.p.chain_id}:{tx_hash.lower()}"
+            item = (what.payee, "payment", body, text)
+            [message], _ = self.p.chat().post(account, [item], deliver=False, once=once)
             a = what.asset
             row = self.p.repo().add_payment(
                 account=me, message_id=message.id, direction="out", peer=what.payee,
