@@ -224,3 +224,38 @@ def test_held_messages_are_dropped_after_a_week(tmp_path: Path) -> None:
             notices = []
             assert settle(tx, ME, notices, lambda *_: 7) == []
         assert [n.kind for n in notices] == ["expired"]
+
+
+def test_money_shown_from_an_unverified_roster_is_taken_back_with_its_record(
+    tmp_path: Path,
+) -> None:
+    """Mallory, who knows a group's id (removed from it, say), wrote in it first to a device
+    that had not had its signed history yet: the device showed her payment claim from the
+    unverified roster and the money layer recorded it. When the history came and said she
+    is not a member, taking her message back failed ("FOREIGN KEY constraint failed": the
+    payment's record named it), so the history was never applied and every later fetch
+    failed on it again. Her message is taken back with the money records made from it."""
+    from walletim.app.chat.inbox import Inbox
+    from walletim.store.wim import WimRepo
+
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo, money = ChatRepo(store), WimRepo(store)
+        with repo.tx() as tx:
+            mid = Inbox(None).store_message(tx, ME, MALLORY, "m0", _text(0), [])  # type: ignore[arg-type]
+        assert isinstance(mid, int)
+        money.add_payment(
+            account=ALICE, message_id=mid, direction="in", peer=MALLORY, chain_id=1,
+            tx_hash="0x" + "ab" * 32, asset=None, symbol="ETH", decimals=18, amount=10**18,
+            payer=MALLORY, payee=ALICE, note="", request_id=None,
+        )  # fmt: skip
+        with repo.tx() as tx:
+            assert grouplog.ingest(tx, ALICE, create(ALICE, BOB, CAROL), [], now_ms=5).state == (
+                "applied"
+            )
+            notices: list[grouplog.GroupNotice] = []
+            assert settle(tx, ME, notices, lambda *_: 7) == []
+        assert "1 refused (not a member)" in notices[-1].text
+        assert money.payment_for_message(mid) is None and money.payments(ALICE) == []
+        assert (
+            store.execute("SELECT count(*) FROM messages WHERE id = ?", (mid,)).fetchone()[0] == 0
+        )

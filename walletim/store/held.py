@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from walletim.store.sql import Sql, now_ms
+from walletim.store.threads import forget
+from walletim.store.wim import forget_records
 
 PER_SENDER = 50
 PER_GROUP = 500
@@ -113,3 +115,10 @@ def take(conn: Sql, account: str, group_id: str) -> list[Held]:
         for r in conn.execute(_TAKE, (account, group_id)).fetchall()
     ]
     return sorted(held, key=lambda h: h.id)
+
+
+def take_back(conn: Sql, message_id: int) -> None:
+    """Remove a message shown from an unverified roster whose sender the verified history
+    does not list, with the money records made from it (they name it)."""
+    forget_records(conn, message_id)
+    forget(conn, message_id)

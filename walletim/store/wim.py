@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from walletim.store.db import Store
-from walletim.store.sql import now_ms, one_row
+from walletim.store.sql import Sql, now_ms, one_row
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -538,3 +538,14 @@ class WimRepo:
         """Shared actions still to check: pending, or verified and not final."""
         sql = f"SELECT {_ACTION} FROM actions WHERE account = ? AND {_UNSETTLED}"
         return self._all(sql + " ORDER BY created_ms LIMIT ?", (account, limit), _action)
+
+
+#: The tables holding what money a message said (each row names its message).
+_MONEY_TABLES = ("payments", "requests", "packets", "actions")
+
+
+def forget_records(conn: Sql, message_id: int) -> None:
+    """Forget what money message ``message_id`` said (in the caller's transaction), before
+    the message itself is taken back (:func:`walletim.store.held.take_back`)."""
+    for table in _MONEY_TABLES:
+        conn.execute(f"DELETE FROM {table} WHERE message_id = ?", (message_id,))

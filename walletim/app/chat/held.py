@@ -25,7 +25,6 @@ from walletim.messaging.envelope import Payload
 from walletim.store import consent as C
 from walletim.store import held as H
 from walletim.store.chat import ChatTx
-from walletim.store.threads import forget
 
 Store = Callable[
     [ChatTx, Me, str, str, Payload, list[GroupNotice]], int | Rejection | Dropped | None
@@ -73,7 +72,7 @@ def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list
         for h in H.take(tx.conn, me.address, gid):
             if h.message_id is not None:  # shown from the unverified roster
                 if h.sender not in group.members:
-                    forget(tx.conn, h.message_id)
+                    H.take_back(tx.conn, h.message_id)
                     tx.add_event(me.address, h.sender, "rejected", "not-a-member")
                     refused += 1
                 continue
