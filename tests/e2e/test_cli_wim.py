@@ -362,6 +362,33 @@ def test_the_screen_cannot_be_forged(users: dict[str, User]) -> None:
     assert len(forged) < 400
 
 
+def test_the_inbox_list_names_money_by_kind_never_by_the_senders_figures(
+    users: dict[str, User],
+) -> None:
+    """alice paid bob 0.001 ETH and told him "paid 1 ETH" in a claim of her own making. The
+    message itself read "✗ MISMATCH" first, but `chat inbox`'s list of conversations showed
+    her claim's own words, "paid 1 ETH: rent", as the conversation's last line, with no
+    verdict. The list names money by kind only (as the app's list does): its figures are on
+    its line, from the checked record, after the verdict."""
+    from walletim.app.session import Session
+    from walletim.messaging.kinds import Asset, PaymentClaim, payment_typed_data
+
+    alice, bob = users["alice"], users["bob"]
+    with Session(alice.cli.home, HOME_PASSWORD, rpc_url=alice.world.url,
+                 relay_url=alice.relay.url) as s:  # fmt: skip
+        real = s.send("dev", bob.address, 10**15)
+        doc = payment_typed_data(31337, real.hash, alice.address, bob.address, None, 10**18,
+                                 None, "rent")  # fmt: skip
+        sig = s.wallets.sign_typed_data("dev", doc, allow_any_chain=True)
+        claim = PaymentClaim(31337, real.hash, alice.address, bob.address, Asset(None, "ETH", 18),
+                             10**18, "rent", None, "0x" + sig.bytes.hex())  # fmt: skip
+        s.chat.send_payload("dev", bob.address, "payment", claim.to_json(), claim.text)
+    out = bob.run("chat", "inbox", "--from", bob.spec).out
+    received, listed = out.split("conversations:\n")
+    assert "[✗ MISMATCH: the transaction moves 0.001 ETH" in received
+    assert "paid 1 ETH" not in listed and "a payment claim" in listed, listed
+
+
 def test_pay_and_send_stay_within_their_round_trips(users: dict[str, User]) -> None:
     """Issue 14: each check once (the risk policy's code check batched with the balance or
     the chain-id check, one simulation, the pre-flight in one batch), so ``pay`` makes at
