@@ -17,6 +17,7 @@ from tests.fakes.money import (
     USDC,
     MoneyHome,
     sign_tx,
+    store_message,
     transfer_log,
 )
 from walletim.keys.signing import LocalSigner
@@ -189,6 +190,51 @@ def test_a_reorg_that_removes_a_payment_reopens_its_request_and_says_so(
     bob.chain.mine(tx, block=10)  # mined again
     bob.wim.check("bob")
     assert [r.state for r in bob.wim.requests("bob")] == ["settled"]
+
+
+def test_a_reorg_of_money_said_in_a_group_is_told_in_that_group(bob: MoneyHome) -> None:
+    """alice's payment to bob and her swap, both said in their group, were verified there;
+    a reorg took them off the chain. Their cards in the group turned pending, but the
+    notices saying why went to a conversation with alice alone (made for it if bob had
+    none): the group never said its money was gone. The notices are in the conversation
+    the money was said in."""
+    from walletim.messaging.kinds import SharedAction, group_peer
+    from walletim.store.chat import GroupRow
+
+    gid, weth = "1f" * 16, "0x" + "77" * 20
+    bob.weth = weth
+    with bob.chats().tx() as tx:
+        tx.save_group(GroupRow(bob.me, gid, "family", tuple(sorted((ALICE, BOB))), 1, ALICE, True))
+    paid = sign_tx(ALICE_KEY, to=BOB, value=E18)
+    bob.chain.mine(paid, block=9)
+    swap = sign_tx(ALICE_KEY, to="0x" + "88" * 20, data=b"\x02", nonce=1)
+    withdrawal = {
+        "address": weth,
+        "topics": [
+            "0x7fcf532c15f0a6db0bd6d0e038bea71d30d808c7d98cb3bf7268a95bf5081b65",
+            "0x" + "00" * 12 + "88" * 20,
+        ],
+        "data": "0x" + (E18).to_bytes(32, "big").hex(),
+    }
+    bob.chain.mine(swap, block=9, logs=[transfer_log(USDC, ALICE, "0x" + "99" * 20, 5), withdrawal])
+    swapped = {"token_in": USDC, "token_out": "ETH", "raw_in": "5", "raw_out": str(E18)}
+    said = [
+        ("payment", claim(paid.hash, E18)),
+        ("action", SharedAction(CHAIN_ID, swap.hash, "swap", swapped, "").to_json()),
+    ]
+    for kind, body in said:
+        m = store_message(bob.chats(), bob.me, group_peer(gid), "in", kind, body, "",
+                          sent_ms=int(bob.now[0] * 1000))  # fmt: skip
+        with bob.chats().tx() as tx:
+            tx.set_sender(m.id, ALICE)
+        bob.wim.record_incoming(bob.me, bob.chats().message(m.id))
+        assert bob.wim.verdicts(bob.me, [m.id])[m.id].state == "verified"
+    bob.chain.pend(paid)  # a reorganisation: back in the mempool
+    bob.chain.pend(swap)
+    assert bob.wim.check("bob") == 2
+    notices = [m.text for m in _messages(bob, group_peer(gid)) if m.kind == "system"]
+    assert len(notices) == 2 and all("no longer on the chain" in n for n in notices), notices
+    assert _messages(bob, ALICE) == []
 
 
 def test_finality_by_the_nodes_finalized_block(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ class Ledger:
         if row.state != "verified" and verdict.reason in (NOT_ON_CHAIN, NO_SUCH_TX):
             verdict = self._replaced_before(row) or verdict
         if row.state == "verified" and verdict.state != "verified":
-            self._reverted(row)
+            self._reverted(row, message.peer)
             self._unretire(row, message)
         if row.direction == "out" and verdict.state == "pending" and verdict.block is None:
             self._rebroadcast(row.tx_hash)
@@ -157,9 +157,10 @@ class Ledger:
             if (p.direction, p.payer, p.payee, p.peer, p.asset, p.amount, p.request_id) == same
         ]
 
-    def _reverted(self, row: PaymentRow) -> None:
+    def _reverted(self, row: PaymentRow, where: str) -> None:
         """A payment shown verified is not any more (a reorg removed or replaced its block):
-        reopen the request it settled and say so in its conversation."""
+        reopen the request it settled and say so in its conversation (``where``: the peer
+        or group it was claimed in)."""
         reopened = ""
         if row.request_id is not None:
             direction = "out" if row.direction == "in" else "in"
@@ -170,7 +171,7 @@ class Ledger:
         amount = format_amount(row.amount, row.decimals)
         self.notice(
             row.account,
-            row.peer,
+            where,
             f"the payment of {amount} {row.symbol} ({row.tx_hash[:10]}…) is no longer on the "
             f"chain: a reorganisation removed it{reopened}",
         )
@@ -213,10 +214,10 @@ class Ledger:
         """Verify a shared action again and store the verdict; returns its state."""
         repo = self.p.repo()
         before = repo.action(me, message_id)
+        message = self.p.chats().message(message_id) if before is not None else None
         try:
             verdict = self.verifier.verify_action(action, actor)
-            if before is not None and before.message_id is not None:
-                message = self.p.chats().message(before.message_id)
+            if message is not None:
                 verdict = self.verifier.group_gate(message, actor) or verdict
         except (RpcError, ChainError) as exc:
             if before is not None and before.state != "pending":
@@ -228,7 +229,8 @@ class Ledger:
                 f"removed from the chain by a reorganisation; {verdict.reason}",
                 verdict.confirmations,
             )
-            self.notice(me, before.peer, f"the shared {before.action} ({before.tx_hash[:10]}…) "
+            where = before.peer if message is None else message.peer  # a group: said there
+            self.notice(me, where, f"the shared {before.action} ({before.tx_hash[:10]}…) "
                         "is no longer on the chain: a reorganisation removed it")  # fmt: skip
         repo.set_action_state(me, message_id, verdict)
         return verdict.state
