@@ -278,6 +278,38 @@ def test_a_request_received_is_paid_once(tmp_path: Path) -> None:
     alice.close()
 
 
+@pytest.mark.parametrize("side", ["payee", "payer"])
+def test_a_request_that_arrives_after_the_payment_citing_it_is_settled(
+    tmp_path: Path, side: str
+) -> None:
+    """alice asked bob on her laptop and bob paid; her phone got bob's payment before the
+    laptop's copy of her request (the relay or the copies' path delayed it). The payment
+    read verified on the phone and the request, recorded after, read open for good (bob
+    had paid it). The same on bob's side: his phone got the copy of his payment before
+    alice's request. A request recorded after a verified payment citing it is settled."""
+    from tests.fakes.money import BOB_KEY
+
+    home = MoneyHome(tmp_path, ALICE_KEY if side == "payee" else BOB_KEY)
+    rid = "0x" + "5e" * 16
+    request = PaymentRequest(rid, CHAIN_ID, ALICE, Asset(None, "ETH", 18), E18 // 2, "",
+                             f"ethereum:{ALICE}@{CHAIN_ID}?value={E18 // 2}", None)  # fmt: skip
+    tx = sign_tx(BOB_KEY, to=ALICE, value=E18 // 2)
+    home.chain.mine(tx, block=9)
+    paid = claim(tx.hash, E18 // 2, request_id=rid, payee=ALICE, key=BOB_KEY)
+    if side == "payee":  # bob's claim, then the copy of alice's own request
+        home.receive(BOB, "payment", paid)
+        copy = store_message(home.chats(), home.me, BOB, "out", "request", request.to_json(), "")
+        home.wim.record_copy(home.me, copy)
+    else:  # the copy of bob's own claim, then alice's request
+        copy = store_message(home.chats(), home.me, ALICE, "out", "payment", paid, "")
+        home.wim.record_copy(home.me, copy)
+        home.receive(ALICE, "request", request.to_json(), request.text)
+    assert home.wim.payments("bob", check=False)[0].state == "verified"
+    [r] = home.wim.requests("me")
+    assert (r.state, r.paid_tx) == ("settled", tx.hash.lower())
+    home.close()
+
+
 def test_views_show_the_checked_record_not_the_senders_words(bob: MoneyHome) -> None:
     tx = sign_tx(ALICE_KEY, to=BOB, value=E18 // 10)
     bob.chain.mine(tx, block=9)

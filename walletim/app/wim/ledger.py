@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from walletim.chain.evidence import ChainTx
     from walletim.store.chat import StoredMessage
     from walletim.store.txs import ReceiptRecord
-    from walletim.store.wim import PaymentRow, VerdictState
+    from walletim.store.wim import PaymentRow, RequestRow, VerdictState
 
 
 class Ledger:
@@ -181,6 +181,14 @@ class Ledger:
         transaction this home signed again. Same nonce and bytes: it cannot pay twice."""
         with contextlib.suppress(WalletimError):
             self.p.own.rebroadcast(tx_hash)
+
+    def settle_paid(self, request: RequestRow) -> None:
+        """Settle ``request``, recorded after a payment citing it was verified (a payment
+        and the request it pays may arrive in either order: a copy from another device of
+        this wallet, a message the relay held back), by that payment if it pays it."""
+        for p in self.p.repo().payments_citing(request.account, [request.request_id]):
+            if p.state == "verified":
+                self._settle(p)
 
     def _settle(self, row: PaymentRow) -> None:
         """Settle the request ``row`` pays, if it really pays it: to the requester, from the

@@ -166,13 +166,14 @@ class WalletIM:
         if req.payee != me:
             return  # not a request to pay this wallet: not ours to record
         symbol, decimals = self._named(req.chain_id, req.asset.address, req.asset.decimals)
-        self.p.repo().save_request(
+        saved = self.p.repo().save_request(
             RequestRow(
                 me, req.request_id.lower(), "out", message.peer, req.chain_id,
                 req.asset.address, symbol, decimals, req.amount, req.note, req.uri,
                 req.split_id, "open", None, message.id, self.p.now_ms(),
             )
         )  # fmt: skip
+        self.ledger.settle_paid(saved)
         if req.split_id is not None:  # the split it is a share of
             sid = req.split_id.lower()
             total = bill_total(req)
@@ -203,13 +204,14 @@ class WalletIM:
         if req.payee != sender or is_group_peer(message.peer):
             return  # a request to pay someone other than its sender: not recorded
         symbol, decimals = self._named(req.chain_id, req.asset.address, req.asset.decimals)
-        self.p.repo().save_request(
+        saved = self.p.repo().save_request(
             RequestRow(
                 me, req.request_id.lower(), "in", sender, req.chain_id, req.asset.address,
                 symbol, decimals, req.amount, req.note, req.uri, req.split_id, "open", None,
                 message.id, self.p.now_ms(),
             )
         )  # fmt: skip
+        self.ledger.settle_paid(saved)
 
     def _incoming_action(self, me: str, message: StoredMessage) -> None:
         action = parse_action(message.body)
