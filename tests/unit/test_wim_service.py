@@ -310,6 +310,19 @@ def test_a_request_that_arrives_after_the_payment_citing_it_is_settled(
     home.close()
 
 
+def test_a_request_for_ether_on_another_chain_says_which_chain(tmp_path: Path) -> None:
+    """bob asked alice for 1 ETH on chain 1 (mainnet) while she is on another network: her
+    chat read "bob asks you for 1 ETH" as if on hers (a token asked for there says its
+    chain). The chain is named."""
+    alice = MoneyHome(tmp_path, ALICE_KEY)
+    req = PaymentRequest("0x" + "12" * 16, 1, BOB, Asset(None, "ETH", 18), E18, "",
+                         f"ethereum:{BOB}@1?value={E18}", None)  # fmt: skip
+    message = alice.receive(BOB, "request", req.to_json(), req.text)
+    view = alice.wim.views(alice.me, [message])[message.id]
+    assert view.amount == "1 ETH (chain 1, not checked)"
+    alice.close()
+
+
 def test_views_show_the_checked_record_not_the_senders_words(bob: MoneyHome) -> None:
     tx = sign_tx(ALICE_KEY, to=BOB, value=E18 // 10)
     bob.chain.mine(tx, block=9)
