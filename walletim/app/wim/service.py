@@ -1,6 +1,7 @@
 """WalletIM: money in chats for the accounts of one home, wired from its parts.
 
-:class:`~walletim.app.wim.payments.Payments` (pay, request, split, share),
+:class:`~walletim.app.wim.payments.Payments` (pay, request, split),
+:class:`~walletim.app.wim.shares.Shares` (a swap, deposit or Aave action told in a chat),
 :class:`~walletim.app.wim.packets.Packets` (red packets),
 :class:`~walletim.app.wim.verify.Verifier` (what the chain says),
 :class:`~walletim.app.wim.ledger.Ledger` (verdicts kept true over reorgs) and
@@ -18,6 +19,7 @@ from walletim.app.wim.model import named, sender_of, split_shares
 from walletim.app.wim.packets import Packets
 from walletim.app.wim.payments import Payments
 from walletim.app.wim.ports import MoneyPorts
+from walletim.app.wim.shares import Shares
 from walletim.app.wim.sponsor import Sponsorship
 from walletim.app.wim.verify import Rules, Verifier
 from walletim.app.wim.views import Views
@@ -44,7 +46,7 @@ class WalletIM:
 
     Its methods are its parts' (see the module docstring): ``pay``, ``request``, ``split``,
     ``split_status``, ``splits``, ``requests``, ``requests_of``, ``payments``,
-    ``payments_citing``, ``share``;
+    ``payments_citing``; ``share``, ``share_target`` (:mod:`walletim.app.wim.shares`);
     ``packet_create | claim | status | views | checks``, ``packets``;
     ``packet_needs_sponsor``, ``packet_ask_sponsor`` (a claimer with no ETH for gas),
     ``sponsor``, ``sponsor_pending``, ``submit_claim`` (paying the gas of others' claims:
@@ -61,7 +63,9 @@ class WalletIM:
         self.shown = Views(ports, self.verifier, self.red)
         self.sponsorship = sp = Sponsorship(ports, self.ledger, self.red)
         m, r, v = self.money, self.red, self.shown
-        self.pay, self.request, self.split, self.share = m.pay, m.request, m.split, m.share
+        self.shares = Shares(ports, self.ledger)
+        self.pay, self.request, self.split = m.pay, m.request, m.split
+        self.share, self.share_target = self.shares.share, self.shares.target
         self.split_status, self.splits, self.requests = m.split_status, m.splits, m.requests
         self.payments = m.payments
         self.requests_of, self.payments_citing = m.requests_of, m.payments_citing
