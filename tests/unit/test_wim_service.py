@@ -237,6 +237,37 @@ def test_a_reorg_of_money_said_in_a_group_is_told_in_that_group(bob: MoneyHome) 
     assert _messages(bob, ALICE) == []
 
 
+def test_a_payment_in_a_group_whose_history_came_late_is_checked_again(bob: MoneyHome) -> None:
+    """bob's new device knew a group only from alice's message in it (its roster not
+    verified yet): her real payment there read pending, then, checked after the grace,
+    "mismatch: said in a group whose roster is not verified". The group's signed history
+    came later (the wallet's other device had been offline) and listed her: the payment
+    stayed a mismatch for good. It is checked again once the roster is verified."""
+    from walletim.messaging.kinds import group_peer
+    from walletim.store.chat import GroupRow
+
+    gid = "2f" * 16
+    members = tuple(sorted((ALICE, BOB)))
+    with bob.chats().tx() as tx:
+        tx.save_group(GroupRow(bob.me, gid, "(unverified group)", members, 0, ALICE, False))
+    paid = sign_tx(ALICE_KEY, to=BOB, value=E18)
+    bob.chain.mine(paid, block=9)
+    m = store_message(bob.chats(), bob.me, group_peer(gid), "in", "payment",
+                      claim(paid.hash, E18), "", sent_ms=int(bob.now[0] * 1000))  # fmt: skip
+    with bob.chats().tx() as tx:
+        tx.set_sender(m.id, ALICE)
+    bob.wim.record_incoming(bob.me, bob.chats().message(m.id))
+    assert bob.wim.payments("bob", check=False)[0].state == "pending"
+    bob.now[0] += 601
+    bob.wim.check("bob")
+    [p] = bob.wim.payments("bob", check=False)
+    assert p.state == "mismatch" and "not verified" in p.reason
+    with bob.chats().tx() as tx:  # the signed history arrives: alice is a member
+        tx.save_group(GroupRow(bob.me, gid, "family", members, 1, ALICE, True))
+    assert bob.wim.check("bob") == 1
+    assert bob.wim.payments("bob", check=False)[0].state == "verified"
+
+
 def test_finality_by_the_nodes_finalized_block(tmp_path: Path) -> None:
     home = MoneyHome(tmp_path, finality=0)
     tx = sign_tx(ALICE_KEY, to=BOB, value=1)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from walletim.app.wim.model import Verdict, sender_of
 from walletim.app.wim.ports import MoneyPorts
-from walletim.app.wim.verify import NO_SUCH_TX, NOT_ON_CHAIN, Verifier
+from walletim.app.wim.verify import NO_SUCH_TX, NOT_ON_CHAIN, UNVERIFIED_GROUP, Verifier
 from walletim.chain.units import format_amount
 from walletim.errors import ChainError, MessagingError, RpcError, WalletimError
 from walletim.messaging.kinds import PaymentClaim, SharedAction, parse_action, parse_payment
@@ -34,7 +34,7 @@ class Ledger:
         nothing."""
         repo, chats = self.p.repo(), self.p.chats()
         changed = 0
-        for row in repo.unsettled_payments(me):
+        for row in repo.unsettled_payments(me, again=UNVERIFIED_GROUP):
             if row.message_id is None:
                 continue
             message = chats.message(row.message_id)
@@ -44,7 +44,7 @@ class Ledger:
                 continue
             if self.check_payment(row, claim, message).state != row.state:
                 changed += 1
-        for action_row in repo.unsettled_actions(me):
+        for action_row in repo.unsettled_actions(me, again=UNVERIFIED_GROUP):
             message = chats.message(action_row.message_id)
             try:
                 action = parse_action(message.body)
