@@ -362,6 +362,68 @@ def test_the_screen_cannot_be_forged(users: dict[str, User]) -> None:
     assert len(forged) < 400
 
 
+def test_the_inbox_list_names_money_by_kind_never_by_the_senders_figures(
+    users: dict[str, User],
+) -> None:
+    """alice paid bob 0.001 ETH and told him "paid 1 ETH" in a claim of her own making. The
+    message itself read "✗ MISMATCH" first, but `chat inbox`'s list of conversations showed
+    her claim's own words, "paid 1 ETH: rent", as the conversation's last line, with no
+    verdict. The list names money by kind only (as the app's list does): its figures are on
+    its line, from the checked record, after the verdict."""
+    from walletim.app.session import Session
+    from walletim.messaging.kinds import Asset, PaymentClaim, payment_typed_data
+
+    alice, bob = users["alice"], users["bob"]
+    with Session(alice.cli.home, HOME_PASSWORD, rpc_url=alice.world.url,
+                 relay_url=alice.relay.url) as s:  # fmt: skip
+        real = s.send("dev", bob.address, 10**15)
+        doc = payment_typed_data(31337, real.hash, alice.address, bob.address, None, 10**18,
+                                 None, "rent")  # fmt: skip
+        sig = s.wallets.sign_typed_data("dev", doc, allow_any_chain=True)
+        claim = PaymentClaim(31337, real.hash, alice.address, bob.address, Asset(None, "ETH", 18),
+                             10**18, "rent", None, "0x" + sig.bytes.hex())  # fmt: skip
+        s.chat.send_payload("dev", bob.address, "payment", claim.to_json(), claim.text)
+    out = bob.run("chat", "inbox", "--from", bob.spec).out
+    received, listed = out.split("conversations:\n")
+    assert "[✗ MISMATCH: the transaction moves 0.001 ETH" in received
+    assert "paid 1 ETH" not in listed and "a payment claim" in listed, listed
+
+
+def test_paying_offering_or_sharing_with_someone_you_cannot_tell_signs_nothing(
+    users: dict[str, User],
+) -> None:
+    """alice blocked bob, then paid him (a request of his she had, a habit): the 0.01 ETH
+    went out, then `pay` said "error: you blocked ...: unblock them first", exit 1, as if
+    nothing had happened; the payment was not recorded, so paying again was not refused
+    and paid twice. A red packet for him was escrowed, never offered and never listed.
+    Both are refused before anything is signed."""
+    alice, bob = users["alice"], users["bob"]
+    alice.ok("chat", "block", "--from", "dev", bob.address)
+    rpc = alice.world.anvil.rpc()
+
+    def balances() -> list[str]:
+        return [rpc.call("eth_getBalance", [a, "latest"]) for a in (alice.address, bob.address)]
+
+    before = balances()
+    for args in (
+        ("pay", "--from", "dev", bob.address, "0.01"),
+        ("redpacket", "create", "--from", "dev", "--total", "0.05", "--shares", "1",
+         "--to", bob.address),
+    ):  # fmt: skip
+        r = alice.run("--yes", *args)
+        assert r.code == 1 and "you blocked" in r.err and "nothing was signed" in r.err, r.err
+    assert balances() == before
+    assert alice.ok("payments", "--from", "dev")["payments"] == []
+    # `swap --share` with a peer it cannot tell (a typo, or blocked) swapped, then said
+    # "error: no single group 'bobb'", exit 1: a script ran it again and swapped twice.
+    for peer, why in (("bobb", "no single group"), (bob.address, "you blocked")):
+        r = alice.run("--yes", "swap", "--from", "dev", "0.01", "ETH", "DAI", "--share", peer)
+        assert r.code == 1 and why in r.err, r.err
+    assert balances() == before
+    alice.ok("chat", "unblock", "--from", "dev", bob.address)
+    assert alice.ok("pay", "--from", "dev", bob.address, "0.01")["state"] == "verified"
+
+
 def test_pay_and_send_stay_within_their_round_trips(users: dict[str, User]) -> None:
     """Issue 14: each check once (the risk policy's code check batched with the balance or
     the chain-id check, one simulation, the pre-flight in one batch), so ``pay`` makes at

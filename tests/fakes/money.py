@@ -131,7 +131,12 @@ class FakeChat:
         raise AssertionError("no groups in these tests")
 
     def post(
-        self, account: str, items: Sequence[tuple[str, str, Any, str]], *, deliver: bool = True
+        self,
+        account: str,
+        items: Sequence[tuple[str, str, Any, str]],
+        *,
+        deliver: bool = True,
+        once: str | None = None,
     ) -> tuple[list[StoredMessage], bool]:
         out = [store_message(self._repo(), self.me, peer, "out", kind, body, text)
                for peer, kind, body, text in items]  # fmt: skip

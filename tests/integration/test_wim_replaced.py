@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
-from tests.conftest import ANVIL_MNEMONIC, World
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, RelayProcess, World
 from tests.integration.conftest import Person
 from walletim.errors import ChainError, InputError, Interrupted
 
@@ -303,3 +304,50 @@ def test_a_reorg_that_mines_the_original_instead_of_its_speed_up_reads_it_paid(
         assert _state(p, rid) == "settled"
     with pytest.raises(InputError, match="already paid"):
         alice.session.wim.pay(alice.spec, None, None, request_id=rid)
+
+
+def test_a_speed_up_is_told_once_by_two_processes_of_the_same_home(
+    world: World, people: dict[str, Person], relay: RelayProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """alice's payment was sped up; two walletim processes of her home (a `tx history` in
+    one terminal, a `chat listen` in another) both followed it at once and each told bob
+    the speed-up in a claim of its own: bob read the second "mismatch: this transaction was
+    already claimed by an earlier message" (and alice two payments of it). The claim naming
+    the speed-up is told once, whichever process gets there first."""
+    from walletim.app.session import Session
+
+    alice, bob = people["alice"], people["bob"]
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.15").request.request_id
+    alice.inbox()
+    world.anvil.rpc().call("evm_setAutomine", [False])
+    try:
+        original = _pending_pay(world, alice, rid)
+        faster = _replace(world, alice, "speedup", original)
+    finally:
+        world.anvil.rpc().call("evm_setAutomine", [True])
+    other = Session(alice.session.home, HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url,
+                    fast_kdf=True)  # fmt: skip
+    money = alice.session.wim.money
+    claim = money._claim
+    meanwhile: list[int] = []
+
+    def racing(*args: Any) -> Any:  # the other process follows it while this one signs
+        if not meanwhile:
+            meanwhile.append(other.wim.check(alice.spec))
+        return claim(*args)
+
+    monkeypatch.setattr(money, "_claim", racing)
+    try:
+        alice.session.wim.check(alice.spec)
+    finally:
+        other.close()
+    assert meanwhile
+    told = [r for r in alice.payments() if r.tx_hash == faster]
+    assert len(told) == 1 and told[0].state == "verified"
+    bob.inbox()
+    bob.session.wim.grace_s = 0
+    bob.session.wim.check(bob.spec)
+    assert sorted((r.tx_hash, r.state) for r in bob.payments()) == sorted(
+        [(faster, "verified"), (original, "failed")]
+    ), [(r.tx_hash, r.state, r.reason) for r in bob.payments()]
+    assert _state(bob, rid) == "settled"

@@ -20,8 +20,9 @@ from walletim.errors import MessageRejected
 from walletim.keys.chat import identity_from_seed
 from walletim.messaging.envelope import Payload
 from walletim.store import held as H
-from walletim.store.chat import ChatRepo, GroupRow
+from walletim.store.chat import ChatRepo, ChatTx, GroupRow
 from walletim.store.db import Store
+from walletim.store.sql import now_ms
 
 ME = Me("dev", ALICE, identity_from_seed(bytes(32)), {})
 
@@ -64,7 +65,7 @@ def test_held_messages_across_many_made_up_groups_are_bounded_in_all(tmp_path: P
     with Store.open(tmp_path / "w.db", KEY) as store:
         with store.transaction() as conn:
             rows = [
-                (ALICE, f"g{n // H.PER_SENDER}", MALLORY, f"x{n}", "{}", 0)
+                (ALICE, f"g{n // H.PER_SENDER}", f"0x{n // 100:040x}", f"x{n}", "{}", now_ms())
                 for n in range(H.PER_ACCOUNT)
             ]
             conn.executemany(
@@ -158,3 +159,103 @@ def test_a_blocked_groups_messages_are_dropped_not_held(tmp_path: Path) -> None:
             count = tx.conn.execute("SELECT count(*) FROM held_group_messages").fetchone()[0]
         assert count == 1
         assert C.decision(store, ALICE, group_peer(GID)).dropped == 1  # type: ignore[union-attr]
+
+
+def _fill(tx: ChatTx, senders: list[str]) -> int:
+    """Each sender writes to group ids made up one after another (each known here only
+    from its first message, whose sender alone is its roster) until refused; how many
+    were held."""
+    held = 0
+    for g in range(H.PER_ACCOUNT // H.PER_SENDER + 1):
+        for sender in senders:
+            try:
+                for n in range(H.PER_SENDER):
+                    hold(tx, ME, sender, f"{sender}:{g}:{n}", f"{g:032x}", _text(n), [])
+                    held += 1
+            except MessageRejected:
+                return held
+    return held
+
+
+def test_two_hostile_senders_cannot_take_every_members_room(tmp_path: Path) -> None:
+    """A stranger and an accomplice made up 40 group ids and held 50 messages in each: the
+    2,000 messages held for the account were all theirs, and every real member's message
+    to a group still waiting for its history was refused (lost). Now one sender holds at
+    most PER_SENDER_ALL across every group: members keep the rest."""
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        _unverified(repo)
+        with repo.tx() as tx:
+            assert _fill(tx, [MALLORY, DAVE]) <= 2 * H.PER_SENDER_ALL < H.PER_ACCOUNT
+            hold(tx, ME, CAROL, "c0", GID, _text(0), [])  # a real member's is held
+            assert not H.room(tx.conn, ALICE, "another", MALLORY)
+
+
+def test_held_messages_are_dropped_after_a_week(tmp_path: Path) -> None:
+    """Messages held for a group whose history never came stayed for ever, and once the
+    account's room was full, nothing more was held. Held longer than the held membership
+    changes (grouplog.HOLD_MS), they are dropped, with a notice in the group, when the
+    store next holds or replays: never replayed then."""
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        _unverified(repo)
+        week_ago = now_ms() - grouplog.HOLD_MS - 1
+        with store.transaction() as conn:
+            rows = [
+                (ALICE, f"g{n // H.PER_SENDER}", f"0x{n // 100:040x}", f"x{n}", "{}", week_ago)
+                for n in range(H.PER_ACCOUNT)
+            ]
+            conn.executemany(
+                "INSERT INTO held_group_messages (account, group_id, sender, relay_id, "
+                "payload, held_ms) VALUES (?,?,?,?,?,?)",
+                rows,
+            )
+        notices: list[grouplog.GroupNotice] = []
+        with repo.tx() as tx:
+            hold(tx, ME, CAROL, "c0", GID, _text(0), notices)
+            assert H.groups_waiting(tx.conn, ALICE) == [GID]
+        expired = [n for n in notices if n.kind == "expired"]
+        assert len(expired) == H.PER_ACCOUNT // H.PER_SENDER
+        assert "held for 7 days" in expired[0].text and expired[0].group_id == "g0"
+        with store.transaction() as conn:  # one held a week ago is not replayed
+            conn.execute("UPDATE held_group_messages SET held_ms = ?", (week_ago,))
+        with repo.tx() as tx:
+            tx.save_group(GroupRow(ALICE, GID, "g", (ALICE, BOB, CAROL), 1, BOB, True))
+            notices = []
+            assert settle(tx, ME, notices, lambda *_: 7) == []
+        assert [n.kind for n in notices] == ["expired"]
+
+
+def test_money_shown_from_an_unverified_roster_is_taken_back_with_its_record(
+    tmp_path: Path,
+) -> None:
+    """Mallory, who knows a group's id (removed from it, say), wrote in it first to a device
+    that had not had its signed history yet: the device showed her payment claim from the
+    unverified roster and the money layer recorded it. When the history came and said she
+    is not a member, taking her message back failed ("FOREIGN KEY constraint failed": the
+    payment's record named it), so the history was never applied and every later fetch
+    failed on it again. Her message is taken back with the money records made from it."""
+    from walletim.app.chat.inbox import Inbox
+    from walletim.store.wim import WimRepo
+
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo, money = ChatRepo(store), WimRepo(store)
+        with repo.tx() as tx:
+            mid = Inbox(None).store_message(tx, ME, MALLORY, "m0", _text(0), [])  # type: ignore[arg-type]
+        assert isinstance(mid, int)
+        money.add_payment(
+            account=ALICE, message_id=mid, direction="in", peer=MALLORY, chain_id=1,
+            tx_hash="0x" + "ab" * 32, asset=None, symbol="ETH", decimals=18, amount=10**18,
+            payer=MALLORY, payee=ALICE, note="", request_id=None,
+        )  # fmt: skip
+        with repo.tx() as tx:
+            assert grouplog.ingest(tx, ALICE, create(ALICE, BOB, CAROL), [], now_ms=5).state == (
+                "applied"
+            )
+            notices: list[grouplog.GroupNotice] = []
+            assert settle(tx, ME, notices, lambda *_: 7) == []
+        assert "1 refused (not a member)" in notices[-1].text
+        assert money.payment_for_message(mid) is None and money.payments(ALICE) == []
+        assert (
+            store.execute("SELECT count(*) FROM messages WHERE id = ?", (mid,)).fetchone()[0] == 0
+        )

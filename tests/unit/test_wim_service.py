@@ -17,6 +17,7 @@ from tests.fakes.money import (
     USDC,
     MoneyHome,
     sign_tx,
+    store_message,
     transfer_log,
 )
 from walletim.keys.signing import LocalSigner
@@ -191,6 +192,82 @@ def test_a_reorg_that_removes_a_payment_reopens_its_request_and_says_so(
     assert [r.state for r in bob.wim.requests("bob")] == ["settled"]
 
 
+def test_a_reorg_of_money_said_in_a_group_is_told_in_that_group(bob: MoneyHome) -> None:
+    """alice's payment to bob and her swap, both said in their group, were verified there;
+    a reorg took them off the chain. Their cards in the group turned pending, but the
+    notices saying why went to a conversation with alice alone (made for it if bob had
+    none): the group never said its money was gone. The notices are in the conversation
+    the money was said in."""
+    from walletim.messaging.kinds import SharedAction, group_peer
+    from walletim.store.chat import GroupRow
+
+    gid, weth = "1f" * 16, "0x" + "77" * 20
+    bob.weth = weth
+    with bob.chats().tx() as tx:
+        tx.save_group(GroupRow(bob.me, gid, "family", tuple(sorted((ALICE, BOB))), 1, ALICE, True))
+    paid = sign_tx(ALICE_KEY, to=BOB, value=E18)
+    bob.chain.mine(paid, block=9)
+    swap = sign_tx(ALICE_KEY, to="0x" + "88" * 20, data=b"\x02", nonce=1)
+    withdrawal = {
+        "address": weth,
+        "topics": [
+            "0x7fcf532c15f0a6db0bd6d0e038bea71d30d808c7d98cb3bf7268a95bf5081b65",
+            "0x" + "00" * 12 + "88" * 20,
+        ],
+        "data": "0x" + (E18).to_bytes(32, "big").hex(),
+    }
+    bob.chain.mine(swap, block=9, logs=[transfer_log(USDC, ALICE, "0x" + "99" * 20, 5), withdrawal])
+    swapped = {"token_in": USDC, "token_out": "ETH", "raw_in": "5", "raw_out": str(E18)}
+    said = [
+        ("payment", claim(paid.hash, E18)),
+        ("action", SharedAction(CHAIN_ID, swap.hash, "swap", swapped, "").to_json()),
+    ]
+    for kind, body in said:
+        m = store_message(bob.chats(), bob.me, group_peer(gid), "in", kind, body, "",
+                          sent_ms=int(bob.now[0] * 1000))  # fmt: skip
+        with bob.chats().tx() as tx:
+            tx.set_sender(m.id, ALICE)
+        bob.wim.record_incoming(bob.me, bob.chats().message(m.id))
+        assert bob.wim.verdicts(bob.me, [m.id])[m.id].state == "verified"
+    bob.chain.pend(paid)  # a reorganisation: back in the mempool
+    bob.chain.pend(swap)
+    assert bob.wim.check("bob") == 2
+    notices = [m.text for m in _messages(bob, group_peer(gid)) if m.kind == "system"]
+    assert len(notices) == 2 and all("no longer on the chain" in n for n in notices), notices
+    assert _messages(bob, ALICE) == []
+
+
+def test_a_payment_in_a_group_whose_history_came_late_is_checked_again(bob: MoneyHome) -> None:
+    """bob's new device knew a group only from alice's message in it (its roster not
+    verified yet): her real payment there read pending, then, checked after the grace,
+    "mismatch: said in a group whose roster is not verified". The group's signed history
+    came later (the wallet's other device had been offline) and listed her: the payment
+    stayed a mismatch for good. It is checked again once the roster is verified."""
+    from walletim.messaging.kinds import group_peer
+    from walletim.store.chat import GroupRow
+
+    gid = "2f" * 16
+    members = tuple(sorted((ALICE, BOB)))
+    with bob.chats().tx() as tx:
+        tx.save_group(GroupRow(bob.me, gid, "(unverified group)", members, 0, ALICE, False))
+    paid = sign_tx(ALICE_KEY, to=BOB, value=E18)
+    bob.chain.mine(paid, block=9)
+    m = store_message(bob.chats(), bob.me, group_peer(gid), "in", "payment",
+                      claim(paid.hash, E18), "", sent_ms=int(bob.now[0] * 1000))  # fmt: skip
+    with bob.chats().tx() as tx:
+        tx.set_sender(m.id, ALICE)
+    bob.wim.record_incoming(bob.me, bob.chats().message(m.id))
+    assert bob.wim.payments("bob", check=False)[0].state == "pending"
+    bob.now[0] += 601
+    bob.wim.check("bob")
+    [p] = bob.wim.payments("bob", check=False)
+    assert p.state == "mismatch" and "not verified" in p.reason
+    with bob.chats().tx() as tx:  # the signed history arrives: alice is a member
+        tx.save_group(GroupRow(bob.me, gid, "family", members, 1, ALICE, True))
+    assert bob.wim.check("bob") == 1
+    assert bob.wim.payments("bob", check=False)[0].state == "verified"
+
+
 def test_finality_by_the_nodes_finalized_block(tmp_path: Path) -> None:
     home = MoneyHome(tmp_path, finality=0)
     tx = sign_tx(ALICE_KEY, to=BOB, value=1)
@@ -229,6 +306,51 @@ def test_a_request_received_is_paid_once(tmp_path: Path) -> None:
     assert paid.payment.amount == E18 // 4 and paid.payment.note == "pizza"
     with pytest.raises(Exception, match="already paid"):
         alice.wim.pay("alice", None, None, request_id=req.request_id)
+    alice.close()
+
+
+@pytest.mark.parametrize("side", ["payee", "payer"])
+def test_a_request_that_arrives_after_the_payment_citing_it_is_settled(
+    tmp_path: Path, side: str
+) -> None:
+    """alice asked bob on her laptop and bob paid; her phone got bob's payment before the
+    laptop's copy of her request (the relay or the copies' path delayed it). The payment
+    read verified on the phone and the request, recorded after, read open for good (bob
+    had paid it). The same on bob's side: his phone got the copy of his payment before
+    alice's request. A request recorded after a verified payment citing it is settled."""
+    from tests.fakes.money import BOB_KEY
+
+    home = MoneyHome(tmp_path, ALICE_KEY if side == "payee" else BOB_KEY)
+    rid = "0x" + "5e" * 16
+    request = PaymentRequest(rid, CHAIN_ID, ALICE, Asset(None, "ETH", 18), E18 // 2, "",
+                             f"ethereum:{ALICE}@{CHAIN_ID}?value={E18 // 2}", None)  # fmt: skip
+    tx = sign_tx(BOB_KEY, to=ALICE, value=E18 // 2)
+    home.chain.mine(tx, block=9)
+    paid = claim(tx.hash, E18 // 2, request_id=rid, payee=ALICE, key=BOB_KEY)
+    if side == "payee":  # bob's claim, then the copy of alice's own request
+        home.receive(BOB, "payment", paid)
+        copy = store_message(home.chats(), home.me, BOB, "out", "request", request.to_json(), "")
+        home.wim.record_copy(home.me, copy)
+    else:  # the copy of bob's own claim, then alice's request
+        copy = store_message(home.chats(), home.me, ALICE, "out", "payment", paid, "")
+        home.wim.record_copy(home.me, copy)
+        home.receive(ALICE, "request", request.to_json(), request.text)
+    assert home.wim.payments("bob", check=False)[0].state == "verified"
+    [r] = home.wim.requests("me")
+    assert (r.state, r.paid_tx) == ("settled", tx.hash.lower())
+    home.close()
+
+
+def test_a_request_for_ether_on_another_chain_says_which_chain(tmp_path: Path) -> None:
+    """bob asked alice for 1 ETH on chain 1 (mainnet) while she is on another network: her
+    chat read "bob asks you for 1 ETH" as if on hers (a token asked for there says its
+    chain). The chain is named."""
+    alice = MoneyHome(tmp_path, ALICE_KEY)
+    req = PaymentRequest("0x" + "12" * 16, 1, BOB, Asset(None, "ETH", 18), E18, "",
+                         f"ethereum:{BOB}@1?value={E18}", None)  # fmt: skip
+    message = alice.receive(BOB, "request", req.to_json(), req.text)
+    view = alice.wim.views(alice.me, [message])[message.id]
+    assert view.amount == "1 ETH (chain 1, not checked)"
     alice.close()
 
 

@@ -333,6 +333,7 @@ class Session:
         from walletim.app.wim.ports import MoneyPorts
         from walletim.app.wim.verify import Rules
         from walletim.store.chat import ChatRepo
+        from walletim.store.consent import blocked
         from walletim.store.wim import WimRepo
 
         def weth() -> str | None:
@@ -354,6 +355,7 @@ class Session:
             weth=weth,
             aave_pool=lambda: self.lending.known_pool(),
             consented=lambda address, peer: self.chat.consented(address, peer),
+            blocked=lambda address, peer: blocked(self.open_store(), address, peer),
         )
         rules = Rules(self.network.confirmations, self.network.finality)
         return WalletIM(ports, rules)

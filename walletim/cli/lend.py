@@ -216,9 +216,10 @@ def _run(
     """Make the plan, confirm, send, then print the outcome with the position after it (and
     share it in a chat with ``share_with``: the peer's client checks it from the Pool's
     logs)."""
-    from walletim.cli.defi.common import confirmer, outcome_json, share
+    from walletim.cli.defi.common import confirmer, outcome_json, share, share_first
 
     with session(ctx) as s:
+        share_first(s, account, share_with)
         service = s.lending
         outcome = service.execute(make(service), confirm=confirmer(ctx, s))
         after = service.position(outcome.plan.sender)

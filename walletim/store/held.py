@@ -9,9 +9,10 @@ shown from the unverified roster is noted too (``message_id``), so it can be tak
 the verified history says its sender is not a member.
 
 Bounded: at most ``PER_SENDER`` held messages per group and sender, ``PER_GROUP`` per
-group and ``PER_ACCOUNT`` in all (a stranger can make up any number of group ids), so a
-hostile sender cannot fill the disk. Every function runs in the caller's
-transaction (``conn``).
+group, ``PER_SENDER_ALL`` per sender across every group and ``PER_ACCOUNT`` in all (a
+stranger can make up any number of group ids), so a hostile sender cannot fill the disk,
+nor one or two of them every member's room; what waits past an age is dropped
+(:func:`expire`). Every function runs in the caller's transaction (``conn``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from walletim.store.sql import Sql, now_ms
+from walletim.store.threads import forget
+from walletim.store.wim import forget_records
 
 PER_SENDER = 50
 PER_GROUP = 500
+PER_SENDER_ALL = 200
 PER_ACCOUNT = 2000
 
 
@@ -43,11 +47,31 @@ def room(conn: Sql, account: str, group_id: str, sender: str) -> bool:
     """Whether another message of ``sender`` may be held for the group."""
     row = conn.execute(
         "SELECT coalesce(sum(group_id = ? AND sender = ?), 0), coalesce(sum(group_id = ?), 0), "
-        "count(*) FROM held_group_messages WHERE account = ? AND message_id IS NULL",
-        (group_id, sender, group_id, account),
+        "coalesce(sum(sender = ?), 0), count(*) FROM held_group_messages "
+        "WHERE account = ? AND message_id IS NULL",
+        (group_id, sender, group_id, sender, account),
     ).fetchone()
-    mine, group, total = row if row is not None else (0, 0, 0)
-    return int(mine) < PER_SENDER and int(group) < PER_GROUP and int(total) < PER_ACCOUNT
+    here, group, sender_all, total = row if row is not None else (0, 0, 0, 0)
+    return (
+        int(here) < PER_SENDER
+        and int(group) < PER_GROUP
+        and int(sender_all) < PER_SENDER_ALL
+        and int(total) < PER_ACCOUNT
+    )
+
+
+def expire(conn: Sql, account: str, max_age_ms: int) -> dict[tuple[str, str], int]:
+    """Drop the messages held longer than ``max_age_ms`` (their group's history never
+    came); how many, by (group, sender). The notes of messages shown stay."""
+    rows = conn.execute(
+        "DELETE FROM held_group_messages WHERE account = ? AND message_id IS NULL "
+        "AND held_ms < ? RETURNING group_id, sender",
+        (account, now_ms() - max_age_ms),
+    ).fetchall()
+    dropped: dict[tuple[str, str], int] = {}
+    for gid, sender in rows:
+        dropped[(str(gid), str(sender))] = dropped.get((str(gid), str(sender)), 0) + 1
+    return dict(sorted(dropped.items()))
 
 
 def hold(
@@ -91,3 +115,10 @@ def take(conn: Sql, account: str, group_id: str) -> list[Held]:
         for r in conn.execute(_TAKE, (account, group_id)).fetchall()
     ]
     return sorted(held, key=lambda h: h.id)
+
+
+def take_back(conn: Sql, message_id: int) -> None:
+    """Remove a message shown from an unverified roster whose sender the verified history
+    does not list, with the money records made from it (they name it)."""
+    forget_records(conn, message_id)
+    forget(conn, message_id)

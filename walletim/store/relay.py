@@ -175,3 +175,23 @@ def wait_attempts(conn: Sql, relay_id: str) -> int:
 
 def clear_wait(conn: Sql, relay_id: str) -> None:
     conn.execute("DELETE FROM outbox_waits WHERE relay_id = ?", (relay_id,))
+
+
+def _once_key(account: str, key: str) -> str:
+    return f"posted_once:{account.lower()}:{key}"
+
+
+def posted_once(conn: Sql, account: str, key: str) -> list[int] | None:
+    """The ids of the messages ``account`` stored under the once-only ``key`` (None: none
+    yet). Read it in the transaction that would store them (the store's write lock), so
+    two processes of one home never both do."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (_once_key(account, key),))
+    found = row.fetchone()
+    return None if found is None else [int(i) for i in str(found[0]).split(",") if i]
+
+
+def note_posted_once(conn: Sql, account: str, key: str, message_ids: list[int]) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)",
+        (_once_key(account, key), ",".join(str(i) for i in message_ids)),
+    )

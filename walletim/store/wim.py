@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from walletim.store.db import Store
-from walletim.store.sql import now_ms, one_row
+from walletim.store.sql import Sql, now_ms, one_row
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -34,6 +34,8 @@ _VERDICT_COLUMNS = (
 )
 #: Rows still to check: pending, or verified in a block that is not final yet.
 _UNSETTLED = "(state = 'pending' OR (state = 'verified' AND final = 0))"
+#: ... or a mismatch for the reason given as its one parameter (one that may yet change).
+_UNSETTLED_OR = f"({_UNSETTLED} OR (state = 'mismatch' AND reason = ?))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,10 +352,13 @@ class WimRepo:
         """Record what the chain said of payment ``payment_id``."""
         self._set_verdict("payments", "id = ?", (payment_id,), verdict)
 
-    def unsettled_payments(self, account: str, limit: int = 1000) -> list[PaymentRow]:
-        """Payments still to check: pending ones, and verified ones whose block is not final."""
-        sql = f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND {_UNSETTLED} ORDER BY id"
-        return self._all(sql + " LIMIT ?", (account, limit), _payment)
+    def unsettled_payments(
+        self, account: str, limit: int = 1000, *, again: str = ""
+    ) -> list[PaymentRow]:
+        """Payments still to check: pending ones, verified ones whose block is not final,
+        and mismatches found for the reason ``again`` (one that may yet change)."""
+        sql = f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND {_UNSETTLED_OR}"
+        return self._all(sql + " ORDER BY id LIMIT ?", (account, again, limit), _payment)
 
     def link_payment(self, payment_id: int, message_id: int) -> None:
         self._write("UPDATE payments SET message_id = ? WHERE id = ?", (message_id, payment_id))
@@ -534,7 +539,21 @@ class WimRepo:
         where = "account = ? AND message_id = ?"
         self._set_verdict("actions", where, (account, message_id), verdict)
 
-    def unsettled_actions(self, account: str, limit: int = 1000) -> list[ActionRow]:
-        """Shared actions still to check: pending, or verified and not final."""
-        sql = f"SELECT {_ACTION} FROM actions WHERE account = ? AND {_UNSETTLED}"
-        return self._all(sql + " ORDER BY created_ms LIMIT ?", (account, limit), _action)
+    def unsettled_actions(
+        self, account: str, limit: int = 1000, *, again: str = ""
+    ) -> list[ActionRow]:
+        """Shared actions still to check: pending, or verified and not final, and mismatches
+        found for the reason ``again``."""
+        sql = f"SELECT {_ACTION} FROM actions WHERE account = ? AND {_UNSETTLED_OR}"
+        return self._all(sql + " ORDER BY created_ms LIMIT ?", (account, again, limit), _action)
+
+
+#: The tables holding what money a message said (each row names its message).
+_MONEY_TABLES = ("payments", "requests", "packets", "actions")
+
+
+def forget_records(conn: Sql, message_id: int) -> None:
+    """Forget what money message ``message_id`` said (in the caller's transaction), before
+    the message itself is taken back (:func:`walletim.store.held.take_back`)."""
+    for table in _MONEY_TABLES:
+        conn.execute(f"DELETE FROM {table} WHERE message_id = ?", (message_id,))

@@ -8,7 +8,9 @@ encrypted at rest, bounded per group and sender), and once a signed change makes
 verified, every held message goes through the normal checks (a member's is stored, a
 non-member's refused, one from a sender blocked meanwhile dropped unread, as the block
 drops their mail); a message shown from the unverified roster whose sender the verified
-history does not list (removed meanwhile) is taken back and refused.
+history does not list (removed meanwhile) is taken back and refused. A message held
+longer than a membership change is (:data:`~walletim.app.chat.grouplog.HOLD_MS`) is
+dropped, with a notice in its group, when the next message is held or replayed.
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from walletim.app.chat.accounts import Me
-from walletim.app.chat.grouplog import GroupNotice
+from walletim.app.chat.grouplog import HOLD_MS, GroupNotice
 from walletim.app.chat.results import Dropped, Rejection
 from walletim.errors import MessageRejected
 from walletim.messaging.envelope import Payload
 from walletim.store import consent as C
 from walletim.store import held as H
 from walletim.store.chat import ChatTx
-from walletim.store.threads import forget
 
 Store = Callable[
     [ChatTx, Me, str, str, Payload, list[GroupNotice]], int | Rejection | Dropped | None
@@ -44,6 +45,7 @@ def hold(
 ) -> None:  # fmt: skip
     """Hold ``peer``'s message for the group until it is verified. Raises MessageRejected
     (too many held already: a hostile sender cannot fill the disk)."""
+    _expire(tx, me, notices)
     if not H.room(tx.conn, me.address, group_id, peer):
         raise MessageRejected(
             "not-a-member",
@@ -61,6 +63,7 @@ def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list
     """Replay what is held for each group that is verified now, through ``store`` (the
     inbox's normal checks); returns the ids of the messages stored."""
     stored: list[int] = []
+    _expire(tx, me, notices)
     for gid in H.groups_waiting(tx.conn, me.address):
         group = tx.group(me.address, gid)
         if group is None or not group.verified:
@@ -69,7 +72,7 @@ def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list
         for h in H.take(tx.conn, me.address, gid):
             if h.message_id is not None:  # shown from the unverified roster
                 if h.sender not in group.members:
-                    forget(tx.conn, h.message_id)
+                    H.take_back(tx.conn, h.message_id)
                     tx.add_event(me.address, h.sender, "rejected", "not-a-member")
                     refused += 1
                 continue
@@ -90,3 +93,14 @@ def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list
             text += f", {refused} refused (not a member)"
         notices.append(GroupNotice(gid, "applied", text))
     return stored
+
+
+def _expire(tx: ChatTx, me: Me, notices: list[GroupNotice]) -> None:
+    """Drop what was held too long, told in its group."""
+    days = HOLD_MS // (24 * 3600 * 1000)
+    for (gid, sender), count in H.expire(tx.conn, me.address, HOLD_MS).items():
+        text = (
+            f"dropped {count} message(s) from {sender}: held for {days} days, the group's "
+            "signed history never arrived"
+        )
+        notices.append(GroupNotice(gid, "expired", text))

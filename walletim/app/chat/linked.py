@@ -75,10 +75,10 @@ class LinkedChat:
         return out
 
     def post(
-        self, me: Me, items: Sequence[Item], *, deliver: bool = True
+        self, me: Me, items: Sequence[Item], *, deliver: bool = True, once: str | None = None
     ) -> tuple[list[StoredMessage], bool]:
         self._check(me)
-        ids = self._outbox.queue(me, self._outbox.resolve(me, items))
+        ids = self._outbox.queue(me, self._outbox.resolve(me, items), once=once)
         delivered = deliver
         if deliver:
             try:

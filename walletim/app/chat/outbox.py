@@ -29,7 +29,14 @@ from walletim.messaging.session import STATE_VERSION, PeerBundle, encrypt
 from walletim.retry import Backoff
 from walletim.store.chat import ChatTx, OutboxItem, StoredMessage
 from walletim.store.consent import blocked
-from walletim.store.relay import OutboxWait, clear_wait, record_wait, wait_attempts
+from walletim.store.relay import (
+    OutboxWait,
+    clear_wait,
+    note_posted_once,
+    posted_once,
+    record_wait,
+    wait_attempts,
+)
 from walletim.store.threads import by_row
 
 if TYPE_CHECKING:  # (device_pass uses this module's refusal sets)
@@ -123,10 +130,10 @@ class Outbox:
             raise DeviceRevoked()
 
     def post(
-        self, me: Me, items: Sequence[Item], *, deliver: bool = True
+        self, me: Me, items: Sequence[Item], *, deliver: bool = True, once: str | None = None
     ) -> tuple[list[StoredMessage], bool]:
         """See :meth:`walletim.app.chat.ChatService.post`."""
-        ids = self.queue(me, self.resolve(me, items))
+        ids = self.queue(me, self.resolve(me, items), once=once)
         if not deliver:
             return [self.env.repo().message(i) for i in ids], False
 
@@ -165,12 +172,16 @@ class Outbox:
             resolved.append((address, kind, body, text))
         return resolved
 
-    def queue(self, me: Me, resolved: Sequence[Resolved]) -> list[int]:
+    def queue(self, me: Me, resolved: Sequence[Resolved], *, once: str | None = None) -> list[int]:
         """Store ``resolved`` messages as queued, in order, each with the id nonce it will be
         sent with (a reaction, edit or delete applies to this account's copy at once).
-        Returns their row ids."""
+        Returns their row ids (``once``: a key claimed in the same transaction; when a post
+        claimed it before, in this process or another, nothing is stored and its ids are
+        returned)."""
         ids: list[int] = []
         with self.env.repo().tx() as tx:
+            if once is not None and (earlier := posted_once(tx.conn, me.address, once)) is not None:
+                return earlier
             for address, kind, body, text in resolved:
                 named = ids_of(kind, body, me.address, self.env.randbytes(16))
                 message_id = tx.add_message(
@@ -180,6 +191,8 @@ class Outbox:
                 assert message_id is not None
                 settle(tx, me.address, by_row(tx.conn, message_id))
                 ids.append(message_id)
+            if once is not None:
+                note_posted_once(tx.conn, me.address, once, ids)
         return ids
 
     # -- what waits ---------------------------------------------------------------------------

@@ -227,18 +227,19 @@ class ChatService:
         return (self._linked if me.linked else self._outbox).send_many(me, items, strict=strict)
 
     def post(
-        self, account: str, items: Sequence[Item], *, deliver: bool = True
+        self, account: str, items: Sequence[Item], *, deliver: bool = True, once: str | None = None
     ) -> tuple[list[StoredMessage], bool]:
         """Store messages (peer, kind, body, text) first, then try to deliver them (a payment
         claim, a red packet: not lost once money moved). Returns them and whether the relay
         holds them all now; if not (out of reach, a peer without chat keys yet, this device
         revoked) they wait in the outbox. ``deliver=False`` only stores them; no items:
-        deliver what waits (then: whether the relay was reached). Raises InputError (a peer,
-        a too long message)."""
+        deliver what waits (then: whether the relay was reached); ``once``: stored once per
+        key and account by any process of the home (a later post returns those messages).
+        Raises InputError (a peer, a too long message)."""
         self._accept_on_send(account, items)
         me = self._accounts.me(account)
         chat = self._linked if me.linked else self._outbox
-        stored, reached = chat.post(me, items, deliver=deliver)
+        stored, reached = chat.post(me, items, deliver=deliver, once=once)
         return stored, reached and all(m.state == "sent" for m in stored)
 
     def _accept_on_send(self, account: str, items: Sequence[Item]) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from walletim.app.wim.model import Verdict, sender_of
 from walletim.app.wim.ports import MoneyPorts
-from walletim.app.wim.verify import NO_SUCH_TX, NOT_ON_CHAIN, Verifier
+from walletim.app.wim.verify import NO_SUCH_TX, NOT_ON_CHAIN, UNVERIFIED_GROUP, Verifier
 from walletim.chain.units import format_amount
 from walletim.errors import ChainError, MessagingError, RpcError, WalletimError
 from walletim.messaging.kinds import PaymentClaim, SharedAction, parse_action, parse_payment
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from walletim.chain.evidence import ChainTx
     from walletim.store.chat import StoredMessage
     from walletim.store.txs import ReceiptRecord
-    from walletim.store.wim import PaymentRow, VerdictState
+    from walletim.store.wim import PaymentRow, RequestRow, VerdictState
 
 
 class Ledger:
@@ -34,7 +34,7 @@ class Ledger:
         nothing."""
         repo, chats = self.p.repo(), self.p.chats()
         changed = 0
-        for row in repo.unsettled_payments(me):
+        for row in repo.unsettled_payments(me, again=UNVERIFIED_GROUP):
             if row.message_id is None:
                 continue
             message = chats.message(row.message_id)
@@ -44,7 +44,7 @@ class Ledger:
                 continue
             if self.check_payment(row, claim, message).state != row.state:
                 changed += 1
-        for action_row in repo.unsettled_actions(me):
+        for action_row in repo.unsettled_actions(me, again=UNVERIFIED_GROUP):
             message = chats.message(action_row.message_id)
             try:
                 action = parse_action(message.body)
@@ -79,7 +79,7 @@ class Ledger:
         if row.state != "verified" and verdict.reason in (NOT_ON_CHAIN, NO_SUCH_TX):
             verdict = self._replaced_before(row) or verdict
         if row.state == "verified" and verdict.state != "verified":
-            self._reverted(row)
+            self._reverted(row, message.peer)
             self._unretire(row, message)
         if row.direction == "out" and verdict.state == "pending" and verdict.block is None:
             self._rebroadcast(row.tx_hash)
@@ -157,9 +157,10 @@ class Ledger:
             if (p.direction, p.payer, p.payee, p.peer, p.asset, p.amount, p.request_id) == same
         ]
 
-    def _reverted(self, row: PaymentRow) -> None:
+    def _reverted(self, row: PaymentRow, where: str) -> None:
         """A payment shown verified is not any more (a reorg removed or replaced its block):
-        reopen the request it settled and say so in its conversation."""
+        reopen the request it settled and say so in its conversation (``where``: the peer
+        or group it was claimed in)."""
         reopened = ""
         if row.request_id is not None:
             direction = "out" if row.direction == "in" else "in"
@@ -170,7 +171,7 @@ class Ledger:
         amount = format_amount(row.amount, row.decimals)
         self.notice(
             row.account,
-            row.peer,
+            where,
             f"the payment of {amount} {row.symbol} ({row.tx_hash[:10]}…) is no longer on the "
             f"chain: a reorganisation removed it{reopened}",
         )
@@ -180,6 +181,14 @@ class Ledger:
         transaction this home signed again. Same nonce and bytes: it cannot pay twice."""
         with contextlib.suppress(WalletimError):
             self.p.own.rebroadcast(tx_hash)
+
+    def settle_paid(self, request: RequestRow) -> None:
+        """Settle ``request``, recorded after a payment citing it was verified (a payment
+        and the request it pays may arrive in either order: a copy from another device of
+        this wallet, a message the relay held back), by that payment if it pays it."""
+        for p in self.p.repo().payments_citing(request.account, [request.request_id]):
+            if p.state == "verified":
+                self._settle(p)
 
     def _settle(self, row: PaymentRow) -> None:
         """Settle the request ``row`` pays, if it really pays it: to the requester, from the
@@ -213,10 +222,10 @@ class Ledger:
         """Verify a shared action again and store the verdict; returns its state."""
         repo = self.p.repo()
         before = repo.action(me, message_id)
+        message = self.p.chats().message(message_id) if before is not None else None
         try:
             verdict = self.verifier.verify_action(action, actor)
-            if before is not None and before.message_id is not None:
-                message = self.p.chats().message(before.message_id)
+            if message is not None:
                 verdict = self.verifier.group_gate(message, actor) or verdict
         except (RpcError, ChainError) as exc:
             if before is not None and before.state != "pending":
@@ -228,7 +237,8 @@ class Ledger:
                 f"removed from the chain by a reorganisation; {verdict.reason}",
                 verdict.confirmations,
             )
-            self.notice(me, before.peer, f"the shared {before.action} ({before.tx_hash[:10]}…) "
+            where = before.peer if message is None else message.peer  # a group: said there
+            self.notice(me, where, f"the shared {before.action} ({before.tx_hash[:10]}…) "
                         "is no longer on the chain: a reorganisation removed it")  # fmt: skip
         repo.set_action_state(me, message_id, verdict)
         return verdict.state

@@ -195,11 +195,12 @@ def named(
 ) -> tuple[str, int]:
     """(symbol, decimals) to record for an asset a message names: as this network's (chain
     id ``here``) token lists name it (an unlisted token marked), never as the message says."""
+    other = f" (chain {chain_id}, not checked)" if chain_id != here else ""
     if address is None:
-        return "ETH", 18
+        return "ETH" + other, 18
     short = f"{address[:6]}…{address[-4:]}"
-    if chain_id != here:
-        return f"{short} (chain {chain_id}, not checked)", decimals
+    if other:
+        return short + other, decimals
     try:
         label = tokens().label(address)
     except WalletimError:

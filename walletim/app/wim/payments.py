@@ -1,5 +1,5 @@
-"""Paying, asking and splitting in chats: ``walletim pay | request | split``, and telling a
-chat about a swap or vault deposit just made (``--share``).
+"""Paying, asking and splitting in chats: ``walletim pay | request | split`` (telling a
+chat about a swap or vault deposit just made: :mod:`walletim.app.wim.shares`).
 
 A payment is planned and checked (one simulation, one balance read) before anything is
 signed; its claim is signed by the payer, stored before the relay is reached, and judged
@@ -33,10 +33,8 @@ from walletim.messaging.kinds import (
 from walletim.messaging.kinds import (
     PaymentClaim,
     PaymentRequest,
-    SharedAction,
     SplitBill,
     eip681,
-    group_peer,
     is_group_peer,
     payment_typed_data,
 )
@@ -108,6 +106,7 @@ class Payments:
         payee, asset, amount_text, note, request = self._what(me, peer, amount_text, token,
                                                               note, request_id, uri)  # fmt: skip
         check_note(note)
+        self.p.refuse_blocked(me, [payee])  # its claim could not be sent
         plan = self.p.defi().transfer(account, asset.address or "ETH", payee, amount_text)
         rid = request.request_id if request is not None else None
         what = _Paying(payee, asset, int(plan.figures["raw"]), rid, note)
@@ -167,7 +166,6 @@ class Payments:
         if peer is None or amount_text is None:
             raise InputError("pay needs PEER and AMOUNT (or --request ID)")
         payee = self.p.chat().resolve_peer(peer)
-        check_note(note)
         return payee, self.p.defi().asset(token or "ETH"), amount_text, note, None
 
     def _not_twice(self, me: str, what: _Paying) -> None:
@@ -196,10 +194,10 @@ class Payments:
         replaces: str | None = None,
     ) -> tuple[tuple[StoredMessage, PaymentClaim], PaymentRow]:  # fmt: skip
         """Sign the claim for ``tx_hash`` (its transfer ``status`` now; ``replaces``: the
-        transaction of ours it replaced, a speed-up), store it in the outbox and record the
-        payment, all of it or none (a Ctrl-C meanwhile waits for the end): ((message,
-        claim), payment). Raises StepFailed when the claim cannot be signed: the money
-        moved, so never "nothing was signed"."""
+        transaction of ours it replaced, a speed-up: told once by any process of this home),
+        store it in the outbox and record the payment, all of it or none (a Ctrl-C waits for
+        the end): ((message, claim), payment). Raises StepFailed when the claim cannot be
+        signed: the money moved, so never "nothing was signed"."""
         from walletim.app.interrupts import held_interrupts
 
         with held_interrupts():
@@ -218,9 +216,9 @@ class Payments:
             if replaces is not None:  # the chat says who sent it; the chain checks the rest
                 body["replaces"] = replaces
                 text += f" (sped up: replaces {replaces[:10]}…)"
-            [message], _ = self.p.chat().post(
-                account, [(what.payee, "payment", body, text)], deliver=False
-            )
+            once = replaces and f"speed-up:{self.p.chain_id}:{tx_hash.lower()}"
+            item = (what.payee, "payment", body, text)
+            [message], _ = self.p.chat().post(account, [item], deliver=False, once=once)
             a = what.asset
             row = self.p.repo().add_payment(
                 account=me, message_id=message.id, direction="out", peer=what.payee,
@@ -525,76 +523,6 @@ class Payments:
             self.ledger.check(me)
             self.follow_replaced(account, me)
         return self.p.repo().payments(me)
-
-    # -- shared DeFi actions -------------------------------------------------------------------
-
-    def share(self, account: str, peer: str, outcome: Outcome, note: str = "") -> StoredMessage:
-        """Tell ``peer`` (or a group: ``group:NAME``-style names resolve through the chat)
-        about a swap, a vault deposit or an Aave supply, borrow, repay or withdrawal just
-        made; their client checks it from its logs. Raises InputError for anything else."""
-        kind, claim = self._action_claim(outcome)
-        action = SharedAction(self.p.chain_id, outcome.hash, kind, claim, note)
-        me = self.p.address_of(account)
-        target = self._target(account, peer)
-        chat = self.p.chat()
-        if is_group_peer(target):
-            message, _ = chat.group_send(
-                account, target[len("group:") :], "action", action.to_json(), action.text,
-                keep=True,
-            )  # fmt: skip
-        else:
-            [message], _ = chat.post(account, [(target, "action", action.to_json(), action.text)])
-        self.p.repo().save_action(
-            account=me, message_id=message.id, direction="out", peer=target,
-            chain_id=action.chain_id, tx_hash=action.tx, action=kind,
-        )  # fmt: skip
-        self.ledger.check_action(me, message.id, action, me)
-        return message
-
-    def _action_claim(self, outcome: Outcome) -> tuple[str, dict[str, str]]:
-        """(kind, claim) of a swap, vault deposit or lending outcome. Raises InputError."""
-        f = outcome.plan.figures
-        label = outcome.steps[-1].label
-        defi = self.p.defi()
-        if label in ("supply", "borrow", "repay", "withdraw") and "pool" in f:
-            from walletim.app.lending.share import claim_of
-
-            return claim_of(outcome)
-        if label == "swap":
-            received = defi.received(outcome)
-            path = f.get("path") or []
-            claim = {
-                "token_in": "ETH" if f["token_in"] == "ETH" else str(path[0]),  # noqa: S105
-                "token_out": "ETH" if f["token_out"] == "ETH" else str(path[-1]),  # noqa: S105
-                "raw_in": str(f["raw_in"]),
-                "raw_out": str(received if received is not None else f["raw_quote"]),
-                "symbol_in": str(f["token_in"]),
-                "symbol_out": str(f["token_out"]),
-                "amount_in": str(f["amount_in"]),
-            }
-            if received is not None:
-                out_asset = defi.asset(claim["token_out"])
-                claim["amount_out"] = format_amount(received, out_asset.decimals)
-            return "swap", claim
-        if label == "deposit" and "vault" in f:
-            _vault, symbol, asset = defi.vault(str(f["vault"]))
-            return "vault-deposit", {
-                "vault": str(f["vault"]),
-                "raw_assets": str(f["raw"]),
-                "raw_shares": str(f["raw_shares"]),
-                "assets": str(f["amount"]),
-                "symbol": asset.symbol,
-                "shares_symbol": symbol,
-            }
-        raise InputError("only a swap, a vault deposit or a lending action can be shared in a chat")
-
-    def _target(self, account: str, peer: str) -> str:
-        """A peer's address, or a group's conversation peer for a group name or id."""
-        chat = self.p.chat()
-        try:
-            return chat.resolve_peer(peer)
-        except InputError:
-            return group_peer(chat.resolve_group(account, peer).group_id)
 
 
 __all__ = ["Payments"]

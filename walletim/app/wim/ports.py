@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from walletim.app.contracts.ports import Executes
+from walletim.errors import InputError
 from walletim.messaging.envelope import WireKind
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class Chat(Protocol):
     def requests(self, account: str, *, everything: bool = ...) -> list[RequestInfo]: ...
 
     def post(
-        self, account: str, items: Sequence[Item], *, deliver: bool = ...
+        self, account: str, items: Sequence[Item], *, deliver: bool = ..., once: str | None = ...
     ) -> tuple[list[StoredMessage], bool]: ...
 
     def group_send(
@@ -202,10 +203,24 @@ class MoneyPorts:
     #: Whether the account (address) consented to a conversation's peer (an address or
     #: ``group:ID``, walletim.app.chat.consent): money from a stranger is not shown as money.
     consented: Callable[[str, str], bool] = lambda address, peer: True
+    #: Whether the account (address) blocked a peer (an address or ``group:ID``): nothing
+    #: can be sent to them (walletim.store.consent.blocked).
+    blocked: Callable[[str, str], bool] = lambda address, peer: False
     clock: Clock = time.time
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def refuse_blocked(self, address: str, peers: Sequence[str]) -> None:
+        """Raises InputError when the account at ``address`` blocked one of ``peers``: the
+        chat message that tells them (a payment's claim, a red packet's voucher) cannot be
+        sent, so the money is not moved either."""
+        for peer in peers:
+            if self.blocked(address, peer):
+                raise InputError(
+                    f"you blocked {peer}: unblock them first (walletim chat unblock); "
+                    "nothing was signed"
+                )
 
 
 __all__ = [

@@ -82,8 +82,9 @@ def _same_transfer(p: MoneyPorts, original: str, winner: str) -> bool:
 
 
 def _tell_replacement(money: Payments, account: str, me: str, row: PaymentRow, winner: str) -> None:
-    """The claim for ``winner`` (once: not again if already recorded), sent and checked as
-    the payment it is."""
+    """The claim for ``winner`` (once: not again if already recorded; the store claims it
+    where it queues the claim, so two processes of this home never both tell it), sent and
+    checked as the payment it is."""
     from walletim.app.wim.payments import _Paying
 
     repo = money.p.repo()

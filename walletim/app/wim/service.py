@@ -1,6 +1,7 @@
 """WalletIM: money in chats for the accounts of one home, wired from its parts.
 
-:class:`~walletim.app.wim.payments.Payments` (pay, request, split, share),
+:class:`~walletim.app.wim.payments.Payments` (pay, request, split),
+:class:`~walletim.app.wim.shares.Shares` (a swap, deposit or Aave action told in a chat),
 :class:`~walletim.app.wim.packets.Packets` (red packets),
 :class:`~walletim.app.wim.verify.Verifier` (what the chain says),
 :class:`~walletim.app.wim.ledger.Ledger` (verdicts kept true over reorgs) and
@@ -18,6 +19,7 @@ from walletim.app.wim.model import named, sender_of, split_shares
 from walletim.app.wim.packets import Packets
 from walletim.app.wim.payments import Payments
 from walletim.app.wim.ports import MoneyPorts
+from walletim.app.wim.shares import Shares
 from walletim.app.wim.sponsor import Sponsorship
 from walletim.app.wim.verify import Rules, Verifier
 from walletim.app.wim.views import Views
@@ -44,7 +46,7 @@ class WalletIM:
 
     Its methods are its parts' (see the module docstring): ``pay``, ``request``, ``split``,
     ``split_status``, ``splits``, ``requests``, ``requests_of``, ``payments``,
-    ``payments_citing``, ``share``;
+    ``payments_citing``; ``share``, ``share_target`` (:mod:`walletim.app.wim.shares`);
     ``packet_create | claim | status | views | checks``, ``packets``;
     ``packet_needs_sponsor``, ``packet_ask_sponsor`` (a claimer with no ETH for gas),
     ``sponsor``, ``sponsor_pending``, ``submit_claim`` (paying the gas of others' claims:
@@ -61,7 +63,9 @@ class WalletIM:
         self.shown = Views(ports, self.verifier, self.red)
         self.sponsorship = sp = Sponsorship(ports, self.ledger, self.red)
         m, r, v = self.money, self.red, self.shown
-        self.pay, self.request, self.split, self.share = m.pay, m.request, m.split, m.share
+        self.shares = Shares(ports, self.ledger)
+        self.pay, self.request, self.split = m.pay, m.request, m.split
+        self.share, self.share_target = self.shares.share, self.shares.target
         self.split_status, self.splits, self.requests = m.split_status, m.splits, m.requests
         self.payments = m.payments
         self.requests_of, self.payments_citing = m.requests_of, m.payments_citing
@@ -166,13 +170,14 @@ class WalletIM:
         if req.payee != me:
             return  # not a request to pay this wallet: not ours to record
         symbol, decimals = self._named(req.chain_id, req.asset.address, req.asset.decimals)
-        self.p.repo().save_request(
+        saved = self.p.repo().save_request(
             RequestRow(
                 me, req.request_id.lower(), "out", message.peer, req.chain_id,
                 req.asset.address, symbol, decimals, req.amount, req.note, req.uri,
                 req.split_id, "open", None, message.id, self.p.now_ms(),
             )
         )  # fmt: skip
+        self.ledger.settle_paid(saved)
         if req.split_id is not None:  # the split it is a share of
             sid = req.split_id.lower()
             total = bill_total(req)
@@ -203,13 +208,14 @@ class WalletIM:
         if req.payee != sender or is_group_peer(message.peer):
             return  # a request to pay someone other than its sender: not recorded
         symbol, decimals = self._named(req.chain_id, req.asset.address, req.asset.decimals)
-        self.p.repo().save_request(
+        saved = self.p.repo().save_request(
             RequestRow(
                 me, req.request_id.lower(), "in", sender, req.chain_id, req.asset.address,
                 symbol, decimals, req.amount, req.note, req.uri, req.split_id, "open", None,
                 message.id, self.p.now_ms(),
             )
         )  # fmt: skip
+        self.ledger.settle_paid(saved)
 
     def _incoming_action(self, me: str, message: StoredMessage) -> None:
         action = parse_action(message.body)

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 NOT_ON_CHAIN = "the transaction is not on chain (yet)"
 #: A payment's transaction the node has never seen, long after its claim came.
 NO_SUCH_TX = "no such transaction on this chain"
+#: Money said in a group whose roster no signed change has verified, long after it came (a
+#: mismatch checked again: the group's history may still arrive).
+UNVERIFIED_GROUP = "said in a group whose roster is not verified"
 
 
 @dataclass(slots=True)
@@ -343,8 +346,8 @@ class Verifier:
             if GroupTx(self.p.repo().store).ever_member(message.account, gid, sender):
                 return None
         if self._late(message):
-            return Verdict("mismatch", "said in a group whose roster is not verified", 0)
-        return Verdict("pending", "said in a group whose roster is not verified (yet)", 0)
+            return Verdict("mismatch", UNVERIFIED_GROUP, 0)
+        return Verdict("pending", UNVERIFIED_GROUP + " (yet)", 0)
 
 
 class _Seen:
@@ -372,4 +375,4 @@ def _deposit_logged(c: Mapping[str, str], actor: str, receipt_logs: Sequence[obj
     )
 
 
-__all__ = ["NOT_ON_CHAIN", "NO_SUCH_TX", "Rules", "Verifier"]
+__all__ = ["NOT_ON_CHAIN", "NO_SUCH_TX", "UNVERIFIED_GROUP", "Rules", "Verifier"]

@@ -17,6 +17,7 @@ from walletim.cli.base import (
 )
 from walletim.cli.chat.forward import via_agent
 from walletim.cli.chat.render import (
+    MONEY_WORDS,
     WAIT_TEXT,
     binding_status,
     contact_json,
@@ -303,7 +304,8 @@ def _conversations(conversations: Sequence[ConversationInfo], names: dict[str, s
     for c in shown:
         row = [label(c.peer, names), f"{c.unread} unread" if c.unread else "read"]
         if c.last is not None:
-            text = c.last.text
+            # Money by kind only: its figures are on its line, after the chain's verdict.
+            text = MONEY_WORDS.get(c.last.kind, c.last.text)
             if c.last.kind == "membership":
                 text = membership_text(c.last, names).removeprefix("membership: ")
             row += [when(c.last.sent_ms), cut(printable(text, newline=" "), 40)]

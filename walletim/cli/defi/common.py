@@ -169,8 +169,17 @@ def targets(s: Session, who: str | None) -> list[tuple[str, str]]:
     return [(i.name, i.address) for i in s.wallets.list()]
 
 
+def share_first(s: Session, account: str, peer: str | None) -> None:
+    """Check ``--share PEER`` before anything is signed: a peer or group that cannot be
+    told (unknown, a typo, blocked) is refused now, not once the money moved. Raises
+    InputError."""
+    if peer is not None:
+        s.wim.share_target(account, peer)
+
+
 def share(s: Session, account: str, peer: str | None, outcome: Outcome) -> dict[str, object]:
-    """Share a mined swap / deposit in a chat (``--share``); the JSON fields it adds."""
+    """Share a mined swap / deposit in a chat (``--share``, checked first by
+    :func:`share_first`); the JSON fields it adds."""
     if peer is None or not outcome.ok:
         return {}
     message = s.wim.share(account, peer, outcome)

@@ -15,6 +15,7 @@ from walletim.cli.defi.common import (
     limits,
     run_plan,
     share,
+    share_first,
     signing,
 )
 
@@ -56,6 +57,7 @@ def swap(
                 ctx, s.defi.quote(amount, token_in, token_out, slippage_bps=slippage_bps, via=via)
             )
             return
+        share_first(s, account, share_with)
         plan = s.defi.swap(
             account,
             amount,

@@ -13,6 +13,7 @@ from walletim.cli.defi.common import (
     run_plan,
     session,
     share,
+    share_first,
     signing,
     targets,
 )
@@ -35,6 +36,7 @@ def vault_deposit(
 ) -> None:
     """Deposit AMOUNT of the vault's asset; shows the shares you get (previewDeposit)."""
     with session(ctx) as s:
+        share_first(s, account, share_with)
         outcome = run_plan(ctx, s, s.defi.vault_deposit(account, amount, vault_addr))
         shared = share(s, account, share_with, outcome)
     done(ctx, outcome, shared)
