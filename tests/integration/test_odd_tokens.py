@@ -8,6 +8,8 @@ real Anvil with the devnet world: money shown must be what the chain actually mo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.conftest import World
 from tests.integration.test_tokens import deploy_fixture, node_send
 from walletim.app.contracts import calldata
@@ -52,6 +54,25 @@ def test_a_transfer_that_answers_false_is_refused_before_signing(world: World) -
         assert r.out == ""
     assert rpc.call("eth_getTransactionCount", [world.address("dev"), "latest"]) == nonce
     assert balance(world, token, payee) == 0
+
+
+def test_a_batch_row_whose_transfer_answers_false_is_not_sent(world: World, tmp_path: Path) -> None:
+    """`send --batch` paying a token whose transfer answers false signed the row and said
+    "mined", exit 0, though nothing moved (a single send refuses it). The row is now refused
+    before signing, as one that would revert, with the token's answer said; the other rows
+    are paid."""
+    token = odd_token(world, "FALSE", returns_false=True)
+    plain = odd_token(world, "PLAIN")
+    payee, other = world.address("dev:1"), world.address("dev:2")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"{payee},100,{token}\n{other},5,{plain}\n")
+    r = world.cli()("--rpc-url", world.url, "--yes", "--json", "send", "--from", "dev",
+                    "--batch", str(rows))  # fmt: skip
+    assert r.code == 3, (r.out, r.err)
+    states = {row["row"]: row["state"] for row in r.json()["results"]}
+    assert states == {1: "rejected", 2: "mined"}, r.out
+    assert "answers false" in r.out
+    assert balance(world, token, payee) == 0 and balance(world, plain, other) == 5 * E18
 
 
 def test_a_transfer_that_answers_nothing_usdt_style_is_sent(world: World) -> None:

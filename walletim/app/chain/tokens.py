@@ -15,6 +15,15 @@ DECIMALS = bytes.fromhex("313ce567")  # decimals()
 BALANCE_OF = bytes.fromhex("70a08231")  # balanceOf(address)
 SYMBOL = bytes.fromhex("95d89b41")  # symbol()
 MAX_DECIMALS = 77  # 10**77 still fits a uint256
+#: ERC-20 calls that answer a bool: ``transfer``, ``transferFrom``, ``approve``.
+BOOL_CALLS = frozenset(bytes.fromhex(s) for s in ("a9059cbb", "23b872dd", "095ea7b3"))
+
+
+def answers_false(data: bytes, returned: bytes | None) -> bool:
+    """Whether an ERC-20 call (calldata ``data``) that did not revert answered ``false``
+    (``returned``): a failure, as SafeERC20 reads it (it moves or approves nothing, and the
+    transaction still succeeds); one that answers nothing (USDT's) or ``true`` stands."""
+    return data[:4] in BOOL_CALLS and returned == bytes(32)
 
 
 def token_transfer_data(to: str, value: int) -> bytes:
