@@ -119,3 +119,28 @@ def test_a_swap_into_a_fee_on_transfer_token_shows_what_arrived(world: World) ->
     assert r.code == 0, r.err
     got = balance(world, token, me) - before
     assert int(r.json()["raw_received"]) == got < int(r.json()["raw_quote"])
+
+
+#: Runtime code answering decimals() with 18 and anything else (balanceOf) with two words:
+#: 5 * 10**18, then 1. The ABI (eth_abi, cast) reads the first: 5 tokens.
+TWO_WORDS = (
+    "0x60003560e01c8063313ce56714602657674563918244f40000600052600160205260406000f35b"
+    "601260005260206000f3"
+)
+
+
+def test_a_balance_answered_in_two_words_reads_as_the_abi_reads_it(world: World) -> None:
+    """A token answering balanceOf with more than one word: `balance --token` (and a
+    batch's funds check) read the whole answer as one number, a balance past any uint256
+    (5 tokens shown as 578960446186580977117854925043439539266349923328202820197287920039565
+    648199680.000000000000000001), while `token balance` and cast read 5. Every read takes
+    the first word now."""
+    token = "0x" + "0b" * 20
+    world.anvil.rpc().call("anvil_setCode", [token, TWO_WORDS])
+    cli = world.cli()
+    for args in (("balance", "dev", "--token", token), ("token", "balance", token, "dev")):
+        r = cli("--rpc-url", world.url, "--json", *args)
+        assert r.code == 0, (args, r.err)
+        doc = r.json()
+        held = doc if args[0] == "token" else doc["balances"][1]
+        assert (held["raw"], held["amount"]) == (str(5 * E18), "5"), (args, r.out)
