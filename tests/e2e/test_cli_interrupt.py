@@ -158,6 +158,27 @@ def test_interrupted_pay_records_the_payment_sends_its_claim_and_is_not_paid_twi
     assert forced.json()["hash"] != paid["hash"]
 
 
+def test_a_send_whose_node_fails_after_the_broadcast_says_what_went_out(world: World) -> None:
+    """`send` whose node failed while it waited for the receipt said only "error:
+    eth_getTransactionReceipt: ...", which reads as nothing sent (a user sends again). The
+    node's error is followed by the transaction, where it stands and how to follow it; the
+    error keeps its type."""
+    from tests.reliability.lying_rpc import LyingRpc
+
+    cli = world.cli()
+    with LyingRpc(world.url) as proxy:
+        proxy.lies.unsupported = {"eth_getTransactionReceipt"}
+        sent = cli("--rpc-url", proxy.url, "--yes", "--json", "send", "--from", "dev",
+                   world.address("dev:1"), "0.01")  # fmt: skip
+    assert sent.code == 3 and sent.out == "", sent.out
+    error = json.loads(sent.err)["error"]
+    assert error["type"] == "RpcError", error
+    [tx_hash] = set(re.findall(r"0x[0-9a-f]{64}", error["message"]))
+    assert "stopped after the transaction was broadcast" in error["message"]
+    assert f"walletim tx status {tx_hash}" in error["message"]
+    assert world.anvil.rpc().call("eth_getTransactionByHash", [tx_hash]) is not None
+
+
 def test_a_pay_whose_node_fails_after_the_broadcast_is_recorded_and_not_paid_twice(
     world: World, relay: RelayProcess, tmp_path: Any
 ) -> None:
