@@ -46,6 +46,8 @@
     │   │   │                          kind asked: "not this kind of contract" (never a node
     │   │   │                          failure, which is an RpcError: not "nothing there")
     │   │   ├── ContractReverted       ``reason`` is the decoded revert reason
+    │   │   │   └── ContractHalted     its code stopped on an invalid instruction, a bad jump,
+    │   │   │                          the stack or gas (``reason``: the node's words)
     │   │   └── UnreadableAnswer       it returned nothing, or data that does not decode as
     │   │                              asked (``error.type`` "ChainError" in --json)
     │   ├── InconsistentAnswer         a node's answer that does not check out (``method``,
@@ -83,6 +85,7 @@ __all__ = [
     "ChainError",
     "ChainIdMismatch",
     "ConfigError",
+    "ContractHalted",
     "ContractRefused",
     "ContractReverted",
     "FeeCapExceeded",
@@ -433,6 +436,16 @@ class ContractReverted(ContractRefused):
         super().__init__(f"execution reverted: {reason}")
         self.reason = reason
         self.data = data
+
+
+class ContractHalted(ContractReverted):
+    """The contract's code stopped with an exceptional halt (an invalid or undefined
+    instruction, a jump nowhere, the stack, out of gas): its own answer, as a revert is."""
+
+    def __init__(self, reason: str) -> None:
+        ContractRefused.__init__(self, f"the contract's code halted: {reason}")
+        self.reason = reason
+        self.data = None
 
 
 class AnsweredFalse(ContractReverted):

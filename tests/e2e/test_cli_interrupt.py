@@ -158,6 +158,57 @@ def test_interrupted_pay_records_the_payment_sends_its_claim_and_is_not_paid_twi
     assert forced.json()["hash"] != paid["hash"]
 
 
+def test_a_send_whose_node_fails_after_the_broadcast_says_what_went_out(world: World) -> None:
+    """`send` whose node failed while it waited for the receipt said only "error:
+    eth_getTransactionReceipt: ...", which reads as nothing sent (a user sends again). The
+    node's error is followed by the transaction, where it stands and how to follow it; the
+    error keeps its type."""
+    from tests.reliability.lying_rpc import LyingRpc
+
+    cli = world.cli()
+    with LyingRpc(world.url) as proxy:
+        proxy.lies.unsupported = {"eth_getTransactionReceipt"}
+        sent = cli("--rpc-url", proxy.url, "--yes", "--json", "send", "--from", "dev",
+                   world.address("dev:1"), "0.01")  # fmt: skip
+    assert sent.code == 3 and sent.out == "", sent.out
+    error = json.loads(sent.err)["error"]
+    assert error["type"] == "RpcError", error
+    [tx_hash] = set(re.findall(r"0x[0-9a-f]{64}", error["message"]))
+    assert "stopped after the transaction was broadcast" in error["message"]
+    assert f"walletim tx status {tx_hash}" in error["message"]
+    assert world.anvil.rpc().call("eth_getTransactionByHash", [tx_hash]) is not None
+
+
+def test_a_pay_whose_node_fails_after_the_broadcast_is_recorded_and_not_paid_twice(
+    world: World, relay: RelayProcess, tmp_path: Any
+) -> None:
+    """The node failing while `pay` waited for its receipt (the transfer already out) ended
+    in "error: eth_getTransactionReceipt: ..." alone: the payment was not recorded, no claim
+    went out, and the same pay run again paid a second time. It is recorded and told as a
+    Ctrl-C is now, the node's error first; the rerun is refused."""
+    from tests.reliability.lying_rpc import LyingRpc
+
+    alice, _bob, net = _friends(world, relay, tmp_path)
+    bob_address = world.address("dev:1")
+    with LyingRpc(world.url) as proxy:
+        via = ("--rpc-url", proxy.url, "--relay", relay.url)
+        proxy.lies.unsupported = {"eth_getTransactionReceipt"}
+        first = alice(*via, "--yes", "pay", "--from", "dev", bob_address, "0.4")
+        assert first.code == 3 and first.err_lines[-1].startswith("error: "), first.err
+        assert sum(line.startswith("error") for line in first.err_lines) == 1, first.err
+        assert "eth_getTransactionReceipt" in first.err
+        assert "stopped after the transaction was broadcast" in first.err
+        assert "the payment is recorded" in first.err, first.err
+        proxy.honest()
+        nonce = _pending_nonce(world, "dev")
+        again = alice(*via, "--yes", "pay", "--from", "dev", bob_address, "0.4")
+        assert again.code == 1 and "--force" in again.err, again.err
+        assert _pending_nonce(world, "dev") == nonce
+    [paid] = json.loads(alice(*net, "--json", "payments", "--from", "dev").out)["payments"]
+    assert (paid["raw"], paid["to"]) == (str(4 * E18 // 10), bob_address)
+    assert paid["hash"] in first.err
+
+
 def test_interrupted_pay_with_the_relay_down_queues_the_claim(
     world: World, relay: RelayProcess, tmp_path: Any
 ) -> None:

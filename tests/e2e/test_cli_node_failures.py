@@ -108,3 +108,41 @@ def test_numbers_beyond_64_bits_from_a_node_are_an_rpc_error_not_an_internal_one
                 r = cli("--rpc-url", proxy.url, *args)
                 assert r.code == 0 and "could not re-check" in r.err, (lie, args, r.code, r.err)
                 assert len(r.err_lines) == 1 and lie in r.err, (lie, args, r.err)
+
+
+#: A contract that, called with no data, logs Approval(dev:1, dev:3, 5) (a spoof naming dev:1)
+#: and halts on 0xfe (INVALID) when read (allowance, decimals, ...).
+def _halting_spoofer(world: World, code_after: bytes) -> str:
+    from eth_utils import keccak
+
+    topics = [
+        keccak(b"Approval(address,address,uint256)"),
+        bytes(12) + bytes.fromhex(world.address("dev:1")[2:]),
+        bytes(12) + bytes.fromhex(world.address("dev:3")[2:]),
+    ]
+    body = b"\x60\x05\x60\x00\x52"  # MSTORE(0, 5)
+    body += b"".join(b"\x7f" + t for t in reversed(topics)) + b"\x60\x20\x60\x00\xa3\x00"
+    code = b"\x36\x60" + bytes([4 + len(body)]) + b"\x57" + body + b"\x5b" + code_after
+    address = "0x" + "c0" * 19 + code_after[:1].hex()
+    rpc = world.anvil.rpc()
+    rpc.call("anvil_setCode", [address, "0x" + code.hex()])
+    rpc.call("eth_sendTransaction", [{"from": world.address("dev:2"), "to": address}])
+    return address
+
+
+@pytest.mark.parametrize("halt", [b"\xfe", b"\x0c", b"\x60\x00\x56", b"\x5b\x60\x00\x56"], ids=str)
+def test_a_contract_whose_reads_halt_hides_no_approval(world: World, halt: bytes) -> None:
+    """A spoofed Approval from a contract whose reads halt (INVALID, an undefined opcode, a
+    jump nowhere, a loop out of gas) made `approvals list` fail with the node's words (exit
+    3), hiding every approval in force. Its halt is the contract's answer: not an ERC-20,
+    and the real approval is listed."""
+    cli = world.cli()
+    granted = cli("--rpc-url", world.url, "--json", "--yes", "token", "approve",
+                  "--from", "dev:1", "USDC", "dev:2", "3")  # fmt: skip
+    assert granted.code == 0, granted.err
+    spoofer = _halting_spoofer(world, halt)
+    listed = cli("--rpc-url", world.url, "--json", "approvals", "list", "--from", "dev:1")
+    assert listed.code == 0, listed.err
+    assert [a["symbol"] for a in listed.json()["approvals"]] == ["USDC"]
+    info = cli("--rpc-url", world.url, "--json", "token", "info", spoofer)
+    assert info.code == 1 and "does not answer like an ERC-20" in info.err, info.err

@@ -38,7 +38,8 @@ TRANSFER_GAS = 21_000
 CALL_GAS = 50_000
 #: Calls to this address revert with Error("nope") (estimate and eth_call).
 REVERTER = "0x" + "de" * 20
-#: Transactions to this address are mined but fail (status 0).
+#: Transactions to this address are mined but fail (status 0): a contract that reverts (a
+#: transfer to an address holding no code cannot fail: a receipt saying so is a lie).
 FAILER = "0x" + "fa" * 20
 ERROR_NOPE = "0x08c379a0" + "20".rjust(64, "0") + "4".rjust(64, "0") + b"nope".hex().ljust(64, "0")
 
@@ -86,6 +87,7 @@ class FakeChain:
 
     def __post_init__(self) -> None:
         self.blocks.append(self._block(0, [], "0x" + "00" * 32))
+        self.code.setdefault(FAILER, "0x60006000fd")  # REVERT(0, 0)
         n = self.node
         n.on("eth_chainId", lambda p: _q(self.chain_id))
         n.on("eth_blockNumber", lambda p: _q(len(self.blocks) - 1))

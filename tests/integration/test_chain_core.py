@@ -516,6 +516,47 @@ def test_a_devnet_started_afresh_pays_nothing_again(tmp_path: Path, anvil: Anvil
         s.close()
 
 
+def test_anvil_restarted_from_its_state_with_a_new_block_0_is_the_same_chain(
+    tmp_path: Path,
+) -> None:
+    """Anvil restarted from its dumped state more than once serves a new block 0 (its dump
+    keeps one per start; which one it loads varies) with every later block unchanged: the
+    same chain. Its mined transactions stay mined, the payment it forgot from its pool is
+    broadcast again at its nonce (never "gone"), and the next send takes the next nonce."""
+    from walletim.chain.rpc import Q
+
+    state = str(tmp_path / "state.json")
+    node = Anvil.start(args=["--dump-state", state])
+    port, home = node.port, tmp_path / "home"
+    s = make_session(home, node.url)
+    try:
+        mined = s.send("dev", "dev:1", 10**15)
+        first = node.rpc().get(Q.block_hash(0))
+        node.rpc().call("evm_setAutomine", [False])
+        forgotten = s.send("dev", "dev:2", 7, wait=False)
+    finally:
+        s.close()
+    genesis = first
+    for _ in range(20):  # a restart loads one of the dump's blocks 0: until another one
+        node.stop()
+        node = Anvil.start(port=port, args=["--load-state", state, "--dump-state", state])
+        genesis = node.rpc().get(Q.block_hash(0))
+        if genesis != first:
+            break
+    try:
+        assert genesis != first, "Anvil kept its block 0 across 20 restarts"
+        assert node.rpc().get(Q.transaction(forgotten.hash)) is None  # its pool is gone
+        s = make_session(home, node.url)
+        s.chain.reconcile()
+        assert s.chain.refresh(mined.hash).status == "mined"
+        assert s.chain.refresh(forgotten.hash).status in ("pending", "mined")
+        assert s.chain.wait(forgotten.hash)[0] == "mined"
+        assert s.send("dev", "dev:3", 1).nonce == forgotten.nonce + 1
+        s.close()
+    finally:
+        node.stop()
+
+
 def test_a_batch_run_again_on_a_devnet_started_afresh_pays_each_row_there_once(
     tmp_path: Path, anvil: Anvil
 ) -> None:

@@ -8,6 +8,8 @@ real Anvil with the devnet world: money shown must be what the chain actually mo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.conftest import World
 from tests.integration.test_tokens import deploy_fixture, node_send
 from walletim.app.contracts import calldata
@@ -54,6 +56,25 @@ def test_a_transfer_that_answers_false_is_refused_before_signing(world: World) -
     assert balance(world, token, payee) == 0
 
 
+def test_a_batch_row_whose_transfer_answers_false_is_not_sent(world: World, tmp_path: Path) -> None:
+    """`send --batch` paying a token whose transfer answers false signed the row and said
+    "mined", exit 0, though nothing moved (a single send refuses it). The row is now refused
+    before signing, as one that would revert, with the token's answer said; the other rows
+    are paid."""
+    token = odd_token(world, "FALSE", returns_false=True)
+    plain = odd_token(world, "PLAIN")
+    payee, other = world.address("dev:1"), world.address("dev:2")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"{payee},100,{token}\n{other},5,{plain}\n")
+    r = world.cli()("--rpc-url", world.url, "--yes", "--json", "send", "--from", "dev",
+                    "--batch", str(rows))  # fmt: skip
+    assert r.code == 3, (r.out, r.err)
+    states = {row["row"]: row["state"] for row in r.json()["results"]}
+    assert states == {1: "rejected", 2: "mined"}, r.out
+    assert "answers false" in r.out
+    assert balance(world, token, payee) == 0 and balance(world, plain, other) == 5 * E18
+
+
 def test_a_transfer_that_answers_nothing_usdt_style_is_sent(world: World) -> None:
     cli = world.cli()
     token = odd_token(world, "USDT0", returns_nothing=True, decimals=6)
@@ -98,3 +119,28 @@ def test_a_swap_into_a_fee_on_transfer_token_shows_what_arrived(world: World) ->
     assert r.code == 0, r.err
     got = balance(world, token, me) - before
     assert int(r.json()["raw_received"]) == got < int(r.json()["raw_quote"])
+
+
+#: Runtime code answering decimals() with 18 and anything else (balanceOf) with two words:
+#: 5 * 10**18, then 1. The ABI (eth_abi, cast) reads the first: 5 tokens.
+TWO_WORDS = (
+    "0x60003560e01c8063313ce56714602657674563918244f40000600052600160205260406000f35b"
+    "601260005260206000f3"
+)
+
+
+def test_a_balance_answered_in_two_words_reads_as_the_abi_reads_it(world: World) -> None:
+    """A token answering balanceOf with more than one word: `balance --token` (and a
+    batch's funds check) read the whole answer as one number, a balance past any uint256
+    (5 tokens shown as 578960446186580977117854925043439539266349923328202820197287920039565
+    648199680.000000000000000001), while `token balance` and cast read 5. Every read takes
+    the first word now."""
+    token = "0x" + "0b" * 20
+    world.anvil.rpc().call("anvil_setCode", [token, TWO_WORDS])
+    cli = world.cli()
+    for args in (("balance", "dev", "--token", token), ("token", "balance", token, "dev")):
+        r = cli("--rpc-url", world.url, "--json", *args)
+        assert r.code == 0, (args, r.err)
+        doc = r.json()
+        held = doc if args[0] == "token" else doc["balances"][1]
+        assert (held["raw"], held["amount"]) == (str(5 * E18), "5"), (args, r.out)

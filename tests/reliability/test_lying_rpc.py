@@ -872,3 +872,38 @@ def _flip_hex_digit(value: str, rng: random.Random) -> str:
     at = rng.randrange(len(digits))
     digits[at] = rng.choice([d for d in "0123456789abcdef" if d != digits[at].lower()])
     return "0x" + "".join(digits)
+
+
+def test_a_transfer_to_an_address_without_code_is_never_shown_failed_on_the_nodes_word(
+    anvil: Any, tmp_path: Path
+) -> None:
+    """A node answering a receipt with status 0 for a plain transfer that succeeded made
+    `send` and `tx status` say "failed" (exit 3): the user sent again and paid twice. A
+    transfer to an address that holds no code cannot fail, so such a receipt is a lie, one
+    line naming the transaction, and the transaction is not recorded failed; a transfer to
+    a contract that reverted still reads failed."""
+    from walletim.errors import InconsistentAnswer
+
+    with LyingRpc(anvil.url) as proxy:
+        s = home_via(tmp_path / "h", proxy.url, None)
+        try:
+            sent = s.send("dev", "dev:1", 10**15, wait=False)
+            wait_receipt(anvil.rpc(), sent.hash)
+            proxy.lies.receipt_edits[sent.hash] = {"status": "0x0"}
+            with pytest.raises(InconsistentAnswer, match=sent.hash):
+                s.chain.refresh(sent.hash)
+            assert s.chain.repo.get(sent.hash).status == "pending"  # type: ignore[union-attr]
+            shown = cli_for(tmp_path / "h", proxy.url)("tx", "status", sent.hash)
+            assert "failed" not in shown.out and "does not check out" in shown.out + shown.err
+            proxy.honest()
+            assert s.chain.refresh(sent.hash).status == "mined"
+            # A contract that reverts when the transfer is mined: failed, on the node's word.
+            target = "0x" + "77" * 20
+            anvil.rpc().call("anvil_setCode", [target, "0x00"])
+            anvil.rpc().call("evm_setAutomine", [False])
+            reverted = s.send("dev", target, 1, gas_limit=60_000, wait=False)
+            anvil.rpc().call("anvil_setCode", [target, "0x60006000fd"])
+            anvil.rpc().call("anvil_mine", ["0x1"])
+            assert s.chain.refresh(reverted.hash).status == "failed"
+        finally:
+            s.close()

@@ -426,3 +426,43 @@ def test_standard_custom_errors_are_decoded_by_name(cast: str) -> None:
     )
     assert decode_revert("0x94280d62" + "00" * 5) == "custom error 0x94280d62"  # truncated
     assert decode_revert("0xdeadbeef") == "custom error 0xdeadbeef"
+
+
+@pytest.mark.parametrize(
+    ("message", "halted"),
+    [
+        ("EVM error InvalidFEOpcode", True),  # Anvil: 0xfe, the designated invalid opcode
+        ("EVM error OpcodeNotFound", True),
+        ("EVM error InvalidJump", True),
+        ("EVM error StackUnderflow", True),
+        ("EVM error OutOfGas", True),
+        ("invalid opcode: INVALID", True),  # geth
+        ("invalid opcode: opcode 0xc not defined", True),
+        ("invalid jump destination", True),
+        ("stack underflow (0 <=> 1)", True),
+        ("out of gas", True),
+        ("write protection", True),
+        ("invalid opcode: PUSH0", False),  # the node's fork lacks it: the node's doing
+        ("EVM error NotActivated", False),
+        ("missing trie node 1234 (path )", False),
+        ("header not found", False),
+        ("the method eth_call does not exist/is not available", False),
+        ("internal error", False),
+    ],
+)
+def test_an_exceptional_halt_is_the_contracts_answer_and_a_failing_node_is_not(
+    message: str, halted: bool
+) -> None:
+    """A contract whose reads halt (0xfe, an undefined opcode, a jump nowhere, out of gas)
+    made every command that reads it, `approvals list` among them, fail as if the node had
+    (an RpcError): a spoofed Approval from such a contract hid every approval. Its halt is
+    its own answer now, as a revert is; what a node's own state or configuration explains
+    stays an RpcError."""
+    from walletim.contracts.abi.decode import reverted
+    from walletim.errors import ContractHalted, RpcError
+
+    for code in (-32603, -32000):
+        found = reverted(RpcError(message, response={"code": code, "message": message}))
+        assert isinstance(found, ContractHalted) == halted, (message, found)
+        if halted:
+            assert str(found) == f"the contract's code halted: {message}"

@@ -137,13 +137,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield s
 
 
-def watcher(chain: Chain, store: Store, own: Own | None = None, now: list[float] | None = None
-            ) -> tuple[Watcher, FakeNode]:  # fmt: skip
+def watcher(chain: Chain, store: Store, own: Own | None = None, now: list[float] | None = None,
+            names: Names | None = None) -> tuple[Watcher, FakeNode]:  # fmt: skip
     node = chain.node()
     clock = now or [1_800_000_000.0]
     w = Watcher(
         rpc=node.client(), chain_id=31337, check_chain=lambda: None, address_of=lambda _s: BOB,
-        store=lambda: store, names=Names(), reads=NoReads(), own=own or Own(),
+        store=lambda: store, names=names or Names(), reads=NoReads(), own=own or Own(),
         clock=lambda: clock[0],
     )  # fmt: skip
     return w, node
@@ -196,6 +196,37 @@ def test_an_approval_nobody_signed_is_spoofing_and_a_revocation_is_nothing(store
     [alert] = w.scan("bob")
     assert alert.kind == "spoofing" and "UNLIMITED amounts" in alert.text
     assert alert.source is not None and alert.source.lower() == SPAM
+
+
+class NoDecimals(Names):
+    """Token labels of contracts that do not answer decimals()."""
+
+    def token(self, address: str) -> TokenLabel:
+        from dataclasses import replace
+
+        return replace(super().token(address), decimals=0, decimals_known=False)
+
+
+def test_a_spoofed_approval_says_what_it_claims_in_plain_words(store: Store) -> None:
+    """The spoofing alert read "an approval of up to 5 base units of of your tokens" for a
+    token without decimals, "of ALL your tokens (setApprovalForAll) of your tokens" and "of
+    your #7 of your tokens": each now says what the log claims once."""
+    chain = Chain()
+    w, _node = watcher(chain, store, names=NoDecimals())
+    w.scan("bob")
+    nft = "0x" + "6f" * 20
+    for n, (contract, topics, data) in enumerate([
+        (SPAM, [APPROVAL, word(BOB), word(ALICE)], word(5)),
+        (SPAM, [APPROVAL_FOR_ALL, word(BOB), word(ALICE)], word(1)),
+        (nft, [APPROVAL, word(BOB), word(ALICE), word(7)], "0x"),
+    ]):  # fmt: skip
+        chain.log(11 + n, chain.tx(11 + n, ALICE, contract), contract, topics, data)
+    texts = [a.text for a in w.scan("bob")]
+    assert [t.split(" to 0x")[0].split("logged ")[1] for t in texts] == [
+        "an approval of up to 5 base units of your tokens",
+        "an approval of ALL your tokens (setApprovalForAll)",
+        "an approval of your #7",
+    ], texts
 
 
 def test_one_contract_cannot_bury_the_others(store: Store) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from walletim.app.networks import Network, Networks
 from walletim.config import DEFAULT_RELAY_URL
-from walletim.errors import StoreError
+from walletim.errors import ChainError, RpcError, StoreError
 
 if TYPE_CHECKING:
     from walletim.app.backup import BackupService
@@ -412,13 +412,19 @@ class Session:
 
             flights = self.chain.in_flight()
             raise Interrupted(interrupted_text(flights), [f.json() for f in flights]) from exc
-        if isinstance(exc, StoreError) and self._built("chain") and self.chain.in_flight():
-            # the store failed (a full disk) after signing: "commit failed" alone reads as
-            # nothing sent, and a user would pay again; say what was signed and broadcast
+        failed = isinstance(exc, StoreError | ChainError) and self._built("chain")
+        if failed and (flights := self.chain.in_flight()):
+            # the store failed (a full disk) or the node did (while waiting for a receipt)
+            # after signing: its error alone reads as nothing sent, and a user would pay
+            # again; say what was signed and broadcast, unless the error names it already
             from walletim.app.chain.flights import interrupted_text
 
-            flights = self.chain.in_flight()
-            raise StoreError(f"{exc}; {interrupted_text(flights, 'stopped')}") from exc
+            if any(f.hash in str(exc) for f in flights):
+                return
+            text = f"{exc}; {interrupted_text(flights, 'stopped')}"
+            if isinstance(exc, RpcError):
+                raise RpcError(text, method=exc.method, response=exc.response) from exc
+            raise (StoreError if isinstance(exc, StoreError) else ChainError)(text) from exc
 
     # -- names -> addresses --------------------------------------------------------------
 

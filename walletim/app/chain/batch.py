@@ -38,7 +38,12 @@ from walletim.app.chain.model import (
 from walletim.app.chain.nonces import NonceKeeper
 from walletim.app.chain.planning import Planner
 from walletim.app.chain.ports import Chain, ChainPart, Signer
-from walletim.app.chain.tokens import balance_of_data, read_balances, token_transfer_data
+from walletim.app.chain.tokens import (
+    answers_false,
+    balance_of_data,
+    read_balances,
+    token_transfer_data,
+)
 from walletim.app.chain.tracking import OPEN, SETTLED, Tracker
 from walletim.chain import fees as policy
 from walletim.chain.reverts import revert_from
@@ -49,6 +54,16 @@ from walletim.keys.hd import to_checksum_address
 from walletim.store.txs import GONE, Conn, TxRecord, TxRepo, TxStatus
 
 MAX_BATCH_ROWS = 10_000
+
+
+def _would_fail(estimate: object, returned: object, data: bytes) -> str | None:
+    """Why a row would fail, or None: its estimate reverted, or its token transfer answers
+    false (:func:`~walletim.app.chain.tokens.answers_false`: it would move nothing)."""
+    if isinstance(estimate, RpcError):
+        return str(revert_from(estimate) or estimate)
+    if isinstance(returned, bytes) and answers_false(data, returned):
+        return "the token answers false: the transfer would move nothing"
+    return None
 
 
 def row_call(r: BatchRow) -> tuple[str, int, bytes]:
@@ -146,8 +161,14 @@ class BatchSender(ChainPart):
             *(Q.call(t, balance_of_data(sender), block="pending") for t in tokens),
             *([reads[1]] if reads[1] is not None else []),
         ]
+        # A token row's call too: a transfer that answers false moves nothing yet succeeds.
+        dry = [n for n, r in enumerate(todo) if r.token is not None]
         answers = self.rpc.gather_all(
-            [*head, *(Q.estimate_gas(to, data, sender=sender, value=v) for to, v, data in calls)]
+            [
+                *head,
+                *(Q.estimate_gas(to, data, sender=sender, value=v) for to, v, data in calls),
+                *(Q.call(calls[n][0], calls[n][2], sender=sender, block="pending") for n in dry),
+            ]
         )
         held = read_balances([(sender, t) for t in tokens], answers[1 : 1 + len(tokens)])
         fees = self.planner.fees_read(how, reads, answers[len(head) - 1])
@@ -155,15 +176,17 @@ class BatchSender(ChainPart):
         cap = network.fee_cap_wei if how.fee_cap is None else how.fee_cap
         plans: list[tuple[BatchRow, TxPlan]] = []
         rejected: list[BatchResult] = []
-        for r, call, est in zip(todo, calls, answers[len(head) :], strict=True):
-            if isinstance(est, RpcError):
-                why = str(revert_from(est) or est)
+        estimates = answers[len(head) : len(head) + len(calls)]
+        returned = dict(zip(dry, answers[len(head) + len(calls) :], strict=True))
+        for n, (r, call, est) in enumerate(zip(todo, calls, estimates, strict=True)):
+            why = _would_fail(est, returned.get(n), call[2])
+            if why is not None:
                 rejected.append(BatchResult(r.row, r.to, r.value, r.token, None, "rejected", why))
                 results[r.row] = rejected[-1]
                 continue
             plan = TxPlan.of(
                 network.name, self.chain_id, sender, call, nonce=None,
-                gas_limit=self.planner.gas_limit(est, call[2]), fees=fees, kind="batch",
+                gas_limit=self.planner.gas_limit(answered(est), call[2]), fees=fees, kind="batch",
                 note=f"batch {batch_id[:12]} row {r.row}",
             )  # fmt: skip
             policy.check_fee_cap(plan.gas_limit, plan.fees, cap)

@@ -15,6 +15,15 @@ DECIMALS = bytes.fromhex("313ce567")  # decimals()
 BALANCE_OF = bytes.fromhex("70a08231")  # balanceOf(address)
 SYMBOL = bytes.fromhex("95d89b41")  # symbol()
 MAX_DECIMALS = 77  # 10**77 still fits a uint256
+#: ERC-20 calls that answer a bool: ``transfer``, ``transferFrom``, ``approve``.
+BOOL_CALLS = frozenset(bytes.fromhex(s) for s in ("a9059cbb", "23b872dd", "095ea7b3"))
+
+
+def answers_false(data: bytes, returned: bytes | None) -> bool:
+    """Whether an ERC-20 call (calldata ``data``) that did not revert answered ``false``
+    (``returned``): a failure, as SafeERC20 reads it (it moves or approves nothing, and the
+    transaction still succeeds); one that answers nothing (USDT's) or ``true`` stands."""
+    return data[:4] in BOOL_CALLS and returned == bytes(32)
 
 
 def token_transfer_data(to: str, value: int) -> bytes:
@@ -36,9 +45,26 @@ def _uint(rpc: RpcClient, token: str, data: bytes, what: str) -> int:
         if reverted(exc) is None:
             raise
         raise InputError(f"{token} does not answer {what}: is it an ERC-20 token?") from exc
-    if not raw:
+    value = _as_uint(raw)
+    if value is None:
         raise InputError(f"{token} does not answer {what}: is it an ERC-20 token?")
-    return int.from_bytes(raw, "big")
+    return value
+
+
+def _as_uint(raw: object) -> int | None:
+    """A read call's answer as the ABI reads one uint256 (eth_abi, cast, every other read of
+    a contract here): its first word; None when it gives none that decodes (nothing, or
+    fewer than 32 bytes). Never the whole answer as one number: two words would read as a
+    balance past any uint256."""
+    from walletim.contracts.abi import decode_output
+
+    if not isinstance(raw, bytes) or not raw:
+        return None
+    try:
+        (value,) = decode_output(["uint256"], raw)
+    except InputError:
+        return None
+    return value if isinstance(value, int) else None
 
 
 def token_decimals(rpc: RpcClient, token: str) -> int:
@@ -80,8 +106,8 @@ def read_balances(
             if isinstance(answer, RpcError):
                 raise answer
             out.append(int(answer) if isinstance(answer, int) else 0)
-        elif isinstance(answer, bytes) and answer:
-            out.append(int.from_bytes(answer, "big"))
+        elif (value := _as_uint(answer)) is not None:
+            out.append(value)
         else:
             why = f"{token} does not answer balanceOf(): is it an ERC-20 token?"
             raise InputError(why) from (answer if isinstance(answer, RpcError) else None)

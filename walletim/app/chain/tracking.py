@@ -103,6 +103,7 @@ class Tracker(ChainPart):
                 or stored.block_hash != record.block_hash
                 or rec.status not in SETTLED
             ):
+                self._check_failures([(rec, record)])
                 with repo.transaction() as conn:
                     TxRepo.record_mined(conn, rec, record)
             return
@@ -173,6 +174,41 @@ class Tracker(ChainPart):
         self.flights.seen(rec.hash, "replaced")
         with self.repo().transaction() as conn:
             TxRepo.set_status(conn, rec.hash, "replaced", replaced_by=winner)
+
+    def _check_failures(self, settled: Sequence[tuple[TxRecord, ReceiptRecord]]) -> None:
+        """A receipt saying a transfer failed while its recipient held no code, before its
+        block or after it (a precompile or reserved address aside), is a lie: no chain fails
+        such a transfer, and a user told it failed pays again. Asked only of failed receipts
+        (one round trip); a node that cannot answer for that block is taken at its word.
+        Raises InconsistentAnswer."""
+        from walletim.app.risk import MAX_RESERVED_ADDRESS
+        from walletim.errors import InconsistentAnswer
+
+        asked = [
+            (rec, record)
+            for rec, record in settled
+            if record.status == 0
+            and rec.recipient is not None
+            and int(rec.recipient, 16) > MAX_RESERVED_ADDRESS
+        ]
+        if not asked:
+            return
+        codes = self.rpc.gather_all(
+            [
+                Q.code(str(rec.recipient), max(0, record.block_number - when))
+                for rec, record in asked
+                for when in (1, 0)
+            ]
+        )
+        for n, (rec, record) in enumerate(asked):
+            if codes[2 * n : 2 * n + 2] == [b"", b""]:
+                raise InconsistentAnswer(
+                    f"its receipt says transaction {rec.hash} failed in block "
+                    f"{record.block_number}, but it sent to {rec.recipient}, which holds no "
+                    "code, and no chain fails such a transfer (not recorded failed: do not "
+                    "pay again; ask another node)",
+                    method="eth_getTransactionReceipt",
+                )
 
     def _winner_on_chain(self, rec: TxRecord) -> str | None:
         """The transaction signed elsewhere (another wallet holding the same key) that used
@@ -352,15 +388,17 @@ class Tracker(ChainPart):
             else:
                 still.append(res)
         if mined:
+            recs = [known.get(_hash(res)) or self.get(_hash(res)) for res, _receipt in mined]
+            records = [
+                receipt_record(self.chain_id, rec.hash, receipt)
+                for rec, (_res, receipt) in zip(recs, mined, strict=True)
+            ]
+            self._check_failures(list(zip(recs, records, strict=True)))
             repo = self.repo()
             with repo.transaction() as conn:
                 senders = set()
-                records: list[ReceiptRecord] = []
-                for res, receipt in mined:
-                    rec = known.get(_hash(res)) or self.get(_hash(res))
+                for rec, record, (res, _receipt) in zip(recs, records, mined, strict=True):
                     senders.add(rec.sender)
-                    record = receipt_record(self.chain_id, rec.hash, receipt)
-                    records.append(record)
                     status: TxStatus = "mined" if record.status == 1 else "failed"
                     res.status, res.block = status, record.block_number
                     self.flights.seen(rec.hash, status, block=record.block_number, seen=1)

@@ -101,15 +101,12 @@ def _short_of_funds(exc: RpcError, sender: str, value: int) -> InsufficientFunds
     )
 
 
-#: ERC-20 calls that answer a bool: ``transfer``, ``transferFrom``, ``approve``.
-_BOOL_CALLS = frozenset(bytes.fromhex(s) for s in ("a9059cbb", "23b872dd", "095ea7b3"))
-
-
 def _answered_false(step: Step, sim: Simulated) -> bool:
-    """Whether ``step`` is an ERC-20 call that answered ``false``: a failure though it did
-    not revert (it moves or approves nothing, and the transaction still succeeds: SafeERC20's
-    rule); one that answers nothing (USDT's) or ``true`` stands."""
-    return sim.ok and step.request.data[:4] in _BOOL_CALLS and sim.returned == bytes(32)
+    """Whether ``step`` is an ERC-20 call that answered ``false`` in its dry run
+    (:func:`walletim.app.chain.tokens.answers_false`)."""
+    from walletim.app.chain.tokens import answers_false
+
+    return sim.ok and answers_false(step.request.data, sim.returned)
 
 
 def _simulated(r: SimResult) -> Simulated:

@@ -290,12 +290,13 @@ class AlertMaker:
         elif ev.token_id is not None:
             what = f"your #{ev.token_id}"
         elif ev.amount >= UNLIMITED_FROM:
-            what = "UNLIMITED amounts"
-        else:
-            what = f"up to {_amount(ev.amount, label.decimals, label.decimals_known)}"
+            what = "UNLIMITED amounts of your tokens"
+        else:  # "5 of your tokens"; without decimals, "5 base units of your tokens"
+            shown = _amount(ev.amount, label.decimals, label.decimals_known)
+            what = f"up to {shown.removesuffix(' of')} of your tokens"
         return where.alert(
             "spoofing",
-            f"SPOOFING ATTEMPT: {label.display} logged an approval of {what} of your tokens to "
+            f"SPOOFING ATTEMPT: {label.display} logged an approval of {what} to "
             f"{ev.second} in a transaction sent by {sender}, not by you, that no permit you "
             f"signed explains (tx {where.hash}). You approved nothing; do not interact with "
             "that contract.",

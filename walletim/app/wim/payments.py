@@ -54,6 +54,10 @@ if TYPE_CHECKING:
 PAID_TWICE_WINDOW_MS = 60 * 60 * 1000
 
 
+#: How the transfer stood when a command stopped that says nothing was paid by it.
+_UNPAID = ("dropped", "failed", "replaced")
+
+
 @dataclass(frozen=True, slots=True)
 class _Paying:
     """What one ``pay`` pays: to whom, which asset, how much (base units), for which
@@ -112,13 +116,14 @@ class Payments:
         what = _Paying(payee, asset, int(plan.figures["raw"]), rid, note)
         if not force:
             self._not_twice(me, what)
+        signed = len(self.p.own.in_flight())  # the transfer's flight is the next one
         try:
             outcome = self._transfer(plan, confirm, progress)
-        except KeyboardInterrupt as exc:
-            flight = next(iter(self.p.own.in_flight()[-1:]), None)
-            if flight is None:
-                raise  # nothing was signed
-            raise self._interrupted(account, me, what, flight) from exc
+        except (KeyboardInterrupt, ChainError) as exc:  # Ctrl-C, or the node failed meanwhile
+            flight = next(iter(self.p.own.in_flight()[signed : signed + 1]), None)
+            if flight is None or (isinstance(exc, ChainError) and flight.status in _UNPAID):
+                raise  # nothing was signed, or it paid nothing
+            raise self._interrupted(account, me, what, flight, exc) from exc
         status = outcome.steps[-1].status
         (message, claim), row = self._tell(account, me, what, outcome.hash, status)
         try:
@@ -235,19 +240,24 @@ class Payments:
         _none, reached = self.p.chat().post(account, [])
         return reached and self.p.chats().message(message_id).state == "sent"
 
-    def _interrupted(self, account: str, me: str, what: _Paying, flight: Flight) -> Interrupted:
-        """Ctrl-C after the transfer was signed: the payment and its claim are stored (a
-        second Ctrl-C waits for that), then the claim goes to the relay if it can right away
-        (else with the next chat command). Returns what to raise: what went out, where it
-        stands, how to follow it."""
+    def _interrupted(
+        self, account: str, me: str, what: _Paying, flight: Flight, exc: BaseException
+    ) -> Interrupted | ChainError:
+        """Ctrl-C (or the node failing: ``exc``) after the transfer was signed: the payment
+        and its claim are stored (a second Ctrl-C waits for that), then the claim goes to the
+        relay if it can right away (else with the next chat command), so the same pay run
+        again is refused. Returns what to raise: what went out, where it stands, how to
+        follow it (after the node's error)."""
         (message, _claim), _row = self._tell(account, me, what, flight.hash, flight.status)
         try:
             delivered = self._deliver(account, message.id)
         except (KeyboardInterrupt, WalletimError):
             delivered = False
-        return self._told(flight, message.id, delivered)
+        return self._told(flight, message.id, delivered, exc)
 
-    def _told(self, flight: Flight, message_id: int, delivered: bool) -> Interrupted:
+    def _told(
+        self, flight: Flight, message_id: int, delivered: bool, exc: BaseException | None = None
+    ) -> Interrupted | ChainError:
         from walletim.app.chain.flights import interrupted_text
 
         told = (
@@ -256,11 +266,13 @@ class Payments:
             else "the chat message telling them waits in your outbox and goes out with your "
             "next chat command (`walletim chat inbox`)"
         )
-        return Interrupted(
-            f"{interrupted_text([flight])}; the payment is recorded (`walletim payments`) and "
-            f"{told}; running the same pay again is refused unless --force",
-            [flight.json()],
+        failed = isinstance(exc, ChainError)
+        text = (
+            f"{interrupted_text([flight], 'stopped' if failed else 'interrupted')}; the payment "
+            f"is recorded (`walletim payments`) and {told}; running the same pay again is "
+            "refused unless --force"
         )
+        return ChainError(f"{exc}; {text}") if failed else Interrupted(text, [flight.json()])
 
     def _from_uri(self, uri: str) -> tuple[str, Asset, str]:
         """(payee, asset, amount text) of an EIP-681 payment URI for this chain."""

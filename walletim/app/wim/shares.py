@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from walletim.app.wim.actions import action_claim
 from walletim.app.wim.ledger import Ledger
 from walletim.app.wim.ports import MoneyPorts
-from walletim.chain.units import format_amount
 from walletim.errors import InputError
 from walletim.messaging.kinds import SharedAction, group_peer, is_group_peer
 
@@ -39,7 +39,7 @@ class Shares:
         """Tell ``peer`` (or a group: ``group:NAME``-style names resolve through the chat)
         about a swap, a vault deposit or an Aave supply, borrow, repay or withdrawal just
         made; their client checks it from its logs. Raises InputError for anything else."""
-        kind, claim = self._action_claim(outcome)
+        kind, claim = action_claim(self.p.defi(), outcome)
         action = SharedAction(self.p.chain_id, outcome.hash, kind, claim, note)
         me = self.p.address_of(account)
         target = self._target(account, peer)
@@ -57,43 +57,6 @@ class Shares:
         )  # fmt: skip
         self.ledger.check_action(me, message.id, action, me)
         return message
-
-    def _action_claim(self, outcome: Outcome) -> tuple[str, dict[str, str]]:
-        """(kind, claim) of a swap, vault deposit or lending outcome. Raises InputError."""
-        f = outcome.plan.figures
-        label = outcome.steps[-1].label
-        defi = self.p.defi()
-        if label in ("supply", "borrow", "repay", "withdraw") and "pool" in f:
-            from walletim.app.lending.share import claim_of
-
-            return claim_of(outcome)
-        if label == "swap":
-            received = defi.received(outcome)
-            path = f.get("path") or []
-            claim = {
-                "token_in": "ETH" if f["token_in"] == "ETH" else str(path[0]),  # noqa: S105
-                "token_out": "ETH" if f["token_out"] == "ETH" else str(path[-1]),  # noqa: S105
-                "raw_in": str(f["raw_in"]),
-                "raw_out": str(received if received is not None else f["raw_quote"]),
-                "symbol_in": str(f["token_in"]),
-                "symbol_out": str(f["token_out"]),
-                "amount_in": str(f["amount_in"]),
-            }
-            if received is not None:
-                out_asset = defi.asset(claim["token_out"])
-                claim["amount_out"] = format_amount(received, out_asset.decimals)
-            return "swap", claim
-        if label == "deposit" and "vault" in f:
-            _vault, symbol, asset = defi.vault(str(f["vault"]))
-            return "vault-deposit", {
-                "vault": str(f["vault"]),
-                "raw_assets": str(f["raw"]),
-                "raw_shares": str(f["raw_shares"]),
-                "assets": str(f["amount"]),
-                "symbol": asset.symbol,
-                "shares_symbol": symbol,
-            }
-        raise InputError("only a swap, a vault deposit or a lending action can be shared in a chat")
 
     def _target(self, account: str, peer: str) -> str:
         """A peer's address, or a group's conversation peer for a group name or id."""

@@ -16,7 +16,7 @@ from walletim.contracts.abi.signatures import (
     parse_signature,
 )
 from walletim.contracts.abi.words import decode_words
-from walletim.errors import ContractReverted, InputError, RpcError
+from walletim.errors import ContractHalted, ContractReverted, InputError, RpcError
 
 
 def normalize(t: str, value: Value) -> Value:
@@ -181,15 +181,31 @@ def decode_revert(data: object) -> str:
     return _standard_error(raw) or f"custom error 0x{raw[:4].hex()}"
 
 
+#: How nodes word an exceptional halt of the code they ran (Anvil: "EVM error InvalidJump";
+#: geth: "invalid jump destination"): the contract's own answer, as a revert is. Only halts
+#: that no node configuration explains: an opcode the node's fork lacks ("invalid opcode:
+#: PUSH0", Anvil's NotActivated) or a node that fails stays an RpcError.
+HALTS = (
+    "invalidfeopcode", "opcodenotfound", "invalidjump", "stackunderflow", "stackoverflow",
+    "outofgas", "calltoodeep", "outofoffset", "statechangeduringstaticcall",
+    "invalid opcode: invalid", "invalid opcode: opcode 0x", "invalid jump destination",
+    "stack underflow", "stack limit reached", "out of gas", "max call depth exceeded",
+    "write protection", "return data out of bounds",
+)  # fmt: skip
+
+
 def reverted(exc: RpcError) -> ContractReverted | None:
-    """The revert a node's error answer reports (its reason decoded), or None when the error
-    is not a revert (the node could not be asked, a method it lacks, ...)."""
+    """The revert (or exceptional halt, :data:`HALTS`) a node's error answer reports (its
+    reason decoded), or None when the error is not one (the node could not be asked, a
+    method it lacks, ...)."""
     err = exc.response if isinstance(exc.response, dict) else {}
     message = str(err.get("message", ""))
     data = err.get("data")
     if isinstance(data, dict):  # some nodes nest it
         data = data.get("data")
     if "revert" not in message.lower() and not data:
+        if any(halt in message.lower() for halt in HALTS):
+            return ContractHalted(message[:200])
         return None
     reason = decode_revert(data) if data else message.replace("execution reverted:", "").strip()
     return ContractReverted(
