@@ -109,8 +109,7 @@ class Payments:
         self._replaced_first(account, me)
         payee, asset, amount_text, note, request = self._what(me, peer, amount_text, token,
                                                               note, request_id, uri)  # fmt: skip
-        check_note(note)
-        self.p.refuse_blocked(me, [payee])  # its claim could not be sent
+        self._tellable(me, payee, note)
         plan = self.p.defi().transfer(account, asset.address or "ETH", payee, amount_text)
         rid = request.request_id if request is not None else None
         what = _Paying(payee, asset, int(plan.figures["raw"]), rid, note)
@@ -138,6 +137,12 @@ class Payments:
         if request is not None:
             request = self.p.repo().request(me, request.request_id, "in", payee)
         return PayResult(outcome, row, message, delivered, request)
+
+    def _tellable(self, me: str, payee: str, note: str) -> None:
+        """Refuse, before anything is signed, a payment whose claim could not be told: its
+        note too long, or to a payee this account blocked. Raises InputError."""
+        check_note(note)
+        self.p.refuse_blocked(me, [payee])
 
     def _replaced_first(self, account: str, me: str) -> None:
         """Our pending payments checked first when there are any: one whose transaction was
