@@ -14,12 +14,14 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from walletim.errors import StoreError
 from walletim.store.db import Store
-from walletim.store.inflight import InFlight
 from walletim.store.sql import one_row
+
+if TYPE_CHECKING:  # the lock file (and fcntl) only for what sends: `tx status` reads
+    from walletim.store.inflight import InFlight
 
 #: One row as SQLite returns it.
 Row = Sequence[Any]
@@ -196,6 +198,8 @@ class TxRepo:
     def inflight(self) -> InFlight:
         """The lock file beside the store (see :class:`~walletim.store.inflight.InFlight`)."""
         if self._inflight is None:
+            from walletim.store.inflight import InFlight
+
             self._inflight = InFlight.beside(self.store.path)
         return self._inflight
 
