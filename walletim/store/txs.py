@@ -64,6 +64,8 @@ def _live(t: str = "transactions") -> str:
 
 @dataclass(frozen=True, slots=True)
 class TxRecord:
+    """One transaction this home signed, as stored (amounts and fees in wei)."""
+
     hash: str
     chain_id: int
     sender: str
@@ -92,6 +94,8 @@ class TxRecord:
 
 @dataclass(frozen=True, slots=True)
 class ReceiptRecord:
+    """What the store keeps of a transaction's receipt (``logs``: the node's JSON)."""
+
     hash: str
     chain_id: int
     block_number: int
