@@ -1,13 +1,11 @@
-"""Frozen settings: where the home is, which network and relay to use.
-
-The CLI fills :class:`Settings` from options and environment variables
-(``WALLETIM_HOME``, ``WALLETIM_NETWORK``, ``WALLETIM_RELAY``); scripts build it directly.
+"""Defaults: where the home is, which network and relay to use (the CLI takes each from
+its option or environment variable: ``WALLETIM_HOME``, ``WALLETIM_NETWORK``,
+``WALLETIM_RELAY``).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_NETWORK = "anvil"
@@ -38,11 +36,3 @@ def child_environment() -> dict[str, str]:
 
 def unsafe_fast_kdf() -> bool:
     return os.environ.get(UNSAFE_FAST_KDF_ENV, "") == "1"
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    home: Path
-    network: str = DEFAULT_NETWORK
-    rpc_url: str | None = None
-    relay_url: str = DEFAULT_RELAY_URL

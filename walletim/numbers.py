@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from decimal import Decimal
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-N = TypeVar("N", int, Decimal)
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+N = TypeVar("N", int, "Decimal")
 
 #: The whole part of a number: plain ASCII digits, or grouped in threes by single underscores.
 WHOLE = r"(?:[0-9]{1,3}(?:_[0-9]{3})+|[0-9]+)"
@@ -29,10 +31,11 @@ DECIMAL = rf"(?:{WHOLE}(?:\.[0-9]*)?|\.[0-9]+)"
 #: grouping). It also keeps ``int()`` far from its 4,300-digit limit.
 MAX_NUMBER_TEXT = 120
 
-_INTEGER = re.compile(rf"(-?)({WHOLE})")
-_DECIMAL = re.compile(rf"(-?)({DECIMAL})")
+# Patterns, compiled on first use (by the re module's own cache): most commands read no number.
+_INTEGER = rf"(-?)({WHOLE})"
+_DECIMAL = rf"(-?)({DECIMAL})"
 #: Digits and underscores in some other arrangement: said apart from "not a number".
-_MISGROUPED = re.compile(r"-?[0-9_]*_[0-9_]*(?:\.[0-9_]*)?")
+_MISGROUPED = r"-?[0-9_]*_[0-9_]*(?:\.[0-9_]*)?"
 
 RULE = (
     "ASCII digits, optionally grouped in threes by single underscores (1_000_000); "
@@ -47,12 +50,14 @@ def integer(text: str) -> int | None:
 
 def decimal(text: str) -> Decimal | None:
     """``text`` as an exact decimal by the rule (an optional leading ``-``), or None."""
+    from decimal import Decimal  # ~1 ms to import: not for a command that reads no decimal
+
     return _signed(_DECIMAL, text, Decimal)
 
 
-def _signed(pattern: re.Pattern[str], text: str, kind: Callable[[str], N]) -> N | None:
+def _signed(pattern: str, text: str, kind: Callable[[str], N]) -> N | None:
     """``text`` read by ``pattern`` (group 1 the sign, group 2 the digits) as ``kind``."""
-    m = pattern.fullmatch(text) if len(text) <= MAX_NUMBER_TEXT else None
+    m = re.fullmatch(pattern, text) if len(text) <= MAX_NUMBER_TEXT else None
     if m is None:
         return None
     value = kind(m.group(2).replace("_", ""))
@@ -63,7 +68,7 @@ def why_not(text: str) -> str:
     """Why ``text`` is not a number by the rule, for an error message (no input echoed)."""
     if not text.isascii():
         return "only ASCII digits 0-9 are read as digits"
-    if _MISGROUPED.fullmatch(text.strip()):
+    if re.fullmatch(_MISGROUPED, text.strip()):
         return "an underscore only groups digits in threes (1_000_000)"
     if text.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
         return "not a finite number"

@@ -154,8 +154,15 @@ def test_tx_status_with_the_agent_builds_no_wallets(world: Any) -> None:
 
 #: What ``tx status`` signs, waits and exports nothing with: the fee policy, the retry
 #: policy (polling, a store's WAL switch retried while locked), the send/batch models, blocks,
-#: CSV; nor the chat's repositories (opening the store reads only the schema's DDL).
+#: CSV; nor the chat's repositories, nor the migrations (every table's DDL: a store at
+#: SCHEMA_VERSION opens without them), nor a signed transaction's flight, nor token balances,
+#: nor event logs (the receipt of an ETH transfer has none).
 NOT_FOR_A_STATUS = (
+    "walletim.store.schema",
+    "walletim.chain.logs",
+    "walletim.store.inflight",
+    "walletim.app.chain.flight",
+    "walletim.app.chain.tokens",
     "walletim.store.held",
     "walletim.chain.fees",
     "walletim.retry",

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from walletim.errors import StoreError
+from walletim.store import SCHEMA_VERSION
 from walletim.store.db import Store
 from walletim.store.schema import MIGRATIONS
 from walletim.store.txs import TxRecord, TxRepo
@@ -131,6 +132,12 @@ def test_migrations_from_empty_and_from_v1(tmp_path: Path) -> None:
         assert {"transactions", "receipts", "nonces", "batches"} <= tables
         kept = TxRepo(new).get(_tx(7).hash)
         assert kept is not None and kept.status == "signed" and kept.genesis is None
+
+
+def test_schema_version_is_the_newest_migration() -> None:
+    """An up-to-date store opens without loading the migrations: it is up to date when its
+    version is SCHEMA_VERSION, which must be the last migration's (never skipped)."""
+    assert SCHEMA_VERSION == MIGRATIONS[-1].version == max(m.version for m in MIGRATIONS)
 
 
 def test_newer_schema_refused(tmp_path: Path) -> None:

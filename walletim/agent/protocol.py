@@ -116,6 +116,8 @@ CHAT_OPS: Final = frozenset({"chat_send", "chat_inbox"})
 
 @dataclass(frozen=True, slots=True)
 class Request:
+    """A request whose arguments were checked against its operation's schema."""
+
     op: str
     args: dict[str, Any]
 

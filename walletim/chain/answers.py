@@ -8,7 +8,6 @@ dataclasses keep the node's raw JSON (``raw``) for the checks that need every fi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,49 +26,7 @@ from walletim.errors import RpcError
 
 if TYPE_CHECKING:  # the fee policy's dataclasses load with a fee history, not a receipt
     from walletim.chain.fees import FeeHistory
-
-
-def _lower(value: object) -> str | None:
-    return None if value is None else str(value).lower()
-
-
-@dataclass(frozen=True, slots=True)
-class Log:
-    """One event log as the node reported it (addresses and topics lower-case 0x-hex)."""
-
-    address: str
-    topics: tuple[str, ...]
-    data: bytes
-    block_number: int | None
-    block_hash: str | None
-    tx_hash: str | None
-    log_index: int | None
-    removed: bool
-    raw: Mapping[str, object]
-
-    @classmethod
-    def parse(cls, value: object) -> Log:
-        d = obj(value, "log")
-        topics = d.get("topics")
-        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-            raise RpcError("a log's topics are malformed", method="log", response=value)
-        return cls(
-            str(d.get("address", "")).lower(),
-            tuple(t.lower() for t in topics),
-            data(d.get("data", "0x"), "log data"),
-            opt_quantity(d.get("blockNumber"), "log blockNumber", MAX_INT64),
-            _lower(d.get("blockHash")),
-            _lower(d.get("transactionHash")),
-            opt_quantity(d.get("logIndex"), "log logIndex", MAX_INT64),
-            d.get("removed") is True,
-            d,
-        )
-
-
-def logs(value: object) -> list[Log]:
-    if not isinstance(value, list):
-        raise RpcError("eth_getLogs is not a list", method="eth_getLogs", response=value)
-    return [Log.parse(x) for x in value]
+    from walletim.chain.logs import Log
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +59,11 @@ class Receipt:
         entries = d.get("logs") or []
         if not isinstance(entries, list):
             raise RpcError("a receipt's logs are malformed", method="receipt", response=value)
+        found: tuple[Log, ...] = ()
+        if entries:  # the Log dataclass loads with the first log: an ETH transfer has none
+            from walletim.chain.logs import Log
+
+            found = tuple(Log.parse(x) for x in entries)
         return cls(
             str(d.get("transactionHash", "")).lower(),
             opt_quantity(d.get("status"), "receipt status"),
@@ -111,7 +73,7 @@ class Receipt:
             quantity(d.get("gasUsed", "0x0"), "receipt gasUsed", MAX_INT64),
             opt_quantity(d.get("effectiveGasPrice") or None, "receipt effectiveGasPrice"),
             None if d.get("contractAddress") is None else str(d["contractAddress"]),
-            tuple(Log.parse(x) for x in entries),
+            found,
             d,
         )
 
@@ -143,11 +105,9 @@ def fee_history(value: object) -> FeeHistory:
 
 __all__ = [
     "JsonObject",
-    "Log",
     "Receipt",
     "data",
     "fee_history",
-    "logs",
     "obj",
     "opt_list",
     "opt_obj",

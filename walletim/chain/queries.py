@@ -17,9 +17,10 @@ from walletim.chain.fee_limits import HISTORY_BLOCKS, PERCENTILES
 from walletim.chain.values import MAX_INT64, JsonObject, quantity
 
 if TYPE_CHECKING:  # the answers' dataclasses load with the first query that reads one
-    from walletim.chain.answers import Log, Receipt
+    from walletim.chain.answers import Receipt
     from walletim.chain.blocks import Block
     from walletim.chain.fees import FeeHistory
+    from walletim.chain.logs import Log
     from walletim.chain.simulation import CallSpec, SimResult
 
 T = TypeVar("T")
@@ -212,7 +213,7 @@ class Q:
         from_block: int | str = "earliest",
         to_block: int | str = "latest",
     ) -> Query[list[Log]]:
-        from walletim.chain import answers
+        from walletim.chain import logs
 
         query: dict[str, object] = {
             "fromBlock": tag(from_block),
@@ -221,7 +222,7 @@ class Q:
         }
         if address is not None:
             query["address"] = address if isinstance(address, str) else list(address)
-        return Query("eth_getLogs", (query,), answers.logs)
+        return Query("eth_getLogs", (query,), logs.logs)
 
     @staticmethod
     def send_raw(raw: bytes) -> Query[str]:

@@ -35,16 +35,18 @@ from walletim.lazy import lazy_exports
 if TYPE_CHECKING:
     import http.client  # https only: ~30 ms to import (walletim.chain.http11)
 
-    from walletim.chain.answers import Log, Receipt
+    from walletim.chain.answers import Receipt
     from walletim.chain.blocks import Block
     from walletim.chain.fees import FeeHistory
+    from walletim.chain.logs import Log
     from walletim.chain.simulation import CallSpec, SimResult
 
 # The answers' dataclasses load on first use: asking a balance reads a quantity, no receipt.
 __getattr__ = lazy_exports(
     __name__,
     {
-        "walletim.chain.answers": ("Log", "Receipt"),
+        "walletim.chain.answers": ("Receipt",),
+        "walletim.chain.logs": ("Log",),
         "walletim.chain.blocks": ("Block",),
         "walletim.chain.fees": ("FeeHistory",),
         "walletim.chain.simulation": ("CallSpec", "SimResult"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from walletim.chain.answers import Log
+from walletim.chain.logs import Log
 from walletim.chain.values import JsonObject, data, obj
 from walletim.errors import RpcError
 

@@ -13,12 +13,14 @@ from walletim.numbers import DECIMAL
 ETHER_UNITS = {"wei": 0, "gwei": 9, "eth": 18, "ether": 18}
 #: The number by walletim's one rule (:mod:`walletim.numbers`: ASCII digits, grouped in threes
 #: by single underscores if at all: ``1_5`` is refused, not read as 15), then a unit.
-_AMOUNT = re.compile(rf"^\s*({DECIMAL})\s*([A-Za-z][A-Za-z0-9]*)?\s*$")
+#: (Patterns here are compiled on first use, by the re module's own cache: most commands
+#: read no amount.)
+_AMOUNT = rf"^\s*({DECIMAL})\s*([A-Za-z][A-Za-z0-9]*)?\s*$"
 #: Digits, points and underscores that are no amount by that rule: ``1_5``, ``1__0``, ``_1``.
-_MISGROUPED = re.compile(r"\s*-?[0-9_.]*_[0-9_.]*\s*[A-Za-z]*\s*")
+_MISGROUPED = r"\s*-?[0-9_.]*_[0-9_.]*\s*[A-Za-z]*\s*"
 #: 1e18, 2.5E-3, 1e18 wei: refused for amounts (written out, a slip of the exponent is
 #: visible). With a unit too: ``1e18wei`` is not 1 of a unit "e18wei".
-_SCIENTIFIC = re.compile(r"\s*(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+\s*(?:[A-Za-z]+\s*)?")
+_SCIENTIFIC = r"\s*(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+\s*(?:[A-Za-z]+\s*)?"
 MAX_UINT256 = 2**256 - 1
 #: The bounds of a transaction's integer fields where walletim takes them from a person or a
 #: node. A nonce is below 2**64 - 1 (EIP-2681) and this home records one past it as a signed
@@ -49,20 +51,20 @@ def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = No
         raise InputError(
             f"not an amount: {shown(text.strip())} (amounts are decimal: 16wei, not 0x10)"
         )
-    m = _AMOUNT.match(text) if len(text) <= MAX_AMOUNT_TEXT else None
-    if len(text) <= MAX_AMOUNT_TEXT and _SCIENTIFIC.fullmatch(text):
+    m = re.match(_AMOUNT, text) if len(text) <= MAX_AMOUNT_TEXT else None
+    if len(text) <= MAX_AMOUNT_TEXT and re.fullmatch(_SCIENTIFIC, text):
         raise InputError(
             f"{text.strip()} is scientific notation: write the amount out (1000, 1.5, 20gwei), "
             "so a slip of the exponent cannot send a thousand times more"
         )
     if not m:
-        if len(text) <= MAX_AMOUNT_TEXT and _AMOUNT.match(text.strip().removeprefix("-")):
+        if len(text) <= MAX_AMOUNT_TEXT and re.match(_AMOUNT, text.strip().removeprefix("-")):
             raise InputError(f"an amount cannot be negative: {shown(text.strip())}")
         if any(ch.isdigit() and not ch.isascii() for ch in text):
             raise InputError(
                 f"not an amount: {shown(text.strip())} (only ASCII digits 0-9 are read as digits)"
             )
-        if len(text) <= MAX_AMOUNT_TEXT and _MISGROUPED.fullmatch(text):
+        if len(text) <= MAX_AMOUNT_TEXT and re.fullmatch(_MISGROUPED, text):
             raise InputError(
                 f"not an amount: {shown(text.strip())} (an underscore only groups digits in "
                 "threes, as in 1_000_000; for a fraction write 1.5)"
@@ -107,8 +109,8 @@ def _unit_error(unit: str, number: str, decimals: int) -> str:
 
 
 BLOCK_TAGS = ("latest", "pending", "safe", "finalized", "earliest")
-_BLOCK_NUMBER = re.compile(r"[0-9]{1,20}|0x[0-9a-fA-F]{1,16}")
-_BLOCK_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_BLOCK_NUMBER = r"[0-9]{1,20}|0x[0-9a-fA-F]{1,16}"
+_BLOCK_HASH = r"0x[0-9a-fA-F]{64}"
 
 
 def parse_block(text: str) -> str:
@@ -122,9 +124,9 @@ def parse_block(text: str) -> str:
     t = text.strip()
     if t.lower() in BLOCK_TAGS:
         return t.lower()
-    if _BLOCK_HASH.fullmatch(t):
+    if re.fullmatch(_BLOCK_HASH, t):
         return t.lower()
-    if _BLOCK_NUMBER.fullmatch(t):
+    if re.fullmatch(_BLOCK_NUMBER, t):
         number = int(t, 16) if t.startswith("0x") else int(t)
         if number < 2**64:
             return hex(number)

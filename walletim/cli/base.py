@@ -223,6 +223,8 @@ class CliPassword:
 
 @dataclass
 class Ctx:
+    """One command's context: its home, network, relay and output options."""
+
     home: Path
     json: bool
     yes: bool

@@ -23,7 +23,6 @@ from walletim.cli.base import (
     pass_ctx,
     with_home,
 )
-from walletim.display import plural
 from walletim.errors import InputError
 
 if TYPE_CHECKING:
@@ -436,6 +435,7 @@ def _batch_confirmer(ctx: Ctx, batch: PreparedBatch, chain: str) -> Callable[[Ba
 
     def confirm(plan: BatchPlan) -> None:
         from walletim.app.transfers import batch_plan_lines
+        from walletim.display import plural  # (and unicodedata): for a batch, not `tx status`
 
         if not ctx.json or not ctx.yes:
             click.echo(

@@ -18,11 +18,14 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from walletim.errors import StoreError
 from walletim.store import DB_NAME as DB_NAME  # where it was always imported from
-from walletim.store.schema import MIGRATIONS, Migration
+from walletim.store import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from walletim.store.schema import Migration
 
 KEY_BYTES = 32
 BUSY_TIMEOUT_MS = 30_000
@@ -41,9 +44,10 @@ class Store:
 
     @classmethod
     def open(
-        cls, path: str | Path, key: bytes, *, migrations: Sequence[Migration] = MIGRATIONS
+        cls, path: str | Path, key: bytes, *, migrations: Sequence[Migration] | None = None
     ) -> Store:
-        """Open (creating if missing) and migrate the database at ``path``.
+        """Open (creating if missing) and migrate the database at ``path`` (``migrations``:
+        walletim's own, :data:`walletim.store.schema.MIGRATIONS`, unless a test names others).
 
         Raises:
             StoreError: wrong key, not a walletim database, newer schema than this
@@ -140,9 +144,15 @@ class Store:
             deadline=time.monotonic() + BUSY_TIMEOUT_MS / 1000,
         )
 
-    def _migrate(self, migrations: Sequence[Migration]) -> None:
-        known = max((m.version for m in migrations), default=0)  # numbers may skip
+    def _migrate(self, migrations: Sequence[Migration] | None) -> None:
         current = self.schema_version
+        if migrations is None:
+            if current == SCHEMA_VERSION:
+                return  # up to date: the migrations (every table's DDL) are not even loaded
+            from walletim.store.schema import MIGRATIONS
+
+            migrations = MIGRATIONS
+        known = max((m.version for m in migrations), default=0)  # numbers may skip
         if current > known:
             raise StoreError(
                 f"{self.path} has schema version {current}, newer than this walletim "

@@ -14,12 +14,14 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from walletim.errors import StoreError
 from walletim.store.db import Store
-from walletim.store.inflight import InFlight
 from walletim.store.sql import one_row
+
+if TYPE_CHECKING:  # the lock file (and fcntl) only for what sends: `tx status` reads
+    from walletim.store.inflight import InFlight
 
 #: One row as SQLite returns it.
 Row = Sequence[Any]
@@ -62,6 +64,8 @@ def _live(t: str = "transactions") -> str:
 
 @dataclass(frozen=True, slots=True)
 class TxRecord:
+    """One transaction this home signed, as stored (amounts and fees in wei)."""
+
     hash: str
     chain_id: int
     sender: str
@@ -90,6 +94,8 @@ class TxRecord:
 
 @dataclass(frozen=True, slots=True)
 class ReceiptRecord:
+    """What the store keeps of a transaction's receipt (``logs``: the node's JSON)."""
+
     hash: str
     chain_id: int
     block_number: int
@@ -196,6 +202,8 @@ class TxRepo:
     def inflight(self) -> InFlight:
         """The lock file beside the store (see :class:`~walletim.store.inflight.InFlight`)."""
         if self._inflight is None:
+            from walletim.store.inflight import InFlight
+
             self._inflight = InFlight.beside(self.store.path)
         return self._inflight
 

@@ -9,53 +9,12 @@ told at once when the user presses Ctrl-C, whatever the node is doing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # built with the first transaction signed: `tx status` signs none
+    from walletim.app.chain.flight import Flight
     from walletim.store.txs import TxStatus
-
-
-@dataclass(frozen=True, slots=True)
-class Flight:
-    """One transaction this process signed. ``status``: ``signed`` (recorded; the broadcast
-    was under way: the node may or may not have it), ``pending`` (the node took it),
-    ``mined`` / ``failed`` (in ``block``, ``seen`` of ``wanted`` confirmations), ``dropped``,
-    ``replaced``."""
-
-    hash: str
-    nonce: int
-    sender: str
-    status: TxStatus = "signed"
-    block: int | None = None
-    seen: int = 0
-    wanted: int = 1
-
-    @property
-    def broadcast(self) -> bool:
-        return self.status != "signed"
-
-    def where(self) -> str:
-        """``pending``, ``mined in block 87 (1/3 confirmations)``, ..."""
-        if self.status in ("mined", "failed") and self.block is not None:
-            text = f"{self.status} in block {self.block}"
-            if self.seen:
-                text += f" ({self.seen}/{max(self.wanted, self.seen)} confirmations)"
-            return text
-        if self.status == "signed":
-            return "signed and being broadcast (the node may already have it)"
-        return self.status
-
-    def json(self) -> dict[str, object]:
-        return {
-            "hash": self.hash,
-            "nonce": self.nonce,
-            "from": self.sender,
-            "state": self.status,
-            "block_number": self.block,
-            "confirmations": self.seen,
-            "confirmations_wanted": self.wanted,
-        }
 
 
 class FlightLog:
@@ -65,6 +24,8 @@ class FlightLog:
         self._flights: dict[str, Flight] = {}
 
     def signed(self, tx_hash: str, nonce: int, sender: str) -> None:
+        from walletim.app.chain.flight import Flight
+
         self._flights[tx_hash] = Flight(tx_hash, nonce, sender)
 
     def seen(
@@ -126,4 +87,4 @@ def interrupted_text(flights: list[Flight], stopped: str = "interrupted") -> str
     )
 
 
-__all__ = ["LISTED", "Flight", "FlightLog", "interrupted_text"]
+__all__ = ["LISTED", "FlightLog", "interrupted_text"]

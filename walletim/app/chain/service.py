@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from walletim.app.chain import tokens
 from walletim.chain.fee_limits import DEFAULT_BUMP_PERCENT
 from walletim.chain.rpc import JsonObject, Q, Query, RpcClient, answered
 from walletim.errors import (
@@ -44,7 +43,8 @@ if TYPE_CHECKING:
     # Built on first use (below): `balance` needs none of the sending machinery.
     from walletim.app.chain.batch import BatchSender
     from walletim.app.chain.broadcast import Broadcaster
-    from walletim.app.chain.flights import Flight, FlightLog
+    from walletim.app.chain.flight import Flight
+    from walletim.app.chain.flights import FlightLog
     from walletim.app.chain.model import (
         BatchPlan,
         BatchResult,
@@ -269,6 +269,8 @@ class ChainService:
         ERC-20's base units), in one round trip (with the chain-id check, when still to be
         done). Raises ChainIdMismatch, RpcError, InputError (a token that does not answer
         ``balanceOf``)."""
+        from walletim.app.chain import tokens  # not for `tx status`
+
         answers = self.checked_all(tokens.balance_queries(holdings))
         return tokens.read_balances(holdings, answers)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from walletim.app.chain import ChainService
-    from walletim.app.chain.flights import Flight
+    from walletim.app.chain.flight import Flight
     from walletim.app.evidence import Mined
     from walletim.chain.evidence import ChainTx
     from walletim.chain.rpc import RpcClient

@@ -35,7 +35,7 @@ from walletim.messaging.kinds import PacketOffer, group_peer, parse_packet
 from walletim.store.wim import PacketRow, VerdictState
 
 if TYPE_CHECKING:
-    from walletim.app.chain.flights import Flight
+    from walletim.app.chain.flight import Flight
     from walletim.app.contracts import Outcome, Plan
     from walletim.app.redpacket import NewPacket, PacketStatus
     from walletim.store.chat import StoredMessage

@@ -41,7 +41,7 @@ from walletim.messaging.kinds import (
 from walletim.store.wim import PaymentRow, RequestRow, SplitRow
 
 if TYPE_CHECKING:
-    from walletim.app.chain.flights import Flight
+    from walletim.app.chain.flight import Flight
     from walletim.app.contracts import Outcome, Plan
     from walletim.app.defi import Asset
     from walletim.chain.evidence import ChainTx

@@ -20,7 +20,7 @@ from walletim.errors import InputError
 from walletim.messaging.envelope import WireKind
 
 if TYPE_CHECKING:
-    from walletim.app.chain.flights import Flight
+    from walletim.app.chain.flight import Flight
     from walletim.app.chat.consent import RequestInfo
     from walletim.app.contracts import Outcome, Plan
     from walletim.app.defi import Asset
