@@ -151,7 +151,7 @@ def test_plan_refuses_before_anything_is_signed(chain: FakeChain, store: Store) 
         s.plan(ME, SendRequest(BOB, 1_000 * ETH))
     with pytest.raises(ChainError, match="fee cap"):
         s.plan(ME, SendRequest(BOB, 1, max_fee=10**15, priority_fee=1, fee_cap=10**16))
-    with pytest.raises(InputError, match="priority fee is higher"):
+    with pytest.raises(InputError, match="priority fee 2 wei is higher than the max fee 1 wei"):
         s.plan(ME, SendRequest(BOB, 1, max_fee=1, priority_fee=2))
     chain.base_fee = MAX_SUGGESTED_FEE_PER_GAS  # a node that lies about the base fee
     with pytest.raises(SuggestedFeeTooHigh):

@@ -22,8 +22,12 @@ def test_dynamic_takes_what_is_given_and_suggests_the_rest() -> None:
     assert fees.dynamic(NORMAL, max_fee=40 * GWEI) == Fees(40 * GWEI, 2 * GWEI)
     # Both given: no suggestion needed.
     assert fees.dynamic(None, max_fee=5, priority_fee=1) == Fees(5, 1)
-    with pytest.raises(InputError, match="priority fee is higher"):
+    with pytest.raises(InputError, match="priority fee 2 gwei is higher than the max fee 1 gwei"):
         fees.dynamic(NORMAL, max_fee=GWEI, priority_fee=2 * GWEI)
+    # `send --max-fee 0` (no priority fee given) was told "the priority fee is higher than
+    # the max fee", of a fee the user never gave: the suggested one is named as such.
+    with pytest.raises(InputError, match=r"max fee 0 gwei is below the priority fee the node"):
+        fees.dynamic(NORMAL, max_fee=0)
 
 
 def test_a_suggestion_above_the_limit_is_never_signed_on_its_own() -> None:

@@ -154,7 +154,16 @@ def dynamic(
             check_suggested("max fee", node)
             most = max(suggestion.max_fee_per_gas, 2 * suggestion.base_fee + tip)
     if tip > most:
-        raise InputError("the priority fee is higher than the max fee")
+        from walletim.chain.units import format_gwei
+
+        if priority_fee is None:  # the max fee given is below the node's suggested tip
+            raise InputError(
+                f"the max fee {format_gwei(most)} is below the priority fee the node "
+                f"suggests ({format_gwei(tip)}): give a priority fee too, at most the max fee"
+            )
+        raise InputError(
+            f"the priority fee {format_gwei(tip)} is higher than the max fee {format_gwei(most)}"
+        )
     return Fees(max_fee=most, priority_fee=tip)
 
 
