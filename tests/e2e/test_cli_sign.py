@@ -48,6 +48,16 @@ def test_sign_hex_message(scripted: Cli) -> None:
     expected = Account.sign_message(encode_defunct(primitive=bytes.fromhex("deadbeef")), ANVIL0_KEY)
     assert out.json()["signature"].removeprefix("0x") == expected.signature.hex().removeprefix("0x")
     assert scripted("verify", "--hex", ANVIL0, "deadbeef", out.json()["signature"]).code == 0
+    # Without --hex the same words were checked as text and read INVALID, with nothing
+    # saying why (cast and MetaMask sign a 0x message as its bytes); signing one as text
+    # said nothing either. Both now say how it was taken, on stderr (--json unchanged).
+    text = scripted("verify", ANVIL0, "0xdeadbeef", out.json()["signature"])
+    assert text.code == 1 and "looks like hex; it was checked as text" in text.err
+    as_text = scripted("--json", "sign", "message", "--from", "dev", "0xdeadbeef")
+    assert as_text.code == 0 and "looks like hex; it was signed as text" in as_text.err
+    plain = Account.sign_message(encode_defunct(text="0xdeadbeef"), ANVIL0_KEY).signature.hex()
+    assert as_text.json()["signature"].removeprefix("0x") == plain.removeprefix("0x")
+    assert "looks like hex" not in scripted("sign", "message", "--from", "dev", "0xdead beef").err
 
 
 def test_sign_typed_data(scripted: Cli, tmp_path: Path) -> None:

@@ -47,6 +47,8 @@ def message(ctx: Ctx, account: str, hex_input: bool, message: str) -> None:
             "valid wherever this text is accepted.",
             err=True,
         )
+    if not hex_input:
+        _hex_note(message, "signed")
     sig = wallets.sign_message(account, data)
     ctx.emit({"address": acct.address, "message": message, "signature": sig.hex}, sig.hex)
 
@@ -156,4 +158,19 @@ def verify(
         else f"INVALID: signed by {recovered}, not {expected}",
     )
     if not valid:
+        if not typed_file and not hex_input:
+            _hex_note(message, "checked")
         raise ExitStatus(1)
+
+
+def _hex_note(message: str, done: str) -> None:
+    """On stderr (--json too): a MESSAGE that looks like hex is taken as its text here, where
+    MetaMask and `cast wallet sign` take its bytes."""
+    from walletim.keys.signing import looks_hex
+
+    if looks_hex(message):
+        click.echo(
+            f"Note: MESSAGE looks like hex; it was {done} as text. MetaMask and `cast wallet "
+            "sign` take 0x messages as bytes: give --hex for that.",
+            err=True,
+        )

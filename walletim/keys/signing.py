@@ -49,6 +49,18 @@ class SignedTransaction:
     tx_type: int
 
 
+def looks_hex(message: str) -> bool:
+    """Whether text ``message`` is ``0x`` and whole bytes of hex: what MetaMask and
+    ``cast wallet sign`` sign as those bytes, where walletim signs the text unless told."""
+    digits = message[2:]
+    return (
+        message[:2] in ("0x", "0X")
+        and len(digits) % 2 == 0
+        and len(digits) > 0
+        and all(c in "0123456789abcdefABCDEF" for c in digits)
+    )
+
+
 def message_bytes(message: str | bytes, *, hex_input: bool = False) -> bytes:
     """The bytes to EIP-191 sign: UTF-8 text, or hex when ``hex_input`` (``0x`` optional).
 
