@@ -78,3 +78,28 @@ def test_devnet_up_on_any_port_is_this_homes_network_and_fund_gives_test_eth(
     assert gone.code == 3 and len(gone.err_lines) == 1
     if _nothing_on_8545():
         assert "walletim devnet up" in gone.err
+
+
+def test_a_devnet_started_again_within_a_second_is_another_chain(tmp_path: Path) -> None:
+    """Anvil's block 0 is its start second, and a home tells chains apart by block 0: `devnet
+    down` and `devnet up` within one second gave the same block 0 (6 times in 8 quick
+    cycles), and what the home signed on the first devnet was broadcast to the second. Each
+    devnet a home starts now has a block 0 of its own: at least one second past the last."""
+    import time
+
+    from walletim.chain.rpc import RpcClient
+
+    home = _home(tmp_path / "home")
+    ahead = int(time.time()) + 100  # as if the last devnet started later in this second
+    (tmp_path / "home" / "devnet-genesis").write_text(str(ahead))
+    seen = []
+    for _ in range(2):
+        up = home.subprocess("--json", "devnet", "up", "--port", "0", "--no-world")
+        assert up.code == 0, up.err
+        try:
+            block = RpcClient(up.json()["url"]).call("eth_getBlockByNumber", ["0x0", False])
+            seen.append((int(block["timestamp"], 16), block["hash"]))
+        finally:
+            assert home("devnet", "down").code == 0
+    assert [t for t, _h in seen] == [ahead + 1, ahead + 2]
+    assert seen[0][1] != seen[1][1]

@@ -33,6 +33,16 @@ START_TIMEOUT = 20.0
 ANVIL_DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
 #: Asking a starting Anvil whether it answers, every 20 ms.
 READY_POLL = Backoff(first=0.02, factor=1.0, cap=0.02)
+#: Anvil flags that set block 0 themselves: no ``--timestamp`` is added to them.
+_GENESIS_FLAGS = (
+    "--timestamp",
+    "--fork-url",
+    "-f",
+    "--rpc-url",
+    "--load-state",
+    "--state",
+    "--init",
+)
 #: Checking that a stopped process is gone, every 50 ms.
 EXIT_POLL = Backoff(first=0.05, factor=1.0, cap=0.05)
 
@@ -305,6 +315,8 @@ class Devnet:
         self.home = home
         self.record_path = home / DEVNET_RECORD
         self.log_path = home / "devnet.log"
+        #: The second of block 0 of the last devnet this home started (:meth:`_genesis_args`).
+        self.last_genesis_path = home / "devnet-genesis"
 
     def _read(self) -> DevnetRecord | None:
         try:
@@ -340,10 +352,11 @@ class Devnet:
                 }
                 fsio.write_private(self.record_path, json.dumps(doc, indent=2).encode())
 
+            genesis = self._genesis_args(args)
             try:  # recorded once spawned too: `devnet down` stops it if this process dies
                 anvil = Anvil.start(
-                    port=port, chain_id=chain_id, args=list(args), log_path=self.log_path,
-                    detach=True, spawned=record,
+                    port=port, chain_id=chain_id, args=[*args, *genesis],
+                    log_path=self.log_path, detach=True, spawned=record,
                 )  # fmt: skip
             except ConfigError:
                 self.record_path.unlink(missing_ok=True)  # it was stopped: nothing runs
@@ -355,6 +368,23 @@ class Devnet:
                 anvil.process.returncode = 0
             anvil.process = None
             return anvil
+
+    def _genesis_args(self, args: tuple[str, ...]) -> list[str]:
+        """``--timestamp`` for the new devnet's block 0, recorded: this second, or one past
+        the last devnet this home started when that is not earlier. Anvil's block 0 is its
+        start second, and this home tells chains apart by block 0 (app/chain/genesis.py):
+        a devnet started again within a second would be the same chain to it, and what was
+        signed on the first would be broadcast to the second. Nothing where ``args`` set
+        block 0 themselves (a timestamp, a fork, a state to load)."""
+        if any(a.startswith(_GENESIS_FLAGS) for a in args):
+            return []
+        try:
+            last = int(self.last_genesis_path.read_text())
+        except (OSError, ValueError):
+            last = 0
+        chosen = max(int(time.time()), last + 1)
+        fsio.write_private(self.last_genesis_path, str(chosen).encode())
+        return ["--timestamp", str(chosen)]
 
     def status(self) -> DevnetStatus:
         doc = self._read()
