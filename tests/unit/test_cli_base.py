@@ -74,6 +74,30 @@ def test_global_flags_are_hoisted_before_the_command_but_not_past_dashdash() -> 
     assert hoist_global_flags(["x", "--", "--yes"]) == ["x", "--", "--yes"]
 
 
+def test_an_option_of_walletim_itself_given_after_the_command_says_where_it_goes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`walletim verify NAME MSG SIG --password-file F` read "No such option", after an
+    error that had told the user to use --password-file."""
+
+    @click.group()
+    @click.option("--password-file")
+    def cli(password_file: str | None) -> None:
+        pass
+
+    @cli.command()
+    def go() -> None:
+        pass
+
+    for args, said in (
+        (["go", "--password-file", "f"], "--password-file is an option of walletim itself"),
+        (["go", "--bogus"], "No such option"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            run(cli, args)
+        assert exc.value.code == 2 and said in capsys.readouterr().err
+
+
 def _ctx(home: Path) -> Ctx:
     return Ctx(home, False, False, "anvil", None, "ws://127.0.0.1:1", CliPassword())
 

@@ -507,6 +507,20 @@ def _negative_amount(exc: click.UsageError, args: list[str]) -> InputError | Non
     return None
 
 
+def _misplaced_global(exc: click.UsageError, group: click.Group) -> UsageError | None:
+    """``walletim verify ... --password-file F``: an option of walletim itself given after the
+    command reads to click as "No such option"; say where it goes."""
+    name = getattr(exc, "option_name", "") if isinstance(exc, click.NoSuchOption) else ""
+    if not name or (exc.ctx is not None and exc.ctx.command is group):
+        return None
+    if not any(name in p.opts for p in group.params if isinstance(p, click.Option)):
+        return None
+    return UsageError(
+        f"{name} is an option of walletim itself: give it before the command "
+        f"(walletim {name} ... COMMAND ...)"
+    )
+
+
 def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
     """Run the CLI: the single place where exceptions become exit codes."""
     args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
@@ -522,6 +536,9 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
         negative = _negative_amount(exc, args)
         if negative is not None:
             fail(negative, as_json)
+        misplaced = _misplaced_global(exc, group)
+        if misplaced is not None:
+            fail(misplaced, as_json)
         if as_json:
             fail(UsageError(exc.format_message()), True)
         exc.show()
