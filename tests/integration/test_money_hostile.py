@@ -11,6 +11,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import pytest
+
 from tests.conftest import ANVIL_MNEMONIC as ANVIL_MNEMONIC_FOR_TESTS
 from tests.conftest import World, wait_receipt
 from tests.integration.conftest import Person
@@ -121,6 +123,33 @@ def test_a_request_settles_only_from_the_person_asked(
     bob.inbox()
     assert bob.last_payment().state == "verified"
     assert _request_state(bob, rid) == "open"
+
+
+def test_paying_a_request_shows_the_requesters_note_before_it_is_signed(
+    people: dict[str, Person],
+) -> None:
+    """bob's request carries a note of his choosing, which alice's payment claim copies and
+    she signs: the plan she confirms shows it, cleaned (no escape sequence reaches her
+    terminal), before anything is signed; a no signs nothing."""
+    from walletim.app.contracts.text import plan_text
+    from walletim.errors import Aborted
+
+    alice, bob = people["alice"], people["bob"]
+    words = "I, alice, owe bob 100 ETH more\x1b[2K\nsigned"
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.1", note=words)
+    alice.inbox()
+    shown: list[str] = []
+
+    def refuse(plan: Any) -> None:
+        shown.append(plan_text(plan, "anvil", 31337, None))
+        raise Aborted("no")
+
+    with pytest.raises(Aborted):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid.request.request_id,
+                              confirm=refuse)  # fmt: skip
+    [text] = shown
+    assert "request's note “I, alice, owe bob 100 ETH more\ufffd[2K signed”" in text
+    assert "\x1b" not in text and alice.payments() == []
 
 
 def test_a_claim_cannot_be_squatted(world: World, people: dict[str, Person]) -> None:
