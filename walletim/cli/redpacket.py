@@ -220,7 +220,7 @@ def _figures(v: PacketView) -> Figures | None:
     r, st = v.row, v.status
     if st is not None:
         a = st.asset
-        return a.address, a.symbol, a.decimals, st.total, st.shares, st.expiry
+        return a.address, a.display, a.decimals, st.total, st.shares, st.expiry
     if r.state == "ok":
         return r.asset, r.symbol, r.decimals, r.total, r.shares, r.expiry
     return None

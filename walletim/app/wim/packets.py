@@ -485,7 +485,7 @@ class Packets:
             why = f"the red-packet contract says {p.creator} made it, not {creator}"
             return replace(row, state="forged", reason=why)
         return replace(
-            row, contract=contract, asset=p.asset.address, symbol=p.asset.symbol,
+            row, contract=contract, asset=p.asset.address, symbol=p.asset.display,
             decimals=p.asset.decimals, total=p.total, shares=p.shares, random=p.random,
             expiry=p.expiry, state="ok", reason="",
         )  # fmt: skip
