@@ -340,6 +340,37 @@ def test_a_claim_made_before_the_node_sees_the_transaction_does_not_block_the_pa
     assert squatter.state == "mismatch" and "someone else" in squatter.reason
 
 
+def test_a_payment_the_node_saw_only_after_the_grace_is_verified_once_it_holds_it(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice's claim reached bob before her transaction reached his node, which saw it only
+    after the grace: "mismatch: no such transaction", for good. The next check asks the node
+    again (one batched round trip) and, the chain proving it, reads it verified."""
+    from eth_account import Account
+
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    Account.enable_unaudited_hdwallet_features()
+    key = Account.from_mnemonic(ANVIL_MNEMONIC_FOR_TESTS)  # account 0: alice's
+    nonce = int(rpc.call("eth_getTransactionCount", [alice.address, "pending"]), 16)
+    signed = key.sign_transaction({"chainId": 31337, "nonce": nonce, "to": bob.address,
+                                   "value": E18 // 4, "gas": 21_000, "maxFeePerGas": 10**11,
+                                   "maxPriorityFeePerGas": 10**9})  # fmt: skip
+    tx = "0x" + signed.hash.hex().removeprefix("0x")
+    alice.session.chat.send_payload(
+        alice.spec, bob.address, "payment", _signed_claim(alice, tx, bob.address, E18 // 4), "p"
+    )
+    bob.inbox()
+    bob.session.wim.grace_s = 0  # long after
+    bob.session.wim.check(bob.spec)
+    [late] = bob.session.wim.payments(bob.spec, check=False)
+    assert (late.state, late.reason) == ("mismatch", "no such transaction on this chain")
+    rpc.call("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex().removeprefix("0x")])
+    wait_receipt(rpc, tx)
+    assert bob.session.wim.check(bob.spec) == 1
+    assert bob.last_payment().state == "verified", bob.last_payment().reason
+
+
 def test_a_red_packet_claim_is_final_only_deep_enough_and_a_reorg_undoes_it(
     world: World, people: dict[str, Person]
 ) -> None:
