@@ -429,3 +429,16 @@ def test_a_red_packet_in_an_impostor_token_keeps_its_mark_once_read_from_the_cha
     [listed] = bob.session.wim.packet_views(bob.spec)  # `redpacket list`: the chain read now
     assert listed.status is not None and "IMPOSTOR" in packet_line(listed, "alice")
     assert "IMPOSTOR" in str(packet_json(listed)["symbol"])
+    # The same packet offered again, calling the token "USDC": as a claim doing so, a mismatch.
+    from walletim.messaging.kinds import PacketOffer
+
+    n = made.packet
+    lie = PacketOffer(
+        n.packet_id, n.chain_id, n.contract, alice.address, ClaimAsset(fake, "USDC", 6), n.total,
+        n.shares, n.random, n.expiry, n.vouchers, "",
+    )  # fmt: skip
+    alice.session.chat.send_payload(alice.spec, bob.address, "redpacket", lie.to_json(), lie.text)
+    bob.inbox()
+    lying = bob.session.chat.read(bob.spec, alice.address).messages[-1]
+    verdict = bob.session.wim.views(bob.address, [lying])[lying.id].verdict
+    assert verdict.state == "mismatch" and 'the offer calls' in verdict.reason, verdict
