@@ -411,7 +411,7 @@ def test_a_red_packet_in_an_impostor_token_keeps_its_mark_once_read_from_the_cha
     the red-packet contract, the offer, the list and the card still say IMPOSTOR, as a
     payment in that token does, never the token's bare short address."""
     from tests.integration.test_odd_tokens import odd_token
-    from walletim.cli.redpacket import packet_json, packet_line
+    from walletim.cli.redpacket import packet_json, packet_line, status_json
 
     alice, bob = people["alice"], people["bob"]
     fake = odd_token(world, "USDC", decimals=6)  # a working ERC-20, 1000 of it held by alice
@@ -429,6 +429,8 @@ def test_a_red_packet_in_an_impostor_token_keeps_its_mark_once_read_from_the_cha
     [listed] = bob.session.wim.packet_views(bob.spec)  # `redpacket list`: the chain read now
     assert listed.status is not None and "IMPOSTOR" in packet_line(listed, "alice")
     assert "IMPOSTOR" in str(packet_json(listed)["symbol"])
+    status = status_json(bob.session.wim.packet_status(offered.packet_id))  # redpacket status
+    assert "IMPOSTOR" in str(status["symbol"])
     # The same packet offered again, calling the token "USDC": as a claim doing so, a mismatch.
     from walletim.messaging.kinds import PacketOffer
 
@@ -441,4 +443,4 @@ def test_a_red_packet_in_an_impostor_token_keeps_its_mark_once_read_from_the_cha
     bob.inbox()
     lying = bob.session.chat.read(bob.spec, alice.address).messages[-1]
     verdict = bob.session.wim.views(bob.address, [lying])[lying.id].verdict
-    assert verdict.state == "mismatch" and 'the offer calls' in verdict.reason, verdict
+    assert verdict.state == "mismatch" and "the offer calls" in verdict.reason, verdict
