@@ -64,6 +64,7 @@ class FakeChain:
     finalized: int | None = None
     txs: dict[str, tuple[ChainTx, Mined | None]] = field(default_factory=dict)
     asked: list[str] = field(default_factory=list)
+    batches: list[list[str]] = field(default_factory=list)  # held(): one round trip each
 
     def mine(self, tx: ChainTx, block: int, *, ok: bool = True, logs: Sequence[Any] = ()) -> None:
         receipt = {"status": "0x1" if ok else "0x0", "logs": list(logs)}
@@ -79,6 +80,10 @@ class FakeChain:
     def mined(self, tx_hash: str, *, confirmations: int) -> tuple[ChainTx | None, Mined | None]:
         self.asked.append(tx_hash)
         return self.txs.get(tx_hash.lower(), (None, None))
+
+    def held(self, tx_hashes: Sequence[str]) -> set[str]:
+        self.batches.append(list(tx_hashes))
+        return {h.lower() for h in tx_hashes if h.lower() in self.txs}
 
     def head(self) -> int:
         return self.head_block

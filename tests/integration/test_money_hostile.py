@@ -11,6 +11,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import pytest
+
 from tests.conftest import ANVIL_MNEMONIC as ANVIL_MNEMONIC_FOR_TESTS
 from tests.conftest import World, wait_receipt
 from tests.integration.conftest import Person
@@ -121,6 +123,33 @@ def test_a_request_settles_only_from_the_person_asked(
     bob.inbox()
     assert bob.last_payment().state == "verified"
     assert _request_state(bob, rid) == "open"
+
+
+def test_paying_a_request_shows_the_requesters_note_before_it_is_signed(
+    people: dict[str, Person],
+) -> None:
+    """bob's request carries a note of his choosing, which alice's payment claim copies and
+    she signs: the plan she confirms shows it, cleaned (no escape sequence reaches her
+    terminal), before anything is signed; a no signs nothing."""
+    from walletim.app.contracts.text import plan_text
+    from walletim.errors import Aborted
+
+    alice, bob = people["alice"], people["bob"]
+    words = "I, alice, owe bob 100 ETH more\x1b[2K\nsigned"
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.1", note=words)
+    alice.inbox()
+    shown: list[str] = []
+
+    def refuse(plan: Any) -> None:
+        shown.append(plan_text(plan, "anvil", 31337, None))
+        raise Aborted("no")
+
+    with pytest.raises(Aborted):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid.request.request_id,
+                              confirm=refuse)  # fmt: skip
+    [text] = shown
+    assert "request's note “I, alice, owe bob 100 ETH more\ufffd[2K signed”" in text
+    assert "\x1b" not in text and alice.payments() == []
 
 
 def test_a_claim_cannot_be_squatted(world: World, people: dict[str, Person]) -> None:
@@ -309,6 +338,37 @@ def test_a_claim_made_before_the_node_sees_the_transaction_does_not_block_the_pa
     honest, squatter = bob.payments()[0], bob.payments()[1]
     assert (honest.state, honest.payer) == ("verified", alice.address), honest.reason
     assert squatter.state == "mismatch" and "someone else" in squatter.reason
+
+
+def test_a_payment_the_node_saw_only_after_the_grace_is_verified_once_it_holds_it(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice's claim reached bob before her transaction reached his node, which saw it only
+    after the grace: "mismatch: no such transaction", for good. The next check asks the node
+    again (one batched round trip) and, the chain proving it, reads it verified."""
+    from eth_account import Account
+
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+    Account.enable_unaudited_hdwallet_features()
+    key = Account.from_mnemonic(ANVIL_MNEMONIC_FOR_TESTS)  # account 0: alice's
+    nonce = int(rpc.call("eth_getTransactionCount", [alice.address, "pending"]), 16)
+    signed = key.sign_transaction({"chainId": 31337, "nonce": nonce, "to": bob.address,
+                                   "value": E18 // 4, "gas": 21_000, "maxFeePerGas": 10**11,
+                                   "maxPriorityFeePerGas": 10**9})  # fmt: skip
+    tx = "0x" + signed.hash.hex().removeprefix("0x")
+    alice.session.chat.send_payload(
+        alice.spec, bob.address, "payment", _signed_claim(alice, tx, bob.address, E18 // 4), "p"
+    )
+    bob.inbox()
+    bob.session.wim.grace_s = 0  # long after
+    bob.session.wim.check(bob.spec)
+    [late] = bob.session.wim.payments(bob.spec, check=False)
+    assert (late.state, late.reason) == ("mismatch", "no such transaction on this chain")
+    rpc.call("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex().removeprefix("0x")])
+    wait_receipt(rpc, tx)
+    assert bob.session.wim.check(bob.spec) == 1
+    assert bob.last_payment().state == "verified", bob.last_payment().reason
 
 
 def test_a_red_packet_claim_is_final_only_deep_enough_and_a_reorg_undoes_it(

@@ -401,3 +401,46 @@ def test_a_red_packet_offer_naming_an_impostor_is_recorded_as_one(
     bob.inbox()
     [row] = [r for r in bob.session.wim.packets(bob.spec) if r.packet_id == pid]
     assert "IMPOSTOR" in row.symbol and row.symbol != "USDC" and row.decimals == 6
+
+
+def test_a_red_packet_in_an_impostor_token_keeps_its_mark_once_read_from_the_chain(
+    world: World,
+    people: dict[str, Person],
+) -> None:
+    """A red packet really escrowed in a token that only calls itself USDC: once read from
+    the red-packet contract, the offer, the list and the card still say IMPOSTOR, as a
+    payment in that token does, never the token's bare short address."""
+    from tests.integration.test_odd_tokens import odd_token
+    from walletim.cli.redpacket import packet_json, packet_line, status_json
+
+    alice, bob = people["alice"], people["bob"]
+    fake = odd_token(world, "USDC", decimals=6)  # a working ERC-20, 1000 of it held by alice
+    made = alice.session.wim.packet_create(alice.spec, "100", 1, to=[bob.address], token=fake)
+    [mine] = alice.session.wim.packets(alice.spec)
+    bob.inbox()
+    [offered] = bob.session.wim.packets(bob.spec)
+    assert offered.state == "ok" and mine.state == "ok"
+    for row in (mine, offered):
+        assert "IMPOSTOR" in row.symbol, row.symbol
+    [message] = bob.session.chat.read(bob.spec, alice.address).messages
+    view = bob.session.wim.views(bob.address, [message])[message.id]
+    assert "IMPOSTOR" in view.amount and view.verdict.state == "verified", view
+    assert made.packet.packet_id == offered.packet_id
+    [listed] = bob.session.wim.packet_views(bob.spec)  # `redpacket list`: the chain read now
+    assert listed.status is not None and "IMPOSTOR" in packet_line(listed, "alice")
+    assert "IMPOSTOR" in str(packet_json(listed)["symbol"])
+    status = status_json(bob.session.wim.packet_status(offered.packet_id))  # redpacket status
+    assert "IMPOSTOR" in str(status["symbol"])
+    # The same packet offered again, calling the token "USDC": as a claim doing so, a mismatch.
+    from walletim.messaging.kinds import PacketOffer
+
+    n = made.packet
+    lie = PacketOffer(
+        n.packet_id, n.chain_id, n.contract, alice.address, ClaimAsset(fake, "USDC", 6), n.total,
+        n.shares, n.random, n.expiry, n.vouchers, "",
+    )  # fmt: skip
+    alice.session.chat.send_payload(alice.spec, bob.address, "redpacket", lie.to_json(), lie.text)
+    bob.inbox()
+    lying = bob.session.chat.read(bob.spec, alice.address).messages[-1]
+    verdict = bob.session.wim.views(bob.address, [lying])[lying.id].verdict
+    assert verdict.state == "mismatch" and "the offer calls" in verdict.reason, verdict

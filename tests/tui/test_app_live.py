@@ -116,6 +116,7 @@ async def test_pay_a_request_from_its_card(
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the confirm dialog")
         plan = screen_text(app)
         assert "network anvil (chain id 31337" in plan and "network fee" in plan
+        assert "request's note “tickets 🎫”" in plan  # the words her signed claim carries
         await answer(pilot, "y")
         await until(pilot, lambda: "paid 0.5 ETH" in screen_text(app), "the payment", 60)
         await asyncio.to_thread(bob.inbox)

@@ -105,6 +105,61 @@ def test_an_unknown_transaction_is_pending_then_a_mismatch_after_the_grace(
     assert (p.state, p.reason) == ("mismatch", "no such transaction on this chain")
 
 
+def test_a_payment_the_node_saw_only_after_the_grace_is_checked_again(bob: MoneyHome) -> None:
+    """alice's real payment reached bob's node only after the grace (a node behind, a
+    transaction stuck elsewhere): it read "mismatch: no such transaction" for good. Once the
+    node holds it, the next check (at most every minute, one batched round trip for all
+    such claims) checks it again in full: verified on the chain's proof only. A forged
+    claim of a transaction nobody sent stays a mismatch; a second claim of the same
+    transaction is never counted."""
+    from walletim.app.wim.ledger import LATE_EVERY_S
+
+    paid = sign_tx(ALICE_KEY, to=BOB, value=E18)
+    bob.receive(ALICE, "payment", claim(paid.hash, E18))
+    bob.receive(ALICE, "payment", claim("0x" + "ab" * 32, E18))  # nothing was ever sent
+    bob.now[0] += 601
+    bob.wim.check("bob")
+    assert [p.state for p in bob.wim.payments("bob", check=False)] == ["mismatch"] * 2
+    bob.chain.pend(paid)  # the node sees it now, not mined: no proof yet
+    bob.now[0] += LATE_EVERY_S
+    assert bob.wim.check("bob") == 1
+    assert [p.state for p in bob.wim.payments("bob", check=False)] == ["mismatch", "pending"]
+    bob.chain.mine(paid, block=9)
+    bob.now[0] += 1
+    assert bob.wim.check("bob") == 1  # pending: checked every time, as any pending one
+    newest, first = bob.wim.payments("bob", check=False)
+    assert (first.state, first.tx_hash, newest.state) == ("verified", paid.hash, "mismatch")
+    assert bob.chain.batches == [[newest.tx_hash, paid.hash]]  # one look, both claims
+    assert bob.wim.check("bob") == 0 and len(bob.chain.batches) == 1  # not within a minute
+    # A second claim of that transaction, which came after the grace: never a second payment.
+    bob.receive(ALICE, "payment", claim(paid.hash, E18))
+    bob.now[0] += LATE_EVERY_S
+    bob.wim.check("bob")
+    assert [p.state for p in bob.wim.payments("bob", check=False)] == [
+        "mismatch", "mismatch", "verified"
+    ]  # fmt: skip
+
+
+def test_a_claim_seen_late_is_not_counted_beside_a_newer_claim_of_its_transaction(
+    bob: MoneyHome,
+) -> None:
+    """alice claims a transaction she has not sent; past the grace it reads "no such
+    transaction". She sends it, then claims it again: the new claim is verified. The old one,
+    checked again now that the node holds its transaction, stays a mismatch: one
+    transaction pays once, never two payments shown verified."""
+    from walletim.app.wim.ledger import LATE_EVERY_S
+
+    paid = sign_tx(ALICE_KEY, to=BOB, value=E18)
+    bob.receive(ALICE, "payment", claim(paid.hash, E18))
+    bob.now[0] += 601
+    bob.wim.check("bob")
+    bob.chain.mine(paid, block=9)
+    bob.receive(ALICE, "payment", claim(paid.hash, E18))
+    bob.now[0] += LATE_EVERY_S
+    bob.wim.check("bob")
+    assert [p.state for p in bob.wim.payments("bob", check=False)] == ["verified", "mismatch"]
+
+
 def test_one_transaction_pays_one_claim(bob: MoneyHome) -> None:
     tx = sign_tx(ALICE_KEY, to=BOB, value=E18)
     bob.chain.mine(tx, block=9)

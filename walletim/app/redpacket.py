@@ -516,10 +516,8 @@ def offer_disagreement(offer: PacketOffer, row: PacketRow) -> str:
 
     chain_asset = (row.asset or "").lower()
     offer_asset = (offer.asset.address or "").lower()
-    same_asset = chain_asset == offer_asset and (offer.asset.symbol, offer.asset.decimals) == (
-        row.symbol,
-        row.decimals,
-    )
+    # The symbol is the sender's name for the token (their lists'): ours names it, marked.
+    same_asset = chain_asset == offer_asset and offer.asset.decimals == row.decimals
     if (
         same_asset
         and offer.total == row.total

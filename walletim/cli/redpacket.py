@@ -53,7 +53,7 @@ def status_json(st: PacketStatus) -> JsonDoc:
         "packet_id": st.packet_id,
         "state": st.state,
         "address": st.creator,  # the creator, as the red-packet contract says
-        **money_json(st.asset.address, st.asset.symbol, st.total, d),
+        **money_json(st.asset.address, st.asset.display, st.total, d),
         "raw_remaining": str(st.remaining),
         "remaining": format_amount(st.remaining, d),
         "shares": st.shares,
@@ -111,7 +111,7 @@ def redpacket_create(
         "hash": r.outcome.hash,
         "state": "open" if r.outcome.ok else "pending",  # pending: its escrow is not mined
         "address": p.contract,
-        **money_json(p.asset.address, p.asset.symbol, p.total, p.asset.decimals),
+        **money_json(p.asset.address, p.asset.display, p.total, p.asset.decimals),
         "shares": p.shares,
         "random": p.random,
         "expiry": p.expiry,
@@ -166,7 +166,7 @@ def redpacket_claim(ctx: Ctx, account: str, packet_id: str, sponsored: bool) -> 
         "hash": r.outcome.hash,
         "state": "claimed" if r.outcome.ok else r.outcome.steps[-1].status,
         "token": r.asset.address,
-        "symbol": r.asset.symbol,
+        "symbol": r.asset.display,
         "raw": None if amount is None else str(amount),
         "amount": None if amount is None else format_amount(amount, r.asset.decimals),
         "transaction": outcome_json(r.outcome),
@@ -220,7 +220,7 @@ def _figures(v: PacketView) -> Figures | None:
     r, st = v.row, v.status
     if st is not None:
         a = st.asset
-        return a.address, a.symbol, a.decimals, st.total, st.shares, st.expiry
+        return a.address, a.display, a.decimals, st.total, st.shares, st.expiry
     if r.state == "ok":
         return r.asset, r.symbol, r.decimals, r.total, r.shares, r.expiry
     return None

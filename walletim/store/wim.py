@@ -348,6 +348,14 @@ class WimRepo:
             self.store, sql, (account, direction, tx_hash.lower(), payer, before), _payment
         )
 
+    def mismatches(self, account: str, reason: str, limit: int) -> list[PaymentRow]:
+        """The newest ``limit`` payments of ``account`` found a mismatch for ``reason``."""
+        sql = (
+            f"SELECT {_PAYMENT} FROM payments WHERE account = ? AND state = 'mismatch' "
+            "AND reason = ? ORDER BY id DESC LIMIT ?"
+        )
+        return self._all(sql, (account, reason, limit), _payment)
+
     def set_payment_state(self, payment_id: int, verdict: Verdict) -> None:
         """Record what the chain said of payment ``payment_id``."""
         self._set_verdict("payments", "id = ?", (payment_id,), verdict)

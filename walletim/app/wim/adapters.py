@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,6 +31,17 @@ class NodeEvidence:
         from walletim.app.evidence import mined
 
         return mined(self.rpc, tx_hash, confirmations=confirmations)
+
+    def held(self, tx_hashes: Sequence[str]) -> set[str]:
+        from walletim.chain.queries import Q
+        from walletim.errors import RpcError
+
+        answers = self.rpc.gather_all([Q.transaction(h) for h in tx_hashes]) if tx_hashes else []
+        return {
+            h.lower()
+            for h, answer in zip(tx_hashes, answers, strict=True)
+            if answer is not None and not isinstance(answer, RpcError)
+        }
 
     def head(self) -> int:
         return self.rpc.block_number()

@@ -22,28 +22,26 @@ if TYPE_CHECKING:
     from walletim.store.wim import PaymentRow, RequestRow, VerdictState
 
 
+#: Seconds between two looks at the payments a node had never seen (one batched round trip).
+LATE_EVERY_S = 60
+#: How many of them (the newest) each look asks about.
+LATE_AT_MOST = 64
+
+
 class Ledger:
     def __init__(self, ports: MoneyPorts, verifier: Verifier) -> None:
         self.p = ports
         self.verifier = verifier
+        self._late_asked: dict[str, float] = {}  # account -> when it last asked
 
     def check(self, me: str) -> int:
         """Check again, against the chain, the payments and shared actions of the account at
         ``me`` that are not settled yet: pending ones, and verified ones whose block is not
-        final. Returns how many changed state. A node that cannot be reached changes
-        nothing."""
+        final (and those the node had never seen: :meth:`_seen_late`). Returns how many
+        changed state. A node that cannot be reached changes nothing."""
         repo, chats = self.p.repo(), self.p.chats()
-        changed = 0
-        for row in repo.unsettled_payments(me, again=UNVERIFIED_GROUP):
-            if row.message_id is None:
-                continue
-            message = chats.message(row.message_id)
-            try:
-                claim = parse_payment(message.body)
-            except MessagingError:
-                continue
-            if self.check_payment(row, claim, message).state != row.state:
-                changed += 1
+        unsettled = repo.unsettled_payments(me, again=UNVERIFIED_GROUP)
+        changed = self._seen_late(me) + sum(self._recheck(row) for row in unsettled)
         for action_row in repo.unsettled_actions(me, again=UNVERIFIED_GROUP):
             message = chats.message(action_row.message_id)
             try:
@@ -54,6 +52,42 @@ class Ledger:
             if self.check_action(me, action_row.message_id, action, actor) != action_row.state:
                 changed += 1
         return changed
+
+    def _recheck(self, row: PaymentRow) -> bool:
+        """Verify ``row`` again from its message; whether its state changed."""
+        if row.message_id is None:
+            return False
+        message = self.p.chats().message(row.message_id)
+        try:
+            claim = parse_payment(message.body)
+        except MessagingError:
+            return False
+        return self.check_payment(row, claim, message).state != row.state
+
+    def _seen_late(self, me: str) -> int:
+        """Payments that read "mismatch: no such transaction" (the node had not seen their
+        transaction by the end of the grace) whose transaction the node holds now, checked
+        again in full: only the chain's proof makes one verified. At most every
+        :data:`LATE_EVERY_S`, the newest :data:`LATE_AT_MOST`, one round trip; never one
+        whose transaction another claim of its payer already stands for (pending or
+        verified: one transaction pays once). Returns how many changed."""
+        now, repo = self.p.clock(), self.p.repo()
+        if now - self._late_asked.get(me, -LATE_EVERY_S) < LATE_EVERY_S:
+            return 0
+        rows = repo.mismatches(me, NO_SUCH_TX, LATE_AT_MOST)
+        if not rows:
+            return 0
+        self._late_asked[me] = now
+        try:
+            held = self.p.chain.held([r.tx_hash for r in rows])
+        except (RpcError, ChainError):
+            return 0
+        return sum(
+            self._recheck(row)
+            for row in reversed(rows)  # oldest first: the first claim of a transaction wins
+            if row.tx_hash.lower() in held
+            and repo.first_claim(me, row.direction, row.tx_hash, row.payer, 2**62) is None
+        )
 
     # -- payments ---------------------------------------------------------------------------
 

@@ -206,3 +206,15 @@ def named(
     except WalletimError:
         return f"{short} (not checked)", decimals
     return label.display, label.decimals if label.decimals_known else decimals
+
+
+def misnamed(book: TokenNames, address: str, symbol: str, what: str) -> str:
+    """Why a money message (``what``: "claim", "offer") naming the token at ``address``
+    ``symbol`` names it falsely: ``symbol`` is (or looks like) a listed token's at another
+    address ("" if not)."""
+    alike = book.listed_with(symbol)
+    if not alike or address.lower() in (a.lower() for a in alike):
+        return ""
+    return (
+        f'impostor: the {what} calls {address} "{symbol}", but the listed {symbol} is at {alike[0]}'
+    )

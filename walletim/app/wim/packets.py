@@ -15,6 +15,7 @@ from walletim.app.wim.model import (
     PacketResult,
     PacketView,
     check_note,
+    misnamed,
     named,
     sender_of,
 )
@@ -390,8 +391,18 @@ class Packets:
             why = f"the red-packet contract says {row.peer} made it, not {sender}"
             return PacketCheck("mismatch", why, 0, None, pid)
         shown = packet_line(row, offer.note)
-        differs = offer_disagreement(offer, row)
+        differs = offer_disagreement(offer, row) or self._misnamed(offer)
         return PacketCheck("mismatch" if differs else "verified", differs, 0, shown, pid)
+
+    def _misnamed(self, offer: PacketOffer) -> str:
+        """Why the offer names its token by another listed token's symbol ("" if it does
+        not): the payments' rule (:func:`~walletim.app.wim.model.misnamed`)."""
+        if offer.asset.address is None:
+            return ""
+        try:
+            return misnamed(self.p.tokens(), offer.asset.address, offer.asset.symbol, "offer")
+        except WalletimError:
+            return ""
 
     # -- the chain's word -----------------------------------------------------------------------
 
@@ -485,7 +496,7 @@ class Packets:
             why = f"the red-packet contract says {p.creator} made it, not {creator}"
             return replace(row, state="forged", reason=why)
         return replace(
-            row, contract=contract, asset=p.asset.address, symbol=p.asset.symbol,
+            row, contract=contract, asset=p.asset.address, symbol=p.asset.display,
             decimals=p.asset.decimals, total=p.total, shares=p.shares, random=p.random,
             expiry=p.expiry, state="ok", reason="",
         )  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from walletim.app.wim.ledger import Ledger
@@ -110,7 +110,7 @@ class Payments:
         payee, asset, amount_text, note, request = self._what(me, peer, amount_text, token,
                                                               note, request_id, uri)  # fmt: skip
         self._tellable(me, payee, note)
-        plan = self.p.defi().transfer(account, asset.address or "ETH", payee, amount_text)
+        plan = self._plan(account, payee, asset, amount_text, note, request)
         rid = request.request_id if request is not None else None
         what = _Paying(payee, asset, int(plan.figures["raw"]), rid, note)
         if not force:
@@ -143,6 +143,20 @@ class Payments:
         note too long, or to a payee this account blocked. Raises InputError."""
         check_note(note)
         self.p.refuse_blocked(me, [payee])
+
+    def _plan(self, account: str, payee: str, asset: Asset, amount_text: str, note: str,
+              request: RequestRow | None) -> Plan:  # fmt: skip
+        """The transfer paying ``payee``, its plan showing the ``note`` the payer's signed
+        claim will carry (the requester's words when copied from the ``request`` paid): words
+        signed are words seen, cleaned as any peer's text is."""
+        from walletim.display import quoted
+
+        plan = self.p.defi().transfer(account, asset.address or "ETH", payee, amount_text)
+        if not note:
+            return plan
+        whose = "request's note" if request is not None and note == request.note else "note"
+        line = f"your signed chat message will carry the {whose} {quoted(note)}"
+        return replace(plan, notes=(*plan.notes, line))
 
     def _replaced_first(self, account: str, me: str) -> None:
         """Our pending payments checked first when there are any: one whose transaction was

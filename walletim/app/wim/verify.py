@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from walletim.app.wim import logs
-from walletim.app.wim.model import GRACE_S, MAX_FINALITY_DEPTH, Verdict, sender_of
+from walletim.app.wim.model import GRACE_S, MAX_FINALITY_DEPTH, Verdict, misnamed, sender_of
 from walletim.app.wim.ports import MoneyPorts
 from walletim.chain.units import format_amount
 from walletim.messaging.kinds import (
@@ -191,12 +191,8 @@ class Verifier:
             return f"{asset.address} is not an ERC-20 token"
         if label.status == "impostor":
             return f"impostor: {label.display}"
-        alike = book.listed_with(asset.symbol)
-        if alike and label.address not in alike:
-            return (
-                f'impostor: the claim calls {label.address} "{asset.symbol}", but the listed '
-                f"{asset.symbol} is at {alike[0]}"
-            )
+        if wrong := misnamed(book, label.address, asset.symbol, "claim"):
+            return wrong
         if asset.decimals != label.decimals:
             return (
                 f"the claim says {label.display} has {asset.decimals} decimals; it has "
