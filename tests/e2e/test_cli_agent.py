@@ -198,6 +198,9 @@ def test_the_policy_is_enforced_by_the_agent(home: Home) -> None:
     spent = Decimal(shown["spent_24h"]["ETH"]["amount"])  # 0.9 and at most the two fees
     assert Decimal("0.9") < spent < Decimal("0.901"), spent
     assert shown["spent_24h"][usdc]["amount"] == "4"
+    # dev:1 has no policy: what the agent signed for it was not counted, not "nothing".
+    unlimited = home.ok("agent", "policy", "show", "dev:1").out
+    assert "signed in the last 24 hours: not counted (the agent counts only" in unlimited
     home.ok("agent", "policy", "clear", "dev", password=True)
     assert send(home, "2").code == 0  # read from the wallet file at each request
 

@@ -145,6 +145,21 @@ def test_transfer_from_counts_only_the_signers_own_tokens() -> None:
     assert transaction_spends(POLICY, tx(USDC, data=theirs), OWNER) == []
 
 
+def test_a_token_call_that_does_not_decode_is_refused_not_left_uncounted() -> None:
+    """A token of ABI coder v1 (USDT, WETH9, DAI) masks an address's high bytes: a transfer
+    whose recipient word is dirty moves the tokens there, and was signed counting nothing (a
+    dirty transferFrom was an internal error)."""
+    transfer = bytearray(calldata("transfer(address,uint256)", BOB, 10**12))
+    transfer[4] = 0xFF
+    own = bytearray(calldata("transferFrom(address,address,uint256)", OWNER, BOB, 10**12))
+    own[4] = 0x01
+    short = calldata("transfer(address,uint256)", BOB, 10**12)[:-1]
+    for data in (bytes(transfer), bytes(own), short):
+        with pytest.raises(Refused, match=r"on USDC does not decode, so what it moves cannot"):
+            transaction_spends(POLICY, tx(USDC, data=data), OWNER)
+    assert transaction_spends(Policy(tokens=(USDC_CAP,)), tx(BOB, data=short), OWNER) == []
+
+
 def test_only_listed_contracts_and_functions_may_be_called() -> None:
     swap = bytes.fromhex("7ff36ab5") + bytes(32 * 6)
     transaction_spends(POLICY, tx(ROUTER, data=swap), OWNER)  # the function allowed

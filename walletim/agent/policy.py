@@ -296,6 +296,13 @@ def _token_spends(policy: Policy, to: str, data: bytes, value: int, sender: str)
         )
     if capped is None or described.signature is None:
         return []
+    if "malformed" in described.flags:
+        # A token of ABI coder v1 (USDT, WETH9, DAI) masks an address's high bytes: what
+        # does not decode here may still be a transfer there.
+        raise Refused(
+            f"its call of {described.signature} on {capped.symbol} does not decode, so what "
+            "it moves cannot be counted against the token's caps"
+        )
     amount = _erc20_amount(described.signature, [a.value for a in described.args], sender)
     if amount is None:
         return []

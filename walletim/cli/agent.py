@@ -194,6 +194,8 @@ def policy_show(ctx: Ctx, account: str) -> None:
         said = [
             f"{v['amount']} {symbols.get(a, 'ETH' if a == 'ETH' else a)}" for a, v in spent.items()
         ]
+        if not said and found is None:  # it signed for the account, but counted nothing
+            said = ["not counted (the agent counts only for an account with a policy)"]
         lines.append(f"  signed in the last 24 hours: {', '.join(said) or 'nothing'}")
     else:
         lines.append("  signed in the last 24 hours: (the agent is not running: not counted)")
