@@ -298,3 +298,38 @@ def test_a_cap_per_transaction_above_the_cap_per_day_is_refused() -> None:
     kept = build(("1", "1"), (("USDC", "5", "-"),))
     assert kept.eth.per_tx == kept.eth.per_day == 10**18
     assert kept.tokens[0].cap.per_tx == 5 * 10**6 and kept.tokens[0].cap.per_day is None
+
+
+def test_a_capped_token_is_called_only_as_the_policy_counts() -> None:
+    """Functions of a capped token the policy does not count (transferAndCall, ERC-777 send,
+    increaseApproval, a selector of its own) were signed counting nothing, though each may
+    move the token; a lower allowance and WETH's wrap and unwrap move none of it away."""
+    policy = Policy(tokens=(USDC_CAP,))
+    for data in (
+        calldata("transferAndCall(address,uint256,bytes)", BOB, 10**12, b""),
+        calldata("send(address,uint256,bytes)", BOB, 10**12, b""),
+        calldata("increaseApproval(address,uint256)", BOB, 10**12),
+        bytes.fromhex("deadbeef") + bytes(64),
+    ):
+        with pytest.raises(Refused, match="on USDC is none the policy counts"):
+            transaction_spends(policy, tx(USDC, data=data), OWNER)
+    for data in (
+        calldata("decreaseAllowance(address,uint256)", BOB, 1),
+        calldata("deposit()"),
+        calldata("withdraw(uint256)", 5),
+    ):
+        assert transaction_spends(policy, tx(USDC, data=data), OWNER) == []
+    # Another contract's functions are not the token's to count.
+    odd = calldata("transferAndCall(address,uint256,bytes)", BOB, 10**12, b"")
+    assert transaction_spends(policy, tx(DAI, data=odd), OWNER) == []
+
+
+def test_typed_data_for_a_capped_tokens_domain_is_a_permit_it_counts_or_refused() -> None:
+    """A capped token's own typed data that is no permit walletim reads (one of its own
+    kind) was signed counting nothing."""
+    own_kind = eip2612(50 * 10**6, 2**40)
+    own_kind["primaryType"] = "Grant"
+    own_kind["types"]["Grant"] = own_kind["types"].pop("Permit")
+    with pytest.raises(Refused, match="signed for USDC's own contract and is no permit"):
+        typed_data_spends(Policy(tokens=(USDC_CAP,)), own_kind, 1)
+    assert typed_data_spends(Policy(), own_kind, 1) == []

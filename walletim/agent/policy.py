@@ -294,8 +294,18 @@ def _token_spends(policy: Policy, to: str, data: bytes, value: int, sender: str)
             "it carries calls inside a call (a multicall, a Safe or account call, Permit2), "
             "whose token movements the policy cannot check"
         )
-    if capped is None or described.signature is None:
+    if capped is None:
         return []
+    if described.signature is None or (
+        described.signature not in _COUNTED and described.signature not in _MOVES_NONE
+    ):
+        # transferAndCall, increaseApproval, ERC-777 send, a function of its own: any may
+        # move the token, and none is counted; a capped token is called only as counted.
+        called = described.signature or f"function 0x{data[:4].hex()}"
+        raise Refused(
+            f"its call of {called} on {capped.symbol} is none the policy counts against the "
+            "token's caps (transfer, approve, increaseAllowance, permit, transferFrom)"
+        )
     if "malformed" in described.flags:
         # A token of ABI coder v1 (USDT, WETH9, DAI) masks an address's high bytes: what
         # does not decode here may still be a transfer there.
@@ -312,6 +322,21 @@ def _token_spends(policy: Policy, to: str, data: bytes, value: int, sender: str)
         else "a transfer"
     )
     return [Spend(capped.token, amount, f"{verb} of {_token_text(capped, amount)}")]
+
+
+#: The functions of a capped token whose amount is counted (:func:`_erc20_amount`).
+_COUNTED = frozenset(
+    {
+        "transfer(address,uint256)",
+        "approve(address,uint256)",
+        "increaseAllowance(address,uint256)",
+        "permit(address,address,uint256,uint256,uint8,bytes32,bytes32)",
+        "transferFrom(address,address,uint256)",
+    }
+)
+#: Those that move none of the signer's tokens away: a lower allowance, WETH's wrap and unwrap
+#: (ETH in, or the signer's own WETH back as ETH to the signer).
+_MOVES_NONE = frozenset({"decreaseAllowance(address,uint256)", "deposit()", "withdraw(uint256)"})
 
 
 def _erc20_amount(signature: str, args: list[object], sender: str) -> int | None:
@@ -367,6 +392,7 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
 
     described = describe_typed_data(dict(doc), token=meta)
     if described is None:
+        _refuse_unknown_on_capped(policy, doc)
         return []
     if described.calls:
         raise Refused("it carries calls a contract will make, which the policy cannot check")
@@ -379,6 +405,20 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
         what = "a transfer authorization" if "transfer" in described.flags else "a permit"
         out.append(Spend(capped.token, amount, f"{what} of {_token_text(capped, amount)}"))
     return out
+
+
+def _refuse_unknown_on_capped(policy: Policy, doc: Mapping[str, Any]) -> None:
+    """Typed data for a capped token's own domain that is no permit the policy reads: the
+    token may act on it (a permit of its own kind) and nothing would be counted."""
+    from walletim.contracts.typed_data import typed_domain
+
+    contract = typed_domain(dict(doc)).verifying_contract
+    capped = None if contract is None else policy.token_cap(to_checksum_address(contract))
+    if capped is not None:
+        raise Refused(
+            f"it is signed for {capped.symbol}'s own contract and is no permit the policy "
+            "counts against the token's caps"
+        )
 
 
 def _payment_claim_chain(doc: Mapping[str, Any]) -> int | None:
