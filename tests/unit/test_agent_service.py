@@ -95,6 +95,18 @@ def test_it_signs_within_the_policy_and_refuses_outside_signing_nothing(home: Pa
         agent.handle(request("sign_tx", account="dev", tx=tx(0)))  # its fee alone
 
 
+def test_a_32_byte_message_is_not_signed_under_a_policy(home: Path) -> None:
+    """A Safe takes an owner's eth_sign of a transaction's hash as approving it: signed as
+    a 32-byte EIP-191 message, any transfer from the Safe passed the policy unchecked (the
+    same transaction as typed data was refused). Text is signed as before."""
+    agent = service(home, Clock())
+    with pytest.raises(ServiceFailure, match="32 bytes, as the hash of a transaction") as no:
+        agent.handle(request("sign_message", account="dev", message="0x" + "ab" * 32))
+    assert no.value.code == protocol.REFUSED
+    for text in ("0x6869", "0x" + "ab" * 33):
+        assert agent.handle(request("sign_message", account="dev", message=text))["signature"]
+
+
 def test_fees_count_against_the_eth_caps(home: Path) -> None:
     """A process using the agent cannot burn the balance in fees under any cap: what a
     transaction can take is its value and at most gas limit x max fee per gas."""

@@ -407,6 +407,19 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
     return out
 
 
+def check_message(policy: Policy, message: bytes) -> None:
+    """An EIP-191 message under ``policy``: one of 32 bytes is refused (Raises
+    :class:`Refused`). It is what the hash of a transaction is, and a contract wallet (a
+    Safe) takes such a signature as its owner approving that transaction, which moves what
+    the policy cannot see; walletim's own messages are text."""
+    del policy  # any policy: what a hash approves cannot be held to its chains or caps
+    if len(message) == 32:
+        raise Refused(
+            "it is 32 bytes, as the hash of a transaction is: a contract wallet (a Safe) "
+            "takes its signature as approving that transaction, which the policy cannot check"
+        )
+
+
 def _refuse_unknown_on_capped(policy: Policy, doc: Mapping[str, Any]) -> None:
     """Typed data for a capped token's own domain that is no permit the policy reads: the
     token may act on it (a permit of its own kind) and nothing would be counted."""

@@ -27,6 +27,7 @@ from walletim.agent.policy import (
     Policy,
     Refused,
     check_caps,
+    check_message,
     check_plan,
     transaction_spends,
     typed_data_spends,
@@ -259,7 +260,12 @@ class AgentService:
         return self._ready()[0].bind_chat_identity(args["account"], args["created"]).to_json()
 
     def _op_sign_message(self, args: dict[str, Any]) -> dict[str, Any]:
-        signature = self._ready()[0].sign_message(args["account"], protocol.unhex(args["message"]))
+        wallets, keys = self._ready()
+        spec, message = args["account"], protocol.unhex(args["message"])
+        policy = read_policy(keys, spec)
+        if policy is not None:
+            check_message(policy, message)
+        signature = wallets.sign_message(spec, message)
         return {"digest": "0x" + signature.digest.hex(), "signature": signature.hex}
 
     def _op_sign_typed_data(self, args: dict[str, Any]) -> dict[str, Any]:
