@@ -333,3 +333,14 @@ def test_typed_data_for_a_capped_tokens_domain_is_a_permit_it_counts_or_refused(
     with pytest.raises(Refused, match="signed for USDC's own contract and is no permit"):
         typed_data_spends(Policy(tokens=(USDC_CAP,)), own_kind, 1)
     assert typed_data_spends(Policy(), own_kind, 1) == []
+
+
+def test_a_contract_allowed_only_some_functions_takes_a_permit_only_if_approve_is_one() -> None:
+    """`--call USDC:transfer` let an unlimited USDC permit be signed: the verifying contract
+    was matched, not what the signature lets it do."""
+    permit = eip2612(2**256 - 1, 2**40)
+    transfer, approve = bytes.fromhex("a9059cbb"), bytes.fromhex("095ea7b3")
+    with pytest.raises(Refused, match="acts as approve, which is not among them"):
+        typed_data_spends(Policy(calls=(CallRule(USDC, transfer),)), permit, 1)
+    for rule in (CallRule(USDC, approve), CallRule(USDC)):
+        assert typed_data_spends(Policy(calls=(rule,)), permit, 1) == []

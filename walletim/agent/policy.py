@@ -324,6 +324,8 @@ def _token_spends(policy: Policy, to: str, data: bytes, value: int, sender: str)
     return [Spend(capped.token, amount, f"{verb} of {_token_text(capped, amount)}")]
 
 
+#: approve(address,uint256): what a signed permit does.
+_APPROVE = bytes.fromhex("095ea7b3")
 #: The functions of a capped token whose amount is counted (:func:`_erc20_amount`).
 _COUNTED = frozenset(
     {
@@ -461,8 +463,16 @@ def _check_verifying_contract(policy: Policy, doc: Mapping[str, Any]) -> None:
             "its domain names no verifying contract, and this account may act only on the "
             "contracts it may call"
         )
-    if not any(rule.to == to_checksum_address(contract) for rule in policy.calls or ()):
+    rules = [r for r in policy.calls or () if r.to == to_checksum_address(contract)]
+    if not rules:
         raise Refused(f"its verifying contract {contract} is not among the contracts it may call")
+    if not any(r.selector in (None, _APPROVE) for r in rules):
+        # A permit is an approval signed: `USDC function transfer` allowed no approve.
+        allowed = ", ".join(f"0x{(r.selector or b'').hex()}" for r in rules)
+        raise Refused(
+            f"its verifying contract {contract} may be called only for function {allowed}; a "
+            "signature it takes (a permit) acts as approve, which is not among them"
+        )
 
 
 def _ids(policy: Policy) -> str:
