@@ -263,14 +263,7 @@ def test_a_reorg_of_money_said_in_a_group_is_told_in_that_group(bob: MoneyHome) 
     paid = sign_tx(ALICE_KEY, to=BOB, value=E18)
     bob.chain.mine(paid, block=9)
     swap = sign_tx(ALICE_KEY, to="0x" + "88" * 20, data=b"\x02", nonce=1)
-    withdrawal = {
-        "address": weth,
-        "topics": [
-            "0x7fcf532c15f0a6db0bd6d0e038bea71d30d808c7d98cb3bf7268a95bf5081b65",
-            "0x" + "00" * 12 + "88" * 20,
-        ],
-        "data": "0x" + (E18).to_bytes(32, "big").hex(),
-    }
+    withdrawal = _weth_withdrawal(weth)
     bob.chain.mine(swap, block=9, logs=[transfer_log(USDC, ALICE, "0x" + "99" * 20, 5), withdrawal])
     swapped = {"token_in": USDC, "token_out": "ETH", "raw_in": "5", "raw_out": str(E18)}
     said = [
@@ -425,13 +418,9 @@ def test_views_show_the_checked_record_not_the_senders_words(bob: MoneyHome) -> 
     assert verdicts[lying.id].state == "mismatch"
 
 
-def test_a_swap_shared_in_a_chat_is_checked_against_its_logs(bob: MoneyHome) -> None:
-    from walletim.messaging.kinds import SharedAction
-
-    weth = "0x" + "77" * 20
-    bob.weth = weth
-    tx = sign_tx(ALICE_KEY, to="0x" + "88" * 20, data=b"\x02")
-    withdrawal = {
+def _weth_withdrawal(weth: str) -> dict[str, object]:
+    """WETH's Withdrawal(src = the router at 0x88.., 1 ETH) log: a swap's ETH out."""
+    return {
         "address": weth,
         "topics": [
             "0x7fcf532c15f0a6db0bd6d0e038bea71d30d808c7d98cb3bf7268a95bf5081b65",
@@ -439,6 +428,15 @@ def test_a_swap_shared_in_a_chat_is_checked_against_its_logs(bob: MoneyHome) -> 
         ],
         "data": "0x" + (E18).to_bytes(32, "big").hex(),
     }
+
+
+def test_a_swap_shared_in_a_chat_is_checked_against_its_logs(bob: MoneyHome) -> None:
+    from walletim.messaging.kinds import SharedAction
+
+    weth = "0x" + "77" * 20
+    bob.weth = weth
+    tx = sign_tx(ALICE_KEY, to="0x" + "88" * 20, data=b"\x02")
+    withdrawal = _weth_withdrawal(weth)
     bob.chain.mine(tx, block=9, logs=[transfer_log(USDC, ALICE, "0x" + "99" * 20, 5), withdrawal])
     good = {"token_in": USDC, "token_out": "ETH", "raw_in": "5", "raw_out": str(E18)}
     bad = {**good, "raw_out": str(2 * E18)}
