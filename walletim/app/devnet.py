@@ -362,6 +362,9 @@ class Devnet:
                 self.record_path.unlink(missing_ok=True)  # it was stopped: nothing runs
                 raise
             record(anvil)
+            if genesis:  # for the next devnet of this home; a failed write loses only that
+                with contextlib.suppress(ConfigError):
+                    fsio.write_private(self.last_genesis_path, genesis[1].encode())
             # The child is detached: this process never waits for it (``devnet down`` stops it
             # by pid). Marking the Popen finished keeps it from warning when it is collected.
             if anvil.process is not None:
@@ -370,21 +373,19 @@ class Devnet:
             return anvil
 
     def _genesis_args(self, args: tuple[str, ...]) -> list[str]:
-        """``--timestamp`` for the new devnet's block 0, recorded: this second, or one past
-        the last devnet this home started when that is not earlier. Anvil's block 0 is its
-        start second, and this home tells chains apart by block 0 (app/chain/genesis.py):
-        a devnet started again within a second would be the same chain to it, and what was
-        signed on the first would be broadcast to the second. Nothing where ``args`` set
-        block 0 themselves (a timestamp, a fork, a state to load)."""
+        """``--timestamp`` for the new devnet's block 0 (recorded once it runs): this second, or one
+        past the last devnet this home started when that is not earlier. Anvil's block 0 is its
+        start second, and this home tells chains apart by block 0 (app/chain/genesis.py): a
+        devnet started again within a second would be the same chain to it, and what was signed
+        on the first would be broadcast to the second. Nothing where ``args`` set block 0
+        themselves (a timestamp, a fork, a state to load)."""
         if any(a.startswith(_GENESIS_FLAGS) for a in args):
             return []
         try:
             last = int(self.last_genesis_path.read_text())
         except (OSError, ValueError):
             last = 0
-        chosen = max(int(time.time()), last + 1)
-        fsio.write_private(self.last_genesis_path, str(chosen).encode())
-        return ["--timestamp", str(chosen)]
+        return ["--timestamp", str(max(int(time.time()), last + 1))]
 
     def status(self) -> DevnetStatus:
         doc = self._read()
