@@ -297,7 +297,7 @@ def _token_spends(policy: Policy, to: str, data: bytes, value: int, sender: str)
     if capped is None:
         return []
     if described.signature is None or (
-        described.signature not in _COUNTED and described.signature not in _MOVES_NONE
+        described.signature not in _AMOUNT_AT and described.signature not in _MOVES_NONE
     ):
         # transferAndCall, increaseApproval, ERC-777 send, a function of its own: any may
         # move the token, and none is counted; a capped token is called only as counted.
@@ -326,16 +326,15 @@ def _token_spends(policy: Policy, to: str, data: bytes, value: int, sender: str)
 
 #: approve(address,uint256): what a signed permit does.
 _APPROVE = bytes.fromhex("095ea7b3")
-#: The functions of a capped token whose amount is counted (:func:`_erc20_amount`).
-_COUNTED = frozenset(
-    {
-        "transfer(address,uint256)",
-        "approve(address,uint256)",
-        "increaseAllowance(address,uint256)",
-        "permit(address,address,uint256,uint256,uint8,bytes32,bytes32)",
-        "transferFrom(address,address,uint256)",
-    }
-)
+#: The functions of a capped token whose amount is counted: where in its arguments
+#: (:func:`_erc20_amount`).
+_AMOUNT_AT = {
+    "transfer(address,uint256)": 1,
+    "approve(address,uint256)": 1,
+    "increaseAllowance(address,uint256)": 1,
+    "permit(address,address,uint256,uint256,uint8,bytes32,bytes32)": 2,
+    "transferFrom(address,address,uint256)": 2,  # counted when it takes the signer's own
+}
 #: Those that move none of the signer's tokens away: a lower allowance, WETH's wrap and unwrap
 #: (ETH in, or the signer's own WETH back as ETH to the signer).
 _MOVES_NONE = frozenset({"decreaseAllowance(address,uint256)", "deposit()", "withdraw(uint256)"})
@@ -343,16 +342,9 @@ _MOVES_NONE = frozenset({"decreaseAllowance(address,uint256)", "deposit()", "wit
 
 def _erc20_amount(signature: str, args: list[object], sender: str) -> int | None:
     """The amount an ERC-20 call moves or lets move (None: it moves nothing of the signer's)."""
-    position = {
-        "transfer(address,uint256)": 1,
-        "approve(address,uint256)": 1,
-        "increaseAllowance(address,uint256)": 1,
-        "permit(address,address,uint256,uint256,uint8,bytes32,bytes32)": 2,
-    }.get(signature)
-    if signature == "transferFrom(address,address,uint256)":
-        if str(args[0]).lower() != sender.lower():
-            return None
-        position = 2
+    position = _AMOUNT_AT.get(signature)
+    if signature.startswith("transferFrom(") and str(args[0]).lower() != sender.lower():
+        return None
     if position is None or position >= len(args) or type(args[position]) is not int:
         return None
     amount = int(args[position])  # type: ignore[call-overload]
@@ -409,12 +401,11 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
     return out
 
 
-def check_message(policy: Policy, message: bytes) -> None:
-    """An EIP-191 message under ``policy``: one of 32 bytes is refused (Raises
+def check_message(message: bytes) -> None:
+    """An EIP-191 message under any policy: one of 32 bytes is refused (Raises
     :class:`Refused`). It is what the hash of a transaction is, and a contract wallet (a
     Safe) takes such a signature as its owner approving that transaction, which moves what
     the policy cannot see; walletim's own messages are text."""
-    del policy  # any policy: what a hash approves cannot be held to its chains or caps
     if len(message) == 32:
         raise Refused(
             "it is 32 bytes, as the hash of a transaction is: a contract wallet (a Safe) "
