@@ -3,7 +3,7 @@
 Example (a script)::
 
     from walletim.app.wallets import Wallets
-    wallets = Wallets("~/.walletim", password=open("pw").read().strip())
+    wallets = Wallets("~/.walletim", password=open("pw").read().splitlines()[0])
     created = wallets.create("alice")          # created.mnemonic: show it once, store it offline
     [acct] = wallets.addresses("alice", count=1)
     sig = wallets.sign_message("alice:0", b"hello")
