@@ -82,6 +82,30 @@ def test_sign_typed_data(scripted: Cli, tmp_path: Path) -> None:
     assert ok.code == 0 and ok.json()["valid"]
 
 
+def test_typed_data_of_the_domain_alone_signs_and_verifies_as_cast(
+    scripted: Cli, tmp_path: Path
+) -> None:
+    """primaryType EIP712Domain was refused ("typed data does not encode: Unable to determine
+    primary type"); `cast wallet sign --data` and MetaMask sign the domain separator alone.
+    It is signed so, saying that no message is part of it, and verifies."""
+    _setup(scripted)
+    f = tmp_path / "domain.json"
+    domain_type = [{"name": "name", "type": "string"}, {"name": "chainId", "type": "uint256"}]
+    domain = {"name": "X", "chainId": 31337}
+    doc = {"types": {"EIP712Domain": domain_type}, "primaryType": "EIP712Domain"}
+    f.write_text(json.dumps({**doc, "domain": domain, "message": domain}))
+    out = scripted("--yes", "sign", "typed-data", "--from", "dev", str(f))
+    assert out.code == 0, out.err
+    cast = (  # cast wallet sign --data --from-file domain.json (Anvil's account 0)
+        "0x80062371eabc882d9144d5ab78c95222e04f5ee8272baf67fa37a3b561b77a15"
+        "35ae0482dda49523a2c5048e6fba8ecd8df955c3693b2fc56c5afcade13fb4d11b"
+    )
+    assert out.out.strip() == cast
+    assert "no message is part of the signature" in out.err
+    ok = scripted("--json", "verify", "--typed-data", str(f), ANVIL0, "-", cast)
+    assert ok.code == 0 and ok.json()["valid"]
+
+
 def test_bad_sign_inputs(scripted: Cli, tmp_path: Path) -> None:
     _setup(scripted)
     bad_json = tmp_path / "bad.json"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from walletim.errors import KeysError
+from walletim.errors import InputError, KeysError
 from walletim.keys import hd, keystore, mnemonic, paths, signing
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -183,6 +183,26 @@ def test_types_the_primary_type_does_not_reach_are_not_signed() -> None:
     extra = json.loads(json.dumps(MAIL))
     extra["types"]["Unused"] = [{"name": "x", "type": "uint256"}]
     assert signing.typed_data_digest(extra) == signing.typed_data_digest(MAIL)
+
+
+def test_primary_type_eip712domain_signs_the_domain_alone_as_cast_and_metamask() -> None:
+    """A document whose primaryType is EIP712Domain was refused with eth-account's "Unable to
+    determine primary type"; MetaMask, geth and `cast wallet sign --data` sign
+    keccak256(0x1901 || domainSeparator), no message: the signature below is cast's."""
+    domain_type = [{"name": "name", "type": "string"}, {"name": "chainId", "type": "uint256"}]
+    doc = {
+        "types": {"EIP712Domain": domain_type},
+        "primaryType": "EIP712Domain",
+        "domain": {"name": "X", "chainId": 31337},
+        "message": {"name": "X", "chainId": 31337},
+    }
+    signer = signing.LocalSigner(bytes.fromhex(ANVIL_KEY_1))
+    assert signer.sign_typed_data(doc).hex == (
+        "0x2713413274d2e1b737853825a419f954fdb82709641b25037742141a6577e1cf"
+        "3a9e15473d1653c4e0af59165adab37baee42bab4fef263f00777d5cd01548ee1c"
+    )
+    with pytest.raises(InputError, match=r"domain\.chainId"):  # the domain checked as ever
+        signing.typed_data_digest({**doc, "domain": {"name": "X", "chainId": "x"}})
 
 
 def test_typed_data_saved_with_a_byte_order_mark_reads() -> None:

@@ -20,6 +20,8 @@ from walletim.keys.hd import (
 )
 
 MAX_TYPED_DATA_BYTES = 256 * 1024
+#: The primaryType whose signature covers the domain alone (no message is hashed).
+DOMAIN_ONLY = "EIP712Domain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,9 @@ def typed_data_digest(doc: dict[str, Any]) -> bytes:
 
     check_values(doc)  # every signature and every verification: one rule
     try:
+        if doc["primaryType"] == DOMAIN_ONLY:
+            signable = encode_typed_data(full_message=_domain_as_message(doc))
+            return keccak256(b"\x19" + signable.version + signable.header)
         signable = encode_typed_data(full_message=_reached_types_only(doc))
         return keccak256(b"\x19" + signable.version + signable.header + signable.body)
     except InputError:
@@ -128,6 +133,17 @@ def typed_data_digest(doc: dict[str, Any]) -> bytes:
         if len(text) > 200:  # cut at a word, and say so
             text = text[:200].rsplit(" ", 1)[0] + " …"
         raise InputError(f"typed data does not encode: {text}") from exc
+
+
+def _domain_as_message(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` of primaryType EIP712Domain as eth-account encodes it (it refuses that
+    primaryType): the domain's own type under another name as the primary, the domain as its
+    message. Only the header (the domain separator, checked against its type as any other)
+    is then signed: MetaMask, geth and cast sign keccak256(0x1901 || domainSeparator) and no
+    message."""
+    fields = doc["types"]["EIP712Domain"]
+    types = {"EIP712Domain": fields, "EIP712DomainAsMessage": fields}
+    return {**doc, "types": types, "primaryType": "EIP712DomainAsMessage", "message": doc["domain"]}
 
 
 def _reached_types_only(doc: dict[str, Any]) -> dict[str, Any]:
