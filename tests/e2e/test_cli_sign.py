@@ -254,3 +254,21 @@ def test_typed_data_that_does_not_say_what_is_signed_is_refused_as_cast_does(
         verify = scripted("verify", "--typed-data", str(f), ANVIL0, "-", "0x" + "11" * 65)
         assert verify.code == 1 and len(verify.err_lines) == 1, (name, verify.err)
         assert verify.err.startswith(f"error: typed data refused: {said}"), (name, verify.err)
+
+
+def test_a_bytes_n_value_longer_than_n_is_refused_in_the_types_words(
+    scripted: Cli, tmp_path: Path
+) -> None:
+    """A bytes4 of five bytes was "typed data does not encode: Value `b'...'` of type <class
+    'bytes'> cannot be encoded by BytesEncoder" (cast signs it as its first four bytes: not
+    what the file says). It is refused naming the field and the sizes, by sign and verify."""
+    _setup(scripted)
+    f = tmp_path / "long.json"
+    f.write_text(json.dumps(_typed(tag="0x0102030405")))
+    said = "typed data refused: message.tag (bytes4) has 5 bytes, more than 4"
+    ours = scripted("--yes", "sign", "typed-data", "--from", "dev", str(f))
+    assert ours.code == 1 and ours.err_lines == [f"error: {said}"], ours.err
+    verify = scripted("verify", "--typed-data", str(f), ANVIL0, "-", "0x" + "11" * 65)
+    assert verify.code == 1 and verify.err_lines == [f"error: {said}"], verify.err
+    f.write_text(json.dumps(_typed(tag="0x01020304")))  # exactly four: signed
+    assert scripted("--yes", "sign", "typed-data", "--from", "dev", str(f)).code == 0

@@ -5,11 +5,12 @@ reader of the JSON sees: a ``uint256[2]`` given three values (or one), a struct 
 or ``null`` (hashed as zero), ``1`` for a ``bool``, ``"0xabc"`` for ``bytes`` (hashed as
 ``0x0abc``), ``5`` for a ``string``, `` 5`` or ``"٣"`` for an integer. :func:`check_values`
 refuses each in one line, naming the field, before anything is hashed; cast (alloy) refuses
-them alike. What the encoder refuses itself (``256`` for a ``uint8``, ``"vitalik.eth"`` for an
-``address``) is refused here too, in the type's words rather than its Python classes'. What
-every signer takes is kept: integers as JSON numbers, decimal or 0x-hex strings; booleans as
-true/false (or "true"/"false", as cast reads them); bytes as 0x-hex of whole bytes (a
-``bytesN`` of fewer than N bytes is right-padded by every signer).
+them alike. Five bytes for a ``bytes4`` are refused too (cast signs the first four). What the
+encoder refuses itself (``256`` for a ``uint8``, ``"vitalik.eth"`` for an ``address``) is
+refused here too, in the type's words rather than its Python classes'. What every signer
+takes is kept: integers as JSON numbers, decimal or 0x-hex strings; booleans as true/false
+(or "true"/"false", as cast reads them); bytes as 0x-hex of whole bytes (a ``bytesN`` of
+fewer than N bytes is right-padded by every signer).
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ def _atomic(kind: str, value: object, where: str) -> None:
         ok = isinstance(value, bytes) or (
             isinstance(value, str) and _WHOLE_BYTES.fullmatch(value) is not None
         )
+        if ok and kind != "bytes" and isinstance(value, bytes | str):
+            _fits(kind, value, where)
     elif kind == "address":
         ok = (isinstance(value, bytes) and len(value) == 20) or (
             isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
@@ -125,6 +128,16 @@ def _atomic(kind: str, value: object, where: str) -> None:
         return  # an unknown type: the encoder's own checks
     if not ok:
         raise _Refused(f"{where} ({kind}) is not {_WANTED.get(kind.rstrip('0123456789'), kind)}")
+
+
+def _fits(kind: str, value: bytes | str, where: str) -> None:
+    """Refuse a ``bytesN`` value of more than N bytes (fewer are right-padded by every
+    signer), in the type's words (the encoder's names its Python classes). A size that is no
+    Solidity type is the encoder's."""
+    size = int(kind[5:])
+    length = len(value) if isinstance(value, bytes) else (len(value) - 2) // 2
+    if 1 <= size <= 32 and length > size:
+        raise _Refused(f"{where} ({kind}) has {length} bytes, more than {size}")
 
 
 def _integer(value: object, *, signed: bool) -> bool:
