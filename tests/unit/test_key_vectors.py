@@ -212,6 +212,21 @@ def test_typed_data_saved_with_a_byte_order_mark_reads() -> None:
         assert signing.parse_typed_data(saved) == MAIL
 
 
+def test_typed_data_nested_too_deep_says_so_not_that_it_is_not_json() -> None:
+    """Well-formed typed data nested past safejson's bound (structs 70 deep) read "typed data
+    is not valid JSON"; it says how deep it may nest now. Text that is not JSON is as before."""
+    message: dict[str, object] = {"v": 1}
+    for _ in range(69):
+        message = {"c": message}
+    text = json.dumps({**MAIL, "message": message})
+    with pytest.raises(InputError, match=r"^typed data nests arrays and objects deeper than 64"):
+        signing.parse_typed_data(text)
+    with pytest.raises(InputError, match=r"^typed data is not valid JSON$"):
+        signing.parse_typed_data(json.dumps(MAIL)[:-1])
+    with pytest.raises(InputError, match=r"^typed data nests"):  # unclosed and too deep
+        signing.parse_typed_data("[" * 100_000)
+
+
 V3_PASSWORD = "testpassword"
 V3_KEY = "7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c7514fe9d"
 V3_PBKDF2 = {
