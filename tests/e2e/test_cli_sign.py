@@ -272,3 +272,28 @@ def test_a_bytes_n_value_longer_than_n_is_refused_in_the_types_words(
     assert verify.code == 1 and verify.err_lines == [f"error: {said}"], verify.err
     f.write_text(json.dumps(_typed(tag="0x01020304")))  # exactly four: signed
     assert scripted("--yes", "sign", "typed-data", "--from", "dev", str(f)).code == 0
+
+
+def test_a_high_s_signature_verifies_as_with_ecrecover_and_cast_with_a_note(
+    scripted: Cli,
+) -> None:
+    """verify refused a high-s signature ("error: signature has a high s value"), where cast
+    and the ecrecover precompile say it was made by the address (it was: the other s of the
+    same signature). It is valid now, with a note on stderr naming its low-s form, the one
+    OpenZeppelin's ECDSA takes; --json keeps its three fields."""
+    from walletim.keys.hd import SECP256K1_N
+
+    low = Account.sign_message(encode_defunct(text="红包 🎉"), ANVIL0_KEY).signature
+    s = int.from_bytes(low[32:64], "big")
+    for v in (low[64], low[64] - 27):  # 27/28 and 0/1 alike
+        high = (
+            low[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([(v ^ 1) if v < 2 else 55 - v])
+        )
+        out = scripted("--json", "verify", ANVIL0, "红包 🎉", "0x" + high.hex())
+        assert out.code == 0, out.err
+        assert out.json() == {"address": ANVIL0, "valid": True, "recovered": ANVIL0}
+        assert "high s" in out.err and f"low-s form 0x{low[:64].hex()}" in out.err
+        other = scripted("verify", ANVIL0, "红包", "0x" + high.hex())
+        assert other.code == 1 and "INVALID" in other.out
+    plain = scripted("verify", ANVIL0, "红包 🎉", "0x" + low.hex())
+    assert plain.code == 0 and "high s" not in plain.err

@@ -203,6 +203,20 @@ def recover_digest(digest: bytes, signature: bytes) -> str:
     return address_from_public_key(pub.format(compressed=False))
 
 
+def low_s_form(signature: bytes) -> bytes | None:
+    """The low-s form (EIP-2) of a 65-byte signature whose s is high, or None when it is not:
+    the same signer over the same digest, s as n - s and the recovery id flipped. ecrecover
+    and cast accept either form; walletim's own checks, transactions and OpenZeppelin's
+    ECDSA take only the low one."""
+    from walletim.keys.hd import SECP256K1_N
+
+    s = int.from_bytes(signature[32:64], "big")
+    if len(signature) != 65 or not SECP256K1_N // 2 < s < SECP256K1_N:
+        return None
+    v = {0: 1, 1: 0, 27: 28, 28: 27}.get(signature[64], signature[64])
+    return signature[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([v])
+
+
 def parse_signature(text: str) -> bytes:
     """Parse a 0x-hex 65-byte signature. Raises InputError."""
     try:
