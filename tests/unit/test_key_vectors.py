@@ -205,6 +205,28 @@ def test_primary_type_eip712domain_signs_the_domain_alone_as_cast_and_metamask()
         signing.typed_data_digest({**doc, "domain": {"name": "X", "chainId": "x"}})
 
 
+@pytest.mark.parametrize(
+    ("domain_type", "said"),
+    [
+        (["uint256 chainId", "string name"], "lists name out of EIP-712's order"),
+        (["string name", "string name"], "lists name out of EIP-712's order"),
+        (["string name", "uint64 chainId"], "has 'uint64 chainId': EIP-712's are string name"),
+        (["string name", "string foo"], "has 'string foo': EIP-712's are"),
+    ],
+)
+def test_a_domain_type_signed_otherwise_than_it_reads_is_refused(
+    domain_type: list[str], said: str
+) -> None:
+    """types.EIP712Domain listing chainId before name, or chainId as a uint64, was signed with
+    the domain hashed as EIP-712 orders and types it (eth-account, cast), where MetaMask and
+    geth hash it as listed: two signatures for one file. It is refused, saying which field."""
+    doc = json.loads(json.dumps(MAIL))
+    doc["types"]["EIP712Domain"] = signing.eip712_fields(*domain_type)
+    doc["domain"] = {"name": "Ether Mail", "chainId": 1, "foo": "x"}
+    with pytest.raises(InputError, match=f"^typed data refused: types.EIP712Domain {said}"):
+        signing.typed_data_digest(doc)
+
+
 def test_typed_data_saved_with_a_byte_order_mark_reads() -> None:
     """A file Windows Notepad saved (UTF-8 with a BOM) was "typed data is not valid JSON"."""
     text = json.dumps(MAIL)

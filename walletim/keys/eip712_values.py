@@ -29,6 +29,16 @@ _HEX_NUMBER = re.compile(r"0x[0-9a-fA-F]+")
 _ADDRESS = re.compile(r"(?:0[xX])?[0-9a-fA-F]{40}")
 
 
+#: EIP-712's domain fields, each at its type, in the order the EIP gives them.
+DOMAIN_FIELDS = (
+    ("name", "string"),
+    ("version", "string"),
+    ("chainId", "uint256"),
+    ("verifyingContract", "address"),
+    ("salt", "bytes32"),
+)
+
+
 class _Refused(Exception):
     pass
 
@@ -45,6 +55,7 @@ def check_values(doc: Mapping[str, object]) -> None:
         return
     try:
         _definitions(types)
+        _domain_type(types.get("EIP712Domain"))
         if "EIP712Domain" in types:
             _value(types, "EIP712Domain", doc.get("domain"), "domain")
         _value(types, str(doc.get("primaryType")), doc.get("message"), "message")
@@ -65,6 +76,29 @@ def _definitions(types: Mapping[str, object]) -> None:
                 and isinstance(field.get("type"), str)
             ):
                 raise _Refused(f'types.{kind}[{n}] is not a field {{"name": ..., "type": ...}}')
+
+
+def _domain_type(fields: object) -> None:
+    """``types.EIP712Domain`` as EIP-712 defines it: some of its five fields, each at its
+    type, in its order. eth-account (and cast) hash the domain so whatever the document
+    lists; MetaMask and geth hash it as listed: a domain type in another order or at other
+    types would be signed as neither a reader of the file nor MetaMask sees it."""
+    if not isinstance(fields, list):
+        return  # no domain type (or not a list: refused by _definitions)
+    place = {field: n for n, field in enumerate(DOMAIN_FIELDS)}
+    last = -1
+    for field in fields:
+        name, kind = field["name"], field["type"]
+        n = place.get((name, kind))
+        if n is None:
+            known = ", ".join(f"{kind} {name}" for name, kind in DOMAIN_FIELDS)
+            raise _Refused(f"types.EIP712Domain has '{kind} {name}': EIP-712's are {known}")
+        if n <= last:
+            raise _Refused(
+                f"types.EIP712Domain lists {name} out of EIP-712's order (name, version, "
+                "chainId, verifyingContract, salt): MetaMask and cast would sign it differently"
+            )
+        last = n
 
 
 def _value(types: Mapping[str, object], kind: str, value: object, where: str) -> None:
