@@ -227,6 +227,15 @@ def test_a_domain_type_signed_otherwise_than_it_reads_is_refused(
         signing.typed_data_digest(doc)
 
 
+def test_a_string_with_a_lone_surrogate_is_refused_naming_the_field() -> None:
+    """A JSON string escaping half a UTF-16 pair ("\\ud800") is no text (cast refuses the
+    file); it read "typed data does not encode: 'utf-8' codec can't encode character
+    '\\ud800' in position 1: surrogates not allowed". It is refused naming the field."""
+    text = json.dumps(MAIL).replace('"Hello, Bob!"', '"Hello, \\ud800Bob!"')
+    with pytest.raises(InputError, match=r"^typed data refused: message\.contents \(string\) "):
+        signing.typed_data_digest(signing.parse_typed_data(text))
+
+
 def test_typed_data_saved_with_a_byte_order_mark_reads() -> None:
     """A file Windows Notepad saved (UTF-8 with a BOM) was "typed data is not valid JSON"."""
     text = json.dumps(MAIL)

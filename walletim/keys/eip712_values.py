@@ -23,6 +23,8 @@ from walletim.errors import InputError
 _INTEGER = re.compile(r"(u?)int(\d*)")
 _BYTES_N = re.compile(r"bytes(\d+)")
 _WHOLE_BYTES = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+#: A JSON escape such as "\\ud800" alone: no character, so no UTF-8 to hash.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DECIMAL = re.compile(r"-?[0-9]+")
 _HEX_NUMBER = re.compile(r"0x[0-9a-fA-F]+")
 #: What eth-account encodes as an address (cast takes the same but for a capital 0X).
@@ -144,6 +146,8 @@ def _atomic(kind: str, value: object, where: str) -> None:
         ok = isinstance(value, bool) or value in ("true", "false")
     elif kind == "string":
         ok = isinstance(value, str)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise _Refused(f"{where} (string) holds a lone UTF-16 surrogate: it is not text")
     elif kind == "bytes" or _BYTES_N.fullmatch(kind):
         ok = isinstance(value, bytes) or (
             isinstance(value, str) and _WHOLE_BYTES.fullmatch(value) is not None
