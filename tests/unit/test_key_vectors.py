@@ -227,6 +227,22 @@ def test_a_domain_type_signed_otherwise_than_it_reads_is_refused(
         signing.typed_data_digest(doc)
 
 
+def test_a_domain_field_its_type_does_not_declare_is_refused() -> None:
+    """A domain field types.EIP712Domain does not declare (or a domain with no such type)
+    was signed as eth-account and cast hash it (with the field) where MetaMask hashes only
+    what is declared (an empty domain when the type is missing), or read eth-account's
+    "The fields provided in `domain` were `['name', ...` cut short. It is refused, naming it."""
+    extra = json.loads(json.dumps(MAIL))
+    extra["domain"]["salt"] = "0x" + "00" * 32
+    undeclared = json.loads(json.dumps(MAIL))
+    del undeclared["types"]["EIP712Domain"]
+    for doc, name in ((extra, "salt"), (undeclared, "name")):
+        with pytest.raises(InputError, match=rf"^typed data refused: domain\.{name} is not decl"):
+            signing.typed_data_digest(doc)
+    undeclared["domain"] = {}  # no domain at all: signed as before, as everyone signs it
+    assert len(signing.typed_data_digest(undeclared)) == 32
+
+
 def test_a_string_with_a_lone_surrogate_is_refused_naming_the_field() -> None:
     """A JSON string escaping half a UTF-16 pair ("\\ud800") is no text (cast refuses the
     file); it read "typed data does not encode: 'utf-8' codec can't encode character

@@ -58,6 +58,7 @@ def check_values(doc: Mapping[str, object]) -> None:
     try:
         _definitions(types)
         _domain_type(types.get("EIP712Domain"))
+        _domain_declared(types.get("EIP712Domain"), doc.get("domain"))
         if "EIP712Domain" in types:
             _value(types, "EIP712Domain", doc.get("domain"), "domain")
         _value(types, str(doc.get("primaryType")), doc.get("message"), "message")
@@ -101,6 +102,21 @@ def _domain_type(fields: object) -> None:
                 "chainId, verifyingContract, salt): MetaMask and cast would sign it differently"
             )
         last = n
+
+
+def _domain_declared(fields: object, domain: object) -> None:
+    """Every field of the domain declared in ``types.EIP712Domain`` (none without one).
+    MetaMask hashes only the declared ones (an empty domain when the type is missing);
+    eth-account and cast hash the fields the domain has."""
+    if not isinstance(domain, Mapping):
+        return
+    declared = {f["name"] for f in fields} if isinstance(fields, list) else set()
+    for name in domain:
+        if name not in declared:
+            raise _Refused(
+                f"domain.{name} is not declared in types.EIP712Domain: MetaMask would sign "
+                "the domain without it, cast with it"
+            )
 
 
 def _value(types: Mapping[str, object], kind: str, value: object, where: str) -> None:
