@@ -58,6 +58,10 @@ def test_sign_hex_message(scripted: Cli) -> None:
     plain = Account.sign_message(encode_defunct(text="0xdeadbeef"), ANVIL0_KEY).signature.hex()
     assert as_text.json()["signature"].removeprefix("0x") == plain.removeprefix("0x")
     assert "looks like hex" not in scripted("sign", "message", "--from", "dev", "0xdead beef").err
+    # cast signs "0X..." as text, as walletim does: no note (it said they took
+    # its bytes); cast signs "0x" alone as the empty message: noted (it said nothing).
+    assert "looks like hex" not in scripted("sign", "message", "--from", "dev", "0XDEADBEEF").err
+    assert "looks like hex" in scripted("sign", "message", "--from", "dev", "0x").err
 
 
 def test_sign_typed_data(scripted: Cli, tmp_path: Path) -> None:

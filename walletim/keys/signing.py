@@ -52,13 +52,13 @@ class SignedTransaction:
 
 
 def looks_hex(message: str) -> bool:
-    """Whether text ``message`` is ``0x`` and whole bytes of hex: what MetaMask and
-    ``cast wallet sign`` sign as those bytes, where walletim signs the text unless told."""
+    """Whether text ``message`` is ``0x`` and whole bytes of hex (none: ``0x`` alone is the
+    empty message to them): what MetaMask and ``cast wallet sign`` sign as those bytes, where
+    walletim signs the text unless told. ``0X`` is text to cast, as to walletim."""
     digits = message[2:]
     return (
-        message[:2] in ("0x", "0X")
+        message[:2] == "0x"
         and len(digits) % 2 == 0
-        and len(digits) > 0
         and all(c in "0123456789abcdefABCDEF" for c in digits)
     )
 
