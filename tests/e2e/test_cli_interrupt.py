@@ -276,22 +276,15 @@ def test_ctrl_c_at_the_password_prompt_is_an_interruption(world: World) -> None:
 
 
 def test_a_transaction_the_node_refuses_is_not_told_as_going_on(world: World) -> None:
-    """`send --nonce N` at a nonce this account's pending transaction holds at the same fees
-    read "the node rejected the transaction: ... underpriced; stopped after the transaction
-    was broadcast: 0x... (nonce N) is dropped; waiting stopped, the transaction goes on:
-    follow it with ...": a refused transaction does not go on. The node's refusal is told
-    alone, in one line, exit 3."""
+    """A transaction the node refused (here a max fee under the block's base fee) read "the
+    node rejected the transaction: ...; stopped after the transaction was broadcast: 0x...
+    (nonce N) is dropped; waiting stopped, the transaction goes on: follow it with ...": a
+    refused transaction does not go on. The node's refusal is told alone, one line, exit 3."""
     cli = world.cli()
-    rpc = world.anvil.rpc()
-    rpc.call("evm_setAutomine", [False])
     to = world.address("dev:1")
-    net = ("--rpc-url", world.url)
-    first = cli(*net, "--yes", "--json", "send", "--from", "dev", to, "0.01", "--no-wait")
-    assert first.code == 0, first.err
-    nonce = str(first.json()["nonce"])
-    again = cli(*net, "--yes", "send", "--from", "dev", to, "0.02", "--nonce", nonce, "--no-wait")
+    low = ("--max-fee", "1wei", "--priority-fee", "1wei")
+    again = cli("--rpc-url", world.url, "--yes", "send", "--from", "dev", to, "0.02", *low)
     assert again.code == 3, again.err
     assert again.err_lines[-1].startswith("error: the node rejected the transaction: ")
-    assert "underpriced" in again.err and "goes on" not in again.err, again.err
+    assert "base fee" in again.err and "goes on" not in again.err, again.err
     assert "tx status" not in again.err and sum(x.startswith("error") for x in again.err_lines) == 1
-    rpc.call("evm_setAutomine", [True])
