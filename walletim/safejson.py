@@ -71,11 +71,13 @@ def loads_document(
     bom: bool = False,
     too_large: str = "{what} is larger than {max_bytes} bytes",
     not_json: str = "{what} is not valid JSON",
+    too_deep: str = "{what} nests arrays and objects deeper than {max_depth} levels",
 ) -> Any:
     """:func:`loads` of a whole document from outside (a file, a paste, a frame, a payload):
     at most ``max_bytes`` long (checked first), a leading UTF-8 byte-order mark dropped when
-    ``bom``. Raises ``error(message)``: ``too_large`` or ``not_json``, formatted with ``what``
-    and ``max_bytes``."""
+    ``bom``. Raises ``error(message)``: ``too_large``, ``too_deep`` (well-formed JSON is not
+    "not valid JSON") or ``not_json``, formatted with ``what``, ``max_bytes`` and
+    ``max_depth``."""
     if len(data) > max_bytes:
         raise error(too_large.format(what=what, max_bytes=max_bytes))
     if bom and isinstance(data, bytes):  # as some Windows tools write
@@ -84,6 +86,8 @@ def loads_document(
         data = data.removeprefix("\ufeff")
     try:
         return loads(data)
+    except TooDeep as exc:
+        raise error(too_deep.format(what=what, max_depth=MAX_DEPTH)) from exc
     except (ValueError, RecursionError) as exc:
         if isinstance(exc.__cause__, UnicodeDecodeError):
             raise error(f"{what} is not valid UTF-8 text") from exc

@@ -273,3 +273,18 @@ def test_ctrl_c_at_the_password_prompt_is_an_interruption(world: World) -> None:
     assert r.code == 130, r.out
     assert "interrupted at the home password prompt" in r.out
     assert "no terminal to prompt" not in r.out and "Traceback" not in r.out
+
+
+def test_a_transaction_the_node_refuses_is_not_told_as_going_on(world: World) -> None:
+    """A transaction the node refused (here a max fee under the block's base fee) read "the
+    node rejected the transaction: ...; stopped after the transaction was broadcast: 0x...
+    (nonce N) is dropped; waiting stopped, the transaction goes on: follow it with ...": a
+    refused transaction does not go on. The node's refusal is told alone, one line, exit 3."""
+    cli = world.cli()
+    to = world.address("dev:1")
+    low = ("--max-fee", "1wei", "--priority-fee", "1wei")
+    again = cli("--rpc-url", world.url, "--yes", "send", "--from", "dev", to, "0.02", *low)
+    assert again.code == 3, again.err
+    assert again.err_lines[-1].startswith("error: the node rejected the transaction: ")
+    assert "base fee" in again.err and "goes on" not in again.err, again.err
+    assert "tx status" not in again.err and sum(x.startswith("error") for x in again.err_lines) == 1

@@ -58,6 +58,10 @@ def test_sign_hex_message(scripted: Cli) -> None:
     plain = Account.sign_message(encode_defunct(text="0xdeadbeef"), ANVIL0_KEY).signature.hex()
     assert as_text.json()["signature"].removeprefix("0x") == plain.removeprefix("0x")
     assert "looks like hex" not in scripted("sign", "message", "--from", "dev", "0xdead beef").err
+    # cast signs "0X..." as text, as walletim does: no note (it said they took
+    # its bytes); cast signs "0x" alone as the empty message: noted (it said nothing).
+    assert "looks like hex" not in scripted("sign", "message", "--from", "dev", "0XDEADBEEF").err
+    assert "looks like hex" in scripted("sign", "message", "--from", "dev", "0x").err
 
 
 def test_sign_typed_data(scripted: Cli, tmp_path: Path) -> None:
@@ -79,6 +83,30 @@ def test_sign_typed_data(scripted: Cli, tmp_path: Path) -> None:
     assert doc["signature"].removeprefix("0x") == expected.signature.hex().removeprefix("0x")
     assert doc["digest"] == "0xbe609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2"
     ok = scripted("--json", "verify", "--typed-data", str(f), ANVIL0, "-", doc["signature"])
+    assert ok.code == 0 and ok.json()["valid"]
+
+
+def test_typed_data_of_the_domain_alone_signs_and_verifies_as_cast(
+    scripted: Cli, tmp_path: Path
+) -> None:
+    """primaryType EIP712Domain was refused ("typed data does not encode: Unable to determine
+    primary type"); `cast wallet sign --data` and MetaMask sign the domain separator alone.
+    It is signed so, saying that no message is part of it, and verifies."""
+    _setup(scripted)
+    f = tmp_path / "domain.json"
+    domain_type = [{"name": "name", "type": "string"}, {"name": "chainId", "type": "uint256"}]
+    domain = {"name": "X", "chainId": 31337}
+    doc = {"types": {"EIP712Domain": domain_type}, "primaryType": "EIP712Domain"}
+    f.write_text(json.dumps({**doc, "domain": domain, "message": domain}))
+    out = scripted("--yes", "sign", "typed-data", "--from", "dev", str(f))
+    assert out.code == 0, out.err
+    cast = (  # cast wallet sign --data --from-file domain.json (Anvil's account 0)
+        "0x80062371eabc882d9144d5ab78c95222e04f5ee8272baf67fa37a3b561b77a15"
+        "35ae0482dda49523a2c5048e6fba8ecd8df955c3693b2fc56c5afcade13fb4d11b"
+    )
+    assert out.out.strip() == cast
+    assert "no message is part of the signature" in out.err
+    ok = scripted("--json", "verify", "--typed-data", str(f), ANVIL0, "-", cast)
     assert ok.code == 0 and ok.json()["valid"]
 
 
@@ -230,3 +258,46 @@ def test_typed_data_that_does_not_say_what_is_signed_is_refused_as_cast_does(
         verify = scripted("verify", "--typed-data", str(f), ANVIL0, "-", "0x" + "11" * 65)
         assert verify.code == 1 and len(verify.err_lines) == 1, (name, verify.err)
         assert verify.err.startswith(f"error: typed data refused: {said}"), (name, verify.err)
+
+
+def test_a_bytes_n_value_longer_than_n_is_refused_in_the_types_words(
+    scripted: Cli, tmp_path: Path
+) -> None:
+    """A bytes4 of five bytes was "typed data does not encode: Value `b'...'` of type <class
+    'bytes'> cannot be encoded by BytesEncoder" (cast signs it as its first four bytes: not
+    what the file says). It is refused naming the field and the sizes, by sign and verify."""
+    _setup(scripted)
+    f = tmp_path / "long.json"
+    f.write_text(json.dumps(_typed(tag="0x0102030405")))
+    said = "typed data refused: message.tag (bytes4) has 5 bytes, more than 4"
+    ours = scripted("--yes", "sign", "typed-data", "--from", "dev", str(f))
+    assert ours.code == 1 and ours.err_lines == [f"error: {said}"], ours.err
+    verify = scripted("verify", "--typed-data", str(f), ANVIL0, "-", "0x" + "11" * 65)
+    assert verify.code == 1 and verify.err_lines == [f"error: {said}"], verify.err
+    f.write_text(json.dumps(_typed(tag="0x01020304")))  # exactly four: signed
+    assert scripted("--yes", "sign", "typed-data", "--from", "dev", str(f)).code == 0
+
+
+def test_a_high_s_signature_verifies_as_with_ecrecover_and_cast_with_a_note(
+    scripted: Cli,
+) -> None:
+    """verify refused a high-s signature ("error: signature has a high s value"), where cast
+    and the ecrecover precompile say it was made by the address (it was: the other s of the
+    same signature). It is valid now, with a note on stderr naming its low-s form, the one
+    OpenZeppelin's ECDSA takes; --json keeps its three fields."""
+    from walletim.keys.hd import SECP256K1_N
+
+    low = Account.sign_message(encode_defunct(text="红包 🎉"), ANVIL0_KEY).signature
+    s = int.from_bytes(low[32:64], "big")
+    for v in (low[64], low[64] - 27):  # 27/28 and 0/1 alike
+        high = (
+            low[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([(v ^ 1) if v < 2 else 55 - v])
+        )
+        out = scripted("--json", "verify", ANVIL0, "红包 🎉", "0x" + high.hex())
+        assert out.code == 0, out.err
+        assert out.json() == {"address": ANVIL0, "valid": True, "recovered": ANVIL0}
+        assert "high s" in out.err and f"low-s form 0x{low[:64].hex()}" in out.err
+        other = scripted("verify", ANVIL0, "红包", "0x" + high.hex())
+        assert other.code == 1 and "INVALID" in other.out
+    plain = scripted("verify", ANVIL0, "红包 🎉", "0x" + low.hex())
+    assert plain.code == 0 and "high s" not in plain.err

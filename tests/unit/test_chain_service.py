@@ -373,6 +373,26 @@ def test_speedup_and_cancel_replace_at_the_same_nonce_with_bumped_fees(
         s.cancel(None, lambda address: "dev", sender=ME, nonce=5)
 
 
+def test_a_send_at_a_pending_nonce_is_refused_unless_it_outbids_it(
+    chain: FakeChain, store: Store
+) -> None:
+    """`send --nonce N` onto this home's pending transaction at N ("replaces a pending tx at
+    it") was signed at the suggested fees and refused by the node as underpriced. It is
+    refused before signing, saying the fees a replacement needs; with them it replaces."""
+    chain.automine = False
+    s = service(chain, store)
+    slow = s.send("dev", ME, SendRequest(BOB, ETH), wait=False)
+    assert slow.plan.max_fee is not None and slow.plan.priority_fee is not None
+    with pytest.raises(InputError, match=f"nonce {slow.nonce} is held by this home's pending"):
+        s.send("dev", ME, SendRequest(BOB, 2 * ETH, nonce=slow.nonce), wait=False)
+    with pytest.raises(InputError, match="needs a gas price of at least"):
+        s.send("dev", ME, SendRequest(BOB, 2 * ETH, nonce=slow.nonce, legacy=True), wait=False)
+    assert [r.hash for r in s.history(ME)] == [slow.hash]  # nothing else was signed
+    tip, cap = slow.plan.priority_fee * 11 // 10 + 1, slow.plan.max_fee * 11 // 10 + 1
+    high = SendRequest(BOB, 2 * ETH, nonce=slow.nonce, max_fee=cap, priority_fee=tip)
+    assert s.send("dev", ME, high, wait=False).nonce == slow.nonce
+
+
 def test_a_transaction_replaced_again_by_its_first_hash_outbids_the_replacement(
     chain: FakeChain, store: Store
 ) -> None:

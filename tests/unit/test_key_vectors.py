@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from walletim.errors import KeysError
+from walletim.errors import InputError, KeysError
 from walletim.keys import hd, keystore, mnemonic, paths, signing
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -185,11 +185,93 @@ def test_types_the_primary_type_does_not_reach_are_not_signed() -> None:
     assert signing.typed_data_digest(extra) == signing.typed_data_digest(MAIL)
 
 
+def test_primary_type_eip712domain_signs_the_domain_alone_as_cast_and_metamask() -> None:
+    """A document whose primaryType is EIP712Domain was refused with eth-account's "Unable to
+    determine primary type"; MetaMask, geth and `cast wallet sign --data` sign
+    keccak256(0x1901 || domainSeparator), no message: the signature below is cast's."""
+    domain_type = [{"name": "name", "type": "string"}, {"name": "chainId", "type": "uint256"}]
+    doc = {
+        "types": {"EIP712Domain": domain_type},
+        "primaryType": "EIP712Domain",
+        "domain": {"name": "X", "chainId": 31337},
+        "message": {"name": "X", "chainId": 31337},
+    }
+    signer = signing.LocalSigner(bytes.fromhex(ANVIL_KEY_1))
+    assert signer.sign_typed_data(doc).hex == (
+        "0x2713413274d2e1b737853825a419f954fdb82709641b25037742141a6577e1cf"
+        "3a9e15473d1653c4e0af59165adab37baee42bab4fef263f00777d5cd01548ee1c"
+    )
+    with pytest.raises(InputError, match=r"domain\.chainId"):  # the domain checked as ever
+        signing.typed_data_digest({**doc, "domain": {"name": "X", "chainId": "x"}})
+
+
+@pytest.mark.parametrize(
+    ("domain_type", "said"),
+    [
+        (["uint256 chainId", "string name"], "lists name out of EIP-712's order"),
+        (["string name", "string name"], "lists name out of EIP-712's order"),
+        (["string name", "uint64 chainId"], "has 'uint64 chainId': EIP-712's are string name"),
+        (["string name", "string foo"], "has 'string foo': EIP-712's are"),
+    ],
+)
+def test_a_domain_type_signed_otherwise_than_it_reads_is_refused(
+    domain_type: list[str], said: str
+) -> None:
+    """types.EIP712Domain listing chainId before name, or chainId as a uint64, was signed with
+    the domain hashed as EIP-712 orders and types it (eth-account, cast), where MetaMask and
+    geth hash it as listed: two signatures for one file. It is refused, saying which field."""
+    doc = json.loads(json.dumps(MAIL))
+    doc["types"]["EIP712Domain"] = signing.eip712_fields(*domain_type)
+    doc["domain"] = {"name": "Ether Mail", "chainId": 1, "foo": "x"}
+    with pytest.raises(InputError, match=f"^typed data refused: types.EIP712Domain {said}"):
+        signing.typed_data_digest(doc)
+
+
+def test_a_domain_field_its_type_does_not_declare_is_refused() -> None:
+    """A domain field types.EIP712Domain does not declare (or a domain with no such type)
+    was signed as eth-account and cast hash it (with the field) where MetaMask hashes only
+    what is declared (an empty domain when the type is missing), or read eth-account's
+    "The fields provided in `domain` were `['name', ...` cut short. It is refused, naming it."""
+    extra = json.loads(json.dumps(MAIL))
+    extra["domain"]["salt"] = "0x" + "00" * 32
+    undeclared = json.loads(json.dumps(MAIL))
+    del undeclared["types"]["EIP712Domain"]
+    for doc, name in ((extra, "salt"), (undeclared, "name")):
+        with pytest.raises(InputError, match=rf"^typed data refused: domain\.{name} is not decl"):
+            signing.typed_data_digest(doc)
+    undeclared["domain"] = {}  # no domain at all: signed as before, as everyone signs it
+    assert len(signing.typed_data_digest(undeclared)) == 32
+
+
+def test_a_string_with_a_lone_surrogate_is_refused_naming_the_field() -> None:
+    """A JSON string escaping half a UTF-16 pair ("\\ud800") is no text (cast refuses the
+    file); it read "typed data does not encode: 'utf-8' codec can't encode character
+    '\\ud800' in position 1: surrogates not allowed". It is refused naming the field."""
+    text = json.dumps(MAIL).replace('"Hello, Bob!"', '"Hello, \\ud800Bob!"')
+    with pytest.raises(InputError, match=r"^typed data refused: message\.contents \(string\) "):
+        signing.typed_data_digest(signing.parse_typed_data(text))
+
+
 def test_typed_data_saved_with_a_byte_order_mark_reads() -> None:
     """A file Windows Notepad saved (UTF-8 with a BOM) was "typed data is not valid JSON"."""
     text = json.dumps(MAIL)
     for saved in ("\ufeff" + text, b"\xef\xbb\xbf" + text.encode()):
         assert signing.parse_typed_data(saved) == MAIL
+
+
+def test_typed_data_nested_too_deep_says_so_not_that_it_is_not_json() -> None:
+    """Well-formed typed data nested past safejson's bound (structs 70 deep) read "typed data
+    is not valid JSON"; it says how deep it may nest now. Text that is not JSON is as before."""
+    message: dict[str, object] = {"v": 1}
+    for _ in range(69):
+        message = {"c": message}
+    text = json.dumps({**MAIL, "message": message})
+    with pytest.raises(InputError, match=r"^typed data nests arrays and objects deeper than 64"):
+        signing.parse_typed_data(text)
+    with pytest.raises(InputError, match=r"^typed data is not valid JSON$"):
+        signing.parse_typed_data(json.dumps(MAIL)[:-1])
+    with pytest.raises(InputError, match=r"^typed data nests"):  # unclosed and too deep
+        signing.parse_typed_data("[" * 100_000)
 
 
 V3_PASSWORD = "testpassword"

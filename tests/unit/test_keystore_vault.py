@@ -112,6 +112,16 @@ def test_garbage_is_a_keystore_error(text: str) -> None:
         keystore.decrypt(text, "x")
 
 
+def test_a_keystore_nested_too_deep_says_so() -> None:
+    """A well-formed keystore nested past safejson's bound was "keystore file is not valid
+    JSON"; it is refused saying how deep it may nest (malformed text is as before)."""
+    deep = "[" * 65 + "]" * 65
+    with pytest.raises(KeystoreError, match=r"^keystore file nests arrays and objects deeper"):
+        keystore.decrypt(deep, "x")
+    with pytest.raises(KeystoreError, match=r"^keystore file is not valid JSON$"):
+        keystore.decrypt("[" * 64 + "]" * 63, "x")
+
+
 def test_wrong_password_and_address_checks() -> None:
     with pytest.raises(WrongPassword):
         keystore.decrypt(json.dumps(V3_SCRYPT), "wrong")

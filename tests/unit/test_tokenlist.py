@@ -129,8 +129,12 @@ def test_bad_lists_are_refused_with_one_line_saying_where(case: str, doc: Any, w
 def test_size_and_depth_are_bounded_before_parsing() -> None:
     with pytest.raises(TokenListError, match="at most"):
         parse_token_list(b" " * (MAX_LIST_BYTES + 1))
-    with pytest.raises(TokenListError, match="not JSON"):
-        parse_token_list(b"[" * 100_000)
+    # Well-formed JSON nested past safejson's bound was called "not JSON": it says why now.
+    for deep in (b"[" * 100_000, b"[" * 65 + b"]" * 65):
+        with pytest.raises(TokenListError, match="nested deeper than 64 levels"):
+            parse_token_list(deep)
+    with pytest.raises(TokenListError, match="not JSON"):  # and JSON that is not, as before
+        parse_token_list(b"[" * 64 + b"]" * 63)
 
 
 @pytest.mark.parametrize(

@@ -413,7 +413,8 @@ class Session:
             flights = self.chain.in_flight()
             raise Interrupted(interrupted_text(flights), [f.json() for f in flights]) from exc
         failed = isinstance(exc, StoreError | ChainError) and self._built("chain")
-        if failed and (flights := self.chain.in_flight()):
+        # one the node refused (dropped) does not go on: the node's error tells it alone
+        if failed and (flights := [f for f in self.chain.in_flight() if f.status != "dropped"]):
             # the store failed (a full disk) or the node did (while waiting for a receipt)
             # after signing: its error alone reads as nothing sent, and a user would pay
             # again; say what was signed and broadcast, unless the error names it already

@@ -149,7 +149,9 @@ def format_amount(value: int, decimals: int = 18, *, max_places: int | None = No
     return f"{sign}{whole}.{frac_text}" if frac_text else f"{sign}{whole}"
 
 
-def format_gwei(value: int) -> str:
+def format_gwei(value: int, *, exact: bool = False) -> str:
+    """A fee per gas: in wei under 100,000 wei, else in gwei (cut at 4 places unless
+    ``exact``: a fee the user is to give)."""
     if 0 < value < 100_000:
         return f"{value} wei"
-    return format_amount(value, 9, max_places=4) + " gwei"
+    return format_amount(value, 9, max_places=None if exact else 4) + " gwei"

@@ -130,6 +130,7 @@ def verify(
     NAME[:INDEX] or a contact); exit 1 if not."""
     from walletim.app.wallets import parse_address
     from walletim.keys.signing import (
+        low_s_form,
         message_bytes,
         parse_signature,
         personal_digest,
@@ -149,8 +150,16 @@ def verify(
         digest = typed_data_digest(_read_typed_data(typed_file))
     else:
         digest = personal_digest(message_bytes(message, hex_input=hex_input))
-    recovered = recover_digest(digest, sig)
+    low = low_s_form(sig)
+    recovered = recover_digest(digest, sig if low is None else low)
     valid = recovered == expected
+    if low is not None:  # on stderr, --json too: the document keeps its fields
+        click.echo(
+            "Note: this signature has a high s (not canonical, EIP-2). ecrecover and cast "
+            "accept it; OpenZeppelin's ECDSA and walletim's own checks take only its low-s "
+            f"form 0x{low.hex()}.",
+            err=True,
+        )
     ctx.emit(
         {"address": expected, "valid": valid, "recovered": recovered},
         f"valid: signed by {expected}"

@@ -251,6 +251,8 @@ def parse_token_list(data: bytes | str | Mapping[str, object]) -> TokenList:
             raise TokenListError(f"a token list is at most {MAX_LIST_BYTES} bytes")
         try:
             doc = safejson.loads(data)
+        except safejson.TooDeep as exc:  # well-formed, but no list nests so deep
+            raise TokenListError(f"not a valid token list: {exc}") from exc
         except (ValueError, RecursionError) as exc:
             if isinstance(exc.__cause__, UnicodeDecodeError):
                 raise TokenListError("not a valid token list: not UTF-8 text") from exc

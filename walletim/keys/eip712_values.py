@@ -5,11 +5,12 @@ reader of the JSON sees: a ``uint256[2]`` given three values (or one), a struct 
 or ``null`` (hashed as zero), ``1`` for a ``bool``, ``"0xabc"`` for ``bytes`` (hashed as
 ``0x0abc``), ``5`` for a ``string``, `` 5`` or ``"٣"`` for an integer. :func:`check_values`
 refuses each in one line, naming the field, before anything is hashed; cast (alloy) refuses
-them alike. What the encoder refuses itself (``256`` for a ``uint8``, ``"vitalik.eth"`` for an
-``address``) is refused here too, in the type's words rather than its Python classes'. What
-every signer takes is kept: integers as JSON numbers, decimal or 0x-hex strings; booleans as
-true/false (or "true"/"false", as cast reads them); bytes as 0x-hex of whole bytes (a
-``bytesN`` of fewer than N bytes is right-padded by every signer).
+them alike. Five bytes for a ``bytes4`` are refused too (cast signs the first four). What the
+encoder refuses itself (``256`` for a ``uint8``, ``"vitalik.eth"`` for an ``address``) is
+refused here too, in the type's words rather than its Python classes'. What every signer
+takes is kept: integers as JSON numbers, decimal or 0x-hex strings; booleans as true/false
+(or "true"/"false", as cast reads them); bytes as 0x-hex of whole bytes (a ``bytesN`` of
+fewer than N bytes is right-padded by every signer).
 """
 
 from __future__ import annotations
@@ -22,10 +23,22 @@ from walletim.errors import InputError
 _INTEGER = re.compile(r"(u?)int(\d*)")
 _BYTES_N = re.compile(r"bytes(\d+)")
 _WHOLE_BYTES = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+#: A JSON escape such as "\\ud800" alone: no character, so no UTF-8 to hash.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DECIMAL = re.compile(r"-?[0-9]+")
 _HEX_NUMBER = re.compile(r"0x[0-9a-fA-F]+")
 #: What eth-account encodes as an address (cast takes the same but for a capital 0X).
 _ADDRESS = re.compile(r"(?:0[xX])?[0-9a-fA-F]{40}")
+
+
+#: EIP-712's domain fields, each at its type, in the order the EIP gives them.
+DOMAIN_FIELDS = (
+    ("name", "string"),
+    ("version", "string"),
+    ("chainId", "uint256"),
+    ("verifyingContract", "address"),
+    ("salt", "bytes32"),
+)
 
 
 class _Refused(Exception):
@@ -44,6 +57,8 @@ def check_values(doc: Mapping[str, object]) -> None:
         return
     try:
         _definitions(types)
+        _domain_type(types.get("EIP712Domain"))
+        _domain_declared(types.get("EIP712Domain"), doc.get("domain"))
         if "EIP712Domain" in types:
             _value(types, "EIP712Domain", doc.get("domain"), "domain")
         _value(types, str(doc.get("primaryType")), doc.get("message"), "message")
@@ -64,6 +79,44 @@ def _definitions(types: Mapping[str, object]) -> None:
                 and isinstance(field.get("type"), str)
             ):
                 raise _Refused(f'types.{kind}[{n}] is not a field {{"name": ..., "type": ...}}')
+
+
+def _domain_type(fields: object) -> None:
+    """``types.EIP712Domain`` as EIP-712 defines it: some of its five fields, each at its
+    type, in its order. eth-account (and cast) hash the domain so whatever the document
+    lists; MetaMask and geth hash it as listed: a domain type in another order or at other
+    types would be signed as neither a reader of the file nor MetaMask sees it."""
+    if not isinstance(fields, list):
+        return  # no domain type (or not a list: refused by _definitions)
+    place = {field: n for n, field in enumerate(DOMAIN_FIELDS)}
+    last = -1
+    for field in fields:
+        name, kind = field["name"], field["type"]
+        n = place.get((name, kind))
+        if n is None:
+            known = ", ".join(f"{kind} {name}" for name, kind in DOMAIN_FIELDS)
+            raise _Refused(f"types.EIP712Domain has '{kind} {name}': EIP-712's are {known}")
+        if n <= last:
+            raise _Refused(
+                f"types.EIP712Domain lists {name} out of EIP-712's order (name, version, "
+                "chainId, verifyingContract, salt): MetaMask and cast would sign it differently"
+            )
+        last = n
+
+
+def _domain_declared(fields: object, domain: object) -> None:
+    """Every field of the domain declared in ``types.EIP712Domain`` (none without one).
+    MetaMask hashes only the declared ones (an empty domain when the type is missing);
+    eth-account and cast hash the fields the domain has."""
+    if not isinstance(domain, Mapping):
+        return
+    declared = {f["name"] for f in fields} if isinstance(fields, list) else set()
+    for name in domain:
+        if name not in declared:
+            raise _Refused(
+                f"domain.{name} is not declared in types.EIP712Domain: MetaMask would sign "
+                "the domain without it, cast with it"
+            )
 
 
 def _value(types: Mapping[str, object], kind: str, value: object, where: str) -> None:
@@ -109,10 +162,14 @@ def _atomic(kind: str, value: object, where: str) -> None:
         ok = isinstance(value, bool) or value in ("true", "false")
     elif kind == "string":
         ok = isinstance(value, str)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise _Refused(f"{where} (string) holds a lone UTF-16 surrogate: it is not text")
     elif kind == "bytes" or _BYTES_N.fullmatch(kind):
         ok = isinstance(value, bytes) or (
             isinstance(value, str) and _WHOLE_BYTES.fullmatch(value) is not None
         )
+        if ok and kind != "bytes" and isinstance(value, bytes | str):
+            _fits(kind, value, where)
     elif kind == "address":
         ok = (isinstance(value, bytes) and len(value) == 20) or (
             isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
@@ -125,6 +182,16 @@ def _atomic(kind: str, value: object, where: str) -> None:
         return  # an unknown type: the encoder's own checks
     if not ok:
         raise _Refused(f"{where} ({kind}) is not {_WANTED.get(kind.rstrip('0123456789'), kind)}")
+
+
+def _fits(kind: str, value: bytes | str, where: str) -> None:
+    """Refuse a ``bytesN`` value of more than N bytes (fewer are right-padded by every
+    signer), in the type's words (the encoder's names its Python classes). A size that is no
+    Solidity type is the encoder's."""
+    size = int(kind[5:])
+    length = len(value) if isinstance(value, bytes) else (len(value) - 2) // 2
+    if 1 <= size <= 32 and length > size:
+        raise _Refused(f"{where} ({kind}) has {length} bytes, more than {size}")
 
 
 def _integer(value: object, *, signed: bool) -> bool:

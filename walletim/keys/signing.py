@@ -20,6 +20,8 @@ from walletim.keys.hd import (
 )
 
 MAX_TYPED_DATA_BYTES = 256 * 1024
+#: The primaryType whose signature covers the domain alone (no message is hashed).
+DOMAIN_ONLY = "EIP712Domain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +52,13 @@ class SignedTransaction:
 
 
 def looks_hex(message: str) -> bool:
-    """Whether text ``message`` is ``0x`` and whole bytes of hex: what MetaMask and
-    ``cast wallet sign`` sign as those bytes, where walletim signs the text unless told."""
+    """Whether text ``message`` is ``0x`` and whole bytes of hex (none: ``0x`` alone is the
+    empty message to them): what MetaMask and ``cast wallet sign`` sign as those bytes, where
+    walletim signs the text unless told. ``0X`` is text to cast, as to walletim."""
     digits = message[2:]
     return (
-        message[:2] in ("0x", "0X")
+        message[:2] == "0x"
         and len(digits) % 2 == 0
-        and len(digits) > 0
         and all(c in "0123456789abcdefABCDEF" for c in digits)
     )
 
@@ -119,6 +121,9 @@ def typed_data_digest(doc: dict[str, Any]) -> bytes:
 
     check_values(doc)  # every signature and every verification: one rule
     try:
+        if doc["primaryType"] == DOMAIN_ONLY:
+            signable = encode_typed_data(full_message=_domain_as_message(doc))
+            return keccak256(b"\x19" + signable.version + signable.header)
         signable = encode_typed_data(full_message=_reached_types_only(doc))
         return keccak256(b"\x19" + signable.version + signable.header + signable.body)
     except InputError:
@@ -128,6 +133,17 @@ def typed_data_digest(doc: dict[str, Any]) -> bytes:
         if len(text) > 200:  # cut at a word, and say so
             text = text[:200].rsplit(" ", 1)[0] + " …"
         raise InputError(f"typed data does not encode: {text}") from exc
+
+
+def _domain_as_message(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` of primaryType EIP712Domain as eth-account encodes it (it refuses that
+    primaryType): the domain's own type under another name as the primary, the domain as its
+    message. Only the header (the domain separator, checked against its type as any other)
+    is then signed: MetaMask, geth and cast sign keccak256(0x1901 || domainSeparator) and no
+    message."""
+    fields = doc["types"]["EIP712Domain"]
+    types = {"EIP712Domain": fields, "EIP712DomainAsMessage": fields}
+    return {**doc, "types": types, "primaryType": "EIP712DomainAsMessage", "message": doc["domain"]}
 
 
 def _reached_types_only(doc: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +201,20 @@ def recover_digest(digest: bytes, signature: bytes) -> str:
     except Exception as exc:
         raise InputError("signature does not recover a public key") from exc
     return address_from_public_key(pub.format(compressed=False))
+
+
+def low_s_form(signature: bytes) -> bytes | None:
+    """The low-s form (EIP-2) of a 65-byte signature whose s is high, or None when it is not:
+    the same signer over the same digest, s as n - s and the recovery id flipped. ecrecover
+    and cast accept either form; walletim's own checks, transactions and OpenZeppelin's
+    ECDSA take only the low one."""
+    from walletim.keys.hd import SECP256K1_N
+
+    s = int.from_bytes(signature[32:64], "big")
+    if len(signature) != 65 or not SECP256K1_N // 2 < s < SECP256K1_N:
+        return None
+    v = {0: 1, 1: 0, 27: 28, 28: 27}.get(signature[64], signature[64])
+    return signature[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([v])
 
 
 def parse_signature(text: str) -> bytes:

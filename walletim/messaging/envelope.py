@@ -131,6 +131,7 @@ class Payload:
             error=MessagingError,
             too_large="message payload too large",
             not_json="malformed message payload",
+            too_deep="malformed message payload: nested too deep",
         )
         if not isinstance(doc, dict) or doc.get("v") != VERSION:
             raise MessagingError("unsupported message payload version")

@@ -104,3 +104,46 @@ def pending_at(repo: TxRepo, chain_id: int, sender: str, nonce: int) -> TxRecord
     if not candidates:
         raise InputError(f"no pending transaction of {sender} at nonce {nonce} in this home")
     return candidates[-1]
+
+
+def check_outbids(repo: TxRepo, plan: TxPlan) -> None:
+    """Refuse, before anything is signed, a transaction at a nonce it names (``send --nonce
+    N``) where this home's open transaction holds fees it does not raise by the node's
+    replacement minimum, each of them: once signed the node refuses it ("replacement
+    transaction underpriced"). The fees it needs are said exactly.
+
+    Raises:
+        InputError: naming the transaction at that nonce and the fees a replacement needs.
+    """
+    from walletim.chain.units import format_gwei
+
+    if plan.nonce is None:
+        return
+    held = repo.at_nonce(plan.chain_id, to_checksum_address(plan.sender), plan.nonce)
+    held = [r for r in held if r.status in ("signed", "pending")]
+    if not held:
+        return
+    cap = policy.bump(max(record_fees(r).per_gas for r in held), policy.NODE_MIN_BUMP_PERCENT)
+    tip = policy.bump(max(_tip(record_fees(r)) for r in held), policy.NODE_MIN_BUMP_PERCENT)
+    mine = Fees(max_fee=plan.max_fee, priority_fee=plan.priority_fee, gas_price=plan.gas_price)
+    if mine.per_gas >= cap and _tip(mine) >= tip:
+        return
+    if mine.gas_price is not None:
+        needed = f"a gas price of at least {format_gwei(max(cap, tip), exact=True)}"
+        options = "--max-fee"
+    else:
+        needed = (
+            f"a max fee of at least {format_gwei(cap, exact=True)} and a priority fee of at "
+            f"least {format_gwei(tip, exact=True)}"
+        )
+        options = "--max-fee and --priority-fee"
+    raise InputError(
+        f"nonce {plan.nonce} is held by this home's pending {held[-1].hash}: a transaction "
+        f"replacing it needs {needed} (10% over it), or the node refuses it as underpriced; "
+        f"give {options}, or use `walletim tx speedup` or `tx cancel`; nothing was signed"
+    )
+
+
+def _tip(fees: Fees) -> int:
+    """What ``fees`` pays the block producer at most per gas (a legacy price is all tip)."""
+    return fees.gas_price if fees.gas_price is not None else fees.priority_fee or 0

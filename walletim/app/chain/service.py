@@ -359,8 +359,10 @@ class ChainService:
             ChainIdMismatch, ContractReverted, ChainError, RpcError, Aborted.
         """
         from walletim.app.chain.model import SendResult
+        from walletim.app.chain.replace import check_outbids
 
         plan = self.plan(sender, req)
+        check_outbids(self.repo, plan)  # --nonce onto a pending one: refused, not underpriced
         if confirm is not None:
             confirm(plan)
         signer = self._signer(account, plan.sender)

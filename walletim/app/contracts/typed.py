@@ -18,6 +18,7 @@ from walletim.contracts.typed_data import (
     describe_typed_data,
     typed_domain,
 )
+from walletim.keys.signing import DOMAIN_ONLY
 
 #: Flags of a described payload that each add a loud line, in the order shown.
 _WARNINGS = (
@@ -56,6 +57,11 @@ class TypedDataReview:
         """What to show before anything is asked: the domain, then what signing allows."""
         out = [f"Typed data {self.primary_type!r} (EIP-712):"]
         out += [f"  {line}" for line in self.where]
+        if self.primary_type == DOMAIN_ONLY:
+            out.append(
+                "  Only this domain is signed: with primaryType EIP712Domain no message is "
+                "part of the signature (as MetaMask and cast sign it)."
+            )
         d = self.described
         if d is not None:
             out.append(f"This is a {d.kind} payload. If you sign it:")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from walletim.contracts.describe import MULTICALL3_ADDRESS, PERMIT2_ADDRESS, clean_text
 from walletim.contracts.typed_data.values import Json
 from walletim.errors import InputError, TypedDataAnyChainRefused, TypedDataChainRefused
+from walletim.keys.eip712_values import DOMAIN_FIELDS as _DOMAIN_TYPES
 
 #: Contracts deployed at the same address on every chain (CREATE2 through the same deployer),
 #: so their name holds whatever the chain.
@@ -17,14 +18,6 @@ SAME_ON_EVERY_CHAIN: Mapping[str, str] = {
     PERMIT2_ADDRESS: "Uniswap Permit2",
     MULTICALL3_ADDRESS: "Multicall3",
 }
-
-_DOMAIN_TYPES = (
-    ("name", "string"),
-    ("version", "string"),
-    ("chainId", "uint256"),
-    ("verifyingContract", "address"),
-    ("salt", "bytes32"),
-)
 
 
 @dataclass(frozen=True, slots=True)

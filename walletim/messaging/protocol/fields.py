@@ -87,6 +87,7 @@ def load(text: str | bytes) -> Doc:
         error=FrameError,
         too_large="frame too large",
         not_json="frame is not JSON",
+        too_deep="frame is nested too deep",
     )
     if not isinstance(doc, dict) or not isinstance(doc.get("op"), str):
         raise FrameError("frame is not an object with an op")
