@@ -46,8 +46,9 @@ def test_a_changed_relay_key_is_refused_until_pinned_again(
     # Re-pinning checks the key the operator published, if given.
     wrong = alice("relay", "pin", "--key", "ab" * 32)
     assert wrong.code == 4 and "nothing was pinned" in wrong.err
-    bad = alice("relay", "pin", "--key", "xyz")
-    assert bad.code == 1 and "64 hex digits" in bad.err
+    for bad_key in ("xyz", "ab " * 32):  # a space between bytes: two texts, one value
+        bad = alice("relay", "pin", "--key", bad_key)
+        assert bad.code == 1 and "64 hex digits" in bad.err
     assert alice("--json", "relay", "pins").json()["pins"][0]["key"] == relay_key(first)
     pinned = alice("--json", "relay", "pin", "--key", relay_key(second))
     assert pinned.code == 0, pinned.err

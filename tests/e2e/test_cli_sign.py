@@ -62,6 +62,15 @@ def test_sign_hex_message(scripted: Cli) -> None:
     # its bytes); cast signs "0x" alone as the empty message: noted (it said nothing).
     assert "looks like hex" not in scripted("sign", "message", "--from", "dev", "0XDEADBEEF").err
     assert "looks like hex" in scripted("sign", "message", "--from", "dev", "0x").err
+    # Hex with white space inside is two texts for one value (ARCHITECTURE: hex_bytes), as
+    # is a signature with a space in it: each is refused in one line, nothing signed.
+    spaced = scripted("sign", "message", "--from", "dev", "--hex", "0xdead beef")
+    assert spaced.code == 1 and spaced.err_lines == [
+        "error: the message is not valid hex (an even number of hex digits)"
+    ]
+    sig = out.json()["signature"]
+    split = scripted("verify", "--hex", ANVIL0, "deadbeef", f"{sig[:20]} {sig[20:]}")
+    assert split.code == 1 and "the signature is not hex" in split.err
 
 
 def test_sign_typed_data(scripted: Cli, tmp_path: Path) -> None:

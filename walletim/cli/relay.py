@@ -295,14 +295,12 @@ def pin(ctx: Ctx, urls: tuple[str, ...], expect: str | None) -> None:
     different key at that URL afterwards. If the relay's operator replaced its key on
     purpose, run this to trust the new one (compare it with the key they publish: --key)."""
     from walletim.errors import InputError
+    from walletim.keys.address import hex_bytes
 
     expect_key = None
     if expect is not None:
-        try:
-            expect_key = bytes.fromhex(expect.removeprefix("0x"))
-        except ValueError as exc:
-            raise InputError("--key: expected 64 hex digits") from exc
-        if len(expect_key) != 32:
+        expect_key = hex_bytes(expect, size=32)
+        if expect_key is None:
             raise InputError("--key: expected 64 hex digits")
     with open_session(ctx) as s:
         pinned = s.chat.pin_relays(list(urls) or None, expect_key=expect_key)

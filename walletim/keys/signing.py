@@ -12,12 +12,8 @@ from typing import Any, NoReturn
 
 from walletim import safejson
 from walletim.errors import InputError, SigningError
-from walletim.keys.hd import (
-    address_from_private_key,
-    check_private_key,
-    strip_0x,
-    to_checksum_address,
-)
+from walletim.keys.address import hex_bytes
+from walletim.keys.hd import address_from_private_key, check_private_key, to_checksum_address
 
 MAX_TYPED_DATA_BYTES = 256 * 1024
 #: The primaryType whose signature covers the domain alone (no message is hashed).
@@ -72,10 +68,10 @@ def message_bytes(message: str | bytes, *, hex_input: bool = False) -> bytes:
     if isinstance(message, bytes):
         return message
     if hex_input:
-        try:
-            return bytes.fromhex(strip_0x(message))
-        except ValueError as exc:
-            raise InputError("the message is not valid hex") from exc
+        raw = hex_bytes(message)
+        if raw is None:  # "ab cd" too: one text, one value
+            raise InputError("the message is not valid hex (an even number of hex digits)")
+        return raw
     return message.encode("utf-8")
 
 
@@ -219,10 +215,9 @@ def low_s_form(signature: bytes) -> bytes | None:
 
 def parse_signature(text: str) -> bytes:
     """Parse a 0x-hex 65-byte signature. Raises InputError."""
-    try:
-        sig = bytes.fromhex(strip_0x(text.strip()))
-    except ValueError as exc:
-        raise InputError("the signature is not hex") from exc
+    sig = hex_bytes(text.strip())
+    if sig is None:
+        raise InputError("the signature is not hex (an even number of hex digits)")
     if len(sig) != 65:
         raise InputError(f"a signature is 65 bytes, not {len(sig)}")
     return sig
