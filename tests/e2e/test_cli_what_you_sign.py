@@ -254,6 +254,16 @@ def test_every_transaction_plan_says_its_chain(world: World, tmp_path: Path) -> 
     assert rows.code == 1 and f"on network {chain}" in rows.err
 
 
+def test_a_plan_shows_the_fees_signed_to_the_wei(world: World) -> None:
+    """Fees per gas were cut to 4 places: a max fee of 2.000000001 gwei read "2 gwei"."""
+    base = ("--rpc-url", world.url, "send", "--from", "dev", "dev:1", "0.1")
+    fees = ("--max-fee", "2.000000001gwei", "--priority-fee", "0.000000123gwei")
+    sent = world.cli()(*base, *fees, input="n\n")
+    assert sent.code == 1 and "fees      max 2.000000001 gwei, priority 123 wei" in sent.err
+    legacy = world.cli()(*base, "--legacy", "--max-fee", "3.000000007gwei", input="n\n")
+    assert legacy.code == 1 and "gas price 3.000000007 gwei (legacy)" in legacy.err, legacy.err
+
+
 # -- approvals carried inside typed data -----------------------------------------------------------
 
 

@@ -92,11 +92,11 @@ def _plan_text(plan: TxPlan, s: Session | None = None) -> str:
         lines.append(f"  nonce     {plan.nonce}")
     if plan.tx_type == 2:
         lines.append(
-            f"  fees      max {format_gwei(plan.max_fee or 0)}, "
-            f"priority {format_gwei(plan.priority_fee or 0)} (EIP-1559)"
+            f"  fees      max {format_gwei(plan.max_fee or 0, exact=True)}, "
+            f"priority {format_gwei(plan.priority_fee or 0, exact=True)} (EIP-1559)"
         )
-    else:
-        lines.append(f"  gas price {format_gwei(plan.gas_price or 0)} (legacy)")
+    else:  # what is signed, to the wei (cut, 2.000000001 gwei read as 2)
+        lines.append(f"  gas price {format_gwei(plan.gas_price or 0, exact=True)} (legacy)")
     lines.append(f"  gas limit {plan.gas_limit}; max fee {eth_text(plan.max_total_fee)} ETH")
     return "\n".join(lines)
 
