@@ -74,6 +74,31 @@ def test_cli_cancel_takes_a_hash_or_a_sender_and_nonce_not_both(tmp_path: Path) 
         assert len(cli(*base, "tx", "history").json()["transactions"]) == 1  # nothing signed
 
 
+def test_a_speed_up_of_a_cancelled_payment_says_it_pays_after_all(tmp_path: Path) -> None:
+    """``tx speedup`` of a payment already cancelled outbids the cancellation: the payment
+    goes out after all. The plan said only the fees (not even which transaction it
+    replaces); it now names the cancellation it undoes, and a "no" keeps it cancelled."""
+    cli = _cli(tmp_path / "home")
+    assert cli("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC).code == 0
+    with Anvil.start(args=["--no-mining"]) as node:
+        base = ["--rpc-url", node.url]
+        pay = cli(*base, "--json", "send", "--from", "dev", "dev:1", "1", "--no-wait", "--yes")
+        paid = pay.json()["hash"]
+        plain = cli(*base, "tx", "speedup", paid, input="n\n")
+        assert plain.code == 1 and f"speedup   replaces {paid}\n" in plain.err, plain.err
+        cancel = cli(*base, "--json", "--yes", "tx", "cancel", paid)
+        assert cancel.code == 0, cancel.err
+        again = cli(*base, "tx", "speedup", paid, input="n\n")
+        assert again.code == 1
+        said = " ".join(again.err.split())
+        assert f"replaces {paid} and outbids your cancellation {cancel.json()['hash']}" in said
+        assert "what you cancelled goes out after all" in said
+        with node.rpc() as rpc:
+            rpc.call("anvil_mine", ["0x1"])
+        status = cli(*base, "--json", "tx", "status", cancel.json()["hash"])
+        assert status.json()["state"] == "mined"  # the "no" kept it cancelled
+
+
 def test_network_profiles_pin_chain_id(tmp_path: Path) -> None:
     cli = _cli(tmp_path / "home")
     assert cli("wallet", "import", "dev", "--mnemonic-stdin", input=ANVIL_MNEMONIC).code == 0

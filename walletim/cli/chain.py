@@ -90,6 +90,8 @@ def _plan_text(plan: TxPlan, s: Session | None = None) -> str:
             lines.extend(_call_lines(s, plan))
     if plan.nonce is not None:
         lines.append(f"  nonce     {plan.nonce}")
+    if plan.kind in ("speedup", "cancel") and plan.note:  # our own words: which it replaces
+        lines.append(f"  {plan.kind:<9} {plan.note}")
     if plan.tx_type == 2:
         lines.append(
             f"  fees      max {format_gwei(plan.max_fee or 0, exact=True)}, "

@@ -58,17 +58,31 @@ def replacement_plan(
         InputError: a bump under the node's minimum. ChainError: over the fee cap.
     """
     fees = policy.replacement(outbid(rec, at_nonce or []), bump_percent, current)
+    note = f"replaces {rec.hash}"
     if cancel:
         call: tuple[str | None, int, bytes] = (rec.sender, 0, b"")
     else:
         call = (rec.recipient, rec.value, rec.data)
+        note += _undoes_cancel(rec, at_nonce or [])
     plan = TxPlan.of(
         network.name, network.chain_id, rec.sender, call, nonce=rec.nonce,
         gas_limit=CANCEL_GAS if cancel else rec.gas_limit, fees=fees,
-        kind="cancel" if cancel else "speedup", note=f"replaces {rec.hash}",
+        kind="cancel" if cancel else "speedup", note=note,
     )  # fmt: skip
     policy.check_fee_cap(plan.gas_limit, plan.fees, network.fee_cap_wei)
     return plan
+
+
+def _undoes_cancel(rec: TxRecord, at_nonce: list[TxRecord]) -> str:
+    """What a speed-up of ``rec`` says when this home's open cancellation of it holds the
+    nonce: the speed-up outbids the cancellation, and what was cancelled goes out after all."""
+    held = [r for r in at_nonce if r.kind == "cancel" and r.status in ("signed", "pending")]
+    if not held:
+        return ""
+    return (
+        f" and outbids your cancellation {held[-1].hash}: what you cancelled goes out "
+        "after all (to keep it cancelled, answer no)"
+    )
 
 
 def check_replaceable(rec: TxRecord, mined_count: int) -> None:
