@@ -344,3 +344,30 @@ def test_a_link_not_confirmed_signs_nothing_and_the_new_device_is_told(
     assert "fingerprint" in err  # the laptop showed the phone's key before asking
     assert ok(laptop, "chat", "device", "list", "--from", "dev")["version"] == before
     assert ok(phone, "wallet", "list")["wallets"] == []
+
+
+def test_linking_a_home_that_holds_the_wallet_already_stores_nothing_and_names_the_device(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """The phone, linked once, is linked again (as another wallet name): the new device only
+    learns the wallet's address from the reply, after the laptop signed the new key into the
+    list. It refused then with "already in this home", after merging the history and marking
+    the key listed in its store, and never said the list now names a device no home holds;
+    it now refuses before storing anything and names the device to revoke."""
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = link_phone(tmp_path, laptop, relay)
+
+    def ids() -> set[str]:
+        return {d["id"] for d in ok(laptop, "chat", "device", "list", "--from", "dev")["devices"]}
+
+    before = ids()
+    offer = Offer(laptop, "--from", "dev", "--yes")
+    r = phone("chat", "device", "link", "--code", "-", "--as", "again", input=offer.code() + "\n")
+    assert offer.finish()[0] == 0
+    phantom = sorted(ids() - before)
+    said = r.err.splitlines()[-1]  # after the fingerprint and "waiting" lines
+    assert r.code == 1 and said.startswith("error: "), r.err
+    assert "already in this home as linked: nothing was stored" in said, said
+    assert len(phantom) == 1 and f"revoke --from ACCOUNT {phantom[0][:12]}" in said, phantom
+    assert [w["name"] for w in ok(phone, "wallet", "list")["wallets"]] == ["linked"]
+    ok(laptop, "chat", "device", "revoke", "--from", "dev", phantom[0][:12])

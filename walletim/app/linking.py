@@ -36,7 +36,7 @@ from walletim.app.chat.peer_devices import mark_listed, newest_list
 from walletim.app.chat.ports import Addressed, run
 from walletim.app.devices import DeviceService, DevicesResult, note_linked
 from walletim.display import one_line
-from walletim.errors import Aborted, InputError, MessagingError, RelayRefused
+from walletim.errors import Aborted, InputError, KeyAlreadyHeld, MessagingError, RelayRefused
 from walletim.keys.chat import DeviceKey, identity_from_seed
 from walletim.messaging import linkcode as L
 from walletim.messaging import protocol
@@ -57,6 +57,8 @@ class LinkWallets(Protocol):
     def device_key(self, spec: str) -> DeviceKey: ...
 
     def import_linked(self, name: str, address: str, device: bytes) -> object: ...
+
+    def refuse_held(self, address: str) -> None: ...
 
     def check_new_name(self, name: str) -> str: ...
 
@@ -274,6 +276,7 @@ class LinkService:
         address = listed.wallet
         if str(opened.manifest.get("account", "")).lower() != address.lower():
             raise MessagingError("the history sent is another account's: refused")
+        _not_held(self.wallets, address, device.id)
         added = self._keep(listed, device, opened)  # first: a failure leaves no wallet
         self.wallets.import_linked(wallet, address, raw)
         return AcceptResult(
@@ -309,6 +312,20 @@ class LinkService:
             finally:
                 await conn.close()
         return got
+
+
+def _not_held(wallets: LinkWallets, address: str, device: bytes) -> None:
+    """Refuse, before anything is stored, a link for a wallet this home holds already (it
+    was linked before, or holds the mnemonic): the other device has listed the new key by
+    then, so say which device to revoke there."""
+    try:
+        wallets.refuse_held(address)
+    except KeyAlreadyHeld as exc:
+        raise InputError(
+            f"{address} is already in this home as {exc.spec}: nothing was stored; the other "
+            f"device listed this link as device {device.hex()[:12]}: revoke it there "
+            f"(walletim chat device revoke --from ACCOUNT {device.hex()[:12]})"
+        ) from exc
 
 
 async def _still_there(conn: LinkRelay, bid: str) -> bool:
