@@ -371,3 +371,24 @@ def test_linking_a_home_that_holds_the_wallet_already_stores_nothing_and_names_t
     assert len(phantom) == 1 and f"revoke --from ACCOUNT {phantom[0][:12]}" in said, phantom
     assert [w["name"] for w in ok(phone, "wallet", "list")["wallets"]] == ["linked"]
     ok(laptop, "chat", "device", "revoke", "--from", "dev", phantom[0][:12])
+
+
+def test_a_device_name_the_list_cannot_hold_is_an_input_error(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A name with a control, bidi or invisible character, or over 40 characters, given to
+    `chat device join --name` or `chat device link --name`, exited 4 (a messaging error);
+    it is the user's input: exit 1, one line, before the relay or the code is used."""
+    from walletim.messaging import linkcode as L
+
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = _fresh(tmp_path / "phone", relay.url)
+    code = L.new_code(os.urandom(16), int(time.time())).text
+    for bad in ("evil\x1b[31mred", "a\u200bb", "手机\u202egnp", "长" * 41):
+        join = laptop("chat", "device", "join", "--from", "dev", "--name", bad)
+        assert join.code == 1 and join.err.count("\n") == 1, join.err
+        assert "a device name is at most 40 printable characters" in join.err, join.err
+        link = phone("chat", "device", "link", "--code", "-", "--name", bad, input=code + "\n")
+        assert link.code == 1 and link.err.count("\n") == 1, link.err
+        assert "\x1b" not in join.err + link.err
+    assert ok(laptop, "chat", "device", "join", "--from", "dev", "--name", "手机")["listed"]

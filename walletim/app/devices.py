@@ -42,6 +42,7 @@ from walletim.messaging import protocol
 from walletim.messaging.devices import (
     Device,
     DeviceList,
+    check_name,
     make_device,
     with_device,
     without_device,
@@ -118,7 +119,9 @@ class DeviceService:
 
     def join(self, spec: str, name: str = "") -> DevicesResult:
         """Add this home as a device of the account (signed here with the account key), unless
-        it is listed already. Raises TooManyDevices, StaleDeviceList, RelayRefused, ..."""
+        it is listed already. Raises InputError (a bad name), TooManyDevices,
+        StaleDeviceList, RelayRefused, ..."""
+        check_name(name)
         address = self.wallets.account(spec).address
         mine = self.wallets.device_key(spec)
         known = self._pinned(address)

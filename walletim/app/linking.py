@@ -40,7 +40,13 @@ from walletim.errors import Aborted, InputError, KeyAlreadyHeld, MessagingError,
 from walletim.keys.chat import DeviceKey, identity_from_seed
 from walletim.messaging import linkcode as L
 from walletim.messaging import protocol
-from walletim.messaging.devices import MAX_DEVICES, DeviceList, TooManyDevices, make_device
+from walletim.messaging.devices import (
+    MAX_DEVICES,
+    DeviceList,
+    TooManyDevices,
+    check_name,
+    make_device,
+)
 from walletim.retry import Backoff
 from walletim.store import backup as records
 from walletim.store.db import Store
@@ -256,13 +262,12 @@ class LinkService:
         that does not check: nothing is stored), ArchiveError, RelayUnavailable."""
         now = self.clock()
         code = L.parse_code(code_text, int(now))
-        wallet = self.wallets.check_new_name(wallet)
+        wallet, name = self.wallets.check_new_name(wallet), check_name(name)
         self.wallets.unlock_or_initialize()  # a new home: its store and relay pin need it
         keys = L.link_keys(code)
         raw = self.randbytes(16 + 32)
         device = DeviceKey(raw[:16], identity_from_seed(raw[16:]))
         hello = L.Hello(device.id, device.key.public_key, name)
-        make_device(device.id, device.key.public_key, 0, name)  # a bad name: before sending
         first = L.seal_frame(keys.b_to_a, L.B_TO_A, 0, keys.start, L.HELLO, hello.encode())
         until = code.expires + 120 if timeout is None else now + timeout
         show(L.fingerprint(device.key.public_key))
