@@ -200,6 +200,28 @@ def test_a_backed_up_name_another_contact_has_here_is_said_not_dropped(tmp_path:
     assert taken == [(PEER, "bob")]  # again, as long as it stands
 
 
+def test_a_block_undone_here_since_the_backup_is_not_brought_back(tmp_path: Path) -> None:
+    """Blocked, backed up, unblocked, then restored: the archive's block came back unseen
+    (the store has no row once unblocked, so the archive's was 'new here') and the peer's
+    mail was dropped unread again; the unblock is this home's newer word, so it stands.
+    A peer the archive blocked after this home's unblock is blocked."""
+    from walletim.store import consent
+
+    other = "0x3333333333333333333333333333333333333333"
+    a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
+    with a.transaction() as c:
+        consent.decide(c, ME, PEER, "blocked", at=1_000)
+        consent.decide(c, ME, other, "blocked", at=3_000)
+    with b.transaction() as c:
+        consent.decide(c, ME, PEER, "blocked", at=1_000)
+        consent.undecide(c, ME, PEER, at=2_000)
+        consent.decide(c, ME, other, "blocked", at=1_500)
+        consent.undecide(c, ME, other, at=2_000)
+    records.merge(b, ME, records.dump(a, ME))
+    assert not consent.blocked(b, ME, PEER)
+    assert consent.blocked(b, ME, other)
+
+
 def test_a_broken_record_changes_nothing(tmp_path: Path) -> None:
     a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
     _fill(a)

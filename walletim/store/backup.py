@@ -20,7 +20,8 @@ it, doubles nothing and loses nothing:
   a newer key), the archive fills what is missing; a confirmation is kept only for the
   same chat key;
 - a group roster: the higher version wins; requests: settled wins over open;
-- a consent decision (accepted, blocked, ignored): its peer; one this home made wins.
+- a consent decision (accepted, blocked, ignored): its peer; one this home made wins, and
+  one this home forgot since (an unblock) is not brought back.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from walletim.store.chat import conversation_id
+from walletim.store.consent import forgotten_since
 from walletim.store.db import Store
 
 Rows = list[dict[str, Any]]
@@ -327,6 +329,10 @@ def _merge_keyed(m: _Merge, table: str, row: dict[str, Any]) -> None:
     out = _with_message(m, row)
     if table == "actions" and out.get("message_id") is None:
         return  # an action belongs to its message: without it, nothing to show it on
+    if table == "consent" and forgotten_since(
+        m.conn, m.account, str(out["peer"]), int(out["updated_ms"])
+    ):
+        return  # this home unblocked (or unaccepted) the peer since: its word wins
     if m.insert(table, out) is not None:
         return
     if table == "groups":
