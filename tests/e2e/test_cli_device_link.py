@@ -6,6 +6,7 @@ device (no spending key)."""
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import time
@@ -392,3 +393,38 @@ def test_a_device_name_the_list_cannot_hold_is_an_input_error(
         assert link.code == 1 and link.err.count("\n") == 1, link.err
         assert "\x1b" not in join.err + link.err
     assert ok(laptop, "chat", "device", "join", "--from", "dev", "--name", "手机")["listed"]
+
+
+def test_a_history_the_relay_cannot_carry_signs_nothing(tmp_path: Path, relay_factory: Any) -> None:
+    """A relay keeping smaller backups (--max-backup) than the history: the laptop signed
+    the phone into the wallet's list, published it, then failed to hand over the reply
+    ('backup_too_large'): the list named a device no home holds and nobody said so. The
+    relay's advertised size is checked before anything is signed, and the phone is told."""
+    relay = relay_factory("--max-backup", "16000")
+    laptop = _home(tmp_path / "laptop", relay.url)
+    before = ok(laptop, "chat", "device", "join", "--from", "dev")["version"]
+    nobody = "0x" + "ab" * 20  # no chat keys: the long message waits in the history
+    noise = base64.b64encode(os.urandom(15_000)).decode()  # more than the relay keeps
+    assert laptop("chat", "send", "--from", "dev", nobody, noise).code == 0
+    phone = _fresh(tmp_path / "phone", relay.url)
+    offer = Offer(laptop, "--from", "dev", "--yes")
+    r = phone("chat", "device", "link", "--code", "-", input=offer.code() + "\n")
+    rc, _doc, err = offer.finish()
+    assert rc == 1 and "through this relay: nothing was signed" in err, err
+    assert r.code == 1 and "nothing was signed" in r.err, r.err
+    assert ok(laptop, "chat", "device", "list", "--from", "dev")["version"] == before
+    assert ok(phone, "wallet", "list")["wallets"] == []
+
+
+def test_a_reply_the_relay_lost_names_the_device_to_revoke() -> None:
+    """Once the new device is signed into the list, a relay that goes away (or refuses the
+    reply) left the list naming a device no home holds, unsaid: the error now names it."""
+    from walletim.app.linking import _undelivered
+    from walletim.errors import RelayRefused, RelayUnavailable
+
+    dev = bytes.fromhex("4669f06d828d") + bytes(10)
+    for exc in (RelayUnavailable("ws://r", "connection lost"), RelayRefused("full", "no room")):
+        said = _undelivered(exc, "alice", dev)
+        assert type(said) is type(exc)
+        assert "revoke it (walletim chat device revoke --from alice 4669f06d828d)" in str(said)
+    assert str(_undelivered(RelayRefused("full", "no room"), "a", dev)).endswith(" (full)")

@@ -36,7 +36,14 @@ from walletim.app.chat.peer_devices import mark_listed, newest_list
 from walletim.app.chat.ports import Addressed, run
 from walletim.app.devices import DeviceService, DevicesResult, note_linked
 from walletim.display import one_line
-from walletim.errors import Aborted, InputError, KeyAlreadyHeld, MessagingError, RelayRefused
+from walletim.errors import (
+    Aborted,
+    InputError,
+    KeyAlreadyHeld,
+    MessagingError,
+    RelayRefused,
+    RelayUnavailable,
+)
 from walletim.keys.chat import DeviceKey, identity_from_seed
 from walletim.messaging import linkcode as L
 from walletim.messaging import protocol
@@ -53,6 +60,7 @@ from walletim.store.db import Store
 
 MAX_SLOT = 16 * 1024 * 1024  # what one side reads from the other's slot, at most
 MAX_ARCHIVE = 15 * 1024 * 1024  # the history a link sends (a relay keeps 16 MiB by default)
+LIST_ROOM = 8 * 1024  # bytes of a reply beside the history: a signed list of 10, the framing
 POLL = Backoff(first=0.2, factor=1.5, cap=1.0)
 ARCHIVE_FORMAT = "walletim-device-link/1"
 
@@ -81,6 +89,8 @@ class LinkRelay(Protocol):
     async def delete_backup(self, bid: str, token: bytes) -> bool: ...
 
     async def close(self) -> None: ...
+
+    limits: dict[str, int]  # what the relay advertised (max_backup: the largest slot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +187,11 @@ class LinkService:
         entry = make_device(hello.device_id, hello.identity_key, int(self.clock()), hello.name)
         blob, counts = self._archive(keys, address)  # first: one too large signs nothing
         try:
-            if len(blob) > MAX_ARCHIVE:
+            room = run(self._room_for_history())
+            if len(blob) > room:
                 raise InputError(
-                    f"this account's history ({len(blob)} bytes) is over the {MAX_ARCHIVE} "
-                    "bytes a link sends: nothing was signed"
+                    f"this account's history ({len(blob)} bytes) is over the {room} bytes a "
+                    "link sends through this relay: nothing was signed"
                 )
             result = self.devices.add_device(spec, entry)
         except (InputError, MessagingError) as exc:
@@ -191,8 +202,21 @@ class LinkService:
         with self.store().transaction() as conn:
             note_linked(conn, address, hello.device_id)
         frames = _reply(keys, transcript, result.devices, blob)
-        collected = run(self._deliver(keys, frames, code.expires + 120))
+        try:
+            collected = run(self._deliver(keys, frames, code.expires + 120))
+        except (RelayUnavailable, RelayRefused) as exc:
+            raise _undelivered(exc, spec, hello.device_id) from exc
         return OfferResult(result, hello.device_id.hex(), hello.name, counts, collected)
+
+    async def _room_for_history(self) -> int:
+        """The largest history a reply carries through this relay (the backup size it
+        advertises, less the room of the list beside it)."""
+        conn = await self.dial()
+        try:
+            most = conn.limits.get("max_backup", MAX_SLOT)
+        finally:
+            await conn.close()
+        return min(MAX_ARCHIVE, most - LIST_ROOM)
 
     def _archive(self, keys: L.LinkKeys, address: str) -> tuple[bytes, dict[str, int]]:
         dumped: dict[str, object] = dict(records.dump(self.store(), address))
@@ -317,6 +341,21 @@ class LinkService:
             finally:
                 await conn.close()
         return got
+
+
+def _undelivered(
+    exc: RelayUnavailable | RelayRefused, spec: str, device: bytes
+) -> RelayUnavailable | RelayRefused:
+    """The relay failed once the new device was signed into the list: say which device to
+    revoke (no home holds its key until the link is run again)."""
+    said = (
+        f"; device {device.hex()[:12]} is on the wallet's list but got nothing: revoke it "
+        f"(walletim chat device revoke --from {spec} {device.hex()[:12]}) and link again"
+    )
+    if isinstance(exc, RelayUnavailable):
+        return RelayUnavailable(exc.url, exc.reason + said)
+    message = str(exc).removeprefix("the relay refused: ").removesuffix(f" ({exc.code})")
+    return RelayRefused(exc.code, message + said)
 
 
 def _not_held(wallets: LinkWallets, address: str, device: bytes) -> None:
