@@ -216,7 +216,7 @@ class LinkService:
             most = conn.limits.get("max_backup", MAX_SLOT)
         finally:
             await conn.close()
-        return min(MAX_ARCHIVE, most - LIST_ROOM)
+        return max(0, min(MAX_ARCHIVE, most - LIST_ROOM))
 
     def _archive(self, keys: L.LinkKeys, address: str) -> tuple[bytes, dict[str, int]]:
         dumped: dict[str, object] = dict(records.dump(self.store(), address))
