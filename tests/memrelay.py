@@ -130,6 +130,7 @@ class MemoryConnection:
         self.relay_id = relay.relay_id
         self.relay_key = relay.relay_key
         self.dialled = relay.url
+        self.limits: dict[str, int] = {}  # it advertises none
         self.mailbox: str | None = None
         self.pushes: asyncio.Queue[protocol.Deliver | protocol.Published] = asyncio.Queue()
         self.pushed: set[str] = set()

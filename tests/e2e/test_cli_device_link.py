@@ -6,6 +6,7 @@ device (no spending key)."""
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import time
@@ -344,3 +345,86 @@ def test_a_link_not_confirmed_signs_nothing_and_the_new_device_is_told(
     assert "fingerprint" in err  # the laptop showed the phone's key before asking
     assert ok(laptop, "chat", "device", "list", "--from", "dev")["version"] == before
     assert ok(phone, "wallet", "list")["wallets"] == []
+
+
+def test_linking_a_home_that_holds_the_wallet_already_stores_nothing_and_names_the_device(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """The phone, linked once, is linked again (as another wallet name): the new device only
+    learns the wallet's address from the reply, after the laptop signed the new key into the
+    list. It refused then with "already in this home", after merging the history and marking
+    the key listed in its store, and never said the list now names a device no home holds;
+    it now refuses before storing anything and names the device to revoke."""
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = link_phone(tmp_path, laptop, relay)
+
+    def ids() -> set[str]:
+        return {d["id"] for d in ok(laptop, "chat", "device", "list", "--from", "dev")["devices"]}
+
+    before = ids()
+    offer = Offer(laptop, "--from", "dev", "--yes")
+    r = phone("chat", "device", "link", "--code", "-", "--as", "again", input=offer.code() + "\n")
+    assert offer.finish()[0] == 0
+    phantom = sorted(ids() - before)
+    said = r.err.splitlines()[-1]  # after the fingerprint and "waiting" lines
+    assert r.code == 1 and said.startswith("error: "), r.err
+    assert "already in this home as linked: nothing was stored" in said, said
+    assert len(phantom) == 1 and f"revoke --from ACCOUNT {phantom[0][:12]}" in said, phantom
+    assert [w["name"] for w in ok(phone, "wallet", "list")["wallets"]] == ["linked"]
+    ok(laptop, "chat", "device", "revoke", "--from", "dev", phantom[0][:12])
+
+
+def test_a_device_name_the_list_cannot_hold_is_an_input_error(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A name with a control, bidi or invisible character, or over 40 characters, given to
+    `chat device join --name` or `chat device link --name`, exited 4 (a messaging error);
+    it is the user's input: exit 1, one line, before the relay or the code is used."""
+    from walletim.messaging import linkcode as L
+
+    laptop = _home(tmp_path / "laptop", relay.url)
+    phone = _fresh(tmp_path / "phone", relay.url)
+    code = L.new_code(os.urandom(16), int(time.time())).text
+    for bad in ("evil\x1b[31mred", "a\u200bb", "手机\u202egnp", "长" * 41):
+        join = laptop("chat", "device", "join", "--from", "dev", "--name", bad)
+        assert join.code == 1 and join.err.count("\n") == 1, join.err
+        assert "a device name is at most 40 printable characters" in join.err, join.err
+        link = phone("chat", "device", "link", "--code", "-", "--name", bad, input=code + "\n")
+        assert link.code == 1 and link.err.count("\n") == 1, link.err
+        assert "\x1b" not in join.err + link.err
+    assert ok(laptop, "chat", "device", "join", "--from", "dev", "--name", "手机")["listed"]
+
+
+def test_a_history_the_relay_cannot_carry_signs_nothing(tmp_path: Path, relay_factory: Any) -> None:
+    """A relay keeping smaller backups (--max-backup) than the history: the laptop signed
+    the phone into the wallet's list, published it, then failed to hand over the reply
+    ('backup_too_large'): the list named a device no home holds and nobody said so. The
+    relay's advertised size is checked before anything is signed, and the phone is told."""
+    relay = relay_factory("--max-backup", "16000")
+    laptop = _home(tmp_path / "laptop", relay.url)
+    before = ok(laptop, "chat", "device", "join", "--from", "dev")["version"]
+    nobody = "0x" + "ab" * 20  # no chat keys: the long message waits in the history
+    noise = base64.b64encode(os.urandom(15_000)).decode()  # more than the relay keeps
+    assert laptop("chat", "send", "--from", "dev", nobody, noise).code == 0
+    phone = _fresh(tmp_path / "phone", relay.url)
+    offer = Offer(laptop, "--from", "dev", "--yes")
+    r = phone("chat", "device", "link", "--code", "-", input=offer.code() + "\n")
+    rc, _doc, err = offer.finish()
+    assert rc == 1 and "through this relay: nothing was signed" in err, err
+    assert r.code == 1 and "nothing was signed" in r.err, r.err
+    assert ok(laptop, "chat", "device", "list", "--from", "dev")["version"] == before
+    assert ok(phone, "wallet", "list")["wallets"] == []
+
+
+def test_a_reply_the_relay_lost_names_the_device_to_revoke() -> None:
+    """Once the new device is signed into the list, a relay that goes away (or refuses the
+    reply) left the list naming a device no home holds, unsaid: the error now names it."""
+    from walletim.app.linking import _undelivered
+    from walletim.errors import RelayRefused, RelayUnavailable
+
+    dev = bytes.fromhex("4669f06d828d") + bytes(10)
+    for exc in (RelayUnavailable("ws://r", "connection lost"), RelayRefused("full", "no room")):
+        said = _undelivered(exc, "alice", dev)
+        assert type(said) is type(exc)
+        assert "revoke it (walletim chat device revoke --from alice 4669f06d828d)" in str(said)
+    assert str(_undelivered(RelayRefused("full", "no room"), "a", dev)).endswith(" (full)")

@@ -49,20 +49,27 @@ def test_homes_join_list_and_revoke_devices(tmp_path: Path, relay: RelayProcess)
     assert [d["name"] for d in one["devices"]] == ["laptop"]
     again = ok(laptop, "chat", "device", "join", "--from", "dev", "--name", "laptop")
     assert again["version"] == 1 and not again["changed"]  # already listed: nothing new
+    # Another name renames it (README: `join --name laptop  # name it`); it was ignored.
+    renamed = ok(laptop, "chat", "device", "join", "--from", "dev", "--name", "笔记本")
+    assert renamed["version"] == 2 and renamed["changed"] and renamed["listed"]
+    assert [(d["name"], d["added"]) for d in renamed["devices"]] == [
+        ("笔记本", one["devices"][0]["added"])
+    ]
+    one = ok(laptop, "chat", "device", "join", "--from", "dev", "--name", "laptop")
 
     two = ok(phone, "chat", "device", "join", "--from", "dev", "--name", "phone")
-    assert two["version"] == 2 and [d["name"] for d in two["devices"]] == ["laptop", "phone"]
+    assert two["version"] == 4 and [d["name"] for d in two["devices"]] == ["laptop", "phone"]
     assert two["this_device"] != one["this_device"]  # each home its own key, from one seed
     keys = {d["identity_key"] for d in two["devices"]}
     assert len(keys) == 2
     seen = ok(laptop, "chat", "device", "list", "--from", "dev")
-    assert seen["version"] == 2 and [d["this"] for d in seen["devices"]] == [True, False]
+    assert seen["version"] == 4 and [d["this"] for d in seen["devices"]] == [True, False]
 
     # The phone is stolen: the laptop revokes it; the phone is told the next time it looks.
     revoked = ok(laptop, "chat", "device", "revoke", "--from", "dev", two["this_device"][:8])
-    assert revoked["version"] == 3 and [d["name"] for d in revoked["devices"]] == ["laptop"]
+    assert revoked["version"] == 5 and [d["name"] for d in revoked["devices"]] == ["laptop"]
     told = ok(phone, "chat", "device", "list", "--from", "dev")
-    assert told["revoked"] and not told["listed"] and told["version"] == 3
+    assert told["revoked"] and not told["listed"] and told["version"] == 5
     human = phone("chat", "device", "list", "--from", "dev")
     assert human.code == 0 and "REVOKED" in human.err
 

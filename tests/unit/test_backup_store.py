@@ -200,6 +200,72 @@ def test_a_backed_up_name_another_contact_has_here_is_said_not_dropped(tmp_path:
     assert taken == [(PEER, "bob")]  # again, as long as it stands
 
 
+def test_a_block_undone_here_since_the_backup_is_not_brought_back(tmp_path: Path) -> None:
+    """Blocked, backed up, unblocked, then restored: the archive's block came back unseen
+    (the store has no row once unblocked, so the archive's was 'new here') and the peer's
+    mail was dropped unread again; the unblock is this home's newer word, so it stands.
+    A peer the archive blocked after this home's unblock is blocked."""
+    from walletim.store import consent
+
+    other = "0x3333333333333333333333333333333333333333"
+    a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
+    with a.transaction() as c:
+        consent.decide(c, ME, PEER, "blocked", at=1_000)
+        consent.decide(c, ME, other, "blocked", at=3_000)
+    with b.transaction() as c:
+        consent.decide(c, ME, PEER, "blocked", at=1_000)
+        consent.undecide(c, ME, PEER, at=2_000)
+        consent.decide(c, ME, other, "blocked", at=1_500)
+        consent.undecide(c, ME, other, at=2_000)
+    records.merge(b, ME, records.dump(a, ME))
+    assert not consent.blocked(b, ME, PEER)
+    assert consent.blocked(b, ME, other)
+
+
+def test_reactions_and_edit_versions_come_back_unless_the_message_was_deleted_here(
+    tmp_path: Path,
+) -> None:
+    """A restored (or linked) home showed every message but none of their reactions, and
+    an edited message lost its kept versions: neither table was in the archive. They are
+    now, merged by identity (a reactor's newest reaction wins) and never brought back to a
+    message deleted on the home restored to."""
+    from walletim.messaging.threads import ReactionEvent, Version
+    from walletim.store import threads
+
+    cid = conversation_id(ME, PEER)
+
+    def message(store: Store, msg_id: str, counter: int) -> None:
+        with store.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO conversations VALUES (?,?,?,?)", (cid, ME, PEER, 1))
+            c.execute(
+                "INSERT INTO messages (conversation_id, account, direction, epoch, counter, "
+                "sent_ms, stored_ms, kind, body, text, state, msg_id) "
+                "VALUES (?,?,'out','e',?,?,?,'text','{}',?,'sent',?)",
+                (cid, ME, counter, counter, counter, msg_id, msg_id),
+            )
+
+    a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
+    for store in (a, b):
+        message(store, "t1", 1)
+        message(store, "t2", 2)
+    thumbs = ReactionEvent(PEER, "👍", 10, "r1")
+    with a.transaction() as c:
+        threads.save_reaction(c, cid, "t1", thumbs)
+        threads.save_reaction(c, cid, "t2", ReactionEvent(PEER, "❤️", 11, "r2"))
+        threads.save_versions(c, cid, "t1", [Version("t1", 1, "first"), Version("e1", 5, "改")])
+    with b.transaction() as c:  # here t2 was deleted, and PEER reacted to t1 again since
+        threads.save_reaction(c, cid, "t1", ReactionEvent(PEER, "🎉", 20, "r3"))
+        c.execute("UPDATE messages SET deleted = 1, text = '' WHERE msg_id = 't2'")
+    fresh = _open(tmp_path, "fresh")
+    records.merge(fresh, ME, json.loads(json.dumps(records.dump(a, ME))))
+    assert threads.reaction(fresh, cid, "t1", PEER) == thumbs
+    assert [v.text for v in threads.versions(fresh, cid, "t1")] == ["first", "改"]
+    records.merge(b, ME, json.loads(json.dumps(records.dump(a, ME))))
+    assert threads.reaction(b, cid, "t1", PEER) == ReactionEvent(PEER, "🎉", 20, "r3")
+    assert threads.reaction(b, cid, "t2", PEER) is None
+    assert [v.text for v in threads.versions(b, cid, "t1")] == ["first", "改"]
+
+
 def test_a_broken_record_changes_nothing(tmp_path: Path) -> None:
     a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
     _fill(a)

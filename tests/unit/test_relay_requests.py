@@ -459,3 +459,49 @@ except StoreError as exc:
         "--redis needs the relay's Redis support, which is not installed: "
         "pip install 'walletim[redis]'"
     )
+
+
+def test_a_size_declared_and_never_sent_holds_no_room_for_backups(tmp_path: Path) -> None:
+    """Eight connections of one address each started an upload declaring the largest size
+    and sent one byte: the relay reserved every declared size, so every other backup (and
+    device link, which meets in backup slots) was refused 'too many backups uploading' for
+    as long as they stayed open. Room is now what was received (still bounded), and an
+    upload unfinished after STAGING_TTL_S is dropped."""
+    from walletim.relay import backups
+
+    part, most = p.BACKUP_PART, 4 * p.BACKUP_PART
+
+    def upload(n: int, k: int, data: bytes, *, total: int = most) -> p.BackupPut:
+        tok = n.to_bytes(32, "big")
+        return p.BackupPut(
+            p.backup_id(tok), tok, k * part, total, data, k * part + len(data) == total, 1
+        )
+
+    async def body(relay: Relay) -> None:
+        held = [relay.connect() for _ in range(backups.STAGING_SLOTS)]  # (staged per connection)
+        for n, squatter in enumerate(held):
+            assert isinstance(only(await relay.ask(squatter, upload(n, 0, b"x"))), p.Ok)
+        honest = relay.connect("10.0.0.2")
+        small = upload(99, 0, b"backup", total=6)
+        assert isinstance(only(await relay.ask(honest, small)), p.Ok)
+        # What was received stays bounded: the part past STAGING_SLOTS uploads' worth is refused.
+        accepted, refused = 0, None
+        for n in range(2 * backups.STAGING_SLOTS):  # three parts each, never ended
+            conn = relay.connect("10.0.0.3")
+            held.append(conn)
+            for k in range(3):
+                answer = only(await relay.ask(conn, upload(100 + n, k, b"y" * part)))
+                if isinstance(answer, p.Error):
+                    refused = answer.code
+                    break
+                accepted += 1
+            if refused:
+                break
+        assert refused == "rate_limited" and accepted == backups.STAGING_SLOTS * 4 - 1
+        # An upload left unfinished holds its room for STAGING_TTL_S at most.
+        later = relay.requests.backups.clock() + backups.STAGING_TTL_S + 1
+        relay.requests.backups.clock = lambda: later
+        for k in range(4):
+            assert isinstance(only(await relay.ask(honest, upload(98, k, b"z" * part))), p.Ok)
+
+    on_relay(tmp_path, body, max_backup=4 * p.BACKUP_PART, backups_per_hour=1000)

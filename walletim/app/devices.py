@@ -42,6 +42,7 @@ from walletim.messaging import protocol
 from walletim.messaging.devices import (
     Device,
     DeviceList,
+    check_name,
     make_device,
     with_device,
     without_device,
@@ -117,14 +118,21 @@ class DeviceService:
         return self._result(address, mine, known, newest)
 
     def join(self, spec: str, name: str = "") -> DevicesResult:
-        """Add this home as a device of the account (signed here with the account key), unless
-        it is listed already. Raises TooManyDevices, StaleDeviceList, RelayRefused, ..."""
+        """Add this home as a device of the account (signed here with the account key); a
+        home listed already is only renamed (the next version) when ``name`` is another.
+        Raises InputError (a bad name), TooManyDevices, StaleDeviceList, RelayRefused, ..."""
+        check_name(name)
         address = self.wallets.account(spec).address
         mine = self.wallets.device_key(spec)
         known = self._pinned(address)
         current = self._checked(address, known, run(self._fetch(address)))
-        if current is not None and current.device(mine.id) is not None:
-            return self._result(address, mine, known, current)
+        listed = None if current is None else current.device(mine.id)
+        if current is not None and listed is not None:
+            if not name or name == listed.name:
+                return self._result(address, mine, known, current)
+            renamed = make_device(mine.id, listed.identity_key, listed.added, name)
+            devices = tuple(renamed if d.id == mine.id else d for d in current.devices)
+            return self._publish(spec, address, mine, known, current.version + 1, devices)
         entry = make_device(mine.id, mine.key.public_key, int(self._clock()), name)
         version, devices = with_device(_editable(current), entry)
         return self._publish(spec, address, mine, known, version, devices)

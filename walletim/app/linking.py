@@ -36,17 +36,31 @@ from walletim.app.chat.peer_devices import mark_listed, newest_list
 from walletim.app.chat.ports import Addressed, run
 from walletim.app.devices import DeviceService, DevicesResult, note_linked
 from walletim.display import one_line
-from walletim.errors import Aborted, InputError, MessagingError, RelayRefused
+from walletim.errors import (
+    Aborted,
+    InputError,
+    KeyAlreadyHeld,
+    MessagingError,
+    RelayRefused,
+    RelayUnavailable,
+)
 from walletim.keys.chat import DeviceKey, identity_from_seed
 from walletim.messaging import linkcode as L
 from walletim.messaging import protocol
-from walletim.messaging.devices import MAX_DEVICES, DeviceList, TooManyDevices, make_device
+from walletim.messaging.devices import (
+    MAX_DEVICES,
+    DeviceList,
+    TooManyDevices,
+    check_name,
+    make_device,
+)
 from walletim.retry import Backoff
 from walletim.store import backup as records
 from walletim.store.db import Store
 
 MAX_SLOT = 16 * 1024 * 1024  # what one side reads from the other's slot, at most
 MAX_ARCHIVE = 15 * 1024 * 1024  # the history a link sends (a relay keeps 16 MiB by default)
+LIST_ROOM = 8 * 1024  # bytes of a reply beside the history: a signed list of 10, the framing
 POLL = Backoff(first=0.2, factor=1.5, cap=1.0)
 ARCHIVE_FORMAT = "walletim-device-link/1"
 
@@ -57,6 +71,8 @@ class LinkWallets(Protocol):
     def device_key(self, spec: str) -> DeviceKey: ...
 
     def import_linked(self, name: str, address: str, device: bytes) -> object: ...
+
+    def refuse_held(self, address: str) -> None: ...
 
     def check_new_name(self, name: str) -> str: ...
 
@@ -73,6 +89,8 @@ class LinkRelay(Protocol):
     async def delete_backup(self, bid: str, token: bytes) -> bool: ...
 
     async def close(self) -> None: ...
+
+    limits: dict[str, int]  # what the relay advertised (max_backup: the largest slot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +187,11 @@ class LinkService:
         entry = make_device(hello.device_id, hello.identity_key, int(self.clock()), hello.name)
         blob, counts = self._archive(keys, address)  # first: one too large signs nothing
         try:
-            if len(blob) > MAX_ARCHIVE:
+            room = run(self._room_for_history())
+            if len(blob) > room:
                 raise InputError(
-                    f"this account's history ({len(blob)} bytes) is over the {MAX_ARCHIVE} "
-                    "bytes a link sends: nothing was signed"
+                    f"this account's history ({len(blob)} bytes) is over the {room} bytes a "
+                    "link sends through this relay: nothing was signed"
                 )
             result = self.devices.add_device(spec, entry)
         except (InputError, MessagingError) as exc:
@@ -183,8 +202,21 @@ class LinkService:
         with self.store().transaction() as conn:
             note_linked(conn, address, hello.device_id)
         frames = _reply(keys, transcript, result.devices, blob)
-        collected = run(self._deliver(keys, frames, code.expires + 120))
+        try:
+            collected = run(self._deliver(keys, frames, code.expires + 120))
+        except (RelayUnavailable, RelayRefused) as exc:
+            raise _undelivered(exc, spec, hello.device_id) from exc
         return OfferResult(result, hello.device_id.hex(), hello.name, counts, collected)
+
+    async def _room_for_history(self) -> int:
+        """The largest history a reply carries through this relay (the backup size it
+        advertises, less the room of the list beside it)."""
+        conn = await self.dial()
+        try:
+            most = conn.limits.get("max_backup", MAX_SLOT)
+        finally:
+            await conn.close()
+        return max(0, min(MAX_ARCHIVE, most - LIST_ROOM))
 
     def _archive(self, keys: L.LinkKeys, address: str) -> tuple[bytes, dict[str, int]]:
         dumped: dict[str, object] = dict(records.dump(self.store(), address))
@@ -254,13 +286,12 @@ class LinkService:
         that does not check: nothing is stored), ArchiveError, RelayUnavailable."""
         now = self.clock()
         code = L.parse_code(code_text, int(now))
-        wallet = self.wallets.check_new_name(wallet)
+        wallet, name = self.wallets.check_new_name(wallet), check_name(name)
         self.wallets.unlock_or_initialize()  # a new home: its store and relay pin need it
         keys = L.link_keys(code)
         raw = self.randbytes(16 + 32)
         device = DeviceKey(raw[:16], identity_from_seed(raw[16:]))
         hello = L.Hello(device.id, device.key.public_key, name)
-        make_device(device.id, device.key.public_key, 0, name)  # a bad name: before sending
         first = L.seal_frame(keys.b_to_a, L.B_TO_A, 0, keys.start, L.HELLO, hello.encode())
         until = code.expires + 120 if timeout is None else now + timeout
         show(L.fingerprint(device.key.public_key))
@@ -274,6 +305,7 @@ class LinkService:
         address = listed.wallet
         if str(opened.manifest.get("account", "")).lower() != address.lower():
             raise MessagingError("the history sent is another account's: refused")
+        _not_held(self.wallets, address, device.id)
         added = self._keep(listed, device, opened)  # first: a failure leaves no wallet
         self.wallets.import_linked(wallet, address, raw)
         return AcceptResult(
@@ -309,6 +341,35 @@ class LinkService:
             finally:
                 await conn.close()
         return got
+
+
+def _undelivered(
+    exc: RelayUnavailable | RelayRefused, spec: str, device: bytes
+) -> RelayUnavailable | RelayRefused:
+    """The relay failed once the new device was signed into the list: say which device to
+    revoke (no home holds its key until the link is run again)."""
+    said = (
+        f"; device {device.hex()[:12]} is on the wallet's list but got nothing: revoke it "
+        f"(walletim chat device revoke --from {spec} {device.hex()[:12]}) and link again"
+    )
+    if isinstance(exc, RelayUnavailable):
+        return RelayUnavailable(exc.url, exc.reason + said)
+    message = str(exc).removeprefix("the relay refused: ").removesuffix(f" ({exc.code})")
+    return RelayRefused(exc.code, message + said)
+
+
+def _not_held(wallets: LinkWallets, address: str, device: bytes) -> None:
+    """Refuse, before anything is stored, a link for a wallet this home holds already (it
+    was linked before, or holds the mnemonic): the other device has listed the new key by
+    then, so say which device to revoke there."""
+    try:
+        wallets.refuse_held(address)
+    except KeyAlreadyHeld as exc:
+        raise InputError(
+            f"{address} is already in this home as {exc.spec}: nothing was stored; the other "
+            f"device listed this link as device {device.hex()[:12]}: revoke it there "
+            f"(walletim chat device revoke --from ACCOUNT {device.hex()[:12]})"
+        ) from exc
 
 
 async def _still_there(conn: LinkRelay, bid: str) -> bool:

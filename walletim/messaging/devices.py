@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from walletim.errors import MessagingError, shown
+from walletim.errors import InputError, MessagingError, shown
 from walletim.keys.hd import to_checksum_address
 from walletim.keys.signing import eip712_fields
 from walletim.messaging.identity import (
@@ -102,9 +102,24 @@ def make_device(dev_id: bytes, identity_key: bytes, added: int, name: str = "") 
         raise MessagingError("an identity key is 32 bytes")
     if type(added) is not int or not 0 <= added <= MAX_VERSION:
         raise MessagingError("a device's time is out of range")
-    if len(name) > MAX_NAME or not name.isprintable():
-        raise MessagingError(f"a device name is at most {MAX_NAME} printable characters")
+    if not _good_name(name):
+        raise MessagingError(NAME_RULE)
     return Device(dev_id, identity_key, added, name)
+
+
+NAME_RULE = f"a device name is at most {MAX_NAME} printable characters"
+
+
+def _good_name(name: str) -> bool:
+    return len(name) <= MAX_NAME and name.isprintable()
+
+
+def check_name(name: str) -> str:
+    """``name`` if this home may give it to its own device (the rule every reader of a list
+    applies). Raises InputError: the user typed it."""
+    if not _good_name(name):
+        raise InputError(f"{NAME_RULE}: {shown(name)}")
+    return name
 
 
 def legacy_device_id(identity_key: bytes) -> bytes:

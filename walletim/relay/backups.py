@@ -6,10 +6,11 @@ seed. A write (``bput``, ``bdel``) must present the token that hashes to the id
 (``forbidden`` otherwise), so nobody else can replace or delete a backup, nor claim an id
 before its owner. Each IP address may start ``backups_per_hour`` uploads an hour (across
 every node: the store's token buckets). An upload is staged in this connection's memory
-(one at a time, at most ``max_backup`` bytes, relay-wide at most :data:`STAGING_SLOTS`
-uploads' worth) and stored only when its ``end`` part arrives: a dropped connection
-leaves the stored backup as it was, and the replacement is one store write. Reading
-needs only the id (it is ciphertext).
+(one at a time, at most ``max_backup`` bytes; relay-wide at most :data:`STAGING_SLOTS`
+uploads' worth of bytes received, each upload for at most :data:`STAGING_TTL_S`: a size
+declared and never sent holds no room, nor does an upload left unfinished) and stored only
+when its ``end`` part arrives: a dropped connection leaves the stored backup as it was, and
+the replacement is one store write. Reading needs only the id (it is ciphertext).
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ log = logging.getLogger("walletim.relay")
 
 STAGING_SLOTS = 8  # uploads of max_backup bytes the relay stages at once, at most
 STAGING_RETRY_S = 5
+STAGING_TTL_S = 900  # seconds an upload may take; an unfinished one is dropped then
 
 
 @dataclass(slots=True)
 class _Upload:
     bid: str
     total: int
+    started: float
     data: bytearray = field(default_factory=bytearray)
 
 
@@ -48,9 +51,17 @@ class Backups:
         self.store = store
         self.limits = limits
         self._staged: weakref.WeakKeyDictionary[Connection, _Upload] = weakref.WeakKeyDictionary()
+        self.clock = time.monotonic
 
     def _staged_bytes(self) -> int:
-        return sum(u.total for u in self._staged.values())
+        """Bytes staged now (what was received, not what was declared: a stranger who
+        declares the largest size and sends nothing more reserves nothing), once uploads
+        older than STAGING_TTL_S are dropped (so none holds its room for ever)."""
+        now = self.clock()
+        for conn, upload in list(self._staged.items()):
+            if now - upload.started > STAGING_TTL_S:
+                self._staged.pop(conn, None)
+        return sum(len(u.data) for u in self._staged.values())
 
     @staticmethod
     def _owner(conn: Connection, rid: int | None, bid: str, token: bytes) -> bool:
@@ -90,21 +101,18 @@ class Backups:
         return allowed
 
     def _stage(self, conn: Connection, frame: p.BackupPut) -> None:
-        most = self.limits.max_backup
+        held = self._staged_bytes()
         upload = self._staged.get(conn)
+        if frame.off == 0 and upload is not None:
+            held -= len(upload.data)  # this connection's unfinished upload is dropped
+        if held + len(frame.data) > STAGING_SLOTS * self.limits.max_backup:
+            self._staged.pop(conn, None)
+            conn.error(
+                frame.rid, "rate_limited", "too many backups uploading; try again", STAGING_RETRY_S
+            )
+            return
         if frame.off == 0:
-            if (
-                self._staged_bytes() - (upload.total if upload else 0) + frame.total
-                > STAGING_SLOTS * most
-            ):
-                conn.error(
-                    frame.rid,
-                    "rate_limited",
-                    "too many backups uploading; try again",
-                    STAGING_RETRY_S,
-                )
-                return
-            upload = self._staged[conn] = _Upload(frame.bid, frame.total)
+            upload = self._staged[conn] = _Upload(frame.bid, frame.total, self.clock())
         if upload is None or (upload.bid, upload.total, len(upload.data)) != (
             frame.bid,
             frame.total,

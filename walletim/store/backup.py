@@ -1,8 +1,9 @@
 """What a chat backup holds, read from and merged into the store (adapter: the store).
 
 :func:`dump` reads one account's chat records as plain JSON-able rows: contacts, its
-conversations and messages, payments, requests, splits, red packets, shared actions, alert
-keys, groups (roster and signed history), and its chat settings (delivery keys, relay pins).
+conversations and messages (with their reactions and kept edit versions), payments,
+requests, splits, red packets, shared actions, alert keys, groups (roster and signed
+history), and its chat settings (delivery keys, relay pins).
 Not ratchet sessions nor prekeys (they re-establish), not outgoing envelopes (never resent
 from a backup), nothing the seed re-derives.
 
@@ -19,8 +20,11 @@ it, doubles nothing and loses nothing:
 - a contact: its address; what the store already knows of it wins (a name the user gave,
   a newer key), the archive fills what is missing; a confirmation is kept only for the
   same chat key;
+- a reaction: its reactor on its message, the newest wins; an edit's kept version: its id;
+  neither comes back to a message deleted here;
 - a group roster: the higher version wins; requests: settled wins over open;
-- a consent decision (accepted, blocked, ignored): its peer; one this home made wins.
+- a consent decision (accepted, blocked, ignored): its peer; one this home made wins, and
+  one this home forgot since (an unblock) is not brought back.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from walletim.messaging.threads import ReactionEvent, replaces
+from walletim.store import threads
 from walletim.store.chat import conversation_id
+from walletim.store.consent import forgotten_since
 from walletim.store.db import Store
 
 Rows = list[dict[str, Any]]
@@ -44,6 +51,8 @@ _KEYED = (
 _SETTINGS = ("delivery_keys",)  # the account's own, restored if this home has none yet
 _GLOBAL = ("peer_delivery_keys", "relay_pins")  # the home's: what is here already wins
 _SKIPPED_MESSAGE_COLUMNS = ("id", "conversation_id", "account", "mailbox", "envelope")
+#: What the account's messages show beside their rows, by (conversation, message id).
+_BESIDE_MESSAGES = ("reactions", "message_versions")
 
 
 def _encode(value: Any) -> Any:
@@ -100,6 +109,16 @@ def dump(store: Store, account: str) -> dict[str, Rows]:
             for column in _SKIPPED_MESSAGE_COLUMNS:
                 m.pop(column, None)
         out["messages"] = messages
+        for table in _BESIDE_MESSAGES:
+            rows = _rows(
+                conn,
+                f"SELECT t.*, c.peer FROM {table} t JOIN conversations c "
+                "ON c.id = t.conversation_id WHERE c.account = ? ORDER BY c.peer, t.target",
+                (account,),
+            )
+            for row in rows:
+                row.pop("conversation_id", None)
+            out[table] = rows
         for table in ("payments", *_KEYED, *_SETTINGS):
             rows = _rows(conn, f"SELECT * FROM {table} WHERE account = ?", (account,))
             for row in rows:
@@ -190,6 +209,9 @@ def merge(
             _merge_message(m, row)
         for row in _table(records, "payments"):
             _merge_payment(m, row)
+        for table in _BESIDE_MESSAGES:
+            for row in _table(records, table):
+                _merge_beside(m, table, row)
         for table in (*_KEYED, *_SETTINGS):
             for row in _table(records, table):
                 _merge_keyed(m, table, row)
@@ -323,10 +345,33 @@ def _merge_payment(m: _Merge, row: dict[str, Any]) -> None:
         m.insert("payments", out)
 
 
+def _merge_beside(m: _Merge, table: str, row: dict[str, Any]) -> None:
+    """A reaction or an edit's kept version, unless its message was deleted here (its
+    reactions and versions went with its words); of two reactions by one reactor to one
+    message the newer stays (:func:`walletim.messaging.threads.replaces`)."""
+    cid, target = conversation_id(m.account, str(row["peer"])), str(row["target"])
+    gone = "SELECT 1 FROM messages WHERE conversation_id = ? AND msg_id = ? AND deleted = 1"
+    if m.one(gone, (cid, target)) is not None:
+        return
+    if table == "reactions":
+        new = ReactionEvent(
+            str(row["reactor"]), str(row["emoji"]), int(row["sent_ms"]), str(row["reaction"])
+        )
+        if replaces(new, threads.reaction(m.conn, cid, target, new.reactor)):
+            threads.save_reaction(m.conn, cid, target, new)
+            m.added[table] = m.added.get(table, 0) + 1
+        return
+    m.insert(table, {k: v for k, v in row.items() if k != "peer"} | {"conversation_id": cid})
+
+
 def _merge_keyed(m: _Merge, table: str, row: dict[str, Any]) -> None:
     out = _with_message(m, row)
     if table == "actions" and out.get("message_id") is None:
         return  # an action belongs to its message: without it, nothing to show it on
+    if table == "consent" and forgotten_since(
+        m.conn, m.account, str(out["peer"]), int(out["updated_ms"])
+    ):
+        return  # this home unblocked (or unaccepted) the peer since: its word wins
     if m.insert(table, out) is not None:
         return
     if table == "groups":

@@ -126,16 +126,23 @@ def sent_to_devices(sql: Sql, account: str, peer: str, state: str, at: int) -> N
     )
 
 
+def forgotten_since(sql: Sql, account: str, peer: str, at: int) -> bool:
+    """Whether this home forgot (unblocked, unaccepted) its decision about ``peer`` at or
+    after ``at`` (ms): a decision made at ``at`` elsewhere (another device, a backup) must
+    not come back."""
+    undone = sql.execute("SELECT value FROM meta WHERE key = ?", (_undone_key(account, peer),))
+    last = undone.fetchone()
+    return last is not None and int(last[0]) >= at
+
+
 def take_newest(sql: Sql, account: str, peer: str, state: Synced, at: int) -> bool:
     """Another device's decision, taken unless this one's is as new or newer (the newest
     decision wins on every device). Returns whether it was taken."""
     row = decision(sql, account, peer)
     if row is not None and row.updated_ms >= at:
         return False
-    undone = sql.execute("SELECT value FROM meta WHERE key = ?", (_undone_key(account, peer),))
-    last = undone.fetchone()
-    if last is not None and int(last[0]) >= at:
-        return False  # forgotten (unblocked) later than that decision was made
+    if forgotten_since(sql, account, peer, at):
+        return False
     if state == "undecided":
         return undecide(sql, account, peer, at)
     decide(sql, account, peer, state, at)

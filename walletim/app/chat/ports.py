@@ -44,6 +44,7 @@ class RelayConnection(Protocol):
     relay_id: str
     relay_key: bytes  # the relay's long-term key, as its challenge proved
     dialled: str  # the normalised URL connected to (what a login is signed for)
+    limits: dict[str, int]  # what the relay's challenge advertised (max_backup ...): its word
 
     async def authenticate(
         self, identity_key: bytes, sign: Callable[[bytes], bytes]

@@ -40,13 +40,7 @@ from walletim.errors import (
     WalletNotFound,
 )
 from walletim.keys import hd, mnemonic, paths
-from walletim.keys.vault import (
-    UnlockedVault,
-    Vault,
-    WalletKind,
-    WalletRecord,
-    check_name,
-)
+from walletim.keys.vault import UnlockedVault, Vault, WalletKind, WalletRecord, check_name
 from walletim.localnames import refuse_look_alike
 
 if TYPE_CHECKING:
@@ -394,6 +388,10 @@ class Wallets:
         address = hd.address_from_private_key(raw)
         return self._add_one(name, "private-key", address, raw.hex(), source)
 
+    def refuse_held(self, address: str) -> None:
+        """Raises KeyAlreadyHeld if a wallet here holds ``address`` (import_linked's check)."""
+        refuse_held(self.vault.names(), self._load, address)
+
     def import_linked(self, name: str, address: str, device: bytes) -> WalletInfo:
         """A wallet held only as a linked chat device: its device key (id, seed); no seed."""
         made = '{"0": "%s"}' % device.hex()  # noqa: UP031 (the vault's JSON of device keys)
@@ -406,7 +404,7 @@ class Wallets:
             if self.exists(name):
                 raise WalletExists(name)
             unlocked = self.unlock_or_initialize()
-            refuse_held(self.vault.names(), self._load, address)
+            self.refuse_held(address)
             record = self.vault.new_record(name, kind, None)
             record.public = {"address": address}
             record.meta = {"source": src}
