@@ -106,6 +106,29 @@ def test_a_fee_on_transfer_token_is_shown_paying_less_before_signing(world: Worl
     assert not world.session.defi.transfer("dev", plain, "dev:1", "50").figures["warnings"]
 
 
+def test_a_batch_row_of_a_fee_on_transfer_token_warns_of_short_delivery(
+    world: World, tmp_path: Path
+) -> None:
+    """`send --batch` paying a fee-on-transfer token said nothing of it (the single send
+    warns that the payee receives less): the batch's plan now carries the same
+    short-delivery warning for the row, from the same dry run, before signing; an ordinary
+    token's row has none."""
+    token = odd_token(world, "FEE", fee_bps=200)
+    plain = odd_token(world, "PLAIN")
+    payee, other = world.address("dev:1"), world.address("dev:2")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"{other},5,{plain}\n{payee},100,{token}\n")
+    r = world.cli()("--rpc-url", world.url, "send", "--from", "dev", "--batch", str(rows),
+                    input="n\n")  # fmt: skip
+    assert r.code == 1 and "aborted" in r.err, r.err
+    plan = r.err.split("Sign and send")[0]
+    assert f"line 2: WARNING: {payee} would receive 98 " in plan and ", not 100 " in plan, plan
+    assert "line 1:" not in plan, plan
+    prepared = world.session.transfers.prepare_batch("dev", rows.read_bytes(), str(rows))
+    assert [line.split(":")[0] for line in prepared.warnings] == ["line 2"]
+    assert balance(world, token, payee) == 0
+
+
 def test_a_swap_into_a_fee_on_transfer_token_shows_what_arrived(world: World) -> None:
     cli = world.cli()
     token = odd_token(world, "FEE", fee_bps=200)

@@ -3,7 +3,7 @@ DeFi layer's planning and token lookup as fakes of their ports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from tests.fakes.chain import BOB, ETH, ME, NETWORK, SIGNER, FakeChain
 from walletim.app.chain import ChainService, SendRequest, Until, token_transfer_data
 from walletim.app.chain.model import BatchPlan
-from walletim.app.contracts import Plan, Step
+from walletim.app.contracts import Plan, Simulated, Step
 from walletim.app.defi import Asset
 from walletim.app.risk import RiskPolicy
 from walletim.app.transfers import Transfers, batch_plan_lines
@@ -38,6 +38,9 @@ class FakeSteps:
         if self.reverts:
             raise ContractReverted("ERC20: transfer amount exceeds balance")
         return plan
+
+    def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
+        return tuple(Simulated(True, None, None) for _s in steps)  # no logs: no warning
 
 
 class FakeAssets:

@@ -9,7 +9,7 @@ One path per kind of transfer: the CLI parses, calls :meth:`Transfers.prepare` a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, replace
 from typing import Protocol
 
@@ -24,7 +24,7 @@ from walletim.app.chain import (
     parse_batch_csv,
 )
 from walletim.app.chain.model import BatchPlan, Until
-from walletim.app.contracts import Plan, Step
+from walletim.app.contracts import Plan, Simulated, Step
 from walletim.app.defi import ETH, Asset
 from walletim.app.risk import MAX_RESERVED_ADDRESS, Risk, RiskPolicy, enforce, short_delivery
 from walletim.chain.rpc import Q, answered
@@ -36,6 +36,8 @@ from walletim.errors import InputError, InsufficientFunds, RiskRefused
 DEFAULTS = SendRequest(None)
 #: How long a batch waits unless told: each row mined, five minutes for all of them.
 BATCH_WAIT = Until(timeout=300.0)
+#: A batch's token rows dry-run this many to a simulated block (each row's short delivery).
+SIMULATED_ROWS = 100
 
 
 class Assets(Protocol):
@@ -52,6 +54,7 @@ class Steps(Protocol):
 
     def step(self, label: str, request: SendRequest, *, sender: str | None = None) -> Step: ...
     def check(self, plan: Plan) -> Plan: ...
+    def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +219,9 @@ class Transfers:
         )
         symbols = {a.address: a.display for a in assets.values() if a.address}
         warnings = self._batch_risks(sender, rows, symbols, force)
+        warnings += self._short_deliveries(
+            account, sender, rows, {a.address: a for a in assets.values() if a.address}
+        )
         notes = []
         for asset in {a.address: a for a in assets.values() if a.address}.values():
             units = sum(r.value for r in rows if r.token == asset.address)
@@ -252,6 +258,36 @@ class Transfers:
                 raise RiskRefused(
                     f"batch line {r.row}: {exc.facts}", code=exc.code, advice=exc.advice
                 ) from exc
+        return tuple(lines)
+
+    def _short_deliveries(
+        self, account: str, sender: str, rows: tuple[BatchRow, ...], assets: dict[str, Asset]
+    ) -> tuple[str, ...]:
+        """The ``short-delivery`` warning of each token row, as a single send gives it: the
+        token rows dry-run in order, ``SIMULATED_ROWS`` to a simulation (a block's gas). A
+        row that would revert or answer false has none: it is rejected, saying so."""
+        from walletim.app.chain import token_transfer_data
+        from walletim.app.chain.tokens import answers_false
+
+        paid = [r for r in rows if r.token is not None]
+        lines: list[str] = []
+        for start in range(0, len(paid), SIMULATED_ROWS):
+            chunk = paid[start : start + SIMULATED_ROWS]
+            steps = [
+                self.steps.step(
+                    "transfer",
+                    replace(DEFAULTS, to=r.token, data=token_transfer_data(r.to, r.value)),
+                    sender=sender,
+                )
+                for r in chunk
+            ]
+            sims = self.steps.simulate(sender, steps)
+            for r, step, sim in zip(chunk, steps, sims, strict=False):  # one without simulateV1
+                asset = assets[r.token or ""]
+                plan = Plan("transfer", account, sender, (step,), simulation=(sim,))
+                risks = short_delivery(plan, asset.address or "", sender, r.to, r.value, asset.fmt)
+                if sim.ok and not answers_false(step.request.data, sim.returned):
+                    lines += [f"line {r.row}: {risk.line}" for risk in risks]
         return tuple(lines)
 
     def send_batch(
