@@ -203,6 +203,35 @@ def test_vault_deposit_and_withdraw_with_share_math(world: World) -> None:
         d.vault_withdraw("dev:1", "1")
 
 
+def test_a_vault_whose_shares_have_6_decimals_shows_them_in_6(world: World) -> None:
+    """A vault over USDC (OpenZeppelin's ERC-4626: shares in the asset's 6 decimals):
+    `vault deposit` said "receive 0.0000000001 vUSDC" for 100 shares and `vault balance`
+    showed 0.0000000001, both reading the shares in 18 decimals (withdraw read the vault's
+    own). Every share amount is now in the vault's decimals."""
+    from eth_abi.abi import encode
+
+    from tests.integration.test_tokens import wait_receipt
+    from walletim.app.world import FIXTURES, artifact_bytecode
+
+    usdc = world.manifest.contracts["USDC"]
+    code = artifact_bytecode(FIXTURES + "WalletimVault.json")
+    data = code + encode(["address", "string", "string"], [usdc, "USDC Vault", "vUSDC"])
+    rpc = world.anvil.rpc()
+    deploy = {"from": world.address("dev:2"), "data": "0x" + data.hex(), "gas": hex(3_000_000)}
+    tx = rpc.call("eth_sendTransaction", [deploy])
+    vault = str(wait_receipt(rpc, str(tx))["contractAddress"])
+    cli = world.cli()
+    r = cli("--rpc-url", world.url, "--yes", "vault", "deposit", "--from", "dev:1", "--vault",
+            vault, "100")  # fmt: skip
+    assert r.code == 0, r.err
+    assert "deposit 100 USDC, receive 100 " in r.err + r.out, r.err
+    r = cli("--rpc-url", world.url, "--json", "vault", "balance", "dev:1", "--vault", vault)
+    assert r.code == 0, r.err
+    assert (r.json()["raw"], r.json()["shares"]) == ("100000000", "100"), r.out
+    plan = world.session.defi.vault_withdraw("dev:1", "40", vault_text=vault)
+    assert (plan.figures["raw_shares"], plan.figures["shares"]) == ("40000000", "40")
+
+
 def test_nfts_list_and_safe_transfer(world: World) -> None:
     d = world.session.defi
     mine = d.nfts(world.address("dev"))

@@ -23,12 +23,14 @@ class VaultPosition:
     shares: int
     assets: int  # convertToAssets(shares)
     max_withdraw: int
+    decimals: int = 18  # of its shares
 
 
 class Vault(NamedTuple):
     address: str
     symbol: str  # of its shares
     asset: Asset  # what it holds
+    decimals: int = 18  # of its shares (as its symbol: a token list's, else its own answer)
 
 
 class _Exit(NamedTuple):
@@ -54,20 +56,22 @@ class Vaults(DefiProtocol):
             raise InputError(f"{address} is not an ERC-4626 vault (no asset())") from exc
         meta = self.core.c.token_meta(address)
         asset = names.asset(to_checksum_address(asset_addr))
-        return Vault(address, meta.symbol if meta else "shares", asset)
+        if meta is None:
+            return Vault(address, "shares", asset)
+        return Vault(address, meta.symbol, asset, meta.decimals)
 
     def vault_position(self, holder: str, vault_text: str | None = None) -> VaultPosition:
         holder = self.core.resolve(holder)  # an address, a wallet account or a contact
-        vault, symbol, asset = self.vault(vault_text)
+        vault, symbol, asset, decimals = self.vault(vault_text)
         shares = self.core.read_int(vault, "balanceOf(address)", holder)
         assets = self.core.read_int(vault, "convertToAssets(uint256)", shares)
         max_w = self.core.read_int(vault, "maxWithdraw(address)", holder)
-        return VaultPosition(vault, symbol, asset, shares, assets, max_w)
+        return VaultPosition(vault, symbol, asset, shares, assets, max_w, decimals)
 
     def vault_deposit(self, account: str, amount_text: str, vault_text: str | None = None) -> Plan:
         core = self.core
         sender = core.sender(account)
-        vault, symbol, asset = self.vault(vault_text)
+        vault, symbol, asset, decimals = self.vault(vault_text)
         amount = core.names.amount(asset, amount_text)
         core.need(asset, sender, amount, account)
         shares = core.read_int(vault, "previewDeposit(uint256)", amount)
@@ -76,14 +80,14 @@ class Vaults(DefiProtocol):
         steps.append(core.step("deposit", vault, data, kind="vault-deposit", sender=sender))
         notes = [
             *core.names.token_warnings(asset),
-            f"deposit {asset.fmt(amount)}, receive {format_amount(shares, 18)} {symbol} "
+            f"deposit {asset.fmt(amount)}, receive {format_amount(shares, decimals)} {symbol} "
             "(previewDeposit)",
         ]
         figures = {
             "vault": vault,
             "amount": format_amount(amount, asset.decimals),
             "raw": str(amount),
-            "shares": format_amount(shares, 18),
+            "shares": format_amount(shares, decimals),
             "raw_shares": str(shares),
         }
         return core.plan(
@@ -105,11 +109,11 @@ class Vaults(DefiProtocol):
         core = self.core
         sender = core.sender(account)
         vault = self.vault(vault_text)
-        (decimals,) = core.try_read(vault.address, "decimals()", returns=["uint8"], default=(18,))
+        decimals = vault.decimals
         if amount_text is not None:
-            out = self._withdraw(vault, account, sender, amount_text, int(decimals))
+            out = self._withdraw(vault, account, sender, amount_text, decimals)
         else:
-            out = self._redeem(vault, account, sender, shares_text, int(decimals))
+            out = self._redeem(vault, account, sender, shares_text, decimals)
         step = core.step("withdraw", vault.address, out.data, kind="vault-withdraw", sender=sender)
         figures = {
             "vault": vault.address,
