@@ -13,6 +13,7 @@ from pathlib import Path
 from tests.conftest import World
 from tests.integration.test_tokens import deploy_fixture, node_send
 from walletim.app.contracts import calldata
+from walletim.chain.units import format_amount
 
 E18 = 10**18
 SET_ODD = "setOdd(uint256,bool,bool,bool,bool,bool,uint256)"
@@ -142,6 +143,26 @@ def test_a_swap_into_a_fee_on_transfer_token_shows_what_arrived(world: World) ->
     assert r.code == 0, r.err
     got = balance(world, token, me) - before
     assert int(r.json()["raw_received"]) == got < int(r.json()["raw_quote"])
+
+
+def test_a_swap_into_a_fee_on_transfer_token_warns_before_signing(world: World) -> None:
+    """A swap into a token taking 5 % on transfer: the plan said "minimum received: 9.82"
+    while its own dry run delivered 9.38 (the router checks the minimum on what the pool
+    sends, not on what arrives). The plan now carries the short-delivery warning a token
+    send gives, from the swap's dry run; a swap into an ordinary token has none."""
+    token = odd_token(world, "FEE", fee_bps=500)
+    me = world.address("dev")
+    r = world.cli()("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                    "USDC", "900", "900")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.swap("dev", "10", "USDC", token)
+    quote = int(str(plan.figures["raw_quote"]))
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery", warning
+    arrives = quote - quote * 5 // 100  # the fee is rounded down
+    assert warning["text"].startswith(f"{me} would receive {format_amount(arrives)} "), warning
+    assert any(n.startswith(f"WARNING: {me} would receive ") for n in plan.notes), plan.notes
+    assert not world.session.defi.swap("dev", "10", "USDC", "DAI").figures["warnings"]
 
 
 #: Runtime code answering decimals() with 18 and anything else (balanceOf) with two words:

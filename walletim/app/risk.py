@@ -20,7 +20,8 @@ risk                   when                                                     
 ``zero-amount``        an amount of zero: only the fee is paid                      warning
 ``price-impact``       a swap moving the pool's price over 5 % (15 %: refused)      both
 ``short-delivery``     the token's own Transfer logs in the dry run pay the         warning
-                       recipient less than the amount (a fee-on-transfer token)
+                       recipient less than the amount (a fee-on-transfer token),
+                       or a swap's buyer less than the quote
 =====================  ==========================================================  =========
 """
 
