@@ -208,18 +208,9 @@ def test_a_vault_whose_shares_have_6_decimals_shows_them_in_6(world: World) -> N
     `vault deposit` said "receive 0.0000000001 vUSDC" for 100 shares and `vault balance`
     showed 0.0000000001, both reading the shares in 18 decimals (withdraw read the vault's
     own). Every share amount is now in the vault's decimals."""
-    from eth_abi.abi import encode
-
-    from tests.integration.test_tokens import wait_receipt
-    from walletim.app.world import FIXTURES, artifact_bytecode
-
     usdc = world.manifest.contracts["USDC"]
-    code = artifact_bytecode(FIXTURES + "WalletimVault.json")
-    data = code + encode(["address", "string", "string"], [usdc, "USDC Vault", "vUSDC"])
-    rpc = world.anvil.rpc()
-    deploy = {"from": world.address("dev:2"), "data": "0x" + data.hex(), "gas": hex(3_000_000)}
-    tx = rpc.call("eth_sendTransaction", [deploy])
-    vault = str(wait_receipt(rpc, str(tx))["contractAddress"])
+    vault = deploy(world, "WalletimVault", ["address", "string", "string"],
+                   [usdc, "USDC Vault", "vUSDC"])  # fmt: skip
     cli = world.cli()
     r = cli("--rpc-url", world.url, "--yes", "vault", "deposit", "--from", "dev:1", "--vault",
             vault, "100")  # fmt: skip
@@ -230,6 +221,41 @@ def test_a_vault_whose_shares_have_6_decimals_shows_them_in_6(world: World) -> N
     assert (r.json()["raw"], r.json()["shares"]) == ("100000000", "100"), r.out
     plan = world.session.defi.vault_withdraw("dev:1", "40", vault_text=vault)
     assert (plan.figures["raw_shares"], plan.figures["shares"]) == ("40000000", "40")
+
+
+def test_a_vault_whose_preview_lies_is_shown_minting_what_its_dry_run_mints(
+    world: World,
+) -> None:
+    """A vault whose previewDeposit promises 100 times the shares its deposit mints
+    (anvil-fixtures/contracts/LyingVault.sol): the plan said "receive 10000 lvDAI
+    (previewDeposit)" and nothing else. The deposit's dry run mints 100: the plan now warns
+    with what the dry run's own Transfer logs mint, before signing."""
+    vault = deploy(world, "LyingVault", ["address"], [world.manifest.contracts["DAI"]])
+    me = world.address("dev:1")
+    plan = world.session.defi.vault_deposit("dev:1", "100", vault)
+    assert plan.figures["raw_shares"] == str(10_000 * E18)  # the vault's promise
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery", warning
+    assert warning["text"].startswith(f"{me} would receive 100 "), warning
+    assert ", not 10000 " in warning["text"], warning
+    assert any(n.startswith(f"WARNING: {me} would receive 100 ") for n in plan.notes), plan.notes
+    honest = world.session.defi.vault_deposit("dev:1", "100")
+    assert honest.figures["warnings"] == []
+
+
+def deploy(world: World, artifact: str, types: list[str], args: list[object]) -> str:
+    """The fixture ``artifact`` deployed with constructor ``args`` (signed by the node)."""
+    from eth_abi.abi import encode
+
+    from tests.integration.test_tokens import wait_receipt
+    from walletim.app.world import FIXTURES, artifact_bytecode
+
+    data = artifact_bytecode(FIXTURES + artifact + ".json") + encode(types, args)
+    rpc = world.anvil.rpc()
+    tx = {"from": world.address("dev:2"), "data": "0x" + data.hex(), "gas": hex(5_000_000)}
+    receipt = wait_receipt(rpc, str(rpc.call("eth_sendTransaction", [tx])))
+    assert receipt["status"] == "0x1"
+    return str(receipt["contractAddress"])
 
 
 def test_nfts_list_and_safe_transfer(world: World) -> None:

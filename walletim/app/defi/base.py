@@ -4,13 +4,13 @@ exact approvals, deadlines, and plans checked by simulation before they are show
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from walletim.app.chain import SendRequest
 from walletim.app.contracts import ContractService, Figures, Plan, Step
 from walletim.app.defi.assets import Asset, Names
 from walletim.app.defi.logs import LogScanner
-from walletim.app.risk import Risk, RiskPolicy, enforce
+from walletim.app.risk import Risk, RiskPolicy, enforce, risks_json
 from walletim.chain.rpc import Q, answered
 from walletim.contracts.abi import Value, calldata
 from walletim.errors import ContractRefused, InputError, InsufficientFunds, RpcError
@@ -159,6 +159,17 @@ class DefiCore:
         """The plan, simulated (raises ContractReverted naming a step that would fail)."""
         plan = Plan(title, account, sender, tuple(steps), tuple(notes), figures or {})
         return self.c.check(plan)
+
+
+def with_risks(plan: Plan, risks: Sequence[Risk]) -> Plan:
+    """``plan`` with ``risks`` found in its dry run: their lines first in its notes, and in
+    its ``--json`` ``warnings`` after those found before it ran."""
+    if not risks:
+        return plan
+    earlier = plan.figures.get("warnings")
+    warnings = [*(earlier if isinstance(earlier, list) else []), *risks_json(risks)]
+    figures = {**plan.figures, "warnings": warnings}
+    return replace(plan, notes=(*(r.line for r in risks), *plan.notes), figures=figures)
 
 
 class DefiProtocol:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from walletim.app.contracts import Figures, Outcome, Plan, Step
 from walletim.app.defi.assets import Asset
@@ -13,10 +13,10 @@ from walletim.app.defi.base import (
     DefiProtocol,
     check_slippage,
     min_after_slippage,
+    with_risks,
 )
 from walletim.app.risk import (
     PRICE_IMPACT_WARN_BPS,
-    Risk,
     RiskPolicy,
     enforce,
     risks_json,
@@ -199,11 +199,9 @@ class Uniswap(DefiProtocol):
             [*warnings, *names.token_warnings(a_in), *names.token_warnings(a_out), *notes],
             figures,
         )
-        return self._short_delivery(plan, a_out, quote, risks)
+        return self._short_delivery(plan, a_out, quote)
 
-    def _short_delivery(
-        self, plan: Plan, a_out: Asset, quote: SwapQuote, risks: list[Risk]
-    ) -> Plan:
+    def _short_delivery(self, plan: Plan, a_out: Asset, quote: SwapQuote) -> Plan:
         """``plan`` with the ``short-delivery`` warning when its dry run's own Transfer logs
         of the token bought pay the swapper less than the quote (a token that takes a fee on
         transfer: the router checks the minimum on what the pool sends, not what arrives)."""
@@ -213,10 +211,7 @@ class Uniswap(DefiProtocol):
         short = short_delivery(
             plan, a_out.address, str(pair), plan.sender, quote.amount_out, a_out.fmt
         )
-        if not short:
-            return plan
-        figures = {**plan.figures, "warnings": risks_json([*risks, *short])}
-        return replace(plan, notes=(*(r.line for r in short), *plan.notes), figures=figures)
+        return with_risks(plan, short)
 
     def _swap_steps(
         self, a_in: Asset, a_out: Asset, quote: SwapQuote, min_out: int, sender: str,

@@ -8,7 +8,8 @@ from typing import NamedTuple
 
 from walletim.app.contracts import Plan
 from walletim.app.defi.assets import Asset
-from walletim.app.defi.base import DefiProtocol
+from walletim.app.defi.base import DefiProtocol, with_risks
+from walletim.app.risk import ZERO_ADDRESS, short_delivery
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import ContractRefused, InputError
@@ -89,10 +90,18 @@ class Vaults(DefiProtocol):
             "raw": str(amount),
             "shares": format_amount(shares, decimals),
             "raw_shares": str(shares),
+            "warnings": [],
         }
-        return core.plan(
+        plan = core.plan(
             f"deposit {asset.fmt(amount)} into {symbol}", account, sender, steps, notes, figures
         )
+        # What the deposit's dry run mints to the depositor, against the vault's preview.
+        short = short_delivery(
+            plan, vault, ZERO_ADDRESS, sender, shares,
+            lambda n: f"{format_amount(n, decimals)} {symbol}",
+            why="mint fewer shares than its previewDeposit says",
+        )  # fmt: skip
+        return with_risks(plan, short)
 
     def vault_withdraw(
         self,
