@@ -276,6 +276,29 @@ def test_nfts_list_and_safe_transfer(world: World) -> None:
     assert nonce(world, "dev") == before
 
 
+def test_an_nft_to_a_precompile_or_the_zero_address_is_refused_unless_forced(
+    world: World,
+) -> None:
+    """`nft transfer` to 0x…0001 (a precompile: it holds no code, so safeTransferFrom does
+    not ask it, and nobody holds its key) was offered like any transfer, and the NFT lost:
+    the risk policy of a token send now applies (refused unless --force; yourself: a
+    warning)."""
+    cli = world.cli()
+    before = nonce(world, "dev")
+    for to in ("0x" + "00" * 19 + "01", "0x" + "00" * 20):
+        r = cli("--rpc-url", world.url, "--yes", "nft", "transfer", "--from", "dev", "WIMC", "3",
+                to)  # fmt: skip
+        assert r.code == 1 and len(r.err_lines) == 1, r.err
+        assert "refused" in r.err and "--force" in r.err and "WIMC #3" in r.err, r.err
+    assert nonce(world, "dev") == before
+    plan = world.session.defi.nft_transfer("dev", "WIMC", 3, "dev")
+    assert [w["code"] for w in plan.figures["warnings"]] == ["self"]  # type: ignore[union-attr]
+    r = cli("--rpc-url", world.url, "--yes", "--json", "nft", "transfer", "--from", "dev",
+            "--force", "WIMC", "3", "0x" + "00" * 19 + "01")  # fmt: skip
+    assert r.code == 0, r.err
+    assert r.json()["warnings"][0]["code"] == "precompile", r.out
+
+
 def test_approve_list_and_revoke(world: World) -> None:
     d, me = world.session.defi, world.address("dev:1")
     spender = world.address("dev:2")
