@@ -128,6 +128,14 @@ def test_a_batch_row_of_a_fee_on_transfer_token_warns_of_short_delivery(
     prepared = world.session.transfers.prepare_batch("dev", rows.read_bytes(), str(rows))
     assert [line.split(":")[0] for line in prepared.warnings] == ["line 2"]
     assert balance(world, token, payee) == 0
+    # --json carries the warnings as a single send's do (with --yes no plan is shown).
+    r = world.cli()("--rpc-url", world.url, "--yes", "--json", "send", "--from", "dev",
+                    "--batch", str(rows))  # fmt: skip
+    assert r.code == 0, r.err
+    [warning] = r.json()["warnings"]
+    assert (warning["row"], warning["code"], warning["forced"]) == (2, "short-delivery", False)
+    assert warning["text"].startswith(f"{payee} would receive 98 "), warning
+    assert balance(world, token, payee) == 98 * E18
 
 
 def test_a_swap_into_a_fee_on_transfer_token_shows_what_arrived(world: World) -> None:

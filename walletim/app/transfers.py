@@ -86,8 +86,13 @@ class PreparedBatch:
     rows: tuple[BatchRow, ...]
     eth_total: int  # wei over the ether rows
     token_notes: tuple[str, ...]  # per token: the total in base units and its decimals
-    warnings: tuple[str, ...] = ()  # the risk policy's warnings, per line of the file
+    risks: tuple[tuple[int, Risk], ...] = ()  # the risk policy's warnings: (line, risk)
     units: tuple[tuple[str, str, int], ...] = ()  # per token: (address, symbol, decimals)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The risk policy's warnings as the plan shows them, each naming its line."""
+        return tuple(f"line {row}: {risk.line}" for row, risk in self.risks)
 
 
 @dataclass(eq=False)
@@ -218,8 +223,8 @@ class Transfers:
             r if r.token is None else replace(r, token=assets[r.token].address) for r in parsed
         )
         symbols = {a.address: a.display for a in assets.values() if a.address}
-        warnings = self._batch_risks(sender, rows, symbols, force)
-        warnings += self._short_deliveries(
+        risks = self._batch_risks(sender, rows, symbols, force)
+        risks += self._short_deliveries(
             account, sender, rows, {a.address: a for a in assets.values() if a.address}
         )
         notes = []
@@ -233,13 +238,13 @@ class Transfers:
             rows,
             sum(r.value for r in rows if r.token is None),
             tuple(notes),
-            warnings,
+            risks,
             tuple((a.address, a.symbol, a.decimals) for a in assets.values() if a.address),
         )
 
     def _batch_risks(
         self, sender: str, rows: tuple[BatchRow, ...], symbols: dict[str, str], force: bool
-    ) -> tuple[str, ...]:
+    ) -> tuple[tuple[int, Risk], ...]:
         """The risk policy on every row, as on a single send (the zero and reserved
         addresses, token contracts known by a list or by probing, yourself), with whether
         each recipient holds code read for all of them in one round trip. ``symbols``: each
@@ -248,21 +253,22 @@ class Transfers:
         codes = self.chain.checked_all([Q.code(a) for a in asked])
         has_code = {a: bool(answered(code)) for a, code in zip(asked, codes, strict=True)}
         policy = self.risks.knowing_all(has_code)
-        lines: list[str] = []
+        found: list[tuple[int, Risk]] = []
         for r in rows:
             symbol = ETH.symbol if r.token is None else symbols[r.token]
             risks = policy.transfer(sender, r.to, r.value, r.token, symbol)
             try:
-                lines += [f"line {r.row}: {line}" for line in enforce(risks, force)]
+                enforce(risks, force)
+                found += [(r.row, risk) for risk in risks]
             except RiskRefused as exc:
                 raise RiskRefused(
                     f"batch line {r.row}: {exc.facts}", code=exc.code, advice=exc.advice
                 ) from exc
-        return tuple(lines)
+        return tuple(found)
 
     def _short_deliveries(
         self, account: str, sender: str, rows: tuple[BatchRow, ...], assets: dict[str, Asset]
-    ) -> tuple[str, ...]:
+    ) -> tuple[tuple[int, Risk], ...]:
         """The ``short-delivery`` warning of each token row, as a single send gives it: the
         token rows dry-run in order, ``SIMULATED_ROWS`` to a simulation (a block's gas). A
         row that would revert or answer false has none: it is rejected, saying so."""
@@ -270,7 +276,7 @@ class Transfers:
         from walletim.app.chain.tokens import answers_false
 
         paid = [r for r in rows if r.token is not None]
-        lines: list[str] = []
+        found: list[tuple[int, Risk]] = []
         for start in range(0, len(paid), SIMULATED_ROWS):
             chunk = paid[start : start + SIMULATED_ROWS]
             steps = [
@@ -287,8 +293,8 @@ class Transfers:
                 plan = Plan("transfer", account, sender, (step,), simulation=(sim,))
                 risks = short_delivery(plan, asset.address or "", sender, r.to, r.value, asset.fmt)
                 if sim.ok and not answers_false(step.request.data, sim.returned):
-                    lines += [f"line {r.row}: {risk.line}" for risk in risks]
-        return tuple(lines)
+                    found += [(r.row, risk) for risk in risks]
+        return tuple(found)
 
     def send_batch(
         self,
