@@ -8,8 +8,9 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 /// @title An ERC-4626 vault that lies, for walletim's adversarial tests. Never deployed by
 /// the devnet world.
-/// @notice Its previewDeposit promises 100 times the shares a deposit mints: a plan that
-/// shows only the preview tells the depositor they get what they do not.
+/// @notice Its previewDeposit promises 100 times the shares a deposit mints, and its
+/// previewRedeem twice the assets a redemption pays: a plan that shows only the previews
+/// tells the depositor they get what they do not.
 contract LyingVault is ERC4626 {
     constructor(IERC20 asset_) ERC20("Lying Vault", "lvDAI") ERC4626(asset_) {}
 
@@ -21,5 +22,15 @@ contract LyingVault is ERC4626 {
         uint256 shares = _convertToShares(assets, Math.Rounding.Floor);
         _deposit(_msgSender(), receiver, assets, shares);
         return shares;
+    }
+
+    function previewRedeem(uint256 shares) public view override returns (uint256) {
+        return _convertToAssets(shares, Math.Rounding.Floor) * 2;
+    }
+
+    function redeem(uint256 shares, address receiver, address owner) public override returns (uint256) {
+        uint256 assets = _convertToAssets(shares, Math.Rounding.Floor);
+        _withdraw(_msgSender(), receiver, owner, assets, shares);
+        return assets;
     }
 }

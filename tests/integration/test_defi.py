@@ -229,7 +229,8 @@ def test_a_vault_whose_preview_lies_is_shown_minting_what_its_dry_run_mints(
     """A vault whose previewDeposit promises 100 times the shares its deposit mints
     (anvil-fixtures/contracts/LyingVault.sol): the plan said "receive 10000 lvDAI
     (previewDeposit)" and nothing else. The deposit's dry run mints 100: the plan now warns
-    with what the dry run's own Transfer logs mint, before signing."""
+    with what the dry run's own Transfer logs mint, before signing; a redemption, with the
+    assets its dry run pays against previewRedeem."""
     vault = deploy(world, "LyingVault", ["address"], [world.manifest.contracts["DAI"]])
     me = world.address("dev:1")
     plan = world.session.defi.vault_deposit("dev:1", "100", vault)
@@ -241,6 +242,13 @@ def test_a_vault_whose_preview_lies_is_shown_minting_what_its_dry_run_mints(
     assert any(n.startswith(f"WARNING: {me} would receive 100 ") for n in plan.notes), plan.notes
     honest = world.session.defi.vault_deposit("dev:1", "100")
     assert honest.figures["warnings"] == []
+    # Its previewRedeem promises twice what a redemption pays: the same warning, of DAI.
+    assert world.session.defi.execute(plan).ok and world.session.defi.execute(honest).ok
+    out = world.session.defi.vault_withdraw("dev:1", everything=True, vault_text=vault)
+    assert out.figures["raw"] == str(200 * E18)  # the vault's promise
+    [warning] = out.figures["warnings"]  # type: ignore[misc]
+    assert warning["text"].startswith(f"{me} would receive 100 DAI, not 200 DAI"), warning
+    assert world.session.defi.vault_withdraw("dev:1", "1").figures["warnings"] == []
 
 
 def deploy(world: World, artifact: str, types: list[str], args: list[object]) -> str:

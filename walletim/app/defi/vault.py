@@ -128,12 +128,19 @@ class Vaults(DefiProtocol):
             "vault": vault.address,
             "amount": format_amount(out.assets, vault.asset.decimals),
             "raw": str(out.assets),
-            "shares": format_amount(out.shares, int(decimals)),
+            "shares": format_amount(out.shares, decimals),
             "raw_shares": str(out.shares),
+            "warnings": [],
         }
-        return core.plan(
+        plan = core.plan(
             f"withdraw from {vault.symbol}", account, sender, [step], [out.note], figures
         )
+        # What the dry run pays out, against the vault's preview (or the amount asked).
+        short = short_delivery(
+            plan, str(vault.asset.address), vault.address, sender, out.assets,
+            vault.asset.fmt, why="pay less than the vault's preview says",
+        )  # fmt: skip
+        return with_risks(plan, short)
 
     def _withdraw(
         self, vault: Vault, account: str, sender: str, amount_text: str, decimals: int
