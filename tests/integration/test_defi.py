@@ -336,6 +336,28 @@ def test_approve_list_and_revoke(world: World) -> None:
         d.revoke("dev:1", "DAI", "dev:2")
 
 
+def test_an_nft_approval_approvals_list_shows_is_revoked_by_approvals_revoke(
+    world: World,
+) -> None:
+    """`approvals list` showed "dev:2 may move WIMC #4" (a single-token approve), and
+    `approvals revoke WIMC dev:2` answered "not an operator ...; nothing to revoke": what
+    the list shows could not be revoked. It is now (approve(0, id) for each such token, with
+    the operator approval when there is one too); and the list no longer shows the
+    withdrawn approval as "0x0000…0000 may move WIMC #4" (its Approval log names 0)."""
+    d, me, spender = world.session.defi, world.address("dev:1"), world.address("dev:2")
+    for token_id in ("4", "5"):
+        plan = d.contract_send("dev:1", "WIMC", "approve(address,uint256)", [spender, token_id])
+        assert d.execute(plan).ok
+    found = {(a.kind, a.token_id) for a in d.approvals(me)}
+    assert found >= {("erc721-token", 4), ("erc721-token", 5)}
+    r = world.cli()("--rpc-url", world.url, "--yes", "approvals", "revoke", "--from", "dev:1",
+                    "WIMC", "dev:2")  # fmt: skip
+    assert r.code == 0, r.err
+    assert not [a for a in d.approvals(me) if a.kind == "erc721-token"]
+    with pytest.raises(InputError, match="nothing to revoke"):
+        d.revoke("dev:1", "WIMC", "dev:2")
+
+
 def test_approvals_and_nfts_are_found_through_a_node_that_limits_log_ranges(
     world: World, tmp_path: Path
 ) -> None:
