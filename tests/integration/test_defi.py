@@ -496,6 +496,11 @@ def test_generic_call_and_send_on_an_arbitrary_contract(world: World) -> None:
         (lambda d: d.transfer("dev:1", "USDC", "nobody", "1"), "neither an address"),
         (lambda d: d.vault_withdraw("dev:1"), "--all"),
         (lambda d: d.nft_transfer("dev", "WIMC", 99, "dev:1"), "does not exist"),
+        # The same token twice (or ETH and WETH: ETH trades as WETH) is no pool: it was
+        # "a new pool needs both amounts", or "insufficient WETH", or the router's revert.
+        (lambda d: d.add_liquidity("dev:1", "USDC", "usdc", "1"), "two different assets"),
+        (lambda d: d.add_liquidity("dev:1", "USDC", "USDC", "1", "1"), "two different assets"),
+        (lambda d: d.add_liquidity("dev:1", "ETH", "WETH", "1", "1"), "two different assets"),
     ],
 )
 def test_bad_input_is_a_clean_error_before_anything_is_signed(
