@@ -30,7 +30,7 @@ from walletim.app.risk import MAX_RESERVED_ADDRESS, Risk, RiskPolicy, enforce, s
 from walletim.chain.rpc import Q, answered
 from walletim.chain.units import parse_amount
 from walletim.display import plural
-from walletim.errors import InputError, InsufficientFunds, RiskRefused
+from walletim.errors import InputError, InsufficientFunds, RiskRefused, RpcError
 
 #: A send with every choice left to the node's suggestions and the network profile.
 DEFAULTS = SendRequest(None)
@@ -271,7 +271,8 @@ class Transfers:
     ) -> tuple[tuple[int, Risk], ...]:
         """The ``short-delivery`` warning of each token row, as a single send gives it: the
         token rows dry-run in order, ``SIMULATED_ROWS`` to a simulation (a block's gas). A
-        row that would revert or answer false has none: it is rejected, saying so."""
+        row that would revert or answer false has none: it is rejected, saying so. A node
+        that fails to simulate fails nothing: the batch is checked as without simulateV1."""
         from walletim.app.chain import token_transfer_data
         from walletim.app.chain.tokens import answers_false
 
@@ -288,7 +289,10 @@ class Transfers:
                 )
                 for r in chunk
             ]
-            sims = self.steps.simulate(sender, steps)
+            try:
+                sims = self.steps.simulate(sender, steps)
+            except RpcError:  # a node that will not run them: no warning, as without simulateV1
+                break  # (each row's estimate and call still reject a row that would fail)
             for r, step, sim in zip(chunk, steps, sims, strict=False):  # one without simulateV1
                 asset = assets[r.token or ""]
                 plan = Plan("transfer", account, sender, (step,), simulation=(sim,))
