@@ -21,11 +21,11 @@ SET_ODD = "setOdd(uint256,bool,bool,bool,bool,bool,uint256)"
 
 def odd_token(
     world: World, symbol: str, *, fee_bps: int = 0, returns_false: bool = False,
-    returns_nothing: bool = False, decimals: int = 18,
+    returns_nothing: bool = False, decimals: int = 18, approve_zero_first: bool = False,
 ) -> str:  # fmt: skip
     """An OddToken (deployed by dev:2) with 1000 tokens minted to dev, behaving as asked."""
     token = deploy_fixture(world, "OddToken", symbol, decimals, "dev:2")
-    odd = (fee_bps, returns_false, returns_nothing, False, False, False, 0)
+    odd = (fee_bps, returns_false, returns_nothing, approve_zero_first, False, False, 0)
     node_send(world, "dev:2", token, calldata(SET_ODD, *odd))
     node_send(world, "dev:2", token, calldata("mint(address,uint256)", world.address("dev"),
                                                1000 * 10**decimals))  # fmt: skip
@@ -171,6 +171,37 @@ def test_a_swap_into_a_fee_on_transfer_token_warns_before_signing(world: World) 
     assert warning["text"].startswith(f"{me} would receive {format_amount(arrives)} "), warning
     assert any(n.startswith(f"WARNING: {me} would receive ") for n in plan.notes), plan.notes
     assert not world.session.defi.swap("dev", "10", "USDC", "DAI").figures["warnings"]
+
+
+def test_a_usdt_style_approve_is_reset_to_zero_before_a_new_amount(world: World) -> None:
+    """A token that refuses to change a non-zero allowance except to 0 (USDT): with 1 unit
+    of an earlier allowance left, `swap` planned approve(router, 10), which reverts, so the
+    swap could never be made ("approve 0 first — step 1 of 2 (approve) would fail"; real
+    USDT gives no reason). The allowance is now set to 0 first when the token needs it."""
+    token = odd_token(world, "USDT0", approve_zero_first=True, returns_nothing=True, decimals=6)
+    cli = world.cli()
+    r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token, "USDC",
+            "300", "300")  # fmt: skip
+    assert r.code == 0, r.err
+    router = world.manifest.contracts["UniswapV2Router02"]
+    r = cli("--rpc-url", world.url, "--yes", "token", "approve", "--from", "dev", token, router,
+            "0.000001")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.swap("dev", "10", token, "USDC")
+    assert [s.label for s in plan.steps] == ["approve", "approve", "swap"]
+    assert "(set it to 0)" in plan.steps[0].summary, plan.steps[0].summary
+    r = cli("--rpc-url", world.url, "--yes", "swap", "--from", "dev", "10", token, "USDC")
+    assert r.code == 0, r.err
+    # An ordinary token with an allowance left is approved once, as before.
+    plain = odd_token(world, "PLAIN", decimals=6)
+    r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", plain, "USDC",
+            "300", "300")  # fmt: skip
+    assert r.code == 0, r.err
+    r = cli("--rpc-url", world.url, "--yes", "token", "approve", "--from", "dev", plain, router,
+            "0.000001")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.swap("dev", "10", plain, "USDC")
+    assert [s.label for s in plan.steps] == ["approve", "swap"]
 
 
 #: Runtime code answering decimals() with 18 and anything else (balanceOf) with two words:

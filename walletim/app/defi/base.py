@@ -13,7 +13,13 @@ from walletim.app.defi.logs import LogScanner
 from walletim.app.risk import Risk, RiskPolicy, enforce, risks_json
 from walletim.chain.rpc import Q, answered
 from walletim.contracts.abi import Value, calldata
-from walletim.errors import ContractRefused, InputError, InsufficientFunds, RpcError
+from walletim.errors import (
+    ContractRefused,
+    ContractReverted,
+    InputError,
+    InsufficientFunds,
+    RpcError,
+)
 from walletim.keys.hd import to_checksum_address
 
 DEFAULT_SLIPPAGE_BPS = 50  # 0.5 %
@@ -140,12 +146,31 @@ class DefiCore:
         return self.c.step(label, SendRequest(to, value, data, kind=kind), sender=sender)
 
     def approval_steps(self, token: Asset, owner: str, spender: str, amount: int) -> list[Step]:
-        """An exact approval when the current allowance is short (none otherwise)."""
+        """An exact approval when the current allowance is short (none otherwise); first an
+        approval of 0 when the token refuses to change a non-zero allowance otherwise (USDT:
+        its approve then reverts, and the plan could never be made)."""
         assert token.address is not None
-        if self.allowance(token, owner, spender) >= amount:
+        allowed = self.allowance(token, owner, spender)
+        if allowed >= amount:
             return []
         data = calldata("approve(address,uint256)", spender, amount)
+        if allowed and self._refuses(token.address, owner, data):
+            zero = calldata("approve(address,uint256)", spender, 0)
+            return [
+                self.step("approve", token.address, zero, kind="approve", sender=owner),
+                self.step("approve", token.address, data, kind="approve", sender=owner),
+            ]
         return [self.step("approve", token.address, data, kind="approve", sender=owner)]
+
+    def _refuses(self, token: str, owner: str, data: bytes) -> bool:
+        """Whether ``owner``'s ERC-20 call ``data`` to ``token`` reverts or answers false
+        now. Raises RpcError."""
+        from walletim.app.chain.tokens import answers_false
+
+        try:
+            return answers_false(data, self.c.call_raw(token, data, sender=owner))
+        except ContractReverted:
+            return True
 
     def plan(
         self,
