@@ -141,6 +141,21 @@ def test_an_expired_deadline_stops_before_any_nonce(world: World) -> None:
     assert nonce(world, "dev:1") == before
 
 
+def test_a_deadline_counts_from_the_next_block_on_a_chain_idle_for_long(world: World) -> None:
+    """A devnet left idle for 21 minutes: its latest block is that old, and every swap (or
+    liquidity add, after its approval was sent) failed "UniswapV2Router: EXPIRED — would
+    fail now", the default 20-minute deadline counted from that block. It counts from the
+    next block's time as the node sees it (its pending block), never before the latest."""
+    rpc = world.anvil.rpc()
+    rpc.call("evm_increaseTime", [21 * 60])  # the next block comes 21 minutes later
+    d = world.session.defi
+    plan = d.swap("dev:1", "0.01", "ETH", "USDC")
+    pending = rpc.get_block("pending")
+    assert pending is not None
+    assert int(str(plan.figures["deadline"])) >= int(pending["timestamp"], 16) + 1200 - 5
+    assert d.execute(plan).ok
+
+
 def test_add_and_remove_liquidity(world: World) -> None:
     d, me = world.session.defi, world.address("dev:1")
     usdc = d.asset("USDC")

@@ -54,7 +54,7 @@ class DefiCore:
     def deadline(self, seconds: int) -> int:
         if not 1 <= seconds <= 7 * 24 * 3600:
             raise InputError("the deadline must be 1 second .. 7 days from now")
-        return self.c.latest_timestamp() + seconds
+        return self.c.next_timestamp() + seconds
 
     def read(
         self, to: str, signature: str, *args: object, returns: Sequence[str]
