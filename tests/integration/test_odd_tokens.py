@@ -192,6 +192,13 @@ def test_a_usdt_style_approve_is_reset_to_zero_before_a_new_amount(world: World)
     assert "(set it to 0)" in plan.steps[0].summary, plan.steps[0].summary
     r = cli("--rpc-url", world.url, "--yes", "swap", "--from", "dev", "10", token, "USDC")
     assert r.code == 0, r.err
+    # `token approve` of a new amount over one left: the same (it reverted, as the swap did).
+    for amount in ("0.000001", "5"):
+        r = cli("--rpc-url", world.url, "--yes", "token", "approve", "--from", "dev", token,
+                router, amount)  # fmt: skip
+        assert r.code == 0, r.err
+    allowed = world.session.defi.allowance(world.session.defi.asset(token), "dev", router)
+    assert allowed == 5 * 10**6
     # An ordinary token with an allowance left is approved once, as before.
     plain = odd_token(world, "PLAIN", decimals=6)
     r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", plain, "USDC",

@@ -149,18 +149,25 @@ class DefiCore:
         """An exact approval when the current allowance is short (none otherwise); first an
         approval of 0 when the token refuses to change a non-zero allowance otherwise (USDT:
         its approve then reverts, and the plan could never be made)."""
-        assert token.address is not None
         allowed = self.allowance(token, owner, spender)
         if allowed >= amount:
             return []
+        return self.approve_steps(token, owner, spender, amount, allowed=allowed)
+
+    def approve_steps(
+        self, token: Asset, owner: str, spender: str, amount: int, *, allowed: int | None = None
+    ) -> list[Step]:
+        """approve(spender, amount); first approve(spender, 0) when a non-zero allowance
+        (``allowed``, else read) is one the token changes only to 0 (USDT)."""
+        assert token.address is not None
+        if allowed is None:
+            allowed = self.allowance(token, owner, spender)
         data = calldata("approve(address,uint256)", spender, amount)
-        if allowed and self._refuses(token.address, owner, data):
+        steps = [self.step("approve", token.address, data, kind="approve", sender=owner)]
+        if allowed and amount and self._refuses(token.address, owner, data):
             zero = calldata("approve(address,uint256)", spender, 0)
-            return [
-                self.step("approve", token.address, zero, kind="approve", sender=owner),
-                self.step("approve", token.address, data, kind="approve", sender=owner),
-            ]
-        return [self.step("approve", token.address, data, kind="approve", sender=owner)]
+            steps.insert(0, self.step("approve", token.address, zero, kind="approve", sender=owner))
+        return steps
 
     def _refuses(self, token: str, owner: str, data: bytes) -> bool:
         """Whether ``owner``'s ERC-20 call ``data`` to ``token`` reverts or answers false

@@ -91,8 +91,7 @@ class Erc20(DefiProtocol):
         if unlimited == (amount_text is not None):
             raise InputError("give an AMOUNT to approve, or --unlimited (not both)")
         amount = MAX_UINT256 if unlimited else names.amount(token, amount_text or "")
-        data = calldata("approve(address,uint256)", spender, amount)
-        step = core.step("approve", token.address, data, kind="approve", sender=sender)
+        steps = core.approve_steps(token, sender, spender, amount)
         notes = names.token_warnings(token)
         if unlimited:
             notes.append(
@@ -104,7 +103,7 @@ class Erc20(DefiProtocol):
             f"{'UNLIMITED' if unlimited else token.fmt(amount)}",
             account,
             sender,
-            [step],
+            steps,
             notes,
             {
                 "token": token.address,
