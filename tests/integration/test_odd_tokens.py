@@ -234,3 +234,23 @@ def test_a_balance_answered_in_two_words_reads_as_the_abi_reads_it(world: World)
         doc = r.json()
         held = doc if args[0] == "token" else doc["balances"][1]
         assert (held["raw"], held["amount"]) == (str(5 * E18), "5"), (args, r.out)
+
+
+#: Runtime code answering decimals() with 18 and reverting anything else (balanceOf).
+REVERTS_BALANCE = "0x60003560e01c63313ce56714601357600080fd5b601260005260206000f3"
+
+
+def test_a_token_whose_balance_of_reverts_is_one_error_on_every_path(world: World) -> None:
+    """A contract answering decimals() but reverting balanceOf: `balance --token` said
+    "does not answer balanceOf(): is it an ERC-20 token?" (exit 1), while `token balance`,
+    `send --token` and `swap` said only "execution reverted: no reason given" (exit 3), not
+    which call. Every token balance is now read the one way."""
+    token = "0x" + "0c" * 20
+    world.anvil.rpc().call("anvil_setCode", [token, REVERTS_BALANCE])
+    cli = world.cli()
+    for args in (("balance", "dev", "--token", token), ("token", "balance", token, "dev"),
+                 ("send", "--from", "dev", "dev:1", "1", "--token", token),
+                 ("token", "transfer", "--from", "dev", token, "dev:1", "1")):  # fmt: skip
+        r = cli("--rpc-url", world.url, "--yes", *args)
+        assert r.code == 1 and len(r.err_lines) == 1, (args, r.err)
+        assert "does not answer balanceOf(): is it an ERC-20 token?" in r.err, (args, r.err)

@@ -96,7 +96,9 @@ class DefiCore:
         holder = self.resolve(holder)
         if asset.address is None:
             return self.c.rpc.get(Q.balance(holder))
-        return self.read_int(asset.address, "balanceOf(address)", holder)
+        from walletim.app.chain.tokens import token_balance  # as `balance --token` reads it
+
+        return token_balance(self.c.rpc, asset.address, holder)
 
     def allowance(self, token: Asset, owner: str, spender: str) -> int:
         """What ``owner`` lets ``spender`` take of ``token`` (each as :meth:`balance`'s
