@@ -166,6 +166,8 @@ class Vaults(DefiProtocol):
         symbol = vault.symbol
         max_r = self.core.read_int(vault.address, "maxRedeem(address)", sender)
         shares = max_r if shares_text is None else parse_amount(shares_text, decimals=decimals)
+        if shares == 0 and shares_text is not None:
+            raise InputError("the number of shares is zero")
         if shares == 0 or shares > max_r:
             raise InputError(
                 f"{account} can redeem at most {format_amount(max_r, decimals)} "
