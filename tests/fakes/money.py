@@ -220,7 +220,7 @@ class FakeDefi:
     def received(self, outcome: Outcome) -> int | None:
         return None
 
-    def vault(self, text: str | None) -> tuple[str, str, Asset]:
+    def vault(self, text: str | None) -> tuple[str, str, Asset, int]:
         from walletim.errors import InputError
 
         raise InputError(f"no vault {text!r} on this network (none in these tests)")

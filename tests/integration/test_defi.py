@@ -141,6 +141,21 @@ def test_an_expired_deadline_stops_before_any_nonce(world: World) -> None:
     assert nonce(world, "dev:1") == before
 
 
+def test_a_deadline_counts_from_the_next_block_on_a_chain_idle_for_long(world: World) -> None:
+    """A devnet left idle for 21 minutes: its latest block is that old, and every swap (or
+    liquidity add, after its approval was sent) failed "UniswapV2Router: EXPIRED — would
+    fail now", the default 20-minute deadline counted from that block. It counts from the
+    next block's time as the node sees it (its pending block), never before the latest."""
+    rpc = world.anvil.rpc()
+    rpc.call("evm_increaseTime", [21 * 60])  # the next block comes 21 minutes later
+    d = world.session.defi
+    plan = d.swap("dev:1", "0.01", "ETH", "USDC")
+    pending = rpc.get_block("pending")
+    assert pending is not None
+    assert int(str(plan.figures["deadline"])) >= int(pending["timestamp"], 16) + 1200 - 5
+    assert d.execute(plan).ok
+
+
 def test_add_and_remove_liquidity(world: World) -> None:
     d, me = world.session.defi, world.address("dev:1")
     usdc = d.asset("USDC")
@@ -203,6 +218,69 @@ def test_vault_deposit_and_withdraw_with_share_math(world: World) -> None:
         d.vault_withdraw("dev:1", "1")
 
 
+def test_a_vault_whose_shares_have_6_decimals_shows_them_in_6(world: World) -> None:
+    """A vault over USDC (OpenZeppelin's ERC-4626: shares in the asset's 6 decimals):
+    `vault deposit` said "receive 0.0000000001 vUSDC" for 100 shares and `vault balance`
+    showed 0.0000000001, both reading the shares in 18 decimals (withdraw read the vault's
+    own). Every share amount is now in the vault's decimals."""
+    usdc = world.manifest.contracts["USDC"]
+    vault = deploy(world, "WalletimVault", ["address", "string", "string"],
+                   [usdc, "USDC Vault", "vUSDC"])  # fmt: skip
+    cli = world.cli()
+    r = cli("--rpc-url", world.url, "--yes", "vault", "deposit", "--from", "dev:1", "--vault",
+            vault, "100")  # fmt: skip
+    assert r.code == 0, r.err
+    assert "deposit 100 USDC, receive 100 " in r.err + r.out, r.err
+    r = cli("--rpc-url", world.url, "--json", "vault", "balance", "dev:1", "--vault", vault)
+    assert r.code == 0, r.err
+    assert (r.json()["raw"], r.json()["shares"]) == ("100000000", "100"), r.out
+    plan = world.session.defi.vault_withdraw("dev:1", "40", vault_text=vault)
+    assert (plan.figures["raw_shares"], plan.figures["shares"]) == ("40000000", "40")
+
+
+def test_a_vault_whose_preview_lies_is_shown_minting_what_its_dry_run_mints(
+    world: World,
+) -> None:
+    """A vault whose previewDeposit promises 100 times the shares its deposit mints
+    (anvil-fixtures/contracts/LyingVault.sol): the plan said "receive 10000 lvDAI
+    (previewDeposit)" and nothing else. The deposit's dry run mints 100: the plan now warns
+    with what the dry run's own Transfer logs mint, before signing; a redemption, with the
+    assets its dry run pays against previewRedeem."""
+    vault = deploy(world, "LyingVault", ["address"], [world.manifest.contracts["DAI"]])
+    me = world.address("dev:1")
+    plan = world.session.defi.vault_deposit("dev:1", "100", vault)
+    assert plan.figures["raw_shares"] == str(10_000 * E18)  # the vault's promise
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery", warning
+    assert warning["text"].startswith(f"{me} would receive 100 "), warning
+    assert ", not 10000 " in warning["text"], warning
+    assert any(n.startswith(f"WARNING: {me} would receive 100 ") for n in plan.notes), plan.notes
+    honest = world.session.defi.vault_deposit("dev:1", "100")
+    assert honest.figures["warnings"] == []
+    # Its previewRedeem promises twice what a redemption pays: the same warning, of DAI.
+    assert world.session.defi.execute(plan).ok and world.session.defi.execute(honest).ok
+    out = world.session.defi.vault_withdraw("dev:1", everything=True, vault_text=vault)
+    assert out.figures["raw"] == str(200 * E18)  # the vault's promise
+    [warning] = out.figures["warnings"]  # type: ignore[misc]
+    assert warning["text"].startswith(f"{me} would receive 100 DAI, not 200 DAI"), warning
+    assert world.session.defi.vault_withdraw("dev:1", "1").figures["warnings"] == []
+
+
+def deploy(world: World, artifact: str, types: list[str], args: list[object]) -> str:
+    """The fixture ``artifact`` deployed with constructor ``args`` (signed by the node)."""
+    from eth_abi.abi import encode
+
+    from tests.integration.test_tokens import wait_receipt
+    from walletim.app.world import FIXTURES, artifact_bytecode
+
+    data = artifact_bytecode(FIXTURES + artifact + ".json") + encode(types, args)
+    rpc = world.anvil.rpc()
+    tx = {"from": world.address("dev:2"), "data": "0x" + data.hex(), "gas": hex(5_000_000)}
+    receipt = wait_receipt(rpc, str(rpc.call("eth_sendTransaction", [tx])))
+    assert receipt["status"] == "0x1"
+    return str(receipt["contractAddress"])
+
+
 def test_nfts_list_and_safe_transfer(world: World) -> None:
     d = world.session.defi
     mine = d.nfts(world.address("dev"))
@@ -219,6 +297,29 @@ def test_nfts_list_and_safe_transfer(world: World) -> None:
     with pytest.raises(ContractReverted):
         d.nft_transfer("dev", "WIMC", 1, world.manifest.contracts["USDC"])
     assert nonce(world, "dev") == before
+
+
+def test_an_nft_to_a_precompile_or_the_zero_address_is_refused_unless_forced(
+    world: World,
+) -> None:
+    """`nft transfer` to 0x…0001 (a precompile: it holds no code, so safeTransferFrom does
+    not ask it, and nobody holds its key) was offered like any transfer, and the NFT lost:
+    the risk policy of a token send now applies (refused unless --force; yourself: a
+    warning)."""
+    cli = world.cli()
+    before = nonce(world, "dev")
+    for to in ("0x" + "00" * 19 + "01", "0x" + "00" * 20):
+        r = cli("--rpc-url", world.url, "--yes", "nft", "transfer", "--from", "dev", "WIMC", "3",
+                to)  # fmt: skip
+        assert r.code == 1 and len(r.err_lines) == 1, r.err
+        assert "refused" in r.err and "--force" in r.err and "WIMC #3" in r.err, r.err
+    assert nonce(world, "dev") == before
+    plan = world.session.defi.nft_transfer("dev", "WIMC", 3, "dev")
+    assert [w["code"] for w in plan.figures["warnings"]] == ["self"]  # type: ignore[union-attr]
+    r = cli("--rpc-url", world.url, "--yes", "--json", "nft", "transfer", "--from", "dev",
+            "--force", "WIMC", "3", "0x" + "00" * 19 + "01")  # fmt: skip
+    assert r.code == 0, r.err
+    assert r.json()["warnings"][0]["code"] == "precompile", r.out
 
 
 def test_approve_list_and_revoke(world: World) -> None:
@@ -248,6 +349,28 @@ def test_approve_list_and_revoke(world: World) -> None:
     assert [(a.kind, a.symbol) for a in d.approvals(me)] == [("erc20", "USDC")]
     with pytest.raises(InputError, match="nothing to revoke"):
         d.revoke("dev:1", "DAI", "dev:2")
+
+
+def test_an_nft_approval_approvals_list_shows_is_revoked_by_approvals_revoke(
+    world: World,
+) -> None:
+    """`approvals list` showed "dev:2 may move WIMC #4" (a single-token approve), and
+    `approvals revoke WIMC dev:2` answered "not an operator ...; nothing to revoke": what
+    the list shows could not be revoked. It is now (approve(0, id) for each such token, with
+    the operator approval when there is one too); and the list no longer shows the
+    withdrawn approval as "0x0000…0000 may move WIMC #4" (its Approval log names 0)."""
+    d, me, spender = world.session.defi, world.address("dev:1"), world.address("dev:2")
+    for token_id in ("4", "5"):
+        plan = d.contract_send("dev:1", "WIMC", "approve(address,uint256)", [spender, token_id])
+        assert d.execute(plan).ok
+    found = {(a.kind, a.token_id) for a in d.approvals(me)}
+    assert found >= {("erc721-token", 4), ("erc721-token", 5)}
+    r = world.cli()("--rpc-url", world.url, "--yes", "approvals", "revoke", "--from", "dev:1",
+                    "WIMC", "dev:2")  # fmt: skip
+    assert r.code == 0, r.err
+    assert not [a for a in d.approvals(me) if a.kind == "erc721-token"]
+    with pytest.raises(InputError, match="nothing to revoke"):
+        d.revoke("dev:1", "WIMC", "dev:2")
 
 
 def test_approvals_and_nfts_are_found_through_a_node_that_limits_log_ranges(
@@ -387,7 +510,14 @@ def test_generic_call_and_send_on_an_arbitrary_contract(world: World) -> None:
         (lambda d: d.approve("dev:1", "ETH", "dev:2", "1"), "ETH is not an ERC-20"),
         (lambda d: d.transfer("dev:1", "USDC", "nobody", "1"), "neither an address"),
         (lambda d: d.vault_withdraw("dev:1"), "--all"),
+        # It said "dev:1 can redeem at most 10 wvDAI", as if 0 were too many.
+        (lambda d: d.vault_withdraw("dev:1", shares_text="0.000"), "number of shares is zero"),
         (lambda d: d.nft_transfer("dev", "WIMC", 99, "dev:1"), "does not exist"),
+        # The same token twice (or ETH and WETH: ETH trades as WETH) is no pool: it was
+        # "a new pool needs both amounts", or "insufficient WETH", or the router's revert.
+        (lambda d: d.add_liquidity("dev:1", "USDC", "usdc", "1"), "two different assets"),
+        (lambda d: d.add_liquidity("dev:1", "USDC", "USDC", "1", "1"), "two different assets"),
+        (lambda d: d.add_liquidity("dev:1", "ETH", "WETH", "1", "1"), "two different assets"),
     ],
 )
 def test_bad_input_is_a_clean_error_before_anything_is_signed(

@@ -13,6 +13,7 @@ from pathlib import Path
 from tests.conftest import World
 from tests.integration.test_tokens import deploy_fixture, node_send
 from walletim.app.contracts import calldata
+from walletim.chain.units import format_amount
 
 E18 = 10**18
 SET_ODD = "setOdd(uint256,bool,bool,bool,bool,bool,uint256)"
@@ -20,11 +21,11 @@ SET_ODD = "setOdd(uint256,bool,bool,bool,bool,bool,uint256)"
 
 def odd_token(
     world: World, symbol: str, *, fee_bps: int = 0, returns_false: bool = False,
-    returns_nothing: bool = False, decimals: int = 18,
+    returns_nothing: bool = False, decimals: int = 18, approve_zero_first: bool = False,
 ) -> str:  # fmt: skip
     """An OddToken (deployed by dev:2) with 1000 tokens minted to dev, behaving as asked."""
     token = deploy_fixture(world, "OddToken", symbol, decimals, "dev:2")
-    odd = (fee_bps, returns_false, returns_nothing, False, False, False, 0)
+    odd = (fee_bps, returns_false, returns_nothing, approve_zero_first, False, False, 0)
     node_send(world, "dev:2", token, calldata(SET_ODD, *odd))
     node_send(world, "dev:2", token, calldata("mint(address,uint256)", world.address("dev"),
                                                1000 * 10**decimals))  # fmt: skip
@@ -106,6 +107,37 @@ def test_a_fee_on_transfer_token_is_shown_paying_less_before_signing(world: Worl
     assert not world.session.defi.transfer("dev", plain, "dev:1", "50").figures["warnings"]
 
 
+def test_a_batch_row_of_a_fee_on_transfer_token_warns_of_short_delivery(
+    world: World, tmp_path: Path
+) -> None:
+    """`send --batch` paying a fee-on-transfer token said nothing of it (the single send
+    warns that the payee receives less): the batch's plan now carries the same
+    short-delivery warning for the row, from the same dry run, before signing; an ordinary
+    token's row has none."""
+    token = odd_token(world, "FEE", fee_bps=200)
+    plain = odd_token(world, "PLAIN")
+    payee, other = world.address("dev:1"), world.address("dev:2")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"{other},5,{plain}\n{payee},100,{token}\n")
+    r = world.cli()("--rpc-url", world.url, "send", "--from", "dev", "--batch", str(rows),
+                    input="n\n")  # fmt: skip
+    assert r.code == 1 and "aborted" in r.err, r.err
+    plan = r.err.split("Sign and send")[0]
+    assert f"line 2: WARNING: {payee} would receive 98 " in plan and ", not 100 " in plan, plan
+    assert "line 1:" not in plan, plan
+    prepared = world.session.transfers.prepare_batch("dev", rows.read_bytes(), str(rows))
+    assert [line.split(":")[0] for line in prepared.warnings] == ["line 2"]
+    assert balance(world, token, payee) == 0
+    # --json carries the warnings as a single send's do (with --yes no plan is shown).
+    r = world.cli()("--rpc-url", world.url, "--yes", "--json", "send", "--from", "dev",
+                    "--batch", str(rows))  # fmt: skip
+    assert r.code == 0, r.err
+    [warning] = r.json()["warnings"]
+    assert (warning["row"], warning["code"], warning["forced"]) == (2, "short-delivery", False)
+    assert warning["text"].startswith(f"{payee} would receive 98 "), warning
+    assert balance(world, token, payee) == 98 * E18
+
+
 def test_a_swap_into_a_fee_on_transfer_token_shows_what_arrived(world: World) -> None:
     cli = world.cli()
     token = odd_token(world, "FEE", fee_bps=200)
@@ -119,6 +151,64 @@ def test_a_swap_into_a_fee_on_transfer_token_shows_what_arrived(world: World) ->
     assert r.code == 0, r.err
     got = balance(world, token, me) - before
     assert int(r.json()["raw_received"]) == got < int(r.json()["raw_quote"])
+
+
+def test_a_swap_into_a_fee_on_transfer_token_warns_before_signing(world: World) -> None:
+    """A swap into a token taking 5 % on transfer: the plan said "minimum received: 9.82"
+    while its own dry run delivered 9.38 (the router checks the minimum on what the pool
+    sends, not on what arrives). The plan now carries the short-delivery warning a token
+    send gives, from the swap's dry run; a swap into an ordinary token has none."""
+    token = odd_token(world, "FEE", fee_bps=500)
+    me = world.address("dev")
+    r = world.cli()("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                    "USDC", "900", "900")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.swap("dev", "10", "USDC", token)
+    quote = int(str(plan.figures["raw_quote"]))
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery", warning
+    arrives = quote - quote * 5 // 100  # the fee is rounded down
+    assert warning["text"].startswith(f"{me} would receive {format_amount(arrives)} "), warning
+    assert any(n.startswith(f"WARNING: {me} would receive ") for n in plan.notes), plan.notes
+    assert not world.session.defi.swap("dev", "10", "USDC", "DAI").figures["warnings"]
+
+
+def test_a_usdt_style_approve_is_reset_to_zero_before_a_new_amount(world: World) -> None:
+    """A token that refuses to change a non-zero allowance except to 0 (USDT): with 1 unit
+    of an earlier allowance left, `swap` planned approve(router, 10), which reverts, so the
+    swap could never be made ("approve 0 first — step 1 of 2 (approve) would fail"; real
+    USDT gives no reason). The allowance is now set to 0 first when the token needs it."""
+    token = odd_token(world, "USDT0", approve_zero_first=True, returns_nothing=True, decimals=6)
+    cli = world.cli()
+    r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token, "USDC",
+            "300", "300")  # fmt: skip
+    assert r.code == 0, r.err
+    router = world.manifest.contracts["UniswapV2Router02"]
+    r = cli("--rpc-url", world.url, "--yes", "token", "approve", "--from", "dev", token, router,
+            "0.000001")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.swap("dev", "10", token, "USDC")
+    assert [s.label for s in plan.steps] == ["approve", "approve", "swap"]
+    assert "(set it to 0)" in plan.steps[0].summary, plan.steps[0].summary
+    r = cli("--rpc-url", world.url, "--yes", "swap", "--from", "dev", "10", token, "USDC")
+    assert r.code == 0, r.err
+    # `token approve` of a new amount over one left: the same (it reverted, as the swap did).
+    for amount in ("0.000001", "5"):
+        r = cli("--rpc-url", world.url, "--yes", "token", "approve", "--from", "dev", token,
+                router, amount)  # fmt: skip
+        assert r.code == 0, r.err
+    allowed = world.session.defi.allowance(world.session.defi.asset(token), "dev", router)
+    assert allowed == 5 * 10**6
+    # An ordinary token with an allowance left is approved once, as before.
+    plain = odd_token(world, "PLAIN", decimals=6)
+    r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", plain, "USDC",
+            "300", "300")  # fmt: skip
+    assert r.code == 0, r.err
+    r = cli("--rpc-url", world.url, "--yes", "token", "approve", "--from", "dev", plain, router,
+            "0.000001")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.swap("dev", "10", plain, "USDC")
+    assert [s.label for s in plan.steps] == ["approve", "swap"]
 
 
 #: Runtime code answering decimals() with 18 and anything else (balanceOf) with two words:
@@ -144,3 +234,23 @@ def test_a_balance_answered_in_two_words_reads_as_the_abi_reads_it(world: World)
         doc = r.json()
         held = doc if args[0] == "token" else doc["balances"][1]
         assert (held["raw"], held["amount"]) == (str(5 * E18), "5"), (args, r.out)
+
+
+#: Runtime code answering decimals() with 18 and reverting anything else (balanceOf).
+REVERTS_BALANCE = "0x60003560e01c63313ce56714601357600080fd5b601260005260206000f3"
+
+
+def test_a_token_whose_balance_of_reverts_is_one_error_on_every_path(world: World) -> None:
+    """A contract answering decimals() but reverting balanceOf: `balance --token` said
+    "does not answer balanceOf(): is it an ERC-20 token?" (exit 1), while `token balance`,
+    `send --token` and `swap` said only "execution reverted: no reason given" (exit 3), not
+    which call. Every token balance is now read the one way."""
+    token = "0x" + "0c" * 20
+    world.anvil.rpc().call("anvil_setCode", [token, REVERTS_BALANCE])
+    cli = world.cli()
+    for args in (("balance", "dev", "--token", token), ("token", "balance", token, "dev"),
+                 ("send", "--from", "dev", "dev:1", "1", "--token", token),
+                 ("token", "transfer", "--from", "dev", token, "dev:1", "1")):  # fmt: skip
+        r = cli("--rpc-url", world.url, "--yes", *args)
+        assert r.code == 1 and len(r.err_lines) == 1, (args, r.err)
+        assert "does not answer balanceOf(): is it an ERC-20 token?" in r.err, (args, r.err)

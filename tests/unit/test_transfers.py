@@ -3,7 +3,7 @@ DeFi layer's planning and token lookup as fakes of their ports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -11,11 +11,17 @@ import pytest
 from tests.fakes.chain import BOB, ETH, ME, NETWORK, SIGNER, FakeChain
 from walletim.app.chain import ChainService, SendRequest, Until, token_transfer_data
 from walletim.app.chain.model import BatchPlan
-from walletim.app.contracts import Plan, Step
+from walletim.app.contracts import Plan, Simulated, Step
 from walletim.app.defi import Asset
 from walletim.app.risk import RiskPolicy
 from walletim.app.transfers import Transfers, batch_plan_lines
-from walletim.errors import ChainError, ContractReverted, InputError, InsufficientFunds
+from walletim.errors import (
+    ChainError,
+    ContractReverted,
+    InputError,
+    InsufficientFunds,
+    RpcError,
+)
 from walletim.store.db import Store
 from walletim.store.txs import TxRepo
 
@@ -38,6 +44,11 @@ class FakeSteps:
         if self.reverts:
             raise ContractReverted("ERC20: transfer amount exceeds balance")
         return plan
+
+    def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
+        if self.reverts:
+            raise RpcError("eth_simulateV1: too many calls", method="eth_simulateV1")
+        return tuple(Simulated(True, None, None) for _s in steps)  # no logs: no warning
 
 
 class FakeAssets:
@@ -104,7 +115,7 @@ def test_ether_and_token_transfers_take_one_path_each(
 def test_a_batch_file_is_scaled_per_token_and_paid_once(
     setup: tuple[FakeChain, FakeSteps, Transfers],
 ) -> None:
-    chain, _steps, transfers = setup
+    chain, steps, transfers = setup
     assert chain.balances.get(BOB.lower(), 0) == 0
     content = f"to,amount,token\nbob,1\nbob,0.5\n{BOB},3,usdc\n".encode()
     batch = transfers.prepare_batch("dev", content, "rows.csv")
@@ -121,6 +132,9 @@ def test_a_batch_file_is_scaled_per_token_and_paid_once(
     assert [r.status for r in results] == ["mined"] * 3
     assert [r.already_sent for r in transfers.send_batch(batch)] == [True] * 3
     assert chain.balances[BOB.lower()] == 15 * 10**17  # paid once
+    # A node that refuses to dry-run the token rows (for their short delivery) fails nothing.
+    steps.reverts = True
+    assert transfers.prepare_batch("dev", content, "rows.csv").rows == batch.rows
     with pytest.raises(InputError, match="not UTF-8"):
         transfers.prepare_batch("dev", b"\xff\xfe\x00", "bad.csv")
     with pytest.raises(InputError, match="batch line 1"):

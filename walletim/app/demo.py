@@ -248,7 +248,7 @@ def run_defi_demo(session: Session, say: Callable[[str], None]) -> dict[str, obj
         say(f"    Stake DAI, step {n}: {step.summary}")
     staked = d.execute(stake)
     position = d.vault_position(me)
-    shares = f"{position.shares / 10**18:g} {position.symbol}"
+    shares = f"{position.shares / 10**position.decimals:g} {position.symbol}"
     say(f"    Vault position: {position.asset.fmt(position.assets)} as {shares}.")
     left = d.approvals(me)
     say(f"    Approvals in force after both: {len(left)} (each was exact and is used up).")

@@ -20,7 +20,9 @@ risk                   when                                                     
 ``zero-amount``        an amount of zero: only the fee is paid                      warning
 ``price-impact``       a swap moving the pool's price over 5 % (15 %: refused)      both
 ``short-delivery``     the token's own Transfer logs in the dry run pay the         warning
-                       recipient less than the amount (a fee-on-transfer token)
+                       recipient less than the amount (a fee-on-transfer token),
+                       a swap's buyer less than the quote, or a vault's depositor
+                       fewer shares than its previewDeposit
 =====================  ==========================================================  =========
 """
 
@@ -88,12 +90,19 @@ def risks_json(risks: Sequence[Risk]) -> list[dict[str, object]]:
 
 
 def short_delivery(
-    plan: Plan, token: str, sender: str, recipient: str, value: int, fmt: Callable[[int], str]
+    plan: Plan,
+    token: str,
+    sender: str,
+    recipient: str,
+    value: int,
+    fmt: Callable[[int], str],
+    why: str = "move the rest elsewhere (a fee or a burn)",
 ) -> list[Risk]:
     """The ``short-delivery`` warning when the checked ``plan``'s last step (a transfer of
     ``value`` base units of ``token``) logs less reaching ``recipient`` in its dry run: a
     token that takes a fee or burns on transfer (none when the node ran no full simulation,
-    ``eth_call`` alone shows no logs). ``fmt`` names an amount of the token."""
+    ``eth_call`` alone shows no logs). ``fmt`` names an amount of the token; ``why`` what
+    the logs do with the rest."""
     from walletim.app.wim.logs import moved
 
     sim = plan.simulation[-1] if plan.simulation else None
@@ -106,7 +115,7 @@ def short_delivery(
         Risk(
             "short-delivery",
             f"{recipient} would receive {fmt(got)}, not {fmt(value)}: the token's own "
-            "Transfer logs in the dry run move the rest elsewhere (a fee or a burn)",
+            f"Transfer logs in the dry run {why}",
         )
     ]
 
@@ -269,4 +278,5 @@ __all__ = [
     "RiskPolicy",
     "enforce",
     "risks_json",
+    "short_delivery",
 ]

@@ -9,7 +9,7 @@ One path per kind of transfer: the CLI parses, calls :meth:`Transfers.prepare` a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, replace
 from typing import Protocol
 
@@ -24,18 +24,20 @@ from walletim.app.chain import (
     parse_batch_csv,
 )
 from walletim.app.chain.model import BatchPlan, Until
-from walletim.app.contracts import Plan, Step
+from walletim.app.contracts import Plan, Simulated, Step
 from walletim.app.defi import ETH, Asset
 from walletim.app.risk import MAX_RESERVED_ADDRESS, Risk, RiskPolicy, enforce, short_delivery
 from walletim.chain.rpc import Q, answered
 from walletim.chain.units import parse_amount
 from walletim.display import plural
-from walletim.errors import InputError, InsufficientFunds, RiskRefused
+from walletim.errors import InputError, InsufficientFunds, RiskRefused, RpcError
 
 #: A send with every choice left to the node's suggestions and the network profile.
 DEFAULTS = SendRequest(None)
 #: How long a batch waits unless told: each row mined, five minutes for all of them.
 BATCH_WAIT = Until(timeout=300.0)
+#: A batch's token rows dry-run this many to a simulated block (each row's short delivery).
+SIMULATED_ROWS = 100
 
 
 class Assets(Protocol):
@@ -52,6 +54,7 @@ class Steps(Protocol):
 
     def step(self, label: str, request: SendRequest, *, sender: str | None = None) -> Step: ...
     def check(self, plan: Plan) -> Plan: ...
+    def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +86,13 @@ class PreparedBatch:
     rows: tuple[BatchRow, ...]
     eth_total: int  # wei over the ether rows
     token_notes: tuple[str, ...]  # per token: the total in base units and its decimals
-    warnings: tuple[str, ...] = ()  # the risk policy's warnings, per line of the file
+    risks: tuple[tuple[int, Risk], ...] = ()  # the risk policy's warnings: (line, risk)
     units: tuple[tuple[str, str, int], ...] = ()  # per token: (address, symbol, decimals)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The risk policy's warnings as the plan shows them, each naming its line."""
+        return tuple(f"line {row}: {risk.line}" for row, risk in self.risks)
 
 
 @dataclass(eq=False)
@@ -215,7 +223,10 @@ class Transfers:
             r if r.token is None else replace(r, token=assets[r.token].address) for r in parsed
         )
         symbols = {a.address: a.display for a in assets.values() if a.address}
-        warnings = self._batch_risks(sender, rows, symbols, force)
+        risks = self._batch_risks(sender, rows, symbols, force)
+        risks += self._short_deliveries(
+            account, sender, rows, {a.address: a for a in assets.values() if a.address}
+        )
         notes = []
         for asset in {a.address: a for a in assets.values() if a.address}.values():
             units = sum(r.value for r in rows if r.token == asset.address)
@@ -227,13 +238,13 @@ class Transfers:
             rows,
             sum(r.value for r in rows if r.token is None),
             tuple(notes),
-            warnings,
+            risks,
             tuple((a.address, a.symbol, a.decimals) for a in assets.values() if a.address),
         )
 
     def _batch_risks(
         self, sender: str, rows: tuple[BatchRow, ...], symbols: dict[str, str], force: bool
-    ) -> tuple[str, ...]:
+    ) -> tuple[tuple[int, Risk], ...]:
         """The risk policy on every row, as on a single send (the zero and reserved
         addresses, token contracts known by a list or by probing, yourself), with whether
         each recipient holds code read for all of them in one round trip. ``symbols``: each
@@ -242,17 +253,53 @@ class Transfers:
         codes = self.chain.checked_all([Q.code(a) for a in asked])
         has_code = {a: bool(answered(code)) for a, code in zip(asked, codes, strict=True)}
         policy = self.risks.knowing_all(has_code)
-        lines: list[str] = []
+        found: list[tuple[int, Risk]] = []
         for r in rows:
             symbol = ETH.symbol if r.token is None else symbols[r.token]
             risks = policy.transfer(sender, r.to, r.value, r.token, symbol)
             try:
-                lines += [f"line {r.row}: {line}" for line in enforce(risks, force)]
+                enforce(risks, force)
+                found += [(r.row, risk) for risk in risks]
             except RiskRefused as exc:
                 raise RiskRefused(
                     f"batch line {r.row}: {exc.facts}", code=exc.code, advice=exc.advice
                 ) from exc
-        return tuple(lines)
+        return tuple(found)
+
+    def _short_deliveries(
+        self, account: str, sender: str, rows: tuple[BatchRow, ...], assets: dict[str, Asset]
+    ) -> tuple[tuple[int, Risk], ...]:
+        """The ``short-delivery`` warning of each token row, as a single send gives it: the
+        token rows dry-run in order, ``SIMULATED_ROWS`` to a simulation (a block's gas). A
+        row that would revert or answer false has none: it is rejected, saying so. A node
+        that fails to simulate fails nothing: the batch is checked as without simulateV1."""
+        from walletim.app.chain import token_transfer_data
+        from walletim.app.chain.tokens import answers_false
+
+        paid = [r for r in rows if r.token is not None]
+        found: list[tuple[int, Risk]] = []
+        for start in range(0, len(paid), SIMULATED_ROWS):
+            chunk = paid[start : start + SIMULATED_ROWS]
+            # Only simulated, never shown: not described (10,000 rows took seconds).
+            steps = [
+                Step(
+                    "transfer",
+                    replace(DEFAULTS, to=r.token, data=token_transfer_data(r.to, r.value)),
+                    f"line {r.row}",
+                )
+                for r in chunk
+            ]
+            try:
+                sims = self.steps.simulate(sender, steps)
+            except RpcError:  # a node that will not run them: no warning, as without simulateV1
+                break  # (each row's estimate and call still reject a row that would fail)
+            for r, step, sim in zip(chunk, steps, sims, strict=False):  # one without simulateV1
+                asset = assets[r.token or ""]
+                plan = Plan("transfer", account, sender, (step,), simulation=(sim,))
+                risks = short_delivery(plan, asset.address or "", sender, r.to, r.value, asset.fmt)
+                if sim.ok and not answers_false(step.request.data, sim.returned):
+                    found += [(r.row, risk) for risk in risks]
+        return tuple(found)
 
     def send_batch(
         self,

@@ -392,10 +392,14 @@ def _send_batch(
         batch = s.transfers.prepare_batch(account, content, str(path), force=force, token=token)
         chain = chain_text(s.network.name, s.network.chain_id)
         results = s.transfers.send_batch(batch, how, until, _batch_confirmer(ctx, batch, chain))
+    from walletim.app.risk import risks_json
+
     data = {
         "batch_id": batch.batch_id,
         "address": batch.sender,
         "results": _batch_rows_json(batch, results),
+        # As a single send's: the risk policy's warnings, each with the line it is of.
+        "warnings": [{"row": row, **risks_json([risk])[0]} for row, risk in batch.risks],
     }
 
     def human() -> None:

@@ -105,6 +105,20 @@ class ContractService:
             raise RpcError("the node has no latest block", method=query.method)
         return block.timestamp
 
+    def next_timestamp(self) -> int:
+        """The time the next block will carry as the node sees it now: its pending block's,
+        never before the latest block's (the latest's where it has no pending block). A
+        devnet idle for an hour has a latest block an hour old: a deadline counted from it
+        has passed before anything is mined. Raises RpcError."""
+        latest, pending = self.rpc.gather(Q.block("latest"), Q.block("pending"))
+        if isinstance(latest, RpcError):
+            raise latest
+        if latest is None:
+            raise RpcError("the node has no latest block", method="eth_getBlockByNumber")
+        if isinstance(pending, RpcError) or pending is None:
+            return latest.timestamp
+        return max(latest.timestamp, pending.timestamp)
+
     # -- naming ----------------------------------------------------------------------------
 
     def token_label(self, address: str) -> TokenLabel | None:

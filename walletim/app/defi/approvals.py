@@ -18,6 +18,7 @@ from walletim.app.defi.logs import (
     T_APPROVAL_FOR_ALL,
     topic_of,
 )
+from walletim.app.risk import ZERO_ADDRESS
 from walletim.chain.rpc import Log
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata, decode_log
@@ -58,6 +59,8 @@ def _key(log: Log) -> _Key | None:
     if event.name == "ApprovalForAll":
         return ("erc721-operator", event.address, event.args["operator"], None)
     if "tokenId" in event.args:
+        if int(event.args["approved"], 16) == 0:  # approve(0, id): an approval withdrawn
+            return None
         return ("erc721-token", event.address, event.args["approved"], int(event.args["tokenId"]))
     return ("erc20", event.address, event.args["spender"], None)
 
@@ -116,26 +119,46 @@ class Approvals(DefiProtocol):
         return bool(approved)
 
     def revoke(self, account: str, token_text: str, spender_text: str) -> Plan:
-        """Set an ERC-20 allowance to zero, or withdraw an ERC-721 operator approval."""
+        """Set an ERC-20 allowance to zero, or withdraw what ERC-721 approvals ``approvals``
+        lists of the spender on the collection (operator, and each single token's)."""
         core = self.core
         sender = core.sender(account)
         contract = core.names.resolve_contract(token_text)
         spender = core.resolve(spender_text)
         if core.is_erc721(contract):
-            if not self._operator(contract, sender, spender):
+            calls = self._nft_revokes(contract, sender, spender)
+            if not calls:
                 raise InputError(
-                    f"{core.c.label(spender)} is not an operator of {account}'s "
-                    f"{core.names.collection(contract)}; nothing to revoke"
+                    f"{core.c.label(spender)} is neither an operator of {account}'s "
+                    f"{core.names.collection(contract)} nor approved for one of its tokens; "
+                    "nothing to revoke"
                 )
-            data = calldata("setApprovalForAll(address,bool)", spender, False)
         else:
             if core.read_int(contract, "allowance(address,address)", sender, spender) == 0:
                 raise InputError(
                     f"{core.c.label(spender)} has no allowance on {account}'s tokens at "
                     f"{contract}; nothing to revoke"
                 )
-            data = calldata("approve(address,uint256)", spender, 0)
+            calls = [calldata("approve(address,uint256)", spender, 0)]
         title = f"revoke {core.c.label(spender)} on {contract}"
-        step = core.step("revoke", contract, data, kind="revoke", sender=sender)
+        steps = [core.step("revoke", contract, d, kind="revoke", sender=sender) for d in calls]
         figures = {"contract": contract, "spender": spender}
-        return core.plan(title, account, sender, [step], figures=figures)
+        return core.plan(title, account, sender, steps, figures=figures)
+
+    def _nft_revokes(self, contract: str, owner: str, spender: str) -> list[bytes]:
+        """The calls withdrawing ``spender``'s approvals on ``owner``'s NFTs of ``contract``
+        that are in force: as operator, and for each token (found from its Approval logs,
+        confirmed as :meth:`approvals` confirms them)."""
+        calls = []
+        if self._operator(contract, owner, spender):
+            calls.append(calldata("setApprovalForAll(address,bool)", spender, False))
+        topics = [T_APPROVAL, topic_of(owner), topic_of(spender)]
+        latest: dict[_Key, int] = {}
+        for log in self.core.logs.scan(topics, contract):
+            key = _key(log)
+            if key is not None and key[0] == "erc721-token":
+                latest[key] = max(log.block_number or 0, latest.get(key, 0))
+        for key, block in sorted(latest.items(), key=lambda k: k[0][3] or 0):
+            if self._now(key, owner, block) is not None:
+                calls.append(calldata("approve(address,uint256)", ZERO_ADDRESS, key[3]))
+        return calls

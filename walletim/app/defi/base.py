@@ -4,16 +4,22 @@ exact approvals, deadlines, and plans checked by simulation before they are show
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from walletim.app.chain import SendRequest
 from walletim.app.contracts import ContractService, Figures, Plan, Step
 from walletim.app.defi.assets import Asset, Names
 from walletim.app.defi.logs import LogScanner
-from walletim.app.risk import Risk, RiskPolicy, enforce
+from walletim.app.risk import Risk, RiskPolicy, enforce, risks_json
 from walletim.chain.rpc import Q, answered
 from walletim.contracts.abi import Value, calldata
-from walletim.errors import ContractRefused, InputError, InsufficientFunds, RpcError
+from walletim.errors import (
+    ContractRefused,
+    ContractReverted,
+    InputError,
+    InsufficientFunds,
+    RpcError,
+)
 from walletim.keys.hd import to_checksum_address
 
 DEFAULT_SLIPPAGE_BPS = 50  # 0.5 %
@@ -48,7 +54,7 @@ class DefiCore:
     def deadline(self, seconds: int) -> int:
         if not 1 <= seconds <= 7 * 24 * 3600:
             raise InputError("the deadline must be 1 second .. 7 days from now")
-        return self.c.latest_timestamp() + seconds
+        return self.c.next_timestamp() + seconds
 
     def read(
         self, to: str, signature: str, *args: object, returns: Sequence[str]
@@ -90,7 +96,9 @@ class DefiCore:
         holder = self.resolve(holder)
         if asset.address is None:
             return self.c.rpc.get(Q.balance(holder))
-        return self.read_int(asset.address, "balanceOf(address)", holder)
+        from walletim.app.chain.tokens import token_balance  # as `balance --token` reads it
+
+        return token_balance(self.c.rpc, asset.address, holder)
 
     def allowance(self, token: Asset, owner: str, spender: str) -> int:
         """What ``owner`` lets ``spender`` take of ``token`` (each as :meth:`balance`'s
@@ -140,12 +148,38 @@ class DefiCore:
         return self.c.step(label, SendRequest(to, value, data, kind=kind), sender=sender)
 
     def approval_steps(self, token: Asset, owner: str, spender: str, amount: int) -> list[Step]:
-        """An exact approval when the current allowance is short (none otherwise)."""
-        assert token.address is not None
-        if self.allowance(token, owner, spender) >= amount:
+        """An exact approval when the current allowance is short (none otherwise); first an
+        approval of 0 when the token refuses to change a non-zero allowance otherwise (USDT:
+        its approve then reverts, and the plan could never be made)."""
+        allowed = self.allowance(token, owner, spender)
+        if allowed >= amount:
             return []
+        return self.approve_steps(token, owner, spender, amount, allowed=allowed)
+
+    def approve_steps(
+        self, token: Asset, owner: str, spender: str, amount: int, *, allowed: int | None = None
+    ) -> list[Step]:
+        """approve(spender, amount); first approve(spender, 0) when a non-zero allowance
+        (``allowed``, else read) is one the token changes only to 0 (USDT)."""
+        assert token.address is not None
+        if allowed is None:
+            allowed = self.allowance(token, owner, spender)
         data = calldata("approve(address,uint256)", spender, amount)
-        return [self.step("approve", token.address, data, kind="approve", sender=owner)]
+        steps = [self.step("approve", token.address, data, kind="approve", sender=owner)]
+        if allowed and amount and self._refuses(token.address, owner, data):
+            zero = calldata("approve(address,uint256)", spender, 0)
+            steps.insert(0, self.step("approve", token.address, zero, kind="approve", sender=owner))
+        return steps
+
+    def _refuses(self, token: str, owner: str, data: bytes) -> bool:
+        """Whether ``owner``'s ERC-20 call ``data`` to ``token`` reverts or answers false
+        now. Raises RpcError."""
+        from walletim.app.chain.tokens import answers_false
+
+        try:
+            return answers_false(data, self.c.call_raw(token, data, sender=owner))
+        except ContractReverted:
+            return True
 
     def plan(
         self,
@@ -159,6 +193,17 @@ class DefiCore:
         """The plan, simulated (raises ContractReverted naming a step that would fail)."""
         plan = Plan(title, account, sender, tuple(steps), tuple(notes), figures or {})
         return self.c.check(plan)
+
+
+def with_risks(plan: Plan, risks: Sequence[Risk]) -> Plan:
+    """``plan`` with ``risks`` found in its dry run: their lines first in its notes, and in
+    its ``--json`` ``warnings`` after those found before it ran."""
+    if not risks:
+        return plan
+    earlier = plan.figures.get("warnings")
+    warnings = [*(earlier if isinstance(earlier, list) else []), *risks_json(risks)]
+    figures = {**plan.figures, "warnings": warnings}
+    return replace(plan, notes=(*(r.line for r in risks), *plan.notes), figures=figures)
 
 
 class DefiProtocol:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from walletim.app.contracts import MAX_UINT256, Plan
-from walletim.app.defi.base import DefiProtocol
+from walletim.app.defi.base import DefiProtocol, with_risks
 from walletim.app.risk import risks_json, short_delivery
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
@@ -71,11 +71,7 @@ class Erc20(DefiProtocol):
         plan = core.plan(title, account, sender, [step], notes, figures)
         if asset.address is None:
             return plan
-        short = short_delivery(plan, asset.address, sender, to, amount, asset.fmt)
-        if not short:
-            return plan
-        figures["warnings"] = risks_json([*risks, *short])
-        return replace(plan, notes=(*(r.line for r in short), *plan.notes), figures=figures)
+        return with_risks(plan, short_delivery(plan, asset.address, sender, to, amount, asset.fmt))
 
     def approve(
         self,
@@ -95,8 +91,7 @@ class Erc20(DefiProtocol):
         if unlimited == (amount_text is not None):
             raise InputError("give an AMOUNT to approve, or --unlimited (not both)")
         amount = MAX_UINT256 if unlimited else names.amount(token, amount_text or "")
-        data = calldata("approve(address,uint256)", spender, amount)
-        step = core.step("approve", token.address, data, kind="approve", sender=sender)
+        steps = core.approve_steps(token, sender, spender, amount)
         notes = names.token_warnings(token)
         if unlimited:
             notes.append(
@@ -108,7 +103,7 @@ class Erc20(DefiProtocol):
             f"{'UNLIMITED' if unlimited else token.fmt(amount)}",
             account,
             sender,
-            [step],
+            steps,
             notes,
             {
                 "token": token.address,

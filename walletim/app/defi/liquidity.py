@@ -64,8 +64,11 @@ class Liquidity(DefiProtocol):
         core, names, uni = self.core, self.core.names, self.uniswap
         sender = core.sender(account)
         a, b = names.asset(a_text), names.asset(b_text)
-        if a.is_eth and b.is_eth:
-            raise InputError("a pool needs two different assets")
+        if uni.path_token(a) == uni.path_token(b):
+            raise InputError(
+                f"a pool needs two different assets, not {a.symbol} and {b.symbol} (a pool "
+                "holds ETH as WETH)"
+            )
         texts: tuple[str | None, str | None] = (amount_a_text, amount_b_text)
         if b.is_eth:  # keep ETH first: addLiquidityETH takes (token, ..., ETH)
             a, b, texts = b, a, (texts[1], texts[0])

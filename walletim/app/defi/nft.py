@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from walletim.app.contracts import Plan
 from walletim.app.defi.base import DefiProtocol
 from walletim.app.defi.logs import ERC721_TRANSFER, T_TRANSFER, topic_of
+from walletim.app.risk import RiskPolicy, enforce, risks_json
 from walletim.contracts.abi import calldata, decode_log
 from walletim.errors import ContractRefused, InputError
 from walletim.keys.hd import to_checksum_address
@@ -51,7 +52,14 @@ class Nfts(DefiProtocol):
             return None
         return to_checksum_address(owner)
 
-    def nft_transfer(self, account: str, collection_text: str, token_id: int, to_text: str) -> Plan:
+    def nft_transfer(
+        self, account: str, collection_text: str, token_id: int, to_text: str, *,
+        force: bool = False,
+    ) -> Plan:  # fmt: skip
+        """safeTransferFrom ``token_id`` of a collection to ``to_text``. The risk policy's
+        checks that need no node (walletim.app.risk) warn, or refuse unless ``force``: a
+        precompile holds no code, so safeTransferFrom does not ask it, and the NFT is lost.
+        A contract that cannot hold NFTs fails in the simulation."""
         core, names = self.core, self.core.names
         sender = core.sender(account)
         collection = names.resolve_contract(collection_text)
@@ -69,8 +77,14 @@ class Nfts(DefiProtocol):
                 f"token #{token_id} of {names.collection(collection)} belongs to "
                 f"{owner}, not {account}; nothing was signed"
             )
+        what = f"{names.collection(collection)} #{token_id}"
+        risks = RiskPolicy.plain(sender, to, 1, what)
+        warnings = enforce(risks, force)
         data = calldata("safeTransferFrom(address,address,uint256)", sender, to, token_id)
-        title = f"transfer {names.collection(collection)} #{token_id} to {core.c.label(to)}"
+        title = f"transfer {what} to {core.c.label(to)}"
         step = core.step("transfer", collection, data, kind="nft-transfer", sender=sender)
-        figures = {"collection": collection, "token_id": token_id, "to": to}
-        return core.plan(title, account, sender, [step], figures=figures)
+        figures = {
+            "collection": collection, "token_id": token_id, "to": to,
+            "warnings": risks_json(risks),
+        }  # fmt: skip
+        return core.plan(title, account, sender, [step], warnings, figures)

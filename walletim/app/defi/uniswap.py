@@ -13,8 +13,15 @@ from walletim.app.defi.base import (
     DefiProtocol,
     check_slippage,
     min_after_slippage,
+    with_risks,
 )
-from walletim.app.risk import PRICE_IMPACT_WARN_BPS, RiskPolicy, enforce, risks_json
+from walletim.app.risk import (
+    PRICE_IMPACT_WARN_BPS,
+    RiskPolicy,
+    enforce,
+    risks_json,
+    short_delivery,
+)
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import ContractRefused, InputError
@@ -184,7 +191,7 @@ class Uniswap(DefiProtocol):
         ]
         figures = _swap_figures(a_in, a_out, quote, min_out, route, deadline)
         figures["warnings"] = risks_json(risks)
-        return core.plan(
+        plan = core.plan(
             f"swap {a_in.fmt(amount_in)} for {a_out.display}",
             account,
             sender,
@@ -192,6 +199,19 @@ class Uniswap(DefiProtocol):
             [*warnings, *names.token_warnings(a_in), *names.token_warnings(a_out), *notes],
             figures,
         )
+        return self._short_delivery(plan, a_out, quote)
+
+    def _short_delivery(self, plan: Plan, a_out: Asset, quote: SwapQuote) -> Plan:
+        """``plan`` with the ``short-delivery`` warning when its dry run's own Transfer logs
+        of the token bought pay the swapper less than the quote (a token that takes a fee on
+        transfer: the router checks the minimum on what the pool sends, not what arrives)."""
+        if a_out.address is None:
+            return plan
+        pair = self.pair(quote.path[-2], quote.path[-1])
+        short = short_delivery(
+            plan, a_out.address, str(pair), plan.sender, quote.amount_out, a_out.fmt
+        )
+        return with_risks(plan, short)
 
     def _swap_steps(
         self, a_in: Asset, a_out: Asset, quote: SwapQuote, min_out: int, sender: str,

@@ -8,7 +8,8 @@ from typing import NamedTuple
 
 from walletim.app.contracts import Plan
 from walletim.app.defi.assets import Asset
-from walletim.app.defi.base import DefiProtocol
+from walletim.app.defi.base import DefiProtocol, with_risks
+from walletim.app.risk import ZERO_ADDRESS, short_delivery
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import ContractRefused, InputError
@@ -23,12 +24,14 @@ class VaultPosition:
     shares: int
     assets: int  # convertToAssets(shares)
     max_withdraw: int
+    decimals: int = 18  # of its shares
 
 
 class Vault(NamedTuple):
     address: str
     symbol: str  # of its shares
     asset: Asset  # what it holds
+    decimals: int = 18  # of its shares (as its symbol: a token list's, else its own answer)
 
 
 class _Exit(NamedTuple):
@@ -54,20 +57,22 @@ class Vaults(DefiProtocol):
             raise InputError(f"{address} is not an ERC-4626 vault (no asset())") from exc
         meta = self.core.c.token_meta(address)
         asset = names.asset(to_checksum_address(asset_addr))
-        return Vault(address, meta.symbol if meta else "shares", asset)
+        if meta is None:
+            return Vault(address, "shares", asset)
+        return Vault(address, meta.symbol, asset, meta.decimals)
 
     def vault_position(self, holder: str, vault_text: str | None = None) -> VaultPosition:
         holder = self.core.resolve(holder)  # an address, a wallet account or a contact
-        vault, symbol, asset = self.vault(vault_text)
+        vault, symbol, asset, decimals = self.vault(vault_text)
         shares = self.core.read_int(vault, "balanceOf(address)", holder)
         assets = self.core.read_int(vault, "convertToAssets(uint256)", shares)
         max_w = self.core.read_int(vault, "maxWithdraw(address)", holder)
-        return VaultPosition(vault, symbol, asset, shares, assets, max_w)
+        return VaultPosition(vault, symbol, asset, shares, assets, max_w, decimals)
 
     def vault_deposit(self, account: str, amount_text: str, vault_text: str | None = None) -> Plan:
         core = self.core
         sender = core.sender(account)
-        vault, symbol, asset = self.vault(vault_text)
+        vault, symbol, asset, decimals = self.vault(vault_text)
         amount = core.names.amount(asset, amount_text)
         core.need(asset, sender, amount, account)
         shares = core.read_int(vault, "previewDeposit(uint256)", amount)
@@ -76,19 +81,27 @@ class Vaults(DefiProtocol):
         steps.append(core.step("deposit", vault, data, kind="vault-deposit", sender=sender))
         notes = [
             *core.names.token_warnings(asset),
-            f"deposit {asset.fmt(amount)}, receive {format_amount(shares, 18)} {symbol} "
+            f"deposit {asset.fmt(amount)}, receive {format_amount(shares, decimals)} {symbol} "
             "(previewDeposit)",
         ]
         figures = {
             "vault": vault,
             "amount": format_amount(amount, asset.decimals),
             "raw": str(amount),
-            "shares": format_amount(shares, 18),
+            "shares": format_amount(shares, decimals),
             "raw_shares": str(shares),
+            "warnings": [],
         }
-        return core.plan(
+        plan = core.plan(
             f"deposit {asset.fmt(amount)} into {symbol}", account, sender, steps, notes, figures
         )
+        # What the deposit's dry run mints to the depositor, against the vault's preview.
+        short = short_delivery(
+            plan, vault, ZERO_ADDRESS, sender, shares,
+            lambda n: f"{format_amount(n, decimals)} {symbol}",
+            why="mint fewer shares than its previewDeposit says",
+        )  # fmt: skip
+        return with_risks(plan, short)
 
     def vault_withdraw(
         self,
@@ -105,22 +118,29 @@ class Vaults(DefiProtocol):
         core = self.core
         sender = core.sender(account)
         vault = self.vault(vault_text)
-        (decimals,) = core.try_read(vault.address, "decimals()", returns=["uint8"], default=(18,))
+        decimals = vault.decimals
         if amount_text is not None:
-            out = self._withdraw(vault, account, sender, amount_text, int(decimals))
+            out = self._withdraw(vault, account, sender, amount_text, decimals)
         else:
-            out = self._redeem(vault, account, sender, shares_text, int(decimals))
+            out = self._redeem(vault, account, sender, shares_text, decimals)
         step = core.step("withdraw", vault.address, out.data, kind="vault-withdraw", sender=sender)
         figures = {
             "vault": vault.address,
             "amount": format_amount(out.assets, vault.asset.decimals),
             "raw": str(out.assets),
-            "shares": format_amount(out.shares, int(decimals)),
+            "shares": format_amount(out.shares, decimals),
             "raw_shares": str(out.shares),
+            "warnings": [],
         }
-        return core.plan(
+        plan = core.plan(
             f"withdraw from {vault.symbol}", account, sender, [step], [out.note], figures
         )
+        # What the dry run pays out, against the vault's preview (or the amount asked).
+        short = short_delivery(
+            plan, str(vault.asset.address), vault.address, sender, out.assets,
+            vault.asset.fmt, why="pay less than the vault's preview says",
+        )  # fmt: skip
+        return with_risks(plan, short)
 
     def _withdraw(
         self, vault: Vault, account: str, sender: str, amount_text: str, decimals: int
@@ -146,6 +166,8 @@ class Vaults(DefiProtocol):
         symbol = vault.symbol
         max_r = self.core.read_int(vault.address, "maxRedeem(address)", sender)
         shares = max_r if shares_text is None else parse_amount(shares_text, decimals=decimals)
+        if shares == 0 and shares_text is not None:
+            raise InputError("the number of shares is zero")
         if shares == 0 or shares > max_r:
             raise InputError(
                 f"{account} can redeem at most {format_amount(max_r, decimals)} "

@@ -39,7 +39,7 @@ def action_claim(defi: Defi, outcome: Outcome) -> tuple[str, dict[str, str]]:
             claim["amount_out"] = format_amount(received, out_asset.decimals)
         return "swap", claim
     if label == "deposit" and "vault" in f:
-        _vault, symbol, asset = defi.vault(str(f["vault"]))
+        _vault, symbol, asset, _decimals = defi.vault(str(f["vault"]))
         return "vault-deposit", {
             "vault": str(f["vault"]),
             "raw_assets": str(f["raw"]),

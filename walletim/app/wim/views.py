@@ -199,7 +199,7 @@ class Views:
             return describe(action.action, amount, "Aave")
         vault = c.get("vault", "")
         try:
-            address, _symbol, asset = self.p.defi().vault(vault)
+            address, _symbol, asset, _decimals = self.p.defi().vault(vault)
             raw = c.get("raw_assets", "")
             assets = self._amount(action.chain_id, raw, asset.address or "ETH")
             label = named(self.p.tokens, self.p.chain_id, action.chain_id, address, 0)[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from walletim.cli.base import Ctx, Integer, chain_session, pass_ctx
-from walletim.cli.defi.common import execute, signing, targets
+from walletim.cli.defi.common import FORCE_HELP, execute, signing, targets
 
 
 @click.group()
@@ -52,6 +52,9 @@ def nft_list(ctx: Ctx, who: str | None, collections: tuple[str, ...]) -> None:
 @click.argument("collection")
 @click.argument("token_id", type=Integer(0, 2**256 - 1))
 @click.argument("to")
-def nft_transfer(ctx: Ctx, account: str, collection: str, token_id: int, to: str) -> None:
+@click.option("--force", is_flag=True, help=FORCE_HELP)
+def nft_transfer(
+    ctx: Ctx, account: str, collection: str, token_id: int, to: str, force: bool
+) -> None:
     """Transfer token TOKEN_ID of COLLECTION to TO (safeTransferFrom)."""
-    execute(ctx, lambda s: s.defi.nft_transfer(account, collection, token_id, to))
+    execute(ctx, lambda s: s.defi.nft_transfer(account, collection, token_id, to, force=force))

@@ -80,7 +80,7 @@ def vault_balance(ctx: Ctx, who: str | None, vault_addr: str | None) -> None:
             "vault": p.vault,
             "symbol": p.symbol,
             "raw": str(p.shares),
-            "shares": format_amount(p.shares),
+            "shares": format_amount(p.shares, p.decimals),
             "assets": format_amount(p.assets, p.asset.decimals),
             "raw_assets": str(p.assets),
             "asset": p.asset.symbol,
@@ -95,6 +95,7 @@ def vault_balance(ctx: Ctx, who: str | None, vault_addr: str | None) -> None:
 
     def human() -> None:
         for n, _a, p in rows:
-            click.echo(f"{n}  {format_amount(p.shares)} {p.symbol} = {p.asset.fmt(p.assets)}")
+            shares = format_amount(p.shares, p.decimals)
+            click.echo(f"{n}  {shares} {p.symbol} = {p.asset.fmt(p.assets)}")
 
     ctx.emit(data, human)
