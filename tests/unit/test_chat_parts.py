@@ -16,6 +16,7 @@ from walletim.app.chat import ListenEvent, Received, listen, outbox
 from walletim.errors import InputError, MessagingError, RelayRefused
 from walletim.messaging import kinds
 from walletim.messaging.envelope import WIRE_KINDS
+from walletim.messaging.protocol import Delivered
 from walletim.retry import Backoff
 from walletim.store.chat import StoredMessage
 
@@ -75,6 +76,51 @@ def test_send_and_receive_with_a_hook_by_kind(homes: dict[str, Home]) -> None:
     assert bob.accept("bob", homes["alice"].address).handed_on == 1
     assert texts == ["gm"] and everything == ["text"]
     assert [c.peer for c in bob.conversations("bob")] == [homes["alice"].address]
+
+
+class EndlessRelay(MemoryRelay):
+    """A hostile relay: every page says more mail waits. ``invent``: each page is mail made up
+    on the spot (fresh ids), else the acknowledged page is served again."""
+
+    def __init__(self, invent: bool) -> None:
+        super().__init__()
+        self.invent, self.pages, self.last = invent, 0, list[Any]()
+
+    def pending(self, mailbox: str, limit: int) -> tuple[list[Any], bool]:
+        self.pages += 1
+        assert self.pages < 1000, "the pass never ended"
+        batch, _ = super().pending(mailbox, limit)
+        if self.invent:
+            batch = [Delivered(f"{self.pages:08x}{n:024x}", b"junk", 0) for n in range(limit)]
+        self.last = batch or self.last
+        return self.last, True
+
+
+@pytest.mark.parametrize("invent", [False, True])
+def test_a_relay_that_always_says_more_ends_the_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invent: bool
+) -> None:
+    """A relay answering every fetch "more" kept ``chat inbox`` fetching for ever (20-35 % of
+    a core until killed): re-serving the acknowledged page, or inventing mail. A pass ends
+    when a page brings nothing new, or after MAX_PASS messages, and says why."""
+    from walletim.app.chat import pages
+
+    monkeypatch.setattr(pages, "MAX_PASS", 500)
+    relay = EndlessRelay(invent)
+    alice, bob = Home("alice", tmp_path / "a", relay), Home("bob", tmp_path / "b", relay)
+    try:
+        bob.service().init("bob")
+        alice.service().send("alice", bob.address, "gm")
+        got = bob.service().inbox("bob")
+        if invent:
+            assert len(got.rejected) >= 500 and "more wait at the relay" in got.warnings[-1]
+        else:
+            assert [r.message.text for r in got.received] == ["gm"]
+            assert "served again what was already read" in got.warnings[-1]
+        assert relay.pages < 20
+    finally:
+        alice.close()
+        bob.close()
 
 
 def test_a_kind_no_peer_may_receive_is_refused_before_anything_is_stored(

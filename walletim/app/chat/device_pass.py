@@ -32,6 +32,7 @@ from walletim.app.chat.fanout_send import FanoutSender, ThisDevice
 from walletim.app.chat.group_sync import GroupHistories
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink, learn_binding
+from walletim.app.chat.pages import pages
 from walletim.app.chat.peer_devices import listed_ids, newest_list, pinned_list, served_list
 from walletim.app.chat.ports import Env, RelayConnection, WalletsPort
 from walletim.app.chat.read_sync import ReadMarks
@@ -156,8 +157,7 @@ class DevicePass:
     ) -> list[str]:
         """Receive what waits for this device; returns the peers heard from."""
         heard: list[str] = []
-        while True:
-            batch, more = await conn.fetch()
+        async for batch in pages(conn, result.warnings):
             for item in batch:
                 outcome = self.receiver.receive_one(
                     me, dev, item.mid, item.env, result.group_notices
@@ -166,11 +166,9 @@ class DevicePass:
                 if isinstance(outcome, Received) and outcome.message.direction == "in":
                     peer = outcome.message.peer  # a group's: its sender
                     heard.append(outcome.message.sender or peer)
-            if batch:
-                await conn.ack([i.mid for i in batch])
-            if not more or not batch:
-                result.note_expired(conn.expired)
-                return heard
+            await conn.ack([i.mid for i in batch])
+        result.note_expired(conn.expired)
+        return heard
 
 
 def _tally(result: InboxResult, outcome: Received | Rejection | Dropped | None) -> None:

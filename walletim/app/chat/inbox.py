@@ -18,6 +18,7 @@ from walletim.app.chat.consent import consent_of
 from walletim.app.chat.grouplog import GroupNotice, HeadMeta, ingest
 from walletim.app.chat.held import HoldForHistory, hold
 from walletim.app.chat.held import settle as settle_held
+from walletim.app.chat.pages import pages
 from walletim.app.chat.ports import Env, Hook, RelayConnection
 from walletim.app.chat.results import Dropped, InboxResult, Received, Rejection
 from walletim.app.chat.threads import ids_of, precheck, settle
@@ -104,13 +105,11 @@ class Inbox:
     # -- fetching -------------------------------------------------------------------------------
 
     async def fetch_all(self, conn: RelayConnection, me: Me, result: InboxResult) -> None:
-        """Fetch, store and acknowledge everything the relay holds for ``me``."""
-        while True:
-            batch, more = await conn.fetch()
+        """Fetch, store and acknowledge what the relay holds for ``me`` (one bounded pass:
+        :func:`walletim.app.chat.pages.pages`)."""
+        async for batch in pages(conn, result.warnings):
             await self.drain(conn, me, batch, result)
-            if not more or not batch:
-                result.note_expired(conn.expired)
-                return
+        result.note_expired(conn.expired)
 
     async def drain(
         self,
