@@ -253,7 +253,7 @@ class RedPackets:
             contract, "packetId(address,bytes32)", sender, salt, returns=["bytes32"]
         )
         packet_id = "0x" + bytes(packet_id_raw).hex()
-        expiry = self.c.latest_timestamp() + expiry_s
+        expiry = self.c.next_timestamp() + expiry_s  # an idle chain's latest block is old
         data = calldata(
             "create(bytes32,address,uint256,uint32,bool,uint64)",
             salt, "0x" + "00" * 20 if asset.is_eth else str(asset.address), total, shares,
@@ -297,7 +297,7 @@ class RedPackets:
         if p is None:
             raise InputError(f"no red packet {pid[:18]}… on this network")
         claims, blocks = self._claims(self.contract, pid)
-        expired = self.c.latest_timestamp() > p.expiry
+        expired = self.c.next_timestamp() > p.expiry
         return PacketStatus(
             pid, p.creator, p.asset, p.total, p.remaining, p.shares, p.shares_left, p.random,
             p.expiry, expired, claims, blocks,
@@ -380,7 +380,7 @@ class RedPackets:
         pid = _packet_id(packet_id)
         sender = self.defi._sender(account)
         st, sig = self._claimable(pid, sender, account, voucher)
-        deadline = min(st.expiry, self.c.latest_timestamp() + valid_s)
+        deadline = min(st.expiry, self.c.next_timestamp() + valid_s)
         chain_id, contract = self.c.chain.chain_id, self.contract
         doc = sponsored_claim_typed_data(chain_id, contract, pid, sender, deadline)
         signature = "0x" + bytes(self._sign(account, doc).bytes).hex()
@@ -398,7 +398,7 @@ class RedPackets:
             raise InputError(f"this claim is for chain {claim.chain_id}; nothing was signed")
         if claim.contract.lower() != self.contract.lower():
             raise InputError("this claim names another contract; nothing was signed")
-        if claim.deadline < self.c.latest_timestamp():
+        if claim.deadline < self.c.next_timestamp():
             raise InputError("the claimer's signature has expired; nothing was signed")
         if claimer_signer(claim) != to_checksum_address(claim.claimer):
             raise InputError("this claim is not signed by its claimer; nothing was signed")
