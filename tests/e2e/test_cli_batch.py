@@ -207,6 +207,12 @@ def test_token_totals_are_checked_before_anything_is_signed(world: World, tmp_pa
     too_much = csv(tmp_path, "e.csv", f"{b1},6000\n{b2},6000\n")  # dev:1 holds 10,000 ETH
     r = batch(world, too_much, "--yes")
     assert r.code == 1 and "insufficient funds for the batch" in r.err, r.err
+    # A row past the balance alone reverts in its dry run: it was "rejected" (exit 3, the
+    # token's revert), and the rows that fit were paid. Short funds are short funds.
+    for alone in (f"{b1},{have // 10**6 + 1},USDC\n{b2},1,USDC\n", f"{b1},10001\n{b2},1\n"):
+        r = batch(world, csv(tmp_path, "a.csv", alone), "--yes")
+        assert r.code == 1 and len(r.err_lines) == 1 and "nothing was signed" in r.err, r.err
+        assert "insufficient USDC" in r.err or "insufficient funds for the batch" in r.err
     assert nonce(world, "dev:1", "pending") == before
 
 

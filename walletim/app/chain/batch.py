@@ -156,28 +156,22 @@ class BatchSender(ChainPart):
         calls = [row_call(r) for r in todo]
         tokens = sorted({r.token for r in todo if r.token is not None})
         reads = self.planner.fee_reads(how)
-        head: list[Query[Any]] = [
-            Q.balance(sender, "pending"),
-            *(Q.call(t, balance_of_data(sender), block="pending") for t in tokens),
-            *([reads[1]] if reads[1] is not None else []),
-        ]
-        # A token row's call too: a transfer that answers false moves nothing yet succeeds.
-        dry = [n for n, r in enumerate(todo) if r.token is not None]
-        answers = self.rpc.gather_all(
-            [
-                *head,
-                *(Q.estimate_gas(to, data, sender=sender, value=v) for to, v, data in calls),
-                *(Q.call(calls[n][0], calls[n][2], sender=sender, block="pending") for n in dry),
-            ]
-        )
+        answers, ahead, dry = self._ask(sender, todo, calls, tokens, reads[1])
         held = read_balances([(sender, t) for t in tokens], answers[1 : 1 + len(tokens)])
-        fees = self.planner.fees_read(how, reads, answers[len(head) - 1])
+        balances = dict(zip(tokens, held, strict=True))
+        # Every row's amount first, those that would revert too: a row past the balance is
+        # the batch short of funds (exit 1, nothing signed), not a row rejected as it reverts.
+        eth_values = sum(r.value for r in todo if r.token is None)
+        self._check_funds(
+            sender, answered(answers[0]), eth_values, _token_totals(todo, balances, units)
+        )
+        fees = self.planner.fees_read(how, reads, answers[ahead - 1])
         network = self.planner.network
         cap = network.fee_cap_wei if how.fee_cap is None else how.fee_cap
         plans: list[tuple[BatchRow, TxPlan]] = []
         rejected: list[BatchResult] = []
-        estimates = answers[len(head) : len(head) + len(calls)]
-        returned = dict(zip(dry, answers[len(head) + len(calls) :], strict=True))
+        estimates = answers[ahead : ahead + len(calls)]
+        returned = dict(zip(dry, answers[ahead + len(calls) :], strict=True))
         for n, (r, call, est) in enumerate(zip(todo, calls, estimates, strict=True)):
             why = _would_fail(est, returned.get(n), call[2])
             if why is not None:
@@ -191,25 +185,54 @@ class BatchSender(ChainPart):
             )  # fmt: skip
             policy.check_fee_cap(plan.gas_limit, plan.fees, cap)
             plans.append((r, plan))
-        totals = _token_totals(plans, dict(zip(tokens, held, strict=True)), units)
+        totals = _token_totals([r for r, _p in plans], balances, units)
         shown = BatchPlan(
             sender, len(plans), 0, 0, tuple(rejected),
             sum(p.value for _r, p in plans), sum(1 for r, _p in plans if r.token is None),
             sum(p.max_total_fee for _r, p in plans), answered(answers[0]), totals, fees, cap,
         )  # fmt: skip
-        self._check_funds(shown)
+        self._check_funds(sender, shown.eth_balance, shown.value + shown.max_fees, totals)
         return plans, shown
 
-    def _check_funds(self, plan: BatchPlan) -> None:
-        """ETH for the values and the most the fees can cost, each token's total against
-        its balance. Raises InsufficientFunds (nothing is signed)."""
-        needed = plan.value + plan.max_fees
-        self.planner.check_funds(plan.sender, plan.eth_balance, needed, "the batch")
-        for t in plan.tokens:
+    def _ask(
+        self,
+        sender: str,
+        todo: Sequence[BatchRow],
+        calls: Sequence[tuple[str, int, bytes]],
+        tokens: Sequence[str],
+        fee_read: Query[Any] | None,
+    ) -> tuple[list[Any], int, list[int]]:
+        """One round trip: the ETH balance, each token's, the fee read, each row's gas
+        estimate, and each token row's call (a transfer that answers false moves nothing yet
+        succeeds). Returns the answers, how many come before the estimates, and the indexes
+        of the token rows."""
+        head: list[Query[Any]] = [
+            Q.balance(sender, "pending"),
+            *(Q.call(t, balance_of_data(sender), block="pending") for t in tokens),
+            *([fee_read] if fee_read is not None else []),
+        ]
+        dry = [n for n, r in enumerate(todo) if r.token is not None]
+        answers = self.rpc.gather_all(
+            [
+                *head,
+                *(Q.estimate_gas(to, data, sender=sender, value=v) for to, v, data in calls),
+                *(Q.call(calls[n][0], calls[n][2], sender=sender, block="pending") for n in dry),
+            ]
+        )
+        return answers, len(head), dry
+
+    def _check_funds(
+        self, sender: str, eth: int, needed: int, tokens: Sequence[TokenTotal]
+    ) -> None:
+        """``needed`` wei (values, and the most the fees can cost once they are known) against
+        ``eth``, each token's total against its balance. Raises InsufficientFunds (nothing is
+        signed)."""
+        self.planner.check_funds(sender, eth, needed, "the batch")
+        for t in tokens:
             if t.balance < t.total:
                 raise InsufficientFunds(
                     f"insufficient {t.symbol}: the batch's {t.rows} {t.symbol} rows need "
-                    f"{format_amount(t.total, t.decimals)} {t.symbol}, {plan.sender} has "
+                    f"{format_amount(t.total, t.decimals)} {t.symbol}, {sender} has "
                     f"{format_amount(t.balance, t.decimals)} {t.symbol}; nothing was signed"
                 )
 
@@ -413,14 +436,14 @@ def _hash(result: BatchResult) -> str:
 
 
 def _token_totals(
-    plans: Sequence[tuple[BatchRow, TxPlan]],
+    rows: Sequence[BatchRow],
     balances: Mapping[str, int],
     units: Mapping[str, tuple[str, int]],
 ) -> tuple[TokenTotal, ...]:
-    """Per token the rows to sign send: its total and row count, against the balance."""
+    """Per token what ``rows`` send: its total and row count, against the balance."""
     out = []
     for token, balance in balances.items():
-        values = [r.value for r, _p in plans if r.token == token]
+        values = [r.value for r in rows if r.token == token]
         if values:
             symbol, decimals = units.get(token, (token, 0))
             out.append(TokenTotal(token, symbol, decimals, sum(values), len(values), balance))
