@@ -263,6 +263,7 @@ class RedPackets:
         request = SendRequest(contract, total if asset.is_eth else 0, data, kind="redpacket")
         steps.append(self.c.step("create", request, sender=sender))
         notes = _plan_notes(asset.fmt(total), shares, random, len(recipients), expiry_s)
+        notes += defi.token_warnings(asset)
         figures = {
             "packet_id": packet_id,
             "raw": str(total),
@@ -358,6 +359,7 @@ class RedPackets:
             "claim", SendRequest(self.contract, 0, data, kind="redpacket-claim"), sender=sender
         )
         notes = [f"claim one of {st.shares_left} share(s) left of {st.asset.fmt(st.remaining)}"]
+        notes += self.defi.token_warnings(st.asset)
         return self.defi._plan(
             "claim a red packet", account, sender, [step], notes, {"packet_id": pid}
         )

@@ -201,7 +201,8 @@ class PacketRow:
     created_ms: int
     # ok: the figures above and ``peer`` (the creator, for 'in') are the red-packet contract's;
     # pending: not read from the chain yet (``reason``), the figures are the offer's and are
-    # never shown; forged: the contract says another address made it (never claimable).
+    # never shown; forged: the contract says another address made it (never claimable); an
+    # 'ok' row's ``reason``: why its token is not what its symbol says (an impostor).
     state: str = "pending"
     reason: str = ""
 
