@@ -91,6 +91,11 @@ class FakeChain:
     def finalized_height(self) -> int | None:
         return self.finalized
 
+    def nonce(self, address: str) -> int:
+        """The next nonce of ``address`` at the head: one past its highest mined one."""
+        used = [t.nonce for t, m in self.txs.values() if m is not None and t.sender == address]
+        return max(used, default=-1) + 1
+
 
 @dataclass
 class FakeOwn:

@@ -149,7 +149,9 @@ def test_a_cancelled_payment_is_never_paid_and_does_not_block_paying_again(
 ) -> None:
     """alice cancels her pending payment of bob's request: no money moved. bob never reads
     it paid; alice's guard ("already paid by ... (pending)") lets her pay again at once,
-    and that payment settles the request."""
+    and that payment settles the request. bob, whose node held the transaction while it
+    was pending, reads it replaced once its nonce is used on chain (he read "mismatch: no
+    such transaction" ten minutes later, as if alice had claimed a payment that never was)."""
     alice, bob = people["alice"], people["bob"]
     rid = bob.session.wim.request(bob.spec, alice.address, "0.4").request.request_id
     alice.inbox()
@@ -165,10 +167,13 @@ def test_a_cancelled_payment_is_never_paid_and_does_not_block_paying_again(
     assert mine.state == "failed" and cancel in mine.reason and "nothing was paid" in mine.reason
     bob.inbox()
     bob.session.wim.check(bob.spec)
-    assert bob.last_payment().state == "pending" and _state(bob, rid) == "open"
+    cancelled = bob.last_payment()
+    assert cancelled.state == "failed" and _state(bob, rid) == "open", cancelled
+    assert cancelled.reason.startswith("replaced by another transaction of the payer at its")
+    assert "paid nothing" in cancelled.reason
     bob.session.wim.grace_s = 0
     bob.session.wim.check(bob.spec)
-    assert bob.last_payment().state == "mismatch" and _state(bob, rid) == "open"
+    assert bob.last_payment().state == "failed" and _state(bob, rid) == "open"
 
     again = alice.session.wim.pay(alice.spec, None, None, request_id=rid)
     assert again.payment.state == "verified" and _state(alice, rid) == "settled"

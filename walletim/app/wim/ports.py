@@ -56,6 +56,11 @@ class ChainReads(Protocol):
 
     def finalized_height(self) -> int | None: ...
 
+    def nonce(self, address: str) -> int:
+        """How many transactions of ``address`` are mined (its next nonce at the head).
+        Raises RpcError."""
+        ...
+
 
 class OwnTxs(Protocol):
     """The transactions this home signed (its transactions table)."""
