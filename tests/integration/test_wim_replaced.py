@@ -356,3 +356,34 @@ def test_a_speed_up_is_told_once_by_two_processes_of_the_same_home(
         [(faster, "verified"), (original, "failed")]
     ), [(r.tx_hash, r.state, r.reason) for r in bob.payments()]
     assert _state(bob, rid) == "settled"
+
+
+def test_a_speed_up_to_a_payee_blocked_since_is_not_told_and_not_tried_again(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice pays bob's request, the transfer waits, she blocks bob, then speeds it up.
+    Telling the speed-up was refused by the block at every check (a claim signed each time),
+    the original pending for ever. Now it reads failed, replaced by its speed-up, which paid
+    it, not told (she blocked bob): nothing is signed or queued, and a check changes nothing
+    more."""
+    alice, bob = people["alice"], people["bob"]
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.2").request.request_id
+    alice.inbox()
+    world.anvil.rpc().call("evm_setAutomine", [False])
+    try:
+        original = _pending_pay(world, alice, rid)
+        alice.session.chat.block(alice.spec, bob.address)
+        faster = _replace(world, alice, "speedup", original)
+    finally:
+        world.anvil.rpc().call("evm_setAutomine", [True])
+    signed: list[object] = []
+    wallets = alice.session.wallets
+    sign = wallets.sign_typed_data
+    wallets.sign_typed_data = lambda *a, **k: signed.append(a) or sign(*a, **k)
+    alice.session.wim.check(alice.spec)
+    [row] = [r for r in alice.payments() if r.tx_hash == original]
+    assert row.state == "failed" and faster in row.reason and "blocked" in row.reason, row
+    assert signed == [] and alice.session.wim.check(alice.spec) == 0 and signed == []
+    queued = [m for m in alice.session.chat.read(alice.spec, bob.address).messages
+              if m.direction == "out" and m.state != "sent"]  # fmt: skip
+    assert queued == [], queued
