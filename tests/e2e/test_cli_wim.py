@@ -387,6 +387,15 @@ def test_the_inbox_list_names_money_by_kind_never_by_the_senders_figures(
     received, listed = out.split("conversations:\n")
     assert "[✗ MISMATCH: the transaction moves 0.001 ETH" in received
     assert "paid 1 ETH" not in listed and "a payment claim" in listed, listed
+    # --json: the conversation's last message is the document `chat read --json` gives it,
+    # its verdict and checked figures beside the claim's words (they came bare, as if true).
+    [conversation] = bob.ok("chat", "inbox", "--from", bob.spec)["conversations"]
+    [read] = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"][-1:]
+    last = conversation["last"]
+    assert last["verification"]["state"] == "mismatch" and last["hash"] == real.hash, last
+    assert {k: v for k, v in last.items() if k != "unread"} == {
+        k: v for k, v in read.items() if k not in ("unread", "reactions", "waiting")
+    }  # fmt: skip
 
 
 def test_paying_offering_or_sharing_with_someone_you_cannot_tell_signs_nothing(
