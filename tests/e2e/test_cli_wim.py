@@ -422,6 +422,7 @@ def test_paying_offering_or_sharing_with_someone_you_cannot_tell_signs_nothing(
         r = alice.run("--yes", *args)
         assert r.code == 1 and "you blocked" in r.err and "nothing was signed" in r.err, r.err
     assert balances() == before
+    nonce = rpc.call("eth_getTransactionCount", [alice.address, "latest"])
     assert alice.ok("payments", "--from", "dev")["payments"] == []
     # `swap --share` with a peer it cannot tell (a typo, or blocked) swapped, then said
     # "error: no single group 'bobb'", exit 1: a script ran it again and swapped twice.
@@ -429,6 +430,16 @@ def test_paying_offering_or_sharing_with_someone_you_cannot_tell_signs_nothing(
         r = alice.run("--yes", "swap", "--from", "dev", "0.01", "ETH", "DAI", "--share", peer)
         assert r.code == 1 and why in r.err, r.err
     assert balances() == before
+    # Herself: `pay` sent the transfer, `swap --share` swapped, then each said "that is this
+    # account's own address: pick another peer", exit 1 (a script ran them again).
+    for args in (
+        ("pay", "--from", "dev", alice.address, "0.01"),
+        ("pay", "--from", "dev", "--uri", f"ethereum:{alice.address}@31337?value=1e16"),
+        ("swap", "--from", "dev", "0.01", "ETH", "DAI", "--share", alice.address),
+    ):  # fmt: skip
+        r = alice.run("--yes", *args)
+        assert r.code == 1 and "own address" in r.err and "nothing was signed" in r.err, r.err
+    assert rpc.call("eth_getTransactionCount", [alice.address, "latest"]) == nonce
     alice.ok("chat", "unblock", "--from", "dev", bob.address)
     assert alice.ok("pay", "--from", "dev", bob.address, "0.01")["state"] == "verified"
 
