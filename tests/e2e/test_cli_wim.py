@@ -362,6 +362,27 @@ def test_the_screen_cannot_be_forged(users: dict[str, User]) -> None:
     assert len(forged) < 400
 
 
+def test_a_money_message_with_no_record_shows_no_figures(users: dict[str, User]) -> None:
+    """alice asked bob to pay 5 ETH to carol (a request for someone else's payee: nothing
+    walletim records or checks). `chat read` showed her words, "requests 5 ETH", as any
+    plain text, no verdict, where the app says it has no checked record of it; now the line
+    says so too, without her figures."""
+    from walletim.app.session import Session
+    from walletim.messaging.kinds import NO_RECORD, Asset, PaymentRequest, eip681
+
+    alice, bob, carol = users["alice"], users["bob"], users["carol"]
+    with Session(alice.cli.home, HOME_PASSWORD, rpc_url=alice.world.url,
+                 relay_url=alice.relay.url) as s:  # fmt: skip
+        uri = eip681(31337, carol.address, None, 5 * E18)
+        r = PaymentRequest("0x" + "ab" * 16, 31337, carol.address, Asset(None, "ETH", 18),
+                           5 * E18, "to carol", uri, None)  # fmt: skip
+        s.chat.send_payload("dev", bob.address, "request", r.to_json(), r.text)
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    [line] = bob.run("chat", "read", "--from", bob.spec, alice.address).out.splitlines()[1:]
+    assert line.endswith(f"[walletim] {alice.address[:6]}…{alice.address[-4:]}: {NO_RECORD}")
+    assert "5 ETH" not in line, line
+
+
 def test_the_inbox_list_names_money_by_kind_never_by_the_senders_figures(
     users: dict[str, User],
 ) -> None:

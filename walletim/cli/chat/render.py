@@ -18,7 +18,7 @@ import click
 
 from walletim.cli.base import Ctx, open_session, printable
 from walletim.display import plural
-from walletim.messaging.kinds import GROUP_PREFIX, KINDS, group_peer, is_group_peer
+from walletim.messaging.kinds import GROUP_PREFIX, KINDS, NO_RECORD, group_peer, is_group_peer
 
 if TYPE_CHECKING:
     from walletim.app.chat import GroupNotice, Quote, SendResult
@@ -357,6 +357,8 @@ def message_line(
         return f"{head}{where}: {click.style('[message deleted]', dim=True)}"
     if stranger and m.direction == "in" and m.kind in MONEY_KINDS:
         return f"{head}{tag} {where}: {_stranger_money(m.kind)}"
+    if view is None and m.kind in MONEY_KINDS:  # no record: its words would pass for money
+        return f"{head}{tag} {where}: {NO_RECORD}"
     if view is not None:
         line = f"{head}{badge(view)} {where}: {money_text(m, view, names, account)}"
     else:
