@@ -166,6 +166,9 @@ def test_a_cancelled_payment_is_never_paid_and_does_not_block_paying_again(
     [mine] = alice.payments()
     assert mine.state == "failed" and cancel in mine.reason and "nothing was paid" in mine.reason
     bob.inbox()
+    bob.session.wim.check(bob.spec)  # the cancel is not final yet: nothing said
+    assert bob.last_payment().state == "pending" and _state(bob, rid) == "open"
+    world.anvil.rpc().call("anvil_mine", ["0x2"])  # the devnet's 3 blocks deep: final
     bob.session.wim.check(bob.spec)
     cancelled = bob.last_payment()
     assert cancelled.state == "failed" and _state(bob, rid) == "open", cancelled

@@ -51,10 +51,10 @@ class NodeEvidence:
 
         return finalized_height(self.rpc)
 
-    def nonce(self, address: str) -> int:
+    def nonce(self, address: str, block: int) -> int:
         from walletim.chain.queries import Q
 
-        return self.rpc.get(Q.nonce(address, "latest"))
+        return self.rpc.get(Q.nonce(address, block))
 
 
 class HomeTxs:

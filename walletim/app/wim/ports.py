@@ -56,9 +56,9 @@ class ChainReads(Protocol):
 
     def finalized_height(self) -> int | None: ...
 
-    def nonce(self, address: str) -> int:
-        """How many transactions of ``address`` are mined (its next nonce at the head).
-        Raises RpcError."""
+    def nonce(self, address: str, block: int) -> int:
+        """How many transactions of ``address`` are mined up to block ``block`` (its next
+        nonce there). Raises RpcError."""
         ...
 
 

@@ -100,12 +100,18 @@ class Verifier:
     def _nonce_used(self, row: PaymentRow) -> Verdict | None:
         """Failed, replaced, when the claimed transaction (one the node does not hold now) was
         signed with a nonce of the payer's (its own bytes said so when the node held it) that
-        a mined transaction has used since: it can never be mined (the chain's word, not the
-        payer's). Not for this home's own payments: it follows those itself
+        a transaction in a final block has used since: it can never be mined (the chain's
+        word, not the payer's; final, so no reorg or lagging node makes a mined payment read
+        so). Not for this home's own payments: it follows those itself
         (:func:`~walletim.app.wim.replaced.follow_replaced` tells a speed-up)."""
         if row.nonce is None or (row.direction == "out" and self.p.own.signed(row.tx_hash)):
             return None
-        if self.p.chain.nonce(row.payer) <= row.nonce:
+        if self.rules.finality > 0:
+            final: int | None = self.p.chain.head() - self.rules.finality + 1
+        else:
+            final = self.p.chain.finalized_height()
+            final = self.p.chain.head() - MAX_FINALITY_DEPTH + 1 if final is None else final
+        if final is None or final < 0 or self.p.chain.nonce(row.payer, final) <= row.nonce:
             return None
         return Verdict(
             "failed",
