@@ -164,6 +164,12 @@ def test_money_messages_to_someone_without_chat_keys_say_they_wait(
     assert packet["delivered"] is False
     human = alice.run("--yes", "request", "--from", "dev", stranger, "2")
     assert human.code == 0 and "published no chat keys" in human.err
+    # With the relay out of reach, `pay` said the claim was "queued until they publish chat
+    # keys" (bob has): its line says only that it waits; the warning says why it may.
+    paid = alice.cli("--rpc-url", alice.world.url, "--relay", "ws://127.0.0.1:9", "--yes", "pay",
+                     "--from", "dev", users["bob"].address, "0.01")  # fmt: skip
+    assert paid.code == 0 and "not told yet: the chat message waits in your outbox" in paid.out
+    assert "chat keys" not in paid.out and "out of reach" in paid.err, (paid.out, paid.err)
     bob = users["bob"]
     assert alice.ok("request", "--from", "dev", bob.address, "1")["delivered"] is True
 
