@@ -253,7 +253,7 @@ class RedPackets:
             contract, "packetId(address,bytes32)", sender, salt, returns=["bytes32"]
         )
         packet_id = "0x" + bytes(packet_id_raw).hex()
-        expiry = self.c.latest_timestamp() + expiry_s
+        expiry = self.c.next_timestamp() + expiry_s  # from when it is mined, not a quiet past
         data = calldata(
             "create(bytes32,address,uint256,uint32,bool,uint64)",
             salt, "0x" + "00" * 20 if asset.is_eth else str(asset.address), total, shares,

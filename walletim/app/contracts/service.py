@@ -105,6 +105,20 @@ class ContractService:
             raise RpcError("the node has no latest block", method=query.method)
         return block.timestamp
 
+    def next_timestamp(self) -> int:
+        """The earliest time, by the chain's clock, a transaction sent now is mined at: the
+        pending block's timestamp where the node gives one (Anvil's is now, while its latest
+        block may be minutes old on a quiet chain), never before the latest block's. One
+        round trip. Raises RpcError."""
+        latest, pending = self.rpc.gather(Q.block("latest"), Q.block("pending"))
+        if isinstance(latest, RpcError):
+            raise latest
+        if latest is None:
+            raise RpcError("the node has no latest block", method="eth_getBlockByNumber")
+        if pending is None or isinstance(pending, RpcError):  # a node without pending blocks
+            return latest.timestamp
+        return max(latest.timestamp, pending.timestamp)
+
     # -- naming ----------------------------------------------------------------------------
 
     def token_label(self, address: str) -> TokenLabel | None:
