@@ -367,8 +367,9 @@ def test_a_speed_up_to_a_payee_blocked_since_is_not_told_and_not_tried_again(
     """alice pays bob's request, the transfer waits, she blocks bob, then speeds it up.
     Telling the speed-up was refused by the block at every check (a claim signed each time),
     the original pending for ever. Now it reads failed, replaced by its speed-up, which paid
-    it, not told (she blocked bob): nothing is signed or queued, and a check changes nothing
-    more."""
+    it, not told (she blocked bob): nothing is signed or queued, a check changes nothing
+    more, and the request reads paid by the speed-up (once unblocked, paying it again is
+    refused)."""
     alice, bob = people["alice"], people["bob"]
     rid = bob.session.wim.request(bob.spec, alice.address, "0.2").request.request_id
     alice.inbox()
@@ -390,3 +391,7 @@ def test_a_speed_up_to_a_payee_blocked_since_is_not_told_and_not_tried_again(
     queued = [m for m in alice.session.chat.read(alice.spec, bob.address).messages
               if m.direction == "out" and m.state != "sent"]  # fmt: skip
     assert queued == [], queued
+    assert _state(alice, rid) == "settled"
+    alice.session.chat.unblock(alice.spec, bob.address)
+    with pytest.raises(InputError, match="already paid"):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid)

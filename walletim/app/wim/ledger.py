@@ -138,7 +138,7 @@ class Ledger:
         updated = repo.payment(row.id)
         assert updated is not None
         if verdict.state == "verified":
-            self._settle(updated)
+            self.settle(updated)
             self._retire_replaced(updated, message)
         return updated
 
@@ -234,9 +234,9 @@ class Ledger:
         this wallet, a message the relay held back), by that payment if it pays it."""
         for p in self.p.repo().payments_citing(request.account, [request.request_id]):
             if p.state == "verified":
-                self._settle(p)
+                self.settle(p)
 
-    def _settle(self, row: PaymentRow) -> None:
+    def settle(self, row: PaymentRow) -> None:
         """Settle the request ``row`` pays, if it really pays it: to the requester, from the
         person asked, in the asked asset and chain, at least the asked amount."""
         if row.request_id is None:

@@ -45,10 +45,7 @@ def follow_replaced(money: Payments, account: str, me: str) -> int:
         except WalletimError:
             continue  # the node, or signing (locked, a policy): a later check follows it
         if blocked:  # nothing can tell them: never signed, queued or tried again
-            why = (
-                f"replaced by its speed-up {winner}, which paid it; not told in the chat: "
-                f"you blocked {row.payee}"
-            )
+            why = _paid_untold(money, row, winner)
         elif same:
             why = f"replaced by its speed-up {winner}, which paid it"
         else:
@@ -59,6 +56,21 @@ def follow_replaced(money: Payments, account: str, me: str) -> int:
         repo.set_payment_state(row.id, Verdict("failed", why, 0))
         changed += 1
     return changed
+
+
+def _paid_untold(money: Payments, row: PaymentRow, winner: str) -> str:
+    """Why ``row`` reads failed when its speed-up ``winner`` paid it but cannot be told (the
+    payee is blocked): the request it paid is settled by ``winner`` here (its receipt, which
+    this home waited for, says it succeeded), so it is not paid again once unblocked."""
+    from dataclasses import replace
+
+    receipt = money.p.own.receipt(winner)
+    if receipt is not None and receipt.status == 1:
+        money.ledger.settle(replace(row, tx_hash=winner.lower()))
+    return (
+        f"replaced by its speed-up {winner}, which paid it; not told in the chat: you "
+        f"blocked {row.payee}"
+    )
 
 
 def cancelled_by(p: MoneyPorts, tx_hash: str) -> str | None:
