@@ -102,23 +102,23 @@ class Verifier:
         signed with a nonce of the payer's (its own bytes said so when the node held it) that
         a transaction in a final block has used since: it can never be mined (the chain's
         word, not the payer's; final, so no reorg or lagging node makes a mined payment read
-        so). Not for this home's own payments: it follows those itself
+        so); pending while that block is not final (however long finality takes, never a
+        mismatch meanwhile). Not for this home's own payments: it follows those itself
         (:func:`~walletim.app.wim.replaced.follow_replaced` tells a speed-up)."""
         if row.nonce is None or (row.direction == "out" and self.p.own.signed(row.tx_hash)):
             return None
+        chain, head = self.p.chain, self.p.chain.head()
+        if chain.nonce(row.payer, head) <= row.nonce:
+            return None  # its nonce is unused: it may still be mined
+        used = f"{REPLACED_UNTOLD} at its nonce {row.nonce} (a cancel, or a speed-up not told here)"
         if self.rules.finality > 0:
-            final: int | None = self.p.chain.head() - self.rules.finality + 1
+            final: int | None = head - self.rules.finality + 1
         else:
-            final = self.p.chain.finalized_height()
-            final = self.p.chain.head() - MAX_FINALITY_DEPTH + 1 if final is None else final
-        if final is None or final < 0 or self.p.chain.nonce(row.payer, final) <= row.nonce:
-            return None
-        return Verdict(
-            "failed",
-            f"{REPLACED_UNTOLD} at its nonce {row.nonce} (a cancel, or a speed-up not told "
-            "here): it can never be mined, and paid nothing",
-            0,
-        )
+            final = chain.finalized_height()
+            final = head - MAX_FINALITY_DEPTH + 1 if final is None else final
+        if final is None or final < 0 or chain.nonce(row.payer, final) <= row.nonce:
+            return Verdict("pending", f"{used}, in a block not final yet", 0)
+        return Verdict("failed", f"{used}: it can never be mined, and paid nothing", 0)
 
     def own_payment(
         self,
