@@ -438,6 +438,7 @@ def test_a_red_packet_in_an_impostor_token_keeps_its_mark_once_read_from_the_cha
     [listed] = bob.session.wim.packet_views(bob.spec)  # `redpacket list`: the chain read now
     assert listed.status is not None and "IMPOSTOR" in packet_line(listed, "alice")
     assert "IMPOSTOR" in str(packet_json(listed)["symbol"])
+    assert str(packet_json(listed)["reason"]).startswith("impostor: ")
     status = status_json(bob.session.wim.packet_status(offered.packet_id))  # redpacket status
     assert "IMPOSTOR" in str(status["symbol"])
     # The same packet offered again, calling the token "USDC": as a claim doing so, a mismatch.

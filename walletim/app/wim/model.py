@@ -139,7 +139,8 @@ class PacketCheck:
 @dataclass(frozen=True, slots=True)
 class PacketView:
     """A stored packet and what the contract says of it now (``status`` None: ``note`` says
-    why it could not be read); ``claimed`` this account's claim, from the contract's log."""
+    why it could not be read; else it says why its token is not what it calls itself, an
+    impostor, or is ""); ``claimed`` this account's claim, from the contract's log."""
 
     row: PacketRow
     status: PacketStatus | None

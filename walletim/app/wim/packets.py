@@ -361,7 +361,7 @@ class Packets:
                     me, row.peer, f"your claim of red packet {row.packet_id[:18]}… is no "
                     "longer on the chain: a reorganisation removed it; claim it again",
                 )  # fmt: skip
-        return PacketView(row, st, mine, "", depth, final)
+        return PacketView(row, st, mine, row.reason, depth, final)  # an impostor's, or ""
 
     def checks(self, address: str, messages: Sequence[StoredMessage]) -> dict[int, PacketCheck]:
         """For each red-packet message among ``messages`` of the account at ``address``: what
