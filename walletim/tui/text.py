@@ -248,7 +248,7 @@ def card_action(row: Row, mine: str) -> tuple[str, str] | None:
     if view.kind == "request" and view.open and view.payer == mine:
         return ACTIONS["request"]
     claimable = view.verdict is None or view.verdict.state == "verified"
-    claimable = claimable and view.open is not False  # False: this account claimed its share
+    claimable = claimable and bool(view.open)  # False: claimed; None: no voucher of ours
     if view.kind == "redpacket" and m.direction == "in" and claimable and view.ref:
         return ACTIONS["redpacket"]
     return None

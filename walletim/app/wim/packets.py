@@ -270,6 +270,11 @@ class Packets:
         repo = self.p.repo()
         row = repo.packet(me, pid, "in")
         if row is None or row.voucher is None:
+            if row is not None:
+                raise InputError(
+                    f"red packet {pid[:18]}… came without a voucher its creator signed for "
+                    f"{account}: only the recipients it names can claim it; nothing was signed"
+                )
             waiting = sum(r.money for r in self.p.chat().requests(account))
             raise InputError(
                 f"no red packet {pid[:18]}… was offered to {account} in a chat"

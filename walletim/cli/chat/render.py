@@ -263,7 +263,7 @@ def money_text(
         claimable = view.verdict is None or view.verdict.state == "verified"
         if m.direction == "in" and view.open is False:
             text += " (claimed: walletim redpacket list)"
-        elif m.direction == "in" and account is not None and claimable:
+        elif m.direction == "in" and account is not None and claimable and view.open:
             text += f" (claim: walletim redpacket claim --from {account} {view.ref})"
     else:
         text = f"{who(view.payer)}: {printable(view.amount, newline=' ')}"
