@@ -120,6 +120,11 @@ def test_a_packet_made_on_a_quiet_chain_lasts_its_expiry_from_now(world: World) 
     pending = rpc.call("eth_getBlockByNumber", ["pending", False])
     packet = s.redpackets.create("dev", "0.1", 1, [world.address("dev:1")], expiry_s=60)
     assert packet.expiry >= int(pending["timestamp"], 16) + 60
+    # The plan said what is unclaimed "after 1 h can be taken back" (any expiry under two
+    # hours read 1 h, 5,400 s too): the time it says is the one the packet has.
+    assert any("unclaimed after 1 min can be taken back" in n for n in packet.plan.notes)
+    longer = s.redpackets.create("dev", "0.1", 1, [world.address("dev:1")], expiry_s=5400)
+    assert any("unclaimed after 90 min can be taken" in n for n in longer.plan.notes)
     assert s.defi.execute(packet.plan).ok
     claimer = world.address("dev:1")
     plan = s.redpackets.claim("dev:1", packet.packet_id, packet.vouchers[claimer])

@@ -476,8 +476,16 @@ def _plan_notes(
     kind = "random" if random else "equal"
     return [
         f"escrow {amount} in {shares} {kind} share(s) for {recipients} recipient(s); what is "
-        f"unclaimed after {expiry_s // 3600 or 1} h can be taken back (redpacket refund)"
+        f"unclaimed after {_duration(expiry_s)} can be taken back (redpacket refund)"
     ]
+
+
+def _duration(seconds: int) -> str:
+    """``seconds`` exactly, in the largest unit that divides them (``90 min``, ``2 h``)."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def _check_shape(shares: int, recipients: Sequence[str], expiry_s: int) -> None:
