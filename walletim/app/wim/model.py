@@ -42,8 +42,8 @@ class MoneyView:
     payee: str | None  # who receives: always shown
     note: str  # the sender's own words
     ref: str | None = None  # the request id, the red packet's id, or the transaction hash
-    open: bool | None = None  # a request: not settled yet; a red packet: not claimed by us
-    #: (None: not one we hold a voucher for)
+    #: a request: not settled yet; a red packet: not claimed by us (None: no voucher of ours)
+    open: bool | None = None
     line: str | None = None  # a red packet: its line from the contract's figures, or None
     #: (token address or None for ETH, symbol, base units, decimals) as recorded and checked
     money: tuple[str | None, str, int, int] | None = None
