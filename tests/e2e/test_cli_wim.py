@@ -164,6 +164,12 @@ def test_money_messages_to_someone_without_chat_keys_say_they_wait(
     assert packet["delivered"] is False
     human = alice.run("--yes", "request", "--from", "dev", stranger, "2")
     assert human.code == 0 and "published no chat keys" in human.err
+    # With the relay out of reach, `pay` said the claim was "queued until they publish chat
+    # keys" (bob has): its line says only that it waits; the warning says why it may.
+    paid = alice.cli("--rpc-url", alice.world.url, "--relay", "ws://127.0.0.1:9", "--yes", "pay",
+                     "--from", "dev", users["bob"].address, "0.01")  # fmt: skip
+    assert paid.code == 0 and "not told yet: the chat message waits in your outbox" in paid.out
+    assert "chat keys" not in paid.out and "out of reach" in paid.err, (paid.out, paid.err)
     bob = users["bob"]
     assert alice.ok("request", "--from", "dev", bob.address, "1")["delivered"] is True
 
@@ -362,6 +368,27 @@ def test_the_screen_cannot_be_forged(users: dict[str, User]) -> None:
     assert len(forged) < 400
 
 
+def test_a_money_message_with_no_record_shows_no_figures(users: dict[str, User]) -> None:
+    """alice asked bob to pay 5 ETH to carol (a request for someone else's payee: nothing
+    walletim records or checks). `chat read` showed her words, "requests 5 ETH", as any
+    plain text, no verdict, where the app says it has no checked record of it; now the line
+    says so too, without her figures."""
+    from walletim.app.session import Session
+    from walletim.messaging.kinds import NO_RECORD, Asset, PaymentRequest, eip681
+
+    alice, bob, carol = users["alice"], users["bob"], users["carol"]
+    with Session(alice.cli.home, HOME_PASSWORD, rpc_url=alice.world.url,
+                 relay_url=alice.relay.url) as s:  # fmt: skip
+        uri = eip681(31337, carol.address, None, 5 * E18)
+        r = PaymentRequest("0x" + "ab" * 16, 31337, carol.address, Asset(None, "ETH", 18),
+                           5 * E18, "to carol", uri, None)  # fmt: skip
+        s.chat.send_payload("dev", bob.address, "request", r.to_json(), r.text)
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    [line] = bob.run("chat", "read", "--from", bob.spec, alice.address).out.splitlines()[1:]
+    assert line.endswith(f"[walletim] {alice.address[:6]}…{alice.address[-4:]}: {NO_RECORD}")
+    assert "5 ETH" not in line, line
+
+
 def test_the_inbox_list_names_money_by_kind_never_by_the_senders_figures(
     users: dict[str, User],
 ) -> None:
@@ -387,6 +414,15 @@ def test_the_inbox_list_names_money_by_kind_never_by_the_senders_figures(
     received, listed = out.split("conversations:\n")
     assert "[✗ MISMATCH: the transaction moves 0.001 ETH" in received
     assert "paid 1 ETH" not in listed and "a payment claim" in listed, listed
+    # --json: the conversation's last message is the document `chat read --json` gives it,
+    # its verdict and checked figures beside the claim's words (they came bare, as if true).
+    [conversation] = bob.ok("chat", "inbox", "--from", bob.spec)["conversations"]
+    [read] = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"][-1:]
+    last = conversation["last"]
+    assert last["verification"]["state"] == "mismatch" and last["hash"] == real.hash, last
+    assert {k: v for k, v in last.items() if k != "unread"} == {
+        k: v for k, v in read.items() if k not in ("unread", "reactions", "waiting")
+    }  # fmt: skip
 
 
 def test_paying_offering_or_sharing_with_someone_you_cannot_tell_signs_nothing(
@@ -413,6 +449,7 @@ def test_paying_offering_or_sharing_with_someone_you_cannot_tell_signs_nothing(
         r = alice.run("--yes", *args)
         assert r.code == 1 and "you blocked" in r.err and "nothing was signed" in r.err, r.err
     assert balances() == before
+    nonce = rpc.call("eth_getTransactionCount", [alice.address, "latest"])
     assert alice.ok("payments", "--from", "dev")["payments"] == []
     # `swap --share` with a peer it cannot tell (a typo, or blocked) swapped, then said
     # "error: no single group 'bobb'", exit 1: a script ran it again and swapped twice.
@@ -420,6 +457,16 @@ def test_paying_offering_or_sharing_with_someone_you_cannot_tell_signs_nothing(
         r = alice.run("--yes", "swap", "--from", "dev", "0.01", "ETH", "DAI", "--share", peer)
         assert r.code == 1 and why in r.err, r.err
     assert balances() == before
+    # Herself: `pay` sent the transfer, `swap --share` swapped, then each said "that is this
+    # account's own address: pick another peer", exit 1 (a script ran them again).
+    for args in (
+        ("pay", "--from", "dev", alice.address, "0.01"),
+        ("pay", "--from", "dev", "--uri", f"ethereum:{alice.address}@31337?value=1e16"),
+        ("swap", "--from", "dev", "0.01", "ETH", "DAI", "--share", alice.address),
+    ):  # fmt: skip
+        r = alice.run("--yes", *args)
+        assert r.code == 1 and "own address" in r.err and "nothing was signed" in r.err, r.err
+    assert rpc.call("eth_getTransactionCount", [alice.address, "latest"]) == nonce
     alice.ok("chat", "unblock", "--from", "dev", bob.address)
     assert alice.ok("pay", "--from", "dev", bob.address, "0.01")["state"] == "verified"
 

@@ -91,6 +91,15 @@ class FakeChain:
     def finalized_height(self) -> int | None:
         return self.finalized
 
+    def nonce(self, address: str, block: int) -> int:
+        """The next nonce of ``address`` at ``block``: one past its highest mined there."""
+        used = [
+            t.nonce
+            for t, m in self.txs.values()
+            if m is not None and m.block_number <= block and t.sender == address
+        ]
+        return max(used, default=-1) + 1
+
 
 @dataclass
 class FakeOwn:

@@ -534,3 +534,33 @@ def test_a_request_naming_someone_elses_split_is_no_share_of_it(people: dict[str
             (p, E18) for p in sorted((bob.address, dave.address))
         ]
         assert (st.own_share, st.collected) == (E18, 0)
+
+
+def test_a_red_packet_offered_without_your_voucher_offers_no_claim(
+    people: dict[str, Person],
+) -> None:
+    """alice's real packet for carol, offered to bob too (its voucher carol's only): bob's
+    line said "(claim: walletim redpacket claim ...)", and claiming it said no packet was
+    offered to him, run `chat inbox`. Now it offers no claim, and claiming it says there is
+    no voucher for him."""
+    from walletim.cli.chat.render import message_line
+    from walletim.errors import InputError
+    from walletim.messaging.kinds import PacketOffer
+
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    made = alice.session.wim.packet_create(alice.spec, "0.01", 1, to=[carol.address]).packet
+    offer = PacketOffer(
+        made.packet_id, made.chain_id, made.contract, alice.address, Asset(None, "ETH", 18),
+        made.total, made.shares, made.random, made.expiry, made.vouchers, "",
+    )  # fmt: skip
+    alice.session.chat.send_payload(
+        alice.spec, bob.address, "redpacket", offer.to_json(), offer.text
+    )
+    bob.inbox()
+    [message] = bob.session.chat.read(bob.spec, alice.address).messages[-1:]
+    view = bob.session.wim.views(bob.address, [message])[message.id]
+    assert view.verdict.state == "verified" and view.open is None, view
+    line = message_line(message, {}, view, bob.spec)
+    assert "redpacket claim" not in line, line
+    with pytest.raises(InputError, match="without a voucher its creator signed for"):
+        bob.session.wim.packet_claim(bob.spec, made.packet_id)

@@ -125,3 +125,24 @@ def test_bad_packets_are_refused_before_signing(
 ) -> None:
     with pytest.raises(InputError, match=message):
         world.session.redpackets.create(*args, [world.address(f"dev:{i}") for i in (1, 2, 3)])
+
+
+def test_a_packet_made_on_a_quiet_chain_lasts_its_expiry_from_now(world: World) -> None:
+    """No block for two minutes (a devnet mines only when asked): `redpacket create --expiry
+    60` said "RedPacket: expiry in the past", exit 3, and one for an hour lasted two minutes
+    less, counted from the latest block's time. Its expiry counts from the time the packet is
+    mined at (the pending block's), and it is claimable for that long."""
+    s, rpc = world.session, world.anvil.rpc()
+    rpc.call("evm_increaseTime", [120])  # the chain's clock moves on; its latest block does not
+    pending = rpc.call("eth_getBlockByNumber", ["pending", False])
+    packet = s.redpackets.create("dev", "0.1", 1, [world.address("dev:1")], expiry_s=60)
+    assert packet.expiry >= int(pending["timestamp"], 16) + 60
+    # The plan said what is unclaimed "after 1 h can be taken back" (any expiry under two
+    # hours read 1 h, 5,400 s too): the time it says is the one the packet has.
+    assert any("unclaimed after 1 min can be taken back" in n for n in packet.plan.notes)
+    longer = s.redpackets.create("dev", "0.1", 1, [world.address("dev:1")], expiry_s=5400)
+    assert any("unclaimed after 90 min can be taken" in n for n in longer.plan.notes)
+    assert s.defi.execute(packet.plan).ok
+    claimer = world.address("dev:1")
+    plan = s.redpackets.claim("dev:1", packet.packet_id, packet.vouchers[claimer])
+    assert s.defi.execute(plan).ok

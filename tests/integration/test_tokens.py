@@ -409,7 +409,9 @@ def test_a_red_packet_in_an_impostor_token_keeps_its_mark_once_read_from_the_cha
 ) -> None:
     """A red packet really escrowed in a token that only calls itself USDC: once read from
     the red-packet contract, the offer, the list and the card still say IMPOSTOR, as a
-    payment in that token does, never the token's bare short address."""
+    payment in that token does, never the token's bare short address; the card reads it as a
+    payment in it reads (a mismatch: an impostor), never a verified packet, on both ends, and
+    the plan of opening it (or making it) warns as any plan moving that token does."""
     from tests.integration.test_odd_tokens import odd_token
     from walletim.cli.redpacket import packet_json, packet_line, status_json
 
@@ -424,11 +426,19 @@ def test_a_red_packet_in_an_impostor_token_keeps_its_mark_once_read_from_the_cha
         assert "IMPOSTOR" in row.symbol, row.symbol
     [message] = bob.session.chat.read(bob.spec, alice.address).messages
     view = bob.session.wim.views(bob.address, [message])[message.id]
-    assert "IMPOSTOR" in view.amount and view.verdict.state == "verified", view
+    assert "IMPOSTOR" in view.amount and view.verdict.state == "mismatch", view
+    assert view.verdict.reason.startswith("impostor: "), view
+    [sent] = alice.session.chat.read(alice.spec, bob.address).messages
+    own = alice.session.wim.views(alice.address, [sent])[sent.id].verdict
+    assert own.state == "mismatch" and "IMPOSTOR" in own.reason, own
+    assert any(n.startswith("WARNING:") for n in made.packet.plan.notes), made.packet.plan.notes
+    plan = bob.session.wim.red.claim_plan(bob.spec, offered.packet_id)
+    assert any(n.startswith("WARNING:") and "is NOT USDC" in n for n in plan.notes), plan.notes
     assert made.packet.packet_id == offered.packet_id
     [listed] = bob.session.wim.packet_views(bob.spec)  # `redpacket list`: the chain read now
     assert listed.status is not None and "IMPOSTOR" in packet_line(listed, "alice")
     assert "IMPOSTOR" in str(packet_json(listed)["symbol"])
+    assert str(packet_json(listed)["reason"]).startswith("impostor: ")
     status = status_json(bob.session.wim.packet_status(offered.packet_id))  # redpacket status
     assert "IMPOSTOR" in str(status["symbol"])
     # The same packet offered again, calling the token "USDC": as a claim doing so, a mismatch.

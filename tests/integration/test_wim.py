@@ -394,3 +394,17 @@ def test_a_network_asking_more_confirmations_keeps_payments_pending_until_then(
     bad = Network("worse", world.url, 31337, confirmations=65)
     with pytest.raises(InputError, match=r"confirmations must be 1 \.\. 64"):
         Networks(home).add(bad)
+
+
+def test_a_split_refused_records_no_bill(people: dict[str, Person]) -> None:
+    """alice split a bill with bob, whom she had blocked (or with a note over 280
+    characters): the requests were refused, but the bill was recorded, and `splits` listed
+    it for ever: her whole share, "0 of 0 paid". Nothing is recorded now."""
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    alice.session.chat.block(alice.spec, bob.address)
+    with pytest.raises(InputError, match="you blocked"):
+        alice.session.wim.split(alice.spec, "0.3", [carol.address, bob.address])
+    with pytest.raises(InputError, match="longer than 280"):
+        alice.session.wim.split(alice.spec, "0.3", [carol.address], note="x" * 281)
+    assert alice.session.wim.splits(alice.spec) == []
+    assert alice.session.wim.requests(alice.spec) == []

@@ -149,7 +149,9 @@ def test_a_cancelled_payment_is_never_paid_and_does_not_block_paying_again(
 ) -> None:
     """alice cancels her pending payment of bob's request: no money moved. bob never reads
     it paid; alice's guard ("already paid by ... (pending)") lets her pay again at once,
-    and that payment settles the request."""
+    and that payment settles the request. bob, whose node held the transaction while it
+    was pending, reads it replaced once its nonce is used on chain (he read "mismatch: no
+    such transaction" ten minutes later, as if alice had claimed a payment that never was)."""
     alice, bob = people["alice"], people["bob"]
     rid = bob.session.wim.request(bob.spec, alice.address, "0.4").request.request_id
     alice.inbox()
@@ -164,11 +166,19 @@ def test_a_cancelled_payment_is_never_paid_and_does_not_block_paying_again(
     [mine] = alice.payments()
     assert mine.state == "failed" and cancel in mine.reason and "nothing was paid" in mine.reason
     bob.inbox()
+    bob.session.wim.grace_s = 0  # long after: the cancel not final yet is still no mismatch
     bob.session.wim.check(bob.spec)
-    assert bob.last_payment().state == "pending" and _state(bob, rid) == "open"
-    bob.session.wim.grace_s = 0
+    waits = bob.last_payment()
+    assert waits.state == "pending" and "not final yet" in waits.reason, waits
+    assert _state(bob, rid) == "open"
+    world.anvil.rpc().call("anvil_mine", ["0x2"])  # the devnet's 3 blocks deep: final
     bob.session.wim.check(bob.spec)
-    assert bob.last_payment().state == "mismatch" and _state(bob, rid) == "open"
+    cancelled = bob.last_payment()
+    assert cancelled.state == "failed" and _state(bob, rid) == "open", cancelled
+    assert cancelled.reason.startswith("replaced by another transaction of the payer at its")
+    assert "paid nothing" in cancelled.reason
+    bob.session.wim.check(bob.spec)
+    assert bob.last_payment().state == "failed" and _state(bob, rid) == "open"
 
     again = alice.session.wim.pay(alice.spec, None, None, request_id=rid)
     assert again.payment.state == "verified" and _state(alice, rid) == "settled"
@@ -351,3 +361,39 @@ def test_a_speed_up_is_told_once_by_two_processes_of_the_same_home(
         [(faster, "verified"), (original, "failed")]
     ), [(r.tx_hash, r.state, r.reason) for r in bob.payments()]
     assert _state(bob, rid) == "settled"
+
+
+def test_a_speed_up_to_a_payee_blocked_since_is_not_told_and_not_tried_again(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice pays bob's request, the transfer waits, she blocks bob, then speeds it up.
+    Telling the speed-up was refused by the block at every check (a claim signed each time),
+    the original pending for ever. Now it reads failed, replaced by its speed-up, which paid
+    it, not told (she blocked bob): nothing is signed or queued, a check changes nothing
+    more, and the request reads paid by the speed-up (once unblocked, paying it again is
+    refused)."""
+    alice, bob = people["alice"], people["bob"]
+    rid = bob.session.wim.request(bob.spec, alice.address, "0.2").request.request_id
+    alice.inbox()
+    world.anvil.rpc().call("evm_setAutomine", [False])
+    try:
+        original = _pending_pay(world, alice, rid)
+        alice.session.chat.block(alice.spec, bob.address)
+        faster = _replace(world, alice, "speedup", original)
+    finally:
+        world.anvil.rpc().call("evm_setAutomine", [True])
+    signed: list[object] = []
+    wallets = alice.session.wallets
+    sign = wallets.sign_typed_data
+    wallets.sign_typed_data = lambda *a, **k: signed.append(a) or sign(*a, **k)
+    alice.session.wim.check(alice.spec)
+    [row] = [r for r in alice.payments() if r.tx_hash == original]
+    assert row.state == "failed" and faster in row.reason and "blocked" in row.reason, row
+    assert signed == [] and alice.session.wim.check(alice.spec) == 0 and signed == []
+    queued = [m for m in alice.session.chat.read(alice.spec, bob.address).messages
+              if m.direction == "out" and m.state != "sent"]  # fmt: skip
+    assert queued == [], queued
+    assert _state(alice, rid) == "settled"
+    alice.session.chat.unblock(alice.spec, bob.address)
+    with pytest.raises(InputError, match="already paid"):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid)

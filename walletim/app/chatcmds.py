@@ -59,12 +59,16 @@ def inbox(s: Session, account: str, *, sponsor: bool) -> InboxOutcome:
 
 
 def inbox_view(s: Session, account: str, result: InboxResult) -> InboxOutcome:
-    """What the inbox shows beside the fetched messages, read after anything sponsored."""
-    views = s.wim.views(result.address, [x.message for x in result.received])
+    """What the inbox shows beside the fetched messages, read after anything sponsored; the
+    money views are of the fetched messages and of each conversation's last one."""
+    conversations = s.chat.conversations(account)
+    shown = [x.message for x in result.received]
+    shown += [c.last for c in conversations if c.last is not None]
+    views = s.wim.views(result.address, list({m.id: m for m in shown}.values()))
     return InboxOutcome(
         result,
         views=views,
-        conversations=s.chat.conversations(account),
+        conversations=conversations,
         names=s.chat.names(account),
         pending=frozenset(q.consent.peer for q in s.chat.requests(account)),
     )

@@ -263,6 +263,7 @@ class RedPackets:
         request = SendRequest(contract, total if asset.is_eth else 0, data, kind="redpacket")
         steps.append(self.c.step("create", request, sender=sender))
         notes = _plan_notes(asset.fmt(total), shares, random, len(recipients), expiry_s)
+        notes += defi.token_warnings(asset)
         figures = {
             "packet_id": packet_id,
             "raw": str(total),
@@ -358,6 +359,7 @@ class RedPackets:
             "claim", SendRequest(self.contract, 0, data, kind="redpacket-claim"), sender=sender
         )
         notes = [f"claim one of {st.shares_left} share(s) left of {st.asset.fmt(st.remaining)}"]
+        notes += self.defi.token_warnings(st.asset)
         return self.defi._plan(
             "claim a red packet", account, sender, [step], notes, {"packet_id": pid}
         )
@@ -474,8 +476,16 @@ def _plan_notes(
     kind = "random" if random else "equal"
     return [
         f"escrow {amount} in {shares} {kind} share(s) for {recipients} recipient(s); what is "
-        f"unclaimed after {expiry_s // 3600 or 1} h can be taken back (redpacket refund)"
+        f"unclaimed after {_duration(expiry_s)} can be taken back (redpacket refund)"
     ]
+
+
+def _duration(seconds: int) -> str:
+    """``seconds`` exactly, in the largest unit that divides them (``90 min``, ``2 h``)."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def _check_shape(shares: int, recipients: Sequence[str], expiry_s: int) -> None:

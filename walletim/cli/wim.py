@@ -168,10 +168,10 @@ def pay(
 
     def human() -> None:
         click.echo(f"paid {_fmt(p.amount, p.decimals, p.symbol)} to {who}: {p.tx_hash}")
-        told = (
+        told = (  # why it waits (no relay, or no chat keys of theirs) is the warning's
             "told them in the chat"
             if r.message.state != "queued"
-            else "the chat message is queued until they publish chat keys"
+            else "not told yet: the chat message waits in your outbox"
         )
         click.echo(f"payment {_state_line(_shown(p), p.reason)}; {told}")
         if r.request is not None:

@@ -57,6 +57,10 @@ from walletim.messaging.sponsored import parse_sponsored_claim as parse_sponsore
 MAX_NOTE = 280
 MAX_MEMBERS = 50
 GROUP_PREFIX = "group:"
+#: What every front end shows for a money message this home could not record (malformed, or
+#: false in a way that leaves nothing to check, e.g. a request for someone else's payee):
+#: never its sender's words, which would pass for money.
+NO_RECORD = "a money message walletim has no checked record of"
 
 
 def _fmt(amount: int, decimals: int, symbol: str) -> str:

@@ -559,4 +559,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(17, "search finds emoji: the index rebuilt with a token per pictograph", V17),
     Migration(18, "transactions: the chain (its genesis hash) each was signed on", V18),
     Migration(19, "group messages held until their group's signed history arrives", _script(*V19)),
+    Migration(
+        20,
+        "payments: the payer's nonce of the claimed transaction, once a node held it",
+        _script("ALTER TABLE payments ADD COLUMN nonce INTEGER"),
+    ),
 )

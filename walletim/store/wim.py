@@ -48,6 +48,7 @@ class Verdict:
     confirmations: int
     final: bool = False  # verified, and its block is final on this network
     block: tuple[int, str] | None = None  # (number, hash) where it was mined
+    nonce: int | None = None  # a payment's transaction's nonce, as its signed bytes say
 
     @property
     def shown(self) -> str:
@@ -129,6 +130,9 @@ class PaymentRow:
     final: bool = False  # its block is final on its network: never checked again
     block_number: int | None = None  # where it was mined when last checked
     block_hash: str | None = None
+    #: the payer's nonce of ``tx_hash``, from its signed bytes once a node held it (a
+    #: transaction the node then forgets while that nonce is used was replaced: a cancel)
+    nonce: int | None = None
 
 
 #: No insert values: add_payment inserts a payment without its id (SQLite numbers it).
@@ -201,7 +205,8 @@ class PacketRow:
     created_ms: int
     # ok: the figures above and ``peer`` (the creator, for 'in') are the red-packet contract's;
     # pending: not read from the chain yet (``reason``), the figures are the offer's and are
-    # never shown; forged: the contract says another address made it (never claimable).
+    # never shown; forged: the contract says another address made it (never claimable); an
+    # 'ok' row's ``reason``: why its token is not what its symbol says (an impostor).
     state: str = "pending"
     reason: str = ""
 
@@ -249,14 +254,18 @@ class WimRepo:
         with self.store.transaction() as conn:
             return bool(conn.execute(sql, params).rowcount)
 
-    def _set_verdict(self, table: str, where: str, key: Sequence[object], v: Verdict) -> None:
+    def _set_verdict(
+        self, table: str, where: str, key: Sequence[object], v: Verdict, also: str = ""
+    ) -> None:
         """Record what the chain said of a payment or shared action; a verdict without a
-        ``block`` keeps the last block it was seen in (a reorg that removed it stays known)."""
+        ``block`` keeps the last block it was seen in (a reorg that removed it stays known).
+        ``also``: more ``column = ?`` settings, each given the verdict's nonce."""
         number, block_hash = v.block if v.block is not None else (None, None)
         self._write(
-            f"UPDATE {table} SET {_VERDICT_COLUMNS} WHERE {where}",
-            (v.state, v.reason, v.confirmations, now_ms(), int(v.final), number, block_hash, *key),
-        )
+            f"UPDATE {table} SET {_VERDICT_COLUMNS}{also} WHERE {where}",
+            (v.state, v.reason, v.confirmations, now_ms(), int(v.final), number, block_hash,
+             *[v.nonce] * also.count("?"), *key),
+        )  # fmt: skip
 
     def add_payment(
         self,
@@ -357,8 +366,10 @@ class WimRepo:
         return self._all(sql, (account, reason, limit), _payment)
 
     def set_payment_state(self, payment_id: int, verdict: Verdict) -> None:
-        """Record what the chain said of payment ``payment_id``."""
-        self._set_verdict("payments", "id = ?", (payment_id,), verdict)
+        """Record what the chain said of payment ``payment_id`` (and its transaction's nonce,
+        once known)."""
+        also = ", nonce = COALESCE(?, nonce)"
+        self._set_verdict("payments", "id = ?", (payment_id,), verdict, also)
 
     def unsettled_payments(
         self, account: str, limit: int = 1000, *, again: str = ""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from walletim.display import clean, one_line, quoted
-from walletim.messaging.kinds import GROUP_PREFIX, KINDS, is_group_peer
+from walletim.messaging.kinds import GROUP_PREFIX, KINDS, NO_RECORD, is_group_peer
 
 if TYPE_CHECKING:
     from walletim.app.chat import Quote, RequestInfo
@@ -141,7 +141,7 @@ def row_text(row: Row, names: dict[str, str], now_s: float) -> Text:
         out.append("[walletim] money from a stranger: accept to see it", style="yellow")
         return out
     if m.kind in ("payment", "request", "redpacket", "action"):  # no record: no card
-        out.append("[walletim] a money message walletim has no checked record of", style="yellow")
+        out.append(f"[walletim] {NO_RECORD}", style="yellow")
         return out
     if row.quote is not None:
         out.append(quote_text(row.quote, names, m.account))
@@ -248,7 +248,7 @@ def card_action(row: Row, mine: str) -> tuple[str, str] | None:
     if view.kind == "request" and view.open and view.payer == mine:
         return ACTIONS["request"]
     claimable = view.verdict is None or view.verdict.state == "verified"
-    claimable = claimable and view.open is not False  # False: this account claimed its share
+    claimable = claimable and bool(view.open)  # False: claimed; None: no voucher of ours
     if view.kind == "redpacket" and m.direction == "in" and claimable and view.ref:
         return ACTIONS["redpacket"]
     return None

@@ -51,6 +51,11 @@ class NodeEvidence:
 
         return finalized_height(self.rpc)
 
+    def nonce(self, address: str, block: int) -> int:
+        from walletim.chain.queries import Q
+
+        return self.rpc.get(Q.nonce(address, block))
+
 
 class HomeTxs:
     """:class:`~walletim.app.wim.ports.OwnTxs` over the home's transactions table."""

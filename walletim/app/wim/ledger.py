@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 from walletim.app.wim.model import Verdict, sender_of
 from walletim.app.wim.ports import MoneyPorts
-from walletim.app.wim.verify import NO_SUCH_TX, NOT_ON_CHAIN, UNVERIFIED_GROUP, Verifier
+from walletim.app.wim.verify import (
+    NO_SUCH_TX,
+    NOT_ON_CHAIN,
+    REPLACED_UNTOLD,
+    UNVERIFIED_GROUP,
+    Verifier,
+)
 from walletim.chain.units import format_amount
 from walletim.errors import ChainError, MessagingError, RpcError, WalletimError
 from walletim.messaging.kinds import PaymentClaim, SharedAction, parse_action, parse_payment
@@ -110,7 +116,10 @@ class Ledger:
             if row.state != "pending":
                 return row  # keep what was known; checked again later
             verdict = Verdict("pending", f"cannot check now: {exc}", row.confirmations)
-        if row.state != "verified" and verdict.reason in (NOT_ON_CHAIN, NO_SUCH_TX):
+        if row.state != "verified" and (
+            verdict.reason in (NOT_ON_CHAIN, NO_SUCH_TX)
+            or verdict.reason.startswith(REPLACED_UNTOLD)
+        ):
             verdict = self._replaced_before(row) or verdict
         if row.state == "verified" and verdict.state != "verified":
             self._reverted(row, message.peer)
@@ -129,7 +138,7 @@ class Ledger:
         updated = repo.payment(row.id)
         assert updated is not None
         if verdict.state == "verified":
-            self._settle(updated)
+            self.settle(updated)
             self._retire_replaced(updated, message)
         return updated
 
@@ -139,7 +148,10 @@ class Ledger:
         transaction that never verified read failed, replaced by this one, so one payment
         is counted once and is no false mismatch. Never a verified one, nor a transaction
         the node holds (one that can still be mined, or was: real money, claimed as such)."""
-        old, earlier = self._replaced_claims(row, message, ("pending", "mismatch"))
+        old, earlier = self._replaced_claims(row, message, ("pending", "mismatch", "failed"))
+        earlier = [
+            p for p in earlier if p.state != "failed" or p.reason.startswith(REPLACED_UNTOLD)
+        ]
         try:
             if not earlier or self.p.chain.mined(old, confirmations=1)[0] is not None:
                 return
@@ -222,9 +234,9 @@ class Ledger:
         this wallet, a message the relay held back), by that payment if it pays it."""
         for p in self.p.repo().payments_citing(request.account, [request.request_id]):
             if p.state == "verified":
-                self._settle(p)
+                self.settle(p)
 
-    def _settle(self, row: PaymentRow) -> None:
+    def settle(self, row: PaymentRow) -> None:
         """Settle the request ``row`` pays, if it really pays it: to the requester, from the
         person asked, in the asked asset and chain, at least the asked amount."""
         if row.request_id is None:

@@ -42,7 +42,8 @@ class MoneyView:
     payee: str | None  # who receives: always shown
     note: str  # the sender's own words
     ref: str | None = None  # the request id, the red packet's id, or the transaction hash
-    open: bool | None = None  # a request: not settled yet; a red packet: not claimed by us
+    #: a request: not settled yet; a red packet: not claimed by us (None: no voucher of ours)
+    open: bool | None = None
     line: str | None = None  # a red packet: its line from the contract's figures, or None
     #: (token address or None for ETH, symbol, base units, decimals) as recorded and checked
     money: tuple[str | None, str, int, int] | None = None
@@ -139,7 +140,8 @@ class PacketCheck:
 @dataclass(frozen=True, slots=True)
 class PacketView:
     """A stored packet and what the contract says of it now (``status`` None: ``note`` says
-    why it could not be read); ``claimed`` this account's claim, from the contract's log."""
+    why it could not be read; else it says why its token is not what it calls itself, an
+    impostor, or is ""); ``claimed`` this account's claim, from the contract's log."""
 
     row: PacketRow
     status: PacketStatus | None

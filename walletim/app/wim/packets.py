@@ -38,6 +38,7 @@ from walletim.store.wim import PacketRow, VerdictState
 if TYPE_CHECKING:
     from walletim.app.chain.flight import Flight
     from walletim.app.contracts import Outcome, Plan
+    from walletim.app.defi import Asset
     from walletim.app.redpacket import NewPacket, PacketStatus
     from walletim.store.chat import StoredMessage
 
@@ -130,7 +131,8 @@ class Packets:
             PacketRow(
                 me, new.packet_id, "out", peer[:2000], new.chain_id, new.contract,
                 new.asset.address, new.asset.display, new.asset.decimals, new.total, new.shares,
-                new.random, new.expiry, None, None, message_id, self.p.now_ms(), state, reason,
+                new.random, new.expiry, None, None, message_id, self.p.now_ms(), state,
+                reason or impostor(new.asset),
             )
         )  # fmt: skip
 
@@ -268,6 +270,11 @@ class Packets:
         repo = self.p.repo()
         row = repo.packet(me, pid, "in")
         if row is None or row.voucher is None:
+            if row is not None:
+                raise InputError(
+                    f"red packet {pid[:18]}… came without a voucher its creator signed for "
+                    f"{account}: only the recipients it names can claim it; nothing was signed"
+                )
             waiting = sum(r.money for r in self.p.chat().requests(account))
             raise InputError(
                 f"no red packet {pid[:18]}… was offered to {account} in a chat"
@@ -359,7 +366,7 @@ class Packets:
                     me, row.peer, f"your claim of red packet {row.packet_id[:18]}… is no "
                     "longer on the chain: a reorganisation removed it; claim it again",
                 )  # fmt: skip
-        return PacketView(row, st, mine, "", depth, final)
+        return PacketView(row, st, mine, row.reason, depth, final)  # an impostor's, or ""
 
     def checks(self, address: str, messages: Sequence[StoredMessage]) -> dict[int, PacketCheck]:
         """For each red-packet message among ``messages`` of the account at ``address``: what
@@ -391,7 +398,8 @@ class Packets:
             why = f"the red-packet contract says {row.peer} made it, not {sender}"
             return PacketCheck("mismatch", why, 0, None, pid)
         shown = packet_line(row, offer.note)
-        differs = offer_disagreement(offer, row) or self._misnamed(offer)
+        # An 'ok' row's reason: the chain's packet is in an impostor token (as a payment).
+        differs = offer_disagreement(offer, row) or self._misnamed(offer) or row.reason
         return PacketCheck("mismatch" if differs else "verified", differs, 0, shown, pid)
 
     def _misnamed(self, offer: PacketOffer) -> str:
@@ -498,7 +506,7 @@ class Packets:
         return replace(
             row, contract=contract, asset=p.asset.address, symbol=p.asset.display,
             decimals=p.asset.decimals, total=p.total, shares=p.shares, random=p.random,
-            expiry=p.expiry, state="ok", reason="",
+            expiry=p.expiry, state="ok", reason=impostor(p.asset),
         )  # fmt: skip
 
     def _recheck(self, row: PacketRow) -> PacketRow:
@@ -506,6 +514,13 @@ class Packets:
         if checked != row:
             self.p.repo().set_packet_state(checked)
         return checked
+
+
+def impostor(asset: Asset) -> str:
+    """Why money in ``asset`` is not what its symbol says: a token imitating a listed one's
+    symbol, as a payment in it reads ("" for any other asset)."""
+    label = asset.label
+    return f"impostor: {label.display}" if label is not None and label.status == "impostor" else ""
 
 
 def _offer_problem(offer: PacketOffer, sender: str) -> str:

@@ -481,6 +481,8 @@ class Payments:
         asset = defi.asset(token or "ETH")
         total = defi.amount(asset, total_text)
         _own, shares = split_shares(total, len(resolved), include_self=include_self)
+        check_note(note)  # what would refuse the requests, before the bill is recorded
+        self.p.refuse_blocked(me, resolved)
         split_id = "0x" + secrets.token_hex(16)
         self.p.repo().save_split(
             SplitRow(

@@ -56,6 +56,11 @@ class ChainReads(Protocol):
 
     def finalized_height(self) -> int | None: ...
 
+    def nonce(self, address: str, block: int) -> int:
+        """How many transactions of ``address`` are mined up to block ``block`` (its next
+        nonce there). Raises RpcError."""
+        ...
+
 
 class OwnTxs(Protocol):
     """The transactions this home signed (its transactions table)."""
@@ -217,10 +222,15 @@ class MoneyPorts:
         return int(self.clock() * 1000)
 
     def refuse_blocked(self, address: str, peers: Sequence[str]) -> None:
-        """Raises InputError when the account at ``address`` blocked one of ``peers``: the
-        chat message that tells them (a payment's claim, a red packet's voucher) cannot be
-        sent, so the money is not moved either."""
+        """Raises InputError when the account at ``address`` blocked one of ``peers``, or one
+        is that account itself: the chat message that tells them (a payment's claim, a red
+        packet's voucher, a shared action) cannot be sent, so the money is not moved either."""
         for peer in peers:
+            if peer.lower() == address.lower():
+                raise InputError(
+                    "that is this account's own address: nothing in a chat can tell it; pick "
+                    "another peer; nothing was signed"
+                )
             if self.blocked(address, peer):
                 raise InputError(
                     f"you blocked {peer}: unblock them first (walletim chat unblock); "

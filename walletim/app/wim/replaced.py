@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
 def follow_replaced(money: Payments, account: str, me: str) -> int:
     """Settle ``account``'s (at ``me``) pending payments whose transaction a mined one
-    replaced (see the module docstring). Returns how many changed. One the node cannot be
-    asked about, or a speed-up whose claim cannot be signed now, stays as it was (pending),
-    followed by a later check."""
+    replaced (see the module docstring). Returns how many changed. A speed-up to a payee the
+    account has blocked since is not told (nothing could carry it: never signed, queued or
+    tried again). One the node cannot be asked about, or a speed-up whose claim cannot be
+    signed now, stays as it was (pending), followed by a later check."""
     p = money.p
     repo = p.repo()
     changed = 0
@@ -38,11 +39,14 @@ def follow_replaced(money: Payments, account: str, me: str) -> int:
             continue
         try:
             same = _same_transfer(p, row.tx_hash, winner)
-            if same:
+            blocked = same and p.blocked(me, row.payee)
+            if same and not blocked:
                 _tell_replacement(money, account, me, row, winner)
         except WalletimError:
             continue  # the node, or signing (locked, a policy): a later check follows it
-        if same:
+        if blocked:  # nothing can tell them: never signed, queued or tried again
+            why = _paid_untold(money, row, winner)
+        elif same:
             why = f"replaced by its speed-up {winner}, which paid it"
         else:
             why = (
@@ -52,6 +56,21 @@ def follow_replaced(money: Payments, account: str, me: str) -> int:
         repo.set_payment_state(row.id, Verdict("failed", why, 0))
         changed += 1
     return changed
+
+
+def _paid_untold(money: Payments, row: PaymentRow, winner: str) -> str:
+    """Why ``row`` reads failed when its speed-up ``winner`` paid it but cannot be told (the
+    payee is blocked): the request it paid is settled by ``winner`` here (its receipt, which
+    this home waited for, says it succeeded), so it is not paid again once unblocked."""
+    from dataclasses import replace
+
+    receipt = money.p.own.receipt(winner)
+    if receipt is not None and receipt.status == 1:
+        money.ledger.settle(replace(row, tx_hash=winner.lower()))
+    return (
+        f"replaced by its speed-up {winner}, which paid it; not told in the chat: you "
+        f"blocked {row.payee}"
+    )
 
 
 def cancelled_by(p: MoneyPorts, tx_hash: str) -> str | None:

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 NOT_ON_CHAIN = "the transaction is not on chain (yet)"
 #: A payment's transaction the node has never seen, long after its claim came.
 NO_SUCH_TX = "no such transaction on this chain"
+#: A payment's transaction the node held once (its nonce recorded) and forgot, that nonce since
+#: used by a mined transaction of the payer: replaced (a cancel, or a speed-up told apart).
+REPLACED_UNTOLD = "replaced by another transaction of the payer"
 #: Money said in a group whose roster no signed change has verified, long after it came (a
 #: mismatch checked again: the group's history may still arrive).
 UNVERIFIED_GROUP = "said in a group whose roster is not verified"
@@ -87,10 +90,35 @@ class Verifier:
         if self._late(message):
             unknown = Verdict("mismatch", NO_SUCH_TX, 0)
         found = self._mined(claim.tx, claim.payer, unknown)
+        if found is unknown:
+            return self._nonce_used(row) or unknown
         if isinstance(found, Verdict):
             return found
         tx, where = found
         return self._judge(claim, row, tx, where.receipt.get("logs"), where)
+
+    def _nonce_used(self, row: PaymentRow) -> Verdict | None:
+        """Failed, replaced, when the claimed transaction (one the node does not hold now) was
+        signed with a nonce of the payer's (its own bytes said so when the node held it) that
+        a transaction in a final block has used since: it can never be mined (the chain's
+        word, not the payer's; final, so no reorg or lagging node makes a mined payment read
+        so); pending while that block is not final (however long finality takes, never a
+        mismatch meanwhile). Not for this home's own payments: it follows those itself
+        (:func:`~walletim.app.wim.replaced.follow_replaced` tells a speed-up)."""
+        if row.nonce is None or (row.direction == "out" and self.p.own.signed(row.tx_hash)):
+            return None
+        chain, head = self.p.chain, self.p.chain.head()
+        if chain.nonce(row.payer, head) <= row.nonce:
+            return None  # its nonce is unused: it may still be mined
+        used = f"{REPLACED_UNTOLD} at its nonce {row.nonce} (a cancel, or a speed-up not told here)"
+        if self.rules.finality > 0:
+            final: int | None = head - self.rules.finality + 1
+        else:
+            final = chain.finalized_height()
+            final = head - MAX_FINALITY_DEPTH + 1 if final is None else final
+        if final is None or final < 0 or chain.nonce(row.payer, final) <= row.nonce:
+            return Verdict("pending", f"{used}, in a block not final yet", 0)
+        return Verdict("failed", f"{used}: it can never be mined, and paid nothing", 0)
 
     def own_payment(
         self,
@@ -278,7 +306,7 @@ class Verifier:
         if problem is not None:
             return problem
         if where is None:
-            return Verdict("pending", "not mined yet", 0)
+            return Verdict("pending", "not mined yet", 0, nonce=tx.nonce)
         if not where.succeeded:
             return Verdict("failed", "the transaction reverted", where.confirmations)
         return tx, where
@@ -371,4 +399,4 @@ def _deposit_logged(c: Mapping[str, str], actor: str, receipt_logs: Sequence[obj
     )
 
 
-__all__ = ["NOT_ON_CHAIN", "NO_SUCH_TX", "UNVERIFIED_GROUP", "Rules", "Verifier"]
+__all__ = ["NOT_ON_CHAIN", "NO_SUCH_TX", "REPLACED_UNTOLD", "UNVERIFIED_GROUP", "Rules", "Verifier"]

@@ -167,9 +167,15 @@ class Views:
                 f"{format_amount(row.total, row.decimals)} {row.symbol} in {row.shares} "
                 f"{kind} share(s)"
             )
+        # open: not claimed by us; None: nothing to claim with (no voucher of ours in it)
+        unclaimed = (
+            None
+            if row is None or (row.direction == "in" and row.voucher is None)
+            else row.claimed_amount is None
+        )
         return MoneyView(
-            "redpacket", verdict, amount, creator, None, note, check.packet_id,
-            None if row is None else row.claimed_amount is None, check.text, money,
+            "redpacket", verdict, amount, creator, None, note, check.packet_id, unclaimed,
+            check.text, money,
         )  # fmt: skip
 
     def _action(self, me: str, m: StoredMessage) -> MoneyView | None:

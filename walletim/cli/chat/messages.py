@@ -237,9 +237,9 @@ def _inbox_json(
                 "name": c.name,
                 "unread": c.unread,
                 "request": c.peer in pending,  # in Requests (not accepted yet)
-                "last": None
+                "last": None  # as `chat read --json` has it: money with its verdict
                 if c.last is None
-                else message_json(c.last, stranger=c.peer in pending),
+                else message_json(c.last, views.get(c.last.id), stranger=c.peer in pending),
             }
             for c in conversations
         ],

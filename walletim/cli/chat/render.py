@@ -18,7 +18,7 @@ import click
 
 from walletim.cli.base import Ctx, open_session, printable
 from walletim.display import plural
-from walletim.messaging.kinds import GROUP_PREFIX, KINDS, group_peer, is_group_peer
+from walletim.messaging.kinds import GROUP_PREFIX, KINDS, NO_RECORD, group_peer, is_group_peer
 
 if TYPE_CHECKING:
     from walletim.app.chat import GroupNotice, Quote, SendResult
@@ -263,7 +263,7 @@ def money_text(
         claimable = view.verdict is None or view.verdict.state == "verified"
         if m.direction == "in" and view.open is False:
             text += " (claimed: walletim redpacket list)"
-        elif m.direction == "in" and account is not None and claimable:
+        elif m.direction == "in" and account is not None and claimable and view.open:
             text += f" (claim: walletim redpacket claim --from {account} {view.ref})"
     else:
         text = f"{who(view.payer)}: {printable(view.amount, newline=' ')}"
@@ -357,6 +357,8 @@ def message_line(
         return f"{head}{where}: {click.style('[message deleted]', dim=True)}"
     if stranger and m.direction == "in" and m.kind in MONEY_KINDS:
         return f"{head}{tag} {where}: {_stranger_money(m.kind)}"
+    if view is None and m.kind in MONEY_KINDS:  # no record: its words would pass for money
+        return f"{head}{tag} {where}: {NO_RECORD}"
     if view is not None:
         line = f"{head}{badge(view)} {where}: {money_text(m, view, names, account)}"
     else:
