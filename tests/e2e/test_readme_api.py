@@ -26,18 +26,11 @@ def readme_api_example() -> str:
     return found.group(1)
 
 
-def test_the_readme_python_api_example_runs_as_printed(tmp_path: Path) -> None:
+def test_the_readme_python_api_example_runs_as_printed(tmp_path: Path, scripted: Cli) -> None:
     code = readme_api_example()
     ast.parse(code)
     assert code.count(DEFAULT_HOME) == 2, "the example names the default home twice"
-    home = tmp_path / "home"
-    env = {
-        "WALLETIM_HOME": str(home),
-        "WALLETIM_UNSAFE_FAST_KDF": "1",
-        "WALLETIM_PASSWORD": HOME_PASSWORD,
-        "WALLETIM_NETWORK": None,
-    }
-    cli = Cli(home, env)  # type: ignore[arg-type]
+    cli, home = scripted, scripted.home
     alice = cli("--json", "wallet", "create", "alice")
     assert alice.code == 0 and cli("wallet", "create", "bob").code == 0, alice.err
     up = cli.subprocess("--json", "devnet", "up", "--port", "0")
