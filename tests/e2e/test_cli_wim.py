@@ -236,6 +236,10 @@ def test_red_packet_and_shared_swap_through_the_cli(users: dict[str, User], worl
     bob.ok("chat", "inbox", "--from", bob.spec)
     history = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
     assert history[-1]["kind"] == "action" and history[-1]["text"] == swapped["shared"]["text"]
+    # Read as a line: who acted, then the action (it read "bob: you: swapped ...").
+    mine = alice.run("chat", "read", "--from", alice.spec, bob.address)
+    assert mine.code == 0 and ": you swapped 0.05 ETH for " in mine.out, mine.out
+    assert ": you: " not in mine.out
 
 
 def test_listen_shows_each_payment_with_what_the_chain_says(users: dict[str, User]) -> None:

@@ -265,8 +265,8 @@ def money_text(
             text += " (claimed: walletim redpacket list)"
         elif m.direction == "in" and account is not None and claimable and view.open:
             text += f" (claim: walletim redpacket claim --from {account} {view.ref})"
-    else:
-        text = f"{who(view.payer)}: {printable(view.amount, newline=' ')}"
+    else:  # a shared action: who acted, then what the chain shows ("you swapped ...")
+        text = f"{who(view.payer)} {printable(view.amount, newline=' ')}"
     if view.note:
         text += f" · note {quoted(view.note, NOTE_LIMIT)}"
     return text
