@@ -298,7 +298,9 @@ class RedPackets:
         if p is None:
             raise InputError(f"no red packet {pid[:18]}… on this network")
         claims, blocks = self._claims(self.contract, pid)
-        expired = self.c.next_timestamp() > p.expiry
+        # The contract's clock: a refund's dry run runs at the latest block's time, so a
+        # packet reads expired once that passed (on a quiet devnet, after its next block).
+        expired = self.c.latest_timestamp() > p.expiry
         return PacketStatus(
             pid, p.creator, p.asset, p.total, p.remaining, p.shares, p.shares_left, p.random,
             p.expiry, expired, claims, blocks,
