@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.conftest import RelayProcess, World
 from tests.integration.conftest import Person
 from tests.tui.screen import aio, screen_text
@@ -148,13 +150,19 @@ async def test_money_made_while_the_relay_is_down_does_not_say_sent(
 
 @aio
 async def test_words_typed_on_while_the_plan_is_made_never_sign(
-    people: dict[str, Person], world: World, relay: RelayProcess
+    people: dict[str, Person], world: World, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """ "/pay 0.07", enter, and the user types on ("yes please") while the plan is prepared:
     the "y" that came as the plan appeared answered yes and signed. Now nothing is signed
-    until a key given once the plan is on screen; that y pays."""
+    until a key given once the plan is on screen; that y pays. The dialogs' clock is the
+    test's (it stands still while keys come): on a loaded machine the test's own keys were
+    more than QUIET_S apart, and its "yes" answered as a person's would after reading."""
     import time
 
+    from walletim.tui import dialogs
+
+    quiet = [0.0]
+    monkeypatch.setattr(dialogs, "clock", lambda: quiet[0])
     alice, bob = people["alice"], people["bob"]
     app = app_for(alice, world, relay)
     before = alice.session.chain.balance(alice.address)
@@ -172,6 +180,7 @@ async def test_words_typed_on_while_the_plan_is_made_never_sign(
         assert "Sign and send?" in shown and "ignored" in shown, shown
         assert len(alice.payments()) == paid
         assert alice.session.chain.balance(alice.address) == before
-        await answer(pilot, "y")
+        quiet[0] += dialogs.QUIET_S  # read, then answered
+        await pilot.press("y")
         await until(pilot, lambda: "paid 0.07 ETH" in screen_text(app), "the payment", 60)
     assert alice.last_payment().amount == 7 * 10**16 and len(alice.payments()) == paid + 1
