@@ -14,6 +14,15 @@ from tests.integration.conftest import Person
 from walletim.errors import ChainError, InputError, Interrupted
 
 
+def _asked_with_blocks_waiting(world: World, payer: Person, payee: Person, amount: str) -> str:
+    """``payee`` asks ``payer`` for ``amount`` ETH, ``payer`` reads it, and blocks wait from
+    now (the caller turns automine back on). Returns the request's id."""
+    rid = payee.session.wim.request(payee.spec, payer.address, amount).request.request_id
+    payer.inbox()
+    world.anvil.rpc().call("evm_setAutomine", [False])
+    return rid
+
+
 def _pending_pay(world: World, p: Person, rid: str) -> str:
     """``p`` pays request ``rid`` while blocks wait; Ctrl-C while it waits for the receipt:
     the payment is recorded pending and its claim sent. Returns the transaction's hash."""
@@ -113,9 +122,7 @@ def test_a_sped_up_payment_is_verified_once_on_both_ends(
     same keys (found on chain) read "nothing was paid" and let her pay again; one sped up
     twice stayed pending, then a mismatch."""
     alice, bob = people["alice"], people["bob"]
-    rid = bob.session.wim.request(bob.spec, alice.address, "0.3").request.request_id
-    alice.inbox()
-    world.anvil.rpc().call("evm_setAutomine", [False])
+    rid = _asked_with_blocks_waiting(world, alice, bob, "0.3")
     try:
         original = _pending_pay(world, alice, rid)
         bob.inbox()
@@ -153,9 +160,7 @@ def test_a_cancelled_payment_is_never_paid_and_does_not_block_paying_again(
     was pending, reads it replaced once its nonce is used on chain (he read "mismatch: no
     such transaction" ten minutes later, as if alice had claimed a payment that never was)."""
     alice, bob = people["alice"], people["bob"]
-    rid = bob.session.wim.request(bob.spec, alice.address, "0.4").request.request_id
-    alice.inbox()
-    world.anvil.rpc().call("evm_setAutomine", [False])
+    rid = _asked_with_blocks_waiting(world, alice, bob, "0.4")
     try:
         original = _pending_pay(world, alice, rid)
         bob.inbox()
@@ -327,9 +332,7 @@ def test_a_speed_up_is_told_once_by_two_processes_of_the_same_home(
     from walletim.app.session import Session
 
     alice, bob = people["alice"], people["bob"]
-    rid = bob.session.wim.request(bob.spec, alice.address, "0.15").request.request_id
-    alice.inbox()
-    world.anvil.rpc().call("evm_setAutomine", [False])
+    rid = _asked_with_blocks_waiting(world, alice, bob, "0.15")
     try:
         original = _pending_pay(world, alice, rid)
         faster = _replace(world, alice, "speedup", original)
@@ -373,9 +376,7 @@ def test_a_speed_up_to_a_payee_blocked_since_is_not_told_and_not_tried_again(
     more, and the request reads paid by the speed-up (once unblocked, paying it again is
     refused)."""
     alice, bob = people["alice"], people["bob"]
-    rid = bob.session.wim.request(bob.spec, alice.address, "0.2").request.request_id
-    alice.inbox()
-    world.anvil.rpc().call("evm_setAutomine", [False])
+    rid = _asked_with_blocks_waiting(world, alice, bob, "0.2")
     try:
         original = _pending_pay(world, alice, rid)
         alice.session.chat.block(alice.spec, bob.address)
