@@ -12,7 +12,7 @@ from typing import Any
 # eth-account raises the recursion limit when first imported; do it before hypothesis runs.
 import eth_account.messages  # noqa: F401
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed, InvalidMessage
 from websockets.sync.client import connect as sync_connect
@@ -214,6 +214,7 @@ urls = st.text(max_size=60) | st.builds(
 
 @fuzz("fuzz relay: relay URLs normalise to a fixed point or raise MessagingError", 400, 4000)
 @given(urls)
+@example("WS://[::]@[:")  # user info hid the host ':', which normalised to 'ws://[:]'
 def test_relay_urls_normalise_or_raise(url: str) -> None:
     try:
         once = p.normalize_relay_url(url)
@@ -221,6 +222,15 @@ def test_relay_urls_normalise_or_raise(url: str) -> None:
         return
     assert p.normalize_relay_url(once) == once
     assert once.startswith(("ws://", "wss://")) and "@" not in once.split("/")[2]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["WS://Relay.Example:80/", "ws://user@relay.example", "ws://relay.example/?q#f"],
+)
+def test_spellings_of_one_relay_normalise_alike(url: str) -> None:
+    assert p.normalize_relay_url(url) == "ws://relay.example"
+    assert p.normalize_relay_url("wss://[0:0::1]:443/") == "wss://[::1]"
 
 
 @fuzz("fuzz relay: payloads with a delivery key decode or raise MessagingError", 300, 3000)

@@ -99,6 +99,17 @@ def _address_bytes(address: str) -> bytes:
 _DEFAULT_PORTS = {"ws": 80, "wss": 443}
 
 
+def _ipv6(host: str) -> str:
+    """``host`` (from between a URL's brackets) as an IPv6 address, lower case. Raises
+    MessagingError: not one (``ws://[::]@[:`` names the host ``:``)."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.IPv6Address(host))
+    except ValueError as exc:
+        raise MessagingError("not a valid relay URL") from exc
+
+
 def normalize_relay_url(url: str) -> str:
     """``url`` as a login names it: scheme and host lower case, the default port left out,
     no user info, query or fragment, no trailing slash (``ws://Relay.example:80/`` ->
@@ -118,10 +129,10 @@ def normalize_relay_url(url: str) -> str:
         raise MessagingError("not a valid relay URL") from exc
     if scheme not in _DEFAULT_PORTS or not host:
         raise MessagingError("a relay URL is ws://HOST[:PORT] or wss://HOST[:PORT]")
-    if any(c.isspace() or c in "/?#@" for c in host):
+    if any(c.isspace() or c in "/?#@[]" for c in host):
         raise MessagingError("not a valid relay URL")
     if ":" in host:
-        host = f"[{host}]"
+        host = f"[{_ipv6(host)}]"
     shown_port = "" if port is None or port == _DEFAULT_PORTS[scheme] else f":{port}"
     path = parts.path.rstrip("/")
     return f"{scheme}://{host}{shown_port}{path}"
