@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,6 +133,28 @@ def test_migrations_from_empty_and_from_v1(tmp_path: Path) -> None:
         assert {"transactions", "receipts", "nonces", "batches"} <= tables
         kept = TxRepo(new).get(_tx(7).hash)
         assert kept is not None and kept.status == "signed" and kept.genesis is None
+
+
+def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    """Opening upgrades through every pending migration or changes nothing: a later
+    migration failing (an I/O error, a bug) takes the earlier ones of that open back too."""
+    from walletim.store.schema import Migration
+
+    def broken(conn: Any) -> None:
+        import sqlcipher3
+
+        raise sqlcipher3.OperationalError("disk I/O error")
+
+    path = tmp_path / "w.db"
+    with Store.open(path, KEY, migrations=MIGRATIONS[:1]):
+        pass
+    later = [*MIGRATIONS[1:3], Migration(MIGRATIONS[2].version + 1, "fails", broken)]
+    with pytest.raises(StoreError):
+        Store.open(path, KEY, migrations=[*MIGRATIONS[:1], *later])
+    with Store.open(path, KEY, migrations=MIGRATIONS[:1]) as store:
+        assert store.schema_version == 1
+        tables = {r[0] for r in store.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "batches" not in tables  # migration 2's table was taken back
 
 
 def test_schema_version_is_the_newest_migration() -> None:

@@ -158,13 +158,16 @@ class Store:
                 f"{self.path} has schema version {current}, newer than this walletim "
                 f"understands ({known}); upgrade walletim"
             )
-        for migration in (m for m in migrations if m.version > current):
-            with self.transaction() as tx:
-                # Re-check under the write lock: another process may have migrated.
-                if int(tx.execute("PRAGMA user_version").fetchone()[0]) >= migration.version:
-                    continue
+        with self.transaction() as tx:
+            # All pending migrations in one transaction: one commit (one fsync, where a new
+            # home's 20 migrations took 20), and a failure leaves the store as it was.
+            # Re-read the version under the write lock: another process may have migrated.
+            current = int(tx.execute("PRAGMA user_version").fetchone()[0])
+            pending = [m for m in migrations if m.version > current]
+            for migration in pending:
                 migration.apply(tx)
-                tx.execute(f"PRAGMA user_version = {int(migration.version)}")
+            if pending:
+                tx.execute(f"PRAGMA user_version = {max(int(m.version) for m in pending)}")
 
     # -- use ------------------------------------------------------------------------
 
