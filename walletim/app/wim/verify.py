@@ -326,11 +326,19 @@ class Verifier:
     def _confirmed(self, where: _Seen | Mined) -> Verdict:
         """Verified (final or not) or pending, by how deep ``where`` is."""
         n = where.confirmations
-        block = (where.block_number, where.block_hash)
-        wanted = self.rules.min_confirmations
+        final = n >= self.rules.min_confirmations and self._is_final(where.block_number, n)
+        return self.at_depth(n, final, (where.block_number, where.block_hash))
+
+    def at_depth(
+        self, confirmations: int, final: bool, block: tuple[int, str] | None = None
+    ) -> Verdict:
+        """Verified (``final`` or not) with ``confirmations``, or pending with fewer than
+        the rules want: the one rule for money in a block (no network; ``final`` as
+        :meth:`depth_of` said)."""
+        n, wanted = confirmations, self.rules.min_confirmations
         if n < wanted:
             return Verdict("pending", f"{n} of {wanted} confirmations", n, False, block)
-        return Verdict("verified", "", n, self._is_final(where.block_number, n), block)
+        return Verdict("verified", "", n, final, block)
 
     def _is_final(self, block: int, confirmations: int) -> bool:
         """Deep enough on a network with a finality depth; at or below the node's
