@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from walletim.store.chat import conversation_id
+from walletim.store.chat import ChatTx, conversation_id
 from walletim.store.sql import Sql, now_ms
 
 Decision = Literal["allowed", "blocked", "ignored"]
@@ -40,9 +40,10 @@ def decisions(sql: Sql, account: str) -> list[ConsentRow]:
     return [ConsentRow(*r) for r in rows]
 
 
-def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = None) -> None:
+def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = None) -> int:
     """Record ``state``, decided at ``at`` (ms; now if None; a block's drop count is kept
-    while it stays blocked)."""
+    while it stays blocked). A block withdraws what waits to go to the peer
+    (:func:`withdraw_unsent`); returns how many messages it withdrew."""
     sql.execute(
         "INSERT INTO consent (account, peer, state, updated_ms) VALUES (?,?,?,?) "
         "ON CONFLICT (account, peer) DO UPDATE SET state = excluded.state, "
@@ -50,6 +51,41 @@ def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = 
         "dropped = CASE WHEN excluded.state = 'blocked' THEN consent.dropped ELSE 0 END",
         (account, peer, state, now_ms() if at is None else at),
     )
+    return withdraw_unsent(sql, account, peer) if state == "blocked" else 0
+
+
+#: This account's messages in a conversation that the relay has not confirmed yet and that are
+#: its own words to the peer (a group's messages passing through, kinds group and membership,
+#: still reach a blocked member).
+_UNSENT = (
+    "conversation_id = ? AND direction = 'out' AND state IN ('queued', 'sending') "
+    "AND kind NOT IN ('group', 'membership')"
+)
+
+
+def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
+    """``peer`` (an address) is blocked: the account's messages to it still waiting in the
+    outbox (queued, or sealed and not confirmed by the relay, to its devices too) are never
+    sent (failed), with a notice in the conversation saying so. Returns how many."""
+    if peer.startswith("group:"):
+        return 0
+    cid = conversation_id(account, peer)
+    rows = sql.execute(f"SELECT id FROM messages WHERE {_UNSENT}", (cid,)).fetchall()
+    ids = [int(r[0]) for r in rows]
+    if not ids:
+        return 0
+    marks = ", ".join("?" * len(ids))
+    sql.execute(
+        "UPDATE outbox_copies SET state = 'failed', envelope = NULL WHERE own = 0 "
+        f"AND state = 'sending' AND message_id IN ({marks})",
+        ids,
+    )
+    sql.execute(f"UPDATE messages SET state = 'failed', envelope = NULL WHERE id IN ({marks})", ids)
+    text = f"you blocked them: {len(ids)} message(s) of yours waiting to go to them were not sent"
+    ChatTx(sql).add_message(
+        cid, "in", "system", {"text": text}, text, sent_ms=now_ms(), state="received"
+    )
+    return len(ids)
 
 
 def undecide(sql: Sql, account: str, peer: str, at: int) -> bool:
