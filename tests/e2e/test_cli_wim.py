@@ -198,6 +198,29 @@ def test_blocking_the_payee_withdraws_the_claim_still_waiting_to_go(
     assert not [m for m in got if m["kind"] in ("payment", "redpacket")], got
 
 
+def test_nothing_is_signed_or_sent_to_a_group_you_blocked(users: dict[str, User]) -> None:
+    """A group alice blocked gets nothing from her: a message, a red packet (its escrow was
+    signed before the vouchers were refused) or a shared swap are each one line, exit 1,
+    before anything is signed or sent."""
+    alice, bob = users["alice"], users["bob"]
+    alice.ok("chat", "group", "create", "--from", "dev", "fam", bob.address)
+    alice.ok("chat", "block", "--from", "dev", "fam")
+    rpc = alice.world.anvil.rpc()
+    nonce = rpc.call("eth_getTransactionCount", [alice.address, "latest"])
+    cases = [
+        ("chat", "group", "send", "--from", "dev", "fam", "hi"),
+        ("redpacket", "create", "--from", "dev", "--total", "0.01", "--shares", "1",
+         "--group", "fam"),
+        ("swap", "--from", "dev", "0.01", "ETH", "USDC", "--share", "fam"),
+    ]  # fmt: skip
+    for args in cases:
+        r = alice.run("--yes", *args)
+        assert r.code == 1 and "you blocked the group" in r.err, (args, r.out, r.err)
+        assert len(r.err.strip().splitlines()) == 1, r.err
+    assert rpc.call("eth_getTransactionCount", [alice.address, "latest"]) == nonce
+    assert alice.ok("chat", "read", "--from", "dev", "fam")["messages"][-1]["kind"] != "text"
+
+
 @pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])
 def test_pay_through_an_agent_with_a_policy_signs_its_claim(
     users: dict[str, User], policy: tuple[str, ...]

@@ -80,8 +80,8 @@ class Packets:
         check_note(note)
         me = self.p.address_of(account)
         group_id, recipients = self._recipients(account, me, to, group)
-        if group_id is None:  # their vouchers could not be sent (a group's travel as its own)
-            self.p.refuse_blocked(me, recipients)
+        # Where the vouchers go must be reachable (a blocked member still gets a group's).
+        self.p.refuse_blocked(me, recipients if group_id is None else [group_peer(group_id)])
         new = self.p.packets().create(
             account, total_text, shares, recipients, token_text=token, random=random,
             expiry_s=expiry_s or DEFAULT_EXPIRY_S,

@@ -224,9 +224,10 @@ class MoneyPorts:
         return int(self.clock() * 1000)
 
     def refuse_blocked(self, address: str, peers: Sequence[str]) -> None:
-        """Raises InputError when the account at ``address`` blocked one of ``peers``, or one
-        is that account itself: the chat message that tells them (a payment's claim, a red
-        packet's voucher, a shared action) cannot be sent, so the money is not moved either."""
+        """Raises InputError when the account at ``address`` blocked one of ``peers`` (an
+        address, or a group's ``group:ID``), or one is that account itself: the chat message
+        that tells them (a payment's claim, a red packet's voucher, a shared action) cannot
+        be sent, so the money is not moved either."""
         for peer in peers:
             if peer.lower() == address.lower():
                 raise InputError(
@@ -234,9 +235,10 @@ class MoneyPorts:
                     "another peer; nothing was signed"
                 )
             if self.blocked(address, peer):
+                group = peer.startswith("group:")
+                whom = f"the group {peer[6:]}: unblock it" if group else f"{peer}: unblock them"
                 raise InputError(
-                    f"you blocked {peer}: unblock them first (walletim chat unblock); "
-                    "nothing was signed"
+                    f"you blocked {whom} first (walletim chat unblock); nothing was signed"
                 )
 
 
