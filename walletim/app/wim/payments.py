@@ -152,11 +152,25 @@ class Payments:
         from walletim.display import quoted
 
         plan = self.p.defi().transfer(account, asset.address or "ETH", payee, amount_text)
-        if not note:
-            return plan
-        whose = "request's note" if request is not None and note == request.note else "note"
-        line = f"your signed chat message will carry the {whose} {quoted(note)}"
-        return replace(plan, notes=(*plan.notes, line))
+        lines = [self._never_counted(asset, request)] if asset.address is not None else []
+        if note:
+            whose = "request's note" if request is not None and note == request.note else "note"
+            lines.append(f"your signed chat message will carry the {whose} {quoted(note)}")
+        lines = [line for line in lines if line]
+        return replace(plan, notes=(*plan.notes, *lines)) if lines else plan
+
+    def _never_counted(self, asset: Asset, request: RequestRow | None) -> str:
+        """The line a plan paying in a token no payment is ever verified in (an impostor)
+        shows before signing: the payee's walletim and yours read it as a mismatch, so it
+        settles no request ("" for any other token)."""
+        why = self.ledger.verifier.token_problem(str(asset.address))
+        if not why:
+            return ""
+        settles = f", and it will not settle request {request.request_id}" if request else ""
+        return (
+            f"WARNING: this payment will never read paid ({why}): the payee's walletim and "
+            f"yours show it as a mismatch{settles}; the tokens still leave your account"
+        )
 
     def _replaced_first(self, account: str, me: str) -> None:
         """Our pending payments checked first when there are any: one whose transaction was

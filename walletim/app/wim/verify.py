@@ -213,12 +213,10 @@ class Verifier:
         # The token is named by this network's token lists (the TokenBook), never by the claim
         # or, for a listed token, the node: a claim naming a listed symbol for a token at
         # another address, or a token imitating a listed symbol, is an impostor.
+        if problem := self.token_problem(asset.address):
+            return problem
         book = self.p.tokens()
         label = book.label(asset.address)
-        if not label.decimals_known:
-            return f"{asset.address} is not an ERC-20 token"
-        if label.status == "impostor":
-            return f"impostor: {label.display}"
         if wrong := misnamed(book, label.address, asset.symbol, "claim"):
             return wrong
         if asset.decimals != label.decimals:
@@ -234,6 +232,17 @@ class Verifier:
                 f"the transaction moves {format_amount(moved, label.decimals)} {label.display}, "
                 f"the claim says {format_amount(claim.amount, label.decimals)}"
             )
+        return ""
+
+    def token_problem(self, address: str) -> str:
+        """Why no payment in the token at ``address`` is ever verified, whatever it moves
+        ("" if one may be): not an ERC-20 token, or an impostor of a listed one (a mismatch
+        on every end; what a payer is told before signing one). Raises RpcError."""
+        label = self.p.tokens().label(address)
+        if not label.decimals_known:
+            return f"{address} is not an ERC-20 token"
+        if label.status == "impostor":
+            return f"impostor: {label.display}"
         return ""
 
     # -- shared actions ---------------------------------------------------------------------
