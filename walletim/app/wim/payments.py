@@ -251,6 +251,9 @@ class Payments:
                     status=status,
                 ) from exc
             body, text = claim.to_json(), claim.text
+            raw = self.p.own.raw(tx_hash) if status != "mined" else None
+            if raw is not None:  # its nonce, for a payee whose node never holds it (a cancel)
+                body["raw"] = "0x" + raw.hex()
             if replaces is not None:  # the chat says who sent it; the chain checks the rest
                 body["replaces"] = replaces
                 text += f" (sped up: replaces {replaces[:10]}…)"

@@ -71,6 +71,10 @@ class OwnTxs(Protocol):
         """The transaction as the signed bytes this home broadcast say (None: not ours)."""
         ...
 
+    def raw(self, tx_hash: str) -> bytes | None:
+        """The signed bytes this home broadcast (None: not ours)."""
+        ...
+
     def rebroadcast(self, tx_hash: str) -> None:
         """Send one of ours again if the node lost it (same bytes). Raises WalletimError."""
         ...
