@@ -199,12 +199,17 @@ def test_blocking_the_payee_withdraws_the_claim_still_waiting_to_go(
 
 
 def test_nothing_is_signed_or_sent_to_a_group_you_blocked(users: dict[str, User]) -> None:
-    """A group alice blocked gets nothing from her: a message, a red packet (its escrow was
-    signed before the vouchers were refused) or a shared swap are each one line, exit 1,
-    before anything is signed or sent."""
+    """A group alice blocked gets nothing from her: what waited to go to its members is
+    withdrawn, and a message, a red packet (its escrow was signed before the vouchers were
+    refused) or a shared swap are each one line, exit 1, before anything is signed or sent."""
     alice, bob = users["alice"], users["bob"]
-    alice.ok("chat", "group", "create", "--from", "dev", "fam", bob.address)
-    alice.ok("chat", "block", "--from", "dev", "fam")
+    stranger = "0x" + "11" * 20  # never published chat keys: what goes to them waits
+    alice.ok("chat", "group", "create", "--from", "dev", "fam", bob.address, stranger)
+    alice.ok("chat", "group", "send", "--from", "dev", "fam", "before")
+    # What still waits to go to the group's members is withdrawn with the block.
+    assert alice.ok("chat", "block", "--from", "dev", "fam")["withdrawn"] == 1
+    said = alice.ok("chat", "read", "--from", "dev", "fam")["messages"][-1]["text"]
+    assert "you blocked the group: 1 message(s) of yours to its members were not sent" in said
     rpc = alice.world.anvil.rpc()
     nonce = rpc.call("eth_getTransactionCount", [alice.address, "latest"])
     cases = [
@@ -218,7 +223,7 @@ def test_nothing_is_signed_or_sent_to_a_group_you_blocked(users: dict[str, User]
         assert r.code == 1 and "you blocked the group" in r.err, (args, r.out, r.err)
         assert len(r.err.strip().splitlines()) == 1, r.err
     assert rpc.call("eth_getTransactionCount", [alice.address, "latest"]) == nonce
-    assert alice.ok("chat", "read", "--from", "dev", "fam")["messages"][-1]["kind"] != "text"
+    assert alice.ok("chat", "read", "--from", "dev", "fam")["messages"][-1]["text"] == said
 
 
 @pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])

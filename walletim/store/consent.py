@@ -4,6 +4,7 @@ named contacts, this home's own chat accounts, whom the account wrote to."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,14 +65,11 @@ _UNSENT = (
 
 
 def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
-    """``peer`` (an address) is blocked: the account's messages to it still waiting in the
-    outbox (queued, or sealed and not confirmed by the relay, to its devices too) are never
-    sent (failed), with a notice in the conversation saying so. Returns how many."""
-    if peer.startswith("group:"):
-        return 0
-    cid = conversation_id(account, peer)
-    rows = sql.execute(f"SELECT id FROM messages WHERE {_UNSENT}", (cid,)).fetchall()
-    ids = [int(r[0]) for r in rows]
+    """``peer`` (an address, or a group's ``group:ID``) is blocked: the account's messages
+    to it still waiting in the outbox (queued, or sealed and not confirmed by the relay, to
+    each device too; a group's: its messages to each member) are never sent (failed), with
+    a notice in the conversation saying so. Returns how many."""
+    ids = _unsent(sql, account, peer)
     if not ids:
         return 0
     marks = ", ".join("?" * len(ids))
@@ -81,11 +79,40 @@ def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
         ids,
     )
     sql.execute(f"UPDATE messages SET state = 'failed', envelope = NULL WHERE id IN ({marks})", ids)
-    text = f"you blocked them: {len(ids)} message(s) of yours waiting to go to them were not sent"
-    ChatTx(sql).add_message(
-        cid, "in", "system", {"text": text}, text, sent_ms=now_ms(), state="received"
+    whom = (
+        "the group: {} message(s) of yours to its members"
+        if peer.startswith("group:")
+        else ("them: {} message(s) of yours waiting to go to them")
     )
+    text = f"you blocked {whom.format(len(ids))} were not sent"
+    tx = ChatTx(sql)
+    tx.add_message(tx.conversation(account, peer), "in", "system", {"text": text}, text,
+                   sent_ms=now_ms(), state="received")  # fmt: skip
     return len(ids)
+
+
+def _unsent(sql: Sql, account: str, peer: str) -> list[int]:
+    """The ids of what :func:`withdraw_unsent` withdraws."""
+    if not peer.startswith("group:"):
+        rows = sql.execute(f"SELECT id FROM messages WHERE {_UNSENT}", (conversation_id(
+            account, peer),)).fetchall()  # fmt: skip
+        return [int(r[0]) for r in rows]
+    rows = sql.execute(
+        "SELECT m.id, m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "WHERE c.account = ? AND m.direction = 'out' AND m.state IN ('queued', 'sending') "
+        "AND m.kind = 'group'",
+        (account,),
+    ).fetchall()
+    return [int(r[0]) for r in rows if _group_of(r[1]) == peer[len("group:") :]]
+
+
+def _group_of(body: object) -> object:
+    """The group a stored group message's body names (None if it names none)."""
+    try:
+        value = json.loads(str(body))
+    except ValueError:
+        return None
+    return value.get("group") if isinstance(value, dict) else None
 
 
 def undecide(sql: Sql, account: str, peer: str, at: int) -> bool:
