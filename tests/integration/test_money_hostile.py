@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ANVIL_MNEMONIC as ANVIL_MNEMONIC_FOR_TESTS
-from tests.conftest import World, wait_receipt
+from tests.conftest import RelayProcess, World, wait_receipt
 from tests.integration.conftest import Person
 from tests.integration.test_wim import E18
 from walletim.messaging.kinds import Asset, PaymentClaim, payment_typed_data
@@ -445,6 +445,31 @@ def test_a_red_packets_escrow_is_final_only_deep_enough_and_a_reorg_undoes_it(
     state, confirmations, final = seen(made.packet.packet_id)
     assert (state, confirmations, final) == ("pending", 0, False)
     assert seen(first.packet_id) == ("verified", 4, True)
+
+
+def test_a_node_failing_while_an_escrow_is_read_again_changes_nothing(
+    world: World, relay: RelayProcess, people: dict[str, Person]
+) -> None:
+    """bob's node stops answering the logs while his not yet final red packet is read again:
+    it stays verified as it was (a failing node says nothing of the packet), never 'not
+    read from the chain yet', and stays claimable."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.reliability.lying_rpc import LyingRpc
+    from walletim.app.session import Session
+
+    alice, bob = people["alice"], people["bob"]
+    made = alice.session.wim.packet_create(alice.spec, "0.2", 1, to=[bob.address]).packet
+    bob.inbox()
+    world.anvil.rpc().call("anvil_mine", ["0x1"])
+    with LyingRpc(world.url) as proxy:
+        proxy.lies.unsupported.add("eth_getLogs")
+        with Session(bob.session.home, HOME_PASSWORD, rpc_url=proxy.url, relay_url=relay.url,
+                     fast_kdf=True) as failing:  # fmt: skip
+            failing.wim.check(bob.spec)
+            [row] = failing.wim.packets(bob.spec)
+    assert (row.state, row.confirmations, row.final) == ("ok", 1, False), row
+    assert bob.session.wim.repo.packet(bob.address, made.packet_id, "in") == row
+    assert bob.session.wim.packet_claim(bob.spec, made.packet_id).amount == E18 // 5
 
 
 def test_a_shared_swap_is_named_by_the_token_lists_not_by_its_message(

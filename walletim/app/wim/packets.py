@@ -491,9 +491,11 @@ class Packets:
         self.p.repo().save_packet(self._read(row))
 
     def _read(self, row: PacketRow) -> PacketRow:
-        """``row`` as the red-packet contract holds it now: 'ok' with the contract's figures,
-        'forged' if the contract names another creator, 'pending' (with why) if it cannot be
-        read (another network, no contract here, the node unreachable, no such packet yet)."""
+        """``row`` as the red-packet contract holds it now: 'ok' with the contract's figures
+        and its escrow's depth, 'forged' if the contract names another creator, 'pending'
+        (with why) if it cannot be read (another network, no contract here, the node
+        unreachable, no such packet yet). A row read 'ok' before stays as it was when the
+        node cannot be asked now (that says nothing of the packet)."""
         if row.chain_id != self.p.chain_id:
             return replace(row, state="pending", reason=f"on chain {row.chain_id} (--network)")
         try:
@@ -503,29 +505,31 @@ class Packets:
             why = "no red-packet contract is known on this network"
             return replace(row, state="pending", reason=why)
         except (RpcError, ChainError) as exc:
-            return replace(row, state="pending", reason=f"cannot check now: {exc}")
+            return self._unread(row, exc)
         try:
             p = reader.on_chain(row.packet_id)
+            if p is None:
+                why = "the red-packet contract has no such packet (yet)"
+                return replace(row, state="pending", reason=why)
+            creator = row.peer if row.direction == "in" else row.account
+            if p.creator != creator:
+                why = f"the red-packet contract says {p.creator} made it, not {creator}"
+                return replace(row, state="forged", reason=why)
+            return self._escrowed(replace(
+                row, contract=contract, asset=p.asset.address, symbol=p.asset.display,
+                decimals=p.asset.decimals, total=p.total, shares=p.shares, random=p.random,
+                expiry=p.expiry, state="ok", reason=impostor(p.asset),
+            ), reader.created_in(row.packet_id, p.creator))  # fmt: skip
         except InputError as exc:  # e.g. its token does not answer like an ERC-20
             return replace(row, state="pending", reason=f"cannot read it: {exc}")
         except (RpcError, ChainError) as exc:
-            return replace(row, state="pending", reason=f"cannot check now: {exc}")
-        if p is None:
-            why = "the red-packet contract has no such packet (yet)"
-            return replace(row, state="pending", reason=why)
-        creator = row.peer if row.direction == "in" else row.account
-        if p.creator != creator:
-            why = f"the red-packet contract says {p.creator} made it, not {creator}"
-            return replace(row, state="forged", reason=why)
-        try:
-            made = reader.created_in(row.packet_id, p.creator)
-        except (InputError, RpcError, ChainError) as exc:
-            return replace(row, state="pending", reason=f"cannot check now: {exc}")
-        return self._escrowed(replace(
-            row, contract=contract, asset=p.asset.address, symbol=p.asset.display,
-            decimals=p.asset.decimals, total=p.total, shares=p.shares, random=p.random,
-            expiry=p.expiry, state="ok", reason=impostor(p.asset),
-        ), made)  # fmt: skip
+            return self._unread(row, exc)
+
+    @staticmethod
+    def _unread(row: PacketRow, exc: WalletimError) -> PacketRow:
+        """``row`` when the node could not be asked: as it was if read 'ok' before."""
+        return row if row.state == "ok" else replace(row, state="pending",
+                                                     reason=f"cannot check now: {exc}")  # fmt: skip
 
     def _escrowed(self, row: PacketRow, made: tuple[int, str] | None) -> PacketRow:
         """``row`` with its escrow's block ``made`` (None: not found) and how deep that block
