@@ -84,7 +84,7 @@ def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
         if peer.startswith("group:")
         else ("them: {} message(s) of yours waiting to go to them")
     )
-    text = f"you blocked {whom.format(len(ids))} were not sent"
+    text = f"you blocked {whom.format(len(ids))} were not sent (nor are they after an unblock)"
     tx = ChatTx(sql)
     tx.add_message(tx.conversation(account, peer), "in", "system", {"text": text}, text,
                    sent_ms=now_ms(), state="received")  # fmt: skip
