@@ -115,6 +115,25 @@ def test_a_wallet_with_no_eth_gets_its_share_through_the_creators_inbox(
     assert (got["state"], got["raw"]) == ("claimed", str(E18 // 10))
 
 
+def test_a_claim_asked_by_someone_blocked_since_is_not_submitted(users: dict[str, User]) -> None:
+    """newbie asked alice to submit a claim; alice then blocked newbie. Her next inbox paid
+    the gas of that claim anyway (a blocked peer's ask acted on); `redpacket sponsor` too.
+    Nothing of it is submitted while newbie stays blocked; unblocked, it is."""
+    alice, bob, newbie = users["alice"], users["bob"], users["newbie"]
+    pid = _packet(alice, newbie.address, bob.address)
+    newbie.ok("chat", "inbox", "--from", newbie.spec)
+    newbie.ok("redpacket", "claim", "--from", newbie.spec, pid)
+    assert alice.ok("chat", "inbox", "--from", "dev", "--sponsor-cap", "0")["sponsored"] == []
+    alice.ok("chat", "block", "--from", "dev", newbie.address)
+    nonce = alice.nonce()
+    assert alice.ok("chat", "inbox", "--from", "dev")["sponsored"] == []
+    assert alice.ok("redpacket", "sponsor", "--from", "dev")["sponsored"] == []
+    assert alice.nonce() == nonce and newbie.eth() == 0
+    alice.ok("chat", "unblock", "--from", "dev", newbie.address)
+    [done] = alice.ok("chat", "inbox", "--from", "dev")["sponsored"]
+    assert (done["claimer"], done["state"]) == (newbie.address, "claimed")
+
+
 def test_the_creators_cap_and_asking_first_are_respected(users: dict[str, User]) -> None:
     alice, bob, newbie = users["alice"], users["bob"], users["newbie"]
     pid = _packet(alice, newbie.address, bob.address)

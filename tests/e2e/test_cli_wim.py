@@ -174,6 +174,58 @@ def test_money_messages_to_someone_without_chat_keys_say_they_wait(
     assert alice.ok("request", "--from", "dev", bob.address, "1")["delivered"] is True
 
 
+def test_blocking_the_payee_withdraws_the_claim_still_waiting_to_go(
+    users: dict[str, User],
+) -> None:
+    """A payment's claim and a red packet's voucher queued for bob (the relay out of reach)
+    are never delivered once alice blocks bob: they read failed, the block and the
+    conversation say so, and bob's next inbox holds neither."""
+    alice, bob = users["alice"], users["bob"]
+    away = ("--rpc-url", alice.world.url, "--relay", "ws://127.0.0.1:9", "--yes")
+    paid = alice.cli(*away, "pay", "--from", "dev", bob.address, "0.01")
+    assert paid.code == 0 and "waits in your outbox" in paid.out, (paid.out, paid.err)
+    packet = alice.cli(*away, "--json", "redpacket", "create", "--from", "dev", "--total",
+                       "0.01", "--shares", "1", "--to", bob.address)  # fmt: skip
+    assert packet.code == 0 and packet.json()["delivered"] is False, packet.err
+    blocked = alice.ok("chat", "block", "--from", "dev", bob.address)
+    assert blocked["withdrawn"] == 2, blocked
+    alice.ok("chat", "inbox", "--from", "dev")  # the outbox goes out: nothing of it to bob
+    read = alice.ok("chat", "read", "--from", "dev", bob.address)["messages"]
+    assert [m["state"] for m in read if m["kind"] in ("payment", "redpacket")] == ["failed"] * 2
+    assert "2 message(s) of yours waiting to go to them were not sent" in read[-1]["text"]
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    got = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
+    assert not [m for m in got if m["kind"] in ("payment", "redpacket")], got
+
+
+def test_nothing_is_signed_or_sent_to_a_group_you_blocked(users: dict[str, User]) -> None:
+    """A group alice blocked gets nothing from her: what waited to go to its members is
+    withdrawn, and a message, a red packet (its escrow was signed before the vouchers were
+    refused) or a shared swap are each one line, exit 1, before anything is signed or sent."""
+    alice, bob = users["alice"], users["bob"]
+    stranger = "0x" + "11" * 20  # never published chat keys: what goes to them waits
+    alice.ok("chat", "group", "create", "--from", "dev", "fam", bob.address, stranger)
+    alice.ok("chat", "group", "send", "--from", "dev", "fam", "before")
+    # What still waits to go to the group's members is withdrawn with the block.
+    assert alice.ok("chat", "block", "--from", "dev", "fam")["withdrawn"] == 1
+    said = alice.ok("chat", "read", "--from", "dev", "fam")["messages"][-1]["text"]
+    assert "you blocked the group: 1 message(s) of yours to its members were not sent" in said
+    rpc = alice.world.anvil.rpc()
+    nonce = rpc.call("eth_getTransactionCount", [alice.address, "latest"])
+    cases = [
+        ("chat", "group", "send", "--from", "dev", "fam", "hi"),
+        ("redpacket", "create", "--from", "dev", "--total", "0.01", "--shares", "1",
+         "--group", "fam"),
+        ("swap", "--from", "dev", "0.01", "ETH", "USDC", "--share", "fam"),
+    ]  # fmt: skip
+    for args in cases:
+        r = alice.run("--yes", *args)
+        assert r.code == 1 and "you blocked the group" in r.err, (args, r.out, r.err)
+        assert len(r.err.strip().splitlines()) == 1, r.err
+    assert rpc.call("eth_getTransactionCount", [alice.address, "latest"]) == nonce
+    assert alice.ok("chat", "read", "--from", "dev", "fam")["messages"][-1]["text"] == said
+
+
 @pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])
 def test_pay_through_an_agent_with_a_policy_signs_its_claim(
     users: dict[str, User], policy: tuple[str, ...]

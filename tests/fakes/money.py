@@ -115,6 +115,9 @@ class FakeOwn:
     def signed(self, tx_hash: str) -> ChainTx | None:
         return self.signed_txs.get(tx_hash.lower())
 
+    def raw(self, tx_hash: str) -> bytes | None:
+        return None
+
     def rebroadcast(self, tx_hash: str) -> None:
         self.rebroadcasts.append(tx_hash)
 

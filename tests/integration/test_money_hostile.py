@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ANVIL_MNEMONIC as ANVIL_MNEMONIC_FOR_TESTS
-from tests.conftest import World, wait_receipt
+from tests.conftest import RelayProcess, World, wait_receipt
 from tests.integration.conftest import Person
 from tests.integration.test_wim import E18
 from walletim.messaging.kinds import Asset, PaymentClaim, payment_typed_data
@@ -403,6 +403,73 @@ def test_a_red_packet_claim_is_final_only_deep_enough_and_a_reorg_undoes_it(
     )
     notice = bob.session.chat.read(bob.spec, alice.address).messages[-1]
     assert notice.kind == "system" and "no longer on the chain" in notice.text
+
+
+def test_a_red_packets_escrow_is_final_only_deep_enough_and_a_reorg_undoes_it(
+    world: World, people: dict[str, Person]
+) -> None:
+    """A red packet's escrow counts as a payment does: verified with its block's
+    confirmations, final only once that block is (it read final at 0 confirmations); an
+    escrow a reorganisation removes is not verified any more."""
+    alice, bob = people["alice"], people["bob"]
+    rpc = world.anvil.rpc()
+
+    def seen(packet_id: str) -> tuple[str, int, bool]:
+        [m] = [m for m in bob.session.chat.read(bob.spec, alice.address).messages
+               if m.kind == "redpacket" and m.body["packet_id"] == packet_id]  # fmt: skip
+        v = bob.session.wim.views(bob.address, [m])[m.id].verdict
+        return v.state, v.confirmations, v.final
+
+    first = alice.session.wim.packet_create(alice.spec, "0.2", 1, to=[bob.address]).packet
+    [own] = [m for m in alice.session.chat.read(alice.spec, bob.address).messages
+             if m.kind == "redpacket"]  # fmt: skip
+    mine = alice.session.wim.views(alice.address, [own])[own.id].verdict
+    assert (mine.state, mine.confirmations, mine.final) == ("verified", 1, False)
+    bob.inbox()
+    assert seen(first.packet_id) == ("verified", 1, False)
+    rpc.call("anvil_mine", ["0x3"])
+    bob.session.wim.check(bob.spec)
+    assert seen(first.packet_id) == ("verified", 4, True)
+    assert bob.session.wim.check(bob.spec) == 0  # final: not asked about again
+
+    made = alice.session.wim.packet_create(alice.spec, "0.1", 1, to=[bob.address])
+    bob.inbox()
+    assert seen(made.packet.packet_id) == ("verified", 1, False)
+    rpc.call("evm_setAutomine", [False])
+    try:
+        rpc.call("anvil_reorg", [1, []])
+        rpc.call("anvil_dropTransaction", [made.outcome.hash])
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    bob.session.wim.check(bob.spec)
+    state, confirmations, final = seen(made.packet.packet_id)
+    assert (state, confirmations, final) == ("pending", 0, False)
+    assert seen(first.packet_id) == ("verified", 4, True)
+
+
+def test_a_node_failing_while_an_escrow_is_read_again_changes_nothing(
+    world: World, relay: RelayProcess, people: dict[str, Person]
+) -> None:
+    """bob's node stops answering the logs while his not yet final red packet is read again:
+    it stays verified as it was (a failing node says nothing of the packet), never 'not
+    read from the chain yet', and stays claimable."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.reliability.lying_rpc import LyingRpc
+    from walletim.app.session import Session
+
+    alice, bob = people["alice"], people["bob"]
+    made = alice.session.wim.packet_create(alice.spec, "0.2", 1, to=[bob.address]).packet
+    bob.inbox()
+    world.anvil.rpc().call("anvil_mine", ["0x1"])
+    with LyingRpc(world.url) as proxy:
+        proxy.lies.unsupported.add("eth_getLogs")
+        with Session(bob.session.home, HOME_PASSWORD, rpc_url=proxy.url, relay_url=relay.url,
+                     fast_kdf=True) as failing:  # fmt: skip
+            failing.wim.check(bob.spec)
+            [row] = failing.wim.packets(bob.spec)
+    assert (row.state, row.confirmations, row.final) == ("ok", 1, False), row
+    assert bob.session.wim.repo.packet(bob.address, made.packet_id, "in") == row
+    assert bob.session.wim.packet_claim(bob.spec, made.packet_id).amount == E18 // 5
 
 
 def test_a_shared_swap_is_named_by_the_token_lists_not_by_its_message(

@@ -9,8 +9,10 @@ real Anvil with the devnet world: money shown must be what the chain actually mo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import World
+from tests.integration.conftest import Person
 from tests.integration.test_tokens import deploy_fixture, node_send
 from walletim.app.contracts import calldata
 from walletim.chain.units import format_amount
@@ -254,3 +256,29 @@ def test_a_token_whose_balance_of_reverts_is_one_error_on_every_path(world: Worl
         r = cli("--rpc-url", world.url, "--yes", *args)
         assert r.code == 1 and len(r.err_lines) == 1, (args, r.err)
         assert "does not answer balanceOf(): is it an ERC-20 token?" in r.err, (args, r.err)
+
+
+def test_paying_in_a_fee_on_transfer_token_claims_what_arrives(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice pays bob's request for 100 FEE (2 % burned on transfer): her claim said 100
+    while 98 arrived, so her own walletim and bob's read "mismatch: the transaction moves 98,
+    the claim says 100", as if she had lied. The claim says what arrives (verified on both
+    ends), the plan says so before signing, and the request asking for 100 stays open."""
+    alice, bob = people["alice"], people["bob"]
+    token = odd_token(world, "FEE", fee_bps=200)
+    rid = bob.session.wim.request(bob.spec, alice.address, "100", token=token).request.request_id
+    alice.inbox()
+    seen: list[Any] = []
+    paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid, confirm=seen.append)
+    [plan] = seen
+    assert any(
+        "claim will say 98 " in n and f"does not settle request {rid}" in n for n in plan.notes
+    ), plan.notes
+    assert (paid.payment.state, paid.payment.amount) == ("verified", 98 * E18), paid.payment
+    assert paid.request is not None and paid.request.state == "open"
+    bob.inbox()
+    got = bob.last_payment()
+    assert (got.state, got.amount) == ("verified", 98 * E18), got
+    [asked] = bob.session.wim.requests(bob.spec)
+    assert asked.state == "open"

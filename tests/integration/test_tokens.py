@@ -454,3 +454,29 @@ def test_a_red_packet_in_an_impostor_token_keeps_its_mark_once_read_from_the_cha
     lying = bob.session.chat.read(bob.spec, alice.address).messages[-1]
     verdict = bob.session.wim.views(bob.address, [lying])[lying.id].verdict
     assert verdict.state == "mismatch" and "the offer calls" in verdict.reason, verdict
+
+
+def test_paying_a_request_in_an_impostor_token_says_first_it_will_not_settle_it(
+    world: World,
+    people: dict[str, Person],
+) -> None:
+    """bob asks alice for 3 "USDC" of a token imitating USDC (his own, or a typo'd address):
+    she can pay it (it moves her tokens), but neither end ever counts it as paid, so the
+    request never settles. The plan she signs says so before anything is signed, not only
+    that the token is not USDC."""
+    alice, bob = people["alice"], people["bob"]
+    fake = deploy_hostile(world, "USDC", 6, sender="dev:0")  # alice holds this one's supply
+    rid = bob.session.wim.request(bob.spec, alice.address, "3", token=fake).request.request_id
+    alice.inbox()
+    seen: list[Any] = []
+
+    def confirm(plan: Any) -> None:
+        seen.append(plan)
+
+    paid = alice.session.wim.pay(alice.spec, None, None, request_id=rid, confirm=confirm)
+    [plan] = seen
+    assert any("will not settle request " + rid in n and "impostor" in n for n in plan.notes), (
+        plan.notes
+    )
+    assert paid.payment.state == "mismatch" and paid.request is not None
+    assert paid.request.state == "open"

@@ -192,6 +192,51 @@ def test_a_cancelled_payment_is_never_paid_and_does_not_block_paying_again(
     assert bob.last_payment().state == "verified" and _state(bob, rid) == "settled"
 
 
+def test_a_cancel_reads_replaced_for_a_payee_whose_node_never_held_the_payment(
+    world: World, people: dict[str, Person]
+) -> None:
+    """bob fetches alice's claim only after she cancelled it (his node never held the
+    transaction): he read "mismatch: no such transaction", as if she had claimed a payment
+    that never was. Her claim, sent while it was pending, carries its signed bytes: their
+    hash is the claimed transaction, so its nonce is the chain's fact, and it reads failed,
+    replaced, paid nothing. Bytes of another transaction of hers (a lie) are not taken."""
+    alice, bob = people["alice"], people["bob"]
+    rid = _asked_with_blocks_waiting(world, alice, bob, "0.4")
+    try:
+        original = _pending_pay(world, alice, rid)
+        cancel = _replace(world, alice, "cancel", original)
+    finally:
+        world.anvil.rpc().call("evm_setAutomine", [True])
+    world.anvil.rpc().call("anvil_mine", ["0x3"])  # the cancel is final
+    # A lie: a claim of a transaction nobody ever sent, carrying the cancel's bytes.
+    lie = _lying_claim(alice, bob, "0x" + "ab" * 32, cancel)
+    alice.session.chat.send_payload(alice.spec, bob.address, "payment", lie, "paid 0.4 ETH")
+    bob.session.wim.grace_s = 0  # long after
+    bob.inbox()
+    by_tx = {r.tx_hash: r for r in bob.payments()}
+    cancelled = by_tx[original]
+    assert cancelled.state == "failed", cancelled
+    assert cancelled.reason.startswith("replaced by another transaction of the payer at its")
+    assert "paid nothing" in cancelled.reason and _state(bob, rid) == "open"
+    assert (by_tx["0x" + "ab" * 32].state, by_tx["0x" + "ab" * 32].reason) == (
+        "mismatch",
+        "no such transaction on this chain",
+    )
+
+
+def _lying_claim(payer: Person, payee: Person, tx: str, other: str) -> dict[str, Any]:
+    """``payer``'s signed claim of ``tx`` carrying the signed bytes of ``other``."""
+    from walletim.messaging.kinds import Asset, PaymentClaim, payment_typed_data
+
+    doc = payment_typed_data(31337, tx, payer.address, payee.address, None, 4 * 10**17, None, "")
+    sig = payer.session.wallets.sign_typed_data(payer.spec, doc, allow_any_chain=True)
+    claim = PaymentClaim(31337, tx, payer.address, payee.address, Asset(None, "ETH", 18),
+                         4 * 10**17, "", None, "0x" + sig.bytes.hex()).to_json()  # fmt: skip
+    record = payer.session.chain.repo.get(other)
+    assert record is not None
+    return {**claim, "raw": "0x" + bytes(record.raw).hex()}
+
+
 def test_a_payment_sped_up_while_pay_waits_is_recorded_and_told(
     world: World, people: dict[str, Person]
 ) -> None:

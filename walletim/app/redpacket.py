@@ -17,6 +17,7 @@ Amounts are base units inside; ``*_text`` arguments are decimals of the asset.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from walletim.app.chain import SendRequest
 from walletim.app.contracts import Outcome, Plan, calldata
 from walletim.app.defi import Asset, DefiService
-from walletim.app.wim.logs import CLAIMED, claim_of
+from walletim.app.wim.logs import CLAIMED, CREATED, claim_of, creator_of
 from walletim.chain.units import format_amount
 from walletim.errors import ChainError, InputError
 from walletim.keys.hd import to_checksum_address
@@ -305,6 +306,17 @@ class RedPackets:
             pid, p.creator, p.asset, p.total, p.remaining, p.shares, p.shares_left, p.random,
             p.expiry, expired, claims, blocks,
         )  # fmt: skip
+
+    def created_in(self, packet_id: str, creator: str) -> tuple[int, str] | None:
+        """The block (number, hash) of the contract's own ``Created`` log of the packet by
+        ``creator``: where its escrow was made (None: no such log). Raises InputError,
+        RpcError."""
+        contract, pid = self.contract, _packet_id(packet_id)
+        for log in self.defi._logs([CREATED.topic0, pid], contract):
+            if (creator_of(log, contract, pid) or "").lower() == creator.lower():
+                with contextlib.suppress(ValueError):
+                    return int(str(log.get("blockNumber")), 16), str(log.get("blockHash")).lower()
+        return None
 
     def _claims(
         self, contract: str, packet_id: str

@@ -4,10 +4,11 @@ named contacts, this home's own chat accounts, whom the account wrote to."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
-from walletim.store.chat import conversation_id
+from walletim.store.chat import ChatTx, conversation_id
 from walletim.store.sql import Sql, now_ms
 
 Decision = Literal["allowed", "blocked", "ignored"]
@@ -40,9 +41,10 @@ def decisions(sql: Sql, account: str) -> list[ConsentRow]:
     return [ConsentRow(*r) for r in rows]
 
 
-def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = None) -> None:
+def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = None) -> int:
     """Record ``state``, decided at ``at`` (ms; now if None; a block's drop count is kept
-    while it stays blocked)."""
+    while it stays blocked). A block withdraws what waits to go to the peer
+    (:func:`withdraw_unsent`); returns how many messages it withdrew."""
     sql.execute(
         "INSERT INTO consent (account, peer, state, updated_ms) VALUES (?,?,?,?) "
         "ON CONFLICT (account, peer) DO UPDATE SET state = excluded.state, "
@@ -50,6 +52,67 @@ def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = 
         "dropped = CASE WHEN excluded.state = 'blocked' THEN consent.dropped ELSE 0 END",
         (account, peer, state, now_ms() if at is None else at),
     )
+    return withdraw_unsent(sql, account, peer) if state == "blocked" else 0
+
+
+#: This account's messages in a conversation that the relay has not confirmed yet and that are
+#: its own words to the peer (a group's messages passing through, kinds group and membership,
+#: still reach a blocked member).
+_UNSENT = (
+    "conversation_id = ? AND direction = 'out' AND state IN ('queued', 'sending') "
+    "AND kind NOT IN ('group', 'membership')"
+)
+
+
+def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
+    """``peer`` (an address, or a group's ``group:ID``) is blocked: the account's messages
+    to it still waiting in the outbox (queued, or sealed and not confirmed by the relay, to
+    each device too; a group's: its messages to each member) are never sent (failed), with
+    a notice in the conversation saying so. Returns how many."""
+    ids = _unsent(sql, account, peer)
+    if not ids:
+        return 0
+    marks = ", ".join("?" * len(ids))
+    sql.execute(
+        "UPDATE outbox_copies SET state = 'failed', envelope = NULL WHERE own = 0 "
+        f"AND state = 'sending' AND message_id IN ({marks})",
+        ids,
+    )
+    sql.execute(f"UPDATE messages SET state = 'failed', envelope = NULL WHERE id IN ({marks})", ids)
+    whom = (
+        "the group: {} message(s) of yours to its members"
+        if peer.startswith("group:")
+        else ("them: {} message(s) of yours waiting to go to them")
+    )
+    text = f"you blocked {whom.format(len(ids))} were not sent (nor are they after an unblock)"
+    tx = ChatTx(sql)
+    tx.add_message(tx.conversation(account, peer), "in", "system", {"text": text}, text,
+                   sent_ms=now_ms(), state="received")  # fmt: skip
+    return len(ids)
+
+
+def _unsent(sql: Sql, account: str, peer: str) -> list[int]:
+    """The ids of what :func:`withdraw_unsent` withdraws."""
+    if not peer.startswith("group:"):
+        rows = sql.execute(f"SELECT id FROM messages WHERE {_UNSENT}", (conversation_id(
+            account, peer),)).fetchall()  # fmt: skip
+        return [int(r[0]) for r in rows]
+    rows = sql.execute(
+        "SELECT m.id, m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "WHERE c.account = ? AND m.direction = 'out' AND m.state IN ('queued', 'sending') "
+        "AND m.kind = 'group'",
+        (account,),
+    ).fetchall()
+    return [int(r[0]) for r in rows if _group_of(r[1]) == peer[len("group:") :]]
+
+
+def _group_of(body: object) -> object:
+    """The group a stored group message's body names (None if it names none)."""
+    try:
+        value = json.loads(str(body))
+    except ValueError:
+        return None
+    return value.get("group") if isinstance(value, dict) else None
 
 
 def undecide(sql: Sql, account: str, peer: str, at: int) -> bool:

@@ -564,4 +564,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         "payments: the payer's nonce of the claimed transaction, once a node held it",
         _script("ALTER TABLE payments ADD COLUMN nonce INTEGER"),
     ),
+    Migration(
+        21,
+        "red packets: the block that made the escrow, its confirmations and finality",
+        _script(
+            "ALTER TABLE packets ADD COLUMN block_number INTEGER",
+            "ALTER TABLE packets ADD COLUMN block_hash TEXT",
+            "ALTER TABLE packets ADD COLUMN confirmations INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE packets ADD COLUMN final INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
 )

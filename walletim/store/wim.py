@@ -209,6 +209,12 @@ class PacketRow:
     # 'ok' row's ``reason``: why its token is not what its symbol says (an impostor).
     state: str = "pending"
     reason: str = ""
+    #: the block of the contract's ``Created`` log for the packet (None: not found yet) and
+    #: its depth when last read: an escrow counts by the payments' rules (Verifier.at_depth)
+    block_number: int | None = None
+    block_hash: str | None = None
+    confirmations: int = 0
+    final: bool = False
 
 
 _PACKET, _packet, _packet_values = _table(PacketRow, amounts=("total", "claimed_amount"))
@@ -495,15 +501,18 @@ class WimRepo:
 
     def set_packet_state(self, p: PacketRow) -> None:
         """Record what the chain said of a packet already stored: its figures, creator (for
-        'in'), state and reason (the voucher, message and claim are kept)."""
+        'in'), state, reason and its escrow's block and depth (the voucher, message and claim
+        are kept)."""
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE packets SET peer = ?, chain_id = ?, contract = ?, asset = ?, symbol = ?, "
                 "decimals = ?, total = ?, shares = ?, random = ?, expiry = ?, state = ?, "
-                "reason = ? WHERE account = ? AND packet_id = ? AND direction = ?",
+                "reason = ?, block_number = ?, block_hash = ?, confirmations = ?, final = ? "
+                "WHERE account = ? AND packet_id = ? AND direction = ?",
                 (
                     p.peer, p.chain_id, p.contract, p.asset, p.symbol, p.decimals, str(p.total),
-                    p.shares, int(p.random), p.expiry, p.state, p.reason, p.account,
+                    p.shares, int(p.random), p.expiry, p.state, p.reason, p.block_number,
+                    p.block_hash, p.confirmations, int(p.final), p.account,
                     p.packet_id.lower(), p.direction,
                 ),
             )  # fmt: skip

@@ -28,7 +28,9 @@ come back), never decrypted or stored, and counted. Blocking a peer also rotates
 account's delivery key (:meth:`~walletim.app.chat.ChatService.rotate_delivery_key`), so the
 blocked peer loses its room in the mailbox (it is a stranger to the relay again) while
 contacts get the new key with the next message they are sent; nobody is told. Messages to a
-blocked peer are refused until it is unblocked.
+blocked peer are refused until it is unblocked, and those still waiting in the outbox when it
+is blocked (a payment's claim, a red packet's voucher queued for later) are never sent: they
+read failed, with a notice in the conversation.
 """
 
 from __future__ import annotations
@@ -154,16 +156,24 @@ class ConsentBook:
         self._decide(account, peer, state)
         return before
 
-    def _decide(self, account: str, peer: str, state: C.Synced) -> None:
+    def block(self, account: str, peer: str) -> tuple[Consent, int]:
+        """Block ``peer``: (the consent before, how many messages waiting to go to it were
+        withdrawn, never sent: :func:`walletim.store.consent.withdraw_unsent`)."""
+        before = self.of(account, peer)
+        return before, self._decide(account, peer, "blocked")
+
+    def _decide(self, account: str, peer: str, state: C.Synced) -> int:
         """Record a decision (undecided: forget it) and note it for this wallet's other
-        devices (:mod:`walletim.app.chat.consent_sync`), in one transaction."""
-        at = now_ms()
+        devices (:mod:`walletim.app.chat.consent_sync`), in one transaction. Returns how
+        many unsent messages a block withdrew."""
+        at, withdrawn = now_ms(), 0
         with self._sql().transaction() as sql:
             if state == "undecided":
                 C.undecide(sql, account, peer, at)
             else:
-                C.decide(sql, account, peer, state, at)
+                withdrawn = C.decide(sql, account, peer, state, at)
             C.note_for_devices(sql, account, peer, state, at)
+        return withdrawn
 
     def ignore(self, account: str, peer: str) -> Consent:
         before = self.of(account, peer)

@@ -21,6 +21,7 @@ from walletim.messaging.groups import ChangeRefused, GroupChange, bundle, new_gr
 from walletim.messaging.identity import Signed
 from walletim.messaging.kinds import WireKind, group_peer, is_group_peer
 from walletim.store.chat import GroupRow, StoredMessage
+from walletim.store.consent import blocked
 
 MAX_GROUP_MEMBERS = 50
 MIN_ID_PREFIX = 8  # hex digits of a group id that name it (the CLI shows 8: [52a84e33])
@@ -250,6 +251,11 @@ class Groups:
         me = self._accounts.me(account)
         if me.address not in g.members:
             raise InputError(f"{account} is not a member of {g.name!r}")
+        if blocked(self.env.repo().store, me.address, group_peer(g.group_id)):
+            raise InputError(
+                f"you blocked the group {g.name!r}: unblock it first (walletim chat unblock); "
+                "nothing was sent"
+            )
         if kind == "text" and not text.strip():
             raise InputError("the message is empty")
         check_text(text)

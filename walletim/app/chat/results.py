@@ -124,11 +124,13 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class Blocked:
-    """A peer or group blocked: the consent before, and whether this account's delivery key
-    was rotated at the relay now (else on its next connection)."""
+    """A peer or group blocked: the consent before, whether this account's delivery key
+    was rotated at the relay now (else on its next connection), and how many messages
+    waiting to go to the peer were withdrawn (never sent)."""
 
     before: Consent
     rotated: bool
+    withdrawn: int = 0
 
 
 @dataclass(frozen=True, slots=True)

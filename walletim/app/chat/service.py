@@ -453,15 +453,15 @@ class ChatService:
 
     def block(self, account: str, peer: str) -> Blocked:
         """Block a peer or a group: their mail is dropped unread from now on (acknowledged,
-        never stored, counted), and a peer's block rotates this account's delivery key so it
-        loses its room in the mailbox. Nobody is told. Raises InputError, RelayKeyChanged."""
+        never stored, counted), a peer's block rotates this account's delivery key (it loses
+        its room in the mailbox) and what waits to go to it is never sent. Nobody is told."""
         address = self._accounts.address(account)
         target = self.conversation_peer(account, peer)
         if target == address:
             raise InputError("that is this account's own address")
-        before = self._consent.set(address, target, "blocked")
+        before, withdrawn = self._consent.block(address, target)
         rotated = False if target.startswith(GROUP_PREFIX) else self.rotate_delivery_key(account)
-        return Blocked(before, rotated)
+        return Blocked(before, rotated, withdrawn)
 
     def unblock(self, account: str, peer: str) -> Consent:
         """Forget a block (the consent rules decide again). Raises InputError."""

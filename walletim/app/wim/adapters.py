@@ -84,6 +84,10 @@ class HomeTxs:
         except InconsistentAnswer:
             return None
 
+    def raw(self, tx_hash: str) -> bytes | None:
+        record = self.chain.repo.get(tx_hash)
+        return None if record is None else bytes(record.raw)
+
     def rebroadcast(self, tx_hash: str) -> None:
         if self.chain.repo.get(tx_hash) is not None:
             self.chain.refresh(tx_hash)

@@ -22,6 +22,10 @@ DEPOSIT = parse_event(  # ERC-4626
 CLAIMED = parse_event(  # walletim's red-packet contract
     "Claimed(bytes32 indexed id, address indexed claimer, uint256 amount)"
 )
+CREATED = parse_event(  # the same contract, when a packet's escrow is made
+    "Created(bytes32 indexed id, address indexed creator, address token, uint256 total, "
+    "uint32 shares, bool random, uint64 expiry)"
+)
 
 #: A log as a node reports it in a receipt (address, topics, data: 0x-hex strings).
 RawLog = Mapping[str, object]
@@ -105,12 +109,23 @@ def claim_of(log: object, contract: str, packet_id: str) -> tuple[str, int] | No
     return None
 
 
+def creator_of(log: object, contract: str, packet_id: str) -> str | None:
+    """The creator if ``log`` is ``contract``'s own ``Created`` log for ``packet_id`` (else
+    None, as :func:`claim_of`)."""
+    for e in events([log], CREATED, contract):
+        if "0x" + bytes(e.args["id"]).hex() == packet_id.lower():
+            return str(e.args["creator"])
+    return None
+
+
 __all__ = [
     "CLAIMED",
+    "CREATED",
     "DEPOSIT",
     "TRANSFER",
     "WITHDRAWAL",
     "claim_of",
+    "creator_of",
     "deposited",
     "events",
     "moved",

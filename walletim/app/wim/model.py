@@ -128,13 +128,15 @@ class ClaimResult:
 class PacketCheck:
     """A red-packet message against the red-packet contract (like :class:`Verdict`): state
     verified | mismatch | pending; ``text`` the line to show, built from the chain's figures
-    (None until the chain bears the packet out)."""
+    (None until the chain bears the packet out); ``confirmations`` and ``final`` of the
+    block that made its escrow."""
 
     state: VerdictState
     reason: str
     confirmations: int
     text: str | None
     packet_id: str | None
+    final: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ offer is recorded as the contract holds it, a claim counts from the contract's o
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -79,8 +80,8 @@ class Packets:
         check_note(note)
         me = self.p.address_of(account)
         group_id, recipients = self._recipients(account, me, to, group)
-        if group_id is None:  # their vouchers could not be sent (a group's travel as its own)
-            self.p.refuse_blocked(me, recipients)
+        # Where the vouchers go must be reachable (a blocked member still gets a group's).
+        self.p.refuse_blocked(me, recipients if group_id is None else [group_peer(group_id)])
         new = self.p.packets().create(
             account, total_text, shares, recipients, token_text=token, random=random,
             expiry_s=expiry_s or DEFAULT_EXPIRY_S,
@@ -101,8 +102,10 @@ class Packets:
                 "nothing was sent in the chat"
             )
         messages, delivered, peer = self._deliver(account, me, new, group_id, recipients, note)
-        if outcome.ok:  # it just mined with these figures
-            self._save(me, new, messages[0].id, peer, "ok")
+        if outcome.ok:  # it just mined with these figures, in the receipt's block
+            receipt = self.p.own.receipt(outcome.hash)
+            made = None if receipt is None else (receipt.block_number, receipt.block_hash)
+            self._save(me, new, messages[0].id, peer, "ok", made=made)
         else:
             self._save(me, new, messages[0].id, peer, "pending", "its escrow is not mined yet")
         return PacketResult(new, outcome, messages, delivered)
@@ -126,15 +129,19 @@ class Packets:
         return Outcomes.waiting(new.plan, [f.hash for f in flights])
 
     def _save(self, me: str, new: NewPacket, message_id: int, peer: str, state: str,
-              reason: str = "") -> None:  # fmt: skip
-        self.p.repo().save_packet(
-            PacketRow(
-                me, new.packet_id, "out", peer[:2000], new.chain_id, new.contract,
-                new.asset.address, new.asset.display, new.asset.decimals, new.total, new.shares,
-                new.random, new.expiry, None, None, message_id, self.p.now_ms(), state,
-                reason or impostor(new.asset),
-            )
+              reason: str = "", made: tuple[int, str] | None = None) -> None:  # fmt: skip
+        """Store the packet this account made (``made``: the block its escrow mined in; its
+        depth is read again by the next check if the node cannot say it now)."""
+        row = PacketRow(
+            me, new.packet_id, "out", peer[:2000], new.chain_id, new.contract,
+            new.asset.address, new.asset.display, new.asset.decimals, new.total, new.shares,
+            new.random, new.expiry, None, None, message_id, self.p.now_ms(), state,
+            reason or impostor(new.asset),
         )  # fmt: skip
+        if made is not None:
+            with contextlib.suppress(RpcError, ChainError):
+                row = self._escrowed(row, (made[0], made[1].lower()))
+        self.p.repo().save_packet(row)
 
     def _interrupted(
         self,
@@ -337,7 +344,7 @@ class Packets:
         chain are read again first (no error if the node cannot be asked)."""
         me = self.p.address_of(account)
         rows = self.p.repo().packets(me)
-        return [r if r.state == "ok" else self._recheck(r) for r in rows]
+        return [self._recheck(r) if self._unsettled(r) else r for r in rows]
 
     def views(self, account: str) -> list[PacketView]:
         """Each packet of :meth:`packets` with what the contract says of it now (remaining,
@@ -400,7 +407,14 @@ class Packets:
         shown = packet_line(row, offer.note)
         # An 'ok' row's reason: the chain's packet is in an impostor token (as a payment).
         differs = offer_disagreement(offer, row) or self._misnamed(offer) or row.reason
-        return PacketCheck("mismatch" if differs else "verified", differs, 0, shown, pid)
+        if differs:
+            return PacketCheck("mismatch", differs, 0, shown, pid)
+        if row.block_number is None:
+            why = "its escrow's block is not read from the chain yet"
+            return PacketCheck("pending", why, 0, shown, pid)
+        # The escrow counts as a payment does: its confirmations, final by the same rules.
+        v = self.verifier.at_depth(row.confirmations, row.final)
+        return PacketCheck(v.state, v.reason, v.confirmations, shown, pid, v.final)
 
     def _misnamed(self, offer: PacketOffer) -> str:
         """Why the offer names its token by another listed token's symbol ("" if it does
@@ -477,9 +491,11 @@ class Packets:
         self.p.repo().save_packet(self._read(row))
 
     def _read(self, row: PacketRow) -> PacketRow:
-        """``row`` as the red-packet contract holds it now: 'ok' with the contract's figures,
-        'forged' if the contract names another creator, 'pending' (with why) if it cannot be
-        read (another network, no contract here, the node unreachable, no such packet yet)."""
+        """``row`` as the red-packet contract holds it now: 'ok' with the contract's figures
+        and its escrow's depth, 'forged' if the contract names another creator, 'pending'
+        (with why) if it cannot be read (another network, no contract here, the node
+        unreachable, no such packet yet). A row read 'ok' before stays as it was when the
+        node cannot be asked now (that says nothing of the packet)."""
         if row.chain_id != self.p.chain_id:
             return replace(row, state="pending", reason=f"on chain {row.chain_id} (--network)")
         try:
@@ -489,25 +505,52 @@ class Packets:
             why = "no red-packet contract is known on this network"
             return replace(row, state="pending", reason=why)
         except (RpcError, ChainError) as exc:
-            return replace(row, state="pending", reason=f"cannot check now: {exc}")
+            return self._unread(row, exc)
         try:
             p = reader.on_chain(row.packet_id)
+            if p is None:
+                why = "the red-packet contract has no such packet (yet)"
+                return replace(row, state="pending", reason=why)
+            creator = row.peer if row.direction == "in" else row.account
+            if p.creator != creator:
+                why = f"the red-packet contract says {p.creator} made it, not {creator}"
+                return replace(row, state="forged", reason=why)
+            return self._escrowed(replace(
+                row, contract=contract, asset=p.asset.address, symbol=p.asset.display,
+                decimals=p.asset.decimals, total=p.total, shares=p.shares, random=p.random,
+                expiry=p.expiry, state="ok", reason=impostor(p.asset),
+            ), reader.created_in(row.packet_id, p.creator))  # fmt: skip
         except InputError as exc:  # e.g. its token does not answer like an ERC-20
             return replace(row, state="pending", reason=f"cannot read it: {exc}")
         except (RpcError, ChainError) as exc:
-            return replace(row, state="pending", reason=f"cannot check now: {exc}")
-        if p is None:
-            why = "the red-packet contract has no such packet (yet)"
-            return replace(row, state="pending", reason=why)
-        creator = row.peer if row.direction == "in" else row.account
-        if p.creator != creator:
-            why = f"the red-packet contract says {p.creator} made it, not {creator}"
-            return replace(row, state="forged", reason=why)
-        return replace(
-            row, contract=contract, asset=p.asset.address, symbol=p.asset.display,
-            decimals=p.asset.decimals, total=p.total, shares=p.shares, random=p.random,
-            expiry=p.expiry, state="ok", reason=impostor(p.asset),
-        )  # fmt: skip
+            return self._unread(row, exc)
+
+    @staticmethod
+    def _unread(row: PacketRow, exc: WalletimError) -> PacketRow:
+        """``row`` when the node could not be asked: as it was if read 'ok' before."""
+        return row if row.state == "ok" else replace(row, state="pending",
+                                                     reason=f"cannot check now: {exc}")  # fmt: skip
+
+    def _escrowed(self, row: PacketRow, made: tuple[int, str] | None) -> PacketRow:
+        """``row`` with its escrow's block ``made`` (None: not found) and how deep that block
+        is now, by the payments' rules (:meth:`Verifier.depth_of`). Raises RpcError."""
+        if made is None:
+            return replace(row, block_number=None, block_hash=None, confirmations=0, final=False)
+        depth, final = self.verifier.depth_of(made[0])
+        return replace(row, block_number=made[0], block_hash=made[1], confirmations=depth,
+                       final=final)  # fmt: skip
+
+    def _unsettled(self, row: PacketRow) -> bool:
+        """Whether ``row`` is to be read from the chain again: not read yet, or read on this
+        chain with its escrow's block not final (a reorganisation may still remove it)."""
+        return row.state != "ok" or (row.chain_id == self.p.chain_id and not row.final)
+
+    def check_escrows(self, me: str) -> int:
+        """Read again the packets of the account at ``me`` whose escrow is not final yet (its
+        depth, or a reorganisation that removed it); returns how many changed. No error if
+        the node cannot be asked."""
+        rows = [r for r in self.p.repo().packets(me) if r.state == "ok" and self._unsettled(r)]
+        return sum(self._recheck(r) != r for r in rows)
 
     def _recheck(self, row: PacketRow) -> PacketRow:
         checked = self._read(row)

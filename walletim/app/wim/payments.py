@@ -112,7 +112,7 @@ class Payments:
         self._tellable(me, payee, note)
         plan = self._plan(account, payee, asset, amount_text, note, request)
         rid = request.request_id if request is not None else None
-        what = _Paying(payee, asset, int(plan.figures["raw"]), rid, note)
+        what = _Paying(payee, asset, _arrives(plan, asset, payee), rid, note)
         if not force:
             self._not_twice(me, what)
         signed = len(self.p.own.in_flight())  # the transfer's flight is the next one
@@ -152,11 +152,25 @@ class Payments:
         from walletim.display import quoted
 
         plan = self.p.defi().transfer(account, asset.address or "ETH", payee, amount_text)
-        if not note:
-            return plan
-        whose = "request's note" if request is not None and note == request.note else "note"
-        line = f"your signed chat message will carry the {whose} {quoted(note)}"
-        return replace(plan, notes=(*plan.notes, line))
+        lines = [self._never_counted(asset, request)] if asset.address is not None else []
+        lines.append(_short_claim(plan, asset, payee, request))
+        if note:
+            whose = "request's note" if request is not None and note == request.note else "note"
+            lines.append(f"your signed chat message will carry the {whose} {quoted(note)}")
+        lines = [line for line in lines if line]
+        return replace(plan, notes=(*plan.notes, *lines)) if lines else plan
+
+    def _never_counted(self, asset: Asset, request: RequestRow | None) -> str:
+        """The line a plan paying in a token no payment is ever verified in (an impostor)
+        shows before signing: a mismatch on both ends, settling no request ("" if not)."""
+        why = self.ledger.verifier.token_problem(str(asset.address))
+        if not why:
+            return ""
+        settles = f", and it will not settle request {request.request_id}" if request else ""
+        return (
+            f"WARNING: this payment will never read paid ({why}): the payee's walletim and "
+            f"yours show it as a mismatch{settles}; the tokens still leave your account"
+        )
 
     def _replaced_first(self, account: str, me: str) -> None:
         """Our pending payments checked first when there are any: one whose transaction was
@@ -237,6 +251,9 @@ class Payments:
                     status=status,
                 ) from exc
             body, text = claim.to_json(), claim.text
+            raw = self.p.own.raw(tx_hash) if status != "mined" else None
+            if raw is not None:  # its nonce, for a payee whose node never holds it (a cancel)
+                body["raw"] = "0x" + raw.hex()
             if replaces is not None:  # the chat says who sent it; the chain checks the rest
                 body["replaces"] = replaces
                 text += f" (sped up: replaces {replaces[:10]}…)"
@@ -556,6 +573,28 @@ class Payments:
             self.ledger.check(me)
             self.follow_replaced(account, me)
         return self.p.repo().payments(me)
+
+
+def _arrives(plan: Plan, asset: Asset, payee: str) -> int:
+    """What the claim says: what reaches ``payee`` in the dry run (a fee-on-transfer token's
+    less: a claim of what is sent read "mismatch", as if the payer lied)."""
+    from walletim.app.risk import delivered
+
+    sent = int(plan.figures["raw"])
+    got = None if asset.address is None else delivered(plan, asset.address, plan.sender, payee)
+    return got if got is not None and 0 < got < sent else sent
+
+
+def _short_claim(plan: Plan, asset: Asset, payee: str, request: RequestRow | None) -> str:
+    """The plan's line when the claim says less than is sent ("" when it does not)."""
+    arrives = _arrives(plan, asset, payee)
+    if arrives == int(plan.figures["raw"]):
+        return ""
+    unsettled = request is not None and arrives < request.amount
+    return f"your signed chat claim will say {asset.fmt(arrives)} arrived" + (
+        f": it does not settle request {request.request_id}, which asks for "
+        f"{asset.fmt(request.amount)}" if unsettled and request is not None else ""
+    )  # fmt: skip
 
 
 __all__ = ["Payments"]

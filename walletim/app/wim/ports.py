@@ -71,6 +71,10 @@ class OwnTxs(Protocol):
         """The transaction as the signed bytes this home broadcast say (None: not ours)."""
         ...
 
+    def raw(self, tx_hash: str) -> bytes | None:
+        """The signed bytes this home broadcast (None: not ours)."""
+        ...
+
     def rebroadcast(self, tx_hash: str) -> None:
         """Send one of ours again if the node lost it (same bytes). Raises WalletimError."""
         ...
@@ -164,6 +168,8 @@ class PacketContract(Protocol):
 
     def on_chain(self, packet_id: str) -> OnChainPacket | None: ...
 
+    def created_in(self, packet_id: str, creator: str) -> tuple[int, str] | None: ...
+
     def status(self, packet_id: str) -> PacketStatus: ...
 
     def create(
@@ -222,9 +228,10 @@ class MoneyPorts:
         return int(self.clock() * 1000)
 
     def refuse_blocked(self, address: str, peers: Sequence[str]) -> None:
-        """Raises InputError when the account at ``address`` blocked one of ``peers``, or one
-        is that account itself: the chat message that tells them (a payment's claim, a red
-        packet's voucher, a shared action) cannot be sent, so the money is not moved either."""
+        """Raises InputError when the account at ``address`` blocked one of ``peers`` (an
+        address, or a group's ``group:ID``), or one is that account itself: the chat message
+        that tells them (a payment's claim, a red packet's voucher, a shared action) cannot
+        be sent, so the money is not moved either."""
         for peer in peers:
             if peer.lower() == address.lower():
                 raise InputError(
@@ -232,9 +239,10 @@ class MoneyPorts:
                     "another peer; nothing was signed"
                 )
             if self.blocked(address, peer):
+                group = peer.startswith("group:")
+                whom = f"the group {peer[6:]}: unblock it" if group else f"{peer}: unblock them"
                 raise InputError(
-                    f"you blocked {peer}: unblock them first (walletim chat unblock); "
-                    "nothing was signed"
+                    f"you blocked {whom} first (walletim chat unblock); nothing was signed"
                 )
 
 

@@ -94,13 +94,14 @@ class WalletIM:
     def check(self, account: str) -> int:
         """Check again the payments and shared actions not settled yet (see
         :meth:`walletim.app.wim.ledger.Ledger.check`), the claims this account asked
-        others to submit (:meth:`Sponsorship.check_asked`) and the red packets offered to it
-        still unclaimed here (:meth:`Packets.check_claims`: claimed on another device);
+        others to submit (:meth:`Sponsorship.check_asked`), the red packets offered to it
+        still unclaimed here (:meth:`Packets.check_claims`: claimed on another device) and
+        those whose escrow is not final yet (:meth:`Packets.check_escrows`);
         returns how many changed state."""
         me = self.p.address_of(account)
         asked = self.sponsorship.check_asked(me)
         checked = self.ledger.check(me) + self.money.follow_replaced(account, me)
-        return checked + asked + self.red.check_claims(me)
+        return checked + asked + self.red.check_claims(me) + self.red.check_escrows(me)
 
     def action_state(self, account: str, message_id: int) -> ActionRow | None:
         return self.p.repo().action(self.p.address_of(account), message_id)

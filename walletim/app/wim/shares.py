@@ -29,10 +29,9 @@ class Shares:
     def target(self, account: str, peer: str) -> str:
         """Where :meth:`share` tells ``peer`` (an address, or a group's ``group:ID``),
         asked before the action is signed. Raises InputError (an unknown peer or group, a
-        peer this account blocked: nothing could tell them)."""
+        peer or group this account blocked: nothing could tell them)."""
         target = self._target(account, peer)
-        if not is_group_peer(target):
-            self.p.refuse_blocked(self.p.address_of(account), [target])
+        self.p.refuse_blocked(self.p.address_of(account), [target])
         return target
 
     def share(self, account: str, peer: str, outcome: Outcome, note: str = "") -> StoredMessage:

@@ -185,10 +185,14 @@ class Sponsorship:
     ) -> list[SponsorResult]:
         """Submit the claims asked of ``account`` (those ``only`` keeps), paying their gas.
         ``auto_cap`` (wei): no confirmation, at most that fee each; a claim above it is left
-        'waiting'. Without it, each plan goes through ``confirm`` (which raises to stop)."""
+        'waiting'. Without it, each plan goes through ``confirm`` (which raises to stop).
+        A claim asked by someone this account blocked since is not submitted while they stay
+        blocked (nothing a blocked peer asks is acted on)."""
         me = self.p.address_of(account)
         out = []
         for row in self.repo().rows(me, "in", ("asked", "waiting", "sending")):
+            if self.p.blocked(me, row.peer):
+                continue
             if only(row) and (auto_cap is None or row.state != "waiting"):
                 result = self._submit(account, row, auto_cap, confirm, progress)
                 if result is not None:

@@ -91,32 +91,34 @@ class Verifier:
             unknown = Verdict("mismatch", NO_SUCH_TX, 0)
         found = self._mined(claim.tx, claim.payer, unknown)
         if found is unknown:
-            return self._nonce_used(row) or unknown
+            return self._nonce_used(row, _told_nonce(claim, message, self.p.chain_id)) or unknown
         if isinstance(found, Verdict):
             return found
         tx, where = found
         return self._judge(claim, row, tx, where.receipt.get("logs"), where)
 
-    def _nonce_used(self, row: PaymentRow) -> Verdict | None:
+    def _nonce_used(self, row: PaymentRow, told: int | None = None) -> Verdict | None:
         """Failed, replaced, when the claimed transaction (one the node does not hold now) was
-        signed with a nonce of the payer's (its own bytes said so when the node held it) that
-        a transaction in a final block has used since: it can never be mined (the chain's
+        signed with a nonce of the payer's (its own bytes said so: when the node held it, or
+        ``told``, from the bytes the payer's message carries, which hash to it) that a
+        transaction in a final block has used since: it can never be mined (the chain's
         word, not the payer's; final, so no reorg or lagging node makes a mined payment read
         so); pending while that block is not final (however long finality takes, never a
         mismatch meanwhile). Not for this home's own payments: it follows those itself
         (:func:`~walletim.app.wim.replaced.follow_replaced` tells a speed-up)."""
-        if row.nonce is None or (row.direction == "out" and self.p.own.signed(row.tx_hash)):
+        nonce = row.nonce if row.nonce is not None else told
+        if nonce is None or (row.direction == "out" and self.p.own.signed(row.tx_hash)):
             return None
         chain, head = self.p.chain, self.p.chain.head()
-        if chain.nonce(row.payer, head) <= row.nonce:
+        if chain.nonce(row.payer, head) <= nonce:
             return None  # its nonce is unused: it may still be mined
-        used = f"{REPLACED_UNTOLD} at its nonce {row.nonce} (a cancel, or a speed-up not told here)"
+        used = f"{REPLACED_UNTOLD} at its nonce {nonce} (a cancel, or a speed-up not told here)"
         if self.rules.finality > 0:
             final: int | None = head - self.rules.finality + 1
         else:
             final = chain.finalized_height()
             final = head - MAX_FINALITY_DEPTH + 1 if final is None else final
-        if final is None or final < 0 or chain.nonce(row.payer, final) <= row.nonce:
+        if final is None or final < 0 or chain.nonce(row.payer, final) <= nonce:
             return Verdict("pending", f"{used}, in a block not final yet", 0)
         return Verdict("failed", f"{used}: it can never be mined, and paid nothing", 0)
 
@@ -213,12 +215,10 @@ class Verifier:
         # The token is named by this network's token lists (the TokenBook), never by the claim
         # or, for a listed token, the node: a claim naming a listed symbol for a token at
         # another address, or a token imitating a listed symbol, is an impostor.
+        if problem := self.token_problem(asset.address):
+            return problem
         book = self.p.tokens()
         label = book.label(asset.address)
-        if not label.decimals_known:
-            return f"{asset.address} is not an ERC-20 token"
-        if label.status == "impostor":
-            return f"impostor: {label.display}"
         if wrong := misnamed(book, label.address, asset.symbol, "claim"):
             return wrong
         if asset.decimals != label.decimals:
@@ -234,6 +234,17 @@ class Verifier:
                 f"the transaction moves {format_amount(moved, label.decimals)} {label.display}, "
                 f"the claim says {format_amount(claim.amount, label.decimals)}"
             )
+        return ""
+
+    def token_problem(self, address: str) -> str:
+        """Why no payment in the token at ``address`` is ever verified, whatever it moves
+        ("" if one may be): not an ERC-20 token, or an impostor of a listed one (a mismatch
+        on every end; what a payer is told before signing one). Raises RpcError."""
+        label = self.p.tokens().label(address)
+        if not label.decimals_known:
+            return f"{address} is not an ERC-20 token"
+        if label.status == "impostor":
+            return f"impostor: {label.display}"
         return ""
 
     # -- shared actions ---------------------------------------------------------------------
@@ -326,11 +337,19 @@ class Verifier:
     def _confirmed(self, where: _Seen | Mined) -> Verdict:
         """Verified (final or not) or pending, by how deep ``where`` is."""
         n = where.confirmations
-        block = (where.block_number, where.block_hash)
-        wanted = self.rules.min_confirmations
+        final = n >= self.rules.min_confirmations and self._is_final(where.block_number, n)
+        return self.at_depth(n, final, (where.block_number, where.block_hash))
+
+    def at_depth(
+        self, confirmations: int, final: bool, block: tuple[int, str] | None = None
+    ) -> Verdict:
+        """Verified (``final`` or not) with ``confirmations``, or pending with fewer than
+        the rules want: the one rule for money in a block (no network; ``final`` as
+        :meth:`depth_of` said)."""
+        n, wanted = confirmations, self.rules.min_confirmations
         if n < wanted:
             return Verdict("pending", f"{n} of {wanted} confirmations", n, False, block)
-        return Verdict("verified", "", n, self._is_final(where.block_number, n), block)
+        return Verdict("verified", "", n, final, block)
 
     def _is_final(self, block: int, confirmations: int) -> bool:
         """Deep enough on a network with a finality depth; at or below the node's
@@ -383,6 +402,31 @@ class _Seen:
         self.block_number = block_number
         self.block_hash = block_hash
         self.confirmations = confirmations
+
+
+#: The most bytes of a signed transaction a payment message's ``raw`` is read from.
+MAX_RAW_TX = 4096
+
+
+def _told_nonce(claim: PaymentClaim, message: StoredMessage, chain_id: int) -> int | None:
+    """The nonce of the claimed transaction from the signed bytes the payer's message
+    carries (``raw``, sent while it was pending), only if they hash to that transaction
+    and were signed by the payer on this chain: the transaction's own word, as a node's
+    would be, so no lie about it is taken (None otherwise)."""
+    from walletim.chain.evidence import verified_transaction
+    from walletim.errors import WalletimError
+
+    body = message.body
+    raw = body.get("raw") if isinstance(body, dict) else None
+    if not isinstance(raw, str) or not raw.startswith("0x") or len(raw) > 2 + 2 * MAX_RAW_TX:
+        return None
+    try:
+        tx = verified_transaction(claim.tx, bytes.fromhex(raw[2:]))
+    except (WalletimError, ValueError, TypeError, IndexError):
+        return None
+    if tx.sender.lower() != claim.payer.lower() or tx.chain_id not in (None, chain_id):
+        return None
+    return tx.nonce
 
 
 def _raw(text: str) -> int:

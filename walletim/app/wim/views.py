@@ -154,7 +154,7 @@ class Views:
         except MessagingError:
             note = ""
         creator = sender_of(m)
-        verdict = Verdict(check.state, check.reason, 0, check.state == "verified")
+        verdict = Verdict(check.state, check.reason, check.confirmations, check.final)
         if m.direction == "in":
             verdict = self.verifier.group_gate(m, creator) or verdict
         money = None
@@ -262,12 +262,13 @@ def badge_words(view: MoneyView, reason_limit: int = 160) -> tuple[str, Tone]:
         if v.state == "pending":
             return f"… SPONSORED CLAIM, not on chain yet ({reason})", "yellow"
         return f"✗ SPONSORED CLAIM {v.state.upper()}: {reason}", "red"
-    if v is None or v.state == "verified":
+    if v is None or (v.state == "verified" and v.final):
         return "RED PACKET", "magenta"
+    if v.state == "verified":  # its escrow's block may still leave the chain
+        return f"RED PACKET, {v.confirmations} confirmation(s), not final", "yellow"
     if v.state == "pending":
-        return "… RED PACKET, not read from the chain yet" + (f": {reason}" if reason else ""), (
-            "yellow"
-        )
+        what = "not read from the chain yet" if view.line is None else "not verified yet"
+        return f"… RED PACKET, {what}" + (f": {reason}" if reason else ""), "yellow"
     return f"✗ RED PACKET MISMATCH: {reason}", "red"
 
 

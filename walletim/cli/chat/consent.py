@@ -104,7 +104,13 @@ def block(ctx: Ctx, account: str, peer: str) -> None:
         if r.rotated
         else "your delivery key is rotated at the relay on the next connection"
     )
-    _decided(ctx, r.before, "blocked", f"blocked {who}; {rotated}", rotated=r.rotated)
+    unsent = (
+        f"; {r.withdrawn} message(s) of yours waiting to go to them will not be sent"
+        if r.withdrawn
+        else ""
+    )
+    _decided(ctx, r.before, "blocked", f"blocked {who}; {rotated}{unsent}", rotated=r.rotated,
+             withdrawn=r.withdrawn)  # fmt: skip
 
 
 @click.command()
