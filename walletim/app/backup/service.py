@@ -125,6 +125,7 @@ class BackupService:
         manifest: dict[str, object] = {
             "format": FORMAT,
             "account": address,
+            "records": records.RECORDS_VERSION,
             "counts": counts,
         }
         blob = seal(key.archive_key(header.archive_id), header, manifest, dumped)
