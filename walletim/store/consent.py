@@ -135,6 +135,18 @@ def forgotten_since(sql: Sql, account: str, peer: str, at: int) -> bool:
     return last is not None and int(last[0]) >= at
 
 
+def next_at(sql: Sql, account: str, peer: str, now: int) -> int:
+    """When a decision made here now about ``peer`` is dated: ``now`` (ms), but after every
+    decision about ``peer`` this home has (made, taken from another device, or forgotten),
+    so that a device whose clock runs ahead cannot keep the user's later decision on
+    another device from winning once it is seen there (a Lamport clock)."""
+    row = decision(sql, account, peer)
+    undone = sql.execute("SELECT value FROM meta WHERE key = ?", (_undone_key(account, peer),))
+    last = undone.fetchone()
+    seen = max(0 if row is None else row.updated_ms, 0 if last is None else int(last[0]))
+    return max(now, seen + 1)
+
+
 def take_newest(sql: Sql, account: str, peer: str, state: Synced, at: int) -> bool:
     """Another device's decision, taken unless this one's is as new or newer (the newest
     decision wins on every device). Returns whether it was taken."""

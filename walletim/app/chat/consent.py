@@ -157,8 +157,8 @@ class ConsentBook:
     def _decide(self, account: str, peer: str, state: C.Synced) -> None:
         """Record a decision (undecided: forget it) and note it for this wallet's other
         devices (:mod:`walletim.app.chat.consent_sync`), in one transaction."""
-        at = now_ms()
         with self._sql().transaction() as sql:
+            at = C.next_at(sql, account, peer, now_ms())
             if state == "undecided":
                 C.undecide(sql, account, peer, at)
             else:
