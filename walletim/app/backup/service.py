@@ -121,7 +121,7 @@ class BackupService:
             profiles = [asdict(n) for n in self.networks.user_defined().values()]
             dumped["settings"] = {"networks": profiles}
             counts["networks"] = len(profiles)
-        header = Header(self.randbytes(16), int(self.clock() * 1000))
+        header = Header(self.randbytes(16), self._created(store, address))
         manifest: dict[str, object] = {
             "format": FORMAT,
             "account": address,
@@ -242,6 +242,13 @@ class BackupService:
         return blob
 
     # -- the newest archive known -----------------------------------------------------------
+
+    def _created(self, store: Store, address: str) -> int:
+        """When an archive made now is dated: now, but after the newest archive this home
+        made or restored (a clock set back, or one that ran ahead when an earlier archive
+        was made, must not make this home's newest archive read as a stale copy)."""
+        now, newest = int(self.clock() * 1000), self._newest(store, address)
+        return now if newest is None else max(now, newest + 1)
 
     @staticmethod
     def _newest(store: Store, address: str) -> int | None:
