@@ -230,6 +230,27 @@ def test_a_revoked_device_cannot_send_even_on_the_seed_derived_account_key(
     ]
 
 
+def test_a_revoked_device_does_not_replace_the_wallets_backup_on_the_relay(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A revoked home (an old laptop still running `chat backup` from cron) replaced the
+    wallet's backup on the relay, the one slot every home of the mnemonic writes, with its
+    history from before the revoke: the phone's newer backup was gone. It is refused now
+    (exit 4, one line), whether or not the home has looked at the newest list; a file
+    backup still works."""
+    laptop, phone, _bob, _a_addr, _b_addr = joined_homes(tmp_path, relay)
+    ok(laptop, "chat", "device", "revoke", "--from", "dev", _device_id(phone))
+    ok(laptop, "chat", "send", "--from", "dev", "bob", "after the revoke")
+    kept = ok(laptop, "chat", "backup", "--from", "dev")
+    refused = phone("chat", "backup", "--from", "dev")
+    assert refused.code == 4 and len(refused.err_lines) == 1, refused.err
+    assert "revoked" in refused.err and "backup on the relay" in refused.err
+    assert ok(phone, "chat", "backup", "--from", "dev", "--to", str(tmp_path / "phone.wimbak"))
+    fresh = _home(tmp_path / "fresh", relay.url)
+    got = ok(fresh, "chat", "restore", "--from", "dev", "--from-relay")
+    assert got["archive_id"] == kept["archive_id"]
+
+
 def _device_id(home: Any) -> str:
     return str(ok(home, "chat", "device", "list", "--from", "dev")["this_device"])
 

@@ -96,6 +96,9 @@ class BackupService:
     dial: Callable[[], Awaitable[BackupRelay]]
     _: KW_ONLY
     networks: NetworkProfiles | None = None
+    #: Whether this home's device of the account (``spec``) was revoked from the wallet's
+    #: newest device list (fetched from the relay); None: not asked.
+    revoked: Callable[[str], bool] | None = None
     clock: Callable[[], float] = time.time
     randbytes: Callable[[int], bytes] = secrets.token_bytes
 
@@ -108,12 +111,21 @@ class BackupService:
         Raises:
             KeysError (no seed), InputError (``to`` is something other than a backup to
             replace), ConfigError (the file), RelayRefused (``backup_too_large`` ...),
-            RelayUnavailable.
+            RelayUnavailable. DeviceRevoked: to the relay from a revoked device.
         """
         address = self.wallets.account(spec).address
         if to is not None:
             replaceable(to)
         key = self.wallets.backup_key(spec)
+        if to is None and self.revoked is not None and self.revoked(spec):
+            # Its history stopped at the revoke: it must not replace the wallet's newer
+            # backup on the relay (the one slot every home of the mnemonic writes).
+            from walletim.messaging.fanout import DeviceRevoked
+
+            raise DeviceRevoked(
+                "it does not replace the wallet's backup on the relay (back up to a file: "
+                "--to FILE)"
+            )
         store = self.store()
         dumped: dict[str, object] = dict(records.dump(store, address))
         counts = records.counts(records.dump_tables(dumped))
