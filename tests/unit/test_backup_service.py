@@ -30,6 +30,9 @@ class _Wallets:
     def backup_key(self, spec: str) -> BackupKey:
         return KEY
 
+    def list(self) -> list[_Account]:
+        return []
+
 
 async def _no_relay() -> object:
     raise AssertionError("no relay in this test")

@@ -262,6 +262,36 @@ def test_a_backed_up_name_another_contact_has_here_is_said_not_dropped(tmp_path:
     assert taken == [(PEER, "bob")]  # again, as long as it stands
 
 
+@pytest.mark.parametrize(
+    ("backed_up", "here"),
+    [("Bob", "bob"), ("bоb", "bob"), ("Dev", None), ("dev", None), ("小明", None)],
+)
+def test_a_backed_up_name_that_looks_like_one_used_here_comes_back_unnamed(
+    tmp_path: Path, backed_up: str, here: str | None
+) -> None:
+    """`chat contacts add` refuses a name that looks like another contact's (case, a
+    Cyrillic о) or a wallet's of this home; a restore brought such a name in anyway, so
+    'Bob' and 'bob' were two people, or the contact 'dev' was shadowed by the wallet 'dev'
+    (a payment to 'dev' went to the wallet). Such a name now comes back unnamed, said."""
+    a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
+    _fill(a)
+    dumped = json.loads(json.dumps(records.dump(a, ME)))
+    dumped["contacts"][0]["name"] = backed_up
+    other = "0x3333333333333333333333333333333333333333"
+    if here is not None:
+        with b.transaction() as c:
+            c.execute(
+                "INSERT INTO contacts (address, name, added_at) VALUES (?,?,?)", (other, here, 5)
+            )
+    taken: list[tuple[str, str]] = []
+    records.merge(b, ME, dumped, name_taken=lambda *clash: taken.append(clash), reserved=["dev"])
+    names = dict(b.execute("SELECT address, name FROM contacts").fetchall())
+    if backed_up == "小明":
+        assert taken == [] and names[PEER] == "小明"
+    else:
+        assert taken == [(PEER, backed_up)] and names[PEER] is None
+
+
 def test_a_block_undone_here_since_the_backup_is_not_brought_back(tmp_path: Path) -> None:
     """Blocked, backed up, unblocked, then restored: the archive's block came back unseen
     (the store has no row once unblocked, so the archive's was 'new here') and the peer's

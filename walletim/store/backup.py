@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from walletim.messaging.threads import ReactionEvent, replaces
@@ -156,11 +156,16 @@ class _Merge:
     """One merge, inside the caller's write transaction."""
 
     def __init__(
-        self, conn: Any, account: str, name_taken: Callable[[str, str], None] | None = None
+        self,
+        conn: Any,
+        account: str,
+        name_taken: Callable[[str, str], None] | None = None,
+        reserved: Sequence[str] = (),
     ) -> None:
         self.conn = conn
         self.account = account
         self.name_taken = name_taken
+        self.reserved = reserved  # the home's wallet names: no contact may look like one
         self.uids: dict[str, int] = {}
         self.conversations: set[str] = set()
         self.notes: dict[tuple[Any, ...], int] = {}  # local notes met, by content
@@ -199,18 +204,21 @@ def merge(
     *,
     also: Callable[[Any], None] | None = None,
     name_taken: Callable[[str, str], None] | None = None,
+    reserved: Sequence[str] = (),
 ) -> dict[str, int]:
     """Merge ``records`` (as :func:`dump` made them, for ``account``) into the store, in one
     write transaction (with ``also(conn)`` last, in the same one). Returns how many rows
     each table gained. ``name_taken(address, name)`` hears of each contact whose name in the
-    records another contact here has (the contact comes back unnamed).
+    records another contact here has, or looks like it or like one of the ``reserved``
+    names (the home's wallets), as ``chat contacts add`` refuses: the contact comes back
+    unnamed.
 
     Raises:
         StoreError: a database error (nothing was written). ValueError, KeyError, TypeError:
             records that are not a dump's shape (nothing was written).
     """
     with store.transaction() as conn:
-        m = _Merge(conn, account, name_taken)
+        m = _Merge(conn, account, name_taken, reserved)
         for row in _table(records, "contacts"):
             _merge_contact(m, row)
         for row in _table(records, "conversations"):
@@ -249,11 +257,10 @@ def _table(records: dict[str, Any], table: str) -> list[dict[str, Any]]:
 def _merge_contact(m: _Merge, row: dict[str, Any]) -> None:
     address, key = str(row["address"]), _decode(row.get("identity_key"))
     name = row.get("name")
-    holder = None if name is None else m.one("SELECT address FROM contacts WHERE name = ?", (name,))
-    if holder is not None:
-        if holder != address and m.name_taken is not None:
+    if name is not None and _name_clash(m, address, str(name)):
+        if m.name_taken is not None:
             m.name_taken(address, str(name))
-        name = None  # the name is taken (by this contact already, or by another)
+        name = None  # the name is taken, or could be mistaken for one used here
     owner = (
         None
         if key is None
@@ -285,6 +292,18 @@ def _merge_contact(m: _Merge, row: dict[str, Any]) -> None:
             "UPDATE contacts SET confirmed = 1 WHERE address = ? AND identity_key = ?",
             (address, key),
         )
+
+
+def _name_clash(m: _Merge, address: str, name: str) -> bool:
+    """Whether another contact here has ``name`` or one it could be mistaken for, or a
+    wallet of this home does (the rule of ``chat contacts add``)."""
+    from walletim.localnames import looks_like
+
+    others = m.conn.execute(
+        "SELECT name FROM contacts WHERE name IS NOT NULL AND address != ?", (address,)
+    ).fetchall()
+    used = [*m.reserved, *(str(r[0]) for r in others)]
+    return looks_like(name, used, itself=True) is not None
 
 
 def _merge_message(m: _Merge, row: dict[str, Any]) -> None:

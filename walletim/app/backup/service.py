@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,10 +36,17 @@ MAX_ARCHIVE = 1 << 30  # bytes of an archive read from a file or the relay, at m
 FORMAT = "walletim-chat-backup"
 
 
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
 class BackupWallets(Protocol):
     def account(self, spec: str) -> Addressed: ...
 
     def backup_key(self, spec: str) -> BackupKey: ...
+
+    def list(self) -> Sequence[Named]: ...
 
 
 class NetworkProfiles(Protocol):
@@ -203,6 +210,7 @@ class BackupService:
                 store, address, opened.records,
                 also=lambda conn: _remember(conn, address, created),
                 name_taken=lambda who, name: taken.append((who, name)),
+                reserved=[w.name for w in self.wallets.list()],
             )  # fmt: skip
         except (ValueError, KeyError, TypeError) as exc:
             raise ArchiveError("this backup's records are not in the expected shape") from exc

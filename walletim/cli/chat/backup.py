@@ -93,8 +93,8 @@ def restore(
     for address, name in r.names_taken:  # stderr: with --json too
         click.echo(
             f"warning: the backup names {address} “{printable(name, newline=' ')}”, which is "
-            f"another contact's name here: restored without a name (chat contacts add NAME "
-            f"{address})",
+            f"(or looks like) another contact's or a wallet's name here: restored without a "
+            f"name (chat contacts add NAME {address})",
             err=True,
         )
 
