@@ -39,8 +39,8 @@ STAGING_RETRY_S = 5
 STAGING_TTL_S = 900  # seconds an upload may take; an unfinished one is dropped then
 #: Why an upload is refused when the relay's room for backups (all of them) is full.
 FULL = (
-    "this relay's room for backups is full (nothing stored was replaced): try again later, "
-    "or keep the backup in a file"
+    "this relay's room for backups and device links is full (nothing stored was replaced): "
+    "try again later; a backup can go to a file meanwhile"
 )
 
 
