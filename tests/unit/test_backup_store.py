@@ -290,6 +290,15 @@ def test_a_backed_up_name_that_looks_like_one_used_here_comes_back_unnamed(
         assert taken == [] and names[PEER] == "小明"
     else:
         assert taken == [(PEER, backed_up)] and names[PEER] is None
+    # A contact named here already keeps its name, and nothing is said of it.
+    with b.transaction() as c:
+        c.execute("UPDATE contacts SET name = ? WHERE address = ?", ("dev", PEER))
+    taken.clear()
+    records.merge(b, ME, dumped, name_taken=lambda *clash: taken.append(clash), reserved=["dev"])
+    assert (
+        taken == []
+        and b.execute("SELECT name FROM contacts WHERE address = ?", (PEER,)).fetchone()[0] == "dev"
+    )
 
 
 def test_a_block_undone_here_since_the_backup_is_not_brought_back(tmp_path: Path) -> None:

@@ -257,7 +257,9 @@ def _table(records: dict[str, Any], table: str) -> list[dict[str, Any]]:
 def _merge_contact(m: _Merge, row: dict[str, Any]) -> None:
     address, key = str(row["address"]), _decode(row.get("identity_key"))
     name = row.get("name")
-    if name is not None and _name_clash(m, address, str(name)):
+    if name is not None and m.one("SELECT name FROM contacts WHERE address = ?", (address,)):
+        name = None  # named here already: this home's name stays
+    elif name is not None and _name_clash(m, address, str(name)):
         if m.name_taken is not None:
             m.name_taken(address, str(name))
         name = None  # the name is taken, or could be mistaken for one used here
