@@ -222,6 +222,11 @@ def test_a_revoked_device_cannot_send_even_on_the_seed_derived_account_key(
     assert "without chat keys" not in human.err
     paid = phone("--json", "chat", "send", "--from", "dev", "bob", "after looking")
     assert paid.code == 4, paid.err
+    # A money command's message (a request here) waits too, and says why: it said "the
+    # relay was out of reach ... goes out with a later chat command", which never happens.
+    asked = phone("request", "--from", "dev", "bob", "1", "--no-qr")
+    assert asked.code == 0 and "this device was revoked" in asked.err, asked.err
+    assert "goes out with a later chat command" not in asked.err
     assert ok(bob, "chat", "inbox", "--from", "bob")["messages"] == []
     assert history(bob, "bob", "alice") == []
     ok(laptop, "chat", "send", "--from", "dev", "bob", "from the laptop")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from walletim.app.chat.peer_devices import (
+    home_revoked,
     mark_listed,
     newest_list,
     pinned_list,
@@ -116,6 +117,11 @@ class DeviceService:
         known = self._pinned(address)
         newest = self._checked(address, known, run(self._fetch(address)))
         return self._result(address, mine, known, newest)
+
+    def revoked(self, spec: str) -> bool:
+        """Whether this home was revoked from ``spec``'s wallet device list, by the newest
+        list it keeps (no relay asked): it sends nothing, and what it queues stays here."""
+        return home_revoked(self._store(), self.wallets.account(spec).address)
 
     def join(self, spec: str, name: str = "") -> DevicesResult:
         """Add this home as a device of the account (signed here with the account key); a
