@@ -130,9 +130,15 @@ def forgotten_since(sql: Sql, account: str, peer: str, at: int) -> bool:
     """Whether this home forgot (unblocked, unaccepted) its decision about ``peer`` at or
     after ``at`` (ms): a decision made at ``at`` elsewhere (another device, a backup) must
     not come back."""
+    last = _undone_at(sql, account, peer)
+    return last is not None and last >= at
+
+
+def _undone_at(sql: Sql, account: str, peer: str) -> int | None:
+    """When this home last forgot its decision about ``peer`` (ms), or None."""
     undone = sql.execute("SELECT value FROM meta WHERE key = ?", (_undone_key(account, peer),))
     last = undone.fetchone()
-    return last is not None and int(last[0]) >= at
+    return None if last is None else int(last[0])
 
 
 def next_at(sql: Sql, account: str, peer: str, now: int) -> int:
@@ -141,9 +147,7 @@ def next_at(sql: Sql, account: str, peer: str, now: int) -> int:
     so that a device whose clock runs ahead cannot keep the user's later decision on
     another device from winning once it is seen there (a Lamport clock)."""
     row = decision(sql, account, peer)
-    undone = sql.execute("SELECT value FROM meta WHERE key = ?", (_undone_key(account, peer),))
-    last = undone.fetchone()
-    seen = max(0 if row is None else row.updated_ms, 0 if last is None else int(last[0]))
+    seen = max(0 if row is None else row.updated_ms, _undone_at(sql, account, peer) or 0)
     return max(now, seen + 1)
 
 
