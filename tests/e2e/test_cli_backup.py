@@ -264,6 +264,8 @@ def test_relay_refusals_and_bad_input_are_one_line(tmp_path: Path, relay_factory
     assert notfile.code == 1 and "does not exist" in notfile.err
     both = alice("chat", "restore", "--from", "dev", "x.bak", "--from-relay")
     assert both.code == 2
+    two = alice("chat", "restore", "--from", "dev", "x.bak", "--from-file", "y.bak")
+    assert two.code == 2 and "not both" in two.err  # (it restored x.bak, y.bak unsaid)
     human = alice("chat", "backup", "--from", "dev", "--to", str(tmp_path / "a.bak"))
     assert human.code == 0 and human.out.startswith("backed up 0xf39F")
     restored = alice("chat", "restore", "--from", "dev", str(tmp_path / "a.bak"))

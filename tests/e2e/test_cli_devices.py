@@ -222,12 +222,38 @@ def test_a_revoked_device_cannot_send_even_on_the_seed_derived_account_key(
     assert "without chat keys" not in human.err
     paid = phone("--json", "chat", "send", "--from", "dev", "bob", "after looking")
     assert paid.code == 4, paid.err
+    # A money command's message (a request here) waits too, and says why: it said "the
+    # relay was out of reach ... goes out with a later chat command", which never happens.
+    asked = phone("request", "--from", "dev", "bob", "1", "--no-qr")
+    assert asked.code == 0 and "this device was revoked" in asked.err, asked.err
+    assert "goes out with a later chat command" not in asked.err
     assert ok(bob, "chat", "inbox", "--from", "bob")["messages"] == []
     assert history(bob, "bob", "alice") == []
     ok(laptop, "chat", "send", "--from", "dev", "bob", "from the laptop")
     assert [m["text"] for m in ok(bob, "chat", "inbox", "--from", "bob")["messages"]] == [
         "from the laptop"
     ]
+
+
+def test_a_revoked_device_does_not_replace_the_wallets_backup_on_the_relay(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A revoked home (an old laptop still running `chat backup` from cron) replaced the
+    wallet's backup on the relay, the one slot every home of the mnemonic writes, with its
+    history from before the revoke: the phone's newer backup was gone. It is refused now
+    (exit 4, one line), whether or not the home has looked at the newest list; a file
+    backup still works."""
+    laptop, phone, _bob, _a_addr, _b_addr = joined_homes(tmp_path, relay)
+    ok(laptop, "chat", "device", "revoke", "--from", "dev", _device_id(phone))
+    ok(laptop, "chat", "send", "--from", "dev", "bob", "after the revoke")
+    kept = ok(laptop, "chat", "backup", "--from", "dev")
+    refused = phone("chat", "backup", "--from", "dev")
+    assert refused.code == 4 and len(refused.err_lines) == 1, refused.err
+    assert "revoked" in refused.err and "backup on the relay" in refused.err
+    assert ok(phone, "chat", "backup", "--from", "dev", "--to", str(tmp_path / "phone.wimbak"))
+    fresh = _home(tmp_path / "fresh", relay.url)
+    got = ok(fresh, "chat", "restore", "--from", "dev", "--from-relay")
+    assert got["archive_id"] == kept["archive_id"]
 
 
 def _device_id(home: Any) -> str:

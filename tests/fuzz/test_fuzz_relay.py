@@ -86,7 +86,7 @@ def valid_frames() -> list[str]:
         p.Sent(4, "cd" * 16),
         p.Deliver(5, (p.Delivered("cd" * 16, bytes(304), 7),), True),
         p.Published("ab" * 16),
-        p.BackupPart(6, "cd" * 16, 10, 4, b"rest"),
+        p.BackupPart(6, "cd" * 16, 10, 4, b"rest!!"),
         p.DevicesReply(7, devices),
     ]
     return [p.encode_client_frame(f) for f in client] + [p.encode_server_frame(f) for f in server]

@@ -71,3 +71,31 @@ def test_a_protocol_3_relay_keeps_backups_but_no_device_lists() -> None:
                 await c.put_devices(signed)
 
     asyncio.run(_relay_of_version(3, body))
+
+
+def test_a_relay_dribbling_a_backup_a_byte_at_a_time_is_refused_at_once() -> None:
+    """A hostile relay answered each read of a backup with one byte of a 1 MiB one: a
+    restore asked a million times (a 1 GiB one: a billion), never ending. A part must be
+    whole (the rest, at the end): the first short one is a bad reply."""
+    key = nacl.signing.SigningKey(os.urandom(32))
+    public = bytes(key.verify_key)
+
+    async def handler(ws: ServerConnection) -> None:
+        nonce = os.urandom(32)
+        sig = key.sign(p.challenge_message("bad", public, nonce)).signature
+        await ws.send(p.encode_server_frame(p.Challenge("bad", nonce, {}, public, sig)))
+        async for raw in ws:
+            frame = p.decode_client_frame(raw)
+            if isinstance(frame, p.BackupGet):
+                part = p.BackupPart(frame.rid, "cd" * 16, 1 << 20, frame.off, b"x")
+                await ws.send(p.encode_server_frame(part))
+
+    async def main() -> None:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with await RelayClient.connect(f"ws://127.0.0.1:{port}") as c:
+                async with asyncio.timeout(20):
+                    with pytest.raises(RelayUnavailable, match="malformed frame"):
+                        await c.get_backup("ab" * 16, limit=1 << 30)
+
+    asyncio.run(main())

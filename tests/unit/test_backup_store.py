@@ -129,6 +129,68 @@ def test_every_record_round_trips_and_merging_twice_doubles_nothing(tmp_path: Pa
     assert row.fetchone()[0] == "m2"
 
 
+def _fill_waiting(store: Store) -> None:
+    """A group message held for its history, a note of one shown from an unverified roster,
+    a sponsored claim on a message and chat events (one in Chinese)."""
+    with store.transaction() as c:
+        mid = c.execute("SELECT id FROM messages WHERE relay_id = 'm2'").fetchone()[0]
+        c.execute(
+            "INSERT INTO held_group_messages (account, group_id, sender, relay_id, payload, "
+            "message_id, held_ms) VALUES (?,?,?,?,?,?,?)",
+            (ME, "g1", PEER, "r-held", json.dumps({"b": "{}", "e": "e9", "n": 1}), None, 5),
+        )
+        c.execute(
+            "INSERT INTO held_group_messages (account, group_id, sender, relay_id, payload, "
+            "message_id, held_ms) VALUES (?,?,?,?,?,?,?)",
+            (ME, "g1", PEER, f"shown:{mid}", "{}", mid, 6),
+        )
+        c.execute(
+            "INSERT INTO sponsored_claims (account, packet_id, claimer, direction, peer, body, "
+            "deadline, state, message_id, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (ME, "p1", PEER, "in", PEER, '{"claim":1}', 99, "waiting", mid, 7),
+        )
+        for kind, detail in (("new-device", "a new device of theirs: 手机"), ("gap", "missing: 2")):
+            c.execute(
+                "INSERT INTO chat_events (account, peer, kind, detail, at_ms, seen) "
+                "VALUES (?,?,?,?,?,?)",
+                (ME, PEER, kind, detail, 8, 1),
+            )
+
+
+def test_held_messages_sponsored_claims_and_events_come_back_in_a_fresh_home(
+    tmp_path: Path,
+) -> None:
+    """A restore lost the group messages held for their history (gone for good: the relay
+    had handed them over), the sponsored claims (a creator's pending claims to pay) and the
+    chat events (new devices, key changes). They are in the backup now; an archive from
+    before them (records version 1) still restores."""
+    from walletim.app.backup.archive import Header, open_archive, seal
+
+    a, b, old = _open(tmp_path, "a"), _open(tmp_path, "b"), _open(tmp_path, "old")
+    _fill(a)
+    _fill_waiting(a)
+    key, header = os.urandom(32), Header(os.urandom(16), 1)
+    blob = seal(key, header, {"records": records.RECORDS_VERSION}, dict(records.dump(a, ME)))
+    opened = open_archive(lambda _: key, blob)
+    added = records.merge(b, ME, opened.records)
+    assert added["held_group_messages"] == 2 and added["sponsored_claims"] == 1
+    assert added["chat_events"] == 2
+    mid = b.execute("SELECT id FROM messages WHERE relay_id = 'm2'").fetchone()[0]
+    held = b.execute(
+        "SELECT relay_id, message_id, held_ms FROM held_group_messages ORDER BY held_ms"
+    ).fetchall()
+    assert held == [("r-held", None, 5), (f"shown:{mid}", mid, 6)]
+    claim = b.execute("SELECT state, message_id FROM sponsored_claims").fetchone()
+    assert tuple(claim) == ("waiting", mid)
+    events = b.execute("SELECT kind, detail FROM chat_events ORDER BY kind").fetchall()
+    assert events == [("gap", "missing: 2"), ("new-device", "a new device of theirs: 手机")]
+    assert sum(records.merge(b, ME, opened.records).values()) == 0  # twice: no doubles
+    # An archive from before these records restores as it did.
+    v1 = {k: v for k, v in records.dump(a, ME).items()
+          if k not in ("held_group_messages", "sponsored_claims", "chat_events")}  # fmt: skip
+    assert records.merge(old, ME, json.loads(json.dumps(v1)))["messages"] == 3
+
+
 def test_merging_onto_a_store_with_part_of_it_keeps_both(tmp_path: Path) -> None:
     a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
     _fill(a)
@@ -198,6 +260,45 @@ def test_a_backed_up_name_another_contact_has_here_is_said_not_dropped(tmp_path:
     taken.clear()
     records.merge(b, ME, records.dump(a, ME), name_taken=lambda *clash: taken.append(clash))
     assert taken == [(PEER, "bob")]  # again, as long as it stands
+
+
+@pytest.mark.parametrize(
+    ("backed_up", "here"),
+    [("Bob", "bob"), ("bоb", "bob"), ("Dev", None), ("dev", None), ("小明", None)],
+)
+def test_a_backed_up_name_that_looks_like_one_used_here_comes_back_unnamed(
+    tmp_path: Path, backed_up: str, here: str | None
+) -> None:
+    """`chat contacts add` refuses a name that looks like another contact's (case, a
+    Cyrillic о) or a wallet's of this home; a restore brought such a name in anyway, so
+    'Bob' and 'bob' were two people, or the contact 'dev' was shadowed by the wallet 'dev'
+    (a payment to 'dev' went to the wallet). Such a name now comes back unnamed, said."""
+    a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
+    _fill(a)
+    dumped = json.loads(json.dumps(records.dump(a, ME)))
+    dumped["contacts"][0]["name"] = backed_up
+    other = "0x3333333333333333333333333333333333333333"
+    if here is not None:
+        with b.transaction() as c:
+            c.execute(
+                "INSERT INTO contacts (address, name, added_at) VALUES (?,?,?)", (other, here, 5)
+            )
+    taken: list[tuple[str, str]] = []
+    records.merge(b, ME, dumped, name_taken=lambda *clash: taken.append(clash), reserved=["dev"])
+    names = dict(b.execute("SELECT address, name FROM contacts").fetchall())
+    if backed_up == "小明":
+        assert taken == [] and names[PEER] == "小明"
+    else:
+        assert taken == [(PEER, backed_up)] and names[PEER] is None
+    # A contact named here already keeps its name, and nothing is said of it.
+    with b.transaction() as c:
+        c.execute("UPDATE contacts SET name = ? WHERE address = ?", ("dev", PEER))
+    taken.clear()
+    records.merge(b, ME, dumped, name_taken=lambda *clash: taken.append(clash), reserved=["dev"])
+    assert (
+        taken == []
+        and b.execute("SELECT name FROM contacts WHERE address = ?", (PEER,)).fetchone()[0] == "dev"
+    )
 
 
 def test_a_block_undone_here_since_the_backup_is_not_brought_back(tmp_path: Path) -> None:

@@ -56,6 +56,32 @@ def test_an_older_block_delivered_after_a_newer_unblock_does_not_come_back(
         assert C.decision(store, ALICE, BOB) is None
 
 
+def test_a_device_whose_clock_runs_ahead_cannot_outvote_a_later_decision(
+    tmp_path: Path,
+) -> None:
+    """Decisions were dated by the deciding device's clock alone: a device a year ahead
+    accepted Bob, this device took it, then the user blocked Bob here (at this device's
+    right time, older than the accept): the other device refused the block as older, and
+    Bob stayed accepted there. A decision made here is now dated after every decision
+    about the peer this home has seen, so the block wins on every device."""
+    year = 365 * 24 * 3600 * 1000
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        book = ConsentBook(lambda: store)
+        ahead = C.next_at(store, ALICE, BOB, 0) + 10 * year  # another device's clock
+        assert C.take_newest(store, ALICE, BOB, "allowed", ahead)
+        book.set(ALICE, BOB, "blocked")
+        [(_, state, at)] = C.for_devices(store, ALICE)
+        assert state == "blocked" and at > ahead
+        with Store.open(tmp_path / "other.db", KEY) as other:  # the device ahead
+            C.decide(other, ALICE, BOB, "allowed", ahead)
+            assert C.take_newest(other, ALICE, BOB, state, at)
+            assert C.blocked(other, ALICE, BOB)
+        C.sent_to_devices(store, ALICE, BOB, state, at)
+        book.unblock(ALICE, BOB)  # and an unblock after it, likewise
+        [(_, undone, later)] = C.for_devices(store, ALICE)
+        assert undone == "undecided" and later > at
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -3,6 +3,7 @@ channel, and what a relay in the middle can and cannot do (issue 17)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from walletim.keys.chat import DeviceKey, identity_from_seed
 from walletim.keys.signing import LocalSigner
 from walletim.messaging import devices as dv
 from walletim.messaging import linkcode as L
+from walletim.messaging.fanout import DeviceRevoked
 from walletim.store.db import Store
 
 WALLET = LocalSigner(
@@ -221,3 +223,20 @@ def test_a_linked_device_is_added_with_this_home_when_there_is_room(tmp_path: Pa
     got: DevicesResult = service.add_device("dev", new)
     assert got.devices is not None and got.devices.version == 6 and len(got.devices.devices) == 10
     assert got.listed and got.devices.device(new.id) == new and wallets.signed == 1
+
+
+def test_a_revoked_home_links_no_device_and_is_not_put_back_by_a_link(tmp_path: Path) -> None:
+    """A home revoked from the list ran `chat device link`: it showed a code, and signing
+    the new device's entry listed the revoked home again too, with no `chat device join`.
+    It is refused now (before a code is shown, and again before signing: a revoke may land
+    while the code is out), and nothing is signed."""
+    service, wallets = _service(tmp_path, 3, listed=True)
+    assert service.list("dev").listed  # this home is on version 5 ...
+    relay = asyncio.run(service._dial())  # type: ignore[arg-type]
+    others = tuple(d for d in relay.served.devices if d.id != wallets.mine.id)
+    relay.served = dv.sign_device_list(WALLET, 6, others)  # ... and another device revokes it
+    with pytest.raises(DeviceRevoked, match="cannot link a new device"):
+        service.add_device("dev", dv.make_device(os.urandom(16), os.urandom(32), NOW))
+    with pytest.raises(DeviceRevoked):
+        lk.refuse_revoked(service.list("dev"))
+    assert wallets.signed == 0 and relay.served.version == 6

@@ -505,3 +505,28 @@ def test_a_size_declared_and_never_sent_holds_no_room_for_backups(tmp_path: Path
             assert isinstance(only(await relay.ask(honest, upload(98, k, b"z" * part))), p.Ok)
 
     on_relay(tmp_path, body, max_backup=4 * p.BACKUP_PART, backups_per_hour=1000)
+
+
+def test_a_relay_whose_room_for_backups_is_full_refuses_uploads_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """Strangers filling the relay's disk with backups under ids of their own: past the
+    relay-wide room an upload is refused (``unavailable``, saying why) and what is stored
+    stays; the backups not replaced for the backup TTL are deleted by the expiry pass."""
+    from walletim.relay import backups
+
+    def upload(n: int, data: bytes) -> p.BackupPut:
+        tok = n.to_bytes(32, "big")
+        return p.BackupPut(p.backup_id(tok), tok, 0, len(data), data, True, 1)
+
+    async def body(relay: Relay) -> None:
+        conn = relay.connect()
+        assert isinstance(only(await relay.ask(conn, upload(1, b"x" * 60))), p.Ok)
+        refused = only(await relay.ask(conn, upload(2, b"y" * 41)))
+        assert isinstance(refused, p.Error) and refused.code == "unavailable"
+        assert refused.message == backups.FULL
+        assert isinstance(only(await relay.ask(conn, upload(2, b"y" * 40))), p.Ok)
+        assert await relay.store.expire_backups(int(time.time() * 1000) + 1) == 2
+        assert isinstance(only(await relay.ask(conn, upload(3, b"z" * 100))), p.Ok)
+
+    on_relay(tmp_path, body, max_backups_total=100, backups_per_hour=1000)

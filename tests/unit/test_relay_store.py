@@ -595,8 +595,8 @@ def test_backups_are_replaced_whole_read_in_slices_and_survive_a_reopen(opener: 
 
     async def write(store: MailboxStore) -> None:
         assert await store.backup_slice(bid, 0, 100) is None
-        await store.put_backup(bid, "01" * 16, b"old", 1)
-        await store.put_backup(bid, "02" * 16, blob, 2)
+        assert await store.put_backup(bid, "01" * 16, b"old", 1, 10**6)
+        assert await store.put_backup(bid, "02" * 16, blob, 2, 10**6)
         first = await store.backup_slice(bid, 0, 100)
         assert first is not None and (first.ver, first.size, first.data) == (
             "02" * 16,
@@ -615,6 +615,41 @@ def test_backups_are_replaced_whole_read_in_slices_and_survive_a_reopen(opener: 
 
     run(opener, write)
     run(opener, read)
+
+
+def test_stored_backups_stay_within_the_relay_wide_room_and_old_ones_expire(
+    opener: Opener,
+) -> None:
+    """A stranger could store --backups-per-hour x --max-backup bytes an hour from each
+    address, kept for ever. Every backup together now stays within a relay-wide room (an
+    upload past it is refused, nothing kept is evicted; a replacement counts in place of
+    what it replaces) and one not replaced for the backup TTL is deleted, freeing its room."""
+    a, b, c = "a1" * 16, "b2" * 16, "c3" * 16
+    room = 1000
+
+    async def body(store: MailboxStore) -> None:
+        assert await store.put_backup(a, "01" * 16, b"a" * 600, 1_000, room)
+        assert await store.put_backup(b, "02" * 16, b"b" * 400, 2_000, room)
+        assert not await store.put_backup(c, "03" * 16, b"c", 3_000, room)  # full
+        assert await store.backup_slice(c, 0, 10) is None
+        # A replacement counts in place of the backup it replaces.
+        assert not await store.put_backup(a, "04" * 16, b"A" * 601, 3_000, room)
+        kept = await store.backup_slice(a, 0, 1000)
+        assert kept is not None and kept.data == b"a" * 600  # refused: unchanged
+        assert await store.put_backup(a, "05" * 16, b"A" * 500, 3_000, room)
+        assert await store.put_backup(c, "06" * 16, b"c" * 100, 3_000, room)
+        # Deleting frees room; so does expiry, of the backups stored before the cut only.
+        assert await store.delete_backup(c) is True
+        assert await store.put_backup(c, "07" * 16, b"c" * 100, 4_000, room)
+        assert await store.expire_backups(2_500) == 1  # b, stored at 2_000
+        assert await store.backup_slice(b, 0, 10) is None
+        assert await store.backup_slice(a, 0, 10) is not None
+        assert await store.put_backup(b, "08" * 16, b"b" * 400, 5_000, room)
+        assert await store.expire_backups(2_500) == 0
+        assert await store.expire_backups(10_000) == 3
+        assert await store.put_backup(b, "09" * 16, b"b" * room, 11_000, room)
+
+    run(opener, body)
 
 
 def test_device_lists_only_move_forward_and_survive_a_reopen(opener: Opener) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from walletim.app.chat.peer_devices import (
+    home_revoked,
     mark_listed,
     newest_list,
     pinned_list,
@@ -117,6 +118,11 @@ class DeviceService:
         newest = self._checked(address, known, run(self._fetch(address)))
         return self._result(address, mine, known, newest)
 
+    def revoked(self, spec: str) -> bool:
+        """Whether this home was revoked from ``spec``'s wallet device list, by the newest
+        list it keeps (no relay asked): it sends nothing, and what it queues stays here."""
+        return home_revoked(self._store(), self.wallets.account(spec).address)
+
     def join(self, spec: str, name: str = "") -> DevicesResult:
         """Add this home as a device of the account (signed here with the account key); a
         home listed already is only renamed (the next version) when ``name`` is another.
@@ -159,11 +165,14 @@ class DeviceService:
     def add_device(self, spec: str, device: Device) -> DevicesResult:
         """Add another home's device (``chat device link``) as the list's next version, this
         home too when it is not listed yet; the size is checked before anything is signed.
-        Raises TooManyDevices, StaleDeviceList, MessagingError (a key listed already), ..."""
+        Raises TooManyDevices, StaleDeviceList, MessagingError (a key listed already),
+        DeviceRevoked (this home was revoked), ..."""
         address = self.wallets.account(spec).address
         mine = self.wallets.device_key(spec)
         known = self._pinned(address)
-        current = _editable(self._checked(address, known, run(self._fetch(address))))
+        newest = self._checked(address, known, run(self._fetch(address)))
+        refuse_revoked(self._result(address, mine, known, newest))
+        current = _editable(newest)
         kept = () if current is None else current.devices
         if all(d.id != mine.id for d in kept):
             kept = (*kept, make_device(mine.id, mine.key.public_key, int(self._clock())))
@@ -251,6 +260,15 @@ class DeviceService:
         rows = store.execute("SELECT key FROM meta WHERE key LIKE ?", (prefix + "%",)).fetchall()
         linked = frozenset(str(r[0])[len(prefix) :] for r in rows)
         return DevicesResult(address, mine.id.hex(), newest, was and not now, linked=linked)
+
+
+def refuse_revoked(result: DevicesResult) -> None:
+    """Raises DeviceRevoked when ``result`` says this home was revoked: it links no new
+    device (which would list it again too: only `chat device join` puts it back)."""
+    if result.revoked:
+        from walletim.messaging.fanout import DeviceRevoked
+
+        raise DeviceRevoked("it cannot link a new device")
 
 
 def _editable(current: DeviceList | None) -> DeviceList | None:

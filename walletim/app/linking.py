@@ -34,7 +34,7 @@ from walletim import safejson
 from walletim.app.backup.archive import ArchiveError, Header, Opened, open_archive, seal
 from walletim.app.chat.peer_devices import mark_listed, newest_list
 from walletim.app.chat.ports import Addressed, run
-from walletim.app.devices import DeviceService, DevicesResult, note_linked
+from walletim.app.devices import DeviceService, DevicesResult, note_linked, refuse_revoked
 from walletim.display import one_line
 from walletim.errors import (
     Aborted,
@@ -171,7 +171,9 @@ class LinkService:
         RelayUnavailable, RelayRefused, StaleDeviceList."""
         address = self.wallets.account(spec).address
         self.wallets.chat_identity(spec)  # a linked home (no seed) says so before any code
-        _room(self.devices.list(spec))
+        current = self.devices.list(spec)
+        refuse_revoked(current)
+        _room(current)
         code = L.new_code(self.randbytes(L.SECRET_BYTES), int(self.clock()), ttl)
         keys = L.link_keys(code)
         show(Offered(code, address))

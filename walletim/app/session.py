@@ -304,8 +304,9 @@ class Session:
         from walletim.app.backup import BackupService
 
         return BackupService(
-            self.wallets, self.open_store, self.chat.dial_relay, networks=self.networks
-        )
+            self.wallets, self.open_store, self.chat.dial_relay, networks=self.networks,
+            revoked=lambda spec: self.devices.list(spec).revoked,
+        )  # fmt: skip
 
     @cached_property
     def devices(self) -> DeviceService:

@@ -105,6 +105,7 @@ def redpacket_create(
             expiry_s=expiry, note=note, confirm=confirmer(ctx, s),
         )  # fmt: skip
         p = r.packet
+        revoked = not r.delivered and s.devices.revoked(account)
 
     data = {
         "packet_id": p.packet_id,
@@ -133,7 +134,7 @@ def redpacket_create(
                 f"(`walletim redpacket status {p.packet_id}` reads it from the chain)"
             )
 
-    _undelivered(r.delivered)
+    _undelivered(r.delivered, revoked)
     ctx.emit(data, human)
 
 

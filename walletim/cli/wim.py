@@ -94,8 +94,17 @@ def _state_line(state: str, reason: str) -> str:
     return state if not reason else f"{state}: {reason}"
 
 
-def _undelivered(delivered: bool) -> None:
-    if not delivered:
+def _undelivered(delivered: bool, revoked: bool = False) -> None:
+    """The warning for a chat message that did not reach the relay (``revoked``: this home
+    was revoked from the wallet's device list, so it never goes out from here)."""
+    if not delivered and revoked:
+        click.echo(
+            "warning: this device was revoked from the wallet's device list: the chat message "
+            "stays in its outbox and goes out only if this home joins again (walletim chat "
+            "device join); tell them from another device",
+            err=True,
+        )
+    elif not delivered:
         click.echo(
             "warning: the chat message has not reached the relay (it was out of reach, or the "
             "peer has published no chat keys to it yet): it waits in your outbox and goes out "
@@ -158,6 +167,7 @@ def pay(
         )  # fmt: skip
         p = r.payment
         who = _who(s, p.payee)
+        revoked = not r.delivered and s.devices.revoked(account)
     data = {
         **payment_json(p),
         "text": r.message.text,
@@ -177,7 +187,7 @@ def pay(
         if r.request is not None:
             click.echo(f"request {r.request.request_id}: {r.request.state}")
 
-    _undelivered(r.delivered)
+    _undelivered(r.delivered, revoked)
     ctx.emit(data, human)
 
 
@@ -212,6 +222,7 @@ def request(
         r = s.wim.request(account, peer, amount, token=token, note=note)
         q = r.request
         who = _who(s, q.peer)
+        revoked = not r.delivered and s.devices.revoked(account)
     data = {**request_json(q), "text": r.message.text, "delivered": r.delivered}
 
     def human() -> None:
@@ -221,7 +232,7 @@ def request(
         if not no_qr:
             click.echo(_qr(q.uri))
 
-    _undelivered(r.delivered)
+    _undelivered(r.delivered, revoked)
     ctx.emit(data, human)
 
 
@@ -286,7 +297,7 @@ def split(
             account, total, list(peers), token=token, note=note, include_self=not exclude_self
         )
         data = {**split_json(r.status), "delivered": r.delivered}
-        _undelivered(r.delivered)
+        _undelivered(r.delivered, not r.delivered and s.devices.revoked(account))
         ctx.emit(data, lambda: _split_lines(s, r.status))
 
 

@@ -49,11 +49,12 @@ STATES_VERSION = 1
 
 
 class DeviceRevoked(MessagingError):
-    """This device is not in its wallet's newest device list: it sends nothing."""
+    """This device is not in its wallet's newest device list: it sends nothing (nor
+    replaces the wallet's backup on the relay: ``refused`` says what it does not do)."""
 
-    def __init__(self) -> None:
+    def __init__(self, refused: str = "it cannot send") -> None:
         super().__init__(
-            "this device is no longer in the wallet's device list (revoked): it cannot send; "
+            f"this device is no longer in the wallet's device list (revoked): {refused}; "
             "join again from the mnemonic (walletim chat device join) if that was a mistake"
         )
 

@@ -10,7 +10,10 @@ every node: the store's token buckets). An upload is staged in this connection's
 uploads' worth of bytes received, each upload for at most :data:`STAGING_TTL_S`: a size
 declared and never sent holds no room, nor does an upload left unfinished) and stored only
 when its ``end`` part arrives: a dropped connection leaves the stored backup as it was, and
-the replacement is one store write. Reading needs only the id (it is ciphertext).
+the replacement is one store write. Stored backups together stay within
+``max_backups_total`` bytes (past it an upload is refused ``unavailable``, :data:`FULL`;
+nothing stored is evicted for it), and one not replaced for ``backup_ttl_s`` is deleted
+(the server's expiry pass). Reading needs only the id (it is ciphertext).
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ log = logging.getLogger("walletim.relay")
 STAGING_SLOTS = 8  # uploads of max_backup bytes the relay stages at once, at most
 STAGING_RETRY_S = 5
 STAGING_TTL_S = 900  # seconds an upload may take; an unfinished one is dropped then
+#: Why an upload is refused when the relay's room for backups (all of them) is full.
+FULL = (
+    "this relay's room for backups and device links is full (nothing stored was replaced): "
+    "try again later; a backup can go to a file meanwhile"
+)
 
 
 @dataclass(slots=True)
@@ -134,10 +142,19 @@ class Backups:
 
     def _commit(self, conn: Connection, rid: int | None, upload: _Upload) -> None:
         ver, size = secrets.token_hex(16), upload.total
+        now_ms, room = int(time.time() * 1000), self.limits.max_backups_total
         work = asyncio.ensure_future(
-            self.store.put_backup(upload.bid, ver, bytes(upload.data), int(time.time() * 1000))
+            self.store.put_backup(upload.bid, ver, bytes(upload.data), now_ms, room)
         )
-        conn.when_done(rid, "bput", work, lambda _: conn.ok(rid, ver=ver, size=size))
+
+        def answer(stored: bool) -> None:
+            if stored:
+                conn.ok(rid, ver=ver, size=size)
+                return
+            log.warning("backup refused: the relay's %d bytes for backups are full", room)
+            conn.error(rid, "unavailable", FULL)
+
+        conn.when_done(rid, "bput", work, answer)
 
     def get(self, conn: Connection, frame: p.BackupGet) -> None:
         work = asyncio.ensure_future(self.store.backup_slice(frame.bid, frame.off, p.BACKUP_PART))

@@ -38,6 +38,12 @@ DEFAULT_STRANGER_IP_QUOTA = 120
 DEFAULT_STRANGER_WINDOW_S = 3600
 DEFAULT_MAX_BACKUP = 16 * 1024 * 1024  # bytes of one encrypted chat backup, at most
 DEFAULT_BACKUPS_PER_HOUR = 10  # backup uploads one IP address may start per hour
+#: Bytes of every stored backup together, at most: past it an upload is refused (nothing
+#: kept is evicted for a stranger's upload), until backups are replaced smaller, deleted or
+#: expire.
+DEFAULT_MAX_BACKUPS_TOTAL = 4 * 1024**3
+#: A stored backup not replaced for this long is deleted (a home backs up again by then).
+DEFAULT_BACKUP_TTL_S = 365 * 24 * 3600
 DEFAULT_FULL_RETRY_S = 60  # the retry hint for a full mailbox (seconds)
 #: How long (at most) an acknowledged message's id is remembered, so a sender retrying an
 #: already delivered message is told ``sent`` and nothing is delivered twice.
@@ -71,6 +77,8 @@ class RelayLimits:
     full_retry_s: int = DEFAULT_FULL_RETRY_S  # retry hint when a mailbox is full
     max_backup: int = DEFAULT_MAX_BACKUP  # bytes of one stored chat backup (0: none stored)
     backups_per_hour: int = DEFAULT_BACKUPS_PER_HOUR  # uploads started per IP (all nodes)
+    max_backups_total: int = DEFAULT_MAX_BACKUPS_TOTAL  # bytes of all stored backups (all nodes)
+    backup_ttl_s: int = DEFAULT_BACKUP_TTL_S  # a backup not replaced for this long is deleted
 
     def share(self, max_mailbox: int) -> int:
         """Strangers' envelopes a mailbox may hold."""

@@ -23,6 +23,9 @@ Layout (``P`` is the key prefix, ``walletim:`` by default; ``{id}`` is a hash ta
   this Redis can also read every mailbox, so it is kept with them);
 - ``P{bid}:kv`` hash (``v`` the version id, ``t`` when stored) and ``P{bid}:kb`` string
   (the encrypted archive) of a chat backup, written and read together in MULTI;
+  ``Pbackup_bytes`` the bytes of every stored backup together (the relay-wide bound) and
+  ``Pbackup_times`` a sorted set of backup ids by when each was stored (their expiry),
+  kept with the backups by the same scripts;
 - ``P{dir}:dv`` hash: a wallet's device list (``v`` version, ``d`` JSON);
 - channels: ``Px:NODE`` (new mail for the mailboxes a node follows), ``Pd:DIRECTORY``
   (a directory published a bundle).
@@ -107,6 +110,11 @@ class Keys:
         """The version hash and the data string of backup ``bid``."""
         base = f"{self.prefix}{{{bid}}}"
         return f"{base}:kv", f"{base}:kb"
+
+    @property
+    def backup_totals(self) -> tuple[str, str]:
+        """The relay-wide bytes of stored backups, and the backup ids by time stored."""
+        return self.prefix + "backup_bytes", self.prefix + "backup_times"
 
     @property
     def active(self) -> str:

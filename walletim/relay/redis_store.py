@@ -54,6 +54,38 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
 return 1
 """
 
+#: Backups (KEYS: version hash, data, relay-wide bytes, ids by time). Store one (ARGV: data,
+#: version id, unix ms, relay-wide room in bytes, id) unless every backup together would be
+#: over the room: 1 if stored. Delete one (ARGV: id, only if stored before this unix ms, or
+#: any time when empty): 1 if deleted. Backups stored before the bytes were counted count
+#: from their first replacement or deletion (the count never goes below 0).
+PUT_BACKUP = """
+local old = redis.call('STRLEN', KEYS[2])
+local total = math.max(0, tonumber(redis.call('GET', KEYS[3]) or '0') - old)
+if total + string.len(ARGV[1]) > tonumber(ARGV[4]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 't', ARGV[3])
+redis.call('SET', KEYS[3], total + string.len(ARGV[1]))
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5])
+return 1
+"""
+DELETE_BACKUP = """
+if ARGV[2] ~= '' then
+  local t = redis.call('HGET', KEYS[1], 't')
+  if t and tonumber(t) >= tonumber(ARGV[2]) then
+    redis.call('ZADD', KEYS[4], t, ARGV[1])
+    return 0
+  end
+end
+redis.call('ZREM', KEYS[4], ARGV[1])
+local old = redis.call('STRLEN', KEYS[2])
+local gone = redis.call('DEL', KEYS[1], KEYS[2])
+local total = tonumber(redis.call('GET', KEYS[3]) or '0')
+redis.call('SET', KEYS[3], math.max(0, total - old))
+if gone > 0 then return 1 end
+return 0
+"""
+
 T = TypeVar("T")
 
 CONNECT_TIMEOUT = 5.0
@@ -398,15 +430,35 @@ class RedisMailboxStore:
     async def unfollow(self, topic: str) -> None:
         await self._cross.unfollow(topic)
 
-    def put_backup(self, bid: str, ver: str, blob: bytes, now_ms: int) -> Awaitable[None]:
-        async def put() -> None:
-            version, data = self.keys.backup(bid)
-            async with self._redis.pipeline(transaction=True) as tx:
-                tx.set(data, blob)
-                tx.hset(version, mapping={"v": ver, "t": now_ms})
-                await tx.execute()
+    def _backup_keys(self, bid: str) -> list[str]:
+        return [*self.keys.backup(bid), *self.keys.backup_totals]
+
+    def put_backup(
+        self, bid: str, ver: str, blob: bytes, now_ms: int, room: int
+    ) -> Awaitable[bool]:
+        async def put() -> bool:
+            keys = self._backup_keys(bid)
+            done = await self._redis.eval(PUT_BACKUP, 4, *keys, blob, ver, now_ms, room, bid)
+            return int(done) == 1
 
         return self._direct(put())
+
+    def expire_backups(self, older_than_ms: int) -> Awaitable[int]:
+        async def expire() -> int:
+            _, times = self.keys.backup_totals
+            gone = 0
+            while True:
+                old = await self._redis.zrangebyscore(
+                    times, "-inf", f"({older_than_ms}", start=0, num=contract.EXPIRE_ROWS
+                )
+                for raw in old:
+                    bid = raw.decode() if isinstance(raw, bytes) else str(raw)
+                    keys = self._backup_keys(bid)
+                    gone += int(await self._redis.eval(DELETE_BACKUP, 4, *keys, bid, older_than_ms))
+                if len(old) < contract.EXPIRE_ROWS:
+                    return gone
+
+        return self._direct(expire())
 
     def backup_slice(
         self, bid: str, off: int, length: int
@@ -426,7 +478,8 @@ class RedisMailboxStore:
 
     def delete_backup(self, bid: str) -> Awaitable[bool]:
         async def delete() -> bool:
-            return int(await self._redis.delete(*self.keys.backup(bid))) > 0
+            keys = self._backup_keys(bid)
+            return int(await self._redis.eval(DELETE_BACKUP, 4, *keys, bid, "")) > 0
 
         return self._direct(delete())
 

@@ -206,6 +206,16 @@ class RelayServer:
                 continue
             if n:
                 log.info("expired %d undelivered messages older than %d s", n, self.limits.ttl_s)
+            await self._expire_backups(now)
+
+    async def _expire_backups(self, now_ms: int) -> None:
+        try:
+            n = await self.store.expire_backups(now_ms - self.limits.backup_ttl_s * 1000)
+        except StoreError:
+            log.error("expiring old backups failed; will retry")
+            return
+        if n:
+            log.info("deleted %d backups not replaced for %d s", n, self.limits.backup_ttl_s)
 
     # -- connections -------------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS backups (
     blob BLOB NOT NULL,
     t INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS backups_t ON backups (t);
 CREATE TABLE IF NOT EXISTS device_lists (
     dir TEXT PRIMARY KEY,
     version TEXT NOT NULL,

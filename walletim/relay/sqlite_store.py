@@ -492,13 +492,30 @@ class SqliteMailboxStore:
     async def unfollow(self, topic: str) -> None:
         return None
 
-    def put_backup(self, bid: str, ver: str, blob: bytes, now_ms: int) -> asyncio.Future[None]:
-        def op(conn: sqlite3.Connection) -> None:
+    def put_backup(
+        self, bid: str, ver: str, blob: bytes, now_ms: int, room: int
+    ) -> asyncio.Future[bool]:
+        def op(conn: sqlite3.Connection) -> bool:
+            # length() reads a blob's size from its row's header, not its pages.
+            total, old = conn.execute(
+                "SELECT coalesce(sum(length(blob)), 0), "
+                "coalesce(sum(length(blob)) FILTER (WHERE bid = ?), 0) FROM backups",
+                (bid,),
+            ).fetchone()
+            if total - old + len(blob) > room:
+                return False
             conn.execute(
                 "INSERT INTO backups (bid, ver, blob, t) VALUES (?, ?, ?, ?) ON CONFLICT (bid) "
                 "DO UPDATE SET ver = excluded.ver, blob = excluded.blob, t = excluded.t",
                 (bid, ver, blob, now_ms),
             )
+            return True
+
+        return self.submit_nowait(op)
+
+    def expire_backups(self, older_than_ms: int) -> asyncio.Future[int]:
+        def op(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM backups WHERE t < ?", (older_than_ms,)).rowcount
 
         return self.submit_nowait(op)
 

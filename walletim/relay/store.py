@@ -262,8 +262,17 @@ class MailboxStore(Protocol):
         """Undo one :meth:`follow`."""
         ...
 
-    def put_backup(self, bid: str, ver: str, blob: bytes, now_ms: int) -> Awaitable[None]:
-        """Store ``blob`` as the backup ``bid`` (version ``ver``), replacing any at once."""
+    def put_backup(
+        self, bid: str, ver: str, blob: bytes, now_ms: int, room: int
+    ) -> Awaitable[bool]:
+        """Store ``blob`` as the backup ``bid`` (version ``ver``, stored at ``now_ms``),
+        replacing any at once, unless every stored backup together would then be over
+        ``room`` bytes (``blob`` counted in place of the one it replaces): False then, and
+        nothing is changed. One atomic step across every node."""
+        ...
+
+    def expire_backups(self, older_than_ms: int) -> Awaitable[int]:
+        """Delete the backups last stored before ``older_than_ms``; returns how many."""
         ...
 
     def backup_slice(self, bid: str, off: int, length: int) -> Awaitable[BackupSlice | None]:

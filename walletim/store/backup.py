@@ -2,8 +2,11 @@
 
 :func:`dump` reads one account's chat records as plain JSON-able rows: contacts, its
 conversations and messages (with their reactions and kept edit versions), payments,
-requests, splits, red packets, shared actions, alert keys, groups (roster and signed
-history), and its chat settings (delivery keys, relay pins).
+requests, splits, red packets, sponsored red-packet claims, shared actions, alert keys,
+groups (roster and signed history), group messages held for their group's history, chat
+events (new devices, key changes, refusals, gaps), and its chat settings (delivery keys,
+relay pins). An archive from before sponsored claims, held messages and events (records
+version 1) restores as it did: what it does not hold is simply not added.
 Not ratchet sessions nor prekeys (they re-establish), not outgoing envelopes (never resent
 from a backup), nothing the seed re-derives.
 
@@ -23,6 +26,9 @@ it, doubles nothing and loses nothing:
 - a reaction: its reactor on its message, the newest wins; an edit's kept version: its id;
   neither comes back to a message deleted here;
 - a group roster: the higher version wins; requests: settled wins over open;
+- a sponsored claim: its primary key, what is here wins; a held group message: its relay
+  id, within the held bounds (:mod:`walletim.store.held`), a note of a message shown from
+  an unverified roster follows its message; a chat event: (peer, kind, detail, time);
 - a consent decision (accepted, blocked, ignored): its peer; one this home made wins, and
   one this home forgot since (an unblock) is not brought back.
 """
@@ -31,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from walletim.messaging.threads import ReactionEvent, replaces
@@ -39,15 +45,21 @@ from walletim.store import threads
 from walletim.store.chat import conversation_id
 from walletim.store.consent import forgotten_since
 from walletim.store.db import Store
+from walletim.store.held import room as held_room
 
 Rows = list[dict[str, Any]]
+#: What the records hold: 1 before sponsored claims, held group messages and chat events.
+RECORDS_VERSION = 2
 
 #: The account's tables restored with INSERT OR IGNORE on their primary keys (then groups:
 #: the higher roster version wins; requests: settled wins).
 _KEYED = (
     "splits", "requests", "packets", "actions", "alerts", "groups", "group_changes",
     "consent",  # accepted / blocked peers: what this home decided already wins
+    "sponsored_claims",
 )  # fmt: skip
+#: The account's tables merged by a rule of their own (after the messages they name).
+_OWN = ("held_group_messages", "chat_events")
 _SETTINGS = ("delivery_keys",)  # the account's own, restored if this home has none yet
 _GLOBAL = ("peer_delivery_keys", "relay_pins")  # the home's: what is here already wins
 _SKIPPED_MESSAGE_COLUMNS = ("id", "conversation_id", "account", "mailbox", "envelope")
@@ -119,7 +131,7 @@ def dump(store: Store, account: str) -> dict[str, Rows]:
             for row in rows:
                 row.pop("conversation_id", None)
             out[table] = rows
-        for table in ("payments", *_KEYED, *_SETTINGS):
+        for table in ("payments", *_KEYED, *_OWN, *_SETTINGS):
             rows = _rows(conn, f"SELECT * FROM {table} WHERE account = ?", (account,))
             for row in rows:
                 row.pop("id", None)
@@ -144,11 +156,16 @@ class _Merge:
     """One merge, inside the caller's write transaction."""
 
     def __init__(
-        self, conn: Any, account: str, name_taken: Callable[[str, str], None] | None = None
+        self,
+        conn: Any,
+        account: str,
+        name_taken: Callable[[str, str], None] | None = None,
+        reserved: Sequence[str] = (),
     ) -> None:
         self.conn = conn
         self.account = account
         self.name_taken = name_taken
+        self.reserved = reserved  # the home's wallet names: no contact may look like one
         self.uids: dict[str, int] = {}
         self.conversations: set[str] = set()
         self.notes: dict[tuple[Any, ...], int] = {}  # local notes met, by content
@@ -187,18 +204,21 @@ def merge(
     *,
     also: Callable[[Any], None] | None = None,
     name_taken: Callable[[str, str], None] | None = None,
+    reserved: Sequence[str] = (),
 ) -> dict[str, int]:
     """Merge ``records`` (as :func:`dump` made them, for ``account``) into the store, in one
     write transaction (with ``also(conn)`` last, in the same one). Returns how many rows
     each table gained. ``name_taken(address, name)`` hears of each contact whose name in the
-    records another contact here has (the contact comes back unnamed).
+    records another contact here has, or looks like it or like one of the ``reserved``
+    names (the home's wallets), as ``chat contacts add`` refuses: the contact comes back
+    unnamed.
 
     Raises:
         StoreError: a database error (nothing was written). ValueError, KeyError, TypeError:
             records that are not a dump's shape (nothing was written).
     """
     with store.transaction() as conn:
-        m = _Merge(conn, account, name_taken)
+        m = _Merge(conn, account, name_taken, reserved)
         for row in _table(records, "contacts"):
             _merge_contact(m, row)
         for row in _table(records, "conversations"):
@@ -215,6 +235,10 @@ def merge(
         for table in (*_KEYED, *_SETTINGS):
             for row in _table(records, table):
                 _merge_keyed(m, table, row)
+        for row in _table(records, "held_group_messages"):
+            _merge_held(m, row)
+        for row in _table(records, "chat_events"):
+            _merge_event(m, row)
         for table in _GLOBAL:
             for row in _table(records, table):
                 m.insert(table, row)
@@ -233,11 +257,12 @@ def _table(records: dict[str, Any], table: str) -> list[dict[str, Any]]:
 def _merge_contact(m: _Merge, row: dict[str, Any]) -> None:
     address, key = str(row["address"]), _decode(row.get("identity_key"))
     name = row.get("name")
-    holder = None if name is None else m.one("SELECT address FROM contacts WHERE name = ?", (name,))
-    if holder is not None:
-        if holder != address and m.name_taken is not None:
+    if name is not None and m.one("SELECT name FROM contacts WHERE address = ?", (address,)):
+        name = None  # named here already: this home's name stays
+    elif name is not None and _name_clash(m, address, str(name)):
+        if m.name_taken is not None:
             m.name_taken(address, str(name))
-        name = None  # the name is taken (by this contact already, or by another)
+        name = None  # the name is taken, or could be mistaken for one used here
     owner = (
         None
         if key is None
@@ -269,6 +294,18 @@ def _merge_contact(m: _Merge, row: dict[str, Any]) -> None:
             "UPDATE contacts SET confirmed = 1 WHERE address = ? AND identity_key = ?",
             (address, key),
         )
+
+
+def _name_clash(m: _Merge, address: str, name: str) -> bool:
+    """Whether another contact here has ``name`` or one it could be mistaken for, or a
+    wallet of this home does (the rule of ``chat contacts add``)."""
+    from walletim.localnames import looks_like
+
+    others = m.conn.execute(
+        "SELECT name FROM contacts WHERE name IS NOT NULL AND address != ?", (address,)
+    ).fetchall()
+    used = [*m.reserved, *(str(r[0]) for r in others)]
+    return looks_like(name, used, itself=True) is not None
 
 
 def _merge_message(m: _Merge, row: dict[str, Any]) -> None:
@@ -390,3 +427,27 @@ def _merge_keyed(m: _Merge, table: str, row: dict[str, Any]) -> None:
             "AND state = 'open'",
             (out.get("paid_tx"), m.account, out["direction"], out["peer"], out["request_id"]),
         )
+
+
+def _merge_held(m: _Merge, row: dict[str, Any]) -> None:
+    """A message held for its group's history (by its relay id, within the held bounds),
+    or the note of a message shown from an unverified roster (it follows its message: it
+    names the message's id here)."""
+    out = _with_message(m, row)
+    if row.get("message_id") is not None or str(row["relay_id"]).startswith("shown:"):
+        if out["message_id"] is None:
+            return  # its message is not here: nothing to take back
+        out["relay_id"] = f"shown:{out['message_id']}"
+    elif not held_room(m.conn, m.account, str(out["group_id"]), str(out["sender"])):
+        return
+    m.insert("held_group_messages", out)
+
+
+def _merge_event(m: _Merge, row: dict[str, Any]) -> None:
+    found = m.one(
+        "SELECT 1 FROM chat_events WHERE account = ? AND peer IS ? AND kind = ? AND detail = ? "
+        "AND at_ms = ?",
+        (m.account, row.get("peer"), row["kind"], row.get("detail", ""), row["at_ms"]),
+    )
+    if found is None:
+        m.insert("chat_events", {**row, "account": m.account})

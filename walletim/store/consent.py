@@ -193,9 +193,25 @@ def forgotten_since(sql: Sql, account: str, peer: str, at: int) -> bool:
     """Whether this home forgot (unblocked, unaccepted) its decision about ``peer`` at or
     after ``at`` (ms): a decision made at ``at`` elsewhere (another device, a backup) must
     not come back."""
+    last = _undone_at(sql, account, peer)
+    return last is not None and last >= at
+
+
+def _undone_at(sql: Sql, account: str, peer: str) -> int | None:
+    """When this home last forgot its decision about ``peer`` (ms), or None."""
     undone = sql.execute("SELECT value FROM meta WHERE key = ?", (_undone_key(account, peer),))
     last = undone.fetchone()
-    return last is not None and int(last[0]) >= at
+    return None if last is None else int(last[0])
+
+
+def next_at(sql: Sql, account: str, peer: str, now: int) -> int:
+    """When a decision made here now about ``peer`` is dated: ``now`` (ms), but after every
+    decision about ``peer`` this home has (made, taken from another device, or forgotten),
+    so that a device whose clock runs ahead cannot keep the user's later decision on
+    another device from winning once it is seen there (a Lamport clock)."""
+    row = decision(sql, account, peer)
+    seen = max(0 if row is None else row.updated_ms, _undone_at(sql, account, peer) or 0)
+    return max(now, seen + 1)
 
 
 def take_newest(sql: Sql, account: str, peer: str, state: Synced, at: int) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,10 +36,17 @@ MAX_ARCHIVE = 1 << 30  # bytes of an archive read from a file or the relay, at m
 FORMAT = "walletim-chat-backup"
 
 
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
 class BackupWallets(Protocol):
     def account(self, spec: str) -> Addressed: ...
 
     def backup_key(self, spec: str) -> BackupKey: ...
+
+    def list(self) -> Sequence[Named]: ...
 
 
 class NetworkProfiles(Protocol):
@@ -96,6 +103,9 @@ class BackupService:
     dial: Callable[[], Awaitable[BackupRelay]]
     _: KW_ONLY
     networks: NetworkProfiles | None = None
+    #: Whether this home's device of the account (``spec``) was revoked from the wallet's
+    #: newest device list (fetched from the relay); None: not asked.
+    revoked: Callable[[str], bool] | None = None
     clock: Callable[[], float] = time.time
     randbytes: Callable[[int], bytes] = secrets.token_bytes
 
@@ -108,12 +118,21 @@ class BackupService:
         Raises:
             KeysError (no seed), InputError (``to`` is something other than a backup to
             replace), ConfigError (the file), RelayRefused (``backup_too_large`` ...),
-            RelayUnavailable.
+            RelayUnavailable. DeviceRevoked: to the relay from a revoked device.
         """
         address = self.wallets.account(spec).address
         if to is not None:
             replaceable(to)
         key = self.wallets.backup_key(spec)
+        if to is None and self.revoked is not None and self.revoked(spec):
+            # Its history stopped at the revoke: it must not replace the wallet's newer
+            # backup on the relay (the one slot every home of the mnemonic writes).
+            from walletim.messaging.fanout import DeviceRevoked
+
+            raise DeviceRevoked(
+                "it does not replace the wallet's backup on the relay (back up to a file: "
+                "--to FILE)"
+            )
         store = self.store()
         dumped: dict[str, object] = dict(records.dump(store, address))
         counts = records.counts(records.dump_tables(dumped))
@@ -121,10 +140,11 @@ class BackupService:
             profiles = [asdict(n) for n in self.networks.user_defined().values()]
             dumped["settings"] = {"networks": profiles}
             counts["networks"] = len(profiles)
-        header = Header(self.randbytes(16), int(self.clock() * 1000))
+        header = Header(self.randbytes(16), self._created(store, address))
         manifest: dict[str, object] = {
             "format": FORMAT,
             "account": address,
+            "records": records.RECORDS_VERSION,
             "counts": counts,
         }
         blob = seal(key.archive_key(header.archive_id), header, manifest, dumped)
@@ -190,6 +210,7 @@ class BackupService:
                 store, address, opened.records,
                 also=lambda conn: _remember(conn, address, created),
                 name_taken=lambda who, name: taken.append((who, name)),
+                reserved=[w.name for w in self.wallets.list()],
             )  # fmt: skip
         except (ValueError, KeyError, TypeError) as exc:
             raise ArchiveError("this backup's records are not in the expected shape") from exc
@@ -241,6 +262,13 @@ class BackupService:
         return blob
 
     # -- the newest archive known -----------------------------------------------------------
+
+    def _created(self, store: Store, address: str) -> int:
+        """When an archive made now is dated: now, but after the newest archive this home
+        made or restored (a clock set back, or one that ran ahead when an earlier archive
+        was made, must not make this home's newest archive read as a stale copy)."""
+        now, newest = int(self.clock() * 1000), self._newest(store, address)
+        return now if newest is None else max(now, newest + 1)
 
     @staticmethod
     def _newest(store: Store, address: str) -> int | None:

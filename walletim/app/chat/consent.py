@@ -166,8 +166,9 @@ class ConsentBook:
         """Record a decision (undecided: forget it) and note it for this wallet's other
         devices (:mod:`walletim.app.chat.consent_sync`), in one transaction. Returns how
         many unsent messages a block withdrew."""
-        at, withdrawn = now_ms(), 0
+        withdrawn = 0
         with self._sql().transaction() as sql:
+            at = C.next_at(sql, account, peer, now_ms())
             if state == "undecided":
                 C.undecide(sql, account, peer, at)
             else:

@@ -33,7 +33,13 @@ from walletim.app.chat.group_sync import GroupHistories
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink, learn_binding
 from walletim.app.chat.pages import pages
-from walletim.app.chat.peer_devices import listed_ids, newest_list, pinned_list, served_list
+from walletim.app.chat.peer_devices import (
+    home_revoked,
+    listed_ids,
+    newest_list,
+    pinned_list,
+    served_list,
+)
 from walletim.app.chat.ports import Env, RelayConnection, WalletsPort
 from walletim.app.chat.read_sync import ReadMarks
 from walletim.app.chat.results import Dropped, InboxResult, Received, Rejection
@@ -71,13 +77,8 @@ class DevicePass:
         return ThisDevice(me.address, key, mine.to_json()), mine
 
     def revoked(self, me: Me) -> bool:
-        """Whether this home was a device of ``me``'s wallet and the newest list it keeps no
-        longer names it: then it sends nothing, on its device key or on the account key
-        every home of the mnemonic derives (THREAT_MODEL: a revoked device cannot send)."""
-        store = self.env.repo().store
-        joined = listed_ids(store, me.address)
-        mine = pinned_list(store, me.address) if joined else None
-        return mine is not None and not any(d.id.hex() in joined for d in mine.devices)
+        """See :func:`walletim.app.chat.peer_devices.home_revoked`."""
+        return home_revoked(self.env.repo().store, me.address)
 
     async def run(self, me: Me, result: InboxResult, *, fetch: bool) -> None:
         """Publish, seal and send to the peers with device lists, and (``fetch``) receive

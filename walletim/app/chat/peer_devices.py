@@ -84,6 +84,15 @@ def listed_ids(store: Executes, address: str) -> set[str]:
     return {str(r[0])[len(prefix) :] for r in rows}
 
 
+def home_revoked(store: Executes, address: str) -> bool:
+    """Whether this home was a device of ``address``'s wallet and the newest list it keeps
+    no longer names it: then it sends nothing, on its device key or on the account key
+    every home of the mnemonic derives (THREAT_MODEL: a revoked device cannot send)."""
+    joined = listed_ids(store, address)
+    mine = pinned_list(store, address) if joined else None
+    return mine is not None and not any(d.id.hex() in joined for d in mine.devices)
+
+
 def was_listed(store: Executes, address: str, device_id: bytes) -> bool:
     """Whether this home's device ``device_id`` was ever on ``address``'s list."""
     key = _listed_prefix(address) + device_id.hex()

@@ -74,6 +74,8 @@ def restore(
     another wallet's changes nothing. Chat sessions are not restored: they re-establish.
     This home becomes a device of the wallet (it joins the device list, or starts it):
     peers then see a new device, not a key change; a revoked device is not put back."""
+    if file is not None and from_file is not None and file != from_file:
+        raise click.UsageError("give the archive once: FILE or --from-file FILE, not both")
     source = file or from_file
     if (source is None) == (not from_relay):
         raise click.UsageError("give either FILE (or --from-file FILE) or --from-relay")
@@ -93,8 +95,8 @@ def restore(
     for address, name in r.names_taken:  # stderr: with --json too
         click.echo(
             f"warning: the backup names {address} “{printable(name, newline=' ')}”, which is "
-            f"another contact's name here: restored without a name (chat contacts add NAME "
-            f"{address})",
+            f"(or looks like) another contact's or a wallet's name here: restored without a "
+            f"name (chat contacts add NAME {address})",
             err=True,
         )
 
