@@ -29,6 +29,7 @@ from walletim.errors import (
     ChainIdMismatch,
     ContractReverted,
     InputError,
+    RiskRefused,
     RpcError,
     SuggestedFeeTooHigh,
     SuspiciousNonce,
@@ -209,8 +210,11 @@ def test_explicit_and_concurrent_nonces(chain: FakeChain, store: Store) -> None:
     s = service(chain, store)
     a = s.send("dev", ME, SendRequest(BOB, 1), wait=False)
     b = s.send("dev", ME, SendRequest(BOB, 2), wait=False)
-    c = s.send("dev", ME, SendRequest(BOB, 3, nonce=7), wait=False)
+    with pytest.raises(RiskRefused, match="above the sender's next nonce 2"):  # a gap
+        s.send("dev", ME, SendRequest(BOB, 3, nonce=7), wait=False)
+    c = s.send("dev", ME, SendRequest(BOB, 3, nonce=7, force=True), wait=False)
     assert (a.nonce, b.nonce, c.nonce) == (0, 1, 7)
+    assert [r.code for r in c.plan.risks] == ["nonce-gap"]
     chain.mine()
     assert s.refresh(a.hash).status == "mined" and s.refresh(c.hash).status == "pending"
 

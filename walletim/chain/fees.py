@@ -9,6 +9,7 @@
   :data:`MAX_SUGGESTED_FEE_PER_GAS` is refused).
 - :func:`replacement`: the fees of a speed-up or cancellation (the bump rule).
 - :func:`check_fee_cap`: the cap on a transaction's maximum total fee.
+- :func:`under_base_fee`: a fee given below the base fee (no block takes it while it is).
 - :func:`contract_gas_limit`, :func:`network_fee_bound`: gas limits and the fee shown
   before a multi-step plan is confirmed.
 
@@ -219,6 +220,23 @@ def replacement(old: Fees, percent: float, current: FeeSuggestion | int | None =
     return Fees(max_fee=most, priority_fee=tip)
 
 
+def under_base_fee(fees: Fees, base_fee: int | None) -> str | None:
+    """Why a transaction paying ``fees`` per gas cannot be mined now, the next block's
+    ``base_fee`` above its max fee (or legacy gas price), else None (also when the base fee
+    is not known: a chain without EIP-1559). Only a fee the user gave can be: a suggested
+    max fee is twice the base fee or more."""
+    if base_fee is None or fees.per_gas >= base_fee:
+        return None
+    from walletim.chain.units import format_gwei
+
+    what = "gas price" if fees.gas_price is not None else "max fee"
+    return (
+        f"the {what} {format_gwei(fees.per_gas, exact=True)} is below the base fee "
+        f"{format_gwei(base_fee, exact=True)}: no block takes it until the base fee falls "
+        "that low (geth holds it in its pool, Anvil refuses it)"
+    )
+
+
 def contract_gas_limit(estimate: int, block_gas_limit: int | None = None) -> int:
     """The gas limit to sign for a contract call whose ``eth_estimateGas`` was ``estimate``.
 
@@ -283,4 +301,5 @@ __all__ = [
     "network_fee_bound",
     "replacement",
     "suggest",
+    "under_base_fee",
 ]

@@ -100,6 +100,7 @@ def _plan_text(plan: TxPlan, s: Session | None = None) -> str:
     else:  # what is signed, to the wei (cut, 2.000000001 gwei read as 2)
         lines.append(f"  gas price {format_gwei(plan.gas_price or 0, exact=True)} (legacy)")
     lines.append(f"  gas limit {plan.gas_limit}; max fee {eth_text(plan.max_total_fee)} ETH")
+    lines.extend(f"  {risk.line}" for risk in plan.risks)
     return "\n".join(lines)
 
 
@@ -347,7 +348,7 @@ def _render_sent(
         "gas_used": str(receipt.gas_used) if receipt else None,
         "confirmations": result.confirmations,
         "recovered": list(result.recovered),
-        "warnings": risks_json(transfer.risks),
+        "warnings": risks_json([*transfer.risks, *result.plan.risks]),
     }
     human = f"{result.status}: {result.hash}"
     if receipt:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from walletim.app.chain.model import SendRequest, TxPlan
 from walletim.app.networks import Network
@@ -20,6 +20,9 @@ from walletim.chain.reverts import revert_from
 from walletim.chain.rpc import Q, Query, RpcClient, answered
 from walletim.errors import ChainError, InputError, InsufficientFunds, NonceUsed, RpcError
 from walletim.keys.hd import to_checksum_address
+
+if TYPE_CHECKING:
+    from walletim.app.risk import Risk
 
 
 def _raise_revert(exc: RpcError) -> None:
@@ -162,15 +165,25 @@ class Planner:
 
     def _preflight(
         self, req: SendRequest, sender: str, estimate: Query[int] | None
-    ) -> tuple[Fees, int | RpcError, int | RpcError | None]:
+    ) -> tuple[Fees, int | RpcError, int | RpcError | None, tuple[Risk, ...]]:
         """In one round trip: the gas estimate (when asked), what the fees of ``req`` need
-        from the node (:meth:`fee_reads`) and the sender's pending balance; the fees. Errors
-        of the balance and the estimate are returned, not raised."""
+        from the node (:meth:`fee_reads`), the sender's pending balance and, for a nonce or
+        a max fee given, what the risk policy needs; the fees and the risk policy's warnings
+        (:func:`_signing_risks`). Errors of the balance and the estimate are returned, not
+        raised.
+
+        Raises:
+            NonceUsed; RiskRefused (a nonce gap, a fee under the base fee, unless forced).
+        """
         reads = self.fee_reads(req)
+        given = req.nonce is not None
         wanted: dict[str, Query[Any] | None] = {
             "estimate": estimate,
-            "mined": None if req.nonce is None else Q.nonce(sender, "latest"),  # is it free?
+            "mined": Q.nonce(sender, "latest") if given else None,  # is it free?
+            "next": Q.nonce(sender, "pending") if given else None,  # is it the next?
             "fees": reads[1],
+            # The base fee, for a fee given (a suggested one is twice it), unless read anyway.
+            "base": Q.fee_history() if req.max_fee is not None and reads == (None, None) else None,
         }
         asked = {name: q for name, q in wanted.items() if q is not None}
         funds, *rest = self.rpc.gather_all([Q.balance(sender, "pending"), *asked.values()])
@@ -180,7 +193,9 @@ class Planner:
         estimated = got.get("estimate")
         if isinstance(estimated, RpcError):
             _raise_revert(estimated)
-        return self.fees_read(req, reads, got.get("fees")), funds, estimated
+        fees = self.fees_read(req, reads, got.get("fees"))
+        history = reads[0] or got.get("fees" if reads[1] is not None else "base")
+        return fees, funds, estimated, _signing_risks(req, fees, got.get("next"), history)
 
     # -- gas ----------------------------------------------------------------------------
 
@@ -215,7 +230,7 @@ class Planner:
         estimate = None
         if req.gas_limit is None:
             estimate = Q.estimate_gas(to, req.data, sender=sender, value=req.value)
-        fees, balance, estimated = self._preflight(req, sender, estimate)
+        fees, balance, estimated, risks = self._preflight(req, sender, estimate)
         if estimated is None:
             assert req.gas_limit is not None
             gas_limit = req.gas_limit
@@ -224,7 +239,7 @@ class Planner:
         plan = TxPlan.of(
             self.network.name, self.network.chain_id, sender, (to, req.value, req.data),
             nonce=req.nonce, gas_limit=gas_limit, fees=fees,
-            kind=req.kind, note=req.note,
+            kind=req.kind, note=req.note, risks=risks,
         )  # fmt: skip
         cap = self.network.fee_cap_wei if req.fee_cap is None else req.fee_cap
         policy.check_fee_cap(plan.gas_limit, plan.fees, cap)
@@ -261,6 +276,24 @@ class Planner:
             f"insufficient funds: {sender} has {format_amount(balance)} ETH, needs up to "
             f"{format_amount(needed)} ETH (value + max fee); nothing was signed"
         )
+
+
+def _signing_risks(
+    req: SendRequest, fees: Fees, next_nonce: int | RpcError | None, history: object
+) -> tuple[Risk, ...]:
+    """The risk policy's word on how ``req`` is signed: its nonce above the node's
+    ``next_nonce`` (its answer), its fee under the base fee of ``history`` (a FeeHistory;
+    anything else, e.g. the error of a node without EIP-1559: no base fee known). Raises
+    RiskRefused unless ``req.force``."""
+    from walletim.app.risk import enforce, signing_risks
+
+    base = None
+    if isinstance(history, FeeHistory) and history.base_fees and req.max_fee is not None:
+        base = history.base_fees[-1]
+    nonce = answered(next_nonce) if next_nonce is not None else 0
+    risks = tuple(signing_risks(req.nonce, nonce, policy.under_base_fee(fees, base)))
+    enforce(risks, req.force)
+    return risks
 
 
 def check_fields(req: SendRequest) -> None:
