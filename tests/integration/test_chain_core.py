@@ -280,7 +280,7 @@ def test_a_replacement_too_late_says_the_original_was_mined(
     """The original was mined between the speed-up's (the cancellation's) plan and its
     broadcast: the user read the node's "nonce too low" and the original stayed pending in
     the history. Now they read that it was mined, and how it ended; the refused replacement
-    reads replaced by it."""
+    reads dropped: it never went out (it read "replaced by" the original, as if it had)."""
     original = msession.send("dev", "dev:3", 10**18, wait=False)
 
     def mined_meanwhile(plan: object) -> None:
@@ -293,7 +293,7 @@ def test_a_replacement_too_late_says_the_original_was_mined(
     by_hash = {t.hash: t for t in msession.chain.history()}
     assert by_hash[original.hash].status == "mined"
     (refused,) = [t for t in by_hash.values() if t.kind == how]
-    assert refused.status == "replaced" and refused.replaced_by == original.hash
+    assert refused.status == "dropped" and refused.replaced_by is None
 
 
 def test_reorg_corrects_stored_receipt(session: Session, anvil: Anvil) -> None:

@@ -344,7 +344,16 @@ def test_a_refused_transaction_is_dropped_and_its_nonce_handed_out_again(
     (refused,) = s.history(ME)
     assert refused.status == "dropped"
     chain.node.on("eth_sendRawTransaction", real)
-    assert s.send("dev", ME, SendRequest(BOB, 2)).nonce == refused.nonce == 0
+    paid = s.send("dev", ME, SendRequest(BOB, 2))
+    assert paid.nonce == refused.nonce == 0 and paid.status == "mined"
+    # Never sent, it was not "replaced by" the payment that took its nonce: it stays dropped
+    # (read by a refresh, a reconcile and the history alike).
+    assert s.refresh(refused.hash).status == "dropped"
+    s.reconcile(ME)
+    assert {r.hash: (r.status, r.replaced_by) for r in s.history(ME)} == {
+        paid.hash: ("mined", None),
+        refused.hash: ("dropped", None),
+    }
 
 
 # -- replacement -------------------------------------------------------------------------------

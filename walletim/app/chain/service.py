@@ -576,8 +576,8 @@ class ChainService:
             raise  # not a refusal: the node could not be asked (the replacement is kept)
         except ChainError:
             # Refused ("nonce too low"): the original was mined (or replaced) since it was
-            # checked. That is said, its outcome recorded (the replacement then reads
-            # replaced by it), rather than the node's words.
+            # checked. That is said, its outcome recorded (the replacement, never sent,
+            # reads dropped), rather than the node's words.
             fresh = self.tracker.refresh(rec)
             check_replaceable(fresh, self.rpc.get(Q.nonce(rec.sender, "latest")))
             raise
