@@ -249,6 +249,40 @@ def test_cancel_by_nonce(msession: Session, manual: Anvil) -> None:
     assert msession.balance("dev:3") == before
 
 
+def test_a_stuck_transaction_signed_elsewhere_with_the_same_key_is_cancelled(
+    msession: Session, manual: Anvil
+) -> None:
+    """`tx cancel --from ACCOUNT --nonce N` (and `tx cancel HASH`) answered "no pending
+    transaction ... in this home" for a transaction the same key sent with cast or another
+    wallet: it could not be cancelled. The node says what holds the nonce (its fees, to
+    outbid by the node's 10%); by hash any node does."""
+    gwei = 10**9
+    send = manual.rpc().call  # Anvil holds the key too (its public test mnemonic)
+    legacy = send("eth_sendTransaction", [{"from": ANVIL0, "to": ANVIL9, "value": "0x5",
+                                           "gasPrice": hex(3 * gwei)}])  # fmt: skip
+    dynamic = send("eth_sendTransaction", [{"from": ANVIL0, "to": ANVIL9, "value": "0x7",
+                   "maxFeePerGas": hex(4 * gwei), "maxPriorityFeePerGas": hex(gwei)}])  # fmt: skip
+    before = msession.chain.balance(ANVIL9)
+    by_nonce = msession.chain.cancel(None, msession.account_for, sender=ANVIL0, nonce=0)
+    assert (by_nonce.nonce, by_nonce.tx_type, by_nonce.value) == (0, 0, 0)
+    assert by_nonce.gas_price is not None and by_nonce.gas_price >= 3 * gwei * 11 // 10
+    assert by_nonce.note == f"replaces {legacy}"
+    by_hash = msession.chain.cancel(dynamic, msession.account_for)
+    assert by_hash.nonce == 1 and by_hash.recipient == ANVIL0
+    assert by_hash.max_fee is not None and by_hash.max_fee >= 4 * gwei * 11 // 10
+    assert by_hash.priority_fee is not None and by_hash.priority_fee >= gwei * 11 // 10
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(by_nonce.hash).status == "mined"
+    assert msession.chain.refresh(by_hash.hash).status == "mined"
+    assert msession.chain.balance(ANVIL9) == before  # neither paid
+    with pytest.raises(ChainError, match=r"nonce 0 of .* is already used on chain"):
+        msession.chain.cancel(None, msession.account_for, sender=ANVIL0, nonce=0)
+    with pytest.raises(InputError, match="nor known to the node"):  # replaced: gone
+        msession.chain.cancel(legacy, msession.account_for)
+    with pytest.raises(InputError, match="the node holds none"):
+        msession.chain.cancel(None, msession.account_for, sender=ANVIL0, nonce=5)
+
+
 @pytest.mark.parametrize("how", ["cancel", "speedup"])
 def test_a_node_that_lost_a_replacement_gets_it_back_never_what_it_replaced(
     msession: Session, manual: Anvil, how: str

@@ -180,3 +180,28 @@ def test_a_simulation_runs_the_calls_in_one_block_and_reads_each_result() -> Non
     bad = FakeNode().on("eth_simulateV1", [{"no": "calls"}]).client()
     with pytest.raises(RpcError, match="malformed"):
         bad.get(Q.simulate([]))
+
+
+def test_a_senders_transaction_at_a_nonce_from_anvil_or_from_geths_pool() -> None:
+    """What holds a nonce of a key used elsewhere (`tx cancel --from A --nonce N`): Anvil,
+    Erigon and Reth answer ``eth_getTransactionBySenderAndNonce``; geth does not (-32601),
+    its ``txpool_contentFrom`` does. Either is read as the transaction to outbid."""
+    from walletim.app.chain.replace import held_elsewhere
+
+    sender = "0x" + "11" * 20
+    tx = {"hash": "0x" + "ab" * 32, "from": sender, "nonce": "0x5", "type": "0x2",
+          "gas": "0x5208", "maxFeePerGas": "0x64", "maxPriorityFeePerGas": "0x2",
+          "to": "0x" + "22" * 20, "value": "0x1", "input": "0x"}  # fmt: skip
+    geth = FakeNode().on("eth_getTransactionCount", "0x4")
+    geth.on("txpool_contentFrom", {"pending": {}, "queued": {"5": tx}})
+    rpc = geth.client()
+    assert rpc.get(Q.pool_from(sender)) == {"pending": {}, "queued": {"5": tx}}
+    found = held_elsewhere(rpc, 31337, sender, 5)
+    assert (found.nonce, found.tx_type, found.max_fee, found.priority_fee) == (5, 2, 100, 2)
+    assert found.hash == tx["hash"] and geth.round_trips == 2  # the three asked together
+    anvil = FakeNode().on("eth_getTransactionCount", "0x4")
+    anvil.on("eth_getTransactionBySenderAndNonce", lambda p: tx if p == [sender, "0x5"] else None)
+    assert anvil.client().get(Q.transaction_at(sender, 5)) == tx
+    assert held_elsewhere(anvil.client(), 31337, sender, 5).gas_limit == 21_000
+    with pytest.raises(RpcError, match="txpool is not an object"):
+        geth.on("txpool_contentFrom", "nope").client().get(Q.pool_from(sender))
