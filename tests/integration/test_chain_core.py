@@ -948,3 +948,21 @@ def _cmdline(proc: Path) -> str:
 
 def _unused(*_a: Any) -> None:  # keep imports honest for type checkers
     return None
+
+
+def test_a_chain_before_london_needs_legacy_and_nothing_is_signed_without_it(
+    tmp_path: Path,
+) -> None:
+    """On a chain without EIP-1559 (Anvil --hardfork berlin, as geth before London) the fee
+    history's base fees are zeros: `send` signed a type-2 transaction with a max fee of 1 wei,
+    recorded it, and the node refused it. Now refused before signing, saying --legacy; with
+    it the send is mined."""
+    with Anvil.start(args=["--hardfork", "berlin"]) as node:
+        s = make_session(tmp_path / "home", node.url)
+        try:
+            with pytest.raises(ChainError, match="use --legacy"):
+                s.send("dev", "dev:1", 5)
+            assert s.chain.history() == []  # nothing signed
+            assert s.send("dev", "dev:1", 5, legacy=True).status == "mined"
+        finally:
+            s.close()

@@ -108,3 +108,15 @@ def test_a_fee_under_the_base_fee_is_named_and_a_suggested_one_never_is() -> Non
     suggested = fees.suggest(fees.FeeHistory(1, (gwei, 3 * gwei), (0.5,), ((1, 2, 3),)))
     normal = fees.dynamic(suggested["normal"])
     assert fees.under_base_fee(normal, 3 * gwei) is None
+
+
+def test_a_chain_without_eip1559_reports_zero_base_fees_and_gets_no_suggestion() -> None:
+    """Before London, geth and Anvil answer eth_feeHistory with a base fee of 0 in every
+    block: the suggestion was a max fee of 1 wei, signed as an EIP-1559 transaction the node
+    then refused ("not supported by the current hardfork"). No suggestion: --legacy."""
+    zeros = fees.FeeHistory(0, (0, 0, 0), (0.0, 0.1), ((0, 0, 0), (0, 2, 3)))
+    with pytest.raises(ChainError, match=r"no EIP-1559 base fee .*use --legacy"):
+        fees.suggest(zeros)
+    with pytest.raises(ChainError, match="use --legacy"):
+        fees.suggest(fees.FeeHistory(0, (), (), ()))
+    assert fees.suggest(fees.FeeHistory(0, (0, 7), (0.0,), ((1, 1, 1),)))["low"].base_fee == 7

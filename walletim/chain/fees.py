@@ -88,10 +88,15 @@ def suggest(history: FeeHistory) -> dict[str, FeeSuggestion]:
     """Suggestions per level from a fee history.
 
     Raises:
-        ChainError: if the node has no EIP-1559 base fee (use ``--legacy``).
+        ChainError: if the node has no EIP-1559 base fee (use ``--legacy``): none, or zero
+            in every block (geth and Anvil answer zeros before London; an EIP-1559
+            transaction there is refused, after it was signed).
     """
-    if not history.base_fees:
-        raise ChainError("the node reports no EIP-1559 base fee; use --legacy")
+    if not any(history.base_fees):
+        raise ChainError(
+            "the node reports no EIP-1559 base fee (a chain before London, or with none); "
+            "use --legacy"
+        )
     next_base = history.base_fees[-1]
     columns: list[list[int]] = [[] for _ in PERCENTILES]
     for row in history.rewards:
