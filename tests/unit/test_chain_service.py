@@ -333,6 +333,19 @@ def test_an_unreachable_broadcast_is_kept_and_sent_by_the_next_command(
     assert s.refresh(orphan.hash).status == "mined"
 
 
+def test_a_gas_limit_above_the_blocks_is_refused_before_signing(
+    chain: FakeChain, store: Store
+) -> None:
+    """`send --gas-limit N` above the block gas limit was signed and recorded, then refused
+    by the node ("intrinsic gas too high"): no block can take it. Refused before signing;
+    at the block's limit it is sent."""
+    s = service(chain, store)
+    with pytest.raises(InputError, match="above the block gas limit 30000000"):
+        s.send("dev", ME, SendRequest(BOB, 1, gas_limit=30_000_001))
+    assert s.history(ME) == [] and not chain.node.called("eth_sendRawTransaction")
+    assert s.send("dev", ME, SendRequest(BOB, 1, gas_limit=30_000_000)).status == "mined"
+
+
 def test_a_refused_transaction_is_dropped_and_its_nonce_handed_out_again(
     chain: FakeChain, store: Store
 ) -> None:

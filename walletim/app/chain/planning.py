@@ -212,6 +212,18 @@ class Planner:
             raise RpcError("the node has no latest block", method=latest.method)
         return policy.contract_gas_limit(estimate, block.gas_limit)
 
+    def check_gas_limit(self, gas_limit: int) -> None:
+        """Refuse (InputError) a gas limit given above the latest block's: no block takes
+        it (the node refused it only after it was signed and recorded)."""
+        if gas_limit <= policy.CHECK_BLOCK_ABOVE:
+            return
+        block = self.rpc.get(Q.block("latest"))
+        if block is not None and gas_limit > block.gas_limit:
+            raise InputError(
+                f"the gas limit {gas_limit} is above the block gas limit {block.gas_limit}: "
+                "no block can include it; nothing was signed"
+            )
+
     def gas_limit(self, estimate: int, data: bytes) -> int:
         return self.contract_gas(estimate) if data else estimate
 
@@ -234,6 +246,7 @@ class Planner:
         if estimated is None:
             assert req.gas_limit is not None
             gas_limit = req.gas_limit
+            self.check_gas_limit(gas_limit)
         else:
             gas_limit = self.gas_limit(answered(estimated), req.data)
         plan = TxPlan.of(
