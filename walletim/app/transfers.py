@@ -364,6 +364,7 @@ def batch_plan_lines(batch: PreparedBatch, plan: BatchPlan) -> list[str]:
         else "no fee cap"
     )
     lines.append(f"fees      {per_gas} per gas; {cap}")
+    lines.extend(f"          {risk.line}" for risk in plan.risks)
     lines.append(
         f"checks    recipients checked as for a single send (zero, precompile and reserved "
         f"addresses, token contracts): {_rows(len(batch.rows))}, "

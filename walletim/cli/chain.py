@@ -302,7 +302,7 @@ def send(
     how = SendRequest(
         None, nonce=nonce, gas_limit=gas_limit, max_fee=_fee(max_fee),
         priority_fee=_fee(priority_fee), legacy=legacy, fee_level=fee_level,
-        fee_cap=None if fee_cap is None else parse_amount(fee_cap),
+        fee_cap=None if fee_cap is None else parse_amount(fee_cap), force=force,
     )  # fmt: skip
     if batch_file:
         until = None if no_wait else Until(confirmations, 300.0 if timeout is None else timeout)

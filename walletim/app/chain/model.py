@@ -184,6 +184,9 @@ class BatchPlan:
     tokens: tuple[TokenTotal, ...]
     fees: Fees  # per gas, the same for every row
     fee_cap: int  # wei per transaction (0: none)
+    #: What the risk policy says of how every row is signed (a fee under the base fee),
+    #: forced: :func:`walletim.app.risk.signing_risks`.
+    risks: tuple[Risk, ...] = ()
 
 
 __all__ = [

@@ -148,6 +148,15 @@ class Planner:
         history = self._recent_history()
         return history, (Q.fee_history() if history is None else None)
 
+    @staticmethod
+    def base_fee_read(
+        req: SendRequest, reads: tuple[FeeHistory | None, Query[Any] | None]
+    ) -> Query[FeeHistory] | None:
+        """What to ask for the base fee a max fee given is held to (see
+        :func:`signing_checked`), when :meth:`fee_reads` (``reads``) reads no fee history
+        already: a suggested max fee is twice the base fee or more, nothing to ask."""
+        return Q.fee_history() if req.max_fee is not None and reads == (None, None) else None
+
     def fees_read(
         self, req: SendRequest, reads: tuple[FeeHistory | None, Query[Any] | None], answer: object
     ) -> Fees:
@@ -169,7 +178,7 @@ class Planner:
         """In one round trip: the gas estimate (when asked), what the fees of ``req`` need
         from the node (:meth:`fee_reads`), the sender's pending balance and, for a nonce or
         a max fee given, what the risk policy needs; the fees and the risk policy's warnings
-        (:func:`_signing_risks`). Errors of the balance and the estimate are returned, not
+        (:func:`signing_checked`). Errors of the balance and the estimate are returned, not
         raised.
 
         Raises:
@@ -182,8 +191,7 @@ class Planner:
             "mined": Q.nonce(sender, "latest") if given else None,  # is it free?
             "next": Q.nonce(sender, "pending") if given else None,  # is it the next?
             "fees": reads[1],
-            # The base fee, for a fee given (a suggested one is twice it), unless read anyway.
-            "base": Q.fee_history() if req.max_fee is not None and reads == (None, None) else None,
+            "base": self.base_fee_read(req, reads),
         }
         asked = {name: q for name, q in wanted.items() if q is not None}
         funds, *rest = self.rpc.gather_all([Q.balance(sender, "pending"), *asked.values()])
@@ -195,7 +203,7 @@ class Planner:
             _raise_revert(estimated)
         fees = self.fees_read(req, reads, got.get("fees"))
         history = reads[0] or got.get("fees" if reads[1] is not None else "base")
-        return fees, funds, estimated, _signing_risks(req, fees, got.get("next"), history)
+        return fees, funds, estimated, signing_checked(req, fees, got.get("next"), history)
 
     # -- gas ----------------------------------------------------------------------------
 
@@ -291,7 +299,7 @@ class Planner:
         )
 
 
-def _signing_risks(
+def signing_checked(
     req: SendRequest, fees: Fees, next_nonce: int | RpcError | None, history: object
 ) -> tuple[Risk, ...]:
     """The risk policy's word on how ``req`` is signed: its nonce above the node's
