@@ -9,7 +9,7 @@ from walletim.app.chain.model import TxPlan
 from walletim.app.networks import Network
 from walletim.chain import fees as policy
 from walletim.chain.fees import Fees, FeeSuggestion
-from walletim.errors import ChainError, InputError, RpcError
+from walletim.errors import ChainError, InputError
 from walletim.keys.hd import to_checksum_address
 from walletim.store.txs import GONE, TxRecord, TxRepo
 
@@ -130,11 +130,18 @@ def foreign_record(chain_id: int, tx: JsonObject) -> TxRecord:
     another wallet), from the node's JSON of it: what a cancellation outbids (its sender,
     nonce and fees). Never stored, never signed again: a cancel replaces it with its own.
 
+    The fees are the sender's own: the JSON is rebuilt into the signed bytes, which must hash
+    to the hash the node gives and recover to the sender it names (a node cannot make a
+    cancellation outbid fees nobody signed).
+
     Raises:
         InputError: a blob transaction (only another blob transaction replaces it).
-        RpcError: the node's JSON is malformed.
+        InconsistentAnswer: the JSON is no transaction its sender signed (or of a type
+            walletim cannot rebuild).
     """
-    from walletim.chain.values import data, quantity
+    from walletim.chain.evidence import decode_signed, encode_from_json
+    from walletim.chain.values import quantity
+    from walletim.errors import InconsistentAnswer
 
     def q(name: str) -> int:
         return quantity(tx.get(name), f"the transaction's {name}")
@@ -145,19 +152,18 @@ def foreign_record(chain_id: int, tx: JsonObject) -> TxRecord:
             "that transaction carries blobs (EIP-4844): only another blob transaction "
             "replaces it in the node's pool, and walletim signs none"
         )
+    signed = decode_signed(encode_from_json(dict(tx)))
+    said = (str(tx.get("hash", "")).lower(), str(tx.get("from", "")).lower())
+    if said != (signed.hash, signed.sender.lower()) or signed.chain_id not in (None, chain_id):
+        raise InconsistentAnswer("the node's transaction is not what its signature says")
     dynamic = tx_type >= 2  # EIP-1559 fees (types 2 and 4); types 0 and 1 pay a gas price
-    sender, to = data(tx.get("from"), "its sender"), tx.get("to")
-    if len(sender) != 20:
-        raise RpcError("the transaction's sender is no address", response=tx.get("from"))
     return TxRecord(
-        hash=str(tx.get("hash") or "").lower(), chain_id=chain_id,
-        sender=to_checksum_address("0x" + sender.hex()), nonce=q("nonce"),
-        recipient=to_checksum_address(to) if isinstance(to, str) and to else None,
-        value=q("value"), tx_type=2 if dynamic else 0, gas_limit=q("gas"),
+        hash=signed.hash, chain_id=chain_id, sender=signed.sender, nonce=signed.nonce,
+        recipient=signed.to, value=signed.value, tx_type=2 if dynamic else 0, gas_limit=q("gas"),
         max_fee=q("maxFeePerGas") if dynamic else None,
         priority_fee=q("maxPriorityFeePerGas") if dynamic else None,
         gas_price=None if dynamic else q("gasPrice"),
-        data=data(tx.get("input", "0x"), "its input"), raw=b"", status="pending",
+        data=signed.data, raw=b"", status="pending",
     )  # fmt: skip
 
 
