@@ -125,30 +125,58 @@ def test_the_same_transaction_signed_again_after_a_refusal_is_sent(
     msession: Session, manual: Anvil
 ) -> None:
     """``send --nonce N`` refused by the node (a transaction signed elsewhere with the same
-    key held N: this home's own are refused before signing), then typed again once N was
-    free: the very same signed transaction (same nonce, fields and fees) failed with "database
-    error: UNIQUE constraint failed: transactions.hash". It is that record, sent again."""
+    key took N between the plan and the broadcast), then typed again once N was free: the
+    very same signed transaction (same nonce, fields and fees) failed with "database error:
+    UNIQUE constraint failed: transactions.hash". It is that record, sent again."""
     gwei = 10**9
     fees = {"maxFeePerGas": hex(3 * gwei), "maxPriorityFeePerGas": hex(gwei)}
-    elsewhere = manual.rpc().call(  # Anvil holds the key too (its public test mnemonic)
-        "eth_sendTransaction", [{"from": ANVIL0, "to": ANVIL9, "value": "0x5", **fees}]
-    )
+    elsewhere: list[str] = []
 
-    def again() -> Any:
-        return msession.send(
-            "dev", "dev:2", 7, nonce=0, max_fee=3 * gwei, priority_fee=gwei, wait=False
+    def sent_elsewhere(_plan: object) -> None:  # Anvil holds the key too (the test mnemonic)
+        elsewhere.append(
+            manual.rpc().call(
+                "eth_sendTransaction", [{"from": ANVIL0, "to": ANVIL9, "value": "0x5", **fees}]
+            )
         )
 
+    def again(confirm: Any = None) -> Any:
+        req = SendRequest(msession.resolve_address("dev:2"), 7, nonce=0, max_fee=3 * gwei,
+                          priority_fee=gwei)  # fmt: skip
+        return msession.chain.send("dev", ANVIL0, req, confirm=confirm, wait=False)
+
     with pytest.raises(ChainError, match="underpriced"):
-        again()
+        again(sent_elsewhere)
     (refused,) = msession.chain.history()
     assert refused.status == "dropped"
-    manual.rpc().call("anvil_dropTransaction", [elsewhere])
+    manual.rpc().call("anvil_dropTransaction", [elsewhere[0]])
     retried = again()
     assert retried.hash == refused.hash and retried.status == "pending"
     manual.rpc().call("anvil_mine", ["0x1"])
     assert msession.chain.refresh(retried.hash).status == "mined"
     assert len(msession.chain.history()) == 1
+
+
+def test_a_nonce_held_by_a_transaction_signed_elsewhere_is_outbid_or_refused(
+    msession: Session, manual: Anvil
+) -> None:
+    """``send --nonce N`` where a transaction the same key sent with cast holds N in the
+    pool, at fees this one does not raise by the node's 10%: signed, recorded, then refused
+    as underpriced (this home's own were refused before signing). Now refused before
+    signing, saying the fees it needs; with them it replaces that one."""
+    gwei = 10**9
+    held = manual.rpc().call(
+        "eth_sendTransaction",
+        [{"from": ANVIL0, "to": ANVIL9, "value": "0x5", "maxFeePerGas": hex(3 * gwei),
+          "maxPriorityFeePerGas": hex(gwei)}],
+    )  # fmt: skip
+    with pytest.raises(InputError, match=f"signed elsewhere with this key, {held}") as low:
+        msession.send("dev", "dev:2", 7, nonce=0, max_fee=3 * gwei, priority_fee=gwei)
+    assert "max fee of at least 3.3 gwei and a priority fee of at least 1.1 gwei" in str(low.value)
+    assert msession.chain.history() == []  # nothing signed
+    bid = msession.send("dev", "dev:2", 7, nonce=0, max_fee=4 * gwei, priority_fee=2 * gwei,
+                        wait=False)  # fmt: skip
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(bid.hash).status == "mined"
 
 
 def test_a_nonce_a_mined_transaction_used_is_refused_before_signing(

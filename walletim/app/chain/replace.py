@@ -3,6 +3,7 @@ raised by the one bump rule (:func:`walletim.chain.fees.replacement`)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from walletim.app.chain.model import TxPlan
@@ -226,10 +227,11 @@ def _pooled(pool: object, nonce: int) -> JsonObject | None:
     return None
 
 
-def check_outbids(repo: TxRepo, plan: TxPlan) -> None:
+def check_outbids(repo: TxRepo, plan: TxPlan, rpc: RpcClient | None = None) -> None:
     """Refuse, before anything is signed, a transaction at a nonce it names (``send --nonce
-    N``) where this home's open transaction holds fees it does not raise by the node's
-    replacement minimum, each of them: once signed the node refuses it ("replacement
+    N``) where this home's open transaction, or else one its key signed elsewhere that the
+    node holds (asked of ``rpc``, :func:`held_elsewhere`), has fees it does not raise by the
+    node's replacement minimum, each of them: once signed the node refuses it ("replacement
     transaction underpriced"). The fees it needs are said exactly.
 
     Raises:
@@ -241,6 +243,11 @@ def check_outbids(repo: TxRepo, plan: TxPlan) -> None:
         return
     held = repo.at_nonce(plan.chain_id, to_checksum_address(plan.sender), plan.nonce)
     held = [r for r in held if r.status in ("signed", "pending")]
+    whose = "this home's pending"
+    if not held and rpc is not None:
+        with contextlib.suppress(InputError):  # nothing holds it (or the node cannot say)
+            held = [held_elsewhere(rpc, plan.chain_id, plan.sender, plan.nonce)]
+        whose = "a transaction signed elsewhere with this key,"
     if not held:
         return
     cap = policy.bump(max(record_fees(r).per_gas for r in held), policy.NODE_MIN_BUMP_PERCENT)
@@ -258,7 +265,7 @@ def check_outbids(repo: TxRepo, plan: TxPlan) -> None:
         )
         options = "--max-fee and --priority-fee"
     raise InputError(
-        f"nonce {plan.nonce} is held by this home's pending {held[-1].hash}: a transaction "
+        f"nonce {plan.nonce} is held by {whose} {held[-1].hash}: a transaction "
         f"replacing it needs {needed} (10% over it), or the node refuses it as underpriced; "
         f"give {options}, or use `walletim tx speedup` or `tx cancel`; nothing was signed"
     )

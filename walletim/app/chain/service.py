@@ -362,7 +362,7 @@ class ChainService:
         from walletim.app.chain.replace import check_outbids
 
         plan = self.plan(sender, req)
-        check_outbids(self.repo, plan)  # --nonce onto a pending one: refused, not underpriced
+        check_outbids(self.repo, plan, self.rpc)  # --nonce onto a pending one: not underpriced
         if confirm is not None:
             confirm(plan)
         signer = self._signer(account, plan.sender)
