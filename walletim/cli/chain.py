@@ -264,7 +264,8 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     "--force",
     is_flag=True,
     help="Send even what the risk policy refuses (to the zero address, ETH or tokens to a "
-    "token contract); --yes alone is not enough.",
+    "token contract, a --nonce above the next one, a --max-fee under the base fee); --yes "
+    "alone is not enough.",
 )
 @with_home
 def send(
