@@ -399,6 +399,26 @@ def test_speedup_and_cancel_replace_at_the_same_nonce_with_bumped_fees(
         s.cancel(None, lambda address: "dev", sender=ME, nonce=5)
 
 
+def test_what_a_mined_transaction_replaced_reads_replaced_by_it_however_many_hops(
+    chain: FakeChain, store: Store
+) -> None:
+    """`tx speedup HASH` twice (the user names the original both times, as `tx status`
+    shows it), then the second is mined: the original read "replaced by" the first speed-up,
+    itself replaced, and a payment in a chat followed it one hop only (a winner not mined:
+    never settled). Whatever a mined transaction took the nonce of reads replaced by it."""
+    chain.automine = False
+    s = service(chain, store)
+    slow = s.send("dev", ME, SendRequest(BOB, ETH), wait=False)
+    first = s.speedup(slow.hash, lambda address: "dev")
+    second = s.speedup(slow.hash, lambda address: "dev")
+    assert s.repo.get(slow.hash).replaced_by == first.hash  # type: ignore[union-attr]
+    chain.mine()
+    assert s.refresh(second.hash).status == "mined"
+    for replaced in (slow.hash, first.hash):
+        rec = s.refresh(replaced)
+        assert (rec.status, rec.replaced_by) == ("replaced", second.hash)
+
+
 def test_a_send_at_a_pending_nonce_is_refused_unless_it_outbids_it(
     chain: FakeChain, store: Store
 ) -> None:

@@ -293,7 +293,8 @@ class TxRepo:
     def settle_replaced(conn: Conn, chain_id: int, sender: str) -> None:
         """Mark open transactions whose nonce another one of ours used on chain as
         'replaced' (by that one), and dropped ones whose nonce our speed-up or cancel of
-        them used (:data:`REPLACES_DROPPED`). One statement for a whole batch."""
+        them used (:data:`REPLACES_DROPPED`); replaced ones point at it (as
+        :meth:`record_mined` does). One statement for a whole batch."""
         winner = (
             "SELECT w.hash FROM transactions w WHERE w.chain_id = t.chain_id AND "
             "w.sender = t.sender AND w.nonce = t.nonce AND w.status IN ('mined', 'failed') "
@@ -303,8 +304,8 @@ class TxRepo:
         conn.execute(
             f"UPDATE transactions AS t SET status = 'replaced', replaced_by = ({winner}), "
             "updated_at = ? WHERE t.chain_id = ? AND t.sender = ? "
-            f"AND t.status IN ('signed', 'pending', 'dropped') AND {_live('t')} "
-            f"AND EXISTS ({winner})",
+            f"AND t.status IN ('signed', 'pending', 'dropped', 'replaced') AND {_live('t')} "
+            f"AND t.replaced_by IS NOT ({winner}) AND EXISTS ({winner})",
             (int(time.time()), chain_id, sender),
         )
 
@@ -331,8 +332,9 @@ class TxRepo:
         """Store ``tx``'s receipt, mark it mined (or failed) on the chain this home sees at
         its chain id (it is on that chain now, whichever it was signed on), and every other
         open transaction of this home on that chain at its nonce replaced by it (a dropped
-        one too when ``tx`` is a speed-up or cancel: :data:`REPLACES_DROPPED`). Returns the
-        status."""
+        one too when ``tx`` is a speed-up or cancel: :data:`REPLACES_DROPPED`), and one
+        replaced in the pool by another (a speed-up sped up again) replaced by it: the
+        transaction that took the nonce. Returns the status."""
         status: TxStatus = "mined" if receipt.status == 1 else "failed"
         replaced = "'signed', 'pending'" + (", 'dropped'" if tx.kind in REPLACEMENT_KINDS else "")
         TxRepo.save_receipt(conn, receipt)
@@ -345,9 +347,9 @@ class TxRepo:
         )
         conn.execute(
             "UPDATE transactions SET status = 'replaced', replaced_by = ?, updated_at = ? "
-            "WHERE chain_id = ? AND sender = ? AND nonce = ? AND hash != ? "
-            f"AND status IN ({replaced}) AND {_live()}",
-            (tx.hash, int(time.time()), tx.chain_id, tx.sender, tx.nonce, tx.hash),
+            "WHERE chain_id = ? AND sender = ? AND nonce = ? AND hash != ? AND (status IN "
+            f"({replaced}) OR (status = 'replaced' AND replaced_by IS NOT ?)) AND {_live()}",
+            (tx.hash, int(time.time()), tx.chain_id, tx.sender, tx.nonce, tx.hash, tx.hash),
         )
         return status
 
