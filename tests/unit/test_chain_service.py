@@ -28,6 +28,7 @@ from walletim.errors import (
     ChainError,
     ChainIdMismatch,
     ContractReverted,
+    FeeCapExceeded,
     InputError,
     RiskRefused,
     RpcError,
@@ -397,6 +398,23 @@ def test_speedup_and_cancel_replace_at_the_same_nonce_with_bumped_fees(
         s.speedup(cancel.hash, lambda address: "dev")
     with pytest.raises(InputError, match="no pending transaction"):
         s.cancel(None, lambda address: "dev", sender=ME, nonce=5)
+
+
+def test_a_replacement_over_the_fee_cap_says_how_that_cap_is_raised(
+    chain: FakeChain, store: Store
+) -> None:
+    """A speed-up over the network's fee cap said "raise the cap with --fee-cap": `tx
+    speedup` and `tx cancel` take no --fee-cap. The network's cap is what is raised."""
+    chain.automine = False
+    s = service(chain, store)
+    gwei = 10**9
+    big = SendRequest(BOB, 1, gas_limit=30_000_000, max_fee=30 * gwei, priority_fee=gwei,
+                      fee_cap=0)  # fmt: skip
+    slow = s.send("dev", ME, big, wait=False)
+    raise_it = "cap with `walletim network add anvil --fee-cap AMOUNT`"
+    with pytest.raises(FeeCapExceeded, match=raise_it) as over:
+        s.speedup(slow.hash, lambda address: "dev")
+    assert "--fee-cap where" not in str(over.value)
 
 
 def test_what_a_mined_transaction_replaced_reads_replaced_by_it_however_many_hops(

@@ -265,9 +265,12 @@ def network_fee_bound(gas_used: Sequence[int], suggestion: FeeSuggestion) -> int
     return sum(contract_gas_limit(g) for g in gas_used) * suggestion.max_fee_per_gas
 
 
-def check_fee_cap(gas_limit: int, fees: Fees | int, cap_wei: int) -> None:
+def check_fee_cap(
+    gas_limit: int, fees: Fees | int, cap_wei: int, raise_with: str = "--fee-cap"
+) -> None:
     """Raises FeeCapExceeded (a ChainError) if the transaction's maximum fee (``fees``: its
-    fees, or its max fee per gas) exceeds the cap in wei (0: no cap)."""
+    fees, or its max fee per gas) exceeds the cap in wei (0: no cap); ``raise_with`` says
+    how the user raises it (a command without ``--fee-cap``: the network's)."""
     per_gas = fees.per_gas if isinstance(fees, Fees) else fees
     total = gas_limit * per_gas
     if cap_wei > 0 and total > cap_wei:
@@ -275,7 +278,7 @@ def check_fee_cap(gas_limit: int, fees: Fees | int, cap_wei: int) -> None:
 
         raise FeeCapExceeded(
             f"the maximum fee {format_amount(total)} ETH exceeds the fee cap "
-            f"{format_amount(cap_wei)} ETH; nothing was signed (raise the cap with --fee-cap)"
+            f"{format_amount(cap_wei)} ETH; nothing was signed (raise the cap with {raise_with})"
         )
 
 

@@ -263,7 +263,8 @@ class Planner:
             kind=req.kind, note=req.note, risks=risks,
         )  # fmt: skip
         cap = self.network.fee_cap_wei if req.fee_cap is None else req.fee_cap
-        policy.check_fee_cap(plan.gas_limit, plan.fees, cap)
+        advice = f"--fee-cap where the command takes it, or {self.network.fee_cap_advice}"
+        policy.check_fee_cap(plan.gas_limit, plan.fees, cap, advice)
         self.check_funds(sender, answered(balance), plan.value + plan.max_total_fee)
         if req.data or req.gas_limit is not None:
             # The estimate already ran the call for plain sends; with explicit gas or calldata

@@ -76,7 +76,7 @@ def replacement_plan(
         gas_limit=CANCEL_GAS if cancel else rec.gas_limit, fees=fees,
         kind="cancel" if cancel else "speedup", note=note,
     )  # fmt: skip
-    policy.check_fee_cap(plan.gas_limit, plan.fees, network.fee_cap_wei)
+    policy.check_fee_cap(plan.gas_limit, plan.fees, network.fee_cap_wei, network.fee_cap_advice)
     return plan
 
 
