@@ -400,6 +400,25 @@ def test_speedup_and_cancel_replace_at_the_same_nonce_with_bumped_fees(
         s.cancel(None, lambda address: "dev", sender=ME, nonce=5)
 
 
+def test_a_node_without_fee_history_says_legacy_not_its_own_words(
+    chain: FakeChain, store: Store
+) -> None:
+    """A node without eth_feeHistory (before London: old Ganache, a chain without EIP-1559)
+    answered a send, `fees` and a batch with "eth_feeHistory: the method ... does not exist"
+    (exit 3): nothing said what to do. They say --legacy, which works."""
+    s = service(chain, store)
+    chain.node.on("eth_feeHistory", NodeError("the method eth_feeHistory does not exist", -32601))
+    for attempt in (
+        lambda: s.send("dev", ME, SendRequest(BOB, 1)),
+        s.suggest_fees,
+        lambda: s.send_batch("dev", ME, [BatchRow(1, BOB, 2)], batch_id="b", wait=False),
+    ):
+        with pytest.raises(ChainError, match=r"no EIP-1559 fee history .*; use --legacy"):
+            attempt()
+    assert s.history(ME) == []
+    assert s.send("dev", ME, SendRequest(BOB, 1, legacy=True)).status == "mined"
+
+
 def test_a_replacement_over_the_fee_cap_says_how_that_cap_is_raised(
     chain: FakeChain, store: Store
 ) -> None:

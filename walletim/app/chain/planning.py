@@ -67,9 +67,13 @@ class Planner:
         read_at, history = self._history
         return history if self.clock() - read_at <= FEE_HISTORY_REUSE_S else None
 
+    def _fee_history(self) -> FeeHistory:
+        """The node's fee history now. Raises ChainError (no eth_feeHistory: --legacy)."""
+        return _history_of(self.rpc.gather_all([Q.fee_history()])[0])
+
     def suggest_fees(self) -> dict[str, FeeSuggestion]:
         """The node's fee levels now (always read again; not kept for a plan)."""
-        return policy.suggest(self.rpc.get(Q.fee_history()))
+        return policy.suggest(self._fee_history())
 
     def shown_fees(self) -> dict[str, FeeSuggestion]:
         """The fee levels to show with a plan: from the history read moments ago beside its
@@ -77,7 +81,7 @@ class Planner:
         :meth:`plan` signs)."""
         history = self._recent_history()
         if history is None:
-            history = self.remember(self.rpc.get(Q.fee_history()))
+            history = self.remember(self._fee_history())
         return policy.suggest(history)
 
     def suggestion_now(self) -> FeeSuggestion | None:
@@ -165,11 +169,11 @@ class Planner:
         history, query = reads
         price: int | None = None
         if query is not None:
-            value: Any = answered(answer)
+            value: Any = answer
             if req.legacy:
-                price = value
+                price = answered(value)
             else:
-                history = value
+                history = _history_of(value)
         return self.fees(req, history, price)
 
     def _preflight(
@@ -298,6 +302,19 @@ class Planner:
             f"insufficient funds: {sender} has {format_amount(balance)} ETH, needs up to "
             f"{format_amount(needed)} ETH (value + max fee); nothing was signed"
         )
+
+
+def _history_of(answer: Any) -> FeeHistory:
+    """A fee history answered, or its error raised: a node without ``eth_feeHistory`` (before
+    London, or a chain without EIP-1559) as the ChainError saying --legacy, not its words."""
+    from walletim.chain.rpc import unsupported
+
+    if isinstance(answer, RpcError) and answer.response is not None and unsupported(answer):
+        raise ChainError(
+            f"the node has no EIP-1559 fee history ({answer}); use --legacy"
+        ) from answer
+    history: FeeHistory = answered(answer)
+    return history
 
 
 def signing_checked(
