@@ -112,6 +112,26 @@ def test_fee_cap_is_per_transaction_and_nothing_is_signed(world: World, tmp_path
     assert "0: no cap" in " ".join(shown.split())
 
 
+def test_a_max_fee_under_the_base_fee_is_refused_for_every_row(
+    world: World, tmp_path: Path
+) -> None:
+    """`send --batch --max-fee F` under the base fee signed and recorded every row, each
+    then refused by the node (exit 3, every row dropped). Refused before signing (exit 1),
+    as a single send is; with --force the plan says it before the question."""
+    rows = csv(tmp_path, "u.csv", f"{world.address('dev:2')},0.01\n{world.address('dev:3')},1wei\n")
+    base = world.anvil.rpc().get(Q.fee_history()).base_fees[-1]
+    under = ("--max-fee", f"{base // 2}wei", "--priority-fee", "1wei")
+    before = nonce(world, "dev:1", "pending")
+    r = batch(world, rows, "--json", "--yes", *under)
+    assert r.code == 1 and len(r.err_lines) == 1 and r.out == "", r.err
+    error = json.loads(r.err)["error"]
+    assert error["type"] == "RiskRefused" and "below the base fee" in error["message"]
+    assert nonce(world, "dev:1", "pending") == before
+    shown = batch(world, rows, *under, "--force", input="n\n")
+    assert "WARNING (needs --force): the max fee" in shown.err and shown.code == 1
+    assert nonce(world, "dev:1", "pending") == before  # answered no
+
+
 @pytest.mark.parametrize(
     "option", [("--nonce", "5"), ("--gas-limit", "60000")], ids=["nonce", "gas-limit"]
 )

@@ -282,7 +282,7 @@ def test_a_transaction_the_node_refuses_is_not_told_as_going_on(world: World) ->
     refused transaction does not go on. The node's refusal is told alone, one line, exit 3."""
     cli = world.cli()
     to = world.address("dev:1")
-    low = ("--max-fee", "1wei", "--priority-fee", "1wei")
+    low = ("--max-fee", "1wei", "--priority-fee", "1wei", "--force")  # walletim refuses it
     again = cli("--rpc-url", world.url, "--yes", "send", "--from", "dev", to, "0.02", *low)
     assert again.code == 3, again.err
     assert again.err_lines[-1].startswith("error: the node rejected the transaction: ")

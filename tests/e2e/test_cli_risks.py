@@ -142,3 +142,35 @@ def test_a_swap_over_5_percent_warns_and_over_15_needs_force(world: World) -> No
     )
     assert forced.code == 0, forced.err
     assert [w["code"] for w in forced.json()["warnings"]] == ["price-impact"]
+
+
+def test_a_nonce_gap_and_a_fee_under_the_base_fee_need_force(world: World) -> None:
+    """`send --nonce N` above the sender's next nonce was signed with no word (it waits in the
+    pool until the gap fills, then goes out unannounced), and so was a --max-fee (or legacy
+    gas price) under the base fee (no block takes it; Anvil refused it only after it was
+    signed and recorded). Both are refused before signing unless --force, and say why."""
+    from walletim.chain.rpc import Q
+
+    before = nonce(world, "dev:1")
+    gap = ("send", "--from", "dev:1", "dev:2", "0.01", "--nonce", str(before + 2), "--no-wait")
+    refused = run(world, "--yes", *gap)
+    assert refused.code == 1 and len(refused.err_lines) == 1, refused.err
+    assert f"nonce {before + 2} is above the sender's next nonce {before}" in refused.err
+    assert f"until nonces {before} .. {before + 1} are used" in refused.err
+    assert "--force" in refused.err
+    base = world.anvil.rpc().get(Q.fee_history()).base_fees[-1]
+    assert base > 1
+    under = f"{base // 2}wei"
+    for fees in (("--max-fee", under, "--priority-fee", "1wei"), ("--legacy", "--max-fee", under)):
+        r = run(world, "--yes", "send", "--from", "dev:1", "dev:2", "0.01", *fees)
+        assert r.code == 1 and len(r.err_lines) == 1, (fees, r.err)
+        assert "below the base fee" in r.err and "--force" in r.err, (fees, r.err)
+    assert nonce(world, "dev:1") == before and not world.session.chain.history()  # none signed
+    forced = run(world, "--json", "--yes", *gap, "--force")
+    assert forced.code == 0, forced.err
+    doc = forced.json()
+    assert doc["state"] == "pending" and doc["nonce"] == before + 2
+    assert [(w["code"], w["forced"]) for w in doc["warnings"]] == [("nonce-gap", True)]
+    shown = run(world, "send", "--from", "dev:1", "dev:2", "0.01", "--nonce", str(before + 3),
+                "--force", input="n\n")  # fmt: skip
+    assert "WARNING (needs --force): nonce" in shown.err  # in the plan, before the question

@@ -125,30 +125,58 @@ def test_the_same_transaction_signed_again_after_a_refusal_is_sent(
     msession: Session, manual: Anvil
 ) -> None:
     """``send --nonce N`` refused by the node (a transaction signed elsewhere with the same
-    key held N: this home's own are refused before signing), then typed again once N was
-    free: the very same signed transaction (same nonce, fields and fees) failed with "database
-    error: UNIQUE constraint failed: transactions.hash". It is that record, sent again."""
+    key took N between the plan and the broadcast), then typed again once N was free: the
+    very same signed transaction (same nonce, fields and fees) failed with "database error:
+    UNIQUE constraint failed: transactions.hash". It is that record, sent again."""
     gwei = 10**9
     fees = {"maxFeePerGas": hex(3 * gwei), "maxPriorityFeePerGas": hex(gwei)}
-    elsewhere = manual.rpc().call(  # Anvil holds the key too (its public test mnemonic)
-        "eth_sendTransaction", [{"from": ANVIL0, "to": ANVIL9, "value": "0x5", **fees}]
-    )
+    elsewhere: list[str] = []
 
-    def again() -> Any:
-        return msession.send(
-            "dev", "dev:2", 7, nonce=0, max_fee=3 * gwei, priority_fee=gwei, wait=False
+    def sent_elsewhere(_plan: object) -> None:  # Anvil holds the key too (the test mnemonic)
+        elsewhere.append(
+            manual.rpc().call(
+                "eth_sendTransaction", [{"from": ANVIL0, "to": ANVIL9, "value": "0x5", **fees}]
+            )
         )
 
+    def again(confirm: Any = None) -> Any:
+        req = SendRequest(msession.resolve_address("dev:2"), 7, nonce=0, max_fee=3 * gwei,
+                          priority_fee=gwei)  # fmt: skip
+        return msession.chain.send("dev", ANVIL0, req, confirm=confirm, wait=False)
+
     with pytest.raises(ChainError, match="underpriced"):
-        again()
+        again(sent_elsewhere)
     (refused,) = msession.chain.history()
     assert refused.status == "dropped"
-    manual.rpc().call("anvil_dropTransaction", [elsewhere])
+    manual.rpc().call("anvil_dropTransaction", [elsewhere[0]])
     retried = again()
     assert retried.hash == refused.hash and retried.status == "pending"
     manual.rpc().call("anvil_mine", ["0x1"])
     assert msession.chain.refresh(retried.hash).status == "mined"
     assert len(msession.chain.history()) == 1
+
+
+def test_a_nonce_held_by_a_transaction_signed_elsewhere_is_outbid_or_refused(
+    msession: Session, manual: Anvil
+) -> None:
+    """``send --nonce N`` where a transaction the same key sent with cast holds N in the
+    pool, at fees this one does not raise by the node's 10%: signed, recorded, then refused
+    as underpriced (this home's own were refused before signing). Now refused before
+    signing, saying the fees it needs; with them it replaces that one."""
+    gwei = 10**9
+    held = manual.rpc().call(
+        "eth_sendTransaction",
+        [{"from": ANVIL0, "to": ANVIL9, "value": "0x5", "maxFeePerGas": hex(3 * gwei),
+          "maxPriorityFeePerGas": hex(gwei)}],
+    )  # fmt: skip
+    with pytest.raises(InputError, match=f"signed elsewhere with this key, {held}") as low:
+        msession.send("dev", "dev:2", 7, nonce=0, max_fee=3 * gwei, priority_fee=gwei)
+    assert "max fee of at least 3.3 gwei and a priority fee of at least 1.1 gwei" in str(low.value)
+    assert msession.chain.history() == []  # nothing signed
+    bid = msession.send("dev", "dev:2", 7, nonce=0, max_fee=4 * gwei, priority_fee=2 * gwei,
+                        wait=False)  # fmt: skip
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(bid.hash).status == "mined"
 
 
 def test_a_nonce_a_mined_transaction_used_is_refused_before_signing(
@@ -249,6 +277,40 @@ def test_cancel_by_nonce(msession: Session, manual: Anvil) -> None:
     assert msession.balance("dev:3") == before
 
 
+def test_a_stuck_transaction_signed_elsewhere_with_the_same_key_is_cancelled(
+    msession: Session, manual: Anvil
+) -> None:
+    """`tx cancel --from ACCOUNT --nonce N` (and `tx cancel HASH`) answered "no pending
+    transaction ... in this home" for a transaction the same key sent with cast or another
+    wallet: it could not be cancelled. The node says what holds the nonce (its fees, to
+    outbid by the node's 10%); by hash any node does."""
+    gwei = 10**9
+    send = manual.rpc().call  # Anvil holds the key too (its public test mnemonic)
+    legacy = send("eth_sendTransaction", [{"from": ANVIL0, "to": ANVIL9, "value": "0x5",
+                                           "gasPrice": hex(3 * gwei)}])  # fmt: skip
+    dynamic = send("eth_sendTransaction", [{"from": ANVIL0, "to": ANVIL9, "value": "0x7",
+                   "maxFeePerGas": hex(4 * gwei), "maxPriorityFeePerGas": hex(gwei)}])  # fmt: skip
+    before = msession.chain.balance(ANVIL9)
+    by_nonce = msession.chain.cancel(None, msession.account_for, sender=ANVIL0, nonce=0)
+    assert (by_nonce.nonce, by_nonce.tx_type, by_nonce.value) == (0, 0, 0)
+    assert by_nonce.gas_price is not None and by_nonce.gas_price >= 3 * gwei * 11 // 10
+    assert by_nonce.note == f"replaces {legacy}"
+    by_hash = msession.chain.cancel(dynamic, msession.account_for)
+    assert by_hash.nonce == 1 and by_hash.recipient == ANVIL0
+    assert by_hash.max_fee is not None and by_hash.max_fee >= 4 * gwei * 11 // 10
+    assert by_hash.priority_fee is not None and by_hash.priority_fee >= gwei * 11 // 10
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(by_nonce.hash).status == "mined"
+    assert msession.chain.refresh(by_hash.hash).status == "mined"
+    assert msession.chain.balance(ANVIL9) == before  # neither paid
+    with pytest.raises(ChainError, match=r"nonce 0 of .* is already used on chain"):
+        msession.chain.cancel(None, msession.account_for, sender=ANVIL0, nonce=0)
+    with pytest.raises(InputError, match="nor known to the node"):  # replaced: gone
+        msession.chain.cancel(legacy, msession.account_for)
+    with pytest.raises(InputError, match="the node holds none"):
+        msession.chain.cancel(None, msession.account_for, sender=ANVIL0, nonce=5)
+
+
 @pytest.mark.parametrize("how", ["cancel", "speedup"])
 def test_a_node_that_lost_a_replacement_gets_it_back_never_what_it_replaced(
     msession: Session, manual: Anvil, how: str
@@ -280,7 +342,7 @@ def test_a_replacement_too_late_says_the_original_was_mined(
     """The original was mined between the speed-up's (the cancellation's) plan and its
     broadcast: the user read the node's "nonce too low" and the original stayed pending in
     the history. Now they read that it was mined, and how it ended; the refused replacement
-    reads replaced by it."""
+    reads dropped: it never went out (it read "replaced by" the original, as if it had)."""
     original = msession.send("dev", "dev:3", 10**18, wait=False)
 
     def mined_meanwhile(plan: object) -> None:
@@ -293,7 +355,7 @@ def test_a_replacement_too_late_says_the_original_was_mined(
     by_hash = {t.hash: t for t in msession.chain.history()}
     assert by_hash[original.hash].status == "mined"
     (refused,) = [t for t in by_hash.values() if t.kind == how]
-    assert refused.status == "replaced" and refused.replaced_by == original.hash
+    assert refused.status == "dropped" and refused.replaced_by is None
 
 
 def test_reorg_corrects_stored_receipt(session: Session, anvil: Anvil) -> None:
@@ -914,3 +976,21 @@ def _cmdline(proc: Path) -> str:
 
 def _unused(*_a: Any) -> None:  # keep imports honest for type checkers
     return None
+
+
+def test_a_chain_before_london_needs_legacy_and_nothing_is_signed_without_it(
+    tmp_path: Path,
+) -> None:
+    """On a chain without EIP-1559 (Anvil --hardfork berlin, as geth before London) the fee
+    history's base fees are zeros: `send` signed a type-2 transaction with a max fee of 1 wei,
+    recorded it, and the node refused it. Now refused before signing, saying --legacy; with
+    it the send is mined."""
+    with Anvil.start(args=["--hardfork", "berlin"]) as node:
+        s = make_session(tmp_path / "home", node.url)
+        try:
+            with pytest.raises(ChainError, match="use --legacy"):
+                s.send("dev", "dev:1", 5)
+            assert s.chain.history() == []  # nothing signed
+            assert s.send("dev", "dev:1", 5, legacy=True).status == "mined"
+        finally:
+            s.close()

@@ -108,7 +108,9 @@ def _speed_up_elsewhere(world: World, original: str) -> str:
     return str(faster)
 
 
-@pytest.mark.parametrize("where", ["walletim", "walletim twice", "another wallet"])
+@pytest.mark.parametrize(
+    "where", ["walletim", "walletim twice", "the original twice", "another wallet"]
+)
 def test_a_sped_up_payment_is_verified_once_on_both_ends(
     world: World, people: dict[str, Person], where: str
 ) -> None:
@@ -120,7 +122,8 @@ def test_a_sped_up_payment_is_verified_once_on_both_ends(
     reads that one payment verified, the original replaced (never a mismatch), the request
     paid once, and paying it again is refused. A speed-up made by another wallet app with the
     same keys (found on chain) read "nothing was paid" and let her pay again; one sped up
-    twice stayed pending, then a mismatch."""
+    twice stayed pending, then a mismatch; the original sped up twice (by its own hash both
+    times) stayed pending for ever: it read replaced by the first speed-up, never mined."""
     alice, bob = people["alice"], people["bob"]
     rid = _asked_with_blocks_waiting(world, alice, bob, "0.3")
     try:
@@ -132,6 +135,9 @@ def test_a_sped_up_payment_is_verified_once_on_both_ends(
         elif where == "walletim twice":  # sped up, and that sped up again
             once = alice.session.chain.speedup(original, alice.session.account_for).hash
             faster = _replace(world, alice, "speedup", once)
+        elif where == "the original twice":  # `tx speedup ORIGINAL` twice
+            alice.session.chain.speedup(original, alice.session.account_for)
+            faster = _replace(world, alice, "speedup", original)
         else:
             faster = _speed_up_elsewhere(world, original)
     finally:

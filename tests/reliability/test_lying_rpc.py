@@ -332,8 +332,9 @@ def test_absurd_fee_suggestions_are_refused(world: World, proxy: LyingRpc, tmp_p
                     assert target is not None
                     s.chain.speedup(target, s.account_for)
                 elif via == "api":
-                    if kind == "explicit":
-                        s.send(spec, to, 1, max_fee=explicit, priority_fee=GWEI, wait=False)
+                    if kind == "explicit":  # under the lie's base fee: signed only forced
+                        s.send(spec, to, 1, max_fee=explicit, priority_fee=GWEI, wait=False,
+                               force=True)  # fmt: skip
                     elif rng.random() < 0.3 and not legacy:
                         rows = [BatchRow(1, to, 5), BatchRow(2, to, 6)]
                         s.chain.send_batch(spec, sender, rows, batch_id=f"f{n}", wait=False)

@@ -28,7 +28,9 @@ from walletim.errors import (
     ChainError,
     ChainIdMismatch,
     ContractReverted,
+    FeeCapExceeded,
     InputError,
+    RiskRefused,
     RpcError,
     SuggestedFeeTooHigh,
     SuspiciousNonce,
@@ -209,8 +211,11 @@ def test_explicit_and_concurrent_nonces(chain: FakeChain, store: Store) -> None:
     s = service(chain, store)
     a = s.send("dev", ME, SendRequest(BOB, 1), wait=False)
     b = s.send("dev", ME, SendRequest(BOB, 2), wait=False)
-    c = s.send("dev", ME, SendRequest(BOB, 3, nonce=7), wait=False)
+    with pytest.raises(RiskRefused, match="above the sender's next nonce 2"):  # a gap
+        s.send("dev", ME, SendRequest(BOB, 3, nonce=7), wait=False)
+    c = s.send("dev", ME, SendRequest(BOB, 3, nonce=7, force=True), wait=False)
     assert (a.nonce, b.nonce, c.nonce) == (0, 1, 7)
+    assert [r.code for r in c.plan.risks] == ["nonce-gap"]
     chain.mine()
     assert s.refresh(a.hash).status == "mined" and s.refresh(c.hash).status == "pending"
 
@@ -329,6 +334,19 @@ def test_an_unreachable_broadcast_is_kept_and_sent_by_the_next_command(
     assert s.refresh(orphan.hash).status == "mined"
 
 
+def test_a_gas_limit_above_the_blocks_is_refused_before_signing(
+    chain: FakeChain, store: Store
+) -> None:
+    """`send --gas-limit N` above the block gas limit was signed and recorded, then refused
+    by the node ("intrinsic gas too high"): no block can take it. Refused before signing;
+    at the block's limit it is sent."""
+    s = service(chain, store)
+    with pytest.raises(InputError, match="above the block gas limit 30000000"):
+        s.send("dev", ME, SendRequest(BOB, 1, gas_limit=30_000_001))
+    assert s.history(ME) == [] and not chain.node.called("eth_sendRawTransaction")
+    assert s.send("dev", ME, SendRequest(BOB, 1, gas_limit=30_000_000)).status == "mined"
+
+
 def test_a_refused_transaction_is_dropped_and_its_nonce_handed_out_again(
     chain: FakeChain, store: Store
 ) -> None:
@@ -340,7 +358,16 @@ def test_a_refused_transaction_is_dropped_and_its_nonce_handed_out_again(
     (refused,) = s.history(ME)
     assert refused.status == "dropped"
     chain.node.on("eth_sendRawTransaction", real)
-    assert s.send("dev", ME, SendRequest(BOB, 2)).nonce == refused.nonce == 0
+    paid = s.send("dev", ME, SendRequest(BOB, 2))
+    assert paid.nonce == refused.nonce == 0 and paid.status == "mined"
+    # Never sent, it was not "replaced by" the payment that took its nonce: it stays dropped
+    # (read by a refresh, a reconcile and the history alike).
+    assert s.refresh(refused.hash).status == "dropped"
+    s.reconcile(ME)
+    assert {r.hash: (r.status, r.replaced_by) for r in s.history(ME)} == {
+        paid.hash: ("mined", None),
+        refused.hash: ("dropped", None),
+    }
 
 
 # -- replacement -------------------------------------------------------------------------------
@@ -371,6 +398,62 @@ def test_speedup_and_cancel_replace_at_the_same_nonce_with_bumped_fees(
         s.speedup(cancel.hash, lambda address: "dev")
     with pytest.raises(InputError, match="no pending transaction"):
         s.cancel(None, lambda address: "dev", sender=ME, nonce=5)
+
+
+def test_a_node_without_fee_history_says_legacy_not_its_own_words(
+    chain: FakeChain, store: Store
+) -> None:
+    """A node without eth_feeHistory (before London: old Ganache, a chain without EIP-1559)
+    answered a send, `fees` and a batch with "eth_feeHistory: the method ... does not exist"
+    (exit 3): nothing said what to do. They say --legacy, which works."""
+    s = service(chain, store)
+    chain.node.on("eth_feeHistory", NodeError("the method eth_feeHistory does not exist", -32601))
+    for attempt in (
+        lambda: s.send("dev", ME, SendRequest(BOB, 1)),
+        s.suggest_fees,
+        lambda: s.send_batch("dev", ME, [BatchRow(1, BOB, 2)], batch_id="b", wait=False),
+    ):
+        with pytest.raises(ChainError, match=r"no EIP-1559 fee history .*; use --legacy"):
+            attempt()
+    assert s.history(ME) == []
+    assert s.send("dev", ME, SendRequest(BOB, 1, legacy=True)).status == "mined"
+
+
+def test_a_replacement_over_the_fee_cap_says_how_that_cap_is_raised(
+    chain: FakeChain, store: Store
+) -> None:
+    """A speed-up over the network's fee cap said "raise the cap with --fee-cap": `tx
+    speedup` and `tx cancel` take no --fee-cap. The network's cap is what is raised."""
+    chain.automine = False
+    s = service(chain, store)
+    gwei = 10**9
+    big = SendRequest(BOB, 1, gas_limit=30_000_000, max_fee=30 * gwei, priority_fee=gwei,
+                      fee_cap=0)  # fmt: skip
+    slow = s.send("dev", ME, big, wait=False)
+    raise_it = "cap with `walletim network add anvil --fee-cap AMOUNT`"
+    with pytest.raises(FeeCapExceeded, match=raise_it) as over:
+        s.speedup(slow.hash, lambda address: "dev")
+    assert "--fee-cap where" not in str(over.value)
+
+
+def test_what_a_mined_transaction_replaced_reads_replaced_by_it_however_many_hops(
+    chain: FakeChain, store: Store
+) -> None:
+    """`tx speedup HASH` twice (the user names the original both times, as `tx status`
+    shows it), then the second is mined: the original read "replaced by" the first speed-up,
+    itself replaced, and a payment in a chat followed it one hop only (a winner not mined:
+    never settled). Whatever a mined transaction took the nonce of reads replaced by it."""
+    chain.automine = False
+    s = service(chain, store)
+    slow = s.send("dev", ME, SendRequest(BOB, ETH), wait=False)
+    first = s.speedup(slow.hash, lambda address: "dev")
+    second = s.speedup(slow.hash, lambda address: "dev")
+    assert s.repo.get(slow.hash).replaced_by == first.hash  # type: ignore[union-attr]
+    chain.mine()
+    assert s.refresh(second.hash).status == "mined"
+    for replaced in (slow.hash, first.hash):
+        rec = s.refresh(replaced)
+        assert (rec.status, rec.replaced_by) == ("replaced", second.hash)
 
 
 def test_a_send_at_a_pending_nonce_is_refused_unless_it_outbids_it(

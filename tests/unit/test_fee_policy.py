@@ -92,3 +92,31 @@ def test_cap_and_network_fee_bound() -> None:
         fees.check_fee_cap(21_000, Fees(max_fee=10**15, priority_fee=1), 10**18)
     assert Fees(max_fee=3, priority_fee=1).max_total(21_000) == 63_000
     assert fees.network_fee_bound([100_000, 50_000], NORMAL) == 225_000 * NORMAL.max_fee_per_gas
+
+
+def test_a_fee_under_the_base_fee_is_named_and_a_suggested_one_never_is() -> None:
+    """A max fee or legacy gas price below the next block's base fee is never mined while it
+    is: the policy says so (the plan refuses it unless forced); at the base fee, or with no
+    base fee known (a chain without EIP-1559), nothing is said."""
+    gwei = 10**9
+    why = fees.under_base_fee(Fees(max_fee=gwei // 2, priority_fee=1), gwei)
+    assert why is not None and "max fee 0.5 gwei is below the base fee 1 gwei" in why
+    legacy = fees.under_base_fee(Fees(gas_price=gwei - 1), gwei)
+    assert legacy is not None and legacy.startswith("the gas price 0.999999999 gwei")
+    assert fees.under_base_fee(Fees(max_fee=gwei, priority_fee=1), gwei) is None
+    assert fees.under_base_fee(Fees(gas_price=1), None) is None
+    suggested = fees.suggest(fees.FeeHistory(1, (gwei, 3 * gwei), (0.5,), ((1, 2, 3),)))
+    normal = fees.dynamic(suggested["normal"])
+    assert fees.under_base_fee(normal, 3 * gwei) is None
+
+
+def test_a_chain_without_eip1559_reports_zero_base_fees_and_gets_no_suggestion() -> None:
+    """Before London, geth and Anvil answer eth_feeHistory with a base fee of 0 in every
+    block: the suggestion was a max fee of 1 wei, signed as an EIP-1559 transaction the node
+    then refused ("not supported by the current hardfork"). No suggestion: --legacy."""
+    zeros = fees.FeeHistory(0, (0, 0, 0), (0.0, 0.1), ((0, 0, 0), (0, 2, 3)))
+    with pytest.raises(ChainError, match=r"no EIP-1559 base fee .*use --legacy"):
+        fees.suggest(zeros)
+    with pytest.raises(ChainError, match="use --legacy"):
+        fees.suggest(fees.FeeHistory(0, (), (), ()))
+    assert fees.suggest(fees.FeeHistory(0, (0, 7), (0.0,), ((1, 1, 1),)))["low"].base_fee == 7

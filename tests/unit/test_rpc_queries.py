@@ -180,3 +180,54 @@ def test_a_simulation_runs_the_calls_in_one_block_and_reads_each_result() -> Non
     bad = FakeNode().on("eth_simulateV1", [{"no": "calls"}]).client()
     with pytest.raises(RpcError, match="malformed"):
         bad.get(Q.simulate([]))
+
+
+def signed_json(nonce: int) -> dict[str, object]:
+    """A transaction Anvil's account 0 signed, as a node's JSON shows it (type 2)."""
+    import rlp
+
+    from walletim.keys.signing import LocalSigner
+
+    signer = LocalSigner(bytes.fromhex(ANVIL0_KEY))
+    tx = {"chainId": 31337, "nonce": nonce, "gas": 21_000, "to": "0x" + "22" * 20,
+          "value": 1, "data": b"", "maxFeePerGas": 100, "maxPriorityFeePerGas": 2}  # fmt: skip
+    signed = signer.sign_transaction(tx)
+    y, r, s = rlp.decode(signed.raw[1:])[-3:]
+    return {"hash": signed.hash, "from": signer.address.lower(), "type": "0x2",
+            "chainId": "0x7a69", "nonce": hex(nonce), "gas": "0x5208", "to": tx["to"],
+            "value": "0x1", "input": "0x", "accessList": [], "maxFeePerGas": hex(100),
+            "maxPriorityFeePerGas": "0x2", "yParity": hex(int.from_bytes(y, "big")),
+            "r": "0x" + r.hex(), "s": "0x" + s.hex()}  # fmt: skip
+
+
+ANVIL0_KEY = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def test_a_senders_transaction_at_a_nonce_from_anvil_or_from_geths_pool() -> None:
+    """What holds a nonce of a key used elsewhere (`tx cancel --from A --nonce N`): Anvil,
+    Erigon and Reth answer ``eth_getTransactionBySenderAndNonce``; geth does not (-32601),
+    its ``txpool_contentFrom`` does. Either is read as the transaction to outbid, its fees
+    as its sender signed them: a node raising them (to make the cancellation overpay) is
+    caught by the signature."""
+    from walletim.app.chain.replace import held_elsewhere
+    from walletim.errors import InconsistentAnswer
+
+    tx = signed_json(5)
+    sender = str(tx["from"])
+    geth = FakeNode().on("eth_getTransactionCount", "0x4")
+    geth.on("txpool_contentFrom", {"pending": {}, "queued": {"5": tx}})
+    rpc = geth.client()
+    assert rpc.get(Q.pool_from(sender)) == {"pending": {}, "queued": {"5": tx}}
+    found = held_elsewhere(rpc, 31337, sender, 5)
+    assert (found.nonce, found.tx_type, found.max_fee, found.priority_fee) == (5, 2, 100, 2)
+    assert found.hash == tx["hash"] and geth.round_trips == 2  # the three asked together
+    anvil = FakeNode().on("eth_getTransactionCount", "0x4")
+    anvil.on("eth_getTransactionBySenderAndNonce", lambda p: tx if p[1] == "0x5" else None)
+    assert anvil.client().get(Q.transaction_at(sender, 5)) == tx
+    assert held_elsewhere(anvil.client(), 31337, sender, 5).gas_limit == 21_000
+    lying = {**tx, "maxFeePerGas": hex(10**15), "maxPriorityFeePerGas": hex(10**15)}
+    anvil.on("eth_getTransactionBySenderAndNonce", lying)
+    with pytest.raises(InconsistentAnswer):
+        held_elsewhere(anvil.client(), 31337, sender, 5)
+    with pytest.raises(RpcError, match="txpool is not an object"):
+        geth.on("txpool_contentFrom", "nope").client().get(Q.pool_from(sender))

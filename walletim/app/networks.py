@@ -73,6 +73,14 @@ class Network:
             return "the node's finalized block"
         return f"{self.finality} blocks deep"
 
+    @property
+    def fee_cap_advice(self) -> str:
+        """How its fee cap is raised (for a command without a ``--fee-cap`` of its own)."""
+        return (
+            f"`walletim network add {self.name} --fee-cap AMOUNT`, giving its --rpc-url and "
+            f"--chain-id {self.chain_id} again"
+        )
+
     def with_url(self, url: str | None) -> Network:
         if not url:
             return self

@@ -23,7 +23,16 @@ risk                   when                                                     
                        recipient less than the amount (a fee-on-transfer token),
                        a swap's buyer less than the quote, or a vault's depositor
                        fewer shares than its previewDeposit
+``nonce-gap``          ``send --nonce N`` above the sender's next nonce: it waits    refused
+                       unmined until the nonces below it are used, then goes out
+                       with the next transaction (geth queues it, Anvil too)
+``under-base-fee``     a max fee (or legacy gas price) given below the base fee:   refused
+                       no block takes it until the base fee falls that low
+                       (:func:`walletim.chain.fees.under_base_fee`)
 =====================  ==========================================================  =========
+
+The last two are of how a transaction is signed, not where it goes: the planner asks
+:func:`signing_risks` with the node's answers (:mod:`walletim.app.chain.planning`).
 """
 
 from __future__ import annotations
@@ -99,6 +108,31 @@ def delivered(plan: Plan, token: str, sender: str, recipient: str) -> int | None
     if sim is None or sim.gas_used is None:
         return None
     return moved([log.raw for log in sim.logs], token, sender, recipient)
+
+
+def signing_risks(nonce: int | None, next_nonce: int, under_base_fee: str | None) -> list[Risk]:
+    """The ``nonce-gap`` and ``under-base-fee`` refusals of a transaction to be signed at
+    ``nonce`` (None: the next one) when the sender's next nonce on the node (its pending
+    count) is ``next_nonce``; ``under_base_fee``: why its fee is below the base fee
+    (:func:`walletim.chain.fees.under_base_fee`), or None."""
+    risks = []
+    if nonce is not None and nonce > next_nonce:
+        below = (
+            f"nonce {next_nonce} is"
+            if nonce == next_nonce + 1
+            else f"nonces {next_nonce} .. {nonce - 1} are"
+        )
+        risks.append(
+            Risk(
+                "nonce-gap",
+                f"nonce {nonce} is above the sender's next nonce {next_nonce}: it is not "
+                f"mined until {below} used, then it goes out with them, unannounced",
+                refused=True,
+            )
+        )
+    if under_base_fee is not None:
+        risks.append(Risk("under-base-fee", under_base_fee, refused=True))
+    return risks
 
 
 def short_delivery(

@@ -489,20 +489,22 @@ class Session:
         fee_level: str = "normal",
         fee_cap: int | None = None,
         note: str | None = None,
+        force: bool = False,
         wait: bool = True,
         confirmations: int = 1,
     ) -> SendResult:
         """Send ``value`` wei from ``account`` (NAME[:INDEX]) to an address, account or
         contact (fees in wei per gas; None: suggested), waiting for ``confirmations`` unless
-        ``wait=False`` (see :class:`~walletim.app.chain.SendRequest`). Raises InputError for
-        a value that is no int of wei (``parse_amount("0.1eth")`` reads ether)."""
+        ``wait=False`` (see :class:`~walletim.app.chain.SendRequest`; ``force`` signs a nonce
+        gap or a fee under the base fee). Raises InputError for a value that is no int of
+        wei (``parse_amount("0.1eth")`` reads ether), RiskRefused."""
         sender = self.wallets.account(account).address
         from walletim.app.chain import SendRequest
 
         req = SendRequest(
             to=self.resolve_address(to), value=value, data=data, nonce=nonce,
             gas_limit=gas_limit, max_fee=max_fee, priority_fee=priority_fee, legacy=legacy,
-            fee_level=fee_level, fee_cap=fee_cap, note=note,
+            fee_level=fee_level, fee_cap=fee_cap, note=note, force=force,
         )  # fmt: skip
         return self.chain.send(account, sender, req, wait=wait, confirmations=confirmations)
 

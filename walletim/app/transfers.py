@@ -123,7 +123,8 @@ class Transfers:
     ) -> Transfer:
         """Resolve, scale and (for a token) plan and simulate a transfer; nothing is signed.
         ``how`` carries the nonce, gas and fee choices (its recipient and amount are ignored).
-        The risk policy warns (``Transfer.risks``) or refuses unless ``force``.
+        The risk policy warns (``Transfer.risks``) or refuses unless ``force`` (of how it
+        is signed, a nonce or a fee: when planned, :attr:`TxPlan.risks`).
 
         Raises:
             InputError (an amount, a name, a token), RiskRefused, InsufficientFunds (a
@@ -141,7 +142,7 @@ class Transfers:
                 sender, recipient, value, None
             )
             enforce(risks, force)
-            request = replace(how, to=recipient, value=value, data=b"")
+            request = replace(how, to=recipient, value=value, data=b"", force=force)
             return Transfer(account, sender, recipient, ETH, value, request, risks=tuple(risks))
         self.chain.check_chain()
         asset = self.assets.token(token)
@@ -161,7 +162,9 @@ class Transfers:
         from walletim.app.chain import token_transfer_data
 
         data = token_transfer_data(recipient, value)
-        request = replace(how, to=asset.address, value=0, data=data, kind="token-transfer")
+        request = replace(
+            how, to=asset.address, value=0, data=data, kind="token-transfer", force=force
+        )
         step = self.steps.step("transfer", request, sender=sender)
         plan = Plan(f"transfer {asset.fmt(value)}", account, sender, (step,))
         plan = self.steps.check(plan)  # simulated: a transfer that would revert is never signed
@@ -361,6 +364,7 @@ def batch_plan_lines(batch: PreparedBatch, plan: BatchPlan) -> list[str]:
         else "no fee cap"
     )
     lines.append(f"fees      {per_gas} per gas; {cap}")
+    lines.extend(f"          {risk.line}" for risk in plan.risks)
     lines.append(
         f"checks    recipients checked as for a single send (zero, precompile and reserved "
         f"addresses, token contracts): {_rows(len(batch.rows))}, "

@@ -9,6 +9,7 @@
   :data:`MAX_SUGGESTED_FEE_PER_GAS` is refused).
 - :func:`replacement`: the fees of a speed-up or cancellation (the bump rule).
 - :func:`check_fee_cap`: the cap on a transaction's maximum total fee.
+- :func:`under_base_fee`: a fee given below the base fee (no block takes it while it is).
 - :func:`contract_gas_limit`, :func:`network_fee_bound`: gas limits and the fee shown
   before a multi-step plan is confirmed.
 
@@ -87,10 +88,15 @@ def suggest(history: FeeHistory) -> dict[str, FeeSuggestion]:
     """Suggestions per level from a fee history.
 
     Raises:
-        ChainError: if the node has no EIP-1559 base fee (use ``--legacy``).
+        ChainError: if the node has no EIP-1559 base fee (use ``--legacy``): none, or zero
+            in every block (geth and Anvil answer zeros before London; an EIP-1559
+            transaction there is refused, after it was signed).
     """
-    if not history.base_fees:
-        raise ChainError("the node reports no EIP-1559 base fee; use --legacy")
+    if not any(history.base_fees):
+        raise ChainError(
+            "the node reports no EIP-1559 base fee (a chain before London, or with none); "
+            "use --legacy"
+        )
     next_base = history.base_fees[-1]
     columns: list[list[int]] = [[] for _ in PERCENTILES]
     for row in history.rewards:
@@ -219,6 +225,23 @@ def replacement(old: Fees, percent: float, current: FeeSuggestion | int | None =
     return Fees(max_fee=most, priority_fee=tip)
 
 
+def under_base_fee(fees: Fees, base_fee: int | None) -> str | None:
+    """Why a transaction paying ``fees`` per gas cannot be mined now, the next block's
+    ``base_fee`` above its max fee (or legacy gas price), else None (also when the base fee
+    is not known: a chain without EIP-1559). Only a fee the user gave can be: a suggested
+    max fee is twice the base fee or more."""
+    if base_fee is None or fees.per_gas >= base_fee:
+        return None
+    from walletim.chain.units import format_gwei
+
+    what = "gas price" if fees.gas_price is not None else "max fee"
+    return (
+        f"the {what} {format_gwei(fees.per_gas, exact=True)} is below the base fee "
+        f"{format_gwei(base_fee, exact=True)}: no block takes it until the base fee falls "
+        "that low (geth holds it in its pool, Anvil refuses it)"
+    )
+
+
 def contract_gas_limit(estimate: int, block_gas_limit: int | None = None) -> int:
     """The gas limit to sign for a contract call whose ``eth_estimateGas`` was ``estimate``.
 
@@ -242,9 +265,12 @@ def network_fee_bound(gas_used: Sequence[int], suggestion: FeeSuggestion) -> int
     return sum(contract_gas_limit(g) for g in gas_used) * suggestion.max_fee_per_gas
 
 
-def check_fee_cap(gas_limit: int, fees: Fees | int, cap_wei: int) -> None:
+def check_fee_cap(
+    gas_limit: int, fees: Fees | int, cap_wei: int, raise_with: str = "--fee-cap"
+) -> None:
     """Raises FeeCapExceeded (a ChainError) if the transaction's maximum fee (``fees``: its
-    fees, or its max fee per gas) exceeds the cap in wei (0: no cap)."""
+    fees, or its max fee per gas) exceeds the cap in wei (0: no cap); ``raise_with`` says
+    how the user raises it (a command without ``--fee-cap``: the network's)."""
     per_gas = fees.per_gas if isinstance(fees, Fees) else fees
     total = gas_limit * per_gas
     if cap_wei > 0 and total > cap_wei:
@@ -252,7 +278,7 @@ def check_fee_cap(gas_limit: int, fees: Fees | int, cap_wei: int) -> None:
 
         raise FeeCapExceeded(
             f"the maximum fee {format_amount(total)} ETH exceeds the fee cap "
-            f"{format_amount(cap_wei)} ETH; nothing was signed (raise the cap with --fee-cap)"
+            f"{format_amount(cap_wei)} ETH; nothing was signed (raise the cap with {raise_with})"
         )
 
 
@@ -283,4 +309,5 @@ __all__ = [
     "network_fee_bound",
     "replacement",
     "suggest",
+    "under_base_fee",
 ]

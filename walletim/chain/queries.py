@@ -163,6 +163,18 @@ class Q:
         return Query("eth_getTransactionByHash", (tx_hash,), values.opt_obj)
 
     @staticmethod
+    def transaction_at(address: str, nonce: int) -> Query[JsonObject | None]:
+        """The node's JSON of ``address``'s transaction at ``nonce``, pending or mined
+        (``eth_getTransactionBySenderAndNonce``: Anvil, Erigon, Reth; not geth)."""
+        return Query("eth_getTransactionBySenderAndNonce", (address, hex(nonce)), values.opt_obj)
+
+    @staticmethod
+    def pool_from(address: str) -> Query[JsonObject]:
+        """What the node's pool holds of ``address`` (geth's ``txpool_contentFrom``):
+        ``{"pending": {nonce: tx}, "queued": {nonce: tx}}``, nonces as decimal strings."""
+        return Query("txpool_contentFrom", (address,), lambda v: values.obj(v, "txpool"))
+
+    @staticmethod
     def raw_transaction(tx_hash: str) -> Query[bytes | None]:
         return Query(
             "eth_getRawTransactionByHash",

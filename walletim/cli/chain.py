@@ -100,6 +100,7 @@ def _plan_text(plan: TxPlan, s: Session | None = None) -> str:
     else:  # what is signed, to the wei (cut, 2.000000001 gwei read as 2)
         lines.append(f"  gas price {format_gwei(plan.gas_price or 0, exact=True)} (legacy)")
     lines.append(f"  gas limit {plan.gas_limit}; max fee {eth_text(plan.max_total_fee)} ETH")
+    lines.extend(f"  {risk.line}" for risk in plan.risks)
     return "\n".join(lines)
 
 
@@ -263,7 +264,8 @@ def balance(ctx: Ctx, who: str | None, tokens: tuple[str, ...]) -> None:
     "--force",
     is_flag=True,
     help="Send even what the risk policy refuses (to the zero address, ETH or tokens to a "
-    "token contract); --yes alone is not enough.",
+    "token contract, a --nonce above the next one, a --max-fee under the base fee); --yes "
+    "alone is not enough.",
 )
 @with_home
 def send(
@@ -301,7 +303,7 @@ def send(
     how = SendRequest(
         None, nonce=nonce, gas_limit=gas_limit, max_fee=_fee(max_fee),
         priority_fee=_fee(priority_fee), legacy=legacy, fee_level=fee_level,
-        fee_cap=None if fee_cap is None else parse_amount(fee_cap),
+        fee_cap=None if fee_cap is None else parse_amount(fee_cap), force=force,
     )  # fmt: skip
     if batch_file:
         until = None if no_wait else Until(confirmations, 300.0 if timeout is None else timeout)
@@ -347,7 +349,7 @@ def _render_sent(
         "gas_used": str(receipt.gas_used) if receipt else None,
         "confirmations": result.confirmations,
         "recovered": list(result.recovered),
-        "warnings": risks_json(transfer.risks),
+        "warnings": risks_json([*transfer.risks, *result.plan.risks]),
     }
     human = f"{result.status}: {result.hash}"
     if receipt:

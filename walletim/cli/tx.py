@@ -1,5 +1,5 @@
 """``walletim tx status|receipt|history|speedup|cancel``: the accounts' transactions (any hash
-for status and receipt; speed-up and cancel for those this home signed)."""
+for status and receipt; speed-up for those this home signed; cancel for any of its keys')."""
 
 from __future__ import annotations
 
@@ -255,7 +255,8 @@ def cancel(
     ctx: Ctx, tx_hash: str | None, account: str | None, nonce: int | None, bump: float
 ) -> None:
     """Cancel a pending transaction with a zero-value self-transfer at its nonce: name it
-    by HASH, or by --from ACCOUNT --nonce N (not both)."""
+    by HASH, or by --from ACCOUNT --nonce N (not both). One the same key sent elsewhere
+    (cast, another wallet) is cancelled too, by the fees the node shows it with."""
     if tx_hash is not None and (account is not None or nonce is not None):
         raise click.UsageError(
             "give HASH, or --from ACCOUNT --nonce N, not both (the hash names the sender and "

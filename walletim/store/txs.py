@@ -44,6 +44,12 @@ class Conn(Protocol):
 TxStatus = Literal["signed", "pending", "mined", "failed", "dropped", "replaced", "gone"]
 STATUSES: tuple[TxStatus, ...] = ("signed", "pending", "mined", "failed", "dropped", "replaced")
 OPEN_STATUSES: tuple[TxStatus, ...] = ("signed", "pending")
+#: The kinds of transaction that replace another at its nonce on purpose (``tx speedup``,
+#: ``tx cancel``). Only one of them, mined, makes a dropped transaction (refused by the
+#: node, or lost from its pool) read 'replaced': by any other at its nonce it was never
+#: replaced, it never went out ("replaced by" a later payment read as if it had been sent).
+REPLACEMENT_KINDS: Final = ("speedup", "cancel")
+REPLACES_DROPPED: Final = "(" + ", ".join(f"'{kind}'" for kind in REPLACEMENT_KINDS) + ")"
 #: The status a transaction reads with when it was recorded on another chain than the one
 #: this home last saw at its chain id (another genesis: a devnet started afresh). Never
 #: stored; such a transaction is never broadcast again, and no query of this chain's
@@ -285,18 +291,21 @@ class TxRepo:
 
     @staticmethod
     def settle_replaced(conn: Conn, chain_id: int, sender: str) -> None:
-        """Mark open or dropped transactions whose nonce another one of ours used on chain
-        as 'replaced' (by that one). One statement for a whole batch."""
+        """Mark open transactions whose nonce another one of ours used on chain as
+        'replaced' (by that one), and dropped ones whose nonce our speed-up or cancel of
+        them used (:data:`REPLACES_DROPPED`); replaced ones point at it (as
+        :meth:`record_mined` does). One statement for a whole batch."""
         winner = (
             "SELECT w.hash FROM transactions w WHERE w.chain_id = t.chain_id AND "
             "w.sender = t.sender AND w.nonce = t.nonce AND w.status IN ('mined', 'failed') "
-            f"AND {_live('w')} LIMIT 1"
+            f"AND {_live('w')} AND (t.status != 'dropped' OR w.kind IN {REPLACES_DROPPED}) "
+            "LIMIT 1"
         )
         conn.execute(
             f"UPDATE transactions AS t SET status = 'replaced', replaced_by = ({winner}), "
             "updated_at = ? WHERE t.chain_id = ? AND t.sender = ? "
-            f"AND t.status IN ('signed', 'pending', 'dropped') AND {_live('t')} "
-            f"AND EXISTS ({winner})",
+            f"AND t.status IN ('signed', 'pending', 'dropped', 'replaced') AND {_live('t')} "
+            f"AND t.replaced_by IS NOT ({winner}) AND EXISTS ({winner})",
             (int(time.time()), chain_id, sender),
         )
 
@@ -322,9 +331,12 @@ class TxRepo:
     def record_mined(conn: Conn, tx: TxRecord, receipt: ReceiptRecord) -> TxStatus:
         """Store ``tx``'s receipt, mark it mined (or failed) on the chain this home sees at
         its chain id (it is on that chain now, whichever it was signed on), and every other
-        open or dropped transaction of this home on that chain at its nonce replaced by it.
-        Returns the status."""
+        open transaction of this home on that chain at its nonce replaced by it (a dropped
+        one too when ``tx`` is a speed-up or cancel: :data:`REPLACES_DROPPED`), and one
+        replaced in the pool by another (a speed-up sped up again) replaced by it: the
+        transaction that took the nonce. Returns the status."""
         status: TxStatus = "mined" if receipt.status == 1 else "failed"
+        replaced = "'signed', 'pending'" + (", 'dropped'" if tx.kind in REPLACEMENT_KINDS else "")
         TxRepo.save_receipt(conn, receipt)
         TxRepo.set_status(
             conn, tx.hash, status, block_number=receipt.block_number, block_hash=receipt.block_hash
@@ -335,9 +347,9 @@ class TxRepo:
         )
         conn.execute(
             "UPDATE transactions SET status = 'replaced', replaced_by = ?, updated_at = ? "
-            "WHERE chain_id = ? AND sender = ? AND nonce = ? AND hash != ? "
-            f"AND status IN ('signed', 'pending', 'dropped') AND {_live()}",
-            (tx.hash, int(time.time()), tx.chain_id, tx.sender, tx.nonce, tx.hash),
+            "WHERE chain_id = ? AND sender = ? AND nonce = ? AND hash != ? AND (status IN "
+            f"({replaced}) OR (status = 'replaced' AND replaced_by IS NOT ?)) AND {_live()}",
+            (tx.hash, int(time.time()), tx.chain_id, tx.sender, tx.nonce, tx.hash, tx.hash),
         )
         return status
 

@@ -36,7 +36,7 @@ from walletim.app.chain.model import (
     Until,
 )
 from walletim.app.chain.nonces import NonceKeeper
-from walletim.app.chain.planning import Planner
+from walletim.app.chain.planning import Planner, signing_checked
 from walletim.app.chain.ports import Chain, ChainPart, Signer
 from walletim.app.chain.tokens import (
     answers_false,
@@ -156,7 +156,8 @@ class BatchSender(ChainPart):
         calls = [row_call(r) for r in todo]
         tokens = sorted({r.token for r in todo if r.token is not None})
         reads = self.planner.fee_reads(how)
-        answers, ahead, dry = self._ask(sender, todo, calls, tokens, reads[1])
+        base = self.planner.base_fee_read(how, reads)
+        answers, ahead, dry = self._ask(sender, todo, calls, tokens, reads[1] or base)
         held = read_balances([(sender, t) for t in tokens], answers[1 : 1 + len(tokens)])
         balances = dict(zip(tokens, held, strict=True))
         # Every row's amount first, those that would revert too: a row past the balance is
@@ -166,6 +167,8 @@ class BatchSender(ChainPart):
             sender, answered(answers[0]), eth_values, _token_totals(todo, balances, units)
         )
         fees = self.planner.fees_read(how, reads, answers[ahead - 1])
+        # A max fee given under the base fee: refused unless forced, as a single send's.
+        risks = signing_checked(how, fees, None, reads[0] or answers[ahead - 1])
         network = self.planner.network
         cap = network.fee_cap_wei if how.fee_cap is None else how.fee_cap
         plans: list[tuple[BatchRow, TxPlan]] = []
@@ -190,6 +193,7 @@ class BatchSender(ChainPart):
             sender, len(plans), 0, 0, tuple(rejected),
             sum(p.value for _r, p in plans), sum(1 for r, _p in plans if r.token is None),
             sum(p.max_total_fee for _r, p in plans), answered(answers[0]), totals, fees, cap,
+            risks,
         )  # fmt: skip
         self._check_funds(sender, shown.eth_balance, shown.value + shown.max_fees, totals)
         return plans, shown

@@ -11,6 +11,7 @@ from walletim.store.txs import ReceiptRecord, TxStatus
 
 if TYPE_CHECKING:
     from walletim.app.chain.ports import Progress
+    from walletim.app.risk import Risk
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,9 @@ class SendRequest:
     kind: str = "send"
     note: str | None = None
     fee_cap: int | None = None  # wei; None: the network profile's cap (geth's default 1 ether)
+    #: Sign even what the risk policy refuses of how it is signed (a nonce gap, a fee under
+    #: the base fee: :func:`walletim.app.risk.signing_risks`), as ``--force``.
+    force: bool = False
 
 
 #: A transaction's fields as the signer takes them (web3 field names).
@@ -53,6 +57,9 @@ class TxPlan:
     gas_price: int | None
     kind: str = "send"
     note: str | None = None
+    #: What the risk policy says of how it is signed (:func:`~walletim.app.risk.signing_risks`,
+    #: passed with ``force``): shown in the plan, and in ``send --json`` under ``warnings``.
+    risks: tuple[Risk, ...] = ()
 
     @classmethod
     def of(
@@ -67,12 +74,13 @@ class TxPlan:
         fees: Fees,
         kind: str = "send",
         note: str | None = None,
+        risks: tuple[Risk, ...] = (),
     ) -> TxPlan:
         """A plan of ``call`` = (to, value, data) paying ``fees``."""
         to, value, data = call
         return cls(
             network, chain_id, sender, to, value, data, nonce, gas_limit,
-            fees.tx_type, fees.max_fee, fees.priority_fee, fees.gas_price, kind, note,
+            fees.tx_type, fees.max_fee, fees.priority_fee, fees.gas_price, kind, note, risks,
         )  # fmt: skip
 
     @property
@@ -176,6 +184,9 @@ class BatchPlan:
     tokens: tuple[TokenTotal, ...]
     fees: Fees  # per gas, the same for every row
     fee_cap: int  # wei per transaction (0: none)
+    #: What the risk policy says of how every row is signed (a fee under the base fee),
+    #: forced: :func:`walletim.app.risk.signing_risks`.
+    risks: tuple[Risk, ...] = ()
 
 
 __all__ = [

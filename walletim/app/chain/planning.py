@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from walletim.app.chain.model import SendRequest, TxPlan
 from walletim.app.networks import Network
@@ -20,6 +20,9 @@ from walletim.chain.reverts import revert_from
 from walletim.chain.rpc import Q, Query, RpcClient, answered
 from walletim.errors import ChainError, InputError, InsufficientFunds, NonceUsed, RpcError
 from walletim.keys.hd import to_checksum_address
+
+if TYPE_CHECKING:
+    from walletim.app.risk import Risk
 
 
 def _raise_revert(exc: RpcError) -> None:
@@ -64,9 +67,13 @@ class Planner:
         read_at, history = self._history
         return history if self.clock() - read_at <= FEE_HISTORY_REUSE_S else None
 
+    def _fee_history(self) -> FeeHistory:
+        """The node's fee history now. Raises ChainError (no eth_feeHistory: --legacy)."""
+        return _history_of(self.rpc.gather_all([Q.fee_history()])[0])
+
     def suggest_fees(self) -> dict[str, FeeSuggestion]:
         """The node's fee levels now (always read again; not kept for a plan)."""
-        return policy.suggest(self.rpc.get(Q.fee_history()))
+        return policy.suggest(self._fee_history())
 
     def shown_fees(self) -> dict[str, FeeSuggestion]:
         """The fee levels to show with a plan: from the history read moments ago beside its
@@ -74,7 +81,7 @@ class Planner:
         :meth:`plan` signs)."""
         history = self._recent_history()
         if history is None:
-            history = self.remember(self.rpc.get(Q.fee_history()))
+            history = self.remember(self._fee_history())
         return policy.suggest(history)
 
     def suggestion_now(self) -> FeeSuggestion | None:
@@ -145,6 +152,15 @@ class Planner:
         history = self._recent_history()
         return history, (Q.fee_history() if history is None else None)
 
+    @staticmethod
+    def base_fee_read(
+        req: SendRequest, reads: tuple[FeeHistory | None, Query[Any] | None]
+    ) -> Query[FeeHistory] | None:
+        """What to ask for the base fee a max fee given is held to (see
+        :func:`signing_checked`), when :meth:`fee_reads` (``reads``) reads no fee history
+        already: a suggested max fee is twice the base fee or more, nothing to ask."""
+        return Q.fee_history() if req.max_fee is not None and reads == (None, None) else None
+
     def fees_read(
         self, req: SendRequest, reads: tuple[FeeHistory | None, Query[Any] | None], answer: object
     ) -> Fees:
@@ -153,24 +169,33 @@ class Planner:
         history, query = reads
         price: int | None = None
         if query is not None:
-            value: Any = answered(answer)
+            value: Any = answer
             if req.legacy:
-                price = value
+                price = answered(value)
             else:
-                history = value
+                history = _history_of(value)
         return self.fees(req, history, price)
 
     def _preflight(
         self, req: SendRequest, sender: str, estimate: Query[int] | None
-    ) -> tuple[Fees, int | RpcError, int | RpcError | None]:
+    ) -> tuple[Fees, int | RpcError, int | RpcError | None, tuple[Risk, ...]]:
         """In one round trip: the gas estimate (when asked), what the fees of ``req`` need
-        from the node (:meth:`fee_reads`) and the sender's pending balance; the fees. Errors
-        of the balance and the estimate are returned, not raised."""
+        from the node (:meth:`fee_reads`), the sender's pending balance and, for a nonce or
+        a max fee given, what the risk policy needs; the fees and the risk policy's warnings
+        (:func:`signing_checked`). Errors of the balance and the estimate are returned, not
+        raised.
+
+        Raises:
+            NonceUsed; RiskRefused (a nonce gap, a fee under the base fee, unless forced).
+        """
         reads = self.fee_reads(req)
+        given = req.nonce is not None
         wanted: dict[str, Query[Any] | None] = {
             "estimate": estimate,
-            "mined": None if req.nonce is None else Q.nonce(sender, "latest"),  # is it free?
+            "mined": Q.nonce(sender, "latest") if given else None,  # is it free?
+            "next": Q.nonce(sender, "pending") if given else None,  # is it the next?
             "fees": reads[1],
+            "base": self.base_fee_read(req, reads),
         }
         asked = {name: q for name, q in wanted.items() if q is not None}
         funds, *rest = self.rpc.gather_all([Q.balance(sender, "pending"), *asked.values()])
@@ -180,7 +205,9 @@ class Planner:
         estimated = got.get("estimate")
         if isinstance(estimated, RpcError):
             _raise_revert(estimated)
-        return self.fees_read(req, reads, got.get("fees")), funds, estimated
+        fees = self.fees_read(req, reads, got.get("fees"))
+        history = reads[0] or got.get("fees" if reads[1] is not None else "base")
+        return fees, funds, estimated, signing_checked(req, fees, got.get("next"), history)
 
     # -- gas ----------------------------------------------------------------------------
 
@@ -196,6 +223,18 @@ class Planner:
         if block is None:
             raise RpcError("the node has no latest block", method=latest.method)
         return policy.contract_gas_limit(estimate, block.gas_limit)
+
+    def check_gas_limit(self, gas_limit: int) -> None:
+        """Refuse (InputError) a gas limit given above the latest block's: no block takes
+        it (the node refused it only after it was signed and recorded)."""
+        if gas_limit <= policy.CHECK_BLOCK_ABOVE:
+            return
+        block = self.rpc.get(Q.block("latest"))
+        if block is not None and gas_limit > block.gas_limit:
+            raise InputError(
+                f"the gas limit {gas_limit} is above the block gas limit {block.gas_limit}: "
+                "no block can include it; nothing was signed"
+            )
 
     def gas_limit(self, estimate: int, data: bytes) -> int:
         return self.contract_gas(estimate) if data else estimate
@@ -215,19 +254,21 @@ class Planner:
         estimate = None
         if req.gas_limit is None:
             estimate = Q.estimate_gas(to, req.data, sender=sender, value=req.value)
-        fees, balance, estimated = self._preflight(req, sender, estimate)
+        fees, balance, estimated, risks = self._preflight(req, sender, estimate)
         if estimated is None:
             assert req.gas_limit is not None
             gas_limit = req.gas_limit
+            self.check_gas_limit(gas_limit)
         else:
             gas_limit = self.gas_limit(answered(estimated), req.data)
         plan = TxPlan.of(
             self.network.name, self.network.chain_id, sender, (to, req.value, req.data),
             nonce=req.nonce, gas_limit=gas_limit, fees=fees,
-            kind=req.kind, note=req.note,
+            kind=req.kind, note=req.note, risks=risks,
         )  # fmt: skip
         cap = self.network.fee_cap_wei if req.fee_cap is None else req.fee_cap
-        policy.check_fee_cap(plan.gas_limit, plan.fees, cap)
+        advice = f"--fee-cap where the command takes it, or {self.network.fee_cap_advice}"
+        policy.check_fee_cap(plan.gas_limit, plan.fees, cap, advice)
         self.check_funds(sender, answered(balance), plan.value + plan.max_total_fee)
         if req.data or req.gas_limit is not None:
             # The estimate already ran the call for plain sends; with explicit gas or calldata
@@ -261,6 +302,37 @@ class Planner:
             f"insufficient funds: {sender} has {format_amount(balance)} ETH, needs up to "
             f"{format_amount(needed)} ETH (value + max fee); nothing was signed"
         )
+
+
+def _history_of(answer: Any) -> FeeHistory:
+    """A fee history answered, or its error raised: a node without ``eth_feeHistory`` (before
+    London, or a chain without EIP-1559) as the ChainError saying --legacy, not its words."""
+    from walletim.chain.rpc import unsupported
+
+    if isinstance(answer, RpcError) and answer.response is not None and unsupported(answer):
+        raise ChainError(
+            f"the node has no EIP-1559 fee history ({answer}); use --legacy"
+        ) from answer
+    history: FeeHistory = answered(answer)
+    return history
+
+
+def signing_checked(
+    req: SendRequest, fees: Fees, next_nonce: int | RpcError | None, history: object
+) -> tuple[Risk, ...]:
+    """The risk policy's word on how ``req`` is signed: its nonce above the node's
+    ``next_nonce`` (its answer), its fee under the base fee of ``history`` (a FeeHistory;
+    anything else, e.g. the error of a node without EIP-1559: no base fee known). Raises
+    RiskRefused unless ``req.force``."""
+    from walletim.app.risk import enforce, signing_risks
+
+    base = None
+    if isinstance(history, FeeHistory) and history.base_fees and req.max_fee is not None:
+        base = history.base_fees[-1]
+    nonce = answered(next_nonce) if next_nonce is not None else 0
+    risks = tuple(signing_risks(req.nonce, nonce, policy.under_base_fee(fees, base)))
+    enforce(risks, req.force)
+    return risks
 
 
 def check_fields(req: SendRequest) -> None:

@@ -3,6 +3,9 @@ raised by the one bump rule (:func:`walletim.chain.fees.replacement`)."""
 
 from __future__ import annotations
 
+import contextlib
+from typing import TYPE_CHECKING, Any
+
 from walletim.app.chain.model import TxPlan
 from walletim.app.networks import Network
 from walletim.chain import fees as policy
@@ -10,6 +13,10 @@ from walletim.chain.fees import Fees, FeeSuggestion
 from walletim.errors import ChainError, InputError
 from walletim.keys.hd import to_checksum_address
 from walletim.store.txs import GONE, TxRecord, TxRepo
+
+if TYPE_CHECKING:
+    from walletim.chain.rpc import RpcClient
+    from walletim.chain.values import JsonObject
 
 CANCEL_GAS = 21_000
 
@@ -69,7 +76,7 @@ def replacement_plan(
         gas_limit=CANCEL_GAS if cancel else rec.gas_limit, fees=fees,
         kind="cancel" if cancel else "speedup", note=note,
     )  # fmt: skip
-    policy.check_fee_cap(plan.gas_limit, plan.fees, network.fee_cap_wei)
+    policy.check_fee_cap(plan.gas_limit, plan.fees, network.fee_cap_wei, network.fee_cap_advice)
     return plan
 
 
@@ -104,8 +111,9 @@ def check_replaceable(rec: TxRecord, mined_count: int) -> None:
         raise ChainError(f"nonce {rec.nonce} of {rec.sender} is already used on chain")
 
 
-def pending_at(repo: TxRepo, chain_id: int, sender: str, nonce: int) -> TxRecord:
-    """The newest open transaction of ``sender`` at ``nonce``. Raises InputError."""
+def pending_at(repo: TxRepo, chain_id: int, sender: str, nonce: int) -> TxRecord | None:
+    """The newest open transaction of this home of ``sender`` at ``nonce``, if any. Raises
+    InputError (no nonce)."""
     from walletim.chain.units import MAX_NONCE
 
     if not 0 <= nonce <= MAX_NONCE:
@@ -115,15 +123,115 @@ def pending_at(repo: TxRepo, chain_id: int, sender: str, nonce: int) -> TxRecord
         for r in repo.at_nonce(chain_id, to_checksum_address(sender), nonce)
         if r.status in ("signed", "pending")
     ]
-    if not candidates:
-        raise InputError(f"no pending transaction of {sender} at nonce {nonce} in this home")
-    return candidates[-1]
+    return candidates[-1] if candidates else None
 
 
-def check_outbids(repo: TxRepo, plan: TxPlan) -> None:
+def foreign_record(chain_id: int, tx: JsonObject) -> TxRecord:
+    """A pending transaction this home did not sign (its key used elsewhere: ``cast send``,
+    another wallet), from the node's JSON of it: what a cancellation outbids (its sender,
+    nonce and fees). Never stored, never signed again: a cancel replaces it with its own.
+
+    The fees are the sender's own: the JSON is rebuilt into the signed bytes, which must hash
+    to the hash the node gives and recover to the sender it names (a node cannot make a
+    cancellation outbid fees nobody signed).
+
+    Raises:
+        InputError: a blob transaction (only another blob transaction replaces it).
+        InconsistentAnswer: the JSON is no transaction its sender signed (or of a type
+            walletim cannot rebuild).
+    """
+    from walletim.chain.evidence import decode_signed, encode_from_json
+    from walletim.chain.values import quantity
+    from walletim.errors import InconsistentAnswer
+
+    def q(name: str) -> int:
+        return quantity(tx.get(name), f"the transaction's {name}")
+
+    tx_type = q("type") if tx.get("type") is not None else 0
+    if tx_type == 3:
+        raise InputError(
+            "that transaction carries blobs (EIP-4844): only another blob transaction "
+            "replaces it in the node's pool, and walletim signs none"
+        )
+    signed = decode_signed(encode_from_json(dict(tx)))
+    said = (str(tx.get("hash", "")).lower(), str(tx.get("from", "")).lower())
+    if said != (signed.hash, signed.sender.lower()) or signed.chain_id not in (None, chain_id):
+        raise InconsistentAnswer("the node's transaction is not what its signature says")
+    dynamic = tx_type >= 2  # EIP-1559 fees (types 2 and 4); types 0 and 1 pay a gas price
+    return TxRecord(
+        hash=signed.hash, chain_id=chain_id, sender=signed.sender, nonce=signed.nonce,
+        recipient=signed.to, value=signed.value, tx_type=2 if dynamic else 0, gas_limit=q("gas"),
+        max_fee=q("maxFeePerGas") if dynamic else None,
+        priority_fee=q("maxPriorityFeePerGas") if dynamic else None,
+        gas_price=None if dynamic else q("gasPrice"),
+        data=signed.data, raw=b"", status="pending",
+    )  # fmt: skip
+
+
+def held_elsewhere(
+    rpc: RpcClient, chain_id: int, sender: str, nonce: int | None, tx_hash: str | None = None
+) -> TxRecord:
+    """The pending transaction of ``sender`` at ``nonce`` (or ``tx_hash``) this home did not
+    sign, as the node holds it (:func:`foreign_record`): by hash from any node; by nonce from
+    one that answers ``eth_getTransactionBySenderAndNonce`` (Anvil, Erigon, Reth) or
+    ``txpool_contentFrom`` (geth).
+
+    Raises:
+        InputError: the node holds none (or cannot say which); ChainError: the nonce is
+        used on chain (it was mined); RpcError.
+    """
+    from walletim.chain.rpc import Q, Query, answered
+    from walletim.errors import InconsistentAnswer
+
+    if tx_hash is not None:
+        tx = rpc.get(Q.transaction(tx_hash))
+        if tx is None:
+            raise InputError(
+                f"transaction {tx_hash} is not in this home's history, nor known to the node"
+            )
+        rec = foreign_record(chain_id, tx)
+        sender, nonce = rec.sender, rec.nonce
+        mined: int = rpc.get(Q.nonce(sender, "latest"))
+    else:
+        assert nonce is not None
+        sender = to_checksum_address(sender)
+        asked: list[Query[Any]] = [
+            Q.nonce(sender, "latest"), Q.transaction_at(sender, nonce), Q.pool_from(sender)
+        ]  # fmt: skip
+        count, held, pool = rpc.gather_all(asked)
+        mined = answered(count)
+        found = held if isinstance(held, dict) else _pooled(pool, nonce)
+        if found is None and mined <= nonce:
+            raise InputError(
+                f"no pending transaction of {sender} at nonce {nonce}: none in this home, and "
+                "the node holds none (or cannot say which: give its hash)"
+            )
+    if mined > nonce:
+        raise ChainError(f"nonce {nonce} of {sender} is already used on chain")
+    if tx_hash is None:
+        rec = foreign_record(chain_id, found or {})
+    if (rec.sender, rec.nonce) != (sender, nonce) or rec.hash != (tx_hash or rec.hash):
+        raise InconsistentAnswer(f"the node answered another transaction than {sender}'s")
+    return rec
+
+
+def _pooled(pool: object, nonce: int) -> JsonObject | None:
+    """The transaction at ``nonce`` in a ``txpool_contentFrom`` answer (or its error)."""
+    if not isinstance(pool, dict):
+        return None
+    for part in ("pending", "queued"):
+        held = pool.get(part)
+        tx = held.get(str(nonce)) if isinstance(held, dict) else None
+        if isinstance(tx, dict):
+            return tx
+    return None
+
+
+def check_outbids(repo: TxRepo, plan: TxPlan, rpc: RpcClient | None = None) -> None:
     """Refuse, before anything is signed, a transaction at a nonce it names (``send --nonce
-    N``) where this home's open transaction holds fees it does not raise by the node's
-    replacement minimum, each of them: once signed the node refuses it ("replacement
+    N``) where this home's open transaction, or else one its key signed elsewhere that the
+    node holds (asked of ``rpc``, :func:`held_elsewhere`), has fees it does not raise by the
+    node's replacement minimum, each of them: once signed the node refuses it ("replacement
     transaction underpriced"). The fees it needs are said exactly.
 
     Raises:
@@ -135,6 +243,11 @@ def check_outbids(repo: TxRepo, plan: TxPlan) -> None:
         return
     held = repo.at_nonce(plan.chain_id, to_checksum_address(plan.sender), plan.nonce)
     held = [r for r in held if r.status in ("signed", "pending")]
+    whose = "this home's pending"
+    if not held and rpc is not None:
+        with contextlib.suppress(InputError):  # nothing holds it (or the node cannot say)
+            held = [held_elsewhere(rpc, plan.chain_id, plan.sender, plan.nonce)]
+        whose = "a transaction signed elsewhere with this key,"
     if not held:
         return
     cap = policy.bump(max(record_fees(r).per_gas for r in held), policy.NODE_MIN_BUMP_PERCENT)
@@ -152,7 +265,7 @@ def check_outbids(repo: TxRepo, plan: TxPlan) -> None:
         )
         options = "--max-fee and --priority-fee"
     raise InputError(
-        f"nonce {plan.nonce} is held by this home's pending {held[-1].hash}: a transaction "
+        f"nonce {plan.nonce} is held by {whose} {held[-1].hash}: a transaction "
         f"replacing it needs {needed} (10% over it), or the node refuses it as underpriced; "
         f"give {options}, or use `walletim tx speedup` or `tx cancel`; nothing was signed"
     )

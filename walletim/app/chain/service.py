@@ -362,7 +362,7 @@ class ChainService:
         from walletim.app.chain.replace import check_outbids
 
         plan = self.plan(sender, req)
-        check_outbids(self.repo, plan)  # --nonce onto a pending one: refused, not underpriced
+        check_outbids(self.repo, plan, self.rpc)  # --nonce onto a pending one: not underpriced
         if confirm is not None:
             confirm(plan)
         signer = self._signer(account, plan.sender)
@@ -514,18 +514,21 @@ class ChainService:
         confirm: Confirm | None = None,
     ) -> TxRecord:
         """Replace a pending transaction (by hash, or by sender and nonce) with a zero-value
-        self-transfer at the same nonce."""
-        if tx_hash is not None:
-            self.tracker.get(tx_hash)
-            self._on_chain()
-            rec = self.tracker.get(tx_hash)
-        elif sender is None or nonce is None:
-            raise InputError("give a transaction hash, or --from and --nonce")
-        else:
-            self._on_chain()
-            from walletim.app.chain.replace import pending_at
+        self-transfer at the same nonce: this home's, or one its key signed elsewhere (``cast
+        send``, another wallet) that the node holds (:func:`replace.held_elsewhere`)."""
+        from walletim.app.chain.replace import held_elsewhere, pending_at
 
+        if tx_hash is None and (sender is None or nonce is None):
+            raise InputError("give a transaction hash, or --from and --nonce")
+        self._on_chain()
+        if tx_hash is not None:
+            rec = self.repo.get(tx_hash)
+        else:
+            assert sender is not None and nonce is not None
             rec = pending_at(self.repo, self.chain_id, sender, nonce)
+        if rec is None:
+            assert sender is not None or tx_hash is not None
+            rec = held_elsewhere(self.rpc, self.chain_id, sender or "", nonce, tx_hash)
         return self._replace(rec, account_for(rec.sender), True, bump_percent, confirm)
 
     def _would_succeed(self, rec: TxRecord) -> None:
@@ -554,7 +557,7 @@ class ChainService:
         from walletim.app.chain.replace import check_replaceable, replacement_plan
 
         self._on_chain()
-        fresh = self.tracker.refresh(rec)
+        fresh = self._fresh(rec)
         mined_count = self.rpc.get(Q.nonce(rec.sender, "latest"))
         check_replaceable(fresh, mined_count)
         if not cancel and rec.data and rec.nonce == mined_count:
@@ -576,9 +579,14 @@ class ChainService:
             raise  # not a refusal: the node could not be asked (the replacement is kept)
         except ChainError:
             # Refused ("nonce too low"): the original was mined (or replaced) since it was
-            # checked. That is said, its outcome recorded (the replacement then reads
-            # replaced by it), rather than the node's words.
-            fresh = self.tracker.refresh(rec)
+            # checked. That is said, its outcome recorded (the replacement, never sent,
+            # reads dropped), rather than the node's words.
+            fresh = self._fresh(rec)
             check_replaceable(fresh, self.rpc.get(Q.nonce(rec.sender, "latest")))
             raise
         return self.tracker.get(new.hash)  # as stored: when it was made, on which chain
+
+    def _fresh(self, rec: TxRecord) -> TxRecord:
+        """``rec`` as the node has it now: this home's refreshed (and stored); one signed
+        elsewhere as the node just showed it (never stored: its nonce says if it was mined)."""
+        return rec if self.repo.get(rec.hash) is None else self.tracker.refresh(rec)

@@ -102,15 +102,26 @@ class HomeTxs:
             or (record.status == "replaced" and record.replaced_by is not None)
         ):
             record = self.chain.refresh(tx_hash)
-        if record is None or record.status != "replaced" or record.replaced_by is None:
-            return None
-        winner = self.chain.repo.get(record.replaced_by)
-        if winner is not None:
-            winner = self.chain.refresh(winner.hash)
-        return record.replaced_by if winner is None or winner.status == "mined" else None
+        seen = {tx_hash}
+        # Hop by hop: one replaced in the pool by a speed-up that was itself replaced (sped
+        # up again) took no nonce; the mined one at the end did (it was never told before).
+        while record is not None and record.status == "replaced" and len(seen) <= MAX_HOPS:
+            winner = record.replaced_by
+            if winner is None or winner in seen:
+                return None
+            seen.add(winner)
+            if self.chain.repo.get(winner) is None:  # signed elsewhere, found on chain
+                return winner
+            record = self.chain.refresh(winner)
+            if record.status == "mined":
+                return winner
+        return None
 
     def in_flight(self) -> list[Flight]:
         return self.chain.in_flight()
 
+
+#: How many replacements of replacements :meth:`HomeTxs.replaced_by` follows.
+MAX_HOPS = 32
 
 __all__ = ["HomeTxs", "NodeEvidence"]
