@@ -14,6 +14,7 @@ from tests.conftest import World
 from tests.integration.test_tokens import deploy_fixture, node_send
 from walletim.app.contracts import calldata
 from walletim.chain.units import format_amount
+from walletim.contracts.abi.signatures import parse_signature
 
 E18 = 10**18
 SET_ODD = "setOdd(uint256,bool,bool,bool,bool,bool,uint256)"
@@ -254,3 +255,62 @@ def test_a_token_whose_balance_of_reverts_is_one_error_on_every_path(world: Worl
         r = cli("--rpc-url", world.url, "--yes", *args)
         assert r.code == 1 and len(r.err_lines) == 1, (args, r.err)
         assert "does not answer balanceOf(): is it an ERC-20 token?" in r.err, (args, r.err)
+
+
+def test_a_swap_from_a_fee_on_transfer_token_uses_the_fee_tolerant_router_call(
+    world: World,
+) -> None:
+    """Swapping FROM a token taking 5 % on transfer failed before signing ("UniswapV2: K":
+    the pool receives less than the router told it to price), and a swap into one signed a
+    minimum the pool's quote gave, not what arrives. The plan now signs the router's
+    ...SupportingFeeOnTransferTokens variant, its decoded step says so, and its minimum is
+    the slippage off what the dry run delivered; each direction and ETH at either end swap."""
+    fee_u, fee_e = odd_token(world, "FEEU", fee_bps=500), odd_token(world, "FEEE", fee_bps=500)
+    router = world.manifest.contracts["UniswapV2Router02"]
+    cli = world.cli()
+    for token, other, amount in ((fee_u, "USDC", "400"), (fee_e, "ETH", "1")):
+        r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                other, "400", amount)  # fmt: skip
+        assert r.code == 0, r.err
+    cases = (
+        (fee_u, "USDC", "swapExactTokensForTokensSupportingFeeOnTransferTokens"),
+        (fee_e, "ETH", "swapExactTokensForETHSupportingFeeOnTransferTokens"),
+        ("USDC", fee_u, "swapExactTokensForTokensSupportingFeeOnTransferTokens"),
+        ("ETH", fee_e, "swapExactETHForTokensSupportingFeeOnTransferTokens"),
+    )
+    for t_in, t_out, function in cases:
+        amount = "0.01" if t_in == "ETH" else "10"
+        plan = world.session.defi.swap("dev", amount, t_in, t_out)
+        step = plan.steps[-1]
+        assert "(fee-on-transfer tokens)" in step.summary, (t_in, t_out, step.summary)
+        assert step.request.data[:4] == parse_signature(function + _ARGS[function]).selector
+        quote = int(str(plan.figures["raw_quote"]))
+        if t_in in (fee_u, fee_e):  # the pool is paid 95 %: the router's own price of that
+            (amounts,) = world.session.defi.core.read(
+                router, "getAmountsOut(uint256,address[])", 95 * E18 // 10,
+                plan.figures["path"], returns=["uint256[]"],
+            )  # fmt: skip
+            delivered = int(amounts[-1])
+        else:
+            delivered = quote - quote * 5 // 100
+        assert 0 < delivered < quote, plan.figures
+        assert int(str(plan.figures["raw_min_out"])) == delivered * 9950 // 10_000
+        # One warning: the side that takes the fee (USDC and ETH arrive as the pool sends).
+        [warning] = plan.figures["warnings"]  # type: ignore[misc]
+        assert warning["code"] == "short-delivery", warning
+        assert ("would receive 9.5 " in warning["text"]) == (t_in in (fee_u, fee_e)), warning
+        r = cli("--rpc-url", world.url, "--yes", "--json", "swap", "--from", "dev", amount,
+                t_in, t_out)  # fmt: skip
+        assert r.code == 0, (t_in, t_out, r.err)
+        doc = r.json()
+        assert int(doc["raw_received"]) >= int(doc["raw_min_out"]), doc
+    # An ordinary token's swap signs the plain call, as before.
+    plan = world.session.defi.swap("dev", "10", "USDC", "DAI")
+    assert "fee-on-transfer" not in plan.steps[-1].summary
+
+
+_ARGS = {
+    "swapExactTokensForTokensSupportingFeeOnTransferTokens": "(uint256,uint256,address[],address,uint256)",
+    "swapExactTokensForETHSupportingFeeOnTransferTokens": "(uint256,uint256,address[],address,uint256)",
+    "swapExactETHForTokensSupportingFeeOnTransferTokens": "(uint256,address[],address,uint256)",
+}

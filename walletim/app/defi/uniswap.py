@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from walletim.app.contracts import Figures, Outcome, Plan, Step
+from walletim.app.contracts import Figures, Outcome, Plan, Simulated, Step
 from walletim.app.defi.assets import Asset
 from walletim.app.defi.base import (
     DEFAULT_DEADLINE_S,
@@ -17,6 +18,7 @@ from walletim.app.defi.base import (
 )
 from walletim.app.risk import (
     PRICE_IMPACT_WARN_BPS,
+    Risk,
     RiskPolicy,
     enforce,
     risks_json,
@@ -24,7 +26,7 @@ from walletim.app.risk import (
 )
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
-from walletim.errors import ContractRefused, InputError
+from walletim.errors import ContractRefused, ContractReverted, InputError
 from walletim.keys.hd import to_checksum_address
 
 HIGH_PRICE_IMPACT_BPS = PRICE_IMPACT_WARN_BPS  # warn above 5 % (walletim.app.risk)
@@ -38,6 +40,20 @@ class SwapQuote:
     amount_in: int
     amount_out: int
     price_impact_bps: int  # beyond the 0.3 % pool fee per hop
+
+
+@dataclass(frozen=True, slots=True)
+class _Swap:
+    """One swap being planned: who, what, the quote, the limits."""
+
+    account: str
+    sender: str
+    a_in: Asset
+    a_out: Asset
+    quote: SwapQuote
+    slippage_bps: int
+    deadline: int
+    deadline_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,57 +196,140 @@ class Uniswap(DefiProtocol):
         quote = self.quote_swap(amount_in, a_in, a_out, via=via)
         risks = RiskPolicy.swap(quote.price_impact_bps)
         warnings = enforce(risks, force)
-        min_out = min_after_slippage(quote.amount_out, slippage_bps)
         deadline = core.deadline(deadline_s)
-        steps = self._swap_steps(a_in, a_out, quote, min_out, sender, deadline)
+        swap = _Swap(account, sender, a_in, a_out, quote, slippage_bps, deadline, deadline_s)
+        lines = [*warnings, *names.token_warnings(a_in), *names.token_warnings(a_out)]
+        try:
+            plan = self._swap_plan(swap, lines, risks)
+        except ContractReverted:
+            delivered = self._fee_taken_in(swap)  # "UniswapV2: K": the pool got less?
+            if not delivered:
+                raise
+        else:
+            delivered = self._fee_taken_out(swap, plan.simulation)
+            if delivered is None:
+                return self._short_delivery(plan, swap)
+        plan = self._swap_plan(swap, lines, risks, delivered=delivered)
+        return self._short_delivery(plan, swap)
+
+    def _swap_plan(
+        self, swap: _Swap, lines: list[str], risks: list[Risk], *, delivered: int | None = None
+    ) -> Plan:
+        """The swap's plan, simulated; with ``delivered`` (what a dry run delivered of a
+        token taking a fee on transfer) the router's fee-tolerant variant, its minimum the
+        slippage off ``delivered``."""
+        a_in, a_out, quote = swap.a_in, swap.a_out, swap.quote
+        expected = quote.amount_out if delivered is None else delivered
+        min_out = min_after_slippage(expected, swap.slippage_bps)
+        steps = self._swap_steps(swap, min_out, fee_on_transfer=delivered is not None)
         route = _route(quote, a_in, a_out)
-        notes = [
-            f"quote: {a_in.fmt(amount_in)} -> {a_out.fmt(quote.amount_out)} via {route}",
-            f"minimum received: {a_out.fmt(min_out)} (slippage {slippage_bps / 100:g}%); "
-            f"deadline in {deadline_s} s",
-        ]
-        figures = _swap_figures(a_in, a_out, quote, min_out, route, deadline)
+        notes = [f"quote: {a_in.fmt(quote.amount_in)} -> {a_out.fmt(quote.amount_out)} via {route}"]
+        if delivered is not None:
+            notes.append(
+                f"a token here takes a fee on transfer: the dry run delivered "
+                f"{a_out.fmt(delivered)}, and the swap uses the router's fee-on-transfer call"
+            )
+        notes.append(
+            f"minimum received: {a_out.fmt(min_out)} (slippage {swap.slippage_bps / 100:g}%); "
+            f"deadline in {swap.deadline_s} s"
+        )
+        figures = _swap_figures(a_in, a_out, quote, min_out, route, swap.deadline)
         figures["warnings"] = risks_json(risks)
-        plan = core.plan(
-            f"swap {a_in.fmt(amount_in)} for {a_out.display}",
-            account,
-            sender,
-            steps,
-            [*warnings, *names.token_warnings(a_in), *names.token_warnings(a_out), *notes],
-            figures,
-        )
-        return self._short_delivery(plan, a_out, quote)
+        return self.core.plan(
+            f"swap {a_in.fmt(quote.amount_in)} for {a_out.display}",
+            swap.account, swap.sender, steps, [*lines, *notes], figures,
+        )  # fmt: skip
 
-    def _short_delivery(self, plan: Plan, a_out: Asset, quote: SwapQuote) -> Plan:
+    def _delivered(self, swap: _Swap, simulation: Sequence[Simulated]) -> int | None:
+        """What the swap's dry run (its last step, ``simulation[-1]``) delivered: the token
+        bought's own Transfer logs to the swapper (ETH: what the last pool's Swap event
+        sends); None when the node ran no full simulation (``eth_call`` shows no logs)."""
+        sim = simulation[-1] if simulation else None
+        if sim is None or not sim.ok or sim.gas_used is None:
+            return None
+        path, logs = swap.quote.path, [log.raw for log in sim.logs]
+        pair = str(self.pair(path[-2], path[-1]))
+        if swap.a_out.is_eth:
+            return self._pool_sent(logs, pair)
+        from walletim.app.wim.logs import moved
+
+        return moved(logs, path[-1], pair, swap.sender)
+
+    def _fee_taken_out(self, swap: _Swap, simulation: Sequence[Simulated]) -> int | None:
+        """What arrives in the plain swap's dry run when the token bought takes a fee on
+        transfer (the swapper is paid less than the last pool sends); None otherwise."""
+        got = self._delivered(swap, simulation)
+        if got is None or swap.a_out.is_eth:
+            return None
+        path = swap.quote.path
+        sent = self._pool_sent([log.raw for log in simulation[-1].logs],
+                               str(self.pair(path[-2], path[-1])))  # fmt: skip
+        return got if 0 < got < sent else None
+
+    def _fee_taken_in(self, swap: _Swap) -> int | None:
+        """What the fee-tolerant swap delivers in a dry run (no minimum) when the token sold
+        takes a fee on transfer (its own Transfer logs pay the first pool less than the
+        amount in: the plain swap's pool then refuses, "UniswapV2: K"); None otherwise."""
+        if swap.a_in.is_eth:
+            return None
+        probe = self._swap_steps(swap, 0, fee_on_transfer=True)
+        simulation = self.core.c.simulate(swap.sender, probe)
+        sim = simulation[-1]
+        if len(simulation) != len(probe) or not sim.ok or sim.gas_used is None:
+            return None
+        from walletim.app.wim.logs import moved
+
+        path, logs = swap.quote.path, [log.raw for log in sim.logs]
+        pool = str(self.pair(path[0], path[1]))
+        if moved(logs, path[0], swap.sender, pool) >= swap.quote.amount_in:
+            return None
+        return self._delivered(swap, simulation)
+
+    def _short_delivery(self, plan: Plan, swap: _Swap) -> Plan:
         """``plan`` with the ``short-delivery`` warning when its dry run's own Transfer logs
-        of the token bought pay the swapper less than the quote (a token that takes a fee on
-        transfer: the router checks the minimum on what the pool sends, not what arrives)."""
-        if a_out.address is None:
-            return plan
-        pair = self.pair(quote.path[-2], quote.path[-1])
-        short = short_delivery(
-            plan, a_out.address, str(pair), plan.sender, quote.amount_out, a_out.fmt
-        )
-        return with_risks(plan, short)
+        of the token bought pay the swapper less (a token that takes a fee on
+        transfer: the plain router call checks the minimum on what the pool sends, not what
+        arrives) than the last pool sends, or those of the token sold pay the first pool less
+        than the amount in."""
+        path, quote, a_in, a_out = swap.quote.path, swap.quote, swap.a_in, swap.a_out
+        risks: list[Risk] = []
+        if a_in.address is not None:
+            pool = str(self.pair(path[0], path[1]))
+            why = "move the rest elsewhere (a fee or a burn), and the swap prices what arrives"
+            risks += short_delivery(plan, a_in.address, plan.sender, pool, quote.amount_in,
+                                    a_in.fmt, why)  # fmt: skip
+        if a_out.address is not None:
+            pair = str(self.pair(path[-2], path[-1]))
+            logs = [log.raw for log in plan.simulation[-1].logs] if plan.simulation else []
+            sent = self._pool_sent(logs, pair)
+            risks += short_delivery(plan, a_out.address, pair, plan.sender, sent, a_out.fmt)
+        return with_risks(plan, risks)
 
-    def _swap_steps(
-        self, a_in: Asset, a_out: Asset, quote: SwapQuote, min_out: int, sender: str,
-        deadline: int,
-    ) -> list[Step]:  # fmt: skip
-        """An exact approval of the router when needed, then the swap."""
-        path, router, amount_in = list(quote.path), self.router, quote.amount_in
+    def _pool_sent(self, logs: Sequence[Mapping[str, object]], pair: str) -> int:
+        """What ``pair``'s Swap event sends in a swap's dry run ``logs`` (0: none seen): the
+        quote, unless the token sold paid the pool less than the amount in."""
+        sent = [
+            int(str(e.args.get("amount0Out", 0))) or int(str(e.args.get("amount1Out", 0)))
+            for e in self.core.c.decode_events(logs)
+            if e.name == "Swap" and e.address.lower() == pair.lower()
+        ]
+        return sent[-1] if sent else 0
+
+    def _swap_steps(self, swap: _Swap, min_out: int, *, fee_on_transfer: bool) -> list[Step]:
+        """An exact approval of the router when needed, then the swap (the router's
+        ...SupportingFeeOnTransferTokens call with ``fee_on_transfer``)."""
+        a_in, a_out, sender, deadline = swap.a_in, swap.a_out, swap.sender, swap.deadline
+        path, router, amount_in = list(swap.quote.path), self.router, swap.quote.amount_in
+        fot = "SupportingFeeOnTransferTokens" if fee_on_transfer else ""
         if a_in.is_eth:
-            signature = "swapExactETHForTokens(uint256,address[],address,uint256)"
+            signature = f"swapExactETHForTokens{fot}(uint256,address[],address,uint256)"
             data = calldata(signature, min_out, path, sender, deadline)
             return [
                 self.core.step("swap", router, data, kind="swap", sender=sender, value=amount_in)
             ]
         steps = self.core.approval_steps(a_in, sender, router, amount_in)
-        signature = (
-            "swapExactTokensForETH(uint256,uint256,address[],address,uint256)"
-            if a_out.is_eth
-            else "swapExactTokensForTokens(uint256,uint256,address[],address,uint256)"
-        )
+        name = "swapExactTokensForETH" if a_out.is_eth else "swapExactTokensForTokens"
+        signature = f"{name}{fot}(uint256,uint256,address[],address,uint256)"
         data = calldata(signature, amount_in, min_out, path, sender, deadline)
         return [*steps, self.core.step("swap", router, data, kind="swap", sender=sender)]
 
