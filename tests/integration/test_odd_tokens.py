@@ -314,3 +314,38 @@ _ARGS = {
     "swapExactTokensForETHSupportingFeeOnTransferTokens": "(uint256,uint256,address[],address,uint256)",
     "swapExactETHForTokensSupportingFeeOnTransferTokens": "(uint256,address[],address,uint256)",
 }
+
+
+def test_a_swap_quote_is_the_dry_run_of_the_swap_it_quotes(world: World) -> None:
+    """`swap --quote` ran no simulation: a swap that would revert (a token whose transfers
+    now answer false) was quoted as fine, exit 0, and a fee-on-transfer token's quote
+    promised a minimum that never arrives. The quote is now the swap planned as --from and
+    dry-run (nothing signed): a revert is the swap's own error (exit 3), a fee-taking token's
+    minimum is the slippage off what arrives, with its short-delivery warning; a quote that
+    cannot be dry-run (the account holds too little) says so in its warnings."""
+    cli = world.cli()
+    token = odd_token(world, "STOP")
+    fee = odd_token(world, "FEE", fee_bps=500)
+    for t in (token, fee):
+        r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", t,
+                "USDC", "300", "300")  # fmt: skip
+        assert r.code == 0, r.err
+    node_send(world, "dev:2", token, calldata(SET_ODD, 0, True, False, False, False, False, 0))
+    quote = ("--rpc-url", world.url, "--json", "swap", "--quote", "--from")
+    r = cli(*quote, "dev", "10", token, "USDC")
+    assert r.code == 3 and len(r.err_lines) == 1, (r.out, r.err)
+    assert '"ContractReverted"' in r.err and "TRANSFER_FROM_FAILED" in r.err, r.err
+    r = cli(*quote, "dev", "10", "USDC", fee)
+    assert r.code == 0, r.err
+    doc = r.json()
+    arrives = int(doc["raw"]) - int(doc["raw"]) * 5 // 100
+    assert int(doc["raw_min_out"]) == arrives * 9950 // 10_000, doc
+    assert [w["code"] for w in doc["warnings"]] == ["short-delivery"], doc
+    r = cli(*quote, "dev", "10", "USDC", "DAI")
+    assert r.code == 0 and r.json()["warnings"] == [], r.out
+    r = cli(*quote, "dev:1", "10", fee, "USDC")  # dev:1 holds none of it
+    assert r.code == 0, r.err
+    [warning] = r.json()["warnings"]
+    assert warning["code"] == "unsimulated" and "dev:1 has less than 10 " in warning["text"]
+    human = cli("--rpc-url", world.url, "swap", "--quote", "--from", "dev:1", "10", fee, "USDC")
+    assert human.code == 0 and "WARNING: this quote was not dry-run" in human.out, human.out

@@ -23,6 +23,8 @@ risk                   when                                                     
                        recipient less than the amount (a fee-on-transfer token),
                        a swap's buyer less than the quote, or a vault's depositor
                        fewer shares than its previewDeposit
+``unsimulated``        a swap quote that could not be dry-run (the account holds    warning
+                       less than it swaps): only the pools' arithmetic
 =====================  ==========================================================  =========
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from walletim.app.contracts import Figures, Outcome, Plan, Simulated, Step
 from walletim.app.defi.assets import Asset
@@ -26,7 +26,7 @@ from walletim.app.risk import (
 )
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
-from walletim.errors import ContractRefused, ContractReverted, InputError
+from walletim.errors import ContractRefused, ContractReverted, InputError, InsufficientFunds
 from walletim.keys.hd import to_checksum_address
 
 HIGH_PRICE_IMPACT_BPS = PRICE_IMPACT_WARN_BPS  # warn above 5 % (walletim.app.risk)
@@ -65,6 +65,8 @@ class Quoted:
     quote: SwapQuote
     min_out: int
     slippage_bps: int
+    #: The price impact's, those the dry run found, or that there was none (``unsimulated``).
+    risks: tuple[Risk, ...] = ()
 
 
 class Uniswap(DefiProtocol):
@@ -160,13 +162,37 @@ class Uniswap(DefiProtocol):
 
     def quote(
         self, amount_text: str, in_text: str, out_text: str, *, slippage_bps: int,
-        via: str | None = None,
+        via: str | None = None, account: str | None = None,
     ) -> Quoted:  # fmt: skip
-        """A quote for ``swap --quote``: nothing is planned or signed."""
+        """A quote for ``swap --quote``; nothing is signed. With ``account`` the swap is
+        planned as that account and dry-run: one that would revert raises ContractReverted,
+        and the least it accepts and its warnings are the plan's (a fee-on-transfer token:
+        the slippage off what the dry run delivered). A quote that could not be dry-run (no
+        account, or one holding less than it swaps) carries the ``unsimulated`` risk."""
         names = self.core.names
         a_in, a_out = names.asset(in_text), names.asset(out_text)
-        q = self.quote_swap(names.amount(a_in, amount_text), a_in, a_out, via=via)
-        return Quoted(a_in, a_out, q, min_after_slippage(q.amount_out, slippage_bps), slippage_bps)
+        amount_in = names.amount(a_in, amount_text)
+        q = self.quote_swap(amount_in, a_in, a_out, via=via)
+        risks = tuple(RiskPolicy.swap(q.price_impact_bps))
+        quoted = Quoted(a_in, a_out, q, min_after_slippage(q.amount_out, slippage_bps),
+                        slippage_bps, risks)  # fmt: skip
+        if account is None:
+            return replace(quoted, risks=(*risks, _unsimulated("no account was named")))
+        try:
+            plan = self.swap(account, amount_text, in_text, out_text, slippage_bps=slippage_bps,
+                             via=via, force=True)  # fmt: skip
+        except InsufficientFunds:
+            why = f"{account} has less than {a_in.fmt(amount_in)} to swap"
+            return replace(quoted, risks=(*risks, _unsimulated(why)))
+        found = plan.figures.get("warnings")
+        return replace(
+            quoted,
+            min_out=int(str(plan.figures["raw_min_out"])),
+            risks=tuple(
+                Risk(str(w["code"]), str(w["text"]), bool(w["forced"]))
+                for w in (found if isinstance(found, list) else [])
+            ),
+        )
 
     def swap(
         self,
@@ -352,6 +378,14 @@ class Uniswap(DefiProtocol):
                     args = event.args
                     return int(args.get("amount0Out", 0)) or int(args.get("amount1Out", 0))
         return None
+
+
+def _unsimulated(why: str) -> Risk:
+    return Risk(
+        "unsimulated",
+        f"this quote was not dry-run ({why}): it is the pools' arithmetic only, and the swap "
+        "may still revert or deliver less",
+    )
 
 
 def _route(quote: SwapQuote, a_in: Asset, a_out: Asset) -> str:
