@@ -309,9 +309,10 @@ def test_a_swap_from_a_fee_on_transfer_token_uses_the_fee_tolerant_router_call(
     assert "fee-on-transfer" not in plan.steps[-1].summary
 
 
+_EXACT_IN = "(uint256,uint256,address[],address,uint256)"
 _ARGS = {
-    "swapExactTokensForTokensSupportingFeeOnTransferTokens": "(uint256,uint256,address[],address,uint256)",
-    "swapExactTokensForETHSupportingFeeOnTransferTokens": "(uint256,uint256,address[],address,uint256)",
+    "swapExactTokensForTokensSupportingFeeOnTransferTokens": _EXACT_IN,
+    "swapExactTokensForETHSupportingFeeOnTransferTokens": _EXACT_IN,
     "swapExactETHForTokensSupportingFeeOnTransferTokens": "(uint256,address[],address,uint256)",
 }
 
