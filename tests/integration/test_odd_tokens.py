@@ -350,3 +350,15 @@ def test_a_swap_quote_is_the_dry_run_of_the_swap_it_quotes(world: World) -> None
     assert warning["code"] == "unsimulated" and "dev:1 has less than 10 " in warning["text"]
     human = cli("--rpc-url", world.url, "swap", "--quote", "--from", "dev:1", "10", fee, "USDC")
     assert human.code == 0 and "WARNING: this quote was not dry-run" in human.out, human.out
+
+
+def test_a_token_whose_total_supply_reverts_is_named_in_token_info(world: World) -> None:
+    """`token info` of a contract answering decimals() but reverting totalSupply() said
+    "execution reverted: no reason given" (exit 3), naming no call. It now says which call
+    the token does not answer, in one line, as a balanceOf() that reverts does (exit 1)."""
+    token = "0x" + "0d" * 20
+    world.anvil.rpc().call("anvil_setCode", [token, REVERTS_BALANCE])
+    for json_flag in ((), ("--json",)):
+        r = world.cli()("--rpc-url", world.url, *json_flag, "token", "info", token)
+        assert r.code == 1 and len(r.err_lines) == 1, r.err
+        assert "does not answer totalSupply(): is it an ERC-20 token?" in r.err, r.err

@@ -31,7 +31,9 @@ class Erc20(DefiProtocol):
         token = self.core.names.token(text)
         assert token.address is not None
         (name,) = self.core.try_read(token.address, "name()", returns=["string"], default=("",))
-        supply = self.core.read_int(token.address, "totalSupply()")
+        from walletim.app.chain.tokens import token_total_supply  # as balanceOf() is read
+
+        supply = token_total_supply(self.core.c.rpc, token.address)
         return TokenInfo(
             token.address, str(name), token.symbol, token.decimals, supply, token.label
         )
