@@ -266,6 +266,29 @@ def test_a_vault_whose_preview_lies_is_shown_minting_what_its_dry_run_mints(
     assert world.session.defi.vault_withdraw("dev:1", "1").figures["warnings"] == []
 
 
+def test_a_vault_deposit_that_would_mint_no_shares_is_refused(world: World) -> None:
+    """A fresh vault whose first holder deposited 1 wei and then sent it 1000 DAI (the
+    share-inflation front-run): a deposit of 100 DAI showed "receive 0 fvDAI
+    (previewDeposit)" with no warning, and with --yes gave the 100 DAI to that holder. A
+    deposit whose dry run mints no shares is now refused before anything is signed."""
+    d = world.session.defi
+    dai = world.manifest.contracts["DAI"]
+    vault = deploy(world, "WalletimVault", ["address", "string", "string"],
+                   [dai, "Fresh Vault", "fvDAI"])  # fmt: skip
+    assert d.execute(d.vault_deposit("dev:2", "0.000000000000000001", vault)).ok
+    assert d.execute(d.transfer("dev:2", "DAI", vault, "1000", force=True)).ok
+    before = world.anvil.rpc().call("eth_getTransactionCount", [world.address("dev:1"), "latest"])
+    with pytest.raises(InputError, match="would mint no shares for 100 DAI"):
+        d.vault_deposit("dev:1", "100", vault)
+    r = world.cli()("--rpc-url", world.url, "--yes", "vault", "deposit", "--from", "dev:1",
+                    "--vault", vault, "100")  # fmt: skip
+    assert r.code == 1 and len(r.err_lines) == 1, r.err
+    assert "would mint no shares" in r.err and "nothing was signed" in r.err, r.err
+    after = world.anvil.rpc().call("eth_getTransactionCount", [world.address("dev:1"), "latest"])
+    assert after == before
+    assert d.vault_deposit("dev:1", "1000", vault).figures["raw_shares"] == "1"
+
+
 def deploy(world: World, artifact: str, types: list[str], args: list[object]) -> str:
     """The fixture ``artifact`` deployed with constructor ``args`` (signed by the node)."""
     from eth_abi.abi import encode

@@ -91,6 +91,18 @@ def risks_json(risks: Sequence[Risk]) -> list[dict[str, object]]:
     return [{"code": r.code, "text": r.text, "forced": r.refused} for r in risks]
 
 
+def dry_run_moved(plan: Plan, token: str, sender: str, recipient: str) -> int | None:
+    """What ``token``'s own Transfer logs move from ``sender`` to ``recipient`` in the
+    checked ``plan``'s last step's dry run; None when the node ran no full simulation
+    (``eth_call`` alone shows no logs)."""
+    from walletim.app.wim.logs import moved
+
+    sim = plan.simulation[-1] if plan.simulation else None
+    if sim is None or sim.gas_used is None:
+        return None
+    return moved([log.raw for log in sim.logs], token, sender, recipient)
+
+
 def short_delivery(
     plan: Plan,
     token: str,
@@ -105,13 +117,8 @@ def short_delivery(
     token that takes a fee or burns on transfer (none when the node ran no full simulation,
     ``eth_call`` alone shows no logs). ``fmt`` names an amount of the token; ``why`` what
     the logs do with the rest."""
-    from walletim.app.wim.logs import moved
-
-    sim = plan.simulation[-1] if plan.simulation else None
-    if sim is None or sim.gas_used is None or not value:
-        return []
-    got = moved([log.raw for log in sim.logs], token, sender, recipient)
-    if got >= value:
+    got = dry_run_moved(plan, token, sender, recipient)
+    if got is None or not value or got >= value:
         return []
     return [
         Risk(

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from walletim.app.contracts import Plan
 from walletim.app.defi.assets import Asset
 from walletim.app.defi.base import DefiProtocol, with_risks
-from walletim.app.risk import ZERO_ADDRESS, short_delivery
+from walletim.app.risk import ZERO_ADDRESS, dry_run_moved, short_delivery
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import ContractRefused, InputError
@@ -95,6 +95,13 @@ class Vaults(DefiProtocol):
         plan = core.plan(
             f"deposit {asset.fmt(amount)} into {symbol}", account, sender, steps, notes, figures
         )
+        minted = dry_run_moved(plan, vault, ZERO_ADDRESS, sender)
+        if (shares if minted is None else minted) == 0:
+            raise InputError(
+                f"{symbol} would mint no shares for {asset.fmt(amount)} (a share is worth "
+                "more than that): the deposit would give it to the vault's holders; nothing "
+                "was signed"
+            )
         # What the deposit's dry run mints to the depositor, against the vault's preview.
         short = short_delivery(
             plan, vault, ZERO_ADDRESS, sender, shares,
