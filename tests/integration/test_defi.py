@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import HOME_PASSWORD, ROOT, World
 from walletim.app.contracts import MAX_UINT256
+from walletim.chain.units import format_amount
 from walletim.errors import ContractReverted, InputError, RpcError
 
 USDC6 = 10**6
@@ -372,6 +373,27 @@ def test_approve_list_and_revoke(world: World) -> None:
     assert [(a.kind, a.symbol) for a in d.approvals(me)] == [("erc20", "USDC")]
     with pytest.raises(InputError, match="nothing to revoke"):
         d.revoke("dev:1", "DAI", "dev:2")
+
+
+def test_an_approval_of_the_largest_amount_reads_as_the_unlimited_one_it_is(
+    world: World,
+) -> None:
+    """`token approve USDC SPENDER 115792...129.639935` (2**256 - 1 typed as the amount)
+    flagged the step UNLIMITED but its title read "for 115792089...639935 USDC", without
+    the UNLIMITED note, and its --json said "unlimited": false, while `token allowance` and
+    `approvals list` then read UNLIMITED. It now reads as --unlimited does."""
+    top = format_amount(MAX_UINT256, 6)
+    plan = world.session.defi.approve("dev:1", "USDC", "dev:2", top)
+    assert plan.figures["unlimited"] is True and "UNLIMITED" in plan.title, plan.title
+    assert any(n.startswith("UNLIMITED: ") for n in plan.notes), plan.notes
+    r = world.cli()("--rpc-url", world.url, "--yes", "--json", "token", "approve", "--from",
+                    "dev:1", "USDC", "dev:2", top)  # fmt: skip
+    assert r.code == 0 and r.json()["unlimited"] is True, r.out
+    r = world.cli()("--rpc-url", world.url, "--json", "token", "allowance", "USDC", "dev:1",
+                    "dev:2")  # fmt: skip
+    assert r.json()["unlimited"] is True
+    exact = world.session.defi.approve("dev:1", "USDC", "dev:2", "25")
+    assert exact.figures["unlimited"] is False and "UNLIMITED" not in exact.title
 
 
 def test_an_nft_approval_approvals_list_shows_is_revoked_by_approvals_revoke(

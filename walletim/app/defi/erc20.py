@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from walletim.app.contracts import MAX_UINT256, Plan
+from walletim.app.contracts import MAX_UINT256, UNLIMITED_FROM, Plan
 from walletim.app.defi.base import DefiProtocol, with_risks
 from walletim.app.risk import risks_json, short_delivery
 from walletim.chain.units import format_amount
@@ -84,7 +84,8 @@ class Erc20(DefiProtocol):
         *,
         unlimited: bool = False,
     ) -> Plan:
-        """Approve ``spender`` for an exact amount (or, only when asked, unlimited)."""
+        """Approve ``spender`` for an exact amount (or, only when asked, unlimited). An
+        amount from 2**255 is shown as the unlimited approval it is (UNLIMITED_FROM)."""
         core, names = self.core, self.core.names
         token = names.token(token_text)
         assert token.address is not None
@@ -93,6 +94,7 @@ class Erc20(DefiProtocol):
         if unlimited == (amount_text is not None):
             raise InputError("give an AMOUNT to approve, or --unlimited (not both)")
         amount = MAX_UINT256 if unlimited else names.amount(token, amount_text or "")
+        unlimited = amount >= UNLIMITED_FROM  # an amount this large is one too, as it reads
         steps = core.approve_steps(token, sender, spender, amount)
         notes = names.token_warnings(token)
         if unlimited:
