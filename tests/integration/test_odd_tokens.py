@@ -362,3 +362,36 @@ def test_a_token_whose_total_supply_reverts_is_named_in_token_info(world: World)
         r = world.cli()("--rpc-url", world.url, *json_flag, "token", "info", token)
         assert r.code == 1 and len(r.err_lines) == 1, r.err
         assert "does not answer totalSupply(): is it an ERC-20 token?" in r.err, r.err
+
+
+def test_liquidity_of_a_fee_on_transfer_token_and_eth_can_be_removed(world: World) -> None:
+    """`liquidity remove FEE ETH` of a token taking 5 % on transfer failed before signing
+    ("TransferHelper: TRANSFER_FAILED": removeLiquidityETH sends on the token the pool paid
+    the router, more than arrived): the liquidity could never be taken out. The removal now
+    signs removeLiquidityETHSupportingFeeOnTransferTokens, says so, and warns that less
+    arrives; an ordinary token's removal is the plain call, as before."""
+    token, plain = odd_token(world, "FEE", fee_bps=500), odd_token(world, "PLAIN")
+    me = world.address("dev")
+    cli = world.cli()
+    for t in (token, plain):
+        r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", t, "ETH",
+                "400", "1")  # fmt: skip
+        assert r.code == 0, r.err
+    plan = world.session.defi.remove_liquidity("dev", token, "ETH", percent=50)
+    step = plan.steps[-1]
+    assert "(fee-on-transfer tokens)" in step.summary, step.summary
+    selector = parse_signature("removeLiquidityETHSupportingFeeOnTransferTokens(address,"
+                               "uint256,uint256,uint256,address,uint256)").selector  # fmt: skip
+    assert step.request.data[:4] == selector
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery" and warning["text"].startswith(f"{me} would"), (
+        warning
+    )
+    before = balance(world, token, me)
+    r = cli("--rpc-url", world.url, "--yes", "liquidity", "remove", "--from", "dev", token,
+            "ETH", "--percent", "50")  # fmt: skip
+    assert r.code == 0, r.err
+    assert balance(world, token, me) - before > 170 * E18  # 190 less two 5 % fees
+    plan = world.session.defi.remove_liquidity("dev", plain, "ETH", percent=50)
+    assert "fee-on-transfer" not in plan.steps[-1].summary, plan.steps[-1].summary
+    assert plan.figures["warnings"] == []

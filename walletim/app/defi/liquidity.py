@@ -13,11 +13,13 @@ from walletim.app.defi.base import (
     DefiCore,
     DefiProtocol,
     min_after_slippage,
+    with_risks,
 )
 from walletim.app.defi.uniswap import Uniswap
+from walletim.app.risk import dry_run_moved, short_delivery
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import calldata
-from walletim.errors import InputError
+from walletim.errors import ContractReverted, InputError
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,52 @@ class Liquidity(DefiProtocol):
         )
         return [*steps, add]
 
+    def _remove(
+        self, pos: Position, liquidity: int, min_a: int, min_b: int, sender: str,
+        deadline: int, *, fee_on_transfer: bool = False,
+    ) -> Step:  # fmt: skip
+        """The router's removeLiquidity(ETH) of ``liquidity`` LP tokens; of an ETH pair whose
+        token takes a fee on transfer, removeLiquidityETHSupportingFeeOnTransferTokens (the
+        plain call sends on what the pool paid the router, more than arrived)."""
+        a, b = pos.token_a, pos.token_b
+        if a.is_eth or b.is_eth:
+            token, eth_min, token_min = (b, min_a, min_b) if a.is_eth else (a, min_b, min_a)
+            name = "removeLiquidityETH" + ("SupportingFeeOnTransferTokens" * fee_on_transfer)
+            data = calldata(
+                f"{name}(address,uint256,uint256,uint256,address,uint256)",
+                token.address, liquidity, token_min, eth_min, sender, deadline,
+            )  # fmt: skip
+        else:
+            data = calldata(
+                "removeLiquidity(address,address,uint256,uint256,uint256,address,uint256)",
+                a.address, b.address, liquidity, min_a, min_b, sender, deadline,
+            )  # fmt: skip
+        return self.core.step(
+            "remove liquidity", self.uniswap.router, data, kind="liquidity-remove", sender=sender
+        )
+
+    def _fee_on_removal(
+        self, steps: list[Step], pos: Position, liquidity: int, min_a: int, min_b: int,
+        sender: str, deadline: int,
+    ) -> bool:  # fmt: skip
+        """Whether removing from an ETH pair fails because its token takes a fee on transfer:
+        the fee-tolerant call's dry run shows the router paid on less than the pool sent."""
+        token = pos.token_b if pos.token_a.is_eth else pos.token_a
+        if not (pos.token_a.is_eth or pos.token_b.is_eth) or token.address is None:
+            return False
+        probe = [*steps, self._remove(pos, liquidity, min_a, min_b, sender, deadline,
+                                      fee_on_transfer=True)]  # fmt: skip
+        simulation = self.core.c.simulate(sender, probe)
+        sim = simulation[-1]
+        if len(simulation) != len(probe) or not sim.ok or sim.gas_used is None:
+            return False
+        from walletim.app.wim.logs import moved
+
+        logs, router = [log.raw for log in sim.logs], self.uniswap.router
+        return moved(logs, token.address, router, sender) < moved(
+            logs, token.address, pos.pair, router
+        )
+
     def remove_liquidity(
         self,
         account: str,
@@ -167,20 +215,7 @@ class Liquidity(DefiProtocol):
         router = self.uniswap.router
         lp = Asset(pos.pair, f"{a.symbol}/{b.symbol} LP", 18)
         steps = core.approval_steps(lp, sender, router, liquidity)
-        if a.is_eth or b.is_eth:
-            token, eth_min, token_min = (b, min_a, min_b) if a.is_eth else (a, min_b, min_a)
-            data = calldata(
-                "removeLiquidityETH(address,uint256,uint256,uint256,address,uint256)",
-                token.address, liquidity, token_min, eth_min, sender, deadline,
-            )  # fmt: skip
-        else:
-            data = calldata(
-                "removeLiquidity(address,address,uint256,uint256,uint256,address,uint256)",
-                a.address, b.address, liquidity, min_a, min_b, sender, deadline,
-            )  # fmt: skip
-        steps.append(
-            core.step("remove liquidity", router, data, kind="liquidity-remove", sender=sender)
-        )
+        removal = (pos, liquidity, min_a, min_b, sender, deadline)
         notes = [
             f"burn {format_amount(liquidity)} LP tokens for about {a.fmt(out_a)} + {b.fmt(out_b)}",
             f"at least {a.fmt(min_a)} + {b.fmt(min_b)} (slippage {slippage_bps / 100:g}%)",
@@ -190,9 +225,23 @@ class Liquidity(DefiProtocol):
             "raw_liquidity": str(liquidity), "token_a": a.symbol, "token_b": b.symbol,
             "amount_a": format_amount(out_a, a.decimals), "raw_a": str(out_a),
             "amount_b": format_amount(out_b, b.decimals), "raw_b": str(out_b),
+            "warnings": [],
         }  # fmt: skip
-        return core.plan(
-            f"remove {a.symbol}/{b.symbol} liquidity", account, sender, steps, notes, figures
+        title = f"remove {a.symbol}/{b.symbol} liquidity"
+        try:
+            return core.plan(
+                title, account, sender, [*steps, self._remove(*removal)], notes, figures
+            )
+        except ContractReverted:
+            if not self._fee_on_removal(steps, *removal):  # the router is paid less?
+                raise
+        removal_step = self._remove(*removal, fee_on_transfer=True)
+        plan = core.plan(title, account, sender, [*steps, removal_step], notes, figures)
+        token = b if a.is_eth else a
+        assert token.address is not None
+        sent = dry_run_moved(plan, token.address, pos.pair, router) or 0
+        return with_risks(
+            plan, short_delivery(plan, token.address, router, sender, sent, token.fmt)
         )
 
 
