@@ -246,7 +246,8 @@ def test_a_vault_whose_preview_lies_is_shown_minting_what_its_dry_run_mints(
     (anvil-fixtures/contracts/LyingVault.sol): the plan said "receive 10000 lvDAI
     (previewDeposit)" and nothing else. The deposit's dry run mints 100: the plan now warns
     with what the dry run's own Transfer logs mint, before signing; a redemption, with the
-    assets its dry run pays against previewRedeem."""
+    assets its dry run pays against previewRedeem; a withdrawal, with the shares its dry run
+    burns against previewWithdraw (it said "burning 5 lvDAI" and burned 10)."""
     vault = deploy(world, "LyingVault", ["address"], [world.manifest.contracts["DAI"]])
     me = world.address("dev:1")
     plan = world.session.defi.vault_deposit("dev:1", "100", vault)
@@ -265,6 +266,13 @@ def test_a_vault_whose_preview_lies_is_shown_minting_what_its_dry_run_mints(
     [warning] = out.figures["warnings"]  # type: ignore[misc]
     assert warning["text"].startswith(f"{me} would receive 100 DAI, not 200 DAI"), warning
     assert world.session.defi.vault_withdraw("dev:1", "1").figures["warnings"] == []
+    # Its previewWithdraw says half the shares a withdrawal burns: warned, before signing.
+    assert world.session.defi.execute(world.session.defi.vault_deposit("dev:1", "100", vault)).ok
+    out = world.session.defi.vault_withdraw("dev:1", "10", vault_text=vault)
+    assert out.figures["raw_shares"] == str(5 * E18)  # the vault's promise
+    [warning] = out.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "overcharge", warning
+    assert "in the dry run burn 10 " in warning["text"] and ", not 5 " in warning["text"], warning
 
 
 def test_a_vault_deposit_that_would_mint_no_shares_is_refused(world: World) -> None:

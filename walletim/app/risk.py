@@ -23,6 +23,8 @@ risk                   when                                                     
                        recipient less than the amount (a fee-on-transfer token),
                        a swap's buyer less than the quote, or a vault's depositor
                        fewer shares than its previewDeposit
+``overcharge``         a vault withdrawal's dry run burns more of the withdrawer's   warning
+                       shares than its previewWithdraw says
 ``unsimulated``        a swap quote that could not be dry-run (the account holds    warning
                        less than it swaps): only the pools' arithmetic
 =====================  ==========================================================  =========

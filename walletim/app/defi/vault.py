@@ -9,7 +9,7 @@ from typing import NamedTuple
 from walletim.app.contracts import Plan
 from walletim.app.defi.assets import Asset
 from walletim.app.defi.base import DefiProtocol, with_risks
-from walletim.app.risk import ZERO_ADDRESS, dry_run_moved, short_delivery
+from walletim.app.risk import ZERO_ADDRESS, Risk, dry_run_moved, short_delivery
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import ContractRefused, InputError
@@ -142,12 +142,23 @@ class Vaults(DefiProtocol):
         plan = core.plan(
             f"withdraw from {vault.symbol}", account, sender, [step], [out.note], figures
         )
-        # What the dry run pays out, against the vault's preview (or the amount asked).
-        short = short_delivery(
+        # What the dry run pays out, against the vault's preview (or the amount asked), and
+        # the shares it burns, against previewWithdraw (or the shares asked).
+        risks = short_delivery(
             plan, str(vault.asset.address), vault.address, sender, out.assets,
             vault.asset.fmt, why="pay less than the vault's preview says",
         )  # fmt: skip
-        return with_risks(plan, short)
+        burned = dry_run_moved(plan, vault.address, sender, ZERO_ADDRESS)
+        if burned is not None and burned > out.shares:
+            risks.append(
+                Risk(
+                    "overcharge",
+                    f"the vault's own Transfer logs in the dry run burn "
+                    f"{format_amount(burned, decimals)} {vault.symbol} of {sender}, not "
+                    f"{format_amount(out.shares, decimals)} {vault.symbol} as its preview says",
+                )
+            )
+        return with_risks(plan, risks)
 
     def _withdraw(
         self, vault: Vault, account: str, sender: str, amount_text: str, decimals: int
