@@ -395,3 +395,24 @@ def test_liquidity_of_a_fee_on_transfer_token_and_eth_can_be_removed(world: Worl
     plan = world.session.defi.remove_liquidity("dev", plain, "ETH", percent=50)
     assert "fee-on-transfer" not in plan.steps[-1].summary, plan.steps[-1].summary
     assert plan.figures["warnings"] == []
+
+
+def test_adding_a_fee_on_transfer_token_to_its_pool_warns_that_less_arrives(
+    world: World,
+) -> None:
+    """Adding 400 of a token taking 5 % on transfer (and the ETH its price asks) to an
+    existing pool said "deposit 1 ETH + 400 FEE" and nothing else: the pool got 380 and
+    minted LP tokens for that, keeping the ETH's excess for the other holders. The plan now
+    carries the short-delivery warning, before signing; an ordinary token's add has none."""
+    token, plain = odd_token(world, "FEE", fee_bps=500), odd_token(world, "PLAIN")
+    cli = world.cli()
+    for t in (token, plain):
+        r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", t, "ETH",
+                "400", "1")  # fmt: skip
+        assert r.code == 0, r.err
+    plan = world.session.defi.add_liquidity("dev", token, "ETH", "100")
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery", warning
+    assert " would receive 95 " in warning["text"] and ", not 100 " in warning["text"], warning
+    assert any(n.startswith("WARNING: ") for n in plan.notes), plan.notes
+    assert world.session.defi.add_liquidity("dev", plain, "ETH", "100").figures["warnings"] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from walletim.app.contracts import Plan, Step
+from walletim.app.contracts import Figures, Plan, Step
 from walletim.app.defi.assets import Asset
 from walletim.app.defi.base import (
     DEFAULT_DEADLINE_S,
@@ -88,15 +88,16 @@ class Liquidity(DefiProtocol):
             + ("" if pair is not None else " (creates the pool at this price)"),
             f"at least {a.fmt(min_a)} + {b.fmt(min_b)} (slippage {slippage_bps / 100:g}%)",
         ]
-        figures = {
+        figures: Figures = {
             "token_a": a.symbol, "token_b": b.symbol,
             "amount_a": format_amount(amount_a, a.decimals), "raw_a": str(amount_a),
             "amount_b": format_amount(amount_b, b.decimals), "raw_b": str(amount_b),
-            "pair": pair,
+            "pair": pair, "warnings": [],
         }  # fmt: skip
-        return core.plan(
+        plan = core.plan(
             f"add {a.symbol}/{b.symbol} liquidity", account, sender, steps, notes, figures
         )
+        return plan if pair is None else _short_added(plan, pair, ((a, amount_a), (b, amount_b)))
 
     def _amounts(
         self, a: Asset, b: Asset, texts: tuple[str | None, str | None], pair: str | None
@@ -243,6 +244,19 @@ class Liquidity(DefiProtocol):
         return with_risks(
             plan, short_delivery(plan, token.address, router, sender, sent, token.fmt)
         )
+
+
+def _short_added(plan: Plan, pair: str, sides: tuple[tuple[Asset, int], ...]) -> Plan:
+    """``plan`` (adding to the existing pool ``pair``) with a ``short-delivery`` warning for
+    each token whose own Transfer logs in the dry run pay the pool less than its amount: a
+    fee-on-transfer token, for which the pool mints LP tokens on what arrives and keeps the
+    other side's excess (a new pool's deposit is all the depositor's: not checked)."""
+    why = "move the rest elsewhere (a fee or a burn), and the pool mints for what arrives"
+    return with_risks(plan, [
+        risk
+        for asset, amount in sides if asset.address is not None
+        for risk in short_delivery(plan, asset.address, plan.sender, pair, amount, asset.fmt, why)
+    ])  # fmt: skip
 
 
 def _lp_amount(pos: Position, liquidity_text: str | None, percent: float | None, who: str) -> int:
