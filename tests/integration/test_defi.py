@@ -298,6 +298,30 @@ def test_a_vault_deposit_that_would_mint_no_shares_is_refused(world: World) -> N
     assert d.vault_deposit("dev:1", "1000", vault).figures["raw_shares"] == "1"
 
 
+def test_a_vault_deposit_or_withdrawal_rounded_against_you_warns(world: World) -> None:
+    """The same inflated vault (one share worth ~1000 DAI): a deposit of 1500 DAI showed
+    "receive 0.000000000000000001 fvDAI (previewDeposit)", a share worth ~1000 DAI, and the
+    holder's withdrawal of 10 DAI "burning 0.000000000000000001 fvDAI", their only share,
+    worth ~1000: each gave hundreds of DAI to the other holders, unwarned. Each now warns
+    (``rounding``) with what the shares are worth; an ordinary amount has no warning."""
+    d = world.session.defi
+    dai = world.manifest.contracts["DAI"]
+    vault = deploy(world, "WalletimVault", ["address", "string", "string"],
+                   [dai, "Fresh Vault", "fvDAI"])  # fmt: skip
+    assert d.execute(d.vault_deposit("dev:2", "0.000000000000000001", vault)).ok
+    assert d.execute(d.transfer("dev:2", "DAI", vault, "2000", force=True)).ok
+    plan = d.vault_deposit("dev:1", "1500", vault)
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "rounding", warning
+    assert " minted are worth 1000" in warning["text"] and "not 1500 DAI" in warning["text"]
+    out = d.vault_withdraw("dev:2", "10", vault_text=vault)
+    [warning] = out.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "rounding", warning
+    assert " burned are worth 1000" in warning["text"] and "for 10 DAI paid" in warning["text"]
+    assert d.vault_deposit("dev:1", "2000.000000000000000002", vault).figures["warnings"] == []
+    assert d.vault_withdraw("dev:2", "1000", vault_text=vault).figures["warnings"] == []
+
+
 def deploy(world: World, artifact: str, types: list[str], args: list[object]) -> str:
     """The fixture ``artifact`` deployed with constructor ``args`` (signed by the node)."""
     from eth_abi.abi import encode

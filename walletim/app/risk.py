@@ -23,6 +23,9 @@ risk                   when                                                     
                        recipient less than the amount (a fee-on-transfer token),
                        a swap's buyer less than the quote, or a vault's depositor
                        fewer shares than its previewDeposit
+``rounding``           a vault deposit's shares worth over 1 % less than it (a       warning
+                       withdrawal's burned shares over 1 % more) at the vault's
+                       price: a share inflated by a donation rounds it away
 ``overcharge``         a vault withdrawal's dry run burns more of the withdrawer's   warning
                        shares than its previewWithdraw says
 ``unsimulated``        a swap quote that could not be dry-run (the account holds    warning
@@ -50,6 +53,9 @@ MAX_RESERVED_ADDRESS = 0xFFFF
 PRICE_IMPACT_WARN_BPS = 500
 #: ... and above this it is refused unless forced.
 PRICE_IMPACT_FORCE_BPS = 1500
+#: A vault deposit's shares worth less than it (a withdrawal's burned shares worth more)
+#: by over this at the vault's price are shown as a warning.
+ROUNDING_WARN_BPS = 100
 
 
 def keyless(address: str) -> str | None:
