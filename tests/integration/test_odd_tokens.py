@@ -350,6 +350,12 @@ def test_a_swap_quote_is_the_dry_run_of_the_swap_it_quotes(world: World) -> None
     assert warning["code"] == "unsimulated" and "dev:1 has less than 10 " in warning["text"]
     human = cli("--rpc-url", world.url, "swap", "--quote", "--from", "dev:1", "10", fee, "USDC")
     assert human.code == 0 and "WARNING: this quote was not dry-run" in human.out, human.out
+    # A script quoting without the home's password (a quote never needed one) is quoted,
+    # unsimulated and saying why.
+    r = cli(*quote, "dev", "10", "USDC", "DAI", env={"WALLETIM_PASSWORD": None})
+    assert r.code == 0, r.err
+    [warning] = r.json()["warnings"]
+    assert warning["code"] == "unsimulated" and "no home password" in warning["text"], warning
 
 
 def test_a_token_whose_total_supply_reverts_is_named_in_token_info(world: World) -> None:

@@ -26,7 +26,13 @@ from walletim.app.risk import (
 )
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
-from walletim.errors import ContractRefused, ContractReverted, InputError, InsufficientFunds
+from walletim.errors import (
+    ContractRefused,
+    ContractReverted,
+    InputError,
+    InsufficientFunds,
+    PasswordRequired,
+)
 from walletim.keys.hd import to_checksum_address
 
 HIGH_PRICE_IMPACT_BPS = PRICE_IMPACT_WARN_BPS  # warn above 5 % (walletim.app.risk)
@@ -168,7 +174,8 @@ class Uniswap(DefiProtocol):
         planned as that account and dry-run: one that would revert raises ContractReverted,
         and the least it accepts and its warnings are the plan's (a fee-on-transfer token:
         the slippage off what the dry run delivered). A quote that could not be dry-run (no
-        account, or one holding less than it swaps) carries the ``unsimulated`` risk."""
+        account, one holding less than it swaps, no password to read its address) carries
+        the ``unsimulated`` risk."""
         names = self.core.names
         a_in, a_out = names.asset(in_text), names.asset(out_text)
         amount_in = names.amount(a_in, amount_text)
@@ -183,6 +190,9 @@ class Uniswap(DefiProtocol):
                              via=via, force=True)  # fmt: skip
         except InsufficientFunds:
             why = f"{account} has less than {a_in.fmt(amount_in)} to swap"
+            return replace(quoted, risks=(*risks, _unsimulated(why)))
+        except PasswordRequired:  # a script's quote without the home's password
+            why = f"no home password given to read {account}'s address"
             return replace(quoted, risks=(*risks, _unsimulated(why)))
         found = plan.figures.get("warnings")
         return replace(
