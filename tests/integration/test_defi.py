@@ -322,6 +322,24 @@ def test_a_vault_deposit_or_withdrawal_rounded_against_you_warns(world: World) -
     assert d.vault_withdraw("dev:2", "1000", vault_text=vault).figures["warnings"] == []
 
 
+def test_a_vault_whose_reads_revert_names_the_read_that_failed(world: World) -> None:
+    """A contract answering asset() (DAI) but reverting every other call: `vault balance`
+    and `vault deposit` said only "execution reverted: no reason given" (exit 3), naming
+    none of the reads they make. The error now names the read and the contract, in one
+    line, with the same exit code."""
+    dai = world.manifest.contracts["DAI"][2:]
+    vault = "0x" + "0e" * 20
+    code = f"0x60003560e01c6338d52e0f14601357600080fd5b73{dai}60005260206000f3"
+    world.anvil.rpc().call("anvil_setCode", [vault, code])
+    cli = world.cli()
+    for args, read in ((("vault", "balance", "dev", "--vault", vault), "balanceOf(address)"),
+                       (("vault", "deposit", "--from", "dev", "--vault", vault, "1"),
+                        "previewDeposit(uint256)")):  # fmt: skip
+        r = cli("--rpc-url", world.url, "--yes", *args)
+        assert r.code == 3 and len(r.err_lines) == 1, (args, r.err)
+        assert f"no reason given — reading {read} of 0x0E0e" in r.err, (args, r.err)
+
+
 def deploy(world: World, artifact: str, types: list[str], args: list[object]) -> str:
     """The fixture ``artifact`` deployed with constructor ``args`` (signed by the node)."""
     from eth_abi.abi import encode
