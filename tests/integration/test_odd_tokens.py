@@ -422,3 +422,22 @@ def test_adding_a_fee_on_transfer_token_to_its_pool_warns_that_less_arrives(
     assert " would receive 95 " in warning["text"] and ", not 100 " in warning["text"], warning
     assert any(n.startswith("WARNING: ") for n in plan.notes), plan.notes
     assert world.session.defi.add_liquidity("dev", plain, "ETH", "100").figures["warnings"] == []
+
+
+def test_a_swap_routed_through_a_fee_on_transfer_token_swaps(world: World) -> None:
+    """A swap USDC -> DAI --via a token taking 5 % on transfer failed before signing
+    ("UniswapV2: K": the first pool's output reaches the second less the fee). It now
+    signs the fee-tolerant call, its minimum the slippage off what the dry run delivered."""
+    token = odd_token(world, "FEE", fee_bps=500)
+    cli = world.cli()
+    for other in ("USDC", "DAI"):
+        r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                other, "400", "400")  # fmt: skip
+        assert r.code == 0, r.err
+    plan = world.session.defi.swap("dev", "10", "USDC", "DAI", via=token)
+    assert "(fee-on-transfer tokens)" in plan.steps[-1].summary, plan.steps[-1].summary
+    assert int(str(plan.figures["raw_min_out"])) < int(str(plan.figures["raw_quote"])) * 96 // 100
+    r = cli("--rpc-url", world.url, "--yes", "--json", "swap", "--from", "dev", "10", "USDC",
+            "DAI", "--via", token)  # fmt: skip
+    assert r.code == 0, r.err
+    assert int(r.json()["raw_received"]) >= int(r.json()["raw_min_out"])

@@ -303,11 +303,11 @@ class Uniswap(DefiProtocol):
         return got if 0 < got < sent else None
 
     def _fee_taken_in(self, swap: _Swap) -> int | None:
-        """What the fee-tolerant swap delivers in a dry run (no minimum) when the token sold
-        takes a fee on transfer (its own Transfer logs pay the first pool less than the
-        amount in: the plain swap's pool then refuses, "UniswapV2: K"); None otherwise."""
-        if swap.a_in.is_eth:
-            return None
+        """What the fee-tolerant swap delivers in a dry run (no minimum) when a token it
+        pays into a pool takes a fee on transfer (its own Transfer logs pay the pool less
+        than was sent: the token sold less than the amount in, one in the middle of the
+        route less than the pool before sent; the plain swap's pool then refuses,
+        "UniswapV2: K"); None otherwise."""
         probe = self._swap_steps(swap, 0, fee_on_transfer=True)
         simulation = self.core.c.simulate(swap.sender, probe)
         sim = simulation[-1]
@@ -316,10 +316,14 @@ class Uniswap(DefiProtocol):
         from walletim.app.wim.logs import moved
 
         path, logs = swap.quote.path, [log.raw for log in sim.logs]
-        pool = str(self.pair(path[0], path[1]))
-        if moved(logs, path[0], swap.sender, pool) >= swap.quote.amount_in:
-            return None
-        return self._delivered(swap, simulation)
+        pools = [str(self.pair(x, y)) for x, y in itertools.pairwise(path)]
+        payer, sent = swap.sender, swap.quote.amount_in
+        for i, pool in enumerate(pools):
+            if i > 0:
+                payer, sent = pools[i - 1], self._pool_sent(logs, pools[i - 1])
+            if (i > 0 or not swap.a_in.is_eth) and moved(logs, path[i], payer, pool) < sent:
+                return self._delivered(swap, simulation)
+        return None
 
     def _short_delivery(self, plan: Plan, swap: _Swap) -> Plan:
         """``plan`` with the ``short-delivery`` warning when its dry run's own Transfer logs
