@@ -441,3 +441,21 @@ def test_a_swap_routed_through_a_fee_on_transfer_token_swaps(world: World) -> No
             "DAI", "--via", token)  # fmt: skip
     assert r.code == 0, r.err
     assert int(r.json()["raw_received"]) >= int(r.json()["raw_min_out"])
+
+
+def test_a_swap_too_small_to_buy_one_unit_says_so_not_no_route(world: World) -> None:
+    """Swapping 0.5 USDC into a token of 0 decimals priced ~1 USDC said "no Uniswap V2
+    pool route ... with liquidity", though the pool is there and full: the amount buys
+    less than one unit. It now says that; a route that does not exist still reads as none."""
+    token = odd_token(world, "ZERO", decimals=0)
+    r = world.cli()("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                    "USDC", "100", "100")  # fmt: skip
+    assert r.code == 0, r.err
+    for args in (("swap", "--quote", "--from", "dev"), ("swap", "--from", "dev")):
+        r = world.cli()("--rpc-url", world.url, "--yes", *args, "0.5", "USDC", token)
+        assert r.code == 1 and len(r.err_lines) == 1, (args, r.err)
+        assert "0.5 USDC buys less than the smallest unit of " in r.err, r.err
+        assert "(0 decimals) on every Uniswap V2 route: swap more" in r.err, r.err
+    r = world.cli()("--rpc-url", world.url, "swap", "--quote", "--from", "dev", "1", "USDC",
+                    odd_token(world, "LONE"))  # fmt: skip
+    assert r.code == 1 and "no Uniswap V2 pool route from USDC to " in r.err, r.err

@@ -133,8 +133,14 @@ class Uniswap(DefiProtocol):
             candidates = [[t_in, t_out]]
             if self.weth not in (t_in, t_out):
                 candidates.append([t_in, self.weth, t_out])
-        found = [(out, path) for path in candidates if (out := self._amount_out(amount_in, path))]
+        routes = [(self._amount_out(amount_in, path), path) for path in candidates]
+        found = [(out, path) for out, path in routes if out]
         if not found:
+            if any(out == 0 for out, _ in routes):  # a pool answers: it pays nothing for it
+                raise InputError(
+                    f"{a_in.fmt(amount_in)} buys less than the smallest unit of {a_out.symbol} "
+                    f"({a_out.decimals} decimals) on every Uniswap V2 route: swap more"
+                )
             raise InputError(
                 f"no Uniswap V2 pool route from {a_in.symbol} to {a_out.symbol} with liquidity"
             )
@@ -142,18 +148,18 @@ class Uniswap(DefiProtocol):
         symbols = tuple(self.core.names.symbol(t) for t in path)
         return SwapQuote(tuple(path), symbols, amount_in, out, self._impact(amount_in, out, path))
 
-    def _amount_out(self, amount_in: int, path: list[str]) -> int:
-        """What the router pays along ``path`` (0: a pool is missing or the router reverts).
-        Raises RpcError: a failing node is not "no route"."""
+    def _amount_out(self, amount_in: int, path: list[str]) -> int | None:
+        """What the router pays along ``path`` (None: a pool is missing or the router
+        reverts). Raises RpcError: a failing node is not "no route"."""
         if any(self.pair(x, y) is None for x, y in itertools.pairwise(path)):
-            return 0
+            return None
         try:
             (amounts,) = self.core.read(
                 self.router, "getAmountsOut(uint256,address[])", amount_in, path,
                 returns=["uint256[]"],
             )  # fmt: skip
         except ContractRefused:
-            return 0
+            return None
         return int(amounts[-1])
 
     def _impact(self, amount_in: int, out: int, path: list[str]) -> int:
