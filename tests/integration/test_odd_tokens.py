@@ -401,6 +401,17 @@ def test_liquidity_of_a_fee_on_transfer_token_and_eth_can_be_removed(world: Worl
     plan = world.session.defi.remove_liquidity("dev", plain, "ETH", percent=50)
     assert "fee-on-transfer" not in plan.steps[-1].summary, plan.steps[-1].summary
     assert plan.figures["warnings"] == []
+    # Of a pool of two tokens the pool pays the remover itself: the plain call works, and
+    # said "for at least 95 FEE" with 90.25 arriving; it warns now.
+    r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token, "USDC",
+            "100", "100")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.remove_liquidity("dev", token, "USDC")
+    assert "fee-on-transfer" not in plan.steps[-1].summary, plan.steps[-1].summary
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery" and warning["text"].startswith(f"{me} would"), (
+        warning
+    )
 
 
 def test_adding_a_fee_on_transfer_token_to_its_pool_warns_that_less_arrives(

@@ -16,7 +16,7 @@ from walletim.app.defi.base import (
     with_risks,
 )
 from walletim.app.defi.uniswap import Uniswap
-from walletim.app.risk import dry_run_moved, short_delivery
+from walletim.app.risk import short_delivery
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import ContractReverted, InputError
@@ -230,20 +230,32 @@ class Liquidity(DefiProtocol):
         }  # fmt: skip
         title = f"remove {a.symbol}/{b.symbol} liquidity"
         try:
-            return core.plan(
+            plan = core.plan(
                 title, account, sender, [*steps, self._remove(*removal)], notes, figures
             )
         except ContractReverted:
             if not self._fee_on_removal(steps, *removal):  # the router is paid less?
                 raise
-        removal_step = self._remove(*removal, fee_on_transfer=True)
-        plan = core.plan(title, account, sender, [*steps, removal_step], notes, figures)
-        token = b if a.is_eth else a
-        assert token.address is not None
-        sent = dry_run_moved(plan, token.address, pos.pair, router) or 0
-        return with_risks(
-            plan, short_delivery(plan, token.address, router, sender, sent, token.fmt)
-        )
+            removal_step = self._remove(*removal, fee_on_transfer=True)
+            plan = core.plan(title, account, sender, [*steps, removal_step], notes, figures)
+        # the pool pays the remover (of an ETH pair, the router pays on the token)
+        return _short_removed(plan, pos, router if a.is_eth or b.is_eth else pos.pair)
+
+
+def _short_removed(plan: Plan, pos: Position, payer: str) -> Plan:
+    """``plan`` (a removal) with a ``short-delivery`` warning for each token whose own
+    Transfer logs in the dry run pay the remover less than ``payer`` sends (a token taking
+    a fee on transfer: the router checks its minimums on what the pool pays out)."""
+    from walletim.app.wim.logs import paid_out
+
+    sim = plan.simulation[-1] if plan.simulation else None
+    logs = [] if sim is None else [log.raw for log in sim.logs]
+    return with_risks(plan, [
+        risk
+        for asset in (pos.token_a, pos.token_b) if asset.address is not None
+        for risk in short_delivery(plan, asset.address, payer, plan.sender,
+                                   paid_out(logs, asset.address, payer), asset.fmt)
+    ])  # fmt: skip
 
 
 def _short_added(plan: Plan, pair: str, sides: tuple[tuple[Asset, int], ...]) -> Plan:
