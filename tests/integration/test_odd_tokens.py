@@ -470,3 +470,24 @@ def test_a_swap_too_small_to_buy_one_unit_says_so_not_no_route(world: World) -> 
     r = world.cli()("--rpc-url", world.url, "swap", "--quote", "--from", "dev", "1", "USDC",
                     odd_token(world, "LONE"))  # fmt: skip
     assert r.code == 1 and "no Uniswap V2 pool route from USDC to " in r.err, r.err
+
+
+#: Runtime code answering decimals() with 18 and anything else with the bytes32 "Maker"
+#: (MKR's name() and symbol() are bytes32).
+BYTES32_NAME = (
+    "0x60003560e01c63313ce567146038577f"
+    + b"Maker".ljust(32, b"\0").hex()
+    + "60005260206000f35b601260005260206000f3"
+)
+
+
+def test_a_token_whose_name_is_a_bytes32_is_named(world: World) -> None:
+    """`token info` of a token answering name() with a bytes32, as MKR does: its symbol
+    read "Maker" but its name '' (read only as a string). The name is read as the symbol
+    is; a token whose name() reverts still has none."""
+    token = "0x" + "0f" * 20
+    world.anvil.rpc().call("anvil_setCode", [token, BYTES32_NAME])
+    r = world.cli()("--rpc-url", world.url, "--json", "token", "info", token)
+    assert r.code == 0, r.err
+    assert (r.json()["name"], r.json()["declared"]) == ("Maker", "Maker"), r.out
+    assert world.session.defi.token_info(odd_token(world, "PLAIN")).name == "PLAIN Coin"

@@ -10,7 +10,7 @@ from walletim.app.defi.base import DefiProtocol, with_risks
 from walletim.app.risk import risks_json, short_delivery
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
-from walletim.errors import InputError
+from walletim.errors import ContractRefused, InputError, UnreadableAnswer
 
 if TYPE_CHECKING:
     from walletim.app.tokens import TokenLabel
@@ -30,7 +30,17 @@ class Erc20(DefiProtocol):
     def token_info(self, text: str) -> TokenInfo:
         token = self.core.names.token(text)
         assert token.address is not None
-        (name,) = self.core.try_read(token.address, "name()", returns=["string"], default=("",))
+        try:
+            (name,) = self.core.read(token.address, "name()", returns=["string"])
+        except UnreadableAnswer:  # an old token's bytes32 name (MKR: "Maker"), as its symbol
+            (word,) = self.core.try_read(
+                token.address, "name()", returns=["bytes32"], default=(b"",)
+            )
+            name = (
+                (word if isinstance(word, bytes) else b"").rstrip(b"\0").decode("utf-8", "replace")
+            )
+        except ContractRefused:  # it reverts: no name
+            name = ""
         from walletim.app.chain.tokens import token_total_supply  # as balanceOf() is read
 
         supply = token_total_supply(self.core.c.rpc, token.address)
