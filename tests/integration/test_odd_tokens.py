@@ -491,3 +491,24 @@ def test_a_token_whose_name_is_a_bytes32_is_named(world: World) -> None:
     assert r.code == 0, r.err
     assert (r.json()["name"], r.json()["declared"]) == ("Maker", "Maker"), r.out
     assert world.session.defi.token_info(odd_token(world, "PLAIN")).name == "PLAIN Coin"
+
+
+def test_liquidity_added_against_a_token_of_few_decimals_warns_of_what_rounds_away(
+    world: World,
+) -> None:
+    """Adding 1.5 USDC to a pool of a 0-decimal token priced 1 USDC: the plan said
+    "deposit 1.5 USDC + 1 ZERO" and the pool minted for 1 USDC + 1 ZERO, the other 0.5 USDC
+    going to its other holders, unwarned. The plan now warns (``rounding``); an amount the
+    pool's units match, or an ordinary pool, has none."""
+    token = odd_token(world, "ZERO", decimals=0)
+    r = world.cli()("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                    "USDC", "100", "100")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.add_liquidity("dev", "USDC", token, "1.5")
+    assert (plan.figures["raw_a"], plan.figures["raw_b"]) == ("1500000", "1"), plan.figures
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "rounding", warning
+    assert warning["text"].startswith("the pool mints for 1 "), warning
+    assert ": 0.5 USDC of the 1.5 USDC goes to the pool's other holders" in warning["text"]
+    assert world.session.defi.add_liquidity("dev", "USDC", token, "2").figures["warnings"] == []
+    assert world.session.defi.add_liquidity("dev", "ETH", "USDC", "0.1").figures["warnings"] == []

@@ -25,7 +25,9 @@ risk                   when                                                     
                        fewer shares than its previewDeposit
 ``rounding``           a vault deposit's shares worth over 1 % less than it (a       warning
                        withdrawal's burned shares over 1 % more) at the vault's
-                       price: a share inflated by a donation rounds it away
+                       price: a share inflated by a donation rounds it away; over
+                       1 % of a liquidity deposit the pool mints nothing for (one
+                       unit of a token of few decimals worth much)
 ``overcharge``         a vault withdrawal's dry run burns more of the withdrawer's   warning
                        shares than its previewWithdraw says
 ``unsimulated``        a swap quote that could not be dry-run (the account holds    warning

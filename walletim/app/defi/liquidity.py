@@ -16,7 +16,7 @@ from walletim.app.defi.base import (
     with_risks,
 )
 from walletim.app.defi.uniswap import Uniswap
-from walletim.app.risk import short_delivery
+from walletim.app.risk import ROUNDING_WARN_BPS, Risk, short_delivery
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import ContractReverted, InputError
@@ -97,7 +97,11 @@ class Liquidity(DefiProtocol):
         plan = core.plan(
             f"add {a.symbol}/{b.symbol} liquidity", account, sender, steps, notes, figures
         )
-        return plan if pair is None else _short_added(plan, pair, ((a, amount_a), (b, amount_b)))
+        if pair is None:  # a new pool: all of it is the depositor's
+            return plan
+        plan = _short_added(plan, pair, ((a, amount_a), (b, amount_b)))
+        reserves = self.uniswap.reserves(pair, self.uniswap.path_token(a))
+        return with_risks(plan, _rounded_away(a, b, amount_a, amount_b, reserves))
 
     def _amounts(
         self, a: Asset, b: Asset, texts: tuple[str | None, str | None], pair: str | None
@@ -256,6 +260,35 @@ def _short_removed(plan: Plan, pos: Position, payer: str) -> Plan:
         for risk in short_delivery(plan, asset.address, payer, plan.sender,
                                    paid_out(logs, asset.address, payer), asset.fmt)
     ])  # fmt: skip
+
+
+def _rounded_away(
+    a: Asset, b: Asset, amount_a: int, amount_b: int, reserves: tuple[int, int]
+) -> list[Risk]:
+    """The ``rounding`` warning when the router's pairing of ``amount_a`` with
+    ``amount_b`` at the pool's ``reserves`` (its addLiquidity: the other side at the pool's
+    price, rounded down) leaves more than ROUNDING_WARN_BPS of one side that the pool mints
+    nothing for: a token of few decimals, whose one unit is worth much of the other."""
+    ra, rb = reserves
+    if not (ra and rb):
+        return []
+    if (b_used := amount_a * rb // ra) <= amount_b:  # all of A, B to match
+        used, kept, paid, gave = a, b, b_used, amount_a
+        lost = amount_a - -(-b_used * ra // rb)  # what b_used is worth of A, rounded up
+    else:  # all of B, A to match
+        a_used = amount_b * ra // rb
+        used, kept, paid, gave = b, a, a_used, amount_b
+        lost = amount_b - -(-a_used * rb // ra)
+    if lost * 10_000 <= gave * ROUNDING_WARN_BPS:
+        return []
+    return [
+        Risk(
+            "rounding",
+            f"the pool mints for {kept.fmt(paid)} and its worth at the pool's price: "
+            f"{used.fmt(lost)} of the {used.fmt(gave)} goes to the pool's other holders "
+            f"(the price rounds to whole units of {kept.symbol}'s {kept.decimals} decimals)",
+        )
+    ]
 
 
 def _short_added(plan: Plan, pair: str, sides: tuple[tuple[Asset, int], ...]) -> Plan:
