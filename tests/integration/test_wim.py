@@ -429,3 +429,23 @@ def test_a_shared_swap_of_a_fee_on_transfer_token_is_verified(
     got = bob.inbox()
     [row] = [bob.session.wim.action_state(bob.spec, r.message.id) for r in got.received]
     assert (row.state, row.action) == ("verified", "swap"), row
+
+
+def test_a_shared_vault_deposit_claims_the_shares_it_minted(
+    world: World, people: dict[str, Person]
+) -> None:
+    """A deposit into a vault whose previewDeposit promised 100 times the shares it mints,
+    told in a chat: the claim carried the preview's shares, so the peer's check of the
+    vault's Deposit log marked the honest deposit "mismatch" (and it told the peer of shares
+    never minted). The claim now carries what the Deposit log minted."""
+    from tests.integration.test_defi import deploy
+
+    alice, bob = people["alice"], people["bob"]
+    d = alice.session.defi
+    vault = deploy(world, "LyingVault", ["address"], [world.manifest.contracts["DAI"]])
+    deposit = d.execute(d.vault_deposit(alice.spec, "100", vault))
+    assert deposit.ok
+    alice.session.wim.share(alice.spec, bob.address, deposit)
+    got = bob.inbox()
+    [row] = [bob.session.wim.action_state(bob.spec, r.message.id) for r in got.received]
+    assert (row.state, row.action) == ("verified", "vault-deposit"), row
