@@ -8,9 +8,10 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 /// @title An ERC-4626 vault that lies, for walletim's adversarial tests. Never deployed by
 /// the devnet world.
-/// @notice Its previewDeposit promises 100 times the shares a deposit mints, and its
-/// previewRedeem twice the assets a redemption pays: a plan that shows only the previews
-/// tells the depositor they get what they do not.
+/// @notice Its previewDeposit promises 100 times the shares a deposit mints, its
+/// previewRedeem twice the assets a redemption pays, and its previewWithdraw half the shares
+/// a withdrawal burns: a plan that shows only the previews tells the depositor they get (or
+/// give) what they do not.
 contract LyingVault is ERC4626 {
     constructor(IERC20 asset_) ERC20("Lying Vault", "lvDAI") ERC4626(asset_) {}
 
@@ -21,6 +22,16 @@ contract LyingVault is ERC4626 {
     function deposit(uint256 assets, address receiver) public override returns (uint256) {
         uint256 shares = _convertToShares(assets, Math.Rounding.Floor);
         _deposit(_msgSender(), receiver, assets, shares);
+        return shares;
+    }
+
+    function previewWithdraw(uint256 assets) public view override returns (uint256) {
+        return _convertToShares(assets, Math.Rounding.Ceil) / 2;
+    }
+
+    function withdraw(uint256 assets, address receiver, address owner) public override returns (uint256) {
+        uint256 shares = _convertToShares(assets, Math.Rounding.Ceil);
+        _withdraw(_msgSender(), receiver, owner, assets, shares);
         return shares;
     }
 

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import HOME_PASSWORD, ROOT, World
 from walletim.app.contracts import MAX_UINT256
+from walletim.chain.units import format_amount
 from walletim.errors import ContractReverted, InputError, RpcError
 
 USDC6 = 10**6
@@ -245,7 +246,8 @@ def test_a_vault_whose_preview_lies_is_shown_minting_what_its_dry_run_mints(
     (anvil-fixtures/contracts/LyingVault.sol): the plan said "receive 10000 lvDAI
     (previewDeposit)" and nothing else. The deposit's dry run mints 100: the plan now warns
     with what the dry run's own Transfer logs mint, before signing; a redemption, with the
-    assets its dry run pays against previewRedeem."""
+    assets its dry run pays against previewRedeem; a withdrawal, with the shares its dry run
+    burns against previewWithdraw (it said "burning 5 lvDAI" and burned 10)."""
     vault = deploy(world, "LyingVault", ["address"], [world.manifest.contracts["DAI"]])
     me = world.address("dev:1")
     plan = world.session.defi.vault_deposit("dev:1", "100", vault)
@@ -264,6 +266,78 @@ def test_a_vault_whose_preview_lies_is_shown_minting_what_its_dry_run_mints(
     [warning] = out.figures["warnings"]  # type: ignore[misc]
     assert warning["text"].startswith(f"{me} would receive 100 DAI, not 200 DAI"), warning
     assert world.session.defi.vault_withdraw("dev:1", "1").figures["warnings"] == []
+    # Its previewWithdraw says half the shares a withdrawal burns: warned, before signing.
+    assert world.session.defi.execute(world.session.defi.vault_deposit("dev:1", "100", vault)).ok
+    out = world.session.defi.vault_withdraw("dev:1", "10", vault_text=vault)
+    assert out.figures["raw_shares"] == str(5 * E18)  # the vault's promise
+    [warning] = out.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "overcharge", warning
+    assert "in the dry run burn 10 " in warning["text"] and ", not 5 " in warning["text"], warning
+
+
+def test_a_vault_deposit_that_would_mint_no_shares_is_refused(world: World) -> None:
+    """A fresh vault whose first holder deposited 1 wei and then sent it 1000 DAI (the
+    share-inflation front-run): a deposit of 100 DAI showed "receive 0 fvDAI
+    (previewDeposit)" with no warning, and with --yes gave the 100 DAI to that holder. A
+    deposit whose dry run mints no shares is now refused before anything is signed."""
+    d = world.session.defi
+    dai = world.manifest.contracts["DAI"]
+    vault = deploy(world, "WalletimVault", ["address", "string", "string"],
+                   [dai, "Fresh Vault", "fvDAI"])  # fmt: skip
+    assert d.execute(d.vault_deposit("dev:2", "0.000000000000000001", vault)).ok
+    assert d.execute(d.transfer("dev:2", "DAI", vault, "1000", force=True)).ok
+    before = world.anvil.rpc().call("eth_getTransactionCount", [world.address("dev:1"), "latest"])
+    with pytest.raises(InputError, match="would mint no shares for 100 DAI"):
+        d.vault_deposit("dev:1", "100", vault)
+    r = world.cli()("--rpc-url", world.url, "--yes", "vault", "deposit", "--from", "dev:1",
+                    "--vault", vault, "100")  # fmt: skip
+    assert r.code == 1 and len(r.err_lines) == 1, r.err
+    assert "would mint no shares" in r.err and "nothing was signed" in r.err, r.err
+    after = world.anvil.rpc().call("eth_getTransactionCount", [world.address("dev:1"), "latest"])
+    assert after == before
+    assert d.vault_deposit("dev:1", "1000", vault).figures["raw_shares"] == "1"
+
+
+def test_a_vault_deposit_or_withdrawal_rounded_against_you_warns(world: World) -> None:
+    """The same inflated vault (one share worth ~1000 DAI): a deposit of 1500 DAI showed
+    "receive 0.000000000000000001 fvDAI (previewDeposit)", a share worth ~1000 DAI, and the
+    holder's withdrawal of 10 DAI "burning 0.000000000000000001 fvDAI", their only share,
+    worth ~1000: each gave hundreds of DAI to the other holders, unwarned. Each now warns
+    (``rounding``) with what the shares are worth; an ordinary amount has no warning."""
+    d = world.session.defi
+    dai = world.manifest.contracts["DAI"]
+    vault = deploy(world, "WalletimVault", ["address", "string", "string"],
+                   [dai, "Fresh Vault", "fvDAI"])  # fmt: skip
+    assert d.execute(d.vault_deposit("dev:2", "0.000000000000000001", vault)).ok
+    assert d.execute(d.transfer("dev:2", "DAI", vault, "2000", force=True)).ok
+    plan = d.vault_deposit("dev:1", "1500", vault)
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "rounding", warning
+    assert " minted are worth 1000" in warning["text"] and "not 1500 DAI" in warning["text"]
+    out = d.vault_withdraw("dev:2", "10", vault_text=vault)
+    [warning] = out.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "rounding", warning
+    assert " burned are worth 1000" in warning["text"] and "for 10 DAI paid" in warning["text"]
+    assert d.vault_deposit("dev:1", "2000.000000000000000002", vault).figures["warnings"] == []
+    assert d.vault_withdraw("dev:2", "1000", vault_text=vault).figures["warnings"] == []
+
+
+def test_a_vault_whose_reads_revert_names_the_read_that_failed(world: World) -> None:
+    """A contract answering asset() (DAI) but reverting every other call: `vault balance`
+    and `vault deposit` said only "execution reverted: no reason given" (exit 3), naming
+    none of the reads they make. The error now names the read and the contract, in one
+    line, with the same exit code."""
+    dai = world.manifest.contracts["DAI"][2:]
+    vault = "0x" + "0e" * 20
+    code = f"0x60003560e01c6338d52e0f14601357600080fd5b73{dai}60005260206000f3"
+    world.anvil.rpc().call("anvil_setCode", [vault, code])
+    cli = world.cli()
+    for args, read in ((("vault", "balance", "dev", "--vault", vault), "balanceOf(address)"),
+                       (("vault", "deposit", "--from", "dev", "--vault", vault, "1"),
+                        "previewDeposit(uint256)")):  # fmt: skip
+        r = cli("--rpc-url", world.url, "--yes", *args)
+        assert r.code == 3 and len(r.err_lines) == 1, (args, r.err)
+        assert f"no reason given — reading {read} of 0x0E0e" in r.err, (args, r.err)
 
 
 def deploy(world: World, artifact: str, types: list[str], args: list[object]) -> str:
@@ -349,6 +423,27 @@ def test_approve_list_and_revoke(world: World) -> None:
     assert [(a.kind, a.symbol) for a in d.approvals(me)] == [("erc20", "USDC")]
     with pytest.raises(InputError, match="nothing to revoke"):
         d.revoke("dev:1", "DAI", "dev:2")
+
+
+def test_an_approval_of_the_largest_amount_reads_as_the_unlimited_one_it_is(
+    world: World,
+) -> None:
+    """`token approve USDC SPENDER 115792...129.639935` (2**256 - 1 typed as the amount)
+    flagged the step UNLIMITED but its title read "for 115792089...639935 USDC", without
+    the UNLIMITED note, and its --json said "unlimited": false, while `token allowance` and
+    `approvals list` then read UNLIMITED. It now reads as --unlimited does."""
+    top = format_amount(MAX_UINT256, 6)
+    plan = world.session.defi.approve("dev:1", "USDC", "dev:2", top)
+    assert plan.figures["unlimited"] is True and "UNLIMITED" in plan.title, plan.title
+    assert any(n.startswith("UNLIMITED: ") for n in plan.notes), plan.notes
+    r = world.cli()("--rpc-url", world.url, "--yes", "--json", "token", "approve", "--from",
+                    "dev:1", "USDC", "dev:2", top)  # fmt: skip
+    assert r.code == 0 and r.json()["unlimited"] is True, r.out
+    r = world.cli()("--rpc-url", world.url, "--json", "token", "allowance", "USDC", "dev:1",
+                    "dev:2")  # fmt: skip
+    assert r.json()["unlimited"] is True
+    exact = world.session.defi.approve("dev:1", "USDC", "dev:2", "25")
+    assert exact.figures["unlimited"] is False and "UNLIMITED" not in exact.title
 
 
 def test_an_nft_approval_approvals_list_shows_is_revoked_by_approvals_revoke(

@@ -26,7 +26,7 @@ def test_committed_artifacts_equal_a_fresh_rebuild(tmp_path: Path) -> None:
     assert committed == [
         "FakeClaimToken.json",  # hostile: for the red-packet adversarial tests only
         "HostileToken.json",
-        "LyingVault.json",  # hostile: an ERC-4626 vault whose previewDeposit lies
+        "LyingVault.json",  # hostile: an ERC-4626 vault whose previews lie
         "OddToken.json",  # odd but real token behaviours: fees, false, no return value
         "RedPacket.json",
         "WalletimCollectibles.json",

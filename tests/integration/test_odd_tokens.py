@@ -16,6 +16,7 @@ from tests.integration.conftest import Person
 from tests.integration.test_tokens import deploy_fixture, node_send
 from walletim.app.contracts import calldata
 from walletim.chain.units import format_amount
+from walletim.contracts.abi.signatures import parse_signature
 
 E18 = 10**18
 SET_ODD = "setOdd(uint256,bool,bool,bool,bool,bool,uint256)"
@@ -282,3 +283,260 @@ def test_paying_in_a_fee_on_transfer_token_claims_what_arrives(
     assert (got.state, got.amount) == ("verified", 98 * E18), got
     [asked] = bob.session.wim.requests(bob.spec)
     assert asked.state == "open"
+
+
+def test_a_swap_from_a_fee_on_transfer_token_uses_the_fee_tolerant_router_call(
+    world: World,
+) -> None:
+    """Swapping FROM a token taking 5 % on transfer failed before signing ("UniswapV2: K":
+    the pool receives less than the router told it to price), and a swap into one signed a
+    minimum the pool's quote gave, not what arrives. The plan now signs the router's
+    ...SupportingFeeOnTransferTokens variant, its decoded step says so, and its minimum is
+    the slippage off what the dry run delivered; each direction and ETH at either end swap."""
+    fee_u, fee_e = odd_token(world, "FEEU", fee_bps=500), odd_token(world, "FEEE", fee_bps=500)
+    router = world.manifest.contracts["UniswapV2Router02"]
+    cli = world.cli()
+    for token, other, amount in ((fee_u, "USDC", "400"), (fee_e, "ETH", "1")):
+        r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                other, "400", amount)  # fmt: skip
+        assert r.code == 0, r.err
+    cases = (
+        (fee_u, "USDC", "swapExactTokensForTokensSupportingFeeOnTransferTokens"),
+        (fee_e, "ETH", "swapExactTokensForETHSupportingFeeOnTransferTokens"),
+        ("USDC", fee_u, "swapExactTokensForTokensSupportingFeeOnTransferTokens"),
+        ("ETH", fee_e, "swapExactETHForTokensSupportingFeeOnTransferTokens"),
+    )
+    for t_in, t_out, function in cases:
+        amount = "0.01" if t_in == "ETH" else "10"
+        plan = world.session.defi.swap("dev", amount, t_in, t_out)
+        step = plan.steps[-1]
+        assert "(fee-on-transfer tokens)" in step.summary, (t_in, t_out, step.summary)
+        assert step.request.data[:4] == parse_signature(function + _ARGS[function]).selector
+        quote = int(str(plan.figures["raw_quote"]))
+        if t_in in (fee_u, fee_e):  # the pool is paid 95 %: the router's own price of that
+            (amounts,) = world.session.defi.core.read(
+                router, "getAmountsOut(uint256,address[])", 95 * E18 // 10,
+                plan.figures["path"], returns=["uint256[]"],
+            )  # fmt: skip
+            delivered = int(amounts[-1])
+        else:
+            delivered = quote - quote * 5 // 100
+        assert 0 < delivered < quote, plan.figures
+        assert int(str(plan.figures["raw_min_out"])) == delivered * 9950 // 10_000
+        # One warning: the side that takes the fee (USDC and ETH arrive as the pool sends).
+        [warning] = plan.figures["warnings"]  # type: ignore[misc]
+        assert warning["code"] == "short-delivery", warning
+        assert ("would receive 9.5 " in warning["text"]) == (t_in in (fee_u, fee_e)), warning
+        r = cli("--rpc-url", world.url, "--yes", "--json", "swap", "--from", "dev", amount,
+                t_in, t_out)  # fmt: skip
+        assert r.code == 0, (t_in, t_out, r.err)
+        doc = r.json()
+        assert int(doc["raw_received"]) >= int(doc["raw_min_out"]), doc
+    # An ordinary token's swap signs the plain call, as before.
+    plan = world.session.defi.swap("dev", "10", "USDC", "DAI")
+    assert "fee-on-transfer" not in plan.steps[-1].summary
+
+
+_EXACT_IN = "(uint256,uint256,address[],address,uint256)"
+_ARGS = {
+    "swapExactTokensForTokensSupportingFeeOnTransferTokens": _EXACT_IN,
+    "swapExactTokensForETHSupportingFeeOnTransferTokens": _EXACT_IN,
+    "swapExactETHForTokensSupportingFeeOnTransferTokens": "(uint256,address[],address,uint256)",
+}
+
+
+def test_a_swap_quote_is_the_dry_run_of_the_swap_it_quotes(world: World) -> None:
+    """`swap --quote` ran no simulation: a swap that would revert (a token whose transfers
+    now answer false) was quoted as fine, exit 0, and a fee-on-transfer token's quote
+    promised a minimum that never arrives. The quote is now the swap planned as --from and
+    dry-run (nothing signed): a revert is the swap's own error (exit 3), a fee-taking token's
+    minimum is the slippage off what arrives, with its short-delivery warning; a quote that
+    cannot be dry-run (the account holds too little) says so in its warnings."""
+    cli = world.cli()
+    token = odd_token(world, "STOP")
+    fee = odd_token(world, "FEE", fee_bps=500)
+    for t in (token, fee):
+        r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", t,
+                "USDC", "300", "300")  # fmt: skip
+        assert r.code == 0, r.err
+    node_send(world, "dev:2", token, calldata(SET_ODD, 0, True, False, False, False, False, 0))
+    quote = ("--rpc-url", world.url, "--json", "swap", "--quote", "--from")
+    r = cli(*quote, "dev", "10", token, "USDC")
+    assert r.code == 3 and len(r.err_lines) == 1, (r.out, r.err)
+    assert '"ContractReverted"' in r.err and "TRANSFER_FROM_FAILED" in r.err, r.err
+    r = cli(*quote, "dev", "10", "USDC", fee)
+    assert r.code == 0, r.err
+    doc = r.json()
+    arrives = int(doc["raw"]) - int(doc["raw"]) * 5 // 100
+    assert int(doc["raw_min_out"]) == arrives * 9950 // 10_000, doc
+    assert [w["code"] for w in doc["warnings"]] == ["short-delivery"], doc
+    r = cli(*quote, "dev", "10", "USDC", "DAI")
+    assert r.code == 0 and r.json()["warnings"] == [], r.out
+    r = cli(*quote, "dev:1", "10", fee, "USDC")  # dev:1 holds none of it
+    assert r.code == 0, r.err
+    [warning] = r.json()["warnings"]
+    assert warning["code"] == "unsimulated" and "dev:1 has less than 10 " in warning["text"]
+    human = cli("--rpc-url", world.url, "swap", "--quote", "--from", "dev:1", "10", fee, "USDC")
+    assert human.code == 0 and "WARNING: this quote was not dry-run" in human.out, human.out
+    # A script quoting without the home's password (a quote never needed one) is quoted,
+    # unsimulated and saying why.
+    r = cli(*quote, "dev", "10", "USDC", "DAI", env={"WALLETIM_PASSWORD": None})
+    assert r.code == 0, r.err
+    [warning] = r.json()["warnings"]
+    assert warning["code"] == "unsimulated" and "no home password" in warning["text"], warning
+
+
+def test_a_token_whose_total_supply_reverts_is_named_in_token_info(world: World) -> None:
+    """`token info` of a contract answering decimals() but reverting totalSupply() said
+    "execution reverted: no reason given" (exit 3), naming no call. It now says which call
+    the token does not answer, in one line, as a balanceOf() that reverts does (exit 1)."""
+    token = "0x" + "0d" * 20
+    world.anvil.rpc().call("anvil_setCode", [token, REVERTS_BALANCE])
+    for json_flag in ((), ("--json",)):
+        r = world.cli()("--rpc-url", world.url, *json_flag, "token", "info", token)
+        assert r.code == 1 and len(r.err_lines) == 1, r.err
+        assert "does not answer totalSupply(): is it an ERC-20 token?" in r.err, r.err
+
+
+def test_liquidity_of_a_fee_on_transfer_token_and_eth_can_be_removed(world: World) -> None:
+    """`liquidity remove FEE ETH` of a token taking 5 % on transfer failed before signing
+    ("TransferHelper: TRANSFER_FAILED": removeLiquidityETH sends on the token the pool paid
+    the router, more than arrived): the liquidity could never be taken out. The removal now
+    signs removeLiquidityETHSupportingFeeOnTransferTokens, says so, and warns that less
+    arrives; an ordinary token's removal is the plain call, as before."""
+    token, plain = odd_token(world, "FEE", fee_bps=500), odd_token(world, "PLAIN")
+    me = world.address("dev")
+    cli = world.cli()
+    for t in (token, plain):
+        r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", t, "ETH",
+                "400", "1")  # fmt: skip
+        assert r.code == 0, r.err
+    plan = world.session.defi.remove_liquidity("dev", token, "ETH", percent=50)
+    step = plan.steps[-1]
+    assert "(fee-on-transfer tokens)" in step.summary, step.summary
+    selector = parse_signature("removeLiquidityETHSupportingFeeOnTransferTokens(address,"
+                               "uint256,uint256,uint256,address,uint256)").selector  # fmt: skip
+    assert step.request.data[:4] == selector
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery" and warning["text"].startswith(f"{me} would"), (
+        warning
+    )
+    before = balance(world, token, me)
+    r = cli("--rpc-url", world.url, "--yes", "liquidity", "remove", "--from", "dev", token,
+            "ETH", "--percent", "50")  # fmt: skip
+    assert r.code == 0, r.err
+    assert balance(world, token, me) - before > 170 * E18  # 190 less two 5 % fees
+    plan = world.session.defi.remove_liquidity("dev", plain, "ETH", percent=50)
+    assert "fee-on-transfer" not in plan.steps[-1].summary, plan.steps[-1].summary
+    assert plan.figures["warnings"] == []
+    # Of a pool of two tokens the pool pays the remover itself: the plain call works, and
+    # said "for at least 95 FEE" with 90.25 arriving; it warns now.
+    r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token, "USDC",
+            "100", "100")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.remove_liquidity("dev", token, "USDC")
+    assert "fee-on-transfer" not in plan.steps[-1].summary, plan.steps[-1].summary
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery" and warning["text"].startswith(f"{me} would"), (
+        warning
+    )
+
+
+def test_adding_a_fee_on_transfer_token_to_its_pool_warns_that_less_arrives(
+    world: World,
+) -> None:
+    """Adding 400 of a token taking 5 % on transfer (and the ETH its price asks) to an
+    existing pool said "deposit 1 ETH + 400 FEE" and nothing else: the pool got 380 and
+    minted LP tokens for that, keeping the ETH's excess for the other holders. The plan now
+    carries the short-delivery warning, before signing; an ordinary token's add has none."""
+    token, plain = odd_token(world, "FEE", fee_bps=500), odd_token(world, "PLAIN")
+    cli = world.cli()
+    for t in (token, plain):
+        r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", t, "ETH",
+                "400", "1")  # fmt: skip
+        assert r.code == 0, r.err
+    plan = world.session.defi.add_liquidity("dev", token, "ETH", "100")
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery", warning
+    assert " would receive 95 " in warning["text"] and ", not 100 " in warning["text"], warning
+    assert any(n.startswith("WARNING: ") for n in plan.notes), plan.notes
+    assert world.session.defi.add_liquidity("dev", plain, "ETH", "100").figures["warnings"] == []
+
+
+def test_a_swap_routed_through_a_fee_on_transfer_token_swaps(world: World) -> None:
+    """A swap USDC -> DAI --via a token taking 5 % on transfer failed before signing
+    ("UniswapV2: K": the first pool's output reaches the second less the fee). It now
+    signs the fee-tolerant call, its minimum the slippage off what the dry run delivered."""
+    token = odd_token(world, "FEE", fee_bps=500)
+    cli = world.cli()
+    for other in ("USDC", "DAI"):
+        r = cli("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                other, "400", "400")  # fmt: skip
+        assert r.code == 0, r.err
+    plan = world.session.defi.swap("dev", "10", "USDC", "DAI", via=token)
+    assert "(fee-on-transfer tokens)" in plan.steps[-1].summary, plan.steps[-1].summary
+    assert int(str(plan.figures["raw_min_out"])) < int(str(plan.figures["raw_quote"])) * 96 // 100
+    r = cli("--rpc-url", world.url, "--yes", "--json", "swap", "--from", "dev", "10", "USDC",
+            "DAI", "--via", token)  # fmt: skip
+    assert r.code == 0, r.err
+    assert int(r.json()["raw_received"]) >= int(r.json()["raw_min_out"])
+
+
+def test_a_swap_too_small_to_buy_one_unit_says_so_not_no_route(world: World) -> None:
+    """Swapping 0.5 USDC into a token of 0 decimals priced ~1 USDC said "no Uniswap V2
+    pool route ... with liquidity", though the pool is there and full: the amount buys
+    less than one unit. It now says that; a route that does not exist still reads as none."""
+    token = odd_token(world, "ZERO", decimals=0)
+    r = world.cli()("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                    "USDC", "100", "100")  # fmt: skip
+    assert r.code == 0, r.err
+    for args in (("swap", "--quote", "--from", "dev"), ("swap", "--from", "dev")):
+        r = world.cli()("--rpc-url", world.url, "--yes", *args, "0.5", "USDC", token)
+        assert r.code == 1 and len(r.err_lines) == 1, (args, r.err)
+        assert "0.5 USDC buys less than the smallest unit of " in r.err, r.err
+        assert "(0 decimals) on every Uniswap V2 route: swap more" in r.err, r.err
+    r = world.cli()("--rpc-url", world.url, "swap", "--quote", "--from", "dev", "1", "USDC",
+                    odd_token(world, "LONE"))  # fmt: skip
+    assert r.code == 1 and "no Uniswap V2 pool route from USDC to " in r.err, r.err
+
+
+#: Runtime code answering decimals() with 18 and anything else with the bytes32 "Maker"
+#: (MKR's name() and symbol() are bytes32).
+BYTES32_NAME = (
+    "0x60003560e01c63313ce567146038577f"
+    + b"Maker".ljust(32, b"\0").hex()
+    + "60005260206000f35b601260005260206000f3"
+)
+
+
+def test_a_token_whose_name_is_a_bytes32_is_named(world: World) -> None:
+    """`token info` of a token answering name() with a bytes32, as MKR does: its symbol
+    read "Maker" but its name '' (read only as a string). The name is read as the symbol
+    is; a token whose name() reverts still has none."""
+    token = "0x" + "0f" * 20
+    world.anvil.rpc().call("anvil_setCode", [token, BYTES32_NAME])
+    r = world.cli()("--rpc-url", world.url, "--json", "token", "info", token)
+    assert r.code == 0, r.err
+    assert (r.json()["name"], r.json()["declared"]) == ("Maker", "Maker"), r.out
+    assert world.session.defi.token_info(odd_token(world, "PLAIN")).name == "PLAIN Coin"
+
+
+def test_liquidity_added_against_a_token_of_few_decimals_warns_of_what_rounds_away(
+    world: World,
+) -> None:
+    """Adding 1.5 USDC to a pool of a 0-decimal token priced 1 USDC: the plan said
+    "deposit 1.5 USDC + 1 ZERO" and the pool minted for 1 USDC + 1 ZERO, the other 0.5 USDC
+    going to its other holders, unwarned. The plan now warns (``rounding``); an amount the
+    pool's units match, or an ordinary pool, has none."""
+    token = odd_token(world, "ZERO", decimals=0)
+    r = world.cli()("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                    "USDC", "100", "100")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.add_liquidity("dev", "USDC", token, "1.5")
+    assert (plan.figures["raw_a"], plan.figures["raw_b"]) == ("1500000", "1"), plan.figures
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "rounding", warning
+    assert warning["text"].startswith("the pool mints for 1 "), warning
+    assert ": 0.5 USDC of the 1.5 USDC goes to the pool's other holders" in warning["text"]
+    assert world.session.defi.add_liquidity("dev", "USDC", token, "2").figures["warnings"] == []
+    assert world.session.defi.add_liquidity("dev", "ETH", "USDC", "0.1").figures["warnings"] == []

@@ -408,3 +408,44 @@ def test_a_split_refused_records_no_bill(people: dict[str, Person]) -> None:
         alice.session.wim.split(alice.spec, "0.3", [carol.address], note="x" * 281)
     assert alice.session.wim.splits(alice.spec) == []
     assert alice.session.wim.requests(alice.spec) == []
+
+
+def test_a_shared_swap_of_a_fee_on_transfer_token_is_verified(
+    world: World, people: dict[str, Person]
+) -> None:
+    """A swap of 10 of a token taking 5 % on transfer (its Transfer logs: 9.5 to the pool,
+    0.5 burned), told in a chat: the peer's check looked for one Transfer of all 10 and
+    marked an honest swap "mismatch". What the swapper's own Transfer logs of the token sold
+    move in the swap, together, is now what is checked."""
+    from tests.integration.test_odd_tokens import odd_token
+
+    alice, bob = people["alice"], people["bob"]
+    d = alice.session.defi
+    token = odd_token(world, "FEE", fee_bps=500)  # 1000 of it minted to dev (alice)
+    assert d.execute(d.add_liquidity(alice.spec, token, "USDC", "300", "300")).ok
+    swap = d.execute(d.swap(alice.spec, "10", token, "USDC"))
+    assert swap.ok
+    alice.session.wim.share(alice.spec, bob.address, swap)
+    got = bob.inbox()
+    [row] = [bob.session.wim.action_state(bob.spec, r.message.id) for r in got.received]
+    assert (row.state, row.action) == ("verified", "swap"), row
+
+
+def test_a_shared_vault_deposit_claims_the_shares_it_minted(
+    world: World, people: dict[str, Person]
+) -> None:
+    """A deposit into a vault whose previewDeposit promised 100 times the shares it mints,
+    told in a chat: the claim carried the preview's shares, so the peer's check of the
+    vault's Deposit log marked the honest deposit "mismatch" (and it told the peer of shares
+    never minted). The claim now carries what the Deposit log minted."""
+    from tests.integration.test_defi import deploy
+
+    alice, bob = people["alice"], people["bob"]
+    d = alice.session.defi
+    vault = deploy(world, "LyingVault", ["address"], [world.manifest.contracts["DAI"]])
+    deposit = d.execute(d.vault_deposit(alice.spec, "100", vault))
+    assert deposit.ok
+    alice.session.wim.share(alice.spec, bob.address, deposit)
+    got = bob.inbox()
+    [row] = [bob.session.wim.action_state(bob.spec, r.message.id) for r in got.received]
+    assert (row.state, row.action) == ("verified", "vault-deposit"), row

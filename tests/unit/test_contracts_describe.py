@@ -326,6 +326,18 @@ def test_liquidity() -> None:
     )
     assert permit.flags == {"permit", "approval", "unlimited-approval"}
     assert "UNLIMITED, approveMax" in permit.summary
+    assert "(fee-on-transfer tokens), to " in permit.summary, permit.summary
+    fee = describe(
+        ROUTER,
+        "removeLiquidityETHSupportingFeeOnTransferTokens(address,uint256,uint256,uint256,"
+        "address,uint256)",
+        [USDC, "5e17", "1000000", "1", ME, str(DEADLINE)],
+    )
+    assert fee.summary.startswith(
+        "remove liquidity: burn 0.5 LP tokens for at least 1 USDC + 0.000000000000000001 ETH "
+        "(fee-on-transfer tokens), to "
+    ), fee.summary
+    assert "fee-on-transfer" not in remove.summary
     exact_permit = describe(
         ROUTER,
         "removeLiquidityWithPermit(address,address,uint256,uint256,uint256,address,uint256,"

@@ -156,3 +156,19 @@ def test_a_price_is_shown_with_every_digit_it_has(base: int) -> None:
     assert Decimal(text) == Decimal(base) / 10**8
     assert len(text.partition(".")[2]) >= 2
     assert usd_price(12_500_000) == "0.125" and usd_price(2000 * 10**8) == "2000.00"
+
+
+@given(st.integers(0, 10**20))
+def test_a_value_under_a_cent_is_not_shown_as_nothing(base: int) -> None:
+    """``lend position`` of a debt of $0.000001 said "debt $0", and a withdrawal refused
+    for that debt said "... against debt $0": a value under a cent read as none. It is now
+    shown with its digits; a value of a cent or more is cut to cents, as before."""
+    from decimal import Decimal
+
+    from walletim.app.lending.markets import usd
+
+    text = usd(base)
+    assert (Decimal(text) == 0) == (base == 0), (base, text)
+    if base >= 10**6:
+        assert Decimal(text) == Decimal(base // 10**6) / 100, (base, text)
+    assert usd(100) == "0.000001" and usd(0) == "0" and usd(100_022_222 * 10**3) == "1000.22"

@@ -23,6 +23,15 @@ risk                   when                                                     
                        recipient less than the amount (a fee-on-transfer token),
                        a swap's buyer less than the quote, or a vault's depositor
                        fewer shares than its previewDeposit
+``rounding``           a vault deposit's shares worth over 1 % less than it (a       warning
+                       withdrawal's burned shares over 1 % more) at the vault's
+                       price: a share inflated by a donation rounds it away; over
+                       1 % of a liquidity deposit the pool mints nothing for (one
+                       unit of a token of few decimals worth much)
+``overcharge``         a vault withdrawal's dry run burns more of the withdrawer's   warning
+                       shares than its previewWithdraw says
+``unsimulated``        a swap quote that could not be dry-run (the account holds    warning
+                       less than it swaps): only the pools' arithmetic
 ``nonce-gap``          ``send --nonce N`` above the sender's next nonce: it waits    refused
                        unmined until the nonces below it are used, then goes out
                        with the next transaction (geth queues it, Anvil too)
@@ -55,6 +64,9 @@ MAX_RESERVED_ADDRESS = 0xFFFF
 PRICE_IMPACT_WARN_BPS = 500
 #: ... and above this it is refused unless forced.
 PRICE_IMPACT_FORCE_BPS = 1500
+#: A vault deposit's shares worth less than it (a withdrawal's burned shares worth more)
+#: by over this at the vault's price are shown as a warning.
+ROUNDING_WARN_BPS = 100
 
 
 def keyless(address: str) -> str | None:
@@ -98,10 +110,10 @@ def risks_json(risks: Sequence[Risk]) -> list[dict[str, object]]:
     return [{"code": r.code, "text": r.text, "forced": r.refused} for r in risks]
 
 
-def delivered(plan: Plan, token: str, sender: str, recipient: str) -> int | None:
-    """What the checked ``plan``'s last step moves of ``token`` from ``sender`` to
-    ``recipient`` by its dry run's own Transfer logs (None when the node ran no full
-    simulation: ``eth_call`` alone shows no logs)."""
+def dry_run_moved(plan: Plan, token: str, sender: str, recipient: str) -> int | None:
+    """What ``token``'s own Transfer logs move from ``sender`` to ``recipient`` in the
+    checked ``plan``'s last step's dry run; None when the node ran no full simulation
+    (``eth_call`` alone shows no logs)."""
     from walletim.app.wim.logs import moved
 
     sim = plan.simulation[-1] if plan.simulation else None
@@ -149,7 +161,7 @@ def short_delivery(
     token that takes a fee or burns on transfer (none when the node ran no full simulation,
     ``eth_call`` alone shows no logs). ``fmt`` names an amount of the token; ``why`` what
     the logs do with the rest."""
-    got = delivered(plan, token, sender, recipient)
+    got = dry_run_moved(plan, token, sender, recipient)
     if got is None or not value or got >= value:
         return []
     return [

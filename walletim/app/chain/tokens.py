@@ -1,5 +1,5 @@
 """ERC-20 basics the chain service and its callers need: the calldata of ``transfer`` and
-the reads ``decimals()``, ``balanceOf()`` and ``symbol()``."""
+the reads ``decimals()``, ``balanceOf()``, ``totalSupply()`` and ``symbol()``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")  # transfer(address,uint256)
 DECIMALS = bytes.fromhex("313ce567")  # decimals()
 BALANCE_OF = bytes.fromhex("70a08231")  # balanceOf(address)
 SYMBOL = bytes.fromhex("95d89b41")  # symbol()
+TOTAL_SUPPLY = bytes.fromhex("18160ddd")  # totalSupply()
 MAX_DECIMALS = 77  # 10**77 still fits a uint256
 #: ERC-20 calls that answer a bool: ``transfer``, ``transferFrom``, ``approve``.
 BOOL_CALLS = frozenset(bytes.fromhex(s) for s in ("a9059cbb", "23b872dd", "095ea7b3"))
@@ -83,6 +84,11 @@ def balance_of_data(holder: str) -> bytes:
 def token_balance(rpc: RpcClient, token: str, holder: str) -> int:
     """ERC-20 ``balanceOf(holder)`` in the token's base units. Raises InputError."""
     return _uint(rpc, token, balance_of_data(holder), "balanceOf()")
+
+
+def token_total_supply(rpc: RpcClient, token: str) -> int:
+    """ERC-20 ``totalSupply()`` in the token's base units. Raises InputError."""
+    return _uint(rpc, token, TOTAL_SUPPLY, "totalSupply()")
 
 
 def balance_queries(holdings: Sequence[tuple[str, str | None]]) -> list[Query[Any]]:

@@ -15,7 +15,13 @@ from walletim.chain.fees import FeeHistory
 from walletim.chain.rpc import Q, RpcClient
 from walletim.contracts.abi import DecodedEvent, Value, calldata, reverted
 from walletim.contracts.abi.words import decode_words
-from walletim.errors import ContractRefused, RpcError, UnreadableAnswer
+from walletim.errors import (
+    ContractHalted,
+    ContractRefused,
+    ContractReverted,
+    RpcError,
+    UnreadableAnswer,
+)
 from walletim.keys.hd import to_checksum_address
 
 if TYPE_CHECKING:
@@ -85,15 +91,19 @@ class ContractService:
                 ``returns`` (UnreadableAnswer; also a call to no contract at all).
             RpcError: the node could not answer (never a ContractRefused).
         """
-        raw = self.call_raw(to, calldata(signature, *args))
-        return _decoded(to, signature, raw, returns, ": is it the right contract?")
+        return self.read_at(to, signature, *args, returns=returns, block="latest")
 
     def read_at(
         self, to: str, signature: str, *args: object, returns: Sequence[str], block: str
     ) -> tuple[Value, ...]:
-        """:meth:`read` at ``block`` (a hex number or a tag). Raises as :meth:`read`."""
-        raw = self.call_raw(to, calldata(signature, *args), block=block)
-        return _decoded(to, signature, raw, returns, "")
+        """:meth:`read` at ``block`` (a hex number or a tag). Raises as :meth:`read`; a
+        revert names the read (a command makes many: "no reason given" alone names none)."""
+        try:
+            raw = self.call_raw(to, calldata(signature, *args), block=block)
+        except ContractReverted as exc:
+            raise _read_reverted(exc, to, signature) from exc
+        hint = ": is it the right contract?" if block == "latest" else ""
+        return _decoded(to, signature, raw, returns, hint)
 
     def has_code(self, address: str) -> bool:
         return bool(self.rpc.get(Q.code(to_checksum_address(address))))
@@ -231,6 +241,14 @@ class ContractService:
             return self.chain.network_fee_bound(used)
         except WalletimError:
             return None
+
+
+def _read_reverted(exc: ContractReverted, to: str, signature: str) -> ContractReverted:
+    """``exc`` (a read of ``signature`` from ``to`` that reverted) naming the read."""
+    reason = f"{exc.reason} — reading {signature} of {to_checksum_address(to)}"
+    if isinstance(exc, ContractHalted):
+        return ContractHalted(reason)
+    return ContractReverted(reason, data=exc.data)
 
 
 def _decoded(

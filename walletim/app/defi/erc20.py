@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from walletim.app.contracts import MAX_UINT256, Plan
+from walletim.app.contracts import MAX_UINT256, UNLIMITED_FROM, Plan
 from walletim.app.defi.base import DefiProtocol, with_risks
 from walletim.app.risk import risks_json, short_delivery
 from walletim.chain.units import format_amount
 from walletim.contracts.abi import calldata
-from walletim.errors import InputError
+from walletim.errors import ContractRefused, InputError, UnreadableAnswer
 
 if TYPE_CHECKING:
     from walletim.app.tokens import TokenLabel
@@ -30,8 +30,20 @@ class Erc20(DefiProtocol):
     def token_info(self, text: str) -> TokenInfo:
         token = self.core.names.token(text)
         assert token.address is not None
-        (name,) = self.core.try_read(token.address, "name()", returns=["string"], default=("",))
-        supply = self.core.read_int(token.address, "totalSupply()")
+        try:
+            (name,) = self.core.read(token.address, "name()", returns=["string"])
+        except UnreadableAnswer:  # an old token's bytes32 name (MKR: "Maker"), as its symbol
+            (word,) = self.core.try_read(
+                token.address, "name()", returns=["bytes32"], default=(b"",)
+            )
+            name = (
+                (word if isinstance(word, bytes) else b"").rstrip(b"\0").decode("utf-8", "replace")
+            )
+        except ContractRefused:  # it reverts: no name
+            name = ""
+        from walletim.app.chain.tokens import token_total_supply  # as balanceOf() is read
+
+        supply = token_total_supply(self.core.c.rpc, token.address)
         return TokenInfo(
             token.address, str(name), token.symbol, token.decimals, supply, token.label
         )
@@ -82,7 +94,8 @@ class Erc20(DefiProtocol):
         *,
         unlimited: bool = False,
     ) -> Plan:
-        """Approve ``spender`` for an exact amount (or, only when asked, unlimited)."""
+        """Approve ``spender`` for an exact amount (or, only when asked, unlimited). An
+        amount from 2**255 is shown as the unlimited approval it is (UNLIMITED_FROM)."""
         core, names = self.core, self.core.names
         token = names.token(token_text)
         assert token.address is not None
@@ -91,6 +104,7 @@ class Erc20(DefiProtocol):
         if unlimited == (amount_text is not None):
             raise InputError("give an AMOUNT to approve, or --unlimited (not both)")
         amount = MAX_UINT256 if unlimited else names.amount(token, amount_text or "")
+        unlimited = amount >= UNLIMITED_FROM  # an amount this large is one too, as it reads
         steps = core.approve_steps(token, sender, spender, amount)
         notes = names.token_warnings(token)
         if unlimited:

@@ -9,7 +9,13 @@ from typing import NamedTuple
 from walletim.app.contracts import Plan
 from walletim.app.defi.assets import Asset
 from walletim.app.defi.base import DefiProtocol, with_risks
-from walletim.app.risk import ZERO_ADDRESS, short_delivery
+from walletim.app.risk import (
+    ROUNDING_WARN_BPS,
+    ZERO_ADDRESS,
+    Risk,
+    dry_run_moved,
+    short_delivery,
+)
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import calldata
 from walletim.errors import ContractRefused, InputError
@@ -95,13 +101,46 @@ class Vaults(DefiProtocol):
         plan = core.plan(
             f"deposit {asset.fmt(amount)} into {symbol}", account, sender, steps, notes, figures
         )
-        # What the deposit's dry run mints to the depositor, against the vault's preview.
-        short = short_delivery(
-            plan, vault, ZERO_ADDRESS, sender, shares,
-            lambda n: f"{format_amount(n, decimals)} {symbol}",
-            why="mint fewer shares than its previewDeposit says",
-        )  # fmt: skip
-        return with_risks(plan, short)
+        minted = dry_run_moved(plan, vault, ZERO_ADDRESS, sender)
+        if (shares if minted is None else minted) == 0:
+            raise InputError(
+                f"{symbol} would mint no shares for {asset.fmt(amount)} (a share is worth "
+                "more than that): the deposit would give it to the vault's holders; nothing "
+                "was signed"
+            )
+
+        # What the deposit's dry run mints to the depositor, against the vault's preview,
+        # and what those shares are worth, against the deposit.
+        def fmt(n: int) -> str:
+            return f"{format_amount(n, decimals)} {symbol}"
+
+        risks = short_delivery(plan, vault, ZERO_ADDRESS, sender, shares, fmt,
+                               why="mint fewer shares than its previewDeposit says")  # fmt: skip
+        minted = shares if minted is None else minted
+        risks += self._rounding(vault, asset, fmt(minted), minted, amount, deposit=True)
+        return with_risks(plan, risks)
+
+    def _rounding(
+        self, vault: str, asset: Asset, shown: str, shares: int, assets: int, *, deposit: bool
+    ) -> list[Risk]:
+        """The ``rounding`` warning when ``shares`` minted for a deposit of ``assets`` are
+        worth less (burned for a withdrawal of ``assets``, more) than ``assets`` by over
+        ROUNDING_WARN_BPS at the vault's price (convertToAssets): a share worth much (a
+        donation inflated it) rounds the difference away to the other holders."""
+        worth = self.core.read_int(vault, "convertToAssets(uint256)", shares)
+        lost = assets - worth if deposit else worth - assets
+        if lost * 10_000 <= assets * ROUNDING_WARN_BPS:
+            return []
+        what = "minted are" if deposit else "burned are"
+        deal = f"not {asset.fmt(assets)}" if deposit else f"for {asset.fmt(assets)} paid out"
+        return [
+            Risk(
+                "rounding",
+                f"the {shown} {what} worth {asset.fmt(worth)} at the vault's price "
+                f"(convertToAssets), {deal}: its rounding gives the difference to its other "
+                "holders",
+            )
+        ]
 
     def vault_withdraw(
         self,
@@ -135,12 +174,29 @@ class Vaults(DefiProtocol):
         plan = core.plan(
             f"withdraw from {vault.symbol}", account, sender, [step], [out.note], figures
         )
-        # What the dry run pays out, against the vault's preview (or the amount asked).
-        short = short_delivery(
+        # What the dry run pays out, against the vault's preview (or the amount asked), and
+        # the shares it burns, against previewWithdraw (or the shares asked).
+        risks = short_delivery(
             plan, str(vault.asset.address), vault.address, sender, out.assets,
             vault.asset.fmt, why="pay less than the vault's preview says",
         )  # fmt: skip
-        return with_risks(plan, short)
+        burned = dry_run_moved(plan, vault.address, sender, ZERO_ADDRESS)
+        if burned is not None and burned > out.shares:
+            risks.append(
+                Risk(
+                    "overcharge",
+                    f"the vault's own Transfer logs in the dry run burn "
+                    f"{format_amount(burned, decimals)} {vault.symbol} of {sender}, not "
+                    f"{format_amount(out.shares, decimals)} {vault.symbol} as its preview says",
+                )
+            )
+        if amount_text is not None:  # an amount of the asset: the shares it takes round up
+            burned = out.shares if burned is None else burned
+            shown = f"{format_amount(burned, decimals)} {vault.symbol}"
+            risks += self._rounding(
+                vault.address, vault.asset, shown, burned, out.assets, deposit=False
+            )
+        return with_risks(plan, risks)
 
     def _withdraw(
         self, vault: Vault, account: str, sender: str, amount_text: str, decimals: int

@@ -78,8 +78,13 @@ def bps(value: int) -> str:
 
 
 def usd(base: int, places: int = 2) -> str:
-    """A base-currency value (USD, 8 decimals) as ``"1234.56"``."""
-    return format_amount(base, PRICE_DECIMALS, max_places=places)
+    """A base-currency value (USD, 8 decimals) as ``"1234.56"``; one that is not nothing
+    but under the places shown, with every digit it has (``"0.000001"``): cut, a debt of a
+    millionth of a dollar read "debt $0" beside a refusal made because of it."""
+    text = format_amount(base, PRICE_DECIMALS, max_places=places)
+    if base > 0 and not text.strip("0."):
+        return format_amount(base, PRICE_DECIMALS)
+    return text
 
 
 def usd_price(base: int) -> str:

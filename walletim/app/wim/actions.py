@@ -43,12 +43,21 @@ def action_claim(defi: Defi, outcome: Outcome) -> tuple[str, dict[str, str]]:
         return "vault-deposit", {
             "vault": str(f["vault"]),
             "raw_assets": str(f["raw"]),
-            "raw_shares": str(f["raw_shares"]),
+            "raw_shares": str(_minted(outcome, str(f["vault"])) or f["raw_shares"]),
             "assets": str(f["amount"]),
             "symbol": asset.symbol,
             "shares_symbol": symbol,
         }
     raise InputError("only a swap, a vault deposit or a lending action can be shared in a chat")
+
+
+def _minted(outcome: Outcome, vault: str) -> int | None:
+    """The shares ``vault``'s own Deposit log minted in the outcome's deposit (None: none
+    seen): what a deposit claims, not the vault's preview (which may promise other)."""
+    for event in outcome.steps[-1].events if outcome.steps else ():
+        if event.name == "Deposit" and event.address.lower() == vault.lower():
+            return int(str(event.args.get("shares", 0))) or None
+    return None
 
 
 __all__ = ["action_claim"]

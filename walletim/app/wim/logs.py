@@ -71,6 +71,16 @@ def moved(logs: Sequence[object], token: str, payer: str, payee: str) -> int:
     )
 
 
+def paid_out(logs: Sequence[object], token: str, payer: str) -> int:
+    """What ``token``'s own Transfer logs move from ``payer`` to anyone, together (a token
+    taking a fee on transfer logs the amount in two: what arrives, and the fee)."""
+    return sum(
+        int(e.args["value"])
+        for e in events(logs, TRANSFER, token)
+        if str(e.args["from"]).lower() == payer.lower()
+    )
+
+
 def transferred(logs: Sequence[object], token: str, *, sender: str | None = None,
                 receiver: str | None = None, value: int) -> bool:  # fmt: skip
     """Whether ``token`` logged a Transfer of exactly ``value`` from ``sender`` / to
@@ -129,6 +139,7 @@ __all__ = [
     "deposited",
     "events",
     "moved",
+    "paid_out",
     "transferred",
     "withdrawn",
 ]

@@ -578,10 +578,10 @@ class Payments:
 def _arrives(plan: Plan, asset: Asset, payee: str) -> int:
     """What the claim says: what reaches ``payee`` in the dry run (a fee-on-transfer token's
     less: a claim of what is sent read "mismatch", as if the payer lied)."""
-    from walletim.app.risk import delivered
+    from walletim.app.risk import dry_run_moved
 
     sent = int(plan.figures["raw"])
-    got = None if asset.address is None else delivered(plan, asset.address, plan.sender, payee)
+    got = None if asset.address is None else dry_run_moved(plan, asset.address, plan.sender, payee)
     return got if got is not None and 0 < got < sent else sent
 
 

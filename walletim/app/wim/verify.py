@@ -287,9 +287,8 @@ class Verifier:
         if gave == "ETH":
             ok_in = tx.value == raw_in
         else:
-            ok_in = gave is not None and logs.transferred(
-                receipt_logs, gave, sender=actor, value=raw_in
-            )
+            # What the swapper paid of it (to the pool, and any fee the token takes).
+            ok_in = gave is not None and logs.paid_out(receipt_logs, gave, actor) == raw_in
         if got == "ETH":
             # ETH out of a Uniswap V2 swap is WETH unwrapped by the router: only the real
             # WETH's Withdrawal counts (any contract can emit an event of that shape).

@@ -53,9 +53,10 @@ def swap(
     """Swap AMOUNT of TOKEN_IN for TOKEN_OUT on Uniswap V2 (ETH, WETH, USDC, DAI, 0x...)."""
     with chain_session(ctx) as s:
         if quote_only:
-            _show_quote(
-                ctx, s.defi.quote(amount, token_in, token_out, slippage_bps=slippage_bps, via=via)
+            quoted = s.defi.quote(
+                amount, token_in, token_out, slippage_bps=slippage_bps, via=via, account=account
             )
+            _show_quote(ctx, quoted)
             return
         share_first(s, account, share_with)
         plan = s.defi.swap(
@@ -98,9 +99,9 @@ def _show_quote(ctx: Ctx, quoted: Quoted) -> None:
         "route": route,
         "price_impact_pct": q.price_impact_bps / 100,
     }
-    from walletim.app.risk import RiskPolicy, risks_json
+    from walletim.app.risk import risks_json
 
-    risks = RiskPolicy.swap(q.price_impact_bps)
+    risks = quoted.risks
     data["warnings"] = risks_json(risks)
     text = (
         f"{a_in.fmt(q.amount_in)} -> {a_out.fmt(q.amount_out)} via {route} (price impact "

@@ -369,6 +369,8 @@ def _liquidity(n: str, a: Args, value: int, ctx: _Ctx) -> str:
         least = f"{amt(a['token'], a['amountTokenMin'])} + {_eth(a['amountETHMin'])}"
     else:
         least = f"{amt(a['tokenA'], a['amountAMin'])} + {amt(a['tokenB'], a['amountBMin'])}"
+    if "FeeOnTransfer" in n:  # the token sent on is what the router holds, not what it got
+        least += " (fee-on-transfer tokens)"
     return f"remove liquidity: {burn}{permit} for at least {least}, {tail}"
 
 
