@@ -90,12 +90,34 @@ def test_warnings_are_in_the_plan_shown_before_signing(world: World) -> None:
     assert [w["code"] for w in ok.json()["warnings"]] == ["self", "zero-amount"]
 
 
-def test_a_token_amount_with_a_symbol_and_a_negative_amount_are_clear_errors(
+def test_a_token_amount_names_its_token_and_a_negative_amount_is_a_clear_error(
     world: World,
 ) -> None:
-    hint = run(world, "--yes", "send", "--from", "dev:1", "dev:2", "100 USDC")
-    assert hint.code == 1 and len(hint.err_lines) == 1
-    assert "100 --token USDC" in hint.err
+    """CLI.md: ``100 USDC``-style amounts use the token's decimals. `send ... "100 USDC"`
+    said "give 100 --token USDC"; it is that transfer. A unit that is neither an ether unit
+    nor a token, or one naming another token than --token, is one line, nothing signed."""
+    usdc = world.manifest.contracts["USDC"]
+
+    def usdc_of(spec: str) -> int:
+        (held,) = world.session.defi.core.read(
+            usdc, "balanceOf(address)", world.address(spec), returns=["uint256"]
+        )
+        return int(held)
+
+    before, had = nonce(world, "dev:1"), usdc_of("dev:2")
+    for amount, token in (("100 USDC", ()), ("2.5usdc", ()), ("1 USDC", ("--token", "USDC"))):
+        r = run(world, "--yes", "send", "--from", "dev:1", *token, "dev:2", amount)
+        assert r.code == 0, (amount, r.err)
+    assert usdc_of("dev:2") - had == 103_500_000  # 103.5 USDC in its 6 decimals
+    for amount, token, says in (
+        ("100 FOO", (), "unknown unit 'FOO': not wei, gwei or eth"),
+        ("100 DAI", ("--token", "USDC"), "the amount is in DAI, --token names USDC"),
+        ("100 gwei", ("--token", "USDC"), "a token amount takes no unit"),
+    ):
+        r = run(world, "--yes", "send", "--from", "dev:1", *token, "dev:2", amount)
+        assert r.code == 1 and len(r.err_lines) == 1, (amount, r.err)
+        assert says in r.err, (amount, r.err)
+    assert nonce(world, "dev:1") == before + 3  # nothing more signed
     for args in (("dev:2", "-1"), ("dev:2", "--", "-1"), ("dev:2", "-0.5")):
         r = run(world, "--yes", "send", "--from", "dev:1", *args)
         assert r.code == 1 and len(r.err_lines) == 1, (args, r.err)

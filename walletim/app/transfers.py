@@ -28,9 +28,9 @@ from walletim.app.contracts import Plan, Simulated, Step
 from walletim.app.defi import ETH, Asset
 from walletim.app.risk import MAX_RESERVED_ADDRESS, Risk, RiskPolicy, enforce, short_delivery
 from walletim.chain.rpc import Q, answered
-from walletim.chain.units import parse_amount
+from walletim.chain.units import parse_amount, token_unit
 from walletim.display import plural
-from walletim.errors import InputError, InsufficientFunds, RiskRefused, RpcError
+from walletim.errors import InputError, InsufficientFunds, RiskRefused, RpcError, shown
 
 #: A send with every choice left to the node's suggestions and the network profile.
 DEFAULTS = SendRequest(None)
@@ -133,6 +133,7 @@ class Transfers:
         """
         sender = self.address_of(account)
         recipient = self.resolve(to)
+        amount, token = self._token_unit(amount, token)
         if token is None:
             value = parse_amount(amount)
             # The risk policy's one question to the node (is the recipient a contract?) goes
@@ -171,6 +172,24 @@ class Transfers:
         risks += short_delivery(plan, asset.address, sender, recipient, value, asset.fmt)
         note = self.assets.decimals_note(asset, value)
         return Transfer(account, sender, recipient, asset, value, step.request, note, tuple(risks))
+
+    def _token_unit(self, amount: str, token: str | None) -> tuple[str, str | None]:
+        """``100 USDC`` names its token as ``--token USDC`` does (CLI.md: a token amount in
+        the token's own decimals); with ``--token`` too, both must name one token. Raises
+        InputError (an unknown token, or two)."""
+        number, unit = token_unit(amount)
+        if unit is None:
+            return amount, token
+        self.chain.check_chain()
+        try:
+            named = self.assets.token(unit)
+        except InputError as exc:
+            raise InputError(
+                f"unknown unit {shown(unit)}: not wei, gwei or eth, and {exc}"
+            ) from exc
+        if token is not None and self.assets.token(token).address != named.address:
+            raise InputError(f"the amount is in {unit}, --token names {token}: which one?")
+        return number, token or unit
 
     def send(
         self, transfer: Transfer, confirm: Callable[[TxPlan], None], until: Until | None

@@ -36,6 +36,18 @@ MAX_CHAIN_ID = (2**64 - 1) // 2 - 36
 MAX_AMOUNT_TEXT = 256
 
 
+def token_unit(text: str) -> tuple[str, str | None]:
+    """``"100 USDC"`` -> ``("100", "USDC")``: an amount's number and the unit after it when
+    that unit is no ether unit (a token's symbol, for the caller to resolve); anything else
+    (``"1.5eth"``, ``"2"``, not an amount) -> ``(text, None)``, for :func:`parse_amount`."""
+    if not isinstance(text, str) or len(text) > MAX_AMOUNT_TEXT:
+        return text, None
+    m = re.match(_AMOUNT, text)
+    if m is None or m.group(2) is None or m.group(2).lower() in ETHER_UNITS:
+        return text, None
+    return m.group(1), m.group(2)
+
+
 def parse_amount(text: str, *, decimals: int = 18, default_unit: str | None = None) -> int:
     """Parse ``1.5``, ``1.5eth``, ``20 gwei``, ``1000 wei`` into base units.
 

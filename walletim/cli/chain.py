@@ -287,7 +287,8 @@ def send(
     timeout: float | None,
     force: bool,
 ) -> None:
-    """Send AMOUNT (e.g. 0.5, 0.5eth, 1000gwei) from --from to TO (address or account).
+    """Send AMOUNT (e.g. 0.5, 0.5eth, 1000gwei, or "100 USDC": a token amount) from --from to
+    TO (address or account).
 
     With --batch FILE: every to,amount[,token] row of a CSV file, signed at consecutive
     nonces and pipelined; the fee options, --fee-cap, --confirmations, --timeout and
