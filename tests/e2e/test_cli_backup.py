@@ -195,8 +195,9 @@ def test_file_backup_and_refusals_change_nothing(
     assert stale.code == 1 and "older than one this home" in stale.err
     assert sum(ok(fresh, "chat", "restore", "--from", "dev", str(archive),
                   "--allow-older")["added"].values()) == 0  # fmt: skip
-    usage = fresh("chat", "restore", "--from", "dev")
-    assert usage.code == 2
+    # No FILE: from the relay (CLI.md's `chat restore --from ACCOUNT`), which holds none here.
+    relayed = fresh("chat", "restore", "--from", "dev")
+    assert relayed.code == 1 and "holds no backup of this account" in relayed.err, relayed.err
 
 
 def test_money_records_come_back_identical(world: Any, relay: RelayProcess, tmp_path: Path) -> None:

@@ -133,7 +133,7 @@ def test_a_hostile_relay_serving_a_stale_or_foreign_backup_is_refused(
     ok(carol, "chat", "backup", "--from", "dev", "--to", str(carol_file))
     _swap_blob(relay, carol_file.read_bytes())
     fresh = _home(tmp_path / "fresh", relay.url)
-    r = fresh("chat", "restore", "--from", "dev", "--from-relay")
+    r = fresh("chat", "restore", "--from", "dev")  # no FILE: the relay's copy
     assert r.code == 1 and "does not open with this account's key" in r.err, r.err
     assert ok(fresh, "chat", "contacts", "list")["contacts"] == []
     assert history(alice, "dev", "bob") == before

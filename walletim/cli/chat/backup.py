@@ -55,7 +55,9 @@ def backup(ctx: Ctx, account: str, to: str) -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--from-file", "from_file", type=click.Path(dir_okay=False, path_type=Path),
               help="The archive file (the same as giving FILE).")  # fmt: skip
-@click.option("--from-relay", is_flag=True, help="Fetch this account's backup from the relay.")
+@click.option(
+    "--from-relay", is_flag=True, help="Fetch this account's backup from the relay (the default)."
+)
 @click.option(
     "--allow-older",
     is_flag=True,
@@ -77,7 +79,7 @@ def restore(
     if file is not None and from_file is not None and file != from_file:
         raise click.UsageError("give the archive once: FILE or --from-file FILE, not both")
     source = file or from_file
-    if (source is None) == (not from_relay):
+    if source is not None and from_relay:
         raise click.UsageError("give either FILE (or --from-file FILE) or --from-relay")
     with session(ctx) as s:
         r = s.backups.restore(account, source, allow_older=allow_older)
