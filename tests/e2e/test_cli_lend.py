@@ -119,6 +119,27 @@ def test_bad_input_is_one_line_and_signs_nothing(world: World) -> None:
     assert world.anvil.rpc().get_transaction_count(me, "latest") == n + 2  # approve + supply
 
 
+def test_supply_all_supplies_what_the_account_holds(world: World) -> None:
+    """CLI.md: `lend supply ... [--all]`: the account's whole balance of the token (it had
+    no --all). An amount with --all, neither, or nothing held: one line, nothing signed."""
+    me = world.address("dev:6")
+    ok(world, "weth", "wrap", "--from", "dev:6", "1.25")
+    n = world.anvil.rpc().get_transaction_count(me, "latest")
+    for args, says in (
+        (("--all", "1", "WETH"), "only the TOKEN"),
+        (("WETH",), "give AMOUNT and TOKEN (or --all TOKEN)"),
+        (("--all", "WETH"), "dev:12 holds no WETH"),
+    ):
+        who = "dev:12" if args == ("--all", "WETH") else "dev:6"  # dev:12: nothing at all
+        r = run(world, "--yes", "lend", "supply", "--from", who, *args)
+        assert r.code in (1, 2) and len(r.err_lines) == 1 and says in r.err, (args, r.err)
+    assert world.anvil.rpc().get_transaction_count(me, "latest") == n
+    done = ok(world, "lend", "supply", "--from", "dev:6", "--all", "WETH")
+    assert (done["raw"], done["all"]) == (str(125 * 10**16), True), done
+    [weth] = done["position"]["assets"]
+    assert weth["symbol"] == "WETH" and weth["supplied"]["raw"] == str(125 * 10**16), weth
+
+
 def test_collateral_switch(world: World) -> None:
     ok(world, "lend", "supply", "--from", "dev:4", "100", "USDC")
     off = ok(world, "lend", "collateral", "--from", "dev:4", "USDC", "off")

@@ -250,15 +250,23 @@ def _amount_token(args: tuple[str, ...], everything: bool, what: str) -> tuple[s
 
 @lend.command("supply")
 @click.option("--from", "account", required=True, help=ACCOUNT)
-@click.argument("amount")
-@click.argument("token")
+@click.argument("args", nargs=-1, metavar="[AMOUNT] TOKEN")
+@click.option("--all", "everything", is_flag=True, help="Supply all of TOKEN the account holds.")
 @share_option
 @password_file_option
 @pass_ctx
-def supply(ctx: Ctx, account: str, amount: str, token: str, share_with: str | None) -> None:
-    """Supply AMOUNT of TOKEN (WETH, USDC, DAI) to Aave: it earns interest and, unless you
-    turn it off, backs your borrowing as collateral."""
-    _run(ctx, account, lambda lend: lend.supply(account, amount, token), share_with)
+def supply(
+    ctx: Ctx, account: str, args: tuple[str, ...], everything: bool, share_with: str | None
+) -> None:
+    """Supply AMOUNT of TOKEN (WETH, USDC, DAI) to Aave (or --all the account holds): it
+    earns interest and, unless you turn it off, backs your borrowing as collateral."""
+    amount, token = _amount_token(args, everything, "supply")
+    _run(
+        ctx,
+        account,
+        lambda lend: lend.supply(account, amount, token, everything=everything),
+        share_with,
+    )
 
 
 @lend.command("withdraw")

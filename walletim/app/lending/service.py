@@ -258,14 +258,24 @@ class LendingService:
 
     # -- the actions --------------------------------------------------------------------------
 
-    def supply(self, account: str, amount_text: str, token_text: str) -> Plan:
-        """Supply ``amount_text`` of a reserve's asset: an exact approval of the Pool when the
-        allowance is short, then ``supply``. Raises InputError (unknown market, balance, cap),
-        ContractReverted (the simulation fails)."""
+    def supply(
+        self, account: str, amount_text: str | None, token_text: str, *, everything: bool = False
+    ) -> Plan:
+        """Supply ``amount_text`` of a reserve's asset, or with ``everything`` all the account
+        holds of it: an exact approval of the Pool when the allowance is short, then
+        ``supply``. Raises InputError (unknown market, nothing held, balance, cap; an amount
+        and ``everything`` both or neither), ContractReverted (the simulation fails)."""
+        if everything == (amount_text is not None):
+            raise InputError("give an AMOUNT to supply, or --all (not both)")
         s = self._start(account, token_text, "supply")
         market, asset, holding = s.market, s.asset, s.holding
-        amount = self.defi.amount(asset, amount_text)
-        self._have(s, amount, f"this supplies {asset.fmt(amount)}")
+        if everything:
+            amount = self.defi.balance(asset, s.sender)
+            if amount == 0:
+                raise InputError(f"{account} holds no {asset.display}; nothing to supply")
+        else:
+            amount = self.defi.amount(asset, amount_text or "")
+            self._have(s, amount, f"this supplies {asset.fmt(amount)}")
         room = market.supply_room()
         if room is not None and amount > room:
             raise InputError(
@@ -297,7 +307,7 @@ class LendingService:
             s,
             steps,
             notes,
-            s.figures("supply", amount),
+            s.figures("supply", amount, all=everything),
             projected,
         )
 
