@@ -38,6 +38,9 @@ def _nonce(world: World, spec: str) -> int:
         ("nft", "transfer", "--from", "dev", "WIMC", "３", "dev:1"),
         ("liquidity", "remove", "--from", "dev:1", "ETH", "USDC", "--percent", "５"),
         ("send", "--from", "dev", "dev:1", "1wei", "--nonce", "1_0"),
+        # a wait that --no-wait would ignore (it was: the send returned at broadcast)
+        ("send", "--from", "dev", "dev:1", "1wei", "--no-wait", "--confirmations", "3"),
+        ("send", "--from", "dev", "dev:1", "1wei", "--no-wait", "--timeout", "30"),
     ],
 )
 def test_a_number_out_of_its_bounds_is_a_usage_error_before_any_plan(

@@ -294,6 +294,7 @@ def send(
     nonces and pipelined; the fee options, --fee-cap, --confirmations, --timeout and
     --force apply to each row, --token is the default token of rows that name none. A
     rerun of the same file pays only the rows not yet on chain."""
+    _check_wait_options(no_wait, timeout)
     if batch_file:
         _check_batch_options(to, amount, nonce, gas_limit)
     elif not to or not amount:
@@ -358,6 +359,25 @@ def _render_sent(
     ctx.emit(data, human)
     if result.status in ("failed", "dropped"):
         raise ExitStatus(3)
+
+
+def _check_wait_options(no_wait: bool, timeout: float | None) -> None:
+    """--no-wait with --confirmations or --timeout is refused (exit 2), never ignored."""
+    from click.core import ParameterSource
+
+    from walletim.errors import UsageError
+
+    given = click.get_current_context().get_parameter_source("confirmations")
+    waits = [
+        name
+        for name, set_ in (
+            ("--confirmations", given not in (None, ParameterSource.DEFAULT)),
+            ("--timeout", timeout is not None),
+        )
+        if set_
+    ]
+    if no_wait and waits:
+        raise UsageError(f"--no-wait returns once broadcast: {' and '.join(waits)} cannot apply")
 
 
 def _check_batch_options(
