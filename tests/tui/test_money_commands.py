@@ -134,3 +134,25 @@ def test_the_reaction_picker_takes_a_quick_number_or_the_text(typed: str, picked
 
     asyncio.run(run())
     assert got == [picked]
+
+
+def test_a_message_that_did_not_go_out_says_why_on_a_revoked_device() -> None:
+    """The app's status line said "relay out of reach, or no chat keys" on a device revoked
+    from the wallet's list, where the message never goes out (as the CLI said, until
+    fixed there too); the store is asked only for a message that did not go out."""
+    from types import SimpleNamespace
+
+    from walletim.tui.money import told
+
+    asked: list[bool] = []
+
+    def revoked() -> bool:
+        asked.append(True)
+        return True
+
+    sent, kept = SimpleNamespace(delivered=True), SimpleNamespace(delivered=False)
+    assert told("paid 1 ETH", sent, revoked) == "paid 1 ETH" and asked == []
+    line = told("paid 1 ETH", kept, revoked)
+    assert "revoked from the wallet's device list" in line and "chat device join" in line
+    assert "relay out of reach" not in line
+    assert "relay out of reach" in told("paid 1 ETH", kept)

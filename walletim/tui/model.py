@@ -240,7 +240,8 @@ class Doer:
                 self.account, None, None, request_id=request_id, confirm=_asking(confirm)
             )
         p = r.payment
-        return told(f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}", r)
+        line = f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}"
+        return told(line, r, lambda: self.s.devices.revoked(self.account))
 
     def claim(self, packet_id: str, confirm: Confirm) -> str:
         """Claim a share of a red packet, after ``confirm`` saw the plan. Returns a line."""

@@ -112,6 +112,10 @@ def run_money(
 
     group = peer[len(GROUP_PREFIX) :] if is_group_peer(peer) else None
     cmd = token_in_note(cmd, s.resolve_token)
+
+    def revoked() -> bool:
+        return s.devices.revoked(account)
+
     if cmd.kind in ("pay", "request") and group is not None:
         raise InputError(f"/{cmd.kind} goes to one person: open their conversation")
     if cmd.kind != "pay" and peer == s.chat.address(account):  # said now, not after "Send?"
@@ -121,19 +125,21 @@ def run_money(
     if cmd.kind == "pay":
         r = s.wim.pay(account, peer, cmd.amount, token=cmd.token, note=cmd.note, confirm=confirm)
         p = r.payment
-        return told(f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}", r)
+        return told(
+            f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}", r, revoked
+        )
     if cmd.kind == "packet":
         made = s.wim.packet_create(
             account, cmd.amount, cmd.shares, to=[] if group else [peer], group=group,
             token=cmd.token, random=cmd.random, note=cmd.note, confirm=confirm,
         )  # fmt: skip
-        return told(f"red packet {_sent(made)}: {made.outcome.hash}", made)
+        return told(f"red packet {_sent(made)}: {made.outcome.hash}", made, revoked)
     if not ask(cmd.describe()):
         raise Aborted("not confirmed: nothing was sent")
     if cmd.kind == "request":
         asked = s.wim.request(account, peer, cmd.amount, token=cmd.token, note=cmd.note)
         q = asked.request
-        return told(f"requested {format_amount(q.amount, q.decimals)} {q.symbol}", asked)
+        return told(f"requested {format_amount(q.amount, q.decimals)} {q.symbol}", asked, revoked)
     peers = [peer] if group is None else _members(s, account, group)
     split = s.wim.split(
         account,
@@ -143,7 +149,7 @@ def run_money(
         note=cmd.note,
         where=None if group is None else peer,
     )
-    return told(f"split {_sent(split)}: {len(split.messages)} request(s)", split)
+    return told(f"split {_sent(split)}: {len(split.messages)} request(s)", split, revoked)
 
 
 def token_in_note(cmd: MoneyCommand, resolve: Callable[[str], str]) -> MoneyCommand:
@@ -181,11 +187,18 @@ def _sent(result: Delivered) -> str:
     return "sent" if result.delivered else "made"
 
 
-def told(line: str, result: Delivered) -> str:
+def told(line: str, result: Delivered, revoked: Callable[[], bool] = lambda: False) -> str:
     """``line`` (what was done), and when its chat message has not reached the relay, that
-    it waits (the CLI's warning, on the app's status line): never "sent" when it was not."""
+    it waits (the CLI's warning, on the app's status line): never "sent" when it was not.
+    ``revoked``: whether this home was revoked from the wallet's device list (asked only
+    then), when the message never goes out from here."""
     if result.delivered:
         return line
+    if revoked():
+        return line + (
+            "; this device was revoked from the wallet's device list: the chat message stays "
+            "here unless this home joins again (chat device join); tell them from another device"
+        )
     return line + "; the chat message waits in your outbox (relay out of reach, or no chat keys)"
 
 
