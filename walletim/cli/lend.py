@@ -10,7 +10,7 @@ as decimal strings, ``health_factor`` a decimal string (null: no debt).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import click
 
@@ -236,6 +236,45 @@ def _run(
     ctx.emit(data, human)
 
 
+def _some_or_all(all_help: str) -> Callable[[F], F]:
+    """The options of ``lend supply|withdraw|repay``: --from, ``[AMOUNT] TOKEN``, --all
+    (``all_help``), --share, --password-file."""
+
+    def options(f: F) -> F:
+        wrapped: Any = pass_ctx(f)
+        for option in (
+            password_file_option,
+            share_option,
+            click.option("--all", "everything", is_flag=True, help=all_help),
+            click.argument("args", nargs=-1, metavar="[AMOUNT] TOKEN"),
+            click.option("--from", "account", required=True, help=ACCOUNT),
+        ):
+            wrapped = option(wrapped)
+        return cast(F, wrapped)
+
+    return options
+
+
+def _run_some_or_all(
+    ctx: Ctx,
+    account: str,
+    given: tuple[tuple[str, ...], bool],
+    what: Literal["supply", "withdraw", "repay"],
+    share_with: str | None,
+    **options: bool,
+) -> None:
+    """``lend supply|withdraw|repay``: ``[AMOUNT] TOKEN`` or ``--all TOKEN`` (``given``: the
+    arguments and --all), then :func:`_run` (``options``: the action's own, --force)."""
+    args, everything = given
+    amount, token = _amount_token(args, everything, what)
+
+    def make(lend: LendingService) -> Plan:
+        act: Callable[..., Plan] = getattr(lend, what)  # supply, withdraw or repay
+        return act(account, amount, token, everything=everything, **options)
+
+    _run(ctx, account, make, share_with)
+
+
 def _amount_token(args: tuple[str, ...], everything: bool, what: str) -> tuple[str | None, str]:
     from walletim.errors import UsageError
 
@@ -249,34 +288,18 @@ def _amount_token(args: tuple[str, ...], everything: bool, what: str) -> tuple[s
 
 
 @lend.command("supply")
-@click.option("--from", "account", required=True, help=ACCOUNT)
-@click.argument("args", nargs=-1, metavar="[AMOUNT] TOKEN")
-@click.option("--all", "everything", is_flag=True, help="Supply all of TOKEN the account holds.")
-@share_option
-@password_file_option
-@pass_ctx
+@_some_or_all("Supply all of TOKEN the account holds.")
 def supply(
     ctx: Ctx, account: str, args: tuple[str, ...], everything: bool, share_with: str | None
 ) -> None:
     """Supply AMOUNT of TOKEN (WETH, USDC, DAI) to Aave (or --all the account holds): it
     earns interest and, unless you turn it off, backs your borrowing as collateral."""
-    amount, token = _amount_token(args, everything, "supply")
-    _run(
-        ctx,
-        account,
-        lambda lend: lend.supply(account, amount, token, everything=everything),
-        share_with,
-    )
+    _run_some_or_all(ctx, account, (args, everything), "supply", share_with)
 
 
 @lend.command("withdraw")
-@click.option("--from", "account", required=True, help=ACCOUNT)
-@click.argument("args", nargs=-1, metavar="[AMOUNT] TOKEN")
-@click.option("--all", "everything", is_flag=True, help="Withdraw everything supplied.")
 @click.option("--force", is_flag=True, help=FORCE)
-@share_option
-@password_file_option
-@pass_ctx
+@_some_or_all("Withdraw everything supplied.")
 def withdraw(
     ctx: Ctx,
     account: str,
@@ -286,13 +309,7 @@ def withdraw(
     share_with: str | None,
 ) -> None:
     """Withdraw AMOUNT of a supplied TOKEN (or --all of it)."""
-    amount, token = _amount_token(args, everything, "withdraw")
-    _run(
-        ctx,
-        account,
-        lambda lend: lend.withdraw(account, amount, token, everything=everything, force=force),
-        share_with,
-    )
+    _run_some_or_all(ctx, account, (args, everything), "withdraw", share_with, force=force)
 
 
 @lend.command("borrow")
@@ -311,23 +328,12 @@ def borrow(
 
 
 @lend.command("repay")
-@click.option("--from", "account", required=True, help=ACCOUNT)
-@click.argument("args", nargs=-1, metavar="[AMOUNT] TOKEN")
-@click.option("--all", "everything", is_flag=True, help="Repay everything owed, interest too.")
-@share_option
-@password_file_option
-@pass_ctx
+@_some_or_all("Repay everything owed, interest too.")
 def repay(
     ctx: Ctx, account: str, args: tuple[str, ...], everything: bool, share_with: str | None
 ) -> None:
     """Repay AMOUNT of your TOKEN debt (or --all of it)."""
-    amount, token = _amount_token(args, everything, "repay")
-    _run(
-        ctx,
-        account,
-        lambda lend: lend.repay(account, amount, token, everything=everything),
-        share_with,
-    )
+    _run_some_or_all(ctx, account, (args, everything), "repay", share_with)
 
 
 @lend.command("collateral")
