@@ -225,20 +225,18 @@ def merge(
             cid = conversation_id(account, str(row["peer"]))
             m.insert("conversations", {"id": cid, "account": account, **row})
             m.conversations.add(cid)
-        for row in _table(records, "messages"):
-            _merge_message(m, row)
-        for row in _table(records, "payments"):
-            _merge_payment(m, row)
+        for table, merge in (("messages", _merge_message), ("payments", _merge_payment)):
+            for row in _table(records, table):
+                merge(m, row)
         for table in _BESIDE_MESSAGES:
             for row in _table(records, table):
                 _merge_beside(m, table, row)
         for table in (*_KEYED, *_SETTINGS):
             for row in _table(records, table):
                 _merge_keyed(m, table, row)
-        for row in _table(records, "held_group_messages"):
-            _merge_held(m, row)
-        for row in _table(records, "chat_events"):
-            _merge_event(m, row)
+        for table, merge in (("held_group_messages", _merge_held), ("chat_events", _merge_event)):
+            for row in _table(records, table):
+                merge(m, row)
         for table in _GLOBAL:
             for row in _table(records, table):
                 m.insert(table, row)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from walletim import fsio
 from walletim.app.backup.archive import ArchiveError, Header, open_archive, seal
-from walletim.app.chat.ports import Addressed
+from walletim.app.chat.ports import Addressed, Named
 from walletim.app.chat.ports import run as _run
 from walletim.app.networks import Network
 from walletim.errors import InputError
@@ -34,11 +34,6 @@ from walletim.store.db import Store
 
 MAX_ARCHIVE = 1 << 30  # bytes of an archive read from a file or the relay, at most
 FORMAT = "walletim-chat-backup"
-
-
-class Named(Protocol):
-    @property
-    def name(self) -> str: ...
 
 
 class BackupWallets(Protocol):
