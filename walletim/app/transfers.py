@@ -131,9 +131,8 @@ class Transfers:
             token: ETH is checked with the fees when planned), ChainIdMismatch,
             ContractReverted (the token transfer would fail), ChainError, RpcError.
         """
-        sender = self.address_of(account)
-        recipient = self.resolve(to)
-        amount, token = self._token_unit(amount, token)
+        sender, recipient = self.address_of(account), self.resolve(to)
+        amount, token = self._token_unit(amount, token)  # "100 USDC": --token USDC
         if token is None:
             value = parse_amount(amount)
             # The risk policy's one question to the node (is the recipient a contract?) goes
