@@ -309,7 +309,7 @@ def test_a_group_of_three(tmp_path: Path, relay: RelayProcess) -> None:
         [(b, "sent"), (c, "sent")]
     )
     listed = alice("chat", "group", "list", "--from", "alice")
-    assert listed.code == 0 and f"family  (id {gid})  version 1, verified" in listed.out
+    assert listed.code == 0 and f"“family”  (id {gid})  version 1, verified" in listed.out
     assert f"{a}  you" in listed.out and f"{b}  bob" in listed.out
 
     # bob and carol see the group, verified, with the same members, after inbox.
@@ -659,3 +659,33 @@ def test_a_group_named_as_another_groups_id_does_not_take_it(
         assert sent.code == 0 and sent.json()["group_id"] == gid, sent.err
     assert bob("chat", "inbox", "--from", "bob").code == 0
     assert [t for _, t in group_texts(bob, "bob", fake_id)] == []
+
+
+def test_a_group_list_quotes_a_name_spelt_as_another_groups_line(
+    pair: tuple[Cli, Cli, str, str],
+) -> None:
+    """Bob, in Alice's "family", makes a group with her named as the line `chat group list`
+    prints for "family" (its name, then its id and version). The list quotes every group's
+    name, as every other screen does, so his line cannot begin as hers does."""
+    alice, bob, a_addr, b_addr = pair
+    assert bob("chat", "init", "--from", "bob").code == 0
+    made = alice("--json", "chat", "group", "create", "--from", "alice", "family", b_addr)
+    assert made.code == 0, made.err
+    gid = made.json()["group_id"]
+    assert bob("chat", "inbox", "--from", "bob").code == 0
+    spoof = f"family (id {gid}) version 3"
+    fake = bob("--json", "chat", "group", "create", "--from", "bob", spoof, a_addr)
+    assert fake.code == 0, fake.err
+    assert alice("chat", "inbox", "--from", "alice").code == 0
+    listed = alice("chat", "group", "list", "--from", "alice")
+    assert listed.code == 0, listed.err
+    heads = [line for line in listed.out.splitlines() if not line.startswith(" ")]
+    assert sorted(heads) == sorted(
+        [
+            f"“family”  (id {gid})  version 1, verified (a signed history, checked from the "
+            "creator's create)",
+            f"“{spoof}”  (id {fake.json()['group_id']})  version 1, verified (a signed "
+            "history, checked from the creator's create)",
+        ]
+    ), listed.out
+    assert not any(line.startswith("family") for line in heads)
