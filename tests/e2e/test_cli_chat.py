@@ -661,6 +661,26 @@ def test_a_group_named_as_another_groups_id_does_not_take_it(
     assert [t for _, t in group_texts(bob, "bob", fake_id)] == []
 
 
+def test_two_accounts_of_one_home_chat_with_each_other(tmp_path: Path, relay: RelayProcess) -> None:
+    """alice and alice:1 live in one home (one store): what one sends the other receives.
+    The relay delivers under the id the sender chose, which the sender's own copy holds in
+    the same store: each message was taken for one already stored, acknowledged and lost."""
+    alice = person(tmp_path, "alice", relay.url)
+    a0, a1 = address_of(alice, "alice"), alice("--json", "chat", "init", "--from", "alice:1")
+    assert a1.code == 0, a1.err
+    assert alice("chat", "init", "--from", "alice").code == 0
+    sent = alice("--json", "chat", "send", "--from", "alice", "alice:1", "ping, 你好")
+    assert sent.code == 0 and sent.json()["state"] == "sent", sent.err
+    got = alice("--json", "chat", "inbox", "--from", "alice:1")
+    assert [m["text"] for m in got.json()["messages"]] == ["ping, 你好"], got.out
+    assert alice("chat", "send", "--from", "alice:1", a0, "pong").code == 0
+    got = alice("--json", "chat", "inbox", "--from", "alice")
+    assert [m["text"] for m in got.json()["messages"]] == ["pong"], got.out
+    assert got.json()["rejected"] == [] and "have not arrived" not in got.err
+    again = alice("--json", "chat", "inbox", "--from", "alice:1").json()
+    assert again["messages"] == [] and again["rejected"] == []
+
+
 def test_a_group_list_quotes_a_name_spelt_as_another_groups_line(
     pair: tuple[Cli, Cli, str, str],
 ) -> None:
