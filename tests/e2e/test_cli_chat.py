@@ -309,7 +309,7 @@ def test_a_group_of_three(tmp_path: Path, relay: RelayProcess) -> None:
         [(b, "sent"), (c, "sent")]
     )
     listed = alice("chat", "group", "list", "--from", "alice")
-    assert listed.code == 0 and f"family  (id {gid})  version 1, verified" in listed.out
+    assert listed.code == 0 and f"“family”  (id {gid})  version 1, verified" in listed.out
     assert f"{a}  you" in listed.out and f"{b}  bob" in listed.out
 
     # bob and carol see the group, verified, with the same members, after inbox.
@@ -659,3 +659,53 @@ def test_a_group_named_as_another_groups_id_does_not_take_it(
         assert sent.code == 0 and sent.json()["group_id"] == gid, sent.err
     assert bob("chat", "inbox", "--from", "bob").code == 0
     assert [t for _, t in group_texts(bob, "bob", fake_id)] == []
+
+
+def test_two_accounts_of_one_home_chat_with_each_other(tmp_path: Path, relay: RelayProcess) -> None:
+    """alice and alice:1 live in one home (one store): what one sends the other receives.
+    The relay delivers under the id the sender chose, which the sender's own copy holds in
+    the same store: each message was taken for one already stored, acknowledged and lost."""
+    alice = person(tmp_path, "alice", relay.url)
+    a0, a1 = address_of(alice, "alice"), alice("--json", "chat", "init", "--from", "alice:1")
+    assert a1.code == 0, a1.err
+    assert alice("chat", "init", "--from", "alice").code == 0
+    sent = alice("--json", "chat", "send", "--from", "alice", "alice:1", "ping, 你好")
+    assert sent.code == 0 and sent.json()["state"] == "sent", sent.err
+    got = alice("--json", "chat", "inbox", "--from", "alice:1")
+    assert [m["text"] for m in got.json()["messages"]] == ["ping, 你好"], got.out
+    assert alice("chat", "send", "--from", "alice:1", a0, "pong").code == 0
+    got = alice("--json", "chat", "inbox", "--from", "alice")
+    assert [m["text"] for m in got.json()["messages"]] == ["pong"], got.out
+    assert got.json()["rejected"] == [] and "have not arrived" not in got.err
+    again = alice("--json", "chat", "inbox", "--from", "alice:1").json()
+    assert again["messages"] == [] and again["rejected"] == []
+
+
+def test_a_group_list_quotes_a_name_spelt_as_another_groups_line(
+    pair: tuple[Cli, Cli, str, str],
+) -> None:
+    """Bob, in Alice's "family", makes a group with her named as the line `chat group list`
+    prints for "family" (its name, then its id and version). The list quotes every group's
+    name, as every other screen does, so his line cannot begin as hers does."""
+    alice, bob, a_addr, b_addr = pair
+    assert bob("chat", "init", "--from", "bob").code == 0
+    made = alice("--json", "chat", "group", "create", "--from", "alice", "family", b_addr)
+    assert made.code == 0, made.err
+    gid = made.json()["group_id"]
+    assert bob("chat", "inbox", "--from", "bob").code == 0
+    spoof = f"family (id {gid}) version 3"
+    fake = bob("--json", "chat", "group", "create", "--from", "bob", spoof, a_addr)
+    assert fake.code == 0, fake.err
+    assert alice("chat", "inbox", "--from", "alice").code == 0
+    listed = alice("chat", "group", "list", "--from", "alice")
+    assert listed.code == 0, listed.err
+    heads = [line for line in listed.out.splitlines() if not line.startswith(" ")]
+    assert sorted(heads) == sorted(
+        [
+            f"“family”  (id {gid})  version 1, verified (a signed history, checked from the "
+            "creator's create)",
+            f"“{spoof}”  (id {fake.json()['group_id']})  version 1, verified (a signed "
+            "history, checked from the creator's create)",
+        ]
+    ), listed.out
+    assert not any(line.startswith("family") for line in heads)

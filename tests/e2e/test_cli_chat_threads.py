@@ -161,6 +161,42 @@ def test_forged_edit_and_delete_by_a_non_author_are_refused(
         assert by_id(read(cli, who, gid), msg_id)["deleted"] is True
 
 
+def _stored_words(cli: Cli, relay: RelayProcess, words: str) -> list[str]:
+    """Every row of every table of ``cli``'s store that holds ``words`` (as its table)."""
+    from walletim.app.session import Session
+
+    found = []
+    with Session(cli.home, HOME_PASSWORD, relay_url=relay.url, fast_kdf=True) as s:
+        store = s.chat.repo.store
+        tables = store.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        for (table,) in tables.fetchall():
+            for row in store.execute(f"SELECT * FROM {table}").fetchall():  # noqa: S608
+                found += [table] if words in repr(row) else []
+    return found
+
+
+def test_deleting_an_edited_group_message_leaves_none_of_its_words(
+    trio: dict[str, tuple[Cli, str]], relay: RelayProcess
+) -> None:
+    """Alice edits her group message, then deletes it: neither version stays anywhere in
+    her store or Bob's (the copies of her edit sent to each member carried the edited
+    words on after the delete)."""
+    (alice, _), (bob, b), (_, m) = trio["alice"], trio["bob"], trio["mallory"]
+    gid = ok(alice, "chat", "group", "create", "--from", "alice", "crew", b, m)["group_id"]
+    msg_id = ok(alice, "chat", "group", "send", "--from", "alice", gid, "the code is 1234")[
+        "msg_id"
+    ]
+    ok(alice, "chat", "edit", "--from", "alice", gid, msg_id, "the code is 4321")
+    ok(bob, "chat", "inbox", "--from", "bob")
+    assert _stored_words(alice, relay, "4321") != []  # (what the scan finds before)
+    ok(alice, "chat", "delete", "--from", "alice", gid, msg_id)
+    ok(bob, "chat", "inbox", "--from", "bob")
+    for cli in (alice, bob):
+        assert by_id(read(cli, cli.home.name.split("-")[0], gid), msg_id)["deleted"] is True
+        for words in ("1234", "4321"):
+            assert _stored_words(cli, relay, words) == [], (cli.home, words)
+
+
 def test_strangers_go_to_requests_accept_block_unblock(
     trio: dict[str, tuple[Cli, str]],
 ) -> None:

@@ -86,7 +86,7 @@ def test_messages_dedupe_history_and_unread(tmp_path: Path) -> None:
                 cid, "in", "text", {"text": "hi"}, "hi", sent_ms=2, state="received",
                 epoch="f" * 16, counter=1, relay_id="r2", unread=True,
             )  # fmt: skip
-            assert tx.has_relay_id("r2") and not tx.has_relay_id("nope")
+            assert tx.has_relay_id("r2", ALICE) and not tx.has_relay_id("nope", ALICE)
         history = repo.history(ALICE, BOB)
         assert [(m.direction, m.counter, m.text) for m in history] == [
             ("out", 1, "gm"),

@@ -20,10 +20,11 @@ def read_stdin_line(what: str, *, whole: bool = False) -> str:
     return line.strip()
 
 
-def read_stdin_text(what: str, limit: int) -> str:
-    """All of stdin as UTF-8 text, at most ``limit`` bytes (``chat send -``).
+def read_stdin_text(what: str, limit: int, *, ending: int = 0) -> str:
+    """All of stdin as UTF-8 text, at most ``limit`` bytes and ``ending`` more for a final
+    line ending the caller drops (``chat send -``); a refusal names ``limit``.
     Raises InputError."""
-    return _stdin_text(what, limit, line=False)
+    return _stdin_text(what, limit + ending, line=False, told=limit)
 
 
 #: The most ``chat send -`` reads from stdin (the chat's own limit on a message's size).
@@ -36,16 +37,17 @@ def message_argument(text: str) -> str:
     Raises InputError: not UTF-8, too long, or empty."""
     if text != "-":
         return text
-    body = read_stdin_text("message", MAX_MESSAGE_STDIN + 2)  # + a line ending
+    body = read_stdin_text("message", MAX_MESSAGE_STDIN, ending=2)  # \r\n
     body = body.removesuffix("\n").removesuffix("\r")
     if not body.strip():
         raise InputError("the message on standard input is empty: nothing to send")
     return body
 
 
-def _stdin_text(what: str, limit: int, *, line: bool) -> str:
+def _stdin_text(what: str, limit: int, *, line: bool, told: int | None = None) -> str:
     """Bytes from stdin decoded strictly as UTF-8 (whatever the locale says), at most
-    ``limit``. Raises InputError: too long, or not UTF-8 (the offset of the first bad byte)."""
+    ``limit`` (``told``: the bound a refusal names, when it allows less than ``limit``).
+    Raises InputError: too long, or not UTF-8 (the offset of the first bad byte)."""
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:  # a text stream someone put in place of stdin
         text = sys.stdin.readline(limit + 1) if line else sys.stdin.read(limit + 1)
@@ -53,7 +55,8 @@ def _stdin_text(what: str, limit: int, *, line: bool) -> str:
     else:
         data = stream.readline(limit + 1) if line else stream.read(limit + 1)
     if len(data) > limit:
-        raise InputError(f"the {what} on standard input is longer than {limit} bytes")
+        bound = limit if told is None else told
+        raise InputError(f"the {what} on standard input is longer than {bound} bytes")
     try:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:

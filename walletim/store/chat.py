@@ -238,6 +238,9 @@ class ChatTx(GroupTx):
         Returns its row id, or None if it was already stored (the same relay id, counter, or
         message id in this conversation)."""
         i, stored = ids or MessageIds(), now_ms()
+        taken = "SELECT 1 FROM messages WHERE relay_id = ? AND direction = 'out'"
+        if direction == "in" and self.conn.execute(taken, (relay_id,)).fetchone():
+            relay_id = None  # another account of this home sent it: its copy holds the id
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO messages (conversation_id, account, direction, epoch, counter, "
             "sent_ms, stored_ms, kind, body, text, state, relay_id, mailbox, envelope, unread, "
@@ -245,28 +248,12 @@ class ChatTx(GroupTx):
             "(?,(SELECT account FROM conversations WHERE id = ?),"
             "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                cid,
-                cid,
-                direction,
-                epoch,
-                counter,
-                sent_ms,
-                stored,
-                kind,
-                json.dumps(body, ensure_ascii=False),
-                text,
-                state,
-                relay_id,
-                mailbox,
-                envelope,
-                int(unread),
-                i.msg_id,
-                i.author,
-                i.nonce,
-                i.ref,
+                cid, cid, direction, epoch, counter, sent_ms, stored, kind,
+                json.dumps(body, ensure_ascii=False), text, state, relay_id, mailbox, envelope,
+                int(unread), i.msg_id, i.author, i.nonce, i.ref,
                 place(self.conn, cid, direction, (i.author, epoch), sent_ms, stored),
             ),
-        )
+        )  # fmt: skip
         return cur.lastrowid if cur.rowcount else None
 
     def seal_queued(
@@ -295,9 +282,11 @@ class ChatTx(GroupTx):
             (relay_id,),
         )
 
-    def has_relay_id(self, relay_id: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM messages WHERE relay_id = ?", (relay_id,))
-        return row.fetchone() is not None
+    def has_relay_id(self, relay_id: str, account: str) -> bool:
+        """Whether ``account`` stored the envelope delivered under ``relay_id`` (the id its
+        sender chose: another account of this home sending it holds it on its own copy)."""
+        sql = "SELECT 1 FROM messages WHERE relay_id = ? AND (direction = 'in' OR account = ?)"
+        return self.conn.execute(sql, (relay_id, account)).fetchone() is not None
 
     def queued(self, account: str, peer: str) -> list[StoredMessage]:
         rows = self.conn.execute(

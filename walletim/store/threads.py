@@ -135,7 +135,7 @@ def show_text(sql: Sql, row_id: int, text: str, body: object) -> None:
 def tombstone(sql: Sql, m: StoredMessage) -> None:
     """Delete ``m``'s words everywhere this home holds them: its text (and so its full-text
     entry), its body, its versions, the words of edits naming it, its reactions, and the
-    transport copies of it this account sent to a group's members."""
+    transport copies of it (and of its edits) this account sent to a group's members."""
     cid, target = m.conversation_id, str(m.msg_id)
     sql.execute(
         "UPDATE messages SET text = '', body = '{}', deleted = 1, unread = 0 WHERE id = ?",
@@ -154,6 +154,13 @@ def tombstone(sql: Sql, m: StoredMessage) -> None:
             "UPDATE messages SET body = json_set(body, '$.b', json('{}')) WHERE account = ? "
             "AND direction = 'out' AND kind = 'group' AND json_extract(body, '$.i') = ?",
             (m.account, m.nonce),
+        )
+        # The copies of its edits sent to the members carry the edited words too.
+        sql.execute(
+            "UPDATE messages SET body = json_set(body, '$.b', json(?)) WHERE account = ? "
+            "AND direction = 'out' AND kind = 'group' AND json_extract(body, '$.k') = 'edit' "
+            "AND json_extract(body, '$.b.to') = ?",
+            (json.dumps({"to": target}), m.account, target),
         )
 
 

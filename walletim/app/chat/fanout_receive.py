@@ -112,7 +112,7 @@ class FanoutReceiver:
     ) -> Received | Rejection | Dropped | None:
         repo = self.env.repo()
         with repo.tx() as tx:
-            if tx.has_relay_id(mid) or RS.seen(tx.conn, mid):
+            if tx.has_relay_id(mid, me.address) or RS.seen(tx.conn, mid):
                 return None
             opened = self._decrypt(tx, me, device, env)
             if isinstance(opened, Rejection | Dropped):

@@ -175,7 +175,7 @@ class Inbox:
     ) -> Received | Rejection | Dropped | None:
         repo = self.env.repo()
         with repo.tx() as tx:
-            if tx.has_relay_id(mid):
+            if tx.has_relay_id(mid, me.address):
                 return None
             opened = self._open(tx, me, env, key_changes)
             if isinstance(opened, Rejection | Dropped):

@@ -19,7 +19,7 @@ from walletim.cli.chat.render import (
     warn_deliveries,
 )
 from walletim.cli.stdin import message_argument
-from walletim.display import one_line
+from walletim.display import one_line, quoted
 from walletim.messaging.kinds import group_peer
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ def group_list(ctx: Ctx, account: str) -> None:
 
     def human() -> None:
         for g in rows:
-            name = one_line(g.name, 64)
+            name = quoted(g.name, 64)  # chosen by its creator: never walletim's own words
             click.echo(f"{name}  (id {g.group_id})  version {g.version}, {verified_text(g)}")
             _members(g, me, names)
         if not rows:
