@@ -226,6 +226,34 @@ def test_nothing_is_signed_or_sent_to_a_group_you_blocked(users: dict[str, User]
     assert alice.ok("chat", "read", "--from", "dev", "fam")["messages"][-1]["text"] == said
 
 
+def test_a_block_withdrawing_a_request_and_a_claim_says_so_after_an_unblock(
+    users: dict[str, User],
+) -> None:
+    """A request and a payment's claim withdrawn by a block (queued while the relay was out
+    of reach) never reached bob: the request reads withdrawn, not open (in payments, its
+    message in the chat), and paying the same again after an unblock is still refused (the
+    money reached bob) saying bob was never told of the first payment."""
+    alice, bob = users["alice"], users["bob"]
+    away = ("--rpc-url", alice.world.url, "--relay", "ws://127.0.0.1:9", "--yes", "--json")
+    asked = alice.cli(*away, "request", "--from", "dev", bob.address, "0.5")
+    assert asked.code == 0 and asked.json()["delivered"] is False, asked.err
+    paid = alice.cli(*away, "pay", "--from", "dev", bob.address, "0.01")
+    assert paid.code == 0, paid.err
+    assert alice.ok("chat", "block", "--from", "dev", bob.address)["withdrawn"] == 2
+    alice.ok("chat", "unblock", "--from", "dev", bob.address)
+    rid = asked.json()["request_id"]
+    [req] = [r for r in alice.ok("payments", "--from", "dev")["requests"] if r["request_id"] == rid]
+    assert req["state"] == "withdrawn", req
+    read = alice.ok("chat", "read", "--from", "dev", bob.address)["messages"]
+    [shown] = [m for m in read if m["kind"] == "request"]
+    assert shown["open"] is False and shown["verification"]["state"] == "failed", shown
+    human = alice.run("chat", "read", "--from", "dev", bob.address).out
+    assert "REQUEST WITHDRAWN" in human and "REQUEST, settled" not in human, human
+    again = alice.run("--yes", "pay", "--from", "dev", bob.address, "0.01")
+    assert again.code == 1 and "you already paid 0.01 ETH" in again.err, again.err
+    assert "never told" in again.err and "--force" in again.err, again.err
+
+
 @pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])
 def test_pay_through_an_agent_with_a_policy_signs_its_claim(
     users: dict[str, User], policy: tuple[str, ...]

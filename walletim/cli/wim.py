@@ -261,7 +261,9 @@ def _split_lines(s: Session, st: SplitStatus) -> None:
     if st.own_share:
         click.echo(f"  your share: {_fmt(st.own_share, sp.decimals, sp.symbol)}")
     for r in st.requests:
-        paid = f"settled by {r.paid_tx}" if r.state == "settled" else "not paid yet"
+        paid = {"settled": f"settled by {r.paid_tx}", "withdrawn": "withdrawn, never sent"}.get(
+            r.state, "not paid yet"
+        )
         click.echo(f"  {_who(s, r.peer)}: {_fmt(r.amount, r.decimals, r.symbol)}, {paid}")
     click.echo(
         f"  {len(st.settled)} of {len(st.requests)} paid, "

@@ -18,6 +18,7 @@ from walletim.store.schema_chains import V18
 from walletim.store.schema_delivery import V16
 from walletim.store.schema_devices import V14
 from walletim.store.schema_held import V19
+from walletim.store.schema_requests import V22
 from walletim.store.schema_search import V13, V17
 from walletim.store.schema_threads import v12
 
@@ -574,4 +575,5 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE packets ADD COLUMN final INTEGER NOT NULL DEFAULT 0",
         ),
     ),
+    Migration(22, "requests: withdrawn, never sent (a block withdrew its message)", V22),
 )

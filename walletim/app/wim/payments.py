@@ -139,8 +139,7 @@ class Payments:
         return PayResult(outcome, row, message, delivered, request)
 
     def _tellable(self, me: str, payee: str, note: str) -> None:
-        """Refuse, before anything is signed, a payment whose claim could not be told: its
-        note too long, or to a payee this account blocked. Raises InputError."""
+        """Refuse before signing a claim that cannot be told (too long a note, a blocked payee)."""
         check_note(note)
         self.p.refuse_blocked(me, [payee])
 
@@ -207,9 +206,8 @@ class Payments:
         return payee, self.p.defi().asset(token or "ETH"), amount_text, note, None
 
     def _not_twice(self, me: str, what: _Paying) -> None:
-        """Refuse the payment ``what`` when the same one (payee, asset, amount, request) is
-        still pending or was made in the last :data:`PAID_TWICE_WINDOW_MS`: an interrupted
-        ``pay`` run again, a command repeated from the shell history. Raises RiskRefused."""
+        """Refuse ``what`` when the same payment (payee, asset, amount, request) is pending or
+        was made within :data:`PAID_TWICE_WINDOW_MS` (a pay run twice). Raises RiskRefused."""
         from walletim.errors import RiskRefused
 
         now = self.p.now_ms()
@@ -219,10 +217,12 @@ class Payments:
             )  # fmt: skip
             if same and (p.state == "pending" or now - p.created_ms < PAID_TWICE_WINDOW_MS):
                 minutes = max(0, now - p.created_ms) // 60_000
+                gone = p.message_id and self.p.chats().message(p.message_id).state == "failed"
+                untold = "; they were never told (its chat message never went)" if gone else ""
                 raise RiskRefused(
                     f"you already paid {format_amount(p.amount, p.decimals)} {p.symbol} to "
                     f"{p.payee} {minutes} min ago in transaction {p.tx_hash} ({p.state}; "
-                    "`walletim tx status` follows it): nothing was sent",
+                    f"`walletim tx status` follows it){untold}: nothing was sent",
                     code="paid-twice",
                     advice="pay-again",
                 )
