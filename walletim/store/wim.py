@@ -155,7 +155,7 @@ class RequestRow:
     note: str
     uri: str
     split_id: str | None
-    state: str  # open | settled | withdrawn (never sent: schema_requests.REQUEST_STATES)
+    state: str  # open | settled | withdrawn (never sent: a block withdrew it)
     paid_tx: str | None
     message_id: int | None
     created_ms: int
