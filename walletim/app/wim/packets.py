@@ -547,16 +547,24 @@ class Packets:
 
     def check_escrows(self, me: str) -> int:
         """Read again the packets of the account at ``me`` whose escrow is not final yet (its
-        depth, or a reorganisation that removed it); returns how many changed. No error if
+        depth, or a reorganisation that removed it), and the newest :data:`PENDING_READS` on
+        this chain not read yet (an offer that came before its escrow was mined; a bound, as
+        a peer may offer packets that never exist); returns how many changed. No error if
         the node cannot be asked."""
-        rows = [r for r in self.p.repo().packets(me) if r.state == "ok" and self._unsettled(r)]
-        return sum(self._recheck(r) != r for r in rows)
+        rows = self.p.repo().packets(me)  # newest first
+        ok = [r for r in rows if r.state == "ok" and self._unsettled(r)]
+        waiting = [r for r in rows if r.state == "pending" and r.chain_id == self.p.chain_id]
+        return sum(self._recheck(r) != r for r in ok + waiting[:PENDING_READS])
 
     def _recheck(self, row: PacketRow) -> PacketRow:
         checked = self._read(row)
         if checked != row:
             self.p.repo().set_packet_state(checked)
         return checked
+
+
+#: How many packets not read from the chain yet each check reads again (newest first).
+PENDING_READS = 8
 
 
 def impostor(asset: Asset) -> str:
