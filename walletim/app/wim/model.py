@@ -87,7 +87,8 @@ class SplitStatus:
 
     @property
     def open(self) -> tuple[RequestRow, ...]:
-        return tuple(r for r in self.requests if r.state != "settled")
+        """The shares still owed (not those a block withdrew: never asked)."""
+        return tuple(r for r in self.requests if r.state == "open")
 
     @property
     def collected(self) -> int:
