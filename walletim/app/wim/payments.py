@@ -398,8 +398,13 @@ class Payments:
             for p in repo.payments(me, states=("pending", "verified"))
             if p.direction == "out" and p.request_id == rid and p.payee == request.peer
         ]
-        if paid:
-            raise InputError(f"request {rid} was already paid by {paid[0].tx_hash} (pending)")
+        if paid:  # pending, or verified short of what was asked (a fee-taking token)
+            first = paid[0]
+            short = ", less than asked arrived: the request stays open"
+            short = "" if first.state == "pending" else short
+            raise InputError(
+                f"request {rid} was already paid by {first.tx_hash} ({first.state}{short})"
+            )
         return request
 
     # -- requests and split bills -------------------------------------------------------------
