@@ -193,6 +193,13 @@ def test_blocking_the_payee_withdraws_the_claim_still_waiting_to_go(
     read = alice.ok("chat", "read", "--from", "dev", bob.address)["messages"]
     assert [m["state"] for m in read if m["kind"] in ("payment", "redpacket")] == ["failed"] * 2
     assert "2 message(s) of yours waiting to go to them were not sent" in read[-1]["text"]
+    # The packet's money is escrowed with no voucher out: redpacket list says so.
+    pid = packet.json()["packet_id"]
+    [listed] = [p for p in alice.ok("redpacket", "list", "--from", "dev")["packets"]
+                if p["packet_id"] == pid]  # fmt: skip
+    assert "1 of its offers never went (withdrawn by a block)" in listed["reason"], listed
+    line = alice.run("redpacket", "list", "--from", "dev").out
+    assert "their shares stay in it until you refund it once it expires" in line, line
     bob.ok("chat", "inbox", "--from", bob.spec)
     got = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
     assert not [m for m in got if m["kind"] in ("payment", "redpacket")], got

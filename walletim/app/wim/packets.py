@@ -373,7 +373,16 @@ class Packets:
                     me, row.peer, f"your claim of red packet {row.packet_id[:18]}… is no "
                     "longer on the chain: a reorganisation removed it; claim it again",
                 )  # fmt: skip
-        return PacketView(row, st, mine, row.reason, depth, final)  # an impostor's, or ""
+        return PacketView(row, st, mine, self._unsent(me, row), depth, final)
+
+    def _unsent(self, me: str, row: PacketRow) -> str:
+        """A packet's note: its token an impostor, how many of our offers a block withdrew."""
+        unsent = 0 if row.direction == "in" else self.p.repo().unsent_offers(me, row.packet_id)
+        withdrawn = (
+            f"{unsent} of its offers never went (withdrawn by a block): their shares stay in "
+            "it until you refund it once it expires (walletim redpacket refund)"
+        )
+        return "; ".join(x for x in (row.reason, withdrawn if unsent else "") if x)
 
     def checks(self, address: str, messages: Sequence[StoredMessage]) -> dict[int, PacketCheck]:
         """For each red-packet message among ``messages`` of the account at ``address``: what
