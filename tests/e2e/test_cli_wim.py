@@ -193,6 +193,13 @@ def test_blocking_the_payee_withdraws_the_claim_still_waiting_to_go(
     read = alice.ok("chat", "read", "--from", "dev", bob.address)["messages"]
     assert [m["state"] for m in read if m["kind"] in ("payment", "redpacket")] == ["failed"] * 2
     assert "2 message(s) of yours waiting to go to them were not sent" in read[-1]["text"]
+    # The packet's money is escrowed with no voucher out: redpacket list says so.
+    pid = packet.json()["packet_id"]
+    [listed] = [p for p in alice.ok("redpacket", "list", "--from", "dev")["packets"]
+                if p["packet_id"] == pid]  # fmt: skip
+    assert "1 of its offers never went (withdrawn by a block)" in listed["reason"], listed
+    line = alice.run("redpacket", "list", "--from", "dev").out
+    assert "their shares stay in it until you refund it once it expires" in line, line
     bob.ok("chat", "inbox", "--from", bob.spec)
     got = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
     assert not [m for m in got if m["kind"] in ("payment", "redpacket")], got
@@ -224,6 +231,34 @@ def test_nothing_is_signed_or_sent_to_a_group_you_blocked(users: dict[str, User]
         assert len(r.err.strip().splitlines()) == 1, r.err
     assert rpc.call("eth_getTransactionCount", [alice.address, "latest"]) == nonce
     assert alice.ok("chat", "read", "--from", "dev", "fam")["messages"][-1]["text"] == said
+
+
+def test_a_block_withdrawing_a_request_and_a_claim_says_so_after_an_unblock(
+    users: dict[str, User],
+) -> None:
+    """A request and a payment's claim withdrawn by a block (queued while the relay was out
+    of reach) never reached bob: the request reads withdrawn, not open (in payments, its
+    message in the chat), and paying the same again after an unblock is still refused (the
+    money reached bob) saying bob was never told of the first payment."""
+    alice, bob = users["alice"], users["bob"]
+    away = ("--rpc-url", alice.world.url, "--relay", "ws://127.0.0.1:9", "--yes", "--json")
+    asked = alice.cli(*away, "request", "--from", "dev", bob.address, "0.5")
+    assert asked.code == 0 and asked.json()["delivered"] is False, asked.err
+    paid = alice.cli(*away, "pay", "--from", "dev", bob.address, "0.01")
+    assert paid.code == 0, paid.err
+    assert alice.ok("chat", "block", "--from", "dev", bob.address)["withdrawn"] == 2
+    alice.ok("chat", "unblock", "--from", "dev", bob.address)
+    rid = asked.json()["request_id"]
+    [req] = [r for r in alice.ok("payments", "--from", "dev")["requests"] if r["request_id"] == rid]
+    assert req["state"] == "withdrawn", req
+    read = alice.ok("chat", "read", "--from", "dev", bob.address)["messages"]
+    [shown] = [m for m in read if m["kind"] == "request"]
+    assert shown["open"] is False and shown["verification"]["state"] == "failed", shown
+    human = alice.run("chat", "read", "--from", "dev", bob.address).out
+    assert "REQUEST WITHDRAWN" in human and "REQUEST, settled" not in human, human
+    again = alice.run("--yes", "pay", "--from", "dev", bob.address, "0.01")
+    assert again.code == 1 and "you already paid 0.01 ETH" in again.err, again.err
+    assert "never told" in again.err and "--force" in again.err, again.err
 
 
 @pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])

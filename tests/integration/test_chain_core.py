@@ -994,3 +994,27 @@ def test_a_chain_before_london_needs_legacy_and_nothing_is_signed_without_it(
             assert s.send("dev", "dev:1", 5, legacy=True).status == "mined"
         finally:
             s.close()
+
+
+def test_pay_on_a_chain_before_london_pays_with_legacy(tmp_path: Path) -> None:
+    """`pay` on a chain without EIP-1559 was refused 'use --legacy', an option pay did not
+    have: it could not pay at all. With legacy the transfer is a type-0 transaction at the
+    node's gas price, mined and verified; its claim waits for the relay."""
+    with Anvil.start(args=["--hardfork", "berlin"]) as node:
+        s = Session(tmp_path / "home", HOME_PASSWORD, rpc_url=node.url,
+                    relay_url="ws://127.0.0.1:9", fast_kdf=True)  # fmt: skip
+        s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        payee = s.wallets.account("dev:1").address
+        try:
+            with pytest.raises(ChainError, match="use --legacy"):
+                s.wim.pay("dev", payee, "0.5")
+            r = s.wim.pay("dev", payee, "0.5", legacy=True)
+            assert (r.payment.state, r.payment.amount, r.delivered) == (
+                "verified",
+                10**18 // 2,
+                False,
+            )
+            tx = node.rpc().call("eth_getTransactionByHash", [r.payment.tx_hash])
+            assert tx["type"] == "0x0", tx
+        finally:
+            s.close()

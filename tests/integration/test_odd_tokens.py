@@ -11,12 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import World
 from tests.integration.conftest import Person
 from tests.integration.test_tokens import deploy_fixture, node_send
 from walletim.app.contracts import calldata
 from walletim.chain.units import format_amount
 from walletim.contracts.abi.signatures import parse_signature
+from walletim.errors import InputError
 
 E18 = 10**18
 SET_ODD = "setOdd(uint256,bool,bool,bool,bool,bool,uint256)"
@@ -283,6 +286,9 @@ def test_paying_in_a_fee_on_transfer_token_claims_what_arrives(
     assert (got.state, got.amount) == ("verified", 98 * E18), got
     [asked] = bob.session.wim.requests(bob.spec)
     assert asked.state == "open"
+    # Paying it again is refused (it would send 100 more), saying how the first one stands.
+    with pytest.raises(InputError, match=r"\(verified, less than asked arrived: the request stays"):
+        alice.session.wim.pay(alice.spec, None, None, request_id=rid)
 
 
 def test_a_swap_from_a_fee_on_transfer_token_uses_the_fee_tolerant_router_call(

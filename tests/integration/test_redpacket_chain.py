@@ -218,6 +218,27 @@ def test_an_offer_naming_another_contract_or_creator_is_not_a_packet_you_can_cla
     assert "no such packet" in check.reason
 
 
+def test_an_offer_read_before_its_escrow_is_mined_reads_verified_after_the_next_inbox(
+    world: World, relay: RelayProcess, people: dict[str, Person]
+) -> None:
+    """An offer that arrives before its escrow is on chain reads pending ("no such packet
+    (yet)"); once the escrow is mined, bob's next chat inbox reads it again, so chat read
+    (no network) shows it verified and claimable, not pending for ever."""
+    bob, carol = people["bob"], people["carol"]
+    new = carol.session.redpackets.create(carol.spec, "0.01", 1, [bob.address], expiry_s=3600)
+    _send(carol, bob.address, _offer(new, carol.address))
+    [message] = bob.inbox()
+    first = bob.session.wim.packet_checks(bob.address, [message])[message.id]
+    assert first.state == "pending" and "no such packet" in first.reason
+    assert carol.session.defi.execute(new.plan).ok
+    run = _cli(world, relay, bob)
+    assert run("chat", "inbox", "--from", bob.spec).code == 0
+    doc = run("--json", "chat", "read", "--from", bob.spec, carol.address).json()
+    [m] = [x for x in doc["messages"] if x["kind"] == "redpacket"]
+    assert m["verification"]["state"] == "verified", m
+    assert m["claimed"] is False, m
+
+
 def test_a_fake_claimed_event_from_a_token_is_never_recorded_as_a_claim(
     world: World, people: dict[str, Person]
 ) -> None:

@@ -76,3 +76,27 @@ def test_a_share_is_paid_only_when_its_request_is_settled(split_home: Path) -> N
         assert bobs.confirmations == 3 and not bobs.final
     finally:
         s.close()
+
+
+def test_a_share_whose_request_a_block_withdrew_is_not_owed(split_home: Path) -> None:
+    """carol's share was never sent (a block withdrew its request), bob's is paid: the card
+    says so, counts nobody as owing, and does not call the bill all paid."""
+    from walletim.store.wim import WimRepo
+    from walletim.tui.model import Reader
+    from walletim.tui.splits import badge, split_text
+
+    s = opener_for(split_home)()
+    try:
+        store = s.open_store()
+        carols = next(r for r in WimRepo(store).requests(ME) if r.peer == CAROL and r.split_id)
+        with store.transaction() as conn:
+            conn.execute(
+                "UPDATE requests SET state = 'withdrawn' WHERE request_id = ? AND peer = ?",
+                (carols.request_id, CAROL),
+            )
+        [card] = [r.split for r in Reader(s, "dev").tail(GROUP) if r.split is not None]
+        assert card.owing == ()
+        assert badge(card)[0] == "SPLIT BILL, the rest paid, 1 never sent"
+        assert "withdrawn, never sent" in split_text(card, {}, ME).plain
+    finally:
+        s.close()

@@ -449,3 +449,18 @@ def test_a_swap_shared_in_a_chat_is_checked_against_its_logs(bob: MoneyHome) -> 
 def _messages(home: MoneyHome, peer: str) -> list[StoredMessage]:
     """The conversation with ``peer``, oldest first."""
     return home.chats().history(home.me, peer, limit=100)
+
+
+def test_a_split_share_a_block_withdrew_is_not_counted_open() -> None:
+    """splits --json "open": the shares still owed; one whose request was never sent (a
+    block withdrew it) is neither open nor settled."""
+    from walletim.app.wim.model import SplitStatus
+    from walletim.store.wim import RequestRow, SplitRow
+
+    def share(peer: str, state: str) -> RequestRow:
+        return RequestRow("0xme", "0x" + peer * 32, "out", peer, 1, None, "ETH", 18, 5, "", "",
+                          "0xs", state, None, None, 0)  # fmt: skip
+
+    bill = SplitRow("0xme", "0xs", None, "ETH", 18, 15, "", 0)
+    st = SplitStatus(bill, 5, (share("a", "open"), share("b", "withdrawn"), share("c", "settled")))
+    assert [r.peer for r in st.open] == ["a"] and [r.peer for r in st.settled] == ["c"]

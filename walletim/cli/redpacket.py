@@ -271,8 +271,8 @@ def packet_line(v: PacketView, creator: str) -> str:
         line += f", {st.state}, {st.shares_left} left"
     else:
         line += f"; now: {printable(v.note, newline=' ')}"
-    if r.direction != "in":
-        return line
+    if r.direction != "in":  # an impostor token's name, offers a block withdrew
+        return line + (f"; {printable(v.note, newline=' ')}" if v.note and st is not None else "")
     if v.claimed is None:
         return line + "; not claimed yet (walletim redpacket claim)"
     depth = (

@@ -130,6 +130,12 @@ def _undelivered(delivered: bool, revoked: bool = False) -> None:
     help="Pay even when the same payment (payee, asset, amount) is still pending or was made "
     "in the last hour.",
 )
+@click.option(
+    "--legacy",
+    is_flag=True,
+    help="Pay with a type-0 (EIP-155) transaction at the node's gas price: a chain without "
+    "EIP-1559 (before London).",
+)
 @with_home
 def pay(
     ctx: Ctx,
@@ -141,6 +147,7 @@ def pay(
     request_id: str | None,
     uri: str | None,
     force: bool,
+    legacy: bool,
 ) -> None:
     """Pay PEER AMOUNT (ETH, or --token) and say so in your chat with them.
 
@@ -163,7 +170,7 @@ def pay(
     with chain_session(ctx) as s:
         r = s.wim.pay(
             account, peer, amount, token=token, note=note, request_id=request_id,
-            confirm=confirmer(ctx, s), uri=uri, force=force,
+            confirm=confirmer(ctx, s), uri=uri, force=force, legacy=legacy,
         )  # fmt: skip
         p = r.payment
         who = _who(s, p.payee)
@@ -261,7 +268,9 @@ def _split_lines(s: Session, st: SplitStatus) -> None:
     if st.own_share:
         click.echo(f"  your share: {_fmt(st.own_share, sp.decimals, sp.symbol)}")
     for r in st.requests:
-        paid = f"settled by {r.paid_tx}" if r.state == "settled" else "not paid yet"
+        paid = {"settled": f"settled by {r.paid_tx}", "withdrawn": "withdrawn, never sent"}.get(
+            r.state, "not paid yet"
+        )
         click.echo(f"  {_who(s, r.peer)}: {_fmt(r.amount, r.decimals, r.symbol)}, {paid}")
     click.echo(
         f"  {len(st.settled)} of {len(st.requests)} paid, "

@@ -68,7 +68,8 @@ def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
     """``peer`` (an address, or a group's ``group:ID``) is blocked: the account's messages
     to it still waiting in the outbox (queued, or sealed and not confirmed by the relay, to
     each device too; a group's: its messages to each member) are never sent (failed), with
-    a notice in the conversation saying so. Returns how many."""
+    a notice in the conversation saying so; a request among them reads withdrawn. Returns
+    how many."""
     ids = _unsent(sql, account, peer)
     if not ids:
         return 0
@@ -79,6 +80,11 @@ def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
         ids,
     )
     sql.execute(f"UPDATE messages SET state = 'failed', envelope = NULL WHERE id IN ({marks})", ids)
+    sql.execute(  # a request never sent asks nobody: it is not open
+        "UPDATE requests SET state = 'withdrawn' WHERE direction = 'out' AND state = 'open' "
+        f"AND message_id IN ({marks})",
+        ids,
+    )
     whom = (
         "the group: {} message(s) of yours to its members"
         if peer.startswith("group:")

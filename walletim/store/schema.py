@@ -323,6 +323,27 @@ def _v4(conn: Any) -> None:
     conn.execute("CREATE INDEX chat_events_account ON chat_events (account, id)")
 
 
+#: The requests table as migration 5 made it (22 makes it again, a state added).
+REQUESTS_V5 = """CREATE TABLE requests (
+    account TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    peer TEXT NOT NULL,
+    chain_id INTEGER NOT NULL,
+    asset TEXT,
+    symbol TEXT NOT NULL,
+    decimals INTEGER NOT NULL,
+    amount TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    uri TEXT NOT NULL,
+    split_id TEXT,
+    state TEXT NOT NULL CHECK (state IN ('open', 'settled')),
+    paid_tx TEXT,
+    message_id INTEGER REFERENCES messages (id),
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (account, direction, peer, request_id)
+)"""
+
 V5 = _script(
     # Wallet IM: who wrote a group message; payments verified against the chain; payment
     # requests and split bills; red packets; groups; security alerts (each once per event)
@@ -353,25 +374,7 @@ V5 = _script(
     )""",
     "CREATE INDEX payments_state ON payments (account, state)",
     "CREATE INDEX payments_request ON payments (account, request_id)",
-    """CREATE TABLE requests (
-        account TEXT NOT NULL,
-        request_id TEXT NOT NULL,
-        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
-        peer TEXT NOT NULL,
-        chain_id INTEGER NOT NULL,
-        asset TEXT,
-        symbol TEXT NOT NULL,
-        decimals INTEGER NOT NULL,
-        amount TEXT NOT NULL,
-        note TEXT NOT NULL DEFAULT '',
-        uri TEXT NOT NULL,
-        split_id TEXT,
-        state TEXT NOT NULL CHECK (state IN ('open', 'settled')),
-        paid_tx TEXT,
-        message_id INTEGER REFERENCES messages (id),
-        created_ms INTEGER NOT NULL,
-        PRIMARY KEY (account, direction, peer, request_id)
-    )""",
+    REQUESTS_V5,
     "CREATE INDEX requests_split ON requests (account, split_id)",
     """CREATE TABLE splits (
         account TEXT NOT NULL,
@@ -572,6 +575,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE packets ADD COLUMN block_hash TEXT",
             "ALTER TABLE packets ADD COLUMN confirmations INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE packets ADD COLUMN final INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
+    Migration(
+        22,
+        "requests: withdrawn, never sent (a block withdrew its message)",
+        _script(  # SQLite keeps a CHECK in its table: the table is made again
+            REQUESTS_V5.replace("requests (", "requests_22 (", 1).replace(
+                "('open', 'settled')", "('open', 'settled', 'withdrawn')"
+            ),
+            "INSERT INTO requests_22 SELECT * FROM requests",
+            "DROP TABLE requests",
+            "ALTER TABLE requests_22 RENAME TO requests",
+            "CREATE INDEX requests_split ON requests (account, split_id)",
         ),
     ),
 )

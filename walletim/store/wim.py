@@ -155,7 +155,7 @@ class RequestRow:
     note: str
     uri: str
     split_id: str | None
-    state: str  # open | settled
+    state: str  # open | settled | withdrawn (never sent: a block withdrew it)
     paid_tx: str | None
     message_id: int | None
     created_ms: int
@@ -528,6 +528,16 @@ class WimRepo:
     def packets(self, account: str) -> list[PacketRow]:
         sql = f"SELECT {_PACKET} FROM packets WHERE account = ? ORDER BY created_ms DESC"
         return self._all(sql, (account,), _packet)
+
+    def unsent_offers(self, account: str, packet_id: str) -> int:
+        """How many of ``account``'s offers of red packet ``packet_id`` never went (failed:
+        a block withdrew them): their recipients hold no voucher."""
+        sql = (
+            "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE c.account = ? AND m.kind = 'redpacket' AND m.direction = 'out' AND "
+            "m.state = 'failed' AND lower(json_extract(m.body, '$.packet_id')) = ?"
+        )
+        return int(self.store.execute(sql, (account, packet_id.lower())).fetchone()[0])
 
     def set_claimed(self, account: str, packet_id: str, amount: int | None) -> None:
         """Record this account's claim of a packet offered to it (None: no claim on chain)."""

@@ -36,7 +36,8 @@ MAX_LINES = 12
 @dataclass(frozen=True, slots=True)
 class Share:
     """One member's share: ``paid`` only from a settled request; ``paying``: a payment
-    citing it that the chain has not borne out yet (pending)."""
+    citing it that the chain has not borne out yet (pending); ``withdrawn``: its request
+    was never sent (a block withdrew it), so nobody owes it."""
 
     peer: str
     amount: int
@@ -45,6 +46,7 @@ class Share:
     tx: str | None = None
     confirmations: int = 0
     final: bool = False
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,7 @@ class SplitCard:
 
     @property
     def owing(self) -> tuple[Share, ...]:
-        return tuple(s for s in self.shares if not s.paid)
+        return tuple(s for s in self.shares if not (s.paid or s.withdrawn))
 
     @property
     def collected(self) -> int:
@@ -144,6 +146,8 @@ def _share(
         paid = next((p for p in citing if p.tx_hash == r.paid_tx), None)
         conf, final = (0, False) if paid is None else (paid.confirmations, paid.final)
         return Share(payer, r.amount, True, False, r.paid_tx, conf, final)
+    if r.state == "withdrawn":
+        return Share(payer, r.amount, False, withdrawn=True)
     pending = next((p for p in citing if p.state == "pending"), None)
     tx = None if pending is None else pending.tx_hash
     return Share(payer, r.amount, False, pending is not None, tx)
@@ -159,8 +163,10 @@ def badge(card: SplitCard) -> tuple[str, str]:
         if share.paid:
             return "SPLIT BILL, your share paid", "bold green"
         return "SPLIT BILL, you owe your share", "bold cyan"
-    owing = len(card.owing)
+    owing, withdrawn = len(card.owing), sum(sh.withdrawn for sh in card.shares)
     if not owing:
+        if withdrawn:  # never asked: not paid either
+            return f"SPLIT BILL, the rest paid, {withdrawn} never sent", "bold yellow"
         return "SPLIT BILL, all paid", "bold green"
     return f"SPLIT BILL, {owing} of {len(card.shares)} still owe", "bold yellow"
 
@@ -205,6 +211,8 @@ def _state(s: Share) -> Text:
         return Text(f"✓ paid, {s.confirmations} conf., not final", style="yellow")
     if s.paying:
         return Text("… paying: being checked", style="yellow")
+    if s.withdrawn:
+        return Text("withdrawn, never sent", style="dim")
     return Text("owes", style="bold red")
 
 

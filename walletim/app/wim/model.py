@@ -36,7 +36,8 @@ class MoneyView:
     end prints the verdict first, then the rest, then the note quoted."""
 
     kind: MoneyKind
-    verdict: Verdict | None  # payments and shared actions: what the chain said
+    #: payments and shared actions: what the chain said; a request: failed if never sent
+    verdict: Verdict | None
     amount: str  # "1 ETH", "25 USDC": the amount and asset as recorded and checked
     payer: str | None  # who pays (payments: the transaction's sender once verified)
     payee: str | None  # who receives: always shown
@@ -86,7 +87,8 @@ class SplitStatus:
 
     @property
     def open(self) -> tuple[RequestRow, ...]:
-        return tuple(r for r in self.requests if r.state != "settled")
+        """The shares still owed (not those a block withdrew: never asked)."""
+        return tuple(r for r in self.requests if r.state == "open")
 
     @property
     def collected(self) -> int:

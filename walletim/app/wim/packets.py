@@ -373,7 +373,16 @@ class Packets:
                     me, row.peer, f"your claim of red packet {row.packet_id[:18]}… is no "
                     "longer on the chain: a reorganisation removed it; claim it again",
                 )  # fmt: skip
-        return PacketView(row, st, mine, row.reason, depth, final)  # an impostor's, or ""
+        return PacketView(row, st, mine, self._unsent(me, row), depth, final)
+
+    def _unsent(self, me: str, row: PacketRow) -> str:
+        """A packet's note: its token an impostor, how many of our offers a block withdrew."""
+        unsent = 0 if row.direction == "in" else self.p.repo().unsent_offers(me, row.packet_id)
+        withdrawn = (
+            f"{unsent} of its offers never went (withdrawn by a block): their shares stay in "
+            "it until you refund it once it expires (walletim redpacket refund)"
+        )
+        return "; ".join(x for x in (row.reason, withdrawn if unsent else "") if x)
 
     def checks(self, address: str, messages: Sequence[StoredMessage]) -> dict[int, PacketCheck]:
         """For each red-packet message among ``messages`` of the account at ``address``: what
@@ -547,16 +556,24 @@ class Packets:
 
     def check_escrows(self, me: str) -> int:
         """Read again the packets of the account at ``me`` whose escrow is not final yet (its
-        depth, or a reorganisation that removed it); returns how many changed. No error if
+        depth, or a reorganisation that removed it), and the newest :data:`PENDING_READS` on
+        this chain not read yet (an offer that came before its escrow was mined; a bound, as
+        a peer may offer packets that never exist); returns how many changed. No error if
         the node cannot be asked."""
-        rows = [r for r in self.p.repo().packets(me) if r.state == "ok" and self._unsettled(r)]
-        return sum(self._recheck(r) != r for r in rows)
+        rows = self.p.repo().packets(me)  # newest first
+        ok = [r for r in rows if r.state == "ok" and self._unsettled(r)]
+        waiting = [r for r in rows if r.state == "pending" and r.chain_id == self.p.chain_id]
+        return sum(self._recheck(r) != r for r in ok + waiting[:PENDING_READS])
 
     def _recheck(self, row: PacketRow) -> PacketRow:
         checked = self._read(row)
         if checked != row:
             self.p.repo().set_packet_state(checked)
         return checked
+
+
+#: How many packets not read from the chain yet each check reads again (newest first).
+PENDING_READS = 8
 
 
 def impostor(asset: Asset) -> str:

@@ -60,8 +60,7 @@ _UNPAID = ("dropped", "failed", "replaced")
 
 @dataclass(frozen=True, slots=True)
 class _Paying:
-    """What one ``pay`` pays: to whom, which asset, how much (base units), for which
-    request, with which note."""
+    """What one ``pay`` pays: to whom, which asset, how much (base units), request, note."""
 
     payee: str
     asset: Asset
@@ -90,13 +89,13 @@ class Payments:
         progress: Callable[[str], None] | None = None,
         uri: str | None = None,
         force: bool = False,
+        legacy: bool = False,
     ) -> PayResult:
         """Pay ``peer`` (or the request ``request_id`` received in a chat, or the EIP-681
         payment ``uri``) and tell them in the chat with a signed payment claim. The transfer
-        is planned and checked before anything is signed; the claim is stored before the
-        relay is reached. The same payment made moments ago (or still pending) is refused
-        unless ``force``. Ctrl-C after the transfer was broadcast still records the payment
-        and its claim (sent at once, or by the next chat command), then raises Interrupted.
+        is planned and checked before signing (``legacy``: type 0); the claim is stored before
+        the relay is reached. The same payment made moments ago (or still pending) is refused
+        unless ``force``. Ctrl-C after the broadcast still records the payment and claim.
 
         Raises:
             InputError: unknown peer or request, an already paid request, amounts, balance,
@@ -110,7 +109,7 @@ class Payments:
         payee, asset, amount_text, note, request = self._what(me, peer, amount_text, token,
                                                               note, request_id, uri)  # fmt: skip
         self._tellable(me, payee, note)
-        plan = self._plan(account, payee, asset, amount_text, note, request)
+        plan = self._plan(account, payee, asset, amount_text, note, request, legacy)
         rid = request.request_id if request is not None else None
         what = _Paying(payee, asset, _arrives(plan, asset, payee), rid, note)
         if not force:
@@ -139,16 +138,15 @@ class Payments:
         return PayResult(outcome, row, message, delivered, request)
 
     def _tellable(self, me: str, payee: str, note: str) -> None:
-        """Refuse, before anything is signed, a payment whose claim could not be told: its
-        note too long, or to a payee this account blocked. Raises InputError."""
+        """Refuse before signing a claim that cannot be told (too long a note, a blocked payee)."""
         check_note(note)
         self.p.refuse_blocked(me, [payee])
 
     def _plan(self, account: str, payee: str, asset: Asset, amount_text: str, note: str,
-              request: RequestRow | None) -> Plan:  # fmt: skip
+              request: RequestRow | None, legacy: bool) -> Plan:  # fmt: skip
         """The transfer paying ``payee``, its plan showing the ``note`` the payer's signed
         claim will carry (the requester's words when copied from the ``request`` paid): words
-        signed are words seen, cleaned as any peer's text is."""
+        signed are words seen, cleaned as any peer's text is. ``legacy``: a type-0 transfer."""
         from walletim.display import quoted
 
         plan = self.p.defi().transfer(account, asset.address or "ETH", payee, amount_text)
@@ -157,8 +155,8 @@ class Payments:
         if note:
             whose = "request's note" if request is not None and note == request.note else "note"
             lines.append(f"your signed chat message will carry the {whose} {quoted(note)}")
-        lines = [line for line in lines if line]
-        return replace(plan, notes=(*plan.notes, *lines)) if lines else plan
+        steps = tuple(replace(s, request=replace(s.request, legacy=legacy)) for s in plan.steps)
+        return replace(plan, steps=steps, notes=(*plan.notes, *(x for x in lines if x)))
 
     def _never_counted(self, asset: Asset, request: RequestRow | None) -> str:
         """The line a plan paying in a token no payment is ever verified in (an impostor)
@@ -207,9 +205,8 @@ class Payments:
         return payee, self.p.defi().asset(token or "ETH"), amount_text, note, None
 
     def _not_twice(self, me: str, what: _Paying) -> None:
-        """Refuse the payment ``what`` when the same one (payee, asset, amount, request) is
-        still pending or was made in the last :data:`PAID_TWICE_WINDOW_MS`: an interrupted
-        ``pay`` run again, a command repeated from the shell history. Raises RiskRefused."""
+        """Refuse ``what`` when the same payment (payee, asset, amount, request) is pending or
+        was made within :data:`PAID_TWICE_WINDOW_MS` (a pay run twice). Raises RiskRefused."""
         from walletim.errors import RiskRefused
 
         now = self.p.now_ms()
@@ -219,10 +216,12 @@ class Payments:
             )  # fmt: skip
             if same and (p.state == "pending" or now - p.created_ms < PAID_TWICE_WINDOW_MS):
                 minutes = max(0, now - p.created_ms) // 60_000
+                gone = p.message_id and self.p.chats().message(p.message_id).state == "failed"
+                untold = "; they were never told (its chat message never went)" if gone else ""
                 raise RiskRefused(
                     f"you already paid {format_amount(p.amount, p.decimals)} {p.symbol} to "
                     f"{p.payee} {minutes} min ago in transaction {p.tx_hash} ({p.state}; "
-                    "`walletim tx status` follows it): nothing was sent",
+                    f"`walletim tx status` follows it){untold}: nothing was sent",
                     code="paid-twice",
                     advice="pay-again",
                 )
@@ -270,9 +269,8 @@ class Payments:
         return (message, claim), row
 
     def _deliver(self, account: str, message_id: int) -> bool:
-        """Send what waits in the outbox (the claim just stored first): whether the relay
-        holds message ``message_id`` now (not when it was out of reach, or the payee has
-        published no chat keys yet: then the claim waits in the outbox)."""
+        """Send what waits in the outbox (the claim first): whether the relay holds message
+        ``message_id`` now (else it waits: the relay out of reach, no chat keys of theirs)."""
         _none, reached = self.p.chat().post(account, [])
         return reached and self.p.chats().message(message_id).state == "sent"
 
@@ -280,10 +278,9 @@ class Payments:
         self, account: str, me: str, what: _Paying, flight: Flight, exc: BaseException
     ) -> Interrupted | ChainError:
         """Ctrl-C (or the node failing: ``exc``) after the transfer was signed: the payment
-        and its claim are stored (a second Ctrl-C waits for that), then the claim goes to the
-        relay if it can right away (else with the next chat command), so the same pay run
-        again is refused. Returns what to raise: what went out, where it stands, how to
-        follow it (after the node's error)."""
+        and its claim are stored (a second Ctrl-C waits), the claim goes to the relay if it
+        can now (else later), so the same pay again is refused. Returns what to raise: what
+        went out, where it stands, how to follow it (after the node's error)."""
         (message, _claim), _row = self._tell(account, me, what, flight.hash, flight.status)
         try:
             delivered = self._deliver(account, message.id)
@@ -296,12 +293,9 @@ class Payments:
     ) -> Interrupted | ChainError:
         from walletim.app.chain.flights import interrupted_text
 
-        told = (
-            "the chat message telling them was sent"
-            if delivered
-            else "the chat message telling them waits in your outbox and goes out with your "
-            "next chat command (`walletim chat inbox`)"
-        )
+        told = "the chat message telling them " + ("was sent" if delivered else (
+            "waits in your outbox and goes out with your next chat command (`walletim chat inbox`)"
+        ))  # fmt: skip
         failed = isinstance(exc, ChainError)
         text = (
             f"{interrupted_text([flight], 'stopped' if failed else 'interrupted')}; the payment "
@@ -404,8 +398,13 @@ class Payments:
             for p in repo.payments(me, states=("pending", "verified"))
             if p.direction == "out" and p.request_id == rid and p.payee == request.peer
         ]
-        if paid:
-            raise InputError(f"request {rid} was already paid by {paid[0].tx_hash} (pending)")
+        if paid:  # pending, or verified short of what was asked (a fee-taking token)
+            first = paid[0]
+            short = ", less than asked arrived: the request stays open"
+            short = "" if first.state == "pending" else short
+            raise InputError(
+                f"request {rid} was already paid by {first.tx_hash} ({first.state}{short})"
+            )
         return request
 
     # -- requests and split bills -------------------------------------------------------------

@@ -137,8 +137,13 @@ class Views:
         payee = me if r.direction == "out" else r.peer
         payer = r.peer if r.direction == "out" else me
         amount = f"{format_amount(r.amount, r.decimals)} {r.symbol}"
+        verdict = (  # a block withdrew it before it went: it asks nobody
+            Verdict("failed", "never sent: you blocked them while it waited in your outbox", 0)
+            if r.state == "withdrawn"
+            else None
+        )
         return MoneyView(
-            "request", None, amount, payer, payee, r.note, r.request_id, r.state == "open",
+            "request", verdict, amount, payer, payee, r.note, r.request_id, r.state == "open",
             money=(r.asset, r.symbol, r.amount, r.decimals),
         )  # fmt: skip
 
@@ -253,6 +258,8 @@ def badge_words(view: MoneyView, reason_limit: int = 160) -> tuple[str, Tone]:
             return f"… PENDING {what}" + (f": {reason}" if reason else ""), "yellow"
         return f"✗ {v.state.upper()}" + (f": {reason}" if reason else ""), "red"
     if view.kind == "request":
+        if v is not None:  # withdrawn, never sent
+            return f"✗ REQUEST WITHDRAWN: {reason}", "red"
         return ("REQUEST" if view.open else "REQUEST, settled"), "cyan"
     if view.kind == "sponsored-claim":  # a red-packet claim signed for someone else to submit
         if v is None:
