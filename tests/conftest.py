@@ -15,6 +15,12 @@ from typing import Any
 import py_ecc  # noqa: F401  (it raises sys.setrecursionlimit on import: do it before any test)
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
+
+# A property is checked for what it says, never for how fast one example runs: Hypothesis's
+# 200 ms deadline failed examples on a loaded machine (tests/tui/test_splits.py once).
+settings.register_profile("walletim", deadline=None)
+settings.load_profile("walletim")
 
 ROOT = Path(__file__).resolve().parent.parent
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
