@@ -95,7 +95,7 @@ def suggest(history: FeeHistory) -> dict[str, FeeSuggestion]:
     if not any(history.base_fees):
         raise ChainError(
             "the node reports no EIP-1559 base fee (a chain before London, or with none); "
-            "use --legacy"
+            "use --legacy (send and pay take it: a gas-price transaction)"
         )
     next_base = history.base_fees[-1]
     columns: list[list[int]] = [[] for _ in PERCENTILES]

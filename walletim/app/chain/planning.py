@@ -311,7 +311,8 @@ def _history_of(answer: Any) -> FeeHistory:
 
     if isinstance(answer, RpcError) and answer.response is not None and unsupported(answer):
         raise ChainError(
-            f"the node has no EIP-1559 fee history ({answer}); use --legacy"
+            f"the node has no EIP-1559 fee history ({answer}); use --legacy (send and pay "
+            "take it: a gas-price transaction)"
         ) from answer
     history: FeeHistory = answered(answer)
     return history
