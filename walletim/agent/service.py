@@ -14,6 +14,7 @@ reason. What it signed counts towards the account's daily caps (:class:`Ledger`)
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from walletim.agent import protocol
 from walletim.agent.policy import (
+    DAY,
     Ledger,
     Policy,
     Refused,
@@ -39,6 +41,7 @@ from walletim.errors import WalletimError
 
 if TYPE_CHECKING:
     from walletim.app.chat_engine import ChatEngine
+    from walletim.store.db import Store
 
 MAX_ADDRESSES = 1000
 #: Operations a locked agent answers.
@@ -82,7 +85,10 @@ class AgentService:
         self._fast_kdf = fast_kdf
         self._wallets: Wallets | None = None
         self._keys: LocalKeys | None = None
+        self._wall = wall
         self.ledger = Ledger(wall)
+        self._store: Store | None = None  # where the ledger keeps its counts, while unlocked
+        self._kept = itertools.count()
         self.unlocked_at = 0.0
         self.last_used = 0.0
         self.locked_reason: str | None = "not unlocked yet"
@@ -99,12 +105,36 @@ class AgentService:
         keys = wallets.local_keys()
         wallets.drop_password()
         self.lock("unlocked again")  # a previous key, if any, is forgotten first
+        try:
+            self._keep_counts(keys)
+        except BaseException:
+            wallets.lock()
+            raise
         self._wallets, self._keys = wallets, keys
         self.unlocked_at = self.last_used = self._clock()
         self.locked_reason = None
 
+    def _keep_counts(self, keys: LocalKeys) -> None:
+        """Count what this home's agents signed in the last 24 hours (a restarted agent
+        does not start from zero), and keep what this one signs, in the home's encrypted
+        store. Raises StoreError."""
+        from walletim.store import DB_NAME, agent_spent
+        from walletim.store.db import Store
+
+        store = self._store = Store.open(self.home / DB_NAME, keys.store_key())
+        self.ledger.restore(agent_spent.since(store, self._wall() - DAY))
+
+        def keep(address: str, asset: str, when: float, amount: int) -> None:
+            agent_spent.add(store, address, asset, when, amount, next(self._kept))
+
+        self.ledger.keep = keep
+
     def lock(self, reason: str) -> None:
         """Forget the keys (the master key overwritten in place)."""
+        self.ledger.keep = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         if self._wallets is not None:
             self._wallets.lock()
         self._wallets = self._keys = None
