@@ -401,3 +401,19 @@ def test_a_batch_the_policy_refuses_signs_nothing_and_counts_nothing(
     shown = home.ok("--json", "agent", "policy", "show", "dev").json()
     assert all(v["raw"] == "0" for v in shown["spent_24h"].values()), shown
     assert send(home, "0.3").code == 0
+
+
+def test_an_agent_started_again_counts_what_the_one_before_it_signed(home: Home) -> None:
+    """The caps per day were counted in the agent's memory only: `agent stop` (which needs no
+    password) and a `start` gave another day's cap at once. The first signature of a new
+    agent is answered at once and counted by the next one."""
+    home.ok("agent", "policy", "set", "dev", "--eth-per-day", "1", password=True)
+    home.ok("agent", "start", password=True)
+    assert send(home, "0.6").code == 0
+    home.ok("agent", "stop")
+    home.ok("agent", "start", password=True)
+    again = send(home, "0.6")
+    assert again.code == 1 and "over its cap of 1 ETH per day (0.60" in again.err, again.err
+    shown = home.ok("--json", "agent", "policy", "show", "dev").json()
+    assert Decimal("0.6") < Decimal(shown["spent_24h"]["ETH"]["amount"]) < Decimal("0.601")
+    assert send(home, "0.3").code == 0

@@ -18,8 +18,8 @@ capped token count like approvals.
 
 "Per day" is a rolling 24 hours, counted by the agent (:class:`Ledger`) from what it signed:
 a signed transaction counts even if it is never broadcast or is replaced. The agent keeps
-the counts in the home's encrypted store too: an agent started again counts what the one
-before it signed.
+the counts in an encrypted file too (:mod:`walletim.store.agent_spent`): an agent started
+again counts what the one before it signed.
 """
 
 from __future__ import annotations
@@ -486,7 +486,7 @@ class Keep(Protocol):
 
 class Ledger:
     """What the agent signed per (account address, asset) over the last 24 hours; each
-    spend recorded is also given to ``keep`` (set by the agent: its home's store)."""
+    spend recorded is also given to ``keep`` (set by the agent: its file of spends)."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock

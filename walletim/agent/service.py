@@ -14,7 +14,6 @@ reason. What it signed counts towards the account's daily caps (:class:`Ledger`)
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections.abc import Callable
@@ -88,7 +87,6 @@ class AgentService:
         self._wall = wall
         self.ledger = Ledger(wall)
         self._store: Store | None = None  # where the ledger keeps its counts, while unlocked
-        self._kept = itertools.count()
         self.unlocked_at = 0.0
         self.last_used = 0.0
         self.locked_reason: str | None = "not unlocked yet"
@@ -105,27 +103,24 @@ class AgentService:
         keys = wallets.local_keys()
         wallets.drop_password()
         self.lock("unlocked again")  # a previous key, if any, is forgotten first
-        try:
-            self._keep_counts(keys)
-        except BaseException:
-            wallets.lock()
-            raise
         self._wallets, self._keys = wallets, keys
         self.unlocked_at = self.last_used = self._clock()
         self.locked_reason = None
 
     def _keep_counts(self, keys: LocalKeys) -> None:
         """Count what this home's agents signed in the last 24 hours (a restarted agent
-        does not start from zero), and keep what this one signs, in the home's encrypted
-        store. Raises StoreError."""
-        from walletim.store import DB_NAME, agent_spent
-        from walletim.store.db import Store
+        does not start from zero), and keep what this one signs, in the agent's own
+        encrypted file (:mod:`walletim.store.agent_spent`). Opened at the first request, in
+        the process that serves (never before the daemon forks). Raises StoreError."""
+        from walletim.agent.client import agent_dir
+        from walletim.store import agent_spent
 
-        store = self._store = Store.open(self.home / DB_NAME, keys.store_key())
+        key = keys.unlocked.subkey(agent_spent.KEY_LABEL)
+        store = self._store = agent_spent.open_spent(agent_dir(self.home), key)
         self.ledger.restore(agent_spent.since(store, self._wall() - DAY))
 
         def keep(address: str, asset: str, when: float, amount: int) -> None:
-            agent_spent.add(store, address, asset, when, amount, next(self._kept))
+            agent_spent.add(store, address, asset, when, amount)
 
         self.ledger.keep = keep
 
@@ -171,6 +166,11 @@ class AgentService:
             raise ServiceFailure(protocol.LOCKED, f"the agent is locked ({self.locked_reason})")
         if request.op in protocol.CHAT_OPS:  # the server runs them: chat()
             raise ServiceFailure(protocol.BAD_REQUEST, f"{request.op} is not a key operation")
+        if self._keys is not None and self._store is None:
+            try:
+                self._keep_counts(self._keys)
+            except WalletimError as exc:
+                raise ServiceFailure(protocol.KEYS, str(exc), exc.kind) from exc
         handler: Callable[[dict[str, Any]], dict[str, Any]] = getattr(self, "_op_" + request.op)
         try:
             result = handler(request.args)
