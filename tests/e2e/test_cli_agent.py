@@ -411,6 +411,8 @@ def test_an_agent_started_again_counts_what_the_one_before_it_signed(home: Home)
     home.ok("agent", "start", password=True)
     assert send(home, "0.6").code == 0
     home.ok("agent", "stop")
+    stopped = home.ok("agent", "policy", "show", "dev", password=True).out
+    assert "signed in the last 24 hours: (kept by the agent, which is not running)" in stopped
     home.ok("agent", "start", password=True)
     again = send(home, "0.6")
     assert again.code == 1 and "over its cap of 1 ETH per day (0.60" in again.err, again.err
