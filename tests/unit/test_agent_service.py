@@ -453,6 +453,21 @@ def test_a_restarted_agent_counts_what_the_one_before_it_signed(home: Path) -> N
     assert spent(service(home, clock)) == {"ETH": str(E18)}
 
 
+def test_unreadable_counts_refuse_what_the_caps_count_and_nothing_else(home: Path) -> None:
+    """A file of counts that does not open (damaged, another home's) signs nothing a cap
+    counts, naming the file; the agent still answers and signs what no cap counts."""
+    (home / "agent").mkdir(mode=0o700)
+    (home / "agent" / "spent.db").write_bytes(b"\x01" * 8192)
+    agent = service(home, Clock())
+    assert agent.handle(request("status"))["locked"] is False
+    assert agent.handle(request("sign_message", account="dev", message="0x6869"))["signature"]
+    with pytest.raises(ServiceFailure, match=r"spent\.db does not open .* caps per day") as no:
+        agent.handle(request("sign_tx", account="dev", tx=tx(1)))
+    assert no.value.code == protocol.KEYS
+    with pytest.raises(ServiceFailure, match=r"spent\.db does not open"):
+        agent.handle(request("sign_tx", account="dev", tx=tx(1)))  # not signed uncounted later
+
+
 def test_a_home_too_long_for_a_socket_address_is_served(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     wallets = Wallets(deep, PASSWORD, fast_kdf=True, agent=False)
