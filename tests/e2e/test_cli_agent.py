@@ -419,3 +419,30 @@ def test_an_agent_started_again_counts_what_the_one_before_it_signed(home: Home)
     shown = home.ok("--json", "agent", "policy", "show", "dev").json()
     assert Decimal("0.6") < Decimal(shown["spent_24h"]["ETH"]["amount"]) < Decimal("0.601")
     assert send(home, "0.3").code == 0
+
+
+def test_a_home_password_with_a_line_break_starts_the_agent(tmp_path: Path) -> None:
+    """A home made with WALLETIM_PASSWORD holding a line break (or a trailing CR, from a
+    Windows file read by `$(cat ...)`) opened for every command but `agent start`, which
+    said "wrong password": the agent read the password as a line."""
+    password = "correct horse\nbattery\r"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETIM_")}
+    env.update(
+        WALLETIM_HOME=str(tmp_path / "h"), WALLETIM_UNSAFE_FAST_KDF="1", WALLETIM_PASSWORD=password
+    )
+
+    def run(*args: str, stdin: str = "") -> Result:
+        proc = subprocess.run(
+            [str(ROOT / ".venv/bin/walletim"), *args],
+            input=stdin, capture_output=True, text=True, env=env, timeout=90,
+        )  # fmt: skip
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    mnemonic = "test test test test test test test test test test test junk"
+    assert run("wallet", "import", "w", "--mnemonic-stdin", stdin=mnemonic).code == 0
+    try:
+        started = run("agent", "start")
+        assert started.code == 0, started.err
+        assert "unlocked" in run("agent", "status").out
+    finally:
+        run("agent", "stop")
