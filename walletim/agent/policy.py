@@ -495,10 +495,10 @@ class Ledger:
 
     def restore(self, kept: Iterable[tuple[str, str, float, int]]) -> None:
         """Count spends kept by an earlier agent (address, asset, when, amount) too."""
+        seen = {(k, e) for k, entries in self._entries.items() for e in entries}
         for address, asset, when, amount in kept:
-            entries = self._entries.setdefault((address, asset), [])
-            if (when, amount) not in entries:
-                entries.append((when, amount))
+            if ((address, asset), (when, amount)) not in seen:
+                self._entries.setdefault((address, asset), []).append((when, amount))
 
     def spent(self, address: str, asset: str) -> int:
         now = self._clock()
