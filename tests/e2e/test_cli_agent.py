@@ -401,3 +401,48 @@ def test_a_batch_the_policy_refuses_signs_nothing_and_counts_nothing(
     shown = home.ok("--json", "agent", "policy", "show", "dev").json()
     assert all(v["raw"] == "0" for v in shown["spent_24h"].values()), shown
     assert send(home, "0.3").code == 0
+
+
+def test_an_agent_started_again_counts_what_the_one_before_it_signed(home: Home) -> None:
+    """The caps per day were counted in the agent's memory only: `agent stop` (which needs no
+    password) and a `start` gave another day's cap at once. The first signature of a new
+    agent is answered at once and counted by the next one."""
+    home.ok("agent", "policy", "set", "dev", "--eth-per-day", "1", password=True)
+    home.ok("agent", "start", password=True)
+    assert send(home, "0.6").code == 0
+    home.ok("agent", "stop")
+    stopped = home.ok("agent", "policy", "show", "dev", password=True).out
+    assert "signed in the last 24 hours: (kept by the agent, which is not running)" in stopped
+    home.ok("agent", "start", password=True)
+    again = send(home, "0.6")
+    assert again.code == 1 and "over its cap of 1 ETH per day (0.60" in again.err, again.err
+    shown = home.ok("--json", "agent", "policy", "show", "dev").json()
+    assert Decimal("0.6") < Decimal(shown["spent_24h"]["ETH"]["amount"]) < Decimal("0.601")
+    assert send(home, "0.3").code == 0
+
+
+def test_a_home_password_with_a_line_break_starts_the_agent(tmp_path: Path) -> None:
+    """A home made with WALLETIM_PASSWORD holding a line break (or a trailing CR, from a
+    Windows file read by `$(cat ...)`) opened for every command but `agent start`, which
+    said "wrong password": the agent read the password as a line."""
+    password = "correct horse\nbattery\r"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETIM_")}
+    env.update(
+        WALLETIM_HOME=str(tmp_path / "h"), WALLETIM_UNSAFE_FAST_KDF="1", WALLETIM_PASSWORD=password
+    )
+
+    def run(*args: str, stdin: str = "") -> Result:
+        proc = subprocess.run(
+            [str(ROOT / ".venv/bin/walletim"), *args],
+            input=stdin, capture_output=True, text=True, env=env, timeout=90,
+        )  # fmt: skip
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    mnemonic = "test test test test test test test test test test test junk"
+    assert run("wallet", "import", "w", "--mnemonic-stdin", stdin=mnemonic).code == 0
+    try:
+        started = run("agent", "start")
+        assert started.code == 0, started.err
+        assert "unlocked" in run("agent", "status").out
+    finally:
+        run("agent", "stop")

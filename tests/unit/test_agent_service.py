@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from walletim.agent import client, protocol
-from walletim.agent.policy import Cap, Policy
+from walletim.agent.policy import DAY, Cap, Policy
 from walletim.agent.server import AgentServer
 from walletim.agent.service import AgentService, Limits, ServiceFailure
 from walletim.app.wallets import Wallets
@@ -426,6 +426,46 @@ def test_a_plan_is_checked_whole_and_counts_nothing(home: Path) -> None:
     whole = E18 - FEE
     with pytest.raises(ServiceFailure, match=r"would make 2\.5 ETH in 24 hours"):
         agent.handle(request("check_plan", account="dev", txs=[tx(whole), tx(whole), tx(half)]))
+
+
+def test_a_restarted_agent_counts_what_the_one_before_it_signed(home: Path) -> None:
+    """The caps per day counted only in the agent's memory: an agent started again (a
+    reboot, a kill, `agent stop` then `start`) signed another day's cap at once. The counts
+    are kept in the home's encrypted store; a day later they are gone."""
+    clock = Clock()
+    first = service(home, clock)
+    first.handle(request("sign_tx", account="dev", tx=tx(E18 - FEE)))
+    first.handle(request("stop"))
+    clock.now += 3600
+    again = service(home, clock)
+
+    def spent(agent: AgentService) -> dict[str, str]:
+        return agent.handle(request("policy", account="dev"))["spent"]  # type: ignore[no-any-return]
+
+    assert spent(again) == {"ETH": str(E18)}
+    again.handle(request("sign_tx", account="dev", tx=tx(E18 - FEE)))
+    with pytest.raises(ServiceFailure, match=r"would make 2\.000021 ETH in 24 hours"):
+        again.handle(request("sign_tx", account="dev", tx=tx(0)))
+    again.handle(request("lock"))
+    again.handle(request("unlock", password=PASSWORD, ttl=0, idle=0))  # not counted twice
+    assert spent(again) == {"ETH": str(2 * E18)}
+    clock.now += DAY - 1800  # the first is a day old, the second not yet
+    assert spent(service(home, clock)) == {"ETH": str(E18)}
+
+
+def test_unreadable_counts_refuse_what_the_caps_count_and_nothing_else(home: Path) -> None:
+    """A file of counts that does not open (damaged, another home's) signs nothing a cap
+    counts, naming the file; the agent still answers and signs what no cap counts."""
+    (home / "agent").mkdir(mode=0o700)
+    (home / "agent" / "spent.db").write_bytes(b"\x01" * 8192)
+    agent = service(home, Clock())
+    assert agent.handle(request("status"))["locked"] is False
+    assert agent.handle(request("sign_message", account="dev", message="0x6869"))["signature"]
+    with pytest.raises(ServiceFailure, match=r"spent\.db does not open .* caps per day") as no:
+        agent.handle(request("sign_tx", account="dev", tx=tx(1)))
+    assert no.value.code == protocol.KEYS
+    with pytest.raises(ServiceFailure, match=r"spent\.db does not open"):
+        agent.handle(request("sign_tx", account="dev", tx=tx(1)))  # not signed uncounted later
 
 
 def test_a_home_too_long_for_a_socket_address_is_served(tmp_path: Path) -> None:

@@ -51,6 +51,7 @@ def _mutate(path: str, value: object) -> str:
         ("crypto.kdfparams.p", 10**6),
         ("crypto.kdfparams.n", "262144"),
         ("crypto.kdfparams.dklen", 64),
+        ("crypto.kdfparams.dklen", 32.0),  # a float 32 reached eth-keyfile: exit 70
         ("crypto.kdfparams.salt", "zz"),
         ("crypto.kdf", "argon9"),
         ("crypto.cipher", "aes-256-gcm"),

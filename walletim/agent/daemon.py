@@ -1,7 +1,8 @@
 """Starting the agent process: ``python -m walletim.agent`` (what ``walletim agent start``
 runs) and the same in the foreground.
 
-The password comes on standard input (one line; never in argv or the environment). The
+The password comes on standard input (one line, a JSON string; never in argv or the
+environment). The
 process takes the home's agent lock, unlocks the vault (argon2id), binds the socket, then
 forks: the child serves (in a new session, detached from any terminal, its output going
 to ``HOME/agent/agent.log``, which holds no secret); the parent writes the child's pid,
@@ -93,6 +94,17 @@ def _detach(home: Path) -> None:
     )
 
 
+def _read_password(line: str) -> str:
+    """The password, sent as one JSON string: it may hold a line break, as the home's
+    password from WALLETIM_PASSWORD can ("" when the line is no JSON string: refused as a
+    wrong password)."""
+    try:
+        found = json.loads(line)
+    except ValueError:
+        return ""
+    return found if isinstance(found, str) else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m walletim.agent")
     parser.add_argument("--home", required=True)
@@ -101,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     harden_process()
     home = Path(args.home).absolute()  # it serves from / (chdir below)
-    password = sys.stdin.readline(MAX_PASSWORD_LINE).rstrip("\r\n")
+    password = _read_password(sys.stdin.readline(MAX_PASSWORD_LINE))
     try:
         server = prepare(home, Limits(args.ttl, args.idle), password)
     except WalletimError as err:

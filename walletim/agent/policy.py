@@ -17,8 +17,9 @@ domain's ``chainId``; without one it is valid everywhere: refused), and its perm
 capped token count like approvals.
 
 "Per day" is a rolling 24 hours, counted by the agent (:class:`Ledger`) from what it signed:
-a signed transaction counts even if it is never broadcast or is replaced. The counts live in
-the agent's memory: a restarted agent (which needs the password) starts from zero.
+a signed transaction counts even if it is never broadcast or is replaced. The agent keeps
+the counts in an encrypted file too (:mod:`walletim.store.agent_spent`): an agent started
+again counts what the one before it signed.
 """
 
 from __future__ import annotations
@@ -477,12 +478,27 @@ def _token_text(cap: TokenCap, amount: int) -> str:
 # -- caps ------------------------------------------------------------------------------------
 
 
+class Keep(Protocol):
+    """Where a ledger keeps what it records, so that the counts outlive the agent."""
+
+    def __call__(self, address: str, asset: str, when: float, amount: int) -> None: ...
+
+
 class Ledger:
-    """What the agent signed per (account address, asset) over the last 24 hours."""
+    """What the agent signed per (account address, asset) over the last 24 hours; each
+    spend recorded is also given to ``keep`` (set by the agent: its file of spends)."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._entries: dict[tuple[str, str], list[tuple[float, int]]] = {}
+        self.keep: Keep | None = None
+
+    def restore(self, kept: Iterable[tuple[str, str, float, int]]) -> None:
+        """Count spends kept by an earlier agent (address, asset, when, amount) too."""
+        seen = {(k, e) for k, entries in self._entries.items() for e in entries}
+        for address, asset, when, amount in kept:
+            if ((address, asset), (when, amount)) not in seen:
+                self._entries.setdefault((address, asset), []).append((when, amount))
 
     def spent(self, address: str, asset: str) -> int:
         now = self._clock()
@@ -494,6 +510,8 @@ class Ledger:
         now = self._clock()
         for spend in spends:
             self._entries.setdefault((address, spend.asset), []).append((now, spend.amount))
+            if self.keep is not None:
+                self.keep(address, spend.asset, now, spend.amount)
 
     def totals(self, address: str) -> dict[str, int]:
         return {

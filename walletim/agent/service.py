@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from walletim.agent import protocol
 from walletim.agent.policy import (
+    DAY,
     Ledger,
     Policy,
     Refused,
@@ -39,6 +40,7 @@ from walletim.errors import WalletimError
 
 if TYPE_CHECKING:
     from walletim.app.chat_engine import ChatEngine
+    from walletim.store.db import Store
 
 MAX_ADDRESSES = 1000
 #: Operations a locked agent answers.
@@ -82,7 +84,9 @@ class AgentService:
         self._fast_kdf = fast_kdf
         self._wallets: Wallets | None = None
         self._keys: LocalKeys | None = None
+        self._wall = wall
         self.ledger = Ledger(wall)
+        self._store: Store | None = None  # where the ledger keeps its counts, while unlocked
         self.unlocked_at = 0.0
         self.last_used = 0.0
         self.locked_reason: str | None = "not unlocked yet"
@@ -103,8 +107,43 @@ class AgentService:
         self.unlocked_at = self.last_used = self._clock()
         self.locked_reason = None
 
+    def _counts(self) -> Ledger:
+        """The ledger, counting what this home's agents signed in the last 24 hours (a
+        restarted agent does not start from zero) and keeping what this one signs, in the
+        agent's own encrypted file (:mod:`walletim.store.agent_spent`). Opened at the first
+        request that needs it, in the process that serves (never before the daemon forks).
+        Raises StoreError (nothing is signed then)."""
+        if self._store is not None:
+            return self.ledger
+        from walletim.agent.client import agent_dir
+        from walletim.errors import StoreError
+        from walletim.store import agent_spent
+
+        key = self._ready()[1].unlocked.subkey(agent_spent.KEY_LABEL)
+        store = None
+        try:
+            store = agent_spent.open_spent(agent_dir(self.home), key)
+            self.ledger.restore(agent_spent.since(store, self._wall() - DAY))
+        except StoreError as exc:
+            if store is not None:
+                store.close()
+            raise StoreError(
+                f"{exc}: the agent keeps what it signed there for its caps per day (removing "
+                "it forgets those counts)"
+            ) from exc
+
+        def keep(address: str, asset: str, when: float, amount: int) -> None:
+            agent_spent.add(store, address, asset, when, amount)
+
+        self.ledger.keep, self._store = keep, store
+        return self.ledger
+
     def lock(self, reason: str) -> None:
         """Forget the keys (the master key overwritten in place)."""
+        self.ledger.keep = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         if self._wallets is not None:
             self._wallets.lock()
         self._wallets = self._keys = None
@@ -286,7 +325,7 @@ class AgentService:
         spends = []
         if policy is not None:
             spends = typed_data_spends(policy, doc, typed_domain(doc).chain_id)
-            check_caps(policy, address, spends, self.ledger)
+            check_caps(policy, address, spends, self._counts())
         signature = keys.sign_typed_data(spec, address, doc, rules)
         self.ledger.record(address, spends)
         return {"digest": "0x" + signature.digest.hex(), "signature": signature.hex}
@@ -301,7 +340,7 @@ class AgentService:
             if "chainId" not in tx:
                 raise Refused("it has no chain id")
             spends = transaction_spends(policy, tx, address)
-            check_caps(policy, address, spends, self.ledger)
+            check_caps(policy, address, spends, self._counts())
         signed = keys.signer(spec, address).sign_transaction(tx)
         self.ledger.record(address, spends)
         return {
@@ -328,7 +367,7 @@ class AgentService:
             if "chainId" not in tx:
                 raise Refused("it has no chain id")
             plan.append(transaction_spends(policy, tx, address))
-        check_plan(policy, address, plan, self.ledger)
+        check_plan(policy, address, plan, self._counts())
         return {"allowed": True}
 
     def _op_policy(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -336,7 +375,7 @@ class AgentService:
         spec = args["account"]
         address = wallets.account(spec).address
         policy: Policy | None = read_policy(keys, spec)
-        spent = {asset: str(amount) for asset, amount in self.ledger.totals(address).items()}
+        spent = {asset: str(amount) for asset, amount in self._counts().totals(address).items()}
         return {"policy": None if policy is None else policy.to_json(), "spent": spent}
 
 

@@ -173,7 +173,8 @@ class AgentControl:
         assert proc.stdin is not None and proc.stdout is not None
         try:
             with contextlib.suppress(BrokenPipeError):
-                proc.stdin.write(password.encode("utf-8") + b"\n")
+                # As a JSON string: the password that opens the home may hold a line break.
+                proc.stdin.write(json.dumps(password).encode("utf-8") + b"\n")
                 proc.stdin.close()
             ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT)
             line = proc.stdout.readline(64 * 1024) if ready else b""

@@ -198,7 +198,7 @@ def policy_show(ctx: Ctx, account: str) -> None:
             said = ["not counted (the agent counts only for an account with a policy)"]
         lines.append(f"  signed in the last 24 hours: {', '.join(said) or 'nothing'}")
     else:
-        lines.append("  signed in the last 24 hours: (the agent is not running: not counted)")
+        lines.append("  signed in the last 24 hours: (kept by the agent, which is not running)")
     ctx.emit(doc, "\n".join(lines))
 
 

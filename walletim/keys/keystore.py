@@ -111,7 +111,7 @@ def _check_kdf(crypto: dict[str, object]) -> None:
     """scrypt or pbkdf2-hmac-sha256, a 32-byte key, parameters within the bounds above."""
     kdf = crypto.get("kdf")
     params = _section(crypto, "kdfparams", "kdfparams")
-    if params.get("dklen") != 32:
+    if type(params.get("dklen")) is not int or params.get("dklen") != 32:
         raise KeystoreError("keystore KDF parameter dklen must be 32")
     _hex(params.get("salt"), "salt")
     if kdf == "scrypt":
