@@ -35,7 +35,8 @@ def sign() -> None:
 @click.argument("message")
 @with_home
 def message(ctx: Ctx, account: str, hex_input: bool, message: str) -> None:
-    """EIP-191 personal_sign MESSAGE (what MetaMask and `cast wallet sign` produce)."""
+    """EIP-191 personal_sign MESSAGE, its text (--hex: its bytes), as MetaMask and `cast
+    wallet sign` sign the same bytes; they read a 0x... MESSAGE as bytes: give --hex."""
     from walletim.keys.signing import message_bytes
 
     data = message_bytes(message, hex_input=hex_input)
