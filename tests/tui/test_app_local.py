@@ -680,3 +680,31 @@ async def test_the_last_error_is_read_whole_with_ctrl_l(filled_home: Path) -> No
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.screen_stack) == 1
+
+
+@aio
+async def test_a_hostile_relays_words_on_the_status_line_cannot_rewrite_the_terminal(
+    filled_home: Path,
+) -> None:
+    """A relay's error text reaches the status line ("relay: disconnected: the relay
+    stopped delivering: …", its ``error`` push's message): escape sequences, a carriage
+    return and a right-to-left override in it are shown as U+FFFD, never written to the
+    terminal (Textual passes ``\\x1b`` in a ``Text`` through), here and in ctrl+l's page."""
+    from walletim.app.chat import ListenEvent
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        hostile = "the relay stopped delivering: \x1b]2;pwned\x07\x1b[2J\x1b[31mPAID\r\u202eevil"
+        app.report(ListenEvent("disconnected", hostile))
+        await pilot.pause()
+        shown = str(app.query_one("#status").render())
+        assert shown.startswith("relay: disconnected: the relay stopped delivering: ")
+        for bad in ("\x1b", "\x07", "\r", "\u202e"):
+            assert bad not in shown
+        assert "\ufffd]2;pwned" in shown
+        app.status(f"refused: {hostile}", "bold red")
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        page = str(app.screen.query_one("#page-text").render())
+        assert "\x1b" not in page and "\u202e" not in page and "PAID" in page
