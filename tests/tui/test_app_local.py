@@ -421,6 +421,35 @@ async def test_money_in_the_conversation_with_yourself_is_refused_as_typed(
 
 
 @aio
+async def test_page_up_and_down_move_the_cursor_with_the_view(filled_home: Path) -> None:
+    """Page up scrolled the view and left the cursor on the newest message, off screen:
+    d, e, r or p then acted on a message the reader could not see, and page up stopped at
+    the top of the first page. It moves the cursor a screenful, kept on screen, and at
+    the top pages older messages in, as up does; page down comes back."""
+    from walletim.tui.model import PAGE
+
+    _long_history(filled_home, 500)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        m = app.messages
+        m.focus()
+        for _ in range(8):
+            await pilot.press("pageup")
+            await pilot.pause()
+            row = m.row
+            assert row is not None and f"← {row.message.text} " in screen_text(app)
+        assert len(m.rows) > PAGE  # the top of the first page was passed
+        newest = m.rows[-1].message.text
+        for _ in range(4):
+            await pilot.press("pagedown")
+            await pilot.pause()
+            row = m.row
+            assert row is not None and f"← {row.message.text} " in screen_text(app)
+        assert m.row is not None and m.row.message.text != newest
+
+
+@aio
 async def test_the_mouse_wheel_at_the_top_pages_older_messages_in(filled_home: Path) -> None:
     """The wheel scrolled to the top of the first page and stopped there (only the
     scrollbar's click paged, Textual's ScrollUp); a burst of wheel events now brings one
