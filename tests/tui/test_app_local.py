@@ -737,3 +737,36 @@ async def test_a_hostile_relays_words_on_the_status_line_cannot_rewrite_the_term
         await pilot.pause()
         page = str(app.screen.query_one("#page-text").render())
         assert "\x1b" not in page and "\u202e" not in page and "PAID" in page
+
+
+@aio
+async def test_a_long_plan_is_read_to_its_last_line_and_its_question_on_a_small_screen(
+    filled_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80x24 a plan of 30 lines filled the dialog's scrolling part to its 16 rows, and
+    the dialog cut off its bottom: the plan's last lines (its fee and WARNING lines) could
+    not be scrolled to, and "Sign and send?  [y] yes  [n] no" was never on screen. The
+    plan's part now takes what the screen leaves it: scrolled to its end, the last line
+    and the question are both there (also once the typed-ahead note is shown)."""
+    from walletim.tui import dialogs
+    from walletim.tui.dialogs import QUIET_S
+    from walletim.tui.screens import ConfirmPlan
+
+    now = [1000.0]
+    monkeypatch.setattr(dialogs, "clock", lambda: now[0])
+    steps = [f"  {n}. step {n}" for n in range(28)]
+    plan = "\n".join([*steps, "  WARNING: an unlimited approval lets the spender move all"])
+    for size in ((80, 24), (60, 16)):
+        app = snapshot_app(filled_home)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            app.push_screen(ConfirmPlan(plan, "Sign and send?"))
+            await pilot.press("x")  # typed ahead: the note takes a line too
+            now[0] += QUIET_S
+            await pilot.pause()
+            await pilot.press("end")
+            await pilot.pause()
+            text = screen_text(app)
+            assert "Keys typed as this appeared were ignored" in text, size
+            assert "WARNING: an unlimited approval" in text, size
+            assert "Sign and send?  [y] yes  [n] no" in text, size
