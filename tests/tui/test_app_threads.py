@@ -160,6 +160,41 @@ async def test_a_shared_swap_card_shows_its_state(filled_home: Path) -> None:
 
 
 @aio
+async def test_a_card_under_the_cursor_redrawn_keeps_the_cursor(filled_home: Path) -> None:
+    """The card the cursor was on changed verdict (pending, then verified): it was drawn
+    again unhighlighted and no row showed the cursor, while p, r, e and d still acted on
+    it. The redrawn card is highlighted, and the row the keys act on is that card."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import BOB, ME, NO_RELAY, add
+    from walletim.app.session import Session
+    from walletim.store.wim import Verdict, WimRepo
+
+    body = {
+        "action": "swap", "chain_id": 31337, "tx": "0x" + "ef" * 32, "note": "gm",
+        "claim": {"raw_in": str(10**18), "raw_out": "2000000000", "token_out": "0x" + "33" * 20},
+    }  # fmt: skip
+    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        mid = add(s, BOB, "in", "action", "I swapped", 1, body=body)
+        WimRepo(s.open_store()).save_action(
+            account=ME, message_id=mid, direction="in", peer=BOB, chain_id=31337,
+            tx_hash="0x" + "ef" * 32, action="swap",
+        )  # fmt: skip
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        m = app.messages
+        m.focus()
+        await pilot.press("end")
+        with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+            WimRepo(s.open_store()).set_action_state(ME, mid, Verdict("verified", "", 2))
+        await app.refresh_cards()
+        await pilot.pause()
+        assert "✓ SHARED ACTION" in screen_text(app)
+        lit = [c for c in m.children if getattr(c, "highlighted", False)]
+        assert lit == [m.highlighted_child] and m.row is not None and m.row.message.id == mid
+
+
+@aio
 async def test_a_reply_or_edit_begun_elsewhere_is_not_sent_from_another_conversation(
     filled_home: Path,
 ) -> None:

@@ -238,11 +238,14 @@ class MessageList(Paged):
         return follow and was_last
 
     async def replace_row(self, row: Row) -> None:
-        """Draw one row again (a verdict that changed)."""
+        """Draw one row again (a verdict that changed); under the cursor it stays
+        highlighted (the cursor did not vanish from the row p, r, e or d act on)."""
         for n, child in enumerate(self.children):
             if isinstance(child, MessageItem) and child.row.id == row.id:
-                await self.insert(n, [self._item(row)])
+                item = self._item(row)
+                await self.insert(n, [item])
                 await child.remove()
+                item.highlighted = n == self.index
                 return
 
     def action_cursor_up(self) -> None:
