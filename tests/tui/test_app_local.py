@@ -421,6 +421,35 @@ async def test_money_in_the_conversation_with_yourself_is_refused_as_typed(
 
 
 @aio
+async def test_a_request_its_asset_cannot_carry_is_refused_before_send_this(
+    filled_home: Path,
+) -> None:
+    """/request 1.1234567890123456789 (19 decimal places, ETH has 18), a token no list
+    names, or a note over the limit asked "Send this?" and were refused only after yes.
+    Each is refused as it is typed, nothing asked."""
+    refusals = {
+        "/request 1.1234567890123456789": "more decimal places than the unit allows (18)",
+        "/split 0.0000000000000000001 dinner": "more decimal places than the unit allows (18)",
+        "/request 5 NOSUCHTOKEN": "unknown token 'NOSUCHTOKEN'",
+        "/request 1 " + "n" * 300: "the note is longer than 280 characters",
+    }
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.open_conversation(BOB)
+        for typed, says in refusals.items():
+            app.compose_box.text = typed
+            await pilot.press("enter")
+            for _ in range(60):  # the worker's answer
+                await pilot.pause(0.05)
+                status = str(app.query_one("#status").render())
+                if says in status or len(app.screen_stack) > 1:
+                    break
+            assert len(app.screen_stack) == 1, typed  # no question
+            assert says in status, status
+
+
+@aio
 async def test_page_up_and_down_move_the_cursor_with_the_view(filled_home: Path) -> None:
     """Page up scrolled the view and left the cursor on the newest message, off screen:
     d, e, r or p then acted on a message the reader could not see, and page up stopped at
