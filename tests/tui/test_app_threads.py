@@ -107,6 +107,30 @@ async def test_edit_history_and_reply_mode(filled_home: Path) -> None:
 
 
 @aio
+async def test_words_typed_before_an_edit_wait_and_come_back(filled_home: Path) -> None:
+    """Words typed in the compose box, then e on your message: the message's words replaced
+    them, and escape (or the edit sent) left the box empty: what was typed was lost. They
+    wait while the edit is made and are back in the box after it, cancelled or sent."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await open_carol(app, pilot)
+        m = app.messages
+        reply = next(n for n, r in enumerate(m.rows) if r.message.kind == "reply")
+        for finish in ("escape", "enter"):
+            app.fill_box("see you at 8, 好的")
+            m.focus()
+            m.index = reply
+            await pilot.press("e")
+            await pilot.pause()
+            assert app.compose_box.text == "yes! 3 tickets"
+            await pilot.press("!", finish)
+            await pilot.pause()
+            assert app.pending is None and app.compose_box.text == "see you at 8, 好的", finish
+            app.compose_box.clear()
+
+
+@aio
 async def test_the_footer_keeps_no_keys_it_removed(filled_home: Path) -> None:
     """Each change of keys recomposes the footer; Textual's footer kept every FooterKey it
     ever composed (its ``compact`` watchers): moving through a conversation grew the heap

@@ -178,7 +178,8 @@ class Acting(App[None]):
         if kind in ("reply", "edit"):
             self.pending = ("reply", row) if kind == "reply" else ("edit", row)
             box = self.compose_box
-            if kind == "edit":
+            if kind == "edit":  # words typed before wait, back when the edit is done
+                self.put_draft_away()
                 self.fill_box(row.message.text)
             who = "you" if row.message.direction == "out" else label(row.message.peer, self.names)
             doing = "replying to" if kind == "reply" else "editing"
@@ -217,6 +218,7 @@ class Acting(App[None]):
         kind, row = self.pending
         self.pending = None
         self.compose_box.clear()
+        self.restore_draft()
         self._change(row, kind, text)
         return True
 
@@ -227,6 +229,7 @@ class Acting(App[None]):
         self.pending = None
         if kind == "edit":
             self.compose_box.clear()
+            self.restore_draft()
         self.status(f"{kind} cancelled")
         return True
 
