@@ -479,6 +479,25 @@ async def test_page_up_and_down_move_the_cursor_with_the_view(filled_home: Path)
 
 
 @aio
+async def test_the_search_hit_under_the_cursor_is_on_screen_at_80x24(filled_home: Path) -> None:
+    """At 80x24 the hits list was 14 rows in a dialog that showed 11 of them: down moved
+    the cursor onto hits not on screen, and enter opened one the reader never saw. The
+    list takes what the screen leaves it, so the cursor's hit is always shown."""
+    _long_history(filled_home, 100)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+f", *"line", "enter")
+        await pilot.pause()
+        hits = app.screen.query_one("#hits")
+        for _ in range(16):
+            await pilot.press("down")
+            await pilot.pause()
+            shown = hits.highlighted_child.message.text
+            assert f"bob  {shown} " in screen_text(app), shown
+
+
+@aio
 async def test_the_mouse_wheel_at_the_top_pages_older_messages_in(filled_home: Path) -> None:
     """The wheel scrolled to the top of the first page and stopped there (only the
     scrollbar's click paged, Textual's ScrollUp); a burst of wheel events now brings one

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import events
@@ -57,11 +57,12 @@ SCROLL_ROWS = 16
 DIALOG_SHARE = 0.9
 
 
-def fit_scroll(screen: ModalScreen[object]) -> None:
-    """The scrolling part (``#plan``) of ``screen``'s dialog made no taller than the screen
-    leaves it beside the dialog's other lines: taller, the dialog cut off its last lines (a
-    plan's fee and warnings, out of reach of scrolling) and the question after it."""
-    dialog, part = screen.query("#dialog"), screen.query("#plan")
+def fit_scroll(screen: ModalScreen[Any], part_id: str = "#plan", rows: int = SCROLL_ROWS) -> None:
+    """The scrolling part (``part_id``, at most ``rows`` high) of ``screen``'s dialog made no
+    taller than the screen leaves it beside the dialog's other lines: taller, the dialog cut
+    off its last lines (a plan's fee and warnings, out of reach of scrolling; search hits
+    the cursor moved onto unseen) and the question after it."""
+    dialog, part = screen.query("#dialog"), screen.query(part_id)
     if not dialog or not part:
         return
     box, scroll = dialog.first(), part.first()
@@ -69,7 +70,7 @@ def fit_scroll(screen: ModalScreen[object]) -> None:
     footer = sum(f.outer_size.height for f in screen.query(KeysFooter))  # docked below
     share = int((screen.size.height - footer) * DIALOG_SHARE)
     room = share - box.styles.gutter.height - others
-    scroll.styles.max_height = max(3, min(SCROLL_ROWS, room))
+    scroll.styles.max_height = max(3, min(rows, room))
 
 
 class Consent(ModalScreen[bool]):
