@@ -421,6 +421,83 @@ async def test_money_in_the_conversation_with_yourself_is_refused_as_typed(
 
 
 @aio
+async def test_a_request_its_asset_cannot_carry_is_refused_before_send_this(
+    filled_home: Path,
+) -> None:
+    """/request 1.1234567890123456789 (19 decimal places, ETH has 18), a token no list
+    names, or a note over the limit asked "Send this?" and were refused only after yes.
+    Each is refused as it is typed, nothing asked."""
+    refusals = {
+        "/request 1.1234567890123456789": "more decimal places than the unit allows (18)",
+        "/split 0.0000000000000000001 dinner": "more decimal places than the unit allows (18)",
+        "/request 5 NOSUCHTOKEN": "unknown token 'NOSUCHTOKEN'",
+        "/request 1 " + "n" * 300: "the note is longer than 280 characters",
+    }
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.open_conversation(BOB)
+        for typed, says in refusals.items():
+            app.compose_box.text = typed
+            await pilot.press("enter")
+            for _ in range(60):  # the worker's answer
+                await pilot.pause(0.05)
+                status = str(app.query_one("#status").render())
+                if says in status or len(app.screen_stack) > 1:
+                    break
+            assert len(app.screen_stack) == 1, typed  # no question
+            assert says in status, status
+
+
+@aio
+async def test_page_up_and_down_move_the_cursor_with_the_view(filled_home: Path) -> None:
+    """Page up scrolled the view and left the cursor on the newest message, off screen:
+    d, e, r or p then acted on a message the reader could not see, and page up stopped at
+    the top of the first page. It moves the cursor a screenful, kept on screen, and at
+    the top pages older messages in, as up does; page down comes back."""
+    from walletim.tui.model import PAGE
+
+    _long_history(filled_home, 500)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        m = app.messages
+        m.focus()
+        for _ in range(8):
+            await pilot.press("pageup")
+            await pilot.pause()
+            row = m.row
+            assert row is not None and f"← {row.message.text} " in screen_text(app)
+        assert len(m.rows) > PAGE  # the top of the first page was passed
+        newest = m.rows[-1].message.text
+        for _ in range(4):
+            await pilot.press("pagedown")
+            await pilot.pause()
+            row = m.row
+            assert row is not None and f"← {row.message.text} " in screen_text(app)
+        assert m.row is not None and m.row.message.text != newest
+
+
+@aio
+async def test_the_search_hit_under_the_cursor_is_on_screen_at_80x24(filled_home: Path) -> None:
+    """At 80x24 the hits list was 14 rows in a dialog that showed 11 of them: down moved
+    the cursor onto hits not on screen, and enter opened one the reader never saw. The
+    list takes what the screen leaves it, so the cursor's hit is always shown."""
+    _long_history(filled_home, 100)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+f", *"line", "enter")
+        await pilot.pause()
+        hits = app.screen.query_one("#hits")
+        for _ in range(16):
+            await pilot.press("down")
+            await pilot.pause()
+            shown = hits.highlighted_child.message.text
+            assert f"bob  {shown} " in screen_text(app), shown
+
+
+@aio
 async def test_the_mouse_wheel_at_the_top_pages_older_messages_in(filled_home: Path) -> None:
     """The wheel scrolled to the top of the first page and stopped there (only the
     scrollbar's click paged, Textual's ScrollUp); a burst of wheel events now brings one
@@ -680,3 +757,64 @@ async def test_the_last_error_is_read_whole_with_ctrl_l(filled_home: Path) -> No
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.screen_stack) == 1
+
+
+@aio
+async def test_a_hostile_relays_words_on_the_status_line_cannot_rewrite_the_terminal(
+    filled_home: Path,
+) -> None:
+    """A relay's error text reaches the status line ("relay: disconnected: the relay
+    stopped delivering: …", its ``error`` push's message): escape sequences, a carriage
+    return and a right-to-left override in it are shown as U+FFFD, never written to the
+    terminal (Textual passes ``\\x1b`` in a ``Text`` through), here and in ctrl+l's page."""
+    from walletim.app.chat import ListenEvent
+
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        hostile = "the relay stopped delivering: \x1b]2;pwned\x07\x1b[2J\x1b[31mPAID\r\u202eevil"
+        app.report(ListenEvent("disconnected", hostile))
+        await pilot.pause()
+        shown = str(app.query_one("#status").render())
+        assert shown.startswith("relay: disconnected: the relay stopped delivering: ")
+        for bad in ("\x1b", "\x07", "\r", "\u202e"):
+            assert bad not in shown
+        assert "\ufffd]2;pwned" in shown
+        app.status(f"refused: {hostile}", "bold red")
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        page = str(app.screen.query_one("#page-text").render())
+        assert "\x1b" not in page and "\u202e" not in page and "PAID" in page
+
+
+@aio
+async def test_a_long_plan_is_read_to_its_last_line_and_its_question_on_a_small_screen(
+    filled_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80x24 a plan of 30 lines filled the dialog's scrolling part to its 16 rows, and
+    the dialog cut off its bottom: the plan's last lines (its fee and WARNING lines) could
+    not be scrolled to, and "Sign and send?  [y] yes  [n] no" was never on screen. The
+    plan's part now takes what the screen leaves it: scrolled to its end, the last line
+    and the question are both there (also once the typed-ahead note is shown)."""
+    from walletim.tui import dialogs
+    from walletim.tui.dialogs import QUIET_S
+    from walletim.tui.screens import ConfirmPlan
+
+    now = [1000.0]
+    monkeypatch.setattr(dialogs, "clock", lambda: now[0])
+    steps = [f"  {n}. step {n}" for n in range(28)]
+    plan = "\n".join([*steps, "  WARNING: an unlimited approval lets the spender move all"])
+    for size in ((80, 24), (60, 16)):
+        app = snapshot_app(filled_home)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            app.push_screen(ConfirmPlan(plan, "Sign and send?"))
+            await pilot.press("x")  # typed ahead: the note takes a line too
+            now[0] += QUIET_S
+            await pilot.pause()
+            await pilot.press("end")
+            await pilot.pause()
+            text = screen_text(app)
+            assert "Keys typed as this appeared were ignored" in text, size
+            assert "WARNING: an unlimited approval" in text, size
+            assert "Sign and send?  [y] yes  [n] no" in text, size

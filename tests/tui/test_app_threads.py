@@ -107,6 +107,30 @@ async def test_edit_history_and_reply_mode(filled_home: Path) -> None:
 
 
 @aio
+async def test_words_typed_before_an_edit_wait_and_come_back(filled_home: Path) -> None:
+    """Words typed in the compose box, then e on your message: the message's words replaced
+    them, and escape (or the edit sent) left the box empty: what was typed was lost. They
+    wait while the edit is made and are back in the box after it, cancelled or sent."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await open_carol(app, pilot)
+        m = app.messages
+        reply = next(n for n, r in enumerate(m.rows) if r.message.kind == "reply")
+        for finish in ("escape", "enter"):
+            app.fill_box("see you at 8, 好的")
+            m.focus()
+            m.index = reply
+            await pilot.press("e")
+            await pilot.pause()
+            assert app.compose_box.text == "yes! 3 tickets"
+            await pilot.press("!", finish)
+            await pilot.pause()
+            assert app.pending is None and app.compose_box.text == "see you at 8, 好的", finish
+            app.compose_box.clear()
+
+
+@aio
 async def test_the_footer_keeps_no_keys_it_removed(filled_home: Path) -> None:
     """Each change of keys recomposes the footer; Textual's footer kept every FooterKey it
     ever composed (its ``compact`` watchers): moving through a conversation grew the heap
@@ -157,6 +181,41 @@ async def test_a_shared_swap_card_shows_its_state(filled_home: Path) -> None:
         await app.refresh_cards()
         await pilot.pause()
         assert "✓ SHARED ACTION, 2 confirmation(s), not final" in screen_text(app)
+
+
+@aio
+async def test_a_card_under_the_cursor_redrawn_keeps_the_cursor(filled_home: Path) -> None:
+    """The card the cursor was on changed verdict (pending, then verified): it was drawn
+    again unhighlighted and no row showed the cursor, while p, r, e and d still acted on
+    it. The redrawn card is highlighted, and the row the keys act on is that card."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import BOB, ME, NO_RELAY, add
+    from walletim.app.session import Session
+    from walletim.store.wim import Verdict, WimRepo
+
+    body = {
+        "action": "swap", "chain_id": 31337, "tx": "0x" + "ef" * 32, "note": "gm",
+        "claim": {"raw_in": str(10**18), "raw_out": "2000000000", "token_out": "0x" + "33" * 20},
+    }  # fmt: skip
+    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        mid = add(s, BOB, "in", "action", "I swapped", 1, body=body)
+        WimRepo(s.open_store()).save_action(
+            account=ME, message_id=mid, direction="in", peer=BOB, chain_id=31337,
+            tx_hash="0x" + "ef" * 32, action="swap",
+        )  # fmt: skip
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        m = app.messages
+        m.focus()
+        await pilot.press("end")
+        with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+            WimRepo(s.open_store()).set_action_state(ME, mid, Verdict("verified", "", 2))
+        await app.refresh_cards()
+        await pilot.pause()
+        assert "✓ SHARED ACTION" in screen_text(app)
+        lit = [c for c in m.children if getattr(c, "highlighted", False)]
+        assert lit == [m.highlighted_child] and m.row is not None and m.row.message.id == mid
 
 
 @aio

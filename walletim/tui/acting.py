@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Static, TextArea
 
-from walletim.display import one_line
+from walletim.display import clean, one_line
 from walletim.errors import WalletimError
 from walletim.tui.dialogs import Ask, History, Page, React, Requests
 from walletim.tui.text import label, said
@@ -74,7 +74,10 @@ class Acting(App[None]):
 
     def status(self, line: str, style: str = "") -> None:
         """``line`` on the status line (wrapped over a few rows, then cut); a refusal (in
-        red) is also kept whole for ctrl+l."""
+        red) is also kept whole for ctrl+l. It carries others' words (a relay's or a node's
+        error, a revert reason), so it is cleaned as the CLI's error line is: nothing in it
+        moves the cursor, recolours or retitles the terminal."""
+        line = clean(line, newline="\n", max_spaces=4)
         self.query_one("#status", Static).update(Text(line, style=style))
         if "red" in style:
             self.last_error = line
@@ -175,7 +178,8 @@ class Acting(App[None]):
         if kind in ("reply", "edit"):
             self.pending = ("reply", row) if kind == "reply" else ("edit", row)
             box = self.compose_box
-            if kind == "edit":
+            if kind == "edit":  # words typed before wait, back when the edit is done
+                self.put_draft_away()
                 self.fill_box(row.message.text)
             who = "you" if row.message.direction == "out" else label(row.message.peer, self.names)
             doing = "replying to" if kind == "reply" else "editing"
@@ -214,6 +218,7 @@ class Acting(App[None]):
         kind, row = self.pending
         self.pending = None
         self.compose_box.clear()
+        self.restore_draft()
         self._change(row, kind, text)
         return True
 
@@ -224,6 +229,7 @@ class Acting(App[None]):
         self.pending = None
         if kind == "edit":
             self.compose_box.clear()
+            self.restore_draft()
         self.status(f"{kind} cancelled")
         return True
 

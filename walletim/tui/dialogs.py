@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import events
@@ -51,6 +51,28 @@ def dialog_title(text: str) -> Static:
     return Static(Text(text, style="bold"), id="dialog-title")
 
 
+#: Rows the scrolling part of a dialog (a plan, a page) takes at most on a tall screen.
+SCROLL_ROWS = 16
+#: The share of the screen's height a dialog takes at most (``#dialog``'s max-height).
+DIALOG_SHARE = 0.9
+
+
+def fit_scroll(screen: ModalScreen[Any], part_id: str = "#plan", rows: int = SCROLL_ROWS) -> None:
+    """The scrolling part (``part_id``, at most ``rows`` high) of ``screen``'s dialog made no
+    taller than the screen leaves it beside the dialog's other lines: taller, the dialog cut
+    off its last lines (a plan's fee and warnings, out of reach of scrolling; search hits
+    the cursor moved onto unseen) and the question after it."""
+    dialog, part = screen.query("#dialog"), screen.query(part_id)
+    if not dialog or not part:
+        return
+    box, scroll = dialog.first(), part.first()
+    others = sum(c.outer_size.height for c in box.children if c is not scroll)
+    footer = sum(f.outer_size.height for f in screen.query(KeysFooter))  # docked below
+    share = int((screen.size.height - footer) * DIALOG_SHARE)
+    room = share - box.styles.gutter.height - others
+    scroll.styles.max_height = max(3, min(rows, room))
+
+
 class Consent(ModalScreen[bool]):
     """A dialog whose yes cannot be taken back (it signs, sends, trusts a key): a key answers
     only once the dialog has been on screen, and the keyboard quiet, for :data:`QUIET_S`.
@@ -62,8 +84,12 @@ class Consent(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.quiet_until = clock() + QUIET_S
+        self.call_after_refresh(fit_scroll, self)
 
-    def on_key(self, event: events.Key) -> None:
+    def on_resize(self) -> None:
+        self.call_after_refresh(fit_scroll, self)
+
+    async def on_key(self, event: events.Key) -> None:
         at = clock()
         if event.key == "escape" or at >= self.quiet_until:
             return
@@ -73,7 +99,8 @@ class Consent(ModalScreen[bool]):
         if not self.query("#typed-ahead"):
             note = "Keys typed as this appeared were ignored: read it, then answer."
             held = Static(Text(note, style="bold red"), id="typed-ahead")
-            self.query_one("#dialog", Vertical).mount(held)
+            await self.query_one("#dialog", Vertical).mount(held)
+            self.call_after_refresh(fit_scroll, self)
 
 
 class RequestItem(ListItem):
@@ -213,6 +240,12 @@ class Page(ModalScreen[None]):
             with VerticalScroll(id="plan"):
                 yield Static(self.text, id="page-text")
         yield KeysFooter()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(fit_scroll, self)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(fit_scroll, self)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -134,6 +134,7 @@ def run_money(
             token=cmd.token, random=cmd.random, note=cmd.note, confirm=confirm,
         )  # fmt: skip
         return told(f"red packet {_sent(made)}: {made.outcome.hash}", made, revoked)
+    _check(s, cmd)  # what would refuse it after "Send this?": said before asking
     if not ask(cmd.describe()):
         raise Aborted("not confirmed: nothing was sent")
     if cmd.kind == "request":
@@ -150,6 +151,17 @@ def run_money(
         where=None if group is None else peer,
     )
     return told(f"split {_sent(split)}: {len(split.messages)} request(s)", split, revoked)
+
+
+def _check(s: Session, cmd: MoneyCommand) -> None:
+    """Refuse a request or split the service would refuse once asked: an asset no list
+    names, an amount with more decimal places than its asset has, a note too long (the
+    service's own checks, made before "Send this?" rather than after yes)."""
+    from walletim.app.wim.model import check_note
+
+    asset = s.defi.asset(cmd.token or "ETH")
+    s.defi.amount(asset, cmd.amount)
+    check_note(cmd.note)
 
 
 def token_in_note(cmd: MoneyCommand, resolve: Callable[[str], str]) -> MoneyCommand:

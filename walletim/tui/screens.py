@@ -12,13 +12,17 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, ListItem, ListView, Static
 
-from walletim.tui.dialogs import Consent, dialog_title
+from walletim.tui.dialogs import Consent, dialog_title, fit_scroll
 from walletim.tui.text import label, preview, safety_text, said, when
 from walletim.tui.widgets import KeysFooter
 
 if TYPE_CHECKING:
     from walletim.app.chat import VerifyResult
     from walletim.store.chat import StoredMessage
+
+
+#: Search hits shown at once on a tall screen (the list scrolls).
+HITS_ROWS = 14
 
 
 class ConfirmPlan(Consent):
@@ -71,6 +75,12 @@ class Search(ModalScreen[tuple[str, int] | None]):
         self._find = find
         self._names = names
         self._now = now_s
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(fit_scroll, self, "#hits", HITS_ROWS)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(fit_scroll, self, "#hits", HITS_ROWS)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):

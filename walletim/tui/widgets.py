@@ -37,7 +37,35 @@ class ConvItem(ListItem):
             self.query_one(Static).update(self._text(info, names, now_s))
 
 
-class ConversationList(ListView):
+class Paged(ListView):
+    """A list whose page up and page down move the cursor a screenful (ListView's own only
+    scrolled the view: the cursor, which enter, r, e, d and p act on, stayed on a row off
+    screen). At the first or last row they move as up or down do (a message list pages
+    older or newer messages in there)."""
+
+    def action_page_up(self) -> None:
+        self._page(-1)
+
+    def action_page_down(self) -> None:
+        self._page(1)
+
+    def _page(self, step: int) -> None:
+        items, at = list(self.children), self.index
+        if at is None or not items:
+            return
+        room, n = self.scrollable_content_region.height, at
+        while 0 <= n + step < len(items):
+            room -= items[n + step].outer_size.height
+            if room < 0 and n != at:
+                break
+            n += step
+        if n == at:  # already at an end
+            (self.action_cursor_up if step < 0 else self.action_cursor_down)()
+        else:
+            self.index = n
+
+
+class ConversationList(Paged):
     """Conversations, most recent first; enter opens one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -95,7 +123,7 @@ class MessageItem(ListItem):
         self.row = row
 
 
-class MessageList(ListView):
+class MessageList(Paged):
     """One conversation's messages, oldest at the top; up at the top pages older messages
     in, down at the bottom pages newer ones back in."""
 
@@ -210,11 +238,14 @@ class MessageList(ListView):
         return follow and was_last
 
     async def replace_row(self, row: Row) -> None:
-        """Draw one row again (a verdict that changed)."""
+        """Draw one row again (a verdict that changed); under the cursor it stays
+        highlighted (the cursor did not vanish from the row p, r, e or d act on)."""
         for n, child in enumerate(self.children):
             if isinstance(child, MessageItem) and child.row.id == row.id:
-                await self.insert(n, [self._item(row)])
+                item = self._item(row)
+                await self.insert(n, [item])
                 await child.remove()
+                item.highlighted = n == self.index
                 return
 
     def action_cursor_up(self) -> None:
