@@ -818,3 +818,15 @@ async def test_a_long_plan_is_read_to_its_last_line_and_its_question_on_a_small_
             assert "Keys typed as this appeared were ignored" in text, size
             assert "WARNING: an unlimited approval" in text, size
             assert "Sign and send?  [y] yes  [n] no" in text, size
+
+
+@aio
+async def test_the_command_palette_writes_no_screenshot_of_the_history(filled_home: Path) -> None:
+    """Textual's command palette (ctrl+p) offered "Screenshot", which writes the screen, the
+    decrypted conversation, to an SVG in the current directory; the app offers it no more
+    (its other commands stay)."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Quit" in titles and "Screenshot" not in titles, titles

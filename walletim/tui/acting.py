@@ -5,11 +5,11 @@ The app's base class: :class:`WalletimApp` adds the layout, the live listener an
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Literal, cast
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from rich.text import Text
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Static, TextArea
@@ -20,6 +20,8 @@ from walletim.tui.dialogs import Ask, History, Page, React, Requests
 from walletim.tui.text import label, said
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from walletim.messaging.kinds import WireKind
     from walletim.tui.model import Doer, Reader, Row
     from walletim.tui.widgets import MessageList
@@ -61,6 +63,14 @@ class Acting(App[None]):
     pending: Pending | None = None
     last_error: str | None = None  # the last refusal said on the status line, whole
     drafts: dict[str, str]  # words not sent, by conversation, until it is open again
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's command palette (ctrl+p) without its SVG screenshot: that writes the
+        conversation on screen, decrypted, to a file in the current directory, where the
+        history is kept only in the encrypted store."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
 
     @property
     def messages(self) -> MessageList:
