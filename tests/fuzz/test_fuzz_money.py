@@ -6,7 +6,9 @@ nothing at all: one hostile message must never make a conversation unreadable.""
 
 from __future__ import annotations
 
+import atexit
 import copy
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -59,7 +61,9 @@ _home: list[MoneyHome] = []
 def home() -> MoneyHome:
     """One recipient for every example (a store per example would be most of the time)."""
     if not _home:
-        bob = MoneyHome(Path(tempfile.mkdtemp(prefix="fuzz-money-")))
+        where = tempfile.mkdtemp(prefix="fuzz-money-")
+        atexit.register(shutil.rmtree, where, True)  # a store left in a tmpfs stays in memory
+        bob = MoneyHome(Path(where))
         bob.chain.mine(TX, block=9)
         _home.append(bob)
     return _home[0]
