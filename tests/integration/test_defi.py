@@ -275,17 +275,25 @@ def test_a_vault_whose_preview_lies_is_shown_minting_what_its_dry_run_mints(
     assert "in the dry run burn 10 " in warning["text"] and ", not 5 " in warning["text"], warning
 
 
+def _inflated_vault(world: World, donation: str) -> str:
+    """A fresh DAI vault whose one share dev:2 holds (1 wei deposited), then inflated by
+    ``donation`` DAI sent to it (the share-inflation front-run): its address."""
+    d = world.session.defi
+    dai = world.manifest.contracts["DAI"]
+    vault = deploy(world, "WalletimVault", ["address", "string", "string"],
+                   [dai, "Fresh Vault", "fvDAI"])  # fmt: skip
+    assert d.execute(d.vault_deposit("dev:2", "0.000000000000000001", vault)).ok
+    assert d.execute(d.transfer("dev:2", "DAI", vault, donation, force=True)).ok
+    return str(vault)
+
+
 def test_a_vault_deposit_that_would_mint_no_shares_is_refused(world: World) -> None:
     """A fresh vault whose first holder deposited 1 wei and then sent it 1000 DAI (the
     share-inflation front-run): a deposit of 100 DAI showed "receive 0 fvDAI
     (previewDeposit)" with no warning, and with --yes gave the 100 DAI to that holder. A
     deposit whose dry run mints no shares is now refused before anything is signed."""
     d = world.session.defi
-    dai = world.manifest.contracts["DAI"]
-    vault = deploy(world, "WalletimVault", ["address", "string", "string"],
-                   [dai, "Fresh Vault", "fvDAI"])  # fmt: skip
-    assert d.execute(d.vault_deposit("dev:2", "0.000000000000000001", vault)).ok
-    assert d.execute(d.transfer("dev:2", "DAI", vault, "1000", force=True)).ok
+    vault = _inflated_vault(world, "1000")
     before = world.anvil.rpc().call("eth_getTransactionCount", [world.address("dev:1"), "latest"])
     with pytest.raises(InputError, match="would mint no shares for 100 DAI"):
         d.vault_deposit("dev:1", "100", vault)
@@ -305,11 +313,7 @@ def test_a_vault_deposit_or_withdrawal_rounded_against_you_warns(world: World) -
     worth ~1000: each gave hundreds of DAI to the other holders, unwarned. Each now warns
     (``rounding``) with what the shares are worth; an ordinary amount has no warning."""
     d = world.session.defi
-    dai = world.manifest.contracts["DAI"]
-    vault = deploy(world, "WalletimVault", ["address", "string", "string"],
-                   [dai, "Fresh Vault", "fvDAI"])  # fmt: skip
-    assert d.execute(d.vault_deposit("dev:2", "0.000000000000000001", vault)).ok
-    assert d.execute(d.transfer("dev:2", "DAI", vault, "2000", force=True)).ok
+    vault = _inflated_vault(world, "2000")
     plan = d.vault_deposit("dev:1", "1500", vault)
     [warning] = plan.figures["warnings"]  # type: ignore[misc]
     assert warning["code"] == "rounding", warning

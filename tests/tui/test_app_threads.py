@@ -151,26 +151,37 @@ async def test_the_footer_keeps_no_keys_it_removed(filled_home: Path) -> None:
         assert len(gone) == 0
 
 
-@aio
-async def test_a_shared_swap_card_shows_its_state(filled_home: Path) -> None:
-    """bob shares a swap: its card says walletim's verdict from the checked record (pending,
-    then verified with its confirmations), never the sender's words."""
+def _shared_swap(home: Path, words: str) -> int:
+    """bob's shared swap (saying ``words``) stored in ``home`` with its record, pending: the
+    message's id."""
     from tests.conftest import HOME_PASSWORD
     from tests.tui.conftest import BOB, ME, NO_RELAY, add
     from walletim.app.session import Session
-    from walletim.store.wim import Verdict, WimRepo
+    from walletim.store.wim import WimRepo
 
     body = {
         "action": "swap", "chain_id": 31337, "tx": "0x" + "ef" * 32, "note": "gm",
         "claim": {"raw_in": str(10**18), "raw_out": "2000000000", "token_out": "0x" + "33" * 20},
     }  # fmt: skip
-    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
-        mid = add(s, BOB, "in", "action", "I swapped 100 ETH", 1, body=body)
-        wim = WimRepo(s.open_store())
-        wim.save_action(
+    with Session(home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        mid = add(s, BOB, "in", "action", words, 1, body=body)
+        WimRepo(s.open_store()).save_action(
             account=ME, message_id=mid, direction="in", peer=BOB, chain_id=31337,
             tx_hash="0x" + "ef" * 32, action="swap",
         )  # fmt: skip
+    return int(mid)
+
+
+@aio
+async def test_a_shared_swap_card_shows_its_state(filled_home: Path) -> None:
+    """bob shares a swap: its card says walletim's verdict from the checked record (pending,
+    then verified with its confirmations), never the sender's words."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import ME, NO_RELAY
+    from walletim.app.session import Session
+    from walletim.store.wim import Verdict, WimRepo
+
+    mid = _shared_swap(filled_home, "I swapped 100 ETH")
     app = snapshot_app(filled_home)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -189,20 +200,11 @@ async def test_a_card_under_the_cursor_redrawn_keeps_the_cursor(filled_home: Pat
     again unhighlighted and no row showed the cursor, while p, r, e and d still acted on
     it. The redrawn card is highlighted, and the row the keys act on is that card."""
     from tests.conftest import HOME_PASSWORD
-    from tests.tui.conftest import BOB, ME, NO_RELAY, add
+    from tests.tui.conftest import ME, NO_RELAY
     from walletim.app.session import Session
     from walletim.store.wim import Verdict, WimRepo
 
-    body = {
-        "action": "swap", "chain_id": 31337, "tx": "0x" + "ef" * 32, "note": "gm",
-        "claim": {"raw_in": str(10**18), "raw_out": "2000000000", "token_out": "0x" + "33" * 20},
-    }  # fmt: skip
-    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
-        mid = add(s, BOB, "in", "action", "I swapped", 1, body=body)
-        WimRepo(s.open_store()).save_action(
-            account=ME, message_id=mid, direction="in", peer=BOB, chain_id=31337,
-            tx_hash="0x" + "ef" * 32, action="swap",
-        )  # fmt: skip
+    mid = _shared_swap(filled_home, "I swapped")
     app = snapshot_app(filled_home)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
