@@ -119,7 +119,7 @@ def test_forged_edit_and_delete_by_a_non_author_are_refused(
     gid = made["group_id"]
     human = alice("chat", "group", "create", "--from", "alice", "crew 2", b)
     assert human.code == 0 and human.out.startswith("created group “crew 2” ["), human.out
-    said = ok(alice, "chat", "group", "send", "--from", "alice", gid, "the code is 1234")
+    said = ok(alice, "chat", "group", "send", "--from", "alice", gid, "the code is 熊猫蜂蜜")
     msg_id = said["msg_id"]
     ok(bob, "chat", "inbox", "--from", "bob")
     ok(mallory, "chat", "inbox", "--from", "mallory")
@@ -137,7 +137,7 @@ def test_forged_edit_and_delete_by_a_non_author_are_refused(
     ok(alice, "chat", "inbox", "--from", "alice")
     for cli, who in ((alice, "alice"), (bob, "bob")):
         m_ = by_id(read(cli, who, gid), msg_id)
-        assert (m_["text"], m_["edited"], m_["deleted"]) == ("the code is 1234", False, False)
+        assert (m_["text"], m_["edited"], m_["deleted"]) == ("the code is 熊猫蜂蜜", False, False)
     assert [x["text"] for x in read(bob, "bob", m)] == ["hi mallory"]
     events = alice("chat", "read", "--from", "alice", gid).out
     assert "9999" not in events
@@ -145,16 +145,16 @@ def test_forged_edit_and_delete_by_a_non_author_are_refused(
     # The honest changes work in the group, for every member.
     ok(bob, "chat", "react", "--from", "bob", gid, msg_id, "👍")
     ok(bob, "chat", "reply", "--from", "bob", gid, msg_id, "noted")
-    ok(alice, "chat", "edit", "--from", "alice", gid, msg_id, "the code is 4321")
+    ok(alice, "chat", "edit", "--from", "alice", gid, msg_id, "the code is 长颈鹿茶")
     for cli, who in ((alice, "alice"), (bob, "bob"), (mallory, "mallory")):
         ok(cli, "chat", "inbox", "--from", who)
     for cli, who in ((alice, "alice"), (bob, "bob"), (mallory, "mallory")):
         history = read(cli, who, gid)
         said_now = by_id(history, msg_id)
-        assert (said_now["text"], said_now["edited"]) == ("the code is 4321", True)
+        assert (said_now["text"], said_now["edited"]) == ("the code is 长颈鹿茶", True)
         assert said_now["reactions"] == [{"emoji": "👍", "count": 1, "reactors": [b]}]
         [reply] = [x for x in history if x["kind"] == "reply"]
-        assert reply["sender"] == b and reply["quote"]["text"] == "the code is 4321"
+        assert reply["sender"] == b and reply["quote"]["text"] == "the code is 长颈鹿茶"
     ok(alice, "chat", "delete", "--from", "alice", gid, msg_id)
     for cli, who in ((bob, "bob"), (mallory, "mallory")):
         ok(cli, "chat", "inbox", "--from", who)
@@ -180,20 +180,21 @@ def test_deleting_an_edited_group_message_leaves_none_of_its_words(
 ) -> None:
     """Alice edits her group message, then deletes it: neither version stays anywhere in
     her store or Bob's (the copies of her edit sent to each member carried the edited
-    words on after the delete)."""
+    words on after the delete). The words are ones no key, id or time can hold by chance
+    (digits such as "1234" stood in a random hex id or a timestamp now and then)."""
     (alice, _), (bob, b), (_, m) = trio["alice"], trio["bob"], trio["mallory"]
     gid = ok(alice, "chat", "group", "create", "--from", "alice", "crew", b, m)["group_id"]
-    msg_id = ok(alice, "chat", "group", "send", "--from", "alice", gid, "the code is 1234")[
+    msg_id = ok(alice, "chat", "group", "send", "--from", "alice", gid, "the code is 熊猫蜂蜜")[
         "msg_id"
     ]
-    ok(alice, "chat", "edit", "--from", "alice", gid, msg_id, "the code is 4321")
+    ok(alice, "chat", "edit", "--from", "alice", gid, msg_id, "the code is 长颈鹿茶")
     ok(bob, "chat", "inbox", "--from", "bob")
-    assert _stored_words(alice, relay, "4321") != []  # (what the scan finds before)
+    assert _stored_words(alice, relay, "长颈鹿茶") != []  # (what the scan finds before)
     ok(alice, "chat", "delete", "--from", "alice", gid, msg_id)
     ok(bob, "chat", "inbox", "--from", "bob")
     for cli in (alice, bob):
         assert by_id(read(cli, cli.home.name.split("-")[0], gid), msg_id)["deleted"] is True
-        for words in ("1234", "4321"):
+        for words in ("熊猫蜂蜜", "长颈鹿茶"):
             assert _stored_words(cli, relay, words) == [], (cli.home, words)
 
 
