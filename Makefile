@@ -10,11 +10,6 @@ PYTEST_ARGS ?=
 # down up to 15x beside a heavy test of the other worker, so the default stays one process.
 TEST_JOBS ?= 1
 XDIST := $(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile,)
-# The tests' homes, stores and relays live in memory (/dev/shm) where the machine has it: the
-# suite waits on disk syncs otherwise (about 13% of the time of the money tests here). The
-# product's own syncs are unchanged; the crash tests kill processes, which a page cache survives.
-TEST_TMPDIR ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm)
-TEST_ENV := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR),)
 
 .PHONY: setup demo test lint format bench fixtures clean reliability
 
@@ -55,7 +50,7 @@ demo: setup
 	$(VENV)/bin/walletim demo --keep .demo
 
 test: setup lint
-	$(TEST_ENV) $(VENV)/bin/pytest -q $(XDIST) --durations=15 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q $(XDIST) --durations=15 $(PYTEST_ARGS)
 
 # The reliability suite's long tier (issue 8), then RELIABILITY.md from both tiers' counts.
 reliability: setup
