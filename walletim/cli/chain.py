@@ -367,16 +367,12 @@ def _check_wait_options(no_wait: bool, timeout: float | None) -> None:
 
     from walletim.errors import UsageError
 
+    if not no_wait:
+        return
     given = click.get_current_context().get_parameter_source("confirmations")
-    waits = [
-        name
-        for name, set_ in (
-            ("--confirmations", given not in (None, ParameterSource.DEFAULT)),
-            ("--timeout", timeout is not None),
-        )
-        if set_
-    ]
-    if no_wait and waits:
+    waits = [] if given in (None, ParameterSource.DEFAULT) else ["--confirmations"]
+    waits += ["--timeout"] if timeout is not None else []
+    if waits:
         raise UsageError(f"--no-wait returns once broadcast: {' and '.join(waits)} cannot apply")
 
 
