@@ -223,7 +223,8 @@ def test_lazy_packages_export_what_they_list(package: str) -> None:
 @pytest.mark.parametrize("package", _LAZY_PACKAGES)
 def test_lazy_packages_type_check_what_they_export(package: str) -> None:
     """What a lazily-loaded package's ``TYPE_CHECKING`` imports give type checkers is what it
-    exports at run time (``__all__``, from its table of lazy names): neither list drifts."""
+    exports at run time (``__all__``, read from those lines by walletim.lazy.reexports): an
+    import written so that it misses is caught here."""
     module = importlib.import_module(package)
     assert module.__file__ is not None
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
@@ -310,3 +311,21 @@ def test_a_command_ends_without_collecting_what_the_os_frees() -> None:
     assert proc.returncode == 0, proc.stderr
     frozen = int(proc.stderr.rsplit("frozen ", 1)[1].split()[0])
     assert frozen > 10_000, proc.stderr
+
+
+def test_reexports_reads_wrapped_and_plain_imports(tmp_path: Path) -> None:
+    """The formatter wraps an import too long for one line; both forms are read, in order,
+    and imports that re-export nothing (no ``as`` of the same name) are not."""
+    from walletim.lazy import reexports
+
+    init = tmp_path / "__init__.py"
+    init.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from a.b import X as X\n"
+        "    from a.c import (\n        LongName as LongName,\n    )\n"
+        "    from a.b import Y as Y\n"
+        "    from a.d import Z as Other\n",
+        encoding="utf-8",
+    )
+    assert reexports(str(init)) == {"a.b": ("X", "Y"), "a.c": ("LongName",)}

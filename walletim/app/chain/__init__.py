@@ -15,7 +15,7 @@ The package, one concern per module:
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import exported, lazy_exports
+from walletim.lazy import exported, lazy_exports, reexports
 
 if TYPE_CHECKING:
     from walletim.app.chain.batch import MAX_BATCH_ROWS as MAX_BATCH_ROWS
@@ -42,43 +42,7 @@ if TYPE_CHECKING:
     from walletim.chain.reverts import revert_from as revert_from
     from walletim.store.inflight import InFlight as InFlight
 
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "walletim.app.chain.batch": (
-        "MAX_BATCH_ROWS",
-        "batch_id_for",
-        "parse_batch_csv",
-    ),
-    "walletim.app.chain.model": (
-        "BatchResult",
-        "BatchRow",
-        "SendRequest",
-        "SendResult",
-        "TxPlan",
-        "Until",
-    ),
-    "walletim.app.chain.nonces": ("NONCE_SLACK",),
-    "walletim.app.chain.service": ("ChainService",),
-    "walletim.app.chain.tokens": (
-        "TRANSFER_SELECTOR",
-        "token_balance",
-        "token_decimals",
-        "token_symbol",
-        "token_transfer_data",
-    ),
-    "walletim.app.chain.tracking": (
-        "LOST_CHECK_SECONDS",
-        "REORG_DEPTH",
-    ),
-    "walletim.chain.fee_limits": (
-        "DEFAULT_BUMP_PERCENT",
-        "NODE_MIN_BUMP_PERCENT",
-    ),
-    "walletim.chain.reverts": (
-        "decode_revert",
-        "revert_from",
-    ),
-    "walletim.store.inflight": ("InFlight",),
-}
+_EXPORTS = reexports(__file__)
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = exported(_EXPORTS)

@@ -15,7 +15,7 @@ each hold one part of chat and are named in its docstring.
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import exported, lazy_exports
+from walletim.lazy import exported, lazy_exports, reexports
 
 if TYPE_CHECKING:
     from walletim.app.chat.consent import Consent as Consent
@@ -45,38 +45,7 @@ if TYPE_CHECKING:
 
 # Names load on first use (walletim.lazy): ``chat inbox`` with nothing new, or a command
 # whose chat runs in the agent, imports a result type without the whole service.
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "walletim.app.chat.consent": (
-        "Consent",
-        "RequestInfo",
-    ),
-    "walletim.app.chat.grouplog": ("GroupNotice",),
-    "walletim.app.chat.ports": (
-        "AuthInfo",
-        "Connector",
-        "Hook",
-        "RelayConnection",
-        "WalletsPort",
-        "websocket_connector",
-    ),
-    "walletim.app.chat.results": (
-        "Accepted",
-        "Blocked",
-        "Dropped",
-        "InboxResult",
-        "InitResult",
-        "Item",
-        "ListenEvent",
-        "Posted",
-        "ReadResult",
-        "Received",
-        "Rejection",
-        "SendResult",
-        "VerifyResult",
-    ),
-    "walletim.app.chat.service": ("ChatService",),
-    "walletim.app.chat.threads": ("Quote",),
-}
+_EXPORTS = reexports(__file__)
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = exported(_EXPORTS)

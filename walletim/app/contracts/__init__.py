@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import exported, lazy_exports
+from walletim.lazy import exported, lazy_exports, reexports
 
 if TYPE_CHECKING:
     from walletim.app.contracts.execute import Executor as Executor
@@ -52,34 +52,7 @@ if TYPE_CHECKING:
     from walletim.app.contracts.simulate import Simulator as Simulator
     from walletim.contracts.abi import calldata as calldata
 
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "walletim.app.contracts.execute": (
-        "Executor",
-        "decode_events",
-    ),
-    "walletim.app.contracts.lookup": ("TokenLookup",),
-    "walletim.app.contracts.plans": (
-        "MAX_UINT256",
-        "UNLIMITED_FROM",
-        "Figures",
-        "Outcome",
-        "Plan",
-        "Simulated",
-        "Step",
-        "StepResult",
-        "TokenMeta",
-        "now",
-        "parse_percent",
-    ),
-    "walletim.app.contracts.ports": (
-        "ChainPort",
-        "NameOf",
-        "TokenNames",
-    ),
-    "walletim.app.contracts.service": ("ContractService",),
-    "walletim.app.contracts.simulate": ("Simulator",),
-    "walletim.contracts.abi": ("calldata",),
-}
+_EXPORTS = reexports(__file__)
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = exported(_EXPORTS)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import exported, lazy_exports
+from walletim.lazy import exported, lazy_exports, reexports
 
 if TYPE_CHECKING:
     from walletim.app.defi.approvals import ERC721_INTERFACE as ERC721_INTERFACE
@@ -53,41 +53,7 @@ if TYPE_CHECKING:
     from walletim.app.defi.vault import Vault as Vault
     from walletim.app.defi.vault import VaultPosition as VaultPosition
 
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "walletim.app.defi.approvals": (
-        "ERC721_INTERFACE",
-        "Approval",
-    ),
-    "walletim.app.defi.assets": (
-        "ETH",
-        "Asset",
-    ),
-    "walletim.app.defi.base": (
-        "DEFAULT_DEADLINE_S",
-        "DEFAULT_SLIPPAGE_BPS",
-    ),
-    "walletim.app.defi.calls": ("CallResult",),
-    "walletim.app.defi.erc20": ("TokenInfo",),
-    "walletim.app.defi.liquidity": ("Position",),
-    "walletim.app.defi.logs": (
-        "LOG_CHUNK",
-        "T_APPROVAL",
-        "T_APPROVAL_FOR_ALL",
-        "T_TRANSFER",
-    ),
-    "walletim.app.defi.nft": ("Nft",),
-    "walletim.app.defi.service": ("DefiService",),
-    "walletim.app.defi.uniswap": (
-        "HIGH_PRICE_IMPACT_BPS",
-        "UNISWAP_FEE_BPS",
-        "Quoted",
-        "SwapQuote",
-    ),
-    "walletim.app.defi.vault": (
-        "Vault",
-        "VaultPosition",
-    ),
-}
+_EXPORTS = reexports(__file__)
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = exported(_EXPORTS)

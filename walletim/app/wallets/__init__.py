@@ -21,7 +21,7 @@ Modules: ``model`` (the values and parsers), ``public`` (the public part of wall
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import exported, lazy_exports
+from walletim.lazy import exported, lazy_exports, reexports
 
 if TYPE_CHECKING:
     from walletim.app.wallets.address import parse_address as parse_address
@@ -43,24 +43,7 @@ if TYPE_CHECKING:
 
 # Names load on first use: parsing an address (``walletim balance 0x...``) needs one small
 # module, not the model, the manager, the vault and the key derivation.
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "walletim.app.wallets.address": ("parse_address",),
-    "walletim.app.wallets.manager": ("MAX_ADDRESS_COUNT", "Wallets"),
-    "walletim.app.wallets.model": (
-        "Account",
-        "CreatedWallet",
-        "ListedWallet",
-        "NoPassword",
-        "PasswordSource",
-        "RevealedSecret",
-        "StaticPassword",
-        "WalletEntry",
-        "WalletInfo",
-        "WalletListing",
-        "parse_account_spec",
-    ),
-    "walletim.app.wallets.public": ("CACHED_ADDRESSES", "MAX_LEGACY_CACHE"),
-}
+_EXPORTS = reexports(__file__)
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = exported(_EXPORTS)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import exported, lazy_exports
+from walletim.lazy import exported, lazy_exports, reexports
 
 if TYPE_CHECKING:
     from walletim.cli.defi.calls import call as call
@@ -31,22 +31,7 @@ if TYPE_CHECKING:
     from walletim.cli.defi.tokenlists import token_list as token_list
     from walletim.cli.defi.tokens import token as token
 
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "walletim.cli.defi.calls": ("call", "contract"),
-    "walletim.cli.defi.common": (
-        "FLAG_TEXT",
-        "_run_plan",
-        "_session",
-        "confirmer",
-        "event_json",
-        "flags_text",
-        "outcome_json",
-        "plan_text",
-    ),
-    "walletim.cli.defi.swap": ("liquidity",),
-    "walletim.cli.defi.tokenlists": ("token_list",),
-    "walletim.cli.defi.tokens": ("token",),
-}
+_EXPORTS = reexports(__file__)
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = exported(_EXPORTS)

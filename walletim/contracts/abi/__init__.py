@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from walletim.lazy import exported, lazy_exports
+from walletim.lazy import exported, lazy_exports, reexports
 
 if TYPE_CHECKING:
     from walletim.contracts.abi.decode import MAX_DEEP_DATA as MAX_DEEP_DATA
@@ -83,68 +83,7 @@ if TYPE_CHECKING:
     from walletim.contracts.abi.signatures import keccak as keccak
     from walletim.contracts.abi.signatures import parse_signature as parse_signature
 
-_EXPORTS = {
-    "walletim.contracts.abi.decode": (
-        "MAX_DEEP_DATA",
-        "MAX_RETURN_DATA",
-        "decode_output",
-        "decode_revert",
-        "decode_values",
-        "normalize",
-        "render_value",
-        "render_values",
-        "reverted",
-    ),
-    "walletim.contracts.abi.encode": (
-        "calldata",
-        "encode_args",
-        "encode_call",
-        "parse_value",
-    ),
-    "walletim.contracts.abi.events": (
-        "DecodedEvent",
-        "EventParam",
-        "EventSig",
-        "LogLike",
-        "decode_log",
-        "events_of_abi",
-        "parse_event",
-    ),
-    "walletim.contracts.abi.files": (
-        "MAX_ABI_BYTES",
-        "abi_functions",
-        "find_function",
-        "human_abi",
-        "load_abi",
-    ),
-    "walletim.contracts.abi.known": (
-        "AAVE_V3_POOL_ABI",
-        "ERC20_ABI",
-        "ERC721_ABI",
-        "ERC2612_ABI",
-        "ERC4626_ABI",
-        "KNOWN_ABIS",
-        "REDPACKET_ABI",
-        "UNISWAP_V2_FACTORY_ABI",
-        "UNISWAP_V2_PAIR_ABI",
-        "UNISWAP_V2_ROUTER02_ABI",
-        "WELL_KNOWN_ABIS",
-        "WETH9_ABI",
-    ),
-    "walletim.contracts.abi.signatures": (
-        "MAX_DEPTH",
-        "MAX_SIGNATURE",
-        "AbiEntry",
-        "FunctionSig",
-        "Value",
-        "_split",
-        "_tuple_types",
-        "canonical_type",
-        "dynamic_depth",
-        "keccak",
-        "parse_signature",
-    ),
-}
+_EXPORTS = reexports(__file__)
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = exported(_EXPORTS)
