@@ -69,7 +69,11 @@ class RequestResult:
 
     request: RequestRow
     message: StoredMessage
-    delivered: bool
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the relay holds this peer's message (False: it waits in the outbox)."""
+        return self.message.state == "sent"
 
 
 @dataclass(frozen=True, slots=True)

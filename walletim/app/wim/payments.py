@@ -454,7 +454,7 @@ class Payments:
             )  # fmt: skip
             made.append((payee, req))
             items.append((payee, "request", req.to_json(), req.text))
-        messages, delivered = chat.post(account, items)
+        messages, _ = chat.post(account, items)
         repo = self.p.repo()
         out = []
         for (payee, req), message in zip(made, messages, strict=True):
@@ -465,7 +465,7 @@ class Payments:
                     None, message.id, self.p.now_ms(),
                 )
             )  # fmt: skip
-            out.append(RequestResult(row, message, delivered))
+            out.append(RequestResult(row, message))
         return out
 
     def split(
