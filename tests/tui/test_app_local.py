@@ -426,7 +426,8 @@ async def test_a_request_its_asset_cannot_carry_is_refused_before_send_this(
 ) -> None:
     """/request 1.1234567890123456789 (19 decimal places, ETH has 18), a token no list
     names, or a note over the limit asked "Send this?" and were refused only after yes.
-    Each is refused as it is typed, nothing asked."""
+    Each is refused as it is typed, nothing asked, and the command goes back into the
+    compose box (it was cleared: typed again whole to mend one digit)."""
     refusals = {
         "/request 1.1234567890123456789": "more decimal places than the unit allows (18)",
         "/split 0.0000000000000000001 dinner": "more decimal places than the unit allows (18)",
@@ -447,6 +448,8 @@ async def test_a_request_its_asset_cannot_carry_is_refused_before_send_this(
                     break
             assert len(app.screen_stack) == 1, typed  # no question
             assert says in status, status
+            await pilot.pause()
+            assert app.compose_box.text == typed  # back in the box, to be mended
 
 
 @aio
@@ -830,3 +833,53 @@ async def test_the_command_palette_writes_no_screenshot_of_the_history(filled_ho
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Quit" in titles and "Screenshot" not in titles, titles
+
+
+@aio
+async def test_a_new_conversation_is_started_from_the_list(filled_home: Path) -> None:
+    """n in the list asks who: words naming nobody are refused in the dialog, which stays;
+    a new address (typed in lower case) opens its empty conversation, checksummed, with the
+    compose box focused; a contact's name opens theirs."""
+    from textual.widgets import Input
+
+    from walletim.tui.dialogs import NewChat
+
+    dave = "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc"  # no conversation in this home
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+o", "n")
+        await pilot.pause()
+        assert isinstance(app.screen, NewChat)
+        await pilot.press(*"nobody", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, NewChat)
+        assert "nobody" in screen_text(app) and app.peer == BOB
+        app.screen.query_one("#new-peer", Input).value = ""
+        await pilot.press(*dave.lower(), "enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, NewChat)
+        assert app.peer == dave and app.messages.rows == []
+        assert app.focused is app.compose_box
+        await pilot.press("ctrl+o", "n")
+        await pilot.pause()
+        assert isinstance(app.screen, NewChat)
+        await pilot.press(*"bob", "enter")
+        await pilot.pause()
+        assert app.peer == BOB and app.messages.rows
+
+
+@aio
+async def test_the_footer_keys_fit_at_80_columns(filled_home: Path) -> None:
+    """At 80x24 the keys of the list and of the compose box all show, the last (ctrl+o)
+    included: the footer is compact there (it cut ctrl+t and ctrl+o off)."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for focus in ("ctrl+o", "tab", "tab"):  # the list, the conversation, the compose box
+            await pilot.press(focus)
+            await pilot.pause()
+            footer = screen_text(app).splitlines()[-1]
+            if app.focused is not app.messages:
+                assert footer.rstrip().endswith("^o Chats"), footer
+            assert "^t Safety" in footer, footer

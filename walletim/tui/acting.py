@@ -16,7 +16,7 @@ from textual.widgets import Static, TextArea
 
 from walletim.display import clean, one_line
 from walletim.errors import WalletimError
-from walletim.tui.dialogs import Ask, History, Page, React, Requests
+from walletim.tui.dialogs import Ask, History, NewChat, Page, React, Requests
 from walletim.tui.text import label, said
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ class Acting(App[None]):
     pending: Pending | None = None
     last_error: str | None = None  # the last refusal said on the status line, whole
     drafts: dict[str, str]  # words not sent, by conversation, until it is open again
+    _checking = False  # a check of money not final is running
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's command palette (ctrl+p) without its SVG screenshot: that writes the
@@ -95,6 +96,16 @@ class Acting(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.last_error is not None if action == "last_error" else True
+
+    def action_new_chat(self) -> None:
+        """Ask who to write to (:class:`~walletim.tui.dialogs.NewChat`), then open that
+        conversation with the compose box focused (empty until the first message)."""
+
+        async def go(peer: str | None) -> None:
+            if peer is not None:
+                await self.open_conversation(peer)
+
+        self.push_screen(NewChat(self.reader.resolve), callback=go)
 
     def action_last_error(self) -> None:
         """The last refusal whole, in a dialog: the status line cuts a very long one."""
@@ -138,19 +149,49 @@ class Acting(App[None]):
         box.text = text
         box.move_cursor(box.document.end)
 
-    def _work(self, job: Callable[[], str], *, open_peer: str | None = None) -> None:
+    def _work(
+        self,
+        job: Callable[[], str],
+        *,
+        open_peer: str | None = None,
+        typed: tuple[str, str] | None = None,
+    ) -> None:
         """Run ``job`` (it reaches the relay or the chain) on a worker thread; its line, or
-        its refusal, goes to the status line."""
+        its refusal, goes to the status line. ``typed``: (peer, words) of the command that
+        asked for it, back into that conversation's compose box if it is refused as input
+        (a token, an amount, a no to its plan: nothing was signed) to be mended, never
+        after any other failure (it may have signed: typed again, it would pay twice)."""
 
         def run() -> None:
+            from walletim.errors import InputError
+
             try:
                 line = job()
             except WalletimError as exc:
-                self.post_message(Done(said(exc), False))
+                mend = typed if isinstance(exc, InputError) else None
+                self.post_message(Done(said(exc), False, unsent=mend))
                 return
             self.post_message(Done(line, True, open_peer=open_peer))
 
         self.run_worker(run, thread=True, group="act", exit_on_error=False)
+
+    # -- payments not final -----------------------------------------------------------------------
+
+    def _check_money(self) -> None:
+        if not self._checking:
+            self._checking = True
+            self.run_worker(self._check, thread=True, group="check", exit_on_error=False)
+
+    def _check(self) -> None:
+        """Ask the chain again about money not final (on a worker thread); a node out of
+        reach changes nothing (walletim.app.wim.ledger)."""
+        try:
+            self.doer.check()  # counts changes of state; confirmations change more often
+        except WalletimError:
+            return
+        finally:
+            self._checking = False
+        self.post_message(Done("", True, cards=True))  # cards not final are drawn again
 
     # -- Requests --------------------------------------------------------------------------------
 

@@ -71,7 +71,7 @@ CSS = """
 #hits { height: auto; max-height: 14; }
 #key-changed { padding: 1 1; margin-bottom: 1; }
 #number { padding: 1 4; }
-ConfirmPlan, Search, Safety { align: center middle; }
+ConfirmPlan, Search, Safety, NewChat { align: center middle; }
 Screen.-narrow #side { width: 26; }
 """
 
@@ -98,7 +98,7 @@ class WalletimApp(Acting):
         Binding("ctrl+f", "search", "Search"),
         Binding("ctrl+r", "requests", "Requests"),
         Binding("ctrl+n", "money_help", "Money"),
-        Binding("ctrl+t", "safety", "Safety no."),
+        Binding("ctrl+t", "safety", "Safety"),
         Binding("escape", "chats", "Chats", show=False),
         Binding("ctrl+o", "chats", "Chats"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -121,7 +121,6 @@ class WalletimApp(Acting):
         self._asking: set[Future[bool]] = set()
         self._closed = False
         self.drafts = {}
-        self._checking = False
         self.listening = "offline"
 
     # -- layout ---------------------------------------------------------------------------------
@@ -396,20 +395,6 @@ class WalletimApp(Acting):
 
     # -- money ------------------------------------------------------------------------------------
 
-    def _check_money(self) -> None:
-        if not self._checking:
-            self._checking = True
-            self.run_worker(self._check, thread=True, group="check", exit_on_error=False)
-
-    def _check(self) -> None:
-        try:
-            self.doer.check()  # counts changes of state; confirmations change more often
-        except WalletimError:
-            return
-        finally:
-            self._checking = False
-        self.post_message(Done("", True, cards=True))  # cards not final are drawn again
-
     async def refresh_cards(self) -> None:
         """Draw again the cards on screen whose record changed (a verdict, a settled request,
         more confirmations)."""
@@ -444,7 +429,7 @@ class WalletimApp(Acting):
             return
         self.compose_box.clear()
         self.status("planning and simulating…" if cmd.kind in ("pay", "packet") else "")
-        self._work(lambda: self.doer.money(peer, cmd, self._confirm, self._ask))
+        self._work(lambda: self.doer.money(peer, cmd, self._confirm, self._ask), typed=(peer, text))
 
     def _confirm(self, plan: Plan) -> bool:
         """On a worker thread: show the plan (the CLI's text) and wait for y or n."""

@@ -1,11 +1,13 @@
 """The app's dialogs for consent and message changes: Requests (strangers' conversations:
-accept, ignore, block, unblock), a reaction picker, a yes/no question, an edit history; and
+accept, ignore, block, unblock), a new conversation, a reaction picker, a yes/no question,
+an edit history; and
 :class:`Consent`, the one rule of every dialog whose yes cannot be taken back."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -14,10 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Input, ListItem, ListView, Static
 
 from walletim.display import clean
-from walletim.tui.text import request_item, when
+from walletim.tui.text import request_item, said, when
 from walletim.tui.widgets import KeysFooter
 
 if TYPE_CHECKING:
@@ -49,6 +52,14 @@ clock = time.monotonic
 def dialog_title(text: str) -> Static:
     """A dialog's title line (bold, styled by ``#dialog-title``)."""
     return Static(Text(text, style="bold"), id="dialog-title")
+
+
+def framed(title: str, *parts: Widget, above: Widget | None = None) -> ComposeResult:
+    """Every dialog's widgets: its box (``#dialog``: ``above`` if given, the title line, then
+    ``parts``) and the keys footer docked below it."""
+    head = (above, dialog_title(title)) if above is not None else (dialog_title(title),)
+    yield Vertical(*head, *parts, id="dialog")
+    yield KeysFooter()
 
 
 #: Rows the scrolling part of a dialog (a plan, a page) takes at most on a tall screen.
@@ -129,22 +140,19 @@ class Requests(ModalScreen[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         waiting = sum(r.consent.state == "request" for r in self.found)
-        with Vertical(id="dialog"):
-            yield dialog_title(f"Message requests ({waiting})")
-            yield Static(
-                Text(
-                    "From people who are not your contacts nor in your groups. Nothing in them "
-                    "is acted on until you accept: money is not shown as cards. Blocking drops "
-                    "their mail unread.",
-                    style="dim",
-                )
-            )
-            if not self.found:
-                yield Static("No requests.", id="no-requests")
-            yield ListView(
-                *(RequestItem(r, self.names, self.now_s) for r in self.found), id="requests"
-            )
-        yield KeysFooter()
+        about = Text(
+            "From people who are not your contacts nor in your groups. Nothing in them is acted "
+            "on until you accept: money is not shown as cards. Blocking drops their mail unread.",
+            style="dim",
+        )
+        none = [] if self.found else [Static("No requests.", id="no-requests")]
+        items = (RequestItem(r, self.names, self.now_s) for r in self.found)
+        yield from framed(
+            f"Message requests ({waiting})",
+            Static(about),
+            *none,
+            ListView(*items, id="requests"),
+        )
 
     def on_mount(self) -> None:
         self.query_one("#requests", ListView).focus()
@@ -188,15 +196,48 @@ class React(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         quick = "  ".join(f"{n} {e}" for n, e in enumerate(QUICK, 1))
-        with Vertical(id="dialog"):
-            yield dialog_title("React with one emoji")
-            yield Static(f"{quick}   (or type one; empty removes yours)")
-            yield Input(placeholder="emoji or 1-6, then enter", id="emoji")
-        yield KeysFooter()
+        yield from framed(
+            "React with one emoji",
+            Static(f"{quick}   (or type one; empty removes yours)"),
+            Input(placeholder="emoji or 1-6, then enter", id="emoji"),
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
         self.dismiss(QUICK_KEYS.get(value, value))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class NewChat(ModalScreen[str | None]):
+    """Start (or go to) a conversation: an address, a contact's name, a wallet account of
+    this home, or a group's name or id. What does not name one is said here, and the dialog
+    stays for another try; enter opens it (dismisses with its peer)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Cancel")]
+
+    def __init__(self, resolve: Callable[[str], str]) -> None:
+        super().__init__()
+        self._resolve = resolve
+
+    def compose(self) -> ComposeResult:
+        yield from framed(
+            "New conversation",
+            Static("A 0x address, a contact's name, an account (NAME:INDEX) or a group"),
+            Input(placeholder="who, then enter", id="new-peer"),
+            Static("", id="new-status"),
+        )
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        from walletim.errors import WalletimError
+
+        try:
+            peer = self._resolve(event.value.strip())
+        except WalletimError as exc:
+            self.query_one("#new-status", Static).update(Text(said(exc), style="red"))
+            return
+        self.dismiss(peer)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -215,11 +256,8 @@ class Ask(Consent):
         self.head, self.detail = title, detail
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield dialog_title(self.head)
-            yield Static(Text(self.detail))
-            yield Static(Text("[y] yes  [n] no", style="bold yellow"))
-        yield KeysFooter()
+        answers = Text("[y] yes  [n] no", style="bold yellow")
+        yield from framed(self.head, Static(Text(self.detail)), Static(answers))
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -235,11 +273,8 @@ class Page(ModalScreen[None]):
         self.head, self.text = title, text
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield dialog_title(self.head)
-            with VerticalScroll(id="plan"):
-                yield Static(self.text, id="page-text")
-        yield KeysFooter()
+        text = Static(self.text, id="page-text")
+        yield from framed(self.head, VerticalScroll(text, id="plan"))
 
     def on_mount(self) -> None:
         self.call_after_refresh(fit_scroll, self)

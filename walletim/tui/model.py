@@ -187,6 +187,11 @@ class Reader:
     def mark_read(self, peer: str) -> int:
         return self.s.chat.mark_read(self.account, peer)
 
+    def resolve(self, text: str) -> str:
+        """The conversation ``text`` names: an address, a contact, an account of this home,
+        or a group of this account (``group:ID``). Raises InputError."""
+        return self.s.chat.conversation_peer(self.account, text)
+
     def search(self, query: str) -> list[StoredMessage]:
         return self.s.chat.search(self.account, query, SEARCH_LIMIT)
 

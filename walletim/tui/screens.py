@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, ListItem, ListView, Static
 
-from walletim.tui.dialogs import Consent, dialog_title, fit_scroll
+from walletim.tui.dialogs import Consent, fit_scroll, framed
 from walletim.tui.text import label, preview, safety_text, said, when
-from walletim.tui.widgets import KeysFooter
 
 if TYPE_CHECKING:
     from walletim.app.chat import VerifyResult
@@ -41,12 +40,9 @@ class ConfirmPlan(Consent):
         self.question = question
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield dialog_title("Check before signing")
-            with VerticalScroll(id="plan"):
-                yield Static(Text(self.plan), id="plan-text")
-            yield Static(Text(f"{self.question}  [y] yes  [n] no", style="bold yellow"))
-        yield KeysFooter()
+        plan = VerticalScroll(Static(Text(self.plan), id="plan-text"), id="plan")
+        answers = Text(f"{self.question}  [y] yes  [n] no", style="bold yellow")
+        yield from framed("Check before signing", plan, Static(answers))
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -83,12 +79,12 @@ class Search(ModalScreen[tuple[str, int] | None]):
         self.call_after_refresh(fit_scroll, self, "#hits", HITS_ROWS)
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield dialog_title("Search all conversations")
-            yield Input(placeholder="words to find, then enter", id="query")
-            yield Static("", id="search-status")
-            yield ListView(id="hits")
-        yield KeysFooter()
+        yield from framed(
+            "Search all conversations",
+            Input(placeholder="words to find, then enter", id="query"),
+            Static("", id="search-status"),
+            ListView(id="hits"),
+        )
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         from walletim.errors import WalletimError
@@ -133,30 +129,27 @@ class Safety(Consent):
     def compose(self) -> ComposeResult:
         r = self.result
         c = r.contact
-        with Vertical(id="dialog"):
-            if c.key_changed:
-                yield Static(
-                    Text(
-                        f"⚠ {self.who}'s CHAT KEY CHANGED since you last compared. Someone may "
-                        "be reading in between: compare again before trusting it.",
-                        style="bold white on red",
-                    ),
-                    id="key-changed",
-                )
-            yield dialog_title(f"Safety number with {self.who}")
-            yield Static(Text(safety_text(r.safety_number), style="bold"), id="number")
-            binding = (
-                "their chat key's binding to their address verifies"
-                if r.binding_verified
-                else "their chat key's binding does NOT verify"
-            )
-            state = "confirmed: you compared it" if c.confirmed else "not compared yet"
-            yield Static(f"{binding}; {state}.")
-            yield Static(
+        changed = Text(
+            f"⚠ {self.who}'s CHAT KEY CHANGED since you last compared. Someone may be reading "
+            "in between: compare again before trusting it.",
+            style="bold white on red",
+        )
+        binding = (
+            "their chat key's binding to their address verifies"
+            if r.binding_verified
+            else "their chat key's binding does NOT verify"
+        )
+        state = "confirmed: you compared it" if c.confirmed else "not compared yet"
+        yield from framed(
+            f"Safety number with {self.who}",
+            Static(Text(safety_text(r.safety_number), style="bold"), id="number"),
+            Static(f"{binding}; {state}."),
+            Static(
                 "Read it aloud with them (in person or on a call). If it is the same on both "
                 "screens, press c."
-            )
-        yield KeysFooter()
+            ),
+            above=Static(changed, id="key-changed") if c.key_changed else None,
+        )
 
     def action_confirm(self) -> None:
         self.dismiss(True)

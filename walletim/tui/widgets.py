@@ -66,10 +66,11 @@ class Paged(ListView):
 
 
 class ConversationList(Paged):
-    """Conversations, most recent first; enter opens one."""
+    """Conversations, most recent first; enter opens one, n starts a new one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Open", show=True),
+        Binding("n", "app.new_chat", "New chat"),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
     ]
@@ -348,12 +349,22 @@ class Messages(MessageList):
             self.post_message(self.Act(row))
 
 
+#: Terminal columns under which the footer is compact.
+COMPACT_BELOW = 100
+
+
 class KeysFooter(Footer):
     """Textual's footer, without its leak: each time the keys change it composes new
     FooterKeys, each bound to the footer's ``compact`` (``data_bind``), and the footer's
     watcher list keeps every one it ever composed (pruned only when ``compact`` changes):
     moving the cursor through a long conversation grew the heap with it. After each
-    recompose the watchers of removed keys are dropped."""
+    recompose the watchers of removed keys are dropped. Under 100 columns it is compact (less
+    space around each key, and no ctrl+p key: the palette still opens), so that at 80 the
+    keys of the focused part and the app's fit, none cut off."""
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < COMPACT_BELOW
+        self.compact, self.show_command_palette = narrow, not narrow
 
     async def recompose(self) -> None:
         await super().recompose()
