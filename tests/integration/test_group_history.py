@@ -198,9 +198,12 @@ def test_a_create_for_a_known_group_is_refused(crew: dict[str, Person]) -> None:
     )
     gid = family(crew, "bob", "carol", "mallory")
     before = bob.group(gid)
-    again = mallory.sign(
-        G.new_group(gid, "family", [bob.address, carol.address, erin.address], mallory.address)
-    )
+    roster = tuple(sorted((bob.address, carol.address, erin.address, mallory.address)))
+    again = G.GroupChange(
+        gid, "family", 1, G.ZERO_HASH, "create", None, roster, (mallory.address,),
+        mallory.address, mallory.address, "", "0x" + "11" * 16,
+    )  # fmt: skip
+    again = mallory.sign(again)
     mallory.post([bob, carol], G.bundle(again, []))
     for p in (bob, carol):
         got = p.inbox()
@@ -216,6 +219,95 @@ def test_a_create_for_a_known_group_is_refused(crew: dict[str, Person]) -> None:
     bob.inbox()
     g = bob.group(gid)
     assert g.creator == alice.address and mallory.address not in g.members and g.version == 2
+
+
+def test_a_removed_member_cannot_give_a_person_about_to_be_added_a_roster_of_their_own(
+    crew: dict[str, Person],
+) -> None:
+    """Mallory, removed from alice's group, knows its id. Before alice adds erin, mallory
+    sends erin a create she signed for that id (and a change numbered later, with no create
+    before it, that "adds" erin to a roster of hers). Erin refuses both: the id is bound to
+    alice, and a history not reaching the create is not taken. Alice's add then applies and
+    erin's messages go to alice's roster."""
+    alice, bob, erin, mallory = (crew[n] for n in ("alice", "bob", "erin", "mallory"))
+    gid = family(crew, "bob", "mallory")
+    alice.s.chat.group_remove("alice", gid, mallory.address)
+    bob.inbox()
+    mallory.inbox()
+    assert mallory.address not in bob.group(gid).members
+    hers = tuple(sorted((mallory.address, erin.address)))
+    forged = G.GroupChange(
+        gid, "family", 1, G.ZERO_HASH, "create", None, hers, (mallory.address,),
+        mallory.address, mallory.address, "",
+    )  # fmt: skip
+    mallory.post([erin], G.bundle(mallory.sign(forged), []))
+    later = G.GroupChange(
+        gid, "family", 4, "0x" + "5a" * 32, "add", erin.address, hers, (mallory.address,),
+        alice.address, mallory.address, "",
+    )  # fmt: skip
+    mallory.post([erin], G.bundle(mallory.sign(later), []))
+    alice.s.chat.group_add("alice", gid, erin.address)  # reaches erin after mallory's
+    got = erin.inbox()
+    assert [r[0] for r in rejected(got)] == ["membership", "membership"], rejected(got)
+    assert "bound to" in rejected(got)[0][1] or "salt" in rejected(got)[0][1]
+    assert "does not reach the group's create" in rejected(got)[1][1]
+    g, real = erin.group(gid), alice.group(gid)
+    assert (g.verified, g.members, g.head, g.creator) == (
+        True,
+        real.members,
+        real.head,
+        alice.address,
+    )
+    assert mallory.address not in g.members and erin.address in g.members
+    _, sent = erin.s.chat.group_send("erin", gid, "text", {"text": "hi all"}, "hi all")
+    assert sorted(r.peer for r in sent) == sorted((alice.address, bob.address))
+
+
+def test_a_removed_admins_fork_that_adds_a_new_member_gives_way_to_the_real_add(
+    crew: dict[str, Person],
+) -> None:
+    """Mallory, made admin then removed, cannot forge a create, but holds the real history
+    up to her removal: she signs an add of erin on it where she was still an admin and
+    sends it to erin first. Erin takes it (it checks from the create); alice's real add,
+    coming with the history from the create, wins the fork (the creator's change) and erin
+    ends with alice's roster, told of the conflict."""
+    from walletim.app.chat.grouplog import applied_chain
+
+    alice, bob, erin, mallory = (crew[n] for n in ("alice", "bob", "erin", "mallory"))
+    gid = family(crew, "bob", "mallory")
+    alice.s.chat.group_promote("alice", gid, mallory.address)
+    mallory.inbox()
+    with mallory.s.chat.repo.tx() as tx:
+        hers = applied_chain(tx, mallory.address, gid)  # the create and the promote
+    alice.s.chat.group_remove("alice", gid, mallory.address)
+    fork = mallory.sign(G.propose(hers[0].state(), "add", erin.address, mallory.address))
+    mallory.post([erin], G.bundle(fork, hers))
+    assert erin.inbox().rejected == [] and mallory.address in erin.group(gid).members
+    alice.s.chat.group_add("alice", gid, erin.address)
+    got = erin.inbox()
+    assert [n.kind for n in got.group_notices] == ["conflict", "applied"], got.group_notices
+    g, real = erin.group(gid), alice.group(gid)
+    assert (g.members, g.head, g.version) == (real.members, real.head, real.version)
+    assert mallory.address not in g.members
+    _, sent = erin.s.chat.group_send("erin", gid, "text", {"text": "hi"}, "hi")
+    assert sorted(r.peer for r in sent) == sorted((alice.address, bob.address))
+
+
+def test_adding_to_a_group_whose_history_is_too_long_to_send_whole_is_refused_at_once(
+    crew: dict[str, Person],
+) -> None:
+    """A new member checks a group's history from its create: when it no longer fits in
+    one change, the admin is told before anything is signed or sent (rather than the new
+    member refusing the add unseen)."""
+    alice, bob, erin = crew["alice"], crew["bob"], crew["erin"]
+    gid = family(crew, "bob")
+    for i in range(G.MAX_CONTEXT // 2):
+        alice.s.chat.group_promote("alice", gid, bob.address, sync=i == 0)
+        alice.s.chat.group_demote("alice", gid, bob.address, sync=False)
+    before = alice.group(gid)
+    with pytest.raises(InputError, match="too long to send a new member whole"):
+        alice.s.chat.group_add("alice", gid, erin.address)
+    assert alice.group(gid) == before and erin.inbox().received == []
 
 
 def test_concurrent_changes_by_two_admins_converge_and_everyone_sees_the_conflict(

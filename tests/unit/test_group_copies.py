@@ -154,8 +154,9 @@ def test_a_create_sent_first_by_someone_gives_way_to_an_older_devices_history(
     device then held the impostor's roster for good (the real history held, never applied;
     the members refused). The history a device added before it gives replaces it; one a
     device added after it gives (which may be the fooled one) does not, nor a forged one.
-    (On real processes: tests/e2e/test_cli_device_groups.py::
-    test_a_create_a_removed_member_sends_a_new_device_first_gives_way_to_the_wallets_history.)"""
+    (A group made before ids were bound to their creator, as GID is; for a bound one such a
+    create is refused outright: tests/e2e/test_cli_device_groups.py::
+    test_a_create_a_removed_member_sends_a_new_device_first_is_refused_for_the_wallets_history.)"""
     from tests.unit.test_group_history import MALLORY, sign
     from walletim.app.chat.group_copies import store_group_history
 
@@ -183,3 +184,39 @@ def test_a_create_sent_first_by_someone_gives_way_to_an_older_devices_history(
         g = repo.group(ALICE, GID)
         assert g is not None and g.verified and g.members == tuple(sorted([ALICE, BOB, CAROL]))
         assert [n.kind for n in notices][:1] == ["conflict"] and MALLORY in notices[0].text
+
+
+def test_a_history_from_this_wallets_device_may_start_after_a_bound_groups_create(
+    tmp_path: Path,
+) -> None:
+    """A member being added takes a group whose id is bound to its creator only from its
+    create (tests/unit/test_group_history.py::test_a_bound_group_is_joined_only_from_its_create);
+    a history this wallet's own device gives (one too long to carry whole) may start later,
+    as that device holds the group: a forged create for the id is still refused there."""
+    from tests.unit.test_group_history import DAVE, MALLORY, bound_create, sign
+    from walletim.app.chat.group_copies import store_group_history
+
+    real = bound_create(CAROL, by=BOB)
+    c2 = step(real, "add", ALICE, BOB)
+    c3 = step(c2, "add", DAVE, BOB)
+    hers = G.GroupChange(
+        real.group_id, "family", 1, G.ZERO_HASH, "create", None, tuple(sorted((ALICE, MALLORY))),
+        (MALLORY,), MALLORY, MALLORY, "", real.salt,
+    )  # fmt: skip
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+
+        def give(change: G.GroupChange, context: list[G.GroupChange], mid: str) -> str:
+            with repo.tx() as tx:
+                payload = _copy("membership", G.bundle(change, context), ALICE, 0)
+                try:
+                    store_group_history(tx, ME, mid, payload, [], 5, older=True)
+                except MessageRejected as exc:
+                    return exc.detail
+            return "taken"
+
+        assert "bound to" in give(sign(hers), [], "h0")
+        assert repo.group(ALICE, real.group_id) is None
+        assert give(c3, [c2], "h1") == "taken"
+        g = repo.group(ALICE, real.group_id)
+        assert g is not None and g.verified and g.head == c3.hash and g.checked_from == 2

@@ -17,6 +17,7 @@ from walletim.app.chat import grouplog
 from walletim.errors import MessagingError
 from walletim.keys.signing import LocalSigner
 from walletim.messaging import groups as G
+from walletim.messaging.group_ids import BOUND_HEX, new_id
 from walletim.messaging.groups_v1 import Membership
 from walletim.messaging.kinds import text_of
 from walletim.store.chat import ChatRepo
@@ -95,6 +96,67 @@ def test_malformed_changes_and_the_old_format_are_refused() -> None:
         G.parse_bundle({**c, "context": [c] * (G.MAX_CONTEXT + 1)})
     with pytest.raises(MessagingError):
         G.parse_bundle({**c, "context": [{**c, "group": "1f" * 16}]})
+
+
+def bound_create(*members: str, by: str = ALICE) -> G.GroupChange:
+    """A create of a group whose id is bound to ``by`` (as walletim makes them now)."""
+    gid, salt = new_id(by, lambda n: b"\x5a" * n)
+    return sign(G.new_group(gid, "family", members, by, salt))
+
+
+def test_a_bound_group_id_takes_a_create_only_from_its_creator() -> None:
+    """Anyone who knows a group's id can sign a create for it: a new group's id is derived
+    from its creator's address and a salt the signed create carries, so only that creator's
+    create matches it. An id from before (32 digits) stays bound to nobody."""
+    real = bound_create(BOB, CAROL)
+    gid = real.group_id
+    assert len(gid) == BOUND_HEX and G.check_create(real) is None and real.signed()
+    assert G.parse_change(json.loads(json.dumps(real.to_json()))) == real
+    assert not replace(real, salt="0x" + "00" * 16).signed()  # the salt is signed
+    roster = tuple(sorted((MALLORY, BOB)))
+    hers = G.GroupChange(
+        gid, "family", 1, G.ZERO_HASH, "create", None, roster, (MALLORY,), MALLORY, MALLORY,
+        "", real.salt,
+    )  # fmt: skip
+    for forged in (hers, replace(hers, salt="0x" + "11" * 16), replace(hers, salt=None)):
+        assert G.check_create(sign(forged)) is not None, forged.salt
+    with pytest.raises(G.ChangeRefused, match="bound to"):
+        G.new_group(gid, "family", (BOB,), MALLORY, real.salt)
+    # A legacy id: any member's create checks (as before), and it carries no salt.
+    legacy = create(BOB, CAROL)
+    assert "salt" not in legacy.to_json() and G.check_create(legacy) is None
+    assert G.check_create(replace(legacy, salt=real.salt)) is not None
+    # Only a create carries a salt.
+    nxt = step(real, "add", DAVE, ALICE).to_json()
+    with pytest.raises(MessagingError, match="only a create carries a salt"):
+        G.parse_change({**nxt, "salt": real.salt})
+    with pytest.raises(MessagingError, match="malformed group id salt"):
+        G.parse_change({**real.to_json(), "salt": "0x1234"})
+
+
+def test_a_bound_group_is_joined_only_from_its_create(tmp_path: Path) -> None:
+    """A history that does not reach a bound group's create (one "checked from version N")
+    is refused: a removed member could sign one that adds you to a roster of theirs. The
+    same history with its create applies; a legacy group's still applies from version N."""
+    real = bound_create(BOB, CAROL)
+    c2 = step(real, "add", DAVE, ALICE)
+    c3 = step(c2, "add", ERIN, ALICE)
+    legacy = create(BOB, CAROL)
+    l2 = step(legacy, "add", DAVE, ALICE)
+    l3 = step(l2, "add", ERIN, ALICE)
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        with repo.tx() as tx:
+            out = grouplog.ingest(tx, ERIN, c3, [c2], now_ms=1)
+        assert out.state == "refused" and out.reason == grouplog.BOUND_FROM_CREATE
+        assert repo.group(ERIN, real.group_id) is None
+        with repo.tx() as tx:
+            assert grouplog.ingest(tx, ERIN, c3, [c2, real], now_ms=2).state == "applied"
+            assert grouplog.ingest(tx, ERIN, l3, [l2], now_ms=3).state == "applied"
+        g = repo.group(ERIN, real.group_id)
+        assert g is not None and g.verified and g.head == c3.hash and g.checked_from == 1
+        g = repo.group(ERIN, GID)
+        assert g is not None and g.verified and g.checked_from == 2
 
 
 def test_only_admins_add_and_remove_and_nobody_removes_the_creator() -> None:

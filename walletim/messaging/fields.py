@@ -13,7 +13,7 @@ from walletim.errors import MessagingError
 
 ZERO = "0x" + "00" * 20
 _HEX = re.compile(r"^0x[0-9a-fA-F]*\Z")
-_GROUP_ID = re.compile(r"^[0-9a-f]{32}\Z")
+_GROUP_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{48})\Z")
 
 
 def address(value: object, what: str) -> str:
@@ -39,7 +39,8 @@ def hex_string(value: object, what: str, size: int | None = None, limit: int = 4
 
 
 def group_id(value: object) -> str:
-    """Group ids are 16 random bytes as 32 lowercase hex digits (no 0x)."""
+    """Group ids are lowercase hex digits (no 0x): 48 for an id bound to its creator, 32 for
+    one made before (16 random bytes): see :mod:`walletim.messaging.group_ids`."""
     if not isinstance(value, str) or not _GROUP_ID.match(value):
         raise MessagingError("malformed group id")
     return value

@@ -5,6 +5,9 @@ the member who makes it over ``walletim group v2`` + the canonical JSON of::
 
     {group, name, version, prev, action, subject, members, admins, creator, by}
 
+(and ``salt`` in the create of a group whose id is bound to its creator:
+:mod:`walletim.messaging.group_ids`)
+
 where ``prev`` is the hash of the change it builds on (``ZERO_HASH`` for the create) and
 ``members`` / ``admins`` are the roster and the admins *after* it. A change's hash is the
 SHA-256 of that statement (not of the signature), so a fork (two changes on one ``prev``)
@@ -53,6 +56,7 @@ from dataclasses import dataclass, field
 
 from walletim.errors import MessagingError
 from walletim.messaging import fields as F
+from walletim.messaging.group_ids import SALT_BYTES, binding_refusal
 
 STATEMENT_PREFIX = b"walletim group v2\n"
 FORMAT = 2
@@ -166,9 +170,12 @@ class GroupChange:
     creator: str
     by: str
     signature: str
+    salt: str | None = None  # a bound id's create only: what the id is derived from
 
     def _fields(self) -> dict[str, object]:
+        salt = {} if self.salt is None else {"salt": self.salt}
         return {
+            **salt,
             "group": self.group_id,
             "name": self.name,
             "version": self.version,
@@ -243,7 +250,9 @@ def parse_change(body: object) -> GroupChange:
     action = b.get("action")
     if action not in ACTIONS:
         raise MessagingError("unknown membership action")
-    subject = b.get("subject")
+    subject, salt = b.get("subject"), b.get("salt")
+    if salt is not None and action != "create":
+        raise MessagingError("malformed membership change: only a create carries a salt")
     members = _address_list(b.get("members"), "group members", sort=True)
     admins = _address_list(b.get("admins"), "group admins", sort=False, allow_empty=True)
     if not set(admins) <= set(members):
@@ -267,6 +276,7 @@ def parse_change(body: object) -> GroupChange:
         F.address(b.get("creator"), "creator"),
         F.address(b.get("by"), "member"),
         F.hex_string(b.get("signature"), "signature", 65),
+        None if salt is None else F.hex_string(salt, "group id salt", SALT_BYTES),
     )
 
 
@@ -285,6 +295,15 @@ def parse_bundle(body: object) -> tuple[GroupChange, tuple[GroupChange, ...]]:
 
 def bundle(change: GroupChange, earlier: Sequence[GroupChange]) -> dict[str, object]:
     """The body to send: ``change`` and the newest of ``earlier`` (newest first) that fit."""
+    return {**change.to_json(), "context": _context(earlier)}
+
+
+def carries_all(earlier: Sequence[GroupChange]) -> bool:
+    """True if a change sent with ``earlier`` (newest first) carries every one of them."""
+    return len(_context(earlier)) == len(earlier)
+
+
+def _context(earlier: Sequence[GroupChange]) -> list[dict[str, object]]:
     context: list[dict[str, object]] = []
     size = 0
     for c in earlier[:MAX_CONTEXT]:
@@ -293,7 +312,7 @@ def bundle(change: GroupChange, earlier: Sequence[GroupChange]) -> dict[str, obj
         if size > MAX_CONTEXT_BYTES:
             break
         context.append(doc)
-    return {**change.to_json(), "context": context}
+    return context
 
 
 # -- the rules ----------------------------------------------------------------------------------
@@ -305,6 +324,9 @@ def check_create(c: GroupChange) -> str | None:
         return "not a create"
     if c.by != c.creator:
         return "a create signed by someone other than its creator"
+    why = binding_refusal(c.group_id, c.creator, c.salt)
+    if why is not None:
+        return why
     if c.by not in c.members:
         return "the creator is not in the group"
     if c.admins != (c.by,):
@@ -444,10 +466,13 @@ def propose(parent: GroupState, action: str, subject: str | None, by: str) -> Gr
     return c
 
 
-def new_group(group_id: str, name: str, members: Iterable[str], by: str) -> GroupChange:
-    """The unsigned create of a group of ``members`` (``by`` among them, its creator)."""
+def new_group(
+    group_id: str, name: str, members: Iterable[str], by: str, salt: str | None = None
+) -> GroupChange:
+    """The unsigned create of a group of ``members`` (``by`` among them, its creator;
+    ``salt``: what a bound id is derived from)."""
     roster = tuple(sorted({by, *members}))
-    c = GroupChange(group_id, name, 1, ZERO_HASH, "create", None, roster, (by,), by, by, "")
+    c = GroupChange(group_id, name, 1, ZERO_HASH, "create", None, roster, (by,), by, by, "", salt)
     why = check_create(c)
     if why is not None:
         raise ChangeRefused(why)

@@ -11,7 +11,9 @@ and are dropped quietly.
   account has left (a verified roster without it) refuses it.
 - A membership change (kind ``membership``): only one made by this wallet (``by``), and its
   signatures are checked here as a member's are (:func:`walletim.app.chat.grouplog.ingest`):
-  a copy is never taken on a device's word.
+  a copy is never taken on a device's word, except that a history of a group whose id is
+  bound to its creator may start after its create (the device holds the group; a member
+  being added takes one only from its create).
 
 Who may send a copy at all (one of this wallet's listed devices) is checked before this, by
 :func:`walletim.messaging.fanout.copy_peer`.
@@ -112,7 +114,7 @@ def _membership(
     unrelated = _unrelated(tx, me.address, head, context) if history and older else None
     if unrelated is not None:  # taken as a group this device does not know (checked so)
         tx.save_group(replace(unrelated, verified=False))
-    outcome = ingest(tx, me.address, head, context, now_ms=now_ms, meta=meta)
+    outcome = ingest(tx, me.address, head, context, vouched=True, now_ms=now_ms, meta=meta)
     if unrelated is not None and outcome.state != "applied":
         tx.save_group(unrelated)  # the history does not check: nothing changes
     elif unrelated is not None:

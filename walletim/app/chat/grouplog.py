@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from walletim.localnames import looks_like
+from walletim.messaging.group_ids import is_bound
 from walletim.messaging.groups import (
     Fork,
     GroupChange,
@@ -38,6 +39,12 @@ from walletim.store.groups import groups_of
 HOLD_MS = 7 * 24 * 3600 * 1000  # a change held (or on a losing branch) is dropped after this
 MAX_HELD = 64  # changes held per group that are not on the applied chain
 MAX_HELD_PER_AUTHOR = 16
+#: A group whose id is bound to its creator is joined only from its create: a history that
+#: starts later is taken on nobody's word (anyone removed could sign one that adds you).
+BOUND_FROM_CREATE = (
+    "the history that came along does not reach the group's create: a group whose id is "
+    "bound to its creator is checked from its create"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,14 +168,17 @@ def ingest(
     context: Sequence[GroupChange] = (),
     *,
     own: bool = False,
+    vouched: bool = False,
     now_ms: int,
     meta: HeadMeta | None = None,
 ) -> Outcome:
     """Take ``head`` (and the earlier changes sent along with it) into ``me``'s view of its
     group, re-resolve the roster and record what changed. Signatures are checked here
-    unless ``own`` (a change this account just signed). Never raises for a change that
-    breaks a rule: the outcome says so (``refused``)."""
-    step = _Ingest(tx, me, head, context, own=own, now_ms=now_ms, meta=meta)
+    unless ``own`` (a change this account just signed). ``vouched``: it came from one of
+    this wallet's own devices, which holds the group (so a history of a group whose id is
+    bound to its creator may start after the create there, as it may for an older group).
+    Never raises for a change that breaks a rule: the outcome says so (``refused``)."""
+    step = _Ingest(tx, me, head, context, own=own, vouched=vouched, now_ms=now_ms, meta=meta)
     row = tx.group(me, head.group_id)
     if not own and not head.signed():
         step.out.reason = "the membership change is not signed by its author"
@@ -196,11 +206,12 @@ class _Ingest:
         context: Sequence[GroupChange],
         *,
         own: bool,
+        vouched: bool,
         now_ms: int,
         meta: HeadMeta | None,
     ) -> None:
         self.tx, self.me, self.head, self.context = tx, me, head, context
-        self.own, self.now_ms, self.meta = own, now_ms, meta
+        self.own, self.vouched, self.now_ms, self.meta = own, vouched, now_ms, meta
         self.gid = head.group_id
         self.out = Outcome("refused")
 
@@ -210,8 +221,9 @@ class _Ingest:
         """A group this account does not know and is being brought into: by a create naming
         it or an add of it, with the history that came along, checked as far back as it
         goes (the oldest change reached is taken on its signer's word; from a create, on
-        nobody's). Added back to a group it left, an account takes the add like any change:
-        it applies only if it connects to the history the account holds."""
+        nobody's; a group whose id is bound to its creator, only from its create). Added
+        back to a group it left, an account takes the add like any change: it applies only
+        if it connects to the history the account holds."""
         chain = _chain_to(self.head, self.context)
         why = self._unjoinable(chain)
         if why is not None:
@@ -251,6 +263,8 @@ class _Ingest:
             why = check_create(first)
             if why is not None:
                 return why
+        elif is_bound(self.gid) and not self.vouched:
+            return BOUND_FROM_CREATE
         state = first.state()
         for c in chain[1:]:
             why = check(state, c)

@@ -17,7 +17,15 @@ from walletim.app.chat.results import InboxResult, Item, SendResult
 from walletim.display import REPLACEMENT, clean
 from walletim.errors import InputError, LinkedDevice, RelayUnavailable, shown
 from walletim.localnames import looks_like, normalized, refuse_look_alike
-from walletim.messaging.groups import ChangeRefused, GroupChange, bundle, new_group, propose
+from walletim.messaging.group_ids import is_bound, new_id
+from walletim.messaging.groups import (
+    ChangeRefused,
+    GroupChange,
+    bundle,
+    carries_all,
+    new_group,
+    propose,
+)
 from walletim.messaging.identity import Signed
 from walletim.messaging.kinds import WireKind, group_peer, is_group_peer
 from walletim.store.chat import GroupRow, StoredMessage
@@ -76,7 +84,7 @@ class Groups:
         if len(matches) != 1:
             # A name may be spelt as the start of another group's id: only a full id is
             # then certain to name one group.
-            digits = 32 if len(matches) > 1 and _by_id(text, matches) else MIN_ID_PREFIX
+            digits = None if len(matches) > 1 and _by_id(text, matches) else MIN_ID_PREFIX
             listed = sorted(f"{g.name} [{g.group_id[:digits]}]" for g in matches or groups)
             known = ", ".join(listed)
             why = "several groups match, name it by the id in [...]: " if matches else "known: "
@@ -129,8 +137,8 @@ class Groups:
             raise InputError("a group needs at least one other member")
         if len(members) > MAX_GROUP_MEMBERS:
             raise InputError(f"a group has at most {MAX_GROUP_MEMBERS} members")
-        group_id = self.env.randbytes(16).hex()
-        change = self._signed(me, new_group(group_id, name.strip(), members, me.address))
+        group_id, salt = new_id(me.address, self.env.randbytes)
+        change = self._signed(me, new_group(group_id, name.strip(), members, me.address, salt))
         sent = self._announce(account, me, change, [], members)
         group = self.env.repo().group(me.address, group_id)
         assert group is not None
@@ -175,6 +183,9 @@ class Groups:
             if "not an admin" in exc.reason:
                 hint = " (ask an admin to make the change, or to make you an admin)"
             raise InputError(f"cannot {action} in {g.name!r}: {exc.reason}{hint}") from exc
+        why = _unwelcoming(g, earlier) if action == "add" else None
+        if why is not None:
+            raise InputError(f"cannot add to {g.name!r}: {why} (nothing was sent)")
         sent = self._announce(account, me, self._signed(me, unsigned), earlier, to)
         updated = self.env.repo().group(me.address, g.group_id)
         assert updated is not None
@@ -287,6 +298,26 @@ def _by_id(text: str, groups: Sequence[GroupRow]) -> list[GroupRow]:
     if len(wanted) < MIN_ID_PREFIX:
         return []
     return [g for g in groups if g.group_id.startswith(wanted)]
+
+
+def _unwelcoming(g: GroupRow, earlier: Sequence[GroupChange]) -> str | None:
+    """Why a new member could not check ``g``'s history (``earlier``, newest first) from
+    its create, which they do for a group whose id is bound to its creator
+    (:data:`walletim.app.chat.grouplog.BOUND_FROM_CREATE`), or None."""
+    if not is_bound(g.group_id):
+        return None
+    if not earlier or earlier[-1].action != "create":
+        since = earlier[-1].version if earlier else g.version
+        return (
+            f"this device holds its history from version {since} only, and a new member "
+            "checks it from its create: add them from a device that holds it whole"
+        )
+    if not carries_all(earlier):
+        return (
+            f"its history ({len(earlier) + 1} changes) is too long to send a new member "
+            "whole, and a new member checks it from its create"
+        )
+    return None
 
 
 def _refusal(action: MemberAction, who: str, g: GroupRow, me: str) -> str | None:
