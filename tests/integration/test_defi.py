@@ -74,6 +74,69 @@ def test_a_swap_estimated_in_the_pools_second_and_mined_later_has_the_gas_it_nee
     assert d.received(outcome) == int(plan.figures["raw_quote"])
 
 
+def test_a_two_hop_swap_estimated_in_its_pools_second_and_mined_later_has_the_gas_it_needs(
+    world: World,
+) -> None:
+    """Both pools of a two-hop swap last traded in the second the swap is estimated in, and
+    it is mined in a later second: each pool writes its price oracle then (~45,000 gas on a
+    fresh pair), ~90,000 over an estimate made in the pools' second, more than the 1.5x
+    buffer leaves (it ran out of gas). The estimate is made at the next block's time."""
+    rpc, d = world.anvil.rpc(), world.session.defi
+    assert d.execute(d.swap("dev:2", "1", "ETH", "DAI", via="USDC")).ok  # both pools, now
+    latest = rpc.get_block("latest")
+    assert latest is not None
+    pool_second = int(latest["timestamp"], 16)
+    rpc.call("evm_setNextBlockTimestamp", [hex(pool_second)])  # the estimate: that second
+    plan = d.swap("dev:1", "1", "ETH", "DAI", via="USDC")
+    assert plan.figures["route"] == "ETH -> USDC -> DAI"
+    chain_rpc = world.session.chain.rpc
+    real_call, real_batch = chain_rpc.call, chain_rpc.batch
+
+    def later() -> None:  # ... and it is mined 5 s later
+        real_call("evm_setNextBlockTimestamp", [hex(pool_second + 5)])
+
+    def call(method: str, params: Any = ()) -> Any:
+        result = real_call(method, params)
+        if method == "eth_estimateGas":
+            later()
+        return result
+
+    def batch(calls: Any) -> Any:
+        result = real_batch(calls)
+        if any(method == "eth_estimateGas" for method, _ in calls):
+            later()
+        return result
+
+    chain_rpc.call, chain_rpc.batch = call, batch
+    outcome = d.execute(plan)
+    assert outcome.ok, outcome
+    [step] = outcome.steps
+    receipt = rpc.get_transaction_receipt(step.hash)
+    assert receipt is not None
+    mined = rpc.get_block(receipt["blockNumber"])
+    assert mined is not None and int(mined["timestamp"], 16) == pool_second + 5
+
+
+def test_a_node_that_takes_no_block_override_on_its_estimate_still_swaps(
+    world: World, tmp_path: Path
+) -> None:
+    """A node that refuses the next block's time on eth_estimateGas (geth before 1.14.12:
+    "too many arguments") gets the plain estimate: the swap is made, not refused."""
+    from tests.conftest import ANVIL_MNEMONIC
+    from tests.reliability.lying_rpc import LyingRpc
+    from walletim.app.session import Session
+    from walletim.app.world import save_world
+
+    with LyingRpc(world.url) as proxy:
+        proxy.lies.max_params["eth_estimateGas"] = 3
+        home = tmp_path / "older-node"
+        with Session(home, HOME_PASSWORD, rpc_url=proxy.url, fast_kdf=True) as s:
+            s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+            save_world(home, world.manifest)
+            assert s.defi.execute(s.defi.swap("dev:1", "1", "ETH", "DAI", via="USDC")).ok
+    assert proxy.calls["eth_estimateGas"] >= 2  # refused with the override, then plain
+
+
 def test_swap_both_directions_pays_the_constant_product_amount(world: World) -> None:
     d, me = world.session.defi, world.address("dev:1")
     usdc = d.asset("USDC")

@@ -127,10 +127,20 @@ class Q:
 
     @staticmethod
     def estimate_gas(
-        to: str | None, data: bytes, *, sender: str | None = None, value: int = 0
+        to: str | None,
+        data: bytes,
+        *,
+        sender: str | None = None,
+        value: int = 0,
+        block_time: int | None = None,
     ) -> Query[int]:
+        """``eth_estimateGas``; with ``block_time`` on the latest state in a block carrying
+        that time (a block override, as ``eth_call`` takes: geth 1.14.12+, Anvil)."""
         call = call_object(to, data, sender, value, None)
-        return Query("eth_estimateGas", (call,), lambda v: quantity(v, "eth_estimateGas"))
+        params: Params = (call,)
+        if block_time is not None:
+            params = (call, "latest", {}, {"time": hex(block_time)})
+        return Query("eth_estimateGas", params, lambda v: quantity(v, "eth_estimateGas"))
 
     @staticmethod
     def gas_price() -> Query[int]:
