@@ -80,12 +80,14 @@ def test_a_two_hop_swap_estimated_in_its_pools_second_and_mined_later_has_the_ga
     """Both pools of a two-hop swap last traded in the second the swap is estimated in, and
     it is mined in a later second: each pool writes its price oracle then (~45,000 gas on a
     fresh pair), ~90,000 over an estimate made in the pools' second, more than the 1.5x
-    buffer leaves (it ran out of gas). The estimate is made at the next block's time."""
+    buffer leaves (it ran out of gas). The estimate is made at the next block's time, and the
+    plan simulated at it (it showed the gas of a trade in the pools' second)."""
     rpc, d = world.anvil.rpc(), world.session.defi
-    assert d.execute(d.swap("dev:2", "1", "ETH", "DAI", via="USDC")).ok  # both pools, now
     latest = rpc.get_block("latest")
     assert latest is not None
-    pool_second = int(latest["timestamp"], 16)
+    pool_second = int(latest["timestamp"], 16)  # the pools' creation: fresh oracles
+    rpc.call("evm_setNextBlockTimestamp", [hex(pool_second)])
+    assert d.execute(d.swap("dev:2", "1", "ETH", "DAI", via="USDC")).ok  # both pools
     rpc.call("evm_setNextBlockTimestamp", [hex(pool_second)])  # the estimate: that second
     plan = d.swap("dev:1", "1", "ETH", "DAI", via="USDC")
     assert plan.figures["route"] == "ETH -> USDC -> DAI"
@@ -115,6 +117,8 @@ def test_a_two_hop_swap_estimated_in_its_pools_second_and_mined_later_has_the_ga
     assert receipt is not None
     mined = rpc.get_block(receipt["blockNumber"])
     assert mined is not None and int(mined["timestamp"], 16) == pool_second + 5
+    # The plan was simulated in a new second too: the gas it showed is the gas used.
+    assert plan.simulation[0].gas_used == int(receipt["gasUsed"], 16)
 
 
 def test_a_node_that_takes_no_block_override_on_its_estimate_still_swaps(

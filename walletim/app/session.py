@@ -164,6 +164,7 @@ class Session:
             tokens=lambda: self.tokens,
             on_fee_history=lambda history: self.chain.planner.remember(history),
             allowed=self._plan_allowed,
+            block_time=lambda: self.chain.planner.next_block_time(),
         )
 
     @cached_property

@@ -252,18 +252,19 @@ class Q:
 
     @staticmethod
     def simulate(
-        calls: Sequence[CallSpec], *, block: int | str = "latest"
+        calls: Sequence[CallSpec], *, block: int | str = "latest", block_time: int | None = None
     ) -> Query[list[SimResult]]:
         """``eth_simulateV1``: ``calls`` run in order in one block on top of ``block`` (an
         approval and the swap that needs it, together), without signatures; each call's
-        result. A node without the method answers an error that
-        :func:`walletim.chain.rpc.unsupported` tells."""
-        request = {
-            "blockStateCalls": [
-                {"calls": [call_object(c.to, c.data, c.sender, c.value, c.gas) for c in calls]}
-            ],
-            "validation": False,
+        result; with ``block_time``, that block carries that time (else the node's choice:
+        Anvil the latest block's, geth 12 s later). A node without the method answers an
+        error that :func:`walletim.chain.rpc.unsupported` tells."""
+        block_calls: dict[str, object] = {
+            "calls": [call_object(c.to, c.data, c.sender, c.value, c.gas) for c in calls]
         }
+        if block_time is not None:
+            block_calls["blockOverrides"] = {"time": hex(block_time)}
+        request = {"blockStateCalls": [block_calls], "validation": False}
         from walletim.chain.simulation import simulated
 
         return Query("eth_simulateV1", (request, tag(block)), simulated)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from walletim.app.contracts.plans import Plan, Simulated, Step
 from walletim.chain.fees import FeeHistory
-from walletim.chain.rpc import CallSpec, Q, RpcClient, SimResult, unsupported
+from walletim.chain.rpc import CallSpec, Q, Query, RpcClient, SimResult, unsupported
 from walletim.contracts.abi import decode_revert, reverted
 from walletim.errors import AnsweredFalse, ContractReverted, InsufficientFunds, RpcError
 
@@ -17,13 +17,20 @@ class Simulator:
     """Runs steps on top of the node's latest state; nothing is signed or sent.
 
     With ``on_fee_history``, each simulation also reads the node's fee history in the same
-    round trip and hands it over (the plan shown next states its fees from it)."""
+    round trip and hands it over (the plan shown next states its fees from it). With
+    ``block_time`` (the next block's earliest time, or None), steps carrying calldata run in
+    a block of that time, as their gas is estimated before signing (a contract's gas and
+    outcome may branch on the time: a price oracle, a deadline, interest accrued)."""
 
     def __init__(
-        self, rpc: RpcClient, on_fee_history: Callable[[FeeHistory], object] | None = None
+        self,
+        rpc: RpcClient,
+        on_fee_history: Callable[[FeeHistory], object] | None = None,
+        block_time: Callable[[], int | None] | None = None,
     ) -> None:
         self.rpc = rpc
         self.on_fee_history = on_fee_history
+        self.block_time = block_time
 
     def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
         """Each step's result, in order (``eth_simulateV1``), or the first step's alone
@@ -32,20 +39,23 @@ class Simulator:
             CallSpec(s.request.to, s.request.data, sender, s.request.value, s.request.gas_limit)
             for s in steps
         ]
-        results = self._simulate_all(calls)
+        when = None
+        if self.block_time is not None and any(s.request.data for s in steps):
+            when = self.block_time()
+        results = self._simulate_all(Q.simulate(calls, block_time=when))
         if isinstance(results, RpcError):
             if unsupported(results):
                 return self._simulate_first(sender, steps)
             raise _short_of_funds(results, sender, sum(s.request.value for s in steps)) or results
         return tuple(_simulated(r) for r in results)
 
-    def _simulate_all(self, calls: list[CallSpec]) -> list[SimResult] | RpcError:
+    def _simulate_all(self, query: Query[list[SimResult]]) -> list[SimResult] | RpcError:
         if self.on_fee_history is None:
             try:
-                return self.rpc.get(Q.simulate(calls))
+                return self.rpc.get(query)
             except RpcError as exc:
                 return exc
-        results, history = self.rpc.gather(Q.simulate(calls), Q.fee_history())
+        results, history = self.rpc.gather(query, Q.fee_history())
         if not isinstance(history, RpcError):
             self.on_fee_history(history)
         return results
