@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import HOME_PASSWORD, ROOT, World
 from walletim.app.contracts import MAX_UINT256
 from walletim.chain.units import format_amount
-from walletim.errors import ContractReverted, InputError, RpcError
+from walletim.errors import ContractReverted, InputError, RpcError, StepFailed
 
 USDC6 = 10**6
 E18 = 10**18
@@ -139,6 +139,20 @@ def test_a_node_that_takes_no_block_override_on_its_estimate_still_swaps(
             save_world(home, world.manifest)
             assert s.defi.execute(s.defi.swap("dev:1", "1", "ETH", "DAI", via="USDC")).ok
     assert proxy.calls["eth_estimateGas"] >= 2  # refused with the override, then plain
+
+
+def test_a_swap_whose_inner_call_runs_out_of_gas_says_out_of_gas(world: World) -> None:
+    """A call inside a transaction that runs out of gas leaves the outer frame its 1/64 to
+    revert with: the receipt shows less than the whole limit used. That failure is told as
+    out of gas (raise the gas limit), not as a revert with no reason."""
+    from dataclasses import replace
+
+    d = world.session.defi
+    plan = d.swap("dev:1", "1", "ETH", "DAI", via="USDC")
+    [step] = plan.steps
+    short = replace(plan, steps=(replace(step, request=replace(step.request, gas_limit=120_000)),))
+    with pytest.raises(StepFailed, match=r"out of gas in block \d+: 1\d\d,\d{3} of its 120,000"):
+        d.execute(short, recheck=False)
 
 
 def test_swap_both_directions_pays_the_constant_product_amount(world: World) -> None:
