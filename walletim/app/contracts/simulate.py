@@ -10,7 +10,13 @@ from walletim.app.contracts.plans import Plan, Simulated, Step
 from walletim.chain.fees import FeeHistory
 from walletim.chain.rpc import CallSpec, Q, Query, RpcClient, SimResult, unsupported
 from walletim.contracts.abi import decode_revert, reverted
-from walletim.errors import AnsweredFalse, ContractReverted, InsufficientFunds, RpcError
+from walletim.errors import (
+    AnsweredFalse,
+    ContractHalted,
+    ContractReverted,
+    InsufficientFunds,
+    RpcError,
+)
 
 
 class Simulator:
@@ -89,6 +95,14 @@ class Simulator:
                     if len(plan.steps) > 1
                     else step.label
                 )
+                gas = step.request.gas_limit
+                if gas is not None and (sim.gas_used or 0) >= gas - gas // 64:
+                    # All the gas given used (bar the 1/64 a caller keeps): out of gas, not
+                    # the contract's refusal (Anvil says only "execution failed").
+                    raise ContractHalted(
+                        f"out of gas: the gas limit {gas:,} is too low for it — {where} "
+                        "would fail; nothing was signed"
+                    )
                 raise ContractReverted(
                     f"{sim.reason or 'no reason given'} — {where} would fail; nothing was signed"
                 )
