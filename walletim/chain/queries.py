@@ -134,12 +134,13 @@ class Q:
         value: int = 0,
         block_time: int | None = None,
     ) -> Query[int]:
-        """``eth_estimateGas``; with ``block_time`` on the latest state in a block carrying
-        that time (a block override, as ``eth_call`` takes: geth 1.14.12+, Anvil)."""
+        """``eth_estimateGas``; with ``block_time`` on the pending state (Anvil's default, and
+        the dry run's) in a block carrying that time (a block override: geth 1.14.12+,
+        Anvil)."""
         call = call_object(to, data, sender, value, None)
         params: Params = (call,)
         if block_time is not None:
-            params = (call, "latest", {}, {"time": hex(block_time)})
+            params = (call, "pending", {}, {"time": hex(block_time)})
         return Query("eth_estimateGas", params, lambda v: quantity(v, "eth_estimateGas"))
 
     @staticmethod
