@@ -155,6 +155,30 @@ def test_a_swap_whose_inner_call_runs_out_of_gas_says_out_of_gas(world: World) -
         d.execute(short, recheck=False)
 
 
+def test_a_two_step_plan_is_made_through_a_node_without_eth_simulate_v1(
+    world: World, tmp_path: Path
+) -> None:
+    """A node without eth_simulateV1 dry-runs a plan's first step alone (eth_call): the check
+    of the whole plan before the first signature counts each step anyway. An approval and
+    a swap stopped there with an internal error (a ValueError: one simulated result for two
+    steps)."""
+    from tests.conftest import ANVIL_MNEMONIC
+    from tests.reliability.lying_rpc import LyingRpc
+    from walletim.app.session import Session
+    from walletim.app.world import save_world
+
+    with LyingRpc(world.url) as proxy:
+        proxy.lies.unsupported.add("eth_simulateV1")
+        home = tmp_path / "no-simulate"
+        with Session(home, HOME_PASSWORD, rpc_url=proxy.url, fast_kdf=True) as s:
+            s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+            save_world(home, world.manifest)
+            plan = s.defi.swap("dev:1", "100", "USDC", "ETH")
+            assert [step.label for step in plan.steps] == ["approve", "swap"]
+            assert len(plan.simulation) == 1
+            assert s.defi.execute(plan).ok
+
+
 def test_swap_both_directions_pays_the_constant_product_amount(world: World) -> None:
     d, me = world.session.defi, world.address("dev:1")
     usdc = d.asset("USDC")
