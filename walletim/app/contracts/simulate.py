@@ -4,6 +4,7 @@ nodes without it get an ``eth_call`` of the first step."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from walletim.app.contracts.plans import Plan, Simulated, Step
@@ -17,6 +18,10 @@ from walletim.errors import (
     InsufficientFunds,
     RpcError,
 )
+
+#: The next block's time read for a simulation is reused this long (seconds): the same or
+#: the next second's, for a dry run only (what is signed is estimated at a time read anew).
+BLOCK_TIME_REUSE_S = 1.0
 
 
 class Simulator:
@@ -33,10 +38,22 @@ class Simulator:
         rpc: RpcClient,
         on_fee_history: Callable[[FeeHistory], object] | None = None,
         block_time: Callable[[], int | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rpc = rpc
         self.on_fee_history = on_fee_history
         self.block_time = block_time
+        self.clock = clock
+        self._time: tuple[float, int | None] | None = None
+
+    def _next_time(self) -> int | None:
+        """``block_time()``, read again after :data:`BLOCK_TIME_REUSE_S` (a batch's chunks
+        of token rows, simulated back to back, read it once)."""
+        assert self.block_time is not None
+        now = self.clock()
+        if self._time is None or now - self._time[0] > BLOCK_TIME_REUSE_S:
+            self._time = (now, self.block_time())
+        return self._time[1]
 
     def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
         """Each step's result, in order (``eth_simulateV1``), or the first step's alone
@@ -47,7 +64,7 @@ class Simulator:
         ]
         when = None
         if self.block_time is not None and any(s.request.data for s in steps):
-            when = self.block_time()
+            when = self._next_time()
         results = self._simulate_all(Q.simulate(calls, block_time=when))
         if isinstance(results, RpcError):
             if unsupported(results):
