@@ -1018,3 +1018,26 @@ def test_pay_on_a_chain_before_london_pays_with_legacy(tmp_path: Path) -> None:
             assert tx["type"] == "0x0", tx
         finally:
             s.close()
+
+
+def test_a_call_is_estimated_on_the_pending_state_at_the_next_blocks_time(
+    tmp_path: Path, manual: Anvil
+) -> None:
+    """The estimate of a call, made at the next block's time, sees what is pending, as the
+    node's own estimate (Anvil) and the dry run do: an account funded by a transaction not
+    yet mined is estimated at once, not refused ("insufficient funds") and asked again
+    without the time."""
+    from tests.reliability.lying_rpc import LyingRpc
+
+    home = tmp_path / "home"
+    s = make_session(home, manual.url)
+    poor = s.wallets.account("dev:12").address
+    s.send("dev", "dev:12", 10**18, wait=False)  # pending: no block is mined
+    s.close()
+    with LyingRpc(manual.url) as proxy:
+        s = make_session(home, proxy.url)
+        req = SendRequest(to=s.wallets.account("dev").address, value=5 * 10**17, data=b"\x01")
+        plan = s.chain.plan(poor, req)
+        s.close()
+    assert plan.gas_limit >= 21_000
+    assert proxy.calls["eth_estimateGas"] == 1

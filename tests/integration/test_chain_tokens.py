@@ -65,3 +65,22 @@ def test_token_balance_send_and_batch(tmp_path: Path, anvil: Anvil) -> None:
     assert too_much.code == 1 and json.loads(too_much.err)["error"]["type"] == "InsufficientFunds"
     not_token = cli(*base, "balance", "dev", "--token", ANVIL1)
     assert not_token.code == 1
+
+
+def test_a_token_send_with_too_low_a_gas_limit_says_out_of_gas(
+    tmp_path: Path, anvil: Anvil
+) -> None:
+    """``send --token --gas-limit`` below what the transfer needs: its dry run runs out of
+    gas (Anvil answers "execution failed" with all the gas used), told as out of gas with
+    the limit given, not as "execution reverted: execution failed"."""
+    home = tmp_path / "home"
+    with Session(home, HOME_PASSWORD, rpc_url=anvil.url, fast_kdf=True) as s:
+        s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+    weth = deploy_weth(anvil)
+    cli = Cli(home, {"WALLETIM_HOME": str(home), "WALLETIM_UNSAFE_FAST_KDF": "1",
+                     "WALLETIM_PASSWORD": HOME_PASSWORD})  # fmt: skip
+    r = cli("--rpc-url", anvil.url, "--yes", "send", "--from", "dev", "dev:1", "1",
+            "--token", weth, "--gas-limit", "25000")  # fmt: skip
+    assert r.code != 0 and r.code != 70, r.err
+    assert "out of gas: the gas limit 25,000 is too low" in r.err, r.err
+    assert "execution failed" not in r.err

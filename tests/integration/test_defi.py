@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import HOME_PASSWORD, ROOT, World
 from walletim.app.contracts import MAX_UINT256
 from walletim.chain.units import format_amount
-from walletim.errors import ContractReverted, InputError, RpcError
+from walletim.errors import ContractReverted, InputError, RpcError, StepFailed
 
 USDC6 = 10**6
 E18 = 10**18
@@ -72,6 +72,111 @@ def test_a_swap_estimated_in_the_pools_second_and_mined_later_has_the_gas_it_nee
     mined = rpc.get_block(receipt["blockNumber"])
     assert mined is not None and int(mined["timestamp"], 16) == pool_second + 5
     assert d.received(outcome) == int(plan.figures["raw_quote"])
+
+
+def test_a_two_hop_swap_estimated_in_its_pools_second_and_mined_later_has_the_gas_it_needs(
+    world: World,
+) -> None:
+    """Both pools of a two-hop swap last traded in the second the swap is estimated in, and
+    it is mined in a later second: each pool writes its price oracle then (~45,000 gas on a
+    fresh pair), ~90,000 over an estimate made in the pools' second, more than the 1.5x
+    buffer leaves (it ran out of gas). The estimate is made at the next block's time, and the
+    plan simulated at it (it showed the gas of a trade in the pools' second)."""
+    rpc, d = world.anvil.rpc(), world.session.defi
+    latest = rpc.get_block("latest")
+    assert latest is not None
+    pool_second = int(latest["timestamp"], 16)  # the pools' creation: fresh oracles
+    rpc.call("evm_setNextBlockTimestamp", [hex(pool_second)])
+    assert d.execute(d.swap("dev:2", "1", "ETH", "DAI", via="USDC")).ok  # both pools
+    rpc.call("evm_setNextBlockTimestamp", [hex(pool_second)])  # the estimate: that second
+    plan = d.swap("dev:1", "1", "ETH", "DAI", via="USDC")
+    assert plan.figures["route"] == "ETH -> USDC -> DAI"
+    chain_rpc = world.session.chain.rpc
+    real_call, real_batch = chain_rpc.call, chain_rpc.batch
+
+    def later() -> None:  # ... and it is mined 5 s later
+        real_call("evm_setNextBlockTimestamp", [hex(pool_second + 5)])
+
+    def call(method: str, params: Any = ()) -> Any:
+        result = real_call(method, params)
+        if method == "eth_estimateGas":
+            later()
+        return result
+
+    def batch(calls: Any) -> Any:
+        result = real_batch(calls)
+        if any(method == "eth_estimateGas" for method, _ in calls):
+            later()
+        return result
+
+    chain_rpc.call, chain_rpc.batch = call, batch
+    outcome = d.execute(plan)
+    assert outcome.ok, outcome
+    [step] = outcome.steps
+    receipt = rpc.get_transaction_receipt(step.hash)
+    assert receipt is not None
+    mined = rpc.get_block(receipt["blockNumber"])
+    assert mined is not None and int(mined["timestamp"], 16) == pool_second + 5
+    # The plan was simulated in a new second too: the gas it showed is the gas used.
+    assert plan.simulation[0].gas_used == int(receipt["gasUsed"], 16)
+
+
+def test_a_node_that_takes_no_block_override_on_its_estimate_still_swaps(
+    world: World, tmp_path: Path
+) -> None:
+    """A node that refuses the next block's time on eth_estimateGas (geth before 1.14.12:
+    "too many arguments") gets the plain estimate: the swap is made, not refused."""
+    from tests.conftest import ANVIL_MNEMONIC
+    from tests.reliability.lying_rpc import LyingRpc
+    from walletim.app.session import Session
+    from walletim.app.world import save_world
+
+    with LyingRpc(world.url) as proxy:
+        proxy.lies.max_params["eth_estimateGas"] = 3
+        home = tmp_path / "older-node"
+        with Session(home, HOME_PASSWORD, rpc_url=proxy.url, fast_kdf=True) as s:
+            s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+            save_world(home, world.manifest)
+            assert s.defi.execute(s.defi.swap("dev:1", "1", "ETH", "DAI", via="USDC")).ok
+    assert proxy.calls["eth_estimateGas"] >= 2  # refused with the override, then plain
+
+
+def test_a_swap_whose_inner_call_runs_out_of_gas_says_out_of_gas(world: World) -> None:
+    """A call inside a transaction that runs out of gas leaves the outer frame its 1/64 to
+    revert with: the receipt shows less than the whole limit used. That failure is told as
+    out of gas (raise the gas limit), not as a revert with no reason."""
+    from dataclasses import replace
+
+    d = world.session.defi
+    plan = d.swap("dev:1", "1", "ETH", "DAI", via="USDC")
+    [step] = plan.steps
+    short = replace(plan, steps=(replace(step, request=replace(step.request, gas_limit=120_000)),))
+    with pytest.raises(StepFailed, match=r"out of gas in block \d+: 1\d\d,\d{3} of its 120,000"):
+        d.execute(short, recheck=False)
+
+
+def test_a_two_step_plan_is_made_through_a_node_without_eth_simulate_v1(
+    world: World, tmp_path: Path
+) -> None:
+    """A node without eth_simulateV1 dry-runs a plan's first step alone (eth_call): the check
+    of the whole plan before the first signature counts each step anyway. An approval and
+    a swap stopped there with an internal error (a ValueError: one simulated result for two
+    steps)."""
+    from tests.conftest import ANVIL_MNEMONIC
+    from tests.reliability.lying_rpc import LyingRpc
+    from walletim.app.session import Session
+    from walletim.app.world import save_world
+
+    with LyingRpc(world.url) as proxy:
+        proxy.lies.unsupported.add("eth_simulateV1")
+        home = tmp_path / "no-simulate"
+        with Session(home, HOME_PASSWORD, rpc_url=proxy.url, fast_kdf=True) as s:
+            s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+            save_world(home, world.manifest)
+            plan = s.defi.swap("dev:1", "100", "USDC", "ETH")
+            assert [step.label for step in plan.steps] == ["approve", "swap"]
+            assert len(plan.simulation) == 1
+            assert s.defi.execute(plan).ok
 
 
 def test_swap_both_directions_pays_the_constant_product_amount(world: World) -> None:

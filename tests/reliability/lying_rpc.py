@@ -21,6 +21,8 @@ except where a switch in ``proxy.lies`` makes it lie:
 - ``swallow_sends``: ``eth_sendRawTransaction`` answers the hash without forwarding;
 - ``unsupported``: methods answered -32601 "method not found" (an older or trimmed node);
 - ``max_log_range``: ``eth_getLogs`` over more blocks than this is refused, as public RPCs do;
+- ``max_params``: per method, how many parameters it takes (more are refused -32602, as
+  geth before 1.14.12 refused a block override on ``eth_estimateGas``);
 - ``fail_calls``: per 4-byte selector (``0x6352211e``; ``*``: any), an ``eth_call`` carrying it
   fails the whole HTTP request, as a failing node or load balancer does: ``"http500"`` answers
   HTTP 500, ``"close"`` closes the connection without an answer.
@@ -69,6 +71,7 @@ class Lies:
     unsupported: set[str] = field(default_factory=set)
     max_log_range: int | None = None
     fail_calls: dict[str, str] = field(default_factory=dict)
+    max_params: dict[str, int] = field(default_factory=dict)
 
 
 def _abi_uint(value: int) -> str:
@@ -262,6 +265,10 @@ class LyingRpc:
         """A made-up answer ({"result": ...} or {"error": ...}), or None to forward."""
         if method in lies.unsupported:
             return {"error": {"code": -32601, "message": f"the method {method} does not exist"}}
+        most = lies.max_params.get(method)
+        if most is not None and len(params) > most:
+            text = f"too many arguments, want at most {most}"
+            return {"error": {"code": -32602, "message": text}}
         if method == "eth_getLogs" and lies.max_log_range is not None and params:
             span = params[0] if isinstance(params[0], dict) else {}
             first, last = int(span.get("fromBlock", "0x0"), 16), int(span.get("toBlock", "0x0"), 16)

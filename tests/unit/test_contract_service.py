@@ -111,3 +111,27 @@ def test_a_simulation_the_node_refuses_for_funds_is_insufficient_funds() -> None
     w.evm.node.on("eth_simulateV1", NodeError("internal error", code=-32603))
     with pytest.raises(RpcError):
         w.contracts.check(Plan("t", "dev", ALICE, (step,)))
+
+
+def test_simulations_back_to_back_read_the_next_blocks_time_once() -> None:
+    """Steps with calldata are simulated at the next block's time; simulations within a
+    second of each other (a batch's chunks of token rows) read it once, not once each."""
+    from walletim.app.contracts.simulate import BLOCK_TIME_REUSE_S, Simulator
+
+    w = make_world()
+    reads: list[int] = []
+    now = [100.0]
+
+    def block_time() -> int:
+        reads.append(1)
+        return 1_800_000_000
+
+    sim = Simulator(w.evm.node.client(), block_time=block_time, clock=lambda: now[0])
+    data = bytes.fromhex("095ea7b3") + bytes(64)
+    step = w.contracts.step("approve", SendRequest(USDC, 0, data, kind="approve"), sender=ALICE)
+    for _ in range(3):
+        sim.simulate(ALICE, [step])
+    assert len(reads) == 1
+    now[0] += BLOCK_TIME_REUSE_S + 0.1
+    sim.simulate(ALICE, [step])
+    assert len(reads) == 2

@@ -164,6 +164,7 @@ class Session:
             tokens=lambda: self.tokens,
             on_fee_history=lambda history: self.chain.planner.remember(history),
             allowed=self._plan_allowed,
+            block_time=lambda: self.chain.planner.next_block_time(),
         )
 
     @cached_property
@@ -242,7 +243,9 @@ class Session:
         """Raise PolicyRefused when the agent's policy would refuse a step of ``plan`` (a
         simulated plan: each step counted with the fees it would be signed with)."""
         chain_id, reqs = self.chain.chain_id, [s.request for s in plan.steps]
-        bounds = self.chain.signing_bounds(reqs, [s.gas_used or 0 for s in plan.simulation])
+        used = [s.gas_used or 0 for s in plan.simulation]
+        used += [0] * (len(reqs) - len(used))  # without eth_simulateV1: the first step's alone
+        bounds = self.chain.signing_bounds(reqs, used)
         txs: list[dict[str, Any]] = [
             {
                 "chainId": chain_id,

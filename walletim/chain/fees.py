@@ -246,11 +246,13 @@ def contract_gas_limit(estimate: int, block_gas_limit: int | None = None) -> int
     """The gas limit to sign for a contract call whose ``eth_estimateGas`` was ``estimate``.
 
     The gas a call needs can change between the estimate and the block that includes it:
-    storage first written, a branch on the block's timestamp (Uniswap V2's price oracle
-    needs ~45,000 gas more on a pair's first trade in a new second, ~1.4x a one-pool swap),
-    someone else's transaction first. So 1.5x, as MetaMask does, but no more than 90% of
-    ``block_gas_limit`` (when known) and never less than the estimate. Gas not used is not
-    charged; the higher limit only raises the maximum fee shown and reserved.
+    storage first written, someone else's transaction first. So 1.5x, as MetaMask does, but
+    no more than 90% of ``block_gas_limit`` (when known) and never less than the estimate.
+    Gas not used is not charged; the higher limit only raises the maximum fee shown and
+    reserved. A branch on the block's time is not left to the buffer: the planner estimates
+    (and simulates) a contract call at the next block's time (Uniswap V2's price oracle
+    needs ~45,000 gas more per fresh pair on its first trade in a new second: ~90,000 on two
+    hops, more than the buffer of a swap estimated in the pools' second).
     """
     buffered = estimate * GAS_BUFFER[0] // GAS_BUFFER[1]
     if block_gas_limit is None:

@@ -224,6 +224,15 @@ class Planner:
             raise RpcError("the node has no latest block", method=latest.method)
         return policy.contract_gas_limit(estimate, block.gas_limit)
 
+    def next_block_time(self) -> int | None:
+        """The earliest time the next block carries: a second after the latest block's, or
+        the node's pending block's if later (None: the node has no latest block)."""
+        latest, pending = self.rpc.gather(Q.block("latest"), Q.block("pending"))
+        if isinstance(latest, RpcError) or latest is None:
+            return None
+        later = 0 if isinstance(pending, RpcError) or pending is None else pending.timestamp
+        return max(latest.timestamp + 1, later)
+
     def check_gas_limit(self, gas_limit: int) -> None:
         """Refuse (InputError) a gas limit given above the latest block's: no block takes
         it (the node refused it only after it was signed and recorded)."""
@@ -253,8 +262,19 @@ class Planner:
         to = None if req.to is None else to_checksum_address(req.to)
         estimate = None
         if req.gas_limit is None:
-            estimate = Q.estimate_gas(to, req.data, sender=sender, value=req.value)
+            # A contract call is estimated in the next block's second (its gas may branch on
+            # the time: Uniswap V2 writes each pool's price oracle on its first trade in a
+            # new second, ~45,000 gas a fresh pool, more than the buffer leaves two hops).
+            when = self.next_block_time() if req.data else None
+            estimate = Q.estimate_gas(to, req.data, sender=sender, value=req.value,
+                                      block_time=when)  # fmt: skip
         fees, balance, estimated, risks = self._preflight(req, sender, estimate)
+        if isinstance(estimated, RpcError) and estimate is not None and len(estimate.params) > 1:
+            # Not a revert (raised above): a node that takes no block override on it.
+            plain = Q.estimate_gas(to, req.data, sender=sender, value=req.value)
+            estimated = self.rpc.gather_all([plain])[0]
+            if isinstance(estimated, RpcError):
+                _raise_revert(estimated)
         if estimated is None:
             assert req.gas_limit is not None
             gas_limit = req.gas_limit

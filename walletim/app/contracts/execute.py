@@ -114,11 +114,18 @@ def decode_events(logs: Sequence[object]) -> tuple[DecodedEvent, ...]:
 
 
 def _why(sent: SendResult) -> str:
-    """What a receipt tells of a failure: out of gas, or reverted (the reason is not kept)."""
+    """What a receipt tells of a failure: out of gas, or reverted (the reason is not kept).
+    A call inside it that ran out of gas leaves the caller at most the 1/64 it kept back
+    (EIP-150) to revert with: more than 63/64 of the limit used is out of gas too."""
     receipt = sent.receipt
     if receipt is None or receipt.status != 0:
         return ""
     used, limit = receipt.gas_used, sent.plan.gas_limit
     if used >= limit:
         return f" (out of gas in block {receipt.block_number}: all {limit:,} of its limit used)"
+    if used >= limit - limit // 64:
+        return (
+            f" (out of gas in block {receipt.block_number}: {used:,} of its {limit:,} "
+            "limit used, a call inside it ran out)"
+        )
     return f" (reverted in block {receipt.block_number} after {used:,} of {limit:,} gas)"

@@ -47,16 +47,19 @@ class ContractService:
         tokens: Callable[[], TokenNames] | None = None,
         on_fee_history: Callable[[FeeHistory], object] | None = None,
         allowed: Callable[[Plan], None] | None = None,
+        block_time: Callable[[], int | None] | None = None,
     ) -> None:
         """``allowed(plan)`` raises when the signer would refuse a step of ``plan`` (see
-        :class:`~walletim.app.contracts.execute.Executor`)."""
+        :class:`~walletim.app.contracts.execute.Executor`); ``block_time()`` is the next
+        block's earliest time, the steps' simulation's (see
+        :class:`~walletim.app.contracts.simulate.Simulator`)."""
         self.chain = chain
         self.rpc = rpc
         self._name_of = name_of
         self._book = tokens
         self._tokens: dict[str, TokenMeta | None] = {}
         self._pinned: set[str] = set()
-        self.simulator = Simulator(rpc, on_fee_history)
+        self.simulator = Simulator(rpc, on_fee_history, block_time)
         self.executor = Executor(chain, self.simulator.check, allowed)
         #: Run steps on the latest state (:meth:`.simulate.Simulator.simulate`).
         self.simulate = self.simulator.simulate

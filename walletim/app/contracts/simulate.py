@@ -4,26 +4,56 @@ nodes without it get an ``eth_call`` of the first step."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from walletim.app.contracts.plans import Plan, Simulated, Step
 from walletim.chain.fees import FeeHistory
-from walletim.chain.rpc import CallSpec, Q, RpcClient, SimResult, unsupported
+from walletim.chain.rpc import CallSpec, Q, Query, RpcClient, SimResult, unsupported
 from walletim.contracts.abi import decode_revert, reverted
-from walletim.errors import AnsweredFalse, ContractReverted, InsufficientFunds, RpcError
+from walletim.errors import (
+    AnsweredFalse,
+    ContractHalted,
+    ContractReverted,
+    InsufficientFunds,
+    RpcError,
+)
+
+#: The next block's time read for a simulation is reused this long (seconds): the same or
+#: the next second's, for a dry run only (what is signed is estimated at a time read anew).
+BLOCK_TIME_REUSE_S = 1.0
 
 
 class Simulator:
     """Runs steps on top of the node's latest state; nothing is signed or sent.
 
     With ``on_fee_history``, each simulation also reads the node's fee history in the same
-    round trip and hands it over (the plan shown next states its fees from it)."""
+    round trip and hands it over (the plan shown next states its fees from it). With
+    ``block_time`` (the next block's earliest time, or None), steps carrying calldata run in
+    a block of that time, as their gas is estimated before signing (a contract's gas and
+    outcome may branch on the time: a price oracle, a deadline, interest accrued)."""
 
     def __init__(
-        self, rpc: RpcClient, on_fee_history: Callable[[FeeHistory], object] | None = None
+        self,
+        rpc: RpcClient,
+        on_fee_history: Callable[[FeeHistory], object] | None = None,
+        block_time: Callable[[], int | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rpc = rpc
         self.on_fee_history = on_fee_history
+        self.block_time = block_time
+        self.clock = clock
+        self._time: tuple[float, int | None] | None = None
+
+    def _next_time(self) -> int | None:
+        """``block_time()``, read again after :data:`BLOCK_TIME_REUSE_S` (a batch's chunks
+        of token rows, simulated back to back, read it once)."""
+        assert self.block_time is not None
+        now = self.clock()
+        if self._time is None or now - self._time[0] > BLOCK_TIME_REUSE_S:
+            self._time = (now, self.block_time())
+        return self._time[1]
 
     def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
         """Each step's result, in order (``eth_simulateV1``), or the first step's alone
@@ -32,20 +62,23 @@ class Simulator:
             CallSpec(s.request.to, s.request.data, sender, s.request.value, s.request.gas_limit)
             for s in steps
         ]
-        results = self._simulate_all(calls)
+        when = None
+        if self.block_time is not None and any(s.request.data for s in steps):
+            when = self._next_time()
+        results = self._simulate_all(Q.simulate(calls, block_time=when))
         if isinstance(results, RpcError):
             if unsupported(results):
                 return self._simulate_first(sender, steps)
             raise _short_of_funds(results, sender, sum(s.request.value for s in steps)) or results
         return tuple(_simulated(r) for r in results)
 
-    def _simulate_all(self, calls: list[CallSpec]) -> list[SimResult] | RpcError:
+    def _simulate_all(self, query: Query[list[SimResult]]) -> list[SimResult] | RpcError:
         if self.on_fee_history is None:
             try:
-                return self.rpc.get(Q.simulate(calls))
+                return self.rpc.get(query)
             except RpcError as exc:
                 return exc
-        results, history = self.rpc.gather(Q.simulate(calls), Q.fee_history())
+        results, history = self.rpc.gather(query, Q.fee_history())
         if not isinstance(history, RpcError):
             self.on_fee_history(history)
         return results
@@ -79,6 +112,14 @@ class Simulator:
                     if len(plan.steps) > 1
                     else step.label
                 )
+                gas = step.request.gas_limit
+                if gas is not None and (sim.gas_used or 0) >= gas - gas // 64:
+                    # All the gas given used (bar the 1/64 a caller keeps): out of gas, not
+                    # the contract's refusal (Anvil says only "execution failed").
+                    raise ContractHalted(
+                        f"out of gas: the gas limit {gas:,} is too low for it — {where} "
+                        "would fail; nothing was signed"
+                    )
                 raise ContractReverted(
                     f"{sim.reason or 'no reason given'} — {where} would fail; nothing was signed"
                 )
