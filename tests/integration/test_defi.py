@@ -205,6 +205,29 @@ def test_swap_both_directions_pays_the_constant_product_amount(world: World) -> 
     assert d.balance(d.asset("ETH"), me) > eth_before  # minus gas, still more ETH
 
 
+def test_a_plans_steps_are_signed_within_the_fee_bound_it_showed(world: World) -> None:
+    """A plan shows "network fee: at most about" each step's dry-run gas at the contract
+    buffer (fees.network_fee_bound), and the agent checks the whole plan at those limits;
+    each step was then signed at the buffer over its estimate, 5-18 % higher (an estimate
+    covers refunds and the 1/64 a call keeps back), so more could be charged than shown.
+    Each step's signed limit is now within what the plan counted, and still covers its
+    estimate."""
+    from walletim.chain.fees import contract_gas_limit
+
+    d, rpc = world.session.defi, world.session.rpc
+    plan = d.swap("dev:1", "300", "USDC", "ETH")
+    assert [s.label for s in plan.steps] == ["approve", "swap"]
+    outcome = d.execute(plan)
+    assert outcome.ok
+    simulated = outcome.plan.simulation  # as simulated again right before signing
+    for step, sim in zip(outcome.steps, simulated, strict=True):
+        tx, receipt = rpc.get_transaction(step.hash), rpc.get_transaction_receipt(step.hash)
+        assert tx is not None and receipt is not None and sim.gas_used
+        limit = int(tx["gas"], 16)
+        assert limit <= contract_gas_limit(sim.gas_used), step.label
+        assert int(receipt["gasUsed"], 16) < limit
+
+
 def test_two_hops_explicitly_and_when_the_direct_pool_is_worse(world: World) -> None:
     d = world.session.defi
     via = d.swap("dev:1", "100", "USDC", "DAI", via="WETH")

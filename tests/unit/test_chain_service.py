@@ -295,7 +295,8 @@ def test_session_send_names_each_option_it_takes() -> None:
     keywords = {p.name for p in params if p.kind is p.KEYWORD_ONLY}
     fields = {f.name for f in dataclasses.fields(SendRequest)}
     assert keywords - fields == {"wait", "confirmations"}
-    assert fields - keywords == {"to", "value", "kind"}
+    # simulated_gas: set by a plan's executor from its own dry run, never by a script
+    assert fields - keywords == {"to", "value", "kind", "simulated_gas"}
 
 
 class Flaky:

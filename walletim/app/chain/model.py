@@ -33,6 +33,10 @@ class SendRequest:
     #: Sign even what the risk policy refuses of how it is signed (a nonce gap, a fee under
     #: the base fee: :func:`walletim.app.risk.signing_risks`), as ``--force``.
     force: bool = False
+    #: Gas a dry run of the whole plan used for this step moments ago: its limit is signed no
+    #: higher than the plan's fee bound counted from it (a limit from the estimate is higher
+    #: by the refunds and the 1/64 a call keeps back), unless the estimate needs more.
+    simulated_gas: int | None = None
 
 
 #: A transaction's fields as the signer takes them (web3 field names).

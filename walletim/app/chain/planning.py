@@ -248,6 +248,16 @@ class Planner:
     def gas_limit(self, estimate: int, data: bytes) -> int:
         return self.contract_gas(estimate) if data else estimate
 
+    def signed_gas(self, estimate: int, req: SendRequest) -> int:
+        """The gas limit to sign for ``req`` estimated at ``estimate``: :meth:`gas_limit`, held
+        to the limit its plan's simulation counted (``req.simulated_gas``: the fee bound the
+        plan showed and a policy checked) while that still covers the estimate."""
+        limit = self.gas_limit(estimate, req.data)
+        if req.simulated_gas is None or not req.data:
+            return limit
+        shown = self.gas_limit(req.simulated_gas, req.data)
+        return shown if estimate <= shown < limit else limit
+
     # -- a whole plan -------------------------------------------------------------------
 
     def plan(self, sender: str, req: SendRequest) -> TxPlan:
@@ -280,7 +290,7 @@ class Planner:
             gas_limit = req.gas_limit
             self.check_gas_limit(gas_limit)
         else:
-            gas_limit = self.gas_limit(answered(estimated), req.data)
+            gas_limit = self.signed_gas(answered(estimated), req)
         plan = TxPlan.of(
             self.network.name, self.network.chain_id, sender, (to, req.value, req.data),
             nonce=req.nonce, gas_limit=gas_limit, fees=fees,

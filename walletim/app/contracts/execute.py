@@ -5,7 +5,7 @@ moved: a price, a deadline, a balance), then each step sent through the chain se
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from walletim.app.contracts.plans import Outcome, Plan, Step, StepResult
@@ -84,9 +84,13 @@ class Executor:
         timeout: float,
         progress: Callable[[str], None] | None,
     ) -> SendResult:
+        request, sims = step.request, plan.simulation
+        used = sims[len(done)].gas_used if len(done) < len(sims) else None
+        if used and request.gas_limit is None:  # signed within the fee bound shown
+            request = replace(request, simulated_gas=used)
         try:
             return self.chain.send(
-                plan.account, plan.sender, step.request, timeout=timeout, progress=progress
+                plan.account, plan.sender, request, timeout=timeout, progress=progress
             )
         except ContractReverted as exc:
             sent = (
