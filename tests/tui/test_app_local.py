@@ -883,3 +883,19 @@ async def test_the_footer_keys_fit_at_80_columns(filled_home: Path) -> None:
             if app.focused is not app.messages:
                 assert footer.rstrip().endswith("^o Chats"), footer
             assert "^t Safety" in footer, footer
+
+
+@aio
+async def test_the_terminal_title_is_given_back_when_the_app_closes(filled_home: Path) -> None:
+    """The app titles the window "(3) walletim" (OSC 2) and left it so after quitting. It
+    saves the window's title first and puts it back last (the terminal's title stack)."""
+    from walletim.tui.app import TITLE_POP, TITLE_PUSH
+
+    app = snapshot_app(filled_home)
+    written: list[str] = []
+    app.terminal = written.append
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert written[0] == TITLE_PUSH and "\x1b]2;(3) walletim\x07" in written
+        await pilot.press("ctrl+q")
+    assert written[-1] == TITLE_POP and written.count(TITLE_PUSH) == 1

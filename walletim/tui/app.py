@@ -78,6 +78,10 @@ Screen.-narrow #side { width: 26; }
 
 #: Seconds between checks of payments not final yet (their cards update until final).
 CHECK_EVERY = 4.0
+#: The terminal's title stack (xterm's XTWINOPS 22/23, which VTE, iTerm2, kitty and tmux
+#: take; others ignore them): the window's title is saved as the app starts and put back
+#: as it closes, never left reading "(3) walletim".
+TITLE_PUSH, TITLE_POP = "\x1b[22;0t", "\x1b[23;0t"
 
 
 class Arrived(Message):
@@ -149,6 +153,7 @@ class WalletimApp(Acting):
         return self.query_one("#convs", ConversationList)
 
     async def on_mount(self) -> None:
+        self.terminal(TITLE_PUSH)  # the window's own title comes back when the app closes
         m = self.messages
         m.mine = self.reader.me
         m.names = self.names = self.reader.names()
@@ -165,6 +170,7 @@ class WalletimApp(Acting):
 
     async def on_unmount(self) -> None:
         self._closed = True  # a question asked from now on is answered no (see _wait)
+        self.terminal(TITLE_POP)
         if self.live is not None:
             self.live.stop()
         for asked in list(self._asking):
@@ -194,9 +200,13 @@ class WalletimApp(Acting):
         self.title = f"walletim · {who}"
         self.sub_title = f"{self.unread} unread" if self.unread else ""
         text = f"({self.unread}) walletim" if self.unread else "walletim"
+        self.terminal(f"\x1b]2;{text}\x07")  # the terminal window's title (OSC 2)
+
+    def terminal(self, sequence: str) -> None:
+        """Write ``sequence`` to the terminal itself (not under a test's headless driver)."""
         driver = self._driver
-        if driver is not None and not self.is_headless:  # the terminal window's title (OSC 2)
-            driver.write(f"\x1b]2;{text}\x07")
+        if driver is not None and not self.is_headless:
+            driver.write(sequence)
 
     async def open_conversation(
         self, peer: str, *, focus: bool = True, at: int | None = None
