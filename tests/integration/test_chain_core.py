@@ -311,6 +311,32 @@ def test_a_stuck_transaction_signed_elsewhere_with_the_same_key_is_cancelled(
         msession.chain.cancel(None, msession.account_for, sender=ANVIL0, nonce=5)
 
 
+def test_a_stuck_transaction_signed_elsewhere_with_the_same_key_is_sped_up(
+    msession: Session, manual: Anvil
+) -> None:
+    """`tx speedup HASH` of a transaction the same key sent with cast or another wallet said
+    "not in this home's history": only cancel took one. It is sent again as it was signed
+    (recipient, value, data from its signed bytes, not the node's word), fees raised by the
+    node's 10%; one with an access list (which the speed-up would leave out) is refused."""
+    gwei = 10**9
+    send = manual.rpc().call  # Anvil holds the key too (its public test mnemonic)
+    stuck = send("eth_sendTransaction", [{"from": ANVIL0, "to": ANVIL9, "value": "0x7",
+                 "maxFeePerGas": hex(4 * gwei), "maxPriorityFeePerGas": hex(gwei)}])  # fmt: skip
+    before = msession.chain.balance(ANVIL9)
+    faster = msession.chain.speedup(stuck, msession.account_for)
+    assert (faster.nonce, faster.recipient, faster.value) == (0, ANVIL9, 7)
+    assert faster.kind == "speedup" and faster.note == f"replaces {stuck}"
+    assert faster.max_fee is not None and faster.max_fee >= 4 * gwei * 11 // 10
+    assert faster.priority_fee is not None and faster.priority_fee >= gwei * 11 // 10
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(faster.hash).status == "mined"
+    assert msession.chain.balance(ANVIL9) == before + 7  # paid once
+    listed = send("eth_sendTransaction", [{"from": ANVIL0, "to": ANVIL9, "value": "0x1",
+                  "accessList": [{"address": ANVIL9, "storageKeys": []}]}])  # fmt: skip
+    with pytest.raises(InputError, match="access list"):
+        msession.chain.speedup(listed, msession.account_for)
+
+
 @pytest.mark.parametrize("how", ["cancel", "speedup"])
 def test_a_node_that_lost_a_replacement_gets_it_back_never_what_it_replaced(
     msession: Session, manual: Anvil, how: str

@@ -231,7 +231,8 @@ def _bump(help_text: str | None = None) -> Callable[[_F], _F]:
 @_bump("Raise both fees by this percent (at least the node's 10% minimum).")
 @with_home
 def speedup(ctx: Ctx, tx_hash: str, bump: float) -> None:
-    """Replace a pending transaction with the same one at higher fees."""
+    """Replace a pending transaction with the same one at higher fees (this home's, or one
+    its key signed elsewhere that the node holds: cast, another wallet)."""
     with open_session(ctx) as s:
         new = s.chain.speedup(
             _hash(tx_hash),

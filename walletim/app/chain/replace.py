@@ -126,17 +126,21 @@ def pending_at(repo: TxRepo, chain_id: int, sender: str, nonce: int) -> TxRecord
     return candidates[-1] if candidates else None
 
 
-def foreign_record(chain_id: int, tx: JsonObject) -> TxRecord:
+def foreign_record(chain_id: int, tx: JsonObject, *, resend: bool = False) -> TxRecord:
     """A pending transaction this home did not sign (its key used elsewhere: ``cast send``,
     another wallet), from the node's JSON of it: what a cancellation outbids (its sender,
-    nonce and fees). Never stored, never signed again: a cancel replaces it with its own.
+    nonce and fees), or a speed-up sends again with higher fees. Never stored itself: its
+    replacement is.
 
     The fees are the sender's own: the JSON is rebuilt into the signed bytes, which must hash
     to the hash the node gives and recover to the sender it names (a node cannot make a
-    cancellation outbid fees nobody signed).
+    cancellation outbid fees nobody signed, nor a speed-up send what nobody signed).
+    ``resend``: for a speed-up, which signs its call again without an access list or an
+    authorization list (refused: the same limit may not cover it, or it does something else).
 
     Raises:
-        InputError: a blob transaction (only another blob transaction replaces it).
+        InputError: a blob transaction (only another blob transaction replaces it); with
+            ``resend``, one carrying an access or authorization list.
         InconsistentAnswer: the JSON is no transaction its sender signed (or of a type
             walletim cannot rebuild).
     """
@@ -152,6 +156,11 @@ def foreign_record(chain_id: int, tx: JsonObject) -> TxRecord:
         raise InputError(
             "that transaction carries blobs (EIP-4844): only another blob transaction "
             "replaces it in the node's pool, and walletim signs none"
+        )
+    if resend and (tx.get("accessList") or tx.get("authorizationList")):
+        raise InputError(
+            "that transaction carries an access list or an EIP-7702 authorization list, which "
+            "a speed-up by walletim would leave out: cancel it, or speed it up where it was made"
         )
     signed = decode_signed(encode_from_json(dict(tx)))
     said = (str(tx.get("hash", "")).lower(), str(tx.get("from", "")).lower())
@@ -169,7 +178,13 @@ def foreign_record(chain_id: int, tx: JsonObject) -> TxRecord:
 
 
 def held_elsewhere(
-    rpc: RpcClient, chain_id: int, sender: str, nonce: int | None, tx_hash: str | None = None
+    rpc: RpcClient,
+    chain_id: int,
+    sender: str,
+    nonce: int | None,
+    tx_hash: str | None = None,
+    *,
+    resend: bool = False,
 ) -> TxRecord:
     """The pending transaction of ``sender`` at ``nonce`` (or ``tx_hash``) this home did not
     sign, as the node holds it (:func:`foreign_record`): by hash from any node; by nonce from
@@ -189,7 +204,7 @@ def held_elsewhere(
             raise InputError(
                 f"transaction {tx_hash} is not in this home's history, nor known to the node"
             )
-        rec = foreign_record(chain_id, tx)
+        rec = foreign_record(chain_id, tx, resend=resend)
         sender, nonce = rec.sender, rec.nonce
         mined: int = rpc.get(Q.nonce(sender, "latest"))
     else:
@@ -209,7 +224,7 @@ def held_elsewhere(
     if mined > nonce:
         raise ChainError(f"nonce {nonce} of {sender} is already used on chain")
     if tx_hash is None:
-        rec = foreign_record(chain_id, found or {})
+        rec = foreign_record(chain_id, found or {}, resend=resend)
     if (rec.sender, rec.nonce) != (sender, nonce) or rec.hash != (tx_hash or rec.hash):
         raise InconsistentAnswer(f"the node answered another transaction than {sender}'s")
     return rec

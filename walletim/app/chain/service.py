@@ -494,13 +494,18 @@ class ChainService:
         bump_percent: float = DEFAULT_BUMP_PERCENT,
         confirm: Confirm | None = None,
     ) -> TxRecord:
-        """Re-send a pending transaction at the same nonce with both fees raised.
+        """Re-send a pending transaction at the same nonce with both fees raised: this
+        home's, or one its key signed elsewhere (``cast send``, another wallet) that the node
+        holds, as it was signed (:func:`replace.held_elsewhere`: the node cannot change it).
 
         ``account_for(address)`` names the wallet account that holds the sender's key.
         """
-        self.tracker.get(tx_hash)
+        from walletim.app.chain.replace import held_elsewhere
+
         self._on_chain()
-        rec = self.tracker.get(tx_hash)
+        rec = self.repo.get(tx_hash)
+        if rec is None:
+            rec = held_elsewhere(self.rpc, self.chain_id, "", None, tx_hash, resend=True)
         return self._replace(rec, account_for(rec.sender), False, bump_percent, confirm)
 
     def cancel(
