@@ -220,6 +220,19 @@ def test_explicit_and_concurrent_nonces(chain: FakeChain, store: Store) -> None:
     assert s.refresh(a.hash).status == "mined" and s.refresh(c.hash).status == "pending"
 
 
+def test_a_send_forced_past_a_nonce_gap_does_not_wait_for_what_cannot_be_mined(
+    chain: FakeChain, store: Store
+) -> None:
+    """Forced past a nonce gap, a transaction is not mined until the nonces below it are
+    used: `send` waited its whole timeout (120 s) for a receipt that could not come. It
+    returns pending at once, asking for none."""
+    s = service(chain, store)
+    gap = s.send("dev", ME, SendRequest(BOB, 3, nonce=5, force=True))
+    assert (gap.status, gap.nonce) == ("pending", 5)
+    assert not chain.node.called("eth_getTransactionReceipt")
+    assert s.send("dev", ME, SendRequest(BOB, 1)).status == "mined"  # no gap: it waits
+
+
 def test_a_dropped_transaction_frees_its_nonce(chain: FakeChain, store: Store) -> None:
     chain.automine = False
     s = service(chain, store)

@@ -351,7 +351,8 @@ class ChainService:
         timeout: float = 120.0,
         progress: Progress | None = None,
     ) -> SendResult:
-        """Plan, confirm, sign, record, broadcast, and (unless ``wait=False``) wait.
+        """Plan, confirm, sign, record, broadcast, and (unless ``wait=False``, or it was
+        forced past a nonce gap: it waits for the nonces below) wait.
 
         ``confirm(plan)`` raises (e.g. Aborted) to stop before signing.
 
@@ -370,7 +371,9 @@ class ChainService:
         self.nonces.reset()
         record = self._sign_and_broadcast(signer, plan)
         recovered = tuple(self.nonces.recovered)
-        if not wait:
+        if not wait or any(r.code == "nonce-gap" for r in plan.risks):
+            # Forced past a nonce gap it is not mined until the nonces below are used:
+            # waiting would only run out the timeout.
             return SendResult(record.hash, record.nonce, "pending", plan, recovered=recovered)
         status, receipt, confs = self.wait(
             record.hash, confirmations=confirmations, timeout=timeout, progress=progress
