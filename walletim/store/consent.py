@@ -10,6 +10,7 @@ from typing import Literal
 
 from walletim.store.chat import ChatTx, conversation_id
 from walletim.store.sql import Sql, now_ms
+from walletim.store.unsent import requests_never_sent
 
 Decision = Literal["allowed", "blocked", "ignored"]
 
@@ -80,11 +81,7 @@ def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
         ids,
     )
     sql.execute(f"UPDATE messages SET state = 'failed', envelope = NULL WHERE id IN ({marks})", ids)
-    sql.execute(  # a request never sent asks nobody: it is not open
-        "UPDATE requests SET state = 'withdrawn' WHERE direction = 'out' AND state = 'open' "
-        f"AND message_id IN ({marks})",
-        ids,
-    )
+    requests_never_sent(sql, ids)
     whom = (
         "the group: {} message(s) of yours to its members"
         if peer.startswith("group:")

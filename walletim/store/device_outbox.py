@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from walletim.store.unsent import requests_never_sent
+
 CopyState = Literal["sending", "sent", "failed"]
 
 
@@ -177,10 +179,12 @@ def settle_copy(conn: Any, relay_id: str, state: Literal["sent", "failed"]) -> i
     )
     if counts.get("sending", 0) == 0:
         settled = "sent" if counts.get("sent", 0) else "failed"
-        conn.execute(
+        done = conn.execute(
             "UPDATE messages SET state = ? WHERE id = ? AND state = 'sending'",
             (settled, message_id),
         )
+        if settled == "failed" and done.rowcount:  # a request in it asks nobody
+            requests_never_sent(conn, [message_id])
     return message_id
 
 
