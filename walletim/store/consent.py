@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from walletim.messaging.kinds import MAX_WITHDRAWN
 from walletim.store.chat import ChatTx, conversation_id
 from walletim.store.sql import Sql, now_ms
 from walletim.store.unsent import requests_never_sent
@@ -53,7 +54,9 @@ def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = 
         "dropped = CASE WHEN excluded.state = 'blocked' THEN consent.dropped ELSE 0 END",
         (account, peer, state, now_ms() if at is None else at),
     )
-    return withdraw_unsent(sql, account, peer) if state == "blocked" else 0
+    if state != "blocked":
+        return 0
+    return withdraw_unsent(sql, account, peer, now_ms() if at is None else at)
 
 
 #: This account's messages in a conversation that the relay has not confirmed yet and that are
@@ -65,12 +68,13 @@ _UNSENT = (
 )
 
 
-def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
+def withdraw_unsent(sql: Sql, account: str, peer: str, at: int) -> int:
     """``peer`` (an address, or a group's ``group:ID``) is blocked: the account's messages
     to it still waiting in the outbox (queued, or sealed and not confirmed by the relay, to
     each device too; a group's: its messages to each member) are never sent (failed), with
-    a notice in the conversation saying so; a request among them reads withdrawn. Returns
-    how many."""
+    a notice in the conversation saying so; a request among them reads withdrawn, and this
+    wallet's other devices are told so with the block made at ``at`` (their copies of it
+    read withdrawn too: :func:`note_withdrawn`). Returns how many."""
     ids = _unsent(sql, account, peer)
     if not ids:
         return 0
@@ -81,7 +85,7 @@ def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
         ids,
     )
     sql.execute(f"UPDATE messages SET state = 'failed', envelope = NULL WHERE id IN ({marks})", ids)
-    requests_never_sent(sql, ids)
+    note_withdrawn(sql, account, peer, requests_never_sent(sql, ids), at)
     whom = (
         "the group: {} message(s) of yours to its members"
         if peer.startswith("group:")
@@ -186,10 +190,41 @@ def for_devices(sql: Sql, account: str) -> list[tuple[str, Synced, int]]:
 
 
 def sent_to_devices(sql: Sql, account: str, peer: str, state: str, at: int) -> None:
-    """A decision went out: forget it (unless a later one replaced it meanwhile)."""
+    """A decision went out: forget it (unless a later one replaced it meanwhile), and the
+    requests it named withdrawn (:func:`withdrawn_for_devices`)."""
     sql.execute(
         "DELETE FROM meta WHERE key = ? AND value = ?", (_sync_key(account, peer), f"{state}:{at}")
     )
+    sql.execute("DELETE FROM meta WHERE key = ?", (_withdrawn_key(account, peer),))
+
+
+def _withdrawn_key(account: str, peer: str) -> str:
+    return f"consent_withdrawn:{account.lower()}:{peer}"
+
+
+def note_withdrawn(sql: Sql, account: str, peer: str, request_ids: list[str], at: int) -> None:
+    """A block of ``peer`` made at ``at`` (here, or taken from another device) withdrew these
+    requests, never sent: this wallet's other devices are told with the block (the newest
+    :data:`~walletim.messaging.kinds.MAX_WITHDRAWN`), so their copies read withdrawn too."""
+    if not request_ids:
+        return
+    key = _withdrawn_key(account, peer)
+    row = sql.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    ids = [*(json.loads(str(row[0])) if row else []), *request_ids][-MAX_WITHDRAWN:]
+    sql.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+        "value = excluded.value",
+        (key, json.dumps(ids)),
+    )
+    if not any(p == peer for p, _, _ in for_devices(sql, account)):
+        note_for_devices(sql, account, peer, "blocked", at)  # taken from another device
+
+
+def withdrawn_for_devices(sql: Sql, account: str, peer: str) -> list[str]:
+    """The request ids to tell this wallet's other devices with the decision about ``peer``."""
+    row = sql.execute("SELECT value FROM meta WHERE key = ?", (_withdrawn_key(account, peer),))
+    found = row.fetchone()
+    return [] if found is None else [str(i) for i in json.loads(str(found[0]))]
 
 
 def forgotten_since(sql: Sql, account: str, peer: str, at: int) -> bool:

@@ -22,3 +22,16 @@ def requests_never_sent(conn: Any, message_ids: Sequence[int]) -> list[str]:
     rows = conn.execute(f"SELECT request_id FROM requests WHERE {where}", message_ids).fetchall()
     conn.execute(f"UPDATE requests SET state = 'withdrawn' WHERE {where}", message_ids)
     return [str(r[0]) for r in rows]
+
+
+def withdrawn_elsewhere(conn: Any, account: str, peer: str, request_ids: Sequence[str]) -> None:
+    """Another device of this wallet withdrew these requests to ``peer`` (a block withdrew
+    them before they went): this device's copies of them, open, read withdrawn too."""
+    if not request_ids:
+        return
+    marks = ", ".join("?" * len(request_ids))
+    conn.execute(
+        "UPDATE requests SET state = 'withdrawn' WHERE account = ? AND direction = 'out' "
+        f"AND peer = ? AND state = 'open' AND request_id IN ({marks})",
+        (account, peer, *request_ids),
+    )
