@@ -238,8 +238,9 @@ def test_a_block_withdrawing_a_request_and_a_claim_says_so_after_an_unblock(
 ) -> None:
     """A request and a payment's claim withdrawn by a block (queued while the relay was out
     of reach) never reached bob: the request reads withdrawn, not open (in payments, its
-    message in the chat), and paying the same again after an unblock is still refused (the
-    money reached bob) saying bob was never told of the first payment."""
+    message in the chat). Once unblocked, the claim goes (bob holds the money and was never
+    told: paying again was refused as paying twice, with no way to tell him), the request
+    stays withdrawn, and paying the same again is still refused."""
     alice, bob = users["alice"], users["bob"]
     away = ("--rpc-url", alice.world.url, "--relay", "ws://127.0.0.1:9", "--yes", "--json")
     asked = alice.cli(*away, "request", "--from", "dev", bob.address, "0.5")
@@ -254,11 +255,18 @@ def test_a_block_withdrawing_a_request_and_a_claim_says_so_after_an_unblock(
     read = alice.ok("chat", "read", "--from", "dev", bob.address)["messages"]
     [shown] = [m for m in read if m["kind"] == "request"]
     assert shown["open"] is False and shown["verification"]["state"] == "failed", shown
+    assert "payment claim(s) of yours that the block held back go to them" in read[-1]["text"]
     human = alice.run("chat", "read", "--from", "dev", bob.address).out
     assert "REQUEST WITHDRAWN" in human and "REQUEST, settled" not in human, human
+    alice.ok("chat", "inbox", "--from", "dev")  # the claim goes; the request does not
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    got = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
+    assert [(m["kind"], m["hash"], m["verification"]["state"]) for m in got
+            if m["kind"] in ("payment", "request")] == [
+        ("payment", paid.json()["hash"], "verified")]  # fmt: skip
     again = alice.run("--yes", "pay", "--from", "dev", bob.address, "0.01")
     assert again.code == 1 and "you already paid 0.01 ETH" in again.err, again.err
-    assert "never told" in again.err and "--force" in again.err, again.err
+    assert "never told" not in again.err and "--force" in again.err, again.err
 
 
 @pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])

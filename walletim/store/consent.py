@@ -11,7 +11,7 @@ from typing import Literal
 from walletim.messaging.kinds import MAX_WITHDRAWN
 from walletim.store.chat import ChatTx, conversation_id
 from walletim.store.sql import Sql, now_ms
-from walletim.store.unsent import requests_never_sent
+from walletim.store.unsent import claims_held_back, requests_never_sent
 
 Decision = Literal["allowed", "blocked", "ignored"]
 
@@ -46,7 +46,10 @@ def decisions(sql: Sql, account: str) -> list[ConsentRow]:
 def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = None) -> int:
     """Record ``state``, decided at ``at`` (ms; now if None; a block's drop count is kept
     while it stays blocked). A block withdraws what waits to go to the peer
-    (:func:`withdraw_unsent`); returns how many messages it withdrew."""
+    (:func:`withdraw_unsent`); returns how many messages it withdrew. Deciding otherwise
+    about a peer blocked until now sends the payment claims the block held back
+    (:func:`unblocked`)."""
+    was = decision(sql, account, peer)
     sql.execute(
         "INSERT INTO consent (account, peer, state, updated_ms) VALUES (?,?,?,?) "
         "ON CONFLICT (account, peer) DO UPDATE SET state = excluded.state, "
@@ -55,8 +58,22 @@ def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = 
         (account, peer, state, now_ms() if at is None else at),
     )
     if state != "blocked":
+        if was is not None and was.state == "blocked":
+            unblocked(sql, account, peer)
         return 0
     return withdraw_unsent(sql, account, peer, now_ms() if at is None else at)
+
+
+def unblocked(sql: Sql, account: str, peer: str) -> None:
+    """``peer`` is no longer blocked: the payment claims a block held back go to them with
+    the next chat command (:func:`walletim.store.unsent.claims_held_back`), with a notice."""
+    count = 0 if peer.startswith("group:") else claims_held_back(sql, account, peer)
+    if count:
+        text = (f"unblocked: {count} payment claim(s) of yours that the block held back go to "
+                "them with your next chat command (the money reached them)")  # fmt: skip
+        tx = ChatTx(sql)
+        tx.add_message(tx.conversation(account, peer), "in", "system", {"text": text}, text,
+                       sent_ms=now_ms(), state="received")  # fmt: skip
 
 
 #: This account's messages in a conversation that the relay has not confirmed yet and that are
@@ -91,7 +108,8 @@ def withdraw_unsent(sql: Sql, account: str, peer: str, at: int) -> int:
         if peer.startswith("group:")
         else ("them: {} message(s) of yours waiting to go to them")
     )
-    text = f"you blocked {whom.format(len(ids))} were not sent (nor are they after an unblock)"
+    text = (f"you blocked {whom.format(len(ids))} were not sent (after an unblock only a "
+            "payment's claim goes: the money reached them)")  # fmt: skip
     tx = ChatTx(sql)
     tx.add_message(tx.conversation(account, peer), "in", "system", {"text": text}, text,
                    sent_ms=now_ms(), state="received")  # fmt: skip
@@ -125,8 +143,12 @@ def _group_of(body: object) -> object:
 def undecide(sql: Sql, account: str, peer: str, at: int) -> bool:
     """Forget the decision about ``peer`` (the rules decide again), as decided at ``at``
     (ms): remembered, so that an older decision arriving later from another device does
-    not come back (:func:`take_newest`). Returns whether there was one."""
+    not come back (:func:`take_newest`); a peer unblocked is told the payment claims the
+    block held back (:func:`unblocked`). Returns whether there was one."""
+    was = decision(sql, account, peer)
     cur = sql.execute("DELETE FROM consent WHERE account = ? AND peer = ?", (account, peer))
+    if was is not None and was.state == "blocked":
+        unblocked(sql, account, peer)
     sql.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
         "value = max(CAST(meta.value AS INTEGER), CAST(excluded.value AS INTEGER))",

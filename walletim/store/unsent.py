@@ -35,3 +35,25 @@ def withdrawn_elsewhere(conn: Any, account: str, peer: str, request_ids: Sequenc
         f"AND peer = ? AND state = 'open' AND request_id IN ({marks})",
         (account, peer, *request_ids),
     )
+
+
+def claims_held_back(conn: Any, account: str, peer: str) -> int:
+    """``peer`` is no longer blocked: the payment claims of ours to them that never went (a
+    block withdrew them; the money reached them all the same, so paying again would pay
+    twice) wait in the outbox again, each the same signed claim in its place in the
+    conversation, and go with the next chat command. Requests and red-packet offers stay
+    withdrawn (asking again is the user's choice). Returns how many."""
+    rows = conn.execute(
+        "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "JOIN payments p ON p.message_id = m.id AND p.account = c.account "
+        "WHERE c.account = ? AND c.peer = ? AND m.direction = 'out' AND m.kind = 'payment' "
+        "AND m.state = 'failed' AND p.direction = 'out' AND p.state IN ('pending', 'verified')",
+        (account, peer),
+    ).fetchall()
+    ids = [int(r[0]) for r in rows]
+    if ids:
+        marks = ", ".join("?" * len(ids))
+        conn.execute(
+            f"UPDATE messages SET state = 'queued', envelope = NULL WHERE id IN ({marks})", ids
+        )
+    return len(ids)
