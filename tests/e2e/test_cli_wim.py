@@ -269,6 +269,33 @@ def test_a_block_withdrawing_a_request_and_a_claim_says_so_after_an_unblock(
     assert "never told" not in again.err and "--force" in again.err, again.err
 
 
+def test_a_request_and_a_claim_the_relay_refuses_for_good_say_they_never_went(
+    users: dict[str, User],
+) -> None:
+    """The relay lost its mailboxes (its database gone; alice pins its new key): bob's
+    mailbox is unknown to it, so it refuses alice's request and payment claim for good. The
+    request read open for ever (asking bob, who never saw it) and the command said the
+    message waits in the outbox and goes later; pay said it told him. The request reads
+    withdrawn, and both commands say the message was not sent and will not be."""
+    alice, bob = users["alice"], users["bob"]
+    alice.ok("chat", "send", "--from", "dev", bob.address, "hi")  # a session with bob's device
+    relay = alice.relay
+    relay.stop()
+    for suffix in ("", "-wal", "-shm"):
+        relay.db.with_name(relay.db.name + suffix).unlink(missing_ok=True)
+    relay.restart()
+    assert alice.run("--yes", "relay", "pin", relay.url).code == 0
+    asked = alice.run("--yes", "--json", "request", "--from", "dev", bob.address, "1")
+    assert asked.code == 0 and asked.json()["state"] == "withdrawn", (asked.out, asked.err)
+    assert asked.json()["delivered"] is False
+    assert "refused the chat message for good" in asked.err and "waits" not in asked.err
+    [req] = alice.ok("payments", "--from", "dev")["requests"]
+    assert req["state"] == "withdrawn", req
+    paid = alice.run("--yes", "pay", "--from", "dev", bob.address, "0.01")
+    assert paid.code == 0 and "not told: the relay refused the chat message" in paid.out, paid.out
+    assert "told them in the chat" not in paid.out and "for good" in paid.err, paid.err
+
+
 @pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])
 def test_pay_through_an_agent_with_a_policy_signs_its_claim(
     users: dict[str, User], policy: tuple[str, ...]

@@ -454,18 +454,19 @@ class Payments:
             )  # fmt: skip
             made.append((payee, req))
             items.append((payee, "request", req.to_json(), req.text))
-        messages, delivered = chat.post(account, items)
-        repo = self.p.repo()
-        out = []
+        messages, _ = chat.post(account, items, deliver=False)  # recorded, then delivered
+        repo, out = self.p.repo(), []
         for (payee, req), message in zip(made, messages, strict=True):
-            row = repo.save_request(
-                RequestRow(
-                    me, req.request_id, "out", payee, self.p.chain_id, asset.address,
-                    asset.display, asset.decimals, req.amount, note, req.uri, split_id, "open",
-                    None, message.id, self.p.now_ms(),
-                )
-            )  # fmt: skip
-            out.append(RequestResult(row, message, delivered))
+            repo.save_request(RequestRow(
+                me, req.request_id, "out", payee, self.p.chain_id, asset.address, asset.display,
+                asset.decimals, req.amount, note, req.uri, split_id, "open", None, message.id,
+                self.p.now_ms(),
+            ))  # fmt: skip
+        _none, reached = chat.post(account, [])
+        for (_payee, req), message in zip(made, messages, strict=True):
+            now, row = self.p.chats().message(message.id), repo.request(me, req.request_id, "out")
+            assert row is not None
+            out.append(RequestResult(row, now, reached and now.state == "sent"))
         return out
 
     def split(
