@@ -275,8 +275,9 @@ def test_a_request_and_a_claim_the_relay_refuses_for_good_say_they_never_went(
     """The relay lost its mailboxes (its database gone; alice pins its new key): bob's
     mailbox is unknown to it, so it refuses alice's request and payment claim for good. The
     request read open for ever (asking bob, who never saw it) and the command said the
-    message waits in the outbox and goes later; pay said it told him. The request reads
-    withdrawn, and both commands say the message was not sent and will not be."""
+    message waits in the outbox and goes later (redpacket create too); pay said it told him.
+    The request reads withdrawn, and each command says the message was not sent and will
+    not be."""
     alice, bob = users["alice"], users["bob"]
     alice.ok("chat", "send", "--from", "dev", bob.address, "hi")  # a session with bob's device
     relay = alice.relay
@@ -294,6 +295,9 @@ def test_a_request_and_a_claim_the_relay_refuses_for_good_say_they_never_went(
     paid = alice.run("--yes", "pay", "--from", "dev", bob.address, "0.01")
     assert paid.code == 0 and "not told: the relay refused the chat message" in paid.out, paid.out
     assert "told them in the chat" not in paid.out and "for good" in paid.err, paid.err
+    packet = alice.run("--yes", "redpacket", "create", "--from", "dev", "--total", "0.01",
+                       "--shares", "1", "--to", bob.address)  # fmt: skip
+    assert packet.code == 0 and "refused the chat message for good" in packet.err, packet.err
 
 
 @pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])

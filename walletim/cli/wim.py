@@ -101,7 +101,7 @@ def _undelivered(delivered: bool, revoked: bool = False, failed: bool = False) -
     if failed:
         click.echo(
             "warning: the relay refused the chat message for good (their mailbox is not there "
-            "any more): it was not sent and is not sent later; a request in it reads withdrawn",
+            "any more): it was not sent, and is not sent later",
             err=True,
         )
     elif not delivered and revoked:
