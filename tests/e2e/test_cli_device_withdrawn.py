@@ -79,3 +79,31 @@ def test_a_block_made_on_the_other_device_withdraws_and_says_so_back(
     [seen] = [r for r in phone.ok("payments", "--from", phone.spec)["requests"]
               if r["request_id"] == rid]  # fmt: skip
     assert seen["state"] == "withdrawn", seen
+
+
+def test_a_claim_a_block_withdrew_after_it_was_sealed_goes_once_unblocked(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """Bob pays Alice while her mailbox is full: the claim is sealed to her devices and waits.
+    Bob blocks her (the claim is withdrawn) and unblocks her: the claim is queued again and
+    sealed afresh (its old copies forgotten: sealing it again failed on them, jamming every
+    chat command of Bob's), and Alice reads the payment verified."""
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    for n in range(4):
+        bob.ok("chat", "send", "--from", bob.spec, alice.address, f"hello {n}")
+        phone.ok("chat", "inbox", "--from", phone.spec)
+    paid = bob.run("--json", "--yes", "pay", "--from", bob.spec, alice.address, "0.01")
+    assert paid.code == 0 and paid.json()["delivered"] is False, paid.err
+    assert bob.ok("chat", "block", "--from", bob.spec, alice.address)["withdrawn"] >= 1
+    bob.ok("chat", "unblock", "--from", bob.spec, alice.address)
+    alice.ok("chat", "inbox", "--from", "dev")  # room in her mailbox again
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    alice.ok("chat", "inbox", "--from", "dev")
+    got = alice.ok("chat", "read", "--from", "dev", bob.address)["messages"]
+    claims = [m for m in got if m["kind"] == "payment"]
+    assert [(m["hash"], m["verification"]["state"]) for m in claims] == [
+        (paid.json()["hash"], "verified")
+    ], claims

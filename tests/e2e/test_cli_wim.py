@@ -277,7 +277,8 @@ def test_a_request_and_a_claim_the_relay_refuses_for_good_say_they_never_went(
     request read open for ever (asking bob, who never saw it) and the command said the
     message waits in the outbox and goes later (redpacket create too); pay said it told him.
     The request reads withdrawn, and each command says the message was not sent and will
-    not be."""
+    not be. Paying bob the same again was refused (he holds the money) with no way to tell
+    him: the refusal now tells the claim again."""
     alice, bob = users["alice"], users["bob"]
     alice.ok("chat", "send", "--from", "dev", bob.address, "hi")  # a session with bob's device
     relay = alice.relay
@@ -298,6 +299,17 @@ def test_a_request_and_a_claim_the_relay_refuses_for_good_say_they_never_went(
     packet = alice.run("--yes", "redpacket", "create", "--from", "dev", "--total", "0.01",
                        "--shares", "1", "--to", bob.address)  # fmt: skip
     assert packet.code == 0 and "refused the chat message for good" in packet.err, packet.err
+    # bob's next chat command publishes his keys again; paying him the same again is refused
+    # (he holds the money) and his claim, never told, is told again.
+    assert bob.run("--yes", "relay", "pin", relay.url).code == 0
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    again = alice.run("--yes", "pay", "--from", "dev", bob.address, "0.01")
+    assert again.code == 1 and "never told" in again.err, again.err
+    assert "it goes again with your next chat command" in again.err, again.err
+    alice.ok("chat", "inbox", "--from", "dev")
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    got = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
+    assert [m["verification"]["state"] for m in got if m["kind"] == "payment"] == ["verified"]
 
 
 @pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])

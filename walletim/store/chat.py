@@ -25,7 +25,7 @@ from walletim.store.db import Store
 from walletim.store.groups import ChangeRow, GroupRow, GroupTx, groups_of
 from walletim.store.order import BEFORE, place
 from walletim.store.sql import Row, now_ms, one_row
-from walletim.store.unsent import requests_never_sent
+from walletim.store.unsent import requests_never_sent, tell_again
 
 __all__ = [
     "ChangeRow",
@@ -419,6 +419,11 @@ class ChatRepo:
 
     def contact(self, address: str) -> Contact | None:
         return ChatTx(self.store).contact(address)
+
+    def tell_again(self, message_id: int) -> bool:
+        """See :func:`walletim.store.unsent.tell_again` (in one transaction)."""
+        with self.store.transaction() as conn:
+            return tell_again(conn, message_id)
 
     def message(self, message_id: int) -> StoredMessage:
         """One message by id. Raises StoreError if there is none."""

@@ -40,20 +40,37 @@ def withdrawn_elsewhere(conn: Any, account: str, peer: str, request_ids: Sequenc
 def claims_held_back(conn: Any, account: str, peer: str) -> int:
     """``peer`` is no longer blocked: the payment claims of ours to them that never went (a
     block withdrew them; the money reached them all the same, so paying again would pay
-    twice) wait in the outbox again, each the same signed claim in its place in the
-    conversation, and go with the next chat command. Requests and red-packet offers stay
+    twice) wait in the outbox again (:func:`tell_again`). Requests and red-packet offers stay
     withdrawn (asking again is the user's choice). Returns how many."""
     rows = conn.execute(
         "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-        "JOIN payments p ON p.message_id = m.id AND p.account = c.account "
         "WHERE c.account = ? AND c.peer = ? AND m.direction = 'out' AND m.kind = 'payment' "
-        "AND m.state = 'failed' AND p.direction = 'out' AND p.state IN ('pending', 'verified')",
+        "AND m.state = 'failed'",
         (account, peer),
     ).fetchall()
-    ids = [int(r[0]) for r in rows]
-    if ids:
-        marks = ", ".join("?" * len(ids))
-        conn.execute(
-            f"UPDATE messages SET state = 'queued', envelope = NULL WHERE id IN ({marks})", ids
-        )
-    return len(ids)
+    return sum(tell_again(conn, int(r[0])) for r in rows)
+
+
+#: Our payment's claim that never went while its payment stands (pending or verified).
+_UNTOLD = (
+    "id = ? AND direction = 'out' AND kind = 'payment' AND state = 'failed' AND EXISTS ("
+    "SELECT 1 FROM payments p WHERE p.message_id = messages.id AND p.account = "
+    "messages.account AND p.direction = 'out' AND p.state IN ('pending', 'verified'))"
+)
+
+
+def tell_again(conn: Any, message_id: int) -> bool:
+    """Our payment's claim in ``message_id`` never went (a block withdrew it, or the relay
+    refused it for good) while the payment stands: it waits in the outbox again, the same
+    signed claim in its place in the conversation, sealed afresh (its old copies to each
+    device forgotten) and sent with the next chat command: once its peer is unblocked
+    (:func:`claims_held_back`), or when the same payment again is refused as paying twice
+    (``Payments._not_twice``: the refusal says so). Returns whether it did."""
+    conn.execute(
+        f"DELETE FROM outbox_copies WHERE message_id IN (SELECT id FROM messages WHERE {_UNTOLD})",
+        (message_id,),
+    )
+    cur = conn.execute(
+        f"UPDATE messages SET state = 'queued', envelope = NULL WHERE {_UNTOLD}", (message_id,)
+    )
+    return bool(cur.rowcount)

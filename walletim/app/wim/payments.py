@@ -52,8 +52,6 @@ if TYPE_CHECKING:
 #: The same payment (payee, asset, amount, request) made this recently is refused unless
 #: forced: an interrupted ``pay`` run again, a command repeated from the shell history.
 PAID_TWICE_WINDOW_MS = 60 * 60 * 1000
-
-
 #: How the transfer stood when a command stopped that says nothing was paid by it.
 _UNPAID = ("dropped", "failed", "replaced")
 
@@ -216,8 +214,9 @@ class Payments:
             )  # fmt: skip
             if same and (p.state == "pending" or now - p.created_ms < PAID_TWICE_WINDOW_MS):
                 minutes = max(0, now - p.created_ms) // 60_000
-                gone = p.message_id and self.p.chats().message(p.message_id).state == "failed"
-                untold = "; they were never told (its chat message never went)" if gone else ""
+                gone = p.message_id is not None and self.p.chats().tell_again(p.message_id)
+                untold = "; they were never told (its chat message never went): it goes again "
+                untold = (untold + "with your next chat command (walletim chat inbox)") * gone
                 raise RiskRefused(
                     f"you already paid {format_amount(p.amount, p.decimals)} {p.symbol} to "
                     f"{p.payee} {minutes} min ago in transaction {p.tx_hash} ({p.state}; "
