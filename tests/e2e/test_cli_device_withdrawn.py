@@ -90,7 +90,8 @@ def test_a_claim_a_block_withdrew_after_it_was_sealed_goes_once_unblocked(
     """Bob pays Alice while her mailbox is full: the claim is sealed to her devices and waits.
     Bob blocks her (the claim is withdrawn) and unblocks her: the claim is queued again and
     sealed afresh (its old copies forgotten: sealing it again failed on them, jamming every
-    chat command of Bob's), and Alice reads the payment verified."""
+    chat command of Bob's), and Alice reads the payment verified; his phone, which had its
+    copy, is not sent it again."""
     alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
     for n in range(4):
         bob.ok("chat", "send", "--from", bob.spec, alice.address, f"hello {n}")
@@ -107,3 +108,5 @@ def test_a_claim_a_block_withdrew_after_it_was_sealed_goes_once_unblocked(
     assert [(m["hash"], m["verification"]["state"]) for m in claims] == [
         (paid.json()["hash"], "verified")
     ], claims
+    # Bob's phone had its copy already: it is not sent again (it read as a replay there).
+    assert phone.ok("chat", "inbox", "--from", phone.spec)["rejected"] == []

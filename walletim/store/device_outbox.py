@@ -127,6 +127,13 @@ def add_copies(
     )
 
 
+def copied_to(conn: Any, message_id: int) -> set[bytes]:
+    """The devices a copy of ``message_id`` is kept for (a claim queued again is not sealed
+    to them twice: :func:`walletim.store.unsent.tell_again`)."""
+    rows = conn.execute("SELECT device_id FROM outbox_copies WHERE message_id = ?", (message_id,))
+    return {bytes(r[0]) for r in rows.fetchall()}
+
+
 _COPY_COLUMNS = "o.message_id, o.device_id, o.own, o.relay_id, o.mailbox, o.envelope, o.state"
 
 

@@ -62,12 +62,15 @@ _UNTOLD = (
 def tell_again(conn: Any, message_id: int) -> bool:
     """Our payment's claim in ``message_id`` never went (a block withdrew it, or the relay
     refused it for good) while the payment stands: it waits in the outbox again, the same
-    signed claim in its place in the conversation, sealed afresh (its old copies to each
-    device forgotten) and sent with the next chat command: once its peer is unblocked
-    (:func:`claims_held_back`), or when the same payment again is refused as paying twice
-    (``Payments._not_twice``: the refusal says so). Returns whether it did."""
-    conn.execute(
-        f"DELETE FROM outbox_copies WHERE message_id IN (SELECT id FROM messages WHERE {_UNTOLD})",
+    signed claim in its place in the conversation, sealed afresh (its old copies to the
+    peer's devices forgotten; our own devices that have it are not sent it again:
+    :func:`walletim.store.device_outbox.copied_to`) and sent with the next chat command:
+    once its peer is unblocked (:func:`claims_held_back`), or when the same payment again is
+    refused as paying twice (``Payments._not_twice``: the refusal says so). Returns whether
+    it did."""
+    conn.execute(  # a copy to one of our own devices that went (or goes) stays: not twice
+        "DELETE FROM outbox_copies WHERE NOT (own = 1 AND state IN ('sent', 'sending')) AND "
+        f"message_id IN (SELECT id FROM messages WHERE {_UNTOLD})",
         (message_id,),
     )
     cur = conn.execute(
