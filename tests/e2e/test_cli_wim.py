@@ -312,6 +312,26 @@ def test_a_request_and_a_claim_the_relay_refuses_for_good_say_they_never_went(
     assert [m["verification"]["state"] for m in got if m["kind"] == "payment"] == ["verified"]
 
 
+def test_money_in_a_token_of_many_decimals_reaches_the_payee(users: dict[str, User]) -> None:
+    """A token of 40 decimals (an ERC-20 may have up to 255; walletim takes up to 77): alice
+    paid bob in it and asked him for some, told 'told them in the chat', but bob's walletim
+    refused both messages as malformed (a chat message allowed 36 decimals at most): bob
+    never saw the money he received, nor the request. Both reach him and read as sent."""
+    from tests.integration.test_odd_tokens import odd_token
+
+    alice, bob = users["alice"], users["bob"]
+    token = odd_token(alice.world, "BIG", decimals=40)
+    paid = alice.ok("pay", "--from", "dev", bob.address, "1", "--token", token, "--force")
+    asked = alice.ok("request", "--from", "dev", bob.address, "2", "--token", token)
+    got = bob.ok("chat", "inbox", "--from", bob.spec)
+    assert got["rejected"] == [], got["rejected"]
+    seen = bob.ok("payments", "--from", bob.spec)
+    [p] = [p for p in seen["payments"] if p["hash"] == paid["hash"]]
+    assert (p["raw"], p["state"]) == (str(10**40), paid["state"]), p
+    [r] = [r for r in seen["requests"] if r["request_id"] == asked["request_id"]]
+    assert (r["raw"], r["state"]) == (str(2 * 10**40), "open"), r
+
+
 @pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])
 def test_pay_through_an_agent_with_a_policy_signs_its_claim(
     users: dict[str, User], policy: tuple[str, ...]

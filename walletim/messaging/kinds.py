@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeGuard
 
+from walletim.chain.units import MAX_DECIMALS
 from walletim.errors import MessagingError
 from walletim.messaging import fields as F
 from walletim.messaging.envelope import WIRE_KINDS as WIRE_KINDS
@@ -89,7 +90,7 @@ def _asset(body: dict[str, object]) -> Asset:
     raw = body.get("asset")
     address = None if raw in (None, ZERO) else F.address(raw, "asset")
     decimals = F.uint(body.get("decimals", 18), "decimals", 8)
-    if decimals > 36:
+    if decimals > MAX_DECIMALS:  # a token walletim pays in is told, never refused here
         raise MessagingError("malformed decimals")
     return Asset(address, "ETH" if address is None else F.symbol(body.get("symbol")), decimals)
 
