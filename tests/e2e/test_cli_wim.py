@@ -238,8 +238,9 @@ def test_a_block_withdrawing_a_request_and_a_claim_says_so_after_an_unblock(
 ) -> None:
     """A request and a payment's claim withdrawn by a block (queued while the relay was out
     of reach) never reached bob: the request reads withdrawn, not open (in payments, its
-    message in the chat), and paying the same again after an unblock is still refused (the
-    money reached bob) saying bob was never told of the first payment."""
+    message in the chat). Once unblocked, the claim goes (bob holds the money and was never
+    told: paying again was refused as paying twice, with no way to tell him), the request
+    stays withdrawn, and paying the same again is still refused."""
     alice, bob = users["alice"], users["bob"]
     away = ("--rpc-url", alice.world.url, "--relay", "ws://127.0.0.1:9", "--yes", "--json")
     asked = alice.cli(*away, "request", "--from", "dev", bob.address, "0.5")
@@ -254,11 +255,81 @@ def test_a_block_withdrawing_a_request_and_a_claim_says_so_after_an_unblock(
     read = alice.ok("chat", "read", "--from", "dev", bob.address)["messages"]
     [shown] = [m for m in read if m["kind"] == "request"]
     assert shown["open"] is False and shown["verification"]["state"] == "failed", shown
+    assert "payment claim(s) of yours that the block held back go to them" in read[-1]["text"]
     human = alice.run("chat", "read", "--from", "dev", bob.address).out
     assert "REQUEST WITHDRAWN" in human and "REQUEST, settled" not in human, human
+    alice.ok("chat", "inbox", "--from", "dev")  # the claim goes; the request does not
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    got = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
+    assert [(m["kind"], m["hash"], m["verification"]["state"]) for m in got
+            if m["kind"] in ("payment", "request")] == [
+        ("payment", paid.json()["hash"], "verified")]  # fmt: skip
     again = alice.run("--yes", "pay", "--from", "dev", bob.address, "0.01")
     assert again.code == 1 and "you already paid 0.01 ETH" in again.err, again.err
-    assert "never told" in again.err and "--force" in again.err, again.err
+    assert "never told" not in again.err and "--force" in again.err, again.err
+
+
+def test_a_request_and_a_claim_the_relay_refuses_for_good_say_they_never_went(
+    users: dict[str, User],
+) -> None:
+    """The relay lost its mailboxes (its database gone; alice pins its new key): bob's
+    mailbox is unknown to it, so it refuses alice's request and payment claim for good. The
+    request read open for ever (asking bob, who never saw it) and the command said the
+    message waits in the outbox and goes later (redpacket create too); pay said it told him.
+    The request reads withdrawn, and each command says the message was not sent and will
+    not be. Paying bob the same again was refused (he holds the money) with no way to tell
+    him: the refusal now tells the claim again."""
+    alice, bob = users["alice"], users["bob"]
+    alice.ok("chat", "send", "--from", "dev", bob.address, "hi")  # a session with bob's device
+    relay = alice.relay
+    relay.stop()
+    for suffix in ("", "-wal", "-shm"):
+        relay.db.with_name(relay.db.name + suffix).unlink(missing_ok=True)
+    relay.restart()
+    assert alice.run("--yes", "relay", "pin", relay.url).code == 0
+    asked = alice.run("--yes", "--json", "request", "--from", "dev", bob.address, "1")
+    assert asked.code == 0 and asked.json()["state"] == "withdrawn", (asked.out, asked.err)
+    assert asked.json()["delivered"] is False
+    assert "refused the chat message for good" in asked.err and "waits" not in asked.err
+    [req] = alice.ok("payments", "--from", "dev")["requests"]
+    assert req["state"] == "withdrawn", req
+    paid = alice.run("--yes", "pay", "--from", "dev", bob.address, "0.01")
+    assert paid.code == 0 and "not told: the relay refused the chat message" in paid.out, paid.out
+    assert "told them in the chat" not in paid.out and "for good" in paid.err, paid.err
+    packet = alice.run("--yes", "redpacket", "create", "--from", "dev", "--total", "0.01",
+                       "--shares", "1", "--to", bob.address)  # fmt: skip
+    assert packet.code == 0 and "refused the chat message for good" in packet.err, packet.err
+    # bob's next chat command publishes his keys again; paying him the same again is refused
+    # (he holds the money) and his claim, never told, is told again.
+    assert bob.run("--yes", "relay", "pin", relay.url).code == 0
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    again = alice.run("--yes", "pay", "--from", "dev", bob.address, "0.01")
+    assert again.code == 1 and "never told" in again.err, again.err
+    assert "it goes again with your next chat command" in again.err, again.err
+    alice.ok("chat", "inbox", "--from", "dev")
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    got = bob.ok("chat", "read", "--from", bob.spec, alice.address)["messages"]
+    assert [m["verification"]["state"] for m in got if m["kind"] == "payment"] == ["verified"]
+
+
+def test_money_in_a_token_of_many_decimals_reaches_the_payee(users: dict[str, User]) -> None:
+    """A token of 40 decimals (an ERC-20 may have up to 255; walletim takes up to 77): alice
+    paid bob in it and asked him for some, told 'told them in the chat', but bob's walletim
+    refused both messages as malformed (a chat message allowed 36 decimals at most): bob
+    never saw the money he received, nor the request. Both reach him and read as sent."""
+    from tests.integration.test_odd_tokens import odd_token
+
+    alice, bob = users["alice"], users["bob"]
+    token = odd_token(alice.world, "BIG", decimals=40)
+    paid = alice.ok("pay", "--from", "dev", bob.address, "1", "--token", token, "--force")
+    asked = alice.ok("request", "--from", "dev", bob.address, "2", "--token", token)
+    got = bob.ok("chat", "inbox", "--from", bob.spec)
+    assert got["rejected"] == [], got["rejected"]
+    seen = bob.ok("payments", "--from", bob.spec)
+    [p] = [p for p in seen["payments"] if p["hash"] == paid["hash"]]
+    assert (p["raw"], p["state"]) == (str(10**40), paid["state"]), p
+    [r] = [r for r in seen["requests"] if r["request_id"] == asked["request_id"]]
+    assert (r["raw"], r["state"]) == (str(2 * 10**40), "open"), r
 
 
 @pytest.mark.parametrize("policy", [("--chain", "31337"), ("--no-calls",)])

@@ -323,6 +323,28 @@ def test_a_block_undone_here_since_the_backup_is_not_brought_back(tmp_path: Path
     assert consent.blocked(b, ME, other)
 
 
+def test_a_request_takes_the_later_state_of_the_backup_and_this_home(tmp_path: Path) -> None:
+    """A request a block withdrew (never sent) in the backup read open again once restored
+    onto a home that had it open: the later state wins both ways, open < withdrawn (never
+    sent) < settled (paid), so a withdrawn one is not asked again and a paid one stays paid."""
+    cases = [  # (in the backup, here before, here after)
+        ("withdrawn", "open", "withdrawn"),
+        ("open", "withdrawn", "withdrawn"),
+        ("settled", "withdrawn", "settled"),
+        ("withdrawn", "settled", "settled"),
+    ]
+    for n, (theirs, ours, after) in enumerate(cases):
+        a, b = _open(tmp_path, f"a{n}"), _open(tmp_path, f"b{n}")
+        _fill(a)
+        records.merge(b, ME, records.dump(a, ME))
+        for store, state in ((a, theirs), (b, ours)):
+            with store.transaction() as c:
+                c.execute("UPDATE requests SET state = ? WHERE request_id = 'r1'", (state,))
+        records.merge(b, ME, records.dump(a, ME))
+        got = b.execute("SELECT state FROM requests WHERE request_id = 'r1'").fetchone()[0]
+        assert got == after, (theirs, ours, got)
+
+
 def test_reactions_and_edit_versions_come_back_unless_the_message_was_deleted_here(
     tmp_path: Path,
 ) -> None:

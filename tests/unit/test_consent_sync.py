@@ -90,9 +90,15 @@ def test_a_device_whose_clock_runs_ahead_cannot_outvote_a_later_decision(
         {"peer": BOB, "state": "owner", "at": 1},
         {"peer": BOB, "state": "blocked", "at": -1},
         [BOB, "blocked", 1],
+        {"peer": BOB, "state": "blocked", "at": 1, "withdrawn": "0x" + "ab" * 16},
+        {"peer": BOB, "state": "blocked", "at": 1, "withdrawn": ["0xab"]},
+        {"peer": BOB, "state": "blocked", "at": 1, "withdrawn": ["0x" + "ab" * 16] * 101},
     ],
 )
 def test_a_malformed_decision_is_refused(body: object) -> None:
     with pytest.raises(MessagingError):
         parse_consent(body)
     assert parse_consent({"peer": BOB.lower(), "state": "blocked", "at": 5}).peer == BOB
+    ids = ["0x" + "AB" * 16] * 100
+    marked = parse_consent({"peer": BOB, "state": "blocked", "at": 5, "withdrawn": ids})
+    assert marked.withdrawn == ("0x" + "ab" * 16,) * 100

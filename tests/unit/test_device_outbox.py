@@ -84,6 +84,30 @@ def test_a_message_fails_only_if_no_peer_copy_reached_the_relay(tmp_path: Path) 
         assert repo.message(mid).state == "failed"
 
 
+def test_a_request_whose_message_failed_for_good_reads_withdrawn(tmp_path: Path) -> None:
+    """A request the relay refused for good (bob's mailbox gone), on the device path or the
+    account key's, read open for ever although bob never got it: it reads withdrawn (never
+    sent), as one a block withdrew; one that reached a device of bob's stays open."""
+    from walletim.store.wim import RequestRow, WimRepo
+
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo, wim = ChatRepo(store), WimRepo(store)
+        mids = [queued(repo, f"request {n}") for n in range(3)]
+        for n, mid in enumerate(mids):
+            wim.save_request(RequestRow(ALICE, f"r{n}", "out", BOB, 1, None, "ETH", 18, 5, "",
+                                        "ethereum:x", None, "open", None, mid, 1))  # fmt: skip
+        made = [copies(mid, False, True) for mid in mids[:2]]
+        with repo.tx() as tx:
+            for n, (mid, both) in enumerate(zip(mids, made, strict=False)):
+                D.add_copies(tx.conn, mid, "e" * 16, n + 1, both)
+            D.settle_copy(tx.conn, made[0][0].relay_id, "failed")  # fan-out: refused
+            D.settle_copy(tx.conn, made[1][0].relay_id, "sent")
+            tx.conn.execute("UPDATE messages SET relay_id = 'm3' WHERE id = ?", (mids[2],))
+            tx.mark_failed("m3")  # the account key's outbox: refused
+        states = [wim.request(ALICE, f"r{n}", "out", BOB) for n in range(3)]
+        assert [r.state if r else None for r in states] == ["withdrawn", "open", "withdrawn"]
+
+
 class _Relay:
     """A relay connection that answers each mailbox as told (None: stored)."""
 

@@ -25,6 +25,9 @@ MAX_UINT256 = 2**256 - 1
 #: The bounds of a transaction's integer fields where walletim takes them from a person or a
 #: node. A nonce is below 2**64 - 1 (EIP-2681) and this home records one past it as a signed
 #: 64-bit integer (SQLite): 2**63 - 2 at most, which no account comes near.
+#: The most decimals walletim takes a token to have (10**77 still fits a uint256): what a
+#: token reports, and what a money message in a chat may say (one bound, both ends).
+MAX_DECIMALS = 77
 MAX_NONCE = 2**63 - 2
 #: A gas limit walletim records (any block's gas limit is far below; the node refuses more).
 MAX_GAS_LIMIT = 2**63 - 1

@@ -134,7 +134,7 @@ def redpacket_create(
                 f"(`walletim redpacket status {p.packet_id}` reads it from the chain)"
             )
 
-    _undelivered(r.delivered, revoked)
+    _undelivered(r.delivered, revoked, any(m.state == "failed" for m in r.messages))
     ctx.emit(data, human)
 
 

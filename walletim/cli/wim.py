@@ -94,10 +94,17 @@ def _state_line(state: str, reason: str) -> str:
     return state if not reason else f"{state}: {reason}"
 
 
-def _undelivered(delivered: bool, revoked: bool = False) -> None:
+def _undelivered(delivered: bool, revoked: bool = False, failed: bool = False) -> None:
     """The warning for a chat message that did not reach the relay (``revoked``: this home
-    was revoked from the wallet's device list, so it never goes out from here)."""
-    if not delivered and revoked:
+    was revoked from the wallet's device list, so it never goes out from here; ``failed``:
+    the relay refused it for good, so it never goes out)."""
+    if failed:
+        click.echo(
+            "warning: the relay refused the chat message for good (their mailbox is not there "
+            "any more): it was not sent, and is not sent later",
+            err=True,
+        )
+    elif not delivered and revoked:
         click.echo(
             "warning: this device was revoked from the wallet's device list: the chat message "
             "stays in its outbox and goes out only if this home joins again (walletim chat "
@@ -185,16 +192,15 @@ def pay(
 
     def human() -> None:
         click.echo(f"paid {_fmt(p.amount, p.decimals, p.symbol)} to {who}: {p.tx_hash}")
-        told = (  # why it waits (no relay, or no chat keys of theirs) is the warning's
-            "told them in the chat"
-            if r.message.state != "queued"
-            else "not told yet: the chat message waits in your outbox"
-        )
+        told = {  # why it waits (no relay, or no chat keys of theirs) is the warning's
+            "queued": "not told yet: the chat message waits in your outbox",
+            "failed": "not told: the relay refused the chat message",
+        }.get(r.message.state, "told them in the chat")
         click.echo(f"payment {_state_line(_shown(p), p.reason)}; {told}")
         if r.request is not None:
             click.echo(f"request {r.request.request_id}: {r.request.state}")
 
-    _undelivered(r.delivered, revoked)
+    _undelivered(r.delivered, revoked, r.message.state == "failed")
     ctx.emit(data, human)
 
 
@@ -239,7 +245,7 @@ def request(
         if not no_qr:
             click.echo(_qr(q.uri))
 
-    _undelivered(r.delivered, revoked)
+    _undelivered(r.delivered, revoked, r.message.state == "failed")
     ctx.emit(data, human)
 
 
@@ -306,7 +312,8 @@ def split(
             account, total, list(peers), token=token, note=note, include_self=not exclude_self
         )
         data = {**split_json(r.status), "delivered": r.delivered}
-        _undelivered(r.delivered, not r.delivered and s.devices.revoked(account))
+        failed = any(m.state == "failed" for m in r.messages)
+        _undelivered(r.delivered, not r.delivered and s.devices.revoked(account), failed)
         ctx.emit(data, lambda: _split_lines(s, r.status))
 
 

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeGuard
 
+from walletim.chain.units import MAX_DECIMALS
 from walletim.errors import MessagingError
 from walletim.messaging import fields as F
 from walletim.messaging.envelope import WIRE_KINDS as WIRE_KINDS
@@ -89,7 +90,7 @@ def _asset(body: dict[str, object]) -> Asset:
     raw = body.get("asset")
     address = None if raw in (None, ZERO) else F.address(raw, "asset")
     decimals = F.uint(body.get("decimals", 18), "decimals", 8)
-    if decimals > 36:
+    if decimals > MAX_DECIMALS:  # a token walletim pays in is told, never refused here
         raise MessagingError("malformed decimals")
     return Asset(address, "ETH" if address is None else F.symbol(body.get("symbol")), decimals)
 
@@ -504,15 +505,23 @@ _CONSENT_STATES: tuple[ConsentState, ...] = ("allowed", "blocked", "ignored", "u
 class ConsentMark:
     """An accept/block decision, sent only between one's own devices (to the wallet itself):
     ``peer`` (a checksummed address or ``group:ID``) was decided ``state`` at ``at`` (ms;
-    the newest decision wins on every device)."""
+    the newest decision wins on every device). A block that withdrew requests of this wallet
+    to the peer, never sent, names them in ``withdrawn`` (their request ids): the device's
+    copies of them read withdrawn too."""
 
     peer: str
     state: ConsentState
     at: int
+    withdrawn: tuple[str, ...] = ()
+
+
+#: The most request ids one consent mark names (what one block withdrew).
+MAX_WITHDRAWN = 100
 
 
 def parse_consent(body: object) -> ConsentMark:
-    """``{"peer": ADDRESS | "group:ID", "state": ..., "at": MS}``. Raises MessagingError."""
+    """``{"peer": ADDRESS | "group:ID", "state": ..., "at": MS, "withdrawn"?: [ID...]}``.
+    Raises MessagingError."""
     b = F.obj(body, "consent mark")
     raw = b.get("peer")
     if isinstance(raw, str) and raw.startswith(GROUP_PREFIX):
@@ -522,7 +531,11 @@ def parse_consent(body: object) -> ConsentMark:
     state = next((s for s in _CONSENT_STATES if s == b.get("state")), None)
     if state is None:
         raise MessagingError("malformed consent state")
-    return ConsentMark(peer, state, F.uint(b.get("at"), "at", 63))
+    ids = b.get("withdrawn", [])
+    if not isinstance(ids, list) or len(ids) > MAX_WITHDRAWN:
+        raise MessagingError("malformed withdrawn requests")
+    withdrawn = tuple(F.hex_string(i, "request id", 16) for i in ids)
+    return ConsentMark(peer, state, F.uint(b.get("at"), "at", 63), withdrawn)
 
 
 def _unwrapped(body: object) -> str:

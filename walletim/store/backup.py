@@ -25,7 +25,8 @@ it, doubles nothing and loses nothing:
   same chat key;
 - a reaction: its reactor on its message, the newest wins; an edit's kept version: its id;
   neither comes back to a message deleted here;
-- a group roster: the higher version wins; requests: settled wins over open;
+- a group roster: the higher version wins; requests: the later state wins (open, then
+  withdrawn: never sent, then settled);
 - a sponsored claim: its primary key, what is here wins; a held group message: its relay
   id, within the held bounds (:mod:`walletim.store.held`), a note of a message shown from
   an unverified roster follows its message; a chat event: (peer, kind, detail, time);
@@ -52,7 +53,7 @@ Rows = list[dict[str, Any]]
 RECORDS_VERSION = 2
 
 #: The account's tables restored with INSERT OR IGNORE on their primary keys (then groups:
-#: the higher roster version wins; requests: settled wins).
+#: the higher roster version wins; requests: the later state wins).
 _KEYED = (
     "splits", "requests", "packets", "actions", "alerts", "groups", "group_changes",
     "consent",  # accepted / blocked peers: what this home decided already wins
@@ -418,13 +419,18 @@ def _merge_keyed(m: _Merge, table: str, row: dict[str, Any]) -> None:
              out["updated_ms"], out.get("admins", "[]"), out.get("head", ""), out.get("anchor"),
              m.account, out["group_id"], out["version"]),
         )  # fmt: skip
-    elif table == "requests" and out.get("state") == "settled":
-        m.conn.execute(
-            "UPDATE requests SET state = 'settled', paid_tx = COALESCE(paid_tx, ?) "
+    elif table == "requests" and out.get("state") in _LATER:
+        m.conn.execute(  # a later state wins: open < withdrawn (never sent) < settled (paid)
+            "UPDATE requests SET state = ?, paid_tx = COALESCE(paid_tx, ?) "
             "WHERE account = ? AND direction = ? AND peer = ? AND request_id = ? "
-            "AND state = 'open'",
-            (out.get("paid_tx"), m.account, out["direction"], out["peer"], out["request_id"]),
-        )
+            "AND state IN (" + ", ".join("?" * len(_LATER[out["state"]])) + ")",
+            (out["state"], out.get("paid_tx"), m.account, out["direction"], out["peer"],
+             out["request_id"], *_LATER[out["state"]]),
+        )  # fmt: skip
+
+
+#: A request's state in a backup -> the states here it replaces (a later state wins).
+_LATER = {"withdrawn": ("open",), "settled": ("open", "withdrawn")}
 
 
 def _merge_held(m: _Merge, row: dict[str, Any]) -> None:

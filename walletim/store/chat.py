@@ -25,6 +25,7 @@ from walletim.store.db import Store
 from walletim.store.groups import ChangeRow, GroupRow, GroupTx, groups_of
 from walletim.store.order import BEFORE, place
 from walletim.store.sql import Row, now_ms, one_row
+from walletim.store.unsent import requests_never_sent, tell_again
 
 __all__ = [
     "ChangeRow",
@@ -275,12 +276,14 @@ class ChatTx(GroupTx):
         )
 
     def mark_failed(self, relay_id: str) -> None:
-        """The relay refused the envelope for good (e.g. the mailbox is gone)."""
-        self.conn.execute(
+        """The relay refused the envelope for good (e.g. the mailbox is gone): a request it
+        carried was never sent (:func:`walletim.store.unsent.requests_never_sent`)."""
+        rows = self.conn.execute(
             "UPDATE messages SET state = 'failed', envelope = NULL WHERE relay_id = ? "
-            "AND direction = 'out'",
+            "AND direction = 'out' RETURNING id",
             (relay_id,),
-        )
+        ).fetchall()
+        requests_never_sent(self.conn, [int(r[0]) for r in rows])
 
     def has_relay_id(self, relay_id: str, account: str) -> bool:
         """Whether ``account`` stored the envelope delivered under ``relay_id`` (the id its
@@ -416,6 +419,11 @@ class ChatRepo:
 
     def contact(self, address: str) -> Contact | None:
         return ChatTx(self.store).contact(address)
+
+    def tell_again(self, message_id: int) -> bool:
+        """See :func:`walletim.store.unsent.tell_again` (in one transaction)."""
+        with self.store.transaction() as conn:
+            return tell_again(conn, message_id)
 
     def message(self, message_id: int) -> StoredMessage:
         """One message by id. Raises StoreError if there is none."""

@@ -8,8 +8,10 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from walletim.messaging.kinds import MAX_WITHDRAWN
 from walletim.store.chat import ChatTx, conversation_id
 from walletim.store.sql import Sql, now_ms
+from walletim.store.unsent import claims_held_back, requests_never_sent
 
 Decision = Literal["allowed", "blocked", "ignored"]
 
@@ -44,7 +46,10 @@ def decisions(sql: Sql, account: str) -> list[ConsentRow]:
 def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = None) -> int:
     """Record ``state``, decided at ``at`` (ms; now if None; a block's drop count is kept
     while it stays blocked). A block withdraws what waits to go to the peer
-    (:func:`withdraw_unsent`); returns how many messages it withdrew."""
+    (:func:`withdraw_unsent`); returns how many messages it withdrew. Deciding otherwise
+    about a peer blocked until now sends the payment claims the block held back
+    (:func:`unblocked`)."""
+    was = decision(sql, account, peer)
     sql.execute(
         "INSERT INTO consent (account, peer, state, updated_ms) VALUES (?,?,?,?) "
         "ON CONFLICT (account, peer) DO UPDATE SET state = excluded.state, "
@@ -52,7 +57,23 @@ def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = 
         "dropped = CASE WHEN excluded.state = 'blocked' THEN consent.dropped ELSE 0 END",
         (account, peer, state, now_ms() if at is None else at),
     )
-    return withdraw_unsent(sql, account, peer) if state == "blocked" else 0
+    if state != "blocked":
+        if was is not None and was.state == "blocked":
+            unblocked(sql, account, peer)
+        return 0
+    return withdraw_unsent(sql, account, peer, now_ms() if at is None else at)
+
+
+def unblocked(sql: Sql, account: str, peer: str) -> None:
+    """``peer`` is no longer blocked: the payment claims a block held back go to them with
+    the next chat command (:func:`walletim.store.unsent.claims_held_back`), with a notice."""
+    count = 0 if peer.startswith("group:") else claims_held_back(sql, account, peer)
+    if count:
+        text = (f"unblocked: {count} payment claim(s) of yours that the block held back go to "
+                "them with your next chat command (the money reached them)")  # fmt: skip
+        tx = ChatTx(sql)
+        tx.add_message(tx.conversation(account, peer), "in", "system", {"text": text}, text,
+                       sent_ms=now_ms(), state="received")  # fmt: skip
 
 
 #: This account's messages in a conversation that the relay has not confirmed yet and that are
@@ -64,12 +85,13 @@ _UNSENT = (
 )
 
 
-def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
+def withdraw_unsent(sql: Sql, account: str, peer: str, at: int) -> int:
     """``peer`` (an address, or a group's ``group:ID``) is blocked: the account's messages
     to it still waiting in the outbox (queued, or sealed and not confirmed by the relay, to
     each device too; a group's: its messages to each member) are never sent (failed), with
-    a notice in the conversation saying so; a request among them reads withdrawn. Returns
-    how many."""
+    a notice in the conversation saying so; a request among them reads withdrawn, and this
+    wallet's other devices are told so with the block made at ``at`` (their copies of it
+    read withdrawn too: :func:`note_withdrawn`). Returns how many."""
     ids = _unsent(sql, account, peer)
     if not ids:
         return 0
@@ -80,17 +102,14 @@ def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
         ids,
     )
     sql.execute(f"UPDATE messages SET state = 'failed', envelope = NULL WHERE id IN ({marks})", ids)
-    sql.execute(  # a request never sent asks nobody: it is not open
-        "UPDATE requests SET state = 'withdrawn' WHERE direction = 'out' AND state = 'open' "
-        f"AND message_id IN ({marks})",
-        ids,
-    )
+    note_withdrawn(sql, account, peer, requests_never_sent(sql, ids), at)
     whom = (
         "the group: {} message(s) of yours to its members"
         if peer.startswith("group:")
         else ("them: {} message(s) of yours waiting to go to them")
     )
-    text = f"you blocked {whom.format(len(ids))} were not sent (nor are they after an unblock)"
+    text = (f"you blocked {whom.format(len(ids))} were not sent (after an unblock only a "
+            "payment's claim goes: the money reached them)")  # fmt: skip
     tx = ChatTx(sql)
     tx.add_message(tx.conversation(account, peer), "in", "system", {"text": text}, text,
                    sent_ms=now_ms(), state="received")  # fmt: skip
@@ -124,8 +143,12 @@ def _group_of(body: object) -> object:
 def undecide(sql: Sql, account: str, peer: str, at: int) -> bool:
     """Forget the decision about ``peer`` (the rules decide again), as decided at ``at``
     (ms): remembered, so that an older decision arriving later from another device does
-    not come back (:func:`take_newest`). Returns whether there was one."""
+    not come back (:func:`take_newest`); a peer unblocked is told the payment claims the
+    block held back (:func:`unblocked`). Returns whether there was one."""
+    was = decision(sql, account, peer)
     cur = sql.execute("DELETE FROM consent WHERE account = ? AND peer = ?", (account, peer))
+    if was is not None and was.state == "blocked":
+        unblocked(sql, account, peer)
     sql.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
         "value = max(CAST(meta.value AS INTEGER), CAST(excluded.value AS INTEGER))",
@@ -189,10 +212,41 @@ def for_devices(sql: Sql, account: str) -> list[tuple[str, Synced, int]]:
 
 
 def sent_to_devices(sql: Sql, account: str, peer: str, state: str, at: int) -> None:
-    """A decision went out: forget it (unless a later one replaced it meanwhile)."""
+    """A decision went out: forget it (unless a later one replaced it meanwhile), and the
+    requests it named withdrawn (:func:`withdrawn_for_devices`)."""
     sql.execute(
         "DELETE FROM meta WHERE key = ? AND value = ?", (_sync_key(account, peer), f"{state}:{at}")
     )
+    sql.execute("DELETE FROM meta WHERE key = ?", (_withdrawn_key(account, peer),))
+
+
+def _withdrawn_key(account: str, peer: str) -> str:
+    return f"consent_withdrawn:{account.lower()}:{peer}"
+
+
+def note_withdrawn(sql: Sql, account: str, peer: str, request_ids: list[str], at: int) -> None:
+    """A block of ``peer`` made at ``at`` (here, or taken from another device) withdrew these
+    requests, never sent: this wallet's other devices are told with the block (the newest
+    :data:`~walletim.messaging.kinds.MAX_WITHDRAWN`), so their copies read withdrawn too."""
+    if not request_ids:
+        return
+    key = _withdrawn_key(account, peer)
+    row = sql.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    ids = [*(json.loads(str(row[0])) if row else []), *request_ids][-MAX_WITHDRAWN:]
+    sql.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+        "value = excluded.value",
+        (key, json.dumps(ids)),
+    )
+    if not any(p == peer for p, _, _ in for_devices(sql, account)):
+        note_for_devices(sql, account, peer, "blocked", at)  # taken from another device
+
+
+def withdrawn_for_devices(sql: Sql, account: str, peer: str) -> list[str]:
+    """The request ids to tell this wallet's other devices with the decision about ``peer``."""
+    row = sql.execute("SELECT value FROM meta WHERE key = ?", (_withdrawn_key(account, peer),))
+    found = row.fetchone()
+    return [] if found is None else [str(i) for i in json.loads(str(found[0]))]
 
 
 def forgotten_since(sql: Sql, account: str, peer: str, at: int) -> bool:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from walletim.store.unsent import requests_never_sent
+
 CopyState = Literal["sending", "sent", "failed"]
 
 
@@ -125,6 +127,13 @@ def add_copies(
     )
 
 
+def copied_to(conn: Any, message_id: int) -> set[bytes]:
+    """The devices a copy of ``message_id`` is kept for (a claim queued again is not sealed
+    to them twice: :func:`walletim.store.unsent.tell_again`)."""
+    rows = conn.execute("SELECT device_id FROM outbox_copies WHERE message_id = ?", (message_id,))
+    return {bytes(r[0]) for r in rows.fetchall()}
+
+
 _COPY_COLUMNS = "o.message_id, o.device_id, o.own, o.relay_id, o.mailbox, o.envelope, o.state"
 
 
@@ -177,10 +186,12 @@ def settle_copy(conn: Any, relay_id: str, state: Literal["sent", "failed"]) -> i
     )
     if counts.get("sending", 0) == 0:
         settled = "sent" if counts.get("sent", 0) else "failed"
-        conn.execute(
+        done = conn.execute(
             "UPDATE messages SET state = ? WHERE id = ? AND state = 'sending'",
             (settled, message_id),
         )
+        if settled == "failed" and done.rowcount:  # a request in it asks nobody
+            requests_never_sent(conn, [message_id])
     return message_id
 
 

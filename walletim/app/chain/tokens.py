@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from walletim.chain.rpc import Q, Query, RpcClient
+from walletim.chain.units import MAX_DECIMALS
 from walletim.errors import InputError, RpcError
 from walletim.keys.address import to_checksum_address
 
@@ -15,7 +16,6 @@ DECIMALS = bytes.fromhex("313ce567")  # decimals()
 BALANCE_OF = bytes.fromhex("70a08231")  # balanceOf(address)
 SYMBOL = bytes.fromhex("95d89b41")  # symbol()
 TOTAL_SUPPLY = bytes.fromhex("18160ddd")  # totalSupply()
-MAX_DECIMALS = 77  # 10**77 still fits a uint256
 #: ERC-20 calls that answer a bool: ``transfer``, ``transferFrom``, ``approve``.
 BOOL_CALLS = frozenset(bytes.fromhex(s) for s in ("a9059cbb", "23b872dd", "095ea7b3"))
 

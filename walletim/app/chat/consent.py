@@ -30,7 +30,8 @@ blocked peer loses its room in the mailbox (it is a stranger to the relay again)
 contacts get the new key with the next message they are sent; nobody is told. Messages to a
 blocked peer are refused until it is unblocked, and those still waiting in the outbox when it
 is blocked (a payment's claim, a red packet's voucher queued for later) are never sent: they
-read failed, with a notice in the conversation.
+read failed, with a notice in the conversation; a payment's claim goes once the peer is
+unblocked (the money reached them), the rest never does.
 """
 
 from __future__ import annotations

@@ -9,14 +9,17 @@ with the groups' histories (:mod:`walletim.app.chat.group_sync`).
 
 A receiving device takes a decision only from one of its wallet's own listed devices (a
 peer's, or one addressed elsewhere, is refused) and only if it is newer than its own about
-that peer: the newest decision wins on every device, so blocking on one blocks on all. An
+that peer: the newest decision wins on every device, so blocking on one blocks on all. A
+block that withdrew requests never sent (:func:`walletim.store.consent.withdraw_unsent`)
+names them, and the copies of them on the other devices read withdrawn too, whether or not
+the decision is still the newest there (they never went, whatever was decided since). An
 accept taken there hands the conversation's stored messages to the hooks, as ``chat
 accept`` does (money in it is recorded and checked).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from walletim.app.chat.fanout_send import ThisDevice
 from walletim.app.chat.ports import Env, RelayConnection
@@ -26,9 +29,20 @@ from walletim.messaging.fanout import Message
 from walletim.store import consent as C
 
 
-def consent_messages(decisions: Sequence[tuple[str, C.Synced, int]], now: int) -> list[Message]:
-    """Each (peer, state, at) as a message of kind ``consent``."""
-    return [Message("consent", {"peer": p, "state": s, "at": at}, now) for p, s, at in decisions]
+def consent_messages(
+    decisions: Sequence[tuple[str, C.Synced, int]],
+    now: int,
+    withdrawn: Mapping[str, list[str]] | None = None,
+) -> list[Message]:
+    """Each (peer, state, at) as a message of kind ``consent``, naming the requests to the
+    peer a block withdrew (``withdrawn``: by peer)."""
+    out = []
+    for peer, state, at in decisions:
+        body: dict[str, object] = {"peer": peer, "state": state, "at": at}
+        if withdrawn and withdrawn.get(peer):
+            body["withdrawn"] = withdrawn[peer]
+        out.append(Message("consent", body, now))
+    return out
 
 
 class ConsentMarks:
@@ -46,7 +60,10 @@ class ConsentMarks:
         if targets and not reachable:
             return 0  # none reachable yet: they wait
         if reachable:
-            messages = [(m, dev.address) for m in consent_messages(decisions, self.env.now_ms())]
+            store = self.env.repo().store
+            ids = {p: C.withdrawn_for_devices(store, dev.address, p) for p, _, _ in decisions}
+            made = consent_messages(decisions, self.env.now_ms(), ids)
+            messages = [(m, dev.address) for m in made]
             for sealed in seal_to_own(self.env, dev, reachable, bundles, messages):
                 await send_sealed(self.env, conn, sealed)
         with self.env.repo().tx() as tx:

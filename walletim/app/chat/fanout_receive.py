@@ -60,6 +60,7 @@ from walletim.store import read_sync as RS
 from walletim.store.chat import ChatTx
 from walletim.store.relay import save_peer_delivery_key
 from walletim.store.threads import by_row
+from walletim.store.unsent import withdrawn_elsewhere
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +248,7 @@ class FanoutReceiver:
             return got.rejected(exc)
         was = consent_of(tx.conn, me.address, mark.peer).allowed
         took = consent_store.take_newest(tx.conn, me.address, mark.peer, mark.state, mark.at)
+        withdrawn_elsewhere(tx.conn, me.address, mark.peer, mark.withdrawn)
         if took and mark.state == "allowed" and not was:
             self._accepted.append(mark.peer)
         RS.remember_seen(tx.conn, got.mid)

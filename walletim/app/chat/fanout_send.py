@@ -130,9 +130,11 @@ class FanoutSender:
                 assert is_wire_kind(kind), "only messages a peer may receive are queued"
                 nonce = None if queued.nonce is None else bytes.fromhex(queued.nonce)
                 message = Message(kind, queued.body, queued.sent_ms, nonce, delivery_key)
+                has = D.copied_to(tx.conn, queued.id)  # a claim told again: not to them twice
                 fanned = encrypt_fanout(
-                    me.device.key, me.binding, states, targets, message, bundles=bundles,
-                    randbytes=self.env.randbytes,
+                    me.device.key, me.binding, states,
+                    tuple(t for t in targets if t.device.id not in has), message,
+                    bundles=bundles, randbytes=self.env.randbytes,
                 )  # fmt: skip
                 states = (fanned.peer, fanned.own)
                 first = next(s for s in fanned.sealed if not s.target.own)

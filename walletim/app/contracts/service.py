@@ -159,10 +159,11 @@ class ContractService:
     def _ask_token(self, key: str) -> TokenMeta | None:
         """What the token says of itself (no TokenBook): None if it does not answer sanely."""
         from walletim.app.tokens import RpcTokenReader
+        from walletim.chain.units import MAX_DECIMALS
 
         reader = RpcTokenReader(self.rpc)
         decimals = reader.decimals(key)  # RpcError: the node failed, not an answer
-        if decimals is None or decimals > 77:
+        if decimals is None or decimals > MAX_DECIMALS:
             return None
         return TokenMeta(key, reader.symbol(key) or key[:10], decimals)
 

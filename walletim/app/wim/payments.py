@@ -52,8 +52,6 @@ if TYPE_CHECKING:
 #: The same payment (payee, asset, amount, request) made this recently is refused unless
 #: forced: an interrupted ``pay`` run again, a command repeated from the shell history.
 PAID_TWICE_WINDOW_MS = 60 * 60 * 1000
-
-
 #: How the transfer stood when a command stopped that says nothing was paid by it.
 _UNPAID = ("dropped", "failed", "replaced")
 
@@ -216,8 +214,9 @@ class Payments:
             )  # fmt: skip
             if same and (p.state == "pending" or now - p.created_ms < PAID_TWICE_WINDOW_MS):
                 minutes = max(0, now - p.created_ms) // 60_000
-                gone = p.message_id and self.p.chats().message(p.message_id).state == "failed"
-                untold = "; they were never told (its chat message never went)" if gone else ""
+                gone = p.message_id is not None and self.p.chats().tell_again(p.message_id)
+                untold = "; they were never told (its chat message never went): it goes again "
+                untold = (untold + "with your next chat command (walletim chat inbox)") * gone
                 raise RiskRefused(
                     f"you already paid {format_amount(p.amount, p.decimals)} {p.symbol} to "
                     f"{p.payee} {minutes} min ago in transaction {p.tx_hash} ({p.state}; "
@@ -454,18 +453,19 @@ class Payments:
             )  # fmt: skip
             made.append((payee, req))
             items.append((payee, "request", req.to_json(), req.text))
-        messages, _ = chat.post(account, items)
-        repo = self.p.repo()
-        out = []
+        messages, _ = chat.post(account, items, deliver=False)  # recorded, then delivered
+        repo, out = self.p.repo(), []
         for (payee, req), message in zip(made, messages, strict=True):
-            row = repo.save_request(
-                RequestRow(
-                    me, req.request_id, "out", payee, self.p.chain_id, asset.address,
-                    asset.display, asset.decimals, req.amount, note, req.uri, split_id, "open",
-                    None, message.id, self.p.now_ms(),
-                )
-            )  # fmt: skip
-            out.append(RequestResult(row, message))
+            repo.save_request(RequestRow(
+                me, req.request_id, "out", payee, self.p.chain_id, asset.address, asset.display,
+                asset.decimals, req.amount, note, req.uri, split_id, "open", None, message.id,
+                self.p.now_ms(),
+            ))  # fmt: skip
+        chat.post(account, [])  # deliver what was just recorded (and anything waiting)
+        for (_payee, req), message in zip(made, messages, strict=True):
+            now, row = self.p.chats().message(message.id), repo.request(me, req.request_id, "out")
+            assert row is not None
+            out.append(RequestResult(row, now))  # delivered: its own message's state
         return out
 
     def split(

@@ -129,6 +129,8 @@ class ChatRecords(Protocol):
 
     def tx(self) -> AbstractContextManager[ChatTx]: ...
 
+    def tell_again(self, message_id: int) -> bool: ...
+
 
 class TypedDataSigner(Protocol):
     def __call__(

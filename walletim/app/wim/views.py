@@ -137,8 +137,8 @@ class Views:
         payee = me if r.direction == "out" else r.peer
         payer = r.peer if r.direction == "out" else me
         amount = f"{format_amount(r.amount, r.decimals)} {r.symbol}"
-        verdict = (  # a block withdrew it before it went: it asks nobody
-            Verdict("failed", "never sent: you blocked them while it waited in your outbox", 0)
+        verdict = (  # a block withdrew it, or the relay refused it for good: it asks nobody
+            Verdict("failed", "never sent: blocked while it waited in your outbox, or refused", 0)
             if r.state == "withdrawn"
             else None
         )

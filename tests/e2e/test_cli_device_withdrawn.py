@@ -1,0 +1,112 @@
+"""A request a block withdrew, seen from Bob's other device: Bob on two joined homes (one
+mnemonic), Alice's mailbox full (a relay holding few messages a mailbox), so Bob's request
+reached his phone (its copy) but not Alice. Real Anvil with the world, a real relay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RelayProcess, World
+from tests.e2e.test_cli_device_money import _bob_on_two_homes
+from tests.e2e.test_cli_wim import User, users  # noqa: F401 - the fixture
+
+
+@pytest.fixture
+def relay(relay_factory: Any) -> RelayProcess:
+    """A relay whose mailboxes hold 4 messages (senders get mailbox_full beyond), from
+    anyone (a device of one's own is a stranger to the relay)."""
+    proc: RelayProcess = relay_factory("--max-mailbox", "4", "--stranger-share", "4")
+    return proc
+
+
+def test_a_request_a_block_withdrew_reads_withdrawn_on_the_other_device(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """Bob's laptop asks Alice for money while her mailbox is full: the request waits for
+    her, its copy reaches Bob's phone. Bob blocks Alice on the laptop, withdrawing it (never
+    sent): the phone read it open for ever, asking a payee who never saw it. The block tells
+    the phone which requests it withdrew: there it reads withdrawn too."""
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    for n in range(4):  # Alice does not fetch: her mailbox fills
+        bob.ok("chat", "send", "--from", bob.spec, alice.address, f"hello {n}")
+        phone.ok("chat", "inbox", "--from", phone.spec)
+    asked = bob.run("--json", "--yes", "request", "--from", bob.spec, alice.address, "0.5")
+    assert asked.code == 0, asked.err
+    rid = asked.json()["request_id"]
+    phone.ok("chat", "inbox", "--from", phone.spec)
+    [seen] = [r for r in phone.ok("payments", "--from", phone.spec)["requests"]
+              if r["request_id"] == rid]  # fmt: skip
+    assert seen["state"] == "open", seen  # the copy reached the phone
+    assert bob.ok("chat", "block", "--from", bob.spec, alice.address)["withdrawn"] >= 1
+    bob.ok("chat", "inbox", "--from", bob.spec)  # tells the phone
+    phone.ok("chat", "inbox", "--from", phone.spec)
+    [seen] = [r for r in phone.ok("payments", "--from", phone.spec)["requests"]
+              if r["request_id"] == rid]  # fmt: skip
+    assert seen["state"] == "withdrawn", seen
+    human = phone.run("chat", "read", "--from", phone.spec, alice.address).out
+    assert "REQUEST WITHDRAWN" in human, human
+
+
+def test_a_block_made_on_the_other_device_withdraws_and_says_so_back(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """The same request, Alice blocked on the phone: the laptop takes the block, withdraws
+    the request waiting there and tells the phone, whose copy reads withdrawn too."""
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    for n in range(4):
+        bob.ok("chat", "send", "--from", bob.spec, alice.address, f"hello {n}")
+        phone.ok("chat", "inbox", "--from", phone.spec)
+    rid = bob.ok("request", "--from", bob.spec, alice.address, "0.5")["request_id"]
+    phone.ok("chat", "inbox", "--from", phone.spec)
+    bob.ok("chat", "inbox", "--from", bob.spec)  # the laptop's mailbox has room again
+    assert phone.ok("chat", "block", "--from", phone.spec, alice.address)["withdrawn"] == 0
+    phone.ok("chat", "inbox", "--from", phone.spec)  # tells the laptop
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    [mine] = [r for r in bob.ok("payments", "--from", bob.spec)["requests"]
+              if r["request_id"] == rid]  # fmt: skip
+    assert mine["state"] == "withdrawn", mine
+    bob.ok("chat", "inbox", "--from", bob.spec)  # the laptop's next chat command tells the phone
+    phone.ok("chat", "inbox", "--from", phone.spec)
+    [seen] = [r for r in phone.ok("payments", "--from", phone.spec)["requests"]
+              if r["request_id"] == rid]  # fmt: skip
+    assert seen["state"] == "withdrawn", seen
+
+
+def test_a_claim_a_block_withdrew_after_it_was_sealed_goes_once_unblocked(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """Bob pays Alice while her mailbox is full: the claim is sealed to her devices and waits.
+    Bob blocks her (the claim is withdrawn) and unblocks her: the claim is queued again and
+    sealed afresh (its old copies forgotten: sealing it again failed on them, jamming every
+    chat command of Bob's), and Alice reads the payment verified; his phone, which had its
+    copy, is not sent it again."""
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    for n in range(4):
+        bob.ok("chat", "send", "--from", bob.spec, alice.address, f"hello {n}")
+        phone.ok("chat", "inbox", "--from", phone.spec)
+    paid = bob.run("--json", "--yes", "pay", "--from", bob.spec, alice.address, "0.01")
+    assert paid.code == 0 and paid.json()["delivered"] is False, paid.err
+    assert bob.ok("chat", "block", "--from", bob.spec, alice.address)["withdrawn"] >= 1
+    bob.ok("chat", "unblock", "--from", bob.spec, alice.address)
+    alice.ok("chat", "inbox", "--from", "dev")  # room in her mailbox again
+    bob.ok("chat", "inbox", "--from", bob.spec)
+    alice.ok("chat", "inbox", "--from", "dev")
+    got = alice.ok("chat", "read", "--from", "dev", bob.address)["messages"]
+    claims = [m for m in got if m["kind"] == "payment"]
+    assert [(m["hash"], m["verification"]["state"]) for m in claims] == [
+        (paid.json()["hash"], "verified")
+    ], claims
+    # Bob's phone had its copy already: it is not sent again (it read as a replay there).
+    assert phone.ok("chat", "inbox", "--from", phone.spec)["rejected"] == []
