@@ -115,7 +115,8 @@ def test_a_simulation_the_node_refuses_for_funds_is_insufficient_funds() -> None
 
 def test_simulations_back_to_back_read_the_next_blocks_time_once() -> None:
     """Steps with calldata are simulated at the next block's time; simulations within a
-    second of each other (a batch's chunks of token rows) read it once, not once each."""
+    second of each other of a batch's chunks of token rows read it once, not once each; any
+    other reads it anew."""
     from walletim.app.contracts.simulate import BLOCK_TIME_REUSE_S, Simulator
 
     w = make_world()
@@ -130,8 +131,10 @@ def test_simulations_back_to_back_read_the_next_blocks_time_once() -> None:
     data = bytes.fromhex("095ea7b3") + bytes(64)
     step = w.contracts.step("approve", SendRequest(USDC, 0, data, kind="approve"), sender=ALICE)
     for _ in range(3):
-        sim.simulate(ALICE, [step])
+        sim.simulate(ALICE, [step], reuse_time=True)
     assert len(reads) == 1
-    now[0] += BLOCK_TIME_REUSE_S + 0.1
-    sim.simulate(ALICE, [step])
+    sim.simulate(ALICE, [step])  # a plan of its own: the time read anew (a devnet's jumps)
     assert len(reads) == 2
+    now[0] += BLOCK_TIME_REUSE_S + 0.1
+    sim.simulate(ALICE, [step], reuse_time=True)  # a second on: read anew too
+    assert len(reads) == 3

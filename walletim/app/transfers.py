@@ -54,7 +54,9 @@ class Steps(Protocol):
 
     def step(self, label: str, request: SendRequest, *, sender: str | None = None) -> Step: ...
     def check(self, plan: Plan) -> Plan: ...
-    def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]: ...
+    def simulate(
+        self, sender: str, steps: Sequence[Step], *, reuse_time: bool = ...
+    ) -> tuple[Simulated, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +313,7 @@ class Transfers:
                 for r in chunk
             ]
             try:
-                sims = self.steps.simulate(sender, steps)
+                sims = self.steps.simulate(sender, steps, reuse_time=True)  # chunk to chunk
             except RpcError:  # a node that will not run them: no warning, as without simulateV1
                 break  # (each row's estimate and call still reject a row that would fail)
             for r, step, sim in zip(chunk, steps, sims, strict=False):  # one without simulateV1

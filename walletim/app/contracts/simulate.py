@@ -46,25 +46,30 @@ class Simulator:
         self.clock = clock
         self._time: tuple[float, int | None] | None = None
 
-    def _next_time(self) -> int | None:
-        """``block_time()``, read again after :data:`BLOCK_TIME_REUSE_S` (a batch's chunks
-        of token rows, simulated back to back, read it once)."""
+    def _next_time(self, reuse: bool) -> int | None:
+        """``block_time()``; with ``reuse``, the one read within :data:`BLOCK_TIME_REUSE_S`
+        (a batch's chunks of token rows, simulated back to back, read it once). Without, it
+        is read anew: a devnet's clock moved on (``evm_increaseTime``) between two plans a
+        second apart had the second simulated before the move (a refund "not expired yet")."""
         assert self.block_time is not None
         now = self.clock()
-        if self._time is None or now - self._time[0] > BLOCK_TIME_REUSE_S:
+        if not reuse or self._time is None or now - self._time[0] > BLOCK_TIME_REUSE_S:
             self._time = (now, self.block_time())
         return self._time[1]
 
-    def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
+    def simulate(
+        self, sender: str, steps: Sequence[Step], *, reuse_time: bool = False
+    ) -> tuple[Simulated, ...]:
         """Each step's result, in order (``eth_simulateV1``), or the first step's alone
-        (``eth_call``) where the node lacks it. Raises RpcError."""
+        (``eth_call``) where the node lacks it; ``reuse_time``: at the next block's time
+        read for a simulation moments ago (:meth:`_next_time`). Raises RpcError."""
         calls = [
             CallSpec(s.request.to, s.request.data, sender, s.request.value, s.request.gas_limit)
             for s in steps
         ]
         when = None
         if self.block_time is not None and any(s.request.data for s in steps):
-            when = self._next_time()
+            when = self._next_time(reuse_time)
         results = self._simulate_all(Q.simulate(calls, block_time=when))
         if isinstance(results, RpcError):
             if unsupported(results):
