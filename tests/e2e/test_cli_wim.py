@@ -534,7 +534,7 @@ def test_a_money_message_with_no_record_shows_no_figures(users: dict[str, User])
     """alice asked bob to pay 5 ETH to carol (a request for someone else's payee: nothing
     walletim records or checks). `chat read` showed her words, "requests 5 ETH", as any
     plain text, no verdict, where the app says it has no checked record of it; now the line
-    says so too, without her figures."""
+    says so too, without her figures, as does `chat read --json`'s text."""
     from walletim.app.session import Session
     from walletim.messaging.kinds import NO_RECORD, Asset, PaymentRequest, eip681
 
@@ -549,6 +549,10 @@ def test_a_money_message_with_no_record_shows_no_figures(users: dict[str, User])
     [line] = bob.run("chat", "read", "--from", bob.spec, alice.address).out.splitlines()[1:]
     assert line.endswith(f"[walletim] {alice.address[:6]}…{alice.address[-4:]}: {NO_RECORD}")
     assert "5 ETH" not in line, line
+    # A script reading --json got her words as the message's text: the same as the line now.
+    doc = bob.run("--json", "chat", "read", "--from", bob.spec, alice.address).json()
+    [message] = doc["messages"]
+    assert message["text"] == NO_RECORD, message
 
 
 def test_the_inbox_list_names_money_by_kind_never_by_the_senders_figures(

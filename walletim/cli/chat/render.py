@@ -112,6 +112,8 @@ def message_json(
         doc["target"] = m.ref
     if stranger and m.direction == "in" and m.kind in MONEY_KINDS:
         doc["text"] = _stranger_money(m.kind)  # its words claim money: not shown as such
+    elif view is None and m.kind in MONEY_KINDS and not m.deleted:
+        doc["text"] = NO_RECORD  # as the line says: its words would pass for money
     if view is not None:
         doc.update(verdict_json(view))
         if view.kind == "request":
