@@ -102,6 +102,23 @@ def groups_waiting(conn: Sql, account: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+def waiting(conn: Sql, account: str, group_id: str, sender: str) -> list[Held]:
+    """What ``sender`` has held for the group (not the notes of messages shown), oldest
+    first, kept here."""
+    rows = conn.execute(
+        "SELECT id, sender, relay_id, payload, message_id FROM held_group_messages "
+        "WHERE account = ? AND group_id = ? AND sender = ? AND message_id IS NULL ORDER BY id",
+        (account, group_id, sender),
+    ).fetchall()
+    return [Held(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+
+def drop(conn: Sql, ids: list[int]) -> None:
+    """Forget the held messages ``ids``."""
+    for i in ids:
+        conn.execute("DELETE FROM held_group_messages WHERE id = ?", (i,))
+
+
 _TAKE = (
     "DELETE FROM held_group_messages WHERE account = ? AND group_id = ? "
     "RETURNING id, sender, relay_id, payload, message_id"
