@@ -208,6 +208,39 @@ def test_a_history_too_long_for_one_message_is_taken_from_its_parts_in_any_order
             assert H.waiting(tx.conn, ERIN, gid, ALICE) == []  # the parts are forgotten
 
 
+def test_a_member_added_back_after_a_long_history_takes_it_from_its_parts(
+    tmp_path: Path,
+) -> None:
+    """Erin left; the group went on past what one change carries; alice adds her back. Her
+    device holds the history up to her leave: the parts are gathered as for a person new to
+    the group (each alone was a change seen again, refused as a replay, or one too many
+    held), then the gap is checked and applied on what she holds."""
+    earlier = long_history(3, ERIN)
+    left = sign(G.propose(earlier[0].state(), "leave", None, ERIN))
+    chain = [left, *earlier]
+    for i in range(140):
+        chain.insert(0, step(chain[0], "promote" if i % 2 else "demote", BOB, ALICE))
+    add = step(chain[0], "add", ERIN, ALICE)
+    parts = bodies(add, chain)
+    assert parts is not None and len(parts) >= 3
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        with repo.tx() as tx:
+            assert grouplog.ingest(tx, ERIN, earlier[0], earlier[1:], now_ms=1).state == "applied"
+            assert grouplog.ingest(tx, ERIN, left, own=True, now_ms=1).state == "applied"
+        states = []
+        for i, body in enumerate([parts[-1], *parts[:-1]]):
+            with repo.tx() as tx:
+                head, context = G.parse_bundle(body)
+                whole = whole_history(tx, ERIN, ALICE, f"m{i}", body, head, context, [])
+                if whole is not None:
+                    states.append(grouplog.ingest(tx, ERIN, head, whole, now_ms=5).state)
+        assert states == ["applied"]
+        g = repo.group(ERIN, add.group_id)
+        assert g is not None and g.head == add.hash and ERIN in g.members
+        assert g.checked_from == 1 and g.version == len(chain) + 1
+
+
 def test_a_history_needing_more_parts_than_a_receiver_holds_is_refused_before_sending() -> None:
     """What truly cannot be sent is still refused at once, in one line."""
     from walletim.app.chat.groups import _unwelcoming

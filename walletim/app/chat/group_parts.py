@@ -9,7 +9,8 @@ by the change it carries; once every part of that change from that sender is her
 segments go together as the change's context to :func:`walletim.app.chat.grouplog.ingest`,
 which checks the whole history (from the create, for a person being added) as it checks
 one sent whole. Parts of a group this account already holds verified go on one by one, as
-any change (a device's history is always gathered: it is one history).
+any change (a device's history is always gathered: it is one history; so is the history
+of a group this account left, to be added back).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def whole_history(
     always: bool = False,
 ) -> Sequence[GroupChange] | None:
     """The history to take ``head`` with: ``context`` for a change sent whole (or to a
-    group ``me`` holds verified, unless ``always``); for a part of one sent in parts, None
+    group ``me`` holds verified and is in, unless ``always``); for a part of one sent in
+    parts (to a person being added, who may have left the group before), None
     while parts are missing (this one held), then every part's context (the parts are
     forgotten here: what they say is checked by the caller's ingest). Raises
     MessageRejected (a part whose change does not name ``me``, or no room to hold it),
@@ -47,7 +49,7 @@ def whole_history(
     if got is None:
         return context
     row = tx.group(me, head.group_id)
-    if not always and row is not None and row.verified:
+    if not always and row is not None and row.verified and me in row.members:
         return context
     if me not in head.members or not head.signed():
         raise MessageRejected(
