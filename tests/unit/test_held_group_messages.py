@@ -286,9 +286,13 @@ def test_a_hostile_sender_flooding_history_parts_is_bounded_and_applies_nothing(
             body = {**fake.to_json(), "context": [], "part": 3, "parts": 50}
             with pytest.raises(MessageRejected, match="too many messages from"):
                 whole_history(tx, ALICE, MALLORY, "x-more", body, fake, (), [])
-            assert len(H.waiting(tx.conn, ALICE, fake.group_id, MALLORY)) == H.PER_SENDER
+            assert len(H.parts(tx.conn, ALICE, fake.group_id, MALLORY)) == H.PER_SENDER
             assert H.room(tx.conn, ALICE, fake.group_id, CAROL)
         assert repo.group(ALICE, fake.group_id) is None
+        with repo.tx() as tx:  # once the group is held whole, the parts left are dropped
+            tx.save_group(GroupRow(ALICE, fake.group_id, "x", (ALICE, BOB), 1, BOB, True))
+            assert settle(tx, ME, [], lambda *_: 7) == []
+            assert H.parts(tx.conn, ALICE, fake.group_id, MALLORY) == []
         # The real history of alice's group, one part carrying mallory's own create instead.
         earlier = long_history(130, DAVE)
         add = step(earlier[0], "add", ERIN, ALICE)
@@ -309,5 +313,5 @@ def test_a_hostile_sender_flooding_history_parts_is_bounded_and_applies_nothing(
             assert whole is not None
             out = grouplog.ingest(tx, ERIN, add, whole, now_ms=5)
             assert out.state == "refused" and out.reason == grouplog.BOUND_FROM_CREATE
-            assert H.waiting(tx.conn, ERIN, add.group_id, ALICE) == []
+            assert H.parts(tx.conn, ERIN, add.group_id, ALICE) == []
         assert repo.group(ERIN, add.group_id) is None

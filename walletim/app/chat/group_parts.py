@@ -58,7 +58,7 @@ def whole_history(
     part, parts = got
     held = [
         h
-        for h in H.waiting(tx.conn, me, head.group_id, sender)
+        for h in H.parts(tx.conn, me, head.group_id, sender)
         if h.payload.get("h") == head.hash and h.payload.get("n") == parts
     ]
     before = {h.payload.get("p") for h in held}

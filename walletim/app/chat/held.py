@@ -72,7 +72,7 @@ def hold_part(
             "membership",
             f"too many messages from {sender} are held for a group this account does not hold yet",
         )
-    H.hold(tx.conn, account, group_id, sender, mid, doc)
+    H.hold_part(tx.conn, account, group_id, sender, mid, doc)
 
 
 def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list[int]:
@@ -80,6 +80,10 @@ def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list
     inbox's normal checks); returns the ids of the messages stored."""
     stored: list[int] = []
     _expire(tx, me.address, notices)
+    for gid in H.groups_waiting(tx.conn, me.address, parts=True):
+        group = tx.group(me.address, gid)
+        if group is not None and group.verified and me.address in group.members:
+            H.drop_parts(tx.conn, me.address, gid)  # held whole now: no part is of use
     for gid in H.groups_waiting(tx.conn, me.address):
         group = tx.group(me.address, gid)
         if group is None or not group.verified:
@@ -96,8 +100,6 @@ def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list
                 C.count_dropped(tx.conn, me.address, h.sender)
                 continue
             p = h.payload
-            if "m" in p:  # a part of a history that never completed: of no use now
-                continue
             nonce = None if p["i"] is None else bytes.fromhex(p["i"])
             payload = Payload(p["e"], p["n"], p["t"], "group", p["b"], nonce=nonce)
             got = store(tx, me, h.sender, h.relay_id, payload, notices)
