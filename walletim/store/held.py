@@ -135,11 +135,13 @@ def drop(conn: Sql, ids: list[int]) -> None:
 
 
 def drop_parts(conn: Sql, account: str, group_id: str) -> None:
-    """Forget every part held for the group (it is held whole now)."""
+    """Forget the parts members sent for the group (it is held whole now); those of a
+    history this wallet's own device gives (sent by ``account``) stay: that history is
+    taken whatever this device holds."""
     conn.execute(
-        f"DELETE FROM held_group_messages WHERE account = ? AND group_id = ? "
+        "DELETE FROM held_group_messages WHERE account = ? AND group_id = ? AND sender != ? "
         f"AND relay_id LIKE '{PART}%'",
-        (account, group_id),
+        (account, group_id, account),
     )
 
 
