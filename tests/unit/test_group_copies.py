@@ -220,3 +220,63 @@ def test_a_history_from_this_wallets_device_may_start_after_a_bound_groups_creat
         assert give(c3, [c2], "h1") == "taken"
         g = repo.group(ALICE, real.group_id)
         assert g is not None and g.verified and g.head == c3.hash and g.checked_from == 2
+
+
+def test_a_long_history_from_our_own_device_comes_in_parts_and_is_held_from_its_create(
+    tmp_path: Path,
+) -> None:
+    """A device new to its wallet is given each group's history (group_sync): one too long
+    for one message came as its newest part only, so the new device held the group from a
+    later version and could add nobody to it. It now comes in parts, held until every one
+    is here (in any order), then checked whole: the device holds it from its create."""
+    from tests.unit.test_group_history import long_history
+    from walletim.app.chat.group_copies import store_group_history
+    from walletim.messaging.group_parts import bodies
+
+    earlier = long_history(140, CAROL)
+    parts = bodies(earlier[0], earlier[1:])
+    assert parts is not None and len(parts) >= 3
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        got = []
+        for k, body in enumerate([parts[-1], *parts[:-1]]):
+            with repo.tx() as tx:
+                payload = _copy("membership", body, ALICE, k)
+                got.append(store_group_history(tx, ME, f"h{k}", payload, [], 5, older=False))
+        assert got[:-1] == [None] * (len(parts) - 1) and got[-1] is not None
+        g = repo.group(ALICE, earlier[0].group_id)
+        assert g is not None and g.verified and g.head == earlier[0].hash
+        assert g.checked_from == 1 and g.version == len(earlier)
+
+
+def test_a_long_history_in_parts_still_replaces_a_create_someone_sent_first(
+    tmp_path: Path,
+) -> None:
+    """The history a device added before this one gives replaces a create someone else sent
+    this device first (above), also when it comes in parts: the parts are kept while this
+    device holds the impostor's roster (the inbox replays held messages after each part),
+    then the whole history replaces it."""
+    from tests.unit.test_group_history import MALLORY, sign
+    from walletim.app.chat.group_copies import store_group_history
+    from walletim.app.chat.held import settle
+    from walletim.messaging.group_parts import bodies
+
+    chain = [create(ALICE, BOB, CAROL)]
+    for i in range(140):
+        chain.insert(0, step(chain[0], "demote" if i % 2 else "promote", BOB, ALICE))
+    parts = bodies(chain[0], chain[1:])
+    assert parts is not None and len(parts) >= 3
+    fake = sign(G.new_group(GID, "family", (ALICE, MALLORY), MALLORY))
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        with repo.tx() as tx:
+            assert grouplog.ingest(tx, ALICE, fake, [], now_ms=5).state == "applied"
+        notices: list[grouplog.GroupNotice] = []
+        for k, body in enumerate(parts):
+            with repo.tx() as tx:
+                payload = _copy("membership", body, ALICE, k)
+                store_group_history(tx, ME, f"h{k}", payload, notices, 5, older=True)
+                settle(tx, ME, notices, lambda *_: None)
+        g = repo.group(ALICE, GID)
+        assert g is not None and g.head == chain[0].hash and g.creator == ALICE
+        assert "conflict" in [n.kind for n in notices]

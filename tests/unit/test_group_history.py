@@ -14,13 +14,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from walletim.app.chat import grouplog
+from walletim.app.chat.accounts import Me
+from walletim.app.chat.group_parts import whole_history
+from walletim.app.chat.held import settle
 from walletim.errors import MessagingError
+from walletim.keys.chat import identity_from_seed
 from walletim.keys.signing import LocalSigner
 from walletim.messaging import groups as G
 from walletim.messaging.group_ids import BOUND_HEX, new_id
+from walletim.messaging.group_parts import MAX_PARTS, bodies, part_of, split
 from walletim.messaging.groups_v1 import Membership
 from walletim.messaging.kinds import text_of
-from walletim.store.chat import ChatRepo
+from walletim.store import held as H
+from walletim.store.chat import ChatRepo, GroupRow
 from walletim.store.db import Store
 
 SIGNERS = [LocalSigner(bytes([i + 1]) * 32) for i in range(6)]
@@ -157,6 +163,102 @@ def test_a_bound_group_is_joined_only_from_its_create(tmp_path: Path) -> None:
         assert g is not None and g.verified and g.head == c3.hash and g.checked_from == 1
         g = repo.group(ERIN, GID)
         assert g is not None and g.verified and g.checked_from == 2
+
+
+def long_history(n: int, *members: str) -> list[G.GroupChange]:
+    """A bound group Alice made with Bob (and ``members``) after ``n`` more changes (Bob
+    made admin, then not, and again), newest first."""
+    chain = [bound_create(BOB, *members)]
+    for i in range(n):
+        chain.append(step(chain[-1], "demote" if i % 2 else "promote", BOB, ALICE))
+    chain.reverse()
+    return chain
+
+
+def test_a_history_too_long_for_one_message_is_taken_from_its_parts_in_any_order(
+    tmp_path: Path,
+) -> None:
+    """A long-lived group's history no longer fits in one change, and a person being added
+    checks it from its create: it comes in parts (walletim.messaging.group_parts), each
+    held until every one is here, whatever their order, a part again taken once; then the
+    whole history is checked from the create. Alone, the newest part is not taken."""
+    earlier = long_history(150)
+    add = step(earlier[0], "add", ERIN, ALICE)
+    gid = add.group_id
+    parts = bodies(add, earlier)
+    assert parts is not None and len(parts) >= 3 and not G.carries_all(earlier)
+    assert [G.parse_bundle(p)[0] for p in parts] == [add] * len(parts)
+    assert [part_of(p) for p in parts] == [(i, len(parts)) for i in range(1, len(parts) + 1)]
+    assert G.parse_bundle(parts[0])[1][-1] == earlier[-1]  # the first carries the create
+    order = [parts[-1], parts[0], parts[0], *parts[1:-1]]
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        for i, body in enumerate(order):
+            notices: list[grouplog.GroupNotice] = []
+            with repo.tx() as tx:
+                head, context = G.parse_bundle(body)
+                whole = whole_history(tx, ERIN, ALICE, f"m{i}", body, head, context, notices)
+                if whole is not None:
+                    assert i == len(order) - 1 and len(whole) == len(earlier)
+                    assert grouplog.ingest(tx, ERIN, head, whole, now_ms=5).state == "applied"
+                    continue
+            assert [n.kind for n in notices] == (["held"] if i == 0 else [])
+            assert repo.group(ERIN, gid) is None
+        g = repo.group(ERIN, gid)
+        assert g is not None and g.verified and g.head == add.hash and g.checked_from == 1
+        assert g.members == tuple(sorted((ALICE, BOB, ERIN))) and g.version == 152
+        with repo.tx() as tx:
+            assert H.parts(tx.conn, ERIN, gid, ALICE) == []  # the parts are forgotten
+
+
+def test_a_member_added_back_after_a_long_history_takes_it_from_its_parts(
+    tmp_path: Path,
+) -> None:
+    """Erin left; the group went on past what one change carries; alice adds her back. Her
+    device holds the history up to her leave: the parts are gathered as for a person new to
+    the group (each alone was a change seen again, refused as a replay, or one too many
+    held), then the gap is checked and applied on what she holds."""
+    earlier = long_history(3, ERIN)
+    left = sign(G.propose(earlier[0].state(), "leave", None, ERIN))
+    chain = [left, *earlier]
+    for i in range(140):
+        chain.insert(0, step(chain[0], "promote" if i % 2 else "demote", BOB, ALICE))
+    add = step(chain[0], "add", ERIN, ALICE)
+    parts = bodies(add, chain)
+    assert parts is not None and len(parts) >= 3
+    erin = Me("dev", ERIN, identity_from_seed(bytes(32)), {})
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        with repo.tx() as tx:
+            assert grouplog.ingest(tx, ERIN, earlier[0], earlier[1:], now_ms=1).state == "applied"
+            assert grouplog.ingest(tx, ERIN, left, own=True, now_ms=1).state == "applied"
+        states = []
+        for i, body in enumerate([parts[-1], *parts[:-1]]):
+            with repo.tx() as tx:
+                head, context = G.parse_bundle(body)
+                whole = whole_history(tx, ERIN, ALICE, f"m{i}", body, head, context, [])
+                if whole is not None:
+                    states.append(grouplog.ingest(tx, ERIN, head, whole, now_ms=5).state)
+                assert settle(tx, erin, [], lambda *_: None) == []  # as the inbox does
+        assert states == ["applied"]
+        g = repo.group(ERIN, add.group_id)
+        assert g is not None and g.head == add.hash and ERIN in g.members
+        assert g.checked_from == 1 and g.version == len(chain) + 1
+
+
+def test_a_history_needing_more_parts_than_a_receiver_holds_is_refused_before_sending() -> None:
+    """What truly cannot be sent is still refused at once, in one line."""
+    from walletim.app.chat.groups import _unwelcoming
+
+    gid, salt = new_id(ALICE, lambda n: b"\x5a" * n)
+    chain = [G.new_group(gid, "family", (BOB,), ALICE, salt)]
+    for i in range(MAX_PARTS * G.MAX_CONTEXT + 1):
+        chain.append(G.propose(chain[-1].state(), "demote" if i % 2 else "promote", BOB, ALICE))
+    earlier = chain[::-1]
+    assert split(earlier) is None and split(earlier[: G.MAX_CONTEXT]) is not None
+    row = GroupRow(ALICE, gid, "family", (ALICE, BOB), len(chain), ALICE, True)
+    why = _unwelcoming(row, earlier)
+    assert why is not None and f"even in {MAX_PARTS} messages" in why
 
 
 def test_only_admins_add_and_remove_and_nobody_removes_the_creator() -> None:

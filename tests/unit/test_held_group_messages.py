@@ -259,3 +259,59 @@ def test_money_shown_from_an_unverified_roster_is_taken_back_with_its_record(
         assert (
             store.execute("SELECT count(*) FROM messages WHERE id = ?", (mid,)).fetchone()[0] == 0
         )
+
+
+def test_a_hostile_sender_flooding_history_parts_is_bounded_and_applies_nothing(
+    tmp_path: Path,
+) -> None:
+    """A group's history sent in parts is held until every part is here
+    (walletim.app.chat.group_parts), within the held messages' bounds: a sender claiming
+    parts without end holds no more than the messages it could send, other senders keep
+    their room, and parts that complete into a history not chained from the group's true
+    create (a part carrying a create someone else signed) apply nothing and are dropped."""
+    from tests.unit.test_group_history import ERIN, bound_create, long_history, sign, step
+    from walletim.app.chat.group_parts import whole_history
+    from walletim.messaging import groups as G
+    from walletim.messaging.group_parts import bodies
+
+    hers = bound_create(BOB, by=MALLORY)
+    fake = step(hers, "add", ALICE, MALLORY)  # a signed add of this account
+    claims = [(1, n) for n in range(2, 51)] + [(2, 50), (3, 50)]
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        with repo.tx() as tx:
+            for k, (part, parts) in enumerate(claims[: H.PER_SENDER]):
+                body = {**fake.to_json(), "context": [], "part": part, "parts": parts}
+                assert whole_history(tx, ALICE, MALLORY, f"x{k}", body, fake, (), []) is None
+            body = {**fake.to_json(), "context": [], "part": 3, "parts": 50}
+            with pytest.raises(MessageRejected, match="too many messages from"):
+                whole_history(tx, ALICE, MALLORY, "x-more", body, fake, (), [])
+            assert len(H.parts(tx.conn, ALICE, fake.group_id, MALLORY)) == H.PER_SENDER
+            assert H.room(tx.conn, ALICE, fake.group_id, CAROL)
+        assert repo.group(ALICE, fake.group_id) is None
+        with repo.tx() as tx:  # once the group is held whole, the parts left are dropped
+            tx.save_group(GroupRow(ALICE, fake.group_id, "x", (ALICE, BOB), 1, BOB, True))
+            assert settle(tx, ME, [], lambda *_: 7) == []
+            assert H.parts(tx.conn, ALICE, fake.group_id, MALLORY) == []
+        # The real history of alice's group, one part carrying mallory's own create instead.
+        earlier = long_history(130, DAVE)
+        add = step(earlier[0], "add", ERIN, ALICE)
+        parts = bodies(add, earlier)
+        assert parts is not None and len(parts) >= 3
+        forged = G.GroupChange(
+            add.group_id, "family", 1, G.ZERO_HASH, "create", None,
+            tuple(sorted((ALICE, BOB, MALLORY))), (MALLORY,), MALLORY, MALLORY, "",
+            earlier[-1].salt,
+        )  # fmt: skip
+        first = parts[0]["context"]
+        assert isinstance(first, list)
+        parts[0] = {**parts[0], "context": [*first[:-1], sign(forged).to_json()]}
+        with repo.tx() as tx:
+            for k, body in enumerate(reversed(parts)):
+                head, context = G.parse_bundle(body)
+                whole = whole_history(tx, ERIN, ALICE, f"p{k}", body, head, context, [])
+            assert whole is not None
+            out = grouplog.ingest(tx, ERIN, add, whole, now_ms=5)
+            assert out.state == "refused" and out.reason == grouplog.BOUND_FROM_CREATE
+            assert H.parts(tx.conn, ERIN, add.group_id, ALICE) == []
+        assert repo.group(ERIN, add.group_id) is None

@@ -12,7 +12,10 @@ Bounded: at most ``PER_SENDER`` held messages per group and sender, ``PER_GROUP`
 group, ``PER_SENDER_ALL`` per sender across every group and ``PER_ACCOUNT`` in all (a
 stranger can make up any number of group ids), so a hostile sender cannot fill the disk,
 nor one or two of them every member's room; what waits past an age is dropped
-(:func:`expire`). Every function runs in the caller's transaction (``conn``).
+(:func:`expire`). Parts of a group's history sent in several messages are held here too,
+within the same bounds, apart from the messages (their relay ids start with
+:data:`PART`): never replayed as a message, dropped once the group is held whole. Every
+function runs in the caller's transaction (``conn``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ PER_SENDER = 50
 PER_GROUP = 500
 PER_SENDER_ALL = 200
 PER_ACCOUNT = 2000
+#: The relay ids of parts of a group's history held (:func:`hold_part`) start so.
+PART = "part:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,16 +100,54 @@ def shown_unverified(conn: Sql, account: str, group_id: str, sender: str, messag
     )
 
 
-def groups_waiting(conn: Sql, account: str) -> list[str]:
+def groups_waiting(conn: Sql, account: str, *, parts: bool = False) -> list[str]:
+    """The groups messages are held for (``parts``: parts of a history are)."""
     rows = conn.execute(
-        "SELECT DISTINCT group_id FROM held_group_messages WHERE account = ?", (account,)
+        "SELECT DISTINCT group_id FROM held_group_messages WHERE account = ? "
+        f"AND relay_id {'' if parts else 'NOT '}LIKE '{PART}%'",
+        (account,),
     ).fetchall()
     return [str(r[0]) for r in rows]
 
 
+def hold_part(
+    conn: Sql, account: str, group_id: str, sender: str, relay_id: str, payload: dict[str, Any]
+) -> None:
+    """Hold a part of a group's history (apart from messages: never replayed as one)."""
+    hold(conn, account, group_id, sender, PART + relay_id, payload)
+
+
+def parts(conn: Sql, account: str, group_id: str, sender: str) -> list[Held]:
+    """The parts of histories ``sender`` has held for the group, oldest first, kept here."""
+    rows = conn.execute(
+        "SELECT id, sender, relay_id, payload, message_id FROM held_group_messages "
+        f"WHERE account = ? AND group_id = ? AND sender = ? AND relay_id LIKE '{PART}%' "
+        "ORDER BY id",
+        (account, group_id, sender),
+    ).fetchall()
+    return [Held(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+
+def drop(conn: Sql, ids: list[int]) -> None:
+    """Forget the held messages ``ids``."""
+    for i in ids:
+        conn.execute("DELETE FROM held_group_messages WHERE id = ?", (i,))
+
+
+def drop_parts(conn: Sql, account: str, group_id: str) -> None:
+    """Forget the parts members sent for the group (it is held whole now); those of a
+    history this wallet's own device gives (sent by ``account``) stay: that history is
+    taken whatever this device holds."""
+    conn.execute(
+        "DELETE FROM held_group_messages WHERE account = ? AND group_id = ? AND sender != ? "
+        f"AND relay_id LIKE '{PART}%'",
+        (account, group_id, account),
+    )
+
+
 _TAKE = (
     "DELETE FROM held_group_messages WHERE account = ? AND group_id = ? "
-    "RETURNING id, sender, relay_id, payload, message_id"
+    f"AND relay_id NOT LIKE '{PART}%' RETURNING id, sender, relay_id, payload, message_id"
 )
 
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from walletim.app.chat.accounts import Me
+from walletim.app.chat.group_parts import whole_history
 from walletim.app.chat.grouplog import GroupNotice, HeadMeta, ingest
 from walletim.app.chat.threads import ids_of, precheck, settle
 from walletim.errors import MessageRejected, MessagingError
@@ -108,9 +109,14 @@ def _membership(
 ) -> int | None:
     if not is_change(body):
         raise MessageRejected("membership", "a membership change in the old format")
-    head, context = parse_bundle(body)
+    head, sent = parse_bundle(body)
     if head.by != me.address and not history:
         raise MessageRejected("membership", "a copy of a change this wallet did not make")
+    context = whole_history(
+        tx, me.address, me.address, meta.relay_id, body, head, sent, notices, always=history
+    )
+    if context is None:
+        return None  # a part of a history given in parts: held until every part is here
     unrelated = _unrelated(tx, me.address, head, context) if history and older else None
     if unrelated is not None:  # taken as a group this device does not know (checked so)
         tx.save_group(replace(unrelated, verified=False))

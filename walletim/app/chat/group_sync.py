@@ -8,7 +8,8 @@ refused). So each device, once it sees another device of its wallet it has not g
 to, seals to it (once nothing waits unread in its own mailbox: a change waiting there is
 in what it gives), for every group this account is in, the applied chain of signed changes
 (kind ``membership``, as a member's welcome carries it: the newest change and those before
-it, newest first, as far as they fit), addressed to the wallet itself. The receiving device
+it, newest first; in parts when they do not fit in one: :mod:`walletim.messaging.
+group_parts`), addressed to the wallet itself. The receiving device
 takes it only from one of its wallet's own listed devices and checks every signature and
 rule there as a member's change is checked (:func:`walletim.app.chat.group_copies.
 store_group_history`): the history is never taken on a device's word. This account's
@@ -24,6 +25,7 @@ from walletim.app.chat.ports import Env, RelayConnection
 from walletim.app.chat.read_sync import own_devices, seal_to_own, send_sealed
 from walletim.messaging.devices import DeviceList
 from walletim.messaging.fanout import Message
+from walletim.messaging.group_parts import bodies
 from walletim.messaging.groups import bundle
 from walletim.store import consent as C
 from walletim.store import device_outbox as D
@@ -72,8 +74,8 @@ class GroupHistories:
                 if not g.verified or account not in g.members:
                     continue
                 chain = applied_chain(tx, account, g.group_id)
-                if chain:
-                    out.append(bundle(chain[0], chain[1:]))
+                if chain:  # whole, in parts if need be (past MAX_PARTS: the newest part)
+                    out.extend(bodies(chain[0], chain[1:]) or [bundle(chain[0], chain[1:])])
         return out
 
 

@@ -18,11 +18,11 @@ from walletim.display import REPLACEMENT, clean
 from walletim.errors import InputError, LinkedDevice, RelayUnavailable, shown
 from walletim.localnames import looks_like, normalized, refuse_look_alike
 from walletim.messaging.group_ids import is_bound, new_id
+from walletim.messaging.group_parts import MAX_PARTS, bodies, split
 from walletim.messaging.groups import (
     ChangeRefused,
     GroupChange,
     bundle,
-    carries_all,
     new_group,
     propose,
 )
@@ -213,23 +213,33 @@ class Groups:
         to: Sequence[str],
     ) -> list[SendResult]:
         """Send the signed change (with the applied changes before it, newest first, as far
-        as they fit) to ``to``, then apply it locally. A relay that cannot be reached changes
+        as they fit) to ``to``, then apply it locally; a member being added to a group whose
+        id is bound to its creator gets the whole history, in parts if it does not fit in
+        one (:mod:`walletim.messaging.group_parts`). A relay that cannot be reached changes
         nothing (RelayUnavailable); one lost after the change was stored (it goes out with
         the next chat command) still applies it here, then raises."""
         body = bundle(change, earlier)
+        welcome = [body]
+        if change.action == "add" and is_bound(change.group_id):
+            welcome = bodies(change, earlier) or welcome  # (_unwelcoming checked it fits)
         kind: WireKind = "membership"
-        items: list[Item] = [(member, kind, body, "") for member in to if member != me.address]
+        items: list[Item] = [
+            (member, kind, b, "")
+            for member in to
+            if member != me.address
+            for b in (welcome if member == change.subject else [body])
+        ]
         try:
             sent = self._messenger.send_many(account, items) if items else []
         except RelayUnavailable:
             if any(
-                i.message.kind == "membership" and i.message.body == body
+                i.message.kind == "membership" and i.message.body in [body, *welcome]
                 for i in self.env.repo().outbox(me.address)
             ):
                 self._apply_own(me, change)
             raise
         self._apply_own(me, change)
-        return sent
+        return _per_member(sent)
 
     def _apply_own(self, me: Me, change: GroupChange) -> list[GroupNotice]:
         with self.env.repo().tx() as tx:
@@ -312,12 +322,22 @@ def _unwelcoming(g: GroupRow, earlier: Sequence[GroupChange]) -> str | None:
             f"this device holds its history from version {since} only, and a new member "
             "checks it from its create: add them from a device that holds it whole"
         )
-    if not carries_all(earlier):
+    if split(earlier) is None:
         return (
             f"its history ({len(earlier) + 1} changes) is too long to send a new member "
-            "whole, and a new member checks it from its create"
+            f"even in {MAX_PARTS} messages, and a new member checks it from its create"
         )
     return None
+
+
+def _per_member(sent: Sequence[SendResult]) -> list[SendResult]:
+    """One delivery per member (a history sent in parts: the first part not sent, else the
+    last)."""
+    out: dict[str, SendResult] = {}
+    for r in sent:
+        if r.peer not in out or out[r.peer].message.state == "sent":
+            out[r.peer] = r
+    return list(out.values())
 
 
 def _refusal(action: MemberAction, who: str, g: GroupRow, me: str) -> str | None:

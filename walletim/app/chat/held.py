@@ -45,7 +45,7 @@ def hold(
 ) -> None:  # fmt: skip
     """Hold ``peer``'s message for the group until it is verified. Raises MessageRejected
     (too many held already: a hostile sender cannot fill the disk)."""
-    _expire(tx, me, notices)
+    _expire(tx, me.address, notices)
     if not H.room(tx.conn, me.address, group_id, peer):
         raise MessageRejected(
             "not-a-member",
@@ -59,11 +59,31 @@ def hold(
         notices.append(GroupNotice(group_id, "held", text))
 
 
+def hold_part(
+    tx: ChatTx, account: str, sender: str, mid: str, group_id: str, doc: dict[str, object],
+    notices: list[GroupNotice],
+) -> None:  # fmt: skip
+    """Hold one part of a group's history sent in several messages
+    (:mod:`walletim.app.chat.group_parts`), within the same bounds as a message. Raises
+    MessageRejected (too many held already)."""
+    _expire(tx, account, notices)
+    if not H.room(tx.conn, account, group_id, sender):
+        raise MessageRejected(
+            "membership",
+            f"too many messages from {sender} are held for a group this account does not hold yet",
+        )
+    H.hold_part(tx.conn, account, group_id, sender, mid, doc)
+
+
 def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list[int]:
     """Replay what is held for each group that is verified now, through ``store`` (the
     inbox's normal checks); returns the ids of the messages stored."""
     stored: list[int] = []
-    _expire(tx, me, notices)
+    _expire(tx, me.address, notices)
+    for gid in H.groups_waiting(tx.conn, me.address, parts=True):
+        group = tx.group(me.address, gid)
+        if group is not None and group.verified and me.address in group.members:
+            H.drop_parts(tx.conn, me.address, gid)  # held whole now: no part is of use
     for gid in H.groups_waiting(tx.conn, me.address):
         group = tx.group(me.address, gid)
         if group is None or not group.verified:
@@ -95,10 +115,10 @@ def settle(tx: ChatTx, me: Me, notices: list[GroupNotice], store: Store) -> list
     return stored
 
 
-def _expire(tx: ChatTx, me: Me, notices: list[GroupNotice]) -> None:
+def _expire(tx: ChatTx, account: str, notices: list[GroupNotice]) -> None:
     """Drop what was held too long, told in its group."""
     days = HOLD_MS // (24 * 3600 * 1000)
-    for (gid, sender), count in H.expire(tx.conn, me.address, HOLD_MS).items():
+    for (gid, sender), count in H.expire(tx.conn, account, HOLD_MS).items():
         text = (
             f"dropped {count} message(s) from {sender}: held for {days} days, the group's "
             "signed history never arrived"

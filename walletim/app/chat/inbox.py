@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from walletim.app.chat.accounts import Me, conversation_state
 from walletim.app.chat.consent import consent_of
+from walletim.app.chat.group_parts import whole_history
 from walletim.app.chat.grouplog import GroupNotice, HeadMeta, ingest
 from walletim.app.chat.held import HoldForHistory, hold
 from walletim.app.chat.held import settle as settle_held
@@ -386,7 +387,10 @@ class Inbox:
         if head.by != peer:
             raise MessageRejected("membership", "a change relayed for someone else")
         now_ms = self.env.now_ms()
-        outcome = ingest(tx, me.address, head, context, now_ms=now_ms, meta=meta)
+        whole = whole_history(tx, me.address, peer, meta.relay_id, body, head, context, notices)
+        if whole is None:
+            return None  # a part of its history: held until every part is here
+        outcome = ingest(tx, me.address, head, whole, now_ms=now_ms, meta=meta)
         notices.extend(outcome.notices)
         if outcome.state == "refused":
             raise MessageRejected("membership", outcome.reason)
