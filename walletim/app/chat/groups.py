@@ -22,6 +22,7 @@ from walletim.messaging.group_parts import MAX_PARTS, bodies, split
 from walletim.messaging.groups import (
     ChangeRefused,
     GroupChange,
+    GroupState,
     bundle,
     new_group,
     propose,
@@ -148,23 +149,39 @@ class Groups:
         self, account: str, group: str, peer: str, action: MemberAction, *, sync: bool
     ) -> Changed:
         """Add, remove, promote or demote ``peer``: see the ChatService's ``group_*``."""
-        self._signer(account)
-        g = self.synced(account, group, sync=sync)
-        who = self._accounts.resolve_peer(peer)
-        why = _refusal(action, who, g, self._accounts.me(account).address)
-        if why is not None:
-            raise InputError(why)
+        g, who = self.vet(account, group, action, peer, sync=sync)
+        assert who is not None
         return self._change(
             account, g, action, who, (*g.members, who) if action == "add" else g.members
         )
 
     def leave(self, account: str, group: str, *, sync: bool) -> Changed:
+        g, _ = self.vet(account, group, "leave", None, sync=sync)
+        return self._change(account, g, "leave", None, g.members)
+
+    def vet(
+        self, account: str, group: str, action: str, peer: str | None, *, sync: bool
+    ) -> tuple[GroupRow, str | None]:
+        """The group (synced) and the subject of membership change ``action`` (``leave``, or a
+        MemberAction on ``peer``) if the rules allow it now; nothing is signed. Raises
+        InputError (why not), RelayUnavailable."""
         self._signer(account)
         g = self.synced(account, group, sync=sync)
-        me = self._accounts.me(account)
-        if not [x for x in g.members if x != me.address]:
-            raise InputError(f"you are the only member of {g.name!r}: there is nobody to tell")
-        return self._change(account, g, "leave", None, g.members)
+        me = self._accounts.me(account).address
+        who = None
+        if action == "leave":
+            if not [x for x in g.members if x != me]:
+                raise InputError(f"you are the only member of {g.name!r}: there is nobody to tell")
+        else:
+            who = self._accounts.resolve_peer(peer or "")
+            why = _refusal(action, who, g, me)  # type: ignore[arg-type]
+            if why is not None:
+                raise InputError(why)
+        with self.env.repo().tx() as tx:
+            state = current_state(tx, me, g)
+        assert state is not None  # synced: verified
+        _proposed(state, action, who, me, g.name)
+        return g, who
 
     def _change(
         self, account: str, g: GroupRow, action: str, subject: str | None, to: Sequence[str]
@@ -176,13 +193,7 @@ class Groups:
             state = current_state(tx, me.address, g)
             earlier = applied_chain(tx, me.address, g.group_id)
         assert state is not None  # _own checked it is verified
-        try:
-            unsigned = propose(state, action, subject, me.address)
-        except ChangeRefused as exc:
-            hint = ""
-            if "not an admin" in exc.reason:
-                hint = " (ask an admin to make the change, or to make you an admin)"
-            raise InputError(f"cannot {action} in {g.name!r}: {exc.reason}{hint}") from exc
+        unsigned = _proposed(state, action, subject, me.address, g.name)
         why = _unwelcoming(g, earlier) if action == "add" else None
         if why is not None:
             raise InputError(f"cannot add to {g.name!r}: {why} (nothing was sent)")
@@ -338,6 +349,19 @@ def _per_member(sent: Sequence[SendResult]) -> list[SendResult]:
         if r.peer not in out or out[r.peer].message.state == "sent":
             out[r.peer] = r
     return list(out.values())
+
+
+def _proposed(
+    state: GroupState, action: str, subject: str | None, me: str, name: str
+) -> GroupChange:
+    """The unsigned next change, as the group's rules take it. Raises InputError (why not)."""
+    try:
+        return propose(state, action, subject, me)
+    except ChangeRefused as exc:
+        hint = ""
+        if "not an admin" in exc.reason:
+            hint = " (ask an admin to make the change, or to make you an admin)"
+        raise InputError(f"cannot {action} in {name!r}: {exc.reason}{hint}") from exc
 
 
 def _refusal(action: MemberAction, who: str, g: GroupRow, me: str) -> str | None:

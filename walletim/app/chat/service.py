@@ -523,17 +523,20 @@ class ChatService:
         return self._groups.resolve(account, text, sync=sync)
 
     def group_create(self, account: str, name: str, peers: Sequence[str]) -> Changed:
-        """Create a group of ``account`` and ``peers`` (addresses, contacts, wallet accounts),
-        announced to each with a membership change signed by ``account``'s key. ``account``
-        is its creator and first admin."""
+        """Create a group of ``account`` (its creator and first admin) and ``peers`` (addresses,
+        contacts, wallet accounts), announced to each in a change signed by ``account``."""
         return self._groups.create(account, name, peers)
 
     def group_member(
         self, account: str, group: str, peer: str, action: MemberAction, *, sync: bool = True
     ) -> Changed:
-        """:meth:`group_add`, :meth:`group_remove`, :meth:`group_promote` or
-        :meth:`group_demote`, named by ``action``."""
+        """:meth:`group_add`, ``_remove``, ``_promote`` or ``_demote``, named by ``action``."""
         return self._groups.member(account, group, peer, action, sync=sync)
+
+    def group_vet(self, account: str, group: str, action: str, peer: str | None = None) -> None:
+        """Raise InputError (why not) if the change ``action`` ("leave", or a MemberAction on
+        ``peer``) would be refused now, the inbox fetched first; nothing is signed."""
+        self._groups.vet(account, group, action, peer, sync=True)
 
     def group_add(self, account: str, group: str, peer: str, *, sync: bool = True) -> Changed:
         """Add ``peer`` (admins only): a change signed by ``account``, sent to every member
@@ -544,23 +547,20 @@ class ChatService:
         return self._groups.member(account, group, peer, "add", sync=sync)
 
     def group_remove(self, account: str, group: str, peer: str, *, sync: bool = True) -> Changed:
-        """Remove ``peer`` (admins only; an admin only by a more senior one; never the
-        creator): a change signed by ``account``, sent to every member and to the one
-        removed, who then gets no more of the group's messages and whose messages to it are
-        refused. ``sync`` as for :meth:`group_add`. Raises InputError, RelayUnavailable."""
+        """Remove ``peer`` (admins only; an admin only by a more senior one; never the creator),
+        signed by ``account``, told to all and the one removed (who gets none of it from then,
+        theirs refused). ``sync`` as for :meth:`group_add`. Raises InputError, RelayUnavailable."""
         return self._groups.member(account, group, peer, "remove", sync=sync)
 
     def group_leave(self, account: str, group: str, *, sync: bool = True) -> Changed:
-        """Leave: a change signed by ``account`` sent to every other member; the group's
-        history stays in this home, and nothing more from it is accepted. The last admin
-        must make another member admin first. ``sync`` as for :meth:`group_add`. Raises
-        InputError, RelayUnavailable."""
+        """Leave: a change signed by ``account`` sent to every other member; its history stays
+        here, nothing more from it is accepted. The last admin must make another member admin
+        first. ``sync`` as for :meth:`group_add`. Raises InputError, RelayUnavailable."""
         return self._groups.leave(account, group, sync=sync)
 
     def group_promote(self, account: str, group: str, peer: str, *, sync: bool = True) -> Changed:
-        """Make member ``peer`` an admin (admins only; the new admin ranks after every
-        current one). ``sync`` as for :meth:`group_add`. Raises InputError,
-        RelayUnavailable."""
+        """Make member ``peer`` an admin (admins only; ranked after every current one). ``sync``
+        as for :meth:`group_add`. Raises InputError, RelayUnavailable."""
         return self._groups.member(account, group, peer, "promote", sync=sync)
 
     def group_demote(self, account: str, group: str, peer: str, *, sync: bool = True) -> Changed:
