@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from walletim.tui.model import Doer, Reader, Row
     from walletim.tui.widgets import MessageList
 
+#: What a dialog asking for a membership change says under its question.
+SIGNED_CHANGE = "Signed by your wallet's key and sent to the members: it cannot be taken back."
 #: A change the compose box is writing: a reply to a row, or a row's new text.
 Pending = tuple[Literal["reply", "edit"], "Row"]
 
@@ -151,13 +153,14 @@ class Acting(App[None]):
 
     def _work(
         self,
-        job: Callable[[], str],
+        job: Callable[[], str | tuple[str, str | None]],
         *,
         open_peer: str | None = None,
         typed: tuple[str, str] | None = None,
     ) -> None:
         """Run ``job`` (it reaches the relay or the chain) on a worker thread; its line, or
-        its refusal, goes to the status line. ``typed``: (peer, words) of the command that
+        its refusal, goes to the status line (a job may also name the conversation to open
+        then, as ``open_peer`` does). ``typed``: (peer, words) of the command that
         asked for it, back into that conversation's compose box if it is refused as input
         (a token, an amount, a no to its plan: nothing was signed) to be mended, never
         after any other failure (it may have signed: typed again, it would pay twice)."""
@@ -166,12 +169,13 @@ class Acting(App[None]):
             from walletim.errors import InputError
 
             try:
-                line = job()
+                out = job()
             except WalletimError as exc:
                 mend = typed if isinstance(exc, InputError) else None
                 self.post_message(Done(said(exc), False, unsent=mend))
                 return
-            self.post_message(Done(line, True, open_peer=open_peer))
+            line, opened = out if isinstance(out, tuple) else (out, open_peer)
+            self.post_message(Done(line, True, open_peer=opened))
 
         self.run_worker(run, thread=True, group="act", exit_on_error=False)
 
@@ -192,6 +196,30 @@ class Acting(App[None]):
         finally:
             self._checking = False
         self.post_message(Done("", True, cards=True))  # cards not final are drawn again
+
+    # -- groups ----------------------------------------------------------------------------------
+
+    def group_command(self, peer: str, text: str) -> None:
+        """A group command typed in the compose box (walletim.tui.groups): asked once, then
+        signed and sent on a worker; a new group's conversation opens."""
+        from walletim.tui.groups import parse
+
+        try:
+            cmd = parse(text)
+        except WalletimError as exc:
+            self.status(said(exc), "bold red")
+            return
+        self.compose_box.clear()
+        self.status("")
+
+        def ask(question: str) -> bool:
+            return self.ask_yes(question, SIGNED_CHANGE)
+
+        self._work(lambda: self.doer.group(peer, cmd, ask), typed=(peer, text))
+
+    def ask_yes(self, title: str, detail: str) -> bool:
+        """On a worker thread: ``title`` asked in a dialog, ``detail`` under it; y or n."""
+        raise NotImplementedError
 
     # -- Requests --------------------------------------------------------------------------------
 

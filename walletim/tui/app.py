@@ -28,6 +28,7 @@ from walletim.errors import WalletimError
 from walletim.messaging.kinds import group_peer, is_group_peer
 from walletim.tui.acting import Acting, Done
 from walletim.tui.dialogs import Ask
+from walletim.tui.groups import is_group_command
 from walletim.tui.model import PAGE, Doer, Reader, SessionOpener
 from walletim.tui.money import HELP, is_money
 from walletim.tui.screens import ConfirmPlan, Safety, Search
@@ -361,6 +362,9 @@ class WalletimApp(Acting):
         if is_money(event.text):
             self._money(peer, event.text)
             return
+        if is_group_command(event.text):
+            self.group_command(peer, event.text)
+            return
         self.compose_box.clear()
         self.status("sending…")
         self.run_worker(
@@ -450,7 +454,10 @@ class WalletimApp(Acting):
 
     def _ask(self, what: str) -> bool:
         """On a worker thread: ask whether to send ``what`` (nothing is signed)."""
-        return self._wait(lambda: Ask(f"Send this? {what}", "It goes into the chat now."))
+        return self.ask_yes(f"Send this? {what}", "It goes into the chat now.")
+
+    def ask_yes(self, title: str, detail: str) -> bool:
+        return self._wait(lambda: Ask(title, detail))
 
     def _wait(self, dialog: Callable[[], ModalScreen[bool]]) -> bool:
         answer: Future[bool] = Future()

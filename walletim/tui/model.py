@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from walletim.app.wim import MoneyView
     from walletim.messaging.threads import Tally, Version
     from walletim.store.chat import Contact, ConversationInfo, StoredMessage
+    from walletim.tui.groups import GroupCommand
     from walletim.tui.money import MoneyCommand
     from walletim.tui.splits import SplitCard
 
@@ -267,6 +268,16 @@ class Doer:
 
         with self._lock:
             return run_money(self.s, self.account, peer, cmd, _asking(confirm), ask)
+
+    def group(
+        self, peer: str, cmd: GroupCommand, ask: Callable[[str], bool]
+    ) -> tuple[str, str | None]:
+        """Create a group, or change the open group's members (walletim.tui.groups), once
+        ``ask`` says yes. Returns a line and the conversation to open (a new group's)."""
+        from walletim.tui.groups import run_group
+
+        with self._lock:
+            return run_group(self.s, self.account, peer, cmd, ask)
 
     def plan_text(self, plan: Plan) -> str:
         """The plan as the CLI shows it before ``Sign and send?``."""

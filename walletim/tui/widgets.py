@@ -350,7 +350,7 @@ class Messages(MessageList):
 
 
 #: Terminal columns under which the footer is compact.
-COMPACT_BELOW = 100
+COMPACT_BELOW = 120
 
 
 class KeysFooter(Footer):
@@ -358,7 +358,7 @@ class KeysFooter(Footer):
     FooterKeys, each bound to the footer's ``compact`` (``data_bind``), and the footer's
     watcher list keeps every one it ever composed (pruned only when ``compact`` changes):
     moving the cursor through a long conversation grew the heap with it. After each
-    recompose the watchers of removed keys are dropped. Under 100 columns it is compact (less
+    recompose the watchers of removed keys are dropped. Under 120 columns it is compact (less
     space around each key, and no ctrl+p key: the palette still opens), so that at 80 the
     keys of the focused part and the app's fit, none cut off."""
 
