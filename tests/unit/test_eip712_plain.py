@@ -71,6 +71,10 @@ def plain_documents(draw: st.DrawFn) -> dict[str, Any]:
         "Item": [{"name": f"i{n}", "type": t} for n, (t, _) in enumerate(inner)]
     }
     item = {f"i{n}": v for n, (_, v) in enumerate(inner)}
+    if draw(st.booleans()):  # a type only another struct reaches, sorted before the others
+        types["Abc"] = [{"name": "a", "type": "uint8"}, {"name": "b", "type": "string"}]
+        types["Item"].append({"name": "abc", "type": "Abc"})
+        item["abc"] = {"a": draw(st.integers(0, 255)), "b": draw(st.text(max_size=4))}
     fields = draw(st.lists(_atomic(), max_size=4))
     message = {f"f{n}": v for n, (_, v) in enumerate(fields)}
     types["Mail"] = [{"name": f"f{n}", "type": t} for n, (t, _) in enumerate(fields)]
@@ -80,8 +84,13 @@ def plain_documents(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()) or not types["Mail"]:
         types["Mail"].append({"name": "items", "type": "Item[]"})
         message["items"] = [item] * draw(st.integers(0, 3))
+    if draw(st.booleans()):
+        types["Zed"] = [{"name": "z", "type": "bool"}]
+        types["Mail"].append({"name": "zed", "type": "Zed"})
+        message["zed"] = {"z": draw(st.booleans())}
     if not any(f["type"].startswith("Item") for f in types["Mail"]):
         del types["Item"]  # (eth-account refuses a type nothing reaches; walletim drops it)
+        types.pop("Abc", None)
     if draw(st.booleans()):  # an array of an atomic type
         kind, value = inner[0]
         types["Mail"].append({"name": "many", "type": f"{kind}[]"})
