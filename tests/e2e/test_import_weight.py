@@ -261,6 +261,9 @@ def test_an_empty_inbox_loads_no_session_cryptography(tmp_path: Path, relay: Any
     modules = loaded(bob.home, "chat", "inbox", "--from", "bob", env=env)
     assert sorted(m for m in modules if m.split(".")[0] in SESSION_CRYPTO[:4]) == []
     assert SESSION_CRYPTO[4] not in modules
+    # Nor bip-utils (~0.3 s: the chat key is derived by SLIP-0010 in walletim.keys.chat) or
+    # eth-account (~0.7 s: bindings and device lists are hashed by walletim.keys.eip712).
+    assert not {"bip_utils", "eth_account"} & modules
 
 
 def test_chat_through_the_agent_loads_no_session_cryptography(tmp_path: Path, relay: Any) -> None:

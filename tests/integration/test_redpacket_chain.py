@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli, RelayProcess, World, wait_receipt
-from tests.integration.conftest import accept_each_other
+from tests.conftest import HOME_PASSWORD, Cli, RelayProcess, World, wait_receipt
 from walletim.errors import InputError
 from walletim.messaging.kinds import Asset, PacketOffer
 
@@ -39,19 +38,20 @@ class Person:
 
 
 @pytest.fixture
-def people(world: World, relay: RelayProcess, tmp_path: Path) -> Iterator[dict[str, Person]]:
+def people(
+    world: World, relay: RelayProcess, tmp_path: Path, people_homes: Path
+) -> Iterator[dict[str, Person]]:
     """Three homes with no world manifest: each finds the world (and RedPacket) on the chain."""
+    import shutil
+
     from walletim.app.session import Session
 
     out: dict[str, Person] = {}
     for n, name in enumerate(("alice", "bob", "carol")):
-        s = Session(
-            tmp_path / name, HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url, fast_kdf=True
-        )
-        s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
+        home = shutil.copytree(people_homes / name, tmp_path / name)
+        s = Session(home, HOME_PASSWORD, rpc_url=world.url, relay_url=relay.url, fast_kdf=True)
         s.chat.init(f"dev:{n}")
         out[name] = Person(name, f"dev:{n}", s)
-    accept_each_other(out.values())
     try:
         yield out
     finally:

@@ -35,11 +35,13 @@ from websockets.exceptions import ConnectionClosed
 from tests.conftest import HOME_PASSWORD, RedisServer, RelayProcess
 from tests.integration.test_relay import envelope, make_person, new_mid
 from walletim.app.chat import ChatService, ListenEvent
+from walletim.app.chat.outbox import WAIT_BACKOFF_MAX
 from walletim.app.wallets import Wallets
 from walletim.errors import RelayRefused, RelayUnavailable
 from walletim.messaging import protocol as p
 from walletim.messaging.identity import IdentityBinding
 from walletim.messaging.relay_client import RelayClient
+from walletim.retry import Backoff
 from walletim.store.db import DB_NAME, Store
 
 Factory = Callable[..., RelayProcess]
@@ -341,8 +343,14 @@ def test_a_stranger_flood_without_login_cannot_stop_a_friends_message(
 
 
 def test_when_strangers_fill_their_share_contacts_keep_their_room_and_full_is_temporary(
-    start_relay: Factory, homes: Callable[[str], Home]
+    start_relay: Factory, homes: Callable[[str], Home], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The client's own backoff made short: the relay's hint (1 s) then sets each wait, so
+    # the listener's retry comes after seconds, not the backoff's 20 s (its steps are
+    # pinned in tests/unit/test_chat_parts.py).
+    short = Backoff(first=0.1, factor=2.0, cap=WAIT_BACKOFF_MAX)
+    for module in ("outbox", "fanout_send"):
+        monkeypatch.setattr(f"walletim.app.chat.{module}.WAIT_BACKOFF", short)
     # Behind a load balancer every client has the balancer's address (no per-IP quota):
     # throwaway logins then fill the strangers' share, and no more than it.
     relay = start_relay(
@@ -373,12 +381,21 @@ def test_when_strangers_fill_their_share_contacts_keep_their_room_and_full_is_te
     assert c.repo.message(first.message.id).state == "sending"
 
     # Carol listens; Alice drains her mailbox; Carol's client retries and it goes through.
+    # The listener stops once it has sent it, as Ctrl-C stops `chat listen` (it ran out its
+    # 40 s timeout after the test had its answer).
     events: list[ListenEvent] = []
     own = Home("carol", carol.wallets, [])  # the listener's own store connection
-    listener = threading.Thread(
-        target=lambda: own.chat(relay.url).listen("carol", events.append, timeout=40),
-        daemon=True,
-    )
+
+    def on_event(event: ListenEvent) -> None:
+        events.append(event)
+        if event.kind == "sent":
+            raise KeyboardInterrupt
+
+    def listen() -> None:
+        with contextlib.suppress(KeyboardInterrupt):
+            own.chat(relay.url).listen("carol", on_event, timeout=40)
+
+    listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     time.sleep(1.0)
     got = alice.chat(relay.url).inbox("alice")
@@ -392,6 +409,7 @@ def test_when_strangers_fill_their_share_contacts_keep_their_room_and_full_is_te
     got = alice.chat(relay.url).inbox("alice")
     assert [r.message.text for r in got.received] == ["hello from carol"]
     listener.join(45)
+    assert not listener.is_alive()
     own.close()
 
 

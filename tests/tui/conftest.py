@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD
-from tests.integration.conftest import people  # noqa: F401 (four homes on one relay and devnet)
+from tests.integration.conftest import people, people_homes  # noqa: F401 (four homes on one relay and devnet)
 
 #: 2026-12-05 10:00 UTC: the snapshots' "now".
 NOW_S = 1_796_464_800.0

@@ -129,3 +129,64 @@ def test_each_home_is_its_own_chat_device(tmp_path: Path) -> None:
     files = b"".join(p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert mine.key.seed.hex().encode() not in files and mine.key.seed not in files
     assert "seed" not in repr(mine) or mine.key.seed.hex() not in repr(mine)
+
+
+# SLIP-0010's ed25519 test vector 1 (seed 000102...0f): (path, private key, public key).
+SLIP10_VECTOR_1 = (
+    ("m", "2b4be7f19ee27bbf30c667b642d5f4aa69fd169872f8fc3059c08ebae2eb19e7",
+     "a4b2856bfec510abab89753fac1ac0e1112364e7d250545963f135f2a33188ed"),
+    ("m/0'/1'/2'/2'/1000000000'",
+     "8f94d394a8e8fd6b1bc2f3f49f5c47e385281d5c17e65324b0f62483e37e8793",
+     "3c24da049451555d51a7014a37337aa4e12d41e485abccfa46b47dfb2af54b7a"),
+)  # fmt: skip
+
+
+def test_slip10_ed25519_gives_the_slip10_vectors() -> None:
+    seed = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+    for path, private, public in SLIP10_VECTOR_1:
+        assert chat.slip10_ed25519(seed, path, "it") == (
+            bytes.fromhex(private),
+            bytes.fromhex(public),
+        )
+
+
+@settings(max_examples=60)
+@given(st.binary(min_size=16, max_size=64), st.integers(0, paths.HARDENED - 1))
+def test_slip10_ed25519_derives_as_bip_utils(seed: bytes, index: int) -> None:
+    from bip_utils import Bip32Slip10Ed25519
+
+    node = Bip32Slip10Ed25519.FromSeed(seed).DerivePath(chat.chat_path(index))
+    expected = (
+        bytes(node.PrivateKey().Raw().ToBytes()),
+        bytes(node.PublicKey().RawCompressed().ToBytes())[-32:],
+    )
+    assert chat.slip10_ed25519(seed, chat.chat_path(index), "it") == expected
+
+
+def test_slip10_ed25519_refuses_a_short_seed_and_a_step_that_is_not_hardened() -> None:
+    import pytest
+
+    from walletim.errors import KeysError
+
+    for seed, path in ((bytes(15), "m/13'/60'/0'"), (bytes(32), "m/13'/60'/0"), (bytes(32), "x")):
+        with pytest.raises(KeysError, match="cannot derive it from this seed"):
+            chat.slip10_ed25519(seed, path, "it")
+
+
+def test_a_chat_identity_is_derived_without_importing_bip_utils() -> None:
+    """bip-utils' import (~0.3 s) was every chat command's, for this derivation alone."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    probe = (
+        "import sys; from walletim.keys import chat, mnemonic\n"
+        f"chat.derive_chat_identity(mnemonic.to_seed({ANVIL!r}), 0)\n"
+        "print('bip_utils' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    ).stdout  # fmt: skip
+    assert out.split() == ["False"]

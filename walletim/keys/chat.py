@@ -95,16 +95,29 @@ def verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> bool:
 
 def slip10_ed25519(seed: bytes, path: str, what: str) -> tuple[bytes, bytes]:
     """(private key, public key), 32 bytes each, of the SLIP-0010 ed25519 node at ``path``
-    (hardened steps only) of a BIP-39 seed; ``what`` names it in the error.
+    (hardened steps only) of a BIP-39 seed; ``what`` names it in the error. SLIP-0010 here
+    (HMAC-SHA512 from the key "ed25519 seed", then down each hardened step): bip-utils'
+    import (~0.3 s: every coin it knows) was every chat command's, for this alone
+    (tests/unit/test_chat_identity.py checks it against SLIP-0010's vectors and bip-utils).
 
     Raises:
         KeysError: an unusable seed or path.
     """
-    from bip_utils import Bip32Slip10Ed25519
+    import hashlib
+    import hmac
+
+    import nacl.signing
+
+    from walletim.keys.paths import parse_path
 
     try:
-        node = Bip32Slip10Ed25519.FromSeed(seed).DerivePath(path)
-    except Exception as exc:  # bip-utils raises several unrelated types
+        steps = parse_path(path)
+    except InvalidDerivationPath as exc:
         raise KeysError(f"cannot derive {what} from this seed") from exc
-    private = bytes(node.PrivateKey().Raw().ToBytes())
-    return private, bytes(node.PublicKey().RawCompressed().ToBytes())[-32:]
+    if len(seed) < 16 or any(step < HARDENED for step in steps):  # as SLIP-0010 and bip-utils
+        raise KeysError(f"cannot derive {what} from this seed")
+    node = hmac.digest(b"ed25519 seed", seed, hashlib.sha512)
+    for step in steps:
+        node = hmac.digest(node[32:], b"\0" + node[:32] + step.to_bytes(4, "big"), hashlib.sha512)
+    private = node[:32]
+    return private, bytes(nacl.signing.SigningKey(private).verify_key)

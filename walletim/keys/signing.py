@@ -110,12 +110,18 @@ def typed_data_digest(doc: dict[str, Any]) -> bytes:
         InputError: if the document does not encode (unknown types, bad values), or holds
             values MetaMask and cast would not sign (:mod:`walletim.keys.eip712_values`).
     """
-    from eth_account.messages import encode_typed_data
-
+    from walletim.keys.eip712 import NotPlain, plain_digest
     from walletim.keys.eip712_values import check_values
-    from walletim.keys.hd import keccak256
 
     check_values(doc)  # every signature and every verification: one rule
+    try:
+        return plain_digest(doc)  # walletim's own documents, without eth-account's import
+    except NotPlain:
+        pass
+    from eth_account.messages import encode_typed_data
+
+    from walletim.keys.hd import keccak256
+
     try:
         if doc["primaryType"] == DOMAIN_ONLY:
             signable = encode_typed_data(full_message=_domain_as_message(doc))

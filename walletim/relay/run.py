@@ -7,7 +7,6 @@ it starts (:func:`start`: the store it names, then listening; used by
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import signal
@@ -154,10 +153,6 @@ async def _run(config: RelayConfig, on_listening: Callable[[RelayServer], None] 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    # The first identity binding a client publishes needs eth-account's EIP-712 encoder
-    # (~1 s to import): load it now, in a thread, not on the first client's request
-    # with every connection waiting.
-    warm = loop.run_in_executor(None, importlib.import_module, "eth_account.messages")
     try:
         if on_listening is not None:
             on_listening(relay)
@@ -166,5 +161,3 @@ async def _run(config: RelayConfig, on_listening: Callable[[RelayServer], None] 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         await relay.close()
-        with contextlib.suppress(Exception):
-            await warm
