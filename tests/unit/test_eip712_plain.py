@@ -163,3 +163,30 @@ def test_walletims_own_documents_are_signed_and_checked_without_eth_account() ->
         [sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, check=True
     ).stdout
     assert json.loads(out.splitlines()[-1]) == {"ok": [True, True], "eth_account": False}
+
+
+def test_anyone_elses_typed_data_is_always_hashed_by_eth_account(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hand-written hasher serves walletim's own statements only: a dapp's document
+    (another domain name, however plain) is eth-account's to hash, as it always was."""
+    import walletim.keys.eip712 as eip712
+    from walletim.keys.signing import typed_data_digest
+
+    doc: dict[str, Any] = {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}],
+            "Mail": [{"name": "text", "type": "string"}],
+        },
+        "primaryType": "Mail",
+        "domain": {"name": "walletimX"},
+        "message": {"text": "你好"},
+    }
+    want = typed_data_digest(doc)
+    calls: list[object] = []
+    real = eip712.plain_digest
+    monkeypatch.setattr(eip712, "plain_digest", lambda d: calls.append(d) or real(d))
+    assert typed_data_digest(doc) == want and calls == []
+    doc["domain"] = {"name": "walletim"}
+    typed_data_digest(doc)
+    assert len(calls) == 1

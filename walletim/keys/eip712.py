@@ -2,8 +2,10 @@
 
 eth-account's encoder costs ~0.7 s to import (its package loads its keystore code and with
 it py_ecc's BLS curves): every chat command and every relay paid it to hash walletim's own
-documents (identity bindings, device lists). Those, and any document as plain, are hashed
-here: types named as identifiers, fields at ``string``, ``bytes``, ``bytesN`` (N bytes),
+documents (identity bindings, device lists). walletim's own statements (a domain named
+``walletim`` or ``walletim ...``; walletim.keys.signing.typed_data_digest: anyone else's
+typed data, a dapp's, is always eth-account's), when plain, are hashed here: types named as
+identifiers, fields at ``string``, ``bytes``, ``bytesN`` (N bytes),
 ``address``, ``bool``, ``uintN``/``intN`` or a struct (or a dynamic array of one of these),
 and values as those types' JSON (integers as numbers, bytes as 0x-hex, an address in lower
 case or its checksum). Anything else raises :class:`NotPlain` and eth-account hashes it

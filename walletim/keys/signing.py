@@ -114,10 +114,13 @@ def typed_data_digest(doc: dict[str, Any]) -> bytes:
     from walletim.keys.eip712_values import check_values
 
     check_values(doc)  # every signature and every verification: one rule
-    try:
-        return plain_digest(doc)  # walletim's own documents, without eth-account's import
-    except NotPlain:
-        pass
+    domain = doc.get("domain")
+    name = domain.get("name") if isinstance(domain, dict) else None
+    if isinstance(name, str) and name.split(" ", 1)[0] == "walletim":
+        try:  # walletim's own statements (bindings, device lists, claims, vouchers) only:
+            return plain_digest(doc)  # without eth-account's import; anyone else's: its own
+        except NotPlain:
+            pass
     from eth_account.messages import encode_typed_data
 
     from walletim.keys.hd import keccak256
