@@ -6,7 +6,7 @@ The app's base class: :class:`WalletimApp` adds the layout, the live listener an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
 from rich.text import Text
 from textual.app import App, SystemCommand
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: What a dialog asking for a membership change says under its question.
 SIGNED_CHANGE = "Signed by your wallet's key and sent to the members: it cannot be taken back."
+#: A command typed in the compose box (a money or a group command).
+Command = TypeVar("Command")
 #: A change the compose box is writing: a reply to a row, or a row's new text.
 Pending = tuple[Literal["reply", "edit"], "Row"]
 
@@ -199,17 +201,25 @@ class Acting(App[None]):
 
     # -- groups ----------------------------------------------------------------------------------
 
+    def parsed(self, parse: Callable[[str], Command], text: str) -> Command | None:
+        """The command typed in the compose box, which is cleared; or None, its refusal said
+        on the status line (the words stay in the box, to be mended)."""
+        try:
+            cmd = parse(text)
+        except WalletimError as exc:
+            self.status(said(exc), "bold red")
+            return None
+        self.compose_box.clear()
+        return cmd
+
     def group_command(self, peer: str, text: str) -> None:
         """A group command typed in the compose box (walletim.tui.groups): asked once, then
         signed and sent on a worker; a new group's conversation opens."""
         from walletim.tui.groups import parse
 
-        try:
-            cmd = parse(text)
-        except WalletimError as exc:
-            self.status(said(exc), "bold red")
+        cmd = self.parsed(parse, text)
+        if cmd is None:
             return
-        self.compose_box.clear()
         self.status("")
 
         def ask(question: str) -> bool:

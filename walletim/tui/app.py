@@ -436,12 +436,9 @@ class WalletimApp(Acting):
         """A money command typed in the compose box (walletim.tui.money)."""
         from walletim.tui.money import parse
 
-        try:
-            cmd = parse(text)
-        except WalletimError as exc:
-            self.status(said(exc), "bold red")
+        cmd = self.parsed(parse, text)
+        if cmd is None:
             return
-        self.compose_box.clear()
         self.status("planning and simulating…" if cmd.kind in ("pay", "packet") else "")
         self._work(lambda: self.doer.money(peer, cmd, self._confirm, self._ask), typed=(peer, text))
 
