@@ -59,8 +59,8 @@ async def test_a_group_is_made_and_run_from_the_compose_box(
         await until(pilot, lambda: isinstance(app.screen, Ask), "the question")
         await answer(pilot, "n")
         await said(pilot, "not confirmed")
-        assert app.compose_box.text == f"/add {dave.address}"  # back, to be sent on yes
-        await pilot.press("enter")
+        assert app.compose_box.text == ""  # a no: nothing signed, nothing kept
+        await typed(pilot, f"/add {dave.address}")
         await until(pilot, lambda: isinstance(app.screen, Ask), "the question again")
         await answer(pilot, "y")
         await said(pilot, "added: signed and sent to")

@@ -56,6 +56,7 @@ async def test_pay_and_a_red_packet_from_the_compose_box_show_the_plan_first(
         await type_line(pilot, "/pay 0.1 for tea")  # the same again: refused, no CLI flags
         await until(pilot, lambda: "you already paid" in status_of(app), "the refusal", 30)
         assert "nothing was sent" in status_of(app) and "--force" not in status_of(app)
+        assert app.compose_box.text == ""  # the same words would be refused again: not kept
         await type_line(pilot, "/packet 0.3 3 红包")  # three shares for bob alone
         await until(pilot, lambda: "nothing was signed" in status_of(app), "the refusal", 30)
         assert status_of(app) == (
@@ -63,6 +64,8 @@ async def test_pay_and_a_red_packet_from_the_compose_box_show_the_plan_first(
             "claimed by nobody; nothing was signed (at most 1 here, one for each recipient: "
             "/packet TOTAL 1)"
         )  # it said "(at most --shares 1)", a flag the app has not
+        await until(pilot, lambda: app.compose_box.text == "/packet 0.3 3 红包", "kept to mend")
+        app.compose_box.clear()
 
         await type_line(pilot, "/packet 0.3 1 红包")
         await until(pilot, lambda: "Sign and send?" in screen_text(app), "the packet's plan", 30)

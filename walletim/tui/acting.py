@@ -163,17 +163,20 @@ class Acting(App[None]):
         """Run ``job`` (it reaches the relay or the chain) on a worker thread; its line, or
         its refusal, goes to the status line (a job may also name the conversation to open
         then, as ``open_peer`` does). ``typed``: (peer, words) of the command that
-        asked for it, back into that conversation's compose box if it is refused as input
-        (a token, an amount, a no to its plan: nothing was signed) to be mended, never
-        after any other failure (it may have signed: typed again, it would pay twice)."""
+        asked for it, back into that conversation's compose box if what was typed is refused
+        (a token, an amount, a share count: nothing was signed) to be mended; not after a no
+        to its plan or a refusal of the risk policy (paying twice: the same words would be
+        refused again), nor after any other failure (it may have signed: typed again, it
+        would pay twice)."""
 
         def run() -> None:
-            from walletim.errors import InputError
+            from walletim.errors import Aborted, InputError, RiskRefused
 
             try:
                 out = job()
             except WalletimError as exc:
-                mend = typed if isinstance(exc, InputError) else None
+                mendable = isinstance(exc, InputError)
+                mend = typed if mendable and not isinstance(exc, Aborted | RiskRefused) else None
                 self.post_message(Done(said(exc), False, unsent=mend))
                 return
             line, opened = out if isinstance(out, tuple) else (out, open_peer)
