@@ -45,7 +45,9 @@ class FakeSteps:
             raise ContractReverted("ERC20: transfer amount exceeds balance")
         return plan
 
-    def simulate(self, sender: str, steps: Sequence[Step]) -> tuple[Simulated, ...]:
+    def simulate(
+        self, sender: str, steps: Sequence[Step], *, reuse_time: bool = False
+    ) -> tuple[Simulated, ...]:
         if self.reverts:
             raise RpcError("eth_simulateV1: too many calls", method="eth_simulateV1")
         return tuple(Simulated(True, None, None) for _s in steps)  # no logs: no warning
