@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.tui.conftest import BOB, snapshot_app
 from tests.tui.screen import aio, screen_text
@@ -40,6 +42,8 @@ def test_group_commands_parse(text: str, want: GroupCommand) -> None:
         ("/add bob carol", "usage: /add PEER"),
         ("/leave now", "usage: /leave"),
         ('/group "hot pot bob', "a quote is not closed"),
+        ('/add ""', "usage: /add PEER"),
+        ('/group "" bob', "usage: /group NAME PEER [PEER...]"),
     ],
 )
 def test_bad_group_commands_say_the_usage(text: str, says: str) -> None:
@@ -50,6 +54,29 @@ def test_bad_group_commands_say_the_usage(text: str, says: str) -> None:
 def test_text_that_is_no_group_command_is_a_message() -> None:
     for text in ("/adder bob", "add bob", "/pay 1", "", "/"):
         assert not is_group_command(text)
+
+
+@settings(max_examples=400)
+@given(
+    st.sampled_from(["/group ", "/add ", "/remove ", "/promote ", "/demote ", "/leave", "/"]),
+    st.text(max_size=80) | st.sampled_from(['"', "'a b", '"火锅" 0x1', "\\", "a\nb c"]),
+)
+def test_any_typed_text_parses_or_is_one_input_error(head: str, text: str) -> None:
+    """Whatever follows a group command's name (quotes unclosed, backslashes, line breaks,
+    any script) parses or is refused in one line: never another exception."""
+    line = head + text
+    if not is_group_command(line):
+        return
+    try:
+        cmd = parse(line)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert all(p.strip() for p in cmd.peers)
+    if cmd.kind == "group":
+        assert cmd.name.strip() and cmd.peers
+    else:
+        assert len(cmd.peers) == (cmd.kind != "leave") and not cmd.name
 
 
 @aio

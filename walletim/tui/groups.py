@@ -77,7 +77,8 @@ def parse(text: str) -> GroupCommand:
     k: GroupKind = kind
     rest = words[1:]
     wanted = {"group": (2, None), "leave": (0, 0)}.get(k, (1, 1))
-    if len(rest) < wanted[0] or (wanted[1] is not None and len(rest) > wanted[1]):
+    too_many = wanted[1] is not None and len(rest) > wanted[1]
+    if len(rest) < wanted[0] or too_many or not all(w.strip() for w in rest):  # '""': none
         raise InputError(f"usage: {USAGE[k]}")
     if k == "group":
         return GroupCommand(k, rest[0], tuple(rest[1:]))
