@@ -35,6 +35,8 @@ from walletim.store.consent import blocked
 MAX_GROUP_MEMBERS = 50
 MIN_ID_PREFIX = 8  # hex digits of a group id that name it (the CLI shows 8: [52a84e33])
 MemberAction = Literal["add", "remove", "promote", "demote"]
+#: A membership change a member makes: leaving, or a MemberAction on another.
+ChangeAction = MemberAction | Literal["leave"]
 #: A linked device (no seed) writes to a group over its own device key, but a membership
 #: change is signed by the wallet's account key, which it does not hold.
 LINKED_CHANGE = (
@@ -160,7 +162,7 @@ class Groups:
         return self._change(account, g, "leave", None, g.members)
 
     def vet(
-        self, account: str, group: str, action: str, peer: str | None, *, sync: bool
+        self, account: str, group: str, action: ChangeAction, peer: str | None, *, sync: bool
     ) -> tuple[GroupRow, str | None]:
         """The group (synced) and the subject of membership change ``action`` (``leave``, or a
         MemberAction on ``peer``) if the rules allow it now; nothing is signed. Raises
@@ -174,7 +176,7 @@ class Groups:
                 raise InputError(f"you are the only member of {g.name!r}: there is nobody to tell")
         else:
             who = self._accounts.resolve_peer(peer or "")
-            why = _refusal(action, who, g, me)  # type: ignore[arg-type]
+            why = _refusal(action, who, g, me)
             if why is not None:
                 raise InputError(why)
         with self.env.repo().tx() as tx:

@@ -24,7 +24,7 @@ from walletim.app.chat.accounts import Accounts, missing_from
 from walletim.app.chat.consent import Consent, ConsentBook, RequestInfo
 from walletim.app.chat.contacts import Contacts
 from walletim.app.chat.device_pass import DevicePass
-from walletim.app.chat.groups import Changed, Groups, MemberAction
+from walletim.app.chat.groups import ChangeAction, Changed, Groups, MemberAction
 from walletim.app.chat.inbox import Inbox
 from walletim.app.chat.link import RelayLink
 from walletim.app.chat.linked import LinkedChat
@@ -533,9 +533,8 @@ class ChatService:
         """:meth:`group_add`, ``_remove``, ``_promote`` or ``_demote``, named by ``action``."""
         return self._groups.member(account, group, peer, action, sync=sync)
 
-    def group_vet(self, account: str, group: str, action: str, peer: str | None = None) -> None:
-        """Raise InputError (why not) if the change ``action`` ("leave", or a MemberAction on
-        ``peer``) would be refused now, the inbox fetched first; nothing is signed."""
+    def group_vet(self, account: str, group: str, action: ChangeAction, peer: str | None) -> None:
+        """Raise InputError (why not) if ``action`` on ``peer`` would be refused now; unsigned."""
         self._groups.vet(account, group, action, peer, sync=True)
 
     def group_add(self, account: str, group: str, peer: str, *, sync: bool = True) -> Changed:
