@@ -33,6 +33,30 @@ def amount_out(amount_in: int, r_in: int, r_out: int) -> int:
     return amount_in * 997 * r_out // (r_in * 1000 + amount_in * 997)
 
 
+def _mined_after_the_estimate(world: World, timestamp: int) -> None:
+    """The session's node mines the next block at ``timestamp`` once a gas estimate was
+    asked (alone, or in one round trip with other reads)."""
+    chain_rpc = world.session.chain.rpc
+    real_call, real_batch = chain_rpc.call, chain_rpc.batch
+
+    def later() -> None:
+        real_call("evm_setNextBlockTimestamp", [hex(timestamp)])
+
+    def call(method: str, params: Any = ()) -> Any:
+        result = real_call(method, params)
+        if method == "eth_estimateGas":
+            later()
+        return result
+
+    def batch(calls: Any) -> Any:
+        result = real_batch(calls)
+        if any(method == "eth_estimateGas" for method, _ in calls):
+            later()
+        return result
+
+    chain_rpc.call, chain_rpc.batch = call, batch
+
+
 def test_a_swap_estimated_in_the_pools_second_and_mined_later_has_the_gas_it_needs(
     world: World,
 ) -> None:
@@ -47,23 +71,7 @@ def test_a_swap_estimated_in_the_pools_second_and_mined_later_has_the_gas_it_nee
     rpc.call("evm_setNextBlockTimestamp", [hex(pool_second)])  # the estimate: that second
     d = world.session.defi
     plan = d.swap("dev:1", "1", "ETH", "USDC")
-    chain_rpc = world.session.chain.rpc
-    real_call, real_batch = chain_rpc.call, chain_rpc.batch
-
-    def call(method: str, params: Any = ()) -> Any:
-        result = real_call(method, params)
-        if method == "eth_estimateGas":  # ... and it is mined 5 s later
-            real_call("evm_setNextBlockTimestamp", [hex(pool_second + 5)])
-        return result
-
-    def batch(calls: Any) -> Any:  # the estimate may go in one round trip with other reads
-        result = real_batch(calls)
-        if any(method == "eth_estimateGas" for method, _ in calls):
-            real_call("evm_setNextBlockTimestamp", [hex(pool_second + 5)])
-        return result
-
-    chain_rpc.call = call
-    chain_rpc.batch = batch
+    _mined_after_the_estimate(world, pool_second + 5)  # ... and it is mined 5 s later
     outcome = d.execute(plan)
     assert outcome.ok, outcome
     [step] = outcome.steps
@@ -91,25 +99,7 @@ def test_a_two_hop_swap_estimated_in_its_pools_second_and_mined_later_has_the_ga
     rpc.call("evm_setNextBlockTimestamp", [hex(pool_second)])  # the estimate: that second
     plan = d.swap("dev:1", "1", "ETH", "DAI", via="USDC")
     assert plan.figures["route"] == "ETH -> USDC -> DAI"
-    chain_rpc = world.session.chain.rpc
-    real_call, real_batch = chain_rpc.call, chain_rpc.batch
-
-    def later() -> None:  # ... and it is mined 5 s later
-        real_call("evm_setNextBlockTimestamp", [hex(pool_second + 5)])
-
-    def call(method: str, params: Any = ()) -> Any:
-        result = real_call(method, params)
-        if method == "eth_estimateGas":
-            later()
-        return result
-
-    def batch(calls: Any) -> Any:
-        result = real_batch(calls)
-        if any(method == "eth_estimateGas" for method, _ in calls):
-            later()
-        return result
-
-    chain_rpc.call, chain_rpc.batch = call, batch
+    _mined_after_the_estimate(world, pool_second + 5)  # ... and it is mined 5 s later
     outcome = d.execute(plan)
     assert outcome.ok, outcome
     [step] = outcome.steps
