@@ -34,6 +34,7 @@ from walletim.agent.service import Limits
 from walletim.app.wallets import PasswordSource
 from walletim.config import child_environment
 from walletim.errors import AgentError, ConfigError, InputError, KeysError, WrongPassword, shown
+from walletim.jsonview import record
 
 __all__ = ["AgentControl", "AgentStatus", "Limits", "TokenMeta", "make_policy", "parse_duration"]
 
@@ -70,17 +71,7 @@ class AgentStatus:
     idle_left: float | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "running": self.running,
-            "pid": self.pid,
-            "locked": self.locked,
-            "locked_reason": self.locked_reason,
-            "ttl": self.ttl,
-            "idle": self.idle,
-            "ttl_left": self.ttl_left,
-            "idle_left": self.idle_left,
-            "socket": self.socket,
-        }
+        return record(self)
 
 
 def _failure(answer: protocol.Failure) -> Exception:

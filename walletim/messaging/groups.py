@@ -55,6 +55,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from walletim.errors import MessagingError
+from walletim.jsonview import record
 from walletim.messaging import fields as F
 from walletim.messaging.group_ids import SALT_BYTES, binding_refusal
 
@@ -95,15 +96,7 @@ class GroupState:
         return self.admins.index(who) if who in self.admins else len(self.admins)
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "group": self.group_id,
-            "name": self.name,
-            "version": self.version,
-            "head": self.head,
-            "members": list(self.members),
-            "admins": list(self.admins),
-            "creator": self.creator,
-        }
+        return record(self, group_id="group")
 
     @classmethod
     def from_json(cls, doc: object) -> GroupState:

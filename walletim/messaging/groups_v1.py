@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from walletim.errors import MessagingError
+from walletim.jsonview import record
 from walletim.messaging import fields as F
 from walletim.messaging.groups import MAX_MEMBERS, MAX_NAME
 
@@ -35,16 +36,7 @@ class Membership:
         )
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "group": self.group_id,
-            "name": self.name,
-            "version": self.version,
-            "action": self.action,
-            "subject": self.subject,
-            "members": list(self.members),
-            "by": self.by,
-            "signature": self.signature,
-        }
+        return record(self, group_id="group")
 
     @property
     def text(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from walletim.jsonview import record
 from walletim.messaging import fields as F
 
 
@@ -25,15 +26,7 @@ class SponsoredClaim:
     signature: str  # 0x + 130 hex: the claimer's
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "packet_id": self.packet_id,
-            "chain_id": self.chain_id,
-            "contract": self.contract,
-            "claimer": self.claimer,
-            "voucher": self.voucher,
-            "deadline": self.deadline,
-            "signature": self.signature,
-        }
+        return record(self)
 
     @property
     def text(self) -> str:
