@@ -40,6 +40,7 @@ class FakeChain:
 
     chain_id: int = 31337
     repo: Any = None
+    genesis: str | None = None  # never checked: a world is looked for on the node
     sent: list[SendRequest] = field(default_factory=list)
     logs: list[dict[str, Any]] = field(default_factory=list)
 

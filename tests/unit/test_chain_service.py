@@ -99,7 +99,9 @@ def test_plan_takes_gas_fees_and_funds_from_the_node_in_one_round_trip(
     assert legacy.tx_type == 0 and legacy.gas_price == chain.gas_price
     call = s.plan(ME, SendRequest(BOB, 0, b"\x01\x02"))
     assert call.gas_limit == 75_000  # the estimate x 1.5 for a contract call
-    assert chain.node.called("eth_call")  # and a dry run
+    assert not chain.node.called("eth_call")  # the estimate ran it: no second dry run
+    s.plan(ME, SendRequest(BOB, 0, b"\x01\x02", gas_limit=90_000))
+    assert chain.node.called("eth_call")  # the gas given, nothing estimated: a dry run
 
 
 def test_the_fee_shown_is_the_fee_signed_for_a_short_while(chain: FakeChain, store: Store) -> None:

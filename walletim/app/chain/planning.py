@@ -300,9 +300,9 @@ class Planner:
         advice = f"--fee-cap where the command takes it, or {self.network.fee_cap_advice}"
         policy.check_fee_cap(plan.gas_limit, plan.fees, cap, advice)
         self.check_funds(sender, answered(balance), plan.value + plan.max_total_fee)
-        if req.data or req.gas_limit is not None:
-            # The estimate already ran the call for plain sends; with explicit gas or calldata
-            # do an explicit dry run so a revert is reported before signing.
+        if req.gas_limit is not None:
+            # The estimate ran the call (a revert raised above, its reason decoded); with the
+            # gas given there was none: a dry run reports a revert before signing.
             self.dry_run(sender, to, req.value, req.data)
         return plan
 

@@ -120,9 +120,9 @@ class ChainService:
         self._repo: TxRepo | None = None if txs is None or callable(txs) else txs
         self._signer_for = signer_for
         self._chain_checked = False
-        #: The node's genesis hash (None: not asked yet, or the node would not tell), and
-        #: whether this home's transactions were tied to it (:meth:`_on_chain`).
-        self._genesis: str | None = None
+        #: The node's genesis hash, once its chain id was checked (None: not asked yet, or
+        #: the node would not tell), and whether this home's transactions were tied to it.
+        self.genesis: str | None = None
         self._bound = False
         self._clock, self._sleep, self._notify = clock, sleep, notify
         self._allowed = allowed
@@ -213,16 +213,16 @@ class ChainService:
         self.check_chain()
         if self._bound:
             return
-        if self._genesis is None:
+        if self.genesis is None:
             try:
-                self._genesis = self.rpc.get(Q.block_hash(0))
+                self.genesis = self.rpc.get(Q.block_hash(0))
             except RpcError as exc:
                 if exc.response is None:
                     raise
-        if self._genesis is not None:
+        if self.genesis is not None:
             from walletim.app.chain.genesis import bind
 
-            bind(self._chain, self._genesis)
+            bind(self._chain, self.genesis)
         self._bound = True
 
     def _chain_is(self, actual: int) -> None:
@@ -240,7 +240,7 @@ class ChainService:
         actual, genesis, *answers = self.rpc.gather_all([Q.chain_id(), Q.block_hash(0), *queries])
         self._chain_is(answered(actual))
         if isinstance(genesis, str):
-            self._genesis = genesis
+            self.genesis = genesis
         return answers
 
     def checked(self, query: Query[T]) -> T:

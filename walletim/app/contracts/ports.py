@@ -20,6 +20,10 @@ class ChainPort(Protocol):
     @property
     def chain_id(self) -> int: ...
 
+    #: The node's genesis hash once its chain id was checked to be :attr:`chain_id` (None:
+    #: not yet, or the node would not tell).
+    genesis: str | None
+
     @property
     def repo(self) -> TxRepo:
         """The records of sent transactions (their receipts, for callers that check them)."""

@@ -107,8 +107,9 @@ class DefiService:
 
             # Recognised on the node by address and code hash, on a devnet chain id only (and
             # only if the network profile says so too): no file of another home is needed.
+            chain = self.c.chain
             self._world_loaded = (
-                load_world(self.home, self.c.rpc, chain_id=self.c.chain.chain_id),
+                load_world(self.home, self.c.rpc, chain_id=chain.chain_id, genesis=chain.genesis),
             )
         return self._world_loaded[0]
 

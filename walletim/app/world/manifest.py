@@ -244,22 +244,28 @@ def save_world(home: Path, manifest: WorldManifest) -> Path:
 
 
 def load_world(
-    home: Path | None, rpc: RpcClient, *, chain_id: int | None = None
+    home: Path | None, rpc: RpcClient, *, chain_id: int | None = None, genesis: str | None = None
 ) -> WorldManifest | None:
     """The devnet world on the node behind ``rpc``, recognised by its addresses and the code
     hashes pinned in :mod:`walletim.app.world_pins`; None when the node is not on a devnet
     chain id (or not on ``chain_id``, the network profile's, when given) or the world is not
     all there. No file is needed; this home's own manifest of the same world, if it has one,
-    adds when and how fast it was deployed. Raises nothing for an unreachable node (None).
+    adds when and how fast it was deployed. ``genesis``: the node's genesis hash, from a
+    caller that checked the node runs ``chain_id`` (neither is asked again). Raises nothing
+    for an unreachable node (None).
     """
     from walletim.app.world_pins import REDPACKET, WORLD
 
-    try:
-        node_chain_id, genesis = rpc.gather(Q.chain_id(), Q.block(0))
-    except RpcError:
-        return None
-    if isinstance(node_chain_id, RpcError) or not isinstance(genesis, Block):
-        return None
+    if chain_id is None or genesis is None:
+        try:
+            node_chain_id, block = rpc.gather(Q.chain_id(), Q.block(0))
+        except RpcError:
+            return None
+        if isinstance(node_chain_id, RpcError) or not isinstance(block, Block):
+            return None
+        genesis = block.hash
+    else:
+        node_chain_id = chain_id
     if node_chain_id not in DEVNET_CHAIN_IDS or chain_id not in (None, node_chain_id):
         return None
     pins = {**WORLD, "RedPacket": REDPACKET}
@@ -269,7 +275,7 @@ def load_world(
         return None
     if hashes != [expected for _, expected in pins.values()]:
         return None
-    found = _manifest(node_chain_id, genesis.hash, {n: a for n, (a, _) in pins.items()})
+    found = _manifest(node_chain_id, genesis, {n: a for n, (a, _) in pins.items()})
     return _own_record(home, found) or found
 
 
