@@ -104,6 +104,35 @@ def test_plan_takes_gas_fees_and_funds_from_the_node_in_one_round_trip(
     assert chain.node.called("eth_call")  # the gas given, nothing estimated: a dry run
 
 
+def test_a_network_without_eip1559_plans_every_transaction_at_the_gas_price(
+    chain: FakeChain, store: Store
+) -> None:
+    """A profile with ``legacy`` (a chain before London): a send, a contract call and the fee
+    a plan shows pay the node's gas price (type 0), never asking for its fee history; a
+    fee level or priority fee, meaningless there, is refused as for --legacy."""
+    from dataclasses import replace
+
+    from walletim.errors import InputError
+
+    s = ChainService(
+        replace(NETWORK, legacy=True), chain.node.client(), txs=TxRepo(store),
+        signer_for=lambda spec: SIGNER, clock=Clock(),
+    )  # fmt: skip
+    s.check_chain()
+    sent = s.plan(ME, SendRequest(BOB, ETH))
+    call = s.plan(ME, SendRequest(BOB, 0, b"\x01\x02"))
+    for plan in (sent, call):
+        assert plan.tx_type == 0 and plan.gas_price == chain.gas_price and plan.max_fee is None
+    assert s.planner.shown_fees()["normal"].max_fee_per_gas == chain.gas_price
+    assert s.planner.network_fee_bound([50_000]) == 75_000 * chain.gas_price
+    assert s.suggest_fees()["high"].max_fee_per_gas == chain.gas_price
+    assert not chain.node.called("eth_feeHistory")
+    with pytest.raises(InputError, match="one gas price"):
+        s.plan(ME, SendRequest(BOB, ETH, fee_level="high"))
+    # The same node on a profile without it: EIP-1559, as before.
+    assert service(chain, store).plan(ME, SendRequest(BOB, ETH)).tx_type == 2
+
+
 def test_the_fee_shown_is_the_fee_signed_for_a_short_while(chain: FakeChain, store: Store) -> None:
     from walletim.app.chain.planning import FEE_HISTORY_REUSE_S
 

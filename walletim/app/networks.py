@@ -65,6 +65,9 @@ class Network:
     #: follow the node's ``finalized`` block (a depth of 64 where the node has no such tag),
     #: or a depth in blocks, ``confirmations`` .. 64.
     finality: int = FINALIZED_TAG
+    #: The chain has no EIP-1559 (before London, or never): every transaction walletim signs
+    #: on it pays the node's gas price (type 0), a plan's and a red packet's as a send's.
+    legacy: bool = False
     #: What to do when no node answers at ``rpc_url`` (said with the error); not saved.
     hint: str = ""
 
@@ -133,6 +136,13 @@ def devnet_profile(home: Path) -> Network:
     )
 
 
+def _flag(value: object) -> bool:
+    """A stored true/false (anything else: the file is malformed). Raises TypeError."""
+    if not isinstance(value, bool):
+        raise TypeError("not a boolean")
+    return value
+
+
 class Networks:
     def __init__(self, home: Path) -> None:
         self.home = home
@@ -152,6 +162,7 @@ class Networks:
                     int(v.get("fee_cap_wei", DEFAULT_FEE_CAP_WEI)),
                     int(v.get("confirmations", 1)),
                     int(v.get("finality", FINALIZED_TAG)),
+                    _flag(v.get("legacy", False)),
                 )
                 for name, v in doc["networks"].items()
             }
@@ -192,6 +203,8 @@ class Networks:
             raise InputError(f"the chain id must be 1 .. {MAX_CHAIN_ID} (EIP-2294)")
         if network.fee_cap_wei < 0:
             raise InputError("the fee cap must not be negative")
+        if not isinstance(network.legacy, bool):
+            raise InputError("a network's legacy setting is true or false")
         if not 1 <= network.confirmations <= MAX_CONFIRMATIONS:
             raise InputError(f"confirmations must be 1 .. {MAX_CONFIRMATIONS}")
         if network.finality != FINALIZED_TAG and not (

@@ -95,7 +95,8 @@ def suggest(history: FeeHistory) -> dict[str, FeeSuggestion]:
     if not any(history.base_fees):
         raise ChainError(
             "the node reports no EIP-1559 base fee (a chain before London, or with none); "
-            "use --legacy (send and pay take it: a gas-price transaction)"
+            "use --legacy (send and pay take it: a gas-price transaction), or give the "
+            "network a profile with --legacy (`walletim network add NAME --legacy ...`)"
         )
     next_base = history.base_fees[-1]
     columns: list[list[int]] = [[] for _ in PERCENTILES]
@@ -110,6 +111,13 @@ def suggest(history: FeeHistory) -> dict[str, FeeSuggestion]:
         tip = max(tip, MIN_PRIORITY_FEE)
         out[level] = FeeSuggestion(level, 2 * next_base + tip, tip, next_base)
     return out
+
+
+def price_levels(gas_price: int) -> dict[str, FeeSuggestion]:
+    """Every level at ``gas_price`` (wei per gas), for a chain without EIP-1559: a legacy
+    transaction pays one price, all of it to the block producer (no base fee). A price
+    above the limit is refused when signed on it (:func:`legacy`), as a suggestion is."""
+    return {level: FeeSuggestion(level, gas_price, gas_price, 0) for level in LEVELS}
 
 
 def check_suggested(what: str, fee_per_gas: int, limit: int = MAX_SUGGESTED_FEE_PER_GAS) -> None:

@@ -34,6 +34,7 @@ def network_list(ctx: Ctx) -> None:
                     "fee_cap": str(n.fee_cap_wei),
                     "confirmations": n.confirmations,
                     "finality": "finalized" if n.finality == 0 else n.finality,
+                    "legacy": n.legacy,
                 }
                 for n in nets.values()
             ]
@@ -51,7 +52,8 @@ def network_list(ctx: Ctx) -> None:
                             if n.confirmations > 1
                             else ""
                         )
-                        + f", final when {n.finality_text()})",
+                        + f", final when {n.finality_text()}"
+                        + (", gas-price transactions)" if n.legacy else ")"),
                     ]
                     for n in nets.values()
                 ]
@@ -91,6 +93,12 @@ def network_list(ctx: Ctx) -> None:
     help="When a verified payment is final: 'finalized' (the node's finalized block) or a "
     "depth in blocks (at least --confirmations, at most 64).",
 )
+@click.option(
+    "--legacy",
+    is_flag=True,
+    help="The chain has no EIP-1559: every transaction pays the node's gas price (type 0), "
+    "contract calls, plans and red packets too.",
+)
 @pass_ctx
 def network_add(
     ctx: Ctx,
@@ -101,6 +109,7 @@ def network_add(
     fee_cap: str,
     confirmations: int,
     finality: str,
+    legacy: bool,
 ) -> None:
     """Add (or replace) network profile NAME: its node, the chain id pinned to it, and its
     fee cap and payment-verification rules."""
@@ -108,7 +117,9 @@ def network_add(
     from walletim.chain.units import parse_amount
 
     depth = parse_finality(finality)
-    net = Network(name, rpc_url, chain_id, currency, parse_amount(fee_cap), confirmations, depth)
+    net = Network(
+        name, rpc_url, chain_id, currency, parse_amount(fee_cap), confirmations, depth, legacy
+    )
     Networks(ctx.home).add(net)
     ctx.emit(
         {
@@ -118,6 +129,7 @@ def network_add(
             "currency": currency,
             "confirmations": confirmations,
             "finality": "finalized" if depth == FINALIZED_TAG else depth,
+            "legacy": legacy,
         },
         f"Added network {name} (chain id {chain_id}).",
     )

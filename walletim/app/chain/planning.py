@@ -71,14 +71,24 @@ class Planner:
         """The node's fee history now. Raises ChainError (no eth_feeHistory: --legacy)."""
         return _history_of(self.rpc.gather_all([Q.fee_history()])[0])
 
+    def legacy(self, req: SendRequest) -> bool:
+        """Whether ``req`` pays a gas price (type 0): asked for, or on a network without
+        EIP-1559 (its profile's ``legacy``)."""
+        return req.legacy or self.network.legacy
+
     def suggest_fees(self) -> dict[str, FeeSuggestion]:
-        """The node's fee levels now (always read again; not kept for a plan)."""
+        """The node's fee levels now (always read again; not kept for a plan); on a network
+        without EIP-1559, its gas price at every level (no base fee). Raises ChainError."""
+        if self.network.legacy:
+            return policy.price_levels(answered(self.rpc.gather_all([Q.gas_price()])[0]))
         return policy.suggest(self._fee_history())
 
     def shown_fees(self) -> dict[str, FeeSuggestion]:
         """The fee levels to show with a plan: from the history read moments ago beside its
         simulation, if any, else read now and kept (then the fee shown is the fee
-        :meth:`plan` signs)."""
+        :meth:`plan` signs); on a network without EIP-1559, its gas price now."""
+        if self.network.legacy:
+            return self.suggest_fees()
         history = self._recent_history()
         if history is None:
             history = self.remember(self._fee_history())
@@ -125,7 +135,7 @@ class Planner:
     def fees(self, req: SendRequest, history: FeeHistory | None, gas_price: int | None) -> Fees:
         """The fees of ``req`` given the node's fee history / gas price (None: not asked,
         because the user gave every fee)."""
-        if req.legacy:
+        if self.legacy(req):
             return policy.legacy(req.max_fee, gas_price)
         suggestion = None if history is None else policy.suggest(history)[req.fee_level]
         return policy.dynamic(suggestion, max_fee=req.max_fee, priority_fee=req.priority_fee)
@@ -140,7 +150,7 @@ class Planner:
             InputError: a legacy transaction asked for a priority fee or a fee level (it
                 pays one gas price: the node's, or the one given as its max fee).
         """
-        if req.legacy:
+        if self.legacy(req):
             if req.priority_fee is not None or req.fee_level != "normal":
                 raise InputError(
                     "a legacy transaction pays one gas price: give it with --max-fee "
@@ -170,7 +180,7 @@ class Planner:
         price: int | None = None
         if query is not None:
             value: Any = answer
-            if req.legacy:
+            if self.legacy(req):
                 price = answered(value)
             else:
                 history = _history_of(value)
