@@ -39,6 +39,8 @@ class FakeNode:
     handlers: dict[str, Answer] = field(default_factory=dict)
     requests: list[tuple[str, list[Any]]] = field(default_factory=list)
     round_trips: int = 0
+    #: The methods of each round trip, in order (a batch's together).
+    trips: list[list[str]] = field(default_factory=list)
     down: bool = False  # True: every request fails as if the node were unreachable
 
     def on(self, method: str, answer: Answer) -> FakeNode:
@@ -76,6 +78,7 @@ class FakeNode:
             raise ConnectionRefusedError("connection refused")
         self.round_trips += 1
         doc = json.loads(body)
+        self.trips.append([str(r.get("method")) for r in (doc if isinstance(doc, list) else [doc])])
         if isinstance(doc, list):
             return json.dumps([self._answer(r) for r in doc]).encode()
         return json.dumps(self._answer(doc)).encode()

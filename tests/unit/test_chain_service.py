@@ -237,6 +237,22 @@ def test_send_records_broadcasts_and_waits(chain: FakeChain, store: Store) -> No
     assert failed.status == "failed"
 
 
+def test_a_send_mined_at_once_is_seen_deep_enough_in_one_round_trip(
+    chain: FakeChain, store: Store
+) -> None:
+    """After the broadcast, its receipt and the head come back together: a transaction
+    mined at once costs one round trip to wait for (the head was a second one)."""
+    s = service(chain, store)
+    s.send("dev", ME, SendRequest(BOB, ETH))  # the chain checked, the nonce known
+    before = len(chain.node.trips)
+    s.send("dev", ME, SendRequest(BOB, ETH))
+    after = chain.node.trips[before:]
+    broadcast = after.index(["eth_sendRawTransaction"])
+    assert after[broadcast + 1 :] == [
+        ["eth_getTransactionReceipt", "eth_getTransactionByHash", "eth_blockNumber"]
+    ]
+
+
 def test_explicit_and_concurrent_nonces(chain: FakeChain, store: Store) -> None:
     chain.automine = False
     s = service(chain, store)

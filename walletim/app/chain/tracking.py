@@ -291,11 +291,16 @@ class Tracker(ChainPart):
         confirmations, progress = until.confirmations, until.progress
         delays = polls().delays(deadline=self._clock() + until.timeout, clock=self._clock)
         while True:
-            rec = self.refresh(self.get(tx_hash))
+            # The head in the same round trip: a receipt found is counted deep at once.
+            receipt, held, head = self.rpc.gather(
+                Q.receipt(tx_hash), Q.transaction(tx_hash), Q.head()
+            )
+            rec = self.refresh(self.get(tx_hash), (receipt, held))
             self.flights.seen(tx_hash, rec.status, block=rec.block_number, wanted=confirmations)
             if rec.status in SETTLED:
-                head = self.rpc.get(Q.head())
-                seen = head - (rec.block_number or head) + 1
+                if isinstance(head, RpcError):
+                    raise head
+                seen = max(0, head - (rec.block_number or head) + 1)
                 self.flights.seen(
                     tx_hash, rec.status, block=rec.block_number, seen=seen, wanted=confirmations
                 )
