@@ -332,3 +332,15 @@ def test_reexports_reads_wrapped_and_plain_imports(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert reexports(str(init)) == {"a.b": ("X", "Y"), "a.c": ("LongName",)}
+
+
+def test_a_payment_signs_its_claim_without_eth_account(world: Any, relay: Any) -> None:
+    """``pay`` signs its claim (walletim's own EIP-712 statement) and checks its domain's
+    chain without eth-account (~0.8 s to import here: its keystore code loads py_ecc's BLS
+    curves); a dapp's typed data is still eth-account's (tests/unit/test_typed_data*.py)."""
+    env = {"WALLETIM_RELAY": relay.url}
+    url = ["--rpc-url", world.url]
+    assert not {"eth_account"} & loaded(world.home, *url, "chat", "init", "--from", "dev", env=env)
+    modules = loaded(world.home, *url, "--yes", "pay", "--from", "dev", BOB, "0.01", env=env)
+    assert "walletim.app.wim.payments" in modules  # it paid, and signed its claim
+    assert "eth_account" not in modules

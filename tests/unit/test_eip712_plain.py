@@ -110,6 +110,24 @@ def test_a_plain_document_hashes_as_eth_account_hashes_it(doc: dict[str, Any]) -
     assert typed_data_digest(doc) == reference(doc)
 
 
+@given(plain_documents())
+def test_walletims_own_domain_reads_as_eth_account_reads_it(doc: dict[str, Any]) -> None:
+    """The words of a walletim domain (read without eth-account: ``pay`` checks its claim's
+    chain) are eth-account's words for it."""
+    from eth_abi.abi import encode
+    from eth_account._utils.encode_typed_data.encoding_and_hashing import encode_field
+
+    from walletim.contracts.typed_data.domain import _domain_words
+
+    domain = {**doc["domain"], "name": "walletim " + str(doc["domain"].get("name", ""))}
+    expected = {}
+    for name, kind, _ in DOMAIN_FIELDS:
+        if name in domain:
+            enc_type, value = encode_field({}, name, kind, domain[name])
+            expected[name] = bytes(encode([enc_type], [value]))
+    assert _domain_words(domain) == expected
+
+
 def _doc() -> dict[str, Any]:
     return {
         "types": {

@@ -32,6 +32,19 @@ class NotPlain(Exception):
     """The document is not plain (see the module docstring): eth-account hashes it."""
 
 
+def own_domain(domain: object) -> bool:
+    """Whether a domain is walletim's own (named ``walletim`` or ``walletim ...``): only those
+    are hashed here when plain; anyone else's typed data is always eth-account's."""
+    name = domain.get("name") if isinstance(domain, Mapping) else None
+    return isinstance(name, str) and name.split(" ", 1)[0] == "walletim"
+
+
+def plain_word(kind: str, value: object) -> bytes:
+    """The 32-byte word of one field of an atomic ``kind`` (a domain's), as EIP-712 encodes
+    it. Raises NotPlain."""
+    return _encode({}, kind, value)
+
+
 def plain_digest(doc: Mapping[str, object]) -> bytes:
     """keccak256(0x1901 || domainSeparator || hashStruct(message)). Raises NotPlain."""
     types, primary = doc.get("types"), doc.get("primaryType")

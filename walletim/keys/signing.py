@@ -110,13 +110,11 @@ def typed_data_digest(doc: dict[str, Any]) -> bytes:
         InputError: if the document does not encode (unknown types, bad values), or holds
             values MetaMask and cast would not sign (:mod:`walletim.keys.eip712_values`).
     """
-    from walletim.keys.eip712 import NotPlain, plain_digest
+    from walletim.keys.eip712 import NotPlain, own_domain, plain_digest
     from walletim.keys.eip712_values import check_values
 
     check_values(doc)  # every signature and every verification: one rule
-    domain = doc.get("domain")
-    name = domain.get("name") if isinstance(domain, dict) else None
-    if isinstance(name, str) and name.split(" ", 1)[0] == "walletim":
+    if own_domain(doc.get("domain")):
         try:  # walletim's own statements (bindings, device lists, claims, vouchers) only:
             return plain_digest(doc)  # without eth-account's import; anyone else's: its own
         except NotPlain:
