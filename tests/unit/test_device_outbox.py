@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from walletim.store import consent as C
 from walletim.store import device_outbox as D
 from walletim.store.chat import ChatRepo
 from walletim.store.db import Store
+from walletim.store.unsent import take_later, withdrawn_for_devices
 
 KEY = bytes(range(32))
 ALICE = "0x" + "a1" * 20
@@ -106,6 +108,43 @@ def test_a_request_whose_message_failed_for_good_reads_withdrawn(tmp_path: Path)
             tx.mark_failed("m3")  # the account key's outbox: refused
         states = [wim.request(ALICE, f"r{n}", "out", BOB) for n in range(3)]
         assert [r.state if r else None for r in states] == ["withdrawn", "open", "withdrawn"]
+        # This wallet's other devices, holding copies of them open, are told with a consent
+        # mark: the decision held here (none: undecided, changing nothing), naming them.
+        assert C.for_devices(store, ALICE) == [(BOB, "undecided", 0)]
+        assert withdrawn_for_devices(store, ALICE, BOB) == ["r0", "r2"]
+        C.sent_to_devices(store, ALICE, BOB, "undecided", 0)
+        assert C.for_devices(store, ALICE) == []
+
+
+def test_a_withdrawal_told_before_the_request_s_copy_arrives_holds(tmp_path: Path) -> None:
+    """Another device's mark withdrawing a request reached this one before the request's
+    own copy (the relay does not keep their order): the copy, stored later, read open for
+    ever. It takes the later state known already (open < withdrawn < settled); a request
+    stored for another peer, or one of theirs to us, is not touched."""
+    from walletim.store.unsent import withdrawn_elsewhere
+    from walletim.store.wim import RequestRow, WimRepo
+
+    def row(rid: str, direction: str = "out", peer: str = BOB) -> RequestRow:
+        return RequestRow(ALICE, rid, direction, peer, 1, None, "ETH", 18, 5, "", "ethereum:x",
+                          None, "open", None, None, 1)  # fmt: skip
+
+    carol = "0x" + "c3" * 20
+    rid, known = "0x" + "ab" * 16, "0x" + "cd" * 16
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        wim = WimRepo(store)
+        wim.save_request(row(known))
+        with store.transaction() as conn:
+            withdrawn_elsewhere(conn, ALICE, BOB, [rid.upper().replace("0X", "0x"), known])
+        assert wim.request(ALICE, known, "out", BOB).state == "withdrawn"  # type: ignore[union-attr]
+        assert wim.save_request(row(rid, peer=carol)).state == "open"
+        assert wim.save_request(row(rid, "in")).state == "open"
+        assert wim.save_request(row(rid)).state == "withdrawn"
+        # the later state still wins after it: paid, it reads settled
+        assert wim.settle_request(ALICE, rid, "out", BOB, "0x" + "11" * 32) is False
+        with store.transaction() as conn:
+            assert take_later(conn, (ALICE, "out", BOB, rid), "settled", "0x" + "11" * 32)
+            assert not take_later(conn, (ALICE, "out", BOB, rid), "withdrawn")
+        assert wim.request(ALICE, rid, "out", BOB).state == "settled"  # type: ignore[union-attr]
 
 
 class _Relay:

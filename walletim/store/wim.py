@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from walletim.store.db import Store
 from walletim.store.sql import Sql, now_ms, one_row
+from walletim.store.unsent import known_withdrawn
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -391,10 +392,12 @@ class WimRepo:
     # -- requests -----------------------------------------------------------------------------
 
     def save_request(self, r: RequestRow) -> RequestRow:
-        """Insert a request unless it is already there (same account, direction, peer, id);
-        returns the stored row."""
+        """Insert a request unless it is already there (same account, direction, peer, id;
+        ours withdrawn before it came: :func:`~walletim.store.unsent.known_withdrawn`)."""
         with self.store.transaction() as conn:
             conn.execute(_insert("requests", _REQUEST, "INSERT OR IGNORE"), _request_values(r))
+            if r.direction == "out":
+                known_withdrawn(conn, r.account, r.peer, r.request_id)
         found = self.request(r.account, r.request_id, r.direction, r.peer)
         assert found is not None
         return found
