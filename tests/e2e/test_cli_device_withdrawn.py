@@ -99,7 +99,9 @@ def test_a_claim_a_block_withdrew_after_it_was_sealed_goes_once_unblocked(
     paid = bob.run("--json", "--yes", "pay", "--from", bob.spec, alice.address, "0.01")
     assert paid.code == 0 and paid.json()["delivered"] is False, paid.err
     assert bob.ok("chat", "block", "--from", bob.spec, alice.address)["withdrawn"] >= 1
-    bob.ok("chat", "unblock", "--from", bob.spec, alice.address)
+    unblocked = bob.run("chat", "unblock", "--from", bob.spec, alice.address)
+    assert unblocked.code == 0 and "; 1 payment claim(s) of yours that the block held back go to " \
+        "them with your next chat command" in unblocked.out, unblocked.out  # fmt: skip
     alice.ok("chat", "inbox", "--from", "dev")  # room in her mailbox again
     bob.ok("chat", "inbox", "--from", bob.spec)
     alice.ok("chat", "inbox", "--from", "dev")

@@ -248,7 +248,8 @@ def test_a_block_withdrawing_a_request_and_a_claim_says_so_after_an_unblock(
     paid = alice.cli(*away, "pay", "--from", "dev", bob.address, "0.01")
     assert paid.code == 0, paid.err
     assert alice.ok("chat", "block", "--from", "dev", bob.address)["withdrawn"] == 2
-    alice.ok("chat", "unblock", "--from", "dev", bob.address)
+    # the unblock says how many signed claims it queued again (only the chat said it)
+    assert alice.ok("chat", "unblock", "--from", "dev", bob.address)["claims_queued"] == 1
     rid = asked.json()["request_id"]
     [req] = [r for r in alice.ok("payments", "--from", "dev")["requests"] if r["request_id"] == rid]
     assert req["state"] == "withdrawn", req

@@ -63,9 +63,10 @@ def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = 
     return withdraw_unsent(sql, account, peer)
 
 
-def unblocked(sql: Sql, account: str, peer: str) -> None:
+def unblocked(sql: Sql, account: str, peer: str) -> int:
     """``peer`` is no longer blocked: the payment claims a block held back go to them with
-    the next chat command (:func:`walletim.store.unsent.claims_held_back`), with a notice."""
+    the next chat command (:func:`walletim.store.unsent.claims_held_back`), with a notice.
+    Returns how many."""
     count = 0 if peer.startswith("group:") else claims_held_back(sql, account, peer)
     if count:
         text = (f"unblocked: {count} payment claim(s) of yours that the block held back go to "
@@ -73,6 +74,7 @@ def unblocked(sql: Sql, account: str, peer: str) -> None:
         tx = ChatTx(sql)
         tx.add_message(tx.conversation(account, peer), "in", "system", {"text": text}, text,
                        sent_ms=now_ms(), state="received")  # fmt: skip
+    return count
 
 
 #: This account's messages in a conversation that the relay has not confirmed yet and that are
@@ -139,21 +141,23 @@ def _group_of(body: object) -> object:
     return value.get("group") if isinstance(value, dict) else None
 
 
-def undecide(sql: Sql, account: str, peer: str, at: int) -> bool:
+def undecide(sql: Sql, account: str, peer: str, at: int) -> tuple[bool, int]:
     """Forget the decision about ``peer`` (the rules decide again), as decided at ``at``
     (ms): remembered, so that an older decision arriving later from another device does
     not come back (:func:`take_newest`); a peer unblocked is told the payment claims the
-    block held back (:func:`unblocked`). Returns whether there was one."""
+    block held back (:func:`unblocked`). Returns whether there was one, and how many
+    claims it queued again."""
     was = decision(sql, account, peer)
     cur = sql.execute("DELETE FROM consent WHERE account = ? AND peer = ?", (account, peer))
+    told = 0
     if was is not None and was.state == "blocked":
-        unblocked(sql, account, peer)
+        told = unblocked(sql, account, peer)
     sql.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
         "value = max(CAST(meta.value AS INTEGER), CAST(excluded.value AS INTEGER))",
         (_undone_key(account, peer), at),
     )
-    return bool(cur.rowcount)
+    return bool(cur.rowcount), told
 
 
 def count_dropped(sql: Sql, account: str, peer: str) -> None:
@@ -274,7 +278,7 @@ def take_newest(sql: Sql, account: str, peer: str, state: Synced, at: int) -> bo
     if forgotten_since(sql, account, peer, at):
         return False
     if state == "undecided":
-        return undecide(sql, account, peer, at)
+        return undecide(sql, account, peer, at)[0]
     decide(sql, account, peer, state, at)
     return True
 
