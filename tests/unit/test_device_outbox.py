@@ -147,6 +147,39 @@ def test_a_withdrawal_told_before_the_request_s_copy_arrives_holds(tmp_path: Pat
         assert wim.request(ALICE, rid, "out", BOB).state == "settled"  # type: ignore[union-attr]
 
 
+def test_what_happened_to_a_red_packet_s_offers_that_never_went(tmp_path: Path) -> None:
+    """A red packet's offers that never went: one the relay refused for good on the device
+    path, one on the account key's, one a block withdrew. redpacket list said all three
+    were withdrawn by a block; each refusal is now an event that tells them apart."""
+    from walletim.app.wim.model import never_went
+    from walletim.store.consent import withdraw_unsent
+    from walletim.store.unsent import offers_never_sent
+
+    pid = "0x" + "77" * 16
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        mids = []
+        for _ in range(3):
+            with repo.tx() as tx:
+                mid = tx.add_message(tx.conversation(ALICE, BOB), "out", "redpacket",
+                                     {"packet_id": pid}, "", sent_ms=1, state="queued")  # fmt: skip
+                assert mid is not None
+                mids.append(mid)
+        [peer, own] = copies(mids[0], False, True)
+        with repo.tx() as tx:
+            D.add_copies(tx.conn, mids[0], "e" * 16, 1, [peer, own])
+            D.settle_copy(tx.conn, peer.relay_id, "failed")  # fan-out: refused for good
+            tx.conn.execute("UPDATE messages SET relay_id = 'm2', state = 'sending' WHERE id = ?",
+                            (mids[1],))  # fmt: skip
+            tx.mark_failed("m2")  # the account key's outbox: refused for good
+            assert withdraw_unsent(tx.conn, ALICE, BOB) == 1  # the third, still queued
+        assert offers_never_sent(store, ALICE, pid.upper().replace("0X", "0x")) == (1, 2)
+        assert [e.kind for e in repo.events(ALICE)] == ["send-failed"] * 2
+    assert "(1 withdrawn by a block, 2 refused by the relay for good)" in never_went(1, 2)
+    assert "3 of its offers never went (withdrawn by a block)" in never_went(3, 0)
+    assert never_went(0, 0) == ""
+
+
 class _Relay:
     """A relay connection that answers each mailbox as told (None: stored)."""
 

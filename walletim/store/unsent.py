@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from walletim.messaging.kinds import MAX_WITHDRAWN
+from walletim.store.sql import now_ms
 
 #: A request's state -> the states it replaces: a later state wins, open < withdrawn (never
 #: sent) < settled (paid), whatever order a device learns them in (another device's word, a
@@ -55,6 +56,34 @@ def requests_never_sent(conn: Any, message_ids: Sequence[int]) -> list[str]:
     for account, peer, request_id in rows:
         _remember(conn, withdrawn_key(str(account), str(peer)), [str(request_id)])
     return [str(r[2]) for r in rows]
+
+
+def refused_for_good(conn: Any, message_ids: Sequence[int]) -> None:
+    """The relay refused these messages of ours for good (their mailbox is gone from it): a
+    request among them never went (:func:`requests_never_sent`), and each refusal is an
+    event (``send-failed``, naming the message's relay id: what happened to a red packet's
+    offer, :func:`offers_never_sent`)."""
+    marks = ", ".join("?" * len(message_ids))
+    conn.execute(
+        "INSERT INTO chat_events (account, peer, kind, detail, at_ms) SELECT account, NULL, "
+        f"'send-failed', relay_id, ? FROM messages WHERE id IN ({marks}) AND relay_id IS NOT NULL",
+        (now_ms(), *message_ids),
+    )
+    requests_never_sent(conn, message_ids)
+
+
+def offers_never_sent(conn: Any, account: str, packet_id: str) -> tuple[int, int]:
+    """How many of ``account``'s offers of red packet ``packet_id`` never went (their
+    recipients hold no voucher): (withdrawn by a block, refused by the relay for good)."""
+    row = conn.execute(
+        "SELECT count(*), coalesce(sum(m.relay_id IN (SELECT detail FROM chat_events e WHERE "
+        "e.account = c.account AND e.kind = 'send-failed')), 0) FROM messages m JOIN "
+        "conversations c ON c.id = m.conversation_id WHERE c.account = ? AND m.kind = "
+        "'redpacket' AND m.direction = 'out' AND m.state = 'failed' AND "
+        "lower(json_extract(m.body, '$.packet_id')) = ?",
+        (account, packet_id.lower()),
+    ).fetchone()
+    return int(row[0]) - int(row[1]), int(row[1])
 
 
 def withdrawn_key(account: str, peer: str) -> str:
