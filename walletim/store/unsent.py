@@ -52,8 +52,8 @@ def requests_never_sent(conn: Any, message_ids: Sequence[int]) -> list[str]:
     rows = conn.execute(
         f"SELECT account, peer, request_id FROM requests WHERE {where}", message_ids
     ).fetchall()
-    conn.execute(f"UPDATE requests SET state = 'withdrawn' WHERE {where}", message_ids)
     for account, peer, request_id in rows:
+        take_later(conn, (str(account), "out", str(peer), str(request_id)), "withdrawn")
         _remember(conn, withdrawn_key(str(account), str(peer)), [str(request_id)])
     return [str(r[2]) for r in rows]
 
