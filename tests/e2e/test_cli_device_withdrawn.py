@@ -99,7 +99,9 @@ def test_a_claim_a_block_withdrew_after_it_was_sealed_goes_once_unblocked(
     paid = bob.run("--json", "--yes", "pay", "--from", bob.spec, alice.address, "0.01")
     assert paid.code == 0 and paid.json()["delivered"] is False, paid.err
     assert bob.ok("chat", "block", "--from", bob.spec, alice.address)["withdrawn"] >= 1
-    bob.ok("chat", "unblock", "--from", bob.spec, alice.address)
+    unblocked = bob.run("chat", "unblock", "--from", bob.spec, alice.address)
+    assert unblocked.code == 0 and "; 1 payment claim(s) of yours that the block held back go to " \
+        "them with your next chat command" in unblocked.out, unblocked.out  # fmt: skip
     alice.ok("chat", "inbox", "--from", "dev")  # room in her mailbox again
     bob.ok("chat", "inbox", "--from", bob.spec)
     alice.ok("chat", "inbox", "--from", "dev")
@@ -110,3 +112,36 @@ def test_a_claim_a_block_withdrew_after_it_was_sealed_goes_once_unblocked(
     ], claims
     # Bob's phone had its copy already: it is not sent again (it read as a replay there).
     assert phone.ok("chat", "inbox", "--from", phone.spec)["rejected"] == []
+
+
+def test_a_request_the_relay_refused_for_good_reads_withdrawn_on_the_other_device(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """The relay lost its mailboxes (its database gone): Alice's is unknown to it until she
+    publishes again. Bob's laptop asks her for money: the relay refuses it for good, and the
+    request reads withdrawn there, while its copy reached Bob's phone, which read it open for
+    ever (asking a payee who never saw it). The laptop tells the phone with its chat
+    commands, as a block's withdrawal is told: there it reads withdrawn too."""
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    bob.ok("chat", "send", "--from", bob.spec, alice.address, "hi")  # sessions with her devices
+    relay.stop()
+    for suffix in ("", "-wal", "-shm"):
+        relay.db.with_name(relay.db.name + suffix).unlink(missing_ok=True)
+    relay.restart()
+    for user in (bob, phone):
+        assert user.run("--yes", "relay", "pin", relay.url).code == 0
+    phone.ok("chat", "inbox", "--from", phone.spec)  # the phone publishes its mailbox again
+    asked = bob.run("--yes", "--json", "request", "--from", bob.spec, alice.address, "0.5")
+    assert asked.code == 0 and asked.json()["state"] == "withdrawn", (asked.out, asked.err)
+    rid = asked.json()["request_id"]
+    bob.ok("chat", "inbox", "--from", bob.spec)  # tells the phone (if the request did not)
+    phone.ok("chat", "inbox", "--from", phone.spec)
+    [seen] = [r for r in phone.ok("payments", "--from", phone.spec)["requests"]
+              if r["request_id"] == rid]  # fmt: skip
+    assert seen["state"] == "withdrawn", seen
+    human = phone.run("chat", "read", "--from", phone.spec, alice.address).out
+    assert "REQUEST WITHDRAWN" in human, human
+    assert not phone.ok("chat", "requests", "--from", phone.spec, "--all")["requests"]

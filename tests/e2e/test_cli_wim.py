@@ -248,7 +248,8 @@ def test_a_block_withdrawing_a_request_and_a_claim_says_so_after_an_unblock(
     paid = alice.cli(*away, "pay", "--from", "dev", bob.address, "0.01")
     assert paid.code == 0, paid.err
     assert alice.ok("chat", "block", "--from", "dev", bob.address)["withdrawn"] == 2
-    alice.ok("chat", "unblock", "--from", "dev", bob.address)
+    # the unblock says how many signed claims it queued again (only the chat said it)
+    assert alice.ok("chat", "unblock", "--from", "dev", bob.address)["claims_queued"] == 1
     rid = asked.json()["request_id"]
     [req] = [r for r in alice.ok("payments", "--from", "dev")["requests"] if r["request_id"] == rid]
     assert req["state"] == "withdrawn", req
@@ -299,6 +300,9 @@ def test_a_request_and_a_claim_the_relay_refuses_for_good_say_they_never_went(
     packet = alice.run("--yes", "redpacket", "create", "--from", "dev", "--total", "0.01",
                        "--shares", "1", "--to", bob.address)  # fmt: skip
     assert packet.code == 0 and "refused the chat message for good" in packet.err, packet.err
+    # redpacket list says what happened to its offer (it said a block withdrew it)
+    [listed] = alice.ok("redpacket", "list", "--from", "dev")["packets"]
+    assert "1 of its offers never went (refused by the relay for good)" in listed["reason"]
     # bob's next chat command publishes his keys again; paying him the same again is refused
     # (he holds the money) and his claim, never told, is told again.
     assert bob.run("--yes", "relay", "pin", relay.url).code == 0

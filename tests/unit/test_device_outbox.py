@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from walletim.store import consent as C
 from walletim.store import device_outbox as D
 from walletim.store.chat import ChatRepo
 from walletim.store.db import Store
+from walletim.store.unsent import take_later, withdrawn_for_devices
 
 KEY = bytes(range(32))
 ALICE = "0x" + "a1" * 20
@@ -106,6 +108,75 @@ def test_a_request_whose_message_failed_for_good_reads_withdrawn(tmp_path: Path)
             tx.mark_failed("m3")  # the account key's outbox: refused
         states = [wim.request(ALICE, f"r{n}", "out", BOB) for n in range(3)]
         assert [r.state if r else None for r in states] == ["withdrawn", "open", "withdrawn"]
+        # This wallet's other devices, holding copies of them open, are told with a consent
+        # mark: the decision held here (none: undecided, changing nothing), naming them.
+        assert C.for_devices(store, ALICE) == [(BOB, "undecided", 0)]
+        assert withdrawn_for_devices(store, ALICE, BOB) == ["r0", "r2"]
+        C.sent_to_devices(store, ALICE, BOB, "undecided", 0)
+        assert C.for_devices(store, ALICE) == []
+
+
+def test_a_withdrawal_told_before_the_request_s_copy_arrives_holds(tmp_path: Path) -> None:
+    """Another device's mark withdrawing a request reached this one before the request's
+    own copy (the relay does not keep their order): the copy, stored later, read open for
+    ever. It takes the later state known already (open < withdrawn < settled); a request
+    stored for another peer, or one of theirs to us, is not touched."""
+    from walletim.store.unsent import withdrawn_elsewhere
+    from walletim.store.wim import RequestRow, WimRepo
+
+    def row(rid: str, direction: str = "out", peer: str = BOB) -> RequestRow:
+        return RequestRow(ALICE, rid, direction, peer, 1, None, "ETH", 18, 5, "", "ethereum:x",
+                          None, "open", None, None, 1)  # fmt: skip
+
+    carol = "0x" + "c3" * 20
+    rid, known = "0x" + "ab" * 16, "0x" + "cd" * 16
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        wim = WimRepo(store)
+        wim.save_request(row(known))
+        with store.transaction() as conn:
+            withdrawn_elsewhere(conn, ALICE, BOB, [rid.upper().replace("0X", "0x"), known])
+        assert wim.request(ALICE, known, "out", BOB).state == "withdrawn"  # type: ignore[union-attr]
+        assert wim.save_request(row(rid, peer=carol)).state == "open"
+        assert wim.save_request(row(rid, "in")).state == "open"
+        assert wim.save_request(row(rid)).state == "withdrawn"
+        # the later state still wins after it: paid, it reads settled
+        with store.transaction() as conn:
+            assert take_later(conn, (ALICE, "out", BOB, rid), "settled", "0x" + "11" * 32)
+            assert not take_later(conn, (ALICE, "out", BOB, rid), "withdrawn")
+        assert wim.request(ALICE, rid, "out", BOB).state == "settled"  # type: ignore[union-attr]
+
+
+def test_what_happened_to_a_red_packet_s_offers_that_never_went(tmp_path: Path) -> None:
+    """A red packet's offers that never went: one the relay refused for good on the device
+    path, one on the account key's, one a block withdrew. redpacket list said all three
+    were withdrawn by a block; each refusal is now an event that tells them apart."""
+    from walletim.app.wim.model import never_went
+    from walletim.store.consent import withdraw_unsent
+    from walletim.store.unsent import offers_never_sent
+
+    pid = "0x" + "77" * 16
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        mids = []
+        for _ in range(3):
+            with repo.tx() as tx:
+                mid = tx.add_message(tx.conversation(ALICE, BOB), "out", "redpacket",
+                                     {"packet_id": pid}, "", sent_ms=1, state="queued")  # fmt: skip
+                assert mid is not None
+                mids.append(mid)
+        [peer, own] = copies(mids[0], False, True)
+        with repo.tx() as tx:
+            D.add_copies(tx.conn, mids[0], "e" * 16, 1, [peer, own])
+            D.settle_copy(tx.conn, peer.relay_id, "failed")  # fan-out: refused for good
+            tx.conn.execute("UPDATE messages SET relay_id = 'm2', state = 'sending' WHERE id = ?",
+                            (mids[1],))  # fmt: skip
+            tx.mark_failed("m2")  # the account key's outbox: refused for good
+            assert withdraw_unsent(tx.conn, ALICE, BOB) == 1  # the third, still queued
+        assert offers_never_sent(store, ALICE, pid.upper().replace("0X", "0x")) == (1, 2)
+        assert [e.kind for e in repo.events(ALICE)] == ["send-failed"] * 2
+    assert "(1 withdrawn by a block, 2 refused by the relay for good)" in never_went(1, 2)
+    assert "3 of its offers never went (withdrawn by a block)" in never_went(3, 0)
+    assert never_went(0, 0) == ""
 
 
 class _Relay:

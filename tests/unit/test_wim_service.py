@@ -389,6 +389,28 @@ def test_a_request_that_arrives_after_the_payment_citing_it_is_settled(
     home.close()
 
 
+def test_a_request_withdrawn_on_another_device_before_its_copy_came_reads_withdrawn(
+    tmp_path: Path,
+) -> None:
+    """alice's laptop withdrew her request to bob (a block, or the relay refused it for
+    good) and told her phone, whose mark came before the request's own copy (the relay does
+    not keep their order): the copy, recorded after, read open for ever, asking bob, who
+    never saw it. It takes the later state the phone already knows (open < withdrawn)."""
+    from walletim.store.unsent import withdrawn_elsewhere
+
+    home = MoneyHome(tmp_path, ALICE_KEY)
+    rid = "0x" + "5f" * 16
+    request = PaymentRequest(rid, CHAIN_ID, ALICE, Asset(None, "ETH", 18), E18 // 2, "",
+                             f"ethereum:{ALICE}@{CHAIN_ID}?value={E18 // 2}", None)  # fmt: skip
+    with home.store.transaction() as conn:  # the consent mark naming it (fanout_receive)
+        withdrawn_elsewhere(conn, home.me, BOB, [rid])
+    copy = store_message(home.chats(), home.me, BOB, "out", "request", request.to_json(), "")
+    home.wim.record_copy(home.me, copy)
+    [r] = home.wim.requests("me")
+    assert (r.request_id, r.state) == (rid, "withdrawn")
+    home.close()
+
+
 def test_a_request_for_ether_on_another_chain_says_which_chain(tmp_path: Path) -> None:
     """bob asked alice for 1 ETH on chain 1 (mainnet) while she is on another network: her
     chat read "bob asks you for 1 ETH" as if on hers (a token asked for there says its

@@ -47,6 +47,7 @@ from walletim.store.chat import conversation_id
 from walletim.store.consent import forgotten_since
 from walletim.store.db import Store
 from walletim.store.held import room as held_room
+from walletim.store.unsent import take_later
 
 Rows = list[dict[str, Any]]
 #: What the records hold: 1 before sponsored claims, held group messages and chat events.
@@ -419,18 +420,9 @@ def _merge_keyed(m: _Merge, table: str, row: dict[str, Any]) -> None:
              out["updated_ms"], out.get("admins", "[]"), out.get("head", ""), out.get("anchor"),
              m.account, out["group_id"], out["version"]),
         )  # fmt: skip
-    elif table == "requests" and out.get("state") in _LATER:
-        m.conn.execute(  # a later state wins: open < withdrawn (never sent) < settled (paid)
-            "UPDATE requests SET state = ?, paid_tx = COALESCE(paid_tx, ?) "
-            "WHERE account = ? AND direction = ? AND peer = ? AND request_id = ? "
-            "AND state IN (" + ", ".join("?" * len(_LATER[out["state"]])) + ")",
-            (out["state"], out.get("paid_tx"), m.account, out["direction"], out["peer"],
-             out["request_id"], *_LATER[out["state"]]),
-        )  # fmt: skip
-
-
-#: A request's state in a backup -> the states here it replaces (a later state wins).
-_LATER = {"withdrawn": ("open",), "settled": ("open", "withdrawn")}
+    elif table == "requests" and out.get("state") in ("withdrawn", "settled"):
+        key = (m.account, out["direction"], out["peer"], out["request_id"])
+        take_later(m.conn, key, out["state"], out.get("paid_tx"))  # the later state wins
 
 
 def _merge_held(m: _Merge, row: dict[str, Any]) -> None:

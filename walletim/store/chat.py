@@ -25,7 +25,7 @@ from walletim.store.db import Store
 from walletim.store.groups import ChangeRow, GroupRow, GroupTx, groups_of
 from walletim.store.order import BEFORE, place
 from walletim.store.sql import Row, now_ms, one_row
-from walletim.store.unsent import requests_never_sent, tell_again
+from walletim.store.unsent import refused_for_good, tell_again
 
 __all__ = [
     "ChangeRow",
@@ -277,13 +277,13 @@ class ChatTx(GroupTx):
 
     def mark_failed(self, relay_id: str) -> None:
         """The relay refused the envelope for good (e.g. the mailbox is gone): a request it
-        carried was never sent (:func:`walletim.store.unsent.requests_never_sent`)."""
+        carried was never sent (:func:`walletim.store.unsent.refused_for_good`)."""
         rows = self.conn.execute(
             "UPDATE messages SET state = 'failed', envelope = NULL WHERE relay_id = ? "
             "AND direction = 'out' RETURNING id",
             (relay_id,),
         ).fetchall()
-        requests_never_sent(self.conn, [int(r[0]) for r in rows])
+        refused_for_good(self.conn, [int(r[0]) for r in rows])
 
     def has_relay_id(self, relay_id: str, account: str) -> bool:
         """Whether ``account`` stored the envelope delivered under ``relay_id`` (the id its

@@ -8,10 +8,9 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from walletim.messaging.kinds import MAX_WITHDRAWN
 from walletim.store.chat import ChatTx, conversation_id
 from walletim.store.sql import Sql, now_ms
-from walletim.store.unsent import claims_held_back, requests_never_sent
+from walletim.store.unsent import claims_held_back, requests_never_sent, withdrawn_key
 
 Decision = Literal["allowed", "blocked", "ignored"]
 
@@ -61,12 +60,13 @@ def decide(sql: Sql, account: str, peer: str, state: Decision, at: int | None = 
         if was is not None and was.state == "blocked":
             unblocked(sql, account, peer)
         return 0
-    return withdraw_unsent(sql, account, peer, now_ms() if at is None else at)
+    return withdraw_unsent(sql, account, peer)
 
 
-def unblocked(sql: Sql, account: str, peer: str) -> None:
+def unblocked(sql: Sql, account: str, peer: str) -> int:
     """``peer`` is no longer blocked: the payment claims a block held back go to them with
-    the next chat command (:func:`walletim.store.unsent.claims_held_back`), with a notice."""
+    the next chat command (:func:`walletim.store.unsent.claims_held_back`), with a notice.
+    Returns how many."""
     count = 0 if peer.startswith("group:") else claims_held_back(sql, account, peer)
     if count:
         text = (f"unblocked: {count} payment claim(s) of yours that the block held back go to "
@@ -74,6 +74,7 @@ def unblocked(sql: Sql, account: str, peer: str) -> None:
         tx = ChatTx(sql)
         tx.add_message(tx.conversation(account, peer), "in", "system", {"text": text}, text,
                        sent_ms=now_ms(), state="received")  # fmt: skip
+    return count
 
 
 #: This account's messages in a conversation that the relay has not confirmed yet and that are
@@ -85,13 +86,13 @@ _UNSENT = (
 )
 
 
-def withdraw_unsent(sql: Sql, account: str, peer: str, at: int) -> int:
+def withdraw_unsent(sql: Sql, account: str, peer: str) -> int:
     """``peer`` (an address, or a group's ``group:ID``) is blocked: the account's messages
     to it still waiting in the outbox (queued, or sealed and not confirmed by the relay, to
     each device too; a group's: its messages to each member) are never sent (failed), with
     a notice in the conversation saying so; a request among them reads withdrawn, and this
-    wallet's other devices are told so with the block made at ``at`` (their copies of it
-    read withdrawn too: :func:`note_withdrawn`). Returns how many."""
+    wallet's other devices are told so with the block (their copies of it read withdrawn
+    too: :func:`walletim.store.unsent.requests_never_sent`). Returns how many."""
     ids = _unsent(sql, account, peer)
     if not ids:
         return 0
@@ -102,7 +103,7 @@ def withdraw_unsent(sql: Sql, account: str, peer: str, at: int) -> int:
         ids,
     )
     sql.execute(f"UPDATE messages SET state = 'failed', envelope = NULL WHERE id IN ({marks})", ids)
-    note_withdrawn(sql, account, peer, requests_never_sent(sql, ids), at)
+    requests_never_sent(sql, ids)
     whom = (
         "the group: {} message(s) of yours to its members"
         if peer.startswith("group:")
@@ -140,21 +141,23 @@ def _group_of(body: object) -> object:
     return value.get("group") if isinstance(value, dict) else None
 
 
-def undecide(sql: Sql, account: str, peer: str, at: int) -> bool:
+def undecide(sql: Sql, account: str, peer: str, at: int) -> tuple[bool, int]:
     """Forget the decision about ``peer`` (the rules decide again), as decided at ``at``
     (ms): remembered, so that an older decision arriving later from another device does
     not come back (:func:`take_newest`); a peer unblocked is told the payment claims the
-    block held back (:func:`unblocked`). Returns whether there was one."""
+    block held back (:func:`unblocked`). Returns whether there was one, and how many
+    claims it queued again."""
     was = decision(sql, account, peer)
     cur = sql.execute("DELETE FROM consent WHERE account = ? AND peer = ?", (account, peer))
+    told = 0
     if was is not None and was.state == "blocked":
-        unblocked(sql, account, peer)
+        told = unblocked(sql, account, peer)
     sql.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
         "value = max(CAST(meta.value AS INTEGER), CAST(excluded.value AS INTEGER))",
         (_undone_key(account, peer), at),
     )
-    return bool(cur.rowcount)
+    return bool(cur.rowcount), told
 
 
 def count_dropped(sql: Sql, account: str, peer: str) -> None:
@@ -198,55 +201,47 @@ def note_for_devices(sql: Sql, account: str, peer: str, state: Synced, at: int) 
 
 
 def for_devices(sql: Sql, account: str) -> list[tuple[str, Synced, int]]:
-    """The decisions waiting to go: (peer, state, at)."""
+    """The decisions waiting to go: (peer, state, at); with them, for a peer whose requests
+    this device withdrew (never sent: :func:`walletim.store.unsent.requests_never_sent`)
+    with no decision waiting, the one this device holds (:func:`_held`: told again, it
+    changes nothing where the newest wins; the mark names the requests)."""
     prefix = f"{_SYNC}{account.lower()}:"
+    out: list[tuple[str, Synced, int]] = []
+    for key, value in _keys_from(sql, prefix):
+        state, at = str(value).split(":")
+        out.append((key, state, int(at)))  # type: ignore[arg-type]
+    waiting = {peer for peer, _, _ in out}
+    for peer, _ in _keys_from(sql, withdrawn_key(account, "")):
+        if peer not in waiting:
+            out.append((peer, *_held(sql, account, peer)))
+    return out
+
+
+def _keys_from(sql: Sql, prefix: str) -> list[tuple[str, object]]:
+    """The ``meta`` rows whose key starts with ``prefix``: (the rest of the key, value)."""
     rows = sql.execute(
         "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key",
         (prefix, prefix + "\uffff"),
     ).fetchall()
-    out: list[tuple[str, Synced, int]] = []
-    for key, value in rows:
-        state, at = str(value).split(":")
-        out.append((str(key)[len(prefix) :], state, int(at)))  # type: ignore[arg-type]
-    return out
+    return [(str(key)[len(prefix) :], value) for key, value in rows]
+
+
+def _held(sql: Sql, account: str, peer: str) -> tuple[Synced, int]:
+    """The decision this device holds about ``peer`` and when it was made: none is
+    ``undecided``, as of when it was forgotten here (0: never decided)."""
+    row = decision(sql, account, peer)
+    if row is not None:
+        return row.state, row.updated_ms
+    return "undecided", _undone_at(sql, account, peer) or 0
 
 
 def sent_to_devices(sql: Sql, account: str, peer: str, state: str, at: int) -> None:
     """A decision went out: forget it (unless a later one replaced it meanwhile), and the
-    requests it named withdrawn (:func:`withdrawn_for_devices`)."""
+    requests it named withdrawn (:func:`walletim.store.unsent.withdrawn_for_devices`)."""
     sql.execute(
         "DELETE FROM meta WHERE key = ? AND value = ?", (_sync_key(account, peer), f"{state}:{at}")
     )
-    sql.execute("DELETE FROM meta WHERE key = ?", (_withdrawn_key(account, peer),))
-
-
-def _withdrawn_key(account: str, peer: str) -> str:
-    return f"consent_withdrawn:{account.lower()}:{peer}"
-
-
-def note_withdrawn(sql: Sql, account: str, peer: str, request_ids: list[str], at: int) -> None:
-    """A block of ``peer`` made at ``at`` (here, or taken from another device) withdrew these
-    requests, never sent: this wallet's other devices are told with the block (the newest
-    :data:`~walletim.messaging.kinds.MAX_WITHDRAWN`), so their copies read withdrawn too."""
-    if not request_ids:
-        return
-    key = _withdrawn_key(account, peer)
-    row = sql.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    ids = [*(json.loads(str(row[0])) if row else []), *request_ids][-MAX_WITHDRAWN:]
-    sql.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-        "value = excluded.value",
-        (key, json.dumps(ids)),
-    )
-    if not any(p == peer for p, _, _ in for_devices(sql, account)):
-        note_for_devices(sql, account, peer, "blocked", at)  # taken from another device
-
-
-def withdrawn_for_devices(sql: Sql, account: str, peer: str) -> list[str]:
-    """The request ids to tell this wallet's other devices with the decision about ``peer``."""
-    row = sql.execute("SELECT value FROM meta WHERE key = ?", (_withdrawn_key(account, peer),))
-    found = row.fetchone()
-    return [] if found is None else [str(i) for i in json.loads(str(found[0]))]
+    sql.execute("DELETE FROM meta WHERE key = ?", (withdrawn_key(account, peer),))
 
 
 def forgotten_since(sql: Sql, account: str, peer: str, at: int) -> bool:
@@ -283,7 +278,7 @@ def take_newest(sql: Sql, account: str, peer: str, state: Synced, at: int) -> bo
     if forgotten_since(sql, account, peer, at):
         return False
     if state == "undecided":
-        return undecide(sql, account, peer, at)
+        return undecide(sql, account, peer, at)[0]
     decide(sql, account, peer, state, at)
     return True
 

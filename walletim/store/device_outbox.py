@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from walletim.store.unsent import requests_never_sent
+from walletim.store.unsent import refused_for_good
 
 CopyState = Literal["sending", "sent", "failed"]
 
@@ -191,7 +191,7 @@ def settle_copy(conn: Any, relay_id: str, state: Literal["sent", "failed"]) -> i
             (settled, message_id),
         )
         if settled == "failed" and done.rowcount:  # a request in it asks nobody
-            requests_never_sent(conn, [message_id])
+            refused_for_good(conn, [message_id])
     return message_id
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from walletim.store.db import Store
 from walletim.store.sql import Sql, now_ms, one_row
+from walletim.store.unsent import known_withdrawn, offers_never_sent
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -391,10 +392,12 @@ class WimRepo:
     # -- requests -----------------------------------------------------------------------------
 
     def save_request(self, r: RequestRow) -> RequestRow:
-        """Insert a request unless it is already there (same account, direction, peer, id);
-        returns the stored row."""
+        """Insert a request unless it is already there (same account, direction, peer, id;
+        ours withdrawn before it came: :func:`~walletim.store.unsent.known_withdrawn`)."""
         with self.store.transaction() as conn:
             conn.execute(_insert("requests", _REQUEST, "INSERT OR IGNORE"), _request_values(r))
+            if r.direction == "out":
+                known_withdrawn(conn, r.account, r.peer, r.request_id)
         found = self.request(r.account, r.request_id, r.direction, r.peer)
         assert found is not None
         return found
@@ -529,15 +532,9 @@ class WimRepo:
         sql = f"SELECT {_PACKET} FROM packets WHERE account = ? ORDER BY created_ms DESC"
         return self._all(sql, (account,), _packet)
 
-    def unsent_offers(self, account: str, packet_id: str) -> int:
-        """How many of ``account``'s offers of red packet ``packet_id`` never went (failed:
-        a block withdrew them): their recipients hold no voucher."""
-        sql = (
-            "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-            "WHERE c.account = ? AND m.kind = 'redpacket' AND m.direction = 'out' AND "
-            "m.state = 'failed' AND lower(json_extract(m.body, '$.packet_id')) = ?"
-        )
-        return int(self.store.execute(sql, (account, packet_id.lower())).fetchone()[0])
+    def unsent_offers(self, account: str, packet_id: str) -> tuple[int, int]:
+        """See :func:`walletim.store.unsent.offers_never_sent`."""
+        return offers_never_sent(self.store, account, packet_id)
 
     def set_claimed(self, account: str, packet_id: str, amount: int | None) -> None:
         """Record this account's claim of a packet offered to it (None: no claim on chain)."""

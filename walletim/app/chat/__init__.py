@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from walletim.app.chat.results import Received as Received
     from walletim.app.chat.results import Rejection as Rejection
     from walletim.app.chat.results import SendResult as SendResult
+    from walletim.app.chat.results import Unblocked as Unblocked
     from walletim.app.chat.results import VerifyResult as VerifyResult
     from walletim.app.chat.service import ChatService as ChatService
     from walletim.app.chat.threads import Quote as Quote

@@ -166,16 +166,16 @@ class ConsentBook:
     def _decide(self, account: str, peer: str, state: C.Synced) -> int:
         """Record a decision (undecided: forget it) and note it for this wallet's other
         devices (:mod:`walletim.app.chat.consent_sync`), in one transaction. Returns how
-        many unsent messages a block withdrew."""
-        withdrawn = 0
+        many unsent messages a block withdrew, or how many payment claims an unblock queued
+        again (:func:`walletim.store.consent.unblocked`)."""
         with self._sql().transaction() as sql:
             at = C.next_at(sql, account, peer, now_ms())
             if state == "undecided":
-                C.undecide(sql, account, peer, at)
+                count = C.undecide(sql, account, peer, at)[1]
             else:
-                withdrawn = C.decide(sql, account, peer, state, at)
+                count = C.decide(sql, account, peer, state, at)
             C.note_for_devices(sql, account, peer, state, at)
-        return withdrawn
+        return count
 
     def ignore(self, account: str, peer: str) -> Consent:
         before = self.of(account, peer)
@@ -187,12 +187,13 @@ class ConsentBook:
         self._decide(account, peer, "ignored")
         return before
 
-    def unblock(self, account: str, peer: str) -> Consent:
+    def unblock(self, account: str, peer: str) -> tuple[Consent, int]:
+        """Unblock ``peer``: (the consent before, how many payment claims the block held
+        back were queued again). Raises InputError (not blocked)."""
         before = self.of(account, peer)
         if before.state != "blocked":
             raise InputError(f"{peer} is not blocked")
-        self._decide(account, peer, "undecided")
-        return before
+        return before, self._decide(account, peer, "undecided")
 
     def requests(
         self, account: str, conversations: list[ConversationInfo], *, everything: bool

@@ -12,7 +12,10 @@ peer's, or one addressed elsewhere, is refused) and only if it is newer than its
 that peer: the newest decision wins on every device, so blocking on one blocks on all. A
 block that withdrew requests never sent (:func:`walletim.store.consent.withdraw_unsent`)
 names them, and the copies of them on the other devices read withdrawn too, whether or not
-the decision is still the newest there (they never went, whatever was decided since). An
+the decision is still the newest there (they never went, whatever was decided since); so
+does a mark for requests the relay refused for good, carrying the decision this device
+holds (:func:`walletim.store.consent.for_devices`), which changes nothing. A copy arriving
+after its mark reads withdrawn as it is stored (:func:`walletim.store.unsent.take_later`). An
 accept taken there hands the conversation's stored messages to the hooks, as ``chat
 accept`` does (money in it is recorded and checked).
 """
@@ -27,6 +30,7 @@ from walletim.app.chat.read_sync import own_devices, seal_to_own, send_sealed
 from walletim.messaging.devices import DeviceList
 from walletim.messaging.fanout import Message
 from walletim.store import consent as C
+from walletim.store.unsent import withdrawn_for_devices
 
 
 def consent_messages(
@@ -61,7 +65,7 @@ class ConsentMarks:
             return 0  # none reachable yet: they wait
         if reachable:
             store = self.env.repo().store
-            ids = {p: C.withdrawn_for_devices(store, dev.address, p) for p, _, _ in decisions}
+            ids = {p: withdrawn_for_devices(store, dev.address, p) for p, _, _ in decisions}
             made = consent_messages(decisions, self.env.now_ms(), ids)
             messages = [(m, dev.address) for m in made]
             for sealed in seal_to_own(self.env, dev, reachable, bundles, messages):

@@ -323,9 +323,8 @@ class Outbox:
                 tx.mark_sent(mid)
                 clear_wait(tx.conn, mid)
             for mid in answers.permanent:
-                tx.mark_failed(mid)
+                tx.mark_failed(mid)  # told as an event (unsent.refused_for_good)
                 clear_wait(tx.conn, mid)
-                tx.add_event(me.address, None, "send-failed", mid)
             for mid, refusal in answers.waiting:
                 backoff = WAIT_BACKOFF.delay(wait_attempts(tx.conn, mid))
                 delay = min(max(float(refusal.retry_after or 0), backoff), WAIT_BACKOFF_MAX)

@@ -134,6 +134,15 @@ class Blocked:
 
 
 @dataclass(frozen=True, slots=True)
+class Unblocked:
+    """A peer or group unblocked: the consent before, and how many payment claims of this
+    account's that the block held back (never sent) wait to go to them again."""
+
+    before: Consent
+    claims_queued: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Posted:
     """A reply, reaction, edit or delete sent: this account's copy (already applied here),
     its deliveries (one per member in a group), and the id of the message it names."""

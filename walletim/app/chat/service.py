@@ -50,6 +50,7 @@ from walletim.app.chat.results import (
     Posted,
     ReadResult,
     SendResult,
+    Unblocked,
     VerifyResult,
 )
 from walletim.app.chat.threads import Decorations
@@ -463,10 +464,10 @@ class ChatService:
         rotated = False if target.startswith(GROUP_PREFIX) else self.rotate_delivery_key(account)
         return Blocked(before, rotated, withdrawn)
 
-    def unblock(self, account: str, peer: str) -> Consent:
+    def unblock(self, account: str, peer: str) -> Unblocked:
         """Forget a block (the consent rules decide again). Raises InputError."""
         address = self._accounts.address(account)
-        return self._consent.unblock(address, self.conversation_peer(account, peer))
+        return Unblocked(*self._consent.unblock(address, self.conversation_peer(account, peer)))
 
     def ignore(self, account: str, peer: str) -> Consent:
         """Hide a request from the list (its messages are still kept; accept or block it

@@ -228,3 +228,18 @@ def misnamed(book: TokenNames, address: str, symbol: str, what: str) -> str:
     return (
         f'impostor: the {what} calls {address} "{symbol}", but the listed {symbol} is at {alike[0]}'
     )
+
+
+def never_went(blocked: int, refused: int) -> str:
+    """A red packet's note of its offers that never went: ``blocked`` withdrawn by a block,
+    ``refused`` refused by the relay for good ("" for none)."""
+    if not blocked + refused:
+        return ""
+    if blocked and refused:
+        why = f"{blocked} withdrawn by a block, {refused} refused by the relay for good"
+    else:
+        why = "withdrawn by a block" if blocked else "refused by the relay for good"
+    return (
+        f"{blocked + refused} of its offers never went ({why}): their shares stay in it "
+        "until you refund it once it expires (walletim redpacket refund)"
+    )

@@ -18,6 +18,7 @@ from walletim.app.wim.model import (
     check_note,
     misnamed,
     named,
+    never_went,
     sender_of,
 )
 from walletim.app.wim.ports import Item, MoneyPorts
@@ -376,13 +377,9 @@ class Packets:
         return PacketView(row, st, mine, self._unsent(me, row), depth, final)
 
     def _unsent(self, me: str, row: PacketRow) -> str:
-        """A packet's note: its token an impostor, how many of our offers a block withdrew."""
-        unsent = 0 if row.direction == "in" else self.p.repo().unsent_offers(me, row.packet_id)
-        withdrawn = (
-            f"{unsent} of its offers never went (withdrawn by a block): their shares stay in "
-            "it until you refund it once it expires (walletim redpacket refund)"
-        )
-        return "; ".join(x for x in (row.reason, withdrawn if unsent else "") if x)
+        """A packet's note: its token an impostor, how many of our offers never went."""
+        unsent = (0, 0) if row.direction == "in" else self.p.repo().unsent_offers(me, row.packet_id)
+        return "; ".join(x for x in (row.reason, never_went(*unsent)) if x)
 
     def checks(self, address: str, messages: Sequence[StoredMessage]) -> dict[int, PacketCheck]:
         """For each red-packet message among ``messages`` of the account at ``address``: what

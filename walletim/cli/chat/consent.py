@@ -120,10 +120,17 @@ def unblock(ctx: Ctx, account: str, peer: str) -> None:
     """Unblock PEER: the consent rules decide again (a contact is allowed; a stranger is a
     request). Mail dropped while blocked is gone."""
     with session(ctx) as s:
-        before = s.chat.unblock(account, peer)
-        now = s.chat.consent(account, before.peer)
+        r = s.chat.unblock(account, peer)
+        now = s.chat.consent(account, r.before.peer)
         names = s.chat.names(account)
-    _decided(ctx, before, now.state, f"unblocked {label(before.peer, names)} ({now.state})")
+    claims = (
+        f"; {r.claims_queued} payment claim(s) of yours that the block held back go to them "
+        "with your next chat command (the money reached them)"
+        if r.claims_queued
+        else ""
+    )
+    said = f"unblocked {label(r.before.peer, names)} ({now.state}){claims}"
+    _decided(ctx, r.before, now.state, said, claims_queued=r.claims_queued)
 
 
 @click.command()
