@@ -411,6 +411,31 @@ def test_a_request_withdrawn_on_another_device_before_its_copy_came_reads_withdr
     home.close()
 
 
+def test_a_verified_payment_settles_a_request_that_read_withdrawn(tmp_path: Path) -> None:
+    """bob paid alice's request, which her side reads withdrawn (a block, the relay refusing
+    it, another device's word: bob saw it all the same). The payment is verified on the
+    chain: the request read withdrawn beside it, and alice asked again for money she had.
+    A payment settles a withdrawn request as an open one (open < withdrawn < settled)."""
+    from tests.fakes.money import BOB_KEY
+    from walletim.store.unsent import withdrawn_elsewhere
+
+    home = MoneyHome(tmp_path, ALICE_KEY)
+    rid = "0x" + "6a" * 16
+    request = PaymentRequest(rid, CHAIN_ID, ALICE, Asset(None, "ETH", 18), E18 // 2, "",
+                             f"ethereum:{ALICE}@{CHAIN_ID}?value={E18 // 2}", None)  # fmt: skip
+    with home.store.transaction() as conn:
+        withdrawn_elsewhere(conn, home.me, BOB, [rid])
+    copy = store_message(home.chats(), home.me, BOB, "out", "request", request.to_json(), "")
+    home.wim.record_copy(home.me, copy)
+    assert home.wim.requests("me")[0].state == "withdrawn"
+    tx = sign_tx(BOB_KEY, to=ALICE, value=E18 // 2)
+    home.chain.mine(tx, block=9)
+    home.receive(BOB, "payment", claim(tx.hash, E18 // 2, request_id=rid, payee=ALICE, key=BOB_KEY))
+    [r] = home.wim.requests("me")
+    assert (r.state, r.paid_tx) == ("settled", tx.hash.lower())
+    home.close()
+
+
 def test_a_request_for_ether_on_another_chain_says_which_chain(tmp_path: Path) -> None:
     """bob asked alice for 1 ETH on chain 1 (mainnet) while she is on another network: her
     chat read "bob asks you for 1 ETH" as if on hers (a token asked for there says its

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from walletim.store.db import Store
 from walletim.store.sql import Sql, now_ms, one_row
-from walletim.store.unsent import known_withdrawn, offers_never_sent
+from walletim.store.unsent import known_withdrawn, offers_never_sent, take_later
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -434,12 +434,12 @@ class WimRepo:
     def settle_request(
         self, account: str, request_id: str, direction: str, peer: str, tx_hash: str
     ) -> bool:
-        """Mark an open request settled by ``tx_hash``; False if it was not open."""
-        return self._write(
-            "UPDATE requests SET state = 'settled', paid_tx = ? WHERE account = ? AND "
-            "request_id = ? AND direction = ? AND peer = ? AND state = 'open'",
-            (tx_hash.lower(), account, request_id.lower(), direction, peer),
-        )
+        """Mark a request settled by ``tx_hash`` (a verified payment of it: an open one, or
+        one withdrawn that was paid all the same, :func:`~walletim.store.unsent.take_later`);
+        False if it was settled already."""
+        key = (account, direction, peer, request_id.lower())
+        with self.store.transaction() as conn:
+            return take_later(conn, key, "settled", tx_hash.lower())
 
     def reopen_request(
         self, account: str, request_id: str, direction: str, peer: str, tx_hash: str
