@@ -32,7 +32,7 @@ def test_the_newest_decision_wins_on_every_device(tmp_path: Path) -> None:
         assert C.decision(store, ALICE, BOB).state == "allowed"  # type: ignore[union-attr]
         assert C.take_newest(store, ALICE, BOB, "undecided", at + 2)
         assert C.decision(store, ALICE, BOB) is None
-        C.sent_to_devices(store, ALICE, BOB, "blocked", at)
+        C.sent_to_devices(store, ALICE, BOB, "blocked", at, [])
         assert C.for_devices(store, ALICE) == []
 
 
@@ -76,7 +76,7 @@ def test_a_device_whose_clock_runs_ahead_cannot_outvote_a_later_decision(
             C.decide(other, ALICE, BOB, "allowed", ahead)
             assert C.take_newest(other, ALICE, BOB, state, at)
             assert C.blocked(other, ALICE, BOB)
-        C.sent_to_devices(store, ALICE, BOB, state, at)
+        C.sent_to_devices(store, ALICE, BOB, state, at, [])
         book.unblock(ALICE, BOB)  # and an unblock after it, likewise
         [(_, undone, later)] = C.for_devices(store, ALICE)
         assert undone == "undecided" and later > at

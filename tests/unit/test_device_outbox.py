@@ -12,7 +12,7 @@ from walletim.store import consent as C
 from walletim.store import device_outbox as D
 from walletim.store.chat import ChatRepo
 from walletim.store.db import Store
-from walletim.store.unsent import take_later, withdrawn_for_devices
+from walletim.store.unsent import _remember, take_later, withdrawn_for_devices, withdrawn_key
 
 KEY = bytes(range(32))
 ALICE = "0x" + "a1" * 20
@@ -112,7 +112,13 @@ def test_a_request_whose_message_failed_for_good_reads_withdrawn(tmp_path: Path)
         # mark: the decision held here (none: undecided, changing nothing), naming them.
         assert C.for_devices(store, ALICE) == [(BOB, "undecided", 0)]
         assert withdrawn_for_devices(store, ALICE, BOB) == ["r0", "r2"]
-        C.sent_to_devices(store, ALICE, BOB, "undecided", 0)
+        # Another process withdraws one more while the mark is on its way: it is not lost.
+        with repo.tx() as tx:
+            _remember(tx.conn, withdrawn_key(ALICE, BOB), ["r9"])
+        C.sent_to_devices(store, ALICE, BOB, "undecided", 0, ["r0", "r2"])
+        assert withdrawn_for_devices(store, ALICE, BOB) == ["r9"]
+        assert C.for_devices(store, ALICE) == [(BOB, "undecided", 0)]  # with the next mark
+        C.sent_to_devices(store, ALICE, BOB, "undecided", 0, ["r9"])
         assert C.for_devices(store, ALICE) == []
 
 

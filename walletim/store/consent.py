@@ -5,12 +5,18 @@ named contacts, this home's own chat accounts, whom the account wrote to."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from walletim.store.chat import ChatTx, conversation_id
 from walletim.store.sql import Sql, now_ms
-from walletim.store.unsent import claims_held_back, requests_never_sent, withdrawn_key
+from walletim.store.unsent import (
+    claims_held_back,
+    requests_never_sent,
+    told_devices,
+    withdrawn_key,
+)
 
 Decision = Literal["allowed", "blocked", "ignored"]
 
@@ -235,13 +241,15 @@ def _held(sql: Sql, account: str, peer: str) -> tuple[Synced, int]:
     return "undecided", _undone_at(sql, account, peer) or 0
 
 
-def sent_to_devices(sql: Sql, account: str, peer: str, state: str, at: int) -> None:
+def sent_to_devices(
+    sql: Sql, account: str, peer: str, state: str, at: int, told: Sequence[str]
+) -> None:
     """A decision went out: forget it (unless a later one replaced it meanwhile), and the
-    requests it named withdrawn (:func:`walletim.store.unsent.withdrawn_for_devices`)."""
+    withdrawn requests it named (``told``: those noted meanwhile go with the next)."""
     sql.execute(
         "DELETE FROM meta WHERE key = ? AND value = ?", (_sync_key(account, peer), f"{state}:{at}")
     )
-    sql.execute("DELETE FROM meta WHERE key = ?", (withdrawn_key(account, peer),))
+    told_devices(sql, account, peer, told)
 
 
 def forgotten_since(sql: Sql, account: str, peer: str, at: int) -> bool:

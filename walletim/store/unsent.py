@@ -98,6 +98,18 @@ def withdrawn_for_devices(conn: Any, account: str, peer: str) -> list[str]:
     return _remembered(conn, withdrawn_key(account, peer))
 
 
+def told_devices(conn: Any, account: str, peer: str, request_ids: Sequence[str]) -> None:
+    """These withdrawn requests to ``peer`` went to this wallet's other devices: forgotten
+    (any noted since they were read stays for the next mark)."""
+    key = withdrawn_key(account, peer)
+    told = set(request_ids)
+    left = [rid for rid in _remembered(conn, key) if rid not in told]
+    if left:
+        conn.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(left), key))
+    else:
+        conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+
 def _early_key(account: str, peer: str) -> str:
     return f"withdrawn_early:{account.lower()}:{peer}"
 

@@ -63,16 +63,16 @@ class ConsentMarks:
         targets, reachable, bundles = await own_devices(self.env, conn, dev, mine)
         if targets and not reachable:
             return 0  # none reachable yet: they wait
+        store = self.env.repo().store
+        ids = {p: withdrawn_for_devices(store, dev.address, p) for p, _, _ in decisions}
         if reachable:
-            store = self.env.repo().store
-            ids = {p: withdrawn_for_devices(store, dev.address, p) for p, _, _ in decisions}
             made = consent_messages(decisions, self.env.now_ms(), ids)
             messages = [(m, dev.address) for m in made]
             for sealed in seal_to_own(self.env, dev, reachable, bundles, messages):
                 await send_sealed(self.env, conn, sealed)
         with self.env.repo().tx() as tx:
             for peer, state, at in decisions:
-                C.sent_to_devices(tx.conn, dev.address, peer, state, at)
+                C.sent_to_devices(tx.conn, dev.address, peer, state, at, ids[peer])
         return len(decisions) if reachable else 0
 
 
