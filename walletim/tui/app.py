@@ -223,7 +223,7 @@ class WalletimApp(Acting):
         self.messages.now_s = self.clock()
         await self.messages.load(rows, full=len(rows) < PAGE, focus_id=at)
         if focus or self.reading:  # shown to someone looking at it: read
-            self.reader.mark_read(peer)
+            self.reader.mark_read(peer, self.messages.span)
         self.restore_draft()
         self.query_one("#peer-head", Static).update(Text(label(peer, self.names, width=60)))
         self._trust()
@@ -239,7 +239,7 @@ class WalletimApp(Acting):
 
     async def on_reading(self, _message: Reading) -> None:
         """The open conversation got the focus: what it shows is read now."""
-        if self.peer is not None and self.reader.mark_read(self.peer):
+        if self.peer is not None and self.reader.mark_read(self.peer, self.messages.span):
             await self.refresh_conversations()
 
     def _trust(self) -> None:
@@ -275,6 +275,8 @@ class WalletimApp(Acting):
             self.messages.at_end = len(rows) < PAGE
             await self.messages.add_newer(rows, follow=False)
             self.messages.action_cursor_down()
+        if self.reading:  # a page shown to someone looking at it: read
+            self.reader.mark_read(self.peer, self.messages.span)
 
     async def _show_newer(self, *, arrived: bool = False) -> None:
         """Rows that arrived after the last one shown in the open conversation. A reader
@@ -290,7 +292,7 @@ class WalletimApp(Acting):
             )
             following = await m.add_newer(newer, follow=True) or following
         if following and self.reading:
-            self.reader.mark_read(self.peer)
+            self.reader.mark_read(self.peer, self.messages.span)
         elif arrived and not following:
             self.status("new message(s) below: end, then down, to read them", "bold cyan")
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from walletim.app.wim import MoneyView
     from walletim.messaging.threads import Tally, Version
     from walletim.store.chat import Contact, ConversationInfo, StoredMessage
+    from walletim.store.order import Span
     from walletim.tui.groups import GroupCommand
     from walletim.tui.money import MoneyCommand
     from walletim.tui.splits import SplitCard
@@ -185,8 +186,8 @@ class Reader:
         held = {r.consent.peer: r.consent for r in self.requests()}
         return held.get(peer) or Consent(peer, "allowed", "")
 
-    def mark_read(self, peer: str) -> int:
-        return self.s.chat.mark_read(self.account, peer)
+    def mark_read(self, peer: str, shown: Span = (None, None)) -> int:
+        return self.s.chat.mark_read(self.account, peer, shown)
 
     def resolve(self, text: str) -> str:
         """The conversation ``text`` names: an address, a contact, an account of this home,

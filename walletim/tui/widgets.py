@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Footer, ListItem, ListView, Static, TextArea
 
 from walletim.store.chat import ConversationInfo
+from walletim.store.order import Span
 from walletim.tui.model import Row
 from walletim.tui.text import card_action, card_text, conversation_item, row_text
 
@@ -165,6 +166,15 @@ class MessageList(Paged):
     @property
     def rows(self) -> list[Row]:
         return [c.row for c in self.children if isinstance(c, MessageItem)]
+
+    @property
+    def span(self) -> Span:
+        """What of its conversation this list holds, by place (an end it holds: open); what
+        marks read only what was shown."""
+        rows = self.rows
+        if not rows:
+            return (None, None)
+        return (None if self.at_start else rows[0].id, None if self.at_end else rows[-1].id)
 
     @property
     def row(self) -> Row | None:
