@@ -32,7 +32,7 @@ from walletim.tui.groups import is_group_command
 from walletim.tui.model import PAGE, Doer, Reader, SessionOpener
 from walletim.tui.money import HELP, is_money
 from walletim.tui.screens import ConfirmPlan, Safety, Search
-from walletim.tui.text import CONSENT_LINES, label, said, trust_line
+from walletim.tui.text import CONSENT_LINES, label, said, trust_line, unreachable
 from walletim.tui.widgets import (
     Compose,
     ComposeBox,
@@ -199,7 +199,10 @@ class WalletimApp(Acting):
         me = self.reader.me
         who = f"{self.reader.account} ({me[:6]}…{me[-4:]})"
         self.title = f"walletim · {who}"
-        self.sub_title = f"{self.unread} unread" if self.unread else ""
+        said = [f"{self.unread} unread"] if self.unread else []
+        if self.node_down is not None:
+            said.append(unreachable(self.node_down, self.clock()))
+        self.sub_title = " · ".join(said)
         text = f"({self.unread}) walletim" if self.unread else "walletim"
         self.terminal(f"\x1b]2;{text}\x07")  # the terminal window's title (OSC 2)
 
@@ -387,9 +390,6 @@ class WalletimApp(Acting):
         self.post_message(Done(line, not changed))
 
     async def on_done(self, message: Done) -> None:
-        if message.cards:
-            await self.refresh_cards()
-            return
         self.status(message.line, "green" if message.ok else "bold red")
         if message.unsent is not None:
             self.keep_unsent(*message.unsent, message.line)
@@ -411,18 +411,19 @@ class WalletimApp(Acting):
 
     # -- money ------------------------------------------------------------------------------------
 
-    async def refresh_cards(self) -> None:
+    async def refresh_cards(self, *, every: bool = False) -> None:
         """Draw again the cards on screen whose record changed (a verdict, a settled request,
-        more confirmations)."""
+        more confirmations); ``every`` card not final (what the node's state says on them)."""
         from textual.css.query import NoMatches
 
         try:
             m = self.messages
+            m.unchecked = self.node_down
         except NoMatches:  # not on screen now (starting, closing): the next check draws them
             return
         for row in [r for r in m.rows if r.settling]:
             [fresh] = self.reader.rows([row.message])
-            if (fresh.view, fresh.split) != (row.view, row.split):
+            if every or (fresh.view, fresh.split) != (row.view, row.split):
                 await m.replace_row(fresh)
 
     def on_messages_act(self, event: Messages.Act) -> None:

@@ -287,13 +287,23 @@ class Doer:
         n = self.s.network
         return plan_text(plan, n.name, n.chain_id, self.s.contracts.max_network_fee(plan))
 
-    def check(self) -> int:
+    def check(self) -> bool | None:
         """Ask the chain again about payments and shared actions not final yet (the ledger:
-        confirmations, reorgs); returns how many changed. Skipped while another action runs."""
+        confirmations, reorgs); returns whether the node answered its newest block, asked
+        first (when it does not, nothing else is asked: the ledger keeps what it knew), or
+        None: skipped while another action runs. Raises WalletimError."""
+        from walletim.chain.queries import Q
+        from walletim.errors import RpcError
+
         if not self._lock.acquire(blocking=False):
-            return 0
+            return None
         try:
-            return self.s.wim.check(self.account)
+            try:
+                self.s.chain.rpc.get(Q.head())  # whether it answers (another chain: the ledger's)
+            except RpcError:
+                return False
+            self.s.wim.check(self.account)
+            return True
         finally:
             self._lock.release()
 
