@@ -388,6 +388,29 @@ def test_reading_on_one_device_marks_the_conversation_read_on_the_others(
     assert [c["unread"] for c in got["conversations"] if c["address"] == b_addr] == [1]
 
 
+def test_reading_the_newest_messages_leaves_older_ones_unread_on_every_device(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """`chat read --limit 1` shows Bob's newest message only: the two before it stay unread
+    (counted by `chat inbox`), here and on the phone, until a read shows them."""
+    laptop, phone, bob, _a_addr, b_addr = joined_homes(tmp_path, relay)
+    for text in ("one", "two", "three"):
+        ok(bob, "chat", "send", "--from", "bob", "alice", text)
+
+    def unread(home: Any) -> int:
+        got = ok(home, "chat", "inbox", "--from", "dev")
+        return sum(c["unread"] for c in got["conversations"] if c["address"] == b_addr)
+
+    assert unread(laptop) == 3 and unread(phone) == 3
+    shown = ok(laptop, "chat", "read", "--from", "dev", "bob", "--limit", "1")["messages"]
+    assert [m["text"] for m in shown] == ["three"]
+    assert unread(laptop) == 2  # "one" and "two" were not shown
+    assert unread(phone) == 3  # no mark says more was read than was
+    ok(laptop, "chat", "read", "--from", "dev", "bob", "--limit", "3")
+    assert unread(laptop) == 0
+    assert unread(phone) == 0
+
+
 def test_a_device_that_first_heard_a_read_mark_is_heard_back(
     tmp_path: Path, relay: RelayProcess
 ) -> None:

@@ -253,6 +253,61 @@ async def test_a_payment_card_updates_until_final(
         assert " ✓ PAID " in screen_text(app) and "not final" not in screen_text(app)
 
 
+def again(port: int) -> Any:
+    """Anvil started on ``port`` again. A socket of the app's to the node stopped may still
+    hold the port (a Session that has not asked since): Anvil binds it all the same (its
+    listener reuses the address), so walletim's check that the port is free is left out."""
+    from unittest import mock
+
+    from walletim.app.devnet import Anvil
+
+    with mock.patch("walletim.app.devnet._port_free", return_value=True):
+        return Anvil.start(port=port)
+
+
+@aio
+async def test_a_node_that_stops_answering_is_said_until_it_answers_again(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """The node stops while bob's app shows a payment verified, not final: the title says
+    since when the node is unreachable, and the card that its state was not checked (it
+    only stopped changing); the node back, both are cleared and the card goes on to final."""
+    alice, bob = people["alice"], people["bob"]
+    app = app_for(bob, world, relay)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await live(pilot)
+        await asyncio.to_thread(alice.session.wim.pay, alice.spec, bob.address, "0.1")
+        await until(pilot, lambda: "payment" in screen_text(app), "the payment in the list")
+        await pilot.press("enter")
+        await until(pilot, lambda: "0.1 ETH from" in screen_text(app), "the card", 30)
+        assert "unreachable" not in app.sub_title + screen_text(app)
+        state = world.anvil.rpc().call("anvil_dumpState")
+        world.anvil.stop()
+        stopped = time.strftime("%H:%M")
+        await until(pilot, lambda: "node unreachable since" in app.sub_title, "the title", 30)
+        said = app.sub_title.split(" · ")[-1]
+        assert said in {f"node unreachable since {t}" for t in (stopped, time.strftime("%H:%M"))}
+        await until(pilot, lambda: f"not checked: {said}" in screen_text(app), "the card")
+        view = app.messages.rows[-1].view
+        assert view is not None and view.verdict is not None and view.verdict.state == "verified"
+
+        node = await asyncio.to_thread(again, world.anvil.port)
+        try:
+            await asyncio.to_thread(node.rpc().call, "anvil_loadState", [state])
+            await until(pilot, lambda: "unreachable" not in app.sub_title, "the node again", 30)
+            await pilot.pause()
+            assert "unreachable" not in screen_text(app)
+            await asyncio.to_thread(node.rpc().call, "anvil_mine", ["0x40"])
+
+            def final() -> bool:
+                view = app.messages.rows[-1].view
+                return view is not None and view.verdict is not None and view.verdict.final
+
+            await until(pilot, final, "the card final", 30)
+        finally:
+            node.stop()
+
+
 @aio
 async def test_safety_number_compare_and_confirm_and_a_key_change_is_loud(
     people: dict[str, Person], world: World, relay: RelayProcess

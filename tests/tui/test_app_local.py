@@ -74,8 +74,8 @@ async def test_a_money_message_without_a_record_is_no_card(filled_home: Path) ->
         assert app.messages.rows[-1].view is None
 
 
-def _long_history(home: Path, count: int) -> None:
-    """``count`` more messages from bob ("line 0" .. ), read."""
+def _long_history(home: Path, count: int, *, unread: bool = False) -> None:
+    """``count`` more messages from bob ("line 0" .. ), read unless ``unread``."""
     from tests.conftest import HOME_PASSWORD
     from tests.tui.conftest import NO_RELAY, NOW_MS
     from walletim.app.session import Session
@@ -88,7 +88,7 @@ def _long_history(home: Path, count: int) -> None:
             for n in range(count):
                 tx.add_message(
                     cid, "in", "text", {"text": f"line {n}"}, f"line {n}",
-                    sent_ms=NOW_MS - 1000 + n, state="received",
+                    sent_ms=NOW_MS - 1000 + n, state="received", unread=unread,
                 )  # fmt: skip
 
 
@@ -122,6 +122,36 @@ async def test_a_long_history_opens_with_one_page_and_pages_back(filled_home: Pa
             await pilot.pause()
             m.index = len(m.rows) - 1
         assert m.rows[-1].id > m.rows[0].id
+
+
+@aio
+async def test_a_long_unread_history_is_read_only_as_far_as_it_is_shown(
+    filled_home: Path,
+) -> None:
+    """Opening a conversation with more unread mail than a page marks read the page shown;
+    the older mail stays unread (counted in the list and the title) until a page up shows
+    it, as `chat read --limit` does."""
+    from walletim.tui.model import PAGE
+
+    _long_history(filled_home, 3 * PAGE, unread=True)
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+
+        def unread() -> int:
+            return next(c.unread for c in app.reader.conversations() if c.peer == BOB)
+
+        before = unread()
+        assert before == 3 * PAGE + 2
+        await pilot.press("tab")  # into bob's conversation: the newest page is read
+        await pilot.pause()
+        assert unread() == before - PAGE and app.unread == before - PAGE + 1
+        m = app.messages
+        m.focus()
+        m.index = 0
+        await pilot.press("up")  # the page before comes in: read too
+        await pilot.pause()
+        assert unread() == before - 2 * PAGE
 
 
 @aio

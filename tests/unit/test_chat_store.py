@@ -101,6 +101,30 @@ def test_messages_dedupe_history_and_unread(tmp_path: Path) -> None:
             repo.history(ALICE, BOB, limit=0)
 
 
+def test_marking_read_what_was_shown_leaves_the_rest_unread(tmp_path: Path) -> None:
+    """A reader shown only some of a conversation (the newest page, or a window of it):
+    what was not shown stays unread and counted, and the read mark for one's other devices
+    never says more was read than was (the newest incoming message before any unread)."""
+    from walletim.store.read_sync import note_read, pending
+
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        for n in range(1, 6):
+            add_text(repo, ALICE, BOB, "in", n, f"m{n}")
+        ids = [m.id for m in repo.history(ALICE, BOB)]
+        assert repo.mark_read(ALICE, BOB, ids[3]) == 2  # the newest two shown
+        note_read(store, ALICE, BOB)
+        assert pending(store, ALICE) == []  # m1 is still unread: no mark yet
+        assert repo.conversations(ALICE)[0].unread == 3
+        assert [m.unread for m in repo.history(ALICE, BOB)] == [True, True, True, False, False]
+        assert repo.mark_read(ALICE, BOB, ids[0], ids[1]) == 2  # an older window
+        note_read(store, ALICE, BOB)
+        assert pending(store, ALICE) == [(BOB, 2)]  # read up to m2 (m3 is not)
+        assert repo.mark_read(ALICE, BOB) == 1  # the whole conversation
+        note_read(store, ALICE, BOB)
+        assert pending(store, ALICE) == [(BOB, 5)]
+
+
 def test_outbox_queued_then_sealed_then_sent(tmp_path: Path) -> None:
     with Store.open(tmp_path / "w.db", KEY) as store:
         repo = ChatRepo(store)

@@ -91,3 +91,27 @@ def test_a_date_in_another_year_shows_its_year() -> None:
     assert when(int(local_s(2026, 1, 1, 23, 0) * 1000), now) == "01-01"
     assert when(int(local_s(2025, 12, 31, 23, 0) * 1000), now) == "2025-12-31"
     assert when(int(local_s(2027, 3, 4, 10, 0) * 1000), now) == "2027-03-04"  # a peer's clock
+
+
+def test_a_card_not_final_says_it_was_not_checked_while_the_node_is_unreachable() -> None:
+    """While the node does not answer, a payment card not final says its state was not
+    checked since then (it only stopped changing); a final card and a request do not."""
+    import time
+
+    from walletim.app.wim.model import MoneyView
+    from walletim.store.wim import Verdict
+    from walletim.tui.text import card_text
+
+    now = time.mktime((2026, 1, 2, 9, 30, 0, 0, 0, -1))
+    since = now - 120
+
+    def card(kind: str, verdict: Verdict | None) -> str:
+        view = MoneyView(kind, verdict, "0.1 ETH", BOB, ME, "")  # type: ignore[arg-type]
+        row = Row(message("", kind), view)
+        return str(card_text(row, {}, now, mine=ME, unchecked=since))
+
+    said = "not checked: node unreachable since 09:28"
+    assert said in card("payment", Verdict("verified", "", 1))
+    assert said in card("payment", Verdict("pending", "cannot check now: refused", 0))
+    assert said not in card("payment", Verdict("verified", "", 64, final=True))
+    assert said not in card("request", None)

@@ -23,7 +23,7 @@ from walletim.errors import InputError, StoreError
 from walletim.messaging.kinds import Direction, MessageKind, MessageState
 from walletim.store.db import Store
 from walletim.store.groups import ChangeRow, GroupRow, GroupTx, groups_of
-from walletim.store.order import BEFORE, place
+from walletim.store.order import BEFORE, FROM, THROUGH, place
 from walletim.store.sql import Row, now_ms, one_row
 from walletim.store.unsent import refused_for_good, tell_again
 
@@ -480,10 +480,15 @@ class ChatRepo:
         rows.sort(key=lambda r: (r[-1] or 0, r[0]))  # each in its place
         return [_message(r[:_N_MSG]) for r in rows]
 
-    def mark_read(self, account: str, peer: str) -> int:
+    def mark_read(
+        self, account: str, peer: str, since: int | None = None, until: int | None = None
+    ) -> int:
+        """Mark read what was shown: placed from message ``since`` through ``until`` (or on)."""
+        span = [(sql, at) for sql, at in ((FROM, since), (THROUGH, until)) if at is not None]
         cur = self.store.execute(
-            "UPDATE messages SET unread = 0 WHERE conversation_id = ? AND unread = 1",
-            (conversation_id(account, peer),),
+            "UPDATE messages AS m SET unread = 0 WHERE m.conversation_id = ? AND m.unread = 1"
+            + "".join(sql for sql, _ in span),
+            (conversation_id(account, peer), *(at for _, at in span)),
         )
         return int(cur.rowcount)
 

@@ -22,6 +22,8 @@ with its own wallet's history; a stolen one is revoked, see THREAT_MODEL.md).
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from walletim.store.sql import Sql
 
 MAX_LATE_MS = 30 * 24 * 3600 * 1000  # the relay's default (and longest usual) mail TTL
@@ -69,3 +71,9 @@ def place(
 
 #: A page before the message ``?`` (by place).
 BEFORE = " AND (m.sort_ms, m.id) < (SELECT sort_ms, id FROM messages WHERE id = ?)"
+#: Placed at or after (``FROM``), at or before (``THROUGH``) the message ``?``.
+FROM = " AND (m.sort_ms, m.id) >= (SELECT sort_ms, id FROM messages WHERE id = ?)"
+THROUGH = " AND (m.sort_ms, m.id) <= (SELECT sort_ms, id FROM messages WHERE id = ?)"
+#: What a screen shows of a conversation, by place: from message id through message id (None:
+#: that end open).
+Span: TypeAlias = tuple[int | None, int | None]

@@ -26,9 +26,13 @@ def _key(account: str, peer: str) -> str:
 
 def note_read(conn: Any, account: str, peer: str) -> None:
     """Remember to tell the other devices that the conversation with ``peer`` was read up to
-    its newest incoming message (nothing for a conversation with none)."""
+    its newest incoming message sent before any still unread here (a reader shown only the
+    newest page left older ones unread: a mark never says more was read than was); nothing
+    for a conversation with none."""
     row = conn.execute(
-        "SELECT MAX(sent_ms) FROM messages WHERE conversation_id = ? AND direction = 'in'",
+        "WITH u (first) AS (SELECT MIN(sent_ms) FROM messages WHERE conversation_id = ?1 "
+        "AND direction = 'in' AND unread = 1) SELECT MAX(sent_ms) FROM messages, u "
+        "WHERE conversation_id = ?1 AND direction = 'in' AND (first IS NULL OR sent_ms < first)",
         (conversation_id(account, peer),),
     ).fetchone()
     if row is None or row[0] is None:

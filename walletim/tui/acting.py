@@ -43,14 +43,21 @@ class Done(Message):
         line: str,
         ok: bool,
         reload: bool = True,
-        cards: bool = False,
         unsent: tuple[str, str] | None = None,
         open_peer: str | None = None,
     ) -> None:
         super().__init__()
-        self.line, self.ok, self.reload, self.cards = line, ok, reload, cards
+        self.line, self.ok, self.reload = line, ok, reload
         self.unsent = unsent  # (peer, words) not sent nor kept: back into their compose box
         self.open_peer = open_peer
+
+
+class Checked(Message):
+    """A check of money not final ended: ``reached``, whether the node answered it."""
+
+    def __init__(self, reached: bool) -> None:
+        super().__init__()
+        self.reached = reached
 
 
 class Acting(App[None]):
@@ -68,6 +75,7 @@ class Acting(App[None]):
     last_error: str | None = None  # the last refusal said on the status line, whole
     drafts: dict[str, str]  # words not sent, by conversation, until it is open again
     _checking = False  # a check of money not final is running
+    node_down: float | None = None  # since when the node has not answered the checks
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's command palette (ctrl+p) without its SVG screenshot: that writes the
@@ -193,14 +201,31 @@ class Acting(App[None]):
 
     def _check(self) -> None:
         """Ask the chain again about money not final (on a worker thread); a node out of
-        reach changes nothing (walletim.app.wim.ledger)."""
+        reach changes no record (walletim.app.wim.ledger), and is said until it answers."""
         try:
-            self.doer.check()  # counts changes of state; confirmations change more often
+            reached = self.doer.check()
         except WalletimError:
             return
         finally:
             self._checking = False
-        self.post_message(Done("", True, cards=True))  # cards not final are drawn again
+        if reached is not None:  # None: another action ran (its end draws the cards again)
+            self.post_message(Checked(reached))
+
+    async def on_checked(self, message: Checked) -> None:
+        """Cards not final are drawn again; the node stopping or starting to answer is said
+        in the title and on each of them (their state was not checked since)."""
+        down = None if message.reached else (self.node_down or self.clock())
+        told = down != self.node_down
+        self.node_down = down
+        if told:
+            self._title()
+        await self.refresh_cards(every=told)
+
+    def _title(self) -> None:
+        raise NotImplementedError
+
+    async def refresh_cards(self, *, every: bool = False) -> None:
+        raise NotImplementedError
 
     # -- groups ----------------------------------------------------------------------------------
 
@@ -347,4 +372,4 @@ class Acting(App[None]):
                 await m.replace_row(new)
 
 
-__all__ = ["Acting", "Done", "Pending"]
+__all__ = ["Acting", "Checked", "Done", "Pending"]

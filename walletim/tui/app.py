@@ -32,7 +32,7 @@ from walletim.tui.groups import is_group_command
 from walletim.tui.model import PAGE, Doer, Reader, SessionOpener
 from walletim.tui.money import HELP, is_money
 from walletim.tui.screens import ConfirmPlan, Safety, Search
-from walletim.tui.text import CONSENT_LINES, label, said, trust_line
+from walletim.tui.text import CONSENT_LINES, label, said, trust_line, unreachable
 from walletim.tui.widgets import (
     Compose,
     ComposeBox,
@@ -199,7 +199,10 @@ class WalletimApp(Acting):
         me = self.reader.me
         who = f"{self.reader.account} ({me[:6]}…{me[-4:]})"
         self.title = f"walletim · {who}"
-        self.sub_title = f"{self.unread} unread" if self.unread else ""
+        said = [f"{self.unread} unread"] if self.unread else []
+        if self.node_down is not None:
+            said.append(unreachable(self.node_down, self.clock()))
+        self.sub_title = " · ".join(said)
         text = f"({self.unread}) walletim" if self.unread else "walletim"
         self.terminal(f"\x1b]2;{text}\x07")  # the terminal window's title (OSC 2)
 
@@ -223,7 +226,7 @@ class WalletimApp(Acting):
         self.messages.now_s = self.clock()
         await self.messages.load(rows, full=len(rows) < PAGE, focus_id=at)
         if focus or self.reading:  # shown to someone looking at it: read
-            self.reader.mark_read(peer)
+            self.reader.mark_read(peer, self.messages.span)
         self.restore_draft()
         self.query_one("#peer-head", Static).update(Text(label(peer, self.names, width=60)))
         self._trust()
@@ -239,7 +242,7 @@ class WalletimApp(Acting):
 
     async def on_reading(self, _message: Reading) -> None:
         """The open conversation got the focus: what it shows is read now."""
-        if self.peer is not None and self.reader.mark_read(self.peer):
+        if self.peer is not None and self.reader.mark_read(self.peer, self.messages.span):
             await self.refresh_conversations()
 
     def _trust(self) -> None:
@@ -275,6 +278,8 @@ class WalletimApp(Acting):
             self.messages.at_end = len(rows) < PAGE
             await self.messages.add_newer(rows, follow=False)
             self.messages.action_cursor_down()
+        if self.reading:  # a page shown to someone looking at it: read
+            self.reader.mark_read(self.peer, self.messages.span)
 
     async def _show_newer(self, *, arrived: bool = False) -> None:
         """Rows that arrived after the last one shown in the open conversation. A reader
@@ -290,7 +295,7 @@ class WalletimApp(Acting):
             )
             following = await m.add_newer(newer, follow=True) or following
         if following and self.reading:
-            self.reader.mark_read(self.peer)
+            self.reader.mark_read(self.peer, self.messages.span)
         elif arrived and not following:
             self.status("new message(s) below: end, then down, to read them", "bold cyan")
 
@@ -385,9 +390,6 @@ class WalletimApp(Acting):
         self.post_message(Done(line, not changed))
 
     async def on_done(self, message: Done) -> None:
-        if message.cards:
-            await self.refresh_cards()
-            return
         self.status(message.line, "green" if message.ok else "bold red")
         if message.unsent is not None:
             self.keep_unsent(*message.unsent, message.line)
@@ -409,18 +411,19 @@ class WalletimApp(Acting):
 
     # -- money ------------------------------------------------------------------------------------
 
-    async def refresh_cards(self) -> None:
+    async def refresh_cards(self, *, every: bool = False) -> None:
         """Draw again the cards on screen whose record changed (a verdict, a settled request,
-        more confirmations)."""
+        more confirmations); ``every`` card not final (what the node's state says on them)."""
         from textual.css.query import NoMatches
 
         try:
             m = self.messages
+            m.unchecked = self.node_down
         except NoMatches:  # not on screen now (starting, closing): the next check draws them
             return
         for row in [r for r in m.rows if r.settling]:
             [fresh] = self.reader.rows([row.message])
-            if (fresh.view, fresh.split) != (row.view, row.split):
+            if every or (fresh.view, fresh.split) != (row.view, row.split):
                 await m.replace_row(fresh)
 
     def on_messages_act(self, event: Messages.Act) -> None:

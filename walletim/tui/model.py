@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from walletim.app.wim import MoneyView
     from walletim.messaging.threads import Tally, Version
     from walletim.store.chat import Contact, ConversationInfo, StoredMessage
+    from walletim.store.order import Span
     from walletim.tui.groups import GroupCommand
     from walletim.tui.money import MoneyCommand
     from walletim.tui.splits import SplitCard
@@ -185,8 +186,8 @@ class Reader:
         held = {r.consent.peer: r.consent for r in self.requests()}
         return held.get(peer) or Consent(peer, "allowed", "")
 
-    def mark_read(self, peer: str) -> int:
-        return self.s.chat.mark_read(self.account, peer)
+    def mark_read(self, peer: str, shown: Span = (None, None)) -> int:
+        return self.s.chat.mark_read(self.account, peer, shown)
 
     def resolve(self, text: str) -> str:
         """The conversation ``text`` names: an address, a contact, an account of this home,
@@ -286,13 +287,23 @@ class Doer:
         n = self.s.network
         return plan_text(plan, n.name, n.chain_id, self.s.contracts.max_network_fee(plan))
 
-    def check(self) -> int:
+    def check(self) -> bool | None:
         """Ask the chain again about payments and shared actions not final yet (the ledger:
-        confirmations, reorgs); returns how many changed. Skipped while another action runs."""
+        confirmations, reorgs); returns whether the node answered its newest block, asked
+        first (when it does not, nothing else is asked: the ledger keeps what it knew), or
+        None: skipped while another action runs. Raises WalletimError."""
+        from walletim.chain.queries import Q
+        from walletim.errors import RpcError
+
         if not self._lock.acquire(blocking=False):
-            return 0
+            return None
         try:
-            return self.s.wim.check(self.account)
+            try:
+                self.s.chain.rpc.get(Q.head())  # whether it answers (another chain: the ledger's)
+            except RpcError:
+                return False
+            self.s.wim.check(self.account)
+            return True
         finally:
             self._lock.release()
 

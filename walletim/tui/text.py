@@ -87,6 +87,12 @@ def when(ms: int, now_s: float) -> str:
     return time.strftime("%m-%d" if t.tm_year == now.tm_year else "%Y-%m-%d", t)
 
 
+def unreachable(since_s: float, now_s: float) -> str:
+    """What the title says while the node has not answered the app's checks since
+    ``since_s``: the time (today) or the day it stopped."""
+    return f"node unreachable since {when(int(since_s * 1000), now_s)}"
+
+
 def conversation_item(
     c: ConversationInfo, names: dict[str, str], now_s: float
 ) -> tuple[Text, Text]:
@@ -183,28 +189,35 @@ def reactions_text(row: Row, mine: str) -> Text:
     return out
 
 
-def card_text(row: Row, names: dict[str, str], now_s: float, *, mine: str) -> Text:
-    """A money message as a card: walletim's verdict first, then what the checked record
+def card_text(
+    row: Row, names: dict[str, str], now_s: float, *, mine: str, unchecked: float | None = None
+) -> Text:
+    """A money message as a card: walletim's verdict first (``unchecked``: since when the
+    node has not answered, said under a verdict not final), then what the checked record
     says (amount and asset as the token lists name them, who pays whom, confirmations), the
     action key, and last the sender's note, quoted."""
     from walletim.app.wim.views import badge_words
+    from walletim.tui.splits import badge, split_text
 
     m, view = row.message, row.view
     out = Text()
     if row.split is not None:  # a split bill (a share's request, or the group's note)
-        from walletim.tui.splits import badge, split_text
-
         words, style = badge(row.split)
-        out.append(f" {words} ", style=style)
-        out.append(f"  {when(m.sent_ms, now_s)}\n", style="dim")
+    else:
+        assert view is not None
+        words, tone = badge_words(view)
+        style = TONES.get(tone, "bold")
+    out.append(f" {words} ", style=style)
+    out.append(f"  {when(m.sent_ms, now_s)}", style="dim")
+    out.append("\n")
+    checked = row.split is not None or view is None or view.kind != "request"  # by the node
+    if unchecked is not None and row.settling and checked:
+        out.append(f"not checked: {unreachable(unchecked, now_s)}\n", style="bold yellow")
+    if row.split is not None:
         out.append_text(split_text(row.split, names, mine))
         note = row.split.note
     else:
         assert view is not None
-        words, tone = badge_words(view)
-        out.append(f" {words} ", style=TONES.get(tone, "bold"))
-        out.append(f"  {when(m.sent_ms, now_s)}", style="dim")
-        out.append("\n")
         out.append(view.amount, style="bold")
         out.append(_parties(view, names, mine))
         if view.kind == "redpacket" and view.line:
@@ -312,5 +325,6 @@ __all__ = [
     "safety_text",
     "said",
     "trust_line",
+    "unreachable",
     "when",
 ]

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Footer, ListItem, ListView, Static, TextArea
 
 from walletim.store.chat import ConversationInfo
+from walletim.store.order import Span
 from walletim.tui.model import Row
 from walletim.tui.text import card_action, card_text, conversation_item, row_text
 
@@ -111,9 +112,12 @@ class ConversationList(Paged):
 
 
 class MessageItem(ListItem):
-    def __init__(self, row: Row, names: dict[str, str], now_s: float, mine: str) -> None:
+    def __init__(
+        self, row: Row, names: dict[str, str], now_s: float, mine: str, unchecked: float | None
+    ) -> None:
         if row.view is not None or row.split is not None:
-            body = Static(card_text(row, names, now_s, mine=mine), classes="card")
+            card = card_text(row, names, now_s, mine=mine, unchecked=unchecked)
+            body = Static(card, classes="card")
             kind = "split" if row.split is not None or row.view is None else row.view.kind
             body.add_class(f"card-{kind}")
             if row.message.direction == "out":
@@ -159,6 +163,7 @@ class MessageList(Paged):
         self.names: dict[str, str] = {}
         self.now_s = 0.0
         self.mine = ""
+        self.unchecked: float | None = None  # cards not final say: not checked since then
         self.at_start = True  # the oldest message of the conversation is mounted
         self.at_end = True  # the newest one is
 
@@ -167,12 +172,21 @@ class MessageList(Paged):
         return [c.row for c in self.children if isinstance(c, MessageItem)]
 
     @property
+    def span(self) -> Span:
+        """What of its conversation this list holds, by place (an end it holds: open); what
+        marks read only what was shown."""
+        rows = self.rows
+        if not rows:
+            return (None, None)
+        return (None if self.at_start else rows[0].id, None if self.at_end else rows[-1].id)
+
+    @property
     def row(self) -> Row | None:
         item = self.highlighted_child
         return item.row if isinstance(item, MessageItem) else None
 
     def _item(self, row: Row) -> MessageItem:
-        return MessageItem(row, self.names, self.now_s, self.mine)
+        return MessageItem(row, self.names, self.now_s, self.mine, self.unchecked)
 
     async def load(self, rows: Sequence[Row], *, full: bool, focus_id: int | None = None) -> None:
         """Show ``rows`` (a page; ``full``: fewer than asked, so the start is reached), the

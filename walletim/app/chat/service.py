@@ -67,6 +67,7 @@ from walletim.store.chat import (
     conversation_id,
 )
 from walletim.store.db import Store
+from walletim.store.order import Span
 from walletim.store.read_sync import note_read
 from walletim.store.relay import OutboxWait, RelayPin, RelayRepo
 
@@ -363,18 +364,18 @@ class ChatService:
         self, account: str, peer: str, limit: int = 50, *, mark_read: bool = True
     ) -> ReadResult:
         """The conversation with ``peer`` (or a group: ``group:ID``, its name or id) from the
-        local store (no network). Raises InputError."""
+        local store (no network), marked read as far as shown. Raises InputError."""
         address = self._accounts.address(account)
         peer_address = self.conversation_peer(account, peer)
         repo = self.repo
-        messages = repo.history(address, peer_address, limit)
-        if mark_read and repo.mark_read(address, peer_address):
-            note_read(repo.store, address, peer_address)  # for this wallet's other devices
-        with repo.tx() as tx:
+        with repo.tx() as tx:  # nothing stored in between is marked read unseen
+            messages = repo.history(address, peer_address, limit)
+            since = messages[0].id if len(messages) == limit else None  # older: still unread
+            if mark_read and repo.mark_read(address, peer_address, since):
+                note_read(tx.conn, address, peer_address)  # for this wallet's other devices
             missing = missing_from(tx, address, peer_address)
-        group = None
-        if peer_address.startswith(GROUP_PREFIX):
-            group = repo.group(address, peer_address[len(GROUP_PREFIX) :])
+        gid = peer_address.removeprefix(GROUP_PREFIX)
+        group = repo.group(address, gid) if gid != peer_address else None
         contact = repo.contact(peer_address)
         consent = self._consent.of(address, peer_address)
         shown = self._replies.decorations(conversation_id(address, peer_address), messages)
@@ -491,10 +492,10 @@ class ChatService:
         address = self._accounts.address(account)
         return self.repo.history(address, peer, limit, before=before, after=after)
 
-    def mark_read(self, account: str, peer: str) -> int:
-        """Mark the conversation with ``peer`` read; returns how many messages were unread."""
+    def mark_read(self, account: str, peer: str, shown: Span = (None, None)) -> int:
+        """Mark read what is ``shown`` of ``peer``'s conversation; returns how many were unread."""
         address = self._accounts.address(account)
-        count = self.repo.mark_read(address, peer)
+        count = self.repo.mark_read(address, peer, *shown)
         if count:  # for this wallet's other devices (a group's too): never to a peer
             note_read(self.repo.store, address, peer)
         return count
