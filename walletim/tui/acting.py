@@ -203,7 +203,7 @@ class Acting(App[None]):
         """Ask the chain again about money not final (on a worker thread); a node out of
         reach changes no record (walletim.app.wim.ledger), and is said until it answers."""
         try:
-            reached = self.doer.check()
+            reached = self.doer.check(down=self.node_down is not None)
         except WalletimError:
             return
         finally:

@@ -218,6 +218,8 @@ class Doer:
         self.account = account
         self._session: Session | None = None
         self._lock = threading.Lock()
+        #: The last check asked the node nothing (no money open): the next asks no head.
+        self._idle = False
 
     @property
     def s(self) -> Session:
@@ -287,23 +289,30 @@ class Doer:
         n = self.s.network
         return plan_text(plan, n.name, n.chain_id, self.s.contracts.max_network_fee(plan))
 
-    def check(self) -> bool | None:
+    def check(self, *, down: bool = False) -> bool | None:
         """Ask the chain again about payments and shared actions not final yet (the ledger:
         confirmations, reorgs); returns whether the node answered its newest block, asked
         first (when it does not, nothing else is asked: the ledger keeps what it knew), or
-        None: skipped while another action runs. Raises WalletimError."""
+        None: skipped while another action runs, or nothing is open (the last check asked
+        the node nothing, and it was not ``down``: an idle app costs a metered node no
+        request). Raises WalletimError."""
         from walletim.chain.queries import Q
         from walletim.errors import RpcError
 
         if not self._lock.acquire(blocking=False):
             return None
         try:
-            try:
-                self.s.chain.rpc.get(Q.head())  # whether it answers (another chain: the ledger's)
-            except RpcError:
-                return False
+            rpc = self.s.chain.rpc
+            ping = down or not self._idle
+            if ping:
+                try:
+                    rpc.get(Q.head())  # whether it answers (another chain: the ledger's)
+                except RpcError:
+                    return False
+            before = rpc.calls
             self.s.wim.check(self.account)
-            return True
+            self._idle = rpc.calls == before
+            return True if ping else None
         finally:
             self._lock.release()
 
