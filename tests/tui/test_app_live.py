@@ -254,15 +254,11 @@ async def test_a_payment_card_updates_until_final(
 
 
 def again(port: int) -> Any:
-    """Anvil started on ``port`` again. A socket of the app's to the node stopped may still
-    hold the port (a Session that has not asked since): Anvil binds it all the same (its
-    listener reuses the address), so walletim's check that the port is free is left out."""
-    from unittest import mock
-
+    """Anvil started on ``port`` again (its connections to the app, closed by the node,
+    left in TIME_WAIT do not keep it: walletim's check binds as Anvil does)."""
     from walletim.app.devnet import Anvil
 
-    with mock.patch("walletim.app.devnet._port_free", return_value=True):
-        return Anvil.start(port=port)
+    return Anvil.start(port=port)
 
 
 @aio

@@ -212,7 +212,10 @@ class Anvil:
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a listener can bind ``port`` as Anvil does (SO_REUSEADDR, as Rust's listeners
+    set it): a connection of a devnet just stopped, left in TIME_WAIT, does not take it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
