@@ -101,6 +101,29 @@ def test_messages_dedupe_history_and_unread(tmp_path: Path) -> None:
             repo.history(ALICE, BOB, limit=0)
 
 
+def test_a_message_a_conversation_hides_is_not_counted_unread_in_it(tmp_path: Path) -> None:
+    """A group change that came in a one-to-one conversation (shown in its group, not
+    there) counted as unread: the list said "1 new" for a conversation showing nothing
+    new, until a read reached that far."""
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        assert add_text(repo, ALICE, BOB, "in", 1, "gm")
+        assert repo.mark_read(ALICE, BOB) == 1
+        with repo.tx() as tx:
+            cid = tx.conversation(ALICE, BOB)
+            assert tx.add_message(
+                cid, "in", "membership", {"group": "g"}, "bob added you", sent_ms=2,
+                state="received", epoch="e" * 16, counter=2, relay_id="r-m", unread=True,
+            )  # fmt: skip
+        [conv] = repo.conversations(ALICE)
+        assert conv.unread == 0 and conv.last is not None and conv.last.text == "gm"
+        assert add_text(repo, ALICE, BOB, "in", 3, "still there?")
+        assert repo.conversations(ALICE)[0].unread == 1
+        # A read of the newest message marks the hidden one too: it holds back no read mark.
+        [newest] = repo.history(ALICE, BOB, 1)
+        assert repo.mark_read(ALICE, BOB, since=newest.id) == 2
+
+
 def test_marking_read_what_was_shown_leaves_the_rest_unread(tmp_path: Path) -> None:
     """A reader shown only some of a conversation (the newest page, or a window of it):
     what was not shown stays unread and counted, and the read mark for one's other devices

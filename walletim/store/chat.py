@@ -85,13 +85,25 @@ _MSG_COLUMNS = (
     "m.author, m.ref, m.edited, m.deleted, m.nonce"
 )
 _N_MSG = 22
+
+
 #: Transport copies of group messages live in the 1:1 conversations they travelled in; the
 #: group conversation shows them. Reactions, edits and deletes show on the message they
 #: name. History and the conversations' last messages leave them out.
-_SHOWN = (
-    "(c.peer LIKE 'group:%' OR m.kind NOT IN ('group', 'membership')) "
-    "AND m.kind NOT IN ('reaction', 'edit', 'delete')"
-)
+#: Kinds no conversation shows (a group's changes are shown in the group only).
+_HIDDEN = ("reaction", "edit", "delete")
+
+
+def _shown(m: str) -> str:
+    """The messages a conversation shows (``m``: the messages' alias; ``c``: their
+    conversation's): not group changes outside a group, not reactions, edits or deletes."""
+    return (
+        f"(c.peer LIKE 'group:%' OR {m}.kind NOT IN ('group', 'membership')) "
+        f"AND {m}.kind NOT IN {_HIDDEN!r}"
+    )
+
+
+_SHOWN = _shown("m")
 _MSG_FROM = "messages m JOIN conversations c ON c.id = m.conversation_id"
 #: For the other repositories of messages (walletim.store.threads).
 MSG_COLUMNS, MSG_FROM, SHOWN = _MSG_COLUMNS, _MSG_FROM, _SHOWN
@@ -483,12 +495,15 @@ class ChatRepo:
     def mark_read(
         self, account: str, peer: str, since: int | None = None, until: int | None = None
     ) -> int:
-        """Mark read what was shown: placed from message ``since`` through ``until`` (or on)."""
+        """Mark read what was shown: placed from message ``since`` through ``until`` (or on),
+        and what the conversation never shows (it must not hold back a read mark)."""
         span = [(sql, at) for sql, at in ((FROM, since), (THROUGH, until)) if at is not None]
+        hidden = _HIDDEN if peer.startswith("group:") else (*_HIDDEN, "group", "membership")
         cur = self.store.execute(
-            "UPDATE messages AS m SET unread = 0 WHERE m.conversation_id = ? AND m.unread = 1"
-            + "".join(sql for sql, _ in span),
-            (conversation_id(account, peer), *(at for _, at in span)),
+            "UPDATE messages AS m SET unread = 0 WHERE m.conversation_id = ? AND m.unread = 1 "
+            f"AND ((1{''.join(sql for sql, _ in span)}) "
+            f"OR m.kind IN ({', '.join('?' * len(hidden))}))",
+            (conversation_id(account, peer), *(at for _, at in span), *hidden),
         )
         return int(cur.rowcount)
 
@@ -496,10 +511,10 @@ class ChatRepo:
         """The account's conversations, most recent first, with unread counts."""
         rows = self.store.execute(
             "SELECT c.id, c.account, c.peer, k.name, "
-            "(SELECT count(*) FROM messages u WHERE u.conversation_id = c.id AND u.unread = 1), "
-            "(SELECT l.id FROM messages l WHERE l.conversation_id = c.id "
-            "AND (c.peer LIKE 'group:%' OR l.kind NOT IN ('group', 'membership')) "
-            "AND l.kind NOT IN ('reaction', 'edit', 'delete') "
+            # what it shows: a message hidden there is neither its last nor unread in it
+            "(SELECT count(*) FROM messages u WHERE u.conversation_id = c.id AND u.unread = 1 "
+            f"AND {_shown('u')}), "
+            f"(SELECT l.id FROM messages l WHERE l.conversation_id = c.id AND {_shown('l')} "
             "ORDER BY l.sort_ms DESC, l.id DESC LIMIT 1) AS last_id "
             "FROM conversations c LEFT JOIN contacts k ON k.address = c.peer "
             "WHERE c.account = ? "
