@@ -21,10 +21,12 @@ from dataclasses import dataclass
 
 from walletim.errors import InputError, StoreError
 from walletim.messaging.kinds import Direction, MessageKind, MessageState
+from walletim.store import contacts
+from walletim.store.contacts import Contact
 from walletim.store.db import Store
 from walletim.store.groups import ChangeRow, GroupRow, GroupTx, groups_of
 from walletim.store.order import BEFORE, FROM, THROUGH, place
-from walletim.store.sql import Row, now_ms, one_row
+from walletim.store.sql import Row, now_ms
 from walletim.store.unsent import refused_for_good, tell_again
 
 __all__ = [
@@ -137,39 +139,6 @@ class OutboxItem:
     message: StoredMessage
     mailbox: str | None
     envelope: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    address: str
-    name: str | None
-    identity_key: bytes | None
-    binding: dict[str, object] | None
-    binding_created: int | None
-    verified: bool  # the binding's EIP-712 signature checked against the address
-    confirmed: bool  # the user compared safety numbers out of band
-    key_changed: bool  # the identity key changed since the user last confirmed / looked
-    added_at: int
-
-
-_CONTACT_COLUMNS = (
-    "address, name, identity_key, binding, binding_created, verified, confirmed, key_changed, "
-    "added_at"
-)
-
-
-def _contact(r: Row) -> Contact:
-    return Contact(
-        r[0],
-        r[1],
-        None if r[2] is None else bytes(r[2]),
-        None if r[3] is None else json.loads(r[3]),
-        r[4],
-        bool(r[5]),
-        bool(r[6]),
-        bool(r[7]),
-        r[8],
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,50 +328,16 @@ class ChatTx(GroupTx):
         )
 
     def contact(self, address: str) -> Contact | None:
-        sql = f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE address = ?"
-        return one_row(self.conn, sql, (address,), _contact)
+        return contacts.contact(self.conn, address)
 
     def contact_by_key(self, identity_key: bytes) -> Contact | None:
-        sql = f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE identity_key = ?"
-        return one_row(self.conn, sql, (identity_key,), _contact)
+        return contacts.contact_by_key(self.conn, identity_key)
 
     def learn_identity(
         self, address: str, identity_key: bytes, binding: dict[str, object], created: int
     ) -> str:
-        """Record a *verified* binding of ``address``. Returns "new", "same" or "changed".
-
-        A changed key resets the safety-number confirmation and sets ``key_changed``. Another
-        address that held this key (it moved) is cleared, so one key names one address.
-        """
-        existing = self.contact(address)
-        now = int(time.time())
-        self.conn.execute(
-            "UPDATE contacts SET identity_key = NULL, binding = NULL, verified = 0 "
-            "WHERE identity_key = ? AND address != ?",
-            (identity_key, address),
-        )
-        if existing is None:
-            self.conn.execute(
-                "INSERT INTO contacts (address, identity_key, binding, binding_created, verified, "
-                "added_at, updated_at) VALUES (?,?,?,?,1,?,?)",
-                (address, identity_key, json.dumps(binding), created, now, now),
-            )
-            return "new"
-        if existing.identity_key == identity_key:
-            if (existing.binding_created or 0) < created:
-                self.conn.execute(
-                    "UPDATE contacts SET binding = ?, binding_created = ?, verified = 1, "
-                    "updated_at = ? WHERE address = ?",
-                    (json.dumps(binding), created, now, address),
-                )
-            return "same"
-        first = existing.identity_key is None
-        self.conn.execute(
-            "UPDATE contacts SET identity_key = ?, binding = ?, binding_created = ?, verified = 1, "
-            "confirmed = 0, key_changed = ?, updated_at = ? WHERE address = ?",
-            (identity_key, json.dumps(binding), created, 0 if first else 1, now, address),
-        )
-        return "new" if first else "changed"
+        """See :func:`walletim.store.contacts.learn_identity`."""
+        return contacts.learn_identity(self.conn, address, identity_key, binding, created)
 
     def set_sender(self, message_id: int, sender: str) -> None:
         self.conn.execute("UPDATE messages SET sender = ? WHERE id = ?", (sender, message_id))
@@ -454,16 +389,10 @@ class ChatRepo:
 
     def contact_named(self, name: str) -> Contact | None:
         """The contact of that name (NFC; ASCII letters in any case)."""
-        from walletim.localnames import normalized
-
-        sql = f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE name = ? COLLATE NOCASE"
-        return one_row(self.store, sql, (normalized(name),), _contact)
+        return contacts.contact_named(self.store, name)
 
     def contacts(self) -> list[Contact]:
-        rows = self.store.execute(
-            f"SELECT {_CONTACT_COLUMNS} FROM contacts ORDER BY name IS NULL, name, address"
-        ).fetchall()
-        return [_contact(r) for r in rows]
+        return contacts.contacts(self.store)
 
     def history(
         self,
@@ -562,27 +491,11 @@ class ChatRepo:
 
     def set_contact_name(self, address: str, name: str) -> None:
         """Name a contact (creating it if new). Raises InputError if the name is taken."""
-        taken = self.contact_named(name)
-        if taken is not None and taken.address != address:
-            raise InputError(f"the contact name {name!r} is already used for {taken.address}")
-        now = int(time.time())
-        try:
-            with self.store.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO contacts (address, name, added_at, updated_at) VALUES (?,?,?,?) "
-                    "ON CONFLICT (address) DO UPDATE SET name = excluded.name, "
-                    "updated_at = excluded.updated_at",
-                    (address, name, now, now),
-                )
-        except StoreError as exc:
-            raise InputError(f"cannot name the contact {name!r}: {exc}") from exc
+        contacts.set_contact_name(self.store, address, name)
 
     def confirm_contact(self, address: str) -> None:
         """The user compared safety numbers: mark confirmed, clear the key-change flag."""
-        self.store.execute(
-            "UPDATE contacts SET confirmed = 1, key_changed = 0, updated_at = ? WHERE address = ?",
-            (int(time.time()), address),
-        )
+        contacts.confirm_contact(self.store, address)
 
     def search(self, account: str, query: str, limit: int = 50) -> list[StoredMessage]:
         """Full-text search (FTS5) over one account's messages, newest hits first. The query

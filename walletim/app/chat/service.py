@@ -376,12 +376,10 @@ class ChatService:
             missing = missing_from(tx, address, peer_address)
         gid = peer_address.removeprefix(GROUP_PREFIX)
         group = repo.group(address, gid) if gid != peer_address else None
-        contact = repo.contact(peer_address)
-        consent = self._consent.of(address, peer_address)
         shown = self._replies.decorations(conversation_id(address, peer_address), messages)
         return ReadResult(
-            address, peer_address, contact, messages, missing, group, consent,
-            shown.quotes, shown.reactions,
+            address, peer_address, repo.contact(peer_address), messages, missing, group,
+            self._consent.of(address, peer_address), shown.quotes, shown.reactions,
         )  # fmt: skip
 
     # -- replies, reactions, edits, deletes -----------------------------------------------------
