@@ -208,3 +208,50 @@ def test_a_copy_of_a_red_packet_this_wallet_did_not_make_is_not_recorded(
     [copy] = [m for m in phone.ok("chat", "read", "--from", phone.spec, alice.address)[
         "messages"] if m["kind"] == "redpacket" and m["direction"] == "out"]  # fmt: skip
     assert copy["verification"]["state"] == "mismatch", copy
+
+
+def test_a_request_a_split_share_or_a_payment_paid_on_one_device_is_refused_on_the_other(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """Both of Bob's devices fetched Alice's request; the laptop pays it. The phone, whose
+    mailbox holds the laptop's claim copy unfetched, runs the same pay: it paid a second time
+    (its guards read only what it had fetched). Now a pay of a wallet with other devices
+    takes in its mailbox first, and the guards refuse: the request, a split share, the same
+    payment again within the hour. With the relay out of reach, the phone pays and says it
+    could not check its other devices."""
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    rid = alice.ok("request", "--from", "dev", bob.address, "1")["request_id"]
+    split = alice.ok("split", "--from", "dev", "--total", "0.4", bob.address)
+    share = split["requests"][0]["request_id"]
+    for device in (bob, phone):
+        device.ok("chat", "inbox", "--from", device.spec)
+    paid = bob.ok("pay", "--from", bob.spec, "--request", rid)
+    bob.ok("pay", "--from", bob.spec, "--request", share)
+    gift = bob.ok("pay", "--from", bob.spec, alice.address, "0.03")
+    balance = phone.ok("balance", phone.spec)["raw"]
+
+    again = phone.run("--json", "--yes", "pay", "--from", phone.spec, "--request", rid)
+    assert again.code == 1, (again.out, again.err)
+    assert f"request {rid} is already paid ({paid['hash']})" in again.err, again.err
+    again = phone.run("--yes", "pay", "--from", phone.spec, "--request", share)
+    assert again.code == 1 and f"request {share} is already paid" in again.err, again.err
+    again = phone.run("--yes", "pay", "--from", phone.spec, alice.address, "0.03")
+    assert again.code == 1 and "you already paid 0.03 ETH" in again.err, again.err
+    assert gift["hash"] in again.err and "--force" in again.err, again.err
+    assert phone.ok("balance", phone.spec)["raw"] == balance  # nothing paid twice
+
+    relay.stop()
+    try:
+        offline = phone.run("--yes", "pay", "--from", phone.spec, alice.address, "0.05")
+        alone = alice.run("--yes", "pay", "--from", "dev", bob.address, "0.05")
+    finally:
+        relay.restart()
+    assert offline.code == 0 and "paid 0.05 ETH" in offline.out, offline.err
+    [line] = [x for x in offline.err.splitlines() if "other devices" in x]
+    assert line.startswith("warning: could not check this wallet's other devices"), line
+    assert "cannot reach the chat relay" in line, line
+    # Alice's wallet is one device: no relay asked before paying, so nothing to warn of.
+    assert alone.code == 0 and "other devices" not in alone.err, alone.err

@@ -271,12 +271,16 @@ class MoneyHome:
         self.defi = FakeDefi(self._mine_own)
         self.tokens = FakeTokens()
         self.weth: str | None = None
+        self.other_devices = False  # whether the wallet lists devices other than this home
+        self.fetched: list[str] = []  # the accounts whose device mailbox was taken in
+        self.fetch: Callable[[str], object] = self.fetched.append
         ports = MoneyPorts(
             chain_id=CHAIN_ID, chain=self.chain, own=self.own,
             address_of=lambda _spec: self.me, sign=self._sign, chat=lambda: self.chat,
             chats=self.chats, repo=self.repo, defi=lambda: self.defi,
             tokens=lambda: self.tokens, packets=self._no_packets, weth=lambda: self.weth,
-            clock=lambda: self.now[0],
+            clock=lambda: self.now[0], other_devices=lambda _address: self.other_devices,
+            fetch=lambda account: self.fetch(account),
         )  # fmt: skip
         self.wim = WalletIM(ports, Rules(min_confirmations, finality))
 

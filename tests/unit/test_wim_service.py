@@ -357,6 +357,67 @@ def test_a_request_received_is_paid_once(tmp_path: Path) -> None:
     alice.close()
 
 
+@pytest.mark.parametrize("cites", ["request", "nothing"])
+def test_a_payment_made_on_another_device_is_taken_in_before_paying_again(
+    tmp_path: Path, cites: str
+) -> None:
+    """bob's laptop paid alice (her request, or a plain payment); the copy of its claim waits
+    in the mailbox of bob's phone, which runs the same pay: it paid a second time, its guards
+    reading only what it had fetched. A pay of a wallet with other devices takes in what the
+    relay holds for this device first: "already paid" (or "paid-twice") refuses it before
+    anything is signed."""
+    from tests.fakes.money import BOB_KEY
+    from walletim.errors import InputError, RiskRefused
+
+    phone = MoneyHome(tmp_path, BOB_KEY)
+    rid = "0x" + "7a" * 16 if cites == "request" else None
+    if rid is not None:
+        request = PaymentRequest(rid, CHAIN_ID, ALICE, Asset(None, "ETH", 18), E18 // 2, "",
+                                 f"ethereum:{ALICE}@{CHAIN_ID}?value={E18 // 2}", None)  # fmt: skip
+        phone.receive(ALICE, "request", request.to_json(), request.text)
+    tx = sign_tx(BOB_KEY, to=ALICE, value=E18 // 2)  # the laptop's payment
+    phone.chain.mine(tx, block=9)
+    paid = claim(tx.hash, E18 // 2, request_id=rid, payee=ALICE, key=BOB_KEY)
+
+    def relay_hands_over(account: str) -> None:  # the copy, as the device pass stores it
+        copy = store_message(phone.chats(), phone.me, ALICE, "out", "payment", paid, "")
+        phone.wim.record_copy(phone.me, copy)
+
+    phone.other_devices, phone.fetch = True, relay_hands_over
+    if rid is not None:
+        with pytest.raises(InputError, match=f"request {rid} is already paid"):
+            phone.wim.pay("bob", None, None, request_id=rid)
+    else:
+        with pytest.raises(RiskRefused, match=r"you already paid 0\.5 ETH") as refused:
+            phone.wim.pay("bob", ALICE, "0.5")
+        assert refused.value.code == "paid-twice"
+    assert phone.defi.executed == []  # nothing signed
+    phone.close()
+
+
+def test_only_a_wallet_of_several_devices_asks_the_relay_before_paying(bob: MoneyHome) -> None:
+    """A wallet of one device pays without the extra relay round trip; one with others takes
+    in its mailbox first, and pays all the same (saying so) when the relay is out of reach:
+    paying offline is a feature."""
+    from walletim.errors import RelayUnavailable
+
+    alone = bob.wim.pay("bob", ALICE, "0.1")
+    assert bob.fetched == [] and alone.unchecked == ""
+    bob.other_devices = True
+    checked = bob.wim.pay("bob", ALICE, "0.2")
+    assert bob.fetched == ["bob"] and checked.unchecked == ""
+
+    def down(account: str) -> None:
+        raise RelayUnavailable("ws://127.0.0.1:9", "connection refused")
+
+    bob.fetch = down
+    offline = bob.wim.pay("bob", ALICE, "0.3")
+    assert offline.payment.state == "verified"
+    assert offline.unchecked == (
+        "cannot reach the chat relay at ws://127.0.0.1:9: connection refused"
+    )
+
+
 @pytest.mark.parametrize("side", ["payee", "payer"])
 def test_a_request_that_arrives_after_the_payment_citing_it_is_settled(
     tmp_path: Path, side: str

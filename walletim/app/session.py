@@ -360,9 +360,17 @@ class Session:
             aave_pool=lambda: self.lending.known_pool(),
             consented=lambda address, peer: self.chat.consented(address, peer),
             blocked=lambda address, peer: blocked(self.open_store(), address, peer),
+            other_devices=self._other_devices,
+            fetch=lambda account: self.chat.inbox(account),
         )
         rules = Rules(self.network.confirmations, self.network.finality)
         return WalletIM(ports, rules)
+
+    def _other_devices(self, address: str) -> bool:
+        """See :func:`walletim.app.chat.peer_devices.has_other_devices`."""
+        from walletim.app.chat.peer_devices import has_other_devices
+
+        return has_other_devices(self.open_store(), address)
 
     def watcher(
         self, *, clock: Callable[[], float] | None = None, chunk: int | None = None

@@ -120,6 +120,18 @@ def _undelivered(delivered: bool, revoked: bool = False, failed: bool = False) -
         )
 
 
+def _unchecked(why: str) -> None:
+    """The warning for a pay that could not take in what the wallet's other devices paid
+    first (``why``: the relay out of reach; "": nothing to say): it paid all the same."""
+    if why:
+        click.echo(
+            "warning: could not check this wallet's other devices for the same payment made "
+            f"there ({printable(why, newline=' ')}): if one paid it already, it is now paid "
+            "twice",
+            err=True,
+        )
+
+
 # -- pay --------------------------------------------------------------------------------------
 
 
@@ -201,6 +213,7 @@ def pay(
             click.echo(f"request {r.request.request_id}: {r.request.state}")
 
     _undelivered(r.delivered, revoked, r.message.state == "failed")
+    _unchecked(r.unchecked)
     ctx.emit(data, human)
 
 

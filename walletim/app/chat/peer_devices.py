@@ -93,6 +93,16 @@ def home_revoked(store: Executes, address: str) -> bool:
     return mine is not None and not any(d.id.hex() in joined for d in mine.devices)
 
 
+def has_other_devices(store: Executes, address: str) -> bool:
+    """Whether the newest list this home keeps for ``address`` names this home and another
+    device too: then what that device does (a payment) is told to this home's mailbox. No
+    relay asked; a home that never joined, or a wallet of one device, has none."""
+    joined = listed_ids(store, address)
+    mine = pinned_list(store, address) if joined else None
+    ids = set() if mine is None else {d.id.hex() for d in mine.devices}
+    return bool(ids & joined) and bool(ids - joined)
+
+
 def was_listed(store: Executes, address: str, device_id: bytes) -> bool:
     """Whether this home's device ``device_id`` was ever on ``address``'s list."""
     key = _listed_prefix(address) + device_id.hex()

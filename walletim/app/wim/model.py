@@ -61,6 +61,9 @@ class PayResult:
     message: StoredMessage
     delivered: bool  # False: not held by the relay yet (down, or no chat keys): it waits
     request: RequestRow | None
+    #: Why this wallet's other devices could not be checked for a payment made there before
+    #: this one was signed ("" when they were, or it has none): the relay out of reach.
+    unchecked: str = ""
 
 
 @dataclass(frozen=True, slots=True)

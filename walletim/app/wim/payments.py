@@ -92,8 +92,8 @@ class Payments:
         """Pay ``peer`` (or the request ``request_id`` received in a chat, or the EIP-681
         payment ``uri``) and tell them in the chat with a signed payment claim. The transfer
         is planned and checked before signing (``legacy``: type 0); the claim is stored before
-        the relay is reached. The same payment made moments ago (or still pending) is refused
-        unless ``force``. Ctrl-C after the broadcast still records the payment and claim.
+        the relay is reached. The same payment made moments ago (here or on another device of
+        the wallet: taken in first), or still pending, is refused unless ``force``.
 
         Raises:
             InputError: unknown peer or request, an already paid request, amounts, balance,
@@ -103,7 +103,7 @@ class Payments:
             Interrupted: Ctrl-C after the transfer went out (what was done, where it stands).
         """
         me = self.p.address_of(account)
-        self._replaced_first(account, me)
+        unchecked = self._first(account, me)
         payee, asset, amount_text, note, request = self._what(me, peer, amount_text, token,
                                                               note, request_id, uri)  # fmt: skip
         self._tellable(me, payee, note)
@@ -133,7 +133,7 @@ class Payments:
             row = self.p.repo().payment(row.id) or row
         if request is not None:
             request = self.p.repo().request(me, request.request_id, "in", payee)
-        return PayResult(outcome, row, message, delivered, request)
+        return PayResult(outcome, row, message, delivered, request, unchecked)
 
     def _tellable(self, me: str, payee: str, note: str) -> None:
         """Refuse before signing a claim that cannot be told (too long a note, a blocked payee)."""
@@ -168,12 +168,16 @@ class Payments:
             f"yours show it as a mismatch{settles}; the tokens still leave your account"
         )
 
-    def _replaced_first(self, account: str, me: str) -> None:
-        """Our pending payments checked first when there are any: one whose transaction was
+    def _first(self, account: str, me: str) -> str:
+        """What the guards read, brought up to date: what this wallet's other devices paid,
+        taken in from the relay (:meth:`MoneyPorts.take_in_other_devices`, whose answer it
+        returns), then our pending payments, when there are any: one whose transaction was
         sped up or cancelled meanwhile (``tx speedup`` / ``tx cancel``) is followed, so the
         guards read what was really paid (a cancelled one does not block paying again)."""
+        unchecked = self.p.take_in_other_devices(account, me)
         if any(p.direction == "out" for p in self.p.repo().payments(me, states=("pending",))):
             self.follow_replaced(account, me)
+        return unchecked
 
     def follow_replaced(self, account: str, me: str) -> int:
         """See :func:`walletim.app.wim.replaced.follow_replaced`."""
@@ -500,18 +504,9 @@ class Payments:
         check_note(note)  # what would refuse the requests, before the bill is recorded
         self.p.refuse_blocked(me, resolved)
         split_id = "0x" + secrets.token_hex(16)
-        self.p.repo().save_split(
-            SplitRow(
-                me,
-                split_id,
-                asset.address,
-                asset.display,
-                asset.decimals,
-                total,
-                note,
-                self.p.now_ms(),
-            )
-        )
+        row = SplitRow(me, split_id, asset.address, asset.display, asset.decimals, total,
+                       note, self.p.now_ms())  # fmt: skip
+        self.p.repo().save_split(row)
         bill = SplitBill(total, len(resolved), include_self)  # for this wallet's other devices
         results = self._requests(
             account, list(zip(resolved, shares, strict=True)), asset, note, split_id, bill

@@ -225,9 +225,33 @@ class MoneyPorts:
     #: can be sent to them (walletim.store.consent.blocked).
     blocked: Callable[[str, str], bool] = lambda address, peer: False
     clock: Clock = time.time
+    #: Whether the account (address) has other chat devices, by the device list this home
+    #: keeps (no relay asked): what one of them pays is told to this home's mailbox.
+    other_devices: Callable[[str], bool] = lambda address: False
+    #: Take in what the relay holds for this home as a device of the account (NAME or
+    #: NAME:INDEX), as ``chat inbox`` does. Raises MessagingError.
+    fetch: Callable[[str], object] = lambda account: None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def take_in_other_devices(self, account: str, address: str) -> str:
+        """Before a payment is signed: when the account (at ``address``) has other devices,
+        take in what the relay holds for this one, so a payment one of them made (its claim's
+        copy, waiting in this device's mailbox) is recorded here and the guards against
+        paying twice see it. No relay is asked for a wallet of one device. Returns why the
+        other devices could not be checked ("" when they were, or there are none): the
+        payment still goes ahead (paying offline is a feature). Not a lock: two devices
+        paying in the same second both pay."""
+        from walletim.errors import MessagingError
+
+        if not self.other_devices(address):
+            return ""
+        try:
+            self.fetch(account)
+        except MessagingError as exc:
+            return str(exc)
+        return ""
 
     def refuse_blocked(self, address: str, peers: Sequence[str]) -> None:
         """Raises InputError when the account at ``address`` blocked one of ``peers`` (an
