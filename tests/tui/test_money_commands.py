@@ -156,3 +156,6 @@ def test_a_message_that_did_not_go_out_says_why_on_a_revoked_device() -> None:
     assert "revoked from the wallet's device list" in line and "chat device join" in line
     assert "relay out of reach" not in line
     assert "relay out of reach" in told("paid 1 ETH", kept)
+    # A payment that could not first take in what the wallet's other devices paid says so.
+    assert "other devices could not be checked" in told("paid 1 ETH", sent, unchecked="down")
+    assert "other devices" not in told("paid 1 ETH", sent)

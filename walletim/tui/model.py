@@ -250,7 +250,7 @@ class Doer:
             )
         p = r.payment
         line = f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}"
-        return told(line, r, lambda: self.s.devices.revoked(self.account))
+        return told(line, r, lambda: self.s.devices.revoked(self.account), r.unchecked)
 
     def claim(self, packet_id: str, confirm: Confirm) -> str:
         """Claim a share of a red packet, after ``confirm`` saw the plan. Returns a line."""

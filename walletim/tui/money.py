@@ -125,9 +125,8 @@ def run_money(
     if cmd.kind == "pay":
         r = s.wim.pay(account, peer, cmd.amount, token=cmd.token, note=cmd.note, confirm=confirm)
         p = r.payment
-        return told(
-            f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}", r, revoked
-        )
+        line = f"paid {format_amount(p.amount, p.decimals)} {p.symbol}: {p.tx_hash}"
+        return told(line, r, revoked, r.unchecked)
     if cmd.kind == "packet":
         made = s.wim.packet_create(
             account, cmd.amount, cmd.shares, to=[] if group else [peer], group=group,
@@ -199,11 +198,16 @@ def _sent(result: Delivered) -> str:
     return "sent" if result.delivered else "made"
 
 
-def told(line: str, result: Delivered, revoked: Callable[[], bool] = lambda: False) -> str:
+def told(
+    line: str, result: Delivered, revoked: Callable[[], bool] = lambda: False, unchecked: str = ""
+) -> str:
     """``line`` (what was done), and when its chat message has not reached the relay, that
     it waits (the CLI's warning, on the app's status line): never "sent" when it was not.
     ``revoked``: whether this home was revoked from the wallet's device list (asked only
-    then), when the message never goes out from here."""
+    then), when the message never goes out from here. ``unchecked``: why a payment could
+    not first take in what the wallet's other devices paid (the CLI's warning too)."""
+    if unchecked:
+        line += "; the wallet's other devices could not be checked for the same payment"
     if result.delivered:
         return line
     if revoked():
