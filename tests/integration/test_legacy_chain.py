@@ -76,6 +76,8 @@ def test_a_legacy_profile_signs_contract_calls_at_the_gas_price(
     fees = cli("--network", "old", "--json", "fees")
     assert fees.code == 0, fees.err
     assert fees.json()["base_fee"] == "0"
+    said = cli("--network", "old", "fees")
+    assert said.code == 0 and said.out.startswith("gas price ") and "no EIP-1559" in said.out
 
 
 def test_a_profiles_legacy_setting_must_be_true_or_false(tmp_path: Path) -> None:

@@ -510,6 +510,7 @@ def fees(ctx: Ctx) -> None:
 
     with chain_session(ctx) as s:
         suggestions = s.chain.suggest_fees()
+        legacy = s.chain.network.legacy  # no EIP-1559: one gas price
     high = above_limit(suggestions)
     warnings = [
         f"the node suggests {', '.join(high)} per gas, above the "
@@ -534,6 +535,10 @@ def fees(ctx: Ctx) -> None:
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         base = next(iter(suggestions.values())).base_fee
+        if legacy:
+            price = format_gwei(suggestions["normal"].max_fee_per_gas)
+            click.echo(f"gas price {price} (no EIP-1559 on network {ctx.network})")
+            return
         click.echo(f"base fee {format_gwei(base)}")
         for level, f in suggestions.items():
             click.echo(
