@@ -161,7 +161,8 @@ class Cli:
                     break
                 out += chunk
                 if pending and out.rstrip().endswith(b":"):
-                    _wait_for_hidden_input(fd)
+                    if not out.rstrip().endswith((b"[y/N]:", b"[Y/n]:")):
+                        _wait_for_hidden_input(fd)  # a y/n question never hides: no wait
                     os.write(fd, (pending.pop(0) + "\n").encode())
             else:
                 os.kill(pid, signal.SIGKILL)
@@ -176,7 +177,8 @@ class Cli:
 def _wait_for_hidden_input(fd: int, limit: float = 2.0) -> None:
     """Until the terminal stops echoing (a hidden prompt turns echo off, and flushes what
     was typed before, only after it printed its text): typing earlier would be echoed or
-    lost. A prompt that never hides (y/n) is answered after ``limit`` seconds."""
+    lost. Another prompt that never hides is answered after ``limit`` seconds (a y/n
+    question, click's ``[y/N]:``, is answered at once: it flushes nothing)."""
     import termios
     import time
 

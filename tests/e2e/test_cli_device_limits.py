@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,18 @@ def short_ttl_relay(request: Any, relay_factory: Any) -> RelayProcess:
     return found
 
 
-def _wait_past_ttl() -> None:
-    time.sleep(TTL_S + 1.5)  # the relay expires every TTL/4: past the TTL, then one round
+def _wait_past_ttl(relay: RelayProcess, expired: int) -> None:
+    """Until the relay's sweeper (every TTL/4) has deleted ``expired`` messages in all, as
+    its log says: a fixed sleep of TTL + 1.5 s waited ~1.3 s longer each time."""
+    deadline = time.monotonic() + TTL_S + 10
+    while (done := _expired_so_far(relay)) < expired:
+        assert time.monotonic() < deadline, f"the relay expired {done} of {expired} messages"
+        time.sleep(0.05)
+
+
+def _expired_so_far(relay: RelayProcess) -> int:
+    found = re.findall(r"expired (\d+) undelivered messages", relay.log.read_text())
+    return sum(int(n) for n in found)
 
 
 def test_a_device_offline_past_the_relays_ttl_is_told_once(
@@ -53,7 +64,7 @@ def test_a_device_offline_past_the_relays_ttl_is_told_once(
 
     ok(bob, "chat", "send", "--from", "bob", a_addr, "lost one")
     ok(bob, "chat", "send", "--from", "bob", a_addr, "lost two")
-    _wait_past_ttl()
+    _wait_past_ttl(relay, 2)
     got = ok(alice, "chat", "inbox", "--from", "dev")
     assert got["expired"] == 2 and got["messages"] == [], got
     assert got["expired_at"] is not None and got["expired_at"] <= time.time() * 1000
@@ -61,14 +72,14 @@ def test_a_device_offline_past_the_relays_ttl_is_told_once(
     assert again["expired"] == 0 and again["expired_at"] is None
 
     ok(bob, "chat", "send", "--from", "bob", a_addr, "lost three")
-    _wait_past_ttl()
+    _wait_past_ttl(relay, 3)
     human = alice("chat", "inbox", "--from", "dev")
     assert human.code == 0, human.err
     [line] = [x for x in human.err_lines if "deleted" in x]
     assert "deleted 1 message(s)" in line and "walletim chat restore" in line, line
 
     ok(bob, "chat", "send", "--from", "bob", a_addr, "lost four")
-    _wait_past_ttl()
+    _wait_past_ttl(relay, 4)
     heard = alice("--json", "chat", "listen", "--from", "dev", "--timeout", "2")
     assert heard.code == 0, heard.err
     events = [json.loads(x) for x in heard.out.splitlines() if x.strip()]
@@ -113,7 +124,7 @@ def test_a_home_from_before_devices_is_told_when_it_listens(
     ok(alice, "chat", "init", "--from", "dev")
     ok(bob, "chat", "init", "--from", "bob")
     ok(bob, "chat", "send", "--from", "bob", a_addr, "lost")
-    _wait_past_ttl()
+    _wait_past_ttl(relay, 1)
     heard = alice("--json", "chat", "listen", "--from", "dev", "--timeout", "2")
     assert heard.code == 0, heard.err
     events = [json.loads(x) for x in heard.out.splitlines() if x.strip()]

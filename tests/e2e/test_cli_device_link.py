@@ -7,11 +7,16 @@ device (no spending key)."""
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from tests.conftest import ROOT, Cli, RelayProcess, World
 from tests.e2e.test_cli_backup import (  # noqa: F401 - any_relay: the fixture
@@ -72,6 +77,28 @@ class Offer:
 
         doc = json.loads(out) if self.proc.returncode == 0 else None
         return self.proc.returncode, doc, "".join(self.lines) + err
+
+
+@contextmanager
+def _clock_ahead_after_first_reading(seconds: float) -> Iterator[None]:
+    """The in-process CLI's link service reads a clock ``seconds`` ahead of the real one
+    from its second reading on: ``accept`` sets its deadline from the first (``--timeout``,
+    at least 10 s), then polls the relay until the deadline by the same clock
+    (walletim.app.linking: ``POLL.delays(deadline=until, clock=self.clock)``), so a wait
+    for an answer known not to come polls for real but ends ``seconds`` sooner."""
+    from walletim.app.session import Session
+
+    made = Session.linking.func
+    readings = itertools.count()
+
+    def clock() -> float:
+        return time.time() + (seconds if next(readings) else 0.0)
+
+    def linking(session: Session) -> Any:
+        return replace(made(session), clock=clock)
+
+    with mock.patch.object(Session, "linking", property(linking)):
+        yield
 
 
 def link_phone(tmp_path: Path, laptop: Cli, relay: RelayProcess) -> Cli:
@@ -170,7 +197,8 @@ def test_a_device_linked_by_code(
     ]
     # The code is spent: another home typing it gets no answer, and nothing is stored.
     thief = _fresh(tmp_path / "thief", relay.url)
-    again = thief("chat", "device", "link", "--code", "-", "--timeout", "10", input=code + "\n")
+    with _clock_ahead_after_first_reading(9):  # its 10 s of waiting pass in about 1 s
+        again = thief("chat", "device", "link", "--code", "-", "--timeout", "10", input=code + "\n")
     assert again.code == 1 and "no answer" in again.err, again.err
     assert ok(thief, "wallet", "list")["wallets"] == []
     listed = ok(phone, "chat", "device", "list", "--from", "linked")

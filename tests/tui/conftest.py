@@ -38,6 +38,23 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
+#: How far the dialogs' clock is ahead of the real one in this test: answering a dialog
+#: "after reading it" (tests.tui.test_app_live.answer) moves it on by QUIET_S.
+READ_AHEAD = [0.0]
+
+
+@pytest.fixture(autouse=True)
+def reading_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dialogs' clock (walletim.tui.dialogs.clock: the one a Consent dialog measures its
+    quiet time on) is the real one plus READ_AHEAD, which starts at 0 in each test. A test
+    that sets its own clock replaces this one."""
+    from walletim.tui import dialogs
+
+    READ_AHEAD[0] = 0.0
+    real = dialogs.clock
+    monkeypatch.setattr(dialogs, "clock", lambda: real() + READ_AHEAD[0])
+
+
 def opener_for(
     home: Path, relay_url: str = NO_RELAY, rpc_url: str | None = None
 ) -> Callable[[], Any]:
