@@ -22,6 +22,14 @@ def relay(relay_factory: Any) -> RelayProcess:
     return proc
 
 
+def request_on(device: User, rid: str) -> dict[str, Any]:
+    """The request ``rid`` as ``device`` holds it, after taking in what the relay holds."""
+    device.ok("chat", "inbox", "--from", device.spec)
+    [seen] = [r for r in device.ok("payments", "--from", device.spec)["requests"]
+              if r["request_id"] == rid]  # fmt: skip
+    return seen
+
+
 def test_a_request_a_block_withdrew_reads_withdrawn_on_the_other_device(
     users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
     world: World,
@@ -39,15 +47,11 @@ def test_a_request_a_block_withdrew_reads_withdrawn_on_the_other_device(
     asked = bob.run("--json", "--yes", "request", "--from", bob.spec, alice.address, "0.5")
     assert asked.code == 0, asked.err
     rid = asked.json()["request_id"]
-    phone.ok("chat", "inbox", "--from", phone.spec)
-    [seen] = [r for r in phone.ok("payments", "--from", phone.spec)["requests"]
-              if r["request_id"] == rid]  # fmt: skip
+    seen = request_on(phone, rid)
     assert seen["state"] == "open", seen  # the copy reached the phone
     assert bob.ok("chat", "block", "--from", bob.spec, alice.address)["withdrawn"] >= 1
     bob.ok("chat", "inbox", "--from", bob.spec)  # tells the phone
-    phone.ok("chat", "inbox", "--from", phone.spec)
-    [seen] = [r for r in phone.ok("payments", "--from", phone.spec)["requests"]
-              if r["request_id"] == rid]  # fmt: skip
+    seen = request_on(phone, rid)
     assert seen["state"] == "withdrawn", seen
     human = phone.run("chat", "read", "--from", phone.spec, alice.address).out
     assert "REQUEST WITHDRAWN" in human, human
@@ -75,9 +79,7 @@ def test_a_block_made_on_the_other_device_withdraws_and_says_so_back(
               if r["request_id"] == rid]  # fmt: skip
     assert mine["state"] == "withdrawn", mine
     bob.ok("chat", "inbox", "--from", bob.spec)  # the laptop's next chat command tells the phone
-    phone.ok("chat", "inbox", "--from", phone.spec)
-    [seen] = [r for r in phone.ok("payments", "--from", phone.spec)["requests"]
-              if r["request_id"] == rid]  # fmt: skip
+    seen = request_on(phone, rid)
     assert seen["state"] == "withdrawn", seen
 
 
@@ -138,9 +140,7 @@ def test_a_request_the_relay_refused_for_good_reads_withdrawn_on_the_other_devic
     assert asked.code == 0 and asked.json()["state"] == "withdrawn", (asked.out, asked.err)
     rid = asked.json()["request_id"]
     bob.ok("chat", "inbox", "--from", bob.spec)  # tells the phone (if the request did not)
-    phone.ok("chat", "inbox", "--from", phone.spec)
-    [seen] = [r for r in phone.ok("payments", "--from", phone.spec)["requests"]
-              if r["request_id"] == rid]  # fmt: skip
+    seen = request_on(phone, rid)
     assert seen["state"] == "withdrawn", seen
     human = phone.run("chat", "read", "--from", phone.spec, alice.address).out
     assert "REQUEST WITHDRAWN" in human, human

@@ -13,17 +13,18 @@ ANVIL0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 ANVIL1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 
-def deploy_weth(anvil: Anvil) -> str:
+def deploy_weth(anvil: Anvil, gas_price: int | None = None) -> str:
+    """WETH9 with 5 WETH of account 0 (``gas_price``: sent at it, for a chain before London,
+    where Anvil would fill in EIP-1559 fees and refuse them)."""
     build = json.loads((ROOT / "node_modules/@uniswap/v2-periphery/build/WETH9.json").read_text())
     code = build["bytecode"] if build["bytecode"].startswith("0x") else "0x" + build["bytecode"]
+    price = {} if gas_price is None else {"gasPrice": hex(gas_price)}
     with anvil.rpc() as rpc:
-        deploy = rpc.call(
-            "eth_sendTransaction", [{"from": ANVIL0, "data": code, "gas": hex(3_000_000)}]
-        )
-        weth = str(wait_receipt(rpc, deploy)["contractAddress"])
+        made = {"from": ANVIL0, "data": code, "gas": hex(3_000_000), **price}
+        weth = str(wait_receipt(rpc, rpc.call("eth_sendTransaction", [made]))["contractAddress"])
         # deposit() with explicit gas (the node's estimate for WETH9's fallback is too low)
         deposit = {"from": ANVIL0, "to": weth, "value": hex(5 * 10**18), "data": "0xd0e30db0"}
-        deposit["gas"] = hex(100_000)
+        deposit.update(gas=hex(100_000), **price)
         wait_receipt(rpc, rpc.call("eth_sendTransaction", [deposit]))
     return weth
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, ROOT, Cli, wait_receipt
+from tests.conftest import ANVIL_MNEMONIC, HOME_PASSWORD, Cli
+from tests.integration.test_chain_tokens import deploy_weth
 from walletim.app.devnet import Anvil
 from walletim.app.session import Session
 
@@ -19,21 +20,6 @@ from walletim.app.session import Session
 def berlin() -> Iterator[Anvil]:
     with Anvil.start(args=["--hardfork", "berlin"]) as node:
         yield node
-
-
-def deploy_weth(anvil: Anvil) -> str:
-    """WETH9 with 5 WETH of account 0, deployed at a gas price (Anvil fills in EIP-1559
-    fees even before London, and refuses them)."""
-    build = json.loads((ROOT / "node_modules/@uniswap/v2-periphery/build/WETH9.json").read_text())
-    code = build["bytecode"] if build["bytecode"].startswith("0x") else "0x" + build["bytecode"]
-    dev, price = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", hex(2 * 10**9)
-    with anvil.rpc() as rpc:
-        made = {"from": dev, "data": code, "gas": hex(3_000_000), "gasPrice": price}
-        weth = str(wait_receipt(rpc, rpc.call("eth_sendTransaction", [made]))["contractAddress"])
-        deposit = {"from": dev, "to": weth, "value": hex(5 * 10**18), "data": "0xd0e30db0",
-                   "gas": hex(100_000), "gasPrice": price}  # fmt: skip
-        wait_receipt(rpc, rpc.call("eth_sendTransaction", [deposit]))
-    return weth
 
 
 def _tx_type(anvil: Anvil, tx_hash: str) -> int:
@@ -47,7 +33,7 @@ def test_a_legacy_profile_signs_contract_calls_at_the_gas_price(
     home = tmp_path / "home"
     with Session(home, HOME_PASSWORD, rpc_url=berlin.url, fast_kdf=True) as s:
         s.wallets.import_mnemonic("dev", ANVIL_MNEMONIC)
-    weth = deploy_weth(berlin)
+    weth = deploy_weth(berlin, gas_price=2 * 10**9)
     cli = Cli(home, {"WALLETIM_HOME": str(home), "WALLETIM_UNSAFE_FAST_KDF": "1",
                      "WALLETIM_PASSWORD": HOME_PASSWORD})  # fmt: skip
     # Without the profile a token transfer (no --legacy of its own) cannot be signed here.

@@ -241,10 +241,7 @@ async def test_a_payment_card_updates_until_final(
     app = app_for(bob, world, relay)
     async with app.run_test(size=(100, 30)) as pilot:
         await live(pilot)
-        await asyncio.to_thread(alice.session.wim.pay, alice.spec, bob.address, "0.1")
-        await until(pilot, lambda: "payment" in screen_text(app), "the payment in the list")
-        await pilot.press("enter")
-        await until(pilot, lambda: "0.1 ETH from" in screen_text(app), "the card", 30)
+        await paid_card(pilot, app, alice, bob)
         first = app.messages.rows[-1].view
         assert first is not None and first.verdict is not None
         assert first.verdict.state == "verified" and not first.verdict.final
@@ -257,6 +254,14 @@ async def test_a_payment_card_updates_until_final(
         await until(pilot, final, "the card final", 30)
         await pilot.pause()
         assert " ✓ PAID " in screen_text(app) and "not final" not in screen_text(app)
+
+
+async def paid_card(pilot: Any, app: Any, payer: Person, payee: Person) -> None:
+    """``payer`` pays ``payee`` 0.1 ETH; ``payee``'s app (``app``) opens its card."""
+    await asyncio.to_thread(payer.session.wim.pay, payer.spec, payee.address, "0.1")
+    await until(pilot, lambda: "payment" in screen_text(app), "the payment in the list")
+    await pilot.press("enter")
+    await until(pilot, lambda: "0.1 ETH from" in screen_text(app), "the card", 30)
 
 
 def again(port: int) -> Any:
@@ -278,10 +283,7 @@ async def test_a_node_that_stops_answering_is_said_until_it_answers_again(
     app = app_for(bob, world, relay)
     async with app.run_test(size=(100, 30)) as pilot:
         await live(pilot)
-        await asyncio.to_thread(alice.session.wim.pay, alice.spec, bob.address, "0.1")
-        await until(pilot, lambda: "payment" in screen_text(app), "the payment in the list")
-        await pilot.press("enter")
-        await until(pilot, lambda: "0.1 ETH from" in screen_text(app), "the card", 30)
+        await paid_card(pilot, app, alice, bob)
         assert "unreachable" not in app.sub_title + screen_text(app)
         state = world.anvil.rpc().call("anvil_dumpState")
         world.anvil.stop()
