@@ -33,6 +33,21 @@ def amount_out(amount_in: int, r_in: int, r_out: int) -> int:
     return amount_in * 997 * r_out // (r_in * 1000 + amount_in * 997)
 
 
+def _executed_at(world: World, plan: Any, second: int) -> tuple[Any, dict[str, Any]]:
+    """``plan`` executed, its one step mined at ``second`` (after its estimate): the outcome
+    and the step's receipt."""
+    _mined_after_the_estimate(world, second)
+    outcome = world.session.defi.execute(plan)
+    assert outcome.ok, outcome
+    [step] = outcome.steps
+    rpc = world.anvil.rpc()
+    receipt = rpc.get_transaction_receipt(step.hash)
+    assert receipt is not None
+    mined = rpc.get_block(receipt["blockNumber"])
+    assert mined is not None and int(mined["timestamp"], 16) == second
+    return outcome, receipt
+
+
 def _mined_after_the_estimate(world: World, timestamp: int) -> None:
     """The session's node mines the next block at ``timestamp`` once a gas estimate was
     asked (alone, or in one round trip with other reads)."""
@@ -71,14 +86,7 @@ def test_a_swap_estimated_in_the_pools_second_and_mined_later_has_the_gas_it_nee
     rpc.call("evm_setNextBlockTimestamp", [hex(pool_second)])  # the estimate: that second
     d = world.session.defi
     plan = d.swap("dev:1", "1", "ETH", "USDC")
-    _mined_after_the_estimate(world, pool_second + 5)  # ... and it is mined 5 s later
-    outcome = d.execute(plan)
-    assert outcome.ok, outcome
-    [step] = outcome.steps
-    receipt = rpc.get_transaction_receipt(step.hash)
-    assert receipt is not None
-    mined = rpc.get_block(receipt["blockNumber"])
-    assert mined is not None and int(mined["timestamp"], 16) == pool_second + 5
+    outcome, _ = _executed_at(world, plan, pool_second + 5)  # ... and mined 5 s later
     assert d.received(outcome) == int(plan.figures["raw_quote"])
 
 
@@ -99,14 +107,7 @@ def test_a_two_hop_swap_estimated_in_its_pools_second_and_mined_later_has_the_ga
     rpc.call("evm_setNextBlockTimestamp", [hex(pool_second)])  # the estimate: that second
     plan = d.swap("dev:1", "1", "ETH", "DAI", via="USDC")
     assert plan.figures["route"] == "ETH -> USDC -> DAI"
-    _mined_after_the_estimate(world, pool_second + 5)  # ... and it is mined 5 s later
-    outcome = d.execute(plan)
-    assert outcome.ok, outcome
-    [step] = outcome.steps
-    receipt = rpc.get_transaction_receipt(step.hash)
-    assert receipt is not None
-    mined = rpc.get_block(receipt["blockNumber"])
-    assert mined is not None and int(mined["timestamp"], 16) == pool_second + 5
+    _, receipt = _executed_at(world, plan, pool_second + 5)  # ... and mined 5 s later
     # The plan was simulated in a new second too: the gas it showed is the gas used.
     assert plan.simulation[0].gas_used == int(receipt["gasUsed"], 16)
 
