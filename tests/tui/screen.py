@@ -18,6 +18,16 @@ def screen_text(app: Any) -> str:
     return console.export_text(styles=False)
 
 
+async def until_shown(pilot: Any, app: Any, words: str, tries: int = 100) -> str:
+    """The screen's text once it shows ``words`` (or after ``tries`` pauses of 50 ms: the
+    caller's assertion then says what it lacks)."""
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        if words in screen_text(app):
+            break
+    return screen_text(app)
+
+
 def aio(fn: Any) -> Any:
     """An async test run in its own event loop (the suite has no asyncio plugin)."""
     import asyncio

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.tui.conftest import BOB, ME, NOW_S, add, opener_for, snapshot_app
-from tests.tui.screen import aio, screen_text
+from tests.tui.screen import aio, screen_text, until_shown
 
 
 @aio
@@ -417,10 +417,7 @@ async def test_a_long_refusal_is_readable_in_full(filled_home: Path) -> None:
         app.compose_box.focus()
         app.compose_box.text = "/pay 1 for tea"
         await pilot.press("enter")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if "cannot reach" in screen_text(app):
-                break
+        await until_shown(pilot, app, "cannot reach")
         status = str(app.query_one("#status").render())
         assert status.startswith(node) and "(Connection refused)" in status
         shown = " ".join(" ".join(screen_text(app).split()).split("│"))

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.tui.conftest import BOB, snapshot_app
-from tests.tui.screen import aio, screen_text
+from tests.tui.screen import aio, screen_text, until_shown
 from walletim.errors import InputError
 from walletim.tui.groups import GroupCommand, is_group_command, parse
 
@@ -91,9 +91,6 @@ async def test_a_member_command_outside_a_group_is_refused_with_the_words_kept(
         await app.open_conversation(BOB)
         app.compose_box.text = "/add carol"
         await pilot.press("enter")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if "is for a group" in screen_text(app):
-                break
+        await until_shown(pilot, app, "is for a group")
         assert "/add is for a group's conversation" in screen_text(app)
         assert len(app.screen_stack) == 1 and app.compose_box.text == "/add carol"
