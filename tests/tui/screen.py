@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def screen_text(app: Any) -> str:
@@ -26,6 +29,18 @@ async def until_shown(pilot: Any, app: Any, words: str, tries: int = 100) -> str
         if words in screen_text(app):
             break
     return screen_text(app)
+
+
+def parsed_or_one_line(parse: Callable[[str], T], line: str) -> T | None:
+    """What ``parse`` makes of a line typed in the compose box, or None where it refuses it
+    in one line (InputError); any other exception fails the test."""
+    from walletim.errors import InputError
+
+    try:
+        return parse(line)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return None
 
 
 def aio(fn: Any) -> Any:
