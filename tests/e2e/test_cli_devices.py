@@ -402,11 +402,16 @@ def test_reading_the_newest_messages_leaves_older_ones_unread_on_every_device(
         return sum(c["unread"] for c in got["conversations"] if c["address"] == b_addr)
 
     assert unread(laptop) == 3 and unread(phone) == 3
-    shown = ok(laptop, "chat", "read", "--from", "dev", "bob", "--limit", "1")["messages"]
-    assert [m["text"] for m in shown] == ["three"]
+    said = phone("chat", "read", "--from", "dev", "bob", "--limit", "1")  # the newest, read
+    assert said.code == 0 and said.out.rstrip().endswith(
+        "(2 older unread, not shown: chat read with --limit 3 shows them)"
+    ), said.out
+    assert unread(phone) == 2
+    read = ok(laptop, "chat", "read", "--from", "dev", "bob", "--limit", "1")
+    assert [m["text"] for m in read["messages"]] == ["three"] and read["unread_older"] == 2
     assert unread(laptop) == 2  # "one" and "two" were not shown
-    assert unread(phone) == 3  # no mark says more was read than was
-    ok(laptop, "chat", "read", "--from", "dev", "bob", "--limit", "3")
+    assert unread(phone) == 2  # no mark says more was read than was
+    assert ok(laptop, "chat", "read", "--from", "dev", "bob", "--limit", "3")["unread_older"] == 0
     assert unread(laptop) == 0
     assert unread(phone) == 0
 

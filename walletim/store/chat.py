@@ -436,6 +436,15 @@ class ChatRepo:
         )
         return int(cur.rowcount)
 
+    def unread_before(self, account: str, peer: str, message_id: int) -> int:
+        """How many messages the conversation shows placed before ``message_id`` are unread."""
+        row = self.store.execute(
+            f"SELECT count(*) FROM {_MSG_FROM} WHERE m.conversation_id = ? AND m.unread = 1"
+            f"{BEFORE} AND {_SHOWN}",
+            (conversation_id(account, peer), message_id),
+        ).fetchone()
+        return int(row[0])
+
     def conversations(self, account: str) -> list[ConversationInfo]:
         """The account's conversations, most recent first, with unread counts."""
         rows = self.store.execute(

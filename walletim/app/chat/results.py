@@ -111,6 +111,8 @@ class ReadResult:
     consent: Consent | None = None
     quotes: dict[str, Quote] = field(default_factory=dict)  # what replies name, by its id
     reactions: dict[str, tuple[Tally, ...]] = field(default_factory=dict)  # by message id
+    #: Unread messages older than those shown (a read shows the newest ``limit``).
+    unread_older: int = 0
 
 
 @dataclass(frozen=True, slots=True)

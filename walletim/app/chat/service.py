@@ -374,12 +374,13 @@ class ChatService:
             if mark_read and repo.mark_read(address, peer_address, since):
                 note_read(tx.conn, address, peer_address)  # for this wallet's other devices
             missing = missing_from(tx, address, peer_address)
+            older = 0 if since is None else repo.unread_before(address, peer_address, since)
         gid = peer_address.removeprefix(GROUP_PREFIX)
         group = repo.group(address, gid) if gid != peer_address else None
         shown = self._replies.decorations(conversation_id(address, peer_address), messages)
         return ReadResult(
             address, peer_address, repo.contact(peer_address), messages, missing, group,
-            self._consent.of(address, peer_address), shown.quotes, shown.reactions,
+            self._consent.of(address, peer_address), shown.quotes, shown.reactions, older,
         )  # fmt: skip
 
     # -- replies, reactions, edits, deletes -----------------------------------------------------

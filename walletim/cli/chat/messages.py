@@ -53,6 +53,9 @@ if TYPE_CHECKING:
     from walletim.messaging.threads import Version
     from walletim.store.chat import ConversationInfo, StoredMessage
 
+#: The most messages one `chat read` shows (the store's bound too: store/chat.MAX_HISTORY).
+MAX_READ = 10_000
+
 
 @click.command()
 @with_account
@@ -317,7 +320,9 @@ def _conversations(conversations: Sequence[ConversationInfo], names: dict[str, s
 @click.command()
 @account_option
 @click.argument("peer")
-@int_option("--limit", least=1, most=10_000, default=50, help="Show the newest this many messages.")
+@int_option(
+    "--limit", least=1, most=MAX_READ, default=50, help="Show the newest this many messages."
+)
 @with_home
 def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
     """Show the conversation with PEER from the local history (no network)."""
@@ -347,6 +352,7 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
             for m in r.messages
         ],
         "missing": list(r.missing),
+        "unread_older": r.unread_older,
         "group_id": None if g is None else g.group_id,
         "group": None if g is None else group_json(g),
     }
@@ -363,6 +369,11 @@ def read(ctx: Ctx, account: str, peer: str, limit: int) -> None:
             click.echo(line)
         if not r.messages:
             click.echo("(no messages)")
+        if r.unread_older:  # a read shows the newest: older ones are not marked read
+            click.echo(
+                f"({r.unread_older} older unread, not shown: chat read with --limit "
+                f"{min(limit + r.unread_older, MAX_READ)} shows them)"
+            )
         if g is None:
             warn_gaps(r.peer, r.missing, names)
 
