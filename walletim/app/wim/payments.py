@@ -219,8 +219,10 @@ class Payments:
             if same and (p.state == "pending" or now - p.created_ms < PAID_TWICE_WINDOW_MS):
                 minutes = max(0, now - p.created_ms) // 60_000
                 gone = p.message_id is not None and self.p.chats().tell_again(p.message_id)
-                untold = "; they were never told (its chat message never went): it goes again "
-                untold = (untold + "with your next chat command (walletim chat inbox)") * gone
+                untold = (
+                    "; they were never told (its chat message never went): it goes again "
+                    "with your next chat command (walletim chat inbox)"
+                ) if gone else ""  # fmt: skip
                 raise RiskRefused(
                     f"you already paid {format_amount(p.amount, p.decimals)} {p.symbol} to "
                     f"{p.payee} {minutes} min ago in transaction {p.tx_hash} ({p.state}; "
