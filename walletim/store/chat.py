@@ -92,16 +92,12 @@ _N_MSG = 22
 #: Transport copies of group messages live in the 1:1 conversations they travelled in; the
 #: group conversation shows them. Reactions, edits and deletes show on the message they
 #: name. History and the conversations' last messages leave them out.
-#: Kinds no conversation shows (a group's changes are shown in the group only).
-_HIDDEN = ("reaction", "edit", "delete")
-
-
 def _shown(m: str) -> str:
     """The messages a conversation shows (``m``: the messages' alias; ``c``: their
     conversation's): not group changes outside a group, not reactions, edits or deletes."""
     return (
         f"(c.peer LIKE 'group:%' OR {m}.kind NOT IN ('group', 'membership')) "
-        f"AND {m}.kind NOT IN {_HIDDEN!r}"
+        f"AND {m}.kind NOT IN ('reaction', 'edit', 'delete')"
     )
 
 
@@ -427,12 +423,11 @@ class ChatRepo:
         """Mark read what was shown: placed from message ``since`` through ``until`` (or on),
         and what the conversation never shows (it must not hold back a read mark)."""
         span = [(sql, at) for sql, at in ((FROM, since), (THROUGH, until)) if at is not None]
-        hidden = _HIDDEN if peer.startswith("group:") else (*_HIDDEN, "group", "membership")
         cur = self.store.execute(
-            "UPDATE messages AS m SET unread = 0 WHERE m.conversation_id = ? AND m.unread = 1 "
-            f"AND ((1{''.join(sql for sql, _ in span)}) "
-            f"OR m.kind IN ({', '.join('?' * len(hidden))}))",
-            (conversation_id(account, peer), *(at for _, at in span), *hidden),
+            "UPDATE messages AS m SET unread = 0 FROM conversations c WHERE c.id = ? AND "
+            f"m.conversation_id = c.id AND m.unread = 1 AND ((1{''.join(s for s, _ in span)}) "
+            f"OR NOT ({_SHOWN}))",
+            (conversation_id(account, peer), *(at for _, at in span)),
         )
         return int(cur.rowcount)
 
