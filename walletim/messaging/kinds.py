@@ -36,6 +36,7 @@ from typing import Literal, TypeAlias, TypeGuard
 
 from walletim.chain.units import MAX_DECIMALS
 from walletim.errors import MessagingError
+from walletim.jsonview import DECIMAL, INLINE, UNLESS_NONE, record
 from walletim.messaging import fields as F
 from walletim.messaging.envelope import WIRE_KINDS as WIRE_KINDS
 from walletim.messaging.envelope import WireKind as WireKind
@@ -83,7 +84,7 @@ class Asset:
     decimals: int
 
     def to_json(self) -> dict[str, object]:
-        return {"asset": self.address, "symbol": self.symbol, "decimals": self.decimals}
+        return record(self, address="asset")
 
 
 def _asset(body: dict[str, object]) -> Asset:
@@ -111,17 +112,7 @@ class PaymentClaim:
     signature: str  # 0x + 130 hex: the payer's EIP-712 signature of the claim
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "chain_id": self.chain_id,
-            "tx": self.tx,
-            "from": self.payer,
-            "to": self.payee,
-            **self.asset.to_json(),
-            "amount": str(self.amount),
-            "note": self.note,
-            "request_id": self.request_id,
-            "signature": self.signature,
-        }
+        return record(self, payer="from", payee="to", asset=INLINE, amount=DECIMAL)
 
     def typed_data(self) -> dict[str, object]:
         return payment_typed_data(
@@ -195,7 +186,7 @@ class SplitBill:
     own: bool
 
     def to_json(self) -> dict[str, object]:
-        return {"total": str(self.total), "peers": self.peers, "own": self.own}
+        return record(self, total=DECIMAL)
 
 
 def parse_bill(body: object) -> SplitBill:
@@ -222,19 +213,7 @@ class PaymentRequest:
     bill: SplitBill | None = None  # a split's request: the whole bill
 
     def to_json(self) -> dict[str, object]:
-        doc: dict[str, object] = {
-            "request_id": self.request_id,
-            "chain_id": self.chain_id,
-            "to": self.payee,
-            **self.asset.to_json(),
-            "amount": str(self.amount),
-            "note": self.note,
-            "uri": self.uri,
-            "split_id": self.split_id,
-        }
-        if self.bill is not None:
-            doc["bill"] = self.bill.to_json()
-        return doc
+        return record(self, payee="to", asset=INLINE, amount=DECIMAL, bill=UNLESS_NONE)
 
     @property
     def text(self) -> str:
@@ -294,19 +273,7 @@ class PacketOffer:
     note: str
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "packet_id": self.packet_id,
-            "chain_id": self.chain_id,
-            "contract": self.contract,
-            "creator": self.creator,
-            **self.asset.to_json(),
-            "total": str(self.total),
-            "shares": self.shares,
-            "random": self.random,
-            "expiry": self.expiry,
-            "vouchers": dict(self.vouchers),
-            "note": self.note,
-        }
+        return record(self, asset=INLINE, total=DECIMAL)
 
     @property
     def text(self) -> str:
@@ -367,13 +334,7 @@ class SharedAction:
     note: str
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "chain_id": self.chain_id,
-            "tx": self.tx,
-            "action": self.action,
-            "claim": self.claim,
-            "note": self.note,
-        }
+        return record(self)
 
     @property
     def text(self) -> str:
