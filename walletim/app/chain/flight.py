@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from walletim.jsonview import record
+
 if TYPE_CHECKING:
     from walletim.store.txs import TxStatus
 
@@ -42,15 +44,15 @@ class Flight:
         return self.status
 
     def json(self) -> dict[str, object]:
-        return {
-            "hash": self.hash,
-            "nonce": self.nonce,
-            "from": self.sender,
-            "state": self.status,
-            "block_number": self.block,
-            "confirmations": self.seen,
-            "confirmations_wanted": self.wanted,
-        }
+        """Its entry in an ``Interrupted`` error's ``--json`` document: every field it has."""
+        return record(
+            self,
+            sender="from",
+            status="state",
+            block="block_number",
+            seen="confirmations",
+            wanted="confirmations_wanted",
+        )
 
 
 __all__ = ["Flight"]
