@@ -313,6 +313,34 @@ async def test_a_node_that_stops_answering_is_said_until_it_answers_again(
 
 
 @aio
+async def test_a_node_that_hangs_is_said_unreachable_while_the_question_still_waits(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """The node takes the app's question and never answers (a hung node, an overloaded
+    gateway): the title says so once the question has waited the app's limit, while it still
+    waits (not only when the RPC timeout, 30 s, gives up); the node then failing outright
+    keeps the time it was first said."""
+    import socket
+
+    from walletim.tui.app import build
+
+    bob = people["bob"]
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connects, never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        app = build(opener_for(bob.session.home, relay.url, url), bob.spec)
+        app.node_silent_s = 1.0
+        async with app.run_test(size=(100, 30)) as pilot:
+            await live(pilot)
+            await until(pilot, lambda: "node unreachable since" in app.sub_title, "the title", 20)
+            assert app.doer.pinging  # said while the question is still unanswered
+            said = app.sub_title
+            silent.close()  # the connection reset: the question fails at once
+            await until(pilot, lambda: not app.doer.pinging and not app._checking, "the end")
+            await pilot.pause()
+            assert app.sub_title == said
+
+
+@aio
 async def test_safety_number_compare_and_confirm_and_a_key_change_is_loud(
     people: dict[str, Person], world: World, relay: RelayProcess
 ) -> None:

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 #: What a dialog asking for a membership change says under its question.
 SIGNED_CHANGE = "Signed by your wallet's key and sent to the members: it cannot be taken back."
+#: Seconds the node may leave the app's "do you answer?" (its newest block) unanswered before
+#: it is said to be unreachable: a node that hangs is told well before the RPC timeout (30 s).
+NODE_SILENT_S = 10.0
 #: A command typed in the compose box (a money or a group command).
 Command = TypeVar("Command")
 #: A change the compose box is writing: a reply to a row, or a row's new text.
@@ -53,11 +56,12 @@ class Done(Message):
 
 
 class Checked(Message):
-    """A check of money not final ended: ``reached``, whether the node answered it."""
+    """A check of money not final ended: ``reached``, whether the node answered it; or, with
+    ``since``, a check still waits for the node's answer, asked at ``since`` (unix s)."""
 
-    def __init__(self, reached: bool) -> None:
+    def __init__(self, reached: bool, since: float | None = None) -> None:
         super().__init__()
-        self.reached = reached
+        self.reached, self.since = reached, since
 
 
 class Acting(App[None]):
@@ -75,6 +79,8 @@ class Acting(App[None]):
     last_error: str | None = None  # the last refusal said on the status line, whole
     drafts: dict[str, str]  # words not sent, by conversation, until it is open again
     _checking = False  # a check of money not final is running
+    _check_started = 0.0  # when it began (the app's clock)
+    node_silent_s = NODE_SILENT_S
     node_down: float | None = None  # since when the node has not answered the checks
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -195,9 +201,15 @@ class Acting(App[None]):
     # -- payments not final -----------------------------------------------------------------------
 
     def _check_money(self) -> None:
+        """Start a check of money not final, unless one runs; a running one whose question to
+        the node has waited :attr:`node_silent_s` has the node said unreachable since then."""
         if not self._checking:
-            self._checking = True
+            self._checking, self._check_started = True, self.clock()
             self.run_worker(self._check, thread=True, group="check", exit_on_error=False)
+            return
+        waited = self.clock() - self._check_started
+        if self.node_down is None and self.doer.pinging and waited >= self.node_silent_s:
+            self.post_message(Checked(False, since=self._check_started))
 
     def _check(self) -> None:
         """Ask the chain again about money not final (on a worker thread); a node out of
@@ -214,7 +226,9 @@ class Acting(App[None]):
     async def on_checked(self, message: Checked) -> None:
         """Cards not final are drawn again; the node stopping or starting to answer is said
         in the title and on each of them (their state was not checked since)."""
-        down = None if message.reached else (self.node_down or self.clock())
+        if message.since is not None and not self._checking:
+            return  # that check has ended since: its own outcome is what holds
+        down = None if message.reached else (self.node_down or message.since or self.clock())
         told = down != self.node_down
         self.node_down = down
         if told:

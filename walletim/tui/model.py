@@ -220,6 +220,8 @@ class Doer:
         self._lock = threading.Lock()
         #: The last check asked the node nothing (no money open): the next asks no head.
         self._idle = False
+        #: A check waits for the node's answer to whether it answers (read by the app).
+        self.pinging = False
 
     @property
     def s(self) -> Session:
@@ -305,10 +307,13 @@ class Doer:
             rpc = self.s.chain.rpc
             ping = down or not self._idle
             if ping:
+                self.pinging = True
                 try:
                     rpc.get(Q.head())  # whether it answers (another chain: the ledger's)
                 except RpcError:
                     return False
+                finally:
+                    self.pinging = False
             before = rpc.calls
             self.s.wim.check(self.account)
             self._idle = rpc.calls == before
