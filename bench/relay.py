@@ -69,7 +69,7 @@ async def _echo_load(port: int, seconds: float) -> float:
 
     from walletim.messaging import protocol as p
 
-    payload = p.encode_client_frame(p.Send("ab" * 16, "cd" * 16, os.urandom(ENV_SIZE), 1))
+    payload = p.encode_client_frame(p.Send("ab" * 16, "cd" * 16, os.urandom(ENV_SIZE), rid=1))
     conns = [
         await connect(f"ws://127.0.0.1:{port}", compression=None, max_size=2**20)
         for _ in range(CLIENTS)

@@ -59,23 +59,23 @@ def valid_frames() -> list[str]:
         "0x" + "11" * 20, 2, (Device(bytes(16), bytes(32), 5, "laptop"),), bytes(65)
     )
     client: list[p.ClientFrame] = [
-        p.Auth(bytes(32), bytes(64), "ws://127.0.0.1:8765", 1),
-        p.DeliveryKey(bytes(32), 9),
-        p.DeliveryKey(None, 10),
-        p.Publish({"wallet": "0x" + "11" * 20}, spk, (bytes(32),), False, 2),
-        p.BundleRequest("ab" * 16, 3),
-        p.Send("ab" * 16, "cd" * 16, bytes(304), 4),
-        p.Send("ab" * 16, "cd" * 16, bytes(304), 11, bytes(16)),
-        p.Fetch(10, 5),
-        p.Ack(("cd" * 16,), 6),
-        p.Listen(7),
-        p.Watch(("ab" * 16,), 8),
-        p.BackupPut("ab" * 16, bytes(32), 0, 10, b"part", False, 12),
-        p.BackupGet("ab" * 16, 4, 13),
-        p.BackupDelete("ab" * 16, bytes(32), 14),
-        p.DevicesPut(devices, 15),
-        p.DevicesGet("ab" * 16, 16),
-        p.Publish({"wallet": "0x" + "11" * 20}, spk, (), True, 17, bytes(range(16))),
+        p.Auth(bytes(32), bytes(64), "ws://127.0.0.1:8765", rid=1),
+        p.DeliveryKey(bytes(32), rid=9),
+        p.DeliveryKey(None, rid=10),
+        p.Publish({"wallet": "0x" + "11" * 20}, spk, (bytes(32),), False, rid=2),
+        p.BundleRequest("ab" * 16, rid=3),
+        p.Send("ab" * 16, "cd" * 16, bytes(304), rid=4),
+        p.Send("ab" * 16, "cd" * 16, bytes(304), bytes(16), rid=11),
+        p.Fetch(10, rid=5),
+        p.Ack(("cd" * 16,), rid=6),
+        p.Listen(rid=7),
+        p.Watch(("ab" * 16,), rid=8),
+        p.BackupPut("ab" * 16, bytes(32), 0, 10, b"part", False, rid=12),
+        p.BackupGet("ab" * 16, 4, rid=13),
+        p.BackupDelete("ab" * 16, bytes(32), rid=14),
+        p.DevicesPut(devices, rid=15),
+        p.DevicesGet("ab" * 16, rid=16),
+        p.Publish({"wallet": "0x" + "11" * 20}, spk, (), True, bytes(range(16)), rid=17),
     ]
     server: list[p.ServerFrame] = [
         p.Challenge("relay", bytes(32), {"rate": 1}, bytes(range(32)), bytes(64)),
@@ -156,7 +156,7 @@ def _throw(url: str, batch: list[str | bytes], authenticate: bool = False) -> No
             if authenticate:
                 dialled = p.normalize_relay_url(url)
                 sig = FUZZER.sign(p.auth_message(dialled, challenge.key, challenge.nonce))
-                ws.send(p.encode_client_frame(p.Auth(FUZZER.public_key, sig, dialled, 0)))
+                ws.send(p.encode_client_frame(p.Auth(FUZZER.public_key, sig, dialled, rid=0)))
                 assert isinstance(p.decode_server_frame(ws.recv(timeout=5)), p.Ok)
             for frame in batch:
                 ws.send(frame)

@@ -959,7 +959,7 @@ def test_a_peer_resetting_while_the_relay_waits_to_send_is_no_error(
             raw = await RawWs.connect(relay.port)
             await raw.authenticate(bob)
             for rid in range(200):  # ~2.6 MB each, none read
-                raw.send(client_frame(1, p.encode_client_frame(p.Fetch(256, rid)).encode()))
+                raw.send(client_frame(1, p.encode_client_frame(p.Fetch(256, rid=rid)).encode()))
             await asyncio.sleep(1.0)  # the relay fills the socket, then waits on it
             raw.abort()  # unread data in the socket: the kernel answers with a reset
             await asyncio.sleep(0.5)

@@ -377,7 +377,7 @@ class RawWs:
     async def authenticate(self, person: Person) -> None:
         challenge = await self.challenge()
         sig = person.identity.sign(p.auth_message(self.url, challenge.key, challenge.nonce))
-        frame = p.Auth(person.key, sig, self.url, 1)
+        frame = p.Auth(person.key, sig, self.url, rid=1)
         self.send(client_frame(1, p.encode_client_frame(frame).encode()))
         got = await self.frame()
         assert got is not None and isinstance(p.decode_server_frame(got[1]), p.Ok)

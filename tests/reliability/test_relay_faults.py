@@ -423,7 +423,9 @@ def bad_cases(attacker: Person) -> list[tuple[str, bool, bytes, frozenset[int]]]
     ]  # fmt: skip
     out = [(what, False, data, codes) for what, data, codes in cases]
     out += [(f"{what}, authenticated", True, data, codes) for what, data, codes in cases]
-    bad_sig = p.encode_client_frame(p.Auth(attacker.key, bytes(64), "ws://127.0.0.1:1", 1)).encode()
+    bad_sig = p.encode_client_frame(
+        p.Auth(attacker.key, bytes(64), "ws://127.0.0.1:1", rid=1)
+    ).encode()
     out.append(("auth: a wrong signature", False, text(bad_sig), frozenset({p.CLOSE_AUTH_FAILED})))
     return out
 

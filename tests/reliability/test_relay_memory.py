@@ -154,9 +154,9 @@ def test_slow_consumers_cannot_make_the_relay_buffer_without_bound(relay: RelayP
         await c.close()
         await fill(relay.url, alice, bob.mailbox, backlog, BIG)
         base = figures["base"] = rss_kib(pid)
-        fetches = [p.encode_client_frame(p.Fetch(p.MAX_BATCH, i)).encode() for i in range(2000)]
-        listen = [p.encode_client_frame(p.Listen(1)).encode()]
-        watch = [p.encode_client_frame(p.Watch((alice.directory,), 1)).encode()]
+        fetches = [p.encode_client_frame(p.Fetch(p.MAX_BATCH, rid=i)).encode() for i in range(2000)]
+        listen = [p.encode_client_frame(p.Listen(rid=1)).encode()]
+        watch = [p.encode_client_frame(p.Watch((alice.directory,), rid=1)).encode()]
         for _ in range(slow):
             siege.append(await slow_connection(relay.port, bob, listen))
             siege.append(await slow_connection(relay.port, bob, fetches))
@@ -396,7 +396,7 @@ def test_a_peer_that_reads_nothing_is_dropped_and_a_slow_reader_is_not(
     monkeypatch.setattr(relay_conn, "SEND_TIMEOUT", 2.0)
     monkeypatch.setattr(relay_conn, "DRAIN_CHECK", 0.25)
     alice, bob = make_person(), make_person()
-    listen = [p.encode_client_frame(p.Listen(1)).encode()]
+    listen = [p.encode_client_frame(p.Listen(rid=1)).encode()]
 
     async def main() -> tuple[float, int, int]:
         relay = await RelayServer.start(tmp_path / "relay.db")

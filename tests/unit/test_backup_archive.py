@@ -138,5 +138,5 @@ def test_relay_backup_frames_decode_only_what_they_encode(text: str) -> None:
     for decode in (protocol.decode_client_frame, protocol.decode_server_frame):
         with contextlib.suppress(MessagingError):
             decode('{"op":"bput",' + text)
-    frame = protocol.BackupPut("ab" * 16, bytes(32), 0, 5, b"hello", True, 3)
+    frame = protocol.BackupPut("ab" * 16, bytes(32), 0, 5, b"hello", True, rid=3)
     assert protocol.decode_client_frame(protocol.encode_client_frame(frame)) == frame

@@ -100,10 +100,10 @@ class Relay:
     async def login(self, who: Person, *, publish: bool = True) -> Connection:
         conn = self.connect()
         sig = who.identity.sign(p.auth_message(URL, self.identity.key, conn.nonce))
-        (ok,) = await self.ask(conn, p.Auth(who.identity.public_key, sig, URL, 1))
+        (ok,) = await self.ask(conn, p.Auth(who.identity.public_key, sig, URL, rid=1))
         assert isinstance(ok, p.Ok) and ok.fields["mailbox"] == who.mailbox
         if publish:
-            frame = p.Publish(who.binding.to_json(), who.spk, (), False, 2)
+            frame = p.Publish(who.binding.to_json(), who.spk, (), False, rid=2)
             (listed,) = await self.ask(conn, frame)
             assert isinstance(listed, p.Ok) and listed.fields == {"prekeys": 0}
         return conn
@@ -140,10 +140,10 @@ def test_a_login_opens_the_mailbox_and_says_what_waits(tmp_path: Path) -> None:
     async def body(relay: Relay) -> None:
         conn = relay.connect()
         sig = alice.identity.sign(p.auth_message(URL, relay.identity.key, conn.nonce))
-        ok = only(await relay.ask(conn, p.Auth(alice.identity.public_key, sig, URL, 7)))
+        ok = only(await relay.ask(conn, p.Auth(alice.identity.public_key, sig, URL, rid=7)))
         assert isinstance(ok, p.Ok) and ok.rid == 7
         assert ok.fields == {"mailbox": alice.mailbox, "queued": 0, "prekeys": 0, "dkey": None}
-        again = await relay.ask(conn, p.Auth(alice.identity.public_key, sig, URL, 8))
+        again = await relay.ask(conn, p.Auth(alice.identity.public_key, sig, URL, rid=8))
         assert error_of(again) == ("bad_request", None)
 
     on_relay(tmp_path, body)
@@ -162,7 +162,7 @@ def test_a_login_for_another_relay_or_badly_signed_drops_the_connection(
         sig = alice.identity.sign(p.auth_message(url, relay.identity.key, nonce))
         if wrong == "signature":
             sig = bytes(64)
-        frame = p.Auth(alice.identity.public_key, sig, url, 1)
+        frame = p.Auth(alice.identity.public_key, sig, url, rid=1)
         assert await relay.requests.handle(conn, frame) is False
         assert conn.closed and conn.mailbox is None
         ws: Any = conn.ws
@@ -179,10 +179,10 @@ def test_mailbox_requests_need_a_login(tmp_path: Path) -> None:
         conn = relay.connect()
         for frame in (
             p.Fetch(rid=1),
-            p.Ack((os.urandom(16).hex(),), 2),
-            p.Listen(3),
-            p.DeliveryKey(None, 4),
-            p.Publish(alice.binding.to_json(), alice.spk, (), False, 5),
+            p.Ack((os.urandom(16).hex(),), rid=2),
+            p.Listen(rid=3),
+            p.DeliveryKey(None, rid=4),
+            p.Publish(alice.binding.to_json(), alice.spk, (), False, rid=5),
         ):
             assert error_of(await relay.ask(conn, frame)) == ("auth_required", None)
 
@@ -194,16 +194,16 @@ def test_a_bundle_is_listed_only_if_its_binding_and_prekey_verify(tmp_path: Path
 
     async def body(relay: Relay) -> None:
         conn = await relay.login(alice, publish=False)
-        someone_elses = p.Publish(mallory.binding.to_json(), alice.spk, (), False, 1)
+        someone_elses = p.Publish(mallory.binding.to_json(), alice.spk, (), False, rid=1)
         forged_spk = p.SignedPrekey(alice.spk.key, bytes(64), alice.spk.created)
-        forged = p.Publish(alice.binding.to_json(), forged_spk, (), False, 2)
+        forged = p.Publish(alice.binding.to_json(), forged_spk, (), False, rid=2)
         for frame in (someone_elses, forged):
             assert error_of(await relay.ask(conn, frame)) == ("bad_bundle", None)
         listed = only(
-            await relay.ask(conn, p.Publish(alice.binding.to_json(), alice.spk, (), False, 3))
+            await relay.ask(conn, p.Publish(alice.binding.to_json(), alice.spk, (), False, rid=3))
         )
         assert isinstance(listed, p.Ok)
-        bundle = only(await relay.ask(conn, p.BundleRequest(alice.directory, 4)))
+        bundle = only(await relay.ask(conn, p.BundleRequest(alice.directory, rid=4)))
         assert isinstance(bundle, p.BundleReply) and bundle.bundle.spk == alice.spk
 
     on_relay(tmp_path, body)
@@ -218,19 +218,19 @@ def test_mail_is_sent_once_stored_and_pushed_to_listeners(tmp_path: Path) -> Non
     async def body(relay: Relay) -> None:
         stranger = relay.connect()
         mid = os.urandom(16).hex()
-        unknown = await relay.ask(stranger, p.Send(bob.mailbox, mid, ENV, 1))
+        unknown = await relay.ask(stranger, p.Send(bob.mailbox, mid, ENV, rid=1))
         assert error_of(unknown) == ("unknown_mailbox", None)
         b = await relay.login(bob)
-        assert only(await relay.ask(b, p.Listen(5))) == p.Ok(5, {})
+        assert only(await relay.ask(b, p.Listen(rid=5))) == p.Ok(5, {})
         a = await relay.login(alice)
-        sent = only(await relay.ask(a, p.Send(bob.mailbox, mid, ENV, 9)))
+        sent = only(await relay.ask(a, p.Send(bob.mailbox, mid, ENV, rid=9)))
         assert sent == p.Sent(9, mid)
         assert [m.mid for m in b.live] == [mid]  # pushed live (the writer task sends it)
-        again = only(await relay.ask(a, p.Send(bob.mailbox, mid, ENV, 10)))
+        again = only(await relay.ask(a, p.Send(bob.mailbox, mid, ENV, rid=10)))
         assert again == p.Sent(10, mid)  # a resend: sent, not stored twice
         page = only(await relay.ask(b, p.Fetch(rid=11)))
         assert isinstance(page, p.Deliver) and [m.mid for m in page.msgs] == [mid]
-        assert only(await relay.ask(b, p.Ack((mid,), 12))) == p.Ok(12, {})
+        assert only(await relay.ask(b, p.Ack((mid,), rid=12))) == p.Ok(12, {})
         assert mid in b.acked
 
     on_relay(tmp_path, body)
@@ -245,18 +245,22 @@ def test_strangers_are_held_to_quotas_and_contacts_use_the_whole_mailbox(
     async def body(relay: Relay) -> None:
         b = await relay.login(bob)
         token = p.delivery_token(key, relay.identity.key)
-        registered = await relay.ask(b, p.DeliveryKey(p.delivery_token_hash(token), 1))
+        registered = await relay.ask(b, p.DeliveryKey(p.delivery_token_hash(token), rid=1))
         assert registered == [p.Ok(1, {})]
         stranger = relay.connect("10.0.0.9")
-        first = only(await relay.ask(stranger, p.Send(bob.mailbox, os.urandom(16).hex(), ENV, 2)))
+        first = only(
+            await relay.ask(stranger, p.Send(bob.mailbox, os.urandom(16).hex(), ENV, rid=2))
+        )
         assert isinstance(first, p.Sent)
-        limited = await relay.ask(stranger, p.Send(bob.mailbox, os.urandom(16).hex(), ENV, 3))
+        limited = await relay.ask(stranger, p.Send(bob.mailbox, os.urandom(16).hex(), ENV, rid=3))
         assert error_of(limited) == ("rate_limited", relay.limits.quota_retry_s())
         contact = relay.connect("10.0.0.9")
         for n in range(3):  # the rest of the mailbox (4) is the contacts'
-            frame = p.Send(bob.mailbox, os.urandom(16).hex(), ENV, 4 + n, token)
+            frame = p.Send(bob.mailbox, os.urandom(16).hex(), ENV, token, rid=4 + n)
             assert isinstance(only(await relay.ask(contact, frame)), p.Sent)
-        full = await relay.ask(contact, p.Send(bob.mailbox, os.urandom(16).hex(), ENV, 9, token))
+        full = await relay.ask(
+            contact, p.Send(bob.mailbox, os.urandom(16).hex(), ENV, token, rid=9)
+        )
         assert error_of(full) == ("mailbox_full", relay.limits.full_retry_s)
 
     on_relay(tmp_path, body, stranger_share=2, stranger_quota=1, stranger_ip_quota=0)
@@ -275,7 +279,7 @@ def test_a_storage_failure_answers_unavailable(tmp_path: Path) -> None:
             return future
 
         relay.store.enqueue = broken  # type: ignore[method-assign]
-        failed = await relay.ask(conn, p.Send(bob.mailbox, os.urandom(16).hex(), ENV, 1))
+        failed = await relay.ask(conn, p.Send(bob.mailbox, os.urandom(16).hex(), ENV, rid=1))
         assert error_of(failed) == ("unavailable", None)
         assert conn.inflight == 0 and conn.reserved == 0
 
@@ -295,7 +299,7 @@ def test_a_storage_failure_while_starting_to_listen_is_no_internal_error(tmp_pat
             raise StoreError("Redis at redis://127.0.0.1:1/0: connection refused")
 
         relay.store.take_expired = broken  # type: ignore[method-assign]
-        assert only(await relay.ask(b, p.Listen(5))) == p.Ok(5, {})
+        assert only(await relay.ask(b, p.Listen(rid=5))) == p.Ok(5, {})
         assert b.listening and b.catchup and b.ws.closed is None  # type: ignore[attr-defined]
 
     on_relay(tmp_path, body)
@@ -312,7 +316,9 @@ def test_a_kept_device_list_that_does_not_parse_is_served_and_trusted_as_none(
     async def body(relay: Relay) -> None:
         await relay.store.put_device_list(bob.directory, 1, "{not json")
         conn = relay.connect()
-        assert error_of(await relay.ask(conn, p.DevicesGet(bob.directory, 1)))[0] == "unavailable"
+        assert (
+            error_of(await relay.ask(conn, p.DevicesGet(bob.directory, rid=1)))[0] == "unavailable"
+        )
         dev = os.urandom(16)
         listed = await relay.requests.devices.listed_device(
             bob.binding.wallet, dev, bob.identity.public_key
@@ -336,17 +342,17 @@ def test_lookups_are_rate_limited_per_connection(tmp_path: Path) -> None:
 
     async def body(relay: Relay) -> None:
         conn = relay.connect()
-        nothing = await relay.ask(conn, p.BundleRequest(alice.directory, 1))
+        nothing = await relay.ask(conn, p.BundleRequest(alice.directory, rid=1))
         assert error_of(nothing) == ("not_found", None)
         limited = ("rate_limited", None)
-        assert error_of(await relay.ask(conn, p.BundleRequest(alice.directory, 2))) == limited
-        assert error_of(await relay.ask(conn, p.DevicesGet(alice.directory, 3))) == limited
+        assert error_of(await relay.ask(conn, p.BundleRequest(alice.directory, rid=2))) == limited
+        assert error_of(await relay.ask(conn, p.DevicesGet(alice.directory, rid=3))) == limited
         other = relay.connect()
-        assert error_of(await relay.ask(other, p.DevicesGet(alice.directory, 4))) == (
+        assert error_of(await relay.ask(other, p.DevicesGet(alice.directory, rid=4))) == (
             "not_found",
             None,
         )
-        assert error_of(await relay.ask(other, p.BundleRequest(alice.directory, 5))) == limited
+        assert error_of(await relay.ask(other, p.BundleRequest(alice.directory, rid=5))) == limited
 
     on_relay(tmp_path, body, bundle_rate=0.0001, bundle_burst=1)
 
@@ -356,12 +362,12 @@ def test_watchers_hear_of_a_publish_once_and_watch_a_bounded_number(tmp_path: Pa
 
     async def body(relay: Relay) -> None:
         watcher = relay.connect()
-        assert only(await relay.ask(watcher, p.Watch((alice.directory,), 1))) == p.Ok(1, {})
-        too_many = p.Watch(tuple(os.urandom(16).hex() for _ in range(2)), 2)
+        assert only(await relay.ask(watcher, p.Watch((alice.directory,), rid=1))) == p.Ok(1, {})
+        too_many = p.Watch(tuple(os.urandom(16).hex() for _ in range(2)), rid=2)
         assert error_of(await relay.ask(watcher, too_many)) == ("bad_request", None)
         a = await relay.login(alice, publish=False)
         for rid in (3, 4):  # published twice before the watcher reads: one notice
-            await relay.ask(a, p.Publish(alice.binding.to_json(), alice.spk, (), False, rid))
+            await relay.ask(a, p.Publish(alice.binding.to_json(), alice.spk, (), False, rid=rid))
         assert [p.decode_server_frame(f) for f in watcher.outbox] == [p.Published(alice.directory)]
         relay.subs.forget(watcher)
         assert relay.subs.watchers == {}
@@ -474,7 +480,7 @@ def test_a_size_declared_and_never_sent_holds_no_room_for_backups(tmp_path: Path
     def upload(n: int, k: int, data: bytes, *, total: int = most) -> p.BackupPut:
         tok = n.to_bytes(32, "big")
         return p.BackupPut(
-            p.backup_id(tok), tok, k * part, total, data, k * part + len(data) == total, 1
+            p.backup_id(tok), tok, k * part, total, data, k * part + len(data) == total, rid=1
         )
 
     async def body(relay: Relay) -> None:
@@ -517,7 +523,7 @@ def test_a_relay_whose_room_for_backups_is_full_refuses_uploads_in_one_line(
 
     def upload(n: int, data: bytes) -> p.BackupPut:
         tok = n.to_bytes(32, "big")
-        return p.BackupPut(p.backup_id(tok), tok, 0, len(data), data, True, 1)
+        return p.BackupPut(p.backup_id(tok), tok, 0, len(data), data, True, rid=1)
 
     async def body(relay: Relay) -> None:
         conn = relay.connect()

@@ -37,6 +37,7 @@ from walletim.errors import MessagingError, RelayRefused, RelayUnavailable
 from walletim.keys.chat import verify_ed25519
 from walletim.messaging import protocol as p
 from walletim.messaging.devices import DeviceList
+from walletim.messaging.protocol.client_frames import Unnumbered
 from walletim.messaging.protocol.fields import bounded_binding
 from walletim.messaging.relay_close import close_reason as _close_reason
 from walletim.messaging.relay_close import display_url as display_url
@@ -233,8 +234,8 @@ class RelayClient:
     def _bad_reply(self, what: str) -> RelayUnavailable:
         return RelayUnavailable(self.shown_url, f"the relay answered {what} with a bad reply")
 
-    async def _request(self, make: Callable[[int], p.ClientFrame], expect: type[F]) -> F:
-        return await self._request_text(lambda rid: p.encode_client_frame(make(rid)), expect)
+    async def _request(self, make: Unnumbered, expect: type[F]) -> F:
+        return await self._request_text(lambda rid: p.encode_client_frame(make(rid=rid)), expect)
 
     async def _request_text(self, text: Callable[[int], str], expect: type[F]) -> F:
         if self._gone is not None:
@@ -305,7 +306,7 @@ class RelayClient:
         mailbox = p.mailbox_id(identity_key)
         url = self.dialled
         sig = sign(p.auth_message(url, self.relay_key, self._nonce))
-        ok = await self._request(lambda rid: p.Auth(identity_key, sig, url, rid), p.Ok)
+        ok = await self._request(lambda rid: p.Auth(identity_key, sig, url, rid=rid), p.Ok)
         queued, prekeys = ok.fields.get("queued"), ok.fields.get("prekeys")
         dkey = ok.fields.get("dkey")
         if (
@@ -336,7 +337,7 @@ class RelayClient:
                 ``unavailable``. RelayUnavailable: connection lost.
         """
         digest = None if delivery_key is None else self.delivery_hash(delivery_key)
-        await self._request(lambda rid: p.DeliveryKey(digest, rid), p.Ok)
+        await self._request(lambda rid: p.DeliveryKey(digest, rid=rid), p.Ok)
 
     async def publish(
         self,
@@ -370,7 +371,7 @@ class RelayClient:
         frame_opks = tuple(bytes(k) for k in opks)
         doc = bounded_binding(dict(binding))
         ok = await self._request(
-            lambda rid: p.Publish(doc, spk, frame_opks, replace, rid, device), p.Ok
+            lambda rid: p.Publish(doc, spk, frame_opks, replace, device, rid=rid), p.Ok
         )
         listed = ok.fields.get("prekeys")
         if type(listed) is not int or listed < 0:
@@ -389,7 +390,7 @@ class RelayClient:
         """
         try:
             reply = await self._request(
-                lambda rid: p.BundleRequest(p.hex_id(directory, "directory"), rid, with_opk),
+                lambda rid: p.BundleRequest(p.hex_id(directory, "directory"), with_opk, rid=rid),
                 p.BundleReply,
             )
         except RelayRefused as exc:
@@ -444,7 +445,7 @@ class RelayClient:
             RelayRefused: ``auth_required``, ``unavailable``. RelayUnavailable: connection lost.
         """
         limit = max(1, min(limit, p.MAX_BATCH))
-        reply = await self._request(lambda rid: p.Fetch(limit, rid), p.Deliver)
+        reply = await self._request(lambda rid: p.Fetch(limit, rid=rid), p.Deliver)
         self._note_expired(reply.expired, reply.expired_at)
         return list(reply.msgs), reply.more
 
@@ -470,7 +471,7 @@ class RelayClient:
         Raises:
             RelayRefused: ``auth_required``. RelayUnavailable: connection lost.
         """
-        reply = await self._request(lambda rid: p.Listen(rid), p.Ok)
+        reply = await self._request(lambda rid: p.Listen(rid=rid), p.Ok)
         try:
             self._note_expired(*p.expired_field(reply.fields.get("expired")))
         except p.FrameError as exc:

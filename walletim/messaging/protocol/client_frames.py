@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from walletim.messaging.devices import DeviceList
 from walletim.messaging.protocol.fields import (
     Binding,
     Doc,
+    Frame,
     FrameError,
     SignedPrekey,
     b64,
@@ -39,29 +40,33 @@ from walletim.messaging.protocol.ids import (
 
 
 @dataclass(frozen=True, slots=True)
-class Auth:
+class Request(Frame):
+    """A frame a client sends. ``rid`` (keyword only) is its request id, echoed in the relay's
+    answer; None: the request needs none (an ``ack`` without one is not answered)."""
+
+    rid: int | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Auth(Request, op="auth"):
     """Log in to the mailbox of chat key ``key``: ``sig`` signs :func:`auth_message` (the
     ``url`` dialled, the relay's key and the challenge's nonce)."""
 
     key: bytes
     sig: bytes
     url: str  # the normalised relay URL the signature covers
-    rid: int | None = None
-    op: ClassVar[str] = "auth"
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryKey:
+class DeliveryKey(Request, op="dkey"):
     """Register the hash of this mailbox's delivery token (None: none; every sender is
     then a stranger)."""
 
     hash: bytes | None
-    rid: int | None = None
-    op: ClassVar[str] = "dkey"
 
 
 @dataclass(frozen=True, slots=True)
-class Publish:
+class Publish(Request, op="publish"):
     """List a prekey bundle (the wallet's; with ``dev``, that device's) and add ``opks`` to its
     one-time prekeys (``replace``: instead of those listed)."""
 
@@ -69,72 +74,57 @@ class Publish:
     spk: SignedPrekey
     opks: tuple[bytes, ...]
     replace: bool
-    rid: int | None = None
     #: Protocol 5: the device (16-byte id in the wallet's device list) whose own bundle this
     #: is, listed at device_directory_id; None: the wallet's one bundle, as before devices.
     dev: bytes | None = None
-    op: ClassVar[str] = "publish"
 
 
 @dataclass(frozen=True, slots=True)
-class BundleRequest:
+class BundleRequest(Request, op="bundle"):
     """The prekey bundle listed at directory ``dir`` (a first message to its wallet needs it)."""
 
     dir: str
-    rid: int | None = None
     opk: bool = True  # False: only the keys, leave the one-time prekeys for first contacts
-    op: ClassVar[str] = "bundle"
 
 
 @dataclass(frozen=True, slots=True)
-class Send:
+class Send(Request, op="send"):
     """Leave envelope ``env`` (message id ``mid``) in mailbox ``to``."""
 
     to: str
     mid: str
     env: bytes
-    rid: int | None = None
     dk: bytes | None = None  # the recipient's delivery token, if the sender has it
-    op: ClassVar[str] = "send"
 
 
 @dataclass(frozen=True, slots=True)
-class Fetch:
+class Fetch(Request, op="fetch"):
     """A page of at most ``limit`` of this mailbox's messages (answered with ``deliver``)."""
 
     limit: int = MAX_BATCH
-    rid: int | None = None
-    op: ClassVar[str] = "fetch"
 
 
 @dataclass(frozen=True, slots=True)
-class Ack:
+class Ack(Request, op="ack"):
     """The messages ``mids`` arrived: the relay deletes them from this mailbox."""
 
     mids: tuple[str, ...]
-    rid: int | None = None
-    op: ClassVar[str] = "ack"
 
 
 @dataclass(frozen=True, slots=True)
-class Listen:
+class Listen(Request, op="listen"):
     """Push this mailbox's messages as they arrive, on this connection, until it closes."""
 
-    rid: int | None = None
-    op: ClassVar[str] = "listen"
-
 
 @dataclass(frozen=True, slots=True)
-class Watch:
+class Watch(Request, op="watch"):
     """Tell this connection (``published``) when a bundle is listed at one of ``dirs``."""
 
     dirs: tuple[str, ...]
-    rid: int | None = None
-    op: ClassVar[str] = "watch"
 
 
 @dataclass(frozen=True, slots=True)
-class BackupPut:
+class BackupPut(Request, op="bput"):
     """Part of a backup upload: ``data`` goes at ``off`` (0 starts a new upload, dropping any
     unfinished one of this connection); ``total`` is the whole size; ``end`` commits it,
     replacing the backup stored under ``bid`` at once. ``tok``: the write token, whose
@@ -146,47 +136,37 @@ class BackupPut:
     total: int
     data: bytes
     end: bool
-    rid: int | None = None
-    op: ClassVar[str] = "bput"
 
 
 @dataclass(frozen=True, slots=True)
-class BackupGet:
+class BackupGet(Request, op="bget"):
     """Read the backup stored under ``bid`` from ``off`` (one part)."""
 
     bid: str
     off: int = 0
-    rid: int | None = None
-    op: ClassVar[str] = "bget"
 
 
 @dataclass(frozen=True, slots=True)
-class BackupDelete:
+class BackupDelete(Request, op="bdel"):
     """Delete the backup stored under ``bid`` (``tok``: its write token)."""
 
     bid: str
     tok: bytes
-    rid: int | None = None
-    op: ClassVar[str] = "bdel"
 
 
 @dataclass(frozen=True, slots=True)
-class DevicesPut:
+class DevicesPut(Request, op="dput"):
     """Publish a wallet's signed device list (no login needed: the wallet's signature is
     what the relay checks, and it keeps only a newer version than the one it has)."""
 
     devices: DeviceList
-    rid: int | None = None
-    op: ClassVar[str] = "dput"
 
 
 @dataclass(frozen=True, slots=True)
-class DevicesGet:
+class DevicesGet(Request, op="dget"):
     """The device list published for directory ``dir``."""
 
     dir: str
-    rid: int | None = None
-    op: ClassVar[str] = "dget"
 
 
 ClientFrame = (
@@ -195,19 +175,26 @@ ClientFrame = (
 )  # fmt: skip
 
 
+class Unnumbered(Protocol):
+    """A client frame but for its request id, made when called with one (``rid=``), as
+    ``functools.partial(Ack, mids)`` is: what a client numbering its requests is handed."""
+
+    def __call__(self, *, rid: int) -> ClientFrame: ...
+
+
 def _auth(doc: Doc, rid: int | None) -> Auth:
     url = doc.get("url")
     if not isinstance(url, str) or not 0 < len(url) <= MAX_URL:
         raise FrameError("url: expected the relay URL the login is signed for")
     return Auth(
-        unb64(doc.get("key"), "key", size=32), unb64(doc.get("sig"), "sig", size=64), url, rid
+        unb64(doc.get("key"), "key", size=32), unb64(doc.get("sig"), "sig", size=64), url, rid=rid
     )
 
 
 def _dkey(doc: Doc, rid: int | None) -> DeliveryKey:
     value = doc.get("hash")
     return DeliveryKey(
-        None if value is None else unb64(value, "hash", size=DELIVERY_HASH_BYTES), rid
+        None if value is None else unb64(value, "hash", size=DELIVERY_HASH_BYTES), rid=rid
     )
 
 
@@ -216,12 +203,12 @@ def _publish(doc: Doc, rid: int | None) -> Publish:
     opks = tuple(unb64(k, "opks[]", size=32) for k in list_field(doc, "opks", MAX_OPKS))
     replace = bool_field(doc, "replace", False)
     dev = None if doc.get("dev") is None else bytes.fromhex(hex_id(doc.get("dev"), "dev"))
-    return Publish(binding, SignedPrekey.from_json(doc.get("spk")), opks, replace, rid, dev)
+    return Publish(binding, SignedPrekey.from_json(doc.get("spk")), opks, replace, dev, rid=rid)
 
 
 def _bundle(doc: Doc, rid: int | None) -> BundleRequest:
     opk = bool_field(doc, "opk", True)
-    return BundleRequest(hex_id(doc.get("dir"), "dir"), rid, opk)
+    return BundleRequest(hex_id(doc.get("dir"), "dir"), opk, rid=rid)
 
 
 def _send(doc: Doc, rid: int | None) -> Send:
@@ -230,23 +217,23 @@ def _send(doc: Doc, rid: int | None) -> Send:
         raise FrameError("env: not a walletim envelope size")
     dk = doc.get("dk")
     token = None if dk is None else unb64(dk, "dk", size=DELIVERY_TOKEN_BYTES)
-    return Send(hex_id(doc.get("to"), "to"), hex_id(doc.get("mid"), "mid"), env, rid, token)
+    return Send(hex_id(doc.get("to"), "to"), hex_id(doc.get("mid"), "mid"), env, token, rid=rid)
 
 
 def _fetch(doc: Doc, rid: int | None) -> Fetch:
-    return Fetch(int_field(doc, "limit", 1, MAX_BATCH, MAX_BATCH), rid)
+    return Fetch(int_field(doc, "limit", 1, MAX_BATCH, MAX_BATCH), rid=rid)
 
 
 def _ack(doc: Doc, rid: int | None) -> Ack:
-    return Ack(tuple(hex_id(m, "mids[]") for m in list_field(doc, "mids", MAX_BATCH)), rid)
+    return Ack(tuple(hex_id(m, "mids[]") for m in list_field(doc, "mids", MAX_BATCH)), rid=rid)
 
 
 def _listen(doc: Doc, rid: int | None) -> Listen:
-    return Listen(rid)
+    return Listen(rid=rid)
 
 
 def _watch(doc: Doc, rid: int | None) -> Watch:
-    return Watch(tuple(hex_id(d, "dirs[]") for d in list_field(doc, "dirs", MAX_BATCH)), rid)
+    return Watch(tuple(hex_id(d, "dirs[]") for d in list_field(doc, "dirs", MAX_BATCH)), rid=rid)
 
 
 def _bput(doc: Doc, rid: int | None) -> BackupPut:
@@ -257,44 +244,44 @@ def _bput(doc: Doc, rid: int | None) -> BackupPut:
     total = int_field(doc, "total", 1, MAX_BACKUP_SIZE)
     off = int_field(doc, "off", 0, total)
     return BackupPut(
-        hex_id(doc.get("bid"), "bid"), tok, off, total, data, bool_field(doc, "end", False), rid
+        hex_id(doc.get("bid"), "bid"), tok, off, total, data, bool_field(doc, "end", False), rid=rid
     )
 
 
 def _bget(doc: Doc, rid: int | None) -> BackupGet:
     return BackupGet(
-        hex_id(doc.get("bid"), "bid"), int_field(doc, "off", 0, MAX_BACKUP_SIZE, 0), rid
+        hex_id(doc.get("bid"), "bid"), int_field(doc, "off", 0, MAX_BACKUP_SIZE, 0), rid=rid
     )
 
 
 def _bdel(doc: Doc, rid: int | None) -> BackupDelete:
     tok = unb64(doc.get("tok"), "tok", size=BACKUP_TOKEN_BYTES)
-    return BackupDelete(hex_id(doc.get("bid"), "bid"), tok, rid)
+    return BackupDelete(hex_id(doc.get("bid"), "bid"), tok, rid=rid)
 
 
 def _dput(doc: Doc, rid: int | None) -> DevicesPut:
-    return DevicesPut(device_list_field(doc.get("devices")), rid)
+    return DevicesPut(device_list_field(doc.get("devices")), rid=rid)
 
 
 def _dget(doc: Doc, rid: int | None) -> DevicesGet:
-    return DevicesGet(hex_id(doc.get("dir"), "dir"), rid)
+    return DevicesGet(hex_id(doc.get("dir"), "dir"), rid=rid)
 
 
 _DECODERS: dict[str, Callable[[Doc, int | None], ClientFrame]] = {
-    "auth": _auth,
-    "dkey": _dkey,
-    "publish": _publish,
-    "bundle": _bundle,
-    "send": _send,
-    "fetch": _fetch,
-    "ack": _ack,
-    "listen": _listen,
-    "watch": _watch,
-    "bput": _bput,
-    "bget": _bget,
-    "bdel": _bdel,
-    "dput": _dput,
-    "dget": _dget,
+    Auth.op: _auth,
+    DeliveryKey.op: _dkey,
+    Publish.op: _publish,
+    BundleRequest.op: _bundle,
+    Send.op: _send,
+    Fetch.op: _fetch,
+    Ack.op: _ack,
+    Listen.op: _listen,
+    Watch.op: _watch,
+    BackupPut.op: _bput,
+    BackupGet.op: _bget,
+    BackupDelete.op: _bdel,
+    DevicesPut.op: _dput,
+    DevicesGet.op: _dget,
 }
 
 

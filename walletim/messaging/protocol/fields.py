@@ -8,7 +8,7 @@ import binascii
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from walletim import safejson
 from walletim.errors import MessagingError
@@ -48,6 +48,21 @@ Binding = dict[str, str | int]
 
 class FrameError(MessagingError):
     """A frame that is not valid protocol: the relay closes that connection (4400)."""
+
+
+class Frame:
+    """A frame of either direction; a frame's class names its ``op`` as a class keyword
+    (``class Ack(Request, op="ack")``): the ``op`` it is encoded with."""
+
+    __slots__ = ()
+    op: ClassVar[str]
+
+    def __init_subclass__(cls, *, op: str | None = None) -> None:
+        # None: a base (Request, Answer), or the class dataclass(slots=True) makes again,
+        # which keeps the op already set.
+        super().__init_subclass__()
+        if op is not None:
+            cls.op = op
 
 
 def b64(data: bytes) -> str:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
 
 from walletim.messaging.devices import DeviceList
 from walletim.messaging.protocol.fields import (
     Bundle,
     Doc,
+    Frame,
     FrameError,
     b64,
     bool_field,
@@ -32,7 +32,7 @@ from walletim.messaging.protocol.ids import (
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(Frame):
     """A frame answering a client's request: ``rid`` is that request's id (None: it carried
     none). Pushes (Challenge, Published) answer nothing and carry no ``rid``."""
 
@@ -40,7 +40,7 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
-class Challenge:
+class Challenge(Frame, op="challenge"):
     """``key`` is the relay's long-term Ed25519 key, ``sig`` its signature over
     :func:`challenge_message` (check it, then pin ``key`` for the URL dialled)."""
 
@@ -50,42 +50,37 @@ class Challenge:
     key: bytes = bytes(32)
     sig: bytes = bytes(64)
     v: int = PROTOCOL_VERSION
-    op: ClassVar[str] = "challenge"
 
 
 @dataclass(frozen=True, slots=True)
-class Ok(Answer):
+class Ok(Answer, op="ok"):
     """A request succeeded; ``fields``: what it answers (``auth``: ``mailbox``, ``queued``,
     ``prekeys``, ``dkey``; ``publish``: ``prekeys``; many answer nothing more)."""
 
     fields: dict[str, object]
-    op: ClassVar[str] = "ok"
 
 
 @dataclass(frozen=True, slots=True)
-class Error(Answer):
+class Error(Answer, op="error"):
     """``retry``: for a temporary refusal, seconds after which trying again may succeed."""
 
     code: str
     message: str
     retry: int | None = None
-    op: ClassVar[str] = "error"
 
 
 @dataclass(frozen=True, slots=True)
-class BundleReply(Answer):
+class BundleReply(Answer, op="bundle"):
     """The prekey bundle a ``bundle`` request asked for."""
 
     bundle: Bundle
-    op: ClassVar[str] = "bundle"
 
 
 @dataclass(frozen=True, slots=True)
-class Sent(Answer):
+class Sent(Answer, op="sent"):
     """The relay holds message ``mid`` (stored now, or already before: a retried send)."""
 
     mid: str
-    op: ClassVar[str] = "sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +93,7 @@ class Delivered:
 
 
 @dataclass(frozen=True, slots=True)
-class Deliver(Answer):
+class Deliver(Answer, op="deliver"):
     """A page of mail; ``expired`` (protocol 5, on a fetch's answer): how many of this
     mailbox's messages the relay deleted undelivered (its TTL) since the last fetch, and
     ``expired_at`` when it last did (unix ms)."""
@@ -107,19 +102,17 @@ class Deliver(Answer):
     more: bool = False
     expired: int = 0
     expired_at: int = 0
-    op: ClassVar[str] = "deliver"
 
 
 @dataclass(frozen=True, slots=True)
-class Published:
+class Published(Frame, op="published"):
     """Pushed to a connection watching ``dir``: a bundle was listed there."""
 
     dir: str
-    op: ClassVar[str] = "published"
 
 
 @dataclass(frozen=True, slots=True)
-class BackupPart(Answer):
+class BackupPart(Answer, op="backup"):
     """Part of a stored backup: ``data`` from ``off`` of ``size`` bytes; ``ver`` names the
     stored version (it changes when the backup is replaced: a reader restarts)."""
 
@@ -127,15 +120,13 @@ class BackupPart(Answer):
     size: int
     off: int
     data: bytes
-    op: ClassVar[str] = "backup"
 
 
 @dataclass(frozen=True, slots=True)
-class DevicesReply(Answer):
+class DevicesReply(Answer, op="devices"):
     """A wallet's device list as the relay has it (check it: the relay is not trusted)."""
 
     devices: DeviceList
-    op: ClassVar[str] = "devices"
 
 
 ServerFrame = (
@@ -277,17 +268,17 @@ def _devices(doc: Doc, rid: int | None) -> DevicesReply:
 
 
 #: Frames that answer no request: they carry no request id.
-_PUSHES = frozenset({"challenge", "published"})
+_PUSHES = frozenset({Challenge.op, Published.op})
 _DECODERS: dict[str, Callable[[Doc, int | None], ServerFrame]] = {
-    "challenge": _challenge,
-    "published": _published,
-    "ok": _ok,
-    "error": _error,
-    "bundle": _bundle,
-    "sent": _sent,
-    "deliver": _deliver,
-    "backup": _backup,
-    "devices": _devices,
+    Challenge.op: _challenge,
+    Published.op: _published,
+    Ok.op: _ok,
+    Error.op: _error,
+    BundleReply.op: _bundle,
+    Sent.op: _sent,
+    Deliver.op: _deliver,
+    BackupPart.op: _backup,
+    DevicesReply.op: _devices,
 }
 
 
