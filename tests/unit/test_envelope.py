@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from walletim.errors import MessagingError
 from walletim.messaging.envelope import BUCKETS, CounterTracker, Frame, Payload, pad, unpad
+from walletim.messaging.protocol.fields import load as load_frame
 
 json_body = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=50),
@@ -60,6 +62,31 @@ def test_padding_hides_the_length_within_a_bucket(data: bytes) -> None:
 def test_bad_payloads(bad: bytes) -> None:
     with pytest.raises(MessagingError):
         Payload.decode(bad)
+
+
+@pytest.mark.parametrize(
+    ("decode", "what"),
+    [(Payload.decode, "message payload"), (load_frame, "frame")],
+    ids=["payload", "frame"],
+)
+@pytest.mark.parametrize(
+    ("bad", "said"),
+    [
+        (b'{"k":"\xff"}', "is not valid UTF-8 text"),
+        (b"{nope", "is not valid JSON"),
+        (b"[" * 100 + b"]" * 100, "nests arrays and objects deeper than 64 levels"),
+        (b" " * 200_000, "is larger than"),
+    ],
+    ids=["utf8", "json", "deep", "large"],
+)
+def test_a_bad_document_is_named_in_its_refusal(
+    decode: Callable[[bytes], object], what: str, bad: bytes, said: str
+) -> None:
+    """A payload's or a relay frame's refusal names what was refused (a frame's is the
+    reason the relay closes with): never a sentence missing its subject."""
+    with pytest.raises(MessagingError) as refused:
+        decode(bad)
+    assert str(refused.value).startswith(f"{what} {said}")
 
 
 def test_bad_padding() -> None:

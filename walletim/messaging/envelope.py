@@ -126,12 +126,7 @@ class Payload:
     def decode(cls, raw: bytes) -> Payload:
         """Raises MessagingError on bad JSON, version or fields."""
         doc = safejson.loads_document(
-            raw,
-            max_bytes=MAX_PAYLOAD,
-            error=MessagingError,
-            too_large="message payload too large",
-            not_json="malformed message payload",
-            too_deep="malformed message payload: nested too deep",
+            raw, max_bytes=MAX_PAYLOAD, error=MessagingError, what="message payload"
         )
         if not isinstance(doc, dict) or doc.get("v") != VERSION:
             raise MessagingError("unsupported message payload version")

@@ -96,14 +96,7 @@ def hex_id(value: object, what: str) -> str:
 
 def load(text: str | bytes) -> Doc:
     """One frame's JSON object (with a text ``op``), size and depth bounded."""
-    doc = safejson.loads_document(
-        text,
-        max_bytes=MAX_FRAME_BYTES,
-        error=FrameError,
-        too_large="frame too large",
-        not_json="frame is not JSON",
-        too_deep="frame is nested too deep",
-    )
+    doc = safejson.loads_document(text, max_bytes=MAX_FRAME_BYTES, error=FrameError, what="frame")
     if not isinstance(doc, dict) or not isinstance(doc.get("op"), str):
         raise FrameError("frame is not an object with an op")
     return doc
