@@ -119,34 +119,36 @@ def check_emoji(value: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
-    """A message answering message ``to`` (its id) with ``text``."""
+class Ref:
+    """A message about message ``to`` (its id): a reply, a reaction, an edit or a delete."""
 
     to: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply(Ref):
+    """Answers message ``to`` with ``text``."""
+
     text: str
 
 
 @dataclass(frozen=True, slots=True)
-class Reaction:
+class Reaction(Ref):
     """The sender's reaction to message ``to``: ``emoji`` replaces the one it gave before."""
 
-    to: str
     emoji: str  # "" removes the sender's reaction
 
 
 @dataclass(frozen=True, slots=True)
-class Edit:
+class Edit(Ref):
     """``text`` replaces message ``to``'s text (who may edit what: :mod:`.threads`)."""
 
-    to: str
     text: str
 
 
 @dataclass(frozen=True, slots=True)
-class Delete:
+class Delete(Ref):
     """Message ``to`` is deleted (who may delete what: :mod:`.threads`)."""
-
-    to: str
 
 
 def _text(body: dict[str, object], what: str) -> str:
