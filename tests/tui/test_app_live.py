@@ -292,6 +292,9 @@ async def test_a_node_that_stops_answering_is_said_until_it_answers_again(
         said = app.sub_title.split(" · ")[-1]
         assert said in {f"node unreachable since {t}" for t in (stopped, time.strftime("%H:%M"))}
         await until(pilot, lambda: f"not checked: {said}" in screen_text(app), "the card")
+        why = app.status_line  # why, on the status line, and whole with ctrl+l
+        assert why.startswith("node unreachable: http://") and "eth_blockNumber" in why
+        assert app.last_error == why
         view = app.messages.rows[-1].view
         assert view is not None and view.verdict is not None and view.verdict.state == "verified"
 
@@ -301,6 +304,7 @@ async def test_a_node_that_stops_answering_is_said_until_it_answers_again(
             await until(pilot, lambda: "unreachable" not in app.sub_title, "the node again", 30)
             await pilot.pause()
             assert "unreachable" not in screen_text(app)
+            assert app.status_line == "node answers again"
             await asyncio.to_thread(node.rpc().call, "anvil_mine", ["0x40"])
 
             def final() -> bool:
@@ -333,6 +337,7 @@ async def test_a_node_that_hangs_is_said_unreachable_while_the_question_still_wa
             await live(pilot)
             await until(pilot, lambda: "node unreachable since" in app.sub_title, "the title", 20)
             assert app.doer.pinging  # said while the question is still unanswered
+            assert app.status_line == "node unreachable: no answer within 1 s"
             said = app.sub_title
             silent.close()  # the connection reset: the question fails at once
             await until(pilot, lambda: not app.doer.pinging and not app._checking, "the end")

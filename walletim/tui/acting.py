@@ -56,12 +56,13 @@ class Done(Message):
 
 
 class Checked(Message):
-    """A check of money not final ended: ``reached``, whether the node answered it; or, with
-    ``since``, a check still waits for the node's answer, asked at ``since`` (unix s)."""
+    """A check of money not final ended: ``reached``, whether the node answered it (if not,
+    ``why``); or, with ``since``, a check still waits for the node's answer, asked at
+    ``since`` (unix s)."""
 
-    def __init__(self, reached: bool, since: float | None = None) -> None:
+    def __init__(self, reached: bool, why: str = "", since: float | None = None) -> None:
         super().__init__()
-        self.reached, self.since = reached, since
+        self.reached, self.why, self.since = reached, why, since
 
 
 class Acting(App[None]):
@@ -81,6 +82,8 @@ class Acting(App[None]):
     _checking = False  # a check of money not final is running
     _check_started = 0.0  # when it began (the app's clock)
     node_silent_s = NODE_SILENT_S
+    status_line = ""  # what the status line says
+    _node_line: str | None = None  # what it said when the node stopped answering
     node_down: float | None = None  # since when the node has not answered the checks
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -108,6 +111,7 @@ class Acting(App[None]):
         moves the cursor, recolours or retitles the terminal."""
         line = clean(line, newline="\n", max_spaces=4)
         self.query_one("#status", Static).update(Text(line, style=style))
+        self.status_line = line
         if "red" in style:
             self.last_error = line
             self.refresh_bindings()
@@ -209,7 +213,8 @@ class Acting(App[None]):
             return
         waited = self.clock() - self._check_started
         if self.node_down is None and self.doer.pinging and waited >= self.node_silent_s:
-            self.post_message(Checked(False, since=self._check_started))
+            why = f"no answer within {self.node_silent_s:g} s"
+            self.post_message(Checked(False, why, since=self._check_started))
 
     def _check(self) -> None:
         """Ask the chain again about money not final (on a worker thread); a node out of
@@ -221,11 +226,13 @@ class Acting(App[None]):
         finally:
             self._checking = False
         if reached is not None:  # None: another action ran (its end draws the cards again)
-            self.post_message(Checked(reached))
+            error = self.doer.node_error
+            self.post_message(Checked(reached, "" if error is None else said(error)))
 
     async def on_checked(self, message: Checked) -> None:
         """Cards not final are drawn again; the node stopping or starting to answer is said
-        in the title and on each of them (their state was not checked since)."""
+        in the title and on each of them (their state was not checked since), and why it
+        stopped on the status line (whole with ctrl+l), cleared when it answers again."""
         if message.since is not None and not self._checking:
             return  # that check has ended since: its own outcome is what holds
         down = None if message.reached else (self.node_down or message.since or self.clock())
@@ -233,6 +240,11 @@ class Acting(App[None]):
         self.node_down = down
         if told:
             self._title()
+            if down is not None:
+                self.status(f"node unreachable: {message.why}", "bold red")
+                self._node_line = self.last_error
+            elif self._node_line is not None and self._node_line == self.status_line:
+                self.status("node answers again")
         await self.refresh_cards(every=told)
 
     def _title(self) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from walletim.app.contracts import Plan
     from walletim.app.session import Session
     from walletim.app.wim import MoneyView
+    from walletim.errors import RpcError
     from walletim.messaging.threads import Tally, Version
     from walletim.store.chat import Contact, ConversationInfo, StoredMessage
     from walletim.store.order import Span
@@ -222,6 +223,8 @@ class Doer:
         self._idle = False
         #: A check waits for the node's answer to whether it answers (read by the app).
         self.pinging = False
+        #: Why the last check's node did not answer (None: it did).
+        self.node_error: RpcError | None = None
 
     @property
     def s(self) -> Session:
@@ -310,10 +313,12 @@ class Doer:
                 self.pinging = True
                 try:
                     rpc.get(Q.head())  # whether it answers (another chain: the ledger's)
-                except RpcError:
+                except RpcError as exc:
+                    self.node_error = exc
                     return False
                 finally:
                     self.pinging = False
+                self.node_error = None
             before = rpc.calls
             self.s.wim.check(self.account)
             self._idle = rpc.calls == before
