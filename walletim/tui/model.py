@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from walletim.app.contracts import Plan
     from walletim.app.session import Session
     from walletim.app.wim import MoneyView
+    from walletim.chain.rpc import RpcClient
     from walletim.errors import RpcError
     from walletim.messaging.threads import Tally, Version
     from walletim.store.chat import Contact, ConversationInfo, StoredMessage
@@ -225,6 +226,7 @@ class Doer:
         self.pinging = False
         #: Why the last check's node did not answer (None: it did).
         self.node_error: RpcError | None = None
+        self._pinger: RpcClient | None = None
 
     @property
     def s(self) -> Session:
@@ -297,34 +299,50 @@ class Doer:
     def check(self, *, down: bool = False) -> bool | None:
         """Ask the chain again about payments and shared actions not final yet (the ledger:
         confirmations, reorgs); returns whether the node answered its newest block, asked
-        first (when it does not, nothing else is asked: the ledger keeps what it knew), or
+        first on a client of its own, not holding up what the user does meanwhile (when it
+        does not answer, nothing else is asked: the ledger keeps what it knew), or
         None: skipped while another action runs, or nothing is open (the last check asked
         the node nothing, and it was not ``down``: an idle app costs a metered node no
         request). Raises WalletimError."""
         from walletim.chain.queries import Q
         from walletim.errors import RpcError
 
+        ping = down or not self._idle
+        if ping:  # on a client of its own, without the lock: a send waits for no hung node
+            node = self._node()
+            if node is None:
+                return None
+            self.pinging = True
+            try:
+                node.get(Q.head())  # whether it answers (another chain: the ledger's)
+            except RpcError as exc:
+                self.node_error = exc
+                return False
+            finally:
+                self.pinging = False
+            self.node_error = None
         if not self._lock.acquire(blocking=False):
-            return None
+            return True if ping else None  # the ledger waits for the action to end
         try:
             rpc = self.s.chain.rpc
-            ping = down or not self._idle
-            if ping:
-                self.pinging = True
-                try:
-                    rpc.get(Q.head())  # whether it answers (another chain: the ledger's)
-                except RpcError as exc:
-                    self.node_error = exc
-                    return False
-                finally:
-                    self.pinging = False
-                self.node_error = None
             before = rpc.calls
             self.s.wim.check(self.account)
             self._idle = rpc.calls == before
             return True if ping else None
         finally:
             self._lock.release()
+
+    def _node(self) -> RpcClient | None:
+        """The client the check asks the node with (None: the Session is still being opened
+        by an action)."""
+        if self._pinger is None:
+            if not self._lock.acquire(blocking=False):
+                return None
+            try:
+                self._pinger = self.s.chain.rpc.sibling()
+            finally:
+                self._lock.release()
+        return self._pinger
 
     def change(self, kind: WireKind, row: Row, value: str = "") -> Posted:
         """Reply to, react to (one emoji; "" removes), edit or delete (for everyone) the
@@ -361,6 +379,8 @@ class Doer:
             return self.s.chat.contacts_verify(self.account, peer, confirm=confirm)
 
     def close(self) -> None:
+        if self._pinger is not None:
+            self._pinger.close()
         if self._session is not None:
             self._session.close()
 
