@@ -30,8 +30,12 @@ def take_later(
     paid_tx: str | None = None,
 ) -> bool:
     """The request ``key`` (account, direction, peer, request id) takes ``state`` if it is
-    later than the one it has (:data:`_LATER`); a payment that settled it is kept. Returns
-    whether it changed."""
+    later than the one it has (:data:`_LATER`); a payment that settled it is kept. Withdrawn,
+    its message never went, whatever its state (:func:`settlement_undone` reads it): a copy
+    of ours here reads failed, as on the device that sent it. Returns whether it changed."""
+    if state == "withdrawn":
+        _failed(conn, "id = (SELECT message_id FROM requests WHERE account = ? AND direction = ? "
+                "AND peer = ? AND request_id = ?)", key)  # fmt: skip
     marks = ", ".join("?" * len(_LATER[state]))
     cur = conn.execute(
         "UPDATE requests SET state = ?, paid_tx = COALESCE(paid_tx, ?) WHERE account = ? "
@@ -39,6 +43,21 @@ def take_later(
         (state, paid_tx, *key, *_LATER[state]),
     )
     return bool(cur.rowcount)
+
+
+def settlement_undone(conn: Any, key: tuple[str, str, str, str], tx_hash: str) -> str | None:
+    """The payment ``tx_hash`` that settled the request ``key`` left the chain (a reorg): the
+    request takes back the state it had before, withdrawn if its message never went (a
+    requester is not shown open what they withdrew), else open. Returns that state (None:
+    not settled by it)."""
+    row = conn.execute(
+        "UPDATE requests SET paid_tx = NULL, state = CASE WHEN EXISTS (SELECT 1 FROM messages "
+        "m WHERE m.id = requests.message_id AND m.direction = 'out' AND m.state = 'failed') "
+        "THEN 'withdrawn' ELSE 'open' END WHERE account = ? AND direction = ? AND peer = ? AND "
+        "request_id = ? AND state = 'settled' AND paid_tx = ? RETURNING state",
+        (*key, tx_hash.lower()),
+    ).fetchone()
+    return None if row is None else str(row[0])
 
 
 def requests_never_sent(conn: Any, message_ids: Sequence[int]) -> list[str]:
@@ -70,6 +89,17 @@ def refused_for_good(conn: Any, message_ids: Sequence[int]) -> None:
         (now_ms(), *message_ids),
     )
     requests_never_sent(conn, message_ids)
+
+
+def _failed(conn: Any, where: str, params: Sequence[object]) -> list[int]:
+    """Our messages (copies another device of this wallet sent here) that never went, named
+    by ``where``: sent < failed, and a failed one stays failed. Returns those it changed."""
+    rows = conn.execute(
+        f"UPDATE messages SET state = 'failed', envelope = NULL WHERE direction = 'out' AND "
+        f"state = 'sent' AND {where} RETURNING id",
+        tuple(params),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 def offers_never_sent(conn: Any, account: str, packet_id: str) -> tuple[int, int]:
