@@ -145,3 +145,78 @@ def test_a_request_the_relay_refused_for_good_reads_withdrawn_on_the_other_devic
     human = phone.run("chat", "read", "--from", phone.spec, alice.address).out
     assert "REQUEST WITHDRAWN" in human, human
     assert not phone.ok("chat", "requests", "--from", phone.spec, "--all")["requests"]
+
+
+def packet_note(device: User, pid: str) -> str:
+    """What ``device``'s redpacket list notes of its red packet ``pid``, after taking in what
+    the relay holds."""
+    device.ok("chat", "inbox", "--from", device.spec)
+    [row] = [p for p in device.ok("redpacket", "list", "--from", device.spec)["packets"]
+             if p["packet_id"] == pid]  # fmt: skip
+    return str(row["reason"])
+
+
+def offer_state(device: User, peer: str, pid: str) -> str:
+    """The state of ``device``'s offer of red packet ``pid`` in its conversation with ``peer``."""
+    [offer] = [m for m in device.ok("chat", "read", "--from", device.spec, peer)["messages"]
+               if m["kind"] == "redpacket" and m["packet_id"] == pid]  # fmt: skip
+    return str(offer["state"])
+
+
+def test_a_red_packet_offer_a_block_withdrew_reads_so_on_the_other_device(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """Bob's laptop offers Alice a red packet while her mailbox is full: the offer waits, its
+    copy reaches Bob's phone. Bob blocks Alice on the laptop, withdrawing it: the laptop
+    says it never went, the phone read it sent (redpacket list said nothing). The block
+    tells the phone, as it tells it of requests: there it never went either."""
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    for n in range(4):  # Alice does not fetch: her mailbox fills
+        bob.ok("chat", "send", "--from", bob.spec, alice.address, f"hello {n}")
+        phone.ok("chat", "inbox", "--from", phone.spec)
+    made = bob.run("--json", "--yes", "redpacket", "create", "--from", bob.spec, "--total",
+                   "0.1", "--shares", "1", "--to", alice.address, "--expiry", "600")  # fmt: skip
+    assert made.code == 0, made.err
+    pid = made.json()["packet_id"]
+    phone.ok("chat", "inbox", "--from", phone.spec)
+    assert offer_state(phone, alice.address, pid) == "sent"  # the copy reached the phone
+    assert bob.ok("chat", "block", "--from", bob.spec, alice.address)["withdrawn"] >= 1
+    bob.ok("chat", "inbox", "--from", bob.spec)  # tells the phone
+    note = "1 of its offers never went (withdrawn by a block)"
+    for device in (bob, phone):
+        reason = packet_note(device, pid)
+        assert note in reason, (device.cli.home, reason)
+        assert offer_state(device, alice.address, pid) == "failed"
+
+
+def test_a_red_packet_offer_the_relay_refused_for_good_reads_so_on_the_other_device(
+    users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
+    world: World,
+    relay: RelayProcess,
+    tmp_path: Path,
+) -> None:
+    """The relay lost its mailboxes: Bob's laptop offers Alice a red packet, which the relay
+    refuses for good (the laptop says so); the phone, holding its copy, read it sent. It
+    says what the laptop says."""
+    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
+    bob.ok("chat", "send", "--from", bob.spec, alice.address, "hi")  # sessions with her devices
+    relay.stop()
+    for suffix in ("", "-wal", "-shm"):
+        relay.db.with_name(relay.db.name + suffix).unlink(missing_ok=True)
+    relay.restart()
+    for user in (bob, phone):
+        assert user.run("--yes", "relay", "pin", relay.url).code == 0
+    phone.ok("chat", "inbox", "--from", phone.spec)  # the phone publishes its mailbox again
+    made = bob.run("--json", "--yes", "redpacket", "create", "--from", bob.spec, "--total",
+                   "0.1", "--shares", "1", "--to", alice.address, "--expiry", "600")  # fmt: skip
+    assert made.code == 0, made.err
+    pid = made.json()["packet_id"]
+    bob.ok("chat", "inbox", "--from", bob.spec)  # tells the phone
+    note = "1 of its offers never went (refused by the relay for good)"
+    for device in (bob, phone):
+        reason = packet_note(device, pid)
+        assert note in reason, (device.cli.home, reason)
+        assert offer_state(device, alice.address, pid) == "failed"

@@ -93,6 +93,16 @@ def test_a_device_whose_clock_runs_ahead_cannot_outvote_a_later_decision(
         {"peer": BOB, "state": "blocked", "at": 1, "withdrawn": "0x" + "ab" * 16},
         {"peer": BOB, "state": "blocked", "at": 1, "withdrawn": ["0xab"]},
         {"peer": BOB, "state": "blocked", "at": 1, "withdrawn": ["0x" + "ab" * 16] * 101},
+        *(
+            {"peer": BOB, "state": "blocked", "at": 1, "offers": offers}
+            for offers in (
+                "0x" + "ab" * 32,  # offers that never went: a list
+                ["0x" + "ab" * 32],  # ... of objects
+                [{"packet_id": "0x" + "ab" * 16, "why": "blocked"}],  # a packet id's size
+                [{"packet_id": "0x" + "ab" * 32, "why": "lost"}],  # blocked or refused
+                [{"packet_id": "0x" + "ab" * 32, "why": "refused"}] * 101,  # at most 100
+            )
+        ),
     ],
 )
 def test_a_malformed_decision_is_refused(body: object) -> None:
@@ -102,3 +112,6 @@ def test_a_malformed_decision_is_refused(body: object) -> None:
     ids = ["0x" + "AB" * 16] * 100
     marked = parse_consent({"peer": BOB, "state": "blocked", "at": 5, "withdrawn": ids})
     assert marked.withdrawn == ("0x" + "ab" * 16,) * 100
+    offers = [{"packet_id": "0x" + "CD" * 32, "why": "refused"}] * 100
+    marked = parse_consent({"peer": BOB, "state": "blocked", "at": 5, "offers": offers})
+    assert marked.offers == (("0x" + "cd" * 32, "refused"),) * 100

@@ -185,6 +185,63 @@ def test_what_happened_to_a_red_packet_s_offers_that_never_went(tmp_path: Path) 
     assert never_went(0, 0) == ""
 
 
+def test_a_red_packet_s_offers_that_never_went_read_so_on_the_other_device(
+    tmp_path: Path,
+) -> None:
+    """alice's laptop offered a red packet to bob: one offer the relay refused for good,
+    one a block withdrew (two packets). Her phone, holding copies of both, read them sent,
+    and its redpacket list said nothing never went, while the laptop said refused and
+    withdrawn. The laptop tells the phone with the consent mark that tells it of withdrawn
+    requests (why included); there the copies read failed and redpacket list says the same;
+    a mark that came before its copy holds as the copy arrives (sent < failed)."""
+    from walletim.app.chat.consent_sync import consent_messages
+    from walletim.messaging.kinds import parse_consent
+    from walletim.store.consent import withdraw_unsent
+    from walletim.store.unsent import known_unsent_offer, offers_never_sent, withdrawn_elsewhere
+
+    refused, blocked, late = ("0x" + d * 32 for d in ("71", "72", "73"))
+
+    def offer(repo: ChatRepo, pid: str, state: str) -> int:
+        with repo.tx() as tx:
+            relay_id = None if state == "queued" else os.urandom(8).hex()  # a copy has one
+            mid = tx.add_message(tx.conversation(ALICE, BOB), "out", "redpacket",
+                                 {"packet_id": pid}, "", sent_ms=1, state=state,
+                                 relay_id=relay_id)  # fmt: skip
+            assert mid is not None
+            return mid
+
+    with Store.open(tmp_path / "laptop.db", KEY) as laptop:
+        repo = ChatRepo(laptop)
+        [peer] = copies(offer(repo, refused, "queued"), False)
+        offer(repo, blocked, "queued")
+        with repo.tx() as tx:
+            D.add_copies(tx.conn, peer.message_id, "e" * 16, 1, [peer])
+            D.settle_copy(tx.conn, peer.relay_id, "failed")  # refused for good
+            assert withdraw_unsent(tx.conn, ALICE, BOB) == 1  # the other, still queued
+        assert [offers_never_sent(laptop, ALICE, p) for p in (refused, blocked)] == [(0, 1), (1, 0)]
+        told = withdrawn_for_devices(laptop, ALICE, BOB)
+        [(_, state, at)] = C.for_devices(laptop, ALICE)
+        [message] = consent_messages([(BOB, state, at)], 5, {BOB: told})
+    mark = parse_consent(message.body)
+    assert mark.withdrawn == () and mark.offers == ((refused, "refused"), (blocked, "blocked"))
+
+    with Store.open(tmp_path / "phone.db", KEY) as phone:
+        repo = ChatRepo(phone)
+        copied = [offer(repo, pid, "sent") for pid in (refused, blocked)]
+        with repo.tx() as tx:
+            withdrawn_elsewhere(
+                tx.conn, ALICE, BOB, mark.withdrawn, (*mark.offers, (late, "refused"))
+            )
+            withdrawn_elsewhere(tx.conn, ALICE, BOB, (), mark.offers)  # told twice: the same
+        assert [repo.message(m).state for m in copied] == ["failed", "failed"]
+        assert [offers_never_sent(phone, ALICE, p) for p in (refused, blocked)] == [(0, 1), (1, 0)]
+        arrived = offer(repo, late, "sent")  # its copy after the mark
+        with repo.tx() as tx:
+            known_unsent_offer(tx.conn, arrived)
+        assert repo.message(arrived).state == "failed"
+        assert offers_never_sent(phone, ALICE, late) == (0, 1)
+
+
 class _Relay:
     """A relay connection that answers each mailbox as told (None: stored)."""
 

@@ -497,6 +497,49 @@ def test_a_verified_payment_settles_a_request_that_read_withdrawn(tmp_path: Path
     home.close()
 
 
+@pytest.mark.parametrize("told", ["before", "after the payment"])
+def test_a_reorg_of_the_payment_of_a_withdrawn_request_leaves_it_withdrawn(
+    tmp_path: Path, told: str
+) -> None:
+    """alice's request to bob never went (withdrawn on her laptop, told to her phone before
+    or after the copy and bob's payment came); bob paid it all the same and it read settled
+    (open < withdrawn < settled). A reorg removed that payment: the request read open,
+    asking bob for what alice had withdrawn. It reads withdrawn again, as before it was
+    paid, and the conversation says so; mined again, it is settled again."""
+    from tests.fakes.money import BOB_KEY
+    from walletim.store.unsent import withdrawn_elsewhere
+
+    home = MoneyHome(tmp_path, ALICE_KEY)
+    rid = "0x" + "6b" * 16
+    request = PaymentRequest(rid, CHAIN_ID, ALICE, Asset(None, "ETH", 18), E18 // 2, "",
+                             f"ethereum:{ALICE}@{CHAIN_ID}?value={E18 // 2}", None)  # fmt: skip
+
+    def mark() -> None:
+        with home.store.transaction() as conn:
+            withdrawn_elsewhere(conn, home.me, BOB, [rid])
+
+    if told == "before":
+        mark()
+    copy = store_message(home.chats(), home.me, BOB, "out", "request", request.to_json(), "")
+    home.wim.record_copy(home.me, copy)
+    tx = sign_tx(BOB_KEY, to=ALICE, value=E18 // 2)
+    home.chain.mine(tx, block=9)
+    home.receive(BOB, "payment", claim(tx.hash, E18 // 2, request_id=rid, payee=ALICE, key=BOB_KEY))
+    if told != "before":
+        mark()
+    assert [r.state for r in home.wim.requests("me")] == ["settled"]
+    home.chain.pend(tx)  # a reorganisation: back in the mempool
+    assert home.wim.check("me") == 1
+    assert [(r.state, r.paid_tx) for r in home.wim.requests("me")] == [("withdrawn", None)]
+    assert home.chats().message(copy.id).state == "failed"  # never went, as on the laptop
+    [notice] = [m for m in _messages(home, BOB) if m.kind == "system"]
+    assert f"request {rid} is withdrawn (never sent) again" in notice.text, notice.text
+    home.chain.mine(tx, block=10)  # mined again
+    home.wim.check("me")
+    assert [r.state for r in home.wim.requests("me")] == ["settled"]
+    home.close()
+
+
 def test_a_request_for_ether_on_another_chain_says_which_chain(tmp_path: Path) -> None:
     """bob asked alice for 1 ETH on chain 1 (mainnet) while she is on another network: her
     chat read "bob asks you for 1 ETH" as if on hers (a token asked for there says its

@@ -458,6 +458,9 @@ def read_group(body: object) -> str | None:
     return None if raw is None else F.group_id(raw)
 
 
+#: Why a red-packet offer of ours never went: a block withdrew it, or the relay refused it.
+OfferWhy = Literal["blocked", "refused"]
+OFFER_WHYS: tuple[OfferWhy, ...] = ("blocked", "refused")
 ConsentState = Literal["allowed", "blocked", "ignored", "undecided"]
 _CONSENT_STATES: tuple[ConsentState, ...] = ("allowed", "blocked", "ignored", "undecided")
 
@@ -468,21 +471,23 @@ class ConsentMark:
     ``peer`` (a checksummed address or ``group:ID``) was decided ``state`` at ``at`` (ms;
     the newest decision wins on every device). A block that withdrew requests of this wallet
     to the peer, never sent, names them in ``withdrawn`` (their request ids): the device's
-    copies of them read withdrawn too."""
+    copies of them read withdrawn too; its red-packet offers that never went, in ``offers``
+    (packet id, why: a block withdrew it or the relay refused it for good), likewise."""
 
     peer: str
     state: ConsentState
     at: int
     withdrawn: tuple[str, ...] = ()
+    offers: tuple[tuple[str, OfferWhy], ...] = ()
 
 
-#: The most request ids one consent mark names (what one block withdrew).
+#: The most request ids (and, apart, offers) one consent mark names (what one block withdrew).
 MAX_WITHDRAWN = 100
 
 
 def parse_consent(body: object) -> ConsentMark:
-    """``{"peer": ADDRESS | "group:ID", "state": ..., "at": MS, "withdrawn"?: [ID...]}``.
-    Raises MessagingError."""
+    """``{"peer": ADDRESS | "group:ID", "state": ..., "at": MS, "withdrawn"?: [ID...],
+    "offers"?: [{"packet_id": ID, "why": ...}]}``. Raises MessagingError."""
     b = F.obj(body, "consent mark")
     raw = b.get("peer")
     if isinstance(raw, str) and raw.startswith(GROUP_PREFIX):
@@ -496,7 +501,22 @@ def parse_consent(body: object) -> ConsentMark:
     if not isinstance(ids, list) or len(ids) > MAX_WITHDRAWN:
         raise MessagingError("malformed withdrawn requests")
     withdrawn = tuple(F.hex_string(i, "request id", 16) for i in ids)
-    return ConsentMark(peer, state, F.uint(b.get("at"), "at", 63), withdrawn)
+    return ConsentMark(peer, state, F.uint(b.get("at"), "at", 63), withdrawn, _offers(b))
+
+
+def _offers(body: dict[str, object]) -> tuple[tuple[str, OfferWhy], ...]:
+    """A consent mark's ``offers``: ``[{"packet_id": ID, "why": "blocked" | "refused"}]``."""
+    offers = body.get("offers", [])
+    if not isinstance(offers, list) or len(offers) > MAX_WITHDRAWN:
+        raise MessagingError("malformed offers that never went")
+    out: list[tuple[str, OfferWhy]] = []
+    for item in offers:
+        o = F.obj(item, "offer that never went")
+        why = next((w for w in OFFER_WHYS if w == o.get("why")), None)
+        if why is None:
+            raise MessagingError("malformed offer that never went")
+        out.append((F.hex_string(o.get("packet_id"), "packet id", 32), why))
+    return tuple(out)
 
 
 def _unwrapped(body: object) -> str:

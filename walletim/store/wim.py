@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from walletim.store.db import Store
 from walletim.store.sql import Sql, now_ms, one_row
-from walletim.store.unsent import known_withdrawn, offers_never_sent, take_later
+from walletim.store.unsent import (
+    known_withdrawn,
+    offers_never_sent,
+    settlement_undone,
+    take_later,
+)
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -443,15 +448,13 @@ class WimRepo:
 
     def reopen_request(
         self, account: str, request_id: str, direction: str, peer: str, tx_hash: str
-    ) -> bool:
-        """Open again a request settled by ``tx_hash`` (that payment left the chain in a
-        reorg); False if it was not settled by it."""
-        return self._write(
-            "UPDATE requests SET state = 'open', paid_tx = NULL WHERE account = ? AND "
-            "request_id = ? AND direction = ? AND peer = ? AND state = 'settled' "
-            "AND paid_tx = ?",
-            (account, request_id.lower(), direction, peer, tx_hash.lower()),
-        )
+    ) -> str | None:
+        """The payment ``tx_hash`` that settled a request left the chain in a reorg: the
+        request reads as before it, open or withdrawn
+        (:func:`~walletim.store.unsent.settlement_undone`); None if it was not settled by it."""
+        key = (account, direction, peer, request_id.lower())
+        with self.store.transaction() as conn:
+            return settlement_undone(conn, key, tx_hash)
 
     # -- splits -------------------------------------------------------------------------------
 

@@ -14,8 +14,11 @@ block that withdrew requests never sent (:func:`walletim.store.consent.withdraw_
 names them, and the copies of them on the other devices read withdrawn too, whether or not
 the decision is still the newest there (they never went, whatever was decided since); so
 does a mark for requests the relay refused for good, carrying the decision this device
-holds (:func:`walletim.store.consent.for_devices`), which changes nothing. A copy arriving
-after its mark reads withdrawn as it is stored (:func:`walletim.store.unsent.take_later`). An
+holds (:func:`walletim.store.consent.for_devices`), which changes nothing. A red-packet
+offer that never went (a block withdrew it, or the relay refused it) is named the same way,
+with why, and its copies read so there (``redpacket list`` tells them apart as here). A copy
+arriving after its mark reads withdrawn as it is stored (:func:`walletim.store.unsent.take_later`,
+:func:`walletim.store.unsent.known_unsent_offer`). An
 accept taken there hands the conversation's stored messages to the hooks, as ``chat
 accept`` does (money in it is recorded and checked).
 """
@@ -30,7 +33,7 @@ from walletim.app.chat.read_sync import own_devices, seal_to_own, send_sealed
 from walletim.messaging.devices import DeviceList
 from walletim.messaging.fanout import Message
 from walletim.store import consent as C
-from walletim.store.unsent import withdrawn_for_devices
+from walletim.store.unsent import mark_fields, withdrawn_for_devices
 
 
 def consent_messages(
@@ -39,12 +42,12 @@ def consent_messages(
     withdrawn: Mapping[str, list[str]] | None = None,
 ) -> list[Message]:
     """Each (peer, state, at) as a message of kind ``consent``, naming the requests to the
-    peer a block withdrew (``withdrawn``: by peer)."""
+    peer that never went and the red-packet offers (``withdrawn``: by peer, as
+    :func:`walletim.store.unsent.withdrawn_for_devices` keeps them)."""
     out = []
     for peer, state, at in decisions:
         body: dict[str, object] = {"peer": peer, "state": state, "at": at}
-        if withdrawn and withdrawn.get(peer):
-            body["withdrawn"] = withdrawn[peer]
+        body.update(mark_fields(withdrawn.get(peer, []) if withdrawn else []))
         out.append(Message("consent", body, now))
     return out
 

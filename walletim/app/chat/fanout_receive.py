@@ -60,7 +60,7 @@ from walletim.store import read_sync as RS
 from walletim.store.chat import ChatTx
 from walletim.store.relay import save_peer_delivery_key
 from walletim.store.threads import by_row
-from walletim.store.unsent import withdrawn_elsewhere
+from walletim.store.unsent import known_unsent_offer, withdrawn_elsewhere
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +220,7 @@ class FanoutReceiver:
         if message_id is None:
             return record_rejection(tx, me, peer, "replay", "a copy already stored")
         settle(tx, me.address, by_row(tx.conn, message_id))
+        known_unsent_offer(tx.conn, message_id)  # an offer told never to have gone
         return message_id
 
     def _read_mark(self, got: _Opened) -> Rejection | None:
@@ -248,7 +249,7 @@ class FanoutReceiver:
             return got.rejected(exc)
         was = consent_of(tx.conn, me.address, mark.peer).allowed
         took = consent_store.take_newest(tx.conn, me.address, mark.peer, mark.state, mark.at)
-        withdrawn_elsewhere(tx.conn, me.address, mark.peer, mark.withdrawn)
+        withdrawn_elsewhere(tx.conn, me.address, mark.peer, mark.withdrawn, mark.offers)
         if took and mark.state == "allowed" and not was:
             self._accepted.append(mark.peer)
         RS.remember_seen(tx.conn, got.mid)

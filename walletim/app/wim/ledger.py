@@ -210,10 +210,12 @@ class Ledger:
         reopened = ""
         if row.request_id is not None:
             direction = "out" if row.direction == "in" else "in"
-            if self.p.repo().reopen_request(
+            state = self.p.repo().reopen_request(
                 row.account, row.request_id, direction, row.peer, row.tx_hash
-            ):
-                reopened = f"; request {row.request_id} is open again"
+            )
+            if state is not None:  # as before it was paid: open, or withdrawn (never sent)
+                again = "open" if state == "open" else "withdrawn (never sent)"
+                reopened = f"; request {row.request_id} is {again} again"
         amount = format_amount(row.amount, row.decimals)
         self.notice(
             row.account,
