@@ -926,3 +926,40 @@ async def test_the_terminal_title_is_given_back_when_the_app_closes(filled_home:
         assert written[0] == TITLE_PUSH and "\x1b]2;(3) walletim\x07" in written
         await pilot.press("ctrl+q")
     assert written[-1] == TITLE_POP and written.count(TITLE_PUSH) == 1
+
+
+@aio
+async def test_words_not_sent_join_a_draft_kept_while_they_were_out(filled_home: Path) -> None:
+    """ "hi" to bob is slow to be refused; meanwhile carol's conversation is opened, bob's
+    again, "draft" typed in his box and carol's opened once more (the draft waits for bob).
+    The refusal coming back then replaced the waiting draft with "hi": "draft" was lost.
+    Both now wait for bob's conversation (the refused words first)."""
+    import threading
+    import time as clock
+
+    from tests.tui.conftest import CAROL
+
+    app = snapshot_app(filled_home)
+    refused = threading.Event()
+    send = app.doer.send
+
+    def slow_send(peer: str, text: str) -> Any:
+        refused.wait(10)  # the relay's refusal comes back after the draft was put away
+        return send(peer, text)
+
+    app.doer.send = slow_send  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", "h", "i", "enter")  # bob's conversation is the first
+        await pilot.pause()
+        await app.open_conversation(CAROL)
+        await app.open_conversation(BOB)
+        await pilot.press(*"draft")
+        await app.open_conversation(CAROL)
+        refused.set()
+        deadline = clock.monotonic() + 30
+        while "not sent" not in screen_text(app) and clock.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert app.peer == CAROL and app.compose_box.text == ""
+        await app.open_conversation(BOB)
+        assert app.compose_box.text == "hi\ndraft"

@@ -142,8 +142,9 @@ class Acting(App[None]):
     def keep_unsent(self, peer: str, text: str, line: str) -> None:
         """Words that were not sent (``line`` says why) go back into the compose box of
         their own conversation, now or when it is opened again: never into another's,
-        where enter would send them to someone else."""
-        self.drafts[peer] = text
+        where enter would send them to someone else. Words already waiting there (put away
+        while these were out) stay, after them."""
+        self._keep(peer, text, first=True)
         if peer != self.peer:
             who = label(peer, self.names)
             why = line.removeprefix("not sent: ")
@@ -156,9 +157,16 @@ class Acting(App[None]):
         it is opened again): another conversation opened next never gets them."""
         box = self.compose_box
         if self.peer is not None and box.text.strip():  # after words not sent, if any
-            kept = self.drafts.get(self.peer)
-            self.drafts[self.peer] = box.text if kept is None else f"{kept}\n{box.text}"
+            self._keep(self.peer, box.text)
         box.clear()
+
+    def _keep(self, peer: str, text: str, *, first: bool = False) -> None:
+        """``text`` waits for ``peer``'s compose box with what waits there already (after
+        it, or ``first``): one never replaces the other."""
+        kept = self.drafts.get(peer)
+        if kept is not None:
+            text = f"{text}\n{kept}" if first else f"{kept}\n{text}"
+        self.drafts[peer] = text
 
     def restore_draft(self) -> None:
         box = self.compose_box
