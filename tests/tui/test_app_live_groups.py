@@ -86,3 +86,41 @@ async def test_a_group_is_made_and_run_from_the_compose_box(
         await asyncio.to_thread(bob.inbox)
         bobs = bob.session.chat.resolve_group(bob.spec, group)
         assert alice.address in bobs.admins and bob.address in bobs.admins
+
+
+@aio
+async def test_a_hostile_group_name_in_a_question_cannot_rewrite_the_terminal(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """A group's name is its maker's choice, and the wire takes any characters in it: bob's
+    "/leave" asked "Leave NAME?" with the name raw, and Textual passes ``\\x1b`` in a Text
+    through to the terminal (retitle, clear, recolour; a right-to-left override reorders the
+    question). The question names the group as the list does, cleaned."""
+    from dataclasses import replace
+
+    from walletim.store.chat import ChatRepo
+    from walletim.tui.dialogs import Ask
+
+    alice, bob = people["alice"], people["bob"]
+    made, _ = await asyncio.to_thread(
+        alice.session.chat.group_create, alice.spec, "hot pot", [bob.address]
+    )
+    await asyncio.to_thread(bob.inbox)
+    hostile = "\x1b]2;pwned\x07\x1b[2Jfamily\u202eevil"
+    repo = ChatRepo(bob.session.open_store())
+    row = repo.group(bob.address, made.group_id)
+    assert row is not None
+    with repo.tx() as tx:  # the name as a hostile maker's create carries it
+        tx.save_group(replace(row, name=hostile))
+    app = app_for(bob, world, relay)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await live(pilot)
+        await app.open_conversation(f"group:{made.group_id}")
+        await typed(pilot, "/leave")
+        await until(pilot, lambda: isinstance(app.screen, Ask), "the question")
+        title = str(app.screen.query_one("#dialog-title").render())
+        assert title.startswith("Leave ") and "family" in title
+        for bad in ("\x1b", "\x07", "\u202e"):
+            assert bad not in title
+        await answer(pilot, "n")
+        await said(pilot, "not confirmed")

@@ -92,6 +92,7 @@ def run_group(
     show and the conversation to open (a new group's), or None. Raises InputError (a member
     command outside a group, a peer or group the rules refuse, no), RelayUnavailable."""
     from walletim.errors import Aborted
+    from walletim.tui.text import label
 
     chat = s.chat
     if cmd.kind != "group" and not is_group_peer(peer):
@@ -102,8 +103,7 @@ def run_group(
             chat.resolve_peer(p)  # a peer naming nobody is refused before the question
     else:  # what the group's rules refuse (not an admin, the last admin leaving): likewise
         chat.group_vet(account, group, cmd.kind, cmd.peers[0] if cmd.peers else None)
-    names = chat.names(account)
-    where = names.get(peer, peer[: len(GROUP_PREFIX) + 8])
+    where = label(peer, chat.names(account), width=40)  # its maker's name for it, cleaned
     if not ask(cmd.describe(where)):
         raise Aborted("not confirmed: nothing was signed")
     changed: Changed
