@@ -253,3 +253,35 @@ async def test_a_reply_or_edit_begun_elsewhere_is_not_sent_from_another_conversa
             await open_bob()
             assert app.pending is None and app.compose_box.text == ""
             assert "cancelled" in screen_text(app)
+
+
+@aio
+async def test_a_reply_or_edit_the_relay_refused_keeps_its_words(filled_home: Path) -> None:
+    """A reply (or an edit) written and sent while the relay is out of reach: its words
+    were gone, the box left empty (a message's come back). They are back in the box as that
+    reply or edit again, enter sends it once more, escape cancels."""
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await open_carol(app, pilot)
+        m = app.messages
+        reply = next(n for n, r in enumerate(m.rows) if r.message.kind == "reply")
+        for kind in ("r", "e"):
+            m.focus()
+            m.index = reply
+            await pilot.press(kind)
+            await pilot.pause()
+            app.fill_box("我的回答 🎉")
+            await pilot.press("enter")
+            for _ in range(200):
+                await pilot.pause(0.05)
+                if "not sent" in app.status_line:
+                    break
+            assert "cannot reach the chat relay" in app.status_line, kind
+            assert app.compose_box.text == "我的回答 🎉", kind
+            assert app.pending is not None and app.pending[0] == {"r": "reply", "e": "edit"}[kind]
+            assert app.pending[1].id == m.rows[reply].id
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.pending is None
+            app.compose_box.clear()

@@ -48,11 +48,13 @@ class Done(Message):
         reload: bool = True,
         unsent: tuple[str, str] | None = None,
         open_peer: str | None = None,
+        pending: Pending | None = None,
     ) -> None:
         super().__init__()
         self.line, self.ok, self.reload = line, ok, reload
         self.unsent = unsent  # (peer, words) not sent nor kept: back into their compose box
         self.open_peer = open_peer
+        self.pending = pending  # the reply or edit the unsent words were written as
 
 
 class Checked(Message):
@@ -139,11 +141,19 @@ class Acting(App[None]):
     ) -> None:
         raise NotImplementedError
 
-    def keep_unsent(self, peer: str, text: str, line: str) -> None:
+    def keep_unsent(self, peer: str, text: str, line: str, pending: Pending | None = None) -> None:
         """Words that were not sent (``line`` says why) go back into the compose box of
         their own conversation, now or when it is opened again: never into another's,
         where enter would send them to someone else. Words already waiting there (put away
-        while these were out) stay, after them."""
+        while these were out) stay, after them. Words of a reply or an edit (``pending``)
+        are that reply or edit again when nothing else is being written there now."""
+        box = self.compose_box
+        if pending is not None and peer == self.peer and self.pending is None and not box.text:
+            self.pending = pending
+            self.fill_box(text)
+            kind = pending[0]
+            self.status(f"{line} (the {kind}: enter sends it again, escape cancels)", "bold red")
+            return
         self._keep(peer, text, first=True)
         if peer != self.peer:
             who = label(peer, self.names)
@@ -360,7 +370,27 @@ class Acting(App[None]):
             return done[kind] if kind != "reaction" or value else "reaction removed"
 
         self.status(f"{kind}…")
+        if kind in ("reply", "edit"):  # words written: not lost when refused, as a message's
+            pending: Pending = ("reply", row) if kind == "reply" else ("edit", row)
+            self.run_worker(
+                lambda: self._written(job, pending, value),
+                thread=True, group="act", exit_on_error=False,
+            )  # fmt: skip
+            return
         self._work(job)
+
+    def _written(self, job: Callable[[], str], pending: Pending, text: str) -> None:
+        """On a worker thread: send a reply or an edit (``job``); refused, its words go back
+        (:meth:`keep_unsent`), as a message's do."""
+        try:
+            line = job()
+        except WalletimError as exc:
+            peer = pending[1].message.peer
+            self.post_message(
+                Done(f"not sent: {said(exc)}", False, unsent=(peer, text), pending=pending)
+            )
+            return
+        self.post_message(Done(line, True))
 
     def send_pending(self, text: str) -> bool:
         """Send what the compose box wrote as the pending reply or edit; False if none."""

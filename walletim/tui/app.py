@@ -392,7 +392,7 @@ class WalletimApp(Acting):
     async def on_done(self, message: Done) -> None:
         self.status(message.line, "green" if message.ok else "bold red")
         if message.unsent is not None:
-            self.keep_unsent(*message.unsent, message.line)
+            self.keep_unsent(*message.unsent, message.line, message.pending)
         if message.open_peer is not None:
             await self.open_conversation(message.open_peer, focus=False)
             self.status(message.line, "green")
