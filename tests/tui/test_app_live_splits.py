@@ -14,7 +14,7 @@ from tests.conftest import RelayProcess, World
 from tests.integration.conftest import Person
 from tests.tui.screen import aio, screen_text
 from tests.tui.test_app_live import answer, app_for, live, until
-from tests.tui.test_app_live_money import type_line
+from tests.tui.test_app_live_money import status_of, type_line
 
 
 @aio
@@ -101,3 +101,43 @@ async def open_conversation(pilot: Any, peer: str) -> None:
     app.convs.index = [i.peer for i in app.convs.children].index(peer)
     await pilot.press("enter")
     await until(pilot, lambda: app.peer == peer, "the conversation")
+
+
+@aio
+async def test_a_split_in_a_group_you_were_removed_from_asks_nobody(
+    people: dict[str, Person], world: World, relay: RelayProcess
+) -> None:
+    """alice removed bob from the group while his app was closed: bob's "/split 0.3" there
+    asked "Send this?" and sent carol and alice a request each, from a roster read without
+    fetching the inbox (nor checked as verified, or as one he is in), as a red packet's is.
+    It is refused before anything is asked, and no bill is recorded."""
+    from walletim.store.chat import ChatRepo, GroupRow
+    from walletim.tui.dialogs import Ask
+
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    made, _ = await asyncio.to_thread(
+        alice.session.chat.group_create, alice.spec, "dinner", [bob.address, carol.address]
+    )
+    group = f"group:{made.group_id}"
+    await asyncio.to_thread(bob.inbox)  # bob knows the group, then alice removes him
+    await asyncio.to_thread(alice.session.chat.group_remove, alice.spec, made.group_id, bob.address)
+    app = app_for(bob, world, relay)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_conversation(pilot, group)
+        await type_line(pilot, "/split 0.3 hot pot")
+        await until(pilot, lambda: "not a member" in status_of(app), "the refusal", 30)
+        assert not isinstance(app.screen, Ask)
+        assert list(bob.session.wim.splits(bob.spec)) == []
+
+        # a roster that is one sender's say-so (a group id nobody created): likewise
+        said = "0x" + "5a" * 16
+        members = tuple(sorted((bob.address, carol.address, people["dave"].address)))
+        with ChatRepo(bob.session.open_store()).tx() as tx:
+            tx.save_group(GroupRow(bob.address, said[2:], "lunch", members, 0, carol.address,
+                                   False))  # fmt: skip
+            tx.conversation(bob.address, f"group:{said[2:]}")
+        await app.open_conversation(f"group:{said[2:]}")
+        await type_line(pilot, "/split 0.3 hot pot")
+        await until(pilot, lambda: "not verified" in status_of(app), "the refusal", 30)
+        assert not isinstance(app.screen, Ask)
+        assert list(bob.session.wim.splits(bob.spec)) == []

@@ -134,13 +134,13 @@ def run_money(
         )  # fmt: skip
         return told(f"red packet {_sent(made)}: {made.outcome.hash}", made, revoked)
     _check(s, cmd)  # what would refuse it after "Send this?": said before asking
+    peers = [peer] if group is None else _members(s, account, group)  # a split in a group
     if not ask(cmd.describe()):
         raise Aborted("not confirmed: nothing was sent")
     if cmd.kind == "request":
         asked = s.wim.request(account, peer, cmd.amount, token=cmd.token, note=cmd.note)
         q = asked.request
         return told(f"requested {format_amount(q.amount, q.decimals)} {q.symbol}", asked, revoked)
-    peers = [peer] if group is None else _members(s, account, group)
     split = s.wim.split(
         account,
         cmd.amount,
@@ -219,8 +219,11 @@ def told(
 
 
 def _members(s: Session, account: str, group: str) -> list[str]:
+    """The others in ``group``'s verified roster, with this account in it, the inbox fetched
+    first (one removed on this or another device asks nobody), as a red packet's are.
+    Raises InputError (not a member, a roster not verified), RelayUnavailable."""
     me = s.chat.address(account)
-    g = s.chat.resolve_group(account, group)
+    g = s.chat.resolve_group(account, group, sync=True)
     return [m for m in g.members if m != me]
 
 
