@@ -963,3 +963,35 @@ async def test_words_not_sent_join_a_draft_kept_while_they_were_out(filled_home:
         assert app.peer == CAROL and app.compose_box.text == ""
         await app.open_conversation(BOB)
         assert app.compose_box.text == "hi\ndraft"
+
+
+@aio
+async def test_a_message_the_relay_keeps_to_send_later_is_not_put_back_to_be_sent_twice(
+    filled_home: Path,
+) -> None:
+    """The relay took the message but could not store it (its disk full: ``unavailable``),
+    or went away before confirming: the message is stored, 'sending', and goes out with the
+    listener's next pass. The app said "not sent: ... saved and will be sent" and put the
+    words back in the box: enter sent them twice (the CLI's words were mended for this).
+    The box stays empty and the line says the message was kept."""
+    import time as clock
+
+    from walletim.app.chat.outbox import not_stored
+    from walletim.errors import RelayRefused
+
+    app = snapshot_app(filled_home)
+
+    def refused(peer: str, text: str) -> Any:
+        kept = not_stored(RelayRefused("unavailable", "the relay cannot store mail right now"))
+        assert kept is not None
+        raise kept
+
+    app.doer.send = refused  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", "h", "i", "enter")
+        deadline = clock.monotonic() + 30
+        while "saved" not in app.status_line and clock.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert "will be sent" in app.status_line and "not sent" not in app.status_line
+        assert app.compose_box.text == "" and app.drafts == {}

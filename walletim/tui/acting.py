@@ -385,10 +385,9 @@ class Acting(App[None]):
         try:
             line = job()
         except WalletimError as exc:
-            peer = pending[1].message.peer
-            self.post_message(
-                Done(f"not sent: {said(exc)}", False, unsent=(peer, text), pending=pending)
-            )
+            why, back = unsent(exc)
+            words = (pending[1].message.peer, text) if back else None
+            self.post_message(Done(why, False, unsent=words, pending=pending))
             return
         self.post_message(Done(line, True))
 
@@ -436,4 +435,14 @@ class Acting(App[None]):
                 await m.replace_row(new)
 
 
-__all__ = ["Acting", "Checked", "Done", "Pending"]
+def unsent(exc: WalletimError) -> tuple[str, bool]:
+    """What a message (a reply, an edit) ``exc`` stopped says, and whether its words go back
+    into the compose box: not when it was kept to go out later (typed again: sent twice)."""
+    from walletim.app.chat.outbox import saved
+
+    if saved(exc):
+        return f"kept: {said(exc)}", False
+    return f"not sent: {said(exc)}", True
+
+
+__all__ = ["Acting", "Checked", "Done", "Pending", "unsent"]

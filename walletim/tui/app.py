@@ -26,7 +26,7 @@ from textual.widgets import Header, ListView, Static
 from walletim.display import one_line
 from walletim.errors import WalletimError
 from walletim.messaging.kinds import group_peer, is_group_peer
-from walletim.tui.acting import Acting, Done
+from walletim.tui.acting import Acting, Done, unsent
 from walletim.tui.dialogs import Ask
 from walletim.tui.groups import is_group_command
 from walletim.tui.model import PAGE, Doer, Reader, SessionOpener
@@ -380,7 +380,8 @@ class WalletimApp(Acting):
         try:
             sent = self.doer.send(peer, text)
         except WalletimError as exc:
-            self.post_message(Done(f"not sent: {said(exc)}", False, unsent=(peer, text)))
+            line, back = unsent(exc)
+            self.post_message(Done(line, False, unsent=(peer, text) if back else None))
             return
         states = {r.message.state for r in sent}
         changed = any(r.key_changed for r in sent)

@@ -370,6 +370,12 @@ def not_stored(r: BaseException) -> MessagingError | None:
     return None
 
 
+def saved(exc: BaseException) -> bool:
+    """Whether ``exc`` is one :func:`not_stored` made: its messages are stored and go out
+    with the next pass (typed again, they would go twice)."""
+    return isinstance(exc, RelayUnavailable | RelayRefused) and SAVED in str(exc)
+
+
 def _sort(
     items: Sequence[OutboxItem], results: Sequence[str | BaseException], must: str | None
 ) -> _Answers:
