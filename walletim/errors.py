@@ -153,6 +153,7 @@ CLI_ADVICE = {
     "home's transactions, or give --nonce)",
     "fees": " (give --max-fee / --priority-fee to pay more on purpose)",
     "shares": " (at most --shares {shares})",
+    "unblock": " (walletim chat unblock)",
 }
 
 

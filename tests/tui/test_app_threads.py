@@ -285,3 +285,50 @@ async def test_a_reply_or_edit_the_relay_refused_keeps_its_words(filled_home: Pa
             await pilot.pause()
             assert app.pending is None
             app.compose_box.clear()
+
+
+@aio
+async def test_a_message_to_someone_you_blocked_says_how_to_unblock_here(
+    filled_home: Path,
+) -> None:
+    """Words typed in a blocked conversation (opened from Requests) are refused: the app said
+    "(walletim chat unblock)", a command of the CLI, where its own way is Requests' u. It
+    says that; the CLI keeps its words."""
+    import asyncio
+    import time as clock
+
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import ME, NO_RELAY
+    from walletim.app.session import Session
+    from walletim.store.consent import decide
+
+    with Session(filled_home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        decide(s.open_store(), ME, STRANGER, "blocked")
+    app = snapshot_app(filled_home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.open_conversation(STRANGER)
+        await pilot.press(*"hello", "enter")
+        deadline = clock.monotonic() + 30
+        while "not sent" not in app.status_line and clock.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert "unblock them first (unblock in Requests: ctrl+r, then u)" in app.status_line
+        assert "walletim chat" not in app.status_line and app.compose_box.text == "hello"
+    assert await asyncio.to_thread(refusal, filled_home) == (
+        f"you blocked {STRANGER}: unblock them first (walletim chat unblock)"
+    )
+
+
+def refusal(home: Path) -> str:
+    """What the CLI's ``chat send`` to the blocked stranger says (its error line)."""
+    from tests.conftest import HOME_PASSWORD
+    from tests.tui.conftest import NO_RELAY
+    from walletim.app.session import Session
+    from walletim.errors import InputError
+
+    with Session(home, HOME_PASSWORD, relay_url=NO_RELAY, fast_kdf=True) as s:
+        try:
+            s.chat.send("dev", STRANGER, "hello")
+        except InputError as exc:
+            return str(exc)
+    raise AssertionError("sent to someone blocked")

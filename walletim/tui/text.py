@@ -47,6 +47,7 @@ ADVICE = {
     "nonce": " (the node may be lying: check it, or start the app on another node)",
     "fees": " (try again when fees are lower)",
     "shares": " (at most {shares} here, one for each recipient: /packet TOTAL {shares})",
+    "unblock": " (unblock in Requests: ctrl+r, then u)",
 }
 
 

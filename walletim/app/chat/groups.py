@@ -287,8 +287,8 @@ class Groups:
             raise InputError(f"{account} is not a member of {g.name!r}")
         if blocked(self.env.repo().store, me.address, group_peer(g.group_id)):
             raise InputError(
-                f"you blocked the group {g.name!r}: unblock it first (walletim chat unblock); "
-                "nothing was sent"
+                f"you blocked the group {g.name!r}: unblock it first; nothing was sent",
+                advice="unblock",
             )
         if kind == "text" and not text.strip():
             raise InputError("the message is empty")

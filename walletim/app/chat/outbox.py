@@ -166,9 +166,7 @@ class Outbox:
             if kind not in ("group", "membership") and blocked(
                 self.env.repo().store, me.address, address
             ):
-                raise InputError(
-                    f"you blocked {address}: unblock them first (walletim chat unblock)"
-                )
+                raise InputError(f"you blocked {address}: unblock them first", advice="unblock")
             resolved.append((address, kind, body, text))
         return resolved
 

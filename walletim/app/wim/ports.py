@@ -267,9 +267,7 @@ class MoneyPorts:
             if self.blocked(address, peer):
                 group = peer.startswith("group:")
                 whom = f"the group {peer[6:]}: unblock it" if group else f"{peer}: unblock them"
-                raise InputError(
-                    f"you blocked {whom} first (walletim chat unblock); nothing was signed"
-                )
+                raise InputError(f"you blocked {whom} first; nothing was signed", advice="unblock")
 
 
 __all__ = [
