@@ -25,3 +25,14 @@ def test_batch_rows_and_positions_carry_amount_and_raw(world: World, tmp_path: P
     doc = pos.json()
     for side in ("a", "b"):
         assert doc[f"raw_{side}"].isdigit() and doc[f"amount_{side}"]
+
+
+def test_approve_carries_amount_beside_raw(world: World) -> None:
+    """`token approve --json` gave `raw` alone: a script reading `amount`, as on every other
+    amount, found none."""
+    cli, net = world.cli(), ("--rpc-url", world.url)
+    r = cli(*net, "--json", "--yes", "token", "approve", "--from", "dev:1", "USDC",
+            world.address("dev:2"), "1.5")  # fmt: skip
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert (doc["amount"], doc["raw"], doc["unlimited"]) == ("1.5", "1500000", False)
