@@ -36,3 +36,20 @@ def test_approve_carries_amount_beside_raw(world: World) -> None:
     assert r.code == 0, r.err
     doc = r.json()
     assert (doc["amount"], doc["raw"], doc["unlimited"]) == ("1.5", "1500000", False)
+
+
+def test_token_ids_are_decimal_strings_everywhere(world: World) -> None:
+    """`nft transfer` and `approvals list` gave `token_id` as a JSON number (`nft list`: a
+    string): a uint256 id past 2**53 reads wrong in jq or JavaScript."""
+    cli, net = world.cli(), ("--rpc-url", world.url)
+    sent = cli(*net, "--json", "--yes", "nft", "transfer", "--from", "dev", "WIMC", "2",
+               world.address("dev:2"))  # fmt: skip
+    assert sent.code == 0, sent.err
+    assert sent.json()["token_id"] == "2"
+    approved = cli(*net, "--json", "--yes", "contract", "send", "--from", "dev", "WIMC",
+                   "approve(address,uint256)", world.address("dev:3"), "1")  # fmt: skip
+    assert approved.code == 0, approved.err
+    listed = cli(*net, "--json", "approvals", "list", "--from", "dev")
+    assert listed.code == 0, listed.err
+    ids = [a["token_id"] for a in listed.json()["approvals"] if a["kind"] == "erc721-token"]
+    assert ids == ["1"]
