@@ -53,3 +53,13 @@ def test_token_ids_are_decimal_strings_everywhere(world: World) -> None:
     assert listed.code == 0, listed.err
     ids = [a["token_id"] for a in listed.json()["approvals"] if a["kind"] == "erc721-token"]
     assert ids == ["1"]
+
+
+def test_a_vault_balance_carries_amount_beside_raw(world: World) -> None:
+    """`vault balance --json` gave the shares' `raw` with no `amount` beside it."""
+    cli, net = world.cli(), ("--rpc-url", world.url)
+    assert cli(*net, "--yes", "vault", "deposit", "--from", "dev:1", "2.5").code == 0
+    r = cli(*net, "--json", "vault", "balance", "dev:1")
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["amount"] == doc["shares"] and int(doc["raw"]) >= 2 * 10**18
