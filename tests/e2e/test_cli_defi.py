@@ -184,6 +184,9 @@ def test_bad_input_and_failures_are_one_line(world: World) -> None:
         (("vault", "withdraw", "--from", "dev:1", "1"), 1, "at most"),
         (("contract", "send", "--from", "dev:1", "USDC", "frobnicate()"), 3, "nothing was signed"),
         (("contract", "send", "--from", "dev:1", "0x" + "12" * 20, "f()"), 1, "no contract code"),
+        # no token: exit 3 (a node failure) until it read as the input error it is
+        (("approvals", "revoke", "--from", "dev:1", "0x" + "12" * 20, "dev:2"), 1, "neither"),
+        (("approvals", "revoke", "--from", "dev:1", "UniswapV2Router02", "dev:2"), 1, "neither"),
     ]
     for args, code, text in cases:
         r = world.cli()("--rpc-url", world.url, "--yes", *args)

@@ -178,3 +178,20 @@ def test_tx_status_and_balance_ask_the_node_once(world: World) -> None:
             assert refused.code == 3 and "chain id 1" in refused.err, (args, refused.err)
             # A read signs nothing: it said "nothing was signed", as if it could have.
             assert "not used (nothing is read from it" in refused.err, refused.err
+
+
+def test_a_call_signed_elsewhere_reads_call_as_one_signed_here(world: World, cast: str) -> None:
+    """A 0 ETH contract call read from the chain (signed by cast with the same key) read
+    "out" where the same call signed by this home reads "call" (it moved nothing)."""
+    me, net = world.cli(), ("--rpc-url", world.url)
+    usdc, spender = world.manifest.contracts["USDC"], world.address("dev:6")
+    theirs = subprocess.run(
+        [cast, "send", "--async", "--rpc-url", world.url, "--private-key", KEY4, usdc,
+         "approve(address,uint256)", spender, "1"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip().splitlines()[-1].lower()  # fmt: skip
+    ours = _ok(me, *net, "--json", "--yes", "token", "approve", "--from", "dev:4", "USDC",
+               spender, "2").json()["hash"]  # fmt: skip
+    doc = _ok(me, *net, "--json", "tx", "history", "--from", "dev:4").json()
+    got = {e["hash"]: (e["direction"], e["source"]) for e in doc["entries"]}
+    assert got[theirs] == ("call", "chain") and got[ours] == ("call", "home"), got

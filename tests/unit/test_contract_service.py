@@ -138,3 +138,15 @@ def test_simulations_back_to_back_read_the_next_blocks_time_once() -> None:
     now[0] += BLOCK_TIME_REUSE_S + 0.1
     sim.simulate(ALICE, [step], reuse_time=True)  # a second on: read anew too
     assert len(reads) == 3
+
+
+@pytest.mark.parametrize(
+    ("max_fee", "shown"), [(21_000 * 10**7, "0.000001"), (909_900 * 10**9, "0.00091")]
+)
+def test_a_plans_fee_bound_is_rounded_up_not_down(max_fee: int, shown: str) -> None:
+    """The bound was cut to 6 places: a fee of 0.00000021 ETH (an L2's) read "at most about
+    0 ETH", and 0.0009099 "at most about 0.000909", less than it may cost."""
+    from walletim.app.contracts.text import plan_text
+
+    text = plan_text(Plan("t", "alice", ALICE, ()), "anvil", 31337, max_fee)
+    assert f"network fee: at most about {shown} ETH" in text

@@ -69,6 +69,15 @@ def test_a_swap_quote_follows_the_pools_reserves() -> None:
         w.defi.pair("WETH", "USDC")
 
 
+@pytest.mark.parametrize(("text", "bps"), [("0.129", 12), ("0.015", 1), ("0.5%", 50), ("50", 5000)])
+def test_slippage_asked_is_never_rounded_up(text: str, bps: int) -> None:
+    """``--slippage 0.129`` set 13 basis points (0.13 %) and ``0.015`` 2: more slippage, a
+    lower minimum received, than the user allowed. Basis points are rounded down."""
+    from walletim.app.contracts import parse_percent
+
+    assert parse_percent(text) == bps
+
+
 @pytest.mark.parametrize("bps", [-1, 5001, 10_000, 0.5])
 def test_every_action_takes_the_same_slippage_bounds(bps: object) -> None:
     """``swap`` refused over 50 %, but ``add_liquidity`` took 100 % (minimums of 0: anything

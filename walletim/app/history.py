@@ -272,7 +272,10 @@ class AccountHistory:
                 block=block.number, time=block.timestamp, fee=fee,
                 nonce=_int(tx.get("nonce")), source="chain",
             )  # fmt: skip
-            out.append(_directed(entry, src, recipient or "", mine))
+            entry = _directed(entry, src, recipient or "", mine)
+            if not entry.amount and len(str(tx.get("input") or "")) > 2:  # as a home's own
+                entry = replace(entry, direction="call")  # (_own_entries): it moved no ETH
+            out.append(entry)
         return out
 
     def _dates(self, entries: list[Entry], blocks: dict[int, Block]) -> None:

@@ -132,7 +132,8 @@ class Outcome:
 
 
 def parse_percent(text: str, *, what: str = "slippage", maximum: float = 50.0) -> int:
-    """``0.5`` / ``0.5%`` -> basis points (50). Raises InputError outside 0 .. ``maximum``%."""
+    """``0.5`` / ``0.5%`` -> basis points (50), rounded down: never more slippage than asked
+    (``0.129`` is 12, not 13). Raises InputError outside 0 .. ``maximum``%."""
     from walletim.numbers import decimal
 
     exact = decimal(text.strip().removesuffix("%").strip())  # ASCII digits: never nan or ５
@@ -140,7 +141,7 @@ def parse_percent(text: str, *, what: str = "slippage", maximum: float = 50.0) -
         raise InputError(f"{what} must be a percentage like 0.5 or 1%: got {shown(text)}")
     if not 0 <= exact <= maximum:
         raise InputError(f"{what} must be between 0% and {maximum:g}%")
-    return round(float(exact) * 100)
+    return int(exact * 100)
 
 
 def now() -> int:

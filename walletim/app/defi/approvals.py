@@ -134,7 +134,7 @@ class Approvals(DefiProtocol):
                     "nothing to revoke"
                 )
         else:
-            if core.read_int(contract, "allowance(address,address)", sender, spender) == 0:
+            if self._allowance(contract, sender, spender) == 0:
                 raise InputError(
                     f"{core.c.label(spender)} has no allowance on {account}'s tokens at "
                     f"{contract}; nothing to revoke"
@@ -144,6 +144,17 @@ class Approvals(DefiProtocol):
         steps = [core.step("revoke", contract, d, kind="revoke", sender=sender) for d in calls]
         figures = {"contract": contract, "spender": spender}
         return core.plan(title, account, sender, steps, figures=figures)
+
+    def _allowance(self, contract: str, owner: str, spender: str) -> int:
+        """``allowance(owner, spender)`` of what is not an ERC-721 collection; InputError when
+        the contract's own answer says it is no ERC-20 token either (RpcError propagates)."""
+        try:
+            return self.core.read_int(contract, "allowance(address,address)", owner, spender)
+        except ContractRefused as exc:
+            raise InputError(
+                f"{self.core.c.label(contract)} answers neither as an ERC-20 token "
+                "(allowance()) nor as an ERC-721 collection: nothing to revoke there"
+            ) from exc
 
     def _nft_revokes(self, contract: str, owner: str, spender: str) -> list[bytes]:
         """The calls withdrawing ``spender``'s approvals on ``owner``'s NFTs of ``contract``

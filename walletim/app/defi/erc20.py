@@ -124,6 +124,7 @@ class Erc20(DefiProtocol):
                 "symbol": token.symbol,
                 "spender": spender,
                 "raw": str(amount),
+                "amount": format_amount(amount, token.decimals),
                 "unlimited": unlimited,
             },
         )

@@ -84,7 +84,7 @@ class Nfts(DefiProtocol):
         title = f"transfer {what} to {core.c.label(to)}"
         step = core.step("transfer", collection, data, kind="nft-transfer", sender=sender)
         figures = {
-            "collection": collection, "token_id": token_id, "to": to,
+            "collection": collection, "token_id": str(token_id), "to": to,
             "warnings": risks_json(risks),
         }  # fmt: skip
         return core.plan(title, account, sender, [step], warnings, figures)

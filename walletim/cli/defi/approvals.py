@@ -33,7 +33,7 @@ def approvals_list(ctx: Ctx, account: str | None) -> None:
                 "raw": None if a.amount is None else str(a.amount),
                 "amount": a.amount_text,
                 "unlimited": a.unlimited,
-                "token_id": a.token_id,
+                "token_id": None if a.token_id is None else str(a.token_id),
                 "block": a.block,
             }
             for n, o, a in found

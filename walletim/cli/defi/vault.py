@@ -80,6 +80,7 @@ def vault_balance(ctx: Ctx, who: str | None, vault_addr: str | None) -> None:
             "vault": p.vault,
             "symbol": p.symbol,
             "raw": str(p.shares),
+            "amount": format_amount(p.shares, p.decimals),  # beside raw, as CLI.md has it
             "shares": format_amount(p.shares, p.decimals),
             "assets": format_amount(p.assets, p.asset.decimals),
             "raw_assets": str(p.assets),
