@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # `make test` runs the suite in two phases: all but the app's tests on TEST_JOBS pytest-xdist
 # workers (a file's tests together and in order), then the app's tests (tests/tui) in one
 # process: beside a heavy test of another worker the app's live tests slow down up to 15x.
-# On this two-core machine: about 13 + 3.5 min against 19 min in one process.
+# On this two-core machine: about 11 + 4 min against 19 min in one process.
 # PYTEST_ARGS go to both phases (e.g. -x); TEST_JOBS=1 runs the first in one process too.
 TEST_JOBS ?= 2
 XDIST := $(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile,)
