@@ -116,6 +116,23 @@ def test_a_claim_a_block_withdrew_after_it_was_sealed_goes_once_unblocked(
     assert phone.ok("chat", "inbox", "--from", phone.spec)["rejected"] == []
 
 
+def _mailboxes_lost(
+    people: dict[str, User], world: World, relay: RelayProcess, tmp_path: Path
+) -> tuple[User, User, User]:
+    """Bob on two homes with sessions to Alice's devices; then the relay loses its mailboxes
+    (its database gone) and the phone publishes its own again: Alice's is unknown to it."""
+    alice, bob, phone = _bob_on_two_homes(people, world, relay, tmp_path)
+    bob.ok("chat", "send", "--from", bob.spec, alice.address, "hi")  # sessions with her devices
+    relay.stop()
+    for suffix in ("", "-wal", "-shm"):
+        relay.db.with_name(relay.db.name + suffix).unlink(missing_ok=True)
+    relay.restart()
+    for user in (bob, phone):
+        assert user.run("--yes", "relay", "pin", relay.url).code == 0
+    phone.ok("chat", "inbox", "--from", phone.spec)  # the phone publishes its mailbox again
+    return alice, bob, phone
+
+
 def test_a_request_the_relay_refused_for_good_reads_withdrawn_on_the_other_device(
     users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
     world: World,
@@ -127,15 +144,7 @@ def test_a_request_the_relay_refused_for_good_reads_withdrawn_on_the_other_devic
     request reads withdrawn there, while its copy reached Bob's phone, which read it open for
     ever (asking a payee who never saw it). The laptop tells the phone with its chat
     commands, as a block's withdrawal is told: there it reads withdrawn too."""
-    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
-    bob.ok("chat", "send", "--from", bob.spec, alice.address, "hi")  # sessions with her devices
-    relay.stop()
-    for suffix in ("", "-wal", "-shm"):
-        relay.db.with_name(relay.db.name + suffix).unlink(missing_ok=True)
-    relay.restart()
-    for user in (bob, phone):
-        assert user.run("--yes", "relay", "pin", relay.url).code == 0
-    phone.ok("chat", "inbox", "--from", phone.spec)  # the phone publishes its mailbox again
+    alice, bob, phone = _mailboxes_lost(users, world, relay, tmp_path)
     asked = bob.run("--yes", "--json", "request", "--from", bob.spec, alice.address, "0.5")
     assert asked.code == 0 and asked.json()["state"] == "withdrawn", (asked.out, asked.err)
     rid = asked.json()["request_id"]
@@ -201,15 +210,7 @@ def test_a_red_packet_offer_the_relay_refused_for_good_reads_so_on_the_other_dev
     """The relay lost its mailboxes: Bob's laptop offers Alice a red packet, which the relay
     refuses for good (the laptop says so); the phone, holding its copy, read it sent. It
     says what the laptop says."""
-    alice, bob, phone = _bob_on_two_homes(users, world, relay, tmp_path)
-    bob.ok("chat", "send", "--from", bob.spec, alice.address, "hi")  # sessions with her devices
-    relay.stop()
-    for suffix in ("", "-wal", "-shm"):
-        relay.db.with_name(relay.db.name + suffix).unlink(missing_ok=True)
-    relay.restart()
-    for user in (bob, phone):
-        assert user.run("--yes", "relay", "pin", relay.url).code == 0
-    phone.ok("chat", "inbox", "--from", phone.spec)  # the phone publishes its mailbox again
+    alice, bob, phone = _mailboxes_lost(users, world, relay, tmp_path)
     made = bob.run("--json", "--yes", "redpacket", "create", "--from", bob.spec, "--total",
                    "0.1", "--shares", "1", "--to", alice.address, "--expiry", "600")  # fmt: skip
     assert made.code == 0, made.err

@@ -3,6 +3,7 @@ records, text that stays text, paging through a long history, search, the compos
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -230,25 +231,30 @@ async def test_a_message_the_relay_never_took_goes_back_into_the_compose_box(
         assert app.compose_box.text == "hi!"
 
 
+def refusal_held(app: Any) -> threading.Event:
+    """``app``'s sends wait for the event set (the relay's answer held back), then go on."""
+    refused = threading.Event()
+    send = app.doer.send
+
+    def slow_send(peer: str, text: str) -> Any:
+        refused.wait(10)
+        return send(peer, text)
+
+    app.doer.send = slow_send
+    return refused
+
+
 @aio
 async def test_words_not_sent_go_back_to_their_own_conversation_only(filled_home: Path) -> None:
     """ "hi" sent in bob's conversation; carol's opened before the relay's refusal came back:
     the words do not land in carol's compose box (enter would send them to her); the status
     line says where they wait, and they are back in the box when bob's is opened again."""
-    import threading
     import time as clock
 
     from tests.tui.conftest import CAROL
 
     app = snapshot_app(filled_home)
-    refused = threading.Event()
-    send = app.doer.send
-
-    def slow_send(peer: str, text: str) -> Any:
-        refused.wait(10)  # the relay's refusal comes back after carol's conversation opened
-        return send(peer, text)
-
-    app.doer.send = slow_send  # type: ignore[method-assign]
+    refused = refusal_held(app)  # its refusal comes back after carol's conversation opened
     async with app.run_test(size=(120, 24)) as pilot:
         await pilot.pause()
         await pilot.press("enter", "h", "i", "enter")  # bob's conversation is the first
@@ -934,20 +940,12 @@ async def test_words_not_sent_join_a_draft_kept_while_they_were_out(filled_home:
     again, "draft" typed in his box and carol's opened once more (the draft waits for bob).
     The refusal coming back then replaced the waiting draft with "hi": "draft" was lost.
     Both now wait for bob's conversation (the refused words first)."""
-    import threading
     import time as clock
 
     from tests.tui.conftest import CAROL
 
     app = snapshot_app(filled_home)
-    refused = threading.Event()
-    send = app.doer.send
-
-    def slow_send(peer: str, text: str) -> Any:
-        refused.wait(10)  # the relay's refusal comes back after the draft was put away
-        return send(peer, text)
-
-    app.doer.send = slow_send  # type: ignore[method-assign]
+    refused = refusal_held(app)  # the relay's refusal comes back after the draft was put away
     async with app.run_test(size=(120, 24)) as pilot:
         await pilot.pause()
         await pilot.press("enter", "h", "i", "enter")  # bob's conversation is the first

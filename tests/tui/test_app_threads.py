@@ -6,6 +6,7 @@ reason."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tests.tui.conftest import CAROL, STRANGER, snapshot_app
 from tests.tui.screen import aio, screen_text
@@ -14,6 +15,14 @@ from tests.tui.screen import aio, screen_text
 async def open_carol(app: object, pilot: object) -> None:
     await app.open_conversation(CAROL)  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def carols_reply(app: Any, pilot: Any) -> tuple[Any, int]:
+    """Carol's conversation open: its message list, and the row of her reply in it."""
+    await pilot.pause()
+    await open_carol(app, pilot)
+    m = app.messages
+    return m, next(n for n, r in enumerate(m.rows) if r.message.kind == "reply")
 
 
 @aio
@@ -113,10 +122,7 @@ async def test_words_typed_before_an_edit_wait_and_come_back(filled_home: Path) 
     wait while the edit is made and are back in the box after it, cancelled or sent."""
     app = snapshot_app(filled_home)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        await open_carol(app, pilot)
-        m = app.messages
-        reply = next(n for n, r in enumerate(m.rows) if r.message.kind == "reply")
+        m, reply = await carols_reply(app, pilot)
         for finish in ("escape", "enter"):
             app.fill_box("see you at 8, 好的")
             m.focus()
@@ -262,10 +268,7 @@ async def test_a_reply_or_edit_the_relay_refused_keeps_its_words(filled_home: Pa
     reply or edit again, enter sends it once more, escape cancels."""
     app = snapshot_app(filled_home)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        await open_carol(app, pilot)
-        m = app.messages
-        reply = next(n for n, r in enumerate(m.rows) if r.message.kind == "reply")
+        m, reply = await carols_reply(app, pilot)
         for kind in ("r", "e"):
             m.focus()
             m.index = reply
