@@ -172,6 +172,15 @@ def offer_state(device: User, peer: str, pid: str) -> str:
     return str(offer["state"])
 
 
+def never_went(devices: tuple[User, ...], peer: str, pid: str, why: str) -> None:
+    """On each of ``devices`` the offer of ``pid`` to ``peer`` reads failed, and ``redpacket
+    list`` says it never went, and ``why``."""
+    for device in devices:
+        reason = packet_note(device, pid)
+        assert f"1 of its offers never went ({why})" in reason, (device.cli.home, reason)
+        assert offer_state(device, peer, pid) == "failed"
+
+
 def test_a_red_packet_offer_a_block_withdrew_reads_so_on_the_other_device(
     users: dict[str, User],  # noqa: F811 - the fixture of test_cli_wim
     world: World,
@@ -194,11 +203,7 @@ def test_a_red_packet_offer_a_block_withdrew_reads_so_on_the_other_device(
     assert offer_state(phone, alice.address, pid) == "sent"  # the copy reached the phone
     assert bob.ok("chat", "block", "--from", bob.spec, alice.address)["withdrawn"] >= 1
     bob.ok("chat", "inbox", "--from", bob.spec)  # tells the phone
-    note = "1 of its offers never went (withdrawn by a block)"
-    for device in (bob, phone):
-        reason = packet_note(device, pid)
-        assert note in reason, (device.cli.home, reason)
-        assert offer_state(device, alice.address, pid) == "failed"
+    never_went((bob, phone), alice.address, pid, "withdrawn by a block")
 
 
 def test_a_red_packet_offer_the_relay_refused_for_good_reads_so_on_the_other_device(
@@ -216,8 +221,4 @@ def test_a_red_packet_offer_the_relay_refused_for_good_reads_so_on_the_other_dev
     assert made.code == 0, made.err
     pid = made.json()["packet_id"]
     bob.ok("chat", "inbox", "--from", bob.spec)  # tells the phone
-    note = "1 of its offers never went (refused by the relay for good)"
-    for device in (bob, phone):
-        reason = packet_note(device, pid)
-        assert note in reason, (device.cli.home, reason)
-        assert offer_state(device, alice.address, pid) == "failed"
+    never_went((bob, phone), alice.address, pid, "refused by the relay for good")

@@ -216,15 +216,12 @@ async def test_a_message_the_relay_never_took_goes_back_into_the_compose_box(
     filled_home: Path,
 ) -> None:
     """No relay: the send fails with walletim's one line and the words are not lost."""
-    import time as clock
 
     app = snapshot_app(filled_home)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("enter", "h", "i", "enter")
-        deadline = clock.monotonic() + 30
-        while "not sent" not in screen_text(app) and clock.monotonic() < deadline:
-            await pilot.pause(0.05)
+        await until_shown(pilot, app, "not sent", tries=600)
         assert "not sent" in screen_text(app)
         assert app.compose_box.text == "hi"
         await pilot.press("!")  # typed after the words, not before them
@@ -249,7 +246,6 @@ async def test_words_not_sent_go_back_to_their_own_conversation_only(filled_home
     """ "hi" sent in bob's conversation; carol's opened before the relay's refusal came back:
     the words do not land in carol's compose box (enter would send them to her); the status
     line says where they wait, and they are back in the box when bob's is opened again."""
-    import time as clock
 
     from tests.tui.conftest import CAROL
 
@@ -261,9 +257,7 @@ async def test_words_not_sent_go_back_to_their_own_conversation_only(filled_home
         await pilot.pause()
         await app.open_conversation(CAROL)
         refused.set()
-        deadline = clock.monotonic() + 30
-        while "not sent" not in screen_text(app) and clock.monotonic() < deadline:
-            await pilot.pause(0.05)
+        await until_shown(pilot, app, "not sent", tries=600)
         assert app.peer == CAROL and app.compose_box.text == ""
         assert "not sent to bob; the words wait in their compose box" in screen_text(app)
         await app.open_conversation(BOB)
@@ -698,7 +692,6 @@ async def test_words_not_sent_and_words_typed_since_both_wait(filled_home: Path)
     """ "hi" to bob comes back not sent while "more" is being typed in his box: opening
     carol's conversation keeps both for bob's (the typed words did not replace the others)."""
     import threading
-    import time as clock
 
     from tests.tui.conftest import CAROL
 
@@ -716,9 +709,7 @@ async def test_words_not_sent_and_words_typed_since_both_wait(filled_home: Path)
         await pilot.press("enter", "h", "i", "enter")  # bob's conversation is the first
         await pilot.press(*"more")
         typed.set()
-        deadline = clock.monotonic() + 30
-        while "not sent" not in screen_text(app) and clock.monotonic() < deadline:
-            await pilot.pause(0.05)
+        await until_shown(pilot, app, "not sent", tries=600)
         assert app.compose_box.text == "more" and app.peer == BOB
         await app.open_conversation(CAROL)
         await app.open_conversation(BOB)
@@ -940,7 +931,6 @@ async def test_words_not_sent_join_a_draft_kept_while_they_were_out(filled_home:
     again, "draft" typed in his box and carol's opened once more (the draft waits for bob).
     The refusal coming back then replaced the waiting draft with "hi": "draft" was lost.
     Both now wait for bob's conversation (the refused words first)."""
-    import time as clock
 
     from tests.tui.conftest import CAROL
 
@@ -955,9 +945,7 @@ async def test_words_not_sent_join_a_draft_kept_while_they_were_out(filled_home:
         await pilot.press(*"draft")
         await app.open_conversation(CAROL)
         refused.set()
-        deadline = clock.monotonic() + 30
-        while "not sent" not in screen_text(app) and clock.monotonic() < deadline:
-            await pilot.pause(0.05)
+        await until_shown(pilot, app, "not sent", tries=600)
         assert app.peer == CAROL and app.compose_box.text == ""
         await app.open_conversation(BOB)
         assert app.compose_box.text == "hi\ndraft"
