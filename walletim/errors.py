@@ -529,6 +529,9 @@ class SuggestedFeeTooHigh(ChainError):
 
 class MessagingError(WalletimError):
     exit_code = 4
+    #: The messages it stopped are stored and go out with the next pass (set only by
+    #: walletim.app.chat.outbox.not_stored): typed again, they would go twice.
+    saved = False
 
 
 class RelayUnavailable(MessagingError):

@@ -361,17 +361,22 @@ class Outbox:
 def not_stored(r: BaseException) -> MessagingError | None:
     """The error a send ends on when the relay did not store it for now (gone, or its own
     store failed: ``unavailable``): the message stays 'sending' and the error says so."""
+    kept: MessagingError
     if isinstance(r, RelayUnavailable):
-        return RelayUnavailable(r.url, f"{r.reason}; {SAVED}")
-    if isinstance(r, RelayRefused) and r.code == "unavailable":
-        return RelayRefused(r.code, f"the relay cannot store mail right now; {SAVED}")
-    return None
+        kept = RelayUnavailable(r.url, f"{r.reason}; {SAVED}")
+    elif isinstance(r, RelayRefused) and r.code == "unavailable":
+        kept = RelayRefused(r.code, f"the relay cannot store mail right now; {SAVED}")
+    else:
+        return None
+    kept.saved = True
+    return kept
 
 
 def saved(exc: BaseException) -> bool:
     """Whether ``exc`` is one :func:`not_stored` made: its messages are stored and go out
-    with the next pass (typed again, they would go twice)."""
-    return isinstance(exc, RelayUnavailable | RelayRefused) and SAVED in str(exc)
+    with the next pass (typed again, they would go twice). Its mark, never its words: a
+    relay's own refusal text may say anything."""
+    return isinstance(exc, MessagingError) and exc.saved
 
 
 def _sort(
