@@ -152,8 +152,15 @@ def parse_block(text: str) -> str:
     )
 
 
-def format_amount(value: int, decimals: int = 18, *, max_places: int | None = None) -> str:
-    """``1500000000000000000`` -> ``"1.5"``. Exact: never rounds unless ``max_places``."""
+def format_amount(
+    value: int, decimals: int = 18, *, max_places: int | None = None, up: bool = False
+) -> str:
+    """``1500000000000000000`` -> ``"1.5"``. Exact: never rounds unless ``max_places``,
+    which cuts the digits beyond (``up``: a value cut is rounded away from zero, for a bound
+    that must not understate, "at most about")."""
+    if up and max_places is not None and max_places < decimals:
+        step = 10 ** (decimals - max_places)
+        value = -(-abs(value) // step) * step * (-1 if value < 0 else 1)
     sign = "-" if value < 0 else ""
     whole, frac = divmod(abs(value), 10**decimals)
     if decimals == 0:

@@ -69,9 +69,8 @@ def plan_text(plan: Plan, network: str, chain_id: int, max_fee: int | None) -> s
     lines.extend(f"     {note}" for note in plan.notes)
     if max_fee is not None:
         gas = sum((sim.gas_used or 0) for sim in plan.simulation)
-        shown = -(-max_fee // 10**12) * 10**12  # up to 6 places: "at most" never understates
-        lines.append(
-            f"  network fee: at most about {format_amount(shown, max_places=6)} "
+        lines.append(  # rounded up: "at most" never understates
+            f"  network fee: at most about {format_amount(max_fee, max_places=6, up=True)} "
             f"ETH (simulated gas {gas:,})"
         )
     lines.extend(f"  {text}" for flag, text in WARNINGS.items() if flag in plan.flags)
