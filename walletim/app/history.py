@@ -164,8 +164,8 @@ class AccountHistory:
         moves += [e for log in logs if (e := self._token_entry(base, log, mine)) is not None]
         if receipt is None and rec.recipient and rec.data[:4] == TRANSFER_SELECTOR:
             moves += self._calldata_entry(base, rec)
-        if not moves:
-            moves = [replace(base, direction="call" if rec.data else "out")]
+        if not moves:  # no ETH, no token moved
+            moves = [_called(base, bool(rec.data))]
         moves[0] = replace(moves[0], fee=fee)
         return moves
 
@@ -272,10 +272,8 @@ class AccountHistory:
                 block=block.number, time=block.timestamp, fee=fee,
                 nonce=_int(tx.get("nonce")), source="chain",
             )  # fmt: skip
-            entry = _directed(entry, src, recipient or "", mine)
-            if not entry.amount and len(str(tx.get("input") or "")) > 2:  # as a home's own
-                entry = replace(entry, direction="call")  # (_own_entries): it moved no ETH
-            out.append(entry)
+            data = len(str(tx.get("input") or "")) > 2
+            out.append(_called(_directed(entry, src, recipient or "", mine), data))
         return out
 
     def _dates(self, entries: list[Entry], blocks: dict[int, Block]) -> None:
@@ -321,6 +319,12 @@ def _directed(entry: Entry, src: str, dst: str | None, mine: set[str]) -> Entry:
     if ours_src:
         return replace(entry, direction="out", account=src, counterparty=dst and _checksum(dst))
     return replace(entry, direction="in", account=dst or "", counterparty=_checksum(src))
+
+
+def _called(entry: Entry, data: bool) -> Entry:
+    """``entry`` read as a contract call when it moved no ETH and carried calldata: the one
+    rule for a transaction signed here and one read from the chain (cast's, MetaMask's)."""
+    return replace(entry, direction="call") if data and not entry.amount else entry
 
 
 def _checksum(address: str) -> str:
