@@ -31,6 +31,8 @@ SIGNED_CHANGE = "Signed by your wallet's key and sent to the members: it cannot 
 #: Seconds the node may leave the app's "do you answer?" (its newest block) unanswered before
 #: it is said to be unreachable: a node that hangs is told well before the RPC timeout (30 s).
 NODE_SILENT_S = 10.0
+#: How the status line begins when it says why the node stopped answering.
+NODE_DOWN = "node unreachable: "
 #: A command typed in the compose box (a money or a group command).
 Command = TypeVar("Command")
 #: A change the compose box is writing: a reply to a row, or a row's new text.
@@ -85,7 +87,6 @@ class Acting(App[None]):
     _check_started = 0.0  # when it began (the app's clock)
     node_silent_s = NODE_SILENT_S
     status_line = ""  # what the status line says
-    _node_line: str | None = None  # what it said when the node stopped answering
     node_down: float | None = None  # since when the node has not answered the checks
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -259,9 +260,8 @@ class Acting(App[None]):
         if told:
             self._title()
             if down is not None:
-                self.status(f"node unreachable: {message.why}", "bold red")
-                self._node_line = self.last_error
-            elif self._node_line is not None and self._node_line == self.status_line:
+                self.status(f"{NODE_DOWN}{message.why}", "bold red")
+            elif self.status_line.startswith(NODE_DOWN):  # still said: nothing since
                 self.status("node answers again")
         await self.refresh_cards(every=told)
 
