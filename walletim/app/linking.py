@@ -49,6 +49,7 @@ from walletim.messaging import linkcode as L
 from walletim.messaging import protocol
 from walletim.messaging.devices import (
     MAX_DEVICES,
+    Device,
     DeviceList,
     TooManyDevices,
     check_name,
@@ -102,15 +103,6 @@ class Offered:
 
 
 @dataclass(frozen=True, slots=True)
-class Joining:
-    """The new device as A sees it before confirming."""
-
-    device_id: str
-    name: str
-    fingerprint: str
-
-
-@dataclass(frozen=True, slots=True)
 class OfferResult:
     """The existing device's end of a link: the device list with the new device in it, its
     id and name, what the history sent held, and whether the new device took it."""
@@ -159,12 +151,13 @@ class LinkService:
         self,
         spec: str,
         show: Callable[[Offered], None],
-        confirm: Callable[[Joining], bool],
+        confirm: Callable[[Device], bool],
         *,
         ttl: int = L.CODE_TTL,
     ) -> OfferResult:
-        """Show a code, wait for a new device's hello (until the code expires), confirm it,
-        add it to the wallet's device list and send it the list and the history.
+        """Show a code, wait for a new device's hello (until the code expires), ask
+        ``confirm`` about the entry it would be (its ``name``, ``id_hex`` and ``fingerprint``
+        to show), add that entry to the wallet's device list and send it the list and the history.
 
         Raises: InputError (no device came in time; declined: Aborted), TooManyDevices
         (before the code is shown, or before signing), LinkFrameError (a forged frame),
@@ -182,11 +175,10 @@ class LinkService:
             raise InputError("no device used the link code before it expired: run link again")
         hello = _hello(keys, raw)
         transcript = L.next_transcript(keys.start, hello.encode())
-        joining = Joining(hello.device_id.hex(), hello.name, L.fingerprint(hello.identity_key))
-        if not confirm(joining):
+        entry = make_device(hello.device_id, hello.identity_key, int(self.clock()), hello.name)
+        if not confirm(entry):  # what the user confirms is the entry signed into the list
             run(self._put(keys, [_refusal(keys, transcript, "the other device declined")]))
             raise Aborted("declined: nothing was signed")
-        entry = make_device(hello.device_id, hello.identity_key, int(self.clock()), hello.name)
         blob, counts = self._archive(keys, address)  # first: one too large signs nothing
         try:
             room = run(self._room_for_history())

@@ -70,6 +70,14 @@ class Device:
     def id_hex(self) -> str:
         return self.id.hex()
 
+    @property
+    def fingerprint(self) -> str:
+        """Its key as a linking device's two screens show it, to compare (6 groups of 4 hex
+        digits: :func:`walletim.messaging.linkcode.fingerprint`)."""
+        from walletim.messaging.linkcode import fingerprint
+
+        return fingerprint(self.identity_key)
+
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.id.hex(),

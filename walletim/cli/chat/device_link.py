@@ -18,7 +18,8 @@ from walletim.errors import Aborted, UsageError, WalletimError
 from walletim.messaging.linkcode import CODE_TTL, MAX_TTL
 
 if TYPE_CHECKING:
-    from walletim.app.linking import Joining, Offered
+    from walletim.app.linking import Offered
+    from walletim.messaging.devices import Device
 
 
 def _show_code(offered: Offered) -> None:
@@ -88,10 +89,10 @@ def _read_code(code: str | None, code_file: str | None) -> str:
 
 
 def _offer(ctx: Ctx, account: str, timeout: int) -> None:
-    def confirm(j: Joining) -> bool:
-        shown = one_line(j.name) if j.name else "(no name)"
-        click.echo(f"new device {j.device_id[:12]} {shown}", err=True)
-        click.echo(f"its key fingerprint: {j.fingerprint} (the new device shows it)", err=True)
+    def confirm(new: Device) -> bool:
+        shown = one_line(new.name) if new.name else "(no name)"
+        click.echo(f"new device {new.id_hex[:12]} {shown}", err=True)
+        click.echo(f"its key fingerprint: {new.fingerprint} (the new device shows it)", err=True)
         try:
             ctx.confirm("add it to this wallet's devices and send it the chat history?")
         except Aborted:
