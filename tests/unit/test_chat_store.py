@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from walletim.errors import InputError
-from walletim.store.chat import ChatRepo, conversation_id
+from walletim.store.chat import MAX_HISTORY, ChatRepo, Window, conversation_id
 from walletim.store.db import Store
 from walletim.store.schema import MIGRATIONS
 
@@ -97,8 +97,9 @@ def test_messages_dedupe_history_and_unread(tmp_path: Path) -> None:
         assert conv.peer == BOB and conv.unread == 1 and conv.last is not None
         assert repo.mark_read(ALICE, BOB) == 1
         assert repo.conversations(ALICE)[0].unread == 0
-        with pytest.raises(InputError):
-            repo.history(ALICE, BOB, limit=0)
+        for limit in (0, MAX_HISTORY + 1):
+            with pytest.raises(InputError, match="limit must be"):
+                Window(limit)
 
 
 def test_a_message_a_conversation_hides_is_not_counted_unread_in_it(tmp_path: Path) -> None:
@@ -120,7 +121,7 @@ def test_a_message_a_conversation_hides_is_not_counted_unread_in_it(tmp_path: Pa
         assert add_text(repo, ALICE, BOB, "in", 3, "still there?")
         assert repo.conversations(ALICE)[0].unread == 1
         # A read of the newest message marks the hidden one too: it holds back no read mark.
-        [newest] = repo.history(ALICE, BOB, 1)
+        [newest] = repo.history(ALICE, BOB, Window(1))
         assert repo.mark_read(ALICE, BOB, since=newest.id) == 2
 
 
@@ -261,14 +262,14 @@ def test_history_pages_back_and_forth_by_message_id(tmp_path: Path) -> None:
         for n in range(1, 26):
             assert add_text(repo, ALICE, BOB, "in", n, f"m{n}")
             assert add_text(repo, ALICE, CAROL, "in", n, f"c{n}")
-        tail = repo.history(ALICE, BOB, 10)
+        tail = repo.history(ALICE, BOB, Window(10))
         assert [m.text for m in tail] == [f"m{n}" for n in range(16, 26)]
-        older = repo.history(ALICE, BOB, 10, before=tail[0].id)
+        older = repo.history(ALICE, BOB, Window(10, before=tail[0].id))
         assert [m.text for m in older] == [f"m{n}" for n in range(6, 16)]
-        first = repo.history(ALICE, BOB, 10, before=older[0].id)
+        first = repo.history(ALICE, BOB, Window(10, before=older[0].id))
         assert [m.text for m in first] == [f"m{n}" for n in range(1, 6)]  # the start: short
-        newer = repo.history(ALICE, BOB, 4, after=older[-1].id)
+        newer = repo.history(ALICE, BOB, Window(4, after=older[-1].id))
         assert [m.text for m in newer] == ["m16", "m17", "m18", "m19"]
-        assert repo.history(ALICE, BOB, 10, after=tail[-1].id) == []
-        between = repo.history(ALICE, BOB, 10, before=tail[3].id, after=tail[0].id)
+        assert repo.history(ALICE, BOB, Window(10, after=tail[-1].id)) == []
+        between = repo.history(ALICE, BOB, Window(10, before=tail[3].id, after=tail[0].id))
         assert [m.text for m in between] == ["m17", "m18"]

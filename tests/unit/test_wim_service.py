@@ -22,7 +22,7 @@ from tests.fakes.money import (
 )
 from walletim.keys.signing import LocalSigner
 from walletim.messaging.kinds import Asset, PaymentClaim, PaymentRequest, payment_typed_data
-from walletim.store.chat import StoredMessage
+from walletim.store.chat import StoredMessage, Window
 
 E18 = 10**18
 
@@ -599,7 +599,7 @@ def test_a_swap_shared_in_a_chat_is_checked_against_its_logs(bob: MoneyHome) -> 
 
 def _messages(home: MoneyHome, peer: str) -> list[StoredMessage]:
     """The conversation with ``peer``, oldest first."""
-    return home.chats().history(home.me, peer, limit=100)
+    return home.chats().history(home.me, peer, Window(100))
 
 
 def test_a_split_share_a_block_withdrew_is_not_counted_open() -> None:

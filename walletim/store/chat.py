@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from walletim.errors import InputError, StoreError
 from walletim.messaging.kinds import Direction, MessageKind, MessageState
@@ -41,11 +41,36 @@ __all__ = [
     "OutboxItem",
     "PrekeyRow",
     "StoredMessage",
+    "Window",
     "conversation_id",
 ]
 
 MAX_SEARCH_RESULTS = 1000
 MAX_HISTORY = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which page of a conversation to read (message ids): its newest ``limit`` messages, or
+    the ``limit`` placed just before message ``before`` / arriving just after message
+    ``after`` (how a screen scrolls a long history without loading it).
+
+    Raises:
+        InputError: ``limit`` is not 1 .. MAX_HISTORY.
+    """
+
+    limit: int = 50
+    _: KW_ONLY
+    before: int | None = None
+    after: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_HISTORY:
+            raise InputError(f"limit must be 1 .. {MAX_HISTORY}")
+
+
+#: The newest page of a conversation.
+LATEST = Window()
 
 
 def conversation_id(account: str, peer: str) -> str:
@@ -390,19 +415,9 @@ class ChatRepo:
     def contacts(self) -> list[Contact]:
         return contacts.contacts(self.store)
 
-    def history(
-        self,
-        account: str,
-        peer: str,
-        limit: int = 50,
-        *,
-        before: int | None = None,
-        after: int | None = None,
-    ) -> list[StoredMessage]:
-        """The last ``limit`` messages of a conversation in send order (store/order.py); with
-        ``before`` (a message id) those placed before it, ``after`` those arriving after it."""
-        if not 1 <= limit <= MAX_HISTORY:
-            raise InputError(f"limit must be 1 .. {MAX_HISTORY}")
+    def history(self, account: str, peer: str, window: Window = LATEST) -> list[StoredMessage]:
+        """The messages of a conversation the ``window`` holds, in send order (store/order.py)."""
+        limit, before, after = window.limit, window.before, window.after
         where, params = "", list[object]([conversation_id(account, peer)])
         if before is not None:
             where, params = BEFORE, [*params, before]

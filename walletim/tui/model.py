@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from walletim.messaging.kinds import GROUP_PREFIX, WireKind, is_group_peer
+from walletim.store.chat import Window
 
 #: Money kinds: a card when recorded; held back in a stranger's conversation.
 MONEY_KINDS = frozenset({"payment", "request", "redpacket", "action"})
@@ -142,17 +143,20 @@ class Reader:
         change_for(kind, self.me, row.message, "…" if kind in ("edit", "reply") else "👍")
 
     def tail(self, peer: str, limit: int = PAGE) -> list[Row]:
-        return self.rows(self.s.chat.page(self.account, peer, limit))
+        return self.page(peer, Window(limit))
 
     def older(self, peer: str, before: int, limit: int = PAGE) -> list[Row]:
-        return self.rows(self.s.chat.page(self.account, peer, limit, before=before))
+        return self.page(peer, Window(limit, before=before))
 
     def newer(self, peer: str, after: int, limit: int = PAGE) -> list[Row]:
-        return self.rows(self.s.chat.page(self.account, peer, limit, after=after))
+        return self.page(peer, Window(limit, after=after))
 
     def window(self, peer: str, first: int, count: int) -> list[Row]:
         """Rows from message ``first`` on (the ones on screen, read again)."""
-        return self.rows(self.s.chat.page(self.account, peer, count, after=first - 1))
+        return self.page(peer, Window(count, after=first - 1))
+
+    def page(self, peer: str, window: Window) -> list[Row]:
+        return self.rows(self.s.chat.page(self.account, peer, window))
 
     def versions(self, row: Row) -> list[Version]:
         """The versions kept of ``row``'s message, oldest first. Raises InputError."""
@@ -167,10 +171,10 @@ class Reader:
         """A page ending just after message ``message_id`` (a search hit, in context): those
         placed before it (``before`` is by place, not id: ``message_id + 1`` named another
         message, or none when the hit was the newest), it, and a few that came after it."""
-        page = self.s.chat.page
-        upto = page(self.account, peer, limit - 1, before=message_id)
-        hit = page(self.account, peer, 1, after=message_id - 1)  # the hit itself (by id)
-        after = page(self.account, peer, max(1, limit // 4), after=message_id)
+        read = self.s.chat.page
+        upto = read(self.account, peer, Window(limit - 1, before=message_id))
+        hit = read(self.account, peer, Window(1, after=message_id - 1))  # the hit itself (by id)
+        after = read(self.account, peer, Window(max(1, limit // 4), after=message_id))
         return self.rows(list({m.id: m for m in (*upto, *hit, *after)}.values()))
 
     def missing(self, peer: str) -> tuple[int, ...]:

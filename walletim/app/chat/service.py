@@ -58,12 +58,14 @@ from walletim.errors import InputError, text_input
 from walletim.messaging.kinds import GROUP_PREFIX, Direction, MessageKind, WireKind, group_peer
 from walletim.messaging.threads import Version
 from walletim.store.chat import (
+    LATEST,
     ChatRepo,
     Contact,
     ConversationInfo,
     Event,
     GroupRow,
     StoredMessage,
+    Window,
     conversation_id,
 )
 from walletim.store.db import Store
@@ -369,7 +371,7 @@ class ChatService:
         peer_address = self.conversation_peer(account, peer)
         repo = self.repo
         with repo.tx() as tx:  # nothing stored in between is marked read unseen
-            messages = repo.history(address, peer_address, limit)
+            messages = repo.history(address, peer_address, Window(limit))
             since = messages[0].id if len(messages) == limit else None  # older: still unread
             if mark_read and repo.mark_read(address, peer_address, since):
                 note_read(tx.conn, address, peer_address)  # for this wallet's other devices
@@ -475,21 +477,10 @@ class ChatService:
         address = self._accounts.address(account)
         return self._consent.ignore(address, self.conversation_peer(account, peer))
 
-    def page(
-        self,
-        account: str,
-        peer: str,
-        limit: int = 50,
-        *,
-        before: int | None = None,
-        after: int | None = None,
-    ) -> list[StoredMessage]:
-        """A page of the conversation with ``peer`` (an address or ``group:ID``), oldest first,
-        from the local store, marking nothing read: the newest ``limit``, or those just older
-        than message ``before`` / newer than message ``after`` (how a screen scrolls a long
-        history without loading it). Raises InputError."""
-        address = self._accounts.address(account)
-        return self.repo.history(address, peer, limit, before=before, after=after)
+    def page(self, account: str, peer: str, window: Window = LATEST) -> list[StoredMessage]:
+        """The ``window`` of the conversation with ``peer`` (an address or ``group:ID``), oldest
+        first, from the local store, marking nothing read. Raises InputError."""
+        return self.repo.history(self._accounts.address(account), peer, window)
 
     def mark_read(self, account: str, peer: str, shown: Span = (None, None)) -> int:
         """Mark read what is ``shown`` of ``peer``'s conversation; returns how many were unread."""
