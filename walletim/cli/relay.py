@@ -69,7 +69,12 @@ def relay() -> None:
     help="Prefix of every Redis key (several relay deployments may share one Redis).",
 )
 @int_option(
-    "--ttl", default=L.DEFAULT_TTL_S, least=1, most=YEAR_S, help="Seconds undelivered mail is kept."
+    "--ttl",
+    "ttl_s",
+    default=L.DEFAULT_TTL_S,
+    least=1,
+    most=YEAR_S,
+    help="Seconds undelivered mail is kept.",
 )
 @int_option(
     "--max-mailbox",
@@ -139,6 +144,7 @@ def relay() -> None:
 )
 @int_option(
     "--stranger-window",
+    "stranger_window_s",
     default=L.DEFAULT_STRANGER_WINDOW_S,
     least=1,
     most=YEAR_S,
@@ -146,6 +152,7 @@ def relay() -> None:
 )
 @int_option(
     "--full-retry-after",
+    "full_retry_s",
     least=1,
     most=86_400,
     default=L.DEFAULT_FULL_RETRY_S,
@@ -176,25 +183,19 @@ def relay() -> None:
 @pass_ctx
 def serve(
     ctx: Ctx,
+    /,
     host: str,
     port: int,
     db: str | None,
     redis_url: str | None,
     redis_prefix: str,
-    ttl: int,
     max_mailbox: int,
     rate: int,
-    max_per_ip: int,
     prekey_budget: int,
     public_urls: tuple[str, ...],
     stranger_share: int | None,
-    stranger_quota: int,
-    stranger_ip_quota: int,
-    stranger_window: int,
-    full_retry_after: int,
-    max_backup: int,
-    backups_per_hour: int,
     log_level: str,
+    **limits: int,
 ) -> None:
     """Serve mailboxes and prekey bundles until SIGTERM or Ctrl-C.
 
@@ -206,20 +207,16 @@ def serve(
     from walletim.relay.run import serve as serve_relay
 
     _one_store(db, redis_url)
-    limits = L.RelayLimits(
-        ttl_s=ttl,
+    # An int option named after a RelayLimits field (--ttl: ttl_s, ...) goes into it as it is
+    # (``limits``): a new limit is a field and its option. Named here: those derived from an
+    # option, and stranger_share (None: its default).
+    tunables = L.RelayLimits(
         rate=float(rate),
         burst=2 * rate,
         opk_rate=prekey_budget / 3600,
         opk_burst=prekey_budget,
-        max_per_ip=max_per_ip,
         stranger_share=stranger_share,
-        stranger_quota=stranger_quota,
-        stranger_ip_quota=stranger_ip_quota,
-        stranger_window_s=stranger_window,
-        full_retry_s=full_retry_after,
-        max_backup=max_backup,
-        backups_per_hour=backups_per_hour,
+        **limits,
     )
     config = RelayConfig(
         db=None if redis_url else _db_path(ctx, db),
@@ -228,7 +225,7 @@ def serve(
         host=host,
         port=port,
         max_mailbox=max_mailbox,
-        limits=limits,
+        limits=tunables,
         public_urls=public_urls,
         log_level=log_level,
     )
