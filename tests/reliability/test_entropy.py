@@ -30,7 +30,6 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
     # A message's id nonce (walletim.messaging.refs): unpredictable, so no one can name a
     # message before it is sent; 16 bytes from the chat Env's randbytes (os.urandom).
     ("walletim/app/chat/groups.py", "Groups.send", "randbytes (injected)"): (1, "group msg id"),
-    ("walletim/app/chat/inbox.py", "Inbox.record", "randbytes (injected)"): (1, "message id"),
     ("walletim/app/chat/outbox.py", "Outbox.queue", "randbytes (injected)"): (1, "message id"),
     ("walletim/keys/crypto.py", "KdfParams.new", "os.urandom"): (1, "default of randbytes"),
     ("walletim/keys/crypto.py", "KdfParams.new", "randbytes (injected)"): (1, "argon2id salt"),

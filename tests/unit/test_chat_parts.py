@@ -18,7 +18,6 @@ from walletim.messaging import kinds
 from walletim.messaging.envelope import WIRE_KINDS
 from walletim.messaging.protocol import Delivered
 from walletim.retry import Backoff
-from walletim.store.chat import StoredMessage
 
 
 @pytest.fixture
@@ -271,11 +270,3 @@ def test_contacts_and_safety_numbers(homes: dict[str, Home], relay: MemoryRelay)
     assert v.binding_verified and v.contact.confirmed and len(v.safety_number.split()) == 12
     assert sum(len(e.opks) for e in relay.directory.values()) == opks  # no prekey taken
     assert a.names() == {homes["bob"].address: "bobby"}
-
-
-def test_record_stores_a_local_message(homes: dict[str, Home]) -> None:
-    alice = homes["alice"].service()
-    me = homes["alice"].address
-    stored: StoredMessage = alice.record("alice", me, "alert", {"text": "look"}, "look")
-    assert stored.kind == "alert" and stored.state == "received" and stored.unread
-    assert [m.text for m in alice.read("alice", me).messages] == ["look"]

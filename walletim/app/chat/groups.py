@@ -302,10 +302,9 @@ class Groups:
             sent = [SendResult(m.peer, m, False, 0) for m in stored]
         else:
             sent = self._messenger.send_many(account, items)
-        copy = self._inbox.record(
-            me.address, group_peer(g.group_id), kind, body, text,
-            direction="out", sender=me.address, unread=False, nonce=nonce,
-        )  # fmt: skip
+        copy = self._inbox.own_group_copy(
+            me.address, group_peer(g.group_id), kind, body, text, nonce
+        )
         return copy, sent
 
 

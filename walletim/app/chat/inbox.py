@@ -31,7 +31,6 @@ from walletim.messaging.identity import IdentityBinding
 from walletim.messaging.kinds import (
     GROUP_PREFIX,
     WIRE_KINDS,
-    Direction,
     MessageKind,
     WireKind,
     group_peer,
@@ -400,33 +399,23 @@ class Inbox:
 
     # -- local messages -------------------------------------------------------------------------
 
-    def record(
-        self,
-        address: str,
-        peer: str,
-        kind: MessageKind,
-        body: object,
-        text: str,
-        *,
-        direction: Direction,
-        sender: str | None,
-        unread: bool,
-        nonce: bytes | None = None,
+    def own_group_copy(
+        self, address: str, peer: str, kind: MessageKind, body: object, text: str, nonce: bytes
     ) -> StoredMessage:
-        """See :meth:`walletim.app.chat.ChatService.record`; ``nonce``: the id nonce it was
-        sent with (a group message's), else a new one."""
+        """Store this account's own copy of the group message it sent (``peer``: the group's
+        conversation peer; ``nonce``: the id nonce it was sent with): outgoing, read, sent.
+        A message in a home's history came over the wire, was sent from it, or is an alert:
+        nothing else writes one."""
         repo = self.env.repo()
-        author = sender or (address if direction == "out" else peer)
-        ids = ids_of(kind, body, author, nonce or self.env.randbytes(16))
+        ids = ids_of(kind, body, address, nonce)
         with repo.tx() as tx:
             cid = tx.conversation(address, peer)
             message_id = tx.add_message(
-                cid, direction, kind, body, text, sent_ms=self.env.now_ms(),
-                state="received" if direction == "in" else "sent", unread=unread, ids=ids,
+                cid, "out", kind, body, text, sent_ms=self.env.now_ms(), state="sent",
+                unread=False, ids=ids,
             )  # fmt: skip
             assert message_id is not None
-            if sender is not None:
-                tx.set_sender(message_id, sender)
+            tx.set_sender(message_id, address)
             settle(tx, address, by_row(tx.conn, message_id))
         return repo.message(message_id)
 

@@ -55,7 +55,7 @@ from walletim.app.chat.results import (
 )
 from walletim.app.chat.threads import Decorations
 from walletim.errors import InputError, text_input
-from walletim.messaging.kinds import GROUP_PREFIX, Direction, MessageKind, WireKind, group_peer
+from walletim.messaging.kinds import GROUP_PREFIX, WireKind, group_peer
 from walletim.messaging.threads import Version
 from walletim.store.chat import (
     LATEST,
@@ -260,26 +260,6 @@ class ChatService:
         """Outgoing messages of ``account`` the relay refused for now, by message id (they
         are retried by later chat commands and while listening). No network."""
         return self._outbox.waiting(self._accounts.address(account))
-
-    def record(
-        self,
-        account: str,
-        peer: str,
-        kind: MessageKind,
-        body: object,
-        text: str,
-        *,
-        direction: Direction = "in",
-        sender: str | None = None,
-        unread: bool = True,
-    ) -> StoredMessage:
-        """Store a message in a conversation without sending anything: an alert in the
-        conversation with yourself, your own copy of a group message. ``peer`` is an address
-        or a group's conversation peer."""
-        address = self._accounts.address(account)
-        return self._inbox.record(
-            address, peer, kind, body, text, direction=direction, sender=sender, unread=unread
-        )
 
     # -- receiving ----------------------------------------------------------------------------
 
