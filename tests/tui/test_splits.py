@@ -100,3 +100,19 @@ def test_a_share_whose_request_a_block_withdrew_is_not_owed(split_home: Path) ->
         assert "withdrawn, never sent" in split_text(card, {}, ME).plain
     finally:
         s.close()
+
+
+def test_the_cards_columns_line_up_whatever_script_the_names_are_in() -> None:
+    """A Chinese name takes two columns a character: the amounts still start at one column,
+    and a name too long for its 14 columns is cut there, never inside a character."""
+    from walletim.display import width
+    from walletim.tui.splits import Share, SplitCard, split_text
+
+    names = {BOB: "小明", CAROL: "王小明" * 6, GROUP: "alice"}
+    shares = tuple(Share(p, 10**18, paid=False) for p in (BOB, CAROL, GROUP))
+    card = SplitCard("0x" + "11" * 16, ME, "ETH", 18, 3 * 10**18, 10**18, shares, "火锅")
+    lines = split_text(card, names, ME).plain.splitlines()[1:]
+    assert len(lines) == 4  # your own, then each share
+    starts = {width(line[: line.index("1 ETH")]) for line in lines}
+    assert starts == {17}, lines  # two spaces, 14 columns of name, a space
+    assert all("王小明" in line or "小明" in line or "alice" in line for line in lines[1:])

@@ -175,6 +175,7 @@ def split_text(card: SplitCard, names: dict[str, str], mine: str) -> Text:
     """The bill under the badge: the total (the requester's card), then each share, who
     owes it and whether it is paid (with the paying transaction's confirmations)."""
     from walletim.chain.units import format_amount
+    from walletim.display import pad
     from walletim.tui.text import label
 
     def amount(n: int) -> str:
@@ -194,9 +195,9 @@ def split_text(card: SplitCard, names: dict[str, str], mine: str) -> Text:
         out.append(amount(card.total), style="bold")
         out.append(f" split by you · {amount(card.collected)} of {amount(asked)} collected")
         if card.own:
-            out.append(f"\n  {'you':<14} {amount(card.own):>{width}}  your own", style="dim")
+            out.append(f"\n  {pad('you', 14)} {amount(card.own):>{width}}  your own", style="dim")
     for s in shown:
-        out.append(f"\n  {who(s.peer):<14} {amount(s.amount):>{width}}  ")
+        out.append(f"\n  {pad(who(s.peer), 14)} {amount(s.amount):>{width}}  ")
         out.append_text(_state(s))
     if len(card.shares) > MAX_LINES:
         more = len(card.shares) - MAX_LINES

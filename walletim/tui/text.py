@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from walletim.display import clean, one_line, quoted
+from walletim.display import clean, cut, one_line, quoted
 from walletim.messaging.kinds import GROUP_PREFIX, KINDS, NO_RECORD, is_group_peer
 
 if TYPE_CHECKING:
@@ -69,13 +69,14 @@ ACTIONS = {"request": ("p", "Pay"), "redpacket": ("o", "Open")}
 
 
 def label(address: str, names: dict[str, str], *, width: int = 24) -> str:
-    """A peer or a group as one short label (names others chose are cleaned and cut)."""
+    """A peer or a group as one short label (names others chose are cleaned and cut to
+    ``width`` terminal columns: a Chinese name's characters take two)."""
     name = names.get(address)
     if is_group_peer(address):
         short = address[len(GROUP_PREFIX) :][:6]
-        return f"# {one_line(name, width)}" if name else f"# group {short}"
+        return f"# {cut(one_line(name), width)}" if name else f"# group {short}"
     if name:
-        return one_line(name, width)
+        return cut(one_line(name), width)
     return f"{address[:6]}…{address[-4:]}"
 
 
