@@ -25,6 +25,7 @@ from typing import Any
 MAX_DEPTH = 64
 _STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class TooDeep(ValueError):
@@ -111,3 +112,23 @@ def loads_object(
     if not isinstance(doc, dict):
         raise error(not_json if not_object is None else not_object)
     return doc
+
+
+def holds_lone_surrogate(doc: Any) -> bool:
+    """Whether a string of ``doc`` (a parsed document: a key or a value, at any depth) holds
+    half a UTF-16 pair: JSON lets ``"\\ud800"`` be escaped alone, and Python parses it into
+    a string that is no text (UTF-8 cannot encode it: SQLite, a file or a terminal refuse
+    it with UnicodeEncodeError). A parser of outside JSON that keeps its strings refuses
+    such a document."""
+    pending = [doc]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False

@@ -191,6 +191,31 @@ def test_poison_envelopes_are_rejected_and_acknowledged(
     assert [e.kind for e in bob.events("bob")] == ["rejected"]
 
 
+def test_a_payload_that_is_not_text_is_refused_and_the_inbox_goes_on(
+    homes: dict[str, Home], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer's payload whose JSON escapes half a UTF-16 pair ("\\ud800") holds no text:
+    it crashed every `chat inbox` with UnicodeEncodeError (SQLite stores UTF-8), never
+    acknowledged, so no later message arrived. It is refused as malformed, as any bad
+    payload; the next message arrives."""
+    from walletim.messaging import envelope
+
+    alice, bob = homes["alice"].service(), homes["bob"].service()
+    bob.init("bob")
+    real = envelope.Payload.encode
+
+    def hostile(self: envelope.Payload) -> bytes:  # as a modified client would write it
+        return real(self).replace(b'"text":"XX"', b'"text":"\\ud800 \\udfff"')
+
+    monkeypatch.setattr(envelope.Payload, "encode", hostile)
+    alice.send("alice", homes["bob"].address, "XX")
+    monkeypatch.setattr(envelope.Payload, "encode", real)
+    alice.send("alice", homes["bob"].address, "然后 fine")
+    inbox = bob.inbox("bob")
+    assert [r.reason for r in inbox.rejected] == ["malformed"]
+    assert [m.text for m in bob.read("bob", homes["alice"].address).messages] == ["然后 fine"]
+
+
 # -- listening --------------------------------------------------------------------------------
 
 

@@ -130,6 +130,8 @@ class Payload:
         )
         if not isinstance(doc, dict) or doc.get("v") != VERSION:
             raise MessagingError("unsupported message payload version")
+        if safejson.holds_lone_surrogate(doc):  # it would be stored: never text that is not
+            raise MessagingError("a message payload holds half a UTF-16 pair: it is not text")
         epoch, counter, sent, kind = doc.get("e"), doc.get("n"), doc.get("t"), doc.get("k")
         if not isinstance(epoch, str) or not _is_epoch(epoch):
             raise MessagingError("malformed message epoch")
