@@ -216,6 +216,18 @@ def test_a_payload_that_is_not_text_is_refused_and_the_inbox_goes_on(
     assert [m.text for m in bob.read("bob", homes["alice"].address).messages] == ["然后 fine"]
 
 
+def test_a_message_that_is_not_text_is_an_input_error_before_anything_is_stored(
+    homes: dict[str, Home],
+) -> None:
+    """The Python API took a str with half a UTF-16 pair (as Python decodes bytes that are
+    not UTF-8 with surrogateescape) and raised UnicodeEncodeError from its size check."""
+    alice, bob = homes["alice"].service(), homes["bob"].service()
+    bob.init("bob")
+    with pytest.raises(InputError, match="not text"):
+        alice.send("alice", homes["bob"].address, "火锅 \udcff")
+    assert alice.read("alice", homes["bob"].address).messages == []
+
+
 # -- listening --------------------------------------------------------------------------------
 
 

@@ -58,9 +58,14 @@ Failures = list[tuple[StoredMessage, str]]
 
 
 def check_text(text: str) -> None:
-    """Raises InputError for a message too long to send."""
-    if len(text.encode()) > MAX_TEXT_BYTES:
-        raise InputError(f"message too long: {len(text.encode())} bytes (at most {MAX_TEXT_BYTES})")
+    """Raises InputError for a message too long to send, or one that is not text (half a
+    UTF-16 pair, as Python decodes bytes that are not UTF-8 with surrogateescape)."""
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:
+        raise InputError("the message is not text: it holds half a UTF-16 pair") from None
+    if size > MAX_TEXT_BYTES:
+        raise InputError(f"message too long: {size} bytes (at most {MAX_TEXT_BYTES})")
 
 
 @dataclass
