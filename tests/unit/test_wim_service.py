@@ -344,6 +344,21 @@ def test_our_own_payment_is_judged_from_its_own_bytes_and_receipt(tmp_path: Path
     alice.close()
 
 
+def test_a_note_that_is_not_text_is_refused_before_anything_is_signed(tmp_path: Path) -> None:
+    """A note holding half a UTF-16 pair (a script's bytes that were not UTF-8) passed the
+    length check; the payment was sent, then its claim could not be signed ("paid: ... is
+    mined, but its chat claim could not be signed"). It is an InputError before the plan."""
+    from walletim.errors import InputError
+
+    alice = MoneyHome(tmp_path, ALICE_KEY)
+    try:
+        with pytest.raises(InputError, match="the note is not text"):
+            alice.wim.pay("alice", BOB, "0.5", note="火锅 \udcff")
+        assert alice.defi.executed == [] and alice.chat.posted == []
+    finally:
+        alice.close()
+
+
 def test_a_request_received_is_paid_once(tmp_path: Path) -> None:
     alice = MoneyHome(tmp_path, ALICE_KEY)
     req = PaymentRequest("0x" + "11" * 16, CHAIN_ID, BOB, Asset(None, "ETH", 18), E18 // 4, "pizza",
