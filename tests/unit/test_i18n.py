@@ -241,6 +241,59 @@ def test_migration_17_reindexes_emoji_and_the_index_stays_consistent(
         assert new.integrity_check() == []
 
 
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ("Tối nay đi ăn phở ở Việt Nam", "viet"),  # ệ: a circumflex and a dot below
+        ("Tối nay đi ăn phở ở Việt Nam", "Viêt"),
+        ("Nguyễn Thị Minh Khai", "nguyen"),
+        ("女 is nǚ in pinyin", "nu"),  # ǚ: a diaeresis and a caron
+        ("Café au lait", "cafe"),  # one diacritic: found before, as now
+        ("我们在\U00031350\U00031351吃饭", "\U00031351"),  # CJK extension H
+        ("我\U000323b0\U000323b1好", "\U000323b1"),  # extension J, past Python's Unicode
+    ],
+)
+def test_search_folds_every_latin_diacritic_and_splits_every_cjk_plane(
+    tmp_path: Path, text: str, query: str
+) -> None:
+    """unicode61's default (remove_diacritics 1) kept a letter with two diacritics (ệ, ǚ:
+    Vietnamese, pinyin with tones) while it folded é; the CJK extensions H and later were
+    not split into characters (the range stopped at extension G)."""
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        add_text(repo, ALICE, BOB, "in", 1, text)
+        add_text(repo, ALICE, BOB, "in", 2, "something else entirely 别的事 vietnam")
+        assert [m.text for m in repo.search(ALICE, query)] == [text]
+
+
+def test_migration_23_folds_what_was_stored_and_the_index_stays_consistent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from walletim.store import fts
+
+    old_range = fts._UNSPACED_CLASS.replace("\U0003ffff", "\U0003134f")
+    path = tmp_path / "w.db"
+    with monkeypatch.context() as old_code:
+        old_code.setattr(fts, "_unspaced", lambda: __import__("re").compile(old_range))
+        with Store.open(path, KEY, migrations=[m for m in MIGRATIONS if m.version < 23]) as old:
+            repo = ChatRepo(old)
+            add_text(repo, ALICE, BOB, "in", 1, "Việt Nam \U00031350\U00031351")
+            add_text(repo, ALICE, BOB, "in", 2, "nǚ")
+            assert repo.search(ALICE, "viet") == [] and repo.search(ALICE, "\U00031351") == []
+    with Store.open(path, KEY) as new:
+        repo = ChatRepo(new)
+        assert [m.text for m in repo.search(ALICE, "viet")] == ["Việt Nam \U00031350\U00031351"]
+        assert [m.text for m in repo.search(ALICE, "\U00031351")] == [
+            "Việt Nam \U00031350\U00031351"
+        ]
+        new.execute("UPDATE messages SET text = 'phở' WHERE text LIKE 'Việt%'")
+        new.execute("DELETE FROM messages WHERE text = 'nǚ'")
+        assert repo.search(ALICE, "viet") == [] and repo.search(ALICE, "nu") == []
+        assert [m.text for m in repo.search(ALICE, "pho")] == ["phở"]
+        new.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+        assert new.integrity_check() == []
+
+
 _CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
 
 

@@ -8,7 +8,9 @@ walletim therefore indexes :func:`index_text` of each message: NFKC (fullwidth `
 Katakana, Hangul, Bopomofo, Thai, Lao, Khmer, Myanmar, Tibetan, Yi) made a token of its own; and
 a search reads each word of the query the same way, as a phrase (:func:`match_words`): ``红包``
 is the phrase ``"红 包"``, two adjacent tokens, which the index finds inside ``今天发红包``
-without scanning. Latin words are indexed and matched as before (whole words, case folded).
+without scanning. Latin words are indexed and matched as before (whole words, case folded,
+every diacritic removed: the index's ``unicode61 remove_diacritics 2``, migration 23, so
+``viet`` finds ``Việt`` and ``nu`` finds ``nǚ`` as ``cafe`` finds ``café``).
 Emoji and other pictographs, which ``unicode61`` drops as separators, are each a token of
 their own (``emoji1f363`` for 🍣; skin tones, VS16 and ZWJ dropped): ``🍣`` finds a message
 with it, a family 👨‍👩‍👧 is the phrase of its three people (migration 17 rebuilt the index).
@@ -38,7 +40,7 @@ _UNSPACED_CLASS = (
     "\ua000-\ua4cf"  # Yi
     "\ua960-\ua97f\uac00-\ud7ff"  # Hangul Jamo extended, syllables
     "\uf900-\ufaff"  # CJK compatibility ideographs
-    "\U00020000-\U0003134f"  # CJK ideographs, extensions B-H
+    "\U00020000-\U0003ffff"  # planes 2 and 3: CJK ideographs, extensions B-J and later
     "])"
 )
 

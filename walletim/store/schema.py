@@ -18,7 +18,7 @@ from walletim.store.schema_chains import V18
 from walletim.store.schema_delivery import V16
 from walletim.store.schema_devices import V14
 from walletim.store.schema_held import V19
-from walletim.store.schema_search import V13, V17
+from walletim.store.schema_search import V13, V17, V23
 from walletim.store.schema_threads import v12
 
 
@@ -590,4 +590,5 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX requests_split ON requests (account, split_id)",
         ),
     ),
+    Migration(23, "search folds every Latin diacritic (Việt, nǚ); CJK planes 2-3 split", V23),
 )
