@@ -79,6 +79,24 @@ def test_check_name_never_crashes_and_is_idempotent(text: str) -> None:
     assert ":" not in name and "/" not in name and not any(c.isspace() for c in name)
 
 
+def test_a_contact_is_found_by_its_name_in_any_case_in_any_script(tmp_path: Path) -> None:
+    """Names equal when case-folded are one name on a home (looks_like refuses the second);
+    a lookup found ``ming`` for Ming but not ``алиса`` for Алиса, nor ``élodie`` for Élodie
+    (SQLite's NOCASE folds ASCII letters only)."""
+    named = {"Ming": "0x" + "11" * 20, "Алиса": "0x" + "22" * 20, "Élodie": "0x" + "33" * 20,
+             "Straße": "0x" + "44" * 20, "小明": "0x" + "55" * 20}  # fmt: skip
+    with Store.open(tmp_path / "w.db", KEY) as store:
+        repo = ChatRepo(store)
+        for name, address in named.items():
+            repo.set_contact_name(address, name)
+        for typed, saved in (("ming", "Ming"), ("алиса", "Алиса"), ("АЛИСА", "Алиса"),
+                             ("élodie", "Élodie"), ("E\u0301LODIE", "Élodie"),
+                             ("STRASSE", "Straße"), ("小明", "小明")):  # fmt: skip
+            found = repo.contact_named(typed)
+            assert found is not None and found.name == saved, typed
+        assert repo.contact_named("алис") is None and repo.contact_named("小") is None
+
+
 # -- display width --------------------------------------------------------------------------------
 
 

@@ -57,11 +57,18 @@ def contact_by_key(sql: Sql, identity_key: bytes) -> Contact | None:
 
 
 def contact_named(sql: Sql, name: str) -> Contact | None:
-    """The contact of that name (NFC; ASCII letters in any case)."""
+    """The contact of that name (NFC, in any case: names equal when case-folded are one name
+    on a home, as :func:`walletim.localnames.looks_like` has it: ``алиса`` is Алиса)."""
     from walletim.localnames import normalized
 
+    wanted = normalized(name)
     query = f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE name = ? COLLATE NOCASE"
-    return one_row(sql, query, (normalized(name),), contact_row)
+    found = one_row(sql, query, (wanted,), contact_row)
+    if found is not None:
+        return found
+    # SQLite's NOCASE folds ASCII letters only: the other scripts, on a miss alone.
+    folded = wanted.casefold()
+    return next((c for c in contacts(sql) if c.name and c.name.casefold() == folded), None)
 
 
 def contacts(sql: Sql) -> list[Contact]:
