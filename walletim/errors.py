@@ -127,7 +127,6 @@ __all__ = [
     "WrongPassword",
     "shown",
     "text_input",
-    "utf8_size",
 ]
 
 
@@ -597,13 +596,3 @@ def text_input(value: object, what: str) -> str:
     if isinstance(value, str):
         return value
     raise InputError(f"{what} must be text (str), not {type(value).__name__}")
-
-
-def utf8_size(text: str, what: str) -> int:
-    """The bytes of ``text`` in UTF-8; InputError naming ``what`` when it is not text: half a
-    UTF-16 pair, as Python decodes bytes that are not UTF-8 with surrogateescape (a message
-    or a note must be text before it is stored, signed or sent)."""
-    try:
-        return len(text.encode())
-    except UnicodeEncodeError:
-        raise InputError(f"{what} is not text: it holds half a UTF-16 pair") from None

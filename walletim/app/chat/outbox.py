@@ -21,13 +21,7 @@ from walletim.app.chat.link import RelayLink, learn_binding, peer_delivery_keys
 from walletim.app.chat.ports import Env, RelayConnection, run
 from walletim.app.chat.results import InboxResult, Item, Resolved, SendResult, Waiting
 from walletim.app.chat.threads import ids_of, settle
-from walletim.errors import (
-    InputError,
-    MessagingError,
-    RelayRefused,
-    RelayUnavailable,
-    utf8_size,
-)
+from walletim.errors import InputError, MessagingError, RelayRefused, RelayUnavailable
 from walletim.messaging import protocol
 from walletim.messaging.fanout import DeviceRevoked
 from walletim.messaging.kinds import is_wire_kind
@@ -63,10 +57,14 @@ WAIT_BACKOFF = Backoff(first=WAIT_BACKOFF_BASE, factor=2.0, cap=WAIT_BACKOFF_MAX
 Failures = list[tuple[StoredMessage, str]]
 
 
-def check_text(text: str) -> None:
-    """Raises InputError for a message too long to send, or one that is not text (half a
-    UTF-16 pair, as Python decodes bytes that are not UTF-8 with surrogateescape)."""
-    size = utf8_size(text, "the message")
+def check_text(text: str, what: str = "the message") -> None:
+    """Raises InputError for a message (or a note: ``what``) too long to send, or one that is
+    not text (half a UTF-16 pair, as Python decodes bytes that are not UTF-8 with
+    surrogateescape): nothing is stored, signed or sent."""
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:
+        raise InputError(f"{what} is not text: it holds half a UTF-16 pair") from None
     if size > MAX_TEXT_BYTES:
         raise InputError(f"message too long: {size} bytes (at most {MAX_TEXT_BYTES})")
 

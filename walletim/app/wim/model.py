@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from walletim.errors import InputError, WalletimError, utf8_size
+from walletim.errors import InputError, WalletimError
 from walletim.store.wim import Verdict as Verdict  # what a check found, as the store keeps it
 
 if TYPE_CHECKING:
@@ -189,7 +189,9 @@ def request_id(text: str, what: str = "request id") -> str:
 
 def check_note(note: str) -> None:
     """Raises InputError for a note too long, or not text (before anything is signed)."""
-    utf8_size(note, "the note")
+    from walletim.app.chat.outbox import check_text
+
+    check_text(note, "the note")
     if len(note) > MAX_NOTE:
         raise InputError(f"the note is longer than {MAX_NOTE} characters")
 
