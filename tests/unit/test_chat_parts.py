@@ -228,6 +228,22 @@ def test_a_message_that_is_not_text_is_an_input_error_before_anything_is_stored(
     assert alice.read("alice", homes["bob"].address).messages == []
 
 
+def test_a_message_too_large_once_escaped_is_refused_and_jams_nothing(
+    homes: dict[str, Home],
+) -> None:
+    """A pasted terminal log (escape codes, 红 in red) under the 32 KiB bound: JSON writes
+    each ESC as six bytes, and the payload could never be sealed ("message too large" at
+    every later send: it stayed first in the outbox, and nothing after it went). It is
+    refused before it is stored; long Chinese text with quotes still goes."""
+    alice, bob = homes["alice"].service(), homes["bob"].service()
+    bob.init("bob")
+    with pytest.raises(InputError, match="too long as sent"):
+        alice.send("alice", homes["bob"].address, "\x1b[0m红\x1b[0m\x1b[K\n" * 2_150)
+    assert alice.read("alice", homes["bob"].address).messages == []
+    sent = alice.send("alice", homes["bob"].address, "说" * 10_000 + '"' * 2_000)
+    assert sent.message.state == "sent"  # 34 KB as sent
+
+
 # -- listening --------------------------------------------------------------------------------
 
 

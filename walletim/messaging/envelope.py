@@ -54,6 +54,9 @@ MAX_PAYLOAD = BUCKETS[-1] - 1
 MAX_HEADER = 4096
 MAX_FRAME = MAX_PAYLOAD  # a frame must fit the largest bucket with its padding marker
 FRAME_FIXED = 3 + 1 + 1 + 32 + 2
+#: The largest payload every session seals: its frame holds it encrypted (a MAC, block
+#: padding) beside the largest header, and the sealed layer pads the frame to a bucket.
+MAX_SEALABLE = MAX_FRAME - 1 - FRAME_FIXED - MAX_HEADER - 64
 KINDS = {1: "initial", 2: "message"}
 EPOCH_HEX = 16
 DELIVERY_KEY_HEX = 32  # a 16-byte delivery key
@@ -121,6 +124,16 @@ class Payload:
         if self.copy_to is not None:
             doc["c"] = _checked_address(self.copy_to)
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def largest(cls, kind: WireKind, body: object) -> int:
+        """The bytes a payload of ``kind`` and ``body`` takes with every header field at its
+        largest: what :data:`MAX_SEALABLE` bounds. JSON writes a quote, a backslash or a
+        newline as two bytes and another control character as six, so a text's size as sent
+        is not its size in UTF-8."""
+        copy = "0x" + "0" * 40
+        return len(cls("0" * EPOCH_HEX, 2**63 - 1, 2**63 - 1, kind, body, bytes(16), bytes(16),
+                       copy).encode())  # fmt: skip
 
     @classmethod
     def decode(cls, raw: bytes) -> Payload:

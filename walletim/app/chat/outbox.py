@@ -23,6 +23,7 @@ from walletim.app.chat.results import InboxResult, Item, Resolved, SendResult, W
 from walletim.app.chat.threads import ids_of, settle
 from walletim.errors import InputError, MessagingError, RelayRefused, RelayUnavailable
 from walletim.messaging import protocol
+from walletim.messaging.envelope import MAX_SEALABLE, Payload
 from walletim.messaging.fanout import DeviceRevoked
 from walletim.messaging.kinds import is_wire_kind
 from walletim.messaging.session import STATE_VERSION, PeerBundle, encrypt
@@ -166,6 +167,11 @@ class Outbox:
             if not is_wire_kind(kind):
                 raise InputError(f"a {kind[:20]!r} message cannot be sent to a peer")
             check_text(text)
+            if (size := Payload.largest(kind, body)) > MAX_SEALABLE:  # escapes: never sealed
+                raise InputError(
+                    f"message too long as sent: {size} bytes once its quotes, backslashes and "
+                    f"control characters are escaped (at most {MAX_SEALABLE})"
+                )
             address = self._accounts.resolve_peer(peer)
             if address == me.address:
                 raise InputError("that is this account's own address: pick another peer")
