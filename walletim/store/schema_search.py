@@ -84,17 +84,16 @@ def V17(conn: Any) -> None:
 # find "Việt". 2 folds them all; a tokenizer is fixed when its table is made, so the index
 # is made again (its triggers name it and stay), with fts.index_text's CJK planes 2 and 3
 # whole (extensions H and later were not split into characters).
-_V23 = (
-    "DROP TABLE messages_fts",
+_V23_TABLE = (
     "CREATE VIRTUAL TABLE messages_fts USING fts5(text, account, content='', "
-    "tokenize = 'unicode61 remove_diacritics 2')",
-    "INSERT INTO messages_fts (rowid, text, account) "
-    "SELECT id, wim_index_text(text), account FROM messages",
+    "tokenize = 'unicode61 remove_diacritics 2')"
 )
 
 
 def V23(conn: Any) -> None:
-    """Migration 23: the search index made again, every Latin diacritic folded."""
-    for statement in _V23:
-        conn.execute(statement)
+    """Migration 23: the search index made again, every Latin diacritic folded, and filled
+    as migration 17 fills it."""
+    conn.execute("DROP TABLE messages_fts")
+    conn.execute(_V23_TABLE)
+    V17(conn)
     secure_delete(conn)
