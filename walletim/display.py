@@ -18,7 +18,9 @@ string unable to rewrite the screen around it:
 Terminals give East Asian wide and fullwidth characters (小明, ＵＳＤＣ, 한) two columns and
 combining marks none, so columns are laid out by display width, not by ``len``:
 :func:`width`, :func:`pad`, :func:`cut` and :func:`table` (UAX #11 East Asian Width, as
-``wcwidth`` counts it for the characters :func:`clean` lets through).
+``wcwidth`` counts it for the characters :func:`clean` lets through; an emoji sequence, such
+as a flag, a skin tone or a family joined by ZWJ, is one character of two columns, as Rich
+counts it in the app, and :func:`cut` never splits one).
 
 What :func:`clean` cannot do is stop a peer from *writing* words that look like walletim's
 own ("paid 5 ETH [verified on chain]"): front ends therefore print walletim's verdict before
@@ -136,26 +138,73 @@ def char_width(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
+def _regional(ch: str) -> bool:
+    """A regional indicator: two of them spell a flag (🇨🇳)."""
+    return "\U0001f1e6" <= ch <= "\U0001f1ff"
+
+
+def _extends(ch: str) -> bool:
+    """Drawn as part of the character before it: a combining mark or variation selector, an
+    emoji modifier (a skin tone), a tag of a subdivision flag, a ZWJ."""
+    return (
+        unicodedata.category(ch) in ("Mn", "Me")
+        or "\U0001f3fb" <= ch <= "\U0001f3ff"
+        or ord(ch) in _TAGS
+        or ch == "\u200d"
+    )
+
+
+def _clusters(text: str) -> list[str]:
+    """``text`` as what a terminal draws as one character each (UAX #29's grapheme clusters
+    as far as display needs them): a base with what extends it, emoji joined by a ZWJ
+    (👨‍👩‍👧), a flag's two regional indicators."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        j = i + 2 if _regional(text[i]) and i + 1 < n and _regional(text[i + 1]) else i + 1
+        while j < n and (
+            _extends(text[j]) or (text[j - 1] == "\u200d" and unicodedata.category(text[j]) == "So")
+        ):
+            j += 1
+        out.append(text[i:j])
+        i = j
+    return out
+
+
+def _cluster_width(cluster: str) -> int:
+    """Columns of one drawn character: an emoji sequence (a flag, a skin tone, a ZWJ
+    sequence, VS16's emoji presentation) takes two, as terminals that draw emoji and Rich
+    count it; otherwise its characters' widths."""
+    if len(cluster) > 1:
+        base = cluster[0]
+        if _regional(base) or "\ufe0f" in cluster:
+            return 2
+        joined = any(c == "\u200d" or "\U0001f3fb" <= c <= "\U0001f3ff" for c in cluster)
+        if joined and unicodedata.category(base) == "So":
+            return 2
+    return sum(char_width(ch) for ch in cluster)
+
+
 def width(text: str) -> int:
     """Columns ``text`` takes on a terminal (one line)."""
     if text.isascii() and text.isprintable():
         return len(text)
-    return sum(char_width(ch) for ch in text)
+    return sum(_cluster_width(c) for c in _clusters(text))
 
 
 def cut(text: str, columns: int, marker: str = "…") -> str:
     """``text`` in at most ``columns`` columns: cut with ``marker`` when it does not fit
-    (a wide character is never split)."""
+    (a wide character, a character with its marks or an emoji sequence is never split)."""
     if width(text) <= columns:
         return text
     room = columns - width(marker)
     out: list[str] = []
     used = 0
-    for ch in text:
-        w = char_width(ch)
+    for cluster in _clusters(text):
+        w = _cluster_width(cluster)
         if used + w > room:
             break
-        out.append(ch)
+        out.append(cluster)
         used += w
     return "".join(out) + marker
 

@@ -117,6 +117,22 @@ def test_a_table_aligns_cjk_and_latin_columns() -> None:
     assert pad("小明", 6) == "小明  " and pad("7", 3, ">") == "  7"
 
 
+def test_an_emoji_sequence_is_one_wide_character_never_cut_apart() -> None:
+    """A terminal that draws emoji (and the app's Rich) gives a flag, a skin tone, a family
+    joined by ZWJ and an emoji with VS16 two columns: width counted each part (👍🏽 4, the
+    family 6, ❤️ 1), so a group named so pushed `chat inbox`'s columns out of line, and cut
+    could split a flag into a lone letter or leave half a family."""
+    for seq in ("🇨🇳", "👍🏽", "👨\u200d👩\u200d👧", "❤\ufe0f", "🏳\ufe0f\u200d🌈", "1\ufe0f\u20e3"):
+        assert width(seq) == 2, seq
+        assert width("周末" + seq) == 6
+    assert width("e\u0301") == 1 and width("☺\ufe0e") == 1  # a mark; text presentation
+    assert cut("a🇨🇳b", 3) == "a…"  # was "a🇨…"
+    assert cut("ab👨\u200d👩\u200d👧c", 4) == "ab…"
+    assert cut("ab👨\u200d👩\u200d👧", 4) == "ab👨\u200d👩\u200d👧"  # it fits
+    lines = table([["group 🇨🇳👍🏽", "x"], ["group 家人家", "y"], ["group ab", "z"]])
+    assert len({width(line[:-1]) for line in lines}) == 1, lines  # x, y, z in one column
+
+
 @given(st.text(max_size=60), st.integers(min_value=1, max_value=40))
 def test_cut_fits_and_never_splits_a_character(text: str, columns: int) -> None:
     out = cut(text, columns)
