@@ -140,6 +140,25 @@ def test_cut_fits_and_never_splits_a_character(text: str, columns: int) -> None:
     assert out == text or (out.endswith("…") and text.startswith(out[:-1]))
 
 
+def test_tx_history_lines_keep_their_columns_with_a_chinese_token_symbol() -> None:
+    """A token list may name a token 人民币: its amount was right-aligned by characters, so
+    the counterparty column moved three columns right on its lines."""
+    from walletim.app.history import Entry
+    from walletim.cli.history import _line
+
+    token = "0x" + "11" * 20
+    lines = [
+        _line(Entry("0x" + "ab" * 32, "out", ALICE, BOB, None, "ETH", 18, 10**18, "mined",
+                    time=1_796_000_000, name="小明")),
+        _line(Entry("0x" + "cd" * 32, "in", ALICE, BOB, token, "人民币", 2, 10_000, "mined",
+                    time=1_796_000_000, name="小明")),
+    ]  # fmt: skip
+    assert (
+        len({width(line[: line.index(" to " if " to " in line else " from ")]) for line in lines})
+        == 1
+    ), lines
+
+
 # -- search ---------------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from walletim.cli.base import printable
+from walletim.display import pad
 
 if TYPE_CHECKING:
     from walletim.app.history import Entry, HistoryResult
@@ -122,7 +123,8 @@ def _line(e: Entry) -> str:
     fee = f"  fee {_fee(e)} ETH" if e.fee is not None else ""
     date = _date(e) or "????-??-?? ??:??:??"
     state = state_text(e.status, e.replaced_by)
-    return f"{date}  {e.direction:<4}  {money:>18}  {arrow} {party}{fee}  {state}  {e.hash}"
+    money = pad(money, 18, ">")  # by columns: a token list may name a token 人民币
+    return f"{date}  {e.direction:<4}  {money}  {arrow} {party}{fee}  {state}  {e.hash}"
 
 
 def render_human(result: HistoryResult, stored_only: bool) -> None:
