@@ -172,3 +172,17 @@ def test_a_value_under_a_cent_is_not_shown_as_nothing(base: int) -> None:
     if base >= 10**6:
         assert Decimal(text) == Decimal(base // 10**6) / 100, (base, text)
     assert usd(100) == "0.000001" and usd(0) == "0" and usd(100_022_222 * 10**3) == "1000.22"
+
+
+def test_the_markets_table_keeps_its_columns_with_a_chinese_symbol() -> None:
+    """A token list may name an asset 人民币稳定币 (12 columns): it was cut to 8 characters and
+    padded by characters, pushing its row out of the header's columns."""
+    from walletim.cli.lend import markets_text
+    from walletim.display import width
+
+    rows = [market(WETH, "WETH", 18, 3_000 * E8, 8000, 8250),
+            market(USDC, "人民币稳定币", 6, E8, 7700, 8000),
+            market(USDC, "人民", 6, E8, 7700, 8000)]  # fmt: skip
+    lines = markets_text("0x" + "d" * 40, rows).splitlines()
+    assert len({width(line) for line in [lines[1], *lines[2::2]]}) == 1, lines  # header, rows
+    assert "人民币稳 " in lines[4] and "人民币稳定" not in lines[4]  # cut to 8 columns

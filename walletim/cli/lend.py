@@ -83,6 +83,7 @@ def market_json(m: Market) -> dict[str, object]:
 def markets_text(pool: str, rows: list[Market]) -> str:
     from walletim.app.lending.markets import bps, percent, usd
     from walletim.chain.units import format_amount
+    from walletim.display import cut, pad
 
     lines = [
         f"Aave V3 pool {pool}",
@@ -91,8 +92,9 @@ def markets_text(pool: str, rows: list[Market]) -> str:
     ]
     for m in rows:
         c = m.config
+        asset = pad(cut(_symbol(m.symbol), 8, ""), 8)  # columns: a list may name it 人民币
         lines.append(
-            f"  {_symbol(m.symbol)[:8]:<8}{usd(m.price):>12}{percent(m.supply_apy) + '%':>12}"
+            f"  {asset}{usd(m.price):>12}{percent(m.supply_apy) + '%':>12}"
             f"{percent(m.borrow_apy) + '%':>12}{percent(m.utilization) + '%':>8}"
             f"{format_amount(m.total_supplied, m.decimals, max_places=2):>18}"
             f"{format_amount(m.total_borrowed, m.decimals, max_places=2):>16}"
