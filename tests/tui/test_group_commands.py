@@ -27,6 +27,11 @@ from walletim.tui.groups import GroupCommand, is_group_command, parse
         ("/promote bob", GroupCommand("promote", peers=("bob",))),
         ("/demote bob", GroupCommand("demote", peers=("bob",))),
         ("/leave", GroupCommand("leave")),
+        # A Chinese input method in full-width mode types U+3000 between words: /pay split
+        # there, /group read it all as one word ("not a group command").
+        ("/group\u3000家人\u3000小明 老王", GroupCommand("group", "家人", ("小明", "老王"))),
+        ("/add\u3000小明", GroupCommand("add", peers=("小明",))),
+        ('/group "家人\u3000朋友" 小明', GroupCommand("group", "家人\u3000朋友", ("小明",))),
     ],
 )
 def test_group_commands_parse(text: str, want: GroupCommand) -> None:

@@ -65,10 +65,26 @@ def is_group_command(text: str) -> bool:
     return word.startswith("/") and word[1:] in USAGE
 
 
+def _words(text: str) -> list[str]:
+    """``shlex.split``, with every space a word ends at: a Chinese or Japanese input method
+    in full-width mode types U+3000 (as ``str.split``, which reads the other commands)."""
+    lex = shlex.shlex(text, posix=True)
+    lex.whitespace_split, lex.commenters = True, ""
+    lex.whitespace = _SPACES
+    return list(lex)
+
+
+#: Every character ``str.split`` splits at (``str.isspace``: Unicode white space).
+_SPACES = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def parse(text: str) -> GroupCommand:
     """A group command from the compose box. Raises InputError (one line, with the usage)."""
     try:
-        words = shlex.split(text.strip())
+        words = _words(text.strip())
     except ValueError:
         raise InputError(f"a quote is not closed: {HELP}") from None
     kind = words[0][1:] if words and words[0].startswith("/") else ""
