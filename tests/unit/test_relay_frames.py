@@ -129,3 +129,18 @@ def test_every_frame_is_pinned() -> None:
     """A new frame gets its line above: each op is pinned in each direction."""
     assert {type(f) for f, _ in CLIENT} == set(p.ClientFrame.__args__)
     assert {type(f) for f, _ in SERVER} == set(p.ServerFrame.__args__)
+
+
+def test_a_frame_that_is_not_text_is_malformed() -> None:
+    """A relay's refusal whose message escapes half a UTF-16 pair ("\\ud800") parsed into a
+    string UTF-8 cannot encode: chat send stored it with the wait it asked for and crashed
+    with UnicodeEncodeError at every send while the relay answered so. A frame holding one,
+    either way, is malformed; a whole pair (an emoji escaped) is text."""
+    refusal = '{"op":"error","rid":1,"code":"mailbox_full","message":"full %s","retry":5}'
+    with pytest.raises(p.FrameError, match="not text"):
+        p.decode_server_frame(refusal % "\\ud800")
+    with pytest.raises(p.FrameError, match="not text"):
+        p.decode_client_frame('{"op":"fetch","rid":1,"limit":5,"x\\udfff":1}')
+    assert p.decode_server_frame(refusal % "\\ud83c\\udf72 满了") == p.Error(
+        1, "mailbox_full", "full 🍲 满了", 5
+    )

@@ -99,6 +99,8 @@ def load(text: str | bytes) -> Doc:
     doc = safejson.loads_document(text, max_bytes=MAX_FRAME_BYTES, error=FrameError, what="frame")
     if not isinstance(doc, dict) or not isinstance(doc.get("op"), str):
         raise FrameError("frame is not an object with an op")
+    if safejson.holds_lone_surrogate(doc):  # its reader stores or shows what it says
+        raise FrameError("frame holds half a UTF-16 pair: it is not text")
     return doc
 
 
