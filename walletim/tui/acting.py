@@ -264,27 +264,33 @@ class Acting(App[None]):
     # -- payments not final -----------------------------------------------------------------------
 
     def _check_money(self) -> None:
-        """Start a check of money not final, unless one runs; a running one whose question to
-        the node has waited :attr:`node_silent_s` has the node said unreachable since then."""
+        """Start a check of money not final, unless one runs; a running one whose questions
+        to the node (whether it answers, then the ledger's) have waited :attr:`node_silent_s`
+        has the node said unreachable since then."""
         if not self._checking:
             self._checking, self._check_started = True, self.clock()
             self.run_worker(self._check, thread=True, group="check", exit_on_error=False)
             return
-        waited = self.clock() - self._check_started
-        if self.node_down is None and self.doer.pinging and waited >= self.node_silent_s:
-            why = f"no answer within {self.node_silent_s:g} s"
-            self.post_message(Checked(False, why, since=self._check_started))
+        if self.node_down is None and self.doer.asking and self.doer.waited() >= self.node_silent_s:
+            self.post_message(Checked(False, self._silence(), since=self._check_started))
+
+    def _silence(self) -> str:
+        return f"no answer within {self.node_silent_s:g} s"
 
     def _check(self) -> None:
         """Ask the chain again about money not final (on a worker thread); a node out of
         reach changes no record (walletim.app.wim.ledger), and is said until it answers. A
-        failure is said by :meth:`on_worker_state_changed`."""
+        check that took :attr:`node_silent_s` or more is the node not answering, even if
+        it answered the first question (its later ones may have timed out in the ledger,
+        which keeps what it knew). A failure is said by :meth:`on_worker_state_changed`."""
         try:
             reached = self.doer.check(down=self.node_down is not None)
         finally:
             self._checking = False
         self._check_failed = False
-        if reached is not None:  # None: another action ran (its end draws the cards again)
+        if reached is not False and self.doer.waited() >= self.node_silent_s:
+            self.post_message(Checked(False, self._silence()))
+        elif reached is not None:  # None: another action ran (its end draws the cards again)
             error = self.doer.node_error
             self.post_message(Checked(reached, "" if error is None else said(error)))
 
