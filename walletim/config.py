@@ -18,6 +18,9 @@ DEFAULT_RELAY_URL = "ws://127.0.0.1:8765"
 UNSAFE_FAST_KDF_ENV = "WALLETIM_UNSAFE_FAST_KDF"
 #: The home password, for scripts: the CLI reads it; no process walletim starts inherits it.
 PASSWORD_ENV = "WALLETIM_PASSWORD"  # noqa: S105 - the variable's name, not a password
+#: "1": a bug (an exception walletim did not raise on purpose) is shown whole, traceback
+#: and all, where it is otherwise one line naming its type only (:func:`internal_error_text`).
+DEBUG_ENV = "WALLETIM_DEBUG"
 
 
 def default_home() -> Path:
@@ -36,3 +39,14 @@ def child_environment() -> dict[str, str]:
 
 def unsafe_fast_kdf() -> bool:
     return os.environ.get(UNSAFE_FAST_KDF_ENV, "") == "1"
+
+
+def debugging() -> bool:
+    return os.environ.get(DEBUG_ENV) == "1"
+
+
+def internal_error_text(exc: BaseException) -> str:
+    """How a bug is said, by the CLI and the app alike: its type only, never its text (which
+    may hold what the user typed, a path, a key), and how to see it whole."""
+    name = type(exc).__name__
+    return f"internal error ({name}); rerun with {DEBUG_ENV}=1 for details and report it"

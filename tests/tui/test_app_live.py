@@ -336,11 +336,11 @@ async def test_a_node_that_hangs_is_said_unreachable_while_the_question_still_wa
         async with app.run_test(size=(100, 30)) as pilot:
             await live(pilot)
             await until(pilot, lambda: "node unreachable since" in app.sub_title, "the title", 20)
-            assert app.doer.pinging  # said while the question is still unanswered
+            assert app.doer.asking  # said while the question is still unanswered
             assert app.status_line == "node unreachable: no answer within 1 s"
             said = app.sub_title
             silent.close()  # the connection reset: the question fails at once
-            await until(pilot, lambda: not app.doer.pinging and not app._checking, "the end")
+            await until(pilot, lambda: not app.doer.asking and not app._checking, "the end")
             await pilot.pause()
             assert app.sub_title == said
 

@@ -99,19 +99,11 @@ class RpcClient:
         self._plain: Connection | None = None
         self._ids = itertools.count(1)
         self._transport = transport
-        self._hint_text = hint
         self._hint = f"; {hint}" if hint else ""
         self.calls = 0  # requests sent (round trips), for tests and benchmarks
 
     def __repr__(self) -> str:
         return f"RpcClient({self.shown_url!r})"
-
-    def sibling(self) -> RpcClient:
-        """Another client of the same node, URL, timeout and transport, on a connection of its
-        own: for another thread (a client is not thread-safe)."""
-        return RpcClient(
-            self.url, timeout=self._timeout, transport=self._transport, hint=self._hint_text
-        )
 
     def close(self) -> None:
         if self._conn is not None:

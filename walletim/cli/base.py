@@ -29,6 +29,7 @@ from walletim.cli.options import float_option as float_option
 from walletim.cli.options import int_option as int_option
 from walletim.cli.options import port_option as port_option
 from walletim.config import PASSWORD_ENV as PASSWORD_ENV
+from walletim.config import debugging, internal_error_text
 from walletim.errors import (
     Aborted,
     InputError,
@@ -557,7 +558,7 @@ def run(group: click.Group, argv: list[str] | None = None) -> NoReturn:
         # Text read from somewhere not checked above (a prompt's answer, say): a clean error.
         fail(InputError("some input is not valid UTF-8 text"), as_json)
     except Exception as exc:
-        if os.environ.get("WALLETIM_DEBUG") == "1":
+        if debugging():
             raise
         internal_error(exc, as_json)
     sys.exit(0)
@@ -567,10 +568,7 @@ def internal_error(exc: Exception, as_json: bool) -> NoReturn:
     """A bug (exit 70): said without the exception's text, which may hold data; with --json
     as the same ``{"error": ...}`` document every other error is (``type`` InternalError), so
     a script reading stderr as JSON still can."""
-    text = (
-        f"internal error ({type(exc).__name__}); rerun with WALLETIM_DEBUG=1 for details and "
-        "report it"
-    )
+    text = internal_error_text(exc)
     if as_json:
         click.echo(json.dumps({"error": {"type": "InternalError", "message": text}}), err=True)
     else:

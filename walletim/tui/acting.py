@@ -21,6 +21,7 @@ from walletim.tui.text import label, said
 
 if TYPE_CHECKING:
     from textual.screen import Screen
+    from textual.worker import Worker
 
     from walletim.messaging.kinds import WireKind
     from walletim.tui.model import Doer, Reader, Row
@@ -33,6 +34,13 @@ SIGNED_CHANGE = "Signed by your wallet's key and sent to the members: it cannot 
 NODE_SILENT_S = 10.0
 #: How the status line begins when it says why the node stopped answering.
 NODE_DOWN = "node unreachable: "
+#: What a worker of each group (an action, the check of money not final, the listener)
+#: failing without saying why itself has stopped: how the status line begins then.
+STOPPED = {
+    "act": "the action failed",
+    "check": "the check of money not final failed",
+    "listen": "relay: listening stopped",
+}
 #: A command typed in the compose box (a money or a group command).
 Command = TypeVar("Command")
 #: A change the compose box is writing: a reply to a row, or a row's new text.
@@ -85,6 +93,7 @@ class Acting(App[None]):
     drafts: dict[str, str]  # words not sent, by conversation, until it is open again
     _checking = False  # a check of money not final is running
     _check_started = 0.0  # when it began (the app's clock)
+    _check_failed = False  # the last check failed (said once: not again every few seconds)
     node_silent_s = NODE_SILENT_S
     status_line = ""  # what the status line says
     node_down: float | None = None  # since when the node has not answered the checks
@@ -221,30 +230,67 @@ class Acting(App[None]):
 
         self.run_worker(run, thread=True, group="act", exit_on_error=False)
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a worker's failure that it did not say itself is said (an action
+        says walletim's refusals with what they mean for the words typed; the listener
+        says its own): a walletim error in one line, anything else (a bug, an OSError) as
+        the CLI says it, naming its type only, never its text (what the user typed, a path,
+        a key). The app goes on (each worker put its state back as it ended); a failing
+        check is said once, until one ends well. With WALLETIM_DEBUG=1 the app ends,
+        showing it whole."""
+        from textual.worker import WorkerState
+
+        from walletim.config import debugging, internal_error_text
+
+        error, group = event.worker.error, event.worker.group
+        if event.state != WorkerState.ERROR or not isinstance(error, Exception):
+            return
+        if debugging():
+            from rich.traceback import Traceback
+
+            shown = Traceback.from_exception(type(error), error, error.__traceback__)
+            self.exit(return_code=70, message=shown)
+            return
+        why = said(error) if isinstance(error, WalletimError) else internal_error_text(error)
+        if group == "check":
+            if self._check_failed:
+                return
+            self._check_failed = True
+        line = f"{STOPPED.get(group, STOPPED['act'])}: {why}"
+        if group == "listen":
+            self.listening = line.removeprefix("relay: ")
+        self.post_message(Done(line, False, reload=group == "act"))
+
     # -- payments not final -----------------------------------------------------------------------
 
     def _check_money(self) -> None:
-        """Start a check of money not final, unless one runs; a running one whose question to
-        the node has waited :attr:`node_silent_s` has the node said unreachable since then."""
+        """Start a check of money not final, unless one runs; a running one whose questions
+        to the node (whether it answers, then the ledger's) have waited :attr:`node_silent_s`
+        has the node said unreachable since then."""
         if not self._checking:
             self._checking, self._check_started = True, self.clock()
             self.run_worker(self._check, thread=True, group="check", exit_on_error=False)
             return
-        waited = self.clock() - self._check_started
-        if self.node_down is None and self.doer.pinging and waited >= self.node_silent_s:
-            why = f"no answer within {self.node_silent_s:g} s"
-            self.post_message(Checked(False, why, since=self._check_started))
+        if self.node_down is None and self.doer.asking and self.doer.waited() >= self.node_silent_s:
+            self.post_message(Checked(False, self._silence(), since=self._check_started))
+
+    def _silence(self) -> str:
+        return f"no answer within {self.node_silent_s:g} s"
 
     def _check(self) -> None:
         """Ask the chain again about money not final (on a worker thread); a node out of
-        reach changes no record (walletim.app.wim.ledger), and is said until it answers."""
+        reach changes no record (walletim.app.wim.ledger), and is said until it answers. A
+        check that took :attr:`node_silent_s` or more is the node not answering, even if
+        it answered the first question (its later ones may have timed out in the ledger,
+        which keeps what it knew). A failure is said by :meth:`on_worker_state_changed`."""
         try:
             reached = self.doer.check(down=self.node_down is not None)
-        except WalletimError:
-            return
         finally:
             self._checking = False
-        if reached is not None:  # None: another action ran (its end draws the cards again)
+        self._check_failed = False
+        if reached is not False and self.doer.waited() >= self.node_silent_s:
+            self.post_message(Checked(False, self._silence()))
+        elif reached is not None:  # None: another action ran (its end draws the cards again)
             error = self.doer.node_error
             self.post_message(Checked(reached, "" if error is None else said(error)))
 

@@ -11,6 +11,7 @@ apart, and the screen sees what the others committed.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from walletim.app.contracts import Plan
     from walletim.app.session import Session
     from walletim.app.wim import MoneyView
-    from walletim.chain.rpc import RpcClient
     from walletim.errors import RpcError
     from walletim.messaging.threads import Tally, Version
     from walletim.store.chat import Contact, ConversationInfo, StoredMessage
@@ -226,11 +226,25 @@ class Doer:
         self._lock = threading.Lock()
         #: The last check asked the node nothing (no money open): the next asks no head.
         self._idle = False
-        #: A check waits for the node's answer to whether it answers (read by the app).
-        self.pinging = False
+        #: When (time.monotonic) the running check began to wait for the node's answers
+        #: (whether it answers, then the ledger's questions); None: none waits.
+        self._asked_at: float | None = None
+        self._waited = 0.0  # how long the last check waited for them
         #: Why the last check's node did not answer (None: it did).
         self.node_error: RpcError | None = None
-        self._pinger: RpcClient | None = None
+        #: The checks' own Session (opened by the first): a send waits for no hung node.
+        self._checker: Session | None = None
+
+    @property
+    def asking(self) -> bool:
+        """A check waits for the node's answers."""
+        return self._asked_at is not None
+
+    def waited(self) -> float:
+        """Seconds a check waited for the node's answers: the running one's so far, else
+        the last one's in all (never the time its Session took to open the store)."""
+        at = self._asked_at
+        return self._waited if at is None else time.monotonic() - at
 
     @property
     def s(self) -> Session:
@@ -303,50 +317,36 @@ class Doer:
     def check(self, *, down: bool = False) -> bool | None:
         """Ask the chain again about payments and shared actions not final yet (the ledger:
         confirmations, reorgs); returns whether the node answered its newest block, asked
-        first on a client of its own, not holding up what the user does meanwhile (when it
-        does not answer, nothing else is asked: the ledger keeps what it knew), or
-        None: skipped while another action runs, or nothing is open (the last check asked
-        the node nothing, and it was not ``down``: an idle app costs a metered node no
-        request). Raises WalletimError."""
+        first (when it does not answer, nothing else is asked: the ledger keeps what it
+        knew), or None: skipped while an action runs, or nothing is open (the last check
+        asked the node nothing, and it was not ``down``: an idle app costs a metered node
+        no request). Both on a Session of the checks' own, without the actions' lock: a
+        send never waits for a node that hangs on any of these questions (:meth:`waited`
+        says how long it has). Raises WalletimError."""
         from walletim.chain.queries import Q
         from walletim.errors import RpcError
 
-        ping = down or not self._idle
-        if ping:  # on a client of its own, without the lock: a send waits for no hung node
-            node = self._node()
-            if node is None:
-                return None
-            self.pinging = True
-            try:
-                node.get(Q.head())  # whether it answers (another chain: the ledger's)
-            except RpcError as exc:
-                self.node_error = exc
-                return False
-            finally:
-                self.pinging = False
-            self.node_error = None
-        if not self._lock.acquire(blocking=False):
-            return True if ping else None  # the ledger waits for the action to end
+        if self._checker is None:
+            self._checker = self._open()
+        self._checker.open_store()  # once: unlocking the store is no wait for the node
+        rpc, ping = self._checker.chain.rpc, down or not self._idle
+        self._asked_at = at = time.monotonic()
         try:
-            rpc = self.s.chain.rpc
+            if ping:
+                try:
+                    rpc.get(Q.head())  # whether it answers (another chain: the ledger's)
+                except RpcError as exc:
+                    self.node_error = exc
+                    return False
+                self.node_error = None
+            if self._lock.locked():
+                return True if ping else None  # the action's end draws the cards again
             before = rpc.calls
-            self.s.wim.check(self.account)
+            self._checker.wim.check(self.account)
             self._idle = rpc.calls == before
             return True if ping else None
         finally:
-            self._lock.release()
-
-    def _node(self) -> RpcClient | None:
-        """The client the check asks the node with (None: the Session is still being opened
-        by an action)."""
-        if self._pinger is None:
-            if not self._lock.acquire(blocking=False):
-                return None
-            try:
-                self._pinger = self.s.chain.rpc.sibling()
-            finally:
-                self._lock.release()
-        return self._pinger
+            self._waited, self._asked_at = time.monotonic() - at, None
 
     def change(self, kind: WireKind, row: Row, value: str = "") -> Posted:
         """Reply to, react to (one emoji; "" removes), edit or delete (for everyone) the
@@ -383,10 +383,9 @@ class Doer:
             return self.s.chat.contacts_verify(self.account, peer, confirm=confirm)
 
     def close(self) -> None:
-        if self._pinger is not None:
-            self._pinger.close()
-        if self._session is not None:
-            self._session.close()
+        for session in (self._checker, self._session):
+            if session is not None:
+                session.close()
 
 
 def _asking(confirm: Confirm) -> Callable[[Plan], None]:
