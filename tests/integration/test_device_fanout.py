@@ -138,12 +138,14 @@ def test_a_message_reaches_every_device_and_a_revoked_one_gets_nothing_new(
             await c.put_devices(bob_v1)
         for device in (alice_phone, bob_laptop, bob_phone):
             await device.publish(url)
-        ids = queue(repo, "hi bob", "both your devices")
+        # Between them, one queued by a walletim that did not measure it as sent: too large
+        # to seal once JSON escapes it, it fails and holds up nothing after it.
+        ids = queue(repo, "hi bob", "\x1b[0m红\x1b[0m\x1b[K\n" * 2_150, "both your devices")
         async with await RelayClient.connect(url) as conn:
             await conn.authenticate(laptop_key.public_key, laptop_key.sign)
             assert await sender.seal_queued(conn, me, BOB.address) == Sealed(2, 3)
             assert await sender.flush(conn, me) == (2, [])  # two messages, six copies
-        assert [repo.message(i).state for i in ids] == ["sent", "sent"]
+        assert [repo.message(i).state for i in ids] == ["sent", "failed", "sent"]
         assert D.sending_copies(store, ALICE.address) == []
         for device in (bob_laptop, bob_phone, alice_phone):
             await device.receive(url, lists)

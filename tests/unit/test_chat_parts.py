@@ -244,6 +244,29 @@ def test_a_message_too_large_once_escaped_is_refused_and_jams_nothing(
     assert sent.message.state == "sent"  # 34 KB as sent
 
 
+def test_a_queued_message_too_large_to_seal_fails_and_jams_nothing(
+    homes: dict[str, Home],
+) -> None:
+    """A message queued by a walletim that did not measure it as sent (before the check
+    above) could never be sealed: every later send to that peer failed "message too large"
+    behind it. Sealing marks it failed and goes on with the rest."""
+    alice, bob = homes["alice"].service(), homes["bob"].service()
+    bob.init("bob")
+    me, peer = homes["alice"].address, homes["bob"].address
+    alice.send("alice", peer, "hello")  # a session, as a home that sent before has
+    log = "\x1b[0m红\x1b[0m\x1b[K\n" * 2_150
+    with alice.repo.tx() as tx:
+        tx.add_message(
+            tx.conversation(me, peer), "out", "text", {"text": log}, log,
+            sent_ms=1, state="queued",
+        )  # fmt: skip
+    sent = alice.send("alice", peer, "after it")
+    assert sent.message.state == "sent"
+    states = {m.text[:5]: m.state for m in alice.read("alice", peer).messages}
+    assert states == {"hello": "sent", log[:5]: "failed", "after": "sent"}
+    assert [r.message.text for r in bob.inbox("bob").received] == ["hello", "after it"]
+
+
 # -- listening --------------------------------------------------------------------------------
 
 

@@ -269,6 +269,15 @@ class ChatTx(GroupTx):
             (epoch, counter, relay_id, mailbox, env, message_id),
         )
 
+    def fail_queued(self, message_id: int) -> None:
+        """A queued message no session can seal (too large as sent): failed, so that it holds
+        up none after it; a request it carried was never sent (as :meth:`mark_failed`)."""
+        rows = self.conn.execute(
+            "UPDATE messages SET state = 'failed' WHERE id = ? AND state = 'queued' RETURNING id",
+            (message_id,),
+        ).fetchall()
+        refused_for_good(self.conn, [int(r[0]) for r in rows])
+
     def mark_sent(self, relay_id: str) -> None:
         """The relay confirmed it stored the message: drop the envelope."""
         self.conn.execute(

@@ -25,6 +25,7 @@ from walletim.app.chat.outbox import (
     WAIT_BACKOFF,
     WAIT_BACKOFF_MAX,
     WAIT_REFUSALS,
+    never_sealed,
     not_stored,
 )
 from walletim.app.chat.peer_devices import device_bundle, newest_list, served_list
@@ -128,6 +129,8 @@ class FanoutSender:
             for queued in tx.queued(me.address, address):
                 kind = queued.kind
                 assert is_wire_kind(kind), "only messages a peer may receive are queued"
+                if never_sealed(tx, kind, queued):
+                    continue
                 nonce = None if queued.nonce is None else bytes.fromhex(queued.nonce)
                 message = Message(kind, queued.body, queued.sent_ms, nonce, delivery_key)
                 has = D.copied_to(tx.conn, queued.id)  # a claim told again: not to them twice

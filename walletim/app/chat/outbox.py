@@ -25,7 +25,7 @@ from walletim.errors import InputError, MessagingError, RelayRefused, RelayUnava
 from walletim.messaging import protocol
 from walletim.messaging.envelope import MAX_SEALABLE, Payload
 from walletim.messaging.fanout import DeviceRevoked
-from walletim.messaging.kinds import is_wire_kind
+from walletim.messaging.kinds import WireKind, is_wire_kind
 from walletim.messaging.session import STATE_VERSION, PeerBundle, encrypt
 from walletim.retry import Backoff
 from walletim.store.chat import ChatTx, OutboxItem, StoredMessage
@@ -276,6 +276,8 @@ class Outbox:
         for message in tx.queued(me.address, address):
             kind = message.kind
             assert is_wire_kind(kind), "only messages a peer may receive are queued"
+            if never_sealed(tx, kind, message):
+                continue
             out = encrypt(
                 me.identity, me.binding, conv, peer_key, kind, message.body,
                 bundle=bundle if conv.active_for(peer_key) is None else None,
@@ -416,3 +418,13 @@ def _sort(
         if item.message.relay_id == must:
             out.raise_for = r
     return out
+
+
+def never_sealed(tx: ChatTx, kind: WireKind, message: StoredMessage) -> bool:
+    """Whether queued ``message`` is too large as sent for any session to seal (queued by a
+    walletim that measured only its UTF-8: JSON writes a control character as six bytes);
+    if so it is marked failed, so that it holds up none of the messages after it."""
+    if Payload.largest(kind, message.body) <= MAX_SEALABLE:
+        return False
+    tx.fail_queued(message.id)
+    return True
