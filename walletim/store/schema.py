@@ -17,6 +17,7 @@ from walletim.store.order import V15
 from walletim.store.schema_chains import V18
 from walletim.store.schema_delivery import V16
 from walletim.store.schema_devices import V14
+from walletim.store.schema_drafts import V23
 from walletim.store.schema_held import V19
 from walletim.store.schema_search import V13, V17
 from walletim.store.schema_threads import v12
@@ -590,4 +591,5 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX requests_split ON requests (account, split_id)",
         ),
     ),
+    Migration(23, "drafts: words typed in a compose box, not sent yet", _script(*V23)),
 )

@@ -1,0 +1,16 @@
+"""Migration 23 of the store's schema (see :mod:`walletim.store.schema`): the app's drafts,
+the words typed in a conversation's compose box and not sent yet (:mod:`walletim.store.drafts`).
+Never edit it once released: add a new migration."""
+
+from __future__ import annotations
+
+V23 = (
+    # One draft per (account, conversation): both lower case, as the repository keys them.
+    """CREATE TABLE drafts (
+        account TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        text TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (account, peer)
+    ) WITHOUT ROWID""",
+)
