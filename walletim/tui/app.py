@@ -125,7 +125,7 @@ class WalletimApp(Acting):
         self.requests = 0  # strangers' conversations waiting in Requests
         self._asking: set[Future[bool]] = set()
         self._closed = False
-        self.drafts = {}
+        self.drafts, self.drafts_read = {}, set()
         self.listening = "offline"
 
     # -- layout ---------------------------------------------------------------------------------
@@ -371,6 +371,7 @@ class WalletimApp(Acting):
             self.group_command(peer, event.text)
             return
         self.compose_box.clear()
+        self.save_draft(peer)  # now: a draft kept after its message went could go twice
         self.status("sending…")
         self.run_worker(
             lambda: self._send(peer, event.text), thread=True, group="act", exit_on_error=False
