@@ -199,3 +199,33 @@ async def test_a_huge_paste_keeps_only_what_a_message_can_hold(filled_home: Path
         assert app.compose_box.text == huge
     kept = stored(filled_home, BOB)
     assert kept is not None and huge.startswith(kept) and len(kept.encode()) <= MAX_BYTES
+
+
+@aio
+async def test_a_store_that_fails_loses_no_draft(filled_home: Path) -> None:
+    """The store failing to read a draft: said on the status line, and the draft kept there
+    is not written over by what the box holds meanwhile; it is back once the store answers.
+    Failing to write one: said, and the words still wait in memory for their conversation."""
+    from walletim.errors import StoreError
+
+    def broken(*_: object) -> Any:
+        raise StoreError("database error: disk I/O error")
+
+    async with running(filled_home) as (app, pilot):
+        await pilot.press("enter", *"kept")
+    app = snapshot_app(filled_home)
+    app.reader.draft = broken
+    async with running(filled_home, app) as (app, pilot):
+        await pilot.press("enter", *"other words")
+        await app.open_conversation(CAROL)
+        line = app.status_line
+    assert stored(filled_home, BOB) == "kept"
+    assert "the draft kept for this conversation was not read: database error" in line
+    app = snapshot_app(filled_home)
+    app.reader.save_draft = broken
+    async with running(filled_home, app) as (app, pilot):
+        await pilot.press("enter", *" and more")
+        await app.open_conversation(CAROL)
+        assert "the draft was not kept: database error" in app.status_line
+        await boxes(app, {BOB: "kept and more"})
+    assert stored(filled_home, BOB) == "kept"

@@ -5,6 +5,7 @@ The app's base class: :class:`WalletimApp` adds the layout, the live listener an
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
@@ -238,15 +239,19 @@ class Acting(App[None]):
             if peer is None or not self._read_draft(peer):
                 return
             cut = self.reader.save_draft(peer, self.draft_of(peer))
-            if cut:
-                limit = f"{MAX_BYTES // 1024} KiB"
-                self.status(
-                    f"only the draft's first {limit} are kept: a message is no longer", "yellow"
-                )
         except NoMatches:  # closing: the box was kept as it quit
             return
         except WalletimError as exc:
-            self.status(f"the draft was not kept: {said(exc)}", "bold red")
+            line, style = f"the draft was not kept: {said(exc)}", "bold red"
+        else:
+            if not cut:
+                return
+            line = (
+                f"only the draft's first {MAX_BYTES // 1024} KiB are kept: a message is no longer"
+            )
+            style = "yellow"
+        with contextlib.suppress(NoMatches):  # closing: nowhere to say it
+            self.status(line, style)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         """The compose box changed: its words are kept once typing pauses; at once when it
