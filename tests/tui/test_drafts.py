@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.tui.conftest import BOB, CAROL, GROUP, ME, snapshot_app
-from tests.tui.screen import aio, until_shown
+from tests.tui.screen import aio, screen_text, until_shown
 
 #: Words in two scripts, emoji (one a ZWJ sequence): kept exactly.
 WORDS = "你好！今天发红包吗？🧧 👨‍👩‍👧"
@@ -74,6 +74,7 @@ async def test_a_draft_is_back_after_quitting_and_starting_the_app_again(
     assert stored(filled_home, BOB) == WORDS + "\nok"
     async with running(filled_home) as (again, pilot):
         assert again.peer == BOB and again.compose_box.text == WORDS + "\nok"
+        assert "Draft: 你好！" in screen_text(again)  # the list says which have one
         await pilot.press("enter", "!")  # into bob's conversation: typing goes on after them
         assert again.compose_box.text == WORDS + "\nok!"
 
@@ -110,7 +111,8 @@ async def test_a_message_sent_takes_its_draft_away(
     """Words typed are kept once typing pauses, without leaving the conversation; sent, the
     draft is gone from the store at once (the relay has not answered yet: a draft that
     outlived its message could be sent twice), and a new app opens bob's conversation with
-    an empty box. A draft emptied by hand (backspace) is gone too."""
+    an empty box. A draft emptied by hand (backspace) is gone too. The list says "Draft:"
+    while there is one."""
     import threading
 
     from walletim.tui import acting
@@ -134,12 +136,14 @@ async def test_a_message_sent_takes_its_draft_away(
         await pilot.pause(0.5)  # typing paused: kept, carol's conversation still open
         assert stored(filled_home, CAROL) == "ab" and stored(filled_home, BOB) == "see you 🎉"
         await app.open_conversation(BOB)
+        assert "Draft: see you" in screen_text(app) and "Draft: ab" in screen_text(app)
         await pilot.press("enter")
         await pilot.pause()
         assert app.compose_box.text == "" and stored(filled_home, BOB) is None and not sent
         answered.set()
         await until_shown(pilot, app, "sent")
         assert sent == [(BOB, "see you 🎉")] and stored(filled_home, BOB) is None
+        assert "Draft: see you" not in screen_text(app) and "Draft: ab" in screen_text(app)
         await app.open_conversation(CAROL)
         await pilot.press("backspace", "backspace")
         await pilot.pause()

@@ -52,6 +52,15 @@ def load(sql: Sql, account: str, peer: str) -> str | None:
     return one_row(sql, query, (account.lower(), peer.lower()), lambda r: str(r[0]))
 
 
+def starts(sql: Sql, account: str, limit: int = 100) -> dict[str, str]:
+    """The first ``limit`` characters of each draft kept for ``account``, by conversation
+    (its peer in lower case): what a list of conversations shows of them."""
+    rows = sql.execute(
+        "SELECT peer, substr(text, 1, ?) FROM drafts WHERE account = ?", (limit, account.lower())
+    ).fetchall()
+    return {str(peer): str(text) for peer, text in rows}
+
+
 def clear(sql: Sql, account: str, peer: str) -> None:
     """Forget the draft of ``account``'s conversation with ``peer`` (sent, or emptied)."""
     sql.execute(
@@ -59,4 +68,4 @@ def clear(sql: Sql, account: str, peer: str) -> None:
     )
 
 
-__all__ = ["MAX_BYTES", "bounded", "clear", "load", "save"]
+__all__ = ["MAX_BYTES", "bounded", "clear", "load", "save", "starts"]

@@ -253,6 +253,13 @@ class Acting(App[None]):
         with contextlib.suppress(NoMatches):  # closing: nowhere to say it
             self.status(line, style)
 
+    def drafts_listed(self) -> dict[str, str]:
+        """The start of each draft kept in the store, by peer (lower case), for the list."""
+        try:
+            return self.reader.drafts()
+        except WalletimError:  # the list is drawn without them; the box says what failed
+            return {}
+
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         """The compose box changed: its words are kept once typing pauses; at once when it
         was emptied (sent, or cleared: a draft never outlives the message it became)."""

@@ -184,7 +184,7 @@ class WalletimApp(Acting):
         """Redraw the list (most recent first) and the unread count in the title."""
         convs, found = self.reader.lists()
         self.names = self.messages.names = self.reader.names()
-        await self.convs.show(convs, self.names, self.clock(), self.peer)
+        await self.convs.show(convs, self.names, self.clock(), self.peer, self.drafts_listed())
         self.unread = sum(c.unread for c in convs)
         self.requests = sum(r.consent.state == "request" for r in found)
         title = Text("Chats")

@@ -201,6 +201,12 @@ class Reader:
 
         return drafts.load(self.s.open_store(), self.me, peer)
 
+    def drafts(self) -> dict[str, str]:
+        """The start of each draft kept, by conversation (its peer in lower case)."""
+        from walletim.store import drafts
+
+        return drafts.starts(self.s.open_store(), self.me)
+
     def save_draft(self, peer: str, text: str) -> bool:
         """Keep ``text`` as ``peer``'s draft (blank: none); whether it was cut to the bound."""
         from walletim.store import drafts
