@@ -105,6 +105,28 @@ async def test_each_conversation_keeps_its_own_draft_back_and_forth_and_after_a_
 
 
 @aio
+async def test_a_conversation_begun_with_n_keeps_its_draft_after_a_restart(
+    filled_home: Path,
+) -> None:
+    """n, a new address (in lower case), words typed, quit: nothing was sent to them. The
+    next app lists their conversation (checksummed) with "Draft:" and its words, and opens
+    it with the words in its box."""
+    dave = "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc"  # no conversation in this home
+    async with running(filled_home) as (app, pilot):
+        await pilot.press("ctrl+o", "n")
+        await pilot.pause()
+        await pilot.press(*dave.lower(), "enter")
+        await pilot.pause()
+        assert app.peer == dave
+        await pilot.press(*"hello dave")
+    assert stored(filled_home, dave) == "hello dave"
+    async with running(filled_home) as (again, _):
+        assert dave in [c.peer for c in again.reader.conversations()]
+        assert "Draft: hello dave" in screen_text(again)
+        await boxes(again, {BOB: "", dave: "hello dave"})
+
+
+@aio
 async def test_a_message_sent_takes_its_draft_away(
     filled_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,7 +3,8 @@ yet, kept for that conversation until they are sent or the box is emptied, acros
 (the app: :mod:`walletim.tui`).
 
 They are the user's words: kept only here, in the encrypted store (never in a log, a temp
-file or an error's text). One draft per (account, conversation), both keyed in lower case.
+file or an error's text). One draft per (account, conversation), whatever the case of
+the address or group id (kept as last spelt).
 Bounded: at most :data:`MAX_BYTES` of UTF-8, a message's own limit (a longer draft could not
 be sent); a longer one is kept cut to the characters that fit, so a huge paste cannot bloat
 the store. Each function runs one statement: atomic alone, or part of the caller's
@@ -39,9 +40,9 @@ def save(sql: Sql, account: str, peer: str, text: str) -> bool:
     kept, cut = bounded(text)
     sql.execute(
         "INSERT INTO drafts (account, peer, text, updated_ms) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (account, peer) DO UPDATE SET text = excluded.text, "
-        "updated_ms = excluded.updated_ms",
-        (account.lower(), peer.lower(), kept, now_ms()),
+        "ON CONFLICT (account, peer) DO UPDATE SET peer = excluded.peer, "
+        "text = excluded.text, updated_ms = excluded.updated_ms",
+        (account, peer, kept, now_ms()),
     )
     return cut
 
@@ -49,23 +50,22 @@ def save(sql: Sql, account: str, peer: str, text: str) -> bool:
 def load(sql: Sql, account: str, peer: str) -> str | None:
     """The draft kept for ``account``'s conversation with ``peer`` (None: none)."""
     query = "SELECT text FROM drafts WHERE account = ? AND peer = ?"
-    return one_row(sql, query, (account.lower(), peer.lower()), lambda r: str(r[0]))
+    return one_row(sql, query, (account, peer), lambda r: str(r[0]))
 
 
 def starts(sql: Sql, account: str, limit: int = 100) -> dict[str, str]:
     """The first ``limit`` characters of each draft kept for ``account``, by conversation
-    (its peer in lower case): what a list of conversations shows of them."""
+    (its peer), the newest first: what a list of conversations shows of them."""
     rows = sql.execute(
-        "SELECT peer, substr(text, 1, ?) FROM drafts WHERE account = ?", (limit, account.lower())
+        "SELECT peer, substr(text, 1, ?) FROM drafts WHERE account = ? ORDER BY updated_ms DESC",
+        (limit, account),
     ).fetchall()
     return {str(peer): str(text) for peer, text in rows}
 
 
 def clear(sql: Sql, account: str, peer: str) -> None:
     """Forget the draft of ``account``'s conversation with ``peer`` (sent, or emptied)."""
-    sql.execute(
-        "DELETE FROM drafts WHERE account = ? AND peer = ?", (account.lower(), peer.lower())
-    )
+    sql.execute("DELETE FROM drafts WHERE account = ? AND peer = ?", (account, peer))
 
 
 __all__ = ["MAX_BYTES", "bounded", "clear", "load", "save", "starts"]

@@ -5,10 +5,11 @@ Never edit it once released: add a new migration."""
 from __future__ import annotations
 
 V23 = (
-    # One draft per (account, conversation): both lower case, as the repository keys them.
+    # One draft per (account, conversation), whatever the case of the address or group id
+    # (ASCII: NOCASE folds it), kept as last spelt.
     """CREATE TABLE drafts (
-        account TEXT NOT NULL,
-        peer TEXT NOT NULL,
+        account TEXT NOT NULL COLLATE NOCASE,
+        peer TEXT NOT NULL COLLATE NOCASE,
         text TEXT NOT NULL,
         updated_ms INTEGER NOT NULL,
         PRIMARY KEY (account, peer)

@@ -256,7 +256,7 @@ class Acting(App[None]):
     def drafts_listed(self) -> dict[str, str]:
         """The start of each draft kept in the store, by peer (lower case), for the list."""
         try:
-            return self.reader.drafts()
+            return {peer.lower(): words for peer, words in self.reader.drafts().items()}
         except WalletimError:  # the list is drawn without them; the box says what failed
             return {}
 

@@ -202,7 +202,7 @@ class Reader:
         return drafts.load(self.s.open_store(), self.me, peer)
 
     def drafts(self) -> dict[str, str]:
-        """The start of each draft kept, by conversation (its peer in lower case)."""
+        """The start of each draft kept, by conversation (its peer), the newest first."""
         from walletim.store import drafts
 
         return drafts.starts(self.s.open_store(), self.me)
