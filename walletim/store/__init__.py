@@ -6,4 +6,4 @@ DB_NAME = "walletim.db"
 #: The number of the store's newest migration (``PRAGMA user_version`` of an up-to-date store):
 #: a store already at it opens without loading the migrations (walletim.store.schema, which
 #: must end at this number: tests/unit/test_store.py checks it). Bump it with each migration.
-SCHEMA_VERSION = 23
+SCHEMA_VERSION = 24

@@ -17,6 +17,7 @@ from walletim.store.order import V15
 from walletim.store.schema_chains import V18
 from walletim.store.schema_delivery import V16
 from walletim.store.schema_devices import V14
+from walletim.store.schema_drafts import V24
 from walletim.store.schema_held import V19
 from walletim.store.schema_search import V13, V17, V23
 from walletim.store.schema_threads import v12
@@ -591,4 +592,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(23, "search folds every Latin diacritic (Việt, nǚ); CJK planes 2-3 split", V23),
+    Migration(24, "drafts: words typed in a compose box, not sent yet", _script(*V24)),
 )

@@ -5,6 +5,7 @@ The app's base class: :class:`WalletimApp` adds the layout, the live listener an
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
@@ -16,11 +17,13 @@ from textual.widgets import Static, TextArea
 
 from walletim.display import clean, one_line
 from walletim.errors import WalletimError
+from walletim.store.drafts import MAX_BYTES
 from walletim.tui.dialogs import Ask, History, NewChat, Page, React, Requests
 from walletim.tui.text import label, said
 
 if TYPE_CHECKING:
     from textual.screen import Screen
+    from textual.timer import Timer
     from textual.worker import Worker
 
     from walletim.messaging.kinds import WireKind
@@ -43,6 +46,9 @@ STOPPED = {
 }
 #: A command typed in the compose box (a money or a group command).
 Command = TypeVar("Command")
+#: Seconds typing may pause before the compose box's words are kept in the store (leaving
+#: the conversation, quitting, sending or emptying the box keep them at once).
+DRAFT_SAVE_S = 1.0
 #: A change the compose box is writing: a reply to a row, or a row's new text.
 Pending = tuple[Literal["reply", "edit"], "Row"]
 
@@ -91,6 +97,8 @@ class Acting(App[None]):
     pending: Pending | None = None
     last_error: str | None = None  # the last refusal said on the status line, whole
     drafts: dict[str, str]  # words not sent, by conversation, until it is open again
+    drafts_read: set[str]  # conversations whose draft kept in the store was read
+    _draft_timer: Timer | None = None  # keeps the box's words once typing pauses
     _checking = False  # a check of money not final is running
     _check_started = 0.0  # when it began (the app's clock)
     _check_failed = False  # the last check failed (said once: not again every few seconds)
@@ -171,6 +179,7 @@ class Acting(App[None]):
             said = f"not sent to {who}; the words wait in their compose box: {why}"
             self.status(said, "bold red")
         self.restore_draft()
+        self.save_draft(peer)
 
     def put_draft_away(self) -> None:
         """The words in the compose box wait for the open conversation (back in its box when
@@ -179,6 +188,7 @@ class Acting(App[None]):
         if self.peer is not None and box.text.strip():  # after words not sent, if any
             self._keep(self.peer, box.text)
         box.clear()
+        self.save_draft(self.peer)
 
     def _keep(self, peer: str, text: str, *, first: bool = False) -> None:
         """``text`` waits for ``peer``'s compose box with what waits there already (after
@@ -189,9 +199,94 @@ class Acting(App[None]):
         self.drafts[peer] = text
 
     def restore_draft(self) -> None:
+        """The words waiting for the open conversation (kept in the store by an earlier run
+        too) into its compose box, if it is empty."""
         box = self.compose_box
+        if self.peer is not None and not self._read_draft(self.peer):
+            return
         if self.peer in self.drafts and not box.text:
             self.fill_box(self.drafts.pop(self.peer))
+
+    # -- drafts kept in the store ---------------------------------------------------------------
+
+    def _read_draft(self, peer: str) -> bool:
+        """Once per conversation: its draft kept in the store (by an earlier run) waits for its
+        box, before any words put back or away since. False: the store could not be read."""
+        if peer not in self.drafts_read:
+            try:
+                kept = self.reader.draft(peer)
+            except WalletimError as exc:
+                self.status(
+                    f"the draft kept for this conversation was not read: {said(exc)}", "bold red"
+                )
+                return False
+            self.drafts_read.add(peer)
+            if kept:
+                self._keep(peer, kept, first=True)
+        return True
+
+    def draft_of(self, peer: str) -> str:
+        """What waits unsent for ``peer``'s conversation: words put away or back for it, then
+        those in the compose box while it is open (not an edit's: the message's own words)."""
+        kept = self.drafts.get(peer, "")
+        editing = self.pending is not None and self.pending[0] == "edit"
+        typed = "" if peer != self.peer or editing else self.compose_box.text
+        if not typed.strip():
+            return kept
+        return f"{kept}\n{typed}" if kept else typed
+
+    def save_draft(self, peer: str | None) -> None:
+        """Keep in the store what waits unsent for ``peer``'s conversation (nothing: its draft
+        is forgotten): read back when it opens, in this run or the next. An edit in progress
+        is not kept (a reply's words are, as words); nothing once the screen is gone."""
+        from textual.css.query import NoMatches
+
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+            self._draft_timer = None
+        try:
+            if peer is None or not self._read_draft(peer):
+                return
+            cut = self.reader.save_draft(peer, self.draft_of(peer))
+        except NoMatches:  # closing: the box was kept as it quit
+            return
+        except WalletimError as exc:
+            line, style = f"the draft was not kept: {said(exc)}", "bold red"
+        else:
+            if not cut:
+                return
+            line = (
+                f"only the draft's first {MAX_BYTES // 1024} KiB are kept: a message is no longer"
+            )
+            style = "yellow"
+        with contextlib.suppress(NoMatches):  # closing: nowhere to say it
+            self.status(line, style)
+
+    def drafts_listed(self) -> dict[str, str]:
+        """The start of each draft kept in the store, by peer (lower case), for the list."""
+        try:
+            return {peer.lower(): words for peer, words in self.reader.drafts().items()}
+        except WalletimError:  # the list is drawn without them; the box says what failed
+            return {}
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        """The compose box changed: its words are kept once typing pauses; at once when it
+        was emptied (sent, or cleared: a draft never outlives the message it became)."""
+        if event.text_area.id != "compose":
+            return
+        if not event.text_area.text.strip():
+            self.save_draft(self.peer)
+        elif self._draft_timer is None:
+            self._draft_timer = self.set_timer(DRAFT_SAVE_S, lambda: self.save_draft(self.peer))
+        else:
+            self._draft_timer.reset()
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        """Quit (ctrl+q, the command palette): the open conversation's words are kept first."""
+        try:
+            self.save_draft(self.peer)
+        finally:
+            super().exit(*args, **kwargs)
 
     def fill_box(self, text: str) -> None:
         """``text`` in the compose box, the cursor after it (what is typed next follows)."""

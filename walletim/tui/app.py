@@ -125,7 +125,7 @@ class WalletimApp(Acting):
         self.requests = 0  # strangers' conversations waiting in Requests
         self._asking: set[Future[bool]] = set()
         self._closed = False
-        self.drafts = {}
+        self.drafts, self.drafts_read = {}, set()
         self.listening = "offline"
 
     # -- layout ---------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ class WalletimApp(Acting):
         """Redraw the list (most recent first) and the unread count in the title."""
         convs, found = self.reader.lists()
         self.names = self.messages.names = self.reader.names()
-        await self.convs.show(convs, self.names, self.clock(), self.peer)
+        await self.convs.show(convs, self.names, self.clock(), self.peer, self.drafts_listed())
         self.unread = sum(c.unread for c in convs)
         self.requests = sum(r.consent.state == "request" for r in found)
         title = Text("Chats")
@@ -371,6 +371,7 @@ class WalletimApp(Acting):
             self.group_command(peer, event.text)
             return
         self.compose_box.clear()
+        self.save_draft(peer)  # now: a draft kept after its message went could go twice
         self.status("sending…")
         self.run_worker(
             lambda: self._send(peer, event.text), thread=True, group="act", exit_on_error=False

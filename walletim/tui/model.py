@@ -1,11 +1,11 @@
 """What the app reads and does, over the Python API (walletim.app): no widgets here.
 
 Threads: the screen reads the home's store on Textual's thread (:class:`Reader`, its own
-Session: reads and ``mark_read`` only); whatever reaches the relay or the chain (sending,
-paying, claiming, verifying) runs in a worker thread on another Session (:class:`Doer`), and
-the listener on a third (:mod:`walletim.tui.live`). Each Session has its own connection to
-the store, as two walletim processes on one home would: SQLite's locks and WAL keep them
-apart, and the screen sees what the others committed.
+Session: reads, ``mark_read`` and the compose boxes' drafts only); whatever reaches the relay
+or the chain (sending, paying, claiming, verifying) runs in a worker thread on another
+Session (:class:`Doer`), and the listener on a third (:mod:`walletim.tui.live`). Each Session
+has its own connection to the store, as two walletim processes on one home would: SQLite's
+locks and WAL keep them apart, and the screen sees what the others committed.
 """
 
 from __future__ import annotations
@@ -194,6 +194,24 @@ class Reader:
 
     def mark_read(self, peer: str, shown: Span = (None, None)) -> int:
         return self.s.chat.mark_read(self.account, peer, shown)
+
+    def draft(self, peer: str) -> str | None:
+        """The draft kept for ``peer``'s conversation (walletim.store.drafts), or None."""
+        from walletim.store import drafts
+
+        return drafts.load(self.s.open_store(), self.me, peer)
+
+    def drafts(self) -> dict[str, str]:
+        """The start of each draft kept, by conversation (its peer), the newest first."""
+        from walletim.store import drafts
+
+        return drafts.starts(self.s.open_store(), self.me)
+
+    def save_draft(self, peer: str, text: str) -> bool:
+        """Keep ``text`` as ``peer``'s draft (blank: none); whether it was cut to the bound."""
+        from walletim.store import drafts
+
+        return drafts.save(self.s.open_store(), self.me, peer, text)
 
     def resolve(self, text: str) -> str:
         """The conversation ``text`` names: an address, a contact, an account of this home,

@@ -96,9 +96,10 @@ def unreachable(since_s: float, now_s: float) -> str:
 
 
 def conversation_item(
-    c: ConversationInfo, names: dict[str, str], now_s: float
+    c: ConversationInfo, names: dict[str, str], now_s: float, draft: str | None = None
 ) -> tuple[Text, Text]:
-    """Two lines: the time, the unread count and the label; the last message."""
+    """Two lines: the time, the unread count and the label; the last message, or the words
+    not sent yet (``draft``) after "Draft:"."""
     head = Text(no_wrap=True, overflow="ellipsis")
     last = c.last
     if last is not None:
@@ -108,7 +109,10 @@ def conversation_item(
         head.append(" ")
     head.append(label(c.peer, names), style="bold" if c.unread else "")
     body = Text(no_wrap=True, overflow="ellipsis")
-    if last is not None:
+    if draft:
+        body.append("Draft: ", style="italic red")
+        body.append(one_line(draft, PREVIEW), style="italic")
+    elif last is not None:
         arrow = "→ " if last.direction == "out" else ""
         body.append(arrow + preview(last), style="" if c.unread else "dim")
     return head, body

@@ -4,7 +4,7 @@ bounded number of rows), and the compose box."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -22,20 +22,26 @@ MAX_ROWS = 300
 
 
 class ConvItem(ListItem):
-    def __init__(self, info: ConversationInfo, names: dict[str, str], now_s: float) -> None:
-        super().__init__(Static(self._text(info, names, now_s)))
+    def __init__(
+        self, info: ConversationInfo, names: dict[str, str], now_s: float, draft: str | None
+    ) -> None:
+        super().__init__(Static(self._text(info, names, now_s, draft)))
         self.peer = info.peer
-        self.info = info
+        self.info, self.draft = info, draft
 
     @staticmethod
-    def _text(info: ConversationInfo, names: dict[str, str], now_s: float) -> Text:
-        head, body = conversation_item(info, names, now_s)
+    def _text(
+        info: ConversationInfo, names: dict[str, str], now_s: float, draft: str | None
+    ) -> Text:
+        head, body = conversation_item(info, names, now_s, draft)
         return Text("\n").join([head, body])
 
-    def redraw(self, info: ConversationInfo, names: dict[str, str], now_s: float) -> None:
-        if info != self.info:
-            self.info = info
-            self.query_one(Static).update(self._text(info, names, now_s))
+    def redraw(
+        self, info: ConversationInfo, names: dict[str, str], now_s: float, draft: str | None
+    ) -> None:
+        if (info, draft) != (self.info, self.draft):
+            self.info, self.draft = info, draft
+            self.query_one(Static).update(self._text(info, names, now_s, draft))
 
 
 class Paged(ListView):
@@ -82,8 +88,10 @@ class ConversationList(Paged):
         names: dict[str, str],
         now_s: float,
         selected: str | None,
+        drafts: Mapping[str, str],
     ) -> None:
-        """Draw ``convs``, keeping ``selected`` (a peer) highlighted where it moved to, or
+        """Draw ``convs`` (a conversation with a draft, by its peer in lower case: "Draft:"
+        and its words), keeping ``selected`` (a peer) highlighted where it moved to, or
         while the list has the focus the one the user moved to. In the same order as shown,
         the items are drawn again in place (no remount)."""
         if self.has_focus and self.peer is not None:  # enter must open what they pointed at
@@ -92,10 +100,10 @@ class ConversationList(Paged):
         peers = [c.peer for c in convs]
         if [i.peer for i in items] == peers:
             for item, info in zip(items, convs, strict=True):
-                item.redraw(info, names, now_s)
+                item.redraw(info, names, now_s, drafts.get(info.peer.lower()))
         else:
             await self.clear()
-            await self.extend(ConvItem(c, names, now_s) for c in convs)
+            await self.extend(ConvItem(c, names, now_s, drafts.get(c.peer.lower())) for c in convs)
         if peers:
             self.index = peers.index(selected) if selected in peers else (self.index or 0)
 
