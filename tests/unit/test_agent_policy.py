@@ -28,6 +28,8 @@ from walletim.agent.policy import (
     typed_data_spends,
 )
 from walletim.contracts.abi import calldata
+from walletim.contracts.describe import PERMIT2_ADDRESS
+from walletim.keys.signing import typed_data_digest
 
 E18 = 10**18
 BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -333,6 +335,35 @@ def test_typed_data_for_a_capped_tokens_domain_is_a_permit_it_counts_or_refused(
     with pytest.raises(Refused, match="signed for USDC's own contract and is no permit"):
         typed_data_spends(Policy(tokens=(USDC_CAP,)), own_kind, 1)
     assert typed_data_spends(Policy(), own_kind, 1) == []
+
+
+def test_a_permit_of_a_kind_the_policy_does_not_read_is_refused_not_left_uncounted() -> None:
+    """Typed data for a capped token's own domain named like a permit but of no kind walletim
+    reads (a token's own variant: `amount` for `value`, a `PermitForAll`), or a permit whose
+    fields do not parse, was signed counting nothing: only typed data not named like a permit
+    was refused. Permit2 moves any capped token approved to it: a Permit2 payload it cannot
+    read is refused under token caps too. A DAI revoke lets nothing be spent: still signed."""
+    variant = eip2612(10**12, 2**40)
+    variant["types"]["Permit"][2]["name"] = "amount"
+    variant["message"]["amount"] = variant["message"].pop("value")
+    for_all = eip2612(10**12, 2**40)
+    for_all["primaryType"] = "PermitForAll"
+    for_all["types"]["PermitForAll"] = for_all["types"].pop("Permit")
+    malformed = eip2612("lots", 2**40)
+    malformed["types"]["Permit"][2]["type"] = "string"
+    permit2 = eip2612(10**12, 2**40)
+    permit2["domain"] = {"name": "Permit2", "chainId": 1, "verifyingContract": PERMIT2_ADDRESS}
+    permit2["types"]["EIP712Domain"] = [
+        f for f in permit2["types"]["EIP712Domain"] if f["name"] != "version"
+    ]
+    policy = Policy(tokens=(USDC_CAP,))
+    for doc in (variant, for_all, malformed, permit2):
+        typed_data_digest(doc)  # each is typed data the signer signs
+        with pytest.raises(Refused, match=r"no permit the policy counts|Permit2 payload"):
+            typed_data_spends(policy, doc, 1)
+        assert typed_data_spends(Policy(), doc, 1) == []
+    dai_cap = TokenCap(DAI, "DAI", 18, Cap(E18, E18))
+    assert typed_data_spends(Policy(tokens=(dai_cap,)), dai(False, 0), 1) == []
 
 
 def test_a_contract_allowed_only_some_functions_takes_a_permit_only_if_approve_is_one() -> None:

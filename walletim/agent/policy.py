@@ -26,11 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from walletim.chain.units import format_amount
 from walletim.jsonview import same_fields
 from walletim.keys.hd import to_checksum_address
+
+if TYPE_CHECKING:  # not at import: the agent's client imports this module
+    from walletim.contracts.typed_data import TypedDataDescription
 
 ETH = "ETH"
 DAY = 24 * 3600
@@ -322,7 +325,7 @@ def _token_spends(policy: Policy, to: str, data: bytes, value: int, sender: str)
         if "pprov" in described.signature or "ermit" in described.signature
         else "a transfer"
     )
-    return [Spend(capped.token, amount, f"{verb} of {_token_text(capped, amount)}")]
+    return [Spend(capped.token, amount, f"{verb} of {_in(amount, capped.decimals, capped.symbol)}")]
 
 
 #: approve(address,uint256): what a signed permit does.
@@ -386,9 +389,10 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
         return None if found is None else TokenMeta(found.symbol, found.decimals)
 
     described = describe_typed_data(dict(doc), token=meta)
-    if described is None:
-        _refuse_unknown_on_capped(policy, doc)
-        return []
+    if described is None or described.kind in _UNREAD_PERMITS:  # its grants are not read
+        _refuse_unknown_on_capped(policy, doc, described)
+        if described is None:
+            return []
     if described.calls:
         raise Refused("it carries calls a contract will make, which the policy cannot check")
     out: list[Spend] = []
@@ -398,7 +402,9 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
             continue
         amount = UNLIMITED if grant.amount is None or grant.unlimited else grant.amount
         what = "a transfer authorization" if "transfer" in described.flags else "a permit"
-        out.append(Spend(capped.token, amount, f"{what} of {_token_text(capped, amount)}"))
+        out.append(
+            Spend(capped.token, amount, f"{what} of {_in(amount, capped.decimals, capped.symbol)}")
+        )
     return out
 
 
@@ -414,11 +420,25 @@ def check_message(message: bytes) -> None:
         )
 
 
-def _refuse_unknown_on_capped(policy: Policy, doc: Mapping[str, Any]) -> None:
+#: Typed data named like a permit whose grants walletim does not read (a kind of its own, or
+#: fields that do not parse as its standard says).
+_UNREAD_PERMITS = {"unknown-permit", "permit-malformed", "permit2-unknown", "permit2-malformed"}
+
+
+def _refuse_unknown_on_capped(
+    policy: Policy, doc: Mapping[str, Any], described: TypedDataDescription | None = None
+) -> None:
     """Typed data for a capped token's own domain that is no permit the policy reads: the
-    token may act on it (a permit of its own kind) and nothing would be counted."""
+    token may act on it (a permit of its own kind) and nothing would be counted. A Permit2
+    payload it does not read, under token caps: Permit2 moves any capped token approved to
+    it."""
     from walletim.contracts.typed_data import typed_domain
 
+    if described is not None and described.kind.startswith("permit2") and policy.tokens:
+        raise Refused(
+            "it is a Permit2 payload of a kind (or with fields) the policy does not read, and "
+            "Permit2 can move the capped tokens approved to it"
+        )
     contract = typed_domain(dict(doc)).verifying_contract
     capped = None if contract is None else policy.token_cap(to_checksum_address(contract))
     if capped is not None:
@@ -469,10 +489,6 @@ def _check_verifying_contract(policy: Policy, doc: Mapping[str, Any]) -> None:
 
 def _ids(policy: Policy) -> str:
     return "(" + ", ".join(map(str, policy.chains or ())) + ")"
-
-
-def _token_text(cap: TokenCap, amount: int) -> str:
-    return _in(amount, cap.decimals, cap.symbol)
 
 
 # -- caps ------------------------------------------------------------------------------------
