@@ -366,6 +366,37 @@ def test_a_permit_of_a_kind_the_policy_does_not_read_is_refused_not_left_uncount
     assert typed_data_spends(Policy(tokens=(dai_cap,)), dai(False, 0), 1) == []
 
 
+def test_the_account_calling_itself_or_a_signed_call_is_refused_under_an_eth_cap() -> None:
+    """An account delegated to a contract (EIP-7702: a wallet such as MetaMask upgrades the
+    same key) runs that code as itself: a transaction to its own address with calldata, or a
+    user operation signed as typed data, sends its ETH and tokens with no value counted. Under
+    an ETH cap alone both were signed counting only the fee."""
+    sweep = calldata("execute(bytes32,bytes)", bytes(32), BOB.encode() + (100 * E18).to_bytes(32))
+    eth_only = Policy(eth=Cap(E18, 2 * E18))
+    for policy in (eth_only, Policy(tokens=(USDC_CAP,))):
+        with pytest.raises(Refused, match="calls the account itself"):
+            transaction_spends(policy, tx(OWNER, data=sweep), OWNER)
+        assert transaction_spends(policy, tx(OWNER.lower()), OWNER) == []  # a cancel: no data
+    assert transaction_spends(Policy(chains=(1,)), tx(OWNER, data=sweep), OWNER) == []
+    user_op = {
+        "types": {
+            "EIP712Domain": eip2612(0, 0)["types"]["EIP712Domain"],
+            "PackedUserOperation": [
+                {"name": "sender", "type": "address"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "callData", "type": "bytes"},
+            ],
+        },
+        "primaryType": "PackedUserOperation",
+        "domain": {"name": "ERC4337", "version": "1", "chainId": 1, "verifyingContract": BOB},
+        "message": {"sender": OWNER, "nonce": 0, "callData": "0x" + sweep.hex()},
+    }
+    typed_data_digest(user_op)
+    with pytest.raises(Refused, match="carries calls a contract will make"):
+        typed_data_spends(eth_only, user_op, 1)
+    assert typed_data_spends(Policy(chains=(1,)), user_op, 1) == []
+
+
 def test_a_contract_allowed_only_some_functions_takes_a_permit_only_if_approve_is_one() -> None:
     """`--call USDC:transfer` let an unlimited USDC permit be signed: the verifying contract
     was matched, not what the signature lets it do."""

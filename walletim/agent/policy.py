@@ -10,11 +10,11 @@ What a transaction spends is read from what would be signed, with
 :func:`walletim.contracts.describe.describe_call`: its ``value`` in ETH, and on a capped
 token's contract a ``transfer``, ``transferFrom`` from the signer, ``approve``,
 ``increaseAllowance`` or ``permit`` for its amount (an approval lets the spender take that
-much: it counts as spent). A transaction that carries calls inside calls (a multicall, a
-Safe or ERC-4337 call, Permit2) is refused by a policy with token caps or a list of calls:
-what it moves cannot be seen whole. Typed data (EIP-712) is held to the chain ids (its
-domain's ``chainId``; without one it is valid everywhere: refused), and its permits of a
-capped token count like approvals.
+much: it counts as spent). Calls inside calls (a multicall, a Safe or ERC-4337 call,
+Permit2) are refused under token caps or a list of calls, and a call of the account itself
+or typed data carrying calls under any cap (an account delegated by EIP-7702 runs them as
+itself). Typed data is held to the chain ids (its domain's ``chainId``; none: refused), and
+its permits of a capped token count like approvals.
 
 "Per day" is a rolling 24 hours, counted by the agent (:class:`Ledger`) from what it signed:
 a signed transaction counts even if it is never broadcast or is replaced. The agent keeps
@@ -261,6 +261,8 @@ def transaction_spends(policy: Policy, tx: Mapping[str, Any], sender: str) -> li
     target = to_checksum_address(str(to))
     if not data:
         return spends
+    if target.lower() == sender.lower() and (policy.tokens or not policy.eth.empty):
+        raise Refused("it calls the account itself: delegated (EIP-7702), it runs code uncounted")
     if policy.calls is not None and not any(r.allows(target, data[:4]) for r in policy.calls):
         raise Refused(
             f"a call of function 0x{data[:4].hex()} on {target} is not among the calls it may make"
@@ -379,8 +381,8 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
             )
     if policy.calls is not None:
         _check_verifying_contract(policy, doc)
-    if not policy.tokens and policy.calls is None:
-        return []
+    if not policy.tokens and policy.calls is None and policy.eth.empty:
+        return []  # under an ETH cap too: a call it carries may run as the account (EIP-7702)
     from walletim.contracts.describe import TokenMeta
     from walletim.contracts.typed_data import describe_typed_data
 
@@ -420,8 +422,7 @@ def check_message(message: bytes) -> None:
         )
 
 
-#: Typed data named like a permit whose grants walletim does not read (a kind of its own, or
-#: fields that do not parse as its standard says).
+#: Typed data named like a permit whose grants are not read (a kind of its own, malformed).
 _UNREAD_PERMITS = {"unknown-permit", "permit-malformed", "permit2-unknown", "permit2-malformed"}
 
 
