@@ -25,8 +25,8 @@ from walletim.agent.policy import (
     TokenCap,
     check_caps,
     transaction_spends,
-    typed_data_spends,
 )
+from walletim.agent.signed_data import typed_data_spends
 from walletim.contracts.abi import calldata
 from walletim.contracts.describe import PERMIT2_ADDRESS
 from walletim.keys.signing import typed_data_digest
@@ -395,6 +395,42 @@ def test_the_account_calling_itself_or_a_signed_call_is_refused_under_an_eth_cap
     with pytest.raises(Refused, match="carries calls a contract will make"):
         typed_data_spends(eth_only, user_op, 1)
     assert typed_data_spends(Policy(chains=(1,)), user_op, 1) == []
+
+
+def _forward(fields: list[tuple[str, str]], message: dict[str, Any]) -> dict[str, Any]:
+    doc = eip2612(0, 0)
+    doc["types"] = {"EIP712Domain": doc["types"]["EIP712Domain"], "Forward": []}
+    doc["types"]["Forward"] = [{"name": n, "type": t} for n, t in fields]
+    doc["primaryType"], doc["message"] = "Forward", message
+    doc["domain"]["verifyingContract"] = BOB
+    return doc
+
+
+def test_a_call_carried_where_the_reader_does_not_find_it_is_refused_not_left_uncounted() -> None:
+    """Typed data carrying a call of a capped token (a forwarder's request, as the account)
+    was signed counting nothing when the call was not found: a field `operation` that is no
+    number, a struct nested deeper than 16, or behind 512 others: the policy cannot see
+    through it, so it refuses it."""
+    move = "0x" + calldata("transfer(address,uint256)", BOB, 10**12).hex()
+    call = [("from", "address"), ("to", "address"), ("data", "bytes")]
+    carried = {"from": OWNER, "to": USDC, "data": move}
+    named = _forward([*call, ("operation", "string")], {**carried, "operation": "call"})
+    deep = _forward([("inner", "L1")], {"inner": {}})
+    level = deep["message"]["inner"]
+    for n in range(1, 20):
+        deep["types"][f"L{n}"] = [{"name": "inner", "type": f"L{n + 1}"}]
+        level["inner"] = {}
+        level = level["inner"]
+    deep["types"]["L20"] = [{"name": n, "type": t} for n, t in call]
+    level.update(carried)
+    behind = _forward([("pads", "Pad[]"), ("call", "Call")], {"pads": [], "call": carried})
+    behind["types"] |= {"Pad": [{"name": "x", "type": "uint256"}], "Call": deep["types"]["L20"]}
+    behind["message"]["pads"] = [{"x": n} for n in range(600)]
+    for doc in (named, deep, behind):
+        typed_data_digest(doc)  # each is typed data the signer signs
+        with pytest.raises(Refused, match="carries calls a contract will make"):
+            typed_data_spends(Policy(tokens=(USDC_CAP,)), doc, 1)
+        assert typed_data_spends(Policy(chains=(1,)), doc, 1) == []
 
 
 def test_a_contract_allowed_only_some_functions_takes_a_permit_only_if_approve_is_one() -> None:

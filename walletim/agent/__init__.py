@@ -11,7 +11,8 @@ have a policy (chains, caps per transaction and per day in ETH and per token, co
 functions), sealed in its wallet file; a request outside it is refused with the reason.
 
 Modules: :mod:`.protocol` (frames and requests, pure), :mod:`.policy` (the policy and its
-checks, pure), :mod:`.client` (finding and talking to an agent), :mod:`.service` (the agent's
+checks, pure), :mod:`.signed_data` (what typed data and messages let be spent under it,
+pure), :mod:`.client` (finding and talking to an agent), :mod:`.service` (the agent's
 state and answers), :mod:`.server` (the socket loop), :mod:`.daemon` (the process).
 :mod:`walletim.app.wallets` uses the agent through :mod:`.client`; only
 :mod:`walletim.app.agent` (``agent start --foreground``) and the process run the server.

@@ -12,9 +12,8 @@ token's contract a ``transfer``, ``transferFrom`` from the signer, ``approve``,
 ``increaseAllowance`` or ``permit`` for its amount (an approval lets the spender take that
 much: it counts as spent). Calls inside calls (a multicall, a Safe or ERC-4337 call,
 Permit2) are refused under token caps or a list of calls, and a call of the account itself
-or typed data carrying calls under any cap (an account delegated by EIP-7702 runs them as
-itself). Typed data is held to the chain ids (its domain's ``chainId``; none: refused), and
-its permits of a capped token count like approvals.
+with calldata under any cap (an account delegated by EIP-7702 runs it as itself). What typed
+data and messages let be spent: :mod:`walletim.agent.signed_data`.
 
 "Per day" is a rolling 24 hours, counted by the agent (:class:`Ledger`) from what it signed:
 a signed transaction counts even if it is never broadcast or is replaced. The agent keeps
@@ -26,14 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from walletim.chain.units import format_amount
 from walletim.jsonview import same_fields
 from walletim.keys.hd import to_checksum_address
-
-if TYPE_CHECKING:  # not at import: the agent's client imports this module
-    from walletim.contracts.typed_data import TypedDataDescription
 
 ETH = "ETH"
 DAY = 24 * 3600
@@ -322,16 +318,11 @@ def _token_spends(policy: Policy, to: str, data: bytes, value: int, sender: str)
     amount = _erc20_amount(described.signature, [a.value for a in described.args], sender)
     if amount is None:
         return []
-    verb = (
-        "an approval"
-        if "pprov" in described.signature or "ermit" in described.signature
-        else "a transfer"
-    )
+    sig = described.signature
+    verb = "an approval" if "pprov" in sig or "ermit" in sig else "a transfer"
     return [Spend(capped.token, amount, f"{verb} of {_in(amount, capped.decimals, capped.symbol)}")]
 
 
-#: approve(address,uint256): what a signed permit does.
-_APPROVE = bytes.fromhex("095ea7b3")
 #: The functions of a capped token whose amount is counted: where in its arguments
 #: (:func:`_erc20_amount`).
 _AMOUNT_AT = {
@@ -355,137 +346,6 @@ def _erc20_amount(signature: str, args: list[object], sender: str) -> int | None
         return None
     amount = int(args[position])  # type: ignore[call-overload]
     return UNLIMITED if amount >= 2**255 else amount
-
-
-def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | None) -> list[Spend]:
-    """What signing typed data ``doc`` (domain ``chain_id``, None when it has none) lets be
-    spent under ``policy``. Raises :class:`Refused`.
-
-    walletim's own payment claim (``messaging.kinds.payment_typed_data``, signed after the
-    transfer it tells of) acts on no contract and moves nothing; its domain has no chainId
-    because its message names the chain, which is the one checked."""
-    claimed = _payment_claim_chain(doc)
-    if claimed is not None:
-        if policy.chains is not None and claimed not in policy.chains:
-            raise Refused(f"it claims a payment on chain {claimed}, not among {_ids(policy)}")
-        return []
-    if policy.chains is not None:
-        if chain_id is None:
-            raise Refused(
-                "its domain has no chainId (valid on every chain), and this account may sign "
-                f"only for chains {_ids(policy)}"
-            )
-        if chain_id not in policy.chains:
-            raise Refused(
-                f"it is for chain {chain_id}, not among the chains it may sign for {_ids(policy)}"
-            )
-    if policy.calls is not None:
-        _check_verifying_contract(policy, doc)
-    if not policy.tokens and policy.calls is None and policy.eth.empty:
-        return []  # under an ETH cap too: a call it carries may run as the account (EIP-7702)
-    from walletim.contracts.describe import TokenMeta
-    from walletim.contracts.typed_data import describe_typed_data
-
-    def meta(address: str) -> TokenMeta | None:
-        found = policy.token_cap(to_checksum_address(address))
-        return None if found is None else TokenMeta(found.symbol, found.decimals)
-
-    described = describe_typed_data(dict(doc), token=meta)
-    if described is None or described.kind in _UNREAD_PERMITS:  # its grants are not read
-        _refuse_unknown_on_capped(policy, doc, described)
-        if described is None:
-            return []
-    if described.calls:
-        raise Refused("it carries calls a contract will make, which the policy cannot check")
-    out: list[Spend] = []
-    for grant in described.grants:
-        capped = policy.token_cap(to_checksum_address(grant.token))
-        if capped is None:
-            continue
-        amount = UNLIMITED if grant.amount is None or grant.unlimited else grant.amount
-        what = "a transfer authorization" if "transfer" in described.flags else "a permit"
-        out.append(
-            Spend(capped.token, amount, f"{what} of {_in(amount, capped.decimals, capped.symbol)}")
-        )
-    return out
-
-
-def check_message(message: bytes) -> None:
-    """An EIP-191 message under any policy: one of 32 bytes is refused (Raises
-    :class:`Refused`). It is what the hash of a transaction is, and a contract wallet (a
-    Safe) takes such a signature as its owner approving that transaction, which moves what
-    the policy cannot see; walletim's own messages are text."""
-    if len(message) == 32:
-        raise Refused(
-            "it is 32 bytes, as the hash of a transaction is: a contract wallet (a Safe) "
-            "takes its signature as approving that transaction, which the policy cannot check"
-        )
-
-
-#: Typed data named like a permit whose grants are not read (a kind of its own, malformed).
-_UNREAD_PERMITS = {"unknown-permit", "permit-malformed", "permit2-unknown", "permit2-malformed"}
-
-
-def _refuse_unknown_on_capped(
-    policy: Policy, doc: Mapping[str, Any], described: TypedDataDescription | None = None
-) -> None:
-    """Typed data for a capped token's own domain that is no permit the policy reads: the
-    token may act on it (a permit of its own kind) and nothing would be counted. A Permit2
-    payload it does not read, under token caps: Permit2 moves any capped token approved to
-    it."""
-    from walletim.contracts.typed_data import typed_domain
-
-    if described is not None and described.kind.startswith("permit2") and policy.tokens:
-        raise Refused(
-            "it is a Permit2 payload of a kind (or with fields) the policy does not read, and "
-            "Permit2 can move the capped tokens approved to it"
-        )
-    contract = typed_domain(dict(doc)).verifying_contract
-    capped = None if contract is None else policy.token_cap(to_checksum_address(contract))
-    if capped is not None:
-        raise Refused(
-            f"it is signed for {capped.symbol}'s own contract and is no permit the policy "
-            "counts against the token's caps"
-        )
-
-
-def _payment_claim_chain(doc: Mapping[str, Any]) -> int | None:
-    """The chain a walletim payment claim names, or None when ``doc`` is anything else (it
-    must be exactly the statement walletim builds from its own message's fields)."""
-    from walletim.messaging.kinds import payment_typed_data
-
-    message = doc.get("message")
-    if doc.get("primaryType") != "Payment" or not isinstance(message, dict):
-        return None
-    chain = message.get("chainId")
-    fields = ("tx", "from", "to", "asset", "amount", "requestId", "note")
-    if type(chain) is not int or any(f not in message for f in fields):
-        return None
-    rebuilt = payment_typed_data(chain, *(message[f] for f in fields))
-    return chain if rebuilt == dict(doc) else None
-
-
-def _check_verifying_contract(policy: Policy, doc: Mapping[str, Any]) -> None:
-    """A policy that lists the contracts the account may call holds a signature to them too:
-    signed typed data acts on its verifying contract (a permit, an order) as a call would."""
-    from walletim.contracts.typed_data import typed_domain
-
-    contract = typed_domain(dict(doc)).verifying_contract
-    if contract is None:
-        raise Refused(
-            "its domain names no verifying contract, and this account may act only on the "
-            "contracts it may call"
-        )
-    rules = [r for r in policy.calls or () if r.to == to_checksum_address(contract)]
-    if not rules:
-        raise Refused(f"its verifying contract {contract} is not among the contracts it may call")
-    if not any(r.selector in (None, _APPROVE) for r in rules):
-        # A permit is an approval signed: `USDC function transfer` allowed no approve.
-        allowed = ", ".join(f"0x{(r.selector or b'').hex()}" for r in rules)
-        raise Refused(
-            f"its verifying contract {contract} may be called only for function {allowed}; a "
-            "signature it takes (a permit) acts as approve, which is not among them"
-        )
 
 
 def _ids(policy: Policy) -> str:

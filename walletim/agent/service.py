@@ -28,11 +28,10 @@ from walletim.agent.policy import (
     Policy,
     Refused,
     check_caps,
-    check_message,
     check_plan,
     transaction_spends,
-    typed_data_spends,
 )
+from walletim.agent.signed_data import check_message, typed_data_spends
 from walletim.app.wallets import StaticPassword, Wallets
 from walletim.app.wallets.keys import ChainRules, LocalKeys
 from walletim.app.wallets.policies import read_policy
