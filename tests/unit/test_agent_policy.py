@@ -356,10 +356,13 @@ def test_a_permit_of_a_kind_the_policy_does_not_read_is_refused_not_left_uncount
     permit2["types"]["EIP712Domain"] = [
         f for f in permit2["types"]["EIP712Domain"] if f["name"] != "version"
     ]
+    unbound = eip2612(10**12, 2**40)  # a token's domain without verifyingContract
+    del unbound["domain"]["verifyingContract"]
+    unbound["types"]["EIP712Domain"].pop()
     policy = Policy(tokens=(USDC_CAP,))
-    for doc in (variant, for_all, malformed, permit2):
+    for doc in (variant, for_all, malformed, permit2, unbound):
         typed_data_digest(doc)  # each is typed data the signer signs
-        with pytest.raises(Refused, match=r"no permit the policy counts|Permit2 payload"):
+        with pytest.raises(Refused, match=r"permit the policy (counts|does not read)|Permit2"):
             typed_data_spends(policy, doc, 1)
         assert typed_data_spends(Policy(), doc, 1) == []
     dai_cap = TokenCap(DAI, "DAI", 18, Cap(E18, E18))

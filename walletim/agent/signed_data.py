@@ -114,17 +114,23 @@ def _refuse_unknown_on_capped(
     policy: Policy, doc: Mapping[str, Any], described: TypedDataDescription | None = None
 ) -> None:
     """Typed data for a capped token's own domain that is no permit the policy reads: the
-    token may act on it (a permit of its own kind) and nothing would be counted. A Permit2
-    payload it does not read, under token caps: Permit2 moves any capped token approved to
-    it."""
+    token may act on it (a permit of its own kind) and nothing would be counted. Under token
+    caps, a permit it does not read for Permit2 (which moves any capped token approved to it)
+    or for no contract named (a capped token's, for all it says) is refused too."""
     from walletim.contracts.typed_data import typed_domain
 
-    if described is not None and described.kind.startswith("permit2") and policy.tokens:
-        raise Refused(
-            "it is a Permit2 payload of a kind (or with fields) the policy does not read, and "
-            "Permit2 can move the capped tokens approved to it"
-        )
     contract = typed_domain(dict(doc)).verifying_contract
+    if described is not None and policy.tokens:
+        if described.kind.startswith("permit2"):
+            raise Refused(
+                "it is a Permit2 payload of a kind (or with fields) the policy does not read, "
+                "and Permit2 can move the capped tokens approved to it"
+            )
+        if contract is None:
+            raise Refused(
+                "it is a permit the policy does not read for no contract named: it may be a "
+                "capped token's, uncounted"
+            )
     capped = None if contract is None else policy.token_cap(to_checksum_address(contract))
     if capped is not None:
         raise Refused(
