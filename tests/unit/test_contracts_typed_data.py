@@ -749,3 +749,33 @@ def test_carried_calls_are_bounded() -> None:
     assert len(carried_calls(many)) == MAX_TYPED_CALLS + 1
     d = described(many)
     assert d is not None and "too-complex" in d.flags and len(d.calls) == MAX_TYPED_CALLS
+
+
+def test_a_call_the_reader_cannot_read_is_said_not_described() -> None:
+    """A call's bytes the reader of carried calls does not find (a field it cannot parse,
+    too deep, behind more structs than it reads) left the payload described as carrying
+    nothing: `sign typed-data` showed no warning for a call a contract makes on the
+    signature. It is flagged (WARNING: part of it is not described)."""
+    call = "to:address", "data:bytes"
+    carried = {"to": USDC, "data": "0x" + APPROVE_MAX.hex()}
+    named = _carrying(
+        "Req", {"Req": fields(*call, "operation:string")}, {**carried, "operation": "call"}
+    )
+    types = {"Req": fields("pads:Pad[]", "call:Call"), "Pad": fields("x:uint256")}
+    behind = _carrying(
+        "Req",
+        {**types, "Call": fields(*call)},
+        {"pads": [{"x": n} for n in range(600)], "call": carried},
+    )
+    for doc in (named, behind):
+        typed_data_digest(doc)  # typed data a signer signs
+        d = described(doc)
+        assert d is not None and {"carries-call", "too-complex"} <= d.flags and not d.calls
+        assert "NOT DESCRIBED" in d.lines[-1]
+    permit = eip2612(1, NOW + DAY)  # a permit keeps what it says, with the warning
+    permit["types"]["Permit"] += fields("to:address", "data:bytes", "operation:string")
+    permit["message"].update(carried, operation="call")
+    d = described(permit)
+    assert d is not None and d.kind == "eip2612-permit" and "too-complex" in d.flags
+    assert d.grants and "NOT DESCRIBED" in d.lines[-1]
+    assert described(eip2612(1, NOW + DAY)).flags.isdisjoint({"carries-call", "too-complex"})

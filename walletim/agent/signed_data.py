@@ -60,7 +60,7 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
         return None if found is None else TokenMeta(found.symbol, found.decimals)
 
     described = describe_typed_data(dict(doc), token=meta)
-    if (described is not None and described.calls) or _carries_calldata(doc):
+    if described is not None and "carries-call" in described.flags:  # read or not
         raise Refused("it carries calls a contract will make, which the policy cannot check")
     if described is None or described.kind in _UNREAD_PERMITS:  # its grants are not read
         _refuse_unknown_on_capped(policy, doc, described)
@@ -77,21 +77,6 @@ def typed_data_spends(policy: Policy, doc: Mapping[str, Any], chain_id: int | No
             Spend(capped.token, amount, f"{what} of {_in(amount, capped.decimals, capped.symbol)}")
         )
     return out
-
-
-def _carries_calldata(doc: Mapping[str, Any]) -> bool:
-    """Whether a type of ``doc`` has a call's bytes (a field named as the reader of carried
-    calls looks for): where the reader does not find the call (a field it cannot parse, too
-    deep, behind too many structs), it is still there."""
-    from walletim.contracts.typed_data.calls import _CALLDATA_FIELDS
-
-    types = doc.get("types")
-    return isinstance(types, dict) and any(
-        isinstance(f, dict) and f.get("type") == "bytes" and f.get("name") in _CALLDATA_FIELDS
-        for fields in types.values()
-        if isinstance(fields, list)
-        for f in fields
-    )
 
 
 def check_message(message: bytes) -> None:

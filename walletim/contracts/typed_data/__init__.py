@@ -58,8 +58,10 @@ from walletim.contracts.typed_data.calls import (
     MAX_TYPED_CALLS,
     MAX_TYPED_STRUCTS,
     CarriedCall,
+    _unread_call,
     _with_calls,
     carried_calls,
+    carries_calldata,
 )
 from walletim.contracts.typed_data.domain import (
     SAME_ON_EVERY_CHAIN,
@@ -100,12 +102,14 @@ def describe_typed_data(
     fields is described as malformed.
     """
     found = _describe_permit(doc, token, now)
+    if not isinstance(doc, dict):
+        return found
     try:
-        calls = carried_calls(doc) if isinstance(doc, dict) else []
-    except Exception:
+        calls = carried_calls(doc)
+    except Exception:  # a field it cannot parse: the call is there, not described
         calls = []
     if not calls:
-        return found
+        return _unread_call(found) if carries_calldata(doc) else found
     return _with_calls(found, calls, token, name)
 
 
@@ -128,6 +132,7 @@ __all__ = [
     "_bool",
     "_uint",
     "carried_calls",
+    "carries_calldata",
     "check_domain_chain",
     "describe_domain",
     "describe_typed_data",

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from walletim.contracts.describe import TokenMetaLike, clean_text
 from walletim.contracts.typed_data.values import (
@@ -50,6 +50,34 @@ def carried_calls(doc: Json) -> list[CarriedCall]:
     if isinstance(primary, str):
         finder.visit(primary, doc.get("message"), clean_text(primary, 40), 0)
     return finder.found
+
+
+def carries_calldata(doc: Json) -> bool:
+    """Whether a type of ``doc`` has a field a call's bytes go in, as :func:`carried_calls`
+    looks for them: where that reader does not find the call (a field it cannot parse, too
+    deep, behind too many structs), the call is still there."""
+    types = doc.get("types")
+    return isinstance(types, dict) and any(
+        isinstance(f, dict) and f.get("type") == "bytes" and f.get("name") in _CALLDATA_FIELDS
+        for fields in types.values()
+        if isinstance(fields, list)
+        for f in fields
+    )
+
+
+def _unread_call(found: TypedDataDescription | None) -> TypedDataDescription:
+    """``found`` (or plain typed data) carrying a call :func:`carried_calls` did not read."""
+    flags = frozenset({*(found.flags if found else ()), "carries-call", "too-complex"})
+    line = (
+        "It carries a call's bytes walletim could not read: what a contract will do on this "
+        "signature is NOT DESCRIBED."
+    )
+    if found is None:
+        return TypedDataDescription(
+            "carries-call", None, None, (), None, None, flags,
+            ("Typed data carrying a call that a contract will execute on your signature.", line),
+        )  # fmt: skip
+    return replace(found, flags=flags, lines=(*found.lines, line))
 
 
 class _CallFinder:
