@@ -345,6 +345,23 @@ def test_a_request_takes_the_later_state_of_the_backup_and_this_home(tmp_path: P
         assert got == after, (theirs, ours, got)
 
 
+def _text(
+    store: Store, msg_id: str, counter: int, text: str = "", *, incoming: bool = False
+) -> None:
+    """A text message with PEER: ours (sent), or theirs (received over the relay, unread)."""
+    cid, words = conversation_id(ME, PEER), text or msg_id
+    direction, state = ("in", "received") if incoming else ("out", "sent")
+    with store.transaction() as c:
+        c.execute("INSERT OR IGNORE INTO conversations VALUES (?,?,?,?)", (cid, ME, PEER, 1))
+        c.execute(
+            "INSERT INTO messages (conversation_id, account, direction, epoch, counter, "
+            "sent_ms, stored_ms, kind, body, text, state, msg_id, relay_id, unread) "
+            "VALUES (?,?,?,'e',?,?,?,'text',?,?,?,?,?,?)",
+            (cid, ME, direction, counter, counter, counter, json.dumps({"text": words}), words,
+             state, msg_id, f"r-{msg_id}" if incoming else None, int(incoming)),
+        )  # fmt: skip
+
+
 def test_reactions_and_edit_versions_come_back_unless_the_message_was_deleted_here(
     tmp_path: Path,
 ) -> None:
@@ -357,20 +374,10 @@ def test_reactions_and_edit_versions_come_back_unless_the_message_was_deleted_he
 
     cid = conversation_id(ME, PEER)
 
-    def message(store: Store, msg_id: str, counter: int) -> None:
-        with store.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO conversations VALUES (?,?,?,?)", (cid, ME, PEER, 1))
-            c.execute(
-                "INSERT INTO messages (conversation_id, account, direction, epoch, counter, "
-                "sent_ms, stored_ms, kind, body, text, state, msg_id) "
-                "VALUES (?,?,'out','e',?,?,?,'text','{}',?,'sent',?)",
-                (cid, ME, counter, counter, counter, msg_id, msg_id),
-            )
-
     a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
     for store in (a, b):
-        message(store, "t1", 1)
-        message(store, "t2", 2)
+        _text(store, "t1", 1)
+        _text(store, "t2", 2)
     thumbs = ReactionEvent(PEER, "👍", 10, "r1")
     with a.transaction() as c:
         threads.save_reaction(c, cid, "t1", thumbs)
@@ -467,3 +474,65 @@ def test_merging_is_a_union_by_identity(
     for _ in range(2):
         records.merge(b, ME, json.loads(json.dumps(records.dump(a, ME))))
         assert [r[:6] for r in _messages(b)] == expected
+
+
+def test_an_edit_a_delete_and_a_read_in_the_backup_reach_the_message_held_here(
+    tmp_path: Path,
+) -> None:
+    """A home that held a message and missed what became of it (its mail expired while it
+    was away: the README's way back is a restore of another device's backup) restored the
+    edit's versions but kept showing the old words, kept showing a message its author had
+    deleted, and kept unread what the backup's home had read: the merge only added rows.
+    What the backup holds of a message here now reaches it, by the rules every end applies
+    (the newest kept version shown, a delete wins, read is read); what happened here only
+    since the backup stands too (an edit here as newer, an unread here not re-read)."""
+    from walletim.messaging.threads import Version
+    from walletim.store import threads
+
+    cid = conversation_id(ME, PEER)
+
+    a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
+    for store in (a, b):
+        _text(store, "t1", 1, "see you at 5", incoming=True)
+        _text(store, "t2", 2, "my address is 12 Elm St", incoming=True)
+        _text(store, "t3", 3, "你好 👋", incoming=True)
+        _text(store, "t4", 4, "unread on both", incoming=True)
+    with a.transaction() as c:  # the backup's home got the edit and the delete, and read
+        original = Version("t1", 1, "see you at 5")
+        threads.save_versions(c, cid, "t1", [original, Version("e1", 7, "see you at 6 🕕")])
+        threads.show_text(c, _row(c, "t1"), "see you at 6 🕕", {"text": "see you at 6 🕕"})
+        threads.tombstone(c, threads.by_row(c, _row(c, "t2")))
+        c.execute("UPDATE messages SET unread = 0 WHERE msg_id IN ('t1', 't3')")
+
+    records.merge(b, ME, json.loads(json.dumps(records.dump(a, ME))))
+
+    def shown(store: Store, msg_id: str) -> tuple[Any, ...]:
+        row = store.execute(
+            "SELECT text, edited, deleted, unread FROM messages WHERE msg_id = ?", (msg_id,)
+        )
+        return tuple(row.fetchone())
+
+    assert shown(b, "t1") == ("see you at 6 🕕", 1, 0, 0)
+    assert [v.text for v in threads.versions(b, cid, "t1")] == ["see you at 5", "see you at 6 🕕"]
+    assert shown(b, "t2") == ("", 0, 1, 0)  # its words gone, from the search index too
+    found = b.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'Elm'")
+    assert found.fetchone()[0] == 0
+    assert shown(b, "t3") == ("你好 👋", 0, 0, 0)
+    assert shown(b, "t4") == ("unread on both", 0, 0, 1)
+    assert [shown(a, i) for i in ("t1", "t2", "t3", "t4")] == [
+        shown(b, i) for i in ("t1", "t2", "t3", "t4")
+    ]
+    # An edit made here since is newer: it stays shown; merging again changes nothing.
+    with b.transaction() as c:
+        threads.save_versions(
+            c, cid, "t1", [*threads.versions(c, cid, "t1"), Version("e2", 9, "at 7 then")]
+        )
+        threads.show_text(c, _row(c, "t1"), "at 7 then", {"text": "at 7 then"})
+    for _ in range(2):
+        records.merge(b, ME, json.loads(json.dumps(records.dump(a, ME))))
+        assert shown(b, "t1") == ("at 7 then", 1, 0, 0)
+        assert len(threads.versions(b, cid, "t1")) == 3
+
+
+def _row(conn: Any, msg_id: str) -> int:
+    return int(conn.execute("SELECT id FROM messages WHERE msg_id = ?", (msg_id,)).fetchone()[0])

@@ -17,6 +17,8 @@ it, doubles nothing and loses nothing:
 - a message: its relay id, else (conversation, direction, sender epoch, counter), else
   (conversation, direction, kind, sent time, body) for local notes that never travelled;
   messages that were still queued are restored as ``failed`` (their envelopes are not kept);
+  what the archive knows of a message held here reaches it: read is read, a delete wins, an
+  edit's versions join the ones here and the newest kept is shown;
 - a payment: (account, direction, transaction hash, peer); a request, split, red packet,
   action, alert, group change: their primary keys; references to messages follow the
   message's identity;
@@ -171,6 +173,7 @@ class _Merge:
         self.uids: dict[str, int] = {}
         self.conversations: set[str] = set()
         self.notes: dict[tuple[Any, ...], int] = {}  # local notes met, by content
+        self.edited: list[int] = []  # messages held here the archive has edited
         self.added: dict[str, int] = {}
         self._columns: dict[str, set[str]] = {}
 
@@ -233,6 +236,7 @@ def merge(
         for table in _BESIDE_MESSAGES:
             for row in _table(records, table):
                 _merge_beside(m, table, row)
+        _show_edits(m)
         for table in (*_KEYED, *_SETTINGS):
             for row in _table(records, table):
                 _merge_keyed(m, table, row)
@@ -321,6 +325,7 @@ def _merge_message(m: _Merge, row: dict[str, Any]) -> None:
     # A message with a relay id or a counter is unique in the schema: try to add it first
     # (one statement for a new one); a local note is looked up first.
     found = None if keyed else _existing_message(m, cid, row)
+    held = found is not None
     if found is None:
         fresh = {k: v for k, v in row.items() if k not in ("uid", "peer")}
         if fresh.get("state") in ("queued", "sending"):
@@ -330,12 +335,38 @@ def _merge_message(m: _Merge, row: dict[str, Any]) -> None:
         found = m.insert("messages", fresh)
         if found is None and keyed:
             found = _existing_message(m, cid, row)
+            held = found is not None
         if found is None and fresh.get("relay_id") and fresh.get("counter") is not None:
             # Its relay id is another conversation's here (two accounts of this home wrote
             # to each other): keep it by its counter.
             found = m.insert("messages", {**fresh, "relay_id": None})
     if found is not None:
         m.uids[str(row["uid"])] = int(found)
+        if held:
+            _follow(m, int(found), row)
+
+
+def _follow(m: _Merge, row_id: int, row: dict[str, Any]) -> None:
+    """What the archive knows of a message held here and this home missed (its mail expired
+    while it was away, say): read is read, a delete wins, and an edit's versions join the
+    ones here, the newest kept shown (after the versions are merged: :func:`_show_edits`),
+    as every end applies them (:mod:`walletim.messaging.threads`)."""
+    if row.get("unread") == 0:
+        m.conn.execute("UPDATE messages SET unread = 0 WHERE id = ? AND unread = 1", (row_id,))
+    if row.get("deleted"):
+        here = threads.by_row(m.conn, row_id)
+        if not here.deleted:
+            threads.tombstone(m.conn, here)
+    elif row.get("edited"):
+        m.edited.append(row_id)
+
+
+def _show_edits(m: _Merge) -> None:
+    """Each message held here that the archive has edited shows the newest version kept."""
+    for row_id in m.edited:
+        here = threads.by_row(m.conn, row_id)
+        if not here.deleted:
+            threads.add_edits(m.conn, here, [])
 
 
 def _existing_message(m: _Merge, cid: str, row: dict[str, Any]) -> Any:
