@@ -346,19 +346,31 @@ def test_a_request_takes_the_later_state_of_the_backup_and_this_home(tmp_path: P
 
 
 def _text(
-    store: Store, msg_id: str, counter: int, text: str = "", *, incoming: bool = False
-) -> None:
-    """A text message with PEER: ours (sent), or theirs (received over the relay, unread)."""
+    store: Store,
+    msg_id: str,
+    counter: int | None,
+    text: str = "",
+    *,
+    incoming: bool = False,
+    state: str | None = None,
+    kind: str = "text",
+) -> int:
+    """A message with PEER: ours (sent; queued: no counter yet), or theirs (received over
+    the relay, unread). Returns its row id."""
     cid, words = conversation_id(ME, PEER), text or msg_id
-    direction, state = ("in", "received") if incoming else ("out", "sent")
+    direction = "in" if incoming else "out"
+    state = state or ("received" if incoming else "sent")
     with store.transaction() as c:
         c.execute("INSERT OR IGNORE INTO conversations VALUES (?,?,?,?)", (cid, ME, PEER, 1))
-        c.execute(
-            "INSERT INTO messages (conversation_id, account, direction, epoch, counter, "
-            "sent_ms, stored_ms, kind, body, text, state, msg_id, relay_id, unread) "
-            "VALUES (?,?,?,'e',?,?,?,'text',?,?,?,?,?,?)",
-            (cid, ME, direction, counter, counter, counter, json.dumps({"text": words}), words,
-             state, msg_id, f"r-{msg_id}" if incoming else None, int(incoming)),
+        return int(
+            c.execute(
+                "INSERT INTO messages (conversation_id, account, direction, epoch, counter, "
+                "sent_ms, stored_ms, kind, body, text, state, msg_id, relay_id, unread) "
+                "VALUES (?,?,?,?,?,5,5,?,?,?,?,?,?,?)",
+                (cid, ME, direction, "" if counter is None else "e", counter, kind,
+                 json.dumps({"text": words}, ensure_ascii=False), words, state, msg_id,
+                 f"r-{msg_id}" if incoming else None, int(incoming)),
+            ).lastrowid
         )  # fmt: skip
 
 
@@ -536,3 +548,42 @@ def test_an_edit_a_delete_and_a_read_in_the_backup_reach_the_message_held_here(
 
 def _row(conn: Any, msg_id: str) -> int:
     return int(conn.execute("SELECT id FROM messages WHERE msg_id = ?", (msg_id,)).fetchone()[0])
+
+
+def test_a_message_backed_up_while_queued_is_one_message_once_it_went(tmp_path: Path) -> None:
+    """A message still queued when a backup was made has no relay id nor counter yet: its
+    identity in that archive differed from the one it has once sent. A home that restored
+    the archive (the message failed there: its envelope is not kept) kept it failed after
+    restoring a later archive where it went, so its user would send it again; and a home
+    holding it sent lost the link of its request to it (the request's message was "not
+    here"). The message's id, the same from its queueing on, now finds it."""
+    a = _open(tmp_path, "a")
+    mid = _text(a, "mX", None, "pay me 1 ETH 🙏", state="queued", kind="request")
+    with a.transaction() as c:
+        c.execute(
+            "INSERT INTO requests (account, request_id, direction, peer, chain_id, symbol, "
+            "decimals, amount, uri, state, message_id, created_ms) "
+            "VALUES (?,'r1','out',?,1,'ETH',18,'1','ethereum:x','open',?,1)",
+            (ME, PEER, mid),
+        )
+    queued = json.loads(json.dumps(records.dump(a, ME)))
+    with a.transaction() as c:
+        c.execute("UPDATE messages SET state = 'sent', epoch = 'e1', counter = 1, relay_id = 'r'")
+    went = json.loads(json.dumps(records.dump(a, ME)))
+
+    def held(store: Store) -> list[tuple[Any, ...]]:
+        rows = store.execute(
+            "SELECT m.state, m.epoch, m.counter, m.relay_id, r.state FROM messages m "
+            "JOIN requests r ON r.message_id = m.id"
+        )
+        return [tuple(r) for r in rows.fetchall()]
+
+    b, c = _open(tmp_path, "b"), _open(tmp_path, "c")
+    records.merge(b, ME, queued)
+    assert held(b) == [("failed", "", None, None, "open")]
+    records.merge(b, ME, went)
+    records.merge(c, ME, went)
+    records.merge(c, ME, queued)
+    for store in (b, c):
+        assert held(store) == [("sent", "e1", 1, "r", "open")]
+        assert store.execute("SELECT count(*) FROM messages").fetchone()[0] == 1

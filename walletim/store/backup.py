@@ -17,8 +17,9 @@ it, doubles nothing and loses nothing:
 - a message: its relay id, else (conversation, direction, sender epoch, counter), else
   (conversation, direction, kind, sent time, body) for local notes that never travelled;
   messages that were still queued are restored as ``failed`` (their envelopes are not kept);
-  what the archive knows of a message held here reaches it: read is read, a delete wins, an
-  edit's versions join the ones here and the newest kept is shown;
+  what the archive knows of a message held here reaches it: read is read, sent is sent (one
+  queued when an archive was made is found by its message id), a delete wins, an edit's
+  versions join the ones here and the newest kept is shown;
 - a payment: (account, direction, transaction hash, peer); a request, split, red packet,
   action, alert, group change: their primary keys; references to messages follow the
   message's identity;
@@ -348,11 +349,18 @@ def _merge_message(m: _Merge, row: dict[str, Any]) -> None:
 
 def _follow(m: _Merge, row_id: int, row: dict[str, Any]) -> None:
     """What the archive knows of a message held here and this home missed (its mail expired
-    while it was away, say): read is read, a delete wins, and an edit's versions join the
-    ones here, the newest kept shown (after the versions are merged: :func:`_show_edits`),
-    as every end applies them (:mod:`walletim.messaging.threads`)."""
+    while it was away, say): read is read, sent is sent, a delete wins, and an edit's
+    versions join the ones here, the newest kept shown (once the versions are merged:
+    :func:`_show_edits`), as every end applies them (:mod:`walletim.messaging.threads`)."""
     if row.get("unread") == 0:
         m.conn.execute("UPDATE messages SET unread = 0 WHERE id = ? AND unread = 1", (row_id,))
+    if row.get("state") == "sent" and row.get("counter") is not None:
+        # Restored failed from an archive made while it was queued: it went since.
+        m.conn.execute(
+            "UPDATE OR IGNORE messages SET state = 'sent', epoch = ?, counter = ?, relay_id = ? "
+            "WHERE id = ? AND state = 'failed' AND counter IS NULL",
+            (row.get("epoch", ""), row["counter"], row.get("relay_id"), row_id),
+        )
     if row.get("deleted"):
         here = threads.by_row(m.conn, row_id)
         if not here.deleted:
@@ -370,6 +378,18 @@ def _show_edits(m: _Merge) -> None:
 
 
 def _existing_message(m: _Merge, cid: str, row: dict[str, Any]) -> Any:
+    """The message of ``row`` held here: by its identity, else by its id (the same from its
+    queueing on: one queued when the archive was made has no relay id nor counter there)."""
+    found = _by_identity(m, cid, row)
+    if found is None and row.get("msg_id"):
+        found = m.one(
+            "SELECT id FROM messages WHERE conversation_id = ? AND msg_id = ?",
+            (cid, row["msg_id"]),
+        )
+    return found
+
+
+def _by_identity(m: _Merge, cid: str, row: dict[str, Any]) -> Any:
     if row.get("relay_id"):
         found = m.one(
             "SELECT id FROM messages WHERE relay_id = ? AND conversation_id = ?",
