@@ -60,3 +60,32 @@ def test_a_clock_set_back_does_not_make_this_homes_newest_archive_read_stale(
         other = BackupService(_Wallets(), lambda: fresh, _no_relay)  # type: ignore[arg-type]
         other.restore("dev", tmp_path / "first.wimbak")
         assert other.restore("dev", tmp_path / "second.wimbak").archive_id == second.archive_id
+
+
+def test_a_backup_of_a_newer_walletims_records_is_refused_whole(tmp_path: Path) -> None:
+    """An archive whose records a newer walletim wrote (more kinds of records, or columns
+    this one does not know) restored what this walletim knew and dropped the rest without
+    a word ("restored ... N records new here"): its user believed the history back. It is
+    now refused in one line naming the versions, and nothing is changed."""
+    import pytest
+
+    from walletim.app.backup import archive
+    from walletim.app.backup.archive import ArchiveError
+    from walletim.store import backup as records
+
+    made = tmp_path / "newer.wimbak"
+    header = archive.Header(bytes(range(16)), 1_800_000_000_000)
+    manifest: dict[str, object] = {
+        "format": "walletim-chat-backup",
+        "account": ME,
+        "records": records.RECORDS_VERSION + 1,
+        "counts": {"contacts": 1},
+    }
+    contact = {"address": "0x" + "22" * 20, "name": "小明", "added_at": 1, "shown_as": "x"}
+    held = {"contacts": [contact], "stickers": [{"id": 1}]}
+    made.write_bytes(archive.seal(KEY.archive_key(header.archive_id), header, manifest, held))
+    with Store.open(tmp_path / "home.db", os.urandom(32)) as store:
+        service = BackupService(_Wallets(), lambda: store, _no_relay)  # type: ignore[arg-type]
+        with pytest.raises(ArchiveError, match=r"newer walletim .* update walletim"):
+            service.restore("dev", made)
+        assert store.execute("SELECT count(*) FROM contacts").fetchone()[0] == 0

@@ -176,7 +176,8 @@ class BackupService:
 
         Raises:
             ArchiveError: not an archive, damaged, truncated, another account's or wallet's,
-                or older than one this home made or restored (unless ``allow_older``).
+                a newer walletim's records, or older than one this home made or restored
+                (unless ``allow_older``).
             ConfigError (the file), RelayUnavailable, RelayRefused. Nothing is changed then.
         """
         address = self.wallets.account(spec).address
@@ -189,8 +190,7 @@ class BackupService:
                 str(source),
             )
         opened = open_archive(key.archive_key, blob)
-        if str(opened.manifest.get("account", "")).lower() != address.lower():
-            raise ArchiveError(f"this backup is not {address}'s (it names another account)")
+        _check_manifest(opened.manifest, address)
         store = self.store()
         created = opened.header.created_ms
         newest = self._newest(store, address)
@@ -270,6 +270,19 @@ class BackupService:
         row = store.execute("SELECT value FROM meta WHERE key = ?", (_newest_key(address),))
         found = row.fetchone()
         return None if found is None else int(found[0])
+
+
+def _check_manifest(manifest: dict[str, object], address: str) -> None:
+    """Raises ArchiveError unless the archive is ``address``'s, of records this walletim
+    reads whole (what it does not know would be dropped without a word)."""
+    if str(manifest.get("account", "")).lower() != address.lower():
+        raise ArchiveError(f"this backup is not {address}'s (it names another account)")
+    made_by = manifest.get("records", 1)
+    if type(made_by) is not int or made_by > records.RECORDS_VERSION:
+        raise ArchiveError(
+            f"this backup holds records of a newer walletim (version {made_by!r:.12}; "
+            f"this one reads up to {records.RECORDS_VERSION}): update walletim to restore it"
+        )
 
 
 def _remember(conn: Any, address: str, created_ms: int) -> None:
