@@ -587,3 +587,33 @@ def test_a_message_backed_up_while_queued_is_one_message_once_it_went(tmp_path: 
     for store in (b, c):
         assert held(store) == [("sent", "e1", 1, "r", "open")]
         assert store.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+
+
+def test_a_backup_holds_no_other_wallets_contacts_of_the_home(tmp_path: Path) -> None:
+    """The address book is the home's, and a backup of one account held all of it: names
+    and addresses of the people the home's other wallets talk with, and the delivery keys
+    they gave them. Whoever holds that one wallet's mnemonic (a shared or a phished one)
+    fetched its backup from the relay and read them. A contact another account of the home
+    talks with, and this one does not, stays out; one no account talks with yet is kept."""
+    mine, theirs, unused = ("0x" + c * 40 for c in "abc")
+    other_me = "0x" + "d" * 40
+    store = _open(tmp_path, "home")
+    with store.transaction() as c:
+        for address, name in ((mine, "bob"), (theirs, "my doctor"), (unused, "小明")):
+            c.execute(
+                "INSERT INTO contacts (address, name, added_at) VALUES (?,?,?)", (address, name, 1)
+            )
+            c.execute(
+                "INSERT INTO peer_delivery_keys (address, identity_key, key, updated_ms) "
+                "VALUES (?,?,?,?)",
+                (address, address.encode(), b"\x05" * 16, 1),
+            )
+        for account, peer in ((ME, mine), (other_me, theirs), (other_me, mine)):
+            c.execute(
+                "INSERT INTO conversations VALUES (?,?,?,?)",
+                (conversation_id(account, peer), account, peer, 1),
+            )
+    dumped = records.dump(store, ME)
+    assert sorted(r["address"] for r in dumped["contacts"]) == [mine, unused]
+    assert sorted(r["address"] for r in dumped["peer_delivery_keys"]) == [mine, unused]
+    assert b"my doctor" not in json.dumps(dumped).encode()

@@ -1,7 +1,8 @@
 """What a chat backup holds, read from and merged into the store (adapter: the store).
 
-:func:`dump` reads one account's chat records as plain JSON-able rows: contacts, its
-conversations and messages (with their reactions and kept edit versions), payments,
+:func:`dump` reads one account's chat records as plain JSON-able rows: contacts (and the
+delivery keys they gave) of its own, not those only another account of the home talks with,
+its conversations and messages (with their reactions and kept edit versions), payments,
 requests, splits, red packets, sponsored red-packet claims, shared actions, alert keys,
 groups (roster and signed history), group messages held for their group's history, chat
 events (new devices, key changes, refusals, gaps), and its chat settings (delivery keys,
@@ -67,6 +68,14 @@ _KEYED = (
 _OWN = ("held_group_messages", "chat_events")
 _SETTINGS = ("delivery_keys",)  # the account's own, restored if this home has none yet
 _GLOBAL = ("peer_delivery_keys", "relay_pins")  # the home's: what is here already wins
+#: The home's peers (``t.address``) an account's backup holds: those it has a conversation
+#: with, and those no account of the home has one with yet (the address book's own), never
+#: one only another account talks with: a backup is read by whoever holds its mnemonic.
+_OURS = (
+    "(EXISTS (SELECT 1 FROM conversations c WHERE lower(c.peer) = lower(t.address) "
+    "AND c.account = ?) OR NOT EXISTS (SELECT 1 FROM conversations c "
+    "WHERE lower(c.peer) = lower(t.address) AND c.account != ?))"
+)
 _SKIPPED_MESSAGE_COLUMNS = ("id", "conversation_id", "account", "mailbox", "envelope")
 #: What the account's messages show beside their rows, by (conversation, message id).
 _BESIDE_MESSAGES = ("reactions", "message_versions")
@@ -104,7 +113,9 @@ def dump(store: Store, account: str) -> dict[str, Rows]:
     """Every record of ``account`` a backup holds (one read transaction: a consistent copy)."""
     with store.transaction(immediate=False) as conn:
         out: dict[str, Rows] = {
-            "contacts": _rows(conn, "SELECT * FROM contacts ORDER BY address"),
+            "contacts": _rows(
+                conn, f"SELECT * FROM contacts t WHERE {_OURS} ORDER BY address", (account,) * 2
+            ),
             "conversations": _rows(
                 conn, "SELECT peer, created_at FROM conversations WHERE account = ?", (account,)
             ),
@@ -143,8 +154,10 @@ def dump(store: Store, account: str) -> dict[str, Rows]:
                 if "message_id" in row:
                     row["message_id"] = uids.get(row["message_id"])
             out[table] = rows
-        for table in _GLOBAL:
-            out[table] = _rows(conn, f"SELECT * FROM {table}")
+        out["peer_delivery_keys"] = _rows(
+            conn, f"SELECT * FROM peer_delivery_keys t WHERE {_OURS}", (account,) * 2
+        )
+        out["relay_pins"] = _rows(conn, "SELECT * FROM relay_pins")
     return out
 
 
