@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from walletim import fsio
-from walletim.app.backup.archive import ArchiveError, Header, open_archive, seal
+from walletim.app.backup.archive import ArchiveError, Header, Opened, open_archive, seal
 from walletim.app.chat.ports import Addressed, Named
 from walletim.app.chat.ports import run as _run
 from walletim.app.networks import Network
@@ -68,6 +68,9 @@ class BackupResult:
     size: int
     where: str  # the file written, or "relay"
     counts: dict[str, int] = field(default_factory=dict)
+    #: what the relay's backup (another home's of the mnemonic, say) added here before it
+    #: was replaced: what goes up holds both
+    merged: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,7 @@ class BackupService:
             KeysError (no seed), InputError (``to`` is something other than a backup to
             replace), ConfigError (the file), RelayRefused (``backup_too_large`` ...),
             RelayUnavailable. DeviceRevoked: to the relay from a revoked device.
+            ArchiveError: the relay's backup is a newer walletim's (not replaced).
         """
         address = self.wallets.account(spec).address
         if to is not None:
@@ -129,6 +133,7 @@ class BackupService:
                 "--to FILE)"
             )
         store = self.store()
+        merged = {} if to is not None else self._merge_relays(address, key)
         dumped: dict[str, object] = dict(records.dump(store, address))
         counts = records.counts(records.dump_tables(dumped))
         if self.networks is not None:
@@ -152,8 +157,28 @@ class BackupService:
         with store.transaction() as conn:
             _remember(conn, address, header.created_ms)
         return BackupResult(
-            address, header.archive_id.hex(), header.created_ms, len(blob), where, counts
+            address, header.archive_id.hex(), header.created_ms, len(blob), where, counts, merged
         )
+
+    def _merge_relays(self, address: str, key: BackupKey) -> dict[str, int]:
+        """Merge the account's backup on the relay into this home before replacing it: every
+        home of the mnemonic writes that one slot, and one with less history (a home that
+        joined later) must not replace another's with its own. One that does not open
+        (damaged) is replaced; one of a newer walletim's records is not (ArchiveError)."""
+        blob = self._fetch(key)
+        if blob is None:
+            return {}
+        try:
+            opened = open_archive(key.archive_key, blob)
+        except ArchiveError:
+            return {}
+        try:
+            _check_manifest(opened.manifest, address)
+        except ArchiveError as exc:
+            raise ArchiveError(
+                f"the relay's backup of this account is not replaced: {exc}"
+            ) from exc
+        return self._merge(address, opened, "relay").added
 
     def _upload(self, key: BackupKey, blob: bytes) -> None:
         token = key.relay_token
@@ -191,14 +216,20 @@ class BackupService:
             )
         opened = open_archive(key.archive_key, blob)
         _check_manifest(opened.manifest, address)
-        store = self.store()
         created = opened.header.created_ms
-        newest = self._newest(store, address)
+        newest = self._newest(self.store(), address)
         if newest is not None and created < newest and not allow_older:
             raise ArchiveError(
                 f"this backup (made {_when(created)}) is older than one this home already made "
                 f"or restored ({_when(newest)}): a stale copy? (--allow-older restores it)"
             )
+        return self._merge(address, opened, where)
+
+    def _merge(self, address: str, opened: Opened, where: str) -> RestoreResult:
+        """Merge an opened archive of ``address`` (checked: :func:`_check_manifest`) into the
+        store (one transaction), then its network profiles. Raises ArchiveError (records not
+        in a backup's shape): nothing is changed then."""
+        store, created = self.store(), opened.header.created_ms
         taken: list[tuple[str, str]] = []
         try:
             added = records.merge(
@@ -242,6 +273,12 @@ class BackupService:
         return added
 
     def _download(self, key: BackupKey) -> bytes:
+        blob = self._fetch(key)
+        if blob is None:
+            raise InputError("the relay holds no backup of this account")
+        return blob
+
+    def _fetch(self, key: BackupKey) -> bytes | None:
         token = key.relay_token
 
         async def go() -> bytes | None:
@@ -251,10 +288,7 @@ class BackupService:
             finally:
                 await conn.close()
 
-        blob = _run(go())
-        if blob is None:
-            raise InputError("the relay holds no backup of this account")
-        return blob
+        return _run(go())
 
     # -- the newest archive known -----------------------------------------------------------
 

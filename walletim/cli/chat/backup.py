@@ -42,11 +42,18 @@ def backup(ctx: Ctx, account: str, to: str) -> None:
         "size": r.size,
         "to": r.where,
         "counts": r.counts,
+        "merged": r.merged,
     }
+    merged = sum(r.merged.values())
     ctx.emit(
         data,
         f"backed up {r.account} to {r.where}: {_counts(r.counts)} ({r.size} bytes, "
-        f"archive {r.archive_id[:12]}, {when(r.created_ms)})",
+        f"archive {r.archive_id[:12]}, {when(r.created_ms)})"
+        + (
+            f"; first merged {plural(merged, 'record')} of the backup it replaces here"
+            if merged
+            else ""
+        ),
     )
 
 
