@@ -71,6 +71,8 @@ class BackupResult:
     #: what the relay's backup (another home's of the mnemonic, say) added here before it
     #: was replaced: what goes up holds both
     merged: dict[str, int] = field(default_factory=dict)
+    #: (address, name): contacts the relay's backup names as another contact here is named
+    names_taken: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,7 @@ class BackupService:
                 "--to FILE)"
             )
         store = self.store()
-        merged = {} if to is not None else self._merge_relays(address, key)
+        merged = None if to is not None else self._merge_relays(address, key)
         dumped: dict[str, object] = dict(records.dump(store, address))
         counts = records.counts(records.dump_tables(dumped))
         if self.networks is not None:
@@ -157,28 +159,29 @@ class BackupService:
         with store.transaction() as conn:
             _remember(conn, address, header.created_ms)
         return BackupResult(
-            address, header.archive_id.hex(), header.created_ms, len(blob), where, counts, merged
-        )
+            address, header.archive_id.hex(), header.created_ms, len(blob), where, counts,
+            {} if merged is None else merged.added, [] if merged is None else merged.names_taken,
+        )  # fmt: skip
 
-    def _merge_relays(self, address: str, key: BackupKey) -> dict[str, int]:
+    def _merge_relays(self, address: str, key: BackupKey) -> RestoreResult | None:
         """Merge the account's backup on the relay into this home before replacing it: every
         home of the mnemonic writes that one slot, and one with less history (a home that
         joined later) must not replace another's with its own. One that does not open
         (damaged) is replaced; one of a newer walletim's records is not (ArchiveError)."""
         blob = self._fetch(key)
         if blob is None:
-            return {}
+            return None
         try:
             opened = open_archive(key.archive_key, blob)
         except ArchiveError:
-            return {}
+            return None
         try:
             _check_manifest(opened.manifest, address)
         except ArchiveError as exc:
             raise ArchiveError(
                 f"the relay's backup of this account is not replaced: {exc}"
             ) from exc
-        return self._merge(address, opened, "relay").added
+        return self._merge(address, opened, "relay")
 
     def _upload(self, key: BackupKey, blob: bytes) -> None:
         token = key.relay_token
