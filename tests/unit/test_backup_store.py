@@ -617,3 +617,31 @@ def test_a_backup_holds_no_other_wallets_contacts_of_the_home(tmp_path: Path) ->
     assert sorted(r["address"] for r in dumped["contacts"]) == [mine, unused]
     assert sorted(r["address"] for r in dumped["peer_delivery_keys"]) == [mine, unused]
     assert b"my doctor" not in json.dumps(dumped).encode()
+
+
+def test_a_message_deleted_here_gets_none_of_its_words_back_from_an_older_backup(
+    tmp_path: Path,
+) -> None:
+    """Deleting a message removes its words everywhere this home holds them, the edits
+    naming it included. Restoring a backup made before the delete kept the message deleted
+    but added the edit this home had not got, its words with it (our own edits keep them):
+    the deleted words were in the store again, and in every backup made from it after."""
+    from walletim.messaging.threads import Version
+    from walletim.store import threads
+
+    a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
+    for store in (a, b):
+        _text(store, "t1", 1, "meet me at the old mill")
+    edit = _text(a, "e1", 2, "meet me at the pier, 11pm", kind="edit")
+    with a.transaction() as c:
+        c.execute(
+            "UPDATE messages SET ref = 't1', text = '', body = ? WHERE id = ?",
+            (json.dumps({"to": "t1", "text": "meet me at the pier, 11pm"}), edit),
+        )
+        threads.add_edits(c, threads.by_row(c, _row(c, "t1")), [Version("e1", 6, "the pier")])
+    with b.transaction() as c:
+        threads.tombstone(c, threads.by_row(c, _row(c, "t1")))
+    records.merge(b, ME, json.loads(json.dumps(records.dump(a, ME))))
+    held = json.dumps(records.dump(b, ME), ensure_ascii=False)
+    assert "pier" not in held and "mill" not in held
+    assert b.execute("SELECT deleted FROM messages WHERE msg_id = 't1'").fetchone()[0] == 1

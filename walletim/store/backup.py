@@ -188,6 +188,7 @@ class _Merge:
         self.conversations: set[str] = set()
         self.notes: dict[tuple[Any, ...], int] = {}  # local notes met, by content
         self.edited: list[int] = []  # messages held here the archive has edited
+        self.deleted: list[int] = []  # messages deleted here the archive has not
         self.added: dict[str, int] = {}
         self._columns: dict[str, set[str]] = {}
 
@@ -247,6 +248,7 @@ def merge(
         for table, merge in (("messages", _merge_message), ("payments", _merge_payment)):
             for row in _table(records, table):
                 merge(m, row)
+        _delete_again(m)
         for table in _BESIDE_MESSAGES:
             for row in _table(records, table):
                 _merge_beside(m, table, row)
@@ -364,7 +366,8 @@ def _follow(m: _Merge, row_id: int, row: dict[str, Any]) -> None:
     """What the archive knows of a message held here and this home missed (its mail expired
     while it was away, say): read is read, sent is sent, a delete wins, and an edit's
     versions join the ones here, the newest kept shown (once the versions are merged:
-    :func:`_show_edits`), as every end applies them (:mod:`walletim.messaging.threads`)."""
+    :func:`_show_edits`), as every end applies them (:mod:`walletim.messaging.threads`);
+    a delete here stands, its words kept out (:func:`_delete_again`)."""
     if row.get("unread") == 0:
         m.conn.execute("UPDATE messages SET unread = 0 WHERE id = ? AND unread = 1", (row_id,))
     if row.get("state") == "sent" and row.get("counter") is not None:
@@ -374,12 +377,20 @@ def _follow(m: _Merge, row_id: int, row: dict[str, Any]) -> None:
             "WHERE id = ? AND state = 'failed' AND counter IS NULL",
             (row.get("epoch", ""), row["counter"], row.get("relay_id"), row_id),
         )
-    if row.get("deleted"):
-        here = threads.by_row(m.conn, row_id)
-        if not here.deleted:
-            threads.tombstone(m.conn, here)
+    if m.one("SELECT deleted FROM messages WHERE id = ?", (row_id,)):
+        if not row.get("deleted"):
+            m.deleted.append(row_id)  # its words may come back beside it: deleted again
+    elif row.get("deleted"):
+        threads.tombstone(m.conn, threads.by_row(m.conn, row_id))
     elif row.get("edited"):
         m.edited.append(row_id)
+
+
+def _delete_again(m: _Merge) -> None:
+    """Each message deleted here that the archive holds from before its delete: the edits
+    and group copies of it the archive added carry its words; they go again."""
+    for row_id in m.deleted:
+        threads.tombstone(m.conn, threads.by_row(m.conn, row_id))
 
 
 def _show_edits(m: _Merge) -> None:
