@@ -340,3 +340,26 @@ def test_a_second_home_backing_up_to_the_relay_keeps_the_first_homes_history(
     assert history(fresh, "dev", "bob") == history(alice, "dev", "bob")
     again = ok(alice, "chat", "backup", "--from", "dev")  # nothing new for the first home
     assert sum(again["merged"].values()) == 0 and again["counts"]["messages"] == 3
+
+
+def test_a_file_backup_never_replaces_another_accounts_backup(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """`--to FILE` replaces an earlier walletim chat backup: any one, so backing up a second
+    account (or wallet) to the file of the first destroyed the first one's only copy of its
+    history, without a word. Only a backup of the same account is replaced now."""
+    alice = _talking(tmp_path, relay.url)
+    archive = tmp_path / "chat.wimbak"
+    ok(alice, "chat", "backup", "--from", "dev", "--to", str(archive))
+    first = archive.read_bytes()
+    for account in ("dev:1",):
+        r = alice("chat", "backup", "--from", account, "--to", str(archive))
+        assert r.code == 1 and len(r.err_lines) == 1, r.err
+        assert "another account's" in r.err and "not overwritten" in r.err, r.err
+        assert archive.read_bytes() == first
+    damaged = tmp_path / "damaged.wimbak"
+    damaged.write_bytes(first[:-30])
+    r = alice("chat", "backup", "--from", "dev", "--to", str(damaged))
+    assert r.code == 1 and "not overwritten" in r.err, r.err
+    again = ok(alice, "chat", "backup", "--from", "dev", "--to", str(archive))  # its own
+    assert archive.read_bytes() != first and again["counts"]["messages"] == 3

@@ -26,7 +26,7 @@ from walletim.app.backup.archive import ArchiveError, Header, Opened, open_archi
 from walletim.app.chat.ports import Addressed, Named
 from walletim.app.chat.ports import run as _run
 from walletim.app.networks import Network
-from walletim.errors import InputError
+from walletim.errors import ConfigError, InputError
 from walletim.keys.backup import BackupKey
 from walletim.messaging import protocol
 from walletim.store import backup as records
@@ -116,15 +116,18 @@ class BackupService:
         when ``to`` is None.
 
         Raises:
-            KeysError (no seed), InputError (``to`` is something other than a backup to
-            replace), ConfigError (the file), RelayRefused (``backup_too_large`` ...),
-            RelayUnavailable. DeviceRevoked: to the relay from a revoked device.
+            KeysError (no seed), InputError (``to`` is something other than a backup of
+            this account to replace), ConfigError (the file), RelayRefused
+            (``backup_too_large`` ...), RelayUnavailable. DeviceRevoked: to the relay from a
+            revoked device.
             ArchiveError: the relay's backup is a newer walletim's (not replaced).
         """
         address = self.wallets.account(spec).address
         if to is not None:
             replaceable(to)
         key = self.wallets.backup_key(spec)
+        if to is not None:
+            _only_ours(to, key, address)
         if to is None and self.revoked is not None and self.revoked(spec):
             # Its history stopped at the revoke: it must not replace the wallet's newer
             # backup on the relay (the one slot every home of the mnemonic writes).
@@ -307,6 +310,24 @@ class BackupService:
         row = store.execute("SELECT value FROM meta WHERE key = ?", (_newest_key(address),))
         found = row.fetchone()
         return None if found is None else int(found[0])
+
+
+def _only_ours(to: Path, key: BackupKey, address: str) -> None:
+    """Raises InputError if ``to`` holds a backup that is not ``address``'s (another account
+    or wallet, or a damaged one: it cannot be told apart), which replacing would destroy."""
+    try:
+        held = fsio.read_bytes(to, limit=MAX_ARCHIVE, what="backup file")
+    except ConfigError as exc:
+        if not to.exists():
+            return
+        raise InputError(str(exc)) from exc
+    try:
+        _check_manifest(open_archive(key.archive_key, held).manifest, address)
+    except ArchiveError as exc:
+        raise InputError(
+            f"{to} holds another account's or wallet's chat backup (or a damaged one): "
+            "not overwritten (pick a new file)"
+        ) from exc
 
 
 def _check_manifest(manifest: dict[str, object], address: str) -> None:
