@@ -62,6 +62,17 @@ def _talk(alice: Cli, bob: Cli, a_addr: str, b_addr: str) -> None:
     ok(bob, "chat", "inbox", "--from", "bob")
 
 
+def _talking(tmp_path: Path, relay_url: str) -> Cli:
+    """Alice's home (the Anvil mnemonic, "dev"), after three messages with Bob (a new
+    wallet, "bob", a contact of hers)."""
+    alice = _home(tmp_path / "alice", relay_url)
+    bob = _home(tmp_path / "bob", relay_url, mnemonic=None)
+    a_addr = ok(alice, "wallet", "addresses", "dev", "--count", "1")["addresses"][0]["address"]
+    b_addr = ok(bob, "wallet", "addresses", "bob", "--count", "1")["addresses"][0]["address"]
+    _talk(alice, bob, a_addr, b_addr)
+    return alice
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def any_relay(request: Any, relay_factory: Any) -> RelayProcess:
     """A relay process on its SQLite store, or on Redis (a real redis-server)."""
@@ -306,3 +317,49 @@ def test_groups_come_back_with_their_signed_history_and_go_on(
     assert [m["text"] for m in got["messages"]] == ["back on a new laptop"]
     ok(again, "chat", "group", "add", "--from", "dev", gid, "0x" + "33" * 20)
     assert ok(again, "chat", "group", "list", "--from", "dev")["groups"][0]["version"] == 3
+
+
+def test_a_second_home_backing_up_to_the_relay_keeps_the_first_homes_history(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """Every home of a mnemonic writes the account's one backup slot on the relay. A second
+    home (the mnemonic imported, `chat init`: a device with no history) backed up and
+    replaced the first home's archive with its empty one; the first laptop lost, the
+    restore brought nothing back. Backing up to the relay now first merges the backup it
+    holds (as `chat restore` does), so what goes up holds both homes' history."""
+    alice = _talking(tmp_path, relay.url)
+    ok(alice, "chat", "backup", "--from", "dev")
+    second = _home(tmp_path / "second", relay.url)
+    ok(second, "chat", "init", "--from", "dev")
+    made = ok(second, "chat", "backup", "--from", "dev")
+    assert made["counts"]["messages"] == 3 and made["merged"]["messages"] == 3, made
+    assert history(second, "dev", "bob") == history(alice, "dev", "bob")
+    fresh = _home(tmp_path / "fresh", relay.url)
+    restored = ok(fresh, "chat", "restore", "--from", "dev")
+    assert restored["archive_id"] == made["archive_id"]
+    assert history(fresh, "dev", "bob") == history(alice, "dev", "bob")
+    again = ok(alice, "chat", "backup", "--from", "dev")  # nothing new for the first home
+    assert sum(again["merged"].values()) == 0 and again["counts"]["messages"] == 3
+
+
+def test_a_file_backup_never_replaces_another_accounts_backup(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """`--to FILE` replaces an earlier walletim chat backup: any one, so backing up a second
+    account (or wallet) to the file of the first destroyed the first one's only copy of its
+    history, without a word. Only a backup of the same account is replaced now."""
+    alice = _talking(tmp_path, relay.url)
+    archive = tmp_path / "chat.wimbak"
+    ok(alice, "chat", "backup", "--from", "dev", "--to", str(archive))
+    first = archive.read_bytes()
+    for account in ("dev:1",):
+        r = alice("chat", "backup", "--from", account, "--to", str(archive))
+        assert r.code == 1 and len(r.err_lines) == 1, r.err
+        assert "another account's" in r.err and "not overwritten" in r.err, r.err
+        assert archive.read_bytes() == first
+    damaged = tmp_path / "damaged.wimbak"
+    damaged.write_bytes(first[:-30])
+    r = alice("chat", "backup", "--from", "dev", "--to", str(damaged))
+    assert r.code == 1 and "not overwritten" in r.err, r.err
+    again = ok(alice, "chat", "backup", "--from", "dev", "--to", str(archive))  # its own
+    assert archive.read_bytes() != first and again["counts"]["messages"] == 3

@@ -140,3 +140,37 @@ def test_relay_backup_frames_decode_only_what_they_encode(text: str) -> None:
             decode('{"op":"bput",' + text)
     frame = protocol.BackupPut("ab" * 16, bytes(32), 0, 5, b"hello", True, rid=3)
     assert protocol.decode_client_frame(protocol.encode_client_frame(frame)) == frame
+
+
+def test_the_backup_keys_are_the_documented_derivation_pinned() -> None:
+    """Every archive and relay backup ever made opens only while these stay the same: the
+    root is SLIP-0010 (ed25519) at m/1717'/60'/i' of the BIP-39 seed, and each use is
+    keyed BLAKE2b under it with a personalisation of its own (the archive key salted with
+    the archive id). Computed here independently (hmac, hashlib) and pinned for the Anvil
+    mnemonic, so a change of library, path or padding cannot strand the backups made."""
+    import hashlib
+    import hmac
+
+    from tests.conftest import ANVIL_MNEMONIC
+    from walletim.keys.mnemonic import to_seed
+
+    seed = to_seed(ANVIL_MNEMONIC)
+    node = hmac.digest(b"ed25519 seed", seed, "sha512")
+    for index in (1717, 60, 0):
+        data = b"\x00" + node[:32] + (index | 0x80000000).to_bytes(4, "big")
+        node = hmac.digest(node[32:], data, "sha512")
+    key = derive_backup_key(seed, 0)
+    assert key.root == node[:32]
+    assert key.root.hex() == "8a8b46d25b415415d2a48b957e0d93d16861a1fb1fc3b76548644e68a5109335"
+    aid = bytes(range(16))
+    archive = hashlib.blake2b(
+        b"archive", key=key.root, salt=aid, person=b"wim-bk-archive1", digest_size=32
+    )
+    assert key.archive_key(aid) == archive.digest()
+    assert archive.hexdigest() == "7d6ce31ffa227a16e3383ae5c8e6740c89772b8b7eac0d1c550e8e5a18beb66d"
+    token = hashlib.blake2b(
+        b"relay-token", key=key.root, person=b"wim-bk-token-v1", digest_size=32
+    ).digest()
+    assert key.relay_token == token
+    assert protocol.backup_id(key.relay_token) == "6f2ea9ba16b2b4957624271a6191cb7b"
+    assert derive_backup_key(seed, 1).root != key.root

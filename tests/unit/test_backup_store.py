@@ -345,6 +345,35 @@ def test_a_request_takes_the_later_state_of_the_backup_and_this_home(tmp_path: P
         assert got == after, (theirs, ours, got)
 
 
+def _text(
+    store: Store,
+    msg_id: str,
+    counter: int | None,
+    text: str = "",
+    *,
+    incoming: bool = False,
+    state: str | None = None,
+    kind: str = "text",
+) -> int:
+    """A message with PEER: ours (sent; queued: no counter yet), or theirs (received over
+    the relay, unread). Returns its row id."""
+    cid, words = conversation_id(ME, PEER), text or msg_id
+    direction = "in" if incoming else "out"
+    state = state or ("received" if incoming else "sent")
+    with store.transaction() as c:
+        c.execute("INSERT OR IGNORE INTO conversations VALUES (?,?,?,?)", (cid, ME, PEER, 1))
+        return int(
+            c.execute(
+                "INSERT INTO messages (conversation_id, account, direction, epoch, counter, "
+                "sent_ms, stored_ms, kind, body, text, state, msg_id, relay_id, unread) "
+                "VALUES (?,?,?,?,?,5,5,?,?,?,?,?,?,?)",
+                (cid, ME, direction, "" if counter is None else "e", counter, kind,
+                 json.dumps({"text": words}, ensure_ascii=False), words, state, msg_id,
+                 f"r-{msg_id}" if incoming else None, int(incoming)),
+            ).lastrowid
+        )  # fmt: skip
+
+
 def test_reactions_and_edit_versions_come_back_unless_the_message_was_deleted_here(
     tmp_path: Path,
 ) -> None:
@@ -357,20 +386,10 @@ def test_reactions_and_edit_versions_come_back_unless_the_message_was_deleted_he
 
     cid = conversation_id(ME, PEER)
 
-    def message(store: Store, msg_id: str, counter: int) -> None:
-        with store.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO conversations VALUES (?,?,?,?)", (cid, ME, PEER, 1))
-            c.execute(
-                "INSERT INTO messages (conversation_id, account, direction, epoch, counter, "
-                "sent_ms, stored_ms, kind, body, text, state, msg_id) "
-                "VALUES (?,?,'out','e',?,?,?,'text','{}',?,'sent',?)",
-                (cid, ME, counter, counter, counter, msg_id, msg_id),
-            )
-
     a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
     for store in (a, b):
-        message(store, "t1", 1)
-        message(store, "t2", 2)
+        _text(store, "t1", 1)
+        _text(store, "t2", 2)
     thumbs = ReactionEvent(PEER, "👍", 10, "r1")
     with a.transaction() as c:
         threads.save_reaction(c, cid, "t1", thumbs)
@@ -467,3 +486,162 @@ def test_merging_is_a_union_by_identity(
     for _ in range(2):
         records.merge(b, ME, json.loads(json.dumps(records.dump(a, ME))))
         assert [r[:6] for r in _messages(b)] == expected
+
+
+def test_an_edit_a_delete_and_a_read_in_the_backup_reach_the_message_held_here(
+    tmp_path: Path,
+) -> None:
+    """A home that held a message and missed what became of it (its mail expired while it
+    was away: the README's way back is a restore of another device's backup) restored the
+    edit's versions but kept showing the old words, kept showing a message its author had
+    deleted, and kept unread what the backup's home had read: the merge only added rows.
+    What the backup holds of a message here now reaches it, by the rules every end applies
+    (the newest kept version shown, a delete wins, read is read); what happened here only
+    since the backup stands too (an edit here as newer, an unread here not re-read)."""
+    from walletim.messaging.threads import Version
+    from walletim.store import threads
+
+    cid = conversation_id(ME, PEER)
+
+    a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
+    for store in (a, b):
+        _text(store, "t1", 1, "see you at 5", incoming=True)
+        _text(store, "t2", 2, "my address is 12 Elm St", incoming=True)
+        _text(store, "t3", 3, "你好 👋", incoming=True)
+        _text(store, "t4", 4, "unread on both", incoming=True)
+    with a.transaction() as c:  # the backup's home got the edit and the delete, and read
+        original = Version("t1", 1, "see you at 5")
+        threads.save_versions(c, cid, "t1", [original, Version("e1", 7, "see you at 6 🕕")])
+        threads.show_text(c, _row(c, "t1"), "see you at 6 🕕", {"text": "see you at 6 🕕"})
+        threads.tombstone(c, threads.by_row(c, _row(c, "t2")))
+        c.execute("UPDATE messages SET unread = 0 WHERE msg_id IN ('t1', 't3')")
+
+    records.merge(b, ME, json.loads(json.dumps(records.dump(a, ME))))
+
+    def shown(store: Store, msg_id: str) -> tuple[Any, ...]:
+        row = store.execute(
+            "SELECT text, edited, deleted, unread FROM messages WHERE msg_id = ?", (msg_id,)
+        )
+        return tuple(row.fetchone())
+
+    assert shown(b, "t1") == ("see you at 6 🕕", 1, 0, 0)
+    assert [v.text for v in threads.versions(b, cid, "t1")] == ["see you at 5", "see you at 6 🕕"]
+    assert shown(b, "t2") == ("", 0, 1, 0)  # its words gone, from the search index too
+    found = b.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'Elm'")
+    assert found.fetchone()[0] == 0
+    assert shown(b, "t3") == ("你好 👋", 0, 0, 0)
+    assert shown(b, "t4") == ("unread on both", 0, 0, 1)
+    assert [shown(a, i) for i in ("t1", "t2", "t3", "t4")] == [
+        shown(b, i) for i in ("t1", "t2", "t3", "t4")
+    ]
+    # An edit made here since is newer: it stays shown; merging again changes nothing.
+    with b.transaction() as c:
+        threads.save_versions(
+            c, cid, "t1", [*threads.versions(c, cid, "t1"), Version("e2", 9, "at 7 then")]
+        )
+        threads.show_text(c, _row(c, "t1"), "at 7 then", {"text": "at 7 then"})
+    for _ in range(2):
+        records.merge(b, ME, json.loads(json.dumps(records.dump(a, ME))))
+        assert shown(b, "t1") == ("at 7 then", 1, 0, 0)
+        assert len(threads.versions(b, cid, "t1")) == 3
+
+
+def _row(conn: Any, msg_id: str) -> int:
+    return int(conn.execute("SELECT id FROM messages WHERE msg_id = ?", (msg_id,)).fetchone()[0])
+
+
+def test_a_message_backed_up_while_queued_is_one_message_once_it_went(tmp_path: Path) -> None:
+    """A message still queued when a backup was made has no relay id nor counter yet: its
+    identity in that archive differed from the one it has once sent. A home that restored
+    the archive (the message failed there: its envelope is not kept) kept it failed after
+    restoring a later archive where it went, so its user would send it again; and a home
+    holding it sent lost the link of its request to it (the request's message was "not
+    here"). The message's id, the same from its queueing on, now finds it."""
+    a = _open(tmp_path, "a")
+    mid = _text(a, "mX", None, "pay me 1 ETH 🙏", state="queued", kind="request")
+    with a.transaction() as c:
+        c.execute(
+            "INSERT INTO requests (account, request_id, direction, peer, chain_id, symbol, "
+            "decimals, amount, uri, state, message_id, created_ms) "
+            "VALUES (?,'r1','out',?,1,'ETH',18,'1','ethereum:x','open',?,1)",
+            (ME, PEER, mid),
+        )
+    queued = json.loads(json.dumps(records.dump(a, ME)))
+    with a.transaction() as c:
+        c.execute("UPDATE messages SET state = 'sent', epoch = 'e1', counter = 1, relay_id = 'r'")
+    went = json.loads(json.dumps(records.dump(a, ME)))
+
+    def held(store: Store) -> list[tuple[Any, ...]]:
+        rows = store.execute(
+            "SELECT m.state, m.epoch, m.counter, m.relay_id, r.state FROM messages m "
+            "JOIN requests r ON r.message_id = m.id"
+        )
+        return [tuple(r) for r in rows.fetchall()]
+
+    b, c = _open(tmp_path, "b"), _open(tmp_path, "c")
+    records.merge(b, ME, queued)
+    assert held(b) == [("failed", "", None, None, "open")]
+    records.merge(b, ME, went)
+    records.merge(c, ME, went)
+    records.merge(c, ME, queued)
+    for store in (b, c):
+        assert held(store) == [("sent", "e1", 1, "r", "open")]
+        assert store.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+
+
+def test_a_backup_holds_no_other_wallets_contacts_of_the_home(tmp_path: Path) -> None:
+    """The address book is the home's, and a backup of one account held all of it: names
+    and addresses of the people the home's other wallets talk with, and the delivery keys
+    they gave them. Whoever holds that one wallet's mnemonic (a shared or a phished one)
+    fetched its backup from the relay and read them. A contact another account of the home
+    talks with, and this one does not, stays out; one no account talks with yet is kept."""
+    mine, theirs, unused = ("0x" + c * 40 for c in "abc")
+    other_me = "0x" + "d" * 40
+    store = _open(tmp_path, "home")
+    with store.transaction() as c:
+        for address, name in ((mine, "bob"), (theirs, "my doctor"), (unused, "小明")):
+            c.execute(
+                "INSERT INTO contacts (address, name, added_at) VALUES (?,?,?)", (address, name, 1)
+            )
+            c.execute(
+                "INSERT INTO peer_delivery_keys (address, identity_key, key, updated_ms) "
+                "VALUES (?,?,?,?)",
+                (address, address.encode(), b"\x05" * 16, 1),
+            )
+        for account, peer in ((ME, mine), (other_me, theirs), (other_me, mine)):
+            c.execute(
+                "INSERT INTO conversations VALUES (?,?,?,?)",
+                (conversation_id(account, peer), account, peer, 1),
+            )
+    dumped = records.dump(store, ME)
+    assert sorted(r["address"] for r in dumped["contacts"]) == [mine, unused]
+    assert sorted(r["address"] for r in dumped["peer_delivery_keys"]) == [mine, unused]
+    assert b"my doctor" not in json.dumps(dumped).encode()
+
+
+def test_a_message_deleted_here_gets_none_of_its_words_back_from_an_older_backup(
+    tmp_path: Path,
+) -> None:
+    """Deleting a message removes its words everywhere this home holds them, the edits
+    naming it included. Restoring a backup made before the delete kept the message deleted
+    but added the edit this home had not got, its words with it (our own edits keep them):
+    the deleted words were in the store again, and in every backup made from it after."""
+    from walletim.messaging.threads import Version
+    from walletim.store import threads
+
+    a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
+    for store in (a, b):
+        _text(store, "t1", 1, "meet me at the old mill")
+    edit = _text(a, "e1", 2, "meet me at the pier, 11pm", kind="edit")
+    with a.transaction() as c:
+        c.execute(
+            "UPDATE messages SET ref = 't1', text = '', body = ? WHERE id = ?",
+            (json.dumps({"to": "t1", "text": "meet me at the pier, 11pm"}), edit),
+        )
+        threads.add_edits(c, threads.by_row(c, _row(c, "t1")), [Version("e1", 6, "the pier")])
+    with b.transaction() as c:
+        threads.tombstone(c, threads.by_row(c, _row(c, "t1")))
+    records.merge(b, ME, json.loads(json.dumps(records.dump(a, ME))))
+    held = json.dumps(records.dump(b, ME), ensure_ascii=False)
+    assert "pier" not in held and "mill" not in held
+    assert b.execute("SELECT deleted FROM messages WHERE msg_id = 't1'").fetchone()[0] == 1

@@ -1,7 +1,8 @@
 """What a chat backup holds, read from and merged into the store (adapter: the store).
 
-:func:`dump` reads one account's chat records as plain JSON-able rows: contacts, its
-conversations and messages (with their reactions and kept edit versions), payments,
+:func:`dump` reads one account's chat records as plain JSON-able rows: contacts (and the
+delivery keys they gave) of its own, not those only another account of the home talks with,
+its conversations and messages (with their reactions and kept edit versions), payments,
 requests, splits, red packets, sponsored red-packet claims, shared actions, alert keys,
 groups (roster and signed history), group messages held for their group's history, chat
 events (new devices, key changes, refusals, gaps), and its chat settings (delivery keys,
@@ -17,6 +18,9 @@ it, doubles nothing and loses nothing:
 - a message: its relay id, else (conversation, direction, sender epoch, counter), else
   (conversation, direction, kind, sent time, body) for local notes that never travelled;
   messages that were still queued are restored as ``failed`` (their envelopes are not kept);
+  what the archive knows of a message held here reaches it: read is read, sent is sent (one
+  queued when an archive was made is found by its message id), a delete wins, an edit's
+  versions join the ones here and the newest kept is shown;
 - a payment: (account, direction, transaction hash, peer); a request, split, red packet,
   action, alert, group change: their primary keys; references to messages follow the
   message's identity;
@@ -64,6 +68,14 @@ _KEYED = (
 _OWN = ("held_group_messages", "chat_events")
 _SETTINGS = ("delivery_keys",)  # the account's own, restored if this home has none yet
 _GLOBAL = ("peer_delivery_keys", "relay_pins")  # the home's: what is here already wins
+#: The home's peers (``t.address``) an account's backup holds: those it has a conversation
+#: with, and those no account of the home has one with yet (the address book's own), never
+#: one only another account talks with: a backup is read by whoever holds its mnemonic.
+_OURS = (
+    "(EXISTS (SELECT 1 FROM conversations c WHERE lower(c.peer) = lower(t.address) "
+    "AND c.account = ?) OR NOT EXISTS (SELECT 1 FROM conversations c "
+    "WHERE lower(c.peer) = lower(t.address) AND c.account != ?))"
+)
 _SKIPPED_MESSAGE_COLUMNS = ("id", "conversation_id", "account", "mailbox", "envelope")
 #: What the account's messages show beside their rows, by (conversation, message id).
 _BESIDE_MESSAGES = ("reactions", "message_versions")
@@ -101,7 +113,9 @@ def dump(store: Store, account: str) -> dict[str, Rows]:
     """Every record of ``account`` a backup holds (one read transaction: a consistent copy)."""
     with store.transaction(immediate=False) as conn:
         out: dict[str, Rows] = {
-            "contacts": _rows(conn, "SELECT * FROM contacts ORDER BY address"),
+            "contacts": _rows(
+                conn, f"SELECT * FROM contacts t WHERE {_OURS} ORDER BY address", (account,) * 2
+            ),
             "conversations": _rows(
                 conn, "SELECT peer, created_at FROM conversations WHERE account = ?", (account,)
             ),
@@ -140,8 +154,10 @@ def dump(store: Store, account: str) -> dict[str, Rows]:
                 if "message_id" in row:
                     row["message_id"] = uids.get(row["message_id"])
             out[table] = rows
-        for table in _GLOBAL:
-            out[table] = _rows(conn, f"SELECT * FROM {table}")
+        out["peer_delivery_keys"] = _rows(
+            conn, f"SELECT * FROM peer_delivery_keys t WHERE {_OURS}", (account,) * 2
+        )
+        out["relay_pins"] = _rows(conn, "SELECT * FROM relay_pins")
     return out
 
 
@@ -171,6 +187,8 @@ class _Merge:
         self.uids: dict[str, int] = {}
         self.conversations: set[str] = set()
         self.notes: dict[tuple[Any, ...], int] = {}  # local notes met, by content
+        self.edited: list[int] = []  # messages held here the archive has edited
+        self.deleted: list[int] = []  # messages deleted here the archive has not
         self.added: dict[str, int] = {}
         self._columns: dict[str, set[str]] = {}
 
@@ -230,9 +248,11 @@ def merge(
         for table, merge in (("messages", _merge_message), ("payments", _merge_payment)):
             for row in _table(records, table):
                 merge(m, row)
+        _delete_again(m)
         for table in _BESIDE_MESSAGES:
             for row in _table(records, table):
                 _merge_beside(m, table, row)
+        _show_edits(m)
         for table in (*_KEYED, *_SETTINGS):
             for row in _table(records, table):
                 _merge_keyed(m, table, row)
@@ -321,6 +341,7 @@ def _merge_message(m: _Merge, row: dict[str, Any]) -> None:
     # A message with a relay id or a counter is unique in the schema: try to add it first
     # (one statement for a new one); a local note is looked up first.
     found = None if keyed else _existing_message(m, cid, row)
+    held = found is not None
     if found is None:
         fresh = {k: v for k, v in row.items() if k not in ("uid", "peer")}
         if fresh.get("state") in ("queued", "sending"):
@@ -330,15 +351,69 @@ def _merge_message(m: _Merge, row: dict[str, Any]) -> None:
         found = m.insert("messages", fresh)
         if found is None and keyed:
             found = _existing_message(m, cid, row)
+            held = found is not None
         if found is None and fresh.get("relay_id") and fresh.get("counter") is not None:
             # Its relay id is another conversation's here (two accounts of this home wrote
             # to each other): keep it by its counter.
             found = m.insert("messages", {**fresh, "relay_id": None})
     if found is not None:
         m.uids[str(row["uid"])] = int(found)
+        if held:
+            _follow(m, int(found), row)
+
+
+def _follow(m: _Merge, row_id: int, row: dict[str, Any]) -> None:
+    """What the archive knows of a message held here and this home missed (its mail expired
+    while it was away, say): read is read, sent is sent, a delete wins, and an edit's
+    versions join the ones here, the newest kept shown (once the versions are merged:
+    :func:`_show_edits`), as every end applies them (:mod:`walletim.messaging.threads`);
+    a delete here stands, its words kept out (:func:`_delete_again`)."""
+    if row.get("unread") == 0:
+        m.conn.execute("UPDATE messages SET unread = 0 WHERE id = ? AND unread = 1", (row_id,))
+    if row.get("state") == "sent" and row.get("counter") is not None:
+        # Restored failed from an archive made while it was queued: it went since.
+        m.conn.execute(
+            "UPDATE OR IGNORE messages SET state = 'sent', epoch = ?, counter = ?, relay_id = ? "
+            "WHERE id = ? AND state = 'failed' AND counter IS NULL",
+            (row.get("epoch", ""), row["counter"], row.get("relay_id"), row_id),
+        )
+    if m.one("SELECT deleted FROM messages WHERE id = ?", (row_id,)):
+        if not row.get("deleted"):
+            m.deleted.append(row_id)  # its words may come back beside it: deleted again
+    elif row.get("deleted"):
+        threads.tombstone(m.conn, threads.by_row(m.conn, row_id))
+    elif row.get("edited"):
+        m.edited.append(row_id)
+
+
+def _delete_again(m: _Merge) -> None:
+    """Each message deleted here that the archive holds from before its delete: the edits
+    and group copies of it the archive added carry its words; they go again."""
+    for row_id in m.deleted:
+        threads.tombstone(m.conn, threads.by_row(m.conn, row_id))
+
+
+def _show_edits(m: _Merge) -> None:
+    """Each message held here that the archive has edited shows the newest version kept."""
+    for row_id in m.edited:
+        here = threads.by_row(m.conn, row_id)
+        if not here.deleted:
+            threads.add_edits(m.conn, here, [])
 
 
 def _existing_message(m: _Merge, cid: str, row: dict[str, Any]) -> Any:
+    """The message of ``row`` held here: by its identity, else by its id (the same from its
+    queueing on: one queued when the archive was made has no relay id nor counter there)."""
+    found = _by_identity(m, cid, row)
+    if found is None and row.get("msg_id"):
+        found = m.one(
+            "SELECT id FROM messages WHERE conversation_id = ? AND msg_id = ?",
+            (cid, row["msg_id"]),
+        )
+    return found
+
+
+def _by_identity(m: _Merge, cid: str, row: dict[str, Any]) -> Any:
     if row.get("relay_id"):
         found = m.one(
             "SELECT id FROM messages WHERE relay_id = ? AND conversation_id = ?",

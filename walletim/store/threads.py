@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from walletim.messaging import threads as T
 from walletim.messaging.threads import ReactionEvent, Version
 from walletim.store.chat import (
     MSG_COLUMNS,
@@ -122,6 +123,24 @@ def save_versions(sql: Sql, cid: str, target: str, kept: Sequence[Version]) -> N
             "VALUES (?,?,?,?,?)",
             (cid, target, v.id, v.sent_ms, v.text),
         )
+
+
+def add_edits(sql: Sql, target: StoredMessage, edits: Sequence[Version]) -> None:
+    """Keep ``edits`` beside the versions ``target`` has (its original kept, then the newest
+    edits: :func:`walletim.messaging.threads.kept_versions`) and show the newest kept. With
+    no ``edits``: show what the versions kept here say (merged from a backup)."""
+    cid, tid = target.conversation_id, str(target.msg_id)
+    existing = versions(sql, cid, tid)
+    original = next((v for v in existing if v.id == tid), Version(tid, target.sent_ms, target.text))
+    kept = T.kept_versions(original, [*(v for v in existing if v.id != tid), *edits])
+    if len(kept) < 2:
+        return  # never edited: nothing to show but its own words
+    save_versions(sql, cid, tid, kept)
+    now = T.shown(kept).text
+    body: dict[str, object] = {"text": now}
+    if target.kind == "reply" and target.ref is not None:
+        body = {"to": target.ref, "text": now}
+    show_text(sql, target.id, now, body)
 
 
 def show_text(sql: Sql, row_id: int, text: str, body: object) -> None:

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from walletim import fsio
-from walletim.app.backup.archive import ArchiveError, Header, open_archive, seal
+from walletim.app.backup.archive import ArchiveError, Header, Opened, open_archive, seal
 from walletim.app.chat.ports import Addressed, Named
 from walletim.app.chat.ports import run as _run
 from walletim.app.networks import Network
-from walletim.errors import InputError
+from walletim.errors import ConfigError, InputError
 from walletim.keys.backup import BackupKey
 from walletim.messaging import protocol
 from walletim.store import backup as records
@@ -68,6 +68,11 @@ class BackupResult:
     size: int
     where: str  # the file written, or "relay"
     counts: dict[str, int] = field(default_factory=dict)
+    #: what the relay's backup (another home's of the mnemonic, say) added here before it
+    #: was replaced: what goes up holds both
+    merged: dict[str, int] = field(default_factory=dict)
+    #: (address, name): contacts the relay's backup names as another contact here is named
+    names_taken: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +116,18 @@ class BackupService:
         when ``to`` is None.
 
         Raises:
-            KeysError (no seed), InputError (``to`` is something other than a backup to
-            replace), ConfigError (the file), RelayRefused (``backup_too_large`` ...),
-            RelayUnavailable. DeviceRevoked: to the relay from a revoked device.
+            KeysError (no seed), InputError (``to`` is something other than a backup of
+            this account to replace), ConfigError (the file), RelayRefused
+            (``backup_too_large`` ...), RelayUnavailable. DeviceRevoked: to the relay from a
+            revoked device.
+            ArchiveError: the relay's backup is a newer walletim's (not replaced).
         """
         address = self.wallets.account(spec).address
         if to is not None:
             replaceable(to)
         key = self.wallets.backup_key(spec)
+        if to is not None:
+            _only_ours(to, key, address)
         if to is None and self.revoked is not None and self.revoked(spec):
             # Its history stopped at the revoke: it must not replace the wallet's newer
             # backup on the relay (the one slot every home of the mnemonic writes).
@@ -129,6 +138,7 @@ class BackupService:
                 "--to FILE)"
             )
         store = self.store()
+        merged = None if to is not None else self._merge_relays(address, key)
         dumped: dict[str, object] = dict(records.dump(store, address))
         counts = records.counts(records.dump_tables(dumped))
         if self.networks is not None:
@@ -152,8 +162,29 @@ class BackupService:
         with store.transaction() as conn:
             _remember(conn, address, header.created_ms)
         return BackupResult(
-            address, header.archive_id.hex(), header.created_ms, len(blob), where, counts
-        )
+            address, header.archive_id.hex(), header.created_ms, len(blob), where, counts,
+            {} if merged is None else merged.added, [] if merged is None else merged.names_taken,
+        )  # fmt: skip
+
+    def _merge_relays(self, address: str, key: BackupKey) -> RestoreResult | None:
+        """Merge the account's backup on the relay into this home before replacing it: every
+        home of the mnemonic writes that one slot, and one with less history (a home that
+        joined later) must not replace another's with its own. One that does not open
+        (damaged) is replaced; one of a newer walletim's records is not (ArchiveError)."""
+        blob = self._fetch(key)
+        if blob is None:
+            return None
+        try:
+            opened = open_archive(key.archive_key, blob)
+        except ArchiveError:
+            return None
+        try:
+            _check_manifest(opened.manifest, address)
+        except ArchiveError as exc:
+            raise ArchiveError(
+                f"the relay's backup of this account is not replaced: {exc}"
+            ) from exc
+        return self._merge(address, opened, "relay")
 
     def _upload(self, key: BackupKey, blob: bytes) -> None:
         token = key.relay_token
@@ -176,7 +207,8 @@ class BackupService:
 
         Raises:
             ArchiveError: not an archive, damaged, truncated, another account's or wallet's,
-                or older than one this home made or restored (unless ``allow_older``).
+                a newer walletim's records, or older than one this home made or restored
+                (unless ``allow_older``).
             ConfigError (the file), RelayUnavailable, RelayRefused. Nothing is changed then.
         """
         address = self.wallets.account(spec).address
@@ -189,16 +221,21 @@ class BackupService:
                 str(source),
             )
         opened = open_archive(key.archive_key, blob)
-        if str(opened.manifest.get("account", "")).lower() != address.lower():
-            raise ArchiveError(f"this backup is not {address}'s (it names another account)")
-        store = self.store()
+        _check_manifest(opened.manifest, address)
         created = opened.header.created_ms
-        newest = self._newest(store, address)
+        newest = self._newest(self.store(), address)
         if newest is not None and created < newest and not allow_older:
             raise ArchiveError(
                 f"this backup (made {_when(created)}) is older than one this home already made "
                 f"or restored ({_when(newest)}): a stale copy? (--allow-older restores it)"
             )
+        return self._merge(address, opened, where)
+
+    def _merge(self, address: str, opened: Opened, where: str) -> RestoreResult:
+        """Merge an opened archive of ``address`` (checked: :func:`_check_manifest`) into the
+        store (one transaction), then its network profiles. Raises ArchiveError (records not
+        in a backup's shape): nothing is changed then."""
+        store, created = self.store(), opened.header.created_ms
         taken: list[tuple[str, str]] = []
         try:
             added = records.merge(
@@ -242,6 +279,12 @@ class BackupService:
         return added
 
     def _download(self, key: BackupKey) -> bytes:
+        blob = self._fetch(key)
+        if blob is None:
+            raise InputError("the relay holds no backup of this account")
+        return blob
+
+    def _fetch(self, key: BackupKey) -> bytes | None:
         token = key.relay_token
 
         async def go() -> bytes | None:
@@ -251,10 +294,7 @@ class BackupService:
             finally:
                 await conn.close()
 
-        blob = _run(go())
-        if blob is None:
-            raise InputError("the relay holds no backup of this account")
-        return blob
+        return _run(go())
 
     # -- the newest archive known -----------------------------------------------------------
 
@@ -270,6 +310,37 @@ class BackupService:
         row = store.execute("SELECT value FROM meta WHERE key = ?", (_newest_key(address),))
         found = row.fetchone()
         return None if found is None else int(found[0])
+
+
+def _only_ours(to: Path, key: BackupKey, address: str) -> None:
+    """Raises InputError if ``to`` holds a backup that is not ``address``'s (another account
+    or wallet, or a damaged one: it cannot be told apart), which replacing would destroy."""
+    try:
+        held = fsio.read_bytes(to, limit=MAX_ARCHIVE, what="backup file")
+    except ConfigError as exc:
+        if not to.exists():
+            return
+        raise InputError(str(exc)) from exc
+    try:
+        _check_manifest(open_archive(key.archive_key, held).manifest, address)
+    except ArchiveError as exc:
+        raise InputError(
+            f"{to} holds another account's or wallet's chat backup (or a damaged one): "
+            "not overwritten (pick a new file)"
+        ) from exc
+
+
+def _check_manifest(manifest: dict[str, object], address: str) -> None:
+    """Raises ArchiveError unless the archive is ``address``'s, of records this walletim
+    reads whole (what it does not know would be dropped without a word)."""
+    if str(manifest.get("account", "")).lower() != address.lower():
+        raise ArchiveError(f"this backup is not {address}'s (it names another account)")
+    made_by = manifest.get("records", 1)
+    if type(made_by) is not int or made_by > records.RECORDS_VERSION:
+        raise ArchiveError(
+            f"this backup holds records of a newer walletim (version {made_by!r:.12}; "
+            f"this one reads up to {records.RECORDS_VERSION}): update walletim to restore it"
+        )
 
 
 def _remember(conn: Any, address: str, created_ms: int) -> None:

@@ -124,22 +124,9 @@ def _change(tx: ChatTx, account: str, c: StoredMessage, target: StoredMessage) -
 
 
 def _edit(sql: Sql, c: StoredMessage, target: StoredMessage, text: str) -> None:
-    cid, tid = target.conversation_id, str(target.msg_id)
-    existing = S.versions(sql, cid, tid)
-    original = next(
-        (v for v in existing if v.id == tid), T.Version(tid, target.sent_ms, target.text)
-    )
-    edits = [v for v in existing if v.id != tid]
-    edits.append(T.Version(str(c.msg_id), c.sent_ms, text))
-    kept = T.kept_versions(original, edits)
-    S.save_versions(sql, cid, tid, kept)
-    now = T.shown(kept).text
-    body: dict[str, object] = {"text": now}
-    if target.kind == "reply" and target.ref is not None:
-        body = {"to": target.ref, "text": now}
-    S.show_text(sql, target.id, now, body)
+    S.add_edits(sql, target, [T.Version(str(c.msg_id), c.sent_ms, text)])
     if c.direction == "in":  # our own edit keeps its words until sent (they are its message)
-        S.scrub_control(sql, c.id, tid)
+        S.scrub_control(sql, c.id, str(target.msg_id))
 
 
 def _react(sql: Sql, r: StoredMessage, target: StoredMessage | None) -> None:

@@ -17,6 +17,19 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(plural(counts.get(k, 0), k.removesuffix("s")) for k in shown)
 
 
+def _names_taken(taken: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """Say each contact a backup names as another one here is named (restored unnamed);
+    their --json list."""
+    for address, name in taken:  # stderr: with --json too
+        click.echo(
+            f"warning: the backup names {address} “{printable(name, newline=' ')}”, which is "
+            f"(or looks like) another contact's or a wallet's name here: restored without a "
+            f"name (chat contacts add NAME {address})",
+            err=True,
+        )
+    return [{"address": a, "name": n} for a, n in taken]
+
+
 @click.command()
 @account_option
 @click.option(
@@ -31,7 +44,9 @@ def _counts(counts: dict[str, int]) -> str:
 def backup(ctx: Ctx, account: str, to: str) -> None:
     """Write an encrypted archive of this account's chats: contacts, groups, history,
     payments, requests, splits, red packets and chat settings. Its key comes from the
-    wallet's seed: restore it with `chat restore` on a home made from the same mnemonic."""
+    wallet's seed: restore it with `chat restore` on a home made from the same mnemonic.
+    To the relay, the backup it holds (another home's of this wallet) is merged here first:
+    what goes up holds both."""
     target = None if to == "relay" else Path(output_file(to, "--to")).expanduser()
     with session(ctx) as s:
         r = s.backups.backup(account, target)
@@ -42,11 +57,19 @@ def backup(ctx: Ctx, account: str, to: str) -> None:
         "size": r.size,
         "to": r.where,
         "counts": r.counts,
+        "merged": r.merged,
+        "names_taken": _names_taken(r.names_taken),
     }
+    merged = sum(r.merged.values())
     ctx.emit(
         data,
         f"backed up {r.account} to {r.where}: {_counts(r.counts)} ({r.size} bytes, "
-        f"archive {r.archive_id[:12]}, {when(r.created_ms)})",
+        f"archive {r.archive_id[:12]}, {when(r.created_ms)})"
+        + (
+            f"; first merged {plural(merged, 'record')} of the backup it replaces here"
+            if merged
+            else ""
+        ),
     )
 
 
@@ -91,16 +114,9 @@ def restore(
         "from": r.source,
         "counts": r.counts,
         "added": r.added,
-        "names_taken": [{"address": a, "name": n} for a, n in r.names_taken],
+        "names_taken": _names_taken(r.names_taken),
         "device": device_json(device, device_error),
     }
-    for address, name in r.names_taken:  # stderr: with --json too
-        click.echo(
-            f"warning: the backup names {address} “{printable(name, newline=' ')}”, which is "
-            f"(or looks like) another contact's or a wallet's name here: restored without a "
-            f"name (chat contacts add NAME {address})",
-            err=True,
-        )
 
     def human() -> None:
         click.echo(
