@@ -108,6 +108,7 @@ class BatchSender(ChainPart):
         if len(rows) > MAX_BATCH_ROWS:
             raise InputError(f"a batch has at most {MAX_BATCH_ROWS} rows")
         done = self.repo().batch_rows(batch_id)
+        _same_payments(self.repo().batch_payments(batch_id), rows)
         results = {
             r.row: BatchResult(
                 r.row, r.to, r.value, r.token, done[r.row], "pending", already_sent=True
@@ -138,6 +139,18 @@ class BatchSender(ChainPart):
             waited = [res for res in results.values() if res.hash]
             self._tracker.wait_many(waited, until.timeout, known, until.confirmations)
         return [results[r.row] for r in rows]
+
+    def id_for(self, sender: str, rows: Sequence[BatchRow], content: bytes) -> str:
+        """The id a batch file's ``rows`` are paid under (each row once per id): what the
+        rows pay (:func:`batch_id_for`), or the id of the file's bytes an earlier walletim
+        recorded exactly these rows under (a batch begun then is not paid again now)."""
+        new = batch_id_for(self.chain_id, sender, rows)
+        old = content_batch_id(self.chain_id, sender, content)
+        repo = self.repo()
+        stored = {} if repo.batch_rows(new) else repo.batch_payments(old)
+        paying = {r.row: _paying(r.to, r.value, r.token) for r in rows}
+        mine = bool(stored) and all(_paying(*p) == paying.get(row) for row, p in stored.items())
+        return old if mine else new
 
     def _plan(
         self,
@@ -413,6 +426,28 @@ def _unchanged_since_read(
             )
 
 
+def _paying(to: str, value: int, token: str | None) -> tuple[str, int, str]:
+    """What a batch row pays, as compared: (recipient, value, token; "" for ether)."""
+    return to.lower(), value, (token or "").lower()
+
+
+def _same_payments(
+    stored: Mapping[int, tuple[str, int, str | None]], rows: Sequence[BatchRow]
+) -> None:
+    """Refuse (nothing signed) rows that a batch of the same id recorded paying something
+    else (another amount, token or recipient): reported "sent before", the transfer of the
+    other payment would stand for a payment never made."""
+    for r in rows:
+        was = stored.get(r.row)
+        if was is not None and _paying(*was) != _paying(r.to, r.value, r.token):
+            raise InputError(
+                f"row {r.row} of this batch was recorded paying {was[1]} (base units of "
+                f"{was[2] or 'ETH'}) to {was[0]}, not {r.value} (of {r.token or 'ETH'}) to "
+                f"{r.to}: not the same payment, so neither said paid nor paid here; nothing "
+                "was signed (give these rows another batch id)"
+            )
+
+
 def _same_call(a: TxRecord, b: TxRecord) -> bool:
     """Whether two transactions make the same call (recipient, value, calldata)."""
     return ((a.recipient or "").lower(), a.value, a.data) == (
@@ -512,6 +547,16 @@ def _row(
     return BatchRow(line_no, to, value, token)
 
 
-def batch_id_for(chain_id: int, sender: str, content: bytes) -> str:
-    """A stable id for one batch file sent by one account on one chain."""
+def batch_id_for(chain_id: int, sender: str, rows: Sequence[BatchRow]) -> str:
+    """A stable id for what one account's batch pays on one chain: each row's line,
+    recipient, amount in base units and token. Not the file's bytes: the same rows saved
+    again with other line ends, a BOM, quotes, spaces or amounts written otherwise are the
+    same batch (a rerun pays none twice); the same file paying another token is not."""
+    lines = "".join("{},{},{},{}\n".format(r.row, *_paying(r.to, r.value, r.token)) for r in rows)
+    return hashlib.sha256(f"rows:{chain_id}:{sender.lower()}:{lines}".encode()).hexdigest()
+
+
+def content_batch_id(chain_id: int, sender: str, content: bytes) -> str:
+    """The id walletim gave a batch file before :func:`batch_id_for` (its bytes): read to
+    find a batch begun then (:meth:`BatchSender.id_for`)."""
     return hashlib.sha256(f"{chain_id}:{sender}:".encode() + content).hexdigest()
