@@ -337,6 +337,40 @@ def test_a_stuck_transaction_signed_elsewhere_with_the_same_key_is_sped_up(
         msession.chain.speedup(listed, msession.account_for)
 
 
+@pytest.mark.parametrize(("how", "legacy"), [("cancel", False), ("speedup", False),
+                                             ("speedup", True)])  # fmt: skip
+def test_a_replacement_outbids_what_the_same_key_signed_elsewhere_at_its_nonce(
+    msession: Session, manual: Anvil, how: str, legacy: bool
+) -> None:
+    """This home's payment waits; the same key signs another transaction at its nonce
+    elsewhere (cast, another wallet) with higher fees, which takes its place in the node's
+    pool. `tx speedup` / `tx cancel` of the payment bumped its own fees only: signed, then
+    refused by the node ("replacement transaction underpriced"). It outbids what the node
+    holds at the nonce (a legacy gas price as both fees), and says which transaction that
+    is."""
+    gwei = 10**9
+    ours = msession.send("dev", "dev:1", 11, wait=False)
+    fees = {"gasPrice": hex(50 * gwei)} if legacy else {
+        "maxFeePerGas": hex(50 * gwei), "maxPriorityFeePerGas": hex(5 * gwei)}  # fmt: skip
+    elsewhere = manual.rpc().call(
+        "eth_sendTransaction",
+        [{"from": ANVIL0, "to": ANVIL9, "value": "0x5", "nonce": hex(ours.nonce), **fees}],
+    )
+    before = msession.balance("dev:1"), msession.chain.balance(ANVIL9)
+    new = getattr(msession.chain, how)(ours.hash, msession.account_for)
+    assert new.nonce == ours.nonce and elsewhere in (new.note or "")
+    assert new.max_fee is not None and new.max_fee >= 50 * gwei * 11 // 10
+    tip = 50 * gwei if legacy else 5 * gwei
+    assert new.priority_fee is not None and new.priority_fee >= tip * 11 // 10
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(new.hash).status == "mined"
+    paid = 11 if how == "speedup" else 0
+    assert (msession.balance("dev:1"), msession.chain.balance(ANVIL9)) == (
+        before[0] + paid,
+        before[1],
+    )
+
+
 @pytest.mark.parametrize("how", ["cancel", "speedup"])
 def test_a_node_that_lost_a_replacement_gets_it_back_never_what_it_replaced(
     msession: Session, manual: Anvil, how: str
