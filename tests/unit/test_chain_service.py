@@ -636,6 +636,23 @@ def test_wait_gives_up_as_pending_on_the_services_clock(chain: FakeChain, store:
     assert status == "mined" and receipt is not None and confirmations == 1
 
 
+def test_a_send_mined_but_not_deep_enough_in_time_says_mined_with_its_block(
+    chain: FakeChain, store: Store
+) -> None:
+    """`send --confirmations 3 --timeout T` whose transaction was mined at once, the chain
+    not 3 blocks deeper within T: it said "pending", no block, 0 confirmations (and a
+    failed one would have said pending, exit 0). It is mined in its block, 1 deep."""
+    clock = Clock()
+    s = ChainService(
+        NETWORK, chain.node.client(), txs=TxRepo(store), signer_for=lambda spec: SIGNER,
+        clock=clock, sleep=clock.sleep,
+    )  # fmt: skip
+    result = s.send("dev", ME, SendRequest(BOB, 1), timeout=3.0, confirmations=3)
+    assert clock.now == pytest.approx(3.0)  # it waited for the confirmations
+    assert (result.status, result.confirmations) == ("mined", 1)
+    assert result.receipt is not None and result.receipt.block_number == len(chain.blocks) - 1
+
+
 # -- batches -----------------------------------------------------------------------------------
 
 

@@ -287,7 +287,8 @@ class Tracker(ChainPart):
 
     def wait(self, tx_hash: str, until: Until) -> tuple[TxStatus, ReceiptRecord | None, int]:
         """Poll until mined deep enough (or failed/dropped/replaced): (status, receipt,
-        confirmations seen). On timeout the transaction stays pending and tracked."""
+        confirmations seen). On timeout the transaction stays pending and tracked; one mined
+        (or failed) but not yet as deep as asked is returned so, with the depth seen."""
         confirmations, progress = until.confirmations, until.progress
         delays = polls().delays(deadline=self._clock() + until.timeout, clock=self._clock)
         while True:
@@ -316,7 +317,9 @@ class Tracker(ChainPart):
             elif progress:
                 progress(f"pending (nonce {rec.nonce})")
             delay = next(delays, None)
-            if delay is None:
+            if delay is None:  # mined but not as deep as asked in time: mined, as deep as seen
+                if rec.status in SETTLED:
+                    return rec.status, self.repo().receipt(rec.hash), seen
                 return "pending", None, 0
             self._sleep(delay)
 
