@@ -739,6 +739,39 @@ def test_the_same_batch_sent_twice_at_once_pays_each_row_once_and_says_why(
     other.close()
 
 
+def test_a_batch_row_another_wallet_sped_up_is_not_paid_again(
+    msession: Session, manual: Anvil
+) -> None:
+    """A batch row waits; the same key speeds it up in another wallet (MetaMask's "speed
+    up", cast: the same call at its nonce, higher fees), which is mined. The rerun of the
+    batch found the row's own transaction replaced and its nonce used, and paid the row
+    again at a new nonce: twice. The row is paid by that transaction: said so, not paid
+    again."""
+    from walletim.app.chain import BatchRow
+
+    gwei = 10**9
+    rows = [BatchRow(1, ANVIL9, 123), BatchRow(2, ANVIL9, 7)]
+    first = msession.chain.send_batch("dev", ANVIL0, rows, batch_id="b", wait=False)
+    row1 = msession.chain.repo.get(str(first[0].hash))
+    assert row1 is not None
+    faster = manual.rpc().call(
+        "eth_sendTransaction",
+        [{"from": ANVIL0, "to": ANVIL9, "value": hex(123), "nonce": hex(row1.nonce),
+          "maxFeePerGas": hex(50 * gwei), "maxPriorityFeePerGas": hex(5 * gwei)}],
+    )  # fmt: skip
+    manual.rpc().call("anvil_mine", ["0x1"])
+    before, count = msession.chain.balance(ANVIL9), msession.rpc.get_transaction_count(ANVIL0)
+    again = msession.chain.send_batch("dev", ANVIL0, rows, batch_id="b", wait=False)
+    assert (again[0].status, again[0].hash, again[0].replaces) == ("mined", faster, None)
+    assert "signed elsewhere" in (again[0].error or "")
+    assert [r.status for r in again[1:]] == ["mined"]
+    assert msession.rpc.get_transaction_count(ANVIL0) == count  # nothing signed
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.balance(ANVIL9) == before  # row 1 paid once, by the speed-up
+    waited = msession.chain.send_batch("dev", ANVIL0, rows, batch_id="b")  # waits for none
+    assert [(r.status, r.hash) for r in waited] == [("mined", faster), ("mined", first[1].hash)]
+
+
 def test_transactions_from_before_genesis_hashes_are_claimed_by_their_own_chain_only(
     tmp_path: Path, anvil: Anvil
 ) -> None:

@@ -495,6 +495,7 @@ def _batch_rows_json(batch: PreparedBatch, results: list[BatchResult]) -> list[d
             "block_number": r.block,
             "confirmations": r.confirmations,
             "replaces": r.replaces,
+            "paid_elsewhere": r.elsewhere,  # by ``hash``, a transaction signed in another wallet
         }
         for r in results
     ]

@@ -47,7 +47,7 @@ from walletim.app.chain.tokens import (
 from walletim.app.chain.tracking import OPEN, SETTLED, Tracker
 from walletim.chain import fees as policy
 from walletim.chain.reverts import revert_from
-from walletim.chain.rpc import Q, Query, answered
+from walletim.chain.rpc import Q, Query, Receipt, answered
 from walletim.chain.units import format_amount
 from walletim.errors import InputError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
@@ -136,7 +136,7 @@ class BatchSender(ChainPart):
                 earlier = again[r.row].hash if r.row in again else None
                 results[r.row].replaces = earlier if earlier != rec.hash else None
         if until is not None:
-            waited = [res for res in results.values() if res.hash]
+            waited = [res for res in results.values() if res.hash and not res.elsewhere]
             self._tracker.wait_many(waited, until.timeout, known, until.confirmations)
         return [results[r.row] for r in rows]
 
@@ -285,12 +285,22 @@ class BatchSender(ChainPart):
             h for h, receipt, tx in zip(hashes, receipts, held, strict=True)
             if answered(receipt) is not None or answered(tx) is not None
         }  # fmt: skip
+        elsewhere = self._paid_elsewhere(records)
         again: dict[int, Unpaid] = {}
         for res in lost:
             rec = records[res.row]
             paying = next((o for o in same[res.row] if o.hash in alive), None)
             if paying is not None:
                 self._follow(batch_id, res, paying)
+            elif res.row in elsewhere:
+                (res.hash, res.block), res.status = elsewhere[res.row], "mined"
+                res.elsewhere, res.error = (
+                    True,
+                    (
+                        f"paid by {res.hash}, the same transfer signed elsewhere with this key at "
+                        f"its nonce (a speed-up in another wallet), which replaced {rec.hash}"
+                    ),
+                )
             elif latest > rec.nonce or rec.status == GONE:
                 again[res.row] = Unpaid(rec.hash, None)
             elif pending > rec.nonce:
@@ -301,6 +311,34 @@ class BatchSender(ChainPart):
             else:
                 again[res.row] = Unpaid(rec.hash, rec.nonce)
         return again
+
+    def _paid_elsewhere(self, records: Mapping[int, TxRecord]) -> dict[int, tuple[str, int]]:
+        """The rows (with the hash and block of what paid them) whose transaction was
+        replaced by one making the same call that this key signed elsewhere (a speed-up in
+        another wallet, cast), mined without failing: paid by it, never again. Its call is
+        read from its signed bytes (:func:`~walletim.app.chain.replace.foreign_record`), not
+        the node's word; one round trip, for rows replaced by none of this home's."""
+        from walletim.app.chain.replace import foreign_record
+
+        repo = self.repo()
+        winners = {
+            row: rec.replaced_by for row, rec in records.items()
+            if rec.status == "replaced" and rec.replaced_by and repo.get(rec.replaced_by) is None
+        }  # fmt: skip
+        hashes = sorted(set(winners.values()))
+        asked: list[Any] = self.rpc.gather_all(
+            [q for h in hashes for q in (Q.transaction(h), Q.receipt(h))]
+        )
+        paid: dict[int, tuple[str, int]] = {}
+        for row, h in winners.items():
+            n = 2 * hashes.index(h)
+            tx, receipt = answered(asked[n]), answered(asked[n + 1])
+            if tx is None or not isinstance(receipt, Receipt) or receipt.status == 0:
+                continue
+            with contextlib.suppress(InputError):  # a blob transaction: no transfer of ours
+                if _same_call(foreign_record(self.chain_id, tx), records[row]):
+                    paid[row] = (h, receipt.block_number)
+        return paid
 
     def _follow(self, batch_id: str, res: BatchResult, paying: TxRecord) -> None:
         """``res``'s row is paid by ``paying`` (the same call at its nonce): it is the

@@ -156,6 +156,9 @@ class BatchResult:
     #: The row's earlier transaction that never made it on chain (refused at broadcast,
     #: dropped, its nonce used by another): this run paid the row again.
     replaces: str | None = None
+    #: Paid by ``hash``, a transaction this key signed elsewhere (a speed-up in another
+    #: wallet) that replaced the row's: not this home's, not waited for.
+    elsewhere: bool = False
 
 
 @dataclass(frozen=True, slots=True)
