@@ -670,6 +670,31 @@ def test_a_batch_is_paid_once_even_when_run_again(chain: FakeChain, store: Store
         s.send_batch("dev", ME, [BatchRow(1, BOB, 1_000 * ETH)], batch_id="b2")
 
 
+def test_a_batch_row_mined_after_its_broadcast_went_unanswered_carries_no_error(
+    chain: FakeChain, store: Store
+) -> None:
+    """The node took a row but its answer was lost from the batch's reply: the row read
+    "mined" with the error "no answer to eth_sendRawTransaction in the batch" beside it, in
+    --json too (a script reading ``error`` took a paid row for a failed one)."""
+    import json
+
+    def lossy(body: bytes) -> bytes:  # the second broadcast's answer is lost on the way back
+        answer = chain.node(body)
+        if b"eth_sendRawTransaction" not in body:
+            return answer
+        items = json.loads(answer)
+        return json.dumps([a for a in items if a["id"] != items[1]["id"]]).encode()
+
+    s = ChainService(
+        NETWORK, RpcClient("http://fake.node:8545", transport=lossy), txs=TxRepo(store),
+        signer_for=lambda spec: SIGNER,
+    )  # fmt: skip
+    rows = [BatchRow(1, BOB, 1), BatchRow(2, BOB, 2)]
+    done = s.send_batch("dev", ME, rows, batch_id="b")
+    assert [(r.status, r.error) for r in done] == [("mined", None), ("mined", None)]
+    assert chain.balances[BOB.lower()] == 3
+
+
 def test_a_batch_interrupted_before_its_broadcast_is_finished_by_the_rerun(
     chain: FakeChain, store: Store
 ) -> None:

@@ -409,6 +409,7 @@ class Tracker(ChainPart):
                     senders.add(rec.sender)
                     status: TxStatus = "mined" if record.status == 1 else "failed"
                     res.status, res.block = status, record.block_number
+                    res.error = None  # what its broadcast left unknown (no answer) is known
                     self.flights.seen(rec.hash, status, block=record.block_number, seen=1)
                 TxRepo.save_receipts(conn, records)
                 for sender in senders:
