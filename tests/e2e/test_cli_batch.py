@@ -329,3 +329,22 @@ def test_the_same_file_paying_another_token_is_another_batch(world: World, tmp_p
     assert (row["symbol"], row["state"], row["already_sent"]) == ("DAI", "mined", False)
     assert row["hash"] != usdc.json()["results"][0]["hash"]
     assert token(world, "DAI", "dev:2") == dai_before + 3 * 10**18
+
+
+def test_a_name_that_names_another_address_now_is_refused_not_paid_again(
+    world: World, tmp_path: Path
+) -> None:
+    """A row names a wallet of this home; before the rerun that name is given to another
+    key. The batch is still the one that paid the row (what the file says), and the row is
+    refused as a different payment: nothing is signed, no row is paid twice."""
+    cli, keys = world.cli(), ("11" * 32, "22" * 32)
+    assert cli("wallet", "import", "payee", "--private-key-stdin", input=keys[0]).code == 0
+    rows = csv(tmp_path, "n.csv", f"payee,0.125\n{world.address('dev:3')},0.25\n")
+    first = batch(world, rows, "--json", "--yes")
+    assert first.code == 0, first.err
+    assert cli("--yes", "wallet", "remove", "payee").code == 0
+    assert cli("wallet", "import", "payee", "--private-key-stdin", input=keys[1]).code == 0
+    count = nonce(world, "dev:1")
+    again = batch(world, rows, "--json", "--yes")
+    assert again.code == 1 and "not the same payment" in again.err, again.err
+    assert nonce(world, "dev:1") == count  # nothing signed

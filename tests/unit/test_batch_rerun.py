@@ -154,7 +154,7 @@ def test_a_batch_recorded_under_its_files_bytes_keeps_that_id(
     """Rows an earlier walletim recorded under the id of the file's bytes are the same
     batch when they are exactly these rows: its rerun pays none of them again. Other rows
     under that id (the file sent with another --token) are another batch."""
-    from walletim.app.chain.batch import batch_id_for, content_batch_id
+    from walletim.app.chain.batch_file import batch_id_for, content_batch_id
 
     content = b"whatever the file held"
     old = content_batch_id(NETWORK.chain_id, ME, content)

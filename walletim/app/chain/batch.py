@@ -18,13 +18,11 @@ waited for together.
 from __future__ import annotations
 
 import contextlib
-import csv
-import hashlib
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from walletim.app.chain.batch_file import batch_id_for, content_batch_id, paying
 from walletim.app.chain.broadcast import Broadcaster, sign_into
 from walletim.app.chain.model import (
     BatchPlan,
@@ -141,15 +139,16 @@ class BatchSender(ChainPart):
         return [results[r.row] for r in rows]
 
     def id_for(self, sender: str, rows: Sequence[BatchRow], content: bytes) -> str:
-        """The id a batch file's ``rows`` are paid under (each row once per id): what the
-        rows pay (:func:`batch_id_for`), or the id of the file's bytes an earlier walletim
-        recorded exactly these rows under (a batch begun then is not paid again now)."""
+        """The id a batch file's ``rows`` are paid under (each row once per id): its rows'
+        (:func:`~walletim.app.chain.batch_file.batch_id_for`), or the id of the file's
+        bytes an earlier walletim recorded exactly these rows under (a batch begun then is
+        not paid again now)."""
         new = batch_id_for(self.chain_id, sender, rows)
         old = content_batch_id(self.chain_id, sender, content)
         repo = self.repo()
         stored = {} if repo.batch_rows(new) else repo.batch_payments(old)
-        paying = {r.row: _paying(r.to, r.value, r.token) for r in rows}
-        mine = bool(stored) and all(_paying(*p) == paying.get(row) for row, p in stored.items())
+        pays = {r.row: paying(r.to, r.value, r.token) for r in rows}
+        mine = bool(stored) and all(paying(*p) == pays.get(row) for row, p in stored.items())
         return old if mine else new
 
     def _plan(
@@ -464,11 +463,6 @@ def _unchanged_since_read(
             )
 
 
-def _paying(to: str, value: int, token: str | None) -> tuple[str, int, str]:
-    """What a batch row pays, as compared: (recipient, value, token; "" for ether)."""
-    return to.lower(), value, (token or "").lower()
-
-
 def _same_payments(
     stored: Mapping[int, tuple[str, int, str | None]], rows: Sequence[BatchRow]
 ) -> None:
@@ -477,7 +471,7 @@ def _same_payments(
     other payment would stand for a payment never made."""
     for r in rows:
         was = stored.get(r.row)
-        if was is not None and _paying(*was) != _paying(r.to, r.value, r.token):
+        if was is not None and paying(*was) != paying(r.to, r.value, r.token):
             raise InputError(
                 f"row {r.row} of this batch was recorded paying {was[1]} (base units of "
                 f"{was[2] or 'ETH'}) to {was[0]}, not {r.value} (of {r.token or 'ETH'}) to "
@@ -525,76 +519,3 @@ def _token_totals(
             symbol, decimals = units.get(token, (token, 0))
             out.append(TokenTotal(token, symbol, decimals, sum(values), len(values), balance))
     return tuple(out)
-
-
-def parse_batch_csv(
-    text: str,
-    *,
-    parse_value: Callable[[str, str | None], int],
-    resolve: Callable[[str], str],
-    default_token: str | None = None,
-) -> list[BatchRow]:
-    """Parse ``to,amount[,token]`` lines (an optional header line is skipped).
-
-    ``parse_value(amount_text, token)`` turns an amount into base units; ``resolve`` turns a
-    name or address into a checksummed address; ``default_token`` is the token of a row
-    whose token cell is missing or empty (None: ether).
-
-    Raises:
-        InputError: naming the line of the first malformed row.
-    """
-    rows: list[BatchRow] = []
-    reader = csv.reader(io.StringIO(text, newline=""))  # "" as csv wants: \r, \r\n, \n
-    records = enumerate(reader, start=1)
-    while True:
-        try:
-            line_no, fields = next(records)
-        except StopIteration:
-            break
-        except csv.Error as exc:  # e.g. a NUL byte, a field over the csv module's limit
-            raise InputError(f"batch line {reader.line_num}: not CSV ({exc})") from exc
-        row = _row(line_no, [c.strip() for c in fields], (parse_value, resolve), default_token)
-        if row is not None:
-            rows.append(row)
-    if not rows:
-        raise InputError("the batch file has no rows")
-    return rows
-
-
-def _row(
-    line_no: int,
-    cells: list[str],
-    parsers: tuple[Callable[[str, str | None], int], Callable[[str], str]],
-    default_token: str | None,
-) -> BatchRow | None:
-    parse_value, resolve = parsers
-    if not cells or not any(cells) or cells[0].startswith("#"):
-        return None
-    if line_no == 1 and cells[0].lower() in ("to", "address", "recipient"):
-        return None
-    if len(cells) not in (2, 3):
-        raise InputError(f"batch line {line_no}: expected to,amount[,token]")
-    token = cells[2] if len(cells) == 3 and cells[2] else default_token
-    try:
-        to = resolve(cells[0])
-        value = parse_value(cells[1], token)
-    except InputError as exc:
-        raise InputError(f"batch line {line_no}: {exc}") from exc
-    if value <= 0:
-        raise InputError(f"batch line {line_no}: the amount must be positive")
-    return BatchRow(line_no, to, value, token)
-
-
-def batch_id_for(chain_id: int, sender: str, rows: Sequence[BatchRow]) -> str:
-    """A stable id for what one account's batch pays on one chain: each row's line,
-    recipient, amount in base units and token. Not the file's bytes: the same rows saved
-    again with other line ends, a BOM, quotes, spaces or amounts written otherwise are the
-    same batch (a rerun pays none twice); the same file paying another token is not."""
-    lines = "".join("{},{},{},{}\n".format(r.row, *_paying(r.to, r.value, r.token)) for r in rows)
-    return hashlib.sha256(f"rows:{chain_id}:{sender.lower()}:{lines}".encode()).hexdigest()
-
-
-def content_batch_id(chain_id: int, sender: str, content: bytes) -> str:
-    """The id walletim gave a batch file before :func:`batch_id_for` (its bytes): read to
-    find a batch begun then (:meth:`BatchSender.id_for`)."""
-    return hashlib.sha256(f"{chain_id}:{sender}:".encode() + content).hexdigest()

@@ -139,6 +139,10 @@ class BatchRow:
     to: str
     value: int  # wei or token base units
     token: str | None = None
+    #: Its recipient and token as the file writes them ("to,token", lowercased; token ""
+    #: for ether): with ``row`` and ``value``, what the batch id keeps of it, so that a
+    #: name resolving otherwise later is the same row ("": not from a file).
+    written: str = ""
 
 
 @dataclass
