@@ -292,13 +292,10 @@ class BatchSender(ChainPart):
             if paying is not None:
                 self._follow(batch_id, res, paying)
             elif res.row in elsewhere:
-                (res.hash, res.block), res.status = elsewhere[res.row], "mined"
-                res.elsewhere, res.error = (
-                    True,
-                    (
-                        f"paid by {res.hash}, the same transfer signed elsewhere with this key at "
-                        f"its nonce (a speed-up in another wallet), which replaced {rec.hash}"
-                    ),
+                (res.hash, res.block), res.status, res.elsewhere = elsewhere[res.row], "mined", True
+                res.error = (
+                    f"paid by {res.hash}, the same transfer signed elsewhere with this key at "
+                    f"its nonce (a speed-up in another wallet), which replaced {rec.hash}"
                 )
             elif latest > rec.nonce or rec.status == GONE:
                 again[res.row] = Unpaid(rec.hash, None)
@@ -476,7 +473,8 @@ def _same_payments(
                 f"row {r.row} of this batch was recorded paying {was[1]} (base units of "
                 f"{was[2] or 'ETH'}) to {was[0]}, not {r.value} (of {r.token or 'ETH'}) to "
                 f"{r.to}: not the same payment, so neither said paid nor paid here; nothing "
-                "was signed (give these rows another batch id)"
+                "was signed (to pay it, send it as another batch: a file with other rows, or "
+                "a '# date' line at its top)"
             )
 
 
