@@ -739,6 +739,32 @@ def test_the_same_batch_sent_twice_at_once_pays_each_row_once_and_says_why(
     other.close()
 
 
+def paid_elsewhere(
+    s: Session, node: Anvil, rows: list[Any], drop: bool = False
+) -> tuple[list[Any], str, int, int]:
+    """A batch of ``rows`` sent (not mined); its first row's transfer then sent from another
+    wallet with the same key at that row's nonce (higher fees) and mined, after the node
+    dropped the row's own (``drop``: as a refused broadcast leaves it). Returns the first
+    run's results, that transaction's hash, the payee's balance and the sender's count."""
+    from walletim.store.txs import TxRepo
+
+    first = s.chain.send_batch("dev", ANVIL0, rows, batch_id="b", wait=False)
+    row1 = s.chain.repo.get(str(first[0].hash))
+    assert row1 is not None
+    if drop:
+        node.rpc().call("anvil_dropTransaction", [row1.hash])
+        with s.chain.repo.transaction() as conn:
+            TxRepo.set_status(conn, row1.hash, "dropped")
+    elsewhere = node.rpc().call(
+        "eth_sendTransaction",
+        [{"from": ANVIL0, "to": rows[0].to, "value": hex(rows[0].value),
+          "nonce": hex(row1.nonce), "maxFeePerGas": hex(50 * 10**9),
+          "maxPriorityFeePerGas": hex(5 * 10**9)}],
+    )  # fmt: skip
+    node.rpc().call("anvil_mine", ["0x1"])
+    return first, elsewhere, s.chain.balance(ANVIL9), s.rpc.get_transaction_count(ANVIL0)
+
+
 def test_a_batch_row_another_wallet_sped_up_is_not_paid_again(
     msession: Session, manual: Anvil
 ) -> None:
@@ -749,18 +775,8 @@ def test_a_batch_row_another_wallet_sped_up_is_not_paid_again(
     again."""
     from walletim.app.chain import BatchRow
 
-    gwei = 10**9
     rows = [BatchRow(1, ANVIL9, 123), BatchRow(2, ANVIL9, 7)]
-    first = msession.chain.send_batch("dev", ANVIL0, rows, batch_id="b", wait=False)
-    row1 = msession.chain.repo.get(str(first[0].hash))
-    assert row1 is not None
-    faster = manual.rpc().call(
-        "eth_sendTransaction",
-        [{"from": ANVIL0, "to": ANVIL9, "value": hex(123), "nonce": hex(row1.nonce),
-          "maxFeePerGas": hex(50 * gwei), "maxPriorityFeePerGas": hex(5 * gwei)}],
-    )  # fmt: skip
-    manual.rpc().call("anvil_mine", ["0x1"])
-    before, count = msession.chain.balance(ANVIL9), msession.rpc.get_transaction_count(ANVIL0)
+    first, faster, before, count = paid_elsewhere(msession, manual, rows)
     again = msession.chain.send_batch("dev", ANVIL0, rows, batch_id="b", wait=False)
     assert (again[0].status, again[0].hash, again[0].replaces) == ("mined", faster, None)
     assert "signed elsewhere" in (again[0].error or "")
@@ -770,6 +786,23 @@ def test_a_batch_row_another_wallet_sped_up_is_not_paid_again(
     assert msession.chain.balance(ANVIL9) == before  # row 1 paid once, by the speed-up
     waited = msession.chain.send_batch("dev", ANVIL0, rows, batch_id="b")  # waits for none
     assert [(r.status, r.hash) for r in waited] == [("mined", faster), ("mined", first[1].hash)]
+
+
+def test_a_dropped_batch_row_another_wallet_paid_at_its_nonce_is_not_paid_again(
+    msession: Session, manual: Anvil
+) -> None:
+    """A batch row the node refused (or dropped); the same transfer is then sent from
+    another wallet with the same key, which takes the free nonce (MetaMask's next nonce)
+    and is mined. The rerun paid the row again at a new nonce: twice. It is paid by that
+    one."""
+    from walletim.app.chain import BatchRow
+
+    rows = [BatchRow(1, ANVIL9, 321)]
+    _first, paid, before, count = paid_elsewhere(msession, manual, rows, drop=True)
+    again = msession.chain.send_batch("dev", ANVIL0, rows, batch_id="b", wait=False)
+    assert (again[0].status, again[0].hash, again[0].elsewhere) == ("mined", paid, True)
+    assert msession.rpc.get_transaction_count(ANVIL0) == count  # nothing signed
+    assert msession.chain.balance(ANVIL9) == before
 
 
 def test_transactions_from_before_genesis_hashes_are_claimed_by_their_own_chain_only(

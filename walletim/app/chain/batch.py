@@ -284,7 +284,7 @@ class BatchSender(ChainPart):
             h for h, receipt, tx in zip(hashes, receipts, held, strict=True)
             if answered(receipt) is not None or answered(tx) is not None
         }  # fmt: skip
-        elsewhere = self._paid_elsewhere(records)
+        elsewhere = self._paid_elsewhere(records, latest)
         again: dict[int, Unpaid] = {}
         for res in lost:
             rec = records[res.row]
@@ -308,19 +308,19 @@ class BatchSender(ChainPart):
                 again[res.row] = Unpaid(rec.hash, rec.nonce)
         return again
 
-    def _paid_elsewhere(self, records: Mapping[int, TxRecord]) -> dict[int, tuple[str, int]]:
-        """The rows (with the hash and block of what paid them) whose transaction was
-        replaced by one making the same call that this key signed elsewhere (a speed-up in
-        another wallet, cast), mined without failing: paid by it, never again. Its call is
-        read from its signed bytes (:func:`~walletim.app.chain.replace.foreign_record`), not
-        the node's word; one round trip, for rows replaced by none of this home's."""
+    def _paid_elsewhere(
+        self, records: Mapping[int, TxRecord], latest: int
+    ) -> dict[int, tuple[str, int]]:
+        """The rows (with the hash and block of what paid them) whose nonce was used by a
+        transaction making the same call that this key signed elsewhere (a speed-up in
+        another wallet, or the row sent again there after the node dropped it), mined
+        without failing: paid by it, never again. Its call is read from its signed bytes
+        (:func:`~walletim.app.chain.replace.foreign_record`), not the node's word; asked
+        only for rows whose nonce none of this home's used (``latest``: the sender's
+        mined count)."""
         from walletim.app.chain.replace import foreign_record
 
-        repo = self.repo()
-        winners = {
-            row: rec.replaced_by for row, rec in records.items()
-            if rec.status == "replaced" and rec.replaced_by and repo.get(rec.replaced_by) is None
-        }  # fmt: skip
+        winners = self._winners_elsewhere(records, latest)
         hashes = sorted(set(winners.values()))
         asked: list[Any] = self.rpc.gather_all(
             [q for h in hashes for q in (Q.transaction(h), Q.receipt(h))]
@@ -335,6 +335,18 @@ class BatchSender(ChainPart):
                 if _same_call(foreign_record(self.chain_id, tx), records[row]):
                     paid[row] = (h, receipt.block_number)
         return paid
+
+    def _winners_elsewhere(self, records: Mapping[int, TxRecord], latest: int) -> dict[int, str]:
+        """Per row, the transaction this home did not sign that used its nonce: the one the
+        tracker found replacing it, or (a dropped row's) the one the chain shows there."""
+        repo, found = self.repo(), {}
+        for row, rec in records.items():
+            winner = rec.replaced_by if rec.status == "replaced" else None
+            if winner is None and rec.status in ("dropped", "replaced") and latest > rec.nonce:
+                winner = self._tracker.winner_on_chain(rec)
+            if winner is not None and repo.get(winner) is None:
+                found[row] = winner
+        return found
 
     def _follow(self, batch_id: str, res: BatchResult, paying: TxRecord) -> None:
         """``res``'s row is paid by ``paying`` (the same call at its nonce): it is the

@@ -142,7 +142,7 @@ class Tracker(ChainPart):
         ]
         if self.rpc.get(Q.nonce(rec.sender, "latest")) > rec.nonce:
             winner = next((o.hash for o in others if o.status == "mined"), None)
-            winner = winner or self._winner_on_chain(rec)
+            winner = winner or self.winner_on_chain(rec)
             if winner != rec.hash:  # else mined itself, on a node keeping no index of it
                 self._replaced(rec, winner)
             return
@@ -210,7 +210,7 @@ class Tracker(ChainPart):
                     method="eth_getTransactionReceipt",
                 )
 
-    def _winner_on_chain(self, rec: TxRecord) -> str | None:
+    def winner_on_chain(self, rec: TxRecord) -> str | None:
         """The transaction signed elsewhere (another wallet holding the same key) that used
         ``rec``'s nonce: the first block where the sender's nonce passed it (a binary search
         over the last :data:`WINNER_SEARCH_BLOCKS` blocks, the node's state at each), then
