@@ -295,7 +295,8 @@ class BatchSender(ChainPart):
                 (res.hash, res.block), res.status, res.elsewhere = elsewhere[res.row], "mined", True
                 res.error = (
                     f"paid by {res.hash}, the same transfer signed elsewhere with this key at "
-                    f"its nonce (a speed-up in another wallet), which replaced {rec.hash}"
+                    f"its nonce in another wallet (a speed-up, or the row sent again there) in "
+                    f"place of {rec.hash}"
                 )
             elif latest > rec.nonce or rec.status == GONE:
                 again[res.row] = Unpaid(rec.hash, None)
