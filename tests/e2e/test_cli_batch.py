@@ -294,3 +294,57 @@ def test_a_failing_batch_says_so_on_stderr(world: World, tmp_path: Path) -> None
     j = batch(world, rows, "--json", "--yes")
     assert j.code == 3 and [x["state"] for x in j.json()["results"]] == ["mined", "rejected"]
     assert json.loads(j.err)["error"]["type"], j.err
+
+
+def test_the_same_rows_written_otherwise_are_the_same_batch(world: World, tmp_path: Path) -> None:
+    """A batch is what its rows pay, not its file's bytes: the file saved again with CRLF
+    line ends, a BOM, quotes, spaces or an amount written otherwise (an editor, a
+    spreadsheet) is the same batch, and its rerun pays no row twice."""
+    b1, b2 = world.address("dev:2"), world.address("dev:3")
+    first = batch(world, csv(tmp_path, "p.csv", f"{b1},0.125\n{b2},0.25\n"), "--json", "--yes")
+    assert first.code == 0, first.err
+    paid = [x["hash"] for x in first.json()["results"]]
+    before = eth(world, "dev:2"), eth(world, "dev:3")
+    resaved = tmp_path / "p2.csv"
+    resaved.write_bytes(f'\ufeff"{b1}", 0.1250 \r\n{b2},250000000gwei\r\n'.encode())
+    again = batch(world, resaved, "--json", "--yes")
+    assert again.code == 0, again.err
+    got = [(x["hash"], x["already_sent"]) for x in again.json()["results"]]
+    assert got == [(h, True) for h in paid]
+    assert (eth(world, "dev:2"), eth(world, "dev:3")) == before  # paid once
+
+
+def test_the_same_file_paying_another_token_is_another_batch(world: World, tmp_path: Path) -> None:
+    """``--token`` says what the file's rows pay: the same file sent with --token USDC and
+    then --token DAI pays DAI too, never says the DAI rows were "sent before" by the USDC
+    transfers."""
+    b1 = world.address("dev:2")
+    rows = csv(tmp_path, "t.csv", f"{b1},3\n")
+    usdc = batch(world, rows, "--json", "--yes", "--token", "USDC")
+    assert usdc.code == 0, usdc.err
+    dai_before = token(world, "DAI", "dev:2")
+    dai = batch(world, rows, "--json", "--yes", "--token", "DAI")
+    assert dai.code == 0, dai.err
+    [row] = dai.json()["results"]
+    assert (row["symbol"], row["state"], row["already_sent"]) == ("DAI", "mined", False)
+    assert row["hash"] != usdc.json()["results"][0]["hash"]
+    assert token(world, "DAI", "dev:2") == dai_before + 3 * 10**18
+
+
+def test_a_name_that_names_another_address_now_is_refused_not_paid_again(
+    world: World, tmp_path: Path
+) -> None:
+    """A row names a wallet of this home; before the rerun that name is given to another
+    key. The batch is still the one that paid the row (what the file says), and the row is
+    refused as a different payment: nothing is signed, no row is paid twice."""
+    cli, keys = world.cli(), ("11" * 32, "22" * 32)
+    assert cli("wallet", "import", "payee", "--private-key-stdin", input=keys[0]).code == 0
+    rows = csv(tmp_path, "n.csv", f"payee,0.125\n{world.address('dev:3')},0.25\n")
+    first = batch(world, rows, "--json", "--yes")
+    assert first.code == 0, first.err
+    assert cli("--yes", "wallet", "remove", "payee").code == 0
+    assert cli("wallet", "import", "payee", "--private-key-stdin", input=keys[1]).code == 0
+    count = nonce(world, "dev:1")
+    again = batch(world, rows, "--json", "--yes")
+    assert again.code == 1 and "not the same payment" in again.err, again.err
+    assert nonce(world, "dev:1") == count  # nothing signed

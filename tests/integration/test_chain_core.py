@@ -337,6 +337,40 @@ def test_a_stuck_transaction_signed_elsewhere_with_the_same_key_is_sped_up(
         msession.chain.speedup(listed, msession.account_for)
 
 
+@pytest.mark.parametrize(("how", "legacy"), [("cancel", False), ("speedup", False),
+                                             ("speedup", True)])  # fmt: skip
+def test_a_replacement_outbids_what_the_same_key_signed_elsewhere_at_its_nonce(
+    msession: Session, manual: Anvil, how: str, legacy: bool
+) -> None:
+    """This home's payment waits; the same key signs another transaction at its nonce
+    elsewhere (cast, another wallet) with higher fees, which takes its place in the node's
+    pool. `tx speedup` / `tx cancel` of the payment bumped its own fees only: signed, then
+    refused by the node ("replacement transaction underpriced"). It outbids what the node
+    holds at the nonce (a legacy gas price as both fees), and says which transaction that
+    is."""
+    gwei = 10**9
+    ours = msession.send("dev", "dev:1", 11, wait=False)
+    fees = {"gasPrice": hex(50 * gwei)} if legacy else {
+        "maxFeePerGas": hex(50 * gwei), "maxPriorityFeePerGas": hex(5 * gwei)}  # fmt: skip
+    elsewhere = manual.rpc().call(
+        "eth_sendTransaction",
+        [{"from": ANVIL0, "to": ANVIL9, "value": "0x5", "nonce": hex(ours.nonce), **fees}],
+    )
+    before = msession.balance("dev:1"), msession.chain.balance(ANVIL9)
+    new = getattr(msession.chain, how)(ours.hash, msession.account_for)
+    assert new.nonce == ours.nonce and elsewhere in (new.note or "")
+    assert new.max_fee is not None and new.max_fee >= 50 * gwei * 11 // 10
+    tip = 50 * gwei if legacy else 5 * gwei
+    assert new.priority_fee is not None and new.priority_fee >= tip * 11 // 10
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.refresh(new.hash).status == "mined"
+    paid = 11 if how == "speedup" else 0
+    assert (msession.balance("dev:1"), msession.chain.balance(ANVIL9)) == (
+        before[0] + paid,
+        before[1],
+    )
+
+
 @pytest.mark.parametrize("how", ["cancel", "speedup"])
 def test_a_node_that_lost_a_replacement_gets_it_back_never_what_it_replaced(
     msession: Session, manual: Anvil, how: str
@@ -703,6 +737,72 @@ def test_the_same_batch_sent_twice_at_once_pays_each_row_once_and_says_why(
     assert s.balance(ANVIL9) == before + 11
     s.close()
     other.close()
+
+
+def paid_elsewhere(
+    s: Session, node: Anvil, rows: list[Any], drop: bool = False
+) -> tuple[list[Any], str, int, int]:
+    """A batch of ``rows`` sent (not mined); its first row's transfer then sent from another
+    wallet with the same key at that row's nonce (higher fees) and mined, after the node
+    dropped the row's own (``drop``: as a refused broadcast leaves it). Returns the first
+    run's results, that transaction's hash, the payee's balance and the sender's count."""
+    from walletim.store.txs import TxRepo
+
+    first = s.chain.send_batch("dev", ANVIL0, rows, batch_id="b", wait=False)
+    row1 = s.chain.repo.get(str(first[0].hash))
+    assert row1 is not None
+    if drop:
+        node.rpc().call("anvil_dropTransaction", [row1.hash])
+        with s.chain.repo.transaction() as conn:
+            TxRepo.set_status(conn, row1.hash, "dropped")
+    elsewhere = node.rpc().call(
+        "eth_sendTransaction",
+        [{"from": ANVIL0, "to": rows[0].to, "value": hex(rows[0].value),
+          "nonce": hex(row1.nonce), "maxFeePerGas": hex(50 * 10**9),
+          "maxPriorityFeePerGas": hex(5 * 10**9)}],
+    )  # fmt: skip
+    node.rpc().call("anvil_mine", ["0x1"])
+    return first, elsewhere, s.chain.balance(ANVIL9), s.rpc.get_transaction_count(ANVIL0)
+
+
+def test_a_batch_row_another_wallet_sped_up_is_not_paid_again(
+    msession: Session, manual: Anvil
+) -> None:
+    """A batch row waits; the same key speeds it up in another wallet (MetaMask's "speed
+    up", cast: the same call at its nonce, higher fees), which is mined. The rerun of the
+    batch found the row's own transaction replaced and its nonce used, and paid the row
+    again at a new nonce: twice. The row is paid by that transaction: said so, not paid
+    again."""
+    from walletim.app.chain import BatchRow
+
+    rows = [BatchRow(1, ANVIL9, 123), BatchRow(2, ANVIL9, 7)]
+    first, faster, before, count = paid_elsewhere(msession, manual, rows)
+    again = msession.chain.send_batch("dev", ANVIL0, rows, batch_id="b", wait=False)
+    assert (again[0].status, again[0].hash, again[0].replaces) == ("mined", faster, None)
+    assert "signed elsewhere" in (again[0].error or "")
+    assert [r.status for r in again[1:]] == ["mined"]
+    assert msession.rpc.get_transaction_count(ANVIL0) == count  # nothing signed
+    manual.rpc().call("anvil_mine", ["0x1"])
+    assert msession.chain.balance(ANVIL9) == before  # row 1 paid once, by the speed-up
+    waited = msession.chain.send_batch("dev", ANVIL0, rows, batch_id="b")  # waits for none
+    assert [(r.status, r.hash) for r in waited] == [("mined", faster), ("mined", first[1].hash)]
+
+
+def test_a_dropped_batch_row_another_wallet_paid_at_its_nonce_is_not_paid_again(
+    msession: Session, manual: Anvil
+) -> None:
+    """A batch row the node refused (or dropped); the same transfer is then sent from
+    another wallet with the same key, which takes the free nonce (MetaMask's next nonce)
+    and is mined. The rerun paid the row again at a new nonce: twice. It is paid by that
+    one."""
+    from walletim.app.chain import BatchRow
+
+    rows = [BatchRow(1, ANVIL9, 321)]
+    _first, paid, before, count = paid_elsewhere(msession, manual, rows, drop=True)
+    again = msession.chain.send_batch("dev", ANVIL0, rows, batch_id="b", wait=False)
+    assert (again[0].status, again[0].hash, again[0].elsewhere) == ("mined", paid, True)
+    assert msession.rpc.get_transaction_count(ANVIL0) == count  # nothing signed
+    assert msession.chain.balance(ANVIL9) == before
 
 
 def test_transactions_from_before_genesis_hashes_are_claimed_by_their_own_chain_only(

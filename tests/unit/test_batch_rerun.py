@@ -129,3 +129,37 @@ def test_a_row_a_speedup_paid_follows_it_and_is_not_paid_again(
     assert [r.status for r in rerun] == ["mined"] * 3 and rerun[1].hash == faster.hash
     assert rerun[1].replaces is None and chain.balances[CAROL] == 2
     assert len(chain.node.called("eth_sendRawTransaction")) == 4  # 3 rows and the speed-up
+
+
+def test_rows_recorded_under_a_batch_id_are_never_said_paid_for_another_payment(
+    chain: FakeChain, service: ChainService
+) -> None:
+    """A batch id whose rows were recorded paying one amount (or token, or recipient) is
+    asked for another: refused, nothing signed, rather than each row reported as "sent
+    before" by the transfer of the other payment."""
+    from walletim.errors import InputError
+
+    service.send_batch("dev", ME, ROWS, batch_id="b")
+    sent = len(chain.node.called("eth_sendRawTransaction"))
+    other = [ROWS[0], BatchRow(2, CAROL, 20), ROWS[2]]
+    with pytest.raises(InputError, match="row 2 of this batch was recorded paying"):
+        service.send_batch("dev", ME, other, batch_id="b")
+    assert len(chain.node.called("eth_sendRawTransaction")) == sent
+    assert chain.balances[CAROL] == 2
+
+
+def test_a_batch_recorded_under_its_files_bytes_keeps_that_id(
+    chain: FakeChain, service: ChainService
+) -> None:
+    """Rows an earlier walletim recorded under the id of the file's bytes are the same
+    batch when they are exactly these rows: its rerun pays none of them again. Other rows
+    under that id (the file sent with another --token) are another batch."""
+    from walletim.app.chain.batch_file import batch_id_for, content_batch_id
+
+    content = b"whatever the file held"
+    old = content_batch_id(NETWORK.chain_id, ME, content)
+    service.send_batch("dev", ME, ROWS, batch_id=old)
+    assert service.batches.id_for(ME, ROWS, content) == old
+    other = [BatchRow(1, BOB, 7)]
+    assert service.batches.id_for(ME, other, content) == batch_id_for(NETWORK.chain_id, ME, other)
+    assert batch_id_for(NETWORK.chain_id, ME, ROWS) != old

@@ -636,6 +636,23 @@ def test_wait_gives_up_as_pending_on_the_services_clock(chain: FakeChain, store:
     assert status == "mined" and receipt is not None and confirmations == 1
 
 
+def test_a_send_mined_but_not_deep_enough_in_time_says_mined_with_its_block(
+    chain: FakeChain, store: Store
+) -> None:
+    """`send --confirmations 3 --timeout T` whose transaction was mined at once, the chain
+    not 3 blocks deeper within T: it said "pending", no block, 0 confirmations (and a
+    failed one would have said pending, exit 0). It is mined in its block, 1 deep."""
+    clock = Clock()
+    s = ChainService(
+        NETWORK, chain.node.client(), txs=TxRepo(store), signer_for=lambda spec: SIGNER,
+        clock=clock, sleep=clock.sleep,
+    )  # fmt: skip
+    result = s.send("dev", ME, SendRequest(BOB, 1), timeout=3.0, confirmations=3)
+    assert clock.now == pytest.approx(3.0)  # it waited for the confirmations
+    assert (result.status, result.confirmations) == ("mined", 1)
+    assert result.receipt is not None and result.receipt.block_number == len(chain.blocks) - 1
+
+
 # -- batches -----------------------------------------------------------------------------------
 
 
@@ -651,6 +668,31 @@ def test_a_batch_is_paid_once_even_when_run_again(chain: FakeChain, store: Store
     assert chain.balances[BOB.lower()] == 3 * ETH  # nothing paid twice
     with pytest.raises(ChainError, match="insufficient funds for the batch"):
         s.send_batch("dev", ME, [BatchRow(1, BOB, 1_000 * ETH)], batch_id="b2")
+
+
+def test_a_batch_row_mined_after_its_broadcast_went_unanswered_carries_no_error(
+    chain: FakeChain, store: Store
+) -> None:
+    """The node took a row but its answer was lost from the batch's reply: the row read
+    "mined" with the error "no answer to eth_sendRawTransaction in the batch" beside it, in
+    --json too (a script reading ``error`` took a paid row for a failed one)."""
+    import json
+
+    def lossy(body: bytes) -> bytes:  # the second broadcast's answer is lost on the way back
+        answer = chain.node(body)
+        if b"eth_sendRawTransaction" not in body:
+            return answer
+        items = json.loads(answer)
+        return json.dumps([a for a in items if a["id"] != items[1]["id"]]).encode()
+
+    s = ChainService(
+        NETWORK, RpcClient("http://fake.node:8545", transport=lossy), txs=TxRepo(store),
+        signer_for=lambda spec: SIGNER,
+    )  # fmt: skip
+    rows = [BatchRow(1, BOB, 1), BatchRow(2, BOB, 2)]
+    done = s.send_batch("dev", ME, rows, batch_id="b")
+    assert [(r.status, r.error) for r in done] == [("mined", None), ("mined", None)]
+    assert chain.balances[BOB.lower()] == 3
 
 
 def test_a_batch_interrupted_before_its_broadcast_is_finished_by_the_rerun(

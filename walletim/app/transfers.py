@@ -20,7 +20,6 @@ from walletim.app.chain import (
     SendRequest,
     SendResult,
     TxPlan,
-    batch_id_for,
     parse_batch_csv,
 )
 from walletim.app.chain.model import BatchPlan, Until
@@ -257,7 +256,7 @@ class Transfers:
         return PreparedBatch(
             account,
             sender,
-            batch_id_for(self.chain.chain_id, sender, content),
+            self.chain.batches.id_for(sender, rows, content),
             rows,
             sum(r.value for r in rows if r.token is None),
             tuple(notes),

@@ -293,7 +293,8 @@ def send(
     With --batch FILE: every to,amount[,token] row of a CSV file, signed at consecutive
     nonces and pipelined; the fee options, --fee-cap, --confirmations, --timeout and
     --force apply to each row, --token is the default token of rows that name none. A
-    rerun of the same file pays only the rows not yet on chain."""
+    rerun of the same rows (each line's recipient, amount and token, however the file is
+    written) pays only the rows not yet on chain."""
     _check_wait_options(no_wait, timeout)
     if batch_file:
         _check_batch_options(to, amount, nonce, gas_limit)
@@ -495,6 +496,7 @@ def _batch_rows_json(batch: PreparedBatch, results: list[BatchResult]) -> list[d
             "block_number": r.block,
             "confirmations": r.confirmations,
             "replaces": r.replaces,
+            "paid_elsewhere": r.elsewhere,  # by ``hash``, a transaction signed in another wallet
         }
         for r in results
     ]

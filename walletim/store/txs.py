@@ -547,6 +547,14 @@ class TxRepo:
         ).fetchall()
         return {int(r[0]): r[1] for r in rows}
 
+    def batch_payments(self, batch_id: str) -> dict[int, tuple[str, int, str | None]]:
+        """What each recorded row of a batch pays: (recipient, value, token or None)."""
+        rows = self.store.execute(
+            "SELECT row_number, recipient, value, token FROM batches WHERE batch_id = ?",
+            (batch_id,),
+        ).fetchall()
+        return {int(r[0]): (str(r[1]), int(r[2]), r[3]) for r in rows}
+
     @staticmethod
     def repoint_batch_row(conn: Conn, batch_id: str, row: int, tx_hash: str) -> None:
         """The transaction that pays a batch row now (its earlier one never made it on

@@ -9,7 +9,8 @@ The package, one concern per module:
 - ``nonces``: the nonce counter, orphans and nonces a node lies about;
 - ``broadcast``: signing into the store and getting transactions to the node;
 - ``tracking``: receipts, reorgs, replaced and dropped transactions, waiting;
-- ``replace``: speed-up and cancel; ``batch``: ``send --batch``;
+- ``replace``: speed-up and cancel; ``batch``: ``send --batch`` (``batch_file``: its rows
+  and its id);
 - ``tokens``: ERC-20 transfer calldata and reads.
 """
 
@@ -19,8 +20,8 @@ from walletim.lazy import exported, lazy_exports, reexports
 
 if TYPE_CHECKING:
     from walletim.app.chain.batch import MAX_BATCH_ROWS as MAX_BATCH_ROWS
-    from walletim.app.chain.batch import batch_id_for as batch_id_for
-    from walletim.app.chain.batch import parse_batch_csv as parse_batch_csv
+    from walletim.app.chain.batch_file import batch_id_for as batch_id_for
+    from walletim.app.chain.batch_file import parse_batch_csv as parse_batch_csv
     from walletim.app.chain.model import BatchResult as BatchResult
     from walletim.app.chain.model import BatchRow as BatchRow
     from walletim.app.chain.model import SendRequest as SendRequest

@@ -18,13 +18,11 @@ waited for together.
 from __future__ import annotations
 
 import contextlib
-import csv
-import hashlib
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from walletim.app.chain.batch_file import batch_id_for, content_batch_id, paying
 from walletim.app.chain.broadcast import Broadcaster, sign_into
 from walletim.app.chain.model import (
     BatchPlan,
@@ -47,7 +45,7 @@ from walletim.app.chain.tokens import (
 from walletim.app.chain.tracking import OPEN, SETTLED, Tracker
 from walletim.chain import fees as policy
 from walletim.chain.reverts import revert_from
-from walletim.chain.rpc import Q, Query, answered
+from walletim.chain.rpc import Q, Query, Receipt, answered
 from walletim.chain.units import format_amount
 from walletim.errors import InputError, InsufficientFunds, RpcError
 from walletim.keys.hd import to_checksum_address
@@ -108,6 +106,7 @@ class BatchSender(ChainPart):
         if len(rows) > MAX_BATCH_ROWS:
             raise InputError(f"a batch has at most {MAX_BATCH_ROWS} rows")
         done = self.repo().batch_rows(batch_id)
+        _same_payments(self.repo().batch_payments(batch_id), rows)
         results = {
             r.row: BatchResult(
                 r.row, r.to, r.value, r.token, done[r.row], "pending", already_sent=True
@@ -135,9 +134,22 @@ class BatchSender(ChainPart):
                 earlier = again[r.row].hash if r.row in again else None
                 results[r.row].replaces = earlier if earlier != rec.hash else None
         if until is not None:
-            waited = [res for res in results.values() if res.hash]
+            waited = [res for res in results.values() if res.hash and not res.elsewhere]
             self._tracker.wait_many(waited, until.timeout, known, until.confirmations)
         return [results[r.row] for r in rows]
+
+    def id_for(self, sender: str, rows: Sequence[BatchRow], content: bytes) -> str:
+        """The id a batch file's ``rows`` are paid under (each row once per id): its rows'
+        (:func:`~walletim.app.chain.batch_file.batch_id_for`), or the id of the file's
+        bytes an earlier walletim recorded exactly these rows under (a batch begun then is
+        not paid again now)."""
+        new = batch_id_for(self.chain_id, sender, rows)
+        old = content_batch_id(self.chain_id, sender, content)
+        repo = self.repo()
+        stored = {} if repo.batch_rows(new) else repo.batch_payments(old)
+        pays = {r.row: paying(r.to, r.value, r.token) for r in rows}
+        mine = bool(stored) and all(paying(*p) == pays.get(row) for row, p in stored.items())
+        return old if mine else new
 
     def _plan(
         self,
@@ -272,12 +284,20 @@ class BatchSender(ChainPart):
             h for h, receipt, tx in zip(hashes, receipts, held, strict=True)
             if answered(receipt) is not None or answered(tx) is not None
         }  # fmt: skip
+        elsewhere = self._paid_elsewhere(records, latest)
         again: dict[int, Unpaid] = {}
         for res in lost:
             rec = records[res.row]
             paying = next((o for o in same[res.row] if o.hash in alive), None)
             if paying is not None:
                 self._follow(batch_id, res, paying)
+            elif res.row in elsewhere:
+                (res.hash, res.block), res.status, res.elsewhere = elsewhere[res.row], "mined", True
+                res.error = (
+                    f"paid by {res.hash}, the same transfer signed elsewhere with this key at "
+                    f"its nonce in another wallet (a speed-up, or the row sent again there) in "
+                    f"place of {rec.hash}"
+                )
             elif latest > rec.nonce or rec.status == GONE:
                 again[res.row] = Unpaid(rec.hash, None)
             elif pending > rec.nonce:
@@ -288,6 +308,46 @@ class BatchSender(ChainPart):
             else:
                 again[res.row] = Unpaid(rec.hash, rec.nonce)
         return again
+
+    def _paid_elsewhere(
+        self, records: Mapping[int, TxRecord], latest: int
+    ) -> dict[int, tuple[str, int]]:
+        """The rows (with the hash and block of what paid them) whose nonce was used by a
+        transaction making the same call that this key signed elsewhere (a speed-up in
+        another wallet, or the row sent again there after the node dropped it), mined
+        without failing: paid by it, never again. Its call is read from its signed bytes
+        (:func:`~walletim.app.chain.replace.foreign_record`), not the node's word; asked
+        only for rows whose nonce none of this home's used (``latest``: the sender's
+        mined count)."""
+        from walletim.app.chain.replace import foreign_record
+
+        winners = self._winners_elsewhere(records, latest)
+        hashes = sorted(set(winners.values()))
+        asked: list[Any] = self.rpc.gather_all(
+            [q for h in hashes for q in (Q.transaction(h), Q.receipt(h))]
+        )
+        paid: dict[int, tuple[str, int]] = {}
+        for row, h in winners.items():
+            n = 2 * hashes.index(h)
+            tx, receipt = answered(asked[n]), answered(asked[n + 1])
+            if tx is None or not isinstance(receipt, Receipt) or receipt.status == 0:
+                continue
+            with contextlib.suppress(InputError):  # a blob transaction: no transfer of ours
+                if _same_call(foreign_record(self.chain_id, tx), records[row]):
+                    paid[row] = (h, receipt.block_number)
+        return paid
+
+    def _winners_elsewhere(self, records: Mapping[int, TxRecord], latest: int) -> dict[int, str]:
+        """Per row, the transaction this home did not sign that used its nonce: the one the
+        tracker found replacing it, or (a dropped row's) the one the chain shows there."""
+        repo, found = self.repo(), {}
+        for row, rec in records.items():
+            winner = rec.replaced_by if rec.status == "replaced" else None
+            if winner is None and rec.status in ("dropped", "replaced") and latest > rec.nonce:
+                winner = self._tracker.winner_on_chain(rec)
+            if winner is not None and repo.get(winner) is None:
+                found[row] = winner
+        return found
 
     def _follow(self, batch_id: str, res: BatchResult, paying: TxRecord) -> None:
         """``res``'s row is paid by ``paying`` (the same call at its nonce): it is the
@@ -413,6 +473,24 @@ def _unchanged_since_read(
             )
 
 
+def _same_payments(
+    stored: Mapping[int, tuple[str, int, str | None]], rows: Sequence[BatchRow]
+) -> None:
+    """Refuse (nothing signed) rows that a batch of the same id recorded paying something
+    else (another amount, token or recipient): reported "sent before", the transfer of the
+    other payment would stand for a payment never made."""
+    for r in rows:
+        was = stored.get(r.row)
+        if was is not None and paying(*was) != paying(r.to, r.value, r.token):
+            raise InputError(
+                f"row {r.row} of this batch was recorded paying {was[1]} (base units of "
+                f"{was[2] or 'ETH'}) to {was[0]}, not {r.value} (of {r.token or 'ETH'}) to "
+                f"{r.to}: not the same payment, so neither said paid nor paid here; nothing "
+                "was signed (to pay it, send it as another batch: a file with other rows, or "
+                "a '# date' line at its top)"
+            )
+
+
 def _same_call(a: TxRecord, b: TxRecord) -> bool:
     """Whether two transactions make the same call (recipient, value, calldata)."""
     return ((a.recipient or "").lower(), a.value, a.data) == (
@@ -452,66 +530,3 @@ def _token_totals(
             symbol, decimals = units.get(token, (token, 0))
             out.append(TokenTotal(token, symbol, decimals, sum(values), len(values), balance))
     return tuple(out)
-
-
-def parse_batch_csv(
-    text: str,
-    *,
-    parse_value: Callable[[str, str | None], int],
-    resolve: Callable[[str], str],
-    default_token: str | None = None,
-) -> list[BatchRow]:
-    """Parse ``to,amount[,token]`` lines (an optional header line is skipped).
-
-    ``parse_value(amount_text, token)`` turns an amount into base units; ``resolve`` turns a
-    name or address into a checksummed address; ``default_token`` is the token of a row
-    whose token cell is missing or empty (None: ether).
-
-    Raises:
-        InputError: naming the line of the first malformed row.
-    """
-    rows: list[BatchRow] = []
-    reader = csv.reader(io.StringIO(text, newline=""))  # "" as csv wants: \r, \r\n, \n
-    records = enumerate(reader, start=1)
-    while True:
-        try:
-            line_no, fields = next(records)
-        except StopIteration:
-            break
-        except csv.Error as exc:  # e.g. a NUL byte, a field over the csv module's limit
-            raise InputError(f"batch line {reader.line_num}: not CSV ({exc})") from exc
-        row = _row(line_no, [c.strip() for c in fields], (parse_value, resolve), default_token)
-        if row is not None:
-            rows.append(row)
-    if not rows:
-        raise InputError("the batch file has no rows")
-    return rows
-
-
-def _row(
-    line_no: int,
-    cells: list[str],
-    parsers: tuple[Callable[[str, str | None], int], Callable[[str], str]],
-    default_token: str | None,
-) -> BatchRow | None:
-    parse_value, resolve = parsers
-    if not cells or not any(cells) or cells[0].startswith("#"):
-        return None
-    if line_no == 1 and cells[0].lower() in ("to", "address", "recipient"):
-        return None
-    if len(cells) not in (2, 3):
-        raise InputError(f"batch line {line_no}: expected to,amount[,token]")
-    token = cells[2] if len(cells) == 3 and cells[2] else default_token
-    try:
-        to = resolve(cells[0])
-        value = parse_value(cells[1], token)
-    except InputError as exc:
-        raise InputError(f"batch line {line_no}: {exc}") from exc
-    if value <= 0:
-        raise InputError(f"batch line {line_no}: the amount must be positive")
-    return BatchRow(line_no, to, value, token)
-
-
-def batch_id_for(chain_id: int, sender: str, content: bytes) -> str:
-    """A stable id for one batch file sent by one account on one chain."""
-    return hashlib.sha256(f"{chain_id}:{sender}:".encode() + content).hexdigest()

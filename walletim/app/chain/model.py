@@ -139,6 +139,10 @@ class BatchRow:
     to: str
     value: int  # wei or token base units
     token: str | None = None
+    #: Its recipient and token as the file writes them ("to,token", lowercased; token ""
+    #: for ether): with ``row`` and ``value``, what the batch id keeps of it, so that a
+    #: name resolving otherwise later is the same row ("": not from a file).
+    written: str = ""
 
 
 @dataclass
@@ -156,6 +160,9 @@ class BatchResult:
     #: The row's earlier transaction that never made it on chain (refused at broadcast,
     #: dropped, its nonce used by another): this run paid the row again.
     replaces: str | None = None
+    #: Paid by ``hash``, a transaction this key signed elsewhere (a speed-up in another
+    #: wallet) that replaced the row's: not this home's, not waited for.
+    elsewhere: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,21 +29,21 @@ def record_fees(rec: TxRecord) -> Fees:
 
 
 def outbid(rec: TxRecord, at_nonce: list[TxRecord]) -> Fees:
-    """The fees a replacement of ``rec`` raises: the highest of ``rec``'s and this home's
-    open transactions of its type at its nonce (``at_nonce``), each fee apart. The node holds
-    the highest: a second speed-up of the same hash must outbid the first one's fees (bumped
-    from ``rec``'s again it was the very same transaction, or refused as underpriced)."""
+    """The fees a replacement of ``rec`` raises: the highest of ``rec``'s and the open
+    transactions at its nonce (``at_nonce``: this home's, and one its key signed elsewhere
+    that the node holds there), each fee apart (a legacy gas price counts as both). The node
+    holds the highest: a second speed-up of the same hash must outbid the first one's fees
+    (bumped from ``rec``'s again it was the very same transaction, or refused as
+    underpriced)."""
     bids = [
-        record_fees(r)
-        for r in at_nonce
-        if r.tx_type == rec.tx_type and (r.hash == rec.hash or r.status in ("signed", "pending"))
+        record_fees(r) for r in at_nonce if r.hash == rec.hash or r.status in ("signed", "pending")
     ]
     own = record_fees(rec)
-    if own.gas_price is not None:
-        return Fees(gas_price=max([own.gas_price, *(b.gas_price or 0 for b in bids)]))
-    return Fees(
-        max_fee=max([own.max_fee or 0, *(b.max_fee or 0 for b in bids)]),
-        priority_fee=max([own.priority_fee or 0, *(b.priority_fee or 0 for b in bids)]),
+    if own.gas_price is not None:  # the node wants its price over another's max fee and tip
+        return Fees(gas_price=max([own.gas_price, *(b.per_gas for b in bids)]))
+    return Fees(  # a legacy price is both a max fee and a tip
+        max_fee=max([own.max_fee or 0, *(b.per_gas for b in bids)]),
+        priority_fee=max([own.priority_fee or 0, *(_tip(b) for b in bids)]),
     )
 
 
@@ -55,17 +55,25 @@ def replacement_plan(
     bump_percent: float,
     current: FeeSuggestion | int | None,
     at_nonce: list[TxRecord] | None = None,
+    held: TxRecord | None = None,
 ) -> TxPlan:
     """The plan replacing ``rec`` at its nonce: the same transaction (a speed-up) or a
     zero-value transfer to its sender (a cancellation), with fees bumped over the highest
-    of this home's at that nonce (``at_nonce``, see :func:`outbid`) and at least the
-    node's ``current`` suggestion (:func:`walletim.chain.fees.replacement`).
+    of this home's at that nonce (``at_nonce``, see :func:`outbid`) and of ``held``, what
+    the node holds there signed elsewhere (:func:`node_holder`), and at least the node's
+    ``current`` suggestion (:func:`walletim.chain.fees.replacement`).
 
     Raises:
         InputError: a bump under the node's minimum. ChainError: over the fee cap.
     """
-    fees = policy.replacement(outbid(rec, at_nonce or []), bump_percent, current)
+    bids = [*(at_nonce or []), *([held] if held is not None else [])]
+    fees = policy.replacement(outbid(rec, bids), bump_percent, current)
     note = f"replaces {rec.hash}"
+    if held is not None:
+        note += (
+            f" and outbids {held.hash}, which this key signed elsewhere and the node holds "
+            "at this nonce instead (that one is then never mined)"
+        )
     if cancel:
         call: tuple[str | None, int, bytes] = (rec.sender, 0, b"")
     else:
@@ -109,6 +117,22 @@ def check_replaceable(rec: TxRecord, mined_count: int) -> None:
         )
     if mined_count > rec.nonce:
         raise ChainError(f"nonce {rec.nonce} of {rec.sender} is already used on chain")
+
+
+def node_holder(rpc: RpcClient, repo: TxRepo, chain_id: int, rec: TxRecord) -> TxRecord | None:
+    """What the node holds at ``rec``'s nonce (as just refreshed) in its place, when this
+    key signed it elsewhere (cast, another wallet): a replacement of ``rec`` must outbid it
+    too, or the node refuses it as underpriced. Asked only when the node holds another
+    transaction than this home's there (``rec`` replaced by none of this home's); None
+    when it holds none, or one of this home's. Raises ChainError (the nonce was used),
+    RpcError, InconsistentAnswer."""
+    if rec.status != "replaced" or rec.replaced_by is not None:
+        return None
+    try:
+        held = held_elsewhere(rpc, chain_id, rec.sender, rec.nonce)
+    except InputError:  # none in the pool (or the node cannot say which)
+        return None
+    return None if repo.get(held.hash) is not None else held
 
 
 def pending_at(repo: TxRepo, chain_id: int, sender: str, nonce: int) -> TxRecord | None:

@@ -562,7 +562,7 @@ class ChainService:
         bump_percent: float,
         confirm: Confirm | None,
     ) -> TxRecord:
-        from walletim.app.chain.replace import check_replaceable, replacement_plan
+        from walletim.app.chain.replace import check_replaceable, node_holder, replacement_plan
 
         self._on_chain()
         fresh = self._fresh(rec)
@@ -570,13 +570,12 @@ class ChainService:
         check_replaceable(fresh, mined_count)
         if not cancel and rec.data and rec.nonce == mined_count:
             self._would_succeed(rec)
-        if rec.tx_type == 2:
-            current: FeeSuggestion | int | None = self.planner.suggestion_now()
-        else:
-            current = self.planner.gas_price_now()
+        planner = self.planner  # what the node suggests now, for the type of ``rec``
+        current = planner.suggestion_now() if rec.tx_type == 2 else planner.gas_price_now()
         plan = replacement_plan(
             self.network, rec, cancel=cancel, bump_percent=bump_percent, current=current,
             at_nonce=self.repo.at_nonce(self.chain_id, rec.sender, rec.nonce),
+            held=node_holder(self.rpc, self.repo, self.chain_id, fresh),
         )  # fmt: skip
         if confirm is not None:
             confirm(plan)

@@ -142,7 +142,7 @@ class Tracker(ChainPart):
         ]
         if self.rpc.get(Q.nonce(rec.sender, "latest")) > rec.nonce:
             winner = next((o.hash for o in others if o.status == "mined"), None)
-            winner = winner or self._winner_on_chain(rec)
+            winner = winner or self.winner_on_chain(rec)
             if winner != rec.hash:  # else mined itself, on a node keeping no index of it
                 self._replaced(rec, winner)
             return
@@ -210,7 +210,7 @@ class Tracker(ChainPart):
                     method="eth_getTransactionReceipt",
                 )
 
-    def _winner_on_chain(self, rec: TxRecord) -> str | None:
+    def winner_on_chain(self, rec: TxRecord) -> str | None:
         """The transaction signed elsewhere (another wallet holding the same key) that used
         ``rec``'s nonce: the first block where the sender's nonce passed it (a binary search
         over the last :data:`WINNER_SEARCH_BLOCKS` blocks, the node's state at each), then
@@ -287,7 +287,8 @@ class Tracker(ChainPart):
 
     def wait(self, tx_hash: str, until: Until) -> tuple[TxStatus, ReceiptRecord | None, int]:
         """Poll until mined deep enough (or failed/dropped/replaced): (status, receipt,
-        confirmations seen). On timeout the transaction stays pending and tracked."""
+        confirmations seen). On timeout the transaction stays pending and tracked; one mined
+        (or failed) but not yet as deep as asked is returned so, with the depth seen."""
         confirmations, progress = until.confirmations, until.progress
         delays = polls().delays(deadline=self._clock() + until.timeout, clock=self._clock)
         while True:
@@ -316,7 +317,9 @@ class Tracker(ChainPart):
             elif progress:
                 progress(f"pending (nonce {rec.nonce})")
             delay = next(delays, None)
-            if delay is None:
+            if delay is None:  # mined but not as deep as asked in time: mined, as deep as seen
+                if rec.status in SETTLED:
+                    return rec.status, self.repo().receipt(rec.hash), seen
                 return "pending", None, 0
             self._sleep(delay)
 
@@ -406,6 +409,7 @@ class Tracker(ChainPart):
                     senders.add(rec.sender)
                     status: TxStatus = "mined" if record.status == 1 else "failed"
                     res.status, res.block = status, record.block_number
+                    res.error = None  # what its broadcast left unknown (no answer) is known
                     self.flights.seen(rec.hash, status, block=record.block_number, seen=1)
                 TxRepo.save_receipts(conn, records)
                 for sender in senders:
