@@ -29,6 +29,7 @@ def test_committed_artifacts_equal_a_fresh_rebuild(tmp_path: Path) -> None:
         "LyingVault.json",  # hostile: an ERC-4626 vault whose previews lie
         "OddToken.json",  # odd but real token behaviours: fees, false, no return value
         "RedPacket.json",
+        "TaxOnReceiveToken.json",  # hostile: logs the whole amount arriving, taxes it back
         "WalletimCollectibles.json",
         "WalletimToken.json",
         "WalletimVault.json",

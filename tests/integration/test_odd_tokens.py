@@ -546,3 +546,52 @@ def test_liquidity_added_against_a_token_of_few_decimals_warns_of_what_rounds_aw
     assert ": 0.5 USDC of the 1.5 USDC goes to the pool's other holders" in warning["text"]
     assert world.session.defi.add_liquidity("dev", "USDC", token, "2").figures["warnings"] == []
     assert world.session.defi.add_liquidity("dev", "ETH", "USDC", "0.1").figures["warnings"] == []
+
+
+def tax_token(world: World, symbol: str, tax_bps: int) -> str:
+    """A TaxOnReceiveToken (deployed by dev:2, its tax collector) taking ``tax_bps`` back
+    from every recipient, with 1000 tokens minted to dev."""
+    token = deploy_fixture(world, "TaxOnReceiveToken", symbol, 18, "dev:2")
+    node_send(world, "dev:2", token, calldata("setTax(uint256)", tax_bps))
+    node_send(world, "dev:2", token, calldata("mint(address,uint256)", world.address("dev"),
+                                               1000 * E18))  # fmt: skip
+    return token
+
+
+def test_a_token_taxing_its_recipient_is_shown_delivering_less_before_signing(
+    world: World,
+) -> None:
+    """A token that logs the whole amount reaching the recipient, then takes 10 % of it back
+    from the recipient (a second Transfer, payee -> its collector): the plan counted only the
+    first log and said nothing, though the payee nets 90 of 100. What arrives is what the
+    payee's logs net: the plan warns before signing."""
+    token = tax_token(world, "TAX", 1000)
+    payee = world.address("dev:1")
+    r = world.cli()("--rpc-url", world.url, "--yes", "--json", "send", "--from", "dev", payee,
+                    "100", "--token", token)  # fmt: skip
+    assert r.code == 0, r.err
+    [warning] = r.json()["warnings"]
+    assert warning["code"] == "short-delivery", r.out
+    assert warning["text"].startswith(f"{payee} would receive 90 "), warning
+    assert balance(world, token, payee) == 90 * E18
+    plan = world.session.defi.transfer("dev", token, "dev:1", "50")
+    assert plan.notes[0].startswith(f"WARNING: {payee} would receive 45 "), plan.notes
+
+
+def test_paying_in_a_token_taxing_its_recipient_claims_what_the_payee_nets(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice pays bob 100 TAX (10 % taken back from bob in the same transaction): her signed
+    claim said 100 and both ends read it "verified", though bob holds 90 of it. The claim
+    says what bob nets, and that is what is verified on both ends."""
+    alice, bob = people["alice"], people["bob"]
+    token = tax_token(world, "TAX", 1000)
+    seen: list[Any] = []
+    paid = alice.session.wim.pay(alice.spec, bob.address, "100", token=token, confirm=seen.append)
+    [plan] = seen
+    assert any("claim will say 90 " in n for n in plan.notes), plan.notes
+    assert balance(world, token, bob.address) == 90 * E18
+    assert (paid.payment.state, paid.payment.amount) == ("verified", 90 * E18), paid.payment
+    bob.inbox()
+    got = bob.last_payment()
+    assert (got.state, got.amount) == ("verified", 90 * E18), got

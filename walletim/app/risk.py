@@ -110,16 +110,19 @@ def risks_json(risks: Sequence[Risk]) -> list[dict[str, object]]:
     return [{"code": r.code, "text": r.text, "forced": r.refused} for r in risks]
 
 
-def dry_run_moved(plan: Plan, token: str, sender: str, recipient: str) -> int | None:
+def dry_run_moved(
+    plan: Plan, token: str, sender: str, recipient: str, *, net: bool = False
+) -> int | None:
     """What ``token``'s own Transfer logs move from ``sender`` to ``recipient`` in the
-    checked ``plan``'s last step's dry run; None when the node ran no full simulation
-    (``eth_call`` alone shows no logs)."""
-    from walletim.app.wim.logs import moved
+    checked ``plan``'s last step's dry run (``net``: what the recipient nets of it, less what
+    the logs take back out of its hands: walletim.app.wim.logs.arrived); None when the node
+    ran no full simulation (``eth_call`` alone shows no logs)."""
+    from walletim.app.wim.logs import arrived, moved
 
     sim = plan.simulation[-1] if plan.simulation else None
     if sim is None or sim.gas_used is None:
         return None
-    return moved([log.raw for log in sim.logs], token, sender, recipient)
+    return (arrived if net else moved)([log.raw for log in sim.logs], token, sender, recipient)
 
 
 def signing_risks(nonce: int | None, next_nonce: int, under_base_fee: str | None) -> list[Risk]:
@@ -157,11 +160,12 @@ def short_delivery(
     why: str = "move the rest elsewhere (a fee or a burn)",
 ) -> list[Risk]:
     """The ``short-delivery`` warning when the checked ``plan``'s last step (a transfer of
-    ``value`` base units of ``token``) logs less reaching ``recipient`` in its dry run: a
-    token that takes a fee or burns on transfer (none when the node ran no full simulation,
+    ``value`` base units of ``token``) logs less reaching ``recipient`` in its dry run, net
+    of what they take back from it: a token that takes a fee or burns on transfer, or taxes
+    its recipient (none when the node ran no full simulation,
     ``eth_call`` alone shows no logs). ``fmt`` names an amount of the token; ``why`` what
     the logs do with the rest."""
-    got = dry_run_moved(plan, token, sender, recipient)
+    got = dry_run_moved(plan, token, sender, recipient, net=True)
     if got is None or not value or got >= value:
         return []
     return [

@@ -71,6 +71,20 @@ def moved(logs: Sequence[object], token: str, payer: str, payee: str) -> int:
     )
 
 
+def arrived(logs: Sequence[object], token: str, payer: str, payee: str) -> int:
+    """What ``payee`` nets of ``token`` from ``payer`` by its own Transfer logs (base units):
+    :func:`moved` from the payer, less what the same logs take out of the payee's hands to
+    anyone else (a token that logs the whole amount arriving and then takes a tax back from
+    the recipient); never below 0."""
+    taken = sum(
+        int(e.args["value"])
+        for e in events(logs, TRANSFER, token)
+        if str(e.args["from"]).lower() == payee.lower()
+        and str(e.args["to"]).lower() != payee.lower()
+    )
+    return max(0, moved(logs, token, payer, payee) - taken)
+
+
 def paid_out(logs: Sequence[object], token: str, payer: str) -> int:
     """What ``token``'s own Transfer logs move from ``payer`` to anyone, together (a token
     taking a fee on transfer logs the amount in two: what arrives, and the fee)."""
@@ -134,6 +148,7 @@ __all__ = [
     "DEPOSIT",
     "TRANSFER",
     "WITHDRAWAL",
+    "arrived",
     "claim_of",
     "creator_of",
     "deposited",

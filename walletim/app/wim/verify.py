@@ -226,7 +226,7 @@ class Verifier:
                 f"the claim says {label.display} has {asset.decimals} decimals; it has "
                 f"{label.decimals}"
             )
-        moved = logs.moved(receipt_logs, asset.address, claim.payer, claim.payee)
+        moved = logs.arrived(receipt_logs, asset.address, claim.payer, claim.payee)
         if moved == 0:
             return f"the transaction moves no {label.display} from the payer to the payee"
         if moved != claim.amount:
