@@ -595,3 +595,50 @@ def test_paying_in_a_token_taxing_its_recipient_claims_what_the_payee_nets(
     bob.inbox()
     got = bob.last_payment()
     assert (got.state, got.amount) == ("verified", 90 * E18), got
+
+
+def test_a_swap_into_a_token_taxing_its_recipient_shows_and_guards_what_arrives(
+    world: World,
+) -> None:
+    """A swap into a token that taxes its recipient (10 %, taken back from the swapper after
+    the pool's whole payment is logged): the swap was signed with the plain router call, its
+    minimum on what the pool sends (the swapper could get 10 % under the minimum shown), and
+    `received` said the pool's payment. Now the plan warns, uses the router's fee-tolerant
+    call with its minimum on what the swapper nets, and `received` is what arrived."""
+    token = tax_token(world, "TAX", 1000)
+    me = world.address("dev")
+    r = world.cli()("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                    "USDC", "500", "500")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.swap("dev", "10", "USDC", token)
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery", warning
+    assert "(fee-on-transfer tokens)" in plan.steps[-1].summary, plan.steps[-1].summary
+    before = balance(world, token, me)
+    r = world.cli()("--rpc-url", world.url, "--yes", "--json", "swap", "--from", "dev", "10",
+                    "USDC", token)  # fmt: skip
+    assert r.code == 0, r.err
+    got = balance(world, token, me) - before
+    assert int(r.json()["raw_received"]) == got, (r.out, got)
+    assert int(r.json()["raw_min_out"]) <= got < int(r.json()["raw_quote"]) * 91 // 100, r.out
+
+
+def test_a_shared_swap_into_a_token_taxing_its_recipient_says_what_arrived_and_verifies(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice shares her swap into a token that takes 10 % back from her: the claim says what
+    she netted (what `received` says), and bob's walletim verifies that against the logs (it
+    looked for one Transfer of exactly that amount to her, and read the truth "mismatch")."""
+    alice, bob = people["alice"], people["bob"]
+    token = tax_token(world, "TAX", 1000)
+    r = world.cli()("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                    "USDC", "500", "500")  # fmt: skip
+    assert r.code == 0, r.err
+    d = alice.session.defi
+    before = balance(world, token, alice.address)
+    swapped = d.execute(d.swap(alice.spec, "10", "USDC", token))
+    assert d.received(swapped) == balance(world, token, alice.address) - before
+    alice.session.wim.share(alice.spec, bob.address, swapped)
+    [received] = bob.inbox().received
+    [view] = bob.session.wim.views(bob.address, [received.message]).values()
+    assert view.verdict is not None and view.verdict.state == "verified", view.verdict
