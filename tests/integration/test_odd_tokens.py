@@ -642,3 +642,29 @@ def test_a_shared_swap_into_a_token_taxing_its_recipient_says_what_arrived_and_v
     [received] = bob.inbox().received
     [view] = bob.session.wim.views(bob.address, [received.message]).values()
     assert view.verdict is not None and view.verdict.state == "verified", view.verdict
+
+
+def test_money_in_a_token_of_more_than_77_decimals_is_refused_before_signing(
+    world: World, people: dict[str, Person]
+) -> None:
+    """A token saying it has 100 decimals (walletim's bound, MAX_DECIMALS, is 77: what a
+    token reports and what a chat's money message may say): alice's `pay` moved the tokens
+    and read "verified", but bob's walletim refused her claim ("malformed decimals"), so bob
+    was never told he was paid. Such a token is refused where it is named, before anything
+    is signed, in one line (exit 1)."""
+    alice, bob = people["alice"], people["bob"]
+    token = deploy_fixture(world, "OddToken", "BIG", 100, "dev:2")
+    node_send(world, "dev:2", token, calldata("mint(address,uint256)", alice.address, 10**70))
+    tiny = "0." + "0" * 50 + "1"
+    rpc = world.anvil.rpc()
+    nonce = rpc.call("eth_getTransactionCount", [alice.address, "latest"])
+    with pytest.raises(InputError, match="has 100 decimals: walletim takes a token to have at"):
+        alice.session.wim.pay(alice.spec, bob.address, tiny, token=token)
+    with pytest.raises(InputError, match="has 100 decimals"):
+        bob.session.wim.request(bob.spec, alice.address, tiny, token=token)
+    r = world.cli()("--rpc-url", world.url, "--yes", "send", "--from", "dev", "dev:1", tiny,
+                    "--token", token)  # fmt: skip
+    assert (r.code, r.out, len(r.err_lines)) == (1, "", 1), (r.out, r.err)
+    assert rpc.call("eth_getTransactionCount", [alice.address, "latest"]) == nonce
+    assert balance(world, token, bob.address) == 0
+    assert not bob.inbox().rejected
