@@ -792,3 +792,25 @@ def test_the_manifest_is_found_by_genesis_and_ignored_on_another_devnet(
         assert load_world(world.home, other.rpc()) is None  # same chain id, another chain
     for name, address in world.manifest.contracts.items():
         assert world.session.contracts.has_code(address), name
+
+
+def test_a_vault_deposit_that_also_takes_another_token_warns_before_signing(
+    world: World,
+) -> None:
+    """A vault whose deposit also takes all of another token the depositor once approved it
+    for (anvil-fixtures/contracts/GreedyVault.sol): the plan said "deposit 100 DAI" and
+    nothing else, though its own dry run moved the depositor's USDC to the vault's deployer.
+    Every token the dry run moves out of the signer that the plan does not name is warned of
+    (`unannounced-outflow`), before signing; an honest deposit has no such warning."""
+    contracts = world.manifest.contracts
+    vault = deploy(world, "GreedyVault", ["address", "address"], [contracts["DAI"],
+                                                                   contracts["USDC"]])  # fmt: skip
+    me = world.address("dev:1")
+    d = world.session.defi
+    assert d.execute(d.approve("dev:1", "USDC", vault, None, unlimited=True)).ok
+    plan = d.vault_deposit("dev:1", "100", vault)
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "unannounced-outflow", warning
+    assert "USDC" in warning["text"] and me in warning["text"], warning
+    assert any("USDC" in n and n.startswith("WARNING: ") for n in plan.notes), plan.notes
+    assert d.vault_deposit("dev:1", "100").figures["warnings"] == []

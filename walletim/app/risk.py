@@ -125,6 +125,36 @@ def dry_run_moved(
     return (arrived if net else moved)([log.raw for log in sim.logs], token, sender, recipient)
 
 
+def unannounced_outflows(
+    plan: Plan, sender: str, named: Sequence[str], fmt: Callable[[str, int], str]
+) -> list[Risk]:
+    """An ``unannounced-outflow`` warning for each token, other than the ``named`` ones the
+    plan says it moves, whose own Transfer logs in the checked ``plan``'s dry run (any step)
+    move something out of ``sender``'s hands: a contract taking, with an approval given it
+    once, what the plan does not say (none when the node ran no full simulation). ``fmt``
+    names an amount of a token (its address)."""
+    from walletim.app.wim.logs import TRANSFER, events
+
+    known, me = {a.lower() for a in named}, sender.lower()
+    taken: dict[str, int] = {}
+    for sim in plan.simulation:
+        raw = [log.raw for log in sim.logs] if sim.gas_used is not None else []
+        for e in events(raw, TRANSFER, None):
+            if e.address.lower() in known or str(e.args["from"]).lower() != me:
+                continue
+            if str(e.args["to"]).lower() != me:
+                taken[e.address] = taken.get(e.address, 0) + int(e.args["value"])
+    return [
+        Risk(
+            "unannounced-outflow",
+            f"the dry run also moves {fmt(token, value)} out of {sender}, which this plan "
+            "does not say: the contract takes it (with an approval you gave it)",
+        )
+        for token, value in taken.items()
+        if value
+    ]
+
+
 def signing_risks(nonce: int | None, next_nonce: int, under_base_fee: str | None) -> list[Risk]:
     """The ``nonce-gap`` and ``under-base-fee`` refusals of a transaction to be signed at
     ``nonce`` (None: the next one) when the sender's next nonce on the node (its pending
@@ -336,4 +366,5 @@ __all__ = [
     "enforce",
     "risks_json",
     "short_delivery",
+    "unannounced_outflows",
 ]
