@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import HOME_PASSWORD, ROOT, World
-from walletim.app.contracts import MAX_UINT256
+from tests.conftest import HOME_PASSWORD, ROOT, World, wait_receipt
+from walletim.app.contracts import MAX_UINT256, calldata
 from walletim.chain.units import format_amount
 from walletim.errors import ContractReverted, InputError, RpcError, StepFailed
 
@@ -814,3 +814,24 @@ def test_a_vault_deposit_that_also_takes_another_token_warns_before_signing(
     assert "USDC" in warning["text"] and me in warning["text"], warning
     assert any("USDC" in n and n.startswith("WARNING: ") for n in plan.notes), plan.notes
     assert d.vault_deposit("dev:1", "100").figures["warnings"] == []
+
+
+def test_an_nft_transfer_that_also_takes_another_token_warns_before_signing(
+    world: World,
+) -> None:
+    """A collection whose transfer also takes all of a token its owner once approved it for
+    (anvil-fixtures/contracts/GreedyCollectibles.sol): the plan said "transfer GREED #1"
+    and nothing else, though its dry run moved the owner's USDC to the collection's
+    deployer. The plan warns (`unannounced-outflow`), before signing."""
+    usdc = world.manifest.contracts["USDC"]
+    nft = deploy(world, "GreedyCollectibles", ["address"], [usdc])
+    d = world.session.defi
+    rpc = world.anvil.rpc()
+    mint = calldata("mint(address,uint256)", world.address("dev:1"), 1)
+    tx = {"from": world.address("dev:2"), "to": nft, "data": "0x" + mint.hex()}
+    assert wait_receipt(rpc, str(rpc.call("eth_sendTransaction", [tx])))["status"] == "0x1"
+    assert d.execute(d.approve("dev:1", "USDC", nft, "5")).ok
+    plan = d.nft_transfer("dev:1", nft, 1, "dev:3")
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "unannounced-outflow", warning
+    assert "5 USDC" in warning["text"], warning

@@ -25,6 +25,7 @@ def test_committed_artifacts_equal_a_fresh_rebuild(tmp_path: Path) -> None:
     assert committed == sorted(p.name for p in out.glob("*.json"))
     assert committed == [
         "FakeClaimToken.json",  # hostile: for the red-packet adversarial tests only
+        "GreedyCollectibles.json",  # hostile: an ERC-721 whose transfer takes another token
         "GreedyVault.json",  # hostile: an ERC-4626 vault whose deposit takes another token
         "HostileToken.json",
         "LyingVault.json",  # hostile: an ERC-4626 vault whose previews lie

@@ -15,7 +15,6 @@ from walletim.app.risk import (
     Risk,
     dry_run_moved,
     short_delivery,
-    unannounced_outflows,
 )
 from walletim.chain.units import format_amount, parse_amount
 from walletim.contracts.abi import calldata
@@ -119,7 +118,7 @@ class Vaults(DefiProtocol):
                                why="mint fewer shares than its previewDeposit says")  # fmt: skip
         minted = shares if minted is None else minted
         risks += self._rounding(vault, asset, fmt(minted), minted, amount, deposit=True)
-        return with_risks(plan, [*risks, *self._others(plan, sender, [str(asset.address)])])
+        return with_risks(plan, [*risks, *self.core.outflows(plan, sender, [str(asset.address)])])
 
     def _rounding(
         self, vault: str, asset: Asset, shown: str, shares: int, assets: int, *, deposit: bool
@@ -197,19 +196,7 @@ class Vaults(DefiProtocol):
             risks += self._rounding(
                 vault.address, vault.asset, shown, burned, out.assets, deposit=False
             )
-        return with_risks(plan, [*risks, *self._others(plan, sender, [vault.address])])
-
-    def _others(self, plan: Plan, sender: str, named: list[str]) -> list[Risk]:
-        """What the plan's dry run takes from ``sender`` beyond the ``named`` tokens (a
-        vault's code is whatever its deployer wrote): walletim.app.risk.unannounced_outflows."""
-
-        def fmt(token: str, value: int) -> str:
-            meta = self.core.c.token_meta(token)
-            if meta is None:
-                return f"{value} base units of {token}"
-            return f"{format_amount(value, meta.decimals)} {meta.symbol} ({token})"
-
-        return unannounced_outflows(plan, sender, named, fmt)
+        return with_risks(plan, [*risks, *self.core.outflows(plan, sender, [vault.address])])
 
     def _withdraw(
         self, vault: Vault, account: str, sender: str, amount_text: str, decimals: int
