@@ -835,3 +835,27 @@ def test_an_nft_transfer_that_also_takes_another_token_warns_before_signing(
     [warning] = plan.figures["warnings"]  # type: ignore[misc]
     assert warning["code"] == "unannounced-outflow", warning
     assert "5 USDC" in warning["text"], warning
+
+
+def test_a_token_transfer_that_calls_out_to_take_another_token_warns_before_signing(
+    world: World,
+) -> None:
+    """A token whose transfer calls out to take a token its sender once approved it for
+    (anvil-fixtures/contracts/ReentrantToken.sol): `token transfer` said only "transfer 5";
+    its dry run moved the sender's USDC to the token's deployer. Warned before signing."""
+    usdc = world.manifest.contracts["USDC"]
+    token = deploy(world, "ReentrantToken", ["address"], [usdc])
+    rpc = world.anvil.rpc()
+    mint = calldata("mint(address,uint256)", world.address("dev:1"), 100 * E18)
+    tx = {"from": world.address("dev:2"), "to": token, "data": "0x" + mint.hex()}
+    assert wait_receipt(rpc, str(rpc.call("eth_sendTransaction", [tx])))["status"] == "0x1"
+    d = world.session.defi
+    assert d.execute(d.approve("dev:1", "USDC", token, "7")).ok
+    plan = d.transfer("dev:1", token, "dev:3", "5")
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "unannounced-outflow", warning
+    assert "7 USDC" in warning["text"], warning
+    r = world.cli()("--rpc-url", world.url, "--json", "--yes", "token", "transfer", "--from",
+                    "dev:1", token, "dev:3", "5")  # fmt: skip
+    assert r.code == 0, r.err
+    assert [w["code"] for w in r.json()["warnings"]] == ["unannounced-outflow"], r.out

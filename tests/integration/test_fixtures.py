@@ -31,6 +31,7 @@ def test_committed_artifacts_equal_a_fresh_rebuild(tmp_path: Path) -> None:
         "LyingVault.json",  # hostile: an ERC-4626 vault whose previews lie
         "OddToken.json",  # odd but real token behaviours: fees, false, no return value
         "RedPacket.json",
+        "ReentrantToken.json",  # hostile: its transfer calls out to take another token
         "TaxOnReceiveToken.json",  # hostile: logs the whole amount arriving, taxes it back
         "WalletimCollectibles.json",
         "WalletimToken.json",
