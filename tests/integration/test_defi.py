@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import HOME_PASSWORD, ROOT, World
-from walletim.app.contracts import MAX_UINT256
+from tests.conftest import HOME_PASSWORD, ROOT, World, wait_receipt
+from walletim.app.contracts import MAX_UINT256, calldata
 from walletim.chain.units import format_amount
 from walletim.errors import ContractReverted, InputError, RpcError, StepFailed
 
@@ -792,3 +792,70 @@ def test_the_manifest_is_found_by_genesis_and_ignored_on_another_devnet(
         assert load_world(world.home, other.rpc()) is None  # same chain id, another chain
     for name, address in world.manifest.contracts.items():
         assert world.session.contracts.has_code(address), name
+
+
+def test_a_vault_deposit_that_also_takes_another_token_warns_before_signing(
+    world: World,
+) -> None:
+    """A vault whose deposit also takes all of another token the depositor once approved it
+    for (anvil-fixtures/contracts/GreedyVault.sol): the plan said "deposit 100 DAI" and
+    nothing else, though its own dry run moved the depositor's USDC to the vault's deployer.
+    Every token the dry run moves out of the signer that the plan does not name is warned of
+    (`unannounced-outflow`), before signing; an honest deposit has no such warning."""
+    contracts = world.manifest.contracts
+    vault = deploy(world, "GreedyVault", ["address", "address"], [contracts["DAI"],
+                                                                   contracts["USDC"]])  # fmt: skip
+    me = world.address("dev:1")
+    d = world.session.defi
+    assert d.execute(d.approve("dev:1", "USDC", vault, None, unlimited=True)).ok
+    plan = d.vault_deposit("dev:1", "100", vault)
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "unannounced-outflow", warning
+    assert "USDC" in warning["text"] and me in warning["text"], warning
+    assert any("USDC" in n and n.startswith("WARNING: ") for n in plan.notes), plan.notes
+    assert d.vault_deposit("dev:1", "100").figures["warnings"] == []
+
+
+def test_an_nft_transfer_that_also_takes_another_token_warns_before_signing(
+    world: World,
+) -> None:
+    """A collection whose transfer also takes all of a token its owner once approved it for
+    (anvil-fixtures/contracts/GreedyCollectibles.sol): the plan said "transfer GREED #1"
+    and nothing else, though its dry run moved the owner's USDC to the collection's
+    deployer. The plan warns (`unannounced-outflow`), before signing."""
+    usdc = world.manifest.contracts["USDC"]
+    nft = deploy(world, "GreedyCollectibles", ["address"], [usdc])
+    d = world.session.defi
+    rpc = world.anvil.rpc()
+    mint = calldata("mint(address,uint256)", world.address("dev:1"), 1)
+    tx = {"from": world.address("dev:2"), "to": nft, "data": "0x" + mint.hex()}
+    assert wait_receipt(rpc, str(rpc.call("eth_sendTransaction", [tx])))["status"] == "0x1"
+    assert d.execute(d.approve("dev:1", "USDC", nft, "5")).ok
+    plan = d.nft_transfer("dev:1", nft, 1, "dev:3")
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "unannounced-outflow", warning
+    assert "5 USDC" in warning["text"], warning
+
+
+def test_a_token_transfer_that_calls_out_to_take_another_token_warns_before_signing(
+    world: World,
+) -> None:
+    """A token whose transfer calls out to take a token its sender once approved it for
+    (anvil-fixtures/contracts/ReentrantToken.sol): `token transfer` said only "transfer 5";
+    its dry run moved the sender's USDC to the token's deployer. Warned before signing."""
+    usdc = world.manifest.contracts["USDC"]
+    token = deploy(world, "ReentrantToken", ["address"], [usdc])
+    rpc = world.anvil.rpc()
+    mint = calldata("mint(address,uint256)", world.address("dev:1"), 100 * E18)
+    tx = {"from": world.address("dev:2"), "to": token, "data": "0x" + mint.hex()}
+    assert wait_receipt(rpc, str(rpc.call("eth_sendTransaction", [tx])))["status"] == "0x1"
+    d = world.session.defi
+    assert d.execute(d.approve("dev:1", "USDC", token, "7")).ok
+    plan = d.transfer("dev:1", token, "dev:3", "5")
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "unannounced-outflow", warning
+    assert "7 USDC" in warning["text"], warning
+    r = world.cli()("--rpc-url", world.url, "--json", "--yes", "token", "transfer", "--from",
+                    "dev:1", token, "dev:3", "5")  # fmt: skip
+    assert r.code == 0, r.err
+    assert [w["code"] for w in r.json()["warnings"]] == ["unannounced-outflow"], r.out

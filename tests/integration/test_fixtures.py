@@ -25,10 +25,14 @@ def test_committed_artifacts_equal_a_fresh_rebuild(tmp_path: Path) -> None:
     assert committed == sorted(p.name for p in out.glob("*.json"))
     assert committed == [
         "FakeClaimToken.json",  # hostile: for the red-packet adversarial tests only
+        "GreedyCollectibles.json",  # hostile: an ERC-721 whose transfer takes another token
+        "GreedyVault.json",  # hostile: an ERC-4626 vault whose deposit takes another token
         "HostileToken.json",
         "LyingVault.json",  # hostile: an ERC-4626 vault whose previews lie
         "OddToken.json",  # odd but real token behaviours: fees, false, no return value
         "RedPacket.json",
+        "ReentrantToken.json",  # hostile: its transfer calls out to take another token
+        "TaxOnReceiveToken.json",  # hostile: logs the whole amount arriving, taxes it back
         "WalletimCollectibles.json",
         "WalletimToken.json",
         "WalletimVault.json",

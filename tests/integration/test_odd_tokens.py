@@ -546,3 +546,125 @@ def test_liquidity_added_against_a_token_of_few_decimals_warns_of_what_rounds_aw
     assert ": 0.5 USDC of the 1.5 USDC goes to the pool's other holders" in warning["text"]
     assert world.session.defi.add_liquidity("dev", "USDC", token, "2").figures["warnings"] == []
     assert world.session.defi.add_liquidity("dev", "ETH", "USDC", "0.1").figures["warnings"] == []
+
+
+def tax_token(world: World, symbol: str, tax_bps: int) -> str:
+    """A TaxOnReceiveToken (deployed by dev:2, its tax collector) taking ``tax_bps`` back
+    from every recipient, with 1000 tokens minted to dev."""
+    token = deploy_fixture(world, "TaxOnReceiveToken", symbol, 18, "dev:2")
+    node_send(world, "dev:2", token, calldata("setTax(uint256)", tax_bps))
+    node_send(world, "dev:2", token, calldata("mint(address,uint256)", world.address("dev"),
+                                               1000 * E18))  # fmt: skip
+    return token
+
+
+def test_a_token_taxing_its_recipient_is_shown_delivering_less_before_signing(
+    world: World,
+) -> None:
+    """A token that logs the whole amount reaching the recipient, then takes 10 % of it back
+    from the recipient (a second Transfer, payee -> its collector): the plan counted only the
+    first log and said nothing, though the payee nets 90 of 100. What arrives is what the
+    payee's logs net: the plan warns before signing."""
+    token = tax_token(world, "TAX", 1000)
+    payee = world.address("dev:1")
+    r = world.cli()("--rpc-url", world.url, "--yes", "--json", "send", "--from", "dev", payee,
+                    "100", "--token", token)  # fmt: skip
+    assert r.code == 0, r.err
+    [warning] = r.json()["warnings"]
+    assert warning["code"] == "short-delivery", r.out
+    assert warning["text"].startswith(f"{payee} would receive 90 "), warning
+    assert balance(world, token, payee) == 90 * E18
+    plan = world.session.defi.transfer("dev", token, "dev:1", "50")
+    assert plan.notes[0].startswith(f"WARNING: {payee} would receive 45 "), plan.notes
+
+
+def test_paying_in_a_token_taxing_its_recipient_claims_what_the_payee_nets(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice pays bob 100 TAX (10 % taken back from bob in the same transaction): her signed
+    claim said 100 and both ends read it "verified", though bob holds 90 of it. The claim
+    says what bob nets, and that is what is verified on both ends."""
+    alice, bob = people["alice"], people["bob"]
+    token = tax_token(world, "TAX", 1000)
+    seen: list[Any] = []
+    paid = alice.session.wim.pay(alice.spec, bob.address, "100", token=token, confirm=seen.append)
+    [plan] = seen
+    assert any("claim will say 90 " in n for n in plan.notes), plan.notes
+    assert balance(world, token, bob.address) == 90 * E18
+    assert (paid.payment.state, paid.payment.amount) == ("verified", 90 * E18), paid.payment
+    bob.inbox()
+    got = bob.last_payment()
+    assert (got.state, got.amount) == ("verified", 90 * E18), got
+
+
+def test_a_swap_into_a_token_taxing_its_recipient_shows_and_guards_what_arrives(
+    world: World,
+) -> None:
+    """A swap into a token that taxes its recipient (10 %, taken back from the swapper after
+    the pool's whole payment is logged): the swap was signed with the plain router call, its
+    minimum on what the pool sends (the swapper could get 10 % under the minimum shown), and
+    `received` said the pool's payment. Now the plan warns, uses the router's fee-tolerant
+    call with its minimum on what the swapper nets, and `received` is what arrived."""
+    token = tax_token(world, "TAX", 1000)
+    me = world.address("dev")
+    r = world.cli()("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                    "USDC", "500", "500")  # fmt: skip
+    assert r.code == 0, r.err
+    plan = world.session.defi.swap("dev", "10", "USDC", token)
+    [warning] = plan.figures["warnings"]  # type: ignore[misc]
+    assert warning["code"] == "short-delivery", warning
+    assert "(fee-on-transfer tokens)" in plan.steps[-1].summary, plan.steps[-1].summary
+    before = balance(world, token, me)
+    r = world.cli()("--rpc-url", world.url, "--yes", "--json", "swap", "--from", "dev", "10",
+                    "USDC", token)  # fmt: skip
+    assert r.code == 0, r.err
+    got = balance(world, token, me) - before
+    assert int(r.json()["raw_received"]) == got, (r.out, got)
+    assert int(r.json()["raw_min_out"]) <= got < int(r.json()["raw_quote"]) * 91 // 100, r.out
+
+
+def test_a_shared_swap_into_a_token_taxing_its_recipient_says_what_arrived_and_verifies(
+    world: World, people: dict[str, Person]
+) -> None:
+    """alice shares her swap into a token that takes 10 % back from her: the claim says what
+    she netted (what `received` says), and bob's walletim verifies that against the logs (it
+    looked for one Transfer of exactly that amount to her, and read the truth "mismatch")."""
+    alice, bob = people["alice"], people["bob"]
+    token = tax_token(world, "TAX", 1000)
+    r = world.cli()("--rpc-url", world.url, "--yes", "liquidity", "add", "--from", "dev", token,
+                    "USDC", "500", "500")  # fmt: skip
+    assert r.code == 0, r.err
+    d = alice.session.defi
+    before = balance(world, token, alice.address)
+    swapped = d.execute(d.swap(alice.spec, "10", "USDC", token))
+    assert d.received(swapped) == balance(world, token, alice.address) - before
+    alice.session.wim.share(alice.spec, bob.address, swapped)
+    [received] = bob.inbox().received
+    [view] = bob.session.wim.views(bob.address, [received.message]).values()
+    assert view.verdict is not None and view.verdict.state == "verified", view.verdict
+
+
+def test_money_in_a_token_of_more_than_77_decimals_is_refused_before_signing(
+    world: World, people: dict[str, Person]
+) -> None:
+    """A token saying it has 100 decimals (walletim's bound, MAX_DECIMALS, is 77: what a
+    token reports and what a chat's money message may say): alice's `pay` moved the tokens
+    and read "verified", but bob's walletim refused her claim ("malformed decimals"), so bob
+    was never told he was paid. Such a token is refused where it is named, before anything
+    is signed, in one line (exit 1)."""
+    alice, bob = people["alice"], people["bob"]
+    token = deploy_fixture(world, "OddToken", "BIG", 100, "dev:2")
+    node_send(world, "dev:2", token, calldata("mint(address,uint256)", alice.address, 10**70))
+    tiny = "0." + "0" * 50 + "1"
+    rpc = world.anvil.rpc()
+    nonce = rpc.call("eth_getTransactionCount", [alice.address, "latest"])
+    with pytest.raises(InputError, match="has 100 decimals: walletim takes a token to have at"):
+        alice.session.wim.pay(alice.spec, bob.address, tiny, token=token)
+    with pytest.raises(InputError, match="has 100 decimals"):
+        bob.session.wim.request(bob.spec, alice.address, tiny, token=token)
+    r = world.cli()("--rpc-url", world.url, "--yes", "send", "--from", "dev", "dev:1", tiny,
+                    "--token", token)  # fmt: skip
+    assert (r.code, r.out, len(r.err_lines)) == (1, "", 1), (r.out, r.err)
+    assert rpc.call("eth_getTransactionCount", [alice.address, "latest"]) == nonce
+    assert balance(world, token, bob.address) == 0
+    assert not bob.inbox().rejected

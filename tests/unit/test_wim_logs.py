@@ -38,5 +38,19 @@ def test_moved_sums_the_tokens_transfers_from_payer_to_payee_only() -> None:
         {**transfer_log(USDC, ALICE, BOB, 9), "topics": [logs.TRANSFER.topic0, word(ALICE)]},
     ]
     assert logs.moved(receipt, USDC, ALICE, BOB) == 7
-    assert logs.transferred(receipt, USDC, sender=BOB, value=100)
-    assert not logs.transferred(receipt, USDC, receiver=ALICE, value=99)
+    assert logs.netted(receipt, USDC, ALICE) == 93  # 100 in, 7 out
+    assert logs.netted(receipt, USDC, BOB) == 0  # 7 in, 100 out: never below 0
+
+
+def test_arrived_is_what_the_payee_nets_after_the_token_takes_some_back() -> None:
+    collector = "0x" + "77" * 20
+    taxed = [transfer_log(USDC, ALICE, BOB, 100), transfer_log(USDC, BOB, collector, 10)]
+    assert logs.moved(taxed, USDC, ALICE, BOB) == 100
+    assert logs.arrived(taxed, USDC, ALICE, BOB) == 90
+    others = [transfer_log("0x" + "42" * 20, BOB, collector, 10), transfer_log(USDC, BOB, BOB, 5)]
+    assert logs.arrived([transfer_log(USDC, ALICE, BOB, 100), *others], USDC, ALICE, BOB) == 100
+    assert logs.arrived([*taxed, transfer_log(USDC, BOB, ALICE, 500)], USDC, ALICE, BOB) == 0
+    assert logs.arrived([transfer_log(USDC, ALICE, ALICE, 7)], USDC, ALICE, ALICE) == 7
+    assert logs.netted(taxed, USDC, BOB) == 90
+    assert logs.netted([*taxed, transfer_log(USDC, collector, BOB, 4)], USDC, BOB) == 94
+    assert logs.netted(others, USDC, BOB) == 0

@@ -110,16 +110,49 @@ def risks_json(risks: Sequence[Risk]) -> list[dict[str, object]]:
     return [{"code": r.code, "text": r.text, "forced": r.refused} for r in risks]
 
 
-def dry_run_moved(plan: Plan, token: str, sender: str, recipient: str) -> int | None:
+def dry_run_moved(
+    plan: Plan, token: str, sender: str, recipient: str, *, net: bool = False
+) -> int | None:
     """What ``token``'s own Transfer logs move from ``sender`` to ``recipient`` in the
-    checked ``plan``'s last step's dry run; None when the node ran no full simulation
-    (``eth_call`` alone shows no logs)."""
-    from walletim.app.wim.logs import moved
+    checked ``plan``'s last step's dry run (``net``: what the recipient nets of it, less what
+    the logs take back out of its hands: walletim.app.wim.logs.arrived); None when the node
+    ran no full simulation (``eth_call`` alone shows no logs)."""
+    from walletim.app.wim.logs import arrived, moved
 
     sim = plan.simulation[-1] if plan.simulation else None
     if sim is None or sim.gas_used is None:
         return None
-    return moved([log.raw for log in sim.logs], token, sender, recipient)
+    return (arrived if net else moved)([log.raw for log in sim.logs], token, sender, recipient)
+
+
+def unannounced_outflows(
+    plan: Plan, sender: str, named: Sequence[str], fmt: Callable[[str, int], str]
+) -> list[Risk]:
+    """An ``unannounced-outflow`` warning for each token, other than the ``named`` ones the
+    plan says it moves, whose own Transfer logs in the checked ``plan``'s dry run (any step)
+    move something out of ``sender``'s hands: a contract taking, with an approval given it
+    once, what the plan does not say (none when the node ran no full simulation). ``fmt``
+    names an amount of a token (its address)."""
+    from walletim.app.wim.logs import TRANSFER, events
+
+    known, me = {a.lower() for a in named}, sender.lower()
+    taken: dict[str, int] = {}
+    for sim in plan.simulation:
+        raw = [log.raw for log in sim.logs] if sim.gas_used is not None else []
+        for e in events(raw, TRANSFER, None):
+            if e.address.lower() in known or str(e.args["from"]).lower() != me:
+                continue
+            if str(e.args["to"]).lower() != me:
+                taken[e.address] = taken.get(e.address, 0) + int(e.args["value"])
+    return [
+        Risk(
+            "unannounced-outflow",
+            f"the dry run also moves {fmt(token, value)} out of {sender}, which this plan "
+            "does not say: the contract takes it (with an approval you gave it)",
+        )
+        for token, value in taken.items()
+        if value
+    ]
 
 
 def signing_risks(nonce: int | None, next_nonce: int, under_base_fee: str | None) -> list[Risk]:
@@ -157,11 +190,12 @@ def short_delivery(
     why: str = "move the rest elsewhere (a fee or a burn)",
 ) -> list[Risk]:
     """The ``short-delivery`` warning when the checked ``plan``'s last step (a transfer of
-    ``value`` base units of ``token``) logs less reaching ``recipient`` in its dry run: a
-    token that takes a fee or burns on transfer (none when the node ran no full simulation,
+    ``value`` base units of ``token``) logs less reaching ``recipient`` in its dry run, net
+    of what they take back from it: a token that takes a fee or burns on transfer, or taxes
+    its recipient (none when the node ran no full simulation,
     ``eth_call`` alone shows no logs). ``fmt`` names an amount of the token; ``why`` what
     the logs do with the rest."""
-    got = dry_run_moved(plan, token, sender, recipient)
+    got = dry_run_moved(plan, token, sender, recipient, net=True)
     if got is None or not value or got >= value:
         return []
     return [
@@ -332,4 +366,5 @@ __all__ = [
     "enforce",
     "risks_json",
     "short_delivery",
+    "unannounced_outflows",
 ]

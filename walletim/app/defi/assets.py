@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from walletim.chain.units import format_amount, parse_amount
+from walletim.chain.units import MAX_DECIMALS, format_amount, parse_amount
 from walletim.errors import InputError, shown
 from walletim.keys.address import to_checksum_address
 
@@ -110,6 +110,11 @@ class Names:
             raise InputError(f"{label.display} is an ERC-721 collection (walletim nft ...)")
         if not label.decimals_known:
             raise InputError(f"{label.address} does not answer like an ERC-20 token (decimals())")
+        if label.decimals > MAX_DECIMALS:  # the bound a chat's money message holds too
+            raise InputError(
+                f"{label.display} has {label.decimals} decimals: walletim takes a token to have "
+                f"at most {MAX_DECIMALS} (one of its whole units would not fit a uint256)"
+            )
         return Asset(label.address, label.symbol, label.decimals, label)
 
     def token(self, text: str) -> Asset:

@@ -10,7 +10,7 @@ from walletim.app.chain import SendRequest
 from walletim.app.contracts import ContractService, Figures, Plan, Step
 from walletim.app.defi.assets import Asset, Names
 from walletim.app.defi.logs import LogScanner
-from walletim.app.risk import Risk, RiskPolicy, enforce, risks_json
+from walletim.app.risk import Risk, RiskPolicy, enforce, risks_json, unannounced_outflows
 from walletim.chain.rpc import Q, answered
 from walletim.contracts.abi import Value, calldata
 from walletim.errors import (
@@ -180,6 +180,20 @@ class DefiCore:
             return answers_false(data, self.c.call_raw(token, data, sender=owner))
         except ContractReverted:
             return True
+
+    def outflows(self, plan: Plan, sender: str, named: Sequence[str]) -> list[Risk]:
+        """What the checked ``plan``'s dry run takes from ``sender`` beyond the ``named``
+        tokens it says it moves (a contract's code is whatever its deployer wrote):
+        walletim.app.risk.unannounced_outflows, each token named as the token lists name it."""
+        from walletim.chain.units import format_amount
+
+        def fmt(token: str, value: int) -> str:
+            meta = self.c.token_meta(token)
+            if meta is None:
+                return f"{value} base units of {token}"
+            return f"{format_amount(value, meta.decimals)} {meta.symbol} ({token})"
+
+        return unannounced_outflows(plan, sender, named, fmt)
 
     def plan(
         self,

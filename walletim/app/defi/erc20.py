@@ -83,7 +83,8 @@ class Erc20(DefiProtocol):
         plan = core.plan(title, account, sender, [step], notes, figures)
         if asset.address is None:
             return plan
-        return with_risks(plan, short_delivery(plan, asset.address, sender, to, amount, asset.fmt))
+        risks = short_delivery(plan, asset.address, sender, to, amount, asset.fmt)
+        return with_risks(plan, [*risks, *core.outflows(plan, sender, [asset.address])])
 
     def approve(
         self,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from walletim.app.contracts import Plan
-from walletim.app.defi.base import DefiProtocol
+from walletim.app.defi.base import DefiProtocol, with_risks
 from walletim.app.defi.logs import ERC721_TRANSFER, T_TRANSFER, topic_of
 from walletim.app.risk import RiskPolicy, enforce, risks_json
 from walletim.contracts.abi import calldata, decode_log
@@ -87,4 +87,5 @@ class Nfts(DefiProtocol):
             "collection": collection, "token_id": str(token_id), "to": to,
             "warnings": risks_json(risks),
         }  # fmt: skip
-        return core.plan(title, account, sender, [step], warnings, figures)
+        plan = core.plan(title, account, sender, [step], warnings, figures)
+        return with_risks(plan, core.outflows(plan, sender, []))  # it moves no ERC-20

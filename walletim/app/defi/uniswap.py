@@ -293,9 +293,9 @@ class Uniswap(DefiProtocol):
         pair = str(self.pair(path[-2], path[-1]))
         if swap.a_out.is_eth:
             return self._pool_sent(logs, pair)
-        from walletim.app.wim.logs import moved
+        from walletim.app.wim.logs import arrived
 
-        return moved(logs, path[-1], pair, swap.sender)
+        return arrived(logs, path[-1], pair, swap.sender)
 
     def _fee_taken_out(self, swap: _Swap, simulation: Sequence[Simulated]) -> int | None:
         """What arrives in the plain swap's dry run when the token bought takes a fee on
@@ -381,17 +381,23 @@ class Uniswap(DefiProtocol):
 
     def received(self, outcome: Outcome) -> int | None:
         """What the last Uniswap swap of an outcome paid out: of a token, what its own
-        Transfer logs moved to the swapper (a token that takes a fee on transfer delivers
-        less than the pool's Swap event sends); of ETH, the Swap event's WETH out."""
+        Transfer logs moved to the swapper, net of what they took back from it (a token that
+        takes a fee on transfer, or taxes its recipient, delivers less than the pool's Swap
+        event sends); of ETH, the Swap event's WETH out."""
         path, sender = outcome.plan.figures.get("path") or [], outcome.plan.sender
         if path and outcome.plan.figures.get("token_out") != "ETH" and outcome.steps:
-            token = str(path[-1]).lower()
-            return sum(
-                int(str(e.args["value"]))
+            token, me = str(path[-1]).lower(), sender.lower()
+            moves = [
+                (str(e.args.get("from", "")).lower(), str(e.args.get("to", "")).lower(),
+                 int(str(e.args["value"])))
                 for e in outcome.steps[-1].events
                 if e.name == "Transfer" and e.address.lower() == token and "value" in e.args
-                and str(e.args.get("to", "")).lower() == sender.lower()
-            )  # fmt: skip
+            ]  # fmt: skip
+            # net: a token that taxes its recipient takes some back from the swapper
+            got = sum(v for a, b, v in moves if b == me) - sum(
+                v for a, b, v in moves if a == me and b != me
+            )
+            return max(0, got)
         for step in reversed(outcome.steps):
             for event in reversed(step.events):
                 if event.name == "Swap":

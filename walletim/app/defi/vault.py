@@ -118,7 +118,7 @@ class Vaults(DefiProtocol):
                                why="mint fewer shares than its previewDeposit says")  # fmt: skip
         minted = shares if minted is None else minted
         risks += self._rounding(vault, asset, fmt(minted), minted, amount, deposit=True)
-        return with_risks(plan, risks)
+        return with_risks(plan, [*risks, *self.core.outflows(plan, sender, [str(asset.address)])])
 
     def _rounding(
         self, vault: str, asset: Asset, shown: str, shares: int, assets: int, *, deposit: bool
@@ -196,7 +196,7 @@ class Vaults(DefiProtocol):
             risks += self._rounding(
                 vault.address, vault.asset, shown, burned, out.assets, deposit=False
             )
-        return with_risks(plan, risks)
+        return with_risks(plan, [*risks, *self.core.outflows(plan, sender, [vault.address])])
 
     def _withdraw(
         self, vault: Vault, account: str, sender: str, amount_text: str, decimals: int

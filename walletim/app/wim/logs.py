@@ -71,6 +71,36 @@ def moved(logs: Sequence[object], token: str, payer: str, payee: str) -> int:
     )
 
 
+def arrived(logs: Sequence[object], token: str, payer: str, payee: str) -> int:
+    """What ``payee`` nets of ``token`` from ``payer`` by its own Transfer logs (base units):
+    :func:`moved` from the payer, less what the same logs take out of the payee's hands to
+    anyone else (a token that logs the whole amount arriving and then takes a tax back from
+    the recipient); never below 0."""
+    return max(0, moved(logs, token, payer, payee) - _taken(logs, token, payee))
+
+
+def netted(logs: Sequence[object], token: str, holder: str) -> int:
+    """What ``holder`` nets of ``token`` by its own Transfer logs: what they move to it from
+    anyone, less what they take out of its hands (never below 0)."""
+    got = sum(
+        int(e.args["value"])
+        for e in events(logs, TRANSFER, token)
+        if str(e.args["to"]).lower() == holder.lower()
+        and str(e.args["from"]).lower() != holder.lower()
+    )
+    return max(0, got - _taken(logs, token, holder))
+
+
+def _taken(logs: Sequence[object], token: str, holder: str) -> int:
+    """What ``token``'s own Transfer logs move out of ``holder``'s hands to anyone else."""
+    return sum(
+        int(e.args["value"])
+        for e in events(logs, TRANSFER, token)
+        if str(e.args["from"]).lower() == holder.lower()
+        and str(e.args["to"]).lower() != holder.lower()
+    )
+
+
 def paid_out(logs: Sequence[object], token: str, payer: str) -> int:
     """What ``token``'s own Transfer logs move from ``payer`` to anyone, together (a token
     taking a fee on transfer logs the amount in two: what arrives, and the fee)."""
@@ -79,20 +109,6 @@ def paid_out(logs: Sequence[object], token: str, payer: str) -> int:
         for e in events(logs, TRANSFER, token)
         if str(e.args["from"]).lower() == payer.lower()
     )
-
-
-def transferred(logs: Sequence[object], token: str, *, sender: str | None = None,
-                receiver: str | None = None, value: int) -> bool:  # fmt: skip
-    """Whether ``token`` logged a Transfer of exactly ``value`` from ``sender`` / to
-    ``receiver`` (whichever is given)."""
-    for e in events(logs, TRANSFER, token):
-        if sender is not None and str(e.args["from"]).lower() != sender.lower():
-            continue
-        if receiver is not None and str(e.args["to"]).lower() != receiver.lower():
-            continue
-        if int(e.args["value"]) == value:
-            return True
-    return False
 
 
 def withdrawn(logs: Sequence[object], weth: str, value: int) -> bool:
@@ -134,12 +150,13 @@ __all__ = [
     "DEPOSIT",
     "TRANSFER",
     "WITHDRAWAL",
+    "arrived",
     "claim_of",
     "creator_of",
     "deposited",
     "events",
     "moved",
+    "netted",
     "paid_out",
-    "transferred",
     "withdrawn",
 ]

@@ -577,7 +577,11 @@ def _arrives(plan: Plan, asset: Asset, payee: str) -> int:
     from walletim.app.risk import dry_run_moved
 
     sent = int(plan.figures["raw"])
-    got = None if asset.address is None else dry_run_moved(plan, asset.address, plan.sender, payee)
+    got = (
+        None
+        if asset.address is None
+        else dry_run_moved(plan, asset.address, plan.sender, payee, net=True)
+    )
     return got if got is not None and 0 < got < sent else sent
 
 

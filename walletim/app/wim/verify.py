@@ -226,7 +226,7 @@ class Verifier:
                 f"the claim says {label.display} has {asset.decimals} decimals; it has "
                 f"{label.decimals}"
             )
-        moved = logs.moved(receipt_logs, asset.address, claim.payer, claim.payee)
+        moved = logs.arrived(receipt_logs, asset.address, claim.payer, claim.payee)
         if moved == 0:
             return f"the transaction moves no {label.display} from the payer to the payee"
         if moved != claim.amount:
@@ -295,9 +295,8 @@ class Verifier:
             weth = self.p.weth()
             ok_out = weth is not None and logs.withdrawn(receipt_logs, weth, raw_out)
         else:
-            ok_out = got is not None and logs.transferred(
-                receipt_logs, got, receiver=actor, value=raw_out
-            )
+            # What the swapper nets of it (a token that taxes its recipient takes some back).
+            ok_out = got is not None and logs.netted(receipt_logs, got, actor) == raw_out
         return ok_in and ok_out
 
     # -- the chain ---------------------------------------------------------------------------
